@@ -1,0 +1,30 @@
+# The one way in: `make demo` (set up + quickstart), `make test` (set up + test suite).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Every install goes through the constraints: torch stays the local CPU wheel, never the CUDA build.
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/xling quickstart
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest -x -q --durations=15
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/pretrain_speed.py --json runs/bench/pretrain_speed.json
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

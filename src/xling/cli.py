@@ -1,0 +1,165 @@
+"""The `xling` command line: each verb parses options into its config and calls one library function."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from xling.config import config_to_dict, load_config
+from xling.errors import XlingError
+
+app = typer.Typer(help="xling: cross-lingual language models.", no_args_is_help=True, add_completion=False)
+tokenizer_app = typer.Typer(help="Shared subword vocabularies.", no_args_is_help=True)
+app.add_typer(tokenizer_app, name="tokenizer")
+console = Console(stderr=True)
+
+Recipe = Annotated[Path | None, typer.Option("--recipe", help="TOML recipe file that sets config fields.")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a field: --set training.lr=3e-4.")]
+JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures of this run to this file.")]
+
+
+def _write_json(path: Path | None, payload: dict) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+@tokenizer_app.command("train")
+def tokenizer_train(
+    corpus: Annotated[str | None, typer.Option(help="Folder of <lang>.tsv[.gz] (id<TAB>text), or 'sample'.")] = None,
+    languages: Annotated[str | None, typer.Option(help="Comma-separated languages (default: all).")] = None,
+    text: Annotated[list[str] | None, typer.Option(help="Monolingual file as lang=path (repeatable).")] = None,
+    output: Annotated[str | None, typer.Option(help="Output tokenizer folder.")] = None,
+    vocab_size: Annotated[int | None, typer.Option(help="Vocabulary size.")] = None,
+    alpha: Annotated[float | None, typer.Option(help="Smoothing exponent of language sampling.")] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Train a shared SentencePiece vocabulary over many languages; save a Hugging Face tokenizer folder."""
+    from xling.data.sources import TextSources
+    from xling.tokenization.vocabulary import VocabConfig, train_vocabulary
+
+    config = load_config(
+        VocabConfig, recipe, set_ or [], section="tokenizer", corpus=corpus, output=output,
+        vocab_size=vocab_size, alpha=alpha, text=text or None,
+        languages=languages.split(",") if languages else None,
+    )  # fmt: skip
+    sources = TextSources.from_options(
+        config.corpus, config.languages, config.text, config.heldout_prefixes, config.heldout_fraction,
+        config.skip_bad,
+    )  # fmt: skip
+    with console.status(f"training a {config.vocab_size}-piece vocabulary over {len(sources.languages)} languages"):
+        report = train_vocabulary(sources.text_factories(), config)
+    console.print(f"[green]tokenizer saved to {report.output}[/] ({report.vocab_size} tokens)")
+    _write_json(json_path, {"output": str(report.output), "vocab_size": report.vocab_size,
+                            "counts": report.counts, "sampled": report.sampled})  # fmt: skip
+
+
+@app.command()
+def pretrain(
+    tokenizer: Annotated[str | None, typer.Option(help="Tokenizer folder (from `xling tokenizer train`).")] = None,
+    corpus: Annotated[str | None, typer.Option(help="Folder of <lang>.tsv[.gz], or 'sample'.")] = None,
+    output: Annotated[str | None, typer.Option(help="Run folder: checkpoints, log and the final model.")] = None,
+    model: Annotated[str | None, typer.Option(help="Preset (tiny, small, base) or a model folder.")] = None,
+    tlm_ratio: Annotated[float | None, typer.Option(help="Share of steps on translation pairs (TLM).")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Pretrain an XLM-R-style encoder with MLM (+ TLM); also runs under `torchrun` (DDP)."""
+    from xling.pretraining.pretrain import PretrainConfig
+    from xling.pretraining.pretrain import pretrain as run_pretrain
+
+    overrides = list(set_ or [])
+    if max_steps is not None:
+        overrides.append(f"training.max_steps={max_steps}")
+    config = load_config(
+        PretrainConfig, recipe, overrides, section="pretrain", tokenizer=tokenizer, corpus=corpus,
+        output=output, model=model, tlm_ratio=tlm_ratio, resume=resume or None,
+    )  # fmt: skip
+    result = run_pretrain(config)
+    if int(os.environ.get("RANK", "0")) == 0:
+        console.print(f"[green]model saved to {result.output}[/] (final loss {result.train.final_loss:.4f})")
+        _print_evaluation(result.evaluation)
+        _write_json(json_path, {
+            "output": str(result.output), "steps": result.train.steps, "final_loss": result.train.final_loss,
+            "tokens": result.train.tokens, "tokens_per_s": result.train.tokens_per_s,
+            "evaluation": result.evaluation, "config": config_to_dict(config),
+        })  # fmt: skip
+
+
+def _print_evaluation(evaluation: dict) -> None:
+    from rich.table import Table
+
+    if not evaluation:
+        return
+    table = Table(title="held-out evaluation")
+    table.add_column("language")
+    table.add_column("MLM perplexity", justify="right")
+    table.add_column("retrieval acc. (both dirs)", justify="right")
+    table.add_column("chance", justify="right")
+    for lang, ppl in evaluation["perplexity"].items():
+        row = evaluation["retrieval"].get(lang)
+        acc = "" if row is None else f"{(sum(v for k, v in row.items() if '2' in k) / 2):.1f}%"
+        table.add_row(lang, f"{ppl:.1f}", acc, "" if row is None else f"{row['chance']:.1f}%")
+    Console().print(table)
+
+
+@app.command("fill-mask")
+def fill_mask(
+    model: Annotated[Path, typer.Option(help="A masked-LM model folder.")],
+    texts: Annotated[list[str], typer.Argument(help="Sentences with <mask> in them.")],
+    top_k: Annotated[int, typer.Option(help="Predictions per mask.")] = 5,
+) -> None:
+    """Print the model's top predictions for each <mask>."""
+    from xling.pretraining.inspect import predict_masked
+
+    for text in texts:
+        predictions = predict_masked(model, text, top_k=top_k)
+        Console().print(f"{text}\n  -> " + " | ".join(", ".join(p) for p in predictions))
+
+
+@app.command()
+def quickstart(
+    data: Annotated[str | None, typer.Option(help="Use the real corpora here (e.g. ../shared/data).")] = None,
+    output: Annotated[str | None, typer.Option(help="Run folder.")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Training time budget in minutes.")] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Train a vocabulary and a tiny model on the bundled sample (or --data) and show what it learned."""
+    from xling.quickstart import QuickstartConfig, run_quickstart
+
+    config = load_config(QuickstartConfig, recipe, set_ or [], section="quickstart", data=data, output=output,
+                         minutes=minutes)  # fmt: skip
+    report = run_quickstart(config)
+    _write_json(json_path, report)
+
+
+def main() -> None:
+    """Entry point of the `xling` console script: user errors print one clear line and exit 2."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from a hub at run time
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # rich draws xling's bars; HF's per-shard bars are noise
+    try:
+        app()
+    except XlingError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

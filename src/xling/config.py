@@ -1,0 +1,165 @@
+"""Configs: one dataclass per command, set from a TOML recipe and `--set key=value` overrides.
+
+Defaults live only in the dataclasses. A recipe is a TOML file whose keys are the config's fields (nested
+dataclasses are TOML tables); `--set training.lr=3e-4` overrides a field after the recipe. Every bad key or
+value is a ConfigError that names the field and where it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from xling.errors import ConfigError
+
+C = TypeVar("C")
+
+
+def load_config(
+    cls: type[C],
+    recipe: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    section: str | None = None,
+    **fields: Any,
+) -> C:
+    """Return a `cls` built from its defaults, then the recipe file, then `fields`, then `overrides`.
+
+    `section` picks a table of the recipe (e.g. `pretrain`) when a recipe holds several commands; if the
+    table is absent the whole file is used. `fields` are values from CLI options; None means "not given".
+    """
+    values: dict[str, Any] = {}
+    if recipe is not None:
+        values = _read_recipe(Path(recipe), section)
+    for key, value in fields.items():
+        if value is not None:
+            _set_path(values, key.split("."), value)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set training.lr=3e-4")
+        _set_path(values, key.strip().split("."), _RawValue(raw.strip()))
+    return _build(cls, values, where=str(recipe) if recipe else "options")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Return the config as plain JSON-able data (for logs, checkpoints and `xling.json`)."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+
+
+class _RawValue(str):
+    """A string from `--set` that still has to be parsed into the field's type."""
+
+
+def _read_recipe(path: Path, section: str | None) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: recipe file not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a valid TOML recipe: {exc}") from None
+    if section and isinstance(data.get(section), dict):
+        return data[section]
+    return data
+
+
+def _set_path(values: dict[str, Any], keys: list[str], value: Any) -> None:
+    node = values
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{'.'.join(keys)}: {key} is not a table")
+    node[keys[-1]] = value
+
+
+def _build(cls: type[C], values: Mapping[str, Any], where: str, prefix: str = "") -> C:
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if key not in known:
+            raise ConfigError(f"{where}: unknown field {name!r}; known: {', '.join(sorted(known))}")
+        kwargs[key] = _coerce(hints[key], value, name, where)
+    try:
+        config = cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    check = getattr(config, "validate", None)
+    if check is not None:
+        check()
+    return config
+
+
+def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        is_none = value is None or (isinstance(value, _RawValue) and value.lower() in ("none", "null", ""))
+        if is_none and type(None) in args:
+            return None
+        last_error: ConfigError | None = None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, name, where)
+            except ConfigError as exc:
+                last_error = exc
+        raise last_error or ConfigError(f"{where}: {name}: bad value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: {name} must be a table of fields")
+        return _build(tp, value, where, prefix=f"{name}.")
+    if isinstance(value, _RawValue):
+        value = _parse_raw(tp, value, name, where)
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: {name} must be a list, got {value!r}")
+        inner = args[0] if args else Any
+        items = [_coerce(inner, v, f"{name}[{i}]", where) for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: {name} must be a table, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: {name} must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: {name} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: {name} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {name} must be a string, got {value!r}")
+        return str(value)
+    if tp is Path:
+        return Path(value)
+    return value
+
+
+def _parse_raw(tp: Any, raw: _RawValue, name: str, where: str) -> Any:
+    """Parse a `--set` string as TOML (so 3e-4, true, [1, 2] work), falling back to the bare string."""
+    if tp is str or tp is Path:
+        return str(raw)
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if tp in (int, float, bool):
+            raise ConfigError(f"{where}: {name}: cannot parse {str(raw)!r}") from None
+        return str(raw)

@@ -1,0 +1,109 @@
+"""Language codes: ISO 639-1, 639-2/B, 639-3 and BCP-47 tags mapped to canonical ISO 639-3."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pycountry
+
+from xling.errors import LanguageCodeError
+
+__all__ = ["MACROLANGUAGES", "language_name", "normalize_language", "same_language"]
+
+# Macrolanguage -> individual languages that corpora commonly label separately (Tatoeba, Bible, CC-100).
+# Not the full SIL table: only the cases where two data sets disagree in practice.
+MACROLANGUAGES: dict[str, frozenset[str]] = {
+    "zho": frozenset({"cmn", "yue", "wuu", "lzh"}),
+    "ara": frozenset({"arb", "arq", "arz", "apc", "ary"}),
+    "swa": frozenset({"swh", "swc"}),
+    "fas": frozenset({"pes", "prs"}),
+    "msa": frozenset({"zsm", "ind"}),
+    "lav": frozenset({"lvs"}),
+    "est": frozenset({"ekk"}),
+    "nor": frozenset({"nob", "nno"}),
+    "sqi": frozenset({"als"}),
+    "aze": frozenset({"azj", "azb"}),
+    "uzb": frozenset({"uzn"}),
+    "yid": frozenset({"ydd"}),
+    "kur": frozenset({"kmr", "ckb"}),
+}
+
+# BCP-47 primary subtag (2-3 letters) followed by optional subtags (script, region, variant...).
+# "_" is accepted because POSIX locales and many file names use it (de_DE).
+_TAG_RE = re.compile(r"^(?P<primary>[A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
+
+
+@dataclass(frozen=True)
+class _CodeIndex:
+    """Lookup tables built once from pycountry's ISO 639-3 table."""
+
+    alpha3: frozenset[str]
+    alpha2: dict[str, str]
+    bibliographic: dict[str, str]
+    names: dict[str, str]
+
+
+@lru_cache(maxsize=1)
+def _index() -> _CodeIndex:
+    """Return the code tables, built on first use so importing xling.data stays cheap."""
+    alpha3: set[str] = set()
+    alpha2: dict[str, str] = {}
+    bibliographic: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for lang in pycountry.languages:
+        code = lang.alpha_3
+        alpha3.add(code)
+        names[code] = lang.name
+        if two := getattr(lang, "alpha_2", None):
+            alpha2[two] = code
+        if bib := getattr(lang, "bibliographic", None):
+            bibliographic[bib] = code
+    return _CodeIndex(frozenset(alpha3), alpha2, bibliographic, names)
+
+
+@lru_cache(maxsize=4096)
+def _canonical(code: str) -> str | None:
+    """Return the ISO 639-3 code for `code`, or None if it is malformed or unknown."""
+    match = _TAG_RE.match(code.strip())
+    if match is None:
+        return None
+    primary = match.group("primary").lower()
+    index = _index()
+    if len(primary) == 2:
+        return index.alpha2.get(primary)
+    # 639-3 first: no 639-2/B code is also a 639-3 code, so the order only matters for speed.
+    if primary in index.alpha3:
+        return primary
+    return index.bibliographic.get(primary)
+
+
+def normalize_language(code: str, *, where: str | None = None) -> str:
+    """Return the canonical ISO 639-3 code for an ISO 639-1/639-2B/639-3 code or a BCP-47 tag.
+
+    `where` (e.g. "corpus.tsv:3") is added to the error message so users can find the bad code.
+    """
+    canonical = _canonical(code) if isinstance(code, str) else None
+    if canonical is None:
+        location = f"{where}: " if where else ""
+        raise LanguageCodeError(
+            f"{location}unknown language code {code!r} "
+            "(expected ISO 639-1 'de', ISO 639-3 'deu' or a BCP-47 tag 'de-DE')"
+        )
+    return canonical
+
+
+def language_name(code: str) -> str:
+    """Return the English name of a language given in any accepted code form ("deu" -> "German")."""
+    return _index().names[normalize_language(code)]
+
+
+def same_language(a: str, b: str) -> bool:
+    """Return True if both codes name the same language or one is a macrolanguage of the other."""
+    first, second = normalize_language(a), normalize_language(b)
+    if first == second:
+        return True
+    return second in MACROLANGUAGES.get(first, frozenset()) or first in MACROLANGUAGES.get(
+        second, frozenset()
+    )

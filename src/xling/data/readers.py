@@ -1,0 +1,523 @@
+"""Streaming readers for monolingual, parallel and id-aligned multilingual text files (plain or gzip).
+
+Every reader decodes each line on its own from a binary handle, so a bad byte is reported with the file,
+the 1-based line number and the byte offset, and memory stays bounded by one line. Readers are lazy:
+a missing file is reported at the call, bad lines only when iteration reaches them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, ClassVar, TextIO
+
+from xling.data.languages import MACROLANGUAGES, language_name, normalize_language
+from xling.errors import ConfigError, DataError, LanguageCodeError
+
+__all__ = [
+    "AlignedCorpus",
+    "ReadStats",
+    "open_text",
+    "read_id_text_tsv",
+    "read_monolingual",
+    "read_parallel_files",
+    "read_parallel_tsv",
+    "read_tatoeba",
+]
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class ReadStats:
+    """Counts of what a reader saw; pass one in to learn what `skip_bad=True` dropped.
+
+    `lines_read` counts physical lines (line pairs for `read_parallel_files`), blank ones included.
+    """
+
+    lines_read: int = 0
+    skipped: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    MAX_MESSAGES: ClassVar[int] = 5
+
+    def record_skip(self, error: DataError) -> None:
+        """Return nothing; count a skipped line and keep its message if fewer than 5 are kept."""
+        self.skipped += 1
+        if len(self.messages) < self.MAX_MESSAGES:
+            self.messages.append(str(error))
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One physical line: `text` is None when its bytes are not UTF-8, and `error` then says why."""
+
+    number: int
+    text: str | None
+    error: str | None = None
+
+
+def _require_file(path: PathLike) -> Path:
+    """Return `path` as a Path after checking that it is an existing regular file."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError("file not found", p)
+    if not p.is_file():
+        raise DataError("not a regular file", p)
+    return p
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    """Return a binary handle on `path`, decompressing when the name ends in `.gz`."""
+    try:
+        if path.name.endswith(".gz"):
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open(path, "rb")  # noqa: SIM115 - the caller owns and closes the handle
+    except FileNotFoundError:
+        raise DataError("file not found", path) from None
+    except OSError as exc:
+        raise DataError(f"cannot open file: {exc.strerror or exc}", path) from exc
+
+
+def open_text(path: PathLike) -> TextIO:
+    """Return a strict UTF-8 text handle on a plain or `.gz` file; use it as a context manager.
+
+    Decoding errors surface as UnicodeDecodeError without a line number; the readers in this module
+    report them as DataError with `path:line:` instead, so prefer them for whole-file reading.
+    """
+    p = _require_file(path)
+    return io.TextIOWrapper(_open_binary(p), encoding="utf-8", errors="strict")
+
+
+def _lines(path: Path, stats: ReadStats | None) -> Iterator[_Line]:
+    """Return an iterator over the decoded lines of `path`; raises DataError at the end if all were blank."""
+    has_content = False
+    number = 0
+    with _open_binary(path) as handle:
+        raw_lines = iter(handle)
+        while True:
+            try:
+                raw = next(raw_lines)
+            except StopIteration:
+                break
+            except (OSError, EOFError, zlib.error) as exc:
+                # Truncated or corrupt gzip data: not a bad line that skip_bad could drop.
+                raise DataError(f"cannot read past this line: {exc}", path, number) from exc
+            number += 1
+            if stats is not None:
+                stats.lines_read += 1
+            # Split on b"\n" only: str.splitlines would also break lines at U+2028, U+0085 etc.,
+            # which would shift the line numbers and break line alignment of parallel files.
+            raw = raw.rstrip(b"\r\n")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                has_content = True
+                reason = f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte offset {exc.start} of the line"
+                yield _Line(number, None, reason)
+                continue
+            if number == 1 and text.startswith("\ufeff"):
+                text = text[1:]  # a BOM is an encoding mark, not part of the first sentence
+            if not has_content and text.strip():
+                has_content = True
+            yield _Line(number, text)
+    if not has_content:
+        raise DataError("file is empty", path)
+
+
+def _reject(error: DataError, skip_bad: bool, stats: ReadStats | None) -> None:
+    """Return nothing when skipping (after counting `error` in `stats`); raise `error` otherwise."""
+    if not skip_bad:
+        raise error
+    if stats is not None:
+        stats.record_skip(error)
+
+
+def _decoded(line: _Line, path: Path) -> str:
+    """Return the text of `line`, or raise DataError if it was not valid UTF-8."""
+    if line.text is None:
+        raise DataError(line.error or "invalid UTF-8", path, line.number)
+    return line.text
+
+
+def _tsv_fields(line: _Line, path: Path, needed: int, maxsplit: int = -1) -> list[str] | None:
+    """Return the stripped tab-separated fields of `line`, None for a blank line; raise DataError if bad."""
+    text = _decoded(line, path)
+    if not text.strip():
+        return None
+    if "\t" not in text:
+        raise DataError("no tab in line (expected tab-separated columns)", path, line.number)
+    fields = text.split("\t", maxsplit)
+    if len(fields) < needed:
+        raise DataError(
+            f"expected at least {needed} tab-separated columns, found {len(fields)}", path, line.number
+        )
+    return [value.strip() for value in fields]
+
+
+# --- monolingual -------------------------------------------------------------------------------------
+
+
+def read_monolingual(
+    path: PathLike, *, skip_bad: bool = False, stats: ReadStats | None = None
+) -> Iterator[str]:
+    """Return an iterator over the stripped sentences of a one-sentence-per-line file; blank lines are skipped."""
+    return _monolingual(_require_file(path), skip_bad, stats)
+
+
+def _monolingual(path: Path, skip_bad: bool, stats: ReadStats | None) -> Iterator[str]:
+    """Return the generator behind read_monolingual."""
+    for line in _lines(path, stats):
+        try:
+            text = _decoded(line, path).strip()
+        except DataError as error:
+            _reject(error, skip_bad, stats)
+            continue
+        if text:
+            yield text
+
+
+# --- parallel ----------------------------------------------------------------------------------------
+
+
+def _check_columns(columns: tuple[int, int]) -> tuple[int, int]:
+    """Return `columns` as a (source, target) pair of distinct non-negative ints; raise ConfigError if not."""
+    if (
+        not isinstance(columns, tuple | list)
+        or len(columns) != 2
+        or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in columns)
+        or columns[0] == columns[1]
+    ):
+        raise ConfigError(f"columns must be two different non-negative column indexes, got {columns!r}")
+    return columns[0], columns[1]
+
+
+def read_parallel_tsv(
+    path: PathLike,
+    *,
+    columns: tuple[int, int] = (0, 1),
+    skip_bad: bool = False,
+    stats: ReadStats | None = None,
+) -> Iterator[tuple[str, str]]:
+    """Return an iterator over (source, target) pairs taken from two columns of a TSV file."""
+    src_col, tgt_col = _check_columns(columns)
+    return _parallel_tsv(_require_file(path), src_col, tgt_col, skip_bad, stats)
+
+
+def _parallel_tsv(
+    path: Path, src_col: int, tgt_col: int, skip_bad: bool, stats: ReadStats | None
+) -> Iterator[tuple[str, str]]:
+    """Return the generator behind read_parallel_tsv."""
+    needed = max(src_col, tgt_col) + 1
+    for line in _lines(path, stats):
+        try:
+            fields = _tsv_fields(line, path, needed)
+            if fields is None:
+                continue
+            src, tgt = fields[src_col], fields[tgt_col]
+            if not src or not tgt:
+                empty = f"source (column {src_col})" if not src else f"target (column {tgt_col})"
+                raise DataError(f"empty {empty} side", path, line.number)
+        except DataError as error:
+            _reject(error, skip_bad, stats)
+            continue
+        yield src, tgt
+
+
+def read_parallel_files(
+    src_path: PathLike, tgt_path: PathLike, *, skip_bad: bool = False, stats: ReadStats | None = None
+) -> Iterator[tuple[str, str]]:
+    """Return an iterator over (source, target) pairs from two line-aligned files read in lockstep.
+
+    Files of unequal length are always an error, even with `skip_bad`, because the alignment is lost.
+    Lines blank on both sides are skipped silently; a pair with one blank side is a bad pair.
+    """
+    return _parallel_files(_require_file(src_path), _require_file(tgt_path), skip_bad, stats)
+
+
+def _parallel_files(
+    src_path: Path, tgt_path: Path, skip_bad: bool, stats: ReadStats | None
+) -> Iterator[tuple[str, str]]:
+    """Return the generator behind read_parallel_files."""
+    with closing(_lines(src_path, None)) as src_lines, closing(_lines(tgt_path, None)) as tgt_lines:
+        while True:
+            src_line = next(src_lines, None)
+            tgt_line = next(tgt_lines, None)
+            if src_line is None:
+                if tgt_line is None:
+                    return
+                raise _length_mismatch(src_path, tgt_path, tgt_line.number)
+            if tgt_line is None:
+                raise _length_mismatch(tgt_path, src_path, src_line.number)
+            if stats is not None:
+                stats.lines_read += 1
+            try:
+                pair = _aligned_pair(src_line, src_path, tgt_line, tgt_path)
+            except DataError as error:
+                _reject(error, skip_bad, stats)
+                continue
+            if pair is not None:
+                yield pair
+
+
+def _length_mismatch(shorter: Path, longer: Path, read: int) -> DataError:
+    """Return the error for aligned files of unequal length, naming the shorter file and where it ended."""
+    ended = read - 1
+    return DataError(
+        f"file ends at line {ended}, but {longer} continues ({read} lines read so far); "
+        "line-aligned files must have the same number of lines",
+        shorter,
+        ended,
+    )
+
+
+def _aligned_pair(src_line: _Line, src_path: Path, tgt_line: _Line, tgt_path: Path) -> tuple[str, str] | None:
+    """Return the stripped pair, None if both sides are blank; raise DataError if one side is bad."""
+    src = _decoded(src_line, src_path).strip()
+    tgt = _decoded(tgt_line, tgt_path).strip()
+    if not src and not tgt:
+        return None
+    if not src:
+        raise DataError(
+            f"empty line, but line {tgt_line.number} of {tgt_path} is not", src_path, src_line.number
+        )
+    if not tgt:
+        raise DataError(
+            f"empty line, but line {src_line.number} of {src_path} is not", tgt_path, tgt_line.number
+        )
+    return src, tgt
+
+
+# --- id<TAB>text ------------------------------------------------------------------------------------
+
+
+def read_id_text_tsv(
+    path: PathLike, *, skip_bad: bool = False, stats: ReadStats | None = None
+) -> Iterator[tuple[str, str]]:
+    """Return an iterator over (id, text) pairs from `id<TAB>text` lines, split on the first tab."""
+    p = _require_file(path)
+    return ((ident, text) for _, ident, text in _id_text(p, skip_bad, stats))
+
+
+def _id_text(path: Path, skip_bad: bool, stats: ReadStats | None) -> Iterator[tuple[int, str, str]]:
+    """Return an iterator over (line number, id, text) for the `id<TAB>text` lines of `path`."""
+    for line in _lines(path, stats):
+        try:
+            fields = _tsv_fields(line, path, needed=2, maxsplit=1)
+            if fields is None:
+                continue
+            ident, text = fields
+            if not ident or not text:
+                raise DataError(
+                    "empty id" if not ident else f"empty text for id {ident!r}", path, line.number
+                )
+        except DataError as error:
+            _reject(error, skip_bad, stats)
+            continue
+        yield line.number, ident, text
+
+
+def _unique_id_text(path: Path, skip_bad: bool, stats: ReadStats | None) -> Iterator[tuple[str, str]]:
+    """Return an iterator over (id, text) that rejects an id already seen earlier in the file."""
+    first_line: dict[str, int] = {}
+    for number, ident, text in _id_text(path, skip_bad, stats):
+        if ident in first_line:
+            error = DataError(f"duplicate id {ident!r} (first on line {first_line[ident]})", path, number)
+            _reject(error, skip_bad, stats)
+            continue
+        first_line[ident] = number
+        yield ident, text
+
+
+# --- Tatoeba (LASER / XTREME layout) -----------------------------------------------------------------
+
+
+def _tatoeba_paths(root: Path, code: str) -> tuple[Path, Path]:
+    """Return the (<code> side, English side) file paths of one Tatoeba pair."""
+    return root / f"tatoeba.{code}-eng.{code}", root / f"tatoeba.{code}-eng.eng"
+
+
+def _tatoeba_code(root: Path, lang: str) -> str:
+    """Return the code used in the Tatoeba file names for `lang`; raise DataError if no files match."""
+    try:
+        code = normalize_language(lang)
+    except LanguageCodeError:
+        # LASER also uses codes outside ISO 639-3 (ber: a 639-5 collective, kzj: retired in 2016).
+        literal = lang.strip().lower() if isinstance(lang, str) else ""
+        if literal and _tatoeba_paths(root, literal)[0].is_file():
+            return literal
+        raise
+    if _tatoeba_paths(root, code)[0].is_file():
+        return code
+    # Tatoeba labels some languages by an individual code (cmn, swh, lvs, pes) where users say zh, sw...
+    related = set(MACROLANGUAGES.get(code, ()))
+    related |= {macro for macro, members in MACROLANGUAGES.items() if code in members}
+    found = sorted(c for c in related if _tatoeba_paths(root, c)[0].is_file())
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise DataError(f"{code} is ambiguous here: Tatoeba has {', '.join(found)}; pass one of them", root)
+    wanted = " and ".join(p.name for p in _tatoeba_paths(root, code))
+    raise DataError(f"no Tatoeba files for {code} ({language_name(code)}): looked for {wanted}", root)
+
+
+def read_tatoeba(root: PathLike, lang: str) -> tuple[list[str], list[str]]:
+    """Return (sentences in `lang`, their English translations) from `root/tatoeba.<lang>-eng.{<lang>,eng}`."""
+    root_path = Path(root)
+    if not root_path.is_dir():
+        raise DataError("Tatoeba folder not found", root_path)
+    code = _tatoeba_code(root_path, lang)
+    xx_path, eng_path = _tatoeba_paths(root_path, code)
+    if not eng_path.is_file():
+        raise DataError(
+            f"no English side for {code}: looked for {eng_path.name} next to {xx_path.name}", root_path
+        )
+    pairs = list(read_parallel_files(xx_path, eng_path))
+    return [xx for xx, _ in pairs], [eng for _, eng in pairs]
+
+
+# --- multilingual corpus aligned by id ---------------------------------------------------------------
+
+_CORPUS_SUFFIXES = (".tsv.gz", ".tsv")
+
+
+def _language_files(root: Path) -> dict[str, Path]:
+    """Return {canonical code: file} for the `<lang>.tsv[.gz]` files of `root`."""
+    files: dict[str, Path] = {}
+    for path in sorted(root.iterdir()):
+        suffix = next((s for s in _CORPUS_SUFFIXES if path.name.endswith(s)), None)
+        if suffix is None or not path.is_file():
+            continue
+        try:
+            code = normalize_language(path.name[: -len(suffix)])
+        except LanguageCodeError:
+            continue  # metadata next to the data, e.g. languages.tsv
+        if code in files:
+            raise DataError(f"two files for language {code}: {files[code].name} and {path.name}", root)
+        files[code] = path
+    return files
+
+
+def _id_filter(ids: Iterable[str] | Callable[[str], bool] | None) -> Callable[[str], bool]:
+    """Return a predicate on ids built from None (keep all), a predicate, or a collection of ids."""
+    if ids is None:
+        return lambda _ident: True
+    if isinstance(ids, str):
+        # A bare string is a container of characters: "JHN.3.16" in "JHN" semantics would silently mislead.
+        raise ConfigError(f"ids must be a collection of ids or a predicate, not the string {ids!r}")
+    if callable(ids):
+        return ids
+    wanted = frozenset(ids)
+    return wanted.__contains__
+
+
+@dataclass
+class AlignedCorpus:
+    """A folder of `<lang>.tsv[.gz]` files of `id<TAB>text` lines, aligned across languages by id."""
+
+    root: Path
+    files: dict[str, Path]
+    languages: list[str] = field(init=False)
+    _counts: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.languages = sorted(self.files)
+
+    @classmethod
+    def from_dir(cls, path: PathLike, languages: Iterable[str] | None = None) -> AlignedCorpus:
+        """Return the corpus in folder `path`, restricted to `languages` (any code form) if given."""
+        root = Path(path)
+        if not root.is_dir():
+            raise DataError("corpus folder not found" if not root.exists() else "not a folder", root)
+        files = _language_files(root)
+        if not files:
+            raise DataError("no <lang>.tsv or <lang>.tsv.gz files in corpus folder", root)
+        if languages is not None:
+            if isinstance(languages, str):
+                languages = [languages]
+            wanted = [normalize_language(code) for code in languages]
+            missing = sorted({code for code in wanted if code not in files})
+            if missing:
+                raise DataError(
+                    f"no file for language(s) {', '.join(missing)}; available: {', '.join(sorted(files))}",
+                    root,
+                )
+            files = {code: files[code] for code in wanted}
+        return cls(root, files)
+
+    def _file(self, lang: str) -> tuple[str, Path]:
+        """Return (canonical code, file) for `lang`; raise DataError if the corpus lacks it."""
+        code = normalize_language(lang)
+        if code not in self.files:
+            raise DataError(
+                f"language {code} is not in this corpus; available: {', '.join(self.languages)}", self.root
+            )
+        return code, self.files[code]
+
+    def sentences(
+        self, lang: str, *, skip_bad: bool = False, stats: ReadStats | None = None
+    ) -> Iterator[tuple[str, str]]:
+        """Return an iterator over the (id, text) pairs of one language, in file order."""
+        _, path = self._file(lang)
+        return _unique_id_text(path, skip_bad, stats)
+
+    def count(self, lang: str) -> int:
+        """Return the number of sentences of `lang` (read once, then cached)."""
+        code, _ = self._file(lang)
+        if code not in self._counts:
+            self._counts[code] = sum(1 for _ in self.sentences(code))
+        return self._counts[code]
+
+    def pairs(
+        self,
+        src: str,
+        tgt: str,
+        *,
+        ids: Iterable[str] | Callable[[str], bool] | None = None,
+        skip_bad: bool = False,
+        stats: ReadStats | None = None,
+    ) -> Iterator[tuple[str, str, str]]:
+        """Return an iterator over (id, src_text, tgt_text) for ids present in both languages, in src order.
+
+        `ids` restricts the join to a collection of ids or to the ids a predicate accepts; `stats`
+        counts the lines of both files.
+        """
+        src_code, src_path = self._file(src)
+        tgt_code, tgt_path = self._file(tgt)
+        keep = _id_filter(ids)
+        # Hold the smaller file in memory; size on disk is a cheap stand-in for the number of lines.
+        hold_target = tgt_path.stat().st_size <= src_path.stat().st_size
+        return self._join(src_code, tgt_code, keep, hold_target, skip_bad, stats)
+
+    def _join(
+        self,
+        src: str,
+        tgt: str,
+        keep: Callable[[str], bool],
+        hold_target: bool,
+        skip_bad: bool,
+        stats: ReadStats | None,
+    ) -> Iterator[tuple[str, str, str]]:
+        """Return the generator behind pairs()."""
+        src_rows = ((i, t) for i, t in self.sentences(src, skip_bad=skip_bad, stats=stats) if keep(i))
+        tgt_rows = ((i, t) for i, t in self.sentences(tgt, skip_bad=skip_bad, stats=stats) if keep(i))
+        if hold_target:
+            held = dict(tgt_rows)
+            for ident, text in src_rows:
+                other = held.get(ident)
+                if other is not None:
+                    yield ident, text, other
+            return
+        # The source is smaller: hold it, keep only the matching target texts, then replay src order.
+        held_src = dict(src_rows)
+        matched = {ident: text for ident, text in tgt_rows if ident in held_src}
+        for ident, text in held_src.items():
+            other = matched.get(ident)
+            if other is not None:
+                yield ident, text, other

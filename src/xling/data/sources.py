@@ -1,0 +1,121 @@
+"""Text sources named in configs: an id-aligned corpus folder plus monolingual files, and the held-out split.
+
+Vocabulary training and pretraining both read text through `TextSources`, so that "which languages, which
+files, which sentences are held out" is decided in one place.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from xling.data.languages import normalize_language
+from xling.data.readers import AlignedCorpus, read_monolingual
+from xling.errors import ConfigError
+
+
+def sample_corpus_dir() -> Path:
+    """Return the folder of the bundled parallel sample corpus (`<lang>.tsv`, ids aligned)."""
+    return Path(str(resources.files("xling.data") / "samples" / "parallel"))
+
+
+def sample_sentiment_dir() -> Path:
+    """Return the folder of the bundled review-sentiment sample (`<lang>.tsv`, `label<TAB>text`)."""
+    return Path(str(resources.files("xling.data") / "samples" / "sentiment"))
+
+
+def resolve_corpus(corpus: str) -> Path:
+    """Return the folder a `corpus` option names: `sample` is the bundled corpus, else a path."""
+    if corpus == "sample":
+        return sample_corpus_dir()
+    path = Path(corpus).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"corpus: {corpus} is not a folder of <lang>.tsv[.gz] files")
+    return path
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Which sentence ids are held out of training: by id prefix (a Bible book `JHN.`) or a stable hash."""
+
+    prefixes: tuple[str, ...] = ()
+    fraction: float = 0.0
+
+    def __contains__(self, sentence_id: str) -> bool:
+        if self.prefixes and sentence_id.startswith(self.prefixes):
+            return True
+        # crc32, not hash(): the split must be the same in every process and every run
+        return self.fraction > 0 and (zlib.crc32(sentence_id.encode()) % 10_000) < self.fraction * 10_000
+
+
+@dataclass
+class TextSources:
+    """Monolingual text per language from an aligned corpus folder and/or `lang=path` files."""
+
+    corpus: Path | None = None
+    languages: list[str] = field(default_factory=list)
+    mono_files: dict[str, list[Path]] = field(default_factory=dict)
+    heldout: HeldOut = field(default_factory=HeldOut)
+    skip_bad: bool = False
+
+    @classmethod
+    def from_options(
+        cls,
+        corpus: str | None,
+        languages: list[str],
+        text: list[str],
+        heldout_prefixes: list[str] | None = None,
+        heldout_fraction: float = 0.0,
+        skip_bad: bool = False,
+    ) -> TextSources:
+        """Return sources from config fields: `corpus` folder, language list, `lang=path` text files."""
+        mono: dict[str, list[Path]] = {}
+        for item in text:
+            lang, sep, path = item.partition("=")
+            if not sep:
+                raise ConfigError(f"text: {item!r} must be lang=path, e.g. deu=news.de.txt.gz")
+            mono.setdefault(normalize_language(lang), []).append(Path(path))
+        root = resolve_corpus(corpus) if corpus else None
+        if root is None and not mono:
+            raise ConfigError("no text given: set corpus (a folder, or 'sample') or text (lang=path)")
+        aligned = AlignedCorpus.from_dir(root, languages or None) if root else None
+        langs = list(aligned.languages) if aligned else []
+        langs += [lang for lang in mono if lang not in langs]
+        return cls(
+            root, sorted(langs), mono, HeldOut(tuple(heldout_prefixes or ()), heldout_fraction), skip_bad
+        )
+
+    def aligned(self) -> AlignedCorpus | None:
+        """Return the aligned corpus restricted to the chosen languages, or None."""
+        if self.corpus is None:
+            return None
+        corpus_langs = [
+            lang for lang in self.languages if lang not in self.mono_files or self._in_corpus(lang)
+        ]
+        return AlignedCorpus.from_dir(self.corpus, corpus_langs)
+
+    def _in_corpus(self, lang: str) -> bool:
+        if self.corpus is None:
+            return False
+        return any((self.corpus / f"{lang}{ext}").exists() for ext in (".tsv", ".tsv.gz"))
+
+    def texts(self, lang: str) -> Iterator[str]:
+        """Yield the training sentences of `lang` (held-out ids excluded), corpus first, then files."""
+        if self.corpus is not None and self._in_corpus(lang):
+            corpus = AlignedCorpus.from_dir(self.corpus, [lang])
+            for sentence_id, text in corpus.sentences(lang, skip_bad=self.skip_bad):
+                if sentence_id not in self.heldout:
+                    yield text
+        for path in self.mono_files.get(lang, []):
+            yield from self.texts_from_file(path)
+
+    def texts_from_file(self, path: Path) -> Iterator[str]:
+        """Yield the sentences of one monolingual file (plain or .gz)."""
+        return read_monolingual(path, skip_bad=self.skip_bad)
+
+    def text_factories(self) -> dict[str, Callable[[], Iterator[str]]]:
+        """Return, per language, a function that starts a fresh pass over its sentences."""
+        return {lang: (lambda lang=lang: self.texts(lang)) for lang in self.languages}

@@ -1,0 +1,231 @@
+"""Pretraining data: tokenized sentence pools per language, and the MLM/TLM batches drawn from them.
+
+Each language's sentences are tokenized once into one flat int32 array (`<s> ... </s>` per sentence) with
+offsets, as nanoGPT keeps its tokens. MLM batches are streams of `max_length` consecutive tokens from a
+language chosen with the smoothed distribution (XLM/XLM-R's streams of text); TLM batches are translation
+pairs, each side opened by its language token, positions restarting at the second side (XLM).
+
+Every batch is a pure function of (seed, step, micro-batch, rank): that is what makes resume exact and
+keeps DDP ranks on different data without a sampler to synchronise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xling.data.languages import normalize_language
+from xling.data.readers import read_parallel_tsv
+from xling.data.sampling import smoothed_probabilities
+from xling.data.sources import TextSources
+from xling.errors import ConfigError, XlingError
+from xling.pretraining.masking import mask_tokens
+from xling.tokenization.vocabulary import language_token
+
+PAD_ID, BOS_ID, EOS_ID = 1, 0, 2
+POSITION_OFFSET = 2  # XLM-R's positions start at padding_idx + 1
+
+
+@dataclass
+class SentencePool:
+    """The tokenized sentences of one language: flat token array plus offsets (sentence i is
+    tokens[offsets[i]:offsets[i + 1]], `<s>` and `</s>` included)."""
+
+    tokens: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def sentence(self, i: int) -> np.ndarray:
+        return self.tokens[self.offsets[i] : self.offsets[i + 1]]
+
+
+@dataclass
+class PretrainingData:
+    """Sentence pools per language and aligned units (rows of sentence indices per language, -1 = none)."""
+
+    languages: list[str]
+    pools: dict[str, SentencePool]
+    units: np.ndarray  # [n_units, n_languages] int32
+    lang_token_ids: dict[str, int]
+    heldout: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # lang -> [(id, text)]
+
+    def token_counts(self) -> dict[str, int]:
+        return {lang: int(len(pool.tokens)) for lang, pool in self.pools.items()}
+
+
+def _tokenize(tokenizer, texts: list[str], batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    pieces: list[np.ndarray] = []
+    lengths: list[int] = []
+    for i in range(0, len(texts), batch):
+        encoded = tokenizer(texts[i : i + batch], add_special_tokens=True, truncation=False)["input_ids"]
+        for ids in encoded:
+            pieces.append(np.asarray(ids, dtype=np.int32))
+            lengths.append(len(ids))
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    tokens = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    return tokens, offsets
+
+
+def build_pretraining_data(
+    sources: TextSources,
+    tokenizer,
+    parallel_files: Iterable[str] = (),
+    max_sentences_per_language: int = 0,
+) -> PretrainingData:
+    """Return tokenized pools for every language of `sources`, with the corpus's id alignment as units.
+
+    `parallel_files` are extra `src-tgt=path.tsv` translation pairs (added to both pools and to the units).
+    Held-out ids of the aligned corpus are kept aside as text in `heldout` for evaluation.
+    """
+    languages = list(sources.languages)
+    texts: dict[str, list[str]] = {lang: [] for lang in languages}
+    unit_rows: dict[str, dict[str, int]] = {}  # sentence id -> {lang: index in pool}
+    heldout: dict[str, list[tuple[str, str]]] = {lang: [] for lang in languages}
+    aligned = sources.aligned()
+    for lang in aligned.languages if aligned else []:
+        for sentence_id, text in aligned.sentences(lang, skip_bad=sources.skip_bad):
+            if sentence_id in sources.heldout:
+                heldout[lang].append((sentence_id, text))
+                continue
+            if max_sentences_per_language and len(texts[lang]) >= max_sentences_per_language:
+                continue
+            unit_rows.setdefault(sentence_id, {})[lang] = len(texts[lang])
+            texts[lang].append(text)
+    for lang, paths in sources.mono_files.items():
+        for path in paths:
+            for text in sources.texts_from_file(path):
+                if max_sentences_per_language and len(texts[lang]) >= max_sentences_per_language:
+                    break
+                texts[lang].append(text)
+    extra_units: list[dict[str, int]] = []
+    for spec in parallel_files:
+        pair, sep, path = spec.partition("=")
+        src, dash, tgt = pair.partition("-")
+        if not sep or not dash:
+            raise ConfigError(f"parallel: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=pairs.tsv")
+        src, tgt = normalize_language(src), normalize_language(tgt)
+        for lang in (src, tgt):
+            if lang not in texts:
+                languages.append(lang)
+                texts[lang] = []
+        for a, b in read_parallel_tsv(Path(path), skip_bad=sources.skip_bad):
+            extra_units.append({src: len(texts[src]), tgt: len(texts[tgt])})
+            texts[src].append(a)
+            texts[tgt].append(b)
+    empty = [lang for lang in languages if not texts[lang]]
+    if empty:
+        raise XlingError(f"no training sentences for: {', '.join(empty)} (all held out or files empty?)")
+
+    pools = {lang: SentencePool(*_tokenize(tokenizer, texts[lang])) for lang in languages}
+    column = {lang: j for j, lang in enumerate(languages)}
+    rows = [row for row in unit_rows.values() if len(row) >= 2] + extra_units
+    units = np.full((len(rows), len(languages)), -1, dtype=np.int32)
+    for i, row in enumerate(rows):
+        for lang, idx in row.items():
+            units[i, column[lang]] = idx
+    vocab = tokenizer.get_vocab()
+    missing = [lang for lang in languages if language_token(lang) not in vocab]
+    if missing:
+        raise XlingError(
+            f"the tokenizer has no language token for: {', '.join(missing)}; retrain it with these languages"
+        )
+    lang_ids = {lang: vocab[language_token(lang)] for lang in languages}
+    return PretrainingData(languages, pools, units, lang_ids, heldout)
+
+
+@dataclass
+class PretrainBatches:
+    """Draws MLM streams and TLM pairs; `get(step, micro, rank, world)` is deterministic in its arguments."""
+
+    data: PretrainingData
+    batch_size: int
+    max_length: int
+    mask_id: int
+    first_regular_id: int
+    vocab_size: int
+    mlm_probability: float = 0.15
+    tlm_ratio: float = 0.5
+    alpha: float = 0.3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        counts = {lang: len(self.data.pools[lang]) for lang in self.data.languages}
+        self._langs = list(self.data.languages)
+        probs = smoothed_probabilities(counts, self.alpha)
+        self._probs = np.array([probs[lang] for lang in self._langs])
+        self._has_pairs = len(self.data.units) > 0
+        if self.tlm_ratio > 0 and not self._has_pairs:
+            raise ConfigError("tlm_ratio > 0 needs parallel data (an aligned corpus or parallel files)")
+
+    def _rng(self, step: int, micro: int, rank: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, step, micro, rank])
+
+    def is_tlm_step(self, step: int) -> bool:
+        """Return whether `step` trains on translation pairs (the same answer on every rank)."""
+        if not self._has_pairs or self.tlm_ratio <= 0:
+            return False
+        return bool(np.random.default_rng([self.seed, step, 7]).random() < self.tlm_ratio)
+
+    def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
+        rng = self._rng(step, micro, rank)
+        sequences = self._tlm(rng) if self.is_tlm_step(step) else self._mlm(rng)
+        return self._collate(sequences, rng)
+
+    def _mlm(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        out = []
+        for lang_index in rng.choice(len(self._langs), size=self.batch_size, p=self._probs):
+            pool = self.data.pools[self._langs[lang_index]]
+            start = pool.offsets[rng.integers(len(pool))]
+            out.append((pool.tokens[start : start + self.max_length], None))
+        return out
+
+    def _tlm(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        out = []
+        half = self.max_length // 2
+        units = self.data.units
+        for unit in rng.integers(len(units), size=self.batch_size):
+            row = units[unit]
+            present = np.flatnonzero(row >= 0)
+            weights = self._probs[present] / self._probs[present].sum()
+            a, b = rng.choice(present, size=2, replace=False, p=weights)
+            sides, positions = [], []
+            for col in (a, b):
+                lang = self._langs[col]
+                ids = self.data.pools[lang].sentence(int(row[col]))[:half].copy()
+                ids[0] = self.data.lang_token_ids[lang]  # the language token opens each side
+                sides.append(ids)
+                positions.append(np.arange(len(ids)) + POSITION_OFFSET)
+            out.append((np.concatenate(sides), np.concatenate(positions)))
+        return out
+
+    def _collate(self, sequences, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        length = max(len(ids) for ids, _ in sequences)
+        input_ids = np.full((len(sequences), length), PAD_ID, dtype=np.int64)
+        attention = np.zeros((len(sequences), length), dtype=np.int64)
+        positions = np.full((len(sequences), length), PAD_ID, dtype=np.int64)
+        for i, (ids, pos) in enumerate(sequences):
+            input_ids[i, : len(ids)] = ids
+            attention[i, : len(ids)] = 1
+            positions[i, : len(ids)] = pos if pos is not None else np.arange(len(ids)) + POSITION_OFFSET
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        masked, labels = mask_tokens(
+            torch.from_numpy(input_ids),
+            mask_id=self.mask_id,
+            first_regular_id=self.first_regular_id,
+            vocab_size=self.vocab_size,
+            probability=self.mlm_probability,
+            generator=generator,
+        )
+        return {
+            "input_ids": masked,
+            "attention_mask": torch.from_numpy(attention),
+            "position_ids": torch.from_numpy(positions),
+            "labels": labels,
+        }

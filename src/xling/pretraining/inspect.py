@@ -1,0 +1,65 @@
+"""Look inside a masked LM: fill `<mask>` slots, mask a word of a sentence and see what the model guesses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+def load_masked_lm(path: str | Path):
+    """Return (model, tokenizer) of a masked-LM folder, model in eval mode."""
+    from transformers import AutoModelForMaskedLM
+
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    model = AutoModelForMaskedLM.from_pretrained(str(path))
+    model.eval()
+    return model, load_tokenizer(path)
+
+
+@torch.inference_mode()
+def predict_masked(model_or_path, text: str, top_k: int = 5, tokenizer=None) -> list[list[str]]:
+    """Return, for each `<mask>` in `text`, the model's `top_k` token guesses (best first)."""
+    if tokenizer is None:
+        model, tokenizer = load_masked_lm(model_or_path)
+    else:
+        model = model_or_path
+    input_ids = tokenizer(text, return_tensors="pt")["input_ids"][0]
+    return predict_ids(model, tokenizer, input_ids, top_k)
+
+
+@torch.inference_mode()
+def predict_ids(model, tokenizer, input_ids: torch.Tensor, top_k: int = 5) -> list[list[str]]:
+    """Return the `top_k` guesses (as text pieces) at each `<mask>` id of one tokenized sequence."""
+    logits = model(input_ids=input_ids[None], attention_mask=torch.ones_like(input_ids)[None]).logits[0]
+    positions = (input_ids == tokenizer.mask_token_id).nonzero().flatten()
+    special = torch.tensor(tokenizer.all_special_ids)
+    out = []
+    for pos in positions:
+        scores = logits[pos].clone()
+        scores[special] = float("-inf")  # a guess of <s> or a language token says nothing
+        ids = scores.topk(top_k).indices.tolist()
+        out.append([tokenizer.convert_ids_to_tokens(i).replace("\u2581", "") or "\u2581" for i in ids])
+    return out
+
+
+def mask_one_word(tokenizer, text: str) -> tuple[torch.Tensor, str, str] | None:
+    """Return (input ids with one piece masked, the text shown with ___ there, the masked piece), or None.
+
+    The masked piece is the longest word-initial piece away from the sentence ends (a content word, most
+    often); None when the sentence is too short to have one.
+    """
+    input_ids = tokenizer(text, return_tensors="pt")["input_ids"][0]
+    pieces = tokenizer.convert_ids_to_tokens(input_ids.tolist())
+    candidates = [i for i in range(2, len(pieces) - 2) if pieces[i].startswith("\u2581") and len(pieces[i]) > 1]
+    if not candidates:
+        candidates = list(range(2, len(pieces) - 2))
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda i: len(pieces[i]))
+    masked = input_ids.clone()
+    masked[best] = tokenizer.mask_token_id
+    shown = pieces[1:best] + ["\u2581___" if pieces[best].startswith("\u2581") else "___"] + pieces[best + 1 : -1]
+    display = tokenizer.convert_tokens_to_string(shown).strip()
+    return masked, display, pieces[best].lstrip("\u2581")

@@ -1,0 +1,44 @@
+"""Model sizes by name: the XLM-R architecture through transformers' `XLMRobertaConfig`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xling.errors import ConfigError
+
+# hidden, layers, heads, feed-forward; max positions are max_length + 2 (XLM-R counts from padding_idx + 1)
+PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128},
+    "mini": {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 512},
+    "small": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
+    "base": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 6, "intermediate_size": 1536},
+    "xlmr-base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
+}
+
+
+def model_config(name: str, vocab_size: int, max_length: int = 512, **overrides):
+    """Return an XLMRobertaConfig for a preset name, a config.json path or an HF model folder."""
+    from transformers import XLMRobertaConfig
+
+    path = Path(name)
+    if name in PRESETS:
+        sizes = PRESETS[name]
+    elif path.is_file() or (path / "config.json").is_file():
+        config = XLMRobertaConfig.from_pretrained(str(path))
+        for key, value in overrides.items():
+            setattr(config, key, value)
+        return config
+    else:
+        raise ConfigError(f"model: {name!r} is neither a preset ({', '.join(PRESETS)}) nor a config/model path")
+    return XLMRobertaConfig(
+        vocab_size=vocab_size,
+        max_position_embeddings=max(max_length, 512) + 2,
+        type_vocab_size=1,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+        **sizes,
+        **overrides,
+    )

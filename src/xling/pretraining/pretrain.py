@@ -1,0 +1,217 @@
+"""`xling pretrain`: MLM (+ TLM) pretraining of an XLM-R-style encoder, saved as a Hugging Face folder."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from xling.config import config_to_dict
+from xling.data.sources import TextSources
+from xling.embeddings.pooling import encode_mean_pooled
+from xling.errors import ConfigError
+from xling.evaluation.retrieval import retrieval_accuracy
+from xling.pretraining.data import PretrainBatches, PretrainingData, build_pretraining_data
+from xling.pretraining.masking import IGNORE_INDEX, mask_tokens
+from xling.pretraining.objective import MaskedLMObjective
+from xling.pretraining.presets import model_config
+from xling.tokenization.vocabulary import load_tokenizer, save_tokenizer
+from xling.training import TrainingConfig, TrainResult, train
+from xling.training.distributed import init_distributed
+
+XLING_META = "xling.json"
+
+
+@dataclass
+class PretrainConfig:
+    """Settings of `xling pretrain`."""
+
+    output: str = "runs/pretrain"
+    tokenizer: str = ""
+    corpus: str | None = None
+    languages: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    parallel: list[str] = field(default_factory=list)
+    heldout_prefixes: list[str] = field(default_factory=list)
+    heldout_fraction: float = 0.0
+    max_sentences_per_language: int = 0
+    model: str = "small"
+    max_length: int = 128
+    mlm_probability: float = 0.15
+    tlm_ratio: float = 0.0
+    alpha: float = 0.3
+    resume: bool = False
+    skip_bad: bool = False
+    eval_pivot: str = "eng"
+    eval_layer: int | None = None
+    eval_max_sentences: int = 1000
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def validate(self) -> None:
+        if not self.tokenizer:
+            raise ConfigError("tokenizer: give the folder made by `xling tokenizer train`")
+        if not 0 < self.mlm_probability < 1:
+            raise ConfigError(f"mlm_probability: {self.mlm_probability} must be in (0, 1)")
+        if not 0 <= self.tlm_ratio <= 1:
+            raise ConfigError(f"tlm_ratio: {self.tlm_ratio} must be in [0, 1]")
+        if self.max_length < 8:
+            raise ConfigError(f"max_length: {self.max_length} is too short")
+        self.training.validate()
+
+
+@dataclass
+class PretrainResult:
+    """A finished pretraining run: where the model is, how training went, what held-out evaluation gave."""
+
+    output: Path
+    train: TrainResult
+    evaluation: dict[str, Any]
+
+
+def build_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
+    """Return a fresh XLMRobertaForMaskedLM for a preset, or a pretrained one to continue from a folder."""
+    from transformers import XLMRobertaForMaskedLM
+
+    path = Path(config.model)
+    if (path / "config.json").is_file() and any(path.glob("*.safetensors")):
+        return XLMRobertaForMaskedLM.from_pretrained(str(path))
+    hf_config = model_config(config.model, vocab_size=len(tokenizer), max_length=config.max_length)
+    if hf_config.vocab_size != len(tokenizer):
+        raise ConfigError(f"model: vocab_size {hf_config.vocab_size} != tokenizer size {len(tokenizer)}")
+    return XLMRobertaForMaskedLM(hf_config)
+
+
+def make_batches(config: PretrainConfig, data: PretrainingData, tokenizer) -> PretrainBatches:
+    """Return the batch source for a pretraining config."""
+    return PretrainBatches(
+        data=data,
+        batch_size=config.training.batch_size,
+        max_length=config.max_length,
+        mask_id=tokenizer.mask_token_id,
+        first_regular_id=max(tokenizer.all_special_ids) + 1,
+        vocab_size=len(tokenizer),
+        mlm_probability=config.mlm_probability,
+        tlm_ratio=config.tlm_ratio,
+        alpha=config.alpha,
+        seed=config.training.seed,
+    )
+
+
+def pretrain(config: PretrainConfig) -> PretrainResult:
+    """Return the result of pretraining as the config says; the model folder is written to config.output."""
+    config.validate()
+    tokenizer = load_tokenizer(config.tokenizer)
+    sources = TextSources.from_options(
+        config.corpus,
+        config.languages,
+        config.text,
+        config.heldout_prefixes,
+        config.heldout_fraction,
+        config.skip_bad,
+    )
+    data = build_pretraining_data(sources, tokenizer, config.parallel, config.max_sentences_per_language)
+    torch.manual_seed(config.training.seed)
+    model = build_model(config, tokenizer)
+    objective = MaskedLMObjective(model)
+    batches = make_batches(config, data, tokenizer)
+    output = Path(config.output)
+    result = train(objective, batches, config.training, output, resume=config.resume, description="pretrain")
+
+    evaluation: dict[str, Any] = {}
+    if init_distributed(config.training.device).is_main:
+        evaluation = evaluate_heldout(model, tokenizer, data, config)
+        save_pretrained_model(model, tokenizer, output, config, data, result, evaluation)
+    return PretrainResult(output, result, evaluation)
+
+
+def save_pretrained_model(model, tokenizer, output: Path, config, data, result, evaluation) -> None:
+    """Write the Hugging Face folder (config.json, model.safetensors, tokenizer) and xling.json."""
+    model.save_pretrained(output)
+    save_tokenizer(tokenizer, output)
+    meta = {
+        "kind": "masked-lm",
+        "languages": data.languages,
+        "objectives": {"mlm": 1 - config.tlm_ratio, "tlm": config.tlm_ratio},
+        "pooling": "mean",
+        "config": config_to_dict(config),
+        "training": {
+            "steps": result.steps,
+            "final_loss": result.final_loss,
+            "tokens": result.tokens,
+            "seconds": round(result.seconds, 1),
+            "tokens_per_s": round(result.tokens_per_s, 1),
+        },
+        "evaluation": evaluation,
+    }
+    (output / XLING_META).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+@torch.inference_mode()
+def masked_lm_perplexity(
+    model, tokenizer, texts: list[str], *, mlm_probability: float = 0.15, seed: int = 0, batch_size: int = 32
+) -> float:
+    """Return exp(mean cross-entropy) over masked tokens of `texts`, with a fixed seeded masking."""
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    total, count = 0.0, 0
+    first_regular = max(tokenizer.all_special_ids) + 1
+    for start in range(0, len(texts), batch_size):
+        enc = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, max_length=128,
+                        return_tensors="pt")  # fmt: skip
+        masked, labels = mask_tokens(
+            enc["input_ids"], mask_id=tokenizer.mask_token_id, first_regular_id=first_regular,
+            vocab_size=len(tokenizer), probability=mlm_probability, generator=generator,
+        )  # fmt: skip
+        logits = model(input_ids=masked.to(device), attention_mask=enc["attention_mask"].to(device)).logits
+        selected = labels != IGNORE_INDEX
+        if selected.any():
+            loss = torch.nn.functional.cross_entropy(
+                logits[selected.to(device)].float(), labels[selected].to(device), reduction="sum"
+            )
+            total += float(loss)
+            count += int(selected.sum())
+    model.train()
+    return math.exp(total / count) if count else float("nan")
+
+
+def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainConfig) -> dict[str, Any]:
+    """Return per-language MLM perplexity and pivot-vs-language retrieval accuracy on held-out sentences."""
+    heldout = {lang: rows[: config.eval_max_sentences] for lang, rows in data.heldout.items() if rows}
+    if not heldout:
+        return {}
+    perplexity = {
+        lang: round(masked_lm_perplexity(model, tokenizer, [t for _, t in rows], seed=config.training.seed), 3)
+        for lang, rows in heldout.items()
+    }
+    retrieval: dict[str, dict[str, float]] = {}
+    pivot = config.eval_pivot
+    if pivot in heldout:
+        pivot_text = dict(heldout[pivot])
+        for lang, rows in heldout.items():
+            if lang == pivot:
+                continue
+            shared = [(sid, text) for sid, text in rows if sid in pivot_text]
+            if len(shared) < 2:
+                continue
+            src = encode_mean_pooled(model, tokenizer, [t for _, t in shared], layer=config.eval_layer)
+            tgt = encode_mean_pooled(model, tokenizer, [pivot_text[s] for s, _ in shared], layer=config.eval_layer)
+            score = retrieval_accuracy(src, tgt)
+            retrieval[lang] = {
+                f"{lang}2{pivot}": round(100 * score.src2tgt, 2),
+                f"{pivot}2{lang}": round(100 * score.tgt2src, 2),
+                "n": score.n,
+                "chance": round(100 * score.chance, 2),
+            }
+    averages = [np.mean([v for k, v in s.items() if "2" in k]) for s in retrieval.values()]
+    return {
+        "perplexity": perplexity,
+        "retrieval": retrieval,
+        "retrieval_average": round(float(np.mean(averages)), 2) if averages else None,
+        "pivot": pivot,
+    }

@@ -1,0 +1,235 @@
+"""Train a shared subword vocabulary over many languages and save it as a Hugging Face tokenizer folder.
+
+The recipe is XLM-R's: a SentencePiece unigram model trained on sentences drawn from each language with the
+smoothed distribution p_i ~ n_i^alpha, so that small languages get a fair share of the vocabulary; character
+coverage below 1 keeps CJK scripts from filling the vocabulary with rare characters. Token ids are the
+SentencePiece ids (no fairseq offset): `<s>`=0 `<pad>`=1 `</s>`=2 `<unk>`=3 `<mask>`=4, then one `__xxx__`
+token per language, then the pieces. The folder holds `tokenizer.json` (what `AutoTokenizer` loads),
+`sentencepiece.bpe.model` (the trained model itself) and `xling_tokenizer.json` (languages and sampling).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xling.data.languages import normalize_language
+from xling.data.sampling import sentences_per_language, smoothed_probabilities
+from xling.errors import ConfigError, XlingError
+
+SPECIAL_TOKENS = {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "<unk>", "mask": "<mask>"}
+TOKENIZER_META = "xling_tokenizer.json"
+SPM_FILE = "sentencepiece.bpe.model"  # XLM-R's name for its SentencePiece model
+
+
+def language_token(lang: str) -> str:
+    """Return the special token that stands for a language, e.g. `__deu__` (M2M-100's style)."""
+    return f"__{normalize_language(lang)}__"
+
+
+@dataclass
+class VocabConfig:
+    """Settings of `xling tokenizer train`."""
+
+    output: str = "runs/tokenizer"
+    corpus: str | None = None
+    languages: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    extra_languages: list[str] = field(default_factory=list)
+    vocab_size: int = 16000
+    model_type: str = "unigram"
+    alpha: float = 0.3
+    sample_sentences: int = 500_000
+    character_coverage: float = 0.9995
+    byte_fallback: bool = True
+    max_sentence_chars: int = 2000
+    heldout_prefixes: list[str] = field(default_factory=list)
+    heldout_fraction: float = 0.0
+    skip_bad: bool = False
+    seed: int = 0
+    threads: int = 2
+
+    def validate(self) -> None:
+        if self.model_type not in ("unigram", "bpe"):
+            raise ConfigError(f"model_type: {self.model_type!r} must be 'unigram' or 'bpe'")
+        if self.vocab_size < 100:
+            raise ConfigError(f"vocab_size: {self.vocab_size} is too small (at least 100)")
+        if not 0.9 <= self.character_coverage <= 1.0:
+            raise ConfigError(f"character_coverage: {self.character_coverage} must be in [0.9, 1]")
+
+
+@dataclass
+class VocabReport:
+    """What vocabulary training did: per-language sentence counts and how many were sampled."""
+
+    output: Path
+    vocab_size: int
+    counts: dict[str, int]
+    sampled: dict[str, int]
+    probabilities: dict[str, float]
+
+
+def train_vocabulary(
+    texts: Mapping[str, Callable[[], Iterable[str]]], config: VocabConfig, progress: bool = True
+) -> VocabReport:
+    """Return a report after training a SentencePiece model on smoothed samples of `texts` and saving it.
+
+    `texts` maps a language code to a function that starts a new pass over that language's sentences
+    (two passes: one to count, one to sample), so memory stays bounded by the sample, not the corpus.
+    """
+    langs = [normalize_language(lang) for lang in texts]
+    counts = {lang: sum(1 for _ in texts[lang]()) for lang in langs}
+    empty = [lang for lang, n in counts.items() if n == 0]
+    if empty:
+        raise XlingError(f"no sentences for language(s): {', '.join(empty)}")
+    probabilities = smoothed_probabilities(counts, config.alpha)
+    wanted = sentences_per_language(counts, config.sample_sentences, config.alpha)
+    rng = np.random.default_rng(config.seed)
+    output = Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        sample_path = Path(tmp) / "sample.txt"
+        lines = []
+        for lang in langs:
+            lines += _draw(texts[lang](), counts[lang], wanted[lang], rng, config.max_sentence_chars)
+        # SentencePiece reads its input in order; shuffle so no language dominates its sentence cap
+        random.Random(config.seed).shuffle(lines)
+        sample_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        del lines
+        all_langs = langs + [normalize_language(x) for x in config.extra_languages]
+        lang_tokens = [language_token(lang) for lang in dict.fromkeys(all_langs)]
+        _train_spm(sample_path, output / "spm", config, lang_tokens)
+    (output / "spm.model").replace(output / SPM_FILE)
+    (output / "spm.vocab").unlink(missing_ok=True)
+    tokenizer = hf_tokenizer_from_spm(output / SPM_FILE, lang_tokens)
+    save_tokenizer(tokenizer, output)
+    meta = {
+        "languages": list(dict.fromkeys(all_langs)),
+        "language_tokens": {tok.strip("_"): tok for tok in lang_tokens},
+        "alpha": config.alpha,
+        "counts": counts,
+        "sampled": wanted,
+        "probabilities": probabilities,
+        "vocab_size": len(tokenizer),
+        "model_type": config.model_type,
+        "character_coverage": config.character_coverage,
+    }
+    (output / TOKENIZER_META).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    return VocabReport(output, len(tokenizer), counts, wanted, probabilities)
+
+
+def _draw(texts: Iterable[str], n: int, k: int, rng: np.random.Generator, max_chars: int) -> list[str]:
+    """Return k sentences drawn from a stream of n: without replacement if k <= n, else up-sampled."""
+    picks = np.sort(rng.choice(n, size=k, replace=k > n))
+    repeats = np.bincount(picks, minlength=n)
+    out: list[str] = []
+    for i, text in enumerate(texts):
+        if i < n and repeats[i]:
+            out += [text[:max_chars].replace("\n", " ")] * int(repeats[i])
+    return out
+
+
+def _train_spm(sample: Path, prefix: Path, config: VocabConfig, lang_tokens: list[str]) -> None:
+    import sentencepiece as spm
+
+    specials = [SPECIAL_TOKENS["mask"], *lang_tokens]
+    spm.set_random_generator_seed(config.seed)
+    try:
+        spm.SentencePieceTrainer.train(
+            input=str(sample),
+            model_prefix=str(prefix),
+            vocab_size=config.vocab_size,
+            model_type=config.model_type,
+            character_coverage=config.character_coverage,
+            byte_fallback=config.byte_fallback,
+            bos_id=0,
+            pad_id=1,
+            eos_id=2,
+            unk_id=3,
+            bos_piece=SPECIAL_TOKENS["bos"],
+            pad_piece=SPECIAL_TOKENS["pad"],
+            eos_piece=SPECIAL_TOKENS["eos"],
+            unk_piece=SPECIAL_TOKENS["unk"],
+            control_symbols=specials,
+            normalization_rule_name="nmt_nfkc",
+            input_sentence_size=config.sample_sentences,
+            shuffle_input_sentence=True,
+            max_sentence_length=config.max_sentence_chars * 4,
+            num_threads=config.threads,
+            minloglevel=2,
+        )
+    except RuntimeError as exc:
+        # SentencePiece says e.g. "Vocabulary size is too high (16000). Please set it to a value <= 5000."
+        raise XlingError(f"SentencePiece training failed: {exc}") from None
+
+
+def hf_tokenizer_from_spm(spm_path: Path, lang_tokens: list[str]):
+    """Return a transformers fast tokenizer that encodes exactly like the SentencePiece model at spm_path."""
+    from tokenizers import AddedToken, processors
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import SpmConverter, import_protobuf
+
+    proto = import_protobuf().ModelProto()
+    proto.ParseFromString(Path(spm_path).read_bytes())
+    vocab = [(piece.piece, piece.score) for piece in proto.pieces]
+    backend = SpmConverter.build_tokenizer_from_spm_proto(proto, vocab)
+    bos, eos = SPECIAL_TOKENS["bos"], SPECIAL_TOKENS["eos"]
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, 0), (eos, 2)],
+    )
+    specials = [*SPECIAL_TOKENS.values(), *lang_tokens]
+    backend.add_special_tokens([AddedToken(tok, special=True, normalized=False) for tok in specials])
+    # The generic fast class on purpose: in transformers 5, `XLMRobertaTokenizer(Fast)` rebuilds its own
+    # pipeline (no byte fallback, a different normalizer) instead of using this one, and a bare
+    # `XLMRobertaTokenizerFast(vocab_file=...)` is silently ignored (a 5-token tokenizer comes back).
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token=bos,
+        eos_token=eos,
+        sep_token=eos,
+        cls_token=bos,
+        unk_token=SPECIAL_TOKENS["unk"],
+        pad_token=SPECIAL_TOKENS["pad"],
+        mask_token=SPECIAL_TOKENS["mask"],
+        extra_special_tokens=lang_tokens,
+        model_max_length=512,
+    )
+    if len(tokenizer) != len(vocab):
+        raise XlingError(f"tokenizer conversion lost tokens: {len(tokenizer)} != {len(vocab)} pieces")
+    return tokenizer
+
+
+def save_tokenizer(tokenizer, output: str | Path) -> None:
+    """Save a tokenizer folder that AutoTokenizer loads back as the same pipeline (tokenizer.json as is)."""
+    tokenizer.save_pretrained(str(output))
+    config_file = Path(output) / "tokenizer_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    # transformers 4 and 5 both map this name to the class that loads tokenizer.json unchanged
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def load_tokenizer(path: str | Path):
+    """Return the tokenizer saved in a folder (AutoTokenizer, offline)."""
+    from transformers import AutoTokenizer
+
+    folder = Path(path)
+    if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():
+        raise XlingError(f"{folder}: no tokenizer here (tokenizer.json missing)")
+    return AutoTokenizer.from_pretrained(str(folder))
+
+
+def tokenizer_languages(path: str | Path) -> list[str]:
+    """Return the languages a tokenizer folder has language tokens for (from xling_tokenizer.json)."""
+    meta = Path(path) / TOKENIZER_META
+    if not meta.is_file():
+        return []
+    return list(json.loads(meta.read_text(encoding="utf-8"))["languages"])
