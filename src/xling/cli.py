@@ -95,6 +95,7 @@ def pretrain(
         _write_json(json_path, {
             "output": str(result.output), "steps": result.train.steps, "final_loss": result.train.final_loss,
             "tokens": result.train.tokens, "tokens_per_s": result.train.tokens_per_s,
+            "world_size": result.train.world_size, "rank_fingerprints": result.train.rank_fingerprints,
             "evaluation": result.evaluation, "config": config_to_dict(config),
         })  # fmt: skip
 

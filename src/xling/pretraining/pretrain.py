@@ -145,6 +145,8 @@ def save_pretrained_model(model, tokenizer, output: Path, config, data, result, 
             "tokens": result.tokens,
             "seconds": round(result.seconds, 1),
             "tokens_per_s": round(result.tokens_per_s, 1),
+            "world_size": result.world_size,
+            "rank_fingerprints": result.rank_fingerprints,
         },
         "evaluation": evaluation,
     }

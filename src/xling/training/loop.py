@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from xling.errors import ConfigError
+from xling.errors import ConfigError, XlingError
 from xling.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_rng_states
 from xling.training.distributed import all_reduce_sum, barrier, init_distributed
 
@@ -82,6 +82,8 @@ class TrainResult:
     seconds: float
     tokens_per_s: float
     resumed_from: int = 0
+    world_size: int = 1
+    rank_fingerprints: list[float] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -234,7 +236,22 @@ def train(
 
     result.seconds = time.perf_counter() - started
     result.tokens_per_s = _run_tokens_per_s(result.history, result.seconds)
+    result.world_size = dist_info.world_size
+    result.rank_fingerprints = _rank_fingerprints(objective)
+    if len(set(result.rank_fingerprints)) > 1:
+        raise XlingError(f"DDP ranks diverged: parameter fingerprints {result.rank_fingerprints}")
     return result
+
+
+def _rank_fingerprints(model: nn.Module) -> list[float]:
+    """Return one number per rank that summarises its parameters (equal on all ranks when in sync)."""
+    with torch.no_grad():
+        local = sum(float(p.double().sum()) + float(p.double().abs().sum()) for p in model.parameters())
+    if not torch.distributed.is_initialized():
+        return [local]
+    gathered: list[float] = [0.0] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, local)
+    return gathered
 
 
 def _run_tokens_per_s(history: list[dict[str, Any]], seconds: float) -> float:
