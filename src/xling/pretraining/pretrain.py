@@ -71,6 +71,7 @@ class PretrainResult:
     output: Path
     train: TrainResult
     evaluation: dict[str, Any]
+    model: torch.nn.Module | None = None
 
 
 def build_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
@@ -126,7 +127,7 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     if init_distributed(config.training.device).is_main:
         evaluation = evaluate_heldout(model, tokenizer, data, config)
         save_pretrained_model(model, tokenizer, output, config, data, result, evaluation)
-    return PretrainResult(output, result, evaluation)
+    return PretrainResult(output, result, evaluation, model)
 
 
 def save_pretrained_model(model, tokenizer, output: Path, config, data, result, evaluation) -> None:

@@ -1,0 +1,28 @@
+"""Shared fixtures: a small tokenizer trained once per session on the bundled sample corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path | None:
+    """Return ../shared/data (or $XLING_DATA) when it is there, else None."""
+    path = Path(os.environ.get("XLING_DATA", REPO.parent / "shared" / "data"))
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def sample_tokenizer_dir(tmp_path_factory) -> Path:
+    from xling.data.sources import TextSources
+    from xling.tokenization.vocabulary import VocabConfig, train_vocabulary
+
+    out = tmp_path_factory.mktemp("tokenizer")
+    sources = TextSources.from_options("sample", [], [])
+    train_vocabulary(sources.text_factories(), VocabConfig(output=str(out), vocab_size=1600, sample_sentences=20_000))
+    return out

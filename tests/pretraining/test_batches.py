@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from xling.data.sources import TextSources
+from xling.errors import ConfigError
+from xling.pretraining.data import POSITION_OFFSET, PretrainBatches, build_pretraining_data
+from xling.pretraining.masking import IGNORE_INDEX
+from xling.tokenization.vocabulary import load_tokenizer
+
+
+@pytest.fixture(scope="module")
+def data_and_tokenizer(sample_tokenizer_dir):
+    tok = load_tokenizer(sample_tokenizer_dir)
+    sources = TextSources.from_options("sample", [], [], heldout_fraction=0.1)
+    return build_pretraining_data(sources, tok), tok
+
+
+def _batches(data, tok, **kw):
+    args = dict(batch_size=16, max_length=64, mask_id=tok.mask_token_id,
+                first_regular_id=max(tok.all_special_ids) + 1, vocab_size=len(tok))  # fmt: skip
+    args.update(kw)
+    return PretrainBatches(data=data, **args)
+
+
+def test_heldout_sentences_are_not_trained_on(data_and_tokenizer):
+    data, _ = data_and_tokenizer
+    assert all(len(rows) > 0 for rows in data.heldout.values())
+    n_held = len(data.heldout["eng"])
+    assert len(data.pools["eng"]) == 330 - n_held
+    assert data.units.shape == (330 - n_held, 9)
+
+
+def test_tlm_pairs_are_translations_with_language_tokens_and_restarting_positions(data_and_tokenizer):
+    data, tok = data_and_tokenizer
+    batch = _batches(data, tok, tlm_ratio=1.0, mlm_probability=0.0001).get(0, 0, 0, 1)
+    id_to_lang = {v: k for k, v in data.lang_token_ids.items()}
+    for row in range(16):
+        n = int(batch["attention_mask"][row].sum())
+        ids = batch["input_ids"][row, :n].tolist()
+        labels = batch["labels"][row, :n]
+        ids = [lab if lab != IGNORE_INDEX else i for i, lab in zip(ids, labels.tolist(), strict=True)]
+        positions = batch["position_ids"][row, :n].tolist()
+        starts = [i for i, t in enumerate(ids) if t in id_to_lang]
+        assert starts[0] == 0 and len(starts) == 2, "each side opens with its language token"
+        a, b = id_to_lang[ids[0]], id_to_lang[ids[starts[1]]]
+        assert a != b
+        assert positions[0] == positions[starts[1]] == POSITION_OFFSET, "positions restart on the second side"
+        side_a, side_b = ids[1 : starts[1]], ids[starts[1] + 1 :]
+        # both sides are the same aligned unit: find the unit whose sentences these are
+        col = {lang: j for j, lang in enumerate(data.languages)}
+        units = [u for u in data.units if u[col[a]] >= 0 and u[col[b]] >= 0
+                 and data.pools[a].sentence(u[col[a]])[1:].tolist()[: len(side_a)] == side_a]  # fmt: skip
+        assert any(data.pools[b].sentence(u[col[b]])[1:].tolist()[: len(side_b)] == side_b for u in units)
+
+
+def test_mlm_streams_are_contiguous_text_of_one_language(data_and_tokenizer):
+    data, tok = data_and_tokenizer
+    batch = _batches(data, tok, tlm_ratio=0.0).get(3, 0, 0, 1)
+    assert batch["input_ids"].shape == (16, 64)
+    assert (batch["input_ids"][:, 0] == tok.bos_token_id).all()
+    assert (batch["position_ids"][0] == np.arange(64) + POSITION_OFFSET).all()
+    # the original ids of each row are a slice of one language's token pool
+    for row in range(4):
+        ids = batch["input_ids"][row].numpy().copy()
+        labels = batch["labels"][row].numpy()
+        ids[labels != IGNORE_INDEX] = labels[labels != IGNORE_INDEX]
+        found = False
+        for pool in data.pools.values():
+            for start in pool.offsets[:-1]:
+                if np.array_equal(pool.tokens[start : start + 64], ids):
+                    found = True
+                    break
+        assert found
+
+
+def test_batches_are_a_pure_function_of_step_and_rank(data_and_tokenizer):
+    data, tok = data_and_tokenizer
+    source = _batches(data, tok, tlm_ratio=0.5)
+    a, b = source.get(5, 0, 0, 2), source.get(5, 0, 0, 2)
+    assert all((a[k] == b[k]).all() for k in a)
+    other_rank = source.get(5, 0, 1, 2)
+    assert not (a["input_ids"].shape == other_rank["input_ids"].shape and (a["input_ids"] == other_rank["input_ids"]).all())
+    steps = [source.is_tlm_step(s) for s in range(400)]
+    assert 0.4 < sum(steps) / 400 < 0.6
+
+
+def test_tlm_without_parallel_data_is_a_config_error(data_and_tokenizer, tmp_path):
+    data, tok = data_and_tokenizer
+    data.units, saved = data.units[:0], data.units
+    try:
+        with pytest.raises(ConfigError, match="tlm_ratio"):
+            _batches(data, tok, tlm_ratio=0.5)
+    finally:
+        data.units = saved

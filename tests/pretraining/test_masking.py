@@ -1,0 +1,59 @@
+import torch
+
+from xling.pretraining.masking import IGNORE_INDEX, mask_tokens
+
+FIRST_REGULAR, VOCAB, MASK = 20, 1000, 4
+
+
+def _batch(n=400, length=256):
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(FIRST_REGULAR, VOCAB, (n, length), generator=g)
+    ids[:, 0] = 0  # <s>
+    ids[:, -1] = 2  # </s>
+    ids[::3, 100:] = 1  # padding
+    ids[:, 50] = 7  # a language token
+    return ids
+
+
+def test_mask_rates_follow_80_10_10():
+    ids = _batch()
+    masked, labels = mask_tokens(ids, mask_id=MASK, first_regular_id=FIRST_REGULAR, vocab_size=VOCAB,
+                                 generator=torch.Generator().manual_seed(0))  # fmt: skip
+    regular = ids >= FIRST_REGULAR
+    chosen = labels != IGNORE_INDEX
+    assert abs(chosen.sum() / regular.sum() - 0.15) < 0.005
+    as_mask = (masked == MASK) & chosen
+    kept = (masked == ids) & chosen
+    randomised = chosen & ~as_mask & ~kept
+    n = chosen.sum()
+    assert abs(as_mask.sum() / n - 0.8) < 0.01
+    # a random draw can equal the original token (1 in 980), so "kept" is slightly above 10%
+    assert abs(kept.sum() / n - 0.1) < 0.01
+    assert abs(randomised.sum() / n - 0.1) < 0.01
+
+
+def test_special_tokens_are_never_masked_or_drawn():
+    ids = _batch()
+    masked, labels = mask_tokens(ids, mask_id=MASK, first_regular_id=FIRST_REGULAR, vocab_size=VOCAB)
+    special = ids < FIRST_REGULAR
+    assert (labels[special] == IGNORE_INDEX).all()
+    assert torch.equal(masked[special], ids[special])
+    changed = (masked != ids) & (masked != MASK)
+    assert (masked[changed] >= FIRST_REGULAR).all() and (masked[changed] < VOCAB).all()
+
+
+def test_labels_hold_the_original_ids_at_chosen_positions():
+    ids = _batch(50, 64)
+    masked, labels = mask_tokens(ids, mask_id=MASK, first_regular_id=FIRST_REGULAR, vocab_size=VOCAB)
+    chosen = labels != IGNORE_INDEX
+    assert torch.equal(labels[chosen], ids[chosen])
+    assert torch.equal(masked[~chosen], ids[~chosen])
+
+
+def test_same_generator_seed_same_masking():
+    ids = _batch(20, 64)
+    a = mask_tokens(ids, mask_id=MASK, first_regular_id=FIRST_REGULAR, vocab_size=VOCAB,
+                    generator=torch.Generator().manual_seed(5))  # fmt: skip
+    b = mask_tokens(ids, mask_id=MASK, first_regular_id=FIRST_REGULAR, vocab_size=VOCAB,
+                    generator=torch.Generator().manual_seed(5))  # fmt: skip
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])

@@ -1,0 +1,142 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
+
+from xling.config import load_config
+from xling.pretraining.pretrain import PretrainConfig, pretrain
+from xling.training.checkpoint import list_checkpoints
+
+RECIPE = """
+[pretrain]
+tokenizer = "{tokenizer}"
+corpus = "sample"
+model = "tiny"
+max_length = 48
+tlm_ratio = 0.5
+heldout_fraction = 0.1
+eval_max_sentences = 30
+
+[pretrain.training]
+max_steps = {steps}
+batch_size = 16
+lr = 2e-3
+warmup_steps = 10
+checkpoint_every = {every}
+log_every = 1
+progress = false
+seed = 3
+threads = 1
+"""
+
+
+def _recipe(tmp_path: Path, tokenizer: Path, steps: int, every: int) -> Path:
+    path = tmp_path / f"recipe-{steps}-{every}.toml"
+    path.write_text(RECIPE.format(tokenizer=tokenizer, steps=steps, every=every))
+    return path
+
+
+def _log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "xling", *args]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(sample_tokenizer_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny")
+    config = load_config(PretrainConfig, _recipe(tmp, sample_tokenizer_dir, 150, 1000), section="pretrain",
+                         output=str(tmp / "run"))  # fmt: skip
+    return pretrain(config)
+
+
+def test_tiny_pretraining_loss_falls(tiny_run):
+    log = _log(tiny_run.output)
+    assert len(log) == 150
+    first = sum(e["loss"] for e in log[:5]) / 5
+    last = sum(e["loss"] for e in log[-10:]) / 10
+    assert first > 6.5  # about ln(vocabulary) at random init
+    assert last < first - 1.5
+    assert all(e["tokens_per_s"] > 0 for e in log)
+    assert log[-1]["lr"] < log[20]["lr"]  # linear decay after warm-up
+
+
+def test_evaluation_reports_every_language(tiny_run):
+    evaluation = tiny_run.evaluation
+    assert set(evaluation["perplexity"]) == {"ara", "deu", "eng", "fra", "hin", "rus", "spa", "swa", "zho"}
+    assert set(evaluation["retrieval"]) == set(evaluation["perplexity"]) - {"eng"}
+    assert all(v > 1 for v in evaluation["perplexity"].values())
+
+
+def test_saved_model_reloads_with_equal_outputs(tiny_run):
+    folder = tiny_run.output
+    assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+    meta = json.loads((folder / "xling.json").read_text())
+    assert meta["objectives"]["tlm"] == 0.5 and meta["training"]["steps"] == 150
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    batch = tok(["Where is my parcel?", "我的包裹在哪里?"], padding=True, return_tensors="pt")
+    model = tiny_run.model.eval()
+    reloaded = AutoModelForMaskedLM.from_pretrained(str(folder)).eval()
+    encoder = AutoModel.from_pretrained(str(folder)).eval()
+    with torch.no_grad():
+        expected = model(**batch).logits
+        assert torch.allclose(reloaded(**batch).logits, expected, atol=1e-5)
+        hidden = model.base_model(**batch).last_hidden_state
+        assert torch.allclose(encoder(**batch).last_hidden_state, hidden, atol=1e-5)
+
+
+def test_killed_run_resumes_to_the_same_end(sample_tokenizer_dir, tmp_path):
+    steps, every = 400, 40
+    recipe = _recipe(tmp_path, sample_tokenizer_dir, steps, every)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    reference = tmp_path / "reference"
+    subprocess.run(_cli("pretrain", "--recipe", str(recipe), "--output", str(reference)), check=True, env=env,
+                   capture_output=True)  # fmt: skip
+
+    crashed = tmp_path / "crashed"
+    proc = subprocess.Popen(_cli("pretrain", "--recipe", str(recipe), "--output", str(crashed)), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while not list_checkpoints(crashed) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    killed_at = int(list_checkpoints(crashed)[-1].name.split("-")[1])
+    assert 0 < killed_at < steps
+
+    subprocess.run(_cli("pretrain", "--recipe", str(recipe), "--output", str(crashed), "--resume"), check=True,
+                   env=env, capture_output=True)  # fmt: skip
+    ref_log, res_log = _log(reference), _log(crashed)
+    assert [e["step"] for e in res_log] == list(range(1, steps + 1))
+    assert res_log[-1]["loss"] == pytest.approx(ref_log[-1]["loss"], abs=1e-6)
+    assert [e["loss"] for e in res_log[killed_at:]] == pytest.approx([e["loss"] for e in ref_log[killed_at:]], abs=1e-6)
+    a = load_file(str(reference / "model.safetensors"))
+    b = load_file(str(crashed / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_two_process_ddp_keeps_ranks_in_sync(sample_tokenizer_dir, tmp_path):
+    recipe = _recipe(tmp_path, sample_tokenizer_dir, 8, 4)
+    out = tmp_path / "ddp.json"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "xling",
+           "pretrain", "--recipe", str(recipe), "--output", str(tmp_path / "ddp"), "--json", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["world_size"] == 2
+    assert len(report["rank_fingerprints"]) == 2
+    assert report["rank_fingerprints"][0] == report["rank_fingerprints"][1]
+    assert report["steps"] == 8
+    assert AutoModelForMaskedLM.from_pretrained(str(tmp_path / "ddp")) is not None

@@ -1,0 +1,97 @@
+import json
+
+import pytest
+import sentencepiece as spm
+from transformers import AutoTokenizer
+
+from xling.data.sources import TextSources, sample_corpus_dir
+from xling.errors import XlingError
+from xling.tokenization.vocabulary import (
+    SPM_FILE,
+    VocabConfig,
+    _draw,
+    language_token,
+    load_tokenizer,
+    train_vocabulary,
+)
+
+SAMPLE_LANGS = ["ara", "deu", "eng", "fra", "hin", "rus", "spa", "swa", "zho"]
+
+
+def _all_sample_sentences():
+    for lang in SAMPLE_LANGS:
+        for line in (sample_corpus_dir() / f"{lang}.tsv").read_text(encoding="utf-8").splitlines():
+            yield line.split("\t", 1)[1]
+
+
+def test_autotokenizer_encodes_exactly_like_the_sentencepiece_model(sample_tokenizer_dir):
+    tok = AutoTokenizer.from_pretrained(str(sample_tokenizer_dir))
+    sp = spm.SentencePieceProcessor(model_file=str(sample_tokenizer_dir / SPM_FILE))
+    texts = list(_all_sample_sentences()) + [
+        "  extra   spaces  ",
+        "ＦＵＬＬ width ½ and ligature ﬁ",
+        "emoji 🙂 and unseen scripts: Ελληνικά, ქართული, 한국어",
+        "",
+    ]
+    for text in texts:
+        assert tok(text)["input_ids"] == [0, *sp.encode(text), 2], text
+
+
+def test_special_and_language_tokens_have_fixed_ids(sample_tokenizer_dir):
+    tok = load_tokenizer(sample_tokenizer_dir)
+    assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, tok.mask_token_id) == (0, 1, 2, 3, 4)
+    vocab = tok.get_vocab()
+    lang_ids = sorted(vocab[language_token(lang)] for lang in SAMPLE_LANGS)
+    assert lang_ids == list(range(5, 5 + len(SAMPLE_LANGS)))
+    # special tokens in text are recognised whole, not split into pieces
+    ids = tok("a <mask> b __deu__")["input_ids"]
+    assert tok.mask_token_id in ids and vocab["__deu__"] in ids
+    assert len(tok) == spm.SentencePieceProcessor(model_file=str(sample_tokenizer_dir / SPM_FILE)).get_piece_size()
+
+
+def test_decode_round_trip(sample_tokenizer_dir):
+    tok = load_tokenizer(sample_tokenizer_dir)
+    for text in ["Where is my order 48213?", "我的订单还没有到。", "Заказ пришёл вчера."]:
+        assert tok.decode(tok(text)["input_ids"], skip_special_tokens=True) == text
+
+
+def test_every_language_gets_vocabulary_and_few_unknowns(sample_tokenizer_dir):
+    tok = load_tokenizer(sample_tokenizer_dir)
+    meta = json.loads((sample_tokenizer_dir / "xling_tokenizer.json").read_text())
+    assert sorted(meta["languages"]) == SAMPLE_LANGS
+    # smoothing gives each language a share; with equal corpora the shares are equal
+    assert max(meta["sampled"].values()) - min(meta["sampled"].values()) <= 1
+    for text in _all_sample_sentences():
+        assert tok(text, add_special_tokens=False)["input_ids"].count(tok.unk_token_id) == 0
+
+
+def test_smoothed_sampling_lifts_small_languages(tmp_path):
+    big = [f"big sentence number {i} with some words" for i in range(2000)]
+    small = [f"kleiner Satz Nummer {i}" for i in range(50)]
+    report = train_vocabulary(
+        {"eng": lambda: iter(big), "deu": lambda: iter(small)},
+        VocabConfig(output=str(tmp_path / "tok"), vocab_size=400, sample_sentences=1000, alpha=0.3),
+    )
+    # proportional would give deu 1000 * 50 / 2050 = 24 sentences; alpha = 0.3 gives far more
+    assert report.counts == {"eng": 2000, "deu": 50}
+    assert report.sampled["deu"] > 200 and sum(report.sampled.values()) == 1000
+
+
+def test_draw_upsamples_and_subsamples():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    assert len(_draw(iter(["a", "b", "c"]), 3, 7, rng, 100)) == 7
+    picked = _draw(iter([str(i) for i in range(100)]), 100, 10, rng, 100)
+    assert len(picked) == len(set(picked)) == 10
+
+
+def test_too_large_vocabulary_is_a_clear_error(tmp_path):
+    with pytest.raises(XlingError, match="SentencePiece training failed"):
+        train_vocabulary({"eng": lambda: iter(["tiny corpus"] * 5)}, VocabConfig(output=str(tmp_path), vocab_size=5000))
+
+
+def test_text_sources_hold_out_ids():
+    sources = TextSources.from_options("sample", ["eng"], [], heldout_prefixes=["support."])
+    texts = list(sources.texts("eng"))
+    assert len(texts) == 220  # 330 minus the 110 support sentences
