@@ -161,5 +161,5 @@ def _parse_raw(tp: Any, raw: _RawValue, name: str, where: str) -> Any:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         if tp in (int, float, bool):
-            raise ConfigError(f"{where}: {name}: cannot parse {str(raw)!r}") from None
+            raise ConfigError(f"{where}: {name}: expected {tp.__name__}, cannot parse {str(raw)!r}") from None
         return str(raw)

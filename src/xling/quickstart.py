@@ -33,6 +33,8 @@ class QuickstartConfig:
     model: str = "mini"
     vocab_size: int = 0
     tlm_ratio: float = 0.5
+    max_length: int = 128
+    lr: float = 1e-3
     heldout_fraction: float = 0.12
     batch_size: int = 32
     seed: int = 0
@@ -82,11 +84,11 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
         heldout_fraction=opts["heldout_fraction"],
         max_sentences_per_language=opts["max_sentences"],
         model=config.model,
-        max_length=128,
+        max_length=config.max_length,
         tlm_ratio=config.tlm_ratio,
         eval_max_sentences=300,
         training=TrainingConfig(
-            max_steps=config.max_steps, batch_size=config.batch_size, lr=1e-3, warmup_steps=60,
+            max_steps=config.max_steps, batch_size=config.batch_size, lr=config.lr, warmup_steps=60,
             max_minutes=config.minutes, checkpoint_every=400, log_every=20, seed=config.seed,
             progress=config.progress,
         ),

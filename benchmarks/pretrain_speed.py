@@ -1,0 +1,519 @@
+"""Benchmark: xling's MLM training speed against the Hugging Face `Trainer`, same model, same real data.
+
+Three contenders train the same XLM-R architecture (`small` preset: h256/L4, 16k vocabulary) from the same
+initial weights on the same Bible verses, alternating A, B, C in every round so that noise from a shared
+machine hits all of them alike; medians over rounds are reported:
+
+  a) xling  : `MaskedLMObjective` + `PretrainBatches` (MLM only) through `xling.training.train`, precision
+              "auto" (bf16 autocast where the CPU has it). Streams are packed, so it has no padding.
+  b) hf     : `Trainer` + `DataCollatorForLanguageModeling(mlm_probability=0.15)`, fp32, one verse per
+              row truncated at max_length and padded per batch (the HF example's `line_by_line`).
+  c) hf_bf16: the same Trainer with `bf16=True`.
+
+Speed is real tokens per second (padding excluded) over the timed steps, data loading included. Optimizer
+hyperparameters (AdamW lr/betas/eps/weight decay, clipping, constant schedule) are set to the same values
+for all three: they do not change the cost of a step, and they are what makes the loss comparison mean
+something. That comparison trains each contender again until it has seen `--loss-tokens` real tokens and
+reports its mean MLM loss (masked positions only, as both sides define it) over its last 5 steps.
+
+    .venv/bin/python benchmarks/pretrain_speed.py --json runs/bench/pretrain_speed.json
+    .venv/bin/python benchmarks/pretrain_speed.py --quick      # end-to-end check in well under a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be fetched: the model is built from a config
+
+import torch  # noqa: E402  (after the environment is set for transformers)
+
+# 20 languages across Latin, Cyrillic, Greek, Hebrew, Han, Japanese, Hangul, Armenian, Malayalam, Gujarati,
+# Burmese scripts; the same spread as recipes/bible-small.toml.
+LANGUAGES = [
+    "eng", "deu", "fra", "spa", "rus", "cmn", "jpn", "kor", "fin", "nld",
+    "heb", "ell", "hye", "mal", "guj", "mya", "ukr", "pol", "vie", "swe",
+]  # fmt: skip
+CONTENDERS = ("xling", "hf", "hf_bf16")
+LOSS_WINDOW = 5  # steps averaged for the loss at a token count
+
+
+@dataclass
+class BenchSettings:
+    """Everything that defines one benchmark run (written into the JSON as `config`)."""
+
+    data: str
+    tokenizer: str
+    languages: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    verses_per_language: int = 3000
+    tokenizer_verses_per_language: int = 0  # 0: every non-held-out verse
+    tokenizer_sample_sentences: int = 200_000
+    vocab_size: int = 16_000
+    model: str = "small"
+    batch_size: int = 32
+    max_length: int = 128
+    steps: int = 30
+    warmup_steps: int = 3
+    rounds: int = 3
+    loss_tokens: int = 60_000
+    lr: float = 5e-4
+    threads: int = 0
+    seed: int = 0
+    quick: bool = False
+
+
+@dataclass
+class Workload:
+    """What every contender shares: tokenizer, packed xling data, per-verse HF data and initial weights."""
+
+    tokenizer: Any
+    model_config: Any
+    init_state: dict[str, torch.Tensor]
+    xling_data: Any
+    hf_verses: list[list[int]]
+    first_regular_id: int
+
+
+@dataclass
+class RunFigures:
+    """One contender's run: timed throughput and the per-step (tokens, loss) trace."""
+
+    contender: str
+    steps: int
+    timed_steps: int
+    timed_tokens: int
+    timed_seconds: float
+    threads: int
+    step_tokens: list[int]
+    step_losses: list[float]
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Return real tokens per second over the timed steps."""
+        return self.timed_tokens / self.timed_seconds if self.timed_seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """Return the figures worth keeping in the JSON (no per-step traces)."""
+        return {
+            "tokens_per_s": round(self.tokens_per_s, 1),
+            "timed_steps": self.timed_steps,
+            "timed_tokens": self.timed_tokens,
+            "timed_seconds": round(self.timed_seconds, 3),
+            "tokens_per_step": round(self.timed_tokens / max(self.timed_steps, 1), 1),
+            "threads": self.threads,
+        }
+
+
+# --- settings -----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Return the parsed command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    default_data = os.environ.get("XLING_DATA", "../shared/data")
+    parser.add_argument("--data", default=default_data, help="folder holding bible/ (default: XLING_DATA)")
+    parser.add_argument("--tokenizer", default="runs/bench/tokenizer", help="tokenizer folder (trained if absent)")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per contender and round")
+    parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps before the timed ones")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of A,B,C (medians are reported)")
+    parser.add_argument("--loss-tokens", type=int, default=60_000, help="real tokens before the loss is read")
+    parser.add_argument("--verses", type=int, default=3000, help="training verses per language")
+    parser.add_argument("--lr", type=float, default=5e-4, help="constant learning rate of all contenders")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: the usable cores)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
+    parser.add_argument("--quick", action="store_true", help="tiny settings to check the script end to end")
+    return parser.parse_args(argv)
+
+
+def settings_from_args(args: argparse.Namespace) -> BenchSettings:
+    """Return the benchmark settings; `--quick` swaps in tiny ones (2 languages, temp tokenizer)."""
+    settings = BenchSettings(
+        data=args.data, tokenizer=args.tokenizer, verses_per_language=args.verses, steps=args.steps,
+        warmup_steps=args.warmup_steps, rounds=args.rounds, loss_tokens=args.loss_tokens, lr=args.lr,
+        threads=args.threads or usable_cores(), seed=args.seed,
+    )  # fmt: skip
+    if args.quick:
+        settings = replace(
+            settings, languages=["eng", "deu"], verses_per_language=300, tokenizer_verses_per_language=2000,
+            tokenizer_sample_sentences=4000, vocab_size=2000, steps=3, warmup_steps=1, rounds=1,
+            loss_tokens=6000, quick=True,
+            tokenizer=str(Path(tempfile.mkdtemp(prefix="xling-bench-tok-")) / "tokenizer"),
+        )  # fmt: skip
+    return settings
+
+
+def usable_cores() -> int:
+    """Return the number of CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# --- shared workload ----------------------------------------------------------------------------------
+
+
+def bible_sources(settings: BenchSettings):
+    """Return `TextSources` over the Bible files of the benchmark languages, John held out."""
+    from xling.data.sources import TextSources
+
+    bible = Path(settings.data) / "bible"
+    if not bible.is_dir():
+        sys.exit(f"no Bible corpus at {bible}: pass --data (the folder holding bible/) or set XLING_DATA")
+    # John is held out as in the recipes, so the tokenizer cached here is trained on the same split
+    return TextSources.from_options(str(bible), settings.languages, [], ["JHN."])
+
+
+def capped(factory: Callable[[], Iterator[str]], cap: int) -> Callable[[], Iterator[str]]:
+    """Return a factory of passes over at most `cap` sentences (all when cap is 0)."""
+    return lambda: islice(factory(), cap) if cap else factory()
+
+
+def ensure_tokenizer(settings: BenchSettings, sources) -> Path:
+    """Return the tokenizer folder, training it on the benchmark languages' verses if it is not there."""
+    from xling.tokenization.vocabulary import VocabConfig, tokenizer_languages, train_vocabulary
+
+    folder = Path(settings.tokenizer)
+    if (folder / "tokenizer.json").is_file():
+        missing = sorted(set(settings.languages) - set(tokenizer_languages(folder)))
+        if missing:
+            sys.exit(f"{folder} has no language token for {', '.join(missing)}: delete it or pass --tokenizer")
+        return folder
+    cap = settings.tokenizer_verses_per_language
+    factories = {lang: capped(f, cap) for lang, f in sources.text_factories().items()}
+    config = VocabConfig(output=str(folder), vocab_size=settings.vocab_size, seed=settings.seed,
+                         sample_sentences=settings.tokenizer_sample_sentences, threads=settings.threads)  # fmt: skip
+    log(f"training a {settings.vocab_size}-piece vocabulary over {len(factories)} languages -> {folder}")
+    train_vocabulary(factories, config, progress=False)
+    return folder
+
+
+def build_workload(settings: BenchSettings) -> Workload:
+    """Return the shared workload: the same verses for both sides, and one set of initial weights."""
+    from transformers import XLMRobertaForMaskedLM
+
+    from xling.pretraining.data import build_pretraining_data
+    from xling.pretraining.presets import model_config
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    sources = bible_sources(settings)
+    tokenizer = load_tokenizer(ensure_tokenizer(settings, sources))
+    # xling keeps the first N non-held-out verses of each language in file order; take the same ones for HF
+    xling_data = build_pretraining_data(sources, tokenizer, max_sentences_per_language=settings.verses_per_language)
+    texts = [text for lang in sources.languages for text in islice(sources.texts(lang), settings.verses_per_language)]
+    encoded = tokenizer(texts, truncation=True, max_length=settings.max_length)["input_ids"]
+    config = model_config(settings.model, vocab_size=len(tokenizer), max_length=settings.max_length)
+    torch.manual_seed(settings.seed)
+    init_state = {k: v.clone() for k, v in XLMRobertaForMaskedLM(config).state_dict().items()}
+    return Workload(tokenizer, config, init_state, xling_data, encoded, max(tokenizer.all_special_ids) + 1)
+
+
+def fresh_model(work: Workload):
+    """Return a new XLMRobertaForMaskedLM holding the shared initial weights."""
+    from transformers import XLMRobertaForMaskedLM
+
+    model = XLMRobertaForMaskedLM(work.model_config)
+    model.load_state_dict(work.init_state)
+    return model
+
+
+# --- contender a: xling -------------------------------------------------------------------------------
+
+
+def xling_batches(work: Workload, settings: BenchSettings):
+    """Return xling's MLM-only batch source over the shared data."""
+    from xling.pretraining.data import PretrainBatches
+
+    return PretrainBatches(
+        data=work.xling_data, batch_size=settings.batch_size, max_length=settings.max_length,
+        mask_id=work.tokenizer.mask_token_id, first_regular_id=work.first_regular_id,
+        vocab_size=len(work.tokenizer), mlm_probability=0.15, tlm_ratio=0.0, seed=settings.seed,
+    )  # fmt: skip
+
+
+def xling_steps_for_tokens(work: Workload, settings: BenchSettings, tokens: int) -> int:
+    """Return how many xling steps it takes to see `tokens` real tokens (batches are pure functions)."""
+    batches = xling_batches(work, settings)
+    seen, step = 0, 0
+    while seen < tokens:
+        seen += int(batches.get(step, 0, 0, 1)["attention_mask"].sum())
+        step += 1
+    return step
+
+
+def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_from: int) -> RunFigures:
+    """Return the figures of one xling run, read from its train_log.jsonl (a fresh run folder each time)."""
+    from xling.pretraining.objective import MaskedLMObjective
+    from xling.training import TrainingConfig, train
+    from xling.training.loop import LOG_FILE
+
+    config = TrainingConfig(
+        max_steps=max_steps, batch_size=settings.batch_size, precision="auto", progress=False,
+        checkpoint_every=10**9, log_every=1, lr=settings.lr, warmup_steps=0, schedule="constant",
+        threads=settings.threads, seed=settings.seed,
+    )  # fmt: skip
+    objective = MaskedLMObjective(fresh_model(work))
+    with tempfile.TemporaryDirectory(prefix="xling-bench-run-") as run_dir:
+        train(objective, xling_batches(work, settings), config, run_dir, description="xling")
+        log_lines = (Path(run_dir) / LOG_FILE).read_text(encoding="utf-8").splitlines()
+    entries = [{"step": 0, "tokens": 0, "elapsed_s": 0.0, "loss": math.nan}] + [json.loads(x) for x in log_lines]
+    by_step = {e["step"]: e for e in entries}
+    start, end = by_step[timed_from], by_step[max_steps]
+    tokens = [b["tokens"] - a["tokens"] for a, b in zip(entries, entries[1:], strict=False)]
+    return RunFigures(
+        "xling", max_steps, max_steps - timed_from, end["tokens"] - start["tokens"],
+        end["elapsed_s"] - start["elapsed_s"], torch.get_num_threads(), tokens, [e["loss"] for e in entries[1:]],
+    )  # fmt: skip
+
+
+# --- contenders b, c: Hugging Face Trainer ------------------------------------------------------------
+
+
+class VerseDataset(torch.utils.data.Dataset):
+    """One tokenized verse per item, as the HF `line_by_line` example feeds the collator."""
+
+    def __init__(self, verses: list[list[int]]):
+        self.verses = verses
+
+    def __len__(self) -> int:
+        return len(self.verses)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        return {"input_ids": self.verses[i]}
+
+
+class CountingCollator:
+    """Wraps a collator; records the real (non-pad) tokens of every batch it builds, in order."""
+
+    def __init__(self, inner: Callable[[list[dict]], dict[str, torch.Tensor]]):
+        self.inner = inner
+        self.counts: list[int] = []
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        batch = self.inner(features)
+        self.counts.append(int(batch["attention_mask"].sum()))
+        return batch
+
+
+def make_step_clock(collator: CountingCollator, stop_after_tokens: int):
+    """Return a TrainerCallback that stamps each step's end, keeps logged losses and can stop on tokens."""
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        """Step-end times (data loading between them included), losses, and the thread count in use."""
+
+        def __init__(self) -> None:
+            self.ends: list[float] = []
+            self.losses: dict[int, float] = {}
+            self.threads = 0
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.threads = torch.get_num_threads()
+            self.ends.append(time.perf_counter())  # "end of step 0", for runs timed from the start
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.ends.append(time.perf_counter())
+            # the dataloader may collate one batch ahead, so count batches by step, not all so far
+            if stop_after_tokens and sum(collator.counts[: state.global_step]) >= stop_after_tokens:
+                control.should_training_stop = True
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self.losses[state.global_step] = float(logs["loss"])
+
+    return StepClock()
+
+
+def run_hf(
+    work: Workload, settings: BenchSettings, max_steps: int, timed_from: int, bf16: bool, stop_after_tokens: int = 0
+) -> RunFigures:
+    """Return the figures of one Hugging Face Trainer run (fp32 defaults, or bf16=True)."""
+    from transformers import DataCollatorForLanguageModeling, PrinterCallback, Trainer, TrainingArguments
+
+    collator = CountingCollator(DataCollatorForLanguageModeling(work.tokenizer, mlm_probability=0.15))
+    clock = make_step_clock(collator, stop_after_tokens)
+    with tempfile.TemporaryDirectory(prefix="xling-bench-hf-") as out:
+        args = TrainingArguments(
+            output_dir=out, max_steps=max_steps, per_device_train_batch_size=settings.batch_size, bf16=bf16,
+            use_cpu=True, dataloader_num_workers=0, report_to=[], save_strategy="no", disable_tqdm=True,
+            logging_strategy="steps", logging_steps=1, seed=settings.seed,
+            # matched to xling's TrainingConfig: same optimizer, so the losses are comparable
+            learning_rate=settings.lr, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.01,
+            adam_beta1=0.9, adam_beta2=0.98, adam_epsilon=1e-6, max_grad_norm=1.0,
+        )  # fmt: skip
+        trainer = Trainer(model=fresh_model(work), args=args, train_dataset=VerseDataset(work.hf_verses),
+                          data_collator=collator, callbacks=[clock])  # fmt: skip
+        trainer.remove_callback(PrinterCallback)  # it prints every log line; xling's run is silent too
+        torch.set_num_threads(settings.threads)
+        trainer.train()
+    steps = len(clock.ends) - 1
+    timed_to = min(max_steps, steps)
+    counts = collator.counts[:steps]
+    return RunFigures(
+        "hf_bf16" if bf16 else "hf", steps, timed_to - timed_from, sum(counts[timed_from:timed_to]),
+        clock.ends[timed_to] - clock.ends[timed_from], clock.threads, counts,
+        [clock.losses.get(s, math.nan) for s in range(1, steps + 1)],
+    )  # fmt: skip
+
+
+# --- phases -------------------------------------------------------------------------------------------
+
+
+def run_contender(name: str, work: Workload, settings: BenchSettings, max_steps: int, timed_from: int, **kw):
+    """Return the figures of contender `name` (xling, hf or hf_bf16)."""
+    if name == "xling":
+        return run_xling(work, settings, max_steps, timed_from)
+    return run_hf(work, settings, max_steps, timed_from, bf16=name == "hf_bf16", **kw)
+
+
+def speed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
+    """Return per-round speed figures, contenders alternating A,B,C in every round."""
+    rounds = []
+    total = settings.warmup_steps + settings.steps
+    for r in range(settings.rounds):
+        figures = {}
+        for name in CONTENDERS:
+            run = run_contender(name, work, settings, total, settings.warmup_steps)
+            figures[name] = run.summary()
+            log(f"round {r + 1}/{settings.rounds} {name:8s} {run.tokens_per_s:9,.0f} tokens/s "
+                f"({run.timed_tokens} tokens in {run.timed_seconds:.2f} s, {run.threads} threads)")  # fmt: skip
+        rounds.append(figures)
+    return rounds
+
+
+def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[str, Any]]:
+    """Return, per contender, the mean loss of its last steps once it has seen `loss_tokens` real tokens."""
+    out = {}
+    xling_steps = xling_steps_for_tokens(work, settings, settings.loss_tokens)
+    # HF stops itself once enough tokens were fed; the step bound only has to be safe (1 token per verse)
+    hf_bound = settings.loss_tokens // settings.batch_size + 1
+    for name in CONTENDERS:
+        if name == "xling":
+            run = run_contender(name, work, settings, xling_steps, 0)
+        else:
+            run = run_contender(name, work, settings, hf_bound, 0, stop_after_tokens=settings.loss_tokens)
+        window = [x for x in run.step_losses[-LOSS_WINDOW:] if not math.isnan(x)]
+        out[name] = {
+            "loss": round(statistics.fmean(window), 4) if window else None,
+            "steps": run.steps,
+            "tokens": sum(run.step_tokens),
+            "window": len(window),
+        }
+        log(f"loss    {name:8s} {out[name]['loss']} after {out[name]['tokens']} tokens ({run.steps} steps)")
+    return out
+
+
+def medians(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, float]:
+    """Return the median tokens/s of each contender over the rounds."""
+    return {name: statistics.median(r[name]["tokens_per_s"] for r in rounds) for name in CONTENDERS}
+
+
+# --- report -------------------------------------------------------------------------------------------
+
+
+def build_report(settings: BenchSettings, work: Workload, rounds, losses) -> dict[str, Any]:
+    """Return the JSON report: medians, ratios, losses, config and raw per-round figures."""
+    import transformers
+
+    from xling.training.loop import bf16_supported
+
+    med = medians(rounds)
+    xling_precision = "bf16" if bf16_supported(torch.device("cpu")) else "fp32"
+    config = asdict(settings) | {
+        "vocab_size_actual": len(work.tokenizer),
+        "hf_verses": len(work.hf_verses),
+        "hf_mean_verse_tokens": round(statistics.fmean(len(v) for v in work.hf_verses), 1),
+        "xling_precision": xling_precision,
+        "optimizer": "AdamW betas (0.9, 0.98) eps 1e-6 wd 0.01, clip 1.0, constant lr, no warm-up (all)",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "cpu_cores": usable_cores(),
+    }
+    return {
+        "xling_tokens_per_s": round(med["xling"], 1),
+        "hf_tokens_per_s": round(med["hf"], 1),
+        "hf_bf16_tokens_per_s": round(med["hf_bf16"], 1),
+        "ratio_vs_hf": round(med["xling"] / med["hf"], 3) if med["hf"] else None,
+        "ratio_vs_hf_bf16": round(med["xling"] / med["hf_bf16"], 3) if med["hf_bf16"] else None,
+        "loss": {name: losses[name]["loss"] for name in CONTENDERS},
+        "loss_detail": losses,
+        "config": config,
+        "rounds": rounds,
+    }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    """Print the comparison as a rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    config = report["config"]
+    precision = {"xling": config["xling_precision"] + " (auto)", "hf": "fp32", "hf_bf16": "bf16"}
+    label = {"xling": "xling train()", "hf": "HF Trainer", "hf_bf16": "HF Trainer bf16"}
+    speed = {"xling": report["xling_tokens_per_s"], "hf": report["hf_tokens_per_s"],
+             "hf_bf16": report["hf_bf16_tokens_per_s"]}  # fmt: skip
+    table = Table(title=f"MLM training speed: {config['model']} model, {len(config['languages'])} languages, "
+                  f"batch {config['batch_size']}, {config['steps']} timed steps x {config['rounds']} rounds")  # fmt: skip
+    for column in ("contender", "precision", "tokens/s (median)", "per round", "vs HF fp32", "tokens/step",
+                   f"loss @ {config['loss_tokens']:,} tokens"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("contender", "precision") else "right")
+    for name in CONTENDERS:
+        per_round = ", ".join(f"{r[name]['tokens_per_s']:,.0f}" for r in report["rounds"])
+        per_step = statistics.median(r[name]["tokens_per_step"] for r in report["rounds"])
+        loss = report["loss"][name]
+        ratio = speed[name] / speed["hf"] if speed["hf"] else math.nan
+        table.add_row(label[name], precision[name], f"{speed[name]:,.0f}", per_round, f"{ratio:.2f}x",
+                      f"{per_step:,.0f}", "n/a" if loss is None else f"{loss:.3f}")  # fmt: skip
+    Console().print(table)
+
+
+def log(message: str) -> None:
+    """Print a progress line on stderr (the table goes to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def quiet_libraries() -> None:
+    """Silence transformers' per-run warnings and progress bars (they would drown the figures)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Return the report after running the benchmark (and writing --json if given)."""
+    args = parse_args(argv)
+    settings = settings_from_args(args)
+    torch.set_num_threads(settings.threads)
+    quiet_libraries()
+    started = time.perf_counter()
+    work = build_workload(settings)
+    log(f"workload ready in {time.perf_counter() - started:.1f} s: {len(work.hf_verses)} verses, "
+        f"vocab {len(work.tokenizer)}, {settings.threads} threads")  # fmt: skip
+    rounds = speed_rounds(work, settings)
+    losses = loss_at_tokens(work, settings)
+    report = build_report(settings, work, rounds, losses)
+    report["config"]["seconds"] = round(time.perf_counter() - started, 1)
+    print_table(report)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        log(f"figures written to {args.json}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+from rich.console import Console
+
+from xling.config import load_config
+from xling.quickstart import QuickstartConfig, run_quickstart
+
+
+def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
+    config = load_config(QuickstartConfig, None, ["max_steps=30", "model=tiny", "progress=false"],
+                         output=str(tmp_path / "qs"))  # fmt: skip
+    console = Console(record=True, width=140)
+    report = run_quickstart(config, console=console)
+    shown = console.export_text()
+    assert "masked-word predictions" in shown and "translation retrieval" in shown
+    assert report["steps"] == 30
+    assert {row["lang"] for row in report["masked_words"]} == {"ara", "deu", "eng", "fra", "hin", "rus", "spa",
+                                                               "swa", "zho"}  # fmt: skip
+    assert all(len(row["guesses"]) == 5 for row in report["masked_words"])
+    assert set(report["retrieval"]) == {"ara", "deu", "fra", "hin", "rus", "spa", "swa", "zho"}
+    assert (tmp_path / "qs" / "model" / "model.safetensors").is_file()
