@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,8 +41,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be fetched: the mode
 
 import torch  # noqa: E402  (after the environment is set for transformers)
 
-# 20 languages across Latin, Cyrillic, Greek, Hebrew, Han, Japanese, Hangul, Armenian, Malayalam, Gujarati,
-# Burmese scripts; the same spread as recipes/bible-small.toml.
+# 20 languages in Latin, Cyrillic, Greek, Hebrew, Han, Japanese, Hangul, Armenian, Malayalam, Gujarati and
+# Burmese scripts: recipes/bible-small.toml's languages less tgl and swh.
 LANGUAGES = [
     "eng", "deu", "fra", "spa", "rus", "cmn", "jpn", "kor", "fin", "nld",
     "heb", "ell", "hye", "mal", "guj", "mya", "ukr", "pol", "vie", "swe",
@@ -124,7 +125,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default_data = os.environ.get("XLING_DATA", "../shared/data")
     parser.add_argument("--data", default=default_data, help="folder holding bible/ (default: XLING_DATA)")
-    parser.add_argument("--tokenizer", default="runs/bench/tokenizer", help="tokenizer folder (trained if absent)")
+    parser.add_argument(
+        "--tokenizer", default="runs/bench/tokenizer", help="tokenizer folder (trained if absent)"
+    )
     parser.add_argument("--steps", type=int, default=30, help="timed steps per contender and round")
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps before the timed ones")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of A,B,C (medians are reported)")
@@ -190,12 +193,16 @@ def ensure_tokenizer(settings: BenchSettings, sources) -> Path:
     if (folder / "tokenizer.json").is_file():
         missing = sorted(set(settings.languages) - set(tokenizer_languages(folder)))
         if missing:
-            sys.exit(f"{folder} has no language token for {', '.join(missing)}: delete it or pass --tokenizer")
+            sys.exit(
+                f"{folder} has no language token for {', '.join(missing)}: delete it or pass --tokenizer"
+            )
         return folder
     cap = settings.tokenizer_verses_per_language
     factories = {lang: capped(f, cap) for lang, f in sources.text_factories().items()}
-    config = VocabConfig(output=str(folder), vocab_size=settings.vocab_size, seed=settings.seed,
-                         sample_sentences=settings.tokenizer_sample_sentences, threads=settings.threads)  # fmt: skip
+    config = VocabConfig(
+        output=str(folder), vocab_size=settings.vocab_size, seed=settings.seed,
+        sample_sentences=settings.tokenizer_sample_sentences, threads=settings.threads,
+    )  # fmt: skip
     log(f"training a {settings.vocab_size}-piece vocabulary over {len(factories)} languages -> {folder}")
     train_vocabulary(factories, config, progress=False)
     return folder
@@ -212,8 +219,14 @@ def build_workload(settings: BenchSettings) -> Workload:
     sources = bible_sources(settings)
     tokenizer = load_tokenizer(ensure_tokenizer(settings, sources))
     # xling keeps the first N non-held-out verses of each language in file order; take the same ones for HF
-    xling_data = build_pretraining_data(sources, tokenizer, max_sentences_per_language=settings.verses_per_language)
-    texts = [text for lang in sources.languages for text in islice(sources.texts(lang), settings.verses_per_language)]
+    xling_data = build_pretraining_data(
+        sources, tokenizer, max_sentences_per_language=settings.verses_per_language
+    )
+    texts = [
+        text
+        for lang in sources.languages
+        for text in islice(sources.texts(lang), settings.verses_per_language)
+    ]
     encoded = tokenizer(texts, truncation=True, max_length=settings.max_length)["input_ids"]
     config = model_config(settings.model, vocab_size=len(tokenizer), max_length=settings.max_length)
     torch.manual_seed(settings.seed)
@@ -269,13 +282,16 @@ def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_fro
     with tempfile.TemporaryDirectory(prefix="xling-bench-run-") as run_dir:
         train(objective, xling_batches(work, settings), config, run_dir, description="xling")
         log_lines = (Path(run_dir) / LOG_FILE).read_text(encoding="utf-8").splitlines()
-    entries = [{"step": 0, "tokens": 0, "elapsed_s": 0.0, "loss": math.nan}] + [json.loads(x) for x in log_lines]
+    entries = [{"step": 0, "tokens": 0, "elapsed_s": 0.0, "loss": math.nan}] + [
+        json.loads(x) for x in log_lines
+    ]
     by_step = {e["step"]: e for e in entries}
     start, end = by_step[timed_from], by_step[max_steps]
     tokens = [b["tokens"] - a["tokens"] for a, b in zip(entries, entries[1:], strict=False)]
     return RunFigures(
         "xling", max_steps, max_steps - timed_from, end["tokens"] - start["tokens"],
-        end["elapsed_s"] - start["elapsed_s"], torch.get_num_threads(), tokens, [e["loss"] for e in entries[1:]],
+        end["elapsed_s"] - start["elapsed_s"], torch.get_num_threads(), tokens,
+        [e["loss"] for e in entries[1:]],
     )  # fmt: skip
 
 
@@ -338,7 +354,12 @@ def make_step_clock(collator: CountingCollator, stop_after_tokens: int):
 
 
 def run_hf(
-    work: Workload, settings: BenchSettings, max_steps: int, timed_from: int, bf16: bool, stop_after_tokens: int = 0
+    work: Workload,
+    settings: BenchSettings,
+    max_steps: int,
+    timed_from: int,
+    bf16: bool,
+    stop_after_tokens: int = 0,
 ) -> RunFigures:
     """Return the figures of one Hugging Face Trainer run (fp32 defaults, or bf16=True)."""
     from transformers import DataCollatorForLanguageModeling, PrinterCallback, Trainer, TrainingArguments
@@ -388,8 +409,10 @@ def speed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict
         for name in CONTENDERS:
             run = run_contender(name, work, settings, total, settings.warmup_steps)
             figures[name] = run.summary()
-            log(f"round {r + 1}/{settings.rounds} {name:8s} {run.tokens_per_s:9,.0f} tokens/s "
-                f"({run.timed_tokens} tokens in {run.timed_seconds:.2f} s, {run.threads} threads)")  # fmt: skip
+            log(
+                f"round {r + 1}/{settings.rounds} {name:8s} {run.tokens_per_s:9,.0f} tokens/s "
+                f"({run.timed_tokens} tokens in {run.timed_seconds:.2f} s, {run.threads} threads)"
+            )
         rounds.append(figures)
     return rounds
 
@@ -462,13 +485,16 @@ def print_table(report: dict[str, Any]) -> None:
 
     config = report["config"]
     precision = {"xling": config["xling_precision"] + " (auto)", "hf": "fp32", "hf_bf16": "bf16"}
-    label = {"xling": "xling train()", "hf": "HF Trainer", "hf_bf16": "HF Trainer bf16"}
+    label = {"xling": "xling", "hf": "HF Trainer", "hf_bf16": "HF Trainer bf16"}
     speed = {"xling": report["xling_tokens_per_s"], "hf": report["hf_tokens_per_s"],
              "hf_bf16": report["hf_bf16_tokens_per_s"]}  # fmt: skip
-    table = Table(title=f"MLM training speed: {config['model']} model, {len(config['languages'])} languages, "
-                  f"batch {config['batch_size']}, {config['steps']} timed steps x {config['rounds']} rounds")  # fmt: skip
+    title = (
+        f"MLM training speed: {config['model']} model, {len(config['languages'])} languages, batch "
+        f"{config['batch_size']}, {config['steps']} timed steps x {config['rounds']} rounds"
+    )
+    table = Table(title=title)
     for column in ("contender", "precision", "tokens/s (median)", "per round", "vs HF fp32", "tokens/step",
-                   f"loss @ {config['loss_tokens']:,} tokens"):  # fmt: skip
+                   f"loss after ≥{config['loss_tokens']:,} tokens"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("contender", "precision") else "right")
     for name in CONTENDERS:
         per_round = ", ".join(f"{r[name]['tokens_per_s']:,.0f}" for r in report["rounds"])
@@ -477,7 +503,9 @@ def print_table(report: dict[str, Any]) -> None:
         ratio = speed[name] / speed["hf"] if speed["hf"] else math.nan
         table.add_row(label[name], precision[name], f"{speed[name]:,.0f}", per_round, f"{ratio:.2f}x",
                       f"{per_step:,.0f}", "n/a" if loss is None else f"{loss:.3f}")  # fmt: skip
-    Console().print(table)
+    console = Console()
+    console.width = max(console.width, 120)  # piped output gets 80 columns: too narrow here
+    console.print(table)
 
 
 def log(message: str) -> None:
@@ -497,6 +525,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Return the report after running the benchmark (and writing --json if given)."""
     args = parse_args(argv)
     settings = settings_from_args(args)
+    try:
+        return run_benchmark(settings, args.json)
+    finally:
+        if settings.quick:  # the quick run's tokenizer lives in a temp folder of its own
+            shutil.rmtree(Path(settings.tokenizer).parent, ignore_errors=True)
+
+
+def run_benchmark(settings: BenchSettings, json_path: Path | None) -> dict[str, Any]:
+    """Return the report after running every phase (and writing it to `json_path` if given)."""
     torch.set_num_threads(settings.threads)
     quiet_libraries()
     started = time.perf_counter()
@@ -508,10 +545,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report = build_report(settings, work, rounds, losses)
     report["config"]["seconds"] = round(time.perf_counter() - started, 1)
     print_table(report)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        log(f"figures written to {args.json}")
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        log(f"figures written to {json_path}")
     return report
 
 

@@ -24,5 +24,7 @@ def sample_tokenizer_dir(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("tokenizer")
     sources = TextSources.from_options("sample", [], [])
-    train_vocabulary(sources.text_factories(), VocabConfig(output=str(out), vocab_size=1600, sample_sentences=20_000))
+    train_vocabulary(
+        sources.text_factories(), VocabConfig(output=str(out), vocab_size=1600, sample_sentences=20_000)
+    )
     return out

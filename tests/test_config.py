@@ -7,7 +7,9 @@ from xling.pretraining.pretrain import PretrainConfig
 
 def test_defaults_recipe_options_then_overrides(tmp_path):
     recipe = tmp_path / "r.toml"
-    recipe.write_text('[pretrain]\ntokenizer = "tok"\nmodel = "base"\n[pretrain.training]\nlr = 1e-3\nmax_steps = 50\n')
+    recipe.write_text(
+        '[pretrain]\ntokenizer = "tok"\nmodel = "base"\n[pretrain.training]\nlr = 1e-3\nmax_steps = 50\n'
+    )
     config = load_config(PretrainConfig, recipe, ["training.max_steps=70", "languages=eng,deu"], section="pretrain",
                          model="small")  # fmt: skip
     assert config.tokenizer == "tok"

@@ -34,9 +34,13 @@ def _write_json(path: Path | None, payload: dict) -> None:
 
 @tokenizer_app.command("train")
 def tokenizer_train(
-    corpus: Annotated[str | None, typer.Option(help="Folder of <lang>.tsv[.gz] (id<TAB>text), or 'sample'.")] = None,
+    corpus: Annotated[
+        str | None, typer.Option(help="Folder of <lang>.tsv[.gz] (id<TAB>text), or 'sample'.")
+    ] = None,
     languages: Annotated[str | None, typer.Option(help="Comma-separated languages (default: all).")] = None,
-    text: Annotated[list[str] | None, typer.Option(help="Monolingual file as lang=path (repeatable).")] = None,
+    text: Annotated[
+        list[str] | None, typer.Option(help="Monolingual file as lang=path (repeatable).")
+    ] = None,
     output: Annotated[str | None, typer.Option(help="Output tokenizer folder.")] = None,
     vocab_size: Annotated[int | None, typer.Option(help="Vocabulary size.")] = None,
     alpha: Annotated[float | None, typer.Option(help="Smoothing exponent of language sampling.")] = None,
@@ -57,7 +61,9 @@ def tokenizer_train(
         config.corpus, config.languages, config.text, config.heldout_prefixes, config.heldout_fraction,
         config.skip_bad,
     )  # fmt: skip
-    with console.status(f"training a {config.vocab_size}-piece vocabulary over {len(sources.languages)} languages"):
+    with console.status(
+        f"training a {config.vocab_size}-piece vocabulary over {len(sources.languages)} languages"
+    ):
         report = train_vocabulary(sources.text_factories(), config)
     console.print(f"[green]tokenizer saved to {report.output}[/] ({report.vocab_size} tokens)")
     _write_json(json_path, {"output": str(report.output), "vocab_size": report.vocab_size,
@@ -66,11 +72,17 @@ def tokenizer_train(
 
 @app.command()
 def pretrain(
-    tokenizer: Annotated[str | None, typer.Option(help="Tokenizer folder (from `xling tokenizer train`).")] = None,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Tokenizer folder (from `xling tokenizer train`).")
+    ] = None,
     corpus: Annotated[str | None, typer.Option(help="Folder of <lang>.tsv[.gz], or 'sample'.")] = None,
-    output: Annotated[str | None, typer.Option(help="Run folder: checkpoints, log and the final model.")] = None,
+    output: Annotated[
+        str | None, typer.Option(help="Run folder: checkpoints, log and the final model.")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Preset (tiny, small, base) or a model folder.")] = None,
-    tlm_ratio: Annotated[float | None, typer.Option(help="Share of steps on translation pairs (TLM).")] = None,
+    tlm_ratio: Annotated[
+        float | None, typer.Option(help="Share of steps on translation pairs (TLM).")
+    ] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
     recipe: Recipe = None,

@@ -79,7 +79,10 @@ def test_batches_are_a_pure_function_of_step_and_rank(data_and_tokenizer):
     a, b = source.get(5, 0, 0, 2), source.get(5, 0, 0, 2)
     assert all((a[k] == b[k]).all() for k in a)
     other_rank = source.get(5, 0, 1, 2)
-    assert not (a["input_ids"].shape == other_rank["input_ids"].shape and (a["input_ids"] == other_rank["input_ids"]).all())
+    assert not (
+        a["input_ids"].shape == other_rank["input_ids"].shape
+        and (a["input_ids"] == other_rank["input_ids"]).all()
+    )
     steps = [source.is_tlm_step(s) for s in range(400)]
     assert 0.4 < sum(steps) / 400 < 0.6
 

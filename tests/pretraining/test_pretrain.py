@@ -120,7 +120,9 @@ def test_killed_run_resumes_to_the_same_end(sample_tokenizer_dir, tmp_path):
     ref_log, res_log = _log(reference), _log(crashed)
     assert [e["step"] for e in res_log] == list(range(1, steps + 1))
     assert res_log[-1]["loss"] == pytest.approx(ref_log[-1]["loss"], abs=1e-6)
-    assert [e["loss"] for e in res_log[killed_at:]] == pytest.approx([e["loss"] for e in ref_log[killed_at:]], abs=1e-6)
+    assert [e["loss"] for e in res_log[killed_at:]] == pytest.approx(
+        [e["loss"] for e in ref_log[killed_at:]], abs=1e-6
+    )
     a = load_file(str(reference / "model.safetensors"))
     b = load_file(str(crashed / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -140,3 +142,13 @@ def test_two_process_ddp_keeps_ranks_in_sync(sample_tokenizer_dir, tmp_path):
     assert report["rank_fingerprints"][0] == report["rank_fingerprints"][1]
     assert report["steps"] == 8
     assert AutoModelForMaskedLM.from_pretrained(str(tmp_path / "ddp")) is not None
+
+
+def test_fill_mask_command_prints_guesses(tiny_run):
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    result = CliRunner().invoke(app, ["fill-mask", "--model", str(tiny_run.output), "Where is my <mask>?"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count(",") >= 4  # five guesses for the one mask

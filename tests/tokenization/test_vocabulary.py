@@ -39,14 +39,23 @@ def test_autotokenizer_encodes_exactly_like_the_sentencepiece_model(sample_token
 
 def test_special_and_language_tokens_have_fixed_ids(sample_tokenizer_dir):
     tok = load_tokenizer(sample_tokenizer_dir)
-    assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, tok.mask_token_id) == (0, 1, 2, 3, 4)
+    assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, tok.mask_token_id) == (
+        0,
+        1,
+        2,
+        3,
+        4,
+    )
     vocab = tok.get_vocab()
     lang_ids = sorted(vocab[language_token(lang)] for lang in SAMPLE_LANGS)
     assert lang_ids == list(range(5, 5 + len(SAMPLE_LANGS)))
     # special tokens in text are recognised whole, not split into pieces
     ids = tok("a <mask> b __deu__")["input_ids"]
     assert tok.mask_token_id in ids and vocab["__deu__"] in ids
-    assert len(tok) == spm.SentencePieceProcessor(model_file=str(sample_tokenizer_dir / SPM_FILE)).get_piece_size()
+    assert (
+        len(tok)
+        == spm.SentencePieceProcessor(model_file=str(sample_tokenizer_dir / SPM_FILE)).get_piece_size()
+    )
 
 
 def test_decode_round_trip(sample_tokenizer_dir):
@@ -88,7 +97,9 @@ def test_draw_upsamples_and_subsamples():
 
 def test_too_large_vocabulary_is_a_clear_error(tmp_path):
     with pytest.raises(XlingError, match="SentencePiece training failed"):
-        train_vocabulary({"eng": lambda: iter(["tiny corpus"] * 5)}, VocabConfig(output=str(tmp_path), vocab_size=5000))
+        train_vocabulary(
+            {"eng": lambda: iter(["tiny corpus"] * 5)}, VocabConfig(output=str(tmp_path), vocab_size=5000)
+        )
 
 
 def test_text_sources_hold_out_ids():

@@ -52,7 +52,9 @@ def mask_one_word(tokenizer, text: str) -> tuple[torch.Tensor, str, str] | None:
     """
     input_ids = tokenizer(text, return_tensors="pt")["input_ids"][0]
     pieces = tokenizer.convert_ids_to_tokens(input_ids.tolist())
-    candidates = [i for i in range(2, len(pieces) - 2) if pieces[i].startswith("\u2581") and len(pieces[i]) > 1]
+    candidates = [
+        i for i in range(2, len(pieces) - 2) if pieces[i].startswith("\u2581") and len(pieces[i]) > 1
+    ]
     if not candidates:
         candidates = list(range(2, len(pieces) - 2))
     if not candidates:
@@ -60,6 +62,8 @@ def mask_one_word(tokenizer, text: str) -> tuple[torch.Tensor, str, str] | None:
     best = max(candidates, key=lambda i: len(pieces[i]))
     masked = input_ids.clone()
     masked[best] = tokenizer.mask_token_id
-    shown = pieces[1:best] + ["\u2581___" if pieces[best].startswith("\u2581") else "___"] + pieces[best + 1 : -1]
+    shown = (
+        pieces[1:best] + ["\u2581___" if pieces[best].startswith("\u2581") else "___"] + pieces[best + 1 : -1]
+    )
     display = tokenizer.convert_tokens_to_string(shown).strip()
     return masked, display, pieces[best].lstrip("\u2581")

@@ -10,9 +10,19 @@ from xling.errors import ConfigError
 PRESETS: dict[str, dict[str, int]] = {
     "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128},
     "mini": {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 512},
-    "small": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
+    "small": {
+        "hidden_size": 256,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "intermediate_size": 1024,
+    },
     "base": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 6, "intermediate_size": 1536},
-    "xlmr-base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
+    "xlmr-base": {
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,
+    },
 }
 
 
@@ -29,7 +39,9 @@ def model_config(name: str, vocab_size: int, max_length: int = 512, **overrides)
             setattr(config, key, value)
         return config
     else:
-        raise ConfigError(f"model: {name!r} is neither a preset ({', '.join(PRESETS)}) nor a config/model path")
+        raise ConfigError(
+            f"model: {name!r} is neither a preset ({', '.join(PRESETS)}) nor a config/model path"
+        )
     return XLMRobertaConfig(
         vocab_size=vocab_size,
         max_position_embeddings=max(max_length, 512) + 2,

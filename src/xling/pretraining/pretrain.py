@@ -189,7 +189,9 @@ def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainCo
     if not heldout:
         return {}
     perplexity = {
-        lang: round(masked_lm_perplexity(model, tokenizer, [t for _, t in rows], seed=config.training.seed), 3)
+        lang: round(
+            masked_lm_perplexity(model, tokenizer, [t for _, t in rows], seed=config.training.seed), 3
+        )
         for lang, rows in heldout.items()
     }
     retrieval: dict[str, dict[str, float]] = {}
@@ -203,7 +205,9 @@ def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainCo
             if len(shared) < 2:
                 continue
             src = encode_mean_pooled(model, tokenizer, [t for _, t in shared], layer=config.eval_layer)
-            tgt = encode_mean_pooled(model, tokenizer, [pivot_text[s] for s, _ in shared], layer=config.eval_layer)
+            tgt = encode_mean_pooled(
+                model, tokenizer, [pivot_text[s] for s, _ in shared], layer=config.eval_layer
+            )
             score = retrieval_accuracy(src, tgt)
             retrieval[lang] = {
                 f"{lang}2{pivot}": round(100 * score.src2tgt, 2),

@@ -166,7 +166,9 @@ def train(
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_supported(dist_info.device))
     autocast = torch.autocast(dist_info.device.type, dtype=torch.bfloat16, enabled=use_bf16)
     result = TrainResult(start_step, float("nan"), tokens_seen, 0.0, 0.0, resumed_from=start_step)
-    progress = _Progress(description, config.max_steps, start_step, enabled=config.progress and dist_info.is_main)
+    progress = _Progress(
+        description, config.max_steps, start_step, enabled=config.progress and dist_info.is_main
+    )
     started = time.perf_counter()
     window_tokens, window_start = 0, started
     step = start_step
@@ -258,7 +260,9 @@ def _run_tokens_per_s(history: list[dict[str, Any]], seconds: float) -> float:
     if not history or seconds <= 0:
         return 0.0
     first = history[0]
-    return (history[-1]["tokens"] - first["tokens"]) / max(history[-1]["elapsed_s"] - first["elapsed_s"], 1e-9)
+    return (history[-1]["tokens"] - first["tokens"]) / max(
+        history[-1]["elapsed_s"] - first["elapsed_s"], 1e-9
+    )
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -268,7 +272,9 @@ def _truncate_log(path: Path, step: int) -> None:
     if step == 0:
         path.unlink()
         return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step]
+    kept = [
+        line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step
+    ]
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
@@ -298,7 +304,9 @@ class _Progress:
             TextColumn("eta"),
             TimeRemainingColumn(),
         )
-        self._task = self._progress.add_task(description, total=total, completed=completed, loss=float("nan"), tps=0.0)
+        self._task = self._progress.add_task(
+            description, total=total, completed=completed, loss=float("nan"), tps=0.0
+        )
 
     def __enter__(self) -> _Progress:
         if self.enabled:
