@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,8 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
             progress=config.progress,
         ),
     )  # fmt: skip
+    # the demo replaces its own previous demo run (other runs refuse to overwrite checkpoints)
+    shutil.rmtree(output / "model" / "checkpoints", ignore_errors=True)
     result = pretrain(pretrain_config)
     console.print(f"    {result.train.steps} steps, final loss {result.train.final_loss:.3f}, "
                   f"{result.train.tokens_per_s:,.0f} tokens/s")  # fmt: skip

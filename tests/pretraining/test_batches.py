@@ -95,3 +95,13 @@ def test_tlm_without_parallel_data_is_a_config_error(data_and_tokenizer, tmp_pat
             _batches(data, tok, tlm_ratio=0.5)
     finally:
         data.units = saved
+
+
+def test_sentence_cap_keeps_a_spread_of_ids_that_stay_paired(sample_tokenizer_dir):
+    tok = load_tokenizer(sample_tokenizer_dir)
+    sources = TextSources.from_options("sample", ["eng", "deu", "zho"], [])
+    data = build_pretraining_data(sources, tok, max_sentences_per_language=100)
+    sizes = [len(data.pools[lang]) for lang in data.languages]
+    assert all(70 <= n <= 130 for n in sizes)
+    # the same ids are kept in every language, so nearly every kept sentence has its translations
+    assert (data.units >= 0).all() and len(data.units) == sizes[0]

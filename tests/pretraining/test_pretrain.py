@@ -152,3 +152,15 @@ def test_fill_mask_command_prints_guesses(tiny_run):
     result = CliRunner().invoke(app, ["fill-mask", "--model", str(tiny_run.output), "Where is my <mask>?"])
     assert result.exit_code == 0, result.output
     assert result.output.count(",") >= 4  # five guesses for the one mask
+
+
+def test_a_fresh_run_never_overwrites_another_runs_checkpoints(tiny_run, sample_tokenizer_dir, tmp_path):
+    from xling.errors import XlingError
+
+    before = list_checkpoints(tiny_run.output)
+    assert before
+    config = load_config(PretrainConfig, _recipe(tmp_path, sample_tokenizer_dir, 5, 1000), section="pretrain",
+                         output=str(tiny_run.output))  # fmt: skip
+    with pytest.raises(XlingError, match="--resume"):
+        pretrain(config)
+    assert list_checkpoints(tiny_run.output) == before

@@ -11,6 +11,7 @@ keeps DDP ranks on different data without a sampler to synchronise.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,18 @@ def _tokenize(tokenizer, texts: list[str], batch: int = 2048) -> tuple[np.ndarra
     return tokens, offsets
 
 
+def _id_sampler(cap: int, count: int):
+    """Return a predicate keeping about `cap` of `count` sentence ids, spread over the whole corpus.
+
+    A hash of the id, not the first `cap` lines: those would be Genesis alone for a Bible. The same hash
+    for every language keeps the kept ids nested across languages, so translations stay paired for TLM.
+    """
+    if not cap or cap >= count:
+        return lambda sentence_id: True
+    threshold = cap / count * 2**32
+    return lambda sentence_id: zlib.crc32(sentence_id.encode()) < threshold
+
+
 def build_pretraining_data(
     sources: TextSources,
     tokenizer,
@@ -90,14 +103,13 @@ def build_pretraining_data(
     heldout: dict[str, list[tuple[str, str]]] = {lang: [] for lang in languages}
     aligned = sources.aligned()
     for lang in aligned.languages if aligned else []:
+        keep = _id_sampler(max_sentences_per_language, aligned.count(lang))
         for sentence_id, text in aligned.sentences(lang, skip_bad=sources.skip_bad):
             if sentence_id in sources.heldout:
                 heldout[lang].append((sentence_id, text))
-                continue
-            if max_sentences_per_language and len(texts[lang]) >= max_sentences_per_language:
-                continue
-            unit_rows.setdefault(sentence_id, {})[lang] = len(texts[lang])
-            texts[lang].append(text)
+            elif keep(sentence_id):
+                unit_rows.setdefault(sentence_id, {})[lang] = len(texts[lang])
+                texts[lang].append(text)
     for lang, paths in sources.mono_files.items():
         for path in paths:
             for text in sources.texts_from_file(path):

@@ -156,7 +156,14 @@ def save_pretrained_model(model, tokenizer, output: Path, config, data, result, 
 
 @torch.inference_mode()
 def masked_lm_perplexity(
-    model, tokenizer, texts: list[str], *, mlm_probability: float = 0.15, seed: int = 0, batch_size: int = 32
+    model,
+    tokenizer,
+    texts: list[str],
+    *,
+    mlm_probability: float = 0.15,
+    seed: int = 0,
+    batch_size: int = 32,
+    max_length: int = 128,
 ) -> float:
     """Return exp(mean cross-entropy) over masked tokens of `texts`, with a fixed seeded masking."""
     model.eval()
@@ -165,7 +172,7 @@ def masked_lm_perplexity(
     total, count = 0.0, 0
     first_regular = max(tokenizer.all_special_ids) + 1
     for start in range(0, len(texts), batch_size):
-        enc = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, max_length=128,
+        enc = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, max_length=max_length,
                         return_tensors="pt")  # fmt: skip
         masked, labels = mask_tokens(
             enc["input_ids"], mask_id=tokenizer.mask_token_id, first_regular_id=first_regular,

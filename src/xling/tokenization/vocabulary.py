@@ -75,9 +75,7 @@ class VocabReport:
     probabilities: dict[str, float]
 
 
-def train_vocabulary(
-    texts: Mapping[str, Callable[[], Iterable[str]]], config: VocabConfig, progress: bool = True
-) -> VocabReport:
+def train_vocabulary(texts: Mapping[str, Callable[[], Iterable[str]]], config: VocabConfig) -> VocabReport:
     """Return a report after training a SentencePiece model on smoothed samples of `texts` and saving it.
 
     `texts` maps a language code to a function that starts a new pass over that language's sentences

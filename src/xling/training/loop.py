@@ -149,11 +149,16 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: learning_rate_factor(s, config))
 
     start_step, tokens_seen = 0, 0
-    checkpoint = latest_checkpoint(run_dir) if resume else None
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is not None and not resume:
+        # never prune or overwrite another run's checkpoints by accident
+        raise XlingError(f"{run_dir} holds checkpoints of an earlier run ({checkpoint.name}); "
+                         "pass --resume to continue it, or choose another output folder")  # fmt: skip
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, objective, optimizer, scheduler)
         set_rng_states(state["rng"])
         start_step, tokens_seen = state["step"], state["tokens"]
+    start_tokens = tokens_seen
     if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _truncate_log(run_dir / LOG_FILE, start_step)
@@ -237,7 +242,7 @@ def train(
                 break
 
     result.seconds = time.perf_counter() - started
-    result.tokens_per_s = _run_tokens_per_s(result.history, result.seconds)
+    result.tokens_per_s = (result.tokens - start_tokens) / max(result.seconds, 1e-9)
     result.world_size = dist_info.world_size
     result.rank_fingerprints = _rank_fingerprints(objective)
     if len(set(result.rank_fingerprints)) > 1:
@@ -254,15 +259,6 @@ def _rank_fingerprints(model: nn.Module) -> list[float]:
     gathered: list[float] = [0.0] * torch.distributed.get_world_size()
     torch.distributed.all_gather_object(gathered, local)
     return gathered
-
-
-def _run_tokens_per_s(history: list[dict[str, Any]], seconds: float) -> float:
-    if not history or seconds <= 0:
-        return 0.0
-    first = history[0]
-    return (history[-1]["tokens"] - first["tokens"]) / max(
-        history[-1]["elapsed_s"] - first["elapsed_s"], 1e-9
-    )
 
 
 def _truncate_log(path: Path, step: int) -> None:
