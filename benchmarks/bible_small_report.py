@@ -96,7 +96,7 @@ def ensure_tokenizer(args: argparse.Namespace, console) -> Path:
     with console.status(
         f"training a {config.vocab_size}-piece vocabulary over {len(sources.languages)} languages"
     ):
-        report = train_vocabulary(sources.text_factories(), config, progress=False)
+        report = train_vocabulary(sources.text_factories(), config)
     console.print(f"tokenizer: {report.vocab_size} pieces saved to {folder}")
     return folder
 

@@ -204,7 +204,7 @@ def ensure_tokenizer(settings: BenchSettings, sources) -> Path:
         sample_sentences=settings.tokenizer_sample_sentences, threads=settings.threads,
     )  # fmt: skip
     log(f"training a {settings.vocab_size}-piece vocabulary over {len(factories)} languages -> {folder}")
-    train_vocabulary(factories, config, progress=False)
+    train_vocabulary(factories, config)
     return folder
 
 
