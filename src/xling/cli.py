@@ -17,6 +17,10 @@ from xling.errors import XlingError
 app = typer.Typer(help="xling: cross-lingual language models.", no_args_is_help=True, add_completion=False)
 tokenizer_app = typer.Typer(help="Shared subword vocabularies.", no_args_is_help=True)
 app.add_typer(tokenizer_app, name="tokenizer")
+align_app = typer.Typer(help="Bring languages into one space.", no_args_is_help=True)
+app.add_typer(align_app, name="align")
+eval_app = typer.Typer(help="The field's benchmarks, each one command with a report.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 console = Console(stderr=True)
 
 Recipe = Annotated[Path | None, typer.Option("--recipe", help="TOML recipe file that sets config fields.")]
@@ -159,6 +163,117 @@ def quickstart(
                          minutes=minutes)  # fmt: skip
     report = run_quickstart(config)
     _write_json(json_path, report)
+
+
+ModelOpt = Annotated[
+    str, typer.Option("--model", help="Encoder folder, shipped name (xling-mini) or Hub id.")
+]
+
+
+def _load_encoder(model: str, **options):
+    from xling.embeddings.encoder import Encoder
+
+    with console.status(f"loading {model}"):
+        return Encoder.load(model, **options)
+
+
+@app.command()
+def embed(
+    model: ModelOpt,
+    input: Annotated[Path, typer.Option("--input", help="Text file, one text per line (plain or .gz).")],
+    output: Annotated[
+        Path, typer.Option("--output", help="Vectors: FILE.npy or FILE.fvecs (row i = line i).")
+    ],
+    batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
+    dtype: Annotated[str, typer.Option(help="float32 or float16 (.npy only).")] = "float32",
+    normalize: Annotated[bool, typer.Option(help="Unit-length vectors.")] = True,
+    precision: Annotated[
+        str, typer.Option(help="fp32, or bf16 autocast (faster on CPUs with bf16).")
+    ] = "fp32",
+    pooling: Annotated[str | None, typer.Option(help="Override pooling: mean, cls, max, pooler.")] = None,
+    layer: Annotated[int | None, typer.Option(help="Hidden layer to pool (default: last).")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Token limit (longer texts are cut).")] = None,
+) -> None:
+    """Encode every line of a text file into one vector per line."""
+    from xling.embeddings.files import embed_file
+
+    encoder = _load_encoder(model, precision=precision, pooling=pooling, layer=layer, max_length=max_length)
+    report = embed_file(encoder, input, output, batch_size=batch_size, dtype=dtype, normalize=normalize)
+    note = f", {report.truncated} cut to the token limit" if report.truncated else ""
+    console.print(f"[green]{report.rows} x {report.dimension} vectors written to {report.output}[/] "
+                  f"({report.rows / max(report.seconds, 1e-9):,.0f} texts/s{note})")  # fmt: skip
+
+
+@align_app.command("sentences")
+def align_sentences_cmd(
+    corpus: Annotated[
+        str | None, typer.Option(help="Folder of id-aligned <lang>.tsv[.gz] (e.g. the Bible).")
+    ] = None,
+    output: Annotated[str | None, typer.Option(help="Run folder: checkpoints, log and the encoder.")] = None,
+    student: Annotated[
+        str | None, typer.Option(help="'static' or an encoder folder to keep training.")
+    ] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="Tokenizer folder of a static student.")] = None,
+    teacher: Annotated[str | None, typer.Option(help="Teacher encoder for distillation.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Train a sentence encoder on translation pairs (ranking loss, optional teacher distillation)."""
+    from xling.alignment.sentences.align import AlignConfig, align_sentences
+
+    overrides = list(set_ or [])
+    if max_steps is not None:
+        overrides.append(f"training.max_steps={max_steps}")
+    config = load_config(
+        AlignConfig, recipe, overrides, section="align", corpus=corpus, output=output, student=student,
+        tokenizer=tokenizer, teacher=teacher, resume=resume or None,
+    )  # fmt: skip
+    result = align_sentences(config)
+    if int(os.environ.get("RANK", "0")) == 0:
+        console.print(f"[green]encoder saved to {result.output}[/] ({result.training['pairs']:,} pairs, "
+                      f"dev retrieval {result.dev.get('dev_retrieval', float('nan')):.3f})")  # fmt: skip
+        _write_json(json_path, {"output": str(result.output), "training": result.training, "dev": result.dev,
+                                "config": config_to_dict(config)})  # fmt: skip
+
+
+@eval_app.command("tatoeba")
+def eval_tatoeba(
+    model: ModelOpt = "xling-mini",
+    data: Annotated[
+        str | None, typer.Option(help="Folder holding tatoeba/ (default: $XLING_DATA or ../shared/data).")
+    ] = None,
+    langs: Annotated[str | None, typer.Option(help="Comma-separated languages, or 'all'.")] = None,
+    scoring: Annotated[str | None, typer.Option(help="cosine or margin (ratio, k=4).")] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Tatoeba retrieval accuracy (LASER/XTREME protocol), both directions, per language and averaged."""
+    from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba
+
+    config = load_config(TatoebaConfig, recipe, set_ or [], section="tatoeba", model=model, data=data,
+                         scoring=scoring, languages=langs.split(",") if langs else None)  # fmt: skip
+    encoder = _load_encoder(config.model)
+    with console.status("Tatoeba") as status:
+        result = evaluate_tatoeba(encoder, config, progress=lambda lang: status.update(f"Tatoeba: {lang}"))
+    _print_scores(result, ("src2eng", "eng2src"))
+    _write_json(json_path, result.to_dict())
+
+
+def _print_scores(result, columns: tuple[str, ...]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{result.task}: {result.model} ({result.settings.get('scoring', '')})")
+    table.add_column("language")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for lang, row in result.scores.items():
+        table.add_row(lang, *(f"{row[c]:.1f}" for c in columns))
+    table.add_row("[bold]average[/]", f"[bold]{result.average:.1f}[/]", *([""] * (len(columns) - 1)))
+    Console().print(table)
 
 
 def main() -> None:

@@ -183,6 +183,24 @@ def _monolingual(path: Path, skip_bad: bool, stats: ReadStats | None) -> Iterato
             yield text
 
 
+def read_lines(path: PathLike) -> Iterator[str]:
+    """Return an iterator over the stripped lines of a file where line i must hold text i (no blank lines).
+
+    For inputs whose outputs are row-aligned with their lines (embeddings, mined pairs): a blank line
+    would shift every later row, so it is a DataError naming the line rather than a skip.
+    """
+    return _strict_lines(_require_file(path))
+
+
+def _strict_lines(path: Path) -> Iterator[str]:
+    """Return the generator behind read_lines."""
+    for line in _lines(path, None):
+        text = _decoded(line, path).strip()
+        if not text:
+            raise DataError("blank line: each line must hold one text (output row i is line i)", path, line.number)
+        yield text
+
+
 # --- parallel ----------------------------------------------------------------------------------------
 
 

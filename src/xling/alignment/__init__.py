@@ -1,0 +1,1 @@
+"""Alignment: bring languages into one space (sentences: ranking, distillation; words: mappings)."""

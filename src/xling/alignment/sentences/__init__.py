@@ -1,0 +1,1 @@
+"""Sentence alignment from parallel data: translation ranking (LaBSE) and knowledge distillation."""

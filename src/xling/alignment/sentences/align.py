@@ -1,0 +1,219 @@
+"""`xling align sentences`: train a sentence encoder so translations land together, from parallel data.
+
+Two students: a static one (mean of sub-word vectors over a multilingual vocabulary; the strong choice on
+CPUs) and a transformer one (any encoder folder, e.g. what `xling pretrain` made). Two signals: translation
+ranking on pivot-xx (and optionally xx-yy) pairs, and distillation of a frozen teacher's vector of the
+pivot sentence. Training goes through `xling.training.train` (resume, DDP, bf16, progress).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from tokenizers import Tokenizer
+
+from xling.alignment.sentences.data import PairBatches, PairSampling, ParallelBank, build_parallel_bank
+from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
+from xling.config import config_to_dict
+from xling.data.languages import normalize_language
+from xling.data.readers import AlignedCorpus
+from xling.data.sources import HeldOut, resolve_corpus
+from xling.embeddings.encoder import XLING_META, Encoder
+from xling.embeddings.static import StaticSentenceEncoder
+from xling.errors import ConfigError
+from xling.evaluation.retrieval import retrieval_accuracy
+from xling.training import TrainingConfig, train
+from xling.training.distributed import init_distributed
+
+console = Console(stderr=True)
+
+
+@dataclass
+class AlignConfig:
+    """Settings of `xling align sentences`."""
+
+    output: str = "runs/align"
+    corpus: str = ""
+    languages: list[str] = field(default_factory=list)
+    pivot: str = "eng"
+    # "static" (a new static student over `tokenizer`) or an encoder folder / shipped name to keep training
+    student: str = "static"
+    tokenizer: str = ""
+    dimension: int = 256
+    teacher: str = ""
+    distill_weight: float = 0.0
+    scale: float = 20.0
+    learn_scale: bool = False
+    margin: float = 0.0
+    alpha: float = 0.3
+    xx_yy_ratio: float = 0.0
+    heldout_prefixes: list[str] = field(default_factory=list)
+    heldout_fraction: float = 0.0
+    dev_languages: list[str] = field(default_factory=list)
+    dev_size: int = 500
+    save_dtype: str = "float32"
+    name: str = ""
+    resume: bool = False
+    training: TrainingConfig = field(
+        default_factory=lambda: TrainingConfig(weight_decay=0.0, warmup_steps=50)
+    )
+
+    def validate(self) -> None:
+        if not self.corpus:
+            raise ConfigError("corpus: give a folder of id-aligned <lang>.tsv[.gz] files (e.g. the Bible)")
+        if self.student == "static" and not self.tokenizer:
+            raise ConfigError("tokenizer: a static student needs the folder made by `xling tokenizer train`")
+        if self.distill_weight > 0 and not self.teacher:
+            raise ConfigError("teacher: distill_weight > 0 needs a teacher encoder folder")
+        if not 0 <= self.xx_yy_ratio <= 1:
+            raise ConfigError(f"xx_yy_ratio: {self.xx_yy_ratio} must be in [0, 1]")
+        if self.save_dtype not in ("float32", "float16"):
+            raise ConfigError(f"save_dtype: {self.save_dtype!r} must be float32 or float16")
+        self.training.validate()
+
+
+@dataclass
+class AlignResult:
+    """A finished alignment run: where the encoder is, its training figures and dev retrieval."""
+
+    output: Path
+    training: dict[str, Any]
+    dev: dict[str, float]
+
+
+def build_student(config: AlignConfig) -> torch.nn.Module:
+    """Return the student module: a fresh static encoder, or the module of an existing encoder folder."""
+    if config.student == "static":
+        path = Path(config.tokenizer) / "tokenizer.json"
+        if not path.is_file():
+            raise ConfigError(f"tokenizer: {path} not found (make it with `xling tokenizer train`)")
+        return StaticSentenceEncoder(Tokenizer.from_file(str(path)), dimension=config.dimension)
+    return Encoder.load(config.student).module
+
+
+def corpus_languages(config: AlignConfig, corpus: AlignedCorpus) -> list[str]:
+    """Return the training languages, pivot first."""
+    pivot = normalize_language(config.pivot)
+    langs = [normalize_language(x) for x in config.languages] or list(corpus.languages)
+    return [pivot] + [x for x in dict.fromkeys(langs) if x != pivot]
+
+
+def teacher_table(config: AlignConfig, bank: ParallelBank, output: Path) -> np.ndarray:
+    """Return the teacher's vectors of every unit's pivot sentence (NaN rows where the pivot lacks it).
+
+    Cached in the run folder (the teacher is frozen), so a resumed run does not embed again.
+    """
+    pivot = normalize_language(config.pivot)
+    cache, meta_path = output / "teacher_vectors.npy", output / "teacher_vectors.json"
+    key = {"teacher": config.teacher, "units": len(bank.unit_ids), "pivot": pivot}
+    if cache.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == key:
+        return np.load(cache)
+    teacher = Encoder.load(config.teacher)
+    console.print(f"embedding {len(bank.texts[pivot]):,} {pivot} sentences with the teacher {config.teacher}")
+    vectors = teacher.encode(bank.texts[pivot], batch_size=128, show_progress=True)
+    table = np.full((len(bank.unit_ids), vectors.shape[1]), np.nan, dtype=np.float32)
+    table[np.flatnonzero(bank.row[pivot] >= 0)] = vectors
+    output.mkdir(parents=True, exist_ok=True)
+    np.save(cache, table)
+    meta_path.write_text(json.dumps(key))
+    return table
+
+
+def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, langs: list[str]):
+    """Return evaluate(objective, step) -> {"dev_retrieval": mean accuracy} on held-out pairs, or None."""
+    heldout = HeldOut(tuple(config.heldout_prefixes), config.heldout_fraction)
+    if not (heldout.prefixes or heldout.fraction) or not config.dev_languages:
+        return None, None
+    pivot = langs[0]
+    dev_langs = [pivot] + [
+        normalize_language(x) for x in config.dev_languages if normalize_language(x) != pivot
+    ]
+    bank = build_parallel_bank(corpus, dev_langs, student.token_ids, keep=heldout.__contains__)
+
+    @torch.inference_mode()
+    def evaluate(objective, step: int) -> dict[str, float]:
+        objective.eval()
+        scores = {}
+        for lang in dev_langs[1:]:
+            units = bank.shared(lang, pivot)[: config.dev_size]
+            vectors = []
+            for code in (lang, pivot):
+                rows = bank.banks[code].rows(bank.row[code][units])
+                vectors.append(objective.student(student.collate(rows)).float().numpy())
+            scores[lang] = retrieval_accuracy(*vectors).average
+        objective.train()
+        return {"dev_retrieval": round(float(np.mean(list(scores.values()))), 4),
+                **{f"dev_{k}": round(v, 4) for k, v in scores.items()}}  # fmt: skip
+
+    return evaluate, dev_langs
+
+
+def align_sentences(config: AlignConfig) -> AlignResult:
+    """Return the result of aligning a student as the config says; the encoder is saved to config.output."""
+    config.validate()
+    corpus = AlignedCorpus.from_dir(resolve_corpus(config.corpus))
+    langs = corpus_languages(config, corpus)
+    heldout = HeldOut(tuple(config.heldout_prefixes), config.heldout_fraction)
+    torch.manual_seed(config.training.seed)
+    student = build_student(config)
+    output = Path(config.output)
+    with console.status("reading and tokenizing the corpus") as status:
+        bank = build_parallel_bank(
+            corpus, langs, student.token_ids, keep=lambda i: i not in heldout,
+            keep_texts=[langs[0]] if config.distill_weight > 0 else (),
+            progress=lambda lang: status.update(f"reading and tokenizing the corpus: {lang}"),
+        )  # fmt: skip
+    teacher = teacher_table(config, bank, output) if config.distill_weight > 0 else None
+    objective = SentenceAlignmentObjective(
+        student, scale=config.scale, learn_scale=config.learn_scale, margin=config.margin,
+        distill_weight=config.distill_weight,
+        teacher_dimension=None if teacher is None else teacher.shape[1],
+    )  # fmt: skip
+    sampling = PairSampling(langs[0], config.alpha, config.xx_yy_ratio)
+    batches = PairBatches(
+        bank, student.collate, config.training.batch_size, sampling, config.training.seed, teacher
+    )
+    evaluate, _ = make_dev_evaluation(config, corpus, student, langs)
+    result = train(objective, batches, config.training, output, resume=config.resume, evaluate=evaluate,
+                   description="align")  # fmt: skip
+    dev = evaluate(objective, result.steps) if evaluate else {}
+    training = {
+        "steps": result.steps, "final_loss": result.final_loss, "tokens": result.tokens,
+        "pairs": result.steps * config.training.batch_size * config.training.grad_accum,
+        "seconds": round(result.seconds, 1), "tokens_per_s": round(result.tokens_per_s, 1),
+        "world_size": result.world_size,
+    }  # fmt: skip
+    if init_distributed(config.training.device).is_main:
+        save_student(student, output, config, langs, training, dev)
+    return AlignResult(output, training, dev)
+
+
+def save_student(student, output: Path, config: AlignConfig, langs, training, dev) -> None:
+    """Write the encoder folder (sentence-transformers layout) and its xling.json."""
+    dtype = torch.float16 if config.save_dtype == "float16" else torch.float32
+    if isinstance(student, StaticSentenceEncoder):
+        student.save(output, dtype=dtype)
+    else:
+        student.save(output)
+    meta = {
+        "name": config.name or output.name,
+        "kind": f"sentence-encoder/{student.kind}",
+        "languages": langs,
+        "dimension": student.dimension,
+        "config": config_to_dict(config),
+        "training": training,
+        "dev": dev,
+    }
+    tmp = output / (XLING_META + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, output / XLING_META)
+
+
+__all__ = ["AlignConfig", "AlignResult", "align_sentences", "side"]

@@ -1,0 +1,181 @@
+"""Translation pairs for sentence alignment: an id-aligned corpus tokenized once, drawn as pure batches.
+
+The corpus (e.g. the Bible, aligned by verse id) is tokenized once into flat int32 arrays per language,
+so a million verses cost a few hundred MB, not Python lists. `PairBatches.get(step, micro, rank, ...)`
+draws a batch as a pure function of its arguments and the seed, which is what makes `--resume` exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from xling.data.readers import AlignedCorpus
+from xling.data.sampling import smoothed_probabilities
+from xling.errors import ConfigError, DataError
+
+Tokenize = Callable[[list[str]], tuple[list[list[int]], int]]
+
+
+@dataclass
+class TokenBank:
+    """The token ids of one language's sentences: sentence i is ids[offsets[i]:offsets[i+1]]."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def rows(self, index: np.ndarray) -> list[np.ndarray]:
+        """Return the id arrays of the sentences at `index`."""
+        return [self.ids[self.offsets[i] : self.offsets[i + 1]] for i in index]
+
+    @classmethod
+    def build(cls, texts: Sequence[str], tokenize: Tokenize, chunk: int = 20_000) -> TokenBank:
+        """Return the bank of `texts`, tokenized in chunks (bounded memory for the Python lists)."""
+        parts, lengths = [], []
+        for start in range(0, len(texts), chunk):
+            ids, _ = tokenize(list(texts[start : start + chunk]))
+            lengths.extend(len(x) for x in ids)
+            parts.append(np.fromiter((t for x in ids for t in x), dtype=np.int32))
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        return cls(flat, offsets)
+
+
+@dataclass
+class ParallelBank:
+    """Sentences of several languages aligned by id: `row[lang][v]` is lang's row of unit v, or -1."""
+
+    unit_ids: list[str]
+    banks: dict[str, TokenBank]
+    row: dict[str, np.ndarray]
+    texts: dict[str, list[str]] = field(default_factory=dict)  # kept only for the languages asked
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.banks)
+
+    def present(self, lang: str) -> np.ndarray:
+        """Return the unit indices that `lang` has a sentence for."""
+        return np.flatnonzero(self.row[lang] >= 0)
+
+    def shared(self, a: str, b: str) -> np.ndarray:
+        """Return the unit indices both `a` and `b` have."""
+        return np.flatnonzero((self.row[a] >= 0) & (self.row[b] >= 0))
+
+
+def build_parallel_bank(
+    corpus: AlignedCorpus,
+    languages: Sequence[str],
+    tokenize: Tokenize,
+    *,
+    keep: Callable[[str], bool],
+    keep_texts: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> ParallelBank:
+    """Return the tokenized sentences of `languages` whose ids pass `keep`, aligned by id.
+
+    `keep_texts` names languages whose raw texts are kept too (e.g. the pivot, for a teacher to embed).
+    """
+    unit_index: dict[str, int] = {}
+    banks, rows, texts = {}, {}, {}
+    for lang in languages:
+        if progress:
+            progress(lang)
+        ids, lang_texts = [], []
+        for ident, text in corpus.sentences(lang):
+            if keep(ident):
+                ids.append(unit_index.setdefault(ident, len(unit_index)))
+                lang_texts.append(text)
+        if not ids:
+            raise DataError(f"no sentences of {lang} left after the held-out filter", corpus.root)
+        banks[lang] = TokenBank.build(lang_texts, tokenize)
+        rows[lang] = np.asarray(ids, dtype=np.int64)
+        if lang in keep_texts:
+            texts[lang] = lang_texts
+    n_units = len(unit_index)
+    row = {}
+    for lang, units in rows.items():
+        table = np.full(n_units, -1, dtype=np.int64)
+        table[units] = np.arange(len(units))
+        row[lang] = table
+    unit_ids = [""] * n_units
+    for ident, index in unit_index.items():
+        unit_ids[index] = ident
+    return ParallelBank(unit_ids, banks, row, texts)
+
+
+@dataclass
+class PairSampling:
+    """Which language pairs a batch holds: pivot-xx most of the time, xx-yy with probability xx_yy_ratio."""
+
+    pivot: str = "eng"
+    alpha: float = 0.3
+    xx_yy_ratio: float = 0.0
+
+
+class PairBatches:
+    """Batches of translation pairs, one language pair per batch (its in-batch negatives share a language).
+
+    A batch is {"src_*", "tgt_*": the student's inputs for each side, "units": the unit indices,
+    "teacher": teacher vectors of the units (when a teacher table is given)}.
+    """
+
+    def __init__(
+        self,
+        bank: ParallelBank,
+        collate: Callable[[list[np.ndarray]], dict[str, torch.Tensor]],
+        batch_size: int,
+        sampling: PairSampling,
+        seed: int = 0,
+        teacher: np.ndarray | None = None,
+    ):
+        if sampling.pivot not in bank.banks:
+            raise ConfigError(f"pivot: {sampling.pivot!r} is not among the languages {bank.languages}")
+        self.bank, self.collate, self.batch_size, self.seed = bank, collate, batch_size, seed
+        self.sampling, self.teacher = sampling, teacher
+        others = [lang for lang in bank.languages if lang != sampling.pivot]
+        if not others:
+            raise ConfigError("need at least one language besides the pivot")
+        counts = {lang: len(bank.shared(lang, sampling.pivot)) for lang in others}
+        empty = [lang for lang, n in counts.items() if n == 0]
+        if empty:
+            raise DataError(f"no sentences shared with {sampling.pivot} for {empty}")
+        probs = smoothed_probabilities(counts, sampling.alpha)
+        self.others = others
+        self.p = np.array([probs[lang] for lang in others])
+        self._shared = {lang: bank.shared(lang, sampling.pivot) for lang in others}
+
+    def pair(self, rng: np.random.Generator) -> tuple[str, str, np.ndarray]:
+        """Return (src language, tgt language, unit indices both have) for one batch."""
+        if len(self.others) > 1 and rng.random() < self.sampling.xx_yy_ratio:
+            a, b = rng.choice(len(self.others), size=2, replace=False, p=self.p)
+            src, tgt = self.others[a], self.others[b]
+            return src, tgt, self.bank.shared(src, tgt)
+        lang = self.others[rng.choice(len(self.others), p=self.p)]
+        return lang, self.sampling.pivot, self._shared[lang]
+
+    def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, step, micro, rank])
+        src, tgt, units = self.pair(rng)
+        if len(units) < 2:  # a pair with (almost) nothing in common: fall back to the pivot pair
+            src, tgt, units = src, self.sampling.pivot, self._shared[src]
+        chosen = rng.choice(units, size=min(self.batch_size, len(units)), replace=False)
+        return self.batch(src, tgt, chosen)
+
+    def batch(self, src: str, tgt: str, units: np.ndarray) -> dict[str, torch.Tensor]:
+        """Return the batch of the translation pairs `units` between `src` and `tgt`."""
+        out: dict[str, torch.Tensor] = {"units": torch.from_numpy(np.asarray(units, dtype=np.int64))}
+        for side, lang in (("src", src), ("tgt", tgt)):
+            rows = self.bank.banks[lang].rows(self.bank.row[lang][units])
+            for key, value in self.collate(rows).items():
+                out[f"{side}_{key}"] = value
+        if self.teacher is not None:
+            out["teacher"] = torch.from_numpy(self.teacher[units])
+        return out

@@ -1,0 +1,303 @@
+"""`Encoder`: sentences of any language -> unit vectors in one space, from any encoder folder.
+
+`Encoder.load` reads, in this order of preference:
+- a sentence-transformers folder (`modules.json`: Transformer or StaticEmbedding, Pooling, Dense, Normalize);
+- a Hugging Face encoder folder (XLM-R, BERT/mBERT, LaBSE-like; pooling from `xling.json` or mean);
+- a name of a model shipped with xling (`xling-mini`, looked up in `$XLING_MODELS` then the checkout's
+  `models/`), or a Hub id, fetched through the Hugging Face cache where the network allows it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from xling.embeddings.static import StaticSentenceEncoder
+from xling.embeddings.transformer import DenseLayer, TransformerSentenceEncoder, activation_name
+from xling.errors import ConfigError, DataError, XlingError
+
+XLING_META = "xling.json"
+SHIPPED_MODELS = Path(__file__).resolve().parents[3] / "models"
+
+
+@dataclass
+class EncodeStats:
+    """What the last `encode` call did: how many texts, how many were cut to the length limit."""
+
+    texts: int = 0
+    truncated: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class EncoderOptions:
+    """How to read a folder: override its pooling, layer, length limit; where and how to run."""
+
+    pooling: str | None = None
+    layer: int | None = None
+    max_length: int | None = None
+    device: str = "cpu"
+    precision: str = "fp32"  # or bf16 (autocast)
+    normalize: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Encoder:
+    """Encodes texts of any language into float32 vectors; `encode` is the one method most users need."""
+
+    def __init__(self, module: nn.Module, *, name: str, normalize: bool = True, device: str = "cpu",
+                 precision: str = "fp32", meta: dict[str, Any] | None = None):  # fmt: skip
+        if precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision {precision!r} must be fp32 or bf16")
+        self.module = module.to(device).eval()
+        self.name = name
+        self.normalize = normalize
+        self.device = torch.device(device)
+        self.precision = precision
+        self.meta = meta or {}
+        self.last_stats = EncodeStats()
+
+    @property
+    def dimension(self) -> int:
+        return self.module.dimension
+
+    @property
+    def kind(self) -> str:
+        return self.module.kind
+
+    @classmethod
+    def load(cls, name_or_path: str | Path, **options: Any) -> Encoder:
+        """Return the encoder in a folder, shipped model name or Hub id (see the module docstring)."""
+        opts = EncoderOptions(**options)
+        folder = resolve_model(name_or_path)
+        meta = _read_meta(folder)
+        if (folder / "modules.json").is_file():
+            module, normalize = _load_sentence_transformers(folder, opts, meta)
+        elif (folder / "config.json").is_file():
+            module, normalize = _load_hf_encoder(folder, opts, meta), opts.normalize
+        else:
+            raise DataError("not an encoder folder: no modules.json or config.json", folder)
+        return cls(module, name=str(meta.get("name", name_or_path)), normalize=normalize, device=opts.device,
+                   precision=opts.precision, meta=meta)  # fmt: skip
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        normalize: bool | None = None,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
+        """Return float32 vectors [len(texts), dimension] in input order (unit length unless normalize=False).
+
+        Texts are encoded in batches of similar length (less padding); the number cut at the length limit
+        is in `last_stats.truncated` and reported once as a warning.
+        """
+        import time
+
+        texts = check_texts(texts)
+        normalize = self.normalize if normalize is None else normalize
+        started = time.perf_counter()
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        truncated = 0
+        show = show_progress if show_progress is not None else len(texts) >= 20 * batch_size
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        with torch.inference_mode(), autocast, _progress(len(texts), show) as advance:
+            for start in range(0, len(texts), batch_size):
+                idx = order[start : start + batch_size]
+                features, cut = self.module.featurize([texts[i] for i in idx])
+                truncated += cut
+                features = {k: v.to(self.device) for k, v in features.items()}
+                vectors = self.module(features).float()
+                if normalize:
+                    vectors = nn.functional.normalize(vectors, dim=-1)
+                out[idx] = vectors.cpu().numpy()
+                advance(len(idx))
+        self.last_stats = EncodeStats(len(texts), truncated, time.perf_counter() - started)
+        if truncated:
+            limit = getattr(self.module, "max_length", None)
+            warnings.warn(
+                f"{truncated} of {len(texts)} texts were cut to the {limit}-token limit", stacklevel=2
+            )
+        return out
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """Return `texts` as a list; raise DataError naming the first entry that is not a non-empty string."""
+    if isinstance(texts, str):
+        raise DataError("encode() takes a list of texts, not one string (wrap it: [text])")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"text {i} is a {type(text).__name__}, not a string")
+        if not text.strip():
+            raise DataError(f"text {i} is empty (an empty text has no meaning to encode)")
+    return texts
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """Return the local folder for a path, a shipped model name or a Hub id (cached or fetched)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    name = str(name_or_path)
+    for root in (os.environ.get("XLING_MODELS"), SHIPPED_MODELS):
+        if root and (Path(root) / name).is_dir():
+            return Path(root) / name
+    if path.exists():
+        raise DataError("is a file, not a model folder", path)
+    if name.count("/") != 1 or name.startswith((".", "/")):
+        raise DataError("no such model folder (nor a shipped model name such as xling-mini)", path)
+    try:  # a Hub id such as sentence-transformers/LaBSE: the cache, or the network where there is one
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name))
+    except Exception as error:  # offline, unknown repo, no access: say which and why
+        raise XlingError(
+            f"{name}: not a local folder, and fetching it from the Hub failed ({error})"
+        ) from error
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    path = folder / XLING_META
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise DataError(f"invalid JSON ({error.msg})", path, error.lineno) from error
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise DataError("missing file", path) from error
+    except json.JSONDecodeError as error:
+        raise DataError(f"invalid JSON ({error.msg})", path, error.lineno) from error
+
+
+def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *,
+                     pooling: str = "mean", max_length: int = 512, dense=()) -> TransformerSentenceEncoder:  # fmt: skip
+    """Return a transformer encoder over the HF model in `folder` (options beat xling.json beat defaults)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    try:
+        model = AutoModel.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot load as a Hugging Face encoder: {error}", folder) from error
+    embedding = meta.get("embedding", {})
+    return TransformerSentenceEncoder(
+        model,
+        tokenizer,
+        pooling=opts.pooling or embedding.get("pooling", pooling),
+        layer=opts.layer if opts.layer is not None else embedding.get("layer"),
+        max_length=opts.max_length or embedding.get("max_length", max_length),
+        dense=dense,
+    )
+
+
+def _load_sentence_transformers(
+    folder: Path, opts: EncoderOptions, meta: dict[str, Any]
+) -> tuple[nn.Module, bool]:
+    """Return (the module a sentence-transformers folder describes, whether it ends with Normalize)."""
+    modules = _read_json(folder / "modules.json")
+    kinds = [(m.get("type", "").rsplit(".", 1)[-1], folder / m.get("path", "")) for m in modules]
+    normalize = any(kind == "Normalize" for kind, _ in kinds) or opts.normalize
+    first_kind, first_dir = kinds[0]
+    if first_kind == "StaticEmbedding":
+        rest = [kind for kind, _ in kinds[1:] if kind != "Normalize"]
+        if rest:
+            raise DataError(
+                f"modules after StaticEmbedding are not supported: {rest}", folder / "modules.json"
+            )
+        return StaticSentenceEncoder.load(first_dir), normalize
+    if first_kind != "Transformer":
+        raise DataError(f"first module {first_kind!r} is not supported (Transformer, StaticEmbedding)",
+                        folder / "modules.json")  # fmt: skip
+    pooling, dense = "mean", []
+    for kind, path in kinds[1:]:
+        if kind == "Pooling":
+            pooling = _st_pooling(_read_json(path / "config.json"), path / "config.json")
+        elif kind == "Dense":
+            dense.append(_st_dense(path))
+        elif kind != "Normalize":
+            raise DataError(
+                f"module {kind!r} is not supported (Pooling, Dense, Normalize)", folder / "modules.json"
+            )
+    st_config = first_dir / "sentence_bert_config.json"
+    max_length = _read_json(st_config).get("max_seq_length", 512) if st_config.is_file() else 512
+    module = _load_hf_encoder(first_dir, opts, meta, pooling=pooling, max_length=max_length, dense=dense)
+    return module, normalize
+
+
+def _st_pooling(config: dict[str, Any], path: Path) -> str:
+    """Return xling's pooling name for a sentence-transformers Pooling config (old or new keys)."""
+    if "pooling_mode" in config:
+        mode = config["pooling_mode"]
+    else:
+        modes = [k for k in ("cls_token", "mean_tokens", "max_tokens") if config.get(f"pooling_mode_{k}")]
+        extra = [k for k, v in config.items() if k.startswith("pooling_mode_") and v and k[13:] not in
+                 ("cls_token", "mean_tokens", "max_tokens")]  # fmt: skip
+        if len(modes) != 1 or extra:
+            raise DataError(
+                f"pooling modes {modes + extra} are not supported (exactly one of cls/mean/max)", path
+            )
+        mode = modes[0]
+    names = {"cls_token": "cls", "mean_tokens": "mean", "max_tokens": "max", "cls": "cls", "mean": "mean",
+             "max": "max"}  # fmt: skip
+    if mode not in names:
+        raise DataError(f"pooling mode {mode!r} is not supported (cls, mean, max)", path)
+    return names[mode]
+
+
+def _st_dense(path: Path) -> DenseLayer:
+    """Return the Dense layer saved in a sentence-transformers module folder."""
+    config = _read_json(path / "config.json")
+    weights_file = path / "model.safetensors"
+    if weights_file.is_file():
+        weights = load_file(str(weights_file))
+    else:
+        bin_file = path / "pytorch_model.bin"
+        if not bin_file.is_file():
+            raise DataError("Dense module has no model.safetensors or pytorch_model.bin", path)
+        weights = torch.load(bin_file, map_location="cpu", weights_only=True)
+    return DenseLayer(
+        weights["linear.weight"],
+        weights.get("linear.bias"),
+        activation_name(config.get("activation_function")),
+    )
+
+
+class _progress:
+    """A rich progress bar over encoded texts, or nothing when not shown."""
+
+    def __init__(self, total: int, show: bool):
+        self.total, self.show, self.bar = total, show, None
+
+    def __enter__(self):
+        if not self.show:
+            return lambda n: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self.bar = Progress(
+            "encoding", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+        )
+        self.bar.start()
+        task = self.bar.add_task("encoding", total=self.total)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -1,0 +1,67 @@
+"""`xling embed`: a text file (one text per line) -> a matrix file, row i the vector of line i."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from xling.data.readers import read_lines
+from xling.errors import ConfigError, DataError
+
+FORMATS = {".npy": "npy", ".fvecs": "fvecs"}
+
+
+@dataclass
+class EmbedReport:
+    """What `embed_file` wrote."""
+
+    output: Path
+    rows: int
+    dimension: int
+    truncated: int
+    seconds: float
+
+
+def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batch_size: int = 64,
+               dtype: str = "float32", normalize: bool = True) -> EmbedReport:  # fmt: skip
+    """Return a report after writing the vectors of every line of `input_path` to `output_path`.
+
+    `.npy` (float32 or float16) or `.fvecs` (FAISS/ann-benchmarks: per row an int32 dimension, then float32
+    values). The file is written to a temporary name and renamed, so a crash never leaves half a matrix
+    where a previous good one was.
+    """
+    output = Path(output_path)
+    kind = FORMATS.get(output.suffix)
+    if kind is None:
+        raise ConfigError(f"output: {output} must end in .npy or .fvecs")
+    if dtype not in ("float32", "float16") or (kind == "fvecs" and dtype != "float32"):
+        raise ConfigError(f"dtype: {dtype!r} must be float32 or float16 (.fvecs is float32 only)")
+    texts = list(read_lines(input_path))
+    vectors = encoder.encode(texts, batch_size=batch_size, normalize=normalize)  # no blank line got here
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        if kind == "npy":
+            np.save(handle, vectors.astype(dtype))
+        else:
+            rows = np.empty((len(vectors), vectors.shape[1] + 1), dtype=np.float32)
+            rows[:, 0] = np.array([vectors.shape[1]], dtype=np.int32).view(np.float32)[0]
+            rows[:, 1:] = vectors
+            rows.tofile(handle)
+    os.replace(tmp, output)
+    stats = encoder.last_stats
+    return EmbedReport(output, len(texts), vectors.shape[1], stats.truncated, stats.seconds)
+
+
+def read_fvecs(path: str | Path) -> np.ndarray:
+    """Return the float32 matrix stored in an .fvecs file."""
+    raw = np.fromfile(path, dtype=np.float32)
+    if raw.size == 0:
+        raise DataError("empty .fvecs file", path)
+    dim = int(raw[:1].view(np.int32)[0])
+    if dim <= 0 or raw.size % (dim + 1):
+        raise DataError(f"not an .fvecs file (dimension {dim} does not divide {raw.size} values)", path)
+    return raw.reshape(-1, dim + 1)[:, 1:].copy()

@@ -1,0 +1,155 @@
+"""A transformer sentence encoder: a Hugging Face encoder, a pooling rule and optional dense layers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tokenizers import Tokenizer
+from torch import nn
+
+from xling.errors import ConfigError
+
+POOLINGS = ("mean", "cls", "max", "pooler")
+
+
+@dataclass
+class DenseLayer:
+    """A sentence-transformers Dense module: y = activation(W x + b)."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    activation: str = "identity"
+
+
+ACTIVATIONS = {"identity": nn.Identity, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
+
+
+def activation_name(st_name: str | None) -> str:
+    """Return xling's name for a sentence-transformers activation path such as torch.nn.modules.activation.Tanh."""
+    if not st_name:
+        return "identity"
+    short = st_name.rsplit(".", 1)[-1].lower()
+    if short not in ACTIVATIONS:
+        raise ConfigError(
+            f"Dense activation_function {st_name!r} is not supported ({', '.join(ACTIVATIONS)})"
+        )
+    return short
+
+
+class TransformerSentenceEncoder(nn.Module):
+    """Token states of one layer of `model`, pooled (mean/cls/max/pooler), then optional dense layers."""
+
+    kind = "transformer"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        hf_tokenizer,
+        *,
+        pooling: str = "mean",
+        layer: int | None = None,
+        max_length: int = 256,
+        dense: Sequence[DenseLayer] = (),
+    ):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ConfigError(f"pooling {pooling!r} must be one of {', '.join(POOLINGS)}")
+        if pooling == "pooler" and getattr(model, "pooler", None) is None:
+            raise ConfigError("pooling 'pooler' needs a model with a pooler layer; this one has none")
+        self.model = model
+        self.hf_tokenizer = hf_tokenizer
+        self.pooling = pooling
+        self.layer = layer
+        self.max_length = min(max_length, _position_limit(model))
+        self.dense = nn.ModuleList()
+        for layer_spec in dense:
+            linear = nn.Linear(
+                layer_spec.weight.shape[1], layer_spec.weight.shape[0], bias=layer_spec.bias is not None
+            )
+            with torch.no_grad():
+                linear.weight.copy_(layer_spec.weight)
+                if layer_spec.bias is not None:
+                    linear.bias.copy_(layer_spec.bias)
+            self.dense.append(nn.Sequential(linear, ACTIVATIONS[layer_spec.activation]()))
+        self._tokenizer = _truncating_backend(hf_tokenizer, self.max_length)
+        self.pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
+
+    @property
+    def dimension(self) -> int:
+        if len(self.dense):
+            return self.dense[-1][0].out_features
+        return self.model.config.hidden_size
+
+    def token_ids(self, texts: Sequence[str]) -> tuple[list[list[int]], int]:
+        """Return (the ids of each text with special tokens, cut to max_length; how many were cut)."""
+        if self._tokenizer is None:  # a slow tokenizer: no overflow report from the Rust side
+            ids = self.hf_tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+            return ids, sum(len(x) >= self.max_length for x in ids)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        return [e.ids for e in encodings], sum(bool(e.overflowing) for e in encodings)
+
+    def collate(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """Return the model inputs for a batch of id lists: right-padded input_ids and attention_mask."""
+        return pad_batch(ids, self.pad_id)
+
+    def featurize(self, texts: Sequence[str]) -> tuple[dict[str, torch.Tensor], int]:
+        """Return (the model inputs for `texts`, how many were truncated)."""
+        ids, truncated = self.token_ids(texts)
+        return self.collate(ids), truncated
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        mask = features["attention_mask"]
+        out = self.model(
+            input_ids=features["input_ids"], attention_mask=mask, output_hidden_states=self.layer is not None
+        )
+        if self.pooling == "pooler":
+            vectors = out.pooler_output
+        else:
+            hidden = out.hidden_states[self.layer] if self.layer is not None else out.last_hidden_state
+            vectors = pool(hidden, mask, self.pooling)
+        for layer in self.dense:
+            vectors = layer(vectors)
+        return vectors
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """Return one vector per sequence from token states: mean or max over real tokens, or the first token."""
+    if how == "cls":
+        return hidden[:, 0]
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    if how == "max":
+        return hidden.masked_fill(m == 0, torch.finfo(hidden.dtype).min).max(dim=1).values
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Return right-padded input_ids and attention_mask tensors for a list of id lists."""
+    width = max((len(x) for x in ids), default=0)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, seq in enumerate(ids):
+        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, : len(seq)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask}
+
+
+def _position_limit(model: nn.Module) -> int:
+    """Return how many tokens the model's position table holds (XLM-R reserves padding_idx + 1 slots)."""
+    config = model.config
+    limit = getattr(config, "max_position_embeddings", 512) or 512
+    if getattr(config, "model_type", "") in ("xlm-roberta", "roberta", "camembert"):
+        limit -= (config.pad_token_id or 0) + 1
+    return limit
+
+
+def _truncating_backend(hf_tokenizer, max_length: int) -> Tokenizer | None:
+    """Return a private copy of the fast tokenizer's Rust backend that truncates to max_length, unpadded."""
+    backend = getattr(hf_tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    copy = Tokenizer.from_str(backend.to_str())
+    copy.no_padding()
+    copy.enable_truncation(max_length)
+    return copy
