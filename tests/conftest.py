@@ -28,3 +28,12 @@ def sample_tokenizer_dir(tmp_path_factory) -> Path:
         sources.text_factories(), VocabConfig(output=str(out), vocab_size=1600, sample_sentences=20_000)
     )
     return out
+
+
+@pytest.fixture
+def shared_data_dir() -> Path:
+    """Return ../shared/data (or $XLING_DATA); skip the test cleanly when it is absent."""
+    path = shared_data()
+    if path is None:
+        pytest.skip("needs the shared data folder (../shared/data or $XLING_DATA)")
+    return path

