@@ -1,0 +1,494 @@
+"""Margin-based bitext mining (Artetxe & Schwenk 2019, as in LASER's `mine_bitexts.py`).
+
+Every source sentence is compared with its k nearest target sentences and vice versa. A candidate pair
+(x, y) is scored by how much its cosine stands out from the two neighbourhoods:
+
+    ratio:    cos(x, y) / ((avg_x + avg_y) / 2)
+    distance: cos(x, y) - (avg_x + avg_y) / 2
+    absolute: cos(x, y)
+
+where avg_x is the mean cosine of x with its k nearest neighbours on the other side (and avg_y alike).
+Pairs are then selected by `mode`: the best candidate of each source sentence (forward), of each target
+sentence (backward), pairs that are best in both directions (intersect), or the union of both directions
+taken greedily by score with every sentence used at most once (max, LASER's default).
+
+Neighbours come from FAISS inner-product search over unit vectors, queried in chunks so that memory stays
+O((n + m) * k) and an n x m similarity matrix is never built.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import faiss
+import numpy as np
+
+from xling.errors import ConfigError, DataError, XlingError
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "MineConfig",
+    "MineReport",
+    "MinedPair",
+    "SentenceEncoder",
+    "encode_texts",
+    "knn",
+    "margin_scores",
+    "mine_embeddings",
+    "mine_files",
+    "read_sentences",
+]
+
+Margin = Literal["ratio", "distance", "absolute"]
+Mode = Literal["intersect", "forward", "backward", "max"]
+IndexKind = Literal["flat", "ivf", "hnsw"]
+
+MARGINS: tuple[str, ...] = ("ratio", "distance", "absolute")
+MODES: tuple[str, ...] = ("intersect", "forward", "backward", "max")
+INDEX_KINDS: tuple[str, ...] = ("flat", "ivf", "hnsw")
+
+# What threshold="auto" means per margin. 1.06 on the ratio margin is the cut CCMatrix used with LASER
+# embeddings; "distance" > 0 is the same "stands out from its neighbourhood" test as ratio > 1; absolute
+# cosines have no model-independent cut, so "auto" keeps every selected pair there.
+DEFAULT_THRESHOLDS: dict[str, float | None] = {"ratio": 1.06, "distance": 0.0, "absolute": None}
+
+# Approximate indexes: HNSW graph degree and search breadth, IVF lists per sqrt(n) and lists probed.
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+IVF_LISTS_PER_SQRT_N = 4
+IVF_MIN_POINTS_PER_LIST = 39  # FAISS warns below this many training points per centroid
+IVF_NPROBE = 16
+
+
+class SentenceEncoder(Protocol):
+    """What mining and the search index need from a sentence encoder."""
+
+    name: str
+    dimension: int
+
+    def encode(
+        self,
+        texts: list[str],
+        batch_size: int = 64,
+        normalize: bool = True,
+        show_progress: bool | None = None,
+    ) -> np.ndarray: ...
+
+
+@dataclass
+class MineConfig:
+    """Options of one mining run; every default lives here.
+
+    `threshold` keeps pairs whose margin score is >= it: a float, None to keep every selected pair, or
+    "auto" for the per-margin default in DEFAULT_THRESHOLDS (1.06 for ratio, as CCMatrix used).
+    `query_chunk` is the number of query rows per FAISS search call: it bounds the memory of one search.
+    `threads` sets FAISS's OpenMP threads for the run (None: FAISS's default, all cores).
+    """
+
+    k: int = 4
+    margin: Margin = "ratio"
+    mode: Mode = "intersect"
+    threshold: float | None | Literal["auto"] = "auto"
+    index: IndexKind = "flat"
+    query_chunk: int = 8192
+    batch_size: int = 64
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Return nothing; raise ConfigError naming the first bad field."""
+        for name in ("k", "query_chunk", "batch_size"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ConfigError(f"mine config: {name} must be a positive integer, got {value!r}")
+        _check_choice("margin", self.margin, MARGINS)
+        _check_choice("mode", self.mode, MODES)
+        _check_choice("index", self.index, INDEX_KINDS)
+        threshold = self.threshold
+        if not (threshold is None or threshold == "auto" or _is_number(threshold)):
+            raise ConfigError(f"mine config: threshold must be a number, None or 'auto', got {threshold!r}")
+        if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
+            raise ConfigError(
+                f"mine config: threads must be a positive integer or None, got {self.threads!r}"
+            )
+
+    def effective_threshold(self) -> float | None:
+        """Return the threshold in force: the number given, None (keep all) or the margin's default."""
+        if self.threshold == "auto":
+            return DEFAULT_THRESHOLDS[self.margin]
+        return None if self.threshold is None else float(self.threshold)
+
+
+def _is_int(value: Any) -> bool:
+    """Return True for an int that is not a bool."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """Return True for a finite real number that is not a bool."""
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    """Return nothing; raise ConfigError if `value` is not one of `choices`."""
+    if value not in choices:
+        raise ConfigError(f"mine config: {name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class MinedPair:
+    """One mined sentence pair: row indexes into the source and target inputs and its margin score."""
+
+    src_index: int
+    tgt_index: int
+    score: float
+
+
+# --- nearest neighbours ------------------------------------------------------------------------------
+
+
+@contextmanager
+def faiss_threads(threads: int | None) -> Iterator[None]:
+    """Return a context in which FAISS uses `threads` OpenMP threads (None: leave as is), restored after."""
+    if threads is None:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def build_faiss_index(base: np.ndarray, kind: str) -> faiss.Index:
+    """Return an inner-product FAISS index of kind flat, ivf or hnsw holding the rows of `base`."""
+    dim = base.shape[1]
+    if kind == "flat":
+        index: faiss.Index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    elif kind == "ivf":
+        nlist = ivf_list_count(len(base))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        if nlist == 1:
+            index.cp.min_points_per_centroid = 1  # one list needs no clustering: silence FAISS's warning
+        index.train(base)
+        index.nprobe = min(nlist, IVF_NPROBE)
+    else:
+        raise ConfigError(f"index kind must be one of {', '.join(INDEX_KINDS)}, got {kind!r}")
+    index.add(base)
+    return index
+
+
+def ivf_list_count(n: int) -> int:
+    """Return the number of IVF lists for `n` vectors: about 4 sqrt(n), with enough points to train each."""
+    return max(1, min(int(IVF_LISTS_PER_SQRT_N * np.sqrt(n)), n // IVF_MIN_POINTS_PER_LIST))
+
+
+def knn(
+    queries: np.ndarray, base: np.ndarray, k: int, index_kind: str = "flat", chunk: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (sims [n, k] float32, ids [n, k] int64): the k most similar `base` rows of each query row.
+
+    Similarity is the inner product (cosine for unit rows). `k` is capped at len(base). Queries are
+    searched `chunk` rows at a time, so memory beyond the index is O(n * k). Approximate indexes may
+    find fewer than k neighbours: the missing ones have id -1 and similarity -inf.
+    """
+    if not _is_int(k) or k < 1 or not _is_int(chunk) or chunk < 1:
+        raise ConfigError(f"knn: k and chunk must be positive integers, got k={k!r}, chunk={chunk!r}")
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    base = np.ascontiguousarray(base, dtype=np.float32)
+    k = min(k, len(base))
+    sims = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    ids = np.full((len(queries), k), -1, dtype=np.int64)
+    if k == 0 or len(queries) == 0:
+        return sims, ids
+    index = build_faiss_index(base, index_kind)
+    if index_kind == "hnsw":
+        faiss.downcast_index(index).hnsw.efSearch = max(HNSW_EF_SEARCH, k)
+    for start in range(0, len(queries), chunk):
+        stop = min(start + chunk, len(queries))
+        sims[start:stop], ids[start:stop] = index.search(queries[start:stop], k)
+    sims[ids < 0] = -np.inf  # FAISS pads missing neighbours with -FLT_MAX: make them unmistakable
+    return sims, ids
+
+
+# --- scoring and selection ---------------------------------------------------------------------------
+
+
+def margin_scores(cos: np.ndarray, avg_x: np.ndarray, avg_y: np.ndarray, margin: str = "ratio") -> np.ndarray:
+    """Return the margin scores of cosines `cos` given the neighbourhood means avg_x and avg_y (broadcast).
+
+    ratio: cos / ((avg_x + avg_y) / 2); distance: cos - (avg_x + avg_y) / 2; absolute: cos. A ratio with a
+    zero mean, or any NaN, scores -inf so that it sorts last instead of poisoning the order.
+    """
+    cos = np.asarray(cos, dtype=np.float32)
+    mean = (np.asarray(avg_x, dtype=np.float32) + np.asarray(avg_y, dtype=np.float32)) / 2
+    if margin == "ratio":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scores = cos / mean
+    elif margin == "distance":
+        scores = cos - mean
+    elif margin == "absolute":
+        scores = np.broadcast_to(cos, np.broadcast_shapes(cos.shape, mean.shape)).copy()
+    else:
+        raise ConfigError(f"margin must be one of {', '.join(MARGINS)}, got {margin!r}")
+    scores = np.asarray(scores, dtype=np.float32)
+    scores[~np.isfinite(scores)] = -np.inf
+    return scores
+
+
+def _neighbourhood_means(sims: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Return the mean similarity of each row's found neighbours (0 for a row with none)."""
+    found = ids >= 0
+    total = np.where(found, sims, 0).sum(axis=1, dtype=np.float64)
+    return (total / np.maximum(found.sum(axis=1), 1)).astype(np.float32)
+
+
+def _candidate_scores(
+    sims: np.ndarray, ids: np.ndarray, avg_query: np.ndarray, avg_base: np.ndarray, margin: str
+) -> np.ndarray:
+    """Return the margin score of every (query, neighbour) candidate; -inf where no neighbour was found."""
+    scores = margin_scores(sims, avg_query[:, None], avg_base[np.maximum(ids, 0)], margin)
+    scores[ids < 0] = -np.inf
+    return scores
+
+
+def _best(scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (best neighbour id, its score) per row; the id is -1 where the row has no scored candidate."""
+    if scores.shape[1] == 0:
+        return np.full(len(scores), -1, dtype=np.int64), np.full(len(scores), -np.inf, dtype=np.float32)
+    rows = np.arange(len(scores))
+    column = scores.argmax(axis=1)
+    best_score = scores[rows, column]
+    best_id = np.where(np.isfinite(best_score), ids[rows, column], -1)
+    return best_id, best_score
+
+
+def _greedy_union(
+    src_idx: np.ndarray, tgt_idx: np.ndarray, scores: np.ndarray, n_src: int, n_tgt: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the candidates kept by taking them by descending score, each sentence used at most once."""
+    order = np.lexsort((tgt_idx, src_idx, -scores))  # ties: lowest source, then target index first
+    used_src = np.zeros(n_src, dtype=bool)
+    used_tgt = np.zeros(n_tgt, dtype=bool)
+    keep: list[int] = []
+    for position, i, j in zip(order.tolist(), src_idx[order].tolist(), tgt_idx[order].tolist(), strict=True):
+        if not used_src[i] and not used_tgt[j]:
+            used_src[i] = used_tgt[j] = True
+            keep.append(position)
+    kept = np.asarray(keep, dtype=np.int64)
+    return src_idx[kept], tgt_idx[kept], scores[kept]
+
+
+def _select(
+    fwd: tuple[np.ndarray, np.ndarray], bwd: tuple[np.ndarray, np.ndarray], mode: str, n_src: int, n_tgt: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (src indexes, tgt indexes, scores) of the pairs `mode` selects from the best candidates."""
+    fwd_best, fwd_score = fwd
+    bwd_best, bwd_score = bwd
+    src_rows = np.flatnonzero(fwd_best >= 0)
+    tgt_rows = np.flatnonzero(bwd_best >= 0)
+    if mode == "forward":
+        return src_rows, fwd_best[src_rows], fwd_score[src_rows]
+    if mode == "backward":
+        return bwd_best[tgt_rows], tgt_rows, bwd_score[tgt_rows]
+    if mode == "intersect":
+        mutual = src_rows[bwd_best[fwd_best[src_rows]] == src_rows]
+        return mutual, fwd_best[mutual], fwd_score[mutual]
+    if mode == "max":
+        return _greedy_union(
+            np.concatenate([src_rows, bwd_best[tgt_rows]]),
+            np.concatenate([fwd_best[src_rows], tgt_rows]),
+            np.concatenate([fwd_score[src_rows], bwd_score[tgt_rows]]),
+            n_src,
+            n_tgt,
+        )
+    raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+
+
+def _unit_rows(vectors: np.ndarray, side: str) -> np.ndarray:
+    """Return `vectors` as C-contiguous float32 with unit rows; raise XlingError if not a finite 2-D array."""
+    array = np.asarray(vectors)
+    if array.ndim != 2:
+        raise XlingError(
+            f"{side} embeddings must be a 2-D array [sentences, dimension], got shape {array.shape}"
+        )
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    # einsum: no temporary as large as the input (np.linalg.norm would square a full copy first);
+    # a NaN or inf anywhere in a row shows in its squared norm, so this doubles as the finiteness check
+    norms = np.sqrt(np.einsum("ij,ij->i", array, array))
+    if not np.isfinite(norms).all():
+        raise XlingError(f"{side} embeddings contain NaN, infinite or overflowing values")
+    if len(array) and not np.allclose(norms, 1.0, atol=1e-3):
+        # Margins are defined on cosines; normalise a copy rather than trust the caller.
+        array = array / np.maximum(norms, 1e-12)[:, None]
+    return array
+
+
+def mine_embeddings(src: np.ndarray, tgt: np.ndarray, config: MineConfig | None = None) -> list[MinedPair]:
+    """Return the pairs mined between the rows of `src` and `tgt`, by descending score (see module doc).
+
+    Rows need not be unit length (they are normalised); both sides must have the same width.
+    """
+    config = config or MineConfig()
+    config.validate()
+    x = _unit_rows(src, "source")
+    y = _unit_rows(tgt, "target")
+    if x.shape[1] != y.shape[1]:
+        raise XlingError(
+            f"source and target embeddings differ in dimension: {x.shape[1]} and {y.shape[1]}; "
+            "were they made by the same model?"
+        )
+    if len(x) == 0 or len(y) == 0:
+        return []
+    with faiss_threads(config.threads):
+        fwd_sims, fwd_ids = knn(x, y, config.k, config.index, config.query_chunk)
+        bwd_sims, bwd_ids = knn(y, x, config.k, config.index, config.query_chunk)
+    avg_x = _neighbourhood_means(fwd_sims, fwd_ids)
+    avg_y = _neighbourhood_means(bwd_sims, bwd_ids)
+    fwd = _best(_candidate_scores(fwd_sims, fwd_ids, avg_x, avg_y, config.margin), fwd_ids)
+    bwd = _best(_candidate_scores(bwd_sims, bwd_ids, avg_y, avg_x, config.margin), bwd_ids)
+    src_idx, tgt_idx, scores = _select(fwd, bwd, config.mode, len(x), len(y))
+    threshold = config.effective_threshold()
+    if threshold is not None:
+        keep = scores >= threshold
+        src_idx, tgt_idx, scores = src_idx[keep], tgt_idx[keep], scores[keep]
+    order = np.lexsort((tgt_idx, src_idx, -scores))
+    return [
+        MinedPair(int(i), int(j), float(s))
+        for i, j, s in zip(src_idx[order], tgt_idx[order], scores[order], strict=True)
+    ]
+
+
+# --- files -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MineReport:
+    """What mine_files did: sentences read per side, pairs written, where, and the time it took."""
+
+    src_sentences: int
+    tgt_sentences: int
+    pairs: int
+    output: str
+    threshold: float | None
+    encode_seconds: float
+    mine_seconds: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as a JSON-ready dict."""
+        return asdict(self)
+
+
+def read_sentences(path: str | os.PathLike[str]) -> list[str]:
+    """Return the stripped lines of a one-sentence-per-line file (plain or .gz).
+
+    An empty line, invalid UTF-8 or a tab (which the TSV output could not hold) is a DataError naming
+    `path:line`.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError("file not found" if not p.exists() else "not a regular file", p)
+    sentences: list[str] = []
+    opener = gzip.open if p.name.endswith(".gz") else open
+    number = 0
+    try:
+        with opener(p, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                sentences.append(_sentence(raw, p, number))
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"cannot read past this line: {exc}", p, number) from exc
+    if not sentences:
+        raise DataError("file is empty", p)
+    return sentences
+
+
+def _sentence(raw: bytes, path: Path, number: int) -> str:
+    """Return one decoded, stripped line; raise DataError naming path:number if it cannot be mined."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"invalid UTF-8 at byte offset {exc.start} of the line", path, number) from None
+    if number == 1:
+        text = text.removeprefix("\ufeff")
+    text = text.strip()
+    if not text:
+        raise DataError("empty line (expected one sentence per line)", path, number)
+    if "\t" in text:
+        raise DataError("tab inside a sentence (the output is tab-separated)", path, number)
+    return text
+
+
+def encode_texts(encoder: SentenceEncoder, texts: list[str], batch_size: int) -> np.ndarray:
+    """Return the unit float32 embeddings of `texts`; raise XlingError if the encoder's output is bad."""
+    vectors = np.asarray(encoder.encode(texts, batch_size=batch_size, normalize=True), dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) != len(texts):
+        raise XlingError(
+            f"encoder {getattr(encoder, 'name', '?')!r} returned shape {vectors.shape} for {len(texts)} texts"
+        )
+    return vectors
+
+
+def _write_atomically(path: Path, lines: Iterator[str]) -> None:
+    """Return nothing; write `lines` to a temporary file next to `path`, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
+            handle.writelines(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def mine_files(
+    encoder: SentenceEncoder,
+    src_path: str | os.PathLike[str],
+    tgt_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    config: MineConfig | None = None,
+) -> MineReport:
+    """Return a report after mining two one-sentence-per-line files into a `score<TAB>src<TAB>tgt` TSV.
+
+    Rows are sorted by descending score. The output appears only once complete (temp file + rename), so
+    a crash never leaves a truncated file and never destroys an earlier output.
+    """
+    config = config or MineConfig()
+    config.validate()
+    start = time.perf_counter()
+    src_texts = read_sentences(src_path)
+    tgt_texts = read_sentences(tgt_path)
+    src_vectors = encode_texts(encoder, src_texts, config.batch_size)
+    tgt_vectors = encode_texts(encoder, tgt_texts, config.batch_size)
+    encoded = time.perf_counter()
+    pairs = mine_embeddings(src_vectors, tgt_vectors, config)
+    mined = time.perf_counter()
+    output = Path(output_path)
+    _write_atomically(
+        output, (f"{p.score:.6f}\t{src_texts[p.src_index]}\t{tgt_texts[p.tgt_index]}\n" for p in pairs)
+    )
+    return MineReport(
+        src_sentences=len(src_texts),
+        tgt_sentences=len(tgt_texts),
+        pairs=len(pairs),
+        output=str(output),
+        threshold=config.effective_threshold(),
+        encode_seconds=round(encoded - start, 3),
+        mine_seconds=round(mined - encoded, 3),
+        seconds=round(time.perf_counter() - start, 3),
+    )
