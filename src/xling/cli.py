@@ -21,6 +21,10 @@ align_app = typer.Typer(help="Bring languages into one space.", no_args_is_help=
 app.add_typer(align_app, name="align")
 eval_app = typer.Typer(help="The field's benchmarks, each one command with a report.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+index_app = typer.Typer(
+    help="A persistent cross-language search index (FAISS + SQLite).", no_args_is_help=True
+)
+app.add_typer(index_app, name="index")
 console = Console(stderr=True)
 
 Recipe = Annotated[Path | None, typer.Option("--recipe", help="TOML recipe file that sets config fields.")]
@@ -261,6 +265,195 @@ def eval_tatoeba(
         result = evaluate_tatoeba(encoder, config, progress=lambda lang: status.update(f"Tatoeba: {lang}"))
     _print_scores(result, ("src2eng", "eng2src"))
     _write_json(json_path, result.to_dict())
+
+
+@app.command()
+def mine(
+    src: Annotated[Path, typer.Argument(help="Source sentences, one per line.")],
+    tgt: Annotated[Path, typer.Argument(help="Target sentences, one per line.")],
+    output: Annotated[Path, typer.Option("--output", help="TSV of score<TAB>src<TAB>tgt, best first.")],
+    model: ModelOpt = "xling-mini",
+    k: Annotated[int | None, typer.Option(help="Neighbours for the margin.")] = None,
+    margin: Annotated[str | None, typer.Option(help="ratio, distance or absolute.")] = None,
+    mode: Annotated[str | None, typer.Option(help="intersect, forward, backward or max.")] = None,
+    threshold: Annotated[
+        str | None, typer.Option(help="Keep pairs scoring at least this ('auto', 'none').")
+    ] = None,
+    index: Annotated[str | None, typer.Option(help="FAISS index: flat (exact), ivf or hnsw.")] = None,
+    precision: Annotated[str, typer.Option(help="Encoder precision: fp32, bf16 or int8.")] = "fp32",
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Mine translation pairs from two monolingual files with margin-based scoring (LASER-style)."""
+    from xling.retrieval.mining import MineConfig, mine_files
+
+    threshold_value: float | str | None = None if threshold == "none" else threshold  # "none" is set below
+    if threshold is not None and threshold not in ("auto", "none"):
+        try:
+            threshold_value = float(threshold)
+        except ValueError as error:
+            raise XlingError(f"--threshold {threshold!r}: a number, 'auto' or 'none'") from error
+    config = load_config(MineConfig, recipe, set_ or [], section="mine", k=k, margin=margin, mode=mode,
+                         index=index, threshold=threshold_value)  # fmt: skip
+    if threshold == "none":
+        config.threshold = None
+    report = mine_files(_load_encoder(model, precision=precision), src, tgt, output, config)
+    console.print(f"[green]{report.pairs:,} pairs written to {report.output}[/] from {report.src_sentences:,} x "
+                  f"{report.tgt_sentences:,} sentences in {report.seconds:.1f} s")  # fmt: skip
+    _write_json(json_path, report.to_dict())
+
+
+@eval_app.command("mining")
+def eval_mining(
+    model: ModelOpt = "xling-mini",
+    data: Annotated[
+        str | None, typer.Option(help="Folder holding bible/ (default: $XLING_DATA or ../shared/data).")
+    ] = None,
+    langs: Annotated[str, typer.Option(help="Languages mined against English.")] = "deu,fra,rus,cmn",
+    book: Annotated[str, typer.Option(help="Held-out book whose verses are the true pairs.")] = "JHN",
+    distractors: Annotated[int | None, typer.Option(help="Non-parallel verses per side.")] = None,
+    json_path: JsonOut = None,
+) -> None:
+    """BUCC-style mining test from the Bible: a held-out book's verse pairs hidden among other verses."""
+    from xling.evaluation.mining import build_mining_test, evaluate_mining
+
+    root = Path(data or os.environ.get("XLING_DATA", "../shared/data")).expanduser()
+    bible = root / "bible" if (root / "bible").is_dir() else root
+    encoder = _load_encoder(model)
+    with console.status("building the mining tests"):
+        tests = [build_mining_test(bible, lang, "eng", book=book, n_distractors=distractors)
+                 for lang in langs.split(",")]  # fmt: skip
+    with console.status("mining"):
+        result = evaluate_mining(encoder, tests)
+    payload = result.to_dict()
+    from rich.table import Table
+
+    table = Table(title=f"mining ({book} hidden among other verses): {payload['model']}")
+    for column in ("pair", "precision", "recall", "F1", "threshold"):
+        table.add_column(column, justify="left" if column == "pair" else "right")
+    for pair, row in payload["scores"].items():
+        table.add_row(pair, f"{100 * row['precision']:.1f}", f"{100 * row['recall']:.1f}", f"{100 * row['f1']:.1f}",
+                      "" if row["threshold"] is None else f"{row['threshold']:.3f}")  # fmt: skip
+    table.add_row("[bold]average F1[/]", "", "", f"[bold]{100 * payload['average']:.1f}[/]", "")
+    Console().print(table)
+    _write_json(json_path, payload)
+
+
+def _documents(input: Path, lang: str | None) -> tuple[list[str], list[str]]:
+    """Return (texts, languages) from a file: one text per line with --lang, else lang<TAB>text lines."""
+    from xling.data.languages import normalize_language
+    from xling.data.readers import read_lines
+    from xling.errors import DataError
+
+    texts, languages = [], []
+    for number, line in enumerate(read_lines(input), start=1):
+        if lang is not None:
+            texts.append(line)
+            languages.append(lang)
+            continue
+        code, sep, text = line.partition("\t")
+        if not sep or not text.strip():
+            raise DataError("expected lang<TAB>text (or pass --lang for a plain text file)", input, number)
+        languages.append(normalize_language(code))
+        texts.append(text.strip())
+    return texts, languages
+
+
+@index_app.command("build")
+def index_build(
+    folder: Annotated[Path, typer.Argument(help="Index folder to create.")],
+    input: Annotated[
+        Path, typer.Option("--input", help="Documents: lang<TAB>text lines, or text lines with --lang.")
+    ],
+    model: ModelOpt = "xling-mini",
+    lang: Annotated[str | None, typer.Option(help="Language of every line of a plain text file.")] = None,
+    kind: Annotated[str, typer.Option(help="FAISS index: flat (exact), ivf or hnsw.")] = "flat",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an index already there.")] = False,
+) -> None:
+    """Create a search index in FOLDER from a file of documents."""
+    from xling.retrieval.index import SearchIndex
+
+    encoder = _load_encoder(model)
+    texts, languages = _documents(input, _code(lang))
+    with SearchIndex.create(folder, encoder.name, encoder.dimension, kind, overwrite=overwrite) as index:
+        index.add_texts(encoder, texts, languages)
+        console.print(f"[green]{len(index):,} documents indexed in {folder}[/] (model {encoder.name})")
+
+
+@index_app.command("add")
+def index_add(
+    folder: Annotated[Path, typer.Argument(help="Index folder.")],
+    input: Annotated[
+        Path, typer.Option("--input", help="Documents: lang<TAB>text lines, or text lines with --lang.")
+    ],
+    lang: Annotated[str | None, typer.Option(help="Language of every line of a plain text file.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Encoder (default: the one the index was built with).")
+    ] = None,
+) -> None:
+    """Add documents to an index; prints the new ids."""
+    from xling.retrieval.index import SearchIndex
+
+    with SearchIndex.open(folder) as index:
+        encoder = _load_encoder(model or index.model)
+        texts, languages = _documents(input, _code(lang))
+        ids = index.add_texts(encoder, texts, languages)
+        console.print(
+            f"[green]added {len(ids):,} documents[/] (ids {ids[0]}..{ids[-1]}); {len(index):,} in all"
+        )
+
+
+@index_app.command("delete")
+def index_delete(
+    folder: Annotated[Path, typer.Argument(help="Index folder.")],
+    ids: Annotated[list[int], typer.Argument(help="Document ids to delete.")],
+) -> None:
+    """Delete documents by id."""
+    from xling.retrieval.index import SearchIndex
+
+    with SearchIndex.open(folder) as index:
+        removed = index.delete(ids)
+        console.print(f"[green]deleted {removed} of {len(ids)} ids[/]; {len(index):,} documents left")
+
+
+@index_app.command("search")
+def index_search(
+    folder: Annotated[Path, typer.Argument(help="Index folder.")],
+    queries: Annotated[list[str], typer.Argument(help="Queries, in any language.")],
+    k: Annotated[int, typer.Option(help="Hits per query.")] = 5,
+    lang: Annotated[str | None, typer.Option(help="Only hits in these languages (comma-separated).")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Encoder (default: the one the index was built with).")
+    ] = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Search an index with queries in any language; hits from all languages or only --lang ones."""
+    from rich.table import Table
+
+    from xling.retrieval.index import SearchIndex
+
+    with SearchIndex.open(folder) as index:
+        encoder = _load_encoder(model or index.model)
+        languages = [_code(x) for x in lang.split(",")] if lang else None
+        results = index.search_texts(encoder, queries, k=k, languages=languages)
+    payload = []
+    for query, hits in zip(queries, results, strict=True):
+        table = Table(title=f"query: {query}")
+        for column in ("score", "lang", "id", "text"):
+            table.add_column(column, justify="right" if column in ("score", "id") else "left")
+        for hit in hits:
+            table.add_row(f"{hit.score:.3f}", hit.language, str(hit.id), hit.text)
+        Console().print(table)
+        payload.append({"query": query, "hits": [{"id": h.id, "score": h.score, "language": h.language,
+                                                  "text": h.text, "metadata": h.metadata} for h in hits]})  # fmt: skip
+    _write_json(json_path, {"results": payload})
+
+
+def _code(lang: str | None) -> str | None:
+    from xling.data.languages import normalize_language
+
+    return None if lang is None else normalize_language(lang)
 
 
 def _print_scores(result, columns: tuple[str, ...]) -> None:

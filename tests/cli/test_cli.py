@@ -9,7 +9,9 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize("verb", [[], ["tokenizer"], ["tokenizer", "train"], ["pretrain"], ["quickstart"],
-                                  ["fill-mask"]])  # fmt: skip
+                                  ["fill-mask"], ["embed"], ["align"], ["align", "sentences"], ["eval"],
+                                  ["eval", "tatoeba"], ["eval", "mining"], ["mine"], ["index"], ["index", "build"],
+                                  ["index", "add"], ["index", "delete"], ["index", "search"]])  # fmt: skip
 def test_every_verb_has_help(verb):
     result = runner.invoke(app, [*verb, "--help"])
     assert result.exit_code == 0, result.output
@@ -53,3 +55,57 @@ def test_tokenizer_train_writes_json(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["vocab_size"] == 500 and set(report["counts"]) == {"eng", "deu"}
+
+
+def _static_model(folder, tokenizer_dir, dimension=32):
+    import torch
+    from tokenizers import Tokenizer
+
+    from xling.embeddings.static import StaticSentenceEncoder
+
+    torch.manual_seed(0)
+    StaticSentenceEncoder(
+        Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")), dimension=dimension
+    ).save(folder)
+    return folder
+
+
+def test_embed_mine_and_index_from_the_command_line(tmp_path, sample_tokenizer_dir, monkeypatch, capsys):
+    import numpy as np
+
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import sample_corpus_dir
+
+    model = str(_static_model(tmp_path / "model", sample_tokenizer_dir))
+    pairs = list(AlignedCorpus.from_dir(sample_corpus_dir()).pairs("deu", "eng"))[:40]
+    (tmp_path / "de.txt").write_text("\n".join(d for _, d, _ in pairs) + "\n", encoding="utf-8")
+    (tmp_path / "en.txt").write_text("\n".join(e for _, _, e in reversed(pairs)) + "\n", encoding="utf-8")
+
+    result = runner.invoke(app, ["embed", "--model", model, "--input", str(tmp_path / "de.txt"),
+                                 "--output", str(tmp_path / "de.npy")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "de.npy").shape == (40, 32)
+
+    result = runner.invoke(app, ["mine", str(tmp_path / "de.txt"), str(tmp_path / "en.txt"), "--model", model,
+                                 "--output", str(tmp_path / "mined.tsv"), "--threshold", "none"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "mined.tsv").read_text(encoding="utf-8").splitlines()
+    assert rows and all(len(r.split("\t")) == 3 for r in rows)
+
+    docs = tmp_path / "docs.tsv"
+    docs.write_text("".join(f"deu\t{d}\neng\t{e}\n" for _, d, e in pairs), encoding="utf-8")
+    index = str(tmp_path / "index")
+    assert (
+        runner.invoke(app, ["index", "build", index, "--model", model, "--input", str(docs)]).exit_code == 0
+    )
+    result = runner.invoke(app, ["index", "search", index, pairs[0][1], "--k", "2", "--lang", "de",
+                                 "--model", model, "--json", str(tmp_path / "hits.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    hits = json.loads((tmp_path / "hits.json").read_text())["results"][0]["hits"]
+    assert hits[0]["text"] == pairs[0][1] and {h["language"] for h in hits} == {"deu"}
+    assert runner.invoke(app, ["index", "delete", index, str(hits[0]["id"])]).exit_code == 0
+
+    # another encoder (here also of another dimension) must not write into this index
+    other = str(_static_model(tmp_path / "other", sample_tokenizer_dir, dimension=16))
+    code, err = _run_main(monkeypatch, capsys, "index", "add", index, "--input", str(docs), "--model", other)
+    assert code == 2 and "was built with model" in " ".join(err.split())

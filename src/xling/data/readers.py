@@ -197,7 +197,9 @@ def _strict_lines(path: Path) -> Iterator[str]:
     for line in _lines(path, None):
         text = _decoded(line, path).strip()
         if not text:
-            raise DataError("blank line: each line must hold one text (output row i is line i)", path, line.number)
+            raise DataError(
+                "blank line: each line must hold one text (output row i is line i)", path, line.number
+            )
         yield text
 
 

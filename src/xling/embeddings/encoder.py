@@ -30,6 +30,19 @@ XLING_META = "xling.json"
 SHIPPED_MODELS = Path(__file__).resolve().parents[3] / "models"
 
 
+# fp32; bf16 autocast (CPUs with AVX512-BF16/AMX, GPUs); int8: dynamic int8 weights for every nn.Linear
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def quantize_int8(module: nn.Module) -> nn.Module:
+    """Return `module` with its Linear layers replaced by dynamically quantized int8 ones (CPU only)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():  # torch marks the eager quantization API as moving to torchao
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8)
+
+
 @dataclass
 class EncodeStats:
     """What the last `encode` call did: how many texts, how many were cut to the length limit."""
@@ -47,7 +60,7 @@ class EncoderOptions:
     layer: int | None = None
     max_length: int | None = None
     device: str = "cpu"
-    precision: str = "fp32"  # or bf16 (autocast)
+    precision: str = "fp32"  # see PRECISIONS
     normalize: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -57,9 +70,11 @@ class Encoder:
 
     def __init__(self, module: nn.Module, *, name: str, normalize: bool = True, device: str = "cpu",
                  precision: str = "fp32", meta: dict[str, Any] | None = None):  # fmt: skip
-        if precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision {precision!r} must be fp32 or bf16")
+        if precision not in PRECISIONS:
+            raise ConfigError(f"precision {precision!r} must be one of {', '.join(PRECISIONS)}")
         self.module = module.to(device).eval()
+        if precision == "int8":
+            self.module = quantize_int8(self.module)
         self.name = name
         self.normalize = normalize
         self.device = torch.device(device)
@@ -197,7 +212,7 @@ def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *
         tokenizer = AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError) as error:
         raise DataError(f"cannot load as a Hugging Face encoder: {error}", folder) from error
-    embedding = meta.get("embedding", {})
+    embedding = meta  # xling.json may say how to pool: {"pooling": "mean", "layer": 3, "max_length": 128}
     return TransformerSentenceEncoder(
         model,
         tokenizer,
