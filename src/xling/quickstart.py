@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xling.data.sources import TextSources, resolve_corpus
-from xling.errors import ConfigError
+from xling.errors import ConfigError, XlingError
 from xling.pretraining.inspect import mask_one_word, predict_ids
 from xling.pretraining.pretrain import PretrainConfig, pretrain
 from xling.tokenization.vocabulary import VocabConfig, load_tokenizer, train_vocabulary
@@ -20,6 +20,10 @@ from xling.training import TrainingConfig
 
 # with --data: a spread of scripts and families from ../shared/data/bible
 BIBLE_LANGUAGES = ["eng", "deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "ell", "kor"]
+
+
+# one query per script; each looks for sentences in the other languages only
+SEARCH_QUERIES = ["Ich möchte meine Bestellung zurückgeben.", "Где ближайший магазин?", "我的包裹还没有到。"]
 
 
 @dataclass
@@ -42,6 +46,9 @@ class QuickstartConfig:
     batch_size: int = 32
     seed: int = 0
     progress: bool = True
+    # step 4: cross-language search over the sample corpus with this sentence encoder ("" skips it)
+    search_model: str = "xling-mini"
+    search_queries: list[str] = field(default_factory=lambda: list(SEARCH_QUERIES))
 
 
 def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
@@ -72,12 +79,12 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     console.print(f"languages: {', '.join(sources.languages)}")
     vocab = VocabConfig(output=str(output / "tokenizer"), vocab_size=opts["vocab_size"], seed=config.seed,
                         sample_sentences=200_000)  # fmt: skip
-    with console.status(f"1/3 training a shared {vocab.vocab_size}-piece vocabulary"):
+    with console.status(f"1/4 training a shared {vocab.vocab_size}-piece vocabulary"):
         report = train_vocabulary(sources.text_factories(), vocab)
-    console.print(f"1/3 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
+    console.print(f"1/4 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
                   f"(sentences drawn per language: {report.sampled})")  # fmt: skip
 
-    console.print(f"2/3 pretraining a '{config.model}' encoder with MLM + TLM (at most {config.minutes} min)")
+    console.print(f"2/4 pretraining a '{config.model}' encoder with MLM + TLM (at most {config.minutes} min)")
     pretrain_config = PretrainConfig(
         output=str(output / "model"),
         tokenizer=str(report.output),
@@ -102,9 +109,10 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     console.print(f"    {result.train.steps} steps, final loss {result.train.final_loss:.3f}, "
                   f"{result.train.tokens_per_s:,.0f} tokens/s")  # fmt: skip
 
-    console.print("3/3 what it learned, on held-out sentences it never saw")
+    console.print("3/4 what it learned, on held-out sentences it never saw")
     guesses = _show_masked_words(result, pretrain_config, console)
     retrieval = _show_retrieval(result.evaluation, console)
+    search = _show_search(config, output, console)
     seconds = time.perf_counter() - started
     console.print(f"done in {seconds / 60:.1f} min; model folder: {result.output} (loads with "
                   "transformers.AutoModelForMaskedLM)")  # fmt: skip
@@ -115,6 +123,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
         "evaluation": result.evaluation,
         "masked_words": guesses,
         "retrieval": retrieval,
+        "search": search,
         "seconds": round(seconds, 1),
     }
 
@@ -160,3 +169,64 @@ def _show_retrieval(evaluation: dict[str, Any], console: Console) -> dict[str, A
     if evaluation.get("retrieval_average") is not None:
         console.print(f"average retrieval accuracy: {evaluation['retrieval_average']:.1f}%")
     return retrieval
+
+
+def _show_search(config: QuickstartConfig, output: Path, console: Console) -> dict[str, Any]:
+    """Return what step 4 found: each query's best hits in other languages, and sample retrieval accuracy."""
+    import numpy as np
+
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import sample_corpus_dir
+    from xling.embeddings.encoder import Encoder
+    from xling.evaluation.retrieval import retrieval_accuracy
+    from xling.retrieval.index import SearchIndex
+
+    if not config.search_model:
+        return {}
+    try:
+        encoder = Encoder.load(config.search_model)
+    except XlingError as error:  # e.g. no shipped model in this checkout: the demo goes on without step 4
+        console.print(f"4/4 cross-language search skipped: cannot load {config.search_model} ({error})")
+        return {}
+    console.print(
+        f"4/4 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
+    )
+    corpus = AlignedCorpus.from_dir(sample_corpus_dir())
+    texts, languages = [], []
+    for lang in corpus.languages:
+        for _, text in corpus.sentences(lang):
+            texts.append(text)
+            languages.append(lang)
+    vectors = encoder.encode(texts, batch_size=256)
+    with SearchIndex.create(
+        output / "search-index", encoder.name, encoder.dimension, overwrite=True
+    ) as index:
+        index.add(texts, vectors, languages)
+        found = []
+        for query in config.search_queries:
+            query_vector = encoder.encode([query])
+            own = languages[
+                int(np.argmax(vectors @ query_vector[0]))
+            ]  # the query's language, by its neighbour
+            others = [x for x in corpus.languages if x != own]
+            hits = index.search(query_vector, k=4, languages=others)[0]
+            table = Table(title=f"query: {query}")
+            for column in ("score", "lang", "document"):
+                table.add_column(column, justify="right" if column == "score" else "left")
+            for hit in hits:
+                table.add_row(f"{hit.score:.3f}", hit.language, hit.text)
+            console.print(table)
+            found.append({"query": query, "hits": [{"language": h.language, "text": h.text, "score": h.score}
+                                                   for h in hits]})  # fmt: skip
+    accuracy = {}
+    by_lang = {lang: dict(corpus.sentences(lang)) for lang in corpus.languages}
+    for lang in corpus.languages:
+        if lang == "eng":
+            continue
+        ids = [i for i in by_lang[lang] if i in by_lang["eng"]]
+        score = retrieval_accuracy(encoder.encode([by_lang[lang][i] for i in ids], batch_size=256),
+                                   encoder.encode([by_lang["eng"][i] for i in ids], batch_size=256))  # fmt: skip
+        accuracy[lang] = round(100 * score.average, 1)
+    console.print(f"    {encoder.name} finds the English translation of a sample sentence among all "
+                  f"{len(by_lang['eng'])}: " + ", ".join(f"{k} {v:.0f}%" for k, v in accuracy.items()))  # fmt: skip
+    return {"model": encoder.name, "queries": found, "sample_retrieval": accuracy}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer
@@ -98,6 +99,30 @@ class TransformerSentenceEncoder(nn.Module):
         """Return (the model inputs for `texts`, how many were truncated)."""
         ids, truncated = self.token_ids(texts)
         return self.collate(ids), truncated
+
+    def save(self, path: str | Path) -> None:
+        """Write a sentence-transformers folder: the HF model and tokenizer, Pooling, Normalize."""
+        import json
+
+        if len(self.dense):
+            raise ConfigError("saving dense layers is not supported yet; save the encoder without them")
+        root = Path(path)
+        self.model.save_pretrained(root)
+        self.hf_tokenizer.save_pretrained(root)
+        (root / "1_Pooling").mkdir(parents=True, exist_ok=True)
+        (root / "2_Normalize").mkdir(exist_ok=True)
+        modes = {"cls": "cls_token", "mean": "mean_tokens", "max": "max_tokens"}
+        pooling = {f"pooling_mode_{m}": self.pooling == k for k, m in modes.items()}
+        (root / "1_Pooling" / "config.json").write_text(
+            json.dumps({"word_embedding_dimension": self.dimension, **pooling}, indent=2)
+        )
+        (root / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": self.max_length}))
+        modules = [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ]
+        (root / "modules.json").write_text(json.dumps(modules, indent=2))
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         mask = features["attention_mask"]

@@ -48,6 +48,7 @@ class AlignConfig:
     tokenizer: str = ""
     dimension: int = 256
     teacher: str = ""
+    ranking_weight: float = 1.0
     distill_weight: float = 0.0
     scale: float = 20.0
     learn_scale: bool = False
@@ -56,6 +57,8 @@ class AlignConfig:
     xx_yy_ratio: float = 0.0
     heldout_prefixes: list[str] = field(default_factory=list)
     heldout_fraction: float = 0.0
+    # train on a stable hashed share of the units only (e.g. to bound a teacher's embedding cost)
+    unit_fraction: float = 1.0
     dev_languages: list[str] = field(default_factory=list)
     dev_size: int = 500
     save_dtype: str = "float32"
@@ -72,6 +75,10 @@ class AlignConfig:
             raise ConfigError("tokenizer: a static student needs the folder made by `xling tokenizer train`")
         if self.distill_weight > 0 and not self.teacher:
             raise ConfigError("teacher: distill_weight > 0 needs a teacher encoder folder")
+        if self.ranking_weight <= 0 and self.distill_weight <= 0:
+            raise ConfigError("ranking_weight and distill_weight are both 0: nothing to learn")
+        if not 0 < self.unit_fraction <= 1:
+            raise ConfigError(f"unit_fraction: {self.unit_fraction} must be in (0, 1]")
         if not 0 <= self.xx_yy_ratio <= 1:
             raise ConfigError(f"xx_yy_ratio: {self.xx_yy_ratio} must be in [0, 1]")
         if self.save_dtype not in ("float32", "float16"):
@@ -161,19 +168,20 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     corpus = AlignedCorpus.from_dir(resolve_corpus(config.corpus))
     langs = corpus_languages(config, corpus)
     heldout = HeldOut(tuple(config.heldout_prefixes), config.heldout_fraction)
+    unused = HeldOut(fraction=1.0 - config.unit_fraction)  # the same stable hash, used to drop units
     torch.manual_seed(config.training.seed)
     student = build_student(config)
     output = Path(config.output)
     with console.status("reading and tokenizing the corpus") as status:
         bank = build_parallel_bank(
-            corpus, langs, student.token_ids, keep=lambda i: i not in heldout,
+            corpus, langs, student.token_ids, keep=lambda i: i not in heldout and i not in unused,
             keep_texts=[langs[0]] if config.distill_weight > 0 else (),
             progress=lambda lang: status.update(f"reading and tokenizing the corpus: {lang}"),
         )  # fmt: skip
     teacher = teacher_table(config, bank, output) if config.distill_weight > 0 else None
     objective = SentenceAlignmentObjective(
         student, scale=config.scale, learn_scale=config.learn_scale, margin=config.margin,
-        distill_weight=config.distill_weight,
+        ranking_weight=config.ranking_weight, distill_weight=config.distill_weight,
         teacher_dimension=None if teacher is None else teacher.shape[1],
     )  # fmt: skip
     sampling = PairSampling(langs[0], config.alpha, config.xx_yy_ratio)

@@ -16,7 +16,7 @@ def side(batch: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]
 
 
 class SentenceAlignmentObjective(nn.Module):
-    """forward(batch) -> {"loss", "tokens"}: ranking loss of the pairs (+ weight x distillation loss).
+    """forward(batch) -> {"loss", "tokens"}: ranking_weight x ranking loss + distill_weight x distillation loss.
 
     With a teacher, both sides of a pair learn the teacher's vector of the pivot sentence (Reimers &
     Gurevych 2020); a linear map carries the student's space to the teacher's when their sizes differ and
@@ -30,12 +30,14 @@ class SentenceAlignmentObjective(nn.Module):
         scale: float = 20.0,
         learn_scale: bool = False,
         margin: float = 0.0,
+        ranking_weight: float = 1.0,
         distill_weight: float = 0.0,
         teacher_dimension: int | None = None,
     ):
         super().__init__()
         self.student = student
         self.margin = margin
+        self.ranking_weight = ranking_weight
         self.distill_weight = distill_weight
         log_scale = torch.tensor(math.log(scale))
         if learn_scale:
@@ -51,7 +53,7 @@ class SentenceAlignmentObjective(nn.Module):
         tgt = self.student(side(batch, "tgt_"))
         scale = self.log_scale.clamp(0.0, math.log(100.0)).exp()
         ranking = translation_ranking_loss(src, tgt, scale, self.margin)
-        loss = ranking
+        loss = self.ranking_weight * ranking
         out = {"ranking": ranking.detach()}
         if self.distill_weight > 0 and "teacher" in batch:
             teacher = batch["teacher"]

