@@ -28,6 +28,7 @@ from torch import nn
 from xling.errors import ConfigError, XlingError
 from xling.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_rng_states
 from xling.training.distributed import all_reduce_sum, barrier, init_distributed
+from xling.training.optim import LazyAdamW, clip_grad_norm, has_sparse_parameters
 
 LOG_FILE = "train_log.jsonl"
 
@@ -110,8 +111,12 @@ def learning_rate_factor(step: int, config: TrainingConfig) -> float:
     return config.min_lr_ratio + (1 - config.min_lr_ratio) * decay
 
 
-def build_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.AdamW:
-    """Return AdamW with weight decay on matrices only (not on biases, norms or 1-d parameters)."""
+def build_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    """Return AdamW with weight decay on matrices only (not on biases, norms or 1-d parameters).
+
+    A model with sparse embeddings (a static sentence encoder) gets LazyAdamW, which updates only the
+    rows a batch touched.
+    """
     decay, no_decay = [], []
     for _, param in model.named_parameters():
         if param.requires_grad:
@@ -120,6 +125,8 @@ def build_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Ada
         {"params": decay, "weight_decay": config.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+    if has_sparse_parameters(model):
+        return LazyAdamW(groups, lr=config.lr, betas=config.adam_betas, eps=config.adam_eps)
     return torch.optim.AdamW(groups, lr=config.lr, betas=config.adam_betas, eps=config.adam_eps)
 
 
@@ -196,7 +203,7 @@ def train(
                 loss_sum += out["loss"].detach().float()
                 step_tokens += out["tokens"].detach().long()
             if config.clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(objective.parameters(), config.clip_norm)
+                clip_grad_norm(objective.parameters(), config.clip_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,67 @@
+"""LazyAdamW: AdamW on dense gradients, touched-rows-only Adam on sparse ones; clipping handles both."""
+
+from __future__ import annotations
+
+import torch
+
+from xling.training.optim import LazyAdamW, clip_grad_norm
+
+
+def test_dense_steps_match_torch_adamw():
+    torch.manual_seed(0)
+    a = torch.nn.Parameter(torch.randn(5, 3))
+    b = torch.nn.Parameter(a.detach().clone())
+    ours = LazyAdamW([a], lr=0.1, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.01)
+    ref = torch.optim.AdamW([b], lr=0.1, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.01)
+    for _ in range(4):
+        grad = torch.randn(5, 3)
+        a.grad, b.grad = grad.clone(), grad.clone()
+        ours.step()
+        ref.step()
+    assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_sparse_steps_touch_only_the_rows_used_and_match_adam_on_them():
+    torch.manual_seed(0)
+    table = torch.nn.Parameter(torch.randn(10, 4))
+    before = table.detach().clone()
+    rows = torch.tensor([1, 7])
+    values = torch.randn(2, 4)
+    table.grad = torch.sparse_coo_tensor(rows.unsqueeze(0), values, (10, 4))
+    LazyAdamW([table], lr=0.1).step()
+    untouched = [i for i in range(10) if i not in (1, 7)]
+    assert torch.equal(table[untouched], before[untouched])
+    # first Adam step: update = lr * g / (|g| + eps) = lr * sign(g)
+    assert torch.allclose(table[rows], before[rows] - 0.1 * values.sign(), atol=1e-5)
+
+
+def test_static_encoder_training_step_equals_a_dense_embedding_bag():
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    from xling.embeddings.static import StaticSentenceEncoder
+
+    tok = Tokenizer(WordLevel({w: i for i, w in enumerate(["a", "b", "c", "d", "e", "f"])}, unk_token="a"))
+    tok.pre_tokenizer = Whitespace()
+    torch.manual_seed(0)
+    model = StaticSentenceEncoder(tok, dimension=3)
+    dense = torch.nn.EmbeddingBag.from_pretrained(
+        model.embedding.weight.detach().clone(), freeze=False, mode="mean"
+    )
+    features = model.featurize(["a b b", "c f", "d"])[0]
+    model(features).pow(2).sum().backward()
+    dense(features["input_ids"], features["offsets"]).pow(2).sum().backward()
+    assert model.embedding.weight.grad.is_sparse
+    assert torch.allclose(model.embedding.weight.grad.to_dense(), dense.weight.grad, atol=1e-6)
+
+
+def test_clip_scales_dense_and_sparse_gradients_together():
+    p = torch.nn.Parameter(torch.zeros(2, 2))
+    q = torch.nn.Parameter(torch.zeros(4, 2))
+    p.grad = torch.full((2, 2), 3.0)
+    q.grad = torch.sparse_coo_tensor(torch.tensor([[0]]), torch.tensor([[4.0, 0.0]]), (4, 2))
+    total = clip_grad_norm([p, q], 1.0)
+    assert abs(total - (4 * 9 + 16) ** 0.5) < 1e-5
+    norm = (p.grad.pow(2).sum() + q.grad.to_dense().pow(2).sum()).sqrt()
+    assert abs(float(norm) - 1.0) < 1e-4
