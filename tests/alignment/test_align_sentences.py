@@ -132,3 +132,25 @@ def test_config_errors_name_the_field(field, value, message):
     setattr(config, field, value)
     with pytest.raises(ConfigError, match=message):
         config.validate()
+
+
+def test_two_process_ddp_with_sparse_gradients_keeps_ranks_in_sync(tmp_path, sample_tokenizer_dir):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp.json"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "xling",
+           "align", "sentences", "--corpus", "sample", "--tokenizer", str(sample_tokenizer_dir),
+           "--output", str(tmp_path / "ddp"), "--max-steps", "6", "--set", "languages=[\"eng\",\"deu\",\"rus\"]",
+           "--set", "dimension=16", "--set", "training.batch_size=16", "--set", "training.progress=false",
+           "--json", str(out)]  # fmt: skip
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    training = json.loads(out.read_text())["training"]
+    assert training["world_size"] == 2 and training["steps"] == 6
+    fingerprints = training["rank_fingerprints"]
+    assert len(fingerprints) == 2 and fingerprints[0] == fingerprints[1]

@@ -196,7 +196,7 @@ def align_sentences(config: AlignConfig) -> AlignResult:
         "steps": result.steps, "final_loss": result.final_loss, "tokens": result.tokens,
         "pairs": result.steps * config.training.batch_size * config.training.grad_accum,
         "seconds": round(result.seconds, 1), "tokens_per_s": round(result.tokens_per_s, 1),
-        "world_size": result.world_size,
+        "world_size": result.world_size, "rank_fingerprints": result.rank_fingerprints,
     }  # fmt: skip
     if init_distributed(config.training.device).is_main:
         save_student(student, output, config, langs, training, dev)

@@ -1,0 +1,39 @@
+"""The shipped xling-mini: loads by name on a fresh clone and reproduces the scores its model card states."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xling.embeddings.encoder import SHIPPED_MODELS, Encoder
+
+MODEL = SHIPPED_MODELS / "xling-mini"
+pytestmark = pytest.mark.skipif(
+    not (MODEL / "modules.json").is_file(), reason="models/xling-mini not shipped"
+)
+
+
+def test_loads_by_name_small_and_cross_lingual():
+    encoder = Encoder.load("xling-mini")
+    size = sum(p.stat().st_size for p in MODEL.rglob("*") if p.is_file())
+    assert size < 42 * 2**20
+    vectors = encoder.encode(["Where is the train station?", "Wo ist der Bahnhof?", "Где вокзал?",
+                              "I would like to pay by card.", "Ich möchte mit Karte bezahlen."])  # fmt: skip
+    sims = vectors @ vectors.T
+    assert sims[0, 1] > sims[1, 3] and sims[0, 2] > sims[2, 3] and sims[3, 4] > sims[0, 4]
+
+
+def test_reproduces_the_tatoeba_scores_of_its_card(shared_data_dir):
+    from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba
+
+    card = json.loads((MODEL / "xling.json").read_text(encoding="utf-8"))["scores"]["tatoeba_cosine"]
+    result = evaluate_tatoeba(Encoder.load("xling-mini"), TatoebaConfig(data=str(shared_data_dir),
+                                                                      languages=list(card["scores"])))  # fmt: skip
+    for lang, row in card["scores"].items():
+        assert result.scores[lang]["src2eng"] == pytest.approx(row["src2eng"], abs=0.11)
+        assert result.scores[lang]["eng2src"] == pytest.approx(row["eng2src"], abs=0.11)
+    assert result.average == pytest.approx(card["average"], abs=0.05)
+    assert result.average > 20 * 100 / 1000  # far above chance (0.1%) in any case
+    assert np.isfinite(result.average)
