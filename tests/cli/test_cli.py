@@ -109,3 +109,22 @@ def test_embed_mine_and_index_from_the_command_line(tmp_path, sample_tokenizer_d
     other = str(_static_model(tmp_path / "other", sample_tokenizer_dir, dimension=16))
     code, err = _run_main(monkeypatch, capsys, "index", "add", index, "--input", str(docs), "--model", other)
     assert code == 2 and "was built with model" in " ".join(err.split())
+
+
+def test_eval_tatoeba_writes_the_report(tmp_path, sample_tokenizer_dir):
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import sample_corpus_dir
+
+    model = str(_static_model(tmp_path / "model", sample_tokenizer_dir))
+    data = tmp_path / "data" / "tatoeba"
+    data.mkdir(parents=True)
+    pairs = list(AlignedCorpus.from_dir(sample_corpus_dir()).pairs("rus", "eng"))[:30]
+    (data / "tatoeba.rus-eng.rus").write_text("\n".join(r for _, r, _ in pairs) + "\n", encoding="utf-8")
+    (data / "tatoeba.rus-eng.eng").write_text("\n".join(e for _, _, e in pairs) + "\n", encoding="utf-8")
+    out = tmp_path / "tatoeba.json"
+    result = runner.invoke(app, ["eval", "tatoeba", "--model", model, "--data", str(tmp_path / "data"),
+                                 "--langs", "ru", "--json", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["task"] == "tatoeba" and set(report["scores"]) == {"rus"}
+    assert report["scores"]["rus"]["n"] == 30 and 0 <= report["average"] <= 100
