@@ -25,6 +25,8 @@ index_app = typer.Typer(
     help="A persistent cross-language search index (FAISS + SQLite).", no_args_is_help=True
 )
 app.add_typer(index_app, name="index")
+export_app = typer.Typer(help="Fast runtimes for an encoder, each checked against it.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 console = Console(stderr=True)
 
 Recipe = Annotated[Path | None, typer.Option("--recipe", help="TOML recipe file that sets config fields.")]
@@ -338,6 +340,38 @@ def eval_mining(
     table.add_row("[bold]average F1[/]", "", "", f"[bold]{100 * payload['average']:.1f}[/]", "")
     Console().print(table)
     _write_json(json_path, payload)
+
+
+@export_app.command("onnx")
+def export_onnx_cmd(
+    model: ModelOpt,
+    output: Annotated[Path, typer.Option("--output", help="Folder to write (may be the model folder).")],
+    int8: Annotated[bool, typer.Option("--int8", help="Also write a dynamic int8 graph.")] = False,
+    sample: Annotated[
+        Path | None,
+        typer.Option("--sample", help="Sentences to check it on, one per line (default: bundled sample)."),
+    ] = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Export a transformer encoder to ONNX Runtime (fp32, --int8); report cosine to fp32 and speed."""
+    from rich.table import Table
+
+    from xling.data.readers import read_lines
+    from xling.embeddings.onnx_export import export_onnx
+
+    sentences = list(read_lines(sample)) if sample is not None else None
+    with console.status(f"exporting {model} to ONNX and measuring it"):
+        report = export_onnx(model, output, int8=int8, sentences=sentences)
+    console.print(f"[green]ONNX export written to {report.output / 'onnx'}[/] ({report.exporter} exporter, "
+                  f"opset {report.opset}); load it with Encoder.load(folder, backend='onnx')")  # fmt: skip
+    table = Table(title=f"vs PyTorch fp32 on {report.sentences} sentences, {report.threads} thread(s)")
+    for column in ("variant", "file", "MB", "mean cosine", "min cosine", "sentences/s"):
+        table.add_column(column, justify="left" if column in ("variant", "file") else "right")
+    for row in report.variants:
+        table.add_row(row.name, row.file or "", "" if row.megabytes is None else f"{row.megabytes:,.1f}",
+                      f"{row.mean_cosine:.5f}", f"{row.min_cosine:.5f}", f"{row.sentences_per_s:,.0f}")  # fmt: skip
+    Console().print(table)
+    _write_json(json_path, report.to_dict())
 
 
 def _documents(input: Path, lang: str | None) -> tuple[list[str], list[str]]:

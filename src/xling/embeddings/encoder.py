@@ -61,6 +61,7 @@ class EncoderOptions:
     max_length: int | None = None
     device: str = "cpu"
     precision: str = "fp32"  # see PRECISIONS
+    backend: str = "torch"  # torch, or onnx / onnx-int8: the graph `xling export onnx` wrote in the folder
     normalize: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -96,7 +97,11 @@ class Encoder:
         opts = EncoderOptions(**options)
         folder = resolve_model(name_or_path)
         meta = _read_meta(folder)
-        if (folder / "modules.json").is_file():
+        if opts.backend != "torch":
+            from xling.embeddings.onnx_export import load_onnx_module
+
+            module, normalize = load_onnx_module(folder, opts)
+        elif (folder / "modules.json").is_file():
             module, normalize = _load_sentence_transformers(folder, opts, meta)
         elif (folder / "config.json").is_file():
             module, normalize = _load_hf_encoder(folder, opts, meta), opts.normalize
