@@ -6,8 +6,10 @@ machine hits all alike; the median sentences/s over rounds is reported.
 
   st          sentence-transformers, fp32 (its defaults: length-sorted batches, mean pooling, normalise)
   xling_fp32  xling Encoder, fp32: must be no slower, with identical vectors (cosine to st >= 0.9999)
-  xling_bf16  bf16 autocast                  } fast paths: each reports its mean cosine to fp32; the
-  xling_int8  dynamic int8 Linear weights    } fastest with mean cosine >= 0.99 is `fast_path`
+  xling_bf16       bf16 autocast                                  } fast paths: each reports its mean
+  xling_int8       torch dynamic int8 Linear weights              } cosine to fp32; the fastest with
+  xling_onnx       ONNX Runtime fp32 (`xling export onnx`)        } mean cosine >= 0.99 is `fast_path`
+  xling_onnx-int8  ONNX Runtime, per-channel dynamic int8 weights }
 
 The fast path must keep Tatoeba accuracy within 0.5 points of fp32 (10 languages, both directions;
 evaluation only, nothing is tuned on it). `--json` writes the figures with medians.
@@ -35,7 +37,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 LANGUAGES = ["eng", "deu", "fra", "spa", "rus", "cmn", "fin", "nld"]
-FAST_PATHS = ("bf16", "int8")
+FAST_PATHS = ["bf16", "int8"]
+try:  # the ONNX paths need the `onnx` extra
+    import onnxruntime  # noqa: F401
+
+    FAST_PATHS += ["onnx", "onnx-int8"]
+except ImportError:
+    pass
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: usable cores)")
     parser.add_argument("--tatoeba", default="deu,fra,spa,rus,cmn,jpn,fin,nld,heb,epo",
                         help="languages for the accuracy check ('' to skip)")  # fmt: skip
+    parser.add_argument("--onnx-dir", default="runs/bench/minilm-onnx", help="where the ONNX export goes")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="500 sentences, 1 round, 2 Tatoeba languages")
     args = parser.parse_args(argv)
@@ -106,11 +115,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from xling.embeddings.encoder import Encoder
 
     folder, data = model_folder(args.model), Path(args.data)
+    export_dir = Path(args.onnx_dir)
     texts = real_sentences(data, args.sentences)
     st = SentenceTransformer(str(folder), device="cpu")
     encoders = {"xling_fp32": Encoder.load(folder)}
     for path in FAST_PATHS:
-        encoders[f"xling_{path}"] = Encoder.load(folder, precision=path)
+        if path.startswith("onnx"):
+            if not (export_dir / "onnx" / "model_int8.onnx").is_file():
+                from xling.embeddings.onnx_export import export_onnx
+
+                export_onnx(folder, export_dir, int8=True, sentences=texts[:64])
+            encoders[f"xling_{path}"] = Encoder.load(export_dir, backend=path)
+        else:
+            encoders[f"xling_{path}"] = Encoder.load(folder, precision=path)
     contenders = {"st": lambda t: st.encode(t, batch_size=args.batch_size, show_progress_bar=False)}
     for name, encoder in encoders.items():
         contenders[name] = lambda t, e=encoder: e.encode(t, batch_size=args.batch_size, show_progress=False)
