@@ -154,3 +154,17 @@ def test_two_process_ddp_with_sparse_gradients_keeps_ranks_in_sync(tmp_path, sam
     assert training["world_size"] == 2 and training["steps"] == 6
     fingerprints = training["rank_fingerprints"]
     assert len(fingerprints) == 2 and fingerprints[0] == fingerprints[1]
+
+
+def test_dictionary_pairs_join_the_bank_as_units_of_their_language_pair(sample_tokenizer_dir):
+    from xling.alignment.sentences.data import add_pairs
+
+    bank = _bank(sample_tokenizer_dir, langs=("eng", "deu"))
+    units, deu_rows = len(bank.unit_ids), len(bank.banks["deu"])
+    tokenize = lambda texts: ([[len(t)] for t in texts], 0)  # noqa: E731
+    add_pairs(bank, "eng", "deu", [("house", "Haus"), ("cat", "Katze")], tokenize, "dict")
+    add_pairs(bank, "eng", "ita", [("cat", "gatto")], tokenize, "dict-it")  # a language the corpus lacks
+    assert len(bank.unit_ids) == units + 3 and bank.unit_ids[-1] == "dict-it:0"
+    assert len(bank.banks["deu"]) == deu_rows + 2 and bank.row["deu"][units + 1] == deu_rows + 1
+    assert bank.banks["deu"].rows([deu_rows + 1])[0].tolist() == [5]  # "Katze"
+    assert bank.shared("eng", "ita").tolist() == [units + 2] and bank.row["deu"][units + 2] == -1

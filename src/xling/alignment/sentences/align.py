@@ -19,11 +19,17 @@ import torch
 from rich.console import Console
 from tokenizers import Tokenizer
 
-from xling.alignment.sentences.data import PairBatches, PairSampling, ParallelBank, build_parallel_bank
+from xling.alignment.sentences.data import (
+    PairBatches,
+    PairSampling,
+    ParallelBank,
+    add_pairs,
+    build_parallel_bank,
+)
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
 from xling.config import config_to_dict
 from xling.data.languages import normalize_language
-from xling.data.readers import AlignedCorpus
+from xling.data.readers import AlignedCorpus, read_parallel_tsv
 from xling.data.sources import HeldOut, resolve_corpus
 from xling.embeddings.encoder import XLING_META, Encoder
 from xling.embeddings.static import StaticSentenceEncoder
@@ -57,6 +63,9 @@ class AlignConfig:
     xx_yy_ratio: float = 0.0
     heldout_prefixes: list[str] = field(default_factory=list)
     heldout_fraction: float = 0.0
+    # extra translation pairs, e.g. the train split of a bilingual dictionary: "eng-deu=path.tsv" (columns
+    # in that order); they join the corpus units of that language pair
+    pairs: list[str] = field(default_factory=list)
     # train on a stable hashed share of the units only (e.g. to bound a teacher's embedding cost)
     unit_fraction: float = 1.0
     dev_languages: list[str] = field(default_factory=list)
@@ -162,6 +171,18 @@ def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, lan
     return evaluate, dev_langs
 
 
+def add_extra_pairs(bank: ParallelBank, spec: str, tokenize) -> int:
+    """Return the number of pairs added to `bank` from a `src-tgt=path.tsv` spec (see AlignConfig.pairs)."""
+    langs, sep, path = spec.partition("=")
+    src, dash, tgt = langs.partition("-")
+    if not sep or not dash:
+        raise ConfigError(f"pairs: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=dict.en-de.tsv")
+    pairs = list(read_parallel_tsv(path))
+    return add_pairs(
+        bank, normalize_language(src), normalize_language(tgt), pairs, tokenize, f"pairs:{langs}"
+    )
+
+
 def align_sentences(config: AlignConfig) -> AlignResult:
     """Return the result of aligning a student as the config says; the encoder is saved to config.output."""
     config.validate()
@@ -178,6 +199,8 @@ def align_sentences(config: AlignConfig) -> AlignResult:
             keep_texts=[langs[0]] if config.distill_weight > 0 else (),
             progress=lambda lang: status.update(f"reading and tokenizing the corpus: {lang}"),
         )  # fmt: skip
+    for spec in config.pairs:
+        add_extra_pairs(bank, spec, student.token_ids)
     teacher = teacher_table(config, bank, output) if config.distill_weight > 0 else None
     objective = SentenceAlignmentObjective(
         student, scale=config.scale, learn_scale=config.learn_scale, margin=config.margin,

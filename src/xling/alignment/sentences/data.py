@@ -111,6 +111,31 @@ def build_parallel_bank(
     return ParallelBank(unit_ids, banks, row, texts)
 
 
+def add_pairs(bank: ParallelBank, src: str, tgt: str, pairs: Sequence[tuple[str, str]], tokenize: Tokenize,
+              prefix: str) -> int:  # fmt: skip
+    """Return how many translation pairs (e.g. dictionary entries) were appended to `bank` as new units.
+
+    Each pair becomes a unit `prefix:i` that only `src` and `tgt` have, so the batches of that language
+    pair draw it along with the corpus's own units; a language the corpus lacks joins the bank.
+    """
+    start = len(bank.unit_ids)
+    bank.unit_ids.extend(f"{prefix}:{i}" for i in range(len(pairs)))
+    for lang in bank.banks:
+        bank.row[lang] = np.concatenate([bank.row[lang], np.full(len(pairs), -1, dtype=np.int64)])
+    for lang, texts in ((src, [a for a, _ in pairs]), (tgt, [b for _, b in pairs])):
+        if lang not in bank.banks:  # a language only the extra pairs have
+            bank.banks[lang] = TokenBank(np.zeros(0, dtype=np.int32), np.zeros(1, dtype=np.int64))
+            bank.row[lang] = np.full(len(bank.unit_ids), -1, dtype=np.int64)
+        old, new = bank.banks[lang], TokenBank.build(texts, tokenize)
+        first_row = len(old)
+        bank.banks[lang] = TokenBank(np.concatenate([old.ids, new.ids]),
+                                     np.concatenate([old.offsets, new.offsets[1:] + old.offsets[-1]]))  # fmt: skip
+        bank.row[lang][start:] = np.arange(first_row, first_row + len(pairs))
+        if lang in bank.texts:
+            bank.texts[lang].extend(texts)
+    return len(pairs)
+
+
 @dataclass
 class PairSampling:
     """Which language pairs a batch holds: pivot-xx most of the time, xx-yy with probability xx_yy_ratio."""
