@@ -99,7 +99,10 @@ vectors = encoder.encode(["Where is the station?", "Wo ist der Bahnhof?"])
 ## Training
 - Data: the verse-aligned Bible in `../shared/data/bible` (60 languages, mostly public domain; licences per
   language in `bible/languages.tsv`), English-xx verse pairs; the Gospel of John is held out of the
-  vocabulary and of training (dev set and mining test). No Tatoeba data was used for training or tuning.
+  vocabulary and of training (dev set and mining test). Plus the train splits (5,000 word pairs each) of
+  the English-xx dictionaries of Glavaš et al. 2019 in `../shared/data/bli_xling_eval`:
+  {", ".join(p.split("=")[0] for p in config.get("pairs", [])) or "none"}. Choices were made on the bundled
+  everyday-sentence sample; no Tatoeba data was used for training or tuning.
 - Vocabulary: SentencePiece unigram, {meta["vocab_size"]:,} pieces (`[tokenizer]` of the recipe), smoothed
   language sampling (alpha 0.3), held-out John excluded.
 - Objective: bidirectional in-batch translation ranking (scale {config["scale"]}, margin {config["margin"]}),
