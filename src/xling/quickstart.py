@@ -23,7 +23,7 @@ BIBLE_LANGUAGES = ["eng", "deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld"
 
 
 # one query per script; each looks for sentences in the other languages only
-SEARCH_QUERIES = ["Ich möchte meine Bestellung zurückgeben.", "Где ближайший магазин?", "我的包裹还没有到。"]
+SEARCH_QUERIES = ["Wann öffnet der Laden morgen?", "Я хочу вернуть эти брюки.", "我的包裹还没有到。"]
 
 
 @dataclass
