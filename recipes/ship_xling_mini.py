@@ -19,7 +19,12 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-FILES = ["modules.json", "0_StaticEmbedding/model.safetensors", "0_StaticEmbedding/tokenizer.json", "xling.json"]
+FILES = [
+    "modules.json",
+    "0_StaticEmbedding/model.safetensors",
+    "0_StaticEmbedding/tokenizer.json",
+    "xling.json",
+]
 TEN = ["deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "epo"]
 
 
@@ -50,7 +55,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     folder = tatoeba_folder(args.data)
     trained = set(meta["languages"])
     seen = [x for x in languages_to_run(folder, []) if x in trained]
-    scores["tatoeba_trained_languages"] = evaluate_tatoeba(encoder, TatoebaConfig(data=args.data, languages=seen)).to_dict()
+    scores["tatoeba_trained_languages"] = evaluate_tatoeba(
+        encoder, TatoebaConfig(data=args.data, languages=seen)
+    ).to_dict()
     bible = Path(args.data) / "bible"
     tests = [build_mining_test(bible, lang, "eng", book="JHN") for lang in ("deu", "fra", "rus", "cmn")]
     scores["mining_jhn"] = evaluate_mining(encoder, tests).to_dict()

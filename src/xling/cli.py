@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from xling.atomic import write_json_atomically
 from xling.config import config_to_dict, load_config
 from xling.errors import XlingError
 
@@ -36,10 +36,7 @@ JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures 
 
 def _write_json(path: Path | None, payload: dict) -> None:
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        write_json_atomically(path, payload)
 
 
 @tokenizer_app.command("train")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from xling.embeddings.encoder import SHIPPED_MODELS, Encoder
@@ -35,5 +34,3 @@ def test_reproduces_the_tatoeba_scores_of_its_card(shared_data_dir):
         assert result.scores[lang]["src2eng"] == pytest.approx(row["src2eng"], abs=0.11)
         assert result.scores[lang]["eng2src"] == pytest.approx(row["eng2src"], abs=0.11)
     assert result.average == pytest.approx(card["average"], abs=0.05)
-    assert result.average > 20 * 100 / 1000  # far above chance (0.1%) in any case
-    assert np.isfinite(result.average)

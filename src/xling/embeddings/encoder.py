@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,6 @@ class EncoderOptions:
     precision: str = "fp32"  # see PRECISIONS
     backend: str = "torch"  # torch, or onnx / onnx-int8: the graph `xling export onnx` wrote in the folder
     normalize: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Encoder:
@@ -122,8 +122,6 @@ class Encoder:
         Texts are encoded in batches of similar length (less padding); the number cut at the length limit
         is in `last_stats.truncated` and reported once as a warning.
         """
-        import time
-
         texts = check_texts(texts)
         normalize = self.normalize if normalize is None else normalize
         started = time.perf_counter()
@@ -234,7 +232,9 @@ def _load_sentence_transformers(
     """Return (the module a sentence-transformers folder describes, whether it ends with Normalize)."""
     modules = _read_json(folder / "modules.json")
     kinds = [(m.get("type", "").rsplit(".", 1)[-1], folder / m.get("path", "")) for m in modules]
-    normalize = any(kind == "Normalize" for kind, _ in kinds) or opts.normalize
+    normalize = (
+        opts.normalize
+    )  # unit vectors by default, as Normalize would give; encode(normalize=False) opts out
     first_kind, first_dir = kinds[0]
     if first_kind == "StaticEmbedding":
         rest = [kind for kind, _ in kinds[1:] if kind != "Normalize"]

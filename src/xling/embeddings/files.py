@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from xling.atomic import atomic_write
 from xling.data.readers import read_lines
 from xling.errors import ConfigError, DataError
 
@@ -41,9 +41,7 @@ def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batc
         raise ConfigError(f"dtype: {dtype!r} must be float32 or float16 (.fvecs is float32 only)")
     texts = list(read_lines(input_path))
     vectors = encoder.encode(texts, batch_size=batch_size, normalize=normalize)  # no blank line got here
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_write(output, "wb") as handle:
         if kind == "npy":
             np.save(handle, vectors.astype(dtype))
         else:
@@ -51,7 +49,6 @@ def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batc
             rows[:, 0] = np.array([vectors.shape[1]], dtype=np.int32).view(np.float32)[0]
             rows[:, 1:] = vectors
             rows.tofile(handle)
-    os.replace(tmp, output)
     stats = encoder.last_stats
     return EmbedReport(output, len(texts), vectors.shape[1], stats.truncated, stats.seconds)
 

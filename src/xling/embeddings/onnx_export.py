@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from xling.atomic import write_json_atomically
 from xling.embeddings.transformer import TransformerSentenceEncoder, _position_limit, _truncating_backend
 from xling.errors import ConfigError, DataError, XlingError
 
@@ -394,9 +394,7 @@ def _megabytes(path: Path) -> float:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomically(path, payload)
 
 
 @contextmanager

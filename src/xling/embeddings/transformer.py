@@ -157,7 +157,10 @@ def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tens
     mask = np.arange(width)[None, :] < lengths[:, None]
     input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
     input_ids[mask] = np.concatenate([np.asarray(x, dtype=np.int64) for x in ids]) if len(ids) else []
-    return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask.astype(np.int64))}
+    return {
+        "input_ids": torch.from_numpy(input_ids),
+        "attention_mask": torch.from_numpy(mask.astype(np.int64)),
+    }
 
 
 def _position_limit(model: nn.Module) -> int:

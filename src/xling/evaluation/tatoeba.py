@@ -8,6 +8,7 @@ Test set only: never train or tune on it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import numpy as np
 from xling.data.languages import normalize_language
 from xling.data.readers import read_tatoeba
 from xling.errors import ConfigError, DataError
+from xling.retrieval.mining import margin_scores
 
 # The ten languages of the issue's yardstick (all present in ../shared/data/tatoeba).
 DEFAULT_LANGUAGES = ["deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "epo"]
@@ -62,7 +64,7 @@ class EvaluationResult:
 
 def tatoeba_folder(data: str | Path) -> Path:
     """Return the Tatoeba folder inside `data` (or `data` itself when it holds the files)."""
-    root = Path(data or Path(__import__("os").environ.get("XLING_DATA", "../shared/data"))).expanduser()
+    root = Path(data or os.environ.get("XLING_DATA", "../shared/data")).expanduser()
     for candidate in (root / "tatoeba", root):
         if candidate.is_dir() and any(candidate.glob("tatoeba.*-eng.eng")):
             return candidate
@@ -85,7 +87,7 @@ def ratio_margin(sims: np.ndarray, k: int) -> np.ndarray:
     k = min(k, sims.shape[0], sims.shape[1])
     fwd = np.sort(sims, axis=1)[:, -k:].mean(1)  # each src row: mean similarity of its k nearest tgt
     bwd = np.sort(sims, axis=0)[-k:, :].mean(0)  # each tgt column: mean similarity of its k nearest src
-    return sims / ((fwd[:, None] + bwd[None, :]) / 2)
+    return margin_scores(sims, fwd[:, None], bwd[None, :], "ratio")
 
 
 def evaluate_tatoeba(encoder, config: TatoebaConfig, *, progress=None) -> EvaluationResult:

@@ -30,6 +30,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from xling.atomic import atomic_write
 from xling.data.languages import normalize_language
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.mining import (
@@ -507,17 +508,9 @@ class SearchIndex:
 
     def _save_cache(self, generation: int) -> None:
         """Return nothing; write the FAISS copy and `generation` to the cache file atomically."""
-        target = self.path / CACHE_FILE
-        temporary = self.path / f".{CACHE_FILE}.{os.getpid()}.tmp"
-        try:
-            with open(temporary, "wb") as handle:
-                handle.write(CACHE_HEADER.pack(CACHE_MAGIC, generation, self._vectors.ntotal))
-                faiss.write_index(self._vectors, faiss.PyCallbackIOWriter(handle.write))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
+        with atomic_write(self.path / CACHE_FILE, "wb") as handle:
+            handle.write(CACHE_HEADER.pack(CACHE_MAGIC, generation, self._vectors.ntotal))
+            faiss.write_index(self._vectors, faiss.PyCallbackIOWriter(handle.write))
 
     def _load_or_rebuild_cache(self) -> None:
         """Return nothing; load the FAISS cache if it matches SQLite, else rebuild it and save it."""
@@ -625,16 +618,9 @@ def _is_own_temporary(name: str) -> bool:
 
 
 def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Return nothing; write `data` to a temporary file next to `path`, then rename it over `path`."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    """Return nothing; write `data` to `path` atomically (see xling.atomic)."""
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)
 
 
 @contextmanager

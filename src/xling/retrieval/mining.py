@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol
 import faiss
 import numpy as np
 
+from xling.atomic import atomic_write
 from xling.errors import ConfigError, DataError, XlingError
 
 __all__ = [
@@ -443,17 +444,9 @@ def encode_texts(encoder: SentenceEncoder, texts: list[str], batch_size: int) ->
 
 
 def _write_atomically(path: Path, lines: Iterator[str]) -> None:
-    """Return nothing; write `lines` to a temporary file next to `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
-            handle.writelines(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    """Return nothing; write `lines` to `path` atomically (see xling.atomic)."""
+    with atomic_write(path) as handle:
+        handle.writelines(lines)
 
 
 def mine_files(

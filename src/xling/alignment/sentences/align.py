@@ -9,7 +9,6 @@ pivot sentence. Training goes through `xling.training.train` (resume, DDP, bf16,
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from xling.alignment.sentences.data import (
     build_parallel_bank,
 )
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
+from xling.atomic import write_json_atomically
 from xling.config import config_to_dict
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus, read_parallel_tsv
@@ -242,9 +242,7 @@ def save_student(student, output: Path, config: AlignConfig, langs, training, de
         "training": training,
         "dev": dev,
     }
-    tmp = output / (XLING_META + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, output / XLING_META)
+    write_json_atomically(output / XLING_META, meta)
 
 
 __all__ = ["AlignConfig", "AlignResult", "align_sentences", "side"]
