@@ -1,0 +1,520 @@
+"""Word-vector files as MUSE, VecMap and fastText users have them: text `.vec`, binary `.bin`, and `.npy`.
+
+Formats, chosen by the file name:
+
+- `.vec`, `.txt` (optionally `.gz`): the word2vec/fastText text format, a header line `N dim` then one row
+  `word v1 ... vdim` per word, most frequent first. Header-less (GloVe-style) files whose first line is
+  already a row are detected and read too.
+- `.bin` (optionally `.bin.gz`): a fastText binary model (only its in-vocabulary word vectors are kept) or a
+  word2vec binary file; read with gensim. Loading only.
+- `.npy`: the fast form, `NAME.npy` (a float32 matrix, memory-mapped when loaded) plus `NAME.vocab.txt`
+  (UTF-8, one word per line, row order).
+
+Every file is written atomically, so a failed save never destroys an earlier good file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import warnings
+import zlib
+from collections.abc import Iterator
+from itertools import chain, islice
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from xling.atomic import atomic_write
+from xling.errors import ConfigError, DataError
+from xling.vectors.core import WordVectors
+
+__all__ = ["convert_vectors", "load_vectors", "save_vectors", "vectors_format", "vocab_path"]
+
+PathLike = str | os.PathLike[str]
+
+_TEXT_SUFFIXES = (".vec", ".txt", ".vec.gz", ".txt.gz")
+_BIN_SUFFIXES = (".bin", ".bin.gz")
+_NPY_SUFFIXES = (".npy",)
+_CHUNK_ROWS = 10_000
+# Characters that would split a word in the text format (rows are split on spaces, lines on \n).
+_TEXT_BREAKERS = frozenset(" \t\n\r\v\f")
+_VOCAB_BREAKERS = frozenset("\n\r")
+_FASTTEXT_MAGIC = 793712314  # first int32 of every fastText .bin file
+_BOM = b"\xef\xbb\xbf"
+# Above this many floats, do not preallocate from a header's promise (a bogus header could ask for terabytes).
+_MAX_PREALLOCATED = 2**31
+
+
+# --- dispatch ----------------------------------------------------------------------------------------
+
+
+def vectors_format(path: PathLike) -> str:
+    """Return "text", "bin" or "npy" for a vectors path by its suffix; raise ConfigError for any other name."""
+    name = Path(path).name.lower()
+    for kind, suffixes in (("text", _TEXT_SUFFIXES), ("bin", _BIN_SUFFIXES), ("npy", _NPY_SUFFIXES)):
+        if name.endswith(suffixes):
+            return kind
+    raise ConfigError(
+        f"{path}: unknown word-vector format; expected a name ending in "
+        ".vec, .txt, .vec.gz, .txt.gz, .bin or .npy"
+    )
+
+
+def vocab_path(npy_path: PathLike) -> Path:
+    """Return the vocabulary file that goes with a `.npy` matrix: `NAME.npy` -> `NAME.vocab.txt`."""
+    path = Path(npy_path)
+    return path.with_name(path.name[: -len(".npy")] + ".vocab.txt")
+
+
+def load_vectors(path: PathLike, max_words: int | None = None) -> WordVectors:
+    """Return the word vectors in `path` (format chosen by suffix), keeping the first `max_words` words.
+
+    Suffixes: `.vec`/`.txt` (optionally `.gz`), `.bin` (fastText or word2vec binary), `.npy` (+ `.vocab.txt`).
+    A text file without the `N dim` header (GloVe style) is detected by its first line holding a word and
+    two or more values, and read the same way; its width is taken from that first row.
+    Files list the most frequent words first, so `max_words` keeps the most frequent ones. A word listed
+    again later in a file is dropped (its first, most frequent row is kept) with a warning naming the file.
+    Bad content is a DataError naming the file and, for text, the line.
+    """
+    _check_max_words(max_words)
+    kind = vectors_format(path)
+    file = Path(path)
+    if not file.exists():
+        raise DataError("file not found", file)
+    if not file.is_file():
+        raise DataError("not a regular file", file)
+    if kind == "npy":
+        return _load_npy(file, max_words)
+    if file.stat().st_size == 0:
+        raise DataError("file is empty", file)
+    if kind == "bin":
+        return _load_bin(file, max_words)
+    return _load_text(file, max_words)
+
+
+def save_vectors(vectors: WordVectors, path: PathLike, precision: int = 6) -> None:
+    """Return nothing; write `vectors` to `path` as `.vec`/`.txt` (optionally `.gz`) or `.npy` + `.vocab.txt`.
+
+    Text values are written with `precision` significant digits (6 by default, like fastText's files;
+    9 round-trips float32 exactly). Each file is written to a temporary name and renamed over `path` only
+    when complete, so a failed save leaves an earlier file untouched.
+    """
+    kind = vectors_format(path)
+    if kind == "bin":
+        raise ConfigError(f"{path}: writing .bin is not supported; save as .vec or .npy")
+    if isinstance(precision, bool) or not isinstance(precision, int) or not 1 <= precision <= 9:
+        raise ConfigError(f"precision: {precision!r} must be an integer from 1 to 9")
+    if len(vectors) == 0:
+        raise DataError("no words to save", vectors.source)
+    if vectors.dim == 0:
+        raise DataError("vectors have 0 dimensions; nothing to save", vectors.source)
+    if kind == "npy":
+        _save_npy(vectors, Path(path))
+    else:
+        _save_text(vectors, Path(path), precision)
+
+
+def convert_vectors(src: PathLike, dst: PathLike, max_words: int | None = None) -> WordVectors:
+    """Return the vectors read from `src` (first `max_words` words) after writing them to `dst`."""
+    vectors = load_vectors(src, max_words)
+    save_vectors(vectors, dst)
+    return vectors
+
+
+def _check_max_words(max_words: int | None) -> None:
+    """Return nothing if `max_words` is None or a positive int; raise ConfigError otherwise."""
+    if max_words is None:
+        return
+    if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 1:
+        raise ConfigError(f"max_words: {max_words!r} must be a positive integer or None")
+
+
+def _warn_duplicates(path: Path, count: int, first: str, where: str, depth: int) -> None:
+    """Return nothing; warn that `count` later repeats of words were dropped from `path`.
+
+    `depth` is how many calls below `load_vectors` the caller is, so the warning points at the user's code.
+    """
+    warnings.warn(
+        f"{path}: dropped {count} repeated word(s) (first: {first!r} {where}); "
+        "kept the first (most frequent) row of each word",
+        stacklevel=depth + 3,
+    )
+
+
+# --- text (.vec / .txt) ------------------------------------------------------------------------------
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    """Return a binary handle on `path`, decompressing when the name ends in `.gz`."""
+    try:
+        if path.name.lower().endswith(".gz"):
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        raise DataError(f"cannot open file: {exc.strerror or exc}", path) from exc
+
+
+def _rows(handle: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
+    """Return an iterator over (1-based line number, line without its newline and trailing spaces).
+
+    Blank lines at the end are ignored (many tools add one); a blank line before another row is a DataError,
+    because silently skipping it would hide a damaged file.
+    """
+    number = 0
+    blank: int | None = None
+    lines = iter(handle)
+    while True:
+        try:
+            raw = next(lines)
+        except StopIteration:
+            return
+        except (OSError, EOFError, zlib.error) as exc:
+            # A truncated or corrupt .gz stream: the data after this line cannot be read at all.
+            raise DataError(f"cannot read past this line: {exc}", path, number) from exc
+        number += 1
+        # fastText ends every row with a space before the newline.
+        raw = raw.rstrip(b"\r\n").rstrip(b" ")
+        if number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
+        if not raw.strip():
+            blank = number if blank is None else blank
+            continue
+        if blank is not None:
+            raise DataError("blank line between rows", path, blank)
+        yield number, raw
+
+
+def _parse_header(number: int, line: bytes, path: Path) -> tuple[int, int] | None:
+    """Return (rows, dim) if `line` is an `N dim` header, None if it is already a row (header-less file)."""
+    fields = line.split()
+    if len(fields) >= 3:
+        return None
+    try:
+        rows, dim = (int(field) for field in fields)
+    except ValueError:
+        rows = dim = 0
+    if rows < 1 or dim < 1:
+        shown = line.decode("utf-8", errors="replace")
+        raise DataError(
+            f"malformed header {shown!r}: expected 'N dim' (two positive integers), or a first row with "
+            "a word and at least 2 values for a header-less file",
+            path,
+            number,
+        )
+    return rows, dim
+
+
+def _load_text(path: Path, max_words: int | None) -> WordVectors:
+    """Return the vectors of a word2vec/fastText/GloVe text file, streamed in chunks of rows."""
+    with _open_binary(path) as handle:
+        rows = _rows(handle, path)
+        first = next(rows, None)
+        if first is None:
+            raise DataError("file is empty", path)
+        header = _parse_header(*first, path)
+        if header is None:
+            dim = len(first[1].split()) - 1
+            rows = chain([first], rows)
+            promised = None
+        else:
+            promised, dim = header
+        return _read_rows(rows, path, dim, promised, max_words)
+
+
+def _read_rows(
+    rows: Iterator[tuple[int, bytes]], path: Path, dim: int, promised: int | None, max_words: int | None
+) -> WordVectors:
+    """Return the vectors of the remaining `rows`, checking them against the header's row count."""
+    limits = [x for x in (promised, max_words) if x is not None]
+    capacity = min(limits) if limits else None
+    matrix = None
+    if capacity is not None and capacity * dim <= _MAX_PREALLOCATED:
+        matrix = np.empty((capacity, dim), dtype=np.float32)
+    blocks: list[np.ndarray] = []
+    words: list[str] = []
+    seen: set[str] = set()
+    read = duplicates = 0
+    first_repeat = ("", 0)
+    while max_words is None or len(words) < max_words:
+        wanted = _CHUNK_ROWS if max_words is None else min(_CHUNK_ROWS, max_words - len(words))
+        chunk = list(islice(rows, wanted))
+        if not chunk:
+            break
+        if promised is not None and read + len(chunk) > promised:
+            extra = chunk[promised - read][0]
+            raise DataError(f"header says {promised} rows, but the file has more", path, extra)
+        read += len(chunk)
+        chunk_words, values = _parse_chunk(chunk, dim, path)
+        keep = []
+        for i, word in enumerate(chunk_words):
+            if word in seen:
+                if not duplicates:
+                    first_repeat = (word, chunk[i][0])
+                duplicates += 1
+                continue
+            seen.add(word)
+            keep.append(i)
+        if len(keep) < len(chunk_words):
+            values = values[keep]
+        if matrix is not None:
+            matrix[len(words) : len(words) + len(keep)] = values
+        else:
+            blocks.append(values)
+        words.extend(chunk_words[i] for i in keep)
+    cut = max_words is not None and len(words) >= max_words
+    if promised is not None and not cut and read < promised:
+        raise DataError(f"header says {promised} rows, file has {read}", path)
+    if duplicates:
+        _warn_duplicates(path, duplicates, first_repeat[0], f"on line {first_repeat[1]}", depth=2)
+    if matrix is None:
+        vectors = np.concatenate(blocks) if blocks else np.empty((0, dim), dtype=np.float32)
+    else:
+        vectors = matrix if len(words) == len(matrix) else matrix[: len(words)].copy()
+    return WordVectors(words, vectors, str(path))
+
+
+def _parse_chunk(chunk: list[tuple[int, bytes]], dim: int, path: Path) -> tuple[list[str], np.ndarray]:
+    """Return the words and the [len(chunk), dim] float32 values of some rows; raise DataError on a bad row.
+
+    All values of the chunk are parsed by one numpy call; only when that fails (or a row's space count is
+    off) are rows looked at one by one, to name the offending line.
+    """
+    words: list[str] = []
+    rests: list[bytes] = []
+    for number, raw in chunk:
+        word, _, rest = raw.partition(b" ")
+        if not word:
+            raise DataError("row starts with a space (no word before the values)", path, number)
+        try:
+            words.append(word.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise DataError(_utf8_reason(word, exc), path, number) from None
+        rests.append(rest)
+    # A row with too few values and another with too many would still fill the matrix: count per row.
+    if any(rest.count(b" ") != dim - 1 for rest in rests):
+        _check_widths(chunk, rests, dim, path)
+    try:
+        values = np.fromstring(b" ".join(rests), dtype=np.float32, sep=" ")
+    except ValueError:
+        values = None
+    if values is None or values.size != len(rests) * dim:
+        _find_bad_value(chunk, rests, dim, path)
+        raise DataError(f"cannot parse the values of lines {chunk[0][0]}-{chunk[-1][0]}", path)
+    values = values.reshape(len(rests), dim)
+    finite = np.isfinite(values).all(axis=1)
+    if not finite.all():
+        bad = int(np.argmin(finite))
+        raise DataError("value is not a finite number (nan or inf)", path, chunk[bad][0])
+    return words, values
+
+
+def _check_widths(chunk: list[tuple[int, bytes]], rests: list[bytes], dim: int, path: Path) -> None:
+    """Return nothing if every row has `dim` values (maybe with odd spacing); raise DataError naming one."""
+    for (number, raw), rest in zip(chunk, rests, strict=True):
+        if rest.count(b" ") != dim - 1:
+            got = len(rest.split())
+            if got != dim:
+                _check_utf8(number, raw, path)
+                raise DataError(f"expected {dim} values after the word, got {got}", path, number)
+
+
+def _find_bad_value(chunk: list[tuple[int, bytes]], rests: list[bytes], dim: int, path: Path) -> None:
+    """Return nothing if no single value fails to parse; else raise DataError naming its line and value."""
+    for (number, raw), rest in zip(chunk, rests, strict=True):
+        _check_utf8(number, raw, path)
+        for position, token in enumerate(rest.split(), start=1):
+            try:
+                parsed = np.fromstring(token, dtype=np.float32, sep=" ")
+            except ValueError:
+                parsed = None
+            if parsed is None or parsed.size != 1:
+                shown = token.decode("utf-8", errors="replace")
+                raise DataError(f"value {position} {shown!r} is not a number", path, number)
+
+
+def _check_utf8(number: int, raw: bytes, path: Path) -> None:
+    """Return nothing if `raw` is UTF-8; else raise DataError naming the line and the byte."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(_utf8_reason(raw, exc), path, number) from None
+
+
+def _utf8_reason(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """Return a message naming the first byte that is not UTF-8 and its offset in the line."""
+    return f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte offset {exc.start} of the line"
+
+
+def _check_words(vectors: WordVectors, path: Path, breakers: frozenset[str], why: str) -> None:
+    """Return nothing if every word is non-empty and free of `breakers`; raise DataError naming the first."""
+    for row, word in enumerate(vectors.words):
+        if not word:
+            raise DataError(f"cannot write {path}: word {row} is empty", vectors.source)
+        if not breakers.isdisjoint(word):
+            raise DataError(f"cannot write {path}: word {row} {word!r} contains {why}", vectors.source)
+
+
+def _save_text(vectors: WordVectors, path: Path, precision: int) -> None:
+    """Return nothing; write the text format (with header), gzip-compressed if the name ends in `.gz`."""
+    _check_words(vectors, path, _TEXT_BREAKERS, "whitespace, which would break the .vec format")
+    with atomic_write(path, "wb") as raw:
+        if path.name.lower().endswith(".gz"):
+            # mtime=0: the same vectors give the same bytes; level 6 is much faster than 9 for a few % size
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as compressed:
+                _write_rows(vectors, compressed, precision, path)
+        else:
+            _write_rows(vectors, raw, precision, path)
+
+
+def _write_rows(vectors: WordVectors, handle: BinaryIO, precision: int, path: Path) -> None:
+    """Return nothing; write the header and the rows, formatting a chunk of rows per write."""
+    row_format = " ".join([f"%.{precision}g"] * vectors.dim)
+    handle.write(f"{len(vectors)} {vectors.dim}\n".encode())
+    for start in range(0, len(vectors), _CHUNK_ROWS):
+        block = np.asarray(vectors.vectors[start : start + _CHUNK_ROWS])
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            row = start + int(np.argmin(finite))
+            raise DataError(
+                f"cannot write {path}: the vector of word {row} {vectors.words[row]!r} is not finite",
+                vectors.source,
+            )
+        words = vectors.words[start : start + _CHUNK_ROWS]
+        text = "".join(
+            f"{word} {row_format % tuple(values)}\n"
+            for word, values in zip(words, block.tolist(), strict=True)
+        )
+        handle.write(text.encode("utf-8"))
+
+
+# --- .npy + .vocab.txt -------------------------------------------------------------------------------
+
+
+def _save_npy(vectors: WordVectors, path: Path) -> None:
+    """Return nothing; write `NAME.npy` and `NAME.vocab.txt`, renaming both only once both are complete."""
+    _check_words(vectors, path, _VOCAB_BREAKERS, "a line break, which would break the vocabulary file")
+    words_path = vocab_path(path)
+    with atomic_write(path, "wb") as matrix_handle, atomic_write(words_path, "w") as words_handle:
+        np.save(matrix_handle, np.asarray(vectors.vectors, dtype=np.float32), allow_pickle=False)
+        words_handle.write("".join(f"{word}\n" for word in vectors.words))
+
+
+def _load_npy(path: Path, max_words: int | None) -> WordVectors:
+    """Return the vectors of `NAME.npy` (memory-mapped) and the words of `NAME.vocab.txt`."""
+    words_path = vocab_path(path)
+    if not words_path.is_file():
+        raise DataError(f"missing vocabulary file {words_path} (one word per line, in row order)", path)
+    try:
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"not a readable .npy matrix: {exc}", path) from exc
+    if matrix.ndim != 2:
+        raise DataError(f"expected a 2-d matrix (words x dim), got shape {matrix.shape}", path)
+    if matrix.dtype.kind != "f":
+        raise DataError(f"expected a float matrix, got dtype {matrix.dtype}", path)
+    words = _read_vocab(words_path)
+    if len(words) != len(matrix):
+        raise DataError(f"{words_path} has {len(words)} words but {path} has {len(matrix)} rows", path)
+    keep, repeated = _first_occurrences(words)
+    if repeated is not None:
+        _warn_duplicates(
+            words_path, len(words) - len(keep), words[repeated], f"on line {repeated + 1}", depth=1
+        )
+        keep = keep[:max_words] if max_words is not None else keep
+        # Fancy indexing copies the kept rows into memory; only files with repeated words pay for it.
+        return WordVectors([words[i] for i in keep], np.asarray(matrix[keep]), str(path))
+    if max_words is not None:
+        words, matrix = words[:max_words], matrix[:max_words]
+    return WordVectors(words, matrix, str(path))
+
+
+def _first_occurrences(words: list[str]) -> tuple[list[int], int | None]:
+    """Return (rows whose word was not listed earlier, the first row that repeats a word or None)."""
+    seen: set[str] = set()
+    keep = []
+    first_repeat = None
+    for i, word in enumerate(words):
+        if word not in seen:
+            seen.add(word)
+            keep.append(i)
+        elif first_repeat is None:
+            first_repeat = i
+    return keep, first_repeat
+
+
+def _read_vocab(path: Path) -> list[str]:
+    """Return the words of a vocabulary file, one per line; raise DataError on bad bytes or a blank line."""
+    data = path.read_bytes()
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"invalid UTF-8 byte 0x{data[exc.start]:02x} at byte offset {exc.start - line_start} of the line",
+            path,
+            line,
+        ) from None
+    # Split on \n only: str.splitlines would also split at U+2028 and similar, which may be inside words.
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    words = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if not words:
+        raise DataError("vocabulary file is empty", path)
+    for number, word in enumerate(words, start=1):
+        if not word:
+            raise DataError("blank line: each line must hold the word of one row", path, number)
+    return words
+
+
+# --- .bin (fastText / word2vec, via gensim) ----------------------------------------------------------
+
+
+def _is_fasttext(path: Path) -> bool:
+    """Return whether `path` starts with the fastText magic number."""
+    with _open_binary(path) as handle:
+        try:
+            head = handle.read(4)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"cannot read file: {exc}", path) from exc
+    return len(head) == 4 and int.from_bytes(head, "little") == _FASTTEXT_MAGIC
+
+
+def _load_bin(path: Path, max_words: int | None) -> WordVectors:
+    """Return the in-vocabulary vectors of a fastText `.bin` model, or of a word2vec binary file."""
+    from gensim.models import KeyedVectors
+    from gensim.models.fasttext import load_facebook_vectors
+
+    fasttext = _is_fasttext(path)
+    kind = "fastText" if fasttext else "word2vec"
+    try:
+        if fasttext:
+            # A fastText model also holds n-gram buckets; `.vectors` are the full in-vocabulary word vectors.
+            keyed = load_facebook_vectors(str(path))
+        else:
+            keyed = KeyedVectors.load_word2vec_format(str(path), binary=True, limit=max_words)
+    except MemoryError:
+        raise
+    except Exception as exc:  # gensim raises many types (ValueError, EOFError, struct.error...) on bad files
+        raise DataError(f"cannot read {kind} binary file: {type(exc).__name__}: {exc}", path) from exc
+    words = list(keyed.index_to_key)
+    vectors = np.asarray(keyed.vectors, dtype=np.float32)
+    if max_words is not None:
+        words, vectors = words[:max_words], vectors[:max_words]
+    return _drop_repeats(WordVectors(words, vectors, str(path)), path)
+
+
+def _drop_repeats(vectors: WordVectors, path: Path) -> WordVectors:
+    """Return `vectors` without later repeats of a word, warning if there were any."""
+    keep, repeated = _first_occurrences(vectors.words)
+    if repeated is None:
+        return vectors
+    _warn_duplicates(
+        path, len(vectors) - len(keep), vectors.words[repeated], f"at row {repeated + 1}", depth=2
+    )
+    return WordVectors([vectors.words[i] for i in keep], vectors.vectors[keep], vectors.source)

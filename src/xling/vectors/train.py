@@ -1,0 +1,309 @@
+"""Training monolingual word vectors (fastText or word2vec, via gensim) on a text or Bible TSV corpus.
+
+The corpus is streamed from disk on every pass gensim makes (one to count words, one per epoch), so memory
+holds the model, not the corpus. The same config and seed give the same vectors only with `threads=1`:
+gensim's worker threads race on the shared weights.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xling.data.readers import AlignedCorpus, read_id_text_tsv, read_monolingual
+from xling.errors import ConfigError, DataError, XlingError
+from xling.vectors.core import WordVectors
+from xling.vectors.formats import save_vectors, vectors_format
+
+__all__ = ["VectorsTrainConfig", "tokenize_words", "train_vectors"]
+
+_MODELS = ("fasttext", "word2vec")
+_TSV_SUFFIXES = (".tsv", ".tsv.gz")
+
+
+@dataclass
+class VectorsTrainConfig:
+    """Settings of `xling vectors train`; defaults follow fastText's published vectors (skip-gram, 300-d).
+
+    `corpus` is a text file (one sentence per line, optionally .gz), a Bible-style TSV file of
+    `verse_id<TAB>text` lines (.tsv/.tsv.gz), or a folder of such files together with `language`, which
+    picks `<folder>/<language>.tsv.gz`. `heldout_prefixes` skips verses whose id starts with one of them
+    (e.g. ["JHN."]), for TSV corpora only. `sample` is the downsampling threshold of frequent words
+    (fastText's `-t`; 0 turns it off, which tiny corpora need). `max_vocab` keeps the most frequent words;
+    `threads` 0 uses all usable cores. `min_n`, `max_n` and `buckets` are fastText's character n-gram settings.
+    """
+
+    corpus: str = ""
+    output: str = "runs/vectors/vectors.vec"
+    language: str | None = None
+    model: str = "fasttext"
+    dim: int = 300
+    window: int = 5
+    min_count: int = 3
+    epochs: int = 5
+    sg: int = 1
+    negative: int = 5
+    sample: float = 1e-4
+    max_vocab: int = 200_000
+    lowercase: bool = True
+    threads: int = 0
+    seed: int = 0
+    heldout_prefixes: list[str] = field(default_factory=list)
+    min_n: int = 3
+    max_n: int = 6
+    buckets: int = 2_000_000
+
+    def validate(self) -> None:
+        """Return nothing if every field is usable; raise ConfigError naming the first bad field."""
+        for name in ("dim", "window", "min_count", "epochs", "negative", "max_vocab", "min_n", "buckets"):
+            _require_int(self, name, minimum=1)
+        for name in ("threads", "seed", "max_n"):
+            _require_int(self, name, minimum=0)
+        if (
+            isinstance(self.sample, bool)
+            or not isinstance(self.sample, int | float)
+            or not 0 <= self.sample < 1
+        ):
+            raise ConfigError(
+                f"sample: {self.sample!r} must be a number in [0, 1) (0 turns downsampling off)"
+            )
+        if self.model not in _MODELS:
+            raise ConfigError(f"model: {self.model!r} must be one of {', '.join(_MODELS)}")
+        if self.sg not in (0, 1) or isinstance(self.sg, bool):
+            raise ConfigError(f"sg: {self.sg!r} must be 1 (skip-gram) or 0 (CBOW)")
+        if self.max_n and self.max_n < self.min_n:
+            raise ConfigError(
+                f"max_n: {self.max_n} must be at least min_n ({self.min_n}), or 0 for no n-grams"
+            )
+        if not isinstance(self.lowercase, bool):
+            raise ConfigError(f"lowercase: {self.lowercase!r} must be true or false")
+        if not isinstance(self.output, str | os.PathLike) or not str(self.output):
+            raise ConfigError("output: a file path ending in .vec or .npy is required")
+        try:
+            kind = vectors_format(self.output)
+        except ConfigError as exc:
+            raise ConfigError(f"output: {exc}") from None
+        if kind == "bin":
+            raise ConfigError(f"output: {self.output}: cannot write .bin; use .vec or .npy")
+        if not isinstance(self.heldout_prefixes, list | tuple) or not all(
+            isinstance(prefix, str) and prefix for prefix in self.heldout_prefixes
+        ):
+            raise ConfigError(
+                f"heldout_prefixes: {self.heldout_prefixes!r} must be a list of non-empty strings"
+            )
+        path = self.corpus_file()
+        if self.heldout_prefixes and not _is_tsv(path):
+            raise ConfigError(
+                f"heldout_prefixes: needs a verse_id<TAB>text corpus (.tsv/.tsv.gz); {path} is plain text"
+            )
+
+    def corpus_file(self) -> Path:
+        """Return the file to read: `corpus` itself, or `<corpus>/<language>.tsv[.gz]` for a folder."""
+        if not isinstance(self.corpus, str | os.PathLike) or not str(self.corpus):
+            raise ConfigError("corpus: a text file, a .tsv/.tsv.gz file or a folder of them is required")
+        path = Path(self.corpus)
+        if path.is_file():
+            return path
+        if not path.is_dir():
+            raise ConfigError(f"corpus: {path} not found")
+        if not self.language:
+            raise ConfigError(f"language: needed to pick a file from the corpus folder {path}")
+        try:
+            corpus = AlignedCorpus.from_dir(path, [self.language])
+        except XlingError as exc:
+            raise ConfigError(f"language: {exc}") from None
+        return corpus.files[corpus.languages[0]]
+
+
+def _require_int(config: VectorsTrainConfig, name: str, minimum: int) -> None:
+    """Return nothing if field `name` is an int >= `minimum`; raise ConfigError naming it otherwise."""
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name}: {value!r} must be an integer >= {minimum}")
+
+
+def _is_tsv(path: Path) -> bool:
+    """Return whether `path` is named like a `verse_id<TAB>text` corpus file."""
+    return path.name.lower().endswith(_TSV_SUFFIXES)
+
+
+# --- tokenisation ------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _word_pattern() -> re.Pattern[str]:
+    """Return the compiled word regex: letters/digits with combining marks, apostrophes inside words."""
+    # Python's \w leaves out combining marks (Mn/Mc/Me), which would cut Hindi, Tamil, Thai... words apart.
+    ranges = [c for c in range(0x20000) if unicodedata.category(chr(c)).startswith("M")]
+    ranges += range(0xE0100, 0xE01F0)  # variation selectors supplement, the only marks above U+1FFFF
+    marks = "".join(_class_ranges(ranges))
+    # ZWNJ/ZWJ join parts of Persian and Indic words.
+    part = f"(?:[^\\W_]|[{marks}\u200c\u200d])+"
+    return re.compile(f"{part}(?:['\u2019]{part})*")
+
+
+def _class_ranges(codes: list[int]) -> Iterator[str]:
+    """Return regex character-class ranges (`\\uXXXX-\\uYYYY`) covering the sorted code points `codes`."""
+    start = previous = codes[0]
+    for code in [*codes[1:], -2]:
+        if code != previous + 1:
+            yield f"{re.escape(chr(start))}-{re.escape(chr(previous))}"
+            start = code
+        previous = code
+
+
+def tokenize_words(text: str, lowercase: bool = True) -> list[str]:
+    """Return the words of `text`: Unicode letter/digit runs, keeping apostrophes inside words (don't).
+
+    Punctuation and underscores are dropped; combining marks stay with their letters. Known limit: scripts
+    written without spaces (Chinese, Japanese, Thai) come out as whole runs of characters, not words.
+    """
+    if lowercase:
+        text = text.lower()
+    return _word_pattern().findall(text)
+
+
+# --- corpus ------------------------------------------------------------------------------------------
+
+
+class _Sentences:
+    """A restartable iterable over the tokenised sentences of a corpus file; each pass re-reads the file."""
+
+    def __init__(self, path: Path, heldout_prefixes: tuple[str, ...], lowercase: bool):
+        self.path, self.heldout, self.lowercase = path, heldout_prefixes, lowercase
+
+    def _texts(self) -> Iterator[str]:
+        """Return an iterator over the sentence texts, held-out verses left out."""
+        if not _is_tsv(self.path):
+            return read_monolingual(self.path)
+        rows = read_id_text_tsv(self.path)
+        if not self.heldout:
+            return (text for _, text in rows)
+        return (text for ident, text in rows if not ident.startswith(self.heldout))
+
+    def __iter__(self) -> Iterator[list[str]]:
+        """Return a fresh pass over the sentences as word lists; sentences without words are skipped."""
+        for text in self._texts():
+            words = tokenize_words(text, self.lowercase)
+            if words:
+                yield words
+
+
+# --- training ----------------------------------------------------------------------------------------
+
+
+def _threads(requested: int) -> int:
+    """Return the number of worker threads: `requested`, or every usable core when it is 0."""
+    if requested:
+        return requested
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _build_model(config: VectorsTrainConfig) -> Any:
+    """Return an untrained gensim FastText or Word2Vec model set up from `config`."""
+    from gensim.models import FastText, Word2Vec
+
+    common = {
+        "vector_size": config.dim,
+        "window": config.window,
+        "min_count": config.min_count,
+        "max_final_vocab": config.max_vocab,
+        "sg": config.sg,
+        "negative": config.negative,
+        "sample": config.sample,
+        "epochs": config.epochs,
+        "workers": _threads(config.threads),
+        "seed": config.seed,
+        "sorted_vocab": 1,
+    }
+    if config.model == "fasttext":
+        return FastText(min_n=config.min_n, max_n=config.max_n, bucket=config.buckets, **common)
+    return Word2Vec(**common)
+
+
+def train_vectors(config: VectorsTrainConfig, progress: bool = True) -> WordVectors:
+    """Return word vectors trained on `config.corpus`, most frequent word first, after saving them to `output`.
+
+    Raises ConfigError for a bad field and DataError for a bad corpus or one with no word seen `min_count`
+    times. With `progress`, a rich progress line shows the epochs; nothing is printed otherwise.
+    """
+    config.validate()
+    path = config.corpus_file()
+    sentences = _Sentences(path, tuple(config.heldout_prefixes), config.lowercase)
+    model = _build_model(config)
+    with _Progress(config.epochs, progress) as bar:
+        bar.status("counting words")
+        model.build_vocab(corpus_iterable=sentences)
+        if len(model.wv) == 0:
+            raise DataError(f"no word occurs at least min_count={config.min_count} times", path)
+        bar.status(f"training {config.model} on {len(model.wv):,} words")
+        model.train(
+            corpus_iterable=sentences,
+            total_examples=model.corpus_count,
+            epochs=config.epochs,
+            callbacks=[bar.callback()],
+        )
+    words = list(model.wv.index_to_key)[: config.max_vocab]
+    matrix = np.array(model.wv.vectors[: len(words)], dtype=np.float32)
+    vectors = WordVectors(words, matrix, str(config.output))
+    save_vectors(vectors, config.output)
+    return vectors
+
+
+class _Progress:
+    """A rich progress line over training epochs, or nothing when not shown."""
+
+    def __init__(self, epochs: int, show: bool):
+        self.epochs, self.show = epochs, show
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("epochs"),
+                TimeElapsedColumn(),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("vectors", total=self.epochs)
+        return self
+
+    def status(self, text: str) -> None:
+        """Return nothing; show `text` as the line's description."""
+        if self.bar is not None:
+            self.bar.update(self.task, description=text)
+
+    def callback(self) -> Any:
+        """Return a gensim callback that advances the bar at the end of each epoch."""
+        from gensim.models.callbacks import CallbackAny2Vec
+
+        progress = self
+
+        class _EpochEnd(CallbackAny2Vec):
+            def on_epoch_end(self, model: Any) -> None:
+                """Return nothing; one more epoch is done."""
+                if progress.bar is not None:
+                    progress.bar.advance(progress.task)
+
+        return _EpochEnd()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
