@@ -5,7 +5,9 @@ initial weights on the same Bible verses, alternating A, B, C in every round so 
 machine hits all of them alike; medians over rounds are reported:
 
   a) xling  : `MaskedLMObjective` + `PretrainBatches` (MLM only) through `xling.training.train`, precision
-              "auto" (bf16 autocast where the CPU has it). Streams are packed, so it has no padding.
+              "auto" (bf16 autocast where the CPU has it). Streams are packed, so it has no padding;
+              by default it packs as many rows of max_length as hold the Trainer's real tokens per step
+              (`--xling-rows`), so both take equally many optimizer steps over equally many tokens.
   b) hf     : `Trainer` + `DataCollatorForLanguageModeling(mlm_probability=0.15)`, fp32, one verse per
               row truncated at max_length and padded per batch (the HF example's `line_by_line`).
   c) hf_bf16: the same Trainer with `bf16=True`.
@@ -70,10 +72,10 @@ class BenchSettings:
     rounds: int = 3
     loss_tokens: int = 60_000
     lr: float = 5e-4
-    # extra loss-phase entry: xling with its lr times this factor (1 = none). xling's packed batches carry
-    # ~3x the real tokens of the Trainer's padded ones, so at equal tokens it takes ~3x fewer steps; Adam's
-    # usual square-root rule for a k-times larger batch is lr x sqrt(k).
-    xling_lr_scale: float = 1.0
+    # xling's packed rows of max_length per step. 0: as many as carry the Trainer's real tokens per step
+    # (32 verses of ~43 tokens ~ 11 rows), so both take the same optimizer steps over the same tokens and
+    # the loss comparison is fair; with 32 packed rows xling would see 3x the tokens in 3x fewer steps.
+    xling_rows: int = 0
     threads: int = 0
     seed: int = 0
     quick: bool = False
@@ -138,8 +140,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--loss-tokens", type=int, default=60_000, help="real tokens before the loss is read")
     parser.add_argument("--verses", type=int, default=3000, help="training verses per language")
     parser.add_argument("--lr", type=float, default=5e-4, help="constant learning rate of all contenders")
-    parser.add_argument("--xling-lr-scale", type=float, default=1.0,
-                        help="also report xling's loss with lr x this (e.g. sqrt of its tokens/step ratio)")  # fmt: skip
+    parser.add_argument("--xling-rows", type=int, default=0,
+                        help="xling's packed rows per step (default: the Trainer's real tokens per step)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: the usable cores)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
@@ -152,7 +154,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     settings = BenchSettings(
         data=args.data, tokenizer=args.tokenizer, verses_per_language=args.verses, steps=args.steps,
         warmup_steps=args.warmup_steps, rounds=args.rounds, loss_tokens=args.loss_tokens, lr=args.lr,
-        threads=args.threads or usable_cores(), seed=args.seed, xling_lr_scale=args.xling_lr_scale,
+        threads=args.threads or usable_cores(), seed=args.seed, xling_rows=args.xling_rows,
     )  # fmt: skip
     if args.quick:
         settings = replace(
@@ -252,12 +254,20 @@ def fresh_model(work: Workload):
 # --- contender a: xling -------------------------------------------------------------------------------
 
 
+def xling_rows(work: Workload, settings: BenchSettings) -> int:
+    """Return xling's packed rows per step: as set, or those that hold the Trainer's real tokens per step."""
+    if settings.xling_rows:
+        return settings.xling_rows
+    mean_tokens = statistics.fmean(len(v) for v in work.hf_verses)
+    return max(1, round(settings.batch_size * mean_tokens / settings.max_length))
+
+
 def xling_batches(work: Workload, settings: BenchSettings):
     """Return xling's MLM-only batch source over the shared data."""
     from xling.pretraining.data import PretrainBatches
 
     return PretrainBatches(
-        data=work.xling_data, batch_size=settings.batch_size, max_length=settings.max_length,
+        data=work.xling_data, batch_size=xling_rows(work, settings), max_length=settings.max_length,
         mask_id=work.tokenizer.mask_token_id, first_regular_id=work.first_regular_id,
         vocab_size=len(work.tokenizer), mlm_probability=0.15, tlm_ratio=0.0, seed=settings.seed,
     )  # fmt: skip
@@ -280,7 +290,7 @@ def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_fro
     from xling.training.loop import LOG_FILE
 
     config = TrainingConfig(
-        max_steps=max_steps, batch_size=settings.batch_size, precision="auto", progress=False,
+        max_steps=max_steps, batch_size=xling_rows(work, settings), precision="auto", progress=False,
         checkpoint_every=10**9, log_every=1, lr=settings.lr, warmup_steps=0, schedule="constant",
         threads=settings.threads, seed=settings.seed,
     )  # fmt: skip
@@ -442,16 +452,6 @@ def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[st
             "window": len(window),
         }
         log(f"loss    {name:8s} {out[name]['loss']} after {out[name]['tokens']} tokens ({run.steps} steps)")
-    if settings.xling_lr_scale != 1.0:
-        scaled = replace(settings, lr=settings.lr * settings.xling_lr_scale)
-        run = run_contender("xling", work, scaled, xling_steps, 0)
-        window = [x for x in run.step_losses[-LOSS_WINDOW:] if not math.isnan(x)]
-        out["xling_scaled_lr"] = {"loss": round(statistics.fmean(window), 4) if window else None,
-                                  "steps": run.steps, "tokens": sum(run.step_tokens), "window": len(window),
-                                  "lr": scaled.lr}  # fmt: skip
-        log(
-            f"loss    xling lr x{settings.xling_lr_scale:g} {out['xling_scaled_lr']['loss']} ({run.steps} steps)"
-        )
     return out
 
 
@@ -475,6 +475,7 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses) -> dic
         "vocab_size_actual": len(work.tokenizer),
         "hf_verses": len(work.hf_verses),
         "hf_mean_verse_tokens": round(statistics.fmean(len(v) for v in work.hf_verses), 1),
+        "xling_rows_per_step": xling_rows(work, settings),
         "xling_precision": xling_precision,
         "optimizer": "AdamW betas (0.9, 0.98) eps 1e-6 wd 0.01, clip 1.0, constant lr, no warm-up (all)",
         "torch": torch.__version__,
@@ -506,7 +507,8 @@ def print_table(report: dict[str, Any]) -> None:
              "hf_bf16": report["hf_bf16_tokens_per_s"]}  # fmt: skip
     title = (
         f"MLM training speed: {config['model']} model, {len(config['languages'])} languages, batch "
-        f"{config['batch_size']}, {config['steps']} timed steps x {config['rounds']} rounds"
+        f"{config['batch_size']} verses (xling: {config['xling_rows_per_step']} packed rows of "
+        f"{config['max_length']}), {config['steps']} timed steps x {config['rounds']} rounds"
     )
     table = Table(title=title)
     for column in ("contender", "precision", "tokens/s (median)", "per round", "vs HF fp32", "tokens/step",
@@ -522,10 +524,6 @@ def print_table(report: dict[str, Any]) -> None:
     console = Console()
     console.width = max(console.width, 120)  # piped output gets 80 columns: too narrow here
     console.print(table)
-    scaled = report["loss_detail"].get("xling_scaled_lr")
-    if scaled:
-        console.print(f"xling with lr {scaled['lr']:.2e} (x{config['xling_lr_scale']:g}, the square-root rule for "
-                      f"its larger batches): loss {scaled['loss']:.3f} after {scaled['tokens']:,} tokens")  # fmt: skip
 
 
 def log(message: str) -> None:

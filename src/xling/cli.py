@@ -27,6 +27,8 @@ index_app = typer.Typer(
 app.add_typer(index_app, name="index")
 export_app = typer.Typer(help="Fast runtimes for an encoder, each checked against it.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+vectors_app = typer.Typer(help="Monolingual word vectors: train and convert.", no_args_is_help=True)
+app.add_typer(vectors_app, name="vectors")
 console = Console(stderr=True)
 
 Recipe = Annotated[Path | None, typer.Option("--recipe", help="TOML recipe file that sets config fields.")]
@@ -485,6 +487,38 @@ def _code(lang: str | None) -> str | None:
     from xling.data.languages import normalize_language
 
     return None if lang is None else normalize_language(lang)
+
+
+@vectors_app.command("train")
+def vectors_train(
+    corpus: Annotated[
+        str | None, typer.Option(help="Text file, Bible TSV, or a folder of <lang>.tsv.gz with --language.")
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="Language file to take from a corpus folder.")] = None,
+    output: Annotated[str | None, typer.Option(help="Vectors file: .vec, .vec.gz or .npy.")] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
+) -> None:
+    """Train fastText (default) or word2vec vectors for one language with gensim."""
+    from xling.vectors import VectorsTrainConfig, train_vectors
+
+    config = load_config(VectorsTrainConfig, recipe, set_ or [], section="vectors", corpus=corpus,
+                         language=language, output=output)  # fmt: skip
+    vectors = train_vectors(config)
+    console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {config.output}[/]")
+
+
+@vectors_app.command("convert")
+def vectors_convert(
+    source: Annotated[Path, typer.Argument(help="Vectors to read: .vec/.txt[.gz], .bin or .npy.")],
+    target: Annotated[Path, typer.Argument(help="Vectors to write: .vec[.gz] or .npy (+ .vocab.txt).")],
+    max_words: Annotated[int | None, typer.Option(help="Keep the N most frequent (first) words.")] = None,
+) -> None:
+    """Convert word vectors between formats (the .npy form loads 1M vectors in well under a second)."""
+    from xling.vectors import convert_vectors
+
+    vectors = convert_vectors(source, target, max_words=max_words)
+    console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {target}[/]")
 
 
 def _print_scores(result, columns: tuple[str, ...]) -> None:

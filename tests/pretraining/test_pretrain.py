@@ -164,3 +164,17 @@ def test_a_fresh_run_never_overwrites_another_runs_checkpoints(tiny_run, sample_
     with pytest.raises(XlingError, match="--resume"):
         pretrain(config)
     assert list_checkpoints(tiny_run.output) == before
+
+
+def test_dropout_setting_reaches_the_model_and_is_checked(sample_tokenizer_dir):
+    from xling.errors import ConfigError
+    from xling.pretraining.pretrain import build_model
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    config = PretrainConfig(tokenizer=str(sample_tokenizer_dir), model="tiny", dropout=0.0)
+    model = build_model(config, tokenizer)
+    assert model.config.hidden_dropout_prob == 0.0 and model.config.attention_probs_dropout_prob == 0.0
+    assert build_model(PretrainConfig(tokenizer="t", model="tiny"), tokenizer).config.hidden_dropout_prob == 0.1
+    with pytest.raises(ConfigError, match="dropout"):
+        PretrainConfig(tokenizer="t", dropout=1.5).validate()

@@ -42,15 +42,15 @@ def model_config(name: str, vocab_size: int, max_length: int = 512, **overrides)
         raise ConfigError(
             f"model: {name!r} is neither a preset ({', '.join(PRESETS)}) nor a config/model path"
         )
-    return XLMRobertaConfig(
-        vocab_size=vocab_size,
-        max_position_embeddings=max(max_length, 512) + 2,
-        type_vocab_size=1,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        hidden_dropout_prob=0.1,
-        attention_probs_dropout_prob=0.1,
+    settings = {
+        "vocab_size": vocab_size,
+        "max_position_embeddings": max(max_length, 512) + 2,
+        "type_vocab_size": 1,
+        "pad_token_id": 1,
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
         **sizes,
-        **overrides,
-    )
+    }
+    return XLMRobertaConfig(**{**settings, **overrides})
