@@ -1,0 +1,232 @@
+"""`xling align words`: map two languages' word vectors into one space (MUSE and VecMap in one place).
+
+Methods:
+- procrustes:  supervised. Orthogonal Procrustes on a seed dictionary, then MUSE's refinement.
+               With seed_pairs "identical" or "numerals" it is semi-supervised (no dictionary needed),
+               and a small dictionary (25 pairs) works too.
+- identical:   procrustes seeded with the strings both vocabularies share (Smith et al. 2017).
+- adversarial: unsupervised MUSE: adversarial training, then refinement.
+- selflearn:   VecMap's self-learning; unsupervised unless a seed is given (seed_pairs, dictionary).
+
+Both vocabularies are cut to their `max_vocab` most frequent words and normalised (`normalize`) first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from rich.console import Console
+
+from xling.alignment.words.dictionary import (
+    INDUCTION_MODES,
+    identical_strings,
+    numeral_pairs,
+    read_dictionary,
+)
+from xling.alignment.words.mapping import WordMapping
+from xling.alignment.words.normalize import fit_normalization, parse_normalization
+from xling.alignment.words.procrustes import procrustes, refine
+from xling.alignment.words.retrieval import INDUCTION_METHODS
+from xling.config import load_config
+from xling.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # annotations only: importing xling.vectors also loads its file formats
+    from xling.vectors.core import WordVectors
+
+METHODS: tuple[str, ...] = ("procrustes", "identical", "adversarial", "selflearn")
+SEED_SOURCES: tuple[str, ...] = ("dictionary", "identical", "numerals")
+# Fields of the nested method configs that default to this config's value when they exist there.
+SHARED_FIELDS: tuple[str, ...] = ("seed", "csls_k", "chunk_size")
+
+
+@dataclass
+class WordAlignConfig:
+    """Settings of `xling align words`; every default lives here (MUSE's where MUSE has one).
+
+    `seed_pairs` says where a seed dictionary comes from: "dictionary" (the file `dictionary`; for
+    selflearn, no file means unsupervised), "identical" (strings in both vocabularies) or "numerals"
+    (digit strings in both). `max_rank` bounds the words among which refinement induces dictionaries
+    (MUSE's dico_max_rank), `max_vocab` the words used at all (0: every word, as for max_rank).
+    `criterion` logs MUSE's unsupervised criterion after each refinement (a 10k x 10k CSLS pass that adds
+    about a third to each refinement's time; adversarial always measures it, to keep the best refinement).
+    `adversarial` and `selflearn` are options of those methods (fields of AdversarialConfig and
+    SelfLearningConfig), e.g. {"epochs": 3}.
+    """
+
+    method: str = "procrustes"
+    normalize: str = "unit,center,unit"
+    dictionary: str = ""
+    seed_pairs: str = "dictionary"
+    refinements: int = 5
+    max_rank: int = 15000
+    csls_k: int = 10
+    induction_mode: str = "mutual"
+    induction_method: str = "csls"
+    max_vocab: int = 200000
+    chunk_size: int = 2048
+    seed: int = 0
+    criterion: bool = True
+    adversarial: dict[str, Any] = field(default_factory=dict)
+    selflearn: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Return nothing; raise ConfigError naming the first bad field."""
+        _choice("method", self.method, METHODS)
+        parse_normalization(self.normalize)
+        _choice("seed_pairs", self.seed_pairs, SEED_SOURCES)
+        _choice("induction_mode", self.induction_mode, INDUCTION_MODES)
+        _choice("induction_method", self.induction_method, INDUCTION_METHODS)
+        for name, least in (("refinements", 0), ("max_rank", 0), ("csls_k", 1), ("max_vocab", 0),
+                            ("chunk_size", 1), ("seed", 0)):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"{name}: must be an integer >= {least}, got {value!r}")
+        if not isinstance(self.criterion, bool):
+            raise ConfigError(f"criterion: must be true or false, got {self.criterion!r}")
+        if not isinstance(self.dictionary, str | os.PathLike):
+            raise ConfigError(f"dictionary: must be a path, got {self.dictionary!r}")
+        for name in ("adversarial", "selflearn"):
+            if not isinstance(getattr(self, name), dict):
+                raise ConfigError(f"{name}: must be a table of options, got {getattr(self, name)!r}")
+        if self.method == "procrustes" and self.seed_pairs == "dictionary" and not self.dictionary:
+            raise ConfigError(
+                "dictionary: method 'procrustes' needs a seed dictionary (a source<TAB>target file), "
+                "or seed_pairs 'identical' or 'numerals'"
+            )
+        if self.method == "identical" and (self.dictionary or self.seed_pairs == "numerals"):
+            raise ConfigError(
+                "method: 'identical' seeds from identical strings only; for a dictionary or numerals seed "
+                "use method 'procrustes' with seed_pairs"
+            )
+        if self.method == "adversarial" and (self.dictionary or self.seed_pairs != "dictionary"):
+            raise ConfigError(
+                "method: 'adversarial' is unsupervised and takes no seed (dictionary, seed_pairs)"
+            )
+        if self.method == "adversarial":
+            _method_config("adversarial", self)
+        elif self.method == "selflearn":
+            _method_config("selflearn", self)
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}: {value!r} must be one of {', '.join(choices)}")
+
+
+def align_words(
+    src: WordVectors, tgt: WordVectors, config: WordAlignConfig, *, progress: bool = True
+) -> WordMapping:
+    """Return the WordMapping that brings `src` and `tgt` into one space as `config.method` says."""
+    config.validate()
+    if config.max_vocab:
+        src, tgt = src.most_frequent(config.max_vocab), tgt.most_frequent(config.max_vocab)
+    for vectors in (src, tgt):
+        if len(vectors) < 2:
+            raise DataError(f"need at least 2 word vectors, got {len(vectors)}", vectors.source)
+    if config.method != "selflearn" and src.dim != tgt.dim:
+        raise DataError(
+            f"{config.method} maps between equal dimensions; the source has {src.dim} "
+            f"but the target ({tgt.source}) {tgt.dim}",
+            src.source,
+        )
+    x, src_means = fit_normalization(src.vectors, config.normalize)
+    z, tgt_means = fit_normalization(tgt.vectors, config.normalize)
+    info: dict[str, Any] = {"src_words": len(src), "tgt_words": len(tgt)}
+    seeds = _seed_pairs(src, tgt, config, info)
+    steps = parse_normalization(config.normalize)
+
+    def mapping(w_src: np.ndarray, w_tgt: np.ndarray, history: list[dict[str, Any]]) -> WordMapping:
+        return WordMapping(w_src, w_tgt, steps, config.method, history, src_means, tgt_means, info)
+
+    if config.method == "selflearn":
+        w_src, w_tgt, history = _run_selflearn(x, z, seeds, config, progress)
+        return mapping(w_src, w_tgt, [{"stage": "selflearn", **entry} for entry in history])
+    history: list[dict[str, Any]] = []
+    if config.method == "adversarial":
+        w, epochs = _run_adversarial(x, z, config, progress)
+        history += [{"stage": "adversarial", **entry} for entry in epochs]
+    else:
+        w = procrustes(x[seeds[:, 0]], z[seeds[:, 1]])
+    console = Console(stderr=True) if progress else None
+
+    def report(entry: dict[str, Any]) -> None:
+        if console is not None:
+            criterion = "" if entry["criterion"] is None else f", criterion {entry['criterion']:.4f}"
+            console.print(
+                f"refinement {entry['iteration']}/{config.refinements}: {entry['pairs']} pairs{criterion}"
+            )
+
+    w, rounds = refine(
+        x, z, w, iterations=config.refinements, max_rank=config.max_rank, k=config.csls_k,
+        mode=config.induction_mode, chunk_size=config.chunk_size, callback=report,
+        method=config.induction_method, criterion=config.criterion,
+        keep_best=config.method == "adversarial",
+    )  # fmt: skip
+    history += [{"stage": "refinement", **entry} for entry in rounds]
+    return mapping(w, np.eye(z.shape[1], dtype=np.float32), history)
+
+
+def _seed_pairs(
+    src: WordVectors, tgt: WordVectors, config: WordAlignConfig, info: dict[str, Any]
+) -> np.ndarray | None:
+    """Return the seed dictionary as [m, 2] row pairs, None when the method runs unsupervised."""
+    source = "identical" if config.method == "identical" else config.seed_pairs
+    if config.method == "adversarial" or (source == "dictionary" and not config.dictionary):
+        return None
+    if source == "dictionary":
+        dictionary = read_dictionary(config.dictionary, src.index, tgt.index)
+        pairs, where = dictionary.pairs, config.dictionary
+        info["seed"] = {"from": "dictionary", "path": str(config.dictionary), **dictionary.coverage.to_dict()}
+    else:
+        make = identical_strings if source == "identical" else numeral_pairs
+        pairs, where = make(src.words, tgt.words), src.source
+        info["seed"] = {"from": source, "pairs": len(pairs)}
+    if len(pairs) == 0:
+        vocab = f"the {config.max_vocab} most frequent words of " if config.max_vocab else ""
+        raise DataError(
+            f"no seed pair ({source}) has both words in {vocab}the two vocabularies "
+            f"({src.source}, {tgt.source})",
+            where,
+        )
+    return pairs
+
+
+def _method_config(name: str, config: WordAlignConfig) -> Any:
+    """Return helper B's config for method `name`: config.<name> options over the shared fields' values."""
+    if name == "adversarial":
+        from xling.alignment.words.adversarial import AdversarialConfig as method_cls
+    else:
+        from xling.alignment.words.selflearn import SelfLearningConfig as method_cls
+    options = dict(getattr(config, name))
+    known = {f.name for f in dataclasses.fields(method_cls)}
+    for shared in SHARED_FIELDS:
+        if shared in known:
+            options.setdefault(shared, getattr(config, shared))
+    try:
+        return load_config(method_cls, **options)
+    except ConfigError as error:
+        raise ConfigError(f"{name}: {str(error).removeprefix('options: ')}") from None
+
+
+def _run_adversarial(
+    x: np.ndarray, z: np.ndarray, config: WordAlignConfig, progress: bool
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    from xling.alignment.words.adversarial import adversarial_mapping
+
+    w, history = adversarial_mapping(x, z, _method_config("adversarial", config), progress=progress)
+    return np.asarray(w, dtype=np.float32), list(history)
+
+
+def _run_selflearn(
+    x: np.ndarray, z: np.ndarray, seeds: np.ndarray | None, config: WordAlignConfig, progress: bool
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    from xling.alignment.words.selflearn import self_learning
+
+    w_src, w_tgt, history = self_learning(
+        x, z, _method_config("selflearn", config), seed_pairs=seeds, progress=progress
+    )
+    return np.asarray(w_src, dtype=np.float32), np.asarray(w_tgt, dtype=np.float32), list(history)

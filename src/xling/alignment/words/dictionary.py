@@ -1,0 +1,229 @@
+"""Bilingual dictionaries: reading `src<TAB>tgt` files against vocabularies, seed pairs, and induction.
+
+A dictionary is a set of (source row, target row) pairs; a word may have several translations. Pairs
+whose words are not in the vocabularies are counted (`DictionaryCoverage`), never silently dropped.
+Seeds for semi-supervised mapping come from a file, from identical strings (Smith et al. 2017), or from
+identical numerals (Artetxe et al. 2017). `induce_dictionary` builds a dictionary from a mapping's
+nearest neighbours, as MUSE's refinement and VecMap's self-learning do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xling.alignment.words.retrieval import DEFAULT_CHUNK, INDUCTION_METHODS, Matrix, best_matches, unit_rows
+from xling.errors import ConfigError, DataError
+
+INDUCTION_MODES: tuple[str, ...] = ("mutual", "s2t", "t2s", "union")
+NUMERAL = re.compile(r"^[0-9]+$")
+
+
+@dataclass(frozen=True)
+class DictionaryCoverage:
+    """How many dictionary pairs have both words in the vocabularies, and why the others do not.
+
+    Counts are over distinct pairs (`lines`; a repeated line counts once, see `duplicate_lines`).
+    `oov_src_pairs` / `oov_tgt_pairs` count pairs whose source / target word is out of vocabulary; a pair
+    missing both counts in both and in `oov_both_pairs`. `src_words` are the distinct source words,
+    `src_words_covered` those with at least one covered pair (BLI scores exactly these).
+    """
+
+    lines: int
+    pairs_covered: int
+    src_words: int
+    src_words_covered: int
+    oov_src_pairs: int
+    oov_tgt_pairs: int
+    oov_both_pairs: int = 0
+    duplicate_lines: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """Return the share of pairs with both words in the vocabularies."""
+        return self.pairs_covered / self.lines if self.lines else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fraction": round(self.fraction, 4)}
+
+
+@dataclass
+class Dictionary:
+    """The covered pairs of a dictionary as rows, and its coverage."""
+
+    pairs: np.ndarray  # int64 [m, 2]: (source row, target row), in file order
+    coverage: DictionaryCoverage
+
+
+def read_dictionary(
+    path: str | Path, src_words: Mapping[str, int], tgt_words: Mapping[str, int], *, lowercase: bool = False
+) -> Dictionary:
+    """Return the pairs of a dictionary file whose words are in both vocabularies (word -> row), and coverage.
+
+    One pair per line: `source<TAB>target`, or two whitespace-separated words when the line has no tab
+    (MUSE's files). Blank lines are skipped; any other line is a DataError naming its path and line.
+    With `lowercase`, dictionary words are lowercased and looked up among the lowercased vocabulary,
+    where the smallest row (the most frequent spelling) wins.
+    """
+    words = read_word_pairs(path, lowercase=lowercase)
+    if lowercase:
+        src_words, tgt_words = lowercase_index(src_words), lowercase_index(tgt_words)
+    return pairs_to_rows(words.pairs, src_words, tgt_words, duplicates=words.duplicates)
+
+
+@dataclass
+class WordPairs:
+    """The distinct (source word, target word) pairs of a file in order, and how many lines repeated one."""
+
+    pairs: list[tuple[str, str]]
+    duplicates: int = 0
+
+
+def read_word_pairs(path: str | Path, *, lowercase: bool = False) -> WordPairs:
+    """Return the distinct word pairs of a dictionary file (see read_dictionary for the format)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError("no such dictionary file", path) from None
+    except OSError as error:
+        raise DataError(f"cannot read the dictionary: {error.strerror}", path) from None
+    pairs: dict[tuple[str, str], None] = {}
+    lines = 0
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        pair = _parse_line(line, path, number)
+        if pair is None:
+            continue
+        lines += 1
+        pairs.setdefault((pair[0].lower(), pair[1].lower()) if lowercase else pair, None)
+    if not pairs:
+        raise DataError("the dictionary has no word pairs (expected lines 'source<TAB>target')", path)
+    return WordPairs(list(pairs), lines - len(pairs))
+
+
+def _parse_line(line: bytes, path: Path, number: int) -> tuple[str, str] | None:
+    """Return the pair on one line, None for a blank line; raise DataError for anything else."""
+    try:
+        text = line.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        raise DataError("not valid UTF-8", path, number) from None
+    if number == 1:
+        text = text.removeprefix("\ufeff")
+    if not text.strip():
+        return None
+    fields = [f.strip() for f in text.split("\t")] if "\t" in text else text.split()
+    if len(fields) != 2 or not all(fields):
+        raise DataError(
+            f"expected 'source<TAB>target' (two words), got {len(fields)} field(s): {text[:80]!r}",
+            path,
+            number,
+        )
+    return fields[0], fields[1]
+
+
+def lowercase_index(words: Mapping[str, int]) -> dict[str, int]:
+    """Return lowercased word -> row, keeping the smallest row (most frequent spelling) of each."""
+    index: dict[str, int] = {}
+    for word, row in words.items():
+        key = word.lower()
+        if key not in index or row < index[key]:
+            index[key] = row
+    return index
+
+
+def pairs_to_rows(
+    pairs: Sequence[tuple[str, str]],
+    src_words: Mapping[str, int],
+    tgt_words: Mapping[str, int],
+    *,
+    duplicates: int = 0,
+) -> Dictionary:
+    """Return the covered word pairs as rows (distinct, in order) and the coverage of all of them."""
+    rows: list[tuple[int, int]] = []
+    total = oov_src = oov_tgt = oov_both = 0
+    all_words: set[str] = set()
+    covered_words: set[str] = set()
+    for src_word, tgt_word in dict.fromkeys(pairs):
+        total += 1
+        all_words.add(src_word)
+        i, j = src_words.get(src_word), tgt_words.get(tgt_word)
+        oov_src += i is None
+        oov_tgt += j is None
+        oov_both += i is None and j is None
+        if i is not None and j is not None:
+            rows.append((i, j))
+            covered_words.add(src_word)
+    coverage = DictionaryCoverage(
+        total, len(rows), len(all_words), len(covered_words), oov_src, oov_tgt, oov_both, duplicates
+    )
+    return Dictionary(np.array(rows, dtype=np.int64).reshape(-1, 2), coverage)
+
+
+def _shared_rows(src_words: Sequence[str], tgt_words: Sequence[str], keep) -> np.ndarray:
+    """Return (source row, target row) for the strings on both sides that `keep` accepts (first rows)."""
+    tgt_rows: dict[str, int] = {}
+    for row, word in enumerate(tgt_words):
+        if keep(word):
+            tgt_rows.setdefault(word, row)
+    rows, seen = [], set()
+    for row, word in enumerate(src_words):
+        if word in tgt_rows and word not in seen:
+            seen.add(word)
+            rows.append((row, tgt_rows[word]))
+    return np.array(rows, dtype=np.int64).reshape(-1, 2)
+
+
+def identical_strings(
+    src_words: Sequence[str], tgt_words: Sequence[str], max_rank: int | None = None
+) -> np.ndarray:
+    """Return [m, 2] row pairs of the strings both vocabularies share (among the first `max_rank` of each)."""
+    if max_rank:
+        src_words, tgt_words = src_words[:max_rank], tgt_words[:max_rank]
+    return _shared_rows(src_words, tgt_words, lambda word: True)
+
+
+def numeral_pairs(src_words: Sequence[str], tgt_words: Sequence[str]) -> np.ndarray:
+    """Return [m, 2] row pairs of the all-digit strings (e.g. "1984") both vocabularies share."""
+    return _shared_rows(src_words, tgt_words, lambda word: NUMERAL.match(word) is not None)
+
+
+def induce_dictionary(
+    src: Matrix,
+    tgt: Matrix,
+    *,
+    method: str = "csls",
+    k: int = 10,
+    max_rank: int = 15000,
+    mode: str = "mutual",
+    chunk_size: int = DEFAULT_CHUNK,
+) -> np.ndarray:
+    """Return [m, 2] int64 (source row, target row) translations among the `max_rank` first rows of each side.
+
+    `src` is the mapped source; both sides are length-normalised here. `method` "nn" or "csls" (its r
+    terms measured among those rows, neighbourhood `k`). `mode` keeps each source word's best target
+    ("s2t"), each target word's best source ("t2s"), the pairs that are both ("mutual", MUSE's
+    S2T&T2S) or either ("union", S2T|T2S). `max_rank` 0 uses every row. Sorted by source row.
+    """
+    if mode not in INDUCTION_MODES:
+        raise ConfigError(f"mode: {mode!r} must be one of {', '.join(INDUCTION_MODES)}")
+    if method not in INDUCTION_METHODS:
+        raise ConfigError(f"method: {method!r} must be one of {', '.join(INDUCTION_METHODS)}")
+    a, b = (src[:max_rank], tgt[:max_rank]) if max_rank else (src, tgt)
+    forward, backward = best_matches(unit_rows(a), unit_rows(b), method, k=k, chunk_size=chunk_size)
+    s2t = np.stack([np.arange(len(forward)), forward], axis=1)
+    t2s = np.stack([backward, np.arange(len(backward))], axis=1)
+    if mode == "s2t":
+        pairs = s2t
+    elif mode == "t2s":
+        pairs = t2s
+    elif mode == "mutual":
+        pairs = s2t[backward[forward] == np.arange(len(forward))]
+    else:
+        pairs = np.concatenate([s2t, t2s])
+    # unique sorts by (source, target) and merges a union's duplicates.
+    return np.unique(pairs, axis=0).astype(np.int64).reshape(-1, 2)

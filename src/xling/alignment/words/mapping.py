@@ -1,0 +1,141 @@
+"""A learned cross-lingual word mapping: how to normalise each side and the matrix that maps it.
+
+Both languages land in one space: source rows become normalize(X) @ src_transform, target rows
+normalize(Z) @ tgt_transform. Procrustes and adversarial methods map the source only (tgt_transform is
+the identity); self-learning (VecMap) maps both. Saved as a folder: `mapping.safetensors` (the matrices
+and the centering means) and `mapping.json` (normalisation steps, method, history, info); no pickles.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as load_tensors
+from safetensors.numpy import save as save_tensors
+
+from xling.alignment.words.normalize import fit_normalization, parse_normalization
+from xling.atomic import atomic_write, write_json_atomically
+from xling.errors import DataError
+
+TENSORS_FILE = "mapping.safetensors"
+META_FILE = "mapping.json"
+
+
+@dataclass
+class WordMapping:
+    """Per side a (d_in x d_out) matrix, both sides sharing d_out, and the normalisation applied first.
+
+    `src_means` / `tgt_means` are the means that each `center` step of `normalize` removed when the
+    mapping was learned; mapping other rows subtracts those same means. Without them (None) each call
+    centres the matrix it is given on its own mean. `history` is the training log, `info` what the run
+    found (vocabulary sizes, seed coverage).
+    """
+
+    src_transform: np.ndarray
+    tgt_transform: np.ndarray
+    normalize: list[str] = field(default_factory=list)
+    method: str = "custom"
+    history: list[dict[str, Any]] = field(default_factory=list)
+    src_means: list[np.ndarray] | None = None
+    tgt_means: list[np.ndarray] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.src_transform = np.asarray(self.src_transform, dtype=np.float32)
+        self.tgt_transform = np.asarray(self.tgt_transform, dtype=np.float32)
+        self.normalize = parse_normalization(self.normalize)
+        if self.src_transform.ndim != 2 or self.tgt_transform.ndim != 2:
+            raise ValueError("transforms must be 2-d matrices")
+        if self.src_transform.shape[1] != self.tgt_transform.shape[1]:
+            raise ValueError(
+                f"both transforms must map to one dimension, got {self.src_transform.shape} "
+                f"and {self.tgt_transform.shape}"
+            )
+        centers = self.normalize.count("center")
+        for name in ("src_means", "tgt_means"):
+            means = getattr(self, name)
+            if means is not None and len(means) != centers:
+                raise ValueError(f"{name}: {centers} center steps need {centers} means, got {len(means)}")
+
+    def map_source(self, matrix: np.ndarray) -> np.ndarray:
+        """Return source rows normalised and mapped into the shared space (float32)."""
+        return self._map(matrix, self.src_means, self.src_transform, "source")
+
+    def map_target(self, matrix: np.ndarray) -> np.ndarray:
+        """Return target rows normalised and mapped into the shared space (float32)."""
+        return self._map(matrix, self.tgt_means, self.tgt_transform, "target")
+
+    def _map(
+        self, matrix: np.ndarray, means: list[np.ndarray] | None, transform: np.ndarray, side: str
+    ) -> np.ndarray:
+        matrix = np.asarray(matrix)
+        if matrix.ndim != 2 or matrix.shape[1] != transform.shape[0]:
+            raise DataError(
+                f"the mapping's {side} side takes {transform.shape[0]}-dimensional vectors, "
+                f"got shape {matrix.shape}"
+            )
+        return fit_normalization(matrix, self.normalize, means=means)[0] @ transform
+
+    def save(self, path: str | Path) -> None:
+        """Write mapping.safetensors and mapping.json into the folder `path`, each atomically."""
+        folder = Path(path)
+        tensors = {"src_transform": self.src_transform, "tgt_transform": self.tgt_transform}
+        for prefix, means in (("src", self.src_means), ("tgt", self.tgt_means)):
+            for i, mean in enumerate(means or []):
+                tensors[f"{prefix}_mean_{i}"] = np.asarray(mean, dtype=np.float32)
+        with atomic_write(folder / TENSORS_FILE, "wb") as handle:
+            handle.write(save_tensors(tensors))
+        meta = {
+            "method": self.method,
+            "normalize": self.normalize,
+            "fitted_means": {"src": self.src_means is not None, "tgt": self.tgt_means is not None},
+            "history": self.history,
+            "info": self.info,
+        }
+        write_json_atomically(folder / META_FILE, _jsonable(meta))
+
+    @classmethod
+    def load(cls, path: str | Path) -> WordMapping:
+        """Return the mapping that `save` wrote into the folder `path`."""
+        folder = Path(path)
+        try:
+            meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+            tensors = load_tensors((folder / TENSORS_FILE).read_bytes())
+        except FileNotFoundError as error:
+            raise DataError("not a word mapping folder (file missing)", error.filename) from None
+        except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError) as error:
+            raise DataError(f"unreadable word mapping: {error}", folder) from None
+        try:
+            centers = list(meta["normalize"]).count("center")
+            fitted = meta.get("fitted_means", {})
+            means = {
+                prefix: [tensors[f"{prefix}_mean_{i}"] for i in range(centers)]
+                if fitted.get(prefix)
+                else None
+                for prefix in ("src", "tgt")
+            }
+            return cls(
+                tensors["src_transform"], tensors["tgt_transform"], list(meta["normalize"]),
+                meta.get("method", "custom"), meta.get("history", []), means["src"], means["tgt"],
+                meta.get("info", {}),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise DataError(f"incomplete word mapping ({error!r})", folder / META_FILE) from None
+
+
+def _jsonable(value: Any) -> Any:
+    """Return `value` with numpy scalars and arrays turned into plain Python for JSON."""
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,170 @@
+"""align_words end to end (procrustes, identical strings, numerals) on a rotated real embedding, its
+config's errors, normalisation chains and WordMapping files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xling.alignment.words.align import WordAlignConfig, align_words
+from xling.alignment.words.mapping import WordMapping
+from xling.alignment.words.normalize import fit_normalization, normalize_embeddings, parse_normalization
+from xling.errors import ConfigError, DataError
+from xling.vectors.core import WordVectors
+
+from .conftest import precision_at_1
+
+FAST = {"max_rank": 1000, "chunk_size": 512}
+
+
+@pytest.fixture(scope="module")
+def languages(rotated) -> tuple[WordVectors, WordVectors]:
+    """Source words s0..; target words t0.. in another order (the gold pair of s{i} is t{i})."""
+    src, tgt, _ = rotated
+    order = np.random.default_rng(5).permutation(len(tgt))
+    src_words = [f"s{i}" for i in range(len(src))]
+    tgt_words = [f"t{i}" for i in order]
+    return WordVectors(src_words, src, "src.vec"), WordVectors(tgt_words, tgt[order], "tgt.vec")
+
+
+def p_at_1(mapping: WordMapping, src: WordVectors, tgt: WordVectors) -> float:
+    """Return P@1 of every source word, the gold target row found by name (s{i} -> t{i})."""
+    mapped, target = mapping.map_source(src.vectors), mapping.map_target(tgt.vectors)
+    gold = np.array([tgt.index["t" + word[1:]] for word in src.words])
+    return precision_at_1(mapped, target[gold])
+
+
+def test_procrustes_from_a_seed_dictionary(tmp_path, languages):
+    src, tgt = languages
+    path = tmp_path / "seed.tsv"
+    lines = [f"s{i}\tt{i}" for i in range(0, 1500, 5)] + ["s1\tunknown", "unknown\tt1"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapping = align_words(
+        src, tgt, WordAlignConfig(dictionary=str(path), refinements=2, **FAST), progress=False
+    )
+    assert p_at_1(mapping, src, tgt) >= 0.99
+    assert mapping.method == "procrustes" and mapping.normalize == ["unit", "center", "unit"]
+    assert mapping.info["seed"]["pairs_covered"] == 300 and mapping.info["seed"]["oov_tgt_pairs"] == 1
+    assert [entry["stage"] for entry in mapping.history] == ["refinement"] * len(mapping.history)
+    np.testing.assert_array_equal(mapping.tgt_transform, np.eye(256, dtype=np.float32))
+
+
+def test_identical_strings(rotated):
+    src, tgt, _ = rotated
+    words = [f"w{i}" for i in range(len(src))]
+    config = WordAlignConfig(method="identical", refinements=1, criterion=False, **FAST)
+    mapping = align_words(WordVectors(words, src), WordVectors(words, tgt), config, progress=False)
+    assert precision_at_1(mapping.map_source(src), mapping.map_target(tgt)) >= 0.99
+    assert mapping.info["seed"] == {"from": "identical", "pairs": 1500}
+    assert mapping.history[0]["criterion"] is None
+
+
+def test_numerals_seed_a_small_dictionary(rotated):
+    src, tgt, _ = rotated
+    src_words = [str(i) if i % 30 == 0 else f"s{i}" for i in range(len(src))]  # 50 numerals in common
+    tgt_words = [str(i) if i % 30 == 0 else f"t{i}" for i in range(len(tgt))]
+    config = WordAlignConfig(seed_pairs="numerals", refinements=3, **FAST)
+    mapping = align_words(WordVectors(src_words, src), WordVectors(tgt_words, tgt), config, progress=False)
+    assert mapping.info["seed"]["pairs"] == 50
+    assert precision_at_1(mapping.map_source(src), mapping.map_target(tgt)) >= 0.99
+
+
+def test_max_vocab_and_missing_seeds(rotated, tmp_path):
+    src, tgt, _ = rotated
+    a = WordVectors([f"s{i}" for i in range(len(src))], src, "a.vec")
+    b = WordVectors([f"t{i}" for i in range(len(tgt))], tgt, "b.vec")
+    with pytest.raises(DataError, match="no seed pair") as error:
+        align_words(a, b, WordAlignConfig(method="identical", max_vocab=100), progress=False)
+    assert "100 most frequent" in str(error.value)
+    path = tmp_path / "seed.tsv"
+    path.write_text("s1\tt1\ns1200\tt1200\n", encoding="utf-8")
+    config = WordAlignConfig(dictionary=str(path), refinements=0, max_vocab=1000)
+    mapping = align_words(a, b, config, progress=False)
+    assert mapping.info["src_words"] == 1000 and mapping.info["seed"]["oov_src_pairs"] == 1
+    with pytest.raises(DataError, match="equal dimensions"):
+        align_words(a, WordVectors(b.words, tgt[:, :100], "b.vec"), config, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"method": "muse"}, "method"),
+        ({"normalize": "unit,whiten"}, "normalize"),
+        ({"induction_mode": "S2T&T2S"}, "induction_mode"),
+        ({"induction_method": "isf"}, "induction_method"),
+        ({"seed_pairs": "cognates"}, "seed_pairs"),
+        ({"refinements": -1}, "refinements"),
+        ({"csls_k": 0}, "csls_k"),
+        ({"chunk_size": "big"}, "chunk_size"),
+        ({"dictionary": ""}, "dictionary"),
+        ({"method": "identical", "dictionary": "d.tsv"}, "method"),
+        ({"method": "adversarial", "dictionary": "d.tsv"}, "method"),
+        ({"criterion": "yes"}, "criterion"),
+        ({"method": "adversarial", "dictionary": "", "adversarial": {"epochz": 1}}, "adversarial"),
+        ({"method": "selflearn", "selflearn": {"csls_k": "many"}}, "selflearn"),
+        ({"selflearn": [1]}, "selflearn"),
+    ],
+)
+def test_config_errors_name_the_field(fields, field):
+    config = WordAlignConfig(**({"dictionary": "seed.tsv"} | fields))
+    with pytest.raises(ConfigError, match=f"^{field}: "):
+        config.validate()
+
+
+def test_semi_supervised_and_unsupervised_configs_need_no_dictionary():
+    WordAlignConfig(seed_pairs="identical").validate()
+    WordAlignConfig(method="identical").validate()
+
+
+def test_normalization_chains():
+    assert parse_normalization("unit,center,unit") == ["unit", "center", "unit"]
+    assert parse_normalization(" unit , center ") == ["unit", "center"]
+    assert parse_normalization(["center", "none"]) == ["center"]
+    assert parse_normalization("") == parse_normalization("none") == []
+    with pytest.raises(ConfigError, match="^normalize: unknown step 'whiten'"):
+        parse_normalization("unit,whiten")
+    x = np.random.default_rng(0).normal(3.0, 1.0, (50, 8)).astype(np.float32)
+    x[7] = 0.0
+    out = normalize_embeddings(x, "unit,center,unit")
+    norms = np.linalg.norm(out, axis=1)
+    assert np.isfinite(out).all() and np.allclose(np.delete(norms, 7), 1.0, atol=1e-5)
+    centered = normalize_embeddings(x, "center")
+    assert np.allclose(centered.mean(0), 0.0, atol=1e-5)
+    assert np.allclose(normalize_embeddings(x, "center,unit")[0], normalize_embeddings(centered, "unit")[0])
+    np.testing.assert_array_equal(normalize_embeddings(x, ""), x)
+
+
+def test_fitted_means_repeat_on_other_rows():
+    x = np.random.default_rng(1).normal(1.0, 1.0, (40, 6)).astype(np.float32)
+    whole, means = fit_normalization(x, "unit,center,unit")
+    again, _ = fit_normalization(x[:3], "unit,center,unit", means=means)
+    np.testing.assert_allclose(again, whole[:3], atol=1e-6)
+
+
+def test_mapping_files_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((30, 6)).astype(np.float32)
+    _, means = fit_normalization(x, "unit,center,unit")
+    mapping = WordMapping(
+        rng.standard_normal((6, 4)), rng.standard_normal((5, 4)), ["unit", "center", "unit"], "selflearn",
+        [{"stage": "selflearn", "criterion": np.float32(0.5)}], means, None, {"seed": {"pairs": 3}},
+    )  # fmt: skip
+    mapping.save(tmp_path / "m")
+    loaded = WordMapping.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.map_source(x[:2]), mapping.map_source(x[:2]))
+    np.testing.assert_array_equal(loaded.tgt_transform, mapping.tgt_transform)
+    assert loaded.tgt_means is None and loaded.method == "selflearn" and loaded.info == mapping.info
+    assert loaded.history == [{"stage": "selflearn", "criterion": 0.5}]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["mapping.json", "mapping.safetensors"]
+    with pytest.raises(DataError, match="6-dimensional"):
+        mapping.map_source(x[:, :5])
+    with pytest.raises(DataError, match="missing"):
+        WordMapping.load(tmp_path)
+    meta = json.loads((tmp_path / "m" / "mapping.json").read_text())
+    (tmp_path / "m" / "mapping.json").write_text(
+        json.dumps({k: v for k, v in meta.items() if k != "normalize"})
+    )
+    with pytest.raises(DataError, match="incomplete"):
+        WordMapping.load(tmp_path / "m")

@@ -1,0 +1,135 @@
+"""Dictionary files, coverage accounting, seed pairs and dictionary induction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xling.alignment.words.dictionary import (
+    identical_strings,
+    induce_dictionary,
+    numeral_pairs,
+    read_dictionary,
+)
+from xling.errors import ConfigError, DataError
+
+SRC = {"the": 0, "house": 1, "cat": 2, "The": 3, "dog": 4}
+TGT = {"das": 0, "Haus": 1, "Katze": 2, "Hund": 3, "der": 4}
+
+
+def write(tmp_path, text: str | bytes, name: str = "dict.tsv"):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+def test_pairs_and_coverage(tmp_path):
+    path = write(
+        tmp_path,
+        "\ufeffthe\tdas\nthe\tder\nhouse\tHaus\n\ncat\tKatze\ncat\tKatze\nbird\tVogel\nhouse\tGebäude\n"
+        "dog\tHund\nfish\tHund\r\n",
+    )
+    dictionary = read_dictionary(path, SRC, TGT)
+    np.testing.assert_array_equal(dictionary.pairs, [[0, 0], [0, 4], [1, 1], [2, 2], [4, 3]])
+    coverage = dictionary.coverage.to_dict()
+    assert coverage == {
+        "lines": 8,  # distinct pairs; the repeated cat line counts once
+        "pairs_covered": 5,
+        "src_words": 6,  # the, house, cat, bird, dog, fish
+        "src_words_covered": 4,
+        "oov_src_pairs": 2,  # bird, fish
+        "oov_tgt_pairs": 2,  # Vogel, Gebäude
+        "oov_both_pairs": 1,  # bird-Vogel
+        "duplicate_lines": 1,
+        "fraction": 0.625,
+    }
+
+
+def test_space_separated_lines_as_in_muse_files(tmp_path):
+    dictionary = read_dictionary(write(tmp_path, "the das\nhouse  Haus\n"), SRC, TGT)
+    np.testing.assert_array_equal(dictionary.pairs, [[0, 0], [1, 1]])
+
+
+def test_lowercase_looks_up_the_most_frequent_spelling(tmp_path):
+    dictionary = read_dictionary(write(tmp_path, "THE\tDas\nHouse\thaus\n"), SRC, TGT, lowercase=True)
+    np.testing.assert_array_equal(dictionary.pairs, [[0, 0], [1, 1]])  # "the" is row 0, "The" row 3
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("the\tdas\nhouse\n", 2),
+        ("the\tdas\tder\n", 1),
+        ("the\tdas\n\nhouse\t\n", 3),
+        ("\tdas\n", 1),
+        ("a b c\n", 1),
+    ],
+)
+def test_bad_lines_name_path_and_line(tmp_path, text, line):
+    path = write(tmp_path, text)
+    with pytest.raises(DataError, match="two words") as error:
+        read_dictionary(path, SRC, TGT)
+    assert str(error.value).startswith(f"{path}:{line}: ")
+    assert error.value.line == line
+
+
+def test_unreadable_and_empty_files(tmp_path):
+    with pytest.raises(DataError, match="not valid UTF-8") as error:
+        read_dictionary(write(tmp_path, b"the\tdas\nh\xffuse\tHaus\n"), SRC, TGT)
+    assert error.value.line == 2
+    with pytest.raises(DataError, match="no word pairs"):
+        read_dictionary(write(tmp_path, "\n\n"), SRC, TGT)
+    with pytest.raises(DataError, match="no such dictionary file"):
+        read_dictionary(tmp_path / "missing.tsv", SRC, TGT)
+
+
+def test_nothing_covered_is_not_an_error_here(tmp_path):
+    dictionary = read_dictionary(write(tmp_path, "bird\tVogel\n"), SRC, TGT)
+    assert dictionary.pairs.shape == (0, 2)
+    assert dictionary.coverage.fraction == 0.0
+
+
+def test_identical_strings_and_numerals():
+    src = ["the", "1984", "paris", "7", "berlin", "7"]
+    tgt = ["der", "berlin", "7", "1984", "paris", "x1"]
+    np.testing.assert_array_equal(identical_strings(src, tgt), [[1, 3], [2, 4], [3, 2], [4, 1]])
+    np.testing.assert_array_equal(identical_strings(src, tgt, max_rank=4), [[1, 3], [3, 2]])
+    np.testing.assert_array_equal(numeral_pairs(src, tgt), [[1, 3], [3, 2]])
+    assert identical_strings(["a"], ["b"]).shape == (0, 2)
+
+
+def brute_best(src: np.ndarray, tgt: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    sims = src @ tgt.T
+    csls = 2 * sims - np.sort(sims, 1)[:, -k:].mean(1)[:, None] - np.sort(sims, 0)[-k:].mean(0)[None, :]
+    return csls.argmax(1), csls.argmax(0)
+
+
+def test_induction_modes_against_brute_force():
+    rng = np.random.default_rng(3)
+    src, tgt = rng.standard_normal((60, 16)), rng.standard_normal((50, 16))
+    src_unit = src / np.linalg.norm(src, axis=1, keepdims=True)
+    tgt_unit = tgt / np.linalg.norm(tgt, axis=1, keepdims=True)
+    forward, backward = brute_best(src_unit[:40], tgt_unit[:40], 5)
+    s2t = {(i, int(j)) for i, j in enumerate(forward)}
+    t2s = {(int(i), j) for j, i in enumerate(backward)}
+
+    def induced(mode: str) -> set[tuple[int, int]]:
+        pairs = induce_dictionary(src, tgt, k=5, max_rank=40, mode=mode, chunk_size=7)
+        assert pairs.dtype == np.int64 and (np.diff(pairs[:, 0]) >= 0).all()
+        return {(int(i), int(j)) for i, j in pairs}
+
+    assert induced("s2t") == s2t
+    assert induced("t2s") == t2s
+    assert induced("mutual") == s2t & t2s
+    assert induced("union") == s2t | t2s
+    with pytest.raises(ConfigError, match="mode"):
+        induce_dictionary(src, tgt, mode="S2T&T2S")
+
+
+def test_induction_finds_a_permutation():
+    rng = np.random.default_rng(4)
+    src = rng.standard_normal((300, 32)).astype(np.float32)
+    order = rng.permutation(300)
+    pairs = induce_dictionary(src, src[order], max_rank=0)
+    np.testing.assert_array_equal(order[pairs[:, 1]], pairs[:, 0])
+    assert len(pairs) == 300

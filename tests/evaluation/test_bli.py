@@ -1,0 +1,133 @@
+"""Bilingual lexicon induction: MUSE's scoring rules, coverage accounting, and a rotation that every
+retrieval method must see through."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+
+from xling.alignment.words.mapping import WordMapping
+from xling.errors import ConfigError, DataError
+from xling.evaluation.bli import BLIConfig, bli_from_matrices, evaluate_bli
+from xling.vectors.core import WordVectors
+
+EMBEDDING = Path(__file__).resolve().parents[2] / "models/xling-mini/0_StaticEmbedding/model.safetensors"
+
+
+def test_any_gold_translation_counts_and_precision_is_per_source_word():
+    tgt = np.eye(4, dtype=np.float32)
+    src = np.array([[1, 0.5, 0, 0], [0, 0, 1, 0.9], [0, 0, 0.2, 1]], dtype=np.float32)
+    # source 0: gold {1, 3} (best target 0, second 1); source 1: gold {2} (best); source 2: gold {0}.
+    pairs = np.array([[0, 1], [0, 3], [1, 2], [2, 0], [1, 2]])
+    scores = bli_from_matrices(src, tgt, pairs, ks=(1, 2, 4), method="nn")
+    assert scores["n"] == 3  # three distinct source words, however many pairs
+    assert scores["p@1"] == pytest.approx(100 / 3)  # only source 1
+    assert scores["p@2"] == pytest.approx(200 / 3)  # source 0 through its second gold word
+    assert scores["p@4"] == pytest.approx(100.0)
+    # k beyond the target vocabulary is the whole vocabulary
+    assert bli_from_matrices(src, tgt, pairs, ks=(10,), method="nn")["p@10"] == pytest.approx(100.0)
+
+
+@pytest.fixture
+def vocabularies() -> tuple[WordVectors, WordVectors]:
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((6, 8)).astype(np.float32)
+    src = WordVectors(["house", "cat", "dog", "tree", "sun", "moon"], vectors, "en.vec")
+    tgt = WordVectors(["Haus", "Katze", "Hund", "Baum", "Sonne", "Mond"], vectors.copy(), "de.vec")
+    return src, tgt
+
+
+def identity(dim: int) -> WordMapping:
+    eye = np.eye(dim, dtype=np.float32)
+    return WordMapping(eye, eye, [], "identity")
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_coverage_is_counted_not_dropped(tmp_path, vocabularies):
+    src, tgt = vocabularies
+    path = write(
+        tmp_path / "yacle.test.freq.2k.en-de.tsv",
+        "house\tHaus\ncat\tKatze\ncat\tMieze\nbird\tVogel\nfish\tHund\nsun\tSonnen\n",
+    )
+    result = evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path))
+    assert {"task", "pair", "method", "retrieval", "p@1", "p@5", "p@10", "coverage"} <= set(result)
+    assert result["task"] == "bli" and result["pair"] == "en-de" and result["retrieval"] == "csls"
+    assert result["coverage"] == {
+        "lines": 6,
+        "pairs_covered": 2,
+        "src_words": 5,
+        "src_words_covered": 2,  # house, cat: the precision's denominator
+        "oov_src_pairs": 2,
+        "oov_tgt_pairs": 3,
+        "oov_both_pairs": 1,
+        "duplicate_lines": 0,
+        "fraction": round(2 / 6, 4),
+    }
+    assert result["p@1"] == 100.0
+
+
+def test_lowercase_pair_name_and_errors(tmp_path, vocabularies):
+    src, tgt = vocabularies
+    path = write(tmp_path / "test.tsv", "HOUSE\thaus\n")
+    with pytest.raises(DataError, match="no dictionary pair"):
+        evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path))
+    result = evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path, lowercase=True, pair="en-de"))
+    assert result["p@1"] == 100.0 and result["pair"] == "en-de"
+    bad = write(tmp_path / "bad.tsv", "house\tHaus\ncat Katze Mieze\n")
+    with pytest.raises(DataError, match=r"bad\.tsv:2: "):
+        evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=bad))
+    narrow = WordVectors(src.words, src.vectors[:, :5], "en5.vec")
+    with pytest.raises(DataError, match="8-dimensional"):
+        evaluate_bli(
+            narrow, tgt, identity(8), BLIConfig(dictionary=write(tmp_path / "ok.tsv", "house\tHaus\n"))
+        )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"dictionary": ""}, "dictionary"),
+        ({"retrieval": "cosine"}, "retrieval"),
+        ({"k": 0}, "k"),
+        ({"ks": ()}, "ks"),
+        ({"ks": (1, 0)}, "ks"),
+        ({"hub_vocab": 0}, "hub_vocab"),
+        ({"isf_beta": -1.0}, "isf_beta"),
+    ],
+)
+def test_config_errors_name_the_field(fields, field):
+    with pytest.raises(ConfigError, match=f"^{field}: "):
+        BLIConfig(**({"dictionary": "d.tsv"} | fields)).validate()
+
+
+@pytest.fixture(scope="module")
+def rotated_vocabularies() -> tuple[WordVectors, WordVectors, np.ndarray]:
+    """Return 1000 real xling-mini vectors, a rotated noisy copy (same words), and the rotation."""
+    if not EMBEDDING.is_file():
+        pytest.skip("needs models/xling-mini (shipped with the repository)")
+    with safe_open(str(EMBEDDING), "np") as handle:
+        x = handle.get_slice("embedding.weight")[1000:2000].astype(np.float32)
+    rng = np.random.default_rng(1)
+    q = np.linalg.qr(rng.standard_normal((256, 256)))[0].astype(np.float32)
+    z = x @ q + rng.normal(0, 0.002, x.shape).astype(np.float32)
+    words = [f"w{i}" for i in range(len(x))]
+    return WordVectors(words, x), WordVectors(words, z), q
+
+
+@pytest.mark.parametrize("retrieval", ["nn", "csls", "isf"])
+def test_a_rotation_is_seen_through_by_every_retrieval(tmp_path, rotated_vocabularies, retrieval):
+    src, tgt, rotation = rotated_vocabularies
+    path = write(tmp_path / "gold.tsv", "".join(f"w{i}\tw{i}\n" for i in range(0, 1000, 3)))
+    mapping = WordMapping(rotation, np.eye(256), ["unit"], "oracle")
+    result = evaluate_bli(src, tgt, mapping, BLIConfig(dictionary=path, retrieval=retrieval, chunk_size=100))
+    assert result["p@1"] >= 99.0 and result["coverage"]["src_words_covered"] == 334
+    assert result["method"] == "oracle"
+    unmapped = evaluate_bli(src, tgt, identity(256), BLIConfig(dictionary=path, retrieval=retrieval))
+    assert unmapped["p@10"] < 10.0
