@@ -244,6 +244,80 @@ def align_sentences_cmd(
                                 "config": config_to_dict(config)})  # fmt: skip
 
 
+@align_app.command("words")
+def align_words(
+    src: Annotated[Path, typer.Option("--src", help="Source word vectors (.vec[.gz], .bin or .npy).")],
+    tgt: Annotated[Path, typer.Option("--tgt", help="Target word vectors.")],
+    output: Annotated[Path, typer.Option(help="Folder for the mapping (mapping.safetensors + .json).")],
+    method: Annotated[
+        str | None, typer.Option(help="procrustes, identical, adversarial or selflearn.")
+    ] = None,
+    dictionary: Annotated[
+        str | None, typer.Option(help="Seed dictionary, src<TAB>tgt per line (procrustes, selflearn).")
+    ] = None,
+    max_vocab: Annotated[int | None, typer.Option(help="Use only the N most frequent words.")] = None,
+    write_mapped: Annotated[
+        bool, typer.Option("--write-mapped", help="Also write both mapped vocabularies as .vec files.")
+    ] = False,
+    recipe: Recipe = None,
+    set_: Sets = None,
+) -> None:
+    """Map two languages' word vectors into one space (MUSE and VecMap methods)."""
+    from xling.alignment.words.align import WordAlignConfig
+    from xling.alignment.words.align import align_words as run_align
+    from xling.vectors import WordVectors, load_vectors, save_vectors
+
+    config = load_config(WordAlignConfig, recipe, set_ or [], section="align_words", method=method,
+                         dictionary=dictionary, max_vocab=max_vocab)  # fmt: skip
+    cap = config.max_vocab or None
+    source, target = load_vectors(src, max_words=cap), load_vectors(tgt, max_words=cap)
+    mapping = run_align(source, target, config)
+    mapping.save(output)
+    console.print(f"[green]{config.method} mapping written to {output}[/]")
+    if write_mapped:
+        for name, vectors, mapped in (("src", source, mapping.map_source(source.vectors)),
+                                      ("tgt", target, mapping.map_target(target.vectors))):  # fmt: skip
+            path = output / f"{name}.mapped.vec"
+            save_vectors(WordVectors(vectors.words, mapped, str(path)), path)
+            console.print(f"mapped {name} vectors written to {path}")
+
+
+@eval_app.command("bli")
+def eval_bli(
+    src: Annotated[Path, typer.Option("--src", help="Source word vectors.")],
+    tgt: Annotated[Path, typer.Option("--tgt", help="Target word vectors.")],
+    mapping: Annotated[Path, typer.Option(help="Mapping folder from `xling align words`.")],
+    dictionary: Annotated[str | None, typer.Option(help="Test dictionary, src<TAB>tgt per line.")] = None,
+    retrieval: Annotated[str | None, typer.Option(help="nn, csls (k=10) or isf (inverted softmax).")] = None,
+    max_vocab: Annotated[
+        int, typer.Option(help="Words of each vocabulary to load (MUSE: 200000); 0 = all.")
+    ] = 200000,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Bilingual lexicon induction: precision@1/5/10 of word translation, with dictionary coverage."""
+    from rich.table import Table
+
+    from xling.alignment.words.mapping import WordMapping
+    from xling.evaluation.bli import BLIConfig, evaluate_bli
+    from xling.vectors import load_vectors
+
+    config = load_config(BLIConfig, recipe, set_ or [], section="bli", dictionary=dictionary,
+                         retrieval=retrieval)  # fmt: skip
+    cap = max_vocab or None
+    result = evaluate_bli(load_vectors(src, max_words=cap), load_vectors(tgt, max_words=cap),
+                          WordMapping.load(mapping), config)  # fmt: skip
+    coverage = result["coverage"]
+    table = Table(title=f"BLI {result['pair']}: {result['method']} + {result['retrieval']}")
+    for column in ("P@1", "P@5", "P@10", "covered pairs"):
+        table.add_column(column, justify="right")
+    table.add_row(*(f"{result[k]:.2f}" for k in ("p@1", "p@5", "p@10")),
+                  f"{coverage['pairs_covered']}/{coverage['lines']} ({100 * coverage['fraction']:.1f}%)")  # fmt: skip
+    Console().print(table)
+    _write_json(json_path, result)
+
+
 @eval_app.command("tatoeba")
 def eval_tatoeba(
     model: ModelOpt = "xling-mini",

@@ -11,7 +11,8 @@ runner = CliRunner()
 @pytest.mark.parametrize("verb", [[], ["tokenizer"], ["tokenizer", "train"], ["pretrain"], ["quickstart"],
                                   ["fill-mask"], ["embed"], ["align"], ["align", "sentences"], ["eval"],
                                   ["eval", "tatoeba"], ["eval", "mining"], ["mine"], ["index"], ["index", "build"],
-                                  ["index", "add"], ["index", "delete"], ["index", "search"]])  # fmt: skip
+                                  ["index", "add"], ["index", "delete"], ["index", "search"], ["export", "onnx"],
+                                  ["vectors", "train"], ["vectors", "convert"], ["align", "words"], ["eval", "bli"]])  # fmt: skip
 def test_every_verb_has_help(verb):
     result = runner.invoke(app, [*verb, "--help"])
     assert result.exit_code == 0, result.output
@@ -128,3 +129,38 @@ def test_eval_tatoeba_writes_the_report(tmp_path, sample_tokenizer_dir):
     report = json.loads(out.read_text())
     assert report["task"] == "tatoeba" and set(report["scores"]) == {"rus"}
     assert report["scores"]["rus"]["n"] == 30 and 0 <= report["average"] <= 100
+
+
+def test_word_alignment_and_bli_from_the_command_line(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from xling.vectors import WordVectors, load_vectors, save_vectors
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(400)]
+    src = rng.standard_normal((400, 32)).astype(np.float32)
+    rotation, _ = np.linalg.qr(rng.standard_normal((32, 32)))
+    tgt = src @ rotation.astype(np.float32) + rng.normal(0, 0.01, src.shape).astype(np.float32)
+    save_vectors(WordVectors(words, src), tmp_path / "src.vec")
+    save_vectors(WordVectors([f"t{i}" for i in range(400)], tgt), tmp_path / "tgt.npy")
+    (tmp_path / "train.tsv").write_text("".join(f"w{i}\tt{i}\n" for i in range(100)), encoding="utf-8")
+    # the last two test pairs are out of vocabulary on one side: counted, not dropped
+    test_lines = [f"w{i}\tt{i}\n" for i in range(200, 300)] + ["w5\tnope\n", "nope\tt5\n"]
+    (tmp_path / "test.tsv").write_text("".join(test_lines), encoding="utf-8")
+    code, err = _run_main(monkeypatch, capsys, "align", "words", "--src", str(tmp_path / "src.vec"), "--tgt",
+                          str(tmp_path / "tgt.npy"), "--output", str(tmp_path / "map"), "--dictionary",
+                          str(tmp_path / "train.tsv"), "--write-mapped")  # fmt: skip
+    assert code in (0, None), err
+    mapped = load_vectors(tmp_path / "map" / "src.mapped.vec")
+    assert mapped.words == words
+    code, err = _run_main(monkeypatch, capsys, "eval", "bli", "--src", str(tmp_path / "src.vec"), "--tgt",
+                          str(tmp_path / "tgt.npy"), "--mapping", str(tmp_path / "map"), "--dictionary",
+                          str(tmp_path / "test.tsv"), "--json", str(tmp_path / "bli.json"))  # fmt: skip
+    assert code in (0, None), err
+    report = json.loads((tmp_path / "bli.json").read_text())
+    assert report["task"] == "bli" and report["retrieval"] == "csls"
+    assert report["p@1"] >= 99.0
+    assert report["coverage"]["pairs_covered"] == 100 and report["coverage"]["lines"] == 102
+    code, err = _run_main(monkeypatch, capsys, "align", "words", "--src", str(tmp_path / "src.vec"), "--tgt",
+                          str(tmp_path / "tgt.npy"), "--output", str(tmp_path / "map2"))  # fmt: skip
+    assert code == 2 and "dictionary" in err
