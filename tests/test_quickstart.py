@@ -17,3 +17,10 @@ def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
     assert all(len(row["guesses"]) == 5 for row in report["masked_words"])
     assert set(report["retrieval"]) == {"ara", "deu", "fra", "hin", "rus", "spa", "swa", "zho"}
     assert (tmp_path / "qs" / "model" / "model.safetensors").is_file()
+    # step 5: CSLS word translation in xling-mini's shared space finds some of the right German words
+    translations = report["word_translation"]["translations"]
+    assert "English -> German" in shown and len(translations) >= 5
+    hits = sum(any(g in found for g in gold) for word, gold in
+               {"package": ["paket"], "price": ["preis"], "tomorrow": ["morgen"], "money": ["geld"]}.items()
+               if (found := translations.get(word)))  # fmt: skip
+    assert hits >= 2

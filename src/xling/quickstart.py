@@ -24,6 +24,9 @@ BIBLE_LANGUAGES = ["eng", "deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld"
 
 # one query per script; each looks for sentences in the other languages only
 SEARCH_QUERIES = ["Wann öffnet der Laden morgen?", "Я хочу вернуть эти брюки.", "我的包裹还没有到。"]
+# step 5: English words translated into German (the first list for the sample, the second for the Bible)
+SAMPLE_WORDS = ["money", "shop", "package", "tomorrow", "friend", "water", "price", "train"]
+BIBLE_WORDS = ["water", "king", "house", "bread", "earth", "fire", "mother", "night"]
 
 
 @dataclass
@@ -49,6 +52,8 @@ class QuickstartConfig:
     # step 4: cross-language search over the sample corpus with this sentence encoder ("" skips it)
     search_model: str = "xling-mini"
     search_queries: list[str] = field(default_factory=lambda: list(SEARCH_QUERIES))
+    # step 5: word translation eng -> deu ("" words: the defaults above for the corpus in use)
+    words: list[str] = field(default_factory=list)
 
 
 def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
@@ -79,12 +84,12 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     console.print(f"languages: {', '.join(sources.languages)}")
     vocab = VocabConfig(output=str(output / "tokenizer"), vocab_size=opts["vocab_size"], seed=config.seed,
                         sample_sentences=200_000)  # fmt: skip
-    with console.status(f"1/4 training a shared {vocab.vocab_size}-piece vocabulary"):
+    with console.status(f"1/5 training a shared {vocab.vocab_size}-piece vocabulary"):
         report = train_vocabulary(sources.text_factories(), vocab)
-    console.print(f"1/4 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
+    console.print(f"1/5 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
                   f"(sentences drawn per language: {report.sampled})")  # fmt: skip
 
-    console.print(f"2/4 pretraining a '{config.model}' encoder with MLM + TLM (at most {config.minutes} min)")
+    console.print(f"2/5 pretraining a '{config.model}' encoder with MLM + TLM (at most {config.minutes} min)")
     pretrain_config = PretrainConfig(
         output=str(output / "model"),
         tokenizer=str(report.output),
@@ -109,10 +114,11 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     console.print(f"    {result.train.steps} steps, final loss {result.train.final_loss:.3f}, "
                   f"{result.train.tokens_per_s:,.0f} tokens/s")  # fmt: skip
 
-    console.print("3/4 what it learned, on held-out sentences it never saw")
+    console.print("3/5 what it learned, on held-out sentences it never saw")
     guesses = _show_masked_words(result, pretrain_config, console)
     retrieval = _show_retrieval(result.evaluation, console)
     search = _show_search(config, output, console)
+    words = _show_word_translation(config, output, console)
     seconds = time.perf_counter() - started
     console.print(f"done in {seconds / 60:.1f} min; model folder: {result.output} (loads with "
                   "transformers.AutoModelForMaskedLM)")  # fmt: skip
@@ -124,6 +130,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
         "masked_words": guesses,
         "retrieval": retrieval,
         "search": search,
+        "word_translation": words,
         "seconds": round(seconds, 1),
     }
 
@@ -186,10 +193,10 @@ def _show_search(config: QuickstartConfig, output: Path, console: Console) -> di
     try:
         encoder = Encoder.load(config.search_model)
     except XlingError as error:  # e.g. no shipped model in this checkout: the demo goes on without step 4
-        console.print(f"4/4 cross-language search skipped: cannot load {config.search_model} ({error})")
+        console.print(f"4/5 cross-language search skipped: cannot load {config.search_model} ({error})")
         return {}
     console.print(
-        f"4/4 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
+        f"4/5 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
     )
     corpus = AlignedCorpus.from_dir(sample_corpus_dir())
     texts, languages = [], []
@@ -230,3 +237,84 @@ def _show_search(config: QuickstartConfig, output: Path, console: Console) -> di
     console.print(f"    {encoder.name} finds the English translation of a sample sentence among all "
                   f"{len(by_lang['eng'])}: " + ", ".join(f"{k} {v:.0f}%" for k, v in accuracy.items()))  # fmt: skip
     return {"model": encoder.name, "queries": found, "sample_retrieval": accuracy}
+
+
+def _show_word_translation(config: QuickstartConfig, output: Path, console: Console) -> dict[str, Any]:
+    """Return step 5's figures: English words translated into German by CSLS in a shared word space.
+
+    With --data: fastText vectors trained on the English and German Bibles, mapped by Procrustes seeded
+    with the strings both vocabularies share (names, numbers) and refined as MUSE does; scored by BLI on
+    the xling-eval en-de test dictionary. On the bundled sample (far too small to train word vectors) the
+    words are embedded by the shipped xling-mini, whose space is already shared: no mapping is learned
+    (73 shared strings could not fit a 256-d map).
+    """
+    import numpy as np
+
+    from xling.alignment.words.align import WordAlignConfig, align_words
+    from xling.alignment.words.retrieval import translate
+
+    try:
+        src, tgt, source = _word_vectors(config, output)
+    except XlingError as error:
+        console.print(f"5/5 word translation skipped: {error}")
+        return {}
+    mapping = None
+    if config.data:
+        console.print(f"5/5 word translation eng -> deu: {source}, mapped by identical strings + Procrustes")
+        mapping = align_words(src, tgt, WordAlignConfig(method="identical", refinements=3, criterion=False),
+                              progress=False)  # fmt: skip
+        mapped_src, mapped_tgt = mapping.map_source(src.vectors), mapping.map_target(tgt.vectors)
+    else:
+        console.print(f"5/5 word translation eng -> deu: {source}")
+        mapped_src, mapped_tgt = src.vectors, tgt.vectors
+    words = config.words or (BIBLE_WORDS if config.data else SAMPLE_WORDS)
+    known = [w for w in words if w in src.index]
+    rows = np.array([src.index[w] for w in known], dtype=np.int64)
+    _, found = translate(mapped_src, mapped_tgt, rows, method="csls", top=3)
+    table = Table(title="English -> German (CSLS, top 3)")
+    table.add_column("eng")
+    table.add_column("deu")
+    translations = {}
+    for word, hits in zip(known, found, strict=True):
+        translations[word] = [tgt.words[i] for i in hits]
+        table.add_row(word, ", ".join(translations[word]))
+    console.print(table)
+    report: dict[str, Any] = {"source": source, "translations": translations}
+    test = Path(config.data or "") / "bli_xling_eval" / "en-de" / "yacle.test.freq.2k.en-de.tsv"
+    if mapping is not None and test.is_file():
+        from xling.evaluation.bli import BLIConfig, evaluate_bli
+
+        bli = evaluate_bli(src, tgt, mapping, BLIConfig(dictionary=str(test)))
+        console.print(f"    BLI en-de (xling-eval test, CSLS): P@1 {bli['p@1']:.1f}, P@10 {bli['p@10']:.1f} "
+                      f"over the {bli['coverage']['pairs_covered']} of {bli['coverage']['lines']} pairs "
+                      "whose words are in the Bible vocabularies")  # fmt: skip
+        report["bli"] = {k: bli[k] for k in ("p@1", "p@5", "p@10", "coverage")}
+    return report
+
+
+def _word_vectors(config: QuickstartConfig, output: Path):
+    """Return (English, German) word vectors for step 5 and a line saying where they come from."""
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import sample_corpus_dir
+    from xling.embeddings.encoder import Encoder
+    from xling.vectors import VectorsTrainConfig, WordVectors, tokenize_words, train_vectors
+
+    if config.data:
+        bible = Path(config.data) / "bible"
+        vectors = [
+            train_vectors(VectorsTrainConfig(corpus=str(bible), language=lang, dim=100, epochs=3,
+                                             output=str(output / "vectors" / f"{lang}.npy")), progress=False)
+            for lang in ("eng", "deu")
+        ]  # fmt: skip
+        return vectors[0], vectors[1], "fastText vectors trained on the eng and deu Bibles (dim 100)"
+    encoder = Encoder.load(config.search_model or "xling-mini")
+    corpus = AlignedCorpus.from_dir(sample_corpus_dir())
+    vectors = []
+    for lang in ("eng", "deu"):
+        counts: dict[str, int] = {}
+        for _, text in corpus.sentences(lang):
+            for word in tokenize_words(text):
+                counts[word] = counts.get(word, 0) + 1
+        words = sorted(counts, key=lambda w: (-counts[w], w))  # most frequent first, as .vec files
+        vectors.append(WordVectors(words, encoder.encode(words, batch_size=512), f"sample {lang}"))
+    return vectors[0], vectors[1], f"the bundled sample's words embedded by {encoder.name}"

@@ -211,17 +211,19 @@ def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainCo
     retrieval: dict[str, dict[str, float]] = {}
     pivot = config.eval_pivot
     if pivot in heldout:
-        pivot_text = dict(heldout[pivot])
+        # the pivot side is encoded once; each language takes the rows of the ids it shares with it
+        pivot_row = {sid: i for i, (sid, _) in enumerate(heldout[pivot])}
+        pivot_vectors = encode_mean_pooled(
+            model, tokenizer, [t for _, t in heldout[pivot]], layer=config.eval_layer
+        )
         for lang, rows in heldout.items():
             if lang == pivot:
                 continue
-            shared = [(sid, text) for sid, text in rows if sid in pivot_text]
+            shared = [(sid, text) for sid, text in rows if sid in pivot_row]
             if len(shared) < 2:
                 continue
             src = encode_mean_pooled(model, tokenizer, [t for _, t in shared], layer=config.eval_layer)
-            tgt = encode_mean_pooled(
-                model, tokenizer, [pivot_text[s] for s, _ in shared], layer=config.eval_layer
-            )
+            tgt = pivot_vectors[[pivot_row[s] for s, _ in shared]]
             score = retrieval_accuracy(src, tgt)
             retrieval[lang] = {
                 f"{lang}2{pivot}": round(100 * score.src2tgt, 2),
