@@ -595,6 +595,43 @@ def vectors_convert(
     console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {target}[/]")
 
 
+@vectors_app.command("translate")
+def vectors_translate(
+    words: Annotated[list[str], typer.Argument(help="Source words to translate.")],
+    src: Annotated[Path, typer.Option("--src", help="Source word vectors.")],
+    tgt: Annotated[Path, typer.Option("--tgt", help="Target word vectors.")],
+    mapping: Annotated[Path, typer.Option(help="Mapping folder from `xling align words`.")],
+    retrieval: Annotated[str, typer.Option(help="nn, csls (k=10) or isf.")] = "csls",
+    top: Annotated[int, typer.Option(help="Translations per word.")] = 5,
+    max_vocab: Annotated[int, typer.Option(help="Words of each vocabulary to load; 0 = all.")] = 200000,
+) -> None:
+    """Translate words with an aligned pair of vocabularies (the best target words by CSLS)."""
+    import numpy as np
+    from rich.table import Table
+
+    from xling.alignment.words.mapping import WordMapping
+    from xling.alignment.words.retrieval import translate
+    from xling.vectors import load_vectors
+
+    cap = max_vocab or None
+    source, target = load_vectors(src, max_words=cap), load_vectors(tgt, max_words=cap)
+    unknown = [w for w in words if w not in source.index]
+    if unknown:
+        raise XlingError(f"not in the source vocabulary ({src}): {', '.join(unknown)}")
+    aligned = WordMapping.load(mapping)
+    rows = np.array([source.index[w] for w in words], dtype=np.int64)
+    scores, found = translate(aligned.map_source(source.vectors), aligned.map_target(target.vectors), rows,
+                              method=retrieval, top=top)  # fmt: skip
+    table = Table(title=f"{src.name} -> {tgt.name} ({retrieval})")
+    table.add_column("word")
+    table.add_column("translations (score)")
+    for word, hits, values in zip(words, found, scores, strict=True):
+        table.add_row(
+            word, ", ".join(f"{target.words[i]} ({v:.2f})" for i, v in zip(hits, values, strict=True))
+        )
+    Console().print(table)
+
+
 def _print_scores(result, columns: tuple[str, ...]) -> None:
     from rich.table import Table
 

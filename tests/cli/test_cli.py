@@ -12,7 +12,7 @@ runner = CliRunner()
                                   ["fill-mask"], ["embed"], ["align"], ["align", "sentences"], ["eval"],
                                   ["eval", "tatoeba"], ["eval", "mining"], ["mine"], ["index"], ["index", "build"],
                                   ["index", "add"], ["index", "delete"], ["index", "search"], ["export", "onnx"],
-                                  ["vectors", "train"], ["vectors", "convert"], ["align", "words"], ["eval", "bli"]])  # fmt: skip
+                                  ["vectors", "train"], ["vectors", "convert"], ["vectors", "translate"], ["align", "words"], ["eval", "bli"]])  # fmt: skip
 def test_every_verb_has_help(verb):
     result = runner.invoke(app, [*verb, "--help"])
     assert result.exit_code == 0, result.output
@@ -161,6 +161,13 @@ def test_word_alignment_and_bli_from_the_command_line(tmp_path, monkeypatch, cap
     assert report["task"] == "bli" and report["retrieval"] == "csls"
     assert report["p@1"] >= 99.0
     assert report["coverage"]["pairs_covered"] == 100 and report["coverage"]["lines"] == 102
+    result = runner.invoke(app, ["vectors", "translate", "w250", "w7", "--src", str(tmp_path / "src.vec"), "--tgt",
+                                 str(tmp_path / "tgt.npy"), "--mapping", str(tmp_path / "map"), "--top", "2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "t250 (" in result.output and "t7 (" in result.output
+    code, err = _run_main(monkeypatch, capsys, "vectors", "translate", "nope", "--src", str(tmp_path / "src.vec"),
+                          "--tgt", str(tmp_path / "tgt.npy"), "--mapping", str(tmp_path / "map"))  # fmt: skip
+    assert code == 2 and "nope" in err
     code, err = _run_main(monkeypatch, capsys, "align", "words", "--src", str(tmp_path / "src.vec"), "--tgt",
                           str(tmp_path / "tgt.npy"), "--output", str(tmp_path / "map2"))  # fmt: skip
     assert code == 2 and "dictionary" in err
