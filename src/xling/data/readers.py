@@ -73,10 +73,10 @@ def _require_file(path: PathLike) -> Path:
     return p
 
 
-def _open_binary(path: Path) -> BinaryIO:
+def open_binary(path: Path) -> BinaryIO:
     """Return a binary handle on `path`, decompressing when the name ends in `.gz`."""
     try:
-        if path.name.endswith(".gz"):
+        if path.name.lower().endswith(".gz"):
             return gzip.open(path, "rb")  # type: ignore[return-value]
         return open(path, "rb")  # noqa: SIM115 - the caller owns and closes the handle
     except FileNotFoundError:
@@ -92,24 +92,33 @@ def open_text(path: PathLike) -> TextIO:
     report them as DataError with `path:line:` instead, so prefer them for whole-file reading.
     """
     p = _require_file(path)
-    return io.TextIOWrapper(_open_binary(p), encoding="utf-8", errors="strict")
+    return io.TextIOWrapper(open_binary(p), encoding="utf-8", errors="strict")
+
+
+def numbered_lines(handle: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
+    """Return an iterator over (1-based line number, raw line) of a binary handle.
+
+    A truncated or corrupt gzip stream is a DataError naming the last line read: the data after it cannot
+    be read at all, so it is not a bad line that a skip mode could drop.
+    """
+    number = 0
+    lines = iter(handle)
+    while True:
+        try:
+            raw = next(lines)
+        except StopIteration:
+            return
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"cannot read past this line: {exc}", path, number) from exc
+        number += 1
+        yield number, raw
 
 
 def _lines(path: Path, stats: ReadStats | None) -> Iterator[_Line]:
     """Return an iterator over the decoded lines of `path`; raises DataError at the end if all were blank."""
     has_content = False
-    number = 0
-    with _open_binary(path) as handle:
-        raw_lines = iter(handle)
-        while True:
-            try:
-                raw = next(raw_lines)
-            except StopIteration:
-                break
-            except (OSError, EOFError, zlib.error) as exc:
-                # Truncated or corrupt gzip data: not a bad line that skip_bad could drop.
-                raise DataError(f"cannot read past this line: {exc}", path, number) from exc
-            number += 1
+    with open_binary(path) as handle:
+        for number, raw in numbered_lines(handle, path):
             if stats is not None:
                 stats.lines_read += 1
             # Split on b"\n" only: str.splitlines would also break lines at U+2028, U+0085 etc.,

@@ -27,6 +27,7 @@ from typing import BinaryIO
 import numpy as np
 
 from xling.atomic import atomic_write
+from xling.data.readers import numbered_lines, open_binary
 from xling.errors import ConfigError, DataError
 from xling.vectors.core import WordVectors
 
@@ -146,34 +147,14 @@ def _warn_duplicates(path: Path, count: int, first: str, where: str, depth: int)
 # --- text (.vec / .txt) ------------------------------------------------------------------------------
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    """Return a binary handle on `path`, decompressing when the name ends in `.gz`."""
-    try:
-        if path.name.lower().endswith(".gz"):
-            return gzip.open(path, "rb")  # type: ignore[return-value]
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
-    except OSError as exc:
-        raise DataError(f"cannot open file: {exc.strerror or exc}", path) from exc
-
-
 def _rows(handle: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
     """Return an iterator over (1-based line number, line without its newline and trailing spaces).
 
     Blank lines at the end are ignored (many tools add one); a blank line before another row is a DataError,
     because silently skipping it would hide a damaged file.
     """
-    number = 0
     blank: int | None = None
-    lines = iter(handle)
-    while True:
-        try:
-            raw = next(lines)
-        except StopIteration:
-            return
-        except (OSError, EOFError, zlib.error) as exc:
-            # A truncated or corrupt .gz stream: the data after this line cannot be read at all.
-            raise DataError(f"cannot read past this line: {exc}", path, number) from exc
-        number += 1
+    for number, raw in numbered_lines(handle, path):
         # fastText ends every row with a space before the newline.
         raw = raw.rstrip(b"\r\n").rstrip(b" ")
         if number == 1 and raw.startswith(_BOM):
@@ -208,7 +189,7 @@ def _parse_header(number: int, line: bytes, path: Path) -> tuple[int, int] | Non
 
 def _load_text(path: Path, max_words: int | None) -> WordVectors:
     """Return the vectors of a word2vec/fastText/GloVe text file, streamed in chunks of rows."""
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         rows = _rows(handle, path)
         first = next(rows, None)
         if first is None:
@@ -477,7 +458,7 @@ def _read_vocab(path: Path) -> list[str]:
 
 def _is_fasttext(path: Path) -> bool:
     """Return whether `path` starts with the fastText magic number."""
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         try:
             head = handle.read(4)
         except (OSError, EOFError, zlib.error) as exc:
