@@ -56,6 +56,10 @@ def test_fixed_point_stops_early_and_no_iterations_keep_w(normalised):
     x, z, rotation = normalised
     w, history = refine(x, z, rotation, iterations=10, max_rank=800, criterion=False)
     assert len(history) < 10 and history[-1]["criterion"] is None
+    _, every_round = refine(
+        x, z, rotation, iterations=4, max_rank=800, criterion=False, stop_at_fixed_point=False
+    )
+    assert [entry["iteration"] for entry in every_round] == [1, 2, 3, 4]
     same, none = refine(x, z, rotation, iterations=0)
     np.testing.assert_array_equal(same, rotation)
     assert none == []

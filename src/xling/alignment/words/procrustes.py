@@ -81,6 +81,7 @@ def refine(
     method: str = "csls",
     criterion: bool = True,
     keep_best: bool = False,
+    stop_at_fixed_point: bool = True,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Return the mapping after `iterations` rounds of inducing a dictionary under W and solving Procrustes,
     and one history entry per round: {iteration, pairs, criterion, seconds}.
@@ -89,7 +90,8 @@ def refine(
     among their `max_rank` first rows (MUSE's dico_max_rank; 0: all rows). After each round the new W's
     `unsupervised_criterion` is logged (None when `criterion` is off). `keep_best` returns the W of the
     best criterion, the initial one (iteration 0) included, as MUSE's unsupervised refinement does;
-    otherwise the last. Stops early at a fixed point (the dictionary repeats, so would W).
+    otherwise the last. Stops early at a fixed point (the dictionary repeats, so would W) unless
+    `stop_at_fixed_point` is off (benchmarks that time all rounds).
     `callback` receives each history entry as it is made.
     """
     x, z = as_tensor(X), as_tensor(Z)
@@ -115,7 +117,7 @@ def refine(
         pairs = induce_dictionary(
             head_x @ as_tensor(w), head_z, method=method, k=k, max_rank=0, mode=mode, chunk_size=chunk_size
         )
-        if previous is not None and np.array_equal(pairs, previous):
+        if stop_at_fixed_point and previous is not None and np.array_equal(pairs, previous):
             break
         previous = pairs
         w = procrustes(x[pairs[:, 0]], z[pairs[:, 1]])
