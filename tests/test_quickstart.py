@@ -24,3 +24,16 @@ def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
                {"package": ["paket"], "price": ["preis"], "tomorrow": ["morgen"], "money": ["geld"]}.items()
                if (found := translations.get(word)))  # fmt: skip
     assert hits >= 2
+
+
+def test_word_translation_step_on_the_bible(shared_data_dir, tmp_path):
+    from xling.quickstart import _show_word_translation
+
+    console = Console(record=True, width=140)
+    report = _show_word_translation(QuickstartConfig(data=str(shared_data_dir)), tmp_path, console)
+    gold = {"water": "wasser", "king": "könig", "bread": "brot", "earth": "erde", "fire": "feuer",
+            "mother": "mutter", "night": "nacht", "house": "haus"}  # fmt: skip
+    found = report["translations"]
+    assert sum(gold[word] in found[word] for word in gold) >= 6
+    coverage = report["bli"]["coverage"]
+    assert coverage["lines"] == 2000 and 0 < coverage["pairs_covered"] < coverage["lines"]
