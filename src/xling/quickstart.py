@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -313,10 +314,7 @@ def _word_vectors(config: QuickstartConfig, output: Path):
     corpus = AlignedCorpus.from_dir(sample_corpus_dir())
     vectors = []
     for lang in ("eng", "deu"):
-        counts: dict[str, int] = {}
-        for _, text in corpus.sentences(lang):
-            for word in tokenize_words(text):
-                counts[word] = counts.get(word, 0) + 1
+        counts = Counter(word for _, text in corpus.sentences(lang) for word in tokenize_words(text))
         words = sorted(counts, key=lambda w: (-counts[w], w))  # most frequent first, as .vec files
         vectors.append(WordVectors(words, encoder.encode(words, batch_size=512), f"sample {lang}"))
     return vectors[0], vectors[1], f"the bundled sample's words embedded by {encoder.name}"
