@@ -53,6 +53,23 @@ def test_tlm_pairs_are_translations_with_language_tokens_and_restarting_position
         assert any(data.pools[b].sentence(u[col[b]])[1:].tolist()[: len(side_b)] == side_b for u in units)
 
 
+def test_tlm_pivot_puts_the_pivot_on_one_side_of_every_pair_in_either_order(data_and_tokenizer):
+    data, tok = data_and_tokenizer
+    id_to_lang = {v: k for k, v in data.lang_token_ids.items()}
+    sides, others = [], set()
+    for step in range(6):
+        batch = _batches(data, tok, tlm_ratio=1.0, mlm_probability=0.0001, tlm_pivot="eng").get(step, 0, 0, 1)
+        for row in range(16):
+            opening = [id_to_lang[t] for t in batch["input_ids"][row].tolist() if t in id_to_lang]
+            assert len(opening) == 2 and opening.count("eng") == 1, opening
+            sides.append(opening.index("eng"))
+            others.update(x for x in opening if x != "eng")
+    assert 0.25 < np.mean(sides) < 0.75, "the pivot comes first about half the time"
+    assert len(others) >= 5, "the other side spreads over the languages"
+    with pytest.raises(ConfigError, match="tlm_pivot"):
+        _batches(data, tok, tlm_ratio=1.0, tlm_pivot="xho")
+
+
 def test_mlm_streams_are_contiguous_text_of_one_language(data_and_tokenizer):
     data, tok = data_and_tokenizer
     batch = _batches(data, tok, tlm_ratio=0.0).get(3, 0, 0, 1)

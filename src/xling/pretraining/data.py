@@ -166,15 +166,29 @@ class PretrainBatches:
     tlm_ratio: float = 0.5
     alpha: float = 0.3
     seed: int = 0
+    # "" pairs any two languages of a unit; a language code makes every TLM pair pivot-xx, as XLM's en-xx
+    tlm_pivot: str = ""
 
     def __post_init__(self) -> None:
         counts = {lang: len(self.data.pools[lang]) for lang in self.data.languages}
         self._langs = list(self.data.languages)
         probs = smoothed_probabilities(counts, self.alpha)
         self._probs = np.array([probs[lang] for lang in self._langs])
-        self._has_pairs = len(self.data.units) > 0
+        self._units = self.data.units
+        self._pivot_column: int | None = None
+        if self.tlm_pivot:
+            if self.tlm_pivot not in self._langs:
+                raise ConfigError(f"tlm_pivot: {self.tlm_pivot} is not a training language")
+            self._pivot_column = self._langs.index(self.tlm_pivot)
+            if len(self._units):
+                with_pivot = self._units[:, self._pivot_column] >= 0
+                self._units = self._units[with_pivot & ((self._units >= 0).sum(axis=1) >= 2)]
+        self._has_pairs = len(self._units) > 0
         if self.tlm_ratio > 0 and not self._has_pairs:
-            raise ConfigError("tlm_ratio > 0 needs parallel data (an aligned corpus or parallel files)")
+            raise ConfigError(
+                "tlm_ratio > 0 needs parallel data (an aligned corpus or parallel files)"
+                + (f" with {self.tlm_pivot} on one side" if self.tlm_pivot else "")
+            )
 
     def _rng(self, step: int, micro: int, rank: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, step, micro, rank])
@@ -201,12 +215,18 @@ class PretrainBatches:
     def _tlm(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray | None]]:
         out = []
         half = self.max_length // 2
-        units = self.data.units
+        units = self._units
         for unit in rng.integers(len(units), size=self.batch_size):
             row = units[unit]
             present = np.flatnonzero(row >= 0)
-            weights = self._probs[present] / self._probs[present].sum()
-            a, b = rng.choice(present, size=2, replace=False, p=weights)
+            if self._pivot_column is None:
+                weights = self._probs[present] / self._probs[present].sum()
+                a, b = rng.choice(present, size=2, replace=False, p=weights)
+            else:
+                others = present[present != self._pivot_column]
+                other = rng.choice(others, p=self._probs[others] / self._probs[others].sum())
+                # either side may come first, so the model does not learn "the pivot opens the pair"
+                a, b = (self._pivot_column, other) if rng.random() < 0.5 else (other, self._pivot_column)
             sides, positions = [], []
             for col in (a, b):
                 lang = self._langs[col]

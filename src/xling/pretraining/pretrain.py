@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from xling.config import config_to_dict
+from xling.data.languages import normalize_language
 from xling.data.sources import TextSources
 from xling.embeddings.pooling import encode_mean_pooled
 from xling.errors import ConfigError
@@ -46,6 +47,8 @@ class PretrainConfig:
     max_length: int = 128
     mlm_probability: float = 0.15
     tlm_ratio: float = 0.0
+    # "" draws TLM pairs between any two languages of a unit; e.g. "eng" makes them all eng-xx (XLM)
+    tlm_pivot: str = ""
     alpha: float = 0.3
     resume: bool = False
     skip_bad: bool = False
@@ -107,6 +110,7 @@ def make_batches(config: PretrainConfig, data: PretrainingData, tokenizer) -> Pr
         tlm_ratio=config.tlm_ratio,
         alpha=config.alpha,
         seed=config.training.seed,
+        tlm_pivot=normalize_language(config.tlm_pivot) if config.tlm_pivot else "",
     )
 
 
