@@ -175,6 +175,8 @@ def test_dropout_setting_reaches_the_model_and_is_checked(sample_tokenizer_dir):
     config = PretrainConfig(tokenizer=str(sample_tokenizer_dir), model="tiny", dropout=0.0)
     model = build_model(config, tokenizer)
     assert model.config.hidden_dropout_prob == 0.0 and model.config.attention_probs_dropout_prob == 0.0
-    assert build_model(PretrainConfig(tokenizer="t", model="tiny"), tokenizer).config.hidden_dropout_prob == 0.1
+    assert (
+        build_model(PretrainConfig(tokenizer="t", model="tiny"), tokenizer).config.hidden_dropout_prob == 0.1
+    )
     with pytest.raises(ConfigError, match="dropout"):
         PretrainConfig(tokenizer="t", dropout=1.5).validate()
