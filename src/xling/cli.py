@@ -79,6 +79,39 @@ def tokenizer_train(
                             "counts": report.counts, "sampled": report.sampled})  # fmt: skip
 
 
+@tokenizer_app.command("transfer")
+def tokenizer_transfer(
+    model: Annotated[
+        str | None, typer.Option(help="Transformer encoder folder (or shipped name) to copy.")
+    ] = None,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="The new vocabulary: a tokenizer folder (`xling tokenizer train`).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option(help="Folder for the encoder with the new vocabulary.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output folder.")
+    ] = False,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Give a transformer encoder a new vocabulary, new rows made from its own sub-token rows (FVT)."""
+    from xling.embeddings.vocabulary_transfer import VocabTransferConfig, transfer_vocabulary
+
+    config = load_config(VocabTransferConfig, recipe, set_ or [], section="transfer", model=model,
+                         tokenizer=tokenizer, output=output, overwrite=overwrite or None)  # fmt: skip
+    config.validate()
+    with console.status(f"transferring {config.model} to the vocabulary {config.tokenizer}"):
+        report = transfer_vocabulary(config.model, config.tokenizer, config.output, seed=config.seed,
+                                     overwrite=config.overwrite)  # fmt: skip
+    counts = ", ".join(f"{n:,} {kind}" for kind, n in report.counts.items())
+    console.print(f"[green]encoder with a {report.vocab_size:,}-token vocabulary saved to {report.output}[/] "
+                  f"(rows: {counts}; {report.seconds:.1f} s)")  # fmt: skip
+    _write_json(json_path, report.to_dict())
+
+
 @app.command()
 def pretrain(
     tokenizer: Annotated[
@@ -219,6 +252,9 @@ def align_sentences_cmd(
         str | None, typer.Option(help="'static' or an encoder folder to keep training.")
     ] = None,
     tokenizer: Annotated[str | None, typer.Option(help="Tokenizer folder of a static student.")] = None,
+    student_vocabulary: Annotated[
+        str | None, typer.Option(help="Tokenizer folder: give the encoder student this vocabulary first.")
+    ] = None,
     teacher: Annotated[str | None, typer.Option(help="Teacher encoder for distillation.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
@@ -234,7 +270,7 @@ def align_sentences_cmd(
         overrides.append(f"training.max_steps={max_steps}")
     config = load_config(
         AlignConfig, recipe, overrides, section="align", corpus=corpus, output=output, student=student,
-        tokenizer=tokenizer, teacher=teacher, resume=resume or None,
+        tokenizer=tokenizer, teacher=teacher, resume=resume or None, student_vocabulary=student_vocabulary,
     )  # fmt: skip
     result = align_sentences(config)
     if int(os.environ.get("RANK", "0")) == 0:

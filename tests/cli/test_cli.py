@@ -8,7 +8,7 @@ from xling.cli import app, main
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("verb", [[], ["tokenizer"], ["tokenizer", "train"], ["pretrain"], ["quickstart"],
+@pytest.mark.parametrize("verb", [[], ["tokenizer"], ["tokenizer", "train"], ["tokenizer", "transfer"], ["pretrain"], ["quickstart"],
                                   ["fill-mask"], ["embed"], ["align"], ["align", "sentences"], ["eval"],
                                   ["eval", "tatoeba"], ["eval", "mining"], ["mine"], ["index"], ["index", "build"],
                                   ["index", "add"], ["index", "delete"], ["index", "search"], ["export", "onnx"],

@@ -25,6 +25,7 @@ from xling.alignment.sentences.data import (
     add_pairs,
     build_parallel_bank,
 )
+from xling.alignment.sentences.hard_negatives import HardNegativeTable, cached_hard_negatives
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
 from xling.atomic import write_json_atomically
 from xling.config import config_to_dict
@@ -33,12 +34,14 @@ from xling.data.readers import AlignedCorpus, read_parallel_tsv
 from xling.data.sources import HeldOut, resolve_corpus
 from xling.embeddings.encoder import XLING_META, Encoder
 from xling.embeddings.static import StaticSentenceEncoder
+from xling.embeddings.vocabulary_transfer import cached_transfer
 from xling.errors import ConfigError
 from xling.evaluation.retrieval import retrieval_accuracy
 from xling.training import TrainingConfig, train
-from xling.training.distributed import init_distributed
+from xling.training.distributed import barrier, init_distributed
 
 console = Console(stderr=True)
+TRANSFER_DIR = "vocabulary_transfer"
 
 
 @dataclass
@@ -52,6 +55,9 @@ class AlignConfig:
     # "static" (a new static student over `tokenizer`) or an encoder folder / shipped name to keep training
     student: str = "static"
     tokenizer: str = ""
+    # a tokenizer folder: the encoder student first gets this vocabulary, new rows made from its own sub-token
+    # rows (vocabulary transfer, xling.embeddings.vocabulary_transfer), kept in <output>/vocabulary_transfer
+    student_vocabulary: str = ""
     dimension: int = 256
     teacher: str = ""
     ranking_weight: float = 1.0
@@ -59,6 +65,14 @@ class AlignConfig:
     scale: float = 20.0
     learn_scale: bool = False
     margin: float = 0.0
+    # mined hard negatives (LaBSE; sentence-transformers' mine_hard_negatives): per pair and step, drawn from
+    # `hard_negative_candidates` mined once per unit by `hard_negative_encoder` (a folder or shipped name;
+    # empty: the student, when it is an encoder folder); candidates scoring >= the translation's score x
+    # (1 - hard_negative_margin) are skipped as likely false negatives. 0 = in-batch negatives only.
+    hard_negatives: int = 0
+    hard_negative_encoder: str = ""
+    hard_negative_candidates: int = 10
+    hard_negative_margin: float = 0.05
     alpha: float = 0.3
     xx_yy_ratio: float = 0.0
     heldout_prefixes: list[str] = field(default_factory=list)
@@ -82,6 +96,9 @@ class AlignConfig:
             raise ConfigError("corpus: give a folder of id-aligned <lang>.tsv[.gz] files (e.g. the Bible)")
         if self.student == "static" and not self.tokenizer:
             raise ConfigError("tokenizer: a static student needs the folder made by `xling tokenizer train`")
+        if self.student_vocabulary and self.student == "static":
+            raise ConfigError("student_vocabulary: only an encoder-folder student takes a new vocabulary; "
+                              "a static student is built over `tokenizer`")  # fmt: skip
         if self.distill_weight > 0 and not self.teacher:
             raise ConfigError("teacher: distill_weight > 0 needs a teacher encoder folder")
         if self.ranking_weight <= 0 and self.distill_weight <= 0:
@@ -92,7 +109,24 @@ class AlignConfig:
             raise ConfigError(f"xx_yy_ratio: {self.xx_yy_ratio} must be in [0, 1]")
         if self.save_dtype not in ("float32", "float16"):
             raise ConfigError(f"save_dtype: {self.save_dtype!r} must be float32 or float16")
+        self.validate_hard_negatives()
         self.training.validate()
+
+    def validate_hard_negatives(self) -> None:
+        if self.hard_negatives < 0:
+            raise ConfigError(f"hard_negatives: {self.hard_negatives} must be >= 0 (0 = off)")
+        if not 0 <= self.hard_negative_margin < 1:
+            raise ConfigError(f"hard_negative_margin: {self.hard_negative_margin} must be in [0, 1)")
+        if self.hard_negatives == 0:
+            return
+        if self.hard_negative_candidates < self.hard_negatives:
+            raise ConfigError(f"hard_negative_candidates: {self.hard_negative_candidates} must be >= "
+                              f"hard_negatives ({self.hard_negatives})")  # fmt: skip
+        if self.ranking_weight <= 0:
+            raise ConfigError("hard_negatives: only the ranking loss uses them, and ranking_weight is 0")
+        if not self.hard_negative_encoder and self.student == "static":
+            raise ConfigError("hard_negative_encoder: a new static student cannot mine; give an encoder "
+                              "folder or shipped name (e.g. xling-mini)")  # fmt: skip
 
 
 @dataclass
@@ -111,7 +145,22 @@ def build_student(config: AlignConfig) -> torch.nn.Module:
         if not path.is_file():
             raise ConfigError(f"tokenizer: {path} not found (make it with `xling tokenizer train`)")
         return StaticSentenceEncoder(Tokenizer.from_file(str(path)), dimension=config.dimension)
-    return Encoder.load(config.student).module
+    return Encoder.load(student_folder(config)).module
+
+
+def student_folder(config: AlignConfig) -> str:
+    """Return the encoder folder the student starts from: `student`, or its vocabulary-transferred copy.
+
+    The copy is made once (by rank 0) in <output>/vocabulary_transfer and reused by a resumed run.
+    """
+    if not config.student_vocabulary:
+        return config.student
+    folder = Path(config.output) / TRANSFER_DIR
+    if init_distributed(config.training.device).is_main:
+        with console.status(f"transferring {config.student} to the vocabulary {config.student_vocabulary}"):
+            cached_transfer(config.student, config.student_vocabulary, folder, seed=config.training.seed)
+    barrier()
+    return str(folder)
 
 
 def corpus_languages(config: AlignConfig, corpus: AlignedCorpus) -> list[str]:
@@ -140,6 +189,35 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, output: Path) -> np.n
     np.save(cache, table)
     meta_path.write_text(json.dumps(key))
     return table
+
+
+def hard_negative_languages(config: AlignConfig, langs: list[str]) -> list[str]:
+    """Return the languages to mine hard negatives in: those a batch's tgt side can be (see PairBatches).
+
+    pivot-xx batches put the pivot on the tgt side, so without xx-yy batches only the pivot is mined.
+    """
+    if config.hard_negatives <= 0:
+        return []
+    return list(langs) if config.xx_yy_ratio > 0 else [langs[0]]
+
+
+def hard_negative_table(
+    config: AlignConfig, bank: ParallelBank, langs: list[str], output: Path
+) -> HardNegativeTable:
+    """Return the mined hard-negative candidates of every unit (see hard_negatives.py).
+
+    Cached in the run folder (the miner is frozen), so a resumed run does not mine again.
+    """
+    name = config.hard_negative_encoder or config.student
+    mined = hard_negative_languages(config, langs)
+
+    def load():
+        console.print(f"mining hard negatives in {', '.join(mined)} with {name}")
+        return Encoder.load(name)
+
+    key = {"encoder": name}
+    return cached_hard_negatives(load, bank, mined, langs[0], output, key,
+                                 k=config.hard_negative_candidates, margin=config.hard_negative_margin)  # fmt: skip
 
 
 def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, langs: list[str]):
@@ -193,15 +271,21 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     torch.manual_seed(config.training.seed)
     student = build_student(config)
     output = Path(config.output)
+    # raw texts only where an encoder must embed them: the teacher (pivot) and the hard-negative miner (pivot,
+    # plus every language with xx-yy batches: about the corpus's size as Python strings while they run, so
+    # `bank.texts` is cleared right after)
+    embedded = hard_negative_languages(config, langs) + ([langs[0]] if config.distill_weight > 0 else [])
     with console.status("reading and tokenizing the corpus") as status:
         bank = build_parallel_bank(
             corpus, langs, student.token_ids, keep=lambda i: i not in heldout and i not in unused,
-            keep_texts=[langs[0]] if config.distill_weight > 0 else (),
+            keep_texts=embedded,
             progress=lambda lang: status.update(f"reading and tokenizing the corpus: {lang}"),
         )  # fmt: skip
     for spec in config.pairs:
         add_extra_pairs(bank, spec, student.token_ids)
     teacher = teacher_table(config, bank, output) if config.distill_weight > 0 else None
+    negatives = hard_negative_table(config, bank, langs, output) if config.hard_negatives > 0 else None
+    bank.texts.clear()
     objective = SentenceAlignmentObjective(
         student, scale=config.scale, learn_scale=config.learn_scale, margin=config.margin,
         ranking_weight=config.ranking_weight, distill_weight=config.distill_weight,
@@ -209,8 +293,9 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     )  # fmt: skip
     sampling = PairSampling(langs[0], config.alpha, config.xx_yy_ratio)
     batches = PairBatches(
-        bank, student.collate, config.training.batch_size, sampling, config.training.seed, teacher
-    )
+        bank, student.collate, config.training.batch_size, sampling, config.training.seed, teacher,
+        negatives, config.hard_negatives,
+    )  # fmt: skip
     evaluate, _ = make_dev_evaluation(config, corpus, student, langs)
     result = train(objective, batches, config.training, output, resume=config.resume, evaluate=evaluate,
                    description="align")  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,6 +17,9 @@ import torch
 from xling.data.readers import AlignedCorpus
 from xling.data.sampling import smoothed_probabilities
 from xling.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from xling.alignment.sentences.hard_negatives import HardNegativeTable
 
 Tokenize = Callable[[list[str]], tuple[list[list[int]], int]]
 
@@ -149,7 +153,9 @@ class PairBatches:
     """Batches of translation pairs, one language pair per batch (its in-batch negatives share a language).
 
     A batch is {"src_*", "tgt_*": the student's inputs for each side, "units": the unit indices,
-    "teacher": teacher vectors of the units (when a teacher table is given)}.
+    "teacher": teacher vectors of the units (when a teacher table is given)}. With `hard_negatives` > 0 and
+    a mined table, it also holds "neg_*": up to that many mined negatives per pair, in the tgt language and
+    drawn from the step's generator (so still a pure function), and "negative_rows": their bank rows.
     """
 
     def __init__(
@@ -160,11 +166,14 @@ class PairBatches:
         sampling: PairSampling,
         seed: int = 0,
         teacher: np.ndarray | None = None,
+        negatives: HardNegativeTable | None = None,
+        hard_negatives: int = 0,
     ):
         if sampling.pivot not in bank.banks:
             raise ConfigError(f"pivot: {sampling.pivot!r} is not among the languages {bank.languages}")
         self.bank, self.collate, self.batch_size, self.seed = bank, collate, batch_size, seed
         self.sampling, self.teacher = sampling, teacher
+        self.negatives, self.hard_negatives = negatives, hard_negatives
         others = [lang for lang in bank.languages if lang != sampling.pivot]
         if not others:
             raise ConfigError("need at least one language besides the pivot")
@@ -192,7 +201,10 @@ class PairBatches:
         if len(units) < 2:  # a pair with (almost) nothing in common: fall back to the pivot pair
             src, tgt, units = src, self.sampling.pivot, self._shared[src]
         chosen = rng.choice(units, size=min(self.batch_size, len(units)), replace=False)
-        return self.batch(src, tgt, chosen)
+        out = self.batch(src, tgt, chosen)
+        if self.negatives is not None and self.hard_negatives > 0:  # drawn last: the pairs stay as without
+            out.update(self.negative_batch(tgt, chosen, rng))
+        return out
 
     def batch(self, src: str, tgt: str, units: np.ndarray) -> dict[str, torch.Tensor]:
         """Return the batch of the translation pairs `units` between `src` and `tgt`."""
@@ -203,4 +215,30 @@ class PairBatches:
                 out[f"{side}_{key}"] = value
         if self.teacher is not None:
             out["teacher"] = torch.from_numpy(self.teacher[units])
+        return out
+
+    def negative_batch(
+        self, tgt: str, units: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, torch.Tensor]:
+        """Return {"neg_*", "negative_rows"} for up to `hard_negatives` mined negatives per unit, or {}.
+
+        Each unit draws uniformly among its usable candidates; a candidate that is the tgt sentence of any
+        pair in the batch is skipped (it would be a false negative for that pair's anchor), and a sentence
+        drawn by two units enters once.
+        """
+        assert self.negatives is not None
+        if tgt not in self.negatives.languages:
+            return {}
+        column = self.negatives.languages.index(tgt)
+        candidates = np.asarray(self.negatives.table[units, column], dtype=np.int64)  # [B, k]
+        usable = (candidates >= 0) & ~np.isin(candidates, self.bank.row[tgt][units])
+        keys = rng.random(candidates.shape)
+        keys[~usable] = np.inf
+        order = np.argsort(keys, axis=1, kind="stable")[:, : self.hard_negatives]
+        drawn = np.take_along_axis(candidates, order, 1)[np.take_along_axis(usable, order, 1)]
+        drawn = drawn[np.sort(np.unique(drawn, return_index=True)[1])]
+        if not len(drawn):
+            return {}
+        out = {f"neg_{key}": value for key, value in self.collate(self.bank.banks[tgt].rows(drawn)).items()}
+        out["negative_rows"] = torch.from_numpy(drawn)
         return out

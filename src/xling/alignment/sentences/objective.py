@@ -21,6 +21,7 @@ class SentenceAlignmentObjective(nn.Module):
     With a teacher, both sides of a pair learn the teacher's vector of the pivot sentence (Reimers &
     Gurevych 2020); a linear map carries the student's space to the teacher's when their sizes differ and
     is dropped after training. The ranking scale is fixed or learned (as a log, clamped to [1, 100]).
+    Hard negatives ("neg_*" inputs, tgt language) join the ranking loss's src -> tgt candidates.
     """
 
     def __init__(
@@ -51,8 +52,10 @@ class SentenceAlignmentObjective(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         src = self.student(side(batch, "src_"))
         tgt = self.student(side(batch, "tgt_"))
+        negatives = side(batch, "neg_")  # mined hard negatives in the tgt language, when the batch has them
+        neg = self.student(negatives) if negatives else None
         scale = self.log_scale.clamp(0.0, math.log(100.0)).exp()
-        ranking = translation_ranking_loss(src, tgt, scale, self.margin)
+        ranking = translation_ranking_loss(src, tgt, scale, self.margin, tgt_negatives=neg)
         loss = self.ranking_weight * ranking
         out = {"ranking": ranking.detach()}
         if self.distill_weight > 0 and "teacher" in batch:
@@ -64,6 +67,8 @@ class SentenceAlignmentObjective(nn.Module):
                 loss = loss + self.distill_weight * distill
                 out["distill"] = distill.detach()
         tokens = sum(_token_count(side(batch, p)) for p in ("src_", "tgt_"))
+        if negatives:
+            tokens = tokens + _token_count(negatives)
         return {"loss": loss, "tokens": tokens, **out}
 
 
