@@ -456,13 +456,23 @@ def export_onnx_cmd(
     model: ModelOpt,
     output: Annotated[Path, typer.Option("--output", help="Folder to write (may be the model folder).")],
     int8: Annotated[bool, typer.Option("--int8", help="Also write a dynamic int8 graph.")] = False,
+    optimize: Annotated[
+        bool,
+        typer.Option("--optimize", help="Also write ONNX Runtime's fused graph (and its int8 with --int8)."),
+    ] = False,
+    int8_min_cosine: Annotated[
+        float,
+        typer.Option(
+            "--int8-min-cosine", help="Optimized int8: keep FFN outputs fp32 until this mean cosine."
+        ),
+    ] = 0.993,
     sample: Annotated[
         Path | None,
         typer.Option("--sample", help="Sentences to check it on, one per line (default: bundled sample)."),
     ] = None,
     json_path: JsonOut = None,
 ) -> None:
-    """Export a transformer encoder to ONNX Runtime (fp32, --int8); report cosine to fp32 and speed."""
+    """Export a transformer encoder to ONNX Runtime (fp32, --int8, --optimize); report cosine and speed."""
     from rich.table import Table
 
     from xling.data.readers import read_lines
@@ -470,9 +480,11 @@ def export_onnx_cmd(
 
     sentences = list(read_lines(sample)) if sample is not None else None
     with console.status(f"exporting {model} to ONNX and measuring it"):
-        report = export_onnx(model, output, int8=int8, sentences=sentences)
+        report = export_onnx(model, output, int8=int8, optimize=optimize, int8_min_cosine=int8_min_cosine,
+                             sentences=sentences)  # fmt: skip
+    backends = ", ".join(repr(v.backend) for v in report.variants if v.backend != "torch")
     console.print(f"[green]ONNX export written to {report.output / 'onnx'}[/] ({report.exporter} exporter, "
-                  f"opset {report.opset}); load it with Encoder.load(folder, backend='onnx')")  # fmt: skip
+                  f"opset {report.opset}); load it with Encoder.load(folder, backend=...): {backends}")  # fmt: skip
     table = Table(title=f"vs PyTorch fp32 on {report.sentences} sentences, {report.threads} thread(s)")
     for column in ("variant", "file", "MB", "mean cosine", "min cosine", "sentences/s"):
         table.add_column(column, justify="left" if column in ("variant", "file") else "right")
@@ -692,6 +704,15 @@ def main() -> None:
     except XlingError as exc:
         console.print(f"[red]error:[/] {exc}")
         sys.exit(2)
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """Destroy a torchrun process group this run joined: left to interpreter exit, gloo can abort."""
+    dist = sys.modules.get("torch.distributed")  # only set if the command imported torch
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
