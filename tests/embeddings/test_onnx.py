@@ -32,13 +32,19 @@ def encode_both(source, exported, backend: str) -> tuple[np.ndarray, np.ndarray,
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, sample_tokenizer_dir):
-    """A mean-pooling folder exported (fp32 + int8) into a separate folder; (source, export, report)."""
+    """A mean-pooling folder exported (fp32 + int8, plain and optimized) elsewhere; (source, export, report)."""
     from xling.embeddings.onnx_export import export_onnx
 
     root = tmp_path_factory.mktemp("onnx")
     source = tiny_st_folder(root, sample_tokenizer_dir, "mean")
-    report = export_onnx(source, root / "exported", int8=True, sentences=TEXTS * 4)
+    report = export_onnx(source, root / "exported", int8=True, optimize=True, sentences=TEXTS * 4)
     return source, root / "exported", report
+
+
+def op_types(path) -> set[str]:
+    import onnx
+
+    return {node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node}
 
 
 def test_fp32_export_gives_the_torch_vectors(exported):
@@ -55,7 +61,8 @@ def test_fp32_export_gives_the_torch_vectors(exported):
     assert onnx.last_stats.truncated == 1  # the same truncation report as the torch encoder
     assert np.allclose(np.linalg.norm(theirs, axis=1), 1.0, atol=1e-5)
     variants = {v.name: v for v in report.variants}
-    assert set(variants) == {"torch fp32", "onnx fp32", "onnx int8"} and report.sentences == len(TEXTS) * 4
+    assert set(variants) == {"torch fp32", "onnx fp32", "onnx int8", "onnx-opt fp32", "onnx-opt int8"}
+    assert report.sentences == len(TEXTS) * 4 and variants["onnx-opt int8"].backend == "onnx-opt-int8"
     assert variants["onnx fp32"].min_cosine >= 0.9999 and variants["onnx fp32"].sentences_per_s > 0
 
 
@@ -71,6 +78,113 @@ def test_int8_export_stays_close_and_tells_texts_apart(exported):
     assert row.mean_cosine >= 0.99 and row.megabytes < next(
         v.megabytes for v in report.variants if v.name == "onnx fp32"
     )
+
+
+def test_optimized_graph_is_fused_and_gives_the_torch_vectors(exported):
+    source, out, report = exported
+    meta = json.loads((out / "onnx" / "export.json").read_text())
+    assert meta["files"] == {"fp32": "model.onnx", "int8": "model_int8.onnx", "opt": "model_opt.onnx",
+                             "opt_int8": "model_opt_int8.onnx"}  # fmt: skip
+    optimized = meta["optimized"]
+    assert optimized["graph"] == "torchscript, eager attention" and optimized["fused_ops"]["Attention"] == 2
+    assert optimized["num_heads"] == 2 and optimized["hidden_size"] == 32
+    ops = op_types(out / "onnx" / "model_opt.onnx")
+    assert "Attention" in ops and "Softmax" not in ops and "SkipLayerNormalization" not in ops
+    ours, theirs, _, opt = encode_both(source, out, "onnx-opt")
+    assert opt.kind == "onnx" and opt.module.disabled_optimizers == ["SkipLayerNormFusion"]
+    assert cosines(ours, theirs).min() >= 0.9999 and opt.last_stats.truncated == 1
+    row = next(v for v in report.variants if v.name == "onnx-opt fp32")
+    assert row.min_cosine >= 0.9999 and row.file == "model_opt.onnx"
+
+
+def test_optimized_int8_stays_close(exported):
+    source, out, report = exported
+    int8, reference, _, _ = encode_both(source, out, "onnx-opt-int8")
+    same = cosines(int8, reference)
+    assert same.mean() >= 0.99 and same.min() >= 0.95  # bounds as for onnx-int8 above
+    assert (np.argmax(int8 @ reference.T, axis=1) == np.arange(len(BATCH))).all()
+    ops = op_types(out / "onnx" / "model_opt_int8.onnx")
+    assert {"QAttention", "MatMulInteger", "MatMul"} <= ops and "Attention" not in ops
+    meta = json.loads((out / "onnx" / "export.json").read_text())["opt_int8"]
+    assert meta["min_cosine_target"] == 0.993 and meta["per_channel"] and meta["fp32_nodes"] == []
+    assert meta["outlier_channels"] == 4 and meta["split_ffn_layers"] == 2
+    assert meta["search"] == [{"fp32_nodes": 0, "mean_cosine": meta["sample_mean_cosine"]}]
+    assert meta["sample_mean_cosine"] >= 0.993
+    rows = {v.name: v for v in report.variants}
+    assert rows["onnx-opt int8"].mean_cosine >= 0.99
+    size = {name: (out / "onnx" / name).stat().st_size for name in ("model_opt.onnx", "model_opt_int8.onnx")}
+    assert size["model_opt_int8.onnx"] < size["model_opt.onnx"]  # the embeddings (most here) stay fp32
+
+
+def test_int8_search_keeps_ffn_outputs_fp32_until_the_target(exported, tmp_path):
+    import onnx
+
+    from xling.embeddings.onnx_export import _quantize_optimized_int8, int8_fp32_candidates
+
+    _, out, _ = exported
+    opt = out / "onnx" / "model_opt.onnx"
+    candidates = int8_fp32_candidates(onnx.load(str(opt)).graph)
+    assert len(candidates) == 2 and "layer.0/output/dense" in candidates[0]
+    assert "layer.1/output/dense" in candidates[1]
+    measured = iter([0.95, 0.97, 0.995])
+    meta = _quantize_optimized_int8(opt, tmp_path / "q.onnx", lambda path: next(measured), 0.99)
+    assert meta["fp32_nodes"] == candidates and meta["sample_mean_cosine"] == 0.995
+    assert [row["fp32_nodes"] for row in meta["search"]] == [0, 1, 2]
+    graph = onnx.load(str(tmp_path / "q.onnx")).graph
+    fp32 = {node.name for node in graph.node if node.op_type == "MatMul" and node.name in candidates}
+    assert fp32 == set(candidates) and "MatMulInteger" in {node.op_type for node in graph.node}
+    with pytest.warns(UserWarning, match="below 0.99 even with all 2 FFN output projections in fp32"):
+        meta = _quantize_optimized_int8(opt, tmp_path / "q.onnx", lambda path: 0.5, 0.99)
+    assert meta["fp32_nodes"] == candidates and len(meta["search"]) == 3
+
+
+def test_ffn_outlier_split_keeps_the_function_and_moves_the_largest_channels(exported):
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from xling.embeddings.onnx_export import ffn_activation_peaks, split_ffn_outliers
+
+    source, out, _ = exported
+    path = str(out / "onnx" / "model_opt.onnx")
+    original, model = onnx.load(path), onnx.load(path)
+    features, _ = Encoder.load(source).module.featurize(BATCH)
+    feeds = {name: tensor.numpy() for name, tensor in features.items()}
+    peaks = ffn_activation_peaks(model, [feeds])
+    assert len(peaks) == 2  # one per layer: the 64 channels of each FFN output projection's input
+    assert all(p.shape == (64,) and (p >= 0).all() and p.max() > 0 for p in peaks.values())
+    made_up = {name: np.isin(np.arange(64), [3, 17, 40]).astype(np.float32) for name in peaks}
+    side = split_ffn_outliers(model, made_up, 3)  # these three channels are the "largest"
+    assert len(side) == 4 and all("/outliers/" in name for name in side)
+    weights = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    before = {init.name: numpy_helper.to_array(init) for init in original.graph.initializer}
+    fo = next(n for n in original.graph.node if n.name.endswith("layer.0/output/dense/MatMul"))
+    prefix = f"{fo.name}/outliers"
+    assert weights[f"{prefix}/w_in_top"].shape == (32, 3) and weights[f"{prefix}/w_out"].shape == (61, 32)
+    assert np.array_equal(weights[f"{prefix}/w_out_top"], before[fo.input[1]][[3, 17, 40]])
+    runs = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+            for m in (original, model)]  # fmt: skip
+    assert np.allclose(runs[0], runs[1], atol=1e-5)  # the same function in fp32
+
+
+def test_optimized_bert_fuses_embeddings_and_gives_the_torch_vectors(tmp_path, sample_tokenizer_dir):
+    from transformers import BertConfig, BertModel
+
+    from xling.embeddings.onnx_export import export_onnx
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    xlmr = json.loads((folder / "config.json").read_text())
+    torch.manual_seed(1)
+    config = BertConfig(vocab_size=xlmr["vocab_size"], pad_token_id=xlmr["pad_token_id"], hidden_size=32,
+                        num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                        max_position_embeddings=64)  # fmt: skip
+    BertModel(config).save_pretrained(folder)  # BERT (MiniLM's architecture) instead of XLM-R
+    export_onnx(folder, tmp_path / "bert", optimize=True, sentences=TEXTS)
+    fused = json.loads((tmp_path / "bert" / "onnx" / "export.json").read_text())["optimized"]["fused_ops"]
+    assert fused["EmbedLayerNormalization"] == 1 and fused["Attention"] == 2 and fused["BiasGelu"] == 2
+    ours, theirs, _, _ = encode_both(folder, tmp_path / "bert", "onnx-opt")
+    assert cosines(ours, theirs).min() >= 0.9999
+    assert not (tmp_path / "bert" / "onnx" / "model_opt_int8.onnx").exists()
 
 
 def test_cli_exports_cls_pooling_in_place(tmp_path, sample_tokenizer_dir):
@@ -91,6 +205,42 @@ def test_cli_exports_cls_pooling_in_place(tmp_path, sample_tokenizer_dir):
     assert cosines(ours, theirs).min() >= 0.9999
     with pytest.raises(DataError, match=r"no onnx/model_int8.onnx .* --int8"):
         Encoder.load(folder, backend="onnx-int8")
+    with pytest.raises(DataError, match=r"no onnx/model_opt_int8.onnx .* --optimize --int8"):
+        Encoder.load(folder, backend="onnx-opt-int8")
+
+
+def test_cli_optimized_int8_then_plain_export_removes_stale_graphs(tmp_path, sample_tokenizer_dir):
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    sample = tmp_path / "sample.txt"
+    sample.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    args = [
+        "export",
+        "onnx",
+        "--model",
+        str(folder),
+        "--output",
+        str(tmp_path / "out"),
+        "--sample",
+        str(sample),
+    ]
+    result = CliRunner().invoke(app, [*args, "--optimize", "--int8", "--int8-min-cosine", "0.9"])
+    assert result.exit_code == 0, result.output
+    assert "'onnx-opt-int8'" in result.output and "onnx-opt int8" in result.output
+    meta = json.loads((tmp_path / "out" / "onnx" / "export.json").read_text())
+    assert meta["opt_int8"]["min_cosine_target"] == 0.9
+    ours, theirs, _, _ = encode_both(folder, tmp_path / "out", "onnx-opt-int8")
+    assert cosines(ours, theirs).mean() >= 0.99
+    result = CliRunner().invoke(app, args)  # plain fp32 again: the optimized graphs no longer match
+    assert result.exit_code == 0, result.output
+    assert not any((tmp_path / "out" / "onnx").glob("model_*.onnx"))
+    meta = json.loads((tmp_path / "out" / "onnx" / "export.json").read_text())
+    assert meta["files"]["opt_int8"] is None and meta["optimized"] is None
+    with pytest.raises(DataError, match=r"no onnx/model_opt.onnx .* --optimize`"):
+        Encoder.load(tmp_path / "out", backend="onnx-opt")
 
 
 def test_static_folder_is_refused(tmp_path, sample_tokenizer_dir):
@@ -108,9 +258,18 @@ def test_missing_export_and_bad_options_are_clear_errors(exported, tmp_path, sam
     source, out, _ = exported
     with pytest.raises(DataError, match=r"no onnx/model.onnx .*xling export onnx"):
         Encoder.load(source, backend="onnx")
-    with pytest.raises(ConfigError, match="backend 'tensorrt' must be one of torch, onnx, onnx-int8"):
+    with pytest.raises(
+        ConfigError, match="backend 'tensorrt' must be one of torch, onnx, onnx-int8, onnx-opt,"
+    ):
         Encoder.load(out, backend="tensorrt")
     with pytest.raises(ConfigError, match="pooling is fixed in the exported graph"):
         Encoder.load(out, backend="onnx", pooling="cls")
     with pytest.raises(ConfigError, match="runs on the CPU"):
         Encoder.load(out, backend="onnx", precision="int8")
+    with pytest.raises(ConfigError, match="runs on the CPU"):
+        Encoder.load(out, backend="onnx-opt-int8", precision="bf16")
+    from xling.embeddings.onnx_export import export_onnx
+
+    with pytest.raises(ConfigError, match=r"int8_min_cosine must be in \(0, 1\], not 1.5"):
+        export_onnx(source, tmp_path / "bad", int8=True, optimize=True, int8_min_cosine=1.5, sentences=TEXTS)
+    assert not (tmp_path / "bad").exists()

@@ -62,7 +62,9 @@ class EncoderOptions:
     max_length: int | None = None
     device: str = "cpu"
     precision: str = "fp32"  # see PRECISIONS
-    backend: str = "torch"  # torch, or onnx / onnx-int8: the graph `xling export onnx` wrote in the folder
+    # torch, or a graph `xling export onnx` wrote in the folder: onnx, onnx-int8 (--int8), onnx-opt
+    # (--optimize: ONNX Runtime's fused graph), onnx-opt-int8 (--optimize --int8: the fastest on CPU)
+    backend: str = "torch"
     normalize: bool = True
 
 
