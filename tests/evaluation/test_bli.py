@@ -131,3 +131,22 @@ def test_a_rotation_is_seen_through_by_every_retrieval(tmp_path, rotated_vocabul
     assert result["method"] == "oracle"
     unmapped = evaluate_bli(src, tgt, identity(256), BLIConfig(dictionary=path, retrieval=retrieval))
     assert unmapped["p@10"] < 10.0
+
+
+def test_pruned_csls_scores_as_the_brute_force(rotated_vocabularies, monkeypatch):
+    """Exact CSLS BLI measures r_src only for targets in reach of a test word's top (the default for few
+    test words): the same precision, with a mapping that is off enough to get some words wrong."""
+    from xling.alignment.words import retrieval
+
+    calls = []
+    pruned_topk = retrieval._csls_topk_pruned
+    monkeypatch.setattr(
+        retrieval, "_csls_topk_pruned", lambda *a, **kw: calls.append(1) or pruned_topk(*a, **kw)
+    )
+    src, tgt, rotation = rotated_vocabularies
+    noisy = rotation + np.random.default_rng(2).normal(0, 0.3, rotation.shape).astype(np.float32)
+    pairs = np.stack([np.arange(0, 1000, 50), np.arange(0, 1000, 50)], axis=1)  # 20 words: pruned
+    mapped = src.vectors @ noisy
+    pruned = bli_from_matrices(mapped, tgt.vectors, pairs, ks=(1, 5, 10))
+    brute = bli_from_matrices(mapped, tgt.vectors, pairs, ks=(1, 5, 10), pruned=False)
+    assert pruned == brute and 0 < pruned["p@1"] < 100 and len(calls) == 1

@@ -7,9 +7,12 @@ whole target vocabulary given (nn, csls or inverted softmax). Protocol (MUSE's):
   with both words in the vocabularies;
 - pairs with an out-of-vocabulary word are not dropped silently: `coverage` counts them.
 CSLS's target terms r_src(y) and the inverted softmax normalisers are measured against the whole mapped
-source vocabulary (as MUSE and VecMap do), or its `hub_vocab` most frequent words when set: that term
-costs |target| x |source| dot products, which dominates everything else at 200k x 200k (about 24 TFLOP,
-minutes on two cores; hub_vocab=20000 makes it a tenth).
+source vocabulary (as MUSE and VecMap do), or its `hub_vocab` most frequent words when set. For all
+targets that term costs |target| x |source| dot products (about 24 TFLOP at 200k x 200k, minutes on two
+cores), so exact CSLS measures it only for the targets that a bound leaves in reach of some test word's
+top k (retrieval._csls_topk_pruned; the same scores and ranks as measuring it for all): one target a
+test word for P@1 on benchmarks/bli.py's 200k synthetic vocabularies, ~16 for P@10. The inverted
+softmax still measures its normaliser for every target; hub_vocab=20000 makes that a tenth.
 """
 
 from __future__ import annotations
@@ -137,12 +140,15 @@ def bli_from_matrices(
     chunk_size: int = DEFAULT_CHUNK,
     beta: float = DEFAULT_BETA,
     hub_vocab: int | None = None,
+    pruned: bool | None = None,
 ) -> dict[str, Any]:
     """Return {"p@k": percent for each k in ks, "n": source words scored} for gold (source, target) row pairs.
 
     Rows are compared by cosine in the shared space (both sides are length-normalised here); a source row
     is correct at k when any of its gold target rows is among its k best by `method` (nn, csls with
-    neighbourhood `k`, isf with inverse temperature `beta`) over all rows of `tgt`.
+    neighbourhood `k`, isf with inverse temperature `beta`) over all rows of `tgt`. `pruned` is
+    csls_scores_topk's: exact CSLS measures r_src only for the targets that can reach a query's top k
+    (None: when the queries are few next to the targets), with the same result as measuring it for all.
     """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if len(pairs) == 0:
@@ -151,8 +157,9 @@ def bli_from_matrices(
     queries, query_of_pair = np.unique(pairs[:, 0], return_inverse=True)
     depth = min(max(ks), len(z))
     _, found = translate(
-        x, z, queries, method=method, k=k, top=depth, beta=beta, chunk_size=chunk_size, hub_vocab=hub_vocab
-    )
+        x, z, queries, method=method, k=k, top=depth, beta=beta, chunk_size=chunk_size, hub_vocab=hub_vocab,
+        pruned=pruned,
+    )  # fmt: skip
     # (query, target) pairs as single integers, so membership in the gold set is one vectorised isin.
     gold = query_of_pair.reshape(-1).astype(np.int64) * len(z) + pairs[:, 1]
     candidates = np.arange(len(queries), dtype=np.int64)[:, None] * len(z) + found

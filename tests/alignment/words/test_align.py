@@ -3,6 +3,7 @@ config's errors, normalisation chains and WordMapping files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -102,6 +103,8 @@ def test_max_vocab_and_missing_seeds(rotated, tmp_path):
         ({"method": "identical", "dictionary": "d.tsv"}, "method"),
         ({"method": "adversarial", "dictionary": "d.tsv"}, "method"),
         ({"criterion": "yes"}, "criterion"),
+        ({"lowercase": "yes"}, "lowercase"),
+        ({"max_rank_mode": "vecmap"}, "max_rank_mode"),
         ({"method": "adversarial", "dictionary": "", "adversarial": {"epochz": 1}}, "adversarial"),
         ({"method": "selflearn", "selflearn": {"csls_k": "many"}}, "selflearn"),
         ({"selflearn": [1]}, "selflearn"),
@@ -168,3 +171,28 @@ def test_mapping_files_round_trip(tmp_path):
     )
     with pytest.raises(DataError, match="incomplete"):
         WordMapping.load(tmp_path / "m")
+
+
+def test_lowercase_seed_dictionary(tmp_path, languages):
+    """MUSE's dictionaries are lowercase; a capitalised seed (German nouns) must not lose its pairs."""
+    src, tgt = languages
+    path = tmp_path / "seed.tsv"
+    path.write_text("\n".join(f"S{i}\tT{i}" for i in range(0, 1500, 5)) + "\n", encoding="utf-8")
+    config = WordAlignConfig(dictionary=str(path), refinements=0, criterion=False, lowercase=True, **FAST)
+    mapping = align_words(src, tgt, config, progress=False)
+    assert mapping.info["seed"]["pairs_covered"] == 300
+    assert p_at_1(mapping, src, tgt) >= 0.99
+    with pytest.raises(DataError, match="no seed pair"):
+        align_words(src, tgt, dataclasses.replace(config, lowercase=False), progress=False)
+
+
+def test_muse_rank_mode_refines_like_cutoff_when_the_vocabularies_fit(tmp_path, languages):
+    src, tgt = languages
+    path = tmp_path / "seed.tsv"
+    path.write_text("\n".join(f"s{i}\tt{i}" for i in range(0, 1500, 50)) + "\n", encoding="utf-8")
+    fields = {"dictionary": str(path), "refinements": 2, "criterion": False, "max_rank": 0, "chunk_size": 512}
+    cutoff = align_words(src, tgt, WordAlignConfig(**fields), progress=False)
+    muse = align_words(src, tgt, WordAlignConfig(max_rank_mode="muse", **fields), progress=False)
+    assert [e["pairs"] for e in muse.history] == [e["pairs"] for e in cutoff.history]
+    np.testing.assert_allclose(muse.src_transform, cutoff.src_transform, atol=1e-5)
+    assert p_at_1(muse, src, tgt) >= 0.99

@@ -104,6 +104,16 @@ def brute_best(src: np.ndarray, tgt: np.ndarray, k: int) -> tuple[np.ndarray, np
     return csls.argmax(1), csls.argmax(0)
 
 
+def assert_modes(src, tgt, s2t: set, t2s: set, **options) -> None:
+    """Check induce_dictionary's four modes (k=5) against the brute-force S2T and T2S candidate sets."""
+    found = {}
+    for mode in ("s2t", "t2s", "mutual", "union"):
+        pairs = induce_dictionary(src, tgt, k=5, mode=mode, chunk_size=7, **options)
+        assert pairs.dtype == np.int64 and (np.diff(pairs[:, 0]) >= 0).all()
+        found[mode] = {(int(i), int(j)) for i, j in pairs}
+    assert found == {"s2t": s2t, "t2s": t2s, "mutual": s2t & t2s, "union": s2t | t2s}
+
+
 def test_induction_modes_against_brute_force():
     rng = np.random.default_rng(3)
     src, tgt = rng.standard_normal((60, 16)), rng.standard_normal((50, 16))
@@ -113,15 +123,7 @@ def test_induction_modes_against_brute_force():
     s2t = {(i, int(j)) for i, j in enumerate(forward)}
     t2s = {(int(i), j) for j, i in enumerate(backward)}
 
-    def induced(mode: str) -> set[tuple[int, int]]:
-        pairs = induce_dictionary(src, tgt, k=5, max_rank=40, mode=mode, chunk_size=7)
-        assert pairs.dtype == np.int64 and (np.diff(pairs[:, 0]) >= 0).all()
-        return {(int(i), int(j)) for i, j in pairs}
-
-    assert induced("s2t") == s2t
-    assert induced("t2s") == t2s
-    assert induced("mutual") == s2t & t2s
-    assert induced("union") == s2t | t2s
+    assert_modes(src, tgt, s2t, t2s, max_rank=40)
     with pytest.raises(ConfigError, match="mode"):
         induce_dictionary(src, tgt, mode="S2T&T2S")
 
@@ -133,3 +135,39 @@ def test_induction_finds_a_permutation():
     pairs = induce_dictionary(src, src[order], max_rank=0)
     np.testing.assert_array_equal(order[pairs[:, 1]], pairs[:, 0])
     assert len(pairs) == 300
+
+
+def brute_muse(src: np.ndarray, tgt: np.ndarray, k: int, rank: int) -> tuple[set, set]:
+    """Return MUSE's S2T and T2S candidates with dico_max_rank `rank`, from the full CSLS matrix: the first
+    `rank` rows of a side search ALL rows of the other, r terms over all rows, rows > rank dropped."""
+    a = src / np.linalg.norm(src, axis=1, keepdims=True)
+    b = tgt / np.linalg.norm(tgt, axis=1, keepdims=True)
+    sims = a @ b.T
+    csls = 2 * sims - np.sort(sims, 1)[:, -k:].mean(1)[:, None] - np.sort(sims, 0)[-k:].mean(0)[None, :]
+    s2t = {(i, int(csls[i].argmax())) for i in range(min(rank, len(a)))}
+    t2s = {(int(csls[:, j].argmax()), j) for j in range(min(rank, len(b)))}
+    return {p for p in s2t if p[1] <= rank}, {p for p in t2s if p[0] <= rank}
+
+
+def test_muse_rank_mode_against_brute_force():
+    rng = np.random.default_rng(6)
+    src, tgt = rng.standard_normal((70, 16)), rng.standard_normal((90, 16))
+    s2t, t2s = brute_muse(src, tgt, 5, 30)
+
+    assert_modes(src, tgt, s2t, t2s, max_rank=30, rank_mode="muse")
+    # the cutoff differs here: it pairs the first 30 rows among themselves only
+    assert {(int(i), int(j)) for i, j in induce_dictionary(src, tgt, k=5, max_rank=30)} != s2t & t2s
+    with pytest.raises(ConfigError, match="rank_mode"):
+        induce_dictionary(src, tgt, rank_mode="MUSE")
+
+
+def test_muse_rank_mode_drops_a_word_whose_best_match_ranks_beyond_max_rank():
+    """Source 0's best target is row 3, beyond max_rank 2: MUSE drops it, the cutoff pairs it within rank."""
+    tgt = np.eye(4, dtype=np.float32)
+    src = np.array([[0.1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 1, 0]], dtype=np.float32)
+    muse = induce_dictionary(src, tgt, method="nn", max_rank=2, mode="s2t", rank_mode="muse")
+    cutoff = induce_dictionary(src, tgt, method="nn", max_rank=2, mode="s2t")
+    np.testing.assert_array_equal(muse, [[1, 1]])
+    np.testing.assert_array_equal(cutoff, [[0, 0], [1, 1]])
+    np.testing.assert_array_equal(induce_dictionary(src, tgt, method="nn", max_rank=0, rank_mode="muse"),
+                                  induce_dictionary(src, tgt, method="nn", max_rank=0))  # fmt: skip

@@ -126,3 +126,130 @@ def test_bad_methods_and_shapes_are_clear_errors(pair):
         translate(src, tgt[:, :10], method="nn")
     with pytest.raises(ValueError, match="query rows"):
         translate(src, tgt, np.array([130]))
+
+
+def structured(rng: np.random.Generator, n_src: int, n_tgt: int, d: int = 32, hubs: int = 0):
+    """Return (mapped sources, targets): target i is a noisy copy of source i (n_tgt > n_src: the rest are
+    new words); with `hubs`, the first 300 sources lean towards one direction and `hubs` targets lie on
+    it, close to all 300."""
+    src = unit(rng, n_src, d) * np.linspace(1.0, 0.2, d).astype(np.float32)  # a decaying spectrum
+    src /= np.linalg.norm(src, axis=1, keepdims=True)
+    if hubs:
+        src[:300] += unit(rng, 1, d)[0]
+        src /= np.linalg.norm(src, axis=1, keepdims=True)
+    tgt = np.concatenate([src + rng.normal(0, 0.1, src.shape), unit(rng, n_tgt - n_src, d)]).astype(
+        np.float32
+    )
+    if hubs:
+        tgt[:hubs] = src[:300].mean(0) + rng.normal(0, 0.01, (hubs, d))
+    return src, tgt / np.linalg.norm(tgt, axis=1, keepdims=True)
+
+
+def assert_same(pruned, brute) -> None:
+    np.testing.assert_array_equal(pruned[1], brute[1])
+    np.testing.assert_allclose(pruned[0], brute[0], atol=1e-6, rtol=0)
+    assert pruned[0].dtype == brute[0].dtype and pruned[1].dtype == brute[1].dtype
+
+
+@pytest.mark.parametrize("hubs", [0, 8])
+@pytest.mark.parametrize(("k", "top"), [(10, 10), (10, 1), (3, 5), (1, 3)])
+@pytest.mark.parametrize("chunk_size", [7, 4096])
+def test_pruned_csls_equals_brute_force(hubs, k, top, chunk_size):
+    src, tgt = structured(np.random.default_rng(hubs + k), 900, 1000, hubs=hubs)
+    queries = np.array([3, 0, 899, 450, 3, 17, 600, 5, 801, 250])
+    stats: dict = {}
+    pruned = retrieval._csls_topk_pruned(
+        retrieval.as_tensor(src),
+        retrieval.as_tensor(tgt),
+        queries,
+        top,
+        k=k,
+        chunk_size=chunk_size,
+        stats=stats,
+    )
+    brute = csls_scores_topk(src, tgt, queries, k=k, top=top, chunk_size=chunk_size, pruned=False)
+    assert_same(pruned, brute)
+    assert stats["measured"] < len(tgt) // 4  # it did prune
+    if hubs:  # the hubs are near many sources: r_src far above the other targets'
+        r_src = mean_topk_similarity(tgt, src, 10)
+        assert r_src[:hubs].min() > np.quantile(r_src[hubs:], 0.99)
+
+
+def test_pruned_csls_on_unstructured_rows_and_given_r_tgt(pair):
+    src, tgt = pair
+    queries = np.array([5, 0, 129, 64, 5])
+    tgt_r = mean_topk_similarity(src, tgt, 4)
+    for top in (1, 6):
+        brute = csls_scores_topk(src, tgt, queries, k=4, top=top, tgt_r=tgt_r, pruned=False)
+        assert_same(csls_scores_topk(src, tgt, queries, k=4, top=top, tgt_r=tgt_r, pruned=True), brute)
+        reference = brute_scores(src, tgt, "csls", k=4)[queries]
+        np.testing.assert_array_equal(brute[1], np.argsort(-reference, axis=1, kind="stable")[:, :top])
+
+
+def test_pruned_csls_resolves_clear_queries_in_one_round_and_others_in_several():
+    src, tgt = structured(np.random.default_rng(1), 900, 1000)
+    x, z = retrieval.as_tensor(src), retrieval.as_tensor(tgt)
+    queries = np.arange(100, 130)
+    brute = csls_scores_topk(src, tgt, queries, top=1, pruned=False)
+    assert (brute[1][:, 0] == queries).all()
+    # top 1: each query's own translation stands far out: one round, one target measured per query
+    stats: dict = {}
+    assert_same(retrieval._csls_topk_pruned(x, z, queries, 1, stats=stats), brute)
+    assert stats["rounds"] == 1 and stats["listings"] == 1 and stats["measured"] == len(queries)
+    # top 10 from one candidate a round, a weak bound (1 cell) and lists of 12: several rounds and lists
+    brute = csls_scores_topk(src, tgt, queries, top=10, pruned=False)
+    stats = {}
+    result = retrieval._csls_topk_pruned(x, z, queries, 10, first=1, probes=1, list_size=12, stats=stats)
+    assert_same(result, brute)
+    assert stats["rounds"] > 3 and stats["listings"] > 1 and stats["refined"] > 0
+    # without tightening the bounds of the targets in reach before measuring them: more measured
+    stats_loose: dict = {}
+    loose = retrieval._csls_topk_pruned(
+        x, z, queries, 10, first=1, probes=1, list_size=12, refine_probes=1, stats=stats_loose
+    )
+    assert_same(loose, brute)
+    assert stats_loose["refined"] == 0 and stats_loose["measured"] > stats["measured"]
+
+
+def test_pruned_csls_with_top_and_k_beyond_the_vocabularies(pair):
+    src, tgt = pair[0], pair[1][:7]
+    for k in (3, 200):
+        brute = csls_scores_topk(src, tgt, np.array([0, 9, 4]), k=k, top=10, pruned=False)
+        assert brute[1].shape == (3, 7)
+        assert_same(csls_scores_topk(src, tgt, np.array([0, 9, 4]), k=k, top=10, pruned=True), brute)
+    brute = csls_scores_topk(src[:5], pair[1], np.array([1, 2]), k=10, top=3, pruned=False)
+    assert_same(csls_scores_topk(src[:5], pair[1], np.array([1, 2]), k=10, top=3, pruned=True), brute)
+    empty = csls_scores_topk(src, tgt, np.array([], dtype=np.int64), top=3, pruned=True)
+    assert empty[0].shape == (0, 3) and empty[1].shape == (0, 3)
+
+
+def test_csls_prunes_by_default_only_for_few_queries(pair, monkeypatch):
+    src, tgt = pair
+    calls = []
+    original = retrieval._csls_topk_pruned
+    monkeypatch.setattr(
+        retrieval, "_csls_topk_pruned", lambda *a, **kw: calls.append(1) or original(*a, **kw)
+    )
+    few = translate(src, tgt, np.array([3, 7]), method="csls", top=5)
+    assert calls and np.array_equal(few[1], translate(src, tgt, np.array([3, 7]), top=5, pruned=False)[1])
+    calls.clear()
+    translate(src, tgt, method="csls", top=5)  # every source: r_src is needed for nearly every target
+    translate(src, tgt, np.arange(40), method="csls", top=5)
+    translate(src, tgt, np.array([3, 7]), method="csls", top=5, hub_vocab=40)
+    assert not calls
+    with pytest.raises(ValueError, match="pruned"):
+        csls_scores_topk(src, tgt, np.array([3]), hub_vocab=40, pruned=True)
+
+
+def test_lower_bound_of_mean_topk(pair):
+    src, tgt = pair
+    exact = mean_topk_similarity(tgt, src, 5)
+    cells = retrieval._SourceCells(retrieval.as_tensor(src))
+    assert cells.n_cells == round(retrieval.PRUNE_CELLS_PER_ROOT * len(src) ** 0.5) and len(
+        cells.members
+    ) == len(src)
+    for probes in (1, 3, 1000):
+        bound = cells.mean_topk_lower_bound(retrieval.as_tensor(tgt), 5, probes).numpy()
+        assert (bound <= exact + 1e-6).all()
+        if probes == 1000:  # every cell probed: the exact mean
+            np.testing.assert_allclose(bound, exact, atol=1e-6)

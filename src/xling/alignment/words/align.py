@@ -23,6 +23,7 @@ from rich.console import Console
 
 from xling.alignment.words.dictionary import (
     INDUCTION_MODES,
+    RANK_MODES,
     identical_strings,
     numeral_pairs,
     read_dictionary,
@@ -49,8 +50,15 @@ class WordAlignConfig:
 
     `seed_pairs` says where a seed dictionary comes from: "dictionary" (the file `dictionary`; for
     selflearn, no file means unsupervised), "identical" (strings in both vocabularies) or "numerals"
-    (digit strings in both). `max_rank` bounds the words among which refinement induces dictionaries
-    (MUSE's dico_max_rank), `max_vocab` the words used at all (0: every word, as for max_rank).
+    (digit strings in both). `max_rank` bounds the words among which refinement induces dictionaries,
+    `max_vocab` the words used at all (0: every word, as for max_rank). `max_rank_mode` says how:
+    "cutoff" (default) induces among the max_rank most frequent words of each side only, CSLS's r terms
+    measured there too (VecMap's vocabulary cutoff; cheap at 200k words); "muse" is MUSE's dico_max_rank
+    exactly: those words are translated over the whole other vocabulary, r terms over whole vocabularies,
+    and a pair whose other word ranks beyond max_rank is dropped (a |src| x |tgt| pass each refinement,
+    minutes at 200k x 200k on a CPU). Both give the same dictionaries when neither vocabulary exceeds
+    max_rank. `lowercase` looks seed dictionary words up lowercased (the most frequent spelling wins), as
+    `xling eval bli` does with its `lowercase`; MUSE lowercases its vocabularies and dictionaries.
     `criterion` logs MUSE's unsupervised criterion after each refinement (a 10k x 10k CSLS pass that adds
     about a third to each refinement's time; adversarial always measures it, to keep the best refinement).
     `adversarial` and `selflearn` are options of those methods (fields of AdversarialConfig and
@@ -63,6 +71,7 @@ class WordAlignConfig:
     seed_pairs: str = "dictionary"
     refinements: int = 5
     max_rank: int = 15000
+    max_rank_mode: str = "cutoff"
     csls_k: int = 10
     induction_mode: str = "mutual"
     induction_method: str = "csls"
@@ -70,6 +79,7 @@ class WordAlignConfig:
     chunk_size: int = 2048
     seed: int = 0
     criterion: bool = True
+    lowercase: bool = False
     adversarial: dict[str, Any] = field(default_factory=dict)
     selflearn: dict[str, Any] = field(default_factory=dict)
 
@@ -80,13 +90,15 @@ class WordAlignConfig:
         _choice("seed_pairs", self.seed_pairs, SEED_SOURCES)
         _choice("induction_mode", self.induction_mode, INDUCTION_MODES)
         _choice("induction_method", self.induction_method, INDUCTION_METHODS)
+        _choice("max_rank_mode", self.max_rank_mode, RANK_MODES)
         for name, least in (("refinements", 0), ("max_rank", 0), ("csls_k", 1), ("max_vocab", 0),
                             ("chunk_size", 1), ("seed", 0)):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"{name}: must be an integer >= {least}, got {value!r}")
-        if not isinstance(self.criterion, bool):
-            raise ConfigError(f"criterion: must be true or false, got {self.criterion!r}")
+        for name in ("criterion", "lowercase"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name}: must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.dictionary, str | os.PathLike):
             raise ConfigError(f"dictionary: must be a path, got {self.dictionary!r}")
         for name in ("adversarial", "selflearn"):
@@ -164,7 +176,7 @@ def align_words(
         x, z, w, iterations=config.refinements, max_rank=config.max_rank, k=config.csls_k,
         mode=config.induction_mode, chunk_size=config.chunk_size, callback=report,
         method=config.induction_method, criterion=config.criterion,
-        keep_best=config.method == "adversarial",
+        keep_best=config.method == "adversarial", rank_mode=config.max_rank_mode,
     )  # fmt: skip
     history += [{"stage": "refinement", **entry} for entry in rounds]
     return mapping(w, np.eye(z.shape[1], dtype=np.float32), history)
@@ -178,7 +190,7 @@ def _seed_pairs(
     if config.method == "adversarial" or (source == "dictionary" and not config.dictionary):
         return None
     if source == "dictionary":
-        dictionary = read_dictionary(config.dictionary, src.index, tgt.index)
+        dictionary = read_dictionary(config.dictionary, src.index, tgt.index, lowercase=config.lowercase)
         pairs, where = dictionary.pairs, config.dictionary
         info["seed"] = {"from": "dictionary", "path": str(config.dictionary), **dictionary.coverage.to_dict()}
     else:

@@ -17,10 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from xling.alignment.words.retrieval import DEFAULT_CHUNK, INDUCTION_METHODS, Matrix, best_matches, unit_rows
+from xling.alignment.words.retrieval import (
+    DEFAULT_CHUNK,
+    INDUCTION_METHODS,
+    Matrix,
+    best_matches,
+    ranked_best_matches,
+    unit_rows,
+)
 from xling.errors import ConfigError, DataError
 
 INDUCTION_MODES: tuple[str, ...] = ("mutual", "s2t", "t2s", "union")
+# How `max_rank` bounds induction: "cutoff" cuts both sides to their first max_rank rows (VecMap's
+# vocabulary cutoff; cheap), "muse" is MUSE's dico_max_rank (the first max_rank rows of each side search the
+# whole other side, CSLS's r terms over the whole vocabularies, pairs reaching beyond max_rank dropped).
+RANK_MODES: tuple[str, ...] = ("cutoff", "muse")
 NUMERAL = re.compile(r"^[0-9]+$")
 
 
@@ -201,6 +212,7 @@ def induce_dictionary(
     max_rank: int = 15000,
     mode: str = "mutual",
     chunk_size: int = DEFAULT_CHUNK,
+    rank_mode: str = "cutoff",
 ) -> np.ndarray:
     """Return [m, 2] int64 (source row, target row) translations among the `max_rank` first rows of each side.
 
@@ -208,21 +220,34 @@ def induce_dictionary(
     terms measured among those rows, neighbourhood `k`). `mode` keeps each source word's best target
     ("s2t"), each target word's best source ("t2s"), the pairs that are both ("mutual", MUSE's
     S2T&T2S) or either ("union", S2T|T2S). `max_rank` 0 uses every row. Sorted by source row.
+    `rank_mode` "cutoff" measures everything among those rows only; "muse" is MUSE's dico_max_rank: those
+    rows are translated over all rows of the other side (r terms over all rows too) and a pair is kept when
+    its other word's row is at most `max_rank`, as MUSE keeps it (a full |src| x |tgt| pass).
     """
     if mode not in INDUCTION_MODES:
         raise ConfigError(f"mode: {mode!r} must be one of {', '.join(INDUCTION_MODES)}")
     if method not in INDUCTION_METHODS:
         raise ConfigError(f"method: {method!r} must be one of {', '.join(INDUCTION_METHODS)}")
-    a, b = (src[:max_rank], tgt[:max_rank]) if max_rank else (src, tgt)
-    forward, backward = best_matches(unit_rows(a), unit_rows(b), method, k=k, chunk_size=chunk_size)
+    if rank_mode not in RANK_MODES:
+        raise ConfigError(f"rank_mode: {rank_mode!r} must be one of {', '.join(RANK_MODES)}")
+    if rank_mode == "muse":
+        forward, backward = ranked_best_matches(
+            unit_rows(src), unit_rows(tgt), max_rank, method, k=k, chunk_size=chunk_size
+        )
+    else:
+        a, b = (src[:max_rank], tgt[:max_rank]) if max_rank else (src, tgt)
+        forward, backward = best_matches(unit_rows(a), unit_rows(b), method, k=k, chunk_size=chunk_size)
     s2t = np.stack([np.arange(len(forward)), forward], axis=1)
     t2s = np.stack([backward, np.arange(len(backward))], axis=1)
+    if rank_mode == "muse" and max_rank:  # MUSE keeps rows 0..max_rank inclusive (`<= dico_max_rank`)
+        s2t, t2s = s2t[s2t[:, 1] <= max_rank], t2s[t2s[:, 0] <= max_rank]
     if mode == "s2t":
         pairs = s2t
     elif mode == "t2s":
         pairs = t2s
     elif mode == "mutual":
-        pairs = s2t[backward[forward] == np.arange(len(forward))]
+        width = int(max(s2t[:, 1].max(initial=0), t2s[:, 1].max(initial=0))) + 1  # pairs as single integers
+        pairs = s2t[np.isin(s2t[:, 0] * width + s2t[:, 1], t2s[:, 0] * width + t2s[:, 1])]
     else:
         pairs = np.concatenate([s2t, t2s])
     # unique sorts by (source, target) and merges a union's duplicates.

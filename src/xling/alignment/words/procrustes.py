@@ -82,12 +82,14 @@ def refine(
     criterion: bool = True,
     keep_best: bool = False,
     stop_at_fixed_point: bool = True,
+    rank_mode: str = "cutoff",
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Return the mapping after `iterations` rounds of inducing a dictionary under W and solving Procrustes,
     and one history entry per round: {iteration, pairs, criterion, seconds}.
 
     X and Z are normalised, most frequent first; dictionaries are induced (`method`, `mode`, CSLS's `k`)
-    among their `max_rank` first rows (MUSE's dico_max_rank; 0: all rows). After each round the new W's
+    among their `max_rank` first rows (0: all rows; `rank_mode` "cutoff" looks at those rows only, "muse" is
+    MUSE's dico_max_rank exactly, see induce_dictionary). After each round the new W's
     `unsupervised_criterion` is logged (None when `criterion` is off). `keep_best` returns the W of the
     best criterion, the initial one (iteration 0) included, as MUSE's unsupervised refinement does;
     otherwise the last. Stops early at a fixed point (the dictionary repeats, so would W) unless
@@ -114,9 +116,14 @@ def refine(
     previous = None
     for iteration in range(1, iterations + 1):
         started = time.perf_counter()
+        if rank_mode == "muse":  # every row takes part: MUSE searches and scores over whole vocabularies
+            mapped, other, bound = x @ as_tensor(w), z, max_rank
+        else:
+            mapped, other, bound = head_x @ as_tensor(w), head_z, 0
         pairs = induce_dictionary(
-            head_x @ as_tensor(w), head_z, method=method, k=k, max_rank=0, mode=mode, chunk_size=chunk_size
-        )
+            mapped, other, method=method, k=k, max_rank=bound, mode=mode, chunk_size=chunk_size,
+            rank_mode=rank_mode,
+        )  # fmt: skip
         if stop_at_fixed_point and previous is not None and np.array_equal(pairs, previous):
             break
         previous = pairs
