@@ -65,11 +65,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="languages for the accuracy check ('' to skip)")  # fmt: skip
     parser.add_argument("--onnx-dir", default="runs/bench/minilm-onnx", help="where the ONNX export goes")
     parser.add_argument("--reexport", action="store_true", help="export to --onnx-dir even if it holds one")
+    parser.add_argument("--paths", default=",".join(FAST_PATHS),
+                        help="fast paths to run next to st and xling fp32 (comma list; default: all)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="500 sentences, 1 round, 2 Tatoeba languages")
     args = parser.parse_args(argv)
     if args.quick:
         args.sentences, args.rounds, args.tatoeba = 500, 1, "deu,fra"
+    args.paths = [p for p in args.paths.split(",") if p]
+    unknown = sorted(set(args.paths) - set(FAST_PATHS))
+    if unknown:
+        parser.error(f"--paths: unknown {unknown}; available: {FAST_PATHS}")
     return args
 
 
@@ -126,11 +132,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     st = SentenceTransformer(str(folder), device="cpu")
     encoders = {"xling_fp32": Encoder.load(folder)}
     made = _export_meta(export_dir).get("opt_int8") or {}
-    if "onnx" in FAST_PATHS and (args.reexport or "outlier_channels" not in made):  # none, or an older one
+    paths = args.paths
+    if any(p.startswith("onnx") for p in paths) and (
+        args.reexport or "outlier_channels" not in made
+    ):  # none, or an older one
         from xling.embeddings.onnx_export import export_onnx
 
         export_onnx(folder, export_dir, int8=True, optimize=True)
-    for path in FAST_PATHS:
+    for path in paths:
         if path.startswith("onnx"):
             encoders[f"xling_{path}"] = Encoder.load(export_dir, backend=path)
         else:
@@ -153,8 +162,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cos_fp32_st = float(
         ((vectors["xling_fp32"] * vectors["st"]).sum(1) / np.linalg.norm(vectors["st"], axis=1)).min()
     )
-    fast = {p: mean_cosine(vectors[f"xling_{p}"], vectors["xling_fp32"]) for p in FAST_PATHS}
-    eligible = [p for p in FAST_PATHS if fast[p] >= 0.99]
+    fast = {p: mean_cosine(vectors[f"xling_{p}"], vectors["xling_fp32"]) for p in paths}
+    eligible = [p for p in paths if fast[p] >= 0.99]
     best = max(eligible, key=lambda p: med[f"xling_{p}"]) if eligible else None
 
     tatoeba: dict[str, float] = {}
@@ -172,8 +181,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "mean_cosine_fast": round(fast[best], 5) if best else None,
         "min_cosine_fp32_vs_st": round(cos_fp32_st, 6),
         "fast_paths": {
-            p: {"sentences_per_s": med[f"xling_{p}"], "mean_cosine_to_fp32": round(fast[p], 5)}
-            for p in FAST_PATHS
+            p: {"sentences_per_s": med[f"xling_{p}"], "mean_cosine_to_fp32": round(fast[p], 5)} for p in paths
         },  # fmt: skip
         "tatoeba_average": tatoeba,
         "config": {
