@@ -65,6 +65,7 @@ RETRIEVALS = ("nn", "csls")
 # One thread: its small matmuls (32 x 300 @ 300 x 512) lose more to threading than they gain.
 ADVERSARIAL = {"epochs": 5, "epoch_size": 200_000, "dis_hid_dim": 512, "threads": 1}
 UNSUPERVISED = ("adversarial", "selflearn")
+HISTORY_KEYS = ("stage", "epoch", "iteration", "criterion", "dis_accuracy", "pairs", "seconds")
 HUB_VOCAB = 20_000
 # xling's defaults in MUSE's spelling, for --reference-muse (Procrustes + 5 refinements, as run_method's).
 MUSE_SETTINGS = {"n_refinement": "5", "dico_method": "csls_knn_10", "dico_build": "S2T&T2S",
@@ -182,6 +183,8 @@ def run_method(settings: BenchSettings, pair: str, method: str, src, tgt) -> dic
         return {"error": str(error)}
     align_seconds = time.perf_counter() - started
     out: dict[str, Any] = {"align_seconds": round(align_seconds, 2)}
+    if method in UNSUPERVISED:  # the criterion per epoch / round: did model selection see a failure?
+        out["history"] = [{k: v for k, v in entry.items() if k in HISTORY_KEYS} for entry in mapping.history]
     for retrieval in RETRIEVALS:
         started = time.perf_counter()
         result = evaluate_bli(src, tgt, mapping, BLIConfig(dictionary=str(dictionary(settings, pair, "test")),
