@@ -556,22 +556,14 @@ def ranked_best_matches(
     if len(x) == 0:
         raise ValueError("no rows to match")
     n_x, n_z = (min(max_rank, len(x)), min(max_rank, len(z))) if max_rank else (len(x), len(z))
+    r_x = r_z = None  # nn: _topk ranks by cosine alone
     if method == "csls":
         r_x, r_z, _ = _mean_topk_both_ways(x, z, k, chunk_size, keep=False)
-    else:
-        r_x, r_z = torch.zeros(len(x)), torch.zeros(len(z))
-    return _best_of_rows(x[:n_x], z, r_x, r_z, chunk_size), _best_of_rows(z[:n_z], x, r_z, r_x, chunk_size)
-
-
-def _best_of_rows(
-    queries: torch.Tensor, keys: torch.Tensor, r_queries: torch.Tensor, r_keys: torch.Tensor, chunk_size: int
-) -> np.ndarray:
-    """Return every query's key of highest 2 cos - r_query - r_key (plain nn when the r terms are 0)."""
-    best = torch.empty(len(queries), dtype=torch.long)
-    for start, sims in similarity_blocks(queries, keys, chunk_size):
-        stop = start + len(sims)
-        best[start:stop] = sims.mul_(2).sub_(r_queries[start:stop, None]).sub_(r_keys).argmax(dim=1)
-    return best.numpy()
+    forward = _topk(x[:n_x], z, 1, method, key_terms=r_z, query_terms=None if r_x is None else r_x[:n_x],
+                    k=k, chunk_size=chunk_size)[1][:, 0]  # fmt: skip
+    backward = _topk(z[:n_z], x, 1, method, key_terms=r_x, query_terms=None if r_z is None else r_z[:n_z],
+                     k=k, chunk_size=chunk_size)[1][:, 0]  # fmt: skip
+    return forward, backward
 
 
 def _mean_topk_both_ways(
