@@ -108,12 +108,47 @@ def test_max_vocab_and_missing_seeds(rotated, tmp_path):
         ({"method": "adversarial", "dictionary": "", "adversarial": {"epochz": 1}}, "adversarial"),
         ({"method": "selflearn", "selflearn": {"csls_k": "many"}}, "selflearn"),
         ({"selflearn": [1]}, "selflearn"),
+        ({"restarts": 0}, "restarts"),
+        ({"restarts": 2}, "restarts"),
     ],
 )
 def test_config_errors_name_the_field(fields, field):
     config = WordAlignConfig(**({"dictionary": "seed.tsv"} | fields))
     with pytest.raises(ConfigError, match=f"^{field}: "):
         config.validate()
+
+
+def test_adversarial_restarts_keep_the_seed_with_the_best_criterion(monkeypatch, languages):
+    """A failed seed (a random rotation, as on small Bible vocabularies) loses to a working one by MUSE's
+    unsupervised criterion alone; every run is logged, and the first seed is the config's."""
+    from xling.alignment.words import adversarial
+    from xling.alignment.words.procrustes import procrustes
+
+    from .conftest import random_rotation
+
+    src, tgt = languages
+    gold = np.array([int(word[1:]) for word in tgt.words])  # target row j translates source row gold[j]
+    seen = []
+
+    def fake_adversarial(x, z, options, *, progress):
+        seen.append(options.seed)
+        w = procrustes(x[gold], z) if options.seed == 4 else random_rotation(x.shape[1], options.seed)
+        return w, [{"epoch": 0, "criterion": 0.0}]
+
+    monkeypatch.setattr(adversarial, "adversarial_mapping", fake_adversarial)
+    config = WordAlignConfig(method="adversarial", seed=3, restarts=3, refinements=1, **FAST)
+    mapping = align_words(src, tgt, config, progress=False)
+    assert seen == [3, 4, 5]
+    assert p_at_1(mapping, src, tgt) >= 0.99
+    selection = mapping.history[-1]
+    assert selection["stage"] == "selection" and (selection["restart"], selection["seed"]) == (1, 4)
+    failed, working, other = selection["criteria"]
+    assert working == selection["criterion"] and working > max(failed, other) + 0.3
+    assert [(e["stage"], e["seed"]) for e in mapping.history[:-1] if "epoch" in e] == [
+        ("adversarial", 3),
+        ("adversarial", 4),
+        ("adversarial", 5),
+    ]
 
 
 def test_semi_supervised_and_unsupervised_configs_need_no_dictionary():

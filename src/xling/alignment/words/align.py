@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from xling.alignment.words.dictionary import (
 )
 from xling.alignment.words.mapping import WordMapping
 from xling.alignment.words.normalize import fit_normalization, parse_normalization
-from xling.alignment.words.procrustes import procrustes, refine
+from xling.alignment.words.procrustes import CRITERION_MAX_RANK, procrustes, refine, unsupervised_criterion
 from xling.alignment.words.retrieval import INDUCTION_METHODS
 from xling.config import load_config
 from xling.errors import ConfigError, DataError
@@ -63,6 +64,10 @@ class WordAlignConfig:
     about a third to each refinement's time; adversarial always measures it, to keep the best refinement).
     `adversarial` and `selflearn` are options of those methods (fields of AdversarialConfig and
     SelfLearningConfig), e.g. {"epochs": 3}.
+    `restarts` (adversarial only) runs adversarial training + refinement that many times, with seeds
+    seed, seed + 1, ..., and keeps the mapping whose refined criterion is highest: MUSE's own model
+    selection, so still unsupervised. On small vocabularies one seed in several fails outright (P@1 ~0)
+    and the criterion tells it apart; the cost is `restarts` times one run.
     """
 
     method: str = "procrustes"
@@ -78,6 +83,7 @@ class WordAlignConfig:
     max_vocab: int = 200000
     chunk_size: int = 2048
     seed: int = 0
+    restarts: int = 1
     criterion: bool = True
     lowercase: bool = False
     adversarial: dict[str, Any] = field(default_factory=dict)
@@ -92,7 +98,7 @@ class WordAlignConfig:
         _choice("induction_method", self.induction_method, INDUCTION_METHODS)
         _choice("max_rank_mode", self.max_rank_mode, RANK_MODES)
         for name, least in (("refinements", 0), ("max_rank", 0), ("csls_k", 1), ("max_vocab", 0),
-                            ("chunk_size", 1), ("seed", 0)):  # fmt: skip
+                            ("chunk_size", 1), ("seed", 0), ("restarts", 1)):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"{name}: must be an integer >= {least}, got {value!r}")
@@ -118,6 +124,8 @@ class WordAlignConfig:
             raise ConfigError(
                 "method: 'adversarial' is unsupervised and takes no seed (dictionary, seed_pairs)"
             )
+        if self.restarts > 1 and self.method != "adversarial":
+            raise ConfigError(f"restarts: only method 'adversarial' restarts, not {self.method!r}")
         if self.method == "adversarial":
             _method_config("adversarial", self)
         elif self.method == "selflearn":
@@ -157,12 +165,6 @@ def align_words(
     if config.method == "selflearn":
         w_src, w_tgt, history = _run_selflearn(x, z, seeds, config, progress)
         return mapping(w_src, w_tgt, [{"stage": "selflearn", **entry} for entry in history])
-    history: list[dict[str, Any]] = []
-    if config.method == "adversarial":
-        w, epochs = _run_adversarial(x, z, config, progress)
-        history += [{"stage": "adversarial", **entry} for entry in epochs]
-    else:
-        w = procrustes(x[seeds[:, 0]], z[seeds[:, 1]])
     console = Console(stderr=True) if progress else None
 
     def report(entry: dict[str, Any]) -> None:
@@ -172,13 +174,19 @@ def align_words(
                 f"refinement {entry['iteration']}/{config.refinements}: {entry['pairs']} pairs{criterion}"
             )
 
-    w, rounds = refine(
-        x, z, w, iterations=config.refinements, max_rank=config.max_rank, k=config.csls_k,
-        mode=config.induction_mode, chunk_size=config.chunk_size, callback=report,
-        method=config.induction_method, criterion=config.criterion,
-        keep_best=config.method == "adversarial", rank_mode=config.max_rank_mode,
-    )  # fmt: skip
-    history += [{"stage": "refinement", **entry} for entry in rounds]
+    def refined(w: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        return refine(
+            x, z, w, iterations=config.refinements, max_rank=config.max_rank, k=config.csls_k,
+            mode=config.induction_mode, chunk_size=config.chunk_size, callback=report,
+            method=config.induction_method, criterion=config.criterion,
+            keep_best=config.method == "adversarial", rank_mode=config.max_rank_mode,
+        )  # fmt: skip
+
+    if config.method == "adversarial":
+        w, history = _run_adversarial(x, z, config, refined, console, progress)
+    else:
+        w, rounds = refined(procrustes(x[seeds[:, 0]], z[seeds[:, 1]]))
+        history = [{"stage": "refinement", **entry} for entry in rounds]
     return mapping(w, np.eye(z.shape[1], dtype=np.float32), history)
 
 
@@ -225,12 +233,44 @@ def _method_config(name: str, config: WordAlignConfig) -> Any:
 
 
 def _run_adversarial(
-    x: np.ndarray, z: np.ndarray, config: WordAlignConfig, progress: bool
+    x: np.ndarray,
+    z: np.ndarray,
+    config: WordAlignConfig,
+    refined: Callable[[np.ndarray], tuple[np.ndarray, list[dict[str, Any]]]],
+    console: Console | None,
+    progress: bool,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Return the refined adversarial mapping of the best restart by the criterion, and every run's log.
+
+    With restarts, each history entry carries its `restart` and `seed`, and a last entry (stage
+    "selection") names the chosen restart with the criteria of all.
+    """
     from xling.alignment.words.adversarial import adversarial_mapping
 
-    w, history = adversarial_mapping(x, z, _method_config("adversarial", config), progress=progress)
-    return np.asarray(w, dtype=np.float32), list(history)
+    options = _method_config("adversarial", config)
+    history: list[dict[str, Any]] = []
+    best: tuple[float, np.ndarray, int] | None = None
+    criteria: list[float] = []
+    for restart in range(config.restarts):
+        seed = options.seed + restart
+        run = {"restart": restart, "seed": seed} if config.restarts > 1 else {}
+        w, epochs = adversarial_mapping(x, z, dataclasses.replace(options, seed=seed), progress=progress)
+        w, rounds = refined(np.asarray(w, dtype=np.float32))
+        history += [{"stage": "adversarial", **run, **entry} for entry in epochs]
+        history += [{"stage": "refinement", **run, **entry} for entry in rounds]
+        if config.restarts == 1:
+            return w, history
+        criterion = unsupervised_criterion(x[:CRITERION_MAX_RANK] @ w, z, k=config.csls_k,
+                                           chunk_size=config.chunk_size)  # fmt: skip
+        criteria.append(criterion)
+        if console is not None:
+            console.print(f"restart {restart + 1}/{config.restarts} (seed {seed}): criterion {criterion:.4f}")
+        if best is None or criterion > best[0]:
+            best = (criterion, w, restart)
+    assert best is not None  # restarts >= 1 is validated
+    history.append({"stage": "selection", "restart": best[2], "seed": options.seed + best[2],
+                    "criterion": best[0], "criteria": criteria})  # fmt: skip
+    return best[1], history
 
 
 def _run_selflearn(
