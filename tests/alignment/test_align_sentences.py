@@ -126,7 +126,7 @@ def _first_loss(run_dir):
 
 
 @pytest.mark.parametrize("field, value, message", [("corpus", "", "corpus"), ("tokenizer", "", "tokenizer"),
-                                                   ("distill_weight", 1.0, "teacher")])  # fmt: skip
+                                                   ("distill_weight", 1.0, "teacher"), ("save_dtype", "bfloat16", "save_dtype")])  # fmt: skip
 def test_config_errors_name_the_field(field, value, message):
     config = AlignConfig(corpus="sample", tokenizer="t")
     setattr(config, field, value)

@@ -85,6 +85,34 @@ def test_static_folder_round_trip_and_sentence_transformers(tmp_path, sample_tok
     assert cosines(reloaded.encode(TEXTS), theirs).min() >= 0.9999
 
 
+def test_static_int8_folder_is_a_quarter_the_size_with_the_same_vectors(tmp_path, sample_tokenizer_dir):
+    st = pytest.importorskip("sentence_transformers")
+    torch.manual_seed(0)
+    model = StaticSentenceEncoder(
+        Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json")), dimension=64
+    )
+    with torch.no_grad():  # rows of very different lengths: per-row scales must keep the short ones precise
+        model.embedding.weight.mul_(torch.logspace(-3, 1, model.embedding.num_embeddings)[:, None])
+        model.embedding.weight[5] = 0.0
+    model.save(tmp_path / "f32")
+    model.save(tmp_path / "int8", dtype=torch.int8)
+    size = {
+        name: (tmp_path / name / "0_StaticEmbedding/model.safetensors").stat().st_size
+        for name in ("f32", "int8")
+    }
+    assert size["int8"] < 0.3 * size["f32"]
+    full, small = Encoder.load(tmp_path / "f32"), Encoder.load(tmp_path / "int8")
+    assert cosines(full.encode(TEXTS), small.encode(TEXTS)).min() >= 0.999
+    reloaded = small.module.embedding.weight.detach()
+    assert torch.equal(reloaded[5], torch.zeros(64))
+    relative = (reloaded - model.embedding.weight).norm(dim=1) / model.embedding.weight.norm(dim=1).clamp_min(
+        1e-12
+    )
+    assert relative[torch.arange(len(relative)) != 5].max() < 0.02  # one global scale would zero the short rows
+    theirs = st.SentenceTransformer(str(tmp_path / "int8"), device="cpu").encode(TEXTS)
+    assert cosines(small.encode(TEXTS), theirs).min() >= 0.9999
+
+
 def test_order_and_batching_do_not_change_vectors(tmp_path, sample_tokenizer_dir):
     encoder = Encoder.load(tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean"))
     one_by_one = np.stack([encoder.encode([t])[0] for t in TEXTS])

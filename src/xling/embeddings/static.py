@@ -82,12 +82,21 @@ class StaticSentenceEncoder(nn.Module):
         return nn.functional.embedding_bag(local_ids, table, offsets, mode="mean")
 
     def save(self, path: str | Path, *, dtype: torch.dtype = torch.float32) -> None:
-        """Write the sentence-transformers folder layout (see the module docstring)."""
+        """Write the sentence-transformers folder layout (see the module docstring).
+
+        `dtype` torch.int8 writes model2vec's layout instead: `embeddings` as int8 and `weights`, one float32
+        scale per token (row = embeddings[i] * weights[i]), a quarter of float32's size; sentence-transformers
+        (>= 6.2) and model2vec fold it back into one float row per token on load, as `load` does.
+        """
         root = Path(path)
         (root / MODULE_DIR).mkdir(parents=True, exist_ok=True)
         (root / "1_Normalize").mkdir(exist_ok=True)
-        weight = self.embedding.weight.detach().to("cpu", dtype).contiguous()
-        save_file({"embedding.weight": weight}, str(root / MODULE_DIR / "model.safetensors"))
+        weight = self.embedding.weight.detach().to("cpu", torch.float32)
+        if dtype == torch.int8:
+            tensors = dict(zip(("embeddings", "weights"), quantize_rows(weight), strict=True))
+        else:
+            tensors = {"embedding.weight": weight.to(dtype).contiguous()}
+        save_file(tensors, str(root / MODULE_DIR / "model.safetensors"))
         self.tokenizer.save(str(root / MODULE_DIR / "tokenizer.json"))
         modules = [
             {"idx": 0, "name": "0", "path": MODULE_DIR, "type": ST_TYPE},
@@ -141,6 +150,17 @@ class _GatherRows(torch.autograd.Function):
             rows.unsqueeze(0), grad, ctx.shape, is_coalesced=True, check_invariants=False
         )
         return sparse, None
+
+
+def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (int8 rows, float32 scale per row): row i ~ int8[i] * scale[i], each row's largest entry 127.
+
+    Per-row scales keep rare tokens' short rows as precise as frequent tokens' long ones.
+    """
+    scale = weight.abs().amax(dim=1) / 127.0
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero row stays zero
+    rows = torch.round(weight / safe[:, None]).clamp_(-127, 127).to(torch.int8)
+    return rows.contiguous(), scale.to(torch.float32).contiguous()
 
 
 def bag_features(ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:

@@ -42,6 +42,8 @@ from xling.training.distributed import barrier, init_distributed
 
 console = Console(stderr=True)
 TRANSFER_DIR = "vocabulary_transfer"
+# float16 halves a static student's table; int8 (per-row scales) quarters it
+SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch.int8}
 
 
 @dataclass
@@ -107,8 +109,9 @@ class AlignConfig:
             raise ConfigError(f"unit_fraction: {self.unit_fraction} must be in (0, 1]")
         if not 0 <= self.xx_yy_ratio <= 1:
             raise ConfigError(f"xx_yy_ratio: {self.xx_yy_ratio} must be in [0, 1]")
-        if self.save_dtype not in ("float32", "float16"):
-            raise ConfigError(f"save_dtype: {self.save_dtype!r} must be float32 or float16")
+        if self.save_dtype not in SAVE_DTYPES:
+            raise ConfigError(f"save_dtype: {self.save_dtype!r} must be one of {', '.join(SAVE_DTYPES)}")
+
         self.validate_hard_negatives()
         self.training.validate()
 
@@ -270,6 +273,8 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     unused = HeldOut(fraction=1.0 - config.unit_fraction)  # the same stable hash, used to drop units
     torch.manual_seed(config.training.seed)
     student = build_student(config)
+    if config.save_dtype != "float32" and not isinstance(student, StaticSentenceEncoder):
+        raise ConfigError(f"save_dtype: {config.save_dtype} is for static students; an encoder saves float32")
     output = Path(config.output)
     # raw texts only where an encoder must embed them: the teacher (pivot) and the hard-negative miner (pivot,
     # plus every language with xx-yy batches: about the corpus's size as Python strings while they run, so
@@ -313,9 +318,8 @@ def align_sentences(config: AlignConfig) -> AlignResult:
 
 def save_student(student, output: Path, config: AlignConfig, langs, training, dev) -> None:
     """Write the encoder folder (sentence-transformers layout) and its xling.json."""
-    dtype = torch.float16 if config.save_dtype == "float16" else torch.float32
     if isinstance(student, StaticSentenceEncoder):
-        student.save(output, dtype=dtype)
+        student.save(output, dtype=SAVE_DTYPES[config.save_dtype])
     else:
         student.save(output)
     meta = {
