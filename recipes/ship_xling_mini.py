@@ -25,6 +25,7 @@ FILES = [
     "0_StaticEmbedding/tokenizer.json",
     "xling.json",
 ]
+WEIGHTS = {"float16": "float16", "int8": "int8 with a float32 scale per token, model2vec's layout"}
 TEN = ["deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "epo"]
 
 
@@ -95,7 +96,7 @@ tags: [xling, static-embeddings, cross-lingual, sentence-similarity]
 A cross-lingual sentence encoder for {len(meta["languages"])} languages: the mean of multilingual sub-word
 vectors (a static encoder, as sentence-transformers' `StaticEmbedding` / model2vec), {meta["dimension"]}
 dimensions, unit-length output. It encodes tens of thousands of sentences per second on one CPU core.
-{size:.1f} MB (float16 weights).
+{size:.1f} MB ({WEIGHTS.get(config.get("save_dtype", "float32"), "float32")} weights).
 
 ```python
 from xling import Encoder

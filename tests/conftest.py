@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -15,6 +16,22 @@ def shared_data() -> Path | None:
     """Return ../shared/data (or $XLING_DATA) when it is there, else None."""
     path = Path(os.environ.get("XLING_DATA", REPO.parent / "shared" / "data"))
     return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def xling_mini_rows() -> np.ndarray:
+    """Return the first 2,500 rows of the shipped xling-mini table as float32 (either file layout)."""
+    from safetensors import safe_open
+
+    path = REPO / "models/xling-mini/0_StaticEmbedding/model.safetensors"
+    if not path.is_file():
+        pytest.skip("needs models/xling-mini (shipped with the repository)")
+    with safe_open(str(path), "np") as handle:
+        if "embedding.weight" in handle.keys():  # noqa: SIM118 (safe_open has keys(), no __contains__)
+            return handle.get_slice("embedding.weight")[:2500].astype(np.float32)
+        # int8 rows with a float32 scale each (model2vec's layout)
+        scales = handle.get_slice("weights")[:2500].astype(np.float32)
+        return handle.get_slice("embeddings")[:2500].astype(np.float32) * scales[:, None]
 
 
 @pytest.fixture(scope="session")

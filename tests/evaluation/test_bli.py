@@ -7,14 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors import safe_open
 
 from xling.alignment.words.mapping import WordMapping
 from xling.errors import ConfigError, DataError
 from xling.evaluation.bli import BLIConfig, bli_from_matrices, evaluate_bli
 from xling.vectors.core import WordVectors
-
-EMBEDDING = Path(__file__).resolve().parents[2] / "models/xling-mini/0_StaticEmbedding/model.safetensors"
 
 
 def test_any_gold_translation_counts_and_precision_is_per_source_word():
@@ -108,12 +105,9 @@ def test_config_errors_name_the_field(fields, field):
 
 
 @pytest.fixture(scope="module")
-def rotated_vocabularies() -> tuple[WordVectors, WordVectors, np.ndarray]:
+def rotated_vocabularies(xling_mini_rows) -> tuple[WordVectors, WordVectors, np.ndarray]:
     """Return 1000 real xling-mini vectors, a rotated noisy copy (same words), and the rotation."""
-    if not EMBEDDING.is_file():
-        pytest.skip("needs models/xling-mini (shipped with the repository)")
-    with safe_open(str(EMBEDDING), "np") as handle:
-        x = handle.get_slice("embedding.weight")[1000:2000].astype(np.float32)
+    x = xling_mini_rows[1000:2000]
     rng = np.random.default_rng(1)
     q = np.linalg.qr(rng.standard_normal((256, 256)))[0].astype(np.float32)
     z = x @ q + rng.normal(0, 0.002, x.shape).astype(np.float32)

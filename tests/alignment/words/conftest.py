@@ -3,24 +3,17 @@ translation of row i is row i), on which every mapping method must recover the r
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from safetensors import safe_open
 
-EMBEDDING = Path(__file__).resolve().parents[3] / "models/xling-mini/0_StaticEmbedding/model.safetensors"
 ROWS = slice(1000, 2500)
 NOISE = 0.002  # per dimension; the rows' own spread is ~0.6 per dimension
 
 
 @pytest.fixture(scope="session")
-def mini_embedding() -> np.ndarray:
+def mini_embedding(xling_mini_rows: np.ndarray) -> np.ndarray:
     """Return 1500 real sub-word vectors (256-d, float32) from xling-mini."""
-    if not EMBEDDING.is_file():
-        pytest.skip("needs models/xling-mini (shipped with the repository)")
-    with safe_open(str(EMBEDDING), "np") as handle:
-        return handle.get_slice("embedding.weight")[ROWS].astype(np.float32)
+    return xling_mini_rows[ROWS]
 
 
 def random_rotation(dim: int, seed: int) -> np.ndarray:
