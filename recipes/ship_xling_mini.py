@@ -96,11 +96,11 @@ tags: [xling, static-embeddings, cross-lingual, sentence-similarity]
 A cross-lingual sentence encoder for {len(meta["languages"])} languages: the mean of multilingual sub-word
 vectors (a static encoder, as sentence-transformers' `StaticEmbedding` / model2vec), {meta["dimension"]}
 dimensions, unit-length output. It encodes tens of thousands of sentences per second on one CPU core.
-{size:.1f} MB ({WEIGHTS.get(config.get("save_dtype", "float32"), "float32")} weights).
+{size:.1f} MiB on disk; weights stored as {WEIGHTS.get(config.get("save_dtype", "float32"), "float32")}.
 
 ```python
 from xling import Encoder
-encoder = Encoder.load("xling-mini")          # or sentence_transformers.SentenceTransformer("models/xling-mini")
+encoder = Encoder.load("xling-mini")  # or SentenceTransformer("models/xling-mini"), sentence-transformers >= 6.2
 vectors = encoder.encode(["Where is the station?", "Wo ist der Bahnhof?"])
 ```
 
