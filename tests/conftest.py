@@ -20,18 +20,13 @@ def shared_data() -> Path | None:
 
 @pytest.fixture(scope="session")
 def xling_mini_rows() -> np.ndarray:
-    """Return the first 2,500 rows of the shipped xling-mini table as float32 (either file layout)."""
-    from safetensors import safe_open
+    """Return the first 2,500 rows of the shipped xling-mini table as float32 (as its loader reads them)."""
+    from xling.embeddings.static import MODULE_DIR, StaticSentenceEncoder
 
-    path = REPO / "models/xling-mini/0_StaticEmbedding/model.safetensors"
-    if not path.is_file():
+    folder = REPO / "models/xling-mini" / MODULE_DIR
+    if not (folder / "model.safetensors").is_file():
         pytest.skip("needs models/xling-mini (shipped with the repository)")
-    with safe_open(str(path), "np") as handle:
-        if "embedding.weight" in handle.keys():  # noqa: SIM118 (safe_open has keys(), no __contains__)
-            return handle.get_slice("embedding.weight")[:2500].astype(np.float32)
-        # int8 rows with a float32 scale each (model2vec's layout)
-        scales = handle.get_slice("weights")[:2500].astype(np.float32)
-        return handle.get_slice("embeddings")[:2500].astype(np.float32) * scales[:, None]
+    return StaticSentenceEncoder.load(folder).embedding.weight[:2500].detach().numpy().copy()
 
 
 @pytest.fixture(scope="session")

@@ -108,7 +108,8 @@ def test_static_int8_folder_is_a_quarter_the_size_with_the_same_vectors(tmp_path
     relative = (reloaded - model.embedding.weight).norm(dim=1) / model.embedding.weight.norm(dim=1).clamp_min(
         1e-12
     )
-    assert relative[torch.arange(len(relative)) != 5].max() < 0.02  # one global scale would zero the short rows
+    # one global scale would zero the short rows
+    assert relative[torch.arange(len(relative)) != 5].max() < 0.02
     theirs = st.SentenceTransformer(str(tmp_path / "int8"), device="cpu").encode(TEXTS)
     assert cosines(small.encode(TEXTS), theirs).min() >= 0.9999
 

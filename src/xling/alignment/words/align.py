@@ -183,7 +183,7 @@ def align_words(
         )  # fmt: skip
 
     if config.method == "adversarial":
-        w, history = _run_adversarial(x, z, config, refined, console, progress)
+        w, history = _run_adversarial(x, z, config, refined, console)
     else:
         w, rounds = refined(procrustes(x[seeds[:, 0]], z[seeds[:, 1]]))
         history = [{"stage": "refinement", **entry} for entry in rounds]
@@ -238,10 +238,10 @@ def _run_adversarial(
     config: WordAlignConfig,
     refined: Callable[[np.ndarray], tuple[np.ndarray, list[dict[str, Any]]]],
     console: Console | None,
-    progress: bool,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Return the refined adversarial mapping of the best restart by the criterion, and every run's log.
 
+    Progress (bars, restart lines) is shown when `console` is given.
     With restarts, each history entry carries its `restart` and `seed`, and a last entry (stage
     "selection") names the chosen restart with the criteria of all.
     """
@@ -254,7 +254,8 @@ def _run_adversarial(
     for restart in range(config.restarts):
         seed = options.seed + restart
         run = {"restart": restart, "seed": seed} if config.restarts > 1 else {}
-        w, epochs = adversarial_mapping(x, z, dataclasses.replace(options, seed=seed), progress=progress)
+        w, epochs = adversarial_mapping(x, z, dataclasses.replace(options, seed=seed),
+                                        progress=console is not None)  # fmt: skip
         w, rounds = refined(np.asarray(w, dtype=np.float32))
         history += [{"stage": "adversarial", **run, **entry} for entry in epochs]
         history += [{"stage": "refinement", **run, **entry} for entry in rounds]
