@@ -25,6 +25,7 @@ from xling.alignment.sentences.data import (
     add_pairs,
     build_parallel_bank,
 )
+from xling.alignment.sentences.clauses import ClauseSplit, corpus_clause_pairs
 from xling.alignment.sentences.hard_negatives import HardNegativeTable, cached_hard_negatives
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
 from xling.atomic import write_json_atomically
@@ -82,6 +83,11 @@ class AlignConfig:
     # extra translation pairs, e.g. the train split of a bilingual dictionary: "eng-deu=path.tsv" (columns
     # in that order); they join the corpus units of that language pair
     pairs: list[str] = field(default_factory=list)
+    # also train on clause pairs cut from the pivot-xx units (xling.alignment.sentences.clauses): shorter
+    # pairs, nearer the length of everyday sentences than Bible verses; 0 = off, else the most clauses a
+    # unit may have, with each clause's share of its side's length agreeing within clause_length_ratio
+    clause_pairs: int = 0
+    clause_length_ratio: float = 2.0
     # train on a stable hashed share of the units only (e.g. to bound a teacher's embedding cost)
     unit_fraction: float = 1.0
     dev_languages: list[str] = field(default_factory=list)
@@ -109,6 +115,10 @@ class AlignConfig:
             raise ConfigError(f"unit_fraction: {self.unit_fraction} must be in (0, 1]")
         if not 0 <= self.xx_yy_ratio <= 1:
             raise ConfigError(f"xx_yy_ratio: {self.xx_yy_ratio} must be in [0, 1]")
+        if self.clause_pairs == 1 or self.clause_pairs < 0:
+            raise ConfigError(f"clause_pairs: {self.clause_pairs} must be 0 (off) or the most clauses (>= 2)")
+        if self.clause_length_ratio < 1:
+            raise ConfigError(f"clause_length_ratio: {self.clause_length_ratio} must be >= 1")
         if self.save_dtype not in SAVE_DTYPES:
             raise ConfigError(f"save_dtype: {self.save_dtype!r} must be one of {', '.join(SAVE_DTYPES)}")
 
@@ -264,6 +274,22 @@ def add_extra_pairs(bank: ParallelBank, spec: str, tokenize) -> int:
     )
 
 
+def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str], keep, tokenize,
+                     split: ClauseSplit, status=None) -> int:  # fmt: skip
+    """Return the number of clause pairs cut from the pivot-xx units that `keep` passes, added to `bank`."""
+    pivot = langs[0]
+    pivot_texts = {ident: text for ident, text in corpus.sentences(pivot) if keep(ident)}
+    added = 0
+    for lang in langs[1:]:
+        if status:
+            status.update(f"cutting clause pairs: {pivot}-{lang}")
+        pairs = ((pivot_texts[i], text) for i, text in corpus.sentences(lang) if i in pivot_texts and keep(i))
+        clauses = list(corpus_clause_pairs(pairs, split))
+        if clauses:
+            added += add_pairs(bank, pivot, lang, clauses, tokenize, f"clauses:{pivot}-{lang}")
+    return added
+
+
 def align_sentences(config: AlignConfig) -> AlignResult:
     """Return the result of aligning a student as the config says; the encoder is saved to config.output."""
     config.validate()
@@ -280,12 +306,18 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     # plus every language with xx-yy batches: about the corpus's size as Python strings while they run, so
     # `bank.texts` is cleared right after)
     embedded = hard_negative_languages(config, langs) + ([langs[0]] if config.distill_weight > 0 else [])
+    def keep(ident: str) -> bool:
+        return ident not in heldout and ident not in unused
+
     with console.status("reading and tokenizing the corpus") as status:
         bank = build_parallel_bank(
-            corpus, langs, student.token_ids, keep=lambda i: i not in heldout and i not in unused,
-            keep_texts=embedded,
+            corpus, langs, student.token_ids, keep=keep, keep_texts=embedded,
             progress=lambda lang: status.update(f"reading and tokenizing the corpus: {lang}"),
         )  # fmt: skip
+        if config.clause_pairs:
+            split = ClauseSplit(config.clause_pairs, config.clause_length_ratio)
+            added = add_clause_pairs(bank, corpus, langs, keep, student.token_ids, split, status)
+            console.print(f"{added:,} clause pairs cut from the {langs[0]}-xx units")
     for spec in config.pairs:
         add_extra_pairs(bank, spec, student.token_ids)
     teacher = teacher_table(config, bank, output) if config.distill_weight > 0 else None
