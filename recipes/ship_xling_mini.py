@@ -70,6 +70,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return scores
 
 
+def clause_note(config: dict[str, Any]) -> str:
+    """Return the card's sentence on clause pairs, or "" when the run had none."""
+    if not config.get("clause_pairs"):
+        return ""
+    return (f"\n  Besides whole verses, clause pairs cut from them (`clause_pairs = {config['clause_pairs']}`: both sides "
+            "split at clause\n  punctuation, kept when the clause counts and length shares agree).")
+
+
 def model_card(meta: dict[str, Any], scores: dict[str, Any], target: Path) -> str:
     """Return the model card (markdown): what it is, data, recipe, scores with the commands behind them."""
     size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 2**20
@@ -114,7 +122,7 @@ vectors = encoder.encode(["Where is the station?", "Wo ist der Bahnhof?"])
 - Vocabulary: SentencePiece unigram, {meta["vocab_size"]:,} pieces (`[tokenizer]` of the recipe), smoothed
   language sampling (alpha 0.3), held-out John excluded.
 - Objective: bidirectional in-batch translation ranking (scale {config["scale"]}, margin {config["margin"]}),
-  one language pair per batch of {config["training"]["batch_size"]}, languages drawn with alpha {config["alpha"]}.
+  one language pair per batch of {config["training"]["batch_size"]}, languages drawn with alpha {config["alpha"]}.{clause_note(config)}
 - Run: {training["steps"]:,} steps, {training["pairs"]:,} pairs in {training["seconds"] / 60:.1f} min
   on 2 CPU cores. Recipe: `recipes/xling-mini.toml`:
 

@@ -60,6 +60,7 @@ def test_static_student_learns_to_retrieve_held_out_translations(tmp_path, sampl
     config = AlignConfig(
         output=str(tmp_path / "run"), corpus="sample", languages=["eng", "deu", "fra", "rus", "zho", "ara"],
         tokenizer=str(sample_tokenizer_dir), dimension=64, heldout_fraction=0.2, dev_languages=["deu", "rus"],
+        clause_pairs=8,  # the recipe's setting: clause pairs of the kept units join the bank
         training=TrainingConfig(max_steps=300, batch_size=48, lr=0.05, weight_decay=0.0, warmup_steps=10,
                                 checkpoint_every=60, log_every=20, progress=False, seed=1),
     )  # fmt: skip
@@ -126,7 +127,8 @@ def _first_loss(run_dir):
 
 
 @pytest.mark.parametrize("field, value, message", [("corpus", "", "corpus"), ("tokenizer", "", "tokenizer"),
-                                                   ("distill_weight", 1.0, "teacher"), ("save_dtype", "bfloat16", "save_dtype")])  # fmt: skip
+                                                   ("distill_weight", 1.0, "teacher"), ("save_dtype", "bfloat16", "save_dtype"),
+                                                   ("pairs_repeat", 0, "pairs_repeat")])  # fmt: skip
 def test_config_errors_name_the_field(field, value, message):
     config = AlignConfig(corpus="sample", tokenizer="t")
     setattr(config, field, value)
@@ -180,3 +182,17 @@ def test_dictionary_pairs_join_the_bank_as_units_of_their_language_pair(sample_t
     assert len(bank.banks["deu"]) == deu_rows + 2 and bank.row["deu"][units + 1] == deu_rows + 1
     assert bank.banks["deu"].rows([deu_rows + 1])[0].tolist() == [5]  # "Katze"
     assert bank.shared("eng", "ita").tolist() == [units + 2] and bank.row["deu"][units + 2] == -1
+
+
+def test_repeated_dictionary_pairs_enter_as_separate_units(tmp_path, sample_tokenizer_dir):
+    from xling.alignment.sentences.align import add_extra_pairs
+
+    path = tmp_path / "dict.tsv"
+    path.write_text("house\tHaus\ncat\tKatze\n", encoding="utf-8")
+    bank = _bank(sample_tokenizer_dir, langs=("eng", "deu"))
+    units = len(bank.unit_ids)
+    tokenize = lambda texts: ([[len(t)] for t in texts], 0)  # noqa: E731
+    for repeat in range(2):
+        assert add_extra_pairs(bank, f"eng-deu={path}", tokenize, repeat) == 2
+    assert bank.unit_ids[units:] == ["pairs:eng-deu:0", "pairs:eng-deu:1", "pairs:eng-deu#1:0", "pairs:eng-deu#1:1"]
+    assert bank.shared("eng", "deu")[-4:].tolist() == list(range(units, units + 4))

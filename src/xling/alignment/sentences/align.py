@@ -83,6 +83,8 @@ class AlignConfig:
     # extra translation pairs, e.g. the train split of a bilingual dictionary: "eng-deu=path.tsv" (columns
     # in that order); they join the corpus units of that language pair
     pairs: list[str] = field(default_factory=list)
+    # how many times each extra pair joins the bank: a weight against the corpus's far more numerous units
+    pairs_repeat: int = 1
     # also train on clause pairs cut from the pivot-xx units (xling.alignment.sentences.clauses): shorter
     # pairs, nearer the length of everyday sentences than Bible verses; 0 = off, else the most clauses a
     # unit may have, with each clause's share of its side's length agreeing within clause_length_ratio
@@ -115,6 +117,8 @@ class AlignConfig:
             raise ConfigError(f"unit_fraction: {self.unit_fraction} must be in (0, 1]")
         if not 0 <= self.xx_yy_ratio <= 1:
             raise ConfigError(f"xx_yy_ratio: {self.xx_yy_ratio} must be in [0, 1]")
+        if self.pairs_repeat < 1:
+            raise ConfigError(f"pairs_repeat: {self.pairs_repeat} must be >= 1")
         if self.clause_pairs == 1 or self.clause_pairs < 0:
             raise ConfigError(f"clause_pairs: {self.clause_pairs} must be 0 (off) or the most clauses (>= 2)")
         if self.clause_length_ratio < 1:
@@ -262,15 +266,19 @@ def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, lan
     return evaluate, dev_langs
 
 
-def add_extra_pairs(bank: ParallelBank, spec: str, tokenize) -> int:
-    """Return the number of pairs added to `bank` from a `src-tgt=path.tsv` spec (see AlignConfig.pairs)."""
+def add_extra_pairs(bank: ParallelBank, spec: str, tokenize, repeat: int = 0) -> int:
+    """Return the number of pairs added to `bank` from a `src-tgt=path.tsv` spec (see AlignConfig.pairs).
+
+    `repeat` > 0 marks a further copy (AlignConfig.pairs_repeat): its unit ids get a `#repeat` suffix.
+    """
     langs, sep, path = spec.partition("=")
     src, dash, tgt = langs.partition("-")
     if not sep or not dash:
         raise ConfigError(f"pairs: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=dict.en-de.tsv")
     pairs = list(read_parallel_tsv(path))
     return add_pairs(
-        bank, normalize_language(src), normalize_language(tgt), pairs, tokenize, f"pairs:{langs}"
+        bank, normalize_language(src), normalize_language(tgt), pairs, tokenize,
+        f"pairs:{langs}" + (f"#{repeat}" if repeat else ""),
     )
 
 
@@ -319,7 +327,8 @@ def align_sentences(config: AlignConfig) -> AlignResult:
             added = add_clause_pairs(bank, corpus, langs, keep, student.token_ids, split, status)
             console.print(f"{added:,} clause pairs cut from the {langs[0]}-xx units")
     for spec in config.pairs:
-        add_extra_pairs(bank, spec, student.token_ids)
+        for repeat in range(config.pairs_repeat):
+            add_extra_pairs(bank, spec, student.token_ids, repeat)
     teacher = teacher_table(config, bank, output) if config.distill_weight > 0 else None
     negatives = hard_negative_table(config, bank, langs, output) if config.hard_negatives > 0 else None
     bank.texts.clear()
