@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return scores
 
 
+def repeat_note(config: dict[str, Any]) -> str:
+    """Return the card's words on dictionary pairs entering more than once, or ""."""
+    repeat = config.get("pairs_repeat", 1)
+    return f" (each pair {repeat} times: `pairs_repeat = {repeat}`)" if repeat > 1 else ""
+
+
 def clause_note(config: dict[str, Any]) -> str:
     """Return the card's sentence on clause pairs, or "" when the run had none."""
     if not config.get("clause_pairs"):
@@ -117,7 +123,7 @@ vectors = encoder.encode(["Where is the station?", "Wo ist der Bahnhof?"])
   language in `bible/languages.tsv`), English-xx verse pairs; the Gospel of John is held out of the
   vocabulary and of training (dev set and mining test). Plus the train splits (5,000 word pairs each) of
   the English-xx dictionaries of Glavaš et al. 2019 in `../shared/data/bli_xling_eval`:
-  {", ".join(p.split("=")[0] for p in config.get("pairs", [])) or "none"}. Choices were made on the bundled
+  {", ".join(p.split("=")[0] for p in config.get("pairs", [])) or "none"}{repeat_note(config)}. Choices were made on the bundled
   everyday-sentence sample; no Tatoeba data was used for training or tuning.
 - Vocabulary: SentencePiece unigram, {meta["vocab_size"]:,} pieces (`[tokenizer]` of the recipe), smoothed
   language sampling (alpha 0.3), held-out John excluded.
