@@ -19,6 +19,8 @@ def test_split_clauses_cuts_after_latin_and_cjk_punctuation_and_drops_bare_marks
     assert split_clauses("地是空虚混沌，渊面黑暗。") == ["地是空虚混沌，", "渊面黑暗。"]
     assert split_clauses("Amen. — ") == ["Amen."]
     assert split_clauses("no punctuation here") == ["no punctuation here"]
+    assert split_clauses("He paid 10,000 shekels in 3.5 days: see John 3:16.") == [
+        "He paid 10,000 shekels in 3.5 days:", "see John 3:16."]  # numbers stay whole  # fmt: skip
 
 
 def test_clause_pairs_pair_in_order_only_when_counts_and_lengths_agree():

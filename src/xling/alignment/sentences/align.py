@@ -291,7 +291,7 @@ def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str]
     for lang in langs[1:]:
         if status:
             status.update(f"cutting clause pairs: {pivot}-{lang}")
-        pairs = ((pivot_texts[i], text) for i, text in corpus.sentences(lang) if i in pivot_texts and keep(i))
+        pairs = ((pivot_texts[i], text) for i, text in corpus.sentences(lang) if i in pivot_texts)
         clauses = list(corpus_clause_pairs(pairs, split))
         if clauses:
             added += add_pairs(bank, pivot, lang, clauses, tokenize, f"clauses:{pivot}-{lang}")
@@ -314,6 +314,7 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     # plus every language with xx-yy batches: about the corpus's size as Python strings while they run, so
     # `bank.texts` is cleared right after)
     embedded = hard_negative_languages(config, langs) + ([langs[0]] if config.distill_weight > 0 else [])
+
     def keep(ident: str) -> bool:
         return ident not in heldout and ident not in unused
 

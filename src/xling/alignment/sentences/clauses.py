@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 # after one of these a clause ends: Latin, CJK full-width, Arabic, Devanagari, Armenian, Ethiopic, Greek
 CLAUSE_END = ",;:.!?，；：。！？、،؛؟।॥։՝።፣፤·"
-_SPLIT = re.compile(f"(?<=[{re.escape(CLAUSE_END)}])")
+# not before a digit: 3.5, 10,000 and 3:16 stay whole
+_SPLIT = re.compile(f"(?<=[{re.escape(CLAUSE_END)}])(?!\\d)")
 
 
 @dataclass(frozen=True)
