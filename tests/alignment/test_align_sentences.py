@@ -194,5 +194,10 @@ def test_repeated_dictionary_pairs_enter_as_separate_units(tmp_path, sample_toke
     tokenize = lambda texts: ([[len(t)] for t in texts], 0)  # noqa: E731
     for repeat in range(2):
         assert add_extra_pairs(bank, f"eng-deu={path}", tokenize, repeat) == 2
-    assert bank.unit_ids[units:] == ["pairs:eng-deu:0", "pairs:eng-deu:1", "pairs:eng-deu#1:0", "pairs:eng-deu#1:1"]
+    assert bank.unit_ids[units:] == [
+        "pairs:eng-deu:0",
+        "pairs:eng-deu:1",
+        "pairs:eng-deu#1:0",
+        "pairs:eng-deu#1:1",
+    ]
     assert bank.shared("eng", "deu")[-4:].tolist() == list(range(units, units + 4))

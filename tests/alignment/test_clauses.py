@@ -59,7 +59,9 @@ def test_clause_pairs_join_the_bank_as_pivot_xx_units_and_skip_held_out_ones(tmp
     assert lengths == [[len("Am Anfang,")], [len("schuf Gott es.")]]
 
 
-@pytest.mark.parametrize("field, value", [("clause_pairs", 1), ("clause_pairs", -2), ("clause_length_ratio", 0.5)])
+@pytest.mark.parametrize(
+    "field, value", [("clause_pairs", 1), ("clause_pairs", -2), ("clause_length_ratio", 0.5)]
+)
 def test_clause_settings_are_checked(field, value):
     config = AlignConfig(corpus="sample", tokenizer="t")
     setattr(config, field, value)

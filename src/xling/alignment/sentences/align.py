@@ -18,6 +18,7 @@ import torch
 from rich.console import Console
 from tokenizers import Tokenizer
 
+from xling.alignment.sentences.clauses import ClauseSplit, corpus_clause_pairs
 from xling.alignment.sentences.data import (
     PairBatches,
     PairSampling,
@@ -25,7 +26,6 @@ from xling.alignment.sentences.data import (
     add_pairs,
     build_parallel_bank,
 )
-from xling.alignment.sentences.clauses import ClauseSplit, corpus_clause_pairs
 from xling.alignment.sentences.hard_negatives import HardNegativeTable, cached_hard_negatives
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
 from xling.atomic import write_json_atomically
@@ -276,10 +276,8 @@ def add_extra_pairs(bank: ParallelBank, spec: str, tokenize, repeat: int = 0) ->
     if not sep or not dash:
         raise ConfigError(f"pairs: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=dict.en-de.tsv")
     pairs = list(read_parallel_tsv(path))
-    return add_pairs(
-        bank, normalize_language(src), normalize_language(tgt), pairs, tokenize,
-        f"pairs:{langs}" + (f"#{repeat}" if repeat else ""),
-    )
+    prefix = f"pairs:{langs}" + (f"#{repeat}" if repeat else "")
+    return add_pairs(bank, normalize_language(src), normalize_language(tgt), pairs, tokenize, prefix)
 
 
 def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str], keep, tokenize,

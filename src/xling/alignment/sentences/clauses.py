@@ -1,10 +1,10 @@
 """Clause pairs cut from verse pairs: shorter translation pairs for a corpus of long units.
 
-A Bible verse averages ~25 words, the sentences people search with ~8. Both sides of a verse pair are cut
-after clause punctuation (commas, semicolons, full stops, their CJK / Arabic / Indic forms); when the two
-sides have the same number of clauses and each clause's share of its side's length agrees within a ratio,
-the clauses are paired in order. Translations mostly keep clause order, so these pairs are mostly right,
-and the in-batch ranking loss tolerates the rest.
+An English Bible verse averages 24.7 words, a sentence of the bundled everyday sample 8.2. Both sides of a
+verse pair are cut after clause punctuation (commas, semicolons, full stops, their CJK / Arabic / Indic
+forms; not before a digit); when the two sides have the same number of clauses and each clause's share of
+its side's length agrees within a ratio, the clauses are paired in order. Translations mostly keep clause
+order, so these pairs are mostly right, and the in-batch ranking loss tolerates the rest.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ def clause_pairs(src: str, tgt: str, split: ClauseSplit = ClauseSplit()) -> list
     if not 2 <= len(a) <= split.max_clauses or len(a) != len(b):
         return []
     total_a, total_b = sum(map(len, a)), sum(map(len, b))
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         share = (len(y) / total_b) / (len(x) / total_a)
         if not 1 / split.length_ratio <= share <= split.length_ratio:
             return []
-    return list(zip(a, b))
+    return list(zip(a, b, strict=True))
 
 
 def corpus_clause_pairs(
