@@ -18,7 +18,7 @@ import torch
 from rich.console import Console
 from tokenizers import Tokenizer
 
-from xling.alignment.sentences.clauses import ClauseSplit, corpus_clause_pairs
+from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs
 from xling.alignment.sentences.data import (
     PairBatches,
     PairSampling,
@@ -289,8 +289,8 @@ def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str]
     for lang in langs[1:]:
         if status:
             status.update(f"cutting clause pairs: {pivot}-{lang}")
-        pairs = ((pivot_texts[i], text) for i, text in corpus.sentences(lang) if i in pivot_texts)
-        clauses = list(corpus_clause_pairs(pairs, split))
+        clauses = [pair for i, text in corpus.sentences(lang) if i in pivot_texts
+                   for pair in clause_pairs(pivot_texts[i], text, split)]  # fmt: skip
         if clauses:
             added += add_pairs(bank, pivot, lang, clauses, tokenize, f"clauses:{pivot}-{lang}")
     return added

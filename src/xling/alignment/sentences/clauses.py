@@ -10,7 +10,6 @@ order, so these pairs are mostly right, and the in-batch ranking loss tolerates 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 # after one of these a clause ends: Latin, CJK full-width, Arabic, Devanagari, Armenian, Ethiopic, Greek
@@ -44,11 +43,3 @@ def clause_pairs(src: str, tgt: str, split: ClauseSplit = ClauseSplit()) -> list
         if not 1 / split.length_ratio <= share <= split.length_ratio:
             return []
     return list(zip(a, b, strict=True))
-
-
-def corpus_clause_pairs(
-    pairs: Iterable[tuple[str, str]], split: ClauseSplit = ClauseSplit()
-) -> Iterator[tuple[str, str]]:
-    """Return an iterator over the clause pairs of many translation pairs (see clause_pairs)."""
-    for src, tgt in pairs:
-        yield from clause_pairs(src, tgt, split)
