@@ -1,0 +1,96 @@
+"""`xling align`: sentence encoders from translation pairs, word-vector mappings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xling.cli.common import (
+    JsonOut,
+    Recipe,
+    Sets,
+    console,
+    write_json,
+)
+from xling.config import config_to_dict, load_config
+
+app = typer.Typer(help="Bring languages into one space.", no_args_is_help=True)
+
+
+@app.command("sentences")
+def align_sentences_cmd(
+    corpus: Annotated[
+        str | None, typer.Option(help="Folder of id-aligned <lang>.tsv[.gz] (e.g. the Bible).")
+    ] = None,
+    output: Annotated[str | None, typer.Option(help="Run folder: checkpoints, log and the encoder.")] = None,
+    student: Annotated[
+        str | None, typer.Option(help="'static' or an encoder folder to keep training.")
+    ] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="Tokenizer folder of a static student.")] = None,
+    student_vocabulary: Annotated[
+        str | None, typer.Option(help="Tokenizer folder: give the encoder student this vocabulary first.")
+    ] = None,
+    teacher: Annotated[str | None, typer.Option(help="Teacher encoder for distillation.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Train a sentence encoder on translation pairs (ranking loss, optional teacher distillation)."""
+    from xling.alignment.sentences.align import AlignConfig, align_sentences
+
+    overrides = list(set_ or [])
+    if max_steps is not None:
+        overrides.append(f"training.max_steps={max_steps}")
+    config = load_config(
+        AlignConfig, recipe, overrides, section="align", corpus=corpus, output=output, student=student,
+        tokenizer=tokenizer, teacher=teacher, resume=resume or None, student_vocabulary=student_vocabulary,
+    )  # fmt: skip
+    result = align_sentences(config)
+    if int(os.environ.get("RANK", "0")) == 0:
+        console.print(f"[green]encoder saved to {result.output}[/] ({result.training['pairs']:,} pairs, "
+                      f"dev retrieval {result.dev.get('dev_retrieval', float('nan')):.3f})")  # fmt: skip
+        write_json(json_path, {"output": str(result.output), "training": result.training, "dev": result.dev,
+                                "config": config_to_dict(config)})  # fmt: skip
+
+
+@app.command("words")
+def align_words(
+    src: Annotated[Path, typer.Option("--src", help="Source word vectors (.vec[.gz], .bin or .npy).")],
+    tgt: Annotated[Path, typer.Option("--tgt", help="Target word vectors.")],
+    output: Annotated[Path, typer.Option(help="Folder for the mapping (mapping.safetensors + .json).")],
+    method: Annotated[
+        str | None, typer.Option(help="procrustes, identical, adversarial or selflearn.")
+    ] = None,
+    dictionary: Annotated[
+        str | None, typer.Option(help="Seed dictionary, src<TAB>tgt per line (procrustes, selflearn).")
+    ] = None,
+    max_vocab: Annotated[int | None, typer.Option(help="Use only the N most frequent words.")] = None,
+    write_mapped: Annotated[
+        bool, typer.Option("--write-mapped", help="Also write both mapped vocabularies as .vec files.")
+    ] = False,
+    recipe: Recipe = None,
+    set_: Sets = None,
+) -> None:
+    """Map two languages' word vectors into one space (MUSE and VecMap methods)."""
+    from xling.alignment.words.align import WordAlignConfig
+    from xling.alignment.words.align import align_words as run_align
+    from xling.vectors import WordVectors, load_vectors, save_vectors
+
+    config = load_config(WordAlignConfig, recipe, set_ or [], section="align_words", method=method,
+                         dictionary=dictionary, max_vocab=max_vocab)  # fmt: skip
+    cap = config.max_vocab or None
+    source, target = load_vectors(src, max_words=cap), load_vectors(tgt, max_words=cap)
+    mapping = run_align(source, target, config)
+    mapping.save(output)
+    console.print(f"[green]{config.method} mapping written to {output}[/]")
+    if write_mapped:
+        for name, vectors, mapped in (("src", source, mapping.map_source(source.vectors)),
+                                      ("tgt", target, mapping.map_target(target.vectors))):  # fmt: skip
+            path = output / f"{name}.mapped.vec"
+            save_vectors(WordVectors(vectors.words, mapped, str(path)), path)
+            console.print(f"mapped {name} vectors written to {path}")

@@ -1,0 +1,55 @@
+"""What every verb group shares: the console, the recipe/--set/--json options, encoder loading, tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from xling.atomic import write_json_atomically
+
+console = Console(stderr=True)
+
+Recipe = Annotated[Path | None, typer.Option("--recipe", help="TOML recipe file that sets config fields.")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a field: --set training.lr=3e-4.")]
+JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures of this run to this file.")]
+ModelOpt = Annotated[
+    str, typer.Option("--model", help="Encoder folder, shipped name (xling-mini) or Hub id.")
+]
+
+
+def write_json(path: Path | None, payload: dict) -> None:
+    """Write `payload` to `path` atomically when the user asked for --json."""
+    if path is not None:
+        write_json_atomically(path, payload)
+
+
+def load_encoder(model: str, **options):
+    """Return the Encoder for `model`, with a spinner while it loads."""
+    from xling.embeddings.encoder import Encoder
+
+    with console.status(f"loading {model}"):
+        return Encoder.load(model, **options)
+
+
+def language_code(lang: str | None) -> str | None:
+    """Return the normalised language code of a --lang option (None stays None)."""
+    from xling.data.languages import normalize_language
+
+    return None if lang is None else normalize_language(lang)
+
+
+def print_scores(result, columns: tuple[str, ...]) -> None:
+    """Print an evaluation result as a table: a row per language, the average last."""
+    from rich.table import Table
+
+    table = Table(title=f"{result.task}: {result.model} ({result.settings.get('scoring', '')})")
+    table.add_column("language")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for lang, row in result.scores.items():
+        table.add_row(lang, *(f"{row[c]:.1f}" for c in columns))
+    table.add_row("[bold]average[/]", f"[bold]{result.average:.1f}[/]", *([""] * (len(columns) - 1)))
+    Console().print(table)

@@ -1,0 +1,89 @@
+"""`xling embed` and `xling export`: encode files, and export an encoder to fast runtimes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from xling.cli.common import (
+    JsonOut,
+    ModelOpt,
+    console,
+    load_encoder,
+    write_json,
+)
+
+app = typer.Typer(help="Fast runtimes for an encoder, each checked against it.", no_args_is_help=True)
+
+
+def embed(
+    model: ModelOpt,
+    input: Annotated[Path, typer.Option("--input", help="Text file, one text per line (plain or .gz).")],
+    output: Annotated[
+        Path, typer.Option("--output", help="Vectors: FILE.npy or FILE.fvecs (row i = line i).")
+    ],
+    batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
+    dtype: Annotated[str, typer.Option(help="float32 or float16 (.npy only).")] = "float32",
+    normalize: Annotated[bool, typer.Option(help="Unit-length vectors.")] = True,
+    precision: Annotated[
+        str, typer.Option(help="fp32, or bf16 autocast (faster on CPUs with bf16).")
+    ] = "fp32",
+    pooling: Annotated[str | None, typer.Option(help="Override pooling: mean, cls, max, pooler.")] = None,
+    layer: Annotated[int | None, typer.Option(help="Hidden layer to pool (default: last).")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Token limit (longer texts are cut).")] = None,
+) -> None:
+    """Encode every line of a text file into one vector per line."""
+    from xling.embeddings.files import embed_file
+
+    encoder = load_encoder(model, precision=precision, pooling=pooling, layer=layer, max_length=max_length)
+    report = embed_file(encoder, input, output, batch_size=batch_size, dtype=dtype, normalize=normalize)
+    note = f", {report.truncated} cut to the token limit" if report.truncated else ""
+    console.print(f"[green]{report.rows} x {report.dimension} vectors written to {report.output}[/] "
+                  f"({report.rows / max(report.seconds, 1e-9):,.0f} texts/s{note})")  # fmt: skip
+
+
+@app.command("onnx")
+def export_onnx_cmd(
+    model: ModelOpt,
+    output: Annotated[Path, typer.Option("--output", help="Folder to write (may be the model folder).")],
+    int8: Annotated[bool, typer.Option("--int8", help="Also write a dynamic int8 graph.")] = False,
+    optimize: Annotated[
+        bool,
+        typer.Option("--optimize", help="Also write ONNX Runtime's fused graph (and its int8 with --int8)."),
+    ] = False,
+    int8_min_cosine: Annotated[
+        float,
+        typer.Option(
+            "--int8-min-cosine", help="Optimized int8: keep FFN outputs fp32 until this mean cosine."
+        ),
+    ] = 0.993,
+    sample: Annotated[
+        Path | None,
+        typer.Option("--sample", help="Sentences to check it on, one per line (default: bundled sample)."),
+    ] = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Export a transformer encoder to ONNX Runtime (fp32, --int8, --optimize); report cosine and speed."""
+    from rich.table import Table
+
+    from xling.data.readers import read_lines
+    from xling.embeddings.onnx_export import export_onnx
+
+    sentences = list(read_lines(sample)) if sample is not None else None
+    with console.status(f"exporting {model} to ONNX and measuring it"):
+        report = export_onnx(model, output, int8=int8, optimize=optimize, int8_min_cosine=int8_min_cosine,
+                             sentences=sentences)  # fmt: skip
+    backends = ", ".join(repr(v.backend) for v in report.variants if v.backend != "torch")
+    console.print(f"[green]ONNX export written to {report.output / 'onnx'}[/] ({report.exporter} exporter, "
+                  f"opset {report.opset}); load it with Encoder.load(folder, backend=...): {backends}")  # fmt: skip
+    table = Table(title=f"vs PyTorch fp32 on {report.sentences} sentences, {report.threads} thread(s)")
+    for column in ("variant", "file", "MB", "mean cosine", "min cosine", "sentences/s"):
+        table.add_column(column, justify="left" if column in ("variant", "file") else "right")
+    for row in report.variants:
+        table.add_row(row.name, row.file or "", "" if row.megabytes is None else f"{row.megabytes:,.1f}",
+                      f"{row.mean_cosine:.5f}", f"{row.min_cosine:.5f}", f"{row.sentences_per_s:,.0f}")  # fmt: skip
+    Console().print(table)
+    write_json(json_path, report.to_dict())

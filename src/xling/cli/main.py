@@ -1,0 +1,51 @@
+"""The `xling` command line: the root app, where every verb group is registered, and the entry point."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from xling.cli import align, embed, evaluate, index, mine, pretrain, quickstart, tokenizer, vectors
+from xling.cli.common import console
+from xling.errors import XlingError
+
+app = typer.Typer(help="xling: cross-lingual language models.", no_args_is_help=True, add_completion=False)
+app.add_typer(tokenizer.app, name="tokenizer")
+app.command()(pretrain.pretrain)
+app.command("fill-mask")(pretrain.fill_mask)
+app.command()(quickstart.quickstart)
+app.command()(embed.embed)
+app.add_typer(align.app, name="align")
+app.add_typer(evaluate.app, name="eval")
+app.command()(mine.mine)
+app.add_typer(index.app, name="index")
+app.add_typer(embed.app, name="export")
+app.add_typer(vectors.app, name="vectors")
+
+
+def main() -> None:
+    """Entry point of the `xling` console script: user errors print one clear line and exit 2."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from a hub at run time
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # rich draws xling's bars; HF's per-shard bars are noise
+    try:
+        app()
+    except XlingError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """Destroy a torchrun process group this run joined: left to interpreter exit, gloo can abort."""
+    dist = sys.modules.get("torch.distributed")  # only set if the command imported torch
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

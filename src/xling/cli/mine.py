@@ -1,0 +1,56 @@
+"""`xling mine`: bitext mining from two monolingual files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xling.cli.common import (
+    JsonOut,
+    ModelOpt,
+    Recipe,
+    Sets,
+    console,
+    load_encoder,
+    write_json,
+)
+from xling.config import load_config
+from xling.errors import XlingError
+
+
+def mine(
+    src: Annotated[Path, typer.Argument(help="Source sentences, one per line.")],
+    tgt: Annotated[Path, typer.Argument(help="Target sentences, one per line.")],
+    output: Annotated[Path, typer.Option("--output", help="TSV of score<TAB>src<TAB>tgt, best first.")],
+    model: ModelOpt = "xling-mini",
+    k: Annotated[int | None, typer.Option(help="Neighbours for the margin.")] = None,
+    margin: Annotated[str | None, typer.Option(help="ratio, distance or absolute.")] = None,
+    mode: Annotated[str | None, typer.Option(help="intersect, forward, backward or max.")] = None,
+    threshold: Annotated[
+        str | None, typer.Option(help="Keep pairs scoring at least this ('auto', 'none').")
+    ] = None,
+    index: Annotated[str | None, typer.Option(help="FAISS index: flat (exact), ivf or hnsw.")] = None,
+    precision: Annotated[str, typer.Option(help="Encoder precision: fp32, bf16 or int8.")] = "fp32",
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Mine translation pairs from two monolingual files with margin-based scoring (LASER-style)."""
+    from xling.retrieval.mining import MineConfig, mine_files
+
+    threshold_value: float | str | None = None if threshold == "none" else threshold  # "none" is set below
+    if threshold is not None and threshold not in ("auto", "none"):
+        try:
+            threshold_value = float(threshold)
+        except ValueError as error:
+            raise XlingError(f"--threshold {threshold!r}: a number, 'auto' or 'none'") from error
+    config = load_config(MineConfig, recipe, set_ or [], section="mine", k=k, margin=margin, mode=mode,
+                         index=index, threshold=threshold_value)  # fmt: skip
+    if threshold == "none":
+        config.threshold = None
+    report = mine_files(load_encoder(model, precision=precision), src, tgt, output, config)
+    console.print(f"[green]{report.pairs:,} pairs written to {report.output}[/] from {report.src_sentences:,} x "
+                  f"{report.tgt_sentences:,} sentences in {report.seconds:.1f} s")  # fmt: skip
+    write_json(json_path, report.to_dict())

@@ -1,0 +1,90 @@
+"""`xling pretrain` and `xling fill-mask`: MLM + TLM pretraining and a look at what it learned."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from xling.cli.common import (
+    JsonOut,
+    Recipe,
+    Sets,
+    console,
+    write_json,
+)
+from xling.config import config_to_dict, load_config
+
+
+def pretrain(
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Tokenizer folder (from `xling tokenizer train`).")
+    ] = None,
+    corpus: Annotated[str | None, typer.Option(help="Folder of <lang>.tsv[.gz], or 'sample'.")] = None,
+    output: Annotated[
+        str | None, typer.Option(help="Run folder: checkpoints, log and the final model.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Preset (tiny, small, base) or a model folder.")] = None,
+    tlm_ratio: Annotated[
+        float | None, typer.Option(help="Share of steps on translation pairs (TLM).")
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Pretrain an XLM-R-style encoder with MLM (+ TLM); also runs under `torchrun` (DDP)."""
+    from xling.pretraining.pretrain import PretrainConfig
+    from xling.pretraining.pretrain import pretrain as run_pretrain
+
+    overrides = list(set_ or [])
+    if max_steps is not None:
+        overrides.append(f"training.max_steps={max_steps}")
+    config = load_config(
+        PretrainConfig, recipe, overrides, section="pretrain", tokenizer=tokenizer, corpus=corpus,
+        output=output, model=model, tlm_ratio=tlm_ratio, resume=resume or None,
+    )  # fmt: skip
+    result = run_pretrain(config)
+    if int(os.environ.get("RANK", "0")) == 0:
+        console.print(f"[green]model saved to {result.output}[/] (final loss {result.train.final_loss:.4f})")
+        _print_evaluation(result.evaluation)
+        write_json(json_path, {
+            "output": str(result.output), "steps": result.train.steps, "final_loss": result.train.final_loss,
+            "tokens": result.train.tokens, "tokens_per_s": result.train.tokens_per_s,
+            "world_size": result.train.world_size, "rank_fingerprints": result.train.rank_fingerprints,
+            "evaluation": result.evaluation, "config": config_to_dict(config),
+        })  # fmt: skip
+
+
+def _print_evaluation(evaluation: dict) -> None:
+    from rich.table import Table
+
+    if not evaluation:
+        return
+    table = Table(title="held-out evaluation")
+    table.add_column("language")
+    table.add_column("MLM perplexity", justify="right")
+    table.add_column("retrieval acc. (both dirs)", justify="right")
+    table.add_column("chance", justify="right")
+    for lang, ppl in evaluation["perplexity"].items():
+        row = evaluation["retrieval"].get(lang)
+        acc = "" if row is None else f"{(sum(v for k, v in row.items() if '2' in k) / 2):.1f}%"
+        table.add_row(lang, f"{ppl:.1f}", acc, "" if row is None else f"{row['chance']:.1f}%")
+    Console().print(table)
+
+
+def fill_mask(
+    model: Annotated[Path, typer.Option(help="A masked-LM model folder.")],
+    texts: Annotated[list[str], typer.Argument(help="Sentences with <mask> in them.")],
+    top_k: Annotated[int, typer.Option(help="Predictions per mask.")] = 5,
+) -> None:
+    """Print the model's top predictions for each <mask>."""
+    from xling.pretraining.inspect import predict_masked
+
+    for text in texts:
+        predictions = predict_masked(model, text, top_k=top_k)
+        Console().print(f"{text}\n  -> " + " | ".join(", ".join(p) for p in predictions))

@@ -1,0 +1,88 @@
+"""`xling vectors`: train, convert and translate with monolingual word vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from xling.cli.common import (
+    Recipe,
+    Sets,
+    console,
+)
+from xling.config import load_config
+from xling.errors import XlingError
+
+app = typer.Typer(help="Monolingual word vectors: train and convert.", no_args_is_help=True)
+
+
+@app.command("train")
+def vectors_train(
+    corpus: Annotated[
+        str | None, typer.Option(help="Text file, Bible TSV, or a folder of <lang>.tsv.gz with --language.")
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="Language file to take from a corpus folder.")] = None,
+    output: Annotated[str | None, typer.Option(help="Vectors file: .vec, .vec.gz or .npy.")] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
+) -> None:
+    """Train fastText (default) or word2vec vectors for one language with gensim."""
+    from xling.vectors import VectorsTrainConfig, train_vectors
+
+    config = load_config(VectorsTrainConfig, recipe, set_ or [], section="vectors", corpus=corpus,
+                         language=language, output=output)  # fmt: skip
+    vectors = train_vectors(config)
+    console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {config.output}[/]")
+
+
+@app.command("convert")
+def vectors_convert(
+    source: Annotated[Path, typer.Argument(help="Vectors to read: .vec/.txt[.gz], .bin or .npy.")],
+    target: Annotated[Path, typer.Argument(help="Vectors to write: .vec[.gz] or .npy (+ .vocab.txt).")],
+    max_words: Annotated[int | None, typer.Option(help="Keep the N most frequent (first) words.")] = None,
+) -> None:
+    """Convert word vectors between formats (the .npy form loads 1M vectors in well under a second)."""
+    from xling.vectors import convert_vectors
+
+    vectors = convert_vectors(source, target, max_words=max_words)
+    console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {target}[/]")
+
+
+@app.command("translate")
+def vectors_translate(
+    words: Annotated[list[str], typer.Argument(help="Source words to translate.")],
+    src: Annotated[Path, typer.Option("--src", help="Source word vectors.")],
+    tgt: Annotated[Path, typer.Option("--tgt", help="Target word vectors.")],
+    mapping: Annotated[Path, typer.Option(help="Mapping folder from `xling align words`.")],
+    retrieval: Annotated[str, typer.Option(help="nn, csls (k=10) or isf.")] = "csls",
+    top: Annotated[int, typer.Option(help="Translations per word.")] = 5,
+    max_vocab: Annotated[int, typer.Option(help="Words of each vocabulary to load; 0 = all.")] = 200000,
+) -> None:
+    """Translate words with an aligned pair of vocabularies (the best target words by CSLS)."""
+    import numpy as np
+    from rich.table import Table
+
+    from xling.alignment.words.mapping import WordMapping
+    from xling.alignment.words.retrieval import translate
+    from xling.vectors import load_vectors
+
+    cap = max_vocab or None
+    source, target = load_vectors(src, max_words=cap), load_vectors(tgt, max_words=cap)
+    unknown = [w for w in words if w not in source.index]
+    if unknown:
+        raise XlingError(f"not in the source vocabulary ({src}): {', '.join(unknown)}")
+    aligned = WordMapping.load(mapping)
+    rows = np.array([source.index[w] for w in words], dtype=np.int64)
+    scores, found = translate(aligned.map_source(source.vectors), aligned.map_target(target.vectors), rows,
+                              method=retrieval, top=top)  # fmt: skip
+    table = Table(title=f"{src.name} -> {tgt.name} ({retrieval})")
+    table.add_column("word")
+    table.add_column("translations (score)")
+    for word, hits, values in zip(words, found, scores, strict=True):
+        table.add_row(
+            word, ", ".join(f"{target.words[i]} ({v:.2f})" for i, v in zip(hits, values, strict=True))
+        )
+    Console().print(table)
