@@ -12,6 +12,7 @@ from xling.cli.common import (
     JsonOut,
     Recipe,
     Sets,
+    TrainingSets,
     console,
     write_json,
 )
@@ -37,7 +38,7 @@ def align_sentences_cmd(
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
     recipe: Recipe = None,
-    set_: Sets = None,
+    set_: TrainingSets = None,
     json_path: JsonOut = None,
 ) -> None:
     """Train a sentence encoder on translation pairs (ranking loss, optional teacher distillation)."""

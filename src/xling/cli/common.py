@@ -10,10 +10,16 @@ from rich.console import Console
 
 from xling.atomic import write_json_atomically
 
-console = Console(stderr=True)
+# soft_wrap: a piped message stays one line in a log instead of being cut at 80 columns.
+console = Console(stderr=True, soft_wrap=True)
 
 Recipe = Annotated[Path | None, typer.Option("--recipe", help="TOML recipe file that sets config fields.")]
-Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a field: --set training.lr=3e-4.")]
+Sets = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a config field, key=value (repeatable): --set k=4.")
+]
+TrainingSets = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a config field: --set training.lr=3e-4.")
+]
 JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures of this run to this file.")]
 ModelOpt = Annotated[
     str, typer.Option("--model", help="Encoder folder, shipped name (xling-mini) or Hub id.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -12,6 +13,28 @@ from xling.cli.common import console
 from xling.errors import XlingError
 
 app = typer.Typer(help="xling: cross-lingual language models.", no_args_is_help=True, add_completion=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"xling {version('xling')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print xling's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """xling: cross-lingual language models."""
+
+
 app.add_typer(tokenizer.app, name="tokenizer")
 app.command()(pretrain.pretrain)
 app.command("fill-mask")(pretrain.fill_mask)

@@ -12,11 +12,12 @@ from rich.console import Console
 from xling.cli.common import (
     JsonOut,
     Recipe,
-    Sets,
+    TrainingSets,
     console,
     write_json,
 )
 from xling.config import config_to_dict, load_config
+from xling.pretraining.presets import PRESETS
 
 
 def pretrain(
@@ -27,14 +28,16 @@ def pretrain(
     output: Annotated[
         str | None, typer.Option(help="Run folder: checkpoints, log and the final model.")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Preset (tiny, small, base) or a model folder.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help=f"Preset ({', '.join(PRESETS)}) or a model folder.")
+    ] = None,
     tlm_ratio: Annotated[
         float | None, typer.Option(help="Share of steps on translation pairs (TLM).")
     ] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
     recipe: Recipe = None,
-    set_: Sets = None,
+    set_: TrainingSets = None,
     json_path: JsonOut = None,
 ) -> None:
     """Pretrain an XLM-R-style encoder with MLM (+ TLM); also runs under `torchrun` (DDP)."""

@@ -9,7 +9,7 @@ import typer
 from xling.cli.common import (
     JsonOut,
     Recipe,
-    Sets,
+    TrainingSets,
     write_json,
 )
 from xling.config import load_config
@@ -20,7 +20,7 @@ def quickstart(
     output: Annotated[str | None, typer.Option(help="Run folder.")] = None,
     minutes: Annotated[float | None, typer.Option(help="Training time budget in minutes.")] = None,
     recipe: Recipe = None,
-    set_: Sets = None,
+    set_: TrainingSets = None,
     json_path: JsonOut = None,
 ) -> None:
     """Train a vocabulary and a tiny model on the bundled sample (or --data) and show what it learned."""

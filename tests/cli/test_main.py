@@ -1,0 +1,47 @@
+"""The root of the command line: --version, one-line errors in logs, help texts that fit the verb."""
+
+import subprocess
+import sys
+from importlib.metadata import version
+
+from typer.testing import CliRunner
+
+from xling.cli import app
+
+runner = CliRunner()
+
+
+def test_version_prints_the_installed_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"xling {version('xling')}"
+
+
+def test_a_piped_error_stays_on_one_line(tmp_path):
+    missing = tmp_path / ("a-folder-name-long-enough-to-pass-eighty-columns-" * 3)
+    proc = subprocess.run(
+        [sys.executable, "-m", "xling", "embed", "--model", str(missing), "--input", "x.txt", "--output", "y.npy"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:") and str(missing) in lines[0]
+
+
+def test_pretrain_help_lists_every_preset():
+    from xling.pretraining.presets import PRESETS
+
+    output = runner.invoke(app, ["pretrain", "--help"], terminal_width=200).output
+    for name in PRESETS:
+        assert name in output
+
+
+def test_set_example_names_training_only_on_verbs_that_train():
+    def help_of(*verb: str) -> str:
+        return runner.invoke(app, [*verb, "--help"], terminal_width=200).output
+
+    assert "training.lr" in help_of("pretrain")
+    assert "training.lr" in help_of("align", "sentences")
+    for verb in (("eval", "tatoeba"), ("mine",), ("vectors", "train"), ("tokenizer", "train")):
+        assert "training.lr" not in help_of(*verb), verb
