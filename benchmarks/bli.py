@@ -266,7 +266,7 @@ def reference_muse(settings: BenchSettings, pair: str, src, tgt) -> dict[str, An
 
 def synthetic_pipeline(settings: BenchSettings) -> dict[str, Any]:
     """Return the time of the supervised pipeline on synthetic 200k x 300 vocabularies, stage by stage."""
-    from xling.alignment.words import retrieval
+    from xling.alignment.words import csls
     from xling.alignment.words.normalize import fit_normalization
     from xling.alignment.words.procrustes import procrustes, refine
     from xling.evaluation.bli import bli_from_matrices
@@ -288,8 +288,8 @@ def synthetic_pipeline(settings: BenchSettings) -> dict[str, Any]:
     align_seconds = aligned - started
     mapped = x @ w
     pruning = PruneCounts()
-    logging.getLogger(retrieval.__name__).addHandler(pruning)
-    logging.getLogger(retrieval.__name__).setLevel(logging.DEBUG)
+    logging.getLogger(csls.__name__).addHandler(pruning)
+    logging.getLogger(csls.__name__).setLevel(logging.DEBUG)
     out: dict[str, Any] = {"words": n, "dim": d, "align_seconds": round(align_seconds, 2),
                            "refinements": len(history), "test_words": len(test)}  # fmt: skip
     # exact CSLS (r_src over all sources), pruned to the targets in reach of a test word's top
@@ -313,11 +313,11 @@ def synthetic_pipeline(settings: BenchSettings) -> dict[str, Any]:
                         "total_seconds": round(align_seconds + seconds, 2)}  # fmt: skip
     if settings.brute_force:  # the old exact path: r_src for every target (translate, as BLI calls it)
         queries = test[:, 0]
-        xu, zu = retrieval.unit_rows(mapped), retrieval.unit_rows(z)
+        xu, zu = csls.unit_rows(mapped), csls.unit_rows(z)
         started = time.perf_counter()
-        brute = retrieval.translate(xu, zu, queries, top=10, pruned=False)
+        brute = csls.translate(xu, zu, queries, top=10, pruned=False)
         seconds = time.perf_counter() - started
-        pruned = retrieval.translate(xu, zu, queries, top=10, pruned=True)
+        pruned = csls.translate(xu, zu, queries, top=10, pruned=True)
         out["brute_force"] = {"p@1": round(100.0 * float((brute[1][:, 0] == test[:, 1]).mean()), 2),
                               "bli_seconds": round(seconds, 2),
                               "total_seconds": round(align_seconds + seconds, 2),
@@ -325,7 +325,7 @@ def synthetic_pipeline(settings: BenchSettings) -> dict[str, Any]:
                               "max_score_difference": float(np.abs(brute[0] - pruned[0]).max())}  # fmt: skip
         same = out["brute_force"]["top10_identical"]
         log(f"brute-force exact CSLS: {seconds:.1f} s; the same top 10 as pruned: {same}")
-    logging.getLogger(retrieval.__name__).removeHandler(pruning)
+    logging.getLogger(csls.__name__).removeHandler(pruning)
     return out
 
 

@@ -252,7 +252,7 @@ def _show_word_translation(config: QuickstartConfig, output: Path, console: Cons
     import numpy as np
 
     from xling.alignment.words.align import WordAlignConfig, align_words
-    from xling.alignment.words.retrieval import translate
+    from xling.alignment.words.csls import translate
 
     try:
         src, tgt, source = _word_vectors(config, output)

@@ -130,12 +130,12 @@ def test_a_rotation_is_seen_through_by_every_retrieval(tmp_path, rotated_vocabul
 def test_pruned_csls_scores_as_the_brute_force(rotated_vocabularies, monkeypatch):
     """Exact CSLS BLI measures r_src only for targets in reach of a test word's top (the default for few
     test words): the same precision, with a mapping that is off enough to get some words wrong."""
-    from xling.alignment.words import retrieval
+    from xling.alignment.words import csls
 
     calls = []
-    pruned_topk = retrieval._csls_topk_pruned
+    pruned_topk = csls._csls_topk_pruned
     monkeypatch.setattr(
-        retrieval, "_csls_topk_pruned", lambda *a, **kw: calls.append(1) or pruned_topk(*a, **kw)
+        csls, "_csls_topk_pruned", lambda *a, **kw: calls.append(1) or pruned_topk(*a, **kw)
     )
     src, tgt, rotation = rotated_vocabularies
     noisy = rotation + np.random.default_rng(2).normal(0, 0.3, rotation.shape).astype(np.float32)

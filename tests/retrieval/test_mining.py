@@ -7,15 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from xling.config import load_config
 from xling.errors import ConfigError, DataError, XlingError
-from xling.retrieval.mining import (
-    MineConfig,
-    knn,
-    margin_scores,
-    mine_embeddings,
-    mine_files,
-    read_sentences,
-)
+from xling.retrieval.knn import knn, margin_scores
+from xling.retrieval.mining import MineConfig, mine_embeddings, mine_files, read_sentences
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -200,6 +195,25 @@ def test_config_errors_name_the_field():
         MineConfig(threshold="high")
     with pytest.raises(ConfigError, match="index"):
         MineConfig(index="annoy")
+
+
+@pytest.mark.parametrize(
+    ("given", "kept", "effective"),
+    [("auto", "auto", 1.06), ("none", None, None), ("NONE", None, None), ("1.05", 1.05, 1.05),
+     (" 2 ", 2.0, 2.0), (0.5, 0.5, 0.5)],
+)  # fmt: skip
+def test_threshold_text_is_read_by_the_config(given, kept, effective):
+    """`xling mine --threshold` passes its text as it is: the config reads numbers, 'auto' and 'none'."""
+    config = load_config(MineConfig, threshold=given)
+    assert config.threshold == kept and config.effective_threshold() == effective
+    assert load_config(MineConfig, overrides=[f"threshold={given}"]).effective_threshold() == effective
+    assert load_config(MineConfig, threshold=None).threshold == "auto"  # None: the option was not given
+
+
+@pytest.mark.parametrize("bad", ["high", "nan", "inf", ""])
+def test_threshold_errors_say_what_is_accepted(bad):
+    with pytest.raises(ConfigError, match=r"threshold must be a number, 'auto' or 'none', got"):
+        load_config(MineConfig, threshold=bad)
 
 
 # --- nearest neighbours ------------------------------------------------------------------------------

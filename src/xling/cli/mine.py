@@ -17,7 +17,6 @@ from xling.cli.common import (
     write_json,
 )
 from xling.config import load_config
-from xling.errors import XlingError
 
 
 def mine(
@@ -40,16 +39,8 @@ def mine(
     """Mine translation pairs from two monolingual files with margin-based scoring (LASER-style)."""
     from xling.retrieval.mining import MineConfig, mine_files
 
-    threshold_value: float | str | None = None if threshold == "none" else threshold  # "none" is set below
-    if threshold is not None and threshold not in ("auto", "none"):
-        try:
-            threshold_value = float(threshold)
-        except ValueError as error:
-            raise XlingError(f"--threshold {threshold!r}: a number, 'auto' or 'none'") from error
     config = load_config(MineConfig, recipe, set_ or [], section="mine", k=k, margin=margin, mode=mode,
-                         index=index, threshold=threshold_value)  # fmt: skip
-    if threshold == "none":
-        config.threshold = None
+                         index=index, threshold=threshold)  # fmt: skip
     report = mine_files(load_encoder(model, precision=precision), src, tgt, output, config)
     console.print(f"[green]{report.pairs:,} pairs written to {report.output}[/] from {report.src_sentences:,} x "
                   f"{report.tgt_sentences:,} sentences in {report.seconds:.1f} s")  # fmt: skip

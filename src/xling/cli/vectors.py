@@ -65,8 +65,8 @@ def vectors_translate(
     import numpy as np
     from rich.table import Table
 
+    from xling.alignment.words.csls import translate
     from xling.alignment.words.mapping import WordMapping
-    from xling.alignment.words.retrieval import translate
     from xling.vectors import load_vectors
 
     cap = max_vocab or None

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xling.alignment.words.csls import DEFAULT_BETA, DEFAULT_CHUNK, METHODS, Matrix, translate, unit_rows
 from xling.alignment.words.dictionary import read_dictionary
 from xling.alignment.words.mapping import WordMapping
-from xling.alignment.words.retrieval import DEFAULT_BETA, DEFAULT_CHUNK, METHODS, Matrix, translate, unit_rows
 from xling.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # annotations only: importing xling.vectors also loads its file formats

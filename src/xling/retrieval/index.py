@@ -2,17 +2,30 @@
 
 Folder layout:
 
-    index.json          model name, dimension, index kind and format version (written last on create)
-    documents.sqlite    the source of truth: each document's text, language, metadata and float32 vector
+    index.json          model, dimension, index kind and format version (written last on create)
+    documents.sqlite    the source of truth: each document's stable key, text, language, metadata and
+                        float32 vector, plus the model's fingerprint (the vectors of a few probe sentences)
     vectors.faiss       a cache of the vectors for fast search, rebuilt from SQLite whenever in doubt
+
+Every document has two ids: an integer row id (FAISS's id, shown with each hit, never reused) and a
+stable key: the id given with it, or else a hash of its language and text. Adding a key that is already
+stored is a duplicate: skipped (the default), an error, or a replacement, so adding a file twice, or again
+after a crash, adds nothing twice.
 
 Every change is one SQLite transaction that also increments a generation number; the FAISS cache is then
 rewritten atomically (temp file + rename) with that generation in its header. A crash between the two
 leaves a cache whose generation differs from SQLite's, and `open` rebuilds it from SQLite, so nothing
-committed is lost. Vectors are stored unit length and scores are cosine similarities.
+committed is lost and a change is either all there or not at all. `create` and `build` make the new index
+in a hidden sibling folder and swap it in only once complete: a killed build leaves no half index, and an
+index being replaced (overwrite) stays whole until its successor is ready.
 
-One process should write an index at a time; readers in other processes see a consistent state but keep
-their FAISS copy from when they opened it.
+The model is stored as what loads it: a local folder as its absolute path (so the index can be searched
+from any directory), a shipped name or Hub id as given. Whether an encoder is the index's model is
+decided by its fingerprint, not its name, so the same model reached by another path is accepted.
+
+One SearchIndex object may be used from many threads (one lock guards its SQLite connection and FAISS
+copy; encoding runs outside it). One process should write an index at a time; readers in other
+processes see a consistent state but keep their FAISS copy from when they opened it.
 """
 
 from __future__ import annotations
@@ -33,15 +46,8 @@ import numpy as np
 from xling.atomic import atomic_write
 from xling.data.languages import normalize_language
 from xling.errors import ConfigError, DataError, XlingError
-from xling.retrieval.mining import (
-    HNSW_EF_SEARCH,
-    HNSW_M,
-    INDEX_KINDS,
-    IVF_NPROBE,
-    SentenceEncoder,
-    encode_texts,
-    ivf_list_count,
-)
+from xling.retrieval.knn import HNSW_EF_SEARCH, HNSW_M, INDEX_KINDS, IVF_NPROBE, ivf_list_count
+from xling.retrieval.mining import SentenceEncoder, encode_texts
 
 __all__ = ["FORMAT_VERSION", "Hit", "SearchIndex"]
 

@@ -23,16 +23,24 @@ import os
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import faiss
 import numpy as np
 
 from xling.atomic import atomic_write
 from xling.errors import ConfigError, DataError, XlingError
+from xling.retrieval.knn import (
+    INDEX_KINDS,
+    MARGINS,
+    IndexKind,
+    Margin,
+    faiss_threads,
+    knn,
+    margin_nearest,
+    margin_scores,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -40,6 +48,7 @@ __all__ = [
     "MineReport",
     "MinedPair",
     "SentenceEncoder",
+    "parse_threshold",
     "encode_texts",
     "knn",
     "margin_scores",
@@ -48,25 +57,13 @@ __all__ = [
     "read_sentences",
 ]
 
-Margin = Literal["ratio", "distance", "absolute"]
 Mode = Literal["intersect", "forward", "backward", "max"]
-IndexKind = Literal["flat", "ivf", "hnsw"]
-
-MARGINS: tuple[str, ...] = ("ratio", "distance", "absolute")
 MODES: tuple[str, ...] = ("intersect", "forward", "backward", "max")
-INDEX_KINDS: tuple[str, ...] = ("flat", "ivf", "hnsw")
 
 # What threshold="auto" means per margin. 1.06 on the ratio margin is the cut CCMatrix used with LASER
 # embeddings; "distance" > 0 is the same "stands out from its neighbourhood" test as ratio > 1; absolute
 # cosines have no model-independent cut, so "auto" keeps every selected pair there.
 DEFAULT_THRESHOLDS: dict[str, float | None] = {"ratio": 1.06, "distance": 0.0, "absolute": None}
-
-# Approximate indexes: HNSW graph degree and search breadth, IVF lists per sqrt(n) and lists probed.
-HNSW_M = 32
-HNSW_EF_SEARCH = 128
-IVF_LISTS_PER_SQRT_N = 4
-IVF_MIN_POINTS_PER_LIST = 39  # FAISS warns below this many training points per centroid
-IVF_NPROBE = 16
 
 
 class SentenceEncoder(Protocol):
@@ -86,24 +83,29 @@ class SentenceEncoder(Protocol):
 
 @dataclass
 class MineConfig:
-    """Options of one mining run; every default lives here.
-
-    `threshold` keeps pairs whose margin score is >= it: a float, None to keep every selected pair, or
-    "auto" for the per-margin default in DEFAULT_THRESHOLDS (1.06 for ratio, as CCMatrix used).
-    `query_chunk` is the number of query rows per FAISS search call: it bounds the memory of one search.
-    `threads` sets FAISS's OpenMP threads for the run (None: FAISS's default, all cores).
-    """
+    """Options of one mining run; every default lives here."""
 
     k: int = 4
+    """Nearest neighbours on the other side that make each sentence's neighbourhood (LASER: 4)."""
     margin: Margin = "ratio"
+    """How a candidate's cosine is set against its neighbourhoods: ratio, distance or absolute."""
     mode: Mode = "intersect"
-    threshold: float | None | Literal["auto"] = "auto"
+    """Which candidates become pairs: intersect (best both ways), forward, backward or max (greedy union)."""
+    threshold: float | str | None = "auto"
+    """Keep pairs scoring >= this: a number, "auto" (the margin's DEFAULT_THRESHOLDS entry, 1.06 for ratio
+    as CCMatrix used) or None / "none" (keep every selected pair). Number strings such as "1.05" are read
+    as numbers, so a CLI option can pass its text as it is."""
     index: IndexKind = "flat"
+    """FAISS index for the neighbour search: flat (exact), ivf or hnsw (approximate)."""
     query_chunk: int = 8192
+    """Query rows per FAISS search call: bounds the memory of one search."""
     batch_size: int = 64
+    """Sentences per encoder batch."""
     threads: int | None = None
+    """FAISS's OpenMP threads for the run (None: FAISS's default, all cores)."""
 
     def __post_init__(self) -> None:
+        self.threshold = parse_threshold(self.threshold)
         self.validate()
 
     def validate(self) -> None:
@@ -115,9 +117,9 @@ class MineConfig:
         _check_choice("margin", self.margin, MARGINS)
         _check_choice("mode", self.mode, MODES)
         _check_choice("index", self.index, INDEX_KINDS)
-        threshold = self.threshold
+        threshold = parse_threshold(self.threshold)
         if not (threshold is None or threshold == "auto" or _is_number(threshold)):
-            raise ConfigError(f"mine config: threshold must be a number, None or 'auto', got {threshold!r}")
+            raise ConfigError(f"mine config: threshold must be a number, 'auto' or 'none', got {threshold!r}")
         if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
             raise ConfigError(
                 f"mine config: threads must be a positive integer or None, got {self.threads!r}"
@@ -125,9 +127,30 @@ class MineConfig:
 
     def effective_threshold(self) -> float | None:
         """Return the threshold in force: the number given, None (keep all) or the margin's default."""
-        if self.threshold == "auto":
+        threshold = parse_threshold(self.threshold)
+        if threshold == "auto":
             return DEFAULT_THRESHOLDS[self.margin]
-        return None if self.threshold is None else float(self.threshold)
+        return None if threshold is None else float(threshold)
+
+
+def parse_threshold(value: Any) -> float | str | None:
+    """Return a mining threshold as MineConfig keeps it: a float, "auto" or None.
+
+    Accepts a number, None, "auto", "none" (any case) or a number written as text; anything else is a
+    ConfigError that says what is accepted.
+    """
+    if not isinstance(value, str):
+        return value  # numbers and None; validate() rejects the rest
+    text = value.strip().lower()
+    if text in ("auto", "none"):
+        return None if text == "none" else "auto"
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if not np.isfinite(number):
+        raise ConfigError(f"mine config: threshold must be a number, 'auto' or 'none', got {value!r}")
+    return number
 
 
 def _is_int(value: Any) -> bool:
@@ -155,126 +178,7 @@ class MinedPair:
     score: float
 
 
-# --- nearest neighbours ------------------------------------------------------------------------------
-
-
-@contextmanager
-def faiss_threads(threads: int | None) -> Iterator[None]:
-    """Return a context in which FAISS uses `threads` OpenMP threads (None: leave as is), restored after."""
-    if threads is None:
-        yield
-        return
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(threads)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
-
-
-def build_faiss_index(base: np.ndarray, kind: str) -> faiss.Index:
-    """Return an inner-product FAISS index of kind flat, ivf or hnsw holding the rows of `base`."""
-    dim = base.shape[1]
-    if kind == "flat":
-        index: faiss.Index = faiss.IndexFlatIP(dim)
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    elif kind == "ivf":
-        nlist = ivf_list_count(len(base))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        if nlist == 1:
-            index.cp.min_points_per_centroid = 1  # one list needs no clustering: silence FAISS's warning
-        index.train(base)
-        index.nprobe = min(nlist, IVF_NPROBE)
-    else:
-        raise ConfigError(f"index kind must be one of {', '.join(INDEX_KINDS)}, got {kind!r}")
-    index.add(base)
-    return index
-
-
-def ivf_list_count(n: int) -> int:
-    """Return the number of IVF lists for `n` vectors: about 4 sqrt(n), with enough points to train each."""
-    return max(1, min(int(IVF_LISTS_PER_SQRT_N * np.sqrt(n)), n // IVF_MIN_POINTS_PER_LIST))
-
-
-def knn(
-    queries: np.ndarray, base: np.ndarray, k: int, index_kind: str = "flat", chunk: int = 8192
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (sims [n, k] float32, ids [n, k] int64): the k most similar `base` rows of each query row.
-
-    Similarity is the inner product (cosine for unit rows). `k` is capped at len(base). Queries are
-    searched `chunk` rows at a time, so memory beyond the index is O(n * k). Approximate indexes may
-    find fewer than k neighbours: the missing ones have id -1 and similarity -inf.
-    """
-    if not _is_int(k) or k < 1 or not _is_int(chunk) or chunk < 1:
-        raise ConfigError(f"knn: k and chunk must be positive integers, got k={k!r}, chunk={chunk!r}")
-    queries = np.ascontiguousarray(queries, dtype=np.float32)
-    base = np.ascontiguousarray(base, dtype=np.float32)
-    k = min(k, len(base))
-    sims = np.full((len(queries), k), -np.inf, dtype=np.float32)
-    ids = np.full((len(queries), k), -1, dtype=np.int64)
-    if k == 0 or len(queries) == 0:
-        return sims, ids
-    index = build_faiss_index(base, index_kind)
-    if index_kind == "hnsw":
-        faiss.downcast_index(index).hnsw.efSearch = max(HNSW_EF_SEARCH, k)
-    for start in range(0, len(queries), chunk):
-        stop = min(start + chunk, len(queries))
-        sims[start:stop], ids[start:stop] = index.search(queries[start:stop], k)
-    sims[ids < 0] = -np.inf  # FAISS pads missing neighbours with -FLT_MAX: make them unmistakable
-    return sims, ids
-
-
-# --- scoring and selection ---------------------------------------------------------------------------
-
-
-def margin_scores(cos: np.ndarray, avg_x: np.ndarray, avg_y: np.ndarray, margin: str = "ratio") -> np.ndarray:
-    """Return the margin scores of cosines `cos` given the neighbourhood means avg_x and avg_y (broadcast).
-
-    ratio: cos / ((avg_x + avg_y) / 2); distance: cos - (avg_x + avg_y) / 2; absolute: cos. A ratio with a
-    zero mean, or any NaN, scores -inf so that it sorts last instead of poisoning the order.
-    """
-    cos = np.asarray(cos, dtype=np.float32)
-    mean = (np.asarray(avg_x, dtype=np.float32) + np.asarray(avg_y, dtype=np.float32)) / 2
-    if margin == "ratio":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scores = cos / mean
-    elif margin == "distance":
-        scores = cos - mean
-    elif margin == "absolute":
-        scores = np.broadcast_to(cos, np.broadcast_shapes(cos.shape, mean.shape)).copy()
-    else:
-        raise ConfigError(f"margin must be one of {', '.join(MARGINS)}, got {margin!r}")
-    scores = np.asarray(scores, dtype=np.float32)
-    scores[~np.isfinite(scores)] = -np.inf
-    return scores
-
-
-def _neighbourhood_means(sims: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Return the mean similarity of each row's found neighbours (0 for a row with none)."""
-    found = ids >= 0
-    total = np.where(found, sims, 0).sum(axis=1, dtype=np.float64)
-    return (total / np.maximum(found.sum(axis=1), 1)).astype(np.float32)
-
-
-def _candidate_scores(
-    sims: np.ndarray, ids: np.ndarray, avg_query: np.ndarray, avg_base: np.ndarray, margin: str
-) -> np.ndarray:
-    """Return the margin score of every (query, neighbour) candidate; -inf where no neighbour was found."""
-    scores = margin_scores(sims, avg_query[:, None], avg_base[np.maximum(ids, 0)], margin)
-    scores[ids < 0] = -np.inf
-    return scores
-
-
-def _best(scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (best neighbour id, its score) per row; the id is -1 where the row has no scored candidate."""
-    if scores.shape[1] == 0:
-        return np.full(len(scores), -1, dtype=np.int64), np.full(len(scores), -np.inf, dtype=np.float32)
-    rows = np.arange(len(scores))
-    column = scores.argmax(axis=1)
-    best_score = scores[rows, column]
-    best_id = np.where(np.isfinite(best_score), ids[rows, column], -1)
-    return best_id, best_score
+# --- selection ----------------------------------------------------------------------------------------
 
 
 def _greedy_union(
@@ -355,12 +259,8 @@ def mine_embeddings(src: np.ndarray, tgt: np.ndarray, config: MineConfig | None 
     if len(x) == 0 or len(y) == 0:
         return []
     with faiss_threads(config.threads):
-        fwd_sims, fwd_ids = knn(x, y, config.k, config.index, config.query_chunk)
-        bwd_sims, bwd_ids = knn(y, x, config.k, config.index, config.query_chunk)
-    avg_x = _neighbourhood_means(fwd_sims, fwd_ids)
-    avg_y = _neighbourhood_means(bwd_sims, bwd_ids)
-    fwd = _best(_candidate_scores(fwd_sims, fwd_ids, avg_x, avg_y, config.margin), fwd_ids)
-    bwd = _best(_candidate_scores(bwd_sims, bwd_ids, avg_y, avg_x, config.margin), bwd_ids)
+        fwd, bwd = margin_nearest(x, y, config.k, config.margin, index_kind=config.index,
+                                  chunk=config.query_chunk)  # fmt: skip
     src_idx, tgt_idx, scores = _select(fwd, bwd, config.mode, len(x), len(y))
     threshold = config.effective_threshold()
     if threshold is not None:

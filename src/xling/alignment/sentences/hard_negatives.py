@@ -22,7 +22,7 @@ import numpy as np
 
 from xling.atomic import write_json_atomically
 from xling.errors import ConfigError, XlingError
-from xling.retrieval.mining import build_faiss_index
+from xling.retrieval.knn import build_faiss_index
 
 if TYPE_CHECKING:
     from xling.alignment.sentences.data import ParallelBank

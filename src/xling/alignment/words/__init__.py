@@ -4,6 +4,12 @@ The adversarial and self-learning modules are imported only when their method ru
 """
 
 from xling.alignment.words.align import METHODS, WordAlignConfig, align_words
+from xling.alignment.words.csls import (
+    csls_scores_topk,
+    mean_topk_similarity,
+    nearest_neighbors,
+    translate,
+)
 from xling.alignment.words.dictionary import (
     Dictionary,
     DictionaryCoverage,
@@ -20,12 +26,6 @@ from xling.alignment.words.normalize import (
     unit_length,
 )
 from xling.alignment.words.procrustes import procrustes, refine, unsupervised_criterion
-from xling.alignment.words.retrieval import (
-    csls_scores_topk,
-    mean_topk_similarity,
-    nearest_neighbors,
-    translate,
-)
 
 __all__ = [
     "METHODS",

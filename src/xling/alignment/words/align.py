@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.console import Console
 
+from xling.alignment.words.csls import INDUCTION_METHODS
 from xling.alignment.words.dictionary import (
     INDUCTION_MODES,
     RANK_MODES,
@@ -32,7 +33,6 @@ from xling.alignment.words.dictionary import (
 from xling.alignment.words.mapping import WordMapping
 from xling.alignment.words.normalize import fit_normalization, parse_normalization
 from xling.alignment.words.procrustes import CRITERION_MAX_RANK, procrustes, refine, unsupervised_criterion
-from xling.alignment.words.retrieval import INDUCTION_METHODS
 from xling.config import load_config
 from xling.errors import ConfigError, DataError
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from xling.alignment.words.retrieval import (
+from xling.alignment.words.csls import (
     DEFAULT_CHUNK,
     INDUCTION_METHODS,
     Matrix,

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from xling.alignment.words.csls import DEFAULT_CHUNK, Matrix, as_tensor, best_matches, unit_rows
 from xling.alignment.words.dictionary import induce_dictionary
-from xling.alignment.words.retrieval import DEFAULT_CHUNK, Matrix, as_tensor, best_matches, unit_rows
 
 CRITERION_MAX_RANK = 10000
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xling.alignment.words import retrieval
-from xling.alignment.words.retrieval import (
+from xling.alignment.words import csls
+from xling.alignment.words.csls import (
     best_matches,
     csls_scores_topk,
     isf_log_normalizer,
@@ -59,8 +59,8 @@ def test_translate_matches_brute_force(pair, method, chunk_size):
 def test_chunked_equals_unchunked_even_when_blocks_are_capped(pair, monkeypatch):
     src, tgt = pair[0][:40], pair[1][:30]
     whole = translate(src, tgt, method="csls", top=10, chunk_size=10_000)
-    monkeypatch.setattr(retrieval, "MAX_BLOCK_ELEMENTS", 3 * len(tgt))  # 3 query rows per block
-    assert retrieval.row_step(len(tgt), 10_000) == 3
+    monkeypatch.setattr(csls, "MAX_BLOCK_ELEMENTS", 3 * len(tgt))  # 3 query rows per block
+    assert csls.row_step(len(tgt), 10_000) == 3
     blocked = translate(src, tgt, method="csls", top=10, chunk_size=10_000)
     np.testing.assert_array_equal(whole[1], blocked[1])
     np.testing.assert_allclose(whole[0], blocked[0], atol=1e-5)
@@ -109,7 +109,7 @@ def test_hub_vocab_measures_target_terms_on_the_first_sources(pair):
 def test_best_matches_both_ways(pair, method, cache, monkeypatch):
     src, tgt = pair
     if not cache:
-        monkeypatch.setattr(retrieval, "CACHE_BYTES", 0)
+        monkeypatch.setattr(csls, "CACHE_BYTES", 0)
     forward, backward = best_matches(src, tgt, method, k=5, chunk_size=16)
     reference = brute_scores(src, tgt, method, k=5)
     np.testing.assert_array_equal(forward, reference.argmax(1))
@@ -158,9 +158,9 @@ def test_pruned_csls_equals_brute_force(hubs, k, top, chunk_size):
     src, tgt = structured(np.random.default_rng(hubs + k), 900, 1000, hubs=hubs)
     queries = np.array([3, 0, 899, 450, 3, 17, 600, 5, 801, 250])
     stats: dict = {}
-    pruned = retrieval._csls_topk_pruned(
-        retrieval.as_tensor(src),
-        retrieval.as_tensor(tgt),
+    pruned = csls._csls_topk_pruned(
+        csls.as_tensor(src),
+        csls.as_tensor(tgt),
         queries,
         top,
         k=k,
@@ -188,23 +188,23 @@ def test_pruned_csls_on_unstructured_rows_and_given_r_tgt(pair):
 
 def test_pruned_csls_resolves_clear_queries_in_one_round_and_others_in_several():
     src, tgt = structured(np.random.default_rng(1), 900, 1000)
-    x, z = retrieval.as_tensor(src), retrieval.as_tensor(tgt)
+    x, z = csls.as_tensor(src), csls.as_tensor(tgt)
     queries = np.arange(100, 130)
     brute = csls_scores_topk(src, tgt, queries, top=1, pruned=False)
     assert (brute[1][:, 0] == queries).all()
     # top 1: each query's own translation stands far out: one round, one target measured per query
     stats: dict = {}
-    assert_same(retrieval._csls_topk_pruned(x, z, queries, 1, stats=stats), brute)
+    assert_same(csls._csls_topk_pruned(x, z, queries, 1, stats=stats), brute)
     assert stats["rounds"] == 1 and stats["listings"] == 1 and stats["measured"] == len(queries)
     # top 10 from one candidate a round, a weak bound (1 cell) and lists of 12: several rounds and lists
     brute = csls_scores_topk(src, tgt, queries, top=10, pruned=False)
     stats = {}
-    result = retrieval._csls_topk_pruned(x, z, queries, 10, first=1, probes=1, list_size=12, stats=stats)
+    result = csls._csls_topk_pruned(x, z, queries, 10, first=1, probes=1, list_size=12, stats=stats)
     assert_same(result, brute)
     assert stats["rounds"] > 3 and stats["listings"] > 1 and stats["refined"] > 0
     # without tightening the bounds of the targets in reach before measuring them: more measured
     stats_loose: dict = {}
-    loose = retrieval._csls_topk_pruned(
+    loose = csls._csls_topk_pruned(
         x, z, queries, 10, first=1, probes=1, list_size=12, refine_probes=1, stats=stats_loose
     )
     assert_same(loose, brute)
@@ -226,9 +226,9 @@ def test_pruned_csls_with_top_and_k_beyond_the_vocabularies(pair):
 def test_csls_prunes_by_default_only_for_few_queries(pair, monkeypatch):
     src, tgt = pair
     calls = []
-    original = retrieval._csls_topk_pruned
+    original = csls._csls_topk_pruned
     monkeypatch.setattr(
-        retrieval, "_csls_topk_pruned", lambda *a, **kw: calls.append(1) or original(*a, **kw)
+        csls, "_csls_topk_pruned", lambda *a, **kw: calls.append(1) or original(*a, **kw)
     )
     few = translate(src, tgt, np.array([3, 7]), method="csls", top=5)
     assert calls and np.array_equal(few[1], translate(src, tgt, np.array([3, 7]), top=5, pruned=False)[1])
@@ -244,12 +244,12 @@ def test_csls_prunes_by_default_only_for_few_queries(pair, monkeypatch):
 def test_lower_bound_of_mean_topk(pair):
     src, tgt = pair
     exact = mean_topk_similarity(tgt, src, 5)
-    cells = retrieval._SourceCells(retrieval.as_tensor(src))
-    assert cells.n_cells == round(retrieval.PRUNE_CELLS_PER_ROOT * len(src) ** 0.5) and len(
+    cells = csls._SourceCells(csls.as_tensor(src))
+    assert cells.n_cells == round(csls.PRUNE_CELLS_PER_ROOT * len(src) ** 0.5) and len(
         cells.members
     ) == len(src)
     for probes in (1, 3, 1000):
-        bound = cells.mean_topk_lower_bound(retrieval.as_tensor(tgt), 5, probes).numpy()
+        bound = cells.mean_topk_lower_bound(csls.as_tensor(tgt), 5, probes).numpy()
         assert (bound <= exact + 1e-6).all()
         if probes == 1000:  # every cell probed: the exact mean
             np.testing.assert_allclose(bound, exact, atol=1e-6)

@@ -1,11 +1,13 @@
-"""Chunked word retrieval across languages: nearest neighbour, CSLS and inverted softmax.
+"""Word retrieval across languages in chunks: nearest neighbour, CSLS and inverted softmax.
 
 Rows are compared by their dot product, which is the cosine for the unit-length rows callers pass.
 
 - nn:   score(x, y) = cos(x, y)
 - csls: score(x, y) = 2 cos(x, y) - r_tgt(x) - r_src(y)  (Conneau et al. 2018), where r_tgt(x) is the
         mean cosine of source x with its k nearest targets and r_src(y) the mean cosine of target y with
-        its k nearest (mapped) sources. Hubs, words close to everything, have a large r and sink.
+        its k nearest (mapped) sources. Hubs, words close to everything, have a large r and sink. The
+        neighbours are found here (torch blocks); their mean is xling.retrieval.knn.neighbourhood_means,
+        the same term the sentence margin (mining, Tatoeba) uses.
 - isf:  score(x, y) = beta cos(x, y) - log sum_x' exp(beta cos(x', y))  (inverted softmax, Smith et al.
         2017): the log-probability of source x among all sources x' given target y, so a y that is likely
         for every source stops winning for each of them. beta is fixed (default 30), not learned.
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 
 from xling.errors import ConfigError
+from xling.retrieval.knn import neighbourhood_means
 
 Matrix = np.ndarray | torch.Tensor
 
@@ -111,7 +114,7 @@ def _mean_topk(queries: torch.Tensor, keys: torch.Tensor, k: int, chunk_size: in
     k = min(k, len(keys))
     out = torch.empty(len(queries))
     for start, sims in similarity_blocks(queries, keys, chunk_size):
-        out[start : start + len(sims)] = sims.topk(k, dim=1, sorted=False).values.mean(1)
+        out[start : start + len(sims)] = neighbourhood_means(sims.topk(k, dim=1, sorted=False).values)
     return out
 
 
@@ -158,7 +161,7 @@ def _topk(
         stop = start + len(sims)
         if method == "csls":
             if query_terms is None:
-                r_queries = sims.topk(k, dim=1, sorted=False).values.mean(1, keepdim=True)
+                r_queries = neighbourhood_means(sims.topk(k, dim=1, sorted=False).values)[:, None]
             else:
                 r_queries = query_terms[start:stop, None]
             sims.mul_(2).sub_(r_queries).sub_(key_terms)
@@ -391,7 +394,7 @@ def _bound_lists(
     for start, sims in similarity_blocks(queries, z, chunk_size):
         stop = start + len(sims)
         if r_queries is None:
-            r = sims.topk(k, dim=1, sorted=False).values.mean(1, keepdim=True)
+            r = neighbourhood_means(sims.topk(k, dim=1, sorted=False).values)[:, None]
         else:
             r = r_queries[start:stop, None]
         sims.mul_(2).sub_(r)
@@ -451,7 +454,7 @@ class _SourceCells:
             sims.masked_fill_(~has_member[:, None, :], -torch.inf)
             values = sims.topk(top, dim=2, sorted=False).values
             best[visit[has_visit], :top] = values[has_visit]
-        return best.reshape(len(keys), -1).topk(k, dim=1, sorted=False).values.mean(1)
+        return neighbourhood_means(best.reshape(len(keys), -1).topk(k, dim=1, sorted=False).values)
 
 
 def _padded(
@@ -576,12 +579,12 @@ def _mean_topk_both_ways(
     best_b = torch.full((k_b, len(b)), -torch.inf)
     cached: list[tuple[int, torch.Tensor]] | None = [] if keep else None
     for start, sims in similarity_blocks(a, b, chunk_size):
-        r_a[start : start + len(sims)] = sims.topk(k_a, dim=1, sorted=False).values.mean(1)
+        r_a[start : start + len(sims)] = neighbourhood_means(sims.topk(k_a, dim=1, sorted=False).values)
         column_top = sims.topk(min(k_b, len(sims)), dim=0, sorted=False).values
         best_b = torch.cat([best_b, column_top]).topk(k_b, dim=0, sorted=False).values
         if cached is not None:
             cached.append((start, sims))
-    return r_a, best_b.mean(0), cached
+    return r_a, neighbourhood_means(best_b.T), cached
 
 
 def _best_both_ways(
