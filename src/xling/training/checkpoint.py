@@ -7,20 +7,29 @@ into place, so a crash mid-write never leaves a half checkpoint that `--resume` 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
 from xling.errors import XlingError
 
 CHECKPOINT_DIR = "checkpoints"
+BEST_DIR = "best"
 _PREFIX = "step-"
+logger = logging.getLogger(__name__)
+
+
+class UnreadableCheckpointError(XlingError):
+    """A checkpoint whose files are missing, truncated or otherwise damaged (not one of another model)."""
 
 
 def checkpoint_path(run_dir: Path, step: int) -> Path:
@@ -76,21 +85,40 @@ def save_checkpoint(
     keep: int = 2,
 ) -> Path:
     """Return the checkpoint folder after writing it atomically (temp + rename); prune to the last `keep`."""
-    final = checkpoint_path(run_dir, step)
+    payload = {"step": step, "scheduler": scheduler.state_dict(), "rng": rng_states(), **state}
+    final = _write_folder(checkpoint_path(run_dir, step), model, payload, optimizer)
+    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def save_best(run_dir: Path, step: int, model: torch.nn.Module, state: dict[str, Any]) -> Path:
+    """Return `run_dir/best` after writing the weights and `state` there atomically (no optimizer state).
+
+    `load_checkpoint(path, model)` reads it back.
+    """
+    return _write_folder(Path(run_dir) / BEST_DIR, model, {"step": step, **state})
+
+
+def _write_folder(
+    final: Path,
+    model: torch.nn.Module,
+    payload: dict[str, Any],
+    optimizer: torch.optim.Optimizer | None = None,
+) -> Path:
+    """Return `final` after writing weights, optimizer and trainer state to a temporary folder renamed there."""
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_model(model, str(tmp / "model.safetensors"))
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    payload = {"step": step, "scheduler": scheduler.state_dict(), "rng": rng_states(), **state}
+    if optimizer is not None:
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     (tmp / "trainer_state.json").write_text(json.dumps(payload), encoding="utf-8")
     _fsync_dir(tmp)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
     _fsync_dir(final.parent)
-    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
-        shutil.rmtree(old, ignore_errors=True)
     return final
 
 
@@ -100,24 +128,88 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> dict[str, Any]:
-    """Return the trainer state of a checkpoint after loading its weights and optimizer/scheduler states."""
+    """Return the trainer state of a checkpoint after loading its weights and optimizer/scheduler states.
+
+    Files are read before anything is applied, so a damaged checkpoint (UnreadableCheckpointError) leaves
+    the model and optimizer as they were; one of another model raises an XlingError saying so.
+    """
     path = Path(path)
-    state_file = path / "trainer_state.json"
-    if not state_file.is_file():
-        raise XlingError(f"{path}: not a checkpoint (trainer_state.json missing)")
-    missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
+    state = read_trainer_state(path)
+    optimizer_state = None
+    if optimizer is not None:
+        try:
+            # weights_only: a checkpoint folder may come from anywhere; never unpickle arbitrary objects
+            optimizer_state = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... on damaged files
+            raise UnreadableCheckpointError(
+                f"{path / 'optimizer.pt'}: unreadable ({_first_line(exc)})"
+            ) from None
+    try:
+        missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
+    except (SafetensorError, OSError) as exc:
+        raise UnreadableCheckpointError(
+            f"{path / 'model.safetensors'}: unreadable ({_first_line(exc)})"
+        ) from None
+    except RuntimeError as exc:  # shapes that differ: a checkpoint of another model size
+        raise XlingError(f"{path}: checkpoint does not fit this model ({_first_line(exc)})") from None
     if missing or unexpected:
         raise XlingError(
             f"{path}: checkpoint does not fit this model (missing {sorted(missing)[:5]}, "
             f"unexpected {sorted(unexpected)[:5]})"
         )
     if optimizer is not None:
-        # weights_only: a checkpoint folder may come from anywhere; never unpickle arbitrary objects
-        optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
-    state = json.loads(state_file.read_text(encoding="utf-8"))
+        optimizer.load_state_dict(optimizer_state)
     if scheduler is not None:
         scheduler.load_state_dict(state["scheduler"])
     return state
+
+
+def read_trainer_state(path: Path) -> dict[str, Any]:
+    """Return the trainer_state.json of a checkpoint folder (UnreadableCheckpointError if missing or damaged)."""
+    state_file = Path(path) / "trainer_state.json"
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UnreadableCheckpointError(f"{state_file}: unreadable ({_first_line(exc)})") from None
+    if not isinstance(state, dict) or "step" not in state:
+        raise UnreadableCheckpointError(f"{state_file}: not a trainer state (no step)")
+    return state
+
+
+def load_newest_checkpoint(
+    run_dir: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    check: Callable[[Path, dict[str, Any]], None] | None = None,
+) -> tuple[Path, dict[str, Any]] | None:
+    """Return (folder, trainer state) of the newest checkpoint that loads, or None if the run has none.
+
+    A damaged checkpoint (e.g. a truncated file) is skipped with a logged warning naming it, and the next
+    older one is tried; when none loads, an XlingError names the folder. `check(folder, state)` runs on a
+    checkpoint's state before its weights are read (e.g. to compare configs); what it raises is not skipped.
+    """
+    found = list_checkpoints(run_dir)
+    if not found:
+        return None
+    problems = []
+    for folder in reversed(found):
+        try:
+            if check is not None:
+                check(folder, read_trainer_state(folder))
+            return folder, load_checkpoint(folder, model, optimizer, scheduler)
+        except UnreadableCheckpointError as exc:
+            logger.warning("skipping a damaged checkpoint: %s", exc)
+            problems.append(str(exc))
+    raise XlingError(
+        f"{Path(run_dir) / CHECKPOINT_DIR}: no checkpoint could be loaded ({'; '.join(problems)}); "
+        "start the run again without --resume in a new output folder"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _to_json(value: Any) -> Any:

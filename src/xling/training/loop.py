@@ -14,9 +14,10 @@ What a caller brings:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Collection, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,48 +26,103 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from xling.config import config_to_dict
 from xling.errors import ConfigError, XlingError
-from xling.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_rng_states
-from xling.training.distributed import all_reduce_sum, barrier, init_distributed
+from xling.training.checkpoint import (
+    BEST_DIR,
+    list_checkpoints,
+    load_newest_checkpoint,
+    save_best,
+    save_checkpoint,
+    set_rng_states,
+)
+from xling.training.distributed import DistInfo, all_reduce_sum, barrier, init_distributed
+from xling.training.evaluations import BestTracker, Evaluation, broadcast_metrics, run_evaluations
 from xling.training.optim import LazyAdamW, clip_grad_norm, has_sparse_parameters
+from xling.training.progress import TrainingProgress
+from xling.training.resume import check_resume_config, resumable_fields
 
 LOG_FILE = "train_log.jsonl"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainingConfig:
-    """Optimisation and bookkeeping settings shared by every xling training command."""
+    """Optimisation and bookkeeping settings shared by every xling training command (`[<verb>.training]`)."""
 
     max_steps: int = 1000
+    """Optimizer steps of the whole run; a resumed run ends at the same step as an uninterrupted one."""
     batch_size: int = 32
+    """Examples (sentences, pairs) per micro-batch on each process."""
     grad_accum: int = 1
+    """Micro-batches per optimizer step. Each micro-batch's loss is divided by grad_accum, so with a loss
+    that is a mean over its batch, N micro-batches of b equal one batch of N x b. The batch of one step is
+    batch_size x grad_accum x the number of processes."""
     lr: float = 5e-4
+    """Peak learning rate, reached at the end of the warm-up."""
     weight_decay: float = 0.01
+    """AdamW's decoupled weight decay; matrices only (biases, norms and other 1-d parameters get none)."""
     adam_betas: tuple[float, float] = (0.9, 0.98)
+    """AdamW's decay rates of the first and second moment estimates."""
     adam_eps: float = 1e-6
+    """AdamW's epsilon, added to the root of the second moment."""
     warmup_steps: int = 100
+    """Steps of linear warm-up: step s (from 0) runs at lr x (s + 1) / warmup_steps."""
     schedule: str = "linear"
+    """After the warm-up: "linear" or "cosine" decay to lr x min_lr_ratio at max_steps, or "constant"."""
     min_lr_ratio: float = 0.0
+    """Where the decay ends, as a share of lr."""
     clip_norm: float = 1.0
+    """Scale the gradients (dense and sparse together) to at most this global norm; 0 = no clipping."""
     precision: str = "auto"
+    """Number format of the forward pass: "bf16" (autocast), "fp32", or "auto" (bf16 where the device runs it
+    natively: recent GPUs, CPUs with AVX512-BF16 or AMX)."""
     device: str = "auto"
+    """Where to train: "auto" (a GPU when there is one), "cpu" or "cuda" (under torchrun each process takes
+    its LOCAL_RANK GPU)."""
     seed: int = 0
+    """Seeds the weights' initialisation, each step's dropout and (through the batch source) the data."""
     threads: int = 0
+    """CPU threads of torch; 0 = torch's default (all cores)."""
     log_every: int = 10
+    """Write a line of train_log.jsonl (loss, lr, tokens/s) every N steps, and at the last step."""
     checkpoint_every: int = 200
+    """Save a resumable checkpoint (weights, optimizer, RNG, data position) every N steps and at the end."""
     keep_checkpoints: int = 2
+    """How many of the newest checkpoints to keep (0 = all); with two, --resume falls back to the older one
+    when the newest is damaged."""
     eval_every: int = 0
+    """Run the evaluations every N steps and at the last step, whatever log_every is; 0 = never."""
+    best_metric: str = ""
+    """An evaluation metric as it is logged (`<evaluation>_<metric>`, e.g. dev_retrieval): the weights with
+    its best value so far are kept in <run>/best (TrainResult.best says where and when). "" = none."""
+    best_mode: str = "max"
+    """Whether a higher ("max", e.g. accuracy, BLEU) or lower ("min", e.g. a dev loss) best_metric is better."""
+    early_stopping_patience: int = 0
+    """Stop after this many evaluations in a row that do not improve best_metric; 0 = never stop early."""
     max_minutes: float = 0.0
-    progress: bool = True
+    """Stop (with a checkpoint) after this many minutes; `--resume` then finishes the run. 0 = no limit."""
+    progress: bool = False
+    """Show progress on stderr: a bar on a terminal, a plain line every few seconds otherwise. Off for library
+    calls unless asked; the command line asks."""
 
     def validate(self) -> None:
         if self.schedule not in ("linear", "cosine", "constant"):
             raise ConfigError(f"training.schedule: {self.schedule!r} must be linear, cosine or constant")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"training.precision: {self.precision!r} must be auto, fp32 or bf16")
-        for name in ("max_steps", "batch_size", "grad_accum"):
+        if self.best_mode not in ("max", "min"):
+            raise ConfigError(f"training.best_mode: {self.best_mode!r} must be max (higher is better) or min")
+        for name in ("max_steps", "batch_size", "grad_accum", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"training.{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("eval_every", "early_stopping_patience", "keep_checkpoints", "warmup_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"training.{name} must be 0 or more, got {getattr(self, name)}")
+        if self.early_stopping_patience and not self.best_metric:
+            raise ConfigError(
+                "training.early_stopping_patience: needs training.best_metric (the metric to watch)"
+            )
 
 
 class BatchSource(Protocol):
@@ -75,7 +131,7 @@ class BatchSource(Protocol):
 
 @dataclass
 class TrainResult:
-    """What a finished (or time-boxed) run did."""
+    """What a finished (or time-boxed, or early-stopped) run did, as seen from this process."""
 
     steps: int
     final_loss: float
@@ -83,9 +139,37 @@ class TrainResult:
     seconds: float
     tokens_per_s: float
     resumed_from: int = 0
+    """The step the run resumed at (0 for a fresh run)."""
     world_size: int = 1
+    rank: int = 0
+    """This process's rank: 0 is the one that writes files and prints."""
     rank_fingerprints: list[float] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    """The latest evaluation's metrics (`<evaluation>_<metric>`), empty if none ran."""
+    best: dict[str, Any] | None = None
+    """With training.best_metric: {"metric", "value", "step", "path"} of the best evaluation so far."""
+    stopped_early: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        """Return whether this is the main process (rank 0), the one that saves and prints."""
+        return self.rank == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the figures of the run as JSON-able data (for xling.json and --json; no per-step history)."""
+        return {
+            "steps": self.steps,
+            "final_loss": self.final_loss,
+            "tokens": self.tokens,
+            "seconds": round(self.seconds, 1),
+            "tokens_per_s": round(self.tokens_per_s, 1),
+            "resumed_from": self.resumed_from,
+            "world_size": self.world_size,
+            "rank_fingerprints": self.rank_fingerprints,
+            "best": self.best,
+            "stopped_early": self.stopped_early,
+        }
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -137,15 +221,26 @@ def train(
     run_dir: str | Path,
     *,
     resume: bool = False,
-    evaluate: Callable[[nn.Module, int], dict[str, float]] | None = None,
+    evaluations: Mapping[str, Evaluation] | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    may_change: Collection[str] = (),
     description: str = "training",
 ) -> TrainResult:
     """Return the result of training `objective` on `batches` for `config.max_steps` optimizer steps.
 
     Checkpoints go to `run_dir/checkpoints` every `checkpoint_every` steps and at the end; the JSONL log to
-    `run_dir/train_log.jsonl`. With `resume`, the newest checkpoint is loaded and the run continues so that
-    it ends where an uninterrupted run would.
+    `run_dir/train_log.jsonl`. With `resume`, the newest checkpoint that loads is taken up and the run
+    continues so that it ends where an uninterrupted run would. `evaluations` run every `eval_every` steps
+    and at the last one; with `best_metric` the best weights are kept in `run_dir/best`.
+
+    `run_config` is the caller's whole config as JSON-able data (its training section under "training";
+    default: the training section only). Checkpoints keep it, and a resumed run whose config differs in a
+    field other than the training bookkeeping ones (`xling.training.resume`) or `may_change` (dotted keys)
+    is refused with a ConfigError naming the fields.
     """
+    config.validate()
+    if config.best_metric and not (evaluations and config.eval_every):
+        raise ConfigError("training.best_metric: needs evaluations and training.eval_every > 0")
     run_dir = Path(run_dir)
     dist_info = init_distributed(config.device)
     if config.threads > 0:
@@ -154,17 +249,16 @@ def train(
     objective.to(dist_info.device)
     optimizer = build_optimizer(objective, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: learning_rate_factor(s, config))
+    # as JSON data, the form a checkpoint keeps it in (tuples become lists)
+    saved_config = json.loads(json.dumps(run_config or {"training": config_to_dict(config)}, default=str))
+    best = BestTracker(config.best_metric, config.best_mode) if config.best_metric else None
 
-    start_step, tokens_seen = 0, 0
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is not None and not resume:
-        # never prune or overwrite another run's checkpoints by accident
-        raise XlingError(f"{run_dir} holds checkpoints of an earlier run ({checkpoint.name}); "
-                         "pass --resume to continue it, or choose another output folder")  # fmt: skip
-    if checkpoint is not None:
-        state = load_checkpoint(checkpoint, objective, optimizer, scheduler)
-        set_rng_states(state["rng"])
-        start_step, tokens_seen = state["step"], state["tokens"]
+    start_step, tokens_seen, last_loss = 0, 0, float("nan")
+    state = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change)
+    if state is not None:
+        start_step, tokens_seen, last_loss = state["step"], state["tokens"], state.get("loss", float("nan"))
+        if best is not None:
+            best.restore(state.get("best"))
     start_tokens = tokens_seen
     if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -177,8 +271,10 @@ def train(
 
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_supported(dist_info.device))
     autocast = torch.autocast(dist_info.device.type, dtype=torch.bfloat16, enabled=use_bf16)
-    result = TrainResult(start_step, float("nan"), tokens_seen, 0.0, 0.0, resumed_from=start_step)
-    progress = _Progress(
+    result = TrainResult(start_step, last_loss, tokens_seen, 0.0, 0.0, resumed_from=start_step,
+                         world_size=dist_info.world_size, rank=dist_info.rank)  # fmt: skip
+    stop = _patience_spent(best, config)  # a run that stopped early stays stopped (unless patience grew)
+    progress = TrainingProgress(
         description, config.max_steps, start_step, enabled=config.progress and dist_info.is_main
     )
     started = time.perf_counter()
@@ -186,39 +282,27 @@ def train(
     step = start_step
     model.train()
     with progress:
-        while step < config.max_steps:
-            # Seed per step (and rank) so dropout draws do not depend on where a run was resumed.
-            torch.manual_seed(config.seed * 1_000_003 + step * 1009 + dist_info.rank)
-            loss_sum = torch.zeros((), device=dist_info.device)
-            step_tokens = torch.zeros((), device=dist_info.device, dtype=torch.long)
-            for micro in range(config.grad_accum):
-                batch = batches.get(step, micro, dist_info.rank, dist_info.world_size)
-                batch = {k: v.to(dist_info.device, non_blocking=True) for k, v in batch.items()}
-                last = micro == config.grad_accum - 1
-                sync = model.no_sync() if dist_info.distributed and not last else nullcontext()
-                with sync:
-                    with autocast:
-                        out = model(batch)
-                    (out["loss"] / config.grad_accum).backward()
-                loss_sum += out["loss"].detach().float()
-                step_tokens += out["tokens"].detach().long()
-            if config.clip_norm > 0:
-                clip_grad_norm(objective.parameters(), config.clip_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+        while step < config.max_steps and not stop:
+            loss, tokens = _train_step(model, objective, batches, optimizer, scheduler, config, dist_info,
+                                       autocast, step)  # fmt: skip
             step += 1
-
-            totals = all_reduce_sum(torch.stack([loss_sum / config.grad_accum, step_tokens.float()]))
-            loss = totals[0].item() / dist_info.world_size
-            tokens = int(totals[1].item())
             tokens_seen += tokens
             window_tokens += tokens
             result.final_loss, result.steps, result.tokens = loss, step, tokens_seen
             now = time.perf_counter()
             progress.update(step, loss, window_tokens / max(now - window_start, 1e-9))
+            out_of_time = config.max_minutes > 0 and (now - started) > config.max_minutes * 60
+            last = step == config.max_steps or out_of_time
 
-            if step % config.log_every == 0 or step == config.max_steps:
+            metrics: dict[str, float] = {}
+            if evaluations and config.eval_every and (step % config.eval_every == 0 or last):
+                metrics = broadcast_metrics(run_evaluations(evaluations, objective, step))
+                result.metrics = metrics
+                if best is not None:
+                    _update_best(best, metrics, step, run_dir, objective, dist_info)
+                    stop = _patience_spent(best, config)
+
+            if step % config.log_every == 0 or last or metrics:
                 entry = {
                     "step": step,
                     "loss": round(loss, 6),
@@ -226,35 +310,123 @@ def train(
                     "tokens": tokens_seen,
                     "tokens_per_s": round(window_tokens / max(now - window_start, 1e-9), 1),
                     "elapsed_s": round(now - started, 2),
+                    **metrics,
                 }
-                if evaluate is not None and config.eval_every and step % config.eval_every == 0:
-                    entry.update(evaluate(objective, step))
-                    model.train()
                 result.history.append(entry)
                 if dist_info.is_main:
                     with open(run_dir / LOG_FILE, "a", encoding="utf-8") as log:
                         log.write(json.dumps(entry) + "\n")
                 window_tokens, window_start = 0, time.perf_counter()
 
-            out_of_time = config.max_minutes > 0 and (now - started) > config.max_minutes * 60
-            if step % config.checkpoint_every == 0 or step == config.max_steps or out_of_time:
+            if step % config.checkpoint_every == 0 or last or stop:
                 if dist_info.is_main:
-                    save_checkpoint(
-                        run_dir, step, objective, optimizer, scheduler,
-                        {"tokens": tokens_seen, "data_position": {"step": step}, "world_size": dist_info.world_size},
-                        keep=config.keep_checkpoints,
-                    )  # fmt: skip
+                    trainer_state = {
+                        "tokens": tokens_seen, "loss": loss, "data_position": {"step": step},
+                        "world_size": dist_info.world_size, "config": saved_config,
+                        **({"best": best.state()} if best is not None else {}),
+                    }  # fmt: skip
+                    save_checkpoint(run_dir, step, objective, optimizer, scheduler, trainer_state,
+                                    keep=config.keep_checkpoints)  # fmt: skip
                 barrier()
             if out_of_time:
                 break
 
     result.seconds = time.perf_counter() - started
     result.tokens_per_s = (result.tokens - start_tokens) / max(result.seconds, 1e-9)
-    result.world_size = dist_info.world_size
+    result.stopped_early = stop
+    if best is not None and best.step is not None:
+        result.best = {"metric": best.metric, "value": best.value, "step": best.step,
+                       "path": str(run_dir / BEST_DIR)}  # fmt: skip
     result.rank_fingerprints = _rank_fingerprints(objective)
     if len(set(result.rank_fingerprints)) > 1:
         raise XlingError(f"DDP ranks diverged: parameter fingerprints {result.rank_fingerprints}")
     return result
+
+
+def _resume(
+    run_dir: Path,
+    resume: bool,
+    objective: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    saved_config: dict[str, Any],
+    may_change: Collection[str],
+) -> dict[str, Any] | None:
+    """Return the trainer state of the checkpoint a resumed run continues from (None: a fresh run).
+
+    Loads weights, optimizer, scheduler and RNG states; refuses a fresh run over another run's checkpoints.
+    """
+    found = list_checkpoints(run_dir)
+    if not found:
+        return None
+    if not resume:
+        # never prune or overwrite another run's checkpoints by accident
+        raise XlingError(f"{run_dir} holds checkpoints of an earlier run ({found[-1].name}); "
+                         "pass --resume to continue it, or choose another output folder")  # fmt: skip
+    allowed = resumable_fields(*may_change)
+
+    def same_config(folder: Path, state: dict[str, Any]) -> None:
+        if "config" in state:  # checkpoints written before configs were kept have none
+            check_resume_config(state["config"], saved_config, allowed, str(folder))
+
+    loaded = load_newest_checkpoint(run_dir, objective, optimizer, scheduler, check=same_config)
+    if loaded is None:  # the checkpoints went away in the meantime
+        return None
+    folder, state = loaded
+    set_rng_states(state["rng"])
+    logger.info("resuming %s from %s (step %d)", run_dir, folder.name, state["step"])
+    return state
+
+
+def _train_step(
+    model: nn.Module,
+    objective: nn.Module,
+    batches: BatchSource,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    config: TrainingConfig,
+    dist_info: DistInfo,
+    autocast: torch.autocast,
+    step: int,
+) -> tuple[float, int]:
+    """Return (mean loss over micro-batches and processes, tokens of all processes) of one optimizer step."""
+    # Seed per step (and rank) so dropout draws do not depend on where a run was resumed.
+    torch.manual_seed(config.seed * 1_000_003 + step * 1009 + dist_info.rank)
+    loss_sum = torch.zeros((), device=dist_info.device)
+    step_tokens = torch.zeros((), device=dist_info.device, dtype=torch.long)
+    for micro in range(config.grad_accum):
+        batch = batches.get(step, micro, dist_info.rank, dist_info.world_size)
+        batch = {k: v.to(dist_info.device, non_blocking=True) for k, v in batch.items()}
+        last = micro == config.grad_accum - 1
+        sync = model.no_sync() if dist_info.distributed and not last else nullcontext()
+        with sync:
+            with autocast:
+                out = model(batch)
+            # divided by grad_accum: the summed gradients are those of the mean loss over all micro-batches
+            (out["loss"] / config.grad_accum).backward()
+        loss_sum += out["loss"].detach().float()
+        step_tokens += out["tokens"].detach().long()
+    if config.clip_norm > 0:
+        clip_grad_norm(objective.parameters(), config.clip_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    totals = all_reduce_sum(torch.stack([loss_sum / config.grad_accum, step_tokens.float()]))
+    return totals[0].item() / dist_info.world_size, int(totals[1].item())
+
+
+def _update_best(best: BestTracker, metrics: dict[str, float], step: int, run_dir: Path, objective: nn.Module,
+                 dist_info: DistInfo) -> None:  # fmt: skip
+    """Record an evaluation in `best`; when it improves, the main process writes the weights to run_dir/best."""
+    if best.update(metrics, step) and dist_info.is_main:
+        save_best(run_dir, step, objective, {"best": best.state(), "metrics": metrics})
+    barrier()
+
+
+def _patience_spent(best: BestTracker | None, config: TrainingConfig) -> bool:
+    """Return whether early stopping is due: `early_stopping_patience` evaluations without improvement."""
+    patience = config.early_stopping_patience
+    return best is not None and patience > 0 and best.bad_evaluations >= patience
 
 
 def _rank_fingerprints(model: nn.Module) -> list[float]:
@@ -279,47 +451,3 @@ def _truncate_log(path: Path, step: int) -> None:
         line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step
     ]
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-
-
-class _Progress:
-    """A rich progress bar with loss, tokens/s and ETA (only on the main process)."""
-
-    def __init__(self, description: str, total: int, completed: int, enabled: bool):
-        self.enabled = enabled
-        if not enabled:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}"),
-            TextColumn("{task.fields[tps]:,.0f} tok/s"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-        )
-        self._task = self._progress.add_task(
-            description, total=total, completed=completed, loss=float("nan"), tps=0.0
-        )
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._progress.__exit__(*exc)
-
-    def update(self, step: int, loss: float, tokens_per_s: float) -> None:
-        if self.enabled:
-            self._progress.update(self._task, completed=step, loss=loss, tps=tokens_per_s)

@@ -1,0 +1,242 @@
+"""The training loop itself, on a linear regression: accumulation, schedule, evaluations, best, resume."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from xling.errors import ConfigError, XlingError
+from xling.training import TrainingConfig, learning_rate_factor, train
+from xling.training.checkpoint import list_checkpoints, load_checkpoint
+from xling.training.progress import TrainingProgress
+from xling.training.resume import config_differences, resumable_fields
+
+DATA_X = torch.randn(4096, 4, generator=torch.Generator().manual_seed(0))
+DATA_Y = DATA_X @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1 * torch.randn(4096, generator=torch.Generator())
+
+
+class Regression(nn.Module):
+    """forward(batch) -> {"loss": mean squared error over the batch, "tokens": batch size}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(4, 1)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        prediction = self.linear(batch["x"]).squeeze(-1)
+        return {
+            "loss": nn.functional.mse_loss(prediction, batch["y"]),
+            "tokens": torch.tensor(len(batch["y"])),
+        }
+
+
+class Rows:
+    """A pure batch source: micro-batch `micro` of step `step` is the next `batch_size` rows of the data."""
+
+    def __init__(self, batch_size: int, grad_accum: int) -> None:
+        self.batch_size, self.grad_accum = batch_size, grad_accum
+
+    def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
+        start = ((step * self.grad_accum + micro) * self.batch_size) % len(DATA_X)
+        rows = slice(start, start + self.batch_size)
+        return {"x": DATA_X[rows], "y": DATA_Y[rows]}
+
+
+def _config(**fields) -> TrainingConfig:
+    base = dict(max_steps=6, batch_size=8, lr=0.05, warmup_steps=0, schedule="constant", weight_decay=0.0,
+                device="cpu", precision="fp32", checkpoint_every=1000, log_every=1, progress=False)  # fmt: skip
+    return TrainingConfig(**{**base, **fields})
+
+
+def _run(run_dir: Path, config: TrainingConfig, **options):
+    objective = Regression()
+    result = train(objective, Rows(config.batch_size, config.grad_accum), config, run_dir, **options)
+    return objective, result
+
+
+def _weights(objective: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in objective.parameters()])
+
+
+def _log(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_accumulating_n_micro_batches_of_b_equals_steps_of_n_times_b(tmp_path):
+    accumulated, a = _run(tmp_path / "a", _config(batch_size=8, grad_accum=4, max_steps=5))
+    whole, b = _run(tmp_path / "b", _config(batch_size=32, grad_accum=1, max_steps=5))
+    assert a.final_loss == pytest.approx(b.final_loss, rel=1e-5)
+    assert torch.allclose(_weights(accumulated), _weights(whole), atol=1e-6)
+    assert a.tokens == b.tokens == 5 * 32
+    untouched = _weights(Regression())
+    assert not torch.allclose(_weights(whole), untouched)  # the steps did move the weights
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_the_logged_learning_rate_follows_warm_up_then_decay(tmp_path, schedule):
+    config = _config(max_steps=20, warmup_steps=5, schedule=schedule, min_lr_ratio=0.1)
+    _, result = _run(tmp_path, config)
+    # the lr logged after step k is the one step k+1 runs at (LambdaLR counts steps from 0)
+    assert [e["lr"] for e in result.history] == pytest.approx(
+        [0.05 * learning_rate_factor(e["step"], config) for e in result.history]
+    )
+    factors = [learning_rate_factor(s, config) for s in range(21)]
+    assert factors[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])  # linear warm-up to the peak
+    assert factors[5] == 1.0 and factors[20] == pytest.approx(0.1)  # decay to min_lr_ratio at max_steps
+    middle = 0.1 + 0.9 * (0.5 if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert factors[5 + 15 // 2] == pytest.approx(middle, abs=0.05)
+    assert all(x >= y for x, y in zip(factors[5:], factors[6:], strict=False))
+
+
+def test_evaluations_run_on_their_own_schedule_and_at_the_end(tmp_path):
+    calls = []
+
+    def evaluate(objective, step):
+        assert not objective.training  # evaluated in eval mode, put back in train mode afterwards
+        calls.append(step)
+        return {"score": float(step), "other": 1.0}
+
+    objective, result = _run(tmp_path, _config(max_steps=10, log_every=5, eval_every=3),
+                             evaluations={"dev": evaluate, "test": lambda o, s: {"acc": 0.5}})  # fmt: skip
+    assert objective.training
+    assert calls == [3, 6, 9, 10]
+    log = _log(tmp_path)
+    assert [e["step"] for e in log] == [3, 5, 6, 9, 10]
+    assert [e.get("dev_score") for e in log] == [3.0, None, 6.0, 9.0, 10.0]
+    assert log[0]["test_acc"] == 0.5 and "loss" in log[0]
+    assert result.metrics == {"dev_score": 10.0, "dev_other": 1.0, "test_acc": 0.5}
+
+
+@pytest.mark.parametrize(("mode", "best_step"), [("max", 4), ("min", 2)])
+def test_the_best_checkpoint_is_kept_by_the_chosen_metric(tmp_path, mode, best_step):
+    scores = {1: 0.3, 2: 0.1, 3: 0.5, 4: 0.9, 5: 0.4, 6: 0.6}
+    snapshots = {}
+
+    def evaluate(objective, step):
+        snapshots[step] = _weights(objective).clone()
+        return {"score": scores[step]}
+
+    config = _config(eval_every=1, best_metric="dev_score", best_mode=mode)
+    _, result = _run(tmp_path, config, evaluations={"dev": evaluate})
+    assert result.best == {"metric": "dev_score", "value": scores[best_step], "step": best_step,
+                           "path": str(tmp_path / "best")}  # fmt: skip
+    restored = Regression()
+    state = load_checkpoint(tmp_path / "best", restored)
+    assert state["step"] == best_step
+    assert torch.equal(_weights(restored), snapshots[best_step])
+
+
+def test_an_unknown_best_metric_names_the_metrics_there_are(tmp_path):
+    with pytest.raises(ConfigError, match="dev_acc.*dev_score"):
+        _run(
+            tmp_path,
+            _config(eval_every=1, best_metric="dev_acc"),
+            evaluations={"dev": lambda o, s: {"score": 1}},
+        )
+    with pytest.raises(ConfigError, match="eval_every"):
+        _run(tmp_path / "b", _config(best_metric="dev_score"), evaluations={"dev": lambda o, s: {"score": 1}})
+    with pytest.raises(ConfigError, match="best_metric"):
+        _config(early_stopping_patience=2).validate()
+
+
+def test_early_stopping_stops_after_patience_evaluations_without_improvement(tmp_path):
+    scores = [0.5, 0.6, 0.6, 0.55, 0.7, 0.8]  # no improvement at steps 3 and 4: stop there
+
+    def evaluate(objective, step):
+        return {"score": scores[step - 1]}
+
+    config = _config(max_steps=6, eval_every=1, best_metric="dev_score", early_stopping_patience=2)
+    _, result = _run(tmp_path, config, evaluations={"dev": evaluate})
+    assert result.stopped_early and result.steps == 4
+    assert result.best["step"] == 2
+    assert list_checkpoints(tmp_path)[-1].name == "step-00000004"  # a checkpoint where it stopped
+    # resumed, it stays stopped: no further steps
+    _, again = _run(tmp_path, config, evaluations={"dev": evaluate}, resume=True)
+    assert again.steps == 4 and again.stopped_early and again.resumed_from == 4
+
+
+def test_resume_ends_like_an_uninterrupted_run_and_says_where_it_resumed(tmp_path, caplog):
+    straight, _ = _run(tmp_path / "a", _config(max_steps=6))
+    _run(tmp_path / "b", _config(max_steps=4, checkpoint_every=2))
+    with caplog.at_level(logging.INFO, logger="xling.training"):
+        resumed, result = _run(tmp_path / "b", _config(max_steps=6, checkpoint_every=2), resume=True)
+    assert result.resumed_from == 4 and result.steps == 6
+    assert "step-00000004 (step 4)" in caplog.text
+    assert torch.equal(_weights(straight), _weights(resumed))
+
+
+@pytest.mark.parametrize("damaged", ["model.safetensors", "optimizer.pt", "trainer_state.json"])
+def test_resume_falls_back_to_the_older_checkpoint_when_the_newest_is_damaged(tmp_path, caplog, damaged):
+    straight, _ = _run(tmp_path / "a", _config(max_steps=6))
+    _run(tmp_path / "b", _config(max_steps=4, checkpoint_every=2))
+    newest = list_checkpoints(tmp_path / "b")[-1]
+    path = newest / damaged
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a file cut short, as by a full disk
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        resumed, result = _run(tmp_path / "b", _config(max_steps=6, checkpoint_every=2), resume=True)
+    assert str(path) in caplog.text
+    assert result.resumed_from == 2
+    assert torch.equal(_weights(straight), _weights(resumed))
+
+
+def test_resume_with_no_loadable_checkpoint_names_the_folder(tmp_path):
+    _run(tmp_path, _config(max_steps=4, checkpoint_every=2))
+    for folder in list_checkpoints(tmp_path):
+        (folder / "model.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(XlingError, match=f"{tmp_path / 'checkpoints'}: no checkpoint could be loaded"):
+        _run(tmp_path, _config(max_steps=6), resume=True)
+
+
+def test_resume_refuses_a_changed_config_and_names_the_fields(tmp_path):
+    def run_config(tlm_ratio, config):
+        return {"model": "tiny", "tlm_ratio": tlm_ratio, "output": "x", "training": config.__dict__}
+
+    first = _config(max_steps=2, checkpoint_every=2)
+    _run(tmp_path, first, run_config=run_config(0.5, first))
+    changed = _config(max_steps=4, batch_size=16)
+    with pytest.raises(ConfigError, match=r"tlm_ratio: 0\.5 in the run, 0\.3 now; training\.batch_size: 8"):
+        _run(tmp_path, changed, run_config=run_config(0.3, changed), resume=True)
+    # max_steps, log/checkpoint schedule and progress may change on resume
+    longer = _config(max_steps=4, checkpoint_every=3, log_every=2, progress=True)
+    _, result = _run(tmp_path, longer, run_config={**run_config(0.5, longer), "output": "y"},
+                     may_change=("output",), resume=True)  # fmt: skip
+    assert result.resumed_from == 2 and result.steps == 4
+
+
+def test_config_differences_compare_nested_fields_and_skip_the_allowed_ones():
+    saved = {"model": "tiny", "adam_betas": [0.9, 0.98], "training": {"max_steps": 10, "lr": 0.1}, "gone": 1}
+    new = {"model": "small", "adam_betas": (0.9, 0.98), "training": {"max_steps": 20, "lr": 0.2}, "added": 2}
+    assert config_differences(saved, new, resumable_fields()) == {
+        "added": (None, 2), "gone": (1, None), "model": ("tiny", "small"), "training.lr": (0.1, 0.2)
+    }  # fmt: skip
+    assert config_differences(saved, new, {"model", "training", "gone", "added"}) == {}
+
+
+def test_result_says_which_process_it_is_and_serialises_itself(tmp_path):
+    _, result = _run(tmp_path, _config(max_steps=3))
+    assert result.is_main and result.rank == 0
+    figures = result.to_dict()
+    assert figures["steps"] == 3 and figures["tokens"] == 24 and figures["world_size"] == 1
+    assert "history" not in figures
+    json.dumps(figures)
+
+
+def test_without_a_terminal_progress_is_plain_lines_and_only_when_asked(tmp_path, capsys):
+    stream = io.StringIO()
+    with TrainingProgress("demo", 10, 4, enabled=True, stream=stream, every_s=0.0) as progress:
+        progress.update(5, 1.25, 100.0)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "demo: 10 steps, resumed at step 4"
+    assert lines[1].startswith("demo: step 5/10 (50%), loss 1.2500, 100 tok/s")
+    _run(tmp_path / "quiet", _config(max_steps=3))
+    assert capsys.readouterr().err == ""
+    _run(tmp_path / "shown", _config(max_steps=3, progress=True))
+    assert "training: step 3/3 (100%)" in capsys.readouterr().err
