@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if any(p.startswith("onnx") for p in paths) and (
         args.reexport or "outlier_channels" not in made
     ):  # none, or an older one
-        from xling.embeddings.onnx_export import export_onnx
+        from xling.export.onnx import export_onnx
 
         export_onnx(folder, export_dir, int8=True, optimize=True)
     for path in paths:

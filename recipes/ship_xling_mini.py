@@ -1,4 +1,4 @@
-"""Ship a trained xling-mini run: copy the encoder into models/xling-mini, score it, write its model card.
+"""Ship a trained xling-mini run: copy the encoder into src/xling/models/xling-mini, score it, write its card.
 
     .venv/bin/python recipes/ship_xling_mini.py --run runs/xling-mini
 
@@ -32,7 +32,7 @@ TEN = ["deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "epo"]
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", default="runs/xling-mini")
-    parser.add_argument("--target", default="models/xling-mini")
+    parser.add_argument("--target", default="src/xling/models/xling-mini")
     parser.add_argument("--data", default=os.environ.get("XLING_DATA", "../shared/data"))
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -80,8 +80,10 @@ def clause_note(config: dict[str, Any]) -> str:
     """Return the card's sentence on clause pairs, or "" when the run had none."""
     if not config.get("clause_pairs"):
         return ""
-    return (f"\n  Besides whole verses, clause pairs cut from them (`clause_pairs = {config['clause_pairs']}`: both sides "
-            "split at clause\n  punctuation, kept when the clause counts and length shares agree).")
+    return (
+        f"\n  Besides whole verses, clause pairs cut from them (`clause_pairs = {config['clause_pairs']}`: both sides "
+        "split at clause\n  punctuation, kept when the clause counts and length shares agree)."
+    )
 
 
 def model_card(meta: dict[str, Any], scores: dict[str, Any], target: Path) -> str:
@@ -114,7 +116,7 @@ dimensions, unit-length output. It encodes tens of thousands of sentences per se
 
 ```python
 from xling import Encoder
-encoder = Encoder.load("xling-mini")  # or SentenceTransformer("models/xling-mini"), sentence-transformers >= 6.2
+encoder = Encoder.load("xling-mini")  # or SentenceTransformer("src/xling/models/xling-mini"), sentence-transformers >= 6.2
 vectors = encoder.encode(["Where is the station?", "Wo ist der Bahnhof?"])
 ```
 
@@ -135,7 +137,7 @@ vectors = encoder.encode(["Where is the station?", "Wo ist der Bahnhof?"])
 ```
 xling tokenizer train --recipe recipes/xling-mini.toml
 xling align sentences --recipe recipes/xling-mini.toml
-.venv/bin/python recipes/ship_xling_mini.py      # copies into models/xling-mini, scores, writes this card
+.venv/bin/python recipes/ship_xling_mini.py      # copies into src/xling/models/xling-mini, scores, writes this card
 ```
 
 ## Scores

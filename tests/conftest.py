@@ -23,9 +23,9 @@ def xling_mini_rows() -> np.ndarray:
     """Return the first 2,500 rows of the shipped xling-mini table as float32 (as its loader reads them)."""
     from xling.embeddings.static import MODULE_DIR, StaticSentenceEncoder
 
-    folder = REPO / "models/xling-mini" / MODULE_DIR
+    folder = REPO / "src/xling/models/xling-mini" / MODULE_DIR
     if not (folder / "model.safetensors").is_file():
-        pytest.skip("needs models/xling-mini (shipped with the repository)")
+        pytest.skip("needs src/xling/models/xling-mini (shipped with the repository)")
     return StaticSentenceEncoder.load(folder).embedding.weight[:2500].detach().numpy().copy()
 
 

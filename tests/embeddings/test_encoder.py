@@ -124,8 +124,8 @@ def test_long_text_is_cut_and_reported(tmp_path, sample_tokenizer_dir):
     encoder = Encoder.load(tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean"))
     long_text = "Where is the station? " * 5000  # ~100k characters
     with pytest.warns(UserWarning, match="1 of 2 texts were cut to the 64-token limit"):
-        vectors = encoder.encode([long_text, "short"])
-    assert encoder.last_stats.truncated == 1 and np.isfinite(vectors).all()
+        vectors, stats = encoder.encode_with_stats([long_text, "short"])
+    assert stats.truncated == 1 and stats.texts == 2 and np.isfinite(vectors).all()
 
 
 @pytest.mark.parametrize("bad, message", [(["fine", "  "], "text 1 is empty"), (["fine", None], "text 1 is a NoneType"),

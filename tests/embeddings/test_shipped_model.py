@@ -10,7 +10,7 @@ from xling.embeddings.encoder import SHIPPED_MODELS, Encoder
 
 MODEL = SHIPPED_MODELS / "xling-mini"
 pytestmark = pytest.mark.skipif(
-    not (MODEL / "modules.json").is_file(), reason="models/xling-mini not shipped"
+    not (MODEL / "modules.json").is_file(), reason="src/xling/models/xling-mini not shipped"
 )
 
 

@@ -39,7 +39,8 @@ def embed(
     from xling.embeddings.files import embed_file
 
     encoder = load_encoder(model, precision=precision, pooling=pooling, layer=layer, max_length=max_length)
-    report = embed_file(encoder, input, output, batch_size=batch_size, dtype=dtype, normalize=normalize)
+    report = embed_file(encoder, input, output, batch_size=batch_size, dtype=dtype, normalize=normalize,
+                        show_progress=True)  # fmt: skip
     note = f", {report.truncated} cut to the token limit" if report.truncated else ""
     console.print(f"[green]{report.rows} x {report.dimension} vectors written to {report.output}[/] "
                   f"({report.rows / max(report.seconds, 1e-9):,.0f} texts/s{note})")  # fmt: skip
@@ -70,7 +71,7 @@ def export_onnx_cmd(
     from rich.table import Table
 
     from xling.data.readers import read_lines
-    from xling.embeddings.onnx_export import export_onnx
+    from xling.export.onnx import export_onnx
 
     sentences = list(read_lines(sample)) if sample is not None else None
     with console.status(f"exporting {model} to ONNX and measuring it"):

@@ -75,7 +75,7 @@ def tokenizer_transfer(
     json_path: JsonOut = None,
 ) -> None:
     """Give a transformer encoder a new vocabulary, new rows made from its own sub-token rows (FVT)."""
-    from xling.embeddings.vocabulary_transfer import VocabTransferConfig, transfer_vocabulary
+    from xling.tokenization.vocabulary_transfer import VocabTransferConfig, transfer_vocabulary
 
     config = load_config(VocabTransferConfig, recipe, set_ or [], section="transfer", model=model,
                          tokenizer=tokenizer, output=output, overwrite=overwrite or None)  # fmt: skip

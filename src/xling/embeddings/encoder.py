@@ -3,8 +3,13 @@
 `Encoder.load` reads, in this order of preference:
 - a sentence-transformers folder (`modules.json`: Transformer or StaticEmbedding, Pooling, Dense, Normalize);
 - a Hugging Face encoder folder (XLM-R, BERT/mBERT, LaBSE-like; pooling from `xling.json` or mean);
-- a name of a model shipped with xling (`xling-mini`, looked up in `$XLING_MODELS` then the checkout's
-  `models/`), or a Hub id, fetched through the Hugging Face cache where the network allows it.
+- a name of a model shipped with xling (`xling-mini`), looked up in `$XLING_MODELS`, then
+  `$XLING_HOME/models`, then the installed package's own `xling/models/` (package data, so an installed
+  xling finds it offline, not only a source checkout);
+- a Hub id, fetched through the Hugging Face cache where the network allows it.
+
+`Encoder.encode` keeps no state of a call on the object (its statistics come back from `encode_with_stats`),
+so one Encoder serves several threads at once; it shows a progress bar only when asked (`show_progress`).
 """
 
 from __future__ import annotations
@@ -20,15 +25,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.embeddings.transformer import DenseLayer, TransformerSentenceEncoder, activation_name
+from xling.embeddings.weights import load_pretrained, load_safetensors
 from xling.errors import ConfigError, DataError, XlingError
 
 XLING_META = "xling.json"
-SHIPPED_MODELS = Path(__file__).resolve().parents[3] / "models"
+# Models shipped with xling are package data (src/xling/models/<name>), so they travel with `pip install .`.
+SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
 # fp32; bf16 autocast (CPUs with AVX512-BF16/AMX, GPUs); int8: dynamic int8 weights for every nn.Linear
@@ -46,7 +52,7 @@ def quantize_int8(module: nn.Module) -> nn.Module:
 
 @dataclass
 class EncodeStats:
-    """What the last `encode` call did: how many texts, how many were cut to the length limit."""
+    """What one `encode_with_stats` call did: how many texts, how many were cut to the length limit."""
 
     texts: int = 0
     truncated: int = 0
@@ -83,7 +89,6 @@ class Encoder:
         self.device = torch.device(device)
         self.precision = precision
         self.meta = meta or {}
-        self.last_stats = EncodeStats()
 
     @property
     def dimension(self) -> int:
@@ -99,8 +104,9 @@ class Encoder:
         opts = EncoderOptions(**options)
         folder = resolve_model(name_or_path)
         meta = _read_meta(folder)
+        _check_options(opts)
         if opts.backend != "torch":
-            from xling.embeddings.onnx_export import load_onnx_module
+            from xling.embeddings.backends.onnx import load_onnx_module
 
             module, normalize = load_onnx_module(folder, opts)
         elif (folder / "modules.json").is_file():
@@ -117,22 +123,34 @@ class Encoder:
         texts: Sequence[str],
         batch_size: int = 64,
         normalize: bool | None = None,
-        show_progress: bool | None = None,
+        show_progress: bool = False,
     ) -> np.ndarray:
         """Return float32 vectors [len(texts), dimension] in input order (unit length unless normalize=False).
 
-        Texts are encoded in batches of similar length (less padding); the number cut at the length limit
-        is in `last_stats.truncated` and reported once as a warning.
+        Texts are encoded in batches of similar length (less padding); how many were cut at the length limit
+        is reported once as a warning (and returned by `encode_with_stats`). Safe to call from several
+        threads at once.
         """
+        return self.encode_with_stats(texts, batch_size, normalize, show_progress)[0]
+
+    def encode_with_stats(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        normalize: bool | None = None,
+        show_progress: bool = False,
+    ) -> tuple[np.ndarray, EncodeStats]:
+        """Return (the vectors `encode` returns, what the call did: texts, truncated, seconds)."""
         texts = check_texts(texts)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a whole number >= 1, not {batch_size!r}")
         normalize = self.normalize if normalize is None else normalize
         started = time.perf_counter()
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        truncated = 0
-        show = show_progress if show_progress is not None else len(texts) >= 20 * batch_size
+        truncated = 0  # local: the object holds no state of a call, so threads can share it
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
-        with torch.inference_mode(), autocast, _progress(len(texts), show) as advance:
+        with torch.inference_mode(), autocast, _progress(len(texts), bool(show_progress)) as advance:
             for start in range(0, len(texts), batch_size):
                 idx = order[start : start + batch_size]
                 features, cut = self.module.featurize([texts[i] for i in idx])
@@ -143,13 +161,13 @@ class Encoder:
                     vectors = nn.functional.normalize(vectors, dim=-1)
                 out[idx] = vectors.cpu().numpy()
                 advance(len(idx))
-        self.last_stats = EncodeStats(len(texts), truncated, time.perf_counter() - started)
+        stats = EncodeStats(len(texts), truncated, time.perf_counter() - started)
         if truncated:
             limit = getattr(self.module, "max_length", None)
             warnings.warn(
-                f"{truncated} of {len(texts)} texts were cut to the {limit}-token limit", stacklevel=2
+                f"{truncated} of {len(texts)} texts were cut to the {limit}-token limit", stacklevel=3
             )
-        return out
+        return out, stats
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:
@@ -165,15 +183,26 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
+def model_roots() -> list[Path]:
+    """Return the folders searched for a shipped model name, in order: $XLING_MODELS, $XLING_HOME/models,
+    the package's own models/."""
+    roots = []
+    if os.environ.get("XLING_MODELS"):
+        roots.append(Path(os.environ["XLING_MODELS"]).expanduser())
+    if os.environ.get("XLING_HOME"):
+        roots.append(Path(os.environ["XLING_HOME"]).expanduser() / "models")
+    return [*roots, SHIPPED_MODELS]
+
+
 def resolve_model(name_or_path: str | Path) -> Path:
     """Return the local folder for a path, a shipped model name or a Hub id (cached or fetched)."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
     name = str(name_or_path)
-    for root in (os.environ.get("XLING_MODELS"), SHIPPED_MODELS):
-        if root and (Path(root) / name).is_dir():
-            return Path(root) / name
+    for root in model_roots():
+        if (root / name).is_dir():
+            return root / name
     if path.exists():
         raise DataError("is a file, not a model folder", path)
     if name.count("/") != 1 or name.startswith((".", "/")):
@@ -212,9 +241,9 @@ def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *
     """Return a transformer encoder over the HF model in `folder` (options beat xling.json beat defaults)."""
     from transformers import AutoModel, AutoTokenizer
 
+    model = load_pretrained(AutoModel, folder)
     try:
-        model = AutoModel.from_pretrained(folder)
-        tokenizer = AutoTokenizer.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as error:
         raise DataError(f"cannot load as a Hugging Face encoder: {error}", folder) from error
     embedding = meta  # xling.json may say how to pool: {"pooling": "mean", "layer": 3, "max_length": 128}
@@ -239,6 +268,7 @@ def _load_sentence_transformers(
     )  # unit vectors by default, as Normalize would give; encode(normalize=False) opts out
     first_kind, first_dir = kinds[0]
     if first_kind == "StaticEmbedding":
+        _refuse_transformer_options(opts, folder)
         rest = [kind for kind, _ in kinds[1:] if kind != "Normalize"]
         if rest:
             raise DataError(
@@ -262,6 +292,22 @@ def _load_sentence_transformers(
     max_length = _read_json(st_config).get("max_seq_length", 512) if st_config.is_file() else 512
     module = _load_hf_encoder(first_dir, opts, meta, pooling=pooling, max_length=max_length, dense=dense)
     return module, normalize
+
+
+def _check_options(opts: EncoderOptions) -> None:
+    """Raise ConfigError for option values no encoder can use (max_length < 1)."""
+    if opts.max_length is not None and opts.max_length < 1:
+        raise ConfigError(f"max_length must be >= 1, not {opts.max_length}")
+
+
+def _refuse_transformer_options(opts: EncoderOptions, folder: Path) -> None:
+    """Raise ConfigError when pooling, layer or max_length are set for a static encoder (it has none)."""
+    given = [name for name in ("pooling", "layer", "max_length") if getattr(opts, name) is not None]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)}: not options of the static encoder {folder} (its vector is the mean of its "
+            "token vectors: no pooling choice, no layers, no length limit); leave them out"
+        )
 
 
 def _st_pooling(config: dict[str, Any], path: Path) -> str:
@@ -289,7 +335,7 @@ def _st_dense(path: Path) -> DenseLayer:
     config = _read_json(path / "config.json")
     weights_file = path / "model.safetensors"
     if weights_file.is_file():
-        weights = load_file(str(weights_file))
+        weights = load_safetensors(weights_file)
     else:
         bin_file = path / "pytorch_model.bin"
         if not bin_file.is_file():

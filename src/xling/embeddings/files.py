@@ -26,7 +26,7 @@ class EmbedReport:
 
 
 def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batch_size: int = 64,
-               dtype: str = "float32", normalize: bool = True) -> EmbedReport:  # fmt: skip
+               dtype: str = "float32", normalize: bool = True, show_progress: bool = False) -> EmbedReport:  # fmt: skip
     """Return a report after writing the vectors of every line of `input_path` to `output_path`.
 
     `.npy` (float32 or float16) or `.fvecs` (FAISS/ann-benchmarks: per row an int32 dimension, then float32
@@ -37,10 +37,14 @@ def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batc
     kind = FORMATS.get(output.suffix)
     if kind is None:
         raise ConfigError(f"output: {output} must end in .npy or .fvecs")
-    if dtype not in ("float32", "float16") or (kind == "fvecs" and dtype != "float32"):
-        raise ConfigError(f"dtype: {dtype!r} must be float32 or float16 (.fvecs is float32 only)")
+    if dtype not in ("float32", "float16"):
+        raise ConfigError(f"dtype {dtype!r} must be float32 or float16")
+    if kind == "fvecs" and dtype != "float32":
+        raise ConfigError(f"dtype {dtype}: .fvecs files hold float32 only (write .npy for {dtype})")
     texts = list(read_lines(input_path))
-    vectors = encoder.encode(texts, batch_size=batch_size, normalize=normalize)  # no blank line got here
+    vectors, stats = encoder.encode_with_stats(  # no blank line got here
+        texts, batch_size=batch_size, normalize=normalize, show_progress=show_progress
+    )
     with atomic_write(output, "wb") as handle:
         if kind == "npy":
             np.save(handle, vectors.astype(dtype))
@@ -49,7 +53,6 @@ def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batc
             rows[:, 0] = np.array([vectors.shape[1]], dtype=np.int32).view(np.float32)[0]
             rows[:, 1:] = vectors
             rows.tofile(handle)
-    stats = encoder.last_stats
     return EmbedReport(output, len(texts), vectors.shape[1], stats.truncated, stats.seconds)
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tokenizers import Tokenizer
 from torch import nn
 
+from xling.embeddings.weights import load_safetensors
 from xling.errors import DataError
 
 MODULE_DIR = "0_StaticEmbedding"
@@ -112,7 +113,7 @@ class StaticSentenceEncoder(nn.Module):
         for needed in (tokenizer_path, weights_path):
             if not needed.is_file():
                 raise DataError("static embedding folder lacks this file", needed)
-        weights = load_file(str(weights_path))
+        weights = load_safetensors(weights_path)
         if "embedding.weight" in weights:
             embedding = weights["embedding.weight"]
         elif "embeddings" in weights:  # model2vec: optional token mapping and per-token weights

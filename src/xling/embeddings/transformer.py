@@ -11,6 +11,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
+from xling.embeddings.pooling import mean_pool
 from xling.errors import ConfigError
 
 POOLINGS = ("mean", "cls", "max", "pooler")
@@ -60,11 +61,17 @@ class TransformerSentenceEncoder(nn.Module):
             raise ConfigError(f"pooling {pooling!r} must be one of {', '.join(POOLINGS)}")
         if pooling == "pooler" and getattr(model, "pooler", None) is None:
             raise ConfigError("pooling 'pooler' needs a model with a pooler layer; this one has none")
+        layers = getattr(model.config, "num_hidden_layers", None)
+        if layer is not None and layers is not None and not -(layers + 1) <= layer <= layers:
+            raise ConfigError(
+                f"layer {layer}: the model has {layers} layers (0 is the embedding output, {layers} or -1 the "
+                f"last; valid: {-(layers + 1)} to {layers})"
+            )
         self.model = model
         self.hf_tokenizer = hf_tokenizer
         self.pooling = pooling
         self.layer = layer
-        self.max_length = min(max_length, _position_limit(model))
+        self.max_length = min(max_length, position_limit(model))
         self.dense = nn.ModuleList()
         for layer_spec in dense:
             linear = nn.Linear(
@@ -75,7 +82,7 @@ class TransformerSentenceEncoder(nn.Module):
                 if layer_spec.bias is not None:
                     linear.bias.copy_(layer_spec.bias)
             self.dense.append(nn.Sequential(linear, ACTIVATIONS[layer_spec.activation]()))
-        self._tokenizer = _truncating_backend(hf_tokenizer, self.max_length)
+        self._tokenizer = truncating_backend(hf_tokenizer, self.max_length)
         self.pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
 
     @property
@@ -144,10 +151,9 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
     """Return one vector per sequence from token states: mean or max over real tokens, or the first token."""
     if how == "cls":
         return hidden[:, 0]
-    m = mask.unsqueeze(-1).to(hidden.dtype)
     if how == "max":
-        return hidden.masked_fill(m == 0, torch.finfo(hidden.dtype).min).max(dim=1).values
-    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return hidden.masked_fill(mask.unsqueeze(-1) == 0, torch.finfo(hidden.dtype).min).max(dim=1).values
+    return mean_pool(hidden, mask)
 
 
 def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -163,7 +169,7 @@ def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tens
     }
 
 
-def _position_limit(model: nn.Module) -> int:
+def position_limit(model: nn.Module) -> int:
     """Return how many tokens the model's position table holds (XLM-R reserves padding_idx + 1 slots)."""
     config = model.config
     limit = getattr(config, "max_position_embeddings", 512) or 512
@@ -172,7 +178,7 @@ def _position_limit(model: nn.Module) -> int:
     return limit
 
 
-def _truncating_backend(hf_tokenizer, max_length: int) -> Tokenizer | None:
+def truncating_backend(hf_tokenizer, max_length: int) -> Tokenizer | None:
     """Return a private copy of the fast tokenizer's Rust backend that truncates to max_length, unpadded."""
     backend = getattr(hf_tokenizer, "backend_tokenizer", None)
     if backend is None:

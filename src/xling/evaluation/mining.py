@@ -21,8 +21,9 @@ import numpy as np
 
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus
+from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError
-from xling.retrieval.mining import MineConfig, MinedPair, SentenceEncoder, encode_texts, mine_embeddings
+from xling.retrieval.mining import MineConfig, MinedPair, encode_texts, mine_embeddings
 
 __all__ = [
     "DEFAULT_DISTRACTORS",
@@ -226,7 +227,7 @@ class MiningResult:
 
 
 def evaluate_mining(
-    encoder: SentenceEncoder, test: MiningTest | Sequence[MiningTest], config: MineConfig | None = None
+    encoder: TextEncoder, test: MiningTest | Sequence[MiningTest], config: MineConfig | None = None
 ) -> MiningResult:
     """Return the best-F1 mining scores of `encoder` on one test or several (one entry per pair).
 

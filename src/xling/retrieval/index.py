@@ -45,9 +45,10 @@ import numpy as np
 
 from xling.atomic import atomic_write
 from xling.data.languages import normalize_language
+from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.knn import HNSW_EF_SEARCH, HNSW_M, INDEX_KINDS, IVF_NPROBE, ivf_list_count
-from xling.retrieval.mining import SentenceEncoder, encode_texts
+from xling.retrieval.mining import encode_texts
 
 __all__ = ["FORMAT_VERSION", "Hit", "SearchIndex"]
 
@@ -270,7 +271,7 @@ class SearchIndex:
 
     def add_texts(
         self,
-        encoder: SentenceEncoder,
+        encoder: TextEncoder,
         texts: Sequence[str],
         languages: str | Sequence[str],
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
@@ -354,7 +355,7 @@ class SearchIndex:
 
     def search_texts(
         self,
-        encoder: SentenceEncoder,
+        encoder: TextEncoder,
         queries: Sequence[str],
         k: int = 10,
         languages: str | Sequence[str] | None = None,
@@ -369,7 +370,7 @@ class SearchIndex:
 
     # --- internals -----------------------------------------------------------------------------------
 
-    def _check_encoder(self, encoder: SentenceEncoder) -> None:
+    def _check_encoder(self, encoder: TextEncoder) -> None:
         """Return nothing; raise XlingError if `encoder` is not the model this index was built with."""
         name = getattr(encoder, "name", None)
         dimension = getattr(encoder, "dimension", None)

@@ -25,11 +25,12 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 
 from xling.atomic import atomic_write
+from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.knn import (
     INDEX_KINDS,
@@ -47,7 +48,6 @@ __all__ = [
     "MineConfig",
     "MineReport",
     "MinedPair",
-    "SentenceEncoder",
     "parse_threshold",
     "encode_texts",
     "knn",
@@ -64,21 +64,6 @@ MODES: tuple[str, ...] = ("intersect", "forward", "backward", "max")
 # embeddings; "distance" > 0 is the same "stands out from its neighbourhood" test as ratio > 1; absolute
 # cosines have no model-independent cut, so "auto" keeps every selected pair there.
 DEFAULT_THRESHOLDS: dict[str, float | None] = {"ratio": 1.06, "distance": 0.0, "absolute": None}
-
-
-class SentenceEncoder(Protocol):
-    """What mining and the search index need from a sentence encoder."""
-
-    name: str
-    dimension: int
-
-    def encode(
-        self,
-        texts: list[str],
-        batch_size: int = 64,
-        normalize: bool = True,
-        show_progress: bool | None = None,
-    ) -> np.ndarray: ...
 
 
 @dataclass
@@ -333,7 +318,7 @@ def _sentence(raw: bytes, path: Path, number: int) -> str:
     return text
 
 
-def encode_texts(encoder: SentenceEncoder, texts: list[str], batch_size: int) -> np.ndarray:
+def encode_texts(encoder: TextEncoder, texts: list[str], batch_size: int) -> np.ndarray:
     """Return the unit float32 embeddings of `texts`; raise XlingError if the encoder's output is bad."""
     vectors = np.asarray(encoder.encode(texts, batch_size=batch_size, normalize=True), dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(texts):
@@ -350,7 +335,7 @@ def _write_atomically(path: Path, lines: Iterator[str]) -> None:
 
 
 def mine_files(
-    encoder: SentenceEncoder,
+    encoder: TextEncoder,
     src_path: str | os.PathLike[str],
     tgt_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],

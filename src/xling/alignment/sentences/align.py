@@ -35,9 +35,9 @@ from xling.data.readers import AlignedCorpus, read_parallel_tsv
 from xling.data.sources import HeldOut, resolve_corpus
 from xling.embeddings.encoder import XLING_META, Encoder
 from xling.embeddings.static import StaticSentenceEncoder
-from xling.embeddings.vocabulary_transfer import cached_transfer
 from xling.errors import ConfigError
 from xling.evaluation.retrieval import retrieval_accuracy
+from xling.tokenization.vocabulary_transfer import cached_transfer
 from xling.training import TrainingConfig, train
 from xling.training.distributed import barrier, init_distributed
 
@@ -59,7 +59,7 @@ class AlignConfig:
     student: str = "static"
     tokenizer: str = ""
     # a tokenizer folder: the encoder student first gets this vocabulary, new rows made from its own sub-token
-    # rows (vocabulary transfer, xling.embeddings.vocabulary_transfer), kept in <output>/vocabulary_transfer
+    # rows (vocabulary transfer, xling.tokenization.vocabulary_transfer), kept in <output>/vocabulary_transfer
     student_vocabulary: str = ""
     dimension: int = 256
     teacher: str = ""

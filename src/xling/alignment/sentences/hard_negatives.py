@@ -16,11 +16,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xling.atomic import write_json_atomically
+from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, XlingError
 from xling.retrieval.knn import build_faiss_index
 
@@ -28,12 +29,6 @@ if TYPE_CHECKING:
     from xling.alignment.sentences.data import ParallelBank
 
 CACHE_FILE, KEY_FILE = "hard_negatives.npy", "hard_negatives.json"
-
-
-class TextEncoder(Protocol):
-    def encode(
-        self, texts: Sequence[str], batch_size: int = ..., show_progress: bool | None = ...
-    ) -> np.ndarray: ...
 
 
 @dataclass

@@ -14,14 +14,14 @@ from xling.data.readers import AlignedCorpus
 from xling.data.sources import sample_corpus_dir
 from xling.embeddings.encoder import Encoder
 from xling.embeddings.transformer import TransformerSentenceEncoder
-from xling.embeddings.vocabulary_transfer import (
+from xling.errors import ConfigError
+from xling.tokenization.vocabulary import load_tokenizer, save_tokenizer
+from xling.tokenization.vocabulary_transfer import (
     cached_transfer,
     transfer_embeddings,
     transfer_vocabulary,
     unknown_rate,
 )
-from xling.errors import ConfigError
-from xling.tokenization.vocabulary import load_tokenizer, save_tokenizer
 from xling.training import TrainingConfig
 
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

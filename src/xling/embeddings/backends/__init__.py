@@ -1,0 +1,1 @@
+"""Ways to run a sentence encoder besides PyTorch (`Encoder.load(..., backend=...)`): ONNX Runtime."""

@@ -1,0 +1,81 @@
+"""Read model weights, naming the file when one is missing, truncated or corrupt.
+
+Every model load of xling goes through here (`load_pretrained` for Hugging Face folders, `load_safetensors`
+for a single file), so a damaged `model.safetensors` gives one line naming it instead of a long traceback
+from deep inside safetensors or transformers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xling.errors import DataError
+
+NOT_SAFETENSORS = "not a readable safetensors file (truncated or corrupt?)"
+
+
+def check_safetensors(path: str | Path) -> None:
+    """Return None when the header of `path` parses and the file is long enough for every tensor it lists.
+
+    Raises DataError naming `path` otherwise. Reads the header only (a few KB), not the tensors.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            prefix = handle.read(8)
+            header_bytes = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
+            if header_bytes <= 0 or 8 + header_bytes > size:
+                raise ValueError("header length beyond the end of the file")
+            header = json.loads(handle.read(header_bytes))
+        ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+    except FileNotFoundError as error:
+        raise DataError("missing file", path) from error
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        raise DataError(NOT_SAFETENSORS, path) from error
+    if 8 + header_bytes + max(ends, default=0) > size:
+        raise DataError(NOT_SAFETENSORS, path)
+
+
+def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Return the tensors of a safetensors file; raise DataError naming it when it is damaged."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    check_safetensors(path)
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise DataError(NOT_SAFETENSORS, path) from error
+
+
+def check_weights_folder(folder: str | Path) -> None:
+    """Return None when every `*.safetensors` file in `folder` is whole (see `check_safetensors`)."""
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        check_safetensors(path)
+
+
+def load_pretrained(model_class: Any, folder: str | Path, **kwargs: Any) -> Any:
+    """Return `model_class.from_pretrained(folder, **kwargs)` from local files only, with clear errors.
+
+    `model_class` is a transformers class (`AutoModel`, `XLMRobertaForMaskedLM`, ...). A missing folder, a
+    folder without config.json or a damaged weights file raises DataError naming it, never a Hub look-up.
+    """
+    from safetensors import SafetensorError
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError("no such model folder", folder)
+    if not (folder / "config.json").is_file():
+        raise DataError("not a Hugging Face model folder (no config.json)", folder)
+    check_weights_folder(folder)
+    try:
+        return model_class.from_pretrained(str(folder), local_files_only=True, **kwargs)
+    except SafetensorError as error:
+        raise DataError(f"{NOT_SAFETENSORS} ({error})", folder) from error
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot load as a Hugging Face model: {error}", folder) from error

@@ -1,0 +1,395 @@
+"""Export a transformer sentence encoder to ONNX Runtime graphs (fp32, int8, fused), each checked against it.
+
+`export_onnx` writes `<output>/onnx/model.onnx` (and `model_int8.onnx`): one graph from `input_ids` and
+`attention_mask` to the pooled sentence vector (layer choice, pooling and Dense layers are inside the graph;
+normalisation stays in `Encoder`), with dynamic batch and sequence axes. Next to it go the tokenizer files,
+the sentence-transformers metadata (so the folder still says how it pools) and `onnx/export.json`, which
+is what `Encoder.load(folder, backend="onnx" | "onnx-int8")` reads (`xling.embeddings.backends.onnx`). Each
+export is checked: the report holds the cosine of every variant's vectors to the PyTorch fp32 encoder's on
+real sentences, and their speed.
+
+With `optimize`, the export also writes ONNX Runtime's transformer-optimized graph (`model_opt.onnx`:
+fused Attention, EmbedLayerNormalization, BiasGelu; `onnxruntime.transformers.optimizer`) and, with `int8`
+too, its dynamic int8 version (`model_opt_int8.onnx`, backend "onnx-opt-int8"; `xling.export.quantize`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from xling.atomic import write_json_atomically
+from xling.embeddings.backends.onnx import (
+    EXPORT_META,
+    INPUT_NAMES,
+    MODEL_FILES,
+    ONNX_DIR,
+    OUTPUT_NAME,
+    OnnxSentenceEncoder,
+    require_onnxruntime,
+)
+from xling.embeddings.encoder import Encoder, check_texts, resolve_model
+from xling.embeddings.transformer import TransformerSentenceEncoder, position_limit
+from xling.errors import ConfigError, DataError, XlingError
+from xling.export.measure import encode_unit, megabytes, timed_encode
+from xling.export.quantize import (
+    INT8_MIN_COSINE,
+    INT8_OUTLIER_CHANNELS,
+    quantize_int8,
+    quantize_optimized_int8,
+)
+from xling.export.quiet import quiet_tools
+
+# Files a Transformer module folder holds besides its weights: the tokenizer, the model config, ST's config.
+TOKENIZER_FILES = (
+    "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model", "sentencepiece.model",
+    "tokenizer.model", "bpe.codes", "sentence_bert_config.json",
+)  # fmt: skip
+ROOT_META_FILES = (
+    "modules.json",
+    "config_sentence_transformers.json",
+    "sentence_bert_config.json",
+    "xling.json",
+)
+EXTERNAL_DATA_BYTES = 1_500_000_000  # protobuf caps one file at 2 GB: bigger models keep weights beside it
+# ONNX Runtime re-fuses Add + LayerNormalization into SkipLayerNormalization when it loads a graph; on CPU
+# (onnxruntime 1.32, AVX-512) that kernel is ~5x slower than the two ops it replaces, about 15% of an int8
+# MiniLM's time, so the optimized graphs are written without it and loaded with the fusion turned off.
+OPT_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+
+
+@dataclass
+class VariantReport:
+    """One way of running the encoder, measured on the sample against the PyTorch fp32 encoder."""
+
+    name: str  # "torch fp32", "onnx fp32", "onnx int8"
+    file: str | None
+    megabytes: float | None
+    mean_cosine: float
+    min_cosine: float
+    sentences_per_s: float
+    backend: str = "torch"  # what Encoder.load(folder, backend=...) takes to run it
+
+
+@dataclass
+class ExportReport:
+    """What `export_onnx` wrote, and how close and how fast each variant is."""
+
+    output: Path
+    exporter: str  # "dynamo" or "torchscript" (the fallback)
+    opset: int
+    sentences: int
+    threads: int
+    variants: list[VariantReport] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "output": str(self.output)}
+
+
+def sample_sentences(per_language: int = 64, corpus: str | Path | None = None) -> list[str]:
+    """Return the first `per_language` sentences of each language of a corpus (default: the bundled one)."""
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import sample_corpus_dir
+
+    aligned = AlignedCorpus.from_dir(corpus or sample_corpus_dir())
+    return [text for lang in aligned.languages for _, text in islice(aligned.sentences(lang), per_language)]
+
+
+def export_onnx(
+    encoder_or_folder: Encoder | str | Path,
+    output_dir: str | Path,
+    *,
+    int8: bool = False,
+    optimize: bool = False,
+    int8_min_cosine: float = INT8_MIN_COSINE,
+    int8_outlier_channels: int = INT8_OUTLIER_CHANNELS,
+    sentences: Sequence[str] | None = None,
+    opset: int = 18,
+    batch_size: int = 32,
+    **options: Any,
+) -> ExportReport:
+    """Export a transformer encoder to `output_dir/onnx/` (fp32, and dynamic int8 with `int8`); measure it.
+
+    `encoder_or_folder` is a loaded fp32 `Encoder` or anything `Encoder.load` takes (then `options`, such
+    as pooling or max_length, go to it). `output_dir` may be the model folder itself. The report compares
+    every variant with the PyTorch fp32 encoder on `sentences` (default: 64 per language of the bundled
+    sample corpus). Static encoders are refused: they are a table lookup and a mean, nothing to speed up.
+    `optimize` adds ONNX Runtime's fused transformer graph (`model_opt.onnx`, and `model_opt_int8.onnx`
+    with `int8`: `int8_outlier_channels` FFN channels per layer in fp32, chosen on `sentences`, and whole
+    FFN output projections in fp32 if needed to reach `int8_min_cosine`; see the module docstring).
+    """
+    require_onnxruntime()
+    if not 0.0 < int8_min_cosine <= 1.0:
+        raise ConfigError(f"int8_min_cosine must be in (0, 1], not {int8_min_cosine}")
+    if int8_outlier_channels < 0:
+        raise ConfigError(f"int8_outlier_channels must be >= 0, not {int8_outlier_channels}")
+    source: Path | None = None
+    if isinstance(encoder_or_folder, Encoder):
+        if options:
+            raise ConfigError(f"options {sorted(options)} only apply when exporting from a folder")
+        encoder = encoder_or_folder
+    else:
+        source = resolve_model(encoder_or_folder)
+        encoder = Encoder.load(source, **options)
+    module = encoder.module
+    if encoder.kind == "static":
+        raise ConfigError(
+            "static encoders (kind 'static') have nothing to gain from ONNX: encoding is already one "
+            "embedding-table lookup and a mean; use the folder as it is"
+        )
+    if not isinstance(module, TransformerSentenceEncoder):
+        raise ConfigError(f"only transformer encoders can be exported to ONNX, not kind {encoder.kind!r}")
+    if encoder.precision != "fp32":
+        raise ConfigError(
+            f"export an fp32 encoder, not {encoder.precision} (use int8=True for an int8 graph)"
+        )
+    texts = check_texts(sentences if sentences is not None else sample_sentences())
+    if not texts:
+        raise DataError("no sentences to measure the export on")
+
+    out = Path(output_dir)
+    onnx_dir = out / ONNX_DIR
+    onnx_dir.mkdir(parents=True, exist_ok=True)
+    paths = {backend: onnx_dir / name for backend, name in MODEL_FILES.items()}
+    wanted = {"onnx", *(["onnx-int8"] if int8 else []), *(["onnx-opt"] if optimize else []),
+              *(["onnx-opt-int8"] if int8 and optimize else [])}  # fmt: skip
+    for backend, path in paths.items():  # graphs of an earlier export would no longer match
+        if backend not in wanted:
+            for stale in (path, path.with_name(path.name + ".data")):
+                stale.unlink(missing_ok=True)
+    exporter = _export_graph(module, paths["onnx"], opset)
+    if int8:
+        quantize_int8(paths["onnx"], paths["onnx-int8"])
+    tokenizer_dir = _write_folder_files(encoder, source, out)
+    meta = {
+        "format": 1,
+        "source": str(source) if source is not None else encoder.name,
+        "exporter": exporter,
+        "opset": opset,
+        "inputs": list(INPUT_NAMES),
+        "output": OUTPUT_NAME,
+        "files": {
+            "fp32": paths["onnx"].name,
+            "int8": paths["onnx-int8"].name if int8 else None,
+            "opt": None,
+            "opt_int8": None,
+        },  # fmt: skip
+        "int8": {"weights": "QInt8", "per_channel": True, "activations": "dynamic QUInt8"} if int8 else None,
+        "optimized": None,
+        "opt_int8": None,
+        "pooling": module.pooling,
+        "layer": module.layer,
+        "dense_layers": len(module.dense),
+        "dimension": module.dimension,
+        "max_length": module.max_length,
+        "position_limit": position_limit(module.model),
+        "normalize": encoder.normalize,
+        "tokenizer_dir": tokenizer_dir,
+        "torch": torch.__version__,
+        "onnxruntime": require_onnxruntime().__version__,
+    }
+    with warnings.catch_warnings():  # texts cut at the limit are cut alike in every variant
+        warnings.simplefilter("ignore")
+        reference, torch_speed = timed_encode(encoder, texts, batch_size)
+        if optimize:
+            meta["optimized"] = _optimize_graph(module, paths["onnx"], paths["onnx-opt"], opset)
+            meta["files"]["opt"] = paths["onnx-opt"].name
+            if int8:
+
+                def mean_cosine(path: Path) -> float:
+                    candidate = OnnxSentenceEncoder(
+                        path, module.hf_tokenizer, max_length=module.max_length, dimension=module.dimension,
+                        disabled_optimizers=OPT_DISABLED_OPTIMIZERS,
+                    )  # fmt: skip
+                    vectors = encode_unit(candidate, texts, batch_size)
+                    return float((vectors * reference).sum(1).mean())
+
+                batches = [
+                    {name: tensor.numpy() for name, tensor in module.featurize(texts[i : i + batch_size])[0].items()}
+                    for i in range(0, len(texts), batch_size)
+                ]  # fmt: skip
+                meta["opt_int8"] = quantize_optimized_int8(
+                    paths["onnx-opt"], paths["onnx-opt-int8"], mean_cosine, int8_min_cosine, batches=batches,
+                    outlier_channels=int8_outlier_channels,
+                )  # fmt: skip
+                meta["files"]["opt_int8"] = paths["onnx-opt-int8"].name
+    write_json_atomically(onnx_dir / EXPORT_META, meta)
+
+    report = ExportReport(out, exporter, opset, len(texts), torch.get_num_threads())
+    names = {"onnx": "onnx fp32", "onnx-int8": "onnx int8", "onnx-opt": "onnx-opt fp32",
+             "onnx-opt-int8": "onnx-opt int8"}  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report.variants.append(VariantReport("torch fp32", None, None, 1.0, 1.0, torch_speed))
+        for backend, name in names.items():
+            if backend not in wanted:
+                continue
+            onnx_encoder = Encoder.load(out, backend=backend)
+            vectors, speed = timed_encode(onnx_encoder, texts, batch_size)
+            cos = (vectors * reference).sum(1)  # both unit length
+            path = paths[backend]
+            report.variants.append(VariantReport(name, path.name, round(megabytes(path), 1),
+                                                 float(cos.mean()), float(cos.min()), speed, backend))  # fmt: skip
+    write_json_atomically(onnx_dir / EXPORT_META, {**meta, "report": report.to_dict()})
+    return report
+
+
+class _SentenceGraph(nn.Module):
+    """The exported function: (input_ids, attention_mask) -> pooled sentence vector (before normalising)."""
+
+    def __init__(self, module: TransformerSentenceEncoder):
+        super().__init__()
+        self.module = module
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.module({"input_ids": input_ids, "attention_mask": attention_mask})
+
+
+def _export_graph(module: TransformerSentenceEncoder, path: Path, opset: int) -> str:
+    """Write the graph of `module` to `path`; return which exporter did it.
+
+    The dynamo exporter (torch.export + onnxscript, the default since torch 2.9) exports XLM-R and BERT
+    encoders with mean/cls/max/pooler pooling and gives the same vectors (checked by the report); the
+    TorchScript exporter (`dynamo=False`, deprecated) is kept as a fallback for models it cannot trace.
+    """
+    graph = _SentenceGraph(module).eval()
+    device = next(module.parameters()).device
+    features, _ = module.featurize(["A first sentence to trace.", "A second, longer one, so rows differ."])
+    args = tuple(features[name].to(device) for name in INPUT_NAMES)  # batch 2: 1 would be specialised
+    external = sum(p.numel() * p.element_size() for p in module.parameters()) > EXTERNAL_DATA_BYTES
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    for stale in (path, path.with_name(path.name + ".data")):
+        stale.unlink(missing_ok=True)
+    try:
+        with quiet_tools(), torch.no_grad():
+            torch.onnx.export(
+                graph, args, str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+                dynamic_shapes={name: {0: batch, 1: sequence} for name in INPUT_NAMES},
+                opset_version=opset, dynamo=True, external_data=external, verbose=False,
+            )  # fmt: skip
+        return "dynamo"
+    except Exception as error:  # noqa: BLE001  (any failure of the new exporter: try the old one)
+        dynamo_error = error
+    axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}
+    try:
+        with quiet_tools(), torch.no_grad():
+            torch.onnx.export(
+                graph, args, str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+                dynamic_axes={**axes, OUTPUT_NAME: {0: "batch"}}, opset_version=opset, dynamo=False,
+            )  # fmt: skip
+    except Exception as error:
+        raise XlingError(
+            f"ONNX export failed with both exporters: dynamo ({dynamo_error}); torchscript ({error})"
+        ) from error
+    return "torchscript"
+
+
+def _optimize_graph(module: TransformerSentenceEncoder, plain_path: Path, opt_path: Path, opset: int
+                    ) -> dict[str, Any]:  # fmt: skip
+    """Write ONNX Runtime's fused transformer graph of `module` to `opt_path`; return what was done.
+
+    The optimizer recognises attention in a TorchScript export of eager attention (the dynamo export and
+    SDPA decompose it differently), so that is its input; where that export fails, the dynamo graph in
+    `plain_path` is optimized instead (LayerNorm and Gelu fusions only). SkipLayerNormalization is left
+    out (see OPT_DISABLED_OPTIMIZERS).
+    """
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = module.model.config
+    raw = opt_path.with_name(opt_path.stem + "_traced.onnx")
+    try:
+        _export_eager_torchscript(module, raw, opset)
+        source, graph = raw, "torchscript, eager attention"
+    except Exception:  # noqa: BLE001  (the deprecated exporter may refuse a model: fuse what dynamo wrote)
+        source, graph = plain_path, "dynamo"
+    options = FusionOptions("bert")
+    options.enable_skip_layer_norm = False
+    external = megabytes(source) * 1e6 > EXTERNAL_DATA_BYTES
+    try:
+        with quiet_tools():
+            model = optimize_model(str(source), model_type="bert", num_heads=config.num_attention_heads,
+                                   hidden_size=config.hidden_size, opt_level=0, optimization_options=options)  # fmt: skip
+            fused = {op: n for op, n in model.get_fused_operator_statistics().items() if n}
+            for stale in (opt_path, opt_path.with_name(opt_path.name + ".data")):
+                stale.unlink(missing_ok=True)
+            model.save_model_to_file(str(opt_path), use_external_data_format=external)
+    finally:
+        for temporary in (raw, raw.with_name(raw.name + ".data")):
+            temporary.unlink(missing_ok=True)
+    return {
+        "tool": "onnxruntime.transformers.optimizer (model_type bert, opt_level 0)",
+        "graph": graph,
+        "num_heads": config.num_attention_heads,
+        "hidden_size": config.hidden_size,
+        "fused_ops": fused,
+        "disabled_optimizers": list(OPT_DISABLED_OPTIMIZERS),
+    }
+
+
+def _export_eager_torchscript(module: TransformerSentenceEncoder, path: Path, opset: int) -> None:
+    """Write `module`'s graph with eager attention through the TorchScript exporter (restores the model)."""
+    model = module.model
+    before = getattr(model.config, "_attn_implementation", None)
+    _set_attention(model, "eager")
+    try:
+        graph = _SentenceGraph(module).eval()
+        device = next(module.parameters()).device
+        features, _ = module.featurize(
+            ["A first sentence to trace.", "A second, longer one, so rows differ."]
+        )
+        args = tuple(features[name].to(device) for name in INPUT_NAMES)
+        axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}
+        with quiet_tools(), torch.no_grad():
+            torch.onnx.export(
+                graph, args, str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+                dynamic_axes={**axes, OUTPUT_NAME: {0: "batch"}}, opset_version=opset, dynamo=False,
+            )  # fmt: skip
+    finally:
+        if before is not None:
+            _set_attention(model, before)
+
+
+def _set_attention(model: nn.Module, name: str) -> None:
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation(name)
+    else:
+        model.config._attn_implementation = name
+
+
+def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str:
+    """Put the tokenizer and metadata in `out`; return the tokenizer's folder relative to `out`."""
+    module: TransformerSentenceEncoder = encoder.module
+    if source is None:  # a loaded Encoder: no folder to copy from; save the tokenizer and xling.json
+        module.hf_tokenizer.save_pretrained(out)
+        if encoder.meta:
+            write_json_atomically(out / "xling.json", encoder.meta)
+        return "."
+    modules_path = source / "modules.json"
+    modules = json.loads(modules_path.read_text(encoding="utf-8")) if modules_path.is_file() else []
+    first = modules[0].get("path", "") if modules else ""
+    tokenizer_dir = first or "."
+    if source.resolve() == out.resolve():
+        return tokenizer_dir
+    for name in ROOT_META_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, out / name)
+    (out / tokenizer_dir).mkdir(parents=True, exist_ok=True)
+    for name in TOKENIZER_FILES:
+        if (source / tokenizer_dir / name).is_file():
+            shutil.copy2(source / tokenizer_dir / name, out / tokenizer_dir / name)
+    for entry in modules[1:]:  # Pooling, Dense, Normalize folders: how the vector is made (also in the graph)
+        path = entry.get("path", "")
+        if path and (source / path).is_dir():
+            shutil.copytree(source / path, out / path, dirs_exist_ok=True)
+    return tokenizer_dir
