@@ -68,7 +68,7 @@ def corpus_fields(args: argparse.Namespace) -> dict[str, Any]:
     if not bible.is_dir():
         sys.exit(f"no Bible corpus at {bible}: pass --data (the folder holding bible/) or set XLING_DATA")
     languages = [x.strip() for x in args.languages.split(",") if x.strip()] if args.languages else None
-    return {"corpus": str(bible), "languages": languages}
+    return {"data": {"corpus": str(bible), "languages": languages}}
 
 
 # --- tokenizer ----------------------------------------------------------------------------------------
@@ -84,8 +84,7 @@ def ensure_tokenizer(args: argparse.Namespace, console) -> Path:
         VocabConfig, args.recipe, args.tokenizer_sets, section="tokenizer", **corpus_fields(args)
     )
     folder = Path(config.output)
-    sources = TextSources.from_options(config.corpus, config.languages, config.text, config.heldout_prefixes,
-                                       config.heldout_fraction, config.skip_bad)  # fmt: skip
+    sources = TextSources.from_config(config.data)
     # a folder without tokenizer.json is a vocabulary training that was interrupted: train again
     if (folder / "tokenizer.json").is_file():
         missing = sorted(set(sources.languages) - set(tokenizer_languages(folder)))
@@ -96,6 +95,7 @@ def ensure_tokenizer(args: argparse.Namespace, console) -> Path:
     with console.status(
         f"training a {config.vocab_size}-piece vocabulary over {len(sources.languages)} languages"
     ):
+        config.overwrite = True  # what is there is no tokenizer (checked above): an interrupted older run
         report = train_vocabulary(sources.text_factories(), config)
     console.print(f"tokenizer: {report.vocab_size} pieces saved to {folder}")
     return folder
@@ -112,7 +112,7 @@ def variant_config(args: argparse.Namespace, variant: str, tokenizer: Path):
     fields = corpus_fields(args) | {"tokenizer": str(tokenizer)}
     base = load_config(PretrainConfig, args.recipe, args.sets, section="pretrain", **fields)
     overrides = [*args.sets, *VARIANT_OVERRIDES[variant], f"output={base.output}-{variant}"]
-    return load_config(PretrainConfig, args.recipe, overrides, section="pretrain", resume=args.resume or None,
+    return load_config(PretrainConfig, args.recipe, overrides, section="pretrain", resume=args.resume,
                        **fields)  # fmt: skip
 
 
@@ -123,8 +123,8 @@ def comparable(config: dict[str, Any]) -> dict[str, Any]:
 
 def finished_run(config) -> dict[str, Any] | None:
     """Return the saved xling.json of a run that already completed with this very config, else None."""
+    from xling.artifacts import METADATA_FILE as XLING_META
     from xling.config import config_to_dict
-    from xling.pretraining.pretrain import XLING_META
 
     meta_path = Path(config.output) / XLING_META
     if not meta_path.is_file():
@@ -137,7 +137,8 @@ def finished_run(config) -> dict[str, Any] | None:
 
 def run_variant(args: argparse.Namespace, variant: str, tokenizer: Path, console) -> RunOutcome:
     """Return the outcome of one variant, training it unless --resume finds it already finished."""
-    from xling.pretraining.pretrain import XLING_META, pretrain
+    from xling.artifacts import METADATA_FILE as XLING_META
+    from xling.pretraining.pretrain import pretrain
     from xling.training import latest_checkpoint
 
     config = variant_config(args, variant, tokenizer)

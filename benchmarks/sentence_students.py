@@ -67,13 +67,14 @@ def tatoeba(model: str, data: str) -> dict[str, Any]:
 def train_contender(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Return the training figures of one contender after training it for `--minutes`."""
     from xling.alignment.sentences.align import AlignConfig, align_sentences, teacher_table
+    from xling.data.config import CorpusConfig
     from xling.training import TrainingConfig
 
     output = Path(args.work) / name
     shutil.rmtree(output, ignore_errors=True)
     bible = str(Path(args.data) / "bible")
     budget = args.minutes
-    common = dict(output=str(output), corpus=bible, languages=BIBLE_LANGUAGES, heldout_prefixes=["JHN."])
+    common = dict(output=str(output), data=CorpusConfig(bible, BIBLE_LANGUAGES, heldout_prefixes=["JHN."]))
     if name in ("distill", "distill-fvt"):
         teacher = minilm_folder()
         vocabulary = args.tokenizer if name == "distill-fvt" else ""

@@ -1,8 +1,12 @@
+from pathlib import Path
+
 import pytest
 
+from xling.alignment.sentences.align import AlignConfig
 from xling.config import load_config
 from xling.errors import ConfigError
 from xling.pretraining.pretrain import PretrainConfig
+from xling.tokenization.vocabulary import VocabConfig
 
 
 def test_defaults_recipe_options_then_overrides(tmp_path):
@@ -10,12 +14,12 @@ def test_defaults_recipe_options_then_overrides(tmp_path):
     recipe.write_text(
         '[pretrain]\ntokenizer = "tok"\nmodel = "base"\n[pretrain.training]\nlr = 1e-3\nmax_steps = 50\n'
     )
-    config = load_config(PretrainConfig, recipe, ["training.max_steps=70", "languages=eng,deu"], section="pretrain",
+    config = load_config(PretrainConfig, recipe, ["training.max_steps=70", "data.languages=eng,deu"], section="pretrain",
                          model="small")  # fmt: skip
     assert config.tokenizer == "tok"
     assert config.model == "small"  # an option beats the recipe
     assert config.training.lr == 1e-3 and config.training.max_steps == 70  # --set beats both
-    assert config.languages == ["eng", "deu"]
+    assert config.data.languages == ["eng", "deu"]
     assert config.training.batch_size == PretrainConfig().training.batch_size
 
 
@@ -45,3 +49,77 @@ def test_optional_fields_accept_none():
     config = load_config(PretrainConfig, None, ["tokenizer=t", "eval_layer=3"])
     assert config.eval_layer == 3
     assert load_config(PretrainConfig, None, ["tokenizer=t", "eval_layer=none"]).eval_layer is None
+
+
+def test_explicit_false_from_the_cli_beats_the_recipe_and_not_given_keeps_it(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[pretrain]\ntokenizer = "t"\nresume = true\n[pretrain.training]\nprogress = true\n')
+    kept = load_config(PretrainConfig, recipe, section="pretrain", resume=None)
+    assert kept.resume is True
+    turned_off = load_config(PretrainConfig, recipe, section="pretrain", resume=False)
+    assert turned_off.resume is False
+    assert (
+        load_config(
+            PretrainConfig, recipe, section="pretrain", training={"progress": False}
+        ).training.progress
+        is False
+    )
+
+
+def test_no_resume_flag_overrides_a_recipe_through_the_command_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[pretrain]\ntokenizer = "t"\nresume = true\n')
+    seen = {}
+
+    def fake_pretrain(config):
+        seen["resume"] = config.resume
+        raise SystemExit(0)
+
+    monkeypatch.setattr("xling.pretraining.pretrain.pretrain", fake_pretrain)
+    for flags, expected in (([], True), (["--no-resume"], False), (["--resume"], True)):
+        result = CliRunner().invoke(app, ["pretrain", "--recipe", str(recipe), *flags])
+        assert result.exit_code == 0, result.output
+        assert seen.pop("resume") is expected
+
+
+def test_data_section_is_shared_and_merged_with_the_recipe(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        '[tokenizer.data]\ncorpus = "c"\nlanguages = ["eng", "deu"]\nheldout_prefixes = ["JHN."]\n'
+    )
+    config = load_config(VocabConfig, recipe, ["data.skip_bad=true"], section="tokenizer",
+                         data={"corpus": "sample", "languages": None})  # fmt: skip
+    assert config.data.corpus == "sample"  # the option beats the recipe ...
+    assert config.data.languages == ["eng", "deu"] and config.data.heldout_prefixes == [
+        "JHN."
+    ]  # ... and merges
+    assert config.data.skip_bad is True
+    assert type(config.data) is type(load_config(AlignConfig, None, ["data.corpus=x", "tokenizer=t"]).data)
+
+
+def test_a_field_moved_into_the_data_section_is_named(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[pretrain]\ntokenizer = "t"\ncorpus = "sample"\n')
+    with pytest.raises(ConfigError, match=r"unknown field 'corpus' \(did you mean 'data.corpus'"):
+        load_config(PretrainConfig, recipe, section="pretrain")
+    with pytest.raises(ConfigError, match="data.heldout_fraction"):
+        load_config(PretrainConfig, None, ["tokenizer=t", "data.heldout_fraction=1.5"])
+
+
+RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.toml"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[p.name for p in RECIPES])
+def test_every_recipe_loads(recipe):
+    import tomllib
+
+    sections = {"tokenizer": VocabConfig, "pretrain": PretrainConfig, "align": AlignConfig}
+    tables = tomllib.loads(recipe.read_text(encoding="utf-8"))
+    assert set(tables) <= set(sections), f"{recipe.name}: a table no test loads"
+    for section in tables:
+        config = load_config(sections[section], recipe, section=section)
+        assert config.data.corpus, f"{recipe.name} [{section}]: no data.corpus"

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+from xling.errors import XlingError
+
+OVERWRITE_HINT = "pass overwrite (--overwrite on the command line) to replace it"
 
 
 @contextmanager
@@ -34,3 +39,42 @@ def write_json_atomically(path: str | Path, payload: Any) -> None:
     """Write `payload` as indented UTF-8 JSON to `path` atomically."""
     with atomic_write(path) as handle:
         handle.write(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def check_replaceable(folder: str | Path, overwrite: bool, what: str = "folder") -> None:
+    """Return nothing if `folder` may be written: missing, empty, or `overwrite`; else raise XlingError."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise XlingError(f"{path}: a file is there, not a {what} folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise XlingError(f"{path}: a {what} is already there; {OVERWRITE_HINT}")
+
+
+@contextmanager
+def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "folder") -> Iterator[Path]:
+    """Return a context whose value is a temporary folder next to `folder`, swapped in for it on success.
+
+    A non-empty `folder` is an error unless `overwrite`. The old folder stays whole until the new one is
+    complete; a crash or an exception leaves it as it was (and at worst a hidden `.name.PID.tmp` beside it).
+    """
+    path = Path(folder)
+    check_replaceable(path, overwrite, what)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    retired = path.with_name(f".{path.name}.{os.getpid()}.old")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+        # two renames: between them `folder` is briefly absent, but the old content is never lost
+        if path.exists():
+            path.rename(retired)
+        try:
+            staging.rename(path)
+        except BaseException:
+            if retired.exists() and not path.exists():
+                retired.rename(path)
+            raise
+        shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

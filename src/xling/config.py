@@ -12,7 +12,7 @@ import json
 import tomllib
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,14 +31,17 @@ def load_config(
     """Return a `cls` built from its defaults, then the recipe file, then `fields`, then `overrides`.
 
     `section` picks a table of the recipe (e.g. `pretrain`) when a recipe holds several commands; if the
-    table is absent the whole file is used. `fields` are values from CLI options; None means "not given".
+    table is absent the whole file is used. `fields` are values from CLI options: None means "not given"
+    (the recipe's value, else the default, stays), any other value, False and 0 included, is set. A field of
+    a nested section is given as a dict (`data={"corpus": corpus}`), merged into the recipe's table, or by
+    its dotted path. So a CLI flag that can turn a recipe's `true` off is typed `bool | None` with default
+    None (typer's `--resume/--no-resume`), not `bool` with default False.
     """
     values: dict[str, Any] = {}
     if recipe is not None:
         values = _read_recipe(Path(recipe), section)
-    for key, value in fields.items():
-        if value is not None:
-            _set_path(values, key.split("."), value)
+    for key, value in _given(fields):
+        _set_path(values, key.split("."), value)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
@@ -50,6 +53,17 @@ def load_config(
 def config_to_dict(config: Any) -> dict[str, Any]:
     """Return the config as plain JSON-able data (for logs, checkpoints and `xling.json`)."""
     return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+
+
+def _given(fields: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Return an iterator over (dotted key, value) of the given fields: None skipped, dicts flattened."""
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            yield from _given(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 class _RawValue(str):
@@ -84,7 +98,8 @@ def _build(cls: type[C], values: Mapping[str, Any], where: str, prefix: str = ""
     for key, value in values.items():
         name = f"{prefix}{key}"
         if key not in known:
-            raise ConfigError(f"{where}: unknown field {name!r}; known: {', '.join(sorted(known))}")
+            raise ConfigError(f"{where}: unknown field {name!r}{_section_hint(hints, key, prefix)}; "
+                              f"known: {', '.join(sorted(known))}")  # fmt: skip
         kwargs[key] = _coerce(hints[key], value, name, where)
     try:
         config = cls(**kwargs)
@@ -94,6 +109,14 @@ def _build(cls: type[C], values: Mapping[str, Any], where: str, prefix: str = ""
     if check is not None:
         check()
     return config
+
+
+def _section_hint(hints: Mapping[str, Any], key: str, prefix: str) -> str:
+    """Return ", did you mean 'data.corpus'?" when `key` is a field of a nested section, else ""."""
+    for name, tp in hints.items():
+        if dataclasses.is_dataclass(tp) and key in {f.name for f in dataclasses.fields(tp)}:
+            return f" (did you mean '{prefix}{name}.{key}', a field of the [{name}] table?)"
+    return ""
 
 
 def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:

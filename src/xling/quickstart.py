@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from xling.data.config import CorpusConfig
 from xling.data.sources import TextSources, resolve_corpus
 from xling.errors import ConfigError, XlingError
 from xling.pretraining.inspect import mask_one_word, predict_ids
@@ -30,44 +31,66 @@ SAMPLE_WORDS = ["money", "shop", "package", "tomorrow", "friend", "water", "pric
 BIBLE_WORDS = ["water", "king", "house", "bread", "earth", "fire", "mother", "night"]
 
 
+def _quickstart_training() -> TrainingConfig:
+    """Return the quickstart's training defaults: 2,400 steps of 32 at a high rate, in at most 3.5 minutes."""
+    return TrainingConfig(
+        max_steps=2400, batch_size=32, lr=2e-3, warmup_steps=60, max_minutes=3.5, checkpoint_every=400,
+        log_every=20, seed=0, progress=True,
+    )  # fmt: skip
+
+
 @dataclass
 class QuickstartConfig:
     """Settings of `xling quickstart` (defaults fit the bundled sample in about 5 minutes on 2 cores)."""
 
     data: str | None = None
+    """A folder with the real corpora (`bible/` inside, e.g. ../shared/data); None: the bundled sample."""
+
     output: str = "runs/quickstart"
+    """The run folder: tokenizer/, model/, the search index and word vectors."""
+
     languages: list[str] = field(default_factory=list)
-    minutes: float = 3.5
-    max_steps: int = 2400
+    """Languages to train on; empty: all nine of the sample, or twelve Bible languages with `data`."""
+
     model: str = "mini"
+    """The encoder preset (xling.pretraining.presets)."""
+
     vocab_size: int = 0
-    # the sample's sentences are short: 64-token streams give more steps per minute, and TLM steps are
-    # what pulls translations together (0.7 measured better than 0.5 for retrieval here)
+    """Vocabulary pieces; 0: 2,000 for the sample, 8,000 for the Bible."""
+
     tlm_ratio: float = 0.7
+    """Share of TLM steps: they pull translations together (0.7 measured better than 0.5 for retrieval)."""
+
     max_length: int = 64
-    lr: float = 2e-3
+    """Tokens per training stream: the sample's sentences are short, so 64 gives more steps per minute."""
+
     heldout_fraction: float = 0.12
-    batch_size: int = 32
-    seed: int = 0
-    progress: bool = True
-    # step 4: cross-language search over the sample corpus with this sentence encoder ("" skips it)
+    """Share of the sample's sentence ids held out for the retrieval figures (the Bible holds out John)."""
+
+    training: TrainingConfig = field(default_factory=_quickstart_training)
+    """The pretraining loop (`--minutes` sets `training.max_minutes`; `training.seed` also seeds the vocabulary)."""
+
     search_model: str = "xling-mini"
+    """Step 4: the sentence encoder of the cross-language search over the sample ("" skips it)."""
+
     search_queries: list[str] = field(default_factory=lambda: list(SEARCH_QUERIES))
-    # step 5: word translation eng -> deu ("" words: the defaults above for the corpus in use)
+    """Step 4: the queries; each looks for sentences in the other languages only."""
+
     words: list[str] = field(default_factory=list)
+    """Step 5: English words to translate into German; empty: the defaults for the corpus in use."""
 
 
 def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
     if config.data is None:
-        return {"corpus": "sample", "languages": config.languages, "heldout_prefixes": [],
-                "heldout_fraction": config.heldout_fraction, "vocab_size": config.vocab_size or 2000,
-                "max_sentences": 0}  # fmt: skip
+        return {"data": CorpusConfig(corpus="sample", languages=config.languages,
+                                     heldout_fraction=config.heldout_fraction),
+                "vocab_size": config.vocab_size or 2000, "max_sentences": 0}  # fmt: skip
     bible = Path(config.data) / "bible"
     if not bible.is_dir():
         raise ConfigError(f"data: {config.data} has no bible/ folder (expected ../shared/data)")
-    return {"corpus": str(bible), "languages": config.languages or BIBLE_LANGUAGES,
-            "heldout_prefixes": ["JHN."], "heldout_fraction": 0.0, "vocab_size": config.vocab_size or 8000,
-            "max_sentences": 6000}  # fmt: skip
+    return {"data": CorpusConfig(corpus=str(bible), languages=config.languages or BIBLE_LANGUAGES,
+                                 heldout_prefixes=["JHN."]),
+            "vocab_size": config.vocab_size or 8000, "max_sentences": 6000}  # fmt: skip
 
 
 def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> dict[str, Any]:
@@ -76,38 +99,33 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     opts = _corpus_options(config)
     output = Path(config.output)
     started = time.perf_counter()
-    corpus = resolve_corpus(opts["corpus"])
+    data: CorpusConfig = opts["data"]
+    corpus = resolve_corpus(data.corpus)
     console.rule("[bold]xling quickstart")
     console.print(f"corpus: {corpus}")
 
-    sources = TextSources.from_options(opts["corpus"], opts["languages"], [], opts["heldout_prefixes"],
-                                       opts["heldout_fraction"])  # fmt: skip
+    sources = TextSources.from_config(data)
     console.print(f"languages: {', '.join(sources.languages)}")
-    vocab = VocabConfig(output=str(output / "tokenizer"), vocab_size=opts["vocab_size"], seed=config.seed,
-                        sample_sentences=200_000)  # fmt: skip
+    # the demo replaces its own previous demo run (other runs refuse to overwrite)
+    vocab = VocabConfig(output=str(output / "tokenizer"), data=data, vocab_size=opts["vocab_size"],
+                        seed=config.training.seed, sample_sentences=200_000, overwrite=True)  # fmt: skip
     with console.status(f"1/5 training a shared {vocab.vocab_size}-piece vocabulary"):
         report = train_vocabulary(sources.text_factories(), vocab)
     console.print(f"1/5 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
                   f"(sentences drawn per language: {report.sampled})")  # fmt: skip
 
-    console.print(f"2/5 pretraining a '{config.model}' encoder with MLM + TLM (at most {config.minutes} min)")
+    minutes = config.training.max_minutes
+    console.print(f"2/5 pretraining a '{config.model}' encoder with MLM + TLM (at most {minutes} min)")
     pretrain_config = PretrainConfig(
         output=str(output / "model"),
         tokenizer=str(report.output),
-        corpus=opts["corpus"],
-        languages=sources.languages,
-        heldout_prefixes=opts["heldout_prefixes"],
-        heldout_fraction=opts["heldout_fraction"],
+        data=replace(data, languages=sources.languages),
         max_sentences_per_language=opts["max_sentences"],
         model=config.model,
         max_length=config.max_length,
         tlm_ratio=config.tlm_ratio,
         eval_max_sentences=300,
-        training=TrainingConfig(
-            max_steps=config.max_steps, batch_size=config.batch_size, lr=config.lr, warmup_steps=60,
-            max_minutes=config.minutes, checkpoint_every=400, log_every=20, seed=config.seed,
-            progress=config.progress,
-        ),
+        training=config.training,
     )  # fmt: skip
     # the demo replaces its own previous demo run (other runs refuse to overwrite checkpoints)
     shutil.rmtree(output / "model" / "checkpoints", ignore_errors=True)
@@ -141,8 +159,7 @@ def _show_masked_words(result, config: PretrainConfig, console: Console) -> list
 
     model = AutoModelForMaskedLM.from_pretrained(str(result.output)).eval()
     tokenizer = load_tokenizer(result.output)
-    sources = TextSources.from_options(config.corpus, config.languages, [], config.heldout_prefixes,
-                                       config.heldout_fraction)  # fmt: skip
+    sources = TextSources.from_config(config.data)
     corpus = sources.aligned()
     table = Table(title="masked-word predictions (top 5)")
     for column in ("lang", "sentence", "hidden word", "model's guesses"):
@@ -186,7 +203,7 @@ def _show_search(config: QuickstartConfig, output: Path, console: Console) -> di
     from xling.data.readers import AlignedCorpus
     from xling.data.sources import sample_corpus_dir
     from xling.embeddings.encoder import Encoder
-    from xling.evaluation.retrieval import retrieval_accuracy
+    from xling.evaluation.translation_accuracy import retrieval_accuracy
     from xling.retrieval.index import SearchIndex
 
     if not config.search_model:
@@ -200,16 +217,17 @@ def _show_search(config: QuickstartConfig, output: Path, console: Console) -> di
         f"4/5 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
     )
     corpus = AlignedCorpus.from_dir(sample_corpus_dir())
-    texts, languages = [], []
+    texts, languages, keys = [], [], []
     for lang in corpus.languages:
-        for _, text in corpus.sentences(lang):
+        for ident, text in corpus.sentences(lang):
             texts.append(text)
             languages.append(lang)
+            keys.append(f"{lang}:{ident}")  # one document per corpus line, as before
     vectors = encoder.encode(texts, batch_size=256)
     with SearchIndex.create(
         output / "search-index", encoder.name, encoder.dimension, overwrite=True
     ) as index:
-        index.add(texts, vectors, languages)
+        index.add(texts, vectors, languages, keys=keys)
         found = []
         for query in config.search_queries:
             query_vector = encoder.encode([query])

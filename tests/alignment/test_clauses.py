@@ -9,6 +9,7 @@ import pytest
 from xling.alignment.sentences.align import AlignConfig, add_clause_pairs
 from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs, split_clauses
 from xling.alignment.sentences.data import build_parallel_bank
+from xling.data.config import CorpusConfig
 from xling.data.readers import AlignedCorpus
 from xling.errors import ConfigError
 
@@ -63,7 +64,7 @@ def test_clause_pairs_join_the_bank_as_pivot_xx_units_and_skip_held_out_ones(tmp
     "field, value", [("clause_pairs", 1), ("clause_pairs", -2), ("clause_length_ratio", 0.5)]
 )
 def test_clause_settings_are_checked(field, value):
-    config = AlignConfig(corpus="sample", tokenizer="t")
+    config = AlignConfig(data=CorpusConfig(corpus="sample"), tokenizer="t")
     setattr(config, field, value)
     with pytest.raises(ConfigError, match=field):
         config.validate()

@@ -18,6 +18,7 @@ from xling.alignment.sentences.hard_negatives import cached_hard_negatives, mine
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.alignment.sentences.objective import SentenceAlignmentObjective
 from xling.config import load_config
+from xling.data.config import CorpusConfig
 from xling.embeddings.static import bag_features
 from xling.errors import ConfigError
 from xling.training import TrainingConfig
@@ -223,19 +224,19 @@ def test_objective_counts_negative_tokens_and_uses_them():
       "distill_weight": 1.0}, "hard_negatives"),
 ])  # fmt: skip
 def test_hard_negative_config_errors_name_the_field(changes, field):
-    config = AlignConfig(corpus="sample", tokenizer="t")
+    config = AlignConfig(data=CorpusConfig(corpus="sample"), tokenizer="t")
     for key, value in changes.items():
         setattr(config, key, value)
     with pytest.raises(ConfigError, match=f"^{field}:"):
         config.validate()
-    student = AlignConfig(corpus="sample", student="some/encoder", hard_negatives=2)
+    student = AlignConfig(data=CorpusConfig(corpus="sample"), student="some/encoder", hard_negatives=2)
     student.validate()  # an encoder-folder student mines for itself
 
 
 def test_hard_negative_fields_come_through_set():
     sets = ["hard_negatives=2", "hard_negative_encoder=xling-mini", "hard_negative_candidates=8",
             "hard_negative_margin=0.1"]  # fmt: skip
-    config = load_config(AlignConfig, None, sets, corpus="sample", tokenizer="t")  # as the CLI calls it
+    config = load_config(AlignConfig, None, sets, data={"corpus": "sample"}, tokenizer="t")  # as the CLI does
     assert (config.hard_negatives, config.hard_negative_encoder) == (2, "xling-mini")
     assert (config.hard_negative_candidates, config.hard_negative_margin) == (8, 0.1)
 
@@ -245,8 +246,8 @@ def test_alignment_with_hard_negatives_trains_and_resumes_exactly(
 ):
     def run(folder, steps, resume=False, negatives=1):
         config = AlignConfig(
-            output=str(folder), corpus="sample", languages=["eng", "deu", "rus"], tokenizer=str(sample_tokenizer_dir),
-            dimension=16, heldout_fraction=0.2, resume=resume, xx_yy_ratio=0.5, hard_negatives=negatives,
+            output=str(folder), data=CorpusConfig("sample", ["eng", "deu", "rus"], heldout_fraction=0.2),
+            tokenizer=str(sample_tokenizer_dir), dimension=16, resume=resume, xx_yy_ratio=0.5, hard_negatives=negatives,
             hard_negative_encoder="xling-mini", hard_negative_candidates=4,
             training=TrainingConfig(max_steps=steps, batch_size=16, lr=0.02, schedule="constant", warmup_steps=0,
                                     checkpoint_every=5, log_every=1, progress=False),

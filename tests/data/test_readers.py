@@ -489,10 +489,21 @@ def test_aligned_corpus_unknown_language_code(corpus_dir: Path) -> None:
         corpus.pairs("english", "deu")
 
 
-def test_aligned_corpus_ignores_files_that_are_not_language_codes(tmp_path: Path) -> None:
+def test_aligned_corpus_ignores_metadata_files(tmp_path: Path) -> None:
     write(tmp_path / "languages.tsv", "lang\tname\n")
-    write(tmp_path / "train-split.tsv", "a\tb\n")
+    write(tmp_path / "_train-split.tsv", "a\tb\n")
+    write(tmp_path / "notes.txt", "not a corpus file\n")
     with pytest.raises(DataError, match="no <lang>.tsv or <lang>.tsv.gz files"):
+        AlignedCorpus.from_dir(tmp_path)
+    write(tmp_path / "deu.tsv", "a\tHallo\n")
+    assert AlignedCorpus.from_dir(tmp_path).languages == ["deu"]
+
+
+@pytest.mark.parametrize("name", ["xyz.tsv", "englsh.tsv.gz", "train-split.tsv"])
+def test_aligned_corpus_file_not_named_by_a_language_code_is_an_error(tmp_path: Path, name: str) -> None:
+    write(tmp_path / "eng.tsv", "a\tHello\n")
+    write(tmp_path / name, "a\tHallo\n")
+    with pytest.raises(DataError, match=rf"{re.escape(name)}: .*not a language code.*rename it"):
         AlignedCorpus.from_dir(tmp_path)
 
 

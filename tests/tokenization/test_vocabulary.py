@@ -12,6 +12,7 @@ from xling.tokenization.vocabulary import (
     _draw,
     language_token,
     load_tokenizer,
+    tokenizer_languages,
     train_vocabulary,
 )
 
@@ -66,7 +67,8 @@ def test_decode_round_trip(sample_tokenizer_dir):
 
 def test_every_language_gets_vocabulary_and_few_unknowns(sample_tokenizer_dir):
     tok = load_tokenizer(sample_tokenizer_dir)
-    meta = json.loads((sample_tokenizer_dir / "xling_tokenizer.json").read_text())
+    meta = json.loads((sample_tokenizer_dir / "xling.json").read_text())
+    assert meta["kind"] == "tokenizer" and not (sample_tokenizer_dir / "xling_tokenizer.json").exists()
     assert sorted(meta["languages"]) == SAMPLE_LANGS
     # smoothing gives each language a share; with equal corpora the shares are equal
     assert max(meta["sampled"].values()) - min(meta["sampled"].values()) <= 1
@@ -95,11 +97,74 @@ def test_draw_upsamples_and_subsamples():
     assert len(picked) == len(set(picked)) == 10
 
 
-def test_too_large_vocabulary_is_a_clear_error(tmp_path):
-    with pytest.raises(XlingError, match="SentencePiece training failed"):
+def test_too_large_vocabulary_is_a_clear_error_in_xling_terms(tmp_path):
+    with pytest.raises(
+        XlingError, match=r"vocab_size: 5000 is too large.*at most \d+ pieces.*--vocab-size"
+    ) as error:
         train_vocabulary(
-            {"eng": lambda: iter(["tiny corpus"] * 5)}, VocabConfig(output=str(tmp_path), vocab_size=5000)
+            {"eng": lambda: iter(["tiny corpus"] * 5)},
+            VocabConfig(output=str(tmp_path), vocab_size=5000, sample_sentences=1000),
         )
+    assert "hard_vocab_limit" not in str(error.value)  # a SentencePiece option xling does not have
+    with pytest.raises(
+        XlingError, match=r"vocab_size: 120 is smaller than the \d+ characters.*--vocab-size"
+    ) as error:
+        train_vocabulary(_sample_texts(), _tiny(tmp_path / "t", vocab_size=120))
+    assert "--character_coverage option" not in str(error.value) and ".cc(" not in str(error.value)
+
+
+def _tiny(output, **fields) -> VocabConfig:
+    return VocabConfig(**({"output": str(output), "vocab_size": 500, "sample_sentences": 1000} | fields))
+
+
+def _sample_texts():
+    return TextSources.from_options("sample", ["eng", "deu"], []).text_factories()
+
+
+def test_an_existing_tokenizer_is_replaced_only_with_overwrite(tmp_path):
+    out = tmp_path / "tok"
+    train_vocabulary(_sample_texts(), _tiny(out))
+    before = (out / "tokenizer.json").read_bytes()
+    with pytest.raises(XlingError, match=r"tok: a tokenizer is already there.*--overwrite"):
+        train_vocabulary(_sample_texts(), _tiny(out, seed=1))
+    assert (out / "tokenizer.json").read_bytes() == before
+    # a failed training with overwrite leaves the old tokenizer whole, and nothing beside it
+    with pytest.raises(XlingError, match="vocab_size"):
+        train_vocabulary(_sample_texts(), _tiny(out, vocab_size=90_000, overwrite=True))
+    assert (out / "tokenizer.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tok"]
+    train_vocabulary(_sample_texts(), _tiny(out, overwrite=True, extra_languages=["fra"]))
+    assert tokenizer_languages(out) == ["deu", "eng", "fra"]
+
+
+def test_training_reports_progress_while_sentencepiece_runs(tmp_path, monkeypatch):
+    import time
+
+    import xling.tokenization.vocabulary as vocabulary
+
+    monkeypatch.setattr(vocabulary, "HEARTBEAT_SECONDS", 0.05)
+    slow_train = vocabulary._train_spm
+
+    def slower(*args):
+        time.sleep(0.3)  # as if SentencePiece took long: the heartbeat must speak meanwhile
+        slow_train(*args)
+
+    monkeypatch.setattr(vocabulary, "_train_spm", slower)
+    lines: list[str] = []
+    train_vocabulary(_sample_texts(), _tiny(tmp_path / "tok"), progress=lines.append)
+    beats = [line for line in lines if line.startswith("SentencePiece") and line.endswith(" s)")]
+    assert len(beats) >= 2, lines
+    assert any(line.startswith("counting sentences") for line in lines)
+
+
+def test_old_tokenizer_folders_with_xling_tokenizer_json_still_work(tmp_path, sample_tokenizer_dir):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(sample_tokenizer_dir, old)
+    (old / "xling.json").rename(old / "xling_tokenizer.json")
+    assert sorted(tokenizer_languages(old)) == SAMPLE_LANGS
+    assert load_tokenizer(old) is not None
 
 
 def test_text_sources_hold_out_ids():

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from xling.alignment.sentences.align import TRANSFER_DIR, AlignConfig, align_sentences
+from xling.data.config import CorpusConfig
 from xling.data.readers import AlignedCorpus
 from xling.data.sources import sample_corpus_dir
 from xling.embeddings.encoder import Encoder
@@ -191,7 +192,7 @@ def test_same_vocabulary_sentencepiece_teacher_copies_every_piece(tmp_path, samp
 def test_align_sentences_trains_a_transferred_student(tmp_path, bert_teacher, sample_tokenizer_dir):
     def run(steps, resume=False):
         config = AlignConfig(
-            output=str(tmp_path / "run"), corpus="sample", languages=["eng", "rus", "zho"], student=str(bert_teacher),
+            output=str(tmp_path / "run"), data=CorpusConfig("sample", ["eng", "rus", "zho"]), student=str(bert_teacher),
             student_vocabulary=str(sample_tokenizer_dir), teacher=str(bert_teacher), distill_weight=1.0, resume=resume,
             training=TrainingConfig(max_steps=steps, batch_size=8, lr=1e-3, warmup_steps=0, checkpoint_every=1,
                                     log_every=1, progress=False, device="cpu"),
@@ -212,7 +213,9 @@ def test_align_sentences_trains_a_transferred_student(tmp_path, bert_teacher, sa
 
 
 def test_student_vocabulary_needs_an_encoder_student():
-    config = AlignConfig(corpus="sample", tokenizer="t", student="static", student_vocabulary="tok")
+    config = AlignConfig(
+        data=CorpusConfig(corpus="sample"), tokenizer="t", student="static", student_vocabulary="tok"
+    )
     with pytest.raises(ConfigError, match="student_vocabulary"):
         config.validate()
 

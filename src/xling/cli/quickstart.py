@@ -27,6 +27,6 @@ def quickstart(
     from xling.quickstart import QuickstartConfig, run_quickstart
 
     config = load_config(QuickstartConfig, recipe, set_ or [], section="quickstart", data=data, output=output,
-                         minutes=minutes)  # fmt: skip
+                         training={"max_minutes": minutes})  # fmt: skip
     report = run_quickstart(config)
     write_json(json_path, report)

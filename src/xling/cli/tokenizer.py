@@ -30,6 +30,9 @@ def tokenizer_train(
     output: Annotated[str | None, typer.Option(help="Output tokenizer folder.")] = None,
     vocab_size: Annotated[int | None, typer.Option(help="Vocabulary size.")] = None,
     alpha: Annotated[float | None, typer.Option(help="Smoothing exponent of language sampling.")] = None,
+    overwrite: Annotated[
+        bool | None, typer.Option("--overwrite/--no-overwrite", help="Replace an existing tokenizer folder.")
+    ] = None,
     recipe: Recipe = None,
     set_: Sets = None,
     json_path: JsonOut = None,
@@ -39,18 +42,16 @@ def tokenizer_train(
     from xling.tokenization.vocabulary import VocabConfig, train_vocabulary
 
     config = load_config(
-        VocabConfig, recipe, set_ or [], section="tokenizer", corpus=corpus, output=output,
-        vocab_size=vocab_size, alpha=alpha, text=text or None,
-        languages=languages.split(",") if languages else None,
+        VocabConfig, recipe, set_ or [], section="tokenizer", output=output, vocab_size=vocab_size,
+        alpha=alpha, overwrite=overwrite,
+        data={"corpus": corpus, "text": text, "languages": languages.split(",") if languages else None},
     )  # fmt: skip
-    sources = TextSources.from_options(
-        config.corpus, config.languages, config.text, config.heldout_prefixes, config.heldout_fraction,
-        config.skip_bad,
-    )  # fmt: skip
-    with console.status(
-        f"training a {config.vocab_size}-piece vocabulary over {len(sources.languages)} languages"
-    ):
-        report = train_vocabulary(sources.text_factories(), config)
+    sources = TextSources.from_config(config.data)
+    title = f"training a {config.vocab_size}-piece vocabulary over {len(sources.languages)} languages"
+    with console.status(title) as status:
+        # on a terminal the spinner shows each stage; in a log, a line every few seconds says it is alive
+        say = (lambda line: status.update(f"{title}: {line}")) if console.is_terminal else console.print
+        report = train_vocabulary(sources.text_factories(), config, progress=say)
     console.print(f"[green]tokenizer saved to {report.output}[/] ({report.vocab_size} tokens)")
     write_json(json_path, {"output": str(report.output), "vocab_size": report.vocab_size,
                             "counts": report.counts, "sampled": report.sampled})  # fmt: skip
@@ -68,8 +69,8 @@ def tokenizer_transfer(
         str | None, typer.Option(help="Folder for the encoder with the new vocabulary.")
     ] = None,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing output folder.")
-    ] = False,
+        bool | None, typer.Option("--overwrite/--no-overwrite", help="Replace an existing output folder.")
+    ] = None,
     recipe: Recipe = None,
     set_: Sets = None,
     json_path: JsonOut = None,
@@ -78,7 +79,7 @@ def tokenizer_transfer(
     from xling.tokenization.vocabulary_transfer import VocabTransferConfig, transfer_vocabulary
 
     config = load_config(VocabTransferConfig, recipe, set_ or [], section="transfer", model=model,
-                         tokenizer=tokenizer, output=output, overwrite=overwrite or None)  # fmt: skip
+                         tokenizer=tokenizer, output=output, overwrite=overwrite)  # fmt: skip
     config.validate()
     with console.status(f"transferring {config.model} to the vocabulary {config.tokenizer}"):
         report = transfer_vocabulary(config.model, config.tokenizer, config.output, seed=config.seed,

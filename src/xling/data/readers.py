@@ -414,19 +414,36 @@ def read_tatoeba(root: PathLike, lang: str) -> tuple[list[str], list[str]]:
 # --- multilingual corpus aligned by id ---------------------------------------------------------------
 
 _CORPUS_SUFFIXES = (".tsv.gz", ".tsv")
+# TSV files a corpus folder may hold beside its `<lang>.tsv[.gz]` files: the Bible's table of languages and
+# sources, and any name starting with "." or "_" (e.g. `_splits.tsv`)
+CORPUS_METADATA_FILES = frozenset({"languages.tsv"})
+
+
+def _is_corpus_metadata(name: str) -> bool:
+    """Return whether a TSV file of a corpus folder is metadata rather than a language's sentences."""
+    return name in CORPUS_METADATA_FILES or name.startswith((".", "_"))
 
 
 def _language_files(root: Path) -> dict[str, Path]:
-    """Return {canonical code: file} for the `<lang>.tsv[.gz]` files of `root`."""
+    """Return {canonical code: file} for the `<lang>.tsv[.gz]` files of `root`.
+
+    Any other `.tsv[.gz]` file is a DataError naming it (a typo such as `englsh.tsv` would otherwise drop a
+    language without a word), except metadata: `languages.tsv` and names starting with "." or "_".
+    """
     files: dict[str, Path] = {}
     for path in sorted(root.iterdir()):
         suffix = next((s for s in _CORPUS_SUFFIXES if path.name.endswith(s)), None)
-        if suffix is None or not path.is_file():
+        if suffix is None or not path.is_file() or _is_corpus_metadata(path.name):
             continue
+        stem = path.name[: -len(suffix)]
         try:
-            code = normalize_language(path.name[: -len(suffix)])
+            code = normalize_language(stem)
         except LanguageCodeError:
-            continue  # metadata next to the data, e.g. languages.tsv
+            raise DataError(
+                f"{stem!r} is not a language code (ISO 639-1 'de', 639-3 'deu' or BCP-47 'de-DE'): corpus "
+                "files are named <lang>.tsv[.gz]; rename it, or start its name with '_' if it is not sentences",
+                path,
+            ) from None
         if code in files:
             raise DataError(f"two files for language {code}: {files[code].name} and {path.name}", root)
         files[code] = path

@@ -11,10 +11,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus, read_monolingual
 from xling.errors import ConfigError
+
+if TYPE_CHECKING:
+    from xling.data.config import CorpusConfig
 
 
 def sample_corpus_dir() -> Path:
@@ -62,6 +66,13 @@ class TextSources:
     skip_bad: bool = False
 
     @classmethod
+    def from_config(cls, data: CorpusConfig) -> TextSources:
+        """Return the sources a config's data section names (see xling.data.config.CorpusConfig)."""
+        data.validate()
+        heldout = (data.heldout_prefixes, data.heldout_fraction)
+        return cls.from_options(data.corpus, data.languages, data.text, *heldout, data.skip_bad)
+
+    @classmethod
     def from_options(
         cls,
         corpus: str | None,
@@ -77,7 +88,7 @@ class TextSources:
             lang, sep, path = item.partition("=")
             if not sep:
                 raise ConfigError(f"text: {item!r} must be lang=path, e.g. deu=news.de.txt.gz")
-            mono.setdefault(normalize_language(lang), []).append(Path(path))
+            mono.setdefault(normalize_language(lang, where=f"text {item!r}"), []).append(Path(path))
         root = resolve_corpus(corpus) if corpus else None
         if root is None and not mono:
             raise ConfigError("no text given: set corpus (a folder, or 'sample') or text (lang=path)")

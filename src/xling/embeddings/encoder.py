@@ -27,12 +27,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from xling.artifacts import read_metadata
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.embeddings.transformer import DenseLayer, TransformerSentenceEncoder, activation_name
 from xling.embeddings.weights import load_pretrained, load_safetensors
 from xling.errors import ConfigError, DataError, XlingError
 
-XLING_META = "xling.json"
 # Models shipped with xling are package data (src/xling/models/<name>), so they travel with `pip install .`.
 SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -218,13 +218,7 @@ def resolve_model(name_or_path: str | Path) -> Path:
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:
-    path = folder / XLING_META
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise DataError(f"invalid JSON ({error.msg})", path, error.lineno) from error
+    return read_metadata(folder)
 
 
 def _read_json(path: Path) -> Any:

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from xling.artifacts import METADATA_FILE, write_metadata
 from xling.atomic import write_json_atomically
 from xling.embeddings.backends.onnx import (
     EXPORT_META,
@@ -59,7 +60,7 @@ ROOT_META_FILES = (
     "modules.json",
     "config_sentence_transformers.json",
     "sentence_bert_config.json",
-    "xling.json",
+    METADATA_FILE,
 )
 EXTERNAL_DATA_BYTES = 1_500_000_000  # protobuf caps one file at 2 GB: bigger models keep weights beside it
 # ONNX Runtime re-fuses Add + LayerNormalization into SkipLayerNormalization when it loads a graph; on CPU
@@ -373,7 +374,7 @@ def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str
     if source is None:  # a loaded Encoder: no folder to copy from; save the tokenizer and xling.json
         module.hf_tokenizer.save_pretrained(out)
         if encoder.meta:
-            write_json_atomically(out / "xling.json", encoder.meta)
+            write_metadata(out, encoder.meta)
         return "."
     modules_path = source / "modules.json"
     modules = json.loads(modules_path.read_text(encoding="utf-8")) if modules_path.is_file() else []

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.atomic import write_json_atomically
-from xling.embeddings.encoder import XLING_META, Encoder, resolve_model
+from xling.artifacts import has_metadata, read_metadata, write_metadata
+from xling.embeddings.encoder import Encoder, resolve_model
 from xling.embeddings.transformer import TransformerSentenceEncoder
 from xling.errors import ConfigError, DataError
 
@@ -52,7 +52,8 @@ SPECIAL_ROLES = (
     ("sep", "sep"), ("eos", "sep"), ("sep", "eos"), ("eos", "eos"),
     ("pad", "pad"), ("unk", "unk"), ("mask", "mask"),
 )  # fmt: skip
-TOKENIZER_EXTRAS = ("xling_tokenizer.json", "sentencepiece.bpe.model")  # kept with the new tokenizer
+# kept with the new tokenizer (the tokenizer's xling.json goes under "tokenizer" in the encoder's)
+TOKENIZER_EXTRAS = ("sentencepiece.bpe.model",)
 BYTE_TOKEN = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 
 
@@ -125,7 +126,7 @@ def transfer_vocabulary(model: str | Path, tokenizer: str | Path, output: str | 
     started = time.perf_counter()
     output = Path(output)
     if output.exists() and any(output.iterdir()) and not overwrite:
-        raise ConfigError(f"output: {output} already exists and is not empty (overwrite=true replaces it)")
+        raise ConfigError(f"output: {output} is not empty; pass overwrite (--overwrite) to replace it")
     teacher_path = resolve_model(model)
     teacher = Encoder.load(teacher_path).module
     if not isinstance(teacher, TransformerSentenceEncoder):
@@ -134,7 +135,7 @@ def transfer_vocabulary(model: str | Path, tokenizer: str | Path, output: str | 
         )
     if len(teacher.dense) or teacher.pooling == "pooler":
         raise ConfigError(f"model: {model} has Dense layers or pooler pooling, which xling cannot save yet")
-    from xling.tokenization.vocabulary import load_tokenizer
+    from xling.tokenization.vocabulary import load_tokenizer, tokenizer_metadata
 
     new_tokenizer = load_tokenizer(tokenizer)
     embeddings = teacher.model.get_input_embeddings().weight.detach().float().cpu().numpy()
@@ -163,7 +164,7 @@ def transfer_vocabulary(model: str | Path, tokenizer: str | Path, output: str | 
             **({"layer": student.layer} if student.layer is not None else {}),
             "vocabulary_transfer": {k: v for k, v in report.to_dict().items() if k != "output"},
         }
-        write_json_atomically(staging / XLING_META, meta)
+        write_metadata(staging, {**meta, "tokenizer": tokenizer_metadata(tokenizer)})
         if output.exists():
             shutil.rmtree(output)
         staging.rename(output)
@@ -175,9 +176,8 @@ def transfer_vocabulary(model: str | Path, tokenizer: str | Path, output: str | 
 def cached_transfer(model: str | Path, tokenizer: str | Path, output: str | Path, *, seed: int = 0) -> Path:
     """Return `output` holding `model` transferred to `tokenizer`, reusing it when an earlier call made it."""
     output = Path(output)
-    meta_path = output / XLING_META
-    if meta_path.is_file():
-        done = json.loads(meta_path.read_text(encoding="utf-8")).get("vocabulary_transfer", {})
+    if has_metadata(output):
+        done = read_metadata(output).get("vocabulary_transfer", {})
         wanted = {"teacher": str(resolve_model(model).resolve()), "tokenizer": str(Path(tokenizer).resolve()),
                   "tokenizer_sha256": _sha256(Path(tokenizer) / "tokenizer.json"), "seed": seed, "method": METHOD}  # fmt: skip
         if all(done.get(k) == v for k, v in wanted.items()):

@@ -1,0 +1,83 @@
+"""Artefact metadata: the one `xling.json` next to every folder xling writes (models and tokenizers alike).
+
+A trained artefact is a Hugging Face / sentence-transformers folder plus `xling.json`, a JSON object with what
+xling needs and the standard formats have no place for: `kind` (`tokenizer`, `masked-lm`,
+`sentence-encoder/static`, ...), `languages`, the config it was made with, training figures and scores. A
+model folder that carries a tokenizer keeps the tokenizer's own metadata under `tokenizer`.
+
+Tokenizer folders made before this file existed hold `xling_tokenizer.json` instead; it is still read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from xling.atomic import write_json_atomically
+from xling.errors import DataError
+
+METADATA_FILE = "xling.json"
+# what tokenizer folders held before; read as a fallback, never written
+LEGACY_METADATA_FILES = ("xling_tokenizer.json",)
+
+
+def metadata_path(folder: str | Path) -> Path:
+    """Return the path of a folder's `xling.json` (whether or not it exists)."""
+    return Path(folder) / METADATA_FILE
+
+
+def has_metadata(folder: str | Path) -> bool:
+    """Return whether a folder holds xling metadata (`xling.json`, or a legacy file)."""
+    return _existing(Path(folder)) is not None
+
+
+def write_metadata(folder: str | Path, metadata: Mapping[str, Any]) -> Path:
+    """Return the path of `xling.json` after writing `metadata` into `folder` atomically.
+
+    A crash leaves the earlier file (or none) in place, never a half-written one.
+    """
+    path = metadata_path(folder)
+    write_json_atomically(path, dict(metadata))
+    return path
+
+
+def read_metadata(folder: str | Path) -> dict[str, Any]:
+    """Return a folder's metadata as a dict; {} when the folder has none.
+
+    Reads `xling.json`, else a legacy `xling_tokenizer.json`. A file that is not a JSON object is a
+    DataError (an XlingError) naming it, and the line where the JSON breaks.
+    """
+    path = _existing(Path(folder))
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"not valid JSON ({exc.msg}); fix the file or make the folder again", path, exc.lineno
+        ) from None
+    except UnicodeDecodeError:
+        raise DataError("not UTF-8 text; fix the file or make the folder again", path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read ({exc.strerror or exc})", path) from None
+    if not isinstance(data, dict):
+        raise DataError(f"expected a JSON object, found {type(data).__name__}", path)
+    return data
+
+
+def update_metadata(folder: str | Path, **fields: Any) -> dict[str, Any]:
+    """Return the folder's metadata after setting `fields` in it and writing it back atomically."""
+    metadata = {**read_metadata(folder), **fields}
+    write_metadata(folder, metadata)
+    return metadata
+
+
+def _existing(folder: Path) -> Path | None:
+    """Return the metadata file a folder holds, `xling.json` first; None if it has none."""
+    for name in (METADATA_FILE, *LEGACY_METADATA_FILES):
+        path = folder / name
+        if path.is_file():
+            return path
+    return None

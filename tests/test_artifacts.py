@@ -1,0 +1,48 @@
+import json
+
+import pytest
+
+from xling.artifacts import METADATA_FILE, has_metadata, read_metadata, update_metadata, write_metadata
+from xling.atomic import atomic_folder
+from xling.errors import XlingError
+
+
+def test_metadata_round_trip_in_one_file(tmp_path):
+    assert read_metadata(tmp_path) == {} and not has_metadata(tmp_path)
+    path = write_metadata(tmp_path, {"kind": "tokenizer", "languages": ["eng", "deu"]})
+    assert path == tmp_path / METADATA_FILE == tmp_path / "xling.json"
+    assert read_metadata(tmp_path) == {"kind": "tokenizer", "languages": ["eng", "deu"]}
+    assert update_metadata(tmp_path, scores={"x": 1})["kind"] == "tokenizer"
+    assert json.loads(path.read_text())["scores"] == {"x": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["xling.json"]  # no temporary left behind
+
+
+def test_legacy_tokenizer_file_is_read_and_xling_json_wins(tmp_path):
+    (tmp_path / "xling_tokenizer.json").write_text('{"languages": ["eng"]}')
+    assert read_metadata(tmp_path) == {"languages": ["eng"]} and has_metadata(tmp_path)
+    write_metadata(tmp_path, {"languages": ["deu"]})
+    assert read_metadata(tmp_path) == {"languages": ["deu"]}
+
+
+@pytest.mark.parametrize("content", ['{"kind": "tokenizer",\n  oops}', "[1, 2]"])
+def test_bad_metadata_is_an_error_naming_the_file(tmp_path, content):
+    (tmp_path / "xling.json").write_text(content)
+    with pytest.raises(XlingError, match=r"xling\.json"):
+        read_metadata(tmp_path)
+
+
+def test_atomic_folder_keeps_the_old_folder_until_the_new_one_is_complete(tmp_path):
+    target = tmp_path / "out"
+    with atomic_folder(target) as staging:
+        (staging / "a.txt").write_text("first")
+    assert (target / "a.txt").read_text() == "first"
+    with pytest.raises(XlingError, match="already there.*--overwrite"), atomic_folder(target):
+        pass
+    with pytest.raises(RuntimeError), atomic_folder(target, overwrite=True) as staging:
+        (staging / "a.txt").write_text("second")
+        raise RuntimeError("crash mid-way")
+    assert (target / "a.txt").read_text() == "first"
+    with atomic_folder(target, overwrite=True) as staging:
+        (staging / "b.txt").write_text("second")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
