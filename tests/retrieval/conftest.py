@@ -11,9 +11,10 @@ import pytest
 class FakeEncoder:
     """Encodes a text as its bag of character trigrams hashed into `dimension` buckets (crc32, stable)."""
 
-    def __init__(self, dimension: int = 256, name: str | None = None) -> None:
+    def __init__(self, dimension: int = 256, name: str | None = None, salt: str = "") -> None:
         self.dimension = dimension
         self.name = name or f"fake-trigram-{dimension}"
+        self.salt = salt  # another salt hashes trigrams to other buckets: another "model" of this dimension
         self.calls = 0
 
     def encode(
@@ -28,7 +29,8 @@ class FakeEncoder:
         for row, text in enumerate(texts):
             padded = f"  {text.lower()}  "
             for start in range(len(padded) - 2):
-                vectors[row, zlib.crc32(padded[start : start + 3].encode("utf-8")) % self.dimension] += 1.0
+                gram = (self.salt + padded[start : start + 3]).encode("utf-8")
+                vectors[row, zlib.crc32(gram) % self.dimension] += 1.0
         if normalize:
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors

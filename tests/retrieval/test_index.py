@@ -42,7 +42,7 @@ def test_add_search_delete_round_trip(tmp_path, fake_encoder, kind):
     assert len(index) == 5
     after = index.search_texts(fake_encoder, ["a storm is coming tonight"], k=10)[0]
     assert hits[0].id not in {h.id for h in after} and len(after) == 5
-    new_ids = index.add_texts(fake_encoder, ["a storm is coming tonight"], "en")
+    new_ids = index.add_texts(fake_encoder, ["a storm is coming tonight"], "en").ids
     assert new_ids[0] > max(h.id for h in after)  # ids are never reused after a delete
     assert index.search_texts(fake_encoder, ["a storm is coming tonight"], k=1)[0][0].id == new_ids[0]
     index.close()
@@ -153,7 +153,7 @@ def test_model_and_dimension_mismatch(tmp_path, fake_encoder):
         index.add(["x"], np.ones((1, 128), dtype=np.float32), "eng")
     with pytest.raises(XlingError, match="got query vectors of dimension 3"):
         index.search(np.ones((2, 3), dtype=np.float32))
-    with pytest.raises(XlingError, match="not 'fake-trigram-128'"):
+    with pytest.raises(XlingError, match="encoder 'fake-trigram-128' makes 128-dimensional"):
         index.search_texts(fake(128), ["x"])
     with pytest.raises(XlingError, match="encoder 'fake-trigram-256' makes 64-dimensional"):
         index.add_texts(fake(64, name="fake-trigram-256"), ["x"], "eng")
@@ -173,7 +173,9 @@ def test_not_an_index_and_create_errors(tmp_path, fake_encoder):
     assert (tmp_path / "plain" / "notes.txt").exists()
 
     build(tmp_path / "idx", fake_encoder).close()
-    with pytest.raises(XlingError, match="already exists here; pass overwrite=True"):
+    with pytest.raises(
+        XlingError, match=r"already exists here; replace it with --overwrite \(overwrite=True\)"
+    ):
         SearchIndex.create(tmp_path / "idx", fake_encoder.name, 256)
     fresh = SearchIndex.create(tmp_path / "idx", "other-model", 8, overwrite=True)
     assert len(fresh) == 0 and SearchIndex.open(tmp_path / "idx").model == "other-model"
@@ -200,8 +202,10 @@ def test_missing_or_broken_database(tmp_path, fake_encoder):
 def test_interrupted_create_can_be_redone(tmp_path, fake_encoder):
     folder = tmp_path / "idx"
     build(folder, fake_encoder).close()
-    (folder / INFO_FILE).unlink()  # a create that crashed before its last step
-    with pytest.raises(DataError, match="not a search index folder"):
+    (folder / INFO_FILE).unlink()  # a create that crashed before its last step (format 1 built in place)
+    with pytest.raises(
+        DataError, match=r"incomplete search index \(no index.json\): its build was interrupted"
+    ):
         SearchIndex.open(folder)
     assert len(SearchIndex.create(folder, fake_encoder.name, 256)) == 0
 
@@ -209,9 +213,368 @@ def test_interrupted_create_can_be_redone(tmp_path, fake_encoder):
 def test_vectors_are_stored_unit_length_and_empty_cases(tmp_path):
     index = SearchIndex.create(tmp_path / "idx", "m", 2)
     assert index.search(np.array([[1.0, 0.0]])) == [[]]
-    assert index.add([], np.zeros((0, 2)), "eng") == []
+    assert index.add([], np.zeros((0, 2)), "eng").ids == []
     assert index.delete([]) == 0
-    ids = index.add(["east", "north"], np.array([[10.0, 0.0], [0.0, 0.5]]), ["eng", "eng"])
+    ids = index.add(["east", "north"], np.array([[10.0, 0.0], [0.0, 0.5]]), ["eng", "eng"]).ids
     hits = index.search(np.array([3.0, 3.0]), k=5)[0]
     assert {h.id for h in hits} == set(ids)
     assert [h.score for h in hits] == pytest.approx([np.sqrt(0.5)] * 2, abs=1e-6)
+
+
+# --- threads (issue 13, section 3) -------------------------------------------------------------------------
+
+
+BATCHES = 40
+
+
+def test_many_threads_search_while_one_adds(tmp_path, fake_encoder):
+    import threading
+
+    index = build(tmp_path / "idx", fake_encoder)
+    queries = [*QUERIES, "the storm", "le chat"]
+    expected = summary(index.search_texts(fake_encoder, queries, k=3))
+    expected_de = summary(index.search_texts(fake_encoder, queries, k=2, languages="deu"))
+    # the adder's vectors are all negative and the trigram vectors all non-negative: they never rank above
+    # the stored documents, so every concurrent search must give exactly the sequential answer
+    rng = np.random.default_rng(0)
+    errors: list[BaseException] = []
+    mismatches: list[int] = []
+    start = threading.Barrier(9)
+
+    def searcher(number: int) -> None:
+        try:
+            start.wait()
+            for _ in range(25):
+                if summary(index.search_texts(fake_encoder, queries, k=3)) != expected:
+                    mismatches.append(number)
+                if summary(index.search_texts(fake_encoder, queries, k=2, languages="de")) != expected_de:
+                    mismatches.append(number)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    def adder() -> None:
+        try:
+            start.wait()
+            for batch in range(BATCHES):
+                vectors = -np.abs(rng.normal(size=(5, 256))).astype(np.float32)
+                texts = [f"noise {batch} {i}" for i in range(5)]
+                ids = index.add(texts, vectors, ["eng", "deu", "fra", "eng", "deu"]).ids
+                if batch % 4 == 0:
+                    index.delete(ids[:2])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=searcher, args=(n,)) for n in range(8)]
+    threads.append(threading.Thread(target=adder))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and mismatches == []
+    assert len(index) == 6 + BATCHES * 5 - BATCHES // 4 * 2
+    index.close()
+    with SearchIndex.open(tmp_path / "idx") as again:  # the cache written from many threads is consistent
+        assert len(again) == 6 + BATCHES * 5 - BATCHES // 4 * 2
+        assert summary(again.search_texts(fake_encoder, queries, k=3)) == expected
+
+
+# --- defect 5.1: the model is stored as what loads it from anywhere ------------------------------------------
+
+
+def test_relative_model_path_is_stored_absolute_and_any_path_to_it_is_accepted(
+    tmp_path, monkeypatch, fake_encoder
+):
+    FakeEncoder = type(fake_encoder)  # noqa: N806 - a class
+    (tmp_path / "hf" / "tiny").mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "elsewhere" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work")
+    built_with = FakeEncoder(name="../hf/tiny")  # Encoder.load names a folder model by the path it was given
+    index, _ = SearchIndex.build("idx", built_with, [_doc(text, lang) for text, lang, _ in DOCS])
+    index.close()
+    absolute = str((tmp_path / "hf" / "tiny").resolve())
+
+    monkeypatch.chdir(tmp_path / "elsewhere" / "deep")
+    folder = tmp_path / "work" / "idx"
+    with SearchIndex.open(folder) as again:
+        assert again.model == absolute  # loadable from this directory too
+    for same in ("../../hf/tiny", absolute, f"{tmp_path}/elsewhere/../hf/tiny"):
+        with SearchIndex.open(folder, expected_model=same) as again:
+            # the same model by another path: same vectors, so accepted whatever its name
+            hits = again.search_texts(FakeEncoder(name=same), ["the cat sleeps"], k=1)[0]
+            assert hits[0].text == "the cat sleeps on the mat"
+    with pytest.raises(XlingError, match="was built with model"):
+        SearchIndex.open(folder, expected_model="../hf/tiny")  # from here that is no folder, so a name
+    with SearchIndex.open(folder) as again, pytest.raises(XlingError, match="its vectors differ"):
+        again.search_texts(FakeEncoder(name=absolute, salt="other weights"), ["the cat"], k=1)
+
+
+def _doc(text, lang, ident=None, metadata=None):
+    from xling.data.documents import Document
+
+    return Document(text, lang, ident, metadata)
+
+
+def test_cli_index_built_with_a_relative_model_is_searched_from_another_directory(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
+    import json
+
+    import torch
+    from tokenizers import Tokenizer
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+    from xling.embeddings.static import StaticSentenceEncoder
+
+    torch.manual_seed(0)
+    tokenizer = Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json"))
+    StaticSentenceEncoder(tokenizer, dimension=16).save(tmp_path / "hf" / "tiny")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "work" / "docs.tsv").write_text(
+        "".join(f"{lang}\t{text}\n" for text, lang, _ in DOCS), encoding="utf-8"
+    )
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path / "work")
+    result = runner.invoke(app, ["index", "build", "idx", "--model", "../hf/tiny", "--input", "docs.tsv"])
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    out = tmp_path / "hits.json"
+    result = runner.invoke(
+        app, ["index", "search", "../work/idx", DOCS[3][0], "--k", "1", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["results"][0]["hits"][0]["text"] == DOCS[3][0]
+    result = runner.invoke(app, ["index", "add", "../work/idx", "--input", "../work/docs.tsv",
+                                 "--model", str(tmp_path / "hf" / "tiny")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+# --- defect 5.2: a build appears whole or not at all ---------------------------------------------------------
+
+
+class FailingEncoder:
+    """Encodes like `inner` for `good` calls, then raises, as a crash in the middle of a build would."""
+
+    def __init__(self, inner, good: int) -> None:
+        self.inner, self.good = inner, good
+        self.name, self.dimension = inner.name, inner.dimension
+
+    def encode(self, texts, batch_size=64, normalize=True, show_progress=None):
+        if self.good == 0:
+            raise RuntimeError("simulated crash while encoding")
+        self.good -= 1
+        return self.inner.encode(texts, batch_size, normalize)
+
+
+def _documents():
+    return [_doc(text, lang, None, extra) for text, lang, extra in DOCS]
+
+
+def test_failed_build_leaves_no_index_and_keeps_the_old_one(tmp_path, fake_encoder):
+    parent = tmp_path / "indexes"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        SearchIndex.build(parent / "new", FailingEncoder(fake_encoder, 1), _documents())
+    assert not (parent / "new").exists() and list(parent.iterdir()) == []
+
+    old, _ = SearchIndex.build(parent / "old", fake_encoder, _documents()[:4])
+    before = summary(old.search_texts(fake_encoder, QUERIES, k=2))
+    old.close()
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        SearchIndex.build(parent / "old", FailingEncoder(fake_encoder, 1), _documents(), overwrite=True)
+    with SearchIndex.open(parent / "old") as again:
+        assert len(again) == 4 and summary(again.search_texts(fake_encoder, QUERIES, k=2)) == before
+    assert sorted(p.name for p in parent.iterdir()) == ["old"]  # no staging folder left behind
+
+    replaced, result = SearchIndex.build(parent / "old", fake_encoder, _documents(), overwrite=True)
+    assert len(replaced) == 6 and result.added == 6
+    replaced.close()
+
+
+BUILD_SCRIPT = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from conftest import FakeEncoder
+from xling.data.documents import Document
+from xling.retrieval.index import SearchIndex
+
+class Slow(FakeEncoder):
+    def encode(self, texts, *args, **kwargs):
+        if len(texts) > 3:  # not the fingerprint: the documents
+            open({started!r}, "w").close()
+            time.sleep(60)
+        return super().encode(texts, *args, **kwargs)
+
+docs = [Document(f"document number {{i}}", "eng") for i in range(50)]
+SearchIndex.build({folder!r}, Slow(), docs, overwrite=True)
+"""
+
+
+def test_killed_build_keeps_the_old_index(tmp_path, fake_encoder):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    folder = tmp_path / "idx"
+    build(folder, fake_encoder).close()
+    started = tmp_path / "started"
+    script = BUILD_SCRIPT.format(tests=str(Path(__file__).parent), started=str(started), folder=str(folder))
+    process = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the build did not start"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    with SearchIndex.open(folder) as again:  # the old index, whole
+        assert len(again) == 6
+        assert again.search_texts(fake_encoder, [DOCS[0][0]], k=1)[0][0].text == DOCS[0][0]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".idx.")]
+    assert len(leftovers) == 1 and leftovers[0].endswith(".tmp")  # the killed build's hidden staging
+    # nothing at a fresh target until its build completes
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_an_interrupted_swap_names_where_the_old_index_is(tmp_path, fake_encoder):
+    folder = tmp_path / "idx"
+    build(folder, fake_encoder).close()
+    folder.rename(tmp_path / ".idx.4242.old")  # killed between moving the old index aside and the new in
+    with pytest.raises(DataError, match=r"interrupted and left the previous index in .*\.idx\.4242\.old"):
+        SearchIndex.open(folder)
+
+
+def test_a_folder_with_parts_missing_is_refused(tmp_path, fake_encoder):
+    folder = tmp_path / "idx"
+    build(folder, fake_encoder).close()
+    (folder / INFO_FILE).unlink()
+    with pytest.raises(DataError, match="incomplete search index"):
+        SearchIndex.open(folder)
+    (folder / DB_FILE).unlink()
+    with pytest.raises(DataError, match="not a search index folder"):
+        SearchIndex.open(folder)
+
+
+def test_an_older_format_is_refused_with_a_clear_error(tmp_path, fake_encoder):
+    import json
+
+    folder = tmp_path / "idx"
+    build(folder, fake_encoder).close()
+    info = json.loads((folder / INFO_FILE).read_text())
+    (folder / INFO_FILE).write_text(json.dumps({**info, "format": 1}))
+    with pytest.raises(DataError, match=r"older xling .*xling index build --overwrite"):
+        SearchIndex.open(folder)
+
+
+# --- defect 5.9: stable document keys, a defined behaviour on duplicates, all-or-nothing adds --------------
+
+
+def test_adding_the_same_documents_again_adds_nothing(tmp_path, fake_encoder):
+    index = build(tmp_path / "idx", fake_encoder)
+    first = summary(index.search_texts(fake_encoder, QUERIES, k=6))
+    calls = fake_encoder.calls
+    texts, languages, metadata = zip(*DOCS, strict=True)
+    again = index.add_texts(fake_encoder, texts, list(languages), list(metadata))
+    assert (again.added, again.skipped, again.replaced) == (0, 6, 0)
+    assert again.ids == list(range(1, 7)) and len(index) == 6
+    assert fake_encoder.calls == calls  # skipped documents are not even encoded
+    assert summary(index.search_texts(fake_encoder, QUERIES, k=6)) == first
+    # the key is the language and the text: the same text in another language is another document
+    other = index.add_texts(fake_encoder, [DOCS[0][0], DOCS[0][0]], ["fra", "fra"])
+    assert (other.added, other.skipped) == (1, 1) and other.ids[0] == other.ids[1] == 7
+
+
+def test_on_duplicate_error_adds_nothing_and_replace_keeps_the_row_id(tmp_path, fake_encoder):
+    index = build(tmp_path / "idx", fake_encoder)
+    with pytest.raises(XlingError, match=r"document 1 \(key 'doc-1'\) is given twice"):
+        index.add_texts(
+            fake_encoder, ["new a", "new b"], "eng", keys=["doc-1", "doc-1"], on_duplicate="error"
+        )
+    with pytest.raises(XlingError, match=r"is already in the index; choose on_duplicate skip or replace"):
+        index.add_texts(fake_encoder, ["brand new", DOCS[0][0]], "eng", on_duplicate="error")
+    assert len(index) == 6  # the new document before the duplicate was not kept either
+    with pytest.raises(ConfigError, match="on_duplicate must be one of skip, error, replace"):
+        index.add_texts(fake_encoder, ["x"], "eng", on_duplicate="merge")
+
+    added = index.add_texts(fake_encoder, ["a first version"], "eng", [{"v": 1}], keys=["doc-1"])
+    replaced = index.add_texts(
+        fake_encoder, ["the second version"], "deu", [{"v": 2}], keys=["doc-1"], on_duplicate="replace"
+    )
+    assert (replaced.added, replaced.replaced) == (0, 1) and replaced.ids == added.ids
+    hit = index.search_texts(fake_encoder, ["the second version"], k=1)[0][0]
+    assert (hit.id, hit.key, hit.language, hit.metadata) == (added.ids[0], "doc-1", "deu", {"v": 2})
+    assert "a first version" not in {
+        h.text for h in index.search_texts(fake_encoder, ["a first version"], k=9)[0]
+    }
+    assert len(index) == 7
+    assert index.delete_keys(["doc-1", "unknown"]) == 1 and len(index) == 6
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_replace_keeps_faiss_and_sqlite_consistent(tmp_path, fake_encoder, kind):
+    index = build(tmp_path / "idx", fake_encoder, kind)
+    texts = [f"sentence number {i} about the sea" for i in range(30)]
+    keys = [f"k{i}" for i in range(30)]
+    index.add_texts(fake_encoder, texts, "eng", keys=keys)
+    index.add_texts(fake_encoder, [t.replace("sea", "mountains") for t in texts], "eng", keys=keys,
+                    on_duplicate="replace")  # fmt: skip
+    assert len(index) == 36
+    live = summary(index.search_texts(fake_encoder, ["sentence number 7 about the mountains"], k=5))
+    assert live[0][0][2] == "sentence number 7 about the mountains"
+    index.close()
+    with SearchIndex.open(tmp_path / "idx") as again:  # the saved cache agrees with SQLite
+        assert (
+            summary(again.search_texts(fake_encoder, ["sentence number 7 about the mountains"], k=5)) == live
+        )
+
+
+def test_a_crash_inside_an_add_keeps_nothing_and_the_add_can_be_redone(tmp_path, fake_encoder, monkeypatch):
+    index = build(tmp_path / "idx", fake_encoder)
+
+    def crash(self):
+        raise KeyboardInterrupt("simulated crash before the commit")
+
+    monkeypatch.setattr(SearchIndex, "_bump_generation", crash)
+    new = [f"new document {i}" for i in range(10)]
+    with pytest.raises(KeyboardInterrupt):
+        index.add_texts(fake_encoder, new, "eng")
+    monkeypatch.undo()
+    assert len(index) == 6
+    index.close()
+    with SearchIndex.open(tmp_path / "idx") as again:
+        assert len(again) == 6
+        result = again.add_texts(fake_encoder, new, "eng")
+        assert (result.added, result.skipped) == (10, 0)
+        assert again.add_texts(fake_encoder, new, "eng").skipped == 10  # and a second run is harmless
+
+
+def test_cli_add_twice_skips_and_delete_by_key(tmp_path, monkeypatch, fake_encoder):
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+    from xling.cli import index as index_cli
+
+    monkeypatch.setattr(index_cli, "load_encoder", lambda model: fake_encoder)
+    docs = tmp_path / "docs.tsv"
+    docs.write_text("id\tlang\ttext\n" + "".join(f"d{i}\t{lang}\t{text}\n" for i, (text, lang, _) in
+                                                 enumerate(DOCS)), encoding="utf-8")  # fmt: skip
+    runner = CliRunner()
+    folder = str(tmp_path / "idx")
+    result = runner.invoke(app, ["index", "build", folder, "--model", "fake", "--input", str(docs)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["index", "add", folder, "--input", str(docs)])
+    assert result.exit_code == 0, result.output
+    assert "added 0 documents, skipped 6 already in the index; 6 in all" in " ".join(result.output.split())
+    result = runner.invoke(app, ["index", "add", folder, "--input", str(docs), "--on-duplicate", "error"])
+    assert result.exit_code != 0
+    result = runner.invoke(app, ["index", "delete", folder, "--keys", "d0", "d3"])
+    assert result.exit_code == 0 and "deleted 2 of 2 ids" in " ".join(result.output.split())
+    result = runner.invoke(app, ["index", "delete", folder, "d1"])
+    assert result.exit_code != 0
+    with SearchIndex.open(folder) as index:
+        assert len(index) == 4

@@ -20,80 +20,95 @@ from xling.cli.common import (
 app = typer.Typer(help="A persistent cross-language search index (FAISS + SQLite).", no_args_is_help=True)
 
 
-def _documents(input: Path, lang: str | None) -> tuple[list[str], list[str]]:
-    """Return (texts, languages) from a file: one text per line with --lang, else lang<TAB>text lines."""
-    from xling.data.languages import normalize_language
-    from xling.data.readers import read_lines
-    from xling.errors import DataError
-
-    texts, languages = [], []
-    for number, line in enumerate(read_lines(input), start=1):
-        if lang is not None:
-            texts.append(line)
-            languages.append(lang)
-            continue
-        code, sep, text = line.partition("\t")
-        if not sep or not text.strip():
-            raise DataError("expected lang<TAB>text (or pass --lang for a plain text file)", input, number)
-        languages.append(normalize_language(code))
-        texts.append(text.strip())
-    return texts, languages
+INPUT_HELP = (
+    "Documents, one a line: lang<TAB>text; plain text with --lang; a TSV whose first line names its "
+    "columns (id<TAB>lang<TAB>text, id<TAB>text with --lang); or .jsonl objects with text, lang, id, "
+    "metadata. The id is the document's stable id (default: a hash of language and text)."
+)
+DUPLICATE_HELP = (
+    "A document whose id is already in the index: skip it (adding a file again adds nothing twice), "
+    "error (add nothing) or replace it."
+)
 
 
 @app.command("build")
 def index_build(
     folder: Annotated[Path, typer.Argument(help="Index folder to create.")],
-    input: Annotated[
-        Path, typer.Option("--input", help="Documents: lang<TAB>text lines, or text lines with --lang.")
-    ],
+    input: Annotated[Path, typer.Option("--input", help=INPUT_HELP)],
     model: ModelOpt = "xling-mini",
     lang: Annotated[str | None, typer.Option(help="Language of every line of a plain text file.")] = None,
     kind: Annotated[str, typer.Option(help="FAISS index: flat (exact), ivf or hnsw.")] = "flat",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an index already there.")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an index already there (once the new one is complete)."),
+    ] = False,
+    on_duplicate: Annotated[str, typer.Option("--on-duplicate", help=DUPLICATE_HELP)] = "skip",
 ) -> None:
-    """Create a search index in FOLDER from a file of documents."""
+    """Create a search index in FOLDER from a file of documents; nothing appears there until it is complete."""
+    from xling.data.documents import read_documents
     from xling.retrieval.index import SearchIndex
 
     encoder = load_encoder(model)
-    texts, languages = _documents(input, language_code(lang))
-    with SearchIndex.create(folder, encoder.name, encoder.dimension, kind, overwrite=overwrite) as index:
-        index.add_texts(encoder, texts, languages)
-        console.print(f"[green]{len(index):,} documents indexed in {folder}[/] (model {encoder.name})")
+    documents = read_documents(input, lang)
+    index, result = SearchIndex.build(
+        folder,
+        encoder,
+        documents,
+        model=model,
+        index_kind=kind,
+        overwrite=overwrite,
+        on_duplicate=on_duplicate,
+    )
+    with index:
+        skipped = f", {result.skipped:,} duplicates skipped" if result.skipped else ""
+        console.print(
+            f"[green]{len(index):,} documents indexed in {folder}[/]{skipped} (model {index.model})"
+        )
 
 
 @app.command("add")
 def index_add(
     folder: Annotated[Path, typer.Argument(help="Index folder.")],
-    input: Annotated[
-        Path, typer.Option("--input", help="Documents: lang<TAB>text lines, or text lines with --lang.")
-    ],
+    input: Annotated[Path, typer.Option("--input", help=INPUT_HELP)],
     lang: Annotated[str | None, typer.Option(help="Language of every line of a plain text file.")] = None,
     model: Annotated[
         str | None, typer.Option(help="Encoder (default: the one the index was built with).")
     ] = None,
+    on_duplicate: Annotated[str, typer.Option("--on-duplicate", help=DUPLICATE_HELP)] = "skip",
 ) -> None:
-    """Add documents to an index; prints the new ids."""
+    """Add documents to an index in one transaction (all or nothing); prints what was added and skipped."""
+    from xling.data.documents import read_documents
     from xling.retrieval.index import SearchIndex
 
     with SearchIndex.open(folder) as index:
         encoder = load_encoder(model or index.model)
-        texts, languages = _documents(input, language_code(lang))
-        ids = index.add_texts(encoder, texts, languages)
-        console.print(
-            f"[green]added {len(ids):,} documents[/] (ids {ids[0]}..{ids[-1]}); {len(index):,} in all"
-        )
+        documents = read_documents(input, lang)
+        result = index.add_documents(encoder, documents, on_duplicate=on_duplicate)
+        parts = [f"added {result.added:,} documents"]
+        if result.replaced:
+            parts.append(f"replaced {result.replaced:,}")
+        if result.skipped:
+            parts.append(f"skipped {result.skipped:,} already in the index")
+        console.print(f"[green]{', '.join(parts)}[/]; {len(index):,} in all")
 
 
 @app.command("delete")
 def index_delete(
     folder: Annotated[Path, typer.Argument(help="Index folder.")],
-    ids: Annotated[list[int], typer.Argument(help="Document ids to delete.")],
+    ids: Annotated[list[str], typer.Argument(help="Document ids: the row ids search prints, or --keys.")],
+    keys: Annotated[
+        bool, typer.Option("--keys", help="IDS are stable ids (the input's id column or content hashes).")
+    ] = False,
 ) -> None:
-    """Delete documents by id."""
+    """Delete documents by row id (as search prints them) or, with --keys, by stable id."""
+    from xling.errors import XlingError
     from xling.retrieval.index import SearchIndex
 
+    if not keys and not all(x.isdigit() for x in ids):
+        bad = next(x for x in ids if not x.isdigit())
+        raise XlingError(f"{bad!r} is not a row id (a whole number); pass --keys to delete by stable id")
     with SearchIndex.open(folder) as index:
-        removed = index.delete(ids)
+        removed = index.delete_keys(ids) if keys else index.delete([int(x) for x in ids])
         console.print(f"[green]deleted {removed} of {len(ids)} ids[/]; {len(index):,} documents left")
 
 
@@ -125,6 +140,6 @@ def index_search(
         for hit in hits:
             table.add_row(f"{hit.score:.3f}", hit.language, str(hit.id), hit.text)
         Console().print(table)
-        payload.append({"query": query, "hits": [{"id": h.id, "score": h.score, "language": h.language,
+        payload.append({"query": query, "hits": [{"id": h.id, "key": h.key, "score": h.score, "language": h.language,
                                                   "text": h.text, "metadata": h.metadata} for h in hits]})  # fmt: skip
     write_json(json_path, {"results": payload})

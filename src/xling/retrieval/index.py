@@ -30,29 +30,35 @@ processes see a consistent state but keep their FAISS copy from when they opened
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import struct
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
 
-from xling.atomic import atomic_write
+from xling.atomic import atomic_folder, atomic_write
 from xling.data.languages import normalize_language
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.knn import HNSW_EF_SEARCH, HNSW_M, INDEX_KINDS, IVF_NPROBE, ivf_list_count
 from xling.retrieval.mining import encode_texts
 
-__all__ = ["FORMAT_VERSION", "Hit", "SearchIndex"]
+if TYPE_CHECKING:
+    from xling.data.documents import Document
 
-FORMAT_VERSION = 1
+__all__ = ["DUPLICATE_ACTIONS", "FORMAT_VERSION", "AddResult", "Hit", "SearchIndex", "model_reference"]
+
+FORMAT_VERSION = 2  # 2: stable document keys and the model fingerprint
 INFO_FILE = "index.json"
 DB_FILE = "documents.sqlite"
 CACHE_FILE = "vectors.faiss"
@@ -61,16 +67,29 @@ CACHE_HEADER = struct.Struct("<8sqq")  # magic, generation, number of vectors
 OWN_FILES = frozenset(
     {INFO_FILE, DB_FILE, f"{DB_FILE}-journal", f"{DB_FILE}-wal", f"{DB_FILE}-shm", CACHE_FILE}
 )
+DUPLICATE_ACTIONS = ("skip", "error", "replace")
 
 OVERFETCH = 4  # with a language filter, first ask FAISS for k * OVERFETCH hits, then double until k remain
 WIDEN_ROUNDS = 4  # doublings tried before searching the remaining queries with an id selector instead
 SQL_VARIABLES = 900  # ids per `IN (...)`: old SQLite builds allow 999 variables per statement
 REBUILD_BATCH = 16_384  # vectors read from SQLite per step when rebuilding the cache
 IVF_TRAIN_PER_LIST = 64  # training vectors per IVF list (a stride sample of the stored vectors)
+KEY_HEX_DIGITS = 32  # a content key is 128 bits of SHA-256: no collision in any index that fits on a disk
+# The fingerprint: vectors of these sentences under the model that built the index. Another model gives
+# other vectors; the same weights give the same ones whatever path they were loaded from.
+PROBE_TEXTS = (
+    "The cat sleeps on the mat.",
+    "Morgen regnet es in den Bergen.",
+    "明天我们去图书馆看书。",
+)
+# Lowest cosine between the stored and an encoder's probe vectors that counts as the same model: the same
+# weights in another precision or runtime (float16, ONNX, int8) stay above it.
+PROBE_MIN_COSINE = 0.98
 
 SCHEMA = """
 CREATE TABLE documents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: a deleted id is never handed out again
+    key TEXT NOT NULL UNIQUE,              -- the stable id: given with the document, or a content hash
     text TEXT NOT NULL,
     language TEXT NOT NULL,
     metadata TEXT,
@@ -78,31 +97,61 @@ CREATE TABLE documents (
 );
 CREATE INDEX documents_language ON documents (language);
 CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE probes (position INTEGER PRIMARY KEY, text TEXT NOT NULL, vector BLOB NOT NULL);
 """
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: the document's id, its cosine similarity to the query, and the stored fields."""
+    """One search result: the document's ids, its cosine similarity to the query, and the stored fields."""
 
     id: int
     score: float
     text: str
     language: str
     metadata: dict[str, Any] | None
+    key: str
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What one add did."""
+
+    ids: list[int]
+    """The row id of each given document, in order (a skipped duplicate's is the stored document's)."""
+    added: int
+    """Documents stored under a key that was new."""
+    skipped: int
+    """Documents not stored because their key was already there (or earlier in the same add)."""
+    replaced: int
+    """Stored documents whose text, language, metadata and vector were replaced (keeping their row id)."""
+
+
+def model_reference(model: str) -> str:
+    """Return what loads `model` from any directory: a local folder's absolute path, else `model` as is."""
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.is_dir() else model
+
+
+def document_key(text: str, language: str) -> str:
+    """Return the content key of a document: a hash of its (canonical) language code and text."""
+    return hashlib.sha256(f"{language}\t{text}".encode()).hexdigest()[:KEY_HEX_DIGITS]
 
 
 class SearchIndex:
     """A folder holding documents in many languages and their vectors; see the module docstring."""
 
     def __init__(self, path: Path, info: dict[str, Any], db: sqlite3.Connection) -> None:
-        """Use SearchIndex.create or SearchIndex.open rather than this."""
+        """Use SearchIndex.create, SearchIndex.build or SearchIndex.open rather than this."""
         self.path = path
         self.model: str = info["model"]
         self.dimension: int = info["dimension"]
         self.kind: str = info["kind"]
         self._db = db
         self._vectors = _new_faiss(self.kind, self.dimension, None)
+        # one lock for the connection and the FAISS copy: FAISS must not search while it is being changed
+        self._lock = threading.RLock()
+        self._checked: weakref.WeakSet[Any] = weakref.WeakSet()  # encoders whose fingerprint matched
 
     # --- creating and opening ------------------------------------------------------------------------
 
@@ -117,9 +166,51 @@ class SearchIndex:
     ) -> SearchIndex:
         """Return a new empty index in folder `path` for vectors of `dimension` made by `model_name`.
 
-        The folder may be missing or empty. An existing index there is an error unless `overwrite`, which
-        deletes its files (and only those).
+        `model_name` is what loads the model (stored as model_reference(model_name)). The folder may be
+        missing or empty. An existing index there is an error unless `overwrite`; it is replaced only
+        once the new one is complete.
         """
+        return cls._staged(path, model_name, dimension, index_kind, overwrite, None)
+
+    @classmethod
+    def build(
+        cls,
+        path: str | os.PathLike[str],
+        encoder: TextEncoder,
+        documents: Sequence[Document],
+        model: str | None = None,
+        index_kind: str = "flat",
+        overwrite: bool = False,
+        on_duplicate: str = "skip",
+        batch_size: int = 64,
+    ) -> tuple[SearchIndex, AddResult]:
+        """Return (the index, what was added) after indexing `documents` with `encoder` in folder `path`.
+
+        `model` is what loads the encoder (default its name). Nothing appears at `path` until every
+        document is stored: a build that fails or is killed leaves no index there, and an index being
+        replaced (`overwrite`) stays whole until then.
+        """
+        _check_duplicate_action(on_duplicate)
+        results: list[AddResult] = []
+
+        def fill(index: SearchIndex) -> None:
+            results.append(index.add_documents(encoder, documents, on_duplicate, batch_size))
+
+        name = model if model is not None else getattr(encoder, "name", None)
+        dimension = getattr(encoder, "dimension", None)
+        return cls._staged(path, name, dimension, index_kind, overwrite, fill), results[0]  # type: ignore[arg-type]
+
+    @classmethod
+    def _staged(
+        cls,
+        path: str | os.PathLike[str],
+        model_name: str,
+        dimension: int,
+        index_kind: str,
+        overwrite: bool,
+        fill: Callable[[SearchIndex], None] | None,
+    ) -> SearchIndex:
+        """Return the opened index after making it in a sibling folder, filling it, and swapping it in."""
         if not isinstance(model_name, str) or not model_name.strip():
             raise ConfigError(f"search index: model_name must be a non-empty string, got {model_name!r}")
         if not isinstance(dimension, int | np.integer) or isinstance(dimension, bool) or dimension < 1:
@@ -129,15 +220,26 @@ class SearchIndex:
                 f"search index: index_kind must be one of {', '.join(INDEX_KINDS)}, got {index_kind!r}"
             )
         root = Path(path)
-        _clear_for_create(root, overwrite)
-        root.mkdir(parents=True, exist_ok=True)
+        _check_target(root, overwrite)
         info = {
             "format": FORMAT_VERSION,
-            "model": model_name,
+            "model": model_reference(model_name),
             "dimension": int(dimension),
             "kind": index_kind,
         }
-        db = sqlite3.connect(root / DB_FILE, isolation_level=None)
+        # overwrite=True here: _check_target has refused what must not be replaced
+        with (
+            atomic_folder(root, overwrite=True, what="search index") as staging,
+            cls._create_in(staging, info) as index,
+        ):
+            if fill is not None:
+                fill(index)
+        return cls.open(root)
+
+    @classmethod
+    def _create_in(cls, root: Path, info: dict[str, Any]) -> SearchIndex:
+        """Return a new empty index in the empty folder `root`, described by `info`."""
+        db = _connect(root / DB_FILE)
         with _transaction(db):
             # statement by statement: executescript would commit the open transaction first
             for statement in SCHEMA.split(";"):
@@ -145,7 +247,7 @@ class SearchIndex:
                     db.execute(statement)
             db.executemany(
                 "INSERT INTO state (key, value) VALUES (?, ?)",
-                [("generation", 0), ("dimension", int(dimension))],
+                [("generation", 0), ("dimension", info["dimension"])],
             )
         index = cls(root, info, db)
         index._save_cache(0)
@@ -162,13 +264,16 @@ class SearchIndex:
     ) -> SearchIndex:
         """Return the index in folder `path`, its FAISS cache rebuilt from SQLite if missing or stale.
 
-        `expected_model` / `expected_dimension`, when given, must match what the index was built with.
+        `expected_model` / `expected_dimension`, when given, must match what the index was built with
+        (a local folder matches by its resolved path, whatever path reaches it).
         """
         root = Path(path)
         if not root.is_dir():
-            raise DataError("search index folder not found" if not root.exists() else "not a folder", root)
+            if not root.exists():
+                raise DataError(_missing_folder_message(root), root)
+            raise DataError("not a folder", root)
         info = _read_info(root)
-        if expected_model is not None and expected_model != info["model"]:
+        if expected_model is not None and model_reference(expected_model) != info["model"]:
             raise XlingError(
                 f"{root}: this index was built with model {info['model']!r}, not {expected_model!r}; "
                 "vectors of different models are not comparable"
@@ -181,10 +286,12 @@ class SearchIndex:
         db_path = root / DB_FILE
         if not db_path.is_file():
             raise DataError(f"incomplete search index: {DB_FILE} is missing", root)
-        db = sqlite3.connect(db_path, isolation_level=None)
+        db = _connect(db_path)
         index = cls(root, info, db)
         try:
             stored_dimension = index._state("dimension")
+            index._db.execute("SELECT key FROM documents LIMIT 1").fetchall()
+            index._db.execute("SELECT vector FROM probes LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
             db.close()
             raise DataError(f"not a readable search index database: {exc}", db_path) from None
@@ -203,7 +310,8 @@ class SearchIndex:
 
     def close(self) -> None:
         """Return nothing; close the database (the index object is unusable afterwards)."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> SearchIndex:
         return self
@@ -212,7 +320,8 @@ class SearchIndex:
         self.close()
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
 
     def __repr__(self) -> str:
         where = str(self.path)
@@ -226,48 +335,109 @@ class SearchIndex:
         vectors: np.ndarray,
         languages: str | Sequence[str],
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
-    ) -> list[int]:
-        """Return the new ids of `texts` after storing them with their vectors, languages and metadata.
+        keys: Sequence[str | None] | None = None,
+        on_duplicate: str = "skip",
+    ) -> AddResult:
+        """Return what was added after storing `texts` with their vectors, languages, metadata and keys.
 
         `languages` is one code for all texts or one per text (any ISO 639 / BCP-47 form); metadata
-        items must be JSON-serialisable mappings or None.
+        items must be JSON-serialisable mappings or None; a key None (or `keys` None) is the content key
+        of language and text. A key already stored, or given twice, is a duplicate: `on_duplicate`
+        "skip" keeps the first, "error" raises (and adds nothing), "replace" keeps the last. The whole
+        add is one transaction: after a crash it is either all stored or not at all.
         """
+        _check_duplicate_action(on_duplicate)
         texts = _text_list(texts, "texts")
         unit = self._unit_vectors(vectors, "document")
         codes = _language_list(languages, len(texts))
         extras = _metadata_list(metadata, len(texts))
+        stable = _key_list(keys, texts, codes)
         if len(unit) != len(texts):
             raise XlingError(f"{self.path}: {len(texts)} texts but {len(unit)} vectors")
-        if not texts:
-            return []
-        ids: list[int] = []
+        with self._lock:
+            return self._add_rows(stable, texts, codes, extras, unit, on_duplicate, None)
+
+    def _add_rows(
+        self,
+        keys: list[str],
+        texts: list[str],
+        codes: list[str],
+        extras: list[str | None],
+        unit: np.ndarray,
+        on_duplicate: str,
+        probe: np.ndarray | None,
+    ) -> AddResult:
+        """Return the AddResult of storing these rows in one transaction (the caller holds the lock)."""
+        if not keys:
+            return AddResult([], 0, 0, 0)
+        chosen: dict[str, int] = {}  # key -> the position whose row is stored under it
+        skipped = replaced = 0
         with _transaction(self._db):
-            for text, code, extra, vector in zip(texts, codes, extras, unit, strict=True):
-                cursor = self._db.execute(
-                    "INSERT INTO documents (text, language, metadata, vector) VALUES (?, ?, ?, ?)",
-                    (text, code, extra, vector.astype("<f4").tobytes()),
-                )
-                ids.append(int(cursor.lastrowid))
-            generation = self._bump_generation()
-        self._update_cache(lambda: self._add_to_faiss(unit, np.asarray(ids, dtype=np.int64)), generation)
-        return ids
+            stored = self._ids_of_keys(keys)
+            for position, key in enumerate(keys):
+                if key in chosen or key in stored:
+                    if on_duplicate == "error":
+                        where = "is already in the index" if key in stored else "is given twice"
+                        raise XlingError(
+                            f"{self.path}: document {position} (key {key!r}) {where}; "
+                            "choose on_duplicate skip or replace (--on-duplicate)"
+                        )
+                    if on_duplicate == "skip":
+                        skipped += 1
+                        continue
+                    replaced += 1
+                chosen[key] = position
+            ids = dict(stored)
+            changed: list[int] = []
+            for key, position in chosen.items():
+                row = (texts[position], codes[position], extras[position], _blob(unit[position]))
+                if key in stored:
+                    self._db.execute(
+                        "UPDATE documents SET text = ?, language = ?, metadata = ?, vector = ? WHERE id = ?",
+                        (*row, stored[key]),
+                    )
+                else:
+                    cursor = self._db.execute(
+                        "INSERT INTO documents (key, text, language, metadata, vector) VALUES (?, ?, ?, ?, ?)",
+                        (key, *row),
+                    )
+                    ids[key] = int(cursor.lastrowid)
+                changed.append(ids[key])
+            if probe is not None:
+                self._save_probe(probe)
+            generation = self._bump_generation() if changed else None
+        if generation is not None:
+            positions = list(chosen.values())
+            old = np.asarray([ids[k] for k in chosen if k in stored], dtype=np.int64)
+            new_ids = np.asarray(changed, dtype=np.int64)
+            self._update_cache(lambda: self._replace_in_faiss(old, unit[positions], new_ids), generation)
+        added = len(chosen) - sum(1 for key in chosen if key in stored)
+        return AddResult([ids[key] for key in keys], added, skipped, replaced)
 
     def delete(self, ids: Sequence[int] | np.ndarray) -> int:
-        """Return how many of `ids` were stored and are now deleted (unknown ids are ignored)."""
+        """Return how many of the row `ids` were stored and are now deleted (unknown ids are ignored)."""
         wanted = sorted({int(i) for i in np.asarray(ids, dtype=np.int64).ravel()})
         if not wanted:
             return 0
         removed = 0
-        with _transaction(self._db):
-            for chunk in _chunks(wanted, SQL_VARIABLES):
-                marks = ",".join("?" * len(chunk))
-                removed += self._db.execute(f"DELETE FROM documents WHERE id IN ({marks})", chunk).rowcount
-            generation = self._bump_generation() if removed else None
-        if generation is not None:
-            self._update_cache(
-                lambda: self._remove_from_faiss(np.asarray(wanted, dtype=np.int64)), generation
-            )
+        with self._lock:
+            with _transaction(self._db):
+                for chunk in _chunks(wanted, SQL_VARIABLES):
+                    marks = ",".join("?" * len(chunk))
+                    query = f"DELETE FROM documents WHERE id IN ({marks})"
+                    removed += self._db.execute(query, chunk).rowcount
+                generation = self._bump_generation() if removed else None
+            if generation is not None:
+                gone = np.asarray(wanted, dtype=np.int64)
+                self._update_cache(lambda: self._replace_in_faiss(gone, None, None), generation)
         return removed
+
+    def delete_keys(self, keys: Sequence[str]) -> int:
+        """Return how many of the documents with these stable keys were stored and are now deleted."""
+        if isinstance(keys, str):
+            raise XlingError("keys must be a sequence of strings, not one string: wrap it in a list")
+        with self._lock:
+            return self.delete(list(self._ids_of_keys([str(key) for key in keys]).values()))
 
     def add_texts(
         self,
@@ -276,14 +446,69 @@ class SearchIndex:
         languages: str | Sequence[str],
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         batch_size: int = 64,
-    ) -> list[int]:
-        """Return the new ids of `texts` after encoding them with `encoder` and adding them."""
-        self._check_encoder(encoder)
+        keys: Sequence[str | None] | None = None,
+        on_duplicate: str = "skip",
+    ) -> AddResult:
+        """Return what was added after encoding `texts` with `encoder` and adding them (see add).
+
+        With "skip", documents whose key is already stored are not even encoded, so adding a file again
+        costs little.
+        """
+        _check_duplicate_action(on_duplicate)
+        probe = self._check_encoder(encoder)
         texts = _text_list(texts, "texts")
+        codes = _language_list(languages, len(texts))
+        extras = _metadata_list(metadata, len(texts))
+        stable = _key_list(keys, texts, codes)
+        todo = list(range(len(texts)))
+        if on_duplicate == "skip":
+            with self._lock:
+                stored = self._ids_of_keys(stable)
+            first: dict[str, int] = {}
+            for position, key in enumerate(stable):
+                if key not in stored:
+                    first.setdefault(key, position)
+            todo = sorted(first.values())
         vectors = (
-            encode_texts(encoder, texts, batch_size) if texts else np.zeros((0, self.dimension), np.float32)
+            encode_texts(encoder, [texts[i] for i in todo], batch_size)
+            if todo
+            else np.zeros((0, self.dimension), np.float32)
         )
-        return self.add(texts, vectors, languages, metadata)
+        unit = self._unit_vectors(vectors, "document")
+        if len(unit) != len(todo):
+            raise XlingError(f"{self.path}: {len(todo)} texts but {len(unit)} vectors")
+        with self._lock:
+            result = self._add_rows(
+                [stable[i] for i in todo],
+                [texts[i] for i in todo],
+                [codes[i] for i in todo],
+                [extras[i] for i in todo],
+                unit,
+                on_duplicate,
+                probe,
+            )
+            if len(todo) == len(texts):
+                return result
+            ids = self._ids_of_keys(stable)
+        return AddResult([ids[key] for key in stable], result.added, len(texts) - result.added, 0)
+
+    def add_documents(
+        self,
+        encoder: TextEncoder,
+        documents: Sequence[Document],
+        on_duplicate: str = "skip",
+        batch_size: int = 64,
+    ) -> AddResult:
+        """Return what was added after encoding `documents` (xling.data.Document) and adding them."""
+        return self.add_texts(
+            encoder,
+            [document.text for document in documents],
+            [document.language for document in documents],
+            [document.metadata for document in documents],
+            batch_size,
+            [document.id for document in documents],
+            on_duplicate,
+        )
 
     # --- searching -----------------------------------------------------------------------------------
 
@@ -301,6 +526,11 @@ class SearchIndex:
             raise ConfigError(f"search: k must be a positive integer, got {k!r}")
         queries = self._unit_vectors(query_vectors, "query")
         wanted = None if languages is None else sorted(set(_language_list(languages, None)))
+        with self._lock:
+            return self._search(queries, k, wanted)
+
+    def _search(self, queries: np.ndarray, k: int, wanted: list[str] | None) -> list[list[Hit]]:
+        """Return the hits of unit `queries` in `wanted` languages (None: all); the caller holds the lock."""
         results: list[list[Hit]] = [[] for _ in range(len(queries))]
         total = self._vectors.ntotal
         if total == 0 or not results:
@@ -370,17 +600,42 @@ class SearchIndex:
 
     # --- internals -----------------------------------------------------------------------------------
 
-    def _check_encoder(self, encoder: TextEncoder) -> None:
-        """Return nothing; raise XlingError if `encoder` is not the model this index was built with."""
+    def _check_encoder(self, encoder: TextEncoder) -> np.ndarray | None:
+        """Return the probe vectors to store if the index has none yet, else None.
+
+        Raise XlingError if `encoder` makes vectors of another dimension, or (once the index has a
+        fingerprint) vectors that differ from those of the model it was built with; an index without a
+        fingerprint, filled with given vectors, compares the encoder's name instead.
+        """
         name = getattr(encoder, "name", None)
         dimension = getattr(encoder, "dimension", None)
-        if name != self.model:
-            raise XlingError(f"{self.path}: this index was built with model {self.model!r}, not {name!r}")
         if dimension != self.dimension:
             raise XlingError(
-                f"{self.path}: this index holds {self.dimension}-dimensional vectors, "
-                f"but encoder {name!r} makes {dimension}-dimensional ones"
+                f"{self.path}: this index was built with model {self.model!r} of {self.dimension}-dimensional "
+                f"vectors, but encoder {name!r} makes {dimension}-dimensional ones"
             )
+        with self._lock:
+            if _in_weak_set(self._checked, encoder):
+                return None
+            stored = self._stored_probe()
+        if stored is None and self._has_documents():
+            if not isinstance(name, str) or model_reference(name) != self.model:
+                raise XlingError(f"{self.path}: this index was built with model {self.model!r}, not {name!r}")
+            return None
+        probe = encode_texts(encoder, list(PROBE_TEXTS), len(PROBE_TEXTS))
+        probe = self._unit_vectors(probe, "probe")
+        if stored is None:
+            return probe
+        cosines = np.sum(stored * probe, axis=1)
+        if float(cosines.min()) < PROBE_MIN_COSINE:
+            raise XlingError(
+                f"{self.path}: this index was built with model {self.model!r}, not {name!r}: its vectors "
+                f"differ (cosine {float(cosines.min()):.3f} on a probe sentence); vectors of different "
+                "models are not comparable"
+            )
+        with self._lock:
+            _add_to_weak_set(self._checked, encoder)
+        return None
 
     def _unit_vectors(self, vectors: np.ndarray, what: str) -> np.ndarray:
         """Return `vectors` as a [n, dimension] float32 array of unit rows; raise XlingError if unusable."""
@@ -410,15 +665,53 @@ class SearchIndex:
         self._db.execute("UPDATE state SET value = value + 1 WHERE key = 'generation'")
         return self._state("generation")
 
-    def _rows(self, ids: set[int]) -> dict[int, tuple[str, str, str | None]]:
-        """Return {id: (text, language, metadata JSON)} for the stored documents among `ids`."""
-        rows: dict[int, tuple[str, str, str | None]] = {}
+    def _rows(self, ids: set[int]) -> dict[int, tuple[str, str, str | None, str]]:
+        """Return {id: (text, language, metadata JSON, key)} for the stored documents among `ids`."""
+        rows: dict[int, tuple[str, str, str | None, str]] = {}
         for chunk in _chunks(sorted(ids), SQL_VARIABLES):
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT id, text, language, metadata FROM documents WHERE id IN ({marks})"
-            for ident, text, language, extra in self._db.execute(query, chunk):
-                rows[int(ident)] = (text, language, extra)
+            query = f"SELECT id, text, language, metadata, key FROM documents WHERE id IN ({marks})"
+            for ident, text, language, extra, key in self._db.execute(query, chunk):
+                rows[int(ident)] = (text, language, extra, key)
         return rows
+
+    def _ids_of_keys(self, keys: Sequence[str]) -> dict[str, int]:
+        """Return {key: row id} for the stored documents among `keys`."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(set(keys)), SQL_VARIABLES):
+            marks = ",".join("?" * len(chunk))
+            for key, ident in self._db.execute(
+                f"SELECT key, id FROM documents WHERE key IN ({marks})", chunk
+            ):
+                found[key] = int(ident)
+        return found
+
+    def _has_documents(self) -> bool:
+        """Return True if any document is stored."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is not None
+
+    def _stored_probe(self) -> np.ndarray | None:
+        """Return the stored probe vectors (the model's fingerprint), or None if there are none yet."""
+        rows = self._db.execute("SELECT text, vector FROM probes ORDER BY position").fetchall()
+        if not rows:
+            return None
+        if [text for text, _ in rows] != list(PROBE_TEXTS) or any(
+            len(b) != 4 * self.dimension for _, b in rows
+        ):
+            return None  # another probe set (a later xling): not comparable, so not checked
+        return np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4").reshape(len(rows), -1)
+
+    def _save_probe(self, probe: np.ndarray) -> None:
+        """Return nothing; store the probe vectors unless some are stored (inside the caller's transaction)."""
+        if self._db.execute("SELECT 1 FROM probes LIMIT 1").fetchone() is None:
+            self._db.executemany(
+                "INSERT INTO probes (position, text, vector) VALUES (?, ?, ?)",
+                [
+                    (i, text, _blob(vector))
+                    for i, (text, vector) in enumerate(zip(PROBE_TEXTS, probe, strict=True))
+                ],
+            )
 
     def _faiss_search(
         self, queries: np.ndarray, fetch: int, selector: faiss.IDSelector | None = None
@@ -455,12 +748,19 @@ class SearchIndex:
                 return
         self._vectors.add_with_ids(vectors, ids)
 
-    def _remove_from_faiss(self, ids: np.ndarray) -> None:
-        """Return nothing; drop `ids` from the FAISS copy (HNSW cannot remove, so it is rebuilt)."""
-        if self.kind == "hnsw":
-            self._rebuild()
-        else:
-            self._vectors.remove_ids(faiss.IDSelectorBatch(ids))
+    def _replace_in_faiss(self, old: np.ndarray, vectors: np.ndarray | None, ids: np.ndarray | None) -> None:
+        """Return nothing; drop the `old` ids from the FAISS copy, then add `vectors` under `ids`.
+
+        HNSW cannot remove, so a change that removes anything rebuilds it from SQLite, which already
+        holds the committed change (the new vectors included).
+        """
+        if len(old):
+            if self.kind == "hnsw":
+                self._rebuild()
+                return
+            self._vectors.remove_ids(faiss.IDSelectorBatch(old))
+        if vectors is not None and ids is not None and len(ids):
+            self._add_to_faiss(vectors, ids)
 
     def _update_cache(self, change: Any, generation: int) -> None:
         """Return nothing; apply a committed change to the FAISS copy and save it with `generation`."""
@@ -579,6 +879,10 @@ def _read_info(root: Path) -> dict[str, Any]:
     """Return the validated contents of `root`/index.json; raise DataError if it is missing or bad."""
     info_path = root / INFO_FILE
     if not info_path.is_file():
+        if (root / DB_FILE).exists():
+            raise DataError(
+                f"incomplete search index (no {INFO_FILE}): its build was interrupted; build it again", root
+            )
         raise DataError(f"not a search index folder (no {INFO_FILE})", root)
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
@@ -595,28 +899,52 @@ def _read_info(root: Path) -> dict[str, Any]:
             f"index format {info['format']} is newer than this xling reads ({FORMAT_VERSION}); upgrade xling",
             info_path,
         )
+    if info["format"] < FORMAT_VERSION:
+        raise DataError(
+            f"index format {info['format']} was written by an older xling (no stable document keys); "
+            "build the index again (xling index build --overwrite)",
+            info_path,
+        )
     if info["kind"] not in INDEX_KINDS or info["dimension"] < 1:
         raise DataError(f"bad kind {info['kind']!r} or dimension {info['dimension']!r}", info_path)
     return info
 
 
-def _clear_for_create(root: Path, overwrite: bool) -> None:
-    """Return nothing; make `root` ready for a new index or raise if that would destroy anything else."""
+def _missing_folder_message(root: Path) -> str:
+    """Return why `root` is missing: not found, or moved aside by a replacement that was interrupted."""
+    if root.parent.is_dir():
+        # xling.atomic.atomic_folder moves the old folder to `.name.PID.old` just before the new one takes
+        # its place: a crash between the two renames leaves it there
+        for aside in sorted(root.parent.glob(f".{root.name}.*.old")):
+            if (aside / INFO_FILE).is_file():
+                return (
+                    f"search index folder not found; a replacement of it was interrupted and left the "
+                    f"previous index in {aside}: rename that folder back to {root.name} to use it"
+                )
+    return "search index folder not found"
+
+
+def _check_target(root: Path, overwrite: bool) -> None:
+    """Return nothing if a new index may take the place of `root`; raise if that would destroy anything else.
+
+    `root` may be missing, empty, the remains of an interrupted create, or (with `overwrite`) an index.
+    """
     if not root.exists():
         return
     if not root.is_dir():
         raise DataError("exists and is not a folder", root)
     if (root / INFO_FILE).exists() and not overwrite:
-        raise XlingError(f"{root}: a search index already exists here; pass overwrite=True to replace it")
-    entries = list(root.iterdir())
-    foreign = sorted(p.name for p in entries if p.name not in OWN_FILES and not _is_own_temporary(p.name))
+        raise XlingError(
+            f"{root}: a search index already exists here; replace it with --overwrite (overwrite=True)"
+        )
+    foreign = sorted(
+        p.name for p in root.iterdir() if p.name not in OWN_FILES and not _is_own_temporary(p.name)
+    )
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise DataError(
             f"folder is not empty and is not a search index (holds {shown}); choose another", root
         )
-    for entry in entries:  # an index being replaced, or the remains of an interrupted create
-        entry.unlink()
 
 
 def _is_own_temporary(name: str) -> bool:
@@ -628,6 +956,56 @@ def _write_bytes_atomically(path: Path, data: bytes) -> None:
     """Return nothing; write `data` to `path` atomically (see xling.atomic)."""
     with atomic_write(path, "wb") as handle:
         handle.write(data)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Return a connection to the database at `path` that any thread may use (the index's lock serialises)."""
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    """Return a vector as the little-endian float32 bytes stored in SQLite."""
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def _check_duplicate_action(action: str) -> None:
+    """Return nothing; raise ConfigError unless `action` is one of DUPLICATE_ACTIONS."""
+    if action not in DUPLICATE_ACTIONS:
+        raise ConfigError(f"on_duplicate must be one of {', '.join(DUPLICATE_ACTIONS)}, got {action!r}")
+
+
+def _key_list(keys: Sequence[str | None] | None, texts: list[str], codes: list[str]) -> list[str]:
+    """Return the stable key of each document: the given one, or the content key of language and text."""
+    if keys is None:
+        return [document_key(text, code) for text, code in zip(texts, codes, strict=True)]
+    if isinstance(keys, str):
+        raise XlingError("keys must be a sequence (one per text), not one string: wrap it in a list")
+    given = list(keys)
+    if len(given) != len(texts):
+        raise XlingError(f"{len(given)} keys given for {len(texts)} texts")
+    stable: list[str] = []
+    for position, (key, text, code) in enumerate(zip(given, texts, codes, strict=True)):
+        if key is None:
+            stable.append(document_key(text, code))
+        elif isinstance(key, str) and key.strip():
+            stable.append(key.strip())
+        else:
+            raise XlingError(f"key {position} must be a non-empty string or None, got {key!r}")
+    return stable
+
+
+def _in_weak_set(items: weakref.WeakSet[Any], item: Any) -> bool:
+    """Return True if `item` is in `items` (False for objects that cannot be weakly referenced)."""
+    try:
+        return item in items
+    except TypeError:
+        return False
+
+
+def _add_to_weak_set(items: weakref.WeakSet[Any], item: Any) -> None:
+    """Return nothing; remember `item` if it can be weakly referenced."""
+    with suppress(TypeError):
+        items.add(item)
 
 
 @contextmanager
@@ -685,7 +1063,7 @@ def _metadata_list(metadata: Sequence[Mapping[str, Any] | None] | None, count: i
 def _hits(
     sims: np.ndarray,
     ids: np.ndarray,
-    rows: dict[int, tuple[str, str, str | None]],
+    rows: dict[int, tuple[str, str, str | None, str]],
     wanted: set[str] | None,
     k: int,
 ) -> list[Hit]:
@@ -695,7 +1073,8 @@ def _hits(
         row = rows.get(ident)
         if row is None or (wanted is not None and row[1] not in wanted):
             continue
-        hits.append(Hit(ident, float(score), row[0], row[1], None if row[2] is None else json.loads(row[2])))
+        extra = None if row[2] is None else json.loads(row[2])
+        hits.append(Hit(ident, float(score), row[0], row[1], extra, row[3]))
         if len(hits) == k:
             break
     return hits
