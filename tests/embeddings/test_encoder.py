@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 from xling.embeddings.encoder import Encoder
 from xling.embeddings.files import embed_file, read_fvecs
 from xling.embeddings.static import StaticSentenceEncoder
-from xling.errors import DataError
+from xling.errors import ConfigError, DataError
 
 TEXTS = [
     "Where is the train station?",
@@ -171,3 +171,94 @@ def test_real_minilm_matches_sentence_transformers():
         ours = Encoder.load(folder).encode(TEXTS)
         theirs = st.SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
     assert cosines(ours, theirs).min() >= 0.9999
+
+
+def tiny_static_folder(root: Path, tokenizer_dir: Path) -> Path:
+    """Write a static (StaticEmbedding) folder over the sample tokenizer; return it."""
+    tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    torch.manual_seed(0)
+    folder = root / "static"
+    StaticSentenceEncoder(tokenizer, dimension=16).save(folder)
+    return folder
+
+
+def test_encoding_from_8_threads_gives_the_sequential_vectors(tmp_path, sample_tokenizer_dir):
+    """A server shares one Encoder between threads: no call may see another call's state."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    encoder = Encoder.load(tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean"))
+    long_text = "Where is the station? " * 100  # cut at 64 tokens: each call counts its own cuts
+    lists = [[f"{text} {i}" for text in TEXTS[i % len(TEXTS) :]] + [long_text] * (i % 3) for i in range(8)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = [encoder.encode_with_stats(texts, batch_size=3) for texts in lists]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for _ in range(3):
+                got = list(pool.map(lambda texts: encoder.encode_with_stats(texts, batch_size=3), lists))
+                for (want_vectors, want_stats), (vectors, stats) in zip(expected, got, strict=True):
+                    assert np.allclose(vectors, want_vectors, atol=1e-6)
+                    assert stats.truncated == want_stats.truncated and stats.texts == want_stats.texts
+    assert not hasattr(encoder, "last_stats")  # nothing of a call is kept on the object
+
+
+def test_library_encode_shows_no_progress_unless_asked(tmp_path, sample_tokenizer_dir, capsys):
+    encoder = Encoder.load(tiny_static_folder(tmp_path, sample_tokenizer_dir))
+    encoder.encode(TEXTS * 200, batch_size=4)  # 400 batches: the old default drew a bar from 20
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_layer_out_of_range_is_a_clear_error(tmp_path, sample_tokenizer_dir):
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    with pytest.raises(ConfigError, match=r"layer 99: the model has 2 layers .*valid: -3 to 2"):
+        Encoder.load(folder, layer=99)
+    assert Encoder.load(folder, layer=-1).encode(["ok"]).shape == (1, 32)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1])
+def test_batch_size_below_one_is_a_clear_error(tmp_path, sample_tokenizer_dir, batch_size):
+    encoder = Encoder.load(tiny_static_folder(tmp_path, sample_tokenizer_dir))
+    with pytest.raises(ConfigError, match=f"batch_size must be a whole number >= 1, not {batch_size}"):
+        encoder.encode(["ok"], batch_size=batch_size)
+
+
+@pytest.mark.parametrize("option", [{"pooling": "cls"}, {"layer": 1}, {"max_length": 8}])
+def test_transformer_options_on_a_static_model_are_refused(tmp_path, sample_tokenizer_dir, option):
+    folder = tiny_static_folder(tmp_path, sample_tokenizer_dir)
+    with pytest.raises(ConfigError, match=f"{next(iter(option))}: not options of the static encoder"):
+        Encoder.load(folder, **option)
+
+
+def test_max_length_below_one_is_a_clear_error(tmp_path, sample_tokenizer_dir):
+    with pytest.raises(ConfigError, match="max_length must be >= 1, not 0"):
+        Encoder.load(tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean"), max_length=0)
+
+
+def test_fvecs_float16_says_fvecs_is_float32_only(tmp_path, sample_tokenizer_dir):
+    encoder = Encoder.load(tiny_static_folder(tmp_path, sample_tokenizer_dir))
+    (tmp_path / "in.txt").write_text("ok\n")
+    with pytest.raises(ConfigError, match=r"dtype float16: \.fvecs files hold float32 only") as error:
+        embed_file(encoder, tmp_path / "in.txt", tmp_path / "out.fvecs", dtype="float16")
+    assert "must be float32 or float16" not in str(error.value)
+    with pytest.raises(ConfigError, match="dtype 'int8' must be float32 or float16"):
+        embed_file(encoder, tmp_path / "in.txt", tmp_path / "out.npy", dtype="int8")
+
+
+def truncate(path: Path) -> None:
+    """Cut a file to half its length, as an interrupted copy or download leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("kind", ["transformer", "static"])
+def test_truncated_safetensors_names_the_file(tmp_path, sample_tokenizer_dir, kind):
+    if kind == "transformer":
+        folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+        weights = folder / "model.safetensors"
+    else:
+        folder = tiny_static_folder(tmp_path, sample_tokenizer_dir)
+        weights = folder / "0_StaticEmbedding" / "model.safetensors"
+    truncate(weights)
+    with pytest.raises(DataError) as error:
+        Encoder.load(folder)
+    assert str(error.value) == f"{weights}: not a readable safetensors file (truncated or corrupt?)"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -81,13 +80,15 @@ def _print_evaluation(evaluation: dict) -> None:
 
 
 def fill_mask(
-    model: Annotated[Path, typer.Option(help="A masked-LM model folder.")],
+    model: Annotated[str, typer.Option(help="A masked-LM model folder (such as `xling pretrain` writes).")],
     texts: Annotated[list[str], typer.Argument(help="Sentences with <mask> in them.")],
     top_k: Annotated[int, typer.Option(help="Predictions per mask.")] = 5,
 ) -> None:
     """Print the model's top predictions for each <mask>."""
-    from xling.pretraining.inspect import predict_masked
+    from xling.pretraining.inspect import load_masked_lm, predict_masked
 
+    with console.status(f"loading {model}"):
+        lm, tokenizer = load_masked_lm(model)
     for text in texts:
-        predictions = predict_masked(model, text, top_k=top_k)
+        predictions = predict_masked(lm, text, top_k=top_k, tokenizer=tokenizer)
         Console().print(f"{text}\n  -> " + " | ".join(", ".join(p) for p in predictions))

@@ -6,16 +6,41 @@ from pathlib import Path
 
 import torch
 
+from xling.errors import DataError
+
 
 def load_masked_lm(path: str | Path):
-    """Return (model, tokenizer) of a masked-LM folder, model in eval mode."""
+    """Return (model, tokenizer) of a masked-LM folder (or shipped name), model in eval mode.
+
+    Raises XlingError for a missing folder, a sentence encoder with no masked-LM head (a static one such as
+    xling-mini, or a transformer saved without its head, whose head transformers would fill with random
+    weights) and a damaged weights file, each naming the folder or file.
+    """
     from transformers import AutoModelForMaskedLM
 
+    from xling.embeddings.encoder import resolve_model
+    from xling.embeddings.weights import load_pretrained
     from xling.tokenization.vocabulary import load_tokenizer
 
-    model = AutoModelForMaskedLM.from_pretrained(str(path))
+    folder = resolve_model(path)
+    if not (folder / "config.json").is_file():
+        raise DataError(
+            "a sentence encoder without a masked-LM head (no config.json: a static encoder such as "
+            "xling-mini?); fill-mask needs a masked LM, such as the folder `xling pretrain` writes",
+            folder,
+        )
+    model, info = load_pretrained(AutoModelForMaskedLM, folder, output_loading_info=True)
+    missing = sorted(info.get("missing_keys", ()))
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise DataError(
+            f"no trained masked-LM head in this checkpoint (missing {shown}): a sentence encoder or base "
+            "model, whose guesses would come from random weights; fill-mask needs a masked LM, such as the "
+            "folder `xling pretrain` writes",
+            folder,
+        )
     model.eval()
-    return model, load_tokenizer(path)
+    return model, load_tokenizer(folder)
 
 
 @torch.inference_mode()

@@ -85,9 +85,11 @@ def build_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
     """Return a fresh XLMRobertaForMaskedLM for a preset, or a pretrained one to continue from a folder."""
     from transformers import XLMRobertaForMaskedLM
 
+    from xling.embeddings.weights import load_pretrained
+
     path = Path(config.model)
     if (path / "config.json").is_file() and any(path.glob("*.safetensors")):
-        return XLMRobertaForMaskedLM.from_pretrained(str(path))
+        return load_pretrained(XLMRobertaForMaskedLM, path)  # names a damaged weights file
     dropout = {} if config.dropout is None else {
         "hidden_dropout_prob": config.dropout, "attention_probs_dropout_prob": config.dropout
     }  # fmt: skip

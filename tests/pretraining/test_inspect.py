@@ -1,0 +1,80 @@
+"""fill-mask: guesses from a masked LM; a clear error for anything else (no folder, no trained LM head)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from xling.embeddings.weights import NOT_SAFETENSORS
+from xling.errors import DataError, XlingError
+from xling.pretraining.inspect import load_masked_lm, predict_masked
+
+
+def tiny_mlm_folder(root: Path, tokenizer_dir: Path) -> Path:
+    """Write a tiny XLM-R masked LM with the sample tokenizer (as `xling pretrain` does); return it."""
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    tokenizer = load_tokenizer(tokenizer_dir)
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                              intermediate_size=32, max_position_embeddings=40, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    folder = root / "mlm"
+    XLMRobertaForMaskedLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_fill_mask_on_a_masked_lm_guesses(tmp_path, sample_tokenizer_dir):
+    folder = tiny_mlm_folder(tmp_path, sample_tokenizer_dir)
+    guesses = predict_masked(folder, "Where is the <mask> station?", top_k=3)
+    assert len(guesses) == 1 and len(guesses[0]) == 3
+
+
+def test_missing_folder_is_a_clear_error_not_a_hub_lookup(tmp_path):
+    with pytest.raises(XlingError, match="no such model folder"):
+        load_masked_lm(tmp_path / "no-such-model")
+
+
+def test_static_sentence_encoder_is_refused():
+    with pytest.raises(DataError, match="without a masked-LM head .*static encoder such as xling-mini"):
+        load_masked_lm("xling-mini")
+
+
+def test_encoder_without_a_trained_lm_head_is_refused(tmp_path, sample_tokenizer_dir):
+    """A base model (or a sentence encoder saved without its head) would guess from random weights."""
+    from transformers import XLMRobertaModel
+
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    mlm = tiny_mlm_folder(tmp_path, sample_tokenizer_dir)
+    base = tmp_path / "base"
+    XLMRobertaModel.from_pretrained(mlm).save_pretrained(base)  # the encoder without lm_head.*
+    load_tokenizer(sample_tokenizer_dir).save_pretrained(base)
+    (base / "modules.json").write_text(
+        json.dumps([{"idx": 0, "name": "0", "path": "", "type": "x.Transformer"}])
+    )
+    with pytest.raises(DataError, match=r"no trained masked-LM head in this checkpoint \(missing lm_head\."):
+        load_masked_lm(base)
+
+
+def test_truncated_checkpoint_names_the_file(tmp_path, sample_tokenizer_dir):
+    folder = tiny_mlm_folder(tmp_path, sample_tokenizer_dir)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # an interrupted copy
+    with pytest.raises(DataError) as error:
+        load_masked_lm(folder)
+    assert str(error.value) == f"{weights}: {NOT_SAFETENSORS}"
+
+
+def test_cli_fill_mask_raises_the_xling_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    result = CliRunner().invoke(app, ["fill-mask", "--model", "xling-mini", "Where is the <mask>?"])
+    assert isinstance(result.exception, XlingError)  # main() prints it as one line, exit code 2
