@@ -412,6 +412,7 @@ SearchIndex.build({folder!r}, Slow(), docs, overwrite=True)
 
 
 def test_killed_build_keeps_the_old_index(tmp_path, fake_encoder):
+    import os
     import signal
     import subprocess
     import sys
@@ -437,8 +438,11 @@ def test_killed_build_keeps_the_old_index(tmp_path, fake_encoder):
         assert again.search_texts(fake_encoder, [DOCS[0][0]], k=1)[0][0].text == DOCS[0][0]
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".idx.")]
     assert len(leftovers) == 1 and leftovers[0].endswith(".tmp")  # the killed build's hidden staging
-    # nothing at a fresh target until its build completes
-    assert not (tmp_path / "fresh").exists()
+    # the next build of that folder clears it (its process is gone); a live build's staging is kept
+    live = f".idx.{os.getppid()}.tmp"  # as if our parent process were building it now
+    (tmp_path / live).mkdir()
+    SearchIndex.build(folder, fake_encoder, _documents()[:2], overwrite=True)[0].close()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".idx.")] == [live]
 
 
 def test_an_interrupted_swap_names_where_the_old_index_is(tmp_path, fake_encoder):

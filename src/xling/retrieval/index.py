@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import struct
 import threading
@@ -221,6 +222,7 @@ class SearchIndex:
             )
         root = Path(path)
         _check_target(root, overwrite)
+        _remove_dead_staging(root)
         info = {
             "format": FORMAT_VERSION,
             "model": model_reference(model_name),
@@ -908,6 +910,32 @@ def _read_info(root: Path) -> dict[str, Any]:
     if info["kind"] not in INDEX_KINDS or info["dimension"] < 1:
         raise DataError(f"bad kind {info['kind']!r} or dimension {info['dimension']!r}", info_path)
     return info
+
+
+def _remove_dead_staging(root: Path) -> None:
+    """Return nothing; delete the staging folders of builds of `root` whose process is gone (killed).
+
+    xling.atomic.atomic_folder stages in `.name.PID.tmp`; one whose process still runs is left alone.
+    """
+    if not root.parent.is_dir():
+        return
+    for staging in root.parent.glob(f".{root.name}.*.tmp"):
+        pid = staging.name[len(root.name) + 2 : -len(".tmp")]
+        if not pid.isdigit() or not staging.is_dir() or _process_alive(int(pid)):
+            continue
+        if all(entry.name in OWN_FILES or _is_own_temporary(entry.name) for entry in staging.iterdir()):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    """Return True if a process with this id runs (or might: one we may not signal counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True
+    return True
 
 
 def _missing_folder_message(root: Path) -> str:
