@@ -6,7 +6,7 @@ from xling.quickstart import QuickstartConfig, run_quickstart
 
 def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
     config = load_config(QuickstartConfig, None, ["training.max_steps=30", "model=tiny",
-                                                    "training.progress=false"],
+                                                    "training.progress=false", "vocab_sample_sentences=20000"],
                          output=str(tmp_path / "qs"))  # fmt: skip
     console = Console(record=True, width=140)
     report = run_quickstart(config, console=console)
