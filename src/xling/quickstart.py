@@ -271,10 +271,8 @@ def _show_word_translation(config: QuickstartConfig, output: Path, console: Cons
     words are embedded by the shipped xling-mini, whose space is already shared: no mapping is learned
     (73 shared strings could not fit a 256-d map).
     """
-    import numpy as np
-
     from xling.alignment.words.align import WordAlignConfig, align_words
-    from xling.alignment.words.csls import translate
+    from xling.alignment.words.translate import WordTranslateConfig, translate_words
 
     try:
         src, tgt, source = _word_vectors(config, output)
@@ -286,20 +284,16 @@ def _show_word_translation(config: QuickstartConfig, output: Path, console: Cons
         console.print(f"5/5 word translation eng -> deu: {source}, mapped by identical strings + Procrustes")
         mapping = align_words(src, tgt, WordAlignConfig(method="identical", refinements=3, criterion=False),
                               progress=False)  # fmt: skip
-        mapped_src, mapped_tgt = mapping.map_source(src.vectors), mapping.map_target(tgt.vectors)
     else:
         console.print(f"5/5 word translation eng -> deu: {source}")
-        mapped_src, mapped_tgt = src.vectors, tgt.vectors
     words = config.words or (BIBLE_WORDS if config.data else SAMPLE_WORDS)
-    known = [w for w in words if w in src.index]
-    rows = np.array([src.index[w] for w in known], dtype=np.int64)
-    _, found = translate(mapped_src, mapped_tgt, rows, method="csls", top=3)
+    found = translate_words(words, src, tgt, mapping, WordTranslateConfig(top=3, unknown="skip"))
     table = Table(title="English -> German (CSLS, top 3)")
     table.add_column("eng")
     table.add_column("deu")
     translations = {}
-    for word, hits in zip(known, found, strict=True):
-        translations[word] = [tgt.words[i] for i in hits]
+    for word, hits in found.items():
+        translations[word] = [target for target, _ in hits]
         table.add_row(word, ", ".join(translations[word]))
     console.print(table)
     report: dict[str, Any] = {"source": source, "translations": translations}
@@ -307,7 +301,7 @@ def _show_word_translation(config: QuickstartConfig, output: Path, console: Cons
     if mapping is not None and test.is_file():
         from xling.evaluation.bli import BLIConfig, evaluate_bli
 
-        bli = evaluate_bli(src, tgt, mapping, BLIConfig(dictionary=str(test)))
+        bli = evaluate_bli(src, tgt, mapping, BLIConfig(dictionary=str(test), pair="en-de")).scores["en-de"]
         console.print(f"    BLI en-de (xling-eval test, CSLS): P@1 {bli['p@1']:.1f}, P@10 {bli['p@10']:.1f} "
                       f"over the {bli['coverage']['pairs_covered']} of {bli['coverage']['lines']} pairs "
                       "whose words are in the Bible vocabularies")  # fmt: skip

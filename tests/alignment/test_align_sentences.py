@@ -15,7 +15,7 @@ from xling.data.sources import HeldOut, sample_corpus_dir
 from xling.embeddings.encoder import Encoder
 from xling.embeddings.static import bag_features
 from xling.errors import ConfigError
-from xling.evaluation.retrieval import retrieval_accuracy
+from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.training import TrainingConfig
 
 HELDOUT = HeldOut(fraction=0.2)

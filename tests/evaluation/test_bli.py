@@ -3,6 +3,7 @@ retrieval method must see through."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from xling.alignment.words.mapping import WordMapping
 from xling.errors import ConfigError, DataError
 from xling.evaluation.bli import BLIConfig, bli_from_matrices, evaluate_bli
+from xling.evaluation.result import Result
 from xling.vectors.core import WordVectors
 
 
@@ -54,9 +56,13 @@ def test_coverage_is_counted_not_dropped(tmp_path, vocabularies):
         "house\tHaus\ncat\tKatze\ncat\tMieze\nbird\tVogel\nfish\tHund\nsun\tSonnen\n",
     )
     result = evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path))
-    assert {"task", "pair", "method", "retrieval", "p@1", "p@5", "p@10", "coverage"} <= set(result)
-    assert result["task"] == "bli" and result["pair"] == "en-de" and result["retrieval"] == "csls"
-    assert result["coverage"] == {
+    assert (
+        result.task == "bli" and list(result.scores) == ["en-de"] and result.settings["retrieval"] == "csls"
+    )
+    row = result.scores["en-de"]
+    assert {"p@1", "p@5", "p@10", "n", "coverage"} <= set(row) and result.primary == "p@1"
+    assert Result.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+    assert row["coverage"] == {
         "lines": 6,
         "pairs_covered": 2,
         "src_words": 5,
@@ -67,7 +73,7 @@ def test_coverage_is_counted_not_dropped(tmp_path, vocabularies):
         "duplicate_lines": 0,
         "fraction": round(2 / 6, 4),
     }
-    assert result["p@1"] == 100.0
+    assert row["p@1"] == 100.0 == result.average and row["n"] == 2
 
 
 def test_lowercase_pair_name_and_errors(tmp_path, vocabularies):
@@ -76,7 +82,7 @@ def test_lowercase_pair_name_and_errors(tmp_path, vocabularies):
     with pytest.raises(DataError, match="no dictionary pair"):
         evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path))
     result = evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path, lowercase=True, pair="en-de"))
-    assert result["p@1"] == 100.0 and result["pair"] == "en-de"
+    assert result.scores["en-de"]["p@1"] == 100.0
     bad = write(tmp_path / "bad.tsv", "house\tHaus\ncat Katze Mieze\n")
     with pytest.raises(DataError, match=r"bad\.tsv:2: "):
         evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=bad))
@@ -121,10 +127,10 @@ def test_a_rotation_is_seen_through_by_every_retrieval(tmp_path, rotated_vocabul
     path = write(tmp_path / "gold.tsv", "".join(f"w{i}\tw{i}\n" for i in range(0, 1000, 3)))
     mapping = WordMapping(rotation, np.eye(256), ["unit"], "oracle")
     result = evaluate_bli(src, tgt, mapping, BLIConfig(dictionary=path, retrieval=retrieval, chunk_size=100))
-    assert result["p@1"] >= 99.0 and result["coverage"]["src_words_covered"] == 334
-    assert result["method"] == "oracle"
+    assert result.average >= 99.0 and result.scores["gold"]["coverage"]["src_words_covered"] == 334
+    assert result.model == "oracle"
     unmapped = evaluate_bli(src, tgt, identity(256), BLIConfig(dictionary=path, retrieval=retrieval))
-    assert unmapped["p@10"] < 10.0
+    assert unmapped.scores["gold"]["p@10"] < 10.0
 
 
 def test_pruned_csls_scores_as_the_brute_force(rotated_vocabularies, monkeypatch):
@@ -134,9 +140,7 @@ def test_pruned_csls_scores_as_the_brute_force(rotated_vocabularies, monkeypatch
 
     calls = []
     pruned_topk = csls._csls_topk_pruned
-    monkeypatch.setattr(
-        csls, "_csls_topk_pruned", lambda *a, **kw: calls.append(1) or pruned_topk(*a, **kw)
-    )
+    monkeypatch.setattr(csls, "_csls_topk_pruned", lambda *a, **kw: calls.append(1) or pruned_topk(*a, **kw))
     src, tgt, rotation = rotated_vocabularies
     noisy = rotation + np.random.default_rng(2).normal(0, 0.3, rotation.shape).astype(np.float32)
     pairs = np.stack([np.arange(0, 1000, 50), np.arange(0, 1000, 50)], axis=1)  # 20 words: pruned

@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from xling.errors import ConfigError, DataError
-from xling.evaluation.mining import best_f1, build_mining_test, evaluate_mining
+from xling.evaluation.mining import (
+    MiningEvalConfig,
+    best_f1,
+    build_mining_test,
+    evaluate_mining,
+    evaluate_mining_from_config,
+)
 from xling.retrieval.mining import MineConfig, MinedPair
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,12 +117,24 @@ def test_evaluate_mining_with_fake_encoder(tmp_path):
     test = build_mining_test(make_bible(tmp_path / "bible"), "eng", "deu", n_distractors=60)
     result = evaluate_mining(FakeEncoder(), test, MineConfig(k=4))
     score = result.scores["eng-deu"]
-    assert score.f1 >= 0.95 and score.gold == 29 and score.sentences == (89, 89)
+    assert score["f1"] >= 0.95 and score["gold"] == 29 and score["sentences"] == [89, 89]
     report = json.loads(json.dumps(result.to_dict()))
     assert report["task"] == "mining" and report["model"] == "fake-trigram-256"
     assert set(report["scores"]["eng-deu"]) >= {"precision", "recall", "f1", "threshold"}
-    assert report["average"] == pytest.approx(score.f1) and report["seconds"] >= 0
-    assert "JHN" in report["data"] and report["config"]["mode"] == "intersect"
+    assert report["average"] == pytest.approx(score["f1"]) and report["seconds"] >= 0
+    assert "JHN" in report["data"] and report["settings"]["mode"] == "intersect" and report["primary"] == "f1"
+
+
+def test_mining_from_config_finds_the_bible_in_the_data_root(tmp_path):
+    make_bible(tmp_path / "bible")
+    config = MiningEvalConfig(data=str(tmp_path), languages=["deu"], pivot="eng", distractors=60)
+    result = evaluate_mining_from_config(FakeEncoder(), config)
+    assert list(result.scores) == ["deu-eng"] and result.scores["deu-eng"]["gold"] == 29
+    assert str((tmp_path / "bible").absolute()) in result.data
+    with pytest.raises(DataError, match=r"no Bible files .*--data PATH or \$XLING_DATA=PATH"):
+        evaluate_mining_from_config(FakeEncoder(), MiningEvalConfig(data=str(tmp_path / "none")))
+    with pytest.raises(ConfigError, match="book"):
+        evaluate_mining_from_config(FakeEncoder(), MiningEvalConfig(data=str(tmp_path), book="JHN.1"))
 
 
 def _bible_dir() -> Path | None:
@@ -135,5 +153,5 @@ def test_real_bible_mining_test():
     assert not src_other & tgt_other
     result = evaluate_mining(FakeEncoder(), test, MineConfig())
     score = result.scores["eng-deu"]
-    assert 0.0 <= score.f1 <= 1.0 and score.gold == len(test.gold)
+    assert 0.0 <= score["f1"] <= 1.0 and score["gold"] == len(test.gold)
     assert time.perf_counter() - start < 30

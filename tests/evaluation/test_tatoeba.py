@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from xling.errors import ConfigError, DataError
-from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba, nearest_accuracy, ratio_margin
+from xling.evaluation.result import Result
+from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba, nearest_accuracy
 
 
 class LookupEncoder:
@@ -43,12 +44,62 @@ def test_scores_both_directions_per_language(tmp_path):
     assert result.to_dict()["task"] == "tatoeba" and json.dumps(result.to_dict())
 
 
-def test_margin_discounts_hubs():
-    sims = np.array([[0.9, 0.8, 0.1], [0.85, 0.7, 0.1], [0.8, 0.1, 0.75]])
-    assert nearest_accuracy(sims, np.eye(3), "cosine")[0] == pytest.approx(1 / 3)  # column 0 is a hub
-    margin = ratio_margin(sims, k=2)
-    assert margin[0, 0] == pytest.approx(0.9 / ((0.85 + 0.875) / 2))
-    assert (margin.argmax(1) == [0, 1, 2]).sum() > 1  # the hub loses rows to their real translations
+def xsim_nearest(x, y, k):
+    """Return each x row's best y row by LASER's xsim (source/xsim.py, _score_knn), step by step.
+
+    An independent reference: cosine k nearest neighbours of x among y and of y among x, their mean
+    cosines Ax and Ay, each of x's k candidates scored cos / ((Ax[i] + Ay[j]) / 2), the best of those k.
+    """
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    y = y / np.linalg.norm(y, axis=1, keepdims=True)
+    cos = x @ y.T
+    near_xy = np.argsort(-cos, axis=1, kind="stable")[:, :k]
+    near_yx = np.argsort(-cos.T, axis=1, kind="stable")[:, :k]
+    avg_x = np.take_along_axis(cos, near_xy, 1).mean(1)
+    avg_y = np.take_along_axis(cos.T, near_yx, 1).mean(1)
+    best = []
+    for i in range(len(x)):
+        scores = [cos[i, j] / ((avg_x[i] + avg_y[j]) / 2) for j in near_xy[i]]
+        best.append(near_xy[i][int(np.argmax(scores))])
+    return np.array(best)
+
+
+def test_margin_is_lasers_xsim_and_margin_full_is_not():
+    """The default margin re-ranks only the k nearest by cosine (LASER); margin-full ranks every candidate."""
+    differs, gain = 0, 0.0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(8, 3))
+        y = x + rng.normal(scale=0.7, size=(8, 3))
+        laser = (
+            np.mean(xsim_nearest(x, y, 2) == np.arange(8)),
+            np.mean(xsim_nearest(y, x, 2) == np.arange(8)),
+        )
+        assert nearest_accuracy(x, y, "margin", k=2) == pytest.approx(laser)
+        differs += nearest_accuracy(x, y, "margin-full", k=2) != pytest.approx(laser)
+        gain += sum(laser) - sum(nearest_accuracy(x, y, "cosine"))
+    assert differs >= 2  # e.g. seed 3: margin 50.0 / 75.0, margin-full 62.5 / 75.0
+    assert gain > 0  # the margin discounts hubs: more translations found than by cosine
+
+
+def test_margin_with_one_neighbour_is_cosine():
+    """With k=1 LASER's margin has one candidate per row: the cosine nearest neighbour."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(20, 4)), rng.normal(size=(20, 4))
+    assert nearest_accuracy(x, y, "margin", k=1) == nearest_accuracy(x, y, "cosine")
+
+
+def test_result_round_trips_and_names_its_primary_metric(tmp_path):
+    table = {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0])}
+    _write_tatoeba(tmp_path, "fra", ["a", "b"], ["a", "b"])
+    result = evaluate_tatoeba(LookupEncoder(table), TatoebaConfig(data=str(tmp_path), languages=["fra"],
+                                                                  scoring="margin"))  # fmt: skip
+    assert result.primary == "accuracy" and result.scores["fra"]["accuracy"] == 100.0 == result.average
+    assert result.settings == {"scoring": "margin", "k": 4}
+    again = Result.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again.to_dict() == result.to_dict() and again.primary_scores() == {"fra": 100.0}
+    with pytest.raises(DataError, match="no primary"):
+        Result.from_dict({k: v for k, v in result.to_dict().items() if k != "primary"})
 
 
 def test_unknown_language_and_missing_folder_are_clear(tmp_path):
@@ -57,3 +108,21 @@ def test_unknown_language_and_missing_folder_are_clear(tmp_path):
         evaluate_tatoeba(LookupEncoder({}), TatoebaConfig(data=str(tmp_path), languages=["fin"]))
     with pytest.raises(DataError, match="no Tatoeba files"):
         evaluate_tatoeba(LookupEncoder({}), TatoebaConfig(data=str(tmp_path / "nothing")))
+    with pytest.raises(ConfigError, match="scoring: 'csls' must be one of cosine, margin, margin-full"):
+        evaluate_tatoeba(LookupEncoder({}), TatoebaConfig(data=str(tmp_path), scoring="csls"))
+
+
+def test_missing_data_says_where_it_looked_and_how_to_point_elsewhere(tmp_path, monkeypatch):
+    """Defect 5.10: the default ../shared/data is resolved from the current directory; say so."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XLING_DATA", raising=False)
+    with pytest.raises(DataError) as default:
+        evaluate_tatoeba(LookupEncoder({}), TatoebaConfig())
+    message = str(default.value)
+    assert str((tmp_path / "../shared/data").absolute()) in message and str(tmp_path) in message
+    assert "no --data or $XLING_DATA given" in message and "--data PATH or $XLING_DATA=PATH" in message
+    monkeypatch.setenv("XLING_DATA", "elsewhere")
+    with pytest.raises(DataError, match=r"\$XLING_DATA=elsewhere is .*elsewhere"):
+        evaluate_tatoeba(LookupEncoder({}), TatoebaConfig())
+    with pytest.raises(DataError, match=r"--data given is .*given.*--data PATH"):
+        evaluate_tatoeba(LookupEncoder({}), TatoebaConfig(data="given"))

@@ -14,7 +14,6 @@ from xling.cli.common import (
     console,
 )
 from xling.config import load_config
-from xling.errors import XlingError
 
 app = typer.Typer(help="Monolingual word vectors: train and convert.", no_args_is_help=True)
 
@@ -57,32 +56,25 @@ def vectors_translate(
     src: Annotated[Path, typer.Option("--src", help="Source word vectors.")],
     tgt: Annotated[Path, typer.Option("--tgt", help="Target word vectors.")],
     mapping: Annotated[Path, typer.Option(help="Mapping folder from `xling align words`.")],
-    retrieval: Annotated[str, typer.Option(help="nn, csls (k=10) or isf.")] = "csls",
-    top: Annotated[int, typer.Option(help="Translations per word.")] = 5,
-    max_vocab: Annotated[int, typer.Option(help="Words of each vocabulary to load; 0 = all.")] = 200000,
+    retrieval: Annotated[str | None, typer.Option(help="nn, csls (k=10, the default) or isf.")] = None,
+    top: Annotated[int | None, typer.Option(help="Translations per word (default 5).")] = None,
+    max_vocab: Annotated[
+        int | None, typer.Option(help="Words of each vocabulary to load (default 200000); 0 = all.")
+    ] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
 ) -> None:
     """Translate words with an aligned pair of vocabularies (the best target words by CSLS)."""
-    import numpy as np
     from rich.table import Table
 
-    from xling.alignment.words.csls import translate
-    from xling.alignment.words.mapping import WordMapping
-    from xling.vectors import load_vectors
+    from xling.alignment.words.translate import WordTranslateConfig, translate_words_from_files
 
-    cap = max_vocab or None
-    source, target = load_vectors(src, max_words=cap), load_vectors(tgt, max_words=cap)
-    unknown = [w for w in words if w not in source.index]
-    if unknown:
-        raise XlingError(f"not in the source vocabulary ({src}): {', '.join(unknown)}")
-    aligned = WordMapping.load(mapping)
-    rows = np.array([source.index[w] for w in words], dtype=np.int64)
-    scores, found = translate(aligned.map_source(source.vectors), aligned.map_target(target.vectors), rows,
-                              method=retrieval, top=top)  # fmt: skip
-    table = Table(title=f"{src.name} -> {tgt.name} ({retrieval})")
+    config = load_config(WordTranslateConfig, recipe, set_ or [], section="translate", retrieval=retrieval,
+                         top=top, max_vocab=max_vocab)  # fmt: skip
+    found = translate_words_from_files(words, src, tgt, mapping, config)
+    table = Table(title=f"{src.name} -> {tgt.name} ({config.retrieval})")
     table.add_column("word")
     table.add_column("translations (score)")
-    for word, hits, values in zip(words, found, scores, strict=True):
-        table.add_row(
-            word, ", ".join(f"{target.words[i]} ({v:.2f})" for i, v in zip(hits, values, strict=True))
-        )
+    for word, hits in found.items():
+        table.add_row(word, ", ".join(f"{target} ({score:.2f})" for target, score in hits))
     Console().print(table)

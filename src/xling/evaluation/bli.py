@@ -17,6 +17,7 @@ softmax still measures its normaliser for every target; hub_vocab=20000 makes th
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from xling.alignment.words.csls import DEFAULT_BETA, DEFAULT_CHUNK, METHODS, Mat
 from xling.alignment.words.dictionary import read_dictionary
 from xling.alignment.words.mapping import WordMapping
 from xling.errors import ConfigError, DataError
+from xling.evaluation.result import Result
 
 if TYPE_CHECKING:  # annotations only: importing xling.vectors also loads its file formats
     from xling.vectors.core import WordVectors
@@ -40,23 +42,28 @@ PAIR_IN_NAME = re.compile(r"([a-z]{2,3}(?:_[A-Za-z]+)?)-([a-z]{2,3}(?:_[A-Za-z]+
 
 @dataclass
 class BLIConfig:
-    """Settings of `xling eval bli`.
-
-    `k` is CSLS's neighbourhood size; `ks` the cut-offs precision is reported at. `hub_vocab` limits the
-    source words that CSLS's and the inverted softmax's target terms are measured against (None: all).
-    `pair` names the language pair in the result (default: read from the file name, e.g. "en-de").
-    `lowercase` looks dictionary words up lowercased (the most frequent spelling wins).
-    """
+    """Settings of `xling eval bli`."""
 
     dictionary: str = ""
+    """The test dictionary: source<TAB>target per line (required)."""
     retrieval: str = "csls"
+    """How target words are ranked: nn, csls or isf (inverted softmax)."""
     k: int = 10
+    """CSLS's neighbourhood size."""
     ks: tuple[int, ...] = (1, 5, 10)
+    """The cut-offs precision is reported at."""
     chunk_size: int = DEFAULT_CHUNK
+    """Query rows per similarity block (bounds memory)."""
     pair: str = ""
+    """The language pair the row is named by ("": read from the file name, e.g. "en-de")."""
     lowercase: bool = False
+    """Look dictionary words up lowercased (the most frequent spelling wins)."""
     hub_vocab: int | None = None
+    """Source words that CSLS's and the inverted softmax's target terms are measured against (None: all)."""
     isf_beta: float = DEFAULT_BETA
+    """The inverted softmax's inverse temperature."""
+    max_vocab: int = 200000
+    """Words of each vocabulary loaded from files, most frequent first (MUSE's 200000); 0 = all."""
 
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the first bad field."""
@@ -75,15 +82,31 @@ class BLIConfig:
             raise ConfigError(f"hub_vocab: must be a positive integer or None, got {self.hub_vocab!r}")
         if not isinstance(self.isf_beta, int | float) or self.isf_beta <= 0:
             raise ConfigError(f"isf_beta: must be a positive number, got {self.isf_beta!r}")
+        if isinstance(self.max_vocab, bool) or not isinstance(self.max_vocab, int) or self.max_vocab < 0:
+            raise ConfigError(f"max_vocab: must be a non-negative integer (0 = all), got {self.max_vocab!r}")
 
 
-def evaluate_bli(
-    src: WordVectors, tgt: WordVectors, mapping: WordMapping, config: BLIConfig
-) -> dict[str, Any]:
-    """Return {task, pair, method, retrieval, p@1, p@5, p@10, coverage, ...} for `mapping` on the dictionary.
+def evaluate_bli_from_files(
+    src: str | os.PathLike[str],
+    tgt: str | os.PathLike[str],
+    mapping: str | os.PathLike[str],
+    config: BLIConfig,
+) -> Result:
+    """Return `evaluate_bli` for vectors files and a mapping folder (config.max_vocab words of each side)."""
+    from xling.vectors import load_vectors
 
-    Precision is in percent over distinct covered source words (see the module docstring); `coverage` holds
-    the DictionaryCoverage counts and the covered fraction of pairs.
+    config.validate()
+    cap = config.max_vocab or None
+    return evaluate_bli(load_vectors(src, max_words=cap), load_vectors(tgt, max_words=cap),
+                        WordMapping.load(mapping), config)  # fmt: skip
+
+
+def evaluate_bli(src: WordVectors, tgt: WordVectors, mapping: WordMapping, config: BLIConfig) -> Result:
+    """Return the Result of `mapping` on the test dictionary: one row for the language pair.
+
+    The row holds p@1, p@5, p@10 ... (percent over distinct covered source words, see the module
+    docstring), n (source words scored) and coverage (the DictionaryCoverage counts and the covered
+    fraction of pairs); the primary metric is p@1. `model` is the mapping's method.
     """
     config.validate()
     started = time.perf_counter()
@@ -102,25 +125,27 @@ def evaluate_bli(
         config.retrieval, k=config.k, chunk_size=config.chunk_size, beta=config.isf_beta,
         hub_vocab=config.hub_vocab,
     )  # fmt: skip
-    precision = {name: round(value, 2) for name, value in scores.items() if name.startswith("p@")}
-    return {
-        "task": "bli",
-        "pair": config.pair or _pair_from_name(path),
-        "method": mapping.method,
-        "retrieval": config.retrieval,
-        **precision,
-        "coverage": coverage.to_dict(),
-        "precision_over": PRECISION_OVER,
-        "dictionary": str(path),
-        "target_words": len(tgt),
-        "settings": {
+    row: dict[str, Any] = {name: round(value, 2) for name, value in scores.items() if name.startswith("p@")}
+    row.update(n=scores["n"], coverage=coverage.to_dict())
+    pair = config.pair or _pair_from_name(path) or path.stem
+    return Result(
+        task="bli",
+        model=mapping.method,
+        data=str(path),
+        scores={pair: row},
+        average=row.get("p@1", row[f"p@{config.ks[0]}"]),
+        primary="p@1" if "p@1" in row else f"p@{config.ks[0]}",
+        settings={
+            "retrieval": config.retrieval,
             "k": config.k,
             "hub_vocab": config.hub_vocab,
             "lowercase": config.lowercase,
             **({"isf_beta": config.isf_beta} if config.retrieval == "isf" else {}),
+            "target_words": len(tgt),
+            "precision_over": PRECISION_OVER,
         },
-        "seconds": round(time.perf_counter() - started, 2),
-    }
+        seconds=round(time.perf_counter() - started, 2),
+    )
 
 
 def _pair_from_name(path: Path) -> str:

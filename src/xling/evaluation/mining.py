@@ -21,18 +21,23 @@ import numpy as np
 
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus
+from xling.data.root import data_folder
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError
+from xling.evaluation.result import Result
 from xling.retrieval.mining import MineConfig, MinedPair, encode_texts, mine_embeddings
 
 __all__ = [
     "DEFAULT_DISTRACTORS",
-    "MiningResult",
+    "MiningEvalConfig",
     "MiningScore",
     "MiningTest",
     "best_f1",
+    "bible_folder",
     "build_mining_test",
+    "build_mining_tests",
     "evaluate_mining",
+    "evaluate_mining_from_config",
 ]
 
 # Distractors per side when none are asked for: about 6x John's 879 verses, which a CPU encodes in
@@ -199,56 +204,80 @@ def best_f1(
 
 
 @dataclass
-class MiningResult:
-    """Mining scores of one model on one or more language pairs."""
+class MiningEvalConfig:
+    """Settings of `xling eval mining`: which Bible, which languages, which book is hidden."""
 
-    model: str
-    data: str
-    scores: dict[str, MiningScore]
-    seconds: float
-    config: dict[str, Any] = field(default_factory=dict)
+    model: str = "xling-mini"
+    """Encoder folder, shipped name or Hub id."""
+    data: str = ""
+    """Folder holding bible/ (or the Bible TSVs themselves); "": $XLING_DATA, else ../shared/data."""
+    languages: list[str] = field(default_factory=lambda: ["deu", "fra", "rus", "cmn"])
+    """Languages mined against `pivot`, one test each."""
+    pivot: str = "eng"
+    """The other side of every test."""
+    book: str = "JHN"
+    """Held-out book whose verses are the true pairs (John: held out of xling-mini's training)."""
+    distractors: int | None = None
+    """Non-parallel verses added to each side (None: up to DEFAULT_DISTRACTORS, as many as both have)."""
+    seed: int = 0
+    """Seed of the distractor draw and the shuffles."""
 
-    @property
-    def average(self) -> float:
-        """Return the mean best F1 over the language pairs (0 with none)."""
-        return float(np.mean([s.f1 for s in self.scores.values()])) if self.scores else 0.0
+    def validate(self) -> None:
+        """Return nothing; raise ConfigError naming the first bad field."""
+        if not self.languages:
+            raise ConfigError("languages: name at least one language to mine against the pivot")
+        if not isinstance(self.book, str) or not self.book or "." in self.book:
+            raise ConfigError(f"book: must be a book code such as 'JHN', got {self.book!r}")
+        if self.distractors is not None and (
+            isinstance(self.distractors, bool)
+            or not isinstance(self.distractors, int)
+            or self.distractors < 0
+        ):
+            raise ConfigError(
+                f"distractors: must be a non-negative integer or None, got {self.distractors!r}"
+            )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return `{task, model, data, scores: {"<src>-<tgt>": {...}}, average, seconds, config}`."""
-        return {
-            "task": "mining",
-            "model": self.model,
-            "data": self.data,
-            "scores": {pair: score.to_dict() for pair, score in self.scores.items()},
-            "average": self.average,
-            "seconds": self.seconds,
-            "config": self.config,
-        }
+
+def bible_folder(data: str | os.PathLike[str] | None) -> Path:
+    """Return the Bible folder inside the data root `data` (see xling.data.root), or the root itself."""
+    return data_folder(data, "bible", "Bible files (<lang>.tsv or <lang>.tsv.gz)",
+                       lambda folder: any(folder.glob("*.tsv*")))  # fmt: skip
+
+
+def build_mining_tests(config: MiningEvalConfig) -> list[MiningTest]:
+    """Return one mining test per language of `config`, each against its pivot, from its data root."""
+    config.validate()
+    bible = bible_folder(config.data)
+    return [build_mining_test(bible, lang, config.pivot, book=config.book, n_distractors=config.distractors,
+                              seed=config.seed) for lang in config.languages]  # fmt: skip
+
+
+def evaluate_mining_from_config(encoder: TextEncoder, config: MiningEvalConfig) -> Result:
+    """Return `evaluate_mining` on the tests `config` describes (`xling eval mining`)."""
+    return evaluate_mining(encoder, build_mining_tests(config))
 
 
 def evaluate_mining(
     encoder: TextEncoder, test: MiningTest | Sequence[MiningTest], config: MineConfig | None = None
-) -> MiningResult:
-    """Return the best-F1 mining scores of `encoder` on one test or several (one entry per pair).
+) -> Result:
+    """Return the best-F1 mining scores of `encoder` on one test or several (one row per pair).
 
     Pairs are mined with `config`'s k, margin, mode and index but no threshold: the threshold is the one
-    that gives the best F1, as BUCC reports it.
+    that gives the best F1, as BUCC reports it. Rows hold MiningScore's fields (fractions, not percent);
+    the primary metric is f1 and `average` its mean over the pairs.
     """
     config = replace(config or MineConfig(), threshold=None)
     tests = [test] if isinstance(test, MiningTest) else list(test)
     start = time.perf_counter()
-    scores: dict[str, MiningScore] = {}
+    scores: dict[str, dict[str, Any]] = {}
     for item in tests:
         src = encode_texts(encoder, item.src, config.batch_size)
         tgt = encode_texts(encoder, item.tgt, config.batch_size)
         pairs = mine_embeddings(src, tgt, config)
-        scores[item.pair] = best_f1(pairs, item.gold, (len(item.src), len(item.tgt)))
+        scores[item.pair] = best_f1(pairs, item.gold, (len(item.src), len(item.tgt))).to_dict()
     data = sorted({f"{Path(item.data)} ({item.book})" for item in tests})
     setup = {key: value for key, value in asdict(config).items() if key in ("k", "margin", "mode", "index")}
-    return MiningResult(
-        model=str(getattr(encoder, "name", "?")),
-        data=", ".join(data),
-        scores=scores,
-        seconds=round(time.perf_counter() - start, 3),
-        config=setup,
-    )
+    average = float(np.mean([row["f1"] for row in scores.values()])) if scores else 0.0
+    return Result(task="mining", model=str(getattr(encoder, "name", "?")), data=", ".join(data), scores=scores,
+                  average=average, primary="f1", settings=setup,
+                  seconds=round(time.perf_counter() - start, 3))  # fmt: skip

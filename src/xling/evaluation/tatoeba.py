@@ -1,30 +1,57 @@
 """Tatoeba similarity search (LASER / XTREME protocol): find each sentence's translation among all others.
 
 For each language, both sides are encoded; the nearest neighbour of each xx sentence among all English
-sentences (and of each English sentence among all xx sentences) must be its translation. Scored by cosine
-or by the ratio margin (Artetxe & Schwenk 2019), which discounts "hub" sentences close to everything.
+sentences (and of each English sentence among all xx sentences) must be its translation. Scorings:
+
+- cosine: the most similar sentence of the other side.
+- margin (the default margin, LASER's): as LASER's xsim (facebookresearch/LASER, `source/xsim.py`,
+  `_score_knn` and `_score_margin`): the k=4 nearest neighbours by cosine are re-ranked by the ratio
+  margin cos(x, y) / ((avg_x + avg_y) / 2) (Artetxe & Schwenk 2019), avg_x being the mean cosine of x
+  with its k nearest neighbours on the other side. Only those k candidates compete, as in xling's miner
+  (both use xling.retrieval.knn.margin_nearest). xsim scores one direction; Tatoeba runs it both ways.
+- margin-full: the ratio margin over the whole similarity matrix (every sentence a candidate). xling
+  reported this as "margin" before; it is kept under its own name for comparison, not LASER's figure.
+
 Test set only: never train or tune on it.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from xling.data.languages import normalize_language
 from xling.data.readers import read_tatoeba
-from xling.errors import ConfigError, DataError
-from xling.retrieval.mining import margin_scores
+from xling.data.root import data_folder
+from xling.errors import ConfigError
+from xling.evaluation.result import Result
+from xling.retrieval.knn import (
+    as_unit_rows,
+    cosine_nearest,
+    knn,
+    margin_nearest,
+    margin_scores,
+    neighbourhood_means,
+    top1_accuracy,
+)
+
+__all__ = [
+    "DEFAULT_LANGUAGES",
+    "SCORINGS",
+    "TatoebaConfig",
+    "evaluate_tatoeba",
+    "languages_to_run",
+    "nearest_accuracy",
+    "tatoeba_folder",
+]
 
 # The ten languages of the issue's yardstick (all present in ../shared/data/tatoeba).
 DEFAULT_LANGUAGES = ["deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "epo"]
-SCORINGS = ("cosine", "margin")
+SCORINGS = ("cosine", "margin", "margin-full")
 
 
 @dataclass
@@ -32,66 +59,66 @@ class TatoebaConfig:
     """Settings of `xling eval tatoeba`."""
 
     model: str = "xling-mini"
+    """Encoder folder, shipped name or Hub id."""
     data: str = ""
+    """Folder holding tatoeba/ (or the Tatoeba files themselves); "": $XLING_DATA, else ../shared/data."""
     languages: list[str] = field(default_factory=lambda: list(DEFAULT_LANGUAGES))
+    """Languages scored against English; [] or ["all"]: every language in the folder."""
     scoring: str = "cosine"
+    """cosine, margin (LASER's xsim: ratio margin among the k nearest) or margin-full (whole matrix)."""
     k: int = 4
+    """Neighbours whose mean similarity the margin divides by (and, for margin, the candidates)."""
     batch_size: int = 256
+    """Sentences per encoder batch."""
 
     def validate(self) -> None:
+        """Return nothing; raise ConfigError naming the first bad field."""
         if self.scoring not in SCORINGS:
             raise ConfigError(f"scoring: {self.scoring!r} must be one of {', '.join(SCORINGS)}")
-        if self.k < 1:
-            raise ConfigError(f"k: {self.k} must be at least 1")
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise ConfigError(f"k: {self.k!r} must be an integer of at least 1")
 
 
-@dataclass
-class EvaluationResult:
-    """An evaluation's figures: {task, model, data, scores: {lang: {...}}, average, seconds}."""
-
-    task: str
-    model: str
-    data: str
-    scores: dict[str, dict[str, float]]
-    average: float
-    seconds: float
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "model": self.model, "data": self.data, "scores": self.scores,
-                "average": self.average, "seconds": round(self.seconds, 2), "settings": self.settings}  # fmt: skip
-
-
-def tatoeba_folder(data: str | Path) -> Path:
-    """Return the Tatoeba folder inside `data` (or `data` itself when it holds the files)."""
-    root = Path(data or os.environ.get("XLING_DATA", "../shared/data")).expanduser()
-    for candidate in (root / "tatoeba", root):
-        if candidate.is_dir() and any(candidate.glob("tatoeba.*-eng.eng")):
-            return candidate
-    raise DataError("no Tatoeba files (tatoeba.<lang>-eng.<lang>) here or in its tatoeba/ folder", root)
+def tatoeba_folder(data: str | Path | None) -> Path:
+    """Return the Tatoeba folder inside the data root `data` (see xling.data.root), or the root itself."""
+    return data_folder(data, "tatoeba", "Tatoeba files (tatoeba.<lang>-eng.<lang>)",
+                       lambda folder: any(folder.glob("tatoeba.*-eng.eng")))  # fmt: skip
 
 
 def nearest_accuracy(
     src: np.ndarray, tgt: np.ndarray, scoring: str = "cosine", k: int = 4
 ) -> tuple[float, float]:
-    """Return top-1 accuracy (src->tgt, tgt->src) for unit vectors whose row i translate each other."""
-    sims = src @ tgt.T
-    if scoring == "margin":
-        sims = ratio_margin(sims, k)
-    gold = np.arange(len(src))
-    return float((sims.argmax(1) == gold).mean()), float((sims.argmax(0) == gold).mean())
+    """Return top-1 accuracy (src->tgt, tgt->src) for vectors whose row i translate each other.
+
+    `scoring` is one of SCORINGS (see the module docstring); rows are compared by cosine.
+    """
+    if scoring == "cosine":
+        forward, backward = cosine_nearest(src, tgt)
+    elif scoring == "margin":
+        (forward, _), (backward, _) = margin_nearest(as_unit_rows(src), as_unit_rows(tgt), k, "ratio")
+    elif scoring == "margin-full":
+        forward, backward = _margin_full_nearest(as_unit_rows(src), as_unit_rows(tgt), k)
+    else:
+        raise ConfigError(f"scoring: {scoring!r} must be one of {', '.join(SCORINGS)}")
+    return top1_accuracy(forward), top1_accuracy(backward)
 
 
-def ratio_margin(sims: np.ndarray, k: int) -> np.ndarray:
-    """Return cos(x, y) / ((mean kNN cos of x + mean kNN cos of y) / 2) for a full similarity matrix."""
-    k = min(k, sims.shape[0], sims.shape[1])
-    fwd = np.sort(sims, axis=1)[:, -k:].mean(1)  # each src row: mean similarity of its k nearest tgt
-    bwd = np.sort(sims, axis=0)[-k:, :].mean(0)  # each tgt column: mean similarity of its k nearest src
-    return margin_scores(sims, fwd[:, None], bwd[None, :], "ratio")
+def _margin_full_nearest(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the best y of every x row and the best x of every y row by ratio margin over all pairs."""
+    avg_x = neighbourhood_means(*knn(x, y, k))
+    avg_y = neighbourhood_means(*knn(y, x, k))
+    scores = margin_scores(x @ y.T, avg_x[:, None], avg_y[None, :], "ratio")
+    return scores.argmax(axis=1), scores.argmax(axis=0)
 
 
-def evaluate_tatoeba(encoder, config: TatoebaConfig, *, progress=None) -> EvaluationResult:
-    """Return accuracy in both directions (percent) per language and the average, as LASER/XTREME report."""
+def evaluate_tatoeba(
+    encoder, config: TatoebaConfig, *, progress: Callable[[str], object] | None = None
+) -> Result:
+    """Return accuracy in both directions (percent) per language and their average, as LASER/XTREME report.
+
+    Each language's row holds src2eng, eng2src, accuracy (their mean, the primary metric) and n.
+    `progress`, when given, is called with each language code before it is scored.
+    """
     config.validate()
     folder = tatoeba_folder(config.data)
     started = time.perf_counter()
@@ -103,10 +130,13 @@ def evaluate_tatoeba(encoder, config: TatoebaConfig, *, progress=None) -> Evalua
         a = encoder.encode(xx, batch_size=config.batch_size, show_progress=False)
         b = encoder.encode(eng, batch_size=config.batch_size, show_progress=False)
         src2eng, eng2src = nearest_accuracy(a, b, config.scoring, config.k)
-        scores[lang] = {"src2eng": round(100 * src2eng, 2), "eng2src": round(100 * eng2src, 2), "n": len(xx)}
+        scores[lang] = {"src2eng": round(100 * src2eng, 2), "eng2src": round(100 * eng2src, 2),
+                        "accuracy": round(50 * (src2eng + eng2src), 2), "n": len(xx)}  # fmt: skip
     average = float(np.mean([(s["src2eng"] + s["eng2src"]) / 2 for s in scores.values()]))
-    return EvaluationResult("tatoeba", getattr(encoder, "name", "?"), str(folder), scores, round(average, 2),
-                            time.perf_counter() - started, {"scoring": config.scoring, "k": config.k})  # fmt: skip
+    settings = {"scoring": config.scoring, "k": config.k}
+    return Result(task="tatoeba", model=str(getattr(encoder, "name", "?")), data=str(folder), scores=scores,
+                  average=round(average, 2), primary="accuracy", settings=settings,
+                  seconds=time.perf_counter() - started)  # fmt: skip
 
 
 def languages_to_run(folder: Path, languages: Sequence[str]) -> list[str]:

@@ -16,7 +16,7 @@ from xling.data.languages import normalize_language
 from xling.data.sources import TextSources
 from xling.embeddings.pooling import encode_mean_pooled
 from xling.errors import ConfigError
-from xling.evaluation.retrieval import retrieval_accuracy
+from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.pretraining.data import PretrainBatches, PretrainingData, build_pretraining_data
 from xling.pretraining.masking import IGNORE_INDEX, mask_tokens
 from xling.pretraining.objective import MaskedLMObjective

@@ -27,6 +27,7 @@ __all__ = [
     "INDEX_KINDS",
     "IVF_NPROBE",
     "MARGINS",
+    "as_unit_rows",
     "build_faiss_index",
     "cosine_nearest",
     "faiss_threads",
@@ -205,6 +206,20 @@ def margin_nearest(
         margin_best(fwd_sims, fwd_ids, avg_x, avg_y, margin),
         margin_best(bwd_sims, bwd_ids, avg_y, avg_x, margin),
     )
+
+
+def as_unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Return `vectors` as C-contiguous float32 rows of length 1; rows already unit (within 1e-3) are kept.
+
+    Rescaling rows that are unit up to float rounding would move similarities by an ulp and flip exact
+    ties, so encoder output (already normalised) passes through unchanged. All-zero rows stay zero.
+    """
+    array = np.ascontiguousarray(vectors, dtype=np.float32)
+    # einsum: no temporary as large as the input (np.linalg.norm would square a full copy first)
+    norms = np.sqrt(np.einsum("ij,ij->i", array, array))
+    if len(array) and not np.allclose(norms, 1.0, atol=1e-3):
+        array = array / np.maximum(norms, 1e-12)[:, None]
+    return array
 
 
 def cosine_nearest(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

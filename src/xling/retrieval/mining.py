@@ -32,12 +32,17 @@ import numpy as np
 from xling.atomic import atomic_write
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
-from xling.retrieval.knn import (
+from xling.retrieval.knn import (  # HNSW_*, IVF_NPROBE, ivf_list_count: re-exported for older imports
+    HNSW_EF_SEARCH,
+    HNSW_M,
     INDEX_KINDS,
+    IVF_NPROBE,
     MARGINS,
     IndexKind,
     Margin,
+    as_unit_rows,
     faiss_threads,
+    ivf_list_count,
     knn,
     margin_nearest,
     margin_scores,
@@ -45,11 +50,16 @@ from xling.retrieval.knn import (
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "HNSW_EF_SEARCH",
+    "HNSW_M",
+    "INDEX_KINDS",
+    "IVF_NPROBE",
     "MineConfig",
     "MineReport",
     "MinedPair",
     "parse_threshold",
     "encode_texts",
+    "ivf_list_count",
     "knn",
     "margin_scores",
     "mine_embeddings",
@@ -216,15 +226,11 @@ def _unit_rows(vectors: np.ndarray, side: str) -> np.ndarray:
             f"{side} embeddings must be a 2-D array [sentences, dimension], got shape {array.shape}"
         )
     array = np.ascontiguousarray(array, dtype=np.float32)
-    # einsum: no temporary as large as the input (np.linalg.norm would square a full copy first);
-    # a NaN or inf anywhere in a row shows in its squared norm, so this doubles as the finiteness check
-    norms = np.sqrt(np.einsum("ij,ij->i", array, array))
-    if not np.isfinite(norms).all():
+    # a NaN or inf anywhere in a row shows in its squared norm (einsum: no temporary as large as the input)
+    if not np.isfinite(np.einsum("ij,ij->i", array, array)).all():
         raise XlingError(f"{side} embeddings contain NaN, infinite or overflowing values")
-    if len(array) and not np.allclose(norms, 1.0, atol=1e-3):
-        # Margins are defined on cosines; normalise a copy rather than trust the caller.
-        array = array / np.maximum(norms, 1e-12)[:, None]
-    return array
+    # margins are defined on cosines: normalise a copy rather than trust the caller
+    return as_unit_rows(array)
 
 
 def mine_embeddings(src: np.ndarray, tgt: np.ndarray, config: MineConfig | None = None) -> list[MinedPair]:

@@ -36,7 +36,7 @@ from xling.data.sources import HeldOut, resolve_corpus
 from xling.embeddings.encoder import XLING_META, Encoder
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.errors import ConfigError
-from xling.evaluation.retrieval import retrieval_accuracy
+from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.tokenization.vocabulary_transfer import cached_transfer
 from xling.training import TrainingConfig, train
 from xling.training.distributed import barrier, init_distributed

@@ -1,0 +1,37 @@
+"""The data root: --data, else $XLING_DATA, else ../shared/data, and errors that say which and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from xling.data.root import data_folder, data_root
+from xling.errors import DataError
+
+
+def test_option_then_environment_then_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XLING_DATA", raising=False)
+    assert data_root(None).path == (tmp_path / "../shared/data").absolute()
+    assert data_root(None).given == "the default"
+    monkeypatch.setenv("XLING_DATA", str(tmp_path / "env"))
+    assert data_root("").path == tmp_path / "env" and data_root(None).given == "$XLING_DATA"
+    assert data_root("opt").path == tmp_path / "opt" and data_root("opt").given == "--data"
+
+
+def test_folder_inside_the_root_or_the_root_itself(tmp_path):
+    (tmp_path / "bible").mkdir()
+    (tmp_path / "bible" / "eng.tsv").write_text("x\ty\n")
+    holds = lambda folder: any(folder.glob("*.tsv"))  # noqa: E731
+    assert data_folder(tmp_path, "bible", "Bible files", holds) == tmp_path / "bible"
+    assert data_folder(tmp_path / "bible", "bible", "Bible files", holds) == tmp_path / "bible"
+
+
+def test_error_names_the_folder_its_origin_and_the_way_out(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XLING_DATA", raising=False)
+    with pytest.raises(DataError) as error:
+        data_folder(None, "tatoeba", "Tatoeba files", lambda folder: False)
+    message = str(error.value)
+    assert message.startswith(f"{(tmp_path / '../shared/data').absolute()}: no Tatoeba files")
+    assert "(no such folder)" in message and f"the default ../shared/data (from {tmp_path})" in message
+    assert message.endswith("Point to the data folder with --data PATH or $XLING_DATA=PATH")
