@@ -202,9 +202,10 @@ def run_method(settings: BenchSettings, pair: str, method: str, src, tgt) -> dic
         result = evaluate_bli(src, tgt, mapping, BLIConfig(dictionary=str(dictionary(settings, pair, "test")),
                                                           retrieval=retrieval, pair=pair,
                                                           lowercase=True))  # fmt: skip
-        out[retrieval] = {"p@1": result["p@1"], "p@5": result["p@5"], "p@10": result["p@10"],
+        row = result.scores[pair]
+        out[retrieval] = {"p@1": row["p@1"], "p@5": row["p@5"], "p@10": row["p@10"],
                           "seconds": round(time.perf_counter() - started, 2)}  # fmt: skip
-        out["coverage"] = result["coverage"]
+        out["coverage"] = row["coverage"]
     log(f"{pair} {method:11s} P@1 nn {out['nn']['p@1']:.2f} csls {out['csls']['p@1']:.2f} "
         f"({align_seconds:.1f} s to align)")  # fmt: skip
     return out
