@@ -49,7 +49,7 @@ def data_root(option: str | os.PathLike[str] | None = None) -> DataRoot:
         text, given = os.environ[ENV_VAR], f"${ENV_VAR}"
     else:
         text, given = DEFAULT_DATA, "the default"
-    return DataRoot(Path(text).expanduser().absolute(), given, text)
+    return DataRoot(Path(os.path.abspath(Path(text).expanduser())), given, text)  # ".." folded, links kept
 
 
 def data_folder(
