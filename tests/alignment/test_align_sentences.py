@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 from xling.alignment.sentences.align import AlignConfig, align_sentences
 from xling.alignment.sentences.data import PairBatches, PairSampling, build_parallel_bank
 from xling.alignment.sentences.losses import distillation_loss, translation_ranking_loss
+from xling.data.config import CorpusConfig
 from xling.data.readers import AlignedCorpus
 from xling.data.sources import HeldOut, sample_corpus_dir
 from xling.embeddings.encoder import Encoder
@@ -58,8 +59,9 @@ def test_pair_batches_are_pure_and_hold_translations(sample_tokenizer_dir):
 
 def test_static_student_learns_to_retrieve_held_out_translations(tmp_path, sample_tokenizer_dir):
     config = AlignConfig(
-        output=str(tmp_path / "run"), corpus="sample", languages=["eng", "deu", "fra", "rus", "zho", "ara"],
-        tokenizer=str(sample_tokenizer_dir), dimension=64, heldout_fraction=0.2, dev_languages=["deu", "rus"],
+        output=str(tmp_path / "run"), data=CorpusConfig("sample", ["eng", "deu", "fra", "rus", "zho", "ara"],
+                                                         heldout_fraction=0.2),
+        tokenizer=str(sample_tokenizer_dir), dimension=64, dev_languages=["deu", "rus"],
         clause_pairs=8,  # the recipe's setting: clause pairs of the kept units join the bank
         training=TrainingConfig(max_steps=300, batch_size=48, lr=0.05, weight_decay=0.0, warmup_steps=10,
                                 checkpoint_every=60, log_every=20, progress=False, seed=1),
@@ -83,8 +85,8 @@ def test_static_student_learns_to_retrieve_held_out_translations(tmp_path, sampl
 def test_resumed_alignment_ends_like_an_uninterrupted_one(tmp_path, sample_tokenizer_dir):
     def run(folder, steps, resume=False):
         config = AlignConfig(
-            output=str(folder), corpus="sample", languages=["eng", "deu", "rus"], tokenizer=str(sample_tokenizer_dir),
-            dimension=16, heldout_fraction=0.2, resume=resume,
+            output=str(folder), data=CorpusConfig("sample", ["eng", "deu", "rus"], heldout_fraction=0.2),
+            tokenizer=str(sample_tokenizer_dir), dimension=16, resume=resume,
             training=TrainingConfig(max_steps=steps, batch_size=16, lr=0.02, schedule="constant", warmup_steps=0,
                                     checkpoint_every=5, progress=False),
         )  # fmt: skip
@@ -111,7 +113,7 @@ def test_distillation_pulls_both_sides_to_the_teacher(tmp_path, sample_tokenizer
         Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json")), dimension=12
     ).save(teacher_dir)
     config = AlignConfig(
-        output=str(tmp_path / "student"), corpus="sample", languages=["eng", "deu"], tokenizer=str(sample_tokenizer_dir),
+        output=str(tmp_path / "student"), data=CorpusConfig("sample", ["eng", "deu"]), tokenizer=str(sample_tokenizer_dir),
         dimension=8, teacher=str(teacher_dir), distill_weight=1.0,
         training=TrainingConfig(max_steps=30, batch_size=32, lr=0.05, warmup_steps=0, log_every=1, progress=False),
     )  # fmt: skip
@@ -130,7 +132,7 @@ def _first_loss(run_dir):
                                                    ("distill_weight", 1.0, "teacher"), ("save_dtype", "bfloat16", "save_dtype"),
                                                    ("pairs_repeat", 0, "pairs_repeat")])  # fmt: skip
 def test_config_errors_name_the_field(field, value, message):
-    config = AlignConfig(corpus="sample", tokenizer="t")
+    config = AlignConfig(data=CorpusConfig(corpus="sample"), tokenizer="t")
     setattr(config, field, value)
     with pytest.raises(ConfigError, match=message):
         config.validate()
@@ -146,7 +148,7 @@ def test_two_process_ddp_with_sparse_gradients_keeps_ranks_in_sync(tmp_path, sam
         return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "xling",
                 "align", "sentences", "--corpus", "sample", "--tokenizer", str(sample_tokenizer_dir),
                 "--output", str(tmp_path / f"ddp-{attempt}"), "--max-steps", "6",
-                "--set", "languages=[\"eng\",\"deu\",\"rus\"]", "--set", "dimension=16",
+                "--set", "data.languages=[\"eng\",\"deu\",\"rus\"]", "--set", "dimension=16",
                 "--set", "training.batch_size=16", "--set", "training.progress=false",
                 "--json", str(tmp_path / f"ddp-{attempt}.json")]  # fmt: skip
 

@@ -36,7 +36,9 @@ def align_sentences_cmd(
     ] = None,
     teacher: Annotated[str | None, typer.Option(help="Teacher encoder for distillation.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
+    resume: Annotated[
+        bool | None, typer.Option("--resume/--no-resume", help="Continue from the newest checkpoint.")
+    ] = None,
     recipe: Recipe = None,
     set_: TrainingSets = None,
     json_path: JsonOut = None,
@@ -48,8 +50,8 @@ def align_sentences_cmd(
     if max_steps is not None:
         overrides.append(f"training.max_steps={max_steps}")
     config = load_config(
-        AlignConfig, recipe, overrides, section="align", corpus=corpus, output=output, student=student,
-        tokenizer=tokenizer, teacher=teacher, resume=resume or None, student_vocabulary=student_vocabulary,
+        AlignConfig, recipe, overrides, section="align", data={"corpus": corpus}, output=output,
+        student=student, tokenizer=tokenizer, teacher=teacher, resume=resume, student_vocabulary=student_vocabulary,
     )  # fmt: skip
     result = align_sentences(config)
     if int(os.environ.get("RANK", "0")) == 0:

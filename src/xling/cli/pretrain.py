@@ -34,7 +34,9 @@ def pretrain(
         float | None, typer.Option(help="Share of steps on translation pairs (TLM).")
     ] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
+    resume: Annotated[
+        bool | None, typer.Option("--resume/--no-resume", help="Continue from the newest checkpoint.")
+    ] = None,
     recipe: Recipe = None,
     set_: TrainingSets = None,
     json_path: JsonOut = None,
@@ -47,8 +49,8 @@ def pretrain(
     if max_steps is not None:
         overrides.append(f"training.max_steps={max_steps}")
     config = load_config(
-        PretrainConfig, recipe, overrides, section="pretrain", tokenizer=tokenizer, corpus=corpus,
-        output=output, model=model, tlm_ratio=tlm_ratio, resume=resume or None,
+        PretrainConfig, recipe, overrides, section="pretrain", tokenizer=tokenizer, data={"corpus": corpus},
+        output=output, model=model, tlm_ratio=tlm_ratio, resume=resume,
     )  # fmt: skip
     result = run_pretrain(config)
     if int(os.environ.get("RANK", "0")) == 0:

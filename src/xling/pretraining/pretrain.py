@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from xling.artifacts import write_metadata
 from xling.config import config_to_dict
+from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
 from xling.data.sources import TextSources
 from xling.embeddings.pooling import encode_mean_pooled
@@ -21,11 +22,9 @@ from xling.pretraining.data import PretrainBatches, PretrainingData, build_pretr
 from xling.pretraining.masking import IGNORE_INDEX, mask_tokens
 from xling.pretraining.objective import MaskedLMObjective
 from xling.pretraining.presets import model_config
-from xling.tokenization.vocabulary import load_tokenizer, save_tokenizer
+from xling.tokenization.vocabulary import load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
 from xling.training.distributed import init_distributed
-
-XLING_META = "xling.json"
 
 
 @dataclass
@@ -34,12 +33,9 @@ class PretrainConfig:
 
     output: str = "runs/pretrain"
     tokenizer: str = ""
-    corpus: str | None = None
-    languages: list[str] = field(default_factory=list)
-    text: list[str] = field(default_factory=list)
+    # the text to pretrain on, held-out ids excluded: `[pretrain.data]` in a recipe (xling.data.config)
+    data: CorpusConfig = field(default_factory=CorpusConfig)
     parallel: list[str] = field(default_factory=list)
-    heldout_prefixes: list[str] = field(default_factory=list)
-    heldout_fraction: float = 0.0
     max_sentences_per_language: int = 0
     model: str = "small"
     # None keeps the preset's 0.1; short runs from scratch learn faster without dropout (as in "cramming")
@@ -51,7 +47,6 @@ class PretrainConfig:
     tlm_pivot: str = ""
     alpha: float = 0.3
     resume: bool = False
-    skip_bad: bool = False
     eval_pivot: str = "eng"
     eval_layer: int | None = None
     eval_max_sentences: int = 1000
@@ -60,6 +55,7 @@ class PretrainConfig:
     def validate(self) -> None:
         if not self.tokenizer:
             raise ConfigError("tokenizer: give the folder made by `xling tokenizer train`")
+        self.data.validate()
         if not 0 < self.mlm_probability < 1:
             raise ConfigError(f"mlm_probability: {self.mlm_probability} must be in (0, 1)")
         if not 0 <= self.tlm_ratio <= 1:
@@ -120,14 +116,7 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     """Return the result of pretraining as the config says; the model folder is written to config.output."""
     config.validate()
     tokenizer = load_tokenizer(config.tokenizer)
-    sources = TextSources.from_options(
-        config.corpus,
-        config.languages,
-        config.text,
-        config.heldout_prefixes,
-        config.heldout_fraction,
-        config.skip_bad,
-    )
+    sources = TextSources.from_config(config.data)
     data = build_pretraining_data(sources, tokenizer, config.parallel, config.max_sentences_per_language)
     torch.manual_seed(config.training.seed)
     model = build_model(config, tokenizer)
@@ -163,8 +152,9 @@ def save_pretrained_model(model, tokenizer, output: Path, config, data, result, 
             "rank_fingerprints": result.rank_fingerprints,
         },
         "evaluation": evaluation,
+        "tokenizer": tokenizer_metadata(config.tokenizer),
     }
-    (output / XLING_META).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_metadata(output, meta)
 
 
 @torch.inference_mode()

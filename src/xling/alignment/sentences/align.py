@@ -28,12 +28,13 @@ from xling.alignment.sentences.data import (
 )
 from xling.alignment.sentences.hard_negatives import HardNegativeTable, cached_hard_negatives
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
-from xling.atomic import write_json_atomically
+from xling.artifacts import write_metadata
 from xling.config import config_to_dict
+from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus, read_parallel_tsv
 from xling.data.sources import HeldOut, resolve_corpus
-from xling.embeddings.encoder import XLING_META, Encoder
+from xling.embeddings.encoder import Encoder
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.errors import ConfigError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
@@ -52,8 +53,9 @@ class AlignConfig:
     """Settings of `xling align sentences`."""
 
     output: str = "runs/align"
-    corpus: str = ""
-    languages: list[str] = field(default_factory=list)
+    # the id-aligned corpus (`data.corpus`, e.g. the Bible; languages empty: all) and the held-out ids, which
+    # are the dev set: `[align.data]` in a recipe (xling.data.config)
+    data: CorpusConfig = field(default_factory=CorpusConfig)
     pivot: str = "eng"
     # "static" (a new static student over `tokenizer`) or an encoder folder / shipped name to keep training
     student: str = "static"
@@ -78,8 +80,6 @@ class AlignConfig:
     hard_negative_margin: float = 0.05
     alpha: float = 0.3
     xx_yy_ratio: float = 0.0
-    heldout_prefixes: list[str] = field(default_factory=list)
-    heldout_fraction: float = 0.0
     # extra translation pairs, e.g. the train split of a bilingual dictionary: "eng-deu=path.tsv" (columns
     # in that order); they join the corpus units of that language pair
     pairs: list[str] = field(default_factory=list)
@@ -102,8 +102,15 @@ class AlignConfig:
     )
 
     def validate(self) -> None:
-        if not self.corpus:
-            raise ConfigError("corpus: give a folder of id-aligned <lang>.tsv[.gz] files (e.g. the Bible)")
+        self.data.validate()
+        if not self.data.corpus:
+            raise ConfigError("data.corpus: give a folder of id-aligned <lang>.tsv[.gz] files (the Bible)")
+        if self.data.text:
+            raise ConfigError("data.text: sentence alignment reads translations from data.corpus only; "
+                              "extra translation pairs go in `pairs`")  # fmt: skip
+        if self.data.skip_bad:
+            raise ConfigError("data.skip_bad: sentence alignment reads every line (ids align the languages); "
+                              "fix the lines it reports instead")  # fmt: skip
         if self.student == "static" and not self.tokenizer:
             raise ConfigError("tokenizer: a static student needs the folder made by `xling tokenizer train`")
         if self.student_vocabulary and self.student == "static":
@@ -183,7 +190,7 @@ def student_folder(config: AlignConfig) -> str:
 def corpus_languages(config: AlignConfig, corpus: AlignedCorpus) -> list[str]:
     """Return the training languages, pivot first."""
     pivot = normalize_language(config.pivot)
-    langs = [normalize_language(x) for x in config.languages] or list(corpus.languages)
+    langs = [normalize_language(x) for x in config.data.languages] or list(corpus.languages)
     return [pivot] + [x for x in dict.fromkeys(langs) if x != pivot]
 
 
@@ -239,7 +246,7 @@ def hard_negative_table(
 
 def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, langs: list[str]):
     """Return evaluate(objective, step) -> {"dev_retrieval": mean accuracy} on held-out pairs, or None."""
-    heldout = HeldOut(tuple(config.heldout_prefixes), config.heldout_fraction)
+    heldout = config.data.heldout()
     if not (heldout.prefixes or heldout.fraction) or not config.dev_languages:
         return None, None
     pivot = langs[0]
@@ -299,9 +306,9 @@ def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str]
 def align_sentences(config: AlignConfig) -> AlignResult:
     """Return the result of aligning a student as the config says; the encoder is saved to config.output."""
     config.validate()
-    corpus = AlignedCorpus.from_dir(resolve_corpus(config.corpus))
+    corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus))
     langs = corpus_languages(config, corpus)
-    heldout = HeldOut(tuple(config.heldout_prefixes), config.heldout_fraction)
+    heldout = config.data.heldout()
     unused = HeldOut(fraction=1.0 - config.unit_fraction)  # the same stable hash, used to drop units
     torch.manual_seed(config.training.seed)
     student = build_student(config)
@@ -371,7 +378,7 @@ def save_student(student, output: Path, config: AlignConfig, langs, training, de
         "training": training,
         "dev": dev,
     }
-    write_json_atomically(output / XLING_META, meta)
+    write_metadata(output, meta)
 
 
 __all__ = ["AlignConfig", "AlignResult", "align_sentences", "side"]
