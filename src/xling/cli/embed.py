@@ -11,10 +11,14 @@ from rich.console import Console
 from xling.cli.common import (
     JsonOut,
     ModelOpt,
+    Recipe,
+    Sets,
     console,
     load_encoder,
     write_json,
 )
+from xling.config import load_config
+from xling.export.config import INT8_MIN_COSINE, OnnxExportConfig
 
 app = typer.Typer(help="Fast runtimes for an encoder, each checked against it.", no_args_is_help=True)
 
@@ -50,21 +54,24 @@ def embed(
 def export_onnx_cmd(
     model: ModelOpt,
     output: Annotated[Path, typer.Option("--output", help="Folder to write (may be the model folder).")],
-    int8: Annotated[bool, typer.Option("--int8", help="Also write a dynamic int8 graph.")] = False,
+    int8: Annotated[bool | None, typer.Option("--int8", help="Also write a dynamic int8 graph.")] = None,
     optimize: Annotated[
-        bool,
+        bool | None,
         typer.Option("--optimize", help="Also write ONNX Runtime's fused graph (and its int8 with --int8)."),
-    ] = False,
+    ] = None,
     int8_min_cosine: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--int8-min-cosine", help="Optimized int8: keep FFN outputs fp32 until this mean cosine."
+            "--int8-min-cosine",
+            help=f"Optimized int8: keep FFN outputs fp32 until this mean cosine (default {INT8_MIN_COSINE}).",
         ),
-    ] = 0.993,
+    ] = None,
     sample: Annotated[
         Path | None,
         typer.Option("--sample", help="Sentences to check it on, one per line (default: bundled sample)."),
     ] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
     json_path: JsonOut = None,
 ) -> None:
     """Export a transformer encoder to ONNX Runtime (fp32, --int8, --optimize); report cosine and speed."""
@@ -73,10 +80,13 @@ def export_onnx_cmd(
     from xling.data.readers import read_lines
     from xling.export.onnx import export_onnx
 
-    sentences = list(read_lines(sample)) if sample is not None else None
+    config = load_config(OnnxExportConfig, recipe, set_ or [], section="export", int8=int8, optimize=optimize,
+                         int8_min_cosine=int8_min_cosine, sample=sample)  # fmt: skip
+    sentences = list(read_lines(config.sample)) if config.sample is not None else None
     with console.status(f"exporting {model} to ONNX and measuring it"):
-        report = export_onnx(model, output, int8=int8, optimize=optimize, int8_min_cosine=int8_min_cosine,
-                             sentences=sentences)  # fmt: skip
+        report = export_onnx(model, output, int8=config.int8, optimize=config.optimize, sentences=sentences,
+                             int8_min_cosine=config.int8_min_cosine,
+                             int8_outlier_channels=config.int8_outlier_channels)  # fmt: skip
     backends = ", ".join(repr(v.backend) for v in report.variants if v.backend != "torch")
     console.print(f"[green]ONNX export written to {report.output / 'onnx'}[/] ({report.exporter} exporter, "
                   f"opset {report.opset}); load it with Encoder.load(folder, backend=...): {backends}")  # fmt: skip

@@ -41,10 +41,9 @@ from xling.embeddings.backends.onnx import (
 from xling.embeddings.encoder import Encoder, check_texts, resolve_model
 from xling.embeddings.transformer import TransformerSentenceEncoder, position_limit
 from xling.errors import ConfigError, DataError, XlingError
+from xling.export.config import INT8_MIN_COSINE, INT8_OUTLIER_CHANNELS
 from xling.export.measure import encode_unit, megabytes, timed_encode
 from xling.export.quantize import (
-    INT8_MIN_COSINE,
-    INT8_OUTLIER_CHANNELS,
     quantize_int8,
     quantize_optimized_int8,
 )

@@ -17,10 +17,9 @@ import numpy as np
 import torch
 
 from xling.embeddings.backends.onnx import require_onnxruntime
+from xling.export.config import INT8_OUTLIER_CHANNELS
 from xling.export.quiet import quiet_tools
 
-INT8_MIN_COSINE = 0.993  # default target of the optimized int8 graph (mean cosine to fp32 on the sample)
-INT8_OUTLIER_CHANNELS = 4  # FFN channels per layer that the optimized int8 graph keeps in fp32
 GELU_OPS = ("BiasGelu", "Gelu", "FastGelu", "QuickGelu")
 
 

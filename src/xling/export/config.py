@@ -1,0 +1,35 @@
+"""Configs of the export commands: defaults live here, light to import (no torch, no ONNX)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from xling.errors import ConfigError
+
+INT8_MIN_COSINE = 0.993
+"""Default target of the optimized int8 graph: mean cosine to fp32 on the check sentences."""
+INT8_OUTLIER_CHANNELS = 4
+"""FFN channels per layer that the optimized int8 graph keeps in fp32."""
+
+
+@dataclass
+class OnnxExportConfig:
+    """`xling export onnx`: which ONNX Runtime graphs to write and how they are checked."""
+
+    int8: bool = False
+    """Also write a dynamic int8 graph (`model_int8.onnx`)."""
+    optimize: bool = False
+    """Also write ONNX Runtime's fused transformer graph (and its int8 version with `int8`)."""
+    int8_min_cosine: float = INT8_MIN_COSINE
+    """Optimized int8: keep whole FFN output projections in fp32 until the mean cosine to fp32 reaches this."""
+    int8_outlier_channels: int = INT8_OUTLIER_CHANNELS
+    """Optimized int8: FFN activation channels per layer kept in fp32 (the largest on the check sentences)."""
+    sample: Path | None = None
+    """Check sentences, one per line (default: 64 per language of the bundled sample corpus)."""
+
+    def validate(self) -> None:
+        if not 0.0 < self.int8_min_cosine <= 1.0:
+            raise ConfigError(f"int8_min_cosine: must be in (0, 1], not {self.int8_min_cosine}")
+        if self.int8_outlier_channels < 0:
+            raise ConfigError(f"int8_outlier_channels: must be >= 0, not {self.int8_outlier_channels}")
