@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -83,23 +85,31 @@ def test_static_student_learns_to_retrieve_held_out_translations(tmp_path, sampl
 
 
 def test_resumed_alignment_ends_like_an_uninterrupted_one(tmp_path, sample_tokenizer_dir):
-    def run(folder, steps, resume=False):
+    def run(folder, steps, resume=False, dimension=16):
         config = AlignConfig(
             output=str(folder), data=CorpusConfig("sample", ["eng", "deu", "rus"], heldout_fraction=0.2),
-            tokenizer=str(sample_tokenizer_dir), dimension=16, resume=resume,
+            tokenizer=str(sample_tokenizer_dir), dimension=dimension, resume=resume, dev_languages=["deu"],
             training=TrainingConfig(max_steps=steps, batch_size=16, lr=0.02, schedule="constant", warmup_steps=0,
-                                    checkpoint_every=5, progress=False),
+                                    checkpoint_every=5, eval_every=4, progress=False),
         )  # fmt: skip
         return align_sentences(config)
 
     straight = run(tmp_path / "a", 10)
     run(tmp_path / "b", 5)
+    with pytest.raises(ConfigError, match="dimension: 16 in the run, 32 now"):  # another student: refused
+        run(tmp_path / "b", 10, resume=True, dimension=32)
     resumed = run(tmp_path / "b", 10, resume=True)
+    assert resumed.is_main and resumed.training["resumed_from"] == 5
     assert (
         resumed.training["steps"] == 10 and resumed.training["final_loss"] == straight.training["final_loss"]
     )
     weights = [load_file(str(tmp_path / x / "0_StaticEmbedding" / "model.safetensors")) for x in ("a", "b")]
     assert torch.equal(weights[0]["embedding.weight"], weights[1]["embedding.weight"])
+    # the dev set is scored on its own schedule (every 4 steps and at the last step of each run, 5 and 10),
+    # and the result keeps the last score
+    log = [json.loads(line) for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log if "dev_retrieval" in e] == [4, 5, 8, 10]
+    assert resumed.dev == straight.dev == {k: v for k, v in log[-1].items() if k.startswith("dev_")}
 
 
 def test_distillation_pulls_both_sides_to_the_teacher(tmp_path, sample_tokenizer_dir):
@@ -128,7 +138,7 @@ def _first_loss(run_dir):
     return json.loads((run_dir / "train_log.jsonl").read_text().splitlines()[0])["loss"]
 
 
-@pytest.mark.parametrize("field, value, message", [("corpus", "", "corpus"), ("tokenizer", "", "tokenizer"),
+@pytest.mark.parametrize("field, value, message", [("data", CorpusConfig(), "data.corpus"), ("tokenizer", "", "tokenizer"),
                                                    ("distill_weight", 1.0, "teacher"), ("save_dtype", "bfloat16", "save_dtype"),
                                                    ("pairs_repeat", 0, "pairs_repeat")])  # fmt: skip
 def test_config_errors_name_the_field(field, value, message):

@@ -18,12 +18,14 @@ from xling.training.checkpoint import list_checkpoints
 RECIPE = """
 [pretrain]
 tokenizer = "{tokenizer}"
-corpus = "sample"
 model = "tiny"
 max_length = 48
 tlm_ratio = 0.5
-heldout_fraction = 0.1
 eval_max_sentences = 30
+
+[pretrain.data]
+corpus = "sample"
+heldout_fraction = 0.1
 
 [pretrain.training]
 max_steps = {steps}
@@ -115,8 +117,9 @@ def test_killed_run_resumes_to_the_same_end(sample_tokenizer_dir, tmp_path):
     killed_at = int(list_checkpoints(crashed)[-1].name.split("-")[1])
     assert 0 < killed_at < steps
 
-    subprocess.run(_cli("pretrain", "--recipe", str(recipe), "--output", str(crashed), "--resume"), check=True,
-                   env=env, capture_output=True)  # fmt: skip
+    resumed = subprocess.run(_cli("pretrain", "--recipe", str(recipe), "--output", str(crashed), "--resume"),
+                             check=True, env=env, capture_output=True, text=True)  # fmt: skip
+    assert f"resumed from step {killed_at}" in resumed.stderr
     ref_log, res_log = _log(reference), _log(crashed)
     assert [e["step"] for e in res_log] == list(range(1, steps + 1))
     assert res_log[-1]["loss"] == pytest.approx(ref_log[-1]["loss"], abs=1e-6)
@@ -164,6 +167,22 @@ def test_a_fresh_run_never_overwrites_another_runs_checkpoints(tiny_run, sample_
     with pytest.raises(XlingError, match="--resume"):
         pretrain(config)
     assert list_checkpoints(tiny_run.output) == before
+
+
+def test_resume_with_another_preset_or_tlm_ratio_names_the_fields(tiny_run, sample_tokenizer_dir, tmp_path):
+    from xling.errors import ConfigError
+
+    before = list_checkpoints(tiny_run.output)
+    log = (tiny_run.output / "train_log.jsonl").read_text()
+    # a longer run (max_steps may change on resume), but with another preset and TLM share: refused by name
+    config = load_config(PretrainConfig, _recipe(tmp_path, sample_tokenizer_dir, 300, 1000), section="pretrain",
+                         output=str(tiny_run.output), resume=True, model="mini", tlm_ratio=0.25)  # fmt: skip
+    with pytest.raises(
+        ConfigError, match="model: 'tiny' in the run, 'mini' now; tlm_ratio: 0.5 in the run, 0.25"
+    ):
+        pretrain(config)
+    assert list_checkpoints(tiny_run.output) == before
+    assert (tiny_run.output / "train_log.jsonl").read_text() == log
 
 
 def test_dropout_setting_reaches_the_model_and_is_checked(sample_tokenizer_dir):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -53,8 +52,13 @@ def align_sentences_cmd(
         AlignConfig, recipe, overrides, section="align", data={"corpus": corpus}, output=output,
         student=student, tokenizer=tokenizer, teacher=teacher, resume=resume, student_vocabulary=student_vocabulary,
     )  # fmt: skip
+    if config.training.progress is None:  # neither the recipe nor --set said: the command line shows progress
+        config.training.progress = True
     result = align_sentences(config)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if result.is_main:
+        if result.training["resumed_from"]:
+            console.print(f"resumed from step {result.training['resumed_from']:,} "
+                          f"(of {result.output / 'checkpoints'})")  # fmt: skip
         console.print(f"[green]encoder saved to {result.output}[/] ({result.training['pairs']:,} pairs, "
                       f"dev retrieval {result.dev.get('dev_retrieval', float('nan')):.3f})")  # fmt: skip
         write_json(json_path, {"output": str(result.output), "training": result.training, "dev": result.dev,

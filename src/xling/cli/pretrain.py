@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -52,16 +51,16 @@ def pretrain(
         PretrainConfig, recipe, overrides, section="pretrain", tokenizer=tokenizer, data={"corpus": corpus},
         output=output, model=model, tlm_ratio=tlm_ratio, resume=resume,
     )  # fmt: skip
+    if config.training.progress is None:  # neither the recipe nor --set said: the command line shows progress
+        config.training.progress = True
     result = run_pretrain(config)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if result.train.is_main:
+        if result.train.resumed_from:
+            console.print(f"resumed from step {result.train.resumed_from:,} (of {result.output / 'checkpoints'})")
         console.print(f"[green]model saved to {result.output}[/] (final loss {result.train.final_loss:.4f})")
         _print_evaluation(result.evaluation)
-        write_json(json_path, {
-            "output": str(result.output), "steps": result.train.steps, "final_loss": result.train.final_loss,
-            "tokens": result.train.tokens, "tokens_per_s": result.train.tokens_per_s,
-            "world_size": result.train.world_size, "rank_fingerprints": result.train.rank_fingerprints,
-            "evaluation": result.evaluation, "config": config_to_dict(config),
-        })  # fmt: skip
+        write_json(json_path, {"output": str(result.output), **result.train.to_dict(),
+                               "evaluation": result.evaluation, "config": config_to_dict(config)})  # fmt: skip
 
 
 def _print_evaluation(evaluation: dict) -> None:

@@ -24,7 +24,10 @@ from xling.pretraining.objective import MaskedLMObjective
 from xling.pretraining.presets import model_config
 from xling.tokenization.vocabulary import load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
-from xling.training.distributed import init_distributed
+
+# besides the training bookkeeping (xling.training.resume): fields a resumed run may change, as they only
+# shape the evaluation after training
+RESUMABLE = ("output", "resume", "eval_pivot", "eval_layer", "eval_max_sentences")
 
 
 @dataclass
@@ -123,10 +126,11 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     objective = MaskedLMObjective(model)
     batches = make_batches(config, data, tokenizer)
     output = Path(config.output)
-    result = train(objective, batches, config.training, output, resume=config.resume, description="pretrain")
+    result = train(objective, batches, config.training, output, resume=config.resume, description="pretrain",
+                   run_config=config_to_dict(config), may_change=RESUMABLE)  # fmt: skip
 
     evaluation: dict[str, Any] = {}
-    if init_distributed(config.training.device).is_main:
+    if result.is_main:
         evaluation = evaluate_heldout(model, tokenizer, data, config)
         save_pretrained_model(model, tokenizer, output, config, data, result, evaluation)
     return PretrainResult(output, result, evaluation, model)
@@ -142,15 +146,7 @@ def save_pretrained_model(model, tokenizer, output: Path, config, data, result, 
         "objectives": {"mlm": 1 - config.tlm_ratio, "tlm": config.tlm_ratio},
         "pooling": "mean",
         "config": config_to_dict(config),
-        "training": {
-            "steps": result.steps,
-            "final_loss": result.final_loss,
-            "tokens": result.tokens,
-            "seconds": round(result.seconds, 1),
-            "tokens_per_s": round(result.tokens_per_s, 1),
-            "world_size": result.world_size,
-            "rank_fingerprints": result.rank_fingerprints,
-        },
+        "training": result.to_dict(),
         "evaluation": evaluation,
         "tokenizer": tokenizer_metadata(config.tokenizer),
     }

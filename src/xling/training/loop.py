@@ -102,9 +102,9 @@ class TrainingConfig:
     """Stop after this many evaluations in a row that do not improve best_metric; 0 = never stop early."""
     max_minutes: float = 0.0
     """Stop (with a checkpoint) after this many minutes; `--resume` then finishes the run. 0 = no limit."""
-    progress: bool = False
-    """Show progress on stderr: a bar on a terminal, a plain line every few seconds otherwise. Off for library
-    calls unless asked; the command line asks."""
+    progress: bool | None = None
+    """Show progress on stderr: a bar on a terminal, a plain line every few seconds otherwise. None (not
+    set): off in library calls, on from the command line."""
 
     def validate(self) -> None:
         if self.schedule not in ("linear", "cosine", "constant"):
@@ -275,7 +275,7 @@ def train(
                          world_size=dist_info.world_size, rank=dist_info.rank)  # fmt: skip
     stop = _patience_spent(best, config)  # a run that stopped early stays stopped (unless patience grew)
     progress = TrainingProgress(
-        description, config.max_steps, start_step, enabled=config.progress and dist_info.is_main
+        description, config.max_steps, start_step, enabled=bool(config.progress) and dist_info.is_main
     )
     started = time.perf_counter()
     window_tokens, window_start = 0, started

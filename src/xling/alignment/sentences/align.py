@@ -46,6 +46,9 @@ console = Console(stderr=True)
 TRANSFER_DIR = "vocabulary_transfer"
 # float16 halves a static student's table; int8 (per-row scales) quarters it
 SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch.int8}
+# besides the training bookkeeping (xling.training.resume): fields a resumed run may change, as they only
+# shape the saved encoder
+RESUMABLE = ("output", "resume", "name", "save_dtype")
 
 
 @dataclass
@@ -160,6 +163,8 @@ class AlignResult:
     output: Path
     training: dict[str, Any]
     dev: dict[str, float]
+    is_main: bool = True
+    """Whether this is the main process (rank 0 under torchrun), the one that saved the encoder."""
 
 
 def build_student(config: AlignConfig) -> torch.nn.Module:
@@ -245,7 +250,11 @@ def hard_negative_table(
 
 
 def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, langs: list[str]):
-    """Return evaluate(objective, step) -> {"dev_retrieval": mean accuracy} on held-out pairs, or None."""
+    """Return (evaluate, dev languages), or (None, None) when there is no dev set.
+
+    evaluate(objective, step) -> {"retrieval": mean accuracy, <lang>: accuracy} on held-out pairs; the
+    training loop logs it as the evaluation "dev" (dev_retrieval, dev_<lang>).
+    """
     heldout = config.data.heldout()
     if not (heldout.prefixes or heldout.fraction) or not config.dev_languages:
         return None, None
@@ -267,8 +276,8 @@ def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, lan
                 vectors.append(objective.student(student.collate(rows)).float().numpy())
             scores[lang] = retrieval_accuracy(*vectors).average
         objective.train()
-        return {"dev_retrieval": round(float(np.mean(list(scores.values()))), 4),
-                **{f"dev_{k}": round(v, 4) for k, v in scores.items()}}  # fmt: skip
+        return {"retrieval": round(float(np.mean(list(scores.values()))), 4),
+                **{k: round(v, 4) for k, v in scores.items()}}  # fmt: skip
 
     return evaluate, dev_langs
 
@@ -349,18 +358,19 @@ def align_sentences(config: AlignConfig) -> AlignResult:
         negatives, config.hard_negatives,
     )  # fmt: skip
     evaluate, _ = make_dev_evaluation(config, corpus, student, langs)
-    result = train(objective, batches, config.training, output, resume=config.resume, evaluate=evaluate,
-                   description="align")  # fmt: skip
-    dev = evaluate(objective, result.steps) if evaluate else {}
-    training = {
-        "steps": result.steps, "final_loss": result.final_loss, "tokens": result.tokens,
-        "pairs": result.steps * config.training.batch_size * config.training.grad_accum,
-        "seconds": round(result.seconds, 1), "tokens_per_s": round(result.tokens_per_s, 1),
-        "world_size": result.world_size, "rank_fingerprints": result.rank_fingerprints,
-    }  # fmt: skip
-    if init_distributed(config.training.device).is_main:
+    result = train(
+        objective, batches, config.training, output, resume=config.resume, description="align",
+        evaluations={"dev": evaluate} if evaluate else None, run_config=config_to_dict(config),
+        may_change=RESUMABLE,
+    )  # fmt: skip
+    dev = result.metrics
+    if evaluate and not dev:  # the loop scores the dev set at its last step only when eval_every is set
+        dev = {f"dev_{k}": v for k, v in evaluate(objective, result.steps).items()}
+    pairs = result.steps * config.training.batch_size * config.training.grad_accum
+    training = {**result.to_dict(), "pairs": pairs}
+    if result.is_main:
         save_student(student, output, config, langs, training, dev)
-    return AlignResult(output, training, dev)
+    return AlignResult(output, training, dev, is_main=result.is_main)
 
 
 def save_student(student, output: Path, config: AlignConfig, langs, training, dev) -> None:
