@@ -58,6 +58,7 @@ def index_build(
         index_kind=kind,
         overwrite=overwrite,
         on_duplicate=on_duplicate,
+        show_progress=True,
     )
     with index:
         skipped = f", {result.skipped:,} duplicates skipped" if result.skipped else ""
@@ -83,7 +84,7 @@ def index_add(
     with SearchIndex.open(folder) as index:
         encoder = load_encoder(model or index.model)
         documents = read_documents(input, lang)
-        result = index.add_documents(encoder, documents, on_duplicate=on_duplicate)
+        result = index.add_documents(encoder, documents, on_duplicate=on_duplicate, show_progress=True)
         parts = [f"added {result.added:,} documents"]
         if result.replaced:
             parts.append(f"replaced {result.replaced:,}")

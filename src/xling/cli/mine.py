@@ -41,7 +41,9 @@ def mine(
 
     config = load_config(MineConfig, recipe, set_ or [], section="mine", k=k, margin=margin, mode=mode,
                          index=index, threshold=threshold)  # fmt: skip
-    report = mine_files(load_encoder(model, precision=precision), src, tgt, output, config)
+    report = mine_files(
+        load_encoder(model, precision=precision), src, tgt, output, config, show_progress=True
+    )
     console.print(f"[green]{report.pairs:,} pairs written to {report.output}[/] from {report.src_sentences:,} x "
                   f"{report.tgt_sentences:,} sentences in {report.seconds:.1f} s")  # fmt: skip
     write_json(json_path, report.to_dict())

@@ -184,6 +184,7 @@ class SearchIndex:
         overwrite: bool = False,
         on_duplicate: str = "skip",
         batch_size: int = 64,
+        show_progress: bool = False,
     ) -> tuple[SearchIndex, AddResult]:
         """Return (the index, what was added) after indexing `documents` with `encoder` in folder `path`.
 
@@ -195,7 +196,7 @@ class SearchIndex:
         results: list[AddResult] = []
 
         def fill(index: SearchIndex) -> None:
-            results.append(index.add_documents(encoder, documents, on_duplicate, batch_size))
+            results.append(index.add_documents(encoder, documents, on_duplicate, batch_size, show_progress))
 
         name = model if model is not None else getattr(encoder, "name", None)
         dimension = getattr(encoder, "dimension", None)
@@ -450,11 +451,12 @@ class SearchIndex:
         batch_size: int = 64,
         keys: Sequence[str | None] | None = None,
         on_duplicate: str = "skip",
+        show_progress: bool = False,
     ) -> AddResult:
         """Return what was added after encoding `texts` with `encoder` and adding them (see add).
 
         With "skip", documents whose key is already stored are not even encoded, so adding a file again
-        costs little.
+        costs little. `show_progress` draws a bar while the texts are encoded.
         """
         _check_duplicate_action(on_duplicate)
         probe = self._check_encoder(encoder)
@@ -472,7 +474,7 @@ class SearchIndex:
                     first.setdefault(key, position)
             todo = sorted(first.values())
         vectors = (
-            encode_texts(encoder, [texts[i] for i in todo], batch_size)
+            encode_texts(encoder, [texts[i] for i in todo], batch_size, show_progress)
             if todo
             else np.zeros((0, self.dimension), np.float32)
         )
@@ -500,6 +502,7 @@ class SearchIndex:
         documents: Sequence[Document],
         on_duplicate: str = "skip",
         batch_size: int = 64,
+        show_progress: bool = False,
     ) -> AddResult:
         """Return what was added after encoding `documents` (xling.data.Document) and adding them."""
         return self.add_texts(
@@ -510,6 +513,7 @@ class SearchIndex:
             batch_size,
             [document.id for document in documents],
             on_duplicate,
+            show_progress,
         )
 
     # --- searching -----------------------------------------------------------------------------------

@@ -324,9 +324,12 @@ def _sentence(raw: bytes, path: Path, number: int) -> str:
     return text
 
 
-def encode_texts(encoder: TextEncoder, texts: list[str], batch_size: int) -> np.ndarray:
+def encode_texts(
+    encoder: TextEncoder, texts: list[str], batch_size: int, show_progress: bool = False
+) -> np.ndarray:
     """Return the unit float32 embeddings of `texts`; raise XlingError if the encoder's output is bad."""
-    vectors = np.asarray(encoder.encode(texts, batch_size=batch_size, normalize=True), dtype=np.float32)
+    vectors = encoder.encode(texts, batch_size=batch_size, normalize=True, show_progress=show_progress)
+    vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(texts):
         raise XlingError(
             f"encoder {getattr(encoder, 'name', '?')!r} returned shape {vectors.shape} for {len(texts)} texts"
@@ -346,10 +349,11 @@ def mine_files(
     tgt_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     config: MineConfig | None = None,
+    show_progress: bool = False,
 ) -> MineReport:
     """Return a report after mining two one-sentence-per-line files into a `score<TAB>src<TAB>tgt` TSV.
 
-    Rows are sorted by descending score. The output appears only once complete (temp file + rename), so
+    Rows are sorted by descending score; `show_progress` draws a bar while each side is encoded. The output appears only once complete (temp file + rename), so
     a crash never leaves a truncated file and never destroys an earlier output.
     """
     config = config or MineConfig()
@@ -357,8 +361,8 @@ def mine_files(
     start = time.perf_counter()
     src_texts = read_sentences(src_path)
     tgt_texts = read_sentences(tgt_path)
-    src_vectors = encode_texts(encoder, src_texts, config.batch_size)
-    tgt_vectors = encode_texts(encoder, tgt_texts, config.batch_size)
+    src_vectors = encode_texts(encoder, src_texts, config.batch_size, show_progress)
+    tgt_vectors = encode_texts(encoder, tgt_texts, config.batch_size, show_progress)
     encoded = time.perf_counter()
     pairs = mine_embeddings(src_vectors, tgt_vectors, config)
     mined = time.perf_counter()
