@@ -45,3 +45,33 @@ def test_set_example_names_training_only_on_verbs_that_train():
     assert "training.lr" in help_of("align", "sentences")
     for verb in (("eval", "tatoeba"), ("mine",), ("vectors", "train"), ("tokenizer", "train")):
         assert "training.lr" not in help_of(*verb), verb
+
+
+def test_an_error_quoting_brackets_is_printed_verbatim(tmp_path):
+    recipe = tmp_path / "[pretrain.data].toml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "xling", "eval", "tatoeba", "--recipe", str(recipe)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "[pretrain.data].toml" in proc.stderr
+
+
+def test_library_logs_reach_stderr_as_plain_lines(capsys):
+    import logging
+
+    from xling.cli.main import show_library_logs
+
+    logger = logging.getLogger("xling")
+    before = list(logger.handlers)
+    try:
+        show_library_logs()
+        show_library_logs()  # a second call adds no second handler
+        logging.getLogger("xling.training.loop").info("resuming run from step-4 (step 4)")
+        logging.getLogger("xling.training.checkpoint").warning("step-8 is damaged")
+        err = capsys.readouterr().err.splitlines()
+        assert err == ["resuming run from step-4 (step 4)", "warning: step-8 is damaged"]
+    finally:
+        for handler in logger.handlers[len(before) :]:
+            logger.removeHandler(handler)
+        logger.propagate = True

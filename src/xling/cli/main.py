@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from xling.cli import align, embed, evaluate, index, mine, pretrain, quickstart, tokenizer, vectors
 from xling.cli.common import console
@@ -54,13 +56,36 @@ def main() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # rich draws xling's bars; HF's per-shard bars are noise
+    show_library_logs()
     try:
         app()
     except XlingError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        # escape: a message may quote a recipe table such as [pretrain.data], which is not markup
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(2)
     finally:
         _leave_process_group()
+
+
+class _PlainFormatter(logging.Formatter):
+    """Info lines as they are, warnings and errors with their level in front (as the CLI's own errors)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return message if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {message}"
+
+
+def show_library_logs(level: int = logging.INFO) -> None:
+    """Send what xling's library modules log (stages, resume, fallbacks) to stderr, one plain line each."""
+    logger = logging.getLogger("xling")
+    if any(getattr(handler, "xling_cli", False) for handler in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PlainFormatter())
+    handler.xling_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
 
 
 def _leave_process_group() -> None:

@@ -9,13 +9,13 @@ pivot sentence. Training goes through `xling.training.train` (resume, DDP, bf16,
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
 from tokenizers import Tokenizer
 
 from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs
@@ -42,7 +42,7 @@ from xling.tokenization.vocabulary_transfer import cached_transfer
 from xling.training import TrainingConfig, train
 from xling.training.distributed import barrier, init_distributed
 
-console = Console(stderr=True)
+logger = logging.getLogger(__name__)
 TRANSFER_DIR = "vocabulary_transfer"
 # float16 halves a static student's table; int8 (per-row scales) quarters it
 SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch.int8}
@@ -186,8 +186,8 @@ def student_folder(config: AlignConfig) -> str:
         return config.student
     folder = Path(config.output) / TRANSFER_DIR
     if init_distributed(config.training.device).is_main:
-        with console.status(f"transferring {config.student} to the vocabulary {config.student_vocabulary}"):
-            cached_transfer(config.student, config.student_vocabulary, folder, seed=config.training.seed)
+        logger.info("transferring %s to the vocabulary %s", config.student, config.student_vocabulary)
+        cached_transfer(config.student, config.student_vocabulary, folder, seed=config.training.seed)
     barrier()
     return str(folder)
 
@@ -210,8 +210,10 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, output: Path) -> np.n
     if cache.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == key:
         return np.load(cache)
     teacher = Encoder.load(config.teacher)
-    console.print(f"embedding {len(bank.texts[pivot]):,} {pivot} sentences with the teacher {config.teacher}")
-    vectors = teacher.encode(bank.texts[pivot], batch_size=128, show_progress=True)
+    logger.info(
+        "embedding %s %s sentences with the teacher %s", f"{len(bank.texts[pivot]):,}", pivot, config.teacher
+    )
+    vectors = teacher.encode(bank.texts[pivot], batch_size=128, show_progress=bool(config.training.progress))
     table = np.full((len(bank.unit_ids), vectors.shape[1]), np.nan, dtype=np.float32)
     table[np.flatnonzero(bank.row[pivot] >= 0)] = vectors
     output.mkdir(parents=True, exist_ok=True)
@@ -241,7 +243,7 @@ def hard_negative_table(
     mined = hard_negative_languages(config, langs)
 
     def load():
-        console.print(f"mining hard negatives in {', '.join(mined)} with {name}")
+        logger.info("mining hard negatives in %s with %s", ", ".join(mined), name)
         return Encoder.load(name)
 
     key = {"encoder": name}
@@ -297,14 +299,13 @@ def add_extra_pairs(bank: ParallelBank, spec: str, tokenize, repeat: int = 0) ->
 
 
 def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str], keep, tokenize,
-                     split: ClauseSplit, status=None) -> int:  # fmt: skip
+                     split: ClauseSplit) -> int:  # fmt: skip
     """Return the number of clause pairs cut from the pivot-xx units that `keep` passes, added to `bank`."""
     pivot = langs[0]
     pivot_texts = {ident: text for ident, text in corpus.sentences(pivot) if keep(ident)}
     added = 0
     for lang in langs[1:]:
-        if status:
-            status.update(f"cutting clause pairs: {pivot}-{lang}")
+        logger.debug("cutting clause pairs: %s-%s", pivot, lang)
         clauses = [pair for i, text in corpus.sentences(lang) if i in pivot_texts
                    for pair in clause_pairs(pivot_texts[i], text, split)]  # fmt: skip
         if clauses:
@@ -332,15 +333,15 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     def keep(ident: str) -> bool:
         return ident not in heldout and ident not in unused
 
-    with console.status("reading and tokenizing the corpus") as status:
-        bank = build_parallel_bank(
-            corpus, langs, student.token_ids, keep=keep, keep_texts=embedded,
-            progress=lambda lang: status.update(f"reading and tokenizing the corpus: {lang}"),
-        )  # fmt: skip
-        if config.clause_pairs:
-            split = ClauseSplit(config.clause_pairs, config.clause_length_ratio)
-            added = add_clause_pairs(bank, corpus, langs, keep, student.token_ids, split, status)
-            console.print(f"{added:,} clause pairs cut from the {langs[0]}-xx units")
+    logger.info("reading and tokenizing the corpus (%d languages)", len(langs))
+    bank = build_parallel_bank(
+        corpus, langs, student.token_ids, keep=keep, keep_texts=embedded,
+        progress=lambda lang: logger.debug("reading and tokenizing the corpus: %s", lang),
+    )  # fmt: skip
+    if config.clause_pairs:
+        split = ClauseSplit(config.clause_pairs, config.clause_length_ratio)
+        added = add_clause_pairs(bank, corpus, langs, keep, student.token_ids, split)
+        logger.info("%s clause pairs cut from the %s-xx units", f"{added:,}", langs[0])
     for spec in config.pairs:
         for repeat in range(config.pairs_repeat):
             add_extra_pairs(bank, spec, student.token_ids, repeat)
