@@ -12,7 +12,7 @@ def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
     report = run_quickstart(config, console=console)
     shown = console.export_text()
     assert "masked-word predictions" in shown and "translation retrieval" in shown
-    assert report["steps"] == 30
+    assert report["train"]["steps"] == 30
     assert {row["lang"] for row in report["masked_words"]} == {"ara", "deu", "eng", "fra", "hin", "rus", "spa",
                                                                "swa", "zho"}  # fmt: skip
     assert all(len(row["guesses"]) == 5 for row in report["masked_words"])

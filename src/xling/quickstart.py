@@ -15,9 +15,9 @@ from rich.table import Table
 from xling.data.config import CorpusConfig
 from xling.data.sources import TextSources, resolve_corpus
 from xling.errors import ConfigError, XlingError
-from xling.pretraining.inspect import mask_one_word, predict_ids
+from xling.pretraining.inspect import load_masked_lm, mask_one_word, predict_ids
 from xling.pretraining.pretrain import PretrainConfig, pretrain
-from xling.tokenization.vocabulary import VocabConfig, load_tokenizer, train_vocabulary
+from xling.tokenization.vocabulary import VocabConfig, train_vocabulary
 from xling.training import TrainingConfig
 
 # with --data: a spread of scripts and families from ../shared/data/bible
@@ -147,8 +147,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
                   "transformers.AutoModelForMaskedLM)")  # fmt: skip
     return {
         "model": str(result.output),
-        "steps": result.train.steps,
-        "final_loss": result.train.final_loss,
+        "train": result.train.to_dict(),
         "evaluation": result.evaluation,
         "masked_words": guesses,
         "retrieval": retrieval,
@@ -159,10 +158,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
 
 
 def _show_masked_words(result, config: PretrainConfig, console: Console) -> list[dict[str, Any]]:
-    from transformers import AutoModelForMaskedLM
-
-    model = AutoModelForMaskedLM.from_pretrained(str(result.output)).eval()
-    tokenizer = load_tokenizer(result.output)
+    model, tokenizer = load_masked_lm(result.output)
     sources = TextSources.from_config(config.data)
     corpus = sources.aligned()
     table = Table(title="masked-word predictions (top 5)")
