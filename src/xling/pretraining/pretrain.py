@@ -35,25 +35,66 @@ class PretrainConfig:
     """Settings of `xling pretrain`."""
 
     output: str = "runs/pretrain"
+    """The model folder to write (Hugging Face layout + xling.json); it also holds the run's checkpoints."""
+
     tokenizer: str = ""
-    # the text to pretrain on, held-out ids excluded: `[pretrain.data]` in a recipe (xling.data.config)
+    """The folder made by `xling tokenizer train` (required); it needs a language token for every language."""
+
     data: CorpusConfig = field(default_factory=CorpusConfig)
+    """The text to pretrain on, held-out ids excluded: `[pretrain.data]` in a recipe (xling.data.config)."""
+
     parallel: list[str] = field(default_factory=list)
+    """Extra translation pairs as `src-tgt=path.tsv`: added to both languages' text and, as TLM pairs, to
+    the units."""
+
     max_sentences_per_language: int = 0
+    """About this many training sentences per language: a hashed id subset of the aligned corpus (the same
+    ids in every language, so translations stay paired), then text files up to it; `parallel` is not
+    capped. 0 = no cap."""
+
     model: str = "small"
-    # None keeps the preset's 0.1; short runs from scratch learn faster without dropout (as in "cramming")
+    """A size preset (tiny, mini, small, base, xlmr-base; xling.pretraining.presets), a config.json, or a
+    model folder to continue pretraining from."""
+
     dropout: float | None = None
+    """Hidden and attention dropout of a new model, in [0, 1). None keeps the preset's 0.1; short runs from
+    scratch learn faster without dropout (as in "cramming")."""
+
     max_length: int = 128
+    """Tokens per training sequence, at least 8: an MLM stream, or a TLM pair of up to max_length // 2 per
+    side."""
+
     mlm_probability: float = 0.15
+    """Share of tokens masked for MLM and TLM, in (0, 1) (BERT's 0.15)."""
+
     tlm_ratio: float = 0.0
-    # "" draws TLM pairs between any two languages of a unit; e.g. "eng" makes them all eng-xx (XLM)
+    """Share of steps that train on translation pairs (TLM) instead of monolingual streams, in [0, 1]; above
+    0 it needs parallel data (an aligned corpus or `parallel`)."""
+
     tlm_pivot: str = ""
+    """TLM pairs: "" draws them between any two languages of a unit; a training language, e.g. "eng", makes
+    them all eng-xx (XLM)."""
+
     alpha: float = 0.3
+    """Smoothing exponent of the language sampling p_i ~ n_i^alpha over the languages' sentence counts, in
+    [0, 1] (XLM-R: 0.3; 1 = as in the data, 0 = uniform)."""
+
     resume: bool = False
+    """Continue from the newest checkpoint in `output`; without it a folder with checkpoints is refused."""
+
     eval_pivot: str = "eng"
+    """The language every other one is retrieved against in the held-out evaluation, as an ISO 639-3 code
+    ("eng"; not normalized here); no retrieval figures when it has no held-out sentences."""
+
     eval_layer: int | None = None
+    """Hidden state the evaluation mean-pools (0 = embeddings, i = after layer i, negative from the end);
+    None: the last layer."""
+
     eval_max_sentences: int = 1000
+    """Held-out sentences per language that perplexity and retrieval are measured on (the first ones)."""
+
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    """The training loop (`[pretrain.training]`): steps, batch, learning rate, checkpoints."""
 
     def validate(self) -> None:
         if not self.tokenizer:

@@ -62,10 +62,20 @@ class VocabTransferConfig:
     """Settings of `xling tokenizer transfer`."""
 
     model: str = ""
+    """The transformer encoder to copy: a folder, shipped name or Hub id (required; no Dense layers or pooler
+    pooling)."""
+
     tokenizer: str = ""
+    """The new vocabulary's folder (`tokenizer.json`, e.g. from `xling tokenizer train`; required)."""
+
     output: str = "runs/transfer"
+    """The encoder folder to write (sentence-transformers layout + xling.json)."""
+
     seed: int = 0
+    """Seed of the random rows (tokens with no usable teacher sub-token)."""
+
     overwrite: bool = False
+    """Replace a non-empty `output` (the new folder is renamed into place only when complete)."""
 
     def validate(self) -> None:
         if not self.model:

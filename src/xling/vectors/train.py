@@ -42,24 +42,63 @@ class VectorsTrainConfig:
     """
 
     corpus: str = ""
+    """A text file (one sentence a line, optionally .gz), a `verse_id<TAB>text` .tsv/.tsv.gz file, or a
+    folder of such files (then `language` picks one); required."""
+
     output: str = "runs/vectors/vectors.vec"
+    """Where the vectors are saved, most frequent word first: a .vec (text) or .npy file (not .bin)."""
+
     language: str | None = None
+    """The language whose file to read when `corpus` is a folder (`<folder>/<language>.tsv[.gz]`)."""
+
     model: str = "fasttext"
+    """The gensim model: "fasttext" (with character n-grams) or "word2vec"."""
+
     dim: int = 300
+    """Vector size (fastText's published vectors: 300)."""
+
     window: int = 5
+    """Context words on each side of the centre word."""
+
     min_count: int = 3
+    """Words seen fewer times are left out of the vocabulary."""
+
     epochs: int = 5
+    """Passes over the corpus."""
+
     sg: int = 1
+    """1 = skip-gram, 0 = CBOW."""
+
     negative: int = 5
+    """Negative samples per positive example."""
+
     sample: float = 1e-4
+    """Downsampling threshold of frequent words (fastText's `-t`), in [0, 1); 0 turns it off, which tiny
+    corpora need."""
+
     max_vocab: int = 200_000
+    """The most frequent words kept (at least 1)."""
+
     lowercase: bool = True
+    """Lowercase the text before cutting it into words."""
+
     threads: int = 0
+    """gensim worker threads; 0 = every usable core. Only 1 makes a seeded run reproducible."""
+
     seed: int = 0
+    """gensim's random seed."""
+
     heldout_prefixes: list[str] = field(default_factory=list)
+    """Verses whose id starts with one of these (e.g. ["JHN."]) are skipped; TSV corpora only."""
+
     min_n: int = 3
+    """fastText: shortest character n-gram."""
+
     max_n: int = 6
+    """fastText: longest character n-gram (>= min_n); 0 = no n-grams."""
+
     buckets: int = 2_000_000
+    """fastText: hash buckets shared by the character n-grams."""
 
     def validate(self) -> None:
         """Return nothing if every field is usable; raise ConfigError naming the first bad field."""

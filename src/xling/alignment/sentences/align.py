@@ -56,53 +56,115 @@ class AlignConfig:
     """Settings of `xling align sentences`."""
 
     output: str = "runs/align"
-    # the id-aligned corpus (`data.corpus`, e.g. the Bible; languages empty: all) and the held-out ids, which
-    # are the dev set: `[align.data]` in a recipe (xling.data.config)
+    """The encoder folder to write; it also holds the run's checkpoints, train_log.jsonl and caches."""
+
     data: CorpusConfig = field(default_factory=CorpusConfig)
+    """The id-aligned corpus (`data.corpus`, e.g. the Bible; languages empty: all) and the held-out ids, which
+    are the dev set: `[align.data]` in a recipe (xling.data.config). `data.text` and `data.skip_bad` are
+    refused."""
+
     pivot: str = "eng"
-    # "static" (a new static student over `tokenizer`) or an encoder folder / shipped name to keep training
+    """The language on one side of every pivot-xx pair (any code form); trained on even when not listed in
+    data.languages."""
+
     student: str = "static"
+    """Either "static" (a new static student over `tokenizer`) or an encoder folder / shipped name to keep
+    training."""
+
     tokenizer: str = ""
-    # a tokenizer folder: the encoder student first gets this vocabulary, new rows made from its own sub-token
-    # rows (vocabulary transfer, xling.tokenization.vocabulary_transfer), kept in <output>/vocabulary_transfer
+    """The folder made by `xling tokenizer train` that a static student is built over (required for it)."""
+
     student_vocabulary: str = ""
+    """A tokenizer folder: the encoder student first gets this vocabulary, new rows made from its own
+    sub-token rows (vocabulary transfer, xling.tokenization.vocabulary_transfer), kept in
+    <output>/vocabulary_transfer; "" keeps its own. Not for a static student."""
+
     dimension: int = 256
+    """Vector size of a new static student; an encoder student keeps its own."""
+
     teacher: str = ""
+    """A frozen encoder (folder or shipped name) whose pivot-sentence vectors both sides learn to match
+    (distillation); required when distill_weight > 0, unused otherwise."""
+
     ranking_weight: float = 1.0
+    """Weight of the translation ranking loss (LaBSE's bidirectional in-batch softmax); 0 = distillation
+    only."""
+
     distill_weight: float = 0.0
+    """Weight of the distillation loss (MSE to the teacher's vector); 0 = no teacher."""
+
     scale: float = 20.0
+    """The ranking loss's softmax scale on cosines (the start value when learn_scale); clamped to [1, 100]."""
+
     learn_scale: bool = False
+    """Learn the scale (as a log, clamped to [1, 100]) instead of keeping it fixed."""
+
     margin: float = 0.0
-    # mined hard negatives (LaBSE; sentence-transformers' mine_hard_negatives): per pair and step, drawn from
-    # `hard_negative_candidates` mined once per unit by `hard_negative_encoder` (a folder or shipped name;
-    # empty: the student, when it is an encoder folder); candidates scoring >= the translation's score x
-    # (1 - hard_negative_margin) are skipped as likely false negatives. 0 = in-batch negatives only.
+    """Additive margin subtracted from each translation's cosine in the ranking loss; 0 = none."""
+
     hard_negatives: int = 0
+    """Mined hard negatives (LaBSE; sentence-transformers' mine_hard_negatives): up to this many per pair and
+    step, in the batch's tgt language; 0 = in-batch negatives only."""
+
     hard_negative_encoder: str = ""
+    """The encoder (a folder or shipped name) that mines the candidates once per unit; "": the student, when
+    it is an encoder folder (a static student needs one here)."""
+
     hard_negative_candidates: int = 10
+    """Candidates mined per unit, from which each step draws `hard_negatives`; at least hard_negatives."""
+
     hard_negative_margin: float = 0.05
+    """Candidates scoring >= the translation's score x (1 - hard_negative_margin) are skipped as likely false
+    negatives; in [0, 1)."""
+
     alpha: float = 0.3
+    """Smoothing exponent of the language sampling p_i ~ n_i^alpha over each language's pairs with the pivot,
+    in [0, 1] (0.3 as XLM-R; 1 = in proportion, 0 = uniform)."""
+
     xx_yy_ratio: float = 0.0
-    # extra translation pairs, e.g. the train split of a bilingual dictionary: "eng-deu=path.tsv" (columns
-    # in that order); they join the corpus units of that language pair
+    """Share of batches pairing two non-pivot languages (xx-yy) instead of pivot-xx, in [0, 1]."""
+
     pairs: list[str] = field(default_factory=list)
-    # how many times each extra pair joins the bank: a weight against the corpus's far more numerous units
+    """Extra translation pairs, e.g. the train split of a bilingual dictionary: "eng-deu=path.tsv" (columns
+    in that order); they join the corpus units of that language pair."""
+
     pairs_repeat: int = 1
-    # also train on clause pairs cut from the pivot-xx units (xling.alignment.sentences.clauses): shorter
-    # pairs, nearer the length of everyday sentences than Bible verses; 0 = off, else the most clauses a
-    # unit may have, with each clause's share of its side's length agreeing within clause_length_ratio
+    """How many times each extra pair joins the bank: a weight against the corpus's far more numerous units
+    (>= 1)."""
+
     clause_pairs: int = 0
+    """Also train on clause pairs cut from the pivot-xx units (xling.alignment.sentences.clauses): shorter
+    pairs, nearer the length of everyday sentences than Bible verses; 0 = off, else the most clauses a unit
+    may have (>= 2), with each clause's share of its side's length agreeing within clause_length_ratio."""
+
     clause_length_ratio: float = 2.0
-    # train on a stable hashed share of the units only (e.g. to bound a teacher's embedding cost)
+    """How far (as a ratio, >= 1) a clause's share of its side's length may differ from its partner's."""
+
     unit_fraction: float = 1.0
+    """Train on a stable hashed share of the units only (e.g. to bound a teacher's embedding cost), in
+    (0, 1]."""
+
     dev_languages: list[str] = field(default_factory=list)
+    """Languages scored against the pivot on the held-out ids (dev_retrieval, dev_<lang>); empty: no dev
+    set."""
+
     dev_size: int = 500
+    """The most held-out pairs per dev language that the dev retrieval accuracy is measured over."""
+
     save_dtype: str = "float32"
+    """Number format of a static student's saved table: "float32", "float16" (half the size) or "int8"
+    (per-row scales, a quarter); an encoder student saves float32 only."""
+
     name: str = ""
+    """The encoder's name in its xling.json; "": the output folder's name."""
+
     resume: bool = False
+    """Continue from the newest checkpoint in `output`; without it a folder with checkpoints is refused."""
+
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(weight_decay=0.0, warmup_steps=50)
     )
+    """The training loop (`[align.training]`); here without weight decay and with 50 warm-up steps."""
 
     def validate(self) -> None:
         self.data.validate()

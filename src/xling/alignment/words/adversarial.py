@@ -64,31 +64,85 @@ class AdversarialConfig:
     """
 
     epochs: int = 5
+    """Training epochs (at least 1); the best epoch by the criterion is kept."""
+
     epoch_size: int = 1_000_000
+    """Words per side per epoch: epoch_size // batch_size iterations."""
+
     batch_size: int = 32
+    """Words per side in each discriminator and mapping step."""
+
     dis_layers: int = 2
+    """Hidden layers of the discriminator (0 = a linear one)."""
+
     dis_hid_dim: int = 2048
+    """Units per hidden layer of the discriminator; 512 makes training about ten times cheaper."""
+
     dis_leaky_relu: float = 0.2
+    """Negative slope of the discriminator's LeakyReLU."""
+
     dis_dropout: float = 0.0
+    """Dropout between the discriminator's layers, in [0, 1)."""
+
     dis_input_dropout: float = 0.1
+    """Dropout on the discriminator's input, in [0, 1)."""
+
     dis_steps: int = 5
+    """Discriminator steps per mapping step (0 only with dis_lambda 0)."""
+
     dis_lambda: float = 1.0
+    """Weight of the mapping's loss for fooling the discriminator."""
+
     dis_most_frequent: int = 75_000
+    """The discriminator sees words drawn uniformly from this many most frequent of each side; 0 = all."""
+
     dis_smooth: float = 0.1
+    """Label smoothing, in [0, 0.5): source words are labelled 1 - dis_smooth, target words dis_smooth."""
+
     dis_clip_weights: float = 0.0
+    """Clip the discriminator's weights to [-this, this] after each step; 0 = no clipping."""
+
     dis_lr: float = 0.1
+    """The discriminator's SGD learning rate (> 0); fixed for the whole run."""
+
     map_lr: float = 0.1
+    """The mapping's initial SGD learning rate (> 0)."""
+
     map_id_init: bool = True
+    """Start the mapping from the identity; false: from a random orthogonal matrix."""
+
     map_beta: float = 0.001
+    """Orthogonalisation after every mapping step: W <- (1 + beta) W - beta (W W^T) W; 0 = none."""
+
     lr_decay: float = 0.98
+    """The mapping's learning rate is multiplied by this after each epoch (not below min_lr), in (0, 1]."""
+
     min_lr: float = 1e-6
+    """Floor of the decay; training stops once the mapping's rate is below it."""
+
     lr_shrink: float = 0.5
+    """Extra factor on the mapping's rate when the criterion falls below the best, from its second fall on,
+    in (0, 1]."""
+
     csls_k: int = 10
+    """Neighbours of CSLS in the model-selection criterion."""
+
     criterion_max_rank: int = 10_000
+    """Most frequent source words the criterion translates (MUSE's mean_cosine-...-S2T-10000)."""
+
     chunk_size: int = 2048
+    """Rows scored at a time by the criterion (bounds memory)."""
+
     seed: int = 0
+    """Seed of the discriminator's initialisation, the initial mapping (without map_id_init), the word draws
+    and dropout (not MUSE's)."""
+
     threads: int | None = None
+    """Torch threads while training; None keeps torch's setting (on busy cores 1 can beat 2)."""
+
     precision: str = "float32"
+    """Arithmetic: "float32" (MUSE's) or "bfloat16" (the discriminator's matrix products under CPU
+    autocast, about 1.4 times faster with AVX-512 BF16)."""
 
     def validate(self) -> None:
         """Raise ConfigError naming the first field that holds an impossible value."""

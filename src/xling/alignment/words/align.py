@@ -71,23 +71,66 @@ class WordAlignConfig:
     """
 
     method: str = "procrustes"
+    """How the mapping is learned: "procrustes", "identical", "adversarial" or "selflearn" (see the
+    module docstring)."""
+
     normalize: str = "unit,center,unit"
+    """Normalisation steps applied to both vocabularies first, in order: unit, center or none,
+    comma-separated."""
+
     dictionary: str = ""
+    """A seed dictionary file (source<TAB>target per line) for seed_pairs "dictionary"; "" for none
+    (procrustes then needs another seed_pairs; selflearn runs unsupervised)."""
+
     seed_pairs: str = "dictionary"
+    """Where the seed pairs come from: "dictionary" (the file `dictionary`), "identical" (strings in both
+    vocabularies) or "numerals" (digit strings in both)."""
+
     refinements: int = 5
+    """Rounds of MUSE's refinement (induce a dictionary, Procrustes again); 0 = none. Not for selflearn."""
+
     max_rank: int = 15000
+    """The most frequent words of each side among which refinement induces dictionaries; 0 = all. Not for
+    selflearn (its `vocabulary_cutoff`)."""
+
     max_rank_mode: str = "cutoff"
+    """How max_rank bounds induction: "cutoff" (VecMap's vocabulary cutoff; cheap) or "muse" (MUSE's
+    dico_max_rank exactly; a |src| x |tgt| pass each refinement)."""
+
     csls_k: int = 10
+    """Neighbours of CSLS's r terms (>= 1); also the default `csls_k` of adversarial and selflearn."""
+
     induction_mode: str = "mutual"
+    """Which induced pairs refinement keeps: "mutual" (best both ways), "s2t", "t2s" or "union"."""
+
     induction_method: str = "csls"
+    """How refinement ranks target words when inducing: "csls" or "nn" (plain nearest neighbour)."""
+
     max_vocab: int = 200000
+    """Words of each vocabulary used at all, most frequent first (MUSE's 200000); 0 = every word."""
+
     chunk_size: int = 2048
+    """Source rows per similarity block (bounds memory); also the default of adversarial and selflearn."""
+
     seed: int = 0
+    """Seed (>= 0) of the random methods: the default `seed` of adversarial and selflearn; procrustes and
+    identical draw nothing."""
+
     restarts: int = 1
+    """Adversarial only: runs with seeds seed, seed + 1, ...; the refined criterion picks one (>= 1)."""
+
     criterion: bool = True
+    """Log MUSE's unsupervised criterion after each refinement (about a third more time per refinement;
+    adversarial measures it anyway)."""
+
     lowercase: bool = False
+    """Look seed dictionary words up lowercased (the most frequent spelling wins)."""
+
     adversarial: dict[str, Any] = field(default_factory=dict)
+    """Options of method "adversarial": fields of AdversarialConfig, e.g. {"epochs": 3}."""
+
     selflearn: dict[str, Any] = field(default_factory=dict)
+    """Options of method "selflearn": fields of SelfLearningConfig, e.g. {"max_iterations": 100}."""
 
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the first bad field."""
