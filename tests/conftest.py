@@ -49,3 +49,27 @@ def shared_data_dir() -> Path:
     if path is None:
         pytest.skip("needs the shared data folder (../shared/data or $XLING_DATA)")
     return path
+
+
+@pytest.fixture
+def make_tiny_mlm():
+    """Return a function that writes a tiny XLM-R masked LM with the sample tokenizer (as `xling pretrain`
+    does) into root/mlm and returns that folder."""
+
+    def make(root: Path, tokenizer_dir: Path) -> Path:
+        import torch
+        from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+        from xling.tokenization.vocabulary import load_tokenizer
+
+        tokenizer = load_tokenizer(tokenizer_dir)
+        torch.manual_seed(0)
+        config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=32, max_position_embeddings=40,
+                                  pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+        folder = root / "mlm"
+        XLMRobertaForMaskedLM(config).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        return folder
+
+    return make

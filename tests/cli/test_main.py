@@ -64,6 +64,8 @@ def test_library_logs_reach_stderr_as_plain_lines(capsys):
 
     logger = logging.getLogger("xling")
     before = list(logger.handlers)
+    for handler in before:  # an earlier main() in this process bound its handler to an older stderr
+        logger.removeHandler(handler)
     try:
         show_library_logs()
         show_library_logs()  # a second call adds no second handler
@@ -72,6 +74,7 @@ def test_library_logs_reach_stderr_as_plain_lines(capsys):
         err = capsys.readouterr().err.splitlines()
         assert err == ["resuming run from step-4 (step 4)", "warning: step-8 is damaged"]
     finally:
-        for handler in logger.handlers[len(before) :]:
+        for handler in list(logger.handlers):
             logger.removeHandler(handler)
-        logger.propagate = True
+        for handler in before:
+            logger.addHandler(handler)

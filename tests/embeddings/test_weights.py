@@ -14,22 +14,6 @@ from xling.errors import DataError
 MESSAGE = "not a readable safetensors file (truncated or corrupt?)"
 
 
-def tiny_mlm_folder(root: Path, tokenizer_dir: Path) -> Path:
-    """Write a tiny XLM-R masked LM with the sample tokenizer (as `xling pretrain` does); return it."""
-    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
-
-    from xling.tokenization.vocabulary import load_tokenizer
-
-    tokenizer = load_tokenizer(tokenizer_dir)
-    torch.manual_seed(0)
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                              intermediate_size=32, max_position_embeddings=40, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-    folder = root / "mlm"
-    XLMRobertaForMaskedLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def cut(path: Path, keep: int | None = None) -> None:
     """Cut a file to `keep` bytes (default: half), as an interrupted copy leaves it."""
     data = path.read_bytes()
@@ -56,10 +40,12 @@ def test_not_a_safetensors_file_is_named(tmp_path):
         load_safetensors(path)
 
 
-def test_load_pretrained_names_the_damaged_file_missing_folder_and_config(tmp_path, sample_tokenizer_dir):
+def test_load_pretrained_names_the_damaged_file_missing_folder_and_config(
+    make_tiny_mlm, tmp_path, sample_tokenizer_dir
+):
     from transformers import XLMRobertaForMaskedLM
 
-    folder = tiny_mlm_folder(tmp_path, sample_tokenizer_dir)
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
     assert load_pretrained(XLMRobertaForMaskedLM, folder).config.hidden_size == 16
     with pytest.raises(DataError, match="no such model folder"):
         load_pretrained(XLMRobertaForMaskedLM, tmp_path / "nowhere")
@@ -71,11 +57,11 @@ def test_load_pretrained_names_the_damaged_file_missing_folder_and_config(tmp_pa
     assert str(error.value) == f"{folder / 'model.safetensors'}: {MESSAGE}"
 
 
-def test_pretrain_from_a_truncated_model_names_the_file(tmp_path, sample_tokenizer_dir):
+def test_pretrain_from_a_truncated_model_names_the_file(make_tiny_mlm, tmp_path, sample_tokenizer_dir):
     from xling.pretraining.pretrain import PretrainConfig, build_model
     from xling.tokenization.vocabulary import load_tokenizer
 
-    folder = tiny_mlm_folder(tmp_path, sample_tokenizer_dir)
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
     cut(folder / "model.safetensors")
     with pytest.raises(DataError, match=f"model.safetensors: {MESSAGE.replace('(', '.').replace(')', '.')}"):
         build_model(PretrainConfig(model=str(folder)), load_tokenizer(sample_tokenizer_dir))

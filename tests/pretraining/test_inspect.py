@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-import torch
 
 from xling.embeddings.weights import NOT_SAFETENSORS
 from xling.errors import DataError, XlingError
 from xling.pretraining.inspect import load_masked_lm, predict_masked
 
 
-def tiny_mlm_folder(root: Path, tokenizer_dir: Path) -> Path:
-    """Write a tiny XLM-R masked LM with the sample tokenizer (as `xling pretrain` does); return it."""
-    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
-
-    from xling.tokenization.vocabulary import load_tokenizer
-
-    tokenizer = load_tokenizer(tokenizer_dir)
-    torch.manual_seed(0)
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                              intermediate_size=32, max_position_embeddings=40, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-    folder = root / "mlm"
-    XLMRobertaForMaskedLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-def test_fill_mask_on_a_masked_lm_guesses(tmp_path, sample_tokenizer_dir):
-    folder = tiny_mlm_folder(tmp_path, sample_tokenizer_dir)
+def test_fill_mask_on_a_masked_lm_guesses(make_tiny_mlm, tmp_path, sample_tokenizer_dir):
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
     guesses = predict_masked(folder, "Where is the <mask> station?", top_k=3)
     assert len(guesses) == 1 and len(guesses[0]) == 3
 
@@ -45,13 +27,13 @@ def test_static_sentence_encoder_is_refused():
         load_masked_lm("xling-mini")
 
 
-def test_encoder_without_a_trained_lm_head_is_refused(tmp_path, sample_tokenizer_dir):
+def test_encoder_without_a_trained_lm_head_is_refused(make_tiny_mlm, tmp_path, sample_tokenizer_dir):
     """A base model (or a sentence encoder saved without its head) would guess from random weights."""
     from transformers import XLMRobertaModel
 
     from xling.tokenization.vocabulary import load_tokenizer
 
-    mlm = tiny_mlm_folder(tmp_path, sample_tokenizer_dir)
+    mlm = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
     base = tmp_path / "base"
     XLMRobertaModel.from_pretrained(mlm).save_pretrained(base)  # the encoder without lm_head.*
     load_tokenizer(sample_tokenizer_dir).save_pretrained(base)
@@ -62,8 +44,8 @@ def test_encoder_without_a_trained_lm_head_is_refused(tmp_path, sample_tokenizer
         load_masked_lm(base)
 
 
-def test_truncated_checkpoint_names_the_file(tmp_path, sample_tokenizer_dir):
-    folder = tiny_mlm_folder(tmp_path, sample_tokenizer_dir)
+def test_truncated_checkpoint_names_the_file(make_tiny_mlm, tmp_path, sample_tokenizer_dir):
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])  # an interrupted copy
     with pytest.raises(DataError) as error:

@@ -13,6 +13,9 @@ from xling.cli.common import (
     Sets,
     TrainingSets,
     console,
+    print_resumed,
+    show_training_progress,
+    training_overrides,
     write_json,
 )
 from xling.config import config_to_dict, load_config
@@ -45,20 +48,14 @@ def align_sentences_cmd(
     """Train a sentence encoder on translation pairs (ranking loss, optional teacher distillation)."""
     from xling.alignment.sentences.align import AlignConfig, align_sentences
 
-    overrides = list(set_ or [])
-    if max_steps is not None:
-        overrides.append(f"training.max_steps={max_steps}")
     config = load_config(
-        AlignConfig, recipe, overrides, section="align", data={"corpus": corpus}, output=output,
+        AlignConfig, recipe, training_overrides(set_, max_steps), section="align", data={"corpus": corpus}, output=output,
         student=student, tokenizer=tokenizer, teacher=teacher, resume=resume, student_vocabulary=student_vocabulary,
     )  # fmt: skip
-    if config.training.progress is None:  # neither the recipe nor --set said: the command line shows progress
-        config.training.progress = True
+    show_training_progress(config.training)
     result = align_sentences(config)
     if result.is_main:
-        if result.training["resumed_from"]:
-            console.print(f"resumed from step {result.training['resumed_from']:,} "
-                          f"(of {result.output / 'checkpoints'})")  # fmt: skip
+        print_resumed(result.training["resumed_from"], result.output)
         console.print(f"[green]encoder saved to {result.output}[/] ({result.training['pairs']:,} pairs, "
                       f"dev retrieval {result.dev.get('dev_retrieval', float('nan')):.3f})")  # fmt: skip
         write_json(json_path, {"output": str(result.output), "training": result.training, "dev": result.dev,

@@ -15,7 +15,8 @@ console = Console(stderr=True, soft_wrap=True)
 
 Recipe = Annotated[Path | None, typer.Option("--recipe", help="TOML recipe file that sets config fields.")]
 Sets = Annotated[
-    list[str] | None, typer.Option("--set", help="Override a config field, key=value (repeatable): --set k=4.")
+    list[str] | None,
+    typer.Option("--set", help="Override a config field, key=value (repeatable): --set k=4."),
 ]
 TrainingSets = Annotated[
     list[str] | None, typer.Option("--set", help="Override a config field: --set training.lr=3e-4.")
@@ -59,3 +60,23 @@ def print_scores(result, columns: tuple[str, ...]) -> None:
         table.add_row(lang, *(f"{row[c]:.1f}" for c in columns))
     table.add_row("[bold]average[/]", f"[bold]{result.average:.1f}[/]", *([""] * (len(columns) - 1)))
     Console().print(table)
+
+
+def training_overrides(sets: list[str] | None, max_steps: int | None) -> list[str]:
+    """Return the --set overrides of a training verb, with --max-steps as training.max_steps."""
+    overrides = list(sets or [])
+    if max_steps is not None:
+        overrides.append(f"training.max_steps={max_steps}")
+    return overrides
+
+
+def show_training_progress(training) -> None:
+    """Turn the training progress on unless the recipe or --set decided (library calls leave it off)."""
+    if training.progress is None:
+        training.progress = True
+
+
+def print_resumed(step: int, run_dir: Path) -> None:
+    """Print the step a run resumed from (nothing for a fresh run)."""
+    if step:
+        console.print(f"resumed from step {step:,} (of {run_dir / 'checkpoints'})")

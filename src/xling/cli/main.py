@@ -75,12 +75,24 @@ class _PlainFormatter(logging.Formatter):
         return message if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {message}"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler that writes to whatever sys.stderr is at the time of each record (tests swap it)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def show_library_logs(level: int = logging.INFO) -> None:
     """Send what xling's library modules log (stages, resume, fallbacks) to stderr, one plain line each."""
     logger = logging.getLogger("xling")
     if any(getattr(handler, "xling_cli", False) for handler in logger.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(_PlainFormatter())
     handler.xling_cli = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

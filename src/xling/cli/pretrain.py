@@ -12,6 +12,9 @@ from xling.cli.common import (
     Recipe,
     TrainingSets,
     console,
+    print_resumed,
+    show_training_progress,
+    training_overrides,
     write_json,
 )
 from xling.config import config_to_dict, load_config
@@ -44,19 +47,14 @@ def pretrain(
     from xling.pretraining.pretrain import PretrainConfig
     from xling.pretraining.pretrain import pretrain as run_pretrain
 
-    overrides = list(set_ or [])
-    if max_steps is not None:
-        overrides.append(f"training.max_steps={max_steps}")
     config = load_config(
-        PretrainConfig, recipe, overrides, section="pretrain", tokenizer=tokenizer, data={"corpus": corpus},
+        PretrainConfig, recipe, training_overrides(set_, max_steps), section="pretrain", tokenizer=tokenizer, data={"corpus": corpus},
         output=output, model=model, tlm_ratio=tlm_ratio, resume=resume,
     )  # fmt: skip
-    if config.training.progress is None:  # neither the recipe nor --set said: the command line shows progress
-        config.training.progress = True
+    show_training_progress(config.training)
     result = run_pretrain(config)
     if result.train.is_main:
-        if result.train.resumed_from:
-            console.print(f"resumed from step {result.train.resumed_from:,} (of {result.output / 'checkpoints'})")
+        print_resumed(result.train.resumed_from, result.output)
         console.print(f"[green]model saved to {result.output}[/] (final loss {result.train.final_loss:.4f})")
         _print_evaluation(result.evaluation)
         write_json(json_path, {"output": str(result.output), **result.train.to_dict(),
