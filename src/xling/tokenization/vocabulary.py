@@ -71,7 +71,8 @@ class VocabConfig:
     """Spell characters outside the vocabulary as bytes instead of `<unk>`."""
 
     max_sentence_chars: int = 2000
-    """Longer sentences are cut to this many characters before sampling."""
+    """Drawn sentences are cut to this many characters before SentencePiece sees them (its own byte limit is
+    4 times this)."""
 
     seed: int = 0
     """Seed of the sampling and of SentencePiece."""
