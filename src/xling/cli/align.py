@@ -81,20 +81,11 @@ def align_words(
     set_: Sets = None,
 ) -> None:
     """Map two languages' word vectors into one space (MUSE and VecMap methods)."""
-    from xling.alignment.words.align import WordAlignConfig
-    from xling.alignment.words.align import align_words as run_align
-    from xling.vectors import WordVectors, load_vectors, save_vectors
+    from xling.alignment.words.align import WordAlignConfig, align_word_vector_files
 
     config = load_config(WordAlignConfig, recipe, set_ or [], section="align_words", method=method,
                          dictionary=dictionary, max_vocab=max_vocab)  # fmt: skip
-    cap = config.max_vocab or None
-    source, target = load_vectors(src, max_words=cap), load_vectors(tgt, max_words=cap)
-    mapping = run_align(source, target, config)
-    mapping.save(output)
-    console.print(f"[green]{config.method} mapping written to {output}[/]")
-    if write_mapped:
-        for name, vectors, mapped in (("src", source, mapping.map_source(source.vectors)),
-                                      ("tgt", target, mapping.map_target(target.vectors))):  # fmt: skip
-            path = output / f"{name}.mapped.vec"
-            save_vectors(WordVectors(vectors.words, mapped, str(path)), path)
-            console.print(f"mapped {name} vectors written to {path}")
+    report = align_word_vector_files(src, tgt, output, config, write_mapped=write_mapped, progress=True)
+    console.print(f"[green]{report.method} mapping written to {report.output}[/]")
+    for side, path in report.mapped.items():
+        console.print(f"mapped {side} vectors written to {path}")

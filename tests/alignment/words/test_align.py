@@ -231,3 +231,23 @@ def test_muse_rank_mode_refines_like_cutoff_when_the_vocabularies_fit(tmp_path, 
     assert [e["pairs"] for e in muse.history] == [e["pairs"] for e in cutoff.history]
     np.testing.assert_allclose(muse.src_transform, cutoff.src_transform, atol=1e-5)
     assert p_at_1(muse, src, tgt) >= 0.99
+
+
+def test_vector_files_are_mapped_and_written(tmp_path):
+    from xling.alignment.words.align import align_word_vector_files
+    from xling.vectors import load_vectors, save_vectors
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(300)]
+    base = rng.normal(size=(300, 16)).astype(np.float32)
+    rotation = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+    save_vectors(WordVectors(words, base), tmp_path / "src.vec")
+    save_vectors(WordVectors(words, base @ rotation), tmp_path / "tgt.vec")
+    config = WordAlignConfig(method="identical", max_vocab=200, refinements=1, **FAST)
+    report = align_word_vector_files(tmp_path / "src.vec", tmp_path / "tgt.vec", tmp_path / "map", config,
+                                     write_mapped=True)  # fmt: skip
+    mapping = WordMapping.load(report.output)
+    assert mapping.method == "identical" and set(report.mapped) == {"src", "tgt"}
+    mapped_src, mapped_tgt = load_vectors(report.mapped["src"]), load_vectors(report.mapped["tgt"])
+    assert len(mapped_src) == 200  # max_vocab: only the most frequent words are read
+    assert precision_at_1(mapped_src.vectors, mapped_tgt.vectors) >= 0.99

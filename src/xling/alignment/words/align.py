@@ -17,6 +17,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -181,7 +182,7 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 
 
 def align_words(
-    src: WordVectors, tgt: WordVectors, config: WordAlignConfig, *, progress: bool = True
+    src: WordVectors, tgt: WordVectors, config: WordAlignConfig, *, progress: bool = False
 ) -> WordMapping:
     """Return the WordMapping that brings `src` and `tgt` into one space as `config.method` says."""
     config.validate()
@@ -326,3 +327,47 @@ def _run_selflearn(
         x, z, _method_config("selflearn", config), seed_pairs=seeds, progress=progress
     )
     return np.asarray(w_src, dtype=np.float32), np.asarray(w_tgt, dtype=np.float32), list(history)
+
+
+@dataclass
+class WordAlignFilesReport:
+    """What `align_word_vector_files` wrote."""
+
+    output: Path
+    """The mapping folder (mapping.safetensors + mapping.json)."""
+    method: str
+    """The method that made the mapping."""
+    mapped: dict[str, Path] = field(default_factory=dict)
+    """With `write_mapped`: side ("src", "tgt") -> its mapped vocabulary as a .vec file."""
+
+
+def align_word_vector_files(
+    src_path: str | os.PathLike[str],
+    tgt_path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    config: WordAlignConfig,
+    *,
+    write_mapped: bool = False,
+    progress: bool = False,
+) -> WordAlignFilesReport:
+    """Return what was written after mapping two word-vector files and saving the mapping in `output`.
+
+    Only the `max_vocab` most frequent words of each file are read. With `write_mapped`, both vocabularies
+    are also written through the mapping as `<output>/src.mapped.vec` and `tgt.mapped.vec`.
+    """
+    from xling.vectors import WordVectors, load_vectors, save_vectors
+
+    config.validate()
+    cap = config.max_vocab or None
+    source, target = load_vectors(src_path, max_words=cap), load_vectors(tgt_path, max_words=cap)
+    mapping = align_words(source, target, config, progress=progress)
+    folder = Path(output)
+    mapping.save(folder)
+    report = WordAlignFilesReport(folder, config.method)
+    if write_mapped:
+        for side, vectors, mapped in (("src", source, mapping.map_source(source.vectors)),
+                                      ("tgt", target, mapping.map_target(target.vectors))):  # fmt: skip
+            path = folder / f"{side}.mapped.vec"
+            save_vectors(WordVectors(vectors.words, mapped, str(path)), path)
+            report.mapped[side] = path
+    return report
