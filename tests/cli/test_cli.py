@@ -182,7 +182,9 @@ def test_word_alignment_and_bli_from_the_command_line(tmp_path, monkeypatch, cap
                           str(tmp_path / "test.tsv"), "--json", str(tmp_path / "bli.json"))  # fmt: skip
     assert code in (0, None), err
     report = json.loads((tmp_path / "bli.json").read_text())
-    assert report["task"] == "bli" and report["settings"]["retrieval"] == "csls" and report["primary"] == "p@1"
+    assert (
+        report["task"] == "bli" and report["settings"]["retrieval"] == "csls" and report["primary"] == "p@1"
+    )
     row = report["scores"]["test"]  # the pair is named by the file name when it names none
     assert row["p@1"] >= 99.0 == min(99.0, report["average"])
     assert row["coverage"]["pairs_covered"] == 100 and row["coverage"]["lines"] == 102

@@ -227,9 +227,7 @@ def test_csls_prunes_by_default_only_for_few_queries(pair, monkeypatch):
     src, tgt = pair
     calls = []
     original = csls._csls_topk_pruned
-    monkeypatch.setattr(
-        csls, "_csls_topk_pruned", lambda *a, **kw: calls.append(1) or original(*a, **kw)
-    )
+    monkeypatch.setattr(csls, "_csls_topk_pruned", lambda *a, **kw: calls.append(1) or original(*a, **kw))
     few = translate(src, tgt, np.array([3, 7]), method="csls", top=5)
     assert calls and np.array_equal(few[1], translate(src, tgt, np.array([3, 7]), top=5, pruned=False)[1])
     calls.clear()
@@ -245,9 +243,9 @@ def test_lower_bound_of_mean_topk(pair):
     src, tgt = pair
     exact = mean_topk_similarity(tgt, src, 5)
     cells = csls._SourceCells(csls.as_tensor(src))
-    assert cells.n_cells == round(csls.PRUNE_CELLS_PER_ROOT * len(src) ** 0.5) and len(
-        cells.members
-    ) == len(src)
+    assert cells.n_cells == round(csls.PRUNE_CELLS_PER_ROOT * len(src) ** 0.5) and len(cells.members) == len(
+        src
+    )
     for probes in (1, 3, 1000):
         bound = cells.mean_topk_lower_bound(csls.as_tensor(tgt), 5, probes).numpy()
         assert (bound <= exact + 1e-6).all()
