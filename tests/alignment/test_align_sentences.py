@@ -140,7 +140,8 @@ def _first_loss(run_dir):
 
 @pytest.mark.parametrize("field, value, message", [("data", CorpusConfig(), "data.corpus"), ("tokenizer", "", "tokenizer"),
                                                    ("distill_weight", 1.0, "teacher"), ("save_dtype", "bfloat16", "save_dtype"),
-                                                   ("pairs_repeat", 0, "pairs_repeat")])  # fmt: skip
+                                                   ("pairs_repeat", 0, "pairs_repeat"), ("scale", 200.0, "scale"),
+                                                   ("scale", -1.0, "scale")])  # fmt: skip
 def test_config_errors_name_the_field(field, value, message):
     config = AlignConfig(data=CorpusConfig(corpus="sample"), tokenizer="t")
     setattr(config, field, value)

@@ -242,7 +242,9 @@ def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainCo
         for lang, rows in heldout.items()
     }
     retrieval: dict[str, dict[str, float]] = {}
-    pivot = config.eval_pivot
+    pivot = (
+        normalize_language(config.eval_pivot) if config.eval_pivot else ""
+    )  # as tlm_pivot: 'en' and 'eng' name the same language
     if pivot in heldout:
         # the pivot side is encoded once; each language takes the rows of the ids it shares with it
         pivot_row = {sid: i for i, (sid, _) in enumerate(heldout[pivot])}

@@ -168,6 +168,8 @@ class AlignConfig:
 
     def validate(self) -> None:
         self.data.validate()
+        if not 1.0 <= self.scale <= 100.0:  # the objective keeps the scale in [1, 100], learned or not
+            raise ConfigError(f"scale: {self.scale} must be in [1, 100]")
         if not self.data.corpus:
             raise ConfigError("data.corpus: give a folder of id-aligned <lang>.tsv[.gz] files (the Bible)")
         if self.data.text:
