@@ -24,11 +24,12 @@ def test_loads_by_name_small_and_cross_lingual():
     assert sims[0, 1] > sims[1, 3] and sims[0, 2] > sims[2, 3] and sims[3, 4] > sims[0, 4]
 
 
-def test_reproduces_the_tatoeba_scores_of_its_card(shared_data_dir):
+@pytest.mark.parametrize("scoring", ["cosine", "margin"])
+def test_reproduces_the_tatoeba_scores_of_its_card(shared_data_dir, scoring):
     from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba
 
-    card = json.loads((MODEL / "xling.json").read_text(encoding="utf-8"))["scores"]["tatoeba_cosine"]
-    result = evaluate_tatoeba(Encoder.load("xling-mini"), TatoebaConfig(data=str(shared_data_dir),
+    card = json.loads((MODEL / "xling.json").read_text(encoding="utf-8"))["scores"][f"tatoeba_{scoring}"]
+    result = evaluate_tatoeba(Encoder.load("xling-mini"), TatoebaConfig(data=str(shared_data_dir), scoring=scoring,
                                                                       languages=list(card["scores"])))  # fmt: skip
     for lang, row in card["scores"].items():
         assert result.scores[lang]["src2eng"] == pytest.approx(row["src2eng"], abs=0.11)
