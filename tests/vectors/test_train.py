@@ -227,3 +227,9 @@ def test_bible_english_first_verses(tmp_path: Path, shared_data_dir: Path) -> No
     assert set(vectors.words[:10]) & {"the", "and", "of"}
     assert np.isfinite(vectors.vectors).all()
     assert load_vectors(tmp_path / "eng.vec").words == vectors.words
+
+
+def test_library_training_prints_nothing_unless_asked(topic_corpus, tmp_path, capfd):
+    train_vectors(tiny_config(topic_corpus, tmp_path / "quiet.vec"))
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""

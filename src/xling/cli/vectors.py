@@ -33,7 +33,7 @@ def vectors_train(
 
     config = load_config(VectorsTrainConfig, recipe, set_ or [], section="vectors", corpus=corpus,
                          language=language, output=output)  # fmt: skip
-    vectors = train_vectors(config)
+    vectors = train_vectors(config, progress=True)
     console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {config.output}[/]")
 
 

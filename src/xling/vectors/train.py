@@ -271,7 +271,7 @@ def _build_model(config: VectorsTrainConfig) -> Any:
     return Word2Vec(**common)
 
 
-def train_vectors(config: VectorsTrainConfig, progress: bool = True) -> WordVectors:
+def train_vectors(config: VectorsTrainConfig, progress: bool = False) -> WordVectors:
     """Return word vectors trained on `config.corpus`, most frequent word first, after saving them to `output`.
 
     Raises ConfigError for a bad field and DataError for a bad corpus or one with no word seen `min_count`

@@ -231,7 +231,7 @@ def _dropout(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Ten
 
 
 def adversarial_mapping(
-    X: np.ndarray, Z: np.ndarray, config: AdversarialConfig, *, progress: bool = True
+    X: np.ndarray, Z: np.ndarray, config: AdversarialConfig, *, progress: bool = False
 ) -> tuple[np.ndarray, list[dict]]:
     """Return the mapping W [d, d] (`X @ W` lives in Z's space) best by the criterion, and the epochs' log.
 

@@ -185,7 +185,7 @@ def self_learning(
     config: SelfLearningConfig,
     *,
     seed_pairs: np.ndarray | None = None,
-    progress: bool = True,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Return (src_transform, tgt_transform, history): `X @ src_transform` and `Z @ tgt_transform` share a space.
 
