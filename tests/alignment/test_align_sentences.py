@@ -214,3 +214,30 @@ def test_repeated_dictionary_pairs_enter_as_separate_units(tmp_path, sample_toke
         "pairs:eng-deu#1:1",
     ]
     assert bank.shared("eng", "deu")[-4:].tolist() == list(range(units, units + 4))
+
+
+def test_with_a_best_metric_the_best_encoder_is_saved(tmp_path, sample_tokenizer_dir):
+    import json
+
+    # "min" of dev retrieval: the worst checkpoint is "best", so the saved encoder must differ from the last one
+    config = AlignConfig(
+        output=str(tmp_path / "run"), data=CorpusConfig("sample", ["eng", "deu", "rus"], heldout_fraction=0.2),
+        tokenizer=str(sample_tokenizer_dir), dimension=16, dev_languages=["deu", "rus"],
+        training=TrainingConfig(max_steps=60, batch_size=32, lr=0.05, warmup_steps=0, eval_every=20, log_every=20,
+                                checkpoint_every=20, progress=False, best_metric="dev_retrieval", best_mode="min"),
+    )  # fmt: skip
+    result = align_sentences(config)
+    log = [json.loads(line) for line in (result.output / "train_log.jsonl").read_text().splitlines()]
+    scored = {entry["step"]: entry["dev_retrieval"] for entry in log if "dev_retrieval" in entry}
+    worst_step = min(scored, key=scored.get)
+    assert result.training["best"]["step"] == worst_step
+    assert result.dev["dev_retrieval"] == pytest.approx(scored[worst_step])
+    assert scored[worst_step] < scored[60]  # the last encoder was better, and it is not the one saved
+    meta = json.loads((result.output / "xling.json").read_text())
+    assert meta["dev"]["dev_retrieval"] == pytest.approx(scored[worst_step])
+    from safetensors.numpy import load_file
+
+    saved = load_file(str(result.output / "0_StaticEmbedding" / "model.safetensors"))["embedding.weight"]
+    best = load_file(str(result.output / "best" / "model.safetensors"))["student.embedding.weight"]
+    last = load_file(str(result.output / "checkpoints" / "step-00000060" / "model.safetensors"))
+    assert np.array_equal(saved, best) and not np.array_equal(saved, last["student.embedding.weight"])

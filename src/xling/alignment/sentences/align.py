@@ -39,7 +39,7 @@ from xling.embeddings.static import StaticSentenceEncoder
 from xling.errors import ConfigError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.tokenization.vocabulary_transfer import cached_transfer
-from xling.training import TrainingConfig, train
+from xling.training import TrainingConfig, load_checkpoint, train
 from xling.training.distributed import barrier, init_distributed
 
 logger = logging.getLogger(__name__)
@@ -429,6 +429,8 @@ def align_sentences(config: AlignConfig) -> AlignResult:
         may_change=RESUMABLE,
     )  # fmt: skip
     dev = result.metrics
+    if result.best is not None:  # training.best_metric: the encoder saved is the best one, not the last
+        dev = load_checkpoint(Path(result.best["path"]), objective).get("metrics", dev)
     if evaluate and not dev:  # the loop scores the dev set at its last step only when eval_every is set
         dev = {f"dev_{k}": v for k, v in evaluate(objective, result.steps).items()}
     pairs = result.steps * config.training.batch_size * config.training.grad_accum
