@@ -1,0 +1,203 @@
+"""Labelled texts for classification: `text<TAB>label` TSV, JSONL, and the UMSAB (XLM-T) folder layout.
+
+Every reader returns a `LabelledTexts` (texts and their label names, where they came from, the language as
+an ISO 639-3 code when known) and reports bad input as a DataError naming the file and the 1-based line:
+a TSV line without a tab, a JSONL line that is not a JSON object with "text" and "label", an empty text or
+label, label and text files of different lengths. Blank lines of TSV and JSONL files are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from xling.data.languages import language_name, normalize_language
+from xling.data.readers import PathLike, _decoded, _lines, _require_file
+from xling.errors import DataError, LanguageCodeError
+
+__all__ = ["SPLITS", "UMSAB_LABELS", "LabelledTexts", "read_labelled", "read_umsab"]
+
+SPLITS = ("train", "val", "test")
+"""The splits of the UMSAB layout (`dev` is accepted as another name of `val`)."""
+UMSAB_LABELS: dict[str, str] = {"0": "negative", "1": "neutral", "2": "positive"}
+"""UMSAB's label file values and their names (the TweetEval convention)."""
+
+# XLM-T's export left some characters as literal escapes (`\u2019`, even `\u002c` for a comma)
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+@dataclass
+class LabelledTexts:
+    """Texts with one label name each, e.g. a split of a sentiment data set."""
+
+    texts: list[str]
+    """The texts, none empty."""
+    labels: list[str]
+    """The label of each text (a name such as "positive"; numeric labels are kept as strings)."""
+    source: str
+    """Where they came from (a file, or the UMSAB text file), for messages and reports."""
+    language: str | None = None
+    """ISO 639-3 code of the texts' language, when known."""
+
+    def __post_init__(self) -> None:
+        if len(self.texts) != len(self.labels):
+            raise DataError(f"{len(self.texts)} texts but {len(self.labels)} labels", self.source)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def label_set(self) -> list[str]:
+        """Return the distinct labels, sorted."""
+        return sorted(set(self.labels))
+
+    def counts(self) -> dict[str, int]:
+        """Return how many texts each label has, labels sorted."""
+        return {label: self.labels.count(label) for label in self.label_set}
+
+
+def read_labelled(path: PathLike, language: str | None = None) -> LabelledTexts:
+    """Return the labelled texts of a `.tsv` (text<TAB>label, no header) or `.jsonl` ({"text", "label"}) file.
+
+    A `.gz` suffix after either is read compressed. `language` (any code form) is stored normalised.
+    In a TSV line the label is the field after the last tab. A JSONL label may be a string or an integer.
+    """
+    file = _require_file(path)
+    name = file.name.lower().removesuffix(".gz")
+    code = normalize_language(language) if language else None
+    if name.endswith(".tsv"):
+        texts, labels = _read_tsv(file)
+    elif name.endswith(".jsonl"):
+        texts, labels = _read_jsonl(file)
+    else:
+        raise DataError("unknown labelled-data format: expected a .tsv (text<TAB>label) or .jsonl file", file)
+    if not texts:
+        raise DataError("no labelled texts in the file", file)
+    return LabelledTexts(texts, labels, str(file), code)
+
+
+def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    for line in _lines(path, None):
+        raw = _decoded(line, path)
+        if not raw.strip():
+            continue
+        text, tab, label = raw.rpartition("\t")
+        if not tab:
+            raise DataError("expected text<TAB>label, found no tab", path, line.number)
+        texts.append(_checked_text(text, path, line.number))
+        labels.append(_checked_label(label, path, line.number))
+    return texts, labels
+
+
+def _read_jsonl(path: Path) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    for line in _lines(path, None):
+        raw = _decoded(line, path)
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"not valid JSON ({exc.msg} at column {exc.colno})", path, line.number) from None
+        if not isinstance(record, dict):
+            raise DataError(f"expected a JSON object, found {type(record).__name__}", path, line.number)
+        for field in ("text", "label"):
+            if field not in record:
+                raise DataError(f'missing field "{field}" (expected {{"text": ..., "label": ...}})',
+                                path, line.number)  # fmt: skip
+        text, label = record["text"], record["label"]
+        if not isinstance(text, str):
+            raise DataError(f'"text" must be a string, found {type(text).__name__}', path, line.number)
+        if isinstance(label, bool) or not isinstance(label, str | int):
+            raise DataError(f'"label" must be a string or an integer, found {label!r}', path, line.number)
+        texts.append(_checked_text(text, path, line.number))
+        labels.append(_checked_label(str(label), path, line.number))
+    return texts, labels
+
+
+def _checked_text(text: str, path: Path, number: int) -> str:
+    if not text.strip():
+        raise DataError("empty text", path, number)
+    return text.strip()
+
+
+def _checked_label(label: str, path: Path, number: int) -> str:
+    label = label.strip()
+    if not label:
+        raise DataError("empty label", path, number)
+    return label
+
+
+def read_umsab(
+    root: PathLike, language: str, split: str, label_names: Mapping[str, str] | None = UMSAB_LABELS
+) -> LabelledTexts:
+    """Return one split of one language of a UMSAB-layout folder: `root/<language>/<split>_{text,labels}.txt`.
+
+    `language` is the folder name ("english") or any code of it ("en", "eng"); `split` is train, val (or
+    dev) or test. Line i of the label file labels line i of the text file; files of different lengths are a
+    DataError naming both. Labels are mapped through `label_names` (default 0/1/2 -> negative/neutral/
+    positive; a value outside it is an error); None keeps them as written. Literal `\\uXXXX` escapes that
+    the XLM-T export left in some texts are decoded.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        raise DataError("not a folder (expected <language>/{train,val,test}_{text,labels}.txt inside)", base)
+    split = "val" if split == "dev" else split
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}: expected train, val (or dev) or test", base)
+    folder, code = _language_folder(base, language)
+    text_path, label_path = folder / f"{split}_text.txt", folder / f"{split}_labels.txt"
+    texts = [_decoded(line, text_path) for line in _lines(_require_file(text_path), None)]
+    labels = [_decoded(line, label_path) for line in _lines(_require_file(label_path), None)]
+    if len(texts) != len(labels):
+        raise DataError(f"{label_path} has {len(labels)} lines but {text_path} has {len(texts)}; "
+                        "line i of the label file must label line i of the text file")  # fmt: skip
+    out_texts, out_labels = [], []
+    for number, (text, label) in enumerate(zip(texts, labels, strict=True), start=1):
+        out_texts.append(
+            _checked_text(_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text), text_path, number)
+        )
+        label = _checked_label(label, label_path, number)
+        if label_names is not None:
+            if label not in label_names:
+                known = ", ".join(label_names)
+                raise DataError(f"unknown label {label!r} (expected one of {known})", label_path, number)
+            label = label_names[label]
+        out_labels.append(label)
+    return LabelledTexts(out_texts, out_labels, str(text_path), code)
+
+
+def _language_folder(root: Path, language: str) -> tuple[Path, str | None]:
+    """Return (the folder of `language` under root, its ISO 639-3 code when known)."""
+    if (root / language).is_dir():
+        return root / language, _code_of_folder(language)
+    try:
+        code = normalize_language(language)
+    except LanguageCodeError:
+        code = None
+    if code is not None:
+        folder = root / language_name(code).split(";")[0].split(" (")[0].lower()
+        if folder.is_dir():
+            return folder, code
+    present = sorted(p.name for p in root.iterdir() if p.is_dir())
+    raise DataError(f"no folder for language {language!r} (there are: {', '.join(present) or 'none'})", root)
+
+
+def _code_of_folder(name: str) -> str | None:
+    """Return the ISO 639-3 code of a folder named by a code ("en") or an English name ("english")."""
+    try:
+        return normalize_language(name)
+    except LanguageCodeError:
+        pass
+    import pycountry
+
+    try:
+        return pycountry.languages.lookup(name).alpha_3
+    except LookupError:
+        return None
