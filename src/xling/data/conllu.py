@@ -1,0 +1,232 @@
+"""Readers of word-tagged sentences: CoNLL-U (Universal Dependencies) and CoNLL-2003-style NER columns.
+
+Both return `TaggedSentences`: each sentence as its words and one tag per word, plus where it came from
+(the file and the line each sentence starts on, so later errors can name them). Plain and `.gz` files are
+read line by line through `xling.data.readers`, so a bad byte or a bad line is a DataError naming
+`file:line`.
+
+- CoNLL-U: 10 tab-separated columns, `ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC`; comment lines
+  (`# ...`), multiword-token ranges (`1-2`) and empty nodes (`1.1`) are skipped; a blank line ends a sentence.
+  The tag is UPOS by default (`column="xpos"` takes XPOS).
+- CoNLL-2003: `word ... tag` separated by spaces or tabs, the tag in the last column, every token line of a
+  file with the same number of columns; blank lines between sentences; `-DOCSTART-` lines are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xling.data.readers import _require_file, numbered_lines, open_binary
+from xling.errors import ConfigError, DataError
+
+__all__ = ["TaggedSentences", "find_ud_file", "read_conll_ner", "read_conllu"]
+
+PathLike = str | os.PathLike[str]
+CONLLU_COLUMNS = 10
+CONLLU_TAG_COLUMNS = {"upos": 3, "xpos": 4}
+
+
+@dataclass
+class TaggedSentences:
+    """Sentences as words with one tag per word, and where they came from."""
+
+    words: list[list[str]]
+    """The words of each sentence (non-empty lists of non-empty strings)."""
+    tags: list[list[str]]
+    """One tag per word, parallel to `words`."""
+    source: str
+    """The file the sentences were read from (or a name the caller gave)."""
+    language: str | None = None
+    """The language, when the caller knows it (e.g. "de")."""
+    lines: list[int] = field(default_factory=list)
+    """The 1-based line each sentence starts on in `source` (empty when not read from a file)."""
+
+    def __post_init__(self) -> None:
+        if len(self.words) != len(self.tags):
+            raise DataError(f"{len(self.words)} sentences but {len(self.tags)} tag sequences", self.source)
+        for i, (words, tags) in enumerate(zip(self.words, self.tags, strict=True)):
+            if len(words) != len(tags):
+                raise DataError(
+                    f"sentence {i + 1} has {len(words)} words but {len(tags)} tags", self.source, self.line(i)
+                )
+            if not words:
+                raise DataError(f"sentence {i + 1} has no words", self.source, self.line(i))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def line(self, index: int) -> int | None:
+        """Return the line sentence `index` starts on, None when unknown."""
+        return self.lines[index] if index < len(self.lines) else None
+
+    @property
+    def tokens(self) -> int:
+        """Return the number of words over all sentences."""
+        return sum(len(words) for words in self.words)
+
+    def tag_counts(self) -> Counter[str]:
+        """Return how often each tag occurs."""
+        return Counter(tag for tags in self.tags for tag in tags)
+
+
+def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Return an iterator over (1-based number, text without line end) of a plain or .gz UTF-8 file."""
+    with open_binary(path) as handle:
+        for number, raw in numbered_lines(handle, path):
+            raw = raw.rstrip(b"\r\n")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte offset {exc.start} of the line",
+                    path,
+                    number,
+                ) from None
+            if number == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield number, text
+
+
+def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = None) -> TaggedSentences:
+    """Return the sentences of a CoNLL-U file (plain or .gz) with the tag `column` ("upos" or "xpos").
+
+    A token line without exactly 10 tab-separated columns, a bad ID, a token ID out of sequence, an empty
+    form or an unannotated tag ("_") is a DataError naming the file and line; so is a file with no sentence.
+    """
+    if column not in CONLLU_TAG_COLUMNS:
+        raise ConfigError(f"column: {column!r} must be one of {', '.join(CONLLU_TAG_COLUMNS)}")
+    path = _require_file(path)
+    tag_index = CONLLU_TAG_COLUMNS[column]
+    out = TaggedSentences([], [], str(path), language)
+    words: list[str] = []
+    tags: list[str] = []
+    start = 0
+
+    def finish() -> None:
+        if words:
+            out.words.append(list(words))
+            out.tags.append(list(tags))
+            out.lines.append(start)
+            words.clear()
+            tags.clear()
+
+    for number, text in _decoded_lines(path):
+        if not text.strip():
+            finish()
+            continue
+        if text.startswith("#"):
+            continue
+        fields = text.split("\t")
+        if len(fields) != CONLLU_COLUMNS:
+            raise DataError(
+                f"CoNLL-U token line with {len(fields)} tab-separated columns, expected {CONLLU_COLUMNS}",
+                path,
+                number,
+            )
+        token_id = fields[0]
+        if "-" in token_id or "." in token_id:  # multiword token range, empty node
+            if not _is_range_or_node(token_id):
+                raise DataError(f"bad token ID {token_id!r}", path, number)
+            continue
+        if not token_id.isdigit():
+            raise DataError(f"bad token ID {token_id!r} (expected 1, 2, ... or a range 1-2 or node 1.1)",
+                            path, number)  # fmt: skip
+        if int(token_id) != len(words) + 1:
+            raise DataError(
+                f"token ID {token_id} where {len(words) + 1} was expected (a missing blank line between "
+                "sentences?)",
+                path,
+                number,
+            )
+        form, tag = fields[1], fields[tag_index].strip()
+        if not form.strip():
+            raise DataError("empty FORM column", path, number)
+        if not tag or tag == "_":
+            raise DataError(f"no {column.upper()} tag (column {tag_index + 1} is {fields[tag_index]!r})",
+                            path, number)  # fmt: skip
+        if not words:
+            start = number
+        words.append(form)
+        tags.append(tag)
+    finish()
+    if not out.words:
+        raise DataError("no sentences (no token lines)", path)
+    return out
+
+
+def _is_range_or_node(token_id: str) -> bool:
+    """Return whether `token_id` is a multiword range ("3-4") or an empty node ("3.1")."""
+    for sep in ("-", "."):
+        left, found, right = token_id.partition(sep)
+        if found:
+            return left.isdigit() and right.isdigit()
+    return False
+
+
+def read_conll_ner(path: PathLike, *, language: str | None = None) -> TaggedSentences:
+    """Return the sentences of a CoNLL-2003-style file: `word [other columns] tag`, blank lines between.
+
+    Columns are separated by spaces or tabs; the tag is the last one. `-DOCSTART-` lines are skipped. A token
+    line whose column count differs from the file's first token line, or that has fewer than 2 columns, is a
+    DataError naming the file and line; so is a file with no sentence.
+    """
+    path = _require_file(path)
+    out = TaggedSentences([], [], str(path), language)
+    words: list[str] = []
+    tags: list[str] = []
+    start = 0
+    expected: int | None = None
+    first_line = 0
+
+    def finish() -> None:
+        if words:
+            out.words.append(list(words))
+            out.tags.append(list(tags))
+            out.lines.append(start)
+            words.clear()
+            tags.clear()
+
+    for number, text in _decoded_lines(path):
+        fields = text.split()
+        if not fields:
+            finish()
+            continue
+        if fields[0] == "-DOCSTART-":
+            finish()
+            continue
+        if len(fields) < 2:
+            raise DataError(f"token line with {len(fields)} column, expected a word and a tag", path, number)
+        if expected is None:
+            expected, first_line = len(fields), number
+        elif len(fields) != expected:
+            raise DataError(
+                f"token line with {len(fields)} columns, expected {expected} (as on line {first_line})",
+                path,
+                number,
+            )
+        if not words:
+            start = number
+        words.append(fields[0])
+        tags.append(fields[-1])
+    finish()
+    if not out.words:
+        raise DataError("no sentences (no token lines)", path)
+    return out
+
+
+def find_ud_file(root: PathLike, treebank: str, split: str) -> Path:
+    """Return the CoNLL-U file of one split ("train", "dev", "test") of a treebank folder under `root`.
+
+    `treebank` is a folder name such as "UD_English-ParTUT"; the file is `*-ud-<split>.conllu` or `.gz`.
+    """
+    folder = Path(root) / treebank
+    if not folder.is_dir():
+        raise DataError("no such treebank folder", folder)
+    found = sorted(folder.glob(f"*-ud-{split}.conllu")) + sorted(folder.glob(f"*-ud-{split}.conllu.gz"))
+    if not found:
+        raise DataError(f"no *-ud-{split}.conllu(.gz) file in the treebank folder", folder)
+    return found[0]

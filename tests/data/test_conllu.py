@@ -1,0 +1,146 @@
+"""CoNLL-U and CoNLL-2003 readers: what is kept, what is skipped, and errors naming file:line."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from xling.data.conllu import TaggedSentences, find_ud_file, read_conll_ner, read_conllu
+from xling.errors import ConfigError, DataError
+
+CONLLU = """\
+# sent_id = 1
+# text = I don't know.
+1\tI\tI\tPRON\tPRP\t_\t4\tnsubj\t_\t_
+2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_
+2\tdo\tdo\tAUX\tVBP\t_\t4\taux\t_\t_
+3\tn't\tnot\tPART\tRB\t_\t4\tadvmod\t_\t_
+4\tknow\tknow\tVERB\tVB\t_\t0\troot\t_\tSpaceAfter=No
+5\t.\t.\tPUNCT\t.\t_\t4\tpunct\t_\t_
+
+# sent_id = 2
+1\tSleep\tsleep\tVERB\tVB\t_\t0\troot\t_\t_
+1.1\tgone\tgo\tVERB\tVBN\t_\t_\t_\t0:root\t_
+2\t!\t!\tPUNCT\t.\t_\t1\tpunct\t_\t_
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["x.conllu", "x.conllu.gz"])
+def test_conllu_keeps_words_and_upos_skips_comments_ranges_and_empty_nodes(tmp_path, name):
+    data = read_conllu(write(tmp_path / name, CONLLU), language="en")
+    assert data.words == [["I", "do", "n't", "know", "."], ["Sleep", "!"]]
+    assert data.tags == [["PRON", "AUX", "PART", "VERB", "PUNCT"], ["VERB", "PUNCT"]]
+    assert data.lines == [3, 11]
+    assert data.language == "en" and data.source.endswith(name)
+    assert data.tokens == 7 and len(data) == 2
+    assert data.tag_counts()["PUNCT"] == 2
+    xpos = read_conllu(tmp_path / name, column="xpos")
+    assert xpos.tags[0] == ["PRP", "VBP", "RB", "VB", "."]
+
+
+def test_conllu_wrong_column_count_names_file_and_line(tmp_path):
+    bad = CONLLU.replace("4\tknow\tknow\tVERB\tVB\t_\t0\troot\t_\tSpaceAfter=No", "4\tknow\tVERB")
+    path = write(tmp_path / "bad.conllu", bad)
+    with pytest.raises(DataError, match=r"bad\.conllu:7: .*3 tab-separated columns, expected 10"):
+        read_conllu(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message", "line"),
+    [
+        ("1\tSleep\tsleep\tVERB", "x\tSleep\tsleep\tVERB", "bad token ID 'x'", 11),
+        ("1\tSleep\tsleep\tVERB", "1\tSleep\tsleep\t_", "no UPOS tag", 11),
+        ("2\t!\t!\tPUNCT", "3\t!\t!\tPUNCT", "token ID 3 where 2 was expected", 13),
+        ("2-3\tdon't", "2-x\tdon't", "bad token ID '2-x'", 4),
+    ],
+)
+def test_conllu_bad_lines(tmp_path, old, new, message, line):
+    path = write(tmp_path / "bad.conllu", CONLLU.replace(old, new, 1))
+    with pytest.raises(DataError, match=rf"bad\.conllu:{line}: {message}"):
+        read_conllu(path)
+
+
+def test_conllu_missing_blank_line_between_sentences_is_caught(tmp_path):
+    path = write(tmp_path / "merged.conllu", CONLLU.replace("\n\n# sent_id = 2", "\n# sent_id = 2"))
+    with pytest.raises(DataError, match=r"merged\.conllu:10: token ID 1 where 6 was expected"):
+        read_conllu(path)
+
+
+def test_conllu_empty_missing_bad_bytes_and_bad_column(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        read_conllu(tmp_path / "missing.conllu")
+    with pytest.raises(DataError, match=r"only\.conllu: no sentences"):
+        read_conllu(write(tmp_path / "only.conllu", "# just a comment\n\n"))
+    raw = tmp_path / "bytes.conllu"
+    raw.write_bytes(CONLLU.encode().replace(b"Sleep", b"Sl\xffep"))
+    with pytest.raises(DataError, match=r"bytes\.conllu:11: invalid UTF-8 byte 0xff"):
+        read_conllu(raw)
+    with pytest.raises(ConfigError, match="column"):
+        read_conllu(tmp_path / "only.conllu", column="lemma")
+
+
+NER = """\
+-DOCSTART- -X- -X- O
+
+EU NNP B-NP B-ORG
+rejects VBZ B-VP O
+German JJ B-NP B-MISC
+call NN I-NP O
+
+Peter NNP B-NP B-PER
+Blackburn NNP I-NP I-PER
+"""
+
+
+@pytest.mark.parametrize("name", ["eng.train", "eng.train.gz"])
+def test_conll_ner_reads_words_and_last_column(tmp_path, name):
+    data = read_conll_ner(write(tmp_path / name, NER))
+    assert data.words == [["EU", "rejects", "German", "call"], ["Peter", "Blackburn"]]
+    assert data.tags == [["B-ORG", "O", "B-MISC", "O"], ["B-PER", "I-PER"]]
+    assert data.lines == [3, 8]
+
+
+def test_conll_ner_tab_separated_two_columns(tmp_path):
+    data = read_conll_ner(write(tmp_path / "ner.tsv", "Paris\tB-LOC\nis\tO\n\n\nRome\tB-LOC\n"))
+    assert data.words == [["Paris", "is"], ["Rome"]]
+
+
+def test_conll_ner_wrong_column_count_names_line(tmp_path):
+    path = write(tmp_path / "ner.txt", NER.replace("call NN I-NP O", "call O"))
+    with pytest.raises(
+        DataError, match=r"ner\.txt:6: token line with 2 columns, expected 4 \(as on line 3\)"
+    ):
+        read_conll_ner(path)
+    with pytest.raises(DataError, match=r"one\.txt:1: token line with 1 column"):
+        read_conll_ner(write(tmp_path / "one.txt", "lonely\n"))
+    with pytest.raises(DataError, match="no sentences"):
+        read_conll_ner(write(tmp_path / "doc.txt", "-DOCSTART- O\n\n"))
+
+
+def test_tagged_sentences_checks_lengths():
+    with pytest.raises(DataError, match="sentence 1 has 2 words but 1 tags"):
+        TaggedSentences([["a", "b"]], [["X"]], "given")
+    with pytest.raises(DataError, match="sentence 1 has no words"):
+        TaggedSentences([[]], [[]], "given")
+
+
+def test_find_ud_file(tmp_path):
+    folder = tmp_path / "UD_Toy-One"
+    folder.mkdir()
+    write(folder / "xx_one-ud-dev.conllu.gz", CONLLU)
+    assert find_ud_file(tmp_path, "UD_Toy-One", "dev").name == "xx_one-ud-dev.conllu.gz"
+    with pytest.raises(DataError, match="no \\*-ud-test"):
+        find_ud_file(tmp_path, "UD_Toy-One", "test")
+    with pytest.raises(DataError, match="no such treebank folder"):
+        find_ud_file(tmp_path, "UD_Missing", "dev")
