@@ -1,0 +1,97 @@
+"""Few-shot curve: per-class draws from the target train split, nested and seeded; mean, std, gap closed."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from xling.data.labelled import LabelledTexts
+from xling.errors import ConfigError
+from xling.transfer.fewshot import concat, fewshot_curve, render_curve, sample_per_class
+
+LABELS = ["neg", "neu", "pos"]
+
+
+def toy(lang: str, words: list[str], n: int, offset: int = 0) -> LabelledTexts:
+    """n texts `<id> <word of its class>`; ids differ between splits (offset) so texts never repeat."""
+    texts = [f"{lang}{offset + i} {words[i % 3]}" for i in range(n)]
+    return LabelledTexts(texts, [LABELS[i % 3] for i in range(n)], f"toy/{lang}-{offset}.tsv", lang)
+
+
+class Memoriser:
+    """A toy trained classifier: votes of the words it saw with each label; unknown texts get "neg"."""
+
+    labels = LABELS
+
+    def __init__(self, data: LabelledTexts):
+        self.votes: dict[str, Counter] = {}
+        for text, label in zip(data.texts, data.labels, strict=True):
+            for word in text.split()[1:]:
+                self.votes.setdefault(word, Counter())[label] += 1
+
+    def predict(self, texts):
+        out = []
+        for text in texts:
+            votes = sum((self.votes.get(w, Counter()) for w in text.split()[1:]), Counter())
+            out.append(votes.most_common(1)[0][0] if votes else "neg")
+        return out
+
+
+def test_draws_are_per_class_seeded_and_nested():
+    data = toy("deu", ["schlecht", "naja", "gut"], 90)
+    eight = sample_per_class(data, 8, seed=3)
+    assert Counter(eight.labels) == {"neg": 8, "neu": 8, "pos": 8}
+    assert sample_per_class(data, 8, seed=3).texts == eight.texts  # same seed, same draw
+    assert sample_per_class(data, 8, seed=4).texts != eight.texts
+    assert set(eight.texts) <= set(sample_per_class(data, 16, seed=3).texts)  # nested
+    assert len(sample_per_class(data, 100, seed=0)) == 90  # a class with fewer than k gives all it has
+    with pytest.raises(ConfigError, match="k: -1"):
+        sample_per_class(data, -1, seed=0)
+
+
+def test_curve_learns_the_target_words_from_target_train_only():
+    source_train = toy("eng", ["bad", "meh", "good"], 60)
+    source_dev = toy("eng", ["bad", "meh", "good"], 15, offset=100)
+    target_train = {"deu": toy("deu", ["schlecht", "naja", "gut"], 300)}
+    tests = {"deu": toy("deu", ["schlecht", "naja", "gut"], 60, offset=1000)}
+    seen: list[str] = []
+    devs: list[str] = []
+
+    def train(parts, dev):
+        data = concat(parts)
+        seen.extend(data.texts)
+        devs.append(dev.source)
+        return Memoriser(data)
+
+    result = fewshot_curve(train, source_train, source_dev, target_train, tests, ks=[0, 1, 8], seeds=3,
+                           in_language={"deu": 100.0})  # fmt: skip
+    row = result.scores["deu"]
+    assert result.task == "transfer-fewshot" and result.primary == "k8"
+    assert row["k0"] == pytest.approx(100 * (1 / 2) / 3, abs=0.01)  # everything falls back to "neg"
+    assert row["k0_std"] == 0 and len(row["runs"]["0"]) == 1
+    assert row["k1"] == 100.0 and row["k8"] == 100.0 and len(row["runs"]["8"]) == 3
+    assert row["gap_closed"] == 1.0 and result.settings["averages"]["k0"] == row["k0"]
+    assert not set(seen) & set(tests["deu"].texts)  # never trained on test texts
+    assert set(devs) == {source_dev.source}  # model selection on the source dev split only
+    assert "k=8" in render_curve(result) and "100%" in render_curve(result)
+
+
+def test_spread_over_seeds_is_reported():
+    # a noisy target train split: some draws hold mislabelled examples, so seeds disagree
+    target = toy("deu", ["schlecht", "naja", "gut"], 60)
+    target.labels[:6] = ["pos", "pos", "neg", "neu", "neg", "pos"]  # flips on texts of all three classes
+    tests = {"deu": toy("deu", ["schlecht", "naja", "gut"], 30, offset=500)}
+    result = fewshot_curve(lambda parts, dev: Memoriser(concat(parts)), toy("eng", ["bad", "meh", "good"], 30),
+                           None, {"deu": target}, tests, ks=[1], seeds=5)  # fmt: skip
+    runs = result.scores["deu"]["runs"]["1"]
+    assert len(runs) == 5 and result.scores["deu"]["k1_std"] > 0
+    assert result.scores["deu"]["k1"] == pytest.approx(sum(runs) / 5, abs=0.01)
+
+
+def test_bad_settings():
+    data = toy("eng", ["bad", "meh", "good"], 30)
+    with pytest.raises(ConfigError, match="seeds"):
+        fewshot_curve(lambda p, d: Memoriser(concat(p)), data, None, {"deu": data}, {"deu": data}, seeds=0)
+    with pytest.raises(ConfigError, match="no train split for fra"):
+        fewshot_curve(lambda p, d: Memoriser(concat(p)), data, None, {}, {"fra": data}, ks=[0, 8])
