@@ -1,0 +1,317 @@
+"""Text classifiers that transfer across languages, and the one entry point to train and load them.
+
+`train_classifier(config, train, dev)` dispatches on `config.method`; `load_classifier(folder)` on the
+`kind` in the folder's `xling.json`. Both look methods and kinds up in a registry (`register_method`,
+`register_kind`), so another module adds its own: "finetune" / "classifier/finetune" live in
+`xling.transfer.finetune`, imported the first time they are asked for.
+
+The frozen method (`FrozenEncoderClassifier`): sentence vectors from a frozen `xling.Encoder`, and a
+multinomial logistic regression (scikit-learn, lbfgs, L2) on them. Its regularisation C is the value of
+`config.C_grid` with the best macro-F1 on the source language's dev split when one is given (never the
+target languages' data), else 1.0. Through a shared multilingual space, a head learned on English vectors
+labels texts in other languages.
+
+Saved folder (never a pickle):
+- `head.safetensors`: `coef` [labels, dimension] and `intercept` [labels], float32; probabilities are
+  softmax(vectors @ coef.T + intercept), which is what scikit-learn's multinomial model computes (a binary
+  model is stored as two rows, -w/2 and +w/2, whose softmax is its sigmoid);
+- `xling.json`: kind "classifier/frozen", labels (in coef's row order), encoder, config, dev scores;
+- the encoder: a shipped model name (xling-mini) or Hub id is stored as given; a local encoder folder of
+  at most 64 MB is copied into `encoder/`, so the classifier is self-contained and survives moving or
+  deleting the folder it was trained from; a larger one is stored as its absolute path (as the search
+  index stores its model), so the folder can be loaded from any directory but needs that encoder in place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from xling.artifacts import read_metadata, write_metadata
+from xling.config import config_to_dict
+from xling.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from xling.data.labelled import LabelledTexts
+    from xling.embeddings.encoder import Encoder
+    from xling.transfer.config import ClassifierConfig
+
+__all__ = [
+    "FROZEN_KIND",
+    "FrozenEncoderClassifier",
+    "TextClassifier",
+    "load_classifier",
+    "register_kind",
+    "register_method",
+    "train_classifier",
+    "train_frozen",
+]
+
+logger = logging.getLogger(__name__)
+
+FROZEN_KIND = "classifier/frozen"
+HEAD_FILE = "head.safetensors"
+ENCODER_DIR = "encoder"
+COPY_ENCODER_MAX_BYTES = 64 * 2**20
+"""A local encoder folder up to this size is copied into the classifier folder; a larger one is referenced."""
+
+
+class TextClassifier(Protocol):
+    """What every xling classifier offers (frozen-encoder, fine-tuned)."""
+
+    labels: list[str]
+
+    def predict(self, texts: Sequence[str]) -> list[str]: ...
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def save(self, folder: str | Path) -> Any: ...
+
+
+Trainer = Callable[..., TextClassifier]
+Loader = Callable[[Path], TextClassifier]
+
+_METHODS: dict[str, Trainer] = {}
+_KINDS: dict[str, Loader] = {}
+# where a method or kind not registered yet lives: importing the module registers it
+_LAZY_MODULES = {"finetune": "xling.transfer.finetune", "classifier/finetune": "xling.transfer.finetune"}
+
+
+def register_method(name: str, trainer: Trainer) -> None:
+    """Make `train_classifier` call `trainer(config, train, dev, **options)` for `config.method == name`."""
+    _METHODS[name] = trainer
+
+
+def register_kind(kind: str, loader: Loader) -> None:
+    """Make `load_classifier` call `loader(folder)` for a folder whose xling.json has this `kind`."""
+    _KINDS[kind] = loader
+
+
+def _lookup(registry: dict[str, Any], key: str) -> Any | None:
+    if key not in registry and key in _LAZY_MODULES:
+        importlib.import_module(_LAZY_MODULES[key])
+    return registry.get(key)
+
+
+def train_classifier(
+    config: ClassifierConfig, train: LabelledTexts, dev: LabelledTexts | None = None, **options: Any
+) -> TextClassifier:
+    """Return a classifier trained on `train` by `config.method`, model selection on `dev` (source language).
+
+    `options` go to the method (frozen: `show_progress`; finetune: see `xling.transfer.finetune`). Fewer
+    than two labels in `train` is a DataError naming its source.
+    """
+    config.validate()
+    if len(set(train.labels)) < 2:
+        found = ", ".join(repr(label) for label in sorted(set(train.labels))) or "none"
+        raise DataError(f"a classifier needs at least 2 labels in its training data, found {found}",
+                        train.source)  # fmt: skip
+    trainer = _lookup(_METHODS, config.method)
+    if trainer is None:
+        raise ConfigError(f"method: {config.method!r} has no trainer (known: {', '.join(sorted(_METHODS))})")
+    return trainer(config, train, dev, **options)
+
+
+def load_classifier(folder: str | Path, **options: Any) -> TextClassifier:
+    """Return the classifier saved in `folder`, whichever method made it (its xling.json's `kind`)."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise DataError("no such classifier folder", path)
+    kind = read_metadata(path).get("kind")
+    if kind is None:
+        raise DataError("not an xling classifier folder: no xling.json with a kind", path)
+    loader = _lookup(_KINDS, str(kind))
+    if loader is None:
+        raise DataError(f"kind {kind!r} is not a classifier xling can load (known: {', '.join(sorted(_KINDS))})",
+                        path)  # fmt: skip
+    return loader(path, **options)
+
+
+class FrozenEncoderClassifier:
+    """A frozen sentence encoder and a linear softmax head on its vectors (see the module docstring)."""
+
+    kind = FROZEN_KIND
+
+    def __init__(self, encoder: Encoder, labels: Sequence[str], coef: np.ndarray, intercept: np.ndarray, *,
+                 encoder_ref: str, batch_size: int = 256, metadata: dict[str, Any] | None = None):  # fmt: skip
+        # C order: scikit-learn's coef_ can be Fortran-ordered, which safetensors would write transposed
+        coef = np.ascontiguousarray(coef, dtype=np.float32)
+        intercept = np.ascontiguousarray(intercept, dtype=np.float32)
+        if coef.shape != (len(labels), encoder.dimension) or intercept.shape != (len(labels),):
+            raise DataError(f"head of shape {coef.shape} + {intercept.shape} does not fit {len(labels)} labels "
+                            f"on {encoder.dimension}-dimensional vectors")  # fmt: skip
+        self.encoder = encoder
+        self.labels = list(labels)
+        self.coef = coef
+        self.intercept = intercept
+        self.encoder_ref = encoder_ref
+        self.batch_size = batch_size
+        self.metadata = dict(metadata or {})
+
+    def vectors(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Return the encoder's sentence vectors of `texts` (what the head sees)."""
+        return self.encoder.encode(texts, batch_size=self.batch_size, show_progress=show_progress)
+
+    def logits(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Return the head's scores [len(texts), len(labels)] before the softmax."""
+        return self.vectors(texts, show_progress) @ self.coef.T + self.intercept
+
+    def predict_proba(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Return the probability of each label (columns in `labels` order) for each text, float32."""
+        from scipy.special import softmax
+
+        return softmax(self.logits(texts, show_progress).astype(np.float64), axis=1).astype(np.float32)
+
+    def predict(self, texts: Sequence[str], show_progress: bool = False) -> list[str]:
+        """Return the most probable label of each text."""
+        return [self.labels[i] for i in self.logits(texts, show_progress).argmax(axis=1)]
+
+    def save(self, folder: str | Path) -> Path:
+        """Return `folder` after writing the head, the encoder (copy or reference) and xling.json there.
+
+        A non-empty `folder` is replaced as a whole only once the new one is complete.
+        """
+        from safetensors.numpy import save_file
+
+        from xling.atomic import atomic_folder
+
+        with atomic_folder(folder, overwrite=True, what="classifier") as staging:
+            save_file({"coef": self.coef, "intercept": self.intercept}, str(staging / HEAD_FILE))
+            encoder = _store_encoder(self.encoder_ref, staging)
+            write_metadata(staging, {**self.metadata, "kind": FROZEN_KIND, "labels": self.labels,
+                                     "encoder": encoder, "dimension": self.encoder.dimension,
+                                     "batch_size": self.batch_size})  # fmt: skip
+        return Path(folder)
+
+    @classmethod
+    def load(cls, folder: str | Path, **encoder_options: Any) -> FrozenEncoderClassifier:
+        """Return the classifier saved in `folder` (`encoder_options` go to `Encoder.load`, e.g. device)."""
+        from xling.embeddings.encoder import Encoder
+        from xling.embeddings.weights import load_safetensors
+
+        path = Path(folder)
+        meta = read_metadata(path)
+        if meta.get("kind") != FROZEN_KIND:
+            raise DataError(f"not a frozen-encoder classifier (kind {meta.get('kind')!r})", path)
+        labels, ref = meta.get("labels"), meta.get("encoder")
+        if not isinstance(labels, list) or len(labels) < 2 or not isinstance(ref, str):
+            raise DataError(
+                "xling.json lacks the labels or the encoder of the classifier", path / "xling.json"
+            )
+        head = load_safetensors(path / HEAD_FILE)
+        if "coef" not in head or "intercept" not in head:
+            raise DataError(f"expected tensors coef and intercept, found {sorted(head)}", path / HEAD_FILE)
+        encoder_path = path / ENCODER_DIR if ref == ENCODER_DIR else ref
+        encoder = Encoder.load(encoder_path, **encoder_options)
+        return cls(encoder, labels, head["coef"].numpy(), head["intercept"].numpy(), encoder_ref=str(encoder_path),
+                   batch_size=int(meta.get("batch_size", 256)), metadata=meta)  # fmt: skip
+
+
+def _store_encoder(ref: str, folder: Path) -> str:
+    """Return what xling.json stores as the encoder: "encoder" after copying a small local folder in, else a
+    local folder's absolute path, else the shipped name or Hub id as given."""
+    from xling.embeddings.encoder import model_roots
+
+    path = Path(ref).expanduser()
+    if not path.is_dir():
+        return ref  # a shipped name or a Hub id: Encoder.load finds it by that name
+    resolved = path.resolve()
+    if any(resolved.parent == root.resolve() for root in model_roots() if root.is_dir()):
+        return resolved.name  # a shipped model given as a path: its name finds it wherever xling is installed
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    if size <= COPY_ENCODER_MAX_BYTES:
+        shutil.copytree(path, folder / ENCODER_DIR)
+        return ENCODER_DIR
+    return str(path.resolve())
+
+
+def train_frozen(
+    config: ClassifierConfig,
+    train: LabelledTexts,
+    dev: LabelledTexts | None = None,
+    *,
+    encoder: Encoder | None = None,
+    show_progress: bool = False,
+) -> FrozenEncoderClassifier:
+    """Return a frozen-encoder classifier: logistic regression on `config.encoder`'s vectors of `train`.
+
+    With `dev`, C is chosen among `config.C_grid` by dev macro-F1 (unless `config.C` is set); a dev label
+    the training data lacks is a DataError naming the dev file. `encoder` reuses an Encoder already loaded
+    (it must be `config.encoder`). `config.output`, when set, is where the classifier is saved.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from xling.embeddings.encoder import Encoder
+    from xling.transfer.metrics import classification_scores
+
+    started = time.perf_counter()
+    if encoder is None:
+        encoder = Encoder.load(config.encoder)
+    x_train = encoder.encode(train.texts, batch_size=config.batch_size, show_progress=show_progress)
+    x_dev = None
+    if dev is not None:
+        x_dev = encoder.encode(dev.texts, batch_size=config.batch_size, show_progress=show_progress)
+    labels = sorted(set(train.labels))
+    y_train = np.array([labels.index(label) for label in train.labels])
+
+    def fit(c: float) -> LogisticRegression:
+        model = LogisticRegression(C=c, class_weight=None if config.class_weight == "none" else "balanced",
+                                   max_iter=config.max_iter, random_state=config.seed)  # fmt: skip
+        return model.fit(x_train, y_train)
+
+    grid: dict[str, float] = {}
+    if config.C is not None or dev is None:
+        chosen = config.C if config.C is not None else 1.0
+        model = fit(chosen)
+    else:
+        best = None
+        for c in config.C_grid:
+            candidate = fit(c)
+            predicted = [labels[i] for i in candidate.predict(x_dev)]
+            score = classification_scores(dev.labels, predicted, labels, source=dev.source)["macro_f1"]
+            grid[str(c)] = round(score, 2)
+            logger.info("C=%g: dev macro-F1 %.1f", c, score)
+            if best is None or score > best[0]:  # ties keep the smaller C (the grid's earlier value)
+                best = (score, c, candidate)
+        _, chosen, model = best
+    coef, intercept = model.coef_, model.intercept_
+    if len(labels) == 2:  # scikit-learn's binary model: one row w; softmax of (-w/2, w/2) is its sigmoid
+        coef, intercept = (
+            np.vstack([-coef[0] / 2, coef[0] / 2]),
+            np.array([-intercept[0] / 2, intercept[0] / 2]),
+        )
+    seconds = time.perf_counter() - started
+    metadata: dict[str, Any] = {
+        "config": config_to_dict(config),
+        "C": chosen,
+        "train": {
+            "source": train.source,
+            "language": train.language,
+            "examples": len(train),
+            "counts": train.counts(),
+            "seconds": round(seconds, 2),
+        },  # fmt: skip
+    }
+    if dev is not None:
+        predicted = [labels[i] for i in model.predict(x_dev)]
+        scores = classification_scores(dev.labels, predicted, labels, source=dev.source)
+        metadata["dev"] = {"source": dev.source, "language": dev.language, **scores, "C_grid": grid}
+    classifier = FrozenEncoderClassifier(encoder, labels, coef, intercept, encoder_ref=config.encoder,
+                                         batch_size=config.batch_size, metadata=metadata)  # fmt: skip
+    logger.info(
+        "trained a %d-label head on %d texts in %.1f s (C=%g)", len(labels), len(train), seconds, chosen
+    )
+    if config.output:
+        classifier.save(config.output)
+    return classifier
+
+
+register_method("frozen", train_frozen)
+register_kind(FROZEN_KIND, FrozenEncoderClassifier.load)

@@ -1,0 +1,62 @@
+"""The config of `xling transfer train`: defaults live here (no scikit-learn import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xling.errors import ConfigError
+from xling.training.loop import TrainingConfig
+from xling.transfer.finetune import FinetuneConfig
+
+METHODS = ("frozen", "finetune")
+"""Ways to train a classifier: a head on a frozen encoder's sentence vectors, or fine-tuning the encoder."""
+
+
+@dataclass
+class ClassifierConfig:
+    """`xling transfer train`: the encoder, the method and the classification head (`[transfer]` in a recipe)."""
+
+    encoder: str = "xling-mini"
+    """The sentence encoder: a folder, a shipped model name (xling-mini) or a Hugging Face Hub id."""
+    method: str = "frozen"
+    """"frozen": logistic regression on the frozen encoder's sentence vectors (seconds on CPU); "finetune":
+    the encoder trained with a classification head through xling's training loop (the `training` section)."""
+    C: float | None = None
+    """Frozen: inverse L2 regularisation strength of the logistic regression. None: the value of `C_grid`
+    with the best macro-F1 on the source-language dev split when one is given, else 1.0."""
+    C_grid: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
+    """Frozen: the values of C tried on the dev split when C is None."""
+    class_weight: str = "none"
+    """Frozen: "balanced" weighs each class by the inverse of its frequency in the training data; "none"."""
+    max_iter: int = 2000
+    """Frozen: most iterations of the logistic regression's solver (lbfgs)."""
+    batch_size: int = 256
+    """Texts per encoder call when encoding training data and when predicting."""
+    seed: int = 0
+    """Seed of the head's solver (and, for finetune, of the training run unless training.seed is set)."""
+    output: str | None = None
+    """Where the classifier folder is written (`--output`); finetune keeps its checkpoints there too, so it
+    needs one. Library calls of the frozen method may leave it None and call `save` themselves."""
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    """Finetune: optimisation and bookkeeping of the training loop (`[transfer.training]`)."""
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    """Finetune: what only fine-tuning has (length limit, LoRA; `[transfer.finetune]`)."""
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"method: {self.method!r} must be one of {', '.join(METHODS)}")
+        if not self.encoder:
+            raise ConfigError("encoder: must name an encoder folder, shipped model or Hub id")
+        if self.C is not None and not self.C > 0:
+            raise ConfigError(f"C: must be > 0, not {self.C}")
+        if not self.C_grid or any(not c > 0 for c in self.C_grid):
+            raise ConfigError(f"C_grid: must be a non-empty list of values > 0, not {self.C_grid}")
+        if self.class_weight not in ("none", "balanced"):
+            raise ConfigError(f"class_weight: {self.class_weight!r} must be none or balanced")
+        for name in ("max_iter", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be at least 1, not {getattr(self, name)}")
+        if self.method == "finetune" and not self.output:
+            raise ConfigError("output: method finetune needs a folder for its checkpoints and the model")
+        self.training.validate()
+        self.finetune.validate()

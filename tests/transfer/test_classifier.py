@@ -1,0 +1,157 @@
+"""Frozen-encoder classifier: learned in English, used in German through a shared space; saving, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from xling.config import load_config
+from xling.data.labelled import LabelledTexts
+from xling.errors import ConfigError, DataError
+from xling.transfer import classifier as classifier_module
+from xling.transfer.classifier import FrozenEncoderClassifier, load_classifier, train_classifier
+from xling.transfer.config import ClassifierConfig
+
+from .toy import build_encoder, texts
+
+
+def config_for(encoder, **fields) -> ClassifierConfig:
+    return load_config(ClassifierConfig, encoder=str(encoder), **fields)
+
+
+def test_a_head_learned_in_english_labels_german(toy_encoder):
+    english, german = texts("eng"), texts("deu")
+    model = train_classifier(config_for(toy_encoder), english, dev=texts("eng", source="dev"))
+    assert model.labels == ["negative", "neutral", "positive"]
+    assert model.predict(german.texts) == german.labels  # never saw a German text
+    probabilities = model.predict_proba(german.texts)
+    assert probabilities.shape == (len(german), 3) and probabilities.dtype == np.float32
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert [model.labels[i] for i in probabilities.argmax(axis=1)] == german.labels
+    assert model.metadata["dev"]["macro_f1"] == 100.0 and model.metadata["train"]["examples"] == len(english)
+
+
+def test_without_a_shared_space_the_head_does_not_transfer(tmp_path):
+    """The control: German words with vectors of their own (not their English twins') are not learned."""
+    folder = build_encoder(tmp_path / "unshared", shared=False)
+    english, german = texts("eng"), texts("deu")
+    model = train_classifier(config_for(folder), english)
+    assert model.predict(english.texts) == english.labels
+    correct = sum(p == g for p, g in zip(model.predict(german.texts), german.labels, strict=True))
+    assert correct < 0.7 * len(german)
+
+
+def test_probabilities_are_scikit_learns(toy_encoder):
+    from sklearn.linear_model import LogisticRegression
+
+    english = texts("eng")
+    for labels in (("negative", "neutral", "positive"), ("negative", "positive")):
+        data = LabelledTexts(*_subset(english, labels), "toy")
+        model = train_classifier(config_for(toy_encoder, C=0.5), data)
+        vectors = model.vectors(data.texts)
+        reference = LogisticRegression(C=0.5, max_iter=2000).fit(vectors, data.labels)
+        assert list(reference.classes_) == model.labels
+        assert np.allclose(model.predict_proba(data.texts), reference.predict_proba(vectors), atol=1e-5)
+
+
+def _subset(data: LabelledTexts, labels) -> tuple[list[str], list[str]]:
+    keep = [i for i, label in enumerate(data.labels) if label in labels]
+    return [data.texts[i] for i in keep], [data.labels[i] for i in keep]
+
+
+def test_C_is_chosen_on_the_dev_split_or_as_given(toy_encoder):
+    english = texts("eng")
+    chosen = train_classifier(config_for(toy_encoder, C_grid=[0.01, 1.0]), english, dev=texts("eng"))
+    assert set(chosen.metadata["dev"]["C_grid"]) == {"0.01", "1.0"}
+    grid = chosen.metadata["dev"]["C_grid"]
+    assert chosen.metadata["C"] == min(float(c) for c, score in grid.items() if score == max(grid.values()))
+    fixed = train_classifier(config_for(toy_encoder, C=2.0), english, dev=texts("eng"))
+    assert fixed.metadata["C"] == 2.0 and fixed.metadata["dev"]["C_grid"] == {}
+    assert train_classifier(config_for(toy_encoder), english).metadata["C"] == 1.0  # no dev: the default
+
+
+def test_saved_classifier_reloads_with_equal_probabilities_without_its_encoder_folder(toy_encoder, tmp_path):
+    german = texts("deu")
+    model = train_classifier(config_for(toy_encoder), texts("eng"), dev=texts("eng"))
+    folder = model.save(tmp_path / "clf")
+    meta = json.loads((folder / "xling.json").read_text("utf-8"))
+    assert meta["kind"] == "classifier/frozen" and meta["labels"] == model.labels
+    assert meta["encoder"] == "encoder" and (folder / "encoder" / "modules.json").is_file()  # copied in
+    assert meta["config"]["encoder"] == str(toy_encoder) and "macro_f1" in meta["dev"]
+    head = load_file(str(folder / "head.safetensors"))
+    assert head["coef"].shape == (3, 12) and head["intercept"].shape == (3,)
+    assert not [p for p in folder.rglob("*") if p.suffix in (".pkl", ".pickle", ".joblib")]
+    shutil.rmtree(toy_encoder)  # the classifier is self-contained
+    reloaded = load_classifier(folder)
+    assert isinstance(reloaded, FrozenEncoderClassifier) and reloaded.labels == model.labels
+    assert np.array_equal(reloaded.predict_proba(german.texts), model.predict_proba(german.texts))
+    reloaded.save(tmp_path / "again")  # a reloaded classifier saves again, encoder copied once more
+    assert np.array_equal(load_classifier(tmp_path / "again").predict_proba(german.texts),
+                          model.predict_proba(german.texts))  # fmt: skip
+
+
+def test_encoder_reference_rules(toy_encoder, tmp_path, monkeypatch):
+    store = classifier_module._store_encoder
+    (tmp_path / "a").mkdir()
+    assert store("xling-mini", tmp_path / "a") == "xling-mini"  # a shipped name stays a name
+    assert store("someone/some-model", tmp_path / "a") == "someone/some-model"  # a Hub id as given
+    shipped = classifier_module.Path(classifier_module.__file__).parents[1] / "models" / "xling-mini"
+    assert store(str(shipped), tmp_path / "a") == "xling-mini"  # the shipped folder by path: by name
+    monkeypatch.setattr(classifier_module, "COPY_ENCODER_MAX_BYTES", 10)
+    assert store(str(toy_encoder), tmp_path / "a") == str(toy_encoder.resolve())  # large: absolute path
+    assert not (tmp_path / "a" / "encoder").exists()
+
+
+def test_fewer_than_two_labels_is_an_error(toy_encoder):
+    one = LabelledTexts(["good day", "great day"], ["positive", "positive"], "one.tsv")
+    with pytest.raises(DataError, match=r"one.tsv: a classifier needs at least 2 labels .* found 'positive'"):
+        train_classifier(config_for(toy_encoder), one)
+
+
+def test_a_dev_label_unknown_to_training_is_an_error(toy_encoder):
+    dev = LabelledTexts(["good day", "bad day"], ["positive", "angry"], "dev.tsv")
+    with pytest.raises(DataError, match=r"dev.tsv:2: gold label 'angry'"):
+        train_classifier(config_for(toy_encoder), texts("eng"), dev=dev)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"method": "magic"}, "method: 'magic' must be one of frozen, finetune"),
+        ({"C": 0.0}, "C: must be > 0"),
+        ({"C_grid": []}, "C_grid: must be a non-empty list"),
+        ({"class_weight": "auto"}, "class_weight: 'auto' must be none or balanced"),
+        ({"method": "finetune"}, "output: method finetune needs a folder"),
+    ],
+)
+def test_bad_config_fields(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(ClassifierConfig, **fields)
+
+
+def test_loading_what_is_not_a_classifier(tmp_path, toy_encoder):
+    with pytest.raises(DataError, match="no such classifier folder"):
+        load_classifier(tmp_path / "missing")
+    with pytest.raises(DataError, match="no xling.json with a kind"):
+        load_classifier(toy_encoder)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "xling.json").write_text('{"kind": "sentence-encoder/static"}', "utf-8")
+    with pytest.raises(DataError, match="'sentence-encoder/static' is not a classifier"):
+        load_classifier(tmp_path / "other")
+
+
+def test_damaged_head_is_a_data_error(toy_encoder, tmp_path):
+    folder = train_classifier(config_for(toy_encoder), texts("eng")).save(tmp_path / "clf")
+    (folder / "head.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(DataError, match="head.safetensors"):
+        load_classifier(folder)
+
+
+def test_empty_text_at_prediction_is_a_data_error(toy_encoder):
+    model = train_classifier(config_for(toy_encoder), texts("eng"))
+    with pytest.raises(DataError, match="text 1 is empty"):
+        model.predict(["good day", "  "])
