@@ -70,7 +70,7 @@ def encoder_languages(encoder: Any) -> list[str] | None:
 def _classifier_encoder(classifier: Any) -> Any:
     """Return what names the encoder under a classifier (its `encoder` field, config or attribute)."""
     for holder in (classifier, getattr(classifier, "config", None)):
-        for name in ("encoder_name", "encoder"):
+        for name in ("encoder_ref", "encoder_name", "encoder"):
             value = getattr(holder, name, None) if holder is not None else None
             if value:
                 return value
