@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import pytest
 from rich.console import Console
 
 from xling.config import load_config
@@ -25,6 +28,16 @@ def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
                {"package": ["paket"], "price": ["preis"], "tomorrow": ["morgen"], "money": ["geld"]}.items()
                if (found := translations.get(word)))  # fmt: skip
     assert hits >= 2
+    # step 6: a sentiment classifier trained on the English sample reviews labels the other languages' reviews
+    assert all(f"{n}/6 " in shown for n in range(1, 7)) and "/5 " not in shown
+    sentiment = report["sentiment"]["result"]
+    assert (
+        "6/6 sentiment transfer" in shown
+        and "reviews labelled by a classifier that saw English only" in shown
+    )
+    assert set(sentiment["scores"]) == {"deu", "fra", "rus", "spa", "zho"} and sentiment["task"] == "transfer"
+    assert all(row["n"] == 120 and row["covered"] is True for row in sentiment["scores"].values())
+    assert sentiment["average"] >= sentiment["settings"]["majority_average"] + 15  # measured 47.9 vs 16.7
 
 
 def test_word_translation_step_on_the_bible(shared_data_dir, tmp_path):
@@ -38,3 +51,17 @@ def test_word_translation_step_on_the_bible(shared_data_dir, tmp_path):
     assert sum(gold[word] in found[word] for word in gold) >= 6
     coverage = report["bli"]["coverage"]
     assert coverage["lines"] == 2000 and 0 < coverage["pairs_covered"] < coverage["lines"]
+
+
+def test_sample_reviews_reader_names_the_bad_line(tmp_path):
+    from xling.errors import DataError
+    from xling.quickstart import _read_sample_reviews
+
+    good = _read_sample_reviews(Path(__file__).parents[1] / "src/xling/data/samples/sentiment/eng.tsv")
+    assert (
+        len(good) == 120 and good.label_set == ["negative", "neutral", "positive"] and good.language == "eng"
+    )
+    bad = tmp_path / "deu.tsv"
+    bad.write_text("positive\tSehr gut.\n\nnegative no tab here\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"deu\.tsv:3: expected label<TAB>text"):
+        _read_sample_reviews(bad)

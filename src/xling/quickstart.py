@@ -82,6 +82,10 @@ class QuickstartConfig:
     words: list[str] = field(default_factory=list)
     """Step 5: English words to translate into German; empty: the defaults for the corpus in use."""
 
+    sentiment_encoder: str = "xling-mini"
+    """Step 6: the frozen sentence encoder under the review-sentiment classifier trained on the English
+    sample reviews and used on the other sample languages ("" skips it)."""
+
 
 def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
     if config.data is None:
@@ -113,13 +117,13 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     vocab = VocabConfig(output=str(output / "tokenizer"), data=data, vocab_size=opts["vocab_size"],
                         seed=config.training.seed, sample_sentences=config.vocab_sample_sentences,
                         overwrite=True)  # fmt: skip
-    with console.status(f"1/5 training a shared {vocab.vocab_size}-piece vocabulary"):
+    with console.status(f"1/6 training a shared {vocab.vocab_size}-piece vocabulary"):
         report = train_vocabulary(sources.text_factories(), vocab)
-    console.print(f"1/5 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
+    console.print(f"1/6 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
                   f"(sentences drawn per language: {report.sampled})")  # fmt: skip
 
     minutes = config.training.max_minutes
-    console.print(f"2/5 pretraining a '{config.model}' encoder with MLM + TLM (at most {minutes} min)")
+    console.print(f"2/6 pretraining a '{config.model}' encoder with MLM + TLM (at most {minutes} min)")
     pretrain_config = PretrainConfig(
         output=str(output / "model"),
         tokenizer=str(report.output),
@@ -137,11 +141,12 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     console.print(f"    {result.train.steps} steps, final loss {result.train.final_loss:.3f}, "
                   f"{result.train.tokens_per_s:,.0f} tokens/s")  # fmt: skip
 
-    console.print("3/5 what it learned, on held-out sentences it never saw")
+    console.print("3/6 what it learned, on held-out sentences it never saw")
     guesses = _show_masked_words(result, pretrain_config, console)
     retrieval = _show_retrieval(result.evaluation, console)
     search = _show_search(config, output, console)
     words = _show_word_translation(config, output, console)
+    sentiment = _show_sentiment_transfer(config, console)
     seconds = time.perf_counter() - started
     console.print(f"done in {seconds / 60:.1f} min; model folder: {result.output} (loads with "
                   "transformers.AutoModelForMaskedLM)")  # fmt: skip
@@ -153,6 +158,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
         "retrieval": retrieval,
         "search": search,
         "word_translation": words,
+        "sentiment": sentiment,
         "seconds": round(seconds, 1),
     }
 
@@ -211,10 +217,10 @@ def _show_search(config: QuickstartConfig, output: Path, console: Console) -> di
     try:
         encoder = Encoder.load(config.search_model)
     except XlingError as error:  # e.g. no shipped model in this checkout: the demo goes on without step 4
-        console.print(f"4/5 cross-language search skipped: cannot load {config.search_model} ({error})")
+        console.print(f"4/6 cross-language search skipped: cannot load {config.search_model} ({error})")
         return {}
     console.print(
-        f"4/5 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
+        f"4/6 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
     )
     corpus = AlignedCorpus.from_dir(sample_corpus_dir())
     texts, languages, keys = [], [], []
@@ -273,15 +279,15 @@ def _show_word_translation(config: QuickstartConfig, output: Path, console: Cons
     try:
         src, tgt, source = _word_vectors(config, output)
     except XlingError as error:
-        console.print(f"5/5 word translation skipped: {error}")
+        console.print(f"5/6 word translation skipped: {error}")
         return {}
     mapping = None
     if config.data:
-        console.print(f"5/5 word translation eng -> deu: {source}, mapped by identical strings + Procrustes")
+        console.print(f"5/6 word translation eng -> deu: {source}, mapped by identical strings + Procrustes")
         mapping = align_words(src, tgt, WordAlignConfig(method="identical", refinements=3, criterion=False),
                               progress=False)  # fmt: skip
     else:
-        console.print(f"5/5 word translation eng -> deu: {source}")
+        console.print(f"5/6 word translation eng -> deu: {source}")
     words = config.words or (BIBLE_WORDS if config.data else SAMPLE_WORDS)
     found = translate_words(words, src, tgt, mapping, WordTranslateConfig(top=3, unknown="skip"))
     table = Table(title="English -> German (CSLS, top 3)")
@@ -330,3 +336,64 @@ def _word_vectors(config: QuickstartConfig, output: Path):
         words = sorted(counts, key=lambda w: (-counts[w], w))  # most frequent first, as .vec files
         vectors.append(WordVectors(words, encoder.encode(words, batch_size=512), f"sample {lang}"))
     return vectors[0], vectors[1], f"the bundled sample's words embedded by {encoder.name}"
+
+
+def _read_sample_reviews(path: Path):
+    """Return the bundled sample's reviews of one language (`label<TAB>text` lines) as LabelledTexts."""
+    from xling.data.labelled import LabelledTexts
+    from xling.errors import DataError
+
+    texts, labels = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        label, tab, text = line.partition("\t")
+        if not tab or not label.strip() or not text.strip():
+            raise DataError("expected label<TAB>text", path, number)
+        texts.append(text.strip())
+        labels.append(label.strip())
+    return LabelledTexts(texts, labels, str(path), path.stem)
+
+
+def _show_sentiment_transfer(config: QuickstartConfig, console: Console) -> dict[str, Any]:
+    """Return step 6's figures: a review-sentiment classifier trained on the English sample reviews only
+    (the frozen sentence encoder + logistic regression) labels the reviews of the other sample languages;
+    each language's macro-F1 and accuracy are shown next to the majority-class baseline."""
+    from xling.data.sources import sample_sentiment_dir
+    from xling.transfer.classifier import train_classifier
+    from xling.transfer.config import ClassifierConfig
+    from xling.transfer.evaluate import evaluate_transfer
+
+    if not config.sentiment_encoder:
+        return {}
+    folder = sample_sentiment_dir()
+    reviews = {path.stem: _read_sample_reviews(path) for path in sorted(folder.glob("*.tsv"))}
+    english = reviews.pop("eng", None)
+    if english is None or not reviews:
+        console.print(f"6/6 sentiment transfer skipped: no eng.tsv and other languages in {folder}")
+        return {}
+    try:
+        classifier = train_classifier(ClassifierConfig(encoder=config.sentiment_encoder), english)
+    except XlingError as error:  # e.g. no shipped model in this checkout: the demo goes on without step 6
+        console.print(f"6/6 sentiment transfer skipped: {error}")
+        return {}
+    console.print(f"6/6 sentiment transfer: a classifier trained on the {len(english)} English sample reviews "
+                  f"only ({config.sentiment_encoder} frozen + logistic regression) labels the other languages")  # fmt: skip
+    result = evaluate_transfer(classifier, reviews, source_lang="eng", majority_labels=english.labels,
+                               model=config.sentiment_encoder, data=str(folder))  # fmt: skip
+    table = Table(title="reviews labelled by a classifier that saw English only (macro-F1 / accuracy, %)")
+    for column in ("lang", "reviews", "macro-F1", "accuracy", "majority-class F1", "majority accuracy"):
+        table.add_column(column, justify="left" if column == "lang" else "right")
+    for lang, row in result.scores.items():
+        seen = "" if row["covered"] is not False else " (unseen by the encoder)"
+        table.add_row(lang + seen, str(row["n"]), f"{row['macro_f1']:.1f}", f"{row['accuracy']:.1f}",
+                      f"{row['majority_f1']:.1f}", f"{row['majority_accuracy']:.1f}")  # fmt: skip
+    console.print(table)
+    examples = []
+    for lang, data in reviews.items():
+        label = classifier.predict([data.texts[0]])[0]
+        examples.append({"lang": lang, "text": data.texts[0], "predicted": label, "gold": data.labels[0]})
+        console.print(f"    {lang}: {data.texts[0][:70]} -> {label} (gold: {data.labels[0]})")
+    console.print(f"    average macro-F1 {result.average:.1f} vs {result.settings['majority_average']:.1f} "
+                  f"for always answering '{result.settings['majority_label']}'")  # fmt: skip
+    return {"result": result.to_dict(), "examples": examples}
