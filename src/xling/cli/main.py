@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from xling.cli import align, embed, evaluate, index, mine, pretrain, quickstart, tokenizer, vectors
+from xling.cli import align, embed, evaluate, index, mine, pretrain, quickstart, tokenizer, transfer, vectors
 from xling.cli.common import console
 from xling.errors import XlingError
 
@@ -48,6 +48,8 @@ app.command()(mine.mine)
 app.add_typer(index.app, name="index")
 app.add_typer(embed.app, name="export")
 app.add_typer(vectors.app, name="vectors")
+app.add_typer(transfer.app, name="transfer")
+app.command()(transfer.classify)
 
 
 def main() -> None:

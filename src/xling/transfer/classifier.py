@@ -25,6 +25,7 @@ Saved folder (never a pickle):
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import shutil
 import time
@@ -48,10 +49,13 @@ __all__ = [
     "FrozenEncoderClassifier",
     "TextClassifier",
     "load_classifier",
+    "predict_file",
+    "predictions",
     "register_kind",
     "register_method",
     "train_classifier",
     "train_frozen",
+    "training_labels",
 ]
 
 logger = logging.getLogger(__name__)
@@ -311,6 +315,47 @@ def train_frozen(
     if config.output:
         classifier.save(config.output)
     return classifier
+
+
+def predictions(classifier: TextClassifier, texts: Sequence[str]) -> list[dict[str, Any]]:
+    """Return one record per text: {"text", "label", "probabilities": {label: p}} (labels in model order)."""
+    probabilities = np.asarray(classifier.predict_proba(list(texts)), dtype=np.float64)
+    labels = list(classifier.labels)
+    return [{"text": text, "label": labels[int(row.argmax())],
+             "probabilities": {label: round(float(p), 6) for label, p in zip(labels, row, strict=True)}}
+            for text, row in zip(texts, probabilities, strict=True)]  # fmt: skip
+
+
+def predict_file(
+    classifier: TextClassifier, input_path: str | Path, output_path: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """Return the `predictions` of every line of a text file (one text per line; a blank line is an error
+    naming it), after writing them to `output_path` when given: `.jsonl` as JSON lines, anything else as
+    TSV with a header (label, one probability column per label, text). The output appears only complete."""
+    from xling.atomic import atomic_write
+    from xling.data.readers import read_lines
+
+    records = predictions(classifier, list(read_lines(input_path)))
+    if output_path is not None:
+        with atomic_write(output_path) as handle:
+            if str(output_path).endswith(".jsonl"):
+                for record in records:
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                handle.write("\t".join(["label", *classifier.labels, "text"]) + "\n")
+                for record in records:
+                    cells = [f"{p:.4f}" for p in record["probabilities"].values()]
+                    handle.write("\t".join([record["label"], *cells, record["text"]]) + "\n")
+    return records
+
+
+def training_labels(classifier: TextClassifier) -> list[str] | None:
+    """Return the classifier's training labels rebuilt from its saved counts (for the majority baseline);
+    None when it does not keep them."""
+    counts = (getattr(classifier, "metadata", None) or {}).get("train", {}).get("counts")
+    if not isinstance(counts, dict):
+        return None
+    return [str(label) for label, count in counts.items() for _ in range(int(count))]
 
 
 register_method("frozen", train_frozen)

@@ -1,0 +1,206 @@
+"""`xling transfer train/predict/eval` and `xling classify`: a classifier trained in one language, used in all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from xling.cli.common import JsonOut, Recipe, Sets, console, show_training_progress, write_json
+from xling.config import load_config
+from xling.errors import ConfigError
+
+app = typer.Typer(help="Train a classifier in one language, use it in all.", no_args_is_help=True)
+
+ClassifierOpt = Annotated[
+    Path, typer.Option("--model", help="Classifier folder (from `xling transfer train`).")
+]
+
+
+@app.command("train")
+def train(
+    output: Annotated[Path, typer.Option("--output", help="Folder to write the classifier to.")],
+    train_file: Annotated[
+        Path | None, typer.Option("--train", help="Training data: text<TAB>label .tsv or .jsonl.")
+    ] = None,
+    umsab: Annotated[
+        Path | None,
+        typer.Option("--umsab", help="UMSAB-layout folder: train on --language's train split, dev = val."),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            help="Source language: UMSAB folder or code (english, en); with --train, the data's language.",
+        ),  # fmt: skip
+    ] = None,
+    dev: Annotated[
+        Path | None, typer.Option("--dev", help="Source-language dev data (.tsv/.jsonl) for model selection.")
+    ] = None,
+    encoder: Annotated[
+        str | None,
+        typer.Option("--encoder", help="Encoder folder, shipped name or Hub id (default xling-mini)."),
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="frozen (encoder + logistic regression) or finetune.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a classifier already at --output.")
+    ] = False,
+    resume: Annotated[
+        bool | None,
+        typer.Option("--resume/--no-resume", help="finetune: continue from --output's checkpoint."),
+    ] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Train a text classifier on labelled source-language data; model selection on its dev split only."""
+    from xling.atomic import check_replaceable
+    from xling.data.labelled import read_labelled, read_umsab
+    from xling.transfer.classifier import train_classifier
+    from xling.transfer.config import ClassifierConfig
+
+    if (train_file is None) == (umsab is None):
+        raise ConfigError("give the training data as --train FILE or --umsab DIR (one of them)")
+    config = load_config(ClassifierConfig, recipe, set_ or [], section="transfer", encoder=encoder,
+                         method=method, output=str(output))  # fmt: skip
+    if umsab is not None:
+        if language is None:
+            raise ConfigError("--umsab needs --language, the source language's folder or code (e.g. english)")
+        if dev is not None:
+            raise ConfigError(
+                "--dev goes with --train; with --umsab the dev split is the language's val split"
+            )
+        train_data, dev_data = read_umsab(umsab, language, "train"), read_umsab(umsab, language, "val")
+    else:
+        train_data = read_labelled(train_file, language)
+        dev_data = read_labelled(dev, language) if dev is not None else None
+    options: dict = {}
+    if config.method == "frozen":
+        check_replaceable(output, overwrite, "classifier")
+        options["show_progress"] = True
+    else:
+        show_training_progress(config.training)
+        if resume is not None:
+            options["resume"] = resume
+    classifier = train_classifier(config, train_data, dev_data, **options)
+    metadata = dict(getattr(classifier, "metadata", None) or {})
+    counts = ", ".join(f"{label} {train_data.labels.count(label)}" for label in classifier.labels)
+    console.print(f"[green]{config.method} classifier trained on {len(train_data)} texts ({escape(counts)}), "
+                  f"saved to {output}[/]")  # fmt: skip
+    dev_scores = metadata.get("dev") or {}
+    if "macro_f1" in dev_scores:
+        chosen = f" with C={metadata['C']:g}" if "C" in metadata else ""
+        console.print(
+            f"dev macro-F1 {dev_scores['macro_f1']:.1f}, accuracy {dev_scores['accuracy']:.1f}{chosen}"
+        )
+    write_json(json_path, {"output": str(output), "labels": list(classifier.labels), **metadata})
+
+
+@app.command("predict")
+def predict(
+    model: ClassifierOpt,
+    input: Annotated[Path, typer.Option("--input", help="Text file, one text per line (plain or .gz).")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="FILE.jsonl (JSON lines) or FILE.tsv (label, probabilities, text); default: TSV on stdout.",
+        ),  # fmt: skip
+    ] = None,
+) -> None:
+    """Label every line of a text file, with the probability of each label."""
+    from xling.transfer.classifier import load_classifier, predict_file
+
+    with console.status(f"loading {model}"):
+        classifier = load_classifier(model)
+    records = predict_file(classifier, input, output)
+    if output is not None:
+        console.print(f"[green]{len(records)} predictions written to {output}[/]")
+        return
+    typer.echo("\t".join(["label", *classifier.labels, "text"]))
+    for record in records:
+        cells = [f"{p:.4f}" for p in record["probabilities"].values()]
+        typer.echo("\t".join([record["label"], *cells, record["text"]]))
+
+
+@app.command("eval")
+def evaluate(
+    model: ClassifierOpt,
+    umsab: Annotated[
+        Path | None, typer.Option("--umsab", help="UMSAB-layout folder holding the test languages.")
+    ] = None,
+    languages: Annotated[
+        str | None,
+        typer.Option("--languages", help="Comma-separated UMSAB languages (default: every folder there)."),
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="UMSAB split to score: test, or val.")] = "test",
+    test: Annotated[
+        list[str] | None,
+        typer.Option("--test", help="LANG=FILE: a labelled .tsv/.jsonl test set (repeatable)."),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="The language the classifier was trained on (default: what it saved)."),
+    ] = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Zero-shot transfer: macro-F1 and accuracy per target language, majority baseline, encoder coverage."""
+    from xling.data.labelled import read_labelled, read_umsab
+    from xling.transfer.classifier import load_classifier, training_labels
+    from xling.transfer.evaluate import evaluate_transfer, render_transfer
+
+    if umsab is None and not test:
+        raise ConfigError("give the test data as --umsab DIR (with --languages) or --test LANG=FILE")
+    with console.status(f"loading {model}"):
+        classifier = load_classifier(model)
+    metadata = getattr(classifier, "metadata", None) or {}
+    source = source or (metadata.get("train") or {}).get("language")
+    if not source:
+        raise ConfigError("--source: the classifier does not say which language it was trained on; name it")
+    test_sets = {}
+    if umsab is not None:
+        names = (
+            languages.split(",") if languages else sorted(p.name for p in Path(umsab).iterdir() if p.is_dir())
+        )
+        for name in (n.strip() for n in names if n.strip()):
+            test_sets[name] = read_umsab(umsab, name, split)
+    for item in test or []:
+        lang, sep, file = item.partition("=")
+        if not sep or not lang.strip() or not file.strip():
+            raise ConfigError(f"--test {item!r}: expected LANG=FILE, e.g. --test de=reviews.de.tsv")
+        test_sets[lang.strip()] = read_labelled(file.strip(), lang.strip())
+    with console.status("scoring"):
+        result = evaluate_transfer(classifier, test_sets, source_lang=source,
+                                   majority_labels=training_labels(classifier), model=str(model))  # fmt: skip
+    typer.echo(render_transfer(result))
+    write_json(json_path, result.to_dict())
+
+
+def classify(
+    texts: Annotated[list[str], typer.Argument(help="Texts to label, in any language.")],
+    model: ClassifierOpt,
+    json_path: JsonOut = None,
+) -> None:
+    """Label texts in any language with a trained classifier: the label and each label's probability."""
+    from rich.table import Table
+
+    from xling.transfer.classifier import load_classifier, predictions
+
+    with console.status(f"loading {model}"):
+        classifier = load_classifier(model)
+    records = predictions(classifier, texts)
+    table = Table(title=f"{model}")
+    table.add_column("text")
+    table.add_column("label")
+    for label in classifier.labels:
+        table.add_column(f"p({label})", justify="right")
+    for record in records:
+        table.add_row(escape(record["text"]), f"[bold]{escape(record['label'])}[/]",
+                      *(f"{p:.3f}" for p in record["probabilities"].values()))  # fmt: skip
+    Console(soft_wrap=True).print(table)
+    write_json(json_path, {"model": str(model), "labels": list(classifier.labels), "predictions": records})

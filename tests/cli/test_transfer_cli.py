@@ -1,0 +1,190 @@
+"""`xling transfer train/predict/eval` and `xling classify` on a toy shared-space encoder (tests/transfer/toy.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xling.cli import app, main
+
+runner = CliRunner()
+
+
+def _toy():
+    spec = importlib.util.spec_from_file_location(
+        "transfer_toy", Path(__file__).parents[1] / "transfer" / "toy.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+toy = _toy()
+
+
+def write_tsv(path: Path, data) -> Path:
+    path.write_text(
+        "".join(f"{t}\t{label}\n" for t, label in zip(data.texts, data.labels, strict=True)), "utf-8"
+    )
+    return path
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """Return (classifier folder, tmp_path) after `xling transfer train` on the toy English data."""
+    encoder = toy.build_encoder(tmp_path / "enc")
+    train = write_tsv(tmp_path / "train.tsv", toy.texts("eng"))
+    dev = write_tsv(tmp_path / "dev.tsv", toy.texts("eng"))
+    out = tmp_path / "clf"
+    result = runner.invoke(app, ["transfer", "train", "--train", str(train), "--dev", str(dev), "--language", "en",
+                                 "--encoder", str(encoder), "--output", str(out), "--set", "C_grid=[0.1,1.0]",
+                                 "--json", str(tmp_path / "train.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out, tmp_path
+
+
+def test_train_writes_a_classifier_and_its_figures(trained):
+    out, tmp_path = trained
+    assert (out / "head.safetensors").is_file() and (out / "xling.json").is_file()
+    report = json.loads((tmp_path / "train.json").read_text("utf-8"))
+    assert report["labels"] == ["negative", "neutral", "positive"] and report["dev"]["macro_f1"] == 100.0
+    assert report["train"]["language"] == "eng" and set(report["dev"]["C_grid"]) == {"0.1", "1.0"}
+
+
+def test_predict_and_classify_label_german(trained):
+    out, tmp_path = trained
+    german = toy.texts("deu")
+    (tmp_path / "in.txt").write_text("\n".join(german.texts) + "\n", "utf-8")
+    result = runner.invoke(app, ["transfer", "predict", "--model", str(out), "--input", str(tmp_path / "in.txt"),
+                                 "--output", str(tmp_path / "out.jsonl")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text("utf-8").splitlines()]
+    assert [r["label"] for r in records] == german.labels and [r["text"] for r in records] == german.texts
+    assert abs(sum(records[0]["probabilities"].values()) - 1) < 1e-4
+    result = runner.invoke(
+        app, ["transfer", "predict", "--model", str(out), "--input", str(tmp_path / "in.txt")]
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0] == "label\tnegative\tneutral\tpositive\ttext" and len(lines) == len(german) + 1
+    assert [line.split("\t")[0] for line in lines[1:]] == german.labels
+    result = runner.invoke(app, ["classify", "--model", str(out), "der film war toll", "ein schrecklich tag",
+                                 "--json", str(tmp_path / "c.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "positive" in result.stdout and "p(neutral)" in result.stdout
+    report = json.loads((tmp_path / "c.json").read_text("utf-8"))
+    assert [p["label"] for p in report["predictions"]] == ["positive", "negative"]
+
+
+def test_eval_scores_the_target_language(trained):
+    out, tmp_path = trained
+    test = write_tsv(tmp_path / "de.tsv", toy.texts("deu"))
+    result = runner.invoke(app, ["transfer", "eval", "--model", str(out), "--test", f"de={test}",
+                                 "--json", str(tmp_path / "eval.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "eval.json").read_text("utf-8"))
+    assert report["task"] == "transfer" and report["scores"]["de"]["macro_f1"] == 100.0
+    assert "zero-shot avg" in result.stdout
+
+
+def write_umsab(root: Path, folder: str, split: str, data) -> None:
+    codes = {"negative": "0", "neutral": "1", "positive": "2"}
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / folder / f"{split}_text.txt").write_text("\n".join(data.texts), "utf-8")
+    (root / folder / f"{split}_labels.txt").write_text("\n".join(codes[x] for x in data.labels), "utf-8")
+
+
+def test_umsab_train_and_eval(tmp_path):
+    encoder = toy.build_encoder(tmp_path / "enc")
+    root = tmp_path / "umsab"
+    for split in ("train", "val", "test"):
+        write_umsab(root, "english", split, toy.texts("eng"))
+    write_umsab(root, "german", "test", toy.texts("deu"))
+    out = tmp_path / "clf"
+    result = runner.invoke(app, ["transfer", "train", "--umsab", str(root), "--language", "english",
+                                 "--encoder", str(encoder), "--output", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["transfer", "eval", "--model", str(out), "--umsab", str(root),
+                                 "--json", str(tmp_path / "eval.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "eval.json").read_text("utf-8"))
+    assert set(report["scores"]) == {"german"} and report["scores"]["german"]["macro_f1"] == 100.0
+    assert report["settings"]["source"]["language"] == "eng"  # the source language: scored, not averaged
+
+
+def _run_main(monkeypatch, capsys, *args):
+    monkeypatch.setattr("sys.argv", ["xling", *map(str, args)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    return exc.value.code, capsys.readouterr().err.strip()
+
+
+def test_bad_training_line_is_one_line_naming_file_and_line(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "train.tsv"
+    bad.write_text("good day\tpositive\nno tab\n", "utf-8")
+    code, err = _run_main(
+        monkeypatch, capsys, "transfer", "train", "--train", bad, "--output", tmp_path / "o"
+    )
+    assert code == 2 and "train.tsv:2: expected text<TAB>label" in err and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--output", "o"], "--train FILE or --umsab DIR"),
+        (["--train", "t.tsv", "--umsab", "u", "--output", "o"], "--train FILE or --umsab DIR"),
+        (["--umsab", "u", "--output", "o"], "--umsab needs --language"),
+        (["--train", "t.tsv", "--output", "o", "--method", "magic"], "method: 'magic' must be one of"),
+        (["--train", "t.tsv", "--output", "o", "--set", "nope=1"], "unknown field 'nope'"),
+        (["--train", "missing.tsv", "--output", "o"], "missing.tsv: file not found"),
+    ],
+)
+def test_bad_train_options_exit_2(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.tsv").write_text("good\tpositive\nbad\tnegative\n", "utf-8")
+    code, err = _run_main(monkeypatch, capsys, "transfer", "train", *args)
+    assert code == 2 and message in err and "\n" not in err
+
+
+def test_one_label_and_existing_output_are_errors(tmp_path, monkeypatch, capsys):
+    one = tmp_path / "one.tsv"
+    one.write_text("good\tpositive\ngreat\tpositive\n", "utf-8")
+    code, err = _run_main(
+        monkeypatch, capsys, "transfer", "train", "--train", one, "--output", tmp_path / "o"
+    )
+    assert code == 2 and "at least 2 labels" in err
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "x").write_text("x")
+    code, err = _run_main(
+        monkeypatch, capsys, "transfer", "train", "--train", one, "--output", tmp_path / "o"
+    )
+    assert code == 2 and "already there" in err and "--overwrite" in err
+
+
+def test_bad_predict_eval_and_classify_inputs_exit_2(trained, monkeypatch, capsys):
+    out, tmp_path = trained
+    (tmp_path / "blank.txt").write_text("der film war gut\n\nein tag\n", "utf-8")
+    code, err = _run_main(
+        monkeypatch, capsys, "transfer", "predict", "--model", out, "--input", tmp_path / "blank.txt"
+    )
+    assert code == 2 and "blank.txt:2: blank line" in err
+    code, err = _run_main(monkeypatch, capsys, "classify", "--model", tmp_path / "nothing", "hallo")
+    assert code == 2 and "no such classifier folder" in err
+    code, err = _run_main(monkeypatch, capsys, "classify", "--model", out, "ok", " ")
+    assert code == 2 and "text 1 is empty" in err
+    unknown = tmp_path / "unknown.tsv"
+    unknown.write_text("der film war gut\tpositive\nein tag\tangry\n", "utf-8")
+    code, err = _run_main(monkeypatch, capsys, "transfer", "eval", "--model", out, "--test", f"de={unknown}")
+    assert code == 2 and "unknown.tsv:2: gold label 'angry'" in err and "\n" not in err
+    code, err = _run_main(monkeypatch, capsys, "transfer", "eval", "--model", out, "--test", "de")
+    assert code == 2 and "expected LANG=FILE" in err
+
+
+@pytest.mark.parametrize("verb", [["transfer"], ["transfer", "train"], ["transfer", "predict"], ["transfer", "eval"],
+                                  ["classify"]])  # fmt: skip
+def test_transfer_verbs_have_help(verb):
+    result = runner.invoke(app, [*verb, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
