@@ -39,7 +39,7 @@ from xling.artifacts import read_metadata, write_metadata
 from xling.atomic import atomic_folder
 from xling.config import config_to_dict
 from xling.data.conllu import TaggedSentences
-from xling.data.languages import normalize_language
+from xling.data.languages import normalize_language, same_language
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.evaluation.result import Result
 from xling.training import TrainingConfig, train
@@ -726,7 +726,8 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
         }
         if majority:
             row["majority"] = round(100.0 * sentences.tag_counts()[majority] / sentences.tokens, 2)
-        row["covered"] = (code in seen) if (seen and code) else None
+        # a macrolanguage and its members count as one ("zh" = "zho" covers "cmn")
+        row["covered"] = any(same_language(code, other) for other in seen) if (seen and code) else None
         if language in in_language:
             own = in_language[language]
             _check_known_tags(sentences, own.labels)
