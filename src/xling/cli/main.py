@@ -10,7 +10,19 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from xling.cli import align, embed, evaluate, index, mine, pretrain, quickstart, tokenizer, transfer, vectors
+from xling.cli import (
+    align,
+    embed,
+    evaluate,
+    index,
+    mine,
+    pretrain,
+    quickstart,
+    tagger,
+    tokenizer,
+    transfer,
+    vectors,
+)
 from xling.cli.common import console
 from xling.errors import XlingError
 
@@ -50,6 +62,8 @@ app.add_typer(embed.app, name="export")
 app.add_typer(vectors.app, name="vectors")
 app.add_typer(transfer.app, name="transfer")
 app.command()(transfer.classify)
+app.add_typer(tagger.app, name="tagger")
+app.command()(tagger.tag)
 
 
 def main() -> None:

@@ -1,0 +1,61 @@
+"""`xling tagger train/eval` and `xling tag` on toy languages that share word vectors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xling.cli import main
+
+from .test_tagging import build_static_encoder, toy_sentences
+
+
+def write_conllu(path, sentences) -> None:
+    """Write TaggedSentences as CoNLL-U (10 columns, UPOS in the 4th)."""
+    blocks = []
+    for words, tags in zip(sentences.words, sentences.tags, strict=True):
+        rows = [
+            f"{i}\t{w}\t_\t{t}\t_\t_\t_\t_\t_\t_" for i, (w, t) in enumerate(zip(words, tags, strict=True), 1)
+        ]
+        blocks.append("\n".join(rows))
+    path.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
+
+
+def run(monkeypatch, capsys, *args):
+    monkeypatch.setattr("sys.argv", ["xling", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    captured = capsys.readouterr()
+    return exc.value.code, captured.out, captured.err
+
+
+def test_train_eval_and_tag_across_languages(tmp_path, monkeypatch, capsys):
+    encoder = build_static_encoder(tmp_path / "encoder")
+    write_conllu(tmp_path / "a-train.conllu", toy_sentences(0, 200, seed=1))
+    write_conllu(tmp_path / "a-dev.conllu", toy_sentences(0, 40, seed=2))
+    write_conllu(tmp_path / "b-test.conllu", toy_sentences(1, 60, seed=3))
+    code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(tmp_path / "a-train.conllu"),
+                       "--dev", str(tmp_path / "a-dev.conllu"), "--encoder", str(encoder), "--output",
+                       str(tmp_path / "tagger"), "--language", "en")  # fmt: skip
+    assert code in (0, None), err
+    code, out, err = run(monkeypatch, capsys, "tagger", "eval", "--model", str(tmp_path / "tagger"), "--test",
+                         f"de={tmp_path / 'b-test.conllu'}", "--json", str(tmp_path / "eval.json"))  # fmt: skip
+    assert code in (0, None), err
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["scores"]["de"]["accuracy"] >= 90  # language B tagged through the shared vectors
+    code, out, err = run(monkeypatch, capsys, "tag", "--model", str(tmp_path / "tagger"), "der hund rennt .")
+    assert code in (0, None), err
+    assert "hund/NOUN" in out and "rennt/VERB" in out
+    # a second train into the same folder is refused before training, naming --overwrite
+    code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(tmp_path / "a-train.conllu"),
+                       "--encoder", str(encoder), "--output", str(tmp_path / "tagger"))  # fmt: skip
+    assert code == 2 and "--overwrite" in err
+
+
+def test_a_bad_conllu_line_is_one_line_naming_file_and_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "bad.conllu").write_text("1\tdog\t_\tNOUN\n", encoding="utf-8")
+    code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(tmp_path / "bad.conllu"),
+                       "--output", str(tmp_path / "t"))  # fmt: skip
+    assert code == 2
+    assert "bad.conllu:1" in err and len(err.strip().splitlines()) == 1
