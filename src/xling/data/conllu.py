@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xling.data.readers import _require_file, numbered_lines, open_binary
+from xling.data.readers import numbered_lines, open_binary, require_file
 from xling.errors import ConfigError, DataError
 
 __all__ = ["TaggedSentences", "find_ud_file", "read_conll_ner", "read_conllu"]
@@ -99,7 +99,7 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
     """
     if column not in CONLLU_TAG_COLUMNS:
         raise ConfigError(f"column: {column!r} must be one of {', '.join(CONLLU_TAG_COLUMNS)}")
-    path = _require_file(path)
+    path = require_file(path)
     tag_index = CONLLU_TAG_COLUMNS[column]
     out = TaggedSentences([], [], str(path), language)
     words: list[str] = []
@@ -174,7 +174,7 @@ def read_conll_ner(path: PathLike, *, language: str | None = None) -> TaggedSent
     line whose column count differs from the file's first token line, or that has fewer than 2 columns, is a
     DataError naming the file and line; so is a file with no sentence.
     """
-    path = _require_file(path)
+    path = require_file(path)
     out = TaggedSentences([], [], str(path), language)
     words: list[str] = []
     tags: list[str] = []

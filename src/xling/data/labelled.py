@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xling.data.languages import language_name, normalize_language
-from xling.data.readers import PathLike, _decoded, _lines, _require_file
+from xling.data.readers import PathLike, decoded_lines, line_text, require_file
 from xling.errors import DataError, LanguageCodeError
 
 __all__ = ["SPLITS", "UMSAB_LABELS", "LabelledTexts", "read_labelled", "read_umsab"]
@@ -65,7 +65,7 @@ def read_labelled(path: PathLike, language: str | None = None) -> LabelledTexts:
     A `.gz` suffix after either is read compressed. `language` (any code form) is stored normalised.
     In a TSV line the label is the field after the last tab. A JSONL label may be a string or an integer.
     """
-    file = _require_file(path)
+    file = require_file(path)
     name = file.name.lower().removesuffix(".gz")
     code = normalize_language(language) if language else None
     if name.endswith(".tsv"):
@@ -82,8 +82,8 @@ def read_labelled(path: PathLike, language: str | None = None) -> LabelledTexts:
 def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     labels: list[str] = []
-    for line in _lines(path, None):
-        raw = _decoded(line, path)
+    for line in decoded_lines(path, None):
+        raw = line_text(line, path)
         if not raw.strip():
             continue
         text, tab, label = raw.rpartition("\t")
@@ -97,8 +97,8 @@ def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
 def _read_jsonl(path: Path) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     labels: list[str] = []
-    for line in _lines(path, None):
-        raw = _decoded(line, path)
+    for line in decoded_lines(path, None):
+        raw = line_text(line, path)
         if not raw.strip():
             continue
         try:
@@ -153,8 +153,8 @@ def read_umsab(
         raise DataError(f"unknown split {split!r}: expected train, val (or dev) or test", base)
     folder, code = _language_folder(base, language)
     text_path, label_path = folder / f"{split}_text.txt", folder / f"{split}_labels.txt"
-    texts = [_decoded(line, text_path) for line in _lines(_require_file(text_path), None)]
-    labels = [_decoded(line, label_path) for line in _lines(_require_file(label_path), None)]
+    texts = [line_text(line, text_path) for line in decoded_lines(require_file(text_path), None)]
+    labels = [line_text(line, label_path) for line in decoded_lines(require_file(label_path), None)]
     if len(texts) != len(labels):
         raise DataError(f"{label_path} has {len(labels)} lines but {text_path} has {len(texts)}; "
                         "line i of the label file must label line i of the text file")  # fmt: skip

@@ -55,7 +55,7 @@ class ReadStats:
 
 
 @dataclass(frozen=True)
-class _Line:
+class NumberedLine:
     """One physical line: `text` is None when its bytes are not UTF-8, and `error` then says why."""
 
     number: int
@@ -63,7 +63,7 @@ class _Line:
     error: str | None = None
 
 
-def _require_file(path: PathLike) -> Path:
+def require_file(path: PathLike) -> Path:
     """Return `path` as a Path after checking that it is an existing regular file."""
     p = Path(path)
     if not p.exists():
@@ -91,7 +91,7 @@ def open_text(path: PathLike) -> TextIO:
     Decoding errors surface as UnicodeDecodeError without a line number; the readers in this module
     report them as DataError with `path:line:` instead, so prefer them for whole-file reading.
     """
-    p = _require_file(path)
+    p = require_file(path)
     return io.TextIOWrapper(open_binary(p), encoding="utf-8", errors="strict")
 
 
@@ -114,7 +114,7 @@ def numbered_lines(handle: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
         yield number, raw
 
 
-def _lines(path: Path, stats: ReadStats | None) -> Iterator[_Line]:
+def decoded_lines(path: Path, stats: ReadStats | None) -> Iterator[NumberedLine]:
     """Return an iterator over the decoded lines of `path`; raises DataError at the end if all were blank."""
     has_content = False
     with open_binary(path) as handle:
@@ -129,13 +129,13 @@ def _lines(path: Path, stats: ReadStats | None) -> Iterator[_Line]:
             except UnicodeDecodeError as exc:
                 has_content = True
                 reason = f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte offset {exc.start} of the line"
-                yield _Line(number, None, reason)
+                yield NumberedLine(number, None, reason)
                 continue
             if number == 1 and text.startswith("\ufeff"):
                 text = text[1:]  # a BOM is an encoding mark, not part of the first sentence
             if not has_content and text.strip():
                 has_content = True
-            yield _Line(number, text)
+            yield NumberedLine(number, text)
     if not has_content:
         raise DataError("file is empty", path)
 
@@ -148,16 +148,16 @@ def _reject(error: DataError, skip_bad: bool, stats: ReadStats | None) -> None:
         stats.record_skip(error)
 
 
-def _decoded(line: _Line, path: Path) -> str:
+def line_text(line: NumberedLine, path: Path) -> str:
     """Return the text of `line`, or raise DataError if it was not valid UTF-8."""
     if line.text is None:
         raise DataError(line.error or "invalid UTF-8", path, line.number)
     return line.text
 
 
-def _tsv_fields(line: _Line, path: Path, needed: int, maxsplit: int = -1) -> list[str] | None:
+def _tsv_fields(line: NumberedLine, path: Path, needed: int, maxsplit: int = -1) -> list[str] | None:
     """Return the stripped tab-separated fields of `line`, None for a blank line; raise DataError if bad."""
-    text = _decoded(line, path)
+    text = line_text(line, path)
     if not text.strip():
         return None
     if "\t" not in text:
@@ -177,14 +177,14 @@ def read_monolingual(
     path: PathLike, *, skip_bad: bool = False, stats: ReadStats | None = None
 ) -> Iterator[str]:
     """Return an iterator over the stripped sentences of a one-sentence-per-line file; blank lines are skipped."""
-    return _monolingual(_require_file(path), skip_bad, stats)
+    return _monolingual(require_file(path), skip_bad, stats)
 
 
 def _monolingual(path: Path, skip_bad: bool, stats: ReadStats | None) -> Iterator[str]:
     """Return the generator behind read_monolingual."""
-    for line in _lines(path, stats):
+    for line in decoded_lines(path, stats):
         try:
-            text = _decoded(line, path).strip()
+            text = line_text(line, path).strip()
         except DataError as error:
             _reject(error, skip_bad, stats)
             continue
@@ -198,13 +198,13 @@ def read_lines(path: PathLike) -> Iterator[str]:
     For inputs whose outputs are row-aligned with their lines (embeddings, mined pairs): a blank line
     would shift every later row, so it is a DataError naming the line rather than a skip.
     """
-    return _strict_lines(_require_file(path))
+    return _strict_lines(require_file(path))
 
 
 def _strict_lines(path: Path) -> Iterator[str]:
     """Return the generator behind read_lines."""
-    for line in _lines(path, None):
-        text = _decoded(line, path).strip()
+    for line in decoded_lines(path, None):
+        text = line_text(line, path).strip()
         if not text:
             raise DataError(
                 "blank line: each line must hold one text (output row i is line i)", path, line.number
@@ -236,7 +236,7 @@ def read_parallel_tsv(
 ) -> Iterator[tuple[str, str]]:
     """Return an iterator over (source, target) pairs taken from two columns of a TSV file."""
     src_col, tgt_col = _check_columns(columns)
-    return _parallel_tsv(_require_file(path), src_col, tgt_col, skip_bad, stats)
+    return _parallel_tsv(require_file(path), src_col, tgt_col, skip_bad, stats)
 
 
 def _parallel_tsv(
@@ -244,7 +244,7 @@ def _parallel_tsv(
 ) -> Iterator[tuple[str, str]]:
     """Return the generator behind read_parallel_tsv."""
     needed = max(src_col, tgt_col) + 1
-    for line in _lines(path, stats):
+    for line in decoded_lines(path, stats):
         try:
             fields = _tsv_fields(line, path, needed)
             if fields is None:
@@ -267,14 +267,17 @@ def read_parallel_files(
     Files of unequal length are always an error, even with `skip_bad`, because the alignment is lost.
     Lines blank on both sides are skipped silently; a pair with one blank side is a bad pair.
     """
-    return _parallel_files(_require_file(src_path), _require_file(tgt_path), skip_bad, stats)
+    return _parallel_files(require_file(src_path), require_file(tgt_path), skip_bad, stats)
 
 
 def _parallel_files(
     src_path: Path, tgt_path: Path, skip_bad: bool, stats: ReadStats | None
 ) -> Iterator[tuple[str, str]]:
     """Return the generator behind read_parallel_files."""
-    with closing(_lines(src_path, None)) as src_lines, closing(_lines(tgt_path, None)) as tgt_lines:
+    with (
+        closing(decoded_lines(src_path, None)) as src_lines,
+        closing(decoded_lines(tgt_path, None)) as tgt_lines,
+    ):
         while True:
             src_line = next(src_lines, None)
             tgt_line = next(tgt_lines, None)
@@ -306,10 +309,10 @@ def _length_mismatch(shorter: Path, longer: Path, read: int) -> DataError:
     )
 
 
-def _aligned_pair(src_line: _Line, src_path: Path, tgt_line: _Line, tgt_path: Path) -> tuple[str, str] | None:
+def _aligned_pair(src_line: NumberedLine, src_path: Path, tgt_line: NumberedLine, tgt_path: Path) -> tuple[str, str] | None:
     """Return the stripped pair, None if both sides are blank; raise DataError if one side is bad."""
-    src = _decoded(src_line, src_path).strip()
-    tgt = _decoded(tgt_line, tgt_path).strip()
+    src = line_text(src_line, src_path).strip()
+    tgt = line_text(tgt_line, tgt_path).strip()
     if not src and not tgt:
         return None
     if not src:
@@ -330,13 +333,13 @@ def read_id_text_tsv(
     path: PathLike, *, skip_bad: bool = False, stats: ReadStats | None = None
 ) -> Iterator[tuple[str, str]]:
     """Return an iterator over (id, text) pairs from `id<TAB>text` lines, split on the first tab."""
-    p = _require_file(path)
+    p = require_file(path)
     return ((ident, text) for _, ident, text in _id_text(p, skip_bad, stats))
 
 
 def _id_text(path: Path, skip_bad: bool, stats: ReadStats | None) -> Iterator[tuple[int, str, str]]:
     """Return an iterator over (line number, id, text) for the `id<TAB>text` lines of `path`."""
-    for line in _lines(path, stats):
+    for line in decoded_lines(path, stats):
         try:
             fields = _tsv_fields(line, path, needed=2, maxsplit=1)
             if fields is None:
