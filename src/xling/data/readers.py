@@ -309,7 +309,9 @@ def _length_mismatch(shorter: Path, longer: Path, read: int) -> DataError:
     )
 
 
-def _aligned_pair(src_line: NumberedLine, src_path: Path, tgt_line: NumberedLine, tgt_path: Path) -> tuple[str, str] | None:
+def _aligned_pair(
+    src_line: NumberedLine, src_path: Path, tgt_line: NumberedLine, tgt_path: Path
+) -> tuple[str, str] | None:
     """Return the stripped pair, None if both sides are blank; raise DataError if one side is bad."""
     src = line_text(src_line, src_path).strip()
     tgt = line_text(tgt_line, tgt_path).strip()
