@@ -6,9 +6,12 @@ train split (tuned on its own val split: the upper bound) and the majority-class
 macro-F1 in percent on the test splits; test splits are only ever predicted, never used to choose anything.
 
 Methods (`--methods`, comma-separated; all on the frozen `--encoder`, default xling-mini):
-  frozen        xling.transfer.train_classifier with ClassifierConfig(method="frozen") as shipped: logistic
-                regression on the sentence vectors, C from ClassifierConfig.C_grid
-  frozen-wide   the same with C from WIDE_GRID (0.001 ... 10): the English val split prefers C <= 0.03
+  frozen        xling.transfer.train_classifier with ClassifierConfig(method="frozen") as shipped: vectors
+                standardised per language (standardize = true; each target adapted with
+                xling.transfer.classifier.adapt_languages on the texts of its TRAIN split, labels unused),
+                logistic regression, C from ClassifierConfig.C_grid
+  frozen-raw    the same on raw sentence vectors (standardize = false)
+  frozen-wide   frozen-raw with C from WIDE_GRID (0.001 ... 10): the English val split prefers C <= 0.03
   standardised  each language's vectors standardised with that language's own mean and standard deviation
                 per dimension before the head (source: the English train texts; each target: the texts of
                 its TRAIN split, labels unused), then logistic regression (C from WIDE_GRID on English val).
@@ -45,7 +48,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("frozen", "frozen-wide", "standardised", "self-train")
+METHODS = ("frozen", "frozen-raw", "frozen-wide", "standardised", "self-train")
 WIDE_GRID = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 SELF_TRAIN = {"rounds": 2, "per_class": 300}
 
@@ -178,7 +181,7 @@ class SelfTrained:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from xling.data.labelled import read_umsab
     from xling.embeddings.encoder import Encoder
-    from xling.transfer.classifier import train_classifier
+    from xling.transfer.classifier import adapt_languages, train_classifier
     from xling.transfer.config import ClassifierConfig
     from xling.transfer.evaluate import evaluate_transfer, render_transfer
     from xling.transfer.fewshot import concat, fewshot_curve, render_curve
@@ -192,7 +195,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for s in ("train", "val", "test")
     }
     source_train, source_dev = split[args.source, "train"], split[args.source, "val"]
-    tests = {lang: split[lang, "test"] for lang in [args.source, *langs]}
+    tests = {lang: split[lang, args.eval_split] for lang in [args.source, *langs]}
     encoder = Encoder.load(args.encoder)
     vectors = VectorCache(encoder)
     # each language's unlabelled texts: its TRAIN split, labels unused
@@ -202,11 +205,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     def trainer(method: str, adapt_to: list[str] | None):
         def train(parts, dev):
-            if method in ("frozen", "frozen-wide"):
-                config = ClassifierConfig(encoder=args.encoder, method="frozen")
+            if method in ("frozen", "frozen-raw", "frozen-wide"):
+                config = ClassifierConfig(
+                    encoder=args.encoder, method="frozen", standardize=method == "frozen"
+                )
                 if method == "frozen-wide":
                     config.C_grid = list(WIDE_GRID)
-                return train_classifier(config, concat(parts), dev, encoder=encoder)
+                classifier = train_classifier(config, concat(parts), dev, encoder=encoder)
+                adapt_languages(classifier, unlabelled)  # a no-op for raw vectors
+                return classifier
             adapt = {code: unlabelled[code] for code in adapt_to or []} if method == "self-train" else None
             return train_standardised(parts, dev, vectors, stats, args.encoder, adapt)
 
@@ -258,6 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(default_data()), help="UMSAB-layout folder")
     parser.add_argument("--source", default="english")
     parser.add_argument("--eval-langs", default="arabic,french,german,hindi,spanish")
+    parser.add_argument(
+        "--eval-split",
+        default="test",
+        choices=("test", "val"),
+        help="val: compare methods without touching the test splits (in-language is then tuned "
+        "and scored on the same val split, so only its zero-shot rows are meaningful)",
+    )
     parser.add_argument("--encoder", default="xling-mini")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--best", default="self-train", help="the method reported at the top of --json")

@@ -360,7 +360,7 @@ def _show_sentiment_transfer(config: QuickstartConfig, console: Console) -> dict
     (the frozen sentence encoder + logistic regression) labels the reviews of the other sample languages;
     each language's macro-F1 and accuracy are shown next to the majority-class baseline."""
     from xling.data.sources import sample_sentiment_dir
-    from xling.transfer.classifier import train_classifier
+    from xling.transfer.classifier import adapt_languages, train_classifier
     from xling.transfer.config import ClassifierConfig
     from xling.transfer.evaluate import evaluate_transfer
 
@@ -378,7 +378,10 @@ def _show_sentiment_transfer(config: QuickstartConfig, console: Console) -> dict
         console.print(f"6/6 sentiment transfer skipped: {error}")
         return {}
     console.print(f"6/6 sentiment transfer: a classifier trained on the {len(english)} English sample reviews "
-                  f"only ({config.sentiment_encoder} frozen + logistic regression) labels the other languages")  # fmt: skip
+                  f"only ({config.sentiment_encoder} frozen, per-language standardised, + logistic regression) labels "
+                  "the other languages")  # fmt: skip
+    # each language's vectors are standardised with its own statistics, from its reviews' texts (no labels)
+    adapt_languages(classifier, {lang: data.texts for lang, data in reviews.items()})
     result = evaluate_transfer(classifier, reviews, source_lang="eng", majority_labels=english.labels,
                                model=config.sentiment_encoder, data=str(folder))  # fmt: skip
     table = Table(title="reviews labelled by a classifier that saw English only (macro-F1 / accuracy, %)")
@@ -391,7 +394,7 @@ def _show_sentiment_transfer(config: QuickstartConfig, console: Console) -> dict
     console.print(table)
     examples = []
     for lang, data in reviews.items():
-        label = classifier.predict([data.texts[0]])[0]
+        label = classifier.for_language(lang).predict([data.texts[0]])[0]
         examples.append({"lang": lang, "text": data.texts[0], "predicted": label, "gold": data.labels[0]})
         console.print(f"    {lang}: {data.texts[0][:70]} -> {label} (gold: {data.labels[0]})")
     console.print(f"    average macro-F1 {result.average:.1f} vs {result.settings['majority_average']:.1f} "

@@ -23,11 +23,15 @@ def config_for(encoder, **fields) -> ClassifierConfig:
     return load_config(ClassifierConfig, encoder=str(encoder), **fields)
 
 
-def test_a_head_learned_in_english_labels_german(toy_encoder):
+@pytest.mark.parametrize("standardize", [True, False])
+def test_a_head_learned_in_english_labels_german(toy_encoder, standardize):
     english, german = texts("eng"), texts("deu")
-    model = train_classifier(config_for(toy_encoder), english, dev=texts("eng", source="dev"))
+    model = train_classifier(config_for(toy_encoder, standardize=standardize), english,
+                             dev=texts("eng", source="dev"))  # fmt: skip
     assert model.labels == ["negative", "neutral", "positive"]
-    assert model.predict(german.texts) == german.labels  # never saw a German text
+    if standardize:  # German's own statistics, from its texts without their labels
+        model = model.adapt("deu", german.texts).for_language("deu")
+    assert model.predict(german.texts) == german.labels  # never saw a German label
     probabilities = model.predict_proba(german.texts)
     assert probabilities.shape == (len(german), 3) and probabilities.dtype == np.float32
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
@@ -39,7 +43,7 @@ def test_without_a_shared_space_the_head_does_not_transfer(tmp_path):
     """The control: German words with vectors of their own (not their English twins') are not learned."""
     folder = build_encoder(tmp_path / "unshared", shared=False)
     english, german = texts("eng"), texts("deu")
-    model = train_classifier(config_for(folder), english)
+    model = train_classifier(config_for(folder), english).adapt("deu", german.texts).for_language("deu")
     assert model.predict(english.texts) == english.labels
     correct = sum(p == g for p, g in zip(model.predict(german.texts), german.labels, strict=True))
     assert correct < 0.7 * len(german)
@@ -51,7 +55,7 @@ def test_probabilities_are_scikit_learns(toy_encoder):
     english = texts("eng")
     for labels in (("negative", "neutral", "positive"), ("negative", "positive")):
         data = LabelledTexts(*_subset(english, labels), "toy")
-        model = train_classifier(config_for(toy_encoder, C=0.5), data)
+        model = train_classifier(config_for(toy_encoder, C=0.5, standardize=False), data)
         vectors = model.vectors(data.texts)
         reference = LogisticRegression(C=0.5, max_iter=2000).fit(vectors, data.labels)
         assert list(reference.classes_) == model.labels
@@ -155,3 +159,45 @@ def test_empty_text_at_prediction_is_a_data_error(toy_encoder):
     model = train_classifier(config_for(toy_encoder), texts("eng"))
     with pytest.raises(DataError, match="text 1 is empty"):
         model.predict(["good day", "  "])
+
+
+def test_a_language_offset_is_removed_by_its_own_statistics(tmp_path):
+    """German vectors moved far off by a constant: raw vectors fail to transfer, standardised ones do not."""
+    import torch
+    from safetensors.torch import load_file as load_torch
+    from safetensors.torch import save_file as save_torch
+
+    folder = build_encoder(tmp_path / "offset")
+    english, german = texts("eng"), texts("deu")
+    table_path = next(folder.rglob("model.safetensors"))
+    table = load_torch(str(table_path))
+    ((name, rows),) = table.items()
+    vocab = json.loads(next(folder.rglob("tokenizer.json")).read_text("utf-8"))["model"]["vocab"]
+    english_words = {w for text in english.texts for w in text.split()}
+    offset = torch.randn(rows.shape[1], generator=torch.Generator().manual_seed(7)) * 20
+    for word, row in vocab.items():
+        if word not in english_words and word != "[UNK]":
+            rows[row] += offset  # every German-only word: the language sits somewhere else
+    save_torch({name: rows.contiguous()}, str(table_path))
+    raw = train_classifier(config_for(folder, standardize=False), english)
+    standardised = train_classifier(config_for(folder), english).adapt("deu", german.texts)
+
+    def accuracy(model) -> float:
+        predicted = model.for_language("deu").predict(german.texts)
+        return sum(p == g for p, g in zip(predicted, german.labels, strict=True)) / len(german)
+
+    assert accuracy(raw) < 0.6 and accuracy(standardised) >= 0.9, (accuracy(raw), accuracy(standardised))
+    saved = standardised.save(tmp_path / "clf")
+    reloaded = load_classifier(saved)
+    assert sorted(reloaded.standardization) == ["deu", "eng"]
+    assert np.array_equal(reloaded.for_language("deu").predict_proba(german.texts),
+                          standardised.for_language("deu").predict_proba(german.texts))  # fmt: skip
+
+
+def test_adapting_needs_enough_texts_and_a_standardising_head(toy_encoder):
+    model = train_classifier(config_for(toy_encoder), texts("eng"))
+    with pytest.raises(DataError, match="at least"):
+        model.adapt("deu", texts("deu").texts[:10])
+    raw = train_classifier(config_for(toy_encoder, standardize=False), texts("eng"))
+    with pytest.raises(ConfigError, match="standardize"):
+        raw.adapt("deu", texts("deu").texts)

@@ -20,6 +20,43 @@ ClassifierOpt = Annotated[
 ]
 
 
+LanguageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--language",
+        help="The texts' language: a standardising classifier reads them with that language's statistics "
+        "(adapted from the input when it has enough texts, see `xling transfer adapt`).",
+    ),
+]
+
+
+def _for_language(classifier, language: str):
+    """Return the classifier reading texts as `language` (classifiers without languages are unchanged)."""
+    return classifier.for_language(language) if hasattr(classifier, "for_language") else classifier
+
+
+@app.command("adapt")
+def adapt(
+    model: ClassifierOpt,
+    language: Annotated[str, typer.Option("--language", help="The language of the texts in --input.")],
+    input: Annotated[
+        Path, typer.Option("--input", help="Unlabelled texts of that language, one per line (50 or more).")
+    ],
+) -> None:
+    """Teach a classifier a language's statistics from its unlabelled texts; saved into the classifier."""
+    from xling.data.readers import read_lines
+    from xling.transfer.classifier import load_classifier
+
+    with console.status(f"loading {model}"):
+        classifier = load_classifier(model)
+    if not hasattr(classifier, "adapt"):
+        raise ConfigError(f"{model}: this kind of classifier does not adapt to languages")
+    texts = list(read_lines(input))
+    classifier.adapt(language, texts)
+    classifier.save(model)
+    console.print(f"[green]{model} adapted to {language} from {len(texts):,} unlabelled texts[/]")
+
+
 @app.command("train")
 def train(
     output: Annotated[Path, typer.Option("--output", help="Folder to write the classifier to.")],
@@ -112,12 +149,17 @@ def predict(
             help="FILE.jsonl (JSON lines) or FILE.tsv (label, probabilities, text); default: TSV on stdout.",
         ),  # fmt: skip
     ] = None,
+    language: LanguageOpt = None,
 ) -> None:
     """Label every line of a text file, with the probability of each label."""
-    from xling.transfer.classifier import load_classifier, predict_file
+    from xling.data.readers import read_lines
+    from xling.transfer.classifier import adapt_languages, load_classifier, predict_file
 
     with console.status(f"loading {model}"):
         classifier = load_classifier(model)
+    if language is not None:
+        adapt_languages(classifier, {language: list(read_lines(input))})
+        classifier = _for_language(classifier, language)
     records = predict_file(classifier, input, output)
     if output is not None:
         console.print(f"[green]{len(records)} predictions written to {output}[/]")
@@ -151,7 +193,7 @@ def evaluate(
 ) -> None:
     """Zero-shot transfer: macro-F1 and accuracy per target language, majority baseline, encoder coverage."""
     from xling.data.labelled import read_labelled, read_umsab
-    from xling.transfer.classifier import load_classifier, training_labels
+    from xling.transfer.classifier import adapt_languages, load_classifier, training_labels
     from xling.transfer.evaluate import evaluate_transfer, render_transfer
 
     if umsab is None and not test:
@@ -174,6 +216,17 @@ def evaluate(
         if not sep or not lang.strip() or not file.strip():
             raise ConfigError(f"--test {item!r}: expected LANG=FILE, e.g. --test de=reviews.de.tsv")
         test_sets[lang.strip()] = read_labelled(file.strip(), lang.strip())
+    # a classifier that standardises per language learns each target's statistics from unlabelled texts:
+    # the language's UMSAB train split when there is one (its labels unused), else the test texts themselves
+    unlabelled = {}
+    for name, data in test_sets.items():
+        texts = data.texts
+        if umsab is not None and split != "train" and (Path(umsab) / name / "train_text.txt").is_file():
+            texts = read_umsab(umsab, name, "train").texts
+        unlabelled[data.language or name] = texts
+    adapted = adapt_languages(classifier, unlabelled)
+    if adapted:
+        console.print(f"standardised {', '.join(adapted)} with their own unlabelled texts (no labels)")
     with console.status("scoring"):
         result = evaluate_transfer(classifier, test_sets, source_lang=source,
                                    majority_labels=training_labels(classifier), model=str(model))  # fmt: skip
@@ -184,6 +237,7 @@ def evaluate(
 def classify(
     texts: Annotated[list[str], typer.Argument(help="Texts to label, in any language.")],
     model: ClassifierOpt,
+    language: LanguageOpt = None,
     json_path: JsonOut = None,
 ) -> None:
     """Label texts in any language with a trained classifier: the label and each label's probability."""
@@ -193,6 +247,8 @@ def classify(
 
     with console.status(f"loading {model}"):
         classifier = load_classifier(model)
+    if language is not None:
+        classifier = _for_language(classifier, language)
     records = predictions(classifier, texts)
     table = Table(title=f"{model}")
     table.add_column("text")

@@ -11,11 +11,21 @@ multinomial logistic regression (scikit-learn, lbfgs, L2) on them. Its regularis
 target languages' data), else 1.0. Through a shared multilingual space, a head learned on English vectors
 labels texts in other languages.
 
+Per-language standardisation (`config.standardize`, on by default): before the head, each sentence vector
+is standardised with the mean and standard deviation of its language's vectors, estimated from unlabelled
+texts of that language (the training texts for the source; `adapt(language, texts)` for a target). A
+multilingual encoder places each language around its own centre (Libovický, Rosa & Fraser 2020, "On the
+Language Neutrality of Pre-trained Multilingual Representations"); removing it lets an English head read
+other languages. No target label is used. A language that was never adapted is read with the source's
+statistics (a warning says so).
+
 Saved folder (never a pickle):
 - `head.safetensors`: `coef` [labels, dimension] and `intercept` [labels], float32; probabilities are
   softmax(vectors @ coef.T + intercept), which is what scikit-learn's multinomial model computes (a binary
   model is stored as two rows, -w/2 and +w/2, whose softmax is its sigmoid);
-- `xling.json`: kind "classifier/frozen", labels (in coef's row order), encoder, config, dev scores;
+  with standardisation, `mean.<lang>` and `std.<lang>` [dimension] for every adapted language;
+- `xling.json`: kind "classifier/frozen", labels (in coef's row order), encoder, config, dev scores, the
+  source language and the adapted ones;
 - the encoder: a shipped model name (xling-mini) or Hub id is stored as given; a local encoder folder of
   at most 64 MB is copied into `encoder/`, so the classifier is self-contained and survives moving or
   deleting the folder it was trained from; a larger one is stored as its absolute path (as the search
@@ -24,6 +34,7 @@ Saved folder (never a pickle):
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import logging
@@ -46,6 +57,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FROZEN_KIND",
+    "MIN_ADAPT_TEXTS",
+    "adapt_languages",
     "FrozenEncoderClassifier",
     "TextClassifier",
     "load_classifier",
@@ -65,6 +78,10 @@ HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
 COPY_ENCODER_MAX_BYTES = 64 * 2**20
 """A local encoder folder up to this size is copied into the classifier folder; a larger one is referenced."""
+MIN_ADAPT_TEXTS = 50
+"""Fewest unlabelled texts from which a language's mean and standard deviation are estimated."""
+UNKNOWN_LANGUAGE = "und"
+"""ISO 639 "undetermined": the key of the source statistics when the training data names no language."""
 
 
 class TextClassifier(Protocol):
@@ -144,7 +161,9 @@ class FrozenEncoderClassifier:
     kind = FROZEN_KIND
 
     def __init__(self, encoder: Encoder, labels: Sequence[str], coef: np.ndarray, intercept: np.ndarray, *,
-                 encoder_ref: str, batch_size: int = 256, metadata: dict[str, Any] | None = None):  # fmt: skip
+                 encoder_ref: str, batch_size: int = 256, metadata: dict[str, Any] | None = None,
+                 standardization: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                 source_language: str | None = None, language: str | None = None):  # fmt: skip
         # C order: scikit-learn's coef_ can be Fortran-ordered, which safetensors would write transposed
         coef = np.ascontiguousarray(coef, dtype=np.float32)
         intercept = np.ascontiguousarray(intercept, dtype=np.float32)
@@ -158,6 +177,49 @@ class FrozenEncoderClassifier:
         self.encoder_ref = encoder_ref
         self.batch_size = batch_size
         self.metadata = dict(metadata or {})
+        self.standardization = dict(standardization or {})
+        """Language -> (mean, std) of its sentence vectors; empty when the head reads raw vectors."""
+        self.source_language = source_language
+        self.language = language
+        """The language `predict` reads texts as (None: the source language); see `for_language`."""
+
+    def adapt(self, language: str, texts: Sequence[str]) -> FrozenEncoderClassifier:
+        """Return self after estimating `language`'s vector statistics from its unlabelled `texts`."""
+        from xling.data.languages import normalize_language
+
+        if not self.standardization:
+            raise ConfigError("this classifier reads raw vectors (trained with standardize = false); "
+                              "there is nothing to adapt")  # fmt: skip
+        if len(texts) < MIN_ADAPT_TEXTS:
+            raise DataError(f"{len(texts)} texts to adapt {language} from; at least {MIN_ADAPT_TEXTS} are "
+                            "needed to estimate its mean and spread")  # fmt: skip
+        code = normalize_language(language)
+        self.standardization[code] = _statistics(self.vectors(texts))
+        logger.info("adapted to %s from %d unlabelled texts", code, len(texts))
+        return self
+
+    def for_language(self, language: str) -> FrozenEncoderClassifier:
+        """Return a view of this classifier that reads texts as `language` (same head and statistics)."""
+        from xling.data.languages import normalize_language
+
+        view = copy.copy(self)
+        view.language = normalize_language(language)
+        return view
+
+    def features(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Return what the head reads: the sentence vectors, standardised for `self.language` if enabled."""
+        x = self.vectors(texts, show_progress)
+        if not self.standardization:
+            return x
+        mean, std = self._statistics_of(self.language)
+        return (x - mean) / std
+
+    def _statistics_of(self, language: str | None) -> tuple[np.ndarray, np.ndarray]:
+        source = self.source_language or UNKNOWN_LANGUAGE
+        if language is not None and language not in self.standardization:
+            logger.warning("no statistics for %s (adapt the classifier to it with unlabelled %s texts); "
+                           "reading it with the source language's (%s)", language, language, source)  # fmt: skip
+        return self.standardization.get(language or source, self.standardization[source])
 
     def vectors(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Return the encoder's sentence vectors of `texts` (what the head sees)."""
@@ -165,7 +227,7 @@ class FrozenEncoderClassifier:
 
     def logits(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Return the head's scores [len(texts), len(labels)] before the softmax."""
-        return self.vectors(texts, show_progress) @ self.coef.T + self.intercept
+        return self.features(texts, show_progress) @ self.coef.T + self.intercept
 
     def predict_proba(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Return the probability of each label (columns in `labels` order) for each text, float32."""
@@ -187,11 +249,15 @@ class FrozenEncoderClassifier:
         from xling.atomic import atomic_folder
 
         with atomic_folder(folder, overwrite=True, what="classifier") as staging:
-            save_file({"coef": self.coef, "intercept": self.intercept}, str(staging / HEAD_FILE))
+            tensors = {"coef": self.coef, "intercept": self.intercept}
+            for code, (mean, std) in self.standardization.items():
+                tensors[f"mean.{code}"], tensors[f"std.{code}"] = mean, std
+            save_file(tensors, str(staging / HEAD_FILE))
             encoder = _store_encoder(self.encoder_ref, staging)
             write_metadata(staging, {**self.metadata, "kind": FROZEN_KIND, "labels": self.labels,
                                      "encoder": encoder, "dimension": self.encoder.dimension,
-                                     "batch_size": self.batch_size})  # fmt: skip
+                                     "batch_size": self.batch_size, "source_language": self.source_language,
+                                     "standardized_languages": sorted(self.standardization)})  # fmt: skip
         return Path(folder)
 
     @classmethod
@@ -214,8 +280,20 @@ class FrozenEncoderClassifier:
             raise DataError(f"expected tensors coef and intercept, found {sorted(head)}", path / HEAD_FILE)
         encoder_path = path / ENCODER_DIR if ref == ENCODER_DIR else ref
         encoder = Encoder.load(encoder_path, **encoder_options)
+        standardization = {
+            key[len("mean.") :]: (head[key].numpy(), head[f"std.{key[len('mean.') :]}"].numpy())
+            for key in head
+            if key.startswith("mean.") and f"std.{key[len('mean.') :]}" in head
+        }
         return cls(encoder, labels, head["coef"].numpy(), head["intercept"].numpy(), encoder_ref=str(encoder_path),
-                   batch_size=int(meta.get("batch_size", 256)), metadata=meta)  # fmt: skip
+                   batch_size=int(meta.get("batch_size", 256)), metadata=meta, standardization=standardization,
+                   source_language=meta.get("source_language"))  # fmt: skip
+
+
+def _statistics(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the per-dimension mean and standard deviation (floored, so no division by ~0) of `vectors`."""
+    x = np.asarray(vectors, dtype=np.float64)
+    return x.mean(axis=0).astype(np.float32), (x.std(axis=0) + 1e-6).astype(np.float32)
 
 
 def _store_encoder(ref: str, folder: Path) -> str:
@@ -264,6 +342,13 @@ def train_frozen(
         x_dev = encoder.encode(dev.texts, batch_size=config.batch_size, show_progress=show_progress)
     labels = sorted(set(train.labels))
     y_train = np.array([labels.index(label) for label in train.labels])
+    source = train.language or UNKNOWN_LANGUAGE
+    standardization: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if config.standardize:  # the dev split is the source language too: the same statistics
+        standardization[source] = mean_std = _statistics(x_train)
+        x_train = (x_train - mean_std[0]) / mean_std[1]
+        if x_dev is not None:
+            x_dev = (x_dev - mean_std[0]) / mean_std[1]
 
     def fit(c: float) -> LogisticRegression:
         model = LogisticRegression(C=c, class_weight=None if config.class_weight == "none" else "balanced",
@@ -308,13 +393,39 @@ def train_frozen(
         scores = classification_scores(dev.labels, predicted, labels, source=dev.source)
         metadata["dev"] = {"source": dev.source, "language": dev.language, **scores, "C_grid": grid}
     classifier = FrozenEncoderClassifier(encoder, labels, coef, intercept, encoder_ref=config.encoder,
-                                         batch_size=config.batch_size, metadata=metadata)  # fmt: skip
+                                         batch_size=config.batch_size, metadata=metadata,
+                                         standardization=standardization, source_language=source)  # fmt: skip
     logger.info(
         "trained a %d-label head on %d texts in %.1f s (C=%g)", len(labels), len(train), seconds, chosen
     )
     if config.output:
         classifier.save(config.output)
     return classifier
+
+
+def adapt_languages(classifier: TextClassifier, unlabelled: dict[str, Sequence[str]]) -> list[str]:
+    """Return the languages `classifier` was adapted to from `unlabelled` ({language: texts}, no labels).
+
+    Only a classifier that standardises per language adapts (others are returned unchanged, []); a language
+    it already knows keeps its statistics, and one with fewer than MIN_ADAPT_TEXTS texts is skipped with a
+    warning (it is then read with the source language's statistics).
+    """
+    from xling.data.languages import normalize_language
+
+    if not getattr(classifier, "standardization", None):
+        return []
+    adapted = []
+    for language, texts in unlabelled.items():
+        code = normalize_language(language)
+        if code in classifier.standardization:
+            continue
+        if len(texts) < MIN_ADAPT_TEXTS:
+            # not a warning of its own: reading the language with the source statistics warns once already
+            logger.info("only %d %s texts: too few to adapt to", len(texts), code)
+            continue
+        classifier.adapt(code, texts)
+        adapted.append(code)
+    return adapted
 
 
 def predictions(classifier: TextClassifier, texts: Sequence[str]) -> list[dict[str, Any]]:
