@@ -126,3 +126,11 @@ def test_same_language_false(a: str, b: str) -> None:
 def test_same_language_rejects_unknown_code() -> None:
     with pytest.raises(LanguageCodeError):
         same_language("de", "qqq")
+
+
+def test_language_code_of_reads_codes_and_english_names():
+    from xling.data.languages import language_code_of
+
+    assert language_code_of("german") == "deu" and language_code_of("English") == "eng"
+    assert language_code_of("de") == "deu" and language_code_of("arabic") == language_code_of("ar")
+    assert language_code_of("not a language") is None

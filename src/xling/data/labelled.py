@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from xling.data.languages import language_name, normalize_language
+from xling.data.languages import language_code_of, language_name, normalize_language
 from xling.data.readers import PathLike, decoded_lines, line_text, require_file
 from xling.errors import DataError, LanguageCodeError
 
@@ -176,7 +176,7 @@ def read_umsab(
 def _language_folder(root: Path, language: str) -> tuple[Path, str | None]:
     """Return (the folder of `language` under root, its ISO 639-3 code when known)."""
     if (root / language).is_dir():
-        return root / language, _code_of_folder(language)
+        return root / language, language_code_of(language)
     try:
         code = normalize_language(language)
     except LanguageCodeError:
@@ -187,17 +187,3 @@ def _language_folder(root: Path, language: str) -> tuple[Path, str | None]:
             return folder, code
     present = sorted(p.name for p in root.iterdir() if p.is_dir())
     raise DataError(f"no folder for language {language!r} (there are: {', '.join(present) or 'none'})", root)
-
-
-def _code_of_folder(name: str) -> str | None:
-    """Return the ISO 639-3 code of a folder named by a code ("en") or an English name ("english")."""
-    try:
-        return normalize_language(name)
-    except LanguageCodeError:
-        pass
-    import pycountry
-
-    try:
-        return pycountry.languages.lookup(name).alpha_3
-    except LookupError:
-        return None

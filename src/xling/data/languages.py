@@ -94,6 +94,18 @@ def normalize_language(code: str, *, where: str | None = None) -> str:
     return canonical
 
 
+def language_code_of(name: str) -> str | None:
+    """Return the ISO 639-3 code of a language code or English name ("de", "deu", "german"); None if unknown."""
+    try:
+        return normalize_language(name)
+    except LanguageCodeError:
+        pass
+    try:
+        return _canonical(pycountry.languages.lookup(name).alpha_3)
+    except LookupError:
+        return None
+
+
 def language_name(code: str) -> str:
     """Return the English name of a language given in any accepted code form ("deu" -> "German")."""
     return _index().names[normalize_language(code)]

@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from xling.data.languages import normalize_language, same_language
+from xling.data.languages import language_code_of, same_language
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.evaluation.result import Result
 from xling.transfer.metrics import classification_scores, majority_scores
@@ -27,19 +27,7 @@ __all__ = ["encoder_languages", "evaluate_transfer", "language_code", "render_tr
 
 def language_code(name: str, data: Any = None) -> str | None:
     """Return the ISO 639-3 code of a test set's key ("arabic", "ar", "ara"), or the one its data carries."""
-    known = getattr(data, "language", None)
-    if known:
-        return known
-    try:
-        return normalize_language(name)
-    except LanguageCodeError:
-        pass
-    import pycountry
-
-    try:
-        return pycountry.languages.lookup(name).alpha_3
-    except LookupError:
-        return None
+    return getattr(data, "language", None) or language_code_of(name)
 
 
 def encoder_languages(encoder: Any) -> list[str] | None:
