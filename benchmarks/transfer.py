@@ -7,28 +7,34 @@ macro-F1 in percent on the test splits; test splits are only ever predicted, nev
 
 Methods (`--methods`, comma-separated; all on the frozen `--encoder`, default xling-mini):
   frozen        xling.transfer.train_classifier with ClassifierConfig(method="frozen") as shipped: vectors
-                standardised per language (standardize = true; each target adapted with
-                xling.transfer.classifier.adapt_languages on the texts of its TRAIN split, labels unused),
-                logistic regression, C from ClassifierConfig.C_grid
-  frozen-raw    the same on raw sentence vectors (standardize = false)
-  frozen-wide   frozen-raw with C from WIDE_GRID (0.001 ... 10): the English val split prefers C <= 0.03
+                standardised per language (standardize = true), logistic regression, C from
+                ClassifierConfig.C_grid; each target adapted with xling.transfer.classifier.adapt_languages
+                on the texts of its TRAIN split, labels unused, which also self-trains a head per target
+                (self_train_rounds, self_train_per_class; --self-train-rounds, --self-train-per-class and
+                --c-grid override the shipped values, to compare them on --eval-split val)
+  frozen-raw    raw sentence vectors (standardize = false), no self-training (self_train_rounds = 0)
+  frozen-wide   frozen-raw with C from WIDE_GRID (0.001 ... 10): the English val split prefers C <= 0.03;
+                WIDE_GRID is now ClassifierConfig's default C_grid too, so this equals frozen-raw
   standardised  each language's vectors standardised with that language's own mean and standard deviation
                 per dimension before the head (source: the English train texts; each target: the texts of
                 its TRAIN split, labels unused), then logistic regression (C from WIDE_GRID on English val).
                 A static encoder trained on the Bible leaves each language's tweets in its own region of
                 the space (a language offset plus per-dimension scales); removing both is the first
                 moment-matching step of unsupervised domain adaptation (CORAL without the rotation).
-  self-train    standardised, then SELF_TRAIN["rounds"] rounds of self-training per target language: the
-                SELF_TRAIN["per_class"] most confident predictions per predicted class on the target's
-                unlabelled train texts are added with their predicted labels and the head is refitted
-                (same C). Its settings are fixed up-front, not tuned on any target data.
-The best default pipeline (`--best`, default self-train) fills the top-level zero_shot / in_language /
+  self-train    the library's self-training (xling.transfer.classifier: FrozenEncoderClassifier.adapt) with
+                the settings first measured here, fixed up-front and not tuned on any target data:
+                standardised vectors, C from WIDE_GRID, SELF_TRAIN["rounds"] rounds adding the
+                SELF_TRAIN["per_class"] most confident predictions per predicted class of the target's
+                unlabelled train texts with their predicted labels, refitting the head (same C).
+In-language classifiers (the upper bound) are trained on the target itself, so they only adapt statistics.
+The best default pipeline (`--best`, default frozen) fills the top-level zero_shot / in_language /
 zero_shot_avg of `--json`; "methods" holds every method's evaluate_transfer Result.
 
 `--fewshot` adds the few-shot curve of `--fewshot-method` (default standardised): k = 0, 8, 32, 128
 labelled examples per class from each target's TRAIN split, 5 seeds (xling.transfer.fewshot).
 
     .venv/bin/python benchmarks/transfer.py --json runs/bench/transfer.json            # ~1 min on 2 cores
+    .venv/bin/python benchmarks/transfer.py --eval-split val --methods frozen --self-train-rounds 0
     .venv/bin/python benchmarks/transfer.py --methods frozen,standardised --fewshot    # + ~5 min
     .venv/bin/python benchmarks/transfer.py --data DIR --eval-langs french,german --source english
 """
@@ -108,12 +114,9 @@ def language_stats(
     return stats
 
 
-def train_standardised(
-    parts, dev, vectors, stats, encoder, self_train_on: dict[str, list[str]] | None = None
-):
+def train_standardised(parts, dev, vectors, stats, encoder):
     """Return a StandardisedClassifier fitted on `parts` (each standardised with its own language's
-    statistics), C by dev macro-F1; with `self_train_on` ({target code: unlabelled texts}), one head per
-    target self-trained on its texts."""
+    statistics), C by dev macro-F1 (few-shot parts mix languages, which the library's classifier does not)."""
     from sklearn.linear_model import LogisticRegression
 
     from xling.transfer.metrics import classification_scores
@@ -135,50 +138,11 @@ def train_standardised(
         ]
         if best is None or score > best[0]:
             best = (score, c, model)
-    _, chosen, model = best
-    classifier = StandardisedClassifier(vectors, stats, model, labels, parts[0].language, encoder)
-    if not self_train_on:
-        return classifier
-    heads = {
-        code: _self_train(classifier, x, y, chosen, code, texts) for code, texts in self_train_on.items()
-    }
-    return SelfTrained(classifier, heads)
-
-
-def _self_train(
-    classifier: StandardisedClassifier, x: np.ndarray, y: np.ndarray, c: float, code: str, texts: list[str]
-) -> StandardisedClassifier:
-    from sklearn.linear_model import LogisticRegression
-
-    u = classifier.for_language(code).features(texts)
-    model = classifier.model
-    for _ in range(SELF_TRAIN["rounds"]):
-        proba = model.predict_proba(u)
-        guess, confidence = proba.argmax(axis=1), proba.max(axis=1)
-        chosen = np.concatenate([np.flatnonzero(guess == k)[np.argsort(-confidence[guess == k])][: SELF_TRAIN["per_class"]]
-                                 for k in range(len(classifier.labels))])  # fmt: skip
-        model = LogisticRegression(C=c, max_iter=3000).fit(
-            np.vstack([x, u[chosen]]), np.concatenate([y, guess[chosen]])
-        )
-    return StandardisedClassifier(classifier.vectors, classifier.stats, model, classifier.labels, code,
-                                  classifier.encoder_ref)  # fmt: skip
-
-
-class SelfTrained:
-    """One self-trained head per target language (`for_language`), the source head otherwise."""
-
-    def __init__(self, source: StandardisedClassifier, heads: dict[str, StandardisedClassifier]):
-        self.source, self.heads = source, heads
-        self.labels, self.encoder_ref = source.labels, source.encoder_ref
-
-    def for_language(self, code: str):
-        return self.heads.get(code) or self.source.for_language(code)
-
-    def predict(self, texts):
-        return self.source.predict(texts)
+    return StandardisedClassifier(vectors, stats, best[2], labels, parts[0].language, encoder)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from xling.config import config_to_dict
     from xling.data.labelled import read_umsab
     from xling.embeddings.encoder import Encoder
     from xling.transfer.classifier import adapt_languages, train_classifier
@@ -203,25 +167,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     stats = language_stats(vectors, unlabelled)
     targets = [split[lang, "test"].language for lang in langs]
 
+    def frozen_config(method: str) -> ClassifierConfig:
+        config = ClassifierConfig(encoder=args.encoder, method="frozen")
+        if method == "frozen":
+            if args.self_train_rounds is not None:
+                config.self_train_rounds = args.self_train_rounds
+            if args.self_train_per_class is not None:
+                config.self_train_per_class = args.self_train_per_class
+            if args.c_grid:
+                config.C_grid = [float(c) for c in args.c_grid.split(",")]
+        elif method == "self-train":
+            config.C_grid = list(WIDE_GRID)
+            config.self_train_rounds = SELF_TRAIN["rounds"]
+            config.self_train_per_class = SELF_TRAIN["per_class"]
+        else:  # frozen-raw, frozen-wide
+            config.standardize, config.self_train_rounds = False, 0
+            if method == "frozen-wide":
+                config.C_grid = list(WIDE_GRID)
+        config.validate()
+        return config
+
     def trainer(method: str, adapt_to: list[str] | None):
         def train(parts, dev):
-            if method in ("frozen", "frozen-raw", "frozen-wide"):
-                config = ClassifierConfig(
-                    encoder=args.encoder, method="frozen", standardize=method == "frozen"
-                )
-                if method == "frozen-wide":
-                    config.C_grid = list(WIDE_GRID)
+            if method != "standardised":
+                config = frozen_config(method)
                 classifier = train_classifier(config, concat(parts), dev, encoder=encoder)
-                adapt_languages(classifier, unlabelled)  # a no-op for raw vectors
+                if adapt_to is None:  # in-language (or few-shot): statistics only
+                    adapt_languages(classifier, unlabelled, self_train=False)
+                else:
+                    adapt_languages(classifier, {code: unlabelled[code] for code in adapt_to})
                 return classifier
-            adapt = {code: unlabelled[code] for code in adapt_to or []} if method == "self-train" else None
-            return train_standardised(parts, dev, vectors, stats, args.encoder, adapt)
+            return train_standardised(parts, dev, vectors, stats, args.encoder)
 
         return train
 
     report: dict[str, Any] = {"settings": {"data": str(data), "source": args.source, "eval_langs": langs,
                                            "encoder": args.encoder, "wide_grid": WIDE_GRID, "self_train": SELF_TRAIN,
-                                           "best": args.best}, "methods": {}}  # fmt: skip
+                                           "frozen": config_to_dict(frozen_config("frozen")),
+                                           "eval_split": args.eval_split, "best": args.best}, "methods": {}}  # fmt: skip
     for method in args.methods:
         t0 = time.perf_counter()
         classifier = trainer(method, targets)([source_train], source_dev)
@@ -274,7 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--encoder", default="xling-mini")
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--best", default="self-train", help="the method reported at the top of --json")
+    parser.add_argument("--best", default="frozen", help="the method reported at the top of --json")
+    parser.add_argument("--self-train-rounds", type=int, default=None,
+                        help="frozen: self_train_rounds instead of the library default")  # fmt: skip
+    parser.add_argument(
+        "--c-grid", default=None, help="frozen: C_grid (comma-separated) instead of the default"
+    )
+    parser.add_argument("--self-train-per-class", type=int, default=None,
+                        help="frozen: self_train_per_class instead of the library default")  # fmt: skip
     parser.add_argument("--fewshot", action="store_true")
     parser.add_argument("--fewshot-method", default="standardised")
     parser.add_argument("--ks", default="0,8,32,128")

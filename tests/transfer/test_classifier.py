@@ -26,7 +26,10 @@ def config_for(encoder, **fields) -> ClassifierConfig:
 @pytest.mark.parametrize("standardize", [True, False])
 def test_a_head_learned_in_english_labels_german(toy_encoder, standardize):
     english, german = texts("eng"), texts("deu")
-    model = train_classifier(config_for(toy_encoder, standardize=standardize), english,
+    # every C scores 100 on the toy's dev split and a tie goes to the smallest; 0.001 is too strong a
+    # regularisation for raw vectors to transfer, so the raw head is chosen among C >= 0.1
+    grid = {} if standardize else {"C_grid": [0.1, 0.3, 1.0, 3.0, 10.0]}
+    model = train_classifier(config_for(toy_encoder, standardize=standardize, **grid), english,
                              dev=texts("eng", source="dev"))  # fmt: skip
     assert model.labels == ["negative", "neutral", "positive"]
     if standardize:  # German's own statistics, from its texts without their labels
@@ -179,8 +182,10 @@ def test_a_language_offset_is_removed_by_its_own_statistics(tmp_path):
         if word not in english_words and word != "[UNK]":
             rows[row] += offset  # every German-only word: the language sits somewhere else
     save_torch({name: rows.contiguous()}, str(table_path))
-    raw = train_classifier(config_for(folder, standardize=False), english)
-    standardised = train_classifier(config_for(folder), english).adapt("deu", german.texts)
+    raw = train_classifier(config_for(folder, standardize=False, self_train_rounds=0), english)
+    standardised = train_classifier(config_for(folder, self_train_rounds=0), english).adapt(
+        "deu", german.texts
+    )
 
     def accuracy(model) -> float:
         predicted = model.for_language("deu").predict(german.texts)
@@ -198,6 +203,106 @@ def test_adapting_needs_enough_texts_and_a_standardising_head(toy_encoder):
     model = train_classifier(config_for(toy_encoder), texts("eng"))
     with pytest.raises(DataError, match="at least"):
         model.adapt("deu", texts("deu").texts[:10])
-    raw = train_classifier(config_for(toy_encoder, standardize=False), texts("eng"))
+    raw = train_classifier(config_for(toy_encoder, standardize=False, self_train_rounds=0), texts("eng"))
     with pytest.raises(ConfigError, match="standardize"):
         raw.adapt("deu", texts("deu").texts)
+    self_training = train_classifier(config_for(toy_encoder, standardize=False), texts("eng"))
+    assert self_training.adapt("deu", texts("deu").texts).heads.keys() == {"deu"}  # raw vectors, own head
+
+
+def test_self_training_fits_a_head_per_language_as_scikit_learn_would(toy_encoder):
+    """One round: the source features plus the k most confident target texts of each predicted class, with
+    those predictions as labels, refitted with the same C; the language then reads with that head."""
+    from scipy.special import softmax
+    from sklearn.linear_model import LogisticRegression
+
+    english, german = texts("eng"), texts("deu")
+    model = train_classifier(config_for(toy_encoder, C=0.5, self_train_rounds=1, self_train_per_class=4),
+                             english)  # fmt: skip
+    before = model.for_language("deu")
+    model.adapt("deu", german.texts)
+    x_source = model.training[0].astype(np.float32)
+    assert np.allclose(x_source, model.features(english.texts), atol=1e-2)  # float16 copies of the features
+    x_target = model.for_language("deu").features(german.texts)
+    p = softmax((x_target @ before.coef.T + before.intercept).astype(np.float64), axis=1)
+    guess, confidence = p.argmax(axis=1), p.max(axis=1)
+    chosen = np.concatenate([np.flatnonzero(guess == k)[np.argsort(-confidence[guess == k], kind="stable")][:4]
+                             for k in range(3)])  # fmt: skip
+    assert len(chosen) == 12
+    reference = LogisticRegression(C=0.5, max_iter=2000).fit(
+        np.vstack([x_source, x_target[chosen]]), np.concatenate([model.training[1], guess[chosen]])
+    )
+    coef, intercept = model.heads["deu"]
+    assert np.allclose(coef, reference.coef_, atol=1e-5) and np.allclose(
+        intercept, reference.intercept_, atol=1e-5
+    )
+    assert not np.allclose(coef, model.coef)  # German has a head of its own ...
+    assert np.allclose(
+        model.for_language("deu").predict_proba(german.texts), reference.predict_proba(x_target), atol=1e-5
+    )  # ... which it reads with
+    assert np.array_equal(
+        model.predict_proba(english.texts), before.for_language("eng").predict_proba(english.texts)
+    )
+    assert model.metadata["self_trained"]["deu"] == {
+        "texts": len(german),
+        "added": [{"negative": 4, "neutral": 4, "positive": 4}],
+    }
+    assert model.for_language("deu").predict(german.texts) == german.labels
+
+
+def test_a_self_trained_classifier_reloads_and_self_trains_as_before_saving(toy_encoder, tmp_path):
+    english, german = texts("eng"), texts("deu")
+    model = train_classifier(config_for(toy_encoder, self_train_per_class=5), english, dev=texts("eng"))
+    fresh = load_classifier(model.save(tmp_path / "trained"))  # saved with its training features
+    model.adapt("deu", german.texts)
+    fresh.adapt("deu", german.texts)
+    assert all(np.array_equal(a, b) for a, b in zip(model.heads["deu"], fresh.heads["deu"], strict=True))
+    folder = model.save(tmp_path / "adapted")
+    head = load_file(str(folder / "head.safetensors"))
+    assert {"coef.deu", "intercept.deu", "mean.deu", "std.deu", "train.features", "train.labels"} <= set(head)
+    assert head["train.features"].dtype == np.float16 and head["train.features"].shape == (len(english), 12)
+    meta = json.loads((folder / "xling.json").read_text("utf-8"))
+    assert meta["self_trained_languages"] == ["deu"] and meta["self_train"] == {"rounds": 3, "per_class": 5}
+    reloaded = load_classifier(folder)
+    for language, data in (("deu", german), ("eng", english)):
+        assert np.array_equal(reloaded.for_language(language).predict_proba(data.texts),
+                              model.for_language(language).predict_proba(data.texts))  # fmt: skip
+    # adapt_languages leaves a known language (and the source) as it is
+    assert classifier_module.adapt_languages(reloaded, {"deu": german.texts, "eng": english.texts}) == []
+
+
+def test_without_its_training_features_a_classifier_adapts_statistics_only(toy_encoder, tmp_path, monkeypatch,
+                                                                           caplog):  # fmt: skip
+    german = texts("deu")
+    model = train_classifier(config_for(toy_encoder), texts("eng"))
+    monkeypatch.setattr(classifier_module, "TRAIN_FEATURES_MAX_BYTES", 10)
+    with caplog.at_level("WARNING", logger="xling.transfer.classifier"):
+        folder = model.save(tmp_path / "clf")
+    assert "not saved" in caplog.text
+    reloaded = load_classifier(folder)
+    assert reloaded.training is None and reloaded.self_train_rounds == 3
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="xling.transfer.classifier"):
+        reloaded.adapt("deu", german.texts)
+    assert "deu: no self-training" in caplog.text
+    assert "deu" in reloaded.standardization and not reloaded.heads
+    statistics_only = train_classifier(config_for(toy_encoder, self_train_rounds=0), texts("eng"))
+    statistics_only.adapt("deu", german.texts)
+    assert np.array_equal(reloaded.for_language("deu").predict_proba(german.texts),
+                          statistics_only.for_language("deu").predict_proba(german.texts))  # fmt: skip
+
+
+def test_adapt_languages_can_skip_self_training(toy_encoder):
+    model = train_classifier(config_for(toy_encoder), texts("eng"))
+    assert classifier_module.adapt_languages(model, {"de": texts("deu").texts}, self_train=False) == ["deu"]
+    assert "deu" in model.standardization and not model.heads
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"self_train_rounds": -1}, "self_train_rounds: must be 0 or more"),
+     ({"self_train_per_class": 0}, "self_train_per_class: must be at least 1")],
+)  # fmt: skip
+def test_bad_self_training_fields(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(ClassifierConfig, **fields)

@@ -19,11 +19,23 @@ Language Neutrality of Pre-trained Multilingual Representations"); removing it l
 other languages. No target label is used. A language that was never adapted is read with the source's
 statistics (a warning says so).
 
+Self-training (`config.self_train_rounds`, `config.self_train_per_class`): adapting to a target language
+can also give it a head of its own. The classifier keeps its source training features (standardised, as the
+head read them, rounded to float16) and labels; `adapt` labels the target's unlabelled texts with the
+current head, adds the most confident texts of each predicted class to the source data with those labels
+and refits the head (same C, class weights and solver settings), `self_train_rounds` times. Still no target
+label is used. `for_language(lang)` reads with that language's head when it has one, else the source head.
+The training features are saved with the classifier (float16, when at most TRAIN_FEATURES_MAX_BYTES), so a
+reloaded classifier self-trains to new languages exactly as before saving; one saved without them (larger
+training data, or saved before self-training existed) adapts statistics only, with a warning saying so.
+
 Saved folder (never a pickle):
 - `head.safetensors`: `coef` [labels, dimension] and `intercept` [labels], float32; probabilities are
   softmax(vectors @ coef.T + intercept), which is what scikit-learn's multinomial model computes (a binary
   model is stored as two rows, -w/2 and +w/2, whose softmax is its sigmoid);
   with standardisation, `mean.<lang>` and `std.<lang>` [dimension] for every adapted language;
+  `coef.<lang>` and `intercept.<lang>` for every self-trained language; with self-training,
+  `train.features` [examples, dimension] float16 and `train.labels` [examples] int32 (rows of coef);
 - `xling.json`: kind "classifier/frozen", labels (in coef's row order), encoder, config, dev scores, the
   source language and the adapted ones;
 - the encoder: a shipped model name (xling-mini) or Hub id is stored as given; a local encoder folder of
@@ -80,6 +92,8 @@ COPY_ENCODER_MAX_BYTES = 64 * 2**20
 """A local encoder folder up to this size is copied into the classifier folder; a larger one is referenced."""
 MIN_ADAPT_TEXTS = 50
 """Fewest unlabelled texts from which a language's mean and standard deviation are estimated."""
+TRAIN_FEATURES_MAX_BYTES = 64 * 2**20
+"""The source training features are saved with the classifier (float16) when they take at most this much."""
 UNKNOWN_LANGUAGE = "und"
 """ISO 639 "undetermined": the key of the source statistics when the training data names no language."""
 
@@ -163,7 +177,11 @@ class FrozenEncoderClassifier:
     def __init__(self, encoder: Encoder, labels: Sequence[str], coef: np.ndarray, intercept: np.ndarray, *,
                  encoder_ref: str, batch_size: int = 256, metadata: dict[str, Any] | None = None,
                  standardization: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-                 source_language: str | None = None, language: str | None = None):  # fmt: skip
+                 source_language: str | None = None, language: str | None = None,
+                 heads: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                 training: tuple[np.ndarray, np.ndarray] | None = None,
+                 self_train_rounds: int = 0, self_train_per_class: int = 300,
+                 fit_options: dict[str, Any] | None = None):  # fmt: skip
         # C order: scikit-learn's coef_ can be Fortran-ordered, which safetensors would write transposed
         coef = np.ascontiguousarray(coef, dtype=np.float32)
         intercept = np.ascontiguousarray(intercept, dtype=np.float32)
@@ -182,24 +200,106 @@ class FrozenEncoderClassifier:
         self.source_language = source_language
         self.language = language
         """The language `predict` reads texts as (None: the source language); see `for_language`."""
+        self.heads = {code: (np.ascontiguousarray(c, dtype=np.float32),
+                             np.ascontiguousarray(b, dtype=np.float32))
+                      for code, (c, b) in (heads or {}).items()}  # fmt: skip
+        """Language -> (coef, intercept) of its self-trained head; a language without one reads `coef`."""
+        self.training = None
+        """(features float16 [examples, dimension], label rows int32) the head was fitted on, or None."""
+        if training is not None:
+            features, rows = (
+                np.asarray(training[0], dtype=np.float16),
+                np.asarray(training[1], dtype=np.int32),
+            )
+            if features.shape != (len(rows), encoder.dimension) or (
+                len(rows) and not 0 <= rows.min() <= rows.max() < len(labels)
+            ):
+                raise DataError(f"training features of shape {features.shape} with {len(rows)} labels do "
+                                f"not fit {len(labels)} labels on {encoder.dimension}-dimensional vectors")  # fmt: skip
+            self.training = (features, rows)
+        self.self_train_rounds = self_train_rounds
+        self.self_train_per_class = self_train_per_class
+        self.fit_options = {
+            "C": 1.0,
+            "class_weight": "none",
+            "max_iter": 2000,
+            "seed": 0,
+            **(fit_options or {}),
+        }
+        """How the head was fitted (C, class_weight, max_iter, seed): self-training refits the same way."""
 
-    def adapt(self, language: str, texts: Sequence[str]) -> FrozenEncoderClassifier:
-        """Return self after estimating `language`'s vector statistics from its unlabelled `texts`."""
+    @property
+    def adapts(self) -> bool:
+        """Whether `adapt` learns anything: per-language statistics, or heads by self-training."""
+        return bool(self.standardization) or self.self_train_rounds > 0
+
+    def adapt(
+        self, language: str, texts: Sequence[str], *, self_train: bool = True
+    ) -> FrozenEncoderClassifier:
+        """Return self after estimating `language`'s vector statistics from its unlabelled `texts` and, when
+        the classifier self-trains (`self_train_rounds` > 0, and `self_train`), fitting `language` a head of
+        its own on them (see the module docstring). A classifier without its training features (saved
+        without them) adapts statistics only and warns. Adapting the source language changes nothing but
+        its statistics."""
         from xling.data.languages import normalize_language
 
-        if not self.standardization:
-            raise ConfigError("this classifier reads raw vectors (trained with standardize = false); "
-                              "there is nothing to adapt")  # fmt: skip
+        if not self.adapts:
+            raise ConfigError("this classifier reads raw vectors (trained with standardize = false) and does "
+                              "not self-train; there is nothing to adapt")  # fmt: skip
         if len(texts) < MIN_ADAPT_TEXTS:
             raise DataError(f"{len(texts)} texts to adapt {language} from; at least {MIN_ADAPT_TEXTS} are "
                             "needed to estimate its mean and spread")  # fmt: skip
         code = normalize_language(language)
-        self.standardization[code] = _statistics(self.vectors(texts))
+        vectors = self.vectors(texts)
+        if self.standardization:
+            self.standardization[code] = _statistics(vectors)
+        self.heads.pop(code, None)  # a head fitted on other statistics no longer fits
         logger.info("adapted to %s from %d unlabelled texts", code, len(texts))
+        if (
+            not self_train
+            or self.self_train_rounds == 0
+            or code == (self.source_language or UNKNOWN_LANGUAGE)
+        ):
+            return self
+        if self.training is None:
+            logger.warning("%s: no self-training, since this classifier was saved without its training "
+                           "features (they are kept up to %d MB); it reads %s with the source head and %s's "
+                           "own statistics", code, TRAIN_FEATURES_MAX_BYTES // 2**20, code, code)  # fmt: skip
+            return self
+        if self.standardization:
+            mean, std = self.standardization[code]
+            vectors = (vectors - mean) / std
+        self.heads[code] = self._self_train(vectors, code)
         return self
 
+    def _self_train(self, target: np.ndarray, code: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return (coef, intercept) refitted `self_train_rounds` times on the source features plus the
+        `self_train_per_class` most confident `target` features of each predicted class, so labelled."""
+        from scipy.special import softmax
+
+        features, rows = self.training
+        source = features.astype(np.float32)
+        target = np.asarray(target, dtype=np.float32)
+        coef, intercept = self.coef, self.intercept
+        added: list[dict[str, int]] = []
+        for _ in range(self.self_train_rounds):
+            probabilities = softmax((target @ coef.T + intercept).astype(np.float64), axis=1)
+            guess, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
+            chosen = np.concatenate([_most_confident(guess, confidence, k, self.self_train_per_class)
+                                     for k in range(len(self.labels))])  # fmt: skip
+            added.append({label: int((guess[chosen] == k).sum()) for k, label in enumerate(self.labels)})
+            coef, intercept = _fit_head(np.vstack([source, target[chosen]]),
+                                        np.concatenate([rows, guess[chosen]]), len(self.labels),
+                                        **self.fit_options)  # fmt: skip
+        self.metadata.setdefault("self_trained", {})[code] = {"texts": len(target), "added": added}
+        logger.info(
+            "self-trained a %s head on %d unlabelled texts (%d rounds)", code, len(target), len(added)
+        )
+        return coef, intercept
+
     def for_language(self, language: str) -> FrozenEncoderClassifier:
-        """Return a view of this classifier that reads texts as `language` (same head and statistics)."""
+        """Return a view of this classifier that reads texts as `language`: its statistics, and its own
+        head when it was self-trained (the views share the statistics and heads)."""
         from xling.data.languages import normalize_language
 
         view = copy.copy(self)
@@ -216,7 +316,7 @@ class FrozenEncoderClassifier:
 
     def _statistics_of(self, language: str | None) -> tuple[np.ndarray, np.ndarray]:
         source = self.source_language or UNKNOWN_LANGUAGE
-        if language is not None and language not in self.standardization:
+        if language is not None and language not in self.standardization and language != source:
             logger.warning("no statistics for %s (adapt the classifier to it with unlabelled %s texts); "
                            "reading it with the source language's (%s)", language, language, source)  # fmt: skip
         return self.standardization.get(language or source, self.standardization[source])
@@ -227,7 +327,8 @@ class FrozenEncoderClassifier:
 
     def logits(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Return the head's scores [len(texts), len(labels)] before the softmax."""
-        return self.features(texts, show_progress) @ self.coef.T + self.intercept
+        coef, intercept = self.heads.get(self.language, (self.coef, self.intercept))
+        return self.features(texts, show_progress) @ coef.T + intercept
 
     def predict_proba(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Return the probability of each label (columns in `labels` order) for each text, float32."""
@@ -252,12 +353,23 @@ class FrozenEncoderClassifier:
             tensors = {"coef": self.coef, "intercept": self.intercept}
             for code, (mean, std) in self.standardization.items():
                 tensors[f"mean.{code}"], tensors[f"std.{code}"] = mean, std
+            for code, (coef, intercept) in self.heads.items():
+                tensors[f"coef.{code}"], tensors[f"intercept.{code}"] = coef, intercept
+            if self.training is not None and self.training[0].nbytes <= TRAIN_FEATURES_MAX_BYTES:
+                tensors["train.features"], tensors["train.labels"] = self.training
+            elif self.training is not None:
+                logger.warning("the training features (%d MB) are not saved, so the reloaded classifier "
+                               "will not self-train to new languages", self.training[0].nbytes // 2**20)  # fmt: skip
             save_file(tensors, str(staging / HEAD_FILE))
             encoder = _store_encoder(self.encoder_ref, staging)
             write_metadata(staging, {**self.metadata, "kind": FROZEN_KIND, "labels": self.labels,
                                      "encoder": encoder, "dimension": self.encoder.dimension,
                                      "batch_size": self.batch_size, "source_language": self.source_language,
-                                     "standardized_languages": sorted(self.standardization)})  # fmt: skip
+                                     "standardized_languages": sorted(self.standardization),
+                                     "self_trained_languages": sorted(self.heads),
+                                     "self_train": {"rounds": self.self_train_rounds,
+                                                    "per_class": self.self_train_per_class},
+                                     "fit_options": self.fit_options})  # fmt: skip
         return Path(folder)
 
     @classmethod
@@ -280,14 +392,55 @@ class FrozenEncoderClassifier:
             raise DataError(f"expected tensors coef and intercept, found {sorted(head)}", path / HEAD_FILE)
         encoder_path = path / ENCODER_DIR if ref == ENCODER_DIR else ref
         encoder = Encoder.load(encoder_path, **encoder_options)
-        standardization = {
-            key[len("mean.") :]: (head[key].numpy(), head[f"std.{key[len('mean.') :]}"].numpy())
-            for key in head
-            if key.startswith("mean.") and f"std.{key[len('mean.') :]}" in head
-        }
+        standardization = _pairs(head, "mean.", "std.")
+        heads = _pairs(head, "coef.", "intercept.")
+        training = None
+        if "train.features" in head and "train.labels" in head:
+            training = (head["train.features"].numpy(), head["train.labels"].numpy())
+        self_train = meta.get("self_train") or {}
+        fit_options = meta.get("fit_options") or {"C": meta.get("C", 1.0)}
         return cls(encoder, labels, head["coef"].numpy(), head["intercept"].numpy(), encoder_ref=str(encoder_path),
                    batch_size=int(meta.get("batch_size", 256)), metadata=meta, standardization=standardization,
-                   source_language=meta.get("source_language"))  # fmt: skip
+                   source_language=meta.get("source_language"), heads=heads, training=training,
+                   self_train_rounds=int(self_train.get("rounds", 0)),
+                   self_train_per_class=int(self_train.get("per_class", 300)),
+                   fit_options=fit_options)  # fmt: skip
+
+
+def _pairs(head: dict[str, Any], first: str, second: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Return {language: (head[first + language], head[second + language])} for every language with both."""
+    return {key[len(first) :]: (head[key].numpy(), head[second + key[len(first) :]].numpy())
+            for key in head if key.startswith(first) and second + key[len(first) :] in head}  # fmt: skip
+
+
+def _most_confident(guess: np.ndarray, confidence: np.ndarray, label: int, n: int) -> np.ndarray:
+    """Return the indices of the (at most) `n` rows predicted `label` with the highest confidence."""
+    rows = np.flatnonzero(guess == label)
+    return rows[np.argsort(-confidence[rows], kind="stable")][:n]
+
+
+def _fit_head(x: np.ndarray, y: np.ndarray, n_labels: int, *, C: float, class_weight: str,
+              max_iter: int, seed: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Return (coef [n_labels, dimension], intercept [n_labels]) of a logistic regression on rows `y` of
+    the labels (every label must occur in `y`), in the softmax form the classifier computes."""
+    return _softmax_form(_logistic(C, class_weight, max_iter, seed).fit(x, y), n_labels)
+
+
+def _logistic(C: float, class_weight: str, max_iter: int, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, class_weight=None if class_weight == "none" else "balanced",
+                              max_iter=max_iter, random_state=seed)  # fmt: skip
+
+
+def _softmax_form(model: Any, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    coef, intercept = model.coef_, model.intercept_
+    if n_labels == 2:  # scikit-learn's binary model: one row w; softmax of (-w/2, w/2) is its sigmoid
+        coef, intercept = (
+            np.vstack([-coef[0] / 2, coef[0] / 2]),
+            np.array([-intercept[0] / 2, intercept[0] / 2]),
+        )
+    return np.ascontiguousarray(coef, dtype=np.float32), np.ascontiguousarray(intercept, dtype=np.float32)
 
 
 def _statistics(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -328,8 +481,6 @@ def train_frozen(
     the training data lacks is a DataError naming the dev file. `encoder` reuses an Encoder already loaded
     (it must be `config.encoder`). `config.output`, when set, is where the classifier is saved.
     """
-    from sklearn.linear_model import LogisticRegression
-
     from xling.embeddings.encoder import Encoder
     from xling.transfer.metrics import classification_scores
 
@@ -350,10 +501,8 @@ def train_frozen(
         if x_dev is not None:
             x_dev = (x_dev - mean_std[0]) / mean_std[1]
 
-    def fit(c: float) -> LogisticRegression:
-        model = LogisticRegression(C=c, class_weight=None if config.class_weight == "none" else "balanced",
-                                   max_iter=config.max_iter, random_state=config.seed)  # fmt: skip
-        return model.fit(x_train, y_train)
+    def fit(c: float) -> Any:
+        return _logistic(c, config.class_weight, config.max_iter, config.seed).fit(x_train, y_train)
 
     grid: dict[str, float] = {}
     if config.C is not None or dev is None:
@@ -370,12 +519,7 @@ def train_frozen(
             if best is None or score > best[0]:  # ties keep the smaller C (the grid's earlier value)
                 best = (score, c, candidate)
         _, chosen, model = best
-    coef, intercept = model.coef_, model.intercept_
-    if len(labels) == 2:  # scikit-learn's binary model: one row w; softmax of (-w/2, w/2) is its sigmoid
-        coef, intercept = (
-            np.vstack([-coef[0] / 2, coef[0] / 2]),
-            np.array([-intercept[0] / 2, intercept[0] / 2]),
-        )
+    coef, intercept = _softmax_form(model, len(labels))
     seconds = time.perf_counter() - started
     metadata: dict[str, Any] = {
         "config": config_to_dict(config),
@@ -394,7 +538,13 @@ def train_frozen(
         metadata["dev"] = {"source": dev.source, "language": dev.language, **scores, "C_grid": grid}
     classifier = FrozenEncoderClassifier(encoder, labels, coef, intercept, encoder_ref=config.encoder,
                                          batch_size=config.batch_size, metadata=metadata,
-                                         standardization=standardization, source_language=source)  # fmt: skip
+                                         standardization=standardization, source_language=source,
+                                         training=(x_train, y_train) if config.self_train_rounds else None,
+                                         self_train_rounds=config.self_train_rounds,
+                                         self_train_per_class=config.self_train_per_class,
+                                         fit_options={"C": chosen, "class_weight": config.class_weight,
+                                                      "max_iter": config.max_iter,
+                                                      "seed": config.seed})  # fmt: skip
     logger.info(
         "trained a %d-label head on %d texts in %.1f s (C=%g)", len(labels), len(train), seconds, chosen
     )
@@ -403,27 +553,31 @@ def train_frozen(
     return classifier
 
 
-def adapt_languages(classifier: TextClassifier, unlabelled: dict[str, Sequence[str]]) -> list[str]:
+def adapt_languages(
+    classifier: TextClassifier, unlabelled: dict[str, Sequence[str]], *, self_train: bool = True
+) -> list[str]:
     """Return the languages `classifier` was adapted to from `unlabelled` ({language: texts}, no labels).
 
-    Only a classifier that standardises per language adapts (others are returned unchanged, []); a language
-    it already knows keeps its statistics, and one with fewer than MIN_ADAPT_TEXTS texts is skipped with a
-    warning (it is then read with the source language's statistics).
+    Only a classifier that standardises per language or self-trains adapts (others are returned unchanged,
+    []); `self_train=False` estimates statistics only. A language it already knows (the source, or one
+    adapted before) is kept as it is, and one with fewer than MIN_ADAPT_TEXTS texts is skipped (it is then
+    read with the source language's statistics and head).
     """
     from xling.data.languages import normalize_language
 
-    if not getattr(classifier, "standardization", None):
+    if not getattr(classifier, "adapts", False):
         return []
     adapted = []
     for language, texts in unlabelled.items():
         code = normalize_language(language)
-        if code in classifier.standardization:
+        known = set(classifier.standardization) | set(classifier.heads)
+        if code in known or code == (classifier.source_language or UNKNOWN_LANGUAGE):
             continue
         if len(texts) < MIN_ADAPT_TEXTS:
             # not a warning of its own: reading the language with the source statistics warns once already
             logger.info("only %d %s texts: too few to adapt to", len(texts), code)
             continue
-        classifier.adapt(code, texts)
+        classifier.adapt(code, texts, self_train=self_train)
         adapted.append(code)
     return adapted
 
