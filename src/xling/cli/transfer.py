@@ -43,7 +43,7 @@ def adapt(
         Path, typer.Option("--input", help="Unlabelled texts of that language, one per line (50 or more).")
     ],
 ) -> None:
-    """Teach a classifier a language's statistics from its unlabelled texts; saved into the classifier."""
+    """Adapt a classifier to a language from its unlabelled texts (statistics, then self-training); saved."""
     from xling.data.readers import read_lines
     from xling.transfer.classifier import load_classifier
 
@@ -226,7 +226,7 @@ def evaluate(
         unlabelled[data.language or name] = texts
     adapted = adapt_languages(classifier, unlabelled)
     if adapted:
-        console.print(f"standardised {', '.join(adapted)} with their own unlabelled texts (no labels)")
+        console.print(f"adapted to {', '.join(adapted)} from their own unlabelled texts (no labels)")
     with console.status("scoring"):
         result = evaluate_transfer(classifier, test_sets, source_lang=source,
                                    majority_labels=training_labels(classifier), model=str(model))  # fmt: skip
