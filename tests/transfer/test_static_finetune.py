@@ -1,0 +1,86 @@
+"""Method c, table fine-tuned: a static encoder's table and a head trained together (toy shared space)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xling.errors import ConfigError, DataError
+from xling.training.loop import TrainingConfig
+from xling.transfer import static_finetune  # registers "static-finetune" / "classifier/static-finetune"
+from xling.transfer.classifier import load_classifier
+from xling.transfer.static_finetune import StaticFinetuneConfig, finetune_static
+
+from .toy import build_encoder, texts
+
+
+def _config(encoder, **fields) -> StaticFinetuneConfig:
+    training = TrainingConfig(max_steps=200, batch_size=16, lr=0.05, warmup_steps=5, weight_decay=0.0,
+                              log_every=50, checkpoint_every=200, threads=1)  # fmt: skip
+    return StaticFinetuneConfig(encoder=str(encoder), training=training, **fields)
+
+
+def _accuracy(classifier, data) -> float:
+    return float(np.mean([p == g for p, g in zip(classifier.predict(data.texts), data.labels, strict=True)]))
+
+
+def test_learns_english_and_labels_german_through_shared_rows(toy_encoder):
+    classifier = finetune_static(texts("eng"), texts("eng"), _config(toy_encoder))
+    assert _accuracy(classifier, texts("eng")) == 1.0
+    assert _accuracy(classifier, texts("deu")) >= 0.9
+    assert classifier.metadata["dev"]["macro_f1"] == 100.0
+    assert classifier.metadata["rows_moved"] > 0  # the table did train
+    probabilities = classifier.predict_proba(texts("deu").texts)
+    assert probabilities.shape == (len(texts("deu")), 3)
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+
+
+def test_without_a_shared_space_german_is_not_labelled(tmp_path):
+    unshared = build_encoder(tmp_path / "unshared", shared=False)
+    classifier = finetune_static(texts("eng"), None, _config(unshared))
+    assert _accuracy(classifier, texts("eng")) == 1.0
+    assert _accuracy(classifier, texts("deu")) < 0.7
+
+
+def test_anchor_holds_rows_near_the_shared_space_and_german_keeps_working(toy_encoder):
+    free = finetune_static(texts("eng"), None, _config(toy_encoder, anchor_weight=0.0))
+    anchored = finetune_static(texts("eng"), None, _config(toy_encoder, anchor_weight=1.0))
+    assert anchored.metadata["mean_row_shift"] < 0.6 * free.metadata["mean_row_shift"]
+    assert _accuracy(anchored, texts("deu")) >= 0.95
+    frozen = finetune_static(texts("eng"), None, _config(toy_encoder, train_table=False))
+    assert frozen.metadata["rows_moved"] == 0
+
+
+def test_saved_classifier_reloads_with_equal_probabilities(toy_encoder, tmp_path):
+    classifier = finetune_static(texts("eng"), texts("eng"), _config(toy_encoder, anchor_weight=0.5))
+    folder = classifier.save(tmp_path / "clf")
+    assert (folder / "encoder" / "modules.json").is_file() and (folder / "head.safetensors").is_file()
+    reloaded = load_classifier(folder)
+    assert isinstance(reloaded, static_finetune.StaticFinetunedClassifier)
+    assert reloaded.labels == classifier.labels
+    sample = texts("deu").texts + texts("eng").texts
+    np.testing.assert_allclose(reloaded.predict_proba(sample), classifier.predict_proba(sample), atol=1e-6)
+    assert reloaded.predict(sample) == classifier.predict(sample)
+
+
+def test_output_folder_is_the_run_and_the_classifier(toy_encoder, tmp_path):
+    config = _config(toy_encoder, output=str(tmp_path / "run"))
+    classifier = finetune_static(texts("eng"), texts("eng"), config)
+    reloaded = load_classifier(tmp_path / "run")
+    assert (tmp_path / "run" / "train_log.jsonl").is_file()
+    sample = texts("deu").texts
+    assert reloaded.predict(sample) == classifier.predict(sample)
+
+
+def test_bad_input_is_a_clear_error(toy_encoder, tmp_path):
+    with pytest.raises(ConfigError, match="anchor_weight"):
+        finetune_static(texts("eng"), None, _config(toy_encoder, anchor_weight=-1.0))
+    with pytest.raises(DataError, match="2 labels|needs two"):
+        finetune_static(texts("eng", ("positive",)), None, _config(toy_encoder))
+    dev = texts("eng")
+    dev.labels[3] = "sarcastic"
+    with pytest.raises(DataError, match="sarcastic"):
+        finetune_static(texts("eng"), dev, _config(toy_encoder))
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(DataError):
+        static_finetune.StaticFinetunedClassifier.load(tmp_path / "nothing")
