@@ -233,7 +233,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         method = args.fewshot_method
         upper = {lang: report["methods"][method]["scores"][lang]["in_language_f1"]
                  for lang in langs} if method in report["methods"] else None  # fmt: skip
-        curve = fewshot_curve(trainer(method, None), source_train, source_dev,
+        # the few-shot heads adapt to the targets as the zero-shot one does (self-training included)
+        curve = fewshot_curve(trainer(method, targets), source_train, source_dev,
                               {lang: split[lang, "train"] for lang in langs}, {lang: tests[lang] for lang in langs},
                               ks=args.ks, seeds=args.seeds, in_language=upper, model=f"{args.encoder} {method}")  # fmt: skip
         print(f"\n== few-shot curve, {method}: macro-F1 mean ± std over {args.seeds} seeds")
