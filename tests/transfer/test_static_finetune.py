@@ -84,3 +84,29 @@ def test_bad_input_is_a_clear_error(toy_encoder, tmp_path):
     (tmp_path / "nothing").mkdir()
     with pytest.raises(DataError):
         static_finetune.StaticFinetunedClassifier.load(tmp_path / "nothing")
+
+
+def test_the_method_is_reached_through_classifier_config(tmp_path):
+    """`method = "static-finetune"` goes through train_classifier and loads back through load_classifier,
+    in a fresh interpreter that never imported xling.transfer.static_finetune itself."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    toy_dir, clf = str(Path(__file__).parent), str(tmp_path / "clf")
+    code = f"""
+import sys
+from pathlib import Path
+sys.path.insert(0, {toy_dir!r})
+from toy import build_encoder, texts
+from xling.transfer.classifier import load_classifier, train_classifier
+from xling.transfer.config import ClassifierConfig
+config = ClassifierConfig(method="static-finetune", encoder=str(build_encoder(Path({str(tmp_path)!r}) / "enc")),
+                          output={clf!r})
+config.training.max_steps = 60
+train_classifier(config, texts("eng"), texts("eng"))
+print(load_classifier({clf!r}).kind)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "classifier/static-finetune"

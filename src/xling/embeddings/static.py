@@ -79,7 +79,7 @@ class StaticSentenceEncoder(nn.Module):
         # (a coalesced sparse tensor) rather than one row per token occurrence, as EmbeddingBag's own
         # sparse backward makes (6x the rows here, and a costly coalesce in the optimizer).
         rows, local_ids = torch.unique(ids, return_inverse=True)
-        table = _GatherRows.apply(weight, rows)
+        table = GatherRows.apply(weight, rows)
         return nn.functional.embedding_bag(local_ids, table, offsets, mode="mean")
 
     def save(self, path: str | Path, *, dtype: torch.dtype = torch.float32) -> None:
@@ -135,7 +135,7 @@ class StaticSentenceEncoder(nn.Module):
         return cls(tokenizer, embedding)
 
 
-class _GatherRows(torch.autograd.Function):
+class GatherRows(torch.autograd.Function):
     """weight[rows] whose gradient w.r.t. weight is a coalesced sparse tensor over `rows` only."""
 
     @staticmethod

@@ -116,7 +116,12 @@ Loader = Callable[[Path], TextClassifier]
 _METHODS: dict[str, Trainer] = {}
 _KINDS: dict[str, Loader] = {}
 # where a method or kind not registered yet lives: importing the module registers it
-_LAZY_MODULES = {"finetune": "xling.transfer.finetune", "classifier/finetune": "xling.transfer.finetune"}
+_LAZY_MODULES = {
+    "finetune": "xling.transfer.finetune",
+    "classifier/finetune": "xling.transfer.finetune",
+    "static-finetune": "xling.transfer.static_finetune",
+    "classifier/static-finetune": "xling.transfer.static_finetune",
+}
 
 
 def register_method(name: str, trainer: Trainer) -> None:

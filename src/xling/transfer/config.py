@@ -8,7 +8,7 @@ from xling.errors import ConfigError
 from xling.training.loop import TrainingConfig
 from xling.transfer.finetune import FinetuneConfig
 
-METHODS = ("frozen", "finetune")
+METHODS = ("frozen", "finetune", "static-finetune")
 """Ways to train a classifier: a head on a frozen encoder's sentence vectors, or fine-tuning the encoder."""
 
 
@@ -28,7 +28,9 @@ class ClassifierConfig:
     """The sentence encoder: a folder, a shipped model name (xling-mini) or a Hugging Face Hub id."""
     method: str = "frozen"
     """"frozen": logistic regression on the frozen encoder's sentence vectors (seconds on CPU); "finetune":
-    the encoder trained with a classification head through xling's training loop (the `training` section)."""
+    the encoder trained with a classification head through xling's training loop (the `training` section);
+    "static-finetune": a static encoder's table tuned with the head, rows anchored to their original values
+    (xling.transfer.static_finetune; measured below the frozen default across languages)."""
     C: float | None = None
     """Frozen: inverse L2 regularisation strength of the logistic regression. None: the value of `C_grid`
     with the best macro-F1 on the source-language dev split when one is given, else 1.0."""

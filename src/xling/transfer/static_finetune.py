@@ -33,7 +33,7 @@ from torch import nn
 
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
-from xling.embeddings.static import StaticSentenceEncoder, _GatherRows
+from xling.embeddings.static import GatherRows, StaticSentenceEncoder
 from xling.errors import ConfigError, DataError
 from xling.training.loop import TrainingConfig
 from xling.transfer.classifier import register_kind, register_method
@@ -161,7 +161,7 @@ class StaticClassificationObjective(nn.Module):
         weight = self.model.encoder.embedding.weight
         ids, offsets = batch["input_ids"], batch["offsets"]
         rows, local_ids = torch.unique(ids, return_inverse=True)
-        table = _GatherRows.apply(weight, rows) if weight.requires_grad else weight[rows]
+        table = GatherRows.apply(weight, rows) if weight.requires_grad else weight[rows]
         vectors = nn.functional.embedding_bag(local_ids, table, offsets, mode="mean")
         loss = nn.functional.cross_entropy(self.model.logits_of(vectors), batch["labels"])
         out = {"loss": loss, "tokens": torch.tensor(ids.numel())}
