@@ -30,8 +30,9 @@ In-language classifiers (the upper bound) are trained on the target itself, so t
 The best default pipeline (`--best`, default frozen) fills the top-level zero_shot / in_language /
 zero_shot_avg of `--json`; "methods" holds every method's evaluate_transfer Result.
 
-`--fewshot` adds the few-shot curve of `--fewshot-method` (default standardised): k = 0, 8, 32, 128
+`--fewshot` adds the few-shot curve of `--fewshot-method` (default frozen, the library default): k = 0, 8, 32, 128
 labelled examples per class from each target's TRAIN split, 5 seeds (xling.transfer.fewshot).
+`--pos` adds zero-shot UD POS tagging (benchmarks/transfer_pos.py with its defaults) under "pos".
 
     .venv/bin/python benchmarks/transfer.py --json runs/bench/transfer.json            # ~1 min on 2 cores
     .venv/bin/python benchmarks/transfer.py --eval-split val --methods frozen --self-train-rounds 0
@@ -42,6 +43,7 @@ labelled examples per class from each target's TRAIN split, 5 seeds (xling.trans
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -244,6 +246,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def run_pos(ud_data: str) -> dict[str, Any]:
+    """Return the figures of benchmarks/transfer_pos.py (zero-shot UPOS from English) run with its defaults."""
+    import importlib.util
+    import tempfile
+
+    spec = importlib.util.spec_from_file_location("transfer_pos", Path(__file__).with_name("transfer_pos.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "pos.json"
+        if module.main(["--data", ud_data, "--json", str(out)]) != 0:
+            raise RuntimeError("benchmarks/transfer_pos.py failed")
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(default_data()), help="UMSAB-layout folder")
@@ -267,7 +284,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--self-train-per-class", type=int, default=None,
                         help="frozen: self_train_per_class instead of the library default")  # fmt: skip
     parser.add_argument("--fewshot", action="store_true")
-    parser.add_argument("--fewshot-method", default="standardised")
+    parser.add_argument("--fewshot-method", default="frozen")
+    parser.add_argument(
+        "--pos",
+        action="store_true",
+        help="also UD POS: benchmarks/transfer_pos.py with its defaults, under 'pos' in --json",
+    )
+    parser.add_argument("--ud-data", default=os.environ.get("XLING_DATA", "../shared/data"),
+                        help="--pos: the folder holding ud/")  # fmt: skip
     parser.add_argument("--ks", default="0,8,32,128")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
@@ -286,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = run(args)
+        if args.pos:
+            report["pos"] = run_pos(args.ud_data)
     except XlingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
