@@ -217,8 +217,6 @@ def test_repeated_dictionary_pairs_enter_as_separate_units(tmp_path, sample_toke
 
 
 def test_with_a_best_metric_the_best_encoder_is_saved(tmp_path, sample_tokenizer_dir):
-    import json
-
     # "min" of dev retrieval: the worst checkpoint is "best", so the saved encoder must differ from the last one
     config = AlignConfig(
         output=str(tmp_path / "run"), data=CorpusConfig("sample", ["eng", "deu", "rus"], heldout_fraction=0.2),

@@ -83,8 +83,8 @@ class PretrainConfig:
     """Continue from the newest checkpoint in `output`; without it a folder with checkpoints is refused."""
 
     eval_pivot: str = "eng"
-    """The language every other one is retrieved against in the held-out evaluation, as an ISO 639-3 code
-    ("eng"; not normalized here); no retrieval figures when it has no held-out sentences."""
+    """The language every other one is retrieved against in the held-out evaluation (any code form, as
+    tlm_pivot: "en" and "eng" name the same one); no retrieval figures when it has no held-out sentences."""
 
     eval_layer: int | None = None
     """Hidden state the evaluation mean-pools (0 = embeddings, i = after layer i, negative from the end);
@@ -242,9 +242,7 @@ def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainCo
         for lang, rows in heldout.items()
     }
     retrieval: dict[str, dict[str, float]] = {}
-    pivot = (
-        normalize_language(config.eval_pivot) if config.eval_pivot else ""
-    )  # as tlm_pivot: 'en' and 'eng' name the same language
+    pivot = normalize_language(config.eval_pivot) if config.eval_pivot else ""
     if pivot in heldout:
         # the pivot side is encoded once; each language takes the rows of the ids it shares with it
         pivot_row = {sid: i for i, (sid, _) in enumerate(heldout[pivot])}

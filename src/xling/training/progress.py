@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
 PLAIN_EVERY_S = 10.0
 
@@ -33,26 +33,8 @@ class TrainingProgress:
             self._bar = self._make_bar(completed)
 
     def _make_bar(self, completed: int):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}"),
-            TextColumn("{task.fields[tps]:,.0f} tok/s"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=self._console,
-        )
+        bar = rich_bar("loss {task.fields[loss]:.4f}", "{task.fields[tps]:,.0f} tok/s", eta_label="eta",
+                       console=self._console)  # fmt: skip
         self._task = bar.add_task(self.description, total=self.total, completed=completed, loss=float("nan"),
                                   tps=0.0)  # fmt: skip
         return bar
@@ -92,6 +74,30 @@ class TrainingProgress:
         self._stream.write(line + "\n")
         self._stream.flush()
         self._last_line = time.perf_counter()
+
+
+def rich_bar(*fields: str, elapsed: bool = True, remaining: bool = True, eta_label: str = "",
+             transient: bool = False, console: Any = None) -> Any:  # fmt: skip
+    """Return a rich Progress: the task's description, a bar, done/total, then `fields` (TextColumn formats,
+    e.g. "loss {task.fields[loss]:.4f}"), the elapsed time and the time left (after `eta_label`, if any)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
+    columns += [TextColumn(text) for text in fields]
+    if elapsed:
+        columns.append(TimeElapsedColumn())
+    if remaining:
+        if eta_label:
+            columns.append(TextColumn(eta_label))
+        columns.append(TimeRemainingColumn())
+    return Progress(*columns, transient=transient, console=console)
 
 
 def _clock(seconds: float) -> str:

@@ -41,6 +41,7 @@ from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.tokenization.vocabulary_transfer import cached_transfer
 from xling.training import TrainingConfig, load_checkpoint, train
 from xling.training.distributed import barrier, init_distributed
+from xling.training.evaluations import run_evaluations
 
 logger = logging.getLogger(__name__)
 TRANSFER_DIR = "vocabulary_transfer"
@@ -318,8 +319,8 @@ def hard_negative_table(
 def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, langs: list[str]):
     """Return (evaluate, dev languages), or (None, None) when there is no dev set.
 
-    evaluate(objective, step) -> {"retrieval": mean accuracy, <lang>: accuracy} on held-out pairs; the
-    training loop logs it as the evaluation "dev" (dev_retrieval, dev_<lang>).
+    evaluate(objective, step) -> {"retrieval": mean accuracy, <lang>: accuracy} on held-out pairs; run it
+    through run_evaluations (which sets eval mode) as the evaluation "dev" (dev_retrieval, dev_<lang>).
     """
     heldout = config.data.heldout()
     if not (heldout.prefixes or heldout.fraction) or not config.dev_languages:
@@ -332,7 +333,6 @@ def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, lan
 
     @torch.inference_mode()
     def evaluate(objective, step: int) -> dict[str, float]:
-        objective.eval()
         scores = {}
         for lang in dev_langs[1:]:
             units = bank.shared(lang, pivot)[: config.dev_size]
@@ -341,7 +341,6 @@ def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, lan
                 rows = bank.banks[code].rows(bank.row[code][units])
                 vectors.append(objective.student(student.collate(rows)).float().numpy())
             scores[lang] = retrieval_accuracy(*vectors).average
-        objective.train()
         return {"retrieval": round(float(np.mean(list(scores.values()))), 4),
                 **{k: round(v, 4) for k, v in scores.items()}}  # fmt: skip
 
@@ -432,7 +431,7 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     if result.best is not None:  # training.best_metric: the encoder saved is the best one, not the last
         dev = load_checkpoint(Path(result.best["path"]), objective).get("metrics", dev)
     if evaluate and not dev:  # the loop scores the dev set at its last step only when eval_every is set
-        dev = {f"dev_{k}": v for k, v in evaluate(objective, result.steps).items()}
+        dev = run_evaluations({"dev": evaluate}, objective, result.steps)
     pairs = result.steps * config.training.batch_size * config.training.grad_accum
     training = {**result.to_dict(), "pairs": pairs}
     if result.is_main:
