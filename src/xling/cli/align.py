@@ -9,8 +9,11 @@ import typer
 
 from xling.cli.common import (
     JsonOut,
+    MaxSteps,
     Recipe,
+    Resume,
     Sets,
+    TgtVectors,
     TrainingSets,
     console,
     print_resumed,
@@ -37,10 +40,8 @@ def align_sentences_cmd(
         str | None, typer.Option(help="Tokenizer folder: give the encoder student this vocabulary first.")
     ] = None,
     teacher: Annotated[str | None, typer.Option(help="Teacher encoder for distillation.")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
-    resume: Annotated[
-        bool | None, typer.Option("--resume/--no-resume", help="Continue from the newest checkpoint.")
-    ] = None,
+    max_steps: MaxSteps = None,
+    resume: Resume = None,
     recipe: Recipe = None,
     set_: TrainingSets = None,
     json_path: JsonOut = None,
@@ -65,7 +66,7 @@ def align_sentences_cmd(
 @app.command("words")
 def align_words(
     src: Annotated[Path, typer.Option("--src", help="Source word vectors (.vec[.gz], .bin or .npy).")],
-    tgt: Annotated[Path, typer.Option("--tgt", help="Target word vectors.")],
+    tgt: TgtVectors,
     output: Annotated[Path, typer.Option(help="Folder for the mapping (mapping.safetensors + .json).")],
     method: Annotated[
         str | None, typer.Option(help="procrustes, identical, adversarial or selflearn.")

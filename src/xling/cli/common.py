@@ -25,6 +25,14 @@ JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures 
 ModelOpt = Annotated[
     str, typer.Option("--model", help="Encoder folder, shipped name (xling-mini) or Hub id.")
 ]
+MaxSteps = Annotated[int | None, typer.Option(help="Optimizer steps.")]
+Resume = Annotated[
+    bool | None, typer.Option("--resume/--no-resume", help="Continue from the newest checkpoint.")
+]
+TextInput = Annotated[Path, typer.Option("--input", help="Text file, one text per line (plain or .gz).")]
+SrcVectors = Annotated[Path, typer.Option("--src", help="Source word vectors.")]
+TgtVectors = Annotated[Path, typer.Option("--tgt", help="Target word vectors.")]
+MappingFolder = Annotated[Path, typer.Option(help="Mapping folder from `xling align words`.")]
 
 
 def write_json(path: Path | None, payload: dict) -> None:

@@ -13,6 +13,7 @@ from xling.cli.common import (
     ModelOpt,
     Recipe,
     Sets,
+    TextInput,
     console,
     load_encoder,
     write_json,
@@ -25,7 +26,7 @@ app = typer.Typer(help="Fast runtimes for an encoder, each checked against it.",
 
 def embed(
     model: ModelOpt,
-    input: Annotated[Path, typer.Option("--input", help="Text file, one text per line (plain or .gz).")],
+    input: TextInput,
     output: Annotated[
         Path, typer.Option("--output", help="Vectors: FILE.npy or FILE.fvecs (row i = line i).")
     ],

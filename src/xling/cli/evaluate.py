@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,8 +9,11 @@ from rich.console import Console
 
 from xling.cli.common import (
     JsonOut,
+    MappingFolder,
     Recipe,
     Sets,
+    SrcVectors,
+    TgtVectors,
     console,
     load_encoder,
     print_scores,
@@ -24,9 +26,9 @@ app = typer.Typer(help="The field's benchmarks, each one command with a report."
 
 @app.command("bli")
 def eval_bli(
-    src: Annotated[Path, typer.Option("--src", help="Source word vectors.")],
-    tgt: Annotated[Path, typer.Option("--tgt", help="Target word vectors.")],
-    mapping: Annotated[Path, typer.Option(help="Mapping folder from `xling align words`.")],
+    src: SrcVectors,
+    tgt: TgtVectors,
+    mapping: MappingFolder,
     dictionary: Annotated[str | None, typer.Option(help="Test dictionary, src<TAB>tgt per line.")] = None,
     retrieval: Annotated[str | None, typer.Option(help="nn, csls (k=10) or isf (inverted softmax).")] = None,
     max_vocab: Annotated[

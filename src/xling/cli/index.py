@@ -29,20 +29,24 @@ DUPLICATE_HELP = (
     "A document whose id is already in the index: skip it (adding a file again adds nothing twice), "
     "error (add nothing) or replace it."
 )
+DocumentsInput = Annotated[Path, typer.Option("--input", help=INPUT_HELP)]
+PlainLang = Annotated[str | None, typer.Option(help="Language of every line of a plain text file.")]
+OnDuplicate = Annotated[str, typer.Option("--on-duplicate", help=DUPLICATE_HELP)]
+IndexModel = Annotated[str | None, typer.Option(help="Encoder (default: the one the index was built with).")]
 
 
 @app.command("build")
 def index_build(
     folder: Annotated[Path, typer.Argument(help="Index folder to create.")],
-    input: Annotated[Path, typer.Option("--input", help=INPUT_HELP)],
+    input: DocumentsInput,
     model: ModelOpt = "xling-mini",
-    lang: Annotated[str | None, typer.Option(help="Language of every line of a plain text file.")] = None,
+    lang: PlainLang = None,
     kind: Annotated[str, typer.Option(help="FAISS index: flat (exact), ivf or hnsw.")] = "flat",
     overwrite: Annotated[
         bool,
         typer.Option("--overwrite", help="Replace an index already there (once the new one is complete)."),
     ] = False,
-    on_duplicate: Annotated[str, typer.Option("--on-duplicate", help=DUPLICATE_HELP)] = "skip",
+    on_duplicate: OnDuplicate = "skip",
 ) -> None:
     """Create a search index in FOLDER from a file of documents; nothing appears there until it is complete."""
     from xling.data.documents import read_documents
@@ -70,12 +74,10 @@ def index_build(
 @app.command("add")
 def index_add(
     folder: Annotated[Path, typer.Argument(help="Index folder.")],
-    input: Annotated[Path, typer.Option("--input", help=INPUT_HELP)],
-    lang: Annotated[str | None, typer.Option(help="Language of every line of a plain text file.")] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Encoder (default: the one the index was built with).")
-    ] = None,
-    on_duplicate: Annotated[str, typer.Option("--on-duplicate", help=DUPLICATE_HELP)] = "skip",
+    input: DocumentsInput,
+    lang: PlainLang = None,
+    model: IndexModel = None,
+    on_duplicate: OnDuplicate = "skip",
 ) -> None:
     """Add documents to an index in one transaction (all or nothing); prints what was added and skipped."""
     from xling.data.documents import read_documents
@@ -119,9 +121,7 @@ def index_search(
     queries: Annotated[list[str], typer.Argument(help="Queries, in any language.")],
     k: Annotated[int, typer.Option(help="Hits per query.")] = 5,
     lang: Annotated[str | None, typer.Option(help="Only hits in these languages (comma-separated).")] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Encoder (default: the one the index was built with).")
-    ] = None,
+    model: IndexModel = None,
     json_path: JsonOut = None,
 ) -> None:
     """Search an index with queries in any language; hits from all languages or only --lang ones."""

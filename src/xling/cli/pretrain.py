@@ -9,7 +9,9 @@ from rich.console import Console
 
 from xling.cli.common import (
     JsonOut,
+    MaxSteps,
     Recipe,
+    Resume,
     TrainingSets,
     console,
     print_resumed,
@@ -35,10 +37,8 @@ def pretrain(
     tlm_ratio: Annotated[
         float | None, typer.Option(help="Share of steps on translation pairs (TLM).")
     ] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
-    resume: Annotated[
-        bool | None, typer.Option("--resume/--no-resume", help="Continue from the newest checkpoint.")
-    ] = None,
+    max_steps: MaxSteps = None,
+    resume: Resume = None,
     recipe: Recipe = None,
     set_: TrainingSets = None,
     json_path: JsonOut = None,

@@ -80,7 +80,6 @@ def tokenizer_transfer(
 
     config = load_config(VocabTransferConfig, recipe, set_ or [], section="transfer", model=model,
                          tokenizer=tokenizer, output=output, overwrite=overwrite)  # fmt: skip
-    config.validate()
     with console.status(f"transferring {config.model} to the vocabulary {config.tokenizer}"):
         report = transfer_vocabulary(config.model, config.tokenizer, config.output, seed=config.seed,
                                      overwrite=config.overwrite)  # fmt: skip

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from xling.cli.common import JsonOut, Recipe, Sets, console, show_training_progress, write_json
+from xling.cli.common import JsonOut, Recipe, Sets, TextInput, console, show_training_progress, write_json
 from xling.config import load_config
 from xling.errors import ConfigError
 
@@ -141,7 +141,7 @@ def train(
 @app.command("predict")
 def predict(
     model: ClassifierOpt,
-    input: Annotated[Path, typer.Option("--input", help="Text file, one text per line (plain or .gz).")],
+    input: TextInput,
     output: Annotated[
         Path | None,
         typer.Option(

@@ -9,8 +9,11 @@ import typer
 from rich.console import Console
 
 from xling.cli.common import (
+    MappingFolder,
     Recipe,
     Sets,
+    SrcVectors,
+    TgtVectors,
     console,
 )
 from xling.config import load_config
@@ -53,9 +56,9 @@ def vectors_convert(
 @app.command("translate")
 def vectors_translate(
     words: Annotated[list[str], typer.Argument(help="Source words to translate.")],
-    src: Annotated[Path, typer.Option("--src", help="Source word vectors.")],
-    tgt: Annotated[Path, typer.Option("--tgt", help="Target word vectors.")],
-    mapping: Annotated[Path, typer.Option(help="Mapping folder from `xling align words`.")],
+    src: SrcVectors,
+    tgt: TgtVectors,
+    mapping: MappingFolder,
     retrieval: Annotated[str | None, typer.Option(help="nn, csls (k=10, the default) or isf.")] = None,
     top: Annotated[int | None, typer.Option(help="Translations per word (default 5).")] = None,
     max_vocab: Annotated[

@@ -103,7 +103,7 @@ class Encoder:
         """Return the encoder in a folder, shipped model name or Hub id (see the module docstring)."""
         opts = EncoderOptions(**options)
         folder = resolve_model(name_or_path)
-        meta = _read_meta(folder)
+        meta = read_metadata(folder)
         _check_options(opts)
         if opts.backend != "torch":
             from xling.embeddings.backends.onnx import load_onnx_module
@@ -215,10 +215,6 @@ def resolve_model(name_or_path: str | Path) -> Path:
         raise XlingError(
             f"{name}: not a local folder, and fetching it from the Hub failed ({error})"
         ) from error
-
-
-def _read_meta(folder: Path) -> dict[str, Any]:
-    return read_metadata(folder)
 
 
 def _read_json(path: Path) -> Any:

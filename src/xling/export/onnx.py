@@ -263,9 +263,7 @@ def _export_graph(module: TransformerSentenceEncoder, path: Path, opset: int) ->
     TorchScript exporter (`dynamo=False`, deprecated) is kept as a fallback for models it cannot trace.
     """
     graph = _SentenceGraph(module).eval()
-    device = next(module.parameters()).device
-    features, _ = module.featurize(["A first sentence to trace.", "A second, longer one, so rows differ."])
-    args = tuple(features[name].to(device) for name in INPUT_NAMES)  # batch 2: 1 would be specialised
+    args = _trace_inputs(module)
     external = sum(p.numel() * p.element_size() for p in module.parameters()) > EXTERNAL_DATA_BYTES
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     for stale in (path, path.with_name(path.name + ".data")):
@@ -280,13 +278,8 @@ def _export_graph(module: TransformerSentenceEncoder, path: Path, opset: int) ->
         return "dynamo"
     except Exception as error:  # noqa: BLE001  (any failure of the new exporter: try the old one)
         dynamo_error = error
-    axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}
     try:
-        with quiet_tools(), torch.no_grad():
-            torch.onnx.export(
-                graph, args, str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
-                dynamic_axes={**axes, OUTPUT_NAME: {0: "batch"}}, opset_version=opset, dynamo=False,
-            )  # fmt: skip
+        _export_torchscript(module, path, opset)
     except Exception as error:
         raise XlingError(
             f"ONNX export failed with both exporters: dynamo ({dynamo_error}); torchscript ({error})"
@@ -343,21 +336,28 @@ def _export_eager_torchscript(module: TransformerSentenceEncoder, path: Path, op
     before = getattr(model.config, "_attn_implementation", None)
     _set_attention(model, "eager")
     try:
-        graph = _SentenceGraph(module).eval()
-        device = next(module.parameters()).device
-        features, _ = module.featurize(
-            ["A first sentence to trace.", "A second, longer one, so rows differ."]
-        )
-        args = tuple(features[name].to(device) for name in INPUT_NAMES)
-        axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}
-        with quiet_tools(), torch.no_grad():
-            torch.onnx.export(
-                graph, args, str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
-                dynamic_axes={**axes, OUTPUT_NAME: {0: "batch"}}, opset_version=opset, dynamo=False,
-            )  # fmt: skip
+        _export_torchscript(module, path, opset)
     finally:
         if before is not None:
             _set_attention(model, before)
+
+
+def _trace_inputs(module: TransformerSentenceEncoder) -> tuple[torch.Tensor, ...]:
+    """Return (input_ids, attention_mask) of two sentences to trace with (batch 2: 1 would be specialised)."""
+    device = next(module.parameters()).device
+    features, _ = module.featurize(["A first sentence to trace.", "A second, longer one, so rows differ."])
+    return tuple(features[name].to(device) for name in INPUT_NAMES)
+
+
+def _export_torchscript(module: TransformerSentenceEncoder, path: Path, opset: int) -> None:
+    """Write `module`'s graph to `path` through the TorchScript exporter (`dynamo=False`), dynamic axes."""
+    graph = _SentenceGraph(module).eval()
+    axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}
+    with quiet_tools(), torch.no_grad():
+        torch.onnx.export(
+            graph, _trace_inputs(module), str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+            dynamic_axes={**axes, OUTPUT_NAME: {0: "batch"}}, opset_version=opset, dynamo=False,
+        )  # fmt: skip
 
 
 def _set_attention(model: nn.Module, name: str) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import time
@@ -40,6 +39,7 @@ import torch
 from torch import nn
 
 from xling.artifacts import has_metadata, read_metadata, write_metadata
+from xling.atomic import atomic_folder
 from xling.embeddings.encoder import Encoder, resolve_model
 from xling.embeddings.transformer import TransformerSentenceEncoder
 from xling.errors import ConfigError, DataError
@@ -157,9 +157,7 @@ def transfer_vocabulary(model: str | Path, tokenizer: str | Path, output: str | 
         teacher_vocab_size=embeddings.shape[0], counts=transfer.counts(),
         random_examples=transfer.examples("random"), composed_examples=transfer.examples("composed"), seed=seed,
     )  # fmt: skip
-    staging = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with atomic_folder(output, overwrite=True, what="encoder") as staging:
         student.save(staging)
         for name in TOKENIZER_EXTRAS:
             if (Path(tokenizer) / name).is_file():
@@ -175,11 +173,6 @@ def transfer_vocabulary(model: str | Path, tokenizer: str | Path, output: str | 
             "vocabulary_transfer": {k: v for k, v in report.to_dict().items() if k != "output"},
         }
         write_metadata(staging, {**meta, "tokenizer": tokenizer_metadata(tokenizer)})
-        if output.exists():
-            shutil.rmtree(output)
-        staging.rename(output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return report
 
 
