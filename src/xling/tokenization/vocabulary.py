@@ -175,7 +175,8 @@ HEARTBEAT_SECONDS = 5.0
 def _heartbeat(say: Callable[[str], None], message: str) -> Iterator[None]:
     """Return a context that says `message` now and again with the elapsed time every HEARTBEAT_SECONDS.
 
-    SentencePiece trains in one C++ call (up to a minute on 2 cores) that reports nothing itself.
+    SentencePiece trains in one C++ call that reports nothing itself (silent for up to 50 s on 2 cores, as
+    reported in issue 13).
     """
     every = HEARTBEAT_SECONDS
     say(message)
