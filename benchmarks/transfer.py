@@ -166,7 +166,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     vectors = VectorCache(encoder)
     # each language's unlabelled texts: its TRAIN split, labels unused
     unlabelled = {split[lang, "train"].language: split[lang, "train"].texts for lang in [args.source, *langs]}
-    stats = language_stats(vectors, unlabelled)
+    standardised = "standardised" in args.methods or (args.fewshot and args.fewshot_method == "standardised")
+    stats = language_stats(vectors, unlabelled) if standardised else {}  # only that method's head reads them
     targets = [split[lang, "test"].language for lang in langs]
 
     def frozen_config(method: str) -> ClassifierConfig:

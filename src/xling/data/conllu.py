@@ -106,17 +106,9 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
     tags: list[str] = []
     start = 0
 
-    def finish() -> None:
-        if words:
-            out.words.append(list(words))
-            out.tags.append(list(tags))
-            out.lines.append(start)
-            words.clear()
-            tags.clear()
-
     for number, text in _decoded_lines(path):
         if not text.strip():
-            finish()
+            _finish(out, words, tags, start)
             continue
         if text.startswith("#"):
             continue
@@ -152,10 +144,20 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
             start = number
         words.append(form)
         tags.append(tag)
-    finish()
+    _finish(out, words, tags, start)
     if not out.words:
         raise DataError("no sentences (no token lines)", path)
     return out
+
+
+def _finish(out: TaggedSentences, words: list[str], tags: list[str], start: int) -> None:
+    """Append the sentence in `words`/`tags` (starting on line `start`) to `out` and empty them; none if empty."""
+    if words:
+        out.words.append(list(words))
+        out.tags.append(list(tags))
+        out.lines.append(start)
+        words.clear()
+        tags.clear()
 
 
 def _is_range_or_node(token_id: str) -> bool:
@@ -182,21 +184,13 @@ def read_conll_ner(path: PathLike, *, language: str | None = None) -> TaggedSent
     expected: int | None = None
     first_line = 0
 
-    def finish() -> None:
-        if words:
-            out.words.append(list(words))
-            out.tags.append(list(tags))
-            out.lines.append(start)
-            words.clear()
-            tags.clear()
-
     for number, text in _decoded_lines(path):
         fields = text.split()
         if not fields:
-            finish()
+            _finish(out, words, tags, start)
             continue
         if fields[0] == "-DOCSTART-":
-            finish()
+            _finish(out, words, tags, start)
             continue
         if len(fields) < 2:
             raise DataError(f"token line with {len(fields)} column, expected a word and a tag", path, number)
@@ -212,7 +206,7 @@ def read_conll_ner(path: PathLike, *, language: str | None = None) -> TaggedSent
             start = number
         words.append(fields[0])
         tags.append(fields[-1])
-    finish()
+    _finish(out, words, tags, start)
     if not out.words:
         raise DataError("no sentences (no token lines)", path)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,45 +79,47 @@ def read_labelled(path: PathLike, language: str | None = None) -> LabelledTexts:
     return LabelledTexts(texts, labels, str(file), code)
 
 
+def _content_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Return an iterator over (1-based number, text) of the non-blank lines of `path`."""
+    for line in decoded_lines(path, None):
+        raw = line_text(line, path)
+        if raw.strip():
+            yield line.number, raw
+
+
 def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     labels: list[str] = []
-    for line in decoded_lines(path, None):
-        raw = line_text(line, path)
-        if not raw.strip():
-            continue
+    for number, raw in _content_lines(path):
         text, tab, label = raw.rpartition("\t")
         if not tab:
-            raise DataError("expected text<TAB>label, found no tab", path, line.number)
-        texts.append(_checked_text(text, path, line.number))
-        labels.append(_checked_label(label, path, line.number))
+            raise DataError("expected text<TAB>label, found no tab", path, number)
+        texts.append(_checked_text(text, path, number))
+        labels.append(_checked_label(label, path, number))
     return texts, labels
 
 
 def _read_jsonl(path: Path) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     labels: list[str] = []
-    for line in decoded_lines(path, None):
-        raw = line_text(line, path)
-        if not raw.strip():
-            continue
+    for number, raw in _content_lines(path):
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON ({exc.msg} at column {exc.colno})", path, line.number) from None
+            raise DataError(f"not valid JSON ({exc.msg} at column {exc.colno})", path, number) from None
         if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object, found {type(record).__name__}", path, line.number)
+            raise DataError(f"expected a JSON object, found {type(record).__name__}", path, number)
         for field in ("text", "label"):
             if field not in record:
                 raise DataError(f'missing field "{field}" (expected {{"text": ..., "label": ...}})',
-                                path, line.number)  # fmt: skip
+                                path, number)  # fmt: skip
         text, label = record["text"], record["label"]
         if not isinstance(text, str):
-            raise DataError(f'"text" must be a string, found {type(text).__name__}', path, line.number)
+            raise DataError(f'"text" must be a string, found {type(text).__name__}', path, number)
         if isinstance(label, bool) or not isinstance(label, str | int):
-            raise DataError(f'"label" must be a string or an integer, found {label!r}', path, line.number)
-        texts.append(_checked_text(text, path, line.number))
-        labels.append(_checked_label(str(label), path, line.number))
+            raise DataError(f'"label" must be a string or an integer, found {label!r}', path, number)
+        texts.append(_checked_text(text, path, number))
+        labels.append(_checked_label(str(label), path, number))
     return texts, labels
 
 

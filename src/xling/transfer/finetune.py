@@ -28,11 +28,13 @@ from torch import nn
 
 from xling.artifacts import read_metadata, write_metadata
 from xling.config import config_to_dict
+from xling.embeddings.transformer import pad_batch
 from xling.errors import ConfigError, DataError
 from xling.transfer.classifier import register_kind, register_method
 
 if TYPE_CHECKING:
     from xling.data.labelled import LabelledTexts
+    from xling.training.loop import TrainingConfig
     from xling.transfer.config import ClassifierConfig
 
 KIND = "classifier/finetune"
@@ -214,17 +216,6 @@ class ClassificationBatches:
         return batch
 
 
-def pad_batch(rows: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Return input_ids and attention_mask of `rows`, right-padded to the longest."""
-    width = max(len(row) for row in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
-    return {"input_ids": input_ids, "attention_mask": mask}
-
-
 def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
     """Return the token ids of each text (special tokens added, cut at max_length)."""
     return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
@@ -282,8 +273,17 @@ def dev_evaluation(model: nn.Module, tokenizer, dev: LabelledTexts, labels: Sequ
 def training_section(config: ClassifierConfig, steps_per_epoch: int, with_dev: bool):
     """Return the loop's config: config.training with the run's seed (training.seed, else config.seed) and,
     with a dev split and finetune.eval_every_epoch, the dev split scored once per epoch and the best kept."""
-    training = dataclasses.replace(config.training, seed=config.training.seed or config.seed)
-    if with_dev and training.eval_every == 0 and config.finetune.eval_every_epoch:
+    return dev_schedule(
+        config.training, config.seed, config.finetune.eval_every_epoch, steps_per_epoch, with_dev
+    )
+
+
+def dev_schedule(training: TrainingConfig, seed: int, eval_every_epoch: bool, steps_per_epoch: int,
+                 with_dev: bool) -> TrainingConfig:  # fmt: skip
+    """Return `training` with seed `seed` unless it has its own and, with a dev split: evaluations once per
+    epoch when `eval_every_epoch` and no eval_every is set, and dev_macro_f1 (max) as the best metric."""
+    training = dataclasses.replace(training, seed=training.seed or seed)
+    if with_dev and training.eval_every == 0 and eval_every_epoch:
         training = dataclasses.replace(training, eval_every=steps_per_epoch)
     if with_dev and training.eval_every and not training.best_metric:
         training = dataclasses.replace(training, best_metric="dev_macro_f1", best_mode="max")

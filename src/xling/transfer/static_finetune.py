@@ -37,6 +37,7 @@ from xling.embeddings.static import GatherRows, StaticSentenceEncoder
 from xling.errors import ConfigError, DataError
 from xling.training.loop import TrainingConfig
 from xling.transfer.classifier import register_kind, register_method
+from xling.transfer.finetune import ClassificationBatches, dev_schedule, label_indices
 
 if TYPE_CHECKING:
     from xling.data.labelled import LabelledTexts
@@ -174,29 +175,17 @@ class StaticClassificationObjective(nn.Module):
         return out
 
 
-class StaticBatches:
-    """The batch source: a pure function of (step, micro, rank, world size) and the seed (as fine-tuning's).
-
-    Each pass over the examples has its own seeded order; micro-batch (step x grad_accum + micro) x
-    world_size + rank takes the next `batch_size` examples of that endless stream.
-    """
+class StaticBatches(ClassificationBatches):
+    """The batch source: fine-tuning's example stream (`ClassificationBatches`), as bags of token ids."""
 
     def __init__(self, ids: list[list[int]], labels: Sequence[int], batch_size: int, grad_accum: int,
                  seed: int):  # fmt: skip
-        if not ids:
-            raise DataError("no training examples")
-        self.ids, self.labels = ids, np.asarray(labels, dtype=np.int64)
-        self.batch_size, self.grad_accum, self.seed = batch_size, grad_accum, seed
+        super().__init__(ids, labels, batch_size, grad_accum, pad_id=0, seed=seed)
 
     def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
         from xling.embeddings.static import bag_features
 
-        position = ((step * self.grad_accum + micro) * world_size + rank) * self.batch_size
-        n = len(self.ids)
-        chosen = []
-        for i in range(position, position + self.batch_size):
-            order = np.random.default_rng([self.seed, i // n]).permutation(n)
-            chosen.append(int(order[i % n]))
+        chosen = self.indices(step, micro, rank, world_size)
         batch = bag_features([self.ids[i] for i in chosen])
         batch["labels"] = torch.from_numpy(self.labels[chosen])
         return batch
@@ -247,7 +236,6 @@ def _run(config: StaticFinetuneConfig, train: LabelledTexts, dev: LabelledTexts 
          save: bool) -> StaticFinetunedClassifier:  # fmt: skip
     from xling.training import load_checkpoint
     from xling.training import train as run_training
-    from xling.transfer.finetune import label_indices
     from xling.transfer.metrics import classification_scores
 
     labels = sorted(set(train.labels))
@@ -264,11 +252,8 @@ def _run(config: StaticFinetuneConfig, train: LabelledTexts, dev: LabelledTexts 
         raise DataError(f"{len(empty)} training text(s) have no tokens (first: example {empty[0]})",
                         train.source, empty[0])  # fmt: skip
     steps_per_epoch = max(1, -(-len(ids) // (config.training.batch_size * config.training.grad_accum)))
-    training = dataclasses.replace(config.training, seed=config.training.seed or config.seed)
-    if dev is not None and training.eval_every == 0 and config.eval_every_epoch:
-        training = dataclasses.replace(training, eval_every=steps_per_epoch)
-    if dev is not None and training.eval_every and not training.best_metric:
-        training = dataclasses.replace(training, best_metric="dev_macro_f1", best_mode="max")
+    training = dev_schedule(config.training, config.seed, config.eval_every_epoch, steps_per_epoch,
+                            dev is not None)  # fmt: skip
     scale = config.scale or float(encoder.dimension) ** 0.5
     torch.manual_seed(training.seed)  # the head's initialisation
     model = StaticHeadModel(encoder, len(labels), scale)

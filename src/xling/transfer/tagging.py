@@ -40,6 +40,7 @@ from xling.atomic import atomic_folder
 from xling.config import config_to_dict
 from xling.data.conllu import TaggedSentences
 from xling.data.languages import normalize_language, same_language
+from xling.embeddings.transformer import pad_batch as pad_ids
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.evaluation.result import Result
 from xling.training import TrainingConfig, train
@@ -428,15 +429,12 @@ def encode_words(tokenizer, words: Sequence[str], tags: Sequence[str] | None, la
 
 def pad_batch(rows: Sequence[tuple[list[int], list[int], Any]], pad_id: int) -> dict[str, torch.Tensor]:
     """Return {"input_ids", "attention_mask", "labels"} padded on the right to the longest row."""
-    width = max(len(row[0]) for row in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-    for i, (ids, tags, _) in enumerate(rows):
-        input_ids[i, : len(ids)] = torch.tensor(ids)
-        attention[i, : len(ids)] = 1
+    batch = pad_ids([ids for ids, _, _ in rows], pad_id)
+    labels = torch.full(batch["input_ids"].shape, IGNORE_INDEX, dtype=torch.long)
+    for i, (_, tags, _) in enumerate(rows):
         labels[i, : len(tags)] = torch.tensor(tags)
-    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+    batch["labels"] = labels
+    return batch
 
 
 @dataclass
