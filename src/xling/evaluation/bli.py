@@ -128,13 +128,14 @@ def evaluate_bli(src: WordVectors, tgt: WordVectors, mapping: WordMapping, confi
     row: dict[str, Any] = {name: round(value, 2) for name, value in scores.items() if name.startswith("p@")}
     row.update(n=scores["n"], coverage=coverage.to_dict())
     pair = config.pair or _pair_from_name(path) or path.stem
+    primary = "p@1" if "p@1" in row else f"p@{config.ks[0]}"
     return Result(
         task="bli",
         model=mapping.method,
         data=str(path),
         scores={pair: row},
-        average=row.get("p@1", row[f"p@{config.ks[0]}"]),
-        primary="p@1" if "p@1" in row else f"p@{config.ks[0]}",
+        average=row[primary],
+        primary=primary,
         settings={
             "retrieval": config.retrieval,
             "k": config.k,

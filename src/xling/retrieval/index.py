@@ -47,11 +47,11 @@ from typing import TYPE_CHECKING, Any
 import faiss
 import numpy as np
 
-from xling.atomic import atomic_folder, atomic_write
+from xling.atomic import atomic_folder, atomic_write, write_json_atomically
 from xling.data.languages import normalize_language
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
-from xling.retrieval.knn import HNSW_EF_SEARCH, HNSW_M, INDEX_KINDS, IVF_NPROBE, ivf_list_count
+from xling.retrieval.knn import HNSW_EF_SEARCH, INDEX_KINDS, IVF_NPROBE, ivf_list_count, new_faiss_index
 from xling.retrieval.mining import encode_texts
 
 if TYPE_CHECKING:
@@ -255,7 +255,7 @@ class SearchIndex:
         index = cls(root, info, db)
         index._save_cache(0)
         # index.json last: a folder holding it is a complete index, one without it an interrupted create
-        _write_bytes_atomically(root / INFO_FILE, (json.dumps(info, indent=2) + "\n").encode("utf-8"))
+        write_json_atomically(root / INFO_FILE, info)
         return index
 
     @classmethod
@@ -842,21 +842,13 @@ class SearchIndex:
 
 def _new_faiss(kind: str, dimension: int, train: np.ndarray | None) -> faiss.Index:
     """Return an empty inner-product FAISS index with caller-chosen int64 ids; IVF is trained on `train`."""
-    if kind == "flat":
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-    if kind == "hnsw":
-        return faiss.IndexIDMap2(faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT))
-    if kind == "ivf":
-        count = 0 if train is None else len(train)
-        lists = ivf_list_count(count)
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
-        if lists == 1:
-            index.cp.min_points_per_centroid = 1  # one list needs no clustering: silence FAISS's warning
-        if count:
-            index.train(train)
-        _set_search_breadth(index, kind)
-        return index
-    raise ConfigError(f"search index: index kind must be one of {', '.join(INDEX_KINDS)}, got {kind!r}")
+    if kind != "ivf":
+        return faiss.IndexIDMap2(new_faiss_index(kind, dimension))
+    count = 0 if train is None else len(train)
+    index = new_faiss_index(kind, dimension, ivf_list_count(count))
+    if count:
+        index.train(train)
+    return index
 
 
 def _set_search_breadth(index: faiss.Index, kind: str) -> None:
@@ -982,12 +974,6 @@ def _check_target(root: Path, overwrite: bool) -> None:
 def _is_own_temporary(name: str) -> bool:
     """Return True for a temporary file this module writes (left behind by a crash)."""
     return name.startswith((f".{CACHE_FILE}.", f".{INFO_FILE}.")) and name.endswith(".tmp")
-
-
-def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Return nothing; write `data` to `path` atomically (see xling.atomic)."""
-    with atomic_write(path, "wb") as handle:
-        handle.write(data)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

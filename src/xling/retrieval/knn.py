@@ -37,6 +37,7 @@ __all__ = [
     "margin_nearest",
     "margin_scores",
     "neighbourhood_means",
+    "new_faiss_index",
     "top1_accuracy",
 ]
 
@@ -74,22 +75,26 @@ def faiss_threads(threads: int | None) -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
+def new_faiss_index(kind: str, dimension: int, lists: int = 1) -> faiss.Index:
+    """Return an empty inner-product FAISS index of kind flat, hnsw or ivf (`lists` lists, not trained)."""
+    if kind == "flat":
+        return faiss.IndexFlatIP(dimension)
+    if kind == "hnsw":
+        return faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    if kind == "ivf":
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        if lists == 1:
+            index.cp.min_points_per_centroid = 1  # one list needs no clustering: silence FAISS's warning
+        index.nprobe = min(lists, IVF_NPROBE)
+        return index
+    raise ConfigError(f"index kind must be one of {', '.join(INDEX_KINDS)}, got {kind!r}")
+
+
 def build_faiss_index(base: np.ndarray, kind: str) -> faiss.Index:
     """Return an inner-product FAISS index of kind flat, ivf or hnsw holding the rows of `base`."""
-    dim = base.shape[1]
-    if kind == "flat":
-        index: faiss.Index = faiss.IndexFlatIP(dim)
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    elif kind == "ivf":
-        nlist = ivf_list_count(len(base))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        if nlist == 1:
-            index.cp.min_points_per_centroid = 1  # one list needs no clustering: silence FAISS's warning
+    index = new_faiss_index(kind, base.shape[1], ivf_list_count(len(base)) if kind == "ivf" else 1)
+    if kind == "ivf":
         index.train(base)
-        index.nprobe = min(nlist, IVF_NPROBE)
-    else:
-        raise ConfigError(f"index kind must be one of {', '.join(INDEX_KINDS)}, got {kind!r}")
     index.add(base)
     return index
 
