@@ -13,8 +13,6 @@ Methods (`--methods`, comma-separated; all on the frozen `--encoder`, default xl
                 (self_train_rounds, self_train_per_class; --self-train-rounds, --self-train-per-class and
                 --c-grid override the shipped values, to compare them on --eval-split val)
   frozen-raw    raw sentence vectors (standardize = false), no self-training (self_train_rounds = 0)
-  frozen-wide   frozen-raw with C from WIDE_GRID (0.001 ... 10): the English val split prefers C <= 0.03;
-                WIDE_GRID is now ClassifierConfig's default C_grid too, so this equals frozen-raw
   standardised  each language's vectors standardised with that language's own mean and standard deviation
                 per dimension before the head (source: the English train texts; each target: the texts of
                 its TRAIN split, labels unused), then logistic regression (C from WIDE_GRID on English val).
@@ -56,7 +54,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("frozen", "frozen-raw", "frozen-wide", "standardised", "self-train")
+METHODS = ("frozen", "frozen-raw", "standardised", "self-train")
 WIDE_GRID = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 SELF_TRAIN = {"rounds": 2, "per_class": 300}
 
@@ -183,10 +181,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             config.C_grid = list(WIDE_GRID)
             config.self_train_rounds = SELF_TRAIN["rounds"]
             config.self_train_per_class = SELF_TRAIN["per_class"]
-        else:  # frozen-raw, frozen-wide
+        else:  # frozen-raw (WIDE_GRID is ClassifierConfig's default C_grid now)
             config.standardize, config.self_train_rounds = False, 0
-            if method == "frozen-wide":
-                config.C_grid = list(WIDE_GRID)
         config.validate()
         return config
 
