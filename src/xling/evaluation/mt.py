@@ -1,0 +1,299 @@
+"""Translation quality (`xling eval mt`): sacrebleu BLEU and chrF++ per direction, direct and through a pivot.
+
+Each direction of a test set (xling.translation.testsets: a held-out Bible book, NTREX, Tatoeba) is
+translated by the model and scored at corpus level against its one reference, as sacrebleu defines the
+metrics (sacrebleu 2.x, `sacrebleu/metrics/bleu.py` and `sacrebleu/metrics/chrf.py`):
+
+- BLEU: `BLEU()` with sacrebleu's defaults (mixed case, exp smoothing, 4-grams) and the tokenizer sacrebleu
+  picks for the target language (`BLEU._TOKENIZER_MAP`, as `sacrebleu -l src-tgt` does): `zh` for Chinese,
+  `ja-mecab` for Japanese, `ko-mecab` for Korean, `13a` otherwise. Without MeCab installed, Japanese and Korean
+  fall back to `char` (logged; the signature says `tok:char`).
+- chrF++: `CHRF(word_order=2)` (character 6-grams and word 2-grams, beta 2; Popović 2017).
+
+Every score comes with sacrebleu's signature (`metric.get_signature()`), so a figure can be reproduced and
+compared only with figures of the same signature. The primary metric is chrF++: BLEU on 200 verses of a
+small model is mostly zero and tokenizer-dependent.
+
+With a pivot (`pivot = "eng"`), every direction that does not involve the pivot is also translated
+src -> pivot -> tgt, and scored on the same references, beside the direct translation: whether a model
+translates directly between two languages better than through English.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sacrebleu.metrics import BLEU, CHRF
+
+from xling.atomic import atomic_write
+from xling.data.languages import MACROLANGUAGES, normalize_language
+from xling.errors import ConfigError
+from xling.evaluation.result import Result
+from xling.translation.decoding import DecodeOptions
+from xling.translation.testsets import (
+    TESTSETS,
+    DirectionData,
+    bible_folder,
+    bible_test,
+    ntrex_folder,
+    ntrex_test,
+    parse_direction,
+    tatoeba_folder,
+    tatoeba_test,
+)
+
+__all__ = [
+    "DEFAULT_DIRECTIONS",
+    "MTEvalConfig",
+    "TextTranslator",
+    "corpus_scores",
+    "evaluate_mt",
+    "expand_directions",
+    "load_tests",
+    "score_directions",
+]
+
+logger = logging.getLogger(__name__)
+
+# The yardstick of the default model (issue 15, section 4): English into German, French and Spanish.
+DEFAULT_DIRECTIONS = ["eng-deu", "eng-fra", "eng-spa"]
+# sacrebleu picks a BLEU tokenizer from these target-language codes (BLEU._TOKENIZER_MAP).
+_SACREBLEU_LANG = {"zho": "zh", **{code: "zh" for code in MACROLANGUAGES["zho"]}, "jpn": "ja", "kor": "ko"}
+
+
+class TextTranslator(Protocol):
+    """What the evaluation needs of a model: `xling.translation.translator.Translator` is one."""
+
+    def translate(
+        self,
+        texts: Sequence[str],
+        src: str | Sequence[str] | None,
+        tgt: str | Sequence[str],
+        options: DecodeOptions | None = None,
+        *,
+        progress: bool = False,
+    ) -> list[str]:
+        """Return one translation per text, in order."""
+        ...
+
+
+@dataclass
+class MTEvalConfig:
+    """Settings of `xling eval mt`."""
+
+    model: str = ""
+    """Translation model folder (what the Translator loads)."""
+    backend: str = "auto"
+    """Translator backend: auto uses the model's ctranslate2/ conversion when present, else PyTorch."""
+    testset: str = "bible"
+    """bible (held-out verses of an aligned corpus), ntrex (news, eng -> xx and xx -> yy) or tatoeba (xx <-> eng)."""
+    data: str = ""
+    """Data root holding bible/, ntrex/ or tatoeba/ (or that folder itself); "": $XLING_DATA, else ../shared/data."""
+    directions: list[str] = field(default_factory=lambda: list(DEFAULT_DIRECTIONS))
+    """Directions scored, "src-tgt" each (eng-deu, deu-fra)."""
+    pivot: str = ""
+    """Also translate each direction not involving this language through it (src -> pivot -> tgt); "": off."""
+    heldout_prefixes: list[str] = field(default_factory=lambda: ["JHN."])
+    """bible: the verse ids scored are those starting with one of these (John, held out of training)."""
+    max_sentences: int = 0
+    """Score the first N sentences of each direction (deterministic); 0: all."""
+    variants: list[str] = field(default_factory=list)
+    """ntrex: reference files replacing their language's default, by tag (zho-TW, fra-CA, srp-Latn)."""
+    bleu_tokenize: str = ""
+    """BLEU tokenizer; "": sacrebleu's choice for the target language (13a; zh, ja-mecab, ko-mecab)."""
+    hypotheses: str = ""
+    """Folder to write each direction's translations to (<src>-<tgt>.txt, <src>-<tgt>.pivot.txt); "": none."""
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    """How to decode (beam size, length penalty, batch size, ...)."""
+
+    def validate(self) -> None:
+        """Return nothing; raise ConfigError naming the first bad field."""
+        if self.testset not in TESTSETS:
+            raise ConfigError(f"testset: {self.testset!r} must be one of {', '.join(TESTSETS)}")
+        if not self.directions:
+            raise ConfigError("directions: name at least one direction, e.g. eng-deu")
+        for direction in self.directions:
+            parse_direction(direction)
+        if (
+            isinstance(self.max_sentences, bool)
+            or not isinstance(self.max_sentences, int)
+            or self.max_sentences < 0
+        ):
+            raise ConfigError(f"max_sentences: {self.max_sentences!r} must be 0 (all) or a positive integer")
+        if self.pivot:
+            normalize_language(self.pivot, where="pivot")
+        if self.bleu_tokenize and self.bleu_tokenize not in BLEU.TOKENIZERS:
+            raise ConfigError(
+                f"bleu_tokenize: {self.bleu_tokenize!r} must be one of {', '.join(BLEU.TOKENIZERS)}"
+            )
+        if self.testset == "bible" and not [p for p in self.heldout_prefixes if p]:
+            raise ConfigError("heldout_prefixes: name at least one verse id prefix, e.g. JHN.")
+        self.decode.validate()
+
+
+def expand_directions(sources: Sequence[str], targets: Sequence[str]) -> list[str]:
+    """Return "src-tgt" for every source and target language that differ, sources first, as ISO 639-3."""
+    src_codes = [normalize_language(code, where="--src") for code in sources]
+    tgt_codes = [normalize_language(code, where="--tgt") for code in targets]
+    directions = [f"{s}-{t}" for s in src_codes for t in tgt_codes if s != t]
+    if not directions:
+        raise ConfigError("directions: --src and --tgt give no pair of different languages")
+    return directions
+
+
+def load_tests(config: MTEvalConfig) -> tuple[str, list[DirectionData]]:
+    """Return (what was read, for Result.data) and the test of each direction of `config`, in its order."""
+    pairs = list(dict.fromkeys(parse_direction(direction) for direction in config.directions))
+    n = config.max_sentences
+    if config.testset == "bible":
+        folder = bible_folder(config.data)
+        prefixes = [p for p in config.heldout_prefixes if p]
+        tests = [bible_test(folder, src, tgt, prefixes, n) for src, tgt in pairs]
+        return f"{folder}, ids starting {' '.join(prefixes)}", tests
+    if config.testset == "ntrex":
+        folder = ntrex_folder(config.data)
+        return str(folder), [ntrex_test(folder, src, tgt, n, config.variants) for src, tgt in pairs]
+    folder = tatoeba_folder(config.data)
+    return str(folder), [tatoeba_test(folder, src, tgt, n) for src, tgt in pairs]
+
+
+def bleu_metric(tgt: str, tokenize: str = "") -> BLEU:
+    """Return sacrebleu's BLEU for target language `tgt`: its tokenizer for that language unless `tokenize`."""
+    trg_lang = _SACREBLEU_LANG.get(normalize_language(tgt), "")
+    if tokenize:
+        return BLEU(tokenize=tokenize, trg_lang=trg_lang)
+    try:
+        return BLEU(trg_lang=trg_lang)
+    except (ImportError, RuntimeError) as exc:  # ja-mecab / ko-mecab need sacrebleu[ja] / sacrebleu[ko]
+        logger.warning("BLEU into %s: %s; scoring with the char tokenizer instead", tgt, str(exc).strip())
+        return BLEU(tokenize="char")
+
+
+def corpus_scores(
+    hypotheses: Sequence[str], references: Sequence[str], tgt: str, bleu_tokenize: str = ""
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Return ({"bleu", "chrf++"}, their sacrebleu signatures) of corpus-level scores against one reference."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
+    bleu, chrf = bleu_metric(tgt, bleu_tokenize), CHRF(word_order=2)
+    refs = [list(references)]
+    scores = {"bleu": round(bleu.corpus_score(list(hypotheses), refs).score, 2),
+              "chrf++": round(chrf.corpus_score(list(hypotheses), refs).score, 2)}  # fmt: skip
+    return scores, {"bleu": str(bleu.get_signature()), "chrf++": str(chrf.get_signature())}
+
+
+class _Memo:
+    """Translations already made in this run: a pivot reuses the src -> pivot outputs of its source side."""
+
+    def __init__(self, translator: TextTranslator, options: DecodeOptions, progress: bool) -> None:
+        self.translator, self.options, self.progress = translator, options, progress
+        self.done: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
+
+    def __call__(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
+        """Return the translations of `texts` from `src` into `tgt`, one per text."""
+        key = (src, tgt, tuple(texts))
+        if key not in self.done:
+            out = list(self.translator.translate(list(texts), src, tgt, self.options, progress=self.progress))
+            if len(out) != len(texts):
+                raise ValueError(f"the translator returned {len(out)} translations for {len(texts)} texts")
+            self.done[key] = out
+        return self.done[key]
+
+
+def score_directions(
+    translator: TextTranslator,
+    tests: Sequence[DirectionData],
+    *,
+    options: DecodeOptions | None = None,
+    pivot: str = "",
+    bleu_tokenize: str = "",
+    hypotheses: str | Path = "",
+    show_progress: bool = False,
+    on_direction: Callable[[str], object] | None = None,
+) -> tuple[dict[str, dict[str, float | int]], dict[str, dict[str, str]]]:
+    """Return per direction {bleu, chrf++, n[, pivot_bleu, pivot_chrf++]} and its sacrebleu signatures.
+
+    The pivot columns are there for directions that involve neither side of `pivot`. `on_direction` is
+    called with each direction ("deu-fra", "deu-eng-fra") before it is translated; `show_progress` is passed
+    to the translator.
+    """
+    options = options or DecodeOptions()
+    via = normalize_language(pivot) if pivot else ""
+    translate = _Memo(translator, options, show_progress)
+    scores: dict[str, dict[str, float | int]] = {}
+    signatures: dict[str, dict[str, str]] = {}
+    for test in tests:
+        if on_direction:
+            on_direction(test.label)
+        outputs = {"": translate(test.sources, test.src, test.tgt)}
+        if via and via not in (test.src, test.tgt):
+            if on_direction:
+                on_direction(f"{test.src}-{via}-{test.tgt}")
+            outputs["pivot_"] = translate(translate(test.sources, test.src, via), via, test.tgt)
+        row: dict[str, float | int] = {}
+        for prefix, hyps in outputs.items():
+            # The pivot's outputs are scored on the same references, so both share one signature.
+            figures, signatures[test.label] = corpus_scores(hyps, test.references, test.tgt, bleu_tokenize)
+            row.update({f"{prefix}{name}": value for name, value in figures.items()})
+        scores[test.label] = {**row, "n": len(test.sources)}
+        logger.info("%s (%s): %s", test.label, test.origin, scores[test.label])
+        if hypotheses:
+            _write_hypotheses(Path(hypotheses), test.label, outputs)
+    if via and not any("pivot_chrf++" in row for row in scores.values()):
+        logger.warning("pivot %s: every direction involves it, so nothing was translated through it", via)
+    return scores, signatures
+
+
+def _write_hypotheses(folder: Path, label: str, outputs: dict[str, list[str]]) -> None:
+    """Write one file of translations per output kind, line i for source i."""
+    for prefix, hyps in outputs.items():
+        name = f"{label}.pivot.txt" if prefix else f"{label}.txt"
+        with atomic_write(folder / name) as handle:
+            # A line break inside an output would shift every later line away from its source.
+            handle.writelines(" ".join(h.splitlines()) + "\n" for h in hyps)
+
+
+def evaluate_mt(
+    translator: TextTranslator,
+    config: MTEvalConfig,
+    *,
+    show_progress: bool = False,
+    on_direction: Callable[[str], object] | None = None,
+) -> Result:
+    """Return BLEU and chrF++ per direction of `config`'s test set, their mean chrF++ being the average.
+
+    Rows are keyed "src-tgt" and hold bleu, chrf++ and n (and pivot_bleu, pivot_chrf++ with a pivot);
+    settings hold the sacrebleu signatures per direction, the decoding options and what was read.
+    """
+    config.validate()
+    started = time.perf_counter()
+    data, tests = load_tests(config)
+    scores, signatures = score_directions(
+        translator, tests, options=config.decode, pivot=config.pivot, bleu_tokenize=config.bleu_tokenize,
+        hypotheses=config.hypotheses, show_progress=show_progress, on_direction=on_direction,
+    )  # fmt: skip
+    average = sum(float(row["chrf++"]) for row in scores.values()) / len(scores)
+    settings = {
+        "testset": config.testset,
+        "directions": list(scores),
+        "pivot": normalize_language(config.pivot) if config.pivot else None,
+        "max_sentences": config.max_sentences,
+        "origins": {test.label: test.origin for test in tests},
+        "signatures": signatures,
+        "bleu_tokenize": config.bleu_tokenize or "sacrebleu default for the target language",
+        "decode": dataclasses.asdict(config.decode),
+        "backend": config.backend,
+    }
+    if config.testset == "bible":
+        settings["heldout_prefixes"] = [p for p in config.heldout_prefixes if p]
+    if config.testset == "ntrex":
+        settings["variants"] = list(config.variants)
+    model = config.model or str(getattr(translator, "name", "?"))
+    return Result(task="mt", model=model, data=data, scores=scores, average=round(average, 2), primary="chrf++",
+                  settings=settings, seconds=time.perf_counter() - started)  # fmt: skip

@@ -1,0 +1,198 @@
+"""Translation test sets: per direction, the source language, target language, sources and references.
+
+- bible: the verses of an id-aligned corpus folder (`<lang>.tsv[.gz]`, `id<TAB>text`, e.g. ../shared/data/bible)
+  whose ids start with held-out prefixes ("JHN.": John, which `recipes/mt-bible.toml` keeps out of training),
+  joined on id by `xling.data.readers.AlignedCorpus.pairs`, in the source file's order.
+- ntrex: NTREX-128 (WMT19 newstest translated from English by humans, 1,997 line-aligned news sentences;
+  ../shared/data/ntrex). eng -> xx translates the English source `newstest2019-src.eng.txt.gz` against
+  `newstest2019-ref.<xx>.txt.gz`; xx -> yy translates the xx reference against the yy reference, both
+  translations of the same English line; xx -> eng is scored against the English source. Test set only.
+- tatoeba: the LASER Tatoeba pairs (`tatoeba.<xx>-eng.<xx>` / `.eng`), xx <-> eng only. Test set only.
+
+NTREX names languages by file tags (ISO 639-3, some with a script or region). A language code given by a user
+or a model (any form `normalize_language` reads) finds its file so:
+
+- eng: the English source (the original text, not the eng-GB / eng-US / eng-IN re-translations);
+- zho and cmn (Mandarin, as the Bible and Tatoeba label Chinese) -> zho-CN (Simplified, the Bible's cmn
+  script); srp -> srp-Cyrl (the script of the Bible's srp); fra -> fra and spa -> spa (not fra-CA, spa-MX);
+- individual languages that NTREX files under their macrolanguage or a sibling code (`NTREX_TAGS`):
+  ara -> arb, swh -> swa, pes -> fas, zsm -> msa, lvs -> lav, ekk -> est, azj -> aze-Latn, uzn -> uzb,
+  npi -> nep, gaz -> orm, als -> sqi, khk -> mon, plt -> mlg, tgl -> fil (Filipino, standardised Tagalog),
+  aze -> aze-Latn, kur -> kmr, ckb -> ckb-Arab, snd -> snd-Arab, sna -> sna-Latn, tgk -> tgk-Cyrl;
+- any other code: the file of that ISO 639-3 code.
+
+lzh (Classical Chinese), wuu and the other Chinese varieties get no reference: NTREX's Chinese is modern
+Mandarin, and scoring them against it would be wrong. `variants` picks another file of the same language
+(["zho-TW"], ["fra-CA", "srp-Latn"]); the second Spanish reference (`newstest2019-ref-2.spa`) is not used,
+so every direction is scored against one reference.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from xling.data.languages import language_name, normalize_language
+from xling.data.readers import AlignedCorpus, read_parallel_files, read_tatoeba, require_file
+from xling.data.root import data_folder
+from xling.errors import ConfigError, DataError
+
+__all__ = [
+    "NTREX_SOURCE",
+    "NTREX_TAGS",
+    "TESTSETS",
+    "DirectionData",
+    "bible_folder",
+    "bible_test",
+    "ntrex_folder",
+    "ntrex_reference",
+    "ntrex_test",
+    "parse_direction",
+    "tatoeba_folder",
+    "tatoeba_test",
+]
+
+TESTSETS = ("bible", "ntrex", "tatoeba")
+NTREX_SOURCE = "newstest2019-src.eng.txt.gz"
+# ISO 639-3 code -> NTREX file tag, where the tag is not the code itself (see the module docstring).
+NTREX_TAGS: dict[str, str] = {
+    "zho": "zho-CN", "cmn": "zho-CN", "srp": "srp-Cyrl",
+    "ara": "arb", "swh": "swa", "pes": "fas", "zsm": "msa", "lvs": "lav", "ekk": "est", "azj": "aze-Latn",
+    "uzn": "uzb", "npi": "nep", "gaz": "orm", "als": "sqi", "khk": "mon", "plt": "mlg", "tgl": "fil",
+    "aze": "aze-Latn", "kur": "kmr", "ckb": "ckb-Arab", "snd": "snd-Arab", "sna": "sna-Latn", "tgk": "tgk-Cyrl",
+}  # fmt: skip
+# Chinese varieties other than Mandarin: NTREX's zho references are Mandarin, so they have none.
+NO_NTREX_REFERENCE = frozenset({"lzh", "wuu", "hak", "nan", "gan", "hsn", "cjy", "cpx"})
+
+
+@dataclass(frozen=True)
+class DirectionData:
+    """One translation direction of a test set: line i of `references` translates line i of `sources`."""
+
+    src: str
+    """Source language, ISO 639-3 (what the translator is told)."""
+    tgt: str
+    """Target language, ISO 639-3."""
+    sources: list[str]
+    """The texts to translate."""
+    references: list[str]
+    """One human translation per source."""
+    origin: str
+    """Where the two sides came from (file names, id prefixes), for reports."""
+
+    @property
+    def label(self) -> str:
+        """Return the direction as "src-tgt"."""
+        return f"{self.src}-{self.tgt}"
+
+
+def parse_direction(text: str) -> tuple[str, str]:
+    """Return (src, tgt) as ISO 639-3 codes from "src-tgt" ("eng-deu", "en-de"); ConfigError if malformed."""
+    parts = [part.strip() for part in str(text).split("-")]
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(
+            f"directions: {text!r} is not src-tgt with plain language codes (e.g. eng-deu); "
+            "for a script or region variant of an NTREX reference use `variants`"
+        )
+    src, tgt = (normalize_language(code, where=f"direction {text!r}") for code in parts)
+    if src == tgt:
+        raise ConfigError(f"directions: {text!r} translates {src} into itself")
+    return src, tgt
+
+
+def bible_folder(data: str | os.PathLike[str] | None) -> Path:
+    """Return the id-aligned corpus folder inside the data root `data` (its bible/ folder), or the root itself."""
+    return data_folder(data, "bible", "aligned corpus files (<lang>.tsv or <lang>.tsv.gz)",
+                       lambda folder: any(folder.glob("*.tsv*")))  # fmt: skip
+
+
+def ntrex_folder(data: str | os.PathLike[str] | None) -> Path:
+    """Return the NTREX folder inside the data root `data` (its ntrex/ folder), or the root itself."""
+    return data_folder(data, "ntrex", f"NTREX files ({NTREX_SOURCE})",
+                       lambda folder: (folder / NTREX_SOURCE).is_file())  # fmt: skip
+
+
+def tatoeba_folder(data: str | os.PathLike[str] | None) -> Path:
+    """Return the Tatoeba folder inside the data root `data` (its tatoeba/ folder), or the root itself."""
+    return data_folder(data, "tatoeba", "Tatoeba files (tatoeba.<lang>-eng.<lang>)",
+                       lambda folder: any(folder.glob("tatoeba.*-eng.eng")))  # fmt: skip
+
+
+def _first(rows: Iterable, max_sentences: int) -> list:
+    """Return the first `max_sentences` items of `rows` (all of them when it is 0)."""
+    return list(islice(rows, max_sentences) if max_sentences > 0 else rows)
+
+
+def bible_test(
+    folder: str | os.PathLike[str], src: str, tgt: str, prefixes: Sequence[str], max_sentences: int = 0
+) -> DirectionData:
+    """Return the src -> tgt pairs whose ids start with one of `prefixes`, in source order, the first
+    `max_sentences` of them (all when 0)."""
+    if not prefixes or not all(prefixes):
+        raise ConfigError(
+            f"heldout_prefixes: name at least one id prefix such as 'JHN.', got {list(prefixes)!r}"
+        )
+    corpus = AlignedCorpus.from_dir(folder)
+    wanted = tuple(prefixes)
+    keep: Callable[[str], bool] = lambda ident: ident.startswith(wanted)  # noqa: E731
+    rows = _first(corpus.pairs(src, tgt, ids=keep), max_sentences)
+    if not rows:
+        raise DataError(f"no {src}-{tgt} pairs with ids starting {', '.join(wanted)}", folder)
+    src_code, tgt_code = normalize_language(src), normalize_language(tgt)
+    return DirectionData(src=src_code, tgt=tgt_code, sources=[s for _, s, _ in rows],
+                         references=[t for _, _, t in rows],
+                         origin=f"{Path(folder).name} {src_code}/{tgt_code}, ids starting {' '.join(wanted)}")  # fmt: skip
+
+
+def ntrex_reference(folder: str | os.PathLike[str], lang: str, variants: Sequence[str] = ()) -> Path:
+    """Return the NTREX file holding `lang`'s side: the English source for eng, else a reference file.
+
+    `variants` are file tags that replace the default file of their language (["zho-TW"]).
+    """
+    root = Path(folder)
+    code = normalize_language(lang)
+    chosen = {normalize_language(tag, where="variants"): tag for tag in variants}
+    if code in NO_NTREX_REFERENCE:
+        raise DataError(f"NTREX has no reference for {code} ({language_name(code)}): its Chinese is Mandarin "
+                        "(cmn / zho)", root)  # fmt: skip
+    tag = NTREX_TAGS.get(code, code)
+    tag = chosen.get(normalize_language(tag), tag)
+    if tag == "eng":
+        return require_file(root / NTREX_SOURCE)
+    path = root / f"newstest2019-ref.{tag}.txt.gz"
+    if not path.is_file():
+        available = sorted(p.name.split(".")[1] for p in root.glob("newstest2019-ref.*.txt.gz"))
+        raise DataError(f"no NTREX reference for {code} ({language_name(code)}): {path.name} is not there; "
+                        f"references here: {' '.join(available)}", root)  # fmt: skip
+    return path
+
+
+def ntrex_test(
+    folder: str | os.PathLike[str], src: str, tgt: str, max_sentences: int = 0, variants: Sequence[str] = ()
+) -> DirectionData:
+    """Return the NTREX src -> tgt test: src's side (the English source or a reference) against tgt's."""
+    src_path, tgt_path = ntrex_reference(folder, src, variants), ntrex_reference(folder, tgt, variants)
+    if src_path == tgt_path:
+        raise ConfigError(f"directions: {src}-{tgt}: both sides are {src_path.name}")
+    # Line-aligned files: unequal lengths and one-sided blank lines are DataErrors naming file and line.
+    rows = _first(read_parallel_files(src_path, tgt_path), max_sentences)
+    return DirectionData(src=normalize_language(src), tgt=normalize_language(tgt),
+                         sources=[s for s, _ in rows], references=[t for _, t in rows],
+                         origin=f"{src_path.name} -> {tgt_path.name}")  # fmt: skip
+
+
+def tatoeba_test(folder: str | os.PathLike[str], src: str, tgt: str, max_sentences: int = 0) -> DirectionData:
+    """Return the Tatoeba pairs of xx -> eng or eng -> xx (Tatoeba pairs every language with English only)."""
+    src_code, tgt_code = normalize_language(src), normalize_language(tgt)
+    if "eng" not in (src_code, tgt_code):
+        raise ConfigError(f"directions: {src_code}-{tgt_code}: Tatoeba pairs each language with English only")
+    other = tgt_code if src_code == "eng" else src_code
+    xx, eng = read_tatoeba(folder, other)
+    rows = _first(
+        zip(eng, xx, strict=True) if src_code == "eng" else zip(xx, eng, strict=True), max_sentences
+    )
+    return DirectionData(src=src_code, tgt=tgt_code, sources=[s for s, _ in rows],
+                         references=[t for _, t in rows], origin=f"tatoeba.{other}-eng")  # fmt: skip
