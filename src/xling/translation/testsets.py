@@ -30,7 +30,7 @@ so every direction is scored against one reference.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -137,7 +137,10 @@ def bible_test(
         )
     corpus = AlignedCorpus.from_dir(folder)
     wanted = tuple(prefixes)
-    keep: Callable[[str], bool] = lambda ident: ident.startswith(wanted)  # noqa: E731
+
+    def keep(ident: str) -> bool:
+        return ident.startswith(wanted)
+
     rows = _first(corpus.pairs(src, tgt, ids=keep), max_sentences)
     if not rows:
         raise DataError(f"no {src}-{tgt} pairs with ids starting {', '.join(wanted)}", folder)
