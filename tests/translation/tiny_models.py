@@ -3,7 +3,7 @@
 Each `build_*` writes a Hugging Face folder in well under a second: a SentencePiece model trained on the
 parallel sentences below, the family's own tokenizer class around it (M2M100Tokenizer, NllbTokenizer,
 MarianTokenizer, or xling's PreTrainedTokenizerFast), and a seeded random model (d_model 16, one layer each
-side). The weights are random, so outputs are gibberish; what the tests check is the token conventions, the
+side; init_std INIT_STD). The weights are random, so outputs are gibberish; what the tests check is the token conventions, the
 batching and the plumbing. Imported by tests/translation and by the CTranslate2 and training tests (by
 module or file path), so it depends on nothing but the library and transformers.
 """
@@ -65,6 +65,9 @@ PARALLEL: dict[str, list[str]] = {
 
 SEED = 0
 D_MODEL = 16
+# transformers' 0.02 makes a tiny random model ignore its language tokens (the same output whatever the target);
+# at 0.5 the target token changes the output, which the per-example target tests need
+INIT_STD = 0.5
 MAX_POSITIONS = 1024  # sinusoidal positions: long inputs and outputs cost nothing here
 
 
@@ -124,7 +127,7 @@ def _m2m100_model(folder: Path, vocab_size: int, **config) -> None:
                     encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
                     max_position_embeddings=MAX_POSITIONS, dropout=0.0, attention_dropout=0.0,
                     activation_dropout=0.0, bos_token_id=0, pad_token_id=1, eos_token_id=2,
-                    decoder_start_token_id=2, scale_embedding=True)  # fmt: skip
+                    decoder_start_token_id=2, scale_embedding=True, init_std=INIT_STD)  # fmt: skip
     settings.update(config)
     with _seeded():
         M2M100ForConditionalGeneration(M2M100Config(**settings)).save_pretrained(folder)
@@ -152,7 +155,9 @@ def build_m2m100(folder: str | Path, languages: Sequence[str] = ("en", "de", "fr
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tokenizer = M2M100Tokenizer(str(folder / "vocab.json"), str(folder / "sentencepiece.bpe.model"))
     tokenizer.save_pretrained(folder)
-    _m2m100_model(folder, len(tokenizer))
+    # len(tokenizer) leaves out the language tokens in transformers 5; the real vocab_size (128,112 for
+    # m2m100_418M) counts the pieces, the language tokens and the made-up words
+    _m2m100_model(folder, len(vocab) + len(tokenizer.lang_code_to_id) + tokenizer.num_madeup_words)
     return folder
 
 
@@ -223,7 +228,8 @@ def build_marian(
                           decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
                           max_position_embeddings=MAX_POSITIONS, dropout=0.0, attention_dropout=0.0,
                           activation_dropout=0.0, pad_token_id=pad, eos_token_id=0, decoder_start_token_id=pad,
-                          forced_eos_token_id=0, scale_embedding=True, share_encoder_decoder_embeddings=True)  # fmt: skip
+                          forced_eos_token_id=0, scale_embedding=True, share_encoder_decoder_embeddings=True,
+                          init_std=INIT_STD)  # fmt: skip
     with _seeded():
         MarianMTModel(config).save_pretrained(folder)
     return folder
