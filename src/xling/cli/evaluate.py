@@ -130,3 +130,124 @@ def eval_mining(
     table.add_row("[bold]average F1[/]", "", "", f"[bold]{100 * result.average:.1f}[/]", "")
     Console().print(table)
     write_json(json_path, result.to_dict())
+
+
+def _load_translator(model: str, backend: str):
+    """Return the Translator of a model folder or shipped name, with a spinner while it loads."""
+    from xling.translation.translator import Translator
+
+    with console.status(f"loading {model}"):
+        return Translator.from_pretrained(model, backend=backend)
+
+
+def _default_translation_model() -> str:
+    """Return the name of the model `xling translate` uses when none is given."""
+    from xling.translation.translator import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+def _print_mt(result, beam: int) -> None:
+    """Print an mt result: a row per direction (direct, and through the pivot where it applies), averages,
+    then each distinct sacrebleu signature."""
+    from rich.table import Table
+
+    pivoted = [row for row in result.scores.values() if "pivot_chrf++" in row]
+    via = (
+        [f"BLEU via {result.settings['pivot']}", f"chrF++ via {result.settings['pivot']}"] if pivoted else []
+    )
+    table = Table(title=f"mt ({result.settings['testset']}): {result.model}, beam {beam}")
+    for column in ["direction", "n", "BLEU", "chrF++", *via]:
+        table.add_column(column, justify="left" if column == "direction" else "right")
+    for label, row in result.scores.items():
+        cells = [
+            f"{row[key]:.1f}" if key in row else ""
+            for key in ("bleu", "chrf++", "pivot_bleu", "pivot_chrf++")
+        ]
+        table.add_row(label, str(row["n"]), *cells[: 2 + len(via)])
+    if pivoted:
+        direct = sum(row["chrf++"] for row in pivoted) / len(pivoted)
+        through = sum(row["pivot_chrf++"] for row in pivoted) / len(pivoted)
+        table.add_row(f"average ({len(pivoted)} pivoted)", "", "", f"{direct:.1f}", "", f"{through:.1f}")
+    table.add_row("[bold]average[/]", "", "", f"[bold]{result.average:.1f}[/]", *[""] * len(via))
+    Console().print(table)
+    for metric, name in (("bleu", "BLEU"), ("chrf++", "chrF++")):
+        groups: dict[str, list[str]] = {}
+        for label, signatures in result.settings["signatures"].items():
+            groups.setdefault(signatures[metric], []).append(label)
+        for signature, labels in groups.items():
+            which = "" if len(groups) == 1 else f" ({', '.join(labels)})"
+            console.print(f"{name} signature{which}: {signature}")
+
+
+def _comma_list(text: str | None) -> list[str] | None:
+    """Return the items of a comma-separated option (None stays None)."""
+    return None if text is None else [item.strip() for item in text.split(",") if item.strip()]
+
+
+@app.command("mt")
+def eval_mt(
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Translation model folder or shipped name (default: xling-mt-bible)."),
+    ] = None,
+    testset: Annotated[
+        str | None, typer.Option(help="bible (a held-out book), ntrex (news) or tatoeba (xx <-> eng only).")
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Folder holding bible/, ntrex/ or tatoeba/ (default: $XLING_DATA, else ../shared/data)."
+        ),
+    ] = None,
+    directions: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated src-tgt directions (default: eng-deu,eng-fra,eng-spa)."),
+    ] = None,
+    src: Annotated[
+        str | None, typer.Option("--src", help="Source languages (with --tgt: every pair).")
+    ] = None,
+    tgt: Annotated[
+        str | None, typer.Option("--tgt", help="Target languages (with --src: every pair).")
+    ] = None,
+    pivot: Annotated[
+        str | None,
+        typer.Option(help="Also translate through this language (eng), beside the direct direction."),
+    ] = None,
+    beam: Annotated[int | None, typer.Option(help="Beam size (1 = greedy).")] = None,
+    max_sentences: Annotated[
+        int | None, typer.Option(help="Score the first N sentences of each direction (default: all).")
+    ] = None,
+    heldout_prefixes: Annotated[
+        str | None, typer.Option(help="bible: comma-separated verse id prefixes scored (default: JHN.).")
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="Translator backend (default: auto, CTranslate2 when converted).")
+    ] = None,
+    hypotheses: Annotated[
+        str | None, typer.Option(help="Folder to write each direction's translations to.")
+    ] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Translation quality: sacrebleu BLEU and chrF++ per direction, with signatures, direct and via a pivot."""
+    from xling.errors import ConfigError
+    from xling.evaluation.mt import MTEvalConfig, evaluate_mt, expand_directions, load_tests
+
+    if (src or tgt) and not (src and tgt):
+        raise ConfigError("--src and --tgt go together (every src-tgt pair); or give --directions")
+    if src and directions:
+        raise ConfigError("give either --directions or --src/--tgt, not both")
+    pairs = expand_directions(_comma_list(src), _comma_list(tgt)) if src and tgt else _comma_list(directions)
+    config = load_config(MTEvalConfig, recipe, set_ or [], section="eval_mt", model=model, testset=testset,
+                         data=data, directions=pairs, pivot=pivot, max_sentences=max_sentences,
+                         heldout_prefixes=_comma_list(heldout_prefixes), backend=backend, hypotheses=hypotheses,
+                         decode={"beam_size": beam})  # fmt: skip
+    config.model = config.model or _default_translation_model()
+    tests = load_tests(config)  # a missing data file is reported before a model loads for minutes
+    translator = _load_translator(config.model, config.backend)
+    result = evaluate_mt(translator, config, tests=tests, show_progress=True,
+                         on_direction=lambda label: console.print(f"translating {label}"))  # fmt: skip
+    _print_mt(result, config.decode.beam_size)
+    write_json(json_path, result.to_dict())

@@ -88,7 +88,7 @@ class MTEvalConfig:
     """Settings of `xling eval mt`."""
 
     model: str = ""
-    """Translation model folder (what the Translator loads)."""
+    """Translation model folder or shipped name; "": the one `xling translate` uses by default."""
     backend: str = "auto"
     """Translator backend: auto uses the model's ctranslate2/ conversion when present, else PyTorch."""
     testset: str = "bible"
@@ -149,6 +149,7 @@ def expand_directions(sources: Sequence[str], targets: Sequence[str]) -> list[st
 
 def load_tests(config: MTEvalConfig) -> tuple[str, list[DirectionData]]:
     """Return (what was read, for Result.data) and the test of each direction of `config`, in its order."""
+    config.validate()
     pairs = list(dict.fromkeys(parse_direction(direction) for direction in config.directions))
     n = config.max_sentences
     if config.testset == "bible":
@@ -242,7 +243,8 @@ def score_directions(
             figures, signatures[test.label] = corpus_scores(hyps, test.references, test.tgt, bleu_tokenize)
             row.update({f"{prefix}{name}": value for name, value in figures.items()})
         scores[test.label] = {**row, "n": len(test.sources)}
-        logger.info("%s (%s): %s", test.label, test.origin, scores[test.label])
+        logger.info("%s: %s (%d sentences of %s)", test.label,
+                    ", ".join(f"{name} {value}" for name, value in row.items()), len(test.sources), test.origin)  # fmt: skip
         if hypotheses:
             _write_hypotheses(Path(hypotheses), test.label, outputs)
     if via and not any("pivot_chrf++" in row for row in scores.values()):
@@ -263,6 +265,7 @@ def evaluate_mt(
     translator: TextTranslator,
     config: MTEvalConfig,
     *,
+    tests: tuple[str, list[DirectionData]] | None = None,
     show_progress: bool = False,
     on_direction: Callable[[str], object] | None = None,
 ) -> Result:
@@ -270,10 +273,11 @@ def evaluate_mt(
 
     Rows are keyed "src-tgt" and hold bleu, chrf++ and n (and pivot_bleu, pivot_chrf++ with a pivot);
     settings hold the sacrebleu signatures per direction, the decoding options and what was read.
+    `tests` is what `load_tests(config)` returned, when the caller read the data before loading the model.
     """
     config.validate()
     started = time.perf_counter()
-    data, tests = load_tests(config)
+    data, tests = tests if tests is not None else load_tests(config)
     scores, signatures = score_directions(
         translator, tests, options=config.decode, pivot=config.pivot, bleu_tokenize=config.bleu_tokenize,
         hypotheses=config.hypotheses, show_progress=show_progress, on_direction=on_direction,

@@ -1,0 +1,152 @@
+"""`xling eval mt`: option parsing, the table and --json, errors; end to end on a tiny xling model."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xling.cli import app, main
+
+runner = CliRunner()
+TINY_MODELS = Path(__file__).resolve().parents[1] / "translation" / "tiny_models.py"
+
+# A tiny aligned corpus: two JHN verses (the test) and one GEN verse (never scored).
+CORPUS = {
+    "eng": {"GEN.1.1": "In the beginning", "JHN.1.1": "The cat sleeps on the bed.", "JHN.1.2": "Where is the train station?"},
+    "deu": {"GEN.1.1": "Am Anfang", "JHN.1.1": "Die Katze schläft auf dem Bett.", "JHN.1.2": "Wo ist der Bahnhof?"},
+    "fra": {"GEN.1.1": "Au commencement", "JHN.1.1": "Le chat dort sur le lit.", "JHN.1.2": "Où est la gare ?"},
+}  # fmt: skip
+
+
+def _write_corpus(root: Path) -> Path:
+    folder = root / "bible"
+    folder.mkdir()
+    for lang, verses in CORPUS.items():
+        (folder / f"{lang}.tsv").write_text(
+            "".join(f"{v}\t{t}\n" for v, t in verses.items()), encoding="utf-8"
+        )
+    return folder
+
+
+class ReferenceTranslator:
+    """Returns the corpus text of the same verse in the target language, except for the (src, tgt) in `broken`."""
+
+    def __init__(self, broken=()):
+        self.broken = set(broken)
+        self.calls = []
+
+    def translate(self, texts, src, tgt, options=None, *, progress=False):
+        self.calls.append((src, tgt, options.beam_size))
+        if (src, tgt) in self.broken:
+            return ["nichts" for _ in texts]
+        verse = {text: v for v, text in CORPUS[src].items()}
+        return [CORPUS[tgt][verse[t]] for t in texts]
+
+
+def _fake_model(monkeypatch, translator):
+    loaded = []
+    monkeypatch.setattr("xling.cli.evaluate._load_translator",
+                        lambda model, backend: loaded.append((model, backend)) or translator)  # fmt: skip
+    return loaded
+
+
+def test_src_tgt_pivot_table_and_json(tmp_path, monkeypatch):
+    _write_corpus(tmp_path)
+    translator = ReferenceTranslator(broken={("deu", "fra")})
+    loaded = _fake_model(monkeypatch, translator)
+    out = tmp_path / "mt.json"
+    args = ["eval", "mt", "--model", "runs/m", "--data", str(tmp_path), "--src", "de,en", "--tgt", "fr",
+            "--pivot", "eng", "--beam", "2", "--json", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert loaded == [("runs/m", "auto")]
+    report = json.loads(out.read_text())
+    assert report["task"] == "mt" and report["primary"] == "chrf++" and report["model"] == "runs/m"
+    assert list(report["scores"]) == ["deu-fra", "eng-fra"]
+    deu_fra = report["scores"]["deu-fra"]
+    assert deu_fra["pivot_chrf++"] == 100.0 > deu_fra["chrf++"] and deu_fra["n"] == 2
+    assert (
+        report["scores"]["eng-fra"]["chrf++"] == 100.0 and "pivot_chrf++" not in report["scores"]["eng-fra"]
+    )
+    assert {beam for *_, beam in translator.calls} == {2} and report["settings"]["decode"]["beam_size"] == 2
+    assert "nw:2" in report["settings"]["signatures"]["deu-fra"]["chrf++"]
+    assert "chrF++ via eng" in result.output and "deu-fra" in result.output
+    assert "signature: nrefs:1|case:mixed|eff:no|tok:13a" in result.output
+
+
+def test_directions_and_bible_options_reach_the_config(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_evaluate(translator, config, **kwargs):
+        seen["config"] = config
+        raise SystemExit(0)
+
+    monkeypatch.setattr("xling.evaluation.mt.evaluate_mt", fake_evaluate)
+    _fake_model(monkeypatch, ReferenceTranslator())
+    _write_corpus(tmp_path)
+    args = ["eval", "mt", "--model", "m", "--data", str(tmp_path), "--directions", "eng-deu, deu-fra",
+            "--max-sentences", "7", "--heldout-prefixes", "JHN.,MAT.", "--backend", "torch",
+            "--set", "decode.length_penalty=0.5"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = seen["config"]
+    assert config.directions == ["eng-deu", "deu-fra"] and config.testset == "bible"
+    assert (config.max_sentences, config.heldout_prefixes, config.backend) == (7, ["JHN.", "MAT."], "torch")
+    assert config.decode.length_penalty == 0.5 and config.decode.beam_size == 4
+
+
+def _run_main(monkeypatch, capsys, *args):
+    monkeypatch.setattr("sys.argv", ["xling", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    return exc.value.code, capsys.readouterr().err
+
+
+def test_user_errors_are_one_line_and_the_model_is_not_loaded(tmp_path, monkeypatch, capsys):
+    loaded = _fake_model(monkeypatch, ReferenceTranslator())
+    missing = tmp_path / "nowhere"
+    code, err = _run_main(monkeypatch, capsys, "eval", "mt", "--model", "m", "--data", str(missing))
+    assert code == 2 and str(missing) in err.replace("\n", "")
+    code, err = _run_main(monkeypatch, capsys, "eval", "mt", "--model", "m", "--testset", "ntrex", "--data",
+                          str(tmp_path))  # fmt: skip
+    assert code == 2 and "ntrex" in err
+    code, err = _run_main(monkeypatch, capsys, "eval", "mt", "--model", "m", "--src", "eng")
+    assert code == 2 and "--tgt" in err
+    code, err = _run_main(monkeypatch, capsys, "eval", "mt", "--model", "m", "--directions", "eng-xq")
+    assert code == 2 and "xq" in err
+    assert loaded == []
+
+
+def test_end_to_end_on_a_tiny_xling_model(tmp_path):
+    if importlib.util.find_spec("xling.translation.translator") is None or not TINY_MODELS.is_file():
+        pytest.skip("needs xling.translation.translator and tests/translation/tiny_models.py")
+    spec = importlib.util.spec_from_file_location("tiny_models", TINY_MODELS)
+    tiny_models = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tiny_models)
+    model = tiny_models.build_xling(tmp_path / "model", languages=("eng", "deu", "fra"))
+    _write_corpus(tmp_path)
+    out, hyps = tmp_path / "mt.json", tmp_path / "hyps"
+    args = ["eval", "mt", "--model", str(model), "--data", str(tmp_path), "--directions", "eng-deu,deu-fra",
+            "--pivot", "eng", "--beam", "1", "--hypotheses", str(hyps), "--json", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["scores"]["eng-deu"]["n"] == 2 and "pivot_chrf++" in report["scores"]["deu-fra"]
+    for label in ("eng-deu", "deu-fra"):
+        lines = (hyps / f"{label}.txt").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 2
+        from sacrebleu.metrics import CHRF
+
+        refs = [CORPUS[label[4:]][v] for v in ("JHN.1.1", "JHN.1.2")]
+        expected = round(CHRF(word_order=2).corpus_score(lines, [refs]).score, 2)
+        assert report["scores"][label]["chrf++"] == expected
+
+
+def test_help_names_the_test_sets_and_the_pivot():
+    result = runner.invoke(app, ["eval", "mt", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "ntrex" in result.output and "--pivot" in result.output
