@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_DIRECTIONS",
     "MTEvalConfig",
     "TextTranslator",
+    "bleu_metric",
     "corpus_scores",
     "evaluate_mt",
     "expand_directions",
