@@ -99,3 +99,40 @@ def export_onnx_cmd(
                       f"{row.mean_cosine:.5f}", f"{row.min_cosine:.5f}", f"{row.sentences_per_s:,.0f}")  # fmt: skip
     Console().print(table)
     write_json(json_path, report.to_dict())
+
+
+@app.command("ct2")
+def export_ct2_cmd(
+    model: Annotated[
+        str, typer.Option("--model", help="Translation model folder (M2M-100, NLLB, Marian or xling's).")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Folder to write (default: MODEL/ctranslate2).")
+    ] = None,
+    quantization: Annotated[
+        str | None,
+        typer.Option(
+            "--quantization", help="int8 (default), int8_float32, int16, float32; *float16 for GPUs."
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool | None,
+        typer.Option(
+            "--overwrite/--no-overwrite", help="Replace a non-empty --output that is not a conversion."
+        ),
+    ] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Convert a translation model to CTranslate2, which `xling translate` then uses (faster on CPU)."""
+    from xling.export.config import Ct2ExportConfig
+    from xling.export.ct2 import export_ct2
+
+    config = load_config(Ct2ExportConfig, recipe, set_ or [], section="export", quantization=quantization,
+                         overwrite=overwrite)  # fmt: skip
+    with console.status(f"converting {model} to CTranslate2 ({config.quantization})"):
+        report = export_ct2(model, output, quantization=config.quantization, overwrite=config.overwrite)
+    console.print(f"[green]CTranslate2 {report.quantization} model written to {report.output}[/] "
+                  f"({report.megabytes:,.1f} MB, {report.vocabulary_size:,} tokens, {report.seconds:.1f} s)")  # fmt: skip
+    write_json(json_path, report.to_dict())

@@ -33,3 +33,26 @@ class OnnxExportConfig:
             raise ConfigError(f"int8_min_cosine: must be in (0, 1], not {self.int8_min_cosine}")
         if self.int8_outlier_channels < 0:
             raise ConfigError(f"int8_outlier_channels: must be >= 0, not {self.int8_outlier_channels}")
+
+
+CT2_QUANTIZATIONS = (
+    "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32",
+)  # fmt: skip
+"""Weight types CTranslate2's converter writes: int8 / int8_float32 pay off on CPUs, *float16 on GPUs."""
+
+
+@dataclass
+class Ct2ExportConfig:
+    """`xling export ct2`: how a translation model is converted to CTranslate2."""
+
+    quantization: str = "int8"
+    """Weight type of the conversion (one of CT2_QUANTIZATIONS); int8 is the fast CPU path, float32 decodes
+    exactly like the PyTorch model."""
+    overwrite: bool = False
+    """Replace a non-empty output folder that is not an earlier conversion (one is always replaced)."""
+
+    def validate(self) -> None:
+        if self.quantization not in CT2_QUANTIZATIONS:
+            raise ConfigError(
+                f"quantization: {self.quantization!r} is not one of {', '.join(CT2_QUANTIZATIONS)}"
+            )

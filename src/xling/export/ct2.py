@@ -1,0 +1,295 @@
+"""Convert a Hugging Face translation model to CTranslate2 (`xling export ct2`), beside its weights.
+
+`export_ct2(model)` writes `<model>/ctranslate2/` with CTranslate2's own converter
+(`ctranslate2.converters.TransformersConverter`): `model.bin`, `config.json`, the vocabulary, and
+`xling.json` recording what it was made from (the source folder, its architecture, the sizes and SHA-256
+of its config and weight files) and the quantization. `xling.translation.ct2.CT2Backend` runs it and
+`Translator` picks it up when the folder is there. The new folder is built beside the old one and swapped
+in when complete, so an export that fails leaves the previous one whole.
+
+Families: M2M-100 and NLLB-200 (`M2M100Config`), Marian / OPUS-MT (`MarianConfig`), xling's own models
+(`M2M100Config` with a `PreTrainedTokenizerFast`), and the other text-to-text architectures the converter
+knows (BART, mBART, Pegasus, T5). After converting, every vocabulary entry is checked against the
+tokenizer's id for it: a shifted vocabulary would decode to fluent-looking nonsense
+(OpenNMT/CTranslate2#1039 was such a case), so a mismatch is an error, never a silent export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
+from xling.atomic import atomic_folder
+from xling.errors import ConfigError, DataError, XlingError
+from xling.export.config import CT2_QUANTIZATIONS
+
+logger = logging.getLogger(__name__)
+
+CT2_DIR = "ctranslate2"
+"""Subfolder of a model folder that holds its CTranslate2 conversion."""
+CT2_KIND = "translation/ctranslate2"
+"""`kind` in the conversion's xling.json."""
+QUANTIZATIONS = CT2_QUANTIZATIONS
+"""Weight types `ctranslate2.converters.Converter.convert` accepts."""
+# model_type in config.json -> the architecture CTranslate2's converter builds (text-to-text seq2seq only:
+# speech and decoder-only models are not translation models for xling)
+SEQ2SEQ_MODEL_TYPES = {
+    "m2m_100": "M2M100ForConditionalGeneration",
+    "marian": "MarianMTModel",
+    "bart": "BartForConditionalGeneration",
+    "mbart": "MBartForConditionalGeneration",
+    "pegasus": "PegasusForConditionalGeneration",
+    "t5": "T5ForConditionalGeneration",
+    "mt5": "MT5ForConditionalGeneration",
+    "umt5": "UMT5ForConditionalGeneration",
+}
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+VOCABULARY_FILES = ("shared_vocabulary.json", "source_vocabulary.json", "target_vocabulary.json")
+
+
+@dataclass
+class Ct2ExportReport:
+    """What `export_ct2` wrote."""
+
+    output: Path
+    source: Path
+    model_type: str
+    quantization: str
+    vocabulary_size: int
+    megabytes: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready values."""
+        return {**asdict(self), "output": str(self.output), "source": str(self.source)}
+
+
+def ct2_folder(model: str | Path) -> Path:
+    """Return the folder that holds (or would hold) the CTranslate2 conversion of a model folder."""
+    return Path(model) / CT2_DIR
+
+
+def has_ct2(model: str | Path) -> bool:
+    """Return whether a model folder holds a CTranslate2 conversion (`<model>/ctranslate2/model.bin`)."""
+    return (ct2_folder(model) / "model.bin").is_file()
+
+
+def seq2seq_model_type(model: str | Path) -> str:
+    """Return the model_type of a folder's config.json; raise XlingError if CTranslate2 cannot translate it."""
+    config_file = Path(model) / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("no config.json: not a Hugging Face model folder", config_file) from None
+    except json.JSONDecodeError as error:
+        raise DataError(f"invalid JSON ({error.msg})", config_file, error.lineno) from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type not in SEQ2SEQ_MODEL_TYPES:
+        known = ", ".join(sorted(SEQ2SEQ_MODEL_TYPES))
+        raise XlingError(
+            f"{config_file}: model_type {model_type!r} is not a sequence-to-sequence architecture that "
+            f"CTranslate2 converts for translation ({known}); only translation models can be exported to ct2"
+        )
+    return str(model_type)
+
+
+def export_ct2(
+    model: str | Path,
+    output: str | Path | None = None,
+    *,
+    quantization: str = "int8",
+    overwrite: bool = False,
+) -> Ct2ExportReport:
+    """Return the report of converting the translation model folder `model` to CTranslate2.
+
+    `output` defaults to `<model>/ctranslate2/`. An earlier conversion there (its xling.json says so) is
+    replaced; any other non-empty folder only with `overwrite`. `quantization` is one of QUANTIZATIONS.
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ConfigError(f"quantization: {quantization!r} is not one of {', '.join(QUANTIZATIONS)}")
+    source = _resolve(model)
+    model_type = seq2seq_model_type(source)
+    target = Path(output) if output is not None else ct2_folder(source)
+    if target.resolve() == source.resolve():
+        raise ConfigError(f"output: {target} is the model folder itself; write the conversion beside it")
+    earlier = read_metadata(target).get("kind") == CT2_KIND if target.is_dir() else False
+    started = time.perf_counter()
+    with atomic_folder(target, overwrite=overwrite or earlier, what="CTranslate2 model") as staging:
+        tokenizer = _convert(source, staging, quantization)
+        vocabulary = _check_vocabulary(staging, tokenizer)
+        _check_loads(staging)
+        write_metadata(staging, _metadata(source, model_type, quantization, len(vocabulary)))
+    seconds = time.perf_counter() - started
+    size = (target / "model.bin").stat().st_size / 1e6
+    logger.info("CTranslate2 %s conversion of %s written to %s (%.1f MB)", quantization, source, target, size)
+    return Ct2ExportReport(target, source, model_type, quantization, len(vocabulary), round(size, 2), seconds)
+
+
+def _resolve(model: str | Path) -> Path:
+    """Return the local folder of `model` (a path, a shipped model name or a Hub id)."""
+    from xling.embeddings.encoder import resolve_model
+
+    return resolve_model(model)
+
+
+def _convert(source: Path, output: Path, quantization: str):
+    """Return the tokenizer the converter read, after writing the CTranslate2 model of `source` to `output`."""
+    from ctranslate2.converters import TransformersConverter
+
+    class Converter(TransformersConverter):
+        tokenizer: Any = None
+
+        def load_tokenizer(self, tokenizer_class, model_name_or_path, **kwargs):
+            loaded = super().load_tokenizer(tokenizer_class, model_name_or_path, **kwargs)
+            self.tokenizer = _with_language_tokens(_refuse_separate_vocabularies(loaded, source))
+            return self.tokenizer
+
+    converter = Converter(str(source))
+    with _quiet_transformers():
+        try:
+            converter.convert(str(output), quantization=quantization, force=True)
+        except (ValueError, NotImplementedError, OSError) as error:
+            raise XlingError(f"{source}: CTranslate2 could not convert this model ({error})") from error
+    return converter.tokenizer
+
+
+def _refuse_separate_vocabularies(tokenizer, source: Path):
+    """Return `tokenizer`; raise XlingError for a Marian model with separate source/target vocabularies.
+
+    CTranslate2's Marian loader writes the source vocabulary for both sides, which would decode such a
+    model's outputs with the wrong pieces.
+    """
+    if getattr(tokenizer, "separate_vocabs", False):
+        raise XlingError(
+            f"{source}: a Marian model with separate source and target vocabularies; CTranslate2's converter "
+            "writes one shared vocabulary, so it cannot be converted correctly (use the PyTorch backend)"
+        )
+    return tokenizer
+
+
+class _VocabularyView:
+    """A tokenizer whose get_vocab() also lists the ids it maps implicitly (M2M100Tokenizer's languages)."""
+
+    def __init__(self, tokenizer, vocabulary: dict[str, int]):
+        self._tokenizer = tokenizer
+        self._vocabulary = vocabulary
+
+    def get_vocab(self) -> dict[str, int]:
+        """Return every token the tokenizer gives an id to, with that id."""
+        return dict(self._vocabulary)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tokenizer, name)
+
+
+def _with_language_tokens(tokenizer):
+    """Return `tokenizer`, or a view of it whose vocabulary includes its language tokens where it hides them.
+
+    In transformers 5 `M2M100Tokenizer` keeps its 100 `__xx__` tokens in `lang_token_to_id` only: they are
+    neither in `get_vocab()` nor in `special_tokens_map["additional_special_tokens"]` (renamed
+    `extra_special_tokens` in v5, and left empty by this class), which are the two places ctranslate2 4.8's
+    M2M100Loader.get_vocabulary reads. Its vocabulary then lacks them and the conversion fails ("Source
+    vocabulary 0 has size 128012 but the model expected a vocabulary of size 128112"). Listing the ids the
+    tokenizer itself assigns is the whole fix; the loader then appends the made-up words as before.
+    """
+    implicit = getattr(tokenizer, "lang_token_to_id", None)
+    if not isinstance(implicit, dict):
+        return tokenizer
+    vocabulary = tokenizer.get_vocab()
+    if all(token in vocabulary for token in implicit):
+        return tokenizer  # transformers 4 lists them itself
+    return _VocabularyView(tokenizer, {**vocabulary, **implicit})
+
+
+def _check_vocabulary(folder: Path, tokenizer) -> list[str]:
+    """Return the converted target vocabulary; raise XlingError if a token's id differs from the tokenizer's."""
+    files = [folder / name for name in VOCABULARY_FILES if (folder / name).is_file()]
+    if not files:
+        raise XlingError(f"{folder}: the converter wrote no vocabulary file")
+    vocabulary: list[str] = []
+    for path in files:
+        vocabulary = json.loads(path.read_text(encoding="utf-8"))
+        # M2M-100's made-up words pad its embedding matrix; the tokenizer has no id for them
+        ids = tokenizer.convert_tokens_to_ids([t for t in vocabulary if not t.startswith("madeupword")])
+        expected = [i for i, t in enumerate(vocabulary) if not t.startswith("madeupword")]
+        wrong = [(vocabulary[e], e, i) for e, i in zip(expected, ids, strict=True) if e != i]
+        if wrong:
+            token, position, tokenizer_id = wrong[0]
+            raise XlingError(
+                f"{path.name}: the converted vocabulary does not match the tokenizer ({len(wrong)} tokens "
+                f"differ, e.g. {token!r} is entry {position} but tokenizer id {tokenizer_id}); its outputs "
+                "would be nonsense"
+            )
+    return vocabulary
+
+
+def _check_loads(folder: Path) -> None:
+    """Return nothing once CTranslate2 has loaded the converted model (a broken file fails here, not later)."""
+    import ctranslate2
+
+    ctranslate2.Translator(str(folder), device="cpu", intra_threads=1)
+
+
+def _metadata(source: Path, model_type: str, quantization: str, vocabulary_size: int) -> dict[str, Any]:
+    """Return the xling.json of a conversion: what it was made from, and how."""
+    import ctranslate2
+    import transformers
+
+    files = {}
+    for name in ("config.json", *WEIGHT_FILES):
+        path = source / name
+        if path.is_file():
+            files[name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+    tokenizer_config = source / "tokenizer_config.json"
+    tokenizer_class = None
+    if tokenizer_config.is_file():
+        tokenizer_class = json.loads(tokenizer_config.read_text(encoding="utf-8")).get("tokenizer_class")
+    parent = read_metadata(source) if (source / METADATA_FILE).is_file() else {}
+    return {
+        "kind": CT2_KIND,
+        "source": str(source.resolve()),
+        "model_type": model_type,
+        "architecture": SEQ2SEQ_MODEL_TYPES[model_type],
+        "family": parent.get("family"),
+        "tokenizer_class": tokenizer_class,
+        "quantization": quantization,
+        "vocabulary_size": vocabulary_size,
+        "source_files": files,
+        "ctranslate2": ctranslate2.__version__,
+        "transformers": transformers.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _sha256(path: Path) -> str:
+    """Return the hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Within the block: no transformers progress bars or info messages (the library prints nothing)."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()

@@ -1,0 +1,116 @@
+"""The CTranslate2 runtime of a translation model: `CT2Backend`, a `TranslationBackend` over
+`ctranslate2.Translator`.
+
+It runs the conversion `xling export ct2` writes (`<model>/ctranslate2/`, `xling.export.ct2`). Inputs and
+outputs are token strings, as in CTranslate2's own API: the caller builds each source with its family's
+conventions, and the target prefix (e.g. `["__deu__"]`) carries the target language, one per example, so a
+batch may mix target languages. The decoder start token is the one the converter recorded from the model
+config (`</s>` for M2M-100/NLLB/xling, a zero embedding for Marian), as in transformers' `generate`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from xling.errors import ConfigError, DataError
+from xling.export.ct2 import CT2_DIR
+from xling.translation.decoding import DecodeOptions
+
+logger = logging.getLogger(__name__)
+
+COMPUTE_TYPES = (
+    "default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16",
+    "float32",
+)  # fmt: skip
+"""`compute_type` values of ctranslate2.Translator ("default": the type the model was converted to)."""
+DEVICES = ("cpu", "cuda", "auto")
+
+
+class CT2Backend:
+    """A CTranslate2 model loaded for decoding (a `xling.translation.decoding.TranslationBackend`)."""
+
+    def __init__(
+        self, folder: str | Path, *, device: str = "cpu", threads: int = 0, compute_type: str | None = None
+    ):
+        """Load the CTranslate2 model in `folder` (a conversion folder, or a model folder holding one).
+
+        `threads` is CTranslate2's intra_threads (0: its default); `compute_type` None keeps the type the
+        model was converted with (one of COMPUTE_TYPES otherwise).
+        """
+        import ctranslate2
+
+        path = Path(folder)
+        if not (path / "model.bin").is_file() and (path / CT2_DIR / "model.bin").is_file():
+            path = path / CT2_DIR
+        if not (path / "model.bin").is_file():
+            raise DataError(
+                "no CTranslate2 model here (model.bin missing); make one with `xling export ct2`", path
+            )
+        if device not in DEVICES:
+            raise ConfigError(f"device: {device!r} is not one of {', '.join(DEVICES)}")
+        if compute_type is not None and compute_type not in COMPUTE_TYPES:
+            raise ConfigError(f"compute_type: {compute_type!r} is not one of {', '.join(COMPUTE_TYPES)}")
+        if threads < 0:
+            raise ConfigError(f"threads: {threads} must be 0 (CTranslate2's default) or more")
+        self.folder = path
+        self.device = device
+        self.compute_type = compute_type or "default"
+        self.translator = ctranslate2.Translator(
+            str(path), device=device, compute_type=self.compute_type, intra_threads=threads
+        )
+
+    def generate(
+        self, sources: list[list[str]], target_prefixes: list[list[str]], options: DecodeOptions
+    ) -> list[list[str]]:
+        """Return, per source, the output token strings without the target prefix and the final `</s>`.
+
+        Sources are decoded in batches of `options.batch_size` sentences of similar length (and prefixes of
+        one length); each batch may produce up to `options.max_new_tokens` of its longest (cut) source after
+        the prefix, as the PyTorch path's `max_new_tokens` does, so the two paths stop at the same length.
+        """
+        options.validate()
+        if len(sources) != len(target_prefixes):
+            raise ConfigError(f"{len(sources)} sources but {len(target_prefixes)} target prefixes")
+        for i, source in enumerate(sources):
+            if not source:
+                raise DataError(f"source {i} is empty (it needs at least the end token)")
+        # a batch shares one max_decoding_length, which counts the prefix: so one prefix length per batch
+        groups: dict[int, list[int]] = {}
+        for i in sorted(range(len(sources)), key=lambda i: len(sources[i])):
+            groups.setdefault(len(target_prefixes[i]), []).append(i)
+        outputs: list[list[str]] = [[] for _ in sources]
+        for order in groups.values():
+            for start in range(0, len(order), options.batch_size):
+                chunk = order[start : start + options.batch_size]
+                decoded = self._decode(
+                    [sources[i] for i in chunk], [target_prefixes[i] for i in chunk], options
+                )
+                for i, tokens in zip(chunk, decoded, strict=True):
+                    outputs[i] = tokens
+        return outputs
+
+    def _decode(
+        self, sources: list[list[str]], prefixes: list[list[str]], options: DecodeOptions
+    ) -> list[list[str]]:
+        """Return the outputs of one batch, prefix removed (translate_batch leaves out `</s>` itself)."""
+        longest = min(max(len(s) for s in sources), options.max_input_length)
+        # max_decoding_length counts the target prefix too (CTranslate2 returns it inside the hypothesis)
+        limit = options.max_new_tokens(longest) + len(prefixes[0])
+        results = self.translator.translate_batch(
+            sources,
+            target_prefix=[list(p) for p in prefixes] if any(prefixes) else None,
+            beam_size=options.beam_size,
+            num_hypotheses=1,
+            length_penalty=options.length_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            repetition_penalty=options.repetition_penalty,
+            max_decoding_length=limit,
+            max_input_length=options.max_input_length,
+            max_batch_size=0,
+        )
+        outputs = []
+        for result, prefix in zip(results, prefixes, strict=True):
+            tokens = result.hypotheses[0]
+            outputs.append(tokens[len(prefix) :] if tokens[: len(prefix)] == list(prefix) else tokens)
+        return outputs

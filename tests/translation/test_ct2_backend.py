@@ -1,0 +1,198 @@
+"""CT2Backend against transformers' generate on the same tiny models: the same tokens out, per-example
+target languages, the length limit, and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from xling.errors import ConfigError, DataError
+from xling.export.ct2 import export_ct2
+from xling.translation.ct2 import CT2Backend
+from xling.translation.decoding import DecodeOptions
+
+from .tiny_models import PARALLEL, build_marian, build_nllb, build_xling
+
+TARGETS = ("deu", "fra")
+
+
+def _pieces(tokenizer, text: str) -> list[str]:
+    return tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False).input_ids)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """Return a tiny xling model trained for 100 steps on eng -> deu/fra pairs, with a float32 conversion.
+
+    Random tiny models emit the same tokens whatever the input; this one's outputs depend on the source and
+    on the target language token, so identical outputs mean something.
+    """
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    folder = build_xling(tmp_path_factory.mktemp("trained") / "model")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    pairs = [
+        (e, lang, t) for lang in TARGETS for e, t in zip(PARALLEL["eng"][:6], PARALLEL[lang][:6], strict=True)
+    ]
+    sources = [
+        tokenizer.convert_tokens_to_ids(["__eng__", *_pieces(tokenizer, e), "</s>"]) for e, _, _ in pairs
+    ]
+    targets = [tokenizer.convert_tokens_to_ids([f"__{lang}__", *_pieces(tokenizer, t), "</s>"])
+               for _, lang, t in pairs]  # fmt: skip
+
+    def padded(rows: list[list[int]], value: int) -> torch.Tensor:
+        width = max(map(len, rows))
+        return torch.tensor([row + [value] * (width - len(row)) for row in rows])
+
+    inputs, labels = padded(sources, 1), padded(targets, -100)
+    decoder_inputs = padded([[2, *t[:-1]] for t in targets], 1)
+    torch.manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(100):
+        loss = model(input_ids=inputs, attention_mask=(inputs != 1).long(), decoder_input_ids=decoder_inputs,
+                     labels=labels).loss  # fmt: skip
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.save_pretrained(folder)
+    export_ct2(folder, quantization="float32")
+    return folder
+
+
+def _generate(folder: Path, sources: list[list[str]], prefixes: list[list[str]], options: DecodeOptions):
+    """Return transformers' outputs, one example at a time, decoding from the start token + prefix."""
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+    # one limit for the batch, as CT2Backend gives translate_batch (the longest source decides)
+    limit = options.max_new_tokens(max(len(s) for s in sources))
+    outputs = []
+    for source, prefix in zip(sources, prefixes, strict=True):
+        ids = torch.tensor([tokenizer.convert_tokens_to_ids(source)])
+        start = [model.config.decoder_start_token_id, *tokenizer.convert_tokens_to_ids(prefix)]
+        generated = model.generate(
+            ids, attention_mask=torch.ones_like(ids), decoder_input_ids=torch.tensor([start]),
+            max_new_tokens=limit, num_beams=options.beam_size, length_penalty=options.length_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size, repetition_penalty=options.repetition_penalty,
+            do_sample=False, early_stopping=True,
+            # Marian checkpoints force </s> at the length limit; translate_batch has no such rule
+            forced_eos_token_id=None,
+        )  # fmt: skip
+        tokens = tokenizer.convert_ids_to_tokens(generated[0, len(start) :].tolist())
+        outputs.append([t for t in tokens if t not in (tokenizer.eos_token, tokenizer.pad_token)])
+    return outputs
+
+
+def _mixed_batch(folder: Path) -> tuple[list[list[str]], list[list[str]]]:
+    """Return the 12 English sentences as xling sources, and target prefixes alternating deu / fra."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    sources = [["__eng__", *_pieces(tokenizer, text), "</s>"] for text in PARALLEL["eng"]]
+    prefixes = [[f"__{TARGETS[i % 2]}__"] for i in range(len(sources))]
+    return sources, prefixes
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        DecodeOptions(beam_size=1),
+        DecodeOptions(beam_size=1, no_repeat_ngram_size=2),
+    ],
+    ids=["greedy", "no-repeat-2"],
+)
+def test_outputs_identical_to_generate_with_a_target_language_per_example(trained, options):
+    sources, prefixes = _mixed_batch(trained)
+    outputs = CT2Backend(trained).generate(sources, prefixes, options)
+    assert outputs == _generate(trained, sources, prefixes, options)
+    # the prefix is cut, and the outputs depend on the input and on the target language
+    assert not any(o and o[0] in ("__deu__", "__fra__") for o in outputs)
+    assert len({tuple(o) for o in outputs}) > len(outputs) // 2
+    swapped = CT2Backend(trained).generate(
+        sources, [[f"__{TARGETS[(i + 1) % 2]}__"] for i in range(12)], options
+    )
+    assert sum(a != b for a, b in zip(outputs, swapped, strict=True)) > 6
+
+
+def test_repetition_penalty_reaches_the_decoder(trained):
+    # Not compared with generate: transformers also penalises the decoder start token (</s> for these
+    # models), which makes it end sentences later; CTranslate2 penalises the generated tokens only.
+    sources, prefixes = _mixed_batch(trained)
+    backend = CT2Backend(trained)
+    plain = backend.generate(sources, prefixes, DecodeOptions(beam_size=1))
+    penalised = backend.generate(sources, prefixes, DecodeOptions(beam_size=1, repetition_penalty=3.0))
+    assert plain != penalised
+    assert max(p.count(t) for p in penalised for t in p) <= max(p.count(t) for p in plain for t in p)
+
+
+def test_batch_order_and_batch_size_do_not_change_outputs(trained):
+    sources, prefixes = _mixed_batch(trained)
+    backend = CT2Backend(trained, threads=1)
+    together = backend.generate(
+        sources, prefixes, DecodeOptions(beam_size=1, max_length_a=0, max_length_b=40)
+    )
+    one_by_one = backend.generate(
+        sources, prefixes, DecodeOptions(beam_size=1, max_length_a=0, max_length_b=40, batch_size=1)
+    )
+    assert together == one_by_one
+
+
+@pytest.mark.parametrize("family", ["nllb", "marian", "marian-multi"])
+def test_each_family_decodes_like_generate(tmp_path, family):
+    """The decoder start of each family (</s> + language token, Marian's zero embedding) as transformers."""
+    from transformers import AutoTokenizer
+
+    folder = {"nllb": lambda p: build_nllb(p), "marian": lambda p: build_marian(p),
+              "marian-multi": lambda p: build_marian(p, target_tokens=("fra", "deu"))}[family](tmp_path / family)  # fmt: skip
+    export_ct2(folder, quantization="float32")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    first, prefix = {"nllb": (["eng_Latn"], ["deu_Latn"]), "marian": ([], []),
+                     "marian-multi": ([">>deu<<"], [])}[family]  # fmt: skip
+    sources = [[*first, *_pieces(tokenizer, text), "</s>"] for text in PARALLEL["eng"][:4]]
+    options = DecodeOptions(beam_size=1, max_length_a=1.0, max_length_b=3)
+    outputs = CT2Backend(folder).generate(sources, [prefix] * len(sources), options)
+    assert outputs == _generate(folder, sources, [prefix] * len(sources), options)
+    assert all(outputs)
+
+
+def test_output_length_limit_counts_tokens_after_the_prefix(tmp_path):
+    folder = build_xling(tmp_path / "model")  # random: it never ends a sentence early
+    export_ct2(folder, quantization="float32")
+    options = DecodeOptions(beam_size=1, max_length_a=0.0, max_length_b=3)
+    outputs = CT2Backend(folder).generate([["__eng__", "▁", "</s>"]] * 2, [["__deu__"], []], options)
+    assert [len(o) for o in outputs] == [3, 3]
+
+
+def test_int8_conversion_decodes(tmp_path, trained):
+    import json
+
+    export_ct2(trained, tmp_path / "int8", quantization="int8")
+    vocabulary = set(json.loads((tmp_path / "int8" / "shared_vocabulary.json").read_text(encoding="utf-8")))
+    sources, prefixes = _mixed_batch(trained)
+    outputs = CT2Backend(tmp_path / "int8").generate(sources, prefixes, DecodeOptions(beam_size=2))
+    assert all(o and set(o) <= vocabulary - {"</s>"} for o in outputs)
+
+
+def test_model_folder_is_accepted_for_its_conversion(trained):
+    assert CT2Backend(trained).folder == trained / "ctranslate2"
+
+
+def test_bad_arguments_are_clear_errors(tmp_path, trained):
+    with pytest.raises(DataError, match="xling export ct2"):
+        CT2Backend(tmp_path)
+    with pytest.raises(ConfigError, match="compute_type"):
+        CT2Backend(trained, compute_type="int4")
+    with pytest.raises(ConfigError, match="device"):
+        CT2Backend(trained, device="tpu")
+    backend = CT2Backend(trained)
+    with pytest.raises(ConfigError, match="target prefixes"):
+        backend.generate([["__eng__", "</s>"]], [], DecodeOptions())
+    with pytest.raises(DataError, match="empty"):
+        backend.generate([[]], [["__deu__"]], DecodeOptions())
+    with pytest.raises(ConfigError, match="beam_size"):
+        backend.generate([["__eng__", "</s>"]], [["__deu__"]], DecodeOptions(beam_size=0))
