@@ -1,0 +1,357 @@
+"""Language codes of the translation model families, and how each family marks the languages of a sentence.
+
+A user gives any ISO 639 code or BCP-47 tag (`de`, `deu`, `de-DE`, `zh-Hant`, `srp_Cyrl`); each family wants
+its own form, and its own place for it:
+
+| family | codes | source sequence | target prefix (after the decoder start) |
+|---|---|---|---|
+| `m2m100` (facebook/m2m100_*) | `__de__` (ISO 639-1 where there is one) | `__de__ pieces </s>` | `__fr__` |
+| `nllb` (facebook/nllb-200-*) | `deu_Latn` (ISO 639-3 + script) | `deu_Latn pieces </s>` | `fra_Latn` |
+| `marian` (Helsinki-NLP/opus-mt-*) | a fixed pair, or `>>fra<<` | `>>fra<< pieces </s>` or `pieces </s>` | nothing |
+| `xling` (`xling mt train`) | `__deu__` (ISO 639-3) | `__deu__ pieces </s>` | `__fra__` |
+
+These follow the tokenizers of transformers 5 (`M2M100Tokenizer.set_src_lang_special_tokens`,
+`NllbTokenizer.set_src_lang_special_tokens` with `legacy_behaviour=False`, which an NLLB tokenizer saved
+with `legacy_behaviour=True` reverses to `pieces </s> deu_Latn`; `MarianTokenizer._tokenize`, which moves a
+leading `>>fra<<` in front of the pieces) and M2M-100's generation, which forces the target token right after
+the decoder start token (`forced_bos_token_id`). A code is matched on its ISO 639-3 language first, then on
+macrolanguage membership (`ar` finds NLLB's `arb_Arab`), then on script (a default per language where a
+model has several, e.g. `zho_Hans`; an explicit script or region picks another: `zh-Hant`, `zh-TW`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xling.artifacts import read_metadata
+from xling.data.languages import MACROLANGUAGES, language_name, normalize_language
+from xling.errors import DataError, LanguageCodeError, XlingError
+
+FAMILIES = ("m2m100", "nllb", "marian", "xling")
+EOS = "</s>"
+
+# Codes that name no language in particular (a multilingual Marian model's `mul`, or no code at all).
+UNSPECIFIED = frozenset({"mul", "und", "mis", "zxx"})
+
+# Where a macrolanguage's code meets a model that has several of its members: the member most texts mean.
+MACRO_DEFAULTS = {"ara": "arb", "fas": "pes", "msa": "zsm", "nor": "nob", "aze": "azj", "kur": "kmr",
+                  "zho": "cmn", "swa": "swh", "uzb": "uzn", "est": "ekk", "lav": "lvs", "sqi": "als",
+                  "yid": "ydd"}  # fmt: skip
+
+# Where a model has one language in several scripts (NLLB-200: ace, bjn, kas, knc, taq, zho; OPUS-MT:
+# srp, zho, cmn...): the script used when the user names none. NLLB-200's own model card pairs zho with Hans.
+DEFAULT_SCRIPTS = {"zho": "Hans", "cmn": "Hans", "ace": "Latn", "bjn": "Latn", "kas": "Arab", "knc": "Latn",
+                   "taq": "Latn", "min": "Latn", "srp": "Cyrl", "uzb": "Latn", "uzn": "Latn", "aze": "Latn",
+                   "azj": "Latn", "kaz": "Cyrl", "pan": "Guru", "snd": "Arab", "mon": "Cyrl"}  # fmt: skip
+
+# A region that decides the script of a language written in two (zh-TW is Traditional Chinese).
+REGION_SCRIPTS = {("zho", "TW"): "Hant", ("zho", "HK"): "Hant", ("zho", "MO"): "Hant", ("zho", "CN"): "Hans",
+                  ("zho", "SG"): "Hans", ("cmn", "TW"): "Hant", ("cmn", "CN"): "Hans"}  # fmt: skip
+
+# M2M-100's codes that are not ISO 639-1 (its `ns` is Northern Sotho).
+M2M100_CODE_FIXES = {"ns": "nso"}
+
+_NLLB_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
+_M2M_TOKEN = re.compile(r"^__([a-z]{2,3})__$")
+_MARIAN_TOKEN = re.compile(r"^>>(.+)<<$")
+_SUBTAGS = re.compile(r"[-_]")
+SHOWN_CODES = 30  # how many of a model's codes an error message lists
+
+
+@dataclass(frozen=True)
+class LanguageTag:
+    """A user's language code taken apart: ISO 639-3 language, and the script and region where given."""
+
+    language: str
+    script: str | None = None
+    region: str | None = None
+
+
+def parse_language(code: str, *, where: str | None = None) -> LanguageTag:
+    """Return the ISO 639-3 language, script (`Hant`) and region (`TW`) of a code or tag (`zh-Hant-TW`).
+
+    Raises LanguageCodeError for a code that is not ISO 639-1/639-2B/639-3 or BCP-47 (`srp_Cyrl` is read
+    as srp + Cyrl, as NLLB writes it).
+    """
+    language = normalize_language(code, where=where)
+    script = region = None
+    for subtag in _SUBTAGS.split(code.strip())[1:]:
+        if len(subtag) == 4 and subtag.isalpha():
+            script = script or subtag.title()
+        elif (len(subtag) == 2 and subtag.isalpha()) or (len(subtag) == 3 and subtag.isdigit()):
+            region = region or subtag.upper()
+    return LanguageTag(language, script, region)
+
+
+def _code_tag(code: str, family: str) -> LanguageTag | None:
+    """Return what a model's own language code means (`de`, `deu_Latn`, `zho_Hans`); None if nothing known."""
+    code = M2M100_CODE_FIXES.get(code, code) if family == "m2m100" else code
+    try:
+        tag = parse_language(code)
+    except LanguageCodeError:
+        return None  # e.g. an OPUS-MT group code such as `gem`: matched only by exactly that code
+    return None if tag.language in UNSPECIFIED else tag
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How one model marks languages: its codes and where their tokens go in the source and target.
+
+    `source_codes`/`target_codes` map the model's own codes to their tokens (`{"de": "__de__"}`,
+    `{"deu_Latn": "deu_Latn"}`, `{"fra": ">>fra<<"}`); an empty mapping means the model has no such token
+    (a Marian model's source; a fixed-pair Marian model's target). `fixed_source`/`fixed_target` are the
+    ISO 639-3 languages of a fixed-pair model where its folder records them.
+    """
+
+    family: str
+    source_codes: Mapping[str, str] = field(default_factory=dict)
+    target_codes: Mapping[str, str] = field(default_factory=dict)
+    fixed_source: str | None = None
+    fixed_target: str | None = None
+    legacy: bool = False
+    """NLLB tokenizers saved with legacy_behaviour=True: the source code after `</s>`, not first."""
+    name: str = "the model"
+
+    @property
+    def target_in_source(self) -> bool:
+        """Return True when the target language token goes into the source (Marian's `>>fra<<`)."""
+        return self.family == "marian"
+
+    @property
+    def sources(self) -> tuple[str, ...] | None:
+        """Return the model's source language codes; None when any language is accepted (not recorded)."""
+        if self.source_codes:
+            return tuple(sorted(self.source_codes))
+        return (self.fixed_source,) if self.fixed_source else None
+
+    @property
+    def targets(self) -> tuple[str, ...] | None:
+        """Return the model's target language codes; None when any language is accepted (not recorded)."""
+        if self.target_codes:
+            return tuple(sorted(self.target_codes))
+        return (self.fixed_target,) if self.fixed_target else None
+
+    @property
+    def language_tokens(self) -> frozenset[str]:
+        """Return every language token of the model (removed from what it outputs)."""
+        return frozenset(self.source_codes.values()) | frozenset(self.target_codes.values())
+
+    def source_token(self, code: str) -> str | None:
+        """Return the token that marks `code` as the source language (None where the family has none).
+
+        Raises LanguageCodeError for a malformed code and XlingError for a language the model lacks.
+        """
+        if self.source_codes:
+            return self.source_codes[_match(code, self.source_codes, self, "from")]
+        tag = parse_language(code, where="source language")
+        if (
+            self.fixed_source
+            and tag.language != self.fixed_source
+            and not _related(tag.language, self.fixed_source)
+        ):
+            raise XlingError(f"{self.name} ({self.family}) translates from {_describe(self.fixed_source)} only, "
+                             f"not from {_describe(tag.language)} ({code!r})")  # fmt: skip
+        return None
+
+    def target_token(self, code: str) -> str | None:
+        """Return the token that asks for `code` as the target language (None for a fixed-pair model)."""
+        if self.target_codes:
+            return self.target_codes[_match(code, self.target_codes, self, "into")]
+        tag = parse_language(code, where="target language")
+        if (
+            self.fixed_target
+            and tag.language != self.fixed_target
+            and not _related(tag.language, self.fixed_target)
+        ):
+            raise XlingError(f"{self.name} ({self.family}) translates into {_describe(self.fixed_target)} only, "
+                             f"not into {_describe(tag.language)} ({code!r})")  # fmt: skip
+        return None
+
+    def source_sequence(
+        self, pieces: Sequence[str], source_token: str | None, target_token: str | None
+    ) -> list[str]:
+        """Return the full source token sequence for `pieces` (language tokens and `</s>` where they go)."""
+        if self.target_in_source:
+            return [*([target_token] if target_token else []), *pieces, EOS]
+        if source_token is None:
+            return [*pieces, EOS]
+        if self.legacy:
+            return [*pieces, EOS, source_token]
+        return [source_token, *pieces, EOS]
+
+    def target_prefix(self, target_token: str | None) -> list[str]:
+        """Return the tokens forced after the decoder start token: the target language token, if it goes there."""
+        if self.target_in_source or target_token is None:
+            return []
+        return [target_token]
+
+
+def _related(a: str, b: str) -> bool:
+    """Return True when one ISO 639-3 code is a macrolanguage of the other (`zho` and `cmn`)."""
+    return a in MACROLANGUAGES.get(b, frozenset()) or b in MACROLANGUAGES.get(a, frozenset())
+
+
+def _describe(language: str) -> str:
+    """Return `German (deu)` for an ISO 639-3 code, or the code alone when it has no name."""
+    try:
+        return f"{language_name(language)} ({language})"
+    except (LanguageCodeError, KeyError):
+        return language
+
+
+def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direction: str) -> str:
+    """Return the model code in `codes` that `code` names; raise XlingError naming what the model has."""
+    stripped = code.strip()
+    if stripped in codes:  # the model's own code (`deu_Latn`, `de`) needs no interpretation
+        return stripped
+    for own, token in codes.items():
+        if token == stripped:  # its token (`__de__`, `>>fra<<`)
+            return own
+    tag = parse_language(stripped, where=f"language to translate {direction}")
+    tags = {own: t for own in codes if (t := _code_tag(own, conventions.family)) is not None}
+    candidates = [own for own, t in tags.items() if t.language == tag.language]
+    if not candidates:
+        related = [own for own, t in tags.items() if _related(t.language, tag.language)]
+        preferred = [own for own in related if tags[own].language == MACRO_DEFAULTS.get(tag.language)]
+        candidates = preferred or related
+        if len({tags[own].language for own in candidates}) > 1:
+            raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has "
+                             f"{', '.join(sorted(candidates))}; give one of them")  # fmt: skip
+    if not candidates:
+        raise XlingError(f"{conventions.name} ({conventions.family}) cannot translate {direction} "
+                         f"{_describe(tag.language)} ({code!r}); {_listing(codes)}")  # fmt: skip
+    return _pick_script(code, tag, candidates, tags, conventions)
+
+
+def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mapping[str, LanguageTag],
+                 conventions: Conventions) -> str:  # fmt: skip
+    """Return the candidate in the script the user asked for (or the language's default script)."""
+    scripts = {own: tags[own].script for own in candidates}
+    if len(candidates) == 1 and (tag.script is None or scripts[candidates[0]] in (None, tag.script)):
+        return candidates[0]
+    wanted = tag.script or REGION_SCRIPTS.get((tag.language, tag.region or ""))
+    if wanted is None:
+        language = tags[candidates[0]].language
+        wanted = DEFAULT_SCRIPTS.get(language) or DEFAULT_SCRIPTS.get(tag.language)
+    chosen = [own for own in candidates if scripts[own] == wanted]
+    if len(chosen) == 1:
+        return chosen[0]
+    if tag.script is not None:
+        raise XlingError(f"{conventions.name} ({conventions.family}) has {_describe(tag.language)} in "
+                         f"{', '.join(sorted(candidates))}, not in the {tag.script} script ({code!r})")  # fmt: skip
+    raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has {', '.join(sorted(candidates))}; "
+                     f"give the script too, e.g. {sorted(candidates)[0]!r}")  # fmt: skip
+
+
+def _listing(codes: Mapping[str, str]) -> str:
+    """Return `it has 3 languages: deu_Latn, eng_Latn, fra_Latn` (the first SHOWN_CODES of them)."""
+    names = sorted(codes)
+    shown = ", ".join(names[:SHOWN_CODES]) + (
+        f", ... ({len(names) - SHOWN_CODES} more)" if len(names) > SHOWN_CODES else ""
+    )
+    return f"it has {len(names)} languages: {shown}"
+
+
+# --- detection ----------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """Return the JSON object in `path` ({} when the file is absent); DataError naming it when it is broken."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise DataError(f"invalid JSON ({error.msg})", path, error.lineno) from error
+    return data if isinstance(data, dict) else {}
+
+
+def detect_family(folder: str | Path) -> str:
+    """Return the family (`m2m100`, `nllb`, `marian`, `xling`) of a translation model folder.
+
+    xling.json's `family` decides when it names one; else config.json's `model_type` (`marian`, or `m2m_100`
+    with an NLLB tokenizer, NLLB codes in tokenizer.json, or an M2M-100 vocabulary). Raises XlingError for
+    any other model.
+    """
+    folder = Path(folder)
+    meta = read_metadata(folder)
+    if meta.get("family") in FAMILIES:
+        return str(meta["family"])
+    config = _read_json(folder / "config.json")
+    if not config:
+        raise DataError("not a translation model folder (no config.json)", folder)
+    model_type = config.get("model_type")
+    if model_type == "marian":
+        return "marian"
+    if model_type != "m2m_100":
+        raise XlingError(f"{folder}: a {model_type!r} model; xling translates with M2M-100, NLLB, Marian "
+                         "(OPUS-MT) and xling models")  # fmt: skip
+    tokenizer_class = str(_read_json(folder / "tokenizer_config.json").get("tokenizer_class", ""))
+    if tokenizer_class.startswith("Nllb"):
+        return "nllb"
+    if tokenizer_class.startswith("M2M100"):
+        return "m2m100"
+    if "language_tokens" in meta or "language_tokens" in meta.get("tokenizer", {}):
+        return "xling"
+    vocabulary = folder / "tokenizer.json"
+    if vocabulary.is_file() and '"eng_Latn"' in vocabulary.read_text(encoding="utf-8"):
+        return "nllb"
+    if (folder / "vocab.json").is_file():
+        return "m2m100"
+    raise XlingError(f"{folder}: an M2M-100 model whose language codes xling cannot tell (no NLLB or M2M-100 "
+                     "tokenizer, no xling.json with language_tokens)")  # fmt: skip
+
+
+def conventions_for(folder: str | Path, tokenizer: Any, family: str | None = None) -> Conventions:
+    """Return the language conventions of the model in `folder`, whose loaded tokenizer is `tokenizer`."""
+    folder = Path(folder)
+    family = family or detect_family(folder)
+    name = folder.name or str(folder)
+    vocabulary = tokenizer.get_vocab()
+    if family == "m2m100":
+        tokens = dict(getattr(tokenizer, "lang_code_to_token", {})) or {
+            m.group(1): token for token in vocabulary if (m := _M2M_TOKEN.match(token))
+        }
+        return Conventions(family, tokens, tokens, name=name)
+    if family == "nllb":
+        tokens = {token: token for token in vocabulary if _NLLB_CODE.match(token)}
+        legacy = bool(getattr(tokenizer, "legacy_behaviour", False))
+        return Conventions(family, tokens, tokens, legacy=legacy, name=name)
+    if family == "xling":
+        meta = read_metadata(folder)
+        recorded = meta.get("language_tokens") or meta.get("tokenizer", {}).get("language_tokens") or {}
+        tokens = {code: token for code, token in recorded.items() if token in vocabulary} or {
+            m.group(1): token for token in vocabulary if (m := _M2M_TOKEN.match(token))
+        }
+        return Conventions(family, tokens, tokens, name=name)
+    if family == "marian":
+        targets = {m.group(1): token for token in vocabulary if (m := _MARIAN_TOKEN.match(token))}
+        source, target = _marian_pair(folder, tokenizer)
+        return Conventions(family, {}, targets, fixed_source=source, fixed_target=None if targets else target,
+                           name=name)  # fmt: skip
+    raise XlingError(f"unknown translation model family {family!r} (expected one of {', '.join(FAMILIES)})")
+
+
+def _marian_pair(folder: Path, tokenizer: Any) -> tuple[str | None, str | None]:
+    """Return the ISO 639-3 source and target of an OPUS-MT model (tokenizer config, else `opus-mt-en-de`)."""
+    source, target = getattr(tokenizer, "source_lang", None), getattr(tokenizer, "target_lang", None)
+    if not (source and target) and folder.name.startswith("opus-mt-"):
+        parts = folder.name.split("-")
+        source, target = source or parts[-2], target or parts[-1]
+    return _single_language(source), _single_language(target)
+
+
+def _single_language(code: str | None) -> str | None:
+    """Return the ISO 639-3 code of a one-language code; None for a group (`gem`), `mul` or nothing."""
+    if not code:
+        return None
+    try:
+        language = normalize_language(code)
+    except LanguageCodeError:
+        return None
+    return None if language in UNSPECIFIED else language

@@ -1,0 +1,160 @@
+"""Each family's language codes and token sequences, checked against its real tokenizer class."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from transformers import AutoTokenizer, NllbTokenizer
+
+from xling.errors import LanguageCodeError, XlingError
+from xling.translation.languages import conventions_for, detect_family, parse_language
+
+from .tiny_models import PARALLEL, build_m2m100, build_marian, build_nllb, build_xling
+
+TEXT = PARALLEL["eng"][0]
+
+
+def load(folder, **kwargs):
+    """Return (tokenizer, conventions) of a tiny model folder."""
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+    return tokenizer, conventions_for(folder, tokenizer)
+
+
+def ids(tokenizer, tokens):
+    return tokenizer.convert_tokens_to_ids(tokens)
+
+
+def pieces(tokenizer, text=TEXT):
+    return tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def test_parse_language_reads_script_and_region():
+    assert parse_language("zh-Hant-TW") == parse_language("zh_Hant_TW")
+    tag = parse_language("zh-Hant-TW")
+    assert (tag.language, tag.script, tag.region) == ("zho", "Hant", "TW")
+    assert (parse_language("srp_Cyrl").language, parse_language("srp_Cyrl").script) == ("srp", "Cyrl")
+    assert parse_language("de-DE").script is None and parse_language("de-DE").region == "DE"
+    with pytest.raises(LanguageCodeError, match="xx-nope"):
+        parse_language("xx-nope")
+
+
+def test_families_are_told_apart(tmp_path):
+    assert detect_family(build_m2m100(tmp_path / "m2m")) == "m2m100"
+    assert detect_family(build_nllb(tmp_path / "nllb")) == "nllb"
+    assert detect_family(build_marian(tmp_path / "marian")) == "marian"
+    assert detect_family(build_xling(tmp_path / "xling")) == "xling"
+    other = tmp_path / "bert"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "bert"}), "utf-8")
+    with pytest.raises(XlingError, match="'bert' model"):
+        detect_family(other)
+
+
+def test_m2m100_codes_and_source_sequence_match_its_tokenizer(tmp_path):
+    folder = build_m2m100(tmp_path / "m2m")
+    tokenizer, conventions = load(folder)
+    assert {conventions.target_token(code) for code in ("de", "deu", "de-DE", "ger", "__de__")} == {"__de__"}
+    assert conventions.source_token("ns") == "__ns__"  # M2M-100's own code for Northern Sotho (nso)
+    assert conventions.source_token("nso") == "__ns__"
+    assert conventions.source_token("zh-Hant") == "__zh__"  # one Chinese: a script cannot be chosen
+    tokenizer.src_lang = "en"
+    src, tgt = conventions.source_token("eng"), conventions.target_token("fra")
+    sequence = conventions.source_sequence(pieces(tokenizer), src, tgt)
+    assert ids(tokenizer, sequence) == tokenizer(TEXT)["input_ids"]
+    assert conventions.target_prefix(tgt) == ["__fr__"]
+    # what transformers' generate forces after the decoder start: forced_bos_token_id = get_lang_id("fr")
+    assert ids(tokenizer, conventions.target_prefix(tgt)) == [tokenizer.get_lang_id("fr")]
+
+
+def test_nllb_codes_scripts_and_source_sequence_match_its_tokenizer(tmp_path):
+    codes = ("eng_Latn", "deu_Latn", "srp_Cyrl", "srp_Latn", "zho_Hans", "zho_Hant", "arb_Arab", "ary_Arab")
+    folder = build_nllb(tmp_path / "nllb", codes)
+    tokenizer, conventions = load(folder)
+    assert {conventions.target_token(code) for code in ("de", "deu", "de-DE", "deu_Latn")} == {"deu_Latn"}
+    assert conventions.target_token("sr") == "srp_Cyrl"  # the default script where a model has two
+    assert conventions.target_token("sr-Latn") == "srp_Latn"
+    assert conventions.target_token("zh") == "zho_Hans"
+    assert conventions.target_token("zh-Hant") == conventions.target_token("zh-TW") == "zho_Hant"
+    assert conventions.target_token("cmn") == "zho_Hans"  # Mandarin finds the macrolanguage's code
+    assert conventions.target_token("ar") == "arb_Arab"  # the macrolanguage finds Standard Arabic
+    assert conventions.target_token("ary") == "ary_Arab"
+    for code in ("en", "sr-Latn", "zh-Hant"):
+        tokenizer.src_lang = conventions.source_token(code)
+        sequence = conventions.source_sequence(pieces(tokenizer), tokenizer.src_lang, None)
+        assert ids(tokenizer, sequence) == tokenizer(TEXT)["input_ids"]
+        assert sequence[0] == tokenizer.src_lang and sequence[-1] == "</s>"  # non-legacy: the code first
+    assert conventions.target_prefix("deu_Latn") == ["deu_Latn"]
+
+
+def test_nllb_legacy_tokenizer_puts_the_source_code_last(tmp_path):
+    folder = build_nllb(tmp_path / "nllb")
+    tokenizer = NllbTokenizer.from_pretrained(str(folder), legacy_behaviour=True, src_lang="deu_Latn")
+    conventions = conventions_for(folder, tokenizer)
+    sequence = conventions.source_sequence(pieces(tokenizer), "deu_Latn", "fra_Latn")
+    assert sequence[-2:] == ["</s>", "deu_Latn"]
+    assert ids(tokenizer, sequence) == tokenizer(TEXT)["input_ids"]
+
+
+def test_marian_fixed_pair(tmp_path):
+    folder = build_marian(tmp_path / "marian", source="en", target="de")
+    tokenizer, conventions = load(folder)
+    assert (conventions.sources, conventions.targets) == (("eng",), ("deu",))
+    assert conventions.source_token("en-GB") is None and conventions.target_token("deu") is None
+    sequence = conventions.source_sequence(pieces(tokenizer), None, None)
+    assert ids(tokenizer, sequence) == tokenizer(TEXT)["input_ids"]
+    assert conventions.target_prefix(None) == []
+    with pytest.raises(XlingError, match=r"from English \(eng\) only, not from French"):
+        conventions.source_token("fr")
+    with pytest.raises(XlingError, match=r"into German \(deu\) only, not into Spanish"):
+        conventions.target_token("es")
+
+
+def test_marian_pair_from_the_folder_name(tmp_path):
+    folder = build_marian(tmp_path / "opus-mt-fr-es", source="fr", target="es")
+    config_file = folder / "tokenizer_config.json"
+    config = json.loads(config_file.read_text("utf-8"))
+    config.pop("source_lang"), config.pop("target_lang")
+    config_file.write_text(json.dumps(config), "utf-8")
+    tokenizer, conventions = load(folder)
+    assert tokenizer.source_lang is None
+    assert (conventions.sources, conventions.targets) == (("fra",), ("spa",))
+
+
+def test_marian_multi_target_token_goes_first_in_the_source(tmp_path):
+    folder = build_marian(tmp_path / "marian", target_tokens=("fra", "deu"))
+    tokenizer, conventions = load(folder)
+    assert conventions.targets == ("deu", "fra")
+    tgt = conventions.target_token("fr")
+    assert tgt == ">>fra<<"
+    sequence = conventions.source_sequence(pieces(tokenizer), None, tgt)
+    assert ids(tokenizer, sequence) == tokenizer(f">>fra<< {TEXT}")["input_ids"]
+    assert conventions.target_prefix(tgt) == []
+    with pytest.raises(XlingError, match=r"Spanish \(spa\).*deu, fra"):
+        conventions.target_token("es")
+
+
+def test_xling_codes_follow_m2m100_with_three_letters(tmp_path):
+    folder = build_xling(tmp_path / "xling")
+    tokenizer, conventions = load(folder)
+    assert {conventions.target_token(code) for code in ("de", "deu", "de-AT", "__deu__")} == {"__deu__"}
+    sequence = conventions.source_sequence(pieces(tokenizer), conventions.source_token("en"), "__deu__")
+    assert sequence == ["__eng__", *pieces(tokenizer), "</s>"]
+    assert tokenizer.unk_token_id not in ids(tokenizer, sequence)
+    assert conventions.target_prefix("__deu__") == ["__deu__"]
+
+
+def test_a_language_the_model_lacks_is_named_with_what_it_has(tmp_path):
+    _, nllb = load(build_nllb(tmp_path / "nllb"))
+    with pytest.raises(
+        XlingError, match=r"cannot translate into Basque \(eus\).*3 languages: deu_Latn, eng_Latn"
+    ):
+        nllb.target_token("eu")
+    _, m2m = load(build_m2m100(tmp_path / "m2m"))
+    with pytest.raises(XlingError, match=r"cannot translate from Basque \(eus\).*100 languages: af, am"):
+        m2m.source_token("eu")
+    _, xling = load(build_xling(tmp_path / "xling"))
+    with pytest.raises(XlingError, match=r"Spanish.*deu, eng, fra"):
+        xling.target_token("es")
+    with pytest.raises(LanguageCodeError, match="'qq'"):
+        xling.target_token("qq")
