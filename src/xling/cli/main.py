@@ -16,11 +16,13 @@ from xling.cli import (
     evaluate,
     index,
     mine,
+    mt,
     pretrain,
     quickstart,
     tagger,
     tokenizer,
     transfer,
+    translate,
     vectors,
 )
 from xling.cli.common import console
@@ -64,6 +66,8 @@ app.add_typer(transfer.app, name="transfer")
 app.command()(transfer.classify)
 app.add_typer(tagger.app, name="tagger")
 app.command()(tagger.tag)
+app.command()(translate.translate)
+app.add_typer(mt.app, name="mt")
 
 
 def main() -> None:

@@ -1,0 +1,61 @@
+"""`xling mt train`: train or fine-tune a many-to-many translation model (M2M-100 architecture)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from xling.cli.common import (
+    JsonOut,
+    MaxSteps,
+    Recipe,
+    Resume,
+    TrainingSets,
+    console,
+    print_resumed,
+    show_training_progress,
+    training_overrides,
+    write_json,
+)
+from xling.config import config_to_dict, load_config
+from xling.translation.presets import PRESETS
+
+app = typer.Typer(help="Translation models: train or fine-tune.", no_args_is_help=True)
+
+
+@app.command("train")
+def train(
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Tokenizer folder (from `xling tokenizer train`).")
+    ] = None,
+    corpus: Annotated[str | None, typer.Option(help="Folder of id-aligned <lang>.tsv[.gz], or 'sample'.")] = None,
+    parallel: Annotated[
+        list[str] | None, typer.Option(help="src-tgt=path.tsv or src-tgt=path.src,path.tgt (repeatable).")
+    ] = None,
+    output: Annotated[str | None, typer.Option(help="Run folder: checkpoints, log and the final model.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help=f"Preset ({', '.join(PRESETS)}) or a translation model folder.")
+    ] = None,
+    max_steps: MaxSteps = None,
+    resume: Resume = None,
+    recipe: Recipe = None,
+    set_: TrainingSets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Train a many-to-many translation model; also runs under `torchrun` (DDP)."""
+    from xling.translation.train import MTTrainConfig, train_translation
+
+    config = load_config(
+        MTTrainConfig, recipe, training_overrides(set_, max_steps), section="mt", tokenizer=tokenizer,
+        data={"corpus": corpus}, parallel=parallel, output=output, model=model, resume=resume,
+    )  # fmt: skip
+    show_training_progress(config.training)
+    result = train_translation(config)
+    if result.train.is_main:
+        print_resumed(result.train.resumed_from, result.output)
+        console.print(f"[green]model saved to {result.output}[/] (final loss {result.train.final_loss:.4f})")
+        for key, value in sorted(result.evaluation.items()):
+            console.print(f"  {key}: {value}")
+        write_json(json_path, {"output": str(result.output), **result.train.to_dict(),
+                               "evaluation": result.evaluation, "config": config_to_dict(config)})  # fmt: skip

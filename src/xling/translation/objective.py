@@ -1,0 +1,37 @@
+"""The translation objective: label-smoothed cross-entropy of a seq2seq model on its target tokens."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from xling.pretraining.masking import IGNORE_INDEX
+
+
+class Seq2SeqObjective(nn.Module):
+    """Wraps an `M2M100ForConditionalGeneration`; forward(batch) returns {"loss", "tokens"}.
+
+    The loss is computed here rather than by the model, which has no label smoothing; smoothing of 0.1
+    is what fairseq's M2M-100 and most MT recipes train with (`label_smoothed_cross_entropy`).
+    """
+
+    def __init__(self, model: nn.Module, label_smoothing: float = 0.1):
+        super().__init__()
+        self.model = model
+        self.label_smoothing = label_smoothing
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        labels = batch["labels"]
+        hidden = self.model.model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            decoder_input_ids=batch["decoder_input_ids"],
+            decoder_attention_mask=batch["decoder_attention_mask"],
+        ).last_hidden_state
+        selected = labels != IGNORE_INDEX
+        # the output layer only on real target positions: padding is a sizeable share of a batch
+        logits = self.model.lm_head(hidden[selected])
+        loss = nn.functional.cross_entropy(
+            logits.float(), labels[selected], label_smoothing=self.label_smoothing
+        )
+        return {"loss": loss, "tokens": selected.sum()}

@@ -1,0 +1,126 @@
+"""xling mt train: parallel data, M2M-100-style batches, and a tiny model that learns its pairs by heart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from xling.errors import ConfigError, DataError
+from xling.tokenization.vocabulary import language_token, load_tokenizer
+from xling.translation.data import (
+    TranslationBatches,
+    build_parallel_data,
+    corpus_directions,
+    direction_probabilities,
+    read_parallel_file,
+)
+from xling.translation.train import MTTrainConfig, greedy_translate, train_translation
+
+PAIRS = [
+    ("Good morning!", "Guten Morgen!"),
+    ("Where is the station?", "Wo ist der Bahnhof?"),
+    ("I would like a coffee, please.", "Ich möchte bitte einen Kaffee."),
+    ("The weather is nice today.", "Das Wetter ist heute schön."),
+    ("Thank you very much.", "Vielen Dank."),
+    ("See you tomorrow.", "Bis morgen."),
+]
+
+
+def write_tsv(path: Path, pairs) -> Path:
+    path.write_text("".join(f"{a}\t{b}\n" for a, b in pairs), encoding="utf-8")
+    return path
+
+
+def test_pivot_directions_and_extras():
+    langs = ["deu", "eng", "fra"]
+    pivot = corpus_directions(langs, "pivot", "eng", ["deu-fra"])
+    assert set(pivot) == {("deu", "eng"), ("eng", "deu"), ("eng", "fra"), ("fra", "eng"), ("deu", "fra")}
+    assert len(corpus_directions(langs, "all", "eng", [])) == 6
+    with pytest.raises(ConfigError, match="pivot: rus"):
+        corpus_directions(langs, "pivot", "rus", [])
+    with pytest.raises(ConfigError, match="extra_directions: spa"):
+        corpus_directions(langs, "pivot", "eng", ["deu-spa"])
+
+
+def test_temperature_flattens_direction_sampling():
+    p1 = direction_probabilities([900, 100], 1.0)
+    p5 = direction_probabilities([900, 100], 5.0)
+    assert p1 == pytest.approx([0.9, 0.1])
+    assert 0.5 < p5[0] < 0.9 and p5.sum() == pytest.approx(1.0)
+
+
+def test_parallel_files_name_the_bad_line(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("Hello\tHallo\nno tab here\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.tsv:2:"):
+        read_parallel_file(f"eng-deu={bad}")
+    (tmp_path / "a.en").write_text("one\ntwo\n", encoding="utf-8")
+    (tmp_path / "a.de").write_text("eins\n", encoding="utf-8")
+    with pytest.raises(DataError, match="has 2 lines but"):
+        read_parallel_file(f"eng-deu={tmp_path / 'a.en'},{tmp_path / 'a.de'}")
+    with pytest.raises(ConfigError, match="src-tgt"):
+        read_parallel_file(f"{tmp_path / 'a.en'}")
+
+
+def test_batches_follow_m2m100_and_are_pure(tmp_path, sample_tokenizer_dir):
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    data = build_parallel_data(tokenizer, parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', PAIRS)}"])
+    assert data.counts() == {"eng-deu": 6, "deu-eng": 6}
+    batches = TranslationBatches(data, tokenizer, batch_size=8, temperature=5.0, seed=3)
+    first, again = batches.get(7, 0, 0, 1), batches.get(7, 0, 0, 1)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    lang_ids = {tokenizer.convert_tokens_to_ids(language_token(x)) for x in ("eng", "deu")}
+    for row in range(8):
+        source = first["input_ids"][row][first["attention_mask"][row].bool()].tolist()
+        labels = first["labels"][row][first["labels"][row] != -100].tolist()
+        decoder = first["decoder_input_ids"][row][first["decoder_attention_mask"][row].bool()].tolist()
+        assert source[0] in lang_ids and source[-1] == eos
+        assert labels[0] in lang_ids and labels[0] != source[0] and labels[-1] == eos
+        assert decoder == [eos, *labels[:-1]]  # decoding starts from </s>, as in M2M-100
+    assert (first["input_ids"] == pad).sum() == (first["attention_mask"] == 0).sum()
+
+
+def test_missing_language_token_is_a_config_error(tmp_path, sample_tokenizer_dir):
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    with pytest.raises(ConfigError, match="no language token for xho"):
+        build_parallel_data(tokenizer, parallel=[f"eng-xho={write_tsv(tmp_path / 'p.tsv', PAIRS)}"])
+
+
+def test_tiny_model_learns_its_pairs_and_reloads_in_transformers(tmp_path, sample_tokenizer_dir):
+    from transformers import AutoModelForSeq2SeqLM
+
+    pairs = write_tsv(tmp_path / "p.tsv", PAIRS)
+    config = MTTrainConfig(output=str(tmp_path / "mt"), tokenizer=str(sample_tokenizer_dir), model="tiny",
+                           dropout=0.0, parallel=[f"eng-deu={pairs}"], label_smoothing=0.0)  # fmt: skip
+    config.training.max_steps, config.training.batch_size, config.training.lr = 200, 12, 1e-2
+    config.training.warmup_steps, config.training.checkpoint_every = 20, 200
+    result = train_translation(config)
+    english, german = [a for a, _ in PAIRS], [b for _, b in PAIRS]
+    tokenizer = load_tokenizer(result.output)
+    assert greedy_translate(result.model, tokenizer, english, "eng", "deu") == german
+    assert greedy_translate(result.model, tokenizer, german, "deu", "eng") == english
+
+    reloaded = AutoModelForSeq2SeqLM.from_pretrained(result.output).eval()
+    assert greedy_translate(reloaded, tokenizer, english, "eng", "deu") == german
+    meta = json.loads((result.output / "xling.json").read_text())
+    assert meta["kind"] == "translation" and meta["family"] == "xling"
+    assert meta["language_tokens"] == {"deu": "__deu__", "eng": "__eng__"}
+    assert reloaded.generation_config.max_length > 20  # never transformers' silent 20-token default
+
+
+def test_dev_share_is_kept_out_of_training(sample_tokenizer_dir):
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import sample_corpus_dir
+    from xling.translation.data import is_dev_id
+
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    data = build_parallel_data(tokenizer, corpus="sample", languages=["eng", "deu"], dev_fraction=0.2)
+    rows = list(AlignedCorpus.from_dir(sample_corpus_dir(), ["eng", "deu"]).pairs("eng", "deu"))
+    dev_rows = [(a, b) for sid, a, b in rows if is_dev_id(sid, 0.2)]
+    assert data.dev["eng-deu"] == ([a for a, _ in dev_rows], [b for _, b in dev_rows])
+    assert 0.12 < len(dev_rows) / len(rows) < 0.28
+    assert data.counts()["eng-deu"] + len(dev_rows) + data.dropped_long // 2 == len(rows)
