@@ -29,11 +29,15 @@ def train(
     tokenizer: Annotated[
         str | None, typer.Option(help="Tokenizer folder (from `xling tokenizer train`).")
     ] = None,
-    corpus: Annotated[str | None, typer.Option(help="Folder of id-aligned <lang>.tsv[.gz], or 'sample'.")] = None,
+    corpus: Annotated[
+        str | None, typer.Option(help="Folder of id-aligned <lang>.tsv[.gz], or 'sample'.")
+    ] = None,
     parallel: Annotated[
         list[str] | None, typer.Option(help="src-tgt=path.tsv or src-tgt=path.src,path.tgt (repeatable).")
     ] = None,
-    output: Annotated[str | None, typer.Option(help="Run folder: checkpoints, log and the final model.")] = None,
+    output: Annotated[
+        str | None, typer.Option(help="Run folder: checkpoints, log and the final model.")
+    ] = None,
     model: Annotated[
         str | None, typer.Option(help=f"Preset ({', '.join(PRESETS)}) or a translation model folder.")
     ] = None,

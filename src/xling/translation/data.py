@@ -40,7 +40,9 @@ def parse_direction(text: str, where: str = "directions") -> tuple[str, str]:
     src, sep, tgt = text.strip().partition("-")
     if not sep or not src or not tgt:
         raise ConfigError(f"{where}: {text!r} must be src-tgt, e.g. eng-deu")
-    return normalize_language(src, where=f"{where} {text!r}"), normalize_language(tgt, where=f"{where} {text!r}")
+    return normalize_language(src, where=f"{where} {text!r}"), normalize_language(
+        tgt, where=f"{where} {text!r}"
+    )
 
 
 def is_dev_id(sentence_id: str, fraction: float) -> bool:
@@ -62,7 +64,9 @@ def read_parallel_file(spec: str) -> tuple[str, str, list[tuple[str, str]]]:
                 continue
             left, tab, right = line.partition("\t")
             if not tab or "\t" in right:
-                raise DataError("expected exactly two tab-separated fields (source<TAB>target)", files[0], number)
+                raise DataError(
+                    "expected exactly two tab-separated fields (source<TAB>target)", files[0], number
+                )
             pairs.append((left.strip(), right.strip()))
         return src, tgt, pairs
     if len(files) != 2:
@@ -125,7 +129,9 @@ class ParallelData:
         return {d.name: len(d) for d in self.directions}
 
 
-def corpus_directions(languages: Sequence[str], mode: str, pivot: str, extra: Iterable[str]) -> list[tuple[str, str]]:
+def corpus_directions(
+    languages: Sequence[str], mode: str, pivot: str, extra: Iterable[str]
+) -> list[tuple[str, str]]:
     """Return the ordered (src, tgt) pairs a corpus of `languages` trains on: pivot-centric or all pairs."""
     if mode not in DIRECTION_MODES:
         raise ConfigError(f"directions: {mode!r} must be one of {', '.join(DIRECTION_MODES)}")
@@ -154,7 +160,7 @@ def build_parallel_data(
     pivot: str = "eng",
     extra_directions: Sequence[str] = (),
     parallel: Sequence[str] = (),
-    heldout: HeldOut = HeldOut(),
+    heldout: HeldOut | None = None,
     dev_fraction: float = 0.0,
     max_length: int = 128,
     skip_bad: bool = False,
@@ -166,6 +172,7 @@ def build_parallel_data(
     token and `</s>` included) are dropped and counted.
     """
     pivot = normalize_language(pivot) if pivot else ""
+    heldout = heldout or HeldOut()
     texts: dict[str, dict[str, str]] = {}
     pairs_by_direction: dict[tuple[str, str], list[tuple[str, str]]] = {}
     dev: dict[str, tuple[list[str], list[str]]] = {}
@@ -187,7 +194,9 @@ def build_parallel_data(
         pairs_by_direction.setdefault((src, tgt), []).extend(pairs)
         pairs_by_direction.setdefault((tgt, src), []).extend((b, a) for a, b in pairs)
     if not pairs_by_direction:
-        raise ConfigError("no parallel data: set data.corpus (an id-aligned folder) or parallel (src-tgt=path)")
+        raise ConfigError(
+            "no parallel data: set data.corpus (an id-aligned folder) or parallel (src-tgt=path)"
+        )
 
     all_langs = sorted({lang for pair in pairs_by_direction for lang in pair})
     missing = [lang for lang in all_langs if tokenizer.convert_tokens_to_ids(language_token(lang))
@@ -236,7 +245,9 @@ class TranslationBatches:
                  length_band: float = 0.02):  # fmt: skip
         self.directions = data.directions
         self.probabilities = direction_probabilities([len(d) for d in self.directions], temperature)
-        self.lang_ids = {lang: tokenizer.convert_tokens_to_ids(language_token(lang)) for lang in data.languages}
+        self.lang_ids = {
+            lang: tokenizer.convert_tokens_to_ids(language_token(lang)) for lang in data.languages
+        }
         self.pad, self.eos = tokenizer.pad_token_id, tokenizer.eos_token_id
         self.batch_size, self.seed, self.band = batch_size, seed, length_band
 

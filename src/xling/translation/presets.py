@@ -12,7 +12,13 @@ from xling.errors import ConfigError
 PRESETS: dict[str, dict[str, int]] = {
     "tiny": {"d_model": 64, "encoder_layers": 1, "decoder_layers": 1, "attention_heads": 2, "ffn_dim": 128},
     "mini": {"d_model": 256, "encoder_layers": 3, "decoder_layers": 3, "attention_heads": 4, "ffn_dim": 1024},
-    "small": {"d_model": 256, "encoder_layers": 6, "decoder_layers": 2, "attention_heads": 4, "ffn_dim": 1024},
+    "small": {
+        "d_model": 256,
+        "encoder_layers": 6,
+        "decoder_layers": 2,
+        "attention_heads": 4,
+        "ffn_dim": 1024,
+    },
     "base": {"d_model": 512, "encoder_layers": 6, "decoder_layers": 6, "attention_heads": 8, "ffn_dim": 2048},
 }
 

@@ -145,7 +145,9 @@ def build_model(config: MTTrainConfig, tokenizer) -> torch.nn.Module:
     if is_model_folder(config.model):
         model = load_pretrained(M2M100ForConditionalGeneration, Path(config.model))
         if model.config.vocab_size != len(tokenizer):
-            raise ConfigError(f"model: vocab_size {model.config.vocab_size} != tokenizer size {len(tokenizer)}")
+            raise ConfigError(
+                f"model: vocab_size {model.config.vocab_size} != tokenizer size {len(tokenizer)}"
+            )
         return model
     hf_config = model_config(config.model, vocab_size=len(tokenizer), dropout=config.dropout)
     if hf_config.vocab_size != len(tokenizer):
@@ -181,7 +183,9 @@ def greedy_translate(model, tokenizer, texts: list[str], src: str, tgt: str, *, 
     outputs: list[str] = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
-        pieces = tokenizer(chunk, add_special_tokens=False, truncation=True, max_length=max_length - 2)["input_ids"]
+        pieces = tokenizer(chunk, add_special_tokens=False, truncation=True, max_length=max_length - 2)[
+            "input_ids"
+        ]
         rows = [[src_id, *p, eos] for p in pieces]
         width = max(map(len, rows))
         input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
@@ -225,7 +229,9 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     config.validate()
     tokenizer_path = config.tokenizer or (config.model if is_model_folder(config.model) else "")
     if not tokenizer_path:
-        raise ConfigError("tokenizer: give the folder made by `xling tokenizer train` (or a model folder as model)")
+        raise ConfigError(
+            "tokenizer: give the folder made by `xling tokenizer train` (or a model folder as model)"
+        )
     tokenizer = load_tokenizer(tokenizer_path)
     started = time.perf_counter()
     data = build_parallel_data(
