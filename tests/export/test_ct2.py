@@ -1,0 +1,212 @@
+"""`xling export ct2`: each family converts with its vocabulary aligned (scores equal transformers'), the
+record of what was converted, atomic replacement, and clear refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from xling.cli import app, main
+from xling.errors import ConfigError, DataError, XlingError
+from xling.export.ct2 import CT2_KIND, export_ct2, has_ct2
+
+TINY_MODELS = Path(__file__).resolve().parents[1] / "translation" / "tiny_models.py"
+
+
+def _tiny_models():
+    """Return tests/translation/tiny_models.py as a module (this folder is not a package)."""
+    name = "xling_tests_tiny_models"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, TINY_MODELS)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _m2m100(folder: Path) -> Path:
+    """Return a tiny M2M-100 folder whose embedding has rows for the tokenizer's `__xx__` ids.
+
+    In transformers 5 `len(M2M100Tokenizer)` counts vocab.json only, not the 100 language ids the tokenizer
+    assigns above it (nor the 8 made-up words), so a model sized by it cannot embed `__de__`; published
+    checkpoints have vocab.json + 100 + 8 rows (128,112 for m2m100_418M). Resized here when needed.
+    """
+    from transformers import AutoConfig, M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    _tiny_models().build_m2m100(folder)
+    tokenizer = M2M100Tokenizer.from_pretrained(folder)
+    size = len(tokenizer.encoder) + len(tokenizer.lang_token_to_id) + tokenizer.num_madeup_words
+    config = AutoConfig.from_pretrained(folder)
+    if config.vocab_size < size:
+        config.vocab_size = size
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            M2M100ForConditionalGeneration(config).save_pretrained(folder)
+    return folder
+
+
+# family -> (builder, source language token, target prefix)
+FAMILIES = {
+    "xling": (lambda p: _tiny_models().build_xling(p), ["__eng__"], ["__deu__"]),
+    "m2m100": (_m2m100, ["__en__"], ["__de__"]),
+    "nllb": (lambda p: _tiny_models().build_nllb(p), ["eng_Latn"], ["deu_Latn"]),
+    "marian": (lambda p: _tiny_models().build_marian(p), [], []),
+    "marian-multi": (lambda p: _tiny_models().build_marian(p, target_tokens=("fra", "deu")), [">>deu<<"], []),
+}
+
+
+def _pieces(tokenizer, text: str) -> list[str]:
+    return tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False).input_ids)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_float32_conversion_scores_like_transformers(tmp_path, family):
+    """Per-token log-probabilities of reference translations, CTranslate2 vs the PyTorch model: equal."""
+    import ctranslate2
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    build, source_token, prefix = FAMILIES[family]
+    folder = build(tmp_path / family)
+    report = export_ct2(folder, quantization="float32")
+    assert report.output == folder / "ctranslate2" and has_ct2(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+    parallel = _tiny_models().PARALLEL
+    sources = [[*source_token, *_pieces(tokenizer, t), tokenizer.eos_token] for t in parallel["eng"][:4]]
+    targets = [[*prefix, *_pieces(tokenizer, t)] for t in parallel["deu"][:4]]
+    scored = ctranslate2.Translator(str(report.output)).score_batch(sources, targets)
+    for source, target, result in zip(sources, targets, scored, strict=True):
+        labels = tokenizer.convert_tokens_to_ids([*target, tokenizer.eos_token])
+        decoder_inputs = torch.tensor([[model.config.decoder_start_token_id, *labels[:-1]]])
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([tokenizer.convert_tokens_to_ids(source)]),
+                           decoder_input_ids=decoder_inputs).logits[0]  # fmt: skip
+        if model.config.model_type == "marian":
+            # CTranslate2 drops Marian's <pad> (the last id: the decoder start, never an output) from the
+            # vocabulary, so its softmax runs over the other tokens
+            logits = logits[:, : model.config.pad_token_id]
+        expected = logits.log_softmax(-1)[torch.arange(len(labels)), torch.tensor(labels)]
+        assert torch.allclose(torch.tensor(result.log_probs), expected, atol=1e-4)
+
+
+def test_m2m100_language_tokens_keep_their_tokenizer_ids(tmp_path):
+    from transformers import M2M100Tokenizer
+
+    folder = _m2m100(tmp_path / "m2m100")
+    export_ct2(folder, quantization="float32")
+    vocabulary = json.loads((folder / "ctranslate2" / "shared_vocabulary.json").read_text(encoding="utf-8"))
+    tokenizer = M2M100Tokenizer.from_pretrained(folder)
+    assert len(vocabulary) == json.loads((folder / "config.json").read_text())["vocab_size"]
+    for token in ("__en__", "__de__", "__zu__"):
+        assert vocabulary[tokenizer.convert_tokens_to_ids(token)] == token
+
+
+def test_export_records_its_source_and_quantization(tmp_path):
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    report = export_ct2(folder)  # int8 by default
+    meta = json.loads((folder / "ctranslate2" / "xling.json").read_text(encoding="utf-8"))
+    assert meta["kind"] == CT2_KIND and meta["quantization"] == report.quantization == "int8"
+    assert meta["model_type"] == "m2m_100" and meta["family"] == "xling"
+    assert meta["source"] == str(folder.resolve())
+    weights = (folder / "model.safetensors").read_bytes()
+    assert meta["source_files"]["model.safetensors"] == {
+        "bytes": len(weights),
+        "sha256": hashlib.sha256(weights).hexdigest(),
+    }
+    float32 = export_ct2(folder, tmp_path / "float32", quantization="float32")
+    assert (report.output / "model.bin").stat().st_size < (float32.output / "model.bin").stat().st_size
+
+
+def test_reexport_replaces_the_conversion_atomically(tmp_path, monkeypatch):
+    import xling.export.ct2 as ct2
+
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    export_ct2(folder, quantization="float32")
+    export_ct2(folder, quantization="int8")  # an earlier conversion is replaced without asking
+    target = folder / "ctranslate2"
+    assert json.loads((target / "xling.json").read_text())["quantization"] == "int8"
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+
+    def broken(path: Path) -> None:
+        assert (path / "model.bin").is_file()  # the new model was written, beside the old one
+        raise XlingError("simulated failure after conversion")
+
+    monkeypatch.setattr(ct2, "_check_loads", broken)
+    with pytest.raises(XlingError, match="simulated"):
+        export_ct2(folder, quantization="float32")
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
+
+
+def test_an_unrelated_folder_is_replaced_only_with_overwrite(tmp_path):
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(XlingError, match="overwrite"):
+        export_ct2(folder, other)
+    assert (other / "notes.txt").read_text() == "keep me"
+    export_ct2(folder, other, overwrite=True)
+    assert (other / "model.bin").is_file() and not (other / "notes.txt").exists()
+
+
+def test_models_ct2_cannot_translate_are_refused(tmp_path):
+    encoder = tmp_path / "encoder"
+    encoder.mkdir()
+    (encoder / "config.json").write_text(json.dumps({"model_type": "xlm-roberta", "vocab_size": 10}))
+    with pytest.raises(XlingError, match="'xlm-roberta' is not a sequence-to-sequence"):
+        export_ct2(encoder)
+    assert not (encoder / "ctranslate2").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no config.json"):
+        export_ct2(empty)
+    with pytest.raises(ConfigError, match="quantization"):
+        export_ct2(encoder, quantization="int4")
+
+
+def test_separate_marian_vocabularies_are_refused(tmp_path):
+    folder = _tiny_models().build_marian(tmp_path / "marian")
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "target_vocab.json").write_text((folder / "vocab.json").read_text())
+    config.update(separate_vocabs=True, target_vocab_file=str(folder / "target_vocab.json"))
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    with pytest.raises(XlingError, match="separate source and target vocabularies"):
+        export_ct2(folder)
+
+
+def test_cli_writes_the_folder_and_its_report(tmp_path):
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        app, ["export", "ct2", "--model", str(folder), "--quantization", "int8_float32", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "int8_float32" in result.output and has_ct2(folder)
+    report = json.loads(out.read_text())
+    assert report["quantization"] == "int8_float32" and report["output"] == str(folder / "ctranslate2")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "quantization=int4"], "quantization"),
+        ([], "is not a sequence-to-sequence architecture"),
+    ],
+)
+def test_cli_errors_are_one_clear_line(tmp_path, monkeypatch, capsys, args, message):
+    encoder = tmp_path / "encoder"
+    encoder.mkdir()
+    (encoder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    monkeypatch.setattr("sys.argv", ["xling", "export", "ct2", "--model", str(encoder), *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err.replace("\n", "")
