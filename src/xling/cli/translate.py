@@ -1,0 +1,69 @@
+"""`xling translate`: translate texts or a file with a translation model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xling.cli.common import Recipe, Sets, console
+
+
+def translate(
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to translate (or --input FILE).")] = None,
+    src: Annotated[
+        str | None, typer.Option("--src", help="Source language: de, deu, de-DE, or the model's code.")
+    ] = None,
+    tgt: Annotated[str | None, typer.Option("--tgt", help="Target language (as --src).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Translation model folder or shipped name (default: xling-mt-bible)."),
+    ] = None,
+    input: Annotated[Path | None, typer.Option("--input", help="Text file: line i is translated.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="File to write: line i is the translation of line i.")
+    ] = None,
+    beam: Annotated[int | None, typer.Option("--beam", help="Beam size (1 = greedy).")] = None,
+    length_penalty: Annotated[float | None, typer.Option(help="Beam length penalty (>1: longer).")] = None,
+    no_repeat_ngram_size: Annotated[
+        int | None, typer.Option("--no-repeat-ngram", help="Never repeat an n-gram of this size (0: off).")
+    ] = None,
+    repetition_penalty: Annotated[
+        float | None, typer.Option(help="Penalty on repeated tokens (1: off).")
+    ] = None,
+    max_length_a: Annotated[float | None, typer.Option(help="Output limit: a x source tokens + b.")] = None,
+    max_length_b: Annotated[int | None, typer.Option(help="See --max-length-a.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Sentences per batch.")] = None,
+    backend: Annotated[str, typer.Option(help="auto (CTranslate2 when converted), torch or ct2.")] = "auto",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    threads: Annotated[int, typer.Option(help="CPU threads (0: the runtime's default).")] = 0,
+    recipe: Recipe = None,
+    set_: Sets = None,
+) -> None:
+    """Translate TEXT arguments (printed one per line) or a file (--input FILE --output FILE)."""
+    from xling.config import load_config
+    from xling.errors import ConfigError
+    from xling.translation.decoding import DecodeOptions
+    from xling.translation.translator import DEFAULT_MODEL, Translator
+
+    if tgt is None:
+        raise ConfigError("--tgt: give the language to translate into, e.g. --tgt de")
+    if bool(texts) == (input is not None):
+        raise ConfigError("give TEXT arguments or --input FILE --output FILE (one of the two)")
+    if (input is None) != (output is None):
+        raise ConfigError("--input and --output go together")
+    options = load_config(DecodeOptions, recipe, set_ or [], section="translate", beam_size=beam,
+                          length_penalty=length_penalty, no_repeat_ngram_size=no_repeat_ngram_size,
+                          repetition_penalty=repetition_penalty, max_length_a=max_length_a,
+                          max_length_b=max_length_b, batch_size=batch_size)  # fmt: skip
+    name = model or DEFAULT_MODEL
+    with console.status(f"loading {name}"):
+        translator = Translator.from_pretrained(name, backend=backend, device=device, threads=threads)
+    if input is not None and output is not None:
+        report = translator.translate_file(input, output, src, tgt, options, progress=True)
+        console.print(f"[green]{report.lines:,} lines written to {report.output}[/] ({report.sentences:,} "
+                      f"sentences, {report.sentences / max(report.seconds, 1e-9):,.1f} sentences/s)")  # fmt: skip
+        return
+    for translation in translator.translate(texts or [], src, tgt, options):
+        typer.echo(translation)

@@ -1,0 +1,142 @@
+"""Cut a document into sentences for translation and put the translations back in its layout.
+
+Sentences come from pysbd (rule-based, per language where it has rules, English rules otherwise: they split
+at `.`/`!`/`?` and do nothing harmful elsewhere). Line breaks are kept: each line, and each paragraph break
+(`\\n\\n`), comes back where it was, with the text's leading and trailing whitespace. A "sentence" without a
+letter or digit (`...`, `***`, `—`) is kept as it is rather than translated. pysbd's time grows faster than
+the length of what it is given (about 0.2 s for 10k characters, 3 s for 50k on one line), so a long line is
+first cut into blocks of about BLOCK_CHARS at a sentence end (or a space, else anywhere) and each block is
+segmented alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+BLOCK_CHARS = 2000
+
+# Languages written without spaces between sentences: their translated sentences are joined with "".
+NO_SPACE_LANGUAGES = frozenset({"zho", "cmn", "yue", "wuu", "lzh", "jpn", "tha", "lao", "khm", "mya", "bod"})
+
+_LINE_BREAKS = re.compile(r"(\s*\n\s*)")
+_SENTENCE_END = re.compile(r"[.!?。！？…]\s")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A text as `gaps[0] + parts[0] + gaps[1] + parts[1] + ... + gaps[-1]`.
+
+    `translate[i]` says whether part i is a sentence to translate (else it is kept as is: punctuation only).
+    A gap is whitespace: the text's leading/trailing whitespace, a line or paragraph break, or the space
+    between two sentences of one line (which becomes the target language's separator when rejoined).
+    """
+
+    parts: tuple[str, ...]
+    translate: tuple[bool, ...]
+    gaps: tuple[str, ...]
+
+    @property
+    def sentences(self) -> list[str]:
+        """Return the parts to translate, in order."""
+        return [part for part, keep in zip(self.parts, self.translate, strict=True) if keep]
+
+    def join(self, translations: Sequence[str], target_language: str | None = None) -> str:
+        """Return the text rebuilt with `translations` (one per sentence, in order) in place of the sentences."""
+        if len(translations) != sum(self.translate):
+            raise ValueError(f"{len(translations)} translations for {sum(self.translate)} sentences")
+        space = "" if target_language in NO_SPACE_LANGUAGES else " "
+        done = iter(translations)
+        out = [self.gaps[0]]
+        for i, (part, keep) in enumerate(zip(self.parts, self.translate, strict=True)):
+            out.append(next(done).strip() if keep else part)
+            gap = self.gaps[i + 1]
+            last = i + 1 == len(self.parts)
+            out.append(gap if last or "\n" in gap else space)
+        return "".join(out)
+
+
+def has_words(text: str) -> bool:
+    """Return True when `text` holds a letter or a digit (something to translate)."""
+    return any(char.isalnum() for char in text)
+
+
+def segment(text: str, language: str | None = None) -> Layout:
+    """Return the layout of `text`: its sentences (split for ISO 639-3 `language`) and the whitespace around them."""
+    stripped = text.strip()
+    lead = text[: len(text) - len(text.lstrip())]
+    tail = text[len(text.rstrip()) :] if stripped else ""
+    if not stripped:
+        return Layout((), (), (text,))
+    parts: list[str] = []
+    gaps: list[str] = [lead]
+    pieces = _LINE_BREAKS.split(stripped)
+    for index, piece in enumerate(pieces):
+        if index % 2:  # a line break with the whitespace around it
+            gaps[-1] = piece
+            continue
+        for sentence, after in _sentences(piece, language):
+            parts.append(sentence)
+            gaps.append(after)
+    gaps[-1] = tail
+    return Layout(tuple(parts), tuple(has_words(p) for p in parts), tuple(gaps))
+
+
+def _sentences(line: str, language: str | None) -> list[tuple[str, str]]:
+    """Return the sentences of one line (no line break in it), each with the whitespace after it."""
+    out: list[tuple[str, str]] = []
+    for block in _blocks(line):
+        for raw in _segmenter(_pysbd_language(language)).segment(block):
+            sentence = raw.strip()
+            if sentence:
+                out.append((sentence, raw[len(raw.rstrip()) :] or " "))
+            elif out:
+                out[-1] = (out[-1][0], out[-1][1] + raw)
+    return out or [(line, "")]
+
+
+def _blocks(line: str) -> list[str]:
+    """Return `line` cut into pieces of at most about BLOCK_CHARS, at sentence ends where possible."""
+    blocks = []
+    while len(line) > BLOCK_CHARS:
+        window = line[:BLOCK_CHARS]
+        ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+        cut = ends[-1] if ends else (window.rfind(" ") + 1 or BLOCK_CHARS)
+        blocks.append(line[:cut])
+        line = line[cut:]
+    return [*blocks, line] if line else blocks
+
+
+@lru_cache(maxsize=64)
+def _segmenter(language: str):
+    """Return pysbd's segmenter for a two-letter language it has rules for (built once)."""
+    import pysbd
+
+    return pysbd.Segmenter(language=language, clean=False)
+
+
+def _pysbd_language(language: str | None) -> str:
+    """Return pysbd's code for an ISO 639-3 language: its own rules where it has them, English's otherwise."""
+    from pysbd.languages import LANGUAGE_CODES
+
+    if language:
+        two = _two_letter(language)
+        if two in LANGUAGE_CODES:
+            return two
+    return "en"
+
+
+@lru_cache(maxsize=256)
+def _two_letter(language: str) -> str | None:
+    """Return the ISO 639-1 code of an ISO 639-3 language (None where it has none)."""
+    import pycountry
+
+    from xling.data.languages import MACROLANGUAGES
+
+    for code in (language, *(macro for macro, members in MACROLANGUAGES.items() if language in members)):
+        found = pycountry.languages.get(alpha_3=code)
+        if found is not None and getattr(found, "alpha_2", None):
+            return found.alpha_2
+    return None

@@ -1,0 +1,146 @@
+"""The PyTorch translation backend: transformers' `generate` on token strings (the `TranslationBackend` protocol).
+
+Every example of a batch gets its own decoder prompt, `[decoder_start] + target_prefix`, passed as
+`decoder_input_ids`: so one batch can translate into several languages, which the `forced_bos_token_id` of
+transformers' generation config (one id for the whole call) cannot do. The output limit is always given as
+`max_new_tokens` from the longest source of the batch (`DecodeOptions.max_new_tokens`), never the
+generation config's default `max_length` of 20 tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from xling.errors import DataError
+from xling.translation.decoding import DecodeOptions
+
+logger = logging.getLogger(__name__)
+
+
+class TorchBackend:
+    """A Hugging Face seq2seq model folder (M2M-100, NLLB, Marian, xling) decoded with `generate`."""
+
+    def __init__(self, folder: str | Path, *, device: str = "cpu", threads: int = 0, tokenizer: Any = None):
+        """Load the model in `folder` in eval mode on `device`; `threads` > 0 sets torch's intra-op threads
+        (for the whole process: torch has one pool). `tokenizer` maps token strings to ids (loaded from the
+        folder when not given)."""
+        import torch
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        from xling.embeddings.weights import load_pretrained
+
+        self.folder = Path(folder)
+        if threads > 0:
+            torch.set_num_threads(threads)
+        if not any(self.folder.glob("*.safetensors")) and not any(self.folder.glob("*.bin")):
+            raise DataError("no PyTorch weights here (model.safetensors)", self.folder)
+        self.model = load_pretrained(AutoModelForSeq2SeqLM, self.folder).to(device).eval()
+        self.device = torch.device(device)
+        if tokenizer is None:
+            tokenizer = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True)
+        self.tokenizer = tokenizer
+        config = self.model.config
+        self.pad_id = _first_id(config.pad_token_id, tokenizer.pad_token_id)
+        self.eos_id = _first_id(config.eos_token_id, tokenizer.eos_token_id)
+        self.start_id = _first_id(config.decoder_start_token_id, getattr(self.model.generation_config,
+                                                                         "decoder_start_token_id", None))  # fmt: skip
+        if self.pad_id is None or self.eos_id is None or self.start_id is None:
+            raise DataError("config.json lacks pad, eos or decoder start token ids", self.folder)
+
+    def generate(
+        self, sources: list[list[str]], target_prefixes: list[list[str]], options: DecodeOptions
+    ) -> list[list[str]]:
+        """Return, per source, the output token strings without the target prefix and `</s>`."""
+        if len(sources) != len(target_prefixes):
+            raise ValueError(f"{len(sources)} sources but {len(target_prefixes)} target prefixes")
+        results: list[list[str]] = [[] for _ in sources]
+        # decoder prompts of one generate call must have one length (no left padding in a decoder)
+        by_prefix: dict[int, list[int]] = {}
+        for i, prefix in enumerate(target_prefixes):
+            by_prefix.setdefault(len(prefix), []).append(i)
+        for indices in by_prefix.values():
+            for start in range(0, len(indices), options.batch_size):
+                chunk = indices[start : start + options.batch_size]
+                outputs = self._generate(
+                    [sources[i] for i in chunk], [target_prefixes[i] for i in chunk], options
+                )
+                for i, output in zip(chunk, outputs, strict=True):
+                    results[i] = output
+        return results
+
+    def _generate(
+        self, sources: Sequence[list[str]], prefixes: Sequence[list[str]], options: DecodeOptions
+    ) -> list[list[str]]:
+        """Return the outputs of one batch whose target prefixes all have the same length."""
+        import torch
+
+        ids = [self._ids(tokens) for tokens in sources]
+        width = max(len(row) for row in ids)
+        input_ids = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for row, tokens in enumerate(ids):
+            input_ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+            attention_mask[row, : len(tokens)] = 1
+        decoder_input_ids = torch.tensor(
+            [[self.start_id, *self._ids(prefix)] for prefix in prefixes], dtype=torch.long
+        )
+        max_new_tokens = max(options.max_new_tokens(len(row)) for row in ids)
+        with torch.inference_mode():
+            generated = self.model.generate(
+                input_ids=input_ids.to(self.device),
+                attention_mask=attention_mask.to(self.device),
+                decoder_input_ids=decoder_input_ids.to(self.device),
+                generation_config=self._generation_config(options, max_new_tokens),
+            )
+        prompt = decoder_input_ids.shape[1]
+        return [self._tokens(row[prompt:].tolist()) for row in generated.cpu()]
+
+    def _generation_config(self, options: DecodeOptions, max_new_tokens: int):
+        """Return the model's generation config with every search setting taken from `options`.
+
+        The target language comes from the decoder prompt, so a `forced_bos_token_id` saved with the model
+        (M2M-100/NLLB fine-tunes often have one) is cleared; `max_length` is cleared so that only
+        `max_new_tokens` limits the output.
+        """
+        config = self.model.generation_config.__class__.from_dict(self.model.generation_config.to_dict())
+        config.update(
+            max_new_tokens=max_new_tokens,
+            max_length=None,
+            min_length=0,
+            min_new_tokens=None,
+            num_beams=options.beam_size,
+            num_return_sequences=1,
+            do_sample=False,
+            length_penalty=options.length_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            repetition_penalty=options.repetition_penalty,
+            early_stopping=options.beam_size > 1,
+            forced_bos_token_id=None,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos_id,
+            decoder_start_token_id=self.start_id,
+        )
+        return config
+
+    def _ids(self, tokens: Sequence[str]) -> list[int]:
+        """Return the ids of token strings (a token outside the vocabulary is the unknown token's id)."""
+        return list(self.tokenizer.convert_tokens_to_ids(list(tokens)))
+
+    def _tokens(self, ids: list[int]) -> list[str]:
+        """Return the token strings of one output, up to its first `</s>`, without padding."""
+        if self.eos_id in ids:
+            ids = ids[: ids.index(self.eos_id)]
+        return list(self.tokenizer.convert_ids_to_tokens([i for i in ids if i != self.pad_id]))
+
+
+def _first_id(*values: Any) -> int | None:
+    """Return the first of `values` that is an id (an int, or the first of a list of ids)."""
+    for value in values:
+        if isinstance(value, list | tuple) and value:
+            value = value[0]
+        if isinstance(value, int):
+            return value
+    return None

@@ -1,0 +1,337 @@
+"""`Translator`: texts and files in any language a model has -> another, with M2M-100, NLLB, Marian or xling models.
+
+`Translator.from_pretrained` loads a model folder (or a shipped model name, found as `Encoder.load` finds
+one: `$XLING_MODELS`, `$XLING_HOME/models`, the package's `xling/models/`) with one of two runtimes that
+implement `decoding.TranslationBackend`: CTranslate2 (`<model>/ctranslate2/`, made by `xling export ct2`;
+preferred by `backend="auto"` when present and `ctranslate2` is installed) or PyTorch (`TorchBackend`).
+
+`translate` cuts each text into sentences (`segmentation`), builds each sentence's tokens with the model
+family's language conventions (`languages`), decodes all sentences of all texts in batches of similar
+length, and puts the translations back in each text's layout (line and paragraph breaks kept). Each text may
+have its own source and target language, even within one batch. A sentence longer than the model's input
+limit is translated in parts (never cut silently).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
+from xling.translation.decoding import DecodeOptions, TranslationBackend
+from xling.translation.languages import Conventions, conventions_for, detect_family, parse_language
+from xling.translation.segmentation import NO_SPACE_LANGUAGES, Layout, segment
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "xling-mt-bible"
+BACKENDS = ("auto", "torch", "ct2")
+WORD_START = "▁"  # SentencePiece's mark of a piece that begins a word: long sentences are cut there
+
+Languages = str | Sequence[str | None] | None
+
+
+def detect_source_language(text: str) -> str:
+    """Return the ISO 639-3 language of `text`: where a language detector will plug in (none exists yet).
+
+    Raises XlingError: the source language must be given, never silently assumed (e.g. English).
+    """
+    raise XlingError(
+        "the source language must be given (src=... / --src): xling has no language detector yet"
+    )
+
+
+def resolve_translation_model(name_or_path: str | Path) -> Path:
+    """Return the folder of a translation model given as a path, a shipped name (`xling-mt-bible`) or a cached
+    Hugging Face Hub id (`facebook/nllb-200-distilled-600M`, offline: the local cache only)."""
+    from xling.embeddings.encoder import model_roots
+
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    name = str(name_or_path)
+    roots = model_roots()
+    for root in roots:
+        if (root / name).is_dir():
+            return root / name
+    if path.exists():
+        raise DataError("is a file, not a translation model folder", path)
+    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(name, local_files_only=True))
+        except Exception as error:  # not in the local cache (nothing is downloaded at run time)
+            raise XlingError(
+                f"{name}: not a local folder, and not in the Hugging Face cache ({error})"
+            ) from error
+    where = ", ".join(str(root) for root in roots)
+    raise XlingError(f"{name}: no such translation model folder, nor a shipped model name (looked in {where}); "
+                     "give a model folder, e.g. --model path/to/model")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelLanguages:
+    """What a model translates: its family and its own codes (None: any language, nothing recorded)."""
+
+    family: str
+    sources: tuple[str, ...] | None
+    targets: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What `Translator.translate_file` did."""
+
+    output: Path
+    lines: int
+    sentences: int
+    seconds: float
+
+
+@dataclass
+class _Job:
+    """One sentence (or part of a too-long one) to decode, and where its translation goes."""
+
+    text: int
+    sentence: int
+    source: list[str]
+    prefix: list[str]
+
+
+class Translator:
+    """A translation model with its tokenizer, language conventions and runtime (build it with from_pretrained)."""
+
+    def __init__(self, folder: Path, backend: TranslationBackend, tokenizer: Any, conventions: Conventions,
+                 backend_name: str):  # fmt: skip
+        self.folder = folder
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.conventions = conventions
+        self.backend_name = backend_name
+
+    @classmethod
+    def from_pretrained(
+        cls, path_or_name: str | Path = DEFAULT_MODEL, *, backend: str = "auto", device: str = "cpu",
+        threads: int = 0,
+    ) -> Translator:  # fmt: skip
+        """Return a Translator for a model folder or name; `backend` "auto" prefers CTranslate2 when the
+        folder has a conversion and ctranslate2 is installed. `threads` 0 keeps the runtime's default."""
+        from transformers import AutoTokenizer
+
+        from xling.export.ct2 import CT2_DIR
+
+        if backend not in BACKENDS:
+            raise ConfigError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
+        if threads < 0:
+            raise ConfigError(f"threads: {threads} must be 0 (the runtime's default) or more")
+        folder = resolve_translation_model(path_or_name)
+        family = detect_family(folder)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise DataError(f"cannot load the model's tokenizer: {error}", folder) from error
+        conventions = conventions_for(folder, tokenizer, family)
+        converted = (folder / CT2_DIR / "model.bin").is_file()
+        has_ct2 = importlib.util.find_spec("ctranslate2") is not None
+        if backend == "auto":
+            backend = "ct2" if converted and has_ct2 else "torch"
+        if backend == "ct2":
+            if not has_ct2:
+                raise XlingError("backend ct2 needs the ctranslate2 package (pip install ctranslate2)")
+            from xling.translation.ct2 import CT2Backend
+
+            runtime: TranslationBackend = CT2Backend(folder, device=device, threads=threads)
+        else:
+            from xling.translation.torch_backend import TorchBackend
+
+            runtime = TorchBackend(folder, device=device, threads=threads, tokenizer=tokenizer)
+        logger.debug("loaded %s (%s) with the %s backend", folder, family, backend)
+        return cls(folder, runtime, tokenizer, conventions, backend)
+
+    @property
+    def languages(self) -> ModelLanguages:
+        """Return the languages the model translates from and into (its own codes)."""
+        return ModelLanguages(self.conventions.family, self.conventions.sources, self.conventions.targets)
+
+    def translate(
+        self, texts: Sequence[str], src: Languages, tgt: str | Sequence[str], options: DecodeOptions | None = None,
+        *, progress: bool = False,
+    ) -> list[str]:  # fmt: skip
+        """Return the translation of each text (text i -> output i), layout kept.
+
+        `src` and `tgt` are one language code for all texts or one per text; `src` None asks the language
+        detector (none yet: an XlingError). An empty or whitespace-only text comes back as it is, without
+        a model call. `progress` draws a bar on stderr over the sentences.
+        """
+        return self._translate(texts, src, tgt, options, progress)[0]
+
+    def translate_file(
+        self, input: str | Path, output: str | Path, src: str | None, tgt: str,
+        options: DecodeOptions | None = None, progress: bool = False,
+    ) -> FileReport:  # fmt: skip
+        """Return a report after writing the translation of line i of `input` as line i of `output`.
+
+        Blank lines stay blank. `output` is written atomically: a failure leaves an existing file as it was.
+        """
+        from xling.atomic import atomic_write
+        from xling.data.readers import decoded_lines, line_text, require_file
+
+        started = time.perf_counter()
+        path = require_file(input)
+        lines = [line_text(line, path) for line in decoded_lines(path, None)]
+        translations, sentences = self._translate(lines, src, tgt, options, progress)
+        with atomic_write(output) as handle:
+            for translation in translations:
+                # a line break inside an output would shift every later line
+                handle.write(" ".join(translation.splitlines()) + "\n")
+        return FileReport(Path(output), len(lines), sentences, time.perf_counter() - started)
+
+    def _translate(
+        self, texts: Sequence[str], src: Languages, tgt: str | Sequence[str], options: DecodeOptions | None,
+        progress: bool,
+    ) -> tuple[list[str], int]:  # fmt: skip
+        """Return the translations and the number of sentences decoded."""
+        options = options or DecodeOptions()
+        options.validate()
+        if isinstance(texts, str):
+            raise DataError("texts must be a list of strings, not one string")
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise DataError(f"text {i} is a {type(text).__name__}, not a string")
+        sources = _per_text(src, len(texts), "src")
+        targets = _per_text(tgt, len(texts), "tgt")
+        sources = [code if code is not None or not texts[i].strip() else detect_source_language(texts[i])
+                   for i, code in enumerate(sources)]  # fmt: skip
+        marks = self._language_marks(sources, targets)
+        outputs = list(texts)
+        layouts: dict[int, Layout] = {}
+        sentences: list[tuple[int, str]] = []
+        for i, text in enumerate(texts):
+            if not text.strip():
+                continue
+            layouts[i] = layout = segment(text, _language_of(sources[i]))
+            sentences += [(i, sentence) for sentence in layout.sentences]
+        jobs = self._jobs(sentences, sources, targets, marks, options)
+        decoded = self._decode(jobs, options, progress)
+        parts: dict[tuple[int, int], list[str]] = {}
+        for job, translation in zip(jobs, decoded, strict=True):
+            parts.setdefault((job.text, job.sentence), []).append(translation)
+        counters = dict.fromkeys(layouts, 0)
+        per_text: dict[int, list[str]] = {i: [] for i in layouts}
+        for i, _ in sentences:
+            language = _language_of(targets[i])
+            joiner = "" if language in NO_SPACE_LANGUAGES else " "
+            per_text[i].append(joiner.join(p.strip() for p in parts[(i, counters[i])]))
+            counters[i] += 1
+        for i, layout in layouts.items():
+            outputs[i] = layout.join(per_text[i], _language_of(targets[i]))
+        return outputs, len(sentences)
+
+    def _language_marks(self, sources: list[str | None], targets: list[str]) -> dict[tuple[str, str], tuple]:
+        """Return the (source token, target token) of each distinct language pair (every code checked first)."""
+        marks: dict[tuple[str, str], tuple] = {}
+        for src, tgt in zip(sources, targets, strict=True):
+            if src is None or (src, tgt) in marks:
+                continue
+            marks[(src, tgt)] = (self.conventions.source_token(src), self.conventions.target_token(tgt))
+        return marks
+
+    def _jobs(self, sentences: list[tuple[int, str]], sources: list[str | None], targets: list[str],
+              marks: dict[tuple[str, str], tuple], options: DecodeOptions) -> list[_Job]:  # fmt: skip
+        """Return the decoding jobs of `sentences`: source tokens (cut into parts when too long) and prefix."""
+        if not sentences:
+            return []
+        ids = self.tokenizer([s for _, s in sentences], add_special_tokens=False)["input_ids"]
+        # room for the source and target language tokens and </s> within max_input_length
+        room = max(1, options.max_input_length - 3)
+        jobs: list[_Job] = []
+        sentence_index: dict[int, int] = {}
+        for (i, _), row in zip(sentences, ids, strict=True):
+            number = sentence_index.get(i, 0)
+            sentence_index[i] = number + 1
+            source_token, target_token = marks[(sources[i], targets[i])]  # type: ignore[index]
+            pieces = self.tokenizer.convert_ids_to_tokens(row)
+            chunks = list(_split_pieces(pieces, room))
+            if len(chunks) > 1:
+                logger.warning("text %d: a sentence of %d tokens is translated in %d parts (input limit %d)",
+                               i, len(pieces), len(chunks), options.max_input_length)  # fmt: skip
+            for chunk in chunks:
+                source = self.conventions.source_sequence(chunk, source_token, target_token)
+                jobs.append(_Job(i, number, source, self.conventions.target_prefix(target_token)))
+        return jobs
+
+    def _decode(self, jobs: list[_Job], options: DecodeOptions, progress: bool) -> list[str]:
+        """Return the translation of each job, decoded in batches of sentences of similar length."""
+        outputs: list[str] = [""] * len(jobs)
+        order = sorted(range(len(jobs)), key=lambda j: -len(jobs[j].source))
+        strip = self.conventions.language_tokens
+        with _progress_bar(len(jobs), progress) as advance:
+            for start in range(0, len(order), options.batch_size):
+                batch = order[start : start + options.batch_size]
+                tokens = self.backend.generate([jobs[j].source for j in batch], [jobs[j].prefix for j in batch],
+                                               options)  # fmt: skip
+                ids = [
+                    self.tokenizer.convert_tokens_to_ids([t for t in row if t not in strip]) for row in tokens
+                ]
+                texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+                for j, text in zip(batch, texts, strict=True):
+                    outputs[j] = text.strip()
+                advance(len(batch))
+        return outputs
+
+
+def _per_text(value: Any, n: int, name: str) -> list[Any]:
+    """Return one language code per text from one code or a sequence of them (its length checked)."""
+    if value is None or isinstance(value, str):
+        return [value] * n
+    values = list(value)
+    if len(values) != n:
+        raise ConfigError(f"{name}: {len(values)} language codes for {n} texts (give one, or one per text)")
+    return values
+
+
+def _language_of(code: str | None) -> str | None:
+    """Return the ISO 639-3 language of a code or model code (`deu_Latn`); None when it has none."""
+    if code is None:
+        return None
+    try:
+        return parse_language(code.strip("_<>")).language
+    except LanguageCodeError:
+        return None
+
+
+def _split_pieces(pieces: list[str], limit: int) -> Iterator[list[str]]:
+    """Return consecutive parts of at most `limit` pieces, each ending before a word start where one is near."""
+    start = 0
+    while len(pieces) - start > limit:
+        end = start + limit
+        cut = max(
+            (k for k in range(start + max(1, limit // 2), end) if pieces[k].startswith(WORD_START)),
+            default=end,
+        )
+        yield pieces[start:cut]
+        start = cut
+    yield pieces[start:]
+
+
+@contextmanager
+def _progress_bar(total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """Return a context whose value advances a rich bar on stderr by n sentences (a no-op when disabled)."""
+    if not enabled or total == 0:
+        yield lambda n: None
+        return
+    from rich.console import Console
+
+    from xling.training.progress import rich_bar
+
+    with rich_bar(console=Console(stderr=True)) as bar:
+        task = bar.add_task("translating", total=total)
+        yield lambda n: bar.update(task, advance=n)

@@ -1,0 +1,224 @@
+"""`Translator` on tiny random models: per-example languages, long documents, odd inputs, output length, files."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from xling.errors import DataError, LanguageCodeError, XlingError
+from xling.translation.decoding import DecodeOptions
+from xling.translation.segmentation import segment
+from xling.translation.translator import Translator
+
+from .tiny_models import PARALLEL, build_m2m100, build_marian, build_nllb, build_xling
+
+GREEDY = DecodeOptions(beam_size=1, max_length_cap=8)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Return the folders of a tiny model of each family (built once for this module)."""
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "xling": build_xling(root / "xling"),
+        "nllb": build_nllb(root / "nllb"),
+        "m2m100": build_m2m100(root / "m2m100"),
+        "marian": build_marian(root / "marian", target_tokens=("fra", "deu")),
+    }
+
+
+@pytest.fixture
+def xling_model(models):
+    return Translator.from_pretrained(models["xling"], backend="torch")
+
+
+class EchoBackend:
+    """A backend that 'translates' a source into its own pieces (language tokens and </s> left out).
+
+    With it the Translator's output must give back its input exactly, so segmentation, batching by length
+    and rejoining can be checked to the character.
+    """
+
+    def __init__(self, conventions, fail_after: int | None = None):
+        self.marks = conventions.language_tokens | {"</s>"}
+        self.calls: list[list[list[str]]] = []
+        self.fail_after = fail_after
+
+    def generate(self, sources, target_prefixes, options):
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise RuntimeError("the device fell over")
+        self.calls.append(sources)
+        return [[t for t in source if t not in self.marks] for source in sources]
+
+
+def echo(translator: Translator, **kwargs) -> EchoBackend:
+    translator.backend = EchoBackend(translator.conventions, **kwargs)
+    return translator.backend
+
+
+@pytest.mark.parametrize("family", ["xling", "nllb", "m2m100", "marian"])
+def test_each_example_gets_its_own_target_language_in_one_batch(models, family):
+    translator = Translator.from_pretrained(models[family], backend="torch")
+    texts = PARALLEL["eng"][:4]
+    targets = ["de", "fr", "fr", "de"]
+    one_call = translator.translate(texts, "en", targets, GREEDY)  # one batch of 4 (batch_size 16)
+    separate = [
+        translator.translate([text], "en", tgt, GREEDY)[0] for text, tgt in zip(texts, targets, strict=True)
+    ]
+    assert one_call == separate
+    # and the target token does change what the tiny model writes (else the check above proves nothing)
+    assert translator.translate(texts, "en", "de", GREEDY) != translator.translate(texts, "en", "fr", GREEDY)
+
+
+def test_per_example_source_languages(xling_model):
+    texts = [PARALLEL["eng"][1], PARALLEL["deu"][1]]
+    together = xling_model.translate(texts, ["en", "de"], "fr", GREEDY)
+    assert together == [xling_model.translate([texts[0]], "en", "fr", GREEDY)[0],
+                        xling_model.translate([texts[1]], "de", "fr", GREEDY)[0]]  # fmt: skip
+    with pytest.raises(XlingError, match="1 language codes for 2 texts"):
+        xling_model.translate(texts, ["en"], "fr")
+
+
+def test_beam_search_and_greedy_both_run(xling_model):
+    texts = PARALLEL["eng"][:3]
+    beam = xling_model.translate(texts, "en", "de", DecodeOptions(beam_size=3, max_length_cap=8))
+    assert len(beam) == 3 and all(isinstance(t, str) for t in beam)
+
+
+def test_long_input_is_split_and_rejoined_in_order_with_its_layout(xling_model):
+    english = PARALLEL["eng"]
+    paragraphs = [" ".join(english[k : k + 4]) for k in range(0, 12, 4)]
+    text = "  " + paragraphs[0] + "\n\n" + paragraphs[1] + "\n" + paragraphs[2] + " ...\n"
+    backend = echo(xling_model)
+    options = DecodeOptions(batch_size=5)
+    assert xling_model.translate([text, "Where is the train station?"], "en", "de", options) == [
+        text,
+        "Where is the train station?",
+    ]
+    assert len(backend.calls) == 3  # 13 sentences in batches of 5
+    lengths = [len(source) for batch in backend.calls for source in batch]
+    assert lengths == sorted(lengths, reverse=True)  # batched by length, output still in order
+
+
+def test_a_sentence_longer_than_the_input_limit_is_translated_in_parts(xling_model, caplog):
+    words = " ".join(PARALLEL["eng"][:8]).replace(".", "").replace("?", "")  # ~40 words, no sentence end
+    backend = echo(xling_model)
+    with caplog.at_level(logging.WARNING, logger="xling"):
+        out = xling_model.translate([words], "en", "de", DecodeOptions(max_input_length=24))
+    assert out == [words]  # every word back, in order: nothing cut
+    assert all(len(source) <= 24 for batch in backend.calls for source in batch)
+    assert "translated in" in caplog.text and "parts" in caplog.text
+
+
+def test_a_50k_character_document(xling_model):
+    sentences = PARALLEL["eng"] + PARALLEL["deu"]
+    paragraph = " ".join(sentences)
+    document = "\n\n".join([paragraph] * (50_000 // len(paragraph) + 1))
+    assert len(document) > 50_000
+    backend = echo(xling_model)
+    assert xling_model.translate([document], "en", "de", DecodeOptions(batch_size=64)) == [document]
+    assert sum(len(batch) for batch in backend.calls) == len(segment(document, "eng").sentences)
+    assert len(segment(document, "eng").sentences) == document.count(".") + document.count("?")
+
+
+def test_the_50k_document_through_the_model(models):
+    translator = Translator.from_pretrained(models["xling"], backend="torch")
+    paragraph = " ".join(PARALLEL["eng"])
+    copies = 50_000 // len(paragraph) + 1
+    document = "\n\n".join([paragraph] * copies)
+    options = DecodeOptions(beam_size=1, batch_size=256, max_length_cap=2)
+    out = translator.translate([document], "en", "de", options)[0]
+    assert out.count("\n\n") == copies - 1 and len(out) > copies
+
+
+def test_empty_whitespace_and_punctuation_only_texts_need_no_model_call(xling_model):
+    backend = echo(xling_model)
+    texts = ["", "   ", "\n", "...", " !? — ***", "\n\n"]
+    assert xling_model.translate(texts, "en", "de") == texts
+    assert backend.calls == []
+    mixed = xling_model.translate(["...", "The dog runs in the garden.", ""], "en", "de")
+    assert mixed == ["...", "The dog runs in the garden.", ""] and len(backend.calls) == 1
+
+
+def test_bad_language_codes_and_missing_languages_are_clear_errors(xling_model):
+    with pytest.raises(LanguageCodeError, match="'xx-nope'"):
+        xling_model.translate(["Hello."], "xx-nope", "de")
+    with pytest.raises(XlingError, match=r"cannot translate into Japanese \(jpn\).*deu, eng, fra"):
+        xling_model.translate(["Hello."], "en", "ja")
+    with pytest.raises(XlingError, match="source language must be given"):
+        xling_model.translate(["Hello."], None, "de")
+    with pytest.raises(DataError, match="not one string"):
+        xling_model.translate("Hello.", "en", "de")
+    assert xling_model.translate([""], None, "de") == [""]  # nothing to detect in an empty text
+
+
+def test_output_length_follows_the_input_not_a_20_token_default(xling_model):
+    backend = xling_model.backend
+    eos = backend.eos_id
+    backend.model.generation_config.suppress_tokens = [eos]  # never stop early: the limit is what stops it
+    options = DecodeOptions(beam_size=1, max_length_a=1.0, max_length_b=5)
+    pieces = xling_model.tokenizer.tokenize(" ".join(PARALLEL["eng"][:4]))
+    long_source = ["__eng__", *pieces, "</s>"]
+    short_source = ["__eng__", *pieces[:3], "</s>"]
+    outputs = backend.generate([long_source, short_source], [["__deu__"], ["__deu__"]], options)
+    assert len(long_source) > 20
+    # a batch decodes up to the limit of its longest source
+    assert len(outputs[0]) == options.max_new_tokens(len(long_source)) > 20
+    alone = backend.generate([short_source], [["__deu__"]], options)[0]
+    assert len(alone) == options.max_new_tokens(len(short_source)) < 20
+
+
+def test_no_repeat_ngram_size_is_applied(xling_model):
+    backend = xling_model.backend
+    backend.model.generation_config.suppress_tokens = [backend.eos_id]
+    source = ["__eng__", *xling_model.tokenizer.tokenize(PARALLEL["eng"][0]), "</s>"]
+    free = backend.generate([source], [["__deu__"]], DecodeOptions(beam_size=1, max_length_cap=30))[0]
+    blocked = backend.generate([source], [["__deu__"]], DecodeOptions(beam_size=1, max_length_cap=30,
+                                                                       no_repeat_ngram_size=1))[0]  # fmt: skip
+    assert len(set(free)) < len(free)  # the tiny model repeats itself...
+    assert len(set(blocked)) == len(blocked) == 30  # ...unless told not to
+
+
+def test_translate_file_keeps_lines_and_writes_atomically(xling_model, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("The cat sleeps on the bed. The dog runs.\n\n...\nThank you for your help.\n", "utf-8")
+    output = tmp_path / "out.txt"
+    echo(xling_model)
+    report = xling_model.translate_file(source, output, "en", "de", DecodeOptions())
+    assert output.read_text("utf-8") == source.read_text("utf-8")
+    assert (report.lines, report.sentences) == (4, 3)
+    output.write_text("an earlier translation\n", "utf-8")
+    echo(xling_model, fail_after=0)
+    with pytest.raises(RuntimeError):
+        xling_model.translate_file(source, output, "en", "de")
+    assert output.read_text("utf-8") == "an earlier translation\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.txt"]  # no temporary left behind
+
+
+def test_translate_file_through_the_model_with_a_progress_bar(models, tmp_path):
+    translator = Translator.from_pretrained(models["nllb"], backend="torch")
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(PARALLEL["eng"][:5]) + "\n", "utf-8")
+    translator.translate_file(source, tmp_path / "out.txt", "en", "fr", GREEDY, progress=True)
+    lines = (tmp_path / "out.txt").read_text("utf-8").split("\n")
+    assert len(lines) == 6 and lines[-1] == ""
+    assert lines[:5] == translator.translate(PARALLEL["eng"][:5], "en", "fr", GREEDY)
+
+
+def test_from_pretrained_finds_names_and_says_what_is_missing(models, tmp_path, monkeypatch):
+    monkeypatch.setenv("XLING_MODELS", str(tmp_path))
+    monkeypatch.delenv("XLING_HOME", raising=False)
+    monkeypatch.setattr("xling.embeddings.encoder.SHIPPED_MODELS", tmp_path / "shipped")  # once it ships
+    with pytest.raises(XlingError, match="xling-mt-bible: no such translation model"):
+        Translator.from_pretrained()
+    build_xling(tmp_path / "xling-mt-bible")
+    translator = Translator.from_pretrained()
+    assert translator.backend_name == "torch"  # no ctranslate2/ conversion in the folder
+    assert translator.languages.targets == ("deu", "eng", "fra")
+    with pytest.raises(XlingError, match="model.bin"):
+        Translator.from_pretrained(models["xling"], backend="ct2")
+    with pytest.raises(XlingError, match="backend"):
+        Translator.from_pretrained(models["xling"], backend="onnx")
+    with pytest.raises(DataError, match="not a translation model folder"):
+        Translator.from_pretrained(tmp_path)
