@@ -4,7 +4,15 @@ from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 
 __version__ = "0.1.0"
 
-__all__ = ["ConfigError", "DataError", "Encoder", "LanguageCodeError", "XlingError", "__version__"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "Encoder",
+    "LanguageCodeError",
+    "Translator",
+    "XlingError",
+    "__version__",
+]
 
 
 def __getattr__(name: str):
@@ -13,4 +21,8 @@ def __getattr__(name: str):
         from xling.embeddings.encoder import Encoder
 
         return Encoder
+    if name == "Translator":
+        from xling.translation.translator import Translator
+
+        return Translator
     raise AttributeError(f"module 'xling' has no attribute {name!r}")

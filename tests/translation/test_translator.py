@@ -222,3 +222,21 @@ def test_from_pretrained_finds_names_and_says_what_is_missing(models, tmp_path, 
         Translator.from_pretrained(models["xling"], backend="onnx")
     with pytest.raises(DataError, match="not a translation model folder"):
         Translator.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("family", "build"),
+    [("xling", build_xling), ("nllb", build_nllb), ("m2m100", build_m2m100), ("marian", build_marian)],
+)
+def test_auto_uses_a_ctranslate2_conversion_and_decodes_as_pytorch_does(tmp_path, family, build):
+    pytest.importorskip("ctranslate2")
+    from xling.export.ct2 import export_ct2
+
+    folder = build(tmp_path / family, **({"target_tokens": ("fra", "deu")} if family == "marian" else {}))
+    export_ct2(folder, quantization="float32")
+    fast, plain = Translator.from_pretrained(folder), Translator.from_pretrained(folder, backend="torch")
+    assert (fast.backend_name, plain.backend_name) == ("ct2", "torch")
+    texts, targets = PARALLEL["eng"][:6], ["de", "fr"] * 3
+    for beam in (1, 3):
+        options = DecodeOptions(beam_size=beam, max_length_cap=10)
+        assert fast.translate(texts, "en", targets, options) == plain.translate(texts, "en", targets, options)

@@ -49,6 +49,10 @@ class TorchBackend:
                                                                          "decoder_start_token_id", None))  # fmt: skip
         if self.pad_id is None or self.eos_id is None or self.start_id is None:
             raise DataError("config.json lacks pad, eos or decoder start token ids", self.folder)
+        # cleared on the model's own generation config: generate fills the settings a call leaves at their
+        # defaults (None included) from it, so a None passed with the call would not stick
+        self.model.generation_config.forced_bos_token_id = None
+        self.model.generation_config.forced_eos_token_id = None
 
     def generate(
         self, sources: list[list[str]], target_prefixes: list[list[str]], options: DecodeOptions
@@ -101,9 +105,9 @@ class TorchBackend:
     def _generation_config(self, options: DecodeOptions, max_new_tokens: int):
         """Return the model's generation config with every search setting taken from `options`.
 
-        The target language comes from the decoder prompt, so a `forced_bos_token_id` saved with the model
-        (M2M-100/NLLB fine-tunes often have one) is cleared; `max_length` is cleared so that only
-        `max_new_tokens` limits the output.
+        `max_length` is cleared so that only `max_new_tokens` limits the output. (The model's own
+        `forced_bos_token_id`, which the decoder prompt replaces, and OPUS-MT's `forced_eos_token_id`, which
+        would spend the last of those tokens on `</s>` where CTranslate2 does not, are cleared at load.)
         """
         config = self.model.generation_config.__class__.from_dict(self.model.generation_config.to_dict())
         config.update(
@@ -118,7 +122,6 @@ class TorchBackend:
             no_repeat_ngram_size=options.no_repeat_ngram_size,
             repetition_penalty=options.repetition_penalty,
             early_stopping=options.beam_size > 1,
-            forced_bos_token_id=None,
             pad_token_id=self.pad_id,
             eos_token_id=self.eos_id,
             decoder_start_token_id=self.start_id,
