@@ -29,10 +29,10 @@ def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
                if (found := translations.get(word)))  # fmt: skip
     assert hits >= 2
     # step 6: a sentiment classifier trained on the English sample reviews labels the other languages' reviews
-    assert all(f"{n}/6 " in shown for n in range(1, 7)) and "/5 " not in shown
+    assert all(f"{n}/7 " in shown for n in range(1, 8)) and "/6 " not in shown
     sentiment = report["sentiment"]["result"]
     assert (
-        "6/6 sentiment transfer" in shown
+        "6/7 sentiment transfer" in shown
         and "reviews labelled by a classifier that saw English only" in shown
     )
     assert set(sentiment["scores"]) == {"deu", "fra", "rus", "spa", "zho"} and sentiment["task"] == "transfer"
@@ -65,3 +65,21 @@ def test_sample_reviews_reader_names_the_bad_line(tmp_path):
     bad.write_text("positive\tSehr gut.\n\nnegative no tab here\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"deu\.tsv:3: expected label<TAB>text"):
         _read_sample_reviews(bad)
+
+
+def test_translation_step_translates_with_a_given_model(tmp_path):
+    from translation.tiny_models import build_xling
+
+    from xling.quickstart import _show_translation
+
+    model = build_xling(
+        tmp_path / "mt", languages=("eng", "deu", "fra")
+    )  # no Spanish: that column is left out
+    console = Console(record=True, width=160)
+    report = _show_translation(QuickstartConfig(translation_model=str(model)), console)
+    shown = console.export_text()
+    assert "7/7 translation" in shown and "English into deu, fra" in shown
+    assert set(report["sample_chrf"]) == {"deu", "fra"}
+    assert len(report["examples"]) == 3  # each sentence once (a dict keyed by sentence keeps the last target)
+    missing = _show_translation(QuickstartConfig(translation_model=str(tmp_path / "none")), console)
+    assert missing == {} and "7/7 translation skipped" in console.export_text()

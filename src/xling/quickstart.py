@@ -29,6 +29,14 @@ SEARCH_QUERIES = ["Wann öffnet der Laden morgen?", "Я хочу вернуть 
 # step 5: English words translated into German (the first list for the sample, the second for the Bible)
 SAMPLE_WORDS = ["money", "shop", "package", "tomorrow", "friend", "water", "price", "train"]
 BIBLE_WORDS = ["water", "king", "house", "bread", "earth", "fire", "mother", "night"]
+# step 7: English sentences for the default translation model (trained on the Bible: the first two are in
+# its domain, the last is everyday text, which it has never seen)
+TRANSLATION_SENTENCES = [
+    "In the beginning was the Word, and the Word was with God.",
+    "And he said unto them, Go ye into all the world.",
+    "The train leaves at eight o'clock tomorrow morning.",
+]
+TRANSLATION_TARGETS = ["deu", "fra", "spa"]
 
 
 def _quickstart_training() -> TrainingConfig:
@@ -86,6 +94,10 @@ class QuickstartConfig:
     """Step 6: the frozen sentence encoder under the review-sentiment classifier trained on the English
     sample reviews and used on the other sample languages ("" skips it)."""
 
+    translation_model: str = "xling-mt-bible"
+    """Step 7: the translation model that translates English sentences and the sample's English side into
+    German, French and Spanish, scored with chrF++ against the sample's references ("" skips it)."""
+
 
 def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
     if config.data is None:
@@ -117,13 +129,13 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     vocab = VocabConfig(output=str(output / "tokenizer"), data=data, vocab_size=opts["vocab_size"],
                         seed=config.training.seed, sample_sentences=config.vocab_sample_sentences,
                         overwrite=True)  # fmt: skip
-    with console.status(f"1/6 training a shared {vocab.vocab_size}-piece vocabulary"):
+    with console.status(f"1/7 training a shared {vocab.vocab_size}-piece vocabulary"):
         report = train_vocabulary(sources.text_factories(), vocab)
-    console.print(f"1/6 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
+    console.print(f"1/7 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
                   f"(sentences drawn per language: {report.sampled})")  # fmt: skip
 
     minutes = config.training.max_minutes
-    console.print(f"2/6 pretraining a '{config.model}' encoder with MLM + TLM (at most {minutes} min)")
+    console.print(f"2/7 pretraining a '{config.model}' encoder with MLM + TLM (at most {minutes} min)")
     pretrain_config = PretrainConfig(
         output=str(output / "model"),
         tokenizer=str(report.output),
@@ -141,12 +153,13 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     console.print(f"    {result.train.steps} steps, final loss {result.train.final_loss:.3f}, "
                   f"{result.train.tokens_per_s:,.0f} tokens/s")  # fmt: skip
 
-    console.print("3/6 what it learned, on held-out sentences it never saw")
+    console.print("3/7 what it learned, on held-out sentences it never saw")
     guesses = _show_masked_words(result, pretrain_config, console)
     retrieval = _show_retrieval(result.evaluation, console)
     search = _show_search(config, output, console)
     words = _show_word_translation(config, output, console)
     sentiment = _show_sentiment_transfer(config, console)
+    translation = _show_translation(config, console)
     seconds = time.perf_counter() - started
     console.print(f"done in {seconds / 60:.1f} min; model folder: {result.output} (loads with "
                   "transformers.AutoModelForMaskedLM)")  # fmt: skip
@@ -159,6 +172,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
         "search": search,
         "word_translation": words,
         "sentiment": sentiment,
+        "translation": translation,
         "seconds": round(seconds, 1),
     }
 
@@ -217,10 +231,10 @@ def _show_search(config: QuickstartConfig, output: Path, console: Console) -> di
     try:
         encoder = Encoder.load(config.search_model)
     except XlingError as error:  # e.g. no shipped model in this checkout: the demo goes on without step 4
-        console.print(f"4/6 cross-language search skipped: cannot load {config.search_model} ({error})")
+        console.print(f"4/7 cross-language search skipped: cannot load {config.search_model} ({error})")
         return {}
     console.print(
-        f"4/6 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
+        f"4/7 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
     )
     corpus = AlignedCorpus.from_dir(sample_corpus_dir())
     texts, languages, keys = [], [], []
@@ -279,15 +293,15 @@ def _show_word_translation(config: QuickstartConfig, output: Path, console: Cons
     try:
         src, tgt, source = _word_vectors(config, output)
     except XlingError as error:
-        console.print(f"5/6 word translation skipped: {error}")
+        console.print(f"5/7 word translation skipped: {error}")
         return {}
     mapping = None
     if config.data:
-        console.print(f"5/6 word translation eng -> deu: {source}, mapped by identical strings + Procrustes")
+        console.print(f"5/7 word translation eng -> deu: {source}, mapped by identical strings + Procrustes")
         mapping = align_words(src, tgt, WordAlignConfig(method="identical", refinements=3, criterion=False),
                               progress=False)  # fmt: skip
     else:
-        console.print(f"5/6 word translation eng -> deu: {source}")
+        console.print(f"5/7 word translation eng -> deu: {source}")
     words = config.words or (BIBLE_WORDS if config.data else SAMPLE_WORDS)
     found = translate_words(words, src, tgt, mapping, WordTranslateConfig(top=3, unknown="skip"))
     table = Table(title="English -> German (CSLS, top 3)")
@@ -370,14 +384,14 @@ def _show_sentiment_transfer(config: QuickstartConfig, console: Console) -> dict
     reviews = {path.stem: _read_sample_reviews(path) for path in sorted(folder.glob("*.tsv"))}
     english = reviews.pop("eng", None)
     if english is None or not reviews:
-        console.print(f"6/6 sentiment transfer skipped: no eng.tsv and other languages in {folder}")
+        console.print(f"6/7 sentiment transfer skipped: no eng.tsv and other languages in {folder}")
         return {}
     try:
         classifier = train_classifier(ClassifierConfig(encoder=config.sentiment_encoder), english)
     except XlingError as error:  # e.g. no shipped model in this checkout: the demo goes on without step 6
-        console.print(f"6/6 sentiment transfer skipped: {error}")
+        console.print(f"6/7 sentiment transfer skipped: {error}")
         return {}
-    console.print(f"6/6 sentiment transfer: a classifier trained on the {len(english)} English sample reviews "
+    console.print(f"6/7 sentiment transfer: a classifier trained on the {len(english)} English sample reviews "
                   f"only ({config.sentiment_encoder} frozen, per-language standardised, + logistic regression) labels "
                   "the other languages")  # fmt: skip
     # each language's vectors are standardised with its own statistics, from its reviews' texts (no labels)
@@ -400,3 +414,56 @@ def _show_sentiment_transfer(config: QuickstartConfig, console: Console) -> dict
     console.print(f"    average macro-F1 {result.average:.1f} vs {result.settings['majority_average']:.1f} "
                   f"for always answering '{result.settings['majority_label']}'")  # fmt: skip
     return {"result": result.to_dict(), "examples": examples}
+
+
+def _show_translation(config: QuickstartConfig, console: Console) -> dict[str, Any]:
+    """Return step 7's figures: English sentences translated by the default translation model, and its
+    chrF++ on the bundled sample's English -> German, French and Spanish pairs (everyday text: out of the
+    Bible model's domain, so this is a hard test of it)."""
+    from sacrebleu.metrics import CHRF
+
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import sample_corpus_dir
+    from xling.translation.decoding import DecodeOptions
+    from xling.translation.translator import Translator
+
+    if not config.translation_model:
+        return {}
+    try:
+        translator = Translator.from_pretrained(config.translation_model)
+    except XlingError as error:  # e.g. no shipped model in this checkout: the demo ends without step 7
+        console.print(f"7/7 translation skipped: {error}")
+        return {}
+    targets = [lang for lang in TRANSLATION_TARGETS if _translates_into(translator, lang)]
+    console.print(f"7/7 translation: {config.translation_model} ({translator.backend_name} backend), English "
+                  f"into {', '.join(targets)}")  # fmt: skip
+    options = DecodeOptions(beam_size=4)
+    texts = [s for s in TRANSLATION_SENTENCES for _ in targets]
+    outputs = translator.translate(texts, "eng", targets * len(TRANSLATION_SENTENCES), options)
+    table = Table(title="English sentences translated directly into each language")
+    table.add_column("English")
+    for lang in targets:
+        table.add_column(lang)
+    for i, sentence in enumerate(TRANSLATION_SENTENCES):
+        table.add_row(sentence, *outputs[i * len(targets) : (i + 1) * len(targets)])
+    console.print(table)
+    corpus = AlignedCorpus.from_dir(sample_corpus_dir())
+    chrf = CHRF(word_order=2)
+    scores: dict[str, float] = {}
+    for lang in targets:
+        rows = list(corpus.pairs("eng", lang))[:60]
+        hypotheses = translator.translate([r[1] for r in rows], "eng", lang, options)
+        scores[lang] = round(chrf.corpus_score(hypotheses, [[r[2] for r in rows]]).score, 1)
+    console.print("    chrF++ on 60 everyday sample sentences (not the Bible's domain): "
+                  + ", ".join(f"eng->{lang} {score}" for lang, score in scores.items()))  # fmt: skip
+    return {"model": config.translation_model, "backend": translator.backend_name,
+            "examples": dict(zip(texts, outputs, strict=True)), "sample_chrf": scores}  # fmt: skip
+
+
+def _translates_into(translator, lang: str) -> bool:
+    """Return whether the translator's model has `lang` as a target language."""
+    try:
+        translator.conventions.target_token(lang)
+    except XlingError:
+        return False
+    return True
