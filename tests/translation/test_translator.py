@@ -240,3 +240,15 @@ def test_auto_uses_a_ctranslate2_conversion_and_decodes_as_pytorch_does(tmp_path
     for beam in (1, 3):
         options = DecodeOptions(beam_size=beam, max_length_cap=10)
         assert fast.translate(texts, "en", targets, options) == plain.translate(texts, "en", targets, options)
+
+
+def test_layout_join_uses_the_target_languages_separator():
+    layout = segment("Hello there. How are you?\nFine.", "eng")
+    assert layout.sentences == ["Hello there.", "How are you?", "Fine."]
+    assert layout.join(["A.", "B?", "C."], "deu") == "A. B?\nC."
+    assert layout.join(["甲。", "乙？", "丙。"], "zho") == "甲。乙？\n丙。"
+    assert layout.join(["", "B?", "C."], "deu") == "B?\nC."  # an empty output leaves no stray space
+    assert segment("Das ist z.B. ein Test. Und noch einer.", "deu").sentences == [
+        "Das ist z.B. ein Test.",
+        "Und noch einer.",
+    ]  # pysbd's German rules: the abbreviation does not end a sentence

@@ -50,11 +50,17 @@ class Layout:
         space = "" if target_language in NO_SPACE_LANGUAGES else " "
         done = iter(translations)
         out = [self.gaps[0]]
+        pending = ""  # the separator owed to the next sentence of the same line (none after an empty output)
         for i, (part, keep) in enumerate(zip(self.parts, self.translate, strict=True)):
-            out.append(next(done).strip() if keep else part)
+            piece = next(done).strip() if keep else part
+            if piece:
+                out += [pending, piece]
             gap = self.gaps[i + 1]
-            last = i + 1 == len(self.parts)
-            out.append(gap if last or "\n" in gap else space)
+            if i + 1 == len(self.parts) or "\n" in gap:
+                out.append(gap)
+                pending = ""
+            elif piece:
+                pending = space
         return "".join(out)
 
 

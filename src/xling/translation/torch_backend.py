@@ -81,7 +81,8 @@ class TorchBackend:
         """Return the outputs of one batch whose target prefixes all have the same length."""
         import torch
 
-        ids = [self._ids(tokens) for tokens in sources]
+        # as CTranslate2's max_input_length: a source beyond the limit is cut (the Translator never sends one)
+        ids = [self._ids(tokens)[: options.max_input_length] for tokens in sources]
         width = max(len(row) for row in ids)
         input_ids = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(ids), width), dtype=torch.long)

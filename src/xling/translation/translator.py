@@ -206,6 +206,8 @@ class Translator:
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise DataError(f"text {i} is a {type(text).__name__}, not a string")
+        if tgt is None:
+            raise ConfigError("tgt: the target language must be given")
         sources = _per_text(src, len(texts), "src")
         targets = _per_text(tgt, len(texts), "tgt")
         sources = [code if code is not None or not texts[i].strip() else detect_source_language(texts[i])
