@@ -280,14 +280,22 @@ class Translator:
                 batch = order[start : start + options.batch_size]
                 tokens = self.backend.generate([jobs[j].source for j in batch], [jobs[j].prefix for j in batch],
                                                options)  # fmt: skip
-                ids = [
-                    self.tokenizer.convert_tokens_to_ids([t for t in row if t not in strip]) for row in tokens
-                ]
-                texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+                texts = self._detokenize([[t for t in row if t not in strip] for row in tokens])
                 for j, text in zip(batch, texts, strict=True):
                     outputs[j] = text.strip()
                 advance(len(batch))
         return outputs
+
+    def _detokenize(self, rows: list[list[str]]) -> list[str]:
+        """Return the text of each row of output token strings (special tokens left out)."""
+        if getattr(self.tokenizer, "separate_vocabs", False):
+            # a Marian model with its own target vocabulary: token -> id would go through the source one
+            specials = set(self.tokenizer.all_special_tokens)
+            return [
+                self.tokenizer.convert_tokens_to_string([t for t in row if t not in specials]) for row in rows
+            ]
+        ids = [self.tokenizer.convert_tokens_to_ids(row) for row in rows]
+        return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
 
 
 def _per_text(value: Any, n: int, name: str) -> list[Any]:
