@@ -120,8 +120,21 @@ def test_export_records_its_source_and_quantization(tmp_path):
         "bytes": len(weights),
         "sha256": hashlib.sha256(weights).hexdigest(),
     }
+    assert meta["check"]["max_logprob_difference"] == report.max_logprob_difference > 0  # int8 rounds
     float32 = export_ct2(folder, tmp_path / "float32", quantization="float32")
+    assert float32.max_logprob_difference < 1e-4 < report.max_logprob_difference
     assert (report.output / "model.bin").stat().st_size < (float32.output / "model.bin").stat().st_size
+
+
+def test_a_float32_conversion_that_scores_differently_is_not_written(tmp_path, monkeypatch):
+    import xling.export.ct2 as ct2
+
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    monkeypatch.setattr(ct2, "_compare_scores", lambda *args: [0.0, 0.5])
+    with pytest.raises(XlingError, match="does not reproduce the PyTorch model"):
+        export_ct2(folder, quantization="float32")
+    assert not (folder / "ctranslate2").exists()
+    assert export_ct2(folder, quantization="int8").max_logprob_difference == 0.5  # int8: reported only
 
 
 def test_reexport_replaces_the_conversion_atomically(tmp_path, monkeypatch):
@@ -134,11 +147,11 @@ def test_reexport_replaces_the_conversion_atomically(tmp_path, monkeypatch):
     assert json.loads((target / "xling.json").read_text())["quantization"] == "int8"
     before = {p.name: p.read_bytes() for p in target.iterdir()}
 
-    def broken(path: Path) -> None:
-        assert (path / "model.bin").is_file()  # the new model was written, beside the old one
+    def broken(source: Path, folder: Path, *args) -> list[float]:
+        assert (folder / "model.bin").is_file()  # the new model was written, beside the old one
         raise XlingError("simulated failure after conversion")
 
-    monkeypatch.setattr(ct2, "_check_loads", broken)
+    monkeypatch.setattr(ct2, "_compare_scores", broken)
     with pytest.raises(XlingError, match="simulated"):
         export_ct2(folder, quantization="float32")
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before

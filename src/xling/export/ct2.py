@@ -53,6 +53,16 @@ SEQ2SEQ_MODEL_TYPES = {
 }
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 VOCABULARY_FILES = ("shared_vocabulary.json", "source_vocabulary.json", "target_vocabulary.json")
+CHECK_SENTENCES = (
+    "The cat sleeps on the bed, and the dog runs in the garden.",
+    "Die Kinder spielen draußen, während die Sonne scheint.",
+    "Où est la gare ? Merci pour ton aide.",
+    "В начале было Слово, и Слово было у Бога.",
+)
+"""Sequences the conversion is scored on (teacher-forced, each as source and target) against PyTorch."""
+FLOAT32_TOLERANCE = 1e-2
+"""Largest |token log-probability difference| a float32 conversion may show against the PyTorch model;
+numerical noise is ~1e-5, a wrong weight mapping is off by whole units."""
 
 
 @dataclass
@@ -66,6 +76,9 @@ class Ct2ExportReport:
     vocabulary_size: int
     megabytes: float
     seconds: float
+    max_logprob_difference: float
+    """Largest |token log-probability difference| to the PyTorch model on CHECK_SENTENCES."""
+    mean_logprob_difference: float
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready values."""
@@ -125,12 +138,22 @@ def export_ct2(
     with atomic_folder(target, overwrite=overwrite or earlier, what="CTranslate2 model") as staging:
         tokenizer = _convert(source, staging, quantization)
         vocabulary = _check_vocabulary(staging, tokenizer)
-        _check_loads(staging)
-        write_metadata(staging, _metadata(source, model_type, quantization, len(vocabulary)))
+        differences = _compare_scores(source, staging, tokenizer, len(vocabulary))
+        if quantization == "float32" and max(differences) > FLOAT32_TOLERANCE:
+            raise XlingError(
+                f"{source}: the float32 CTranslate2 model does not reproduce the PyTorch model (token "
+                f"log-probabilities differ by up to {max(differences):.3g}); not written"
+            )
+        check = {"sentences": len(CHECK_SENTENCES), "max_logprob_difference": max(differences),
+                 "mean_logprob_difference": sum(differences) / len(differences)}  # fmt: skip
+        write_metadata(
+            staging, {**_metadata(source, model_type, quantization, len(vocabulary)), "check": check}
+        )
     seconds = time.perf_counter() - started
     size = (target / "model.bin").stat().st_size / 1e6
     logger.info("CTranslate2 %s conversion of %s written to %s (%.1f MB)", quantization, source, target, size)
-    return Ct2ExportReport(target, source, model_type, quantization, len(vocabulary), round(size, 2), seconds)
+    return Ct2ExportReport(target, source, model_type, quantization, len(vocabulary), round(size, 2), seconds,
+                           check["max_logprob_difference"], check["mean_logprob_difference"])  # fmt: skip
 
 
 def _resolve(model: str | Path) -> Path:
@@ -186,6 +209,9 @@ class _VocabularyView:
         """Return every token the tokenizer gives an id to, with that id."""
         return dict(self._vocabulary)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._tokenizer(*args, **kwargs)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tokenizer, name)
 
@@ -231,11 +257,37 @@ def _check_vocabulary(folder: Path, tokenizer) -> list[str]:
     return vocabulary
 
 
-def _check_loads(folder: Path) -> None:
-    """Return nothing once CTranslate2 has loaded the converted model (a broken file fails here, not later)."""
-    import ctranslate2
+def _compare_scores(source: Path, folder: Path, tokenizer, vocabulary_size: int) -> list[float]:
+    """Return |log p(token)| differences, CTranslate2 (in `folder`) vs PyTorch, over CHECK_SENTENCES.
 
-    ctranslate2.Translator(str(folder), device="cpu", intra_threads=1)
+    Each sentence is scored teacher-forced as its own translation (language conventions do not matter to
+    a comparison of two implementations of one function). Loading the conversion here also makes a broken
+    file fail now rather than at the first translation.
+    """
+    import ctranslate2
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    from xling.embeddings.weights import load_pretrained
+
+    translator = ctranslate2.Translator(str(folder), device="cpu", intra_threads=1)
+    with _quiet_transformers():
+        model = load_pretrained(AutoModelForSeq2SeqLM, source).float().eval()
+    start, eos = model.config.decoder_start_token_id, tokenizer.eos_token
+    pieces = [tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"])
+              for text in CHECK_SENTENCES]  # fmt: skip
+    scored = translator.score_batch([[*p, eos] for p in pieces], pieces)
+    differences: list[float] = []
+    for tokens, result in zip(pieces, scored, strict=True):
+        ids = tokenizer.convert_tokens_to_ids([*tokens, eos])
+        with torch.no_grad():
+            logits = model(
+                input_ids=torch.tensor([ids]), decoder_input_ids=torch.tensor([[start, *ids[:-1]]])
+            ).logits
+        # Marian's conversion leaves out <pad> (its last id, never an output): softmax over the same tokens
+        expected = logits[0, :, :vocabulary_size].log_softmax(-1)[torch.arange(len(ids)), torch.tensor(ids)]
+        differences += (torch.tensor(result.log_probs) - expected).abs().tolist()
+    return differences
 
 
 def _metadata(source: Path, model_type: str, quantization: str, vocabulary_size: int) -> dict[str, Any]:
