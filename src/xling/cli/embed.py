@@ -134,5 +134,7 @@ def export_ct2_cmd(
     with console.status(f"converting {model} to CTranslate2 ({config.quantization})"):
         report = export_ct2(model, output, quantization=config.quantization, overwrite=config.overwrite)
     console.print(f"[green]CTranslate2 {report.quantization} model written to {report.output}[/] "
-                  f"({report.megabytes:,.1f} MB, {report.vocabulary_size:,} tokens, {report.seconds:.1f} s)")  # fmt: skip
+                  f"({report.megabytes:,.1f} MB, {report.vocabulary_size:,} tokens, {report.seconds:.1f} s); "
+                  f"token log-probabilities vs PyTorch differ by {report.mean_logprob_difference:.2g} on average, "
+                  f"{report.max_logprob_difference:.2g} at most")  # fmt: skip
     write_json(json_path, report.to_dict())

@@ -151,16 +151,18 @@ def export_ct2(
         )
     seconds = time.perf_counter() - started
     size = (target / "model.bin").stat().st_size / 1e6
-    logger.info("CTranslate2 %s conversion of %s written to %s (%.1f MB)", quantization, source, target, size)
+    logger.debug(
+        "CTranslate2 %s conversion of %s written to %s (%.1f MB)", quantization, source, target, size
+    )
     return Ct2ExportReport(target, source, model_type, quantization, len(vocabulary), round(size, 2), seconds,
                            check["max_logprob_difference"], check["mean_logprob_difference"])  # fmt: skip
 
 
 def _resolve(model: str | Path) -> Path:
-    """Return the local folder of `model` (a path, a shipped model name or a Hub id)."""
-    from xling.embeddings.encoder import resolve_model
+    """Return the local folder of `model` (a path, a shipped name, a cached Hub id), as `xling translate`."""
+    from xling.translation.translator import resolve_translation_model
 
-    return resolve_model(model)
+    return resolve_translation_model(model)
 
 
 def _convert(source: Path, output: Path, quantization: str):
