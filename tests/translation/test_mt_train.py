@@ -69,7 +69,7 @@ def test_batches_follow_m2m100_and_are_pure(tmp_path, sample_tokenizer_dir):
     tokenizer = load_tokenizer(sample_tokenizer_dir)
     data = build_parallel_data(tokenizer, parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', PAIRS)}"])
     assert data.counts() == {"eng-deu": 6, "deu-eng": 6}
-    batches = TranslationBatches(data, tokenizer, batch_size=8, temperature=5.0, seed=3)
+    batches = TranslationBatches(data, batch_size=8, temperature=5.0, seed=3)
     first, again = batches.get(7, 0, 0, 1), batches.get(7, 0, 0, 1)
     assert all(torch.equal(first[k], again[k]) for k in first)
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id

@@ -5,8 +5,12 @@ as every ordered pair of its languages or pivot-centric (eng<->xx) plus chosen e
 parallel files as `src-tgt=path.tsv` (`src<TAB>tgt` lines) or `src-tgt=path.src,path.tgt` (Moses: two
 line-aligned files). Every pair is used in both directions unless a direction is named explicitly.
 
-Batches follow M2M-100: source `__src__ pieces </s>`, decoder input `</s> __tgt__ pieces`, labels
-`__tgt__ pieces </s>`. Each step draws its directions with temperature sampling over the directions' pair
+Batches follow the model family's conventions (`languages.Conventions`, held with the token ids by a
+`SequenceFormat`): for xling's own models and M2M-100 source `__src__ pieces </s>`, decoder input
+`</s> __tgt__ pieces`, labels `__tgt__ pieces </s>`; NLLB the same with `eng_Latn` codes; Marian (OPUS-MT)
+source `[>>fra<<] pieces </s>`, decoder input `<pad> pieces`, labels `pieces </s>`. The decoder always starts
+from the model's `decoder_start_token_id`. A one-way model (a fixed-pair OPUS-MT model) trains the one way
+of a pair it translates; a language the model lacks is the error `languages` gives. Each step draws its directions with temperature sampling over the directions' pair
 counts (p_d ~ n_d^(1/T), as M2M-100 and mBART do) and its pairs from one narrow length band, so a batch
 carries little padding; like every xling batch source it is a pure function of (seed, step, micro, rank).
 """
@@ -26,9 +30,10 @@ import torch
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus
 from xling.data.sources import HeldOut, resolve_corpus
-from xling.errors import ConfigError, DataError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.pretraining.masking import IGNORE_INDEX
 from xling.tokenization.vocabulary import language_token
+from xling.translation.languages import Conventions
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +97,85 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             raise DataError(f"not UTF-8 ({exc.reason})", path, number + 1) from exc
 
 
+_PIECES = "\x00pieces"  # stands for a sentence's pieces in a family's source sequence
+
+
+@dataclass(frozen=True)
+class Marks:
+    """The token ids one direction puts around a pair's pieces: source = before + pieces + after; labels =
+    prefix + pieces + `</s>`; decoder input = decoder start + labels without the last."""
+
+    before: tuple[int, ...]
+    after: tuple[int, ...]
+    prefix: tuple[int, ...]
+
+
+class SequenceFormat:
+    """A model family's source and target sequences as token ids: its conventions, tokenizer and decoder start."""
+
+    def __init__(self, tokenizer, conventions: Conventions, decoder_start: int):
+        self.tokenizer = tokenizer
+        self.conventions = conventions
+        self.decoder_start = decoder_start
+        self.pad, self.eos = tokenizer.pad_token_id, tokenizer.eos_token_id
+        # an OPUS-MT tokenizer has a target-side SentencePiece model of its own (`text_target`); the others
+        # cut both sides alike
+        self.shared_sides = conventions.family != "marian"
+        self._marks: dict[tuple[str, str], Marks] = {}
+
+    @classmethod
+    def xling(cls, tokenizer, languages: Sequence[str]) -> SequenceFormat:
+        """Return xling's own format (M2M-100's with `__deu__` tokens, decoding from `</s>`) for a tokenizer
+        from `xling tokenizer train`; ConfigError when it lacks a language token of `languages`."""
+        missing = [lang for lang in languages
+                   if tokenizer.convert_tokens_to_ids(language_token(lang)) in (None, tokenizer.unk_token_id)]  # fmt: skip
+        if missing:
+            raise ConfigError(f"tokenizer: no language token for {', '.join(missing)} (train it with these languages "
+                              "or extra_languages)")  # fmt: skip
+        tokens = {lang: language_token(lang) for lang in languages}
+        return cls(
+            tokenizer, Conventions("xling", tokens, tokens, name="the tokenizer"), tokenizer.eos_token_id
+        )
+
+    @property
+    def family(self) -> str:
+        return self.conventions.family
+
+    def marks(self, src: str, tgt: str) -> Marks:
+        """Return the marks of direction src -> tgt; XlingError (from `languages`) when the model lacks one."""
+        key = (src, tgt)
+        if key not in self._marks:
+            source_token = self.conventions.source_token(src)
+            target_token = self.conventions.target_token(tgt)
+            sequence = self.conventions.source_sequence([_PIECES], source_token, target_token)
+            at = sequence.index(_PIECES)
+            self._marks[key] = Marks(self._ids(sequence[:at]), self._ids(sequence[at + 1 :]),
+                                     self._ids(self.conventions.target_prefix(target_token)))  # fmt: skip
+        return self._marks[key]
+
+    def _ids(self, tokens: Sequence[str]) -> tuple[int, ...]:
+        """Return the ids of special tokens; XlingError for one the tokenizer does not have."""
+        ids = self.tokenizer.convert_tokens_to_ids(list(tokens))
+        for token, token_id in zip(tokens, ids, strict=True):
+            if token_id is None or (
+                token_id == self.tokenizer.unk_token_id and token != self.tokenizer.unk_token
+            ):
+                raise XlingError(f"{self.conventions.name}: its tokenizer has no token {token!r}")
+        return tuple(ids)
+
+    @property
+    def language_ids(self) -> frozenset[int]:
+        """Return the ids of the model's language tokens (taken out of what it outputs)."""
+        tokens = list(self.conventions.language_tokens)
+        return frozenset(i for i in self.tokenizer.convert_tokens_to_ids(tokens) if i is not None)
+
+    def encode(self, texts: list[str], *, target: bool = False) -> list[list[int]]:
+        """Return the piece ids of each text (no special tokens), by the target side's model where it has one."""
+        if target and not self.shared_sides:
+            return self.tokenizer(text_target=texts, add_special_tokens=False)["input_ids"]
+        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
 @dataclass
 class Direction:
     """The tokenized pairs of one translation direction, with an index of them sorted by length."""
@@ -122,6 +206,8 @@ class ParallelData:
     dev: dict[str, tuple[list[str], list[str]]]
     """Per direction name: (sources, references) of the held-out dev share, untokenized."""
     languages: list[str]
+    format: SequenceFormat
+    """How the model family builds each direction's sequences."""
     dropped_long: int = 0
 
     def counts(self) -> dict[str, int]:
@@ -164,12 +250,15 @@ def build_parallel_data(
     dev_fraction: float = 0.0,
     max_length: int = 128,
     skip_bad: bool = False,
+    sequence_format: SequenceFormat | None = None,
 ) -> ParallelData:
     """Return the tokenized training directions and dev texts of an aligned corpus and parallel files.
 
     Sentence ids in `heldout` (the test book) are never read into training; ids in the hashed dev share
     become the dev texts of each corpus direction. Pairs with a side over `max_length` tokens (language
-    token and `</s>` included) are dropped and counted.
+    tokens and `</s>` included) are dropped and counted. `sequence_format` is the model family's (default:
+    xling's, from the tokenizer's language tokens); a direction the model cannot translate is left out when
+    it translates the other way (a one-way model), else its error is raised.
     """
     pivot = normalize_language(pivot) if pivot else ""
     heldout = heldout or HeldOut()
@@ -199,33 +288,59 @@ def build_parallel_data(
         )
 
     all_langs = sorted({lang for pair in pairs_by_direction for lang in pair})
-    missing = [lang for lang in all_langs if tokenizer.convert_tokens_to_ids(language_token(lang))
-               in (None, tokenizer.unk_token_id)]  # fmt: skip
-    if missing:
-        raise ConfigError(f"tokenizer: no language token for {', '.join(missing)} (train it with these languages "
-                          "or extra_languages)")  # fmt: skip
+    sequence_format = sequence_format or SequenceFormat.xling(tokenizer, all_langs)
+    marks = _direction_marks(sequence_format, list(pairs_by_direction))
+    for src, tgt in [pair for pair in pairs_by_direction if pair not in marks]:
+        del pairs_by_direction[(src, tgt)]
+        dev.pop(f"{src}-{tgt}", None)
+    all_langs = sorted({lang for pair in pairs_by_direction for lang in pair})
 
     directions, dropped = [], 0
-    cache: dict[str, np.ndarray] = {}
+    source_cache: dict[str, np.ndarray] = {}
+    # one cache for both sides where the tokenizer cuts them alike: a pivot text is a source and a target
+    target_cache = source_cache if sequence_format.shared_sides else {}
     for (src, tgt), pairs in pairs_by_direction.items():
-        sources = _encode([a for a, _ in pairs], tokenizer, cache)
-        targets = _encode([b for _, b in pairs], tokenizer, cache)
+        sources = _encode([a for a, _ in pairs], sequence_format, source_cache, target=False)
+        targets = _encode([b for _, b in pairs], sequence_format, target_cache, target=True)
+        m = marks[(src, tgt)]
+        source_room = max_length - len(m.before) - len(m.after)
+        target_room = max_length - len(m.prefix) - 1
         keep = [i for i, (s, t) in enumerate(zip(sources, targets, strict=True))
-                if 0 < len(s) <= max_length - 2 and 0 < len(t) <= max_length - 2]  # fmt: skip
+                if 0 < len(s) <= source_room and 0 < len(t) <= target_room]  # fmt: skip
         dropped += len(pairs) - len(keep)
         if keep:
             directions.append(Direction(src, tgt, [sources[i] for i in keep], [targets[i] for i in keep]))
     if dropped:
         logger.info("dropped %d pairs with a side longer than %d tokens or empty", dropped, max_length)
-    return ParallelData(directions, dev, all_langs, dropped)
+    return ParallelData(directions, dev, all_langs, sequence_format, dropped)
 
 
-def _encode(texts: list[str], tokenizer, cache: dict[str, np.ndarray]) -> list[np.ndarray]:
+def _direction_marks(
+    sequence_format: SequenceFormat, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], Marks]:
+    """Return the marks of each direction the model translates; raise the error of one whose reverse it
+    does not translate either (a language the model lacks), or of the first when none is left."""
+    marks: dict[tuple[str, str], Marks] = {}
+    errors: dict[tuple[str, str], XlingError] = {}
+    for pair in pairs:
+        try:
+            marks[pair] = sequence_format.marks(*pair)
+        except XlingError as error:
+            errors[pair] = error
+    for (src, tgt), error in errors.items():
+        if (tgt, src) not in marks:
+            raise error
+        logger.info("%s-%s left out: %s", src, tgt, error)
+    return marks
+
+
+def _encode(texts: list[str], sequence_format: SequenceFormat, cache: dict[str, np.ndarray], *,
+            target: bool) -> list[np.ndarray]:  # fmt: skip
     """Return the piece ids of each text (no special tokens), tokenizing each distinct text once."""
     new = [t for t in dict.fromkeys(texts) if t not in cache]
     for start in range(0, len(new), 4096):
         chunk = new[start : start + 4096]
-        ids = tokenizer(chunk, add_special_tokens=False)["input_ids"]
+        ids = sequence_format.encode(chunk, target=target)
         cache.update({text: np.asarray(row, dtype=np.int32) for text, row in zip(chunk, ids, strict=True)})
     return [cache[t] for t in texts]
 
@@ -241,14 +356,12 @@ def direction_probabilities(counts: Sequence[int], temperature: float) -> np.nda
 class TranslationBatches:
     """The training loop's batch source: length-banded, temperature-sampled translation pairs."""
 
-    def __init__(self, data: ParallelData, tokenizer, *, batch_size: int, temperature: float, seed: int,
+    def __init__(self, data: ParallelData, *, batch_size: int, temperature: float, seed: int,
                  length_band: float = 0.02):  # fmt: skip
         self.directions = data.directions
         self.probabilities = direction_probabilities([len(d) for d in self.directions], temperature)
-        self.lang_ids = {
-            lang: tokenizer.convert_tokens_to_ids(language_token(lang)) for lang in data.languages
-        }
-        self.pad, self.eos = tokenizer.pad_token_id, tokenizer.eos_token_id
+        self.format = data.format
+        self.marks = [data.format.marks(d.src, d.tgt) for d in self.directions]
         self.batch_size, self.seed, self.band = batch_size, seed, length_band
 
     def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
@@ -265,16 +378,20 @@ class TranslationBatches:
             size = len(direction)
             half = max(self.band * size, self.batch_size)
             position = int(np.clip(quantile * size + offset * half, 0, size - 1))
-            pairs.append((direction, direction.by_length[position]))
+            pairs.append((int(d), direction.by_length[position]))
         return self.collate(pairs)
 
-    def collate(self, pairs: list[tuple[Direction, int]]) -> dict[str, torch.Tensor]:
-        """Return the padded tensors of M2M-100-style examples for (direction, pair index) items."""
-        sources = [[self.lang_ids[d.src], *d.sources[i].tolist(), self.eos] for d, i in pairs]
-        labels = [[self.lang_ids[d.tgt], *d.targets[i].tolist(), self.eos] for d, i in pairs]
-        decoder_inputs = [[self.eos, *row[:-1]] for row in labels]  # M2M-100 starts decoding from </s>
-        input_ids, attention_mask = _pad(sources, self.pad)
-        decoder_input_ids, decoder_attention_mask = _pad(decoder_inputs, self.pad)
+    def collate(self, pairs: list[tuple[int, int]]) -> dict[str, torch.Tensor]:
+        """Return the padded tensors of (direction number, pair index) items in the model family's format."""
+        sources, labels = [], []
+        for d, i in pairs:
+            direction, marks = self.directions[d], self.marks[d]
+            sources.append([*marks.before, *direction.sources[i].tolist(), *marks.after])
+            labels.append([*marks.prefix, *direction.targets[i].tolist(), self.format.eos])
+        start = self.format.decoder_start  # </s> for M2M-100, NLLB and xling; <pad> for Marian
+        decoder_inputs = [[start, *row[:-1]] for row in labels]
+        input_ids, attention_mask = _pad(sources, self.format.pad)
+        decoder_input_ids, decoder_attention_mask = _pad(decoder_inputs, self.format.pad)
         label_ids, _ = _pad(labels, IGNORE_INDEX)
         return {
             "input_ids": input_ids,

@@ -1,13 +1,20 @@
-"""`xling mt train`: train (or continue training) a many-to-many M2M-100-style translation model.
+"""`xling mt train`: train a many-to-many M2M-100-style translation model, or fine-tune any translation model.
 
-The model folder it writes is a Hugging Face one (`M2M100ForConditionalGeneration`, tokenizer) plus
-`xling.json` (kind "translation", family "xling", the language tokens), so `transformers` loads it and
-`xling.Translator` knows its conventions: source `__src__ pieces </s>`, decoding from `</s>` with the
-target language token `__tgt__` forced first, as M2M-100 does with its two-letter codes.
+A new model (a size preset) is xling's own: the model folder it writes is a Hugging Face one
+(`M2M100ForConditionalGeneration`, tokenizer) plus `xling.json` (kind "translation", family "xling", the
+language tokens), so `transformers` loads it and `xling.Translator` knows its conventions: source
+`__src__ pieces </s>`, decoding from `</s>` with the target language token `__tgt__` forced first, as M2M-100
+does with its two-letter codes.
+
+`model` may also be a model folder of any family `xling.Translator` runs (M2M-100, NLLB-200, Marian/OPUS-MT,
+xling): it is loaded with `AutoModelForSeq2SeqLM` (local files, safetensors or a weights-only
+`pytorch_model.bin`) and trained with that family's conventions (`languages.conventions_for`), and the
+folder written keeps the family's tokenizer and records the family in `xling.json`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -16,7 +23,8 @@ from typing import Any
 
 import torch
 
-from xling.artifacts import write_metadata
+from xling.artifacts import read_metadata, write_metadata
+from xling.atomic import write_json_atomically
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.errors import ConfigError
@@ -26,10 +34,12 @@ from xling.training.checkpoint import load_checkpoint
 from xling.translation.data import (
     DIRECTION_MODES,
     ParallelData,
+    SequenceFormat,
     TranslationBatches,
     build_parallel_data,
     parse_direction,
 )
+from xling.translation.languages import conventions_for, detect_family
 from xling.translation.objective import Seq2SeqObjective
 from xling.translation.presets import model_config
 
@@ -52,11 +62,12 @@ class MTTrainConfig:
     "" takes the tokenizer of `model` when that is a model folder."""
 
     model: str = "mini"
-    """A size preset (tiny, mini, small, base; xling.translation.presets), a config.json, or an xling
-    translation model folder to go on training (fine-tuning)."""
+    """A size preset (tiny, mini, small, base; xling.translation.presets), a config.json, or a translation
+    model folder to fine-tune: xling's own, M2M-100, NLLB-200 or Marian (OPUS-MT), each trained with its
+    family's language conventions."""
 
     dropout: float = 0.1
-    """Dropout of a new model's hidden states, in [0, 1)."""
+    """Dropout of a new model's hidden states, in [0, 1); a model folder keeps its own."""
 
     data: CorpusConfig = field(default_factory=CorpusConfig)
     """The id-aligned corpus and its held-out test ids (`[mt.data]`: corpus, languages, heldout_prefixes)."""
@@ -131,23 +142,66 @@ class MTTrainResult:
 
 
 def is_model_folder(path: str | Path) -> bool:
-    """Return whether `path` is a model folder (config.json and safetensors weights)."""
+    """Return whether `path` is a model folder (config.json and safetensors or PyTorch weights)."""
     folder = Path(path)
-    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+    return (folder / "config.json").is_file() and (
+        any(folder.glob("*.safetensors")) or (folder / "pytorch_model.bin").is_file()
+    )
+
+
+def model_family(config: MTTrainConfig) -> str:
+    """Return the family of the model trained: "xling" for a preset, else the model folder's."""
+    return detect_family(config.model) if is_model_folder(config.model) else "xling"
+
+
+def family_format(config: MTTrainConfig, tokenizer) -> SequenceFormat | None:
+    """Return how the model folder's family builds its sequences; None for xling's own (a preset or an xling
+    folder), whose format comes from the tokenizer's language tokens (it may have more than the model was
+    trained on).
+
+    The decoder start is the model's `decoder_start_token_id` (`</s>` for M2M-100/NLLB, `<pad>` for Marian).
+    """
+    family = model_family(config)
+    if family == "xling":
+        return None
+    folder = Path(config.model)
+    return SequenceFormat(tokenizer, conventions_for(folder, tokenizer, family), decoder_start_id(folder))
+
+
+def decoder_start_id(folder: Path) -> int:
+    """Return the decoder start token id of a model folder (config.json, else its generation config)."""
+    from transformers import AutoConfig, GenerationConfig
+
+    start = AutoConfig.from_pretrained(str(folder), local_files_only=True).decoder_start_token_id
+    if start is None and (folder / "generation_config.json").is_file():
+        start = GenerationConfig.from_pretrained(str(folder), local_files_only=True).decoder_start_token_id
+    if not isinstance(start, int):
+        raise ConfigError(f"model: {folder / 'config.json'} has no decoder_start_token_id")
+    return start
 
 
 def build_model(config: MTTrainConfig, tokenizer) -> torch.nn.Module:
     """Return a fresh M2M100ForConditionalGeneration for a preset, or the model of a folder to go on from."""
-    from transformers import M2M100ForConditionalGeneration
+    from transformers import AutoModelForSeq2SeqLM, M2M100ForConditionalGeneration
 
     from xling.embeddings.weights import load_pretrained
 
     if is_model_folder(config.model):
-        model = load_pretrained(M2M100ForConditionalGeneration, Path(config.model))
-        if model.config.vocab_size != len(tokenizer):
-            raise ConfigError(
-                f"model: vocab_size {model.config.vocab_size} != tokenizer size {len(tokenizer)}"
-            )
+        # transformers reads a pytorch_model.bin with torch.load(weights_only=True); said here so it stays so
+        model = load_pretrained(AutoModelForSeq2SeqLM, Path(config.model), weights_only=True)
+        rows = model.get_input_embeddings().num_embeddings
+        # len(tokenizer) leaves out M2M-100's language tokens in transformers 5: the highest id counts
+        highest = max(len(tokenizer) - 1, *tokenizer.get_vocab().values())
+        if highest >= rows:
+            raise ConfigError(f"model: {rows} embeddings in {config.model}, but its tokenizer has ids up to "
+                              f"{highest}")  # fmt: skip
+        # Weights a model never saves must not train: Marian's sinusoidal position tables come back from
+        # from_pretrained with requires_grad=True (transformers 5.24), and AdamW's updates to them would be
+        # lost on save, so the saved model would not be the trained one.
+        unsaved = set(getattr(model, "_keys_to_ignore_on_save", None) or ())
+        for name, param in model.named_parameters():
+            if name in unsaved:
+                param.requires_grad_(False)
         return model
     hf_config = model_config(config.model, vocab_size=len(tokenizer), dropout=config.dropout)
     if hf_config.vocab_size != len(tokenizer):
@@ -170,23 +224,24 @@ def dev_directions(config: MTTrainConfig, data: ParallelData) -> list[str]:
 
 @torch.inference_mode()
 def greedy_translate(model, tokenizer, texts: list[str], src: str, tgt: str, *, batch_size: int = 32,
-                     max_length: int = 128) -> list[str]:  # fmt: skip
-    """Return greedy translations of `texts` by an xling translation model (M2M-100 conventions).
+                     max_length: int = 128, sequence_format: SequenceFormat | None = None) -> list[str]:  # fmt: skip
+    """Return greedy translations of `texts` by a translation model in its family's `sequence_format`
+    (default: xling's, from the tokenizer's language tokens).
 
     For the dev evaluation during training; `xling.Translator` is the full decoder (beam search, batching
-    by length, long documents, other model families).
+    by length, long documents).
     """
+    sequence_format = sequence_format or SequenceFormat.xling(tokenizer, [src, tgt])
+    marks = sequence_format.marks(src, tgt)
+    pad = sequence_format.pad
+    strip = sequence_format.language_ids | {pad}
     device = next(model.parameters()).device
-    src_id = tokenizer.convert_tokens_to_ids(language_token(src))
-    tgt_id = tokenizer.convert_tokens_to_ids(language_token(tgt))
-    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    room = max(1, max_length - len(marks.before) - len(marks.after))
+    prompt = [sequence_format.decoder_start, *marks.prefix]
     outputs: list[str] = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
-        pieces = tokenizer(chunk, add_special_tokens=False, truncation=True, max_length=max_length - 2)[
-            "input_ids"
-        ]
-        rows = [[src_id, *p, eos] for p in pieces]
+        rows = [[*marks.before, *p[:room], *marks.after] for p in sequence_format.encode(chunk)]
         width = max(map(len, rows))
         input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
         for i, row in enumerate(rows):
@@ -194,29 +249,33 @@ def greedy_translate(model, tokenizer, texts: list[str], src: str, tgt: str, *, 
         generated = model.generate(
             input_ids=input_ids.to(device),
             attention_mask=(input_ids != pad).long().to(device),
-            decoder_input_ids=torch.tensor([[eos, tgt_id]] * len(rows), device=device),
+            decoder_input_ids=torch.tensor([prompt] * len(rows), device=device),
             num_beams=1,
             do_sample=False,
+            forced_bos_token_id=None,  # the target language is in the prompt (a fine-tuned model may set one)
             # max_length, not max_new_tokens: the saved generation config sets max_length, and giving both
-            # makes transformers warn; it counts the two forced decoder tokens
-            max_length=2 + int(1.5 * width) + 10,
+            # makes transformers warn; it counts the forced decoder tokens
+            max_length=len(prompt) + int(1.5 * width) + 10,
         )
-        outputs.extend(tokenizer.batch_decode(generated[:, 2:], skip_special_tokens=True))
+        ids = [[i for i in row if i not in strip] for row in generated[:, len(prompt) :].tolist()]
+        outputs.extend(tokenizer.batch_decode(ids, skip_special_tokens=True))
     return outputs
 
 
-def chrf_evaluation(tokenizer, data: ParallelData, directions: list[str], max_sentences: int):
+def chrf_evaluation(data: ParallelData, directions: list[str], max_sentences: int):
     """Return the training loop's dev evaluation: greedy chrF++ (sacrebleu, word_order=2) per direction."""
     from sacrebleu.metrics import CHRF
 
     chrf = CHRF(word_order=2)
+    sequence_format = data.format
 
     def evaluate(objective: torch.nn.Module, step: int) -> dict[str, float]:
         scores: dict[str, float] = {}
         for name in directions:
             sources, references = data.dev[name]
             src, tgt = name.split("-")
-            hypotheses = greedy_translate(objective.model, tokenizer, sources[:max_sentences], src, tgt)
+            hypotheses = greedy_translate(objective.model, sequence_format.tokenizer, sources[:max_sentences],
+                                          src, tgt, sequence_format=sequence_format)  # fmt: skip
             scores[f"chrf_{name}"] = chrf.corpus_score(hypotheses, [references[:max_sentences]]).score
         scores["chrf"] = sum(scores.values()) / max(1, len(scores))
         return scores
@@ -246,18 +305,19 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
         dev_fraction=config.dev_fraction,
         max_length=config.max_length,
         skip_bad=config.data.skip_bad,
+        sequence_format=family_format(config, tokenizer),
     )
     logger.info("%d directions, %d training pairs (read in %.0f s)", len(data.directions),
                 sum(data.counts().values()), time.perf_counter() - started)  # fmt: skip
     torch.manual_seed(config.training.seed)
     model = build_model(config, tokenizer)
     objective = Seq2SeqObjective(model, config.label_smoothing)
-    batches = TranslationBatches(data, tokenizer, batch_size=config.training.batch_size,
-                                 temperature=config.temperature, seed=config.training.seed)  # fmt: skip
+    batches = TranslationBatches(data, batch_size=config.training.batch_size, temperature=config.temperature,
+                                 seed=config.training.seed)  # fmt: skip
     evaluations = {}
     evaluated = dev_directions(config, data)
     if evaluated and config.training.eval_every:
-        evaluations["dev"] = chrf_evaluation(tokenizer, data, evaluated, config.dev_max_sentences)
+        evaluations["dev"] = chrf_evaluation(data, evaluated, config.dev_max_sentences)
     output = Path(config.output)
     result = train(objective, batches, config.training, output, resume=config.resume, evaluations=evaluations,
                    description="mt train", run_config=config_to_dict(config), may_change=RESUMABLE)  # fmt: skip
@@ -272,20 +332,49 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
 
 def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig, data: ParallelData,
                            result: TrainResult, evaluation: dict[str, Any], tokenizer_path: str) -> None:  # fmt: skip
-    """Write the Hugging Face folder (config.json, model.safetensors, generation config, tokenizer) and xling.json."""
+    """Write the Hugging Face folder (config.json, model.safetensors, generation config, the family's tokenizer)
+    and xling.json (the family, so `xling.Translator` applies its conventions)."""
+    family = data.format.family
+    generation = model.generation_config
     # without this, transformers' generate stops at 20 tokens (its default max_length)
-    model.generation_config.max_length = 256
-    model.generation_config.decoder_start_token_id = tokenizer.eos_token_id
+    if not generation.max_length or generation.max_length <= 20:
+        generation.max_length = 256
+    generation.decoder_start_token_id = data.format.decoder_start
     model.save_pretrained(output)
-    save_tokenizer(tokenizer, output)
-    write_metadata(output, {
-        "kind": "translation",
-        "family": "xling",
-        "languages": data.languages,
-        "language_tokens": {lang: language_token(lang) for lang in data.languages},
+    meta: dict[str, Any] = {"kind": "translation", "family": family}
+    if family == "xling":
+        save_tokenizer(tokenizer, output)
+        # a fine-tuned xling model keeps the languages it had besides those trained now
+        base = read_metadata(config.model) if is_model_folder(config.model) else {}
+        tokens = {
+            **base.get("language_tokens", {}),
+            **{lang: language_token(lang) for lang in data.languages},
+        }
+        meta |= {"languages": sorted(tokens), "language_tokens": dict(sorted(tokens.items())),
+                 "tokenizer": tokenizer_metadata(tokenizer_path)}  # fmt: skip
+    else:
+        # the family's own tokenizer class and files; its language tokens are the model's languages
+        tokenizer.save_pretrained(str(output))
+        _keep_marian_pair(output, data)
+        meta |= {"base_model": str(config.model), "trained_languages": data.languages}
+    meta.update({
         "directions": data.counts(),
         "config": config_to_dict(config),
         "training": result.to_dict(),
         "evaluation": evaluation,
-        "tokenizer": tokenizer_metadata(tokenizer_path),
     })  # fmt: skip
+    write_metadata(output, meta)
+
+
+def _keep_marian_pair(output: Path, data: ParallelData) -> None:
+    """Record a fixed-pair OPUS-MT model's languages in its tokenizer config, where `languages` reads them
+    (the original folder may have had them only in its name, `opus-mt-en-de`)."""
+    conventions = data.format.conventions
+    path = output / "tokenizer_config.json"
+    if conventions.family != "marian" or not path.is_file():
+        return
+    settings = json.loads(path.read_text(encoding="utf-8"))
+    pair = {"source_lang": conventions.fixed_source, "target_lang": conventions.fixed_target}
+    missing = {key: code for key, code in pair.items() if code and not settings.get(key)}
+    if missing:
+        write_json_atomically(path, {**settings, **missing})
