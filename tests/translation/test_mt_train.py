@@ -124,3 +124,85 @@ def test_dev_share_is_kept_out_of_training(sample_tokenizer_dir):
     assert data.dev["eng-deu"] == ([a for a, _ in dev_rows], [b for _, b in dev_rows])
     assert 0.12 < len(dev_rows) / len(rows) < 0.28
     assert data.counts()["eng-deu"] + len(dev_rows) + data.dropped_long // 2 == len(rows)
+
+
+RECIPE = """
+[mt]
+tokenizer = "{tokenizer}"
+model = "tiny"
+parallel = ["eng-deu={pairs}"]
+dev_fraction = 0.0
+
+[mt.training]
+max_steps = {steps}
+batch_size = 8
+lr = 5e-3
+warmup_steps = 3
+schedule = "cosine"
+checkpoint_every = {every}
+keep_checkpoints = 0
+log_every = 1
+progress = false
+precision = "fp32"
+seed = 5
+threads = 1
+"""
+
+
+def write_recipe(tmp_path: Path, tokenizer: Path, steps: int, every: int) -> Path:
+    pairs = write_tsv(tmp_path / "pairs.tsv", PAIRS)
+    path = tmp_path / f"mt-{steps}-{every}.toml"
+    path.write_text(
+        RECIPE.format(tokenizer=tokenizer, pairs=pairs, steps=steps, every=every), encoding="utf-8"
+    )
+    return path
+
+
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, sample_tokenizer_dir):
+    import shutil
+
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+    from xling.config import load_config
+
+    recipe = write_recipe(tmp_path, sample_tokenizer_dir, steps=12, every=6)
+    straight = train_translation(load_config(MTTrainConfig, recipe, section="mt", output=str(tmp_path / "a")))
+    # a run killed after its step-6 checkpoint: that checkpoint is all its folder holds
+    (tmp_path / "b" / "checkpoints").mkdir(parents=True)
+    shutil.copytree(
+        straight.output / "checkpoints" / "step-00000006", tmp_path / "b/checkpoints/step-00000006"
+    )
+    resumed = CliRunner().invoke(app, ["mt", "train", "--recipe", str(recipe), "--output", str(tmp_path / "b"),
+                                       "--resume"])  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed from step 6" in resumed.output
+    a, b = (
+        load_file(str(tmp_path / "a" / "model.safetensors")),
+        load_file(str(tmp_path / "b" / "model.safetensors")),
+    )
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # the model.dropout of the preset (0.1) is on, so equal weights also mean equal dropout draws per step
+    assert json.loads((tmp_path / "b" / "xling.json").read_text())["config"]["dropout"] > 0
+
+
+def test_two_process_ddp_keeps_ranks_in_sync(tmp_path, sample_tokenizer_dir):
+    import os
+    import subprocess
+    import sys
+
+    from transformers import AutoModelForSeq2SeqLM
+
+    recipe = write_recipe(tmp_path, sample_tokenizer_dir, steps=6, every=6)
+    out = tmp_path / "ddp.json"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "xling",
+           "mt", "train", "--recipe", str(recipe), "--output", str(tmp_path / "ddp"), "--json", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["world_size"] == 2 and report["steps"] == 6 and report["family"] == "xling"
+    assert len(report["rank_fingerprints"]) == 2
+    assert report["rank_fingerprints"][0] == report["rank_fingerprints"][1]
+    assert AutoModelForSeq2SeqLM.from_pretrained(str(tmp_path / "ddp")) is not None

@@ -39,7 +39,11 @@ def train(
         str | None, typer.Option(help="Run folder: checkpoints, log and the final model.")
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help=f"Preset ({', '.join(PRESETS)}) or a translation model folder.")
+        str | None,
+        typer.Option(
+            help=f"Preset ({', '.join(PRESETS)}), or a model folder to fine-tune (xling, M2M-100, NLLB, "
+            "Marian/OPUS-MT), trained with its family's language codes."
+        ),
     ] = None,
     max_steps: MaxSteps = None,
     resume: Resume = None,
@@ -47,7 +51,7 @@ def train(
     set_: TrainingSets = None,
     json_path: JsonOut = None,
 ) -> None:
-    """Train a many-to-many translation model; also runs under `torchrun` (DDP)."""
+    """Train a many-to-many translation model, or fine-tune one; also runs under `torchrun` (DDP)."""
     from xling.translation.train import MTTrainConfig, train_translation
 
     config = load_config(
@@ -58,8 +62,9 @@ def train(
     result = train_translation(config)
     if result.train.is_main:
         print_resumed(result.train.resumed_from, result.output)
-        console.print(f"[green]model saved to {result.output}[/] (final loss {result.train.final_loss:.4f})")
+        console.print(f"[green]{result.family} model saved to {result.output}[/] "
+                      f"(final loss {result.train.final_loss:.4f})")  # fmt: skip
         for key, value in sorted(result.evaluation.items()):
             console.print(f"  {key}: {value}")
-        write_json(json_path, {"output": str(result.output), **result.train.to_dict(),
+        write_json(json_path, {"output": str(result.output), "family": result.family, **result.train.to_dict(),
                                "evaluation": result.evaluation, "config": config_to_dict(config)})  # fmt: skip

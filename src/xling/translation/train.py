@@ -139,6 +139,8 @@ class MTTrainResult:
     train: TrainResult
     evaluation: dict[str, Any]
     model: torch.nn.Module | None = None
+    family: str = "xling"
+    """The model family trained (its language conventions): xling, m2m100, nllb or marian."""
 
 
 def is_model_folder(path: str | Path) -> bool:
@@ -327,7 +329,7 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
         evaluation = {"best": result.best}
     if result.is_main:
         save_translation_model(model, tokenizer, output, config, data, result, evaluation, tokenizer_path)
-    return MTTrainResult(output, result, evaluation, model)
+    return MTTrainResult(output, result, evaluation, model, data.format.family)
 
 
 def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig, data: ParallelData,
