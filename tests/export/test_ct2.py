@@ -31,31 +31,10 @@ def _tiny_models():
     return sys.modules[name]
 
 
-def _m2m100(folder: Path) -> Path:
-    """Return a tiny M2M-100 folder whose embedding has rows for the tokenizer's `__xx__` ids.
-
-    In transformers 5 `len(M2M100Tokenizer)` counts vocab.json only, not the 100 language ids the tokenizer
-    assigns above it (nor the 8 made-up words), so a model sized by it cannot embed `__de__`; published
-    checkpoints have vocab.json + 100 + 8 rows (128,112 for m2m100_418M). Resized here when needed.
-    """
-    from transformers import AutoConfig, M2M100ForConditionalGeneration, M2M100Tokenizer
-
-    _tiny_models().build_m2m100(folder)
-    tokenizer = M2M100Tokenizer.from_pretrained(folder)
-    size = len(tokenizer.encoder) + len(tokenizer.lang_token_to_id) + tokenizer.num_madeup_words
-    config = AutoConfig.from_pretrained(folder)
-    if config.vocab_size < size:
-        config.vocab_size = size
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            M2M100ForConditionalGeneration(config).save_pretrained(folder)
-    return folder
-
-
 # family -> (builder, source language token, target prefix)
 FAMILIES = {
     "xling": (lambda p: _tiny_models().build_xling(p), ["__eng__"], ["__deu__"]),
-    "m2m100": (_m2m100, ["__en__"], ["__de__"]),
+    "m2m100": (lambda p: _tiny_models().build_m2m100(p), ["__en__"], ["__de__"]),
     "nllb": (lambda p: _tiny_models().build_nllb(p), ["eng_Latn"], ["deu_Latn"]),
     "marian": (lambda p: _tiny_models().build_marian(p), [], []),
     "marian-multi": (lambda p: _tiny_models().build_marian(p, target_tokens=("fra", "deu")), [">>deu<<"], []),
@@ -99,7 +78,7 @@ def test_float32_conversion_scores_like_transformers(tmp_path, family):
 def test_m2m100_language_tokens_keep_their_tokenizer_ids(tmp_path):
     from transformers import M2M100Tokenizer
 
-    folder = _m2m100(tmp_path / "m2m100")
+    folder = _tiny_models().build_m2m100(tmp_path / "m2m100")
     export_ct2(folder, quantization="float32")
     vocabulary = json.loads((folder / "ctranslate2" / "shared_vocabulary.json").read_text(encoding="utf-8"))
     tokenizer = M2M100Tokenizer.from_pretrained(folder)

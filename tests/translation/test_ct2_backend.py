@@ -26,8 +26,8 @@ def _pieces(tokenizer, text: str) -> list[str]:
 def trained(tmp_path_factory) -> Path:
     """Return a tiny xling model trained for 100 steps on eng -> deu/fra pairs, with a float32 conversion.
 
-    Random tiny models emit the same tokens whatever the input; this one's outputs depend on the source and
-    on the target language token, so identical outputs mean something.
+    A random tiny model's output hardly depends on its source; this one's depends on the source and on the
+    target language token, so identical outputs mean something.
     """
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -161,7 +161,7 @@ def test_each_family_decodes_like_generate(tmp_path, family):
 
 
 def test_output_length_limit_counts_tokens_after_the_prefix(tmp_path):
-    folder = build_xling(tmp_path / "model")  # random: it never ends a sentence early
+    folder = build_xling(tmp_path / "model")  # seeded random weights: no </s> within the first tokens
     export_ct2(folder, quantization="float32")
     options = DecodeOptions(beam_size=1, max_length_a=0.0, max_length_b=3)
     outputs = CT2Backend(folder).generate([["__eng__", "▁", "</s>"]] * 2, [["__deu__"], []], options)
