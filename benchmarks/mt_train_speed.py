@@ -1,0 +1,671 @@
+"""Benchmark: `xling mt train`'s training loop against transformers' `Seq2SeqTrainer`, same model, same pairs.
+
+Three contenders train the same M2M-100 model (`small` preset: d256, 6 + 2 layers; a shared eng+deu vocabulary
+with one token per language) from the same initial weights on the same Bible verse pairs, eng <-> deu, John
+held out, alternating A, B, C in every round so that noise from a shared machine hits all of them alike;
+medians over rounds are reported:
+
+  a) xling  : what `xling mt train` runs (`train_translation`'s pieces): `Seq2SeqObjective` + `TranslationBatches`
+              (pairs drawn from one narrow length band per step) through `xling.training.train`, precision
+              "auto" (bf16 autocast where the CPU has it).
+  b) hf     : `Seq2SeqTrainer` + `DataCollatorForSeq2Seq` (random batches padded to their longest pair, decoder
+              inputs from the model's `shift_tokens_right`), its defaults: fp32, full-vocabulary logits.
+  c) hf_bf16: the same Trainer with `bf16=True`.
+
+Equal on all sides: the model and its initial weights; the pairs and their token sequences (source
+`__src__ pieces </s>`, decoder input `</s> __tgt__ pieces`, labels `__tgt__ pieces </s>`, built once from the
+same `ParallelData`); pairs per step (`--batch`); AdamW (lr, betas 0.9/0.98, eps 1e-6, weight decay 0.01),
+gradient clipping at 1.0, linear warm-up (`--warmup`) then a constant rate, label smoothing 0.1 (the same
+definition: (1 - e) NLL + e x the mean over the vocabulary), dropout 0.1. Not equal, by design: which pairs
+make a step (xling: a random length quantile per step, pairs near it; the Trainer: uniform random pairs),
+hence padding (reported as `padding_share`: padded positions / all positions of encoder and decoder inputs),
+and the Trainer's step-0 learning rate (it warms up from 0, xling from lr/warmup). Temperature sampling is
+moot here: the two directions have the same number of pairs.
+
+Speed is target tokens (labels that are not padding) per second over the timed steps, data loading
+included. The loss comparison trains each contender again until it has seen `--loss-tokens` target tokens
+and reports its training loss (mean of its last 5 steps, label-smoothed as trained) and the held-out loss:
+plain cross-entropy per target token, fp32, of the dev pairs (a hashed 1% of the verses, never trained on).
+
+    .venv/bin/python benchmarks/mt_train_speed.py --threads 2 --json runs/bench/mt_train_speed.json
+    .venv/bin/python benchmarks/mt_train_speed.py --quick --threads 1   # end to end in about a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be fetched: the model is built from a config
+
+import torch  # noqa: E402  (after the environment is set for transformers)
+
+CONTENDERS = ("xling", "hf", "hf_bf16")
+LOSS_WINDOW = 5  # steps averaged for the training loss at a token count
+IGNORE = -100
+
+
+@dataclass
+class BenchSettings:
+    """Everything that defines one benchmark run (written into the JSON as `config`)."""
+
+    corpus: str
+    tokenizer: str
+    languages: tuple[str, ...] = ("eng", "deu")
+    heldout_prefixes: tuple[str, ...] = ("JHN.",)
+    dev_fraction: float = 0.01
+    vocab_size: int = 8000
+    tokenizer_sample_sentences: int = 200_000
+    model: str = "small"
+    batch_size: int = 48
+    max_length: int = 128
+    lr: float = 1e-3
+    warmup: int = 20
+    label_smoothing: float = 0.1
+    dropout: float = 0.1
+    steps: int = 20
+    untimed_steps: int = 3
+    rounds: int = 3
+    loss_tokens: int = 150_000
+    dev_pairs: int = 200
+    threads: int = 0
+    seed: int = 0
+    quick: bool = False
+
+
+@dataclass
+class Workload:
+    """What every contender shares: tokenizer, pairs (as xling data and as Trainer examples), initial weights."""
+
+    tokenizer: Any
+    data: Any
+    examples: list[dict[str, list[int]]]
+    dev_examples: list[dict[str, list[int]]]
+    model_config: Any
+    init_state: dict[str, torch.Tensor]
+
+
+@dataclass
+class RunFigures:
+    """One contender's run: timed throughput, padding and the per-step (target tokens, loss) trace."""
+
+    contender: str
+    steps: int
+    timed_steps: int
+    timed_tokens: int
+    timed_seconds: float
+    padding_share: float
+    threads: int
+    step_tokens: list[int]
+    step_losses: list[float]
+    model: Any = None
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Return target tokens per second over the timed steps."""
+        return self.timed_tokens / self.timed_seconds if self.timed_seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """Return the figures worth keeping in the JSON (no per-step traces)."""
+        return {
+            "tokens_per_s": round(self.tokens_per_s, 1),
+            "timed_steps": self.timed_steps,
+            "timed_tokens": self.timed_tokens,
+            "timed_seconds": round(self.timed_seconds, 3),
+            "tokens_per_step": round(self.timed_tokens / max(self.timed_steps, 1), 1),
+            "padding_share": round(self.padding_share, 4),
+            "threads": self.threads,
+        }
+
+
+# --- settings -----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Return the parsed command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    default_data = os.environ.get("XLING_DATA", "../shared/data")
+    parser.add_argument("--data", default=default_data,
+                        help="folder holding bible/ (default: XLING_DATA); without it the bundled sample")  # fmt: skip
+    parser.add_argument(
+        "--tokenizer", default="runs/bench/mt-tokenizer", help="tokenizer folder (trained if absent)"
+    )
+    parser.add_argument("--model", default="small", help="size preset (xling.translation.presets)")
+    parser.add_argument("--batch", type=int, default=48, help="verse pairs per step (all contenders)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (all contenders)")
+    parser.add_argument("--warmup", type=int, default=20, help="linear warm-up steps, then constant (all)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per contender and round")
+    parser.add_argument("--untimed-steps", type=int, default=3, help="steps before the timed ones")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of A,B,C (medians are reported)")
+    parser.add_argument(
+        "--loss-tokens", type=int, default=150_000, help="target tokens before the loss is read"
+    )
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: the usable cores)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
+    parser.add_argument("--quick", action="store_true", help="tiny settings to check the script end to end")
+    return parser.parse_args(argv)
+
+
+def settings_from_args(args: argparse.Namespace) -> BenchSettings:
+    """Return the benchmark settings; the bundled sample when there is no Bible; `--quick` swaps in tiny ones."""
+    bible = Path(args.data) / "bible"
+    settings = BenchSettings(
+        corpus=str(bible) if bible.is_dir() else "sample", tokenizer=args.tokenizer, model=args.model,
+        batch_size=args.batch, lr=args.lr, warmup=args.warmup, steps=args.steps,
+        untimed_steps=args.untimed_steps, rounds=args.rounds, loss_tokens=args.loss_tokens,
+        threads=args.threads or usable_cores(), seed=args.seed,
+    )  # fmt: skip
+    if settings.corpus == "sample":
+        log(f"no Bible corpus at {bible}: using the bundled sample corpus")
+        settings = replace(settings, dev_fraction=0.05, vocab_size=1000)
+    if args.quick:
+        settings = replace(
+            settings, model="tiny", batch_size=8, warmup=2, steps=3, untimed_steps=1, rounds=1,
+            loss_tokens=2000, dev_pairs=40, vocab_size=min(settings.vocab_size, 1000),
+            tokenizer_sample_sentences=20_000, quick=True,
+            tokenizer=str(Path(tempfile.mkdtemp(prefix="xling-bench-tok-")) / "tokenizer"),
+        )  # fmt: skip
+    return settings
+
+
+def usable_cores() -> int:
+    """Return the number of CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# --- shared workload ----------------------------------------------------------------------------------
+
+
+def ensure_tokenizer(settings: BenchSettings) -> Path:
+    """Return the tokenizer folder, training it on the benchmark languages (John held out) if it is not there."""
+    from xling.data.sources import TextSources
+    from xling.tokenization.vocabulary import VocabConfig, tokenizer_languages, train_vocabulary
+
+    folder = Path(settings.tokenizer)
+    if (folder / "tokenizer.json").is_file():
+        missing = sorted(set(settings.languages) - set(tokenizer_languages(folder)))
+        if missing:
+            sys.exit(
+                f"{folder} has no language token for {', '.join(missing)}: delete it or pass --tokenizer"
+            )
+        return folder
+    sources = TextSources.from_options(
+        settings.corpus, list(settings.languages), [], list(settings.heldout_prefixes)
+    )
+    config = VocabConfig(output=str(folder), vocab_size=settings.vocab_size, seed=settings.seed,
+                         sample_sentences=settings.tokenizer_sample_sentences, threads=settings.threads)  # fmt: skip
+    log(f"training a {settings.vocab_size}-piece vocabulary over {', '.join(settings.languages)} -> {folder}")
+    train_vocabulary(sources.text_factories(), config)
+    return folder
+
+
+def pair_examples(data, src: str, tgt: str, sources: list, targets: list, max_length: int) -> list[dict]:
+    """Return Trainer examples (`input_ids`, `labels`) of token pairs in the model family's format."""
+    marks = data.format.marks(src, tgt)
+    room_source = max_length - len(marks.before) - len(marks.after)
+    room_target = max_length - len(marks.prefix) - 1
+    return [
+        {
+            "input_ids": [*marks.before, *list(s), *marks.after],
+            "labels": [*marks.prefix, *list(t), data.format.eos],
+        }
+        for s, t in zip(sources, targets, strict=True)
+        if 0 < len(s) <= room_source and 0 < len(t) <= room_target
+    ]
+
+
+def build_workload(settings: BenchSettings) -> Workload:
+    """Return the shared workload: the same pairs for every contender, and one set of initial weights."""
+    from transformers import M2M100ForConditionalGeneration
+
+    from xling.data.sources import HeldOut
+    from xling.tokenization.vocabulary import load_tokenizer
+    from xling.translation.data import build_parallel_data
+    from xling.translation.presets import model_config
+
+    tokenizer = load_tokenizer(ensure_tokenizer(settings))
+    data = build_parallel_data(
+        tokenizer, corpus=settings.corpus, languages=list(settings.languages), mode="all",
+        heldout=HeldOut(prefixes=settings.heldout_prefixes), dev_fraction=settings.dev_fraction,
+        max_length=settings.max_length,
+    )  # fmt: skip
+    examples = [
+        example
+        for d in data.directions
+        for example in pair_examples(data, d.src, d.tgt, d.sources, d.targets, settings.max_length)
+    ]
+    dev_examples = []
+    for name, (sources, references) in sorted(data.dev.items()):
+        src, tgt = name.split("-")
+        n = settings.dev_pairs // max(1, len(data.dev))
+        encoded_sources = data.format.encode(sources[:n])
+        encoded_targets = data.format.encode(references[:n], target=True)
+        dev_examples += pair_examples(data, src, tgt, encoded_sources, encoded_targets, settings.max_length)
+    config = model_config(settings.model, vocab_size=len(tokenizer), dropout=settings.dropout)
+    torch.manual_seed(settings.seed)
+    init_state = {k: v.clone() for k, v in M2M100ForConditionalGeneration(config).state_dict().items()}
+    return Workload(tokenizer, data, examples, dev_examples, config, init_state)
+
+
+def fresh_model(work: Workload):
+    """Return a new M2M100ForConditionalGeneration holding the shared initial weights."""
+    from transformers import M2M100ForConditionalGeneration
+
+    model = M2M100ForConditionalGeneration(work.model_config)
+    model.load_state_dict(work.init_state)
+    return model
+
+
+def padding_share(batch: dict[str, torch.Tensor]) -> tuple[int, int]:
+    """Return (padded positions, all positions) of a batch's encoder and decoder inputs."""
+    labels = batch["labels"]
+    padded = int((batch["attention_mask"] == 0).sum()) + int((labels == IGNORE).sum())
+    return padded, batch["input_ids"].numel() + labels.numel()
+
+
+# --- contender a: xling -------------------------------------------------------------------------------
+
+
+def xling_batches(work: Workload, settings: BenchSettings):
+    """Return the batch source `xling mt train` builds over the shared data."""
+    from xling.translation.data import TranslationBatches
+
+    return TranslationBatches(work.data, batch_size=settings.batch_size, temperature=5.0, seed=settings.seed)
+
+
+def xling_replay(work: Workload, settings: BenchSettings, steps: int) -> tuple[list[int], float]:
+    """Return the target tokens of each of xling's first `steps` batches and their padding share
+    (batches are a pure function of the step)."""
+    batches = xling_batches(work, settings)
+    tokens, padded, total = [], 0, 0
+    for step in range(steps):
+        batch = batches.get(step, 0, 0, 1)
+        tokens.append(int((batch["labels"] != IGNORE).sum()))
+        p, t = padding_share(batch)
+        padded, total = padded + p, total + t
+    return tokens, padded / max(total, 1)
+
+
+def xling_steps_for_tokens(work: Workload, settings: BenchSettings, tokens: int) -> int:
+    """Return how many xling steps it takes to see `tokens` target tokens."""
+    batches = xling_batches(work, settings)
+    seen, step = 0, 0
+    while seen < tokens:
+        seen += int((batches.get(step, 0, 0, 1)["labels"] != IGNORE).sum())
+        step += 1
+    return step
+
+
+def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_from: int) -> RunFigures:
+    """Return the figures of one xling run, read from its train_log.jsonl (a fresh run folder each time)."""
+    from xling.training import TrainingConfig, train
+    from xling.training.loop import LOG_FILE
+    from xling.translation.objective import Seq2SeqObjective
+
+    config = TrainingConfig(
+        max_steps=max_steps, batch_size=settings.batch_size, precision="auto", progress=False,
+        checkpoint_every=10**9, log_every=1, lr=settings.lr, warmup_steps=settings.warmup, schedule="constant",
+        threads=settings.threads, seed=settings.seed,
+    )  # fmt: skip
+    objective = Seq2SeqObjective(fresh_model(work), settings.label_smoothing)
+    with tempfile.TemporaryDirectory(prefix="xling-bench-mt-") as run_dir:
+        train(objective, xling_batches(work, settings), config, run_dir, description="xling")
+        log_lines = (Path(run_dir) / LOG_FILE).read_text(encoding="utf-8").splitlines()
+    entries = [{"step": 0, "tokens": 0, "elapsed_s": 0.0, "loss": math.nan}] + [
+        json.loads(x) for x in log_lines
+    ]
+    by_step = {e["step"]: e for e in entries}
+    start, end = by_step[timed_from], by_step[max_steps]
+    tokens = [b["tokens"] - a["tokens"] for a, b in zip(entries, entries[1:], strict=False)]
+    _, padding = xling_replay(work, settings, max_steps)
+    return RunFigures(
+        "xling", max_steps, max_steps - timed_from, end["tokens"] - start["tokens"],
+        end["elapsed_s"] - start["elapsed_s"], padding, torch.get_num_threads(), tokens,
+        [e["loss"] for e in entries[1:]], objective.model,
+    )  # fmt: skip
+
+
+# --- contenders b, c: transformers' Seq2SeqTrainer ----------------------------------------------------
+
+
+class PairDataset(torch.utils.data.Dataset):
+    """One tokenized pair per item (`input_ids`, `labels`), as `DataCollatorForSeq2Seq` expects."""
+
+    def __init__(self, examples: list[dict[str, list[int]]]):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        return self.examples[i]
+
+
+class CountingCollator:
+    """Wraps a collator; records each batch's target tokens and padding, in order."""
+
+    def __init__(self, inner: Callable[[list[dict]], dict[str, torch.Tensor]]):
+        self.inner = inner
+        self.counts: list[int] = []
+        self.padding: list[tuple[int, int]] = []
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        batch = self.inner(features)
+        self.counts.append(int((batch["labels"] != IGNORE).sum()))
+        self.padding.append(padding_share(batch))
+        return batch
+
+
+def with_decoder_inputs(inner: Callable[[list[dict]], dict[str, torch.Tensor]], model):
+    """Return a collator that adds `decoder_input_ids` made by M2M-100's own `shift_tokens_right`.
+
+    With label smoothing the Trainer takes the labels out of the batch before the forward pass (the smoother
+    computes the loss, transformers PR #9713), so the decoder inputs must be in the batch;
+    `DataCollatorForSeq2Seq` makes them only for models with `prepare_decoder_input_ids_from_labels`, which
+    M2M100ForConditionalGeneration lacks (transformers 5.24): without this the Trainer fails.
+    """
+    from transformers.models.m2m_100.modeling_m2m_100 import shift_tokens_right
+
+    config = model.config
+
+    def collate(features: list[dict]) -> dict[str, torch.Tensor]:
+        batch = inner(features)
+        if "decoder_input_ids" not in batch:
+            batch["decoder_input_ids"] = shift_tokens_right(
+                batch["labels"], config.pad_token_id, config.decoder_start_token_id
+            )
+        return batch
+
+    return collate
+
+
+def make_step_clock(collator: CountingCollator, stop_after_tokens: int):
+    """Return a TrainerCallback that stamps each step's end, keeps logged losses and can stop on tokens."""
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        """Step-end times (data loading between them included), losses, and the thread count in use."""
+
+        def __init__(self) -> None:
+            self.ends: list[float] = []
+            self.losses: dict[int, float] = {}
+            self.threads = 0
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.threads = torch.get_num_threads()
+            self.ends.append(time.perf_counter())  # "end of step 0", for runs timed from the start
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.ends.append(time.perf_counter())
+            # the dataloader may collate one batch ahead, so count batches by step, not all so far
+            if stop_after_tokens and sum(collator.counts[: state.global_step]) >= stop_after_tokens:
+                control.should_training_stop = True
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self.losses[state.global_step] = float(logs["loss"])
+
+    return StepClock()
+
+
+def run_hf(work: Workload, settings: BenchSettings, max_steps: int, timed_from: int, bf16: bool,
+           stop_after_tokens: int = 0) -> RunFigures:  # fmt: skip
+    """Return the figures of one Seq2SeqTrainer run (its fp32 defaults, or bf16=True)."""
+    from transformers import DataCollatorForSeq2Seq, PrinterCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+    model = fresh_model(work)
+    # pads each random batch to its longest pair
+    collator = CountingCollator(
+        with_decoder_inputs(
+            DataCollatorForSeq2Seq(work.tokenizer, model=model, label_pad_token_id=IGNORE), model
+        )
+    )
+    clock = make_step_clock(collator, stop_after_tokens)
+    with tempfile.TemporaryDirectory(prefix="xling-bench-hf-") as out:
+        args = Seq2SeqTrainingArguments(
+            output_dir=out, max_steps=max_steps, per_device_train_batch_size=settings.batch_size, bf16=bf16,
+            use_cpu=True, dataloader_num_workers=0, report_to=[], save_strategy="no", disable_tqdm=True,
+            logging_strategy="steps", logging_steps=1, seed=settings.seed,
+            # matched to xling's settings, so that the losses are comparable
+            learning_rate=settings.lr, lr_scheduler_type="constant_with_warmup", warmup_steps=settings.warmup,
+            weight_decay=0.01, adam_beta1=0.9, adam_beta2=0.98, adam_epsilon=1e-6, max_grad_norm=1.0,
+            label_smoothing_factor=settings.label_smoothing,
+        )  # fmt: skip
+        trainer = Seq2SeqTrainer(model=model, args=args, train_dataset=PairDataset(work.examples),
+                                 data_collator=collator, callbacks=[clock])  # fmt: skip
+        trainer.remove_callback(PrinterCallback)  # it prints every log line; xling's run is silent too
+        torch.set_num_threads(settings.threads)
+        trainer.train()
+    steps = len(clock.ends) - 1
+    timed_to = min(max_steps, steps)
+    counts = collator.counts[:steps]
+    padded = sum(p for p, _ in collator.padding[:steps]) / max(1, sum(t for _, t in collator.padding[:steps]))
+    return RunFigures(
+        "hf_bf16" if bf16 else "hf", steps, timed_to - timed_from, sum(counts[timed_from:timed_to]),
+        clock.ends[timed_to] - clock.ends[timed_from], padded, clock.threads, counts,
+        [clock.losses.get(s, math.nan) for s in range(1, steps + 1)], model,
+    )  # fmt: skip
+
+
+# --- phases -------------------------------------------------------------------------------------------
+
+
+def run_contender(name: str, work: Workload, settings: BenchSettings, max_steps: int, timed_from: int, **kw):
+    """Return the figures of contender `name` (xling, hf or hf_bf16)."""
+    if name == "xling":
+        return run_xling(work, settings, max_steps, timed_from)
+    return run_hf(work, settings, max_steps, timed_from, bf16=name == "hf_bf16", **kw)
+
+
+def speed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
+    """Return per-round speed figures, contenders alternating A,B,C in every round."""
+    rounds = []
+    total = settings.untimed_steps + settings.steps
+    for r in range(settings.rounds):
+        figures = {}
+        for name in CONTENDERS:
+            run = run_contender(name, work, settings, total, settings.untimed_steps)
+            figures[name] = run.summary()
+            log(f"round {r + 1}/{settings.rounds} {name:8s} {run.tokens_per_s:9,.0f} target tokens/s "
+                f"({run.timed_tokens} in {run.timed_seconds:.2f} s, padding {run.padding_share:.0%}, "
+                f"{run.threads} threads)")  # fmt: skip
+        rounds.append(figures)
+    return rounds
+
+
+def pad_rows(rows: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (ids, mask) of rows right-padded with `value` to the longest."""
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], dtype=torch.long)
+    return ids, mask
+
+
+@torch.no_grad()
+def heldout_loss(model, work: Workload, batch_size: int = 32) -> float:
+    """Return the mean cross-entropy per target token (no smoothing, fp32, eval mode) on the dev pairs."""
+    model.eval()
+    total, tokens = 0.0, 0
+    pad, start = work.data.format.pad, work.data.format.decoder_start
+    for i in range(0, len(work.dev_examples), batch_size):
+        chunk = work.dev_examples[i : i + batch_size]
+        input_ids, attention_mask = pad_rows([e["input_ids"] for e in chunk], pad)
+        decoder_input_ids, _ = pad_rows([[start, *e["labels"][:-1]] for e in chunk], pad)
+        labels, _ = pad_rows([e["labels"] for e in chunk], IGNORE)
+        logits = model(
+            input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids
+        ).logits
+        total += float(torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(),
+                                                         ignore_index=IGNORE, reduction="sum"))  # fmt: skip
+        tokens += int((labels != IGNORE).sum())
+    return total / max(tokens, 1)
+
+
+def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[str, Any]]:
+    """Return, per contender, its training and held-out loss once it has seen `loss_tokens` target tokens."""
+    out = {}
+    xling_steps = xling_steps_for_tokens(work, settings, settings.loss_tokens)
+    hf_bound = settings.loss_tokens // settings.batch_size + 1  # HF stops itself on tokens; a safe bound
+    for name in CONTENDERS:
+        if name == "xling":
+            run = run_contender(name, work, settings, xling_steps, 0)
+        else:
+            run = run_contender(name, work, settings, hf_bound, 0, stop_after_tokens=settings.loss_tokens)
+        window = [x for x in run.step_losses[-LOSS_WINDOW:] if not math.isnan(x)]
+        out[name] = {
+            "train_loss": round(statistics.fmean(window), 4) if window else None,
+            "heldout_loss": round(heldout_loss(run.model, work), 4),
+            "steps": run.steps,
+            "tokens": sum(run.step_tokens),
+            "padding_share": round(run.padding_share, 4),
+            "seconds": round(run.timed_seconds, 1),
+        }
+        log(f"loss    {name:8s} train {out[name]['train_loss']} held-out {out[name]['heldout_loss']} after "
+            f"{out[name]['tokens']} target tokens ({run.steps} steps, {run.timed_seconds:.0f} s)")  # fmt: skip
+    return out
+
+
+# --- report -------------------------------------------------------------------------------------------
+
+
+def build_report(settings: BenchSettings, work: Workload, rounds, losses) -> dict[str, Any]:
+    """Return the JSON report: medians, ratios, padding, losses, config and raw per-round figures."""
+    import transformers
+
+    from xling.training.loop import bf16_supported
+
+    speed = {name: statistics.median(r[name]["tokens_per_s"] for r in rounds) for name in CONTENDERS}
+    padding = {name: statistics.median(r[name]["padding_share"] for r in rounds) for name in CONTENDERS}
+    config = asdict(settings) | {
+        "vocab_size_actual": len(work.tokenizer),
+        "training_pairs": len(work.examples),
+        "directions": work.data.counts(),
+        "dev_pairs_actual": len(work.dev_examples),
+        "parameters": sum(v.numel() for k, v in work.init_state.items() if "embed_positions" not in k),
+        "xling_precision": "bf16" if bf16_supported(torch.device("cpu")) else "fp32",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "cpu_cores": usable_cores(),
+    }
+    return {
+        "tokens_per_s": {name: round(x, 1) for name, x in speed.items()},
+        "ratio_vs_hf": round(speed["xling"] / speed["hf"], 3) if speed["hf"] else None,
+        "ratio_vs_hf_bf16": round(speed["xling"] / speed["hf_bf16"], 3) if speed["hf_bf16"] else None,
+        "padding_share": {name: round(x, 4) for name, x in padding.items()},
+        "train_loss": {name: losses[name]["train_loss"] for name in losses},
+        "heldout_loss": {name: losses[name]["heldout_loss"] for name in losses},
+        "loss_detail": losses,
+        "equal": [
+            "model and initial weights",
+            "pairs and their token sequences",
+            "pairs per step",
+            "AdamW lr/betas/eps/weight decay",
+            "clipping 1.0",
+            "linear warm-up then constant",
+            "label smoothing 0.1",
+            "dropout 0.1",
+        ],  # fmt: skip
+        "not_equal": [
+            "batch composition: xling draws one length band per step, the Trainer uniform random pairs",
+            "padding (see padding_share)",
+            "precision of xling: auto",
+            "the Trainer's warm-up starts at lr 0, xling's at lr/warmup",
+        ],  # fmt: skip
+        "config": config,
+        "rounds": rounds,
+    }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    """Print the comparison as a rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    config = report["config"]
+    precision = {"xling": config["xling_precision"] + " (auto)", "hf": "fp32", "hf_bf16": "bf16"}
+    label = {"xling": "xling mt train", "hf": "Seq2SeqTrainer", "hf_bf16": "Seq2SeqTrainer bf16"}
+    speed = report["tokens_per_s"]
+    title = (
+        f"MT training: M2M-100 {config['model']} ({config['parameters'] / 1e6:.1f}M), "
+        f"{'<->'.join(config['languages'])}, {config['batch_size']} pairs a step, "
+        f"{config['steps']} timed steps x {config['rounds']}, {config['threads']} threads"
+    )
+    table = Table(title=title)
+    columns = ("contender", "precision", "target tokens/s", "per round", "vs Trainer bf16", "padding",
+               f"train loss @{config['loss_tokens']:,}", "held-out loss")  # fmt: skip
+    for column in columns:
+        left = column in ("contender", "precision")
+        table.add_column(column, justify="left" if left else "right", no_wrap=left)
+    for name in CONTENDERS:
+        per_round = ", ".join(f"{r[name]['tokens_per_s']:,.0f}" for r in report["rounds"])
+        ratio = speed[name] / speed["hf_bf16"] if speed["hf_bf16"] else math.nan
+        train_loss = report["train_loss"][name]
+        table.add_row(label[name], precision[name], f"{speed[name]:,.0f}", per_round, f"{ratio:.2f}x",
+                      f"{report['padding_share'][name]:.0%}", "n/a" if train_loss is None else f"{train_loss:.3f}",
+                      f"{report['heldout_loss'][name]:.3f}")  # fmt: skip
+    console = Console()
+    console.width = max(console.width, 130)  # piped output gets 80 columns: too narrow here
+    console.print(table)
+
+
+def log(message: str) -> None:
+    """Print a progress line on stderr (the table goes to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def quiet_libraries() -> None:
+    """Silence transformers' per-run warnings and progress bars (they would drown the figures)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Return the report after running the benchmark (and writing --json if given)."""
+    args = parse_args(argv)
+    settings = settings_from_args(args)
+    try:
+        return run_benchmark(settings, args.json)
+    finally:
+        if settings.quick:  # the quick run's tokenizer lives in a temp folder of its own
+            shutil.rmtree(Path(settings.tokenizer).parent, ignore_errors=True)
+
+
+def run_benchmark(settings: BenchSettings, json_path: Path | None) -> dict[str, Any]:
+    """Return the report after running every phase (and writing it to `json_path` if given)."""
+    torch.set_num_threads(settings.threads)
+    quiet_libraries()
+    started = time.perf_counter()
+    work = build_workload(settings)
+    log(f"workload ready in {time.perf_counter() - started:.1f} s: {len(work.examples)} training pairs, "
+        f"{len(work.dev_examples)} dev pairs, vocab {len(work.tokenizer)}, {settings.threads} threads")  # fmt: skip
+    rounds = speed_rounds(work, settings)
+    losses = loss_at_tokens(work, settings)
+    report = build_report(settings, work, rounds, losses)
+    report["config"]["seconds"] = round(time.perf_counter() - started, 1)
+    print_table(report)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        log(f"figures written to {json_path}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
