@@ -3,6 +3,7 @@ with its own language conventions and saved so that transformers and xling.Trans
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,16 @@ def test_a_language_the_model_lacks_is_a_clear_error_before_the_model_loads(name
     config = finetune_config(bases[name], tmp_path / "out", [f"{direction}={pairs}"], steps=2)
     with pytest.raises(XlingError, match=message):
         train_translation(config)
+
+
+def test_a_model_without_embeddings_for_its_language_tokens_is_refused(bases, tmp_path):
+    from xling.errors import ConfigError
+
+    folder = tmp_path / "short"
+    shutil.copytree(bases["m2m100"], folder)
+    model = AutoModelForSeq2SeqLM.from_pretrained(str(folder))
+    model.resize_token_embeddings(121)  # the pieces only: M2M-100's language tokens (ids 121+) are cut off
+    model.save_pretrained(folder)
+    pairs = write_pairs(tmp_path / "pairs.tsv", [(ENGLISH[0], GERMAN[0])])
+    with pytest.raises(ConfigError, match=r"121 embeddings .* ids up to 2\d\d"):
+        train_translation(finetune_config(folder, tmp_path / "out", [f"en-de={pairs}"], steps=2))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,8 +183,11 @@ def decoder_start_id(folder: Path) -> int:
     return start
 
 
-def build_model(config: MTTrainConfig, tokenizer) -> torch.nn.Module:
-    """Return a fresh M2M100ForConditionalGeneration for a preset, or the model of a folder to go on from."""
+def build_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int] = ()) -> torch.nn.Module:
+    """Return a fresh M2M100ForConditionalGeneration for a preset, or the model of a folder to go on from.
+
+    `special_ids` (the language tokens trained on) must have embeddings too.
+    """
     from transformers import AutoModelForSeq2SeqLM, M2M100ForConditionalGeneration
 
     from xling.embeddings.weights import load_pretrained
@@ -192,8 +196,8 @@ def build_model(config: MTTrainConfig, tokenizer) -> torch.nn.Module:
         # transformers reads a pytorch_model.bin with torch.load(weights_only=True); said here so it stays so
         model = load_pretrained(AutoModelForSeq2SeqLM, Path(config.model), weights_only=True)
         rows = model.get_input_embeddings().num_embeddings
-        # len(tokenizer) leaves out M2M-100's language tokens in transformers 5: the highest id counts
-        highest = max(len(tokenizer) - 1, *tokenizer.get_vocab().values())
+        # len(tokenizer) and get_vocab() leave out M2M-100's language tokens in transformers 5
+        highest = max(len(tokenizer) - 1, *tokenizer.get_vocab().values(), *special_ids)
         if highest >= rows:
             raise ConfigError(f"model: {rows} embeddings in {config.model}, but its tokenizer has ids up to "
                               f"{highest}")  # fmt: skip
@@ -312,7 +316,7 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     logger.info("%d directions, %d training pairs (read in %.0f s)", len(data.directions),
                 sum(data.counts().values()), time.perf_counter() - started)  # fmt: skip
     torch.manual_seed(config.training.seed)
-    model = build_model(config, tokenizer)
+    model = build_model(config, tokenizer, data.format.language_ids)
     objective = Seq2SeqObjective(model, config.label_smoothing)
     batches = TranslationBatches(data, batch_size=config.training.batch_size, temperature=config.temperature,
                                  seed=config.training.seed)  # fmt: skip
