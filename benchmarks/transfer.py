@@ -29,7 +29,12 @@ The best default pipeline (`--best`, default frozen) fills the top-level zero_sh
 zero_shot_avg of `--json`; "methods" holds every method's evaluate_transfer Result.
 
 `--fewshot` adds the few-shot curve of `--fewshot-method` (default frozen, the library default): k = 0, 8, 32, 128
-labelled examples per class from each target's TRAIN split, 5 seeds (xling.transfer.fewshot).
+labelled examples per class from each target's TRAIN split, 5 seeds (xling.transfer.fewshot). The frozen
+methods train on the English part and the target part as the library takes labelled texts of several
+languages (xling.transfer.classifier.train_frozen): each part standardised with its own language's
+statistics (the target's from its TRAIN split's texts), C chosen on English val with the English part alone,
+a target example weighing `--fewshot-target-weight` (default the library's TARGET_WEIGHT); the classifier
+then adapts (self-training included) to the target of the part, or to every target at k = 0.
 `--pos` adds zero-shot UD POS tagging (benchmarks/transfer_pos.py with its defaults) under "pos".
 
     .venv/bin/python benchmarks/transfer.py --json runs/bench/transfer.json            # ~1 min on 2 cores
@@ -200,6 +205,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         return train
 
+    def fewshot_trainer(method: str):
+        if method == "standardised":
+            return trainer(method, targets)
+
+        def train(parts, dev):
+            # each target is scored only with its own draws: adapt to that one (all of them at k = 0)
+            adapt_to = [part.language for part in parts[1:]] or targets
+            return train_classifier(frozen_config(method), parts, dev, encoder=encoder,
+                                    unlabelled={code: unlabelled[code] for code in adapt_to},
+                                    target_weight=args.fewshot_target_weight)  # fmt: skip
+
+        return train
+
     report: dict[str, Any] = {"settings": {"data": str(data), "source": args.source, "eval_langs": langs,
                                            "encoder": args.encoder, "wide_grid": WIDE_GRID, "self_train": SELF_TRAIN,
                                            "frozen": config_to_dict(frozen_config("frozen")),
@@ -233,12 +251,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         upper = {lang: report["methods"][method]["scores"][lang]["in_language_f1"]
                  for lang in langs} if method in report["methods"] else None  # fmt: skip
         # the few-shot heads adapt to the targets as the zero-shot one does (self-training included)
-        curve = fewshot_curve(trainer(method, targets), source_train, source_dev,
+        curve = fewshot_curve(fewshot_trainer(method), source_train, source_dev,
                               {lang: split[lang, "train"] for lang in langs}, {lang: tests[lang] for lang in langs},
                               ks=args.ks, seeds=args.seeds, in_language=upper, model=f"{args.encoder} {method}")  # fmt: skip
         print(f"\n== few-shot curve, {method}: macro-F1 mean ± std over {args.seeds} seeds")
         print(render_curve(curve))
-        report["fewshot"] = curve.to_dict()
+        curve_dict = curve.to_dict()
+        curve_dict["settings"]["target_weight"] = args.fewshot_target_weight
+        report["fewshot"] = curve_dict
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -282,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="frozen: self_train_per_class instead of the library default")  # fmt: skip
     parser.add_argument("--fewshot", action="store_true")
     parser.add_argument("--fewshot-method", default="frozen")
+    parser.add_argument("--fewshot-target-weight", type=float, default=None,
+                        help="frozen few-shot: weight of a target example (default: the library's TARGET_WEIGHT)")  # fmt: skip
     parser.add_argument(
         "--pos",
         action="store_true",
@@ -296,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.ks = [int(k) for k in args.ks.split(",")]
+    if args.fewshot_target_weight is None:
+        from xling.transfer.classifier import TARGET_WEIGHT
+
+        args.fewshot_target_weight = TARGET_WEIGHT
     unknown = [m for m in [*args.methods, args.fewshot_method] if m not in METHODS]
     if unknown:
         parser.error(f"unknown method(s) {', '.join(unknown)} (known: {', '.join(METHODS)})")

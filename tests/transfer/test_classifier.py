@@ -13,8 +13,15 @@ from xling.config import load_config
 from xling.data.labelled import LabelledTexts
 from xling.errors import ConfigError, DataError
 from xling.transfer import classifier as classifier_module
-from xling.transfer.classifier import FrozenEncoderClassifier, load_classifier, train_classifier
+from xling.transfer.classifier import (
+    TARGET_WEIGHT,
+    FrozenEncoderClassifier,
+    join_parts,
+    load_classifier,
+    train_classifier,
+)
 from xling.transfer.config import ClassifierConfig
+from xling.transfer.fewshot import sample_per_class
 
 from .toy import build_encoder, texts
 
@@ -164,24 +171,30 @@ def test_empty_text_at_prediction_is_a_data_error(toy_encoder):
         model.predict(["good day", "  "])
 
 
-def test_a_language_offset_is_removed_by_its_own_statistics(tmp_path):
-    """German vectors moved far off by a constant: raw vectors fail to transfer, standardised ones do not."""
+def offset_german(folder, **encoder_options):
+    """Return a toy encoder folder (see build_encoder) whose German-only words are all moved far off by one
+    constant vector: the language sits somewhere else in the space."""
     import torch
     from safetensors.torch import load_file as load_torch
     from safetensors.torch import save_file as save_torch
 
-    folder = build_encoder(tmp_path / "offset")
-    english, german = texts("eng"), texts("deu")
+    build_encoder(folder, **encoder_options)
     table_path = next(folder.rglob("model.safetensors"))
-    table = load_torch(str(table_path))
-    ((name, rows),) = table.items()
+    ((name, rows),) = load_torch(str(table_path)).items()
     vocab = json.loads(next(folder.rglob("tokenizer.json")).read_text("utf-8"))["model"]["vocab"]
-    english_words = {w for text in english.texts for w in text.split()}
+    english_words = {w for text in texts("eng").texts for w in text.split()}
     offset = torch.randn(rows.shape[1], generator=torch.Generator().manual_seed(7)) * 20
     for word, row in vocab.items():
         if word not in english_words and word != "[UNK]":
-            rows[row] += offset  # every German-only word: the language sits somewhere else
+            rows[row] += offset
     save_torch({name: rows.contiguous()}, str(table_path))
+    return folder
+
+
+def test_a_language_offset_is_removed_by_its_own_statistics(tmp_path):
+    """German vectors moved far off by a constant: raw vectors fail to transfer, standardised ones do not."""
+    folder = offset_german(tmp_path / "offset")
+    english, german = texts("eng"), texts("deu")
     raw = train_classifier(config_for(folder, standardize=False, self_train_rounds=0), english)
     standardised = train_classifier(config_for(folder, self_train_rounds=0), english).adapt(
         "deu", german.texts
@@ -306,3 +319,145 @@ def test_adapt_languages_can_skip_self_training(toy_encoder):
 def test_bad_self_training_fields(fields, message):
     with pytest.raises(ConfigError, match=message):
         load_config(ClassifierConfig, **fields)
+
+
+def test_labelled_parts_of_several_languages_are_each_standardised_with_their_own_statistics(tmp_path):
+    """Few-shot: English training data plus 4 labelled German examples per class, German far off in the
+    space and with sentiment words of its own (so only its examples teach it). Each part is read with its
+    own language's statistics (German's from its unlabelled texts), as texts are at prediction time."""
+    from sklearn.linear_model import LogisticRegression
+
+    folder = offset_german(tmp_path / "offset", dimension=32, shared=False)
+    english, german = texts("eng"), texts("deu")
+    shots = sample_per_class(german, 4, seed=0)
+    config = config_for(folder, self_train_rounds=0)
+    model = train_classifier(config, [english, shots], unlabelled={"de": german.texts})
+    vectors = model.vectors(german.texts).astype(np.float64)
+    assert sorted(model.standardization) == ["deu", "eng"] and model.source_language == "eng"
+    assert np.allclose(model.standardization["deu"][0], vectors.mean(axis=0), atol=1e-4)
+    assert np.allclose(model.standardization["deu"][1], vectors.std(axis=0), atol=1e-4)
+    # the head is scikit-learn's on the parts so standardised, a German example weighing TARGET_WEIGHT
+    x = np.vstack([model.for_language("eng").features(english.texts),
+                   model.for_language("deu").features(shots.texts)])  # fmt: skip
+    weights = np.r_[np.ones(len(english)), np.full(len(shots), TARGET_WEIGHT)]
+    reference = LogisticRegression(C=1.0, max_iter=2000).fit(
+        x, english.labels + shots.labels, sample_weight=weights
+    )
+    german_model = model.for_language("deu")
+    assert np.allclose(german_model.predict_proba(german.texts),
+                       reference.predict_proba(german_model.features(german.texts)), atol=1e-5)  # fmt: skip
+    assert german_model.predict(shots.texts) == shots.labels  # the examples are read where they were learned
+    # joined into one data set of no language (what few-shot training did before), the German examples were
+    # standardised with the mixed data's statistics, mostly English ones, and sat where German texts never are
+    joined = train_classifier(config, join_parts([english, shots])).adapt("deu", german.texts)
+    assert joined.source_language == "und"
+    assert joined.for_language("deu").predict(shots.texts) != shots.labels
+
+
+def test_C_is_chosen_on_the_source_part_alone(toy_encoder, monkeypatch):
+    """The dev split is in the source language: C is chosen by heads fitted on the source part only (the
+    same choice and dev scores as without the German examples), then the head is refitted on all parts."""
+    english, german = texts("eng"), texts("deu")
+    shots = sample_per_class(german, 4, seed=0)
+    config = config_for(toy_encoder, C_grid=[0.01, 1.0], self_train_rounds=0)
+    alone = train_classifier(config, english, dev=texts("eng", source="dev"))
+    fits = []
+    logistic = classifier_module._logistic
+
+    def spy(*args):
+        model = logistic(*args)
+        fit = model.fit
+
+        def recorded(x, y, sample_weight=None):
+            fits.append((len(x), None if sample_weight is None else sorted(set(sample_weight))))
+            return fit(x, y, sample_weight=sample_weight)
+
+        model.fit = recorded
+        return model
+
+    monkeypatch.setattr(classifier_module, "_logistic", spy)
+    model = train_classifier(config, [english, shots], dev=texts("eng", source="dev"),
+                             unlabelled={"deu": german.texts})  # fmt: skip
+    assert fits == [(60, None), (60, None), (72, [1.0, TARGET_WEIGHT])]
+    assert model.metadata["C"] == alone.metadata["C"]
+    assert model.metadata["dev"]["C_grid"] == alone.metadata["dev"]["C_grid"]
+    assert model.metadata["train"]["parts"][1] == {"source": shots.source, "language": "deu", "examples": 12}
+
+
+def test_a_few_shot_classifier_self_trains_with_its_examples_and_reloads(toy_encoder, tmp_path):
+    """Self-training a language with labelled examples refits on every training example (German ones
+    weighing TARGET_WEIGHT) plus the most confident German texts; the examples' languages are saved, so the
+    reloaded classifier self-trains the same way."""
+    from scipy.special import softmax
+    from sklearn.linear_model import LogisticRegression
+
+    english, german = texts("eng"), texts("deu")
+    shots = sample_per_class(german, 4, seed=0)
+    config = config_for(toy_encoder, C=0.5, self_train_rounds=1, self_train_per_class=4)
+    model = train_classifier(config, [english, shots], unlabelled={"deu": german.texts})
+    x_train, rows = model.training[0].astype(np.float32), model.training[1]
+    x_german = model.for_language("deu").features(german.texts)
+    assert np.allclose(x_train[len(english) :], model.for_language("deu").features(shots.texts), atol=1e-2)
+    p = softmax((x_german @ model.coef.T + model.intercept).astype(np.float64), axis=1)
+    guess, confidence = p.argmax(axis=1), p.max(axis=1)
+    chosen = np.concatenate([np.flatnonzero(guess == k)[np.argsort(-confidence[guess == k], kind="stable")][:4]
+                             for k in range(3)])  # fmt: skip
+    weights = np.r_[np.ones(len(english)), np.full(len(shots), TARGET_WEIGHT), np.ones(len(chosen))]
+    reference = LogisticRegression(C=0.5, max_iter=2000).fit(
+        np.vstack([x_train, x_german[chosen]]), np.r_[rows, guess[chosen]], sample_weight=weights
+    )
+    assert np.allclose(model.heads["deu"][0], reference.coef_, atol=1e-5)
+    folder = model.save(tmp_path / "clf")
+    head = load_file(str(folder / "head.safetensors"))
+    meta = json.loads((folder / "xling.json").read_text("utf-8"))
+    assert meta["train_languages"] == ["deu", "eng"] and meta["fit_options"]["target_weight"] == TARGET_WEIGHT
+    assert head["train.languages"].tolist() == [1] * len(english) + [0] * len(shots)
+    reloaded = load_classifier(folder)
+    assert np.array_equal(reloaded.for_language("deu").predict_proba(german.texts),
+                          model.for_language("deu").predict_proba(german.texts))  # fmt: skip
+    # new German statistics: both re-standardise the German examples with them and self-train alike
+    model.adapt("deu", german.texts[:55])
+    reloaded.adapt("deu", german.texts[:55])
+    assert all(np.array_equal(a, b) for a, b in zip(model.heads["deu"], reloaded.heads["deu"], strict=True))
+    assert np.allclose(reloaded.training[0][len(english):].astype(np.float32),
+                       reloaded.for_language("deu").features(shots.texts), atol=1e-2)  # fmt: skip
+
+
+def test_a_classifier_saved_without_the_examples_languages_still_loads(toy_encoder, tmp_path):
+    """Folders saved before labelled texts of several languages were taken hold source examples only."""
+    from safetensors.numpy import save_file
+
+    english, german = texts("eng"), texts("deu")
+    model = train_classifier(config_for(toy_encoder, self_train_per_class=5), english)
+    folder = model.save(tmp_path / "clf")
+    head = load_file(str(folder / "head.safetensors"))
+    del head["train.languages"]
+    save_file(head, str(folder / "head.safetensors"))
+    meta = json.loads((folder / "xling.json").read_text("utf-8"))
+    del meta["train_languages"], meta["fit_options"]["target_weight"]
+    (folder / "xling.json").write_text(json.dumps(meta), "utf-8")
+    reloaded = load_classifier(folder)
+    assert reloaded.training_languages is None and reloaded._weights() is None
+    model.adapt("deu", german.texts)
+    reloaded.adapt("deu", german.texts)
+    assert np.array_equal(reloaded.for_language("deu").predict_proba(german.texts),
+                          model.for_language("deu").predict_proba(german.texts))  # fmt: skip
+
+
+def test_bad_parts_of_several_languages(toy_encoder):
+    english, german = texts("eng"), texts("deu")
+    config = config_for(toy_encoder)
+    unnamed = LabelledTexts(german.texts, german.labels, "unnamed.tsv")
+    with pytest.raises(
+        DataError, match="unnamed.tsv: the training data mixes languages, so each part must name"
+    ):
+        train_classifier(config, [english, unnamed])
+    shots = sample_per_class(german, 4, seed=0)
+    with pytest.raises(DataError, match="12 labelled deu texts are too few .* give unlabelled deu texts"):
+        train_classifier(config, [english, shots])
+    with pytest.raises(DataError, match="10 unlabelled deu texts; at least 50"):
+        train_classifier(config, [english, shots], unlabelled={"deu": german.texts[:10]})
+    with pytest.raises(DataError, match=r"labels \['positive'\] occur only in parts of other languages"):
+        train_classifier(config, [texts("eng", ("negative", "neutral")), german])
+    # enough labelled texts of a language give its statistics when no unlabelled ones are
+    assert sorted(train_classifier(config, [english, german]).standardization) == ["deu", "eng"]

@@ -8,7 +8,12 @@ import pytest
 
 from xling.data.labelled import LabelledTexts
 from xling.errors import ConfigError
+from xling.transfer import classifier as classifier_module
+from xling.transfer.classifier import train_classifier
+from xling.transfer.config import ClassifierConfig
 from xling.transfer.fewshot import concat, fewshot_curve, render_curve, sample_per_class
+
+from .toy import build_encoder, texts
 
 LABELS = ["neg", "neu", "pos"]
 
@@ -95,3 +100,31 @@ def test_bad_settings():
         fewshot_curve(lambda p, d: Memoriser(concat(p)), data, None, {"deu": data}, {"deu": data}, seeds=0)
     with pytest.raises(ConfigError, match="no train split for fra"):
         fewshot_curve(lambda p, d: Memoriser(concat(p)), data, None, {}, {"fra": data}, ks=[0, 8])
+
+
+def test_the_frozen_classifier_learns_a_language_from_a_few_of_its_examples(tmp_path, monkeypatch):
+    """End to end with the library's frozen classifier, which takes the parts with their languages: German
+    sentiment words of its own (no shared space), so a few German examples per class teach what English
+    cannot. German's statistics come from its train split's texts only, never the test split's."""
+    monkeypatch.setattr(classifier_module, "MIN_ADAPT_TEXTS", 30)  # the toy language has 60 texts in all
+    folder = build_encoder(tmp_path / "unshared", dimension=32, shared=False)
+    german = texts("deu")
+    train_rows = [i for i, text in enumerate(german.texts) if not text.startswith(("mein", "dieses"))]
+    test_rows = [i for i in range(len(german)) if i not in train_rows]
+
+    def split(rows: list[int], name: str) -> LabelledTexts:
+        return LabelledTexts([german.texts[i] for i in rows], [german.labels[i] for i in rows], name, "deu")
+
+    target_train, test = split(train_rows, "deu-train.tsv"), split(test_rows, "deu-test.tsv")
+    config = ClassifierConfig(encoder=str(folder))
+    languages = []
+
+    def train(parts, dev):
+        languages.append([part.language for part in parts])
+        return train_classifier(config, parts, dev, unlabelled={"deu": target_train.texts})
+
+    result = fewshot_curve(
+        train, texts("eng"), None, {"deu": target_train}, {"deu": test}, ks=[0, 4], seeds=2
+    )
+    assert languages == [["eng"], ["eng", "deu"], ["eng", "deu"]]
+    assert result.scores["deu"]["k4"] > result.scores["deu"]["k0"] + 15, result.scores["deu"]

@@ -29,15 +29,29 @@ The training features are saved with the classifier (float16, when at most TRAIN
 reloaded classifier self-trains to new languages exactly as before saving; one saved without them (larger
 training data, or saved before self-training existed) adapts statistics only, with a warning saying so.
 
+Labelled texts of several languages (few-shot transfer: the source training data plus k labelled examples
+of a target language): `train_frozen` takes the training data as parts, one LabelledTexts per language,
+the first part's language being the source. Each part is standardised with its own language's statistics,
+from that language's unlabelled texts when given (`unlabelled`), else from its labelled texts; reading a
+target's examples with the source's statistics put them where the target's test texts never are. C is
+chosen on the source dev split with heads fitted on the source part alone (the dev split is in the source
+language; fitted on all parts, the choice jumped between 0.001 and 0.3 from one draw of 8 German examples
+per class to the next); the head is then refitted on all parts, each example of a language other than the
+source weighing TARGET_WEIGHT times a source example, in that fit and in every self-training refit (see
+TARGET_WEIGHT for the measurements). The languages of `unlabelled` are then adapted to, self-training
+included, as `adapt` does.
+
 Saved folder (never a pickle):
 - `head.safetensors`: `coef` [labels, dimension] and `intercept` [labels], float32; probabilities are
   softmax(vectors @ coef.T + intercept), which is what scikit-learn's multinomial model computes (a binary
   model is stored as two rows, -w/2 and +w/2, whose softmax is its sigmoid);
   with standardisation, `mean.<lang>` and `std.<lang>` [dimension] for every adapted language;
   `coef.<lang>` and `intercept.<lang>` for every self-trained language; with self-training,
-  `train.features` [examples, dimension] float16 and `train.labels` [examples] int32 (rows of coef);
+  `train.features` [examples, dimension] float16, `train.labels` [examples] int32 (rows of coef) and
+  `train.languages` [examples] int32 (positions in xling.json's `train_languages`; a folder without it,
+  saved before labelled texts of several languages were taken, holds source-language examples only);
 - `xling.json`: kind "classifier/frozen", labels (in coef's row order), encoder, config, dev scores, the
-  source language and the adapted ones;
+  source language and the adapted ones, the training examples' languages (`train_languages`);
 - the encoder: a shipped model name (xling-mini) or Hub id is stored as given; a local encoder folder of
   at most 64 MB is copied into `encoder/`, so the classifier is self-contained and survives moving or
   deleting the folder it was trained from; a larger one is stored as its absolute path (as the search
@@ -52,7 +66,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -70,12 +84,14 @@ if TYPE_CHECKING:
 __all__ = [
     "FROZEN_KIND",
     "MIN_ADAPT_TEXTS",
+    "TARGET_WEIGHT",
     "adapt_languages",
     "FrozenEncoderClassifier",
     "TextClassifier",
     "load_classifier",
     "predict_file",
     "predictions",
+    "join_parts",
     "register_kind",
     "register_method",
     "train_classifier",
@@ -96,6 +112,14 @@ TRAIN_FEATURES_MAX_BYTES = 64 * 2**20
 """The source training features are saved with the classifier (float16) when they take at most this much."""
 UNKNOWN_LANGUAGE = "und"
 """ISO 639 "undetermined": the key of the source statistics when the training data names no language."""
+TARGET_WEIGHT = 5.0
+"""How much a labelled example of a language other than the source weighs in the head's fits, against 1 for
+a source example. Chosen on the UMSAB val splits (never test), English train + k examples per class of each
+of 5 languages, frozen default pipeline with C chosen on the source alone, 10 draws, average macro-F1 at
+k = 8 / 32 / 128: weight 1: 39.1 / 40.4 / 42.8; 2: 39.5 / 41.3 / 43.3; 3: 40.0 / 41.3 / 43.3; 5: 40.0 /
+41.1 / 43.6; 10: 40.1 / 41.3 / 43.2; every target part as heavy as the source part: 39.9 / 41.4 / 43.6
+(zero-shot 39.4; runs/a14/fs_exp.py). At weight 1 a few hundred examples among 1,839 English ones barely
+move the head; from 3 to 10 the figures are level, and 5 is the middle of that range."""
 
 
 class TextClassifier(Protocol):
@@ -114,6 +138,8 @@ Trainer = Callable[..., TextClassifier]
 Loader = Callable[[Path], TextClassifier]
 
 _METHODS: dict[str, Trainer] = {}
+_PART_METHODS: set[str] = set()
+"""Methods whose trainer takes the training data as parts, one LabelledTexts per language."""
 _KINDS: dict[str, Loader] = {}
 # where a method or kind not registered yet lives: importing the module registers it
 _LAZY_MODULES = {
@@ -124,9 +150,14 @@ _LAZY_MODULES = {
 }
 
 
-def register_method(name: str, trainer: Trainer) -> None:
-    """Make `train_classifier` call `trainer(config, train, dev, **options)` for `config.method == name`."""
+def register_method(name: str, trainer: Trainer, *, parts: bool = False) -> None:
+    """Make `train_classifier` call `trainer(config, train, dev, **options)` for `config.method == name`;
+    with `parts`, `train` is a list of LabelledTexts (one per language), else one LabelledTexts."""
     _METHODS[name] = trainer
+    if parts:
+        _PART_METHODS.add(name)
+    else:
+        _PART_METHODS.discard(name)
 
 
 def register_kind(kind: str, loader: Loader) -> None:
@@ -141,22 +172,54 @@ def _lookup(registry: dict[str, Any], key: str) -> Any | None:
 
 
 def train_classifier(
-    config: ClassifierConfig, train: LabelledTexts, dev: LabelledTexts | None = None, **options: Any
+    config: ClassifierConfig,
+    train: LabelledTexts | Sequence[LabelledTexts],
+    dev: LabelledTexts | None = None,
+    **options: Any,
 ) -> TextClassifier:
     """Return a classifier trained on `train` by `config.method`, model selection on `dev` (source language).
 
-    `options` go to the method (frozen: `show_progress`; finetune: see `xling.transfer.finetune`). Fewer
-    than two labels in `train` is a DataError naming its source.
+    `train` is one LabelledTexts, or parts each naming its language (the source's first, e.g. English
+    training data and a few labelled German examples): the frozen method standardises each part with its
+    own language's statistics (see `train_frozen`); the other methods train on the parts joined. `options`
+    go to the method (frozen: `unlabelled`, `show_progress`; finetune: see `xling.transfer.finetune`).
+    Fewer than two labels in `train` is a DataError naming its source.
     """
     config.validate()
-    if len(set(train.labels)) < 2:
-        found = ", ".join(repr(label) for label in sorted(set(train.labels))) or "none"
+    parts = _as_parts(train)
+    labels = {label for part in parts for label in part.labels}
+    if len(labels) < 2:
+        found = ", ".join(repr(label) for label in sorted(labels)) or "none"
         raise DataError(f"a classifier needs at least 2 labels in its training data, found {found}",
-                        train.source)  # fmt: skip
+                        " + ".join(part.source for part in parts))  # fmt: skip
     trainer = _lookup(_METHODS, config.method)
     if trainer is None:
         raise ConfigError(f"method: {config.method!r} has no trainer (known: {', '.join(sorted(_METHODS))})")
-    return trainer(config, train, dev, **options)
+    if config.method in _PART_METHODS:
+        return trainer(config, parts, dev, **options)
+    return trainer(config, parts[0] if len(parts) == 1 else join_parts(parts), dev, **options)
+
+
+def join_parts(parts: Sequence[LabelledTexts]) -> LabelledTexts:
+    """Return the parts as one LabelledTexts (source: the parts' sources joined by " + "; language: theirs
+    when they share one, else None)."""
+    from xling.data.labelled import LabelledTexts
+
+    languages = {part.language for part in parts}
+    return LabelledTexts(
+        [text for part in parts for text in part.texts],
+        [label for part in parts for label in part.labels],
+        " + ".join(part.source for part in parts),
+        languages.pop() if len(languages) == 1 else None,
+    )
+
+
+def _as_parts(train: LabelledTexts | Sequence[LabelledTexts]) -> list[LabelledTexts]:
+    """Return the training data as a non-empty list of parts."""
+    parts = [train] if hasattr(train, "texts") else list(train)
+    if not parts:
+        raise DataError("no training data: the list of labelled parts is empty")
+    return parts
 
 
 def load_classifier(folder: str | Path, **options: Any) -> TextClassifier:
@@ -185,6 +248,7 @@ class FrozenEncoderClassifier:
                  source_language: str | None = None, language: str | None = None,
                  heads: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
                  training: tuple[np.ndarray, np.ndarray] | None = None,
+                 training_languages: Sequence[str] | None = None,
                  self_train_rounds: int = 0, self_train_per_class: int = 300,
                  fit_options: dict[str, Any] | None = None):  # fmt: skip
         # C order: scikit-learn's coef_ can be Fortran-ordered, which safetensors would write transposed
@@ -222,6 +286,13 @@ class FrozenEncoderClassifier:
                 raise DataError(f"training features of shape {features.shape} with {len(rows)} labels do "
                                 f"not fit {len(labels)} labels on {encoder.dimension}-dimensional vectors")  # fmt: skip
             self.training = (features, rows)
+        self.training_languages = None
+        """The language of each training example (None: all in the source language)."""
+        if training_languages is not None:
+            if self.training is None or len(training_languages) != len(self.training[1]):
+                raise DataError(f"{len(training_languages)} training languages for "
+                                f"{0 if self.training is None else len(self.training[1])} training examples")  # fmt: skip
+            self.training_languages = np.asarray(training_languages, dtype=object)
         self.self_train_rounds = self_train_rounds
         self.self_train_per_class = self_train_per_class
         self.fit_options = {
@@ -229,9 +300,11 @@ class FrozenEncoderClassifier:
             "class_weight": "none",
             "max_iter": 2000,
             "seed": 0,
+            "target_weight": TARGET_WEIGHT,
             **(fit_options or {}),
         }
-        """How the head was fitted (C, class_weight, max_iter, seed): self-training refits the same way."""
+        """How the head was fitted (C, class_weight, max_iter, seed, and the weight of a training example not
+        in the source language): self-training refits the same way."""
 
     @property
     def adapts(self) -> bool:
@@ -245,7 +318,9 @@ class FrozenEncoderClassifier:
         the classifier self-trains (`self_train_rounds` > 0, and `self_train`), fitting `language` a head of
         its own on them (see the module docstring). A classifier without its training features (saved
         without them) adapts statistics only and warns. Adapting the source language changes nothing but
-        its statistics."""
+        its statistics. The training examples of `language` (the source's, or a few labelled ones given to
+        `train_frozen`) are re-standardised with its new statistics, so self-training reads them as the
+        head does."""
         from xling.data.languages import normalize_language
 
         if not self.adapts:
@@ -254,12 +329,16 @@ class FrozenEncoderClassifier:
         if len(texts) < MIN_ADAPT_TEXTS:
             raise DataError(f"{len(texts)} texts to adapt {language} from; at least {MIN_ADAPT_TEXTS} are "
                             "needed to estimate its mean and spread")  # fmt: skip
-        code = normalize_language(language)
-        vectors = self.vectors(texts)
-        if self.standardization:
-            self.standardization[code] = _statistics(vectors)
+        return self._adapt(normalize_language(language), self.vectors(texts), self_train=self_train)
+
+    def _adapt(self, code: str, vectors: np.ndarray, *, self_train: bool, estimate: bool = True
+               ) -> FrozenEncoderClassifier:  # fmt: skip
+        """Return self after `adapt`'s work on `code`'s unlabelled sentence `vectors`; `estimate=False` keeps
+        the statistics it has (train_frozen estimated them from these very texts)."""
+        if self.standardization and estimate:
+            self._set_statistics(code, _statistics(vectors))
         self.heads.pop(code, None)  # a head fitted on other statistics no longer fits
-        logger.info("adapted to %s from %d unlabelled texts", code, len(texts))
+        logger.info("adapted to %s from %d unlabelled texts", code, len(vectors))
         if (
             not self_train
             or self.self_train_rounds == 0
@@ -277,6 +356,33 @@ class FrozenEncoderClassifier:
         self.heads[code] = self._self_train(vectors, code)
         return self
 
+    def _set_statistics(self, code: str, statistics: tuple[np.ndarray, np.ndarray]) -> None:
+        """Make `statistics` `code`'s, re-standardising its labelled training examples (if any) with them,
+        so that the training features stay what the current statistics give."""
+        old = self.standardization.get(code)
+        self.standardization[code] = statistics
+        if old is None or self.training is None:
+            return
+        if self.training_languages is not None:
+            rows = self.training_languages == code
+        else:  # examples of the source language only
+            rows = np.full(len(self.training[1]), code == (self.source_language or UNKNOWN_LANGUAGE))
+        if rows.any():
+            features = self.training[0].copy()
+            raw = features[rows].astype(np.float32) * old[1] + old[0]
+            features[rows] = ((raw - statistics[0]) / statistics[1]).astype(np.float16)
+            self.training = (features, self.training[1])
+
+    def _weights(self) -> np.ndarray | None:
+        """Return the weight of each training example in the head's fits: TARGET_WEIGHT (as fitted) for one
+        not in the source language, 1 for the others; None when all are in the source language."""
+        if self.training_languages is None:
+            return None
+        other = self.training_languages != (self.source_language or UNKNOWN_LANGUAGE)
+        if not other.any():
+            return None
+        return np.where(other, float(self.fit_options["target_weight"]), 1.0)
+
     def _self_train(self, target: np.ndarray, code: str) -> tuple[np.ndarray, np.ndarray]:
         """Return (coef, intercept) refitted `self_train_rounds` times on the source features plus the
         `self_train_per_class` most confident `target` features of each predicted class, so labelled."""
@@ -286,6 +392,8 @@ class FrozenEncoderClassifier:
         source = features.astype(np.float32)
         target = np.asarray(target, dtype=np.float32)
         coef, intercept = self.coef, self.intercept
+        weights = self._weights()
+        options = {key: self.fit_options[key] for key in ("C", "class_weight", "max_iter", "seed")}
         added: list[dict[str, int]] = []
         for _ in range(self.self_train_rounds):
             probabilities = softmax((target @ coef.T + intercept).astype(np.float64), axis=1)
@@ -295,7 +403,9 @@ class FrozenEncoderClassifier:
             added.append({label: int((guess[chosen] == k).sum()) for k, label in enumerate(self.labels)})
             coef, intercept = _fit_head(np.vstack([source, target[chosen]]),
                                         np.concatenate([rows, guess[chosen]]), len(self.labels),
-                                        **self.fit_options)  # fmt: skip
+                                        sample_weight=None if weights is None
+                                        else np.concatenate([weights, np.ones(len(chosen))]),
+                                        **options)  # fmt: skip
         self.metadata.setdefault("self_trained", {})[code] = {"texts": len(target), "added": added}
         logger.info(
             "self-trained a %s head on %d unlabelled texts (%d rounds)", code, len(target), len(added)
@@ -360,8 +470,14 @@ class FrozenEncoderClassifier:
                 tensors[f"mean.{code}"], tensors[f"std.{code}"] = mean, std
             for code, (coef, intercept) in self.heads.items():
                 tensors[f"coef.{code}"], tensors[f"intercept.{code}"] = coef, intercept
+            train_languages = None
             if self.training is not None and self.training[0].nbytes <= TRAIN_FEATURES_MAX_BYTES:
                 tensors["train.features"], tensors["train.labels"] = self.training
+                if self.training_languages is not None:
+                    train_languages = sorted(set(self.training_languages))
+                    position = {code: i for i, code in enumerate(train_languages)}
+                    tensors["train.languages"] = np.array([position[code] for code in self.training_languages],
+                                                          dtype=np.int32)  # fmt: skip
             elif self.training is not None:
                 logger.warning("the training features (%d MB) are not saved, so the reloaded classifier "
                                "will not self-train to new languages", self.training[0].nbytes // 2**20)  # fmt: skip
@@ -372,6 +488,7 @@ class FrozenEncoderClassifier:
                                      "batch_size": self.batch_size, "source_language": self.source_language,
                                      "standardized_languages": sorted(self.standardization),
                                      "self_trained_languages": sorted(self.heads),
+                                     "train_languages": train_languages,
                                      "self_train": {"rounds": self.self_train_rounds,
                                                     "per_class": self.self_train_per_class},
                                      "fit_options": self.fit_options})  # fmt: skip
@@ -399,14 +516,22 @@ class FrozenEncoderClassifier:
         encoder = Encoder.load(encoder_path, **encoder_options)
         standardization = _pairs(head, "mean.", "std.")
         heads = _pairs(head, "coef.", "intercept.")
-        training = None
+        training = training_languages = None
         if "train.features" in head and "train.labels" in head:
             training = (head["train.features"].numpy(), head["train.labels"].numpy())
+            codes = meta.get("train_languages")
+            if "train.languages" in head and isinstance(codes, list):
+                positions = head["train.languages"].numpy()
+                if len(positions) and not 0 <= positions.min() <= positions.max() < len(codes):
+                    raise DataError(f"train.languages points outside the {len(codes)} train_languages of "
+                                    "xling.json", path / HEAD_FILE)  # fmt: skip
+                training_languages = [codes[int(i)] for i in positions]
         self_train = meta.get("self_train") or {}
         fit_options = meta.get("fit_options") or {"C": meta.get("C", 1.0)}
         return cls(encoder, labels, head["coef"].numpy(), head["intercept"].numpy(), encoder_ref=str(encoder_path),
                    batch_size=int(meta.get("batch_size", 256)), metadata=meta, standardization=standardization,
                    source_language=meta.get("source_language"), heads=heads, training=training,
+                   training_languages=training_languages,
                    self_train_rounds=int(self_train.get("rounds", 0)),
                    self_train_per_class=int(self_train.get("per_class", 300)),
                    fit_options=fit_options)  # fmt: skip
@@ -424,11 +549,13 @@ def _most_confident(guess: np.ndarray, confidence: np.ndarray, label: int, n: in
     return rows[np.argsort(-confidence[rows], kind="stable")][:n]
 
 
-def _fit_head(x: np.ndarray, y: np.ndarray, n_labels: int, *, C: float, class_weight: str,
-              max_iter: int, seed: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _fit_head(x: np.ndarray, y: np.ndarray, n_labels: int, *, C: float, class_weight: str, max_iter: int,
+              seed: int, sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Return (coef [n_labels, dimension], intercept [n_labels]) of a logistic regression on rows `y` of
-    the labels (every label must occur in `y`), in the softmax form the classifier computes."""
-    return _softmax_form(_logistic(C, class_weight, max_iter, seed).fit(x, y), n_labels)
+    the labels (every label must occur in `y`), each row weighing `sample_weight` (default 1), in the
+    softmax form the classifier computes."""
+    model = _logistic(C, class_weight, max_iter, seed).fit(x, y, sample_weight=sample_weight)
+    return _softmax_form(model, n_labels)
 
 
 def _logistic(C: float, class_weight: str, max_iter: int, seed: int) -> Any:
@@ -474,40 +601,91 @@ def _store_encoder(ref: str, folder: Path) -> str:
 
 def train_frozen(
     config: ClassifierConfig,
-    train: LabelledTexts,
+    train: LabelledTexts | Sequence[LabelledTexts],
     dev: LabelledTexts | None = None,
     *,
     encoder: Encoder | None = None,
+    unlabelled: Mapping[str, Sequence[str]] | None = None,
+    target_weight: float = TARGET_WEIGHT,
     show_progress: bool = False,
 ) -> FrozenEncoderClassifier:
     """Return a frozen-encoder classifier: logistic regression on `config.encoder`'s vectors of `train`.
 
-    With `dev`, C is chosen among `config.C_grid` by dev macro-F1 (unless `config.C` is set); a dev label
-    the training data lacks is a DataError naming the dev file. `encoder` reuses an Encoder already loaded
-    (it must be `config.encoder`). `config.output`, when set, is where the classifier is saved.
+    `train` is one LabelledTexts, or parts each naming its language, the source's first (e.g. English
+    training data, then a few labelled German examples). Each part is standardised with its own language's
+    statistics: the source's from its labelled texts, another language's from its `unlabelled` texts when
+    given ({language: texts}, at least MIN_ADAPT_TEXTS), else from its labelled texts (as many needed); a
+    part that names no language among parts of several languages, or a label only non-source parts have,
+    is a DataError. An example of another language than the source weighs `target_weight` in the fits.
+    With `dev` (in the source language), C is chosen among `config.C_grid` by dev macro-F1 of heads fitted
+    on the source parts alone (unless `config.C` is set), then the head is refitted on all parts with it;
+    a dev label the training data lacks is a DataError naming the dev file. The classifier is then adapted
+    to each language of `unlabelled` other than the source, as `adapt` does (self-training included; one
+    with fewer than MIN_ADAPT_TEXTS texts is skipped, as by `adapt_languages`). `encoder` reuses an Encoder
+    already loaded (it must be `config.encoder`). `config.output`, when set, is where the classifier is
+    saved.
     """
     from xling.embeddings.encoder import Encoder
     from xling.transfer.metrics import classification_scores
 
     started = time.perf_counter()
+    parts = _as_parts(train)
+    source, codes = _part_languages(parts)
+    if not target_weight > 0:
+        raise ConfigError(f"target_weight: must be > 0, not {target_weight}")
     if encoder is None:
         encoder = Encoder.load(config.encoder)
-    x_train = encoder.encode(train.texts, batch_size=config.batch_size, show_progress=show_progress)
-    x_dev = None
-    if dev is not None:
-        x_dev = encoder.encode(dev.texts, batch_size=config.batch_size, show_progress=show_progress)
-    labels = sorted(set(train.labels))
-    y_train = np.array([labels.index(label) for label in train.labels])
-    source = train.language or UNKNOWN_LANGUAGE
-    standardization: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if config.standardize:  # the dev split is the source language too: the same statistics
-        standardization[source] = mean_std = _statistics(x_train)
-        x_train = (x_train - mean_std[0]) / mean_std[1]
-        if x_dev is not None:
-            x_dev = (x_dev - mean_std[0]) / mean_std[1]
 
-    def fit(c: float) -> Any:
-        return _logistic(c, config.class_weight, config.max_iter, config.seed).fit(x_train, y_train)
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        return encoder.encode(texts, batch_size=config.batch_size, show_progress=show_progress)
+
+    texts = [text for part in parts for text in part.texts]
+    x_train = encode(texts)
+    x_dev = encode(dev.texts) if dev is not None else None
+    languages = np.array([code for part, code in zip(parts, codes, strict=True) for _ in part.texts],
+                         dtype=object)  # fmt: skip
+    in_source = languages == source
+    labels = sorted({label for part in parts for label in part.labels})
+    y_train = np.array([labels.index(label) for part in parts for label in part.labels])
+    only_others = sorted(set(labels) - {labels[i] for i in y_train[in_source]})
+    if only_others:
+        raise DataError(f"labels {only_others} occur only in parts of other languages than the source "
+                        f"({source}); the source's training data needs every label",
+                        " + ".join(part.source for part in parts))  # fmt: skip
+    unlabelled_codes = _unlabelled_by_code(unlabelled)
+    adapting = config.standardize or config.self_train_rounds > 0
+    unlabelled_vectors: dict[str, np.ndarray] = {}
+    standardization: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if config.standardize:  # the dev split is the source language too: the source's statistics
+        for code in dict.fromkeys(codes):
+            rows = languages == code
+            if code != source and code in unlabelled_codes:
+                sample = unlabelled_codes[code]
+                if len(sample) < MIN_ADAPT_TEXTS:
+                    raise DataError(f"{len(sample)} unlabelled {code} texts; at least {MIN_ADAPT_TEXTS} are "
+                                    f"needed to estimate its mean and spread")  # fmt: skip
+                unlabelled_vectors[code] = vectors = encode(sample)
+            else:
+                vectors = x_train if rows.all() else x_train[rows]
+                if code != source and len(vectors) < MIN_ADAPT_TEXTS:
+                    where = " + ".join(p.source for p, c in zip(parts, codes, strict=True) if c == code)
+                    raise DataError(f"{len(vectors)} labelled {code} texts are too few to estimate its mean and "
+                                    f"spread (at least {MIN_ADAPT_TEXTS}); give unlabelled {code} texts too",
+                                    where)  # fmt: skip
+            standardization[code] = mean_std = _statistics(vectors)
+            if rows.all():
+                x_train = (x_train - mean_std[0]) / mean_std[1]
+            else:
+                x_train[rows] = (x_train[rows] - mean_std[0]) / mean_std[1]
+        if x_dev is not None:
+            x_dev = (x_dev - standardization[source][0]) / standardization[source][1]
+    weights = None if in_source.all() else np.where(in_source, 1.0, target_weight)
+
+    def fit(c: float, rows: np.ndarray | None = None) -> Any:
+        logistic = _logistic(c, config.class_weight, config.max_iter, config.seed)
+        if rows is None:
+            return logistic.fit(x_train, y_train, sample_weight=weights)
+        return logistic.fit(x_train[rows], y_train[rows])
 
     grid: dict[str, float] = {}
     if config.C is not None or dev is None:
@@ -516,7 +694,7 @@ def train_frozen(
     else:
         best = None
         for c in config.C_grid:
-            candidate = fit(c)
+            candidate = fit(c, None if weights is None else in_source)
             predicted = [labels[i] for i in candidate.predict(x_dev)]
             score = classification_scores(dev.labels, predicted, labels, source=dev.source)["macro_f1"]
             grid[str(c)] = round(score, 2)
@@ -524,38 +702,86 @@ def train_frozen(
             if best is None or score > best[0]:  # ties keep the smaller C (the grid's earlier value)
                 best = (score, c, candidate)
         _, chosen, model = best
+        if weights is not None:  # chosen on the source alone; the head learns from every part
+            model = fit(chosen)
     coef, intercept = _softmax_form(model, len(labels))
     seconds = time.perf_counter() - started
     metadata: dict[str, Any] = {
         "config": config_to_dict(config),
         "C": chosen,
         "train": {
-            "source": train.source,
-            "language": train.language,
-            "examples": len(train),
-            "counts": train.counts(),
+            "source": " + ".join(part.source for part in parts),
+            "language": parts[0].language if len(parts) == 1 else source,
+            "examples": len(texts),
+            "counts": {label: int((y_train == i).sum()) for i, label in enumerate(labels)},
             "seconds": round(seconds, 2),
         },  # fmt: skip
     }
+    if len(parts) > 1:
+        metadata["train"]["parts"] = [{"source": part.source, "language": code, "examples": len(part)}
+                                      for part, code in zip(parts, codes, strict=True)]  # fmt: skip
+        metadata["train"]["target_weight"] = target_weight
     if dev is not None:
         predicted = [labels[i] for i in model.predict(x_dev)]
         scores = classification_scores(dev.labels, predicted, labels, source=dev.source)
         metadata["dev"] = {"source": dev.source, "language": dev.language, **scores, "C_grid": grid}
+    keep = config.self_train_rounds > 0
     classifier = FrozenEncoderClassifier(encoder, labels, coef, intercept, encoder_ref=config.encoder,
                                          batch_size=config.batch_size, metadata=metadata,
                                          standardization=standardization, source_language=source,
-                                         training=(x_train, y_train) if config.self_train_rounds else None,
+                                         training=(x_train, y_train) if keep else None,
+                                         training_languages=list(languages) if keep else None,
                                          self_train_rounds=config.self_train_rounds,
                                          self_train_per_class=config.self_train_per_class,
                                          fit_options={"C": chosen, "class_weight": config.class_weight,
-                                                      "max_iter": config.max_iter,
-                                                      "seed": config.seed})  # fmt: skip
+                                                      "max_iter": config.max_iter, "seed": config.seed,
+                                                      "target_weight": target_weight})  # fmt: skip
     logger.info(
-        "trained a %d-label head on %d texts in %.1f s (C=%g)", len(labels), len(train), seconds, chosen
+        "trained a %d-label head on %d texts in %.1f s (C=%g)", len(labels), len(texts), seconds, chosen
     )
+    for code, sample in unlabelled_codes.items() if adapting else ():
+        if code == source:
+            continue
+        if code in unlabelled_vectors:  # a labelled language: statistics from these texts already
+            classifier._adapt(code, unlabelled_vectors[code], self_train=True, estimate=False)
+        elif len(sample) >= MIN_ADAPT_TEXTS:
+            classifier._adapt(code, encode(sample), self_train=True)
+        else:
+            logger.info("only %d %s texts: too few to adapt to", len(sample), code)
     if config.output:
         classifier.save(config.output)
     return classifier
+
+
+def _part_languages(parts: Sequence[LabelledTexts]) -> tuple[str, list[str]]:
+    """Return (the source language, each part's language): the first part's is the source. Parts of one
+    language keep its code as given (UNKNOWN_LANGUAGE when none is); parts of several languages must each
+    name theirs, compared as ISO 639-3 codes."""
+    from xling.data.languages import normalize_language
+
+    given = {part.language for part in parts}
+    if len(given) == 1:
+        code = parts[0].language or UNKNOWN_LANGUAGE
+        return code, [code] * len(parts)
+    unnamed = [part.source for part in parts if not part.language]
+    if unnamed:
+        raise DataError("the training data mixes languages, so each part must name its language (to be "
+                        "standardised with that language's statistics)", unnamed[0])  # fmt: skip
+    codes = [normalize_language(part.language, where=part.source) for part in parts]
+    return codes[0], codes
+
+
+def _unlabelled_by_code(unlabelled: Mapping[str, Sequence[str]] | None) -> dict[str, Sequence[str]]:
+    """Return `unlabelled` keyed by ISO 639-3 codes (two keys of one language are a ConfigError)."""
+    from xling.data.languages import normalize_language
+
+    out: dict[str, Sequence[str]] = {}
+    for language, texts in (unlabelled or {}).items():
+        code = normalize_language(language)
+        if code in out:
+            raise ConfigError(f"unlabelled: two sets of texts for {code}")
+        out[code] = texts
+    return out
 
 
 def adapt_languages(
@@ -628,5 +854,5 @@ def training_labels(classifier: TextClassifier) -> list[str] | None:
     return [str(label) for label, count in counts.items() for _ in range(int(count))]
 
 
-register_method("frozen", train_frozen)
+register_method("frozen", train_frozen, parts=True)
 register_kind(FROZEN_KIND, FrozenEncoderClassifier.load)

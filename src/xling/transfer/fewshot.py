@@ -5,7 +5,11 @@ TARGET TRAIN split (never its test split) with several seeds; the classifier is 
 train split plus those examples, selected on the source dev split only (there is no target dev set in this
 setting), and scored on the target test split. Draws are nested: with one seed, the 8 examples of a class
 are the first 8 of its 32, so the curve shows what more examples add, not a new draw's luck. k = 0 is
-zero-shot and runs once (its training does not depend on the draw). The Result (task "transfer-fewshot")
+zero-shot and runs once (its training does not depend on the draw). Each training gets the parts as they
+are, each naming its language: `xling.transfer.classifier.train_classifier` takes them so, and its frozen
+method standardises each part with its own language's statistics and weighs the target examples up
+(`train_frozen`, TARGET_WEIGHT); joined into one data set of no language (`concat`), the target examples
+were read with statistics mostly the source's. The Result (task "transfer-fewshot")
 has per language `k<k>` (mean macro-F1 over seeds), `k<k>_std` (population std), `runs` (every seed's
 figure) and, with in-language figures, `gap_closed` (share of the in-language minus zero-shot gap that
 the largest k closes).
@@ -23,6 +27,7 @@ import numpy as np
 from xling.data.labelled import LabelledTexts
 from xling.errors import ConfigError, DataError
 from xling.evaluation.result import Result
+from xling.transfer.classifier import join_parts
 from xling.transfer.evaluate import _predict, language_code
 from xling.transfer.metrics import classification_scores
 
@@ -32,18 +37,14 @@ DEFAULT_KS = (0, 8, 32, 128)
 
 TrainFn = Callable[[list[LabelledTexts], LabelledTexts | None], Any]
 """Trains a classifier on the given parts (the source train split, then the few target examples, each a
-LabelledTexts with its language) selecting on the dev set; `concat` joins the parts for plain trainers."""
+LabelledTexts with its language) selecting on the dev set, e.g. `lambda parts, dev: train_classifier(config,
+parts, dev, unlabelled={target: texts})`; `concat` joins the parts for trainers that take one data set."""
 
 
 def concat(parts: Sequence[LabelledTexts]) -> LabelledTexts:
-    """Return the parts as one LabelledTexts (source: the parts' sources joined by " + ")."""
-    languages = {part.language for part in parts}
-    return LabelledTexts(
-        [text for part in parts for text in part.texts],
-        [label for part in parts for label in part.labels],
-        " + ".join(part.source for part in parts),
-        languages.pop() if len(languages) == 1 else None,
-    )
+    """Return the parts as one LabelledTexts (source: the parts' sources joined by " + "; language: theirs
+    when they share one, else None)."""
+    return join_parts(parts)
 
 
 def sample_per_class(data: LabelledTexts, k: int, seed: int) -> LabelledTexts:
