@@ -5,11 +5,12 @@ with one token per language) from the same initial weights on the same Bible ver
 held out, alternating A, B, C in every round so that noise from a shared machine hits all of them alike;
 medians over rounds are reported:
 
-  a) xling  : what `xling mt train` runs (`train_translation`'s pieces): `Seq2SeqObjective` + `TranslationBatches`
-              (pairs drawn from one narrow length band per step) through `xling.training.train`, precision
-              "auto" (bf16 autocast where the CPU has it).
-  b) hf     : `Seq2SeqTrainer` + `DataCollatorForSeq2Seq` (random batches padded to their longest pair, decoder
-              inputs from the model's `shift_tokens_right`), its defaults: fp32, full-vocabulary logits.
+  a) xling  : what `xling mt train` runs (`train_translation`'s pieces): `Seq2SeqObjective` +
+              `TranslationBatches` (pairs drawn from one narrow length band per step) through
+              `xling.training.train`, precision "auto" (bf16 autocast where the CPU has it).
+  b) hf     : `Seq2SeqTrainer` + `DataCollatorForSeq2Seq` (random batches padded to their longest pair,
+              decoder inputs from M2M-100's `shift_tokens_right`), its defaults: fp32, full-vocabulary
+              logits.
   c) hf_bf16: the same Trainer with `bf16=True`.
 
 Equal on all sides: the model and its initial weights; the pairs and their token sequences (source
@@ -86,7 +87,7 @@ class BenchSettings:
 
 @dataclass
 class Workload:
-    """What every contender shares: tokenizer, pairs (as xling data and as Trainer examples), initial weights."""
+    """What every contender shares: tokenizer, pairs (xling data and Trainer examples), initial weights."""
 
     tokenizer: Any
     data: Any
@@ -159,7 +160,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def settings_from_args(args: argparse.Namespace) -> BenchSettings:
-    """Return the benchmark settings; the bundled sample when there is no Bible; `--quick` swaps in tiny ones."""
+    """Return the benchmark settings; the bundled sample without a Bible; `--quick` swaps in tiny ones."""
     bible = Path(args.data) / "bible"
     settings = BenchSettings(
         corpus=str(bible) if bible.is_dir() else "sample", tokenizer=args.tokenizer, model=args.model,
@@ -192,7 +193,7 @@ def usable_cores() -> int:
 
 
 def ensure_tokenizer(settings: BenchSettings) -> Path:
-    """Return the tokenizer folder, training it on the benchmark languages (John held out) if it is not there."""
+    """Return the tokenizer folder, trained on the benchmark languages (John held out) if it is absent."""
     from xling.data.sources import TextSources
     from xling.tokenization.vocabulary import VocabConfig, tokenizer_languages, train_vocabulary
 

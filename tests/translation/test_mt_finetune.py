@@ -1,5 +1,5 @@
-"""xling mt train on other families' checkpoints: M2M-100, NLLB, Marian (OPUS-MT) and xling's own, each trained
-with its own language conventions and saved so that transformers and xling.Translator load it back."""
+"""xling mt train on other families' checkpoints: M2M-100, NLLB, Marian (OPUS-MT) and xling's own, each
+trained with its own language conventions and saved so that transformers and xling.Translator load it back."""
 
 from __future__ import annotations
 

@@ -10,9 +10,11 @@ Batches follow the model family's conventions (`languages.Conventions`, held wit
 `</s> __tgt__ pieces`, labels `__tgt__ pieces </s>`; NLLB the same with `eng_Latn` codes; Marian (OPUS-MT)
 source `[>>fra<<] pieces </s>`, decoder input `<pad> pieces`, labels `pieces </s>`. The decoder always starts
 from the model's `decoder_start_token_id`. A one-way model (a fixed-pair OPUS-MT model) trains the one way
-of a pair it translates; a language the model lacks is the error `languages` gives. Each step draws its directions with temperature sampling over the directions' pair
-counts (p_d ~ n_d^(1/T), as M2M-100 and mBART do) and its pairs from one narrow length band, so a batch
-carries little padding; like every xling batch source it is a pure function of (seed, step, micro, rank).
+of a pair it translates; a language the model lacks is the error `languages` gives.
+
+Each step draws its directions with temperature sampling over the directions' pair counts (p_d ~ n_d^(1/T),
+as M2M-100 and mBART do) and its pairs from one narrow length band, so a batch carries little padding; like
+every xling batch source it is a pure function of (seed, step, micro, rank).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ class Marks:
 
 
 class SequenceFormat:
-    """A model family's source and target sequences as token ids: its conventions, tokenizer and decoder start."""
+    """A model family's source and target sequences in token ids: conventions, tokenizer, decoder start."""
 
     def __init__(self, tokenizer, conventions: Conventions, decoder_start: int):
         self.tokenizer = tokenizer
@@ -142,7 +144,7 @@ class SequenceFormat:
         return self.conventions.family
 
     def marks(self, src: str, tgt: str) -> Marks:
-        """Return the marks of direction src -> tgt; XlingError (from `languages`) when the model lacks one."""
+        """Return the marks of direction src -> tgt; XlingError (`languages`') when the model lacks one."""
         key = (src, tgt)
         if key not in self._marks:
             source_token = self.conventions.source_token(src)
@@ -170,7 +172,7 @@ class SequenceFormat:
         return frozenset(i for i in self.tokenizer.convert_tokens_to_ids(tokens) if i is not None)
 
     def encode(self, texts: list[str], *, target: bool = False) -> list[list[int]]:
-        """Return the piece ids of each text (no special tokens), by the target side's model where it has one."""
+        """Return the piece ids of each text (no special tokens), by the target side's model if it has one."""
         if target and not self.shared_sides:
             return self.tokenizer(text_target=texts, add_special_tokens=False)["input_ids"]
         return self.tokenizer(texts, add_special_tokens=False)["input_ids"]

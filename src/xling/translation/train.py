@@ -338,8 +338,8 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
 
 def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig, data: ParallelData,
                            result: TrainResult, evaluation: dict[str, Any], tokenizer_path: str) -> None:  # fmt: skip
-    """Write the Hugging Face folder (config.json, model.safetensors, generation config, the family's tokenizer)
-    and xling.json (the family, so `xling.Translator` applies its conventions)."""
+    """Write the Hugging Face folder (config.json, model.safetensors, generation config, the family's
+    tokenizer) and xling.json (the family, so `xling.Translator` applies its conventions)."""
     family = data.format.family
     generation = model.generation_config
     # without this, transformers' generate stops at 20 tokens (its default max_length)
