@@ -178,3 +178,24 @@ def test_a_model_without_embeddings_for_its_language_tokens_is_refused(bases, tm
     pairs = write_pairs(tmp_path / "pairs.tsv", [(ENGLISH[0], GERMAN[0])])
     with pytest.raises(ConfigError, match=r"121 embeddings .* ids up to 2\d\d"):
         train_translation(finetune_config(folder, tmp_path / "out", [f"en-de={pairs}"], steps=2))
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_the_objective_is_the_models_own_loss(name, bases, tmp_path):
+    from xling.translation.objective import Seq2SeqObjective
+
+    folder = bases[name]
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModelForSeq2SeqLM.from_pretrained(str(folder)).eval()
+    if hasattr(model, "final_logits_bias"):  # Marian's output bias: zeros when new, learned in OPUS-MT models
+        model.final_logits_bias.normal_(0, 1.0, generator=torch.Generator().manual_seed(0))
+    pairs = write_pairs(tmp_path / "pairs.tsv", list(zip(ENGLISH, GERMAN, strict=True)))
+    config = MTTrainConfig(model=str(folder), parallel=[f"eng-deu={pairs}"])
+    data = build_parallel_data(
+        tokenizer, parallel=config.parallel, sequence_format=family_format(config, tokenizer)
+    )
+    batch = TranslationBatches(data, batch_size=4, temperature=1.0, seed=0).get(0, 0, 0, 1)
+    with torch.no_grad():
+        ours = Seq2SeqObjective(model, label_smoothing=0.0)(batch)["loss"]
+        theirs = model(**batch).loss  # transformers' cross-entropy over the labels (-100 ignored)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
