@@ -114,12 +114,12 @@ UNKNOWN_LANGUAGE = "und"
 """ISO 639 "undetermined": the key of the source statistics when the training data names no language."""
 TARGET_WEIGHT = 5.0
 """How much a labelled example of a language other than the source weighs in the head's fits, against 1 for
-a source example. Chosen on the UMSAB val splits (never test), English train + k examples per class of each
-of 5 languages, frozen default pipeline with C chosen on the source alone, 10 draws, average macro-F1 at
-k = 8 / 32 / 128: weight 1: 39.1 / 40.4 / 42.8; 2: 39.5 / 41.3 / 43.3; 3: 40.0 / 41.3 / 43.3; 5: 40.0 /
-41.1 / 43.6; 10: 40.1 / 41.3 / 43.2; every target part as heavy as the source part: 39.9 / 41.4 / 43.6
-(zero-shot 39.4; runs/a14/fs_exp.py). At weight 1 a few hundred examples among 1,839 English ones barely
-move the head; from 3 to 10 the figures are level, and 5 is the middle of that range."""
+a source example. Chosen on the UMSAB val splits (never test): English train + k examples per class of one
+of 5 languages, the frozen default pipeline, 10 draws, average macro-F1 at k = 8 / 32 / 128 (zero-shot 39.4)
+for weight 1: 39.1 / 40.4 / 42.8; 3: 40.0 / 41.3 / 43.3; 5: 40.0 / 41.1 / 43.6; 10: 40.1 / 41.3 / 43.2
+(`benchmarks/transfer.py --methods frozen --fewshot --eval-split val --seeds 10 --fewshot-target-weight W`).
+At weight 1 a few hundred examples among 1,839 English ones barely move the head; from 3 to 10 the figures
+are level, and 5 is the middle of that range."""
 
 
 class TextClassifier(Protocol):
