@@ -31,6 +31,9 @@ class Seq2SeqObjective(nn.Module):
         selected = labels != IGNORE_INDEX
         # the output layer only on real target positions: padding is a sizeable share of a batch
         logits = self.model.lm_head(hidden[selected])
+        bias = getattr(self.model, "final_logits_bias", None)  # Marian (OPUS-MT) adds one to its logits
+        if bias is not None:
+            logits = logits + bias[0]
         loss = nn.functional.cross_entropy(
             logits.float(), labels[selected], label_smoothing=self.label_smoothing
         )
