@@ -117,7 +117,14 @@ RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.toml"
 def test_every_recipe_loads(recipe):
     import tomllib
 
-    sections = {"tokenizer": VocabConfig, "pretrain": PretrainConfig, "align": AlignConfig}
+    from xling.translation.train import MTTrainConfig
+
+    sections = {
+        "tokenizer": VocabConfig,
+        "pretrain": PretrainConfig,
+        "align": AlignConfig,
+        "mt": MTTrainConfig,
+    }
     tables = tomllib.loads(recipe.read_text(encoding="utf-8"))
     assert set(tables) <= set(sections), f"{recipe.name}: a table no test loads"
     for section in tables:
