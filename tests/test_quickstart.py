@@ -76,7 +76,10 @@ def test_translation_step_translates_with_a_given_model(tmp_path):
         tmp_path / "mt", languages=("eng", "deu", "fra")
     )  # no Spanish: that column is left out
     console = Console(record=True, width=160)
-    report = _show_translation(QuickstartConfig(translation_model=str(model)), console)
+    # a random model never stops on its own: few sentences keep the test short
+    report = _show_translation(
+        QuickstartConfig(translation_model=str(model), translation_sentences=4), console
+    )
     shown = console.export_text()
     assert "7/7 translation" in shown and "English into deu, fra" in shown
     assert set(report["sample_chrf"]) == {"deu", "fra"}

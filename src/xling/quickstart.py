@@ -98,6 +98,9 @@ class QuickstartConfig:
     """Step 7: the translation model that translates English sentences and the sample's English side into
     German, French and Spanish, scored with chrF++ against the sample's references ("" skips it)."""
 
+    translation_sentences: int = 60
+    """Step 7: sample sentences per language that chrF++ is measured on."""
+
 
 def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
     if config.data is None:
@@ -451,10 +454,10 @@ def _show_translation(config: QuickstartConfig, console: Console) -> dict[str, A
     chrf = CHRF(word_order=2)
     scores: dict[str, float] = {}
     for lang in targets:
-        rows = list(corpus.pairs("eng", lang))[:60]
+        rows = list(corpus.pairs("eng", lang))[: config.translation_sentences]
         hypotheses = translator.translate([r[1] for r in rows], "eng", lang, options)
         scores[lang] = round(chrf.corpus_score(hypotheses, [[r[2] for r in rows]]).score, 1)
-    console.print("    chrF++ on 60 everyday sample sentences (not the Bible's domain): "
+    console.print(f"    chrF++ on {config.translation_sentences} everyday sample sentences (not the Bible's domain): "
                   + ", ".join(f"eng->{lang} {score}" for lang, score in scores.items()))  # fmt: skip
     return {"model": config.translation_model, "backend": translator.backend_name,
             "examples": dict(zip(texts, outputs, strict=True)), "sample_chrf": scores}  # fmt: skip
