@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_common import log
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -136,10 +137,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[BenchSettings, Path | Non
                                  adversarial_restarts=args.adversarial_restarts,
                                  reference_muse=args.reference_muse)  # fmt: skip
     return settings, args.json
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def ensure_vectors(settings: BenchSettings, lang: str):

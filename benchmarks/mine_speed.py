@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_common import log
 
 CONTENDERS = ("xling", "baseline")
 LABELS = {"xling": "xling mine_embeddings", "baseline": "plain FAISS + numpy"}
@@ -239,11 +240,6 @@ def print_table(report: dict[str, Any]) -> None:
                       f"max |score difference| {check['max_score_diff']:.2e})")  # fmt: skip
     else:
         console.print(f"mined pairs identical: NO ({check['pairs']})")
-
-
-def log(message: str) -> None:
-    """Print a progress message to stderr."""
-    print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,10 +35,8 @@ plain cross-entropy per target token, fp32, of the dev pairs (a hashed 1% of the
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -51,9 +49,25 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be fetched: the model is built from a config
 
 import torch  # noqa: E402  (after the environment is set for transformers)
+from bench_common import (  # noqa: E402
+    TRAINER_ADAMW,
+    TRAINER_QUIET,
+    RunFigures,
+    bench_main,
+    log,
+    make_step_clock,
+    print_wide,
+    quick_tokenizer,
+    quiet_libraries,
+    speed_rounds,
+    steps_for_tokens,
+    trainer_run_figures,
+    usable_cores,
+    write_json,
+    xling_run_figures,
+)
 
 CONTENDERS = ("xling", "hf", "hf_bf16")
-LOSS_WINDOW = 5  # steps averaged for the training loss at a token count
 IGNORE = -100
 
 
@@ -98,36 +112,25 @@ class Workload:
 
 
 @dataclass
-class RunFigures:
-    """One contender's run: timed throughput, padding and the per-step (target tokens, loss) trace."""
+class MTRunFigures(RunFigures):
+    """One contender's run: timed throughput (target tokens), padding, the per-step (target tokens, loss)
+    trace and the trained model."""
 
-    contender: str
-    steps: int
-    timed_steps: int
-    timed_tokens: int
-    timed_seconds: float
-    padding_share: float
-    threads: int
-    step_tokens: list[int]
-    step_losses: list[float]
+    padding_share: float = 0.0
     model: Any = None
 
-    @property
-    def tokens_per_s(self) -> float:
-        """Return target tokens per second over the timed steps."""
-        return self.timed_tokens / self.timed_seconds if self.timed_seconds > 0 else 0.0
-
     def summary(self) -> dict[str, Any]:
-        """Return the figures worth keeping in the JSON (no per-step traces)."""
-        return {
-            "tokens_per_s": round(self.tokens_per_s, 1),
-            "timed_steps": self.timed_steps,
-            "timed_tokens": self.timed_tokens,
-            "timed_seconds": round(self.timed_seconds, 3),
-            "tokens_per_step": round(self.timed_tokens / max(self.timed_steps, 1), 1),
-            "padding_share": round(self.padding_share, 4),
-            "threads": self.threads,
-        }
+        """Return the figures worth keeping in the JSON (no per-step traces), padding share included."""
+        figures = super().summary()
+        threads = figures.pop("threads")  # kept last, after the padding share
+        return figures | {"padding_share": round(self.padding_share, 4), "threads": threads}
+
+    def speed_line(self) -> str:
+        """Return the progress line's account of the timed steps."""
+        return (
+            f"{self.tokens_per_s:9,.0f} target tokens/s ({self.timed_tokens} in {self.timed_seconds:.2f} s, "
+            f"padding {self.padding_share:.0%}, {self.threads} threads)"
+        )
 
 
 # --- settings -----------------------------------------------------------------------------------------
@@ -176,17 +179,9 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
             settings, model="tiny", batch_size=8, warmup=2, steps=3, untimed_steps=1, rounds=1,
             loss_tokens=2000, dev_pairs=40, vocab_size=min(settings.vocab_size, 1000),
             tokenizer_sample_sentences=20_000, quick=True,
-            tokenizer=str(Path(tempfile.mkdtemp(prefix="xling-bench-tok-")) / "tokenizer"),
+            tokenizer=quick_tokenizer(),
         )  # fmt: skip
     return settings
-
-
-def usable_cores() -> int:
-    """Return the number of CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 # --- shared workload ----------------------------------------------------------------------------------
@@ -304,18 +299,14 @@ def xling_replay(work: Workload, settings: BenchSettings, steps: int) -> tuple[l
 
 def xling_steps_for_tokens(work: Workload, settings: BenchSettings, tokens: int) -> int:
     """Return how many xling steps it takes to see `tokens` target tokens."""
-    batches = xling_batches(work, settings)
-    seen, step = 0, 0
-    while seen < tokens:
-        seen += int((batches.get(step, 0, 0, 1)["labels"] != IGNORE).sum())
-        step += 1
-    return step
+    return steps_for_tokens(
+        xling_batches(work, settings), tokens, lambda b: int((b["labels"] != IGNORE).sum())
+    )
 
 
-def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_from: int) -> RunFigures:
+def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_from: int) -> MTRunFigures:
     """Return the figures of one xling run, read from its train_log.jsonl (a fresh run folder each time)."""
     from xling.training import TrainingConfig, train
-    from xling.training.loop import LOG_FILE
     from xling.translation.objective import Seq2SeqObjective
 
     config = TrainingConfig(
@@ -326,19 +317,10 @@ def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_fro
     objective = Seq2SeqObjective(fresh_model(work), settings.label_smoothing)
     with tempfile.TemporaryDirectory(prefix="xling-bench-mt-") as run_dir:
         train(objective, xling_batches(work, settings), config, run_dir, description="xling")
-        log_lines = (Path(run_dir) / LOG_FILE).read_text(encoding="utf-8").splitlines()
-    entries = [{"step": 0, "tokens": 0, "elapsed_s": 0.0, "loss": math.nan}] + [
-        json.loads(x) for x in log_lines
-    ]
-    by_step = {e["step"]: e for e in entries}
-    start, end = by_step[timed_from], by_step[max_steps]
-    tokens = [b["tokens"] - a["tokens"] for a, b in zip(entries, entries[1:], strict=False)]
-    _, padding = xling_replay(work, settings, max_steps)
-    return RunFigures(
-        "xling", max_steps, max_steps - timed_from, end["tokens"] - start["tokens"],
-        end["elapsed_s"] - start["elapsed_s"], padding, torch.get_num_threads(), tokens,
-        [e["loss"] for e in entries[1:]], objective.model,
-    )  # fmt: skip
+        _, padding = xling_replay(work, settings, max_steps)
+        return xling_run_figures(
+            MTRunFigures, run_dir, max_steps, timed_from, padding_share=padding, model=objective.model
+        )
 
 
 # --- contenders b, c: transformers' Seq2SeqTrainer ----------------------------------------------------
@@ -395,37 +377,8 @@ def with_decoder_inputs(inner: Callable[[list[dict]], dict[str, torch.Tensor]], 
     return collate
 
 
-def make_step_clock(collator: CountingCollator, stop_after_tokens: int):
-    """Return a TrainerCallback that stamps each step's end, keeps logged losses and can stop on tokens."""
-    from transformers import TrainerCallback
-
-    class StepClock(TrainerCallback):
-        """Step-end times (data loading between them included), losses, and the thread count in use."""
-
-        def __init__(self) -> None:
-            self.ends: list[float] = []
-            self.losses: dict[int, float] = {}
-            self.threads = 0
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.threads = torch.get_num_threads()
-            self.ends.append(time.perf_counter())  # "end of step 0", for runs timed from the start
-
-        def on_step_end(self, args, state, control, **kwargs):
-            self.ends.append(time.perf_counter())
-            # the dataloader may collate one batch ahead, so count batches by step, not all so far
-            if stop_after_tokens and sum(collator.counts[: state.global_step]) >= stop_after_tokens:
-                control.should_training_stop = True
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                self.losses[state.global_step] = float(logs["loss"])
-
-    return StepClock()
-
-
 def run_hf(work: Workload, settings: BenchSettings, max_steps: int, timed_from: int, bf16: bool,
-           stop_after_tokens: int = 0) -> RunFigures:  # fmt: skip
+           stop_after_tokens: int = 0) -> MTRunFigures:  # fmt: skip
     """Return the figures of one Seq2SeqTrainer run (its fp32 defaults, or bf16=True)."""
     from transformers import DataCollatorForSeq2Seq, PrinterCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
@@ -440,12 +393,9 @@ def run_hf(work: Workload, settings: BenchSettings, max_steps: int, timed_from: 
     with tempfile.TemporaryDirectory(prefix="xling-bench-hf-") as out:
         args = Seq2SeqTrainingArguments(
             output_dir=out, max_steps=max_steps, per_device_train_batch_size=settings.batch_size, bf16=bf16,
-            use_cpu=True, dataloader_num_workers=0, report_to=[], save_strategy="no", disable_tqdm=True,
-            logging_strategy="steps", logging_steps=1, seed=settings.seed,
-            # matched to xling's settings, so that the losses are comparable
-            learning_rate=settings.lr, lr_scheduler_type="constant_with_warmup", warmup_steps=settings.warmup,
-            weight_decay=0.01, adam_beta1=0.9, adam_beta2=0.98, adam_epsilon=1e-6, max_grad_norm=1.0,
-            label_smoothing_factor=settings.label_smoothing,
+            seed=settings.seed, learning_rate=settings.lr, lr_scheduler_type="constant_with_warmup",
+            warmup_steps=settings.warmup, label_smoothing_factor=settings.label_smoothing,
+            **TRAINER_QUIET, **TRAINER_ADAMW,
         )  # fmt: skip
         trainer = Seq2SeqTrainer(model=model, args=args, train_dataset=PairDataset(work.examples),
                                  data_collator=collator, callbacks=[clock])  # fmt: skip
@@ -453,14 +403,11 @@ def run_hf(work: Workload, settings: BenchSettings, max_steps: int, timed_from: 
         torch.set_num_threads(settings.threads)
         trainer.train()
     steps = len(clock.ends) - 1
-    timed_to = min(max_steps, steps)
-    counts = collator.counts[:steps]
     padded = sum(p for p, _ in collator.padding[:steps]) / max(1, sum(t for _, t in collator.padding[:steps]))
-    return RunFigures(
-        "hf_bf16" if bf16 else "hf", steps, timed_to - timed_from, sum(counts[timed_from:timed_to]),
-        clock.ends[timed_to] - clock.ends[timed_from], padded, clock.threads, counts,
-        [clock.losses.get(s, math.nan) for s in range(1, steps + 1)], model,
-    )  # fmt: skip
+    name = "hf_bf16" if bf16 else "hf"
+    return trainer_run_figures(
+        MTRunFigures, name, clock, collator.counts, max_steps, timed_from, padding_share=padded, model=model
+    )
 
 
 # --- phases -------------------------------------------------------------------------------------------
@@ -473,20 +420,13 @@ def run_contender(name: str, work: Workload, settings: BenchSettings, max_steps:
     return run_hf(work, settings, max_steps, timed_from, bf16=name == "hf_bf16", **kw)
 
 
-def speed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
+def timed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
     """Return per-round speed figures, contenders alternating A,B,C in every round."""
-    rounds = []
     total = settings.untimed_steps + settings.steps
-    for r in range(settings.rounds):
-        figures = {}
-        for name in CONTENDERS:
-            run = run_contender(name, work, settings, total, settings.untimed_steps)
-            figures[name] = run.summary()
-            log(f"round {r + 1}/{settings.rounds} {name:8s} {run.tokens_per_s:9,.0f} target tokens/s "
-                f"({run.timed_tokens} in {run.timed_seconds:.2f} s, padding {run.padding_share:.0%}, "
-                f"{run.threads} threads)")  # fmt: skip
-        rounds.append(figures)
-    return rounds
+    return speed_rounds(
+        settings.rounds, CONTENDERS,
+        lambda name: run_contender(name, work, settings, total, settings.untimed_steps),
+    )  # fmt: skip
 
 
 def pad_rows(rows: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -527,9 +467,8 @@ def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[st
             run = run_contender(name, work, settings, xling_steps, 0)
         else:
             run = run_contender(name, work, settings, hf_bound, 0, stop_after_tokens=settings.loss_tokens)
-        window = [x for x in run.step_losses[-LOSS_WINDOW:] if not math.isnan(x)]
         out[name] = {
-            "train_loss": round(statistics.fmean(window), 4) if window else None,
+            "train_loss": run.mean_last_loss(),
             "heldout_loss": round(heldout_loss(run.model, work), 4),
             "steps": run.steps,
             "tokens": sum(run.step_tokens),
@@ -594,7 +533,6 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses) -> dic
 
 def print_table(report: dict[str, Any]) -> None:
     """Print the comparison as a rich table."""
-    from rich.console import Console
     from rich.table import Table
 
     config = report["config"]
@@ -619,33 +557,12 @@ def print_table(report: dict[str, Any]) -> None:
         table.add_row(label[name], precision[name], f"{speed[name]:,.0f}", per_round, f"{ratio:.2f}x",
                       f"{report['padding_share'][name]:.0%}", "n/a" if train_loss is None else f"{train_loss:.3f}",
                       f"{report['heldout_loss'][name]:.3f}")  # fmt: skip
-    console = Console()
-    console.width = max(console.width, 130)  # piped output gets 80 columns: too narrow here
-    console.print(table)
-
-
-def log(message: str) -> None:
-    """Print a progress line on stderr (the table goes to stdout)."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def quiet_libraries() -> None:
-    """Silence transformers' per-run warnings and progress bars (they would drown the figures)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    print_wide(table, 130)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Return the report after running the benchmark (and writing --json if given)."""
-    args = parse_args(argv)
-    settings = settings_from_args(args)
-    try:
-        return run_benchmark(settings, args.json)
-    finally:
-        if settings.quick:  # the quick run's tokenizer lives in a temp folder of its own
-            shutil.rmtree(Path(settings.tokenizer).parent, ignore_errors=True)
+    return bench_main(argv, parse_args, settings_from_args, run_benchmark)
 
 
 def run_benchmark(settings: BenchSettings, json_path: Path | None) -> dict[str, Any]:
@@ -656,15 +573,12 @@ def run_benchmark(settings: BenchSettings, json_path: Path | None) -> dict[str, 
     work = build_workload(settings)
     log(f"workload ready in {time.perf_counter() - started:.1f} s: {len(work.examples)} training pairs, "
         f"{len(work.dev_examples)} dev pairs, vocab {len(work.tokenizer)}, {settings.threads} threads")  # fmt: skip
-    rounds = speed_rounds(work, settings)
+    rounds = timed_rounds(work, settings)
     losses = loss_at_tokens(work, settings)
     report = build_report(settings, work, rounds, losses)
     report["config"]["seconds"] = round(time.perf_counter() - started, 1)
     print_table(report)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        log(f"figures written to {json_path}")
+    write_json(report, json_path)
     return report
 
 

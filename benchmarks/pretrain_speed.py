@@ -25,10 +25,8 @@ reports its mean MLM loss (masked positions only, as both sides define it) over 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -42,6 +40,23 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be fetched: the model is built from a config
 
 import torch  # noqa: E402  (after the environment is set for transformers)
+from bench_common import (  # noqa: E402
+    TRAINER_ADAMW,
+    TRAINER_QUIET,
+    RunFigures,
+    bench_main,
+    log,
+    make_step_clock,
+    print_wide,
+    quick_tokenizer,
+    quiet_libraries,
+    speed_rounds,
+    steps_for_tokens,
+    trainer_run_figures,
+    usable_cores,
+    write_json,
+    xling_run_figures,
+)
 
 # 20 languages in Latin, Cyrillic, Greek, Hebrew, Han, Japanese, Hangul, Armenian, Malayalam, Gujarati and
 # Burmese scripts: recipes/bible-small.toml's languages less tgl and swh.
@@ -50,7 +65,6 @@ LANGUAGES = [
     "heb", "ell", "hye", "mal", "guj", "mya", "ukr", "pol", "vie", "swe",
 ]  # fmt: skip
 CONTENDERS = ("xling", "hf", "hf_bf16")
-LOSS_WINDOW = 5  # steps averaged for the loss at a token count
 
 
 @dataclass
@@ -93,36 +107,6 @@ class Workload:
     first_regular_id: int
 
 
-@dataclass
-class RunFigures:
-    """One contender's run: timed throughput and the per-step (tokens, loss) trace."""
-
-    contender: str
-    steps: int
-    timed_steps: int
-    timed_tokens: int
-    timed_seconds: float
-    threads: int
-    step_tokens: list[int]
-    step_losses: list[float]
-
-    @property
-    def tokens_per_s(self) -> float:
-        """Return real tokens per second over the timed steps."""
-        return self.timed_tokens / self.timed_seconds if self.timed_seconds > 0 else 0.0
-
-    def summary(self) -> dict[str, Any]:
-        """Return the figures worth keeping in the JSON (no per-step traces)."""
-        return {
-            "tokens_per_s": round(self.tokens_per_s, 1),
-            "timed_steps": self.timed_steps,
-            "timed_tokens": self.timed_tokens,
-            "timed_seconds": round(self.timed_seconds, 3),
-            "tokens_per_step": round(self.timed_tokens / max(self.timed_steps, 1), 1),
-            "threads": self.threads,
-        }
-
-
 # --- settings -----------------------------------------------------------------------------------------
 
 
@@ -161,17 +145,9 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
             settings, languages=["eng", "deu"], verses_per_language=300, tokenizer_verses_per_language=2000,
             tokenizer_sample_sentences=4000, vocab_size=2000, steps=3, warmup_steps=1, rounds=1,
             loss_tokens=6000, quick=True,
-            tokenizer=str(Path(tempfile.mkdtemp(prefix="xling-bench-tok-")) / "tokenizer"),
+            tokenizer=quick_tokenizer(),
         )  # fmt: skip
     return settings
-
-
-def usable_cores() -> int:
-    """Return the number of CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 # --- shared workload ----------------------------------------------------------------------------------
@@ -275,19 +251,13 @@ def xling_batches(work: Workload, settings: BenchSettings):
 
 def xling_steps_for_tokens(work: Workload, settings: BenchSettings, tokens: int) -> int:
     """Return how many xling steps it takes to see `tokens` real tokens (batches are pure functions)."""
-    batches = xling_batches(work, settings)
-    seen, step = 0, 0
-    while seen < tokens:
-        seen += int(batches.get(step, 0, 0, 1)["attention_mask"].sum())
-        step += 1
-    return step
+    return steps_for_tokens(xling_batches(work, settings), tokens, lambda b: int(b["attention_mask"].sum()))
 
 
 def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_from: int) -> RunFigures:
     """Return the figures of one xling run, read from its train_log.jsonl (a fresh run folder each time)."""
     from xling.pretraining.objective import MaskedLMObjective
     from xling.training import TrainingConfig, train
-    from xling.training.loop import LOG_FILE
 
     config = TrainingConfig(
         max_steps=max_steps, batch_size=xling_rows(work, settings), precision="auto", progress=False,
@@ -297,18 +267,7 @@ def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_fro
     objective = MaskedLMObjective(fresh_model(work))
     with tempfile.TemporaryDirectory(prefix="xling-bench-run-") as run_dir:
         train(objective, xling_batches(work, settings), config, run_dir, description="xling")
-        log_lines = (Path(run_dir) / LOG_FILE).read_text(encoding="utf-8").splitlines()
-    entries = [{"step": 0, "tokens": 0, "elapsed_s": 0.0, "loss": math.nan}] + [
-        json.loads(x) for x in log_lines
-    ]
-    by_step = {e["step"]: e for e in entries}
-    start, end = by_step[timed_from], by_step[max_steps]
-    tokens = [b["tokens"] - a["tokens"] for a, b in zip(entries, entries[1:], strict=False)]
-    return RunFigures(
-        "xling", max_steps, max_steps - timed_from, end["tokens"] - start["tokens"],
-        end["elapsed_s"] - start["elapsed_s"], torch.get_num_threads(), tokens,
-        [e["loss"] for e in entries[1:]],
-    )  # fmt: skip
+        return xling_run_figures(RunFigures, run_dir, max_steps, timed_from)
 
 
 # --- contenders b, c: Hugging Face Trainer ------------------------------------------------------------
@@ -340,35 +299,6 @@ class CountingCollator:
         return batch
 
 
-def make_step_clock(collator: CountingCollator, stop_after_tokens: int):
-    """Return a TrainerCallback that stamps each step's end, keeps logged losses and can stop on tokens."""
-    from transformers import TrainerCallback
-
-    class StepClock(TrainerCallback):
-        """Step-end times (data loading between them included), losses, and the thread count in use."""
-
-        def __init__(self) -> None:
-            self.ends: list[float] = []
-            self.losses: dict[int, float] = {}
-            self.threads = 0
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.threads = torch.get_num_threads()
-            self.ends.append(time.perf_counter())  # "end of step 0", for runs timed from the start
-
-        def on_step_end(self, args, state, control, **kwargs):
-            self.ends.append(time.perf_counter())
-            # the dataloader may collate one batch ahead, so count batches by step, not all so far
-            if stop_after_tokens and sum(collator.counts[: state.global_step]) >= stop_after_tokens:
-                control.should_training_stop = True
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                self.losses[state.global_step] = float(logs["loss"])
-
-    return StepClock()
-
-
 def run_hf(
     work: Workload,
     settings: BenchSettings,
@@ -385,25 +315,16 @@ def run_hf(
     with tempfile.TemporaryDirectory(prefix="xling-bench-hf-") as out:
         args = TrainingArguments(
             output_dir=out, max_steps=max_steps, per_device_train_batch_size=settings.batch_size, bf16=bf16,
-            use_cpu=True, dataloader_num_workers=0, report_to=[], save_strategy="no", disable_tqdm=True,
-            logging_strategy="steps", logging_steps=1, seed=settings.seed,
-            # matched to xling's TrainingConfig: same optimizer, so the losses are comparable
-            learning_rate=settings.lr, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.01,
-            adam_beta1=0.9, adam_beta2=0.98, adam_epsilon=1e-6, max_grad_norm=1.0,
+            seed=settings.seed, learning_rate=settings.lr, lr_scheduler_type="constant", warmup_steps=0,
+            **TRAINER_QUIET, **TRAINER_ADAMW,
         )  # fmt: skip
         trainer = Trainer(model=fresh_model(work), args=args, train_dataset=VerseDataset(work.hf_verses),
                           data_collator=collator, callbacks=[clock])  # fmt: skip
         trainer.remove_callback(PrinterCallback)  # it prints every log line; xling's run is silent too
         torch.set_num_threads(settings.threads)
         trainer.train()
-    steps = len(clock.ends) - 1
-    timed_to = min(max_steps, steps)
-    counts = collator.counts[:steps]
-    return RunFigures(
-        "hf_bf16" if bf16 else "hf", steps, timed_to - timed_from, sum(counts[timed_from:timed_to]),
-        clock.ends[timed_to] - clock.ends[timed_from], clock.threads, counts,
-        [clock.losses.get(s, math.nan) for s in range(1, steps + 1)],
-    )  # fmt: skip
+    name = "hf_bf16" if bf16 else "hf"
+    return trainer_run_figures(RunFigures, name, clock, collator.counts, max_steps, timed_from)
 
 
 # --- phases -------------------------------------------------------------------------------------------
@@ -416,21 +337,13 @@ def run_contender(name: str, work: Workload, settings: BenchSettings, max_steps:
     return run_hf(work, settings, max_steps, timed_from, bf16=name == "hf_bf16", **kw)
 
 
-def speed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
+def timed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
     """Return per-round speed figures, contenders alternating A,B,C in every round."""
-    rounds = []
     total = settings.warmup_steps + settings.steps
-    for r in range(settings.rounds):
-        figures = {}
-        for name in CONTENDERS:
-            run = run_contender(name, work, settings, total, settings.warmup_steps)
-            figures[name] = run.summary()
-            log(
-                f"round {r + 1}/{settings.rounds} {name:8s} {run.tokens_per_s:9,.0f} tokens/s "
-                f"({run.timed_tokens} tokens in {run.timed_seconds:.2f} s, {run.threads} threads)"
-            )
-        rounds.append(figures)
-    return rounds
+    return speed_rounds(
+        settings.rounds, CONTENDERS,
+        lambda name: run_contender(name, work, settings, total, settings.warmup_steps),
+    )  # fmt: skip
 
 
 def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[str, Any]]:
@@ -444,12 +357,11 @@ def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[st
             run = run_contender(name, work, settings, xling_steps, 0)
         else:
             run = run_contender(name, work, settings, hf_bound, 0, stop_after_tokens=settings.loss_tokens)
-        window = [x for x in run.step_losses[-LOSS_WINDOW:] if not math.isnan(x)]
         out[name] = {
-            "loss": round(statistics.fmean(window), 4) if window else None,
+            "loss": run.mean_last_loss(),
             "steps": run.steps,
             "tokens": sum(run.step_tokens),
-            "window": len(window),
+            "window": len(run.loss_window()),
         }
         log(f"loss    {name:8s} {out[name]['loss']} after {out[name]['tokens']} tokens ({run.steps} steps)")
     return out
@@ -497,7 +409,6 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses) -> dic
 
 def print_table(report: dict[str, Any]) -> None:
     """Print the comparison as a rich table."""
-    from rich.console import Console
     from rich.table import Table
 
     config = report["config"]
@@ -521,33 +432,12 @@ def print_table(report: dict[str, Any]) -> None:
         ratio = speed[name] / speed["hf"] if speed["hf"] else math.nan
         table.add_row(label[name], precision[name], f"{speed[name]:,.0f}", per_round, f"{ratio:.2f}x",
                       f"{per_step:,.0f}", "n/a" if loss is None else f"{loss:.3f}")  # fmt: skip
-    console = Console()
-    console.width = max(console.width, 120)  # piped output gets 80 columns: too narrow here
-    console.print(table)
-
-
-def log(message: str) -> None:
-    """Print a progress line on stderr (the table goes to stdout)."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def quiet_libraries() -> None:
-    """Silence transformers' per-run warnings and progress bars (they would drown the figures)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    print_wide(table, 120)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Return the report after running the benchmark (and writing --json if given)."""
-    args = parse_args(argv)
-    settings = settings_from_args(args)
-    try:
-        return run_benchmark(settings, args.json)
-    finally:
-        if settings.quick:  # the quick run's tokenizer lives in a temp folder of its own
-            shutil.rmtree(Path(settings.tokenizer).parent, ignore_errors=True)
+    return bench_main(argv, parse_args, settings_from_args, run_benchmark)
 
 
 def run_benchmark(settings: BenchSettings, json_path: Path | None) -> dict[str, Any]:
@@ -558,15 +448,12 @@ def run_benchmark(settings: BenchSettings, json_path: Path | None) -> dict[str, 
     work = build_workload(settings)
     log(f"workload ready in {time.perf_counter() - started:.1f} s: {len(work.hf_verses)} verses, "
         f"vocab {len(work.tokenizer)}, {settings.threads} threads")  # fmt: skip
-    rounds = speed_rounds(work, settings)
+    rounds = timed_rounds(work, settings)
     losses = loss_at_tokens(work, settings)
     report = build_report(settings, work, rounds, losses)
     report["config"]["seconds"] = round(time.perf_counter() - started, 1)
     print_table(report)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        log(f"figures written to {json_path}")
+    write_json(report, json_path)
     return report
 
 

@@ -37,7 +37,6 @@ import json
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
+from bench_common import log  # noqa: E402
 
 PATHS = ("generate", "xling-torch", "ct2-float32", "ct2-int8")
 AIMS = "int8 >= 2x generate; float32 CTranslate2 >= 1.2x with identical greedy outputs; int8 BLEU within 0.5"
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         length_control = (
             "fixed: random weights never stop, so max_new_tokens = 1.0 x source tokens of the batch"
         )
-    print(f"model: {name}; inputs: {where}; setup {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    log(f"model: {name}; inputs: {where}; setup {time.perf_counter() - started:.0f} s")
 
     translators = {
         "xling-torch": Translator.from_pretrained(model, backend="torch", threads=args.threads),
@@ -304,8 +304,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             out, tokens, seconds = run(path, texts, options)
             speeds[path].append(tokens / seconds)
             lengths[path], outputs[path] = tokens / len(texts), out
-            print(f"round {r + 1}/{args.rounds} {path}: {tokens / seconds:,.0f} tokens/s ({seconds:.1f} s)",
-                  file=sys.stderr)  # fmt: skip
+            log(f"round {r + 1}/{args.rounds} {path}: {tokens / seconds:,.0f} tokens/s ({seconds:.1f} s)")
     median = {p: statistics.median(v) for p, v in speeds.items()}
 
     greedy = DecodeOptions(beam_size=1, batch_size=args.batch_size, max_length_a=options.max_length_a,

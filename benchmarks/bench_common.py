@@ -1,0 +1,249 @@
+"""What the benchmark scripts share: progress lines, quiet libraries, JSON output, and the run figures of
+the training-speed benchmarks (pretrain_speed.py, mt_train_speed.py), which time xling's loop against a
+transformers `Trainer` the same way.
+
+The scripts run as `python benchmarks/<name>.py`, so this folder is on `sys.path` and `from bench_common
+import ...` finds this module. Nothing here imports torch or transformers at import time: a script sets its
+environment (HF_HUB_OFFLINE) first.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+LOSS_WINDOW = 5  # steps averaged for the training loss at a token count
+
+# Trainer arguments that make a run silent, logged every step and free of checkpoints
+TRAINER_QUIET = dict(
+    use_cpu=True, dataloader_num_workers=0, report_to=[], save_strategy="no", disable_tqdm=True,
+    logging_strategy="steps", logging_steps=1,
+)  # fmt: skip
+# xling's TrainingConfig defaults in Trainer terms: the same optimizer, so that the losses are comparable
+TRAINER_ADAMW = dict(weight_decay=0.01, adam_beta1=0.9, adam_beta2=0.98, adam_epsilon=1e-6, max_grad_norm=1.0)
+
+
+def log(message: str) -> None:
+    """Print a progress line on stderr (the table goes to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def quiet_libraries() -> None:
+    """Silence transformers' per-run warnings and progress bars (they would drown the figures)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def usable_cores() -> int:
+    """Return the number of CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def write_json(report: dict[str, Any], json_path: Path | None) -> None:
+    """Write `report` to `json_path` (its folder made if needed) and say so; nothing when it is None."""
+    if json_path is None:
+        return
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    log(f"figures written to {json_path}")
+
+
+def print_wide(renderable: Any, width: int) -> None:
+    """Print `renderable` with rich on a console at least `width` columns wide."""
+    from rich.console import Console
+
+    console = Console()
+    console.width = max(console.width, width)  # piped output gets 80 columns: too narrow here
+    console.print(renderable)
+
+
+class QuickSettings(Protocol):
+    """Settings of a benchmark whose `--quick` run trains a tokenizer in a temp folder of its own."""
+
+    quick: bool
+    tokenizer: str
+
+
+S = TypeVar("S", bound=QuickSettings)
+
+
+def quick_tokenizer() -> str:
+    """Return a tokenizer path in a fresh temp folder of its own (`main` deletes it after a quick run)."""
+    return str(Path(tempfile.mkdtemp(prefix="xling-bench-tok-")) / "tokenizer")
+
+
+def bench_main(
+    argv: list[str] | None,
+    parse_args: Callable[[list[str] | None], Any],
+    settings_from_args: Callable[[Any], S],
+    run_benchmark: Callable[[S, Path | None], dict[str, Any]],
+) -> dict[str, Any]:
+    """Return the report of `run_benchmark` on the parsed settings (the quick run's tokenizer deleted after)."""
+    args = parse_args(argv)
+    settings = settings_from_args(args)
+    try:
+        return run_benchmark(settings, args.json)
+    finally:
+        if settings.quick:  # the quick run's tokenizer lives in a temp folder of its own
+            shutil.rmtree(Path(settings.tokenizer).parent, ignore_errors=True)
+
+
+# --- run figures of the training-speed benchmarks -----------------------------------------------------
+
+
+@dataclass
+class RunFigures:
+    """One contender's run: timed throughput and the per-step (tokens, loss) trace."""
+
+    contender: str
+    steps: int
+    timed_steps: int
+    timed_tokens: int
+    timed_seconds: float
+    threads: int
+    step_tokens: list[int]
+    step_losses: list[float]
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Return the counted tokens per second over the timed steps."""
+        return self.timed_tokens / self.timed_seconds if self.timed_seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """Return the figures worth keeping in the JSON (no per-step traces)."""
+        return {
+            "tokens_per_s": round(self.tokens_per_s, 1),
+            "timed_steps": self.timed_steps,
+            "timed_tokens": self.timed_tokens,
+            "timed_seconds": round(self.timed_seconds, 3),
+            "tokens_per_step": round(self.timed_tokens / max(self.timed_steps, 1), 1),
+            "threads": self.threads,
+        }
+
+    def speed_line(self) -> str:
+        """Return the progress line's account of the timed steps."""
+        return (
+            f"{self.tokens_per_s:9,.0f} tokens/s ({self.timed_tokens} tokens in {self.timed_seconds:.2f} s, "
+            f"{self.threads} threads)"
+        )
+
+    def loss_window(self) -> list[float]:
+        """Return the training losses logged in the last LOSS_WINDOW steps."""
+        return [x for x in self.step_losses[-LOSS_WINDOW:] if not math.isnan(x)]
+
+    def mean_last_loss(self) -> float | None:
+        """Return the mean training loss of the last LOSS_WINDOW steps (rounded), None when none was logged."""
+        window = self.loss_window()
+        return round(statistics.fmean(window), 4) if window else None
+
+
+F = TypeVar("F", bound=RunFigures)
+
+
+def xling_run_figures(cls: type[F], run_dir: str | Path, max_steps: int, timed_from: int, **extra: Any) -> F:
+    """Return `cls` figures of an xling run named "xling", read from the train_log.jsonl in `run_dir`."""
+    import torch
+
+    from xling.training.loop import LOG_FILE
+
+    log_lines = (Path(run_dir) / LOG_FILE).read_text(encoding="utf-8").splitlines()
+    entries = [{"step": 0, "tokens": 0, "elapsed_s": 0.0, "loss": math.nan}] + [
+        json.loads(x) for x in log_lines
+    ]
+    by_step = {e["step"]: e for e in entries}
+    start, end = by_step[timed_from], by_step[max_steps]
+    tokens = [b["tokens"] - a["tokens"] for a, b in zip(entries, entries[1:], strict=False)]
+    return cls(
+        contender="xling", steps=max_steps, timed_steps=max_steps - timed_from,
+        timed_tokens=end["tokens"] - start["tokens"], timed_seconds=end["elapsed_s"] - start["elapsed_s"],
+        threads=torch.get_num_threads(), step_tokens=tokens, step_losses=[e["loss"] for e in entries[1:]],
+        **extra,
+    )  # fmt: skip
+
+
+def trainer_run_figures(
+    cls: type[F], contender: str, clock: Any, counts: list[int], max_steps: int, timed_from: int, **extra: Any
+) -> F:
+    """Return `cls` figures of a Trainer run from its step clock (`make_step_clock`) and per-batch token
+    counts (the collator may have built batches beyond the last step)."""
+    steps = len(clock.ends) - 1
+    timed_to = min(max_steps, steps)
+    counts = counts[:steps]
+    return cls(
+        contender=contender, steps=steps, timed_steps=timed_to - timed_from,
+        timed_tokens=sum(counts[timed_from:timed_to]), timed_seconds=clock.ends[timed_to] - clock.ends[timed_from],
+        threads=clock.threads, step_tokens=counts,
+        step_losses=[clock.losses.get(s, math.nan) for s in range(1, steps + 1)], **extra,
+    )  # fmt: skip
+
+
+def make_step_clock(collator: Any, stop_after_tokens: int):
+    """Return a TrainerCallback that stamps each step's end, keeps logged losses and can stop on tokens
+    (counted in `collator.counts`, one entry per batch)."""
+    import torch
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        """Step-end times (data loading between them included), losses, and the thread count in use."""
+
+        def __init__(self) -> None:
+            self.ends: list[float] = []
+            self.losses: dict[int, float] = {}
+            self.threads = 0
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.threads = torch.get_num_threads()
+            self.ends.append(time.perf_counter())  # "end of step 0", for runs timed from the start
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.ends.append(time.perf_counter())
+            # the dataloader may collate one batch ahead, so count batches by step, not all so far
+            if stop_after_tokens and sum(collator.counts[: state.global_step]) >= stop_after_tokens:
+                control.should_training_stop = True
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self.losses[state.global_step] = float(logs["loss"])
+
+    return StepClock()
+
+
+def speed_rounds(
+    rounds: int, contenders: tuple[str, ...], run_one: Callable[[str], RunFigures]
+) -> list[dict[str, dict[str, Any]]]:
+    """Return per-round speed summaries, contenders alternating A,B,C in every round (so that noise from a
+    shared machine hits all of them alike)."""
+    out = []
+    for r in range(rounds):
+        figures = {}
+        for name in contenders:
+            run = run_one(name)
+            figures[name] = run.summary()
+            log(f"round {r + 1}/{rounds} {name:8s} {run.speed_line()}")
+        out.append(figures)
+    return out
+
+
+def steps_for_tokens(batches: Any, tokens: int, count: Callable[[dict[str, Any]], int]) -> int:
+    """Return how many steps of `batches` (a pure function of the step) it takes to see `tokens` tokens, as
+    `count` counts them in a batch."""
+    seen, step = 0, 0
+    while seen < tokens:
+        seen += count(batches.get(step, 0, 0, 1))
+        step += 1
+    return step
