@@ -15,7 +15,7 @@ from pathlib import Path
 
 from xling.errors import ConfigError, DataError
 from xling.export.ct2 import CT2_DIR
-from xling.translation.decoding import DecodeOptions
+from xling.translation.decoding import DecodeOptions, decode_in_prefix_batches
 
 logger = logging.getLogger(__name__)
 
@@ -76,19 +76,11 @@ class CT2Backend:
             if not source:
                 raise DataError(f"source {i} is empty (it needs at least the end token)")
         # a batch shares one max_decoding_length, which counts the prefix: so one prefix length per batch
-        groups: dict[int, list[int]] = {}
-        for i in sorted(range(len(sources)), key=lambda i: len(sources[i])):
-            groups.setdefault(len(target_prefixes[i]), []).append(i)
-        outputs: list[list[str]] = [[] for _ in sources]
-        for order in groups.values():
-            for start in range(0, len(order), options.batch_size):
-                chunk = order[start : start + options.batch_size]
-                decoded = self._decode(
-                    [sources[i] for i in chunk], [target_prefixes[i] for i in chunk], options
-                )
-                for i, tokens in zip(chunk, decoded, strict=True):
-                    outputs[i] = tokens
-        return outputs
+        return decode_in_prefix_batches(
+            sources, target_prefixes, options.batch_size,
+            lambda batch, prefixes: self._decode(batch, prefixes, options),
+            order=sorted(range(len(sources)), key=lambda i: len(sources[i])),
+        )  # fmt: skip
 
     def _decode(
         self, sources: list[list[str]], prefixes: list[list[str]], options: DecodeOptions

@@ -9,6 +9,7 @@ not care which one runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,3 +71,29 @@ class TranslationBackend(Protocol):
         (e.g. `["__deu__"]`), so every example of a batch can have its own target language.
         """
         ...
+
+
+def decode_in_prefix_batches(
+    sources: list[list[str]],
+    target_prefixes: list[list[str]],
+    batch_size: int,
+    decode_batch: Callable[[list[list[str]], list[list[str]]], list[list[str]]],
+    order: Iterable[int] | None = None,
+) -> list[list[str]]:
+    """Return `decode_batch`'s output for every source, in the order of `sources`.
+
+    `decode_batch(sources, prefixes)` gets batches of at most `batch_size` sources whose target prefixes
+    all have one length (a decoder prompt cannot be left-padded, and CTranslate2's length limit counts the
+    prefix), filled in `order` (default: as given) within each prefix length.
+    """
+    groups: dict[int, list[int]] = {}
+    for i in range(len(sources)) if order is None else order:
+        groups.setdefault(len(target_prefixes[i]), []).append(i)
+    outputs: list[list[str]] = [[] for _ in sources]
+    for indices in groups.values():
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start : start + batch_size]
+            decoded = decode_batch([sources[i] for i in chunk], [target_prefixes[i] for i in chunk])
+            for i, tokens in zip(chunk, decoded, strict=True):
+                outputs[i] = tokens
+    return outputs

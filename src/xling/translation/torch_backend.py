@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.errors import DataError
-from xling.translation.decoding import DecodeOptions
+from xling.translation.decoding import DecodeOptions, decode_in_prefix_batches
 
 logger = logging.getLogger(__name__)
 
@@ -60,20 +60,11 @@ class TorchBackend:
         """Return, per source, the output token strings without the target prefix and `</s>`."""
         if len(sources) != len(target_prefixes):
             raise ValueError(f"{len(sources)} sources but {len(target_prefixes)} target prefixes")
-        results: list[list[str]] = [[] for _ in sources]
         # decoder prompts of one generate call must have one length (no left padding in a decoder)
-        by_prefix: dict[int, list[int]] = {}
-        for i, prefix in enumerate(target_prefixes):
-            by_prefix.setdefault(len(prefix), []).append(i)
-        for indices in by_prefix.values():
-            for start in range(0, len(indices), options.batch_size):
-                chunk = indices[start : start + options.batch_size]
-                outputs = self._generate(
-                    [sources[i] for i in chunk], [target_prefixes[i] for i in chunk], options
-                )
-                for i, output in zip(chunk, outputs, strict=True):
-                    results[i] = output
-        return results
+        return decode_in_prefix_batches(
+            sources, target_prefixes, options.batch_size,
+            lambda batch, prefixes: self._generate(batch, prefixes, options),
+        )  # fmt: skip
 
     def _generate(
         self, sources: Sequence[list[str]], prefixes: Sequence[list[str]], options: DecodeOptions
