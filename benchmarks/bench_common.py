@@ -17,7 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -85,6 +85,18 @@ S = TypeVar("S", bound=QuickSettings)
 def quick_tokenizer() -> str:
     """Return a tokenizer path in a fresh temp folder of its own (`main` deletes it after a quick run)."""
     return str(Path(tempfile.mkdtemp(prefix="xling-bench-tok-")) / "tokenizer")
+
+
+def has_tokenizer(folder: Path, languages: Iterable[str]) -> bool:
+    """Return whether `folder` holds a tokenizer; exit naming the languages it has no token for."""
+    from xling.tokenization.vocabulary import tokenizer_languages
+
+    if not (folder / "tokenizer.json").is_file():
+        return False
+    missing = sorted(set(languages) - set(tokenizer_languages(folder)))
+    if missing:
+        sys.exit(f"{folder} has no language token for {', '.join(missing)}: delete it or pass --tokenizer")
+    return True
 
 
 def bench_main(

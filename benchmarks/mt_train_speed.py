@@ -38,7 +38,6 @@ import argparse
 import math
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -54,6 +53,7 @@ from bench_common import (  # noqa: E402
     TRAINER_QUIET,
     RunFigures,
     bench_main,
+    has_tokenizer,
     log,
     make_step_clock,
     print_wide,
@@ -190,15 +190,10 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
 def ensure_tokenizer(settings: BenchSettings) -> Path:
     """Return the tokenizer folder, trained on the benchmark languages (John held out) if it is absent."""
     from xling.data.sources import TextSources
-    from xling.tokenization.vocabulary import VocabConfig, tokenizer_languages, train_vocabulary
+    from xling.tokenization.vocabulary import VocabConfig, train_vocabulary
 
     folder = Path(settings.tokenizer)
-    if (folder / "tokenizer.json").is_file():
-        missing = sorted(set(settings.languages) - set(tokenizer_languages(folder)))
-        if missing:
-            sys.exit(
-                f"{folder} has no language token for {', '.join(missing)}: delete it or pass --tokenizer"
-            )
+    if has_tokenizer(folder, settings.languages):
         return folder
     sources = TextSources.from_options(
         settings.corpus, list(settings.languages), [], list(settings.heldout_prefixes)

@@ -45,6 +45,7 @@ from bench_common import (  # noqa: E402
     TRAINER_QUIET,
     RunFigures,
     bench_main,
+    has_tokenizer,
     log,
     make_step_clock,
     print_wide,
@@ -171,15 +172,10 @@ def capped(factory: Callable[[], Iterator[str]], cap: int) -> Callable[[], Itera
 
 def ensure_tokenizer(settings: BenchSettings, sources) -> Path:
     """Return the tokenizer folder, training it on the benchmark languages' verses if it is not there."""
-    from xling.tokenization.vocabulary import VocabConfig, tokenizer_languages, train_vocabulary
+    from xling.tokenization.vocabulary import VocabConfig, train_vocabulary
 
     folder = Path(settings.tokenizer)
-    if (folder / "tokenizer.json").is_file():
-        missing = sorted(set(settings.languages) - set(tokenizer_languages(folder)))
-        if missing:
-            sys.exit(
-                f"{folder} has no language token for {', '.join(missing)}: delete it or pass --tokenizer"
-            )
+    if has_tokenizer(folder, settings.languages):
         return folder
     cap = settings.tokenizer_verses_per_language
     factories = {lang: capped(f, cap) for lang, f in sources.text_factories().items()}
