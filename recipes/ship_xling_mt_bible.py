@@ -179,7 +179,7 @@ OPUS-MT checkpoints you have with `Translator.from_pretrained(folder)`.
 ## Scores (the shipped int8 model, beam {args.beam}, sacrebleu)
 chrF++ signature: `{signature.get("chrf++", "")}`; BLEU: `{signature.get("bleu", "")}`.
 
-Held-out John, every verse (`xling eval mt --model xling-mt-bible --testset bible --directions {",".join(BIBLE_MAIN)}`):
+Held-out John, {"every verse" if not args.john_sentences else f"first {args.john_sentences} verses"} (`xling eval mt --model xling-mt-bible --testset bible --directions {",".join(BIBLE_MAIN)}{f" --max-sentences {args.john_sentences}" if args.john_sentences else ""}`):
 
 | direction | verses | BLEU | chrF++ | via eng (chrF++) |
 |---|---|---|---|---|
