@@ -35,15 +35,14 @@ def hf_folder_from_checkpoint(checkpoint: Path, recipe: str, folder: Path) -> Pa
     from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer
     from xling.training.checkpoint import load_checkpoint, read_trainer_state
     from xling.translation.objective import Seq2SeqObjective
-    from xling.translation.train import MTTrainConfig, build_model
+    from xling.translation.train import MTTrainConfig, build_model, set_generation_defaults
 
     config = load_config(MTTrainConfig, recipe, section="mt")
     tokenizer = load_tokenizer(config.tokenizer)
     objective = Seq2SeqObjective(build_model(config, tokenizer))
     load_checkpoint(checkpoint, objective)
     model = objective.model
-    model.generation_config.max_length = 256
-    model.generation_config.decoder_start_token_id = tokenizer.eos_token_id
+    set_generation_defaults(model, tokenizer.eos_token_id)
     model.save_pretrained(folder)
     save_tokenizer(tokenizer, folder)
     languages = sorted(config.data.languages)

@@ -336,16 +336,21 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     return MTTrainResult(output, result, evaluation, model, data.format.family)
 
 
+def set_generation_defaults(model, decoder_start: int) -> None:
+    """Return nothing; set the saved generation config's decoder start and a real output length limit."""
+    generation = model.generation_config
+    # without this, transformers' generate stops at 20 tokens (its default max_length)
+    if not generation.max_length or generation.max_length <= 20:
+        generation.max_length = 256
+    generation.decoder_start_token_id = decoder_start
+
+
 def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig, data: ParallelData,
                            result: TrainResult, evaluation: dict[str, Any], tokenizer_path: str) -> None:  # fmt: skip
     """Write the Hugging Face folder (config.json, model.safetensors, generation config, the family's
     tokenizer) and xling.json (the family, so `xling.Translator` applies its conventions)."""
     family = data.format.family
-    generation = model.generation_config
-    # without this, transformers' generate stops at 20 tokens (its default max_length)
-    if not generation.max_length or generation.max_length <= 20:
-        generation.max_length = 256
-    generation.decoder_start_token_id = data.format.decoder_start
+    set_generation_defaults(model, data.format.decoder_start)
     model.save_pretrained(output)
     meta: dict[str, Any] = {"kind": "translation", "family": family}
     if family == "xling":
