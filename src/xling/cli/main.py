@@ -15,6 +15,7 @@ from xling.cli import (
     embed,
     evaluate,
     index,
+    langid,
     mine,
     mt,
     pretrain,
@@ -68,6 +69,8 @@ app.add_typer(tagger.app, name="tagger")
 app.command()(tagger.tag)
 app.command()(translate.translate)
 app.add_typer(mt.app, name="mt")
+app.command()(langid.detect)
+app.add_typer(langid.app, name="langid")
 
 
 def main() -> None:

@@ -1,0 +1,106 @@
+"""`xling detect` (which language is this text in) and `xling langid train` (a detector from corpora)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xling.cli.common import JsonOut, Recipe, Sets, console, write_json
+
+app = typer.Typer(help="Language identification: train a detector.", no_args_is_help=True)
+
+
+def detect(
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to identify (or --input FILE).")] = None,
+    input: Annotated[Path | None, typer.Option("--input", help="Text file, one text per line.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write `label<TAB>probability` per input line here.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Detector folder or shipped name (default: xling-langid).")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="Candidates per text.")] = 1,
+    threshold: Annotated[
+        float | None, typer.Option(help="Below this probability the answer is `und` (default: the model's).")
+    ] = None,
+    spans: Annotated[bool, typer.Option("--spans", help="Cut each text into language spans.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per text.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Texts per batch (--input).")] = 1024,
+) -> None:
+    """Print the language of each TEXT (ISO 639-3, with a script where the language has several)."""
+    from xling.errors import ConfigError
+    from xling.langid import DEFAULT_IDENTIFIER, LanguageIdentifier, language_spans
+    from xling.langid.files import detect_file
+
+    if bool(texts) == (input is not None):
+        raise ConfigError("give TEXT arguments or --input FILE (one of the two)")
+    if output is not None and input is None:
+        raise ConfigError("--output goes with --input")
+    identifier = LanguageIdentifier.from_pretrained(model or DEFAULT_IDENTIFIER)
+    if input is not None:
+        report = detect_file(identifier, input, output, k=k, threshold=threshold, batch_size=batch_size,
+                             progress=output is not None)  # fmt: skip
+        if output is not None:
+            console.print(f"[green]{report.lines:,} lines written to {output}[/] "
+                          f"({report.lines / max(report.seconds, 1e-9):,.0f} texts/s)")  # fmt: skip
+        else:
+            for line in report.rows:
+                typer.echo(line)
+        return
+    for text in texts or []:
+        if spans:
+            found = language_spans(identifier, text)
+            if as_json:
+                typer.echo(json.dumps([span.to_dict() for span in found], ensure_ascii=False))
+            else:
+                typer.echo("  ".join(f"[{span.label}] {span.text}" for span in found))
+            continue
+        top = identifier.predict([text], k=k, threshold=threshold)[0]
+        if as_json:
+            typer.echo(
+                json.dumps({"text": text, "predictions": [p.to_dict() for p in top]}, ensure_ascii=False)
+            )
+        else:
+            typer.echo("\t".join(f"{p.label}\t{p.probability:.3f}" for p in top))
+
+
+@app.command("train")
+def train(
+    output: Annotated[str | None, typer.Option(help="Folder to save the detector to.")] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", help="Data root (default $XLING_DATA, ../shared/data).")
+    ] = None,
+    corpora: Annotated[
+        list[str] | None, typer.Option("--corpus", help="bible, udhr, umsab, ud, sample (repeatable).")
+    ] = None,
+    tsv: Annotated[
+        list[str] | None, typer.Option("--tsv", help="A `language<TAB>text` file (repeatable).")
+    ] = None,
+    languages: Annotated[
+        list[str] | None, typer.Option("--lang", help="Learn only this language (repeatable).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Passes over the examples.")] = None,
+    recipe: Recipe = None,
+    set_: Sets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Train a language detector on the named corpora and your own `lang<TAB>text` files."""
+    from xling.config import config_to_dict, load_config
+    from xling.langid.train import LangidTrainConfig, train_identifier
+
+    config = load_config(LangidTrainConfig, recipe, set_ or [], section="langid", output=output, epochs=epochs,
+                         data={"data": data, "corpora": corpora, "tsv": tsv, "languages": languages})  # fmt: skip
+    result = train_identifier(config, progress=True)
+    console.print(f"[green]{result.labels} labels learned from {result.train_examples:,} examples, saved to "
+                  f"{result.output}[/] in {result.seconds:,.0f} s")  # fmt: skip
+    console.print(f"  held-out macro accuracy: {result.dev_accuracy:.2%} (lines), "
+                  f"{result.dev_short_accuracy:.2%} (1-3 words)")  # fmt: skip
+    weakest = sorted(result.per_label.items(), key=lambda item: item[1])[:8]
+    console.print("  weakest: " + ", ".join(f"{label} {value:.0%}" for label, value in weakest))
+    write_json(json_path, {"output": str(result.output), "labels": result.labels,
+                           "train_examples": result.train_examples, "dev_macro_accuracy": result.dev_accuracy,
+                           "dev_short_macro_accuracy": result.dev_short_accuracy, "seconds": result.seconds,
+                           "dev_accuracy": result.per_label, "config": config_to_dict(config)})  # fmt: skip

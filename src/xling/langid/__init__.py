@@ -1,0 +1,31 @@
+"""Language identification: `LanguageIdentifier` (hashed character n-grams and words, one softmax layer),
+trained by `xling langid train` on any mix of corpora, used by `xling detect`, `--src auto` and search."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from xling.langid.labels import UNDETERMINED, Label, label_matches, parse_label
+from xling.langid.model import DEFAULT_IDENTIFIER, LanguageIdentifier, Prediction
+from xling.langid.spans import Span, language_spans
+
+__all__ = [
+    "DEFAULT_IDENTIFIER", "UNDETERMINED", "Label", "LanguageIdentifier", "Prediction", "Span", "detect",
+    "label_matches", "language_spans", "load_identifier", "parse_label",
+]  # fmt: skip
+
+
+@lru_cache(maxsize=4)
+def load_identifier(name_or_path: str = DEFAULT_IDENTIFIER) -> LanguageIdentifier:
+    """Return the identifier in a folder or shipped under a name, loaded once per process."""
+    return LanguageIdentifier.from_pretrained(name_or_path)
+
+
+def detect(text: str | list[str], k: int = 1, model: str = DEFAULT_IDENTIFIER):
+    """Return the language of a text (a `Prediction`), or a list of them for a list of texts; with k > 1,
+    the top-k `Prediction`s of each text instead."""
+    identifier = load_identifier(model)
+    texts = [text] if isinstance(text, str) else list(text)
+    predictions = identifier.predict(texts, k=k)
+    picked = [top if k > 1 else top[0] for top in predictions]
+    return picked[0] if isinstance(text, str) else picked

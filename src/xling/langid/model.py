@@ -1,0 +1,180 @@
+"""`LanguageIdentifier`: a fastText-style linear classifier over hashed character n-grams and words (the mean
+of the features' vectors, then one softmax layer), saved as `config.json` + `model.safetensors`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from xling.artifacts import write_metadata
+from xling.atomic import atomic_folder, write_json_atomically
+from xling.errors import DataError, XlingError
+from xling.langid.features import FeatureConfig, Featurizer
+from xling.langid.labels import UNDETERMINED, label_matches, parse_label
+from xling.langid.normalize import normalize_text
+
+__all__ = ["DEFAULT_IDENTIFIER", "LanguageIdentifier", "Prediction"]
+
+DEFAULT_IDENTIFIER = "xling-langid"
+MODEL_TYPE = "xling-langid"
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One candidate language for a text."""
+
+    label: str
+    """`deu`, `srp_Cyrl` (a script where the model knows the language in several), or `und`."""
+    probability: float
+    """The model's probability for this label (0 for `und` on text with no letters)."""
+
+    @property
+    def language(self) -> str:
+        """The ISO 639-3 language of the label (`srp` for `srp_Cyrl`)."""
+        return self.label.split("_", 1)[0]
+
+    @property
+    def script(self) -> str | None:
+        """The ISO 15924 script of the label, where it has one."""
+        parts = self.label.split("_", 1)
+        return parts[1] if len(parts) == 2 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"language": self.label, "probability": round(self.probability, 6)}
+
+
+@dataclass
+class LanguageIdentifier:
+    """Language identification: `predict(texts)` gives each text its most likely languages."""
+
+    labels: tuple[str, ...]
+    """The labels the model can give, in output order."""
+    embeddings: np.ndarray
+    """(buckets, dim) float32: a vector per hashed feature."""
+    weight: np.ndarray
+    """(dim, labels) float32 softmax layer."""
+    bias: np.ndarray
+    """(labels,) float32."""
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    threshold: float = 0.0
+    """Below this top probability the answer is `und`."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """What the model card says: sources, languages covered, dev accuracy."""
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        self._featurizer = Featurizer(self.features)
+        self._index = {label: i for i, label in enumerate(self.labels)}
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """The ISO 639-3 languages the model knows (labels without their scripts)."""
+        return frozenset(label.split("_", 1)[0] for label in self.labels)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of the weights as saved (float16 embeddings, float32 output layer)."""
+        return self.embeddings.size * 2 + (self.weight.size + self.bias.size) * 4
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Return (probabilities (n, labels), has_letters (n,)) for raw texts."""
+        normalised = [normalize_text(text) for text in texts]
+        has_letters = np.array([bool(text) for text in normalised], dtype=bool)
+        logits = self._featurizer.transform(normalised) @ self.embeddings @ self.weight + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return probabilities, has_letters
+
+    def predict(self, texts: Sequence[str], k: int = 1, threshold: float | None = None,
+                languages: Iterable[str] | None = None) -> list[list[Prediction]]:  # fmt: skip
+        """Return the top-`k` labels of each text, most likely first; `[und]` for a text with no letters or a
+        top probability under `threshold` (default: the model's). `languages` restricts the answer to those
+        codes (any form: `zh`, `cmn`, `srp-Latn`)."""
+        threshold = self.threshold if threshold is None else threshold
+        probabilities, has_letters = self.probabilities(texts)
+        if languages is not None:
+            probabilities = self._restrict(probabilities, languages)
+        k = max(1, min(k, len(self.labels)))
+        top = np.argsort(-probabilities, axis=1)[:, :k]
+        results: list[list[Prediction]] = []
+        for row, letters, best in zip(probabilities, has_letters, top, strict=True):
+            if not letters:
+                results.append([Prediction(UNDETERMINED, 0.0)])
+            elif row[best[0]] < threshold:
+                results.append([Prediction(UNDETERMINED, float(1.0 - row[best[0]]))])
+            else:
+                results.append([Prediction(self.labels[i], float(row[i])) for i in best])
+        return results
+
+    def detect(self, text: str, threshold: float | None = None) -> Prediction:
+        """Return the most likely label of one text (`und` when it cannot tell)."""
+        return self.predict([text], threshold=threshold)[0][0]
+
+    def _restrict(self, probabilities: np.ndarray, languages: Iterable[str]) -> np.ndarray:
+        """Return probabilities renormalised over the labels that match one of `languages`."""
+        wanted = [parse_label(code, where="languages") for code in languages]
+        mask = np.array([any(label_matches(label, code) for code in wanted) for label in self.labels])
+        if not mask.any():
+            raise XlingError(f"languages: none of {', '.join(map(str, wanted))} is known to this detector")
+        restricted = probabilities * mask
+        return restricted / np.maximum(restricted.sum(axis=1, keepdims=True), 1e-12)
+
+    def save_pretrained(self, folder: str | Path, *, overwrite: bool = True) -> Path:
+        """Return `folder` after writing config.json, model.safetensors and xling.json into it atomically."""
+        folder = Path(folder)
+        with atomic_folder(folder, overwrite=overwrite, what="language identifier") as staging:
+            save_file({"embeddings": self.embeddings.astype(np.float16), "weight": self.weight.astype(np.float32),
+                       "bias": self.bias.astype(np.float32)}, str(staging / WEIGHTS_FILE))  # fmt: skip
+            write_json_atomically(staging / CONFIG_FILE, {
+                "model_type": MODEL_TYPE, "labels": list(self.labels), "features": self.features.to_dict(),
+                "threshold": self.threshold, "dim": int(self.embeddings.shape[1]), **self.info,
+            })  # fmt: skip
+            write_metadata(staging, {"kind": "language-identifier", "labels": len(self.labels)})
+        self.path = folder
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path = DEFAULT_IDENTIFIER) -> LanguageIdentifier:
+        """Return the identifier saved in a folder, or a shipped one by name (`xling-langid`)."""
+        folder = resolve_identifier(name_or_path)
+        config_path = folder / CONFIG_FILE
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError as error:
+            raise DataError("no config.json: not a language identifier folder", folder) from error
+        except json.JSONDecodeError as error:
+            raise DataError(f"not valid JSON ({error.msg})", config_path, error.lineno) from error
+        if config.get("model_type") != MODEL_TYPE:
+            raise DataError(f"model_type is {config.get('model_type')!r}, not {MODEL_TYPE!r}", config_path)
+        tensors = load_file(str(folder / WEIGHTS_FILE))
+        info = {key: value for key, value in config.items()
+                if key not in {"model_type", "labels", "features", "threshold", "dim"}}  # fmt: skip
+        return cls(labels=tuple(config["labels"]), embeddings=tensors["embeddings"].astype(np.float32),
+                   weight=tensors["weight"], bias=tensors["bias"], features=FeatureConfig(**config["features"]),
+                   threshold=float(config.get("threshold", 0.0)), info=info, path=folder)  # fmt: skip
+
+
+def resolve_identifier(name_or_path: str | Path) -> Path:
+    """Return the folder of an identifier given as a path or a shipped name (searched as encoders are)."""
+    from xling.embeddings.encoder import model_roots
+
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    roots = model_roots()
+    for root in roots:
+        if (root / str(name_or_path)).is_dir():
+            return root / str(name_or_path)
+    where = ", ".join(str(root) for root in roots)
+    raise XlingError(
+        f"{name_or_path}: no such language identifier folder, nor a shipped name (looked in {where})"
+    )

@@ -1,0 +1,172 @@
+"""Training text for language identification, read from the corpora xling knows: the Bible (60 languages),
+the UDHR (388 varieties), UMSAB tweets, UD treebanks, the bundled sample and a user's `lang<TAB>text` files.
+Each gives `Source`s: texts of one language, with the script when the file name says it."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from xling.data.languages import language_code_of, same_language
+from xling.data.readers import decoded_lines, line_text, require_file
+from xling.errors import DataError, LanguageCodeError
+from xling.langid.labels import Label, parse_label
+
+__all__ = [
+    "Source",
+    "count_texts",
+    "read_bible",
+    "read_labelled_tsv",
+    "read_sample",
+    "read_udhr",
+    "read_ud",
+    "read_umsab",
+]
+
+logger = logging.getLogger(__name__)
+
+# UDHR file names that are not ISO 639-3 (upstream naming); the declaration in Standard Malay is `mly`.
+_UDHR_ALIASES = {"mly": "zsm"}
+_UD_SPLITS = ("train", "dev")  # never test: the benchmark scores UD test sentences
+
+
+@dataclass(frozen=True)
+class Source:
+    """Texts in one language from one file."""
+
+    label: Label
+    """Language, and script when the file name gives it (`srp_cyrl`)."""
+    texts: tuple[str, ...]
+    origin: str
+    """Where the texts came from (a file), for the model card and errors."""
+
+
+def _nonblank_lines(path: Path) -> tuple[str, ...]:
+    """Return the stripped non-blank lines of a text file (plain or .gz); none for an empty file."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        if not handle.read(1):
+            return ()
+    return tuple(text for line in decoded_lines(path, None) if (text := line_text(line, path).strip()))
+
+
+def _matches(label: Label, languages: frozenset[str] | None) -> bool:
+    """Return whether a source's label is among the wanted languages (macrolanguage aware: `ara` keeps `arb`)."""
+    return languages is None or any(same_language(label.language, language) for language in languages)
+
+
+def read_bible(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
+    """Return a Source per `<iso639-3>.tsv.gz` file of a Bible folder (`verse_id<TAB>text` lines)."""
+    for path in sorted(Path(folder).glob("*.tsv.gz")):
+        label = parse_label(path.name.removesuffix(".tsv.gz"), where=str(path))
+        if not _matches(label, languages):
+            continue
+        texts = []
+        for line in decoded_lines(path, None):
+            verse = line_text(line, path).split("\t", 1)
+            if len(verse) == 2 and verse[1].strip():
+                texts.append(verse[1].strip())
+        yield Source(label, tuple(texts), str(path))
+
+
+def udhr_label(stem: str) -> Label | None:
+    """Return the label of a UDHR file name (`srp_cyrl` -> srp_Cyrl, `por_BR` -> por); None for the unnamed
+    numbered files and codes no ISO table knows."""
+    code, *rest = stem.split("_")
+    code = _UDHR_ALIASES.get(code, code)
+    try:
+        return parse_label("_".join([code, *rest]))
+    except LanguageCodeError:
+        return None
+
+
+def read_udhr(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
+    """Return a Source per `<code>.txt.gz` file of a UDHR folder (one paragraph a line)."""
+    for path in sorted(Path(folder).glob("*.txt.gz")):
+        label = udhr_label(path.name.removesuffix(".txt.gz"))
+        if label is None:
+            logger.info("%s: skipped (no ISO 639-3 code in the file name)", path)
+            continue
+        if not _matches(label, languages):
+            continue
+        if texts := _nonblank_lines(path):
+            yield Source(label, texts, str(path))
+
+
+def read_umsab(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
+    """Return a Source per language folder of the UMSAB layout (`<language>/train_text.txt`); train only."""
+    for path in sorted(Path(folder).glob("*/train_text.txt")):
+        code = language_code_of(path.parent.name)
+        if code is None:
+            raise DataError(
+                f"folder {path.parent.name!r} names no language (expected e.g. 'german')", path.parent
+            )
+        label = parse_label(code)
+        if _matches(label, languages):
+            yield Source(label, _nonblank_lines(path), str(path))
+
+
+_UD_NAME = re.compile(r"^(?P<code>[a-z]{2,3})_\w+-ud-(?P<split>\w+)\.conllu(\.gz)?$")
+
+
+def read_ud(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
+    """Return a Source per UD treebank file of the train and dev splits: the `# text = ` sentence lines."""
+    for path in sorted(Path(folder).glob("*/*.conllu*")):
+        match = _UD_NAME.match(path.name)
+        if match is None or match.group("split") not in _UD_SPLITS:
+            continue
+        label = parse_label(match.group("code"), where=str(path))
+        if not _matches(label, languages):
+            continue
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            texts = tuple(line[len("# text = ") :].strip() for line in handle if line.startswith("# text = "))
+        yield Source(label, texts, str(path))
+
+
+def read_sample(languages: frozenset[str] | None = None) -> Iterator[Source]:
+    """Return a Source per language of the bundled sample (parallel sentences and sentiment reviews)."""
+    root = Path(__file__).resolve().parent.parent / "data" / "samples"
+    for path in sorted(root.glob("*/*.tsv")):
+        label = parse_label(path.stem, where=str(path))
+        if _matches(label, languages):
+            texts = [
+                line.split("\t", 1)[-1].strip() for line in path.read_text(encoding="utf-8").splitlines()
+            ]
+            yield Source(label, tuple(text for text in texts if text), str(path))
+
+
+def read_labelled_tsv(path: str | Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
+    """Return a Source per language of a `lang<TAB>text` file (any code form: `de`, `deu`, `sr-Latn`).
+
+    Raises DataError naming the file and line of a line without a tab or with an unknown language code.
+    """
+    path = require_file(path)
+    by_label: dict[Label, list[str]] = {}
+    for line in decoded_lines(path, None):
+        text = line_text(line, path)
+        if not text.strip():
+            continue
+        if "\t" not in text:
+            raise DataError("expected `language<TAB>text` (no tab in this line)", path, line.number)
+        code, sentence = text.split("\t", 1)
+        try:
+            label = parse_label(code)
+        except LanguageCodeError:
+            raise DataError(f"unknown language code {code.strip()!r} (expected e.g. de, deu, sr-Latn)",
+                            path, line.number) from None  # fmt: skip
+        if sentence.strip() and _matches(label, languages):
+            by_label.setdefault(label, []).append(sentence.strip())
+    if not by_label:
+        raise DataError("no `language<TAB>text` line with text", path)
+    for label, texts in by_label.items():
+        yield Source(label, tuple(texts), str(path))
+
+
+def count_texts(sources: Iterable[Source]) -> int:
+    """Return the number of texts in `sources`."""
+    return sum(len(source.texts) for source in sources)

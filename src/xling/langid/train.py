@@ -1,0 +1,366 @@
+"""`xling langid train`: a language identifier from any mix of corpora, with close languages and languages
+with little text learned alike (per-language caps, up-sampling with fresh crops, short crops for short text)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from xling.data.languages import MACROLANGUAGES
+from xling.data.root import data_root
+from xling.errors import ConfigError, DataError
+from xling.langid.features import FeatureConfig, Featurizer
+from xling.langid.labels import Label, parse_label
+from xling.langid.model import LanguageIdentifier
+from xling.langid.normalize import normalize_text
+from xling.langid.scripts import dominant_script
+from xling.langid.sources import (
+    Source,
+    read_bible,
+    read_labelled_tsv,
+    read_sample,
+    read_ud,
+    read_udhr,
+    read_umsab,
+)
+
+__all__ = ["LangidDataConfig", "LangidTrainConfig", "LangidTrainResult", "assign_labels", "train_identifier"]
+
+logger = logging.getLogger(__name__)
+
+CORPORA = ("bible", "udhr", "umsab", "ud", "sample")
+_CORPUS_FOLDERS = {"bible": "bible", "udhr": "udhr", "umsab": "sentiment/umsab", "ud": "ud"}
+_READERS: dict[str, Callable[..., Iterable[Source]]] = {
+    "bible": read_bible, "udhr": read_udhr, "umsab": read_umsab, "ud": read_ud,
+}  # fmt: skip
+
+
+@dataclass
+class LangidDataConfig:
+    """What the identifier learns from, and how much of it."""
+
+    corpora: list[str] = field(default_factory=lambda: ["bible", "udhr", "umsab", "ud", "sample"])
+    """Named corpora under the data root: bible, udhr, umsab (train split), ud (train and dev), sample (the
+    bundled sentences). Test splits are never read."""
+    data: str = ""
+    """Data root holding the named corpora ("": --data / $XLING_DATA / ../shared/data)."""
+    tsv: list[str] = field(default_factory=list)
+    """Extra `language<TAB>text` files (any code form: de, deu, sr-Latn)."""
+    languages: list[str] = field(default_factory=list)
+    """Learn only these languages (empty: every language the sources hold)."""
+    max_units_per_label: int = 6000
+    """Cap on training texts per label (after long lines are cut into chunks): keeps the Bible's 31k verses
+    per language from drowning the UDHR's 200 lines."""
+    min_examples_per_label: int = 2400
+    """Labels with fewer examples are up-sampled to this many with fresh random crops of their texts."""
+    dev_fraction: float = 0.05
+    """Share of each label's lines held out to measure accuracy (at most dev_max lines)."""
+    dev_max: int = 300
+    """Most dev lines per label."""
+    chunk_words: int = 24
+    """Long lines (UDHR paragraphs) are cut into chunks of at most this many words."""
+
+
+@dataclass
+class LangidTrainConfig:
+    """`xling langid train`: data, features, model size and optimisation."""
+
+    output: str = "runs/langid"
+    """Folder the identifier is saved to (written atomically)."""
+    data: LangidDataConfig = field(default_factory=LangidDataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    dim: int = 64
+    """Size of each feature's vector (the model is buckets x dim + dim x labels)."""
+    epochs: int = 4
+    """Passes over the training examples."""
+    batch_size: int = 128
+    """Examples per step."""
+    lr: float = 0.01
+    """Adam learning rate, decayed linearly to zero."""
+    threshold: float = 0.0
+    """Saved default: below this top probability, predict `und`."""
+    seed: int = 0
+    """Seed of sampling, crops and initialisation."""
+    threads: int = 2
+    """CPU threads for training."""
+
+
+@dataclass
+class LangidTrainResult:
+    """What a training run gives back."""
+
+    identifier: LanguageIdentifier
+    output: Path
+    labels: int
+    train_examples: int
+    dev_accuracy: float
+    """Macro accuracy over labels on held-out lines (whole chunks)."""
+    dev_short_accuracy: float
+    """Macro accuracy on 1-3 word crops of the held-out lines."""
+    seconds: float
+    per_label: dict[str, float] = field(default_factory=dict)
+
+
+# --- sources and labels ------------------------------------------------------------------------------
+
+
+def collect_sources(config: LangidDataConfig) -> list[Source]:
+    """Return every Source the config names; raises ConfigError for an unknown corpus, DataError for files."""
+    unknown = sorted(set(config.corpora) - set(CORPORA))
+    if unknown:
+        raise ConfigError(f"data.corpora: unknown {', '.join(unknown)} (known: {', '.join(CORPORA)})")
+    languages = (
+        frozenset(parse_label(code, where="data.languages").language for code in config.languages) or None
+    )
+    sources: list[Source] = []
+    root = data_root(config.data or None)
+    for corpus in config.corpora:
+        if corpus == "sample":
+            sources.extend(read_sample(languages))
+            continue
+        folder = root.path / _CORPUS_FOLDERS[corpus]
+        if not folder.is_dir():
+            raise DataError(f"no {corpus} corpus here; {root.describe()} (drop it from data.corpora, or point "
+                            "--data at the data folder)", folder)  # fmt: skip
+        sources.extend(_READERS[corpus](folder, languages))
+    for path in config.tsv:
+        sources.extend(read_labelled_tsv(path, languages))
+    if not sources:
+        raise DataError("no training text: the corpora and files hold none of data.languages", root.path)
+    return sources
+
+
+def _char_profile(texts: Sequence[str]) -> Counter[str]:
+    return Counter(char for text in texts[:3000] for char in text if not char.isspace())
+
+
+def _cosine(a: Counter[str], b: Counter[str]) -> float:
+    dot = sum(count * b[char] for char, count in a.items() if char in b)
+    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
+    return dot / norm if norm else 0.0
+
+
+def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
+    """Return the sources grouped by the label the model will learn.
+
+    A macrolanguage code is merged into its one individual language present (UMSAB's `ara` into UDHR's
+    `arb`, UD's `zho` into `cmn`). A language gets a script suffix when its texts come in several scripts
+    (`srp_Cyrl`, `srp_Latn`); a source without a script in its name takes the script of its letters, or, when
+    other sources of the language name scripts the letters cannot tell apart (Han: `cmn_Hans`, `cmn_Hant`),
+    the script of the named source whose characters it shares most.
+    """
+    present = {source.label.language for source in sources}
+    merge = {}
+    for macro, members in MACROLANGUAGES.items():
+        inside = members & present
+        if macro in present and len(inside) == 1:
+            merge[macro] = next(iter(inside))
+    by_language: dict[str, list[Source]] = defaultdict(list)
+    for source in sources:
+        language = merge.get(source.label.language, source.label.language)
+        by_language[language].append(source)
+    grouped: dict[str, list[Source]] = defaultdict(list)
+    for language, group in by_language.items():
+        letters = {id(source): dominant_script(source.texts[:500]) for source in group}
+        named = [source for source in group if source.label.script]
+        scripts = {}
+        for source in group:
+            if source.label.script:
+                scripts[id(source)] = source.label.script
+                continue
+            rivals = [other for other in named if letters[id(other)] == letters[id(source)]]
+            if rivals:
+                profile = _char_profile(source.texts)
+                best = max(rivals, key=lambda other: _cosine(profile, _char_profile(other.texts)))
+                scripts[id(source)] = best.label.script
+            else:
+                scripts[id(source)] = letters[id(source)]
+        several = len({script for script in scripts.values() if script}) > 1
+        for source in group:
+            script = scripts[id(source)] if several else None
+            grouped[str(Label(language, script))].append(source)
+    return dict(sorted(grouped.items()))
+
+
+# --- examples ----------------------------------------------------------------------------------------
+
+
+def _chunks(text: str, chunk_words: int) -> list[str]:
+    """Return `text` cut into chunks of at most `chunk_words` words (or 2 x chunk_words characters when the
+    script writes no spaces)."""
+    words = text.split()
+    if len(words) >= 3 or len(text) <= 2 * chunk_words:
+        return [" ".join(words[i : i + chunk_words]) for i in range(0, len(words), chunk_words)]
+    size = 2 * chunk_words
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _crop(text: str, rng: random.Random, short: bool) -> str:
+    """Return a random window of `text`: 1-3 words when `short`, else 4-10 (characters when it has no spaces)."""
+    words = text.split()
+    low, high = (1, 3) if short else (4, 10)
+    if len(words) < 3:  # unspaced scripts: a word is 1-3 characters
+        low, high = (1, 6) if short else (6, 20)
+        words = list(text.replace(" ", ""))
+        joiner = ""
+    else:
+        joiner = " "
+    length = min(len(words), rng.randint(low, high))
+    start = rng.randint(0, len(words) - length)
+    return joiner.join(words[start : start + length])
+
+
+@dataclass
+class Examples:
+    """Normalised texts and their label ids."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+
+    def add(self, text: str, label: int) -> None:
+        normalised = normalize_text(text)
+        if normalised:
+            self.texts.append(normalised)
+            self.labels.append(label)
+
+
+def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, seed: int
+                   ) -> tuple[Examples, Examples, Examples]:  # fmt: skip
+    """Return (train, dev, dev_short) examples: whole chunks plus crops for training; held-out lines' chunks
+    and their 1-3 word crops for dev."""
+    rng = random.Random(seed)
+    train, dev, dev_short = Examples(), Examples(), Examples()
+    for label_id, (label, group) in enumerate(grouped.items()):
+        lines = list(dict.fromkeys(text for source in group for text in source.texts))
+        rng.shuffle(lines)
+        held = min(config.dev_max, int(len(lines) * config.dev_fraction)) if len(lines) >= 20 else 0
+        for line in lines[:held]:
+            for chunk in _chunks(line, config.chunk_words):
+                dev.add(chunk, label_id)
+                dev_short.add(_crop(chunk, rng, short=True), label_id)
+        units = [chunk for line in lines[held:] for chunk in _chunks(line, config.chunk_words)]
+        rng.shuffle(units)
+        units = units[: config.max_units_per_label]
+        if not units:
+            raise DataError(
+                f"label {label}: no training text left after holding out dev lines", group[0].origin
+            )
+        count = 0
+        for unit in units:
+            train.add(unit, label_id)
+            train.add(_crop(unit, rng, short=rng.random() < 0.5), label_id)
+            count += 2
+        while count < config.min_examples_per_label:
+            train.add(_crop(rng.choice(units), rng, short=rng.random() < 0.5), label_id)
+            count += 1
+    return train, dev, dev_short
+
+
+# --- training ----------------------------------------------------------------------------------------
+
+
+def _batch_tensors(matrix: sp.csr_matrix, rows: np.ndarray):
+    """Return (indices, offsets, weights) of CSR rows, as EmbeddingBag takes them."""
+    import torch
+
+    block = matrix[rows]
+    return (torch.from_numpy(block.indices.astype(np.int64)), torch.from_numpy(block.indptr[:-1].astype(np.int64)),
+            torch.from_numpy(block.data))  # fmt: skip
+
+
+def macro_accuracy(identifier: LanguageIdentifier, examples: Examples) -> tuple[float, dict[str, float]]:
+    """Return (macro accuracy over labels, accuracy per label) of `identifier` on examples."""
+    if not examples.texts:
+        return float("nan"), {}
+    probabilities, _ = identifier.probabilities(examples.texts)
+    predicted = probabilities.argmax(axis=1)
+    correct: dict[int, list[bool]] = defaultdict(list)
+    for guess, gold in zip(predicted, examples.labels, strict=True):
+        correct[gold].append(bool(guess == gold))
+    per_label = {identifier.labels[gold]: float(np.mean(hits)) for gold, hits in correct.items()}
+    return float(np.mean(list(per_label.values()))), per_label
+
+
+def train_identifier(config: LangidTrainConfig, progress: bool = False) -> LangidTrainResult:
+    """Return the trained identifier (saved to `config.output`) and its dev accuracy."""
+    import torch
+
+    start = time.perf_counter()
+    torch.manual_seed(config.seed)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    grouped = assign_labels(collect_sources(config.data))
+    labels = tuple(grouped)
+    train, dev, dev_short = build_examples(grouped, config.data, config.seed)
+    featurizer = Featurizer(config.features)
+    matrix = featurizer.transform(train.texts)
+    targets = torch.tensor(train.labels)
+    logger.info("%d labels, %d training examples", len(labels), len(train.texts))
+
+    bag = torch.nn.EmbeddingBag(config.features.buckets, config.dim, mode="sum", sparse=True)
+    torch.nn.init.uniform_(bag.weight, -1.0 / config.dim, 1.0 / config.dim)
+    output = torch.nn.Linear(config.dim, len(labels))
+    torch.nn.init.zeros_(output.weight)
+    torch.nn.init.zeros_(output.bias)
+    sparse_opt = torch.optim.SparseAdam(list(bag.parameters()), lr=config.lr)
+    dense_opt = torch.optim.Adam(list(output.parameters()), lr=config.lr)
+    steps_per_epoch = math.ceil(len(train.texts) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    rng = np.random.default_rng(config.seed)
+    step = 0
+    bar = _progress(total) if progress else None
+    for _ in range(config.epochs):
+        order = rng.permutation(len(train.texts))
+        for first in range(0, len(order), config.batch_size):
+            rows = order[first : first + config.batch_size]
+            indices, offsets, weights = _batch_tensors(matrix, rows)
+            logits = output(bag(indices, offsets, per_sample_weights=weights))
+            loss = torch.nn.functional.cross_entropy(logits, targets[rows])
+            sparse_opt.zero_grad()
+            dense_opt.zero_grad()
+            loss.backward()
+            scale = 1.0 - step / total
+            for optimizer in (sparse_opt, dense_opt):
+                for group in optimizer.param_groups:
+                    group["lr"] = config.lr * scale
+            sparse_opt.step()
+            dense_opt.step()
+            step += 1
+            if bar is not None:
+                bar[0].update(bar[1], advance=1, description=f"loss {loss.item():.3f}")
+    if bar is not None:
+        bar[0].stop()
+    identifier = LanguageIdentifier(
+        labels=labels, embeddings=bag.weight.detach().numpy().astype(np.float16).astype(np.float32),
+        weight=output.weight.detach().numpy().T.copy(), bias=output.bias.detach().numpy().copy(),
+        features=config.features, threshold=config.threshold,
+    )  # fmt: skip
+    dev_accuracy, per_label = macro_accuracy(identifier, dev)
+    dev_short_accuracy, _ = macro_accuracy(identifier, dev_short)
+    identifier.info = {
+        "sources": sorted({source.origin.rsplit("/", 2)[-2] if "/" in source.origin else source.origin
+                           for group in grouped.values() for source in group}),
+        "train_examples": len(train.texts), "dev_macro_accuracy": round(dev_accuracy, 4),
+        "dev_short_macro_accuracy": round(dev_short_accuracy, 4),
+        "dev_accuracy": {label: round(value, 4) for label, value in per_label.items()},
+    }  # fmt: skip
+    output_dir = identifier.save_pretrained(config.output)
+    return LangidTrainResult(identifier, output_dir, len(labels), len(train.texts), dev_accuracy,
+                             dev_short_accuracy, time.perf_counter() - start, per_label)  # fmt: skip
+
+
+def _progress(total: int):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    bar.start()
+    return bar, bar.add_task("training", total=total)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from xling.errors import LanguageCodeError
+from xling.langid.labels import Label, label_matches, parse_label
+
+
+@pytest.mark.parametrize(
+    ("code", "label"),
+    [("zh", Label("zho")), ("zho", Label("zho")), ("cmn", Label("cmn")), ("zh-Hant", Label("zho", "Hant")),
+     ("zh_hans", Label("zho", "Hans")), ("sr-Latn-RS", Label("srp", "Latn")), ("pt-BR", Label("por")),
+     ("deu_1901", Label("deu")), ("und", Label("und"))],
+)  # fmt: skip
+def test_codes_and_scripts_normalise(code, label):
+    assert parse_label(code) == label
+
+
+def test_labels_print_as_the_detector_writes_them():
+    assert str(parse_label("sr_cyrl")) == "srp_Cyrl"
+    assert str(parse_label("de-DE")) == "deu"
+
+
+def test_unknown_code_is_a_clear_error():
+    with pytest.raises(LanguageCodeError, match="here.tsv:3.*'xq'"):
+        parse_label("xq", where="here.tsv:3")
+
+
+def test_matching_is_macrolanguage_and_script_aware():
+    assert label_matches("cmn_Hans", "zh")
+    assert label_matches("cmn_Hans", "zho")
+    assert label_matches("cmn_Hant", "zh-Hant")
+    assert not label_matches("cmn_Hans", "zh-Hant")
+    assert label_matches("arb", "ar")
+    assert not label_matches("nob", "dan")
+    assert not label_matches("und", "und")

@@ -1,0 +1,78 @@
+"""`xling detect` and `xling langid train` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from xling.cli import app, main
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def folder(sample_identifier, tmp_path_factory):
+    return sample_identifier.save_pretrained(tmp_path_factory.mktemp("cli") / "detector")
+
+
+def run_main(monkeypatch, capsys, *args):
+    monkeypatch.setattr("sys.argv", ["xling", *map(str, args)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    return exc.value.code, capsys.readouterr().err.strip()
+
+
+def test_detect_prints_a_label_per_text(folder):
+    result = runner.invoke(app, ["detect", "--model", str(folder), "Guten Morgen, wie geht es dir heute?",
+                                 "Bonjour, comment vas-tu aujourd'hui ?", "🎉"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == ["deu", "fra", "und"]
+
+
+def test_detect_json_top_k_and_spans(folder):
+    result = runner.invoke(app, ["detect", "--model", str(folder), "--json", "--k", "2", "Das ist gut."])
+    payload = json.loads(result.stdout)
+    assert [p["language"] for p in payload["predictions"]][0] == "deu" and len(payload["predictions"]) == 2
+    mixed = "I finished reading the book last night Morgen fahren wir mit dem Zug nach Hamburg"
+    result = runner.invoke(app, ["detect", "--model", str(folder), "--spans", "--json", mixed])
+    assert [span["language"] for span in json.loads(result.stdout)] == ["eng", "deu"]
+
+
+def test_detect_a_file_writes_line_i_for_line_i(folder, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("Guten Morgen, wie geht es dir?\n\nMañana vamos a la playa con mis amigos.\n", "utf-8")
+    output = tmp_path / "out.tsv"
+    result = runner.invoke(app, ["detect", "--model", str(folder), "--input", str(source), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    assert [line.split("\t")[0] for line in output.read_text("utf-8").splitlines()] == ["deu", "und", "spa"]
+
+
+def test_bad_input_file_is_one_clear_line_and_keeps_the_old_output(folder, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"Guten Morgen\n\xff\xfe broken\n")
+    output = tmp_path / "out.tsv"
+    output.write_text("earlier\n", "utf-8")
+    code, err = run_main(monkeypatch, capsys, "detect", "--model", folder, "--input", source, "--output", output)
+    assert code == 2 and "in.txt:2" in err and "UTF-8" in err
+    assert output.read_text("utf-8") == "earlier\n"
+
+
+def test_langid_train_from_a_users_tsv(tmp_path, monkeypatch, capsys):
+    lines = {"de": ["Guten Morgen, wie geht es dir?", "Ich wohne in einer kleinen Stadt.", "Das Wetter ist schön."],
+             "fi": ["Hyvää huomenta, mitä kuuluu?", "Asun pienessä kaupungissa.", "Sää on kaunis tänään."]}
+    path = tmp_path / "mine.tsv"
+    path.write_text("".join(f"{code}\t{line}\n" for code, texts in lines.items() for line in texts * 10), "utf-8")
+    output = tmp_path / "det"
+    result = runner.invoke(app, ["langid", "train", "--corpus", "sample", "--lang", "de", "--lang", "fr",
+                                 "--lang", "fi", "--tsv", str(path), "--output", str(output), "--epochs", "2",
+                                 "--set", "features.buckets=4096", "--set", "dim=8", "--set", "threads=1",
+                                 "--json", str(tmp_path / "run.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run.json").read_text())["labels"] == 3
+    detected = runner.invoke(app, ["detect", "--model", str(output), "Asun pienessä kaupungissa."])
+    assert detected.stdout.split("\t")[0] == "fin"
+    code, err = run_main(monkeypatch, capsys, "langid", "train", "--tsv", tmp_path / "missing.tsv",
+                         "--corpus", "sample", "--output", output)  # fmt: skip
+    assert code == 2 and "missing.tsv" in err and "not found" in err

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xling.errors import DataError, XlingError
+from xling.langid import LanguageIdentifier, detect, language_spans
+
+# Sentences the sample corpus does not hold: a detector must generalise, not look them up.
+UNSEEN = {
+    "deu": ["Morgen fahren wir mit dem Zug nach Hamburg und besuchen meine Großmutter.",
+            "Ich habe das Buch gestern Abend zu Ende gelesen, es war wirklich spannend."],
+    "fra": ["Demain nous prendrons le train pour aller voir ma grand-mère à Lyon.",
+            "J'ai fini de lire ce livre hier soir, il était vraiment passionnant."],
+    "spa": ["Mañana tomaremos el tren para visitar a mi abuela en Sevilla.",
+            "Anoche terminé de leer el libro y la verdad es que me encantó."],
+    "eng": ["Tomorrow we are taking the train to visit my grandmother in Leeds.",
+            "I finished reading the book last night and it was really gripping."],
+    "rus": ["Завтра мы поедем на поезде к моей бабушке в Казань.",
+            "Вчера вечером я дочитал эту книгу, она была очень интересной."],
+}  # fmt: skip
+
+
+def test_tells_the_sample_languages_apart_on_unseen_sentences(sample_identifier):
+    texts = [text for sentences in UNSEEN.values() for text in sentences]
+    gold = [language for language, sentences in UNSEEN.items() for _ in sentences]
+    predicted = [top[0].label for top in sample_identifier.predict(texts)]
+    assert predicted == gold
+
+
+def test_held_out_accuracy_is_far_above_chance(sample_training):
+    # 9 languages: chance is 11%; the held-out sample lines are whole sentences.
+    assert sample_training.labels == 9
+    assert sample_training.dev_accuracy > 0.9
+
+
+def test_top_k_is_sorted_and_sums_to_at_most_one(sample_identifier):
+    top = sample_identifier.predict(["Das ist ein schönes Haus."], k=3)[0]
+    assert [p.label for p in top][0] == "deu"
+    assert top[0].probability >= top[1].probability >= top[2].probability
+    assert sum(p.probability for p in top) <= 1.0 + 1e-6
+
+
+@pytest.mark.parametrize("text", ["", "   ", "2024-05-01 12:30", "🎉🎉🎉", "https://example.com @someone #tag"])
+def test_text_without_language_is_und_not_a_crash(sample_identifier, text):
+    assert sample_identifier.detect(text).label == "und"
+
+
+def test_threshold_turns_unsure_answers_into_und(sample_identifier):
+    assert sample_identifier.detect("Das ist gut.", threshold=1.01).label == "und"
+
+
+def test_restricting_languages_accepts_any_code_form(sample_identifier):
+    top = sample_identifier.predict(["Das ist ein schönes Haus."], languages=["fr", "es-ES"])[0][0]
+    assert top.label in {"fra", "spa"}
+    with pytest.raises(XlingError, match="none of"):
+        sample_identifier.predict(["x"], languages=["fin"])
+
+
+def test_saved_detector_reloads_with_equal_outputs(sample_identifier, tmp_path):
+    folder = sample_identifier.save_pretrained(tmp_path / "saved")
+    assert {path.name for path in folder.iterdir()} >= {"config.json", "model.safetensors", "xling.json"}
+    reloaded = LanguageIdentifier.from_pretrained(folder)
+    texts = [text for sentences in UNSEEN.values() for text in sentences]
+    assert reloaded.labels == sample_identifier.labels
+    np.testing.assert_allclose(reloaded.probabilities(texts)[0], sample_identifier.probabilities(texts)[0],
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    assert detect(texts[0], model=str(folder)).label == "deu"
+    assert [p.label for p in detect(texts[:3], model=str(folder))] == ["deu", "deu", "fra"]
+
+
+def test_not_a_detector_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="config.json"):
+        LanguageIdentifier.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(DataError, match="model_type"):
+        LanguageIdentifier.from_pretrained(tmp_path)
+    with pytest.raises(XlingError, match="no such language identifier"):
+        LanguageIdentifier.from_pretrained("no-such-detector")
+
+
+def test_spans_cut_mixed_text_at_the_language_change(sample_identifier):
+    english = "I finished reading the book last night and it was really gripping"
+    german = "Morgen fahren wir mit dem Zug nach Hamburg und besuchen meine Großmutter"
+    spans = language_spans(sample_identifier, f"{english} {german}")
+    assert [span.label for span in spans] == ["eng", "deu"]
+    assert spans[0].text == english and spans[1].text == german
+    assert spans[1].start == len(english) + 1
+
+
+def test_spans_of_one_language_and_of_nothing(sample_identifier):
+    assert [span.label for span in language_spans(sample_identifier, UNSEEN["fra"][0])] == ["fra"]
+    assert language_spans(sample_identifier, "") == []
+    assert [span.label for span in language_spans(sample_identifier, "2024 🎉")] == ["und"]

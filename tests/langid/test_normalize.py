@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from xling.langid.normalize import normalize_text
+from xling.langid.scripts import dominant_script
+
+
+def test_names_links_digits_and_emoji_carry_no_language():
+    assert normalize_text("Check https://t.co/x @bob #BlackFriday 2024!! 😀 Super") == "check super"
+
+
+def test_letters_marks_and_inner_apostrophes_stay():
+    assert normalize_text("L'État, c'est MOI.") == "l'état c'est moi"
+    assert normalize_text("नमस्ते दुनिया") == "नमस्ते दुनिया"  # vowel signs are marks, not punctuation
+    assert normalize_text("Straße") == "straße"  # lower-cased, not case-folded: ß is a clue to German
+
+
+def test_full_width_forms_fold_to_ascii():
+    assert normalize_text("ＡＢＣ") == "abc"
+
+
+def test_nothing_left_of_digits_and_emoji():
+    assert normalize_text("12:30 🎉🎉 :-)") == ""
+
+
+def test_scripts_of_texts():
+    assert dominant_script(["Привет мир"]) == "Cyrl"
+    assert dominant_script(["起初，神创造天地。"]) == "Hani"
+    assert dominant_script(["これは日本語の文です"]) == "Jpan"
+    assert dominant_script(["123 !!"]) is None

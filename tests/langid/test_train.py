@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from xling.errors import ConfigError, DataError
+from xling.langid.labels import Label
+from xling.langid.sources import Source, read_labelled_tsv, read_udhr
+from xling.langid.train import assign_labels, train_identifier
+
+from .conftest import tiny_config
+
+
+def test_bad_training_line_names_file_and_line(tmp_path):
+    path = tmp_path / "mine.tsv"
+    path.write_text("de\tGuten Tag\nfr\tBonjour\nthis line has no tab\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"mine\.tsv:3:.*no tab"):
+        list(read_labelled_tsv(path))
+    path.write_text("de\tGuten Tag\nxq\tBonjour\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"mine\.tsv:2:.*'xq'"):
+        list(read_labelled_tsv(path))
+
+
+def test_a_users_tsv_adds_a_language(tmp_path):
+    # Finnish is not in the sample: a user's lines teach it.
+    finnish = ["Hyvää huomenta, miten voit tänään?", "Minä asun Helsingissä ja työskentelen opettajana.",
+               "Kiitos paljon avusta, se oli todella ystävällistä.", "Huomenna sataa lunta koko päivän.",
+               "Ostin kaupasta leipää, maitoa ja juustoa.", "Lapset leikkivät pihalla koko iltapäivän."] * 8
+    path = tmp_path / "fi.tsv"
+    path.write_text("".join(f"fi\t{line}\n" for line in finnish), encoding="utf-8")
+    result = train_identifier(tiny_config(tmp_path / "det", tsv=[str(path)]))
+    assert "fin" in result.identifier.labels
+    assert result.identifier.detect("Minä rakastan kesää ja aurinkoa.").label == "fin"
+
+
+def test_unknown_corpus_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="data.corpora.*nope"):
+        train_identifier(tiny_config(tmp_path / "det", corpora=["nope"]))
+
+
+def test_labels_get_scripts_only_where_a_language_has_several():
+    sources = [
+        Source(Label("srp"), ("Ово је реченица на српском језику.",) * 3, "bible/srp"),
+        Source(Label("srp", "Latn"), ("Ovo je rečenica na srpskom jeziku.",) * 3, "udhr/srp_latn"),
+        Source(Label("deu"), ("Das ist ein Satz.",) * 3, "bible/deu"),
+        Source(Label("ara"), ("هذه جملة",) * 3, "umsab/arabic"),
+        Source(Label("arb"), ("هذه جملة أخرى",) * 3, "udhr/arb"),
+        Source(Label("cmn", "Hans"), ("这是一个国家的语言",) * 3, "udhr/cmn_hans"),
+        Source(Label("cmn", "Hant"), ("這是一個國家的語言",) * 3, "udhr/cmn_hant"),
+        Source(Label("zho"), ("這個國家說的語言",) * 3, "ud/zh_gsd"),
+    ]
+    grouped = assign_labels(sources)
+    assert sorted(grouped) == ["arb", "cmn_Hans", "cmn_Hant", "deu", "srp_Cyrl", "srp_Latn"]
+    assert [source.origin for source in grouped["arb"]] == ["umsab/arabic", "udhr/arb"]
+    assert [source.origin for source in grouped["cmn_Hant"]] == ["udhr/cmn_hant", "ud/zh_gsd"]
+
+
+def test_udhr_file_names_become_labels(tmp_path):
+    for name, text in [("srp_cyrl", "Сва људска бића"), ("por_BR", "Todos os seres humanos"),
+                       ("007", "unnamed"), ("nku", "")]:  # fmt: skip
+        with gzip.open(tmp_path / f"{name}.txt.gz", "wt", encoding="utf-8") as handle:
+            handle.write(text)
+    assert [str(source.label) for source in read_udhr(tmp_path)] == ["por", "srp_Cyrl"]
