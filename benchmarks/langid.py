@@ -1,0 +1,666 @@
+"""Benchmark: language identification. xling's detector, py3langid, lingua (low and high accuracy modes),
+pycld2 and gcld3 (where they are installed) on the same sentences, side by side.
+
+Sets (each language's sentences sampled with a fixed seed, at most --limit a language):
+  tatoeba  the non-English side of every Tatoeba pair (short, everyday sentences); --tatoeba takes any folder
+           in that layout (tatoeba.<xx>-eng.<xx>)
+  ntrex    NTREX-128 news references (newstest2019-ref.<code>.txt.gz; one file per language and script, the
+           region variants of a language already there left out)
+  umsab    UMSAB tweets (<language name>/test_text.txt, val_text.txt where there is no test split)
+  ud       Universal Dependencies test sentences (the `# text = ` lines of <code>_*-ud-test.conllu.gz)
+
+Scoring: a prediction is right when it names the gold language, macrolanguage aware
+(xling.data.languages.same_language: "arb" is right for Tatoeba's "ara", "msa" for "ind", "zho" for
+"yue"); "und" is always wrong. Every contender's output code is mapped to ISO 639-3 (unknown codes count as
+wrong). A contender supports a language when one of its output languages is that language in this sense.
+  macro        mean per-language accuracy over the languages every contender in the run supports (headline)
+  macro_own    ... over the languages the contender itself supports
+  macro_all    ... over every language of the set (unsupported ones score what they score, mostly 0)
+  macro_covered  xling's macro over the languages its detector covers (ident.languages): its macro_own
+Accuracy by length counts words by whitespace; in scripts written without spaces (Han, kana, Thai, Lao,
+Khmer, Burmese, Tibetan) two characters count as one word. It pools the sentences of the headline languages.
+
+Speed: every contender labels the same --speed-sentences sentences (drawn from all sets), after its
+accuracy pass (so lazily loaded models are in), in 3 rounds that rotate the contenders' order; sentences/s is
+the median round. With --threads 1 (the default) every contender runs on one thread: xling's batch
+`predict` (numpy with one BLAS thread), lingua's single-text `detect_language_of`, py3langid's and pycld2's
+single-text calls (neither has a batch API). Peak memory: a fresh subprocess per contender imports it, loads
+it and labels the speed sentences once; the figure is its peak RSS (VmHWM; ru_maxrss where there is no
+/proc, which Linux carries over from the parent across exec) less the peak before the import. Model size: the files the model ships as (py3langid's model file, lingua's and pycld2's extension
+modules, which hold their compiled-in models, xling's `size_bytes`).
+
+    nice -n 10 .venv/bin/python benchmarks/langid.py --json runs/bench/langid.json
+    .venv/bin/python benchmarks/langid.py --tatoeba DIR --langs deu,fra,spa --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from bench_common import log, print_wide, write_json
+from langid_contenders import CONTENDERS, UND, Contender, Unavailable, to_iso3
+
+REPO = Path(__file__).resolve().parents[1]
+SETS = ("tatoeba", "ntrex", "umsab", "ud")
+DEFAULT_CONTENDERS = ("xling", "py3langid", "lingua-low", "lingua-high", "pycld2", "gcld3")
+PACKAGES = {"py3langid": "py3langid", "lingua-low": "lingua-language-detector",
+            "lingua-high": "lingua-language-detector", "pycld2": "pycld2", "gcld3": "gcld3", "xling": "xling"}  # fmt: skip
+# Groups of languages that identifiers are known to mix up; every ordered pair within a group is reported
+WATCHED = (("nob", "dan", "swe"), ("hrv", "srp", "bos"), ("ind", "zsm"), ("spa", "glg", "por"),
+           ("cmn", "yue", "lzh"), ("hin", "urd"))  # fmt: skip
+BUCKETS = ("1-3", "4-10", "11+")
+ROUNDS = 3
+TOP_CONFUSIONS = 10
+# NTREX names these two by region; their scripts differ, so neither is a mere regional variant of the other
+NTREX_SCRIPTS = {"zho-CN": "Hans", "zho-TW": "Hant"}
+UNSPACED = re.compile(
+    r"[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
+
+
+def default_data() -> Path:
+    """Return $XLING_DATA, or ../shared/data beside the repository."""
+    return Path(os.environ.get("XLING_DATA", REPO.parent / "shared" / "data"))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="xling-langid", help="xling detector: a folder or a shipped name")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="data root (default $XLING_DATA or ../shared/data)"
+    )
+    parser.add_argument(
+        "--tatoeba", type=Path, default=None, help="Tatoeba-layout folder (default DATA/tatoeba)"
+    )
+    parser.add_argument(
+        "--sets", default=None, help=f"comma-separated, of {','.join(SETS)} (default: all present)"
+    )
+    parser.add_argument("--langs", default=None, help="comma-separated languages to keep (default: all)")
+    parser.add_argument("--limit", type=int, default=200, help="sentences per language and set (0: all)")
+    parser.add_argument("--contenders", default=None, help=f"comma-separated (default {','.join(DEFAULT_CONTENDERS)}, "
+                        "those that cannot run here skipped)")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=1, help="threads of every contender")
+    parser.add_argument("--speed-sentences", type=int, default=2000, help="sentences of the timed passes")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--_probe", default=None, help=argparse.SUPPRESS)  # memory subprocess: contender name
+    parser.add_argument("--_texts", type=Path, default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def set_threads(threads: int) -> None:
+    """Limit the BLAS/OpenMP/rayon pools of every library loaded after this call to `threads`."""
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+
+
+# --- data -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Language:
+    """One language of one set: its display key (the corpus's code), gold ISO 639-3 code and sentences."""
+
+    key: str
+    gold: str
+    sentences: list[str]
+
+
+def gold_code(code: str) -> str:
+    """Return the ISO 639-3 code of a corpus code ("srp-Cyrl" -> "srp"); the code itself when unknown
+    (Tatoeba's "ber", a collective code, has no ISO 639-3 entry: no contender will support it)."""
+    iso3 = to_iso3(code)
+    return iso3 if iso3 != UND else code.split("-")[0].lower()
+
+
+def read_lines(path: Path) -> list[str]:
+    """Return the non-empty stripped lines of a text file, gzip or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return [line.strip() for line in handle if line.strip()]
+
+
+def tatoeba_languages(folder: Path) -> list[Language]:
+    """Return the xx side of every tatoeba.<xx>-eng.<xx> file in `folder`."""
+    out = []
+    for path in sorted(folder.glob("tatoeba.*-eng.*")):
+        code = path.name.split(".")[1].split("-")[0]
+        if path.name == f"tatoeba.{code}-eng.{code}" and code != "eng":
+            out.append(Language(code, gold_code(code), read_lines(path)))
+    return out
+
+
+def ntrex_languages(folder: Path) -> list[Language]:
+    """Return one NTREX reference per language and script (the plain code first, e.g. spa before spa-MX)."""
+    seen: set[tuple[str, str | None]] = set()
+    out = []
+    paths = sorted(
+        folder.glob("newstest2019-ref.*.txt.gz"), key=lambda p: ("-" in p.name.split(".")[1], p.name)
+    )
+    for path in paths:
+        code = path.name.split(".")[1]
+        subtags = code.split("-")
+        script = NTREX_SCRIPTS.get(code) or next((s for s in subtags[1:] if len(s) == 4), None)
+        identity = (gold_code(code), script)
+        if identity not in seen:
+            seen.add(identity)
+            out.append(Language(code, identity[0], read_lines(path)))
+    return out
+
+
+def umsab_languages(folder: Path) -> list[Language]:
+    """Return each UMSAB language's test tweets (its validation tweets where the test split is missing)."""
+    from xling.data.languages import language_code_of
+
+    out = []
+    for language_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        path = next((language_dir / f"{split}_text.txt" for split in ("test", "val")
+                     if (language_dir / f"{split}_text.txt").is_file()), None)  # fmt: skip
+        code = language_code_of(language_dir.name)
+        if path is not None and code is not None:
+            out.append(Language(code, code, read_lines(path)))
+    return out
+
+
+def ud_languages(folder: Path) -> list[Language]:
+    """Return the `# text = ` sentences of every UD test file, the treebanks of one language pooled."""
+    pooled: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(folder.glob("*/*-ud-test.conllu.gz")):
+        code = gold_code(path.name.split("_")[0])
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            pooled[code] += [
+                line[len("# text = ") :].strip() for line in handle if line.startswith("# text = ")
+            ]
+    return [Language(code, code, sentences) for code, sentences in sorted(pooled.items())]
+
+
+READERS: dict[str, tuple[str, Callable[[Path], list[Language]]]] = {
+    "tatoeba": ("tatoeba", tatoeba_languages),
+    "ntrex": ("ntrex", ntrex_languages),
+    "umsab": ("sentiment/umsab", umsab_languages),
+    "ud": ("ud", ud_languages),
+}
+
+
+def set_folders(args: argparse.Namespace) -> dict[str, Path]:
+    """Return the folder of every set to run (all present ones by default); exit when a named one is absent."""
+    data = args.data or default_data()
+    folders = {name: data / sub for name, (sub, _) in READERS.items()}
+    if args.tatoeba is not None:
+        folders["tatoeba"] = args.tatoeba
+    if args.sets:
+        wanted = [s.strip() for s in args.sets.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in READERS]
+        if unknown:
+            sys.exit(f"--sets: unknown set {', '.join(unknown)} (known: {', '.join(SETS)})")
+        missing = [f"{s} ({folders[s]})" for s in wanted if not folders[s].is_dir()]
+        if missing:
+            sys.exit(f"--sets: no folder for {', '.join(missing)}")
+        return {s: folders[s] for s in wanted}
+    present = {s: folders[s] for s in SETS if folders[s].is_dir()}
+    if not present:
+        sys.exit(f"no data set under {data} (pass --data or --tatoeba)")
+    return present
+
+
+def load_sets(args: argparse.Namespace) -> dict[str, list[Language]]:
+    """Return the languages of every set, filtered by --langs and sampled down to --limit sentences each."""
+    wanted = (
+        {gold_code(code.strip()) for code in args.langs.split(",") if code.strip()} if args.langs else None
+    )
+    sets = {}
+    for name, folder in set_folders(args).items():
+        languages = []
+        for language in READERS[name][1](folder):
+            if wanted is not None and language.gold not in wanted and language.key not in wanted:
+                continue
+            if args.limit and len(language.sentences) > args.limit:
+                # str seeds hash with sha512: the same sample in every run and every Python
+                rng = random.Random(f"{args.seed}/{name}/{language.key}")
+                language.sentences = rng.sample(language.sentences, args.limit)
+            languages.append(language)
+        if languages:
+            sets[name] = languages
+            log(f"{name}: {len(languages)} languages, {sum(len(x.sentences) for x in languages):,} sentences")
+        else:
+            log(f"{name}: no language left after --langs, skipped")
+    if not sets:
+        sys.exit("no sentences to label: check --langs and --sets")
+    return sets
+
+
+def word_count(text: str) -> int:
+    """Return the words of `text`: whitespace tokens, two characters of an unspaced script counting as one."""
+    words = 0
+    for token in text.split():
+        unspaced = len(UNSPACED.findall(token))
+        words += max(1, math.ceil(unspaced / 2)) if unspaced else 1
+    return words
+
+
+def bucket(text: str) -> str:
+    """Return the length bucket of `text` (one of BUCKETS)."""
+    words = word_count(text)
+    return BUCKETS[0] if words <= 3 else BUCKETS[1] if words <= 10 else BUCKETS[2]
+
+
+# --- scoring ----------------------------------------------------------------------------------------------
+
+
+def matches(predicted: str, gold: str) -> bool:
+    """Return whether a predicted ISO 639-3 code names the gold language (macrolanguage aware); "und" never
+    does, and a gold code outside ISO 639-3 only matches itself."""
+    from xling.data.languages import same_language
+    from xling.errors import LanguageCodeError
+
+    if predicted == UND:
+        return False
+    try:
+        return same_language(predicted, gold)
+    except LanguageCodeError:
+        return predicted == gold
+
+
+def supports(languages: frozenset[str], gold: str) -> bool:
+    """Return whether an identifier naming `languages` can name `gold` (macrolanguage aware)."""
+    return gold in languages or any(matches(code, gold) for code in languages)
+
+
+def mean(values: Sequence[float]) -> float | None:
+    """Return the mean of `values` rounded to 4 places, None when there are none."""
+    return round(statistics.fmean(values), 4) if values else None
+
+
+@dataclass
+class SetScores:
+    """One set's figures for every contender."""
+
+    accuracy: dict[str, dict[str, float]] = field(default_factory=dict)
+    supported: dict[str, list[str]] = field(default_factory=dict)
+    common: list[str] = field(default_factory=list)
+    macro: dict[str, float | None] = field(default_factory=dict)
+    macro_own: dict[str, float | None] = field(default_factory=dict)
+    macro_all: dict[str, float | None] = field(default_factory=dict)
+    by_length: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    length_counts: dict[str, int] = field(default_factory=dict)
+    confusions: dict[str, list[list[Any]]] = field(default_factory=dict)
+    watched: dict[str, dict[str, float]] = field(default_factory=dict)
+    sentences: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def score_set(
+    languages: list[Language],
+    predictions: dict[str, dict[str, list[str]]],
+    support: dict[str, frozenset[str]],
+) -> SetScores:
+    """Return one set's scores; `predictions[contender][key]` holds a code per sentence of that language."""
+    scores = SetScores(sentences={x.key: len(x.sentences) for x in languages})
+    names = list(predictions)
+    supported = {c: [x.key for x in languages if supports(support[c], x.gold)] for c in names}
+    scores.supported = supported
+    scores.common = [x.key for x in languages if all(x.key in supported[c] for c in names)]
+    common = set(scores.common)
+    scores.length_counts = dict.fromkeys(BUCKETS, 0)
+    for language in languages:
+        if language.key in common:
+            for text in language.sentences:
+                scores.length_counts[bucket(text)] += 1
+    for contender in names:
+        right_by_key: dict[str, list[bool]] = {}
+        by_length: dict[str, list[bool]] = {b: [] for b in BUCKETS}
+        confused: Counter[tuple[str, str]] = Counter()
+        for language in languages:
+            codes = predictions[contender][language.key]
+            right = [matches(code, language.gold) for code in codes]
+            right_by_key[language.key] = right
+            if language.key in common:
+                for text, ok in zip(language.sentences, right, strict=True):
+                    by_length[bucket(text)].append(ok)
+            if language.key in supported[contender]:
+                confused.update(
+                    (language.gold, code) for code, ok in zip(codes, right, strict=True) if not ok
+                )
+        accuracy = {key: round(sum(r) / len(r), 4) for key, r in right_by_key.items()}
+        scores.accuracy[contender] = accuracy
+        scores.macro[contender] = mean([accuracy[k] for k in scores.common])
+        scores.macro_own[contender] = mean([accuracy[k] for k in supported[contender]])
+        scores.macro_all[contender] = mean(list(accuracy.values()))
+        scores.by_length[contender] = {b: mean([float(x) for x in v]) for b, v in by_length.items()}
+        totals = Counter({x.gold: 0 for x in languages})
+        for language in languages:
+            totals[language.gold] += len(language.sentences)
+        scores.confusions[contender] = [
+            [gold, predicted, n, round(n / totals[gold], 4)] for (gold, predicted), n in confused.most_common(TOP_CONFUSIONS)
+        ]  # fmt: skip
+        scores.watched[contender] = watched_rates(languages, predictions[contender])
+    return scores
+
+
+def watched_rates(languages: list[Language], predicted: dict[str, list[str]]) -> dict[str, float]:
+    """Return, for every ordered pair "a->b" of a WATCHED group whose `a` is in the set, the share of a's
+    sentences labelled b."""
+    codes_of: dict[str, list[str]] = defaultdict(list)
+    for language in languages:
+        codes_of[language.gold] += predicted[language.key]
+    rates = {}
+    for group in WATCHED:
+        for gold in group:
+            if gold in codes_of:
+                for other in group:
+                    if other != gold:
+                        codes = codes_of[gold]
+                        rates[f"{gold}->{other}"] = round(sum(c == other for c in codes) / len(codes), 4)
+    return rates
+
+
+# --- contenders -------------------------------------------------------------------------------------------
+
+
+def chosen_contenders(args: argparse.Namespace) -> tuple[list[str], bool]:
+    """Return the contender names to run and whether the user named them (then failing to load is an error)."""
+    if not args.contenders:
+        return list(DEFAULT_CONTENDERS), False
+    names = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CONTENDERS]
+    if unknown:
+        sys.exit(f"--contenders: unknown {', '.join(unknown)} (known: {', '.join(CONTENDERS)})")
+    return names, True
+
+
+def load_contenders(
+    args: argparse.Namespace,
+) -> tuple[dict[str, Contender], dict[str, str], dict[str, float]]:
+    """Return the loaded contenders, the reasons of those skipped, and each one's load seconds."""
+    names, named = chosen_contenders(args)
+    loaded, skipped, load_s = {}, {}, {}
+    for name in names:
+        contender = CONTENDERS[name](args.model, args.threads)
+        started = time.perf_counter()
+        try:
+            contender.load()
+        except Unavailable as error:
+            if named:
+                sys.exit(f"{name}: {error}")
+            skipped[name] = str(error)
+            log(f"{name}: skipped ({error})")
+            continue
+        load_s[name] = round(time.perf_counter() - started, 3)
+        loaded[name] = contender
+    if not loaded:
+        sys.exit("no contender could run")
+    return loaded, skipped, load_s
+
+
+def timed_rounds(contenders: dict[str, Contender], texts: list[str]) -> dict[str, list[float]]:
+    """Return each contender's sentences/s in ROUNDS passes over `texts`, the order rotating every round."""
+    names = list(contenders)
+    speeds: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(ROUNDS):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            started = time.perf_counter()
+            contenders[name].predict(texts)
+            seconds = time.perf_counter() - started
+            speeds[name].append(len(texts) / seconds)
+            log(
+                f"round {r + 1}/{ROUNDS} {name:12s} {len(texts) / seconds:11,.0f} sentences/s ({seconds:.2f} s)"
+            )
+    return speeds
+
+
+def peak_rss_kib() -> int:
+    """Return this process's peak resident set size in KiB."""
+    # Linux keeps ru_maxrss across exec, so a child started by a big parent reports the parent's peak;
+    # VmHWM belongs to the process image and starts afresh
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+
+
+def probe(name: str, model: str, threads: int, texts_file: Path) -> dict[str, float]:
+    """Return (in the memory subprocess) the peak RSS that importing, loading and running `name` adds."""
+    to_iso3("de")  # the harness's own code tables (pycountry) are no part of any contender
+    before = peak_rss_kib()
+    texts = json.loads(texts_file.read_text(encoding="utf-8"))
+    contender = CONTENDERS[name](model, threads)
+    started = time.perf_counter()
+    contender.load()
+    loaded = time.perf_counter() - started
+    contender.predict(texts)
+    peak = peak_rss_kib()
+    return {"peak_mb": round((peak - before) / 1024, 1), "load_s": round(loaded, 3)}
+
+
+def measure_memory(
+    names: list[str], args: argparse.Namespace, texts: list[str]
+) -> dict[str, dict[str, float]]:
+    """Return each contender's memory probe, each run in a fresh interpreter."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="langid-bench-") as tmp:
+        texts_file = Path(tmp) / "texts.json"
+        texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        for name in names:
+            command = [sys.executable, str(Path(__file__).resolve()), "--_probe", name, "--_texts", str(texts_file),
+                       "--model", args.model, "--threads", str(args.threads)]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+            if done.returncode != 0:
+                log(f"{name}: memory probe failed: {done.stderr.strip().splitlines()[-1:]}")
+                continue
+            out[name] = json.loads(done.stdout.strip().splitlines()[-1])
+            log(
+                f"{name}: peak memory {out[name]['peak_mb']:,.1f} MB (load {out[name]['load_s']:.2f} s, fresh process)"
+            )
+    return out
+
+
+def package_version(name: str) -> str | None:
+    """Return the installed version of a contender's package, None when it has none."""
+    try:
+        return version(PACKAGES[name])
+    except PackageNotFoundError:
+        return None
+
+
+# --- run --------------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the report of a full run (accuracy on every set, speed, memory, size)."""
+    sets = load_sets(args)
+    contenders, skipped, load_s = load_contenders(args)
+    names = list(contenders)
+    support = {name: contender.languages() for name, contender in contenders.items()}
+
+    flat = [
+        (s, language.key, text)
+        for s, languages in sets.items()
+        for language in languages
+        for text in language.sentences
+    ]
+    texts = [text for _, _, text in flat]
+    predictions: dict[str, dict[str, dict[str, dict[str, list[str]]]]] = {}
+    accuracy_pass_s = {}
+    for name, contender in contenders.items():
+        started = time.perf_counter()
+        codes = contender.predict(texts)
+        accuracy_pass_s[name] = round(time.perf_counter() - started, 2)
+        log(f"{name}: labelled {len(texts):,} sentences in {accuracy_pass_s[name]:.1f} s")
+        by_set: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for (s, key, _), code in zip(flat, codes, strict=True):
+            by_set[s][key].append(code)
+        predictions[name] = by_set
+
+    scores = {
+        s: score_set(languages, {n: predictions[n][s] for n in names}, support)
+        for s, languages in sets.items()
+    }
+    headline = "tatoeba" if "tatoeba" in scores else next(iter(scores))
+
+    speed_texts = random.Random(args.seed).sample(texts, min(args.speed_sentences, len(texts)))
+    speeds = timed_rounds(contenders, speed_texts)
+    per_s = {name: round(statistics.median(v), 1) for name, v in speeds.items()}
+    memory = {} if args.no_memory else measure_memory(names, args, speed_texts)
+
+    top = scores[headline]
+    report: dict[str, Any] = {
+        "accuracy": top.accuracy,
+        "macro": top.macro,
+        "sentences_per_s": per_s,
+        "headline_set": headline,
+        "common_languages": top.common,
+        "macro_own": top.macro_own,
+        "macro_all": top.macro_all,
+        "macro_covered": {"xling": top.macro_own["xling"]} if "xling" in names else {},
+        "speed_ratio_vs_py3langid": {n: round(v / per_s["py3langid"], 3) for n, v in per_s.items()}
+        if "py3langid" in per_s
+        else {},  # fmt: skip
+        "speed_rounds": {n: [round(x, 1) for x in v] for n, v in speeds.items()},
+        "model_size_bytes": {name: contender.size_bytes() for name, contender in contenders.items()},
+        "peak_memory_mb": {n: m["peak_mb"] for n, m in memory.items()},
+        "load_s": {n: m["load_s"] for n, m in memory.items()} or load_s,
+        "accuracy_pass_s": accuracy_pass_s,
+        "sets": {s: sc.to_dict() for s, sc in scores.items()},
+        "skipped": skipped,
+        "how": {name: contender.how for name, contender in contenders.items()},
+        "languages_supported": {name: len(langs) for name, langs in support.items()},
+        "settings": {
+            "sets": {s: len(languages) for s, languages in sets.items()},
+            "limit": args.limit,
+            "seed": args.seed,
+            "threads": args.threads,
+            "speed_sentences": len(speed_texts),
+            "rounds": ROUNDS,
+            "model": args.model,
+            "versions": {name: package_version(name) for name in names},
+        },  # fmt: skip
+    }
+    return report
+
+
+def pct(value: float | None) -> str:
+    """Return an accuracy as a percentage with one decimal, "-" for none."""
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Print the run's tables (per set macro, speed and size, per language, by length, confusions)."""
+    from rich.table import Table
+
+    names = list(report["sentences_per_s"])
+    sets = report["sets"]
+    summary = Table(title="language identification: macro accuracy % (common: over the languages every contender "
+                    "supports; own: over the contender's (how many); all: over every language of the set)")  # fmt: skip
+    summary.add_column("set")
+    for name in names:
+        summary.add_column(name, justify="right")
+    for s, sc in sets.items():
+        summary.add_row(f"{s} common ({len(sc['common'])})", *(pct(sc["macro"][n]) for n in names))
+        summary.add_row(
+            f"{s} own", *(f"{pct(sc['macro_own'][n])} ({len(sc['supported'][n])})" for n in names)
+        )
+        summary.add_row(f"{s} all ({len(sc['sentences'])})", *(pct(sc["macro_all"][n]) for n in names),
+                        end_section=True)  # fmt: skip
+    print_wide(summary, 30 + 14 * len(names))
+
+    speed = Table(title=f"speed ({report['settings']['speed_sentences']:,} sentences, median of {ROUNDS} rounds, "
+                  f"{report['settings']['threads']} thread(s)), size and memory")  # fmt: skip
+    for column in ("contender", "sentences/s", "x py3langid", "model MB", "peak MB", "load s", "languages"):
+        speed.add_column(column, justify="left" if column == "contender" else "right")
+    ratios = report["speed_ratio_vs_py3langid"]
+    for name in names:
+        memory = report["peak_memory_mb"].get(name)
+        load = report["load_s"].get(name)
+        speed.add_row(name, f"{report['sentences_per_s'][name]:,.0f}", f"{ratios[name]:.2f}" if name in ratios else "-",
+                      f"{report['model_size_bytes'][name] / 2**20:,.1f}", "-" if memory is None else f"{memory:,.0f}",
+                      "-" if load is None else f"{load:.2f}", str(report["languages_supported"][name]))  # fmt: skip
+    print_wide(speed, 110)
+
+    for s, sc in sets.items():
+        table = Table(title=f"{s}: accuracy % per language (blank: not supported; * : in the common set)")
+        table.add_column("language")
+        table.add_column("n", justify="right")
+        for name in names:
+            table.add_column(name, justify="right")
+        common = set(sc["common"])
+        for key, n in sc["sentences"].items():
+            cells = [pct(sc["accuracy"][name][key]) if key in sc["supported"][name] else "" for name in names]
+            table.add_row(key + (" *" if key in common else ""), str(n), *cells)
+        print_wide(table, 30 + 13 * len(names))
+
+    top = sets[report["headline_set"]]
+    lengths = Table(title=f"{report['headline_set']}: accuracy % by length (words), common languages")
+    lengths.add_column("contender")
+    for b in BUCKETS:
+        lengths.add_column(f"{b} ({top['length_counts'][b]:,})", justify="right")
+    for name in names:
+        lengths.add_row(name, *(pct(top["by_length"][name][b]) for b in BUCKETS))
+    print_wide(lengths, 80)
+
+    for s, sc in sets.items():
+        pairs = sorted({pair for name in names for pair in sc["watched"][name]})
+        if not pairs:
+            continue
+        watched = Table(
+            title=f"{s}: watched confusions, % of the first language's sentences labelled the second"
+        )
+        watched.add_column("gold->predicted")
+        for name in names:
+            watched.add_column(name, justify="right")
+        for pair in pairs:
+            watched.add_row(pair, *(pct(sc["watched"][name].get(pair)) for name in names))
+        print_wide(watched, 30 + 13 * len(names))
+
+    confusions = Table(
+        title=f"{report['headline_set']}: most confused (gold -> predicted: sentences, % of gold)"
+    )
+    confusions.add_column("contender")
+    confusions.add_column("top confusions")
+    for name in names:
+        confusions.add_row(
+            name, ", ".join(f"{g}->{p} {n} ({100 * r:.0f}%)" for g, p, n, r in top["confusions"][name])
+        )
+    print_wide(confusions, 160)
+    for name, reason in report["skipped"].items():
+        print(f"skipped {name}: {reason}")
+    for name, how in report["how"].items():
+        print(f"{name}: {how}")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    set_threads(args.threads)  # before any contender imports numpy or lingua
+    if args._probe:
+        print(json.dumps(probe(args._probe, args.model, args.threads, args._texts)))
+        return {}
+    report = run(args)
+    print_report(report)
+    write_json(report, args.json)
+    return report
+
+
+if __name__ == "__main__":
+    main()
