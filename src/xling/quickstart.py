@@ -101,6 +101,9 @@ class QuickstartConfig:
     translation_sentences: int = 60
     """Step 7: sample sentences per language that chrF++ is measured on."""
 
+    detector: str = "xling-langid"
+    """Step 8: the language identifier that labels the bundled sample's sentences ("" skips it)."""
+
 
 def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
     if config.data is None:
@@ -132,13 +135,13 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     vocab = VocabConfig(output=str(output / "tokenizer"), data=data, vocab_size=opts["vocab_size"],
                         seed=config.training.seed, sample_sentences=config.vocab_sample_sentences,
                         overwrite=True)  # fmt: skip
-    with console.status(f"1/7 training a shared {vocab.vocab_size}-piece vocabulary"):
+    with console.status(f"1/8 training a shared {vocab.vocab_size}-piece vocabulary"):
         report = train_vocabulary(sources.text_factories(), vocab)
-    console.print(f"1/7 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
+    console.print(f"1/8 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
                   f"(sentences drawn per language: {report.sampled})")  # fmt: skip
 
     minutes = config.training.max_minutes
-    console.print(f"2/7 pretraining a '{config.model}' encoder with MLM + TLM (at most {minutes} min)")
+    console.print(f"2/8 pretraining a '{config.model}' encoder with MLM + TLM (at most {minutes} min)")
     pretrain_config = PretrainConfig(
         output=str(output / "model"),
         tokenizer=str(report.output),
@@ -156,13 +159,14 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     console.print(f"    {result.train.steps} steps, final loss {result.train.final_loss:.3f}, "
                   f"{result.train.tokens_per_s:,.0f} tokens/s")  # fmt: skip
 
-    console.print("3/7 what it learned, on held-out sentences it never saw")
+    console.print("3/8 what it learned, on held-out sentences it never saw")
     guesses = _show_masked_words(result, pretrain_config, console)
     retrieval = _show_retrieval(result.evaluation, console)
     search = _show_search(config, output, console)
     words = _show_word_translation(config, output, console)
     sentiment = _show_sentiment_transfer(config, console)
     translation = _show_translation(config, console)
+    detection = _show_detection(config, console)
     seconds = time.perf_counter() - started
     console.print(f"done in {seconds / 60:.1f} min; model folder: {result.output} (loads with "
                   "transformers.AutoModelForMaskedLM)")  # fmt: skip
@@ -176,6 +180,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
         "word_translation": words,
         "sentiment": sentiment,
         "translation": translation,
+        "detection": detection,
         "seconds": round(seconds, 1),
     }
 
@@ -234,10 +239,10 @@ def _show_search(config: QuickstartConfig, output: Path, console: Console) -> di
     try:
         encoder = Encoder.load(config.search_model)
     except XlingError as error:  # e.g. no shipped model in this checkout: the demo goes on without step 4
-        console.print(f"4/7 cross-language search skipped: cannot load {config.search_model} ({error})")
+        console.print(f"4/8 cross-language search skipped: cannot load {config.search_model} ({error})")
         return {}
     console.print(
-        f"4/7 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
+        f"4/8 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
     )
     corpus = AlignedCorpus.from_dir(sample_corpus_dir())
     texts, languages, keys = [], [], []
@@ -296,15 +301,15 @@ def _show_word_translation(config: QuickstartConfig, output: Path, console: Cons
     try:
         src, tgt, source = _word_vectors(config, output)
     except XlingError as error:
-        console.print(f"5/7 word translation skipped: {error}")
+        console.print(f"5/8 word translation skipped: {error}")
         return {}
     mapping = None
     if config.data:
-        console.print(f"5/7 word translation eng -> deu: {source}, mapped by identical strings + Procrustes")
+        console.print(f"5/8 word translation eng -> deu: {source}, mapped by identical strings + Procrustes")
         mapping = align_words(src, tgt, WordAlignConfig(method="identical", refinements=3, criterion=False),
                               progress=False)  # fmt: skip
     else:
-        console.print(f"5/7 word translation eng -> deu: {source}")
+        console.print(f"5/8 word translation eng -> deu: {source}")
     words = config.words or (BIBLE_WORDS if config.data else SAMPLE_WORDS)
     found = translate_words(words, src, tgt, mapping, WordTranslateConfig(top=3, unknown="skip"))
     table = Table(title="English -> German (CSLS, top 3)")
@@ -387,14 +392,14 @@ def _show_sentiment_transfer(config: QuickstartConfig, console: Console) -> dict
     reviews = {path.stem: _read_sample_reviews(path) for path in sorted(folder.glob("*.tsv"))}
     english = reviews.pop("eng", None)
     if english is None or not reviews:
-        console.print(f"6/7 sentiment transfer skipped: no eng.tsv and other languages in {folder}")
+        console.print(f"6/8 sentiment transfer skipped: no eng.tsv and other languages in {folder}")
         return {}
     try:
         classifier = train_classifier(ClassifierConfig(encoder=config.sentiment_encoder), english)
     except XlingError as error:  # e.g. no shipped model in this checkout: the demo goes on without step 6
-        console.print(f"6/7 sentiment transfer skipped: {error}")
+        console.print(f"6/8 sentiment transfer skipped: {error}")
         return {}
-    console.print(f"6/7 sentiment transfer: a classifier trained on the {len(english)} English sample reviews "
+    console.print(f"6/8 sentiment transfer: a classifier trained on the {len(english)} English sample reviews "
                   f"only ({config.sentiment_encoder} frozen, per-language standardised, + logistic regression) labels "
                   "the other languages")  # fmt: skip
     # each language's vectors are standardised with its own statistics, from its reviews' texts (no labels)
@@ -435,10 +440,10 @@ def _show_translation(config: QuickstartConfig, console: Console) -> dict[str, A
     try:
         translator = Translator.from_pretrained(config.translation_model)
     except XlingError as error:  # e.g. no shipped model in this checkout: the demo ends without step 7
-        console.print(f"7/7 translation skipped: {error}")
+        console.print(f"7/8 translation skipped: {error}")
         return {}
     targets = [lang for lang in TRANSLATION_TARGETS if _translates_into(translator, lang)]
-    console.print(f"7/7 translation: {config.translation_model} ({translator.backend_name} backend), English "
+    console.print(f"7/8 translation: {config.translation_model} ({translator.backend_name} backend), English "
                   f"into {', '.join(targets)}")  # fmt: skip
     options = DecodeOptions(beam_size=4)
     texts = [s for s in TRANSLATION_SENTENCES for _ in targets]
@@ -461,6 +466,41 @@ def _show_translation(config: QuickstartConfig, console: Console) -> dict[str, A
                   + ", ".join(f"eng->{lang} {score}" for lang, score in scores.items()))  # fmt: skip
     return {"model": config.translation_model, "backend": translator.backend_name,
             "examples": dict(zip(texts, outputs, strict=True)), "sample_chrf": scores}  # fmt: skip
+
+
+def _show_detection(config: QuickstartConfig, console: Console) -> dict[str, Any]:
+    """Return step 8's figures: the language identifier on every sentence of the bundled sample (which the
+    shipped detector was not trained on), a few shown, and one mixed-language text cut into spans."""
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import sample_corpus_dir
+    from xling.langid import label_matches, language_spans, load_identifier
+
+    if not config.detector:
+        return {}
+    try:
+        identifier = load_identifier(config.detector)
+    except XlingError as error:  # e.g. no shipped detector in this checkout: the demo ends without step 8
+        console.print(f"8/8 language identification skipped: {error}")
+        return {}
+    corpus = AlignedCorpus.from_dir(sample_corpus_dir())
+    texts = {lang: [text for _, text in corpus.sentences(lang)] for lang in corpus.languages}
+    console.print(f"8/8 language identification: {config.detector} ({len(identifier.labels)} labels) on the "
+                  f"bundled sample's sentences")  # fmt: skip
+    table = Table(title="one sample sentence per language, as detected")
+    for column in ("sentence", "detected", "probability", "file"):
+        table.add_column(column)
+    accuracy: dict[str, float] = {}
+    for lang, sentences in texts.items():
+        predictions = [top[0] for top in identifier.predict(sentences)]
+        accuracy[lang] = round(sum(label_matches(p.label, lang) for p in predictions) / len(predictions), 3)
+        table.add_row(sentences[0], predictions[0].label, f"{predictions[0].probability:.2f}", lang)
+    console.print(table)
+    console.print("    accuracy per sample language: " + ", ".join(f"{lang} {value:.0%}" for lang, value
+                                                                  in accuracy.items()))  # fmt: skip
+    mixed = f"{texts['eng'][1]} {texts['deu'][2]}"
+    spans = language_spans(identifier, mixed)
+    console.print("    mixed text in spans: " + "  ".join(f"[{span.label}] {span.text}" for span in spans))
+    return {"model": config.detector, "accuracy": accuracy, "spans": [span.to_dict() for span in spans]}
 
 
 def _translates_into(translator, lang: str) -> bool:

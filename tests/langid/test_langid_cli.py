@@ -44,7 +44,9 @@ def test_detect_a_file_writes_line_i_for_line_i(folder, tmp_path):
     source = tmp_path / "in.txt"
     source.write_text("Guten Morgen, wie geht es dir?\n\nMañana vamos a la playa con mis amigos.\n", "utf-8")
     output = tmp_path / "out.tsv"
-    result = runner.invoke(app, ["detect", "--model", str(folder), "--input", str(source), "--output", str(output)])
+    result = runner.invoke(
+        app, ["detect", "--model", str(folder), "--input", str(source), "--output", str(output)]
+    )
     assert result.exit_code == 0, result.output
     assert [line.split("\t")[0] for line in output.read_text("utf-8").splitlines()] == ["deu", "und", "spa"]
 
@@ -54,16 +56,26 @@ def test_bad_input_file_is_one_clear_line_and_keeps_the_old_output(folder, tmp_p
     source.write_bytes(b"Guten Morgen\n\xff\xfe broken\n")
     output = tmp_path / "out.tsv"
     output.write_text("earlier\n", "utf-8")
-    code, err = run_main(monkeypatch, capsys, "detect", "--model", folder, "--input", source, "--output", output)
+    code, err = run_main(
+        monkeypatch, capsys, "detect", "--model", folder, "--input", source, "--output", output
+    )
     assert code == 2 and "in.txt:2" in err and "UTF-8" in err
     assert output.read_text("utf-8") == "earlier\n"
 
 
 def test_langid_train_from_a_users_tsv(tmp_path, monkeypatch, capsys):
-    lines = {"de": ["Guten Morgen, wie geht es dir?", "Ich wohne in einer kleinen Stadt.", "Das Wetter ist schön."],
-             "fi": ["Hyvää huomenta, mitä kuuluu?", "Asun pienessä kaupungissa.", "Sää on kaunis tänään."]}
+    lines = {
+        "de": [
+            "Guten Morgen, wie geht es dir?",
+            "Ich wohne in einer kleinen Stadt.",
+            "Das Wetter ist schön.",
+        ],
+        "fi": ["Hyvää huomenta, mitä kuuluu?", "Asun pienessä kaupungissa.", "Sää on kaunis tänään."],
+    }
     path = tmp_path / "mine.tsv"
-    path.write_text("".join(f"{code}\t{line}\n" for code, texts in lines.items() for line in texts * 10), "utf-8")
+    path.write_text(
+        "".join(f"{code}\t{line}\n" for code, texts in lines.items() for line in texts * 10), "utf-8"
+    )
     output = tmp_path / "det"
     result = runner.invoke(app, ["langid", "train", "--corpus", "sample", "--lang", "de", "--lang", "fr",
                                  "--lang", "fi", "--tsv", str(path), "--output", str(output), "--epochs", "2",

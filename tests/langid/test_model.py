@@ -41,7 +41,9 @@ def test_top_k_is_sorted_and_sums_to_at_most_one(sample_identifier):
     assert sum(p.probability for p in top) <= 1.0 + 1e-6
 
 
-@pytest.mark.parametrize("text", ["", "   ", "2024-05-01 12:30", "🎉🎉🎉", "https://example.com @someone #tag"])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "2024-05-01 12:30", "🎉🎉🎉", "https://example.com @someone #tag"]
+)
 def test_text_without_language_is_und_not_a_crash(sample_identifier, text):
     assert sample_identifier.detect(text).label == "und"
 

@@ -24,9 +24,14 @@ def test_bad_training_line_names_file_and_line(tmp_path):
 
 def test_a_users_tsv_adds_a_language(tmp_path):
     # Finnish is not in the sample: a user's lines teach it.
-    finnish = ["Hyvää huomenta, miten voit tänään?", "Minä asun Helsingissä ja työskentelen opettajana.",
-               "Kiitos paljon avusta, se oli todella ystävällistä.", "Huomenna sataa lunta koko päivän.",
-               "Ostin kaupasta leipää, maitoa ja juustoa.", "Lapset leikkivät pihalla koko iltapäivän."] * 8
+    finnish = [
+        "Hyvää huomenta, miten voit tänään?",
+        "Minä asun Helsingissä ja työskentelen opettajana.",
+        "Kiitos paljon avusta, se oli todella ystävällistä.",
+        "Huomenna sataa lunta koko päivän.",
+        "Ostin kaupasta leipää, maitoa ja juustoa.",
+        "Lapset leikkivät pihalla koko iltapäivän.",
+    ] * 8
     path = tmp_path / "fi.tsv"
     path.write_text("".join(f"fi\t{line}\n" for line in finnish), encoding="utf-8")
     result = train_identifier(tiny_config(tmp_path / "det", tsv=[str(path)]))

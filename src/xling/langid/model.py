@@ -104,7 +104,13 @@ class LanguageIdentifier:
         if languages is not None:
             probabilities = self._restrict(probabilities, languages)
         k = max(1, min(k, len(self.labels)))
-        top = np.argsort(-probabilities, axis=1)[:, :k]
+        if k == 1:
+            top = probabilities.argmax(axis=1)[:, None]
+        else:
+            top = np.argpartition(-probabilities, k - 1, axis=1)[:, :k]
+            top = np.take_along_axis(
+                top, np.argsort(-np.take_along_axis(probabilities, top, axis=1), axis=1), axis=1
+            )
         results: list[list[Prediction]] = []
         for row, letters, best in zip(probabilities, has_letters, top, strict=True):
             if not letters:

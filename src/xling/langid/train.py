@@ -274,7 +274,7 @@ def _batch_tensors(matrix: sp.csr_matrix, rows: np.ndarray):
 
     block = matrix[rows]
     return (torch.from_numpy(block.indices.astype(np.int64)), torch.from_numpy(block.indptr[:-1].astype(np.int64)),
-            torch.from_numpy(block.data))  # fmt: skip
+            torch.from_numpy(block.data.astype(np.float32)))  # fmt: skip
 
 
 def macro_accuracy(identifier: LanguageIdentifier, examples: Examples) -> tuple[float, dict[str, float]]:
