@@ -54,9 +54,10 @@ def test_labels_get_scripts_only_where_a_language_has_several():
         Source(Label("cmn", "Hans"), ("这是一个国家的语言",) * 3, "udhr/cmn_hans"),
         Source(Label("cmn", "Hant"), ("這是一個國家的語言",) * 3, "udhr/cmn_hant"),
         Source(Label("zho"), ("這個國家說的語言",) * 3, "ud/zh_gsd"),
+        Source(Label("lzh"), ("太初有道道與神偕",) * 3, "bible/lzh"),
     ]
     grouped = assign_labels(sources)
-    assert sorted(grouped) == ["arb", "cmn_Hans", "cmn_Hant", "deu", "srp_Cyrl", "srp_Latn"]
+    assert sorted(grouped) == ["arb", "cmn_Hans", "cmn_Hant", "deu", "lzh", "srp_Cyrl", "srp_Latn"]
     assert [source.origin for source in grouped["arb"]] == ["umsab/arabic", "udhr/arb"]
     assert [source.origin for source in grouped["cmn_Hant"]] == ["udhr/cmn_hant", "ud/zh_gsd"]
 

@@ -76,21 +76,20 @@ class Featurizer:
                 valid &= spaces[start + n] - spaces[start] < n
                 if n > 2:
                     valid &= spaces[start + n - 1] == spaces[start + 1]
-            hashed = _mix(rolling[valid] + np.uint64(n))
-            ids.append(hashed % np.uint64(self.config.buckets))
+            ids.append(rolling[valid] + np.uint64(n))
             rows.append(row[:count][valid])
         if self.config.words:
             word_ids, word_rows = self._word_ids(points, row)
             ids.append(word_ids)
             rows.append(word_rows)
-        all_ids = np.concatenate(ids).astype(np.int64)
+        all_ids = (_mix(np.concatenate(ids)) % np.uint64(self.config.buckets)).astype(np.int64)
         all_rows = np.concatenate(rows)
         order = np.argsort(all_rows, kind="stable")
         offsets = np.concatenate([[0], np.cumsum(np.bincount(all_rows, minlength=len(texts)))])
         return all_ids[order], offsets
 
     def _word_ids(self, points: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return (bucket ids, rows) of the words: runs of characters between spaces."""
+        """Return (hashes before mixing, rows) of the words: runs of characters between spaces."""
         letter = (points != _SPACE) & (points != _BOUNDARY)
         previous = np.concatenate([[False], letter[:-1]])
         following = np.concatenate([letter[1:], [False]])
@@ -105,7 +104,7 @@ class Featurizer:
         weighted = np.where(letter, points * _POSITION[position], np.uint64(0))
         prefix = np.concatenate([[np.uint64(0)], np.cumsum(weighted, dtype=np.uint64)])
         sums = prefix[ends + 1] - prefix[starts]
-        return _mix(sums ^ _WORD_SALT) % np.uint64(self.config.buckets), row[starts]
+        return sums ^ _WORD_SALT, row[starts]
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """Return the (len(texts), buckets) matrix whose rows average their features (all zero: no feature)."""

@@ -12,12 +12,19 @@ import pycountry
 from xling.data.languages import normalize_language, same_language
 from xling.errors import LanguageCodeError
 
-__all__ = ["UNDETERMINED", "Label", "label_matches", "parse_label"]
+__all__ = ["DEFAULT_MEMBER", "UNDETERMINED", "Label", "label_matches", "parse_label"]
 
 UNDETERMINED = "und"
 """ISO 639-3 for "undetermined": what the detector says when it cannot tell (empty text, digits, emoji)."""
 
 _SUBTAG_RE = re.compile(r"[-_]")
+
+# The individual language a macrolanguage code means in most text labelled with it ("Chinese" text is
+# Mandarin, "Arabic" text Modern Standard Arabic): where both codes label training text, they are one label.
+DEFAULT_MEMBER = {
+    "zho": "cmn", "ara": "arb", "msa": "zsm", "fas": "pes", "swa": "swh", "nor": "nob", "lav": "lvs",
+    "est": "ekk", "sqi": "als", "aze": "azj", "uzb": "uzn", "yid": "ydd", "kur": "kmr",
+}  # fmt: skip
 
 
 @lru_cache(maxsize=1)

@@ -80,6 +80,11 @@ class LanguageIdentifier:
         return frozenset(label.split("_", 1)[0] for label in self.labels)
 
     @property
+    def dim(self) -> int:
+        """Size of each feature's vector."""
+        return int(self.embeddings.shape[1])
+
+    @property
     def size_bytes(self) -> int:
         """Bytes of the weights as saved (float16 embeddings, float32 output layer)."""
         return self.embeddings.size * 2 + (self.weight.size + self.bias.size) * 4
@@ -88,7 +93,12 @@ class LanguageIdentifier:
         """Return (probabilities (n, labels), has_letters (n,)) for raw texts."""
         normalised = [normalize_text(text) for text in texts]
         has_letters = np.array([bool(text) for text in normalised], dtype=bool)
-        logits = self._featurizer.transform(normalised) @ self.embeddings @ self.weight + self.bias
+        if len(normalised) == 1:  # one text: a plain mean of rows, without building a sparse matrix
+            ids, _ = self._featurizer.ids(normalised)
+            hidden = self.embeddings[ids].mean(axis=0, keepdims=True) if len(ids) else np.zeros((1, self.dim))
+        else:
+            hidden = self._featurizer.transform(normalised) @ self.embeddings
+        logits = hidden @ self.weight + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)

@@ -19,7 +19,7 @@ from xling.data.languages import MACROLANGUAGES
 from xling.data.root import data_root
 from xling.errors import ConfigError, DataError
 from xling.langid.features import FeatureConfig, Featurizer
-from xling.langid.labels import Label, parse_label
+from xling.langid.labels import DEFAULT_MEMBER, Label, parse_label
 from xling.langid.model import LanguageIdentifier
 from xling.langid.normalize import normalize_text
 from xling.langid.scripts import dominant_script
@@ -139,21 +139,27 @@ def collect_sources(config: LangidDataConfig) -> list[Source]:
     return sources
 
 
-def _char_profile(texts: Sequence[str]) -> Counter[str]:
-    return Counter(char for text in texts[:3000] for char in text if not char.isspace())
+def _closest_named(source: Source, rivals: Sequence[Source]) -> Source:
+    """Return the named-script source whose own characters (those no other rival uses) `source` uses most:
+    simplified and traditional Chinese share their most frequent characters, and differ in the rest."""
+    alphabets = {id(rival): {char for text in rival.texts for char in text} for rival in rivals}
+    counts = Counter(char for text in source.texts[:5000] for char in text)
 
+    def distinctive_uses(rival: Source) -> int:
+        others = set().union(*(alphabets[id(other)] for other in rivals if other is not rival))
+        return sum(
+            count for char, count in counts.items() if char in alphabets[id(rival)] and char not in others
+        )
 
-def _cosine(a: Counter[str], b: Counter[str]) -> float:
-    dot = sum(count * b[char] for char, count in a.items() if char in b)
-    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
-    return dot / norm if norm else 0.0
+    return max(rivals, key=distinctive_uses)
 
 
 def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
     """Return the sources grouped by the label the model will learn.
 
-    A macrolanguage code is merged into its one individual language present (UMSAB's `ara` into UDHR's
-    `arb`, UD's `zho` into `cmn`). A language gets a script suffix when its texts come in several scripts
+    A macrolanguage code is merged into the individual language it usually means when that one is present
+    (UMSAB's `ara` into UDHR's `arb`, UD's `zho` into `cmn`, not the Bible's `lzh`), else into its only
+    individual language present. A language gets a script suffix when its texts come in several scripts
     (`srp_Cyrl`, `srp_Latn`); a source without a script in its name takes the script of its letters, or, when
     other sources of the language name scripts the letters cannot tell apart (Han: `cmn_Hans`, `cmn_Hant`),
     the script of the named source whose characters it shares most.
@@ -162,8 +168,11 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
     merge = {}
     for macro, members in MACROLANGUAGES.items():
         inside = members & present
-        if macro in present and len(inside) == 1:
-            merge[macro] = next(iter(inside))
+        if macro in present and inside:
+            default = DEFAULT_MEMBER.get(macro)
+            merge[macro] = (
+                default if default in inside else next(iter(sorted(inside))) if len(inside) == 1 else macro
+            )
     by_language: dict[str, list[Source]] = defaultdict(list)
     for source in sources:
         language = merge.get(source.label.language, source.label.language)
@@ -179,9 +188,7 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
                 continue
             rivals = [other for other in named if letters[id(other)] == letters[id(source)]]
             if rivals:
-                profile = _char_profile(source.texts)
-                best = max(rivals, key=lambda other: _cosine(profile, _char_profile(other.texts)))
-                scripts[id(source)] = best.label.script
+                scripts[id(source)] = _closest_named(source, rivals).label.script
             else:
                 scripts[id(source)] = letters[id(source)]
         several = len({script for script in scripts.values() if script}) > 1
