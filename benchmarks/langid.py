@@ -243,6 +243,11 @@ def load_sets(args: argparse.Namespace) -> dict[str, list[Language]]:
             log(f"{name}: {len(languages)} languages, {sum(len(x.sentences) for x in languages):,} sentences")
         else:
             log(f"{name}: no language left after --langs, skipped")
+    found = {x.gold for languages in sets.values() for x in languages} | {
+        x.key for languages in sets.values() for x in languages
+    }
+    if wanted is not None and wanted - found:
+        log(f"--langs: no sentences in any set for {', '.join(sorted(wanted - found))}")
     if not sets:
         sys.exit("no sentences to label: check --langs and --sets")
     return sets
