@@ -6,6 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from xling.cli import app, main
+from xling.langid.features import FeatureConfig
+from xling.langid.train import LangidDataConfig, LangidTrainConfig, train_identifier
 from xling.translation.decoding import DecodeOptions
 from xling.translation.translator import Translator
 
@@ -20,16 +22,31 @@ def model(tmp_path_factory):
     return build_xling(tmp_path_factory.mktemp("models") / "xling")
 
 
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory):
+    """Return the folder of a tiny detector (the bundled sample's 9 languages, trained in seconds)."""
+    folder = tmp_path_factory.mktemp("langid") / "detector"
+    config = LangidTrainConfig(  # as tests/langid/conftest.py's tiny_config
+        output=str(folder), data=LangidDataConfig(corpora=["sample"], min_examples_per_label=600),
+        features=FeatureConfig(buckets=2**14), dim=16, epochs=3, lr=0.03, threads=1,
+    )  # fmt: skip
+    train_identifier(config)
+    return folder
+
+
 def expected(model, texts, src="en", tgt="de"):
     translator = Translator.from_pretrained(model, backend="torch")
     return translator.translate(texts, src, tgt, DecodeOptions(beam_size=1, max_length_cap=8))
 
 
-def run_main(monkeypatch, capsys, *args):
+def run_main(monkeypatch, capsys, *args, stdout=False):
     monkeypatch.setattr("sys.argv", ["xling", *map(str, args)])
     with pytest.raises(SystemExit) as exc:
         main()
-    return exc.value.code, capsys.readouterr().err.strip()
+    captured = capsys.readouterr()
+    if stdout:
+        return exc.value.code, captured.out, captured.err
+    return exc.value.code, captured.err.strip()
 
 
 def test_texts_are_printed_one_per_line(model):
@@ -69,7 +86,7 @@ def test_a_failure_leaves_an_existing_output_untouched(model, tmp_path, monkeypa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--tgt", "de", "Hello."], "source language must be given"),
+        (["--tgt", "de", "--detector", "no-such-detector", "Hello."], "needs a language detector"),
         (["--src", "en", "Hello."], "--tgt"),
         (["--src", "xx-nope", "--tgt", "de", "Hello."], "unknown language code 'xx-nope'"),
         (["--src", "en", "--tgt", "de"], "TEXT arguments or --input"),
@@ -88,3 +105,32 @@ def test_missing_default_model_is_a_clear_error(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr("xling.embeddings.encoder.SHIPPED_MODELS", tmp_path / "shipped")  # once it ships
     code, err = run_main(monkeypatch, capsys, "translate", "--src", "en", "--tgt", "de", "Hello.")
     assert code == 2 and "xling-mt-bible: no such translation model" in err
+
+
+@pytest.mark.parametrize("auto", [["--src", "auto"], []])
+def test_auto_source_detects_each_text_and_logs_it_not_on_stdout(model, detector, monkeypatch, capsys, auto):
+    texts = [PARALLEL["deu"][0], "🎉", PARALLEL["eng"][1]]
+    code, out, err = run_main(monkeypatch, capsys, "translate", *auto, "--tgt", "fr", "--model", model,
+                              "--detector", detector, *GREEDY, *texts, stdout=True)  # fmt: skip
+    assert code == 0, err
+    assert out.splitlines() == expected(model, texts, src=["de", None, "en"], tgt="fr")
+    assert "source languages detected: deu, none (no letters), eng" in err
+
+
+def test_auto_source_of_a_file(model, detector, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "in.txt"
+    source.write_text(f"{PARALLEL['deu'][0]}\n{PARALLEL['fra'][1]}\n{PARALLEL['deu'][2]}\n", "utf-8")
+    output = tmp_path / "out.txt"
+    code, err = run_main(monkeypatch, capsys, "translate", "--tgt", "en", "--model", model, "--detector",
+                         detector, *GREEDY, "--input", source, "--output", output)  # fmt: skip
+    assert code == 0, err
+    assert "source languages detected: deu 2, fra 1" in err
+    texts = source.read_text("utf-8").splitlines()
+    assert output.read_text("utf-8").splitlines() == expected(model, texts, src=["de", "fr", "de"], tgt="en")
+
+
+def test_a_text_in_a_language_the_model_lacks_is_one_line_naming_it(model, detector, monkeypatch, capsys):
+    code, err = run_main(monkeypatch, capsys, "translate", "--tgt", "fr", "--model", model, "--detector",
+                         detector, "Hello there.", "Завтра мы поедем на поезде к моей бабушке.")  # fmt: skip
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "text 1" in err and "detected as rus" in err and "--src" in err

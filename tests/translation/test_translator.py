@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
 
 from xling.errors import DataError, LanguageCodeError, XlingError
+from xling.langid.features import FeatureConfig
+from xling.langid.train import LangidDataConfig, LangidTrainConfig, train_identifier
 from xling.translation.decoding import DecodeOptions
 from xling.translation.segmentation import segment
 from xling.translation.translator import Translator
@@ -14,6 +17,18 @@ from xling.translation.translator import Translator
 from .tiny_models import PARALLEL, build_m2m100, build_marian, build_nllb, build_xling
 
 GREEDY = DecodeOptions(beam_size=1, max_length_cap=8)
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory):
+    """Return the folder of a tiny detector (the bundled sample's 9 languages, trained in seconds)."""
+    folder = tmp_path_factory.mktemp("langid") / "detector"
+    config = LangidTrainConfig(  # as tests/langid/conftest.py's tiny_config
+        output=str(folder), data=LangidDataConfig(corpora=["sample"], min_examples_per_label=600),
+        features=FeatureConfig(buckets=2**14), dim=16, epochs=3, lr=0.03, threads=1,
+    )  # fmt: skip
+    train_identifier(config)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -146,11 +161,8 @@ def test_bad_language_codes_and_missing_languages_are_clear_errors(xling_model):
         xling_model.translate(["Hello."], "xx-nope", "de")
     with pytest.raises(XlingError, match=r"cannot translate into Japanese \(jpn\).*deu, eng, fra"):
         xling_model.translate(["Hello."], "en", "ja")
-    with pytest.raises(XlingError, match="source language must be given"):
-        xling_model.translate(["Hello."], None, "de")
     with pytest.raises(DataError, match="not one string"):
         xling_model.translate("Hello.", "en", "de")
-    assert xling_model.translate([""], None, "de") == [""]  # nothing to detect in an empty text
 
 
 def test_output_length_follows_the_input_not_a_20_token_default(xling_model):
@@ -252,3 +264,114 @@ def test_layout_join_uses_the_target_languages_separator():
         "Das ist z.B. ein Test.",
         "Und noch einer.",
     ]  # pysbd's German rules: the abbreviation does not end a sentence
+
+
+# --- source language detection (src auto) ---------------------------------------------------------------
+
+
+class RecordingBackend(EchoBackend):
+    """EchoBackend that also keeps each source sequence whole, language token included."""
+
+    def __init__(self, conventions):
+        super().__init__(conventions)
+        self.sources: list[list[str]] = []
+
+    def generate(self, sources, target_prefixes, options):
+        self.sources += sources
+        return super().generate(sources, target_prefixes, options)
+
+
+@pytest.mark.parametrize(
+    ("family", "texts", "src", "tgt"),
+    [("xling", PARALLEL["deu"][:4], "de", "fr"), ("nllb", PARALLEL["fra"][:4], "fr", "de"),
+     ("m2m100", PARALLEL["deu"][:4], "de", "en"), ("marian", PARALLEL["eng"][:4], "en", "de")],
+)  # fmt: skip
+def test_a_detected_source_translates_as_the_given_one(models, detector, family, texts, src, tgt):
+    translator = Translator.from_pretrained(models[family], backend="torch", detector=detector)
+    given = translator.translate(texts, src, tgt, GREEDY)
+    assert translator.translate(texts, "auto", tgt, GREEDY) == given
+    assert translator.translate(texts, None, tgt, GREEDY) == given
+    assert translator.translate(texts, ["auto", src, None, "AUTO"], tgt, GREEDY) == given
+
+    def sequences(source):
+        backend = translator.backend = RecordingBackend(translator.conventions)
+        translator.translate(texts, source, tgt)
+        return backend.sources
+
+    # the model gets the very same tokens, its source language token included (Marian's source has none)
+    assert sequences("auto") == sequences(src)
+    if family != "marian":
+        assert sequences("auto") != sequences({"de": "en", "fr": "en"}[src])
+
+
+def test_mixed_languages_in_one_batch_each_get_their_own_source(models, detector):
+    translator = Translator.from_pretrained(models["xling"], backend="torch", detector=detector)
+    texts = [PARALLEL["eng"][0], PARALLEL["deu"][1], PARALLEL["fra"][2], PARALLEL["deu"][3]]
+    assert translator.detect_sources(texts) == ["eng", "deu", "fra", "deu"]
+    targets = ["de", "fr", "de", "en"]
+    expected = translator.translate(texts, ["en", "de", "fr", "de"], targets, GREEDY)
+    assert translator.translate(texts, "auto", targets, GREEDY) == expected
+    backend = translator.backend = RecordingBackend(translator.conventions)
+    translator.translate(texts, "auto", targets, GREEDY)
+    assert len(backend.calls) == 1  # one batch, four source languages
+    assert sorted(source[0] for source in backend.sources) == ["__deu__", "__deu__", "__eng__", "__fra__"]
+
+
+def test_texts_without_letters_come_back_as_they_are(models, detector):
+    translator = Translator.from_pretrained(models["xling"], backend="torch", detector=detector)
+    backend = echo(translator)
+    texts = ["🎉🎉🎉", "", "2024-05-01 12:30", PARALLEL["deu"][0]]
+    assert translator.detect_sources(texts) == [None, None, None, "deu"]
+    # nothing there is in a language: kept as given, as an emoji-only text is with a given source
+    assert translator.translate(texts, "auto", "fr") == texts
+    assert [len(batch) for batch in backend.calls] == [1]
+    assert translator.translate(["🎉🎉🎉"], "de", "fr") == ["🎉🎉🎉"]
+
+
+def test_a_text_the_detector_cannot_tell_is_a_clear_error(models, detector):
+    from xling.langid import LanguageIdentifier
+
+    unsure = dataclasses.replace(LanguageIdentifier.from_pretrained(detector), threshold=1.01)  # never sure
+    translator = Translator.from_pretrained(models["xling"], backend="torch", detector=unsure)
+    texts = ["", "Die Katze schläft 🎉"]
+    with pytest.raises(XlingError, match=r"text 1 \('Die Katze schläft 🎉'\): .*cannot tell its language "
+                                         r"\(und\); give the source language \(--src"):  # fmt: skip
+        translator.translate(texts, "auto", "fr")
+    assert translator.translate(texts, [None, "de"], "fr") == translator.translate(texts, "de", "fr")
+
+
+def test_a_language_the_model_lacks_is_named_not_replaced_by_a_neighbour(models, detector):
+    translator = Translator.from_pretrained(models["xling"], backend="torch", detector=detector)
+    russian = "Завтра мы поедем на поезде к моей бабушке в Казань."
+    message = r"text 1 .*detected as rus \(\d+%\), a language xling does not translate from"
+    with pytest.raises(XlingError, match=message + r" \(it has deu, eng, fra\); give the source"):
+        translator.translate([PARALLEL["deu"][0], russian], "auto", "fr")
+
+
+def test_no_detector_is_a_clear_error_naming_it(models, tmp_path):
+    translator = Translator.from_pretrained(
+        models["xling"], backend="torch", detector=tmp_path / "no-detector"
+    )
+    message = r"needs a language detector: .*no-detector: no such language identifier"
+    with pytest.raises(XlingError, match=message + r".*give the source language \(--src\) or a detector"):
+        translator.translate(["Hello."], "auto", "de")
+    with pytest.raises(XlingError, match="no-detector"):
+        translator.translate(["Hello."], None, "de")
+    # given sources, and texts with nothing to detect, need no detector
+    assert translator.translate(["", "  "], None, "de") == ["", "  "]
+    assert len(translator.translate(["Hello."], "en", "de", GREEDY)) == 1
+
+
+def test_translate_file_detects_each_line_and_names_a_bad_one(models, detector, tmp_path):
+    translator = Translator.from_pretrained(models["xling"], backend="torch", detector=detector)
+    lines = [PARALLEL["eng"][0], "", PARALLEL["deu"][1], PARALLEL["deu"][2]]
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(lines) + "\n", "utf-8")
+    report = translator.translate_file(source, tmp_path / "out.txt", "auto", "fr", GREEDY)
+    assert report.sources == {"deu": 2, "eng": 1}
+    expected = translator.translate(lines, ["en", None, "de", "de"], "fr", GREEDY)
+    assert (tmp_path / "out.txt").read_text("utf-8").split("\n")[:4] == expected
+    assert translator.translate_file(source, tmp_path / "out.txt", "en", "fr", GREEDY).sources == {}
+    source.write_text(f"{lines[0]}\nЗавтра мы поедем на поезде к моей бабушке.\n", "utf-8")
+    with pytest.raises(XlingError, match=r"in\.txt:2 .*detected as rus"):
+        translator.translate_file(source, tmp_path / "out.txt", "auto", "fr", GREEDY)

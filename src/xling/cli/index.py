@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,7 +18,15 @@ from xling.cli.common import (
     write_json,
 )
 
+if TYPE_CHECKING:
+    from xling.data.documents import Document
+    from xling.langid import LanguageIdentifier
+    from xling.retrieval.index import Hit, SearchIndex
+
 app = typer.Typer(help="A persistent cross-language search index (FAISS + SQLite).", no_args_is_help=True)
+logger = logging.getLogger(__name__)
+AUTO = "auto"  # --lang auto: detect the language of every line of a plain text file
+SHOWN_LABELS = 8  # detected languages listed after a build
 
 
 INPUT_HELP = (
@@ -30,7 +39,21 @@ DUPLICATE_HELP = (
     "error (add nothing) or replace it."
 )
 DocumentsInput = Annotated[Path, typer.Option("--input", help=INPUT_HELP)]
-PlainLang = Annotated[str | None, typer.Option(help="Language of every line of a plain text file.")]
+PlainLang = Annotated[
+    str | None,
+    typer.Option(help="Language of every line of a plain text file, or auto: each line's detected language."),
+]
+DetectLanguage = Annotated[
+    bool | None,
+    typer.Option(
+        "--detect-language/--no-detect-language",
+        help="Store each document's detected language, for search --detected-lang (default: on when a "
+        "language detector is there).",
+    ),
+]
+Detector = Annotated[
+    str | None, typer.Option(help="Language detector folder or shipped name (default: xling-langid).")
+]
 OnDuplicate = Annotated[str, typer.Option("--on-duplicate", help=DUPLICATE_HELP)]
 IndexModel = Annotated[str | None, typer.Option(help="Encoder (default: the one the index was built with).")]
 
@@ -47,27 +70,30 @@ def index_build(
         typer.Option("--overwrite", help="Replace an index already there (once the new one is complete)."),
     ] = False,
     on_duplicate: OnDuplicate = "skip",
+    detect_language: DetectLanguage = None,
+    detector: Detector = None,
 ) -> None:
     """Create a search index in FOLDER from a file of documents; nothing appears there until it is complete."""
-    from xling.data.documents import read_documents
     from xling.retrieval.index import SearchIndex
 
+    identifier = load_detector(detect_language, detector, lang)
     encoder = load_encoder(model)
-    documents = read_documents(input, lang)
     index, result = SearchIndex.build(
         folder,
         encoder,
-        documents,
+        read_input(input, lang),
         model=model,
         index_kind=kind,
         overwrite=overwrite,
         on_duplicate=on_duplicate,
         show_progress=True,
+        detector=identifier,
     )
     with index:
         skipped = f", {result.skipped:,} duplicates skipped" if result.skipped else ""
         console.print(
             f"[green]{len(index):,} documents indexed in {folder}[/]{skipped} (model {index.model})"
+            + detected_summary(index)
         )
 
 
@@ -78,15 +104,19 @@ def index_add(
     lang: PlainLang = None,
     model: IndexModel = None,
     on_duplicate: OnDuplicate = "skip",
+    detect_language: DetectLanguage = None,
+    detector: Detector = None,
 ) -> None:
     """Add documents to an index in one transaction (all or nothing); prints what was added and skipped."""
-    from xling.data.documents import read_documents
     from xling.retrieval.index import SearchIndex
 
+    identifier = load_detector(detect_language, detector, lang)
     with SearchIndex.open(folder) as index:
         encoder = load_encoder(model or index.model)
-        documents = read_documents(input, lang)
-        result = index.add_documents(encoder, documents, on_duplicate=on_duplicate, show_progress=True)
+        documents = read_input(input, lang)
+        result = index.add_documents(
+            encoder, documents, on_duplicate=on_duplicate, show_progress=True, detector=identifier
+        )
         parts = [f"added {result.added:,} documents"]
         if result.replaced:
             parts.append(f"replaced {result.replaced:,}")
@@ -120,27 +150,86 @@ def index_search(
     folder: Annotated[Path, typer.Argument(help="Index folder.")],
     queries: Annotated[list[str], typer.Argument(help="Queries, in any language.")],
     k: Annotated[int, typer.Option(help="Hits per query.")] = 5,
-    lang: Annotated[str | None, typer.Option(help="Only hits in these languages (comma-separated).")] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="Only hits given in these languages (comma-separated; zh finds cmn).")
+    ] = None,
+    detected_lang: Annotated[
+        str | None,
+        typer.Option(
+            "--detected-lang",
+            help="Only hits the language detector found in these languages (comma-separated; zh finds "
+            "cmn_Hans; the index must have been built with --detect-language).",
+        ),
+    ] = None,
     model: IndexModel = None,
     json_path: JsonOut = None,
 ) -> None:
-    """Search an index with queries in any language; hits from all languages or only --lang ones."""
+    """Search an index with queries in any language; hits from all languages or only --lang (given) or
+    --detected-lang (detected) ones."""
     from rich.table import Table
 
     from xling.retrieval.index import SearchIndex
 
+    languages = [language_code(x) for x in lang.split(",")] if lang else None
+    detected = [x.strip() for x in detected_lang.split(",")] if detected_lang else None
     with SearchIndex.open(folder) as index:
         encoder = load_encoder(model or index.model)
-        languages = [language_code(x) for x in lang.split(",")] if lang else None
-        results = index.search_texts(encoder, queries, k=k, languages=languages)
+        results = index.search_texts(encoder, queries, k=k, languages=languages, detected=detected)
     payload = []
     for query, hits in zip(queries, results, strict=True):
         table = Table(title=f"query: {query}")
-        for column in ("score", "lang", "id", "text"):
+        for column in ("score", "lang", "detected", "id", "text"):
             table.add_column(column, justify="right" if column in ("score", "id") else "left")
         for hit in hits:
-            table.add_row(f"{hit.score:.3f}", hit.language, str(hit.id), hit.text)
+            table.add_row(f"{hit.score:.3f}", hit.language, hit.detected or "-", str(hit.id), hit.text)
         Console().print(table)
-        payload.append({"query": query, "hits": [{"id": h.id, "key": h.key, "score": h.score, "language": h.language,
-                                                  "text": h.text, "metadata": h.metadata} for h in hits]})  # fmt: skip
+        payload.append({"query": query, "hits": [hit_record(hit) for hit in hits]})
     write_json(json_path, {"results": payload})
+
+
+def hit_record(hit: Hit) -> dict:
+    """Return one hit as --json writes it."""
+    return {"id": hit.id, "key": hit.key, "score": hit.score, "language": hit.language,
+            "detected": hit.detected, "text": hit.text, "metadata": hit.metadata}  # fmt: skip
+
+
+def load_detector(detect: bool | None, name: str | None, lang: str | None) -> LanguageIdentifier | None:
+    """Return the language detector to index with, or None: --no-detect-language, or (when nothing asked for
+    one: no --detect-language, --detector or --lang auto) none is there, which is logged, not an error."""
+    from xling.errors import ConfigError, XlingError
+    from xling.langid import DEFAULT_IDENTIFIER, load_identifier
+
+    auto = lang is not None and lang.strip().lower() == AUTO
+    if detect is False:
+        if auto:
+            raise ConfigError(
+                "--lang auto detects each line's language: it cannot go with --no-detect-language"
+            )
+        return None
+    try:
+        return load_identifier(name or DEFAULT_IDENTIFIER)
+    except XlingError as error:
+        if detect or auto or name is not None:
+            wanted = "--lang auto" if auto else "--detect-language"
+            raise XlingError(f"{wanted} needs a language detector: {error}") from error
+        logger.info(
+            "no language detector (%s): documents are indexed without their detected languages", error
+        )
+        return None
+
+
+def read_input(path: Path, lang: str | None) -> list[Document]:
+    """Return the documents of an input file; with --lang auto, plain lines marked `und` (the index gives
+    them their detected language)."""
+    from xling.data.documents import read_documents
+
+    auto = lang is not None and lang.strip().lower() == AUTO
+    return read_documents(path, "und" if auto else lang)
+
+
+def detected_summary(index: SearchIndex) -> str:
+    """Return `; detected: deu 120, fra 80, ...` for the console line after a build ('' when none)."""
+    counts = index.detected_languages()
+    shown = ", ".join(f"{label} {n:,}" for label, n in list(counts.items())[:SHOWN_LABELS])
+    more = f", ... ({len(counts) - SHOWN_LABELS} more)" if len(counts) > SHOWN_LABELS else ""
+    return f"; detected: {shown}{more}" if counts else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -9,16 +10,29 @@ import typer
 
 from xling.cli.common import Recipe, Sets, console
 
+logger = logging.getLogger(__name__)
+
 
 def translate(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to translate (or --input FILE).")] = None,
     src: Annotated[
-        str | None, typer.Option("--src", help="Source language: de, deu, de-DE, or the model's code.")
+        str | None,
+        typer.Option(
+            "--src",
+            help="Source language: de, deu, de-DE, the model's code, or auto (the default: detected "
+            "per text).",
+        ),
     ] = None,
-    tgt: Annotated[str | None, typer.Option("--tgt", help="Target language (as --src).")] = None,
+    tgt: Annotated[
+        str | None, typer.Option("--tgt", help="Target language: de, deu, de-DE or the model's code.")
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option("--model", help="Translation model folder or shipped name (default: xling-mt-bible)."),
+    ] = None,
+    detector: Annotated[
+        str | None,
+        typer.Option(help="Language detector folder or shipped name for --src auto (default: xling-langid)."),
     ] = None,
     input: Annotated[Path | None, typer.Option("--input", help="Text file: line i is translated.")] = None,
     output: Annotated[
@@ -41,11 +55,13 @@ def translate(
     recipe: Recipe = None,
     set_: Sets = None,
 ) -> None:
-    """Translate TEXT arguments (printed one per line) or a file (--input FILE --output FILE)."""
+    """Translate TEXT arguments (printed one per line) or a file (--input FILE --output FILE); without --src
+    (or with --src auto) each text's language is detected."""
     from xling.config import load_config
     from xling.errors import ConfigError
+    from xling.langid import DEFAULT_IDENTIFIER
     from xling.translation.decoding import DecodeOptions
-    from xling.translation.translator import DEFAULT_MODEL, Translator
+    from xling.translation.translator import DEFAULT_MODEL, Translator, wants_detection
 
     if tgt is None:
         raise ConfigError("--tgt: give the language to translate into, e.g. --tgt de")
@@ -59,11 +75,19 @@ def translate(
                           max_length_b=max_length_b, batch_size=batch_size)  # fmt: skip
     name = model or DEFAULT_MODEL
     with console.status(f"loading {name}"):
-        translator = Translator.from_pretrained(name, backend=backend, device=device, threads=threads)
+        translator = Translator.from_pretrained(name, backend=backend, device=device, threads=threads,
+                                                detector=detector or DEFAULT_IDENTIFIER)  # fmt: skip
     if input is not None and output is not None:
         report = translator.translate_file(input, output, src, tgt, options, progress=True)
         console.print(f"[green]{report.lines:,} lines written to {report.output}[/] ({report.sentences:,} "
                       f"sentences, {report.sentences / max(report.seconds, 1e-9):,.1f} sentences/s)")  # fmt: skip
         return
-    for translation in translator.translate(texts or [], src, tgt, options):
+    texts = texts or []
+    sources: str | list[str | None] | None = src
+    if wants_detection(src):
+        sources = translator.detect_sources(texts)
+        logger.info(
+            "source languages detected: %s", ", ".join(label or "none (no letters)" for label in sources)
+        )
+    for translation in translator.translate(texts, sources, tgt, options):
         typer.echo(translation)

@@ -7,6 +7,12 @@ Folder layout:
                         float32 vector, plus the model's fingerprint (the vectors of a few probe sentences)
     vectors.faiss       a cache of the vectors for fast search, rebuilt from SQLite whenever in doubt
 
+Each document has the language it was given (a document given as `und`, undetermined, takes the detected
+one) and, when it was added with a language detector (`detector=`, `xling.langid`), the detector's label
+(`deu`, `srp_Cyrl`, `und`): search filters on either (`languages=`, `detected=`; macrolanguage aware). The
+`detected` column is nullable and was added after format 2 was fixed: an index made before it has none (and
+gets it on its first add with a detector), and an older xling reads and writes an index that has it.
+
 Every document has two ids: an integer row id (FAISS's id, shown with each hit, never reused) and a
 stable key: the id given with it, or else a hash of its language and text. Adding a key that is already
 stored is a duplicate: skipped (the default), an error, or a replacement, so adding a file twice, or again
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -48,16 +55,20 @@ import faiss
 import numpy as np
 
 from xling.atomic import atomic_folder, atomic_write, write_json_atomically
-from xling.data.languages import normalize_language
+from xling.data.languages import MACROLANGUAGES, normalize_language
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
+from xling.langid.labels import UNDETERMINED, Label, label_matches, parse_label
 from xling.retrieval.knn import HNSW_EF_SEARCH, INDEX_KINDS, IVF_NPROBE, ivf_list_count, new_faiss_index
 from xling.retrieval.mining import encode_texts
 
 if TYPE_CHECKING:
     from xling.data.documents import Document
+    from xling.langid import LanguageIdentifier
 
 __all__ = ["DUPLICATE_ACTIONS", "FORMAT_VERSION", "AddResult", "Hit", "SearchIndex", "model_reference"]
+
+logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: stable document keys and the model fingerprint
 INFO_FILE = "index.json"
@@ -76,6 +87,7 @@ SQL_VARIABLES = 900  # ids per `IN (...)`: old SQLite builds allow 999 variables
 REBUILD_BATCH = 16_384  # vectors read from SQLite per step when rebuilding the cache
 IVF_TRAIN_PER_LIST = 64  # training vectors per IVF list (a stride sample of the stored vectors)
 KEY_HEX_DIGITS = 32  # a content key is 128 bits of SHA-256: no collision in any index that fits on a disk
+DETECT_BATCH = 8192  # texts per detector call: its (texts x labels) probabilities stay a few MB
 # The fingerprint: vectors of these sentences under the model that built the index. Another model gives
 # other vectors; the same weights give the same ones whatever path they were loaded from.
 PROBE_TEXTS = (
@@ -94,9 +106,11 @@ CREATE TABLE documents (
     text TEXT NOT NULL,
     language TEXT NOT NULL,
     metadata TEXT,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    detected TEXT                          -- the language detector's label (NULL: added without one)
 );
 CREATE INDEX documents_language ON documents (language);
+CREATE INDEX documents_detected ON documents (detected);
 CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE probes (position INTEGER PRIMARY KEY, text TEXT NOT NULL, vector BLOB NOT NULL);
 """
@@ -112,6 +126,37 @@ class Hit:
     language: str
     metadata: dict[str, Any] | None
     key: str
+    detected: str | None = None
+    """The language detector's label for the text (`deu`, `srp_Cyrl`, `und`); None: added without one."""
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """Which stored documents a search returns: given languages and detected labels (None: any)."""
+
+    languages: frozenset[str] | None = None
+    detected: frozenset[str] | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Return True when no document can pass (a wanted set matches nothing stored)."""
+        return self.languages == frozenset() or self.detected == frozenset()
+
+    def where(self) -> tuple[str, list[str]]:
+        """Return the SQL condition on the documents table and its parameters."""
+        clauses: list[str] = []
+        params: list[str] = []
+        for column, values in (("language", self.languages), ("detected", self.detected)):
+            if values is not None:
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+                params += sorted(values)
+        return " AND ".join(clauses), params
+
+    def accepts(self, language: str, detected: str | None) -> bool:
+        """Return True when a document with this language and detected label passes."""
+        return (self.languages is None or language in self.languages) and (
+            self.detected is None or detected in self.detected
+        )
 
 
 @dataclass(frozen=True)
@@ -153,6 +198,8 @@ class SearchIndex:
         # one lock for the connection and the FAISS copy: FAISS must not search while it is being changed
         self._lock = threading.RLock()
         self._checked: weakref.WeakSet[Any] = weakref.WeakSet()  # encoders whose fingerprint matched
+        self._has_detected = False  # the documents table has the `detected` column (set by create/open)
+        self._labels: tuple[int, frozenset[str]] | None = None  # (generation, detected labels stored)
 
     # --- creating and opening ------------------------------------------------------------------------
 
@@ -185,18 +232,22 @@ class SearchIndex:
         on_duplicate: str = "skip",
         batch_size: int = 64,
         show_progress: bool = False,
+        detector: LanguageIdentifier | None = None,
     ) -> tuple[SearchIndex, AddResult]:
         """Return (the index, what was added) after indexing `documents` with `encoder` in folder `path`.
 
         `model` is what loads the encoder (default its name). Nothing appears at `path` until every
         document is stored: a build that fails or is killed leaves no index there, and an index being
-        replaced (`overwrite`) stays whole until then.
+        replaced (`overwrite`) stays whole until then. With a `detector`, each document's detected
+        language is stored too (see add_texts).
         """
         _check_duplicate_action(on_duplicate)
         results: list[AddResult] = []
 
         def fill(index: SearchIndex) -> None:
-            results.append(index.add_documents(encoder, documents, on_duplicate, batch_size, show_progress))
+            results.append(
+                index.add_documents(encoder, documents, on_duplicate, batch_size, show_progress, detector)
+            )
 
         name = model if model is not None else getattr(encoder, "name", None)
         dimension = getattr(encoder, "dimension", None)
@@ -253,6 +304,7 @@ class SearchIndex:
                 [("generation", 0), ("dimension", info["dimension"])],
             )
         index = cls(root, info, db)
+        index._has_detected = True
         index._save_cache(0)
         # index.json last: a folder holding it is a complete index, one without it an interrupted create
         write_json_atomically(root / INFO_FILE, info)
@@ -295,6 +347,7 @@ class SearchIndex:
             stored_dimension = index._state("dimension")
             index._db.execute("SELECT key FROM documents LIMIT 1").fetchall()
             index._db.execute("SELECT vector FROM probes LIMIT 1").fetchall()
+            index._has_detected = _has_column(index._db, "documents", "detected")
         except sqlite3.DatabaseError as exc:
             db.close()
             raise DataError(f"not a readable search index database: {exc}", db_path) from None
@@ -340,14 +393,16 @@ class SearchIndex:
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         keys: Sequence[str | None] | None = None,
         on_duplicate: str = "skip",
+        detected: Sequence[str | None] | None = None,
     ) -> AddResult:
         """Return what was added after storing `texts` with their vectors, languages, metadata and keys.
 
         `languages` is one code for all texts or one per text (any ISO 639 / BCP-47 form); metadata
         items must be JSON-serialisable mappings or None; a key None (or `keys` None) is the content key
-        of language and text. A key already stored, or given twice, is a duplicate: `on_duplicate`
-        "skip" keeps the first, "error" raises (and adds nothing), "replace" keeps the last. The whole
-        add is one transaction: after a crash it is either all stored or not at all.
+        of language and text; `detected` is a language detector's label per text (None: not detected). A
+        key already stored, or given twice, is a duplicate: `on_duplicate` "skip" keeps the first,
+        "error" raises (and adds nothing), "replace" keeps the last. The whole add is one transaction:
+        after a crash it is either all stored or not at all.
         """
         _check_duplicate_action(on_duplicate)
         texts = _text_list(texts, "texts")
@@ -355,10 +410,11 @@ class SearchIndex:
         codes = _language_list(languages, len(texts))
         extras = _metadata_list(metadata, len(texts))
         stable = _key_list(keys, texts, codes)
+        labels = None if detected is None else _label_list(detected, len(texts))
         if len(unit) != len(texts):
             raise XlingError(f"{self.path}: {len(texts)} texts but {len(unit)} vectors")
         with self._lock:
-            return self._add_rows(stable, texts, codes, extras, unit, on_duplicate, None)
+            return self._add_rows(stable, texts, codes, extras, unit, on_duplicate, None, labels)
 
     def _add_rows(
         self,
@@ -369,13 +425,23 @@ class SearchIndex:
         unit: np.ndarray,
         on_duplicate: str,
         probe: np.ndarray | None,
+        detected: list[str | None] | None = None,
     ) -> AddResult:
-        """Return the AddResult of storing these rows in one transaction (the caller holds the lock)."""
+        """Return the AddResult of storing these rows in one transaction (the caller holds the lock).
+
+        `detected` (a label or None per row) adds the `detected` column to an index made before it had one.
+        """
         if not keys:
             return AddResult([], 0, 0, 0)
         chosen: dict[str, int] = {}  # key -> the position whose row is stored under it
         skipped = replaced = 0
+        labels = detected if detected is not None else [None] * len(keys)
         with _transaction(self._db):
+            if detected is not None and not self._has_detected:
+                # inside the transaction: a failed add leaves the table as it was
+                self._db.execute("ALTER TABLE documents ADD COLUMN detected TEXT")
+                self._db.execute("CREATE INDEX documents_detected ON documents (detected)")
+            with_detected = self._has_detected or detected is not None
             stored = self._ids_of_keys(keys)
             for position, key in enumerate(keys):
                 if key in chosen or key in stored:
@@ -392,23 +458,21 @@ class SearchIndex:
                 chosen[key] = position
             ids = dict(stored)
             changed: list[int] = []
+            columns = ("text", "language", "metadata", "vector", *(("detected",) if with_detected else ()))
+            update = f"UPDATE documents SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+            insert = f"INSERT INTO documents (key, {', '.join(columns)}) VALUES (?{', ?' * len(columns)})"
             for key, position in chosen.items():
                 row = (texts[position], codes[position], extras[position], _blob(unit[position]))
+                row += (labels[position],) if with_detected else ()
                 if key in stored:
-                    self._db.execute(
-                        "UPDATE documents SET text = ?, language = ?, metadata = ?, vector = ? WHERE id = ?",
-                        (*row, stored[key]),
-                    )
+                    self._db.execute(update, (*row, stored[key]))
                 else:
-                    cursor = self._db.execute(
-                        "INSERT INTO documents (key, text, language, metadata, vector) VALUES (?, ?, ?, ?, ?)",
-                        (key, *row),
-                    )
-                    ids[key] = int(cursor.lastrowid)
+                    ids[key] = int(self._db.execute(insert, (key, *row)).lastrowid)
                 changed.append(ids[key])
             if probe is not None:
                 self._save_probe(probe)
             generation = self._bump_generation() if changed else None
+        self._has_detected = with_detected
         if generation is not None:
             positions = list(chosen.values())
             old = np.asarray([ids[k] for k in chosen if k in stored], dtype=np.int64)
@@ -452,16 +516,24 @@ class SearchIndex:
         keys: Sequence[str | None] | None = None,
         on_duplicate: str = "skip",
         show_progress: bool = False,
+        detector: LanguageIdentifier | None = None,
     ) -> AddResult:
         """Return what was added after encoding `texts` with `encoder` and adding them (see add).
 
         With "skip", documents whose key is already stored are not even encoded, so adding a file again
-        costs little. `show_progress` draws a bar while the texts are encoded.
+        costs little. `show_progress` draws a bar while the texts are encoded. With a `detector`, each
+        stored text's detected label is stored too (batched calls), and a text given as `und` takes the
+        detected language as its language (and content key).
         """
         _check_duplicate_action(on_duplicate)
         probe = self._check_encoder(encoder)
         texts = _text_list(texts, "texts")
         codes = _language_list(languages, len(texts))
+        found: dict[int, str] = {}
+        if detector is not None:
+            found = _detect(detector, texts, [i for i, code in enumerate(codes) if code == UNDETERMINED])
+            for i, label in found.items():
+                codes[i] = parse_label(label).language
         extras = _metadata_list(metadata, len(texts))
         stable = _key_list(keys, texts, codes)
         todo = list(range(len(texts)))
@@ -481,6 +553,10 @@ class SearchIndex:
         unit = self._unit_vectors(vectors, "document")
         if len(unit) != len(todo):
             raise XlingError(f"{self.path}: {len(todo)} texts but {len(unit)} vectors")
+        detected: list[str | None] | None = None
+        if detector is not None:
+            found.update(_detect(detector, texts, [i for i in todo if i not in found]))
+            detected = [found[i] for i in todo]
         with self._lock:
             result = self._add_rows(
                 [stable[i] for i in todo],
@@ -490,6 +566,7 @@ class SearchIndex:
                 unit,
                 on_duplicate,
                 probe,
+                detected,
             )
             if len(todo) == len(texts):
                 return result
@@ -503,6 +580,7 @@ class SearchIndex:
         on_duplicate: str = "skip",
         batch_size: int = 64,
         show_progress: bool = False,
+        detector: LanguageIdentifier | None = None,
     ) -> AddResult:
         """Return what was added after encoding `documents` (xling.data.Document) and adding them."""
         return self.add_texts(
@@ -514,29 +592,41 @@ class SearchIndex:
             [document.id for document in documents],
             on_duplicate,
             show_progress,
+            detector,
         )
 
     # --- searching -----------------------------------------------------------------------------------
 
     def search(
-        self, query_vectors: np.ndarray, k: int = 10, languages: str | Sequence[str] | None = None
+        self,
+        query_vectors: np.ndarray,
+        k: int = 10,
+        languages: str | Sequence[str] | None = None,
+        detected: str | Sequence[str] | None = None,
     ) -> list[list[Hit]]:
         """Return, for each query vector, its k most similar documents, best first.
 
-        `languages` restricts hits to those languages (None: all). When they hold a large share of the
-        index, FAISS is asked for k * OVERFETCH hits, filtered, and asked again for twice as many while
-        too few pass; rare languages, and queries still short after WIDEN_ROUNDS, are searched with a
-        FAISS id selector holding only those languages' ids, so memory stays bounded either way.
+        `languages` restricts hits to documents given in those languages, `detected` to documents the
+        language detector found in them (None: all; any code form, macrolanguage aware: `zh` finds `cmn`,
+        a script must match: `zh-Hant` is not `cmn_Hans`). `detected` on an index that records no detected
+        languages is an XlingError. When the wanted documents are a large share of the index, FAISS is
+        asked for k * OVERFETCH hits, filtered, and asked again for twice as many while too few pass;
+        rare languages, and queries still short after WIDEN_ROUNDS, are searched with a FAISS id selector
+        holding only those documents' ids, so memory stays bounded either way.
         """
         if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"search: k must be a positive integer, got {k!r}")
         queries = self._unit_vectors(query_vectors, "query")
-        wanted = None if languages is None else sorted(set(_language_list(languages, None)))
+        wanted = None if languages is None else _with_macrolanguages(_language_list(languages, None))
+        codes = None if detected is None else _label_codes(detected)
         with self._lock:
-            return self._search(queries, k, wanted)
+            labels = None if codes is None else self._matching_labels(codes)
+            if wanted is None and labels is None:
+                return self._search(queries, k, None)
+            return self._search(queries, k, _Filter(wanted, labels))
 
-    def _search(self, queries: np.ndarray, k: int, wanted: list[str] | None) -> list[list[Hit]]:
-        """Return the hits of unit `queries` in `wanted` languages (None: all); the caller holds the lock."""
+    def _search(self, queries: np.ndarray, k: int, wanted: _Filter | None) -> list[list[Hit]]:
+        """Return the hits of unit `queries` that pass `wanted` (None: all); the caller holds the lock."""
         results: list[list[Hit]] = [[] for _ in range(len(queries))]
         total = self._vectors.ntotal
         if total == 0 or not results:
@@ -544,14 +634,14 @@ class SearchIndex:
         if wanted is None:
             self._collect(queries, list(range(len(queries))), min(k, total), None, k, results)
             return results
-        in_languages = self._count_languages(wanted)
+        in_languages = 0 if wanted.empty else self._count_languages(wanted)
         if in_languages == 0:
             return results
         pending = list(range(len(queries)))
         if in_languages * OVERFETCH >= total:
             fetch = min(total, k * OVERFETCH)
             for _ in range(WIDEN_ROUNDS):
-                pending = self._collect(queries, pending, fetch, set(wanted), k, results, total)
+                pending = self._collect(queries, pending, fetch, wanted, k, results, total)
                 if not pending or fetch >= total:
                     break
                 fetch = min(total, fetch * 2)
@@ -565,7 +655,7 @@ class SearchIndex:
         queries: np.ndarray,
         pending: list[int],
         fetch: int,
-        wanted: set[str] | None,
+        wanted: _Filter | None,
         k: int,
         results: list[list[Hit]],
         total: int | None = None,
@@ -596,13 +686,26 @@ class SearchIndex:
         k: int = 10,
         languages: str | Sequence[str] | None = None,
         batch_size: int = 64,
+        detected: str | Sequence[str] | None = None,
     ) -> list[list[Hit]]:
         """Return the hits of each query text, encoded with `encoder` (see search)."""
         self._check_encoder(encoder)
         queries = _text_list(queries, "queries")
         if not queries:
             return []
-        return self.search(encode_texts(encoder, queries, batch_size), k, languages)
+        if detected is not None:  # a bad code or an index without detections fails before encoding
+            with self._lock:
+                self._matching_labels(_label_codes(detected))
+        return self.search(encode_texts(encoder, queries, batch_size), k, languages, detected)
+
+    def detected_languages(self) -> dict[str, int]:
+        """Return how many documents have each detected label, most first (`{}`: none detected)."""
+        with self._lock:
+            if not self._has_detected:
+                return {}
+            query = "SELECT detected, COUNT(*) FROM documents WHERE detected IS NOT NULL GROUP BY detected"
+            counts = self._db.execute(query).fetchall()
+        return {label: int(n) for label, n in sorted(counts, key=lambda row: (-row[1], row[0]))}
 
     # --- internals -----------------------------------------------------------------------------------
 
@@ -671,15 +774,45 @@ class SearchIndex:
         self._db.execute("UPDATE state SET value = value + 1 WHERE key = 'generation'")
         return self._state("generation")
 
-    def _rows(self, ids: set[int]) -> dict[int, tuple[str, str, str | None, str]]:
-        """Return {id: (text, language, metadata JSON, key)} for the stored documents among `ids`."""
-        rows: dict[int, tuple[str, str, str | None, str]] = {}
+    def _rows(self, ids: set[int]) -> dict[int, tuple[str, str, str | None, str, str | None]]:
+        """Return {id: (text, language, metadata JSON, key, detected)} of the stored documents among `ids`."""
+        rows: dict[int, tuple[str, str, str | None, str, str | None]] = {}
+        detected = "detected" if self._has_detected else "NULL"
         for chunk in _chunks(sorted(ids), SQL_VARIABLES):
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT id, text, language, metadata, key FROM documents WHERE id IN ({marks})"
-            for ident, text, language, extra, key in self._db.execute(query, chunk):
-                rows[int(ident)] = (text, language, extra, key)
+            query = (
+                f"SELECT id, text, language, metadata, key, {detected} FROM documents WHERE id IN ({marks})"
+            )
+            for ident, text, language, extra, key, label in self._db.execute(query, chunk):
+                rows[int(ident)] = (text, language, extra, key, label)
         return rows
+
+    def _matching_labels(self, codes: list[Label]) -> frozenset[str]:
+        """Return the stored detected labels that match one of `codes` (the caller holds the lock).
+
+        Raises XlingError when the index has documents but none with a detected language.
+        """
+        generation = self._state("generation")
+        if self._labels is None or self._labels[0] != generation:
+            stored: frozenset[str] = frozenset()
+            if self._has_detected:
+                query = "SELECT DISTINCT detected FROM documents WHERE detected IS NOT NULL"
+                stored = frozenset(row[0] for row in self._db.execute(query))
+                missing = self._db.execute(
+                    "SELECT COUNT(*) FROM documents WHERE detected IS NULL"
+                ).fetchone()[0]
+                if stored and missing:
+                    logger.warning("%s: %d documents were added without a language detector; a detected-"
+                                   "language filter leaves them out", self.path, missing)  # fmt: skip
+            self._labels = (generation, stored)
+        stored = self._labels[1]
+        if not stored and self._has_documents():
+            raise XlingError(
+                f"{self.path}: this index records no detected languages (it was built without a language "
+                "detector, or by an older xling); build it again with one (xling index build --overwrite "
+                "--detect-language) or filter on the given languages (--lang)"
+            )
+        return frozenset(label for label in stored if any(_label_is(label, code) for code in codes))
 
     def _ids_of_keys(self, keys: Sequence[str]) -> dict[str, int]:
         """Return {key: row id} for the stored documents among `keys`."""
@@ -733,16 +866,17 @@ class SearchIndex:
             params.sel = selector
         return self._vectors.search(queries, fetch, params=params)
 
-    def _count_languages(self, languages: list[str]) -> int:
-        """Return how many stored documents are in `languages`."""
-        marks = ",".join("?" * len(languages))
-        query = f"SELECT COUNT(*) FROM documents WHERE language IN ({marks})"
-        return int(self._db.execute(query, languages).fetchone()[0])
+    def _count_languages(self, wanted: _Filter) -> int:
+        """Return how many stored documents pass `wanted`."""
+        condition, params = wanted.where()
+        return int(
+            self._db.execute(f"SELECT COUNT(*) FROM documents WHERE {condition}", params).fetchone()[0]
+        )
 
-    def _ids_in_languages(self, languages: list[str]) -> np.ndarray:
-        """Return the ids of the stored documents in `languages`."""
-        marks = ",".join("?" * len(languages))
-        cursor = self._db.execute(f"SELECT id FROM documents WHERE language IN ({marks})", languages)
+    def _ids_in_languages(self, wanted: _Filter) -> np.ndarray:
+        """Return the ids of the stored documents that pass `wanted`."""
+        condition, params = wanted.where()
+        cursor = self._db.execute(f"SELECT id FROM documents WHERE {condition}", params)
         return np.fromiter((row[0] for row in cursor), dtype=np.int64)
 
     def _add_to_faiss(self, vectors: np.ndarray, ids: np.ndarray) -> None:
@@ -1060,6 +1194,60 @@ def _language_list(languages: str | Sequence[str], count: int | None) -> list[st
     return codes
 
 
+def _with_macrolanguages(codes: list[str]) -> frozenset[str]:
+    """Return the codes with their macrolanguages and members (`zho` adds `cmn`; `cmn` adds `zho`, not
+    `yue`)."""
+    wanted = set(codes)
+    for code in codes:
+        wanted |= MACROLANGUAGES.get(code, frozenset())
+        wanted |= {macro for macro, members in MACROLANGUAGES.items() if code in members}
+    return frozenset(wanted)
+
+
+def _label_codes(codes: str | Sequence[str]) -> list[Label]:
+    """Return the detector labels of one code or several (any form: `zh`, `cmn`, `zh-Hant`, `srp_Latn`)."""
+    if isinstance(codes, str):
+        return [parse_label(codes, where="detected language")]
+    return [parse_label(code, where=f"detected language {i}") for i, code in enumerate(codes)]
+
+
+def _label_is(label: str, code: Label) -> bool:
+    """Return True when a stored detected label is in the language `code` names (`und` only for `und`)."""
+    if code.language == UNDETERMINED:
+        return label == UNDETERMINED
+    return label != UNDETERMINED and label_matches(label, code)
+
+
+def _label_list(labels: Sequence[str | None], count: int) -> list[str | None]:
+    """Return detected labels in the detector's form (`deu`, `srp_Cyrl`), one per text; None stays None."""
+    if isinstance(labels, str):
+        raise XlingError(
+            "detected must be a sequence (one label per text), not one string: wrap it in a list"
+        )
+    items = list(labels)
+    if len(items) != count:
+        raise XlingError(f"{len(items)} detected languages given for {count} texts")
+    return [
+        None if item is None else str(parse_label(item, where=f"detected {i}"))
+        for i, item in enumerate(items)
+    ]
+
+
+def _detect(detector: LanguageIdentifier, texts: list[str], positions: list[int]) -> dict[int, str]:
+    """Return {position: the detector's top label} for these texts, in batches of DETECT_BATCH."""
+    found: dict[int, str] = {}
+    for start in range(0, len(positions), DETECT_BATCH):
+        chunk = positions[start : start + DETECT_BATCH]
+        for i, top in zip(chunk, detector.predict([texts[i] for i in chunk]), strict=True):
+            found[i] = top[0].label
+    return found
+
+
+def _has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    """Return True when `table` has `column` (an index made before the column was added has not)."""
+    return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))
+
+
 def _metadata_list(metadata: Sequence[Mapping[str, Any] | None] | None, count: int) -> list[str | None]:
     """Return each metadata item as JSON text (None stays None); raise XlingError for a bad item."""
     if metadata is None:
@@ -1081,18 +1269,18 @@ def _metadata_list(metadata: Sequence[Mapping[str, Any] | None] | None, count: i
 def _hits(
     sims: np.ndarray,
     ids: np.ndarray,
-    rows: dict[int, tuple[str, str, str | None, str]],
-    wanted: set[str] | None,
+    rows: dict[int, tuple[str, str, str | None, str, str | None]],
+    wanted: _Filter | None,
     k: int,
 ) -> list[Hit]:
-    """Return up to k hits from one query's FAISS results, keeping stored documents in `wanted` languages."""
+    """Return up to k hits from one query's FAISS results, keeping stored documents that pass `wanted`."""
     hits: list[Hit] = []
     for score, ident in zip(sims.tolist(), ids.tolist(), strict=True):
         row = rows.get(ident)
-        if row is None or (wanted is not None and row[1] not in wanted):
+        if row is None or (wanted is not None and not wanted.accepts(row[1], row[4])):
             continue
         extra = None if row[2] is None else json.loads(row[2])
-        hits.append(Hit(ident, float(score), row[0], row[1], extra, row[3]))
+        hits.append(Hit(ident, float(score), row[0], row[1], extra, row[3], row[4]))
         if len(hits) == k:
             break
     return hits

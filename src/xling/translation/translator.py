@@ -10,6 +10,10 @@ family's language conventions (`languages`), decodes all sentences of all texts 
 length, and puts the translations back in each text's layout (line and paragraph breaks kept). Each text may
 have its own source and target language, even within one batch. A sentence longer than the model's input
 limit is translated in parts (never cut silently).
+
+A source language given as `auto` (or None) is detected per text by a language detector (`xling.langid`, the
+`detector` of the Translator), never assumed: a text the detector cannot tell, or one it finds in a language
+the model does not translate from, is an error naming that text.
 """
 
 from __future__ import annotations
@@ -17,13 +21,24 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
+from xling.langid import (
+    DEFAULT_IDENTIFIER,
+    UNDETERMINED,
+    LanguageIdentifier,
+    Prediction,
+    label_matches,
+    load_identifier,
+)
+from xling.langid.labels import try_parse_label
+from xling.langid.normalize import normalize_text
 from xling.translation.decoding import DecodeOptions, TranslationBackend
 from xling.translation.languages import Conventions, conventions_for, detect_family, parse_language
 from xling.translation.segmentation import NO_SPACE_LANGUAGES, Layout, segment
@@ -34,17 +49,21 @@ DEFAULT_MODEL = "xling-mt-bible"
 BACKENDS = ("auto", "torch", "ct2")
 WORD_START = "▁"  # SentencePiece's mark of a piece that begins a word: long sentences are cut there
 
+AUTO = "auto"  # a source language to detect
+# A text whose most likely language (unrestricted) is one the model lacks, at this probability or more, is
+# an error rather than the closest language the model has: more likely that language than all others together.
+FOREIGN_MIN_PROBABILITY = 0.5
+PREVIEW_CHARS = 40  # of a text quoted in an error
+SHOWN_CODES = 12  # of a model's languages listed in an error
+DETECT_BATCH = 8192  # texts per detector call: its (texts x labels) probabilities stay a few MB
+
 Languages = str | Sequence[str | None] | None
+Detector = str | Path | LanguageIdentifier
 
 
-def detect_source_language(text: str) -> str:
-    """Return the ISO 639-3 language of `text`: where a language detector will plug in (none exists yet).
-
-    Raises XlingError: the source language must be given, never silently assumed (e.g. English).
-    """
-    raise XlingError(
-        "the source language must be given (src=... / --src): xling has no language detector yet"
-    )
+def wants_detection(code: str | None) -> bool:
+    """Return True for a source language to detect: None or `auto` (any case)."""
+    return code is None or (isinstance(code, str) and code.strip().lower() == AUTO)
 
 
 def resolve_translation_model(name_or_path: str | Path) -> Path:
@@ -93,6 +112,8 @@ class FileReport:
     lines: int
     sentences: int
     seconds: float
+    sources: dict[str, int] = field(default_factory=dict)
+    """Lines per detected source language (`deu`: 120), most first; empty when the source was given."""
 
 
 @dataclass
@@ -109,20 +130,24 @@ class Translator:
     """A translation model with its tokenizer, language conventions and runtime (build it with from_pretrained)."""
 
     def __init__(self, folder: Path, backend: TranslationBackend, tokenizer: Any, conventions: Conventions,
-                 backend_name: str):  # fmt: skip
+                 backend_name: str, detector: Detector = DEFAULT_IDENTIFIER):  # fmt: skip
         self.folder = folder
         self.backend = backend
         self.tokenizer = tokenizer
         self.conventions = conventions
         self.backend_name = backend_name
+        self.detector = detector
+        """The language detector for `auto` sources: a folder, a shipped name or a loaded identifier."""
+        self._allowed: tuple[LanguageIdentifier, list[str]] | None = None
 
     @classmethod
     def from_pretrained(
         cls, path_or_name: str | Path = DEFAULT_MODEL, *, backend: str = "auto", device: str = "cpu",
-        threads: int = 0,
+        threads: int = 0, detector: Detector = DEFAULT_IDENTIFIER,
     ) -> Translator:  # fmt: skip
         """Return a Translator for a model folder or name; `backend` "auto" prefers CTranslate2 when the
-        folder has a conversion and ctranslate2 is installed. `threads` 0 keeps the runtime's default."""
+        folder has a conversion and ctranslate2 is installed. `threads` 0 keeps the runtime's default.
+        `detector` (loaded only when a source language is to be detected) tells `auto` sources."""
         from transformers import AutoTokenizer
 
         from xling.export.ct2 import CT2_DIR
@@ -153,7 +178,7 @@ class Translator:
 
             runtime = TorchBackend(folder, device=device, threads=threads, tokenizer=tokenizer)
         logger.debug("loaded %s (%s) with the %s backend", folder, family, backend)
-        return cls(folder, runtime, tokenizer, conventions, backend)
+        return cls(folder, runtime, tokenizer, conventions, backend, detector)
 
     @property
     def languages(self) -> ModelLanguages:
@@ -166,11 +191,24 @@ class Translator:
     ) -> list[str]:  # fmt: skip
         """Return the translation of each text (text i -> output i), layout kept.
 
-        `src` and `tgt` are one language code for all texts or one per text; `src` None asks the language
-        detector (none yet: an XlingError). An empty or whitespace-only text comes back as it is, without
-        a model call. `progress` draws a bar on stderr over the sentences.
+        `src` and `tgt` are one language code for all texts or one per text; a `src` of `auto` or None is
+        detected per text (see detect_sources; a text with no letters then comes back as it is). An empty or
+        whitespace-only text comes back as it is, without a model call. `progress` draws a bar on stderr
+        over the sentences.
         """
         return self._translate(texts, src, tgt, options, progress)[0]
+
+    def detect_sources(self, texts: Sequence[str]) -> list[str | None]:
+        """Return the detected source language of each text (`deu`, `srp_Cyrl`); None for a text without
+        letters (empty, digits, emoji: nothing to translate, it comes back as it is).
+
+        One batched call to `self.detector`, restricted to the model's source languages the detector knows
+        (unrestricted where the model records none of them). Raises XlingError naming the text when the
+        detector cannot tell (`und`), or finds a language the model does not translate from.
+        """
+        texts = _checked_texts(texts)
+        detected = self._detect(texts, list(range(len(texts))), _text_name)
+        return [detected[i] for i in range(len(texts))]
 
     def translate_file(
         self, input: str | Path, output: str | Path, src: str | None, tgt: str,
@@ -186,38 +224,40 @@ class Translator:
         started = time.perf_counter()
         path = require_file(input)
         lines = [line_text(line, path) for line in decoded_lines(path, None)]
-        translations, sentences = self._translate(lines, src, tgt, options, progress)
+        translations, sentences, detected = self._translate(lines, src, tgt, options, progress,
+                                                            lambda i: f"{path}:{i + 1}")  # fmt: skip
         with atomic_write(output) as handle:
             for translation in translations:
                 # a line break inside an output would shift every later line
                 handle.write(" ".join(translation.splitlines()) + "\n")
-        return FileReport(Path(output), len(lines), sentences, time.perf_counter() - started)
+        sources = dict(Counter(label for label in detected.values() if label is not None).most_common())
+        return FileReport(Path(output), len(lines), sentences, time.perf_counter() - started, sources)
 
     def _translate(
         self, texts: Sequence[str], src: Languages, tgt: str | Sequence[str], options: DecodeOptions | None,
-        progress: bool,
-    ) -> tuple[list[str], int]:  # fmt: skip
-        """Return the translations and the number of sentences decoded."""
+        progress: bool, name: Callable[[int], str] | None = None,
+    ) -> tuple[list[str], int, dict[int, str | None]]:  # fmt: skip
+        """Return the translations, the number of sentences decoded and the detected source of each text
+        whose source was to be detected (`name(i)` says where text i is in an error)."""
         options = options or DecodeOptions()
         options.validate()
-        if isinstance(texts, str):
-            raise DataError("texts must be a list of strings, not one string")
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise DataError(f"text {i} is a {type(text).__name__}, not a string")
+        texts = _checked_texts(texts)
         if tgt is None:
             raise ConfigError("tgt: the target language must be given")
         sources = _per_text(src, len(texts), "src")
         targets = _per_text(tgt, len(texts), "tgt")
-        sources = [code if code is not None or not texts[i].strip() else detect_source_language(texts[i])
-                   for i, code in enumerate(sources)]  # fmt: skip
+        to_detect = [i for i, code in enumerate(sources) if wants_detection(code)]
+        detected = self._detect(texts, to_detect, name or _text_name) if to_detect else {}
+        for i, label in detected.items():
+            sources[i] = label
+        if counts := Counter(label for label in detected.values() if label is not None):
+            logger.info("source languages detected: %s", _counts(counts))
         marks = self._language_marks(sources, targets)
         outputs = list(texts)
         layouts: dict[int, Layout] = {}
         sentences: list[tuple[int, str]] = []
         for i, text in enumerate(texts):
-            if not text.strip():
+            if not text.strip() or sources[i] is None:  # None: detected as having no letters
                 continue
             layouts[i] = layout = segment(text, _language_of(sources[i]))
             sentences += [(i, sentence) for sentence in layout.sentences]
@@ -235,7 +275,87 @@ class Translator:
             counters[i] += 1
         for i, layout in layouts.items():
             outputs[i] = layout.join(per_text[i], _language_of(targets[i]))
-        return outputs, len(sentences)
+        return outputs, len(sentences), detected
+
+    def _detect(
+        self, texts: list[str], positions: list[int], name: Callable[[int], str]
+    ) -> dict[int, str | None]:
+        """Return {position: detected source label, None for a text without letters} for these texts."""
+        detected: dict[int, str | None] = dict.fromkeys(positions)
+        todo = [i for i in positions if normalize_text(texts[i])]  # the detector's own test for letters
+        if not todo:
+            return detected
+        identifier = self._identifier()
+        allowed = self._allowed_sources(identifier)
+        checked: dict[str, str | None] = {}  # label -> why the model cannot translate from it (None: it can)
+        for start in range(0, len(todo), DETECT_BATCH):
+            chunk = todo[start : start + DETECT_BATCH]
+            batch = [texts[i] for i in chunk]
+            everything = identifier.predict(batch)
+            # the restriction keeps the detector from naming a neighbour the model lacks (glg for por)
+            picked = identifier.predict(batch, languages=allowed) if allowed else everything
+            for i, top, best in zip(chunk, everything, picked, strict=True):
+                detected[i] = self._source_of(f"{name(i)} ({_preview(texts[i])})", top[0], best[0], allowed,
+                                              checked)  # fmt: skip
+                logger.debug("%s: source detected as %s (%.0f%%)", name(i), best[0].label,
+                             100 * best[0].probability)  # fmt: skip
+        return detected
+
+    def _source_of(self, where: str, first: Prediction, choice: Prediction, allowed: list[str] | None,
+                   checked: dict[str, str | None]) -> str:  # fmt: skip
+        """Return the source label of one text from its unrestricted (`first`) and restricted (`choice`) top
+        predictions; XlingError naming `where` when it is not one the model can translate from."""
+        if (allowed and first.label != UNDETERMINED and first.probability >= FOREIGN_MIN_PROBABILITY
+                and not any(label_matches(first.label, code) for code in allowed)):  # fmt: skip
+            has = _shown(self.languages.sources or allowed)
+            raise XlingError(f"{where}: detected as {first.label} ({first.probability:.0%}), a language "
+                             f"{self.conventions.name} does not translate from (it has {has}); give the source "
+                             "language (--src, src=...)")  # fmt: skip
+        if choice.label == UNDETERMINED:
+            raise XlingError(f"{where}: the language detector cannot tell its language (und); give the "
+                             "source language (--src, src=...)")  # fmt: skip
+        if choice.label not in checked:
+            checked[choice.label] = self._untranslatable(choice.label)
+        if checked[choice.label] is not None:
+            raise XlingError(f"{where}: detected as {choice.label}, but {checked[choice.label]}; give the "
+                             "source language (--src, src=...)")  # fmt: skip
+        return choice.label
+
+    def _identifier(self) -> LanguageIdentifier:
+        """Return the language detector, loaded once per process; XlingError naming it when there is none."""
+        if isinstance(self.detector, LanguageIdentifier):
+            return self.detector
+        try:
+            return load_identifier(str(self.detector))
+        except XlingError as error:
+            raise XlingError(
+                f"detecting the source language needs a language detector: {error}; give "
+                "the source language (--src) or a detector folder (--detector)"
+            ) from error
+
+    def _allowed_sources(self, identifier: LanguageIdentifier) -> list[str] | None:
+        """Return the model's source languages (as detector labels) that `identifier` knows; None when the
+        model records no source languages or the detector knows none of them (detection is unrestricted)."""
+        if self._allowed is not None and self._allowed[0] is identifier:
+            return self._allowed[1] or None
+        labels = [
+            label for code in self.languages.sources or () if (label := try_parse_label(code)) is not None
+        ]
+        known = [try_parse_label(label) for label in identifier.labels]
+        known = [label for label in known if label is not None]
+        allowed = sorted(
+            {str(label) for label in labels if any(label_matches(other, label) for other in known)}
+        )
+        self._allowed = (identifier, allowed)
+        return allowed or None
+
+    def _untranslatable(self, label: str) -> str | None:
+        """Return why the model cannot translate from a detected label (its error message), or None."""
+        try:
+            self.conventions.source_token(label)
+        except XlingError as error:
+            return str(error)
+        return None
 
     def _language_marks(self, sources: list[str | None], targets: list[str]) -> dict[tuple[str, str], tuple]:
         """Return the (source token, target token) of each distinct language pair (every code checked first)."""
@@ -296,6 +416,39 @@ class Translator:
             ]
         ids = [self.tokenizer.convert_tokens_to_ids(row) for row in rows]
         return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+
+
+def _checked_texts(texts: Sequence[str]) -> list[str]:
+    """Return `texts` as a list; DataError for one string or an item that is not a string."""
+    if isinstance(texts, str):
+        raise DataError("texts must be a list of strings, not one string")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"text {i} is a {type(text).__name__}, not a string")
+    return texts
+
+
+def _text_name(i: int) -> str:
+    """Return how an error names text i of a list."""
+    return f"text {i}"
+
+
+def _counts(counts: Counter[str]) -> str:
+    """Return `deu 120, fra 3`: each label and how many texts have it, most first."""
+    return ", ".join(f"{label} {n:,}" for label, n in counts.most_common())
+
+
+def _shown(codes: Sequence[str]) -> str:
+    """Return the first SHOWN_CODES codes, comma-separated, with how many more there are."""
+    more = f", ... ({len(codes) - SHOWN_CODES} more)" if len(codes) > SHOWN_CODES else ""
+    return ", ".join(codes[:SHOWN_CODES]) + more
+
+
+def _preview(text: str) -> str:
+    """Return the start of a text, quoted, for an error message."""
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 3] + "...")
 
 
 def _per_text(value: Any, n: int, name: str) -> list[Any]:

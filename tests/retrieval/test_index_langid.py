@@ -1,0 +1,266 @@
+"""The search index with a language detector: detected languages stored per document, `detected=` and
+`--detected-lang` filters (macrolanguage aware), `und` documents taking their detected language, indexes
+made before detection (no `detected` column) and the CLI options."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from xling.cli import app
+from xling.cli import index as index_cli
+from xling.errors import XlingError
+from xling.langid import LanguageIdentifier
+from xling.langid.features import FeatureConfig
+from xling.langid.train import LangidDataConfig, LangidTrainConfig, train_identifier
+from xling.retrieval.index import DB_FILE, SearchIndex
+
+# Sentences the tiny detector tells apart (tests/langid checks it on these); the second French one is
+# declared English, as a mislabelled corpus line would be.
+DOCS = [
+    ("Morgen fahren wir mit dem Zug nach Hamburg und besuchen meine Großmutter.", "deu"),
+    ("Ich habe das Buch gestern Abend zu Ende gelesen, es war wirklich spannend.", "deu"),
+    ("Demain nous prendrons le train pour aller voir ma grand-mère à Lyon.", "fra"),
+    ("J'ai fini de lire ce livre hier soir, il était vraiment passionnant.", "eng"),
+    ("Tomorrow we are taking the train to visit my grandmother in Leeds.", "eng"),
+    ("I finished reading the book last night and it was really gripping.", "eng"),
+    ("Завтра мы поедем на поезде к моей бабушке в Казань.", "rus"),
+]
+DETECTED = ["deu", "deu", "fra", "fra", "eng", "eng", "rus"]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def detector_folder(tmp_path_factory):
+    """Return the folder of a tiny detector (the bundled sample's 9 languages, trained in seconds)."""
+    folder = tmp_path_factory.mktemp("langid") / "detector"
+    config = LangidTrainConfig(  # as tests/langid/conftest.py's tiny_config
+        output=str(folder), data=LangidDataConfig(corpora=["sample"], min_examples_per_label=600),
+        features=FeatureConfig(buckets=2**14), dim=16, epochs=3, lr=0.03, threads=1,
+    )  # fmt: skip
+    train_identifier(config)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def detector(detector_folder) -> LanguageIdentifier:
+    return LanguageIdentifier.from_pretrained(detector_folder)
+
+
+def build(path, encoder, detector=None) -> SearchIndex:
+    index = SearchIndex.create(path, encoder.name, encoder.dimension)
+    texts, languages = zip(*DOCS, strict=True)
+    index.add_texts(encoder, texts, list(languages), detector=detector)
+    return index
+
+
+def strip_detected_column(folder) -> None:
+    """Make the index's database as an xling before detection wrote it (no `detected` column)."""
+    db = sqlite3.connect(folder / DB_FILE)
+    db.execute("DROP INDEX documents_detected")
+    db.execute("ALTER TABLE documents DROP COLUMN detected")
+    db.commit()
+    db.close()
+
+
+def test_each_document_keeps_its_given_and_its_detected_language(tmp_path, fake_encoder, detector):
+    index = build(tmp_path / "idx", fake_encoder, detector)
+    hits = index.search_texts(fake_encoder, [text for text, _ in DOCS], k=1)
+    assert [(h[0].language, h[0].detected) for h in hits] == list(
+        zip([lang for _, lang in DOCS], DETECTED, strict=True)
+    )
+    assert index.detected_languages() == {"deu": 2, "eng": 2, "fra": 2, "rus": 1}
+    query = ["the book last night"]
+    # the mislabelled French line: English by its label, French by the detector
+    french = index.search_texts(fake_encoder, query, k=7, detected="fr")[0]
+    assert {h.text for h in french} == {DOCS[2][0], DOCS[3][0]}
+    given = index.search_texts(fake_encoder, query, k=7, languages="en")[0]
+    assert {h.text for h in given} == {DOCS[3][0], DOCS[4][0], DOCS[5][0]}
+    both = index.search_texts(fake_encoder, query, k=7, languages="eng", detected=["fra", "rus"])[0]
+    assert [h.text for h in both] == [DOCS[3][0]]
+    assert index.search_texts(fake_encoder, query, k=3, detected="spa") == [[]]
+    index.close()
+    with SearchIndex.open(tmp_path / "idx") as again:  # stored, not recomputed
+        assert [h.detected for h in again.search_texts(fake_encoder, query, k=7, detected="deu")[0]] == [
+            "deu"
+        ] * 2
+
+
+def test_the_detected_filter_widens_and_falls_back_to_an_id_selector(tmp_path, fake_encoder, detector,
+                                                                    monkeypatch):  # fmt: skip
+    index = build(tmp_path / "idx", fake_encoder, detector)
+    english = [f"We are taking the train to visit my grandmother, day {i}." for i in range(40)]
+    index.add_texts(fake_encoder, english, "eng", detector=detector)
+    query = [DOCS[4][0]]
+    hits = index.search_texts(fake_encoder, query, k=2, detected="deu")[0]
+    assert [h.detected for h in hits] == ["deu", "deu"]
+    monkeypatch.setattr("xling.retrieval.index.WIDEN_ROUNDS", 1)
+    assert index.search_texts(fake_encoder, query, k=2, detected="deu")[0] == hits
+    # a common language: the over-fetch path, every hit still English
+    assert {h.detected for h in index.search_texts(fake_encoder, query, k=30, detected="en")[0]} == {"eng"}
+
+
+def test_macrolanguages_and_scripts(tmp_path, fake_encoder, detector):
+    index = SearchIndex.create(tmp_path / "idx", fake_encoder.name, fake_encoder.dimension)
+    chinese = "明天我们坐火车去看望住在北京的奶奶。"
+    index.add_texts(fake_encoder, [chinese, DOCS[0][0]], ["cmn", "deu"], detector=detector)
+    [hit] = index.search_texts(fake_encoder, [chinese], k=1)[0]
+    assert (hit.language, hit.detected) == ("cmn", "zho")  # the tiny detector knows Chinese as zho
+    for code in ("zh", "cmn", "zho", "zh-Hans"):
+        assert [h.text for h in index.search_texts(fake_encoder, [chinese], k=2, detected=code)[0]] == [
+            chinese
+        ]
+        # the given-language filter is macrolanguage aware too: zh finds a document given as cmn
+        assert [h.text for h in index.search_texts(fake_encoder, [chinese], k=2, languages=code)[0]] == [
+            chinese
+        ]
+    # a label with a script (as a detector that knows Chinese in two scripts gives it): a sibling language or
+    # another script is not it
+    vector = fake_encoder.encode(["明天"])
+    index.add(["明天"], vector, "cmn", detected=["cmn_Hans"])
+    assert [h.detected for h in index.search(vector, k=3, detected="zh-Hans")[0]] == ["cmn_Hans", "zho"]
+    assert [h.detected for h in index.search(vector, k=3, detected="zh-Hant")[0]] == ["zho"]
+    assert [h.detected for h in index.search(vector, k=3, detected="yue")[0]] == ["zho"]
+    with pytest.raises(XlingError, match="detected language: unknown language code 'xx'"):
+        index.search_texts(fake_encoder, [chinese], detected="xx-nope")
+
+
+def test_und_documents_take_their_detected_language(tmp_path, fake_encoder, detector):
+    index = SearchIndex.create(tmp_path / "idx", fake_encoder.name, fake_encoder.dimension)
+    texts = [DOCS[0][0], DOCS[2][0], "🎉🎉🎉"]
+    index.add_texts(fake_encoder, texts, "und", detector=detector)
+    hits = index.search_texts(fake_encoder, texts, k=1)
+    assert [(h[0].language, h[0].detected) for h in hits] == [("deu", "deu"), ("fra", "fra"), ("und", "und")]
+    assert [h.text for h in index.search_texts(fake_encoder, texts[:1], k=3, languages="de")[0]] == texts[:1]
+    assert [h.text for h in index.search_texts(fake_encoder, texts[:1], k=3, detected="und")[0]] == texts[2:]
+    # the content key is made with the detected language: adding the same lines again adds nothing
+    assert index.add_texts(fake_encoder, texts, "und", detector=detector).skipped == 3
+    assert index.add_texts(fake_encoder, [texts[0]], "deu").skipped == 1
+
+
+def test_an_index_without_detected_languages(tmp_path, fake_encoder):
+    build(tmp_path / "idx", fake_encoder).close()  # no detector
+    with SearchIndex.open(tmp_path / "idx") as index:
+        assert index.detected_languages() == {}
+        with pytest.raises(XlingError, match=r"records no detected languages .*--detect-language"):
+            index.search_texts(fake_encoder, ["Zug"], detected="de")
+        assert index.search_texts(fake_encoder, ["Zug"], k=1, languages="de")[0][0].detected is None
+
+
+def test_an_index_made_before_detection_reads_adds_and_gets_the_column(tmp_path, fake_encoder, detector,
+                                                                       caplog):  # fmt: skip
+    folder = tmp_path / "idx"
+    build(folder, fake_encoder).close()
+    strip_detected_column(folder)
+    with SearchIndex.open(folder) as index:
+        before = index.search_texts(fake_encoder, [DOCS[0][0]], k=3)
+        assert before[0][0].text == DOCS[0][0] and {h.detected for h in before[0]} == {None}
+        with pytest.raises(XlingError, match="records no detected languages"):
+            index.search_texts(fake_encoder, ["Zug"], detected="de")
+        index.add_texts(fake_encoder, ["no detector here either"], "eng")  # the old way still works
+        added = index.add_texts(fake_encoder, ["Wir lesen heute Abend zusammen ein spannendes Buch."], "deu",
+                                detector=detector)  # fmt: skip
+        with caplog.at_level(logging.WARNING, logger="xling"):
+            hits = index.search_texts(fake_encoder, [DOCS[0][0]], k=5, detected="deu")[0]
+        assert [h.id for h in hits] == added.ids  # the old German documents have no detected language
+        assert "8 documents were added without a language detector" in caplog.text
+    with SearchIndex.open(folder) as again:
+        assert again.detected_languages() == {"deu": 1}
+
+
+def test_replace_updates_and_given_labels_are_normalised(tmp_path, fake_encoder, detector):
+    index = build(tmp_path / "idx", fake_encoder, detector)
+    index.add_texts(fake_encoder, [DOCS[0][0]], "deu", keys=["k"], detector=detector)
+    index.add_texts(fake_encoder, [DOCS[2][0]], "fra", keys=["k"], on_duplicate="replace", detector=detector)
+    [hit] = index.search_texts(fake_encoder, [DOCS[2][0]], k=1, detected="fr", languages="fr")[0][:1]
+    assert hit.detected == "fra"
+    vectors = fake_encoder.encode(["zwei Wörter", "two words"])
+    ids = index.add(["zwei Wörter", "two words"], vectors, ["deu", "eng"], detected=["de", None]).ids
+    hits = index.search(vectors, k=1)
+    assert [(h[0].id, h[0].detected) for h in hits] == [(ids[0], "deu"), (ids[1], None)]
+    with pytest.raises(XlingError, match="1 detected languages given for 2 texts"):
+        index.add(["a", "b"], vectors, "eng", detected=["de"])
+
+
+# --- the CLI ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def docs_file(tmp_path):
+    path = tmp_path / "docs.tsv"
+    path.write_text("".join(f"{lang}\t{text}\n" for text, lang in DOCS), encoding="utf-8")
+    return path
+
+
+def test_cli_build_with_a_detector_and_search_by_detected_language(tmp_path, monkeypatch, fake_encoder,
+                                                                   detector_folder, docs_file):  # fmt: skip
+    monkeypatch.setattr(index_cli, "load_encoder", lambda model: fake_encoder)
+    folder = str(tmp_path / "idx")
+    result = runner.invoke(app, ["index", "build", folder, "--model", "fake", "--input", str(docs_file),
+                                 "--detector", str(detector_folder)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "detected: deu 2, eng 2, fra 2, rus 1" in " ".join(result.output.split())
+    out = tmp_path / "hits.json"
+    result = runner.invoke(app, ["index", "search", folder, "the book", "--k", "5", "--detected-lang", "fr",
+                                 "--json", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    hits = json.loads(out.read_text())["results"][0]["hits"]
+    assert sorted((h["language"], h["detected"]) for h in hits) == [("eng", "fra"), ("fra", "fra")]
+    assert "detected" in result.output  # the table's column
+
+
+def test_cli_lang_auto_detects_each_line_of_a_plain_file(
+    tmp_path, monkeypatch, fake_encoder, detector_folder
+):
+    monkeypatch.setattr(index_cli, "load_encoder", lambda model: fake_encoder)
+    plain = tmp_path / "plain.txt"
+    plain.write_text("".join(f"{text}\n" for text, _ in DOCS), encoding="utf-8")
+    folder = str(tmp_path / "idx")
+    result = runner.invoke(app, ["index", "build", folder, "--model", "fake", "--input", str(plain),
+                                 "--lang", "auto", "--detector", str(detector_folder)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with SearchIndex.open(folder) as index:
+        hits = index.search_texts(fake_encoder, [text for text, _ in DOCS], k=1)
+        assert [h[0].language for h in hits] == DETECTED
+    result = runner.invoke(app, ["index", "add", folder, "--input", str(plain), "--lang", "auto",
+                                 "--detector", str(detector_folder)])  # fmt: skip
+    assert result.exit_code == 0 and "added 0 documents" in result.output
+
+
+def test_cli_without_a_detector(tmp_path, monkeypatch, capsys, fake_encoder, docs_file):
+    from xling.cli import main
+
+    monkeypatch.setattr(index_cli, "load_encoder", lambda model: fake_encoder)
+
+    def no_detector(name):
+        raise XlingError(f"{name}: no such language identifier folder")
+
+    monkeypatch.setattr("xling.langid.load_identifier", no_detector)
+
+    def run(*args):
+        monkeypatch.setattr("sys.argv", ["xling", *map(str, args)])
+        with pytest.raises(SystemExit) as exc:
+            main()
+        return exc.value.code, capsys.readouterr().err.strip()
+
+    folder = tmp_path / "idx"
+    # nothing asked for detection and none is there: indexed without it, and said so in the log
+    code, err = run("index", "build", folder, "--model", "fake", "--input", docs_file)
+    assert code == 0 and "indexed without their detected languages" in err
+    code, err = run("index", "search", folder, "Zug", "--detected-lang", "de")
+    assert code == 2 and len(err.splitlines()) == 1 and "records no detected languages" in err
+    code, err = run("index", "search", folder, "Zug", "--lang", "de", "--k", "1")
+    assert code == 0
+    # asked for, it must be there
+    for option in (["--detect-language"], ["--lang", "auto"], ["--detector", "mine"]):
+        code, err = run(
+            "index", "build", tmp_path / "other", "--model", "fake", "--input", docs_file, *option
+        )
+        assert code == 2 and "needs a language detector" in err, err
+    code, err = run("index", "build", tmp_path / "other", "--model", "fake", "--input", docs_file, "--lang",
+                    "auto", "--no-detect-language")  # fmt: skip
+    assert code == 2 and "cannot go with --no-detect-language" in err
