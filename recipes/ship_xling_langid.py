@@ -71,8 +71,8 @@ def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int) 
         "@mentions, #hashtags, digits, emoji and punctuation removed); a text with no letter left is `und`.", "",
         "## Training data", "",
         f"Sources: {', '.join(config.get('sources', []))} (`../shared/data`: the Bible, the UDHR, UMSAB train "
-        "tweets, UD train/dev sentences, and xling's bundled sample). No test split, no Tatoeba, no NTREX "
-        "sentence was read. Each label is capped at 6,000 texts; labels with less text are up-sampled with fresh "
+        "tweets, UD train/dev sentences). No test split, no Tatoeba, no NTREX sentence was read, nor the "
+        "bundled sample (the quickstart's step 8 scores the detector on it). Each label is capped at 6,000 texts; labels with less text are up-sampled with fresh "
         "random crops; half of the examples are 1-10 word crops, so short text is seen in training.", "",
         "Weak spots by construction: most languages have only the UDHR (about 1,800 words), a legal text, so "
         "everyday short sentences in those languages are harder than the held-out figures below suggest; close "
