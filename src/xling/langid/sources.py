@@ -14,7 +14,7 @@ from pathlib import Path
 from xling.data.languages import language_code_of, same_language
 from xling.data.readers import decoded_lines, line_text, require_file
 from xling.errors import DataError, LanguageCodeError
-from xling.langid.labels import Label, parse_label
+from xling.langid.labels import Label, parse_label, try_parse_label
 
 __all__ = [
     "Source",
@@ -126,6 +126,24 @@ def read_ud(folder: Path, languages: frozenset[str] | None = None) -> Iterator[S
         with opener(path, "rt", encoding="utf-8") as handle:
             texts = tuple(line[len("# text = ") :].strip() for line in handle if line.startswith("# text = "))
         yield Source(label, texts, str(path))
+
+
+def read_swadesh(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
+    """Return a Source per main variety (`<code>-000.txt`) of the PanLex Swadesh 207 lists: about 200 basic
+    words (synonyms split, affixes and "etc." dropped), single-word texts that teach short input."""
+    lists = Path(folder) / "swadesh207" if (Path(folder) / "swadesh207").is_dir() else Path(folder)
+    for path in sorted(lists.glob("*-000.txt")):
+        label = try_parse_label(path.name.removesuffix("-000.txt"))
+        if label is None or not _matches(label, languages):
+            continue
+        words = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            for word in line.split("\t"):
+                word = word.replace("etc.", "").strip()
+                if word and not word.startswith("-") and any(char.isalpha() for char in word):
+                    words.append(word)
+        if words:
+            yield Source(label, tuple(dict.fromkeys(words)), str(path))
 
 
 def read_sample(languages: frozenset[str] | None = None) -> Iterator[Source]:

@@ -28,6 +28,7 @@ from xling.langid.sources import (
     read_bible,
     read_labelled_tsv,
     read_sample,
+    read_swadesh,
     read_ud,
     read_udhr,
     read_umsab,
@@ -37,11 +38,19 @@ __all__ = ["LangidDataConfig", "LangidTrainConfig", "LangidTrainResult", "assign
 
 logger = logging.getLogger(__name__)
 
-CORPORA = ("bible", "udhr", "umsab", "ud", "sample")
-_CORPUS_FOLDERS = {"bible": "bible", "udhr": "udhr", "umsab": "sentiment/umsab", "ud": "ud"}
+CORPORA = ("bible", "udhr", "umsab", "ud", "swadesh", "sample")
+_CORPUS_FOLDERS = {
+    "bible": "bible",
+    "udhr": "udhr",
+    "umsab": "sentiment/umsab",
+    "ud": "ud",
+    "swadesh": "swadesh",
+}
 _READERS: dict[str, Callable[..., Iterable[Source]]] = {
-    "bible": read_bible, "udhr": read_udhr, "umsab": read_umsab, "ud": read_ud,
+    "bible": read_bible, "udhr": read_udhr, "umsab": read_umsab, "ud": read_ud, "swadesh": read_swadesh,
 }  # fmt: skip
+# Word lists add short text to languages other corpora hold; alone, 200 words are too little to learn from.
+_SUPPLEMENTS = ("swadesh",)
 
 
 @dataclass
@@ -49,8 +58,9 @@ class LangidDataConfig:
     """What the identifier learns from, and how much of it."""
 
     corpora: list[str] = field(default_factory=lambda: ["bible", "udhr", "umsab", "ud", "sample"])
-    """Named corpora under the data root: bible, udhr, umsab (train split), ud (train and dev), sample (the
-    bundled sentences). Test splits are never read."""
+    """Named corpora under the data root: bible, udhr, umsab (train split), ud (train and dev), swadesh (basic
+    word lists, only for languages another source holds, in the same script), sample (the bundled sentences).
+    Test splits are never read."""
     data: str = ""
     """Data root holding the named corpora ("": --data / $XLING_DATA / ../shared/data)."""
     tsv: list[str] = field(default_factory=list)
@@ -123,6 +133,7 @@ def collect_sources(config: LangidDataConfig) -> list[Source]:
     )
     sources: list[Source] = []
     root = data_root(config.data or None)
+    supplements: list[Source] = []
     for corpus in config.corpora:
         if corpus == "sample":
             sources.extend(read_sample(languages))
@@ -131,12 +142,23 @@ def collect_sources(config: LangidDataConfig) -> list[Source]:
         if not folder.is_dir():
             raise DataError(f"no {corpus} corpus here; {root.describe()} (drop it from data.corpora, or point "
                             "--data at the data folder)", folder)  # fmt: skip
-        sources.extend(_READERS[corpus](folder, languages))
+        (supplements if corpus in _SUPPLEMENTS else sources).extend(_READERS[corpus](folder, languages))
     for path in config.tsv:
         sources.extend(read_labelled_tsv(path, languages))
+    sources.extend(_supplementing(supplements, sources))
     if not sources:
         raise DataError("no training text: the corpora and files hold none of data.languages", root.path)
     return sources
+
+
+def _supplementing(supplements: Sequence[Source], sources: Sequence[Source]) -> list[Source]:
+    """Return the supplements whose language and script some source already has (no label is born from a
+    word list alone)."""
+    scripts: dict[str, set[str | None]] = defaultdict(set)
+    for source in sources:
+        scripts[source.label.language].add(dominant_script(source.texts[:200]))
+    return [supplement for supplement in supplements
+            if dominant_script(supplement.texts) in scripts.get(supplement.label.language, ())]  # fmt: skip
 
 
 def _closest_named(source: Source, rivals: Sequence[Source]) -> Source:
@@ -354,8 +376,8 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
     dev_accuracy, per_label = macro_accuracy(identifier, dev)
     dev_short_accuracy, _ = macro_accuracy(identifier, dev_short)
     identifier.info = {
-        "sources": sorted({source.origin.rsplit("/", 2)[-2] if "/" in source.origin else source.origin
-                           for group in grouped.values() for source in group}),
+        "sources": [*config.data.corpora, *(Path(path).name for path in config.data.tsv)],
+        "source_files": sum(len(group) for group in grouped.values()),
         "train_examples": len(train.texts), "dev_macro_accuracy": round(dev_accuracy, 4),
         "dev_short_macro_accuracy": round(dev_short_accuracy, 4),
         "dev_accuracy": {label: round(value, 4) for label, value in per_label.items()},
