@@ -6,7 +6,7 @@ import pytest
 
 from xling.errors import ConfigError, DataError
 from xling.langid.labels import Label
-from xling.langid.sources import Source, read_labelled_tsv, read_udhr
+from xling.langid.sources import Source, read_labelled_tsv, read_swadesh, read_udhr
 from xling.langid.train import assign_labels, train_identifier
 
 from .conftest import tiny_config
@@ -68,3 +68,19 @@ def test_udhr_file_names_become_labels(tmp_path):
         with gzip.open(tmp_path / f"{name}.txt.gz", "wt", encoding="utf-8") as handle:
             handle.write(text)
     assert [str(source.label) for source in read_udhr(tmp_path)] == ["por", "srp_Cyrl"]
+
+
+def test_word_lists_only_supplement_languages_other_sources_hold(tmp_path):
+    from xling.langid.train import _supplementing
+
+    lists = tmp_path / "swadesh207"
+    lists.mkdir()
+    (lists / "deu-000.txt").write_text("ich\nSie\tdu\n-e\t-es etc.\tdieser\n\n", encoding="utf-8")
+    (lists / "fin-000.txt").write_text("minä\nsinä\n", encoding="utf-8")
+    (lists / "deu-001.txt").write_text("variant\n", encoding="utf-8")
+    words = {str(source.label): source.texts for source in read_swadesh(tmp_path)}
+    assert words == {"deu": ("ich", "Sie", "du", "dieser"), "fin": ("minä", "sinä")}
+    german = Source(Label("deu"), ("Das ist ein Satz.",), "bible/deu")
+    russian_list = Source(Label("deu"), ("это",), "swadesh/deu-000.txt")  # wrong script for German
+    kept = _supplementing([*read_swadesh(tmp_path), russian_list], [german])
+    assert [str(source.label) for source in kept] == ["deu"] and kept[0].texts[0] == "ich"
