@@ -86,15 +86,19 @@ def udhr_label(stem: str) -> Label | None:
 
 def read_udhr(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
     """Return a Source per `<code>.txt.gz` file of a UDHR folder (one paragraph a line)."""
+    skipped = []
     for path in sorted(Path(folder).glob("*.txt.gz")):
         label = udhr_label(path.name.removesuffix(".txt.gz"))
         if label is None:
-            logger.info("%s: skipped (no ISO 639-3 code in the file name)", path)
+            skipped.append(path.name.removesuffix(".txt.gz"))
             continue
         if not _matches(label, languages):
             continue
         if texts := _nonblank_lines(path):
             yield Source(label, texts, str(path))
+    if skipped:
+        logger.info("%s: %d files skipped, their names hold no ISO 639-3 code: %s", folder, len(skipped),
+                    ", ".join(skipped))  # fmt: skip
 
 
 def read_umsab(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
