@@ -9,7 +9,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -157,7 +157,7 @@ def _supplementing(supplements: Sequence[Source], sources: Sequence[Source]) -> 
     scripts: dict[str, set[str | None]] = defaultdict(set)
     for source in sources:
         scripts[source.label.language].add(dominant_script(source.texts[:200]))
-    return [supplement for supplement in supplements
+    return [replace(supplement, supplement=True) for supplement in supplements
             if dominant_script(supplement.texts) in scripts.get(supplement.label.language, ())]  # fmt: skip
 
 
@@ -269,14 +269,17 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
     rng = random.Random(seed)
     train, dev, dev_short = Examples(), Examples(), Examples()
     for label_id, (label, group) in enumerate(grouped.items()):
-        lines = list(dict.fromkeys(text for source in group for text in source.texts))
+        lines = list(
+            dict.fromkeys(text for source in group if not source.supplement for text in source.texts)
+        )
         rng.shuffle(lines)
         held = min(config.dev_max, int(len(lines) * config.dev_fraction)) if len(lines) >= 20 else 0
         for line in lines[:held]:
             for chunk in _chunks(line, config.chunk_words):
                 dev.add(chunk, label_id)
                 dev_short.add(_crop(chunk, rng, short=True), label_id)
-        units = [chunk for line in lines[held:] for chunk in _chunks(line, config.chunk_words)]
+        words = [text for source in group if source.supplement for text in source.texts]
+        units = [chunk for line in lines[held:] for chunk in _chunks(line, config.chunk_words)] + words
         rng.shuffle(units)
         units = units[: config.max_units_per_label]
         if not units:
