@@ -1,0 +1,232 @@
+"""`create_app(config)`: the FastAPI app of `xling serve` (routes, error answers, middleware, web page).
+
+Middleware, outermost first: metrics (every answer counted, refusals included), CORS (only when
+`cors_origins` is set), the guard (body size 413, API key 401, rate limit 429; `limits.py`). Errors are JSON
+naming the field: a malformed body or a wrong type 422 (400 on the LibreTranslate routes, as LibreTranslate),
+an XlingError from the library 400 with its message, a model that is not loaded 503 naming it; anything
+unexpected is logged and answered 500 without internals.
+
+Models load at startup when `preload` is on (uvicorn accepts connections once they have loaded or failed),
+otherwise on first use; `app_from_environment` is the factory each `--workers` process calls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from xling import __version__
+from xling.errors import XlingError
+from xling.serving.config import ServeConfig, config_from_dict
+from xling.serving.errors import ApiError, error_body
+from xling.serving.limits import GuardMiddleware, Receive, Scope, Send
+from xling.serving.metrics import Metrics
+from xling.serving.routes import embeddings, libretranslate, system, xling_api
+from xling.serving.services import ServerState
+
+logger = logging.getLogger(__name__)
+
+CONFIG_ENV = "XLING_SERVE_CONFIG"
+"""Environment variable holding the config as JSON for worker processes (`--workers` > 1)."""
+STATIC = Path(__file__).resolve().parent / "static"
+_KINDS = {400: "bad_request", 401: "auth", 404: "not_found", 413: "too_large", 422: "validation",
+          429: "rate_limit", 503: "model_unavailable"}  # fmt: skip
+LIBRETRANSLATE_PATHS = frozenset({"/translate", "/detect", "/languages"})
+
+DESCRIPTION = """Embeddings (OpenAI and text-embeddings-inference shapes), translation and language detection
+(LibreTranslate's API), cross-language search, classification and the support bot, from xling's models, in
+one process. Errors are JSON naming the field; see /v1/models for what is loaded and each limit."""
+
+
+def create_app(config: ServeConfig | None = None) -> FastAPI:
+    """Return the app serving `config`'s models (default: ServeConfig())."""
+    config = config or ServeConfig()
+    config.validate()
+    state = ServerState(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if config.preload:
+            await anyio.to_thread.run_sync(state.registry.load_all)
+        loaded = [name for name, slot in state.registry.slots.items() if slot.state == "loaded"]
+        logger.info("xling serve: loaded %s", ", ".join(loaded) or "no models")
+        yield
+        state.close()
+
+    app = FastAPI(title="xling", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.xling = state
+    routers = (embeddings.router, libretranslate.router, xling_api.router, system.router)
+    for router in routers:
+        app.include_router(router)
+    _add_error_handlers(app, state.metrics)
+    static_paths = _add_web_page(app)
+    app.add_middleware(GuardMiddleware, limits=config.limits, metrics=state.metrics, open_paths=static_paths)
+    if config.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"])  # fmt: skip
+    app.add_middleware(
+        MetricsMiddleware, metrics=state.metrics, paths=_route_paths(app, routers) | static_paths
+    )
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Return the app for the config in $XLING_SERVE_CONFIG (JSON): the factory uvicorn calls in each worker."""
+    raw = os.environ.get(CONFIG_ENV)
+    if not raw:
+        raise XlingError(f"${CONFIG_ENV} is not set: start the server with `xling serve`")
+    return create_app(config_from_dict(json.loads(raw)))
+
+
+class MetricsMiddleware:
+    """ASGI middleware: counts every answer by endpoint, method and status, with its latency; an exception
+    that escapes the app counts as 500."""
+
+    def __init__(self, app: Any, metrics: Metrics, paths: frozenset[str]):
+        self.app = app
+        self.metrics = metrics
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        endpoint = path if path in self.paths else "other"
+        scope["xling.endpoint"] = endpoint
+        status = 500
+        started = time.perf_counter()
+
+        async def record(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        self.metrics.add_gauge("requests_in_flight", "Requests being served.", 1)
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            self.metrics.add_gauge("requests_in_flight", "Requests being served.", -1)
+            self.metrics.request(endpoint, scope.get("method", ""), status, time.perf_counter() - started)
+
+
+def _route_paths(app: FastAPI, routers: tuple[Any, ...]) -> frozenset[str]:
+    """Return the paths of the app's routes (the metrics' endpoint labels)."""
+    routes = [*app.routes, *(route for router in routers for route in router.routes)]
+    return frozenset(str(getattr(route, "path", "")) for route in routes) - {""}
+
+
+def _add_web_page(app: FastAPI) -> frozenset[str]:
+    """Return the paths of the web page's files after serving them: `/` is static/index.html, and each other
+    file of static/ at the root (`/app.js`), as the page refers to them relatively."""
+    if not (STATIC / "index.html").is_file():
+
+        @app.get("/", include_in_schema=False)
+        async def no_page() -> dict[str, str]:
+            return {"name": "xling", "docs": "/docs", "models": "/v1/models"}
+
+        return frozenset({"/"})
+    files = {f"/{path.name}": path for path in STATIC.iterdir() if path.is_file()}
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    for url, path in files.items():
+        if url != "/index.html":
+            app.add_api_route(url, _file_route(path), methods=["GET"], include_in_schema=False)
+    return frozenset({"/", *files})
+
+
+def _file_route(path: Path) -> Any:
+    async def serve_file() -> FileResponse:
+        return FileResponse(path)
+
+    return serve_file
+
+
+def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
+    """Return nothing; make every error a JSON answer naming the field, in the shape the route's clients read."""
+
+    def answer(request: Request, status: int, message: str, field: str | None, kind: str,
+               headers: dict[str, str] | None = None, code: str | None = None, **extra: Any) -> JSONResponse:  # fmt: skip
+        metrics.error(request.scope.get("xling.endpoint", "other"), kind)
+        body = error_body(request.url.path, status, message, field, code, **extra)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        kind = error.code or _KINDS.get(error.status, f"http_{error.status}")
+        return answer(request, error.status, error.message, error.field, kind, error.headers, error.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        field, message = _validation_message(error.errors())
+        status = 400 if request.url.path in LIBRETRANSLATE_PATHS else 422
+        return answer(request, status, message, field, "validation")
+
+    @app.exception_handler(XlingError)
+    async def refused(request: Request, error: XlingError) -> JSONResponse:
+        return answer(request, 400, str(error), None, type(error).__name__)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        message = str(error.detail)
+        if error.status_code == 404:
+            message = f"no such endpoint: {request.method} {request.url.path} (see /docs)"
+        elif error.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path} (see /docs)"
+        return answer(request, error.status_code, message, None, f"http_{error.status_code}",
+                      dict(error.headers or {}))  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return answer(request, 500, f"internal error ({type(error).__name__}); the server log has the details",
+                      None, "internal")  # fmt: skip
+
+
+def _validation_message(errors: Any) -> tuple[str | None, str]:
+    """Return (the field, one message naming it) for FastAPI's validation errors (the first one, and how
+    many more)."""
+    errors = list(errors)
+    if not errors:
+        return None, "invalid request"
+    first = errors[0]
+    loc = [part for part in first.get("loc", ()) if part != "body"]
+    if first.get("type") == "json_invalid":
+        return "body", f"body: malformed JSON ({first.get('ctx', {}).get('error', first.get('msg', ''))})"
+    # a union's member name ('str', 'list[str]') is not a field: keep names and list positions only
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif not parts or not _is_type_tag(part):
+            parts.append(("." if parts else "") + str(part))
+    field = "".join(parts) or "body"
+    if first.get("type") == "model_attributes_type" and field == "body":
+        return "body", "body: expected a JSON object (sent with Content-Type: application/json)"
+    if first.get("type") == "missing" and field == "body":
+        return "body", "body: missing (send a JSON object with Content-Type: application/json)"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 and first.get("type") != "missing" else ""
+    return field, f"{field}: {first.get('msg', 'invalid')}{more}"
+
+
+def _is_type_tag(part: Any) -> bool:
+    """Return True for a location part that names a union member's type (`str`, `list[str]`), not a field."""
+    return isinstance(part, str) and (part in {"str", "int", "float", "bool"} or "[" in part)

@@ -1,0 +1,52 @@
+"""Errors the server answers with, and the JSON body each API family's clients expect.
+
+Every error body names what went wrong, and the field where there is one. LibreTranslate, text-embeddings-
+inference and xling's own routes answer `{"error": message, "field": name}` (LibreTranslate's and TEI's
+clients read `error`); the OpenAI-style /v1/embeddings answers OpenAI's `{"error": {"message", "type",
+"param", "code"}}`, which OpenAI's client libraries read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+OPENAI_PATHS = frozenset({"/v1/embeddings"})
+
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+          413: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error",
+          503: "service_unavailable"}  # fmt: skip
+
+
+class ApiError(Exception):
+    """An answer other than 200: its status, message and the request field it is about."""
+
+    def __init__(self, status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None,
+                 code: str | None = None):  # fmt: skip
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+        self.code = code
+
+
+class ModelUnavailable(ApiError):
+    """A model an endpoint needs is not configured or failed to load: 503 naming it."""
+
+    def __init__(self, role: str, message: str):
+        super().__init__(503, message, code="model_unavailable")
+        self.role = role
+
+
+def error_body(path: str, status: int, message: str, field: str | None = None, code: str | None = None,
+               **extra: Any) -> dict[str, Any]:  # fmt: skip
+    """Return the JSON body of an error for a request to `path`, in the shape that API's clients read."""
+    if path in OPENAI_PATHS:
+        return {"error": {"message": message, "type": _TYPES.get(status, "api_error"), "param": field,
+                          "code": code, **extra}}  # fmt: skip
+    body: dict[str, Any] = {"error": message}
+    if field is not None:
+        body["field"] = field
+    if code is not None:
+        body["code"] = code
+    return {**body, **extra}

@@ -1,0 +1,49 @@
+"""Language codes as LibreTranslate's clients expect them: ISO 639-1 where one exists (`de`), ISO 639-3 where
+none does (`haw`); a script only for a language written in several, where it is not the usual one (`zh-Hant`, `sr-Latn`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from xling.data.languages import MACROLANGUAGES, language_name
+from xling.errors import LanguageCodeError
+from xling.translation.languages import DEFAULT_SCRIPTS
+
+
+@lru_cache(maxsize=1)
+def _alpha2() -> dict[str, str]:
+    """Return ISO 639-3 -> ISO 639-1 for every language that has a two-letter code."""
+    import pycountry
+
+    return {lang.alpha_3: lang.alpha_2 for lang in pycountry.languages if getattr(lang, "alpha_2", None)}
+
+
+@lru_cache(maxsize=4096)
+def client_code(label: str) -> str:
+    """Return the code a LibreTranslate client expects for an xling label or model code (`deu` -> `de`,
+    `cmn_Hans` -> `zh`, `cmn_Hant` -> `zh-Hant`, `arb` -> `ar`, `haw` -> `haw`, `und` -> `und`)."""
+    from xling.translation.languages import parse_language
+
+    try:
+        tag = parse_language(label.strip("_<>"))
+    except LanguageCodeError:
+        return label
+    language = tag.language
+    two = _alpha2().get(language)
+    if two is None:  # an individual language with no 639-1 code: its macrolanguage's (cmn -> zh, arb -> ar)
+        macro = next((m for m, members in MACROLANGUAGES.items() if language in members), None)
+        two = _alpha2().get(macro) if macro else None
+    code = two or language
+    # a script is named only for a language written in several, when it is not the usual one
+    usual = DEFAULT_SCRIPTS.get(language)
+    if tag.script and usual and tag.script != usual:
+        code = f"{code}-{tag.script}"
+    return code
+
+
+def display_name(label: str) -> str:
+    """Return the English name of a language label or code (`deu` -> German), or the label itself."""
+    try:
+        return language_name(label.split("_", 1)[0].strip("_<>"))
+    except (LanguageCodeError, KeyError):
+        return label

@@ -1,0 +1,254 @@
+"""Limits and safety: body size (413), API keys (401), per-key rate limits (429), texts and characters per
+request (413, or truncation).
+
+`GuardMiddleware` is plain ASGI, so it answers before any route reads the body: it refuses a body over
+`max_body_bytes` from its Content-Length, or once that many bytes have arrived, reads the rest of the body
+once (to find LibreTranslate's `api_key` field, which LibreTranslate clients send instead of a header), checks
+the key and the key's token bucket, and replays the body to the app. `request_texts` applies the per-request
+text limits inside a route, where the field's name is known.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from xling.serving.config import LimitsConfig
+from xling.serving.errors import ApiError, error_body
+from xling.serving.metrics import Metrics
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# Paths anyone may read without a key or a rate limit: what load balancers, scrapers and browsers fetch.
+OPEN_PATHS = frozenset({"/health", "/metrics", "/v1/models", "/info", "/languages", "/docs", "/redoc",
+                        "/openapi.json", "/docs/oauth2-redirect", "/", "/favicon.ico"})  # fmt: skip
+OPEN_PREFIXES = ("/static/",)
+
+
+def is_open(path: str, method: str, extra: frozenset[str] = frozenset()) -> bool:
+    """Return True for a request that needs no key and spends no rate limit (CORS preflights included);
+    `extra` are more open paths (the web page's files)."""
+    return method == "OPTIONS" or path in OPEN_PATHS or path in extra or path.startswith(OPEN_PREFIXES)
+
+
+class RateLimiter:
+    """Token buckets per key: `per_minute` requests a minute, bursts up to `per_minute`."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic):
+        self.per_minute = per_minute
+        self._rate = per_minute / 60.0
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Return 0 when the request may go ahead (a token taken), else the seconds until a token is back."""
+        now = self._clock()
+        with self._lock:
+            tokens, when = self._buckets.get(key, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - when) * self._rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                if len(self._buckets) > 100_000:  # many client addresses: forget the full buckets
+                    self._prune(now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self._rate
+
+    def _prune(self, now: float) -> None:
+        full = [key for key, (tokens, when) in self._buckets.items()
+                if tokens + (now - when) * self._rate >= self.per_minute]  # fmt: skip
+        for key in full:
+            del self._buckets[key]
+
+
+class _BodyTooLarge(Exception):
+    """The body passed max_body_bytes while it was being read."""
+
+
+class GuardMiddleware:
+    """ASGI middleware: body size, API key and rate limit, in that order (see the module docstring)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], limits: LimitsConfig,
+                 metrics: Metrics | None = None, open_paths: frozenset[str] = frozenset()):  # fmt: skip
+        self.app = app
+        self.open_paths = open_paths
+        self.limits = limits
+        self.metrics = metrics
+        self.keys = [key.encode() for key in limits.api_keys]
+        self.limiter = RateLimiter(limits.rate_limit_per_minute) if limits.rate_limit_per_minute else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path, method = scope.get("path", ""), scope.get("method", "GET")
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])
+        }
+        limit = self.limits.max_body_bytes
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                await self._refuse(
+                    scope, send, ApiError(400, "Content-Length is not a number", "Content-Length")
+                )
+                return
+            if int(declared) > limit:
+                await self._refuse(scope, send, _too_large(int(declared), limit))
+                return
+        try:
+            body, disconnected = await _read_body(receive, limit)
+        except _BodyTooLarge:
+            await self._refuse(scope, send, _too_large(None, limit))
+            return
+        if disconnected:
+            return  # the client left before sending its request: nobody to answer
+        if not is_open(path, method, self.open_paths):
+            key = _bearer(headers.get("authorization")) or _body_key(headers.get("content-type", ""), body)
+            if self.keys and not self._known(key):
+                what = "a valid API key" if key else "an API key"
+                await self._refuse(scope, send, ApiError(401, f"this server needs {what}: send the header "
+                                                              "'Authorization: Bearer KEY'", "Authorization",
+                                                         {"WWW-Authenticate": "Bearer"}, "invalid_api_key"))  # fmt: skip
+                return
+            if self.limiter is not None:
+                client = scope.get("client") or ("unknown", 0)
+                wait = self.limiter.take(f"key:{key}" if key and self.keys else f"client:{client[0]}")
+                if wait > 0:
+                    retry = max(1, math.ceil(wait))
+                    await self._refuse(scope, send, ApiError(
+                        429, f"rate limit of {self.limiter.per_minute} requests per minute reached; retry in "
+                        f"{retry} s", None, {"Retry-After": str(retry)}, "rate_limit_exceeded"))  # fmt: skip
+                    return
+        await self.app(scope, _replay(body, receive), send)
+
+    def _known(self, key: str | None) -> bool:
+        if not key:
+            return False
+        given = key.encode()
+        # compare_digest against every key: the time taken says nothing about which prefix matched
+        return any([hmac.compare_digest(given, known) for known in self.keys])
+
+    async def _refuse(self, scope: Scope, send: Send, error: ApiError) -> None:
+        path = scope.get("path", "")
+        if self.metrics is not None:
+            kind = {401: "auth", 413: "too_large", 429: "rate_limit"}.get(error.status, "bad_request")
+            self.metrics.error(scope.get("xling.endpoint", path), kind)
+        await send_json(send, error.status, error_body(path, error.status, error.message, error.field, error.code),
+                        error.headers)  # fmt: skip
+
+
+async def send_json(send: Send, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+    """Return nothing; send a whole JSON response through ASGI `send`."""
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(key.lower().encode(), value.encode()) for key, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """Return (the whole body, whether the client disconnected); _BodyTooLarge past `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"", True
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Return a receive that gives the app the body read already, then the client's later messages
+    (a disconnect), so a route can still notice a client that went away."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _too_large(size: int | None, limit: int) -> ApiError:
+    told = f" ({size:,} bytes)" if size is not None else ""
+    return ApiError(413, f"request body too large{told}: this server accepts up to {limit:,} bytes", "body",
+                    code="payload_too_large")  # fmt: skip
+
+
+def _bearer(header: str | None) -> str | None:
+    """Return the key of an `Authorization: Bearer KEY` header (None when there is none)."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def _body_key(content_type: str, body: bytes) -> str | None:
+    """Return LibreTranslate's `api_key` field from a JSON or form body (None when there is none)."""
+    if not body:
+        return None
+    try:
+        if "json" in content_type:
+            data = json.loads(body)
+            key = data.get("api_key") if isinstance(data, dict) else None
+        elif "x-www-form-urlencoded" in content_type:
+            key = parse_qs(body.decode("utf-8"), keep_blank_values=True).get("api_key", [None])[0]
+        else:
+            return None
+    except (ValueError, UnicodeDecodeError):
+        return (
+            None  # a malformed body: the route says so (after the key check has refused it, if keys are on)
+        )
+    return key if isinstance(key, str) and key else None
+
+
+def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 422) -> tuple[list[str], bool]:
+    """Return (the texts of a field that holds a string or a list of strings, whether it was a list), after the
+    per-request limits: ApiError naming the field for a missing, empty or non-string entry (`status`), 413
+    for more than `max_texts` texts or, with overlong "reject", a text over `max_chars` characters (cut to
+    `max_chars` with "truncate")."""
+    if value is None:
+        raise ApiError(status, f"{field}: missing (give a string or a list of strings)", field)
+    batch = isinstance(value, list)
+    texts = value if batch else [value]
+    if not texts:
+        raise ApiError(status, f"{field}: the list is empty (give at least one text)", field)
+    if len(texts) > limits.max_texts:
+        raise ApiError(413, f"{field}: {len(texts):,} texts in one request; this server accepts up to "
+                            f"{limits.max_texts:,}", field, code="too_many_texts")  # fmt: skip
+    checked: list[str] = []
+    for i, text in enumerate(texts):
+        name = f"{field}[{i}]" if batch else field
+        if not isinstance(text, str):
+            raise ApiError(status, f"{name}: expected a string, got {type(text).__name__}", name)
+        if not text.strip():
+            raise ApiError(status, f"{name}: the text is empty", name)
+        if len(text) > limits.max_chars:
+            if limits.overlong == "reject":
+                raise ApiError(413, f"{name}: {len(text):,} characters; this server accepts up to "
+                                    f"{limits.max_chars:,} per text", name, code="text_too_long")  # fmt: skip
+            text = text[: limits.max_chars]
+        checked.append(text)
+    return checked, batch

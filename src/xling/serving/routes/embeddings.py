@@ -1,0 +1,104 @@
+"""Sentence embeddings: OpenAI-style `POST /v1/embeddings` and text-embeddings-inference-style `POST /embed`,
+`GET /info`."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request
+
+from xling import __version__
+from xling.serving.errors import ApiError
+from xling.serving.limits import request_texts
+from xling.serving.schemas import EmbeddingData, EmbeddingsRequest, EmbeddingsResponse, EmbedRequest, Usage
+from xling.serving.services import EmbedItem, ServerState, embed_function, item_error, token_limit
+
+router = APIRouter(tags=["embeddings"])
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.xling
+
+
+async def _embed(state: ServerState, items: list[EmbedItem], field: str, batch: bool) -> list[Any]:
+    encoder = await state.model("encoder")
+    batcher = state.batcher("encoder", lambda: embed_function(encoder), chars=lambda item: len(item.text))
+    results = await batcher.submit(items)
+    item_error(results, field, batch)
+    return results
+
+
+def served_names(state: ServerState, encoder: Any) -> set[str]:
+    """Return the names a client may give as `model` for the served encoder."""
+    names = {str(state.config.encoder), str(getattr(encoder, "name", ""))}
+    return {name for name in names if name}
+
+
+@router.post("/v1/embeddings", response_model=EmbeddingsResponse, summary="OpenAI-style embeddings")
+async def embeddings(body: EmbeddingsRequest, request: Request) -> EmbeddingsResponse:
+    """Embed a text or a list of texts (OpenAI's request and response shapes; `usage` counts the encoder's
+    tokens)."""
+    state = _state(request)
+    texts, batch = request_texts(body.input, "input", state.config.limits)
+    encoder = await state.model("encoder")
+    names = served_names(state, encoder)
+    if body.model is not None and body.model not in names:
+        raise ApiError(404, f"model {body.model!r} is not served here; this server's encoder is "
+                            f"{sorted(names)[0]!r} (see GET /v1/models)", "model", code="model_not_found")  # fmt: skip
+    if body.dimensions is not None and body.dimensions != encoder.dimension:
+        raise ApiError(422, f"dimensions: this encoder gives {encoder.dimension}-dimensional vectors, not "
+                            f"{body.dimensions}", "dimensions")  # fmt: skip
+    results = await _embed(state, [EmbedItem(text, count_tokens=True) for text in texts], "input", batch)
+    data = [EmbeddingData(index=i, embedding=_encoded(vector, body.encoding_format))
+            for i, (vector, _) in enumerate(results)]  # fmt: skip
+    tokens = sum(count for _, count in results)
+    name = str(getattr(encoder, "name", None) or state.config.encoder)
+    return EmbeddingsResponse(data=data, model=name, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
+
+
+@router.post("/embed", summary="text-embeddings-inference-style embeddings")
+async def embed(body: EmbedRequest, request: Request) -> list[list[float]]:
+    """Embed a text or a list of texts: one list of floats per text (TEI's shape); `truncate: false` (the
+    default, as in TEI) refuses a text over the model's token limit with 413."""
+    state = _state(request)
+    texts, batch = request_texts(body.inputs, "inputs", state.config.limits)
+    items = [EmbedItem(text, normalize=body.normalize, truncate=body.truncate) for text in texts]
+    results = await _embed(state, items, "inputs", batch)
+    return [vector.tolist() for vector, _ in results]
+
+
+@router.get("/info", summary="The served encoder and its limits (text-embeddings-inference's /info)")
+async def info(request: Request) -> dict[str, Any]:
+    """Return the encoder's name, dimension and limits: tokens per text, texts and characters per request,
+    the batch budgets."""
+    state = _state(request)
+    return encoder_info(state)
+
+
+def encoder_info(state: ServerState) -> dict[str, Any]:
+    """Return what a client needs to know about the encoder: name, dimension and every limit."""
+    limits, batching = state.config.limits, state.config.batching
+    slot = state.registry.slots["encoder"]
+    info: dict[str, Any] = {
+        "model_id": slot.source, "model_dtype": "float32", "loaded": slot.state == "loaded",
+        "max_client_batch_size": limits.max_texts, "max_chars_per_text": limits.max_chars,
+        "overlong_texts": limits.overlong, "max_batch_tokens": None, "max_batch_chars": batching.max_batch_chars,
+        "max_batch_texts": batching.max_batch_texts, "max_batch_wait_ms": batching.max_wait_ms,
+        "max_body_bytes": limits.max_body_bytes, "version": __version__,
+    }  # fmt: skip
+    if slot.state == "loaded":
+        encoder = slot.model
+        info.update(model_type={"embedding": {"kind": encoder.kind}}, dimension=encoder.dimension,
+                    max_input_length=token_limit(encoder), normalized=True)  # fmt: skip
+    elif slot.error:
+        info["error"] = slot.error
+    return info
+
+
+def _encoded(vector: np.ndarray, encoding_format: str) -> list[float] | str:
+    """Return a vector as JSON floats, or as base64 of its little-endian float32 bytes (OpenAI's base64)."""
+    if encoding_format == "base64":
+        return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+    return vector.tolist()

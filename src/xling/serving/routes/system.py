@@ -1,0 +1,69 @@
+"""`GET /health`, `GET /v1/models`, `GET /metrics`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+
+from xling.serving.metrics import CONTENT_TYPE
+from xling.serving.models import INDEX_PREFIX
+from xling.serving.routes.embeddings import encoder_info
+from xling.serving.services import ServerState
+
+router = APIRouter(tags=["server"])
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.xling
+
+
+@router.get("/health", summary="Liveness, and which models are loaded")
+async def health(request: Request) -> dict[str, Any]:
+    """Return `ok` when every configured model is loaded, `degraded` when one failed (the server still
+    answers; that model's endpoints give 503), with each model's state and each batcher's counts."""
+    state = _state(request)
+    models = state.registry.status()
+    failed = [name for name, info in models.items() if info["state"] == "failed"]
+    return {"status": "degraded" if failed else "ok", "failed": failed, "models": models,
+            "batchers": {name: dataclasses.asdict(b.stats) for name, b in state.batchers.items()}}  # fmt: skip
+
+
+@router.get("/v1/models", summary="The served models (OpenAI's list shape) and their limits")
+async def models(request: Request) -> dict[str, Any]:
+    """Return every model slot as an OpenAI model object (`id`, `object`, `owned_by`) with xling's fields:
+    its role, state, error and, for the encoder, its limits."""
+    state = _state(request)
+    data = []
+    for name, slot in state.registry.slots.items():
+        entry: dict[str, Any] = {"id": slot.source or name, "object": "model", "created": 0, "owned_by": "xling",
+                                 "role": "index" if name.startswith(INDEX_PREFIX) else name, **slot.to_dict()}  # fmt: skip
+        if name.startswith(INDEX_PREFIX):
+            entry["index"] = name[len(INDEX_PREFIX) :]
+            if slot.state == "loaded":
+                entry["documents"] = len(slot.model.index)
+                entry["encoder"] = slot.model.index.model
+        elif name == "encoder":
+            entry["limits"] = encoder_info(state)
+        elif name == "translator" and slot.state == "loaded":
+            languages = slot.model.languages
+            entry.update(family=languages.family, sources=list(languages.sources or ()),
+                         targets=list(languages.targets or ()))  # fmt: skip
+        elif name == "detector" and slot.state == "loaded":
+            entry["labels"] = len(slot.model.labels)
+        elif name == "classifier" and slot.state == "loaded":
+            entry["labels"] = [str(label) for label in slot.model.labels]
+        data.append(entry)
+    return {"object": "list", "data": data}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+async def metrics(request: Request) -> PlainTextResponse:
+    """Return the request, latency, batch and error metrics in Prometheus's text format."""
+    state = _state(request)
+    for name, slot in state.registry.slots.items():
+        state.metrics.set_gauge("model_loaded", "1 when the model is loaded, 0 when not (yet).",
+                                float(slot.state == "loaded"), model=name)  # fmt: skip
+    return PlainTextResponse(state.metrics.render(), media_type=CONTENT_TYPE)

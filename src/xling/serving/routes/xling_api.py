@@ -1,0 +1,113 @@
+"""xling's own routes: `POST /v1/search`, `POST /v1/classify`, `POST /v1/answer`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from xling.errors import LanguageCodeError
+from xling.serving.errors import ApiError
+from xling.serving.limits import request_texts
+from xling.serving.models import INDEX_PREFIX
+from xling.serving.schemas import (
+    AnswerRequest,
+    ClassifyRequest,
+    ClassifyResponse,
+    Prediction,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
+)
+from xling.serving.services import (
+    ClassifyItem,
+    SearchItem,
+    ServerState,
+    answer_function,
+    classify_function,
+    item_error,
+    search_function,
+)
+
+router = APIRouter(tags=["xling"])
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.xling
+
+
+def _codes(value: str | list[str] | None, field: str) -> tuple[str, ...] | None:
+    """Return ISO 639-3 codes of a language filter (a code, a comma-separated string or a list); 400 naming
+    the field for a code that is not one."""
+    from xling.data.languages import normalize_language
+
+    if value is None:
+        return None
+    codes = [c.strip() for c in value.split(",")] if isinstance(value, str) else list(value)
+    if not codes or any(not code for code in codes):
+        raise ApiError(400, f"{field}: give language codes such as de or deu", field)
+    try:
+        return tuple(normalize_language(code, where=field) for code in codes)
+    except LanguageCodeError as error:
+        raise ApiError(400, str(error), field) from None
+
+
+@router.post("/v1/search", response_model=SearchResponse, summary="Search an index in any language")
+async def search(body: SearchRequest, request: Request) -> SearchResponse:
+    """Return the `k` documents nearest the query (in any language), optionally only those in `lang`, each
+    with its id, text, language and cosine score."""
+    state = _state(request)
+    config = state.config
+    [query], _ = request_texts(body.query, "query", config.limits)
+    if body.k > config.limits.max_k:
+        raise ApiError(422, f"k: {body.k} hits asked for; this server gives up to {config.limits.max_k}", "k")
+    name = body.index or config.default_index or next(iter(config.indexes), None)
+    if name is None:
+        raise ApiError(503, "no search index configured: set `indexes` in the [serve] config and restart", "index",
+                       code="model_unavailable")  # fmt: skip
+    if name not in config.indexes:
+        raise ApiError(404, f"index: {name!r} is not configured here (configured: {', '.join(sorted(config.indexes))})",
+                       "index", code="index_not_found")  # fmt: skip
+    languages = _codes(body.lang, "lang")
+    entry = await state.model(INDEX_PREFIX + name)
+    batcher = state.batcher(
+        INDEX_PREFIX + name, lambda: search_function(entry), chars=lambda item: len(item.query)
+    )
+    [hits] = await batcher.submit([SearchItem(query, body.k, languages)])
+    item_error([hits], "query", False)
+    return SearchResponse(index=name, hits=[
+        SearchHit(id=hit.key, row=hit.id, text=hit.text, language=hit.language, score=round(float(hit.score), 6),
+                  metadata=hit.metadata) for hit in hits])  # fmt: skip
+
+
+@router.post("/v1/classify", response_model=ClassifyResponse, summary="Classify texts in any language")
+async def classify(body: ClassifyRequest, request: Request) -> ClassifyResponse:
+    """Return each text's most probable label, its probability and every label's probability."""
+    state = _state(request)
+    texts, batch = request_texts(body.inputs, "inputs", state.config.limits)
+    language = _codes(body.language, "language")[0] if body.language is not None else None
+    classifier = await state.model("classifier")
+    batcher = state.batcher(
+        "classifier", lambda: classify_function(classifier), chars=lambda item: len(item.text)
+    )
+    rows = await batcher.submit([ClassifyItem(text, language) for text in texts])
+    item_error(rows, "inputs", batch)
+    labels = [str(label) for label in classifier.labels]
+    predictions = []
+    for row in rows:
+        best = int(row.argmax())
+        predictions.append(Prediction(label=labels[best], score=round(float(row[best]), 6),
+                                      probabilities={lab: round(float(p), 6) for lab, p in zip(labels, row, strict=True)}))  # fmt: skip
+    return ClassifyResponse(model=str(state.config.classifier), labels=labels, predictions=predictions)
+
+
+@router.post("/v1/answer", summary="Ask the multilingual support bot")
+async def answer(body: AnswerRequest, request: Request) -> dict[str, Any]:
+    """Return the support bot's answer to a question in any language (what `xling bot ask` prints)."""
+    state = _state(request)
+    [question], _ = request_texts(body.question, "question", state.config.limits)
+    bot = await state.model("bot")
+    batcher = state.batcher("bot", lambda: answer_function(bot), chars=len)
+    [result] = await batcher.submit([question])
+    item_error([result], "question", False)
+    return result

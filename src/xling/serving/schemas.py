@@ -1,0 +1,115 @@
+"""Request and response bodies of the JSON APIs (the LibreTranslate routes read JSON or forms themselves).
+
+Shapes follow the APIs clients already speak: OpenAI's embeddings, text-embeddings-inference's /embed, and
+xling's own search, classify and answer. Unknown fields are ignored, as those servers do (OpenAI clients send
+`user`, TEI clients `truncation_direction`), so a client written for them works unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Texts = str | list[str]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class EmbeddingsRequest(_Request):
+    """OpenAI `POST /v1/embeddings`."""
+
+    input: Texts = Field(description="A text or a list of texts (token-id arrays are not accepted).")
+    model: str | None = Field(None, description="The served encoder's name (see /v1/models); omit for it.")
+    encoding_format: Literal["float", "base64"] = Field(
+        "float",
+        description="float: JSON numbers; base64: little-endian float32 bytes (OpenAI's client default).",
+    )
+    dimensions: int | None = Field(None, description="Must be the encoder's dimension when given.")
+    user: str | None = None
+
+
+class EmbeddingData(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingsResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EmbeddingData]
+    model: str
+    usage: Usage
+
+
+class EmbedRequest(_Request):
+    """text-embeddings-inference `POST /embed`."""
+
+    inputs: Texts = Field(description="A text or a list of texts.")
+    normalize: bool = Field(True, description="Unit-length vectors (cosine = dot product).")
+    truncate: bool = Field(
+        False, description="Cut a text over the model's token limit; false: such a text gets 413, as in TEI."
+    )
+
+
+class SearchRequest(_Request):
+    """xling `POST /v1/search`: a query in any language against a configured index."""
+
+    query: str = Field(description="The query text, in any language.")
+    index: str | None = Field(
+        None, description="Index name from the server config (default: its default index)."
+    )
+    k: int = Field(10, ge=1, description="How many hits.")
+    lang: str | list[str] | None = Field(
+        None, description="Only documents in these languages (any code form: de, deu, de-DE; zh finds cmn)."
+    )
+
+
+class SearchHit(BaseModel):
+    id: str = Field(
+        description="The document's stable id (given at indexing, else a hash of language and text)."
+    )
+    row: int = Field(description="The document's row id in the index.")
+    text: str
+    language: str = Field(description="ISO 639-3 code of the document's language.")
+    score: float = Field(description="Cosine similarity to the query.")
+    metadata: dict[str, Any] | None = None
+
+
+class SearchResponse(BaseModel):
+    index: str
+    hits: list[SearchHit]
+
+
+class ClassifyRequest(_Request):
+    """xling `POST /v1/classify`."""
+
+    inputs: Texts = Field(description="A text or a list of texts, in any language.")
+    language: str | None = Field(
+        None, description="The texts' language, for a classifier adapted to it (`xling transfer adapt`)."
+    )
+
+
+class Prediction(BaseModel):
+    label: str
+    score: float = Field(description="Probability of the label.")
+    probabilities: dict[str, float] = Field(description="Every label's probability.")
+
+
+class ClassifyResponse(BaseModel):
+    model: str
+    labels: list[str]
+    predictions: list[Prediction]
+
+
+class AnswerRequest(_Request):
+    """xling `POST /v1/answer`: a question to the support bot."""
+
+    question: str = Field(description="The customer's question, in any language.")

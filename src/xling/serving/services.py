@@ -1,0 +1,262 @@
+"""The server's state (config, models, metrics, batchers) and the model functions its batchers run.
+
+Each model function takes the items of a whole batch (many requests' texts with their options) and returns a
+result per item, or an exception in an item's place, so that a text the library refuses fails only its own
+request. They run in the batchers' worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import numpy as np
+
+from xling.errors import XlingError
+from xling.serving.batching import Batcher, each_alone
+from xling.serving.config import ServeConfig
+from xling.serving.errors import ApiError
+from xling.serving.metrics import Metrics
+from xling.serving.models import IndexEntry, ModelRegistry
+
+ENCODE_BATCH = 64  # texts per encoder forward pass inside one batch
+
+
+class ServerState:
+    """What one app holds: config, models, metrics and one batcher per model function."""
+
+    def __init__(self, config: ServeConfig):
+        self.config = config
+        self.registry = ModelRegistry(config)
+        self.metrics = Metrics()
+        self._batchers: dict[str, Batcher] = {}
+
+    async def model(self, name: str) -> Any:
+        """Return a loaded model; a model not tried yet loads in a thread (the event loop keeps serving);
+        ModelUnavailable (503) when it is not configured or failed."""
+        slot = self.registry.slots.get(name)
+        if slot is not None and slot.state == "pending":
+            return await anyio.to_thread.run_sync(self.registry.get, name)
+        return self.registry.get(name)
+
+    def batcher(self, name: str, make: Callable[[], Callable[[list[Any]], list[Any]]],
+                chars: Callable[[Any], int] | None = None) -> Batcher:  # fmt: skip
+        """Return the batcher called `name`, made on first use around the model function `make()` returns."""
+        batcher = self._batchers.get(name)
+        if batcher is None:
+            batcher = Batcher(name, make(), self.config.batching, self.metrics, chars)
+            self._batchers[name] = batcher
+        return batcher
+
+    @property
+    def batchers(self) -> dict[str, Batcher]:
+        return dict(self._batchers)
+
+    def close(self) -> None:
+        """Return nothing; stop the batchers and close the indexes."""
+        for batcher in self._batchers.values():
+            batcher.close()
+        self._batchers.clear()
+        self.registry.close()
+
+
+def item_error(results: list[Any], field: str, batch: bool) -> None:
+    """Return nothing; raise the first exception among `results` as an ApiError naming its text's field
+    (`q[2]`), 400 for what the library refused (its message kept)."""
+    for i, result in enumerate(results):
+        if isinstance(result, BaseException):
+            name = f"{field}[{i}]" if batch else field
+            if isinstance(result, ApiError):
+                raise ApiError(result.status, f"{name}: {result.message}", name, result.headers, result.code)
+            if isinstance(result, XlingError):
+                raise ApiError(400, f"{name}: {result}", name)
+            raise result
+
+
+# --- embeddings -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmbedItem:
+    """One text to embed and what its request asked for."""
+
+    text: str
+    normalize: bool = True
+    truncate: bool = True
+    """False: a text over the model's token limit is refused (413) rather than cut."""
+    count_tokens: bool = False
+
+
+def token_limit(encoder: Any) -> int | None:
+    """Return the encoder's input limit in tokens (None: it has none, as a static encoder)."""
+    if getattr(encoder, "kind", None) == "static":
+        return None
+    limit = getattr(encoder.module, "max_length", None)
+    return int(limit) if isinstance(limit, int) else None
+
+
+def embed_function(encoder: Any) -> Callable[[list[EmbedItem]], list[Any]]:
+    """Return the model function of the embeddings batcher: (vector, tokens) per item."""
+    limit = token_limit(encoder)
+    token_ids = getattr(encoder.module, "token_ids", None)
+
+    def run(items: list[EmbedItem]) -> list[Any]:
+        texts = [item.text for item in items]
+        counts: list[int | None] = [None] * len(items)
+        wanted = [i for i, item in enumerate(items) if item.count_tokens or (limit and not item.truncate)]
+        if wanted and token_ids is not None:
+            ids, _ = token_ids([texts[i] for i in wanted])
+            for i, row in zip(wanted, ids, strict=True):
+                counts[i] = len(row)
+        vectors = encoder.encode(texts, batch_size=ENCODE_BATCH, normalize=False)
+        results: list[Any] = []
+        for i, item in enumerate(items):
+            # a row at the limit may have been cut (the tokenizer stops there): ask it about that text alone
+            if (
+                limit
+                and not item.truncate
+                and counts[i] is not None
+                and counts[i] >= limit
+                and token_ids(texts[i : i + 1])[1]
+            ):
+                results.append(ApiError(413, f"the text is longer than the model's limit of {limit} tokens; send "
+                                             "truncate: true to cut it", code="text_too_long"))  # fmt: skip
+                continue
+            vector = vectors[i]
+            if item.normalize:
+                vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            results.append((vector.astype(np.float32), counts[i] or 0))
+        return results
+
+    return run
+
+
+# --- language detection and translation --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DetectItem:
+    text: str
+    k: int = 3
+
+
+def detect_function(detector: Any) -> Callable[[list[DetectItem]], list[Any]]:
+    """Return the model function of /detect: the top-k Predictions of each text."""
+
+    def run(items: list[DetectItem]) -> list[Any]:
+        k = max(item.k for item in items)
+        predictions = detector.predict([item.text for item in items], k=k)
+        return [top[: item.k] for item, top in zip(items, predictions, strict=True)]
+
+    return run
+
+
+def source_function(translator: Any, detector: Any) -> Callable[[list[str]], list[Any]]:
+    """Return the model function of `source: auto`: (label or None for a text without letters, probability)
+    per text, detected as `Translator.detect_sources` does (restricted to the model's source languages)."""
+
+    def labels(texts: list[str]) -> list[Any]:
+        return translator.detect_sources(texts)
+
+    def run(texts: list[str]) -> list[Any]:
+        found = each_alone(labels, texts, (XlingError,))
+        probabilities, _ = detector.probabilities(texts)
+        column = {label: i for i, label in enumerate(detector.labels)}
+        results: list[Any] = []
+        for row, label in zip(probabilities, found, strict=True):
+            if isinstance(label, BaseException) or label is None:
+                results.append(label if label is not None else (None, 0.0))
+            else:
+                results.append((label, float(row[column[label]]) if label in column else 1.0))
+        return results
+
+    return run
+
+
+@dataclass(frozen=True)
+class TranslateItem:
+    text: str
+    source: str
+    target: str
+
+
+def translate_function(translator: Any, options: Any) -> Callable[[list[TranslateItem]], list[Any]]:
+    """Return the model function of /translate: the translation of each item (each with its own languages)."""
+
+    def translate(items: list[TranslateItem]) -> list[str]:
+        return translator.translate([i.text for i in items], [i.source for i in items], [i.target for i in items],
+                                    options)  # fmt: skip
+
+    return lambda items: each_alone(translate, items, (XlingError,))
+
+
+# --- search, classification, the bot -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchItem:
+    query: str
+    k: int
+    languages: tuple[str, ...] | None
+
+
+def search_function(entry: IndexEntry) -> Callable[[list[SearchItem]], list[Any]]:
+    """Return the model function of one index: every query of the batch encoded in one call, then searched."""
+
+    def run(items: list[SearchItem]) -> list[Any]:
+        vectors = entry.encoder.encode([item.query for item in items], batch_size=ENCODE_BATCH)
+        results: list[Any] = []
+        for item, vector in zip(items, vectors, strict=True):
+            try:
+                results.append(entry.index.search(vector[None, :], item.k, item.languages)[0])
+            except XlingError as error:
+                results.append(error)
+        return results
+
+    return run
+
+
+@dataclass(frozen=True)
+class ClassifyItem:
+    text: str
+    language: str | None = None
+
+
+def classify_function(classifier: Any) -> Callable[[list[ClassifyItem]], list[Any]]:
+    """Return the model function of /v1/classify: each text's label probabilities (one call per language)."""
+
+    def run(items: list[ClassifyItem]) -> list[Any]:
+        groups: dict[str | None, list[int]] = defaultdict(list)
+        for i, item in enumerate(items):
+            groups[item.language].append(i)
+        results: list[Any] = [None] * len(items)
+        for language, positions in groups.items():
+            model = classifier
+            if language is not None and hasattr(classifier, "for_language"):
+                model = classifier.for_language(language)
+
+            def probabilities(texts: list[str], model: Any = model) -> list[Any]:
+                return list(np.asarray(model.predict_proba(texts), dtype=np.float64))
+
+            rows = each_alone(probabilities, [items[i].text for i in positions], (XlingError,))
+            for i, row in zip(positions, rows, strict=True):
+                results[i] = row
+        return results
+
+    return run
+
+
+def answer_function(bot: Any) -> Callable[[list[str]], list[Any]]:
+    """Return the model function of /v1/answer: the bot's answer to each question, as a dict."""
+
+    def answer(questions: list[str]) -> list[Any]:
+        return [_as_dict(bot.answer(question)) for question in questions]
+
+    return lambda questions: each_alone(answer, questions, (XlingError,))
+
+
+def _as_dict(answer: Any) -> Any:
+    return answer.to_dict() if hasattr(answer, "to_dict") else answer
