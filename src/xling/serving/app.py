@@ -202,29 +202,45 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
 
 
 def _validation_message(errors: Any) -> tuple[str | None, str]:
-    """Return (the field, one message naming it) for FastAPI's validation errors (the first one, and how
-    many more)."""
+    """Return (the field, one message naming it) for FastAPI's validation errors: the first field's, with how
+    many other fields are wrong."""
     errors = list(errors)
     if not errors:
         return None, "invalid request"
     first = errors[0]
-    loc = [part for part in first.get("loc", ()) if part != "body"]
     if first.get("type") == "json_invalid":
         return "body", f"body: malformed JSON ({first.get('ctx', {}).get('error', first.get('msg', ''))})"
-    # a union's member name ('str', 'list[str]') is not a field: keep names and list positions only
+    field = _field_name(first.get("loc", ()))
+    if field == "body" and first.get("type") == "model_attributes_type":
+        return "body", "body: expected a JSON object (sent with Content-Type: application/json)"
+    if field == "body" and first.get("type") == "missing":
+        return "body", "body: missing (send a JSON object with Content-Type: application/json)"
+    top = field.split("[")[0].split(".")[0]
+    same = [e for e in errors if _field_name(e.get("loc", ())).split("[")[0].split(".")[0] == top]
+    # a value that fits no member of a union (str | list[str]) gives one error per member: a list position
+    # names the wrong item (input[1]); otherwise say what each member wanted
+    deeper = [e for e in same if any(isinstance(part, int) for part in e.get("loc", ()))]
+    if deeper:
+        field, message = _field_name(deeper[0]["loc"]), deeper[0].get("msg", "invalid")
+    else:
+        message = " or ".join(dict.fromkeys(str(e.get("msg", "invalid")) for e in same))
+    others = len({_field_name(e.get("loc", ())).split("[")[0] for e in errors} - {top})
+    more = f" (and {others} more field{'s' if others > 1 else ''})" if others else ""
+    return field, f"{field}: {message}{more}"
+
+
+def _field_name(loc: Any) -> str:
+    """Return a validation error's field as a client wrote it (`input[1]`, `decoding.beam`; "body" for the
+    whole body), leaving out union members' type names (`str`, `list[str]`)."""
     parts: list[str] = []
     for part in loc:
+        if part == "body" and not parts:
+            continue
         if isinstance(part, int):
             parts.append(f"[{part}]")
         elif not parts or not _is_type_tag(part):
             parts.append(("." if parts else "") + str(part))
-    field = "".join(parts) or "body"
-    if first.get("type") == "model_attributes_type" and field == "body":
-        return "body", "body: expected a JSON object (sent with Content-Type: application/json)"
-    if first.get("type") == "missing" and field == "body":
-        return "body", "body: missing (send a JSON object with Content-Type: application/json)"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 and first.get("type") != "missing" else ""
-    return field, f"{field}: {first.get('msg', 'invalid')}{more}"
+    return "".join(parts) or "body"
 
 
 def _is_type_tag(part: Any) -> bool:

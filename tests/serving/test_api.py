@@ -1,0 +1,218 @@
+"""Every endpoint's happy path and answer shape, on tiny models (see conftest.py)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from urllib.parse import urlencode
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from xling.embeddings.encoder import Encoder
+from xling.serving.app import create_app
+
+from .conftest import tiny_models
+
+
+@pytest.fixture(scope="module")
+def client(make_config):
+    with TestClient(create_app(make_config())) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def encoder(models) -> Encoder:
+    return Encoder.load(models.encoder)
+
+
+@pytest.fixture(scope="module")
+def translator(models):
+    from xling.translation.translator import Translator
+
+    return Translator.from_pretrained(models.translator, backend="torch", detector=str(models.detector))
+
+
+def test_openai_embeddings_shape_and_vectors(client, encoder, models):
+    texts = ["the film was good", "der film war gut", "a lovely day"]
+    answer = client.post("/v1/embeddings", json={"input": texts, "model": str(models.encoder)})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["object"] == "list" and body["model"]
+    assert [d["index"] for d in body["data"]] == [0, 1, 2]
+    assert all(d["object"] == "embedding" for d in body["data"])
+    got = np.array([d["embedding"] for d in body["data"]], dtype=np.float32)
+    np.testing.assert_allclose(got, encoder.encode(texts), atol=1e-5)
+    # the toy encoder's tokens are whitespace words: 4 + 4 + 3
+    assert body["usage"] == {"prompt_tokens": 11, "total_tokens": 11}
+
+    one = client.post("/v1/embeddings", json={"input": "a lovely day", "encoding_format": "base64"}).json()
+    assert len(one["data"]) == 1
+    decoded = np.frombuffer(base64.b64decode(one["data"][0]["embedding"]), dtype="<f4")
+    np.testing.assert_allclose(decoded, encoder.encode(["a lovely day"])[0], atol=1e-6)
+
+
+def test_openai_embeddings_refuses_another_model_in_openai_error_shape(client):
+    answer = client.post("/v1/embeddings", json={"input": "hello", "model": "text-embedding-3-small"})
+    assert answer.status_code == 404
+    error = answer.json()["error"]
+    assert (
+        error["param"] == "model"
+        and error["code"] == "model_not_found"
+        and "text-embedding-3-small" in error["message"]
+    )
+
+
+def test_tei_embed_normalize_and_info(client, encoder):
+    unit = client.post("/embed", json={"inputs": "the film was good"}).json()
+    raw = client.post("/embed", json={"inputs": ["the film was good"], "normalize": False}).json()
+    assert len(unit) == 1 and len(unit[0]) == encoder.dimension
+    assert np.linalg.norm(unit[0]) == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(raw[0], encoder.encode(["the film was good"], normalize=False)[0], atol=1e-5)
+    assert abs(np.linalg.norm(raw[0]) - 1.0) > 1e-3  # really not normalised
+    info = client.get("/info").json()
+    assert (
+        info["dimension"] == encoder.dimension and info["max_input_length"] is None
+    )  # static: no token limit
+    assert info["max_client_batch_size"] == 256 and info["max_chars_per_text"] == 8192
+
+
+def test_translate_json_form_and_list_match_the_translator(client, translator):
+    from xling.translation.decoding import DecodeOptions
+
+    options = DecodeOptions(beam_size=1, max_length_b=4, max_length_a=1.0)
+    sentences = tiny_models.PARALLEL["eng"][:2]
+    expected = translator.translate(sentences, "eng", "deu", options)
+    single = client.post("/translate", json={"q": sentences[0], "source": "en", "target": "de"})
+    assert single.status_code == 200 and single.json() == {"translatedText": expected[0]}
+    batch = client.post("/translate", json={"q": sentences, "source": "en", "target": "de", "format": "text"})
+    assert batch.json() == {"translatedText": expected}
+    # libretranslatepy's request: a form body with q, source, target (and api_key when it has one)
+    form = client.post("/translate", content=urlencode({"q": sentences[1], "source": "en", "target": "de"}),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    # alone, as the translator alone (a tiny random model never stops early: its output limit, from the longest
+    # source of its batch, decides the length, so alone is compared with alone)
+    alone = translator.translate(sentences[1:], "eng", "deu", options)
+    assert form.status_code == 200 and form.json() == {"translatedText": alone[0]}
+
+
+def test_translate_auto_detects_each_text(client, translator):
+    texts = [tiny_models.PARALLEL["deu"][0], tiny_models.PARALLEL["eng"][1]]
+    body = client.post("/translate", json={"q": texts, "source": "auto", "target": "fr"}).json()
+    assert [d["language"] for d in body["detectedLanguage"]] == ["de", "en"]
+    assert all(0 < d["confidence"] <= 100 for d in body["detectedLanguage"])
+    assert len(body["translatedText"]) == 2
+    single = client.post("/translate", json={"q": texts[0], "source": "auto", "target": "fr"}).json()
+    assert single["detectedLanguage"]["language"] == "de" and isinstance(single["translatedText"], str)
+
+
+def test_translate_html_keeps_tags_and_leaves_untranslatable_text(client):
+    html = "<p>The cat sleeps on the bed.</p><script>var x = 1;</script>"
+    out = client.post("/translate", json={"q": html, "source": "en", "target": "de", "format": "html"}).json()
+    text = out["translatedText"]
+    assert text.startswith("<p>") and "</p>" in text and text.endswith("<script>var x = 1;</script>")
+    assert "The cat sleeps" not in text
+    emoji = client.post("/translate", json={"q": ["😀", "123"], "source": "en", "target": "de"}).json()
+    assert emoji == {"translatedText": ["😀", "123"]}
+
+
+def test_detect_and_languages(client):
+    candidates = client.post("/detect", data={"q": tiny_models.PARALLEL["deu"][3]}).json()
+    assert candidates[0]["language"] == "de"
+    assert [c["confidence"] for c in candidates] == sorted(
+        (c["confidence"] for c in candidates), reverse=True
+    )
+    assert all(0 <= c["confidence"] <= 100 for c in candidates)
+    per_text = client.post(
+        "/detect", json={"q": [tiny_models.PARALLEL["fra"][0], tiny_models.PARALLEL["eng"][0]]}
+    )
+    assert [top[0]["language"] for top in per_text.json()] == ["fr", "en"]
+    languages = client.get("/languages").json()
+    assert languages == [{"code": "de", "name": "German", "targets": ["en", "fr"]},
+                         {"code": "en", "name": "English", "targets": ["de", "fr"]},
+                         {"code": "fr", "name": "French", "targets": ["de", "en"]}]  # fmt: skip
+
+
+def test_search_across_languages_with_a_filter(client):
+    body = client.post("/v1/search", json={"query": "the film was great", "k": 3}).json()
+    assert body["index"] == "toy" and len(body["hits"]) == 3
+    hit = body["hits"][0]
+    assert set(hit) >= {"id", "text", "language", "score"}
+    assert [h["score"] for h in body["hits"]] == sorted((h["score"] for h in body["hits"]), reverse=True)
+    german = client.post("/v1/search", json={"query": "the film was great", "lang": "de", "k": 2}).json()[
+        "hits"
+    ]
+    # the English query finds the German sentence with the same sentiment word ("great" and "gut" share a vector)
+    assert [h["language"] for h in german] == ["deu", "deu"] and german[0]["id"] == "de-good"
+    both = client.post("/v1/search", json={"query": "lovely", "lang": ["en", "deu"], "index": "toy"}).json()
+    assert {h["language"] for h in both["hits"]} == {"eng", "deu"} and len(both["hits"]) == 8
+
+
+def test_classify_in_another_language(client):
+    body = client.post("/v1/classify", json={"inputs": ["der film war toll", "the film was awful"]}).json()
+    assert body["labels"] == ["negative", "neutral", "positive"]
+    assert [p["label"] for p in body["predictions"]] == ["positive", "negative"]
+    for prediction in body["predictions"]:
+        assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert prediction["score"] == max(prediction["probabilities"].values())
+
+
+def test_answer_without_a_bot_is_503_naming_it(client):
+    answer = client.post("/v1/answer", json={"question": "Where is my parcel?"})
+    assert answer.status_code == 503 and "bot" in answer.json()["error"]
+
+
+def test_answer_delegates_to_the_bot(client):
+    class Answer:
+        def __init__(self, question):
+            self.question = question
+
+        def to_dict(self):
+            return {"answer": f"echo: {self.question}", "handover": False}
+
+    class Bot:
+        def answer(self, question):
+            return Answer(question)
+
+    slot = client.app.state.xling.registry.slots["bot"]
+    saved = (slot.state, slot.model)
+    slot.state, slot.model = "loaded", Bot()
+    try:
+        answer = client.post("/v1/answer", json={"question": "¿Dónde está mi paquete?"})
+    finally:
+        slot.state, slot.model = saved
+    assert answer.status_code == 200
+    assert answer.json() == {"answer": "echo: ¿Dónde está mi paquete?", "handover": False}
+
+
+def test_models_health_docs_and_metrics(client):
+    models = client.get("/v1/models").json()
+    assert models["object"] == "list"
+    roles = {m["role"]: m for m in models["data"]}
+    assert roles["encoder"]["loaded"] and roles["encoder"]["limits"]["dimension"] == 12
+    assert roles["translator"]["sources"] == ["deu", "eng", "fra"] and roles["index"]["documents"] == 8
+    assert roles["bot"]["state"] == "not configured"
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["models"]["classifier"]["loaded"]
+    assert client.get("/openapi.json").json()["paths"]["/v1/embeddings"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_metrics_count_requests_by_endpoint_and_status(client):
+    def count(text: str, endpoint: str, status: int) -> float:
+        pattern = rf'xling_requests_total\{{endpoint="{endpoint}",method="POST",status="{status}"\}} (\S+)'
+        found = re.search(pattern, text)
+        return float(found.group(1)) if found else 0.0
+
+    before = client.get("/metrics").text
+    for _ in range(3):
+        client.post("/embed", json={"inputs": "a lovely day"})
+    client.post("/embed", json={"inputs": []})
+    after = client.get("/metrics")
+    assert after.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert count(after.text, "/embed", 200) - count(before, "/embed", 200) == 3
+    assert count(after.text, "/embed", 422) - count(before, "/embed", 422) == 1
+    assert 'xling_batch_size_texts_count{model="encoder"}' in after.text
+    assert re.search(r'xling_request_duration_seconds_bucket\{endpoint="/embed",le="\+Inf"\} \d+', after.text)
+    assert 'xling_errors_total{endpoint="/embed",kind="validation"}' in after.text

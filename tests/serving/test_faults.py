@@ -1,0 +1,185 @@
+"""Faults: malformed and wrong requests get 4xx naming the field (never 5xx), API keys (401), rate limits
+(429), sizes (413 or truncation), and a model that fails to load (503 on its endpoints only)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from xling.embeddings.encoder import Encoder
+from xling.serving.app import create_app
+from xling.serving.limits import RateLimiter
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def client(make_config):
+    with TestClient(create_app(make_config()), raise_server_exceptions=True) as test_client:
+        yield test_client
+
+
+# (method, path, body as JSON (or raw bytes), the field the message must name)
+FAULTS = [
+    ("POST", "/v1/embeddings", b'{"input": ["a", ', "body"),
+    ("POST", "/v1/embeddings", {"input": 5}, "input"),
+    ("POST", "/v1/embeddings", {"input": []}, "input"),
+    ("POST", "/v1/embeddings", {"input": ["ok", ""]}, "input[1]"),
+    ("POST", "/v1/embeddings", {"input": [[1, 2, 3]]}, "input[0]"),
+    ("POST", "/v1/embeddings", {"inputs": "wrong field name"}, "input"),
+    ("POST", "/v1/embeddings", {"input": "x", "encoding_format": "int8"}, "encoding_format"),
+    ("POST", "/v1/embeddings", {"input": "x", "dimensions": 3}, "dimensions"),
+    ("POST", "/v1/embeddings", [1, 2], "body"),
+    ("POST", "/embed", {"inputs": "x", "normalize": "maybe"}, "normalize"),
+    ("POST", "/embed", {"inputs": ["   "]}, "inputs[0]"),
+    ("POST", "/embed", b"not json at all", "body"),
+    ("POST", "/translate", {"q": "hello", "source": "en", "target": "zz"}, "target"),
+    ("POST", "/translate", {"q": "hello", "source": "xx-bad!", "target": "de"}, "source"),
+    ("POST", "/translate", {"q": "hello", "source": "en", "target": "ja"}, "target"),
+    ("POST", "/translate", {"source": "en", "target": "de"}, "q"),
+    ("POST", "/translate", {"q": [], "source": "en", "target": "de"}, "q"),
+    ("POST", "/translate", {"q": ["ok", 3], "source": "en", "target": "de"}, "q[1]"),
+    ("POST", "/translate", {"q": "hello", "target": "de"}, "source"),
+    ("POST", "/translate", {"q": "hello", "source": "en"}, "target"),
+    ("POST", "/translate", {"q": "hello", "source": "en", "target": "de", "format": "xml"}, "format"),
+    ("POST", "/translate", {"q": "hello", "source": ["en"], "target": "de"}, "source"),
+    ("POST", "/translate", b"{broken", "body"),
+    ("POST", "/translate", ["not", "an", "object"], "body"),
+    ("POST", "/detect", {}, "q"),
+    ("POST", "/detect", {"q": ""}, "q"),
+    ("POST", "/v1/search", {"query": "film", "lang": "qqq-bad!"}, "lang"),
+    ("POST", "/v1/search", {"query": "film", "index": "nope"}, "index"),
+    ("POST", "/v1/search", {"query": "film", "k": 0}, "k"),
+    ("POST", "/v1/search", {"query": "film", "k": 100000}, "k"),
+    ("POST", "/v1/search", {"query": ""}, "query"),
+    ("POST", "/v1/search", {"k": 3}, "query"),
+    ("POST", "/v1/classify", {"inputs": ["good", None]}, "inputs[1]"),
+    ("POST", "/v1/classify", {"inputs": "good", "language": "klingon!"}, "language"),
+    ("POST", "/v1/answer", {"question": 42}, "question"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), FAULTS)
+def test_faults_are_4xx_naming_the_field(client, method, path, body, field):
+    if isinstance(body, bytes):
+        answer = client.request(method, path, content=body, headers=JSON)
+    else:
+        answer = client.request(method, path, json=body)
+    assert 400 <= answer.status_code < 500, answer.text
+    payload = answer.json()
+    error = payload["error"]
+    message = error["message"] if isinstance(error, dict) else error
+    named = error.get("param") if isinstance(error, dict) else payload.get("field")
+    assert named == field, payload
+    assert field.split("[")[0] in message or field in ("body", "q", "source", "target", "format"), message
+    if (
+        path == "/translate"
+    ):  # LibreTranslate answers 400 for every bad parameter, an unknown language included
+        assert answer.status_code == 400
+
+
+def test_unknown_language_code_names_the_code(client):
+    answer = client.post("/translate", data={"q": "Hello", "source": "en", "target": "zz"})
+    assert answer.status_code == 400 and answer.json()["error"].startswith("zz is not supported")
+    assert client.get("/translate").status_code == 405 and "error" in client.get("/translate").json()
+    assert client.get("/no/such/path").status_code == 404
+
+
+def test_api_keys_and_rate_limit(make_config):
+    config = make_config("limits.api_keys=k1,k2", "limits.rate_limit_per_minute=3")
+    with TestClient(create_app(config)) as client:
+        missing = client.post("/embed", json={"inputs": "a lovely day"})
+        assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+        assert missing.json()["field"] == "Authorization"
+        wrong = client.post("/v1/embeddings", json={"input": "x"}, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and wrong.json()["error"]["param"] == "Authorization"
+        assert client.get("/health").status_code == 200  # open: load balancers have no key
+        assert client.get("/metrics").status_code == 200
+        ok = client.post("/embed", json={"inputs": "a lovely day"}, headers={"Authorization": "Bearer k1"})
+        assert ok.status_code == 200
+        # LibreTranslate clients send the key in the body (libretranslatepy: a form field)
+        form = urlencode({"q": "The cat sleeps on the bed.", "source": "en", "target": "de", "api_key": "k1"})
+        lt = client.post(
+            "/translate", content=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert lt.status_code == 200
+        detect = client.post("/detect", json={"q": "Wo ist der Bahnhof?", "api_key": "k1"})
+        assert detect.status_code == 200
+        limited = client.post(
+            "/embed", json={"inputs": "a lovely day"}, headers={"Authorization": "Bearer k1"}
+        )
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        # each key has its own bucket
+        other = client.post("/embed", json={"inputs": "a lovely day"}, headers={"Authorization": "Bearer k2"})
+        assert other.status_code == 200
+        metrics = client.get("/metrics").text
+        assert 'xling_requests_total{endpoint="/embed",method="POST",status="429"} 1' in metrics
+        assert 'xling_errors_total{endpoint="/embed",kind="auth"} 1' in metrics
+
+
+def test_rate_limiter_refills_over_time():
+    now = [0.0]
+    limiter = RateLimiter(2, clock=lambda: now[0])
+    assert limiter.take("a") == 0 and limiter.take("a") == 0
+    assert limiter.take("a") == pytest.approx(30.0)  # one token every 30 s at 2 a minute
+    assert limiter.take("b") == 0
+    now[0] = 30.0
+    assert limiter.take("a") == 0 and limiter.take("a") > 0
+
+
+def test_body_texts_and_characters_limits(make_config, models):
+    encoder = Encoder.load(models.encoder)
+    config = make_config("limits.max_body_bytes=2000", "limits.max_texts=2", "limits.max_chars=12")
+    with TestClient(create_app(config)) as client:
+        big = client.post("/embed", json={"inputs": "x" * 5000})
+        assert big.status_code == 413 and big.json()["field"] == "body"
+        # a chunked body (no Content-Length) over the limit: refused once the limit is passed
+        chunks = (b'{"inputs": "' + b"x" * 500 + b'"}' for _ in range(8))
+        chunked = client.post("/embed", content=chunks, headers=JSON)
+        assert chunked.status_code == 413
+        many = client.post("/v1/embeddings", json={"input": ["a", "b", "c"]})
+        assert many.status_code == 413 and many.json()["error"]["param"] == "input"
+        # overlong texts are cut to max_chars by default
+        long = "the film was good and more"
+        cut = client.post("/embed", json={"inputs": [long]}).json()
+        np.testing.assert_allclose(cut[0], encoder.encode([long[:12]])[0], atol=1e-5)
+        assert not np.allclose(cut[0], encoder.encode([long])[0], atol=1e-3)
+    with TestClient(create_app(make_config("limits.max_chars=12", "limits.overlong=reject"))) as client:
+        refused = client.post("/embed", json={"inputs": ["short", "the film was good and more"]})
+        assert refused.status_code == 413 and refused.json()["field"] == "inputs[1]"
+        lt = client.post(
+            "/translate", json={"q": "The cat sleeps on the bed.", "source": "en", "target": "de"}
+        )
+        assert lt.status_code == 413 and lt.json()["field"] == "q"
+
+
+def test_a_model_that_fails_to_load_gives_503_on_its_endpoints_only(make_config, tmp_path):
+    config = make_config(translator=str(tmp_path / "missing-translator"), classifier=str(tmp_path))
+    with TestClient(create_app(config)) as client:
+        answer = client.post("/translate", json={"q": "Hello", "source": "en", "target": "de"})
+        assert answer.status_code == 503
+        assert "translator" in answer.json()["error"] and "missing-translator" in answer.json()["error"]
+        assert client.get("/languages").status_code == 503
+        assert client.post("/v1/classify", json={"inputs": "good"}).status_code == 503
+        assert client.post("/v1/embeddings", json={"input": "a lovely day"}).status_code == 200
+        assert client.post("/detect", json={"q": "Wo ist der Bahnhof?"}).status_code == 200
+        health = client.get("/health").json()
+        assert health["status"] == "degraded" and set(health["failed"]) == {"translator", "classifier"}
+        models = {m["role"]: m for m in client.get("/v1/models").json()["data"]}
+        assert not models["translator"]["loaded"] and models["translator"]["error"]
+        assert models["encoder"]["loaded"]
+
+
+def test_lazy_loading_loads_once_on_first_use(make_config):
+    app = create_app(make_config(preload=False))
+    with TestClient(app) as client:
+        registry = app.state.xling.registry
+        assert not registry.loaded("encoder") and not registry.loaded("translator")
+        assert client.post("/embed", json={"inputs": "a lovely day"}).status_code == 200
+        assert registry.loaded("encoder") and not registry.loaded("translator")
+        first = registry.get("encoder")
+        client.post("/embed", json={"inputs": "a lovely day"})
+        assert registry.get("encoder") is first
