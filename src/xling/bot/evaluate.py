@@ -1,0 +1,172 @@
+"""`xling eval bot` and `xling bot tune`: how often the bot answers right, and where its threshold goes.
+
+The evaluation reads, per language, `questions.<lang>.tsv` (the FAQ's questions in other words: the entry
+id and the question) and `offtopic.<lang>.tsv` (questions the FAQ does not answer, which must get no
+answer). The threshold is chosen on other questions (`dev.<lang>.tsv`), never on these.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xling.bot.bot import SupportBot
+from xling.bot.faq import LabelledQuestion, read_question_sets, sample_faq_dir
+from xling.errors import DataError
+from xling.evaluation.result import Result
+
+__all__ = ["ThresholdChoice", "choose_threshold", "evaluate_bot", "tune_threshold"]
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The threshold chosen on labelled questions, and what it gives on them."""
+
+    threshold: float
+    answered_right: float
+    """Share of the answerable questions answered with the right entry at this threshold."""
+    no_answer: float
+    """Share of the unanswerable questions left unanswered at this threshold."""
+    top1: float
+    """Share of the answerable questions whose best entry is the right one (no threshold)."""
+    answerable: int
+    unanswerable: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the figures as a JSON object."""
+        return {"threshold": self.threshold, "answered_right": self.answered_right, "no_answer": self.no_answer,
+                "top1": self.top1, "answerable": self.answerable, "unanswerable": self.unanswerable}  # fmt: skip
+
+
+def choose_threshold(scores: np.ndarray, right: np.ndarray, answerable: np.ndarray) -> ThresholdChoice:
+    """Return the threshold that maximises the mean of the right-answer rate (answerable questions) and
+    the no-answer rate (the others); ties go to the middle of the best range.
+
+    `scores` are the best entry's margin scores, `right` whether that entry is the right one, `answerable`
+    whether the question has an entry. Thresholds are tried halfway between neighbouring scores.
+    """
+    scores, right, answerable = (np.asarray(a) for a in (scores, right, answerable))
+    if not answerable.any() or answerable.all():
+        raise DataError("choosing a threshold needs questions the FAQ answers and questions it does not")
+    values = np.unique(scores)
+    cuts = np.concatenate([[values[0] - 1e-3], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-3]])
+    objective = []
+    for cut in cuts:
+        answered = scores >= cut
+        rate_right = float((answered & right)[answerable].mean())
+        rate_none = float((~answered)[~answerable].mean())
+        objective.append((rate_right + rate_none) / 2)
+    best = np.flatnonzero(np.isclose(objective, max(objective)))
+    cut = float(cuts[best[len(best) // 2]])
+    answered = scores >= cut
+    return ThresholdChoice(
+        threshold=round(cut, 4),
+        answered_right=float((answered & right)[answerable].mean()),
+        no_answer=float((~answered)[~answerable].mean()),
+        top1=float(right[answerable].mean()),
+        answerable=int(answerable.sum()),
+        unanswerable=int((~answerable).sum()),
+    )
+
+
+def tune_threshold(bot: SupportBot, questions: list[LabelledQuestion]) -> ThresholdChoice:
+    """Return the threshold `choose_threshold` picks for the bot on labelled questions (dev questions, not
+    the ones it will be evaluated on)."""
+    ids = {entry.id for entry in bot.entries}
+    for question in questions:
+        if question.id is not None and question.id not in ids:
+            raise DataError(f"{question.where}: id {question.id!r} is not an entry of the bot's FAQ")
+    matches = bot.match([question.text for question in questions])
+    scores = np.array([match.score for match in matches])
+    right = np.array(
+        [bot.entries[match.best].id == q.id for match, q in zip(matches, questions, strict=True)]
+    )
+    answerable = np.array([question.id is not None for question in questions])
+    return choose_threshold(scores, right, answerable)
+
+
+def evaluate_bot(
+    bot: SupportBot, data: str | Path | None = None, languages: list[str] | None = None, *, name: str = ""
+) -> Result:
+    """Return the bot's figures per language on `questions.<lang>.tsv` and `offtopic.<lang>.tsv` in `data`
+    (default: the bundled FAQ sample), in percent.
+
+    Per language: `accuracy` (top-1: the best entry is the right one, whatever the threshold; the primary
+    metric), `answered_right` and `answered_wrong` (answered with the right / a wrong entry), `no_answer`
+    (off-topic questions correctly left unanswered), `detected` (questions whose detected language is the
+    file's; None without a detector) and `in_language` (right answers given in the asker's language).
+    """
+    from xling.data.languages import normalize_language
+
+    started = time.perf_counter()
+    root = Path(data) if data is not None else sample_faq_dir()
+    questions = read_question_sets(root, "questions")
+    offtopic = read_question_sets(root, "offtopic")
+    wanted = sorted(questions) if not languages else [normalize_language(code) for code in languages]
+    missing = [lang for lang in wanted if lang not in questions]
+    if missing or not wanted:
+        raise DataError(f"no questions.<lang>.tsv for {', '.join(missing) or 'any language'}", root)
+    ids = {entry.id for entry in bot.entries}
+    scores: dict[str, dict[str, Any]] = {}
+    for lang in wanted:
+        answerable, unanswerable = questions[lang], offtopic.get(lang, [])
+        for question in answerable:
+            if question.id is None or question.id not in ids:
+                raise DataError(f"{question.where}: id {question.id!r} is not an entry of the bot's FAQ")
+        scores[lang] = _language_row(bot, lang, answerable, unanswerable)
+    average = float(np.mean([row["accuracy"] for row in scores.values()]))
+    return Result(
+        task="bot", model=name or str(bot.folder), data=str(root), scores=scores, average=round(average, 2),
+        primary="accuracy",
+        settings={"encoder": bot.metadata.get("encoder"), "threshold": bot.threshold, "margin": bot.margin,
+                  "k": bot.k, "lexical_weight": bot.lexical_weight, "faq_language": bot.language,
+                  "detector": _name_of(bot.detector), "translator": _name_of(bot.translator),
+                  "entries": len(bot.entries)},
+        seconds=time.perf_counter() - started,
+    )  # fmt: skip
+
+
+def _language_row(bot: SupportBot, lang: str, answerable: list[LabelledQuestion],
+                  unanswerable: list[LabelledQuestion]) -> dict[str, Any]:  # fmt: skip
+    """Return one language's row of figures (percent, rounded to 0.1)."""
+    from xling.langid.labels import label_matches
+
+    replies = bot.answer_many([q.text for q in answerable + unanswerable])
+    on, off = replies[: len(answerable)], replies[len(answerable) :]
+    top1 = [reply.candidates[0].id == q.id for reply, q in zip(on, answerable, strict=True)]
+    right = [reply.answered and reply.id == q.id for reply, q in zip(on, answerable, strict=True)]
+    wrong = [reply.answered and reply.id != q.id for reply, q in zip(on, answerable, strict=True)]
+    row: dict[str, Any] = {
+        "accuracy": _percent(top1),
+        "answered_right": _percent(right),
+        "answered_wrong": _percent(wrong),
+        "no_answer": _percent([not reply.answered for reply in off]) if off else None,
+        "detected": None,
+        "in_language": _percent([r.in_asker_language for r, ok in zip(on, right, strict=True) if ok])
+        if any(right) else None,
+        "n": len(answerable),
+        "n_offtopic": len(off),
+    }  # fmt: skip
+    if bot.detector is not None:
+        row["detected"] = _percent([reply.detected_language is not None and reply.detected_language != "und"
+                                    and label_matches(reply.detected_language, lang) for reply in replies])  # fmt: skip
+    return row
+
+
+def _percent(flags: list[bool]) -> float:
+    """Return the share of True in percent, rounded to 0.1."""
+    return round(100.0 * sum(flags) / len(flags), 1) if flags else 0.0
+
+
+def _name_of(model: Any) -> str | None:
+    """Return how a model argument is named in the settings (its folder for a loaded one)."""
+    if model is None or isinstance(model, str | Path):
+        return None if model is None else str(model)
+    for attribute in ("path", "folder"):
+        if getattr(model, attribute, None) is not None:
+            return str(getattr(model, attribute))
+    return type(model).__name__

@@ -1,0 +1,259 @@
+"""FAQ files: what a support bot answers from, and the question sets it is tuned and scored on.
+
+An FAQ is one of:
+
+- a `question<TAB>answer` file (or `id<TAB>question<TAB>answer`; every line the same), in one language;
+- a JSONL file, one `{"question": ..., "answer": ..., "answers": {lang: text}, "id": ...}` object a line
+  (`answers` and `id` optional): the answer as stored in other languages;
+- a folder in the layout of the bundled sample (`xling/data/samples/faq`): `faq.<lang>.tsv`
+  (`id<TAB>question<TAB>answer`) and `answers.<lang>.tsv` (`id<TAB>answer`) for the other languages.
+
+Question sets (`questions.<lang>.tsv`, `offtopic.<lang>.tsv`, `dev.<lang>.tsv`) are `id<TAB>question`
+lines, the id `-` marking a question the FAQ does not answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from xling.data.languages import normalize_language
+from xling.data.readers import decoded_lines, line_text, require_file
+from xling.errors import DataError, LanguageCodeError
+
+__all__ = [
+    "NO_ANSWER",
+    "FaqEntry",
+    "LabelledQuestion",
+    "read_faq",
+    "read_question_sets",
+    "read_questions",
+    "sample_faq_dir",
+]
+
+NO_ANSWER = "-"
+"""The id of a question the FAQ does not answer, in question sets."""
+
+_FOLDER_FAQ = re.compile(r"^faq\.([A-Za-z_-]+)\.tsv$")
+_FOLDER_ANSWERS = re.compile(r"^answers\.([A-Za-z_-]+)\.tsv$")
+
+
+@dataclass
+class FaqEntry:
+    """One question and its answer, with the answer in other languages where it is stored."""
+
+    id: str
+    question: str
+    answer: str
+    """The answer in the FAQ's own language."""
+    answers: dict[str, str] = field(default_factory=dict)
+    """Other languages (ISO 639-3) -> the answer written in that language."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the entry as a JSON object (the layout of a bot's faq.jsonl)."""
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "answers": dict(self.answers),
+        }
+
+
+@dataclass(frozen=True)
+class LabelledQuestion:
+    """A question from a question set and the FAQ entry that answers it (None: none does)."""
+
+    id: str | None
+    text: str
+    where: str
+    """file:line, for messages."""
+
+
+def sample_faq_dir() -> Path:
+    """Return the folder of the bundled FAQ sample (45 entries in English, answers in 8 more languages)."""
+    return Path(str(resources.files("xling.data") / "samples" / "faq"))
+
+
+def read_faq(path: str | Path, language: str = "eng") -> list[FaqEntry]:
+    """Return the entries of an FAQ file or folder (see the module docstring); `language` is the language of
+    a TSV or JSONL file's questions (a folder names its own). Raises DataError naming file and line."""
+    source = Path(path)
+    if source.is_dir():
+        return _read_folder(source)
+    require_file(source)
+    language = normalize_language(language, where="language")
+    if source.suffix.lower() in (".jsonl", ".json"):
+        entries = _read_jsonl(source, language)
+    else:
+        entries = _read_tsv(source)
+    if not entries:
+        raise DataError("no FAQ entries", source)
+    return entries
+
+
+def faq_language(path: str | Path, language: str = "eng") -> str:
+    """Return the language of an FAQ's questions: a folder's `faq.<lang>.tsv`, else `language`."""
+    source = Path(path)
+    if source.is_dir():
+        return _folder_language(source)[0]
+    return normalize_language(language, where="language")
+
+
+def read_questions(path: str | Path) -> list[LabelledQuestion]:
+    """Return the `id<TAB>question` lines of a question set (`-` as id: a question the FAQ does not answer)."""
+    source = require_file(path)
+    questions = []
+    for line in decoded_lines(source, None):
+        text = line_text(line, source)
+        if not text.strip():
+            continue
+        parts = text.split("\t")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            raise DataError("expected id<TAB>question (id - for a question the FAQ does not answer)", source,
+                            line.number)  # fmt: skip
+        key = parts[0].strip()
+        questions.append(
+            LabelledQuestion(None if key == NO_ANSWER else key, parts[1].strip(), f"{source}:{line.number}")
+        )
+    return questions
+
+
+def read_question_sets(folder: str | Path, prefix: str) -> dict[str, list[LabelledQuestion]]:
+    """Return {language: questions} from every `<prefix>.<lang>.tsv` in `folder`, languages sorted."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataError("not a folder", root)
+    sets: dict[str, list[LabelledQuestion]] = {}
+    for path in sorted(root.glob(f"{prefix}.*.tsv")):
+        code = path.name[len(prefix) + 1 : -len(".tsv")]
+        sets[_code_of(code, path)] = read_questions(path)
+    return sets
+
+
+def _read_tsv(path: Path) -> list[FaqEntry]:
+    """Return the entries of a `question<TAB>answer` (or `id<TAB>question<TAB>answer`) file."""
+    entries: list[FaqEntry] = []
+    columns: int | None = None
+    seen: dict[str, int] = {}
+    for line in decoded_lines(path, None):
+        text = line_text(line, path)
+        if not text.strip():
+            continue
+        parts = [part.strip() for part in text.split("\t")]
+        if len(parts) not in (2, 3):
+            raise DataError(f"expected question<TAB>answer (or id<TAB>question<TAB>answer), found {len(parts)} "
+                            "tab-separated fields", path, line.number)  # fmt: skip
+        if columns is None:
+            columns = len(parts)
+        elif len(parts) != columns:
+            raise DataError(f"{len(parts)} fields where the file's first entry has {columns}: give every line "
+                            "an id, or none", path, line.number)  # fmt: skip
+        key = parts[0] if columns == 3 else str(len(entries) + 1)
+        question, answer = parts[-2], parts[-1]
+        _check_entry(key, question, answer, seen, path, line.number)
+        entries.append(FaqEntry(key, question, answer))
+    return entries
+
+
+def _read_jsonl(path: Path, language: str) -> list[FaqEntry]:
+    """Return the entries of a JSONL FAQ (`question`, `answer`, optional `answers` and `id`)."""
+    entries: list[FaqEntry] = []
+    seen: dict[str, int] = {}
+    for line in decoded_lines(path, None):
+        text = line_text(line, path)
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise DataError(f"not valid JSON ({error.msg})", path, line.number) from None
+        if not isinstance(record, dict):
+            raise DataError(f"expected a JSON object, found {type(record).__name__}", path, line.number)
+        question, answer = record.get("question"), record.get("answer")
+        if not isinstance(question, str) or not isinstance(answer, str):
+            raise DataError('needs "question" and "answer" strings', path, line.number)
+        key = record.get("id", len(entries) + 1)
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            raise DataError('"id" must be a string or a number', path, line.number)
+        key = str(key).strip()
+        _check_entry(key, question.strip(), answer.strip(), seen, path, line.number)
+        answers = _answers_of(record.get("answers") or {}, language, path, line.number)
+        entries.append(FaqEntry(key, question.strip(), answer.strip(), answers))
+    return entries
+
+
+def _answers_of(raw: Any, language: str, path: Path, line: int) -> dict[str, str]:
+    """Return the `answers` field of a JSONL entry as {ISO 639-3: text}; DataError naming the line."""
+    if not isinstance(raw, dict):
+        raise DataError('"answers" must be an object {language: answer}', path, line)
+    answers: dict[str, str] = {}
+    for code, text in raw.items():
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f'"answers"."{code}" must be a non-empty string', path, line)
+        try:
+            lang = normalize_language(str(code), where=f'"answers"."{code}"')
+        except LanguageCodeError as error:
+            raise DataError(str(error), path, line) from None
+        if lang != language:  # the FAQ's own language is `answer`
+            answers[lang] = text.strip()
+    return answers
+
+
+def _check_entry(key: str, question: str, answer: str, seen: dict[str, int], path: Path, line: int) -> None:
+    """Raise DataError naming the line for an empty id, question or answer, or an id seen before."""
+    for name, value in (("id", key), ("question", question), ("answer", answer)):
+        if not value:
+            raise DataError(f"empty {name}", path, line)
+    if key in seen:
+        raise DataError(f"id {key!r} was already used on line {seen[key]}", path, line)
+    seen[key] = line
+
+
+def _read_folder(folder: Path) -> list[FaqEntry]:
+    """Return the entries of a folder holding faq.<lang>.tsv and answers.<lang>.tsv files."""
+    language, faq_path = _folder_language(folder)
+    entries = _read_tsv(require_file(faq_path))
+    if not entries:
+        raise DataError("no FAQ entries", faq_path)
+    by_id = {entry.id: entry for entry in entries}
+    for path in sorted(folder.iterdir()):
+        match = _FOLDER_ANSWERS.match(path.name)
+        if not match:
+            continue
+        lang = _code_of(match.group(1), path)
+        if lang == language:
+            continue
+        for line in decoded_lines(path, None):
+            text = line_text(line, path)
+            if not text.strip():
+                continue
+            parts = [part.strip() for part in text.split("\t")]
+            if len(parts) != 2 or not all(parts):
+                raise DataError("expected id<TAB>answer", path, line.number)
+            if parts[0] not in by_id:
+                raise DataError(f"id {parts[0]!r} is not in {faq_path.name}", path, line.number)
+            by_id[parts[0]].answers[lang] = parts[1]
+    return entries
+
+
+def _folder_language(folder: Path) -> tuple[str, Path]:
+    """Return (language, path) of the one faq.<lang>.tsv in an FAQ folder; DataError if none or several."""
+    found = [path for path in sorted(folder.iterdir()) if _FOLDER_FAQ.match(path.name)]
+    if len(found) != 1:
+        what = "no" if not found else f"{len(found)}"
+        raise DataError(f"{what} faq.<lang>.tsv files: an FAQ folder holds exactly one", folder)
+    match = _FOLDER_FAQ.match(found[0].name)
+    assert match is not None
+    return _code_of(match.group(1), found[0]), found[0]
+
+
+def _code_of(code: str, path: Path) -> str:
+    """Return the ISO 639-3 code in a file name; DataError naming the file for an unknown one."""
+    try:
+        return normalize_language(code, where=path.name)
+    except LanguageCodeError as error:
+        raise DataError(str(error), path) from None
