@@ -1,0 +1,133 @@
+"""The support bot: the right entry across languages, the answer in the asker's language, handover on
+off-topic questions, and a saved bot that answers as it did."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xling.bot import SupportBot, build_bot, sample_faq_dir
+from xling.bot.faq import read_faq
+from xling.errors import DataError, XlingError
+
+
+def test_question_in_another_language_finds_its_entry(sample_bot):
+    replies = sample_bot.answer_many(["Ich habe mein Passwort vergessen.", "Mein Konto ist gesperrt."])
+    assert [reply.id for reply in replies] == ["forgot-password", "account-locked"]
+    assert all(reply.answered and not reply.handover for reply in replies)
+    assert replies[0].matched_question == "I forgot my password."
+    assert replies[0].score >= replies[0].threshold
+
+
+def test_answer_comes_in_the_askers_language_when_stored(sample_bot):
+    entries = {entry.id: entry for entry in read_faq(sample_faq_dir())}
+    reply = sample_bot.answer("¿Cuánto dura la garantía?")
+    assert reply.detected_language == "spa"
+    assert reply.id == "warranty"
+    assert (reply.answer_language, reply.answer_source, reply.in_asker_language) == ("spa", "stored", True)
+    assert reply.answer == entries["warranty"].answers["spa"]
+
+
+@pytest.mark.parametrize("question", ["¿Quién ganó la liga el año pasado?", "Comment cuisiner des pâtes ?"])
+def test_off_topic_question_gets_no_answer_and_a_handover(sample_bot, question):
+    reply = sample_bot.answer(question)
+    assert (reply.answered, reply.handover, reply.answer, reply.id) == (False, True, None, None)
+    assert reply.score < reply.threshold
+    assert len(reply.candidates) == 3  # the closest entries, for the person taking over
+    data = reply.to_dict()
+    assert data["handover"] is True and data["answer"] is None
+    json.dumps(data)  # what POST /v1/answer returns
+
+
+def test_saved_bot_reloads_and_answers_the_same(sample_bot, sample_bot_dir, mini_encoder, tiny_detector):
+    questions = [
+        "¿Cuánto cuesta el envío a casa?",
+        "Wann öffnen Ihre Filialen?",
+        "What is the tallest mountain?",
+    ]
+    again = SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=tiny_detector, translator=None)
+    assert [r.to_dict() for r in again.answer_many(questions)] == [
+        r.to_dict() for r in sample_bot.answer_many(questions)
+    ]
+    assert again.threshold == sample_bot.threshold and again.languages == sample_bot.languages
+
+
+class _StubTranslator:
+    """Stands in for xling.Translator: translates into Portuguese only, and counts its calls."""
+
+    class conventions:  # noqa: N801 - mirrors Translator.conventions
+        @staticmethod
+        def source_token(code):
+            return "__eng__"
+
+        @staticmethod
+        def target_token(code):
+            if code != "por":
+                raise XlingError(f"no {code}")
+            return "__por__"
+
+    def __init__(self):
+        self.calls = 0
+
+    def translate(self, texts, src, tgt):
+        self.calls += 1
+        return [f"[{src}->{tgt}] {text}" for text in texts]
+
+
+def test_unstored_language_is_translated_else_the_faq_language_is_flagged(sample_bot_dir, mini_encoder):
+    translator = _StubTranslator()
+    bot = SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=None, translator=translator)
+    english = {entry.id: entry.answer for entry in bot.entries}
+    for _ in range(2):
+        reply = bot.answer("Ich habe mein Passwort vergessen.", lang="pt")
+        assert (reply.answer_language, reply.answer_source, reply.in_asker_language) == (
+            "por",
+            "translated",
+            True,
+        )
+        assert reply.answer == f"[eng->por] {english['forgot-password']}"
+        assert reply.original_answer == english["forgot-password"]
+    assert translator.calls == 1  # the second one came from the cache
+    dutch = bot.answer("Ich habe mein Passwort vergessen.", lang="nl")
+    assert (dutch.answer_language, dutch.answer_source, dutch.in_asker_language) == ("eng", "original", False)
+    assert dutch.answer == english["forgot-password"]
+    undetected = bot.answer("Ich habe mein Passwort vergessen.")  # no detector, no lang: the FAQ's language
+    assert undetected.detected_language is None and undetected.answer_source == "original"
+
+
+def test_bad_faq_line_stops_the_build_naming_file_and_line(tmp_path, mini_encoder):
+    faq = tmp_path / "faq.tsv"
+    faq.write_text("How do I pay?\tBy card.\nWhere is my parcel?\n", encoding="utf-8")
+    with pytest.raises(DataError) as error:
+        build_bot(faq, tmp_path / "bot", mini_encoder)
+    assert str(error.value).startswith(f"{faq}:2:")
+    assert not (tmp_path / "bot").exists()
+
+
+def test_build_refuses_to_replace_a_bot_unless_asked(tmp_path, mini_encoder):
+    from xling.bot import BotBuildConfig
+
+    faq = tmp_path / "faq.tsv"
+    faq.write_text("".join(f"Question {i}?\tAnswer {i}.\n" for i in range(6)), encoding="utf-8")
+    build_bot(faq, tmp_path / "bot", mini_encoder)
+    with pytest.raises(XlingError):
+        build_bot(faq, tmp_path / "bot", mini_encoder)
+    build_bot(faq, tmp_path / "bot", mini_encoder, BotBuildConfig(overwrite=True, threshold=0.5))
+    assert SupportBot.load(tmp_path / "bot", encoder=mini_encoder, detector=None).threshold == 0.5
+
+
+def test_folder_changed_by_hand_is_refused(tmp_path, sample_bot_dir, mini_encoder):
+    import shutil
+
+    copy = tmp_path / "bot"
+    shutil.copytree(sample_bot_dir, copy)
+    lines = (copy / "faq.jsonl").read_text(encoding="utf-8").splitlines()
+    (copy / "faq.jsonl").write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="build the bot again"):
+        SupportBot.load(copy, encoder=mini_encoder)
+
+
+def test_empty_question_is_an_error(sample_bot):
+    with pytest.raises(XlingError, match="question 1"):
+        sample_bot.answer_many(["Wo ist mein Paket?", "  "])

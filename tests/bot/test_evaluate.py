@@ -1,0 +1,97 @@
+"""`xling eval bot` and `xling bot tune`: the figures and the threshold choice, and the CLI around them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from xling.bot.evaluate import choose_threshold, evaluate_bot, tune_threshold
+from xling.bot.faq import read_questions
+from xling.errors import DataError
+
+
+def test_choose_threshold_separates_right_answers_from_off_topic():
+    scores = np.array([0.9, 0.8, 0.4, 0.3, 0.2, 0.1])
+    right = np.array([True, True, False, False, False, False])
+    answerable = np.array([True, True, True, False, False, False])
+    choice = choose_threshold(scores, right, answerable)
+    assert 0.4 < choice.threshold <= 0.8  # answers both right ones, refuses the wrong one and all off-topic
+    assert (choice.answered_right, choice.no_answer) == (pytest.approx(2 / 3), 1.0)
+    assert choice.top1 == pytest.approx(2 / 3)
+    with pytest.raises(DataError):
+        choose_threshold(scores, right, np.ones(6, dtype=bool))
+
+
+def _write_sets(root, lang, questions, offtopic):
+    (root / f"questions.{lang}.tsv").write_text(
+        "".join(f"{i}\t{q}\n" for i, q in questions), encoding="utf-8"
+    )
+    (root / f"offtopic.{lang}.tsv").write_text("".join(f"off.{n}\t{q}\n" for n, q in enumerate(offtopic)),
+                                               encoding="utf-8")  # fmt: skip
+
+
+def test_evaluate_bot_reports_each_language(tmp_path, sample_bot):
+    _write_sets(tmp_path, "deu", [("forgot-password", "Ich habe mein Passwort vergessen."),
+                                  ("account-locked", "Mein Konto ist gesperrt.")], ["Wer malte die Mona Lisa?"])  # fmt: skip
+    _write_sets(tmp_path, "spa", [("warranty", "¿Cuánto dura la garantía?")],
+                ["¿Quién ganó la liga el año pasado?", "¿Cómo se cocina la paella?"])  # fmt: skip
+    result = evaluate_bot(sample_bot, tmp_path)
+    assert result.task == "bot" and result.primary == "accuracy"
+    assert list(result.scores) == ["deu", "spa"]
+    deu, spa = result.scores["deu"], result.scores["spa"]
+    assert (deu["accuracy"], deu["answered_right"], deu["n"], deu["n_offtopic"]) == (100.0, 100.0, 2, 1)
+    assert spa["no_answer"] == 100.0 and spa["in_language"] == 100.0
+    assert deu["detected"] == 100.0  # the tiny detector knows German
+    assert result.average == 100.0
+    json.dumps(result.to_dict())
+    with pytest.raises(DataError, match="no questions.<lang>.tsv for fra"):
+        evaluate_bot(sample_bot, tmp_path, ["fr"])
+
+
+def test_tune_rejects_an_id_the_faq_lacks(tmp_path, sample_bot):
+    (tmp_path / "dev.deu.tsv").write_text("no-such-entry\tWo ist mein Paket?\n-\tWie wird das Wetter?\n")
+    with pytest.raises(DataError, match="no-such-entry"):
+        tune_threshold(sample_bot, read_questions(tmp_path / "dev.deu.tsv"))
+
+
+def test_cli_build_ask_tune_and_eval(tmp_path, mini_encoder, tiny_detector, monkeypatch):
+    from xling.cli import bot as cli
+
+    monkeypatch.setattr(
+        "xling.embeddings.encoder.Encoder.load", classmethod(lambda cls, *a, **k: mini_encoder)
+    )
+    tiny_detector.save_pretrained(tmp_path / "detector")
+    runner = CliRunner()
+    faq = tmp_path / "faq.tsv"
+    faq.write_text("pay\tWhich payment methods do you accept?\tCard or PayPal.\n"
+                   "ship\tHow much does shipping costs?\tShipping is free.\n"
+                   "pwd\tI forgot my password.\tClick 'Forgot password?'.\n"
+                   "hours\tWhen are your stores open?\tFrom 9 to 8.\n"
+                   "warranty\tHow long is the warranty?\tTwo years.\n", encoding="utf-8")  # fmt: skip
+    built = runner.invoke(cli.app, ["build", "--faq", str(faq), "--output", str(tmp_path / "bot")])
+    assert built.exit_code == 0, built.output
+    asked = runner.invoke(cli.app, ["ask", str(tmp_path / "bot"), "I forgot my password", "--json",
+                                    "--detector", str(tmp_path / "detector"), "--no-translate"])  # fmt: skip
+    assert asked.exit_code == 0, asked.output
+    reply = json.loads(asked.stdout.splitlines()[0])
+    assert reply["id"] == "pwd" and reply["detected_language"] == "eng"
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "dev.eng.tsv").write_text("pwd\tI can't remember my password.\n-\tWho won the cup?\n")
+    tuned = runner.invoke(cli.app, ["tune", str(tmp_path / "bot"), "--dev", str(tmp_path / "dev")])
+    assert tuned.exit_code == 0, tuned.output
+    assert "threshold" in tuned.stdout
+    stored = json.loads((tmp_path / "bot" / "xling.json").read_text())
+    assert stored["threshold_source"].startswith("xling bot tune")
+    _write_sets(tmp_path, "eng", [("pwd", "I can't log in, my password is gone from my head.")], ["Who won?"])
+    evaluation = typer.Typer()
+    evaluation.command("bot")(cli.eval_bot)
+    evaluation.command("other")(lambda: None)  # two commands: typer keeps "bot" as a subcommand
+    out = tmp_path / "result.json"
+    ran = runner.invoke(evaluation, ["bot", "--bot", str(tmp_path / "bot"), "--data", str(tmp_path),
+                                     "--detector", str(tmp_path / "detector"), "--json", str(out)])  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(out.read_text())["scores"]["eng"]["n"] == 1

@@ -1,0 +1,90 @@
+"""FAQ files: the three layouts, and every bad line named by file and line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xling.bot.faq import read_faq, read_questions, sample_faq_dir
+from xling.errors import DataError
+
+
+def test_tsv_without_ids_numbers_the_entries(tmp_path):
+    path = tmp_path / "faq.tsv"
+    path.write_text("How do I pay?\tBy card.\n\nWhere is my parcel?\tOn its way.\n", encoding="utf-8")
+    entries = read_faq(path)
+    assert [(e.id, e.question, e.answer) for e in entries] == [
+        ("1", "How do I pay?", "By card."), ("2", "Where is my parcel?", "On its way."),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("a\tb\nno tab here\n", 2, "expected question<TAB>answer"),
+        ("q1\ta\tb\nq\tanswer\n", 2, "first entry has 3"),
+        ("q1\ta\tb\nq1\tc\td\n", 2, "already used on line 1"),
+        ("a\tb\n\t answer\n", 2, "empty question"),
+    ],
+)
+def test_bad_tsv_line_is_named(tmp_path, text, line, words):
+    path = tmp_path / "faq.tsv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=words) as error:
+        read_faq(path)
+    assert str(error.value).startswith(f"{path}:{line}:")
+
+
+def test_jsonl_keeps_answers_in_other_languages(tmp_path):
+    path = tmp_path / "faq.jsonl"
+    rows = [{"id": "pay", "question": "How do I pay?", "answer": "By card.", "answers": {"de": "Mit Karte."}},
+            {"question": "Where is my parcel?", "answer": "On its way."}]  # fmt: skip
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    entries = read_faq(path)
+    assert entries[0].answers == {"deu": "Mit Karte."}
+    assert entries[1].id == "2" and entries[1].answers == {}
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('{"question": "q"}', 'needs "question" and "answer"'),
+        ("{not json", "not valid JSON"),
+        ('{"question": "q", "answer": "a", "answers": {"xx-nope": "t"}}', "xx-nope"),
+        ('["q", "a"]', "expected a JSON object"),
+    ],
+)
+def test_bad_jsonl_line_is_named(tmp_path, line, words):
+    path = tmp_path / "faq.jsonl"
+    path.write_text('{"question": "q0", "answer": "a0"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=words) as error:
+        read_faq(path)
+    assert str(error.value).startswith(f"{path}:2:")
+
+
+def test_folder_answer_with_unknown_id_is_named(tmp_path):
+    (tmp_path / "faq.eng.tsv").write_text("pay\tHow do I pay?\tBy card.\n", encoding="utf-8")
+    (tmp_path / "answers.deu.tsv").write_text("pay\tMit Karte.\nship\tPer Post.\n", encoding="utf-8")
+    with pytest.raises(DataError, match="'ship' is not in faq.eng.tsv") as error:
+        read_faq(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / 'answers.deu.tsv'}:2:")
+
+
+def test_bundled_sample_is_complete_and_aligned():
+    root = sample_faq_dir()
+    entries = read_faq(root)
+    ids = {entry.id for entry in entries}
+    languages = ("deu", "fra", "spa", "rus", "zho", "ara", "hin", "swa")
+    assert len(entries) >= 40
+    assert all(set(entry.answers) == set(languages) for entry in entries)
+    stored = {entry.question for entry in entries}
+    for lang in ("eng", *languages):
+        questions = read_questions(root / f"questions.{lang}.tsv")
+        assert {q.id for q in questions} == ids  # every entry asked once per language
+        assert not stored & {q.text for q in questions}  # in other words than the stored question
+        offtopic = read_questions(root / f"offtopic.{lang}.tsv")
+        assert len(offtopic) >= 20
+        dev = read_questions(root / f"dev.{lang}.tsv")
+        assert sum(q.id is None for q in dev) == 10 and sum(q.id is not None for q in dev) == 10
+        assert not {q.text for q in dev} & {q.text for q in questions + offtopic}  # dev is not evaluation
