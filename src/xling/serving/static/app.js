@@ -78,9 +78,24 @@ function clearError(id) {
   box.hidden = true;
 }
 
+// English names for codes the server does not name (search hits carry ISO 639-3 codes such as `fra`).
+const displayNames = typeof Intl === "object" && Intl.DisplayNames
+  ? new Intl.DisplayNames(["en"], { type: "language", fallback: "none" })
+  : null;
+
+function languageName(code) {
+  if (languageNames.has(code)) return languageNames.get(code);
+  if (code === "und" || !displayNames) return undefined;
+  try {
+    return displayNames.of(code.replace("_", "-")); // xling labels: cmn_Hans -> cmn-Hans
+  } catch (err) {
+    return undefined; // not a BCP 47 tag
+  }
+}
+
 function languageLabel(code) {
   if (!code) return "?";
-  const name = languageNames.get(code);
+  const name = languageName(code);
   return name && name !== code ? `${name} (${code})` : code;
 }
 
@@ -114,7 +129,7 @@ wire("search-form", "search-button", "search-error", async (current) => {
   const query = $("search-query").value.trim();
   if (!query) throw new ApiError("type something to search for");
   const request = { query, k: Math.max(1, Math.min(50, parseInt($("search-k").value, 10) || 5)) };
-  const lang = $("search-lang").value;
+  const lang = $("search-lang").value.trim();
   if (lang) request.lang = lang;
   const answer = await api("v1/search", request);
   if (!current()) return;
@@ -270,7 +285,7 @@ async function loadLanguages() {
     for (const l of languages) for (const t of Array.isArray(l.targets) ? l.targets : [l.code]) targets.add(t);
     const targetList = [...targets].sort().map((code) => ({ code, name: languageNames.get(code) || code }));
     fillSelect($("translate-target"), targetList, false, ["eng", "en"]);
-    fillSelect($("search-lang"), languages, true, []);
+    fillSelect($("language-codes"), languages, false, []);
   } catch (err) {
     showError("translate-error", err);
   }
@@ -279,9 +294,10 @@ async function loadLanguages() {
 async function checkHealth() {
   const status = $("server-status");
   try {
-    await api("health");
-    status.textContent = "";
-    status.className = "status ok";
+    const health = await api("health");
+    const failed = Array.isArray(health.failed) ? health.failed : [];
+    status.textContent = failed.length ? `not loaded on the server: ${failed.join(", ")}` : "";
+    status.className = failed.length ? "status bad" : "status ok";
   } catch (err) {
     status.textContent = err instanceof ApiError ? `server: ${err.message}` : String(err);
     status.className = "status bad";
