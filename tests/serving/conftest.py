@@ -35,6 +35,7 @@ class Models:
     translator: Path
     classifier: Path
     index: Path
+    bot: Path
 
 
 def build_encoder(root: Path) -> Path:
@@ -99,13 +100,32 @@ def build_index(root: Path, encoder: Path) -> Path:
     return root / "index"
 
 
+FAQ = [  # (id, question, answer, German answer)
+    ("film-good", "the film was good", "Glad you liked the film.", "Schön, dass dir der Film gefallen hat."),
+    ("food-bad", "my food is awful", "Sorry about your food.", ""),
+    ("phone-okay", "this phone is okay", "Thanks for the feedback on the phone.", ""),
+]  # fmt: skip
+
+
+def build_support_bot(root: Path, encoder: Path) -> Path:
+    """Return a support bot of FAQ made with the toy encoder (its German answer stored for one entry)."""
+    from xling.bot import FaqEntry, build_bot
+
+    entries = [
+        FaqEntry(key, question, answer, {"deu": german} if german else {})
+        for key, question, answer, german in FAQ
+    ]
+    return Path(build_bot(entries, root / "bot", str(encoder)))
+
+
 @pytest.fixture(scope="session")
 def models(tmp_path_factory) -> Models:
     root = tmp_path_factory.mktemp("serving-models")
     encoder = build_encoder(root)
     return Models(encoder=encoder, detector=build_detector(root),
                   translator=tiny_models.build_xling(root / "translator", ("eng", "deu", "fra")),
-                  classifier=build_classifier(root, encoder), index=build_index(root, encoder))  # fmt: skip
+                  classifier=build_classifier(root, encoder), index=build_index(root, encoder),
+                  bot=build_support_bot(root, encoder))  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -163,27 +163,19 @@ def test_answer_without_a_bot_is_503_naming_it(client):
     assert answer.status_code == 503 and "bot" in answer.json()["error"]
 
 
-def test_answer_delegates_to_the_bot(client):
-    class Answer:
-        def __init__(self, question):
-            self.question = question
-
-        def to_dict(self):
-            return {"answer": f"echo: {self.question}", "handover": False}
-
-    class Bot:
-        def answer(self, question):
-            return Answer(question)
-
-    slot = client.app.state.xling.registry.slots["bot"]
-    saved = (slot.state, slot.model)
-    slot.state, slot.model = "loaded", Bot()
-    try:
-        answer = client.post("/v1/answer", json={"question": "¿Dónde está mi paquete?"})
-    finally:
-        slot.state, slot.model = saved
-    assert answer.status_code == 200
-    assert answer.json() == {"answer": "echo: ¿Dónde está mi paquete?", "handover": False}
+def test_answer_from_the_support_bot(make_config, models):
+    with TestClient(create_app(make_config(bot=str(models.bot)))) as client:
+        german = client.post("/v1/answer", json={"question": "der film war gut"})
+        given = client.post("/v1/answer", json={"question": "my food is terrible", "lang": "en"})
+        bad = client.post("/v1/answer", json={"question": "my food is terrible", "lang": "zz-bad!"})
+    assert german.status_code == 200, german.text
+    body = german.json()
+    assert body["candidates"][0]["id"] == "film-good" and body["detected_language"] == "deu"
+    assert body["answered"] and not body["handover"]
+    # the German answer stored in the FAQ, in the asker's language
+    assert body["answer"] == "Schön, dass dir der Film gefallen hat." and body["answer_source"] == "stored"
+    assert given.json()["candidates"][0]["id"] == "food-bad" and given.json()["detected_language"] == "eng"
+    assert bad.status_code == 400 and bad.json()["field"] == "lang"
 
 
 def test_models_health_docs_and_metrics(client):

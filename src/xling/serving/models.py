@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from xling.serving.config import ServeConfig
@@ -163,10 +164,24 @@ class ModelRegistry:
         return load_classifier(source)
 
     def _load_bot(self, source: str) -> Any:
+        from xling.artifacts import read_metadata
+        from xling.retrieval.index import model_reference
+
         if importlib.util.find_spec("xling.bot") is None:
             raise RuntimeError("this xling has no support bot package (xling.bot)")
         bot = importlib.import_module("xling.bot")
-        return bot.SupportBot.load(source)
+        built_with = read_metadata(Path(source)).get("encoder") if Path(source).is_dir() else None
+        # the server's encoder when the bot was built with it; else the bot loads the one it was built with
+        same = bool(built_with and self.config.encoder) and (
+            model_reference(str(self.config.encoder)) == model_reference(str(built_with))
+        )
+        encoder = self.get("encoder") if same and self._try("encoder") else None
+        detector = self.get("detector") if self.config.detector and self._try("detector") else None
+        # the bot loads its own translator when an answer first needs one: the server's runs in another
+        # thread, and a Hugging Face tokenizer must not be used by two threads at once
+        return bot.SupportBot.load(
+            source, encoder=encoder, detector=detector, translator=self.config.translator
+        )
 
     def _load_index(self, source: str) -> IndexEntry:
         from xling.embeddings.encoder import Encoder

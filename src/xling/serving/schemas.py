@@ -113,3 +113,4 @@ class AnswerRequest(_Request):
     """xling `POST /v1/answer`: a question to the support bot."""
 
     question: str = Field(description="The customer's question, in any language.")
+    lang: str | None = Field(None, description="The asker's language, when known (default: detected).")

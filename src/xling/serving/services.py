@@ -249,11 +249,20 @@ def classify_function(classifier: Any) -> Callable[[list[ClassifyItem]], list[An
     return run
 
 
-def answer_function(bot: Any) -> Callable[[list[str]], list[Any]]:
-    """Return the model function of /v1/answer: the bot's answer to each question, as a dict."""
+@dataclass(frozen=True)
+class Question:
+    text: str
+    language: str | None = None
 
-    def answer(questions: list[str]) -> list[Any]:
-        return [_as_dict(bot.answer(question)) for question in questions]
+
+def answer_function(bot: Any) -> Callable[[list[Question]], list[Any]]:
+    """Return the model function of /v1/answer: the bot's answer to each question, as a dict (one encoder and
+    one detector call for the whole batch)."""
+
+    def answer(questions: list[Question]) -> list[Any]:
+        langs = [q.language for q in questions]
+        found = bot.answer_many([q.text for q in questions], langs if any(langs) else None)
+        return [_as_dict(item) for item in found]
 
     return lambda questions: each_alone(answer, questions, (XlingError,))
 

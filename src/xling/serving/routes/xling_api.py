@@ -21,6 +21,7 @@ from xling.serving.schemas import (
 )
 from xling.serving.services import (
     ClassifyItem,
+    Question,
     SearchItem,
     ServerState,
     answer_function,
@@ -106,8 +107,9 @@ async def answer(body: AnswerRequest, request: Request) -> dict[str, Any]:
     """Return the support bot's answer to a question in any language (what `xling bot ask` prints)."""
     state = _state(request)
     [question], _ = request_texts(body.question, "question", state.config.limits)
+    language = _codes(body.lang, "lang")[0] if body.lang is not None else None
     bot = await state.model("bot")
-    batcher = state.batcher("bot", lambda: answer_function(bot), chars=len)
-    [result] = await batcher.submit([question])
+    batcher = state.batcher("bot", lambda: answer_function(bot), chars=lambda item: len(item.text))
+    [result] = await batcher.submit([Question(question, language)])
     item_error([result], "question", False)
     return result
