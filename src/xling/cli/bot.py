@@ -215,9 +215,9 @@ def _print_result(result) -> None:
     columns = ("accuracy", "answered_right", "answered_wrong", "no_answer", "detected", "in_language")
     table = Table(title=f"support bot: {result.model} (threshold {result.settings['threshold']}, "
                         f"{result.settings['margin']} margin)")  # fmt: skip
-    for column in ("language", "top-1", "answered right", "answered wrong", "no answer (off-topic)",
-                   "language detected", "in asker's language", "n", "off-topic n"):  # fmt: skip
-        table.add_column(column, justify="left" if column == "language" else "right")
+    # short headers: a piped table is 80 columns wide
+    for column in ("lang", "top-1", "right", "wrong", "no answer", "detected", "in lang", "n", "off n"):
+        table.add_column(column, justify="left" if column == "lang" else "right")
     for lang, row in result.scores.items():
         cells = ["" if row[c] is None else f"{row[c]:.1f}" for c in columns]
         table.add_row(lang, *cells, str(row["n"]), str(row["n_offtopic"]))
@@ -227,3 +227,6 @@ def _print_result(result) -> None:
         means.append(f"{sum(values) / len(values):.1f}" if values else "")
     table.add_row("[bold]average[/]", *means, "", "")
     Console().print(table)
+    console.print("top-1: best entry right, any score; right/wrong: answered (score >= threshold) with the right "
+                  "/ a wrong entry; no answer: off-topic questions left to a person; detected: language "
+                  "detected; in lang: right answers in the asker's language (percent)")  # fmt: skip
