@@ -251,3 +251,13 @@ def eval_mt(
                          on_direction=lambda label: console.print(f"translating {label}"))  # fmt: skip
     _print_mt(result, config.decode.beam_size)
     write_json(json_path, result.to_dict())
+
+
+def _register_bot() -> None:
+    """Register `xling eval bot` (defined beside the bot's other commands in xling.cli.bot)."""
+    from xling.cli.bot import eval_bot
+
+    app.command("bot")(eval_bot)
+
+
+_register_bot()

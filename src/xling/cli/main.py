@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from xling.cli import (
     align,
+    bot,
     embed,
     evaluate,
     index,
@@ -71,6 +72,7 @@ app.command()(translate.translate)
 app.add_typer(mt.app, name="mt")
 app.command()(langid.detect)
 app.add_typer(langid.app, name="langid")
+app.add_typer(bot.app, name="bot")
 
 
 def main() -> None:
