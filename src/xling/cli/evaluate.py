@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from xling.cli.bot import eval_bot
 from xling.cli.common import (
     JsonOut,
     MappingFolder,
@@ -253,11 +254,5 @@ def eval_mt(
     write_json(json_path, result.to_dict())
 
 
-def _register_bot() -> None:
-    """Register `xling eval bot` (defined beside the bot's other commands in xling.cli.bot)."""
-    from xling.cli.bot import eval_bot
-
-    app.command("bot")(eval_bot)
-
-
-_register_bot()
+# defined beside the bot's other commands; registered here so that it is `xling eval bot`
+app.command("bot")(eval_bot)
