@@ -183,3 +183,19 @@ def test_lazy_loading_loads_once_on_first_use(make_config):
         first = registry.get("encoder")
         client.post("/embed", json={"inputs": "a lovely day"})
         assert registry.get("encoder") is first
+
+
+def test_cors_is_off_unless_configured(make_config, client):
+    preflight = {"Origin": "https://example.org", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}  # fmt: skip
+    plain = client.post("/embed", json={"inputs": "a lovely day"}, headers={"Origin": "https://example.org"})
+    assert "access-control-allow-origin" not in plain.headers
+    with TestClient(create_app(make_config("cors_origins=https://example.org", "limits.api_keys=k"))) as cors:
+        allowed = cors.options("/embed", headers=preflight)  # a preflight carries no key: it must pass
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://example.org"
+        other = cors.options("/embed", headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        answer = cors.post("/embed", json={"inputs": "a lovely day"},
+                           headers={"Origin": "https://example.org", "Authorization": "Bearer k"})  # fmt: skip
+        assert answer.headers["access-control-allow-origin"] == "https://example.org"

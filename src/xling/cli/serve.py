@@ -18,7 +18,7 @@ def serve(
         typer.Option(
             "--config",
             "--recipe",
-            help="TOML file: its [serve] table (or the whole file) sets the "
+            help="TOML file: its `serve` table (or the whole file) sets the "
             "models, indexes, limits and batching.",
         ),  # fmt: skip
     ] = None,
