@@ -98,6 +98,7 @@ def test_api_keys_and_rate_limit(make_config):
         assert wrong.status_code == 401 and wrong.json()["error"]["param"] == "Authorization"
         assert client.get("/health").status_code == 200  # open: load balancers have no key
         assert client.get("/metrics").status_code == 200
+        assert client.get("/docs").status_code == 200 and client.get("/").status_code == 200
         ok = client.post("/embed", json={"inputs": "a lovely day"}, headers={"Authorization": "Bearer k1"})
         assert ok.status_code == 200
         # LibreTranslate clients send the key in the body (libretranslatepy: a form field)
@@ -199,3 +200,28 @@ def test_cors_is_off_unless_configured(make_config, client):
         answer = cors.post("/embed", json={"inputs": "a lovely day"},
                            headers={"Origin": "https://example.org", "Authorization": "Bearer k"})  # fmt: skip
         assert answer.headers["access-control-allow-origin"] == "https://example.org"
+
+
+def test_an_unexpected_failure_is_a_logged_500_without_internals(make_config, caplog):
+    class Broken:
+        kind, dimension, module, name = "static", 12, None, "broken"
+
+        def encode(self, texts, **options):
+            raise RuntimeError("secret internal detail")
+
+    app = create_app(make_config(preload=False))
+    slot = app.state.xling.registry.slots["encoder"]
+    slot.state, slot.model = "loaded", Broken()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.post("/embed", json={"inputs": "a lovely day"})
+        assert answer.status_code == 500
+        assert "RuntimeError" in answer.json()["error"] and "secret" not in answer.text
+        assert (
+            client.post("/detect", json={"q": "Wo ist der Bahnhof?"}).status_code == 200
+        )  # the rest still works
+        metrics = client.get("/metrics").text
+    assert 'xling_errors_total{endpoint="/embed",kind="internal"} 1' in metrics
+    assert 'xling_requests_total{endpoint="/embed",method="POST",status="500"} 1' in metrics
+    assert any(
+        "secret internal detail" in record.getMessage() or record.exc_info for record in caplog.records
+    )
