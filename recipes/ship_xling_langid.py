@@ -72,7 +72,7 @@ def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int) 
         "## Training data", "",
         f"Sources: {', '.join(config.get('sources', []))} (`../shared/data`: the Bible, the UDHR, UMSAB train "
         "tweets, UD train/dev sentences). No test split, no Tatoeba, no NTREX sentence was read, nor the "
-        "bundled sample (the quickstart's step 8 scores the detector on it). Each label is capped at 6,000 texts; labels with less text are up-sampled with fresh "
+        "bundled sample (the quickstart's step 8 scores the detector on it). Each label is capped at 2,000 texts and filled up to 4,000 examples; labels with less text are up-sampled with fresh "
         "random crops; half of the examples are 1-10 word crops, so short text is seen in training.", "",
         "Weak spots by construction: most languages have only the UDHR (about 1,800 words), a legal text, so "
         "everyday short sentences in those languages are harder than the held-out figures below suggest; close "

@@ -2,4 +2,6 @@
 
 from xling.cli import main
 
-main()
+# The guard matters: `xling serve --workers N` spawns processes that import __main__ again.
+if __name__ == "__main__":
+    main()

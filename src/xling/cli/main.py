@@ -21,6 +21,7 @@ from xling.cli import (
     mt,
     pretrain,
     quickstart,
+    serve,
     tagger,
     tokenizer,
     transfer,
@@ -73,6 +74,7 @@ app.add_typer(mt.app, name="mt")
 app.command()(langid.detect)
 app.add_typer(langid.app, name="langid")
 app.add_typer(bot.app, name="bot")
+app.command()(serve.serve)
 
 
 def main() -> None:
