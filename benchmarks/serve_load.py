@@ -1,0 +1,749 @@
+"""Load test of `xling serve`: a mixed request stream with faults in the same run, the server's memory over
+the run, and dynamic batching against batch-size-1 serving.
+
+The script starts the server itself on 127.0.0.1 (`python -m xling serve`, or, where this xling's command
+line has no `serve` yet, uvicorn with `create_app` in a subprocess) on a free port, and then:
+
+1. probes each endpoint once (embed, search, translate, detect, classify, answer); one that is not configured
+   (404 or 503) is reported as skipped, not counted;
+2. sends --requests well-formed requests at --concurrency (one httpx AsyncClient), mixed evenly over the
+   configured endpoints, with texts of the bundled samples (nine languages); per endpoint: p50/p95/p99
+   latency of the 2xx answers, throughput (its requests over the run's wall time) and every status;
+3. in the same run, a separate client sends faults: malformed JSON, 10 MB bodies, empty strings, unknown
+   language codes, a wrong or missing API key, and clients that hang up (mid-body, and after sending but
+   before reading); each fault should get a 4xx (a 10 MB body may instead see the connection closed after
+   the server's 413; a hang-up gets nothing), and the well-formed requests must all keep getting 2xx;
+4. reads VmHWM (peak RSS) and VmRSS of the server process from /proc/<pid>/status before the load, when half
+   the requests are answered, and at the end: the peak should not grow by more than 10% over the second half;
+5. starts the server twice more, with dynamic batching (the config's defaults) and with batching off
+   (`--set batching.max_batch_texts=1`, no wait), and sends each --embed-requests single-text /embed requests
+   at --concurrency: the throughput ratio (aim >= 3x), and the mean batch the server's /health counted; for
+   the configured encoder, and again for each --embed-encoder (e.g. a transformer, where a model call costs
+   more than the HTTP around it).
+
+Every 5xx anywhere is counted (aim: 0). The server serves the shipped encoder (xling-mini) and translator
+(xling-mt-bible) and what the script builds under --work: an index of the bundled parallel sample (330
+sentences x 9 languages), a sentiment classifier trained on the English sample reviews, and the support bot
+over the bundled FAQ (when `xling.bot` is importable). Where the detector xling-langid is not shipped, one
+trained on the bundled sample in seconds stands in for it under that name ($XLING_MODELS). `--config FILE`
+serves your own config instead. Client and server share the machine: the client's CPU is part of every figure.
+
+    nice -n 10 .venv/bin/python benchmarks/serve_load.py --requests 2000 --json runs/bench/serve_load_2k.json
+    nice -n 10 .venv/bin/python benchmarks/serve_load.py --json runs/bench/serve_load.json  # 10,000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+from bench_common import log, print_wide, write_json  # noqa: E402
+
+ENDPOINTS = ("embed", "search", "translate", "detect", "classify", "answer")
+API_KEY = "xling-bench-key"
+BIG_PAYLOAD = 10 * 1024 * 1024  # bytes: the issue's 10 MB body
+FAULT_PAUSE_S = 0.1  # between two faults: a steady trickle beside the load, not a flood
+HANG_UP_AFTER_S = 0.05  # how long a hanging-up client waits before it drops its connection
+# the second server of the batching comparison: one request per model call, no wait for company
+BATCHING_OFF = ["batching.max_batch_texts=1", "batching.max_wait_ms=0"]
+AIMS = "0 responses 5xx; peak RSS +<=10% over the second half; batching >= 3x batch-size-1 on /embed"
+# `xling serve` where the command line has no serve verb yet: the same config file, the same uvicorn
+LAUNCHER = """
+import sys, uvicorn
+from xling.config import load_config
+from xling.serving.app import create_app
+from xling.serving.config import ServeConfig
+config, host, port, *sets = sys.argv[1:]
+settings = load_config(ServeConfig, config if config != "-" else None, sets, section="serve", host=host, port=int(port))
+uvicorn.run(create_app(settings), host=host, port=int(port), log_level=settings.log_level,
+            timeout_graceful_shutdown=settings.graceful_timeout_s)
+"""
+
+
+# --- texts --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Texts:
+    """The sample texts requests are made of."""
+
+    sentences: dict[str, list[str]]
+    """Parallel sample sentences per language (ISO 639-3)."""
+    reviews: list[str]
+    """Sample reviews in six languages (for classify)."""
+    questions: list[str]
+    """Support questions in nine languages (for answer)."""
+
+
+def tsv_texts(path: Path) -> list[str]:
+    """Return the last column of every non-empty line of a TSV file."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.split("\t")[-1].strip() for line in lines if line.strip()]
+
+
+def load_texts() -> Texts:
+    """Return the bundled samples' sentences, reviews and support questions (the FAQ's question sets, else
+    the parallel sample's questions)."""
+    from xling.data.sources import sample_corpus_dir, sample_sentiment_dir
+
+    sentences = {path.stem: tsv_texts(path) for path in sorted(sample_corpus_dir().glob("*.tsv"))}
+    reviews = [text for path in sorted(sample_sentiment_dir().glob("*.tsv")) for text in tsv_texts(path)]
+    faq = sample_corpus_dir().parent / "faq"
+    questions = [text for path in sorted(faq.glob("questions.*.tsv")) for text in tsv_texts(path)]
+    if not questions:
+        questions = [
+            text for texts in sentences.values() for text in texts if text.endswith(("?", "？", "؟"))
+        ]
+    return Texts(sentences, reviews, questions)
+
+
+# --- requests -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request: a JSON body, or raw bytes with their headers."""
+
+    endpoint: str
+    path: str
+    body: Any = None
+    content: bytes | None = None
+    headers: dict[str, str] | None = None
+
+
+def well_formed(endpoint: str, rng: random.Random, texts: Texts, translate_sources: list[str]) -> Call:
+    """Return a well-formed request for an endpoint, its text drawn from the samples."""
+    lang = rng.choice(sorted(texts.sentences))
+    text = rng.choice(texts.sentences[lang])
+    if endpoint == "embed":
+        return Call(endpoint, "/embed", {"inputs": [text]})
+    if endpoint == "search":
+        return Call(endpoint, "/v1/search", {"query": text, "k": 5})
+    if endpoint == "translate":
+        source = rng.choice(translate_sources or sorted(texts.sentences))
+        body = {"q": rng.choice(texts.sentences[source]), "source": "auto",
+                "target": "de" if source == "eng" else "en", "format": "text"}  # fmt: skip
+        return Call(endpoint, "/translate", body)
+    if endpoint == "detect":
+        return Call(endpoint, "/detect", {"q": text})
+    if endpoint == "classify":
+        return Call(endpoint, "/v1/classify", {"inputs": [rng.choice(texts.reviews)]})
+    if endpoint == "answer":
+        return Call(endpoint, "/v1/answer", {"question": rng.choice(texts.questions)})
+    raise ValueError(endpoint)
+
+
+def fault_round(rng: random.Random, texts: Texts, huge: bytes) -> list[tuple[str, Call | None]]:
+    """Return one round of faults: (kind, request); a None request is a client that hangs up."""
+    text = rng.choice(texts.sentences.get("deu", texts.reviews))
+    as_json = {"Content-Type": "application/json"}
+    return [
+        ("malformed_json", Call("fault", "/v1/search", content=b'{"query": "Wo ist der Bahnhof?", "k": ',
+                                headers=as_json)),
+        ("malformed_json", Call("fault", "/translate", content=b"q=hallo&target=", headers=as_json)),
+        ("payload_10mb", Call("fault", "/embed", content=huge, headers=as_json)),
+        ("empty_string", Call("fault", "/embed", {"inputs": [""]})),
+        ("empty_string", Call("fault", "/v1/search", {"query": ""})),
+        ("empty_string", Call("fault", "/v1/answer", {"question": "   "})),
+        ("empty_string", Call("fault", "/translate", {"q": "", "source": "auto", "target": "en"})),
+        ("unknown_language", Call("fault", "/translate", {"q": text, "source": "auto", "target": "xx-nope"})),
+        ("unknown_language", Call("fault", "/translate", {"q": text, "source": "qqq", "target": "en"})),
+        ("unknown_language", Call("fault", "/v1/search", {"query": text, "lang": "zz-nope"})),
+        ("wrong_api_key", Call("fault", "/embed", {"inputs": [text]}, headers={"Authorization": "Bearer wrong"})),
+        ("wrong_api_key", Call("fault", "/embed", {"inputs": [text]}, headers={"Authorization": ""})),
+        ("hang_up_mid_body", None),
+        ("hang_up_before_answer", None),
+    ]  # fmt: skip
+
+
+@dataclass
+class Record:
+    """The outcome of one request."""
+
+    endpoint: str
+    status: int
+    """The HTTP status; 0 when no answer came (the error says why)."""
+    seconds: float
+    error: str = ""
+
+
+async def send(client: httpx.AsyncClient, call: Call) -> Record:
+    """Return the outcome of one request (status 0 and the error when no answer came)."""
+    start = time.perf_counter()
+    try:
+        if call.content is not None:
+            response = await client.post(call.path, content=call.content, headers=call.headers)
+        else:
+            response = await client.post(call.path, json=call.body, headers=call.headers)
+        error = "" if response.status_code < 400 else response.text[:200]
+        return Record(call.endpoint, response.status_code, time.perf_counter() - start, error)
+    except httpx.HTTPError as exc:
+        return Record(call.endpoint, 0, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+
+
+async def hang_up(port: int, mid_body: bool, text: str) -> None:
+    """Open a connection, send a /translate request (or half its body) and drop the connection unread."""
+    body = json.dumps({"q": text, "source": "auto", "target": "en"}).encode()
+    head = (f"POST /translate HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head + (body[: len(body) // 2] if mid_body else body))
+        await writer.drain()
+        await asyncio.sleep(HANG_UP_AFTER_S)
+    finally:
+        writer.transport.abort()  # a reset, as from a client that died, not a polite close after the answer
+
+
+# --- the server ---------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """Return a TCP port free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Return the process's VmRSS and VmHWM (its peak RSS) in MB, from /proc/<pid>/status."""
+    figures = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            figures[key] = int(value.split()[0]) / 1024
+    return figures
+
+
+def has_serve_command() -> bool:
+    """Return True when this xling's command line has the `serve` verb."""
+    result = subprocess.run(
+        [sys.executable, "-m", "xling", "serve", "--help"], capture_output=True, text=True
+    )
+    return result.returncode == 0
+
+
+class Server:
+    """`xling serve` in a subprocess on 127.0.0.1, its output in a log file."""
+
+    def __init__(self, config: Path | None, sets: list[str], log_path: Path, env: dict[str, str],
+                 use_cli: bool) -> None:  # fmt: skip
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        if use_cli:
+            command = [
+                sys.executable,
+                "-m",
+                "xling",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ]
+            command += ["--config", str(config)] if config else []
+            command += [part for item in sets for part in ("--set", item)]
+        else:
+            command = [sys.executable, "-c", LAUNCHER, str(config or "-"), "127.0.0.1", str(self.port), *sets]
+        self.command = command
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **env})  # fmt: skip
+
+    def wait_ready(self, timeout: float = 300.0) -> float:
+        """Return the seconds until /health answered 200; exit with the server's log when it never does."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < timeout:
+            if self.process.poll() is not None:
+                self.fail(f"the server exited with {self.process.returncode}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    return time.perf_counter() - start
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.fail(f"no 200 from /health within {timeout:.0f} s")
+        raise AssertionError  # fail exits
+
+    def memory(self) -> dict[str, float]:
+        return memory_mb(self.process.pid)
+
+    def health(self) -> dict[str, Any]:
+        return httpx.get(self.url + "/health", timeout=10).json()
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """Stop the server as Ctrl-C does (SIGINT; SIGKILL if it hangs) and return its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
+        return self.process.returncode
+
+    def fail(self, why: str) -> None:
+        """Stop the server and exit with `why` and the end of its log."""
+        self.stop(5)
+        tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
+        sys.exit(f"{why}: {' '.join(self.command[:3])} ...\n--- server log (end) ---\n{tail}")
+
+
+# --- the models ---------------------------------------------------------------------------------------
+
+
+def build_config(work: Path) -> tuple[Path, dict[str, str], dict[str, Any]]:
+    """Return a serve config (TOML) over models built in `work`, the server's environment, and what it serves."""
+    import importlib.util
+
+    from xling.embeddings.encoder import Encoder
+    from xling.errors import XlingError
+    from xling.langid.model import DEFAULT_IDENTIFIER, resolve_identifier
+
+    described: dict[str, Any] = {"encoder": "xling-mini", "translator": "xling-mt-bible"}
+    env: dict[str, str] = {}
+    try:
+        resolve_identifier(DEFAULT_IDENTIFIER)
+        described["detector"] = DEFAULT_IDENTIFIER
+    except XlingError:  # not shipped in this checkout: one trained on the sample stands in under its name
+        train_sample_detector(work / "models" / DEFAULT_IDENTIFIER)
+        env["XLING_MODELS"] = str(work / "models")
+        described["detector"] = f"{DEFAULT_IDENTIFIER} not shipped: a detector trained on the bundled sample"
+    encoder = Encoder.load("xling-mini")
+    lines = ["[serve]", 'log_level = "warning"']
+    lines.append(f"classifier = {json.dumps(str(train_sample_classifier(work / 'classifier')))}")
+    described["classifier"] = "xling-mini frozen + logistic regression, English sample reviews"
+    if importlib.util.find_spec("xling.bot") is not None:
+        lines.append(f"bot = {json.dumps(str(build_sample_bot(work / 'bot', encoder)))}")
+        described["bot"] = "the bundled FAQ sample"
+    index = build_sample_index(work / "index", encoder)
+    described["index"] = "the bundled parallel sample, 9 languages x 330 sentences (xling-mini)"
+    lines += ["", "[serve.indexes]", f"sample = {json.dumps(str(index))}", "", "[serve.limits]",
+              f"api_keys = {json.dumps([API_KEY])}"]  # fmt: skip
+    path = work / "serve.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, env, described
+
+
+def train_sample_detector(folder: Path) -> None:
+    """Train a small language detector on the bundled sample's nine languages into `folder` (seconds)."""
+    from xling.langid.features import FeatureConfig
+    from xling.langid.train import LangidDataConfig, LangidTrainConfig, train_identifier
+
+    if not (folder / "config.json").is_file():
+        log("training a stand-in detector on the bundled sample")
+        train_identifier(LangidTrainConfig(
+            output=str(folder), data=LangidDataConfig(corpora=["sample"], min_examples_per_label=600),
+            features=FeatureConfig(buckets=2**16), dim=32, epochs=5, threads=1,
+        ))  # fmt: skip
+
+
+def build_sample_index(folder: Path, encoder: Any) -> Path:
+    """Return an index of the bundled parallel sample (every language) built with `encoder`."""
+    from xling.data.documents import Document
+    from xling.data.sources import sample_corpus_dir
+    from xling.retrieval.index import SearchIndex
+
+    if not folder.is_dir():
+        log("indexing the bundled parallel sample with xling-mini")
+        documents = []
+        for path in sorted(sample_corpus_dir().glob("*.tsv")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                key, _, text = line.partition("\t")
+                if text.strip():
+                    documents.append(Document(text.strip(), path.stem, f"{path.stem}:{key}"))
+        index, _ = SearchIndex.build(folder, encoder, documents, model="xling-mini")
+        index.close()
+    return folder
+
+
+def train_sample_classifier(folder: Path) -> Path:
+    """Return a sentiment classifier trained on the bundled English sample reviews (xling-mini frozen)."""
+    from xling.data.labelled import LabelledTexts
+    from xling.data.sources import sample_sentiment_dir
+    from xling.transfer.classifier import train_classifier
+    from xling.transfer.config import ClassifierConfig
+
+    if not folder.is_dir():
+        log("training a sentiment classifier on the English sample reviews")
+        path = sample_sentiment_dir() / "eng.tsv"
+        rows = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        english = LabelledTexts([text for _, text in rows], [label for label, _ in rows], str(path), "eng")
+        train_classifier(ClassifierConfig(encoder="xling-mini"), english).save(folder)
+    return folder
+
+
+def build_sample_bot(folder: Path, encoder: Any) -> Path:
+    """Return the support bot built over the bundled FAQ sample."""
+    from xling.bot import build_bot
+    from xling.bot.faq import sample_faq_dir
+
+    if not folder.is_dir():
+        log("building the support bot over the bundled FAQ")
+        build_bot(sample_faq_dir(), folder, encoder=encoder)
+    return folder
+
+
+def translator_sources(texts: Texts) -> list[str]:
+    """Return the sample languages the shipped translator reads, for /translate requests."""
+    from xling.translation.translator import Translator
+
+    sources = set(Translator.from_pretrained("xling-mt-bible").languages.sources or ())
+    return sorted(set(texts.sentences) & sources)
+
+
+# --- the runs -----------------------------------------------------------------------------------------
+
+
+async def probe(url: str, texts: Texts, translate_sources: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Return the endpoints that answer a well-formed request, and why each other one is skipped (404 or 503:
+    not configured; anything else is a failure and ends the script)."""
+    rng = random.Random(1)
+    live, skipped = [], {}
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=300
+    ) as client:
+        for endpoint in ENDPOINTS:
+            record = await send(client, well_formed(endpoint, rng, texts, translate_sources))
+            if 200 <= record.status < 300:
+                live.append(endpoint)
+            elif record.status in (404, 503):
+                skipped[endpoint] = f"HTTP {record.status}: {record.error[:150]}"
+            else:
+                sys.exit(f"{endpoint}: a well-formed request got {record.status}: {record.error}")
+    return live, skipped
+
+
+@dataclass
+class LoadRun:
+    """What the mixed run saw."""
+
+    records: list[Record]
+    faults: dict[str, Counter]
+    unexpected: dict[str, list[str]]
+    seconds: float
+    memory: dict[str, dict[str, float]]
+
+
+async def mixed_run(server: Server, endpoints: list[str], texts: Texts, translate_sources: list[str],
+                    requests: int, concurrency: int, with_faults: bool) -> LoadRun:  # fmt: skip
+    """Return the outcomes of `requests` well-formed requests over `endpoints` at `concurrency`, with the
+    fault client alongside, and the server's memory at the start, half way and the end."""
+    rng = random.Random(0)
+    calls = [
+        well_formed(endpoints[i % len(endpoints)], rng, texts, translate_sources) for i in range(requests)
+    ]
+    rng.shuffle(calls)
+    pending = iter(calls)
+    records: list[Record] = []
+    memory = {"start": server.memory()}
+    done = asyncio.Event()
+    faults: dict[str, Counter] = defaultdict(Counter)
+    unexpected: dict[str, list[str]] = defaultdict(list)
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for call in pending:
+            records.append(await send(client, call))
+            if len(records) == requests // 2:
+                memory["middle"] = server.memory()
+
+    async def fault_client() -> None:
+        # connections of its own: a fault never shares a keep-alive connection with the well-formed stream
+        huge = json.dumps({"inputs": ["a" * BIG_PAYLOAD]}).encode()
+        frng = random.Random(2)
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=300) as client:
+            while not done.is_set():
+                for kind, call in fault_round(frng, texts, huge):
+                    if done.is_set():
+                        return
+                    if call is None:
+                        text = frng.choice(texts.sentences.get("deu", texts.reviews))
+                        await hang_up(server.port, kind == "hang_up_mid_body", text)
+                        faults[kind]["hung up"] += 1
+                    else:
+                        record = await send(client, call)
+                        # a server may answer 413 to a 10 MB body and close before the client has sent it all
+                        closed = record.status == 0 and kind == "payload_10mb"
+                        faults[kind]["connection closed" if closed else record.status] += 1
+                        if not (400 <= record.status < 500 or closed):
+                            unexpected[kind].append(f"{call.path}: {record.status} {record.error[:150]}")
+                    await asyncio.sleep(FAULT_PAUSE_S)
+
+    start = time.perf_counter()
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=300, limits=limits) as client:
+        fault_task = asyncio.create_task(fault_client()) if with_faults else None
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        seconds = time.perf_counter() - start
+        done.set()
+        if fault_task is not None:
+            await fault_task
+    memory["end"] = server.memory()
+    memory.setdefault("middle", memory["end"])
+    return LoadRun(records, dict(faults), dict(unexpected), seconds, memory)
+
+
+async def embed_run(url: str, texts: Texts, requests: int, concurrency: int) -> tuple[float, Counter]:
+    """Return the requests/s of `requests` single-text /embed requests at `concurrency`, and the statuses."""
+    rng = random.Random(3)
+    pool = [text for sentences in texts.sentences.values() for text in sentences]
+    bodies = [{"inputs": [rng.choice(pool)]} for _ in range(requests)]
+    statuses: Counter = Counter()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300, limits=limits) as client:
+        warm = [client.post("/embed", json=body) for body in bodies[:concurrency]]  # connections open first
+        await asyncio.gather(*warm)
+        pending = iter(bodies)
+
+        async def worker() -> None:
+            for body in pending:
+                statuses[(await client.post("/embed", json=body)).status_code] += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.perf_counter() - start
+    return requests / seconds, statuses
+
+
+def embed_batches(health: dict[str, Any]) -> dict[str, Any]:
+    """Return the /embed batcher's counts from /health: requests, model calls, largest batch."""
+    stats = health.get("batchers", {}).get("encoder") or {}
+    return {key: stats[key] for key in ("requests", "batches", "largest_batch") if key in stats}
+
+
+def measure_embed(server: Server, texts: Texts, requests: int, concurrency: int) -> dict[str, Any]:
+    """Return requests/s, statuses and the batcher's counts of an /embed run against `server`."""
+    before = embed_batches(server.health())
+    rps, statuses = asyncio.run(embed_run(server.url, texts, requests, concurrency))
+    return {"rps": round(rps, 1), "statuses": {str(k): v for k, v in statuses.items()},
+            "batches": batch_delta(before, embed_batches(server.health()))}  # fmt: skip
+
+
+def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, encoder: str | None, texts: Texts,
+                     args: argparse.Namespace, work: Path) -> dict[str, Any]:  # fmt: skip
+    """Return /embed throughput with dynamic batching and with batch size 1 (a fresh server each), and
+    their ratio, for the config's encoder or `encoder`."""
+    extra = [f"encoder={encoder}"] if encoder else []
+    name = encoder or "the configured encoder"
+    figures = {}
+    for mode, sets in (("on", extra), ("off", [*extra, *BATCHING_OFF])):
+        log(f"/embed with {name}, batching {mode}: {args.embed_requests:,} requests")
+        server = Server(config, sets, work / f"server-embed-{mode}.log", env, use_cli)
+        try:
+            server.wait_ready()
+            figures[mode] = measure_embed(server, texts, args.embed_requests, args.concurrency)
+        finally:
+            server.stop()
+    on, off = figures["on"], figures["off"]
+    return {"encoder": encoder or "xling-mini (configured)", "requests": args.embed_requests,
+            "rps_on": on["rps"], "rps_off": off["rps"], "ratio": round(on["rps"] / off["rps"], 2),
+            "on": on["batches"], "off": off["batches"], "statuses_on": on["statuses"],
+            "statuses_off": off["statuses"], "off_settings": BATCHING_OFF}  # fmt: skip
+
+
+def batch_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Return the /embed batcher's counts between two /health readings (requests, model calls, mean batch)."""
+    if not after:
+        return {}
+    # the batcher is made on the first /embed request: no reading before it means zero
+    requests = after["requests"] - before.get("requests", 0)
+    batches = after["batches"] - before.get("batches", 0)
+    return {"requests": requests, "batches": batches, "mean_batch": round(requests / batches, 2) if batches else None,
+            "largest_batch": after.get("largest_batch")}  # fmt: skip
+
+
+# --- figures ------------------------------------------------------------------------------------------
+
+
+def endpoint_figures(records: list[Record], seconds: float) -> dict[str, dict[str, Any]]:
+    """Return per endpoint: requests, 2xx, 5xx, statuses, p50/p95/p99 latency (ms, of the 2xx answers),
+    requests/s over the run, and up to 3 error messages."""
+    groups: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        groups[record.endpoint].append(record)
+    figures = {}
+    for endpoint in sorted(groups, key=lambda name: ENDPOINTS.index(name)):
+        group = groups[endpoint]
+        ok = np.array([r.seconds for r in group if 200 <= r.status < 300]) * 1000
+        p50, p95, p99 = np.percentile(ok, [50, 95, 99]) if len(ok) else (float("nan"),) * 3
+        statuses = Counter(r.status for r in group)
+        figures[endpoint] = {
+            "requests": len(group), "ok": int(len(ok)),
+            "status_5xx": sum(n for status, n in statuses.items() if status >= 500),
+            "statuses": {str(status): n for status, n in sorted(statuses.items())},
+            "p50_ms": round(float(p50), 1), "p95_ms": round(float(p95), 1), "p99_ms": round(float(p99), 1),
+            "rps": round(len(group) / seconds, 1),
+            "errors": sorted({r.error for r in group if not 200 <= r.status < 300})[:3],
+        }  # fmt: skip
+    return figures
+
+
+def rss_figures(memory: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Return the peak RSS (VmHWM, MB) at start, middle and end, the RSS then, and the second half's growth."""
+    peak = {when: round(memory[when]["VmHWM"], 1) for when in ("start", "middle", "end")}
+    growth = (peak["end"] - peak["middle"]) / peak["middle"] if peak["middle"] else 0.0
+    rss = {when: round(memory[when]["VmRSS"], 1) for when in ("start", "middle", "end")}
+    return {**peak, "rss": rss, "growth_second_half": round(growth, 4)}
+
+
+def fault_figures(run: LoadRun) -> dict[str, Any]:
+    """Return per fault kind: how many were sent, the answers, and the unexpected ones (not a 4xx)."""
+    return {
+        kind: {"sent": sum(counts.values()), "answers": {str(s): n for s, n in sorted(counts.items(), key=str)},
+               "unexpected": run.unexpected.get(kind, [])[:3]}
+        for kind, counts in sorted(run.faults.items())
+    }  # fmt: skip
+
+
+def show(report: dict[str, Any]) -> None:
+    """Print the tables and the summary lines."""
+    from rich.table import Table
+
+    table = Table(title=f"{report['requests']:,} well-formed requests at concurrency {report['concurrency']} in "
+                  f"{report['wall_s']:.1f} s ({report['rps']:.0f} requests/s), faults alongside")  # fmt: skip
+    for column in (
+        "endpoint",
+        "requests",
+        "2xx",
+        "5xx",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "requests/s",
+        "other answers",
+    ):
+        table.add_column(column, justify="left" if column in ("endpoint", "other answers") else "right")
+    for name, fig in report["endpoints"].items():
+        other = ", ".join(f"{s}: {n}" for s, n in fig["statuses"].items() if not s.startswith("2"))
+        table.add_row(name, str(fig["requests"]), str(fig["ok"]), str(fig["status_5xx"]), f"{fig['p50_ms']:.1f}",
+                      f"{fig['p95_ms']:.1f}", f"{fig['p99_ms']:.1f}", f"{fig['rps']:.1f}", other)  # fmt: skip
+    for name, reason in report["skipped"].items():
+        table.add_row(name, "skipped", "", "", "", "", "", "", reason)
+    print_wide(table, 140)
+    if report["faults"]:
+        faults = Table(title="faults sent during the run (each should get a 4xx; a hang-up gets no answer)")
+        for column in ("fault", "sent", "answers", "unexpected"):
+            faults.add_column(column)
+        for kind, fig in report["faults"].items():
+            answers = ", ".join(f"{s}: {n}" for s, n in fig["answers"].items())
+            faults.add_row(kind, str(fig["sent"]), answers, "; ".join(fig["unexpected"]))
+        print_wide(faults, 140)
+    rss = report["rss_mb"]
+    print(f"5xx answers: {report['status_5xx']} (aim 0); well-formed requests without a 2xx: "
+          f"{report['well_formed_failures']}; /health after the run: {report['health_after_run']}")  # fmt: skip
+    print(f"server peak RSS (VmHWM): start {rss['start']:.0f} MB, middle {rss['middle']:.0f} MB, end {rss['end']:.0f} "
+          f"MB: {rss['growth_second_half'] * 100:+.1f}% over the second half (aim <= +10%)")  # fmt: skip
+    for comparison in report["batching"]:
+        print(f"/embed with {comparison['encoder']}, {comparison['requests']:,} single-text requests at concurrency "
+              f"{report['concurrency']}: dynamic batching {comparison['rps_on']:.0f} requests/s (mean batch "
+              f"{comparison['on'].get('mean_batch')}), batch size 1 {comparison['rps_off']:.0f} requests/s: "
+              f"{comparison['ratio']:.2f}x (aim >= 3x)")  # fmt: skip
+
+
+# --- main ---------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=10_000, help="well-formed requests in the mixed run")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight at once")
+    parser.add_argument("--embed-requests", type=int, default=2_000,
+                        help="single-text /embed requests per server in the batching comparison")  # fmt: skip
+    parser.add_argument("--no-batching-compare", action="store_true", help="no batching comparison")
+    parser.add_argument("--embed-encoder", action="append", default=[],
+                        help="also compare batching with this encoder (folder or name; repeatable)")  # fmt: skip
+    parser.add_argument("--no-faults", action="store_true", help="well-formed requests only")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="serve this TOML config instead of building one"
+    )
+    parser.add_argument("--work", type=Path, default=None, help="folder for the built models (default: temp)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    load_at_start = [round(x, 2) for x in os.getloadavg()]  # other work on the machine shares its cores
+    texts = load_texts()
+    work = args.work or Path(tempfile.mkdtemp(prefix="xling-serve-load-"))
+    work.mkdir(parents=True, exist_ok=True)
+    if args.config is not None:
+        config, env, described = args.config, {}, {"config": str(args.config)}
+    else:
+        config, env, described = build_config(work)
+    translate_sources = translator_sources(texts)
+    use_cli = has_serve_command()
+    described["started_by"] = (
+        "python -m xling serve" if use_cli else "uvicorn + create_app (no `xling serve` verb)"
+    )
+
+    server = Server(config, [], work / "server.log", env, use_cli)
+    try:
+        log(f"server ready in {server.wait_ready():.1f} s on {server.url} (log: {server.log_path})")
+        live, skipped = asyncio.run(probe(server.url, texts, translate_sources))
+        for name, reason in skipped.items():
+            log(f"skipping {name}: {reason}")
+        log(f"mixed run: {args.requests:,} requests over {', '.join(live)} at concurrency {args.concurrency}")
+        run = asyncio.run(mixed_run(server, live, texts, translate_sources, args.requests, args.concurrency,
+                                    not args.no_faults))  # fmt: skip
+        health_after = server.health().get("status")
+    finally:
+        exit_status = server.stop()
+
+    batching = []
+    if not args.no_batching_compare and "embed" in live:
+        for encoder in [None, *args.embed_encoder]:
+            batching.append(compare_batching(config, env, use_cli, encoder, texts, args, work))
+
+    endpoints = endpoint_figures(run.records, run.seconds)
+    fault_5xx = sum(
+        n for counts in run.faults.values() for s, n in counts.items() if isinstance(s, int) and s >= 500
+    )
+    report = {
+        "requests": len(run.records),
+        "concurrency": args.concurrency,
+        "wall_s": round(run.seconds, 2),
+        "rps": round(len(run.records) / run.seconds, 1),
+        "status_5xx": sum(fig["status_5xx"] for fig in endpoints.values()) + fault_5xx,
+        "well_formed_failures": sum(1 for r in run.records if not 200 <= r.status < 300),
+        "endpoints": endpoints,
+        "skipped": skipped,
+        "faults": fault_figures(run),
+        "health_after_run": health_after,
+        "server_exit_status": exit_status,
+        "rss_mb": rss_figures(run.memory),
+        "batching": batching,
+        "batching_ratio": batching[0]["ratio"] if batching else None,
+        "server": described,
+        "cores": len(os.sched_getaffinity(0)),
+        "load_average_at_start": load_at_start,
+        "aims": AIMS,
+    }
+    show(report)
+    write_json(report, args.json)
+    return report
+
+
+if __name__ == "__main__":
+    main()
