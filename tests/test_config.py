@@ -117,6 +117,7 @@ RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.toml"
 def test_every_recipe_loads(recipe):
     import tomllib
 
+    from xling.langid.train import LangidTrainConfig
     from xling.translation.train import MTTrainConfig
 
     sections = {
@@ -124,9 +125,13 @@ def test_every_recipe_loads(recipe):
         "pretrain": PretrainConfig,
         "align": AlignConfig,
         "mt": MTTrainConfig,
+        "langid": LangidTrainConfig,
     }
     tables = tomllib.loads(recipe.read_text(encoding="utf-8"))
     assert set(tables) <= set(sections), f"{recipe.name}: a table no test loads"
     for section in tables:
         config = load_config(sections[section], recipe, section=section)
+        if section == "langid":
+            assert config.data.corpora, f"{recipe.name} [{section}]: no data.corpora"
+            continue
         assert config.data.corpus, f"{recipe.name} [{section}]: no data.corpus"
