@@ -84,12 +84,3 @@ def test_word_lists_only_supplement_languages_other_sources_hold(tmp_path):
     russian_list = Source(Label("deu"), ("это",), "swadesh/deu-000.txt")  # wrong script for German
     kept = _supplementing([*read_swadesh(tmp_path), russian_list], [german])
     assert [str(source.label) for source in kept] == ["deu"] and kept[0].texts[0] == "ich"
-
-
-def test_a_labels_cap_is_shared_fairly_between_its_sources():
-    from xling.langid.train import _fair_share
-
-    bible, tweets, words = ["verse"] * 5000, ["tweet"] * 300, ["word"] * 100
-    taken = _fair_share([bible, tweets, words], 2000)
-    assert (taken.count("verse"), taken.count("tweet"), taken.count("word")) == (1600, 300, 100)
-    assert _fair_share([bible, ["tweet"] * 3000], 2000).count("tweet") == 1000

@@ -262,18 +262,6 @@ class Examples:
             self.labels.append(label)
 
 
-def _fair_share(lists: Sequence[list[str]], cap: int) -> list[str]:
-    """Return at most `cap` items taken in equal shares from each list, a short list's unused share going to
-    the others: a label's Bible verses must not crowd out its tweets, treebank sentences and word list."""
-    quotas = [0] * len(lists)
-    remaining = cap
-    order = sorted(range(len(lists)), key=lambda i: len(lists[i]))
-    for taken, i in enumerate(order):
-        quotas[i] = min(len(lists[i]), remaining // (len(order) - taken))
-        remaining -= quotas[i]
-    return [item for i, items in enumerate(lists) for item in items[: quotas[i]]]
-
-
 def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, seed: int
                    ) -> tuple[Examples, Examples, Examples]:  # fmt: skip
     """Return (train, dev, dev_short) examples: whole chunks plus crops for training; held-out lines' chunks
@@ -290,15 +278,10 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
             for chunk in _chunks(line, config.chunk_words):
                 dev.add(chunk, label_id)
                 dev_short.add(_crop(chunk, rng, short=True), label_id)
-        held_out = set(lines[:held])
-        per_source = []
-        for source in group:
-            texts = dict.fromkeys(text for text in source.texts if source.supplement or text not in held_out)
-            chunks = [chunk for text in texts for chunk in _chunks(text, config.chunk_words)]
-            rng.shuffle(chunks)
-            per_source.append(chunks)
-        units = _fair_share(per_source, config.max_units_per_label)
+        words = [text for source in group if source.supplement for text in source.texts]
+        units = [chunk for line in lines[held:] for chunk in _chunks(line, config.chunk_words)] + words
         rng.shuffle(units)
+        units = units[: config.max_units_per_label]
         if not units:
             raise DataError(
                 f"label {label}: no training text left after holding out dev lines", group[0].origin
