@@ -47,6 +47,26 @@ def _bench_section(bench: dict[str, Any]) -> list[str]:
         speed_value = speed.get(name)
         speed_text = f"{speed_value:,.0f}" if isinstance(speed_value, int | float) else "-"
         lines.append(f"| {name} | {macro[name]:.2%} | {own_text} | {speed_text} |")
+    sets = bench.get("sets", {})
+    if sets:
+        names = list(macro)
+        lines += ["", "Macro accuracy per set (over the languages every detector supports there):", "",
+                  "| set | languages | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]  # fmt: skip
+        for set_name, figures in sets.items():
+            values = [figures.get("macro", {}).get(name) for name in names]
+            cells = [f"{value:.1%}" if isinstance(value, float) else "-" for value in values]
+            lines.append(f"| {set_name} | {len(figures.get('common', []))} | " + " | ".join(cells) + " |")
+        tatoeba = sets.get("tatoeba", {}).get("by_length", {})
+        if tatoeba:
+            lines += ["", "Tatoeba accuracy by length (words): " + "; ".join(
+                f"{name} " + " / ".join(f"{value:.1%}" for value in tatoeba[name].values() if value is not None)
+                for name in names if name in tatoeba) + " (1-3 / 4-10 / 11+).", ""]  # fmt: skip
+        size = bench.get("model_size_bytes", {})
+        memory = bench.get("peak_memory_mb", {})
+        lines += ["Size and peak memory: " + "; ".join(
+            f"{name} {size.get(name, 0) / 1e6:.1f} MB / {memory.get(name, 0):,.0f} MB" for name in names) + ".",
+            "Speed: one thread; xling's batch `predict` against single-text calls of the others (none has a "
+            "batch API but lingua's, whose parallel one is not used)."]  # fmt: skip
     shared = bench.get("shared_languages")
     if shared:
         lines += ["", f"Shared languages ({len(shared)}): {', '.join(shared)}."]
