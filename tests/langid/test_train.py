@@ -84,3 +84,16 @@ def test_word_lists_only_supplement_languages_other_sources_hold(tmp_path):
     russian_list = Source(Label("deu"), ("это",), "swadesh/deu-000.txt")  # wrong script for German
     kept = _supplementing([*read_swadesh(tmp_path), russian_list], [german])
     assert [str(source.label) for source in kept] == ["deu"] and kept[0].texts[0] == "ich"
+
+
+def test_code_mixed_tweets_keep_only_lines_in_the_languages_curated_script():
+    tweets = Source(Label("hin"), ("yaar this movie was great", "यह फिल्म अच्छी थी", "2024!!"), "umsab/hindi",
+                    mixed=True)  # fmt: skip
+    udhr = Source(
+        Label("hin"), ("सभी मनुष्यों को गौरव और अधिकारों के मामले में जन्मजात स्वतन्त्रता प्राप्त है",), "udhr/hin"
+    )
+    grouped = assign_labels([tweets, udhr])
+    assert list(grouped) == ["hin"]  # no "hin_Latn" label learned from English-looking tweets
+    assert grouped["hin"][0].texts == ("यह फिल्म अच्छी थी", "2024!!")
+    alone = Source(Label("fin"), ("moi kaikille", "hello everyone"), "umsab/finnish", mixed=True)
+    assert assign_labels([alone])["fin"][0].texts == alone.texts  # nothing to compare with: kept whole

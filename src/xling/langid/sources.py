@@ -45,6 +45,8 @@ class Source:
     """Where the texts came from (a file), for the model card and errors."""
     supplement: bool = False
     """Training-only texts (word lists): never held out, so held-out accuracy stays one of sentences."""
+    mixed: bool = False
+    """Code-mixed text (tweets): lines in a script the language's curated sources lack are dropped."""
 
 
 def _nonblank_lines(path: Path) -> tuple[str, ...]:
@@ -113,7 +115,7 @@ def read_umsab(folder: Path, languages: frozenset[str] | None = None) -> Iterato
             )
         label = parse_label(code)
         if _matches(label, languages):
-            yield Source(label, _nonblank_lines(path), str(path))
+            yield Source(label, _nonblank_lines(path), str(path), mixed=True)
 
 
 _UD_NAME = re.compile(r"^(?P<code>[a-z]{2,3})_\w+-ud-(?P<split>\w+)\.conllu(\.gz)?$")

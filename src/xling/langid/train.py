@@ -176,6 +176,30 @@ def _closest_named(source: Source, rivals: Sequence[Source]) -> Source:
     return max(rivals, key=distinctive_uses)
 
 
+def _script_consistent(group: list[Source]) -> list[Source]:
+    """Return the sources of one language, each code-mixed source (tweets) keeping only its lines in a script
+    the language's curated sources are written in: UMSAB's Hindi tweets hold English and romanised Hindi in
+    Latin script, which would teach "Latin-script Hindi" from English sentences."""
+    curated = {dominant_script(source.texts[:200]) for source in group if not source.mixed}
+    curated.discard(None)
+    if not curated:
+        return group
+    if "Jpan" in curated:
+        curated.add("Hani")  # a Japanese line may hold no kana
+    kept = []
+    for source in group:
+        if not source.mixed:
+            kept.append(source)
+            continue
+        texts = tuple(text for text in source.texts if dominant_script([text]) in curated | {None})
+        if len(texts) < len(source.texts):
+            logger.info("%s: %d of %d lines kept, those in the script of the language's curated sources (%s)",
+                        source.origin, len(texts), len(source.texts), ", ".join(sorted(curated)))  # fmt: skip
+        if texts:
+            kept.append(replace(source, texts=texts))
+    return kept
+
+
 def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
     """Return the sources grouped by the label the model will learn.
 
@@ -184,7 +208,8 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
     individual language present. A language gets a script suffix when its texts come in several scripts
     (`srp_Cyrl`, `srp_Latn`); a source without a script in its name takes the script of its letters, or, when
     other sources of the language name scripts the letters cannot tell apart (Han: `cmn_Hans`, `cmn_Hant`),
-    the script of the named source whose characters it shares most.
+    the script of the named source whose characters it shares most. A code-mixed source (tweets) keeps only
+    its lines in a script the language's curated sources use.
     """
     present = {source.label.language for source in sources}
     merge = {}
@@ -201,6 +226,7 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
         by_language[language].append(source)
     grouped: dict[str, list[Source]] = defaultdict(list)
     for language, group in by_language.items():
+        group = _script_consistent(group)
         letters = {id(source): dominant_script(source.texts[:500]) for source in group}
         named = [source for source in group if source.label.script]
         scripts = {}
