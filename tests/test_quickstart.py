@@ -38,6 +38,11 @@ def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
     assert set(sentiment["scores"]) == {"deu", "fra", "rus", "spa", "zho"} and sentiment["task"] == "transfer"
     assert all(row["n"] == 120 and row["covered"] is True for row in sentiment["scores"].values())
     assert sentiment["average"] >= sentiment["settings"]["majority_average"] + 15  # measured 47.9 vs 16.7
+    # step 8: the shipped detector (never trained on the sample) labels the sample's sentences
+    detection = report["detection"]
+    assert "8/8 language identification" in shown and "[deu]" in shown
+    assert set(detection["accuracy"]) == {"ara", "deu", "eng", "fra", "hin", "rus", "spa", "swa", "zho"}
+    assert sum(detection["accuracy"].values()) / len(detection["accuracy"]) > 0.8
 
 
 def test_word_translation_step_on_the_bible(shared_data_dir, tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xling.data.config import CorpusConfig
@@ -499,7 +500,9 @@ def _show_detection(config: QuickstartConfig, console: Console) -> dict[str, Any
                                                                   in accuracy.items()))  # fmt: skip
     mixed = f"{texts['eng'][1]} {texts['deu'][2]}"
     spans = language_spans(identifier, mixed)
-    console.print("    mixed text in spans: " + "  ".join(f"[{span.label}] {span.text}" for span in spans))
+    console.print(
+        "    mixed text in spans: " + "  ".join(escape(f"[{span.label}] {span.text}") for span in spans)
+    )
     return {"model": config.detector, "accuracy": accuracy, "spans": [span.to_dict() for span in spans]}
 
 
