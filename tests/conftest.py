@@ -73,3 +73,13 @@ def make_tiny_mlm():
         return folder
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_detector_folder(tmp_path_factory) -> Path:
+    """Return the folder of a tiny language detector (the bundled sample's 9 languages, trained in seconds)."""
+    from langid.conftest import tiny_config
+
+    from xling.langid.train import train_identifier
+
+    return train_identifier(tiny_config(tmp_path_factory.mktemp("langid") / "detector")).output

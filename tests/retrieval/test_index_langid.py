@@ -15,8 +15,6 @@ from xling.cli import app
 from xling.cli import index as index_cli
 from xling.errors import XlingError
 from xling.langid import LanguageIdentifier
-from xling.langid.features import FeatureConfig
-from xling.langid.train import LangidDataConfig, LangidTrainConfig, train_identifier
 from xling.retrieval.index import DB_FILE, SearchIndex
 
 # Sentences the tiny detector tells apart (tests/langid checks it on these); the second French one is
@@ -35,15 +33,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def detector_folder(tmp_path_factory):
-    """Return the folder of a tiny detector (the bundled sample's 9 languages, trained in seconds)."""
-    folder = tmp_path_factory.mktemp("langid") / "detector"
-    config = LangidTrainConfig(  # as tests/langid/conftest.py's tiny_config
-        output=str(folder), data=LangidDataConfig(corpora=["sample"], min_examples_per_label=600),
-        features=FeatureConfig(buckets=2**14), dim=16, epochs=3, lr=0.03, threads=1,
-    )  # fmt: skip
-    train_identifier(config)
-    return folder
+def detector_folder(tiny_detector_folder):
+    return tiny_detector_folder
 
 
 @pytest.fixture(scope="module")

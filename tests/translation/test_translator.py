@@ -8,8 +8,6 @@ import logging
 import pytest
 
 from xling.errors import DataError, LanguageCodeError, XlingError
-from xling.langid.features import FeatureConfig
-from xling.langid.train import LangidDataConfig, LangidTrainConfig, train_identifier
 from xling.translation.decoding import DecodeOptions
 from xling.translation.segmentation import segment
 from xling.translation.translator import Translator
@@ -20,15 +18,8 @@ GREEDY = DecodeOptions(beam_size=1, max_length_cap=8)
 
 
 @pytest.fixture(scope="module")
-def detector(tmp_path_factory):
-    """Return the folder of a tiny detector (the bundled sample's 9 languages, trained in seconds)."""
-    folder = tmp_path_factory.mktemp("langid") / "detector"
-    config = LangidTrainConfig(  # as tests/langid/conftest.py's tiny_config
-        output=str(folder), data=LangidDataConfig(corpora=["sample"], min_examples_per_label=600),
-        features=FeatureConfig(buckets=2**14), dim=16, epochs=3, lr=0.03, threads=1,
-    )  # fmt: skip
-    train_identifier(config)
-    return folder
+def detector(tiny_detector_folder):
+    return tiny_detector_folder
 
 
 @pytest.fixture(scope="module")
