@@ -215,11 +215,12 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
     merge = {}
     for macro, members in MACROLANGUAGES.items():
         inside = members & present
-        if macro in present and inside:
-            default = DEFAULT_MEMBER.get(macro)
-            merge[macro] = (
-                default if default in inside else next(iter(sorted(inside))) if len(inside) == 1 else macro
-            )
+        if macro not in present or not inside:
+            continue
+        if DEFAULT_MEMBER.get(macro) in inside:
+            merge[macro] = DEFAULT_MEMBER[macro]
+        elif len(inside) == 1:
+            merge[macro] = next(iter(inside))
     by_language: dict[str, list[Source]] = defaultdict(list)
     for source in sources:
         language = merge.get(source.label.language, source.label.language)
