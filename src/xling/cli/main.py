@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from xling.cli import (
+    adapt,
     align,
     bot,
     embed,
@@ -60,6 +61,7 @@ app.command("fill-mask")(pretrain.fill_mask)
 app.command()(quickstart.quickstart)
 app.command()(embed.embed)
 app.add_typer(align.app, name="align")
+app.command()(adapt.adapt)
 app.add_typer(evaluate.app, name="eval")
 app.command()(mine.mine)
 app.add_typer(index.app, name="index")

@@ -27,7 +27,7 @@ __all__ = ["TaggedSentences", "find_ud_file", "read_conll_ner", "read_conllu"]
 
 PathLike = str | os.PathLike[str]
 CONLLU_COLUMNS = 10
-CONLLU_TAG_COLUMNS = {"upos": 3, "xpos": 4}
+CONLLU_TAG_COLUMNS = {"lemma": 2, "upos": 3, "xpos": 4}
 
 
 @dataclass
@@ -92,7 +92,7 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = None) -> TaggedSentences:
-    """Return the sentences of a CoNLL-U file (plain or .gz) with the tag `column` ("upos" or "xpos").
+    """Return the sentences of a CoNLL-U file (plain or .gz) with the tag `column` ("upos", "xpos", or "lemma": each word's lemma as its tag).
 
     A token line without exactly 10 tab-separated columns, a bad ID, a token ID out of sequence, an empty
     form or an unannotated tag ("_") is a DataError naming the file and line; so is a file with no sentence.

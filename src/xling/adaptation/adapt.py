@@ -1,0 +1,97 @@
+"""`xling adapt`: add a language to an existing encoder, static or transformer, from whatever data exists.
+
+The entry point reads and checks the data (xling.adaptation.data), finds out which kind of model it was
+given, refuses a language the model already lists unless told to replace it, and hands over to the kind's
+own adaptation: `xling.adaptation.static` (new vocabulary rows trained against the frozen old space) or
+`xling.adaptation.transformer` (new vocabulary rows, then continued masked language modelling).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from xling.adaptation.config import AdaptConfig
+from xling.adaptation.data import AdaptData, read_adapt_data
+from xling.adaptation.result import AdaptResult
+from xling.artifacts import read_metadata
+from xling.data.languages import normalize_language, same_language
+from xling.data.readers import read_monolingual
+from xling.data.sources import sample_corpus_dir
+from xling.embeddings.encoder import resolve_model
+from xling.embeddings.static import ST_TYPE
+from xling.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+STATIC, TRANSFORMER = "static", "transformer"
+
+
+def model_kind(folder: Path) -> str:
+    """Return "static" for a sentence-transformers StaticEmbedding folder, "transformer" for a Hugging Face
+    model folder (config.json); raise DataError for anything else."""
+    modules = folder / "modules.json"
+    if modules.is_file():
+        entries = json.loads(modules.read_text(encoding="utf-8"))
+        if entries and entries[0].get("type") == ST_TYPE:
+            return STATIC
+    if (folder / "config.json").is_file():
+        return TRANSFORMER
+    raise DataError(
+        "not a static sentence encoder (modules.json) or a Hugging Face model (config.json)", folder
+    )
+
+
+def model_languages(folder: Path) -> list[str]:
+    """Return the languages the model folder's xling.json lists ([] when it has none)."""
+    return [str(lang) for lang in read_metadata(folder).get("languages", [])]
+
+
+def protected_texts(config: AdaptConfig) -> list[str]:
+    """Return the old-language sentences whose segmentation must not change (`vocabulary.protect`, else the
+    bundled parallel sample)."""
+    if config.vocabulary.protect:
+        paths = [Path(p) for p in config.vocabulary.protect]
+    else:
+        paths = sorted(sample_corpus_dir().glob("*.tsv"))
+    texts: list[str] = []
+    for path in paths:
+        lines = list(read_monolingual(path))
+        # the bundled sample is `id<TAB>text`; plain files are one sentence a line
+        texts.extend(line.split("\t", 1)[-1] for line in lines)
+    return texts
+
+
+def adapt(
+    config: AdaptConfig, *, detector: object | None = None, say: Callable[[str], object] | None = None
+) -> AdaptResult:
+    """Return the result of adding `config.language` to `config.model` (see the module docstring).
+
+    `detector` (a LanguageIdentifier) checks the text's language; `say` receives progress lines.
+    """
+    config.validate()
+    folder = resolve_model(config.model)
+    kind = model_kind(folder)
+    language = normalize_language(config.language, where="language")
+    known = model_languages(folder)
+    if any(same_language(language, old) for old in known) and not config.replace:
+        raise ConfigError(f"language: {folder} already has {language}; pass --replace to adapt it again "
+                          "(the rows it has stay as they are)")  # fmt: skip
+    if known and not any(
+        same_language(normalize_language(config.pivot, where="pivot"), old) for old in known
+    ):
+        raise ConfigError(f"pivot: {folder} does not list {config.pivot} among its languages")
+    data = read_adapt_data(config, detector=detector)
+    for warning in data.warnings:
+        logger.warning(warning)
+    if kind == STATIC:
+        from xling.adaptation.static import adapt_static
+
+        return adapt_static(config, folder, data, protected_texts(config), say=say)
+    from xling.adaptation.transformer import adapt_transformer
+
+    return adapt_transformer(config, folder, data, protected_texts(config), say=say)
+
+
+__all__ = ["AdaptData", "adapt", "model_kind"]

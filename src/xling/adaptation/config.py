@@ -1,0 +1,146 @@
+"""Settings of `xling adapt`: add a language to an existing encoder (static or transformer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xling.errors import ConfigError
+from xling.training import TrainingConfig
+
+KINDS = ("parallel", "dictionary", "text")
+
+
+@dataclass
+class AdaptVocabularyConfig:
+    """How the new language's sub-words join the vocabulary (xling.tokenization.vocabulary_extension)."""
+
+    max_new: int = 8000
+    """Most pieces added: the most probable of those learned on the new language's text that the vocabulary
+    lacks; 0 = keep the vocabulary as it is."""
+
+    learn_size: int = 16000
+    """Size of the Unigram model learned on the new language's text (and dictionary words); a small text
+    supports fewer, and gets fewer."""
+
+    protect: list[str] = field(default_factory=list)
+    """Text files (one sentence a line) in the model's own languages whose segmentation must not change: a
+    new piece they would use is not added. []: the bundled parallel sample (9 languages)."""
+
+
+@dataclass
+class AdaptStaticConfig:
+    """Training of a static encoder's new rows (the old rows never change)."""
+
+    scale: float = 40.0
+    """Softmax scale of the ranking loss on cosines (as xling-mini's training)."""
+
+    margin: float = 0.3
+    """Additive margin subtracted from each translation's cosine in the ranking loss."""
+
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"parallel": 1.0, "dictionary": 1.0, "text": 1.0}
+    )
+    """Share of the batches drawn from each kind of example (parallel pairs, dictionary pairs, text
+    sentences with their word-by-word dictionary translation); kinds without examples are skipped."""
+
+
+@dataclass
+class AdaptTransformerConfig:
+    """Continued masked language modelling of a transformer encoder on the new language's text."""
+
+    mlm_probability: float = 0.15
+    """Share of the tokens masked (BERT's 80/10/10 replacement)."""
+
+    max_length: int = 128
+    """Longest input in tokens; longer text is cut into windows."""
+
+    lora: bool = False
+    """Train a LoRA adapter (peft), saved apart from the base model, instead of all weights; the new
+    embedding rows are trained with it either way."""
+
+    lora_rank: int = 8
+    """The LoRA rank r (lora_alpha = 2r)."""
+
+
+@dataclass
+class AdaptConfig:
+    """Settings of `xling adapt`."""
+
+    model: str = "xling-mini"
+    """The encoder to extend: a folder or shipped name (static sentence encoder or XLM-R-style transformer)."""
+
+    language: str = ""
+    """The language to add (any code form; stored as ISO 639-3). Required."""
+
+    text: list[str] = field(default_factory=list)
+    """Monolingual text files of the new language: one sentence a line (.txt[.gz]), or CoNLL-U
+    (.conllu[.gz]), whose lemmas help the dictionary translate inflected words."""
+
+    dictionary: list[str] = field(default_factory=list)
+    """Bilingual word lists "pivot<TAB>new" a line; "xxx-yyy=path" names the columns' languages (one must
+    be the pivot, the other the new language); "swadesh" takes the data root's Swadesh 207 lists."""
+
+    parallel: list[str] = field(default_factory=list)
+    """Translated sentences "pivot<TAB>new" a line (or "xxx-yyy=path"); "udhr" pairs the data root's UDHR
+    articles with the pivot's."""
+
+    pivot: str = "eng"
+    """The language the dictionary and parallel data translate into; the model must already have it."""
+
+    output: str = "runs/adapt"
+    """The folder to write: a model folder like the base one, plus checkpoints and train_log.jsonl."""
+
+    data: str = ""
+    """The data root for "udhr" and "swadesh" (see xling.data.root); "": $XLING_DATA, else ../shared/data."""
+
+    replace: bool = False
+    """Allow a language the model already lists (its old rows still stay as they are)."""
+
+    overwrite: bool = False
+    """Replace a finished `output` folder."""
+
+    resume: bool = False
+    """Take up the newest checkpoint in `output`."""
+
+    dev_share: float = 0.1
+    """Share of the parallel pairs (else of the dictionary pairs) held out to measure retrieval before and
+    after; in [0, 0.5)."""
+
+    seed: int = 0
+    """Seeds the dev split, the new pieces' and rows' initialisation, and (via training.seed) the batches."""
+
+    vocabulary: AdaptVocabularyConfig = field(default_factory=AdaptVocabularyConfig)
+    """Vocabulary extension: `[adapt.vocabulary]` in a recipe."""
+
+    static: AdaptStaticConfig = field(default_factory=AdaptStaticConfig)
+    """Training of a static encoder: `[adapt.static]`."""
+
+    transformer: AdaptTransformerConfig = field(default_factory=AdaptTransformerConfig)
+    """Training of a transformer encoder: `[adapt.transformer]`."""
+
+    training: TrainingConfig = field(
+        default_factory=lambda: TrainingConfig(
+            max_steps=2000, batch_size=256, lr=0.05, weight_decay=0.0, warmup_steps=100, clip_norm=0.0,
+            precision="fp32", log_every=50, checkpoint_every=500,
+        )
+    )  # fmt: skip
+    """Optimisation (`[adapt.training]`); the defaults suit a static encoder's new rows."""
+
+    def validate(self) -> None:
+        """Return nothing; raise ConfigError naming the first bad field."""
+        if not self.language.strip():
+            raise ConfigError("language: required (the code of the language to add, e.g. tur)")
+        if not (self.text or self.dictionary or self.parallel):
+            raise ConfigError("text, dictionary, parallel: give at least one source of the new language")
+        if not 0 <= self.dev_share < 0.5:
+            raise ConfigError(f"dev_share: {self.dev_share} must be in [0, 0.5)")
+        unknown = set(self.static.weights) - set(KINDS)
+        if unknown:
+            raise ConfigError(f"static.weights: unknown kinds {sorted(unknown)} (known: {', '.join(KINDS)})")
+        if any(w < 0 for w in self.static.weights.values()):
+            raise ConfigError("static.weights: shares must be 0 or more")
+        if not 0 < self.transformer.mlm_probability < 1:
+            raise ConfigError(
+                f"transformer.mlm_probability: {self.transformer.mlm_probability} must be in (0, 1)"
+            )
+        self.training.validate()

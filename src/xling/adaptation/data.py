@@ -1,0 +1,216 @@
+"""What `xling adapt` learns a language from: text, dictionaries and translations, read and checked.
+
+Every source is read strictly: a dictionary or parallel line without a tab, an empty side or bad UTF-8 is
+a DataError naming the file and line. Text in another script than the language's, or that the language
+detector takes for another language, is reported as a warning naming the file and its first such line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xling.adaptation.config import AdaptConfig
+from xling.data.conllu import read_conllu
+from xling.data.languages import normalize_language, same_language
+from xling.data.readers import read_monolingual, read_parallel_tsv
+from xling.data.swadesh import swadesh_folder, swadesh_pairs
+from xling.data.udhr import udhr_folder, udhr_pairs
+from xling.errors import ConfigError, DataError
+
+NAMED_SPEC = re.compile(
+    r"^(?P<a>[A-Za-z]{2,3}(?:[_-][A-Za-z]{4})?)-(?P<b>[A-Za-z]{2,3}(?:[_-][A-Za-z]{4})?)=(?P<path>.+)$"
+)
+CONLLU_SUFFIXES = (".conllu", ".conllu.gz", ".conll", ".conll.gz")
+# how many lines of each text file the language detector reads (it is a check, not a filter)
+DETECT_LINES = 2000
+WRONG_SHARE = 0.5
+
+
+@dataclass
+class AdaptData:
+    """The new language's data, in memory."""
+
+    language: str
+    pivot: str
+    texts: list[str] = field(default_factory=list)
+    """Sentences of the new language."""
+    lemmas: list[list[tuple[str, str]] | None] = field(default_factory=list)
+    """Per text: its (word, lemma) pairs when read from CoNLL-U, else None."""
+    dictionary: list[tuple[str, str]] = field(default_factory=list)
+    """(pivot word, new word) pairs."""
+    parallel: list[tuple[str, str]] = field(default_factory=list)
+    """(pivot sentence, new sentence) pairs."""
+    sources: list[dict[str, object]] = field(default_factory=list)
+    """What was read: {"kind", "source", "items"} each (for xling.json)."""
+    warnings: list[str] = field(default_factory=list)
+    """Things a user should look at (wrong script, another language), each naming a file and line."""
+
+    def new_texts(self) -> list[str]:
+        """Return all the new language's text there is: sentences, the new side of pairs, dictionary words."""
+        return [*self.texts, *(new for _, new in self.parallel), *(new for _, new in self.dictionary)]
+
+
+def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> AdaptData:
+    """Return the data `config` names, read and checked (see the module docstring).
+
+    `detector` (a xling.langid.LanguageIdentifier) checks that the text is in the new language.
+    """
+    language = normalize_language(config.language, where="language")
+    pivot = normalize_language(config.pivot, where="pivot")
+    data = AdaptData(language, pivot)
+    for spec in config.text:
+        _read_text(data, Path(spec), detector)
+    for spec in config.dictionary:
+        if spec == "swadesh":
+            pairs = swadesh_pairs(
+                swadesh_folder(config.data or None), _swadesh_code(language), _swadesh_code(pivot)
+            )
+            _add(data, "dictionary", "swadesh", pairs)
+        else:
+            path, swap = _columns(spec, language, pivot, "dictionary")
+            pairs = [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path)]
+            _check_words(pairs, path)
+            _add(data, "dictionary", str(path), pairs)
+    for spec in config.parallel:
+        if spec == "udhr":
+            folder = udhr_folder(config.data or None)
+            _add(
+                data,
+                "parallel",
+                "udhr",
+                udhr_pairs(folder, _udhr_code(folder, language), _udhr_code(folder, pivot)),
+            )
+        else:
+            path, swap = _columns(spec, language, pivot, "parallel")
+            pairs = [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path)]
+            _add(data, "parallel", str(path), pairs)
+    if not (data.texts or data.dictionary or data.parallel):
+        raise DataError("no text, word pairs or sentence pairs in the given sources", ", ".join(
+            [*config.text, *config.dictionary, *config.parallel]))  # fmt: skip
+    return data
+
+
+def _add(data: AdaptData, kind: str, source: str, pairs: list[tuple[str, str]]) -> None:
+    getattr(data, kind).extend(pairs)
+    data.sources.append({"kind": kind, "source": source, "items": len(pairs)})
+
+
+def _columns(spec: str, language: str, pivot: str, field_name: str) -> tuple[Path, bool]:
+    """Return (the file of `spec`, whether its columns are new-pivot rather than pivot-new)."""
+    match = NAMED_SPEC.match(spec)
+    if not match:
+        return Path(spec), False
+    a = normalize_language(match["a"], where=field_name)
+    b = normalize_language(match["b"], where=field_name)
+    if same_language(a, pivot) and same_language(b, language):
+        return Path(match["path"]), False
+    if same_language(a, language) and same_language(b, pivot):
+        return Path(match["path"]), True
+    raise ConfigError(f"{field_name}: {spec!r} names {a}-{b}; one column must be the pivot ({pivot}) and the "
+                      f"other the new language ({language})")  # fmt: skip
+
+
+def _check_words(pairs: list[tuple[str, str]], path: Path) -> None:
+    """Raise DataError when a dictionary 'word' looks like a sentence (a parallel file given as one)."""
+    for number, (a, b) in enumerate(pairs, start=1):
+        if max(len(a.split()), len(b.split())) > 6:
+            raise DataError(f"pair {number} is not a word or short phrase ({a[:40]!r}); give sentence pairs "
+                            "as --parallel", path)  # fmt: skip
+
+
+def _read_text(data: AdaptData, path: Path, detector: object | None) -> None:
+    """Add the sentences of one text file (plain or CoNLL-U) to `data`, with its script and language checks."""
+    name = path.name.lower()
+    if name.endswith(CONLLU_SUFFIXES):
+        try:
+            sentences = read_conllu(path, column="lemma")
+            lemmas: list[list[tuple[str, str]] | None] = [list(zip(w, t, strict=True)) for w, t in
+                                                          zip(sentences.words, sentences.tags, strict=True)]  # fmt: skip
+        except DataError as error:
+            if "LEMMA" not in str(error):
+                raise
+            sentences = read_conllu(path, column="upos")
+            lemmas = [None] * len(sentences.words)
+        texts = [" ".join(words) for words in sentences.words]
+        lines = sentences.lines
+    else:
+        texts = list(read_monolingual(path))
+        lemmas = [None] * len(texts)
+        lines = _nonblank_line_numbers(path, len(texts))
+    if not texts:
+        raise DataError("no text in this file", path)
+    data.warnings.extend(_text_warnings(texts, lines, path, data.language, detector))
+    data.texts.extend(texts)
+    data.lemmas.extend(lemmas)
+    data.sources.append({"kind": "text", "source": str(path), "items": len(texts)})
+
+
+def _nonblank_line_numbers(path: Path, count: int) -> list[int]:
+    """Return the line numbers of the first `count` non-blank lines of a (maybe gzip) text file."""
+    from xling.data.readers import open_text
+
+    numbers = []
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                numbers.append(number)
+                if len(numbers) == count:
+                    break
+    return numbers
+
+
+def _text_warnings(
+    texts: list[str], lines: list[int], path: Path, language: str, detector: object | None
+) -> list[str]:
+    """Return warnings about lines in another script than most of the file, and about a file the detector
+    takes mostly for another language."""
+    from xling.langid.scripts import dominant_script
+
+    warnings = []
+    scripts = [dominant_script([text]) for text in texts[:DETECT_LINES]]
+    counted = Counter(s for s in scripts if s)
+    if counted:
+        main, _ = counted.most_common(1)[0]
+        odd = [i for i, s in enumerate(scripts) if s and s != main]
+        if odd:
+            warnings.append(f"{path}:{lines[odd[0]]}: {len(odd)} line(s) in another script than the file's "
+                            f"{main} (first: {scripts[odd[0]]})")  # fmt: skip
+    if detector is not None:
+        warnings.extend(_language_warning(texts[:DETECT_LINES], lines, path, language, detector))
+    return warnings
+
+
+def _language_warning(texts: list[str], lines: list[int], path: Path, language: str, detector) -> list[str]:
+    """Return a warning when most lines of `texts` are detected as another language than `language`."""
+    from xling.langid.labels import label_matches, parse_label
+
+    if not any(label_matches(parse_label(label), language) for label in detector.labels):
+        return []  # the detector does not know the language: it cannot judge
+    predictions = [best[0].label for best in detector.predict(texts)]
+    wrong = [
+        i
+        for i, label in enumerate(predictions)
+        if label != "und" and not label_matches(parse_label(label), language)
+    ]
+    if len(wrong) < WRONG_SHARE * len(texts):
+        return []
+    common = Counter(predictions[i] for i in wrong).most_common(1)[0][0]
+    return [f"{path}:{lines[wrong[0]]}: {len(wrong)} of {len(texts)} lines look like {common}, not {language} "
+            "(wrong file or language code?)"]  # fmt: skip
+
+
+def _swadesh_code(language: str) -> str:
+    """Return the Swadesh file stem of a language: its ISO 639-3 code without a script."""
+    return language.split("_")[0]
+
+
+def _udhr_code(folder: Path, language: str) -> str:
+    """Return the UDHR file stem for `language` (e.g. `arb`, `cmn_hans`, `pes_1`)."""
+    base = language.split("_")[0]
+    for stem in (language.lower(), base, f"{base}_1"):
+        if (folder / f"{stem}.txt.gz").is_file():
+            return stem
+    raise DataError(f"no UDHR text for {language!r}", folder)

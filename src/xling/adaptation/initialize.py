@@ -1,0 +1,68 @@
+"""Starting rows for new vocabulary pieces, from what the model already knows (FVT, WECHSEL-style).
+
+- `composed_rows`: a piece gets the mean of the old rows of the pieces the old vocabulary splits it into
+  (Fast Vocabulary Transfer, Gee et al. 2022), so a new-language word starts where the old model put it;
+- `translated_rows`: a whole-word piece with a dictionary translation gets the mean of the old rows of its
+  translation's pieces instead, as WECHSEL (Minixhofer et al. 2022) seeds a target word from its source
+  words: the word starts next to its meaning.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from xling.tokenization.vocabulary_extension import WORD_START
+
+
+def composed_rows(base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str]) -> np.ndarray:
+    """Return one row per piece: the mean of `embedding`'s rows of the old pieces that spell it.
+
+    The segmentation is the old Unigram model's own (byte pieces where it lacks a character), without the
+    normalizer or word-start handling, so `▁kitap` and `lar` are split as they are spelled.
+    """
+    rows = np.empty((len(pieces), embedding.shape[1]), dtype=np.float32)
+    for i, piece in enumerate(pieces):
+        ids = [token.id for token in base.model.tokenize(piece)]
+        ids = [t for t in ids if t < len(embedding)]
+        rows[i] = embedding[ids].mean(axis=0) if ids else embedding.mean(axis=0)
+    return rows
+
+
+def translated_rows(
+    base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]]
+) -> dict[int, np.ndarray]:
+    """Return {index of a piece: its row} for the whole-word pieces (`▁word`) that `dictionary` (pivot
+    word, new word) translates: the mean over its translations of the mean old row of each translation."""
+    translations: dict[str, list[str]] = defaultdict(list)
+    for pivot_word, new_word in dictionary:
+        translations[new_word.lower()].append(pivot_word)
+    rows: dict[int, np.ndarray] = {}
+    for i, piece in enumerate(pieces):
+        if not piece.startswith(WORD_START):
+            continue
+        meanings = translations.get(piece[len(WORD_START) :].lower())
+        if not meanings:
+            continue
+        vectors = []
+        for encoding in base.encode_batch(meanings, add_special_tokens=False):
+            ids = [t for t in encoding.ids if t < len(embedding)]
+            if ids:
+                vectors.append(embedding[ids].mean(axis=0))
+        if vectors:
+            rows[i] = np.mean(vectors, axis=0)
+    return rows
+
+
+def initial_rows(
+    base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]] = ()
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Return (the starting rows of `pieces`, how many came from each method: "translated", "composed")."""
+    rows = composed_rows(base, embedding, pieces)
+    translated = translated_rows(base, embedding, pieces, dictionary)
+    for i, row in translated.items():
+        rows[i] = row
+    return rows, {"translated": len(translated), "composed": len(pieces) - len(translated)}

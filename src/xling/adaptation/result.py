@@ -1,0 +1,41 @@
+"""What an adaptation did, for the caller, the CLI and the new model's xling.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class AdaptResult:
+    """The figures of one `xling adapt` run."""
+
+    output: Path
+    """The new model folder."""
+    language: str
+    """The language added (ISO 639-3)."""
+    kind: str
+    """"static" or "transformer"."""
+    vocabulary: dict[str, Any] = field(default_factory=dict)
+    """The vocabulary extension's counts (VocabularyExtension.to_dict) and how the new rows started."""
+    data: list[dict[str, Any]] = field(default_factory=list)
+    """The sources read: {"kind", "source", "items"} each."""
+    examples: dict[str, int] = field(default_factory=dict)
+    """Training examples of each kind."""
+    training: dict[str, Any] = field(default_factory=dict)
+    """The training run's figures (TrainResult.to_dict)."""
+    before: dict[str, float] = field(default_factory=dict)
+    """Held-out figures of the base model (dev retrieval for a static encoder; MLM perplexity for a
+    transformer)."""
+    after: dict[str, float] = field(default_factory=dict)
+    """The same figures for the adapted model."""
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    """Wall-clock seconds of the whole adaptation."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-able data."""
+        out = asdict(self)
+        out["output"] = str(self.output)
+        return out

@@ -1,0 +1,357 @@
+"""Add a language to a static sentence encoder: new vocabulary rows trained against the frozen old space.
+
+The old rows never change (they are a buffer, not a parameter), so every language the model had keeps its
+vectors bit for bit wherever its text keeps its segmentation (which `protect` checks on a sample). Only the
+new language's pieces are trained, with the translation ranking loss of xling-mini's own training, against
+fixed targets: the old model's vectors of the pivot side of each example. Three kinds of example, each
+optional:
+
+- parallel: a sentence and its translation (e.g. UDHR articles);
+- dictionary: a word and its translation (a bilingual list, a Swadesh list);
+- text: a sentence of the new language and its word-by-word dictionary translation, words looked up by form,
+  then by CoNLL-U lemma, then by their longest known prefix (a crude stemmer that suits suffixing languages);
+  the pseudo-translation only has to point the sentence to the right region of the space.
+
+A share of the parallel pairs (else of the dictionary pairs) is held out: retrieval accuracy on it before
+and after says what the adaptation bought, on data it never trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from tokenizers import Tokenizer
+from torch import nn
+
+from xling.adaptation.config import KINDS, AdaptConfig
+from xling.adaptation.data import AdaptData
+from xling.adaptation.initialize import initial_rows
+from xling.adaptation.result import AdaptResult
+from xling.alignment.sentences.losses import translation_ranking_loss
+from xling.artifacts import read_metadata, write_metadata
+from xling.atomic import check_replaceable
+from xling.config import config_to_dict
+from xling.embeddings.static import MODULE_DIR, GatherRows, StaticSentenceEncoder, bag_features, quantize_rows
+from xling.embeddings.weights import load_safetensors
+from xling.evaluation.translation_accuracy import retrieval_accuracy
+from xling.tokenization.vocabulary_extension import extend_tokenizer, extend_vocabulary, unigram_vocabulary
+from xling.training import train
+
+WORD = re.compile(r"\w+")
+TOKENIZER_CACHE = "vocabulary/tokenizer.json"
+ENCODE_BATCH = 1024
+
+
+class ExtendedStaticEncoder(nn.Module):
+    """A static encoder whose first `old_size` rows are frozen (a buffer) and whose new rows are trained.
+
+    forward(features) gives the mean of the token rows of each text, as StaticSentenceEncoder does; the new
+    rows get sparse gradients (LazyAdamW updates only the rows a batch touched).
+    """
+
+    def __init__(self, old_rows: torch.Tensor, new_rows: torch.Tensor):
+        super().__init__()
+        # not persistent: checkpoints hold the trained rows only, the base model holds the rest
+        self.register_buffer("old_rows", old_rows.float(), persistent=False)
+        self.added = nn.EmbeddingBag.from_pretrained(new_rows.float(), freeze=False, mode="mean", sparse=True)
+
+    @property
+    def old_size(self) -> int:
+        return self.old_rows.shape[0]
+
+    def table(self) -> torch.Tensor:
+        """Return the whole table (old rows, then new ones)."""
+        return torch.cat([self.old_rows, self.added.weight.detach()])
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        ids, offsets = features["input_ids"], features["offsets"]
+        rows, local_ids = torch.unique(ids, return_inverse=True)
+        is_new = rows >= self.old_size
+        table = torch.empty((len(rows), self.old_rows.shape[1]), dtype=self.old_rows.dtype)
+        table[~is_new] = self.old_rows[rows[~is_new]]
+        if is_new.any():
+            table[is_new] = GatherRows.apply(self.added.weight, rows[is_new] - self.old_size)
+        return nn.functional.embedding_bag(local_ids, table, offsets, mode="mean")
+
+
+class AdaptationObjective(nn.Module):
+    """forward(batch) -> {"loss", "tokens"}: translation ranking of the new texts against fixed target vectors."""
+
+    def __init__(self, encoder: ExtendedStaticEncoder, targets: torch.Tensor, scale: float, margin: float):
+        super().__init__()
+        self.encoder = encoder
+        self.register_buffer("targets", targets, persistent=False)
+        self.scale = scale
+        self.margin = margin
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        vectors = self.encoder({"input_ids": batch["input_ids"], "offsets": batch["offsets"]})
+        loss = translation_ranking_loss(vectors, self.targets[batch["target"]], self.scale, self.margin)
+        return {"loss": loss, "tokens": torch.tensor(batch["input_ids"].numel())}
+
+
+@dataclass
+class Examples:
+    """Training (or dev) examples: token ids of each new-language text, the index of its target vector, its
+    kind."""
+
+    texts: list[str] = field(default_factory=list)
+    ids: list[list[int]] = field(default_factory=list)
+    target: list[int] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {k: self.kind.count(k) for k in KINDS if k in self.kind}
+
+
+class AdaptBatches:
+    """Batches of examples drawn by kind shares; a pure function of (seed, step, micro, rank) for resume."""
+
+    def __init__(self, examples: Examples, weights: dict[str, float], batch_size: int, seed: int):
+        self.batch_size = batch_size
+        self.seed = seed
+        self.pools = {k: np.flatnonzero(np.asarray(examples.kind) == k) for k in KINDS}
+        shares = {k: weights.get(k, 0.0) for k, pool in self.pools.items() if len(pool)}
+        total = sum(shares.values())
+        if not total:
+            raise ValueError("no examples of any kind with a positive weight")
+        self.kinds = [k for k in shares if shares[k] > 0]
+        self.p = np.array([shares[k] / total for k in self.kinds])
+        self.ids = examples.ids
+        self.target = np.asarray(examples.target)
+
+    def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, step, micro, rank])
+        kinds = rng.choice(len(self.kinds), size=self.batch_size, p=self.p)
+        chosen = np.concatenate([rng.choice(self.pools[self.kinds[k]], size=int((kinds == k).sum()))
+                                 for k in range(len(self.kinds))])  # fmt: skip
+        # one example per target: a second one would be a false negative of the first
+        _, first = np.unique(self.target[chosen], return_index=True)
+        chosen = chosen[np.sort(first)]
+        features = bag_features([self.ids[i] for i in chosen])
+        return {**features, "target": torch.from_numpy(self.target[chosen])}
+
+
+def adapt_static(
+    config: AdaptConfig,
+    folder: Path,
+    data: AdaptData,
+    protected: Sequence[str],
+    *,
+    say: Callable[[str], object] | None = None,
+) -> AdaptResult:
+    """Return the result of adding `data.language` to the static encoder in `folder` (module docstring)."""
+    started = time.perf_counter()
+    say = say or (lambda message: None)
+    output = Path(config.output)
+    _prepare_output(output, config)
+    base = StaticSentenceEncoder.load(folder / MODULE_DIR)
+    old_rows = base.embedding.weight.detach()[: base.tokenizer.get_vocab_size()].clone()
+    say("learning the new language's sub-words")
+    tokenizer, vocabulary = _extended_tokenizer(base.tokenizer, data, config, protected, output)
+    pieces = [piece for piece, _ in unigram_vocabulary(tokenizer)[len(old_rows) :]]
+    rows, init_counts = initial_rows(base.tokenizer, old_rows.numpy(), pieces, data.dictionary)
+    torch.manual_seed(config.seed)
+    encoder = ExtendedStaticEncoder(old_rows, torch.from_numpy(rows))
+
+    say("building examples")
+    train_set, dev_set, pivot_texts = build_examples(data, tokenizer, config.dev_share, config.seed)
+    targets = _unit(_encode_texts(base, pivot_texts))
+    before = _dev_scores(base, dev_set, targets, old=True)
+    objective = AdaptationObjective(encoder, targets, config.static.scale, config.static.margin)
+    batches = AdaptBatches(train_set, config.static.weights, config.training.batch_size, config.training.seed)
+    say(f"training {len(pieces)} new rows on {len(train_set.ids):,} examples")
+    result = train(objective, batches, config.training, output, resume=config.resume,
+                   run_config=config_to_dict(config), may_change=("output", "resume", "overwrite"),
+                   description=f"adapt {data.language}")  # fmt: skip
+    after = _dev_scores(encoder, dev_set, targets, old=False)
+    adaptation = AdaptResult(
+        output=output, language=data.language, kind="static",
+        vocabulary={**vocabulary, "initialised": init_counts}, data=data.sources,
+        examples={f"train_{k}": v for k, v in train_set.counts().items()}
+        | {f"dev_{k}": v for k, v in dev_set.counts().items()},
+        training=result.to_dict(), before=before, after=after, warnings=data.warnings,
+    )  # fmt: skip
+    if result.is_main:
+        adaptation.seconds = round(time.perf_counter() - started, 1)
+        save_adapted(folder, output, tokenizer, encoder, adaptation)
+    return adaptation
+
+
+def _prepare_output(output: Path, config: AdaptConfig) -> None:
+    """Refuse to write over a finished model unless `overwrite`; clear it when overwriting."""
+    if config.resume:
+        return
+    if config.overwrite and output.is_dir():
+        shutil.rmtree(output)
+    check_replaceable(output, config.overwrite, "model")
+
+
+def _extended_tokenizer(
+    base: Tokenizer, data: AdaptData, config: AdaptConfig, protected: Sequence[str], output: Path
+) -> tuple[Tokenizer, dict[str, object]]:
+    """Return (the extended tokenizer, the extension's counts); a resumed run reuses the one it saved."""
+    cache = output / TOKENIZER_CACHE
+    if config.resume and cache.is_file():
+        meta = json.loads(cache.with_suffix(".meta.json").read_text(encoding="utf-8"))
+        return Tokenizer.from_file(str(cache)), meta
+    tokenizer, report = extend_vocabulary(base, data.new_texts(), max_new=config.vocabulary.max_new,
+                                          learn_size=config.vocabulary.learn_size, protected_texts=protected)  # fmt: skip
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(cache))
+    cache.with_suffix(".meta.json").write_text(json.dumps(report.to_dict()), encoding="utf-8")
+    return tokenizer, report.to_dict()
+
+
+# --- examples ------------------------------------------------------------------------------------------
+
+
+def word_table(dictionary: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Return {new word (lower case): its first pivot translation} of the single-word dictionary entries."""
+    table: dict[str, str] = {}
+    for pivot_word, new_word in dictionary:
+        if len(new_word.split()) == 1:
+            table.setdefault(new_word.lower(), pivot_word)
+    return table
+
+
+def translate_words(
+    text: str, lemmas: list[tuple[str, str]] | None, table: dict[str, str]
+) -> tuple[str, int, int]:
+    """Return (the word-by-word translation of `text`, words translated, words) (see the module docstring)."""
+    lemma_of = {word.lower(): lemma.lower() for word, lemma in lemmas or []}
+    words = WORD.findall(text.lower())
+    out = []
+    for word in words:
+        meaning = table.get(word) or table.get(lemma_of.get(word, ""))
+        if meaning is None and len(word) >= 4:
+            shortest = max(3, math.ceil(0.4 * len(word)))
+            for end in range(len(word) - 1, shortest - 1, -1):
+                if word[:end] in table:
+                    meaning = table[word[:end]]
+                    break
+        if meaning is not None:
+            out.append(meaning)
+    return " ".join(out), len(out), len(words)
+
+
+def build_examples(
+    data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int
+) -> tuple[Examples, Examples, list[str]]:
+    """Return (training examples, dev examples, the pivot texts their targets index)."""
+    pivots: dict[str, int] = {}
+    pairs: list[tuple[str, str, str]] = [(new, pivot, "parallel") for pivot, new in data.parallel]
+    pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
+    table = word_table(data.dictionary)
+    for text, lemmas in zip(data.texts, data.lemmas, strict=True):
+        translation, translated, words = translate_words(text, lemmas, table)
+        if translated >= max(1, 0.3 * words):
+            pairs.append((text, translation, "text"))
+    dev_kind = "parallel" if data.parallel else "dictionary"
+    train_set, dev_set = Examples(), Examples()
+    encodings = tokenizer.encode_batch([new for new, _, _ in pairs], add_special_tokens=False)
+    for (new, pivot, kind), encoding in zip(pairs, encodings, strict=True):
+        if not encoding.ids:
+            continue
+        held_out = kind == dev_kind and _is_dev(new, pivot, seed, dev_share)
+        chosen = dev_set if held_out else train_set
+        chosen.texts.append(new)
+        chosen.ids.append(encoding.ids)
+        chosen.target.append(pivots.setdefault(pivot, len(pivots)))
+        chosen.kind.append(kind)
+    if not train_set.ids:
+        raise ValueError("no training examples: the text has no dictionary words and there are no pairs")
+    return train_set, dev_set, list(pivots)
+
+
+def _is_dev(new: str, pivot: str, seed: int, share: float) -> bool:
+    """Return whether a pair is held out: a hash of its texts and the seed, below `share`."""
+    digest = hashlib.sha256(f"{seed}\t{pivot}\t{new}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+# --- vectors and dev scores ----------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def _encode_ids(model: nn.Module, ids: Sequence[Sequence[int]]) -> np.ndarray:
+    """Return the unnormalised mean-of-rows vectors of token id lists."""
+    out = [model(bag_features(ids[i : i + ENCODE_BATCH])).numpy() for i in range(0, len(ids), ENCODE_BATCH)]
+    return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
+
+
+def _encode_texts(base: StaticSentenceEncoder, texts: Sequence[str]) -> np.ndarray:
+    ids, _ = base.token_ids(texts)
+    return _encode_ids(base, [x or [0] for x in ids])
+
+
+def _unit(vectors: np.ndarray) -> torch.Tensor:
+    tensor = torch.from_numpy(vectors).float()
+    return nn.functional.normalize(tensor, dim=-1)
+
+
+def _dev_scores(model: nn.Module, dev: Examples, targets: torch.Tensor, *, old: bool) -> dict[str, float]:
+    """Return {"dev_retrieval": accuracy in percent, both directions averaged, "dev_pairs": n} on the dev
+    examples; the old model (`old`) reads their texts with its own tokenizer."""
+    if len(dev.ids) < 2:
+        return {}
+    if old:
+        vectors = _encode_texts(model, dev.texts)
+    else:
+        vectors = _encode_ids(model, dev.ids)
+    score = retrieval_accuracy(_unit(vectors).numpy(), targets[dev.target].numpy())
+    return {"dev_retrieval": round(100 * score.average, 2), "dev_pairs": score.n}
+
+
+# --- saving --------------------------------------------------------------------------------------------
+
+
+def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder: ExtendedStaticEncoder,
+                 result: AdaptResult) -> None:  # fmt: skip
+    """Write the adapted encoder into `output` (the base's layout and number format) and its xling.json last.
+
+    When the base table is int8 (model2vec's layout), the old rows' int8 values and scales are copied as
+    they are and only the new rows are quantized, so the old rows load back bit for bit.
+    """
+    module = output / MODULE_DIR
+    module.mkdir(parents=True, exist_ok=True)
+    (output / "1_Normalize").mkdir(exist_ok=True)
+    old = load_safetensors(base_folder / MODULE_DIR / "model.safetensors")
+    new_rows = encoder.added.weight.detach().float()
+    n_old = encoder.old_size
+    if "embeddings" in old and "weights" in old and "mapping" not in old:
+        new_int8, new_scale = quantize_rows(new_rows)
+        tensors = {"embeddings": torch.cat([old["embeddings"][:n_old], new_int8]).contiguous(),
+                   "weights": torch.cat([old["weights"][:n_old].float(), new_scale]).contiguous()}  # fmt: skip
+    elif "embedding.weight" in old:
+        table = old["embedding.weight"]
+        tensors = {"embedding.weight": torch.cat([table[:n_old], new_rows.to(table.dtype)]).contiguous()}
+    else:
+        tensors = {"embedding.weight": encoder.table().contiguous()}
+    save_file(tensors, str(module / "model.safetensors"))
+    tokenizer.save(str(module / "tokenizer.json"))
+    shutil.copy2(base_folder / "modules.json", output / "modules.json")
+    meta = read_metadata(base_folder)
+    languages = [*meta.get("languages", [])]
+    if result.language not in languages:
+        languages.append(result.language)
+    meta.update({
+        "name": output.name, "kind": meta.get("kind", "sentence-encoder/static"), "languages": languages,
+        "vocab_size": tokenizer.get_vocab_size(),
+        "adaptations": [*meta.get("adaptations", []), {"base_model": str(base_folder), **result.to_dict()}],
+    })  # fmt: skip
+    write_metadata(output, meta)
+
+
+__all__ = ["ExtendedStaticEncoder", "adapt_static", "build_examples", "extend_tokenizer", "translate_words"]

@@ -1,0 +1,78 @@
+"""`xling adapt`: add a language to an existing encoder from a dictionary, text or translations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xling.cli.common import (
+    JsonOut,
+    MaxSteps,
+    Recipe,
+    Resume,
+    TrainingSets,
+    console,
+    show_training_progress,
+    training_overrides,
+    write_json,
+)
+
+
+def adapt(
+    language: Annotated[str, typer.Option("--language", help="The language to add (e.g. tur, ar, th).")],
+    model: Annotated[str | None, typer.Option(help="The encoder to extend (folder or shipped name).")] = None,
+    text: Annotated[
+        list[Path] | None,
+        typer.Option("--text", help="Text of the language: one sentence a line, or CoNLL-U."),
+    ] = None,
+    dictionary: Annotated[
+        list[str] | None,
+        typer.Option(help="Word list 'pivot<TAB>new' (or eng-tur=FILE for the column order), or 'swadesh'."),
+    ] = None,
+    parallel: Annotated[
+        list[str] | None, typer.Option(help="Sentence pairs 'pivot<TAB>new' (or eng-tur=FILE), or 'udhr'.")
+    ] = None,
+    output: Annotated[str | None, typer.Option(help="The new model folder.")] = None,
+    pivot: Annotated[str | None, typer.Option(help="The language the pairs translate into (eng).")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="Data root for udhr/swadesh.")] = None,
+    replace: Annotated[
+        bool | None, typer.Option("--replace", help="Allow a language the model already has.")
+    ] = None,
+    overwrite: Annotated[bool | None, typer.Option("--overwrite", help="Replace a finished output.")] = None,
+    detect: Annotated[
+        bool, typer.Option("--check-language/--no-check-language", help="Check the text with xling-langid.")
+    ] = True,
+    max_steps: MaxSteps = None,
+    resume: Resume = None,
+    recipe: Recipe = None,
+    set_: TrainingSets = None,
+    json_path: JsonOut = None,
+) -> None:
+    """Add a language to a model: new sub-words, initialised from what it knows, trained on your data."""
+    from xling.adaptation import AdaptConfig
+    from xling.adaptation import adapt as run_adapt
+    from xling.config import config_to_dict, load_config
+
+    config = load_config(
+        AdaptConfig, recipe, training_overrides(set_, max_steps), section="adapt", model=model, language=language,
+        text=[str(p) for p in text] if text else None, dictionary=dictionary, parallel=parallel, output=output,
+        pivot=pivot, data=data, replace=replace, overwrite=overwrite, resume=resume,
+    )  # fmt: skip
+    show_training_progress(config.training)
+    detector = None
+    if detect and config.text:
+        from xling.langid import load_identifier
+
+        detector = load_identifier()
+    result = run_adapt(config, detector=detector, say=lambda message: console.print(f"[dim]{message}[/]"))
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    vocabulary = result.vocabulary
+    console.print(f"[green]{result.language} added: {vocabulary.get('added', 0):,} new pieces, saved to "
+                  f"{result.output}[/] in {result.seconds:,.0f} s")  # fmt: skip
+    for name, value in result.after.items():
+        if name in result.before:
+            console.print(f"  {name}: {result.before[name]} -> {value}")
+    write_json(json_path, {**result.to_dict(), "config": config_to_dict(config)})

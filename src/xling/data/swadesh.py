@@ -1,0 +1,48 @@
+"""PanLex Swadesh 207 lists as a seed dictionary: line N of two languages' files names the same concept.
+
+`swadesh/swadesh207/<code>-000.txt` holds a language's main variety, one concept a line, synonyms
+tab-separated, an empty line where no word is known. Joining two lists line by line gives about 200 word
+pairs of basic vocabulary (`I`, `water`, `sun`, `to eat`) for any of 776 varieties.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xling.data.root import data_folder
+from xling.errors import DataError
+
+
+def swadesh_folder(data: str | Path | None) -> Path:
+    """Return the folder of the `<code>-000.txt` lists inside the data root `data` (see xling.data.root)."""
+    root = data_folder(data, "swadesh", "Swadesh lists (swadesh207/<code>-000.txt)",
+                       lambda folder: (folder / "swadesh207").is_dir() or any(folder.glob("*-000.txt")))  # fmt: skip
+    return root / "swadesh207" if (root / "swadesh207").is_dir() else root
+
+
+def read_swadesh_list(folder: Path, lang: str) -> list[list[str]]:
+    """Return the words of each concept (a list of synonyms, maybe empty) of `lang`'s main variety."""
+    path = folder / f"{lang}-000.txt"
+    if not path.is_file():
+        raise DataError(f"no Swadesh list for {lang!r} (looked for {path.name})", folder)
+    concepts = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        words = [w.replace("etc.", "").strip() for w in line.split("\t")]
+        # affixes ("-ler") and notes are not words a sentence contains
+        concepts.append([w for w in words if w and not w.startswith("-") and any(c.isalpha() for c in w)])
+    return concepts
+
+
+def swadesh_pairs(folder: Path, lang: str, pivot: str = "eng") -> list[tuple[str, str]]:
+    """Return the distinct (pivot word, lang word) pairs of the concepts both lists have."""
+    pairs: dict[tuple[str, str], None] = {}
+    for ours, theirs in zip(read_swadesh_list(folder, pivot), read_swadesh_list(folder, lang), strict=False):
+        for word in theirs:
+            for meaning in _plain_words(ours)[:1]:  # the first plain word names the concept
+                pairs.setdefault((meaning, word), None)
+    return list(pairs)
+
+
+def _plain_words(words: list[str]) -> list[str]:
+    """Return the words made of letters only (PanLex glosses such as `1 sg.` or `2 pl.` left out)."""
+    return [w for w in words if all(c.isalpha() or c in " '-" for c in w)]

@@ -1,0 +1,176 @@
+"""Vocabulary extension: add the sub-words of a new language to a Unigram tokenizer, keeping every old token id.
+
+A model trained on the Bible's 60 languages reads Turkish through pieces learned on other languages (and
+its dotless `ı` as two UTF-8 bytes); Thai or Georgian fall back to bytes altogether. The remedy of Glot500,
+WECHSEL and FOCUS is to learn sub-words on the new language's text and append the ones the vocabulary lacks:
+
+- `learn_pieces` trains a Unigram model (Hugging Face `tokenizers`) on the new text, with the old
+  tokenizer's normalizer and its word-boundary marker, splitting punctuation off as SentencePiece does;
+- `new_pieces` keeps the learned pieces the old vocabulary lacks (no special tokens, no piece that glues
+  letters to punctuation), the most probable first, up to a cap;
+- `protect` drops the new pieces that the old tokenizer's languages would start to use: it segments a sample
+  of their text with the extended tokenizer and removes every new piece that appears, a few rounds over, so
+  that sample keeps its exact old segmentation (and a model's vectors of it stay bit-identical);
+- `extend_tokenizer` appends the pieces, with their log-probabilities from the new language's model as
+  Unigram scores, after the old ones: old ids never move, new ids start at the old vocabulary size.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+from xling.errors import ConfigError
+
+WORD_START = "▁"
+
+
+@dataclass
+class VocabularyExtension:
+    """What `extend_vocabulary` did: the pieces appended (in id order) and why others were left out."""
+
+    old_size: int
+    """Tokens of the old vocabulary; the first new piece has this id."""
+    pieces: list[str]
+    """The appended pieces, id old_size + i for piece i."""
+    learned: int
+    """Pieces the Unigram model learned on the new text."""
+    known: int
+    """Learned pieces the old vocabulary already had."""
+    capped: int
+    """New pieces left out by the cap (the least probable)."""
+    protected: int
+    """New pieces left out because the protected old-language text would have used them."""
+
+    def to_dict(self) -> dict[str, int]:
+        """Return the counts as JSON-able data (for xling.json)."""
+        return {"old_size": self.old_size, "added": len(self.pieces), "learned": self.learned,
+                "known": self.known, "capped": self.capped, "protected": self.protected}  # fmt: skip
+
+
+def unigram_vocabulary(tokenizer: Tokenizer) -> list[tuple[str, float]]:
+    """Return the (piece, score) list of a Unigram tokenizer; raise ConfigError for any other model type."""
+    model = json.loads(tokenizer.to_str())["model"]
+    if model.get("type") != "Unigram":
+        raise ConfigError(
+            f"vocabulary extension needs a Unigram (SentencePiece) tokenizer; this one is {model.get('type')}"
+        )
+    return [(piece, float(score)) for piece, score in model["vocab"]]
+
+
+def learn_pieces(base: Tokenizer, texts: Iterable[str], *, vocab_size: int) -> list[tuple[str, float]]:
+    """Return the (piece, log-probability) pairs of a Unigram model of `vocab_size` learned on `texts`.
+
+    The text goes through `base`'s normalizer, and words get `base`'s word-start marker, so the pieces are
+    spelled as `base` would spell them.
+    """
+    learner = Tokenizer(models.Unigram())
+    learner.normalizer = base.normalizer
+    learner.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Metaspace(replacement=WORD_START, prepend_scheme="always", split=True),
+         pre_tokenizers.Punctuation("isolated"), pre_tokenizers.Digits(individual_digits=True)]
+    )  # fmt: skip
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size, special_tokens=[], max_piece_length=16, show_progress=False
+    )
+    learner.train_from_iterator(texts, trainer)
+    return [(piece, float(score)) for piece, score in json.loads(learner.to_str())["model"]["vocab"]]
+
+
+def is_clean_piece(piece: str) -> bool:
+    """Return whether `piece` may join a vocabulary: word characters only (after an optional word start), or
+    a single other character."""
+    body = piece.removeprefix(WORD_START)
+    if not body:
+        return False
+    if len(body) == 1:
+        return not unicodedata.category(body).startswith(("C", "Z"))
+    return all(unicodedata.category(char)[0] in "LMN" for char in body)
+
+
+def new_pieces(
+    base: Tokenizer, learned: Sequence[tuple[str, float]], *, limit: int
+) -> tuple[list[tuple[str, float]], int, int]:
+    """Return (the learned pieces `base` lacks, most probable first, at most `limit`; how many it had; how
+    many the cap left out)."""
+    known = set(base.get_vocab(with_added_tokens=True))
+    fresh = [(p, s) for p, s in learned if p not in known and is_clean_piece(p)]
+    fresh.sort(key=lambda item: -item[1])
+    return fresh[:limit], sum(p in known for p, _ in learned), max(0, len(fresh) - limit)
+
+
+def extend_tokenizer(base: Tokenizer, pieces: Sequence[tuple[str, float]]) -> Tokenizer:
+    """Return a copy of the Unigram tokenizer `base` with `pieces` (piece, score) appended after its own.
+
+    Old ids are unchanged; piece i gets id len(old vocabulary) + i.
+    """
+    data = json.loads(base.to_str())
+    vocab = unigram_vocabulary(base)
+    added_ids = [token["id"] for token in data.get("added_tokens", [])]
+    if added_ids and max(added_ids) >= len(vocab):
+        raise ConfigError("the tokenizer has added tokens after its Unigram vocabulary; cannot append pieces")
+    known = {piece for piece, _ in vocab}
+    duplicates = [piece for piece, _ in pieces if piece in known]
+    if duplicates:
+        raise ConfigError(f"pieces already in the vocabulary: {duplicates[:5]}")
+    data["model"]["vocab"] = [*map(list, vocab), *([piece, float(score)] for piece, score in pieces)]
+    return Tokenizer.from_str(json.dumps(data, ensure_ascii=False))
+
+
+def protect(
+    base: Tokenizer, pieces: Sequence[tuple[str, float]], protected_texts: Sequence[str], *, rounds: int = 4
+) -> tuple[list[tuple[str, float]], int]:
+    """Return (the pieces the protected texts do not use once added, how many were dropped).
+
+    Dropping a piece can make another one win where it lost before, hence a few rounds; after the last one
+    the survivors are checked once more, and any still used are dropped too.
+    """
+    if not protected_texts or not pieces:
+        return list(pieces), 0
+    old_size = base.get_vocab_size(with_added_tokens=True)
+    kept = list(pieces)
+    for _ in range(rounds):
+        used = _used_new_ids(extend_tokenizer(base, kept), protected_texts, old_size)
+        if not used:
+            break
+        kept = [item for i, item in enumerate(kept) if i not in used]
+    return kept, len(pieces) - len(kept)
+
+
+def _used_new_ids(tokenizer: Tokenizer, texts: Sequence[str], old_size: int) -> set[int]:
+    """Return the indexes (id - old_size) of the appended pieces that segmenting `texts` uses."""
+    used: set[int] = set()
+    for encoding in tokenizer.encode_batch(list(texts), add_special_tokens=False):
+        ids = np.asarray(encoding.ids)
+        used.update(int(i) - old_size for i in ids[ids >= old_size])
+    return used
+
+
+def extend_vocabulary(
+    base: Tokenizer,
+    texts: Sequence[str],
+    *,
+    max_new: int,
+    learn_size: int,
+    protected_texts: Sequence[str] = (),
+) -> tuple[Tokenizer, VocabularyExtension]:
+    """Return (`base` extended with up to `max_new` pieces learned on `texts`, what was done).
+
+    `learn_size` is the size of the Unigram model learned on `texts` (it is lowered to what the text
+    supports); `protected_texts` are old-language sentences whose segmentation must not change.
+    """
+    if max_new < 0:
+        raise ConfigError(f"vocabulary.max_new: {max_new} must be 0 or more")
+    unigram_vocabulary(base)  # refuses a non-Unigram tokenizer before any work
+    old_size = base.get_vocab_size(with_added_tokens=True)
+    learned = learn_pieces(base, texts, vocab_size=learn_size) if max_new and texts else []
+    fresh, known, capped = new_pieces(base, learned, limit=max_new)
+    kept, dropped = protect(base, fresh, protected_texts)
+    report = VocabularyExtension(old_size=old_size, pieces=[p for p, _ in kept], learned=len(learned),
+                                 known=known, capped=capped, protected=dropped)  # fmt: skip
+    return extend_tokenizer(base, kept), report

@@ -1,0 +1,102 @@
+"""Reading what `xling adapt` learns from: strict files, warnings that name the line, UDHR and Swadesh."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from xling.adaptation.config import AdaptConfig
+from xling.adaptation.data import read_adapt_data
+from xling.adaptation.static import translate_words, word_table
+from xling.data.swadesh import swadesh_pairs
+from xling.data.udhr import read_udhr_articles, udhr_pairs
+from xling.errors import ConfigError, DataError
+
+from .conftest import sample_sentences
+
+
+def config(**fields) -> AdaptConfig:
+    return AdaptConfig(language=fields.pop("language", "tur"), **fields)
+
+
+def test_dictionary_line_without_a_tab_names_file_and_line(tmp_path):
+    path = tmp_path / "dict.tsv"
+    path.write_text("book\tkitap\nhouse ev\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"{path.name}:2: no tab"):
+        read_adapt_data(config(dictionary=[str(path)]))
+
+
+def test_named_columns_are_put_in_pivot_new_order(tmp_path):
+    path = tmp_path / "dict.tsv"
+    path.write_text("kitap\tbook\n", encoding="utf-8")
+    assert read_adapt_data(config(dictionary=[f"tur-eng={path}"])).dictionary == [("book", "kitap")]
+    with pytest.raises(ConfigError, match="one column must be the pivot"):
+        read_adapt_data(config(dictionary=[f"deu-fra={path}"]))
+
+
+def test_sentences_given_as_a_dictionary_are_refused(tmp_path):
+    path = tmp_path / "dict.tsv"
+    path.write_text("this is a whole sentence of many words\tbu bir cümle\n", encoding="utf-8")
+    with pytest.raises(DataError, match="--parallel"):
+        read_adapt_data(config(dictionary=[str(path)]))
+
+
+def test_line_in_another_script_is_a_warning_naming_it(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text("bu bir kitap\n\nev büyük\nэто книга\nkedi küçük\n", encoding="utf-8")
+    data = read_adapt_data(config(text=[str(path)]))
+    assert len(data.texts) == 4
+    assert any(w.startswith(f"{path}:4:") and "Cyrl" in w for w in data.warnings), data.warnings
+
+
+def test_detector_reports_text_in_another_language(tmp_path, tiny_detector_folder):
+    from xling.langid import load_identifier
+
+    path = tmp_path / "text.txt"
+    path.write_text("\n".join(sample_sentences("rus")[:40]) + "\n", encoding="utf-8")
+    data = read_adapt_data(
+        config(language="deu", text=[str(path)]), detector=load_identifier(str(tiny_detector_folder))
+    )
+    assert any(f"{path}:1:" in w and "rus" in w and "not deu" in w for w in data.warnings), data.warnings
+
+
+def test_conllu_text_keeps_lemmas_for_the_dictionary(tmp_path):
+    path = tmp_path / "t.conllu"
+    path.write_text("# text = Kitapları okudum\n1\tKitapları\tkitap\tNOUN\t_\t_\t2\tobj\t_\t_\n"
+                    "2\tokudum\toku\tVERB\t_\t_\t0\troot\t_\t_\n\n", encoding="utf-8")  # fmt: skip
+    data = read_adapt_data(config(text=[str(path)]))
+    assert data.lemmas == [[("Kitapları", "kitap"), ("okudum", "oku")]]
+    table = word_table([("book", "kitap"), ("read", "oku")])
+    assert translate_words(data.texts[0], data.lemmas[0], table) == ("book read", 2, 2)
+    # without lemmas the longest known prefix stands in for the stem
+    assert translate_words("kitaplarımız", None, table) == ("book", 1, 1)
+    assert translate_words("kit", None, table) == ("", 0, 1)  # too short to guess
+
+
+def _udhr(path, lines):
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def test_udhr_articles_pair_by_number_and_paragraph(tmp_path):
+    _udhr(tmp_path / "eng.txt.gz", ["Universal Declaration", "Preamble", "Whereas recognition of the inherent dignity of all members,", "Whereas disregard for rights,",
+                                    "Article 1", "All are free.", "Article 2", "First part.", "Second part."])  # fmt: skip
+    _udhr(tmp_path / "tha.txt.gz", ["ปฏิญญา", "คำปรารภ", "โดยที่การยอมรับนับถือเกียรติศักดิ์ประจำตัว และสิทธิเท่าเทียมกันและโอนมิได้ของบรรดาสมาชิก", "โดยที่การไม่นำพาและการเหยียดหยามต่อสิทธิมนุษยชน ยังผลให้มีการกระทำอันป่าเถื่อน",
+                                    "ข้อ ๑", "มนุษย์ทั้งหลาย", "ข้อ ๒", "ทั้งหมดในย่อหน้าเดียว"])  # fmt: skip
+    assert sorted(read_udhr_articles(tmp_path / "tha.txt.gz")) == [0, 1, 2]
+    pairs = udhr_pairs(tmp_path, "tha")
+    assert ("All are free.", "มนุษย์ทั้งหลาย") in pairs
+    assert ("First part. Second part.", "ทั้งหมดในย่อหน้าเดียว") in pairs  # paragraph counts differ: joined
+
+
+def test_swadesh_lists_join_line_by_line(tmp_path):
+    (tmp_path / "eng-000.txt").write_text("1 sg.\tI\nwater\n\nsun\n", encoding="utf-8")
+    (tmp_path / "tur-000.txt").write_text("ben\nsu\nbir\n-ler\n", encoding="utf-8")
+    assert swadesh_pairs(tmp_path, "tur") == [("I", "ben"), ("water", "su")]
+
+
+def test_real_udhr_and_swadesh_when_present(shared_data_dir):
+    pairs = udhr_pairs(shared_data_dir / "udhr", "arb")
+    assert len(pairs) >= 40
+    assert len(swadesh_pairs(shared_data_dir / "swadesh" / "swadesh207", "tha")) >= 150

@@ -1,0 +1,105 @@
+"""`xling adapt` on a static encoder: the made-up language becomes retrievable, the old ones do not move."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from xling.adaptation import AdaptConfig, adapt
+from xling.embeddings.encoder import Encoder
+from xling.errors import ConfigError, XlingError
+from xling.evaluation.translation_accuracy import retrieval_accuracy
+
+from .conftest import OLD_LANGUAGES, cipher, make_static_model, sample_sentences
+
+
+def small_config(model, output, **fields) -> AdaptConfig:
+    config = AdaptConfig(model=str(model), language="kat", output=str(output), **fields)
+    config.vocabulary.max_new = 400
+    config.vocabulary.learn_size = 800
+    config.training.max_steps = 60
+    config.training.batch_size = 64
+    config.training.threads = 1
+    config.training.checkpoint_every = 30
+    return config
+
+
+def test_made_up_language_becomes_retrievable_and_old_vectors_stay_bit_identical(
+    tmp_path, tiny_static, cipher_data
+):
+    english = sample_sentences("eng")
+    new_language = [cipher(s) for s in english]
+    old = Encoder.load(tiny_static)
+    before = retrieval_accuracy(old.encode(new_language[200:]), old.encode(english[200:])).average
+
+    config = small_config(tiny_static, tmp_path / "adapted", dictionary=[f"eng-kat={cipher_data['dictionary']}"],
+                          parallel=[str(cipher_data["parallel"])], text=[str(cipher_data["text"])])  # fmt: skip
+    result = adapt(config)
+    new = Encoder.load(result.output)
+    after = retrieval_accuracy(new.encode(new_language[200:]), new.encode(english[200:])).average
+
+    # the sentences after 200 were never paired in training (only their words are in the dictionary)
+    assert before < 0.2
+    assert after > 0.8
+    assert result.vocabulary["added"] > 50
+    for lang in OLD_LANGUAGES:
+        texts = sample_sentences(lang)
+        assert np.array_equal(old.encode(texts), new.encode(texts)), lang
+    meta = json.loads((result.output / "xling.json").read_text())
+    assert meta["languages"] == [*OLD_LANGUAGES, "kat"]
+    assert meta["adaptations"][0]["language"] == "kat"
+    assert (
+        meta["adaptations"][0]["after"]["dev_retrieval"] > meta["adaptations"][0]["before"]["dev_retrieval"]
+    )
+
+
+def test_extension_keeps_old_token_ids(tmp_path, tiny_static, cipher_data):
+    result = adapt(small_config(tiny_static, tmp_path / "adapted", text=[str(cipher_data["text"])],
+                                dictionary=[f"eng-kat={cipher_data['dictionary']}"]))  # fmt: skip
+    old = Tokenizer.from_file(str(tiny_static / "0_StaticEmbedding" / "tokenizer.json"))
+    new = Tokenizer.from_file(str(result.output / "0_StaticEmbedding" / "tokenizer.json"))
+    old_vocab, new_vocab = old.get_vocab(), new.get_vocab()
+    assert all(new_vocab[piece] == i for piece, i in old_vocab.items())
+    assert min(i for piece, i in new_vocab.items() if piece not in old_vocab) == len(old_vocab)
+
+
+def test_int8_model_keeps_its_old_rows_bit_for_bit(tmp_path, sample_tokenizer_dir, cipher_data):
+    base = make_static_model(tmp_path / "base8", sample_tokenizer_dir, int8=True)
+    result = adapt(
+        small_config(base, tmp_path / "adapted", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    )
+    texts = sample_sentences("deu")
+    assert np.array_equal(Encoder.load(base).encode(texts), Encoder.load(result.output).encode(texts))
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_static, cipher_data):
+    sources = {"dictionary": [f"eng-kat={cipher_data['dictionary']}"], "text": [str(cipher_data["text"])]}
+    whole = adapt(small_config(tiny_static, tmp_path / "whole", **sources))
+    first = small_config(tiny_static, tmp_path / "parts", **sources)
+    first.training.max_steps = 30  # stops with a checkpoint at step 30
+    adapt(first)
+    (tmp_path / "parts" / "xling.json").unlink()
+    resumed = small_config(tiny_static, tmp_path / "parts", resume=True, **sources)
+    result = adapt(resumed)
+    assert result.training["resumed_from"] == 30
+    texts = [cipher(s) for s in sample_sentences("eng")[:50]]
+    assert np.allclose(
+        Encoder.load(whole.output).encode(texts), Encoder.load(result.output).encode(texts), atol=1e-6
+    )
+
+
+def test_language_the_model_has_needs_replace(tmp_path, tiny_static, cipher_data):
+    config = small_config(tiny_static, tmp_path / "out", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    config.language = "de"
+    with pytest.raises(ConfigError, match="already has deu.*--replace"):
+        adapt(config)
+
+
+def test_finished_output_is_not_overwritten(tmp_path, tiny_static, cipher_data):
+    config = small_config(tiny_static, tmp_path / "out", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    adapt(config)
+    with pytest.raises(XlingError, match="already there"):
+        adapt(config)
