@@ -306,10 +306,7 @@ def _dev_scores(model: nn.Module, dev: Examples, targets: torch.Tensor, *, old: 
     examples; the old model (`old`) reads their texts with its own tokenizer."""
     if len(dev.ids) < 2:
         return {}
-    if old:
-        vectors = _encode_texts(model, dev.texts)
-    else:
-        vectors = _encode_ids(model, dev.ids)
+    vectors = _encode_texts(model, dev.texts) if old else _encode_ids(model, dev.ids)
     score = retrieval_accuracy(_unit(vectors).numpy(), targets[dev.target].numpy())
     return {"dev_retrieval": round(100 * score.average, 2), "dev_pairs": score.n}
 
