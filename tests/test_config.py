@@ -135,3 +135,18 @@ def test_every_recipe_loads(recipe):
             assert config.data.corpora, f"{recipe.name} [{section}]: no data.corpora"
             continue
         assert config.data.corpus, f"{recipe.name} [{section}]: no data.corpus"
+
+
+def test_table_entries_set_one_by_one_get_the_value_type():
+    from xling.adaptation.config import AdaptConfig
+
+    config = load_config(
+        AdaptConfig,
+        None,
+        ["static.weights.text=0", "static.weights.parallel=2.5"],
+        language="tur",
+        text=["t.txt"],
+    )
+    assert config.static.weights == {"text": 0.0, "parallel": 2.5}
+    with pytest.raises(ConfigError, match=r"static.weights.text must be a number"):
+        load_config(AdaptConfig, None, ["static.weights.text=lots"], language="tur", text=["t.txt"])

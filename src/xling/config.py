@@ -152,7 +152,9 @@ def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: {name} must be a table, got {value!r}")
-        return dict(value)
+        # entries set one by one (`--set weights.text=0.5`) arrive as raw strings: give them the value type
+        inner = args[1] if len(args) == 2 else Any
+        return {key: _coerce(inner, v, f"{name}.{key}", where) for key, v in value.items()}
     if tp is Any:
         return value
     if tp is bool:

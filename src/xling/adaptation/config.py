@@ -14,7 +14,7 @@ KINDS = ("parallel", "dictionary", "text")
 class AdaptVocabularyConfig:
     """How the new language's sub-words join the vocabulary (xling.tokenization.vocabulary_extension)."""
 
-    max_new: int = 8000
+    max_new: int = 16000
     """Most pieces added: the most probable of those learned on the new language's text that the vocabulary
     lacks; 0 = keep the vocabulary as it is."""
 
@@ -41,7 +41,8 @@ class AdaptStaticConfig:
         default_factory=lambda: {"parallel": 1.0, "dictionary": 1.0, "text": 1.0}
     )
     """Share of the batches drawn from each kind of example (parallel pairs, dictionary pairs, text
-    sentences with their word-by-word dictionary translation); kinds without examples are skipped."""
+    sentences with their word-by-word dictionary translation); a kind not named weighs 1, kinds without
+    examples are skipped (`--set static.weights.text=0` leaves text out)."""
 
 
 @dataclass

@@ -122,7 +122,7 @@ class AdaptBatches:
         self.batch_size = batch_size
         self.seed = seed
         self.pools = {k: np.flatnonzero(np.asarray(examples.kind) == k) for k in KINDS}
-        shares = {k: weights.get(k, 0.0) for k, pool in self.pools.items() if len(pool)}
+        shares = {k: weights.get(k, 1.0) for k, pool in self.pools.items() if len(pool)}
         total = sum(shares.values())
         if not total:
             raise ValueError("no examples of any kind with a positive weight")
