@@ -148,5 +148,5 @@ def test_table_entries_set_one_by_one_get_the_value_type():
         text=["t.txt"],
     )
     assert config.static.weights == {"text": 0.0, "parallel": 2.5}
-    with pytest.raises(ConfigError, match=r"static.weights.text must be a number"):
+    with pytest.raises(ConfigError, match=r"static.weights.text: expected float"):
         load_config(AdaptConfig, None, ["static.weights.text=lots"], language="tur", text=["t.txt"])
