@@ -103,3 +103,12 @@ def test_finished_output_is_not_overwritten(tmp_path, tiny_static, cipher_data):
     adapt(config)
     with pytest.raises(XlingError, match="already there"):
         adapt(config)
+
+
+def test_protected_sample_is_only_the_model_languages():
+    from xling.adaptation.adapt import protected_texts
+
+    texts = protected_texts(AdaptConfig(), ["eng", "deu"], "arb")
+    assert set(texts) == set(sample_sentences("eng")) | set(sample_sentences("deu"))
+    # a model that lists no languages protects every sample language but the new one
+    assert not set(sample_sentences("ara")) & set(protected_texts(AdaptConfig(), [], "arb"))

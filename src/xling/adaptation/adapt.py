@@ -48,19 +48,27 @@ def model_languages(folder: Path) -> list[str]:
     return [str(lang) for lang in read_metadata(folder).get("languages", [])]
 
 
-def protected_texts(config: AdaptConfig) -> list[str]:
-    """Return the old-language sentences whose segmentation must not change (`vocabulary.protect`, else the
-    bundled parallel sample)."""
+def protected_texts(config: AdaptConfig, model_languages: list[str], language: str) -> list[str]:
+    """Return the old-language sentences whose segmentation must not change: `vocabulary.protect`, else the
+    bundled parallel sample's languages that the model has (all but the new one when it lists none)."""
     if config.vocabulary.protect:
         paths = [Path(p) for p in config.vocabulary.protect]
     else:
-        paths = sorted(sample_corpus_dir().glob("*.tsv"))
+        paths = [path for path in sorted(sample_corpus_dir().glob("*.tsv"))
+                 if _is_old_language(path.stem, model_languages, language)]  # fmt: skip
     texts: list[str] = []
     for path in paths:
         lines = list(read_monolingual(path))
         # the bundled sample is `id<TAB>text`; plain files are one sentence a line
         texts.extend(line.split("\t", 1)[-1] for line in lines)
     return texts
+
+
+def _is_old_language(code: str, model_languages: list[str], language: str) -> bool:
+    """Return whether text in `code` is in one of the model's languages (when it lists none: not the new one)."""
+    if model_languages:
+        return any(same_language(code, old) for old in model_languages)
+    return not same_language(code, language)
 
 
 def adapt(
@@ -88,10 +96,10 @@ def adapt(
     if kind == STATIC:
         from xling.adaptation.static import adapt_static
 
-        return adapt_static(config, folder, data, protected_texts(config), say=say)
+        return adapt_static(config, folder, data, protected_texts(config, known, language), say=say)
     from xling.adaptation.transformer import adapt_transformer
 
-    return adapt_transformer(config, folder, data, protected_texts(config), say=say)
+    return adapt_transformer(config, folder, data, protected_texts(config, known, language), say=say)
 
 
 __all__ = ["AdaptData", "adapt", "model_kind"]
