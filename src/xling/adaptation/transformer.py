@@ -1,0 +1,679 @@
+"""Add a language to a transformer masked LM (XLM-R architecture): new vocabulary rows, then continued MLM.
+
+The recipe of Glot500 / Chau et al. (2020) with WECHSEL-style starting rows, in four steps:
+
+1. the model's Unigram tokenizer gets the new language's pieces (xling.tokenization.vocabulary_extension:
+   old ids never move, the protected old-language text keeps its segmentation); the embedding matrix grows
+   by as many rows, which start where the old model puts the pieces that spell them, or a dictionary
+   translation's pieces (xling.adaptation.initialize); the tied output rows follow, and the new tokens'
+   output bias starts at the mean of the old regular tokens' (the transformers default, 0, would favour
+   them over every old token of a trained model);
+2. masked language modelling on the new language's sentences (text, and the new side of translations)
+   through the one training loop (checkpoints and `--resume` in the output folder). With
+   `transformer.lora` only LoRA adapters on attention (query, value), the new embedding rows (peft's
+   trainable tokens) and the biases train, and the adapter is saved apart in `<output>/adapter`;
+3. a share of the sentences (`dev_share`, seeded) is held out: masked-LM perplexity with one fixed masking
+   seed before (base model and tokenizer) and after, the same on a sample of the protected old-language text
+   (a forgetting check, on identical token ids and masks), and retrieval accuracy of held-out translation
+   pairs when there are any;
+4. the output is a Hugging Face model folder like the base one (LoRA merged in), with the new tokenizer and
+   an `xling.json` whose `languages` gain the new one and whose `adaptations` record this run.
+
+Per-token perplexities before and after are over different segmentations (the new pieces are longer
+than the bytes or letters the old vocabulary spelled the language with), so they are a trend, not a ratio;
+`tokens_per_sentence` says how the segmentation changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from xling.adaptation.config import AdaptConfig
+from xling.adaptation.data import AdaptData
+from xling.adaptation.initialize import initial_rows
+from xling.adaptation.result import AdaptResult
+from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
+from xling.config import config_to_dict
+from xling.embeddings.pooling import encode_mean_pooled
+from xling.errors import ConfigError, DataError, XlingError
+from xling.evaluation.translation_accuracy import retrieval_accuracy
+from xling.pretraining.data import PretrainBatches, PretrainingData, SentencePool
+from xling.pretraining.masking import IGNORE_INDEX, mask_tokens
+from xling.tokenization.vocabulary import save_tokenizer
+from xling.tokenization.vocabulary_extension import VocabularyExtension, extend_vocabulary
+from xling.training import TrainingConfig, train
+
+logger = logging.getLogger(__name__)
+
+KIND = "transformer"
+ADAPTER_DIR = "adapter"
+# the run's extended tokenizer and vocabulary report, kept so that --resume continues with the very same
+# vocabulary (the checkpoints' new rows belong to it) instead of learning it again
+STATE_DIR = "adapt-state"
+# files of a model folder that a new model replaces (a stale SentencePiece model would describe the old
+# vocabulary; a stale adapter another run)
+MODEL_FILES = (METADATA_FILE, "config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json", "tokenizer_config.json",
+               "special_tokens_map.json", "sentencepiece.bpe.model", "generation_config.json", ADAPTER_DIR)  # fmt: skip
+DEV_MAX = 2000
+"""Most held-out sentences (and translation pairs) measured; a larger share goes back to training."""
+OLD_SAMPLE = 500
+"""Most protected old-language sentences whose perplexity is measured before and after (evenly spread, a
+fifth of them at most)."""
+RESUMABLE = ("output", "resume", "overwrite")
+LORA_TARGETS = ["query", "value"]
+REPLAY = 0.25
+"""Share of each batch's sequences drawn from the protected old-language text (all but the part measured)
+when the config has no `transformer.replay`: continued training on the new language alone makes a model
+forget the old ones (the tests' tiny model: old-language perplexity 664 -> 29,784 without replay, -> 254
+with a quarter)."""
+
+# The optimisation defaults of a transformer (continued pretraining, as Glot500 and MAD-X run it), taken
+# for every `training` field the user left at the static encoder's default (AdaptConfig.training).
+TRANSFORMER_TRAINING = TrainingConfig(
+    max_steps=2000, batch_size=32, lr=1e-4, weight_decay=0.01, warmup_steps=100, clip_norm=1.0,
+    precision="auto", log_every=50, checkpoint_every=500,
+)  # fmt: skip
+LORA_LR = 5e-4
+"""LoRA's default peak learning rate: adapters (and new rows) start from nothing and take a larger one."""
+
+
+def transformer_training(config: AdaptConfig) -> TrainingConfig:
+    """Return the training settings of a transformer adaptation: the user's, where they differ from the
+    static encoder's defaults, else TRANSFORMER_TRAINING (lr LORA_LR with `transformer.lora`).
+
+    The static defaults (lr 0.05, batch 256) suit a table of vectors and would wreck a transformer; a field
+    set to exactly the static default is taken as not set.
+    """
+    static = AdaptConfig().training
+    defaults = dataclasses.replace(
+        TRANSFORMER_TRAINING, lr=LORA_LR if config.transformer.lora else TRANSFORMER_TRAINING.lr
+    )
+    given = {f.name: getattr(config.training, f.name) for f in dataclasses.fields(TrainingConfig)
+             if getattr(config.training, f.name) != getattr(static, f.name)}  # fmt: skip
+    return dataclasses.replace(defaults, **given)
+
+
+def check_transformer_config(config: AdaptConfig, data: AdaptData, folder: Path) -> None:
+    """Return nothing; raise ConfigError naming the first field a transformer adaptation cannot use."""
+    settings = config.transformer
+    if settings.max_length < 8:
+        raise ConfigError(f"transformer.max_length: {settings.max_length} is too short (at least 8)")
+    if settings.lora and settings.lora_rank < 1:
+        raise ConfigError(f"transformer.lora_rank: {settings.lora_rank} must be at least 1")
+    if not (data.texts or data.parallel):
+        raise ConfigError("text, parallel: a transformer learns the new language by masked language modelling "
+                          "on sentences; give --text or --parallel (a dictionary alone cannot train it)")  # fmt: skip
+    output = Path(config.output).resolve()
+    if output == folder.resolve():
+        raise ConfigError(f"output: {config.output} is the model folder itself; choose another folder")
+
+
+# ------------------------------------------------------------------------------------------ vocabulary
+
+
+def load_masked_lm(folder: Path) -> tuple[nn.Module, Any]:
+    """Return (the masked LM in `folder`, its fast tokenizer); ConfigError when it is not XLM-R-like."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from xling.embeddings.weights import load_pretrained
+
+    model = load_pretrained(AutoModelForMaskedLM, folder)
+    if not hasattr(model, "lm_head") or getattr(model.lm_head, "bias", None) is None:
+        raise ConfigError(f"model: {folder} is a {model.config.model_type} masked LM; adapting a transformer "
+                          "needs the XLM-R / RoBERTa architecture (an `lm_head` with an output bias)")  # fmt: skip
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot load the tokenizer: {error}", folder) from error
+    if not getattr(tokenizer, "is_fast", False):
+        raise ConfigError(
+            f"model: {folder} has no fast tokenizer (tokenizer.json); the vocabulary cannot grow"
+        )
+    return model, tokenizer
+
+
+def extended_tokenizer(tokenizer, backend) -> Any:
+    """Return a fast tokenizer over the `tokenizers` pipeline `backend` with `tokenizer`'s special tokens.
+
+    The generic fast class on purpose (as xling.tokenization.vocabulary does): it keeps the pipeline as it
+    is, and no SentencePiece model file describes a vocabulary it no longer has.
+    """
+    from transformers import PreTrainedTokenizerFast
+
+    specials = dict(tokenizer.special_tokens_map)
+    extra = list(getattr(tokenizer, "extra_special_tokens", None) or [])
+    new = PreTrainedTokenizerFast(tokenizer_object=backend, extra_special_tokens=extra,
+                                  model_max_length=tokenizer.model_max_length, **specials)  # fmt: skip
+    if len(new) != backend.get_vocab_size(with_added_tokens=True):
+        raise XlingError(f"the extended tokenizer lost tokens: {len(new)} != {backend.get_vocab_size()}")
+    return new
+
+
+def first_regular_id(tokenizer) -> int:
+    """Return the first id after the run of special tokens that opens the vocabulary.
+
+    xling's vocabularies open with `<s> <pad> </s> <unk> <mask>` and the language tokens; XLM-R's with four
+    and keep `<mask>` last, so "one past the largest special id" would leave nothing to mask there.
+    """
+    special = set(tokenizer.all_special_ids)
+    first = 0
+    while first in special:
+        first += 1
+    return first
+
+
+def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]],
+                    new_size: int, first_regular: int) -> dict[str, int]:  # fmt: skip
+    """Return how the new rows started (initial_rows' counts) after resizing `model` to `new_size` tokens.
+
+    Rows old_size.. get the FVT / dictionary rows (input embeddings, and the output ones when they are not
+    tied); the output bias of the new tokens gets the mean over the old regular tokens (ids first_regular..).
+    """
+    old_size = new_size - len(pieces)
+    inputs = model.get_input_embeddings()
+    rows_before = inputs.weight.shape[0]
+    if rows_before < old_size:
+        raise DataError(f"the model has {rows_before} embedding rows for a tokenizer of {old_size} tokens")
+    old_inputs = inputs.weight.detach()[:old_size].float().cpu().numpy()
+    outputs = model.get_output_embeddings()
+    tied = outputs is not None and outputs.weight is inputs.weight
+    old_outputs = (
+        None if tied or outputs is None else outputs.weight.detach()[:old_size].float().cpu().numpy()
+    )
+    start_bias = float(model.lm_head.bias.detach()[first_regular:old_size].float().mean())
+    # mean_resizing=False: every new row is set below, drawing them from the old rows' covariance is wasted
+    model.resize_token_embeddings(max(rows_before, new_size), mean_resizing=False)
+    rows, counts = initial_rows(base_backend, old_inputs, pieces, dictionary)
+    new = slice(old_size, new_size)
+    with torch.no_grad():
+        weight = model.get_input_embeddings().weight
+        weight[new] = torch.from_numpy(rows).to(weight.dtype)
+        if old_outputs is not None:
+            out_rows, _ = initial_rows(base_backend, old_outputs, pieces, dictionary)
+            out_weight = model.get_output_embeddings().weight
+            out_weight[new] = torch.from_numpy(out_rows).to(out_weight.dtype)
+        model.lm_head.bias[new] = start_bias
+    return counts
+
+
+# ------------------------------------------------------------------------------------------ objective
+
+
+def head_drops_bias(model: nn.Module) -> bool:
+    """Return whether the model's output layer leaves its bias out of the logits.
+
+    peft's trainable tokens, tied to an LM head, compute `F.linear(x, W)` without the head's bias
+    (huggingface/peft#3649, open in peft 0.21): probed with a bias of ones and an input of zeros, so the
+    objective adds it back only where it is missing, whichever peft version is installed.
+    """
+    decoder = model.get_output_embeddings()
+    bias = model.lm_head.bias
+    with torch.no_grad():
+        saved = bias.detach().clone()
+        bias.fill_(1.0)
+        probe = decoder(torch.zeros(1, model.config.hidden_size, dtype=bias.dtype, device=bias.device))
+        bias.copy_(saved)
+    return bool(probe.abs().max() < 0.5)
+
+
+class AdaptObjective(nn.Module):
+    """Masked-LM loss of an XLM-R masked LM (LoRA-wrapped or not); forward(batch) -> {"loss", "tokens",
+    "masked"}. The LM head runs on the masked positions only, as in xling.pretraining.objective."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.add_bias = head_drops_bias(model)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        hidden = self.model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                       position_ids=batch.get("position_ids")).last_hidden_state  # fmt: skip
+        labels = batch["labels"]
+        selected = labels != IGNORE_INDEX
+        logits = self.model.lm_head(hidden[selected])
+        if self.add_bias:
+            logits = logits + self.model.lm_head.bias
+        if logits.shape[0] == 0:
+            loss = hidden.sum() * 0.0  # nothing masked: a zero loss that still touches the graph
+        else:
+            loss = nn.functional.cross_entropy(logits.float(), labels[selected])
+        return {"loss": loss, "tokens": batch["attention_mask"].sum(), "masked": selected.sum()}
+
+
+def add_lora(model: nn.Module, new_ids: Sequence[int], rank: int) -> nn.Module:
+    """Return the peft model: LoRA (rank, alpha 2 x rank) on query and value, the rows `new_ids` of the input
+    embeddings (and the tied output ones) trainable, and every bias, so that the adapter holds all that
+    changes: it loads on the base model resized to the new vocabulary with nothing else to set."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as error:
+        raise ConfigError("transformer.lora: LoRA needs the peft package (pip install peft)") from error
+    lora = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=LORA_TARGETS, bias="all",
+                      trainable_token_indices=list(new_ids) or None)  # fmt: skip
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as error:
+        raise ConfigError(f"transformer.lora: {error}") from error
+
+
+def load_adapter_model(output: str | Path) -> nn.Module:
+    """Return the peft model of an adaptation made with `transformer.lora`: the base model its xling.json
+    names, resized to the new vocabulary, with `<output>/adapter` on top (equal to the merged model in
+    `output`, up to the LM head's bias that peft 0.21 drops from the logits: see `head_drops_bias`)."""
+    from peft import PeftModel
+    from transformers import AutoModelForMaskedLM
+
+    from xling.embeddings.weights import load_pretrained
+
+    output = Path(output)
+    adaptations = read_metadata(output).get("adaptations") or [{}]
+    adapter = adaptations[-1].get("adapter")
+    if not adapter or not (output / adapter["path"]).is_dir():
+        raise DataError("no LoRA adapter here (made without transformer.lora?)", output)
+    base = load_pretrained(AutoModelForMaskedLM, adapter["base_model"])
+    base.resize_token_embeddings(adapter["vocab_size"], mean_resizing=False)
+    return PeftModel.from_pretrained(base, str(output / adapter["path"]))
+
+
+# ------------------------------------------------------------------------------------------ data
+
+
+def split_sentences(
+    data: AdaptData, share: float, seed: int
+) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Return (training sentences, held-out sentences, held-out (pivot, new) pairs) of the new language.
+
+    A seeded `share` of the text sentences and of the translation pairs (each at most DEV_MAX) is held out;
+    a held-out sentence is removed from training wherever else it occurs.
+    """
+    rng = np.random.default_rng(seed)
+    texts = list(dict.fromkeys(t for t in data.texts if t.strip()))
+    pairs = list(dict.fromkeys((p, n) for p, n in data.parallel if p.strip() and n.strip()))
+    dev_texts = _held_out(len(texts), share, rng)
+    dev_pairs = _held_out(len(pairs), share, rng)
+    heldout = [texts[i] for i in sorted(dev_texts)] + [pairs[i][1] for i in sorted(dev_pairs)]
+    dev_set = set(heldout)
+    candidates = [t for i, t in enumerate(texts) if i not in dev_texts] + [
+        n for i, (_, n) in enumerate(pairs) if i not in dev_pairs
+    ]
+    training = [t for t in dict.fromkeys(candidates) if t not in dev_set]
+    return training, list(dict.fromkeys(heldout)), [pairs[i] for i in sorted(dev_pairs)]
+
+
+def _held_out(count: int, share: float, rng: np.random.Generator) -> set[int]:
+    """Return the indexes of a seeded `share` of `count` items (at most DEV_MAX; none below 2)."""
+    wanted = min(DEV_MAX, int(round(share * count)))
+    if wanted < 2 or wanted >= count:
+        return set()
+    return set(rng.permutation(count)[:wanted].tolist())
+
+
+def mlm_batches(tokenizer, texts: Sequence[str], language: str, *, batch_size: int, max_length: int,
+                mlm_probability: float, seed: int) -> PretrainBatches:  # fmt: skip
+    """Return the pretraining batch source over one language's sentences: MLM streams of `max_length`."""
+    encoded = tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+    lengths = [len(ids) for ids in encoded]
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    tokens = np.concatenate([np.asarray(ids, dtype=np.int32) for ids in encoded])
+    data = PretrainingData(languages=[language], pools={language: SentencePool(tokens, offsets)},
+                           units=np.zeros((0, 1), dtype=np.int32),
+                           lang_token_ids={language: tokenizer.bos_token_id})  # fmt: skip
+    return PretrainBatches(data=data, batch_size=batch_size, max_length=max_length,
+                           mask_id=tokenizer.mask_token_id, first_regular_id=first_regular_id(tokenizer),
+                           vocab_size=len(tokenizer), mlm_probability=mlm_probability, tlm_ratio=0.0,
+                           seed=seed)  # fmt: skip
+
+
+class ReplayBatches:
+    """MLM batches of the new language with `old.batch_size` sequences of old-language text appended to
+    each (replay against forgetting, as Glot500 keeps training on every language); deterministic in
+    (step, micro, rank) as the training loop needs."""
+
+    def __init__(self, new: PretrainBatches, old: PretrainBatches, pad_id: int):
+        self.new, self.old, self.pad_id = new, old, pad_id
+
+    def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
+        parts = [self.new.get(step, micro, rank, world_size), self.old.get(step, micro, rank, world_size)]
+        length = max(part["input_ids"].shape[1] for part in parts)
+        fill = {
+            "input_ids": self.pad_id,
+            "attention_mask": 0,
+            "position_ids": self.pad_id,
+            "labels": IGNORE_INDEX,
+        }
+        return {key: torch.cat([nn.functional.pad(part[key], (0, length - part[key].shape[1]), value=value)
+                                for part in parts]) for key, value in fill.items()}  # fmt: skip
+
+
+def training_batches(tokenizer, train_texts: Sequence[str], old_texts: Sequence[str], language: str, *,
+                     training: TrainingConfig, max_length: int, mlm_probability: float,
+                     replay: float) -> PretrainBatches | ReplayBatches:  # fmt: skip
+    """Return the batch source of the adaptation: the new language's MLM streams, with a `replay` share of
+    each batch drawn from the old-language text when there is some."""
+    replayed = min(training.batch_size - 1, int(round(replay * training.batch_size))) if old_texts else 0
+    new = mlm_batches(tokenizer, train_texts, language, batch_size=training.batch_size - replayed,
+                      max_length=max_length, mlm_probability=mlm_probability, seed=training.seed)  # fmt: skip
+    if replayed <= 0:
+        return new
+    # another seed: the old text's streams must not be drawn in lockstep with the new text's
+    old = mlm_batches(tokenizer, old_texts, "old", batch_size=replayed, max_length=max_length,
+                      mlm_probability=mlm_probability, seed=training.seed + 1)  # fmt: skip
+    return ReplayBatches(new, old, tokenizer.pad_token_id)
+
+
+# ------------------------------------------------------------------------------------------ measures
+
+
+@torch.inference_mode()
+def masked_perplexity(objective: AdaptObjective, tokenizer, texts: Sequence[str], *, mlm_probability: float,
+                      seed: int, max_length: int, replace_below: int | None = None,
+                      batch_size: int = 32) -> float:  # fmt: skip
+    """Return exp(mean cross-entropy) over the masked tokens of `texts`, masked with a generator seeded by
+    `seed` (random replacements drawn below `replace_below`, default the vocabulary size)."""
+    if not texts:
+        return float("nan")
+    was_training = objective.training
+    objective.eval()
+    device = next(objective.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    first = first_regular_id(tokenizer)
+    total, count = 0.0, 0
+    for start in range(0, len(texts), batch_size):
+        enc = tokenizer(list(texts[start : start + batch_size]), padding=True, truncation=True,
+                        max_length=max_length, return_tensors="pt")  # fmt: skip
+        masked, labels = mask_tokens(enc["input_ids"], mask_id=tokenizer.mask_token_id, first_regular_id=first,
+                                     vocab_size=replace_below or len(tokenizer), probability=mlm_probability,
+                                     generator=generator)  # fmt: skip
+        batch = {"input_ids": masked, "attention_mask": enc["attention_mask"], "labels": labels}
+        out = objective({k: v.to(device) for k, v in batch.items()})
+        total += float(out["loss"]) * int(out["masked"])
+        count += int(out["masked"])
+    objective.train(was_training)
+    return math.exp(total / count) if count else float("nan")
+
+
+def measure(objective: AdaptObjective, tokenizer, heldout: Sequence[str], old_texts: Sequence[str],
+            pairs: Sequence[tuple[str, str]], config: AdaptConfig, max_length: int,
+            old_vocab: int) -> dict[str, float]:  # fmt: skip
+    """Return the held-out figures of one model: new-language perplexity and tokens per sentence, the old
+    languages' perplexity (masks drawn as for the base model), and pair retrieval (%, both directions)."""
+    probability, seed = config.transformer.mlm_probability, config.seed
+    figures: dict[str, float] = {}
+    if heldout:
+        figures["mlm_perplexity"] = round(masked_perplexity(
+            objective, tokenizer, heldout, mlm_probability=probability, seed=seed, max_length=max_length), 3)  # fmt: skip
+        ids = tokenizer(list(heldout), add_special_tokens=False)["input_ids"]
+        figures["tokens_per_sentence"] = round(float(np.mean([len(i) for i in ids])), 2)
+    if old_texts:
+        figures["old_mlm_perplexity"] = round(masked_perplexity(
+            objective, tokenizer, old_texts, mlm_probability=probability, seed=seed, max_length=max_length,
+            replace_below=old_vocab), 3)  # fmt: skip
+    if len(pairs) >= 2:
+        model = objective.model
+        pivot = encode_mean_pooled(model, tokenizer, [p for p, _ in pairs], max_length=max_length)
+        new = encode_mean_pooled(model, tokenizer, [n for _, n in pairs], max_length=max_length)
+        score = retrieval_accuracy(new, pivot)
+        figures["retrieval"] = round(100 * score.average, 2)
+        figures["retrieval_pairs"] = float(score.n)
+    return figures
+
+
+def old_sample(texts: Sequence[str], limit: int = OLD_SAMPLE) -> list[str]:
+    """Return at most `limit` of `texts`, evenly spread (the bundled sample lists its languages in turn)."""
+    texts = [t for t in texts if t.strip()]
+    if len(texts) <= limit:
+        return texts
+    return [texts[i] for i in np.linspace(0, len(texts) - 1, limit).astype(int)]
+
+
+def check_protected(old_tokenizer, new_tokenizer, texts: Sequence[str]) -> int:
+    """Return how many of `texts` the new tokenizer segments otherwise than the old one."""
+    if not texts:
+        return 0
+    old = old_tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    new = new_tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    return sum(a != b for a, b in zip(old, new, strict=True))
+
+
+# ------------------------------------------------------------------------------------------ output
+
+
+def prepare_output(config: AdaptConfig) -> Path:
+    """Return the output folder, checked: a finished model there needs `overwrite` or `resume`; with
+    `overwrite` (and no `resume`) the earlier run's checkpoints and log go (its model stays until the new one
+    replaces it)."""
+    output = Path(config.output)
+    if output.exists() and not output.is_dir():
+        raise XlingError(f"{output}: a file is there, not a model folder")
+    finished = (output / METADATA_FILE).is_file() or (output / "config.json").is_file()
+    if finished and not (config.overwrite or config.resume):
+        raise XlingError(f"{output}: a model is already there; pass overwrite (--overwrite) to replace it, "
+                         "or resume (--resume) to take up its run")  # fmt: skip
+    if config.overwrite and not config.resume and _is_main_process():
+        for name in ("checkpoints", "best", STATE_DIR):
+            shutil.rmtree(output / name, ignore_errors=True)
+        (output / "train_log.jsonl").unlink(missing_ok=True)
+    return output
+
+
+def run_state(output: Path, resume: bool) -> tuple[Any, dict[str, Any]] | None:
+    """Return (the tokenizer, the vocabulary report) a resumed run was started with, or None."""
+    from transformers import AutoTokenizer
+
+    state = output / STATE_DIR
+    if not resume or not (state / "vocabulary.json").is_file():
+        return None
+    tokenizer = AutoTokenizer.from_pretrained(str(state), local_files_only=True)
+    return tokenizer, json.loads((state / "vocabulary.json").read_text(encoding="utf-8"))
+
+
+def save_run_state(output: Path, tokenizer, vocabulary: dict[str, Any]) -> None:
+    """Write the run's tokenizer and vocabulary report to `<output>/adapt-state` (read back by run_state)."""
+    if not _is_main_process():
+        return
+    state = output / STATE_DIR
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    save_tokenizer(tokenizer, state)
+    (state / "vocabulary.json").write_text(json.dumps(vocabulary, indent=2), encoding="utf-8")
+
+
+def publish(staging: Path, output: Path) -> None:
+    """Move the model files in `staging` into `output`, replacing the earlier model's; the old xling.json
+    goes first and the new one comes last, so a folder with one is complete."""
+    for name in MODEL_FILES:
+        path = output / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    entries = sorted(staging.iterdir(), key=lambda p: p.name == METADATA_FILE)
+    for entry in entries:
+        target = output / entry.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        entry.replace(target)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------ the whole
+
+
+def adapt_transformer(
+    config: AdaptConfig,
+    folder: Path,
+    data: AdaptData,
+    protected_texts: Sequence[str],
+    *,
+    say: Callable[[str], object] | None = None,
+) -> AdaptResult:
+    """Return the result of adding `data.language` to the masked LM in `folder` (see the module docstring);
+    the new model folder is `config.output`."""
+    started = time.perf_counter()
+    say = say or (lambda _line: None)
+    check_transformer_config(config, data, folder)
+    training = transformer_training(config)
+    training.validate()
+    if training.threads > 0:
+        torch.set_num_threads(training.threads)
+    output = prepare_output(config)
+    warnings = list(data.warnings)
+
+    say(f"loading {folder}")
+    model, base_tokenizer = load_masked_lm(folder)
+    max_length = min(config.transformer.max_length, model.config.max_position_embeddings - 2)
+    if max_length < config.transformer.max_length:
+        warnings.append(f"transformer.max_length: {config.transformer.max_length} cut to {max_length}, the "
+                        "model's longest input")  # fmt: skip
+    train_texts, heldout, dev_pairs = split_sentences(data, config.dev_share, config.seed)
+    if not train_texts:
+        raise DataError("no training sentences left after holding out the dev share (lower dev_share)")
+    if config.dev_share > 0 and not heldout:
+        warnings.append("dev_share: too few sentences to hold any out; no perplexity before and after")
+    # a fifth at most of the old-language text is measured; replay (if any) trains on the rest
+    old_texts = old_sample(protected_texts, min(OLD_SAMPLE, len(protected_texts) // 5))
+    old_vocab = len(base_tokenizer)
+    device = _device(training.device)
+    model.to(device)
+
+    say(f"measuring the base model on {len(heldout)} held-out sentences")
+    before = measure(AdaptObjective(model), base_tokenizer, heldout, old_texts, dev_pairs, config, max_length,
+                     old_vocab)  # fmt: skip
+
+    say("learning the new language's pieces")
+    tokenizer, pieces, vocabulary = new_vocabulary(
+        config, output, base_tokenizer, data, protected_texts, warnings
+    )
+    old_size = vocabulary["old_size"]
+    vocabulary["initialised"] = grow_embeddings(model, base_tokenizer.backend_tokenizer, pieces, data.dictionary,
+                                                len(tokenizer), first_regular_id(base_tokenizer))  # fmt: skip
+    save_run_state(output, tokenizer, {k: v for k, v in vocabulary.items() if k != "initialised"})
+    say(f"vocabulary {old_size:,} -> {len(tokenizer):,} tokens; training on {len(train_texts):,} sentences")
+
+    peft_model = add_lora(model, range(old_size, len(tokenizer)), config.transformer.lora_rank) \
+        if config.transformer.lora else None  # fmt: skip
+    trained = peft_model.get_base_model() if peft_model is not None else model
+    objective = AdaptObjective(trained)
+    replay = float(getattr(config.transformer, "replay", REPLAY))
+    measured = set(old_texts)
+    replay_texts = [t for t in protected_texts if t.strip() and t not in measured] if replay > 0 else []
+    run_config = {**config_to_dict(config), "training": config_to_dict(training)}
+    run_config["transformer"]["replay"] = replay
+    batches = training_batches(tokenizer, train_texts, replay_texts, data.language,
+                               training=training, max_length=max_length,
+                               mlm_probability=config.transformer.mlm_probability, replay=replay)  # fmt: skip
+    result = train(objective, batches, training, output, resume=config.resume, run_config=run_config,
+                   may_change=RESUMABLE, description=f"adapt {data.language}")  # fmt: skip
+
+    staging = output / f".{STATE_DIR}-model.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    if result.is_main and peft_model is not None:
+        # only the new rows (trainable tokens), not the whole resized embedding matrix peft would add
+        peft_model.save_pretrained(str(staging / ADAPTER_DIR), save_embedding_layers=False)
+        (staging / ADAPTER_DIR / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
+    final = peft_model.merge_and_unload() if peft_model is not None else model
+    after = measure(
+        AdaptObjective(final), tokenizer, heldout, old_texts, dev_pairs, config, max_length, old_vocab
+    )
+    adapt = AdaptResult(
+        output=output, language=data.language, kind=KIND, vocabulary=vocabulary, data=list(data.sources),
+        examples={"sentences": len(train_texts), "heldout": len(heldout), "heldout_pairs": len(dev_pairs),
+                  "replay_sentences": len(replay_texts)},  # fmt: skip
+        training=result.to_dict(), before=before, after=after, warnings=warnings,
+    )  # fmt: skip
+    adapt.seconds = round(time.perf_counter() - started, 1)
+    if result.is_main:
+        say(f"writing {output}")
+        _save(final, tokenizer, staging, folder, config, adapt, run_config)
+        publish(staging, output)
+    return adapt
+
+
+def _is_main_process() -> bool:
+    """Return whether this is the process that writes files (rank 0 under torchrun, or the only one)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _device(name: str) -> torch.device:
+    """Return the device a training `device` setting names ("auto": a GPU when there is one)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def new_vocabulary(config: AdaptConfig, output: Path, base_tokenizer, data: AdaptData,
+                   protected_texts: Sequence[str], warnings: list[str]) -> tuple[Any, list[str], dict[str, Any]]:  # fmt: skip
+    """Return (the extended tokenizer, its new pieces in id order, the extension's figures): learned on the
+    new language's text, or the one a resumed run started with."""
+    resumed = run_state(output, config.resume)
+    if resumed is not None:
+        tokenizer, vocabulary = resumed
+        return (
+            tokenizer,
+            tokenizer.convert_ids_to_tokens(list(range(vocabulary["old_size"], len(tokenizer)))),
+            vocabulary,
+        )
+    backend, extension = extend_vocabulary(
+        base_tokenizer.backend_tokenizer, data.new_texts(), max_new=config.vocabulary.max_new,
+        learn_size=config.vocabulary.learn_size, protected_texts=protected_texts,
+    )  # fmt: skip
+    tokenizer = extended_tokenizer(base_tokenizer, backend)
+    return (
+        tokenizer,
+        extension.pieces,
+        _vocabulary_report(extension, base_tokenizer, tokenizer, protected_texts, warnings),
+    )
+
+
+def _vocabulary_report(extension: VocabularyExtension, base_tokenizer, tokenizer, protected_texts: Sequence[str],
+                       warnings: list[str]) -> dict[str, Any]:  # fmt: skip
+    """Return the vocabulary extension's figures, with how many protected sentences changed segmentation
+    (a warning when any did)."""
+    changed = check_protected(base_tokenizer, tokenizer, protected_texts)
+    if changed:
+        warnings.append(f"vocabulary: {changed} of {len(protected_texts)} protected sentences segment "
+                        "differently with the new pieces")  # fmt: skip
+    return {**extension.to_dict(), "protected_texts": len(protected_texts), "protected_changed": changed}
+
+
+def _save(model: nn.Module, tokenizer, staging: Path, base: Path, config: AdaptConfig, result: AdaptResult,
+          run_config: dict[str, Any]) -> None:  # fmt: skip
+    """Write the model folder (weights, tokenizer, xling.json) into `staging` (the adapter is there already);
+    `run_config` is the config as the run used it (transformer training defaults and replay filled in)."""
+    staging.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(staging))
+    save_tokenizer(tokenizer, staging)
+    meta = read_metadata(base)
+    languages = [str(lang) for lang in meta.get("languages", [])]
+    base = base.resolve()
+    entry: dict[str, Any] = {
+        "language": result.language, "kind": KIND, "base_model": str(base),
+        "method": "lora" if config.transformer.lora else "full", "data": result.data,
+        "vocabulary": result.vocabulary, "examples": result.examples, "training": result.training,
+        "before": result.before, "after": result.after, "seconds": result.seconds,
+        "config": run_config,
+    }  # fmt: skip
+    if config.transformer.lora:
+        entry["adapter"] = {"path": ADAPTER_DIR, "base_model": str(base), "vocab_size": len(tokenizer),
+                            "rank": config.transformer.lora_rank, "targets": LORA_TARGETS}  # fmt: skip
+    meta.update({
+        "kind": meta.get("kind", "masked-lm"),
+        "languages": languages if result.language in languages else [*languages, result.language],
+        "pooling": meta.get("pooling", "mean"),
+        "adaptations": [*meta.get("adaptations", []), entry],
+    })  # fmt: skip
+    write_metadata(staging, meta)

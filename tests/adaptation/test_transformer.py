@@ -1,0 +1,285 @@
+"""`xling adapt` on a transformer: a tiny XLM-R learns a made-up language, a letter cipher of its own one
+into the Greek alphabet (which its vocabulary spells byte by byte)."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from xling.adaptation import AdaptConfig, adapt
+from xling.adaptation.config import AdaptTransformerConfig, AdaptVocabularyConfig
+from xling.adaptation.data import AdaptData
+from xling.adaptation.transformer import (
+    ADAPTER_DIR,
+    AdaptObjective,
+    adapt_transformer,
+    head_drops_bias,
+    load_adapter_model,
+    masked_perplexity,
+    transformer_training,
+)
+from xling.errors import ConfigError, XlingError
+from xling.training import TrainingConfig
+
+SYLLABLES = ["ka", "to", "ri", "mu", "len", "sa", "po", "ne", "dra", "vi", "lo", "te", "bu", "gor", "hi", "fa",
+             "zu", "mer", "qi", "wo"]  # fmt: skip
+LATIN = "abdefghiklmnopqrstuvwz"
+CIPHER = str.maketrans(LATIN, "αβγδεζηθικλμνξοπρστυφχ")
+MAX_LENGTH = 32
+
+
+def cipher(text: str) -> str:
+    """Return `text` with each Latin letter replaced by a Greek one (the made-up language)."""
+    return text.translate(CIPHER)
+
+
+def sentences(rng: random.Random, words: list[str], n: int) -> list[str]:
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(4, 10))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> dict:
+    """Return the made-up languages' words and sentences, and a tiny base model folder that knows the
+    Latin one (its own tokenizer, random weights, xling.json listing eng)."""
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    from xling.artifacts import write_metadata
+    from xling.tokenization.vocabulary import VocabConfig, load_tokenizer, train_vocabulary
+
+    rng = random.Random(0)
+    words = sorted({"".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3))) for _ in range(300)})
+    old = sentences(rng, words, 600)
+    root = tmp_path_factory.mktemp("adapt-transformer")
+    tokenizer_dir = root / "tokenizer"
+    train_vocabulary({"eng": lambda: iter(old)},
+                     VocabConfig(output=str(tokenizer_dir), vocab_size=400, sample_sentences=600, threads=1))  # fmt: skip
+    tokenizer = load_tokenizer(tokenizer_dir)
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                              intermediate_size=64, max_position_embeddings=MAX_LENGTH + 2,
+                              pad_token_id=tokenizer.pad_token_id, hidden_dropout_prob=0.0,
+                              attention_probs_dropout_prob=0.0)  # fmt: skip
+    model = XLMRobertaForMaskedLM(config)
+    with torch.no_grad():  # a trained model's output bias is not 0: the new tokens' must start sensibly
+        model.lm_head.bias.normal_(-2.0, 1.0)
+    base = root / "base"
+    model.save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    write_metadata(base, {"kind": "masked-lm", "languages": ["eng"], "pooling": "mean"})
+    new = [cipher(s) for s in sentences(rng, words, 500)]
+    pairs = [(s, cipher(s)) for s in sentences(rng, words, 200)]
+    return {"root": root, "base": base, "words": words, "old": old, "new": new, "pairs": pairs}
+
+
+def settings(toy: dict, output: Path, **changes) -> AdaptConfig:
+    config = AdaptConfig(
+        model=str(toy["base"]), language="ell", text=["-"], output=str(output), dev_share=0.1, seed=0,
+        vocabulary=AdaptVocabularyConfig(max_new=150, learn_size=300),
+        transformer=AdaptTransformerConfig(max_length=MAX_LENGTH),
+        training=TrainingConfig(max_steps=120, batch_size=16, lr=3e-3, warmup_steps=10, log_every=40,
+                                checkpoint_every=1000, threads=1, precision="fp32", progress=False),
+    )  # fmt: skip
+    return replace(config, **changes)
+
+
+def toy_data(toy: dict, *, texts: bool = True, parallel: bool = True, dictionary: bool = True) -> AdaptData:
+    data = AdaptData("ell", "eng")
+    if texts:
+        data.texts = list(toy["new"])
+    if parallel:
+        data.parallel = list(toy["pairs"])
+    if dictionary:
+        data.dictionary = [(w, cipher(w)) for w in toy["words"]]
+    data.sources = [{"kind": k, "source": "toy", "items": 1} for k in ("text", "parallel", "dictionary")]
+    return data
+
+
+@pytest.fixture(scope="module")
+def full_run(toy) -> dict:
+    """Return the result of adapting through `adapt()` from files (full fine-tuning)."""
+    root = toy["root"]
+    (root / "new.txt").write_text("\n".join(toy["new"]) + "\n", encoding="utf-8")
+    (root / "pairs.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in toy["pairs"]), encoding="utf-8")
+    (root / "dictionary.tsv").write_text(
+        "".join(f"{w}\t{cipher(w)}\n" for w in toy["words"]), encoding="utf-8"
+    )
+    (root / "protect.txt").write_text("\n".join(toy["old"][:300]) + "\n", encoding="utf-8")
+    config = settings(toy, root / "full", text=[str(root / "new.txt")], parallel=[str(root / "pairs.tsv")],
+                      dictionary=[str(root / "dictionary.tsv")])  # fmt: skip
+    config.vocabulary.protect = [str(root / "protect.txt")]
+    lines: list[str] = []
+    return {"result": adapt(config, say=lines.append), "config": config, "lines": lines}
+
+
+@pytest.fixture(scope="module")
+def lora_run(toy) -> dict:
+    config = settings(toy, toy["root"] / "lora", transformer=AdaptTransformerConfig(max_length=MAX_LENGTH, lora=True,
+                                                                                   lora_rank=4))  # fmt: skip
+    config.training.lr = 1e-2
+    result = adapt_transformer(config, toy["base"], toy_data(toy), toy["old"][:300])
+    return {"result": result, "config": config}
+
+
+def test_vocabulary_grows_and_keeps_old_ids(toy, full_run):
+    from transformers import AutoTokenizer
+
+    output = full_run["result"].output
+    old = AutoTokenizer.from_pretrained(str(toy["base"]))
+    new = AutoTokenizer.from_pretrained(str(output))
+    old_vocab, new_vocab = old.get_vocab(), new.get_vocab()
+    added = full_run["result"].vocabulary["added"]
+    assert added > 20 and len(new) == len(old) + added
+    assert all(new_vocab[piece] == i for piece, i in old_vocab.items())
+    assert not (output / "sentencepiece.bpe.model").exists()  # it would describe the old vocabulary
+    for text in toy["old"][:300]:  # the protected text: the very same ids
+        assert new(text)["input_ids"] == old(text)["input_ids"]
+    greek = toy["new"][0]
+    assert max(new(greek)["input_ids"][1:-1]) >= len(old)
+    assert len(new(greek)["input_ids"]) < len(old(greek)["input_ids"]) / 2  # bytes before, pieces after
+    assert full_run["result"].vocabulary["protected_changed"] == 0
+
+
+def test_output_folder_reloads_with_the_measured_outputs(toy, full_run):
+    from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
+
+    from xling.embeddings.encoder import Encoder
+    from xling.embeddings.pooling import encode_mean_pooled
+
+    result, config = full_run["result"], full_run["config"]
+    output = result.output
+    model = AutoModelForMaskedLM.from_pretrained(str(output)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(output))
+    assert model.config.vocab_size == len(tokenizer)
+    # the perplexity measured in memory after training, measured again on the reloaded folder
+    heldout = _heldout(toy, config)
+    again = masked_perplexity(AdaptObjective(model), tokenizer, heldout, mlm_probability=0.15, seed=config.seed,
+                              max_length=MAX_LENGTH)  # fmt: skip
+    assert again == pytest.approx(result.after["mlm_perplexity"], rel=1e-3)
+    texts = [toy["new"][0], toy["old"][0]]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = AutoModel.from_pretrained(str(output)).eval()(**batch).last_hidden_state
+        assert torch.allclose(model.base_model(**batch).last_hidden_state, hidden, atol=1e-5)
+    vectors = Encoder.load(output).encode(texts)
+    assert np.allclose(vectors, encode_mean_pooled(model, tokenizer, texts), atol=1e-5)
+
+    meta = json.loads((output / "xling.json").read_text())
+    assert meta["languages"] == ["eng", "ell"] and meta["kind"] == "masked-lm"
+    entry = meta["adaptations"][-1]
+    assert (
+        entry["language"] == "ell"
+        and entry["base_model"] == str(toy["base"].resolve())
+        and entry["method"] == "full"
+    )
+    assert {s["kind"] for s in entry["data"]} == {"text", "parallel", "dictionary"}
+    assert entry["after"] == result.after and entry["training"]["steps"] == 120
+    assert any("training on" in line for line in full_run["lines"])
+
+
+def test_held_out_perplexity_falls(full_run):
+    result = full_run["result"]
+    before, after = result.before, result.after
+    print(f"\nnew language: perplexity {before['mlm_perplexity']} -> {after['mlm_perplexity']}, tokens/sentence "
+          f"{before['tokens_per_sentence']} -> {after['tokens_per_sentence']}, retrieval {before['retrieval']} -> "
+          f"{after['retrieval']} ({after['retrieval_pairs']:.0f} pairs); old language: perplexity "
+          f"{before['old_mlm_perplexity']} -> {after['old_mlm_perplexity']}")  # fmt: skip
+    assert after["mlm_perplexity"] < before["mlm_perplexity"]
+    # a quarter of each batch replays the protected old-language text (the base is random: it learns it)
+    assert after["old_mlm_perplexity"] < before["old_mlm_perplexity"]
+    assert after["tokens_per_sentence"] < before["tokens_per_sentence"] / 2
+    assert result.examples["heldout"] >= 50 and result.examples["heldout_pairs"] == 20
+
+
+def test_lora_adapter_loads_on_the_resized_base(toy, lora_run):
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    result = lora_run["result"]
+    output = result.output
+    assert (output / ADAPTER_DIR / "adapter_config.json").is_file()
+    assert (output / ADAPTER_DIR / "adapter_model.safetensors").is_file()
+    assert result.after["mlm_perplexity"] < result.before["mlm_perplexity"]
+    merged = AutoModelForMaskedLM.from_pretrained(str(output)).eval()
+    peft_model = load_adapter_model(output).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(output))
+    batch = tokenizer([toy["new"][1], toy["old"][1]], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = merged(**batch).logits
+        inner = peft_model.get_base_model()
+        hidden = inner.base_model(**batch).last_hidden_state
+        assert torch.allclose(hidden, merged.base_model(**batch).last_hidden_state, atol=1e-5)
+        logits = peft_model(**batch).logits
+        if head_drops_bias(inner):  # huggingface/peft#3649: the tied head leaves its bias out before merging
+            logits = logits + inner.lm_head.bias
+        assert torch.allclose(logits, expected, atol=1e-4)
+    # only the new rows of the embedding matrix trained; the old ones are the base model's
+    base = AutoModelForMaskedLM.from_pretrained(str(toy["base"]))
+    old_rows = base.get_input_embeddings().weight
+    assert torch.equal(merged.get_input_embeddings().weight[: len(old_rows)], old_rows)
+    meta = json.loads((output / "xling.json").read_text())
+    assert meta["adaptations"][-1]["adapter"]["vocab_size"] == len(tokenizer)
+
+
+def test_a_resumed_run_ends_as_an_uninterrupted_one(toy, lora_run, tmp_path):
+    import shutil
+
+    from xling.training.checkpoint import list_checkpoints
+
+    config = replace(lora_run["config"], output=str(tmp_path / "run"))
+    config.training = replace(config.training, max_steps=30, checkpoint_every=10, keep_checkpoints=3)
+    data = toy_data(toy)
+    whole = adapt_transformer(config, toy["base"], data, toy["old"][:300])
+    shutil.rmtree(list_checkpoints(whole.output)[-1])  # as if killed between steps 20 and 30
+    resumed = adapt_transformer(replace(config, resume=True), toy["base"], data, toy["old"][:300])
+    assert resumed.training["resumed_from"] == 20 and resumed.training["steps"] == 30
+    assert resumed.after == whole.after and resumed.vocabulary["added"] == whole.vocabulary["added"]
+
+
+def test_overwrite_replaces_the_model_and_its_adapter(toy, tmp_path):
+    output = tmp_path / "twice"
+    first = settings(
+        toy, output, transformer=AdaptTransformerConfig(max_length=MAX_LENGTH, lora=True, lora_rank=2)
+    )
+    first.training.max_steps = 5
+    adapt_transformer(first, toy["base"], toy_data(toy), toy["old"][:300])
+    assert (output / ADAPTER_DIR).is_dir()
+    second = replace(first, transformer=AdaptTransformerConfig(max_length=MAX_LENGTH), overwrite=True)
+    result = adapt_transformer(second, toy["base"], toy_data(toy), toy["old"][:300])
+    assert not (output / ADAPTER_DIR).exists()  # a stale adapter would not belong to the new weights
+    meta = json.loads((output / "xling.json").read_text())
+    assert [a["method"] for a in meta["adaptations"]] == ["full"] and result.training["resumed_from"] == 0
+
+
+def test_config_errors_are_clear(toy, full_run, tmp_path):
+    words_only = toy_data(toy, texts=False, parallel=False)
+    with pytest.raises(ConfigError, match="text, parallel"):
+        adapt_transformer(settings(toy, tmp_path / "a"), toy["base"], words_only, [])
+    bad_rank = settings(toy, tmp_path / "b", transformer=AdaptTransformerConfig(lora=True, lora_rank=0))
+    with pytest.raises(ConfigError, match="lora_rank"):
+        adapt_transformer(bad_rank, toy["base"], toy_data(toy), [])
+    with pytest.raises(ConfigError, match="model folder itself"):
+        adapt_transformer(settings(toy, toy["base"]), toy["base"], toy_data(toy), [])
+    with pytest.raises(XlingError, match="already there"):
+        adapt_transformer(settings(toy, full_run["result"].output), toy["base"], toy_data(toy), [])
+
+
+def test_transformer_training_defaults_replace_the_static_ones():
+    config = AdaptConfig(language="ell", text=["x"])
+    training = transformer_training(config)
+    assert training.lr == 1e-4 and training.batch_size == 32 and training.clip_norm == 1.0
+    config.training.max_steps = 50
+    config.transformer.lora = True
+    training = transformer_training(config)
+    assert training.max_steps == 50 and training.lr == 5e-4
+
+
+def _heldout(toy: dict, config: AdaptConfig) -> list[str]:
+    from xling.adaptation.transformer import split_sentences
+
+    _, heldout, _ = split_sentences(toy_data(toy), config.dev_share, config.seed)
+    return heldout
