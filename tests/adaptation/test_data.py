@@ -8,7 +8,7 @@ import pytest
 
 from xling.adaptation.config import AdaptConfig
 from xling.adaptation.data import read_adapt_data
-from xling.adaptation.static import translate_words, word_table
+from xling.adaptation.words import translate_words, translations
 from xling.data.swadesh import swadesh_pairs
 from xling.data.udhr import read_udhr_articles, udhr_pairs
 from xling.errors import ConfigError, DataError
@@ -67,7 +67,7 @@ def test_conllu_text_keeps_lemmas_for_the_dictionary(tmp_path):
                     "2\tokudum\toku\tVERB\t_\t_\t0\troot\t_\t_\n\n", encoding="utf-8")  # fmt: skip
     data = read_adapt_data(config(text=[str(path)]))
     assert data.lemmas == [[("Kitapları", "kitap"), ("okudum", "oku")]]
-    table = word_table([("book", "kitap"), ("read", "oku")])
+    table = translations([("book", "kitap"), ("read", "oku")])
     assert translate_words(data.texts[0], data.lemmas[0], table) == ("book read", 2, 2)
     # without lemmas the longest known prefix stands in for the stem
     assert translate_words("kitaplarımız", None, table) == ("book", 1, 1)

@@ -261,7 +261,7 @@ def test_config_errors_are_clear(toy, full_run, tmp_path):
         adapt_transformer(settings(toy, tmp_path / "a"), toy["base"], words_only, [])
     bad_rank = settings(toy, tmp_path / "b", transformer=AdaptTransformerConfig(lora=True, lora_rank=0))
     with pytest.raises(ConfigError, match="lora_rank"):
-        adapt_transformer(bad_rank, toy["base"], toy_data(toy), [])
+        bad_rank.validate()
     with pytest.raises(ConfigError, match="model folder itself"):
         adapt_transformer(settings(toy, toy["base"]), toy["base"], toy_data(toy), [])
     with pytest.raises(XlingError, match="already there"):

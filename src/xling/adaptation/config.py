@@ -62,6 +62,11 @@ class AdaptTransformerConfig:
     lora_rank: int = 8
     """The LoRA rank r (lora_alpha = 2r)."""
 
+    replay: float = 0.25
+    """Share of each batch drawn from the protected old-language text, so that continued training on the new
+    language does not wipe out the old ones (without it the old languages' perplexity exploded in the tests);
+    in [0, 1)."""
+
 
 @dataclass
 class AdaptConfig:
@@ -104,8 +109,8 @@ class AdaptConfig:
     """Take up the newest checkpoint in `output`."""
 
     dev_share: float = 0.1
-    """Share of the parallel pairs (else of the dictionary pairs) held out to measure retrieval before and
-    after; in [0, 0.5)."""
+    """Share held out to measure before and after, in [0, 0.5): of the parallel pairs (else of the
+    dictionary pairs) for retrieval, and for a transformer also of the text's sentences (MLM perplexity)."""
 
     seed: int = 0
     """Seeds the dev split, the new pieces' and rows' initialisation, and (via training.seed) the batches."""
@@ -140,6 +145,12 @@ class AdaptConfig:
             raise ConfigError(f"static.weights: unknown kinds {sorted(unknown)} (known: {', '.join(KINDS)})")
         if any(w < 0 for w in self.static.weights.values()):
             raise ConfigError("static.weights: shares must be 0 or more")
+        if not 0 <= self.transformer.replay < 1:
+            raise ConfigError(f"transformer.replay: {self.transformer.replay} must be in [0, 1)")
+        if self.transformer.max_length < 8:
+            raise ConfigError(f"transformer.max_length: {self.transformer.max_length} must be at least 8")
+        if self.transformer.lora_rank < 1:
+            raise ConfigError(f"transformer.lora_rank: {self.transformer.lora_rank} must be at least 1")
         if not 0 < self.transformer.mlm_probability < 1:
             raise ConfigError(
                 f"transformer.mlm_probability: {self.transformer.mlm_probability} must be in (0, 1)"

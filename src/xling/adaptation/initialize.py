@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 from tokenizers import Tokenizer
 
+from xling.adaptation.words import look_up, translations
 from xling.tokenization.vocabulary_extension import WORD_START
 
 
@@ -36,17 +36,17 @@ def translated_rows(
     base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]]
 ) -> dict[int, np.ndarray]:
     """Return {index of a piece: its row} for the whole-word pieces (`▁word`) that `dictionary` (pivot
-    word, new word) translates: the mean over its translations of the mean old row of each translation."""
-    translations: dict[str, list[str]] = defaultdict(list)
-    for pivot_word, new_word in dictionary:
-        translations[new_word.lower()].append(pivot_word)
+    word, new word) translates, by form or longest known prefix (xling.adaptation.words): the mean over its
+    translations of the mean old row of each translation."""
+    table = translations(dictionary)
     rows: dict[int, np.ndarray] = {}
     for i, piece in enumerate(pieces):
         if not piece.startswith(WORD_START):
             continue
-        meanings = translations.get(piece[len(WORD_START) :].lower())
-        if not meanings:
+        key = look_up(piece[len(WORD_START) :].lower(), table)
+        if key is None:
             continue
+        meanings = table[key]
         vectors = []
         for encoding in base.encode_batch(meanings, add_special_tokens=False):
             ids = [t for t in encoding.ids if t < len(embedding)]

@@ -8,8 +8,8 @@ optional:
 
 - parallel: a sentence and its translation (e.g. UDHR articles);
 - dictionary: a word and its translation (a bilingual list, a Swadesh list);
-- text: a sentence of the new language and its word-by-word dictionary translation, words looked up by form,
-  then by CoNLL-U lemma, then by their longest known prefix (a crude stemmer that suits suffixing languages);
+- text: a sentence of the new language and its word-by-word dictionary translation (xling.adaptation.words:
+  by form, CoNLL-U lemma, or longest known prefix);
   the pseudo-translation only has to point the sentence to the right region of the space.
 
 A share of the parallel pairs (else of the dictionary pairs) is held out: retrieval accuracy on it before
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +36,7 @@ from xling.adaptation.config import KINDS, AdaptConfig
 from xling.adaptation.data import AdaptData
 from xling.adaptation.initialize import initial_rows
 from xling.adaptation.result import AdaptResult
+from xling.adaptation.words import translate_words, translations
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import read_metadata, write_metadata
 from xling.atomic import check_replaceable
@@ -45,10 +44,9 @@ from xling.config import config_to_dict
 from xling.embeddings.static import MODULE_DIR, GatherRows, StaticSentenceEncoder, bag_features, quantize_rows
 from xling.embeddings.weights import load_safetensors
 from xling.evaluation.translation_accuracy import retrieval_accuracy
-from xling.tokenization.vocabulary_extension import extend_tokenizer, extend_vocabulary, unigram_vocabulary
+from xling.tokenization.vocabulary_extension import extend_vocabulary, unigram_vocabulary
 from xling.training import train
 
-WORD = re.compile(r"\w+")
 TOKENIZER_CACHE = "vocabulary/tokenizer.json"
 ENCODE_BATCH = 1024
 
@@ -217,35 +215,6 @@ def _extended_tokenizer(
 # --- examples ------------------------------------------------------------------------------------------
 
 
-def word_table(dictionary: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Return {new word (lower case): its first pivot translation} of the single-word dictionary entries."""
-    table: dict[str, str] = {}
-    for pivot_word, new_word in dictionary:
-        if len(new_word.split()) == 1:
-            table.setdefault(new_word.lower(), pivot_word)
-    return table
-
-
-def translate_words(
-    text: str, lemmas: list[tuple[str, str]] | None, table: dict[str, str]
-) -> tuple[str, int, int]:
-    """Return (the word-by-word translation of `text`, words translated, words) (see the module docstring)."""
-    lemma_of = {word.lower(): lemma.lower() for word, lemma in lemmas or []}
-    words = WORD.findall(text.lower())
-    out = []
-    for word in words:
-        meaning = table.get(word) or table.get(lemma_of.get(word, ""))
-        if meaning is None and len(word) >= 4:
-            shortest = max(3, math.ceil(0.4 * len(word)))
-            for end in range(len(word) - 1, shortest - 1, -1):
-                if word[:end] in table:
-                    meaning = table[word[:end]]
-                    break
-        if meaning is not None:
-            out.append(meaning)
-    return " ".join(out), len(out), len(words)
-
-
 def build_examples(
     data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int
 ) -> tuple[Examples, Examples, list[str]]:
@@ -253,7 +222,7 @@ def build_examples(
     pivots: dict[str, int] = {}
     pairs: list[tuple[str, str, str]] = [(new, pivot, "parallel") for pivot, new in data.parallel]
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
-    table = word_table(data.dictionary)
+    table = translations(data.dictionary)
     for text, lemmas in zip(data.texts, data.lemmas, strict=True):
         translation, translated, words = translate_words(text, lemmas, table)
         if translated >= max(1, 0.3 * words):
@@ -351,4 +320,4 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
     write_metadata(output, meta)
 
 
-__all__ = ["ExtendedStaticEncoder", "adapt_static", "build_examples", "extend_tokenizer", "translate_words"]
+__all__ = ["ExtendedStaticEncoder", "adapt_static", "build_examples"]

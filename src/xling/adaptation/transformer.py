@@ -74,11 +74,6 @@ OLD_SAMPLE = 500
 fifth of them at most)."""
 RESUMABLE = ("output", "resume", "overwrite")
 LORA_TARGETS = ["query", "value"]
-REPLAY = 0.25
-"""Share of each batch's sequences drawn from the protected old-language text (all but the part measured)
-when the config has no `transformer.replay`: continued training on the new language alone makes a model
-forget the old ones (the tests' tiny model: old-language perplexity 664 -> 29,784 without replay, -> 254
-with a quarter)."""
 
 # The optimisation defaults of a transformer (continued pretraining, as Glot500 and MAD-X run it), taken
 # for every `training` field the user left at the static encoder's default (AdaptConfig.training).
@@ -108,11 +103,6 @@ def transformer_training(config: AdaptConfig) -> TrainingConfig:
 
 def check_transformer_config(config: AdaptConfig, data: AdaptData, folder: Path) -> None:
     """Return nothing; raise ConfigError naming the first field a transformer adaptation cannot use."""
-    settings = config.transformer
-    if settings.max_length < 8:
-        raise ConfigError(f"transformer.max_length: {settings.max_length} is too short (at least 8)")
-    if settings.lora and settings.lora_rank < 1:
-        raise ConfigError(f"transformer.lora_rank: {settings.lora_rank} must be at least 1")
     if not (data.texts or data.parallel):
         raise ConfigError("text, parallel: a transformer learns the new language by masked language modelling "
                           "on sentences; give --text or --parallel (a dictionary alone cannot train it)")  # fmt: skip
@@ -568,7 +558,7 @@ def adapt_transformer(
         if config.transformer.lora else None  # fmt: skip
     trained = peft_model.get_base_model() if peft_model is not None else model
     objective = AdaptObjective(trained)
-    replay = float(getattr(config.transformer, "replay", REPLAY))
+    replay = config.transformer.replay
     measured = set(old_texts)
     replay_texts = [t for t in protected_texts if t.strip() and t not in measured] if replay > 0 else []
     run_config = {**config_to_dict(config), "training": config_to_dict(training)}

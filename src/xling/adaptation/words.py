@@ -1,0 +1,53 @@
+"""Word-by-word dictionary look-up for a language with little data: by form, lemma, or longest known prefix.
+
+The prefix rule is a crude stemmer that suits suffixing languages (Turkish `kitaplarımız` -> `kitap`): the
+longest dictionary word that starts the word and covers at least 40% of it (and 3 characters) stands in.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+WORD = re.compile(r"\w+")
+MIN_STEM, MIN_STEM_SHARE = 3, 0.4
+
+
+def translations(dictionary: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """Return {new word (lower case): its pivot translations in file order} of the single-word entries."""
+    table: dict[str, list[str]] = defaultdict(list)
+    for pivot_word, new_word in dictionary:
+        if len(new_word.split()) == 1:
+            table[new_word.lower()].append(pivot_word)
+    return dict(table)
+
+
+def look_up(word: str, table: Mapping[str, object], lemma: str = "") -> str | None:
+    """Return the key of `table` that stands for `word` (lower case): the word, its lemma, or its longest
+    known prefix; None when there is none."""
+    for key in (word, lemma):
+        if key and key in table:
+            return key
+    if len(word) > MIN_STEM:
+        shortest = max(MIN_STEM, math.ceil(MIN_STEM_SHARE * len(word)))
+        for end in range(len(word) - 1, shortest - 1, -1):
+            if word[:end] in table:
+                return word[:end]
+    return None
+
+
+def translate_words(
+    text: str, lemmas: list[tuple[str, str]] | None, table: Mapping[str, list[str]]
+) -> tuple[str, int, int]:
+    """Return (the word-by-word translation of `text` (first translation of each word found), words
+    translated, words)."""
+    lemma_of = {word.lower(): lemma.lower() for word, lemma in lemmas or []}
+    words = WORD.findall(text.lower())
+    out = []
+    for word in words:
+        key = look_up(word, table, lemma_of.get(word, ""))
+        if key is not None:
+            out.append(table[key][0])
+    return " ".join(out), len(out), len(words)

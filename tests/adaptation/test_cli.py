@@ -1,0 +1,43 @@
+"""`xling adapt` from the command line: one call adds the language; bad input is one line naming the file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xling.cli import main
+
+from .conftest import cipher, sample_sentences
+
+
+def run(monkeypatch, capsys, *args):
+    monkeypatch.setattr("sys.argv", ["xling", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    return exc.value.code, capsys.readouterr().err
+
+
+def test_adapt_command_writes_a_model_and_json(tmp_path, monkeypatch, capsys, tiny_static, cipher_data):
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tiny_static), "--language", "kat",
+                    "--dictionary", f"eng-kat={cipher_data['dictionary']}", "--text", str(cipher_data["text"]),
+                    "--output", str(tmp_path / "out"), "--max-steps", "20", "--no-check-language",
+                    "--set", "training.batch_size=32", "--set", "vocabulary.max_new=300",
+                    "--json", str(tmp_path / "out.json"))  # fmt: skip
+    assert code == 0, err
+    assert "kat added" in err
+    figures = json.loads((tmp_path / "out.json").read_text())
+    assert figures["language"] == "kat" and figures["vocabulary"]["added"] > 0
+    from xling.embeddings.encoder import Encoder
+
+    assert Encoder.load(tmp_path / "out").encode([cipher(sample_sentences("eng")[0])]).shape == (1, 32)
+
+
+def test_bad_dictionary_line_is_one_line_naming_file_and_line(tmp_path, monkeypatch, capsys, tiny_static):
+    path = tmp_path / "dict.tsv"
+    path.write_text("book\tkitap\nhouse ev\n", encoding="utf-8")
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tiny_static), "--language", "tur",
+                    "--dictionary", str(path), "--output", str(tmp_path / "out"))  # fmt: skip
+    assert code == 2
+    assert f"{path}:2" in err.replace("\n", "")
+    assert not (tmp_path / "out").exists()
