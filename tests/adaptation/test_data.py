@@ -100,3 +100,11 @@ def test_real_udhr_and_swadesh_when_present(shared_data_dir):
     pairs = udhr_pairs(shared_data_dir / "udhr", "arb")
     assert len(pairs) >= 40
     assert len(swadesh_pairs(shared_data_dir / "swadesh" / "swadesh207", "tha")) >= 150
+
+
+def test_bundled_sample_pairs_by_id():
+    data = read_adapt_data(config(language="ar", parallel=["sample"]))
+    assert len(data.parallel) == 330
+    assert data.parallel[0] == (sample_sentences("eng")[0], sample_sentences("ara")[0])
+    with pytest.raises(DataError, match="no tur"):
+        read_adapt_data(config(parallel=["sample"]))

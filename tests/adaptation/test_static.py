@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from tokenizers import Tokenizer
 
 from xling.adaptation import AdaptConfig, adapt
@@ -112,3 +113,43 @@ def test_protected_sample_is_only_the_model_languages():
     assert set(texts) == set(sample_sentences("eng")) | set(sample_sentences("deu"))
     # a model that lists no languages protects every sample language but the new one
     assert not set(sample_sentences("ara")) & set(protected_texts(AdaptConfig(), [], "arb"))
+
+
+def test_repair_replaces_characters_and_aliases_pieces_with_copied_rows(tmp_path, sample_tokenizer_dir):
+    from xling.adaptation.repair import repair_static
+    from xling.tokenization.normalization import alias_characters
+
+    base = make_static_model(tmp_path / "base8", sample_tokenizer_dir, int8=True)
+    tokenizer = Tokenizer.from_file(str(base / "0_StaticEmbedding" / "tokenizer.json"))
+    # a made-up variant script: Georgian letters stand for the Latin letters the vocabulary has
+    aliases = alias_characters(
+        tokenizer, lambda char: char.translate(_UNCIPHER), [cipher(c) for c in "abcdef"]
+    )
+    assert len(aliases) == 6
+    repaired = repair_static(base, tmp_path / "fixed", replacements={"ё": "е"}, aliases=aliases)
+    old, new = Encoder.load(base), Encoder.load(repaired)
+    texts = [s for s in sample_sentences("rus") if "ё" not in s]
+    assert np.array_equal(old.encode(texts), new.encode(texts))
+    assert np.array_equal(new.encode(["всё"]), old.encode(["все"]))
+    from xling.embeddings.static import MODULE_DIR, StaticSentenceEncoder
+
+    old_table = StaticSentenceEncoder.load(base / MODULE_DIR)
+    new_table = StaticSentenceEncoder.load(repaired / MODULE_DIR)
+    for char, _, source in aliases:  # each alias reads with an exact copy of its source's row
+        row = new_table.embedding.weight[new_table.tokenizer.token_to_id(char)]
+        assert torch.equal(row, old_table.embedding.weight[source])
+    assert json.loads((repaired / "xling.json").read_text())["repairs"][0]["aliases"] == 6
+
+
+_UNCIPHER = {0x10D0 + i: chr(ord("a") + i) for i in range(26)}
+
+
+def test_pieces_outside_the_language_script_are_not_added(tiny_static):
+    from xling.tokenization.vocabulary_extension import new_pieces
+
+    base = Tokenizer.from_file(str(tiny_static / "0_StaticEmbedding" / "tokenizer.json"))
+    # Latin-script noise in the made-up language's text (like English words in tweets) adds no Latin piece
+    learned = [("▁ქართ", -5.0), ("▁quokkas", -6.0), ("ული", -7.0), ("▁ok123", -8.0), ("▁ბ-x", -9.0)]
+    kept, known, capped, other = new_pieces(base, learned, limit=10, scripts=["Geor"])
+    assert kept == [("▁ქართ", -5.0), ("ული", -7.0)]
+    assert (known, capped, other) == (0, 0, 2)  # "▁ბ-x" is not a clean piece at all

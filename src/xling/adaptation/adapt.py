@@ -64,6 +64,19 @@ def protected_texts(config: AdaptConfig, model_languages: list[str], language: s
     return texts
 
 
+def new_scripts(config: AdaptConfig, data: AdaptData) -> list[str]:
+    """Return the scripts new pieces may be in: `vocabulary.scripts`, else the script of most of the new
+    language's letters (Japanese and Korean also take Han)."""
+    from xling.langid.scripts import dominant_script
+
+    if config.vocabulary.scripts:
+        return list(config.vocabulary.scripts)
+    main = dominant_script(data.new_texts())
+    if main is None:
+        return []
+    return [main, "Hani"] if main in ("Jpan", "Kore") else [main]
+
+
 def _is_old_language(code: str, model_languages: list[str], language: str) -> bool:
     """Return whether text in `code` is in one of the model's languages (when it lists none: not the new one)."""
     if model_languages:
@@ -93,13 +106,16 @@ def adapt(
     data = read_adapt_data(config, detector=detector)
     for warning in data.warnings:
         logger.warning(warning)
+    # the pivot side of the pairs is old-language text too: its vectors are the targets
+    protected = [*protected_texts(config, known, language), *(p for p, _ in data.parallel),
+                 *(p for p, _ in data.dictionary)]  # fmt: skip
     if kind == STATIC:
         from xling.adaptation.static import adapt_static
 
-        return adapt_static(config, folder, data, protected_texts(config, known, language), say=say)
+        return adapt_static(config, folder, data, protected, say=say)
     from xling.adaptation.transformer import adapt_transformer
 
-    return adapt_transformer(config, folder, data, protected_texts(config, known, language), say=say)
+    return adapt_transformer(config, folder, data, protected, say=say)
 
 
 __all__ = ["AdaptData", "adapt", "model_kind"]

@@ -22,9 +22,14 @@ class AdaptVocabularyConfig:
     """Size of the Unigram model learned on the new language's text (and dictionary words); a small text
     supports fewer, and gets fewer."""
 
+    scripts: list[str] = field(default_factory=list)
+    """ISO 15924 scripts a new piece's letters may be in; []: the script of most of the new language's
+    letters (with Han for Japanese and Korean)."""
+
     protect: list[str] = field(default_factory=list)
     """Text files (one sentence a line) in the model's own languages whose segmentation must not change: a
-    new piece they would use is not added. []: the bundled parallel sample (9 languages)."""
+    new piece they would use is not added. []: the bundled parallel sample's languages that the model has.
+    The pivot side of the dictionary and parallel pairs is always protected too."""
 
 
 @dataclass
@@ -88,7 +93,7 @@ class AdaptConfig:
 
     parallel: list[str] = field(default_factory=list)
     """Translated sentences "pivot<TAB>new" a line (or "xxx-yyy=path"); "udhr" pairs the data root's UDHR
-    articles with the pivot's."""
+    articles with the pivot's; "sample" takes the bundled everyday sample's pairs (9 languages)."""
 
     pivot: str = "eng"
     """The language the dictionary and parallel data translate into; the model must already have it."""

@@ -16,6 +16,7 @@ from xling.adaptation.config import AdaptConfig
 from xling.data.conllu import read_conllu
 from xling.data.languages import normalize_language, same_language
 from xling.data.readers import read_monolingual, read_parallel_tsv
+from xling.data.sources import sample_corpus_dir
 from xling.data.swadesh import swadesh_folder, swadesh_pairs
 from xling.data.udhr import udhr_folder, udhr_pairs
 from xling.errors import ConfigError, DataError
@@ -75,7 +76,9 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             _check_words(pairs, path)
             _add(data, "dictionary", str(path), pairs)
     for spec in config.parallel:
-        if spec == "udhr":
+        if spec == "sample":
+            _add(data, "parallel", "sample", sample_pairs(language, pivot))
+        elif spec == "udhr":
             folder = udhr_folder(config.data or None)
             _add(
                 data,
@@ -200,6 +203,22 @@ def _language_warning(texts: list[str], lines: list[int], path: Path, language: 
     common = Counter(predictions[i] for i in wrong).most_common(1)[0][0]
     return [f"{path}:{lines[wrong[0]]}: {len(wrong)} of {len(texts)} lines look like {common}, not {language} "
             "(wrong file or language code?)"]  # fmt: skip
+
+
+def sample_pairs(language: str, pivot: str) -> list[tuple[str, str]]:
+    """Return the bundled everyday sample's (pivot, language) sentence pairs, joined by sentence id."""
+    files = {path.stem: path for path in sample_corpus_dir().glob("*.tsv")}
+    found = {}
+    for code in (pivot, language):
+        stem = next((stem for stem in files if same_language(stem, code)), None)
+        if stem is None:
+            raise DataError(
+                f"the bundled sample has no {code} (it has {', '.join(sorted(files))})", sample_corpus_dir()
+            )
+        lines = files[stem].read_text(encoding="utf-8").splitlines()
+        found[code] = dict(line.split("\t", 1) for line in lines if line.strip())
+    ours, theirs = found[pivot], found[language]
+    return [(ours[i], theirs[i]) for i in ours if i in theirs]
 
 
 def _swadesh_code(language: str) -> str:

@@ -204,8 +204,11 @@ def _extended_tokenizer(
     if config.resume and cache.is_file():
         meta = json.loads(cache.with_suffix(".meta.json").read_text(encoding="utf-8"))
         return Tokenizer.from_file(str(cache)), meta
+    from xling.adaptation.adapt import new_scripts
+
     tokenizer, report = extend_vocabulary(base, data.new_texts(), max_new=config.vocabulary.max_new,
-                                          learn_size=config.vocabulary.learn_size, protected_texts=protected)  # fmt: skip
+                                          learn_size=config.vocabulary.learn_size, protected_texts=protected,
+                                          scripts=new_scripts(config, data))  # fmt: skip
     cache.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(cache))
     cache.with_suffix(".meta.json").write_text(json.dumps(report.to_dict()), encoding="utf-8")

@@ -617,9 +617,12 @@ def new_vocabulary(config: AdaptConfig, output: Path, base_tokenizer, data: Adap
             tokenizer.convert_ids_to_tokens(list(range(vocabulary["old_size"], len(tokenizer)))),
             vocabulary,
         )
+    from xling.adaptation.adapt import new_scripts
+
     backend, extension = extend_vocabulary(
         base_tokenizer.backend_tokenizer, data.new_texts(), max_new=config.vocabulary.max_new,
         learn_size=config.vocabulary.learn_size, protected_texts=protected_texts,
+        scripts=new_scripts(config, data),
     )  # fmt: skip
     tokenizer = extended_tokenizer(base_tokenizer, backend)
     return (

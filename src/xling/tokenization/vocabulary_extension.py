@@ -7,7 +7,7 @@ WECHSEL and FOCUS is to learn sub-words on the new language's text and append th
 - `learn_pieces` trains a Unigram model (Hugging Face `tokenizers`) on the new text, with the old
   tokenizer's normalizer and its word-boundary marker, splitting punctuation off as SentencePiece does;
 - `new_pieces` keeps the learned pieces the old vocabulary lacks (no special tokens, no piece that glues
-  letters to punctuation), the most probable first, up to a cap;
+  letters to punctuation, none in another script than the language's), the most probable first, up to a cap;
 - `protect` drops the new pieces that the old tokenizer's languages would start to use: it segments a sample
   of their text with the extended tokenizer and removes every new piece that appears, a few rounds over, so
   that sample keeps its exact old segmentation (and a model's vectors of it stay bit-identical);
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,11 +46,14 @@ class VocabularyExtension:
     """New pieces left out by the cap (the least probable)."""
     protected: int
     """New pieces left out because the protected old-language text would have used them."""
+    other_script: int = 0
+    """New pieces left out because a letter of theirs is not in the new language's scripts."""
 
     def to_dict(self) -> dict[str, int]:
         """Return the counts as JSON-able data (for xling.json)."""
         return {"old_size": self.old_size, "added": len(self.pieces), "learned": self.learned,
-                "known": self.known, "capped": self.capped, "protected": self.protected}  # fmt: skip
+                "known": self.known, "capped": self.capped, "protected": self.protected,
+                "other_script": self.other_script}  # fmt: skip
 
 
 def unigram_vocabulary(tokenizer: Tokenizer) -> list[tuple[str, float]]:
@@ -93,15 +96,24 @@ def is_clean_piece(piece: str) -> bool:
     return all(unicodedata.category(char)[0] in "LMN" for char in body)
 
 
+def in_scripts(piece: str, scripts: Collection[str]) -> bool:
+    """Return whether every letter of `piece` is written in one of `scripts` (ISO 15924, e.g. Latn, Deva)."""
+    from xling.langid.scripts import script_of
+
+    return all(script_of(char) in scripts for char in piece if script_of(char) is not None)
+
+
 def new_pieces(
-    base: Tokenizer, learned: Sequence[tuple[str, float]], *, limit: int
-) -> tuple[list[tuple[str, float]], int, int]:
-    """Return (the learned pieces `base` lacks, most probable first, at most `limit`; how many it had; how
-    many the cap left out)."""
+    base: Tokenizer, learned: Sequence[tuple[str, float]], *, limit: int, scripts: Collection[str] = ()
+) -> tuple[list[tuple[str, float]], int, int, int]:
+    """Return (the learned pieces `base` lacks, in `scripts` when given, most probable first, at most
+    `limit`; how many it had; how many the cap left out; how many were in another script)."""
     known = set(base.get_vocab(with_added_tokens=True))
     fresh = [(p, s) for p, s in learned if p not in known and is_clean_piece(p)]
-    fresh.sort(key=lambda item: -item[1])
-    return fresh[:limit], sum(p in known for p, _ in learned), max(0, len(fresh) - limit)
+    in_script = [(p, s) for p, s in fresh if not scripts or in_scripts(p, scripts)]
+    in_script.sort(key=lambda item: -item[1])
+    known_count = sum(p in known for p, _ in learned)
+    return in_script[:limit], known_count, max(0, len(in_script) - limit), len(fresh) - len(in_script)
 
 
 def extend_tokenizer(base: Tokenizer, pieces: Sequence[tuple[str, float]]) -> Tokenizer:
@@ -158,19 +170,22 @@ def extend_vocabulary(
     max_new: int,
     learn_size: int,
     protected_texts: Sequence[str] = (),
+    scripts: Collection[str] = (),
 ) -> tuple[Tokenizer, VocabularyExtension]:
     """Return (`base` extended with up to `max_new` pieces learned on `texts`, what was done).
 
     `learn_size` is the size of the Unigram model learned on `texts` (it is lowered to what the text
-    supports); `protected_texts` are old-language sentences whose segmentation must not change.
+    supports); `protected_texts` are old-language sentences whose segmentation must not change; `scripts`
+    (ISO 15924), when given, are the only scripts a new piece's letters may be in, so that stray English
+    or romanised words in a tweet corpus do not become pieces that English text would then use.
     """
     if max_new < 0:
         raise ConfigError(f"vocabulary.max_new: {max_new} must be 0 or more")
     unigram_vocabulary(base)  # refuses a non-Unigram tokenizer before any work
     old_size = base.get_vocab_size(with_added_tokens=True)
     learned = learn_pieces(base, texts, vocab_size=learn_size) if max_new and texts else []
-    fresh, known, capped = new_pieces(base, learned, limit=max_new)
+    fresh, known, capped, other_script = new_pieces(base, learned, limit=max_new, scripts=scripts)
     kept, dropped = protect(base, fresh, protected_texts)
     report = VocabularyExtension(old_size=old_size, pieces=[p for p, _ in kept], learned=len(learned),
-                                 known=known, capped=capped, protected=dropped)  # fmt: skip
+                                 known=known, capped=capped, protected=dropped, other_script=other_script)  # fmt: skip
     return extend_tokenizer(base, kept), report
