@@ -47,7 +47,9 @@ def test_line_in_another_script_is_a_warning_naming_it(tmp_path):
     path.write_text("bu bir kitap\n\nev büyük\nэто книга\nkedi küçük\n", encoding="utf-8")
     data = read_adapt_data(config(text=[str(path)]))
     assert len(data.texts) == 4
-    assert any(w.startswith(f"{path}:4:") and "Cyrl" in w for w in data.warnings), data.warnings
+    assert any(
+        w.startswith(f"{path}:4:") and "Cyrl" in w and "Latn" in w for w in data.warnings
+    ), data.warnings
 
 
 def test_detector_reports_text_in_another_language(tmp_path, tiny_detector_folder):
@@ -108,3 +110,16 @@ def test_bundled_sample_pairs_by_id():
     assert data.parallel[0] == (sample_sentences("eng")[0], sample_sentences("ara")[0])
     with pytest.raises(DataError, match="no tur"):
         read_adapt_data(config(parallel=["sample"]))
+
+
+def test_the_language_script_comes_from_the_pairs_when_there_are_any(tmp_path):
+    # romanised tweets must not make Latin the script of Hindi when the word pairs say Devanagari
+    text = tmp_path / "tweets.txt"
+    text.write_text("kya hua yaar\nbahut accha\nनमस्ते दोस्त\n", encoding="utf-8")
+    words = tmp_path / "dict.tsv"
+    words.write_text("water\tपानी\nsun\tसूरज\n", encoding="utf-8")
+    data = read_adapt_data(config(language="hin", text=[str(text)], dictionary=[str(words)]))
+    assert data.script == "Deva"
+    assert any(
+        w.startswith(f"{text}:1:") and "2 of 3" in w and "the language's Deva" in w for w in data.warnings
+    )

@@ -65,13 +65,11 @@ def protected_texts(config: AdaptConfig, model_languages: list[str], language: s
 
 
 def new_scripts(config: AdaptConfig, data: AdaptData) -> list[str]:
-    """Return the scripts new pieces may be in: `vocabulary.scripts`, else the script of most of the new
-    language's letters (Japanese and Korean also take Han)."""
-    from xling.langid.scripts import dominant_script
-
+    """Return the scripts new pieces may be in: `vocabulary.scripts`, else the language's script (AdaptData.script:
+    from its pairs when it has any, else its text; Japanese and Korean also take Han)."""
     if config.vocabulary.scripts:
         return list(config.vocabulary.scripts)
-    main = dominant_script(data.new_texts())
+    main = data.script
     if main is None:
         return []
     return [main, "Hani"] if main in ("Jpan", "Kore") else [main]

@@ -46,6 +46,9 @@ class AdaptData:
     """(pivot sentence, new sentence) pairs."""
     sources: list[dict[str, object]] = field(default_factory=list)
     """What was read: {"kind", "source", "items"} each (for xling.json)."""
+    script: str | None = None
+    """The script of most of the new language's letters (ISO 15924), from its pairs when it has any, else
+    its text; None without letters."""
     warnings: list[str] = field(default_factory=list)
     """Things a user should look at (wrong script, another language), each naming a file and line."""
 
@@ -62,8 +65,7 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
     language = normalize_language(config.language, where="language")
     pivot = normalize_language(config.pivot, where="pivot")
     data = AdaptData(language, pivot)
-    for spec in config.text:
-        _read_text(data, Path(spec), detector)
+    text_files = [_read_text(data, Path(spec)) for spec in config.text]
     for spec in config.dictionary:
         if spec == "swadesh":
             pairs = swadesh_pairs(
@@ -90,6 +92,9 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             path, swap = _columns(spec, language, pivot, "parallel")
             pairs = [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path)]
             _add(data, "parallel", str(path), pairs)
+    data.script = _language_script(data)
+    for texts, lines, path in text_files:
+        data.warnings.extend(_text_warnings(texts, lines, path, data, detector))
     if not (data.texts or data.dictionary or data.parallel):
         raise DataError("no text, word pairs or sentence pairs in the given sources", ", ".join(
             [*config.text, *config.dictionary, *config.parallel]))  # fmt: skip
@@ -124,8 +129,18 @@ def _check_words(pairs: list[tuple[str, str]], path: Path) -> None:
                             "as --parallel", path)  # fmt: skip
 
 
-def _read_text(data: AdaptData, path: Path, detector: object | None) -> None:
-    """Add the sentences of one text file (plain or CoNLL-U) to `data`, with its script and language checks."""
+def _language_script(data: AdaptData) -> str | None:
+    """Return the script of most of the new language's letters: in its word and sentence pairs when there
+    are any (curated data), else in its text."""
+    from xling.langid.scripts import dominant_script
+
+    curated = [new for _, new in (*data.parallel, *data.dictionary)]
+    return dominant_script(curated) or dominant_script(data.texts)
+
+
+def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]:
+    """Add the sentences of one text file (plain or CoNLL-U) to `data`; return (its texts, their line
+    numbers, the path) for the checks."""
     name = path.name.lower()
     if name.endswith(CONLLU_SUFFIXES):
         try:
@@ -145,10 +160,10 @@ def _read_text(data: AdaptData, path: Path, detector: object | None) -> None:
         lines = _nonblank_line_numbers(path, len(texts))
     if not texts:
         raise DataError("no text in this file", path)
-    data.warnings.extend(_text_warnings(texts, lines, path, data.language, detector))
     data.texts.extend(texts)
     data.lemmas.extend(lemmas)
     data.sources.append({"kind": "text", "source": str(path), "items": len(texts)})
+    return texts, lines, path
 
 
 def _nonblank_line_numbers(path: Path, count: int) -> list[int]:
@@ -166,23 +181,25 @@ def _nonblank_line_numbers(path: Path, count: int) -> list[int]:
 
 
 def _text_warnings(
-    texts: list[str], lines: list[int], path: Path, language: str, detector: object | None
+    texts: list[str], lines: list[int], path: Path, data: AdaptData, detector: object | None
 ) -> list[str]:
-    """Return warnings about lines in another script than most of the file, and about a file the detector
-    takes mostly for another language."""
+    """Return warnings about lines in another script than the language's (or, without pairs to tell, than
+    most of the file), and about a file the detector takes mostly for another language."""
     from xling.langid.scripts import dominant_script
 
     warnings = []
     scripts = [dominant_script([text]) for text in texts[:DETECT_LINES]]
     counted = Counter(s for s in scripts if s)
     if counted:
-        main, _ = counted.most_common(1)[0]
+        main, whose = (
+            (data.script, "the language's") if data.script else (counted.most_common(1)[0][0], "the file's")
+        )
         odd = [i for i, s in enumerate(scripts) if s and s != main]
         if odd:
-            warnings.append(f"{path}:{lines[odd[0]]}: {len(odd)} line(s) in another script than the file's "
-                            f"{main} (first: {scripts[odd[0]]})")  # fmt: skip
+            warnings.append(f"{path}:{lines[odd[0]]}: {len(odd)} of {len(scripts)} line(s) in another script "
+                            f"than {whose} {main} (first: {scripts[odd[0]]})")  # fmt: skip
     if detector is not None:
-        warnings.extend(_language_warning(texts[:DETECT_LINES], lines, path, language, detector))
+        warnings.extend(_language_warning(texts[:DETECT_LINES], lines, path, data.language, detector))
     return warnings
 
 
