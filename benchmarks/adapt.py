@@ -1,9 +1,11 @@
 """Benchmark: add languages to xling-mini with `xling adapt`, before and after side by side in one run.
 
-For each language the base model lacks, the adaptation gets only the data the issue names for it, never a
-test set: Turkish a bilingual dictionary (the en-tr BLI train split) and UD Turkish-IMST train text; Arabic
-its UDHR articles, its Swadesh list, the UMSAB train tweets' text and the bundled everyday sample; Thai,
-Georgian and Tamil their UDHR articles and Swadesh lists. Then, on test data only ever scored:
+Each language of recipes/xling-mini-languages.toml (the recipe the shipped xling-mini's added languages come
+from) is added to the base model on its own, with that recipe's data and settings, never a test set:
+Turkish a bilingual dictionary (the en-tr BLI train split) and UD Turkish-IMST train text; Arabic its UDHR
+articles, its Swadesh list, the UMSAB train tweets' text and the bundled everyday sample; Hindi the same but
+the tweets (romanised); Thai, Georgian and Tamil their UDHR articles and Swadesh lists. Then, on test data
+only ever scored:
 
 - Tatoeba xx-eng accuracy (cosine, both directions averaged, percent) before and after;
 - NTREX retrieval accuracy (eng vs xx over its 1,997 news sentences, both directions averaged);
@@ -13,7 +15,8 @@ Georgian and Tamil their UDHR articles and Swadesh lists. Then, on test data onl
 
 `--ablation` adds, for Turkish, dictionary only / text only / both, and for the first UDHR-only language,
 UDHR with and without the Swadesh list. The old languages' protected text (pieces it would use are not
-added) is the first 300 verses of John in each of the 60 Bible languages, the book xling-mini held out.
+added) is the recipe's: the first 300 verses of John in each of the 60 Bible languages, the book xling-mini
+held out.
 
     .venv/bin/python benchmarks/adapt.py --json runs/bench/adapt.json            # ~10 min on 2 cores
     .venv/bin/python benchmarks/adapt.py --langs tur --ablation --json runs/bench/adapt-tur.json
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +35,8 @@ from typing import Any
 from bench_common import log, quiet_libraries, write_json
 
 from xling.adaptation import AdaptConfig, adapt
+from xling.config import load_config
 from xling.data.root import data_root
-from xling.data.sources import sample_corpus_dir
 from xling.embeddings.encoder import Encoder
 from xling.evaluation.tatoeba import DEFAULT_LANGUAGES, TatoebaConfig, evaluate_tatoeba
 from xling.evaluation.translation_accuracy import retrieval_accuracy
@@ -50,49 +54,20 @@ class Recipe:
     parallel: list[str] = field(default_factory=list)
 
 
-def recipes(data: Path, work: Path) -> dict[str, Recipe]:
-    """Return the data of each benchmarked language (see the module docstring)."""
-    return {
-        "tur": Recipe(text=[str(data / "ud/UD_Turkish-IMST/tr_imst-ud-train.conllu.gz")],
-                      dictionary=[f"eng-tur={data / 'bli_xling_eval/en-tr/yacle.train.freq.5k.en-tr.tsv'}"]),
-        "arb": Recipe(text=[str(data / "sentiment/umsab/arabic/train_text.txt")], dictionary=["swadesh"],
-                      parallel=["udhr", f"eng-arb={sample_pairs('ara', work)}"]),
-        **{lang: Recipe(dictionary=["swadesh"], parallel=["udhr"]) for lang in UDHR_ONLY},
-    }  # fmt: skip
+def load_recipe(path: Path) -> tuple[dict[str, Any], dict[str, Recipe]]:
+    """Return (the settings shared by every language, each language's data) of the languages recipe."""
+    recipe = tomllib.loads(path.read_text(encoding="utf-8"))
+    plans = {lang: Recipe(**recipe["languages"][lang]) for lang in recipe["order"]}
+    return recipe.get("adapt", {}), plans
 
 
-def protect_file(data: Path, work: Path, per_language: int = 300) -> Path:
-    """Return a file of the first `per_language` verses of John in each Bible language (the held-out book of
-    xling-mini's training), written once: the old languages' text whose segmentation must not change."""
-    import gzip
+def write_protect_files(shared: dict[str, Any], data: Path) -> None:
+    """Write the recipe's protected-text files (John in every Bible language) when they are missing."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "recipes"))
+    from ship_xling_mini_languages import write_protect_file
 
-    path = work / f"protect.bible-jhn-{per_language}.txt"
-    if not path.is_file():
-        lines = []
-        for bible in sorted((data / "bible").glob("*.tsv.gz")):
-            with gzip.open(bible, "rt", encoding="utf-8") as handle:
-                verses = [line.split("\t", 1)[1].strip() for line in handle if line.startswith("JHN.")]
-            lines.extend(verse for verse in verses[:per_language] if verse)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def sample_pairs(lang: str, work: Path) -> Path:
-    """Return a TSV of the bundled sample's English-`lang` pairs (joined by sentence id), written once."""
-    path = work / f"sample.eng-{lang}.tsv"
-    if not path.is_file():
-
-        def read(code: str) -> dict[str, str]:
-            lines = (sample_corpus_dir() / f"{code}.tsv").read_text(encoding="utf-8").splitlines()
-            return dict(line.split("\t", 1) for line in lines if line.strip())
-
-        english, other = read("eng"), read(lang)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            "".join(f"{english[i]}\t{other[i]}\n" for i in english if i in other), encoding="utf-8"
-        )
-    return path
+    for path in shared.get("vocabulary", {}).get("protect", []):
+        write_protect_file(Path(path), data)
 
 
 def scores(model: str, lang: str, data: Path) -> dict[str, float]:
@@ -117,13 +92,16 @@ def old_average(model: str, data: Path) -> float:
 
 
 def run_adaptation(
-    base: str, lang: str, recipe: Recipe, output: Path, data: Path, steps: int, protect: Path
+    base: str, lang: str, recipe: Recipe, output: Path, shared: dict[str, Any], steps: int | None
 ) -> dict[str, Any]:
     """Return the adaptation's figures (CPU and wall seconds, size, what AdaptResult says)."""
-    config = AdaptConfig(model=base, language=lang, output=str(output), data=str(data), overwrite=True,
-                         text=recipe.text, dictionary=recipe.dictionary, parallel=recipe.parallel)  # fmt: skip
-    config.vocabulary.protect = [str(protect)]
-    config.training.max_steps = steps
+    fields = {k: v for k, v in shared.items() if k not in ("vocabulary", "training", "static")}
+    sections = {k: shared[k] for k in ("vocabulary", "training", "static") if k in shared}
+    config = load_config(AdaptConfig, None, [], model=base, language=lang, output=str(output), overwrite=True,
+                         text=recipe.text, dictionary=recipe.dictionary, parallel=recipe.parallel, **fields,
+                         **sections)  # fmt: skip
+    if steps:
+        config.training.max_steps = steps
     config.training.threads = 2
     cpu, wall = time.process_time(), time.perf_counter()
     result = adapt(config)
@@ -139,8 +117,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="xling-mini")
     parser.add_argument("--data", default=None, help="data root (default $XLING_DATA, else ../shared/data)")
-    parser.add_argument("--langs", default="tur,arb,tha,kat,tam")
-    parser.add_argument("--steps", type=int, default=AdaptConfig().training.max_steps)
+    parser.add_argument("--langs", default="tur,arb,hin,tha,kat,tam")
+    parser.add_argument("--recipe", type=Path, default=Path("recipes/xling-mini-languages.toml"))
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
     parser.add_argument("--work", type=Path, default=Path("runs/bench/adapt"))
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument("--json", type=Path, default=None)
@@ -148,10 +127,11 @@ def main() -> int:
     quiet_libraries()
     data = data_root(args.data).path
     args.work.mkdir(parents=True, exist_ok=True)
-    plans = recipes(data, args.work)
-    protect = protect_file(data, args.work)
+    shared, plans = load_recipe(args.recipe)
+    write_protect_files(shared, data)
     langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()]
-    report: dict[str, Any] = {"model": args.model, "steps": args.steps, "languages": {}, "old_languages": {}}
+    report: dict[str, Any] = {"model": args.model, "recipe": str(args.recipe), "steps": args.steps,
+                              "languages": {}, "old_languages": {}}  # fmt: skip
     report["old_languages"]["before"] = old_average(args.model, data)
     afters = {}
     for lang in langs:
@@ -159,7 +139,7 @@ def main() -> int:
         before = scores(args.model, lang, data)
         log(f"{lang}: adapting")
         output = args.work / f"xling-mini+{lang}"
-        figures = run_adaptation(args.model, lang, plans[lang], output, data, args.steps, protect)
+        figures = run_adaptation(args.model, lang, plans[lang], output, shared, args.steps)
         after = scores(str(output), lang, data)
         afters[lang] = old_average(str(output), data)
         report["languages"][lang] = {
@@ -173,13 +153,15 @@ def main() -> int:
     if afters:
         report["old_languages"]["after"] = min(afters.values())  # the worst of the adapted models
     if args.ablation:
-        report["ablation"] = ablation(args, plans, langs, data)
+        report["ablation"] = ablation(args, plans, langs, data, shared)
     print_table(report)
     write_json(report, args.json)
     return 0
 
 
-def ablation(args, plans: dict[str, Recipe], langs: list[str], data: Path) -> dict[str, dict[str, float]]:
+def ablation(
+    args, plans: dict[str, Recipe], langs: list[str], data: Path, shared: dict[str, Any]
+) -> dict[str, dict[str, float]]:
     """Return {variant: scores} for Turkish's data kinds and a UDHR-only language with and without Swadesh."""
     variants: dict[str, tuple[str, Recipe]] = {}
     if "tur" in langs:
@@ -194,9 +176,7 @@ def ablation(args, plans: dict[str, Recipe], langs: list[str], data: Path) -> di
     for name, (lang, recipe) in variants.items():
         log(f"ablation {name}")
         output = args.work / "ablation"
-        figures = run_adaptation(
-            args.model, lang, recipe, output, data, args.steps, protect_file(data, args.work)
-        )
+        figures = run_adaptation(args.model, lang, recipe, output, shared, args.steps)
         out[name] = {**scores(str(output), lang, data), "cpu_seconds": figures["cpu_seconds"]}
     return out
 
@@ -205,7 +185,7 @@ def print_table(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"xling adapt on {report['model']} ({report['steps']} steps)")
+    table = Table(title=f"xling adapt on {report['model']} ({report['recipe']})")
     for column in (
         "language",
         "tatoeba before",
