@@ -22,6 +22,7 @@ from xling.cli import (
     mt,
     pretrain,
     quickstart,
+    report,
     serve,
     tagger,
     tokenizer,
@@ -77,6 +78,7 @@ app.command()(langid.detect)
 app.add_typer(langid.app, name="langid")
 app.add_typer(bot.app, name="bot")
 app.command()(serve.serve)
+app.command()(report.report)
 
 
 def main() -> None:

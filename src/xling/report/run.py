@@ -1,0 +1,378 @@
+"""The incremental report runner: each task planned, run (or taken from the folder), written as it finishes.
+
+Layout of the output folder:
+
+    DIR/tasks/<task>.json   one per task, written atomically when it finishes: status, reason, seconds,
+                            the model fingerprint, the settings and their key, and the Result
+    DIR/report.json         every task's Result, the model's xling.json, versions, machine, seconds
+    DIR/report.html         one self-contained page (xling.report.html)
+
+A task whose file holds a result for the same model fingerprint and settings is not run again (`force`
+re-runs it); a killed report so resumes after the last task it finished. A task that finds no data is
+`skipped` with the reason (and tried again next time).
+
+`--fail-under` guards (`parse_guard`): `TASK:METRIC=VALUE` or `TASK:METRIC@LANG=VALUE`, e.g.
+`tatoeba:accuracy=50` (the task's average of its primary metric), `tatoeba:accuracy@deu=70` (one language),
+`mining:f1=0.8` (values in the units report.json holds: mining's F1 is a fraction). METRIC is the task's
+primary metric or `average` for the average; another metric of the rows is averaged over them. A figure
+below VALUE, or a task not measured, fails the guard.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from xling.atomic import atomic_write, write_json_atomically
+from xling.errors import ConfigError, DataError, XlingError
+from xling.evaluation.result import Result
+from xling.report.config import ReportConfig
+from xling.report.tasks import TASKS, Context, ModelInfo, describe_model, settings_key, tasks_for
+
+__all__ = [
+    "FORMAT",
+    "Guard",
+    "ReportOutcome",
+    "TaskOutcome",
+    "check_guards",
+    "compare",
+    "parse_guard",
+    "run_report",
+]
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1
+Progress = Callable[[str, "TaskOutcome | None"], object]
+
+
+@dataclass
+class TaskOutcome:
+    """What became of one task."""
+
+    task: str
+    status: str
+    """done (run now), cached (an earlier run for the same model and settings), skipped (no data: `reason`)."""
+    reason: str = ""
+    seconds: float = 0.0
+    result: Result | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the outcome as report.json holds it."""
+        return {"status": self.status, "reason": self.reason, "seconds": round(self.seconds, 3),
+                "settings": self.settings, "result": self.result.to_dict() if self.result else None}  # fmt: skip
+
+
+@dataclass
+class ReportOutcome:
+    """What `run_report` wrote and found."""
+
+    folder: Path
+    report: dict[str, Any]
+    """The content of report.json."""
+    tasks: list[TaskOutcome]
+    failures: list[str]
+    """One line per `fail_under` guard that failed (empty: all passed)."""
+
+    @property
+    def json_path(self) -> Path:
+        return self.folder / "report.json"
+
+    @property
+    def html_path(self) -> Path:
+        return self.folder / "report.html"
+
+
+def run_report(config: ReportConfig, *, progress: Progress | None = None) -> ReportOutcome:
+    """Return what was written after running (or reusing) every task of `config` into `config.output`.
+
+    `progress(task, None)` is called before a task starts and `progress(task, outcome)` when it is done.
+    """
+    config.validate()
+    guards = [parse_guard(text) for text in config.fail_under]
+    model = describe_model(config.model)
+    specs = tasks_for(model, config.tasks)
+    baseline = load_baseline(config.baseline) if config.baseline else None
+    folder = Path(config.output)
+    (folder / "tasks").mkdir(parents=True, exist_ok=True)
+    context = Context(config, model)
+    outcomes = []
+    for spec in specs:
+        if progress:
+            progress(spec.name, None)
+        outcome = _run_task(context, spec, folder / "tasks" / f"{spec.name}.json")
+        outcomes.append(outcome)
+        if progress:
+            progress(spec.name, outcome)
+    report = build_report(config, model, outcomes, baseline)
+    write_json_atomically(folder / "report.json", report)
+    from xling.report.html import render_html
+
+    with atomic_write(folder / "report.html") as handle:
+        handle.write(render_html(report))
+    return ReportOutcome(folder, report, outcomes, check_guards(report, guards))
+
+
+def _run_task(context: Context, spec, path: Path) -> TaskOutcome:
+    """Return the outcome of one task: its earlier result when it still stands, else a fresh run (written)."""
+    model = context.model
+    try:
+        plan = spec.plan(context)
+    except XlingError as error:
+        return _skipped(spec.name, str(error), path, model)
+    key = settings_key(spec, plan)
+    earlier = _read_task(path)
+    if (not context.config.force and earlier.get("status") in ("done", "cached")
+            and earlier.get("fingerprint") == model.fingerprint and earlier.get("settings_key") == key):  # fmt: skip
+        return TaskOutcome(spec.name, "cached", seconds=float(earlier.get("seconds") or 0.0),
+                           result=Result.from_dict(earlier["result"], str(path)), settings=plan.settings)  # fmt: skip
+    started = time.perf_counter()
+    try:
+        result = spec.run(context, plan)
+    except XlingError as error:
+        return _skipped(spec.name, str(error), path, model)
+    outcome = TaskOutcome(spec.name, "done", seconds=time.perf_counter() - started, result=result,
+                          settings=plan.settings)  # fmt: skip
+    write_json_atomically(path, {**outcome.to_dict(), "task": spec.name, "fingerprint": model.fingerprint,
+                                 "settings_key": key})  # fmt: skip
+    return outcome
+
+
+def _skipped(task: str, reason: str, path: Path, model: ModelInfo) -> TaskOutcome:
+    """Return a skipped outcome, its reason logged and written (a later run tries the task again)."""
+    logger.info("%s skipped: %s", task, reason)
+    outcome = TaskOutcome(task, "skipped", reason=reason)
+    write_json_atomically(path, {**outcome.to_dict(), "task": task, "fingerprint": model.fingerprint})
+    return outcome
+
+
+def _read_task(path: Path) -> dict[str, Any]:
+    """Return a task file's content; {} when it is missing or unreadable (the task then runs again)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and isinstance(data.get("result"), dict | None) else {}
+
+
+def load_baseline(path: str) -> dict[str, Any]:
+    """Return an earlier report.json (a file or its folder); DataError when it is not one."""
+    file = Path(path)
+    file = file / "report.json" if file.is_dir() else file
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("no such baseline report (give an earlier report.json or its folder)", file) from None
+    except json.JSONDecodeError as error:
+        raise DataError(f"not valid JSON ({error.msg})", file, error.lineno) from None
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
+        raise DataError("not a report.json of xling report (no tasks)", file)
+    data["path"] = str(file)
+    return data
+
+
+def build_report(config: ReportConfig, model: ModelInfo, outcomes: list[TaskOutcome],
+                 baseline: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+    """Return the content of report.json."""
+    tasks = {outcome.task: outcome.to_dict() for outcome in outcomes}
+    report: dict[str, Any] = {
+        "format": FORMAT,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": {
+            "ref": model.ref,
+            "name": model.name,
+            "path": str(model.path),
+            "kind": model.kind,
+            "family": model.family,
+            "fingerprint": model.fingerprint,
+            "languages": model.languages,
+        },
+        "xling_json": model.metadata,
+        "config": asdict(config),
+        "tasks": tasks,
+        "results": [outcome.result.to_dict() for outcome in outcomes if outcome.result is not None],
+        "seconds": {outcome.task: round(outcome.seconds, 3) for outcome in outcomes},
+        "versions": versions(),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+        },
+        "scales": {name: spec.scale for name, spec in TASKS.items()},
+        "titles": {name: spec.title for name, spec in TASKS.items()},
+        "training_data": training_data(config, model, outcomes),
+    }
+    if baseline is not None:
+        report["baseline"] = {"path": baseline["path"], "model": baseline.get("model"),
+                              "created": baseline.get("created"), "threshold": config.regression,
+                              "tasks": compare(report, baseline, config.regression)}  # fmt: skip
+    return report
+
+
+def versions() -> dict[str, str | None]:
+    """Return the versions of xling, torch, numpy, sacrebleu, matplotlib and Python."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for package in ("xling", "torch", "numpy", "sacrebleu", "matplotlib"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+def training_data(config: ReportConfig, model: ModelInfo, outcomes: list[TaskOutcome]) -> dict[str, Any]:
+    """Return {"source", "counts": {language: training sentences}} of an encoder trained on the Bible (verses
+    outside its held-out prefixes, counted in the data root's bible/ folder), or {"note"} saying why not."""
+    if model.family != "encoder":
+        return {"note": "only sentence encoders are plotted against their training data"}
+    trained = model.metadata.get("config") or {}
+    corpus = str(trained.get("corpus") or trained.get("data") or "")
+    if "bible" not in corpus.lower():
+        return {"note": f"the model's xling.json names no Bible corpus (corpus: {corpus or 'not recorded'}), "
+                        "so its training data per language is not known"}  # fmt: skip
+    from xling.evaluation.mining import bible_folder
+
+    try:
+        folder = bible_folder(config.data)
+    except DataError as error:
+        return {"note": f"no Bible folder to count the training verses in: {error}"}
+    wanted = {
+        key
+        for o in outcomes
+        if o.result is not None and o.task in ("tatoeba", "ntrex")
+        for key in o.result.scores
+    }
+    held_out = tuple(trained.get("heldout_prefixes") or ())
+    counts = {}
+    from xling.report.tasks import _same, bible_languages
+
+    bibles = bible_languages(folder)
+    for lang in sorted(wanted):
+        # Tatoeba's lvs is the Bible's lav: an exact code first, else the macrolanguage's
+        code = lang if lang in bibles else next((b for b in bibles if _same(lang, b)), None)
+        path = next((p for p in (folder / f"{code}.tsv.gz", folder / f"{code}.tsv") if p.is_file()), None) \
+            if code else None  # fmt: skip
+        if path is not None:
+            opener = gzip.open if path.suffix == ".gz" else open
+            with opener(path, "rt", encoding="utf-8") as handle:
+                counts[lang] = sum(
+                    1 for line in handle if line.strip() and not line.startswith(held_out or ("\0",))
+                )
+    return {
+        "source": f"{folder} (verses outside {', '.join(held_out) or 'no held-out book'})",
+        "counts": counts,
+    }
+
+
+def _points(result: dict[str, Any], scale: float) -> dict[str, float]:
+    """Return {row: primary metric in points} of a Result dict (rows without a number left out)."""
+    out = {}
+    for key, row in result["scores"].items():
+        value = row.get(result["primary"]) if isinstance(row, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = float(value) * scale
+    return out
+
+
+def compare(report: dict[str, Any], baseline: dict[str, Any], threshold: float) -> dict[str, Any]:
+    """Return, per task in both reports, each language's primary metric now and before (points), the
+    difference, and whether it dropped by more than `threshold` points (a regression)."""
+    out: dict[str, Any] = {}
+    for task, entry in report["tasks"].items():
+        before = (baseline["tasks"].get(task) or {}).get("result")
+        if entry.get("result") is None or before is None:
+            continue
+        scale = report["scales"].get(task, 1.0)
+        now, then = _points(entry["result"], scale), _points(before, scale)
+        rows = {}
+        for key in now:
+            if key in then:
+                diff = now[key] - then[key]
+                rows[key] = {"now": round(now[key], 2), "before": round(then[key], 2), "diff": round(diff, 2),
+                             "regression": diff < -threshold}  # fmt: skip
+        out[task] = {"rows": rows, "average_now": round(entry["result"]["average"] * scale, 2),
+                     "average_before": round(before["average"] * scale, 2),
+                     "regressions": [key for key, row in rows.items() if row["regression"]]}  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class Guard:
+    """One `--fail-under` figure: TASK:METRIC[@LANG]=VALUE."""
+
+    task: str
+    metric: str
+    language: str | None
+    value: float
+    text: str
+
+
+def parse_guard(text: str) -> Guard:
+    """Return the Guard of `TASK:METRIC=VALUE` or `TASK:METRIC@LANG=VALUE`; ConfigError naming the text."""
+    head, sep, number = str(text).rpartition("=")
+    task, colon, metric = head.partition(":")
+    metric, at, language = metric.partition("@")
+    try:
+        value = float(number)
+    except ValueError:
+        value = None
+    if (
+        not sep
+        or not colon
+        or not task.strip()
+        or not metric.strip()
+        or value is None
+        or (at and not language)
+    ):
+        raise ConfigError(f"fail_under: {text!r} is not TASK:METRIC=VALUE (e.g. tatoeba:accuracy=50, "
+                          "or tatoeba:accuracy@deu=70 for one language)")  # fmt: skip
+    if task.strip() not in TASKS:
+        raise ConfigError(f"fail_under: {text!r}: unknown task {task.strip()!r} (known: {', '.join(TASKS)})")
+    return Guard(task.strip(), metric.strip(), language.strip() or None, value, str(text))
+
+
+def guard_value(report: dict[str, Any], guard: Guard) -> float | None:
+    """Return the figure a guard checks in a report (None when the task or the figure is not there)."""
+    entry = report["tasks"].get(guard.task) or {}
+    result = entry.get("result")
+    if result is None:
+        return None
+    rows = result["scores"]
+    if guard.language is not None:
+        value = (rows.get(guard.language) or {}).get(
+            result["primary"] if guard.metric == "average" else guard.metric
+        )
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if guard.metric in ("average", result["primary"]):
+        return float(result["average"])
+    values = [row.get(guard.metric) for row in rows.values() if isinstance(row, dict)]
+    numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return sum(numbers) / len(numbers) if numbers else None
+
+
+def check_guards(report: dict[str, Any], guards: list[Guard]) -> list[str]:
+    """Return one line per guard whose figure is below its value or was not measured."""
+    failures = []
+    for guard in guards:
+        value = guard_value(report, guard)
+        where = f"{guard.task} {guard.metric}" + (f" for {guard.language}" if guard.language else "")
+        if value is None:
+            status = (report["tasks"].get(guard.task) or {}).get("reason") or "the task was not run"
+            failures.append(f"{guard.text}: {where} was not measured ({status})")
+        elif value < guard.value:
+            failures.append(f"{guard.text}: {where} is {value:g}, below {guard.value:g}")
+    return failures

@@ -1,0 +1,621 @@
+"""Which evaluations apply to which model kind, and how each runs through the project's own evaluation code.
+
+A task is planned, then run. `plan` is cheap: it finds the test data under the data root and decides what
+is scored (languages, directions, sizes); its settings are what the incremental runner compares with the
+task's earlier run. A plan that finds no data raises an XlingError, and the runner reports the task as
+skipped with that message. `run` returns the shared `xling.evaluation.result.Result`.
+
+Model families (from the folder's xling.json `kind`):
+
+| family | kinds | tasks |
+|---|---|---|
+| encoder | sentence-encoder/static, sentence-encoder/transformer, masked-lm, plain HF folders | tatoeba, ntrex, mining, transfer, fewshot |
+| translator | translation | mt-bible, mt-ntrex, mt-tatoeba |
+| detector | language-identifier | langid-tatoeba, langid-ntrex, langid-ud |
+| mapping | a word-mapping folder (mapping.json) | bli |
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xling.data.languages import same_language
+from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
+from xling.evaluation.result import Result
+from xling.report.config import ReportConfig
+
+__all__ = ["TASKS", "Context", "ModelInfo", "Plan", "TaskSpec", "describe_model", "tasks_for"]
+
+logger = logging.getLogger(__name__)
+
+FAMILIES = {
+    "translation": "translator",
+    "language-identifier": "detector",
+    "word-mapping": "mapping",
+}
+# NTREX file tags of another script or region than the language's default file: the benchmark's dedup
+NTREX_SCRIPT_TAGS = {"zho-CN": "zho-Hans", "zho-TW": "zho-Hant"}
+_REGION = re.compile(r"-(?:[A-Z]{2}|\d{3})$")
+
+
+@dataclass
+class ModelInfo:
+    """The model a report is about: where it is, its kind and family, what it was trained on."""
+
+    ref: str
+    """The model as the user named it (a folder or a shipped name)."""
+    path: Path
+    """Its folder."""
+    kind: str
+    """xling.json `kind` ("sentence-encoder/static", "translation", ...; "word-mapping" for mapping folders)."""
+    family: str
+    """encoder, translator, detector or mapping: which tasks apply."""
+    metadata: dict[str, Any]
+    """Its xling.json ({} when it has none)."""
+    fingerprint: str
+    """sha256 over the folder's file names and contents: a changed model re-runs every task."""
+
+    @property
+    def name(self) -> str:
+        """Return the name shown in the report (xling.json `name`, else the folder's name)."""
+        return str(self.metadata.get("name") or self.path.name)
+
+    @property
+    def languages(self) -> list[str] | None:
+        """Return the languages the model was trained on (xling.json `languages`); None when it does not say."""
+        languages = self.metadata.get("languages")
+        return [str(code) for code in languages] if isinstance(languages, list) and languages else None
+
+
+def describe_model(ref: str) -> ModelInfo:
+    """Return the ModelInfo of a model folder or shipped name; DataError when there is no such folder."""
+    from xling.artifacts import read_metadata
+    from xling.embeddings.encoder import resolve_model
+
+    path = resolve_model(ref)
+    metadata = read_metadata(path)
+    kind = "word-mapping" if (path / "mapping.json").is_file() else str(metadata.get("kind") or "")
+    family = FAMILIES.get(kind, "encoder")
+    return ModelInfo(ref=str(ref), path=path, kind=kind or "unknown", family=family, metadata=metadata,
+                     fingerprint=folder_fingerprint(path))  # fmt: skip
+
+
+def folder_fingerprint(folder: Path, whole_file_limit: int = 512 * 2**20) -> str:
+    """Return a sha256 over every file's relative path and bytes (files above the limit: size, first and last
+    MiB), so that any change to the weights or the metadata changes it."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        size = path.stat().st_size
+        digest.update(str(size).encode())
+        with path.open("rb") as handle:
+            if size <= whole_file_limit:
+                for block in iter(lambda: handle.read(2**20), b""):
+                    digest.update(block)
+            else:
+                digest.update(handle.read(2**20))
+                handle.seek(size - 2**20)
+                digest.update(handle.read())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class Plan:
+    """What one task will score: its settings (compared with an earlier run) and what `run` needs."""
+
+    settings: dict[str, Any]
+    """JSON-ready: the data folder, languages, sizes. Equal settings and model: the earlier result stands."""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """What `run` needs beyond the settings (not compared, not stored)."""
+
+
+@dataclass
+class Context:
+    """What every task shares: the config, the model, and each runtime loaded once."""
+
+    config: ReportConfig
+    model: ModelInfo
+    loaded: dict[str, Any] = field(default_factory=dict)
+
+    def encoder(self):
+        """Return the model as an Encoder (loaded once)."""
+        if "encoder" not in self.loaded:
+            from xling.embeddings.encoder import Encoder
+
+            self.loaded["encoder"] = Encoder.load(str(self.model.path))
+        return self.loaded["encoder"]
+
+    def translator(self):
+        """Return the model as a Translator (loaded once)."""
+        if "translator" not in self.loaded:
+            from xling.translation.translator import Translator
+
+            self.loaded["translator"] = Translator.from_pretrained(str(self.model.path))
+        return self.loaded["translator"]
+
+    def detector(self):
+        """Return the model as a LanguageIdentifier (loaded once)."""
+        if "detector" not in self.loaded:
+            from xling.langid.model import LanguageIdentifier
+
+            self.loaded["detector"] = LanguageIdentifier.from_pretrained(self.model.path)
+        return self.loaded["detector"]
+
+    def pick(self, available: Sequence[str], yardstick: Sequence[str] = ()) -> list[str]:
+        """Return the languages of `available` to score, in its order (see ReportConfig.languages).
+
+        Given languages are matched macrolanguage-aware ("ara" finds "arb"); by default the yardstick
+        languages and the model's training languages that the test set has.
+        """
+        wanted = list(self.config.languages)
+        if wanted == ["all"]:
+            return list(available)
+        if not wanted:
+            wanted = [*yardstick, *(self.model.languages or [])]
+        return [code for code in available if any(_same(code, other) for other in wanted)]
+
+
+def _same(a: str, b: str) -> bool:
+    """Return whether two codes name one language; False when either is no known code."""
+    try:
+        return same_language(a, b)
+    except LanguageCodeError:
+        return a == b
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of the report."""
+
+    name: str
+    """Its name in `--tasks`, report.json and `--fail-under`."""
+    family: str
+    """The model family it applies to."""
+    title: str
+    """The heading of its section in the page."""
+    plan: Callable[[Context], Plan]
+    run: Callable[[Context, Plan], Result]
+    scale: float = 1.0
+    """Multiplies the primary metric into points (0-100) for plots and baseline differences."""
+    default: bool = True
+    """Run when no --tasks are given."""
+
+
+# --- sentence encoders ----------------------------------------------------------------------------------
+
+
+def _plan_tatoeba(ctx: Context) -> Plan:
+    from xling.evaluation.tatoeba import DEFAULT_LANGUAGES, languages_to_run, tatoeba_folder
+
+    folder = tatoeba_folder(ctx.config.data)
+    languages = ctx.pick(languages_to_run(folder, []), [*DEFAULT_LANGUAGES, *ctx.config.probe_languages])
+    if not languages:
+        raise DataError("none of the languages asked for has Tatoeba files", folder)
+    return Plan({"data": str(folder), "languages": languages, "scoring": ctx.config.tatoeba_scoring})
+
+
+def _run_tatoeba(ctx: Context, plan: Plan) -> Result:
+    from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba
+
+    s = plan.settings
+    config = TatoebaConfig(model=ctx.model.ref, data=s["data"], languages=s["languages"], scoring=s["scoring"],
+                           batch_size=ctx.config.batch_size)  # fmt: skip
+    return evaluate_tatoeba(ctx.encoder(), config)
+
+
+def ntrex_languages(folder: Path) -> list[str]:
+    """Return one code per language with an NTREX reference (file tags without region or script variants)."""
+    from xling.translation.testsets import NTREX_SOURCE
+
+    tags = sorted(p.name.split(".")[1] for p in folder.glob("newstest2019-ref.*.txt.gz"))
+    codes = dict.fromkeys(tag.split("-")[0] for tag in tags if tag.split("-")[0] != "eng")
+    return list(codes) if (folder / NTREX_SOURCE).is_file() else []
+
+
+def _plan_ntrex(ctx: Context) -> Plan:
+    from xling.data.languages import language_code_of
+    from xling.evaluation.tatoeba import DEFAULT_LANGUAGES
+    from xling.translation.testsets import ntrex_folder
+
+    folder = ntrex_folder(ctx.config.data)
+    if ctx.config.languages == ["all"]:
+        wanted = ntrex_languages(folder)
+    else:  # a model's code (cmn) finds its file (zho-CN) as ntrex_test does
+        wanted = ctx.config.languages or [
+            *DEFAULT_LANGUAGES,
+            *(ctx.model.languages or []),
+            *ctx.config.probe_languages,
+        ]
+    files: dict[Path, str] = {}
+    for code in wanted:
+        path = _ntrex_file(folder, language_code_of(code) or code)
+        if path is not None and path.name.split(".")[1] != "eng":
+            files.setdefault(path, language_code_of(code) or code)
+    if not files:
+        raise DataError("none of the languages asked for has an NTREX reference", folder)
+    return Plan({"data": str(folder), "languages": list(files.values())})
+
+
+def _ntrex_file(folder: Path, code: str) -> Path | None:
+    """Return the NTREX file of a language, None when it has none."""
+    from xling.translation.testsets import ntrex_reference
+
+    try:
+        return ntrex_reference(folder, code)
+    except (XlingError, LanguageCodeError):
+        return None
+
+
+def _run_ntrex(ctx: Context, plan: Plan) -> Result:
+    """Return NTREX retrieval accuracy per language (eng source vs the xx reference, as benchmarks/adapt.py)."""
+    import time
+
+    from xling.evaluation.translation_accuracy import retrieval_accuracy
+    from xling.translation.testsets import ntrex_test
+
+    started = time.perf_counter()
+    encoder, batch = ctx.encoder(), ctx.config.batch_size
+    scores: dict[str, dict[str, Any]] = {}
+    for lang in plan.settings["languages"]:
+        test = ntrex_test(plan.settings["data"], "eng", lang)
+        score = retrieval_accuracy(encoder.encode(test.references, batch_size=batch, show_progress=False),
+                                   encoder.encode(test.sources, batch_size=batch, show_progress=False))  # fmt: skip
+        scores[lang] = {"src2eng": round(100 * score.src2tgt, 2), "eng2src": round(100 * score.tgt2src, 2),
+                        "accuracy": round(100 * score.average, 2), "n": score.n}  # fmt: skip
+    average = sum(row["accuracy"] for row in scores.values()) / len(scores)
+    return Result(task="ntrex", model=ctx.model.ref, data=plan.settings["data"], scores=scores,
+                  average=round(average, 2), primary="accuracy", settings={"scoring": "cosine"},
+                  seconds=time.perf_counter() - started)  # fmt: skip
+
+
+def bible_languages(folder: Path) -> list[str]:
+    """Return the language codes of an id-aligned corpus folder (<lang>.tsv or <lang>.tsv.gz)."""
+    return sorted({p.name.split(".")[0] for p in folder.glob("*.tsv*")})
+
+
+def _plan_mining(ctx: Context) -> Plan:
+    from xling.evaluation.mining import bible_folder
+
+    folder = bible_folder(ctx.config.data)
+    available = bible_languages(folder)
+    if "eng" not in available:
+        raise DataError("the mining test needs English verses (eng.tsv[.gz])", folder)
+    given = [code for code in ctx.config.languages if code != "all"]
+    wanted = given or ctx.config.mining_languages
+    languages = [code for code in available if code != "eng" and any(_same(code, w) for w in wanted)]
+    if not languages:
+        raise DataError(f"no Bible of {', '.join(wanted)}", folder)
+    return Plan({"data": str(folder), "languages": languages, "book": ctx.config.mining_book,
+                 "distractors": ctx.config.mining_distractors})  # fmt: skip
+
+
+def _run_mining(ctx: Context, plan: Plan) -> Result:
+    from xling.evaluation.mining import MiningEvalConfig, evaluate_mining_from_config
+
+    s = plan.settings
+    config = MiningEvalConfig(model=ctx.model.ref, data=s["data"], languages=s["languages"], book=s["book"],
+                              distractors=s["distractors"])  # fmt: skip
+    return evaluate_mining_from_config(ctx.encoder(), config)
+
+
+def umsab_folder(data: str) -> Path:
+    """Return the UMSAB folder (sentiment/umsab/ in the data root, or the root itself)."""
+    from xling.data.root import data_folder
+
+    return data_folder(data, "sentiment/umsab", "UMSAB folders (<language>/train_text.txt)",
+                       lambda folder: any(folder.glob("*/train_text.txt")))  # fmt: skip
+
+
+def _umsab_plan(ctx: Context, need_train: bool) -> Plan:
+    from xling.data.languages import language_code_of
+
+    folder = umsab_folder(ctx.config.data)
+    source = ctx.config.transfer_source
+    if not (folder / source / "train_text.txt").is_file() or not (folder / source / "val_text.txt").is_file():
+        raise DataError(f"no train and val split of the source language {source!r}", folder / source)
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != source
+                   and (p / "test_text.txt").is_file() and (not need_train or (p / "train_text.txt").is_file()))  # fmt: skip
+    codes = {name: language_code_of(name) or name for name in names}
+    # every UMSAB target by default: there are few, and the languages a model never saw are the point
+    picked = ctx.pick(list(codes.values())) if ctx.config.languages else list(codes.values())
+    targets = [name for name in names if codes[name] in picked]
+    if not targets:
+        raise DataError("no target language with a test split among the languages asked for", folder)
+    return Plan({"data": str(folder), "source": source, "targets": targets})
+
+
+def _classifier_config(ctx: Context):
+    from xling.transfer.config import ClassifierConfig
+
+    return ClassifierConfig(encoder=str(ctx.model.path), method="frozen", batch_size=ctx.config.batch_size)
+
+
+def _run_transfer(ctx: Context, plan: Plan) -> Result:
+    """Return zero-shot transfer with a frozen head trained on the source, adapted to each target from its
+    unlabelled train texts (as `xling transfer eval` adapts it), scored on the targets' test splits."""
+    from xling.data.labelled import read_umsab
+    from xling.transfer.classifier import train_classifier
+    from xling.transfer.evaluate import evaluate_transfer
+
+    s = plan.settings
+    train, dev = read_umsab(s["data"], s["source"], "train"), read_umsab(s["data"], s["source"], "val")
+    tests = {name: read_umsab(s["data"], name, "test") for name in s["targets"]}
+    unlabelled = {}
+    for name, test in tests.items():
+        texts = read_umsab(s["data"], name, "train").texts if (Path(s["data"]) / name / "train_text.txt").is_file() \
+            else test.texts  # fmt: skip
+        unlabelled[test.language or name] = texts
+    classifier = train_classifier(
+        _classifier_config(ctx), train, dev, encoder=ctx.encoder(), unlabelled=unlabelled
+    )
+    return evaluate_transfer(classifier, tests, source_lang=s["source"], majority_labels=train.labels,
+                             encoder_langs=ctx.model.languages, model=ctx.model.ref, data=s["data"])  # fmt: skip
+
+
+def _plan_fewshot(ctx: Context) -> Plan:
+    plan = _umsab_plan(ctx, need_train=True)
+    plan.settings.update(ks=sorted(set(ctx.config.fewshot_ks)), seeds=ctx.config.fewshot_seeds)
+    return plan
+
+
+def _run_fewshot(ctx: Context, plan: Plan) -> Result:
+    """Return the few-shot curve: the frozen head retrained with k target examples per class (xling.transfer.fewshot)."""
+    from xling.data.labelled import read_umsab
+    from xling.transfer.classifier import train_classifier
+    from xling.transfer.fewshot import fewshot_curve
+
+    s = plan.settings
+    train, dev = read_umsab(s["data"], s["source"], "train"), read_umsab(s["data"], s["source"], "val")
+    target_train = {name: read_umsab(s["data"], name, "train") for name in s["targets"]}
+    tests = {name: read_umsab(s["data"], name, "test") for name in s["targets"]}
+    unlabelled = {data.language or name: data.texts for name, data in target_train.items()}
+    config, encoder = _classifier_config(ctx), ctx.encoder()
+
+    def fit(parts, source_dev):
+        # adapt only to the language whose examples were added (all of them for the zero-shot head)
+        shown = {part.language for part in parts[1:]} or set(unlabelled)
+        chosen = {code: texts for code, texts in unlabelled.items() if code in shown}
+        return train_classifier(config, parts, source_dev, encoder=encoder, unlabelled=chosen)
+
+    return fewshot_curve(
+        fit, train, dev, target_train, tests, ks=s["ks"], seeds=s["seeds"], model=ctx.model.ref
+    )
+
+
+# --- translators ----------------------------------------------------------------------------------------
+
+
+def _plan_mt(testset: str) -> Callable[[Context], Plan]:
+    def plan(ctx: Context) -> Plan:
+        from xling.evaluation.mt import MTEvalConfig, load_tests
+
+        known = ctx.model.languages
+        given = [code for code in ctx.config.languages if code != "all"]
+        languages = [code for code in (given or ctx.config.mt_languages)
+                     if known is None or any(_same(code, k) for k in known)]  # fmt: skip
+        pairs = [f"{a}-{b}" for a in languages for b in languages if a != b]
+        if testset == "tatoeba":
+            pairs = [pair for pair in pairs if "eng" in pair.split("-")]
+        if not pairs:
+            raise ConfigError(f"mt-{testset}: no direction between languages the model translates "
+                              f"({', '.join(languages) or 'none'})")  # fmt: skip
+        kept, data, missing = [], "", []
+        for pair in pairs:  # a direction without data is left out, not the whole task
+            config = MTEvalConfig(model=ctx.model.ref, testset=testset, data=ctx.config.data, directions=[pair],
+                                  max_sentences=ctx.config.mt_max_sentences)  # fmt: skip
+            try:
+                data, _ = load_tests(config)
+            except DataError as error:
+                missing.append(f"{pair}: {error}")
+                continue
+            kept.append(pair)
+        if not kept:
+            raise DataError(f"mt-{testset}: no direction has test data ({'; '.join(missing[:2])})")
+        return Plan({"testset": testset, "data": data, "data_root": ctx.config.data, "directions": kept,
+                     "max_sentences": ctx.config.mt_max_sentences, "beam": ctx.config.mt_beam,
+                     "left_out": missing})  # fmt: skip
+
+    return plan
+
+
+def _run_mt(ctx: Context, plan: Plan) -> Result:
+    from xling.evaluation.mt import MTEvalConfig, evaluate_mt
+    from xling.translation.decoding import DecodeOptions
+
+    s = plan.settings
+    config = MTEvalConfig(model=ctx.model.ref, testset=s["testset"], data=s["data_root"], directions=s["directions"],
+                          max_sentences=s["max_sentences"], decode=DecodeOptions(beam_size=s["beam"]))  # fmt: skip
+    return evaluate_mt(ctx.translator(), config)
+
+
+# --- language detectors ---------------------------------------------------------------------------------
+
+
+def _gold_label(code: str) -> str | None:
+    """Return the label a test set's language code is scored against (script kept, region dropped)."""
+    from xling.langid.labels import try_parse_label
+
+    code = NTREX_SCRIPT_TAGS.get(code, _REGION.sub("", code))
+    label = try_parse_label(code)
+    return None if label is None else str(label)
+
+
+def langid_sets(testset: str, folder: Path) -> dict[str, list[Path]]:
+    """Return {language key: files} of one language-id test set: tatoeba (the xx side of each pair), ntrex
+    (one reference per language and script) or ud (the test treebanks, pooled per language)."""
+    if testset == "tatoeba":
+        return {p.name.split(".")[1].split("-")[0]: [p] for p in sorted(folder.glob("tatoeba.*-eng.*"))
+                if p.name.split(".")[1].split("-")[0] == p.name.split(".")[-1] != "eng"}  # fmt: skip
+    if testset == "ntrex":
+        from xling.translation.testsets import NTREX_SOURCE
+
+        out: dict[str, list[Path]] = (
+            {"eng": [folder / NTREX_SOURCE]} if (folder / NTREX_SOURCE).is_file() else {}
+        )
+        seen = {_gold_label("eng")}
+        paths = sorted(
+            folder.glob("newstest2019-ref.*.txt.gz"), key=lambda p: ("-" in p.name.split(".")[1], p.name)
+        )
+        for path in paths:
+            tag = path.name.split(".")[1]
+            identity = _gold_label(tag) or tag
+            if identity not in seen:
+                seen.add(identity)
+                out[tag] = [path]
+        return out
+    pooled: dict[str, list[Path]] = {}
+    for path in sorted(folder.glob("*/*-ud-test.conllu*")):
+        pooled.setdefault(path.name.split("_")[0], []).append(path)
+    return pooled
+
+
+def _langid_folder(testset: str, data: str) -> Path:
+    from xling.data.root import data_folder
+    from xling.translation.testsets import ntrex_folder, tatoeba_folder
+
+    if testset == "tatoeba":
+        return tatoeba_folder(data)
+    if testset == "ntrex":
+        return ntrex_folder(data)
+    return data_folder(data, "ud", "Universal Dependencies test files (*/*-ud-test.conllu.gz)",
+                       lambda folder: any(folder.glob("*/*-ud-test.conllu*")))  # fmt: skip
+
+
+def _plan_langid(testset: str) -> Callable[[Context], Plan]:
+    def plan(ctx: Context) -> Plan:
+        folder = _langid_folder(testset, ctx.config.data)
+        sets = langid_sets(testset, folder)
+        keys = ctx.pick(list(sets), ()) if ctx.config.languages else list(sets)
+        if ctx.config.languages and ctx.config.languages != ["all"]:  # region/script tags: by their language
+            keys = [key for key in sets
+                    if any(_same(re.split("[-_]", key)[0], w) for w in ctx.config.languages)]  # fmt: skip
+        if not keys:
+            raise DataError(f"langid-{testset}: none of the languages asked for is in the test set", folder)
+        return Plan({"testset": testset, "data": str(folder), "languages": keys, "limit": ctx.config.langid_limit},
+                    {"files": {key: [str(p) for p in sets[key]] for key in keys}})  # fmt: skip
+
+    return plan
+
+
+def _texts(paths: Iterable[str], testset: str, limit: int) -> list[str]:
+    """Return the first `limit` non-empty texts of a language's files (UD: its `# text = ` lines)."""
+    out: list[str] = []
+    for name in paths:
+        path = Path(name)
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                if testset == "ud":
+                    if not line.startswith("# text = "):
+                        continue
+                    line = line[len("# text = ") :]
+                if line.strip():
+                    out.append(line.strip())
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def _run_langid(ctx: Context, plan: Plan) -> Result:
+    """Return per-language accuracy of the detector: a prediction is right when its label names the gold
+    language (xling.langid.labels.label_matches: macrolanguage aware, script checked), as benchmarks/langid.py."""
+    import time
+
+    from xling.langid.labels import label_matches
+
+    started = time.perf_counter()
+    detector, s = ctx.detector(), plan.settings
+    known = detector.languages
+    scores: dict[str, dict[str, Any]] = {}
+    for key in s["languages"]:
+        texts = _texts(plan.inputs["files"][key], s["testset"], s["limit"])
+        gold = _gold_label(key)
+        if not texts:
+            continue
+        predicted = [row[0].label for row in detector.predict(texts)]
+        right = sum(gold is not None and label_matches(label, gold) for label in predicted)
+        covered = gold is not None and any(_same(gold.split("_")[0], code) for code in known)
+        scores[key] = {"accuracy": round(100 * right / len(texts), 2), "n": len(texts), "covered": covered}
+    if not scores:
+        raise DataError(f"langid-{s['testset']}: no text to score", s["data"])
+    average = sum(row["accuracy"] for row in scores.values()) / len(scores)
+    covered = [row["accuracy"] for row in scores.values() if row["covered"]]
+    settings = {"testset": s["testset"], "limit": s["limit"], "labels": len(detector.labels),
+                "covered_average": round(sum(covered) / len(covered), 2) if covered else None,
+                "not_covered": [key for key, row in scores.items() if not row["covered"]]}  # fmt: skip
+    return Result(task=f"langid-{s['testset']}", model=ctx.model.ref, data=s["data"], scores=scores,
+                  average=round(average, 2), primary="accuracy", settings=settings,
+                  seconds=time.perf_counter() - started)  # fmt: skip
+
+
+# --- word mappings --------------------------------------------------------------------------------------
+
+
+def _plan_bli(ctx: Context) -> Plan:
+    c = ctx.config
+    missing = [name for name in ("bli_src", "bli_tgt", "bli_dictionary") if not getattr(c, name)]
+    if missing:
+        raise ConfigError(
+            f"bli needs the word vectors and a test dictionary: --set {'=... --set '.join(missing)}=..."
+        )
+    for name in ("bli_src", "bli_tgt", "bli_dictionary"):
+        if not Path(getattr(c, name)).is_file():
+            raise DataError(f"{name}: no such file", getattr(c, name))
+    return Plan({"src": c.bli_src, "tgt": c.bli_tgt, "dictionary": c.bli_dictionary})
+
+
+def _run_bli(ctx: Context, plan: Plan) -> Result:
+    from xling.evaluation.bli import BLIConfig, evaluate_bli_from_files
+
+    s = plan.settings
+    return evaluate_bli_from_files(s["src"], s["tgt"], ctx.model.path, BLIConfig(dictionary=s["dictionary"]))
+
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+    TaskSpec("tatoeba", "encoder", "Tatoeba retrieval (xx ↔ eng)", _plan_tatoeba, _run_tatoeba),
+    TaskSpec("ntrex", "encoder", "NTREX retrieval (news, xx ↔ eng)", _plan_ntrex, _run_ntrex),
+    TaskSpec("mining", "encoder", "Bible mining (held-out book among distractors), F1", _plan_mining, _run_mining,
+             scale=100.0),
+    TaskSpec("transfer", "encoder", "Zero-shot sentiment transfer (UMSAB, frozen head), macro-F1",
+             lambda ctx: _umsab_plan(ctx, need_train=False), _run_transfer),
+    TaskSpec("fewshot", "encoder", "Few-shot sentiment transfer (UMSAB), macro-F1", _plan_fewshot, _run_fewshot),
+    TaskSpec("mt-bible", "translator", "MT on the held-out Bible book, chrF++", _plan_mt("bible"), _run_mt),
+    TaskSpec("mt-ntrex", "translator", "MT on NTREX news, chrF++", _plan_mt("ntrex"), _run_mt),
+    TaskSpec("mt-tatoeba", "translator", "MT on Tatoeba pairs, chrF++", _plan_mt("tatoeba"), _run_mt),
+    TaskSpec("langid-tatoeba", "detector", "Language id on Tatoeba sentences", _plan_langid("tatoeba"), _run_langid),
+    TaskSpec("langid-ntrex", "detector", "Language id on NTREX news", _plan_langid("ntrex"), _run_langid),
+    TaskSpec("langid-ud", "detector", "Language id on UD test sentences", _plan_langid("ud"), _run_langid),
+    TaskSpec("bli", "mapping", "Bilingual lexicon induction, P@1", _plan_bli, _run_bli),
+)}  # fmt: skip
+
+
+def tasks_for(model: ModelInfo, names: Sequence[str] = ()) -> list[TaskSpec]:
+    """Return the tasks to run for `model`: `names` (checked to apply to its kind), or all its default ones."""
+    if not names:
+        return [spec for spec in TASKS.values() if spec.family == model.family and spec.default]
+    out = []
+    for name in names:
+        spec = TASKS.get(name)
+        if spec is None:
+            raise ConfigError(f"tasks: unknown task {name!r} (known: {', '.join(TASKS)})")
+        if spec.family != model.family:
+            fitting = ", ".join(s.name for s in TASKS.values() if s.family == model.family)
+            raise ConfigError(
+                f"tasks: {name} does not apply to {model.ref} (kind {model.kind}); its tasks: {fitting}"
+            )
+        out.append(spec)
+    return out
+
+
+def settings_key(spec: TaskSpec, plan: Plan) -> str:
+    """Return a short hash of a task's settings (what decides whether an earlier run still stands)."""
+    text = json.dumps({"task": spec.name, "settings": plan.settings}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,205 @@
+"""`xling report` on a tiny static encoder and a tiny data root: the figures equal those of the single
+evaluations, the page holds every section, tasks are reused and re-run as they should, a baseline marks a
+regression, --fail-under exits 1, a task without data is skipped, the MT heat map and language id work."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from xling.errors import ConfigError
+from xling.evaluation.result import Result
+from xling.report import ReportConfig, run_report
+from xling.report.run import check_guards, parse_guard
+
+ENCODER_TASKS = ["tatoeba", "ntrex", "mining", "transfer"]
+
+
+def config_for(model: Path, data: Path, output: Path, **fields) -> ReportConfig:
+    """Return a ReportConfig for the tiny model and data: every language, small mining distractors."""
+    values = {"tasks": list(ENCODER_TASKS), "languages": ["all"], "mining_distractors": 20, **fields}
+    return ReportConfig(model=str(model), data=str(data), output=str(output), **values)
+
+
+@pytest.fixture(scope="module")
+def first_report(tiny_encoder, report_data, tmp_path_factory):
+    output = tmp_path_factory.mktemp("report") / "out"
+    return run_report(config_for(tiny_encoder, report_data, output))
+
+
+def test_figures_equal_the_single_evaluations(first_report, tiny_encoder, report_data):
+    from xling.embeddings.encoder import Encoder
+    from xling.evaluation.mining import MiningEvalConfig, evaluate_mining_from_config
+    from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba
+    from xling.evaluation.translation_accuracy import retrieval_accuracy
+    from xling.translation.testsets import ntrex_test
+
+    report = json.loads(first_report.json_path.read_text(encoding="utf-8"))
+    assert report == json.loads(json.dumps(first_report.report))
+    tasks = report["tasks"]
+    assert {task: entry["status"] for task, entry in tasks.items()} == dict.fromkeys(ENCODER_TASKS, "done")
+    encoder = Encoder.load(str(tiny_encoder))
+
+    tatoeba = evaluate_tatoeba(encoder, TatoebaConfig(data=str(report_data), languages=["all"]))
+    assert tasks["tatoeba"]["result"]["scores"] == tatoeba.scores
+    assert tasks["tatoeba"]["result"]["average"] == tatoeba.average
+    assert set(tatoeba.scores) == {"ara", "deu", "fra", "rus", "spa"}
+
+    for lang in ("deu", "fra", "rus"):  # as benchmarks/adapt.py scores NTREX
+        test = ntrex_test(report_data / "ntrex", "eng", lang)
+        score = retrieval_accuracy(encoder.encode(test.references), encoder.encode(test.sources))
+        assert tasks["ntrex"]["result"]["scores"][lang]["accuracy"] == round(100 * score.average, 2)
+
+    mining = evaluate_mining_from_config(encoder, MiningEvalConfig(data=str(report_data), languages=["deu", "fra"],
+                                                                   distractors=20))  # fmt: skip
+    assert tasks["mining"]["result"]["scores"] == json.loads(json.dumps(mining.scores))
+    transfer = tasks["transfer"]["result"]
+    assert set(transfer["scores"]) == {"german"} and transfer["primary"] == "macro_f1"
+    assert transfer["scores"]["german"]["covered"] is True  # the tiny model says it was trained on deu
+
+    # report.json: every Result, the model's xling.json, versions, machine, seconds
+    assert [Result.from_dict(r).task for r in report["results"]] == ["tatoeba", "ntrex", "mining", "transfer"]
+    assert report["xling_json"]["kind"] == "sentence-encoder/static"
+    assert report["versions"]["torch"] and report["versions"]["python"]
+    assert report["machine"]["cpus"] >= 1
+    assert set(report["seconds"]) == set(ENCODER_TASKS)
+    # the tiny model says it was trained on the Bible with John held out: its verses outside John are counted
+    verses = {lang: [line for line in (report_data / "bible" / f"{lang}.tsv").read_text(encoding="utf-8").splitlines()
+                     if not line.startswith("JHN.")] for lang in ("deu", "fra")}  # fmt: skip
+    assert report["training_data"]["counts"] == {lang: len(lines) for lang, lines in verses.items()}
+    assert "id='training-data'" in first_report.html_path.read_text(encoding="utf-8")
+
+
+def test_page_holds_every_section(first_report):
+    page = first_report.html_path.read_text(encoding="utf-8")
+    for section in ("summary", "task-tatoeba", "task-ntrex", "task-mining", "task-transfer", "training-data",
+                    "fewshot", "details"):  # fmt: skip
+        assert f"id='{section}'" in page, section
+    assert page.count("<svg") >= 4
+    assert "never in the model's training languages (ara)" in page  # the untrained language is marked
+    assert not re.search(r"""(src|href)=["']https?:""", page)  # self-contained: nothing fetched
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))  # inlined SVGs never share an id
+
+
+def test_second_run_reuses_tasks_and_force_reruns(first_report, tiny_encoder, report_data):
+    output = first_report.folder
+    config = config_for(tiny_encoder, report_data, output, tasks=["tatoeba", "ntrex"])
+    again = run_report(config)
+    assert [o.status for o in again.tasks] == ["cached", "cached"]
+    assert again.report["tasks"]["tatoeba"]["result"] == first_report.report["tasks"]["tatoeba"]["result"]
+    assert [o.status for o in run_report(replace(config, force=True)).tasks] == ["done", "done"]
+    (output / "tasks" / "ntrex.json").unlink()  # a report killed before ntrex finished resumes there
+    assert [o.status for o in run_report(config).tasks] == ["cached", "done"]
+    changed = run_report(replace(config, tatoeba_scoring="margin"))  # other settings: run again
+    assert [o.status for o in changed.tasks] == ["done", "cached"]
+
+
+def test_baseline_marks_a_regression(first_report, tiny_encoder, report_data, tmp_path):
+    # as the first run wrote it (later tests rewrite the file)
+    baseline = json.loads(json.dumps(first_report.report))
+    baseline["tasks"]["tatoeba"]["result"]["scores"]["deu"]["accuracy"] += 10.0  # deu was 10 points better
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "report.json").write_text(json.dumps(baseline), encoding="utf-8")
+    config = config_for(tiny_encoder, report_data, first_report.folder, tasks=["tatoeba"],
+                        baseline=str(tmp_path / "old"))  # fmt: skip
+    outcome = run_report(config)
+    compared = outcome.report["baseline"]["tasks"]["tatoeba"]
+    assert compared["regressions"] == ["deu"]
+    assert compared["rows"]["deu"]["diff"] == pytest.approx(-10.0)
+    page = outcome.html_path.read_text(encoding="utf-8")
+    assert "id='baseline'" in page and "class='regression'><td>deu</td>" in page
+
+
+def test_fail_under_exits_non_zero(first_report, tiny_encoder, report_data):
+    from typer.testing import CliRunner
+
+    from xling.cli.main import app
+
+    average = first_report.report["tasks"]["tatoeba"]["result"]["average"]
+    args = ["report", "--model", str(tiny_encoder), "--data", str(report_data), "--output",
+            str(first_report.folder), "--tasks", "tatoeba", "--langs", "all"]  # fmt: skip
+    failed = CliRunner().invoke(app, [*args, "--fail-under", f"tatoeba:accuracy={average + 1}"])
+    assert failed.exit_code == 1, failed.output
+    assert f"tatoeba accuracy is {average:g}, below {average + 1:g}" in failed.output
+    passed = CliRunner().invoke(app, [*args, "--fail-under", f"tatoeba:accuracy={average - 1}",
+                                      "--fail-under", "tatoeba:src2eng@deu=0"])  # fmt: skip
+    assert passed.exit_code == 0, passed.output
+
+
+def test_guards_parse_and_check():
+    guard = parse_guard("tatoeba:accuracy@deu=70.5")
+    assert (guard.task, guard.metric, guard.language, guard.value) == ("tatoeba", "accuracy", "deu", 70.5)
+    for bad in (
+        "tatoeba=50",
+        "tatoeba:accuracy",
+        "nothing:accuracy=1",
+        "tatoeba:accuracy=high",
+        "tatoeba:acc@=1",
+    ):
+        with pytest.raises(ConfigError, match="fail_under"):
+            parse_guard(bad)
+    report = {"tasks": {"ntrex": {"status": "skipped", "reason": "no NTREX files", "result": None}}}
+    assert check_guards(report, [parse_guard("ntrex:accuracy=1")]) == [
+        "ntrex:accuracy=1: ntrex accuracy was not measured (no NTREX files)"
+    ]
+
+
+def test_missing_data_is_skipped_not_a_crash(tiny_encoder, report_data, tmp_path):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(report_data / "tatoeba", root / "tatoeba")  # no ntrex/, bible/, sentiment/
+    outcome = run_report(config_for(tiny_encoder, root, tmp_path / "out"))
+    status = {o.task: o.status for o in outcome.tasks}
+    assert status == {"tatoeba": "done", "ntrex": "skipped", "mining": "skipped", "transfer": "skipped"}
+    assert "NTREX" in outcome.report["tasks"]["ntrex"]["reason"]
+    page = outcome.html_path.read_text(encoding="utf-8")
+    assert "Skipped: " in page and "id='task-ntrex'" in page
+
+
+class EchoTranslator:
+    """A translator that returns its sources: chrF++ then measures how alike the two sides are."""
+
+    def translate(self, texts, src, tgt, options=None, *, progress=False):
+        return list(texts)
+
+
+def test_mt_heat_map(report_data, tiny_encoder, tmp_path):
+    from xling.evaluation.mt import MTEvalConfig, evaluate_mt
+    from xling.report.html import render_html
+    from xling.report.run import TaskOutcome, build_report
+    from xling.report.tasks import describe_model
+
+    config = MTEvalConfig(model="echo", testset="tatoeba", data=str(report_data), max_sentences=20,
+                          directions=["eng-deu", "deu-eng", "eng-fra", "fra-eng"])  # fmt: skip
+    result = evaluate_mt(EchoTranslator(), config)
+    model = describe_model(str(tiny_encoder))
+    model.family = "translator"
+    report = build_report(ReportConfig(output=str(tmp_path)), model,
+                          [TaskOutcome("mt-tatoeba", "done", seconds=1.0, result=result)], None)  # fmt: skip
+    page = render_html(report)
+    assert "id='mt-heatmap'" in page and page.count("<svg") == 2  # the bars and the heat map
+    assert f"{result.scores['eng-deu']['chrf++']:.1f}" in page
+
+
+def test_language_detector(tiny_detector_folder, report_data, tmp_path):
+    from xling.langid.labels import label_matches
+    from xling.langid.model import LanguageIdentifier
+
+    config = ReportConfig(
+        model=str(tiny_detector_folder), data=str(report_data), output=str(tmp_path / "out")
+    )
+    outcome = run_report(config)
+    status = {o.task: o.status for o in outcome.tasks}
+    assert status == {"langid-tatoeba": "done", "langid-ntrex": "done", "langid-ud": "skipped"}
+    detector = LanguageIdentifier.from_pretrained(tiny_detector_folder)
+    texts = (report_data / "tatoeba" / "tatoeba.deu-eng.deu").read_text(encoding="utf-8").splitlines()
+    right = sum(label_matches(row[0].label, "deu") for row in detector.predict(texts))
+    row = outcome.report["tasks"]["langid-tatoeba"]["result"]["scores"]["deu"]
+    assert row == {"accuracy": round(100 * right / len(texts), 2), "n": len(texts), "covered": True}
+    assert "id='task-langid-ntrex'" in outcome.html_path.read_text(encoding="utf-8")
