@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
-from xling.adaptation.words import look_up, translations
+from xling.adaptation.words import translations
 from xling.tokenization.vocabulary_extension import WORD_START
 
 
@@ -36,17 +36,18 @@ def translated_rows(
     base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]]
 ) -> dict[int, np.ndarray]:
     """Return {index of a piece: its row} for the whole-word pieces (`▁word`) that `dictionary` (pivot
-    word, new word) translates, by form or longest known prefix (xling.adaptation.words): the mean over its
+    word, new word) translates (by form, xling.adaptation.words.translations): the mean over its
     translations of the mean old row of each translation."""
     table = translations(dictionary)
     rows: dict[int, np.ndarray] = {}
     for i, piece in enumerate(pieces):
         if not piece.startswith(WORD_START):
             continue
-        key = look_up(piece[len(WORD_START) :].lower(), table)
-        if key is None:
+        # the form only: the prefix guess that serves word-by-word glosses misled the rows of Arabic words
+        # (dev retrieval, 30 held-out pairs: 75.0 by form, 48.3 with the longest known prefix)
+        meanings = table.get(piece[len(WORD_START) :].lower())
+        if not meanings:
             continue
-        meanings = table[key]
         vectors = []
         for encoding in base.encode_batch(meanings, add_special_tokens=False):
             ids = [t for t in encoding.ids if t < len(embedding)]
