@@ -32,7 +32,8 @@ def adapt(
         typer.Option(help="Word list 'pivot<TAB>new' (or eng-tur=FILE for the column order), or 'swadesh'."),
     ] = None,
     parallel: Annotated[
-        list[str] | None, typer.Option(help="Sentence pairs 'pivot<TAB>new' (or eng-tur=FILE), or 'udhr'.")
+        list[str] | None,
+        typer.Option(help="Sentence pairs 'pivot<TAB>new' (or eng-tur=FILE), 'udhr' or 'sample'."),
     ] = None,
     output: Annotated[str | None, typer.Option(help="The new model folder.")] = None,
     pivot: Annotated[str | None, typer.Option(help="The language the pairs translate into (eng).")] = None,
