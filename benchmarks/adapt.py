@@ -67,7 +67,8 @@ def write_protect_files(shared: dict[str, Any], data: Path) -> None:
     from ship_xling_mini_languages import write_protect_file
 
     for path in shared.get("vocabulary", {}).get("protect", []):
-        write_protect_file(Path(path), data)
+        if "protect.bible" in path:
+            write_protect_file(Path(path), data)
 
 
 def scores(model: str, lang: str, data: Path) -> dict[str, float]:

@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     shared = recipe["adapt"]
     data = Path(shared.get("data", "../shared/data"))
     for path in shared.get("vocabulary", {}).get("protect", []):
-        write_protect_file(Path(path), data)
+        if "protect.bible" in path:
+            write_protect_file(Path(path), data)
     model, steps = str(base), []
     for lang in recipe["order"]:
         fields = {**shared, **recipe["languages"][lang]}

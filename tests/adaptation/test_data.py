@@ -47,9 +47,9 @@ def test_line_in_another_script_is_a_warning_naming_it(tmp_path):
     path.write_text("bu bir kitap\n\nev büyük\nэто книга\nkedi küçük\n", encoding="utf-8")
     data = read_adapt_data(config(text=[str(path)]))
     assert len(data.texts) == 4
-    assert any(
-        w.startswith(f"{path}:4:") and "Cyrl" in w and "Latn" in w for w in data.warnings
-    ), data.warnings
+    assert any(w.startswith(f"{path}:4:") and "Cyrl" in w and "Latn" in w for w in data.warnings), (
+        data.warnings
+    )
 
 
 def test_detector_reports_text_in_another_language(tmp_path, tiny_detector_folder):

@@ -10,6 +10,7 @@ import torch
 from tokenizers import Tokenizer
 
 from xling.adaptation import AdaptConfig, adapt
+from xling.data.sources import sample_corpus_dir
 from xling.embeddings.encoder import Encoder
 from xling.errors import ConfigError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
@@ -111,6 +112,11 @@ def test_protected_sample_is_only_the_model_languages():
 
     texts = protected_texts(AdaptConfig(), ["eng", "deu"], "arb")
     assert set(texts) == set(sample_sentences("eng")) | set(sample_sentences("deu"))
+    extra = AdaptConfig()
+    extra.vocabulary.protect = [str(sample_corpus_dir() / "fra.tsv")]
+    assert set(protected_texts(extra, ["eng"], "arb")) == set(sample_sentences("eng")) | set(
+        sample_sentences("fra")
+    )
     # a model that lists no languages protects every sample language but the new one
     assert not set(sample_sentences("ara")) & set(protected_texts(AdaptConfig(), [], "arb"))
 

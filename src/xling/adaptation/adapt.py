@@ -14,9 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from xling.adaptation.config import AdaptConfig
-from xling.adaptation.data import AdaptData, read_adapt_data
+from xling.adaptation.data import CONLLU_SUFFIXES, AdaptData, read_adapt_data
 from xling.adaptation.result import AdaptResult
 from xling.artifacts import read_metadata
+from xling.data.conllu import read_conllu
 from xling.data.languages import normalize_language, same_language
 from xling.data.readers import read_monolingual
 from xling.data.sources import sample_corpus_dir
@@ -49,18 +50,19 @@ def model_languages(folder: Path) -> list[str]:
 
 
 def protected_texts(config: AdaptConfig, model_languages: list[str], language: str) -> list[str]:
-    """Return the old-language sentences whose segmentation must not change: `vocabulary.protect`, else the
-    bundled parallel sample's languages that the model has (all but the new one when it lists none)."""
-    if config.vocabulary.protect:
-        paths = [Path(p) for p in config.vocabulary.protect]
-    else:
-        paths = [path for path in sorted(sample_corpus_dir().glob("*.tsv"))
-                 if _is_old_language(path.stem, model_languages, language)]  # fmt: skip
+    """Return the old-language sentences whose segmentation must not change: the bundled parallel sample's
+    languages that the model has (all but the new one when it lists none), plus the `vocabulary.protect`
+    files (one sentence a line, `id<TAB>text`, or CoNLL-U)."""
     texts: list[str] = []
-    for path in paths:
-        lines = list(read_monolingual(path))
-        # the bundled sample is `id<TAB>text`; plain files are one sentence a line
-        texts.extend(line.split("\t", 1)[-1] for line in lines)
+    for path in sorted(sample_corpus_dir().glob("*.tsv")):
+        if _is_old_language(path.stem, model_languages, language):
+            texts.extend(line.split("\t", 1)[-1] for line in read_monolingual(path))
+    for name in config.vocabulary.protect:
+        path = Path(name)
+        if path.name.lower().endswith(CONLLU_SUFFIXES):
+            texts.extend(" ".join(words) for words in read_conllu(path, column="upos").words)
+        else:
+            texts.extend(line.split("\t", 1)[-1] for line in read_monolingual(path))
     return texts
 
 

@@ -27,9 +27,9 @@ class AdaptVocabularyConfig:
     letters (with Han for Japanese and Korean)."""
 
     protect: list[str] = field(default_factory=list)
-    """Text files (one sentence a line) in the model's own languages whose segmentation must not change: a
-    new piece they would use is not added. []: the bundled parallel sample's languages that the model has.
-    The pivot side of the dictionary and parallel pairs is always protected too."""
+    """Text files (one sentence a line, or CoNLL-U) in the model's own languages whose segmentation must not
+    change: a new piece they would use is not added. Always protected besides: the bundled parallel sample's
+    languages that the model has, and the pivot side of the dictionary and parallel pairs."""
 
 
 @dataclass
