@@ -128,6 +128,9 @@ def test_every_recipe_loads(recipe):
         "langid": LangidTrainConfig,
     }
     tables = tomllib.loads(recipe.read_text(encoding="utf-8"))
+    if "languages" in tables:  # recipes/xling-mini-languages.toml: [adapt] shared + [languages.<code>] each
+        _check_languages_recipe(tables)
+        return
     assert set(tables) <= set(sections), f"{recipe.name}: a table no test loads"
     for section in tables:
         config = load_config(sections[section], recipe, section=section)
@@ -135,6 +138,17 @@ def test_every_recipe_loads(recipe):
             assert config.data.corpora, f"{recipe.name} [{section}]: no data.corpora"
             continue
         assert config.data.corpus, f"{recipe.name} [{section}]: no data.corpus"
+
+
+def _check_languages_recipe(tables: dict) -> None:
+    from xling.adaptation.config import AdaptConfig
+
+    assert set(tables) == {"order", "adapt", "languages"} and set(tables["order"]) == set(tables["languages"])
+    shared = dict(tables["adapt"])
+    for lang in tables["order"]:
+        config = load_config(AdaptConfig, None, [], language=lang, **shared, **tables["languages"][lang])
+        assert config.text or config.dictionary or config.parallel
+        assert config.training.lr == AdaptConfig().training.lr  # the recipe's table keeps the other defaults
 
 
 def test_table_entries_set_one_by_one_get_the_value_type():
@@ -150,3 +164,15 @@ def test_table_entries_set_one_by_one_get_the_value_type():
     assert config.static.weights == {"text": 0.0, "parallel": 2.5}
     with pytest.raises(ConfigError, match=r"static.weights.text: expected float"):
         load_config(AdaptConfig, None, ["static.weights.text=lots"], language="tur", text=["t.txt"])
+
+
+def test_a_section_named_in_part_keeps_the_command_defaults_of_the_rest(tmp_path):
+    # AlignConfig's training defaults are not TrainingConfig's: setting the learning rate must not reset them
+    config = load_config(AlignConfig, None, ["training.lr=0.01"], data={"corpus": str(tmp_path)}, tokenizer="t")
+    assert (config.training.lr, config.training.weight_decay, config.training.warmup_steps) == (0.01, 0.0, 50)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[adapt.training]\nmax_steps = 7\n", encoding="utf-8")
+    from xling.adaptation.config import AdaptConfig
+
+    adapt = load_config(AdaptConfig, recipe, [], section="adapt", language="tur", text=["t.txt"])
+    assert (adapt.training.max_steps, adapt.training.lr, adapt.training.batch_size) == (7, 0.05, 256)

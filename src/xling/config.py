@@ -100,6 +100,8 @@ def _build(cls: type[C], values: Mapping[str, Any], where: str, prefix: str = ""
         if key not in known:
             raise ConfigError(f"{where}: unknown field {name!r}{_section_hint(hints, key, prefix)}; "
                               f"known: {', '.join(sorted(known))}")  # fmt: skip
+        if dataclasses.is_dataclass(hints[key]) and isinstance(value, Mapping):
+            value = {**_section_defaults(known[key]), **value}
         kwargs[key] = _coerce(hints[key], value, name, where)
     try:
         config = cls(**kwargs)
@@ -109,6 +111,18 @@ def _build(cls: type[C], values: Mapping[str, Any], where: str, prefix: str = ""
     if check is not None:
         check()
     return config
+
+
+def _section_defaults(spec: dataclasses.Field) -> dict[str, Any]:
+    """Return the field values of a nested section's own default (its default_factory's instance), so that a
+    recipe table or `--set` that names some fields keeps the command's defaults for the others (AlignConfig's
+    training has weight_decay 0, not TrainingConfig's 0.01)."""
+    if spec.default_factory is dataclasses.MISSING:  # type: ignore[misc]
+        return {}
+    default = spec.default_factory()  # type: ignore[misc]
+    if not dataclasses.is_dataclass(default):
+        return {}
+    return {f.name: getattr(default, f.name) for f in dataclasses.fields(default)}
 
 
 def _section_hint(hints: Mapping[str, Any], key: str, prefix: str) -> str:
@@ -136,6 +150,8 @@ def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
                 last_error = exc
         raise last_error or ConfigError(f"{where}: {name}: bad value {value!r}")
     if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):  # a section's default instance, kept whole
+            return value
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: {name} must be a table of fields")
         return _build(tp, value, where, prefix=f"{name}.")
