@@ -106,16 +106,16 @@ def adapt(
     data = read_adapt_data(config, detector=detector)
     for warning in data.warnings:
         logger.warning(warning)
-    # the pivot side of the pairs is old-language text too: its vectors are the targets
-    protected = [*protected_texts(config, known, language), *(p for p, _ in data.parallel),
-                 *(p for p, _ in data.dictionary)]  # fmt: skip
+    # the pivot side of the pairs is old-language text too (a static encoder's targets are its vectors)
+    sentences = [*protected_texts(config, known, language), *(p for p, _ in data.parallel)]
     if kind == STATIC:
         from xling.adaptation.static import adapt_static
 
-        return adapt_static(config, folder, data, protected, say=say)
+        return adapt_static(config, folder, data, [*sentences, *(p for p, _ in data.dictionary)], say=say)
     from xling.adaptation.transformer import adapt_transformer
 
-    return adapt_transformer(config, folder, data, protected, say=say)
+    # sentences only: a transformer also replays them and measures the old languages' perplexity on them
+    return adapt_transformer(config, folder, data, sentences, say=say)
 
 
 __all__ = ["AdaptData", "adapt", "model_kind"]

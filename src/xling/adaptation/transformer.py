@@ -98,6 +98,10 @@ def transformer_training(config: AdaptConfig) -> TrainingConfig:
     )
     given = {f.name: getattr(config.training, f.name) for f in dataclasses.fields(TrainingConfig)
              if getattr(config.training, f.name) != getattr(static, f.name)}  # fmt: skip
+    if "warmup_steps" not in given:  # a short run must not be all warm-up: at most a tenth of it
+        given["warmup_steps"] = min(
+            defaults.warmup_steps, max(1, given.get("max_steps", defaults.max_steps) // 10)
+        )
     return dataclasses.replace(defaults, **given)
 
 
