@@ -18,8 +18,8 @@ import argparse
 import gzip
 import json
 import os
-import shutil
 import subprocess
+import sys
 import tarfile
 import tomllib
 import warnings
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--output", default="runs/xling-mini-languages")
     parser.add_argument("--target", default=BASE_PATH)
     parser.add_argument("--ship", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--reuse", action="store_true", help="ship the finished run in --output as it is")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from xling.adaptation import AdaptConfig, adapt
@@ -104,6 +105,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     base = Path(args.base) if args.base else base_from_git(work / "base")
     shared = recipe["adapt"]
     data = Path(shared.get("data", "../shared/data"))
+    if args.reuse:
+        report = json.loads((work / "report.json").read_text(encoding="utf-8"))
+        ship(work / "repaired", base, Path(args.target), report, recipe, data)
+        return report
     for path in shared.get("vocabulary", {}).get("protect", []):
         if "protect.bible" in path:
             write_protect_file(Path(path), data)
@@ -126,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     (work / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     print(json.dumps({k: report[k] for k in ("before", "after")}, indent=1))
     if args.ship:
-        ship(Path(model), base, Path(args.target), report, recipe)
+        ship(Path(model), base, Path(args.target), report, recipe, data)
     return report
 
 
@@ -177,18 +182,20 @@ def dev_figures(model: str, to_traditional) -> dict[str, float]:
     return {"rus": round(100 * russian, 2), "zho_traditional": round(100 * traditional, 2)}
 
 
-def ship(model: Path, base: Path, target: Path, report: dict[str, Any], recipe: dict[str, Any]) -> None:
-    """Copy the model files into `target`, with xling.json (scores added) and the base card extended."""
-    card = (base / "README.md").read_text(encoding="utf-8") if (base / "README.md").is_file() else ""
-    shutil.rmtree(target, ignore_errors=True)
-    for name in MODEL_FILES:
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(model / name, target / name)
-    (target / "1_Normalize").mkdir(exist_ok=True)
-    meta = json.loads((model / "xling.json").read_text(encoding="utf-8"))
+def ship(
+    model: Path, base: Path, target: Path, report: dict[str, Any], recipe: dict[str, Any], data: Path
+) -> None:
+    """Copy the model into `target` with the card and scores of recipes/ship_xling_mini.py (re-measured on
+    this model), then add the section on the added languages and their before/after figures."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import ship_xling_mini
+
+    ship_xling_mini.main(["--run", str(model), "--target", str(target), "--data", str(data)])
+    meta = json.loads((target / "xling.json").read_text(encoding="utf-8"))
     meta["name"] = "xling-mini"
     meta["added_language_scores"] = {k: report[k] for k in ("before", "after")}
     (target / "xling.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    card = (target / "README.md").read_text(encoding="utf-8")
     (target / "README.md").write_text(card.rstrip() + "\n\n" + languages_card(report, recipe, target),
                                       encoding="utf-8")  # fmt: skip
 

@@ -87,7 +87,7 @@ def test_conllu_empty_missing_bad_bytes_and_bad_column(tmp_path):
     with pytest.raises(DataError, match=r"bytes\.conllu:11: invalid UTF-8 byte 0xff"):
         read_conllu(raw)
     with pytest.raises(ConfigError, match="column"):
-        read_conllu(tmp_path / "only.conllu", column="lemma")
+        read_conllu(tmp_path / "only.conllu", column="misc")
 
 
 NER = """\

@@ -62,7 +62,7 @@ def repair_static(
         shutil.rmtree(output)
     shutil.copytree(folder, output, ignore=shutil.ignore_patterns("checkpoints", "vocabulary", "adapt-state"))
     save_file(tensors, str(output / MODULE_DIR / "model.safetensors"))
-    tokenizer.save(str(output / MODULE_DIR / "tokenizer.json"))
+    tokenizer.save(str(output / MODULE_DIR / "tokenizer.json"), pretty=False)
     meta = read_metadata(folder)
     entry = {"replacements": dict(replacements or {}), "aliases": len(aliases), **(note or {})}
     meta.update({"vocab_size": tokenizer.get_vocab_size(), "repairs": [*meta.get("repairs", []), entry]})

@@ -309,7 +309,7 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
     else:
         tensors = {"embedding.weight": encoder.table().contiguous()}
     save_file(tensors, str(module / "model.safetensors"))
-    tokenizer.save(str(module / "tokenizer.json"))
+    tokenizer.save(str(module / "tokenizer.json"), pretty=False)
     shutil.copy2(base_folder / "modules.json", output / "modules.json")
     meta = read_metadata(base_folder)
     languages = [*meta.get("languages", [])]
