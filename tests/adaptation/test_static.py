@@ -159,3 +159,8 @@ def test_pieces_outside_the_language_script_are_not_added(tiny_static):
     kept, known, capped, other = new_pieces(base, learned, limit=10, scripts=["Geor"])
     assert kept == [("▁ქართ", -5.0), ("ული", -7.0)]
     assert (known, capped, other) == (0, 0, 2)  # "▁ბ-x" is not a clean piece at all
+
+
+def test_text_alone_is_a_clear_error_for_a_static_encoder(tmp_path, tiny_static, cipher_data):
+    with pytest.raises(ConfigError, match="--dictionary or --parallel"):
+        adapt(small_config(tiny_static, tmp_path / "out", text=[str(cipher_data["text"])]))

@@ -43,6 +43,7 @@ from xling.atomic import check_replaceable
 from xling.config import config_to_dict
 from xling.embeddings.static import MODULE_DIR, GatherRows, StaticSentenceEncoder, bag_features, quantize_rows
 from xling.embeddings.weights import load_safetensors
+from xling.errors import ConfigError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.tokenization.vocabulary_extension import extend_vocabulary, unigram_vocabulary
 from xling.training import train
@@ -243,7 +244,9 @@ def build_examples(
         chosen.target.append(pivots.setdefault(pivot, len(pivots)))
         chosen.kind.append(kind)
     if not train_set.ids:
-        raise ValueError("no training examples: the text has no dictionary words and there are no pairs")
+        raise ConfigError("dictionary, parallel: a static encoder learns the new language from word or sentence "
+                          "pairs (text alone only gives its pieces, with nothing to align them to); give "
+                          "--dictionary or --parallel")  # fmt: skip
     return train_set, dev_set, list(pivots)
 
 
