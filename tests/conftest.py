@@ -83,3 +83,33 @@ def tiny_detector_folder(tmp_path_factory) -> Path:
     from xling.langid.train import train_identifier
 
     return train_identifier(tiny_config(tmp_path_factory.mktemp("langid") / "detector")).output
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def chromium_path() -> str | None:
+    """Return the Chromium executable ($XLING_CHROMIUM, else the first of CHROMIUM_NAMES on PATH)."""
+    import shutil
+
+    given = os.environ.get("XLING_CHROMIUM")
+    if given:
+        return given if Path(given).is_file() else None
+    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Return a headless Chromium driven by Playwright (the web page and report tests); skip when either is
+    missing or it cannot start."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no Chromium: apt-get install chromium (or set XLING_CHROMIUM to its executable)")
+    with sync_api.sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True)
+        except sync_api.Error as error:
+            pytest.skip(f"{executable} does not start headless: {str(error).splitlines()[0]}")
+        yield browser
+        browser.close()

@@ -6,27 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from xling.report import ReportConfig, run_report
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Return a headless Chromium driven by Playwright; skip when either is missing or it cannot start."""
-    from serving.test_browser import chromium_path
-
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("no Chromium: apt-get install chromium (or set XLING_CHROMIUM to its executable)")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True)
-        except sync_api.Error as error:
-            pytest.skip(f"{executable} does not start headless: {str(error).splitlines()[0]}")
-        yield browser
-        browser.close()
 
 
 def test_report_page_in_chromium(browser, tiny_encoder, report_data, tmp_path):

@@ -11,9 +11,7 @@ why, when Chromium, Playwright or the serving and bot packages are missing.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # sample sentence ids indexed in every INDEX_LANGUAGES language; everyday.023 is "Where is the station?"
 INDEX_IDS = ("everyday.004", "everyday.013", "everyday.019", "everyday.023", "everyday.028", "everyday.034",
              "everyday.036", "everyday.039", "everyday.050", "everyday.058")  # fmt: skip
@@ -30,14 +27,6 @@ QUERY = "Wo ist der Bahnhof?"
 FRENCH = "Où est la gare ?"
 SPANISH_QUESTION = "¿Cuántos años de garantía tienen los productos?"  # questions.spa.tsv: warranty
 TIMEOUT_MS = 15_000
-
-
-def chromium_path() -> str | None:
-    """Return the Chromium executable ($XLING_CHROMIUM, else the first of CHROMIUM_NAMES on PATH)."""
-    given = os.environ.get("XLING_CHROMIUM")
-    if given:
-        return given if Path(given).is_file() else None
-    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
 
 def sample_sentences(language: str) -> dict[str, str]:
@@ -94,22 +83,6 @@ def server_url(tmp_path_factory) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Return a headless Chromium driven by Playwright; skip when either is missing or it cannot start."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("no Chromium: apt-get install chromium (or set XLING_CHROMIUM to its executable)")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True)
-        except sync_api.Error as error:
-            pytest.skip(f"{executable} does not start headless: {str(error).splitlines()[0]}")
-        yield browser
-        browser.close()
 
 
 def test_page_in_chromium(browser, server_url, tmp_path):
