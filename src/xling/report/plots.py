@@ -36,6 +36,13 @@ def _pyplot():
     return plt
 
 
+def _rotation(items: list) -> int:
+    """Return the tick label angle: upright labels only when few and short (MT directions, `spa-eng`, need
+    turning even when there are only a dozen)."""
+    longest = max((len(str(key)) for key, _ in items), default=0)
+    return 90 if len(items) > 12 or len(items) * longest > 40 else 0
+
+
 def _svg(fig) -> str:
     """Return the figure as an <svg> element (no XML header, no fixed ids clashing between figures)."""
     plt = _pyplot()
@@ -64,7 +71,7 @@ def bar_chart(values: Mapping[str, float], *, unseen: Sequence[str] = (), ylabel
         new = key in unseen_set
         ax.bar(i, value, color=ORANGE if new else BLUE, hatch="///" if new else None, edgecolor="white" if not new
                else "#7a5200", linewidth=0.4)  # fmt: skip
-    ax.set_xticks(range(len(items)), [key for key, _ in items], rotation=90 if len(items) > 12 else 0,
+    ax.set_xticks(range(len(items)), [key for key, _ in items], rotation=_rotation(items),
                   fontsize=7 if len(items) > 40 else 8)  # fmt: skip
     ax.set_xlim(-0.7, len(items) - 0.3)
     if top is not None:
@@ -167,7 +174,7 @@ def difference_chart(diffs: Mapping[str, float], regressions: Sequence[str], *, 
                edgecolor="white", linewidth=0.4)  # fmt: skip
     ax.axhline(0, color=BLACK, linewidth=0.8)
     ax.axhline(-threshold, color=VERMILLION, linewidth=0.8, linestyle="--")
-    ax.set_xticks(range(len(items)), [key for key, _ in items], rotation=90 if len(items) > 12 else 0,
+    ax.set_xticks(range(len(items)), [key for key, _ in items], rotation=_rotation(items),
                   fontsize=7 if len(items) > 40 else 8)  # fmt: skip
     ax.set_xlim(-0.7, len(items) - 0.3)
     ax.set_ylabel("now − baseline (points)")
