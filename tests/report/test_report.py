@@ -203,3 +203,36 @@ def test_language_detector(tiny_detector_folder, report_data, tmp_path):
     row = outcome.report["tasks"]["langid-tatoeba"]["result"]["scores"]["deu"]
     assert row == {"accuracy": round(100 * right / len(texts), 2), "n": len(texts), "covered": True}
     assert "id='task-langid-ntrex'" in outcome.html_path.read_text(encoding="utf-8")
+
+
+def test_word_mapping_gets_bli_equal_to_the_single_evaluation(tmp_path):
+    import numpy as np
+
+    from xling.alignment.words.align import WordAlignConfig, align_word_vector_files
+    from xling.evaluation.bli import BLIConfig, evaluate_bli_from_files
+    from xling.vectors import WordVectors, save_vectors
+
+    # target = a rotation of the source plus noise: Procrustes on half the words finds it, BLI scores the rest
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(300)]
+    source = rng.normal(size=(300, 16)).astype(np.float32)
+    rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    target = (source @ rotation + 0.05 * rng.normal(size=source.shape)).astype(np.float32)
+    src, tgt = tmp_path / "src.vec", tmp_path / "tgt.vec"
+    save_vectors(WordVectors(words, source, "src"), src)
+    save_vectors(WordVectors([f"t{i}" for i in range(300)], target, "tgt"), tgt)
+    train, test = tmp_path / "train.tsv", tmp_path / "test.tsv"
+    train.write_text("".join(f"w{i}\tt{i}\n" for i in range(150)), encoding="utf-8")
+    test.write_text("".join(f"w{i}\tt{i}\n" for i in range(150, 300)), encoding="utf-8")
+    mapping = tmp_path / "mapping"
+    align_word_vector_files(src, tgt, mapping, WordAlignConfig(method="procrustes", dictionary=str(train)))
+
+    config = ReportConfig(model=str(mapping), output=str(tmp_path / "out"), bli_src=str(src), bli_tgt=str(tgt),
+                          bli_dictionary=str(test))  # fmt: skip
+    result = run_report(config)
+    task = json.loads((tmp_path / "out" / "report.json").read_text())["tasks"]["bli"]
+    single = evaluate_bli_from_files(src, tgt, mapping, BLIConfig(dictionary=str(test)))
+    assert task["status"] == "done"
+    assert task["result"]["scores"] == json.loads(json.dumps(single.scores)) and single.average > 90
+    assert "Bilingual lexicon induction" in (tmp_path / "out" / "report.html").read_text()
+    assert result is not None
