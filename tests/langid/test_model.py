@@ -62,6 +62,9 @@ def test_restricting_languages_accepts_any_code_form(sample_identifier):
 def test_saved_detector_reloads_with_equal_outputs(sample_identifier, tmp_path):
     folder = sample_identifier.save_pretrained(tmp_path / "saved")
     assert {path.name for path in folder.iterdir()} >= {"config.json", "model.safetensors", "xling.json"}
+    from xling.artifacts import read_metadata
+
+    assert read_metadata(folder)["languages"] == sorted(sample_identifier.languages)
     reloaded = LanguageIdentifier.from_pretrained(folder)
     texts = [text for sentences in UNSEEN.values() for text in sentences]
     assert reloaded.labels == sample_identifier.labels

@@ -154,7 +154,9 @@ class LanguageIdentifier:
                 "model_type": MODEL_TYPE, "labels": list(self.labels), "features": self.features.to_dict(),
                 "threshold": self.threshold, "dim": int(self.embeddings.shape[1]), **self.info,
             })  # fmt: skip
-            write_metadata(staging, {"kind": "language-identifier", "labels": len(self.labels)})
+            # `languages` as every model's xling.json has it (the report marks what a model never learnt)
+            write_metadata(staging, {"kind": "language-identifier", "labels": len(self.labels),
+                                     "languages": sorted(self.languages)})  # fmt: skip
         self.path = folder
         return folder
 
