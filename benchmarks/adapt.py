@@ -40,8 +40,8 @@ from xling.config import load_config
 from xling.data.root import data_root
 from xling.embeddings.encoder import Encoder
 from xling.evaluation.tatoeba import DEFAULT_LANGUAGES, TatoebaConfig, evaluate_tatoeba
-from xling.evaluation.translation_accuracy import retrieval_accuracy
-from xling.translation.testsets import ntrex_folder, ntrex_test
+from xling.evaluation.translation_accuracy import ntrex_retrieval
+from xling.translation.testsets import ntrex_folder
 
 UDHR_ONLY = ("tha", "kat", "tam")
 
@@ -78,8 +78,7 @@ def scores(model: str, lang: str, data: Path) -> dict[str, float]:
     tatoeba = evaluate_tatoeba(
         encoder, TatoebaConfig(model=model, data=str(data), languages=[_tatoeba_code(lang)])
     )
-    test = ntrex_test(ntrex_folder(str(data)), "eng", lang)
-    ntrex = retrieval_accuracy(encoder.encode(test.references), encoder.encode(test.sources))
+    ntrex = ntrex_retrieval(encoder, ntrex_folder(str(data)), lang)
     return {"tatoeba": tatoeba.average, "ntrex": round(100 * ntrex.average, 2)}
 
 

@@ -33,7 +33,6 @@ Reported for the base, the full and the LoRA model (`--json PATH` writes the sam
 from __future__ import annotations
 
 import argparse
-import gzip
 import subprocess
 import sys
 import time
@@ -45,10 +44,11 @@ from bench_common import log, quiet_libraries, write_json
 from xling.adaptation import AdaptConfig, adapt
 from xling.artifacts import read_metadata
 from xling.data.root import data_root
+from xling.data.sources import book_verses
 from xling.embeddings.encoder import Encoder
 from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba, tatoeba_folder
-from xling.evaluation.translation_accuracy import retrieval_accuracy
-from xling.translation.testsets import ntrex_folder, ntrex_test
+from xling.evaluation.translation_accuracy import ntrex_retrieval
+from xling.translation.testsets import ntrex_folder
 
 LANGUAGE = "tur"
 DEFAULT_BASE = Path("runs/bible-small")
@@ -85,17 +85,11 @@ def protect_file(base: Path, data: Path, work: Path, per_language: int = 300) ->
     """Return a file of the first `per_language` verses of John in each Bible language the model lists, written
     once; None when it lists none that the Bible folder has (adapt() then protects the bundled sample)."""
     languages = [str(lang) for lang in read_metadata(base).get("languages", [])]
-    bibles = [data / "bible" / f"{lang}.tsv.gz" for lang in languages]
-    bibles = [path for path in bibles if path.is_file()]
-    if not bibles:
+    if not any((data / "bible" / f"{lang}.tsv.gz").is_file() for lang in languages):
         return None
     path = work / f"protect.{base.name}-jhn-{per_language}.txt"
     if not path.is_file():
-        lines = []
-        for bible in bibles:
-            with gzip.open(bible, "rt", encoding="utf-8") as handle:
-                verses = [line.split("\t", 1)[1].strip() for line in handle if line.startswith("JHN.")]
-            lines.extend(verse for verse in verses[:per_language] if verse)
+        lines = book_verses(data / "bible", prefix="JHN.", per_language=per_language, languages=languages)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -113,8 +107,7 @@ def scores(model: Path, data: Path, old_languages: list[str]) -> dict[str, float
     """Return {"tatoeba", "ntrex", "old_tatoeba"} accuracies (percent, both directions averaged) of `model`."""
     encoder = Encoder.load(str(model))
     tatoeba = evaluate_tatoeba(encoder, TatoebaConfig(model=str(model), data=str(data), languages=[LANGUAGE]))
-    test = ntrex_test(ntrex_folder(str(data)), "eng", LANGUAGE)
-    ntrex = retrieval_accuracy(encoder.encode(test.references), encoder.encode(test.sources))
+    ntrex = ntrex_retrieval(encoder, ntrex_folder(str(data)), LANGUAGE)
     out = {"tatoeba": tatoeba.average, "ntrex": round(100 * ntrex.average, 2)}
     if old_languages:
         old = evaluate_tatoeba(

@@ -15,7 +15,6 @@ and the result is copied into src/xling/models/xling-mini with its card extended
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -56,13 +55,11 @@ def base_from_git(folder: Path) -> Path:
 
 def write_protect_file(path: Path, data: Path, per_language: int = 300) -> None:
     """Write the first `per_language` verses of John of every Bible language into `path` (once)."""
+    from xling.data.sources import book_verses
+
     if path.is_file():
         return
-    lines = []
-    for bible in sorted((data / "bible").glob("*.tsv.gz")):
-        with gzip.open(bible, "rt", encoding="utf-8") as handle:
-            verses = [line.split("\t", 1)[1].strip() for line in handle if line.startswith("JHN.")]
-        lines.extend(v for v in verses[:per_language] if v)
+    lines = book_verses(data / "bible", prefix="JHN.", per_language=per_language)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -71,8 +68,8 @@ def scores(model: str, langs: list[str], data: Path) -> dict[str, Any]:
     """Return Tatoeba and NTREX accuracy per language and the old languages' Tatoeba-10 average."""
     from xling.embeddings.encoder import Encoder
     from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba
-    from xling.evaluation.translation_accuracy import retrieval_accuracy
-    from xling.translation.testsets import ntrex_folder, ntrex_test
+    from xling.evaluation.translation_accuracy import ntrex_retrieval
+    from xling.translation.testsets import ntrex_folder
 
     encoder = Encoder.load(model)
     out: dict[str, Any] = {"languages": {}}
@@ -80,8 +77,7 @@ def scores(model: str, langs: list[str], data: Path) -> dict[str, Any]:
         tatoeba = evaluate_tatoeba(
             encoder, TatoebaConfig(data=str(data), languages=[TATOEBA_CODE.get(lang, lang)])
         )
-        test = ntrex_test(ntrex_folder(str(data)), "eng", lang)
-        ntrex = retrieval_accuracy(encoder.encode(test.references), encoder.encode(test.sources))
+        ntrex = ntrex_retrieval(encoder, ntrex_folder(str(data)), lang)
         out["languages"][lang] = {"tatoeba": tatoeba.average, "ntrex": round(100 * ntrex.average, 2)}
     out["old_tatoeba10"] = evaluate_tatoeba(encoder, TatoebaConfig(data=str(data), languages=TEN)).average
     return out

@@ -570,3 +570,16 @@ def test_real_bible_corpus_eng_deu_john() -> None:
     eng, deu = by_id["JHN.3.16"]
     assert "God" in eng and "Gott" in deu
     assert rows[0][0] == "JHN.1.1"
+
+
+def test_book_verses_takes_the_first_of_a_book_per_language(tmp_path):
+    import gzip
+
+    from xling.data.sources import book_verses
+
+    (tmp_path / "eng.tsv").write_text("GEN.1.1\tIn the beginning\nJHN.1.1\tOne\nJHN.1.2\tTwo\nJHN.1.3\tThree\n",
+                                      encoding="utf-8")  # fmt: skip
+    with gzip.open(tmp_path / "deu.tsv.gz", "wt", encoding="utf-8") as handle:
+        handle.write("JHN.1.1\tEins\nMAT.1.1\tAnfang\n")
+    assert book_verses(tmp_path, prefix="JHN.", per_language=2) == ["Eins", "One", "Two"]
+    assert book_verses(tmp_path, prefix="JHN.", per_language=5, languages=["eng"]) == ["One", "Two", "Three"]

@@ -31,6 +31,24 @@ def sample_sentiment_dir() -> Path:
     return Path(str(resources.files("xling.data") / "samples" / "sentiment"))
 
 
+def book_verses(
+    folder: Path, *, prefix: str, per_language: int, languages: list[str] | None = None
+) -> list[str]:
+    """Return the first `per_language` non-empty texts whose id starts with `prefix` (e.g. `JHN.`, a held-out
+    book) of each `<lang>.tsv[.gz]` id-text file in `folder`: all of them, or those of `languages`."""
+    from xling.data.readers import read_id_text_tsv
+
+    files = sorted([*folder.glob("*.tsv.gz"), *folder.glob("*.tsv")])
+    if languages is not None:
+        wanted = set(languages)
+        files = [path for path in files if path.name.split(".")[0] in wanted]
+    texts: list[str] = []
+    for path in files:
+        verses = (text.strip() for ident, text in read_id_text_tsv(path) if ident.startswith(prefix))
+        texts.extend([verse for verse in verses if verse][:per_language])
+    return texts
+
+
 def resolve_corpus(corpus: str) -> Path:
     """Return the folder a `corpus` option names: `sample` is the bundled corpus, else a path."""
     if corpus == "sample":

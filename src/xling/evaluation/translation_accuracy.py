@@ -8,6 +8,7 @@ xling.retrieval.knn.top1_accuracy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -39,3 +40,13 @@ def retrieval_accuracy(src: np.ndarray, tgt: np.ndarray) -> RetrievalScore:
         raise ValueError(f"need two non-empty aligned matrices, got {src.shape} and {tgt.shape}")
     forward, backward = cosine_nearest(src, tgt)
     return RetrievalScore(top1_accuracy(forward), top1_accuracy(backward), len(src))
+
+
+def ntrex_retrieval(encoder, folder: str | Path, lang: str, *, batch_size: int = 256) -> RetrievalScore:
+    """Return retrieval accuracy between NTREX's English source and `lang`'s reference (src = `lang`, tgt =
+    English; 1,997 news sentences), encoded by `encoder` (anything with `encode(texts, ...)`)."""
+    from xling.translation.testsets import ntrex_test
+
+    test = ntrex_test(folder, "eng", lang)
+    return retrieval_accuracy(encoder.encode(test.references, batch_size=batch_size, show_progress=False),
+                              encoder.encode(test.sources, batch_size=batch_size, show_progress=False))  # fmt: skip

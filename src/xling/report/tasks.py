@@ -258,16 +258,13 @@ def _run_ntrex(ctx: Context, plan: Plan) -> Result:
     """Return NTREX retrieval accuracy per language (eng source vs the xx reference, as benchmarks/adapt.py)."""
     import time
 
-    from xling.evaluation.translation_accuracy import retrieval_accuracy
-    from xling.translation.testsets import ntrex_test
+    from xling.evaluation.translation_accuracy import ntrex_retrieval
 
     started = time.perf_counter()
     encoder, batch = ctx.encoder(), ctx.config.batch_size
     scores: dict[str, dict[str, Any]] = {}
     for lang in plan.settings["languages"]:
-        test = ntrex_test(plan.settings["data"], "eng", lang)
-        score = retrieval_accuracy(encoder.encode(test.references, batch_size=batch, show_progress=False),
-                                   encoder.encode(test.sources, batch_size=batch, show_progress=False))  # fmt: skip
+        score = ntrex_retrieval(encoder, plan.settings["data"], lang, batch_size=batch)
         scores[lang] = {"src2eng": round(100 * score.src2tgt, 2), "eng2src": round(100 * score.tgt2src, 2),
                         "accuracy": round(100 * score.average, 2), "n": score.n}  # fmt: skip
     average = sum(row["accuracy"] for row in scores.values()) / len(scores)
