@@ -312,9 +312,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         def train(parts, dev):
             # each target is scored only with its own draws: adapt to that one (all of them at k = 0)
             adapt_to = [part.language for part in parts[1:]] or targets
-            return train_classifier(frozen_config(method), parts, dev, encoder=encoder,
-                                    unlabelled={code: unlabelled[code] for code in adapt_to},
-                                    target_weight=args.fewshot_target_weight)  # fmt: skip
+            config = frozen_config(method)
+            config.target_weight = args.fewshot_target_weight
+            return train_classifier(config, parts, dev, encoder=encoder,
+                                    unlabelled={code: unlabelled[code] for code in adapt_to})  # fmt: skip
 
         return train
 
@@ -474,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.ks = [int(k) for k in args.ks.split(",")]
     if args.fewshot_target_weight is None:
-        from xling.transfer.classifier import TARGET_WEIGHT
+        from xling.transfer.config import TARGET_WEIGHT
 
         args.fewshot_target_weight = TARGET_WEIGHT
     unknown = [m for m in [*args.methods, args.fewshot_method] if m not in METHODS]

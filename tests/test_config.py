@@ -168,7 +168,9 @@ def test_table_entries_set_one_by_one_get_the_value_type():
 
 def test_a_section_named_in_part_keeps_the_command_defaults_of_the_rest(tmp_path):
     # AlignConfig's training defaults are not TrainingConfig's: setting the learning rate must not reset them
-    config = load_config(AlignConfig, None, ["training.lr=0.01"], data={"corpus": str(tmp_path)}, tokenizer="t")
+    config = load_config(
+        AlignConfig, None, ["training.lr=0.01"], data={"corpus": str(tmp_path)}, tokenizer="t"
+    )
     assert (config.training.lr, config.training.weight_decay, config.training.warmup_steps) == (0.01, 0.0, 50)
     recipe = tmp_path / "r.toml"
     recipe.write_text("[adapt.training]\nmax_steps = 7\n", encoding="utf-8")

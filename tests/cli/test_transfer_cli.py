@@ -206,3 +206,54 @@ def test_bad_predict_eval_and_classify_inputs_exit_2(trained, monkeypatch, capsy
 def test_transfer_verbs_have_help(verb):
     result = runner.invoke(app, [*verb, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_target_train_adds_labelled_examples_of_another_language(tmp_path):
+    """Few-shot from the CLI: with German vectors unrelated to the English ones (no shared space), English
+    alone labels held-out German sentences poorly; two German frames given with --target-train (weighing
+    --set target_weight) and German unlabelled text for its statistics label the other three frames much
+    better."""
+    encoder = toy.build_encoder(tmp_path / "enc", shared=False)
+    english, german = toy.texts("eng"), toy.texts("deu")
+    shots = [i for i, text in enumerate(german.texts) if text.startswith(("der film", "ein "))]
+    held_out = [i for i in range(len(german)) if i not in shots]
+    train = write_tsv(tmp_path / "train.tsv", english)
+    few = tmp_path / "few.de.tsv"
+    few.write_text("".join(f"{german.texts[i]}\t{german.labels[i]}\n" for i in shots), "utf-8")
+    test = tmp_path / "test.de.tsv"
+    test.write_text("".join(f"{german.texts[i]}\t{german.labels[i]}\n" for i in held_out), "utf-8")
+    (tmp_path / "de.txt").write_text("\n".join(german.texts) + "\n", "utf-8")
+    scores = {}
+    for name, extra in (("zero", []), ("few", ["--target-train", f"de={few}"])):
+        out = tmp_path / name
+        result = runner.invoke(app, ["transfer", "train", "--train", str(train), "--language", "en", *extra,
+                                     "--unlabelled", f"de={tmp_path / 'de.txt'}", "--encoder", str(encoder),
+                                     "--output", str(out), "--set", "C=1.0", "--set", "target_weight=3",
+                                     "--set", "self_train_rounds=0", "--json", str(tmp_path / f"{name}.json")])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        result = runner.invoke(app, ["transfer", "eval", "--model", str(out), "--test", f"de={test}",
+                                     "--json", str(tmp_path / f"{name}-eval.json")])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        scores[name] = json.loads((tmp_path / f"{name}-eval.json").read_text("utf-8"))["scores"]["de"][
+            "macro_f1"
+        ]
+    report = json.loads((tmp_path / "few.json").read_text("utf-8"))
+    assert [p["language"] for p in report["train"]["parts"]] == ["eng", "deu"]
+    assert report["train"]["target_weight"] == 3.0 and report["train"]["examples"] == len(english) + len(
+        shots
+    )
+    assert scores["few"] >= scores["zero"] + 25, scores  # measured 66.1 against 34.1
+
+
+def test_target_train_and_unlabelled_options_are_checked(tmp_path, monkeypatch, capsys):
+    (tmp_path / "t.tsv").write_text("good\tpositive\nbad\tnegative\n", "utf-8")
+    for args, message in (
+        (["--target-train", "de"], "--target-train 'de': expected LANG=FILE"),
+        (["--unlabelled", "=x.txt"], "--unlabelled '=x.txt': expected LANG=FILE"),
+        (["--target-train", f"de={tmp_path / 't.tsv'}"], "--target-train needs --language"),
+        (["--language", "en", "--method", "finetune", "--unlabelled", f"de={tmp_path / 't.tsv'}"],
+         "--unlabelled: method finetune does not adapt"),
+    ):  # fmt: skip
+        code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--train", tmp_path / "t.tsv",
+                              "--output", tmp_path / "o", *args)  # fmt: skip
+        assert code == 2 and message in err, err

@@ -14,13 +14,12 @@ from xling.data.labelled import LabelledTexts
 from xling.errors import ConfigError, DataError
 from xling.transfer import classifier as classifier_module
 from xling.transfer.classifier import (
-    TARGET_WEIGHT,
     FrozenEncoderClassifier,
     join_parts,
     load_classifier,
     train_classifier,
 )
-from xling.transfer.config import ClassifierConfig
+from xling.transfer.config import TARGET_WEIGHT, ClassifierConfig
 from xling.transfer.fewshot import sample_per_class
 
 from .toy import build_encoder, texts

@@ -233,3 +233,36 @@ def test_bad_input_is_a_clear_error(tiny_encoder, tmp_path):
 def test_an_empty_text_is_refused_at_prediction(trained):
     with pytest.raises(DataError, match="text 1 is empty"):
         trained[1].predict(["good", "  "])
+
+
+def test_two_process_ddp_fine_tuning_keeps_the_ranks_equal(tiny_encoder, tmp_path):
+    """`torchrun --nproc_per_node=2 -m xling transfer train --method finetune`: both ranks end with the same
+    weights, the folder is written and the classifier learns the toy task."""
+    import os
+    import subprocess
+    import sys
+
+    for name, data in (("train", toy(64, 0)), ("dev", toy(32, 1))):
+        (tmp_path / f"{name}.tsv").write_text(
+            "".join(f"{t}\t{y}\n" for t, y in zip(data.texts, data.labels, strict=True)), "utf-8"
+        )
+    out, report_path = tmp_path / "ddp", tmp_path / "ddp.json"
+    settings = ["training.max_steps=30", "training.batch_size=8", "training.lr=3e-3", "training.warmup_steps=5",
+                "training.device=cpu", "training.precision=fp32", "training.checkpoint_every=1000",
+                "training.threads=1", "finetune.max_length=32"]  # fmt: skip
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "xling",
+           "transfer", "train", "--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"),
+           "--language", "en", "--encoder", str(tiny_encoder), "--method", "finetune", "--output", str(out),
+           "--json", str(report_path), *[x for s in settings for x in ("--set", s)]]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    training = json.loads(report_path.read_text("utf-8"))["training"]
+    assert training["world_size"] == 2 and training["steps"] == 30
+    assert len(training["rank_fingerprints"]) == 2 and len(set(training["rank_fingerprints"])) == 1
+    # each step saw 8 examples on each rank
+    assert training["examples"] == 30 * 8 * 2
+    classifier = FineTunedClassifier.load(out)
+    test = toy(32, 2)
+    accuracy = np.mean([p == y for p, y in zip(classifier.predict(test.texts), test.labels, strict=True)])
+    assert accuracy >= 0.8  # chance 0.5; measured 0.875 after these 30 steps

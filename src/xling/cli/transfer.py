@@ -30,6 +30,17 @@ LanguageOpt = Annotated[
 ]
 
 
+def _language_files(option: str, items: list[str] | None, example: str) -> list[tuple[str, str]]:
+    """Return the (language, file) pairs of a repeatable LANG=FILE option; a malformed one is a ConfigError."""
+    pairs = []
+    for item in items or []:
+        lang, sep, file = item.partition("=")
+        if not sep or not lang.strip() or not file.strip():
+            raise ConfigError(f"{option} {item!r}: expected LANG=FILE, e.g. {option} {example}")
+        pairs.append((lang.strip(), file.strip()))
+    return pairs
+
+
 def _for_language(classifier, language: str):
     """Return the classifier reading texts as `language` (classifiers without languages are unchanged)."""
     return classifier.for_language(language) if hasattr(classifier, "for_language") else classifier
@@ -91,6 +102,22 @@ def train(
         bool | None,
         typer.Option("--resume/--no-resume", help="finetune: continue from --output's checkpoint."),
     ] = None,
+    target_train: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target-train",
+            help="LANG=FILE: a few labelled examples (.tsv/.jsonl) of another language, trained on with the "
+            "source data (few-shot; repeatable). The frozen method weighs each `target_weight` times.",
+        ),
+    ] = None,
+    unlabelled: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--unlabelled",
+            help="LANG=FILE: unlabelled texts of a target language, one per line (50 or more), adapted to "
+            "after training, as `xling transfer adapt` does (repeatable; frozen method).",
+        ),
+    ] = None,
     recipe: Recipe = None,
     set_: Sets = None,
     json_path: JsonOut = None,
@@ -98,6 +125,7 @@ def train(
     """Train a text classifier on labelled source-language data; model selection on its dev split only."""
     from xling.atomic import check_replaceable
     from xling.data.labelled import read_labelled, read_umsab
+    from xling.data.readers import read_lines
     from xling.transfer.classifier import train_classifier
     from xling.transfer.config import ClassifierConfig
 
@@ -116,19 +144,32 @@ def train(
     else:
         train_data = read_labelled(train_file, language)
         dev_data = read_labelled(dev, language) if dev is not None else None
+    parts = [train_data]
+    for lang, file in _language_files("--target-train", target_train, "de=reviews.de.tsv"):
+        parts.append(read_labelled(file, lang))
+    if len(parts) > 1 and train_data.language is None:
+        raise ConfigError("--target-train needs --language, the source data's language")
+    unlabelled_texts = {lang: list(read_lines(file))
+                        for lang, file in _language_files("--unlabelled", unlabelled, "de=tweets.de.txt")}  # fmt: skip
     options: dict = {}
     if config.method == "frozen":
         check_replaceable(output, overwrite, "classifier")
         options["show_progress"] = True
+        if unlabelled_texts:
+            options["unlabelled"] = unlabelled_texts
+    elif unlabelled_texts:
+        raise ConfigError(f"--unlabelled: method {config.method} does not adapt to languages (frozen does)")
     else:
         show_training_progress(config.training)
         if resume is not None:
             options["resume"] = resume
-    classifier = train_classifier(config, train_data, dev_data, **options)
+    classifier = train_classifier(config, parts if len(parts) > 1 else train_data, dev_data, **options)
     metadata = dict(getattr(classifier, "metadata", None) or {})
-    counts = ", ".join(f"{label} {train_data.labels.count(label)}" for label in classifier.labels)
-    console.print(f"[green]{config.method} classifier trained on {len(train_data)} texts ({escape(counts)}), "
-                  f"saved to {output}[/]")  # fmt: skip
+    all_labels = [label for part in parts for label in part.labels]
+    counts = ", ".join(f"{label} {all_labels.count(label)}" for label in classifier.labels)
+    languages = f" in {len(parts)} languages" if len(parts) > 1 else ""
+    console.print(f"[green]{config.method} classifier trained on {len(all_labels)} texts{languages} "
+                  f"({escape(counts)}), saved to {output}[/]")  # fmt: skip
     dev_scores = metadata.get("dev") or {}
     if "macro_f1" in dev_scores:
         chosen = f" with C={metadata['C']:g}" if "C" in metadata else ""
@@ -211,11 +252,8 @@ def evaluate(
         )
         for name in (n.strip() for n in names if n.strip()):
             test_sets[name] = read_umsab(umsab, name, split)
-    for item in test or []:
-        lang, sep, file = item.partition("=")
-        if not sep or not lang.strip() or not file.strip():
-            raise ConfigError(f"--test {item!r}: expected LANG=FILE, e.g. --test de=reviews.de.tsv")
-        test_sets[lang.strip()] = read_labelled(file.strip(), lang.strip())
+    for lang, file in _language_files("--test", test, "de=reviews.de.tsv"):
+        test_sets[lang] = read_labelled(file, lang)
     # a classifier that standardises per language learns each target's statistics from unlabelled texts:
     # the language's UMSAB train split when there is one (its labels unused), else the test texts themselves
     unlabelled = {}

@@ -98,7 +98,8 @@ class StaticSentenceEncoder(nn.Module):
         else:
             tensors = {"embedding.weight": weight.to(dtype).contiguous()}
         save_file(tensors, str(root / MODULE_DIR / "model.safetensors"))
-        self.tokenizer.save(str(root / MODULE_DIR / "tokenizer.json"), pretty=False)  # half the size of pretty JSON
+        # compact JSON: half the size of pretty JSON
+        self.tokenizer.save(str(root / MODULE_DIR / "tokenizer.json"), pretty=False)
         modules = [
             {"idx": 0, "name": "0", "path": MODULE_DIR, "type": ST_TYPE},
             {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"},

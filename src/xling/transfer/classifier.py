@@ -37,8 +37,8 @@ target's examples with the source's statistics put them where the target's test 
 chosen on the source dev split with heads fitted on the source part alone (the dev split is in the source
 language; fitted on all parts, the choice jumped between 0.001 and 0.3 from one draw of 8 German examples
 per class to the next); the head is then refitted on all parts, each example of a language other than the
-source weighing TARGET_WEIGHT times a source example, in that fit and in every self-training refit (see
-TARGET_WEIGHT for the measurements). The languages of `unlabelled` are then adapted to, self-training
+source weighing `config.target_weight` times a source example, in that fit and in every self-training
+refit (see xling.transfer.config.TARGET_WEIGHT for the measurements). The languages of `unlabelled` are then adapted to, self-training
 included, as `adapt` does.
 
 Saved folder (never a pickle):
@@ -84,7 +84,6 @@ if TYPE_CHECKING:
 __all__ = [
     "FROZEN_KIND",
     "MIN_ADAPT_TEXTS",
-    "TARGET_WEIGHT",
     "adapt_languages",
     "FrozenEncoderClassifier",
     "TextClassifier",
@@ -112,14 +111,6 @@ TRAIN_FEATURES_MAX_BYTES = 64 * 2**20
 """The source training features are saved with the classifier (float16) when they take at most this much."""
 UNKNOWN_LANGUAGE = "und"
 """ISO 639 "undetermined": the key of the source statistics when the training data names no language."""
-TARGET_WEIGHT = 5.0
-"""How much a labelled example of a language other than the source weighs in the head's fits, against 1 for
-a source example. Chosen on the UMSAB val splits (never test): English train + k examples per class of one
-of 5 languages, the frozen default pipeline, 10 draws, average macro-F1 at k = 8 / 32 / 128 (zero-shot 39.4)
-for weight 1: 39.1 / 40.4 / 42.8; 3: 40.0 / 41.3 / 43.3; 5: 40.0 / 41.1 / 43.6; 10: 40.1 / 41.3 / 43.2
-(`benchmarks/transfer.py --methods frozen --fewshot --eval-split val --seeds 10 --fewshot-target-weight W`).
-At weight 1 a few hundred examples among 1,839 English ones barely move the head; from 3 to 10 the figures
-are level, and 5 is the middle of that range."""
 
 
 class TextClassifier(Protocol):
@@ -295,12 +286,14 @@ class FrozenEncoderClassifier:
             self.training_languages = np.asarray(training_languages, dtype=object)
         self.self_train_rounds = self_train_rounds
         self.self_train_per_class = self_train_per_class
+        from xling.transfer.config import TARGET_WEIGHT  # config imports this module
+
         self.fit_options = {
             "C": 1.0,
             "class_weight": "none",
             "max_iter": 2000,
             "seed": 0,
-            "target_weight": TARGET_WEIGHT,
+            "target_weight": TARGET_WEIGHT,  # folders saved before it was recorded were fitted with it
             **(fit_options or {}),
         }
         """How the head was fitted (C, class_weight, max_iter, seed, and the weight of a training example not
@@ -374,7 +367,7 @@ class FrozenEncoderClassifier:
             self.training = (features, self.training[1])
 
     def _weights(self) -> np.ndarray | None:
-        """Return the weight of each training example in the head's fits: TARGET_WEIGHT (as fitted) for one
+        """Return the weight of each training example in the head's fits: the target weight fitted with for one
         not in the source language, 1 for the others; None when all are in the source language."""
         if self.training_languages is None:
             return None
@@ -606,7 +599,6 @@ def train_frozen(
     *,
     encoder: Encoder | None = None,
     unlabelled: Mapping[str, Sequence[str]] | None = None,
-    target_weight: float = TARGET_WEIGHT,
     show_progress: bool = False,
 ) -> FrozenEncoderClassifier:
     """Return a frozen-encoder classifier: logistic regression on `config.encoder`'s vectors of `train`.
@@ -616,7 +608,8 @@ def train_frozen(
     statistics: the source's from its labelled texts, another language's from its `unlabelled` texts when
     given ({language: texts}, at least MIN_ADAPT_TEXTS), else from its labelled texts (as many needed); a
     part that names no language among parts of several languages, or a label only non-source parts have,
-    is a DataError. An example of another language than the source weighs `target_weight` in the fits.
+    is a DataError. An example of another language than the source weighs `config.target_weight` in the
+    fits.
     With `dev` (in the source language), C is chosen among `config.C_grid` by dev macro-F1 of heads fitted
     on the source parts alone (unless `config.C` is set), then the head is refitted on all parts with it;
     a dev label the training data lacks is a DataError naming the dev file. The classifier is then adapted
@@ -631,8 +624,7 @@ def train_frozen(
     started = time.perf_counter()
     parts = _as_parts(train)
     source, codes = _part_languages(parts)
-    if not target_weight > 0:
-        raise ConfigError(f"target_weight: must be > 0, not {target_weight}")
+    target_weight = config.target_weight
     if encoder is None:
         encoder = Encoder.load(config.encoder)
 
