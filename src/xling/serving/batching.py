@@ -12,6 +12,10 @@ refuses does not fail its neighbours). If it raises instead, each request of the
 so the exception reaches only the request that caused it. A request whose client went away (its task
 cancelled, its future with it) is dropped from the queue before its batch forms, or its results are
 dropped after; either way the batch and the other requests go on.
+
+A transformer pads every text of a forward pass to the longest one, so a model function may split its batch
+with `length_buckets`: sorted by length, cut into sub-batches of similar length where a cut saves more
+padding than a model call costs (as text-embeddings-inference and vLLM-style servers bucket by length).
 """
 
 from __future__ import annotations
@@ -209,6 +213,35 @@ class Batcher(Generic[Item, Result]):
 def _fail(job: _Job, error: BaseException) -> None:
     if not job.future.done():
         job.future.set_exception(error)
+
+
+def length_buckets(lengths: Sequence[int], call_cost: float, max_size: int) -> list[list[int]]:
+    """Return the positions of `lengths` grouped into sub-batches of similar length, shortest first: of the
+    partitions of the sorted lengths into runs of at most `max_size`, the one with the least cost, a run
+    costing `call_cost + size * longest` (a padded forward pass, in tokens).
+
+    In such a partition no text is padded by more than `call_cost` tokens (else cutting the run below it would
+    save more than a call costs); equal lengths stay in one run (up to `max_size`). The sort is stable, and
+    the caller puts each result back at its position, so answers keep request order.
+    """
+    if max_size < 1:
+        raise ValueError(f"max_size must be at least 1, not {max_size}")
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    sizes = [lengths[i] for i in order]
+    # best[j]: least cost of the first j sorted texts; cut[j]: where its last run starts (O(n * max_size))
+    best = [0.0] + [float("inf")] * len(order)
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        for start in range(max(0, end - max_size), end):
+            cost = best[start] + call_cost + (end - start) * sizes[end - 1]
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    runs: list[list[int]] = []
+    end = len(order)
+    while end > 0:
+        runs.append(order[cut[end] : end])
+        end = cut[end]
+    return runs[::-1]
 
 
 def each_alone(function: Callable[[list[Item]], list[Result]], items: list[Item],

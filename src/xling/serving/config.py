@@ -59,6 +59,12 @@ class BatchingConfig:
     max_batch_chars: int = 32_768
     """Most characters in one model call, the budget standing for tokens (counting characters needs no
     tokenizer on the event loop); a single larger request still runs whole, alone."""
+    call_cost_tokens: int = 16
+    """Length bucketing of a transformer encoder's batch: what one forward pass costs beyond its padded
+    tokens, in tokens (about 16 for all-MiniLM-L6-v2 on a CPU core). A batch is sorted by token length and
+    cut into sub-batches wherever a cut saves more padding than this, so no text is padded by more than this
+    many tokens; 0: one forward pass per distinct length; a large value (1000000): the whole batch padded to
+    its longest text. A static encoder pads nothing and always runs the batch whole."""
 
 
 @dataclass
@@ -92,6 +98,10 @@ class ServeConfig:
     """Where the encoder and translator run: cpu or cuda."""
     threads: int = 0
     """CPU threads of the translation runtime (0: its default)."""
+    encoder_threads: int = 0
+    """torch CPU threads of each model call (/embed, /v1/embeddings, search queries, the classifier, the bot;
+    translation too unless `threads` is set), set in each batcher's worker thread. 0: torch's default
+    (OMP_NUM_THREADS, else every core)."""
     translator_backend: str = "auto"
     """auto (CTranslate2 when the model folder has a conversion), torch or ct2."""
     preload: bool = True
@@ -132,6 +142,10 @@ class ServeConfig:
             raise ConfigError(f"batching.max_wait_ms: {batching.max_wait_ms} must be 0 or more")
         if batching.max_batch_texts < 1 or batching.max_batch_chars < 1:
             raise ConfigError("batching.max_batch_texts and batching.max_batch_chars must be at least 1")
+        if batching.call_cost_tokens < 0:
+            raise ConfigError(f"batching.call_cost_tokens: {batching.call_cost_tokens} must be 0 or more")
+        if self.encoder_threads < 0:
+            raise ConfigError(f"encoder_threads: {self.encoder_threads} must be 0 (torch's default) or more")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port: {self.port} must be between 1 and 65535")
         if self.workers < 1:

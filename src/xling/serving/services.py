@@ -16,8 +16,8 @@ import anyio
 import numpy as np
 
 from xling.errors import XlingError
-from xling.serving.batching import Batcher, each_alone
-from xling.serving.config import ServeConfig
+from xling.serving.batching import Batcher, each_alone, length_buckets
+from xling.serving.config import BatchingConfig, ServeConfig
 from xling.serving.errors import ApiError
 from xling.serving.metrics import Metrics
 from xling.serving.models import IndexEntry, ModelRegistry
@@ -47,7 +47,17 @@ class ServerState:
         """Return the batcher called `name`, made on first use around the model function `make()` returns."""
         batcher = self._batchers.get(name)
         if batcher is None:
-            batcher = Batcher(name, make(), self.config.batching, self.metrics, chars)
+            run = make()
+            if hasattr(run, "configure"):  # a model function that reads the server's settings
+                run.configure(self.config)
+            # torch's thread count is per worker thread (a new thread starts with the last one set anywhere):
+            # each batcher sets its own, the translator's `threads` when set
+            threads = self.config.encoder_threads
+            if name == "translator" and self.config.threads > 0:
+                threads = self.config.threads
+            batcher = Batcher(
+                name, with_torch_threads(run, threads), self.config.batching, self.metrics, chars
+            )
             self._batchers[name] = batcher
         return batcher
 
@@ -61,6 +71,24 @@ class ServerState:
             batcher.close()
         self._batchers.clear()
         self.registry.close()
+
+
+def with_torch_threads(
+    run: Callable[[list[Any]], list[Any]], threads: int
+) -> Callable[[list[Any]], list[Any]]:
+    """Return `run` setting torch's CPU threads to `threads` first in the thread that calls it (a batcher's
+    worker; torch's thread count is per thread); `run` itself when `threads` is 0 (torch's default)."""
+    if threads < 1:
+        return run
+
+    def threaded(items: list[Any]) -> list[Any]:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        return run(items)
+
+    return threaded
 
 
 def item_error(results: list[Any], field: str, batch: bool) -> None:
@@ -98,20 +126,43 @@ def token_limit(encoder: Any) -> int | None:
     return int(limit) if isinstance(limit, int) else None
 
 
-def embed_function(encoder: Any) -> Callable[[list[EmbedItem]], list[Any]]:
-    """Return the model function of the embeddings batcher: (vector, tokens) per item."""
-    limit = token_limit(encoder)
-    token_ids = getattr(encoder.module, "token_ids", None)
+def embed_function(encoder: Any, call_cost_tokens: int | None = None) -> EmbedFunction:
+    """Return the model function of the embeddings batcher: (vector, tokens) per item, a transformer's batch
+    encoded in sub-batches of similar token length (`BatchingConfig.call_cost_tokens`; the server's config
+    sets it through `configure`)."""
+    cost = BatchingConfig.call_cost_tokens if call_cost_tokens is None else call_cost_tokens
+    return EmbedFunction(encoder, cost)
 
-    def run(items: list[EmbedItem]) -> list[Any]:
+
+class EmbedFunction:
+    """The embeddings batcher's model function (see `embed_function`)."""
+
+    def __init__(self, encoder: Any, call_cost_tokens: int):
+        self.encoder = encoder
+        self.call_cost_tokens = call_cost_tokens
+        self.limit = token_limit(encoder)
+        self.token_ids = getattr(encoder.module, "token_ids", None)
+        # a static encoder sums its tokens' vectors without padding: its batch runs whole
+        self.buckets = self.token_ids is not None and getattr(encoder, "kind", None) != "static"
+
+    def configure(self, config: ServeConfig) -> None:
+        """Return nothing; take the length bucketing's call cost from the server's config."""
+        self.call_cost_tokens = config.batching.call_cost_tokens
+
+    def __call__(self, items: list[EmbedItem]) -> list[Any]:
+        limit, token_ids = self.limit, self.token_ids
         texts = [item.text for item in items]
-        counts: list[int | None] = [None] * len(items)
-        wanted = [i for i, item in enumerate(items) if item.count_tokens or (limit and not item.truncate)]
+        # a text's token count is answered only when its request asks (or to check the limit)
+        asked = [bool(item.count_tokens or (limit and not item.truncate)) for item in items]
+        bucketed = self.buckets and len(items) > 1  # then every text's length is needed, for the buckets
+        lengths: list[int | None] = [None] * len(items)
+        wanted = [i for i in range(len(items)) if bucketed or asked[i]]
         if wanted and token_ids is not None:
             ids, _ = token_ids([texts[i] for i in wanted])
             for i, row in zip(wanted, ids, strict=True):
-                counts[i] = len(row)
-        vectors = encoder.encode(texts, batch_size=ENCODE_BATCH, normalize=False)
+                lengths[i] = len(row)
+        vectors = self._encode(texts, lengths) if bucketed else self._whole(texts)
+        counts = [n if ask else None for n, ask in zip(lengths, asked, strict=True)]
         results: list[Any] = []
         for i, item in enumerate(items):
             # a row at the limit may have been cut (the tokenizer stops there): ask it about that text alone
@@ -131,7 +182,19 @@ def embed_function(encoder: Any) -> Callable[[list[EmbedItem]], list[Any]]:
             results.append((vector.astype(np.float32), counts[i] or 0))
         return results
 
-    return run
+    def _whole(self, texts: list[str]) -> np.ndarray:
+        """Return the unnormalized vectors of `texts`, encoded as one batch (the encoder's own chunks)."""
+        return self.encoder.encode(texts, batch_size=ENCODE_BATCH, normalize=False)
+
+    def _encode(self, texts: list[str], lengths: list[int | None]) -> np.ndarray:
+        """Return the unnormalized vectors of `texts` in their order, one padded forward pass per length
+        bucket (`length_buckets` of the texts' token counts)."""
+        vectors = np.empty((len(texts), self.encoder.dimension), dtype=np.float32)
+        sizes = [int(n or 0) for n in lengths]
+        for bucket in length_buckets(sizes, self.call_cost_tokens, ENCODE_BATCH):
+            batch = [texts[i] for i in bucket]
+            vectors[bucket] = self.encoder.encode(batch, batch_size=len(bucket), normalize=False)
+        return vectors
 
 
 # --- language detection and translation --------------------------------------------------------------------
