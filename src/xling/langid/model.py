@@ -66,6 +66,11 @@ class LanguageIdentifier:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     threshold: float = 0.0
     """Below this top probability the answer is `und`."""
+    log_prior: np.ndarray | None = None
+    """(labels,) float32: log of how common each label's language is in the world (`xling.langid.prior`), or
+    None. The softmax layer was trained on balanced labels; the prior tips close calls to the larger language."""
+    prior_weight: float = 0.0
+    """What the log-prior is multiplied by before it is added to the logits (0: no prior; chosen on dev)."""
     info: dict[str, Any] = field(default_factory=dict)
     """What the model card says: sources, languages covered, dev accuracy."""
     path: Path | None = None
@@ -99,6 +104,8 @@ class LanguageIdentifier:
         else:
             hidden = self._featurizer.transform(normalised) @ self.embeddings
         logits = hidden @ self.weight + self.bias
+        if self.log_prior is not None and self.prior_weight:
+            logits = logits + self.prior_weight * self.log_prior
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
@@ -152,13 +159,20 @@ class LanguageIdentifier:
                        "bias": self.bias.astype(np.float32)}, str(staging / WEIGHTS_FILE))  # fmt: skip
             write_json_atomically(staging / CONFIG_FILE, {
                 "model_type": MODEL_TYPE, "labels": list(self.labels), "features": self.features.to_dict(),
-                "threshold": self.threshold, "dim": int(self.embeddings.shape[1]), **self.info,
+                "threshold": self.threshold, "dim": int(self.embeddings.shape[1]), **self._prior_config(), **self.info,
             })  # fmt: skip
             # `languages` as every model's xling.json has it (the report marks what a model never learnt)
             write_metadata(staging, {"kind": "language-identifier", "labels": len(self.labels),
                                      "languages": sorted(self.languages)})  # fmt: skip
         self.path = folder
         return folder
+
+    def _prior_config(self) -> dict[str, Any]:
+        """Return the prior's config.json entries: its weight and each label's log-prior (none without one)."""
+        if self.log_prior is None:
+            return {}
+        return {"prior_weight": self.prior_weight,
+                "log_prior": {label: float(value) for label, value in zip(self.labels, self.log_prior, strict=True)}}  # fmt: skip
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = DEFAULT_IDENTIFIER) -> LanguageIdentifier:
@@ -175,10 +189,16 @@ class LanguageIdentifier:
             raise DataError(f"model_type is {config.get('model_type')!r}, not {MODEL_TYPE!r}", config_path)
         tensors = load_file(str(folder / WEIGHTS_FILE))
         info = {key: value for key, value in config.items()
-                if key not in {"model_type", "labels", "features", "threshold", "dim"}}  # fmt: skip
-        return cls(labels=tuple(config["labels"]), embeddings=tensors["embeddings"].astype(np.float32),
+                if key not in {"model_type", "labels", "features", "threshold", "dim", "prior_weight", "log_prior"}}  # fmt: skip
+        labels = tuple(config["labels"])
+        prior = config.get("log_prior")
+        if prior is not None and set(prior) != set(labels):
+            raise DataError("log_prior must give a value for every label and no other", config_path)
+        return cls(labels=labels, embeddings=tensors["embeddings"].astype(np.float32),
                    weight=tensors["weight"], bias=tensors["bias"], features=FeatureConfig(**config["features"]),
-                   threshold=float(config.get("threshold", 0.0)), info=info, path=folder)  # fmt: skip
+                   threshold=float(config.get("threshold", 0.0)),
+                   log_prior=None if prior is None else np.array([prior[label] for label in labels], dtype=np.float32),
+                   prior_weight=float(config.get("prior_weight", 0.0)), info=info, path=folder)  # fmt: skip
 
 
 def resolve_identifier(name_or_path: str | Path) -> Path:

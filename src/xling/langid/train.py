@@ -22,6 +22,7 @@ from xling.langid.features import FeatureConfig, Featurizer
 from xling.langid.labels import DEFAULT_MEMBER, Label, parse_label
 from xling.langid.model import LanguageIdentifier
 from xling.langid.normalize import normalize_text
+from xling.langid.prior import log_prior
 from xling.langid.scripts import dominant_script
 from xling.langid.sources import (
     Source,
@@ -98,6 +99,10 @@ class LangidTrainConfig:
     """Adam learning rate, decayed linearly to zero."""
     threshold: float = 0.0
     """Saved default: below this top probability, predict `und`."""
+    prior_weight: float = 0.0
+    """Weight of the speakers log-prior (`xling.langid.prior`) added to the logits at prediction, saved with
+    the model (0: labels equally likely, as trained). Choose it on held-out data: a larger weight helps the
+    big languages' short text and costs the small languages that resemble them."""
     seed: int = 0
     """Seed of sampling, crops and initialisation."""
     threads: int = 2
@@ -116,6 +121,8 @@ class LangidTrainResult:
     """Macro accuracy over labels on held-out lines (whole chunks)."""
     dev_short_accuracy: float
     """Macro accuracy on 1-3 word crops of the held-out lines."""
+    dev_medium_accuracy: float
+    """Macro accuracy on 4-10 word crops of the held-out lines."""
     seconds: float
     per_label: dict[str, float] = field(default_factory=dict)
 
@@ -289,22 +296,34 @@ class Examples:
             self.labels.append(label)
 
 
+@dataclass
+class DevSets:
+    """Held-out examples: whole chunks of the held-out lines, and 1-3 and 4-10 word crops of them."""
+
+    lines: Examples = field(default_factory=Examples)
+    short: Examples = field(default_factory=Examples)
+    medium: Examples = field(default_factory=Examples)
+
+
 def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, seed: int
-                   ) -> tuple[Examples, Examples, Examples]:  # fmt: skip
-    """Return (train, dev, dev_short) examples: whole chunks plus crops for training; held-out lines' chunks
-    and their 1-3 word crops for dev."""
+                   ) -> tuple[Examples, DevSets]:  # fmt: skip
+    """Return (train, dev) examples: whole chunks plus crops for training; held-out lines' chunks and their
+    crops for dev. Which lines a label holds out depends only on the seed and the label's lines (not on caps
+    or other labels), so runs with different settings are measured on the same held-out lines."""
     rng = random.Random(seed)
-    train, dev, dev_short = Examples(), Examples(), Examples()
+    train, dev = Examples(), DevSets()
     for label_id, (label, group) in enumerate(grouped.items()):
         lines = list(
             dict.fromkeys(text for source in group if not source.supplement for text in source.texts)
         )
-        rng.shuffle(lines)
+        held_rng = random.Random(f"{seed}/{label}")  # str seeds hash with sha512: stable across runs
+        held_rng.shuffle(lines)
         held = min(config.dev_max, int(len(lines) * config.dev_fraction)) if len(lines) >= 20 else 0
         for line in lines[:held]:
             for chunk in _chunks(line, config.chunk_words):
-                dev.add(chunk, label_id)
-                dev_short.add(_crop(chunk, rng, short=True), label_id)
+                dev.lines.add(chunk, label_id)
+                dev.short.add(_crop(chunk, held_rng, short=True), label_id)
+                dev.medium.add(_crop(chunk, held_rng, short=False), label_id)
         words = [text for source in group if source.supplement for text in source.texts]
         units = [chunk for line in lines[held:] for chunk in _chunks(line, config.chunk_words)] + words
         rng.shuffle(units)
@@ -321,7 +340,7 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
         while count < config.min_examples_per_label:
             train.add(_crop(rng.choice(units), rng, short=rng.random() < 0.5), label_id)
             count += 1
-    return train, dev, dev_short
+    return train, dev
 
 
 # --- training ----------------------------------------------------------------------------------------
@@ -359,7 +378,7 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
         torch.set_num_threads(config.threads)
     grouped = assign_labels(collect_sources(config.data))
     labels = tuple(grouped)
-    train, dev, dev_short = build_examples(grouped, config.data, config.seed)
+    train, dev = build_examples(grouped, config.data, config.seed)
     featurizer = Featurizer(config.features)
     matrix = featurizer.transform(train.texts)
     targets = torch.tensor(train.labels)
@@ -401,20 +420,23 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
     identifier = LanguageIdentifier(
         labels=labels, embeddings=bag.weight.detach().numpy().astype(np.float16).astype(np.float32),
         weight=output.weight.detach().numpy().T.copy(), bias=output.bias.detach().numpy().copy(),
-        features=config.features, threshold=config.threshold,
+        features=config.features, threshold=config.threshold, prior_weight=config.prior_weight,
+        log_prior=log_prior(labels) if config.prior_weight else None,
     )  # fmt: skip
-    dev_accuracy, per_label = macro_accuracy(identifier, dev)
-    dev_short_accuracy, _ = macro_accuracy(identifier, dev_short)
+    dev_accuracy, per_label = macro_accuracy(identifier, dev.lines)
+    dev_short_accuracy, _ = macro_accuracy(identifier, dev.short)
+    dev_medium_accuracy, _ = macro_accuracy(identifier, dev.medium)
     identifier.info = {
         "sources": [*config.data.corpora, *(Path(path).name for path in config.data.tsv)],
         "source_files": sum(len(group) for group in grouped.values()),
         "train_examples": len(train.texts), "dev_macro_accuracy": round(dev_accuracy, 4),
         "dev_short_macro_accuracy": round(dev_short_accuracy, 4),
+        "dev_medium_macro_accuracy": round(dev_medium_accuracy, 4),
         "dev_accuracy": {label: round(value, 4) for label, value in per_label.items()},
     }  # fmt: skip
     output_dir = identifier.save_pretrained(config.output)
     return LangidTrainResult(identifier, output_dir, len(labels), len(train.texts), dev_accuracy,
-                             dev_short_accuracy, time.perf_counter() - start, per_label)  # fmt: skip
+                             dev_short_accuracy, dev_medium_accuracy, time.perf_counter() - start, per_label)  # fmt: skip
 
 
 def _progress(total: int):
