@@ -6,7 +6,7 @@ import pytest
 
 from xling.errors import ConfigError, DataError
 from xling.langid.labels import Label
-from xling.langid.sources import Source, read_labelled_tsv, read_swadesh, read_udhr
+from xling.langid.sources import Source, read_bli, read_labelled_tsv, read_swadesh, read_udhr
 from xling.langid.train import assign_labels, train_identifier
 
 from .conftest import tiny_config
@@ -84,6 +84,19 @@ def test_word_lists_only_supplement_languages_other_sources_hold(tmp_path):
     russian_list = Source(Label("deu"), ("это",), "swadesh/deu-000.txt")  # wrong script for German
     kept = _supplementing([*read_swadesh(tmp_path), russian_list], [german])
     assert [str(source.label) for source in kept] == ["deu"] and kept[0].texts[0] == "ich"
+
+
+def test_dictionary_words_come_from_train_splits_only_and_shared_words_are_dropped(tmp_path):
+    pair = tmp_path / "de-fi"
+    pair.mkdir()
+    (pair / "yacle.train.freq.5k.de-fi.tsv").write_text("und\tja\nvon\tof\nHaus\ttalo\n", encoding="utf-8")
+    (pair / "yacle.test.freq.2k.de-fi.tsv").write_text("Katze\tkissa\n", encoding="utf-8")
+    other = tmp_path / "en-fi"
+    other.mkdir()
+    (other / "yacle.train.freq.5k.en-fi.tsv").write_text("of\tjosta\nhouse\ttalo\n", encoding="utf-8")
+    words = {str(source.label): source.texts for source in read_bli(tmp_path)}
+    # "of" is English and a slip in the German-Finnish list: listed for two languages, it is dropped
+    assert words == {"deu": ("und", "von", "Haus"), "eng": ("house",), "fin": ("ja", "talo", "josta")}
 
 
 def test_code_mixed_tweets_keep_only_lines_in_the_languages_curated_script():

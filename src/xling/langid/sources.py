@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from xling.langid.labels import Label, parse_label, try_parse_label
 __all__ = [
     "Source",
     "count_texts",
+    "read_bli",
     "read_bible",
     "read_labelled_tsv",
     "read_sample",
@@ -152,6 +154,33 @@ def read_swadesh(folder: Path, languages: frozenset[str] | None = None) -> Itera
                     words.append(word)
         if words:
             yield Source(label, tuple(dict.fromkeys(words)), str(path))
+
+
+def read_bli(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
+    """Return a Source per language of the BLI dictionaries' train splits (`<a>-<b>/yacle.train.*.tsv`,
+    `word_a<TAB>word_b`): the 5,000 most frequent words of each side, everyday words the Bible and the UDHR
+    lack. Test splits are never read."""
+    words: dict[Label, dict[str, None]] = {}
+    origins: dict[Label, list[str]] = {}
+    for path in sorted(Path(folder).glob("*-*/yacle.train.*.tsv")):
+        codes = path.name.rsplit(".", 2)[-2].split("-")
+        if len(codes) != 2:
+            continue
+        labels = [parse_label(code, where=str(path)) for code in codes]
+        for line in path.read_text(encoding="utf-8").splitlines():
+            for label, word in zip(labels, line.split("\t"), strict=False):
+                if _matches(label, languages) and any(char.isalpha() for char in word):
+                    words.setdefault(label, {})[word.strip()] = None
+                    origins.setdefault(label, [])
+        for label in labels:
+            if label in origins and str(path) not in origins[label]:
+                origins[label].append(str(path))
+    # a word listed for two languages teaches nothing decisive, and is often a slip of the dictionary (a
+    # German-Finnish pair translating "von" as "of")
+    seen = Counter(word.lower() for found in words.values() for word in found)
+    for label, found in sorted(words.items()):
+        kept = tuple(word for word in found if seen[word.lower()] == 1)
+        yield Source(label, kept, f"{Path(folder)} ({len(origins[label])} train files)")
 
 
 def read_sample(languages: frozenset[str] | None = None) -> Iterator[Source]:

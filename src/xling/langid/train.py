@@ -27,6 +27,7 @@ from xling.langid.scripts import dominant_script
 from xling.langid.sources import (
     Source,
     read_bible,
+    read_bli,
     read_labelled_tsv,
     read_sample,
     read_swadesh,
@@ -39,19 +40,21 @@ __all__ = ["LangidDataConfig", "LangidTrainConfig", "LangidTrainResult", "assign
 
 logger = logging.getLogger(__name__)
 
-CORPORA = ("bible", "udhr", "umsab", "ud", "swadesh", "sample")
+CORPORA = ("bible", "udhr", "umsab", "ud", "swadesh", "bli", "sample")
 _CORPUS_FOLDERS = {
     "bible": "bible",
     "udhr": "udhr",
     "umsab": "sentiment/umsab",
     "ud": "ud",
     "swadesh": "swadesh",
+    "bli": "bli_xling_eval",
 }
 _READERS: dict[str, Callable[..., Iterable[Source]]] = {
     "bible": read_bible, "udhr": read_udhr, "umsab": read_umsab, "ud": read_ud, "swadesh": read_swadesh,
+    "bli": read_bli,
 }  # fmt: skip
-# Word lists add short text to languages other corpora hold; alone, 200 words are too little to learn from.
-_SUPPLEMENTS = ("swadesh",)
+# Word lists add short text to languages other corpora hold; alone, a few thousand words are too little.
+_SUPPLEMENTS = ("swadesh", "bli")
 
 
 @dataclass
@@ -60,7 +63,9 @@ class LangidDataConfig:
 
     corpora: list[str] = field(default_factory=lambda: ["bible", "udhr", "umsab", "ud", "sample"])
     """Named corpora under the data root: bible, udhr, umsab (train split), ud (train and dev), swadesh (basic
-    word lists, only for languages another source holds, in the same script), sample (the bundled sentences).
+    word lists, only for languages another source holds, in the same script), bli (the BLI dictionaries'
+    train words: the most frequent words of de, en, fi, fr, hr, it, ru, tr; a supplement as swadesh), sample
+    (the bundled sentences).
     Test splits are never read."""
     data: str = ""
     """Data root holding the named corpora ("": --data / $XLING_DATA / ../shared/data)."""
