@@ -158,3 +158,10 @@ def test_a_language_the_model_lacks_is_named_with_what_it_has(tmp_path):
         xling.target_token("es")
     with pytest.raises(LanguageCodeError, match="'qq'"):
         xling.target_token("qq")
+
+
+def test_marian_source_text_gets_moses_punctuation_normalisation(tmp_path):
+    # OPUS-MT models were trained on Moses-normalised text; without sacremoses transformers silently skips it
+    folder = build_marian(tmp_path / "marian", source="en", target="de")
+    tokenizer, _ = load(folder)
+    assert tokenizer.normalize("«Hello» world") == '"Hello" world'  # unchanged without sacremoses
