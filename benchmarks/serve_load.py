@@ -65,6 +65,9 @@ FAULT_PAUSE_S = 0.1  # between two faults: a steady trickle beside the load, not
 HANG_UP_AFTER_S = 0.05  # how long a hanging-up client waits before it drops its connection
 # the second server of the batching comparison: one request per model call, no wait for company
 BATCHING_OFF = ["batching.max_batch_texts=1", "batching.max_wait_ms=0"]
+# --compare-buckets: batching with each batch padded to its longest text (no length buckets)
+BUCKETS_OFF = ["batching.call_cost_tokens=1000000"]
+MODE_NAMES = {"on": "dynamic batching", "off": "batch size 1", "whole": "batching, no length buckets"}
 AIMS = "0 responses 5xx; peak RSS +<=10% over the second half; batching >= 3x batch-size-1 on /embed"
 # `xling serve` where the command line has no serve verb yet: the same config file, the same uvicorn
 LAUNCHER = """
@@ -505,15 +508,28 @@ async def mixed_run(server: Server, endpoints: list[str], texts: Texts, translat
     return LoadRun(records, dict(faults), dict(unexpected), seconds, memory)
 
 
+@dataclass
+class EmbedRound:
+    """One round of the batching comparison against one server."""
+
+    rps: float
+    statuses: Counter
+    latencies_ms: list[float]
+    """Of the 2xx answers."""
+    client_cpu_s: float
+    """CPU seconds of this process (the load client) over the round."""
+
+
 async def embed_run(url: str, texts: Texts, requests: int, concurrency: int, languages: list[str]
-                    ) -> tuple[float, Counter]:  # fmt: skip
-    """Return the requests/s of `requests` single-text /embed requests at `concurrency` (sample sentences of
-    `languages`, all when empty), and the statuses."""
+                    ) -> EmbedRound:  # fmt: skip
+    """Return the requests/s, statuses and latencies of `requests` single-text /embed requests at `concurrency`
+    (sample sentences of `languages`, all when empty), and the client's CPU time."""
     rng = random.Random(3)
     pool = [text for lang, sentences in texts.sentences.items() if not languages or lang in languages
             for text in sentences]  # fmt: skip
     bodies = [{"inputs": [rng.choice(pool)]} for _ in range(requests)]
     statuses: Counter = Counter()
+    latencies: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {API_KEY}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300, limits=limits) as client:
@@ -523,12 +539,24 @@ async def embed_run(url: str, texts: Texts, requests: int, concurrency: int, lan
 
         async def worker() -> None:
             for body in pending:
-                statuses[(await client.post("/embed", json=body)).status_code] += 1
+                sent = time.perf_counter()
+                status = (await client.post("/embed", json=body)).status_code
+                statuses[status] += 1
+                if 200 <= status < 300:
+                    latencies.append((time.perf_counter() - sent) * 1000)
 
+        cpu = time.process_time()
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         seconds = time.perf_counter() - start
-    return requests / seconds, statuses
+        cpu = time.process_time() - cpu
+    return EmbedRound(requests / seconds, statuses, latencies, cpu)
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU seconds (user + system) a process has used, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def embed_batches(health: dict[str, Any]) -> dict[str, Any]:
@@ -540,17 +568,24 @@ def embed_batches(health: dict[str, Any]) -> dict[str, Any]:
 def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, encoder: str | None, texts: Texts,
                      args: argparse.Namespace, work: Path) -> dict[str, Any]:  # fmt: skip
     """Return /embed throughput with dynamic batching and with batch size 1, and their ratio, for the config's
-    encoder or `encoder`: two fresh servers side by side, taking turns over --batching-rounds rounds (the
-    order rotating), so that other load on the machine hits both alike; each mode's figure is its median."""
+    encoder or `encoder`: fresh servers side by side (with --compare-buckets a third, batching without length
+    buckets), taking turns over --batching-rounds rounds (the order rotating), so that other load on the
+    machine hits all alike; each mode's figure is its median. Per mode also: p50/p99 latency, and the CPU
+    milliseconds per request of the server and of the load client (what bounds the throughput on a machine
+    whose cores they share)."""
     extra = [f"encoder={encoder}"] if encoder else []
+    if args.encoder_threads is not None:
+        extra.append(f"encoder_threads={args.encoder_threads}")
     name = encoder or "the configured encoder"
     modes = {"on": extra, "off": [*extra, *BATCHING_OFF]}
+    if args.compare_buckets:
+        modes["whole"] = [*extra, *BUCKETS_OFF]
     servers = {
         mode: Server(config, sets, work / f"server-embed-{mode}.log", env, use_cli)
         for mode, sets in modes.items()
     }
-    rates: dict[str, list[float]] = {mode: [] for mode in modes}
-    statuses: dict[str, Counter] = {mode: Counter() for mode in modes}
+    rounds: dict[str, list[EmbedRound]] = {mode: [] for mode in modes}
+    server_cpu: dict[str, float] = dict.fromkeys(modes, 0.0)
     per_round = max(args.embed_requests // args.batching_rounds, args.concurrency)
     try:
         before = {}
@@ -558,28 +593,56 @@ def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, en
             server.wait_ready()
             before[mode] = embed_batches(server.health())
         log(
-            f"/embed with {name}: {args.batching_rounds} rounds of {per_round:,} requests, batching on and off"
+            f"/embed with {name}: {args.batching_rounds} rounds of {per_round:,} requests, modes {', '.join(modes)}"
         )
         order = list(modes)
         for round_ in range(args.batching_rounds):
-            for mode in order[round_ % 2 :] + order[: round_ % 2]:
-                rps, counts = asyncio.run(
+            shift = round_ % len(order)
+            for mode in order[shift:] + order[:shift]:
+                pid = servers[mode].process.pid
+                cpu = cpu_seconds(pid)
+                rounds[mode].append(asyncio.run(
                     embed_run(servers[mode].url, texts, per_round, args.concurrency, args.embed_languages)
-                )
-                rates[mode].append(round(rps, 1))
-                statuses[mode].update(counts)
+                ))  # fmt: skip
+                server_cpu[mode] += cpu_seconds(pid) - cpu
         batches = {mode: batch_delta(before[mode], embed_batches(servers[mode].health())) for mode in modes}
     finally:
         for server in servers.values():
             server.stop()
-    on, off = float(np.median(rates["on"])), float(np.median(rates["off"]))
-    return {"encoder": encoder or "xling-mini (configured)", "requests": per_round * args.batching_rounds,
-            "languages": args.embed_languages or sorted(texts.sentences),
-            "rounds": args.batching_rounds, "rps_on": round(on, 1), "rps_off": round(off, 1),
-            "ratio": round(on / off, 2), "rounds_on": rates["on"], "rounds_off": rates["off"],
-            "on": batches["on"], "off": batches["off"], "off_settings": BATCHING_OFF,
-            "statuses_on": {str(k): v for k, v in statuses["on"].items()},
-            "statuses_off": {str(k): v for k, v in statuses["off"].items()}}  # fmt: skip
+    figures = {mode: mode_figures(rounds[mode], server_cpu[mode]) for mode in modes}
+    for mode in modes:
+        figures[mode]["batches"] = batches[mode]
+    on, off = figures["on"]["rps"], figures["off"]["rps"]
+    result = {"encoder": encoder or "xling-mini (configured)", "requests": per_round * args.batching_rounds,
+              "languages": args.embed_languages or sorted(texts.sentences), "rounds": args.batching_rounds,
+              "encoder_threads": args.encoder_threads, "rps_on": on, "rps_off": off, "ratio": round(on / off, 2),
+              "rounds_on": figures["on"]["rounds"], "rounds_off": figures["off"]["rounds"],
+              "on": batches["on"], "off": batches["off"], "off_settings": BATCHING_OFF, "modes": figures,
+              "statuses_on": figures["on"]["statuses"], "statuses_off": figures["off"]["statuses"]}  # fmt: skip
+    if "whole" in figures:
+        result["rps_whole"] = figures["whole"]["rps"]
+        result["buckets_gain"] = round(on / figures["whole"]["rps"], 2)
+        result["whole_settings"] = BUCKETS_OFF
+    return result
+
+
+def mode_figures(rounds: list[EmbedRound], server_cpu_s: float) -> dict[str, Any]:
+    """Return one mode's median requests/s, each round's, p50/p99 latency (ms), statuses, 5xx count, and the
+    CPU milliseconds per request of the server and of the client."""
+    statuses: Counter = Counter()
+    for one in rounds:
+        statuses.update(one.statuses)
+    latencies = np.array([ms for one in rounds for ms in one.latencies_ms])
+    p50, p99 = np.percentile(latencies, [50, 99]) if len(latencies) else (float("nan"),) * 2
+    requests = sum(statuses.values())
+    return {"rps": round(float(np.median([one.rps for one in rounds])), 1),
+            "rounds": [round(one.rps, 1) for one in rounds],
+            "p50_ms": round(float(p50), 1), "p99_ms": round(float(p99), 1),
+            "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            "status_5xx": sum(n for status, n in statuses.items() if status >= 500),
+            "server_cpu_ms_per_request": round(server_cpu_s * 1000 / requests, 2) if requests else None,
+            "client_cpu_ms_per_request": round(sum(one.client_cpu_s for one in rounds) * 1000 / requests, 2)
+            if requests else None}  # fmt: skip
 
 
 def batch_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -674,11 +737,27 @@ def show(report: dict[str, Any]) -> None:
           f"{report['well_formed_failures']}; /health after the run: {report['health_after_run']}")  # fmt: skip
     print(f"server peak RSS (VmHWM): start {rss['start']:.0f} MB, middle {rss['middle']:.0f} MB, end {rss['end']:.0f} "
           f"MB: {rss['growth_second_half'] * 100:+.1f}% over the second half (aim <= +10%)")  # fmt: skip
+    if report["batching"]:
+        modes = Table(title=f"/embed, single-text requests at concurrency {report['concurrency']}: medians of "
+                      "rounds taken in turns; CPU ms per request of the server and of the load client")  # fmt: skip
+        for column in ("encoder", "mode", "requests/s", "rounds", "p50 ms", "p99 ms", "5xx", "mean batch",
+                       "server CPU ms", "client CPU ms"):  # fmt: skip
+            modes.add_column(column, justify="left" if column in ("encoder", "mode", "rounds") else "right")
+        for comparison in report["batching"]:
+            for mode, fig in comparison.get("modes", {}).items():
+                modes.add_row(Path(comparison["encoder"]).name, MODE_NAMES.get(mode, mode), f"{fig['rps']:.1f}",
+                              " ".join(f"{r:.0f}" for r in fig["rounds"]), f"{fig['p50_ms']:.1f}",
+                              f"{fig['p99_ms']:.1f}", str(fig["status_5xx"]),
+                              str(fig["batches"].get("mean_batch")), str(fig["server_cpu_ms_per_request"]),
+                              str(fig["client_cpu_ms_per_request"]))  # fmt: skip
+        print_wide(modes, 160)
     for comparison in report["batching"]:
         print(f"/embed with {comparison['encoder']}, {comparison['requests']:,} single-text requests at concurrency "
               f"{report['concurrency']}: dynamic batching {comparison['rps_on']:.0f} requests/s (mean batch "
               f"{comparison['on'].get('mean_batch')}), batch size 1 {comparison['rps_off']:.0f} requests/s: "
-              f"{comparison['ratio']:.2f}x (aim >= 3x)")  # fmt: skip
+              f"{comparison['ratio']:.2f}x (aim >= 3x)"
+              + (f"; without length buckets {comparison['rps_whole']:.0f} requests/s (buckets "
+                 f"{comparison['buckets_gain']:.2f}x)" if "rps_whole" in comparison else ""))  # fmt: skip
 
 
 # --- main ---------------------------------------------------------------------------------------------
@@ -695,6 +774,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batching-rounds", type=int, default=4,
                         help="turns each mode takes in the batching comparison (the median counts)")  # fmt: skip
     parser.add_argument("--no-batching-compare", action="store_true", help="no batching comparison")
+    parser.add_argument("--compare-buckets", action="store_true",
+                        help="a third server in the batching comparison: batching without length buckets")  # fmt: skip
+    parser.add_argument("--encoder-threads", type=int, default=None,
+                        help="encoder_threads of the comparison's servers (default: the config's)")  # fmt: skip
     parser.add_argument("--embed-encoder", action="append", default=[],
                         help="also compare batching with this encoder (folder or name; repeatable)")  # fmt: skip
     parser.add_argument("--no-faults", action="store_true", help="well-formed requests only")
