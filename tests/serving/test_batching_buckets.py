@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 from pathlib import Path
 
@@ -144,3 +145,8 @@ def test_model_calls_get_the_configured_torch_threads_and_translation_its_own():
     asyncio.run(scenario(ServerState(config)))
     assert seen == {"encoder": 3, "translator": 2}
     assert torch.get_num_threads() == before  # set in the worker threads only
+    # the default: half the usable cores, at least one, for translation too when `threads` is 0
+    seen.clear()
+    asyncio.run(scenario(ServerState(ServeConfig(encoder=None, detector=None, translator=None))))
+    half = max(1, len(os.sched_getaffinity(0)) // 2)
+    assert seen == {"encoder": half, "translator": half}

@@ -7,6 +7,7 @@ tables `[serve.limits]`, `[serve.batching]` and `[serve.decoding]`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,8 +101,10 @@ class ServeConfig:
     """CPU threads of the translation runtime (0: its default)."""
     encoder_threads: int = 0
     """torch CPU threads of each model call (/embed, /v1/embeddings, search queries, the classifier, the bot;
-    translation too unless `threads` is set), set in each batcher's worker thread. 0: torch's default
-    (OMP_NUM_THREADS, else every core)."""
+    translation too unless `threads` is set), set in each batcher's worker thread. 0 (default): half the
+    usable cores, at least 1, leaving cores to the event loop and the other batchers (on 2 cores shared with
+    the load client, MiniLM's /embed served 7 requests/s with 2 threads against 51 with 1: torch's
+    threads wait spinning for the core the HTTP side holds; benchmarks/serve_load.py --encoder-threads)."""
     translator_backend: str = "auto"
     """auto (CTranslate2 when the model folder has a conversion), torch or ct2."""
     preload: bool = True
@@ -121,6 +124,13 @@ class ServeConfig:
     decoding: DecodeOptions = field(default_factory=lambda: DecodeOptions(beam_size=2))
     """How /translate decodes (`[serve.decoding]`, as `[translate]` for `xling translate`); beam 2 by
     default, a little faster than the command's 4."""
+
+    def model_threads(self) -> int:
+        """Return the torch threads of a model call: `encoder_threads`, or for 0 half the usable cores (>= 1)."""
+        if self.encoder_threads > 0:
+            return self.encoder_threads
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, cores // 2)
 
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the field that is out of range."""
@@ -145,7 +155,7 @@ class ServeConfig:
         if batching.call_cost_tokens < 0:
             raise ConfigError(f"batching.call_cost_tokens: {batching.call_cost_tokens} must be 0 or more")
         if self.encoder_threads < 0:
-            raise ConfigError(f"encoder_threads: {self.encoder_threads} must be 0 (torch's default) or more")
+            raise ConfigError(f"encoder_threads: {self.encoder_threads} must be 0 (half the cores) or more")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port: {self.port} must be between 1 and 65535")
         if self.workers < 1:

@@ -52,7 +52,7 @@ class ServerState:
                 run.configure(self.config)
             # torch's thread count is per worker thread (a new thread starts with the last one set anywhere):
             # each batcher sets its own, the translator's `threads` when set
-            threads = self.config.encoder_threads
+            threads = self.config.model_threads()
             if name == "translator" and self.config.threads > 0:
                 threads = self.config.threads
             batcher = Batcher(
@@ -77,7 +77,7 @@ def with_torch_threads(
     run: Callable[[list[Any]], list[Any]], threads: int
 ) -> Callable[[list[Any]], list[Any]]:
     """Return `run` setting torch's CPU threads to `threads` first in the thread that calls it (a batcher's
-    worker; torch's thread count is per thread); `run` itself when `threads` is 0 (torch's default)."""
+    worker; torch's thread count is per thread); `run` itself when `threads` is 0."""
     if threads < 1:
         return run
 
