@@ -102,9 +102,10 @@ class ServeConfig:
     encoder_threads: int = 0
     """torch CPU threads of each model call (/embed, /v1/embeddings, search queries, the classifier, the bot;
     translation too unless `threads` is set), set in each batcher's worker thread. 0 (default): half the
-    usable cores, at least 1, leaving cores to the event loop and the other batchers (on 2 cores shared with
-    the load client, MiniLM's /embed served 7 requests/s with 2 threads against 51 with 1: torch's
-    threads wait spinning for the core the HTTP side holds; benchmarks/serve_load.py --encoder-threads)."""
+    usable cores, at least 1, leaving cores to the event loop and the other batchers: on 2 cores shared with
+    the load client and other work (load average 5-8), runs of benchmarks/serve_load.py --encoder-threads 1
+    and 2 served MiniLM's batched /embed at 51 and 7 requests/s (OpenMP's threads spin waiting for the core
+    the HTTP side holds)."""
     translator_backend: str = "auto"
     """auto (CTranslate2 when the model folder has a conversion), torch or ct2."""
     preload: bool = True
