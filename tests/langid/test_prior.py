@@ -46,6 +46,8 @@ def test_prior_tips_a_close_call_and_is_saved_and_reloaded(sample_identifier, tm
     tipped = replace(sample_identifier, log_prior=prior, prior_weight=0.5)
     assert tipped.detect(text).label == second
     assert replace(tipped, prior_weight=0.0).detect(text).label == first  # weight 0: no prior
+    # every detector carries the speakers prior, off until weighted
+    assert sample_identifier.prior_weight == 0.0 and sample_identifier.log_prior is not None
     folder = tipped.save_pretrained(tmp_path / "with-prior")
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     assert config["prior_weight"] == 0.5 and config["log_prior"][second] == 10.0

@@ -18,6 +18,7 @@ from xling.errors import DataError, XlingError
 from xling.langid.features import FeatureConfig, Featurizer
 from xling.langid.labels import UNDETERMINED, label_matches, parse_label
 from xling.langid.normalize import normalize_text
+from xling.langid.prior import log_prior as speakers_log_prior
 
 __all__ = ["DEFAULT_IDENTIFIER", "LanguageIdentifier", "Prediction"]
 
@@ -67,15 +68,19 @@ class LanguageIdentifier:
     threshold: float = 0.0
     """Below this top probability the answer is `und`."""
     log_prior: np.ndarray | None = None
-    """(labels,) float32: log of how common each label's language is in the world (`xling.langid.prior`), or
-    None. The softmax layer was trained on balanced labels; the prior tips close calls to the larger language."""
+    """(labels,) float32: log of how common each label's language is in the world (None: the speakers table
+    of `xling.langid.prior`). The softmax layer was trained on balanced labels; the prior, when weighted,
+    tips close calls to the larger language."""
     prior_weight: float = 0.0
-    """What the log-prior is multiplied by before it is added to the logits (0: no prior; chosen on dev)."""
+    """What the log-prior is multiplied by before it is added to the logits (0: no prior); may be changed
+    on a loaded detector."""
     info: dict[str, Any] = field(default_factory=dict)
     """What the model card says: sources, languages covered, dev accuracy."""
     path: Path | None = None
 
     def __post_init__(self) -> None:
+        if self.log_prior is None:
+            self.log_prior = speakers_log_prior(self.labels)
         self._featurizer = Featurizer(self.features)
         self._index = {label: i for i, label in enumerate(self.labels)}
 
@@ -104,7 +109,7 @@ class LanguageIdentifier:
         else:
             hidden = self._featurizer.transform(normalised) @ self.embeddings
         logits = hidden @ self.weight + self.bias
-        if self.log_prior is not None and self.prior_weight:
+        if self.prior_weight:
             logits = logits + self.prior_weight * self.log_prior
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
@@ -168,9 +173,7 @@ class LanguageIdentifier:
         return folder
 
     def _prior_config(self) -> dict[str, Any]:
-        """Return the prior's config.json entries: its weight and each label's log-prior (none without one)."""
-        if self.log_prior is None:
-            return {}
+        """Return the prior's config.json entries: its weight and each label's log-prior."""
         return {"prior_weight": self.prior_weight,
                 "log_prior": {label: float(value) for label, value in zip(self.labels, self.log_prior, strict=True)}}  # fmt: skip
 

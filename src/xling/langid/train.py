@@ -426,13 +426,15 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
         labels=labels, embeddings=bag.weight.detach().numpy().astype(np.float16).astype(np.float32),
         weight=output.weight.detach().numpy().T.copy(), bias=output.bias.detach().numpy().copy(),
         features=config.features, threshold=config.threshold, prior_weight=config.prior_weight,
-        log_prior=log_prior(labels) if config.prior_weight else None,
+        log_prior=log_prior(labels),
     )  # fmt: skip
     dev_accuracy, per_label = macro_accuracy(identifier, dev.lines)
     dev_short_accuracy, _ = macro_accuracy(identifier, dev.short)
     dev_medium_accuracy, _ = macro_accuracy(identifier, dev.medium)
     identifier.info = {
         "sources": [*config.data.corpora, *(Path(path).name for path in config.data.tsv)],
+        "max_units_per_label": config.data.max_units_per_label,
+        "min_examples_per_label": config.data.min_examples_per_label,
         "source_files": sum(len(group) for group in grouped.values()),
         "train_examples": len(train.texts), "dev_macro_accuracy": round(dev_accuracy, 4),
         "dev_short_macro_accuracy": round(dev_short_accuracy, 4),
