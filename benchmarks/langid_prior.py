@@ -1,0 +1,140 @@
+"""Benchmark: a trained detector's held-out accuracy as the weight of its speakers prior grows (issue 16).
+
+The prior (`xling.langid.prior`) is chosen on held-out data, never on a test set. This script rebuilds the
+held-out sets of a training recipe the way `xling langid train` does (the lines each label holds out depend
+only on the seed and the label's own lines, so a model trained by that recipe never read them): whole
+held-out chunks, their 1-3-word and 4-10-word crops, each as a macro accuracy over all labels and over the
+labels of languages with at least 10 million speakers; plus the UMSAB val tweets, which training never
+reads (the recipe reads the train split). It then scores the model at each prior weight and prints a table.
+
+    .venv/bin/python benchmarks/langid_prior.py --model runs/langid --recipe recipes/langid.toml \
+        --weights 0,0.1,0.2,0.3,0.6 --json runs/bench/langid_prior.json
+
+Valid only for models trained with the recipe's data settings and seed by xling after the held-out split
+became per label (2026-12-03): a model trained before (the shipped xling-langid of that date included) held
+out other lines, so some of these were its training text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from xling.config import load_config
+from xling.langid.labels import label_matches
+from xling.langid.model import LanguageIdentifier
+from xling.langid.prior import SPEAKERS_MILLIONS
+from xling.langid.train import LangidTrainConfig, assign_labels, build_examples, collect_sources
+
+MAJOR_MILLIONS = 10
+"""Languages with at least this many speakers (millions) form the `major` subsets."""
+SETS = ("lines", "short", "medium")
+
+
+def held_out(config: LangidTrainConfig) -> dict[str, tuple[list[str], list[str]]]:
+    """Return {set name: (texts, gold labels)} of the recipe's held-out lines and their crops."""
+    grouped = assign_labels(collect_sources(config.data))
+    labels = list(grouped)
+    _, dev = build_examples(grouped, config.data, config.seed)
+    return {name: (list(getattr(dev, name).texts), [labels[i] for i in getattr(dev, name).labels])
+            for name in SETS}  # fmt: skip
+
+
+def umsab_val(folder: Path) -> tuple[list[str], list[str]]:
+    """Return (texts, language codes) of every UMSAB language's val split under `folder`."""
+    from xling.data.languages import language_code_of
+
+    texts, golds = [], []
+    for language in sorted(p for p in folder.iterdir() if (p / "val_text.txt").is_file()):
+        code = language_code_of(language.name)
+        for line in (language / "val_text.txt").read_text("utf-8").splitlines():
+            if line.strip():
+                texts.append(line.strip())
+                golds.append(code)
+    return texts, golds
+
+
+def macro(predicted: Sequence[str], golds: Sequence[str], *, match: bool = False,
+          keep: set[str] | None = None) -> float:  # fmt: skip
+    """Return the mean over gold labels of their accuracy (percent); `match` accepts a macrolanguage's member
+    or a label with a script for its language (xling.langid.labels.label_matches); `keep`: only golds whose
+    language is in it."""
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for guess, gold in zip(predicted, golds, strict=True):
+        if keep is None or gold.split("_", 1)[0] in keep:
+            hits[gold].append(label_matches(guess, gold) if match else guess == gold)
+    return 100 * float(np.mean([np.mean(v) for v in hits.values()])) if hits else float("nan")
+
+
+def sweep(identifier: LanguageIdentifier, sets: dict[str, tuple[list[str], list[str]]], weights: list[float],
+          ) -> list[dict[str, float]]:  # fmt: skip
+    """Return one row of figures per prior weight (the identifier's weight is restored afterwards)."""
+    major = {code for code, millions in SPEAKERS_MILLIONS.items() if millions >= MAJOR_MILLIONS}
+    kept = identifier.prior_weight
+    rows = []
+    try:
+        for weight in weights:
+            identifier.prior_weight = weight
+            row: dict[str, float] = {"weight": weight}
+            for name, (texts, golds) in sets.items():
+                predicted = [identifier.labels[i] for i in identifier.probabilities(texts)[0].argmax(axis=1)]
+                if name == "umsab":
+                    row[name] = macro(predicted, golds, match=True)
+                else:
+                    row[name] = macro(predicted, golds)
+                    row[f"{name}_major"] = macro(predicted, golds, keep=major)
+            row["mean"] = float(np.nanmean([v for k, v in row.items() if k != "weight"]))
+            rows.append(row)
+    finally:
+        identifier.prior_weight = kept
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", required=True, help="detector folder or shipped name")
+    parser.add_argument("--recipe", default="recipes/langid.toml", help="the recipe the model was trained by")
+    parser.add_argument(
+        "--set", dest="sets", action="append", default=[], help="recipe overrides, as in training"
+    )
+    parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.6")
+    parser.add_argument(
+        "--umsab", default=None, help="UMSAB folder for val tweets (default: DATA/sentiment/umsab)"
+    )
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    config = load_config(LangidTrainConfig, args.recipe, args.sets, section="langid")
+    sets = held_out(config)
+    umsab = (
+        Path(args.umsab) if args.umsab else Path(config.data.data or "../shared/data") / "sentiment" / "umsab"
+    )
+    if umsab.is_dir():
+        sets["umsab"] = umsab_val(umsab)
+    identifier = LanguageIdentifier.from_pretrained(args.model)
+    rows = sweep(identifier, sets, [float(w) for w in args.weights.split(",")])
+    columns = [k for k in rows[0] if k != "weight"]
+    print(f"{'weight':>6} " + " ".join(f"{c:>12}" for c in columns))
+    for row in rows:
+        print(f"{row['weight']:6.2f} " + " ".join(f"{row[c]:12.1f}" for c in columns))
+    best = max(rows, key=lambda row: row["mean"])
+    print(f"best mean: weight {best['weight']:g} ({best['mean']:.1f}); "
+          f"{', '.join(f'{k} {len(v[0]):,}' for k, v in sets.items())} texts; {time.perf_counter() - started:.0f} s")  # fmt: skip
+    report = {"model": args.model, "recipe": args.recipe, "sizes": {k: len(v[0]) for k, v in sets.items()},
+              "rows": rows, "best_weight": best["weight"]}  # fmt: skip
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2), "utf-8")
+    return report
+
+
+if __name__ == "__main__":
+    main()
