@@ -95,6 +95,10 @@ def test_translate_json_form_and_list_match_the_translator(client, translator):
     # source of its batch, decides the length, so alone is compared with alone)
     alone = translator.translate(sentences[1:], "eng", "deu", options)
     assert form.status_code == 200 and form.json() == {"translatedText": alone[0]}
+    # `curl -F q=... -F source=en -F target=de`: the same fields as multipart/form-data
+    fields = {"q": (None, sentences[1]), "source": (None, "en"), "target": (None, "de")}
+    multipart = client.post("/translate", files=fields)
+    assert multipart.status_code == 200 and multipart.json() == form.json()
 
 
 def test_translate_auto_detects_each_text(client, translator):

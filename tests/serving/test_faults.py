@@ -121,6 +121,22 @@ def test_api_keys_and_rate_limit(make_config):
         assert 'xling_errors_total{endpoint="/embed",kind="auth"} 1' in metrics
 
 
+def test_multipart_forms_carry_the_key_and_bad_ones_get_400(make_config):
+    with TestClient(create_app(make_config("limits.api_keys=k1"))) as client:
+        fields = {"q": (None, "Wo ist der Bahnhof?"), "api_key": (None, "k1")}
+        assert client.post("/detect", files=fields).status_code == 200
+        assert client.post("/detect", files={"q": (None, "Wo ist der Bahnhof?")}).status_code == 401
+        upload = client.post("/detect", files={"q": ("q.txt", b"Wo ist der Bahnhof?")},
+                             headers={"Authorization": "Bearer k1"})  # fmt: skip
+        assert upload.status_code == 400 and "file upload" in upload.json()["error"]
+        broken = client.post("/detect", content=b"q=1", headers={"Authorization": "Bearer k1",
+                                                                 "Content-Type": "multipart/form-data"})  # fmt: skip
+        assert broken.status_code == 400 and "boundary" in broken.json()["error"]
+        other = client.post("/detect", content=b"<q/>", headers={"Authorization": "Bearer k1",
+                                                                 "Content-Type": "application/xml"})  # fmt: skip
+        assert other.status_code == 415 and "multipart/form-data" in other.json()["error"]
+
+
 def test_rate_limiter_refills_over_time():
     now = [0.0]
     limiter = RateLimiter(2, clock=lambda: now[0])

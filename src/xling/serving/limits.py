@@ -17,10 +17,10 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
 
 from xling.serving.config import LimitsConfig
 from xling.serving.errors import ApiError, error_body
+from xling.serving.forms import FORM_TYPES, form_fields, media_type
 from xling.serving.metrics import Metrics
 
 Scope = MutableMapping[str, Any]
@@ -213,8 +213,8 @@ def _body_key(content_type: str, body: bytes) -> str | None:
         if "json" in content_type:
             data = json.loads(body)
             key = data.get("api_key") if isinstance(data, dict) else None
-        elif "x-www-form-urlencoded" in content_type:
-            key = parse_qs(body.decode("utf-8"), keep_blank_values=True).get("api_key", [None])[0]
+        elif media_type(content_type) in FORM_TYPES:
+            key = form_fields(content_type, body).get("api_key", [None])[0]
         else:
             return None
     except (ValueError, UnicodeDecodeError):

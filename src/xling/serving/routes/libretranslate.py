@@ -1,7 +1,8 @@
 """LibreTranslate-compatible `POST /translate`, `POST /detect`, `GET /languages`.
 
 As LibreTranslate, the POST routes read a JSON body or a form (`application/x-www-form-urlencoded`, what the
-`libretranslatepy` client and HTML forms send; query parameters too), `q` is a string or a list of strings,
+`libretranslatepy` client and HTML forms send, or `multipart/form-data`, what `curl -F` sends; query
+parameters too), `q` is a string or a list of strings,
 errors are `{"error": message}` with 400 for a missing parameter or a language the model lacks, and language
 codes are ISO 639-1 where one exists. `source: auto` is detected per text with xling's detector, restricted to
 the languages the translator reads, and the answer carries `detectedLanguage` ({confidence 0-100, language}).
@@ -14,12 +15,12 @@ import html
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 
 from xling.errors import XlingError
 from xling.serving.errors import ApiError
+from xling.serving.forms import FORM_TYPES, form_fields, media_type
 from xling.serving.languages import client_code, display_name
 from xling.serving.limits import request_texts
 from xling.serving.services import (
@@ -46,9 +47,9 @@ _BODY_DOC = {"requestBody": {"content": {
         "source": {"type": "string", "example": "auto"}, "target": {"type": "string", "example": "de"},
         "format": {"type": "string", "enum": list(FORMATS)}, "api_key": {"type": "string"}},
         "required": ["q"]}},
-    "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
+    **{form: {"schema": {"type": "object", "properties": {
         "q": {"type": "string"}, "source": {"type": "string"}, "target": {"type": "string"},
-        "format": {"type": "string"}, "api_key": {"type": "string"}}, "required": ["q"]}},
+        "format": {"type": "string"}, "api_key": {"type": "string"}}, "required": ["q"]}} for form in FORM_TYPES},
 }}}  # fmt: skip
 
 
@@ -61,7 +62,7 @@ async def read_params(request: Request) -> dict[str, Any]:
     both); 400 for a body that is neither, or JSON that is not an object."""
     params: dict[str, Any] = dict(request.query_params)
     body = await request.body()
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = media_type(request.headers.get("content-type", ""))
     if not body.strip():
         return params
     if content_type.endswith("json"):
@@ -72,15 +73,15 @@ async def read_params(request: Request) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ApiError(400, "Invalid JSON format: the body must be a JSON object", "body")
         return {**params, **data}
-    if content_type in ("application/x-www-form-urlencoded", ""):
+    if content_type in (*FORM_TYPES, ""):
         try:
-            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-        except UnicodeDecodeError:
-            raise ApiError(400, "Invalid form: the body is not UTF-8", "body") from None
+            form = form_fields(request.headers.get("content-type", ""), body)
+        except ValueError as error:
+            raise ApiError(400, f"Invalid form: {error}", "body") from None
         # a field given several times (q=a&q=b) is a list, as a batch of texts
         return {**params, **{key: values if len(values) > 1 else values[0] for key, values in form.items()}}
-    raise ApiError(415, f"unsupported content type {content_type!r}: send application/json or "
-                        "application/x-www-form-urlencoded", "Content-Type")  # fmt: skip
+    raise ApiError(415, f"unsupported content type {content_type!r}: send application/json, "
+                        "application/x-www-form-urlencoded or multipart/form-data", "Content-Type")  # fmt: skip
 
 
 def _texts(params: dict[str, Any], state: ServerState) -> tuple[list[str], bool]:
