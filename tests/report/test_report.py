@@ -84,6 +84,10 @@ def test_page_holds_every_section(first_report):
     assert not re.search(r"""(src|href)=["']https?:""", page)  # self-contained: nothing fetched
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids))  # inlined SVGs never share an id
+    # mining's F1 is a fraction: the summary shows it in the bars' points, x 100, and says so
+    mining = json.loads(first_report.json_path.read_text(encoding="utf-8"))["tasks"]["mining"]["result"]
+    row = re.search(r"<tr><td><a href='#task-mining'.*?</tr>", page).group(0)
+    assert "f1 × 100" in row and f"{mining['average'] * 100:.2f}" in row
 
 
 def test_second_run_reuses_tasks_and_force_reruns(first_report, tiny_encoder, report_data):

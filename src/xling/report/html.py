@@ -100,6 +100,11 @@ def render_html(report: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _unit(primary: str, scale: float) -> str:
+    """Return how a task's figures are shown: the primary metric, times its scale when it has one."""
+    return primary + (f" × {scale:g}" if scale != 1 else "")
+
+
 def _summary(report: dict[str, Any]) -> str:
     baseline = report.get("baseline", {}).get("tasks", {})
     head = ["task", "status", "primary metric", "average", "languages", "seconds"]
@@ -114,16 +119,17 @@ def _summary(report: dict[str, Any]) -> str:
             rows.append(f"<tr class='skipped'><td><a href='#task-{task}'>{escape(task)}</a></td><td>{status}</td>"
                         f"<td colspan='{len(head) - 2}' style='text-align:left'>{escape(entry['reason'])}</td></tr>")  # fmt: skip
             continue
+        # averages in the points the bars and the baseline difference use (mining's F1 x 100)
+        scale = report["scales"].get(task, 1.0)
         cells = [f"<a href='#task-{task}' title='{escape(title)}'>{escape(task)}</a>", status,
-                 escape(result["primary"]), _number(result["average"]), str(len(result["scores"])),
-                 _number(entry["seconds"], 1)]  # fmt: skip
+                 escape(_unit(result["primary"], scale)), _number(result["average"] * scale),
+                 str(len(result["scores"])), _number(entry["seconds"], 1)]  # fmt: skip
         if "baseline" in report:
             compared = baseline.get(task)
             if compared:
-                scale = report["scales"].get(task, 1.0)
                 diff = compared["average_now"] - compared["average_before"]
                 cells += [
-                    _number(compared["average_before"] / scale),
+                    _number(compared["average_before"]),
                     f"{diff:+.2f}",
                     escape(", ".join(compared["regressions"]) or "none"),
                 ]
@@ -145,7 +151,7 @@ def _task_section(report: dict[str, Any], task: str, entry: dict[str, Any]) -> s
     scale = report["scales"].get(task, 1.0)
     values = _primary_points(result, scale)
     unseen = unseen_keys(result, report["model"]["languages"])
-    unit = f"{result['primary']}" + (" × 100" if scale != 1 else "")
+    unit = _unit(result["primary"], scale)
     chart = plots.bar_chart(values, unseen=unseen, ylabel=unit) if values else ""
     marked = (f"<p class='meta'>Hatched orange: never in the model's training languages "
               f"({escape(', '.join(unseen))}).</p>" if unseen else "")  # fmt: skip
@@ -156,8 +162,8 @@ def _task_section(report: dict[str, Any], task: str, entry: dict[str, Any]) -> s
         for key, row in sorted(result["scores"].items(), key=lambda item: -values.get(item[0], 0)))  # fmt: skip
     table = ("<details><summary>figures per language</summary><table><tr><th>row</th>"
              + "".join(f"<th>{escape(c)}</th>" for c in columns) + f"</tr>{rows}</table></details>")  # fmt: skip
-    return (f"<section id='task-{task}'><h2>{title}</h2><p class='meta'>average {escape(result['primary'])} "
-            f"<b>{_number(result['average'])}</b> over {len(result['scores'])} rows · data {escape(result['data'])}"
+    return (f"<section id='task-{task}'><h2>{title}</h2><p class='meta'>average {escape(unit)} "
+            f"<b>{_number(result['average'] * scale)}</b> over {len(result['scores'])} rows · data {escape(result['data'])}"
             f" · {_number(entry['seconds'], 1)} s ({escape(entry['status'])})</p><figure>{chart}</figure>{marked}"
             f"{table}</section>")  # fmt: skip
 
