@@ -67,6 +67,18 @@ def read_metadata(folder: str | Path) -> dict[str, Any]:
     return data
 
 
+def read_json_file(path: str | Path, *, missing: str = "missing file") -> Any:
+    """Return the JSON value in `path`; DataError naming the file when it is absent (`missing` says what that
+    means to the caller) or not valid JSON (with the line where it breaks)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(missing, path) from None
+    except json.JSONDecodeError as error:
+        raise DataError(f"not valid JSON ({error.msg})", path, error.lineno) from None
+
+
 def update_metadata(folder: str | Path, **fields: Any) -> dict[str, Any]:
     """Return the folder's metadata after setting `fields` in it and writing it back atomically."""
     metadata = {**read_metadata(folder), **fields}

@@ -14,7 +14,6 @@ so one Encoder serves several threads at once; it shows a progress bar only when
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.artifacts import read_metadata
+from xling.artifacts import read_json_file, read_metadata
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.embeddings.transformer import DenseLayer, TransformerSentenceEncoder, activation_name
 from xling.embeddings.weights import load_pretrained, load_safetensors
@@ -217,15 +216,6 @@ def resolve_model(name_or_path: str | Path) -> Path:
         ) from error
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise DataError("missing file", path) from error
-    except json.JSONDecodeError as error:
-        raise DataError(f"invalid JSON ({error.msg})", path, error.lineno) from error
-
-
 def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *,
                      pooling: str = "mean", max_length: int = 512, dense=()) -> TransformerSentenceEncoder:  # fmt: skip
     """Return a transformer encoder over the HF model in `folder` (options beat xling.json beat defaults)."""
@@ -251,7 +241,7 @@ def _load_sentence_transformers(
     folder: Path, opts: EncoderOptions, meta: dict[str, Any]
 ) -> tuple[nn.Module, bool]:
     """Return (the module a sentence-transformers folder describes, whether it ends with Normalize)."""
-    modules = _read_json(folder / "modules.json")
+    modules = read_json_file(folder / "modules.json")
     kinds = [(m.get("type", "").rsplit(".", 1)[-1], folder / m.get("path", "")) for m in modules]
     normalize = (
         opts.normalize
@@ -271,7 +261,7 @@ def _load_sentence_transformers(
     pooling, dense = "mean", []
     for kind, path in kinds[1:]:
         if kind == "Pooling":
-            pooling = _st_pooling(_read_json(path / "config.json"), path / "config.json")
+            pooling = _st_pooling(read_json_file(path / "config.json"), path / "config.json")
         elif kind == "Dense":
             dense.append(_st_dense(path))
         elif kind != "Normalize":
@@ -279,7 +269,7 @@ def _load_sentence_transformers(
                 f"module {kind!r} is not supported (Pooling, Dense, Normalize)", folder / "modules.json"
             )
     st_config = first_dir / "sentence_bert_config.json"
-    max_length = _read_json(st_config).get("max_seq_length", 512) if st_config.is_file() else 512
+    max_length = read_json_file(st_config).get("max_seq_length", 512) if st_config.is_file() else 512
     module = _load_hf_encoder(first_dir, opts, meta, pooling=pooling, max_length=max_length, dense=dense)
     return module, normalize
 
@@ -322,7 +312,7 @@ def _st_pooling(config: dict[str, Any], path: Path) -> str:
 
 def _st_dense(path: Path) -> DenseLayer:
     """Return the Dense layer saved in a sentence-transformers module folder."""
-    config = _read_json(path / "config.json")
+    config = read_json_file(path / "config.json")
     weights_file = path / "model.safetensors"
     if weights_file.is_file():
         weights = load_safetensors(weights_file)

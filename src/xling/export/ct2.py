@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
+from xling.artifacts import METADATA_FILE, read_json_file, read_metadata, write_metadata
 from xling.atomic import atomic_folder
-from xling.errors import ConfigError, DataError, XlingError
+from xling.errors import ConfigError, XlingError
 from xling.export.config import CT2_QUANTIZATIONS
 
 logger = logging.getLogger(__name__)
@@ -98,12 +98,7 @@ def has_ct2(model: str | Path) -> bool:
 def seq2seq_model_type(model: str | Path) -> str:
     """Return the model_type of a folder's config.json; raise XlingError if CTranslate2 cannot translate it."""
     config_file = Path(model) / "config.json"
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("no config.json: not a Hugging Face model folder", config_file) from None
-    except json.JSONDecodeError as error:
-        raise DataError(f"invalid JSON ({error.msg})", config_file, error.lineno) from None
+    config = read_json_file(config_file, missing="no config.json: not a Hugging Face model folder")
     model_type = config.get("model_type") if isinstance(config, dict) else None
     if model_type not in SEQ2SEQ_MODEL_TYPES:
         known = ", ".join(sorted(SEQ2SEQ_MODEL_TYPES))

@@ -3,7 +3,6 @@ of the features' vectors, then one softmax layer), saved as `config.json` + `mod
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from xling.artifacts import write_metadata
+from xling.artifacts import read_json_file, write_metadata
 from xling.atomic import atomic_folder, write_json_atomically
 from xling.errors import DataError, XlingError
 from xling.langid.features import FeatureConfig, Featurizer
@@ -182,12 +181,7 @@ class LanguageIdentifier:
         """Return the identifier saved in a folder, or a shipped one by name (`xling-langid`)."""
         folder = resolve_identifier(name_or_path)
         config_path = folder / CONFIG_FILE
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as error:
-            raise DataError("no config.json: not a language identifier folder", folder) from error
-        except json.JSONDecodeError as error:
-            raise DataError(f"not valid JSON ({error.msg})", config_path, error.lineno) from error
+        config = read_json_file(config_path, missing="no config.json: not a language identifier folder")
         if config.get("model_type") != MODEL_TYPE:
             raise DataError(f"model_type is {config.get('model_type')!r}, not {MODEL_TYPE!r}", config_path)
         tensors = load_file(str(folder / WEIGHTS_FILE))

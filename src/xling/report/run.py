@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from xling.artifacts import read_json_file
 from xling.atomic import atomic_write, write_json_atomically
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.result import Result
@@ -170,12 +171,7 @@ def load_baseline(path: str) -> dict[str, Any]:
     """Return an earlier report.json (a file or its folder); DataError when it is not one."""
     file = Path(path)
     file = file / "report.json" if file.is_dir() else file
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("no such baseline report (give an earlier report.json or its folder)", file) from None
-    except json.JSONDecodeError as error:
-        raise DataError(f"not valid JSON ({error.msg})", file, error.lineno) from None
+    data = read_json_file(file, missing="no such baseline report (give an earlier report.json or its folder)")
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
         raise DataError("not a report.json of xling report (no tasks)", file)
     data["path"] = str(file)

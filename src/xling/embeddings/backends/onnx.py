@@ -7,7 +7,6 @@ nothing from `xling.export` (the exporter imports this module, not the other way
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from xling.artifacts import read_json_file
 from xling.embeddings.transformer import TransformerSentenceEncoder, truncating_backend
 from xling.errors import ConfigError, DataError, XlingError
 
@@ -117,10 +117,7 @@ def load_onnx_module(folder: Path, opts: EncoderOptions) -> tuple[OnnxSentenceEn
             f"backend {opts.backend!r} runs on the CPU in the precision it was exported in: "
             "leave device=cpu and precision=fp32 (use backend='onnx-int8' or 'onnx-opt-int8' for int8)"
         )
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise DataError(f"invalid JSON ({error.msg})", meta_path, error.lineno) from error
+    meta = read_json_file(meta_path)
     for option in ("pooling", "layer"):
         wanted = getattr(opts, option)
         if wanted is not None and wanted != meta.get(option):
