@@ -48,8 +48,6 @@ class ServerState:
         batcher = self._batchers.get(name)
         if batcher is None:
             run = make()
-            if hasattr(run, "configure"):  # a model function that reads the server's settings
-                run.configure(self.config)
             # torch's thread count is per worker thread (a new thread starts with the last one set anywhere):
             # each batcher sets its own, the translator's `threads` when set
             threads = self.config.model_threads()
@@ -128,8 +126,8 @@ def token_limit(encoder: Any) -> int | None:
 
 def embed_function(encoder: Any, call_cost_tokens: int | None = None) -> EmbedFunction:
     """Return the model function of the embeddings batcher: (vector, tokens) per item, a transformer's batch
-    encoded in sub-batches of similar token length (`BatchingConfig.call_cost_tokens`; the server's config
-    sets it through `configure`)."""
+    encoded in sub-batches of similar token length (`call_cost_tokens`: the server's
+    `[serve.batching] call_cost_tokens`, by default BatchingConfig's)."""
     cost = BatchingConfig.call_cost_tokens if call_cost_tokens is None else call_cost_tokens
     return EmbedFunction(encoder, cost)
 
@@ -144,10 +142,6 @@ class EmbedFunction:
         self.token_ids = getattr(encoder.module, "token_ids", None)
         # a static encoder sums its tokens' vectors without padding: its batch runs whole
         self.buckets = self.token_ids is not None and getattr(encoder, "kind", None) != "static"
-
-    def configure(self, config: ServeConfig) -> None:
-        """Return nothing; take the length bucketing's call cost from the server's config."""
-        self.call_cost_tokens = config.batching.call_cost_tokens
 
     def __call__(self, items: list[EmbedItem]) -> list[Any]:
         limit, token_ids = self.limit, self.token_ids

@@ -24,7 +24,11 @@ def _state(request: Request) -> ServerState:
 
 async def _embed(state: ServerState, items: list[EmbedItem], field: str, batch: bool) -> list[Any]:
     encoder = await state.model("encoder")
-    batcher = state.batcher("encoder", lambda: embed_function(encoder), chars=lambda item: len(item.text))
+    batcher = state.batcher(
+        "encoder",
+        lambda: embed_function(encoder, state.config.batching.call_cost_tokens),
+        chars=lambda item: len(item.text),
+    )
     results = await batcher.submit(items)
     item_error(results, field, batch)
     return results
