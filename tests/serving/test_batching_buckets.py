@@ -136,8 +136,10 @@ def test_model_calls_get_the_configured_torch_threads_and_translation_its_own():
         return run
 
     async def scenario(state: ServerState):
-        for name in ("encoder", "translator"):
-            await state.batcher(name, lambda name=name: recorder(name)).submit(["x"])
+        await state.batcher("encoder", lambda: recorder("encoder")).submit(["x"])
+        # as the translate route asks: the translation runtime's `threads`
+        translator = state.batcher("translator", lambda: recorder("translator"), threads=state.config.threads)
+        await translator.submit(["x"])
         state.close()
 
     before = torch.get_num_threads()

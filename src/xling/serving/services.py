@@ -43,16 +43,15 @@ class ServerState:
         return self.registry.get(name)
 
     def batcher(self, name: str, make: Callable[[], Callable[[list[Any]], list[Any]]],
-                chars: Callable[[Any], int] | None = None) -> Batcher:  # fmt: skip
-        """Return the batcher called `name`, made on first use around the model function `make()` returns."""
+                chars: Callable[[Any], int] | None = None, threads: int = 0) -> Batcher:  # fmt: skip
+        """Return the batcher called `name`, made on first use around the model function `make()` returns;
+        its calls run with `threads` torch threads (0: `ServeConfig.model_threads()`)."""
         batcher = self._batchers.get(name)
         if batcher is None:
             run = make()
             # torch's thread count is per worker thread (a new thread starts with the last one set anywhere):
-            # each batcher sets its own, the translator's `threads` when set
-            threads = self.config.model_threads()
-            if name == "translator" and self.config.threads > 0:
-                threads = self.config.threads
+            # each batcher sets its own
+            threads = threads if threads > 0 else self.config.model_threads()
             batcher = Batcher(
                 name, with_torch_threads(run, threads), self.config.batching, self.metrics, chars
             )

@@ -172,7 +172,7 @@ async def _translate(state: ServerState, translator: Any, texts: list[str], sour
     results: list[Any] = []
     if items:
         batcher = state.batcher("translator", lambda: translate_function(translator, state.config.decoding),
-                                chars=lambda item: len(item.text))  # fmt: skip
+                                chars=lambda item: len(item.text), threads=state.config.threads)  # fmt: skip
         results = await batcher.submit(items)
         _text_errors(results, plans, batch)
     out = []
