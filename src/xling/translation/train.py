@@ -43,6 +43,7 @@ from xling.translation.data import (
 from xling.translation.languages import conventions_for, detect_family
 from xling.translation.objective import Seq2SeqObjective
 from xling.translation.presets import model_config
+from xling.translation.warm_start import layer_activation, load_encoder, warm_start
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ class MTTrainConfig:
 
     dropout: float = 0.1
     """Dropout of a new model's hidden states, in [0, 1); a model folder keeps its own."""
+
+    init_encoder: str = ""
+    """An xling encoder (a shipped name such as xling-mini, or a folder from `xling pretrain` or `xling align`)
+    that starts a new model: its vectors of the vocabulary's pieces become the shared embeddings, and a
+    BERT-style transformer of the model's width also gives its layers to the encoder
+    (`xling.translation.warm_start`). "" starts from random weights."""
 
     data: CorpusConfig = field(default_factory=CorpusConfig)
     """The id-aligned corpus and its held-out test ids (`[mt.data]`: corpus, languages, heldout_prefixes)."""
@@ -127,6 +134,9 @@ class MTTrainConfig:
             raise ConfigError(f"max_length: {self.max_length} is too short")
         if self.temperature <= 0:
             raise ConfigError(f"temperature: {self.temperature} must be above 0")
+        if self.init_encoder and is_model_folder(self.model):
+            raise ConfigError("init_encoder: starts a new model (a size preset); the model folder "
+                              f"{self.model} has trained weights of its own")  # fmt: skip
         for item in self.dev_directions:
             parse_direction(item, "dev_directions")
         self.training.validate()
@@ -212,7 +222,15 @@ def build_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int] =
     hf_config = model_config(config.model, vocab_size=len(tokenizer), dropout=config.dropout)
     if hf_config.vocab_size != len(tokenizer):
         raise ConfigError(f"model: vocab_size {hf_config.vocab_size} != tokenizer size {len(tokenizer)}")
-    return M2M100ForConditionalGeneration(hf_config)
+    if not config.init_encoder:
+        return M2M100ForConditionalGeneration(hf_config)
+    encoder = load_encoder(config.init_encoder)
+    # layers copied from a transformer keep working only with the activation they were trained with; this is
+    # decided here, so that a model rebuilt from the config to load a checkpoint has it too
+    hf_config.activation_function = layer_activation(encoder, hf_config) or hf_config.activation_function
+    model = M2M100ForConditionalGeneration(hf_config)
+    warm_start(model, tokenizer, encoder, config.init_encoder, set(special_ids))
+    return model
 
 
 def dev_directions(config: MTTrainConfig, data: ParallelData) -> list[str]:
