@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--more-sentences", type=int, default=300, help="John verses for the other directions."
     )
     parser.add_argument("--ntrex-sentences", type=int, default=500)
+    parser.add_argument(
+        "--learning-curve", type=Path, help="JSON of benchmarks/mt_learning_curve.py, shown in the card."
+    )
     args = parser.parse_args(argv)
     from xling.export.ct2 import export_ct2
 
@@ -129,6 +132,26 @@ def _rows(result: dict[str, Any]) -> str:
         pivot = f" | {row['pivot_chrf++']:.1f}" if "pivot_chrf++" in row else " | "
         lines.append(f"| {direction} | {row['n']} | {row['bleu']:.1f} | {row['chrf++']:.1f}{pivot} |")
     return "\n".join(lines)
+
+
+def curve_section(path: Path | None) -> str:
+    """Return the card's learning-curve section from benchmarks/mt_learning_curve.py's JSON ("" without)."""
+    if path is None:
+        return ""
+    report = json.loads(path.read_text(encoding="utf-8"))
+    rows = report["curve"]
+    directions = list(rows[0]["chrf++"]) if rows else []
+    lines = [f"| {r['minutes']:.0f} | {r['step']} | " + " | ".join(f"{r['chrf++'][d]:.1f}" for d in directions)
+             + f" | {r['average']:.1f} |" for r in rows]  # fmt: skip
+    return f"""
+## Learning curve
+Held-out John, first {report["sentences"]} verses, greedy, float32 checkpoints of the run by its training
+clock (`benchmarks/mt_learning_curve.py`; a shared 2-core machine, so minutes are an upper bound):
+
+| minutes | step | {" | ".join(directions)} | average |
+|---|---|{"---|" * len(directions)}---|
+{chr(10).join(lines)}
+"""
 
 
 def model_card(meta: dict[str, Any], target: Path, args) -> str:
@@ -196,7 +219,7 @@ Out of domain, NTREX-128 news, first {args.ntrex_sentences} sentences (`... --te
 | direction | sentences | BLEU | chrF++ | via eng (chrF++) |
 |---|---|---|---|---|
 {_rows(scores["ntrex"])}
-"""
+{curve_section(args.learning_curve)}"""
 
 
 if __name__ == "__main__":

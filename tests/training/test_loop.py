@@ -220,6 +220,17 @@ def test_config_differences_compare_nested_fields_and_skip_the_allowed_ones():
     assert config_differences(saved, new, {"model", "training", "gone", "added"}) == {}
 
 
+def test_a_field_added_after_the_run_started_compares_as_its_default():
+    saved = {"model": "small", "training": {"lr": 0.1}}  # written before `init_encoder` existed
+    defaults = {"model": "mini", "init_encoder": "", "training": {"lr": 0.001, "warmup": 10}}
+    same = {"model": "small", "init_encoder": "", "training": {"lr": 0.1, "warmup": 10}}
+    assert config_differences(saved, same, (), defaults) == {}
+    changed = {**same, "init_encoder": "xling-mini", "training": {"lr": 0.1, "warmup": 20}}
+    assert config_differences(saved, changed, (), defaults) == {
+        "init_encoder": ("", "xling-mini"), "training.warmup": (10, 20)
+    }  # fmt: skip
+
+
 def test_result_says_which_process_it_is_and_serialises_itself(tmp_path):
     _, result = _run(tmp_path, _config(max_steps=3))
     assert result.is_main and result.rank == 0

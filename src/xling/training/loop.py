@@ -224,6 +224,7 @@ def train(
     evaluations: Mapping[str, Evaluation] | None = None,
     run_config: Mapping[str, Any] | None = None,
     may_change: Collection[str] = (),
+    run_defaults: Mapping[str, Any] | None = None,
     description: str = "training",
 ) -> TrainResult:
     """Return the result of training `objective` on `batches` for `config.max_steps` optimizer steps.
@@ -236,7 +237,8 @@ def train(
     `run_config` is the caller's whole config as JSON-able data (its training section under "training";
     default: the training section only). Checkpoints keep it, and a resumed run whose config differs in a
     field other than the training bookkeeping ones (`xling.training.resume`) or `may_change` (dotted keys)
-    is refused with a ConfigError naming the fields.
+    is refused with a ConfigError naming the fields. `run_defaults` (the defaults of the caller's config
+    class, as data) stand in for fields a checkpoint's config lacks: fields added since the run started.
     """
     config.validate()
     if config.best_metric and not (evaluations and config.eval_every):
@@ -254,7 +256,8 @@ def train(
     best = BestTracker(config.best_metric, config.best_mode) if config.best_metric else None
 
     start_step, tokens_seen, last_loss = 0, 0, float("nan")
-    state = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change)
+    defaults = json.loads(json.dumps(run_defaults, default=str)) if run_defaults else None
+    state = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change, defaults)
     if state is not None:
         start_step, tokens_seen, last_loss = state["step"], state["tokens"], state.get("loss", float("nan"))
         if best is not None:
@@ -351,6 +354,7 @@ def _resume(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     saved_config: dict[str, Any],
     may_change: Collection[str],
+    defaults: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Return the trainer state of the checkpoint a resumed run continues from (None: a fresh run).
 
@@ -367,7 +371,7 @@ def _resume(
 
     def same_config(folder: Path, state: dict[str, Any]) -> None:
         if "config" in state:  # checkpoints written before configs were kept have none
-            check_resume_config(state["config"], saved_config, allowed, str(folder))
+            check_resume_config(state["config"], saved_config, allowed, str(folder), defaults)
 
     loaded = load_newest_checkpoint(run_dir, objective, optimizer, scheduler, check=same_config)
     if loaded is None:  # the checkpoints went away in the meantime

@@ -34,14 +34,19 @@ def resumable_fields(*extra: str, section: str = "training") -> frozenset[str]:
 
 
 def config_differences(
-    saved: Mapping[str, Any], new: Mapping[str, Any], may_change: Collection[str] = ()
+    saved: Mapping[str, Any],
+    new: Mapping[str, Any],
+    may_change: Collection[str] = (),
+    defaults: Mapping[str, Any] | None = None,
 ) -> dict[str, tuple[Any, Any]]:
     """Return {dotted key: (saved value, new value)} for every field that differs and may not change.
 
     Nested tables are compared field by field; a key present on one side only counts as a difference
-    (its missing side is None). A key in `may_change` (or any key under it) is never reported.
+    (its missing side is None), except that a field the saved config lacks takes its value from `defaults`
+    (the config class's defaults): a run started before the field existed trained with its default. A key
+    in `may_change` (or any key under it) is never reported.
     """
-    old, now = dict(_flatten(saved)), dict(_flatten(new))
+    old, now = dict(_flatten(defaults or {})) | dict(_flatten(saved)), dict(_flatten(new))
     differences = {}
     for key in sorted(old.keys() | now.keys()):
         if _allowed(key, may_change):
@@ -52,13 +57,17 @@ def config_differences(
 
 
 def check_resume_config(
-    saved: Mapping[str, Any], new: Mapping[str, Any], may_change: Collection[str], where: str
+    saved: Mapping[str, Any],
+    new: Mapping[str, Any],
+    may_change: Collection[str],
+    where: str,
+    defaults: Mapping[str, Any] | None = None,
 ) -> None:
     """Raise a ConfigError naming every field that differs from the run's saved config and may not change.
 
-    `where` names the checkpoint the saved config came from.
+    `where` names the checkpoint the saved config came from; `defaults` as in `config_differences`.
     """
-    differences = config_differences(saved, new, may_change)
+    differences = config_differences(saved, new, may_change, defaults)
     if not differences:
         return
     listed = "; ".join(f"{key}: {old!r} in the run, {now!r} now" for key, (old, now) in differences.items())

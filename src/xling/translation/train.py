@@ -344,7 +344,8 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
         evaluations["dev"] = chrf_evaluation(data, evaluated, config.dev_max_sentences)
     output = Path(config.output)
     result = train(objective, batches, config.training, output, resume=config.resume, evaluations=evaluations,
-                   description="mt train", run_config=config_to_dict(config), may_change=RESUMABLE)  # fmt: skip
+                   description="mt train", run_config=config_to_dict(config), may_change=RESUMABLE,
+                   run_defaults=config_to_dict(MTTrainConfig()))  # fmt: skip
     evaluation: dict[str, Any] = dict(result.metrics)
     if result.best is not None:  # the model saved is the best one on dev chrF++, not the last
         load_checkpoint(Path(result.best["path"]), objective)
