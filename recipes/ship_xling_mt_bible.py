@@ -2,6 +2,7 @@
 
     .venv/bin/python recipes/ship_xling_mt_bible.py --run runs/mt-bible
     .venv/bin/python recipes/ship_xling_mt_bible.py --run runs/mt-bible --checkpoint runs/mt-bible/best
+    .venv/bin/python recipes/ship_xling_mt_bible.py --run runs/mt-bible --average 3   # last 3 checkpoints
 
 The shipped folder holds the tokenizer, config.json, xling.json, a CTranslate2 int8 conversion
 (`ctranslate2/`, what `xling translate` runs) and a model card, but not the float32 PyTorch weights, which
@@ -28,29 +29,31 @@ BIBLE_MORE = ["deu-eng", "fra-eng", "spa-eng", "eng-rus", "eng-ell", "deu-fra", 
 NTREX = ["eng-deu", "eng-fra", "eng-spa"]
 
 
-def hf_folder_from_checkpoint(checkpoint: Path, recipe: str, folder: Path) -> Path:
-    """Return `folder` after writing the model of a training checkpoint there as a Hugging Face folder."""
+def hf_folder_from_checkpoint(checkpoint: Path | list[Path], recipe: str, folder: Path) -> Path:
+    """Return `folder` after writing the model of a training checkpoint (or the average of several: the
+    last one's step is recorded) there as a Hugging Face folder."""
     from xling.artifacts import write_metadata
     from xling.config import config_to_dict, load_config
     from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer
-    from xling.training.checkpoint import load_checkpoint, read_trainer_state
+    from xling.training.checkpoint import average_checkpoints, read_trainer_state
     from xling.translation.objective import Seq2SeqObjective
     from xling.translation.train import MTTrainConfig, build_model, set_generation_defaults
 
     config = load_config(MTTrainConfig, recipe, section="mt")
     tokenizer = load_tokenizer(config.tokenizer)
     objective = Seq2SeqObjective(build_model(config, tokenizer))
-    load_checkpoint(checkpoint, objective)
+    checkpoints = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+    average_checkpoints(checkpoints, objective)
     model = objective.model
     set_generation_defaults(model, tokenizer.eos_token_id)
     model.save_pretrained(folder)
     save_tokenizer(tokenizer, folder)
     languages = sorted(config.data.languages)
-    step = read_trainer_state(checkpoint).get("step")
+    step = read_trainer_state(checkpoints[-1]).get("step")
     write_metadata(folder, {"kind": "translation", "family": "xling", "languages": languages,
                             "language_tokens": {x: language_token(x) for x in languages},
                             "config": config_to_dict(config),
-                            "training": {"checkpoint": str(checkpoint), "step": step}})  # fmt: skip
+                            "training": {"checkpoints": [str(c) for c in checkpoints], "step": step}})  # fmt: skip
     return folder
 
 
@@ -75,6 +78,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--checkpoint", type=Path, help="Ship this checkpoint instead of the run's final model."
     )
+    parser.add_argument(
+        "--average", type=int, default=0, help="Ship the mean of the run's last K checkpoints (0: off)."
+    )
     parser.add_argument("--recipe", default="recipes/mt-bible.toml")
     parser.add_argument("--target", default="src/xling/models/xling-mt-bible")
     parser.add_argument("--data", default=os.environ.get("XLING_DATA", "../shared/data"))
@@ -94,9 +100,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     run, target = Path(args.run), Path(args.target)
     with tempfile.TemporaryDirectory() as scratch:
-        source = (
-            hf_folder_from_checkpoint(args.checkpoint, args.recipe, Path(scratch)) if args.checkpoint else run
-        )
+        from xling.training.checkpoint import list_checkpoints
+
+        chosen = list_checkpoints(run)[-args.average :] if args.average else args.checkpoint
+        source = hf_folder_from_checkpoint(chosen, args.recipe, Path(scratch)) if chosen else run
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         for name in FILES:
@@ -104,6 +111,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 shutil.copy2(source / name, target / name)
         export = export_ct2(source, target / "ctranslate2", quantization="int8")
         meta = json.loads((source / "xling.json").read_text(encoding="utf-8"))
+        if source != run and (run / "xling.json").is_file():  # keep the whole run's figures in the card
+            run_meta = json.loads((run / "xling.json").read_text(encoding="utf-8"))
+            meta["training"] = {**run_meta.get("training", {}), "shipped": meta["training"]}
 
     started = time.perf_counter()
     scores = {

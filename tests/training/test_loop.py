@@ -251,3 +251,20 @@ def test_without_a_terminal_progress_is_plain_lines_and_only_when_asked(tmp_path
     assert capsys.readouterr().err == ""
     _run(tmp_path / "shown", _config(max_steps=3, progress=True))
     assert "training: step 3/3 (100%)" in capsys.readouterr().err
+
+
+def test_averaged_checkpoints_hold_the_mean_of_their_weights(tmp_path):
+    from xling.training.checkpoint import average_checkpoints
+
+    _, result = _run(tmp_path, _config(max_steps=6, checkpoint_every=2, keep_checkpoints=0))
+    paths = list_checkpoints(tmp_path)[-2:]
+    weights = []
+    for path in paths:
+        model = Regression()
+        load_checkpoint(path, model)
+        weights.append(model.linear.weight.detach().clone())
+    assert not torch.equal(weights[0], weights[1])
+    averaged = average_checkpoints(paths, Regression())
+    torch.testing.assert_close(averaged.linear.weight, (weights[0] + weights[1]) / 2)
+    with pytest.raises(XlingError, match="no checkpoints"):
+        average_checkpoints([], Regression())

@@ -206,3 +206,27 @@ def test_two_process_ddp_keeps_ranks_in_sync(tmp_path, sample_tokenizer_dir):
     assert len(report["rank_fingerprints"]) == 2
     assert report["rank_fingerprints"][0] == report["rank_fingerprints"][1]
     assert AutoModelForSeq2SeqLM.from_pretrained(str(tmp_path / "ddp")) is not None
+
+
+def test_the_saved_model_can_be_the_mean_of_the_last_checkpoints(tmp_path, sample_tokenizer_dir):
+    from safetensors.torch import load_file
+
+    from xling.training.checkpoint import list_checkpoints
+
+    pairs = write_tsv(tmp_path / "p.tsv", PAIRS)
+    config = MTTrainConfig(output=str(tmp_path / "mt"), tokenizer=str(sample_tokenizer_dir), model="tiny",
+                           parallel=[f"eng-deu={pairs}"], average_last=2)  # fmt: skip
+    config.training.max_steps, config.training.batch_size, config.training.checkpoint_every = 4, 4, 2
+    config.training.keep_checkpoints = 0
+    result = train_translation(config)
+    assert result.evaluation["averaged_checkpoints"] == ["step-00000002", "step-00000004"]
+    name = "model.encoder.layers.0.fc1.weight"
+    ends = [load_file(p / "model.safetensors")[f"model.{name}"] for p in list_checkpoints(result.output)]
+    saved = load_file(result.output / "model.safetensors")[name]
+    torch.testing.assert_close(saved, (ends[0] + ends[1]) / 2)
+
+    config.training.keep_checkpoints = 1
+    with pytest.raises(
+        ConfigError, match="average_last: 2 checkpoints, but training.keep_checkpoints keeps 1"
+    ):
+        config.validate()

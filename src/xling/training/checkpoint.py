@@ -164,6 +164,28 @@ def load_checkpoint(
     return state
 
 
+@torch.no_grad()
+def average_checkpoints(paths: list[Path], model: torch.nn.Module) -> torch.nn.Module:
+    """Return `model` holding the element-wise mean of the weights of the checkpoints at `paths`.
+
+    Averaging the last few checkpoints of a run smooths the noise of the final steps (Vaswani et al. 2017
+    averaged their last 5 or 20; fairseq's scripts/average_checkpoints.py does the same over its files).
+    Sums are kept in float64; integer buffers keep the last checkpoint's values.
+    """
+    if not paths:
+        raise XlingError("average_checkpoints: no checkpoints given")
+    total: dict[str, torch.Tensor] = {}
+    for path in paths:
+        load_checkpoint(Path(path), model)
+        for name, value in model.state_dict().items():
+            if value.is_floating_point():
+                total[name] = total[name] + value.double() if name in total else value.double().clone()
+    for name, value in model.state_dict().items():
+        if name in total:
+            value.copy_((total[name] / len(paths)).to(value.dtype))
+    return model
+
+
 def read_trainer_state(path: Path) -> dict[str, Any]:
     """Return the trainer_state.json of a checkpoint folder (UnreadableCheckpointError if missing or damaged)."""
     state_file = Path(path) / "trainer_state.json"

@@ -31,7 +31,7 @@ from xling.data.config import CorpusConfig
 from xling.errors import ConfigError
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
-from xling.training.checkpoint import load_checkpoint
+from xling.training.checkpoint import average_checkpoints, list_checkpoints, load_checkpoint
 from xling.translation.data import (
     DIRECTION_MODES,
     ParallelData,
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change, as they only
 # shape the evaluation or the files written after training
-RESUMABLE = ("output", "resume", "dev_directions", "dev_max_sentences")
+RESUMABLE = ("output", "resume", "dev_directions", "dev_max_sentences", "average_last")
 
 
 @dataclass
@@ -117,6 +117,11 @@ class MTTrainConfig:
     resume: bool = False
     """Continue from the newest checkpoint in `output`; without it a folder with checkpoints is refused."""
 
+    average_last: int = 0
+    """Save the mean of the run's last K checkpoints as the model (Vaswani et al. 2017; smooths the last
+    steps' noise) instead of the best (training.best_metric) or last one; 0 or 1: off. Needs
+    training.keep_checkpoints 0 or >= K; `benchmarks/mt_average.py` compares K on dev."""
+
     training: TrainingConfig = field(default_factory=TrainingConfig)
     """The training loop (`[mt.training]`): steps, batch (pairs per micro-batch), learning rate, checkpoints."""
 
@@ -139,6 +144,12 @@ class MTTrainConfig:
                               f"{self.model} has trained weights of its own")  # fmt: skip
         for item in self.dev_directions:
             parse_direction(item, "dev_directions")
+        keep = self.training.keep_checkpoints
+        if self.average_last < 0:
+            raise ConfigError(f"average_last: {self.average_last} must be 0 (off) or more")
+        if self.average_last > 1 and 0 < keep < self.average_last:
+            raise ConfigError(f"average_last: {self.average_last} checkpoints, but training.keep_checkpoints "
+                              f"keeps {keep} (set it to 0, all, or >= {self.average_last})")  # fmt: skip
         self.training.validate()
 
 
@@ -347,7 +358,14 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
                    description="mt train", run_config=config_to_dict(config), may_change=RESUMABLE,
                    run_defaults=config_to_dict(MTTrainConfig()))  # fmt: skip
     evaluation: dict[str, Any] = dict(result.metrics)
-    if result.best is not None:  # the model saved is the best one on dev chrF++, not the last
+    if config.average_last > 1:
+        averaged = list_checkpoints(output)[-config.average_last :]
+        average_checkpoints(averaged, objective)
+        evaluation = {"averaged_checkpoints": [p.name for p in averaged], "last": dict(result.metrics)}
+        if "dev" in evaluations and result.is_main:
+            objective.eval()
+            evaluation["dev_averaged"] = evaluations["dev"](objective, result.steps)
+    elif result.best is not None:  # the model saved is the best one on dev chrF++, not the last
         load_checkpoint(Path(result.best["path"]), objective)
         evaluation = {"best": result.best}
     if result.is_main:
