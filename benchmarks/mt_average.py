@@ -11,12 +11,13 @@ shipped model's choice of K may be made on (`recipes/ship_xling_mt_bible.py --av
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bench_common import write_json  # noqa: E402  (the script's folder is on sys.path)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -87,9 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
     Console().print(table)
     report = {"run": str(args.run), "sentences": args.sentences, "signature": chrf.get_signature().format(),
               "rows": rows}  # fmt: skip
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(report, args.json)
     return report
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench_common import write_json  # noqa: E402  (the script's folder is on sys.path)
+
 
 def run(recipe: str, output: Path, steps: int, warmup: int, threads: int, encoder: str) -> dict:
     """Return the losses by step, the dev chrF++ and the seconds of one short training run."""
@@ -72,9 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
         table.add_row(key, f"{random_run['dev'][key]:.1f}", f"{warm_run['dev'].get(key, float('nan')):.1f}")
     table.add_row("seconds", f"{random_run['seconds']:.0f}", f"{warm_run['seconds']:.0f}")
     Console().print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_json(figures, args.json)
     return figures
 
 

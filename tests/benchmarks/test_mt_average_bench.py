@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -34,7 +35,11 @@ keep_checkpoints = 0
     train_translation(load_config(MTTrainConfig, recipe, section="mt"))
     spec = importlib.util.spec_from_file_location("mt_average", BENCHMARKS / "mt_average.py")
     bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    sys.path.insert(0, str(BENCHMARKS))  # the script imports bench_common
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
     report = bench.main(
         ["--run", str(tmp_path / "run"), "--recipe", str(recipe), "--k", "1,2", "--sentences", "5"]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -38,7 +39,11 @@ batch_size = 8
     )
     spec = importlib.util.spec_from_file_location("mt_warm_start", BENCHMARKS / "mt_warm_start.py")
     bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    sys.path.insert(0, str(BENCHMARKS))  # the script imports bench_common
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
     out = tmp_path / "figures.json"
     figures = bench.main(["--recipe", str(recipe), "--encoder", str(encoder), "--steps", "4", "--warmup", "1",
                           "--json", str(out)])  # fmt: skip
