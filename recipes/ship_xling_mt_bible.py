@@ -144,6 +144,21 @@ def _rows(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_summary(training: dict[str, Any]) -> str:
+    """Return one line on the training run (steps, tokens, time, best dev chrF++, what was shipped)."""
+    if "steps" not in training:
+        return json.dumps(training, default=str)
+    parts = [f"{training['steps']:,} steps", f"{training.get('tokens', 0) / 1e6:.1f}M target tokens",
+             f"{training.get('seconds', 0) / 60:.0f} minutes in its last piece"]  # fmt: skip
+    best = training.get("best") or {}
+    if best:
+        parts.append(f"best dev chrF++ {best['value']:.1f} at step {best['step']}")
+    shipped = training.get("shipped", {}).get("checkpoints")
+    if shipped:
+        parts.append("shipped: the mean of " + ", ".join(Path(c).name for c in shipped))
+    return "; ".join(parts)
+
+
 def curve_section(path: Path | None) -> str:
     """Return the card's learning-curve section from benchmarks/mt_learning_curve.py's JSON ("" without)."""
     if path is None:
@@ -206,7 +221,7 @@ OPUS-MT checkpoints you have with `Translator.from_pretrained(folder)`.
 - Vocabulary: SentencePiece unigram, {meta.get("tokenizer", {}).get("vocab_size", "12,000")} pieces with one token per language.
 - Model: preset `{config.get("model")}` (M2M100ForConditionalGeneration), dropout {config.get("dropout")},
   label smoothing {config.get("label_smoothing")}; `recipes/mt-bible.toml` has every setting.
-- Run: {json.dumps(training, default=str)[:400]}
+- Run: {run_summary(training)}
 
 ## Scores (the shipped int8 model, beam {args.beam}, sacrebleu)
 chrF++ signature: `{signature.get("chrf++", "")}`; BLEU: `{signature.get("bleu", "")}`.
