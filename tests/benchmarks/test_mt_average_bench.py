@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def test_dev_chrf_of_averaged_checkpoints(tmp_path, sample_tokenizer_dir):
+def test_dev_chrf_of_averaged_checkpoints(tmp_path, sample_tokenizer_dir, load_benchmark):
     from xling.config import load_config
     from xling.translation.train import MTTrainConfig, train_translation
 
@@ -33,13 +27,7 @@ keep_checkpoints = 0
         encoding="utf-8",
     )
     train_translation(load_config(MTTrainConfig, recipe, section="mt"))
-    spec = importlib.util.spec_from_file_location("mt_average", BENCHMARKS / "mt_average.py")
-    bench = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports bench_common
-    try:
-        spec.loader.exec_module(bench)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    bench = load_benchmark("mt_average")
     report = bench.main(
         ["--run", str(tmp_path / "run"), "--recipe", str(recipe), "--k", "1,2", "--sentences", "5"]
     )

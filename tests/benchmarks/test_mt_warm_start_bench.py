@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
-
-def test_random_and_warm_runs_differ_only_by_the_start(tmp_path, sample_tokenizer_dir):
+def test_random_and_warm_runs_differ_only_by_the_start(tmp_path, sample_tokenizer_dir, load_benchmark):
     from tokenizers import Tokenizer
 
     from xling.embeddings.static import StaticSentenceEncoder
@@ -37,13 +32,7 @@ batch_size = 8
 """,
         encoding="utf-8",
     )
-    spec = importlib.util.spec_from_file_location("mt_warm_start", BENCHMARKS / "mt_warm_start.py")
-    bench = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports bench_common
-    try:
-        spec.loader.exec_module(bench)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    bench = load_benchmark("mt_warm_start")
     out = tmp_path / "figures.json"
     figures = bench.main(["--recipe", str(recipe), "--encoder", str(encoder), "--steps", "4", "--warmup", "1",
                           "--json", str(out)])  # fmt: skip

@@ -49,9 +49,6 @@ class WarmStart:
     layers: int
     """Encoder layers copied from a transformer encoder (0 for a static one or one of another shape)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"encoder": self.encoder, "embedding_rows": self.embedding_rows, "layers": self.layers}
-
 
 def load_encoder(name_or_path: str):
     """Return the xling Encoder named by `init_encoder`; a ConfigError naming the field when it cannot load."""
