@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 
 import pytest
 
@@ -37,6 +38,12 @@ def test_a_users_tsv_adds_a_language(tmp_path):
     result = train_identifier(tiny_config(tmp_path / "det", tsv=[str(path)]))
     assert "fin" in result.identifier.labels
     assert result.identifier.detect("Minä rakastan kesää ja aurinkoa.").label == "fin"
+
+
+@pytest.mark.parametrize("field", [{"supplement_share": 1.5}, {"wordfreq_texts": 0}])
+def test_bad_word_list_settings_are_config_errors(tmp_path, field):
+    with pytest.raises(ConfigError, match=next(iter(field))):
+        train_identifier(tiny_config(tmp_path / "out", **field))
 
 
 def test_unknown_corpus_is_a_config_error(tmp_path):
@@ -110,3 +117,61 @@ def test_code_mixed_tweets_keep_only_lines_in_the_languages_curated_script():
     assert grouped["hin"][0].texts == ("यह फिल्म अच्छी थी", "2024!!")
     alone = Source(Label("fin"), ("moi kaikille", "hello everyone"), "umsab/finnish", mixed=True)
     assert assign_labels([alone])["fin"][0].texts == alone.texts  # nothing to compare with: kept whole
+
+
+def test_word_lists_take_at_most_their_share_of_a_labels_units():
+    from xling.langid.train import LangidDataConfig, build_examples
+
+    verses = tuple(f"verse of the book {'x' * (i + 1)}" for i in range(100))  # letters only: none is lost to
+    words = tuple("wort" + "q" * (i + 1) for i in range(100))  # normalisation
+    grouped = {"deu": [Source(Label("deu"), verses, "bible/deu"),
+                       Source(Label("deu"), words, "wordfreq (de)", supplement=True)]}  # fmt: skip
+    config = LangidDataConfig(max_units_per_label=40, supplement_share=0.25, min_examples_per_label=0,
+                              dev_fraction=0.0)  # fmt: skip
+    train, _ = build_examples(grouped, config, seed=0)
+    # every unit is added whole and as one crop: 40 units, of which 10 word-list texts, 30 verses
+    assert len(train.texts) == 80
+    whole = train.texts[::2]
+    assert sum(text.startswith("wort") for text in whole) == 10
+    assert sum(text.startswith("verse") for text in whole) == 30
+    # a label with only a word list keeps its share, no more
+    alone = {"fin": [Source(Label("fin"), words, "wordfreq (fi)", supplement=True)]}
+    train, _ = build_examples(alone, config, seed=0)
+    assert len(train.texts) == 20
+
+
+def test_wordfreq_gives_everyday_word_sequences_per_language():
+    pytest.importorskip("wordfreq")
+    from xling.langid.sources import read_wordfreq
+
+    sources = {str(source.label): source for source in read_wordfreq(frozenset({"ind", "ita", "tgl", "cmn", "hbs"}),
+                                                                      texts_per_language=200)}  # fmt: skip
+    # Filipino is read as Tagalog; Serbo-Croatian's list (bos, hrv, srp at once) is left out
+    assert sorted(sources) == ["cmn", "ind", "ita", "tgl"]  # not Malay (`ms`, Malay the macrolanguage)
+    italian = sources["ita"].texts
+    assert len(italian) == 200 and all(1 <= len(text.split()) <= 10 for text in italian)
+    assert all(any(char.isalpha() for char in word) for text in italian for word in text.split())  # no "000"
+    assert " " not in "".join(sources["cmn"].texts)  # Chinese text has no spaces
+    counts = Counter(word for text in italian for word in text.split())
+    assert {"di", "che", "non"} & {word for word, _ in counts.most_common(20)}  # the commonest words lead
+    again = {
+        str(source.label): source for source in read_wordfreq(frozenset({"ita"}), texts_per_language=200)
+    }
+    assert again["ita"].texts == italian  # the same sequences on every run
+
+
+def test_wordfreq_without_the_package_is_a_config_error(monkeypatch):
+    import builtins
+
+    from xling.langid.sources import read_wordfreq
+
+    real_import = builtins.__import__
+
+    def no_wordfreq(name, *args, **kwargs):
+        if name == "wordfreq":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_wordfreq)
+    with pytest.raises(ConfigError, match="xling\\[langid\\]"):
+        list(read_wordfreq())

@@ -1,11 +1,14 @@
 """Training text for language identification, read from the corpora xling knows: the Bible (60 languages),
-the UDHR (388 varieties), UMSAB tweets, UD treebanks, the bundled sample and a user's `lang<TAB>text` files.
+the UDHR (388 varieties), UMSAB tweets, UD treebanks, Swadesh and BLI word lists, wordfreq's word frequencies,
+the bundled sample and a user's `lang<TAB>text` files.
 Each gives `Source`s: texts of one language, with the script when the file name says it."""
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import logging
+import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -14,7 +17,7 @@ from pathlib import Path
 
 from xling.data.languages import language_code_of, same_language
 from xling.data.readers import decoded_lines, line_text, require_file
-from xling.errors import DataError, LanguageCodeError
+from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.langid.labels import Label, parse_label, try_parse_label
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "read_udhr",
     "read_ud",
     "read_umsab",
+    "read_wordfreq",
 ]
 
 logger = logging.getLogger(__name__)
@@ -181,6 +185,71 @@ def read_bli(folder: Path, languages: frozenset[str] | None = None) -> Iterator[
     for label, found in sorted(words.items()):
         kept = tuple(word for word in found if seen[word.lower()] == 1)
         yield Source(label, kept, f"{Path(folder)} ({len(origins[label])} train files)")
+
+
+# wordfreq codes whose ISO 639-3 reading is not the label its text belongs to: Filipino is standard Tagalog;
+# `ms` and `zh` are macrolanguages, which would match Indonesian and every Chinese language, and their lists
+# are Malaysian Malay and Mandarin. `sh` (Serbo-Croatian) is left out: Bosnian, Croatian and Serbian at once.
+_WORDFREQ_CODES = {"fil": "tgl", "ms": "zsm", "zh": "cmn"}
+_WORDFREQ_SKIPPED = frozenset({"sh"})
+_UNSPACED = frozenset({"zh", "ja"})  # their word lists come from a segmenter; their text has no spaces
+
+
+def read_wordfreq(
+    languages: frozenset[str] | None = None,
+    texts_per_language: int = 3000,
+    top_words: int = 30000,
+    exponent: float = 0.5,
+    seed: int = 0,
+) -> Iterator[Source]:
+    """Return a Source per language of the `wordfreq` package (about 40 languages; word frequencies counted
+    over subtitles, Wikipedia, news, web text, Twitter and Reddit): `texts_per_language` word sequences of
+    1-10 words drawn from the `top_words` most frequent words with probability frequency^`exponent` (below 1,
+    everyday words beyond the commonest are seen too). The bag-of-n-grams model never sees word order, so
+    such sequences teach what the Bible's and the UDHR's registers lack: everyday vocabulary.
+
+    Raises ConfigError when wordfreq is not installed.
+    """
+    try:
+        import wordfreq
+    except ImportError:
+        raise ConfigError("data.corpora: 'wordfreq' needs the wordfreq package (pip install 'xling[langid]')"
+                          ) from None  # fmt: skip
+    version = getattr(wordfreq, "__version__", "") or _package_version("wordfreq")
+    for code in sorted(wordfreq.available_languages("best")):
+        if code in _WORDFREQ_SKIPPED:
+            continue
+        label = try_parse_label(_WORDFREQ_CODES.get(code, code))
+        if label is None or not _matches(label, languages):
+            continue
+        words: list[str] = []
+        weights: list[float] = []
+        # bucket i holds the words of frequency 10^(-i/100) (centibels)
+        for bucket, found in enumerate(wordfreq.get_frequency_list(code, "best")):
+            for word in found:
+                if any(char.isalpha() for char in word):
+                    words.append(word)
+                    weights.append(10 ** (-bucket * exponent / 100))
+            if len(words) >= top_words:
+                break
+        rng = random.Random(f"wordfreq/{seed}/{code}")
+        joiner = "" if code in _UNSPACED else " "
+        cumulative = list(itertools.accumulate(weights))
+        texts = tuple(
+            joiner.join(rng.choices(words, cum_weights=cumulative, k=rng.randint(1, 10)))
+            for _ in range(texts_per_language)
+        )
+        yield Source(label, texts, f"wordfreq {version} ({code}, {len(words)} words)")
+
+
+def _package_version(name: str) -> str:
+    """Return an installed distribution's version ("" when unknown)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return ""
 
 
 def read_sample(languages: frozenset[str] | None = None) -> Iterator[Source]:

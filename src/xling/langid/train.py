@@ -34,13 +34,14 @@ from xling.langid.sources import (
     read_ud,
     read_udhr,
     read_umsab,
+    read_wordfreq,
 )
 
 __all__ = ["LangidDataConfig", "LangidTrainConfig", "LangidTrainResult", "assign_labels", "train_identifier"]
 
 logger = logging.getLogger(__name__)
 
-CORPORA = ("bible", "udhr", "umsab", "ud", "swadesh", "bli", "sample")
+CORPORA = ("bible", "udhr", "umsab", "ud", "swadesh", "bli", "wordfreq", "sample")
 _CORPUS_FOLDERS = {
     "bible": "bible",
     "udhr": "udhr",
@@ -54,7 +55,7 @@ _READERS: dict[str, Callable[..., Iterable[Source]]] = {
     "bli": read_bli,
 }  # fmt: skip
 # Word lists add short text to languages other corpora hold; alone, a few thousand words are too little.
-_SUPPLEMENTS = ("swadesh", "bli")
+_SUPPLEMENTS = ("swadesh", "bli", "wordfreq")
 
 
 @dataclass
@@ -64,8 +65,9 @@ class LangidDataConfig:
     corpora: list[str] = field(default_factory=lambda: ["bible", "udhr", "umsab", "ud", "sample"])
     """Named corpora under the data root: bible, udhr, umsab (train split), ud (train and dev), swadesh (basic
     word lists, only for languages another source holds, in the same script), bli (the BLI dictionaries'
-    train words: the most frequent words of de, en, fi, fr, hr, it, ru, tr; a supplement as swadesh), sample
-    (the bundled sentences).
+    train words: the most frequent words of de, en, fi, fr, hr, it, ru, tr; a supplement as swadesh), wordfreq
+    (word sequences drawn from the `wordfreq` package's frequencies of about 40 languages, everyday words;
+    a supplement as swadesh; needs `pip install 'xling[langid]'`), sample (the bundled sentences).
     Test splits are never read."""
     data: str = ""
     """Data root holding the named corpora ("": --data / $XLING_DATA / ../shared/data)."""
@@ -76,6 +78,14 @@ class LangidDataConfig:
     max_units_per_label: int = 6000
     """Cap on training texts per label (after long lines are cut into chunks): keeps the Bible's 31k verses
     per language from drowning the UDHR's 200 lines."""
+    supplement_share: float = 0.5
+    """Most of a label's max_units_per_label that word-list texts (swadesh, bli, wordfreq) may take; lines of
+    the other corpora fill the rest, so a label with a word list has no more examples than one without."""
+    wordfreq_texts: int = 3000
+    """Word sequences drawn per wordfreq language (before the supplement cap)."""
+    wordfreq_exponent: float = 0.75
+    """Words are drawn with probability frequency^exponent: 1 mimics running text (mostly the commonest
+    words), lower values reach further into the vocabulary."""
     min_examples_per_label: int = 2400
     """Labels with fewer examples are up-sampled to this many with fresh random crops of their texts."""
     dev_fraction: float = 0.05
@@ -140,6 +150,10 @@ def collect_sources(config: LangidDataConfig) -> list[Source]:
     unknown = sorted(set(config.corpora) - set(CORPORA))
     if unknown:
         raise ConfigError(f"data.corpora: unknown {', '.join(unknown)} (known: {', '.join(CORPORA)})")
+    if not 0.0 <= config.supplement_share <= 1.0:
+        raise ConfigError(f"data.supplement_share: {config.supplement_share} is not between 0 and 1")
+    if config.wordfreq_texts < 1:
+        raise ConfigError(f"data.wordfreq_texts: {config.wordfreq_texts} (at least 1)")
     languages = (
         frozenset(parse_label(code, where="data.languages").language for code in config.languages) or None
     )
@@ -149,6 +163,11 @@ def collect_sources(config: LangidDataConfig) -> list[Source]:
     for corpus in config.corpora:
         if corpus == "sample":
             sources.extend(read_sample(languages))
+            continue
+        if corpus == "wordfreq":
+            supplements.extend(
+                read_wordfreq(languages, config.wordfreq_texts, exponent=config.wordfreq_exponent)
+            )
             continue
         folder = root.path / _CORPUS_FOLDERS[corpus]
         if not folder.is_dir():
@@ -330,9 +349,12 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
                 dev.short.add(_crop(chunk, held_rng, short=True), label_id)
                 dev.medium.add(_crop(chunk, held_rng, short=False), label_id)
         words = [text for source in group if source.supplement for text in source.texts]
-        units = [chunk for line in lines[held:] for chunk in _chunks(line, config.chunk_words)] + words
+        rng.shuffle(words)
+        words = words[: int(config.max_units_per_label * config.supplement_share)]
+        chunks = [chunk for line in lines[held:] for chunk in _chunks(line, config.chunk_words)]
+        rng.shuffle(chunks)
+        units = chunks[: config.max_units_per_label - len(words)] + words
         rng.shuffle(units)
-        units = units[: config.max_units_per_label]
         if not units:
             raise DataError(
                 f"label {label}: no training text left after holding out dev lines", group[0].origin
