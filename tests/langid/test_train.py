@@ -7,6 +7,7 @@ import pytest
 
 from xling.errors import ConfigError, DataError
 from xling.langid.labels import Label
+from xling.langid.scripts import script_of
 from xling.langid.sources import Source, read_bli, read_labelled_tsv, read_swadesh, read_udhr
 from xling.langid.train import assign_labels, train_identifier
 
@@ -144,10 +145,12 @@ def test_wordfreq_gives_everyday_word_sequences_per_language():
     pytest.importorskip("wordfreq")
     from xling.langid.sources import read_wordfreq
 
-    sources = {str(source.label): source for source in read_wordfreq(frozenset({"ind", "ita", "tgl", "cmn", "hbs"}),
-                                                                      texts_per_language=200)}  # fmt: skip
+    wanted = frozenset({"ind", "ita", "tgl", "cmn", "hbs", "urd"})
+    sources = {str(source.label): source for source in read_wordfreq(wanted, texts_per_language=200)}
     # Filipino is read as Tagalog; Serbo-Croatian's list (bos, hrv, srp at once) is left out
-    assert sorted(sources) == ["cmn", "ind", "ita", "tgl"]  # not Malay (`ms`, Malay the macrolanguage)
+    assert sorted(sources) == ["cmn", "ind", "ita", "tgl", "urd"]  # not Malay (`ms`, Malay the macrolanguage)
+    # the Urdu list's English words ("report") are dropped: every letter is Arabic script
+    assert {script_of(char) for text in sources["urd"].texts for char in text} - {None} == {"Arab"}
     italian = sources["ita"].texts
     assert len(italian) == 200 and all(1 <= len(text.split()) <= 10 for text in italian)
     assert all(any(char.isalpha() for char in word) for text in italian for word in text.split())  # no "000"

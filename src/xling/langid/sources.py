@@ -19,6 +19,7 @@ from xling.data.languages import language_code_of, same_language
 from xling.data.readers import decoded_lines, line_text, require_file
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.langid.labels import Label, parse_label, try_parse_label
+from xling.langid.scripts import dominant_script, script_of
 
 __all__ = [
     "Source",
@@ -222,12 +223,18 @@ def read_wordfreq(
         label = try_parse_label(_WORDFREQ_CODES.get(code, code))
         if label is None or not _matches(label, languages):
             continue
+        buckets = wordfreq.get_frequency_list(code, "best")
+        # the lists hold foreign words too (English ones in the Urdu list): keep the words written only in
+        # the list's own script (for Japanese, kana and Han)
+        script = dominant_script(word for found in buckets[:300] for word in found)
+        scripts = {script, "Hani"} if script == "Jpan" else {script}
         words: list[str] = []
         weights: list[float] = []
         # bucket i holds the words of frequency 10^(-i/100) (centibels)
-        for bucket, found in enumerate(wordfreq.get_frequency_list(code, "best")):
+        for bucket, found in enumerate(buckets):
             for word in found:
-                if any(char.isalpha() for char in word):
+                letters = {script_of(char) for char in word} - {None}
+                if letters and letters <= scripts:
                     words.append(word)
                     weights.append(10 ** (-bucket * exponent / 100))
             if len(words) >= top_words:
