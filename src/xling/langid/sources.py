@@ -200,7 +200,7 @@ def read_wordfreq(
     languages: frozenset[str] | None = None,
     texts_per_language: int = 3000,
     top_words: int = 30000,
-    exponent: float = 0.5,
+    exponent: float = 0.75,
     seed: int = 0,
 ) -> Iterator[Source]:
     """Return a Source per language of the `wordfreq` package (about 40 languages; word frequencies counted
@@ -216,7 +216,7 @@ def read_wordfreq(
     except ImportError:
         raise ConfigError("data.corpora: 'wordfreq' needs the wordfreq package (pip install 'xling[langid]')"
                           ) from None  # fmt: skip
-    version = getattr(wordfreq, "__version__", "") or _package_version("wordfreq")
+    version = _package_version("wordfreq")
     for code in sorted(wordfreq.available_languages("best")):
         if code in _WORDFREQ_SKIPPED:
             continue
