@@ -68,11 +68,12 @@ def test_extension_keeps_old_token_ids(tmp_path, tiny_static, cipher_data):
     assert min(i for piece, i in new_vocab.items() if piece not in old_vocab) == len(old_vocab)
 
 
-def test_int8_model_keeps_its_old_rows_bit_for_bit(tmp_path, sample_tokenizer_dir, cipher_data):
+@pytest.mark.parametrize("train_old", [False, True])
+def test_int8_model_keeps_its_old_rows_bit_for_bit(tmp_path, sample_tokenizer_dir, cipher_data, train_old):
     base = make_static_model(tmp_path / "base8", sample_tokenizer_dir, int8=True)
-    result = adapt(
-        small_config(base, tmp_path / "adapted", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
-    )
+    config = small_config(base, tmp_path / "adapted", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    config.static.train_unprotected_old_rows = train_old
+    result = adapt(config)
     texts = sample_sentences("deu")
     assert np.array_equal(Encoder.load(base).encode(texts), Encoder.load(result.output).encode(texts))
 
@@ -164,3 +165,41 @@ def test_pieces_outside_the_language_script_are_not_added(tiny_static):
 def test_text_alone_is_a_clear_error_for_a_static_encoder(tmp_path, tiny_static, cipher_data):
     with pytest.raises(ConfigError, match="--dictionary or --parallel"):
         adapt(small_config(tiny_static, tmp_path / "out", text=[str(cipher_data["text"])]))
+
+
+def test_unprotected_old_rows_train_only_when_asked_and_protected_vectors_stay_bit_identical(
+    tmp_path, tiny_static, cipher_data
+):
+    from xling.embeddings.static import MODULE_DIR, StaticSentenceEncoder
+
+    sources = {
+        "dictionary": [f"eng-kat={cipher_data['dictionary']}"],
+        "parallel": [str(cipher_data["parallel"])],
+    }
+    off = adapt(small_config(tiny_static, tmp_path / "off", **sources))
+    on_config = small_config(tiny_static, tmp_path / "on", **sources)
+    on_config.static.train_unprotected_old_rows = True
+    on = adapt(on_config)
+
+    old, new = Encoder.load(tiny_static), Encoder.load(on.output)
+    for lang in OLD_LANGUAGES:  # the bundled sample of the model's languages is always protected
+        texts = sample_sentences(lang)
+        assert np.array_equal(old.encode(texts), new.encode(texts)), lang
+    base_rows = StaticSentenceEncoder.load(tiny_static / MODULE_DIR).embedding.weight.detach()
+    off_rows, on_rows = (StaticSentenceEncoder.load(r.output / MODULE_DIR).embedding.weight.detach()[: len(base_rows)]
+                         for r in (off, on))  # fmt: skip
+    assert torch.equal(off_rows, base_rows)  # off: no old row moves
+    changed = torch.nonzero((on_rows != base_rows).any(dim=1)).flatten()
+    trained = on.vocabulary["old_rows_trained"]
+    assert 0 < len(changed) <= trained and off.vocabulary["old_rows_trained"] == 0
+    meta = json.loads((on.output / "xling.json").read_text())
+    assert meta["adaptations"][0]["vocabulary"]["old_rows_trained"] == trained
+    # every changed row is one the new language's text uses and no old-language sample sentence does
+    tokenizer = Tokenizer.from_file(str(on.output / MODULE_DIR / "tokenizer.json"))
+    protected = {
+        i for lang in OLD_LANGUAGES for e in tokenizer.encode_batch(sample_sentences(lang)) for i in e.ids
+    }
+    used = {
+        i for e in tokenizer.encode_batch([cipher(s) for s in sample_sentences("eng")[:200]]) for i in e.ids
+    }
+    assert set(changed.tolist()) <= used - protected

@@ -34,7 +34,8 @@ class AdaptVocabularyConfig:
 
 @dataclass
 class AdaptStaticConfig:
-    """Training of a static encoder's new rows (the old rows never change)."""
+    """Training of a static encoder's new rows (the old rows never change unless
+    `train_unprotected_old_rows`)."""
 
     scale: float = 40.0
     """Softmax scale of the ranking loss on cosines (as xling-mini's training)."""
@@ -48,6 +49,12 @@ class AdaptStaticConfig:
     """Share of the batches drawn from each kind of example (parallel pairs, dictionary pairs, text
     sentences with their word-by-word dictionary translation); a kind not named weighs 1, kinds without
     examples are skipped (`--set static.weights.text=0` leaves text out)."""
+
+    train_unprotected_old_rows: bool = False
+    """Also train the old rows that the new language's training examples use and no protected text uses
+    (old pieces such as Turkish `▁bir` or `lar`, whose rows mean what other languages made them mean), from
+    their old values; every old row a protected text uses stays frozen, so the protected texts keep their
+    vectors bit for bit, but other old-language text that uses a trained row moves."""
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The old rows never change (they are a buffer, not a parameter), so every language the model had keeps its
 vectors bit for bit wherever its text keeps its segmentation (which `protect` checks on a sample). Only the
-new language's pieces are trained, with the translation ranking loss of xling-mini's own training, against
+new language's pieces are trained (with `static.train_unprotected_old_rows`, also the old rows its examples
+use that no protected text uses), with the translation ranking loss of xling-mini's own training, against
 fixed targets: the old model's vectors of the pivot side of each example. Three kinds of example, each
 optional:
 
@@ -55,32 +56,54 @@ ENCODE_BATCH = 1024
 class ExtendedStaticEncoder(nn.Module):
     """A static encoder whose first `old_size` rows are frozen (a buffer) and whose new rows are trained.
 
-    forward(features) gives the mean of the token rows of each text, as StaticSentenceEncoder does; the new
-    rows get sparse gradients (LazyAdamW updates only the rows a batch touched).
+    forward(features) gives the mean of the token rows of each text, as StaticSentenceEncoder does; the
+    trained rows get sparse gradients (LazyAdamW updates only the rows a batch touched). `trained_old` (sorted
+    old ids) are old rows trained too, from their old values.
     """
 
-    def __init__(self, old_rows: torch.Tensor, new_rows: torch.Tensor):
+    def __init__(
+        self, old_rows: torch.Tensor, new_rows: torch.Tensor, trained_old: torch.Tensor | None = None
+    ):
         super().__init__()
+        trained_old = torch.zeros(0, dtype=torch.long) if trained_old is None else trained_old.long()
         # not persistent: checkpoints hold the trained rows only, the base model holds the rest
         self.register_buffer("old_rows", old_rows.float(), persistent=False)
-        self.added = nn.EmbeddingBag.from_pretrained(new_rows.float(), freeze=False, mode="mean", sparse=True)
+        self.register_buffer("trained_old", trained_old, persistent=False)
+        # the trained old rows come first: slots then grow with ids, as GatherRows' coalesced gradient needs
+        start = torch.cat([self.old_rows[trained_old], new_rows.float()])
+        self.added = nn.EmbeddingBag.from_pretrained(start, freeze=False, mode="mean", sparse=True)
+        slots = torch.full((len(old_rows) + len(new_rows),), -1, dtype=torch.long)
+        slots[trained_old] = torch.arange(len(trained_old))
+        slots[len(old_rows) :] = torch.arange(len(trained_old), len(start))
+        self.register_buffer("slots", slots, persistent=False)
 
     @property
     def old_size(self) -> int:
         return self.old_rows.shape[0]
 
+    def new_rows(self) -> torch.Tensor:
+        """Return the trained rows of the new pieces."""
+        return self.added.weight.detach()[len(self.trained_old) :]
+
+    def old_table(self) -> torch.Tensor:
+        """Return the old rows as trained (the frozen ones as they were)."""
+        table = self.old_rows.clone()
+        table[self.trained_old] = self.added.weight.detach()[: len(self.trained_old)]
+        return table
+
     def table(self) -> torch.Tensor:
         """Return the whole table (old rows, then new ones)."""
-        return torch.cat([self.old_rows, self.added.weight.detach()])
+        return torch.cat([self.old_table(), self.new_rows()])
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         ids, offsets = features["input_ids"], features["offsets"]
         rows, local_ids = torch.unique(ids, return_inverse=True)
-        is_new = rows >= self.old_size
+        slots = self.slots[rows]
+        frozen = slots < 0
         table = torch.empty((len(rows), self.old_rows.shape[1]), dtype=self.old_rows.dtype)
-        table[~is_new] = self.old_rows[rows[~is_new]]
-        if is_new.any():
-            table[is_new] = GatherRows.apply(self.added.weight, rows[is_new] - self.old_size)
+        table[frozen] = self.old_rows[rows[frozen]]
+        if not frozen.all():
+            table[~frozen] = GatherRows.apply(self.added.weight, slots[~frozen])
         return nn.functional.embedding_bag(local_ids, table, offsets, mode="mean")
 
 
@@ -161,23 +184,27 @@ def adapt_static(
     tokenizer, vocabulary = _extended_tokenizer(base.tokenizer, data, config, protected, output)
     pieces = [piece for piece, _ in unigram_vocabulary(tokenizer)[len(old_rows) :]]
     rows, init_counts = initial_rows(base.tokenizer, old_rows.numpy(), pieces, data.dictionary)
-    torch.manual_seed(config.seed)
-    encoder = ExtendedStaticEncoder(old_rows, torch.from_numpy(rows))
 
     say("building examples")
     train_set, dev_set, pivot_texts = build_examples(data, tokenizer, config.dev_share, config.seed)
+    trained_old = torch.zeros(0, dtype=torch.long)
+    if config.static.train_unprotected_old_rows:
+        trained_old = unprotected_old_rows(tokenizer, train_set.ids, protected, len(old_rows))
+    torch.manual_seed(config.seed)
+    encoder = ExtendedStaticEncoder(old_rows, torch.from_numpy(rows), trained_old)
     targets = _unit(_encode_texts(base, pivot_texts))
     before = _dev_scores(base, dev_set, targets, old=True)
     objective = AdaptationObjective(encoder, targets, config.static.scale, config.static.margin)
     batches = AdaptBatches(train_set, config.static.weights, config.training.batch_size, config.training.seed)
-    say(f"training {len(pieces)} new rows on {len(train_set.ids):,} examples")
+    say(f"training {len(pieces)} new rows and {len(trained_old)} old ones on {len(train_set.ids):,} examples")
     result = train(objective, batches, config.training, output, resume=config.resume,
                    run_config=config_to_dict(config), may_change=("output", "resume", "overwrite"),
                    description=f"adapt {data.language}")  # fmt: skip
     after = _dev_scores(encoder, dev_set, targets, old=False)
     adaptation = AdaptResult(
         output=output, language=data.language, kind="static",
-        vocabulary={**vocabulary, "initialised": init_counts}, data=data.sources,
+        vocabulary={**vocabulary, "initialised": init_counts, "old_rows_trained": len(trained_old)},
+        data=data.sources,
         examples={f"train_{k}": v for k, v in train_set.counts().items()}
         | {f"dev_{k}": v for k, v in dev_set.counts().items()},
         training=result.to_dict(), before=before, after=after, warnings=data.warnings,
@@ -214,6 +241,19 @@ def _extended_tokenizer(
     tokenizer.save(str(cache))
     cache.with_suffix(".meta.json").write_text(json.dumps(report.to_dict()), encoding="utf-8")
     return tokenizer, report.to_dict()
+
+
+def unprotected_old_rows(
+    tokenizer: Tokenizer, train_ids: Sequence[Sequence[int]], protected: Sequence[str], old_size: int
+) -> torch.Tensor:
+    """Return the sorted old ids that the training examples use and no protected text uses (nor a special
+    token: every language's text shares those)."""
+    used = {i for ids in train_ids for i in ids if i < old_size}
+    # read by the extended tokenizer: the rows the protected texts' vectors are made of in the new model
+    for encoding in tokenizer.encode_batch(list(protected), add_special_tokens=False):
+        used.difference_update(encoding.ids)
+    used.difference_update(tokenizer.get_added_tokens_decoder())
+    return torch.tensor(sorted(used), dtype=torch.long)
 
 
 # --- examples ------------------------------------------------------------------------------------------
@@ -294,21 +334,27 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
     """Write the adapted encoder into `output` (the base's layout and number format) and its xling.json last.
 
     When the base table is int8 (model2vec's layout), the old rows' int8 values and scales are copied as
-    they are and only the new rows are quantized, so the old rows load back bit for bit.
+    they are and only the new (and trained old) rows are quantized, so the frozen old rows load back bit for
+    bit.
     """
     module = output / MODULE_DIR
     module.mkdir(parents=True, exist_ok=True)
     (output / "1_Normalize").mkdir(exist_ok=True)
     old = load_safetensors(base_folder / MODULE_DIR / "model.safetensors")
-    new_rows = encoder.added.weight.detach().float()
-    n_old = encoder.old_size
+    new_rows = encoder.new_rows().float()
+    n_old, trained = encoder.old_size, encoder.trained_old
+    trained_rows = encoder.old_table()[trained]
     if "embeddings" in old and "weights" in old and "mapping" not in old:
-        new_int8, new_scale = quantize_rows(new_rows)
-        tensors = {"embeddings": torch.cat([old["embeddings"][:n_old], new_int8]).contiguous(),
-                   "weights": torch.cat([old["weights"][:n_old].float(), new_scale]).contiguous()}  # fmt: skip
+        new_int8, new_scale = quantize_rows(torch.cat([trained_rows, new_rows]))
+        old_int8, old_scale = old["embeddings"][:n_old].clone(), old["weights"][:n_old].float().clone()
+        old_int8[trained], old_scale[trained] = new_int8[: len(trained)], new_scale[: len(trained)]
+        tensors = {"embeddings": torch.cat([old_int8, new_int8[len(trained) :]]).contiguous(),
+                   "weights": torch.cat([old_scale, new_scale[len(trained) :]]).contiguous()}  # fmt: skip
     elif "embedding.weight" in old:
         table = old["embedding.weight"]
-        tensors = {"embedding.weight": torch.cat([table[:n_old], new_rows.to(table.dtype)]).contiguous()}
+        old_part = table[:n_old].clone()
+        old_part[trained] = trained_rows.to(table.dtype)
+        tensors = {"embedding.weight": torch.cat([old_part, new_rows.to(table.dtype)]).contiguous()}
     else:
         tensors = {"embedding.weight": encoder.table().contiguous()}
     save_file(tensors, str(module / "model.safetensors"))
