@@ -13,6 +13,11 @@ only ever scored:
   frozen; only text whose segmentation changes can move);
 - the adapted model's size (its model files) and the CPU time of the adaptation (process CPU seconds, all threads).
 
+A language whose recipe does not train on its UDHR articles (Turkish) also gets a dev figure: retrieval
+accuracy on its UDHR article pairs with English, before and after; settings are compared on it, never on
+Tatoeba or NTREX. `--set static.train_unprotected_old_rows=true` (repeatable; `xling adapt --set`'s syntax)
+changes a setting of every run.
+
 `--ablation` adds, for Turkish, the dictionary alone and the dictionary with the text used for pieces only
 (no glossed sentences; text alone cannot train a static encoder: `xling adapt` refuses it), next to both;
 and for the first UDHR-only language, UDHR alone and Swadesh alone next to both. The old languages' protected text (pieces it would use are not
@@ -21,6 +26,7 @@ held out.
 
     .venv/bin/python benchmarks/adapt.py --json runs/bench/adapt.json            # ~10 min on 2 cores
     .venv/bin/python benchmarks/adapt.py --langs tur --ablation --json runs/bench/adapt-tur.json
+    .venv/bin/python benchmarks/adapt.py --langs tur --set static.train_unprotected_old_rows=true
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import argparse
 import sys
 import time
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +45,10 @@ from bench_common import log, quiet_libraries, write_json
 from xling.adaptation import AdaptConfig, adapt
 from xling.config import load_config
 from xling.data.root import data_root
+from xling.data.udhr import udhr_folder, udhr_pairs
 from xling.embeddings.encoder import Encoder
 from xling.evaluation.tatoeba import DEFAULT_LANGUAGES, TatoebaConfig, evaluate_tatoeba
-from xling.evaluation.translation_accuracy import ntrex_retrieval
+from xling.evaluation.translation_accuracy import ntrex_retrieval, retrieval_accuracy
 from xling.translation.testsets import ntrex_folder
 
 UDHR_ONLY = ("tha", "kat", "tam")
@@ -82,6 +90,17 @@ def scores(model: str, lang: str, data: Path) -> dict[str, float]:
     return {"tatoeba": tatoeba.average, "ntrex": round(100 * ntrex.average, 2)}
 
 
+def udhr_dev(model: str, lang: str, data: Path) -> float:
+    """Return the retrieval accuracy (percent, both directions averaged) of `model` on `lang`'s UDHR article
+    pairs with English: the dev figure of a language that does not train on them."""
+    pairs = udhr_pairs(udhr_folder(str(data)), lang)
+    encoder = Encoder.load(model)
+    score = retrieval_accuracy(
+        encoder.encode([new for _, new in pairs]), encoder.encode([eng for eng, _ in pairs])
+    )
+    return round(100 * score.average, 2)
+
+
 def _tatoeba_code(lang: str) -> str:
     return {"arb": "ara"}.get(lang, lang)
 
@@ -93,12 +112,19 @@ def old_average(model: str, data: Path) -> float:
 
 
 def run_adaptation(
-    base: str, lang: str, recipe: Recipe, output: Path, shared: dict[str, Any], steps: int | None
+    base: str,
+    lang: str,
+    recipe: Recipe,
+    output: Path,
+    shared: dict[str, Any],
+    steps: int | None,
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Return the adaptation's figures (CPU and wall seconds, size, what AdaptResult says)."""
+    """Return the adaptation's figures (CPU and wall seconds, size, what AdaptResult says); `overrides` are
+    `key=value` settings (`--set`) over the recipe's."""
     fields = {k: v for k, v in shared.items() if k not in ("vocabulary", "training", "static")}
     sections = {k: shared[k] for k in ("vocabulary", "training", "static") if k in shared}
-    config = load_config(AdaptConfig, None, [], model=base, language=lang, output=str(output), overwrite=True,
+    config = load_config(AdaptConfig, None, overrides, model=base, language=lang, output=str(output), overwrite=True,
                          text=recipe.text, dictionary=recipe.dictionary, parallel=recipe.parallel, **fields,
                          **sections)  # fmt: skip
     if steps:
@@ -110,6 +136,7 @@ def run_adaptation(
     size = sum(p.stat().st_size for p in model_files)
     return {"cpu_seconds": round(time.process_time() - cpu, 1), "seconds": round(time.perf_counter() - wall, 1),
             "size_mb": round(size / 1e6, 1), "added_pieces": result.vocabulary.get("added"),
+            "old_rows_trained": result.vocabulary.get("old_rows_trained"),
             "examples": result.examples, "dev_before": result.before, "dev_after": result.after,
             "data": result.data}  # fmt: skip
 
@@ -123,6 +150,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
     parser.add_argument("--work", type=Path, default=Path("runs/bench/adapt"))
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting of every adaptation over the recipe's, e.g. static.train_unprotected_old_rows=true")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     quiet_libraries()
@@ -132,7 +161,7 @@ def main() -> int:
     write_protect_files(shared, data)
     langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()]
     report: dict[str, Any] = {"model": args.model, "recipe": str(args.recipe), "steps": args.steps,
-                              "languages": {}, "old_languages": {}}  # fmt: skip
+                              "overrides": args.overrides, "languages": {}, "old_languages": {}}  # fmt: skip
     report["old_languages"]["before"] = old_average(args.model, data)
     afters = {}
     for lang in langs:
@@ -140,8 +169,13 @@ def main() -> int:
         before = scores(args.model, lang, data)
         log(f"{lang}: adapting")
         output = args.work / f"xling-mini+{lang}"
-        figures = run_adaptation(args.model, lang, plans[lang], output, shared, args.steps)
+        figures = run_adaptation(args.model, lang, plans[lang], output, shared, args.steps, args.overrides)
         after = scores(str(output), lang, data)
+        if "udhr" not in plans[lang].parallel:
+            before["udhr_dev"], after["udhr_dev"] = (
+                udhr_dev(args.model, lang, data),
+                udhr_dev(str(output), lang, data),
+            )
         afters[lang] = old_average(str(output), data)
         report["languages"][lang] = {
             "before": before,
@@ -150,7 +184,8 @@ def main() -> int:
             "old_languages_after": afters[lang],
         }
         log(f"{lang}: tatoeba {before['tatoeba']} -> {after['tatoeba']}, ntrex {before['ntrex']} -> "
-            f"{after['ntrex']}, {figures['cpu_seconds']} CPU s")  # fmt: skip
+            f"{after['ntrex']}, udhr dev {before.get('udhr_dev')} -> {after.get('udhr_dev')}, "
+            f"{figures['cpu_seconds']} CPU s")  # fmt: skip
     if afters:
         report["old_languages"]["after"] = min(afters.values())  # the worst of the adapted models
     if args.ablation:
@@ -180,7 +215,7 @@ def ablation(
     for name, (lang, recipe, settings) in variants.items():
         log(f"ablation {name}")
         output = args.work / "ablation"
-        figures = run_adaptation(args.model, lang, recipe, output, settings, args.steps)
+        figures = run_adaptation(args.model, lang, recipe, output, settings, args.steps, args.overrides)
         out[name] = {**scores(str(output), lang, data), "cpu_seconds": figures["cpu_seconds"]}
     return out
 
