@@ -74,7 +74,8 @@ def train(
         str | None, typer.Option("--data", help="Data root (default $XLING_DATA, ../shared/data).")
     ] = None,
     corpora: Annotated[
-        list[str] | None, typer.Option("--corpus", help="bible, udhr, umsab, ud, swadesh, bli, wordfreq, sample (repeatable).")
+        list[str] | None,
+        typer.Option("--corpus", help="bible, udhr, umsab, ud, swadesh, bli, wordfreq, sample (repeatable)."),
     ] = None,
     tsv: Annotated[
         list[str] | None, typer.Option("--tsv", help="A `language<TAB>text` file (repeatable).")
