@@ -164,17 +164,10 @@ def test_wordfreq_gives_everyday_word_sequences_per_language():
 
 
 def test_wordfreq_without_the_package_is_a_config_error(monkeypatch):
-    import builtins
+    import sys
 
     from xling.langid.sources import read_wordfreq
 
-    real_import = builtins.__import__
-
-    def no_wordfreq(name, *args, **kwargs):
-        if name == "wordfreq":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_wordfreq)
+    monkeypatch.setitem(sys.modules, "wordfreq", None)  # `import wordfreq` now raises ImportError
     with pytest.raises(ConfigError, match="xling\\[langid\\]"):
         list(read_wordfreq())
