@@ -203,3 +203,21 @@ def test_unprotected_old_rows_train_only_when_asked_and_protected_vectors_stay_b
         i for e in tokenizer.encode_batch([cipher(s) for s in sample_sentences("eng")[:200]]) for i in e.ids
     }
     assert set(changed.tolist()) <= used - protected
+
+
+def test_a_dictionary_the_base_was_trained_on_is_a_warning(tmp_path, sample_tokenizer_dir, cipher_data):
+    from xling.artifacts import read_metadata, write_metadata
+
+    base = make_static_model(tmp_path / "base", sample_tokenizer_dir)
+    spec = f"eng-kat={cipher_data['dictionary']}"
+    config = small_config(base, tmp_path / "fresh", dictionary=[spec])
+    config.training.max_steps = 2
+    assert not [w for w in adapt(config).warnings if "trained on this file" in w]
+
+    # the base's own training config names the same file (as xling-mini's names the en-tr train split)
+    write_metadata(base, {**read_metadata(base), "config": {"data": {"pairs": [spec]}}})
+    config.output = str(tmp_path / "seen")
+    warnings = [w for w in adapt(config).warnings if "trained on this file" in w]
+    assert len(warnings) == 1 and warnings[0].startswith(f"{cipher_data['dictionary']}:"), warnings
+    meta = json.loads((tmp_path / "seen" / "xling.json").read_text())
+    assert meta["adaptations"][0]["warnings"] == warnings

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from xling.adaptation.config import AdaptConfig
-from xling.adaptation.data import CONLLU_SUFFIXES, AdaptData, read_adapt_data
+from xling.adaptation.data import CONLLU_SUFFIXES, NAMED_SPEC, AdaptData, read_adapt_data
 from xling.adaptation.result import AdaptResult
 from xling.artifacts import read_metadata
 from xling.data.conllu import read_conllu
@@ -66,6 +66,39 @@ def protected_texts(config: AdaptConfig, model_languages: list[str], language: s
     return texts
 
 
+def files_the_model_trained_on(folder: Path) -> set[Path]:
+    """Return the resolved paths of the existing files that the config in the model's xling.json names (a
+    plain path or an `xxx-yyy=path` spec, anywhere in it): the data its training read."""
+    found: set[Path] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and value:
+            match = NAMED_SPEC.match(value)
+            path = Path(match["path"] if match else value)
+            if path.is_file():
+                found.add(path.resolve())
+
+    walk(read_metadata(folder).get("config", {}))
+    return found
+
+
+def seen_data_warnings(data: AdaptData, folder: Path) -> list[str]:
+    """Return a warning for each pair file (dictionary or parallel) that the model itself was trained on: the
+    pairs held out of it for the dev figures are then not unseen by the old rows, and "before" is recall."""
+    seen = files_the_model_trained_on(folder)
+    return [f"{source['source']}: {folder} was trained on this file too (its xling.json config): the dev "
+            "pairs held out of it are not new to the model, so its dev figures (before all) measure recall"
+            for source in data.sources
+            if source["kind"] in ("dictionary", "parallel") and Path(str(source["source"])).is_file()
+            and Path(str(source["source"])).resolve() in seen]  # fmt: skip
+
+
 def new_scripts(config: AdaptConfig, data: AdaptData) -> list[str]:
     """Return the scripts new pieces may be in: `vocabulary.scripts`, else the language's script (AdaptData.script:
     from its pairs when it has any, else its text; Japanese and Korean also take Han)."""
@@ -104,6 +137,7 @@ def adapt(
     ):
         raise ConfigError(f"pivot: {folder} does not list {config.pivot} among its languages")
     data = read_adapt_data(config, detector=detector)
+    data.warnings.extend(seen_data_warnings(data, folder))
     for warning in data.warnings:
         logger.warning(warning)
     # the pivot side of the pairs is old-language text too (a static encoder's targets are its vectors)
