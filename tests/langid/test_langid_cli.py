@@ -88,3 +88,32 @@ def test_langid_train_from_a_users_tsv(tmp_path, monkeypatch, capsys):
     code, err = run_main(monkeypatch, capsys, "langid", "train", "--tsv", tmp_path / "missing.tsv",
                          "--corpus", "sample", "--output", output)  # fmt: skip
     assert code == 2 and "missing.tsv" in err and "not found" in err
+
+
+def test_detect_languages_restricts_the_answers(folder, tmp_path):
+    text = "Guten Morgen, wie geht es dir heute?"
+    result = runner.invoke(
+        app, ["detect", "--model", str(folder), "--json", "--k", "5", "--languages", "es,fr", text]
+    )
+    assert result.exit_code == 0, result.output
+    predictions = json.loads(result.stdout)["predictions"]
+    assert {p["language"] for p in predictions} == {"spa", "fra"}  # k is cut to the two allowed
+    assert sum(p["probability"] for p in predictions) == pytest.approx(1.0, abs=1e-3)
+    mixed = "I finished reading the book last night Morgen fahren wir mit dem Zug nach Hamburg"
+    result = runner.invoke(
+        app, ["detect", "--model", str(folder), "--spans", "--json", "--languages", "eng,fra", mixed]
+    )
+    assert {span["language"] for span in json.loads(result.stdout)} <= {"eng", "fra"}
+    source = tmp_path / "in.txt"
+    source.write_text(f"{text}\n", "utf-8")
+    result = runner.invoke(
+        app, ["detect", "--model", str(folder), "--input", str(source), "--languages", "spa"]
+    )
+    assert result.stdout.split("\t")[0] == "spa"
+
+
+def test_detect_languages_the_detector_lacks_is_a_clear_error(folder, monkeypatch, capsys):
+    code, err = run_main(
+        monkeypatch, capsys, "detect", "--model", folder, "--languages", "de,nl,tha", "Hallo"
+    )
+    assert code != 0 and "--languages: nl, tha not known" in err, err

@@ -29,6 +29,10 @@ def detect(
     spans: Annotated[bool, typer.Option("--spans", help="Cut each text into language spans.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per text.")] = False,
     batch_size: Annotated[int, typer.Option(help="Texts per batch (--input).")] = 1024,
+    languages: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated codes to choose among, any form (de,fr,zh-Hant); default: all."),
+    ] = None,
 ) -> None:
     """Print the language of each TEXT (ISO 639-3, with a script where the language has several)."""
     from xling.errors import ConfigError
@@ -40,9 +44,16 @@ def detect(
     if output is not None and input is None:
         raise ConfigError("--output goes with --input")
     identifier = LanguageIdentifier.from_pretrained(model or DEFAULT_IDENTIFIER)
+    allowed = [code.strip() for code in languages.split(",") if code.strip()] if languages else None
+    if allowed is not None and not allowed:
+        raise ConfigError("--languages: no language code given")
+    if allowed and (unknown := identifier.unknown_languages(allowed)):
+        raise ConfigError(
+            f"--languages: {', '.join(unknown)} not known to the detector {identifier.path or ''}"
+        )
     if input is not None:
         report = detect_file(identifier, input, output, k=k, threshold=threshold, batch_size=batch_size,
-                             progress=output is not None)  # fmt: skip
+                             progress=output is not None, languages=allowed)  # fmt: skip
         if output is not None:
             console.print(f"[green]{report.lines:,} lines written to {output}[/] "
                           f"({report.lines / max(report.seconds, 1e-9):,.0f} texts/s)")  # fmt: skip
@@ -52,13 +63,13 @@ def detect(
         return
     for text in texts or []:
         if spans:
-            found = language_spans(identifier, text)
+            found = language_spans(identifier, text, languages=allowed)
             if as_json:
                 typer.echo(json.dumps([span.to_dict() for span in found], ensure_ascii=False))
             else:
                 typer.echo("  ".join(f"[{span.label}] {span.text}" for span in found))
             continue
-        top = identifier.predict([text], k=k, threshold=threshold)[0]
+        top = identifier.predict([text], k=k, threshold=threshold, languages=allowed)[0]
         if as_json:
             typer.echo(
                 json.dumps({"text": text, "predictions": [p.to_dict() for p in top]}, ensure_ascii=False)

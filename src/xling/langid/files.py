@@ -4,6 +4,7 @@ atomically (a crash leaves the earlier output, never half of a new one)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +27,11 @@ class DetectFileReport:
 
 def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str | Path | None = None, *,
                 k: int = 1, threshold: float | None = None, batch_size: int = 1024,
-                progress: bool = False) -> DetectFileReport:  # fmt: skip
+                progress: bool = False, languages: Sequence[str] | None = None) -> DetectFileReport:  # fmt: skip
     """Return a report after labelling every line of `input` (a blank line gets `und`); output line i is
-    `label<TAB>probability` (k pairs with k > 1) for input line i. A line that is not UTF-8 is a DataError
-    naming it, raised before anything is written."""
+    `label<TAB>probability` (k pairs with k > 1) for input line i; `languages` restricts the answers (see
+    LanguageIdentifier.predict). A line that is not UTF-8 is a DataError naming it, raised before anything
+    is written."""
     path = require_file(input)
     texts = [line_text(line, path) for line in decoded_lines(path, None)]
     start = time.perf_counter()
@@ -43,7 +45,7 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
         task = bar.add_task("detecting", total=len(texts))
     for first in range(0, len(texts), batch_size):
         batch = texts[first : first + batch_size]
-        for top in identifier.predict(batch, k=k, threshold=threshold):
+        for top in identifier.predict(batch, k=k, threshold=threshold, languages=languages):
             rows.append("\t".join(f"{p.label}\t{p.probability:.4f}" for p in top))
         if bar is not None:
             bar.update(task, advance=len(batch))

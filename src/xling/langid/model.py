@@ -98,8 +98,11 @@ class LanguageIdentifier:
         """Bytes of the weights as saved (float16 embeddings, float32 output layer)."""
         return self.embeddings.size * 2 + (self.weight.size + self.bias.size) * 4
 
-    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Return (probabilities (n, labels), has_letters (n,)) for raw texts."""
+    def probabilities(
+        self, texts: Sequence[str], languages: Iterable[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (probabilities (n, labels), has_letters (n,)) for raw texts; `languages` (codes in any
+        form) renormalises them over those languages' labels, the others getting 0."""
         normalised = [normalize_text(text) for text in texts]
         has_letters = np.array([bool(text) for text in normalised], dtype=bool)
         if len(normalised) == 1:  # one text: a plain mean of rows, without building a sparse matrix
@@ -113,6 +116,8 @@ class LanguageIdentifier:
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
+        if languages is not None:
+            probabilities = self._restrict(probabilities, languages)
         return probabilities, has_letters
 
     def predict(self, texts: Sequence[str], k: int = 1, threshold: float | None = None,
@@ -121,10 +126,11 @@ class LanguageIdentifier:
         top probability under `threshold` (default: the model's). `languages` restricts the answer to those
         codes (any form: `zh`, `cmn`, `srp-Latn`)."""
         threshold = self.threshold if threshold is None else threshold
-        probabilities, has_letters = self.probabilities(texts)
         if languages is not None:
-            probabilities = self._restrict(probabilities, languages)
-        k = max(1, min(k, len(self.labels)))
+            languages = tuple(languages)
+        probabilities, has_letters = self.probabilities(texts, languages)
+        choices = len(self.labels) if languages is None else int(self._mask(languages).sum())
+        k = max(1, min(k, choices))
         if k == 1:
             top = probabilities.argmax(axis=1)[:, None]
         else:
@@ -146,13 +152,22 @@ class LanguageIdentifier:
         """Return the most likely label of one text (`und` when it cannot tell)."""
         return self.predict([text], threshold=threshold)[0][0]
 
-    def _restrict(self, probabilities: np.ndarray, languages: Iterable[str]) -> np.ndarray:
-        """Return probabilities renormalised over the labels that match one of `languages`."""
+    def unknown_languages(self, languages: Iterable[str]) -> list[str]:
+        """Return the codes of `languages` that match none of the detector's labels (in the order given)."""
+        return [code for code in languages
+                if not any(label_matches(label, parse_label(code, where="languages")) for label in self.labels)]  # fmt: skip
+
+    def _mask(self, languages: Iterable[str]) -> np.ndarray:
+        """Return a (labels,) bool array: the labels that match one of `languages`."""
         wanted = [parse_label(code, where="languages") for code in languages]
         mask = np.array([any(label_matches(label, code) for code in wanted) for label in self.labels])
         if not mask.any():
             raise XlingError(f"languages: none of {', '.join(map(str, wanted))} is known to this detector")
-        restricted = probabilities * mask
+        return mask
+
+    def _restrict(self, probabilities: np.ndarray, languages: Iterable[str]) -> np.ndarray:
+        """Return probabilities renormalised over the labels that match one of `languages`."""
+        restricted = probabilities * self._mask(languages)
         return restricted / np.maximum(restricted.sum(axis=1, keepdims=True), 1e-12)
 
     def save_pretrained(self, folder: str | Path, *, overwrite: bool = True) -> Path:

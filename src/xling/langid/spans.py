@@ -4,6 +4,7 @@ start a span of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,23 +40,25 @@ class Span:
 
 
 def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2, switch_penalty: float = 6.0,
-                   candidates: int = 6) -> list[Span]:  # fmt: skip
+                   candidates: int = 6, languages: Iterable[str] | None = None) -> list[Span]:  # fmt: skip
     """Return the language spans of `text`, in order, covering every word.
 
-    `window`: words on each side that score a word with it (with half the weight of the word alone). `switch_penalty`: log-probability a change of
-    language costs (higher: fewer, longer spans). `candidates`: the whole text's top labels considered, plus
-    the top two of each window.
+    `window`: words on each side that score a word with it (with half the weight of the word alone).
+    `switch_penalty`: log-probability a change of language costs (higher: fewer, longer spans).
+    `candidates`: the whole text's top labels considered, plus the top two of each window. `languages`:
+    the only languages a span may be in (codes in any form; default all the detector knows).
     """
+    languages = None if languages is None else tuple(languages)
     words = [(match.start(), match.end()) for match in _WORD.finditer(text)]
     if not words:
         return []
     windows = [text[words[max(0, i - window)][0] : words[min(len(words) - 1, i + window)][1]]
                for i in range(len(words))]  # fmt: skip
-    probabilities, _ = identifier.probabilities(windows)
+    probabilities, _ = identifier.probabilities(windows, languages)
     # The word's own score sharpens the border: the window of the last English word before a German
     # stretch is half German, the word alone is not.
-    alone, _ = identifier.probabilities([text[start:end] for start, end in words])
-    whole, _ = identifier.probabilities([text])
+    alone, _ = identifier.probabilities([text[start:end] for start, end in words], languages)
+    whole, _ = identifier.probabilities([text], languages)
     chosen = set(np.argsort(-whole[0])[:candidates].tolist())
     chosen.update(np.argsort(-probabilities, axis=1)[:, :2].ravel().tolist())
     labels = sorted(chosen)
