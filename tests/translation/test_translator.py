@@ -295,6 +295,24 @@ def test_a_detected_source_translates_as_the_given_one(models, detector, family,
         assert sequences("auto") != sequences({"de": "en", "fr": "en"}[src])
 
 
+def test_marian_sources_are_moses_normalised_when_translating_and_training(models):
+    # transformers' MarianTokenizer never calls its own `normalize` (sacremoses): xling must, source side
+    from xling.translation.data import SequenceFormat
+
+    translator = Translator.from_pretrained(models["marian"], backend="torch")
+    curly, straight = "The cat\u2019s «bed» ( now )", 'The cat\'s "bed" (now)'
+    assert translator.tokenizer(curly)["input_ids"] != translator.tokenizer(straight)["input_ids"]
+
+    def sequences(text):
+        backend = translator.backend = RecordingBackend(translator.conventions)
+        translator.translate([text], "en", "de", GREEDY)
+        return backend.sources
+
+    assert sequences(curly) == sequences(straight)
+    sequence = SequenceFormat(translator.tokenizer, translator.conventions, translator.tokenizer.pad_token_id)
+    assert sequence.encode([curly]) == sequence.encode([straight])
+
+
 def test_mixed_languages_in_one_batch_each_get_their_own_source(models, detector):
     translator = Translator.from_pretrained(models["xling"], backend="torch", detector=detector)
     texts = [PARALLEL["eng"][0], PARALLEL["deu"][1], PARALLEL["fra"][2], PARALLEL["deu"][3]]

@@ -35,7 +35,7 @@ from xling.data.sources import HeldOut, resolve_corpus
 from xling.errors import ConfigError, DataError, XlingError
 from xling.pretraining.masking import IGNORE_INDEX
 from xling.tokenization.vocabulary import language_token
-from xling.translation.languages import Conventions
+from xling.translation.languages import Conventions, source_normalizer
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class SequenceFormat:
         # an OPUS-MT tokenizer has a target-side SentencePiece model of its own (`text_target`); the others
         # cut both sides alike
         self.shared_sides = conventions.family != "marian"
+        self._normalize = source_normalizer(tokenizer, conventions.family)
         self._marks: dict[tuple[str, str], Marks] = {}
 
     @classmethod
@@ -175,6 +176,8 @@ class SequenceFormat:
         """Return the piece ids of each text (no special tokens), by the target side's model if it has one."""
         if target and not self.shared_sides:
             return self.tokenizer(text_target=texts, add_special_tokens=False)["input_ids"]
+        if not target:  # the tokenizer holds the source language's normaliser only
+            texts = [self._normalize(text) for text in texts]
         return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,6 +305,23 @@ def detect_family(folder: str | Path) -> str:
         return "m2m100"
     raise XlingError(f"{folder}: an M2M-100 model whose language codes xling cannot tell (no NLLB or M2M-100 "
                      "tokenizer, no xling.json with language_tokens)")  # fmt: skip
+
+
+def source_normalizer(tokenizer: Any, family: str) -> Callable[[str], str]:
+    """Return what a family's source text goes through before its tokenizer: Moses punctuation
+    normalisation for Marian, nothing for the others.
+
+    OPUS-MT models were trained on Moses-normalised text (`«x»` -> `"x"`, `’` -> `'`); transformers'
+    MarianTokenizer has the normaliser (`normalize`, sacremoses) but its tokenisation never calls it.
+    """
+    normalize = getattr(tokenizer, "normalize", None)
+    if family == "marian" and callable(normalize):
+        return normalize
+    return _unchanged
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 def conventions_for(folder: str | Path, tokenizer: Any, family: str | None = None) -> Conventions:

@@ -40,7 +40,13 @@ from xling.langid import (
 from xling.langid.labels import try_parse_label
 from xling.langid.normalize import normalize_text
 from xling.translation.decoding import DecodeOptions, TranslationBackend
-from xling.translation.languages import Conventions, conventions_for, detect_family, parse_language
+from xling.translation.languages import (
+    Conventions,
+    conventions_for,
+    detect_family,
+    parse_language,
+    source_normalizer,
+)
 from xling.translation.segmentation import NO_SPACE_LANGUAGES, Layout, segment
 
 logger = logging.getLogger(__name__)
@@ -371,7 +377,8 @@ class Translator:
         """Return the decoding jobs of `sentences`: source tokens (cut into parts when too long) and prefix."""
         if not sentences:
             return []
-        ids = self.tokenizer([s for _, s in sentences], add_special_tokens=False)["input_ids"]
+        normalize = source_normalizer(self.tokenizer, self.conventions.family)
+        ids = self.tokenizer([normalize(s) for _, s in sentences], add_special_tokens=False)["input_ids"]
         # room for the source and target language tokens and </s> within max_input_length
         room = max(1, options.max_input_length - 3)
         jobs: list[_Job] = []
