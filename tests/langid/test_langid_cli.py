@@ -103,7 +103,9 @@ def test_detect_languages_restricts_the_answers(folder, tmp_path):
     result = runner.invoke(
         app, ["detect", "--model", str(folder), "--spans", "--json", "--languages", "eng,fra", mixed]
     )
-    assert {span["language"] for span in json.loads(result.stdout)} <= {"eng", "fra"}
+    assert result.exit_code == 0, result.output
+    found = [span["language"] for span in json.loads(result.stdout)]
+    assert found and set(found) <= {"eng", "fra"} and found[0] == "eng", found
     source = tmp_path / "in.txt"
     source.write_text(f"{text}\n", "utf-8")
     result = runner.invoke(
@@ -117,3 +119,14 @@ def test_detect_languages_the_detector_lacks_is_a_clear_error(folder, monkeypatc
         monkeypatch, capsys, "detect", "--model", folder, "--languages", "de,nl,tha", "Hallo"
     )
     assert code != 0 and "--languages: nl, tha not known" in err, err
+
+
+@pytest.mark.parametrize("size", ["0", "-5"])
+def test_detect_a_file_with_a_bad_batch_size_is_a_clear_error(folder, tmp_path, monkeypatch, capsys, size):
+    source = tmp_path / "in.txt"
+    source.write_text("Guten Morgen\n", "utf-8")
+    output = tmp_path / "out.tsv"
+    code, err = run_main(monkeypatch, capsys, "detect", "--model", folder, "--input", source, "--output", output,
+                         "--batch-size", size)  # fmt: skip
+    assert code != 0 and f"batch_size: {size} must be at least 1" in err, err
+    assert not output.exists()

@@ -8,7 +8,7 @@ import pytest
 from xling.errors import ConfigError, DataError
 from xling.langid.labels import Label
 from xling.langid.scripts import script_of
-from xling.langid.sources import Source, read_bli, read_labelled_tsv, read_swadesh, read_udhr
+from xling.langid.sources import Source, read_bli, read_labelled_tsv, read_swadesh, read_ud, read_udhr
 from xling.langid.train import assign_labels, train_identifier
 
 from .conftest import tiny_config
@@ -22,6 +22,22 @@ def test_bad_training_line_names_file_and_line(tmp_path):
     path.write_text("de\tGuten Tag\nxq\tBonjour\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"mine\.tsv:2:.*'xq'"):
         list(read_labelled_tsv(path))
+
+
+def test_corpus_files_that_are_not_utf8_name_file_and_line(tmp_path):
+    ud = tmp_path / "ud" / "UD_German-GSD"
+    ud.mkdir(parents=True)
+    with gzip.open(ud / "de_gsd-ud-train.conllu.gz", "wb") as handle:
+        handle.write(b"# text = Guten Morgen\n1\tGuten\n\n# text = b\xe4d\n")
+    with pytest.raises(DataError, match=r"de_gsd-ud-train\.conllu\.gz:4:.*UTF-8"):
+        list(read_ud(tmp_path / "ud"))
+    lists = tmp_path / "swadesh"
+    lists.mkdir()
+    (lists / "deu-000.txt").write_bytes(b"ich\n\ndu\tSie\n\xff\n")
+    with pytest.raises(DataError, match=r"deu-000\.txt:4:.*UTF-8"):
+        list(read_swadesh(lists))
+    (lists / "deu-000.txt").write_bytes(b"ich\n\ndu\tSie\n")
+    assert list(read_swadesh(lists))[0].texts == ("ich", "du", "Sie")
 
 
 def test_a_users_tsv_adds_a_language(tmp_path):

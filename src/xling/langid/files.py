@@ -10,6 +10,7 @@ from pathlib import Path
 
 from xling.atomic import atomic_write
 from xling.data.readers import decoded_lines, line_text, require_file
+from xling.errors import ConfigError
 from xling.langid.model import LanguageIdentifier
 
 __all__ = ["DetectFileReport", "detect_file"]
@@ -32,6 +33,8 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
     `label<TAB>probability` (k pairs with k > 1) for input line i; `languages` restricts the answers (see
     LanguageIdentifier.predict). A line that is not UTF-8 is a DataError naming it, raised before anything
     is written."""
+    if batch_size < 1:
+        raise ConfigError(f"batch_size: {batch_size} must be at least 1")
     path = require_file(input)
     texts = [line_text(line, path) for line in decoded_lines(path, None)]
     start = time.perf_counter()

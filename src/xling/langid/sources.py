@@ -57,7 +57,8 @@ class Source:
 
 
 def _nonblank_lines(path: Path) -> tuple[str, ...]:
-    """Return the stripped non-blank lines of a text file (plain or .gz); none for an empty file."""
+    """Return the stripped non-blank lines of a text file (plain or .gz); none for an empty file. A line that
+    is not UTF-8 is a DataError naming the file and line."""
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rb") as handle:
         if not handle.read(1):
@@ -137,9 +138,9 @@ def read_ud(folder: Path, languages: frozenset[str] | None = None) -> Iterator[S
         label = parse_label(match.group("code"), where=str(path))
         if not _matches(label, languages):
             continue
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as handle:
-            texts = tuple(line[len("# text = ") :].strip() for line in handle if line.startswith("# text = "))
+        texts = tuple(
+            line[len("# text = ") :].strip() for line in _nonblank_lines(path) if line.startswith("# text = ")
+        )
         yield Source(label, texts, str(path))
 
 
@@ -152,7 +153,7 @@ def read_swadesh(folder: Path, languages: frozenset[str] | None = None) -> Itera
         if label is None or not _matches(label, languages):
             continue
         words = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in _nonblank_lines(path):
             for word in line.split("\t"):
                 word = word.replace("etc.", "").strip()
                 if word and not word.startswith("-") and any(char.isalpha() for char in word):
@@ -172,7 +173,7 @@ def read_bli(folder: Path, languages: frozenset[str] | None = None) -> Iterator[
         if len(codes) != 2:
             continue
         labels = [parse_label(code, where=str(path)) for code in codes]
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in _nonblank_lines(path):
             for label, word in zip(labels, line.split("\t"), strict=False):
                 if _matches(label, languages) and any(char.isalpha() for char in word):
                     words.setdefault(label, {})[word.strip()] = None
@@ -265,9 +266,7 @@ def read_sample(languages: frozenset[str] | None = None) -> Iterator[Source]:
     for path in sorted([*root.glob("parallel/*.tsv"), *root.glob("sentiment/*.tsv")]):
         label = parse_label(path.stem, where=str(path))
         if _matches(label, languages):
-            texts = [
-                line.split("\t", 1)[-1].strip() for line in path.read_text(encoding="utf-8").splitlines()
-            ]
+            texts = [line.split("\t", 1)[-1].strip() for line in _nonblank_lines(path)]
             yield Source(label, tuple(text for text in texts if text), str(path))
 
 
