@@ -101,14 +101,29 @@ def test_translate_json_form_and_list_match_the_translator(client, translator):
     assert multipart.status_code == 200 and multipart.json() == form.json()
 
 
-def test_translate_auto_detects_each_text(client, translator):
+def test_translate_auto_detects_each_text(client, translator, make_config):
     texts = [tiny_models.PARALLEL["deu"][0], tiny_models.PARALLEL["eng"][1]]
     body = client.post("/translate", json={"q": texts, "source": "auto", "target": "fr"}).json()
     assert [d["language"] for d in body["detectedLanguage"]] == ["de", "en"]
     assert all(0 < d["confidence"] <= 100 for d in body["detectedLanguage"])
-    assert len(body["translatedText"]) == 2
+    # the translations are those of the detected sources, decoded as the server decodes
+    options = make_config().decoding
+    assert body["translatedText"] == translator.translate(texts, ["de", "en"], "fr", options)
     single = client.post("/translate", json={"q": texts[0], "source": "auto", "target": "fr"}).json()
-    assert single["detectedLanguage"]["language"] == "de" and isinstance(single["translatedText"], str)
+    assert single["detectedLanguage"]["language"] == "de"
+    assert single["translatedText"] == translator.translate([texts[0]], "de", "fr", options)[0]
+
+
+def test_translate_auto_names_the_item_and_field_when_the_model_lacks_the_detected_language(make_config):
+    # the shipped detector knows Russian; the tiny translator has eng, deu and fra only
+    config = make_config(detector="xling-langid")
+    texts = [tiny_models.PARALLEL["eng"][0], "Привет, как у тебя сегодня дела, мой дорогой друг?"]
+    with TestClient(create_app(config)) as client:
+        answer = client.post("/translate", json={"q": texts, "source": "auto", "target": "fr"})
+    assert answer.status_code == 400
+    message = answer.json()["error"]
+    assert message.startswith("q[1]: text ('Привет") and "detected as rus" in message, message
+    assert message.endswith('give the source language (the "source" field)') and "--src" not in message
 
 
 def test_translate_html_keeps_tags_and_leaves_untranslatable_text(client):

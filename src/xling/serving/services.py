@@ -215,7 +215,8 @@ def source_function(translator: Any, detector: Any) -> Callable[[list[str]], lis
     per text, detected as `Translator.detect_sources` does (restricted to the model's source languages)."""
 
     def labels(texts: list[str]) -> list[Any]:
-        return translator.detect_sources(texts)
+        # one text a call when a batch fails (each_alone): the route names it (q[2]), so not "text 0" here
+        return translator.detect_sources(texts, name=lambda i: "text", source_hint='the "source" field')
 
     def run(texts: list[str]) -> list[Any]:
         found = each_alone(labels, texts, (XlingError,))

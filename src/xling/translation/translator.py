@@ -59,6 +59,8 @@ AUTO = "auto"  # a source language to detect
 # A text whose most likely language (unrestricted) is one the model lacks, at this probability or more, is
 # an error rather than the closest language the model has: more likely that language than all others together.
 FOREIGN_MIN_PROBABILITY = 0.5
+# how the messages of a failed detection say to give the source language instead (CLI and Python API)
+SOURCE_HINT = "--src, src=..."
 PREVIEW_CHARS = 40  # of a text quoted in an error
 SHOWN_CODES = 12  # of a model's languages listed in an error
 DETECT_BATCH = 8192  # texts per detector call: its (texts x labels) probabilities stay a few MB
@@ -204,16 +206,23 @@ class Translator:
         """
         return self._translate(texts, src, tgt, options, progress)[0]
 
-    def detect_sources(self, texts: Sequence[str]) -> list[str | None]:
+    def detect_sources(
+        self,
+        texts: Sequence[str],
+        *,
+        name: Callable[[int], str] | None = None,
+        source_hint: str = SOURCE_HINT,
+    ) -> list[str | None]:
         """Return the detected source language of each text (`deu`, `srp_Cyrl`); None for a text without
         letters (empty, digits, emoji: nothing to translate, it comes back as it is).
 
         One batched call to `self.detector`, restricted to the model's source languages the detector knows
-        (unrestricted where the model records none of them). Raises XlingError naming the text when the
-        detector cannot tell (`und`), or finds a language the model does not translate from.
+        (unrestricted where the model records none of them). Raises XlingError naming the text (`name(i)`,
+        default "text i") when the detector cannot tell (`und`), or finds a language the model does not
+        translate from; the message ends with how to give the source instead (`source_hint`).
         """
         texts = _checked_texts(texts)
-        detected = self._detect(texts, list(range(len(texts))), _text_name)
+        detected = self._detect(texts, list(range(len(texts))), name or _text_name, source_hint)
         return [detected[i] for i in range(len(texts))]
 
     def translate_file(
@@ -284,7 +293,11 @@ class Translator:
         return outputs, len(sentences), detected
 
     def _detect(
-        self, texts: list[str], positions: list[int], name: Callable[[int], str]
+        self,
+        texts: list[str],
+        positions: list[int],
+        name: Callable[[int], str],
+        source_hint: str = SOURCE_HINT,
     ) -> dict[int, str | None]:
         """Return {position: detected source label, None for a text without letters} for these texts."""
         detected: dict[int, str | None] = dict.fromkeys(positions)
@@ -302,29 +315,27 @@ class Translator:
             picked = identifier.predict(batch, languages=allowed) if allowed else everything
             for i, top, best in zip(chunk, everything, picked, strict=True):
                 detected[i] = self._source_of(f"{name(i)} ({_preview(texts[i])})", top[0], best[0], allowed,
-                                              checked)  # fmt: skip
+                                              checked, source_hint)  # fmt: skip
                 logger.debug("%s: source detected as %s (%.0f%%)", name(i), best[0].label,
                              100 * best[0].probability)  # fmt: skip
         return detected
 
     def _source_of(self, where: str, first: Prediction, choice: Prediction, allowed: list[str] | None,
-                   checked: dict[str, str | None]) -> str:  # fmt: skip
+                   checked: dict[str, str | None], source_hint: str = SOURCE_HINT) -> str:  # fmt: skip
         """Return the source label of one text from its unrestricted (`first`) and restricted (`choice`) top
         predictions; XlingError naming `where` when it is not one the model can translate from."""
+        give = f"give the source language ({source_hint})"
         if (allowed and first.label != UNDETERMINED and first.probability >= FOREIGN_MIN_PROBABILITY
                 and not any(label_matches(first.label, code) for code in allowed)):  # fmt: skip
             has = _shown(self.languages.sources or allowed)
             raise XlingError(f"{where}: detected as {first.label} ({first.probability:.0%}), a language "
-                             f"{self.conventions.name} does not translate from (it has {has}); give the source "
-                             "language (--src, src=...)")  # fmt: skip
+                             f"{self.conventions.name} does not translate from (it has {has}); {give}")  # fmt: skip
         if choice.label == UNDETERMINED:
-            raise XlingError(f"{where}: the language detector cannot tell its language (und); give the "
-                             "source language (--src, src=...)")  # fmt: skip
+            raise XlingError(f"{where}: the language detector cannot tell its language (und); {give}")
         if choice.label not in checked:
             checked[choice.label] = self._untranslatable(choice.label)
         if checked[choice.label] is not None:
-            raise XlingError(f"{where}: detected as {choice.label}, but {checked[choice.label]}; give the "
-                             "source language (--src, src=...)")  # fmt: skip
+            raise XlingError(f"{where}: detected as {choice.label}, but {checked[choice.label]}; {give}")
         return choice.label
 
     def _identifier(self) -> LanguageIdentifier:
