@@ -95,8 +95,12 @@ def test_the_readme_examples_answer_what_they_ask(served):
         answers.setdefault(path, []).append(run_curl(line, served)[1])
     first, auto = answers["/translate"][:2]
     assert first["translatedText"].strip() and "Word" not in first["translatedText"]
-    # source "auto": the detector names German, and the English comes back
+    # source "auto": the detector names German, and the translation is the one from German
     assert auto["detectedLanguage"]["language"] == "de" and auto["translatedText"].strip()
+    given = run_curl(
+        next(line for line in curl_lines() if '"auto"' in line).replace('"auto"', '"de"'), served
+    )
+    assert given[1]["translatedText"] == auto["translatedText"]
     assert answers["/detect"][0][0]["language"] == "de"
     vectors = [item["embedding"] for item in answers["/v1/embeddings"][0]["data"]]
     assert len(vectors) == 2 and len(vectors[0]) == len(vectors[1]) > 0

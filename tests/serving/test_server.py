@@ -71,10 +71,16 @@ def server(make_config):
     assert not thread.is_alive()
 
 
-def test_a_libretranslate_client_works_unchanged(server):
+def test_a_libretranslate_client_works_unchanged(server, models, make_config):
+    from xling.translation.translator import Translator
+
     client = LibreTranslateAPI(server, api_key="secret")
     translated = client.translate("The cat sleeps on the bed.", "en", "de")
-    assert isinstance(translated, str) and translated
+    # what the server's model gives with the server's decoding, not merely some text
+    expected = Translator.from_pretrained(models.translator, backend="torch").translate(
+        ["The cat sleeps on the bed."], "en", "de", make_config().decoding
+    )
+    assert translated == expected[0] and translated
     assert client.detect("Die Kinder spielen draußen.")[0]["language"] == "de"
     assert [entry["code"] for entry in client.languages()] == ["de", "en", "fr"]
     with pytest.raises(request.HTTPError) as refused:

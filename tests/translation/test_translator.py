@@ -86,10 +86,28 @@ def test_per_example_source_languages(xling_model):
         xling_model.translate(texts, ["en"], "fr")
 
 
-def test_beam_search_and_greedy_both_run(xling_model):
+@pytest.mark.parametrize("beam", [1, 3])
+def test_greedy_and_beam_search_decode_as_transformers_generate(xling_model, beam):
+    import torch
+
     texts = PARALLEL["eng"][:3]
-    beam = xling_model.translate(texts, "en", "de", DecodeOptions(beam_size=3, max_length_cap=8))
-    assert len(beam) == 3 and all(isinstance(t, str) for t in beam)
+    options = DecodeOptions(beam_size=beam, max_length_cap=8, max_length_a=0.0, max_length_b=8)
+    ours = xling_model.translate(texts, "en", "de", options)
+    # the same sequences through transformers' generate, one at a time (no padding), forced target token
+    tokenizer, model = xling_model.tokenizer, xling_model.backend.model
+    target = tokenizer.convert_tokens_to_ids(xling_model.conventions.target_token("de"))
+    theirs = []
+    for text in texts:
+        pieces = tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"])
+        source = xling_model.conventions.source_sequence(pieces, xling_model.conventions.source_token("en"),
+                                                          xling_model.conventions.target_token("de"))  # fmt: skip
+        ids = torch.tensor([tokenizer.convert_tokens_to_ids(source)])
+        with torch.no_grad():
+            out = model.generate(ids, num_beams=beam, do_sample=False, max_new_tokens=8 + 1,
+                                 forced_bos_token_id=target, length_penalty=1.0,
+                                 **({"early_stopping": True} if beam > 1 else {}))  # fmt: skip
+        theirs.append(tokenizer.decode(out[0], skip_special_tokens=True).strip())
+    assert all(ours) and ours == theirs
 
 
 def test_long_input_is_split_and_rejoined_in_order_with_its_layout(xling_model):
@@ -384,3 +402,20 @@ def test_translate_file_detects_each_line_and_names_a_bad_one(models, detector, 
     source.write_text(f"{lines[0]}\nЗавтра мы поедем на поезде к моей бабушке.\n", "utf-8")
     with pytest.raises(XlingError, match=r"in\.txt:2 .*detected as rus"):
         translator.translate_file(source, tmp_path / "out.txt", "auto", "fr", GREEDY)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_length_a", -1.0),
+        ("max_length_b", -2),
+        ("max_length_cap", 0),
+        ("max_input_length", 3),
+        ("beam_size", 0),
+    ],
+)
+def test_out_of_range_decoding_options_name_their_field(field, value):
+    from xling.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"^{field}: {value} must"):
+        DecodeOptions(**{field: value}).validate()

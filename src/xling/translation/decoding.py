@@ -54,8 +54,15 @@ class DecodeOptions:
             raise ConfigError(f"repetition_penalty: {self.repetition_penalty} must be above 0")
         if self.no_repeat_ngram_size < 0:
             raise ConfigError(f"no_repeat_ngram_size: {self.no_repeat_ngram_size} must be 0 or more")
-        if self.max_length_a < 0 or self.max_length_b < 0 or self.max_length_cap < 1:
-            raise ConfigError("max_length_a, max_length_b must be >= 0 and max_length_cap >= 1")
+        if self.max_length_a < 0:
+            raise ConfigError(f"max_length_a: {self.max_length_a} must be 0 or more")
+        if self.max_length_b < 0:
+            raise ConfigError(f"max_length_b: {self.max_length_b} must be 0 or more")
+        if self.max_length_cap < 1:
+            raise ConfigError(f"max_length_cap: {self.max_length_cap} must be at least 1")
+        # two language tokens and </s> take 3 of the input; fewer than 4 would leave no room for a piece
+        if self.max_input_length < 4:
+            raise ConfigError(f"max_input_length: {self.max_input_length} must be at least 4")
 
 
 class TranslationBackend(Protocol):
