@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,6 +107,35 @@ def test_finished_output_is_not_overwritten(tmp_path, tiny_static, cipher_data):
     adapt(config)
     with pytest.raises(XlingError, match="already there"):
         adapt(config)
+
+
+def test_overwrite_keeps_the_earlier_model_when_the_new_run_fails(tmp_path, tiny_static, cipher_data):
+    config = small_config(tiny_static, tmp_path / "out", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    adapt(config)
+    saved = {
+        p.relative_to(config.output): p.read_bytes() for p in Path(config.output).rglob("*") if p.is_file()
+    }
+    config.overwrite = True
+    config.static.weights = {"dictionary": 0.0}  # every kind there is weighs 0: refused once data is built
+    with pytest.raises(ConfigError, match=r"static\.weights: every kind of example there is \(dictionary\)"):
+        adapt(config)
+    after = {
+        p.relative_to(config.output): p.read_bytes() for p in Path(config.output).rglob("*") if p.is_file()
+    }
+    assert after == saved
+    assert not list(tmp_path.glob(".out*"))
+
+
+def test_output_may_not_be_the_model_folder(tmp_path, tiny_static, cipher_data):
+    from xling.adaptation.repair import repair_static
+
+    config = small_config(tiny_static, tiny_static, dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    config.overwrite = True
+    with pytest.raises(ConfigError, match="is the model folder itself"):
+        adapt(config)
+    with pytest.raises(ConfigError, match="is the model folder itself"):
+        repair_static(tiny_static, tiny_static, aliases=[])
+    assert Encoder.load(tiny_static) is not None
 
 
 def test_protected_sample_is_only_the_model_languages():

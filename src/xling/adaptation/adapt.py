@@ -126,6 +126,8 @@ def adapt(
     """
     config.validate()
     folder = resolve_model(config.model)
+    if Path(config.output).resolve() == folder.resolve():
+        raise ConfigError(f"output: {config.output} is the model folder itself; choose another folder")
     kind = model_kind(folder)
     language = normalize_language(config.language, where="language")
     known = model_languages(folder)

@@ -18,9 +18,10 @@ from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
 from xling.artifacts import read_metadata, write_metadata
+from xling.atomic import atomic_folder
 from xling.embeddings.static import MODULE_DIR
 from xling.embeddings.weights import load_safetensors
-from xling.errors import DataError
+from xling.errors import ConfigError, DataError
 from xling.tokenization.normalization import add_replacements
 from xling.tokenization.vocabulary_extension import extend_tokenizer
 
@@ -39,6 +40,8 @@ def repair_static(
     under `repairs` in xling.json (e.g. the dev figures that justified the repair).
     """
     folder, output = Path(folder), Path(output)
+    if output.resolve() == folder.resolve():
+        raise ConfigError(f"output: {output} is the model folder itself; choose another folder")
     module = folder / MODULE_DIR
     tokenizer = Tokenizer.from_file(str(module / "tokenizer.json"))
     old_size = tokenizer.get_vocab_size()
@@ -58,13 +61,14 @@ def repair_static(
         raise DataError(
             "not a static table this can extend (embedding.weight, or embeddings + weights)", module
         )
-    if output.exists():
-        shutil.rmtree(output)
-    shutil.copytree(folder, output, ignore=shutil.ignore_patterns("checkpoints", "vocabulary", "adapt-state"))
-    save_file(tensors, str(output / MODULE_DIR / "model.safetensors"))
-    tokenizer.save(str(output / MODULE_DIR / "tokenizer.json"), pretty=False)
     meta = read_metadata(folder)
     entry = {"replacements": dict(replacements or {}), "aliases": len(aliases), **(note or {})}
     meta.update({"vocab_size": tokenizer.get_vocab_size(), "repairs": [*meta.get("repairs", []), entry]})
-    write_metadata(output, meta)
+    # the earlier output stays whole until the repaired model is complete
+    with atomic_folder(output, overwrite=True, what="repaired model") as staging:
+        shutil.copytree(folder, staging, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("checkpoints", "vocabulary", "adapt-state"))  # fmt: skip
+        save_file(tensors, str(staging / MODULE_DIR / "model.safetensors"))
+        tokenizer.save(str(staging / MODULE_DIR / "tokenizer.json"), pretty=False)
+        write_metadata(staging, meta)
     return output

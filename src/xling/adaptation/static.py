@@ -23,7 +23,8 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +148,9 @@ class AdaptBatches:
         shares = {k: weights.get(k, 1.0) for k, pool in self.pools.items() if len(pool)}
         total = sum(shares.values())
         if not total:
-            raise ValueError("no examples of any kind with a positive weight")
+            raise ConfigError(
+                f"static.weights: every kind of example there is ({', '.join(shares)}) has weight 0"
+            )
         self.kinds = [k for k in shares if shares[k] > 0]
         self.p = np.array([shares[k] / total for k in self.kinds])
         self.ids = examples.ids
@@ -174,10 +177,14 @@ def adapt_static(
     say: Callable[[str], object] | None = None,
 ) -> AdaptResult:
     """Return the result of adding `data.language` to the static encoder in `folder` (module docstring)."""
-    started = time.perf_counter()
-    say = say or (lambda message: None)
     output = Path(config.output)
-    _prepare_output(output, config)
+    with _replacing(output, config):
+        return _adapt_static(config, folder, data, protected, output, say or (lambda message: None))
+
+
+def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected: Sequence[str], output: Path,
+                  say: Callable[[str], object]) -> AdaptResult:  # fmt: skip
+    started = time.perf_counter()
     base = StaticSentenceEncoder.load(folder / MODULE_DIR)
     old_rows = base.embedding.weight.detach()[: base.tokenizer.get_vocab_size()].clone()
     say("learning the new language's sub-words")
@@ -215,13 +222,28 @@ def adapt_static(
     return adaptation
 
 
-def _prepare_output(output: Path, config: AdaptConfig) -> None:
-    """Refuse to write over a finished model unless `overwrite`; clear it when overwriting."""
+@contextmanager
+def _replacing(output: Path, config: AdaptConfig) -> Iterator[None]:
+    """Return a context for making a model in `output`: a finished one there is refused unless `overwrite`,
+    when it is set aside and deleted only once the new one is saved (put back if anything fails)."""
     if config.resume:
+        yield
         return
-    if config.overwrite and output.is_dir():
-        shutil.rmtree(output)
     check_replaceable(output, config.overwrite, "model")
+    aside = output.with_name(f".{output.name}.replaced")
+    moved = config.overwrite and output.is_dir()
+    if moved:
+        shutil.rmtree(aside, ignore_errors=True)
+        output.replace(aside)
+    try:
+        yield
+    except BaseException:
+        if moved:
+            shutil.rmtree(output, ignore_errors=True)
+            aside.replace(output)
+        raise
+    if moved:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _extended_tokenizer(
