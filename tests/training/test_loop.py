@@ -173,6 +173,42 @@ def test_resume_ends_like_an_uninterrupted_run_and_says_where_it_resumed(tmp_pat
     assert torch.equal(_weights(straight), _weights(resumed))
 
 
+class CrashingRows(Rows):
+    """Rows whose step `crash_at` fails, as a killed process would stop there."""
+
+    def __init__(self, batch_size: int, grad_accum: int, crash_at: int) -> None:
+        super().__init__(batch_size, grad_accum)
+        self.crash_at = crash_at
+
+    def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
+        if step == self.crash_at:
+            raise RuntimeError("killed")
+        return super().get(step, micro, rank, world_size)
+
+
+def test_a_crashed_run_with_warm_up_and_decay_resumes_to_the_same_weights_and_rates(tmp_path):
+    # a resume that lost the scheduler's or the optimizer's state would take other steps
+    config = _config(max_steps=8, warmup_steps=3, schedule="cosine", checkpoint_every=2)
+    straight, _ = _run(tmp_path / "a", config)
+    with pytest.raises(RuntimeError, match="killed"):
+        train(Regression(), CrashingRows(8, 1, crash_at=5), config, tmp_path / "b")
+    resumed, result = _run(tmp_path / "b", config, resume=True)
+    assert result.resumed_from == 4
+    assert torch.equal(_weights(straight), _weights(resumed))
+    assert [e["lr"] for e in _log(tmp_path / "b")] == [e["lr"] for e in _log(tmp_path / "a")]
+
+
+def test_resume_after_a_log_line_cut_short_reads_as_one_run(tmp_path):
+    straight, _ = _run(tmp_path / "a", _config(max_steps=6))
+    _run(tmp_path / "b", _config(max_steps=5, checkpoint_every=4))
+    with (tmp_path / "b" / "train_log.jsonl").open("a", encoding="utf-8") as log:
+        log.write('{"step": 6, "loss": 0.1')  # the process was killed mid-line
+    resumed, result = _run(tmp_path / "b", _config(max_steps=6, checkpoint_every=4), resume=True)
+    assert result.resumed_from == 5  # the last step is always saved
+    assert [e["step"] for e in _log(tmp_path / "b")] == [1, 2, 3, 4, 5, 6]
+    assert torch.equal(_weights(straight), _weights(resumed))
+
+
 @pytest.mark.parametrize("damaged", ["model.safetensors", "optimizer.pt", "trainer_state.json"])
 def test_resume_falls_back_to_the_older_checkpoint_when_the_newest_is_damaged(tmp_path, caplog, damaged):
     straight, _ = _run(tmp_path / "a", _config(max_steps=6))

@@ -115,10 +115,15 @@ def _write_folder(
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     (tmp / "trainer_state.json").write_text(json.dumps(payload), encoding="utf-8")
     _fsync_dir(tmp)
+    # the earlier folder (always there for best/) is renamed aside, never deleted before its successor is in
+    # place: a crash between the two renames leaves it beside, not gone
+    retired = final.with_name(final.name + ".old")
     if final.exists():
-        shutil.rmtree(final)
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(final, retired)
     os.replace(tmp, final)
     _fsync_dir(final.parent)
+    shutil.rmtree(retired, ignore_errors=True)
     return final
 
 

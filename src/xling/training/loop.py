@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from xling.atomic import atomic_write
 from xling.config import config_to_dict
 from xling.errors import ConfigError, XlingError
 from xling.training.checkpoint import (
@@ -451,7 +452,13 @@ def _truncate_log(path: Path, step: int) -> None:
     if step == 0:
         path.unlink()
         return
-    kept = [
-        line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step
-    ]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    kept = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short when the run was killed: the resumed run logs anew
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("step"), int) and entry["step"] <= step:
+            kept.append(line)
+    with atomic_write(path) as handle:
+        handle.write("".join(line + "\n" for line in kept))

@@ -339,7 +339,10 @@ def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, lan
             vectors = []
             for code in (lang, pivot):
                 rows = bank.banks[code].rows(bank.row[code][units])
-                vectors.append(objective.student(student.collate(rows)).float().numpy())
+                # collate builds CPU tensors; the student may sit on a GPU
+                device = next(objective.student.parameters()).device
+                batch = {name: value.to(device) for name, value in student.collate(rows).items()}
+                vectors.append(objective.student(batch).float().cpu().numpy())
             scores[lang] = retrieval_accuracy(*vectors).average
         return {"retrieval": round(float(np.mean(list(scores.values()))), 4),
                 **{k: round(v, 4) for k, v in scores.items()}}  # fmt: skip
