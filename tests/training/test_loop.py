@@ -163,6 +163,17 @@ def test_early_stopping_stops_after_patience_evaluations_without_improvement(tmp
     assert again.steps == 4 and again.stopped_early and again.resumed_from == 4
 
 
+def test_a_stop_for_time_reports_metrics_but_does_not_choose_the_best_checkpoint(tmp_path):
+    def evaluate(objective, step):
+        return {"score": float(step)}
+
+    config = _config(max_steps=6, eval_every=3, best_metric="dev_score", max_minutes=1e-9)
+    _, result = _run(tmp_path, config, evaluations={"dev": evaluate})
+    assert result.steps == 1 and result.metrics == {"dev_score": 1.0}
+    # step 1 is no evaluation step of the schedule: an uninterrupted run would not have chosen it
+    assert result.best is None and not (tmp_path / "best").exists()
+
+
 def test_resume_ends_like_an_uninterrupted_run_and_says_where_it_resumed(tmp_path, caplog):
     straight, _ = _run(tmp_path / "a", _config(max_steps=6))
     _run(tmp_path / "b", _config(max_steps=4, checkpoint_every=2))

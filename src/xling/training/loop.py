@@ -299,10 +299,15 @@ def train(
             last = step == config.max_steps or out_of_time
 
             metrics: dict[str, float] = {}
-            if evaluations and config.eval_every and (step % config.eval_every == 0 or last):
+            scheduled = (
+                step % config.eval_every == 0 or step == config.max_steps if config.eval_every else False
+            )
+            if evaluations and config.eval_every and (scheduled or last):
                 metrics = broadcast_metrics(run_evaluations(evaluations, objective, step))
                 result.metrics = metrics
-                if best is not None:
+                # a stop for time also reports its metrics, but only the scheduled evaluations choose the
+                # best checkpoint and count patience: a resumed run then chooses as an uninterrupted one
+                if best is not None and scheduled:
                     _update_best(best, metrics, step, run_dir, objective, dist_info)
                     stop = _patience_spent(best, config)
 
