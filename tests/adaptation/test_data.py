@@ -37,14 +37,15 @@ def test_named_columns_are_put_in_pivot_new_order(tmp_path):
 
 def test_sentences_given_as_a_dictionary_are_refused(tmp_path):
     path = tmp_path / "dict.tsv"
-    path.write_text("this is a whole sentence of many words\tbu bir cümle\n", encoding="utf-8")
-    with pytest.raises(DataError, match="--parallel"):
+    path.write_text("cat\tkedi\n\n\nthis is a whole sentence of many words\tbu bir cümle\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"{path}:4: not a word.*--parallel"):
         read_adapt_data(config(dictionary=[str(path)]))
 
 
 def test_line_in_another_script_is_a_warning_naming_it(tmp_path):
     path = tmp_path / "text.txt"
-    path.write_text("bu bir kitap\n\nev büyük\nэто книга\nkedi küçük\n", encoding="utf-8")
+    # a BOM and a carriage return inside a line must not shift the numbers the warning gives
+    path.write_text("\ufeffbu bir kitap\n\nev \rbüyük\nэто книга\nkedi küçük\n", encoding="utf-8")
     data = read_adapt_data(config(text=[str(path)]))
     assert len(data.texts) == 4
     assert any(w.startswith(f"{path}:4:") and "Cyrl" in w and "Latn" in w for w in data.warnings), (

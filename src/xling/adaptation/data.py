@@ -122,11 +122,13 @@ def _columns(spec: str, language: str, pivot: str, field_name: str) -> tuple[Pat
 
 
 def _check_words(pairs: list[tuple[str, str]], path: Path) -> None:
-    """Raise DataError when a dictionary 'word' looks like a sentence (a parallel file given as one)."""
-    for number, (a, b) in enumerate(pairs, start=1):
+    """Raise DataError naming the line when a dictionary 'word' looks like a sentence (a parallel file given
+    as one)."""
+    for i, (a, b) in enumerate(pairs):
         if max(len(a.split()), len(b.split())) > 6:
-            raise DataError(f"pair {number} is not a word or short phrase ({a[:40]!r}); give sentence pairs "
-                            "as --parallel", path)  # fmt: skip
+            line = _nonblank_line_numbers(path, i + 1)[i]
+            raise DataError(f"not a word or short phrase ({a[:40]!r}); give sentence pairs as --parallel",
+                            path, line)  # fmt: skip
 
 
 def _language_script(data: AdaptData) -> str | None:
@@ -167,16 +169,17 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
 
 
 def _nonblank_line_numbers(path: Path, count: int) -> list[int]:
-    """Return the line numbers of the first `count` non-blank lines of a (maybe gzip) text file."""
-    from xling.data.readers import open_text
+    """Return the line numbers of the first `count` non-blank lines of a (maybe gzip) text file, counted as
+    xling's readers count them (lines end at \\n only; a BOM is no text): item i they read is on line
+    numbers[i]."""
+    from xling.data.readers import decoded_lines
 
     numbers = []
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                numbers.append(number)
-                if len(numbers) == count:
-                    break
+    for line in decoded_lines(path, None):
+        if line.text is None or line.text.strip():
+            numbers.append(line.number)
+            if len(numbers) == count:
+                break
     return numbers
 
 
