@@ -434,7 +434,7 @@ class SearchIndex:
         if not keys:
             return AddResult([], 0, 0, 0)
         chosen: dict[str, int] = {}  # key -> the position whose row is stored under it
-        skipped = replaced = 0
+        skipped = 0
         labels = detected if detected is not None else [None] * len(keys)
         with _transaction(self._db):
             if detected is not None and not self._has_detected:
@@ -454,8 +454,7 @@ class SearchIndex:
                     if on_duplicate == "skip":
                         skipped += 1
                         continue
-                    replaced += 1
-                chosen[key] = position
+                chosen[key] = position  # replace: the last document given under a key wins
             ids = dict(stored)
             changed: list[int] = []
             columns = ("text", "language", "metadata", "vector", *(("detected",) if with_detected else ()))
@@ -478,8 +477,9 @@ class SearchIndex:
             old = np.asarray([ids[k] for k in chosen if k in stored], dtype=np.int64)
             new_ids = np.asarray(changed, dtype=np.int64)
             self._update_cache(lambda: self._replace_in_faiss(old, unit[positions], new_ids), generation)
-        added = len(chosen) - sum(1 for key in chosen if key in stored)
-        return AddResult([ids[key] for key in keys], added, skipped, replaced)
+        # a key given twice in one add and new to the index is added once and replaces nothing stored
+        replaced = sum(1 for key in chosen if key in stored)
+        return AddResult([ids[key] for key in keys], len(chosen) - replaced, skipped, replaced)
 
     def delete(self, ids: Sequence[int] | np.ndarray) -> int:
         """Return how many of the row `ids` were stored and are now deleted (unknown ids are ignored)."""
