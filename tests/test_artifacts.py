@@ -3,7 +3,7 @@ import json
 import pytest
 
 from xling.artifacts import METADATA_FILE, has_metadata, read_metadata, update_metadata, write_metadata
-from xling.atomic import atomic_folder
+from xling.atomic import atomic_folder, save_keyed_array
 from xling.errors import XlingError
 
 
@@ -46,3 +46,24 @@ def test_atomic_folder_keeps_the_old_folder_until_the_new_one_is_complete(tmp_pa
         (staging / "b.txt").write_text("second")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_keyed_array_never_leaves_an_old_key_beside_a_new_table(tmp_path, monkeypatch):
+    import numpy as np
+
+    table, key = tmp_path / "t.npy", tmp_path / "t.json"
+    save_keyed_array(table, key, np.zeros(3), {"v": 1})
+    assert json.loads(key.read_text()) == {"v": 1} and np.load(table).tolist() == [0, 0, 0]
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies while the new table is written
+
+    monkeypatch.setattr(np, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_keyed_array(table, key, np.ones(3), {"v": 2})
+    assert not key.exists()  # no key: the reader makes the table again rather than trust it
+    assert np.load(table).tolist() == [0, 0, 0]
+    monkeypatch.undo()
+    save_keyed_array(table, key, np.ones(3), {"v": 2})
+    assert json.loads(key.read_text()) == {"v": 2} and np.load(table).tolist() == [1, 1, 1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json", "t.npy"]

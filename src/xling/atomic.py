@@ -41,6 +41,24 @@ def write_json_atomically(path: str | Path, payload: Any) -> None:
         handle.write(json.dumps(payload, indent=2, ensure_ascii=False))
 
 
+def save_keyed_array(path: str | Path, key_path: str | Path, array: Any, key: Any) -> None:
+    """Return nothing after saving `array` as .npy at `path` and its cache `key` as JSON at `key_path`.
+
+    The old key goes first and the new one comes last, each file written whole and renamed into place: a
+    crash at any point leaves either both new files or a table without a key (made again), never an old key
+    that vouches for a new table. Processes writing at once (DDP ranks) each use their own temporary file.
+    """
+    import numpy as np
+
+    path, key_path = Path(path), Path(key_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.unlink(missing_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
+    np.save(temporary, array)
+    os.replace(temporary, path)
+    write_json_atomically(key_path, key)
+
+
 def check_replaceable(folder: str | Path, overwrite: bool, what: str = "folder") -> None:
     """Return nothing if `folder` may be written: missing, empty, or `overwrite`; else raise XlingError."""
     path = Path(folder)

@@ -29,6 +29,7 @@ from xling.alignment.sentences.data import (
 from xling.alignment.sentences.hard_negatives import HardNegativeTable, cached_hard_negatives
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
 from xling.artifacts import write_metadata
+from xling.atomic import save_keyed_array
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
@@ -281,9 +282,7 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, output: Path) -> np.n
     vectors = teacher.encode(bank.texts[pivot], batch_size=128, show_progress=bool(config.training.progress))
     table = np.full((len(bank.unit_ids), vectors.shape[1]), np.nan, dtype=np.float32)
     table[np.flatnonzero(bank.row[pivot] >= 0)] = vectors
-    output.mkdir(parents=True, exist_ok=True)
-    np.save(cache, table)
-    meta_path.write_text(json.dumps(key))
+    save_keyed_array(cache, meta_path, table, key)  # a table without its key is embedded again
     return table
 
 

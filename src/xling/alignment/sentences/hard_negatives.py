@@ -12,7 +12,6 @@ positive x (1 - margin)) is more likely a paraphrase or a repeated verse than a 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xling.atomic import write_json_atomically
+from xling.atomic import save_keyed_array
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, XlingError
 from xling.retrieval.knn import build_faiss_index
@@ -128,10 +127,5 @@ def cached_hard_negatives(
     if cache.is_file() and key_path.is_file() and json.loads(key_path.read_text()) == key:
         return HardNegativeTable(np.load(cache, mmap_mode="r"), list(languages))
     mined = mine_hard_negatives(load_encoder(), bank, languages, pivot, **mine_options)
-    output.mkdir(parents=True, exist_ok=True)
-    key_path.unlink(missing_ok=True)  # an older key must never vouch for the new table
-    temporary = output / f".{CACHE_FILE}.{os.getpid()}.tmp.npy"  # DDP ranks may write at once
-    np.save(temporary, mined.table)
-    os.replace(temporary, cache)
-    write_json_atomically(key_path, key)  # written last: a table without its key is mined again
+    save_keyed_array(cache, key_path, mined.table, key)  # a table without its key is mined again
     return mined
