@@ -41,6 +41,8 @@ def test_scores_both_directions_per_language(tmp_path):
     result = evaluate_tatoeba(LookupEncoder(table), TatoebaConfig(data=str(tmp_path), languages=["de"]))
     scores = result.scores["deu"]
     assert scores["src2eng"] == 75.0 and scores["n"] == 4
+    # eng->deu: "one" ties between "eins" and "vier" and the first candidate wins; "four" has no match
+    assert scores["eng2src"] == 75.0 and scores["accuracy"] == 75.0
     assert result.to_dict()["task"] == "tatoeba" and json.dumps(result.to_dict())
 
 
