@@ -74,6 +74,29 @@ def test_keep_best_returns_the_best_criterion(normalised):
     assert unsupervised_criterion(x @ w, z) == pytest.approx(best["criterion"], abs=1e-6)
 
 
+@pytest.mark.parametrize(("scores", "expected"), [([0.5, 0.9, 0.6, 0.7], 1.0), ([0.95, 0.9, 0.6, 0.7], 0.0)])
+def test_keep_best_returns_the_w_of_the_best_round_or_the_start(normalised, monkeypatch, scores, expected):
+    # scripted: round i's Procrustes gives i x identity, and the criterion goes through `scores` (the first
+    # for the starting W), so which W comes back says which round won
+    import sys
+
+    module = sys.modules[refine.__module__]  # the package exports a function of the module's name
+
+    x, z, _ = normalised
+    dimension = x.shape[1]
+    rounds = iter(range(1, 10))
+    values = iter(scores)
+    monkeypatch.setattr(module, "procrustes", lambda a, b: np.eye(dimension, dtype=np.float32) * next(rounds))
+    monkeypatch.setattr(module, "unsupervised_criterion", lambda *args, **kwargs: next(values))
+    start = np.zeros((dimension, dimension), dtype=np.float32)
+    w, history = refine(x, z, start, iterations=3, max_rank=200, keep_best=True, stop_at_fixed_point=False)
+    assert [entry["criterion"] for entry in history] == scores[1:]
+    np.testing.assert_array_equal(w, np.eye(dimension) * expected)
+    values, rounds = iter(scores), iter(range(1, 10))
+    last, _ = refine(x, z, start, iterations=3, max_rank=200, stop_at_fixed_point=False)
+    np.testing.assert_array_equal(last, np.eye(dimension) * 3)  # without keep_best: the last round's
+
+
 def test_unsupervised_criterion_ranks_mappings(normalised):
     x, z, rotation = normalised
     good = unsupervised_criterion(x @ rotation, z, max_rank=1000)
