@@ -127,13 +127,29 @@ def test_crash_between_sqlite_commit_and_cache_write_loses_nothing(tmp_path, fak
     assert 1 not in {h.id for h in again.search_texts(fake_encoder, [DOCS[0][0]], k=10)[0]}
 
 
-def test_failed_transaction_keeps_nothing(tmp_path, fake_encoder):
+def test_failed_transaction_keeps_nothing(tmp_path, fake_encoder, monkeypatch):
     index = build(tmp_path / "idx", fake_encoder)
     with pytest.raises(XlingError, match="2 languages given for 1 texts"):
         index.add_texts(fake_encoder, ["x"], ["eng", "deu"])
     with pytest.raises(XlingError, match="metadata item 0 is not JSON"):
         index.add_texts(fake_encoder, ["x"], "eng", [{"bad": object()}])
     assert len(index) == 6
+
+    # a failure inside the transaction, after the rows are written: they are rolled back
+    before = index.search_texts(fake_encoder, [DOCS[0][0]], k=10)[0]
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(type(index), "_bump_generation", fails)
+    with pytest.raises(RuntimeError, match="disk full"):
+        index.add_texts(fake_encoder, ["a new sentence", "another new one"], "eng")
+    with pytest.raises(RuntimeError, match="disk full"):  # a replacement of a stored document too
+        index.add_texts(fake_encoder, ["changed"], "eng", keys=[before[0].key], on_duplicate="replace")
+    monkeypatch.undo()
+    assert len(index) == 6
+    after = index.search_texts(fake_encoder, [DOCS[0][0]], k=10)[0]
+    assert [(h.id, h.key, h.text) for h in after] == [(h.id, h.key, h.text) for h in before]
 
 
 def test_model_and_dimension_mismatch(tmp_path, fake_encoder):
