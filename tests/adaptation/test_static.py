@@ -251,3 +251,13 @@ def test_a_dictionary_the_base_was_trained_on_is_a_warning(tmp_path, sample_toke
     assert len(warnings) == 1 and warnings[0].startswith(f"{cipher_data['dictionary']}:"), warnings
     meta = json.loads((tmp_path / "seen" / "xling.json").read_text())
     assert meta["adaptations"][0]["warnings"] == warnings
+
+
+@pytest.mark.parametrize("content", ['[{"type": ', '{"type": "x"}'])
+def test_a_broken_modules_json_names_the_file(tmp_path, tiny_static, cipher_data, content):
+    from xling.errors import DataError
+
+    (tiny_static / "modules.json").write_text(content, encoding="utf-8")
+    config = small_config(tiny_static, tmp_path / "out", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    with pytest.raises(DataError, match="modules.json"):
+        adapt(config)

@@ -8,7 +8,6 @@ own adaptation: `xling.adaptation.static` (new vocabulary rows trained against t
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from xling.adaptation.config import AdaptConfig
 from xling.adaptation.data import CONLLU_SUFFIXES, NAMED_SPEC, AdaptData, read_adapt_data
 from xling.adaptation.result import AdaptResult
-from xling.artifacts import read_metadata
+from xling.artifacts import read_json_file, read_metadata
 from xling.data.conllu import read_conllu
 from xling.data.languages import normalize_language, same_language
 from xling.data.readers import read_monolingual
@@ -34,7 +33,9 @@ def model_kind(folder: Path) -> str:
     model folder (config.json); raise DataError for anything else."""
     modules = folder / "modules.json"
     if modules.is_file():
-        entries = json.loads(modules.read_text(encoding="utf-8"))
+        entries = read_json_file(modules)
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            raise DataError("not a sentence-transformers modules list (a JSON list of objects)", modules)
         if entries and entries[0].get("type") == ST_TYPE:
             return STATIC
     if (folder / "config.json").is_file():
