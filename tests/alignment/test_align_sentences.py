@@ -57,6 +57,12 @@ def test_pair_batches_are_pure_and_hold_translations(sample_tokenizer_dir):
     units = a["units"].numpy()
     assert len(set(units)) == len(units) == 16
     assert all(bank.unit_ids[u] not in HELDOUT for u in units)
+    # row i of each side is unit i's sentence in the batch's two languages: the pairs are translations
+    src, tgt, _ = batches.pair(np.random.default_rng([3, 7, 0, 0]))
+    for side, lang in (("src", src), ("tgt", tgt)):
+        expected = bag_features(bank.banks[lang].rows(bank.row[lang][units]))
+        assert torch.equal(a[f"{side}_input_ids"], expected["input_ids"]), (side, lang)
+        assert torch.equal(a[f"{side}_offsets"], expected["offsets"]), (side, lang)
 
 
 def test_static_student_learns_to_retrieve_held_out_translations(tmp_path, sample_tokenizer_dir):
