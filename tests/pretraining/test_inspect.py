@@ -15,6 +15,18 @@ def test_fill_mask_on_a_masked_lm_guesses(make_tiny_mlm, tmp_path, sample_tokeni
     folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
     guesses = predict_masked(folder, "Where is the <mask> station?", top_k=3)
     assert len(guesses) == 1 and len(guesses[0]) == 3
+    # the model's own three best pieces at the mask, special tokens (<s>, language tokens) excluded
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    model = AutoModelForMaskedLM.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    ids = tokenizer("Where is the <mask> station?", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0, int((ids[0] == tokenizer.mask_token_id).nonzero()[0, 0])]
+    ranked = [i for i in logits.argsort(descending=True).tolist() if i not in set(tokenizer.all_special_ids)]
+    expected = [tokenizer.convert_ids_to_tokens(i).replace("\u2581", "") or "\u2581" for i in ranked[:3]]
+    assert guesses[0] == expected
 
 
 def test_missing_folder_is_a_clear_error_not_a_hub_lookup(tmp_path):
