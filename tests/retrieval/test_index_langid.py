@@ -95,6 +95,38 @@ def test_the_detected_filter_widens_and_falls_back_to_an_id_selector(tmp_path, f
     assert {h.detected for h in index.search_texts(fake_encoder, query, k=30, detected="en")[0]} == {"eng"}
 
 
+def test_a_common_language_widens_then_falls_back_and_both_find_the_true_nearest(
+    tmp_path, fake_encoder, detector, monkeypatch
+):
+    from xling.retrieval.index import OVERFETCH, SearchIndex
+
+    index = build(tmp_path / "idx", fake_encoder, detector)
+    english = [f"We are taking the train to visit my grandmother, day {i}." for i in range(40)]
+    german = [f"Morgen fahren wir mit dem Zug nach Hamburg, Tag {i}." for i in range(16)]
+    index.add_texts(fake_encoder, english + german, ["eng"] * 40 + ["deu"] * 16, detector=detector)
+    total, wanted = len(index), 16 + sum(1 for _, lang in DOCS if lang == "deu")
+    assert wanted * OVERFETCH >= total  # German is common enough for the over-fetch path
+    query = ["We are taking the train to visit my grandmother, day 7."]  # its nearest are all English
+    everything = index.search_texts(fake_encoder, query, k=total)[0]
+    truth = [h.id for h in everything if h.detected == "deu"][:2]
+    assert len(truth) == 2 and everything[0].detected == "eng"
+
+    calls: list[bool] = []  # per FAISS search: whether it ran with an id selector
+    collect = SearchIndex._collect
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs.get("selector") is not None)
+        return collect(self, *args, **kwargs)
+
+    monkeypatch.setattr(SearchIndex, "_collect", spy)
+    widened = index.search_texts(fake_encoder, query, k=2, detected="deu")[0]
+    assert [h.id for h in widened] == truth and len(calls) > 1 and not any(calls)  # doubled, no selector
+    calls.clear()
+    monkeypatch.setattr("xling.retrieval.index.WIDEN_ROUNDS", 1)
+    fallback = index.search_texts(fake_encoder, query, k=2, detected="deu")[0]
+    assert [h.id for h in fallback] == truth and calls == [False, True]  # one round, then the selector
+
+
 def test_macrolanguages_and_scripts(tmp_path, fake_encoder, detector):
     index = SearchIndex.create(tmp_path / "idx", fake_encoder.name, fake_encoder.dimension)
     chinese = "明天我们坐火车去看望住在北京的奶奶。"
