@@ -294,20 +294,24 @@ class SearchIndex:
     def _create_in(cls, root: Path, info: dict[str, Any]) -> SearchIndex:
         """Return a new empty index in the empty folder `root`, described by `info`."""
         db = _connect(root / DB_FILE)
-        with _transaction(db):
-            # statement by statement: executescript would commit the open transaction first
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.executemany(
-                "INSERT INTO state (key, value) VALUES (?, ?)",
-                [("generation", 0), ("dimension", info["dimension"])],
-            )
-        index = cls(root, info, db)
-        index._has_detected = True
-        index._save_cache(0)
-        # index.json last: a folder holding it is a complete index, one without it an interrupted create
-        write_json_atomically(root / INFO_FILE, info)
+        try:
+            with _transaction(db):
+                # statement by statement: executescript would commit the open transaction first
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.executemany(
+                    "INSERT INTO state (key, value) VALUES (?, ?)",
+                    [("generation", 0), ("dimension", info["dimension"])],
+                )
+            index = cls(root, info, db)
+            index._has_detected = True
+            index._save_cache(0)
+            # index.json last: a folder holding it is a complete index, one without it an interrupted create
+            write_json_atomically(root / INFO_FILE, info)
+        except BaseException:
+            db.close()  # a failed create leaves no open connection on the half-made folder
+            raise
         return index
 
     @classmethod
