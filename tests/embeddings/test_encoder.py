@@ -70,6 +70,28 @@ def test_transformer_folder_matches_sentence_transformers(tmp_path, sample_token
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("layer", [None, 1, -2])
+def test_saved_transformer_encoder_reloads_with_equal_vectors_in_xling_and_sentence_transformers(
+    tmp_path, sample_tokenizer_dir, layer
+):
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    encoder = Encoder.load(folder, layer=layer)  # layer 1 (= -2 of 2): the first layer's states, mean-pooled
+    before = encoder.encode(TEXTS)
+    if layer is not None:
+        assert not np.allclose(before, Encoder.load(folder).encode(TEXTS), atol=1e-4)  # another layer's
+    encoder.module.save(tmp_path / "saved")
+    np.testing.assert_allclose(Encoder.load(tmp_path / "saved").encode(TEXTS), before, atol=1e-5)
+    theirs = st.SentenceTransformer(str(tmp_path / "saved"), device="cpu").encode(TEXTS)
+    assert cosines(before, theirs).min() >= 0.9999
+
+
+def test_pooler_output_encoder_cannot_be_saved_as_sentence_transformers(tmp_path, sample_tokenizer_dir):
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    with pytest.raises(ConfigError, match="no pooler-output mode"):
+        Encoder.load(folder, pooling="pooler").module.save(tmp_path / "saved")
+
+
 def test_static_folder_round_trip_and_sentence_transformers(tmp_path, sample_tokenizer_dir):
     st = pytest.importorskip("sentence_transformers")
     torch.manual_seed(0)

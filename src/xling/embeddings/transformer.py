@@ -109,13 +109,20 @@ class TransformerSentenceEncoder(nn.Module):
         return self.collate(ids), truncated
 
     def save(self, path: str | Path) -> None:
-        """Write a sentence-transformers folder: the HF model and tokenizer, Pooling, Normalize."""
+        """Write a sentence-transformers folder: the HF model and tokenizer, Pooling, Normalize.
+
+        An encoder that reads a hidden layer (`layer` k) is saved cut to its first k layers, so that
+        sentence-transformers, transformers and xling all read the same vectors from the folder.
+        """
         import json
 
         if len(self.dense):
             raise ConfigError("saving dense layers is not supported yet; save the encoder without them")
+        if self.pooling == "pooler":
+            raise ConfigError("pooling: a sentence-transformers folder has no pooler-output mode; save an "
+                              "encoder with cls, mean or max pooling")  # fmt: skip
         root = Path(path)
-        self.model.save_pretrained(root)
+        self._model_to_save().save_pretrained(root)
         self.hf_tokenizer.save_pretrained(root)
         (root / "1_Pooling").mkdir(parents=True, exist_ok=True)
         (root / "2_Normalize").mkdir(exist_ok=True)
@@ -131,6 +138,25 @@ class TransformerSentenceEncoder(nn.Module):
             {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
         ]
         (root / "modules.json").write_text(json.dumps(modules, indent=2))
+
+    def _model_to_save(self) -> nn.Module:
+        """Return the model, or a copy cut to its first `layer` layers when the encoder reads that one."""
+        import copy
+
+        if self.layer is None:
+            return self.model
+        layers = getattr(getattr(self.model, "encoder", None), "layer", None)
+        total = self.model.config.num_hidden_layers
+        index = self.layer if self.layer >= 0 else total + 1 + self.layer  # hidden_states has total + 1
+        if layers is None or not 0 < index <= total:
+            raise ConfigError(f"layer: {self.layer} cannot be saved as a cut {type(self.model).__name__} "
+                              f"(layers 1-{total} of a BERT-like encoder can)")  # fmt: skip
+        if index == total:
+            return self.model
+        cut = copy.deepcopy(self.model)
+        cut.encoder.layer = cut.encoder.layer[:index]
+        cut.config.num_hidden_layers = index
+        return cut
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         mask = features["attention_mask"]
