@@ -257,3 +257,17 @@ def test_target_train_and_unlabelled_options_are_checked(tmp_path, monkeypatch, 
         code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--train", tmp_path / "t.tsv",
                               "--output", tmp_path / "o", *args)  # fmt: skip
         assert code == 2 and message in err, err
+
+
+def test_static_finetune_resumes_from_the_command_line(tmp_path):
+    encoder = toy.build_encoder(tmp_path / "enc")
+    train = write_tsv(tmp_path / "train.tsv", toy.texts("eng"))
+    out = tmp_path / "clf"
+    common = ["transfer", "train", "--method", "static-finetune", "--train", str(train), "--language", "en",
+              "--encoder", str(encoder), "--output", str(out)]  # fmt: skip
+    first = runner.invoke(app, [*common, "--set", "training.max_steps=20"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, [*common, "--resume", "--set", "training.max_steps=30"])
+    assert again.exit_code == 0, again.output
+    training = json.loads((out / "xling.json").read_text("utf-8"))["training"]
+    assert (training["steps"], training["resumed_from"]) == (30, 20)

@@ -105,8 +105,10 @@ config = ClassifierConfig(method="static-finetune", encoder=str(build_encoder(Pa
                           output={clf!r})
 config.training.max_steps = 60
 train_classifier(config, texts("eng"), texts("eng"))
-print(load_classifier({clf!r}).kind)
+loaded = load_classifier({clf!r})
+print(loaded.kind, loaded.metadata["training"]["steps"], loaded.metadata["config"]["training"]["lr"])
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] == "classifier/static-finetune"
+    # the training field the caller set reaches the static run (the table's own lr stays: not 5e-5)
+    assert proc.stdout.strip().splitlines()[-1] == "classifier/static-finetune 60 0.01"

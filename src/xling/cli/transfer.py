@@ -162,7 +162,7 @@ def train(
     else:
         show_training_progress(config.training)
         if resume is not None:
-            options["resume"] = resume
+            config.finetune.resume = resume
     classifier = train_classifier(config, parts if len(parts) > 1 else train_data, dev_data, **options)
     metadata = dict(getattr(classifier, "metadata", None) or {})
     all_labels = [label for part in parts for label in part.labels]

@@ -310,10 +310,24 @@ def train_static_finetune(config: ClassifierConfig, train: LabelledTexts, dev: L
                           static: StaticFinetuneConfig | None = None,
                           show_progress: bool | None = None) -> StaticFinetunedClassifier:  # fmt: skip
     """The `train_classifier` entry of method "static-finetune": `static` (default StaticFinetuneConfig())
-    with the encoder, seed, batch size and output of the ClassifierConfig."""
-    static = dataclasses.replace(static or StaticFinetuneConfig(), encoder=config.encoder, seed=config.seed,
-                                 batch_size=config.batch_size, output=config.output)  # fmt: skip
+    with the encoder, seed, batch size, output and `finetune.resume` of the ClassifierConfig, and the
+    training fields it sets (`--set training.max_steps=60`) over a static table's own defaults."""
+    static = static or StaticFinetuneConfig()
+    static = dataclasses.replace(static, encoder=config.encoder, seed=config.seed, batch_size=config.batch_size,
+                                 output=config.output, resume=config.finetune.resume or static.resume,
+                                 training=_set_fields(config.training, static.training))  # fmt: skip
     return finetune_static(train, dev, static, show_progress=show_progress)
+
+
+def _set_fields(given: TrainingConfig, base: TrainingConfig) -> TrainingConfig:
+    """Return `base` with the fields where `given` differs from ClassifierConfig's default training: what a
+    user set for the transfer command, while a transformer's defaults (lr 5e-5) stay out of a static table."""
+    from xling.transfer.config import _finetune_training
+
+    defaults = _finetune_training()
+    changed = {f.name: getattr(given, f.name) for f in dataclasses.fields(TrainingConfig)
+               if getattr(given, f.name) != getattr(defaults, f.name)}  # fmt: skip
+    return dataclasses.replace(base, **changed)
 
 
 # ---------------------------------------------------------------------------------------------- the classifier
