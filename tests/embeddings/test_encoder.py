@@ -284,3 +284,11 @@ def test_truncated_safetensors_names_the_file(tmp_path, sample_tokenizer_dir, ki
     with pytest.raises(DataError) as error:
         Encoder.load(folder)
     assert str(error.value) == f"{weights}: not a readable safetensors file (truncated or corrupt?)"
+
+
+@pytest.mark.parametrize("content", ["[]", '{"0": {}}', "[1, 2]"])
+def test_a_malformed_modules_json_names_the_file(tmp_path, sample_tokenizer_dir, content):
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "modules.json").write_text(content)
+    with pytest.raises(DataError, match="modules.json.*not a sentence-transformers modules list"):
+        Encoder.load(folder)

@@ -73,6 +73,14 @@ def test_fp32_export_gives_the_torch_vectors(exported):
     assert variants["onnx fp32"].min_cosine >= 0.9999 and variants["onnx fp32"].sentences_per_s > 0
 
 
+def test_normalize_false_gives_the_torch_backends_raw_vectors(exported):
+    source, out, _ = exported
+    raw = Encoder.load(out, backend="onnx", normalize=False).encode(TEXTS)
+    torch_raw = Encoder.load(source, normalize=False).encode(TEXTS)
+    np.testing.assert_allclose(raw, torch_raw, atol=1e-4)
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0, atol=1e-3)  # not unit vectors
+
+
 def test_int8_export_stays_close_and_tells_texts_apart(exported):
     source, out, report = exported
     int8, reference, _, _ = encode_both(source, out, "onnx-int8")

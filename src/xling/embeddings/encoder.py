@@ -242,7 +242,10 @@ def _load_sentence_transformers(
 ) -> tuple[nn.Module, bool]:
     """Return (the module a sentence-transformers folder describes, whether it ends with Normalize)."""
     modules = read_json_file(folder / "modules.json")
-    kinds = [(m.get("type", "").rsplit(".", 1)[-1], folder / m.get("path", "")) for m in modules]
+    if not isinstance(modules, list) or not modules or not all(isinstance(m, dict) for m in modules):
+        raise DataError("not a sentence-transformers modules list (a non-empty JSON list of objects)",
+                        folder / "modules.json")  # fmt: skip
+    kinds = [(str(m.get("type", "")).rsplit(".", 1)[-1], folder / str(m.get("path", ""))) for m in modules]
     normalize = (
         opts.normalize
     )  # unit vectors by default, as Normalize would give; encode(normalize=False) opts out
@@ -321,6 +324,10 @@ def _st_dense(path: Path) -> DenseLayer:
         if not bin_file.is_file():
             raise DataError("Dense module has no model.safetensors or pytorch_model.bin", path)
         weights = torch.load(bin_file, map_location="cpu", weights_only=True)
+    if "linear.weight" not in weights:
+        raise DataError(
+            f"Dense module weights have no linear.weight (found: {', '.join(sorted(weights))})", path
+        )
     return DenseLayer(
         weights["linear.weight"],
         weights.get("linear.bias"),

@@ -130,7 +130,7 @@ def load_onnx_module(folder: Path, opts: EncoderOptions) -> tuple[OnnxSentenceEn
     disabled = meta.get("optimized", {}).get("disabled_optimizers", []) if "opt" in opts.backend else []
     module = OnnxSentenceEncoder(model_path, tokenizer, max_length=max_length, dimension=meta["dimension"],
                                  disabled_optimizers=disabled)  # fmt: skip
-    return module, bool(meta.get("normalize")) or opts.normalize
+    return module, opts.normalize  # the graph gives raw pooled vectors; the Encoder normalises, as torch does
 
 
 def load_export_tokenizer(path: Path):
