@@ -89,12 +89,17 @@ def test_smoothed_sampling_lifts_small_languages(tmp_path):
 
 
 def test_draw_upsamples_and_subsamples():
+    from collections import Counter
+
     import numpy as np
 
     rng = np.random.default_rng(0)
     assert len(_draw(iter(["a", "b", "c"]), 3, 7, rng, 100)) == 7
     picked = _draw(iter([str(i) for i in range(100)]), 100, 10, rng, 100)
     assert len(picked) == len(set(picked)) == 10
+    # up-sampling 100 sentences to 250: each twice, and 50 of them a third time (none left out)
+    counts = Counter(_draw(iter([str(i) for i in range(100)]), 100, 250, rng, 100))
+    assert len(counts) == 100 and sorted(Counter(counts.values()).items()) == [(2, 50), (3, 50)]
 
 
 def test_too_large_vocabulary_is_a_clear_error_in_xling_terms(tmp_path):

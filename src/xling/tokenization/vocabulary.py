@@ -197,9 +197,14 @@ def _heartbeat(say: Callable[[str], None], message: str) -> Iterator[None]:
 
 
 def _draw(texts: Iterable[str], n: int, k: int, rng: np.random.Generator, max_chars: int) -> list[str]:
-    """Return k sentences drawn from a stream of n: without replacement if k <= n, else up-sampled."""
-    picks = np.sort(rng.choice(n, size=k, replace=k > n))
-    repeats = np.bincount(picks, minlength=n)
+    """Return k sentences drawn from a stream of n: without replacement if k <= n, else up-sampled as
+    k // n copies of every sentence plus k % n more drawn without replacement (i.i.d. draws would leave
+    about a tenth of a small language's sentences out at k = 2n)."""
+    if n <= 0 or k <= 0:
+        return []
+    copies, rest = divmod(k, n)
+    repeats = np.full(n, copies, dtype=np.int64)
+    repeats[rng.choice(n, size=rest, replace=False)] += 1
     out: list[str] = []
     for i, text in enumerate(texts):
         if i < n and repeats[i]:
