@@ -136,3 +136,22 @@ def test_bad_calls_are_config_errors():
                           in_language={"fra": WordClassifier(WORDS["deu"])})  # fmt: skip
     with pytest.raises(DataError, match=r"toy/deu\.tsv:1: gold label 'pos'"):
         evaluate_transfer(WordClassifier({"bad": "neg"}), {"deu": toy_set("deu")}, source_lang="eng")
+
+
+def test_the_source_set_is_the_exact_language_else_one_member_of_its_macrolanguage():
+    def arabic(code: str) -> LabelledTexts:
+        base = toy_set("ara")
+        return LabelledTexts(base.texts, base.labels, f"toy/{code}.tsv", code)
+
+    classifier = WordClassifier(dict(WORDS["eng"]) | dict(WORDS["ara"]))
+    # the exact code is the source; Moroccan Arabic, another member of `ara`, stays a target
+    exact = evaluate_transfer(classifier, {"arb": arabic("arb"), "ary": arabic("ary"), "deu": toy_set("deu")},
+                              source_lang="arb", encoder_langs=["arb"])  # fmt: skip
+    assert set(exact.scores) == {"ary", "deu"}
+    # the macrolanguage names its one member present
+    one = evaluate_transfer(classifier, {"arb": arabic("arb"), "deu": toy_set("deu")}, source_lang="ara",
+                            encoder_langs=["arb"])  # fmt: skip
+    assert set(one.scores) == {"deu"}
+    with pytest.raises(ConfigError, match="arb, ary are all forms of the source language 'ara'"):
+        evaluate_transfer(classifier, {"arb": arabic("arb"), "ary": arabic("ary"), "deu": toy_set("deu")},
+                          source_lang="ara", encoder_langs=["arb"])  # fmt: skip

@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from xling.data.languages import language_code_of, same_language
+from xling.data.languages import language_code_of, normalize_language, same_language
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.evaluation.result import Result
 from xling.transfer.metrics import classification_scores, majority_scores
@@ -115,9 +115,8 @@ def evaluate_transfer(
     started = time.perf_counter()
     labels = [str(label) for label in classifier.labels]
     source_code = language_code(source_lang)
-    targets = {
-        lang: sets for lang, sets in test_sets.items() if not _same(lang, sets, source_lang, source_code)
-    }
+    sources = _source_sets(test_sets, source_lang, source_code)
+    targets = {lang: sets for lang, sets in test_sets.items() if lang not in sources}
     if not targets:
         raise ConfigError(f"test_sets: no target language besides the source language {source_lang!r}")
     for lang in in_language or {}:
@@ -173,11 +172,21 @@ def evaluate_transfer(
     )
 
 
-def _same(lang: str, sets: Any, source_lang: str, source_code: str | None) -> bool:
-    if lang == source_lang:
-        return True
-    code = language_code(lang, sets)
-    return code is not None and source_code is not None and same_language(code, source_code)
+def _source_sets(test_sets: Mapping[str, Any], source_lang: str, source_code: str | None) -> list[str]:
+    """Return the test sets that are the source language's (scored, outside the zero-shot average): the
+    same name or code; else one set in a member or macrolanguage of it (`zh` -> `cmn`). Two such sets (`zh`
+    with `cmn` and `yue`) are a ConfigError: neither can be said to be the source."""
+    codes = {lang: language_code(lang, sets) for lang, sets in test_sets.items()}
+    exact = [lang for lang, code in codes.items()
+             if lang == source_lang or (code is not None and source_code is not None
+                                        and normalize_language(code) == normalize_language(source_code))]  # fmt: skip
+    if exact or source_code is None:
+        return exact
+    related = [lang for lang, code in codes.items() if code is not None and same_language(code, source_code)]
+    if len(related) > 1:
+        raise ConfigError(f"test_sets: {', '.join(related)} are all forms of the source language {source_lang!r}; "
+                          "name the source by the exact language of its data (e.g. cmn, not zh)")  # fmt: skip
+    return related
 
 
 def render_transfer(result: Result) -> str:
