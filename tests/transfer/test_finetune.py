@@ -247,7 +247,7 @@ def test_two_process_ddp_fine_tuning_keeps_the_ranks_equal(tiny_encoder, tmp_pat
             "".join(f"{t}\t{y}\n" for t, y in zip(data.texts, data.labels, strict=True)), "utf-8"
         )
     out, report_path = tmp_path / "ddp", tmp_path / "ddp.json"
-    settings = ["training.max_steps=30", "training.batch_size=8", "training.lr=3e-3", "training.warmup_steps=5",
+    settings = ["training.max_steps=60", "training.batch_size=8", "training.lr=3e-3", "training.warmup_steps=5",
                 "training.device=cpu", "training.precision=fp32", "training.checkpoint_every=1000",
                 "training.threads=1", "finetune.max_length=32"]  # fmt: skip
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "xling",
@@ -258,11 +258,13 @@ def test_two_process_ddp_fine_tuning_keeps_the_ranks_equal(tiny_encoder, tmp_pat
                           env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     training = json.loads(report_path.read_text("utf-8"))["training"]
-    assert training["world_size"] == 2 and training["steps"] == 30
+    assert training["world_size"] == 2 and training["steps"] == 60
     assert len(training["rank_fingerprints"]) == 2 and len(set(training["rank_fingerprints"])) == 1
     # each step saw 8 examples on each rank
-    assert training["examples"] == 30 * 8 * 2
+    assert training["examples"] == 60 * 8 * 2
     classifier = FineTunedClassifier.load(out)
     test = toy(32, 2)
     accuracy = np.mean([p == y for p, y in zip(classifier.predict(test.texts), test.labels, strict=True)])
-    assert accuracy >= 0.8  # chance 0.5; measured 0.875 after these 30 steps
+    assert (
+        accuracy >= 0.8
+    )  # chance 0.5; measured 1.0 after these 60 steps (0.69 after 30: too few to be sure)
