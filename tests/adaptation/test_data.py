@@ -99,6 +99,19 @@ def test_swadesh_lists_join_line_by_line(tmp_path):
     assert swadesh_pairs(tmp_path, "tur") == [("I", "ben"), ("water", "su")]
 
 
+def test_udhr_and_swadesh_files_that_are_not_utf8_name_file_and_line(tmp_path):
+    import gzip
+
+    with gzip.open(tmp_path / "tha.txt.gz", "wb") as handle:
+        handle.write("ปฏิญญา\nข้อ ๑\n".encode() + b"\xff\xfe\n")
+    with pytest.raises(DataError, match=r"tha\.txt\.gz:3:.*UTF-8"):
+        read_udhr_articles(tmp_path / "tha.txt.gz")
+    (tmp_path / "eng-000.txt").write_text("I\nwater\nsun\n", encoding="utf-8")
+    (tmp_path / "tur-000.txt").write_bytes(b"ben\nsu\n\xff\n")
+    with pytest.raises(DataError, match=r"tur-000\.txt:3:.*UTF-8"):
+        swadesh_pairs(tmp_path, "tur")
+
+
 def test_real_udhr_and_swadesh_when_present(shared_data_dir):
     pairs = udhr_pairs(shared_data_dir / "udhr", "arb")
     assert len(pairs) >= 40

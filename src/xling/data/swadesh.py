@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xling.data.readers import decoded_lines, line_text
 from xling.data.root import data_folder
 from xling.errors import DataError
 
@@ -26,8 +27,8 @@ def read_swadesh_list(folder: Path, lang: str) -> list[list[str]]:
     if not path.is_file():
         raise DataError(f"no Swadesh list for {lang!r} (looked for {path.name})", folder)
     concepts = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        words = [w.replace("etc.", "").strip() for w in line.split("\t")]
+    for numbered in decoded_lines(path, None):  # line N is concept N; bad UTF-8 names its line
+        words = [w.replace("etc.", "").strip() for w in line_text(numbered, path).split("\t")]
         # affixes ("-ler") and notes are not words a sentence contains
         concepts.append([w for w in words if w and not w.startswith("-") and any(c.isalpha() for c in w)])
     return concepts

@@ -10,10 +10,10 @@ smallest real parallel data there is for hundreds of languages.
 
 from __future__ import annotations
 
-import gzip
 import unicodedata
 from pathlib import Path
 
+from xling.data.readers import decoded_lines, line_text
 from xling.data.root import data_folder
 from xling.errors import DataError
 
@@ -40,8 +40,8 @@ def udhr_file(folder: Path, lang: str) -> Path:
 def read_udhr_articles(path: Path) -> dict[int, list[str]]:
     """Return {article number: its paragraphs} with 0 for the preamble (the lines before article 1, less
     the title and the preamble's own heading); {} when no article headings are found."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        lines = [line.strip() for line in handle if line.strip()]
+    # strict reading: bad UTF-8 or a broken gzip stream is a DataError naming the file and line
+    lines = [text.strip() for line in decoded_lines(path, None) if (text := line_text(line, path)).strip()]
     headings = _headings(lines)
     if not headings:
         return {}
