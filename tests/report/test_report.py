@@ -166,6 +166,27 @@ def test_missing_data_is_skipped_not_a_crash(tiny_encoder, report_data, tmp_path
     assert "Skipped: " in page and "id='task-ntrex'" in page
 
 
+def test_a_task_that_breaks_on_its_data_is_failed_not_skipped(tiny_encoder, report_data, tmp_path):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(report_data / "tatoeba", root / "tatoeba")
+    broken = sorted((root / "tatoeba").glob("tatoeba.*-eng.eng"))[0]
+    broken.write_bytes(broken.read_bytes() + b"\xff\xfe bad\n")
+    outcome = run_report(config_for(tiny_encoder, root, tmp_path / "out", tasks=["tatoeba"]))
+    (task,) = outcome.tasks
+    assert task.status == "failed" and broken.name in task.reason, task.reason
+    assert "Failed: " in outcome.html_path.read_text(encoding="utf-8")
+
+    from typer.testing import CliRunner
+
+    from xling.cli.main import app
+
+    result = CliRunner().invoke(app, ["report", "--model", str(tiny_encoder), "--data", str(root), "--output",
+                                      str(tmp_path / "cli"), "--tasks", "tatoeba"])  # fmt: skip
+    assert result.exit_code == 1 and "failed tatoeba" in result.output, result.output
+
+
 class EchoTranslator:
     """A translator that returns its sources: chrF++ then measures how alike the two sides are."""
 

@@ -62,6 +62,8 @@ def report(
     """Evaluate a model on every task that applies to its kind; write report.json and report.html."""
     import logging
 
+    from rich.markup import escape
+
     from xling.report import ReportConfig, run_report
 
     # the transfer heads log every C tried and every self-training round: the report's lines are enough
@@ -74,8 +76,9 @@ def report(
     def progress(task: str, outcome) -> None:
         if outcome is None:
             console.print(f"[bold]{task}[/] ...")
-        elif outcome.status == "skipped":
-            console.print(f"  [yellow]skipped[/]: {outcome.reason}")
+        elif outcome.status in ("skipped", "failed"):
+            colour = "yellow" if outcome.status == "skipped" else "red"
+            console.print(f"  [{colour}]{outcome.status}[/]: {escape(outcome.reason or '')}")
         else:
             result = outcome.result
             how = "from the earlier run" if outcome.status == "cached" else f"in {outcome.seconds:.1f} s"
@@ -89,5 +92,8 @@ def report(
         console.print(f"[red]regression[/] {task}: {', '.join(keys)}")
     for line in outcome.failures:
         console.print(f"[red]fail-under[/] {line}")
-    if outcome.failures:
+    broken = [task.task for task in outcome.tasks if task.status == "failed"]
+    if broken:
+        console.print(f"[red]failed[/] {', '.join(broken)} (see above; report.json has each reason)")
+    if outcome.failures or broken:
         raise typer.Exit(1)

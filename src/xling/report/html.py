@@ -30,7 +30,7 @@ td:first-child,th:first-child{text-align:left}.skipped{color:#8a4b00}.regression
  font-weight:bold}.note{color:#555;font-style:italic}figure{margin:.4em 0 1em}svg{max-width:100%;height:auto}
 details{margin:.4em 0}summary{cursor:pointer;color:#0072B2}pre{font-size:.78em;white-space:pre-wrap;
  background:#f6f6f6;padding:.6em}.tag{display:inline-block;padding:0 .4em;border-radius:3px;font-size:.8em}
-.tag.done{background:#d7ecf9}.tag.cached{background:#e2f2ea}.tag.skipped{background:#fbe9cf}
+.tag.done{background:#d7ecf9}.tag.cached{background:#e2f2ea}.tag.skipped{background:#fbe9cf}.tag.failed{background:#f6c9c4}
 @media print{body{max-width:none;padding:0}details{display:none}h2{page-break-after:avoid}
  figure{page-break-inside:avoid}}
 """
@@ -146,8 +146,8 @@ def _task_section(report: dict[str, Any], task: str, entry: dict[str, Any]) -> s
     title = escape(report["titles"].get(task, task))
     result = entry.get("result")
     if result is None:
-        return (f"<section id='task-{task}'><h2>{title}</h2><p class='skipped'>Skipped: "
-                f"{escape(entry['reason'])}</p></section>")  # fmt: skip
+        return (f"<section id='task-{task}'><h2>{title}</h2><p class='skipped'>"
+                f"{escape(entry['status'].capitalize())}: {escape(entry['reason'])}</p></section>")  # fmt: skip
     scale = report["scales"].get(task, 1.0)
     values = _primary_points(result, scale)
     unseen = unseen_keys(result, report["model"]["languages"])

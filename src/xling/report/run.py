@@ -63,7 +63,8 @@ class TaskOutcome:
 
     task: str
     status: str
-    """done (run now), cached (an earlier run for the same model and settings), skipped (no data: `reason`)."""
+    """done (run now), cached (an earlier run for the same model and settings), skipped (nothing to run it
+    on: `reason`), failed (it broke on its data: `reason`; the command then exits 1)."""
     reason: str = ""
     seconds: float = 0.0
     result: Result | None = None
@@ -141,8 +142,8 @@ def _run_task(context: Context, spec, path: Path) -> TaskOutcome:
     started = time.perf_counter()
     try:
         result = spec.run(context, plan)
-    except XlingError as error:
-        return _skipped(spec.name, str(error), path, model)
+    except XlingError as error:  # planned and its data found, yet it broke (a bad line): not a skip
+        return _skipped(spec.name, str(error), path, model, status="failed")
     outcome = TaskOutcome(spec.name, "done", seconds=time.perf_counter() - started, result=result,
                           settings=plan.settings)  # fmt: skip
     write_json_atomically(path, {**outcome.to_dict(), "task": spec.name, "fingerprint": model.fingerprint,
@@ -150,10 +151,11 @@ def _run_task(context: Context, spec, path: Path) -> TaskOutcome:
     return outcome
 
 
-def _skipped(task: str, reason: str, path: Path, model: ModelInfo) -> TaskOutcome:
-    """Return a skipped outcome, its reason logged and written (a later run tries the task again)."""
-    logger.info("%s skipped: %s", task, reason)
-    outcome = TaskOutcome(task, "skipped", reason=reason)
+def _skipped(task: str, reason: str, path: Path, model: ModelInfo, status: str = "skipped") -> TaskOutcome:
+    """Return a skipped (nothing to run it on) or failed (it broke) outcome, its reason logged and written (a
+    later run tries the task again)."""
+    (logger.info if status == "skipped" else logger.warning)("%s %s: %s", task, status, reason)
+    outcome = TaskOutcome(task, status, reason=reason)
     write_json_atomically(path, {**outcome.to_dict(), "task": task, "fingerprint": model.fingerprint})
     return outcome
 
