@@ -288,3 +288,19 @@ def test_missing_export_and_bad_options_are_clear_errors(exported, tmp_path, sam
     with pytest.raises(ConfigError, match=r"int8_min_cosine must be in \(0, 1\], not 1.5"):
         export_onnx(source, tmp_path / "bad", int8=True, optimize=True, int8_min_cosine=1.5, sentences=TEXTS)
     assert not (tmp_path / "bad").exists()
+
+
+def test_an_fp32_graph_unlike_pytorch_withdraws_the_export(tmp_path, sample_tokenizer_dir, monkeypatch):
+    from xling.errors import XlingError
+    from xling.export.onnx import export_onnx
+
+    source = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    export_onnx(source, tmp_path / "out", sentences=TEXTS)
+    assert (tmp_path / "out" / "onnx" / "export.json").is_file()
+    # an impossible bar stands in for a graph that computes something else
+    monkeypatch.setattr("xling.export.onnx.FP32_MIN_COSINE", 1.01)
+    with pytest.raises(XlingError, match="fp32 graph's vectors are not PyTorch's.*export withdrawn"):
+        export_onnx(source, tmp_path / "out", sentences=TEXTS)
+    assert not (tmp_path / "out" / "onnx" / "export.json").exists()  # the earlier one does not vouch for it
+    with pytest.raises(XlingError, match="export.json"):
+        Encoder.load(tmp_path / "out", backend="onnx")

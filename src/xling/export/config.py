@@ -9,6 +9,9 @@ from xling.errors import ConfigError
 
 INT8_MIN_COSINE = 0.993
 """Default target of the optimized int8 graph: mean cosine to fp32 on the check sentences."""
+FP32_MIN_COSINE = 0.999
+"""Below this minimum cosine to PyTorch on the check sentences an fp32 graph computes something else: the
+export is withdrawn (an error)."""
 INT8_OUTLIER_CHANNELS = 4
 """FFN channels per layer that the optimized int8 graph keeps in fp32."""
 

@@ -41,7 +41,7 @@ from xling.embeddings.backends.onnx import (
 from xling.embeddings.encoder import Encoder, check_texts, resolve_model
 from xling.embeddings.transformer import TransformerSentenceEncoder, position_limit
 from xling.errors import ConfigError, DataError, XlingError
-from xling.export.config import INT8_MIN_COSINE, INT8_OUTLIER_CHANNELS
+from xling.export.config import FP32_MIN_COSINE, INT8_MIN_COSINE, INT8_OUTLIER_CHANNELS
 from xling.export.measure import encode_unit, megabytes, timed_encode
 from xling.export.quantize import (
     quantize_int8,
@@ -160,6 +160,8 @@ def export_onnx(
     out = Path(output_dir)
     onnx_dir = out / ONNX_DIR
     onnx_dir.mkdir(parents=True, exist_ok=True)
+    # the earlier export's metadata goes first: a failure below must not leave it vouching for new graphs
+    (onnx_dir / EXPORT_META).unlink(missing_ok=True)
     paths = {backend: onnx_dir / name for backend, name in MODEL_FILES.items()}
     wanted = {"onnx", *(["onnx-int8"] if int8 else []), *(["onnx-opt"] if optimize else []),
               *(["onnx-opt-int8"] if int8 and optimize else [])}  # fmt: skip
@@ -240,6 +242,11 @@ def export_onnx(
             path = paths[backend]
             report.variants.append(VariantReport(name, path.name, round(megabytes(path), 1),
                                                  float(cos.mean()), float(cos.min()), speed, backend))  # fmt: skip
+    fp32 = next(variant for variant in report.variants if variant.backend == "onnx")
+    if fp32.min_cosine < FP32_MIN_COSINE:  # the graph computes something else: withdraw the export
+        (onnx_dir / EXPORT_META).unlink(missing_ok=True)
+        raise XlingError(f"{paths['onnx']}: the fp32 graph's vectors are not PyTorch's (min cosine "
+                         f"{fp32.min_cosine:.4f} < {FP32_MIN_COSINE} on {len(texts)} sentences); export withdrawn")  # fmt: skip
     write_json_atomically(onnx_dir / EXPORT_META, {**meta, "report": report.to_dict()})
     return report
 
