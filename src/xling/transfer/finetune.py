@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.artifacts import read_metadata, write_metadata
+from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.transformer import pad_batch
 from xling.errors import ConfigError, DataError
@@ -453,6 +453,9 @@ class FineTunedClassifier:
         """Return `folder` after writing the model (safetensors), its tokenizer and xling.json there."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        # the folder is also the training run's (checkpoints): files are replaced in place, so the old
+        # xling.json goes first and the new one comes last; a crash between leaves no classifier to load
+        (folder / METADATA_FILE).unlink(missing_ok=True)
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         write_metadata(folder, {**self.metadata, "kind": KIND, "labels": self.labels,
