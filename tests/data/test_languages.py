@@ -33,6 +33,15 @@ from xling.errors import LanguageCodeError, XlingError
         ("en-GB-oxendict", "eng"),
         ("es-419", "spa"),
         ("cmn-Hans-CN", "cmn"),
+        # BCP-47 extended language subtags name the member; a 3-letter region-like subtag does not
+        ("zh-yue", "yue"),
+        ("zh-cmn-Hans", "cmn"),
+        ("ar-arz", "arz"),
+        ("de-CHE", "deu"),
+        # withdrawn ISO 639-1 codes still found in data (mC4, Java)
+        ("iw", "heb"),
+        ("in", "ind"),
+        ("ji", "yid"),
         # whitespace around a code from a config file
         (" fr ", "fra"),
     ],
@@ -108,6 +117,14 @@ def test_language_name_unknown_code() -> None:
         ("nn", "no"),
         ("sq", "als"),
         ("ku", "ckb"),
+        # FLORES-200 / CC-100 members of macrolanguages
+        ("ne", "npi"),
+        ("mn", "khk"),
+        ("or", "ory"),
+        ("ps", "pbt"),
+        ("om", "gaz"),
+        ("mg", "plt"),
+        ("qu", "quy"),
     ],
 )
 def test_same_language_true(a: str, b: str) -> None:

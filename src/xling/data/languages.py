@@ -28,7 +28,22 @@ MACROLANGUAGES: dict[str, frozenset[str]] = {
     "uzb": frozenset({"uzn"}),
     "yid": frozenset({"ydd"}),
     "kur": frozenset({"kmr", "ckb"}),
+    # members FLORES-200 and CC-100 name instead of the macrolanguage
+    "nep": frozenset({"npi"}),
+    "mon": frozenset({"khk"}),
+    "ori": frozenset({"ory"}),
+    "pus": frozenset({"pbt", "pbu", "pst"}),
+    "orm": frozenset({"gaz"}),
+    "mlg": frozenset({"plt"}),
+    "que": frozenset({"quy", "quz"}),
+    "aym": frozenset({"ayr"}),
+    "din": frozenset({"dik"}),
+    "kau": frozenset({"knc"}),
+    "grn": frozenset({"gug"}),
 }
+
+# withdrawn ISO 639-1 codes still found in data (mC4, Java locales): their current codes
+_DEPRECATED_ALPHA2 = {"iw": "heb", "in": "ind", "ji": "yid", "jw": "jav", "mo": "ron"}
 
 # BCP-47 primary subtag (2-3 letters) followed by optional subtags (script, region, variant...).
 # "_" is accepted because POSIX locales and many file names use it (de_DE).
@@ -72,11 +87,19 @@ def _canonical(code: str) -> str | None:
     primary = match.group("primary").lower()
     index = _index()
     if len(primary) == 2:
-        return index.alpha2.get(primary)
+        return index.alpha2.get(primary) or _DEPRECATED_ALPHA2.get(primary)
     # 639-3 first: no 639-2/B code is also a 639-3 code, so the order only matters for speed.
     if primary in index.alpha3:
         return primary
     return index.bibliographic.get(primary)
+
+
+def _extended_language(code: str, primary: str | None) -> str | None:
+    """Return the language a BCP-47 extended language subtag names (zh-yue: yue, ar-arz: arz): a member of
+    the primary macrolanguage right after it; None otherwise (de-CHE is German, not Chechen)."""
+    subtags = re.split(r"[-_]", code.strip())
+    member = subtags[1].lower() if len(subtags) > 1 else ""
+    return member if primary and member in MACROLANGUAGES.get(primary, frozenset()) else None
 
 
 def normalize_language(code: str, *, where: str | None = None) -> str:
@@ -85,6 +108,7 @@ def normalize_language(code: str, *, where: str | None = None) -> str:
     `where` (e.g. "corpus.tsv:3") is added to the error message so users can find the bad code.
     """
     canonical = _canonical(code) if isinstance(code, str) else None
+    canonical = (_extended_language(code, canonical) or canonical) if canonical else None
     if canonical is None:
         location = f"{where}: " if where else ""
         raise LanguageCodeError(
