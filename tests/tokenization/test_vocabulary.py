@@ -176,3 +176,11 @@ def test_text_sources_hold_out_ids():
     sources = TextSources.from_options("sample", ["eng"], [], heldout_prefixes=["support."])
     texts = list(sources.texts("eng"))
     assert len(texts) == 220  # 330 minus the 110 support sentences
+
+
+def test_corpus_files_named_by_two_letter_or_locale_codes_give_their_texts(tmp_path):
+    (tmp_path / "de.tsv").write_text("a\tGuten Morgen\nb\tGute Nacht\n", encoding="utf-8")
+    (tmp_path / "en_GB.tsv").write_text("a\tGood morning\nb\tGood night\n", encoding="utf-8")
+    sources = TextSources.from_options(str(tmp_path), ["deu", "en"], [])
+    assert list(sources.texts("deu")) == ["Guten Morgen", "Gute Nacht"]
+    assert list(sources.texts("eng")) == ["Good morning", "Good night"]

@@ -127,9 +127,10 @@ class TextSources:
         return AlignedCorpus.from_dir(self.corpus, corpus_langs)
 
     def _in_corpus(self, lang: str) -> bool:
+        """Return whether the corpus folder has a file of `lang` under any name form (de.tsv, en_GB.tsv.gz)."""
         if self.corpus is None:
             return False
-        return any((self.corpus / f"{lang}{ext}").exists() for ext in (".tsv", ".tsv.gz"))
+        return normalize_language(lang) in AlignedCorpus.from_dir(self.corpus).files
 
     def texts(self, lang: str) -> Iterator[str]:
         """Yield the training sentences of `lang` (held-out ids excluded), corpus first, then files."""
