@@ -154,9 +154,10 @@ def test_evaluate_tagger_rows_baseline_source_and_gap(shared_encoder):
     assert row["gap"] == pytest.approx(row["in_language"] - row["accuracy"], abs=0.01)
     assert result.settings["source"]["language"] == "eng" and result.average == row["accuracy"]
     tagger.meta["encoder_languages"] = ["cmn", "deu"]  # as xling-mini's xling.json lists them
-    tests = {"zh": tests["deu"], "de": tests["deu"], "fi": tests["deu"]}
+    tests = {"zh": tests["deu"], "de": tests["deu"], "fi": tests["deu"], "german": tests["deu"]}
     covered = {lang: row["covered"] for lang, row in evaluate_tagger(tagger, tests).scores.items()}
-    assert covered == {"zh": True, "de": True, "fi": False}  # "zh" (zho) is the macrolanguage of cmn
+    # "zh" (zho) is the macrolanguage of cmn; an English name is read as a code too
+    assert covered == {"zh": True, "de": True, "fi": False, "german": True}
     text = render_tagging(result)
     assert "eng (source)" in text and "deu" in text and "zero-shot avg" in text
 

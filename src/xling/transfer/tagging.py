@@ -39,7 +39,7 @@ from xling.artifacts import read_metadata, write_metadata
 from xling.atomic import atomic_folder
 from xling.config import config_to_dict
 from xling.data.conllu import TaggedSentences
-from xling.data.languages import normalize_language, same_language
+from xling.data.languages import language_code_of, normalize_language, same_language
 from xling.embeddings.transformer import pad_batch as pad_ids
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.evaluation.result import Result
@@ -717,7 +717,7 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
     source_row: dict[str, Any] | None = None
     for language, sentences in test_sets.items():
         _check_known_tags(sentences, tagger.labels)
-        code = _code(language)
+        code = _code(language, sentences)
         row: dict[str, Any] = {
             "accuracy": round(_accuracy(sentences.tags, tagger.predict(sentences.words)), 2),
             "n": sentences.tokens,
@@ -754,14 +754,12 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
                   primary="accuracy", settings=settings, seconds=time.perf_counter() - started)  # fmt: skip
 
 
-def _code(language: str | None) -> str | None:
-    """Return the ISO 639-3 code of a language name or code, None when it is not one."""
-    if not language:
-        return None
-    try:
-        return normalize_language(language)
-    except LanguageCodeError:
-        return None
+def _code(language: str, sentences: TaggedSentences | None = None) -> str | None:
+    """Return the ISO 639-3 code of a test set's key (a code or an English name: "de", "german"), else of
+    the language its sentences carry; None when neither names one."""
+    return language_code_of(language) or (
+        language_code_of(sentences.language) if sentences is not None and sentences.language else None
+    )
 
 
 def render_tagging(result: Result) -> str:
