@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -101,6 +102,19 @@ def test_second_run_reuses_tasks_and_force_reruns(first_report, tiny_encoder, re
     assert [o.status for o in run_report(config).tasks] == ["cached", "done"]
     changed = run_report(replace(config, tatoeba_scoring="margin"))  # other settings: run again
     assert [o.status for o in changed.tasks] == ["done", "cached"]
+
+
+def test_edited_test_data_runs_the_task_again(tiny_encoder, report_data, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(report_data, data)
+    config = config_for(tiny_encoder, data, tmp_path / "out", tasks=["tatoeba", "ntrex"])
+    assert [o.status for o in run_report(config).tasks] == ["done", "done"]
+    assert [o.status for o in run_report(config).tasks] == ["cached", "cached"]
+    tatoeba = sorted((data / "tatoeba").iterdir())[0]
+    lines = tatoeba.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[0] = "Ein anderer Satz.\n"  # one sentence of the test set corrected in place
+    tatoeba.write_text("".join(lines), encoding="utf-8")
+    assert [o.status for o in run_report(config).tasks] == ["done", "cached"]
 
 
 def test_baseline_marks_a_regression(first_report, tiny_encoder, report_data, tmp_path):

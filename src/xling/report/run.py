@@ -7,7 +7,8 @@ Layout of the output folder:
     DIR/report.json         every task's Result, the model's xling.json, versions, machine, seconds
     DIR/report.html         one self-contained page (xling.report.html)
 
-A task whose file holds a result for the same model fingerprint and settings is not run again (`force`
+A task whose file holds a result for the same model fingerprint, settings and test files (their names, sizes
+and modification times) is not run again (`force`
 re-runs it); a killed report so resumes after the last task it finished. A task that finds no data is
 `skipped` with the reason (and tried again next time).
 

@@ -612,7 +612,29 @@ def tasks_for(model: ModelInfo, names: Sequence[str] = ()) -> list[TaskSpec]:
     return out
 
 
+DATA_SETTINGS = ("data", "dictionary")
+"""Settings that name the files a task reads: their contents' stamp is part of the settings key."""
+
+
 def settings_key(spec: TaskSpec, plan: Plan) -> str:
-    """Return a short hash of a task's settings (what decides whether an earlier run still stands)."""
-    text = json.dumps({"task": spec.name, "settings": plan.settings}, sort_keys=True, default=str)
+    """Return a short hash of a task's settings and of the data they name (what decides whether an earlier run
+    still stands): test files edited, added or removed in place run the task again."""
+    stamps = {name: data_stamp(Path(plan.settings[name])) for name in DATA_SETTINGS
+              if isinstance(plan.settings.get(name), str) and Path(plan.settings[name]).exists()}  # fmt: skip
+    text = json.dumps(
+        {"task": spec.name, "settings": plan.settings, "data": stamps}, sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def data_stamp(path: Path) -> str:
+    """Return a hash over the relative name, size and modification time of every file under `path` (or of the
+    file): cheap on a large data folder, where hashing contents as `folder_fingerprint` does would cost a
+    read of every test set on each report run."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        status = file.stat()
+        name = file.relative_to(path) if path.is_dir() else file.name
+        digest.update(f"{name}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
