@@ -8,9 +8,8 @@ Layout of the output folder:
     DIR/report.html         one self-contained page (xling.report.html)
 
 A task whose file holds a result for the same model fingerprint, settings and test files (their names, sizes
-and modification times) is not run again (`force`
-re-runs it); a killed report so resumes after the last task it finished. A task that finds no data is
-`skipped` with the reason (and tried again next time).
+and modification times) is not run again (`force` re-runs it); a killed report so resumes after the last task
+it finished. A task that finds no data is `skipped` with the reason (and tried again next time).
 
 `--fail-under` guards (`parse_guard`): `TASK:METRIC=VALUE` or `TASK:METRIC@LANG=VALUE`, e.g.
 `tatoeba:accuracy=50` (the task's average of its primary metric), `tatoeba:accuracy@deu=70` (one language),
