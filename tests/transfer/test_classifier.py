@@ -460,3 +460,22 @@ def test_bad_parts_of_several_languages(toy_encoder):
         train_classifier(config, [texts("eng", ("negative", "neutral")), german])
     # enough labelled texts of a language give its statistics when no unlabelled ones are
     assert sorted(train_classifier(config, [english, german]).standardization) == ["deu", "eng"]
+
+
+@pytest.mark.parametrize("written", ["en", "english", "en-US"])
+def test_the_source_language_is_the_source_however_its_code_was_written(toy_encoder, written, caplog):
+    english = texts("eng")
+    data = LabelledTexts(english.texts, english.labels, "toy", written)
+    model = train_classifier(config_for(toy_encoder), data)
+    assert model.source_language == written
+    # its texts given as "eng" are the source: not adapted to as a language of their own, no head of their own
+    adapted = classifier_module.adapt_languages(model, {"eng": english.texts, "de": texts("deu").texts})
+    assert adapted == ["deu"] and set(model.heads) == {"deu"} and set(model.standardization) == {written, "deu"}
+    caplog.clear()
+    view = model.for_language("eng")
+    assert view.predict(english.texts) == english.labels
+    assert "no statistics" not in caplog.text  # read with the source's statistics, without a warning
+    assert np.array_equal(view.predict_proba(english.texts), model.predict_proba(english.texts))
+    # trained with unlabelled English texts: the source again, not a second language
+    trained = train_classifier(config_for(toy_encoder), data, unlabelled={"eng": english.texts})
+    assert not trained.heads and set(trained.standardization) == {written}

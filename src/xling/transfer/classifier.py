@@ -322,7 +322,8 @@ class FrozenEncoderClassifier:
         if len(texts) < MIN_ADAPT_TEXTS:
             raise DataError(f"{len(texts)} texts to adapt {language} from; at least {MIN_ADAPT_TEXTS} are "
                             "needed to estimate its mean and spread")  # fmt: skip
-        return self._adapt(normalize_language(language), self.vectors(texts), self_train=self_train)
+        code = self.language_key(normalize_language(language))
+        return self._adapt(code, self.vectors(texts), self_train=self_train)
 
     def _adapt(self, code: str, vectors: np.ndarray, *, self_train: bool, estimate: bool = True
                ) -> FrozenEncoderClassifier:  # fmt: skip
@@ -411,8 +412,16 @@ class FrozenEncoderClassifier:
         from xling.data.languages import normalize_language
 
         view = copy.copy(self)
-        view.language = normalize_language(language)
+        view.language = self.language_key(normalize_language(language))
         return view
+
+    def language_key(self, code: str) -> str:
+        """Return the key of language `code` (ISO 639-3) in the statistics and heads: the source language's as
+        it was given at training ("en", "english") when `code` is the source, else `code`."""
+        from xling.data.languages import language_code_of
+
+        source = self.source_language or UNKNOWN_LANGUAGE
+        return source if code == source or code == language_code_of(source) else code
 
     def features(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Return what the head reads: the sentence vectors, standardised for `self.language` if enabled."""
@@ -732,7 +741,7 @@ def train_frozen(
         "trained a %d-label head on %d texts in %.1f s (C=%g)", len(labels), len(texts), seconds, chosen
     )
     for code, sample in unlabelled_codes.items() if adapting else ():
-        if code == source:
+        if classifier.language_key(code) == source:  # the source, however its code was written
             continue
         if code in unlabelled_vectors:  # a labelled language: statistics from these texts already
             classifier._adapt(code, unlabelled_vectors[code], self_train=True, estimate=False)
@@ -792,7 +801,7 @@ def adapt_languages(
         return []
     adapted = []
     for language, texts in unlabelled.items():
-        code = normalize_language(language)
+        code = classifier.language_key(normalize_language(language))
         known = set(classifier.standardization) | set(classifier.heads)
         if code in known or code == (classifier.source_language or UNKNOWN_LANGUAGE):
             continue
