@@ -470,7 +470,9 @@ def test_the_source_language_is_the_source_however_its_code_was_written(toy_enco
     assert model.source_language == written
     # its texts given as "eng" are the source: not adapted to as a language of their own, no head of their own
     adapted = classifier_module.adapt_languages(model, {"eng": english.texts, "de": texts("deu").texts})
-    assert adapted == ["deu"] and set(model.heads) == {"deu"} and set(model.standardization) == {written, "deu"}
+    assert (
+        adapted == ["deu"] and set(model.heads) == {"deu"} and set(model.standardization) == {written, "deu"}
+    )
     caplog.clear()
     view = model.for_language("eng")
     assert view.predict(english.texts) == english.labels
