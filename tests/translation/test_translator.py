@@ -269,10 +269,24 @@ def test_layout_join_uses_the_target_languages_separator():
     assert layout.join(["A.", "B?", "C."], "deu") == "A. B?\nC."
     assert layout.join(["甲。", "乙？", "丙。"], "zho") == "甲。乙？\n丙。"
     assert layout.join(["", "B?", "C."], "deu") == "B?\nC."  # an empty output leaves no stray space
+    # Thai leaves words unspaced but ends a sentence with a space
+    assert layout.join(["สวัสดีครับ", "คุณสบายดีไหม", "ดี"], "tha") == "สวัสดีครับ คุณสบายดีไหม\nดี"
     assert segment("Das ist z.B. ein Test. Und noch einer.", "deu").sentences == [
         "Das ist z.B. ein Test.",
         "Und noch einer.",
     ]  # pysbd's German rules: the abbreviation does not end a sentence
+
+
+def test_a_long_chinese_line_is_cut_at_sentence_ends():
+    """Blocks of a long line end at a full stop, which Chinese writes without a space after it: no sentence
+    is cut in two (was: cut at exactly BLOCK_CHARS characters)."""
+    from xling.translation.segmentation import BLOCK_CHARS
+
+    sentence = "今天天气很好，我们去公园散步吧。"
+    text = sentence * (2 * BLOCK_CHARS // len(sentence) + 3)
+    layout = segment(text, "zho")
+    assert set(layout.sentences) == {sentence}
+    assert layout.join(layout.sentences, "zho") == text
 
 
 # --- source language detection (src auto) ---------------------------------------------------------------

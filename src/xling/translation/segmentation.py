@@ -18,11 +18,14 @@ from functools import lru_cache
 
 BLOCK_CHARS = 2000
 
-# Languages written without spaces between sentences: their translated sentences are joined with "".
-NO_SPACE_LANGUAGES = frozenset({"zho", "cmn", "yue", "wuu", "lzh", "jpn", "tha", "lao", "khm", "mya", "bod"})
+# Languages written without spaces between sentences: their translated sentences are joined with "". Thai,
+# Lao, Khmer, Burmese and Tibetan leave words unspaced but mark sentence (and phrase) ends with a space, so
+# they are not here.
+NO_SPACE_LANGUAGES = frozenset({"zho", "cmn", "yue", "wuu", "lzh", "jpn"})
 
 _LINE_BREAKS = re.compile(r"(\s*\n\s*)")
-_SENTENCE_END = re.compile(r"[.!?。！？…]\s")
+# a full stop followed by space, or a full-width one (Chinese and Japanese put no space after it)
+_SENTENCE_END = re.compile(r"[.!?…]\s|[。！？]")
 
 
 @dataclass(frozen=True)
