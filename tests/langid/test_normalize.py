@@ -20,6 +20,11 @@ def test_full_width_forms_fold_to_ascii():
 
 def test_nothing_left_of_digits_and_emoji():
     assert normalize_text("12:30 🎉🎉 :-)") == ""
+    # emoji with their marks: the emoji-style selector U+FE0F, a keycap U+20E3, a skin tone
+    for text in ("❤️", "✌️ ☺️", "1️⃣ 2️⃣ #️⃣", "👍🏽"):
+        assert normalize_text(text) == "", text
+    assert normalize_text("I love you ❤️") == "i love you"
+    assert normalize_text("Cafe\u0301 ☕️") == "café"  # a mark on a letter stays (NFKC composes it)
 
 
 def test_scripts_of_texts():

@@ -66,6 +66,36 @@ def test_held_out_lines_do_not_depend_on_the_training_caps():
     assert few.short.texts == many.short.texts and few.medium.texts == many.medium.texts
 
 
+def test_crops_keep_short_entries_whole_and_cut_unspaced_scripts_by_characters():
+    import random
+
+    from xling.langid.train import _crop
+
+    rng = random.Random(0)
+    for text in ("water", "good morning"):  # word-list entries: never a fragment such as "ater" or "rnin"
+        assert {_crop(text, rng, short) for short in (True, False) for _ in range(20)} <= {
+            text,
+            *text.split(),
+        }
+    crops = {_crop("起初神创造天地地是空虚混沌", rng, short=True) for _ in range(20)}
+    assert all(1 <= len(crop) <= 6 and crop in "起初神创造天地地是空虚混沌" for crop in crops)
+
+
+def test_lines_of_one_normalised_form_are_one_line(tmp_path):
+    """ "Article 5" and "Article 12" are one text to the model: one of them is kept, so a held-out line is
+    never a training line in disguise."""
+    from xling.langid.labels import parse_label
+    from xling.langid.sources import Source
+
+    texts = [f"Article {i}" for i in range(40)] + [
+        f"line number {word}" for word in "abcdefghijklmnopqrstuvwxyz"
+    ]
+    grouped = {"eng": [Source(parse_label("eng"), tuple(texts), "memory")]}
+    train, dev = build_examples(grouped, LangidDataConfig(dev_fraction=0.2, min_examples_per_label=0), seed=0)
+    assert dev.lines.texts.count("article") + train.texts.count("article") <= 2  # whole, and its one crop
+    assert not set(dev.lines.texts) & set(train.texts[::2])  # held-out lines are not training lines
+
+
 def test_trainer_saves_the_speakers_prior_with_its_weight(tmp_path):
     config = replace(tiny_config(tmp_path / "det"), prior_weight=0.3, epochs=1)
     identifier = LanguageIdentifier.from_pretrained(train_identifier(config).output)

@@ -291,11 +291,16 @@ def _chunks(text: str, chunk_words: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+UNSPACED_SCRIPTS = frozenset({"Hani", "Jpan", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
+"""Scripts written without spaces between words: their crops are windows of characters."""
+
+
 def _crop(text: str, rng: random.Random, short: bool) -> str:
-    """Return a random window of `text`: 1-3 words when `short`, else 4-10 (characters when it has no spaces)."""
+    """Return a random window of `text`: 1-3 words when `short`, else 4-10 (characters in a script written
+    without spaces); a text of fewer words is kept whole (a word-list entry such as "good morning")."""
     words = text.split()
     low, high = (1, 3) if short else (4, 10)
-    if len(words) < 3:  # unspaced scripts: a word is 1-3 characters
+    if len(words) < 3 and dominant_script([text]) in UNSPACED_SCRIPTS:  # a word is 1-3 characters
         low, high = (1, 6) if short else (6, 20)
         words = list(text.replace(" ", ""))
         joiner = ""
@@ -337,9 +342,12 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
     rng = random.Random(seed)
     train, dev = Examples(), DevSets()
     for label_id, (label, group) in enumerate(grouped.items()):
-        lines = list(
-            dict.fromkeys(text for source in group if not source.supplement for text in source.texts)
-        )
+        # one line per normalised text: "Article 5" and "Article 12" are one text to the model, and a
+        # held-out copy of a training line would inflate dev
+        by_form: dict[str, str] = {}
+        for text in (text for source in group if not source.supplement for text in source.texts):
+            by_form.setdefault(normalize_text(text), text)
+        lines = [text for form, text in by_form.items() if form]
         held_rng = random.Random(f"{seed}/{label}")  # str seeds hash with sha512: stable across runs
         held_rng.shuffle(lines)
         held = min(config.dev_max, int(len(lines) * config.dev_fraction)) if len(lines) >= 20 else 0
