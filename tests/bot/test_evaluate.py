@@ -26,6 +26,23 @@ def test_choose_threshold_separates_right_answers_from_off_topic():
         choose_threshold(scores, right, np.ones(6, dtype=bool))
 
 
+def test_choose_threshold_stores_a_threshold_that_gives_the_reported_figures():
+    # the best cut is halfway between 0.12341 and 0.12349 (0.12345); rounded to 4 decimals it would be
+    # 0.1235, above the right answer at 0.12349, which would then go unanswered
+    scores = np.array([0.12341, 0.12349, 0.5, 0.0])
+    right = np.array([False, True, True, False])
+    answerable = np.array([False, True, True, False])
+    choice = choose_threshold(scores, right, answerable)
+    assert (choice.answered_right, choice.no_answer) == (1.0, 1.0)
+    answered = scores >= choice.threshold
+    assert float((answered & right)[answerable].mean()) == choice.answered_right
+    assert float((~answered)[~answerable].mean()) == choice.no_answer
+    assert 0.12341 < choice.threshold <= 0.12349
+    assert (
+        choose_threshold(np.array([0.3, 0.8, 0.9, 0.1]), right, answerable).threshold == 0.55
+    )  # 4 decimals at most
+
+
 def _write_sets(root, lang, questions, offtopic):
     (root / f"questions.{lang}.tsv").write_text(
         "".join(f"{i}\t{q}\n" for i, q in questions), encoding="utf-8"

@@ -47,7 +47,8 @@ def choose_threshold(scores: np.ndarray, right: np.ndarray, answerable: np.ndarr
     the no-answer rate (the others); ties go to the middle of the best range.
 
     `scores` are the best entry's margin scores, `right` whether that entry is the right one, `answerable`
-    whether the question has an entry. Thresholds are tried halfway between neighbouring scores.
+    whether the question has an entry. Thresholds are tried halfway between neighbouring scores; the one
+    returned is rounded (4 decimals, more where scores are closer) so that it still gives the figures returned.
     """
     scores, right, answerable = (np.asarray(a) for a in (scores, right, answerable))
     if not answerable.any() or answerable.all():
@@ -61,16 +62,27 @@ def choose_threshold(scores: np.ndarray, right: np.ndarray, answerable: np.ndarr
         rate_none = float((~answered)[~answerable].mean())
         objective.append((rate_right + rate_none) / 2)
     best = np.flatnonzero(np.isclose(objective, max(objective)))
-    cut = float(cuts[best[len(best) // 2]])
+    cut = _short_cut(float(cuts[best[len(best) // 2]]), scores)
     answered = scores >= cut
     return ThresholdChoice(
-        threshold=round(cut, 4),
+        threshold=cut,
         answered_right=float((answered & right)[answerable].mean()),
         no_answer=float((~answered)[~answerable].mean()),
         top1=float(right[answerable].mean()),
         answerable=int(answerable.sum()),
         unanswerable=int((~answerable).sum()),
     )
+
+
+def _short_cut(cut: float, scores: np.ndarray) -> float:
+    """Return `cut` rounded to 4 decimals, or to as few more as keep every score on the same side of it (a
+    rounded threshold that passed a score would not give the figures reported for it)."""
+    side = scores >= cut
+    for digits in range(4, 18):
+        short = round(cut, digits)
+        if np.array_equal(scores >= short, side):
+            return short
+    return cut
 
 
 def tune_threshold(bot: SupportBot, questions: list[LabelledQuestion]) -> ThresholdChoice:
