@@ -261,3 +261,44 @@ def test_a_broken_modules_json_names_the_file(tmp_path, tiny_static, cipher_data
     config = small_config(tiny_static, tmp_path / "out", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
     with pytest.raises(DataError, match="modules.json"):
         adapt(config)
+
+
+@pytest.mark.parametrize("with_parallel", [False, True])
+def test_held_out_pairs_teach_nothing(tmp_path, tiny_static, cipher_data, monkeypatch, with_parallel):
+    """Dev pairs seed no row and gloss no text (dictionary dev), and a held-out sentence is not trained on
+    as a text sentence (parallel dev): the after-figure is of pairs the model never learnt from."""
+    from xling.adaptation import static
+
+    seen: dict[str, list] = {"seeds": [], "glosses": [], "examples": []}
+    initial_rows, translations, build = static.initial_rows, static.translations, static.build_examples
+
+    def spy_rows(tokenizer, rows, pieces, dictionary):
+        seen["seeds"] += dictionary
+        return initial_rows(tokenizer, rows, pieces, dictionary)
+
+    def spy_translations(dictionary):
+        seen["glosses"] += dictionary
+        return translations(dictionary)
+
+    def spy_build(data, tokenizer, dev_share, seed):
+        train_set, dev_set, pivots = build(data, tokenizer, dev_share, seed)
+        seen["examples"] = list(zip(train_set.texts, train_set.kind, strict=True))
+        seen["held"] = {(new, pivot) for pivot, new in data.parallel or data.dictionary
+                        if static._is_dev(new, pivot, seed, dev_share)}  # fmt: skip
+        return train_set, dev_set, pivots
+
+    monkeypatch.setattr(static, "initial_rows", spy_rows)
+    monkeypatch.setattr(static, "translations", spy_translations)
+    monkeypatch.setattr(static, "build_examples", spy_build)
+    config = small_config(tiny_static, tmp_path / "adapted", dictionary=[f"eng-kat={cipher_data['dictionary']}"],
+                          parallel=[str(cipher_data["parallel"])] if with_parallel else [],
+                          text=[str(cipher_data["text"])], dev_share=0.2)  # fmt: skip
+    config.training.max_steps = 2
+    adapt(config)
+    held = seen["held"]
+    assert len(held) > 10
+    if with_parallel:  # the held-out sentences are in the text file too, yet never trained on
+        assert not {new for new, _ in held} & {text for text, kind in seen["examples"] if kind == "text"}
+    else:
+        assert not {(new, pivot) for pivot, new in seen["seeds"] + seen["glosses"]} & held
+        assert seen["seeds"] and seen["glosses"]

@@ -190,7 +190,8 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     say("learning the new language's sub-words")
     tokenizer, vocabulary = _extended_tokenizer(base.tokenizer, data, config, protected, output)
     pieces = [piece for piece, _ in unigram_vocabulary(tokenizer)[len(old_rows) :]]
-    rows, init_counts = initial_rows(base.tokenizer, old_rows.numpy(), pieces, data.dictionary)
+    held = held_out_pairs(data, config.dev_share, config.seed)
+    rows, init_counts = initial_rows(base.tokenizer, old_rows.numpy(), pieces, _train_dictionary(data, held))
 
     say("building examples")
     train_set, dev_set, pivot_texts = build_examples(data, tokenizer, config.dev_share, config.seed)
@@ -284,12 +285,18 @@ def unprotected_old_rows(
 def build_examples(
     data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int
 ) -> tuple[Examples, Examples, list[str]]:
-    """Return (training examples, dev examples, the pivot texts their targets index)."""
+    """Return (training examples, dev examples, the pivot texts their targets index). The dev pairs
+    (`held_out_pairs`) teach nothing: neither the glosses of text sentences nor, as a text sentence, a held-out
+    sentence itself."""
     pivots: dict[str, int] = {}
+    held = held_out_pairs(data, dev_share, seed)
+    held_texts = {new for new, _ in held}
     pairs: list[tuple[str, str, str]] = [(new, pivot, "parallel") for pivot, new in data.parallel]
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
-    table = translations(data.dictionary)
+    table = translations(_train_dictionary(data, held))
     for text, lemmas in zip(data.texts, data.lemmas, strict=True):
+        if text in held_texts:
+            continue
         translation, translated, words = translate_words(text, lemmas, table)
         if translated >= max(1, 0.3 * words):
             pairs.append((text, translation, "text"))
@@ -299,7 +306,7 @@ def build_examples(
     for (new, pivot, kind), encoding in zip(pairs, encodings, strict=True):
         if not encoding.ids:
             continue
-        held_out = kind == dev_kind and _is_dev(new, pivot, seed, dev_share)
+        held_out = kind == dev_kind and (new, pivot) in held
         chosen = dev_set if held_out else train_set
         chosen.texts.append(new)
         chosen.ids.append(encoding.ids)
@@ -310,6 +317,18 @@ def build_examples(
                           "pairs (text alone only gives its pieces, with nothing to align them to); give "
                           "--dictionary or --parallel")  # fmt: skip
     return train_set, dev_set, list(pivots)
+
+
+def held_out_pairs(data: AdaptData, dev_share: float, seed: int) -> set[tuple[str, str]]:
+    """Return the (new, pivot) pairs held out for dev: a `dev_share` of the parallel pairs, or of the
+    dictionary's when there are none."""
+    pairs = data.parallel or data.dictionary
+    return {(new, pivot) for pivot, new in pairs if _is_dev(new, pivot, seed, dev_share)}
+
+
+def _train_dictionary(data: AdaptData, held: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Return the dictionary's (pivot, new) pairs without the held-out ones: what may seed rows and glosses."""
+    return [(pivot, new) for pivot, new in data.dictionary if (new, pivot) not in held]
 
 
 def _is_dev(new: str, pivot: str, seed: int, share: float) -> bool:
