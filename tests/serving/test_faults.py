@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 import numpy as np
@@ -119,6 +120,45 @@ def test_api_keys_and_rate_limit(make_config):
         metrics = client.get("/metrics").text
         assert 'xling_requests_total{endpoint="/embed",method="POST",status="429"} 1' in metrics
         assert 'xling_errors_total{endpoint="/embed",kind="auth"} 1' in metrics
+
+
+def test_wrong_keys_are_rate_limited_by_client_address(make_config):
+    config = make_config("limits.api_keys=k1", "limits.rate_limit_per_minute=3")
+    with TestClient(create_app(config)) as client:
+        for key in ("guess1", "guess2", None):  # a wrong key or none spends the address's tokens
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            assert client.post("/embed", json={"inputs": "a lovely day"}, headers=headers).status_code == 401
+        guess = client.post("/embed", json={"inputs": "x"}, headers={"Authorization": "Bearer guess3"})
+        assert guess.status_code == 429 and int(guess.headers["retry-after"]) >= 1
+        assert guess.json()["code"] == "rate_limit_exceeded"
+        body_guess = client.post("/detect", data={"q": "Wo ist der Bahnhof?", "api_key": "guess4"})
+        assert body_guess.status_code == 429
+        # a valid key keeps its own bucket
+        ok = client.post("/embed", json={"inputs": "a lovely day"}, headers={"Authorization": "Bearer k1"})
+        assert ok.status_code == 200
+        metrics = client.get("/metrics").text
+        assert 'xling_requests_total{endpoint="/embed",method="POST",status="401"} 3' in metrics
+        assert 'xling_requests_total{endpoint="/embed",method="POST",status="429"} 1' in metrics
+
+
+def test_libretranslate_key_in_the_query_string_or_a_json_body_of_any_case(make_config):
+    with TestClient(create_app(make_config("limits.api_keys=k1"))) as client:
+        query = client.post("/detect?api_key=k1", data={"q": "Wo ist der Bahnhof?"})
+        assert query.status_code == 200 and query.json()[0]["language"] == "de"
+        assert client.post("/detect?api_key=k1", json={"q": "Wo ist der Bahnhof?"}).status_code == 200
+        assert client.post("/detect?api_key=k2", data={"q": "Wo ist der Bahnhof?"}).status_code == 401
+        body = json.dumps({"q": "Wo ist der Bahnhof?", "api_key": "k1"})
+        for content_type in ("Application/JSON", "application/json; charset=UTF-8"):
+            answer = client.post("/detect", content=body, headers={"Content-Type": content_type})
+            assert answer.status_code == 200, (content_type, answer.text)
+        form = client.post("/detect", content=urlencode({"q": "Wo ist der Bahnhof?", "api_key": "k1"}),
+                           headers={"Content-Type": "Application/X-WWW-Form-Urlencoded"})  # fmt: skip
+        assert form.status_code == 200
+        wrong = json.dumps({"q": "Wo ist der Bahnhof?", "api_key": "k2"})
+        assert (
+            client.post("/detect", content=wrong, headers={"Content-Type": "Application/JSON"}).status_code
+            == 401
+        )
 
 
 def test_multipart_forms_carry_the_key_and_bad_ones_get_400(make_config):

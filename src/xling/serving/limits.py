@@ -3,9 +3,11 @@ request (413, or truncation).
 
 `GuardMiddleware` is plain ASGI, so it answers before any route reads the body: it refuses a body over
 `max_body_bytes` from its Content-Length, or once that many bytes have arrived, reads the rest of the body
-once (to find LibreTranslate's `api_key` field, which LibreTranslate clients send instead of a header), checks
-the key and the key's token bucket, and replays the body to the app. `request_texts` applies the per-request
-text limits inside a route, where the field's name is known.
+once (to find LibreTranslate's `api_key` field, which LibreTranslate clients send in the body or the query
+string instead of a header), checks the key and the key's token bucket, and replays the body to the app. A
+request without a valid key spends a token of its client address's bucket before its 401, so guessing keys
+is rate-limited too (429). `request_texts` applies the per-request text limits inside a route, where the
+field's name is known.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from xling.serving.config import LimitsConfig
 from xling.serving.errors import ApiError, error_body
@@ -114,23 +117,38 @@ class GuardMiddleware:
         if disconnected:
             return  # the client left before sending its request: nobody to answer
         if not is_open(path, method, self.open_paths):
-            key = _bearer(headers.get("authorization")) or _body_key(headers.get("content-type", ""), body)
+            key = (
+                _bearer(headers.get("authorization"))
+                or _body_key(headers.get("content-type", ""), body)
+                or _query_key(scope.get("query_string", b""))
+            )
+            client = scope.get("client") or ("unknown", 0)
             if self.keys and not self._known(key):
+                # a wrong or missing key spends its address's tokens: guessing keys is rate-limited as well
+                if await self._limited(scope, send, f"client:{client[0]}"):
+                    return
                 what = "a valid API key" if key else "an API key"
                 await self._refuse(scope, send, ApiError(401, f"this server needs {what}: send the header "
                                                               "'Authorization: Bearer KEY'", "Authorization",
                                                          {"WWW-Authenticate": "Bearer"}, "invalid_api_key"))  # fmt: skip
                 return
-            if self.limiter is not None:
-                client = scope.get("client") or ("unknown", 0)
-                wait = self.limiter.take(f"key:{key}" if key and self.keys else f"client:{client[0]}")
-                if wait > 0:
-                    retry = max(1, math.ceil(wait))
-                    await self._refuse(scope, send, ApiError(
-                        429, f"rate limit of {self.limiter.per_minute} requests per minute reached; retry in "
-                        f"{retry} s", None, {"Retry-After": str(retry)}, "rate_limit_exceeded"))  # fmt: skip
-                    return
+            if await self._limited(scope, send, f"key:{key}" if key and self.keys else f"client:{client[0]}"):
+                return
         await self.app(scope, _replay(body, receive), send)
+
+    async def _limited(self, scope: Scope, send: Send, bucket: str) -> bool:
+        """Return True after answering 429 when `bucket` has no token left (False, a token taken, otherwise;
+        always False without a rate limit)."""
+        if self.limiter is None:
+            return False
+        wait = self.limiter.take(bucket)
+        if wait <= 0:
+            return False
+        retry = max(1, math.ceil(wait))
+        await self._refuse(scope, send, ApiError(
+            429, f"rate limit of {self.limiter.per_minute} requests per minute reached; retry in {retry} s",
+            None, {"Retry-After": str(retry)}, "rate_limit_exceeded"))  # fmt: skip
+        return True
 
     def _known(self, key: str | None) -> bool:
         if not key:
@@ -206,14 +224,16 @@ def _bearer(header: str | None) -> str | None:
 
 
 def _body_key(content_type: str, body: bytes) -> str | None:
-    """Return LibreTranslate's `api_key` field from a JSON or form body (None when there is none)."""
+    """Return LibreTranslate's `api_key` field from a JSON or form body (None when there is none); the media
+    type is read as the LibreTranslate routes read it (any case; no Content-Type is a form)."""
     if not body:
         return None
+    kind = media_type(content_type)
     try:
-        if "json" in content_type:
+        if kind.endswith("json"):
             data = json.loads(body)
             key = data.get("api_key") if isinstance(data, dict) else None
-        elif media_type(content_type) in FORM_TYPES:
+        elif kind in (*FORM_TYPES, ""):
             key = form_fields(content_type, body).get("api_key", [None])[0]
         else:
             return None
@@ -222,6 +242,14 @@ def _body_key(content_type: str, body: bytes) -> str | None:
             None  # a malformed body: the route says so (after the key check has refused it, if keys are on)
         )
     return key if isinstance(key, str) and key else None
+
+
+def _query_key(query_string: bytes) -> str | None:
+    """Return the `api_key` parameter of a query string (LibreTranslate reads it there too; None when none)."""
+    if b"api_key" not in query_string:
+        return None
+    values = parse_qs(query_string.decode("latin-1"), keep_blank_values=False).get("api_key", [])
+    return values[0] if values else None
 
 
 def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 422) -> tuple[list[str], bool]:
