@@ -137,3 +137,26 @@ def test_the_language_script_comes_from_the_pairs_when_there_are_any(tmp_path):
     assert any(
         w.startswith(f"{text}:1:") and "2 of 3" in w and "the language's Deva" in w for w in data.warnings
     )
+
+
+def test_udhr_and_swadesh_files_are_found_for_macrolanguages_and_varieties(tmp_path, caplog):
+    from xling.adaptation.data import _swadesh_code, _udhr_code
+
+    for stem in ("eng", "arb", "pes_1", "por_BR", "por_PT", "srp_cyrl", "srp_latn", "cmn_hans", "cmn_hant"):
+        (tmp_path / f"{stem}.txt.gz").touch()
+    found = {
+        code: _udhr_code(tmp_path, code) for code in ("eng", "ara", "arb", "fas", "por", "zho", "cmn_Hant")
+    }
+    assert found == {"eng": "eng", "ara": "arb", "arb": "arb", "fas": "pes_1", "por": "por_BR", "zho": "cmn_hans",
+                     "cmn_Hant": "cmn_hant"}  # fmt: skip
+    caplog.clear()
+    assert _udhr_code(tmp_path, "srp") == "srp_cyrl"
+    assert "srp_cyrl, srp_latn" in caplog.text  # the choice among varieties is said
+    with pytest.raises(DataError, match="no UDHR text for 'tur'"):
+        _udhr_code(tmp_path, "tur")
+    for code in ("eng", "cmn", "yue", "arb", "nob", "ekk"):
+        (tmp_path / f"{code}-000.txt").touch()
+    assert [_swadesh_code(tmp_path, code) for code in ("zho", "ara", "nor", "est", "eng")] == [
+        "cmn", "arb", "nob", "ekk", "eng"]  # fmt: skip
+    with pytest.raises(DataError, match="no Swadesh list for 'fas'.*pes-000.txt"):
+        _swadesh_code(tmp_path, "fas")

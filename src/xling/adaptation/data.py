@@ -7,6 +7,7 @@ detector takes for another language, is reported as a warning naming the file an
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,12 +15,14 @@ from pathlib import Path
 
 from xling.adaptation.config import AdaptConfig
 from xling.data.conllu import read_conllu
-from xling.data.languages import normalize_language, same_language
+from xling.data.languages import MACROLANGUAGES, normalize_language, same_language
 from xling.data.readers import read_monolingual, read_parallel_tsv
 from xling.data.sources import sample_corpus_dir
 from xling.data.swadesh import swadesh_folder, swadesh_pairs
 from xling.data.udhr import udhr_folder, udhr_pairs
 from xling.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
 
 NAMED_SPEC = re.compile(
     r"^(?P<a>[A-Za-z]{2,3}(?:[_-][A-Za-z]{4})?)-(?P<b>[A-Za-z]{2,3}(?:[_-][A-Za-z]{4})?)=(?P<path>.+)$"
@@ -68,9 +71,8 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
     text_files = [_read_text(data, Path(spec)) for spec in config.text]
     for spec in config.dictionary:
         if spec == "swadesh":
-            pairs = swadesh_pairs(
-                swadesh_folder(config.data or None), _swadesh_code(language), _swadesh_code(pivot)
-            )
+            folder = swadesh_folder(config.data or None)
+            pairs = swadesh_pairs(folder, _swadesh_code(folder, language), _swadesh_code(folder, pivot))
             _add(data, "dictionary", "swadesh", pairs)
         else:
             path, swap = _columns(spec, language, pivot, "dictionary")
@@ -241,15 +243,40 @@ def sample_pairs(language: str, pivot: str) -> list[tuple[str, str]]:
     return [(ours[i], theirs[i]) for i in ours if i in theirs]
 
 
-def _swadesh_code(language: str) -> str:
-    """Return the Swadesh file stem of a language: its ISO 639-3 code without a script."""
-    return language.split("_")[0]
+def _variety_codes(language: str) -> list[str]:
+    """Return the codes a data file of `language` may be named by: its own (without a script), then, for a
+    macrolanguage, its members, the most spoken first (zho: cmn first; ara: arb first)."""
+    from xling.langid.prior import SPEAKERS_MILLIONS
+
+    base = language.split("_")[0]
+    members = sorted(MACROLANGUAGES.get(base, ()), key=lambda code: (-SPEAKERS_MILLIONS.get(code, 0.0), code))
+    return [base, *members]
+
+
+def _swadesh_code(folder: Path, language: str) -> str:
+    """Return the Swadesh file code of `language` in `folder` (`zho` reads `cmn-000.txt`)."""
+    codes = _variety_codes(language)
+    for code in codes:
+        if (folder / f"{code}-000.txt").is_file():
+            return code
+    raise DataError(f"no Swadesh list for {language!r} (looked for {', '.join(f'{c}-000.txt' for c in codes)})",
+                    folder)  # fmt: skip
 
 
 def _udhr_code(folder: Path, language: str) -> str:
-    """Return the UDHR file stem for `language` (e.g. `arb`, `cmn_hans`, `pes_1`)."""
-    base = language.split("_")[0]
-    for stem in (language.lower(), base, f"{base}_1"):
+    """Return the UDHR file stem for `language` (e.g. `arb`, `cmn_hans`, `pes_1`); of several varieties
+    (`por_BR`, `por_PT`; `srp_cyrl`, `srp_latn`) the first by name, with a warning naming the others."""
+    codes = _variety_codes(language)
+    stems = [language.lower(), *(stem for code in codes for stem in (code, f"{code}_1"))]
+    for stem in stems:
         if (folder / f"{stem}.txt.gz").is_file():
             return stem
-    raise DataError(f"no UDHR text for {language!r}", folder)
+    for code in codes:
+        varieties = sorted(path.name.removesuffix(".txt.gz") for path in folder.glob(f"{code}_*.txt.gz"))
+        if varieties:
+            if len(varieties) > 1:
+                logger.warning("%s: UDHR texts %s; reading %s", language, ", ".join(varieties), varieties[0])
+            return varieties[0]
+    raise DataError(
+        f"no UDHR text for {language!r} (looked for {', '.join(codes)} and their varieties)", folder
+    )
