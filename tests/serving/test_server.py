@@ -104,6 +104,17 @@ def test_a_client_that_hangs_up_does_not_hurt_the_others(server):
         assert response.status == 200 and len(json.loads(response.read())[0]) == 12
     with request.urlopen(server + "/health", timeout=30) as response:
         assert json.loads(response.read())["status"] == "ok"
+    # the half requests got no answer: counted as 499 (client closed request), not as server errors
+    deadline = time.monotonic() + 10
+    while True:
+        with request.urlopen(server + "/metrics", timeout=30) as response:
+            metrics = response.read().decode()
+        closed = 'xling_requests_total{endpoint="/embed",method="POST",status="499"} 3' in metrics
+        if closed or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert closed, metrics
+    assert 'endpoint="/embed",method="POST",status="500"' not in metrics
 
 
 def test_config_from_a_toml_file_and_sets(tmp_path):

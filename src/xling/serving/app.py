@@ -31,7 +31,7 @@ from xling import __version__
 from xling.errors import XlingError
 from xling.serving.config import ServeConfig, config_from_dict
 from xling.serving.errors import ApiError, error_body
-from xling.serving.limits import GuardMiddleware, Receive, Scope, Send
+from xling.serving.limits import GuardMiddleware, Message, Receive, Scope, Send
 from xling.serving.metrics import Metrics
 from xling.serving.routes import embeddings, libretranslate, system, xling_api
 from xling.serving.services import ServerState
@@ -92,9 +92,14 @@ def app_from_environment() -> FastAPI:
     return create_app(config_from_dict(json.loads(raw)))
 
 
+CLIENT_CLOSED = 499
+"""The status a request is counted under when its client left before any answer (nginx's "client closed
+request"): no answer was sent, and it is not a server error."""
+
+
 class MetricsMiddleware:
     """ASGI middleware: counts every answer by endpoint, method and status, with its latency; an exception
-    that escapes the app counts as 500."""
+    that escapes the app counts as 500, a request whose client disconnected before any answer as 499."""
 
     def __init__(self, app: Any, metrics: Metrics, paths: frozenset[str]):
         self.app = app
@@ -109,17 +114,26 @@ class MetricsMiddleware:
         endpoint = path if path in self.paths else "other"
         scope["xling.endpoint"] = endpoint
         status = 500
+        answered = left = False
         started = time.perf_counter()
 
         async def record(message: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status, answered = int(message["status"]), True
             await send(message)
+
+        async def listen() -> Message:
+            nonlocal left
+            message = await receive()
+            left = left or message["type"] == "http.disconnect"
+            return message
 
         self.metrics.add_gauge("requests_in_flight", "Requests being served.", 1)
         try:
-            await self.app(scope, receive, record)
+            await self.app(scope, listen, record)
+            if left and not answered:
+                status = CLIENT_CLOSED
         finally:
             self.metrics.add_gauge("requests_in_flight", "Requests being served.", -1)
             self.metrics.request(endpoint, scope.get("method", ""), status, time.perf_counter() - started)

@@ -115,7 +115,7 @@ class GuardMiddleware:
             await self._refuse(scope, send, _too_large(None, limit))
             return
         if disconnected:
-            return  # the client left before sending its request: nobody to answer
+            return  # the client left before sending its request: nobody to answer (metrics count it as 499)
         if not is_open(path, method, self.open_paths):
             key = (
                 _bearer(headers.get("authorization"))
