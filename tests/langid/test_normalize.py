@@ -32,3 +32,10 @@ def test_scripts_of_texts():
     assert dominant_script(["起初，神创造天地。"]) == "Hani"
     assert dominant_script(["これは日本語の文です"]) == "Jpan"
     assert dominant_script(["123 !!"]) is None
+
+
+def test_modifier_letters_take_their_scripts_or_none():
+    from xling.langid.scripts import script_of
+
+    assert [script_of(char) for char in "ー々ʼʻ"] == ["Jpan", "Hani", None, None]
+    assert dominant_script(["コーヒー", "人々"]) == "Jpan"

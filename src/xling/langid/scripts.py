@@ -20,6 +20,8 @@ _NAME_TO_SCRIPT = {
     "ETHIOPIC": "Ethi", "KHMER": "Khmr", "MONGOLIAN": "Mong", "CHEROKEE": "Cher", "CANADIAN": "Cans",
     "COPTIC": "Copt", "SYRIAC": "Syrc", "GOTHIC": "Goth", "TIFINAGH": "Tfng", "TAGALOG": "Tglg",
     "THAANA": "Thaa", "VAI": "Vaii", "YI": "Yiii", "NKO": "Nkoo", "OL": "Olck", "BOPOMOFO": "Bopo",
+    # modifier letters named by their use: the prolonged sound mark ー, the iteration mark 々
+    "KATAKANA-HIRAGANA": "Jpan", "IDEOGRAPHIC": "Hani",
 }  # fmt: skip
 
 
@@ -35,6 +37,8 @@ def script_of(char: str) -> str | None:
     if not name:
         return None
     first = name.split(" ", 1)[0]
+    if first not in _NAME_TO_SCRIPT and unicodedata.category(char) == "Lm":
+        return None  # a modifier letter of no one script (ʼ MODIFIER LETTER APOSTROPHE), as punctuation is
     return _NAME_TO_SCRIPT.get(first, first[:4].title())
 
 
