@@ -195,3 +195,32 @@ def test_the_objective_is_the_models_own_loss(name, bases, tmp_path):
         ours = Seq2SeqObjective(model, label_smoothing=0.0)(batch)["loss"]
         theirs = model(**batch).loss  # transformers' cross-entropy over the labels (-100 ignored)
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+
+
+def test_dev_translations_strip_language_tokens_by_their_target_vocabulary_ids(tmp_path):
+    # a Marian model with separate vocabularies: >>fra<< has one id in the source vocabulary, another in
+    # the target one; what the model outputs is in target ids
+    from xling.translation.data import SequenceFormat
+    from xling.translation.languages import conventions_for
+
+    folder = build_marian(tmp_path / "marian", target_tokens=("fra", "deu"), separate_vocabs=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    source, target = tokenizer.encoder, tokenizer.target_encoder
+    assert source[">>fra<<"] != target[">>fra<<"]
+    start = tokenizer.pad_token_id
+    sequence_format = SequenceFormat(tokenizer, conventions_for(folder, tokenizer, "marian"), start)
+    assert sequence_format.target_language_ids == {target[">>fra<<"], target[">>deu<<"]}
+    pieces = ["▁c", "at", "▁", "on"]
+    output = [start, target[">>fra<<"], *(target[p] for p in pieces), tokenizer.eos_token_id]
+
+    class Generates:  # stands for a model that writes a language token before its pieces
+        def parameters(self):
+            yield torch.zeros(1)
+
+        def generate(self, **kwargs):
+            return torch.tensor([output])
+
+    translated = greedy_translate(
+        Generates(), tokenizer, ["x"], "eng", "fra", sequence_format=sequence_format
+    )
+    assert translated == ["cat on"]

@@ -110,6 +110,36 @@ def test_greedy_and_beam_search_decode_as_transformers_generate(xling_model, bea
     assert all(ours) and ours == theirs
 
 
+def test_marian_with_separate_vocabularies_gets_its_source_ids_and_decodes_as_generate(tmp_path):
+    # the target vocabulary lists the pieces in another order: a source id names another piece there
+    import torch
+
+    folder = build_marian(tmp_path / "marian", separate_vocabs=True)
+    translator = Translator.from_pretrained(folder, backend="torch")
+    tokenizer, model = translator.tokenizer, translator.backend.model
+    assert tokenizer.separate_vocabs and tokenizer.encoder != tokenizer.target_encoder
+    texts = PARALLEL["eng"][:3]
+    seen = []
+    generate = model.generate
+
+    def recording(*args, **kwargs):
+        seen.extend(row[mask.bool()].tolist() for row, mask in zip(kwargs["input_ids"], kwargs["attention_mask"],
+                                                                    strict=True))  # fmt: skip
+        return generate(*args, **kwargs)
+
+    model.generate = recording
+    options = DecodeOptions(beam_size=1, max_length_cap=8, max_length_a=0.0, max_length_b=8)
+    ours = [translator.translate([text], "en", "de", options)[0] for text in texts]
+    assert seen == [tokenizer(text).input_ids for text in texts]
+    theirs = []
+    for text in texts:
+        with torch.no_grad():
+            out = generate(torch.tensor([tokenizer(text).input_ids]), num_beams=1, do_sample=False,
+                           max_new_tokens=8)  # fmt: skip
+        theirs.append(tokenizer.decode(out[0], skip_special_tokens=True).strip())
+    assert all(theirs) and ours == theirs
+
+
 def test_long_input_is_split_and_rejoined_in_order_with_its_layout(xling_model):
     english = PARALLEL["eng"]
     paragraphs = [" ".join(english[k : k + 4]) for k in range(0, 12, 4)]

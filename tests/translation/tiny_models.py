@@ -194,7 +194,11 @@ def build_nllb(folder: str | Path, languages: Sequence[str] = ("eng_Latn", "deu_
 
 
 def build_marian(
-    folder: str | Path, source: str = "en", target: str = "de", target_tokens: Sequence[str] = ()
+    folder: str | Path,
+    source: str = "en",
+    target: str = "de",
+    target_tokens: Sequence[str] = (),
+    separate_vocabs: bool = False,
 ) -> Path:
     """Return `folder`, now holding a tiny OPUS-MT checkpoint (MarianMTModel + MarianTokenizer).
 
@@ -203,6 +207,9 @@ def build_marian(
     `decoder_start_token_id` = pad. A fixed-pair model by default (`source` -> `target`); with
     `target_tokens` (e.g. ("fra", "deu")) a multi-target model whose vocabulary holds `>>fra<<`, `>>deu<<`
     (put first in the source text to choose the output language) and whose target_lang is "mul".
+    With `separate_vocabs`, the target side has a vocabulary of its own (`target_vocab.json`: the same pieces
+    in reverse order, so a source id names another piece there) and the decoder its own embeddings, as
+    OPUS-MT models converted with separate vocabularies.
     """
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
@@ -218,18 +225,30 @@ def build_marian(
         vocab.setdefault(piece, len(vocab))
     vocab["<pad>"] = len(vocab)
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    target_vocab = vocab
+    separate = {}
+    if separate_vocabs:
+        pieces = [token for token in vocab if token not in ("</s>", "<unk>", "<pad>")]
+        target_vocab = {"</s>": 0, "<unk>": 1, **{p: i + 2 for i, p in enumerate(reversed(pieces))}}
+        target_vocab["<pad>"] = len(target_vocab)
+        (folder / "target_vocab.json").write_text(
+            json.dumps(target_vocab, ensure_ascii=False), encoding="utf-8"
+        )
+        separate = {"separate_vocabs": True, "target_vocab_file": str(folder / "target_vocab.json")}
     target_lang = "mul" if target_tokens else target
     tokenizer = MarianTokenizer(str(folder / "source.spm"), str(folder / "target.spm"), str(folder / "vocab.json"),
-                                source_lang=source, target_lang=target_lang)  # fmt: skip
+                                source_lang=source, target_lang=target_lang, **separate)  # fmt: skip
     tokenizer.save_pretrained(folder)
     pad = vocab["<pad>"]
-    config = MarianConfig(vocab_size=len(vocab), decoder_vocab_size=len(vocab), d_model=D_MODEL,
+    if separate_vocabs and target_vocab["<pad>"] != pad:
+        raise ValueError("the two vocabularies must agree on <pad> (one pad_token_id in the model config)")
+    config = MarianConfig(vocab_size=len(vocab), decoder_vocab_size=len(target_vocab), d_model=D_MODEL,
                           encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
                           decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
                           max_position_embeddings=MAX_POSITIONS, dropout=0.0, attention_dropout=0.0,
                           activation_dropout=0.0, pad_token_id=pad, eos_token_id=0, decoder_start_token_id=pad,
-                          forced_eos_token_id=0, scale_embedding=True, share_encoder_decoder_embeddings=True,
-                          init_std=INIT_STD)  # fmt: skip
+                          forced_eos_token_id=0, scale_embedding=True, init_std=INIT_STD,
+                          share_encoder_decoder_embeddings=not separate_vocabs)  # fmt: skip
     with _seeded():
         MarianMTModel(config).save_pretrained(folder)
     return folder

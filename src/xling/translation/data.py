@@ -172,6 +172,16 @@ class SequenceFormat:
         tokens = list(self.conventions.language_tokens)
         return frozenset(i for i in self.tokenizer.convert_tokens_to_ids(tokens) if i is not None)
 
+    @property
+    def target_language_ids(self) -> frozenset[int]:
+        """Return the ids of the model's language tokens in its output vocabulary (taken out of what it
+        outputs): the target vocabulary of a Marian tokenizer with separate vocabularies, where
+        `language_ids` (source-vocabulary ids) name other pieces; `language_ids` for the others."""
+        if not getattr(self.tokenizer, "separate_vocabs", False):
+            return self.language_ids
+        target = self.tokenizer.target_encoder
+        return frozenset(target[token] for token in self.conventions.language_tokens if token in target)
+
     def encode(self, texts: list[str], *, target: bool = False) -> list[list[int]]:
         """Return the piece ids of each text (no special tokens), by the target side's model if it has one."""
         if target and not self.shared_sides:

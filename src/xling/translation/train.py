@@ -269,7 +269,7 @@ def greedy_translate(model, tokenizer, texts: list[str], src: str, tgt: str, *, 
     sequence_format = sequence_format or SequenceFormat.xling(tokenizer, [src, tgt])
     marks = sequence_format.marks(src, tgt)
     pad = sequence_format.pad
-    strip = sequence_format.language_ids | {pad}
+    strip = sequence_format.target_language_ids | {pad}  # output ids: the target vocabulary's
     device = next(model.parameters()).device
     room = max(1, max_length - len(marks.before) - len(marks.after))
     prompt = [sequence_format.decoder_start, *marks.prefix]

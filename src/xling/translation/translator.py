@@ -147,6 +147,7 @@ class Translator:
         self.detector = detector
         """The language detector for `auto` sources: a folder, a shipped name or a loaded identifier."""
         self._allowed: tuple[LanguageIdentifier, list[str]] | None = None
+        self._source_tokens: dict[int, str] | None = None
 
     @classmethod
     def from_pretrained(
@@ -398,7 +399,7 @@ class Translator:
             number = sentence_index.get(i, 0)
             sentence_index[i] = number + 1
             source_token, target_token = marks[(sources[i], targets[i])]  # type: ignore[index]
-            pieces = self.tokenizer.convert_ids_to_tokens(row)
+            pieces = self._source_pieces(row)
             chunks = list(_split_pieces(pieces, room))
             if len(chunks) > 1:
                 logger.warning("text %d: a sentence of %d tokens is translated in %d parts (input limit %d)",
@@ -407,6 +408,19 @@ class Translator:
                 source = self.conventions.source_sequence(chunk, source_token, target_token)
                 jobs.append(_Job(i, number, source, self.conventions.target_prefix(target_token)))
         return jobs
+
+    def _source_pieces(self, ids: list[int]) -> list[str]:
+        """Return the source token strings of source-vocabulary ids.
+
+        A Marian tokenizer with separate vocabularies maps ids to tokens through its target vocabulary
+        (`convert_ids_to_tokens`), which would name other pieces; its source ids go through the source one.
+        """
+        if not getattr(self.tokenizer, "separate_vocabs", False):
+            return list(self.tokenizer.convert_ids_to_tokens(ids))
+        if self._source_tokens is None:
+            self._source_tokens = {i: token for token, i in self.tokenizer.get_src_vocab().items()}
+        unknown = self.tokenizer.unk_token
+        return [self._source_tokens.get(i, unknown) for i in ids]
 
     def _decode(self, jobs: list[_Job], options: DecodeOptions, progress: bool) -> list[str]:
         """Return the translation of each job, decoded in batches of sentences of similar length."""
