@@ -213,6 +213,52 @@ def test_body_texts_and_characters_limits(make_config, models):
         assert lt.status_code == 413 and lt.json()["field"] == "q"
 
 
+def test_a_text_left_blank_by_the_cut_to_max_chars_is_refused_naming_it(make_config):
+    blank = " " * 20 + "the film was good"  # only spaces in its first 12 characters
+    with TestClient(create_app(make_config("limits.max_chars=12"))) as client:
+        for path, body, field in [
+            ("/v1/embeddings", {"input": ["ok", blank]}, "input[1]"),
+            ("/embed", {"inputs": ["ok", blank]}, "inputs[1]"),
+            ("/v1/classify", {"inputs": [blank]}, "inputs[0]"),
+            ("/v1/search", {"query": blank}, "query"),
+            ("/translate", {"q": ["hello", blank], "source": "en", "target": "de"}, "q[1]"),
+        ]:
+            answer = client.post(path, json=body)
+            assert 400 <= answer.status_code < 500, (path, answer.text)
+            error = answer.json()["error"]
+            named = error["param"] if isinstance(error, dict) else answer.json()["field"]
+            message = error["message"] if isinstance(error, dict) else error
+            assert named == field and message.startswith(f"{field}: ") and "12" in message, (
+                path,
+                answer.text,
+            )
+        # the cut leaves words: still served
+        assert client.post("/embed", json={"inputs": ["  the film was good"]}).status_code == 200
+
+
+def test_a_search_query_the_encoder_refuses_is_a_400_naming_query(make_config):
+    from xling.errors import DataError
+    from xling.serving.models import INDEX_PREFIX
+
+    class Refusing:
+        def __init__(self, encoder):
+            self.encoder = encoder
+
+        def encode(self, texts, **options):
+            if any("refuse" in text for text in texts):
+                raise DataError("text 0 is not something this encoder reads")
+            return self.encoder.encode(texts, **options)
+
+    app = create_app(make_config())
+    with TestClient(app) as client:
+        entry = app.state.xling.registry.get(INDEX_PREFIX + "toy")
+        entry.encoder = Refusing(entry.encoder)
+        refused = client.post("/v1/search", json={"query": "refuse this"})
+        assert refused.status_code == 400 and refused.json()["field"] == "query", refused.text
+        assert refused.json()["error"].startswith("query: ")
+        assert client.post("/v1/search", json={"query": "the film"}).status_code == 200
+
+
 def test_a_model_that_fails_to_load_gives_503_on_its_endpoints_only(make_config, tmp_path):
     config = make_config(translator=str(tmp_path / "missing-translator"), classifier=str(tmp_path))
     with TestClient(create_app(config)) as client:

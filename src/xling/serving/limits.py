@@ -254,9 +254,9 @@ def _query_key(query_string: bytes) -> str | None:
 
 def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 422) -> tuple[list[str], bool]:
     """Return (the texts of a field that holds a string or a list of strings, whether it was a list), after the
-    per-request limits: ApiError naming the field for a missing, empty or non-string entry (`status`), 413
-    for more than `max_texts` texts or, with overlong "reject", a text over `max_chars` characters (cut to
-    `max_chars` with "truncate")."""
+    per-request limits: ApiError naming the field for a missing, empty or non-string entry (`status`; a text
+    left blank by the cut to `max_chars` is empty), 413 for more than `max_texts` texts or, with overlong
+    "reject", a text over `max_chars` characters (cut to `max_chars` with "truncate")."""
     if value is None:
         raise ApiError(status, f"{field}: missing (give a string or a list of strings)", field)
     batch = isinstance(value, list)
@@ -278,5 +278,8 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
                 raise ApiError(413, f"{name}: {len(text):,} characters; this server accepts up to "
                                     f"{limits.max_chars:,} per text", name, code="text_too_long")  # fmt: skip
             text = text[: limits.max_chars]
+            if not text.strip():  # only spaces before the cut: nothing left to read
+                raise ApiError(status, f"{name}: the text is empty in its first {limits.max_chars:,} characters, "
+                                       "where this server cuts texts", name)  # fmt: skip
         checked.append(text)
     return checked, batch

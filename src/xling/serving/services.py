@@ -261,12 +261,19 @@ class SearchItem:
 
 
 def search_function(entry: IndexEntry) -> Callable[[list[SearchItem]], list[Any]]:
-    """Return the model function of one index: every query of the batch encoded in one call, then searched."""
+    """Return the model function of one index: every query of the batch encoded in one call, then searched; a
+    query the library refuses (encoding or searching) gets its error in its place."""
+
+    def encode(items: list[SearchItem]) -> list[Any]:
+        return list(entry.encoder.encode([item.query for item in items], batch_size=ENCODE_BATCH))
 
     def run(items: list[SearchItem]) -> list[Any]:
-        vectors = entry.encoder.encode([item.query for item in items], batch_size=ENCODE_BATCH)
+        vectors = each_alone(encode, items, (XlingError,))
         results: list[Any] = []
         for item, vector in zip(items, vectors, strict=True):
+            if isinstance(vector, BaseException):
+                results.append(vector)
+                continue
             try:
                 results.append(entry.index.search(vector[None, :], item.k, item.languages)[0])
             except XlingError as error:
