@@ -123,6 +123,28 @@ class LangidTrainConfig:
     threads: int = 2
     """CPU threads for training."""
 
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field out of its range."""
+        d, f = self.data, self.features
+        checks = [
+            ("dim", self.dim >= 1, "at least 1"), ("epochs", self.epochs >= 1, "at least 1"),
+            ("batch_size", self.batch_size >= 1, "at least 1"), ("lr", self.lr > 0, "above 0"),
+            ("threshold", 0 <= self.threshold < 1, "in [0, 1)"), ("prior_weight", self.prior_weight >= 0, "0 or more"),
+            ("threads", self.threads >= 0, "0 or more"),
+            ("data.max_units_per_label", d.max_units_per_label >= 1, "at least 1"),
+            ("data.supplement_share", 0 <= d.supplement_share <= 1, "in [0, 1]"),
+            ("data.wordfreq_texts", d.wordfreq_texts >= 0, "0 or more"),
+            ("data.wordfreq_exponent", d.wordfreq_exponent > 0, "above 0"),
+            ("data.min_examples_per_label", d.min_examples_per_label >= 0, "0 or more"),
+            ("data.dev_fraction", 0 <= d.dev_fraction < 1, "in [0, 1)"), ("data.dev_max", d.dev_max >= 0, "0 or more"),
+            ("data.chunk_words", d.chunk_words >= 1, "at least 1"),
+            ("features.buckets", f.buckets >= 1, "at least 1"),
+            ("features.min_n", 1 <= f.min_n <= f.max_n, f"in [1, features.max_n = {f.max_n}]"),
+        ]  # fmt: skip
+        for name, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"{name}: must be {expected}")
+
 
 @dataclass
 class LangidTrainResult:
@@ -406,6 +428,8 @@ def macro_accuracy(identifier: LanguageIdentifier, examples: Examples) -> tuple[
 def train_identifier(config: LangidTrainConfig, progress: bool = False) -> LangidTrainResult:
     """Return the trained identifier (saved to `config.output`) and its dev accuracy."""
     import torch
+
+    config.validate()
 
     start = time.perf_counter()
     torch.manual_seed(config.seed)
