@@ -80,6 +80,8 @@ def test_faults_are_4xx_naming_the_field(client, method, path, body, field):
         path == "/translate"
     ):  # LibreTranslate answers 400 for every bad parameter, an unknown language included
         assert answer.status_code == 400
+    if path == "/v1/embeddings":  # as OpenAI: 400 (the openai SDK's BadRequestError), in OpenAI's error shape
+        assert answer.status_code == 400 and error["type"] == "invalid_request_error", payload
 
 
 def test_unknown_language_code_names_the_code(client):

@@ -2,7 +2,8 @@
 
 Middleware, outermost first: metrics (every answer counted, refusals included), CORS (only when
 `cors_origins` is set), the guard (body size 413, API key 401, rate limit 429; `limits.py`). Errors are JSON
-naming the field: a malformed body or a wrong type 422 (400 on the LibreTranslate routes, as LibreTranslate),
+naming the field: a malformed body or a wrong type 422 (400 on the LibreTranslate routes and the OpenAI-style
+/v1/embeddings, as LibreTranslate and OpenAI answer),
 an XlingError from the library 400 with its message, a model that is not loaded 503 naming it; anything
 unexpected is logged and answered 500 without internals.
 
@@ -30,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from xling import __version__
 from xling.errors import XlingError
 from xling.serving.config import ServeConfig, config_from_dict
-from xling.serving.errors import ApiError, error_body
+from xling.serving.errors import OPENAI_PATHS, ApiError, error_body
 from xling.serving.limits import GuardMiddleware, Message, Receive, Scope, Send
 from xling.serving.metrics import Metrics
 from xling.serving.routes import embeddings, libretranslate, system, xling_api
@@ -44,6 +45,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 _KINDS = {400: "bad_request", 401: "auth", 404: "not_found", 413: "too_large", 422: "validation",
           429: "rate_limit", 503: "model_unavailable"}  # fmt: skip
 LIBRETRANSLATE_PATHS = frozenset({"/translate", "/detect", "/languages"})
+BAD_REQUEST_PATHS = LIBRETRANSLATE_PATHS | OPENAI_PATHS
+"""Routes whose clients expect 400, not 422, for an invalid request (OpenAI's SDKs raise BadRequestError)."""
 
 DESCRIPTION = """Embeddings (OpenAI and text-embeddings-inference shapes), translation and language detection
 (LibreTranslate's API), cross-language search, classification and the support bot, from xling's models, in
@@ -191,7 +194,7 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         field, message = _validation_message(error.errors())
-        status = 400 if request.url.path in LIBRETRANSLATE_PATHS else 422
+        status = 400 if request.url.path in BAD_REQUEST_PATHS else 422
         return answer(request, status, message, field, "validation")
 
     @app.exception_handler(XlingError)

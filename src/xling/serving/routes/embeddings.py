@@ -43,16 +43,16 @@ def served_names(state: ServerState, encoder: Any) -> set[str]:
 @router.post("/v1/embeddings", response_model=EmbeddingsResponse, summary="OpenAI-style embeddings")
 async def embeddings(body: EmbeddingsRequest, request: Request) -> EmbeddingsResponse:
     """Embed a text or a list of texts (OpenAI's request and response shapes; `usage` counts the encoder's
-    tokens)."""
+    tokens); an invalid request is a 400, as OpenAI's."""
     state = _state(request)
-    texts, batch = request_texts(body.input, "input", state.config.limits)
+    texts, batch = request_texts(body.input, "input", state.config.limits, status=400)  # OpenAI's status
     encoder = await state.model("encoder")
     names = served_names(state, encoder)
     if body.model is not None and body.model not in names:
         raise ApiError(404, f"model {body.model!r} is not served here; this server's encoder is "
                             f"{sorted(names)[0]!r} (see GET /v1/models)", "model", code="model_not_found")  # fmt: skip
     if body.dimensions is not None and body.dimensions != encoder.dimension:
-        raise ApiError(422, f"dimensions: this encoder gives {encoder.dimension}-dimensional vectors, not "
+        raise ApiError(400, f"dimensions: this encoder gives {encoder.dimension}-dimensional vectors, not "
                             f"{body.dimensions}", "dimensions")  # fmt: skip
     results = await _embed(state, [EmbedItem(text, count_tokens=True) for text in texts], "input", batch)
     data = [EmbeddingData(index=i, embedding=_encoded(vector, body.encoding_format))
