@@ -97,3 +97,14 @@ def test_spans_of_one_language_and_of_nothing(sample_identifier):
     assert [span.label for span in language_spans(sample_identifier, UNSEEN["fra"][0])] == ["fra"]
     assert language_spans(sample_identifier, "") == []
     assert [span.label for span in language_spans(sample_identifier, "2024 🎉")] == ["und"]
+
+
+def test_weights_that_do_not_fit_the_config_are_a_clear_error(sample_identifier, tmp_path):
+    import json
+
+    folder = sample_identifier.save_pretrained(tmp_path / "saved")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["features"]["buckets"] *= 2  # hashed ids would index past the table
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(DataError, match=r"model.safetensors.*do not fit config.json's \d+ buckets"):
+        LanguageIdentifier.from_pretrained(folder)

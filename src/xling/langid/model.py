@@ -206,11 +206,26 @@ class LanguageIdentifier:
         prior = config.get("log_prior")
         if prior is not None and set(prior) != set(labels):
             raise DataError("log_prior must give a value for every label and no other", config_path)
+        features = FeatureConfig(**config["features"])
+        _check_shapes(tensors, features.buckets, len(labels), folder / WEIGHTS_FILE)
         return cls(labels=labels, embeddings=tensors["embeddings"].astype(np.float32),
-                   weight=tensors["weight"], bias=tensors["bias"], features=FeatureConfig(**config["features"]),
+                   weight=tensors["weight"], bias=tensors["bias"], features=features,
                    threshold=float(config.get("threshold", 0.0)),
                    log_prior=None if prior is None else np.array([prior[label] for label in labels], dtype=np.float32),
                    prior_weight=float(config.get("prior_weight", 0.0)), info=info, path=folder)  # fmt: skip
+
+
+def _check_shapes(tensors: dict[str, np.ndarray], buckets: int, labels: int, path: Path) -> None:
+    """Raise DataError unless the weights fit the config: buckets x dim embeddings, dim x labels weight, a bias
+    per label (features hashed into more buckets than rows would index past the table)."""
+    missing = {"embeddings", "weight", "bias"} - set(tensors)
+    if missing:
+        raise DataError(f"missing tensors {sorted(missing)}", path)
+    embeddings, weight, bias = tensors["embeddings"], tensors["weight"], tensors["bias"]
+    dim = embeddings.shape[1] if embeddings.ndim == 2 else -1
+    if embeddings.shape != (buckets, dim) or weight.shape != (dim, labels) or bias.shape != (labels,):
+        raise DataError(f"tensor shapes embeddings {embeddings.shape}, weight {weight.shape}, bias {bias.shape} "
+                        f"do not fit config.json's {buckets} buckets and {labels} labels", path)  # fmt: skip
 
 
 def resolve_identifier(name_or_path: str | Path) -> Path:
