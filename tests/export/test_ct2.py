@@ -105,6 +105,30 @@ def test_export_records_its_source_and_quantization(tmp_path):
     assert (report.output / "model.bin").stat().st_size < (float32.output / "model.bin").stat().st_size
 
 
+def test_the_record_tells_a_stale_conversion_sharded_weights_included(tmp_path):
+    from transformers import AutoModelForSeq2SeqLM
+
+    from xling.export.ct2 import stale_conversion
+
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    (folder / "model.safetensors").unlink()
+    model.save_pretrained(folder, max_shard_size="20KB")  # a sharded checkpoint, as large models are saved
+    shards = sorted(p.name for p in folder.glob("model-*.safetensors"))
+    assert len(shards) > 1
+    export_ct2(folder)
+    recorded = json.loads((folder / "ctranslate2" / "xling.json").read_text())["source_files"]
+    assert sorted(recorded) == sorted(["config.json", "model.safetensors.index.json", *shards])
+    assert stale_conversion(folder) is None
+    last = folder / shards[-1]
+    data = bytearray(last.read_bytes())
+    data[-1] ^= 1  # one bit of a weight: the index and the sizes stay the same
+    last.write_bytes(bytes(data))
+    assert stale_conversion(folder) == f"{shards[-1]} has changed since the export (its SHA-256 differs)"
+    model.save_pretrained(folder)  # now one model.safetensors beside the shards
+    assert stale_conversion(folder).startswith("its weights are now model.safetensors")
+
+
 def test_a_float32_conversion_that_scores_differently_is_not_written(tmp_path, monkeypatch):
     import xling.export.ct2 as ct2
 

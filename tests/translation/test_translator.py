@@ -293,6 +293,46 @@ def test_auto_uses_a_ctranslate2_conversion_and_decodes_as_pytorch_does(tmp_path
         assert fast.translate(texts, "en", targets, options) == plain.translate(texts, "en", targets, options)
 
 
+def test_a_conversion_older_than_the_weights_is_not_used(tmp_path, caplog):
+    pytest.importorskip("ctranslate2")
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    from xling.export.ct2 import export_ct2
+
+    folder = build_xling(tmp_path / "model")
+    export_ct2(folder, quantization="float32")
+    assert Translator.from_pretrained(folder).backend_name == "ct2"
+    # training again into the folder: new weights, the old ctranslate2/ left beside them
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    with torch.no_grad():
+        model.get_input_embeddings().weight.mul_(-1.0)
+    model.save_pretrained(folder)
+    with caplog.at_level(logging.WARNING, logger="xling.translation.translator"):
+        translator = Translator.from_pretrained(folder)
+    assert translator.backend_name == "torch"
+    assert str(folder / "ctranslate2") in caplog.text and "model.safetensors has changed" in caplog.text
+    with pytest.raises(XlingError, match=r"does not match the model's weights.*xling export ct2"):
+        Translator.from_pretrained(folder, backend="ct2")
+    export_ct2(folder, quantization="float32")  # exported again: used again, and decodes as the weights do
+    fast = Translator.from_pretrained(folder)
+    assert fast.backend_name == "ct2"
+    texts = PARALLEL["eng"][:3]
+    assert fast.translate(texts, "en", "de", GREEDY) == translator.translate(texts, "en", "de", GREEDY)
+
+
+def test_a_conversion_without_pytorch_weights_beside_it_is_used(tmp_path):
+    # a model shipped as its conversion only (xling-mt-bible): nothing to compare, the conversion is the model
+    pytest.importorskip("ctranslate2")
+    from xling.export.ct2 import export_ct2
+
+    folder = build_xling(tmp_path / "model")
+    export_ct2(folder)
+    (folder / "model.safetensors").unlink()
+    assert Translator.from_pretrained(folder).backend_name == "ct2"
+    assert Translator.from_pretrained(folder, backend="ct2").backend_name == "ct2"
+
+
 def test_layout_join_uses_the_target_languages_separator():
     layout = segment("Hello there. How are you?\nFine.", "eng")
     assert layout.sentences == ["Hello there.", "How are you?", "Fine."]

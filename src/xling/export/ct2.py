@@ -4,8 +4,9 @@
 (`ctranslate2.converters.TransformersConverter`): `model.bin`, `config.json`, the vocabulary, and
 `xling.json` recording what it was made from (the source folder, its architecture, the sizes and SHA-256
 of its config and weight files) and the quantization. `xling.translation.ct2.CT2Backend` runs it and
-`Translator` picks it up when the folder is there. The new folder is built beside the old one and swapped
-in when complete, so an export that fails leaves the previous one whole.
+`Translator` picks it up when the folder is there, unless the model's weights no longer match the record
+(`stale_conversion`: a model trained or fine-tuned into the folder after the export). The new folder is
+built beside the old one and swapped in when complete, so an export that fails leaves the previous one whole.
 
 Families: M2M-100 and NLLB-200 (`M2M100Config`), Marian / OPUS-MT (`MarianConfig`), xling's own models
 (`M2M100Config` with a `PreTrainedTokenizerFast`), and the other text-to-text architectures the converter
@@ -93,6 +94,68 @@ def ct2_folder(model: str | Path) -> Path:
 def has_ct2(model: str | Path) -> bool:
     """Return whether a model folder holds a CTranslate2 conversion (`<model>/ctranslate2/model.bin`)."""
     return (ct2_folder(model) / "model.bin").is_file()
+
+
+def weight_files(model: str | Path) -> list[str]:
+    """Return the names of a model folder's PyTorch weight files: those of WEIGHT_FILES it has, and the
+    shards a `model.safetensors.index.json` lists."""
+    folder = Path(model)
+    names = [name for name in WEIGHT_FILES if (folder / name).is_file()]
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            weight_map = {}
+        if isinstance(weight_map, dict):
+            names += sorted({str(shard) for shard in weight_map.values() if (folder / str(shard)).is_file()})
+    return names
+
+
+def stale_conversion(model: str | Path) -> str | None:
+    """Return why the conversion in `<model>/ctranslate2/` no longer matches the model's weights, or None.
+
+    The export's xling.json records the size and SHA-256 of every weight file it was made from; a file
+    that differs, is gone, or is new (another weight format) makes the conversion stale. None also when
+    there is nothing to compare: no record (an export made by hand), or no PyTorch weights in the folder
+    (a model shipped as its conversion only). Each file is hashed once per process (while its size and
+    modification time stay the same).
+    """
+    folder = Path(model)
+    recorded = read_metadata(ct2_folder(folder)).get("source_files")
+    if not isinstance(recorded, dict):
+        return None
+    recorded = {name: entry for name, entry in recorded.items() if name != "config.json"}
+    current = weight_files(folder)
+    if not recorded or not current:
+        return None
+    now = {name for name in current if name in WEIGHT_FILES}
+    then = {name for name in recorded if name in WEIGHT_FILES}
+    if now != then:
+        made_from = ", ".join(sorted(then)) or "none"
+        return f"its weights are now {', '.join(sorted(now))}, it was made from {made_from}"
+    for name, entry in sorted(recorded.items()):
+        entry = entry if isinstance(entry, dict) else {}
+        path = folder / name
+        if not path.is_file():
+            return f"{name}, which it was made from, is gone"
+        if path.stat().st_size != entry.get("bytes"):
+            return f"{name} has changed since the export (its size differs)"
+        if _cached_sha256(path) != entry.get("sha256"):
+            return f"{name} has changed since the export (its SHA-256 differs)"
+    return None
+
+
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+
+
+def _cached_sha256(path: Path) -> str:
+    """Return `_sha256(path)`, computed once per process for a file of one size and modification time."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = _sha256(path)
+    return _DIGESTS[key]
 
 
 def seq2seq_model_type(model: str | Path) -> str:
@@ -293,7 +356,7 @@ def _metadata(source: Path, model_type: str, quantization: str, vocabulary_size:
     import transformers
 
     files = {}
-    for name in ("config.json", *WEIGHT_FILES):
+    for name in ("config.json", *weight_files(source)):
         path = source / name
         if path.is_file():
             files[name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}

@@ -156,10 +156,14 @@ class Translator:
     ) -> Translator:  # fmt: skip
         """Return a Translator for a model folder or name; `backend` "auto" prefers CTranslate2 when the
         folder has a conversion and ctranslate2 is installed. `threads` 0 keeps the runtime's default.
-        `detector` (loaded only when a source language is to be detected) tells `auto` sources."""
+        `detector` (loaded only when a source language is to be detected) tells `auto` sources.
+
+        A conversion whose recorded weights differ from the folder's (`xling.export.ct2.stale_conversion`:
+        the model was trained again after `xling export ct2`) is not used: "auto" warns and takes PyTorch,
+        "ct2" is an XlingError saying to export again."""
         from transformers import AutoTokenizer
 
-        from xling.export.ct2 import CT2_DIR
+        from xling.export.ct2 import CT2_DIR, stale_conversion
 
         if backend not in BACKENDS:
             raise ConfigError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
@@ -176,6 +180,17 @@ class Translator:
         has_ct2 = importlib.util.find_spec("ctranslate2") is not None
         if backend == "auto":
             backend = "ct2" if converted and has_ct2 else "torch"
+            if backend == "ct2" and (stale := stale_conversion(folder)):
+                logger.warning("%s: the CTranslate2 conversion does not match the model's weights (%s); "
+                               "translating with PyTorch instead (re-run `xling export ct2 --model %s` to "
+                               "update it)", folder / CT2_DIR, stale, folder)  # fmt: skip
+                backend = "torch"
+        elif backend == "ct2" and converted and has_ct2:
+            stale = stale_conversion(folder)
+            if stale:
+                raise XlingError(f"{folder / CT2_DIR}: the CTranslate2 conversion does not match the model's "
+                                 f"weights ({stale}); re-run `xling export ct2 --model {folder}` to convert "
+                                 "the current model, or use the torch backend")  # fmt: skip
         if backend == "ct2":
             if not has_ct2:
                 raise XlingError("backend ct2 needs the ctranslate2 package (pip install ctranslate2)")
