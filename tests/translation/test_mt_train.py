@@ -65,6 +65,28 @@ def test_parallel_files_name_the_bad_line(tmp_path):
         read_parallel_file(f"{tmp_path / 'a.en'}")
 
 
+def test_a_training_set_left_without_pairs_is_an_error_naming_its_files_and_why(
+    tmp_path, sample_tokenizer_dir
+):
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    tsv = write_tsv(tmp_path / "p.tsv", PAIRS)
+    with pytest.raises(
+        DataError, match=r"p\.tsv: of 12 pairs, 12 have a side longer than max_length 4 tokens"
+    ):
+        build_parallel_data(tokenizer, parallel=[f"eng-deu={tsv}"], max_length=4)
+    (tmp_path / "a.en").write_text("Good morning!\n\n", encoding="utf-8")
+    (tmp_path / "a.de").write_text("\nVielen Dank.\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"a\.en,.*a\.de: of 4 pairs, 4 have an empty side"):
+        build_parallel_data(tokenizer, parallel=[f"eng-deu={tmp_path / 'a.en'},{tmp_path / 'a.de'}"])
+    with pytest.raises(DataError, match=r"of 16 pairs, 12 have a side longer .* and 4 have an empty side"):
+        build_parallel_data(tokenizer, parallel=[f"eng-deu={tsv}", f"eng-deu={tmp_path / 'a.en'},{tmp_path / 'a.de'}"],
+                            max_length=4)  # fmt: skip
+    config = MTTrainConfig(output=str(tmp_path / "run"), tokenizer=str(sample_tokenizer_dir), model="tiny",
+                           parallel=[f"eng-deu={tsv}"], max_length=4)  # fmt: skip
+    with pytest.raises(DataError, match="no training pairs left"):  # before any model is built
+        train_translation(config)
+
+
 def test_batches_follow_m2m100_and_are_pure(tmp_path, sample_tokenizer_dir):
     tokenizer = load_tokenizer(sample_tokenizer_dir)
     data = build_parallel_data(tokenizer, parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', PAIRS)}"])

@@ -310,7 +310,7 @@ def build_parallel_data(
         dev.pop(f"{src}-{tgt}", None)
     all_langs = sorted({lang for pair in pairs_by_direction for lang in pair})
 
-    directions, dropped = [], 0
+    directions, dropped, empty = [], 0, 0
     source_cache: dict[str, np.ndarray] = {}
     # one cache for both sides where the tokenizer cuts them alike: a pivot text is a source and a target
     target_cache = source_cache if sequence_format.shared_sides else {}
@@ -323,11 +323,33 @@ def build_parallel_data(
         keep = [i for i, (s, t) in enumerate(zip(sources, targets, strict=True))
                 if 0 < len(s) <= source_room and 0 < len(t) <= target_room]  # fmt: skip
         dropped += len(pairs) - len(keep)
+        empty += sum(1 for s, t in zip(sources, targets, strict=True) if not len(s) or not len(t))
         if keep:
             directions.append(Direction(src, tgt, [sources[i] for i in keep], [targets[i] for i in keep]))
+    if not directions:
+        raise DataError(_no_pairs_left(corpus, parallel, dropped, empty, max_length))
     if dropped:
         logger.info("dropped %d pairs with a side longer than %d tokens or empty", dropped, max_length)
     return ParallelData(directions, dev, all_langs, sequence_format, dropped)
+
+
+def _no_pairs_left(corpus: str, parallel: Sequence[str], dropped: int, empty: int, max_length: int) -> str:
+    """Return the message of a training set left without pairs: its sources, and why each pair went."""
+    sources = ([f"corpus {corpus} ({resolve_corpus(corpus)})"] if corpus else []) + [
+        f"parallel {spec.partition('=')[2]}" for spec in parallel
+    ]
+    where = "; ".join(sources)
+    if not dropped:
+        return (f"no training pairs in {where} (empty files, or no sentence id outside the held-out and dev "
+                "shares is in both languages of a direction)")  # fmt: skip
+    reasons = []
+    if dropped - empty:
+        reasons.append(f"{dropped - empty:,} have a side longer than max_length {max_length} tokens "
+                       "(language tokens and </s> included)")  # fmt: skip
+    if empty:
+        reasons.append(f"{empty:,} have an empty side")
+    return (f"no training pairs left in {where}: of {dropped:,} pairs, {' and '.join(reasons)}; raise "
+            "max_length or check the data")  # fmt: skip
 
 
 def _direction_marks(
