@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from xling.artifacts import read_metadata
 from xling.errors import ConfigError, DataError
 from xling.tokenization.vocabulary import language_token, load_tokenizer
 from xling.translation.data import (
@@ -252,3 +253,72 @@ def test_the_saved_model_can_be_the_mean_of_the_last_checkpoints(tmp_path, sampl
         ConfigError, match="average_last: 2 checkpoints, but training.keep_checkpoints keeps 1"
     ):
         config.validate()
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_failed_save_never_leaves_old_metadata_beside_new_weights(tmp_path, monkeypatch):
+    import os
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForSeq2SeqLM, M2M100ForConditionalGeneration
+
+    from xling.errors import XlingError
+    from xling.translation.train import save_translation_model
+    from xling.translation.translator import Translator
+
+    from .tiny_models import PARALLEL, build_xling
+
+    folder = build_xling(tmp_path / "model")  # a finished model, trained again into its own folder
+    old = Translator.from_pretrained(folder, backend="torch")
+    texts = PARALLEL["eng"][:3]
+    before, old_outputs = _snapshot(folder), old.translate(texts, "en", "de")
+    tokenizer = load_tokenizer(folder)
+    tsv = write_tsv(tmp_path / "p.tsv", zip(PARALLEL["eng"], PARALLEL["deu"], strict=True))
+    data = build_parallel_data(tokenizer, parallel=[f"eng-deu={tsv}"])
+    config = MTTrainConfig(output=str(folder), model=str(folder), parallel=[f"eng-deu={tsv}"])
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    with torch.no_grad():
+        model.get_input_embeddings().weight.mul_(-1.0)  # the newly trained weights
+    result = SimpleNamespace(to_dict=lambda: {"steps": 1})
+
+    def save(*args):
+        save_translation_model(model, tokenizer, folder, config, data, result, {}, str(folder))
+
+    saving = M2M100ForConditionalGeneration.save_pretrained
+
+    def crash_after_the_weights(self, directory, *args, **kwargs):
+        saving(self, directory, *args, **kwargs)
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(M2M100ForConditionalGeneration, "save_pretrained", crash_after_the_weights)
+    with pytest.raises(OSError, match="No space"):
+        save()
+    assert _snapshot(folder) == before  # the old model, whole; no staging folder left
+    assert Translator.from_pretrained(folder, backend="torch").translate(texts, "en", "de") == old_outputs
+    monkeypatch.undo()
+
+    replace, moved = os.replace, []
+
+    def crash_while_moving(source, target):
+        if "/.model." in str(source) and moved:
+            raise OSError("the machine went down")
+        moved.append(source)
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", crash_while_moving)
+    with pytest.raises(OSError, match="went down"):
+        save()
+    monkeypatch.undo()
+    assert len(moved) == 1 and not (folder / "xling.json").exists()  # not a finished model any more
+    with pytest.raises(XlingError):
+        Translator.from_pretrained(folder, backend="torch")
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+    save()
+    new = Translator.from_pretrained(folder, backend="torch")
+    assert read_metadata(folder)["directions"] == {"eng-deu": 12, "deu-eng": 12}
+    assert torch.equal(new.backend.model.get_input_embeddings().weight, model.get_input_embeddings().weight)
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]

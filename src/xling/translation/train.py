@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import shutil
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -24,7 +27,7 @@ from typing import Any
 
 import torch
 
-from xling.artifacts import read_metadata, write_metadata
+from xling.artifacts import METADATA_FILE, metadata_path, read_metadata, write_metadata
 from xling.atomic import write_json_atomically
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
@@ -385,13 +388,18 @@ def set_generation_defaults(model, decoder_start: int) -> None:
 def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig, data: ParallelData,
                            result: TrainResult, evaluation: dict[str, Any], tokenizer_path: str) -> None:  # fmt: skip
     """Write the Hugging Face folder (config.json, model.safetensors, generation config, the family's
-    tokenizer) and xling.json (the family, so `xling.Translator` applies its conventions)."""
+    tokenizer) and xling.json (the family, so `xling.Translator` applies its conventions).
+
+    `output` may already hold a model (a run trained again, a model fine-tuned in place). The new files are
+    written whole into a staging folder inside it first, so a failure there leaves the old model as it was;
+    then xling.json, the mark of a finished model, is removed, the new files are renamed over the old ones,
+    and xling.json is written last: a crash in between leaves a folder without it, never old metadata
+    beside new weights.
+    """
     family = data.format.family
     set_generation_defaults(model, data.format.decoder_start)
-    model.save_pretrained(output)
     meta: dict[str, Any] = {"kind": "translation", "family": family}
     if family == "xling":
-        save_tokenizer(tokenizer, output)
         # a fine-tuned xling model keeps the languages it had besides those trained now
         base = read_metadata(config.model) if is_model_folder(config.model) else {}
         tokens = {
@@ -401,9 +409,6 @@ def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig
         meta |= {"languages": sorted(tokens), "language_tokens": dict(sorted(tokens.items())),
                  "tokenizer": tokenizer_metadata(tokenizer_path)}  # fmt: skip
     else:
-        # the family's own tokenizer class and files; its language tokens are the model's languages
-        tokenizer.save_pretrained(str(output))
-        _keep_marian_pair(output, data)
         meta |= {"base_model": str(config.model), "trained_languages": data.languages}
     meta.update({
         "directions": data.counts(),
@@ -411,7 +416,42 @@ def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig
         "training": result.to_dict(),
         "evaluation": evaluation,
     })  # fmt: skip
-    write_metadata(output, meta)
+    output.mkdir(parents=True, exist_ok=True)
+    staging = output / f".model.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        model.save_pretrained(staging)
+        if family == "xling":
+            save_tokenizer(tokenizer, staging)
+        else:
+            # the family's own tokenizer class and files; its language tokens are the model's languages
+            tokenizer.save_pretrained(str(staging))
+            _keep_marian_pair(staging, data)
+        (staging / METADATA_FILE).unlink(missing_ok=True)  # written last, into the folder itself
+        metadata_path(output).unlink(missing_ok=True)
+        _move_into(staging, output)
+        write_metadata(output, meta)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+_SHARD = re.compile(r"model-\d{5}-of-\d{5}\.safetensors")  # save_pretrained's shards of model.safetensors
+
+
+def _move_into(staging: Path, output: Path) -> None:
+    """Return nothing after renaming every file of `staging` into `output`, replacing files of the same
+    name, and deleting weight shards of an earlier save that the new one does not have (as transformers'
+    save_pretrained does)."""
+    names = {path.name for path in staging.iterdir()}
+    for path in sorted(staging.iterdir()):
+        target = output / path.name
+        if path.is_dir() and target.is_dir():
+            shutil.rmtree(target)
+        os.replace(path, target)
+    for path in output.iterdir():
+        if path.name not in names and path.is_file() and _SHARD.fullmatch(path.name):
+            path.unlink()
 
 
 def _keep_marian_pair(output: Path, data: ParallelData) -> None:
