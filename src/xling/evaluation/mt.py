@@ -17,6 +17,11 @@ small model is mostly zero and tokenizer-dependent.
 With a pivot (`pivot = "eng"`), every direction that does not involve the pivot is also translated
 src -> pivot -> tgt, and scored on the same references, beside the direct translation: whether a model
 translates directly between two languages better than through English.
+
+On the bible test set the model's own record (`xling.json`: the training config `xling mt train` wrote) is
+checked: a model trained on an aligned corpus without holding out the book scored (its
+`data.heldout_prefixes` do not cover `heldout_prefixes`) is scored on verses it was trained on. That is a
+warning naming the book and the model, and `settings["test_seen_in_training"]` says so in the result.
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ from typing import Protocol
 
 from sacrebleu.metrics import BLEU, CHRF
 
+from xling.artifacts import read_metadata
 from xling.atomic import atomic_write
 from xling.data.languages import MACROLANGUAGES, normalize_language
-from xling.errors import ConfigError
+from xling.errors import ConfigError, XlingError
 from xling.evaluation.result import Result
 from xling.translation.decoding import DecodeOptions
 from xling.translation.testsets import (
@@ -58,6 +64,7 @@ __all__ = [
     "expand_directions",
     "load_tests",
     "score_directions",
+    "training_heldout",
 ]
 
 logger = logging.getLogger(__name__)
@@ -253,6 +260,33 @@ def score_directions(
     return scores, signatures
 
 
+def training_heldout(folder: str | Path | None) -> tuple[str, tuple[str, ...]] | None:
+    """Return (corpus, held-out id prefixes) of the aligned corpus a model folder's xling.json says it was
+    trained on (`config.data` of `xling mt train`); None when it records none (no training config, a
+    model trained on parallel files only, or not a folder)."""
+    if folder is None or not Path(folder).is_dir():
+        return None
+    try:
+        meta = read_metadata(folder)
+    except XlingError:
+        return None
+    training = meta.get("config")
+    data = training.get("data") if isinstance(training, dict) else None
+    if not isinstance(data, dict) or not data.get("corpus"):
+        return None
+    prefixes = data.get("heldout_prefixes")
+    held = tuple(str(p) for p in prefixes if p) if isinstance(prefixes, list) else ()
+    return str(data["corpus"]), held
+
+
+def _model_folder(translator: TextTranslator, config: MTEvalConfig) -> Path | None:
+    """Return the folder of the model scored: the translator's (a `Translator`), else `config.model`."""
+    folder = getattr(translator, "folder", None)
+    if folder is not None:
+        return Path(folder)
+    return Path(config.model).expanduser() if config.model else None
+
+
 def _write_hypotheses(folder: Path, label: str, outputs: dict[str, list[str]]) -> None:
     """Write one file of translations per output kind, line i for source i."""
     for prefix, hyps in outputs.items():
@@ -295,10 +329,21 @@ def evaluate_mt(
         "decode": dataclasses.asdict(config.decode),
         "backend": config.backend,
     }
+    model = config.model or str(getattr(translator, "name", "?"))
     if config.testset == "bible":
-        settings["heldout_prefixes"] = [p for p in config.heldout_prefixes if p]
+        prefixes = [p for p in config.heldout_prefixes if p]
+        settings["heldout_prefixes"] = prefixes
+        folder = _model_folder(translator, config)
+        recorded = training_heldout(folder)
+        seen = None if recorded is None else [p for p in prefixes if not p.startswith(recorded[1])]
+        settings["test_seen_in_training"] = None if seen is None else bool(seen)
+        if seen and recorded is not None:
+            corpus, held = recorded
+            logger.warning("the test book (verse ids starting %s) was not held out of the training of %s: its "
+                           "training config holds out %s of corpus %s, so these scores are on verses it was "
+                           "trained on", " ".join(seen), config.model or folder, " ".join(held) or "nothing",
+                           corpus)  # fmt: skip
     if config.testset == "ntrex":
         settings["variants"] = list(config.variants)
-    model = config.model or str(getattr(translator, "name", "?"))
     return Result(task="mt", model=model, data=data, scores=scores, average=round(average, 2), primary="chrf++",
                   settings=settings, seconds=time.perf_counter() - started)  # fmt: skip

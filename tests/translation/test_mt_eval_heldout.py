@@ -1,0 +1,70 @@
+"""`xling eval mt` on the bible test set checks the model's record: was the test book held out of its training?"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from xling.artifacts import read_metadata, write_metadata
+from xling.evaluation.mt import MTEvalConfig, evaluate_mt
+from xling.translation.decoding import DecodeOptions
+from xling.translation.translator import Translator
+
+from .tiny_models import PARALLEL, build_xling
+
+# verse id -> (eng, deu); GEN in training, JHN the book `xling eval mt` scores by default
+VERSES = {
+    f"{book}.1.{n}": (PARALLEL["eng"][i], PARALLEL["deu"][i])
+    for i, (book, n) in enumerate([("GEN", 1), ("GEN", 2), ("JHN", 1), ("JHN", 2), ("JHN", 3)])
+}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("heldout")
+    bible = root / "bible"
+    bible.mkdir()
+    for side, lang in enumerate(("eng", "deu")):
+        lines = "".join(f"{verse}\t{texts[side]}\n" for verse, texts in VERSES.items())
+        (bible / f"{lang}.tsv").write_text(lines, encoding="utf-8")
+    return root, build_xling(root / "model")
+
+
+def _record(folder: Path, data: dict | None) -> None:
+    """Write the training config `xling mt train` records (its data section), or none."""
+    meta = {key: value for key, value in read_metadata(folder).items() if key != "config"}
+    write_metadata(folder, meta if data is None else {**meta, "config": {"data": data, "max_length": 128}})
+
+
+def _evaluate(root: Path, folder: Path):
+    translator = Translator.from_pretrained(folder, backend="torch")
+    config = MTEvalConfig(model=str(folder), data=str(root), directions=["eng-deu"],
+                          decode=DecodeOptions(beam_size=1, max_length_cap=6))  # fmt: skip
+    return evaluate_mt(translator, config)
+
+
+@pytest.mark.parametrize(
+    ("data", "seen"),
+    [
+        ({"corpus": "bible", "heldout_prefixes": ["MAT."]}, True),  # another book held out
+        ({"corpus": "bible", "heldout_prefixes": []}, True),  # the whole corpus trained on
+        ({"corpus": "bible", "heldout_prefixes": ["MAT.", "JHN"]}, False),
+        ({"corpus": "", "heldout_prefixes": []}, None),  # parallel files only: no corpus to compare
+        (None, None),  # no training config recorded (a model xling did not train)
+    ],
+)
+def test_a_test_book_the_model_was_trained_on_is_a_warning_and_recorded(setup, caplog, data, seen):
+    root, folder = setup
+    _record(folder, data)
+    with caplog.at_level(logging.WARNING, logger="xling.evaluation.mt"):
+        result = _evaluate(root, folder)
+    assert result.scores["eng-deu"]["n"] == 3  # the JHN verses were scored, whatever the record
+    assert result.settings["test_seen_in_training"] is seen
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    if seen:
+        assert len(warnings) == 1 and "JHN." in warnings[0] and str(folder) in warnings[0]
+        assert "was not held out" in warnings[0]
+    else:
+        assert not warnings
