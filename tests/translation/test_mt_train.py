@@ -208,6 +208,10 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, sam
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # the model.dropout of the preset (0.1) is on, so equal weights also mean equal dropout draws per step
     assert json.loads((tmp_path / "b" / "xling.json").read_text())["config"]["dropout"] > 0
+    # another dev set would be compared with the best chrF++ the checkpoints kept: refused, naming the field
+    changed = CliRunner().invoke(app, ["mt", "train", "--recipe", str(recipe), "--output", str(tmp_path / "b"),
+                                       "--resume", "--set", "dev_max_sentences=3"])  # fmt: skip
+    assert changed.exit_code != 0 and "dev_max_sentences" in changed.output + str(changed.exception)
 
 
 def test_two_process_ddp_keeps_ranks_in_sync(tmp_path, sample_tokenizer_dir):
