@@ -302,3 +302,24 @@ def test_held_out_pairs_teach_nothing(tmp_path, tiny_static, cipher_data, monkey
     else:
         assert not {(new, pivot) for pivot, new in seen["seeds"] + seen["glosses"]} & held
         assert seen["seeds"] and seen["glosses"]
+
+
+def test_a_crash_while_saving_leaves_no_finished_model(tmp_path, tiny_static, cipher_data, monkeypatch):
+    """xling.json marks a finished model: a resumed run that breaks while writing its files leaves none."""
+    from tokenizers import Tokenizer as RealTokenizer
+
+    config = small_config(
+        tiny_static, tmp_path / "adapted", dictionary=[f"eng-kat={cipher_data['dictionary']}"]
+    )
+    config.training.max_steps = 2
+    adapt(config)
+    assert (tmp_path / "adapted" / "xling.json").is_file()
+
+    def broken_save(self, path, pretty=True):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(RealTokenizer, "save", broken_save, raising=False)
+    config.resume = True
+    with pytest.raises(OSError, match="disk full"):
+        adapt(config)
+    assert not (tmp_path / "adapted" / "xling.json").exists()

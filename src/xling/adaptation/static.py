@@ -40,7 +40,7 @@ from xling.adaptation.initialize import initial_rows
 from xling.adaptation.result import AdaptResult
 from xling.adaptation.words import translate_words, translations
 from xling.alignment.sentences.losses import translation_ranking_loss
-from xling.artifacts import read_metadata, write_metadata
+from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import check_replaceable
 from xling.config import config_to_dict
 from xling.embeddings.static import MODULE_DIR, GatherRows, StaticSentenceEncoder, bag_features, quantize_rows
@@ -252,8 +252,9 @@ def _extended_tokenizer(
 ) -> tuple[Tokenizer, dict[str, object]]:
     """Return (the extended tokenizer, the extension's counts); a resumed run reuses the one it saved."""
     cache = output / TOKENIZER_CACHE
-    if config.resume and cache.is_file():
-        meta = json.loads(cache.with_suffix(".meta.json").read_text(encoding="utf-8"))
+    meta_file = cache.with_suffix(".meta.json")
+    if config.resume and cache.is_file() and meta_file.is_file():  # the meta is written second: both or redo
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
         return Tokenizer.from_file(str(cache)), meta
     from xling.adaptation.adapt import new_scripts
 
@@ -262,7 +263,7 @@ def _extended_tokenizer(
                                           scripts=new_scripts(config, data))  # fmt: skip
     cache.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(cache))
-    cache.with_suffix(".meta.json").write_text(json.dumps(report.to_dict()), encoding="utf-8")
+    meta_file.write_text(json.dumps(report.to_dict()), encoding="utf-8")
     return tokenizer, report.to_dict()
 
 
@@ -378,6 +379,9 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
     they are and only the new (and trained old) rows are quantized, so the frozen old rows load back bit for
     bit.
     """
+    # a folder with xling.json is a finished model: a resumed run's earlier one goes first, so that a crash
+    # while the files below are written leaves a folder that is not taken for a model
+    (output / METADATA_FILE).unlink(missing_ok=True)
     module = output / MODULE_DIR
     module.mkdir(parents=True, exist_ok=True)
     (output / "1_Normalize").mkdir(exist_ok=True)
