@@ -108,3 +108,18 @@ def test_weights_that_do_not_fit_the_config_are_a_clear_error(sample_identifier,
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(DataError, match=r"model.safetensors.*do not fit config.json's \d+ buckets"):
         LanguageIdentifier.from_pretrained(folder)
+
+
+def test_restricting_to_unlikely_languages_still_answers_among_them(sample_identifier):
+    """The allowed labels' probabilities underflow to 0 in float32 before restriction: the answer must still
+    be one of them, with probabilities that sum to 1."""
+    import copy
+
+    detector = copy.deepcopy(sample_identifier)
+    detector.bias = detector.bias.copy()
+    for label in ("fra", "spa"):
+        detector.bias[detector.labels.index(label)] -= 200.0
+    probabilities, _ = detector.probabilities(["Das ist ein schönes Haus."], languages=["fr", "es"])
+    assert np.isclose(probabilities.sum(), 1.0)
+    top = detector.predict(["Das ist ein schönes Haus."], languages=["fr", "es"])[0][0]
+    assert top.label in {"fra", "spa"} and top.probability > 0

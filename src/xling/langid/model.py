@@ -113,11 +113,13 @@ class LanguageIdentifier:
         logits = hidden @ self.weight + self.bias
         if self.prior_weight:
             logits = logits + self.prior_weight * self.log_prior
+        if languages is not None:
+            # the softmax is taken over the allowed labels' logits: renormalising probabilities instead would
+            # divide zeros when every allowed label's probability underflows in float32
+            logits = np.where(self._mask(languages), logits, -np.inf)
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        if languages is not None:
-            probabilities = self._restrict(probabilities, languages)
         return probabilities, has_letters
 
     def predict(self, texts: Sequence[str], k: int = 1, threshold: float | None = None,
@@ -164,11 +166,6 @@ class LanguageIdentifier:
         if not mask.any():
             raise XlingError(f"languages: none of {', '.join(map(str, wanted))} is known to this detector")
         return mask
-
-    def _restrict(self, probabilities: np.ndarray, languages: Iterable[str]) -> np.ndarray:
-        """Return probabilities renormalised over the labels that match one of `languages`."""
-        restricted = probabilities * self._mask(languages)
-        return restricted / np.maximum(restricted.sum(axis=1, keepdims=True), 1e-12)
 
     def save_pretrained(self, folder: str | Path, *, overwrite: bool = True) -> Path:
         """Return `folder` after writing config.json, model.safetensors and xling.json into it atomically."""
