@@ -110,6 +110,36 @@ def test_a_failing_request_is_found_and_only_it_fails():
     assert stats.batches == 2  # the batch of three failed, then each ran alone: x and z succeeded
 
 
+def test_requests_that_queued_during_a_model_call_run_next_without_the_wait():
+    import threading
+    import time
+
+    running = threading.Event()
+
+    def run(items: list[str]) -> list[str]:
+        running.set()
+        time.sleep(0.3)
+        return list(items)
+
+    async def scenario():
+        batcher = Batcher("test", run, BatchingConfig(max_wait_ms=2000))
+        first = asyncio.create_task(batcher.submit(["a"]))
+        while not running.is_set():  # a's batch is in its model call
+            await asyncio.sleep(0.01)
+        started = time.perf_counter()
+        later = [asyncio.create_task(batcher.submit([item])) for item in ("b", "c")]
+        results = await asyncio.gather(first, *later)
+        seconds = time.perf_counter() - started
+        stats = batcher.stats
+        batcher.close()
+        return results, seconds, stats
+
+    results, seconds, stats = run_async(scenario())
+    assert results == [["a"], ["b"], ["c"]]
+    assert stats.batches == 2  # b and c together
+    assert seconds < 1.5  # the rest of a's call and b+c's call (0.6 s), not another 2 s wait first
+
+
 def test_items_refused_by_the_model_come_back_in_their_place():
     def run(items: list[str]) -> list[object]:
         return [ValueError(item) if item.startswith("!") else item for item in items]

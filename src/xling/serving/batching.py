@@ -129,14 +129,16 @@ class Batcher(Generic[Item, Result]):
                         _fail(job, error)
 
     async def _gather(self, state: _LoopState) -> list[_Job]:
-        """Return the next batch: the oldest waiting request and those that fit with it within the wait."""
+        """Return the next batch: the oldest waiting request and those that fit with it within the wait (no
+        wait when requests queued up during the last model call: they are the batch)."""
+        backlog = bool(state.queue)
         while not state.queue:
             state.arrived.clear()
             await state.arrived.wait()
         config = self.config
         jobs: list[_Job] = []
         items = chars = 0
-        deadline = state.loop.time() + config.max_wait_ms / 1000
+        deadline = state.loop.time() + (0.0 if backlog else config.max_wait_ms / 1000)
         while True:
             full = False
             while state.queue:
