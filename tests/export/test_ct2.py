@@ -120,7 +120,21 @@ def test_the_record_tells_a_stale_conversion_sharded_weights_included(tmp_path):
     recorded = json.loads((folder / "ctranslate2" / "xling.json").read_text())["source_files"]
     assert sorted(recorded) == sorted(["config.json", "model.safetensors.index.json", *shards])
     assert stale_conversion(folder) is None
+    import os
+
+    from xling.export import ct2 as ct2_module
+
+    def no_reading(path):
+        raise AssertionError(f"{path} was hashed")
+
+    original, ct2_module._sha256 = ct2_module._sha256, no_reading
+    try:  # files of the recorded size and modification time are not read again
+        assert stale_conversion(folder) is None
+    finally:
+        ct2_module._sha256 = original
     last = folder / shards[-1]
+    os.utime(last, ns=(last.stat().st_atime_ns, last.stat().st_mtime_ns + 10**9))  # touched, not changed
+    assert stale_conversion(folder) is None  # hashed this time, and still the same
     data = bytearray(last.read_bytes())
     data[-1] ^= 1  # one bit of a weight: the index and the sizes stay the same
     last.write_bytes(bytes(data))

@@ -275,3 +275,24 @@ def test_word_mapping_gets_bli_equal_to_the_single_evaluation(tmp_path):
     assert task["result"]["scores"] == json.loads(json.dumps(single.scores)) and single.average > 90
     assert "Bilingual lexicon induction" in (tmp_path / "out" / "report.html").read_text()
     assert result is not None
+
+
+def test_an_mt_task_stamps_its_test_folder(report_data, tmp_path):
+    """The Bible MT task's `data` describes what was read ("<folder>, ids starting JHN."): its settings also
+    name the folder, so the test files' stamp is in its key and an edited Bible runs the task again."""
+    import shutil
+
+    from tests.translation.tiny_models import build_xling
+    from xling.report.tasks import TASKS, Context, describe_model, settings_key
+
+    data = tmp_path / "data"
+    shutil.copytree(report_data, data)
+    model = describe_model(str(build_xling(tmp_path / "mt", languages=("eng", "deu", "fra"))))
+    context = Context(ReportConfig(model=model.ref, data=str(data), output=str(tmp_path / "out")), model)
+    spec = TASKS["mt-bible"]
+    plan = spec.plan(context)
+    assert plan.settings["data_folder"] == str(data / "bible")
+    key = settings_key(spec, plan)
+    (data / "bible" / "deu.tsv").write_text((data / "bible" / "deu.tsv").read_text(encoding="utf-8") + "\n",
+                                             encoding="utf-8")  # fmt: skip
+    assert settings_key(spec, spec.plan(context)) != key

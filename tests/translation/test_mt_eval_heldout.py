@@ -51,6 +51,7 @@ def _evaluate(root: Path, folder: Path):
         ({"corpus": "bible", "heldout_prefixes": ["MAT."]}, True),  # another book held out
         ({"corpus": "bible", "heldout_prefixes": []}, True),  # the whole corpus trained on
         ({"corpus": "bible", "heldout_prefixes": ["MAT.", "JHN"]}, False),
+        ({"corpus": "sample", "heldout_prefixes": []}, False),  # another corpus: none of these verses
         ({"corpus": "", "heldout_prefixes": []}, None),  # parallel files only: no corpus to compare
         (None, None),  # no training config recorded (a model xling did not train)
     ],

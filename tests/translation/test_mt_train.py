@@ -321,6 +321,8 @@ def test_a_failed_save_never_leaves_old_metadata_beside_new_weights(tmp_path, mo
         Translator.from_pretrained(folder, backend="torch")
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
 
+    (folder / ".model.99999.tmp").mkdir()  # what a process killed mid-save (kill -9) leaves behind
+    (folder / ".model.99999.tmp" / "model.safetensors").write_bytes(b"partial")
     save()
     new = Translator.from_pretrained(folder, backend="torch")
     assert read_metadata(folder)["directions"] == {"eng-deu": 12, "deu-eng": 12}

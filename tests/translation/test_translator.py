@@ -352,11 +352,16 @@ def test_a_long_chinese_line_is_cut_at_sentence_ends():
     is cut in two (was: cut at exactly BLOCK_CHARS characters)."""
     from xling.translation.segmentation import BLOCK_CHARS
 
-    sentence = "今天天气很好，我们去公园散步吧。"
+    sentence = "今天天气很好，我们去公园散步吧好。"  # 17 characters: BLOCK_CHARS falls inside a sentence
+    assert BLOCK_CHARS % len(sentence)
     text = sentence * (2 * BLOCK_CHARS // len(sentence) + 3)
     layout = segment(text, "zho")
     assert set(layout.sentences) == {sentence}
     assert layout.join(layout.sentences, "zho") == text
+    quoted = "「今日はいい天気ですね。」と彼は言った。"  # a closing bracket stays with its sentence
+    for shift in range(len(quoted)):  # wherever the block limit falls
+        blocks_text = "あ" * shift + quoted * (2 * BLOCK_CHARS // len(quoted) + 3)
+        assert not any(part.startswith("」") for part in segment(blocks_text, "jpn").sentences), shift
 
 
 # --- source language detection (src auto) ---------------------------------------------------------------

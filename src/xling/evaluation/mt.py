@@ -155,6 +155,12 @@ def expand_directions(sources: Sequence[str], targets: Sequence[str]) -> list[st
     return directions
 
 
+def test_folder(config: MTEvalConfig) -> Path:
+    """Return the folder `config.testset` is read from under `config.data`."""
+    find = {"bible": bible_folder, "ntrex": ntrex_folder}.get(config.testset, tatoeba_folder)
+    return Path(find(config.data))
+
+
 def load_tests(config: MTEvalConfig) -> tuple[str, list[DirectionData]]:
     """Return (what was read, for Result.data) and the test of each direction of `config`, in its order."""
     config.validate()
@@ -279,6 +285,15 @@ def training_heldout(folder: str | Path | None) -> tuple[str, tuple[str, ...]] |
     return str(data["corpus"]), held
 
 
+def _same_corpus(recorded: str, test_folder: Path) -> bool:
+    """Return whether a training corpus as a model's config recorded it (a path relative to where training
+    ran, or a name) is the test folder: the same resolved folder, or the same folder name (`bible`)."""
+    path = Path(recorded).expanduser()
+    if path.is_dir() and path.resolve() == Path(test_folder).resolve():
+        return True
+    return path.name == Path(test_folder).name
+
+
 def _model_folder(translator: TextTranslator, config: MTEvalConfig) -> Path | None:
     """Return the folder of the model scored: the translator's (a `Translator`), else `config.model`."""
     folder = getattr(translator, "folder", None)
@@ -335,7 +350,10 @@ def evaluate_mt(
         settings["heldout_prefixes"] = prefixes
         folder = _model_folder(translator, config)
         recorded = training_heldout(folder)
-        seen = None if recorded is None else [p for p in prefixes if not p.startswith(recorded[1])]
+        if recorded is not None and not _same_corpus(recorded[0], bible_folder(config.data)):
+            seen = []  # trained on another corpus: none of these verses
+        else:
+            seen = None if recorded is None else [p for p in prefixes if not p.startswith(recorded[1])]
         settings["test_seen_in_training"] = None if seen is None else bool(seen)
         if seen and recorded is not None:
             corpus, held = recorded

@@ -139,8 +139,11 @@ def stale_conversion(model: str | Path) -> str | None:
         path = folder / name
         if not path.is_file():
             return f"{name}, which it was made from, is gone"
-        if path.stat().st_size != entry.get("bytes"):
+        status = path.stat()
+        if status.st_size != entry.get("bytes"):
             return f"{name} has changed since the export (its size differs)"
+        if status.st_mtime_ns == entry.get("mtime_ns"):
+            continue  # untouched since the export: no need to read gigabytes of weights
         if _cached_sha256(path) != entry.get("sha256"):
             return f"{name} has changed since the export (its SHA-256 differs)"
     return None
@@ -359,7 +362,8 @@ def _metadata(source: Path, model_type: str, quantization: str, vocabulary_size:
     for name in ("config.json", *weight_files(source)):
         path = source / name
         if path.is_file():
-            files[name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+            status = path.stat()
+            files[name] = {"bytes": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": _sha256(path)}
     tokenizer_config = source / "tokenizer_config.json"
     tokenizer_class = None
     if tokenizer_config.is_file():

@@ -37,7 +37,7 @@ def script_of(char: str) -> str | None:
     if not name:
         return None
     first = name.split(" ", 1)[0]
-    if first not in _NAME_TO_SCRIPT and unicodedata.category(char) == "Lm":
+    if first == "MODIFIER":
         return None  # a modifier letter of no one script (ʼ MODIFIER LETTER APOSTROPHE), as punctuation is
     return _NAME_TO_SCRIPT.get(first, first[:4].title())
 

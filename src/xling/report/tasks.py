@@ -392,7 +392,7 @@ def _run_fewshot(ctx: Context, plan: Plan) -> Result:
 
 def _plan_mt(testset: str) -> Callable[[Context], Plan]:
     def plan(ctx: Context) -> Plan:
-        from xling.evaluation.mt import MTEvalConfig, load_tests
+        from xling.evaluation.mt import MTEvalConfig, load_tests, test_folder
 
         known = ctx.model.languages
         given = [code for code in ctx.config.languages if code != "all"]
@@ -416,8 +416,9 @@ def _plan_mt(testset: str) -> Callable[[Context], Plan]:
             kept.append(pair)
         if not kept:
             raise DataError(f"mt-{testset}: no direction has test data ({'; '.join(missing[:2])})")
-        return Plan({"testset": testset, "data": data, "data_root": ctx.config.data, "directions": kept,
-                     "max_sentences": ctx.config.mt_max_sentences, "beam": ctx.config.mt_beam,
+        folder = str(test_folder(MTEvalConfig(model=ctx.model.ref, testset=testset, data=ctx.config.data)))
+        return Plan({"testset": testset, "data": data, "data_folder": folder, "data_root": ctx.config.data,
+                     "directions": kept, "max_sentences": ctx.config.mt_max_sentences, "beam": ctx.config.mt_beam,
                      "left_out": missing})  # fmt: skip
 
     return plan
@@ -612,7 +613,7 @@ def tasks_for(model: ModelInfo, names: Sequence[str] = ()) -> list[TaskSpec]:
     return out
 
 
-DATA_SETTINGS = ("data", "dictionary")
+DATA_SETTINGS = ("data", "data_folder", "dictionary")
 """Settings that name the files a task reads: their contents' stamp is part of the settings key."""
 
 

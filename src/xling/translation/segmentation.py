@@ -24,8 +24,10 @@ BLOCK_CHARS = 2000
 NO_SPACE_LANGUAGES = frozenset({"zho", "cmn", "yue", "wuu", "lzh", "jpn"})
 
 _LINE_BREAKS = re.compile(r"(\s*\n\s*)")
-# a full stop followed by space, or a full-width one (Chinese and Japanese put no space after it)
-_SENTENCE_END = re.compile(r"[.!?…]\s|[。！？]")
+# a full stop followed by space, or a full-width one (Chinese and Japanese put no space after it) with the
+# closing quotes and brackets that belong to its sentence (…ね。」と)
+_CLOSERS = "」』）】〕〉》”’\"')"
+_SENTENCE_END = re.compile(rf"[.!?…]\s|[。！？][{re.escape(_CLOSERS)}]*")
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ def _blocks(line: str) -> list[str]:
         window = line[:BLOCK_CHARS]
         ends = [m.end() for m in _SENTENCE_END.finditer(window)]
         cut = ends[-1] if ends else (window.rfind(" ") + 1 or BLOCK_CHARS)
+        while cut < len(line) and line[cut] in _CLOSERS:  # a window that ends between 。 and its 」
+            cut += 1
         blocks.append(line[:cut])
         line = line[cut:]
     return [*blocks, line] if line else blocks

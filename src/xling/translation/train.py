@@ -419,7 +419,8 @@ def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig
     })  # fmt: skip
     output.mkdir(parents=True, exist_ok=True)
     staging = output / f".model.{os.getpid()}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
+    for stale in output.glob(".model.*.tmp"):  # this one, or one a killed process left (one saver: rank 0)
+        shutil.rmtree(stale, ignore_errors=True)
     staging.mkdir()
     try:
         model.save_pretrained(staging)
