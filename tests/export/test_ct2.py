@@ -97,6 +97,7 @@ def test_export_records_its_source_and_quantization(tmp_path):
     weights = (folder / "model.safetensors").read_bytes()
     assert meta["source_files"]["model.safetensors"] == {
         "bytes": len(weights),
+        "mtime_ns": (folder / "model.safetensors").stat().st_mtime_ns,
         "sha256": hashlib.sha256(weights).hexdigest(),
     }
     assert meta["check"]["max_logprob_difference"] == report.max_logprob_difference > 0  # int8 rounds
