@@ -51,6 +51,25 @@ def test_detect_a_file_writes_line_i_for_line_i(folder, tmp_path):
     assert [line.split("\t")[0] for line in output.read_text("utf-8").splitlines()] == ["deu", "und", "spa"]
 
 
+def test_a_file_of_blank_lines_gets_und_per_line_and_an_empty_file_is_an_error(folder, tmp_path):
+    from xling.errors import DataError
+    from xling.langid.files import detect_file
+    from xling.langid.model import LanguageIdentifier
+
+    detector = LanguageIdentifier.from_pretrained(folder)
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n  \n\n", "utf-8")
+    assert [row.split("\t")[0] for row in detect_file(detector, blank).rows] == ["und", "und", "und"]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", "utf-8")
+    with pytest.raises(DataError, match="empty"):
+        detect_file(detector, empty)
+    broken = tmp_path / "broken.txt"  # a bad line after blank ones is still an error naming it
+    broken.write_bytes(b"\n\xff\n")
+    with pytest.raises(DataError, match="broken.txt:2"):
+        detect_file(detector, broken)
+
+
 def test_bad_input_file_is_one_clear_line_and_keeps_the_old_output(folder, tmp_path, monkeypatch, capsys):
     source = tmp_path / "in.txt"
     source.write_bytes(b"Guten Morgen\n\xff\xfe broken\n")
