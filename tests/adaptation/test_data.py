@@ -152,6 +152,7 @@ def test_udhr_and_swadesh_files_are_found_for_macrolanguages_and_varieties(tmp_p
     caplog.clear()
     assert _udhr_code(tmp_path, "srp") == "srp_cyrl"
     assert "srp_cyrl, srp_latn" in caplog.text  # the choice among varieties is said
+    assert _udhr_code(tmp_path, "srp", "Latn") == "srp_latn"  # the script of the user's text or settings
     with pytest.raises(DataError, match="no UDHR text for 'tur'"):
         _udhr_code(tmp_path, "tur")
     for code in ("eng", "cmn", "yue", "arb", "nob", "ekk"):
@@ -160,3 +161,18 @@ def test_udhr_and_swadesh_files_are_found_for_macrolanguages_and_varieties(tmp_p
         "cmn", "arb", "nob", "ekk", "eng"]  # fmt: skip
     with pytest.raises(DataError, match="no Swadesh list for 'fas'.*pes-000.txt"):
         _swadesh_code(tmp_path, "fas")
+
+
+def test_the_udhr_variety_follows_the_script_of_the_text(tmp_path):
+    udhr = tmp_path / "udhr"
+    udhr.mkdir()
+    for stem, lines in {"eng": ["Article 1", "All are free.", "Article 2", "Everyone counts."],
+                        "srp_cyrl": ["Члан 1", "Сви су слободни.", "Члан 2", "Сви се рачунају."],
+                        "srp_latn": ["Član 1", "Svi su slobodni.", "Član 2", "Svi se računaju."]}.items():  # fmt: skip
+        _udhr(udhr / f"{stem}.txt.gz", lines)
+    text = tmp_path / "sr.txt"
+    text.write_text("Dobar dan, kako ste?\nHvala, dobro sam.\n", encoding="utf-8")
+    config = AdaptConfig(model="m", language="sr", output=str(tmp_path / "out"), text=[str(text)],
+                         parallel=["udhr"], data=str(tmp_path))  # fmt: skip
+    data = read_adapt_data(config)
+    assert ("All are free.", "Svi su slobodni.") in data.parallel

@@ -88,7 +88,11 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
                 data,
                 "parallel",
                 "udhr",
-                udhr_pairs(folder, _udhr_code(folder, language), _udhr_code(folder, pivot)),
+                udhr_pairs(
+                    folder,
+                    _udhr_code(folder, language, _wanted_script(config, data)),
+                    _udhr_code(folder, pivot),
+                ),
             )
         else:
             path, swap = _columns(spec, language, pivot, "parallel")
@@ -263,9 +267,20 @@ def _swadesh_code(folder: Path, language: str) -> str:
                     folder)  # fmt: skip
 
 
-def _udhr_code(folder: Path, language: str) -> str:
+def _wanted_script(config: AdaptConfig, data: AdaptData) -> str | None:
+    """Return the script the new language is wanted in: the first of `vocabulary.scripts`, else that of most
+    of the text and pairs read so far; None when nothing says."""
+    from xling.langid.scripts import dominant_script
+
+    if config.vocabulary.scripts:
+        return config.vocabulary.scripts[0]
+    return dominant_script(data.new_texts())
+
+
+def _udhr_code(folder: Path, language: str, script: str | None = None) -> str:
     """Return the UDHR file stem for `language` (e.g. `arb`, `cmn_hans`, `pes_1`); of several varieties
-    (`por_BR`, `por_PT`; `srp_cyrl`, `srp_latn`) the first by name, with a warning naming the others."""
+    (`srp_cyrl`, `srp_latn`; `por_BR`, `por_PT`) the one in `script` (ISO 15924) when there is one, else the
+    first by name, with a warning naming the others."""
     codes = _variety_codes(language)
     stems = [language.lower(), *(stem for code in codes for stem in (code, f"{code}_1"))]
     for stem in stems:
@@ -273,6 +288,11 @@ def _udhr_code(folder: Path, language: str) -> str:
             return stem
     for code in codes:
         varieties = sorted(path.name.removesuffix(".txt.gz") for path in folder.glob(f"{code}_*.txt.gz"))
+        in_script = [
+            name for name in varieties if script and name.partition("_")[2].lower() == script.lower()
+        ]
+        if in_script:
+            return in_script[0]
         if varieties:
             if len(varieties) > 1:
                 logger.warning("%s: UDHR texts %s; reading %s", language, ", ".join(varieties), varieties[0])
