@@ -94,6 +94,8 @@ class LangidDataConfig:
     """Most dev lines per label."""
     chunk_words: int = 24
     """Long lines (UDHR paragraphs) are cut into chunks of at most this many words."""
+    short_share: float = 0.5
+    """Share of the training crops that are 1-3 words long (the others 4-10): short text is the hard case."""
 
 
 @dataclass
@@ -138,6 +140,7 @@ class LangidTrainConfig:
             ("data.min_examples_per_label", d.min_examples_per_label >= 0, "0 or more"),
             ("data.dev_fraction", 0 <= d.dev_fraction < 1, "in [0, 1)"), ("data.dev_max", d.dev_max >= 0, "0 or more"),
             ("data.chunk_words", d.chunk_words >= 1, "at least 1"),
+            ("data.short_share", 0 <= d.short_share <= 1, "in [0, 1]"),
             ("features.buckets", f.buckets >= 1, "at least 1"),
             ("features.min_n", 1 <= f.min_n <= f.max_n, f"in [1, features.max_n = {f.max_n}]"),
         ]  # fmt: skip
@@ -392,10 +395,10 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
         count = 0
         for unit in units:
             train.add(unit, label_id)
-            train.add(_crop(unit, rng, short=rng.random() < 0.5), label_id)
+            train.add(_crop(unit, rng, short=rng.random() < config.short_share), label_id)
             count += 2
         while count < config.min_examples_per_label:
-            train.add(_crop(rng.choice(units), rng, short=rng.random() < 0.5), label_id)
+            train.add(_crop(rng.choice(units), rng, short=rng.random() < config.short_share), label_id)
             count += 1
     return train, dev
 
