@@ -106,7 +106,7 @@ def test_export_records_its_source_and_quantization(tmp_path):
     assert (report.output / "model.bin").stat().st_size < (float32.output / "model.bin").stat().st_size
 
 
-def test_the_record_tells_a_stale_conversion_sharded_weights_included(tmp_path):
+def test_the_record_tells_a_stale_conversion_sharded_weights_included(tmp_path, monkeypatch):
     from transformers import AutoModelForSeq2SeqLM
 
     from xling.export.ct2 import stale_conversion
@@ -128,11 +128,11 @@ def test_the_record_tells_a_stale_conversion_sharded_weights_included(tmp_path):
     def no_reading(path):
         raise AssertionError(f"{path} was hashed")
 
-    original, ct2_module._sha256 = ct2_module._sha256, no_reading
-    try:  # files of the recorded size and modification time are not read again
+    with (
+        monkeypatch.context() as patch
+    ):  # files of the recorded size and modification time are not read again
+        patch.setattr(ct2_module, "_sha256", no_reading)
         assert stale_conversion(folder) is None
-    finally:
-        ct2_module._sha256 = original
     last = folder / shards[-1]
     os.utime(last, ns=(last.stat().st_atime_ns, last.stat().st_mtime_ns + 10**9))  # touched, not changed
     assert stale_conversion(folder) is None  # hashed this time, and still the same
