@@ -68,6 +68,14 @@ def test_a_file_of_blank_lines_gets_und_per_line_and_an_empty_file_is_an_error(f
     broken.write_bytes(b"\n\xff\n")
     with pytest.raises(DataError, match="broken.txt:2"):
         detect_file(detector, broken)
+    import gzip
+
+    truncated = tmp_path / "cut.txt.gz"  # a .gz cut short is an error, not the lines read so far
+    truncated.write_bytes(
+        gzip.compress("".join(f"line {i} of the text\n" for i in range(5000)).encode())[:-200]
+    )
+    with pytest.raises(DataError, match="cut.txt.gz"):
+        detect_file(detector, truncated)
 
 
 def test_bad_input_file_is_one_clear_line_and_keeps_the_old_output(folder, tmp_path, monkeypatch, capsys):

@@ -114,11 +114,15 @@ def numbered_lines(handle: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
         yield number, raw
 
 
-def decoded_lines(path: Path, stats: ReadStats | None) -> Iterator[NumberedLine]:
-    """Return an iterator over the decoded lines of `path`; raises DataError at the end if all were blank."""
-    has_content = False
+def decoded_lines(
+    path: Path, stats: ReadStats | None, *, allow_blank: bool = False
+) -> Iterator[NumberedLine]:
+    """Return an iterator over the decoded lines of `path`; raises DataError at the end if all were blank
+    (with `allow_blank`, only if there was no line at all)."""
+    has_content = any_line = False
     with open_binary(path) as handle:
         for number, raw in numbered_lines(handle, path):
+            any_line = True
             if stats is not None:
                 stats.lines_read += 1
             # Split on b"\n" only: str.splitlines would also break lines at U+2028, U+0085 etc.,
@@ -136,7 +140,7 @@ def decoded_lines(path: Path, stats: ReadStats | None) -> Iterator[NumberedLine]
             if not has_content and text.strip():
                 has_content = True
             yield NumberedLine(number, text)
-    if not has_content:
+    if not has_content and not (allow_blank and any_line):
         raise DataError("file is empty", path)
 
 

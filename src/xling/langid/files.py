@@ -10,7 +10,7 @@ from pathlib import Path
 
 from xling.atomic import atomic_write
 from xling.data.readers import decoded_lines, line_text, require_file
-from xling.errors import ConfigError, DataError
+from xling.errors import ConfigError
 from xling.langid.model import LanguageIdentifier
 
 __all__ = ["DetectFileReport", "detect_file"]
@@ -65,15 +65,4 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
 def _lines(path: Path) -> list[str]:
     """Return the lines of `path`; a file of blank lines only is its blank lines (each gets `und`), an empty
     file or a line that is not UTF-8 a DataError."""
-    texts: list[str] = []
-    lines = decoded_lines(path, None)
-    while True:
-        try:
-            line = next(lines)
-        except StopIteration:
-            return texts
-        except DataError:  # raised at the end when every line was blank
-            if texts:
-                return texts
-            raise
-        texts.append(line_text(line, path))
+    return [line_text(line, path) for line in decoded_lines(path, None, allow_blank=True)]
