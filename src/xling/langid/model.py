@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -160,12 +161,8 @@ class LanguageIdentifier:
                 if not any(label_matches(label, parse_label(code, where="languages")) for label in self.labels)]  # fmt: skip
 
     def _mask(self, languages: Iterable[str]) -> np.ndarray:
-        """Return a (labels,) bool array: the labels that match one of `languages`."""
-        wanted = [parse_label(code, where="languages") for code in languages]
-        mask = np.array([any(label_matches(label, code) for code in wanted) for label in self.labels])
-        if not mask.any():
-            raise XlingError(f"languages: none of {', '.join(map(str, wanted))} is known to this detector")
-        return mask
+        """Return a (labels,) bool array: the labels that match one of `languages` (read-only, shared)."""
+        return _label_mask(tuple(self.labels), tuple(languages))
 
     def save_pretrained(self, folder: str | Path, *, overwrite: bool = True) -> Path:
         """Return `folder` after writing config.json, model.safetensors and xling.json into it atomically."""
@@ -240,3 +237,15 @@ def resolve_identifier(name_or_path: str | Path) -> Path:
     raise XlingError(
         f"{name_or_path}: no such language identifier folder, nor a shipped name (looked in {where})"
     )
+
+
+@lru_cache(maxsize=256)
+def _label_mask(labels: tuple[str, ...], languages: tuple[str, ...]) -> np.ndarray:
+    """Return `_mask`'s array, built once per label set and languages: matching every label against every
+    code costs milliseconds, and the translator asks for the same restriction on every batch."""
+    wanted = [parse_label(code, where="languages") for code in languages]
+    mask = np.array([any(label_matches(label, code) for code in wanted) for label in labels])
+    if not mask.any():
+        raise XlingError(f"languages: none of {', '.join(map(str, wanted))} is known to this detector")
+    mask.flags.writeable = False
+    return mask
