@@ -94,6 +94,7 @@ def _canonical(code: str) -> str | None:
     return index.bibliographic.get(primary)
 
 
+@lru_cache(maxsize=4096)
 def _extended_language(code: str, primary: str | None) -> str | None:
     """Return the language a BCP-47 extended language subtag names (zh-yue: yue, ar-arz: arz): a member of
     the primary macrolanguage right after it; None otherwise (de-CHE is German, not Chechen)."""
