@@ -61,6 +61,7 @@ class Recipe:
     text: list[str] = field(default_factory=list)
     dictionary: list[str] = field(default_factory=list)
     parallel: list[str] = field(default_factory=list)
+    relative: str = ""
 
 
 def load_recipe(path: Path) -> tuple[dict[str, Any], dict[str, Recipe]]:
@@ -125,7 +126,8 @@ def run_adaptation(
     fields = {k: v for k, v in shared.items() if k not in ("vocabulary", "training", "static")}
     sections = {k: shared[k] for k in ("vocabulary", "training", "static") if k in shared}
     config = load_config(AdaptConfig, None, overrides, model=base, language=lang, output=str(output), overwrite=True,
-                         text=recipe.text, dictionary=recipe.dictionary, parallel=recipe.parallel, **fields,
+                         text=recipe.text, dictionary=recipe.dictionary, parallel=recipe.parallel,
+                         relative=recipe.relative, **fields,
                          **sections)  # fmt: skip
     if steps:
         config.training.max_steps = steps

@@ -41,3 +41,14 @@ def test_bad_dictionary_line_is_one_line_naming_file_and_line(tmp_path, monkeypa
     assert code == 2
     assert f"{path}:2" in err.replace("\n", "")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_relative_the_model_lacks_is_one_line_naming_the_option(tmp_path, monkeypatch, capsys, tiny_static):
+    text = tmp_path / "hin.txt"
+    text.write_text("".join(f"{line}\n" for line in sample_sentences("hin")), encoding="utf-8")
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tiny_static), "--language", "hin",
+                    "--text", str(text), "--relative", "guj", "--no-check-language",
+                    "--output", str(tmp_path / "out"))  # fmt: skip
+    assert code == 2
+    assert "relative: the model does not list guj" in err.replace("\n", " ")
+    assert not (tmp_path / "out").exists()

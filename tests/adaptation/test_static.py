@@ -272,9 +272,9 @@ def test_held_out_pairs_teach_nothing(tmp_path, tiny_static, cipher_data, monkey
     seen: dict[str, list] = {"seeds": [], "glosses": [], "examples": []}
     initial_rows, translations, build = static.initial_rows, static.translations, static.build_examples
 
-    def spy_rows(tokenizer, rows, pieces, dictionary):
+    def spy_rows(tokenizer, rows, pieces, dictionary, *rest):
         seen["seeds"] += dictionary
-        return initial_rows(tokenizer, rows, pieces, dictionary)
+        return initial_rows(tokenizer, rows, pieces, dictionary, *rest)
 
     def spy_translations(dictionary):
         seen["glosses"] += dictionary
@@ -323,3 +323,97 @@ def test_a_crash_while_saving_leaves_no_finished_model(tmp_path, tiny_static, ci
     with pytest.raises(OSError, match="disk full"):
         adapt(config)
     assert not (tmp_path / "adapted" / "xling.json").exists()
+
+
+def _hindi_model(tmp_path, sample_tokenizer_dir):
+    """Return a tiny static model that lists Hindi, and Hindi's sample sentences written in Gujarati letters
+    (a made-up sister language of it)."""
+    from xling.adaptation.transliteration import transliterate
+    from xling.artifacts import write_metadata
+
+    base = make_static_model(tmp_path / "base", sample_tokenizer_dir)
+    write_metadata(
+        base, {"name": "base", "kind": "sentence-encoder/static", "languages": [*OLD_LANGUAGES, "hin"]}
+    )
+    hindi = sample_sentences("hin")
+    return base, hindi, [transliterate(text, "Deva", "Gujr") for text in hindi]
+
+
+def test_a_relative_in_a_sister_script_seeds_the_new_rows_and_teaches_from_text_alone(
+    tmp_path, sample_tokenizer_dir
+):
+    base, hindi, sister = _hindi_model(tmp_path, sample_tokenizer_dir)
+    text = tmp_path / "guj.txt"
+    text.write_text("".join(f"{line}\n" for line in sister), encoding="utf-8")
+    old = Encoder.load(base)
+    # read raw, the Gujarati letters are unknown to the model: nothing to tell sentences apart by
+    assert retrieval_accuracy(old.encode(sister), old.encode(hindi)).average < 0.2
+
+    config = AdaptConfig(model=str(base), language="guj", output=str(tmp_path / "out"), text=[str(text)],
+                         relative="hin")  # fmt: skip
+    config.vocabulary.max_new, config.vocabulary.learn_size = 400, 800
+    config.training.max_steps = 1  # the starting rows alone
+    config.training.threads = 1
+    result = adapt(config)
+    assert result.vocabulary["initialised"]["transliterated"] > 50
+    assert result.examples["train_transliteration"] > 200
+    # the rows start from the Hindi pieces that spell each transliterated piece
+    assert retrieval_accuracy(Encoder.load(result.output).encode(sister), old.encode(hindi)).average > 0.5
+
+    config.training.max_steps, config.training.batch_size, config.overwrite = 60, 64, True
+    new = Encoder.load(adapt(config).output)
+    # each sister sentence lands on its Hindi original, which the old model reads as it always did
+    assert retrieval_accuracy(new.encode(sister), old.encode(hindi)).average > 0.9
+    assert np.array_equal(old.encode(hindi), new.encode(hindi))
+
+    with pytest.raises(ConfigError, match="--dictionary or --parallel"):  # no relative: nothing to align to
+        adapt(AdaptConfig(model=str(base), language="guj", output=str(tmp_path / "plain"), text=[str(text)]))
+
+
+@pytest.mark.parametrize(("relative", "message"), [("mal", "does not list mal"), ("rus", "no script known"),
+                                                   ("rus_Cyrl", "Gujr cannot be transliterated into Cyrl")])  # fmt: skip
+def test_a_relative_that_cannot_serve_names_the_field(tmp_path, sample_tokenizer_dir, relative, message):
+    base, _, sister = _hindi_model(tmp_path, sample_tokenizer_dir)
+    text = tmp_path / "guj.txt"
+    text.write_text("".join(f"{line}\n" for line in sister), encoding="utf-8")
+    config = AdaptConfig(model=str(base), language="guj", output=str(tmp_path / "out"), text=[str(text)],
+                         relative=relative)  # fmt: skip
+    with pytest.raises(ConfigError, match=f"relative: .*{message}"):
+        adapt(config)
+
+
+def test_held_out_texts_get_no_transliteration_example(tmp_path, sample_tokenizer_dir):
+    from xling.adaptation.data import AdaptData
+    from xling.adaptation.transliteration import transliterate
+
+    base, _, sister = _hindi_model(tmp_path, sample_tokenizer_dir)
+    english = sample_sentences("eng")
+    data = AdaptData("guj", "eng", texts=list(sister), lemmas=[None] * len(sister),
+                     parallel=list(zip(english, sister, strict=True)),
+                     reading=lambda text: transliterate(text, "Gujr", "Deva"))  # fmt: skip
+    tokenizer = Tokenizer.from_file(str(base / "0_StaticEmbedding" / "tokenizer.json"))
+    train_set, dev_set, _ = static_build_examples(data, tokenizer, 0.2, 0)
+    taught = {t for t, kind in zip(train_set.texts, train_set.kind, strict=True) if kind == "transliteration"}
+    assert len(dev_set.texts) > 30
+    assert taught and not taught & set(dev_set.texts)
+
+
+def static_build_examples(*args):
+    from xling.adaptation.static import build_examples
+
+    return build_examples(*args)
+
+
+def test_transliteration_examples_train_by_default_only_without_pairs():
+    from xling.adaptation.static import AdaptBatches, Examples
+
+    def kinds_drawn(kinds: list[str], weights: dict[str, float]) -> list[str]:
+        examples = Examples(texts=kinds, ids=[[i] for i in range(len(kinds))], target=list(range(len(kinds))),
+                            kind=kinds)  # fmt: skip
+        return AdaptBatches(examples, weights, batch_size=4, seed=0).kinds
+
+    paired = ["parallel", "dictionary", "transliteration", "transliteration"]
+    assert kinds_drawn(paired, {}) == ["parallel", "dictionary"]
+    assert kinds_drawn(paired, {"transliteration": 0.5}) == ["parallel", "dictionary", "transliteration"]
+    assert kinds_drawn(["text", "transliteration"], {}) == ["text"]  # glossed text is paired with words
+    assert kinds_drawn(["transliteration"] * 3, {}) == ["transliteration"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from xling.adaptation.config import AdaptConfig
@@ -111,6 +112,27 @@ def new_scripts(config: AdaptConfig, data: AdaptData) -> list[str]:
     return [main, "Hani"] if main in ("Jpan", "Kore") else [main]
 
 
+def relative_reading(config: AdaptConfig, data: AdaptData, known: list[str]) -> Callable[[str], str] | None:
+    """Return how `config.relative`'s script writes a text of the new language (None without a relative);
+    raise ConfigError naming `relative` when the model lacks it or its script cannot be written from the new
+    language's."""
+    from xling.adaptation.transliteration import language_script, supported, supported_pairs, transliterate
+
+    if not config.relative.strip():
+        return None
+    relative = normalize_language(config.relative, where="relative")
+    if known and not any(same_language(relative, old) for old in known):
+        raise ConfigError(f"relative: the model does not list {relative} among its languages")
+    target = language_script(config.relative) or language_script(relative)
+    if target is None:
+        raise ConfigError(f"relative: no script known for {config.relative!r}; name it with the language, "
+                          f"e.g. {relative}_Gujr")  # fmt: skip
+    if data.script is None or not supported(data.script, target):
+        raise ConfigError(f"relative: {data.language} text in {data.script} cannot be transliterated into "
+                          f"{target} ({relative}); supported: {', '.join(supported_pairs())}")  # fmt: skip
+    return partial(transliterate, source=data.script, target=target)
+
+
 def _is_old_language(code: str, model_languages: list[str], language: str) -> bool:
     """Return whether text in `code` is in one of the model's languages (when it lists none: not the new one)."""
     if model_languages:
@@ -140,6 +162,7 @@ def adapt(
     ):
         raise ConfigError(f"pivot: {folder} does not list {config.pivot} among its languages")
     data = read_adapt_data(config, detector=detector)
+    data.reading = relative_reading(config, data, known)
     data.warnings.extend(seen_data_warnings(data, folder))
     for warning in data.warnings:
         logger.warning(warning)

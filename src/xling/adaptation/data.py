@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,9 @@ class AdaptData:
     its text; None without letters."""
     warnings: list[str] = field(default_factory=list)
     """Things a user should look at (wrong script, another language), each naming a file and line."""
+    reading: Callable[[str], str] | None = None
+    """How the `relative` language's script writes a text of the new language (xling.adaptation
+    .transliteration); None without a relative."""
 
     def new_texts(self) -> list[str]:
         """Return all the new language's text there is: sentences, the new side of pairs, dictionary words."""

@@ -2,6 +2,8 @@
 
 - `composed_rows`: a piece gets the mean of the old rows of the pieces the old vocabulary splits it into
   (Fast Vocabulary Transfer, Gee et al. 2022), so a new-language word starts where the old model put it;
+  with a `reading` (a transliteration into a related language's script), the pieces of that reading, so a
+  cognate starts at its relative's row;
 - `translated_rows`: a whole-word piece with a dictionary translation gets the mean of the old rows of its
   translation's pieces instead, as WECHSEL (Minixhofer et al. 2022) seeds a target word from its source
   words: the word starts next to its meaning.
@@ -9,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -18,15 +20,18 @@ from xling.adaptation.words import translations
 from xling.tokenization.vocabulary_extension import WORD_START
 
 
-def composed_rows(base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str]) -> np.ndarray:
-    """Return one row per piece: the mean of `embedding`'s rows of the old pieces that spell it.
+def composed_rows(
+    base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str], reading: Callable[[str], str] | None = None
+) -> np.ndarray:
+    """Return one row per piece: the mean of `embedding`'s rows of the old pieces that spell it (or spell
+    `reading(piece)`).
 
     The segmentation is the old Unigram model's own (byte pieces where it lacks a character), without the
     normalizer or word-start handling, so `▁kitap` and `lar` are split as they are spelled.
     """
     rows = np.empty((len(pieces), embedding.shape[1]), dtype=np.float32)
     for i, piece in enumerate(pieces):
-        ids = [token.id for token in base.model.tokenize(piece)]
+        ids = [token.id for token in base.model.tokenize(reading(piece) if reading else piece)]
         ids = [t for t in ids if t < len(embedding)]
         rows[i] = embedding[ids].mean(axis=0) if ids else embedding.mean(axis=0)
     return rows
@@ -59,11 +64,21 @@ def translated_rows(
 
 
 def initial_rows(
-    base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]] = ()
+    base: Tokenizer,
+    embedding: np.ndarray,
+    pieces: Sequence[str],
+    dictionary: Sequence[tuple[str, str]] = (),
+    reading: Callable[[str], str] | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
-    """Return (the starting rows of `pieces`, how many came from each method: "translated", "composed")."""
-    rows = composed_rows(base, embedding, pieces)
+    """Return (the starting rows of `pieces`, how many came from each method: "translated", "composed", and
+    of the composed ones "transliterated", those `reading` wrote differently)."""
+    rows = composed_rows(base, embedding, pieces, reading)
     translated = translated_rows(base, embedding, pieces, dictionary)
     for i, row in translated.items():
         rows[i] = row
-    return rows, {"translated": len(translated), "composed": len(pieces) - len(translated)}
+    counts = {"translated": len(translated), "composed": len(pieces) - len(translated)}
+    if reading is not None:
+        counts["transliterated"] = sum(
+            1 for i, piece in enumerate(pieces) if i not in translated and reading(piece) != piece
+        )
+    return rows, counts

@@ -11,7 +11,9 @@ optional:
 - dictionary: a word and its translation (a bilingual list, a Swadesh list);
 - text: a sentence of the new language and its word-by-word dictionary translation (xling.adaptation.words:
   by form, CoNLL-U lemma, or longest known prefix);
-  the pseudo-translation only has to point the sentence to the right region of the space.
+  the pseudo-translation only has to point the sentence to the right region of the space;
+- transliteration (with `relative`): a text of the new language (a sentence, or the new side of a training
+  pair) and the old model's reading of it written in the relative's script.
 
 A share of the parallel pairs (else of the dictionary pairs) is held out: retrieval accuracy on it before
 and after says what the adaptation bought, on data it never trained on.
@@ -145,7 +147,9 @@ class AdaptBatches:
         self.batch_size = batch_size
         self.seed = seed
         self.pools = {k: np.flatnonzero(np.asarray(examples.kind) == k) for k in KINDS}
-        shares = {k: weights.get(k, 1.0) for k, pool in self.pools.items() if len(pool)}
+        paired = any(len(self.pools[k]) for k in ("parallel", "dictionary", "text"))
+        default = {"transliteration": 0.0 if paired else 1.0}
+        shares = {k: weights.get(k, default.get(k, 1.0)) for k, pool in self.pools.items() if len(pool)}
         total = sum(shares.values())
         if not total:
             raise ConfigError(
@@ -191,7 +195,9 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     tokenizer, vocabulary = _extended_tokenizer(base.tokenizer, data, config, protected, output)
     pieces = [piece for piece, _ in unigram_vocabulary(tokenizer)[len(old_rows) :]]
     held = held_out_pairs(data, config.dev_share, config.seed)
-    rows, init_counts = initial_rows(base.tokenizer, old_rows.numpy(), pieces, _train_dictionary(data, held))
+    rows, init_counts = initial_rows(
+        base.tokenizer, old_rows.numpy(), pieces, _train_dictionary(data, held), data.reading
+    )
 
     say("building examples")
     train_set, dev_set, pivot_texts = build_examples(data, tokenizer, config.dev_share, config.seed)
@@ -301,6 +307,12 @@ def build_examples(
         translation, translated, words = translate_words(text, lemmas, table)
         if translated >= max(1, 0.3 * words):
             pairs.append((text, translation, "text"))
+    if data.reading is not None:
+        taught = [*data.texts, *(new for _, new in data.parallel), *(new for _, new in data.dictionary)]
+        for text in dict.fromkeys(t for t in taught if t not in held_texts):
+            reading = data.reading(text)
+            if reading != text:
+                pairs.append((text, reading, "transliteration"))
     dev_kind = "parallel" if data.parallel else "dictionary"
     train_set, dev_set = Examples(), Examples()
     encodings = tokenizer.encode_batch([new for new, _, _ in pairs], add_special_tokens=False)

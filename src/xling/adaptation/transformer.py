@@ -170,11 +170,12 @@ def first_regular_id(tokenizer) -> int:
 
 
 def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]],
-                    new_size: int, first_regular: int) -> dict[str, int]:  # fmt: skip
+                    new_size: int, first_regular: int,
+                    reading: Callable[[str], str] | None = None) -> dict[str, int]:  # fmt: skip
     """Return how the new rows started (initial_rows' counts) after resizing `model` to `new_size` tokens.
 
     Rows old_size.. get the FVT / dictionary rows (input embeddings, and the output ones when they are not
-    tied); the output bias of the new tokens gets the mean over the old regular tokens (ids first_regular..).
+    tied; FVT over `reading(piece)`, a transliteration, when given); the output bias of the new tokens gets the mean over the old regular tokens (ids first_regular..).
     """
     old_size = new_size - len(pieces)
     inputs = model.get_input_embeddings()
@@ -190,13 +191,13 @@ def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dicti
     start_bias = float(model.lm_head.bias.detach()[first_regular:old_size].float().mean())
     # mean_resizing=False: every new row is set below, drawing them from the old rows' covariance is wasted
     model.resize_token_embeddings(max(rows_before, new_size), mean_resizing=False)
-    rows, counts = initial_rows(base_backend, old_inputs, pieces, dictionary)
+    rows, counts = initial_rows(base_backend, old_inputs, pieces, dictionary, reading)
     new = slice(old_size, new_size)
     with torch.no_grad():
         weight = model.get_input_embeddings().weight
         weight[new] = torch.from_numpy(rows).to(weight.dtype)
         if old_outputs is not None:
-            out_rows, _ = initial_rows(base_backend, old_outputs, pieces, dictionary)
+            out_rows, _ = initial_rows(base_backend, old_outputs, pieces, dictionary, reading)
             out_weight = model.get_output_embeddings().weight
             out_weight[new] = torch.from_numpy(out_rows).to(out_weight.dtype)
         model.lm_head.bias[new] = start_bias
@@ -554,7 +555,8 @@ def adapt_transformer(
     )
     old_size = vocabulary["old_size"]
     vocabulary["initialised"] = grow_embeddings(model, base_tokenizer.backend_tokenizer, pieces, data.dictionary,
-                                                len(tokenizer), first_regular_id(base_tokenizer))  # fmt: skip
+                                                len(tokenizer), first_regular_id(base_tokenizer),
+                                                data.reading)  # fmt: skip
     save_run_state(output, tokenizer, {k: v for k, v in vocabulary.items() if k != "initialised"})
     say(f"vocabulary {old_size:,} -> {len(tokenizer):,} tokens; training on {len(train_texts):,} sentences")
 

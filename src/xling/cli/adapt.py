@@ -37,6 +37,13 @@ def adapt(
     ] = None,
     output: Annotated[str | None, typer.Option(help="The new model folder.")] = None,
     pivot: Annotated[str | None, typer.Option(help="The language the pairs translate into (eng).")] = None,
+    relative: Annotated[
+        str | None,
+        typer.Option(
+            help="A language the model has, close to the new one in a sister script (hin -> guj, "
+            "tam -> mal, ara -> heb): the new text is read in its script."
+        ),
+    ] = None,
     data: Annotated[str | None, typer.Option("--data", help="Data root for udhr/swadesh.")] = None,
     replace: Annotated[
         bool | None, typer.Option("--replace", help="Allow a language the model already has.")
@@ -59,7 +66,7 @@ def adapt(
     config = load_config(
         AdaptConfig, recipe, training_overrides(set_, max_steps), section="adapt", model=model, language=language,
         text=[str(p) for p in text] if text else None, dictionary=dictionary, parallel=parallel, output=output,
-        pivot=pivot, data=data, replace=replace, overwrite=overwrite, resume=resume,
+        pivot=pivot, relative=relative, data=data, replace=replace, overwrite=overwrite, resume=resume,
     )  # fmt: skip
     show_training_progress(config.training)
     detector = None

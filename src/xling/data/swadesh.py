@@ -18,7 +18,20 @@ def swadesh_folder(data: str | Path | None) -> Path:
     """Return the folder of the `<code>-000.txt` lists inside the data root `data` (see xling.data.root)."""
     root = data_folder(data, "swadesh", "Swadesh lists (swadesh207/<code>-000.txt)",
                        lambda folder: (folder / "swadesh207").is_dir() or any(folder.glob("*-000.txt")))  # fmt: skip
-    return root / "swadesh207" if (root / "swadesh207").is_dir() else root
+    return swadesh_lists(root)
+
+
+def swadesh_lists(folder: Path) -> Path:
+    """Return the folder of the lists in `folder`: its `swadesh207/` when it has one (PanLex's layout), else
+    `folder` itself."""
+    return folder / "swadesh207" if (folder / "swadesh207").is_dir() else folder
+
+
+def concept_words(line: str) -> list[str]:
+    """Return the words of one concept's line (synonyms tab-separated): "etc." dropped, and affixes (`-ler`)
+    and entries without a letter left out, since a sentence contains neither."""
+    words = (word.replace("etc.", "").strip() for word in line.split("\t"))
+    return [word for word in words if word and not word.startswith("-") and any(c.isalpha() for c in word)]
 
 
 def read_swadesh_list(folder: Path, lang: str) -> list[list[str]]:
@@ -28,9 +41,7 @@ def read_swadesh_list(folder: Path, lang: str) -> list[list[str]]:
         raise DataError(f"no Swadesh list for {lang!r} (looked for {path.name})", folder)
     concepts = []
     for numbered in decoded_lines(path, None):  # line N is concept N; bad UTF-8 names its line
-        words = [w.replace("etc.", "").strip() for w in line_text(numbered, path).split("\t")]
-        # affixes ("-ler") and notes are not words a sentence contains
-        concepts.append([w for w in words if w and not w.startswith("-") and any(c.isalpha() for c in w)])
+        concepts.append(concept_words(line_text(numbered, path)))
     return concepts
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from xling.data.languages import language_code_of, same_language
 from xling.data.readers import decoded_lines, line_text, require_file
+from xling.data.swadesh import concept_words, swadesh_lists
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.langid.labels import Label, parse_label, try_parse_label
 from xling.langid.scripts import dominant_script, script_of
@@ -147,17 +148,11 @@ def read_ud(folder: Path, languages: frozenset[str] | None = None) -> Iterator[S
 def read_swadesh(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
     """Return a Source per main variety (`<code>-000.txt`) of the PanLex Swadesh 207 lists: about 200 basic
     words (synonyms split, affixes and "etc." dropped), single-word texts that teach short input."""
-    lists = Path(folder) / "swadesh207" if (Path(folder) / "swadesh207").is_dir() else Path(folder)
-    for path in sorted(lists.glob("*-000.txt")):
+    for path in sorted(swadesh_lists(Path(folder)).glob("*-000.txt")):
         label = try_parse_label(path.name.removesuffix("-000.txt"))
         if label is None or not _matches(label, languages):
             continue
-        words = []
-        for line in _nonblank_lines(path):
-            for word in line.split("\t"):
-                word = word.replace("etc.", "").strip()
-                if word and not word.startswith("-") and any(char.isalpha() for char in word):
-                    words.append(word)
+        words = [word for line in _nonblank_lines(path) for word in concept_words(line)]
         if words:
             yield Source(label, tuple(dict.fromkeys(words)), str(path))
 
