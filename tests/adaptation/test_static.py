@@ -362,6 +362,8 @@ def test_a_relative_in_a_sister_script_seeds_the_new_rows_and_teaches_from_text_
 
     config.training.max_steps, config.training.batch_size, config.overwrite = 60, 64, True
     new = Encoder.load(adapt(config).output)
+    meta = json.loads((tmp_path / "out" / "xling.json").read_text())
+    assert meta["adaptations"][-1]["relative"] == "hin, Gujr>Deva"
     # each sister sentence lands on its Hindi original, which the old model reads as it always did
     assert retrieval_accuracy(new.encode(sister), old.encode(hindi)).average > 0.9
     assert np.array_equal(old.encode(hindi), new.encode(hindi))
@@ -371,7 +373,8 @@ def test_a_relative_in_a_sister_script_seeds_the_new_rows_and_teaches_from_text_
 
 
 @pytest.mark.parametrize(("relative", "message"), [("mal", "does not list mal"), ("rus", "no script known"),
-                                                   ("rus_Cyrl", "Gujr cannot be transliterated into Cyrl")])  # fmt: skip
+                                                   ("rus_Cyrl", "Gujr cannot be transliterated into Cyrl"),
+                                                   ("hin_Gujr", "both written in Gujr")])  # fmt: skip
 def test_a_relative_that_cannot_serve_names_the_field(tmp_path, sample_tokenizer_dir, relative, message):
     base, _, sister = _hindi_model(tmp_path, sample_tokenizer_dir)
     text = tmp_path / "guj.txt"
@@ -417,3 +420,5 @@ def test_transliteration_examples_train_by_default_only_without_pairs():
     assert kinds_drawn(paired, {"transliteration": 0.5}) == ["parallel", "dictionary", "transliteration"]
     assert kinds_drawn(["text", "transliteration"], {}) == ["text"]  # glossed text is paired with words
     assert kinds_drawn(["transliteration"] * 3, {}) == ["transliteration"]
+    # pairs the user switched off do not count as pairs
+    assert kinds_drawn(paired, {"parallel": 0, "dictionary": 0}) == ["transliteration"]

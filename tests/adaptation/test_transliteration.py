@@ -14,8 +14,21 @@ def test_devanagari_becomes_gujarati_letter_for_letter():
 
 
 def test_a_tamil_letter_without_a_living_malayalam_twin_takes_the_plain_one():
-    # Tamil's alveolar ன would land on the archaic Malayalam ഩ; Malayalam writes that n as ന
+    # Tamil's alveolar ன would land on the archaic Malayalam ഩ; Malayalam writes that n as ന (a final
+    # consonant stays consonant + virama: Malayalam's chillu letters are not made)
     assert transliterate("நான் தண்ணீர்", "Taml", "Mlym") == "നാന് തണ്ണീര്"
+
+
+def test_signs_outside_the_shared_layout_map_to_their_counterparts_or_stay():
+    assert transliterate("ৰাজ্য ৱ", "Beng", "Deva") == "राज्य व"  # Assamese ra and wa
+    assert transliterate("ഞാൻ", "Mlym", "Deva") == "ञान्"  # a chillu is the consonant and a virama
+    assert transliterate("ਪੰਜਾਬ ਪੱਕਾ", "Guru", "Deva") == "पंजाब पका"  # tippi is a nasal, addak goes
+    assert transliterate("डॉ॰", "Deva", "Mlym") == "ഡॉ॰"  # no Malayalam o-candra or abbreviation sign
+    assert transliterate("क़ज़", "Deva", "Gujr") == "ક઼જ઼"  # precomposed nukta letters too
+
+
+def test_a_target_without_aspirates_or_voiced_stops_takes_the_plain_stop():
+    assert transliterate("खग धब", "Deva", "Taml") == "கக தப"
 
 
 def test_arabic_cognates_meet_their_hebrew_spelling():
@@ -25,6 +38,18 @@ def test_arabic_cognates_meet_their_hebrew_spelling():
     assert transliterate("السلام", "Arab", "Hebr") == "השלאם"  # the article ال is the Hebrew ה
     assert transliterate("وَالكِتَابُ", "Arab", "Hebr") == "והכתאב"  # vowel marks carry no consonant
     assert transliterate("كلم ok", "Arab", "Hebr") == "כלם ok"  # only Arabic letters change
+
+
+def test_arabic_article_rules_spare_root_letters():
+    assert transliterate("والد بالغ الى", "Arab", "Hebr") == "ואלד באלע אלי"  # father, adult, to: no article
+    assert transliterate("للكتاب", "Arab", "Hebr") == "לכתאב"  # li- + the is li-, as Hebrew writes it
+    assert transliterate("ٱلْحَمْدُ", "Arab", "Hebr") == "החמד"  # the marks go before the rules look
+    assert transliterate("الة", "Arab", "Hebr", word_start=False) == "אלה"  # a piece inside a word
+
+
+def test_urdu_letters_digits_and_punctuation_leave_no_arabic_script():
+    assert transliterate("ٹیڑھا", "Arab", "Hebr") == "טירהא"
+    assert transliterate("٢٠٢٤، كيف؟ ۳ ﻻ", "Arab", "Hebr") == "2024, כיף? 3 לא"
 
 
 def test_arabic_to_syriac_keeps_the_article_out():

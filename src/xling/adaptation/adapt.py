@@ -112,9 +112,9 @@ def new_scripts(config: AdaptConfig, data: AdaptData) -> list[str]:
     return [main, "Hani"] if main in ("Jpan", "Kore") else [main]
 
 
-def relative_reading(config: AdaptConfig, data: AdaptData, known: list[str]) -> Callable[[str], str] | None:
-    """Return how `config.relative`'s script writes a text of the new language (None without a relative);
-    raise ConfigError naming `relative` when the model lacks it or its script cannot be written from the new
+def relative_reading(config: AdaptConfig, data: AdaptData, known: list[str]) -> Callable[..., str] | None:
+    """Return how `config.relative`'s script writes a text of the new language (None without a relative),
+    noting the relative in `data.relative`; raise ConfigError naming `relative` when the model lacks it or its script cannot be written from the new
     language's."""
     from xling.adaptation.transliteration import language_script, supported, supported_pairs, transliterate
 
@@ -127,9 +127,15 @@ def relative_reading(config: AdaptConfig, data: AdaptData, known: list[str]) -> 
     if target is None:
         raise ConfigError(f"relative: no script known for {config.relative!r}; name it with the language, "
                           f"e.g. {relative}_Gujr")  # fmt: skip
-    if data.script is None or not supported(data.script, target):
+    if data.script is None:
+        raise ConfigError(f"relative: the {data.language} data has no letters to transliterate")
+    if data.script == target:
+        raise ConfigError(f"relative: {data.language} and {relative} are both written in {target}: there is "
+                          "nothing to transliterate (the new pieces already start from the old ones)")  # fmt: skip
+    if not supported(data.script, target):
         raise ConfigError(f"relative: {data.language} text in {data.script} cannot be transliterated into "
                           f"{target} ({relative}); supported: {', '.join(supported_pairs())}")  # fmt: skip
+    data.relative = f"{relative}, {data.script}>{target}"
     return partial(transliterate, source=data.script, target=target)
 
 

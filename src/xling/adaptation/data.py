@@ -55,9 +55,11 @@ class AdaptData:
     its text; None without letters."""
     warnings: list[str] = field(default_factory=list)
     """Things a user should look at (wrong script, another language), each naming a file and line."""
-    reading: Callable[[str], str] | None = None
+    reading: Callable[..., str] | None = None
     """How the `relative` language's script writes a text of the new language (xling.adaptation
-    .transliteration); None without a relative."""
+    .transliteration: `reading(text, word_start=True)`); None without a relative."""
+    relative: str = ""
+    """The relative and the script pair of `reading` (`guj, Deva>Gujr`), for the record; "" without one."""
 
     def new_texts(self) -> list[str]:
         """Return all the new language's text there is: sentences, the new side of pairs, dictionary words."""

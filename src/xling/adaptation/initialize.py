@@ -21,7 +21,7 @@ from xling.tokenization.vocabulary_extension import WORD_START
 
 
 def composed_rows(
-    base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str], reading: Callable[[str], str] | None = None
+    base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str], reading: Callable[..., str] | None = None
 ) -> np.ndarray:
     """Return one row per piece: the mean of `embedding`'s rows of the old pieces that spell it (or spell
     `reading(piece)`).
@@ -31,7 +31,8 @@ def composed_rows(
     """
     rows = np.empty((len(pieces), embedding.shape[1]), dtype=np.float32)
     for i, piece in enumerate(pieces):
-        ids = [token.id for token in base.model.tokenize(reading(piece) if reading else piece)]
+        spelled = reading(piece, word_start=piece.startswith(WORD_START)) if reading else piece
+        ids = [token.id for token in base.model.tokenize(spelled)]
         ids = [t for t in ids if t < len(embedding)]
         rows[i] = embedding[ids].mean(axis=0) if ids else embedding.mean(axis=0)
     return rows
@@ -68,7 +69,7 @@ def initial_rows(
     embedding: np.ndarray,
     pieces: Sequence[str],
     dictionary: Sequence[tuple[str, str]] = (),
-    reading: Callable[[str], str] | None = None,
+    reading: Callable[..., str] | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Return (the starting rows of `pieces`, how many came from each method: "translated", "composed", and
     of the composed ones "transliterated", those `reading` wrote differently)."""
@@ -79,6 +80,8 @@ def initial_rows(
     counts = {"translated": len(translated), "composed": len(pieces) - len(translated)}
     if reading is not None:
         counts["transliterated"] = sum(
-            1 for i, piece in enumerate(pieces) if i not in translated and reading(piece) != piece
+            1
+            for i, piece in enumerate(pieces)
+            if i not in translated and reading(piece, word_start=piece.startswith(WORD_START)) != piece
         )
     return rows, counts

@@ -30,6 +30,9 @@ class AdaptResult:
     transformer)."""
     after: dict[str, float] = field(default_factory=dict)
     """The same figures for the adapted model."""
+    relative: str = ""
+    """The related language whose script the new language was read in, with the script pair
+    (`guj, Deva>Gujr`); "" without one."""
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     """Wall-clock seconds of the whole adaptation."""

@@ -139,6 +139,21 @@ class Examples:
     def counts(self) -> dict[str, int]:
         return {k: self.kind.count(k) for k in KINDS if k in self.kind}
 
+    def without(self, kinds: set[str]) -> Examples:
+        """Return these examples less those of `kinds` (kinds that weigh 0 teach nothing, nor count)."""
+        keep = [i for i, kind in enumerate(self.kind) if kind not in kinds]
+        return Examples([self.texts[i] for i in keep], [self.ids[i] for i in keep],
+                        [self.target[i] for i in keep], [self.kind[i] for i in keep])  # fmt: skip
+
+
+def kind_weights(weights: dict[str, float], counts: dict[str, int]) -> dict[str, float]:
+    """Return the share of each kind of example there is: `weights`' (1 for a kind not named), except that
+    "transliteration", not named, weighs 0 when a kind with pivot-side targets trains (with them, its targets
+    pull against theirs on dev) and 1 when none does."""
+    paired = any(counts.get(k) and weights.get(k, 1.0) > 0 for k in ("parallel", "dictionary", "text"))
+    default = {"transliteration": 0.0 if paired else 1.0}
+    return {k: weights.get(k, default.get(k, 1.0)) for k in KINDS if counts.get(k)}
+
 
 class AdaptBatches:
     """Batches of examples drawn by kind shares; a pure function of (seed, step, micro, rank) for resume."""
@@ -147,9 +162,7 @@ class AdaptBatches:
         self.batch_size = batch_size
         self.seed = seed
         self.pools = {k: np.flatnonzero(np.asarray(examples.kind) == k) for k in KINDS}
-        paired = any(len(self.pools[k]) for k in ("parallel", "dictionary", "text"))
-        default = {"transliteration": 0.0 if paired else 1.0}
-        shares = {k: weights.get(k, default.get(k, 1.0)) for k, pool in self.pools.items() if len(pool)}
+        shares = kind_weights(weights, examples.counts())
         total = sum(shares.values())
         if not total:
             raise ConfigError(
@@ -201,6 +214,9 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
 
     say("building examples")
     train_set, dev_set, pivot_texts = build_examples(data, tokenizer, config.dev_share, config.seed)
+    unused = {k for k, w in kind_weights(config.static.weights, train_set.counts()).items() if w == 0}
+    if len(unused) < len(train_set.counts()):  # else AdaptBatches says that every kind weighs 0
+        train_set = train_set.without(unused)
     trained_old = torch.zeros(0, dtype=torch.long)
     if config.static.train_unprotected_old_rows:
         trained_old = unprotected_old_rows(tokenizer, train_set.ids, protected, len(old_rows))
@@ -213,7 +229,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     say(f"training {len(pieces)} new rows and {len(trained_old)} old ones on {len(train_set.ids):,} examples")
     result = train(objective, batches, config.training, output, resume=config.resume,
                    run_config=config_to_dict(config), may_change=("output", "resume", "overwrite"),
-                   description=f"adapt {data.language}")  # fmt: skip
+                   description=f"adapt {data.language}", run_defaults=config_to_dict(AdaptConfig()))  # fmt: skip
     after = _dev_scores(encoder, dev_set, targets, old=False)
     adaptation = AdaptResult(
         output=output, language=data.language, kind="static",
@@ -221,7 +237,8 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         data=data.sources,
         examples={f"train_{k}": v for k, v in train_set.counts().items()}
         | {f"dev_{k}": v for k, v in dev_set.counts().items()},
-        training=result.to_dict(), before=before, after=after, warnings=data.warnings,
+        training=result.to_dict(), before=before, after=after, relative=data.relative,
+        warnings=data.warnings,
     )  # fmt: skip
     if result.is_main:
         adaptation.seconds = round(time.perf_counter() - started, 1)

@@ -171,7 +171,7 @@ def first_regular_id(tokenizer) -> int:
 
 def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]],
                     new_size: int, first_regular: int,
-                    reading: Callable[[str], str] | None = None) -> dict[str, int]:  # fmt: skip
+                    reading: Callable[..., str] | None = None) -> dict[str, int]:  # fmt: skip
     """Return how the new rows started (initial_rows' counts) after resizing `model` to `new_size` tokens.
 
     Rows old_size.. get the FVT / dictionary rows (input embeddings, and the output ones when they are not
@@ -573,7 +573,8 @@ def adapt_transformer(
                                training=training, max_length=max_length,
                                mlm_probability=config.transformer.mlm_probability, replay=replay)  # fmt: skip
     result = train(objective, batches, training, output, resume=config.resume, run_config=run_config,
-                   may_change=RESUMABLE, description=f"adapt {data.language}")  # fmt: skip
+                   may_change=RESUMABLE, description=f"adapt {data.language}",
+                   run_defaults=config_to_dict(AdaptConfig()))  # fmt: skip
 
     staging = output / f".{STATE_DIR}-model.tmp"
     shutil.rmtree(staging, ignore_errors=True)
@@ -589,7 +590,7 @@ def adapt_transformer(
         output=output, language=data.language, kind=KIND, vocabulary=vocabulary, data=list(data.sources),
         examples={"sentences": len(train_texts), "heldout": len(heldout), "heldout_pairs": len(dev_pairs),
                   "replay_sentences": len(replay_texts)},  # fmt: skip
-        training=result.to_dict(), before=before, after=after, warnings=warnings,
+        training=result.to_dict(), before=before, after=after, relative=data.relative, warnings=warnings,
     )  # fmt: skip
     adapt.seconds = round(time.perf_counter() - started, 1)
     if result.is_main:

@@ -27,24 +27,51 @@ BRAHMIC_BLOCKS = {
     "Deva": 0x0900, "Beng": 0x0980, "Guru": 0x0A00, "Gujr": 0x0A80, "Orya": 0x0B00,
     "Taml": 0x0B80, "Telu": 0x0C00, "Knda": 0x0C80, "Mlym": 0x0D00,
 }  # fmt: skip
-# (source script, offset in its block) -> offset in the target block, where the plain offset would give an
-# archaic or unassigned letter: Tamil's alveolar n and r
-_BRAHMIC_FIXES = {("Taml", 0x29): 0x28}
+# offsets below this one correspond across the blocks (IndicNLP's COORDINATED_RANGE); above it each script
+# has signs of its own
+_COORDINATED_END = 0x70
+# (source script, offset) -> the offsets it is written with in any other block: signs outside the coordinated
+# range that have a counterpart, and Tamil's alveolar n, whose twin elsewhere is archaic (Malayalam ഩ)
+_SOURCE_SIGNS: dict[tuple[str, int], tuple[int, ...]] = {
+    ("Beng", 0x70): (0x30,), ("Beng", 0x71): (0x35,),  # Assamese ra and wa
+    ("Guru", 0x70): (0x02,), ("Guru", 0x71): (),  # tippi is a nasal (anusvara); addak doubles what follows
+    # Malayalam chillus: a consonant without its vowel, i.e. the consonant and a virama
+    ("Mlym", 0x7A): (0x23, 0x4D), ("Mlym", 0x7B): (0x28, 0x4D), ("Mlym", 0x7C): (0x30, 0x4D),
+    ("Mlym", 0x7D): (0x32, 0x4D), ("Mlym", 0x7E): (0x33, 0x4D), ("Mlym", 0x7F): (0x15, 0x4D),
+    ("Taml", 0x29): (0x28,),
+}  # fmt: skip
+# aspirated and voiced stops -> the plain voiceless one of their row, for a target that lacks them (Tamil)
+_PLAIN_STOP = {
+    0x16: 0x15, 0x17: 0x15, 0x18: 0x15, 0x1B: 0x1A, 0x1D: 0x1C, 0x20: 0x1F, 0x21: 0x1F, 0x22: 0x1F,
+    0x25: 0x24, 0x26: 0x24, 0x27: 0x24, 0x2B: 0x2A, 0x2C: 0x2A, 0x2D: 0x2A,
+}  # fmt: skip
 
-# Arabic letter -> (Hebrew, Syriac) letter, by cognate correspondence rather than by sound today
+# Arabic-script letter -> (Hebrew, Syriac) letter, by cognate correspondence rather than by sound today;
+# the Persian and Urdu letters by their nearest Arabic one
 _ARABIC = {
-    "ا": "אܐ", "أ": "אܐ", "إ": "אܐ", "آ": "אܐ", "ء": "אܐ", "ؤ": "וܘ", "ئ": "יܝ", "ى": "יܝ",
+    "ا": "אܐ", "أ": "אܐ", "إ": "אܐ", "آ": "אܐ", "ٱ": "אܐ", "ء": "אܐ", "ؤ": "וܘ", "ئ": "יܝ", "ى": "יܝ",
     "ب": "בܒ", "ت": "תܬ", "ث": "שܬ", "ج": "גܓ", "ح": "חܚ", "خ": "חܚ", "د": "דܕ", "ذ": "זܕ",
     "ر": "רܪ", "ز": "זܙ", "س": "שܫ", "ش": "שܫ", "ص": "צܨ", "ض": "צܥ", "ط": "טܛ", "ظ": "צܛ",
     "ع": "עܥ", "غ": "עܥ", "ف": "פܦ", "ق": "קܩ", "ك": "כܟ", "ل": "לܠ", "م": "מܡ", "ن": "נܢ",
     "ه": "הܗ", "ة": "הܐ", "و": "וܘ", "ي": "יܝ", "پ": "פܦ", "چ": "צܨ", "گ": "גܓ", "ک": "כܟ", "ی": "יܝ",
+    "ژ": "זܙ", "ٹ": "טܛ", "ڈ": "דܕ", "ڑ": "רܪ", "ں": "נܢ", "ے": "יܝ", "ۓ": "יܝ", "ھ": "הܗ", "ۃ": "הܐ",
+    "ہ": "הܗ", "ۀ": "הܗ", "،": ",,", "؛": ";;", "؟": "??",
 }  # fmt: skip
+_ARABIC.update({chr(0x0660 + d): str(d) * 2 for d in range(10)})  # Arabic-Indic digits
+_ARABIC.update({chr(0x06F0 + d): str(d) * 2 for d in range(10)})  # their Persian and Urdu forms
 _SEMITIC_TARGETS = {"Hebr": 0, "Syrc": 1}
 _HEBREW_FINALS = str.maketrans({"כ": "ך", "מ": "ם", "נ": "ן", "פ": "ף", "צ": "ץ"})
 _HEBREW_WORD_END = re.compile(r"[כמנפצ](?![\u05D0-\u05EA])")
-# the article after a word start, or after the one-letter prefixes "and", "with", "so", "like"
-_ARABIC_ARTICLE = re.compile(r"(?<![\u0621-\u064A])([وبفك]?)ال(?=[\u0621-\u064A])")
+_LETTER = "\u0621-\u064a\u0671-\u06d3"
+# the article at a word start or after "and" / "with", before a word of 2 letters or more (so that والد,
+# "father", and بالغ keep their root letters); li- + the (للكتاب) is written li- alone, as Hebrew does (לספר)
+_ARABIC_ARTICLE = re.compile(f"(?<![{_LETTER}])([وب]?)[اٱ]ل(?=[{_LETTER}]{{2}})")
+_LI_THE = re.compile(f"(?<![{_LETTER}])لل(?=[{_LETTER}]{{2}})")
 _ARTICLE = {"Hebr": "ה", "Syrc": ""}  # Syriac marks definiteness at the end of a noun, not with a prefix
+# harakat, shadda, sukun, the dagger alef, tatweel and Quranic marks carry no consonant
+_NO_CONSONANT = re.compile("[\u064b-\u065f\u0670\u0640\u06d6-\u06ed]")
+# stands for the letters before a piece inside a word: a letter that no article rule starts with
+_WORD_GOES_ON = "ث"
 
 
 # the script a relative is written in, for the languages whose scripts this module writes (ISO 639-3)
@@ -77,10 +104,11 @@ def supported_pairs() -> list[str]:
     return [*brahmic, *(f"Arab>{target}" for target in _SEMITIC_TARGETS)]
 
 
-def transliterate(text: str, source: str, target: str) -> str:
+def transliterate(text: str, source: str, target: str, *, word_start: bool = True) -> str:
     """Return `text` with its letters of script `source` written in script `target` (other characters kept).
 
-    Raises ValueError for a pair `supported` refuses.
+    `word_start=False` says that `text` continues a word (a sub-word piece), so its first letters are no
+    word-initial article. Raises ValueError for a pair `supported` refuses.
     """
     if source == target:
         return text
@@ -88,35 +116,51 @@ def transliterate(text: str, source: str, target: str) -> str:
         raise ValueError(f"no transliteration from {source} to {target} (supported: Brahmic scripts among "
                          f"themselves, Arab to Hebr or Syrc)")  # fmt: skip
     if source == "Arab":
-        return _semitic(text, target)
-    return text.translate(_brahmic_table(source, target))
+        return _semitic(text, target, word_start)
+    # NFC splits the precomposed nukta letters (क़, ज़), which are composition exclusions, into letter + nukta
+    return unicodedata.normalize("NFC", text).translate(_brahmic_table(source, target))
 
 
 @cache
-def _brahmic_table(source: str, target: str) -> dict[int, int]:
-    """Return the str.translate table from one Brahmic block to another (unassigned targets left out)."""
+def _brahmic_table(source: str, target: str) -> dict[int, str]:
+    """Return the str.translate table from one Brahmic block to another: the coordinated letters and signs
+    by offset (a stop the target lacks by its plain one), the script's own signs by `_SOURCE_SIGNS`; what has
+    no counterpart is left out, so it stays as it is."""
     start, end = BRAHMIC_BLOCKS[source], BRAHMIC_BLOCKS[target]
     table = {}
     for offset in range(0x80):
-        mapped = _BRAHMIC_FIXES.get((source, offset), offset)
-        char = chr(end + mapped)
-        if unicodedata.name(char, None) and unicodedata.name(chr(start + offset), None):
-            table[start + offset] = end + mapped
+        if not unicodedata.name(chr(start + offset), None):
+            continue
+        offsets = _SOURCE_SIGNS.get((source, offset), (offset,) if offset < _COORDINATED_END else None)
+        if offsets is None:
+            continue
+        letters = [_letter(end, o) for o in offsets]
+        if all(letter is not None for letter in letters):
+            table[start + offset] = "".join(letters)  # type: ignore[arg-type]
     return table
 
 
-def _semitic(text: str, target: str) -> str:
+def _letter(block: int, offset: int) -> str | None:
+    """Return the character at `offset` in `block`, or the plain stop standing for it; None if unassigned."""
+    for candidate in (offset, _PLAIN_STOP.get(offset)):
+        if candidate is not None and unicodedata.name(chr(block + candidate), None):
+            return chr(block + candidate)
+    return None
+
+
+def _semitic(text: str, target: str, word_start: bool) -> str:
     column = _SEMITIC_TARGETS[target]
-    text = _ARABIC_ARTICLE.sub(lambda m: m.group(1) + _ARTICLE[target], unicodedata.normalize("NFC", text))
-    # harakat, shadda, sukun, the dagger alef and tatweel carry no consonant
-    out = "".join(
-        _ARABIC[c][column] if c in _ARABIC else c
-        for c in text
-        if not ("\u064b" <= c <= "\u065f" or c in "\u0670\u0640")
-    )
+    # NFKC: presentation forms (ﻻ) become letters; the marks go before the article rules look at letters
+    text = _NO_CONSONANT.sub("", unicodedata.normalize("NFKC", text))
+    if not word_start:
+        text = _WORD_GOES_ON + text
+    text = _LI_THE.sub("ل", text)
+    text = _ARABIC_ARTICLE.sub(lambda m: m.group(1) + _ARTICLE[target], text)
+    out = "".join(_ARABIC[c][column] if c in _ARABIC else c for c in text)
     if target == "Hebr":
+        # a piece that ends here may go on in a longer word, but most pieces end words (whole words, suffixes)
         out = _HEBREW_WORD_END.sub(lambda m: m.group().translate(_HEBREW_FINALS), out)
-    return out
+    return out if word_start else out[1:]
 
 
 __all__ = [
