@@ -67,7 +67,8 @@ class Recipe:
 def load_recipe(path: Path) -> tuple[dict[str, Any], dict[str, Recipe]]:
     """Return (the settings shared by every language, each language's data) of the languages recipe."""
     recipe = tomllib.loads(path.read_text(encoding="utf-8"))
-    plans = {lang: Recipe(**recipe["languages"][lang]) for lang in recipe["order"]}
+    # every language the recipe describes: those it ships (`order`) and those it only measures
+    plans = {lang: Recipe(**fields) for lang, fields in recipe["languages"].items()}
     return recipe.get("adapt", {}), plans
 
 
