@@ -238,16 +238,18 @@ def make_step_clock(collator: Any, stop_after_tokens: int):
 def speed_rounds(
     rounds: int, contenders: tuple[str, ...], run_one: Callable[[str], RunFigures]
 ) -> list[dict[str, dict[str, Any]]]:
-    """Return per-round speed summaries, contenders alternating A,B,C in every round (so that noise from a
-    shared machine hits all of them alike)."""
+    """Return per-round speed summaries (each round's keyed in `contenders` order). The contenders take turns
+    in every round and the order rotates from round to round (A,B,C; B,C,A; C,A,B), so that noise from a
+    shared machine, and whatever a run leaves behind for the next (caches, heat), hits all of them alike."""
     out = []
     for r in range(rounds):
+        shift = r % len(contenders) if contenders else 0
         figures = {}
-        for name in contenders:
+        for name in contenders[shift:] + contenders[:shift]:
             run = run_one(name)
             figures[name] = run.summary()
             log(f"round {r + 1}/{rounds} {name:8s} {run.speed_line()}")
-        out.append(figures)
+        out.append({name: figures[name] for name in contenders})
     return out
 
 

@@ -3,11 +3,17 @@ pycld2 and gcld3 (where they are installed) on the same sentences, side by side.
 
 Sets (each language's sentences sampled with a fixed seed, at most --limit a language):
   tatoeba  the non-English side of every Tatoeba pair (short, everyday sentences); --tatoeba takes any folder
-           in that layout (tatoeba.<xx>-eng.<xx>)
+           in that layout (tatoeba.<xx>-eng.<xx>; the run exits when the folder holds no such file)
   ntrex    NTREX-128 news references (newstest2019-ref.<code>.txt.gz; one file per language and script, the
            region variants of a language already there left out)
-  umsab    UMSAB tweets (<language name>/test_text.txt, val_text.txt where there is no test split)
+  umsab    UMSAB tweets (<language name>/test_text.txt); languages with no test split (Italian and
+           Portuguese have only val_text.txt, and that val set chose the shipped detector's prior_weight in
+           benchmarks/langid_prior.py) are not scored: the report lists them under "skipped_languages"
   ud       Universal Dependencies test sentences (the `# text = ` lines of <code>_*-ud-test.conllu.gz)
+The headline set is tatoeba, unless --sets names others without it (then the first one named); a run whose
+headline set has no sentences exits with an error rather than headlining another set. --langs keeps the
+languages that a requested code names in the scoring's sense below ("zh" keeps Tatoeba's "cmn", "no" its
+"nob"); a requested code that names no language of any set is an error. xling's detector (--model) must load.
 
 Scoring: a prediction is right when it names the gold language: the same ISO 639-3 code, a member of a gold
 macrolanguage ("arb" for Tatoeba's "ara"), or a macrolanguage whose usual meaning is the gold language ("zho"
@@ -28,7 +34,9 @@ the median round. With --threads 1 (the default) every contender runs on one thr
 `predict` (numpy with one BLAS thread), lingua's single-text `detect_language_of`, py3langid's and pycld2's
 single-text calls (neither has a batch API). Peak memory: a fresh subprocess per contender imports it, loads
 it and labels the speed sentences once; the figure is its peak RSS (VmHWM; ru_maxrss where there is no
-/proc, which Linux carries over from the parent across exec) less the peak before the import. Model size: the files the model ships as (py3langid's model file, lingua's and pycld2's extension
+/proc, which Linux carries over from the parent across exec) less the peak of the bare interpreter, taken
+before anything imports xling's code tables (numpy, pycountry): every contender's figure includes them, as
+each maps its output codes through them. Model size: the files the model ships as (py3langid's model file, lingua's and pycld2's extension
 modules, which hold their compiled-in models, xling's `size_bytes`).
 
     nice -n 10 .venv/bin/python benchmarks/langid.py --json runs/bench/langid.json
@@ -141,14 +149,19 @@ def read_lines(path: Path) -> list[str]:
         return [line.strip() for line in handle if line.strip()]
 
 
-def tatoeba_languages(folder: Path) -> list[Language]:
-    """Return the xx side of every tatoeba.<xx>-eng.<xx> file in `folder`."""
+def tatoeba_files(folder: Path) -> list[tuple[str, Path]]:
+    """Return (xx, path) of every tatoeba.<xx>-eng.<xx> file in `folder` (xx not English)."""
     out = []
     for path in sorted(folder.glob("tatoeba.*-eng.*")):
         code = path.name.split(".")[1].split("-")[0]
         if path.name == f"tatoeba.{code}-eng.{code}" and code != "eng":
-            out.append(Language(code, gold_code(code), read_lines(path)))
+            out.append((code, path))
     return out
+
+
+def tatoeba_languages(folder: Path) -> list[Language]:
+    """Return the xx side of every tatoeba.<xx>-eng.<xx> file in `folder`."""
+    return [Language(code, gold_code(code), read_lines(path)) for code, path in tatoeba_files(folder)]
 
 
 def ntrex_languages(folder: Path) -> list[Language]:
@@ -170,16 +183,30 @@ def ntrex_languages(folder: Path) -> list[Language]:
 
 
 def umsab_languages(folder: Path) -> list[Language]:
-    """Return each UMSAB language's test tweets (its validation tweets where the test split is missing)."""
+    """Return each UMSAB language's test tweets; languages without a test split are left out (see
+    `umsab_without_test`): their val split is no test set, and it chose the shipped detector's prior_weight."""
     from xling.data.languages import language_code_of
 
     out = []
     for language_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        path = next((language_dir / f"{split}_text.txt" for split in ("test", "val")
-                     if (language_dir / f"{split}_text.txt").is_file()), None)  # fmt: skip
+        path = language_dir / "test_text.txt"
         code = language_code_of(language_dir.name)
-        if path is not None and code is not None:
+        if path.is_file() and code is not None:
             out.append(Language(code, code, read_lines(path)))
+    return out
+
+
+def umsab_without_test(folder: Path) -> dict[str, str]:
+    """Return code -> why not scored, for the UMSAB languages that have tweets but no test split."""
+    from xling.data.languages import language_code_of
+
+    out = {}
+    for language_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        code = language_code_of(language_dir.name)
+        if code is not None and not (language_dir / "test_text.txt").is_file():
+            splits = sorted(p.name for p in language_dir.glob("*_text.txt"))
+            out[code] = (f"no test split ({', '.join(splits) or 'no text file'}); a val split is not scored as test "
+                         "(UMSAB's val set chose the detector's prior_weight, benchmarks/langid_prior.py)")  # fmt: skip
     return out
 
 
@@ -204,10 +231,16 @@ READERS: dict[str, tuple[str, Callable[[Path], list[Language]]]] = {
 
 
 def set_folders(args: argparse.Namespace) -> dict[str, Path]:
-    """Return the folder of every set to run (all present ones by default); exit when a named one is absent."""
+    """Return the folder of every set to run (all present ones by default), the headline set first; exit when a
+    named one is absent, when --tatoeba holds no tatoeba.<xx>-eng.<xx> file, and when a default run finds no
+    Tatoeba folder (the headline set is never swapped for another without being asked)."""
     data = args.data or default_data()
     folders = {name: data / sub for name, (sub, _) in READERS.items()}
     if args.tatoeba is not None:
+        if not args.tatoeba.is_dir():
+            sys.exit(f"--tatoeba: no folder {args.tatoeba}")
+        if not tatoeba_files(args.tatoeba):
+            sys.exit(f"--tatoeba: no tatoeba.<xx>-eng.<xx> file in {args.tatoeba}")
         folders["tatoeba"] = args.tatoeba
     if args.sets:
         wanted = [s.strip() for s in args.sets.split(",") if s.strip()]
@@ -217,42 +250,62 @@ def set_folders(args: argparse.Namespace) -> dict[str, Path]:
         missing = [f"{s} ({folders[s]})" for s in wanted if not folders[s].is_dir()]
         if missing:
             sys.exit(f"--sets: no folder for {', '.join(missing)}")
-        return {s: folders[s] for s in wanted}
-    present = {s: folders[s] for s in SETS if folders[s].is_dir()}
-    if not present:
-        sys.exit(f"no data set under {data} (pass --data or --tatoeba)")
-    return present
+        if args.tatoeba is not None and "tatoeba" not in wanted:
+            sys.exit("--tatoeba was given but --sets leaves tatoeba out")
+        headline = "tatoeba" if "tatoeba" in wanted else wanted[0]
+        return {s: folders[s] for s in [headline, *(s for s in wanted if s != headline)]}
+    if not folders["tatoeba"].is_dir():
+        sys.exit(f"no Tatoeba folder at {folders['tatoeba']}, the headline set: pass --data or --tatoeba, or name "
+                 "the sets with --sets (the first named is then the headline)")  # fmt: skip
+    return {s: folders[s] for s in SETS if folders[s].is_dir()}
 
 
-def load_sets(args: argparse.Namespace) -> dict[str, list[Language]]:
-    """Return the languages of every set, filtered by --langs and sampled down to --limit sentences each."""
-    wanted = (
-        {gold_code(code.strip()) for code in args.langs.split(",") if code.strip()} if args.langs else None
-    )
-    sets = {}
-    for name, folder in set_folders(args).items():
+def names_language(requested: str, language: Language) -> bool:
+    """Return whether a --langs code names `language`: its corpus key, or its gold language in the scoring's
+    (macrolanguage aware) sense, e.g. "zh" names Tatoeba's "cmn" and "no" its "nob"."""
+    return requested in (language.key, language.key.lower()) or matches(gold_code(requested), language.gold)
+
+
+def load_sets(args: argparse.Namespace) -> tuple[dict[str, list[Language]], dict[str, dict[str, str]]]:
+    """Return the languages of every set (the headline set first), filtered by --langs and sampled down to
+    --limit sentences each, and per set the languages left out and why (UMSAB's without a test split). Exit
+    when the headline set has no sentences or a --langs code names no language."""
+    wanted = [code.strip() for code in args.langs.split(",") if code.strip()] if args.langs else None
+    named: set[str] = set()
+    sets, skipped = {}, {}
+    folders = set_folders(args)
+    headline = next(iter(folders))
+    for name, folder in folders.items():
         languages = []
-        for language in READERS[name][1](folder):
-            if wanted is not None and language.gold not in wanted and language.key not in wanted:
-                continue
+        read = READERS[name][1](folder)
+        if name == "umsab":
+            skipped[name] = umsab_without_test(folder)
+            for code, why in skipped[name].items():
+                log(f"umsab: {code} not scored: {why}")
+        for language in read:
+            if wanted is not None:
+                hits = [code for code in wanted if names_language(code, language)]
+                named.update(hits)
+                if not hits:
+                    continue
             if args.limit and len(language.sentences) > args.limit:
                 # str seeds hash with sha512: the same sample in every run and every Python
                 rng = random.Random(f"{args.seed}/{name}/{language.key}")
                 language.sentences = rng.sample(language.sentences, args.limit)
             languages.append(language)
+        why = f"no language in {folder}" if not read else "no language left after --langs"
+        if not languages and name == headline:
+            sys.exit(f"{name}, the headline set: {why}")
         if languages:
             sets[name] = languages
             log(f"{name}: {len(languages)} languages, {sum(len(x.sentences) for x in languages):,} sentences")
         else:
-            log(f"{name}: no language left after --langs, skipped")
-    found = {x.gold for languages in sets.values() for x in languages} | {
-        x.key for languages in sets.values() for x in languages
-    }
-    if wanted is not None and wanted - found:
-        log(f"--langs: no sentences in any set for {', '.join(sorted(wanted - found))}")
-    if not sets:
-        sys.exit("no sentences to label: check --langs and --sets")
-    return sets
+            log(f"{name}: {why}, skipped")
+    if wanted is not None and set(wanted) - named:
+        unmatched = ", ".join(code for code in wanted if code not in named)
+        sys.exit(f"--langs: {unmatched} names no language of the sets run ({', '.join(folders)})")
+    log(f"headline set: {headline}")
+    return sets, skipped
 
 
 def word_count(text: str) -> int:
@@ -419,7 +472,7 @@ def load_contenders(
         try:
             contender.load()
         except Unavailable as error:
-            if named:
+            if named or name == "xling":  # xling's detector is what the run measures: it must load
                 sys.exit(f"{name}: {error}")
             skipped[name] = str(error)
             log(f"{name}: skipped ({error})")
@@ -461,7 +514,8 @@ def peak_rss_kib() -> int:
 
 def probe(name: str, model: str, threads: int, texts_file: Path) -> dict[str, float]:
     """Return (in the memory subprocess) the peak RSS that importing, loading and running `name` adds."""
-    to_iso3("de")  # the harness's own code tables (pycountry) are no part of any contender
+    # the baseline comes before anything imports xling's code tables (numpy, pycountry): each contender maps
+    # its output through them, so they are part of every contender's figure rather than dropped from it
     before = peak_rss_kib()
     texts = json.loads(texts_file.read_text(encoding="utf-8"))
     contender = CONTENDERS[name](model, threads)
@@ -508,7 +562,7 @@ def package_version(name: str) -> str | None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Return the report of a full run (accuracy on every set, speed, memory, size)."""
-    sets = load_sets(args)
+    sets, skipped_languages = load_sets(args)
     contenders, skipped, load_s = load_contenders(args)
     names = list(contenders)
     support = {name: contender.languages() for name, contender in contenders.items()}
@@ -536,7 +590,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         s: score_set(languages, {n: predictions[n][s] for n in names}, support)
         for s, languages in sets.items()
     }
-    headline = "tatoeba" if "tatoeba" in scores else next(iter(scores))
+    headline = next(iter(sets))  # load_sets puts it first and exits when it has no sentences
 
     speed_texts = random.Random(args.seed).sample(texts, min(args.speed_sentences, len(texts)))
     speeds = timed_rounds(contenders, speed_texts)
@@ -563,6 +617,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "accuracy_pass_s": accuracy_pass_s,
         "sets": {s: sc.to_dict() for s, sc in scores.items()},
         "skipped": skipped,
+        "skipped_languages": skipped_languages,
         "how": {name: contender.how for name, contender in contenders.items()},
         "languages_supported": {name: len(langs) for name, langs in support.items()},
         "settings": {
@@ -664,6 +719,9 @@ def print_report(report: dict[str, Any]) -> None:
     print_wide(confusions, 160)
     for name, reason in report["skipped"].items():
         print(f"skipped {name}: {reason}")
+    for s, languages in report["skipped_languages"].items():
+        for code, reason in languages.items():
+            print(f"{s}: {code} not scored: {reason}")
     for name, how in report["how"].items():
         print(f"{name}: {how}")
 

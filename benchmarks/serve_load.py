@@ -18,8 +18,11 @@ line has no `serve` yet, uvicorn with `create_app` in a subprocess) on a free po
 5. starts two more servers side by side, with dynamic batching (the config's defaults) and with batching
    off (`--set batching.max_batch_texts=1`, no wait), and with --compare-buckets a third batching without
    length buckets (`batching.call_cost_tokens=1000000`: each batch padded to its longest text), with
-   --compare-http one batching under uvicorn's asyncio + h11 (a comparison only where uvloop and httptools
-   are installed, `pip install "uvicorn[standard]"`: the others then use them), and sends
+   --compare-http one batching under uvicorn's asyncio + h11 while every other server of the comparison is
+   started with uvloop + httptools set explicitly (uvicorn with `create_app`, both stacks alike, their
+   versions in the report), so that only the HTTP stack differs; --compare-http needs uvloop and httptools
+   (`pip install "uvicorn[standard]"`) and the run exits at once without them (uvicorn's "auto" would then
+   run asyncio + h11 on both sides: a ratio of ~1 by construction), and sends
    --embed-requests single-text /embed requests at --concurrency to each, in --batching-rounds turns (the
    order rotating; each mode's median counts): the throughput ratio (aim >= 3x), p50/p99, 5xx, the mean batch
    the server's /health counted, and the CPU milliseconds per request of the server (/proc/<pid>/stat) and of
@@ -97,8 +100,11 @@ uvicorn.run(create_app(settings), host=host, port=int(port), log_level=settings.
             timeout_graceful_shutdown=settings.graceful_timeout_s,
             loop=os.environ.get("XLING_BENCH_LOOP", "auto"), http=os.environ.get("XLING_BENCH_HTTP", "auto"))
 """
-# --compare-http: a server batching as "on" under uvicorn's pure-Python stack (the launcher above)
+# --compare-http: a server batching as "on" under uvicorn's pure-Python stack (the launcher above), and the
+# stack every other server of that comparison is given explicitly (never "auto")
 PLAIN_HTTP = {"XLING_BENCH_LOOP": "asyncio", "XLING_BENCH_HTTP": "h11"}
+FAST_HTTP = {"XLING_BENCH_LOOP": "uvloop", "XLING_BENCH_HTTP": "httptools"}
+STACK_NAMES = {"asyncio/h11": "asyncio + h11", "uvloop/httptools": "uvloop + httptools"}
 
 
 # --- texts --------------------------------------------------------------------------------------------
@@ -578,6 +584,49 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def fast_http_versions() -> tuple[dict[str, str], list[str]]:
+    """Return the installed versions of uvicorn's fast stack (uvloop, httptools) and the modules missing; the
+    servers run on this interpreter, so what imports here imports there."""
+    import importlib
+    from importlib.metadata import version
+
+    found, missing = {}, []
+    for module in ("uvloop", "httptools"):
+        try:
+            importlib.import_module(module)
+            found[module] = version(module)
+        except ImportError:
+            missing.append(module)
+    return found, missing
+
+
+def require_fast_http() -> dict[str, str]:
+    """Return the versions of uvicorn, h11, uvloop and httptools; exit when uvloop or httptools is missing."""
+    from importlib.metadata import version
+
+    found, missing = fast_http_versions()
+    if missing:
+        sys.exit(f"--compare-http: {' and '.join(missing)} not installed (pip install \"uvicorn[standard]\"); "
+                 "without them uvicorn runs asyncio + h11 on both sides and the comparison measures nothing")  # fmt: skip
+    return {"uvicorn": version("uvicorn"), "h11": version("h11"), **found}
+
+
+def server_launches(modes: dict[str, list[str]], env: dict[str, str], use_cli: bool,
+                    compare_http: bool) -> dict[str, tuple[dict[str, str], bool]]:  # fmt: skip
+    """Return each comparison server's (environment, started by `xling serve`): with --compare-http every
+    server goes through the launcher with its event loop and HTTP implementation set explicitly (asyncio + h11
+    for "h11", uvloop + httptools for the others), so that the stack is all that differs."""
+    if not compare_http:
+        return {mode: (env, use_cli) for mode in modes}
+    return {mode: ({**env, **(PLAIN_HTTP if mode == "h11" else FAST_HTTP)}, False) for mode in modes}
+
+
+def stack_name(env: dict[str, str]) -> str:
+    """Return the event loop and HTTP implementation a server's environment sets ("auto" when it sets none)."""
+    key = f"{env.get('XLING_BENCH_LOOP', 'auto')}/{env.get('XLING_BENCH_HTTP', 'auto')}"
+    return STACK_NAMES.get(key, key)
+
+
 def embed_batches(health: dict[str, Any]) -> dict[str, Any]:
     """Return the /embed batcher's counts from /health: requests, model calls, largest batch."""
     stats = health.get("batchers", {}).get("encoder") or {}
@@ -601,10 +650,9 @@ def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, en
         modes["whole"] = [*extra, *BUCKETS_OFF]
     if args.compare_http:
         modes["h11"] = extra
+    launches = server_launches(modes, env, use_cli, args.compare_http)
     servers = {
-        mode: Server(config, sets, work / f"server-embed-{mode}.log", {**env, **PLAIN_HTTP}, False)
-        if mode == "h11"
-        else Server(config, sets, work / f"server-embed-{mode}.log", env, use_cli)
+        mode: Server(config, sets, work / f"server-embed-{mode}.log", *launches[mode])
         for mode, sets in modes.items()
     }
     rounds: dict[str, list[EmbedRound]] = {mode: [] for mode in modes}
@@ -645,6 +693,11 @@ def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, en
     if "h11" in figures:
         result["rps_h11"] = figures["h11"]["rps"]
         result["http_gain"] = round(on / figures["h11"]["rps"], 2)
+        result["http_stacks"] = {mode: stack_name(launch_env) for mode, (launch_env, _) in launches.items()}
+        result["http_versions"] = require_fast_http()
+        result["started_by"] = (
+            "uvicorn + create_app, every server (loop and HTTP implementation set explicitly)"
+        )
     if "whole" in figures:
         result["rps_whole"] = figures["whole"]["rps"]
         result["buckets_gain"] = round(on / figures["whole"]["rps"], 2)
@@ -805,7 +858,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compare-buckets", action="store_true",
                         help="a third server in the batching comparison: batching without length buckets")  # fmt: skip
     parser.add_argument("--compare-http", action="store_true",
-                        help="another server in the batching comparison: batching under asyncio + h11")  # fmt: skip
+                        help="another server in the batching comparison: batching under asyncio + h11, the others "
+                        "under uvloop + httptools (both needed)")  # fmt: skip
     parser.add_argument("--encoder-threads", type=int, default=None,
                         help="encoder_threads of the comparison's servers (default: the config's)")  # fmt: skip
     parser.add_argument("--embed-encoder", action="append", default=[],
@@ -821,6 +875,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.compare_http:
+        # before anything is built: exits without uvloop/httptools
+        log(f"--compare-http: {require_fast_http()}")
     load_at_start = [round(x, 2) for x in os.getloadavg()]  # other work on the machine shares its cores
     texts = load_texts()
     work = args.work or Path(tempfile.mkdtemp(prefix="xling-serve-load-"))

@@ -10,9 +10,14 @@
 
 The contenders alternate within every round (the order rotates), so that noise from a shared machine hits
 all alike; target tokens/s is the median over rounds, counting the tokens each path produced (without the
-language prefix and `</s>`). A greedy pass checks that the float32 conversion gives the very same output as
-`generate`; BLEU (sacrebleu) of every path is against the target-language verses for a trained model, and
-against the float32 conversion's output for a random one (then it measures int8's agreement only).
+language prefix and `</s>`). The three Translator paths time `Translator.translate` whole, and that includes
+its sentence splitter (pysbd through `xling.translation.segmentation`, about 0.25-0.35 s a round of 500 sentences
+on one core), which the `generate` path does not run: it gets the sentences already split. So the ratios
+against `generate` are the Translator's end-to-end cost, splitting included, against bare decoding. A greedy
+pass checks that the float32 conversion gives the very same output as `generate`; BLEU (sacrebleu) of every
+path is against the target-language verses for a trained model (the run exits when the target Bible lacks
+one of them), and against the float32 conversion's output for a random one (then it measures int8's
+agreement only); `bleu_int8_within_0_5` says whether int8's BLEU is within 0.5 of float32's.
 
 Models: `--model DIR`, a trained translation model folder (e.g. runs/mt-bible), translated --src -> --tgt;
 or, by default, a random NLLB-shaped model the script builds (M2M-100 architecture, NllbTokenizer with
@@ -21,9 +26,11 @@ layers, heads and FFN a scaled-down NLLB-200). Random weights never learned to s
 length is controlled: max_new_tokens = 1.0 x source tokens (a translation about as long as its source),
 reported with the figures. Conversions go into --work (the model folder is never written).
 
-Inputs: the first 500 single-sentence verses of John in English (../shared/data/bible/eng.tsv.gz; single-
-sentence so that the Translator's splitter keeps each as one unit, like the other paths), or generated
-sentences when the Bible is absent.
+Inputs: the first --sentences (500) single-sentence verses of John in English (../shared/data/bible/eng.tsv.gz;
+single-sentence so that the Translator's splitter keeps each as one unit, like the other paths). John has
+618 such verses: a larger --sentences is cut to them, with a warning, and the report's settings.sentences
+says how many ran. Without the Bible the run exits, unless --generated-inputs asks for sentences of random
+words (then a trained model's BLEU is against ct2-float32's output too, and the report says so).
 
     nice -n 10 .venv/bin/python benchmarks/translate_speed.py --json runs/bench/translate_speed.json
     nice -n 10 .venv/bin/python benchmarks/translate_speed.py --model runs/mt-bible --tgt deu
@@ -37,6 +44,7 @@ import json
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -75,6 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--init-std", type=float, default=0.02, help="tiny model: weight init std (M2M-100's)"
     )
+    parser.add_argument("--generated-inputs", action="store_true",
+                        help="random-word sentences instead of John's verses (speed only: BLEU against ct2-float32)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="64 sentences, 1 round (a smoke run)")
     args = parser.parse_args(argv)
@@ -92,8 +102,20 @@ def bible(data: Path, lang: str) -> dict[str, str]:
         return dict(line.rstrip("\n").split("\t", 1) for line in handle if "\t" in line)
 
 
-def inputs(data: Path, src: str, n: int) -> tuple[list[str], list[str], str]:
-    """Return n source sentences, their verse ids ([] when generated) and a line saying where they came from."""
+def generated_sentences(n: int) -> list[str]:
+    """Return n sentences of 8-30 random words (a fixed seed)."""
+    rng = random.Random(0)
+    words = ["the", "people", "said", "that", "he", "would", "come", "to", "the", "city", "and", "see", "light",
+             "of", "world", "again", "before", "night", "because", "his", "word", "was", "true", "they"]  # fmt: skip
+    return [" ".join(rng.choices(words, k=rng.randint(8, 30))).capitalize() + "." for _ in range(n)]
+
+
+def inputs(data: Path, src: str, n: int, generated: bool = False) -> tuple[list[str], list[str], str]:
+    """Return up to n source sentences, their verse ids ([] when generated) and a line saying where they came
+    from: John's single-sentence verses (cut to those there are, with a warning), or with `generated` random-word
+    sentences. Exit when there are no such verses and `generated` is off."""
+    if generated:
+        return generated_sentences(n), [], f"{n} generated sentences of 8-30 words (--generated-inputs)"
     from xling.translation.segmentation import segment
 
     verses = bible(data, src)
@@ -101,17 +123,34 @@ def inputs(data: Path, src: str, n: int) -> tuple[list[str], list[str], str]:
     # the verse's one sentence as the splitter cuts it (without quotes around it): the Translator decodes
     # exactly this text, so every path gets the same tokens
     single = [(vid, sentences[0]) for vid, sentences in john if len(sentences) == 1][:n]
-    if len(single) == n:
-        return (
-            [t for _, t in single],
-            [v for v, _ in single],
-            f"first {n} single-sentence John verses ({src})",
-        )
-    rng = random.Random(0)
-    words = ["the", "people", "said", "that", "he", "would", "come", "to", "the", "city", "and", "see", "light",
-             "of", "world", "again", "before", "night", "because", "his", "word", "was", "true", "they"]  # fmt: skip
-    texts = [" ".join(rng.choices(words, k=rng.randint(8, 30))).capitalize() + "." for _ in range(n)]
-    return texts, [], f"{n} generated sentences of 8-30 words (no Bible at {data})"
+    if not single:
+        sys.exit(f"no single-sentence John verse in {data / 'bible' / f'{src}.tsv.gz'}: pass --data, or "
+                 "--generated-inputs for random-word sentences (speed only, BLEU against ct2-float32)")  # fmt: skip
+    if len(single) < n:
+        log(f"warning: --sentences {n}, but John has {len(single)} single-sentence verses in {src}: "
+            f"running {len(single)}")  # fmt: skip
+    return (
+        [t for _, t in single],
+        [v for v, _ in single],
+        f"first {len(single)} single-sentence John verses ({src})",
+    )
+
+
+def bleu_references(
+    data: Path, tgt: str, verse_ids: list[str], trained: bool, generated: bool
+) -> tuple[list[str] | None, str]:
+    """Return the BLEU references (None: ct2-float32's output) and a line saying what they are. A trained model
+    on John's verses is scored against the target verses; the run exits when any of them is missing."""
+    if not trained:
+        return None, "ct2-float32's own output (random model: agreement with float32, not quality)"
+    if generated:
+        return None, "ct2-float32's own output (--generated-inputs: no reference translation; agreement only)"
+    references = bible(data, tgt)
+    missing = [v for v in verse_ids if v not in references]
+    if missing:
+        sys.exit(f"{len(missing)} of the {len(verse_ids)} John verses have no {tgt} text in {data / 'bible'} "
+                 f"(e.g. {', '.join(missing[:3])}): no BLEU reference for them")  # fmt: skip
+    return [references[v] for v in verse_ids], f"the {tgt} verses of the same John verses (Bible, {data})"
 
 
 def build_tiny_nllb(folder: Path, args: argparse.Namespace, data: Path) -> Path:
@@ -128,7 +167,10 @@ def build_tiny_nllb(folder: Path, args: argparse.Namespace, data: Path) -> Path:
         if not vid.startswith("JHN.")
     ]
     if not texts:
-        texts = inputs(data, "eng", 5000)[0]
+        if not args.generated_inputs:
+            sys.exit(f"no eng/deu/fra Bible in {data / 'bible'} to train the tiny model's SentencePiece on: "
+                     "pass --data, or --generated-inputs")  # fmt: skip
+        texts = generated_sentences(5000)
     random.Random(0).shuffle(texts)
     spm_file = folder / "sentencepiece.bpe.model"
     spm.SentencePieceTrainer.train(
@@ -246,8 +288,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = Path(args.data)
     torch.set_num_threads(args.threads)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="translate_speed_"))
-    texts, verse_ids, where = inputs(data, args.src, args.sentences)
+    texts, verse_ids, where = inputs(data, args.src, args.sentences, args.generated_inputs)
     trained = args.model is not None
+    refs, bleu_reference = bleu_references(data, args.tgt, verse_ids, trained, args.generated_inputs)
     started = time.perf_counter()
     if trained:
         model = Path(args.model)
@@ -320,20 +363,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     differing = sum(counters["ct2-float32"].outputs.get(k) != v for k, v in reference_tokens.items())
     torch_identical = reference_tokens == counters["xling-torch"].outputs
 
-    references = bible(data, args.tgt) if trained and verse_ids else {}
-    if references and all(v in references for v in verse_ids):
-        refs = [references[v] for v in verse_ids]
-        bleu_reference = f"the {args.tgt} verses of the same John verses (Bible, {data})"
-    else:
+    if refs is None:
         refs = outputs["ct2-float32"]
-        bleu_reference = "ct2-float32's own output (random model: agreement with float32, not quality)"
-    bleu = {p: round(sacrebleu.corpus_bleu(outputs[p], [refs]).score, 2) for p in PATHS}
+    bleu_scores = {p: sacrebleu.corpus_bleu(outputs[p], [refs]).score for p in PATHS}
+    bleu = {p: round(v, 2) for p, v in bleu_scores.items()}
 
     report = {
         "tokens_per_s": {p: round(v, 1) for p, v in median.items()},
         "ratio_int8_vs_hf": round(median["ct2-int8"] / median["generate"], 3),
         "identical_greedy": identical,
         "bleu": bleu,
+        "bleu_int8_within_0_5": int8_within(bleu_scores),
         "ratio_vs_hf": {p: round(v / median["generate"], 3) for p, v in median.items()},
         "rounds_tokens_per_s": {p: [round(x, 1) for x in v] for p, v in speeds.items()},
         "target_tokens_per_sentence": {p: round(v, 2) for p, v in lengths.items()},
@@ -361,6 +401,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report
+
+
+def int8_within(bleu: dict[str, float], margin: float = 0.5) -> bool | None:
+    """Return whether int8's BLEU is within `margin` of float32's (None when either figure is missing)."""
+    if bleu.get("ct2-int8") is None or bleu.get("ct2-float32") is None:
+        return None
+    return abs(bleu["ct2-int8"] - bleu["ct2-float32"]) <= margin
 
 
 def _version(package: str) -> str:
@@ -392,6 +439,7 @@ def print_table(report: dict[str, Any]) -> None:
     console.print(f"greedy ct2-float32 == generate: {report['identical_greedy']} "
                   f"({report['greedy_differing_sentences']} sentences differ); xling-torch == generate: "
                   f"{report['greedy_torch_identical_to_hf']}")  # fmt: skip
+    console.print(f"int8 BLEU within 0.5 of float32: {report['bleu_int8_within_0_5']}")
     console.print(f"aims: {AIMS}")
 
 

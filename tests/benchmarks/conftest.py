@@ -20,10 +20,16 @@ def load_benchmark():
         spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         sys.path.insert(0, str(BENCHMARKS))  # the scripts import bench_common
+        previous = sys.modules.get(name)
+        sys.modules[name] = module  # dataclasses look their module up there while the class is made
         try:
             spec.loader.exec_module(module)
         finally:
             sys.path.remove(str(BENCHMARKS))
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
         return module
 
     return load

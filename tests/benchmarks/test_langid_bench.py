@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -88,3 +89,93 @@ def test_tatoeba_folder_end_to_end(bench, tmp_path):
     assert report["sentences_per_s"]["py3langid"] > 0
     assert report["speed_ratio_vs_py3langid"]["py3langid"] == 1.0
     assert report["peak_memory_mb"]["py3langid"] > 1  # the probe ran in a fresh process and loaded the model
+
+
+def test_umsab_scores_test_splits_only(bench, tmp_path):
+    (tmp_path / "german").mkdir()
+    (tmp_path / "german" / "test_text.txt").write_text("Guten Morgen\n", encoding="utf-8")
+    (tmp_path / "german" / "val_text.txt").write_text("Guten Abend\n", encoding="utf-8")
+    (tmp_path / "italian").mkdir()  # UMSAB's Italian and Portuguese have no test split
+    (tmp_path / "italian" / "val_text.txt").write_text("Buongiorno\n", encoding="utf-8")
+    languages = bench.umsab_languages(tmp_path)
+    assert [(x.key, x.sentences) for x in languages] == [("deu", ["Guten Morgen"])]
+    assert list(bench.umsab_without_test(tmp_path)) == ["ita"]
+
+
+def tatoeba_folder(root: Path, codes: list[str]) -> Path:
+    folder = root / "tatoeba"
+    folder.mkdir()
+    for code in codes:
+        (folder / f"tatoeba.{code}-eng.{code}").write_text("x\n", encoding="utf-8")
+        (folder / f"tatoeba.{code}-eng.eng").write_text("x\n", encoding="utf-8")
+    return folder
+
+
+def test_tatoeba_folder_without_files_is_an_error(bench, tmp_path):
+    with pytest.raises(SystemExit, match="no folder"):
+        bench.set_folders(bench.parse_args(["--tatoeba", str(tmp_path / "absent")]))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "tatoeba.deu-eng.eng").write_text("x\n", encoding="utf-8")  # the English side only
+    with pytest.raises(SystemExit, match="no tatoeba"):
+        bench.set_folders(bench.parse_args(["--tatoeba", str(empty)]))
+
+
+def test_headline_set_is_never_swapped_silently(bench, tmp_path):
+    data = tmp_path / "data"
+    (data / "ntrex").mkdir(parents=True)
+    with gzip.open(data / "ntrex" / "newstest2019-ref.deu.txt.gz", "wt", encoding="utf-8") as handle:
+        handle.write("x\n")
+    with pytest.raises(SystemExit, match="no Tatoeba folder"):  # a default run without Tatoeba
+        bench.set_folders(bench.parse_args(["--data", str(data)]))
+    assert list(bench.set_folders(bench.parse_args(["--data", str(data), "--sets", "ntrex"]))) == ["ntrex"]
+    folder = tatoeba_folder(data, ["fra"])
+    args = ["--data", str(data), "--tatoeba", str(folder), "--sets", "ntrex,tatoeba"]
+    assert list(bench.set_folders(bench.parse_args(args))) == ["tatoeba", "ntrex"]  # the headline first
+    with pytest.raises(SystemExit, match="headline set: no language left after --langs"):
+        bench.load_sets(bench.parse_args([*args, "--langs", "deu"]))  # only NTREX has German
+
+
+def test_langs_is_macrolanguage_aware(bench, tmp_path):
+    folder = tatoeba_folder(tmp_path, ["cmn", "pes", "zsm", "ind", "lvs", "nob", "deu"])
+    args = ["--tatoeba", str(folder), "--sets", "tatoeba"]
+    sets, _ = bench.load_sets(bench.parse_args([*args, "--langs", "zh,fa,ms,lv,no"]))
+    assert [x.key for x in sets["tatoeba"]] == ["cmn", "lvs", "nob", "pes", "zsm"]  # "ms" is not Indonesian
+    with pytest.raises(SystemExit, match="--langs: xx names no language"):
+        bench.load_sets(bench.parse_args([*args, "--langs", "de,xx"]))
+
+
+def test_xling_must_load(bench, monkeypatch):
+    class Fake:
+        how = "fake"
+        fails: tuple[str, ...] = ("pycld2",)
+
+        def __init__(self, model, threads):
+            self.name = next(name for name, cls in fakes.items() if cls is type(self))
+
+        def load(self):
+            if self.name in Fake.fails:
+                raise bench.Unavailable("cannot load")
+
+    fakes = {name: type(name, (Fake,), {}) for name in bench.DEFAULT_CONTENDERS}
+    monkeypatch.setattr(bench, "CONTENDERS", fakes)
+    loaded, skipped, _ = bench.load_contenders(bench.parse_args([]))
+    assert "pycld2" in skipped and "xling" in loaded  # another contender that cannot run is skipped
+    Fake.fails = ("pycld2", "xling")
+    with pytest.raises(SystemExit, match="xling: cannot load"):
+        bench.load_contenders(bench.parse_args(["--model", "missing"]))
+
+
+def test_memory_baseline_comes_before_the_code_tables(tmp_path):
+    # in a fresh interpreter, as the probe runs: numpy and pycountry are not imported at the baseline reading
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(BENCHMARKS)!r})\n"
+        "import langid\n"
+        "def baseline():\n"
+        "    sys.exit(','.join(m for m in ('numpy', 'pycountry') if m in sys.modules) or 0)\n"
+        "langid.peak_rss_kib = baseline\n"
+        f"langid.main(['--_probe', 'py3langid', '--_texts', {str(tmp_path / 't.json')!r}])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

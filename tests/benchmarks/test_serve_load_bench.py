@@ -1,0 +1,40 @@
+"""benchmarks/serve_load.py: --compare-http needs uvloop and httptools, and then sets every comparison
+server's event loop and HTTP implementation explicitly, so that only the stack differs."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def serve_load(load_benchmark):
+    return load_benchmark("serve_load")
+
+
+def test_compare_http_exits_without_uvloop_and_httptools(serve_load, monkeypatch):
+    monkeypatch.setattr(serve_load, "fast_http_versions", lambda: ({}, ["uvloop", "httptools"]))
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing should be built or started")
+
+    monkeypatch.setattr(serve_load, "load_texts", never)
+    with pytest.raises(SystemExit, match="uvloop and httptools not installed"):
+        serve_load.main(["--compare-http"])
+
+
+def test_compare_http_versions_recorded(serve_load, monkeypatch):
+    monkeypatch.setattr(serve_load, "fast_http_versions", lambda: ({"uvloop": "1", "httptools": "2"}, []))
+    versions = serve_load.require_fast_http()
+    assert versions["uvloop"] == "1" and versions["httptools"] == "2" and "uvicorn" in versions
+
+
+def test_comparison_servers_differ_only_in_the_stack(serve_load):
+    modes = {"on": [], "off": ["batching.max_batch_texts=1"], "h11": []}
+    env = {"XLING_MODELS": "/m"}
+    launches = serve_load.server_launches(modes, env, True, compare_http=True)
+    assert {mode: use_cli for mode, (_, use_cli) in launches.items()} == dict.fromkeys(modes, False)
+    stacks = {mode: serve_load.stack_name(e) for mode, (e, _) in launches.items()}
+    assert stacks == {"on": "uvloop + httptools", "off": "uvloop + httptools", "h11": "asyncio + h11"}
+    assert all(e["XLING_MODELS"] == "/m" for e, _ in launches.values())
+    # without --compare-http the servers start as configured (`xling serve` where it exists)
+    assert serve_load.server_launches(modes, env, True, compare_http=False)["on"] == (env, True)
