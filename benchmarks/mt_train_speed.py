@@ -2,7 +2,7 @@
 
 Three contenders train the same M2M-100 model (`small` preset: d256, 6 + 2 layers; a shared eng+deu vocabulary
 with one token per language) from the same initial weights on the same Bible verse pairs, eng <-> deu, John
-held out, alternating A, B, C in every round so that noise from a shared machine hits all of them alike;
+held out, in an order rotated each round so that noise from a shared machine hits all of them alike;
 medians over rounds are reported:
 
   a) xling  : what `xling mt train` runs (`train_translation`'s pieces): `Seq2SeqObjective` +
@@ -151,7 +151,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=20, help="linear warm-up steps, then constant (all)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per contender and round")
     parser.add_argument("--untimed-steps", type=int, default=3, help="steps before the timed ones")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of A,B,C (medians are reported)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of the contenders, order rotated each round (medians are reported)",
+    )
     parser.add_argument(
         "--loss-tokens", type=int, default=150_000, help="target tokens before the loss is read"
     )
@@ -416,7 +421,7 @@ def run_contender(name: str, work: Workload, settings: BenchSettings, max_steps:
 
 
 def timed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
-    """Return per-round speed figures, contenders alternating A,B,C in every round."""
+    """Return per-round speed figures, the contenders' order rotated each round."""
     total = settings.untimed_steps + settings.steps
     return speed_rounds(
         settings.rounds, CONTENDERS,

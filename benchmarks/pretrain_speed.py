@@ -1,7 +1,7 @@
 """Benchmark: xling's MLM training speed against the Hugging Face `Trainer`, same model, same real data.
 
 Three contenders train the same XLM-R architecture (`small` preset: h256/L4, 16k vocabulary) from the same
-initial weights on the same Bible verses, alternating A, B, C in every round so that noise from a shared
+initial weights on the same Bible verses, in an order rotated each round so that noise from a shared
 machine hits all of them alike; medians over rounds are reported:
 
   a) xling  : `MaskedLMObjective` + `PretrainBatches` (MLM only) through `xling.training.train`, precision
@@ -121,7 +121,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--steps", type=int, default=30, help="timed steps per contender and round")
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps before the timed ones")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of A,B,C (medians are reported)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of the contenders, order rotated each round (medians are reported)",
+    )
     parser.add_argument("--loss-tokens", type=int, default=60_000, help="real tokens before the loss is read")
     parser.add_argument("--verses", type=int, default=3000, help="training verses per language")
     parser.add_argument("--lr", type=float, default=5e-4, help="constant learning rate of all contenders")
@@ -334,7 +339,7 @@ def run_contender(name: str, work: Workload, settings: BenchSettings, max_steps:
 
 
 def timed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
-    """Return per-round speed figures, contenders alternating A,B,C in every round."""
+    """Return per-round speed figures, the contenders' order rotated each round."""
     total = settings.warmup_steps + settings.steps
     return speed_rounds(
         settings.rounds, CONTENDERS,
