@@ -14,9 +14,10 @@ def test_devanagari_becomes_gujarati_letter_for_letter():
 
 
 def test_a_tamil_letter_without_a_living_malayalam_twin_takes_the_plain_one():
-    # Tamil's alveolar ன would land on the archaic Malayalam ഩ; Malayalam writes that n as ന (a final
-    # consonant stays consonant + virama: Malayalam's chillu letters are not made)
-    assert transliterate("நான் தண்ணீர்", "Taml", "Mlym") == "നാന് തണ്ണീര്"
+    # Tamil's alveolar ன would land on the archaic Malayalam ഩ; Malayalam writes that n as ന, and a
+    # consonant that ends a word as its chillu letter (ൻ, ർ)
+    assert transliterate("நான் தண்ணீர்", "Taml", "Mlym") == "നാൻ തണ്ണീർ"
+    assert transliterate("கண்ணன்", "Taml", "Mlym") == "കണ്ണൻ"  # inside the word, consonant + virama stays
 
 
 def test_signs_outside_the_shared_layout_map_to_their_counterparts_or_stay():

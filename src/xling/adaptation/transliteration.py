@@ -10,7 +10,8 @@ pieces. Two families of scripts are handled:
   converts by its offset in its block, as IndicNLP's `UnicodeIndicTransliterator` does
   (indicnlp/transliterate/unicode_transliterate.py). A code point the target block leaves unassigned stays as
   it is (the danda is shared), and letters a script spells with a sign the other lacks are mapped to their
-  plain letter (Tamil `ன` to Malayalam `ന`, not the archaic `ഩ`).
+  plain letter (Tamil `ன` to Malayalam `ന`, not the archaic `ഩ`); a consonant ending a word written in
+  Malayalam becomes its chillu letter (`ൻ`), as Malayalam text spells it.
 - Semitic abjads (Arabic to Hebrew or Syriac): by the regular sound correspondences of cognates (Arabic `ث`
   to Hebrew `ש`: ثلاثة / שלוש; `ذ` to `ז`: ذهب / זהב; `ض` to `צ`: أرض / ארץ), the Arabic article `ال` to the
   Hebrew article `ה`, vowel marks dropped, Hebrew final letter forms at the end of a word.
@@ -45,6 +46,11 @@ _PLAIN_STOP = {
     0x16: 0x15, 0x17: 0x15, 0x18: 0x15, 0x1B: 0x1A, 0x1D: 0x1C, 0x20: 0x1F, 0x21: 0x1F, 0x22: 0x1F,
     0x25: 0x24, 0x26: 0x24, 0x27: 0x24, 0x2B: 0x2A, 0x2C: 0x2A, 0x2D: 0x2A,
 }  # fmt: skip
+
+# Malayalam writes a consonant that ends a word without its vowel as an atomic chillu letter, as its Bible
+# text does; another script's consonant + virama there becomes one
+_CHILLU = {"ണ": "ൺ", "ന": "ൻ", "ര": "ർ", "ല": "ൽ", "ള": "ൾ"}
+_MALAYALAM_WORD_END = re.compile("([ണനരലള])\u0d4d(?![\u0d00-\u0d7f\u200c\u200d])")
 
 # Arabic-script letter -> (Hebrew, Syriac) letter, by cognate correspondence rather than by sound today;
 # the Persian and Urdu letters by their nearest Arabic one
@@ -118,7 +124,10 @@ def transliterate(text: str, source: str, target: str, *, word_start: bool = Tru
     if source == "Arab":
         return _semitic(text, target, word_start)
     # NFC splits the precomposed nukta letters (क़, ज़), which are composition exclusions, into letter + nukta
-    return unicodedata.normalize("NFC", text).translate(_brahmic_table(source, target))
+    out = unicodedata.normalize("NFC", text).translate(_brahmic_table(source, target))
+    if target == "Mlym":
+        out = _MALAYALAM_WORD_END.sub(lambda m: _CHILLU[m.group(1)], out)
+    return out
 
 
 @cache
