@@ -157,3 +157,38 @@ def test_detect_a_file_with_a_bad_batch_size_is_a_clear_error(folder, tmp_path, 
                          "--batch-size", size)  # fmt: skip
     assert code != 0 and f"batch_size: {size} must be at least 1" in err, err
     assert not output.exists()
+
+
+def test_detect_a_file_as_json_lines_and_spans_line_i_for_line_i(folder, tmp_path):
+    german, spanish = "Guten Morgen, wie geht es dir?", "Mañana vamos a la playa con mis amigos."
+    source = tmp_path / "in.txt"
+    source.write_text(f"{german}\n\n{spanish}\n", "utf-8")
+    base = ["detect", "--model", str(folder), "--input", str(source)]
+    result = runner.invoke(app, [*base, "--json", "--k", "2"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["text"] for row in rows] == [german, "", spanish]
+    assert [row["predictions"][0]["language"] for row in rows] == ["deu", "und", "spa"]
+    assert len(rows[0]["predictions"]) == 2 and rows[1]["predictions"] == [
+        {"language": "und", "probability": 0.0}
+    ]
+    result = runner.invoke(app, [*base, "--spans"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"[deu] {german}", "[und]", f"[spa] {spanish}"]
+    output = tmp_path / "spans.jsonl"
+    result = runner.invoke(app, [*base, "--spans", "--json", "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
+    assert [[span["language"] for span in row] for row in rows] == [["deu"], ["und"], ["spa"]]
+    assert rows[0][0]["text"] == german and rows[1][0]["text"] == ""
+
+
+def test_detect_spans_of_a_blank_text_print_und_and_follow_the_threshold(folder):
+    result = runner.invoke(app, ["detect", "--model", str(folder), "--spans", "", "  ", "Das ist gut."])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["[und]", "[und]"] and lines[2].startswith("[deu]")
+    result = runner.invoke(
+        app, ["detect", "--model", str(folder), "--spans", "--threshold", "1.01", "Das ist gut."]
+    )
+    assert result.stdout.splitlines() == ["[und] Das ist gut."]

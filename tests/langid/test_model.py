@@ -55,7 +55,7 @@ def test_threshold_turns_unsure_answers_into_und(sample_identifier):
 def test_restricting_languages_accepts_any_code_form(sample_identifier):
     top = sample_identifier.predict(["Das ist ein schönes Haus."], languages=["fr", "es-ES"])[0][0]
     assert top.label in {"fra", "spa"}
-    with pytest.raises(XlingError, match="none of"):
+    with pytest.raises(XlingError, match="fin not known to this detector"):
         sample_identifier.predict(["x"], languages=["fin"])
 
 
@@ -95,7 +95,7 @@ def test_spans_cut_mixed_text_at_the_language_change(sample_identifier):
 
 def test_spans_of_one_language_and_of_nothing(sample_identifier):
     assert [span.label for span in language_spans(sample_identifier, UNSEEN["fra"][0])] == ["fra"]
-    assert language_spans(sample_identifier, "") == []
+    assert [(span.label, span.text) for span in language_spans(sample_identifier, "")] == [("und", "")]
     assert [span.label for span in language_spans(sample_identifier, "2024 🎉")] == ["und"]
 
 
@@ -123,3 +123,65 @@ def test_restricting_to_unlikely_languages_still_answers_among_them(sample_ident
     assert np.isclose(probabilities.sum(), 1.0)
     top = detector.predict(["Das ist ein schönes Haus."], languages=["fr", "es"])[0][0]
     assert top.label in {"fra", "spa"} and top.probability > 0
+
+
+def test_one_text_alone_and_in_a_batch_gets_the_same_bits(sample_identifier):
+    from xling.langid import load_identifier
+
+    long = " ".join(text for sentences in UNSEEN.values() for text in sentences) * 200  # ~ 140 KB
+    for detector in (sample_identifier, load_identifier()):
+        for text in (UNSEEN["deu"][0], "Das ist gut", long):
+            alone = detector.predict([text], k=3)[0]
+            batched = detector.predict([text, UNSEEN["fra"][1], "🎉"], k=3)[0]
+            assert alone == batched, (text[:30], alone, batched)
+            assert np.array_equal(detector.probabilities([text])[0][0],
+                                  detector.probabilities([UNSEEN["eng"][0], text])[0][1])  # fmt: skip
+
+
+def test_restriction_to_unknown_or_no_languages_is_an_error_naming_them(sample_identifier):
+    from xling.errors import ConfigError, LanguageCodeError
+
+    text = ["Das ist ein schönes Haus."]
+    with pytest.raises(ConfigError, match=r"languages: jbo, tha not known to this detector"):
+        sample_identifier.predict(text, languages=["de", "jbo", "tha"])  # one known code is not enough
+    with pytest.raises(ConfigError, match=r"languages: no language code given"):
+        sample_identifier.predict(text, languages=[])
+    with pytest.raises(LanguageCodeError, match=r"unknown language codes 'xq', 'zz'"):
+        sample_identifier.predict(text, languages=["xq", "de", "zz"])
+    with pytest.raises(ConfigError, match=r"languages: jbo not known"):
+        language_spans(sample_identifier, "", languages=["jbo", "de"])  # whatever the text
+    with pytest.raises(ConfigError, match=r"no language code given"):
+        language_spans(sample_identifier, "Das ist gut", languages=[])
+
+
+def test_spans_of_blank_and_letterless_text_are_und_trimmed_to_words(sample_identifier):
+    from xling.langid.spans import Span
+
+    assert language_spans(sample_identifier, "   ") == [Span(0, 0, "", "und", 0.0)]
+    assert language_spans(sample_identifier, "  2024  ") == [Span(2, 6, "2024", "und", 0.0)]
+    assert language_spans(sample_identifier, "  2024 🎉 ") == [Span(2, 8, "2024 🎉", "und", 0.0)]
+    assert sample_identifier.detect("   ").label == "und"
+
+
+def test_spans_say_und_under_the_threshold_as_predict_does(sample_identifier):
+    import copy
+
+    english = "I finished reading the book last night and it was really gripping"
+    german = "Morgen fahren wir mit dem Zug nach Hamburg und besuchen meine Großmutter"
+    text = f"{english} {german}"
+    spans = language_spans(sample_identifier, text)
+    assert [span.label for span in spans] == ["eng", "deu"]
+    # a threshold between the two spans' probabilities: the weaker one is und, the other keeps its label
+    low, high = sorted(span.probability for span in spans)
+    cut = language_spans(sample_identifier, text, threshold=(low + high) / 2)
+    weak = min(spans, key=lambda span: span.probability)
+    assert [(span.text, span.label) for span in cut] == [
+        (span.text, "und" if span is weak else span.label) for span in spans
+    ]
+    assert next(span for span in cut if span.label == "und").probability == pytest.approx(1 - low)
+    # above both: one und span over the whole text (neighbouring und spans are one); the model's threshold too
+    strict = copy.copy(sample_identifier)
+    strict.threshold = 1.01
+    for found in (language_spans(sample_identifier, text, threshold=1.01), language_spans(strict, text)):
+        assert [(span.start, span.end, span.label) for span in found] == [(0, len(text), "und")]
+    assert strict.detect(text).label == "und"

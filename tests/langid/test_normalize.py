@@ -39,3 +39,33 @@ def test_modifier_letters_take_their_scripts_or_none():
 
     assert [script_of(char) for char in "ー々ʼʻ"] == ["Jpan", "Hani", None, None]
     assert dominant_script(["コーヒー", "人々"]) == "Jpan"
+
+
+def test_symbols_that_nfkc_would_make_letters_carry_no_language():
+    # NFKC turns these into letters ("™" -> "TM", "Ⓜ" -> "M", "℃" -> "°C", "Ⅻ" -> "XII"): they go before it
+    for text in ("™", "Ⓜ️", "ℹ️", "℃ ㎏", "Ⅻ", "㈠", "⒜", "№ 5"):
+        assert normalize_text(text) == "", text
+    assert normalize_text("Brand™ name ℹ️ here") == "brand name here"
+    # a letter in emoji presentation (U+FE0F) is a pictograph; the same letter alone stays a letter
+    assert normalize_text("ℹ") == "i"
+
+
+def test_compatibility_letters_still_fold():
+    assert normalize_text("Ｓｔｒａßｅ ﬁle") == "straße file"  # fullwidth letters and ligatures are letters
+    # fullwidth ASCII is folded first: a fullwidth URL and hashtag go, a fullwidth apostrophe stays
+    assert normalize_text("it＇s ｗｗｗ．ｅｘａｍｐｌｅ．ｃｏｍ ＃ｔａｇ ok") == "it's ok"
+
+
+def test_shipped_detector_says_und_for_symbols_and_emoji():
+    from xling.langid import language_spans, load_identifier
+
+    detector = load_identifier()
+    texts = ["ℹ️", "Ⓜ️", "™", "℃ ㎏", "😀", "🅰️", "🇩🇪"]
+    assert [top[0].label for top in detector.predict(texts)] == ["und"] * len(texts)
+    assert [(span.label, span.text) for span in language_spans(detector, "™ ℹ️")] == [("und", "™ ℹ️")]
+    # symbols inside a sentence leave the words' offsets as they are
+    text = "Das™ ist ℹ️ ein schönes Haus, I finished reading the book last night and it was really gripping"
+    spans = language_spans(detector, text)
+    assert [span.label for span in spans] == ["deu", "eng"]
+    assert all(text[span.start : span.end] == span.text for span in spans)
+    assert spans[0].text.startswith("Das™") and spans[1].text.endswith("gripping")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +16,10 @@ def detect(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to identify (or --input FILE).")] = None,
     input: Annotated[Path | None, typer.Option("--input", help="Text file, one text per line.")] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", help="Write `label<TAB>probability` per input line here.")
+        Path | None,
+        typer.Option(
+            "--output", help="Write the answer per input line here (as printed: TSV, --json, --spans)."
+        ),
     ] = None,
     model: Annotated[
         str | None, typer.Option("--model", help="Detector folder or shipped name (default: xling-langid).")
@@ -26,8 +28,12 @@ def detect(
     threshold: Annotated[
         float | None, typer.Option(help="Below this probability the answer is `und` (default: the model's).")
     ] = None,
-    spans: Annotated[bool, typer.Option("--spans", help="Cut each text into language spans.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per text.")] = False,
+    spans: Annotated[
+        bool, typer.Option("--spans", help="Cut each text (each --input line) into language spans.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON line per text (per --input line, in order).")
+    ] = False,
     batch_size: Annotated[int, typer.Option(help="Texts per batch (--input).")] = 1024,
     languages: Annotated[
         str | None,
@@ -37,7 +43,7 @@ def detect(
     """Print the language of each TEXT (ISO 639-3, with a script where the language has several)."""
     from xling.errors import ConfigError
     from xling.langid import DEFAULT_IDENTIFIER, LanguageIdentifier, language_spans
-    from xling.langid.files import detect_file
+    from xling.langid.files import detect_file, format_predictions, format_spans
 
     if bool(texts) == (input is not None):
         raise ConfigError("give TEXT arguments or --input FILE (one of the two)")
@@ -53,7 +59,8 @@ def detect(
         )
     if input is not None:
         report = detect_file(identifier, input, output, k=k, threshold=threshold, batch_size=batch_size,
-                             progress=output is not None, languages=allowed)  # fmt: skip
+                             progress=output is not None, languages=allowed, as_json=as_json,
+                             spans=spans)  # fmt: skip
         if output is not None:
             console.print(f"[green]{report.lines:,} lines written to {output}[/] "
                           f"({report.lines / max(report.seconds, 1e-9):,.0f} texts/s)")  # fmt: skip
@@ -63,19 +70,11 @@ def detect(
         return
     for text in texts or []:
         if spans:
-            found = language_spans(identifier, text, languages=allowed)
-            if as_json:
-                typer.echo(json.dumps([span.to_dict() for span in found], ensure_ascii=False))
-            else:
-                typer.echo("  ".join(f"[{span.label}] {span.text}" for span in found))
-            continue
-        top = identifier.predict([text], k=k, threshold=threshold, languages=allowed)[0]
-        if as_json:
-            typer.echo(
-                json.dumps({"text": text, "predictions": [p.to_dict() for p in top]}, ensure_ascii=False)
-            )
+            found = language_spans(identifier, text, languages=allowed, threshold=threshold)
+            typer.echo(format_spans(found, as_json=as_json))
         else:
-            typer.echo("\t".join(f"{p.label}\t{p.probability:.3f}" for p in top))
+            top = identifier.predict([text], k=k, threshold=threshold, languages=allowed)[0]
+            typer.echo(format_predictions(text, top, as_json=as_json))
 
 
 @app.command("train")

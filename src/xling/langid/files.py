@@ -1,8 +1,10 @@
-"""Language identification of a file: one text per line in, `label<TAB>probability` per line out, written
-atomically (a crash leaves the earlier output, never half of a new one)."""
+"""Language identification of a file: one text per line in, one answer per line out (`label<TAB>probability`,
+a JSON object, or the line's language spans), written atomically (a crash leaves the earlier output, never
+half of a new one). The line formats are `xling detect`'s for TEXT arguments too."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,9 +13,10 @@ from pathlib import Path
 from xling.atomic import atomic_write
 from xling.data.readers import decoded_lines, line_text, require_file
 from xling.errors import ConfigError
-from xling.langid.model import LanguageIdentifier
+from xling.langid.model import LanguageIdentifier, Prediction
+from xling.langid.spans import Span, language_spans
 
-__all__ = ["DetectFileReport", "detect_file"]
+__all__ = ["DetectFileReport", "detect_file", "format_predictions", "format_spans"]
 
 
 @dataclass
@@ -28,11 +31,13 @@ class DetectFileReport:
 
 def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str | Path | None = None, *,
                 k: int = 1, threshold: float | None = None, batch_size: int = 1024,
-                progress: bool = False, languages: Sequence[str] | None = None) -> DetectFileReport:  # fmt: skip
-    """Return a report after labelling every line of `input` (a blank line gets `und`); output line i is
-    `label<TAB>probability` (k pairs with k > 1) for input line i; `languages` restricts the answers (see
-    LanguageIdentifier.predict). A line that is not UTF-8 is a DataError naming it, raised before anything
-    is written."""
+                progress: bool = False, languages: Sequence[str] | None = None, as_json: bool = False,
+                spans: bool = False) -> DetectFileReport:  # fmt: skip
+    """Return a report after labelling every line of `input` (a blank line gets `und`); output line i is the
+    answer for input line i: `label<TAB>probability` (k pairs with k > 1), with `as_json` a JSON object
+    (`format_predictions`), with `spans` the line's language spans (`format_spans`: a JSON list with
+    `as_json`; `k` does not apply). `languages` restricts the answers (see LanguageIdentifier.predict). A
+    line that is not UTF-8 is a DataError naming it, raised before anything is written."""
     if batch_size < 1:
         raise ConfigError(f"batch_size: {batch_size} must be at least 1")
     path = require_file(input)
@@ -48,8 +53,15 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
         task = bar.add_task("detecting", total=len(texts))
     for first in range(0, len(texts), batch_size):
         batch = texts[first : first + batch_size]
-        for top in identifier.predict(batch, k=k, threshold=threshold, languages=languages):
-            rows.append("\t".join(f"{p.label}\t{p.probability:.4f}" for p in top))
+        if spans:
+            for text in batch:
+                found = language_spans(identifier, text, languages=languages, threshold=threshold)
+                rows.append(format_spans(found, as_json=as_json))
+        else:
+            for text, top in zip(
+                batch, identifier.predict(batch, k=k, threshold=threshold, languages=languages), strict=True
+            ):
+                rows.append(format_predictions(text, top, as_json=as_json, digits=4))
         if bar is not None:
             bar.update(task, advance=len(batch))
     if bar is not None:
@@ -60,6 +72,24 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
     with atomic_write(output) as handle:
         handle.write("".join(row + "\n" for row in rows))
     return DetectFileReport(len(rows), seconds)
+
+
+def format_predictions(
+    text: str, top: Sequence[Prediction], *, as_json: bool = False, digits: int = 3
+) -> str:
+    """Return one text's answer as one line: `label<TAB>probability` pairs, or with `as_json` the object
+    `{"text": ..., "predictions": [{"language": ..., "probability": ...}, ...]}`."""
+    if as_json:
+        return json.dumps({"text": text, "predictions": [p.to_dict() for p in top]}, ensure_ascii=False)
+    return "\t".join(f"{p.label}\t{p.probability:.{digits}f}" for p in top)
+
+
+def format_spans(found: Sequence[Span], *, as_json: bool = False) -> str:
+    """Return one text's language spans as one line: `[label] text` per span, two spaces apart (a blank
+    text's empty `und` span: `[und]`), or with `as_json` the JSON list of the spans' objects."""
+    if as_json:
+        return json.dumps([span.to_dict() for span in found], ensure_ascii=False)
+    return "  ".join(f"[{span.label}] {span.text}".rstrip() for span in found)
 
 
 def _lines(path: Path) -> list[str]:

@@ -14,9 +14,9 @@ from safetensors.numpy import load_file, save_file
 
 from xling.artifacts import read_json_file, write_metadata
 from xling.atomic import atomic_folder, write_json_atomically
-from xling.errors import DataError, XlingError
+from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid.features import FeatureConfig, Featurizer
-from xling.langid.labels import UNDETERMINED, label_matches, parse_label
+from xling.langid.labels import UNDETERMINED, label_matches, parse_label, try_parse_label
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior as speakers_log_prior
 
@@ -106,12 +106,15 @@ class LanguageIdentifier:
         form) renormalises them over those languages' labels, the others getting 0."""
         normalised = [normalize_text(text) for text in texts]
         has_letters = np.array([bool(text) for text in normalised], dtype=bool)
-        if len(normalised) == 1:  # one text: a plain mean of rows, without building a sparse matrix
-            ids, _ = self._featurizer.ids(normalised)
-            hidden = self.embeddings[ids].mean(axis=0, keepdims=True) if len(ids) else np.zeros((1, self.dim))
-        else:
-            hidden = self._featurizer.transform(normalised) @ self.embeddings
-        logits = hidden @ self.weight + self.bias
+        # One path for one text and for many: the sparse mean of the features' rows (a dense gather of one
+        # row per feature costs hundreds of MB on a long text), then one vector-matrix product per text (a
+        # matrix product takes other kernels for other batch sizes): a text's probabilities are the same
+        # bits whatever it is batched with.
+        hidden = self._featurizer.transform(normalised) @ self.embeddings
+        logits = np.empty((len(normalised), len(self.labels)), dtype=np.result_type(hidden, self.weight))
+        for row, vector in enumerate(hidden):
+            logits[row] = vector @ self.weight
+        logits += self.bias
         if self.prior_weight:
             logits = logits + self.prior_weight * self.log_prior
         if languages is not None:
@@ -127,7 +130,8 @@ class LanguageIdentifier:
                 languages: Iterable[str] | None = None) -> list[list[Prediction]]:  # fmt: skip
         """Return the top-`k` labels of each text, most likely first; `[und]` for a text with no letters or a
         top probability under `threshold` (default: the model's). `languages` restricts the answer to those
-        codes (any form: `zh`, `cmn`, `srp-Latn`)."""
+        codes (any form: `zh`, `cmn`, `srp-Latn`); an empty list, or any code the detector does not know, is a
+        ConfigError naming them all (a LanguageCodeError for codes that are no language code at all)."""
         threshold = self.threshold if threshold is None else threshold
         if languages is not None:
             languages = tuple(languages)
@@ -242,10 +246,24 @@ def resolve_identifier(name_or_path: str | Path) -> Path:
 @lru_cache(maxsize=256)
 def _label_mask(labels: tuple[str, ...], languages: tuple[str, ...]) -> np.ndarray:
     """Return `_mask`'s array, built once per label set and languages: matching every label against every
-    code costs milliseconds, and the translator asks for the same restriction on every batch."""
-    wanted = [parse_label(code, where="languages") for code in languages]
-    mask = np.array([any(label_matches(label, code) for code in wanted) for label in labels])
-    if not mask.any():
-        raise XlingError(f"languages: none of {', '.join(map(str, wanted))} is known to this detector")
+    code costs milliseconds, and the translator asks for the same restriction on every batch.
+
+    An empty `languages` is a ConfigError; codes that are no language code are one LanguageCodeError naming
+    them all, and codes of languages the detector does not know one ConfigError naming them all (as
+    `xling detect --languages` says): a restriction is never quietly narrowed to the codes it knows."""
+    if not languages:
+        raise ConfigError("languages: no language code given (None, the default, allows every language)")
+    codes = list(dict.fromkeys(languages))
+    parsed = {code: try_parse_label(code) for code in codes}
+    if invalid := [code for code, label in parsed.items() if label is None]:
+        raise LanguageCodeError(
+            f"languages: unknown language code{'s' if len(invalid) > 1 else ''} {', '.join(map(repr, invalid))} "
+            "(expected ISO 639-1 'de', ISO 639-3 'deu' or a BCP-47 tag 'de-DE')"
+        )
+    matches = {code: np.array([label_matches(label, wanted) for label in labels], dtype=bool)
+               for code, wanted in parsed.items()}  # fmt: skip
+    if unknown := [code for code, mask in matches.items() if not mask.any()]:
+        raise ConfigError(f"languages: {', '.join(unknown)} not known to this detector")
+    mask = np.logical_or.reduce(list(matches.values()))
     mask.flags.writeable = False
     return mask

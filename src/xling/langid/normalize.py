@@ -9,8 +9,18 @@ import regex
 
 __all__ = ["normalize_text"]
 
+# Fullwidth ASCII (U+FF01-FF5E) folded to ASCII first, one character for one, so that a fullwidth URL or
+# hashtag is found as one and a fullwidth apostrophe stays an apostrophe.
+_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_HAS_FULLWIDTH = regex.compile(r"[\uFF01-\uFF5E]")
 # URLs, e-mail addresses, @mentions and #hashtags are names, not language (a French tweet's "#BlackFriday").
 _NOISE = regex.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\S+|[@#][\p{L}\p{M}\p{N}_]+", regex.IGNORECASE)
+# A character in emoji (U+FE0F) or text (U+FE0E) presentation is a pictograph even where it is a letter
+# ("ℹ️", information source, is Ll): it goes with its selector.
+_PRESENTED = regex.compile(r"[^\s\p{M}]\p{M}*?[\uFE0E\uFE0F]")
+# Symbols, punctuation and digits go BEFORE NFKC, which would turn some into letters ("™" -> "TM", "Ⓜ" -> "M",
+# "℃" -> "°C", "Ⅻ" -> "XII"); apostrophes stay for the in-word test below.
+_SYMBOLS = regex.compile(r"[\p{S}\p{P}\p{N}--['’]]+", regex.V1)
 # Everything but letters, combining marks (Indic vowel signs are marks, not letters) and in-word apostrophes.
 # A mark is kept only on a letter: emoji carry marks of their own (U+20E3 draws a keycap), which would
 # otherwise leave "1⃣" a letter-like text to label.
@@ -23,9 +33,18 @@ _SPACES = regex.compile(r"\s+")
 
 
 def normalize_text(text: str) -> str:
-    """Return `text` in NFKC, lower-cased, without URLs, e-mails, @mentions, #hashtags, digits, emoji and
-    punctuation, spaces collapsed; an empty string when no letter is left."""
+    """Return `text` in NFKC, lower-cased, without URLs, e-mails, @mentions, #hashtags, digits, emoji, symbols
+    and punctuation, spaces collapsed; an empty string when no letter is left.
+
+    Symbols, digits, punctuation and characters in emoji presentation (a character followed by U+FE0F or
+    U+FE0E) are removed before NFKC, so that none becomes a letter ("™", "Ⓜ️", "ℹ️", "℃ ㎏" leave nothing);
+    letters in compatibility forms (fullwidth "Ａ", the ligature "ﬁ") are letters and fold as before."""
+    if _HAS_FULLWIDTH.search(text):  # the checks first: most texts have neither, and translating costs
+        text = text.translate(_FULLWIDTH)
+    text = _NOISE.sub(" ", text)
+    if "\ufe0f" in text or "\ufe0e" in text:
+        text = _PRESENTED.sub(" ", text)
+    text = _SYMBOLS.sub(" ", _SELECTORS.sub("", text))
     text = unicodedata.normalize("NFKC", text)
-    text = _NOISE.sub(" ", _SELECTORS.sub("", text))
     text = _NOT_LANGUAGE.sub(" ", text.lower())  # lower, not casefold: German ß is a clue
     return _SPACES.sub(" ", text).strip()

@@ -30,9 +30,11 @@ class Span:
     """Character offset just past its last character."""
     text: str
     label: str
-    """The span's language (or `und` for a text without letters)."""
+    """The span's language, or `und`: a text without letters, or a span whose probability is under the
+    threshold (as `LanguageIdentifier.predict` says)."""
     probability: float
-    """Mean probability of the label over the span's word windows."""
+    """Mean probability of the label over the span's word windows; for `und`, as `predict` gives it: one minus
+    that mean (0 for a span without letters)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "text": self.text, "language": self.label,
@@ -40,18 +42,35 @@ class Span:
 
 
 def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2, switch_penalty: float = 6.0,
-                   candidates: int = 6, languages: Iterable[str] | None = None) -> list[Span]:  # fmt: skip
-    """Return the language spans of `text`, in order, covering every word.
+                   candidates: int = 6, languages: Iterable[str] | None = None,
+                   threshold: float | None = None) -> list[Span]:  # fmt: skip
+    """Return the language spans of `text`, in order, covering every word; at least one span, so that every
+    text gets an answer where `predict` gives one. A span runs from its first word's first character to its
+    last word's last (the spaces between spans and around the text belong to none).
+
+    `und` where `predict` would say it: a text without letters ("2024 🎉") is one `und` span from its first
+    word to its last, a blank text ("" or spaces only, no word) one empty `und` span at 0, and a span whose
+    mean probability is under `threshold` (default: the identifier's) is `und` (neighbouring `und` spans are
+    one).
 
     `window`: words on each side that score a word with it (with half the weight of the word alone).
     `switch_penalty`: log-probability a change of language costs (higher: fewer, longer spans).
     `candidates`: the whole text's top labels considered, plus the top two of each window. `languages`:
-    the only languages a span may be in (codes in any form; default all the detector knows).
+    the only languages a span may be in (codes in any form; default all the detector knows; errors as in
+    `predict`, whatever the text).
     """
+    threshold = identifier.threshold if threshold is None else threshold
     languages = None if languages is None else tuple(languages)
+    if languages is not None:
+        identifier._mask(languages)  # an empty or unknown restriction is an error even for a blank text
     words = [(match.start(), match.end()) for match in _WORD.finditer(text)]
     if not words:
-        return []
+        return [Span(0, 0, "", UNDETERMINED, 0.0)]
+    # Words without letters ("2024", "—") say nothing: they join whichever span surrounds them.
+    has_letters = np.array([bool(normalize_text(text[start:end])) for start, end in words])
+    if not has_letters.any():
+        start, end = words[0][0], words[-1][1]
+        return [Span(start, end, text[start:end], UNDETERMINED, 0.0)]
     windows = [text[words[max(0, i - window)][0] : words[min(len(words) - 1, i + window)][1]]
                for i in range(len(words))]  # fmt: skip
     probabilities, _ = identifier.probabilities(windows, languages)
@@ -63,25 +82,38 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     chosen.update(np.argsort(-probabilities, axis=1)[:, :2].ravel().tolist())
     labels = sorted(chosen)
     scores = np.log(probabilities[:, labels] + 1e-9) + 0.5 * np.log(alone[:, labels] + 1e-9)
-    # Words without letters ("2024", "—") say nothing: they join whichever span surrounds them.
-    has_letters = np.array([bool(normalize_text(text[start:end])) for start, end in words])
-    if not has_letters.any():
-        return [Span(0, len(text), text, UNDETERMINED, 0.0)]
     scores[~has_letters] = 0.0
     path = _viterbi(scores, switch_penalty)
-    spans: list[Span] = []
+    columns = np.array([labels[column] for column in path])
+    word_probability = probabilities[np.arange(len(words)), columns]  # of the label each word is given
+
+    def mean(first: int, end: int) -> float | None:
+        """The mean of the words' probabilities over words first..end-1 with letters (None: no letters)."""
+        letters = has_letters[first:end]
+        return float(word_probability[first:end][letters].mean()) if letters.any() else None
+
+    pieces: list[list[Any]] = []  # [first word, last word + 1, label]
     first = 0
     for i in range(1, len(words) + 1):
         if i == len(words) or path[i] != path[first]:
-            start, end = words[first][0], words[i - 1][1]
-            column = labels[path[first]]
-            mean = (
-                float(probabilities[first:i, column][has_letters[first:i]].mean())
-                if has_letters[first:i].any()
-                else 0.0
-            )
-            spans.append(Span(start, end, text[start:end], identifier.labels[column], mean))
+            probability = mean(first, i)
+            label = identifier.labels[columns[first]]
+            if probability is None or probability < threshold:
+                label = UNDETERMINED
+            if label == UNDETERMINED and pieces and pieces[-1][2] == UNDETERMINED:
+                pieces[-1][1] = i
+            else:
+                pieces.append([first, i, label])
             first = i
+    spans: list[Span] = []
+    for first, end, label in pieces:
+        probability = mean(first, end)
+        if probability is None:  # a piece of words without letters is `und`, as such a text is
+            probability = 0.0
+        elif label == UNDETERMINED:
+            probability = 1.0 - probability
+        start, stop = words[first][0], words[end - 1][1]
+        spans.append(Span(start, stop, text[start:stop], label, probability))
     return spans
 
 
