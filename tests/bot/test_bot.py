@@ -10,7 +10,7 @@ import pytest
 
 from xling.bot import SupportBot, build_bot, sample_faq_dir
 from xling.bot.faq import read_faq
-from xling.errors import DataError, XlingError
+from xling.errors import ConfigError, DataError, XlingError
 
 
 def test_question_in_another_language_finds_its_entry(sample_bot):
@@ -137,3 +137,32 @@ def test_folder_changed_by_hand_is_refused(tmp_path, sample_bot_dir, mini_encode
 def test_empty_question_is_an_error(sample_bot):
     with pytest.raises(XlingError, match="question 1"):
         sample_bot.answer_many(["Wo ist mein Paket?", "  "])
+
+
+def test_a_translator_that_fails_to_load_leaves_the_faq_answer(sample_bot_dir, mini_encoder, tmp_path, caplog):
+    bot = SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=None, translator=tmp_path / "no-model")
+    english = {entry.id: entry.answer for entry in bot.entries}
+    for _ in range(2):
+        reply = bot.answer("Ich habe mein Passwort vergessen.", lang="pt")
+        assert (reply.answer, reply.answer_source, reply.in_asker_language) == (
+            english["forgot-password"], "original", False)  # fmt: skip
+    assert bot.translator is None
+    assert sum("could not be loaded" in record.message for record in caplog.records) == 1
+
+
+def test_a_margin_needs_two_entries_and_k_of_two(tmp_path, mini_encoder, caplog):
+    from xling.bot.bot import BotBuildConfig
+    from xling.bot.faq import FaqEntry
+
+    one = [FaqEntry("track", "How can I track my order?", "Use the link in your e-mail.")]
+    with pytest.raises(ConfigError, match="margin: an FAQ of one entry"):
+        build_bot(one, tmp_path / "one", mini_encoder)
+    folder = build_bot(one, tmp_path / "one", mini_encoder, BotBuildConfig(margin="absolute"))
+    reply = SupportBot.load(folder, encoder=mini_encoder, detector=None, translator=None).answer(
+        "How can I track my order?", lang="en")  # fmt: skip
+    assert reply.answered and reply.id == "track"
+    with pytest.raises(ConfigError, match="k: 1 must be 2 or more"):
+        build_bot(one * 3, tmp_path / "k1", mini_encoder, BotBuildConfig(k=1))
+    twice = [*one, FaqEntry("track-2", "how can i  track my order?", "Another answer.")]
+    build_bot(twice, tmp_path / "twice", mini_encoder)
+    assert "entries track and track-2 have the same question" in caplog.text

@@ -51,6 +51,22 @@ def _write_sets(root, lang, questions, offtopic):
                                                encoding="utf-8")  # fmt: skip
 
 
+def test_in_language_counts_the_files_language_not_the_detected_one(tmp_path, sample_bot, monkeypatch):
+    """A German question taken for Dutch and answered in Dutch is not answered in the asker's language."""
+    import dataclasses
+
+    _write_sets(tmp_path, "deu", [("forgot-password", "Ich habe mein Passwort vergessen.")], ["Wer malte die Mona Lisa?"])
+    answer_many = sample_bot.answer_many
+
+    def as_dutch(questions, langs=None):
+        return [dataclasses.replace(reply, answer_language="nld", in_asker_language=True, detected_language="nld")
+                for reply in answer_many(questions, langs)]  # fmt: skip
+
+    monkeypatch.setattr(sample_bot, "answer_many", as_dutch)
+    deu = evaluate_bot(sample_bot, tmp_path).scores["deu"]
+    assert deu["answered_right"] == 100.0 and deu["in_language"] == 0.0
+
+
 def test_evaluate_bot_reports_each_language(tmp_path, sample_bot):
     _write_sets(tmp_path, "deu", [("forgot-password", "Ich habe mein Passwort vergessen."),
                                   ("account-locked", "Mein Konto ist gesperrt.")], ["Wer malte die Mona Lisa?"])  # fmt: skip
@@ -112,3 +128,14 @@ def test_cli_build_ask_tune_and_eval(tmp_path, mini_encoder, tiny_detector, monk
                                      "--detector", str(tmp_path / "detector"), "--json", str(out)])  # fmt: skip
     assert ran.exit_code == 0, ran.output
     assert json.loads(out.read_text())["scores"]["eng"]["n"] == 1
+
+
+def test_the_default_threshold_is_what_tuning_on_the_bundled_dev_set_chooses(sample_bot):
+    """The default threshold must follow the shipped encoder: re-tune and update DEFAULT_THRESHOLDS when
+    this fails after a change of xling-mini or of the scoring."""
+    from xling.bot.bot import DEFAULT_THRESHOLDS
+    from xling.bot.faq import read_question_sets, sample_faq_dir
+
+    dev = [q for questions in read_question_sets(sample_faq_dir(), "dev").values() for q in questions]
+    assert sample_bot.margin == "distance"
+    assert tune_threshold(sample_bot, dev).threshold == pytest.approx(DEFAULT_THRESHOLDS["distance"], abs=1e-4)

@@ -88,3 +88,17 @@ def test_bundled_sample_is_complete_and_aligned():
         dev = read_questions(root / f"dev.{lang}.tsv")
         assert sum(q.id is None for q in dev) == 10 and sum(q.id is not None for q in dev) == 10
         assert not {q.text for q in dev} & {q.text for q in questions + offtopic}  # dev is not evaluation
+
+
+def test_bundled_dev_questions_are_not_rewordings_of_evaluation_questions():
+    """Dev chose the threshold and scoring: a dev question that nearly repeats an evaluation question (a
+    swapped word or two) would leak the evaluation into that choice."""
+    from difflib import SequenceMatcher
+
+    root = sample_faq_dir()
+    for lang in ("eng", "deu", "fra", "spa", "rus", "zho", "ara", "hin", "swa"):
+        evaluation = [q.text.lower() for name in ("questions", "offtopic")
+                      for q in read_questions(root / f"{name}.{lang}.tsv")]  # fmt: skip
+        for dev in read_questions(root / f"dev.{lang}.tsv"):
+            closest = max(SequenceMatcher(None, dev.text.lower(), text).ratio() for text in evaluation)
+            assert closest < 0.8, (lang, dev.text)

@@ -110,7 +110,8 @@ def evaluate_bot(
     Per language: `accuracy` (top-1: the best entry is the right one, whatever the threshold; the primary
     metric), `answered_right` and `answered_wrong` (answered with the right / a wrong entry), `no_answer`
     (off-topic questions correctly left unanswered), `detected` (questions whose detected language is the
-    file's; None without a detector) and `in_language` (right answers given in the asker's language).
+    file's; None without a detector) and `in_language` (right answers given in the file's language, whatever
+    was detected).
     """
     from xling.data.languages import normalize_language
 
@@ -158,8 +159,10 @@ def _language_row(bot: SupportBot, lang: str, answerable: list[LabelledQuestion]
         "answered_wrong": _percent(wrong),
         "no_answer": _percent([not reply.answered for reply in off]) if off else None,
         "detected": None,
-        "in_language": _percent([r.in_asker_language for r, ok in zip(on, right, strict=True) if ok])
-        if any(right) else None,
+        # the file's language, not the detected one: an answer translated into a misdetected language is
+        # not in the asker's language
+        "in_language": _percent([r.answer_language is not None and label_matches(r.answer_language, lang)
+                                 for r, ok in zip(on, right, strict=True) if ok]) if any(right) else None,
         "n": len(answerable),
         "n_offtopic": len(off),
     }  # fmt: skip
