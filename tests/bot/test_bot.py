@@ -139,8 +139,12 @@ def test_empty_question_is_an_error(sample_bot):
         sample_bot.answer_many(["Wo ist mein Paket?", "  "])
 
 
-def test_a_translator_that_fails_to_load_leaves_the_faq_answer(sample_bot_dir, mini_encoder, tmp_path, caplog):
-    bot = SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=None, translator=tmp_path / "no-model")
+def test_a_translator_that_fails_to_load_leaves_the_faq_answer(
+    sample_bot_dir, mini_encoder, tmp_path, caplog
+):
+    bot = SupportBot.load(
+        sample_bot_dir, encoder=mini_encoder, detector=None, translator=tmp_path / "no-model"
+    )
     english = {entry.id: entry.answer for entry in bot.entries}
     for _ in range(2):
         reply = bot.answer("Ich habe mein Passwort vergessen.", lang="pt")

@@ -55,7 +55,12 @@ def test_in_language_counts_the_files_language_not_the_detected_one(tmp_path, sa
     """A German question taken for Dutch and answered in Dutch is not answered in the asker's language."""
     import dataclasses
 
-    _write_sets(tmp_path, "deu", [("forgot-password", "Ich habe mein Passwort vergessen.")], ["Wer malte die Mona Lisa?"])
+    _write_sets(
+        tmp_path,
+        "deu",
+        [("forgot-password", "Ich habe mein Passwort vergessen.")],
+        ["Wer malte die Mona Lisa?"],
+    )
     answer_many = sample_bot.answer_many
 
     def as_dutch(questions, langs=None):
@@ -138,4 +143,6 @@ def test_the_default_threshold_is_what_tuning_on_the_bundled_dev_set_chooses(sam
 
     dev = [q for questions in read_question_sets(sample_faq_dir(), "dev").values() for q in questions]
     assert sample_bot.margin == "distance"
-    assert tune_threshold(sample_bot, dev).threshold == pytest.approx(DEFAULT_THRESHOLDS["distance"], abs=1e-4)
+    assert tune_threshold(sample_bot, dev).threshold == pytest.approx(
+        DEFAULT_THRESHOLDS["distance"], abs=1e-4
+    )

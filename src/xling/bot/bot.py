@@ -440,7 +440,9 @@ class SupportBot:
             except XlingError as error:
                 # a server-side fault, not the asker's: answer in the FAQ's language, and do not retry the
                 # load on every question
-                logger.error("support bot: the translator could not be loaded (%s); answering without it", error)
+                logger.error(
+                    "support bot: the translator could not be loaded (%s); answering without it", error
+                )
                 self.translator = None
                 return None
             try:
