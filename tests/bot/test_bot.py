@@ -170,3 +170,19 @@ def test_a_margin_needs_two_entries_and_k_of_two(tmp_path, mini_encoder, caplog)
     twice = [*one, FaqEntry("track-2", "how can i  track my order?", "Another answer.")]
     build_bot(twice, tmp_path / "twice", mini_encoder)
     assert "entries track and track-2 have the same question" in caplog.text
+
+
+def test_an_unsure_detection_answers_in_the_faq_language(sample_bot_dir, mini_encoder, tiny_detector):
+    """Better the FAQ's own language than a wrong one: a detection below `min_language_probability` is und."""
+    bot = SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=tiny_detector, translator=None)
+    question = "Ich habe mein Passwort vergessen."
+    sure = bot.answer(question)
+    assert sure.detected_language == "deu" and sure.answer_language == "deu"
+    bot.min_language_probability = 1.01  # above any probability
+    unsure = bot.answer(question)
+    assert (unsure.detected_language, unsure.answer_language, unsure.in_asker_language) == (
+        "und",
+        "eng",
+        False,
+    )
+    assert unsure.language_probability == sure.language_probability

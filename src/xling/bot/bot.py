@@ -52,6 +52,7 @@ __all__ = [
     "BOT_KIND",
     "DEFAULT_ENCODER",
     "DEFAULT_LEXICAL_WEIGHT",
+    "DEFAULT_MIN_LANGUAGE_PROBABILITY",
     "DEFAULT_THRESHOLDS",
     "BotAnswer",
     "BotBuildConfig",
@@ -73,6 +74,10 @@ DEFAULT_TRANSLATOR = "xling-mt-bible"
 # Re-chosen 2026-12-03 (the earlier 0.1268 / 1.258 / 0.925 had drifted with xling-mini's added languages);
 # tests/bot/test_evaluate.py checks that tuning on the bundled dev set gives them again.
 DEFAULT_THRESHOLDS = {"distance": 0.1706, "ratio": 1.2455, "absolute": 0.924}
+# A detection less sure than this is taken as "und" (the answer stays in the FAQ's language rather than a
+# wrong one): chosen on the bundled dev set, where the detector got 2 of 180 questions wrong, both below
+# it (swa -> cjk 0.36, swa -> lin 0.18), and 2 of the 178 right ones fall below it too.
+DEFAULT_MIN_LANGUAGE_PROBABILITY = 0.4
 LEXICAL_NGRAMS = (2, 4)  # character n-grams within words (scikit-learn's char_wb)
 FAQ_FILE = "faq.jsonl"
 INDEX_FILE = "index.npz"
@@ -107,6 +112,10 @@ class BotBuildConfig:
     threshold: float | None = None
     """Below this score the bot gives no answer and hands over (None: the margin's default, chosen on the
     bundled dev set for xling-mini; `xling bot tune` chooses one for your FAQ)."""
+    min_language_probability: float = DEFAULT_MIN_LANGUAGE_PROBABILITY
+    """A detected language less probable than this is taken as undetermined, and the answer stays in the
+    FAQ's language (the default was chosen on the bundled dev set for xling-langid; a detector of a few
+    languages is sure in other ways)."""
     overwrite: bool = False
     """Replace an existing bot folder (the old one stays until the new one is complete)."""
     batch_size: int = 64
@@ -123,6 +132,8 @@ class BotBuildConfig:
             raise ConfigError(f"lexical_weight: {self.lexical_weight} must be 0 or more")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size: {self.batch_size} must be 1 or more")
+        if not 0 <= self.min_language_probability <= 1:
+            raise ConfigError(f"min_language_probability: {self.min_language_probability} must be in [0, 1]")
 
     def resolved_threshold(self) -> float:
         """Return the threshold to store: the given one, else the margin's default."""
@@ -254,6 +265,7 @@ def build_bot(
             "languages": stored, "entries": len(entries), "rows": len(texts), "faq": source,
             "index_answers": config.index_answers, "lexical_weight": config.lexical_weight,
             "lexical_ngrams": list(LEXICAL_NGRAMS), "margin": config.margin, "k": config.k,
+            "min_language_probability": config.min_language_probability,
             "threshold": config.resolved_threshold(),
             "threshold_source": "given" if config.threshold is not None else "default (bundled dev set)",
         })  # fmt: skip
@@ -289,6 +301,10 @@ class SupportBot:
         self.languages: list[str] = list(metadata.get("languages") or [self.language])
         """Languages the answers are stored in."""
         self.threshold = float(metadata["threshold"] if threshold is None else threshold)
+        self.min_language_probability = float(
+            metadata.get("min_language_probability", DEFAULT_MIN_LANGUAGE_PROBABILITY)
+        )
+        """A detected language less probable than this counts as undetermined (answer in the FAQ's language)."""
         self.margin: str = metadata.get("margin", "distance")
         self.k: int = int(metadata.get("k", 4))
         self.lexical_weight = float(metadata.get("lexical_weight", 0.0))
@@ -468,8 +484,10 @@ class SupportBot:
     def _languages_of(
         self, questions: list[str], langs: list[str | None]
     ) -> list[tuple[str | None, float | None]]:
-        """Return (label, probability) of each asker's language: the given code, else the detector's."""
+        """Return (label, probability) of each asker's language: the given code, else the detector's (`und`
+        below `min_language_probability`)."""
         from xling.data.languages import normalize_language
+        from xling.langid.labels import UNDETERMINED
 
         found: list[tuple[str | None, float | None]] = [
             (None, None) if lang is None else (normalize_language(lang, where="lang"), None) for lang in langs
@@ -478,7 +496,8 @@ class SupportBot:
         if todo and self.detector is not None:
             predictions = self._identifier().predict([questions[i] for i in todo])
             for i, top in zip(todo, predictions, strict=True):
-                found[i] = (top[0].label, top[0].probability)
+                sure = top[0].probability >= self.min_language_probability
+                found[i] = (top[0].label if sure else UNDETERMINED, top[0].probability)
         return found
 
     def _identifier(self) -> LanguageIdentifier:
