@@ -328,3 +328,44 @@ def test_a_failed_save_never_leaves_old_metadata_beside_new_weights(tmp_path, mo
     assert read_metadata(folder)["directions"] == {"eng-deu": 12, "deu-eng": 12}
     assert torch.equal(new.backend.model.get_input_embeddings().weight, model.get_input_embeddings().weight)
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_chapters_numbered_differently_are_left_out_of_the_pairs(tmp_path, sample_tokenizer_dir):
+    """German counts a psalm's title as verse 1: joined on ids, that chapter's verses would not translate
+    each other, so it is left out; a verse one side omits does not move the others."""
+    from xling.translation.data import same_numbering
+
+    english = {f"PSA.23.{v}": f"psalm line {v}" for v in range(1, 7)} | {
+        f"MAT.17.{v}": f"gospel line {v}" for v in range(1, 28) if v != 21
+    }
+    german = {f"PSA.23.{v}": f"Psalmzeile {v}" for v in range(1, 8)} | {
+        f"MAT.17.{v}": f"Evangelienzeile {v}" for v in range(1, 28)
+    }
+    shared = [sid for sid in english if sid in german]
+    kept = same_numbering(shared, english, german, "eng-deu")
+    assert kept == [sid for sid in shared if sid.startswith("MAT.")] and len(kept) == 26
+    assert same_numbering(["a", "b"], ["a", "b"], ["a", "b"], "x-y") == ["a", "b"]  # not verse ids: kept
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for lang, texts in (("eng", english), ("deu", german)):
+        (corpus / f"{lang}.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in texts.items()), "utf-8")
+    data = build_parallel_data(
+        load_tokenizer(sample_tokenizer_dir), corpus=str(corpus), languages=["eng", "deu"]
+    )
+    assert data.counts() == {"eng-deu": 26, "deu-eng": 26}
+
+
+def test_length_bands_do_not_pile_draws_on_the_shortest_and_longest_pairs(tmp_path, sample_tokenizer_dir):
+    pairs = [(f"sentence {'word ' * (i % 40)}{i}", f"Satz {'Wort ' * (i % 40)}{i}") for i in range(300)]
+    data = build_parallel_data(load_tokenizer(sample_tokenizer_dir),
+                               parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', pairs)}"])  # fmt: skip
+    batches = TranslationBatches(data, batch_size=8, temperature=1.0, seed=0, length_band=0.5)
+    drawn: list[tuple[int, int]] = []
+    batches.collate = lambda chosen: drawn.extend(chosen)  # type: ignore[method-assign]
+    for step in range(400):
+        batches.get(step, 0, 0, 1)
+    for d, direction in enumerate(data.directions):
+        ends = (int(direction.by_length[0]), int(direction.by_length[-1]))
+        # ~1,600 draws over 300 pairs: about 5 each; clipped positions put ~200 on each end pair
+        assert max(drawn.count((d, end)) for end in ends) < 25, direction

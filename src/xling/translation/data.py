@@ -287,7 +287,8 @@ def build_parallel_data(
                 sid: text for sid, text in aligned.sentences(lang, skip_bad=skip_bad) if sid not in heldout
             }
         for src, tgt in corpus_directions(aligned.languages, mode, pivot, extra_directions):
-            shared = [sid for sid in texts[src] if sid in texts[tgt]]
+            shared = same_numbering([sid for sid in texts[src] if sid in texts[tgt]], texts[src], texts[tgt],
+                                    f"{src}-{tgt}")  # fmt: skip
             train_ids = [sid for sid in shared if not is_dev_id(sid, dev_fraction)]
             dev_ids = [sid for sid in shared if is_dev_id(sid, dev_fraction)]
             pairs_by_direction[(src, tgt)] = [(texts[src][sid], texts[tgt][sid]) for sid in train_ids]
@@ -331,6 +332,45 @@ def build_parallel_data(
     if dropped:
         logger.info("dropped %d pairs with a side longer than %d tokens or empty", dropped, max_length)
     return ParallelData(directions, dev, all_langs, sequence_format, dropped)
+
+
+def same_numbering(
+    shared: list[str], ours: Iterable[str], theirs: Iterable[str], direction: str
+) -> list[str]:
+    """Return the ids of `shared` that sit in a chapter numbered alike on both sides.
+
+    Bible translations number some chapters differently (versification): German and French count a psalm's
+    title as verse 1, Russian and Ukrainian (the Synodal scheme) shift the psalms by one and split Exodus 22
+    elsewhere, so `PSA.23.1` in Russian is Psalm 24's first verse. Joined on ids, such a chapter pairs verses
+    that are not translations of each other. A chapter (ids `BOOK.chapter.verse`) is kept when its last verse
+    number is the same on both sides (a verse one side leaves out does not move the others); other ids are
+    kept as they are.
+    """
+    last_ours, last_theirs = _last_verses(ours), _last_verses(theirs)
+    kept = [sid for sid in shared if (chapter := _chapter(sid)) is None
+            or last_ours.get(chapter) == last_theirs.get(chapter)]  # fmt: skip
+    if len(kept) < len(shared):
+        chapters = {_chapter(sid) for sid in shared} - {_chapter(sid) for sid in kept}
+        logger.info("%s: left out %d verse pairs in %d chapters numbered differently (versification)",
+                    direction, len(shared) - len(kept), len(chapters))  # fmt: skip
+    return kept
+
+
+def _chapter(sid: str) -> str | None:
+    """Return `BOOK.chapter` of a `BOOK.chapter.verse` id, None for an id of another form."""
+    chapter, dot, verse = sid.rpartition(".")
+    return chapter if dot and verse.isdigit() and chapter.count(".") == 1 else None
+
+
+def _last_verses(ids: Iterable[str]) -> dict[str, int]:
+    """Return {chapter: its highest verse number} of `BOOK.chapter.verse` ids."""
+    last: dict[str, int] = {}
+    for sid in ids:
+        chapter = _chapter(sid)
+        if chapter is not None:
+            verse = int(sid.rpartition(".")[2])
+            last[chapter] = max(last.get(chapter, 0), verse)
+    return last
 
 
 def _no_pairs_left(corpus: str, parallel: Sequence[str], dropped: int, empty: int, max_length: int) -> str:
@@ -413,8 +453,11 @@ class TranslationBatches:
         for d, offset in zip(chosen, offsets, strict=True):
             direction = self.directions[d]
             size = len(direction)
-            half = max(self.band * size, self.batch_size)
-            position = int(np.clip(quantile * size + offset * half, 0, size - 1))
+            half = min(max(self.band * size, self.batch_size), size / 2)
+            # the window stays inside the direction: clipping the position instead would pile every draw
+            # beyond an end onto its end pair (the shortest and longest pairs drawn ~150 times too often)
+            center = min(max(quantile * size, half), size - half)
+            position = min(int(center + offset * half), size - 1)
             pairs.append((int(d), direction.by_length[position]))
         return self.collate(pairs)
 
