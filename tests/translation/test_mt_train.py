@@ -354,6 +354,7 @@ def test_chapters_numbered_differently_are_left_out_of_the_pairs(tmp_path, sampl
         load_tokenizer(sample_tokenizer_dir), corpus=str(corpus), languages=["eng", "deu"]
     )
     assert data.counts() == {"eng-deu": 26, "deu-eng": 26}
+    assert data.left_out == {"eng-deu": {"versification": 6}, "deu-eng": {"versification": 6}}
 
 
 def test_length_bands_do_not_pile_draws_on_the_shortest_and_longest_pairs(tmp_path, sample_tokenizer_dir):
@@ -369,3 +370,20 @@ def test_length_bands_do_not_pile_draws_on_the_shortest_and_longest_pairs(tmp_pa
         ends = (int(direction.by_length[0]), int(direction.by_length[-1]))
         # ~1,600 draws over 300 pairs: about 5 each; clipped positions put ~200 on each end pair
         assert max(drawn.count((d, end)) for end in ends) < 25, direction
+
+
+def test_a_direction_that_loses_every_pair_is_named_and_keeps_no_dev_set(
+    tmp_path, sample_tokenizer_dir, caplog
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    ids = [f"GEN.1.{v}" for v in range(1, 41)]
+    texts = {"eng": "In the beginning", "deu": "Im Anfang", "fra": " ".join(["au commencement"] * 80)}
+    for lang, text in texts.items():
+        (corpus / f"{lang}.tsv").write_text("".join(f"{sid}\t{text} {sid}\n" for sid in ids), "utf-8")
+    data = build_parallel_data(load_tokenizer(sample_tokenizer_dir), corpus=str(corpus),
+                               languages=["eng", "deu", "fra"], dev_fraction=0.3, max_length=32)  # fmt: skip
+    assert set(data.counts()) == {"eng-deu", "deu-eng"}
+    assert set(data.dev) == {"eng-deu", "deu-eng"}  # no dev verses for a direction that never trains
+    assert set(data.left_out["eng-fra"]) == {"too_long"} and data.left_out["eng-fra"]["too_long"] > 20
+    assert "eng-fra: every one of its" in caplog.text

@@ -224,6 +224,10 @@ class ParallelData:
     format: SequenceFormat
     """How the model family builds each direction's sequences."""
     dropped_long: int = 0
+    """Pairs dropped for a side over the length limit or empty, all directions together."""
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per direction name, the pairs left out and why: "versification" (a chapter numbered differently on
+    the two sides), "too_long", "empty"; only the non-zero counts."""
 
     def counts(self) -> dict[str, int]:
         """Return the number of training pairs of each direction."""
@@ -278,6 +282,7 @@ def build_parallel_data(
     pivot = normalize_language(pivot) if pivot else ""
     heldout = heldout or HeldOut()
     texts: dict[str, dict[str, str]] = {}
+    left_out: dict[str, dict[str, int]] = {}
     pairs_by_direction: dict[tuple[str, str], list[tuple[str, str]]] = {}
     dev: dict[str, tuple[list[str], list[str]]] = {}
     if corpus:
@@ -287,8 +292,10 @@ def build_parallel_data(
                 sid: text for sid, text in aligned.sentences(lang, skip_bad=skip_bad) if sid not in heldout
             }
         for src, tgt in corpus_directions(aligned.languages, mode, pivot, extra_directions):
-            shared = same_numbering([sid for sid in texts[src] if sid in texts[tgt]], texts[src], texts[tgt],
-                                    f"{src}-{tgt}")  # fmt: skip
+            joined = [sid for sid in texts[src] if sid in texts[tgt]]
+            shared = same_numbering(joined, texts[src], texts[tgt], f"{src}-{tgt}")
+            if len(shared) < len(joined):
+                left_out.setdefault(f"{src}-{tgt}", {})["versification"] = len(joined) - len(shared)
             train_ids = [sid for sid in shared if not is_dev_id(sid, dev_fraction)]
             dev_ids = [sid for sid in shared if is_dev_id(sid, dev_fraction)]
             pairs_by_direction[(src, tgt)] = [(texts[src][sid], texts[tgt][sid]) for sid in train_ids]
@@ -323,15 +330,26 @@ def build_parallel_data(
         target_room = max_length - len(m.prefix) - 1
         keep = [i for i, (s, t) in enumerate(zip(sources, targets, strict=True))
                 if 0 < len(s) <= source_room and 0 < len(t) <= target_room]  # fmt: skip
+        blank = sum(1 for s, t in zip(sources, targets, strict=True) if not len(s) or not len(t))
         dropped += len(pairs) - len(keep)
-        empty += sum(1 for s, t in zip(sources, targets, strict=True) if not len(s) or not len(t))
+        empty += blank
+        reasons = left_out.setdefault(f"{src}-{tgt}", {})
+        reasons.update(
+            {k: n for k, n in (("too_long", len(pairs) - len(keep) - blank), ("empty", blank)) if n}
+        )
         if keep:
             directions.append(Direction(src, tgt, [sources[i] for i in keep], [targets[i] for i in keep]))
+        elif pairs:
+            # its dev verses would be scored for a direction that never trains
+            logger.warning("%s-%s: every one of its %d pairs was left out (too long or empty); not trained",
+                           src, tgt, len(pairs))  # fmt: skip
+            dev.pop(f"{src}-{tgt}", None)
     if not directions:
         raise DataError(_no_pairs_left(corpus, parallel, dropped, empty, max_length))
     if dropped:
         logger.info("dropped %d pairs with a side longer than %d tokens or empty", dropped, max_length)
-    return ParallelData(directions, dev, all_langs, sequence_format, dropped)
+    return ParallelData(directions, dev, all_langs, sequence_format, dropped,
+                        {name: reasons for name, reasons in left_out.items() if reasons})  # fmt: skip
 
 
 def same_numbering(

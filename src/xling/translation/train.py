@@ -413,6 +413,7 @@ def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig
         meta |= {"base_model": str(config.model), "trained_languages": data.languages}
     meta.update({
         "directions": data.counts(),
+        "left_out": data.left_out,
         "config": config_to_dict(config),
         "training": result.to_dict(),
         "evaluation": evaluation,
