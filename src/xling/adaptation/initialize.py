@@ -2,8 +2,8 @@
 
 - `composed_rows`: a piece gets the mean of the old rows of the pieces the old vocabulary splits it into
   (Fast Vocabulary Transfer, Gee et al. 2022), so a new-language word starts where the old model put it;
-  with a `reading` (a transliteration into a related language's script), the pieces of that reading, so a
-  cognate starts at its relative's row;
+  `initial_rows` with a `reading` (a transliteration into a related language's script) composes the pieces
+  of that reading, so a cognate starts at its relative's row;
 - `translated_rows`: a whole-word piece with a dictionary translation gets the mean of the old rows of its
   translation's pieces instead, as WECHSEL (Minixhofer et al. 2022) seeds a target word from its source
   words: the word starts next to its meaning.
@@ -20,19 +20,15 @@ from xling.adaptation.words import translations
 from xling.tokenization.vocabulary_extension import WORD_START
 
 
-def composed_rows(
-    base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str], reading: Callable[..., str] | None = None
-) -> np.ndarray:
-    """Return one row per piece: the mean of `embedding`'s rows of the old pieces that spell it (or spell
-    `reading(piece)`).
+def composed_rows(base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str]) -> np.ndarray:
+    """Return one row per piece: the mean of `embedding`'s rows of the old pieces that spell it.
 
     The segmentation is the old Unigram model's own (byte pieces where it lacks a character), without the
     normalizer or word-start handling, so `▁kitap` and `lar` are split as they are spelled.
     """
     rows = np.empty((len(pieces), embedding.shape[1]), dtype=np.float32)
     for i, piece in enumerate(pieces):
-        spelled = reading(piece, word_start=piece.startswith(WORD_START)) if reading else piece
-        ids = [token.id for token in base.model.tokenize(spelled)]
+        ids = [token.id for token in base.model.tokenize(piece)]
         ids = [t for t in ids if t < len(embedding)]
         rows[i] = embedding[ids].mean(axis=0) if ids else embedding.mean(axis=0)
     return rows
@@ -73,15 +69,15 @@ def initial_rows(
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Return (the starting rows of `pieces`, how many came from each method: "translated", "composed", and
     of the composed ones "transliterated", those `reading` wrote differently)."""
-    rows = composed_rows(base, embedding, pieces, reading)
+    # a piece inside a word is read as such (an Arabic piece starting with ال is no article there)
+    spelled = [reading(p, word_start=p.startswith(WORD_START)) for p in pieces] if reading else list(pieces)
+    rows = composed_rows(base, embedding, spelled)
     translated = translated_rows(base, embedding, pieces, dictionary)
     for i, row in translated.items():
         rows[i] = row
     counts = {"translated": len(translated), "composed": len(pieces) - len(translated)}
     if reading is not None:
         counts["transliterated"] = sum(
-            1
-            for i, piece in enumerate(pieces)
-            if i not in translated and reading(piece, word_start=piece.startswith(WORD_START)) != piece
+            1 for i, piece in enumerate(pieces) if i not in translated and spelled[i] != piece
         )
     return rows, counts

@@ -166,15 +166,13 @@ def load_tests(config: MTEvalConfig) -> tuple[str, list[DirectionData]]:
     config.validate()
     pairs = list(dict.fromkeys(parse_direction(direction) for direction in config.directions))
     n = config.max_sentences
+    folder = test_folder(config)
     if config.testset == "bible":
-        folder = bible_folder(config.data)
         prefixes = [p for p in config.heldout_prefixes if p]
         tests = [bible_test(folder, src, tgt, prefixes, n) for src, tgt in pairs]
         return f"{folder}, ids starting {' '.join(prefixes)}", tests
     if config.testset == "ntrex":
-        folder = ntrex_folder(config.data)
         return str(folder), [ntrex_test(folder, src, tgt, n, config.variants) for src, tgt in pairs]
-    folder = tatoeba_folder(config.data)
     return str(folder), [tatoeba_test(folder, src, tgt, n) for src, tgt in pairs]
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import gzip
 import logging
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,11 +223,14 @@ class ParallelData:
     languages: list[str]
     format: SequenceFormat
     """How the model family builds each direction's sequences."""
-    dropped_long: int = 0
-    """Pairs dropped for a side over the length limit or empty, all directions together."""
     left_out: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per direction name, the pairs left out and why: "versification" (a chapter numbered differently on
     the two sides), "too_long", "empty"; only the non-zero counts."""
+
+    @property
+    def dropped_long(self) -> int:
+        """Return the pairs dropped for a side over the length limit or empty, all directions together."""
+        return sum(r.get("too_long", 0) + r.get("empty", 0) for r in self.left_out.values())
 
     def counts(self) -> dict[str, int]:
         """Return the number of training pairs of each direction."""
@@ -291,9 +294,10 @@ def build_parallel_data(
             texts[lang] = {
                 sid: text for sid, text in aligned.sentences(lang, skip_bad=skip_bad) if sid not in heldout
             }
+        last = {lang: last_verses(ids) for lang, ids in texts.items()}  # once a language, not a direction
         for src, tgt in corpus_directions(aligned.languages, mode, pivot, extra_directions):
             joined = [sid for sid in texts[src] if sid in texts[tgt]]
-            shared = same_numbering(joined, texts[src], texts[tgt], f"{src}-{tgt}")
+            shared = same_numbering(joined, last[src], last[tgt], f"{src}-{tgt}")
             if len(shared) < len(joined):
                 left_out.setdefault(f"{src}-{tgt}", {})["versification"] = len(joined) - len(shared)
             train_ids = [sid for sid in shared if not is_dev_id(sid, dev_fraction)]
@@ -348,14 +352,15 @@ def build_parallel_data(
         raise DataError(_no_pairs_left(corpus, parallel, dropped, empty, max_length))
     if dropped:
         logger.info("dropped %d pairs with a side longer than %d tokens or empty", dropped, max_length)
-    return ParallelData(directions, dev, all_langs, sequence_format, dropped,
+    return ParallelData(directions, dev, all_langs, sequence_format,
                         {name: reasons for name, reasons in left_out.items() if reasons})  # fmt: skip
 
 
 def same_numbering(
-    shared: list[str], ours: Iterable[str], theirs: Iterable[str], direction: str
+    shared: list[str], last_ours: Mapping[str, int], last_theirs: Mapping[str, int], direction: str
 ) -> list[str]:
-    """Return the ids of `shared` that sit in a chapter numbered alike on both sides.
+    """Return the ids of `shared` that sit in a chapter numbered alike on both sides (`last_verses` of each
+    side's ids).
 
     Bible translations number some chapters differently (versification): German and French count a psalm's
     title as verse 1, Russian and Ukrainian (the Synodal scheme) shift the psalms by one and split Exodus 22
@@ -364,7 +369,6 @@ def same_numbering(
     number is the same on both sides (a verse one side leaves out does not move the others); other ids are
     kept as they are.
     """
-    last_ours, last_theirs = _last_verses(ours), _last_verses(theirs)
     kept = [sid for sid in shared if (chapter := _chapter(sid)) is None
             or last_ours.get(chapter) == last_theirs.get(chapter)]  # fmt: skip
     if len(kept) < len(shared):
@@ -380,7 +384,7 @@ def _chapter(sid: str) -> str | None:
     return chapter if dot and verse.isdigit() and chapter.count(".") == 1 else None
 
 
-def _last_verses(ids: Iterable[str]) -> dict[str, int]:
+def last_verses(ids: Iterable[str]) -> dict[str, int]:
     """Return {chapter: its highest verse number} of `BOOK.chapter.verse` ids."""
     last: dict[str, int] = {}
     for sid in ids:
