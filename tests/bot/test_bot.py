@@ -134,6 +134,21 @@ def test_folder_changed_by_hand_is_refused(tmp_path, sample_bot_dir, mini_encode
         SupportBot.load(copy, encoder=mini_encoder)
 
 
+def test_another_encoder_of_the_same_dimension_is_refused(sample_bot_dir, mini_encoder):
+    class Reversed:
+        """Another 256-dimension encoder: xling-mini's vectors with their dimensions in reverse order."""
+
+        name, dimension = "reversed-mini", mini_encoder.dimension
+
+        def encode(self, texts, **options):
+            return mini_encoder.encode(texts, **options)[:, ::-1]
+
+    with pytest.raises(
+        XlingError, match=r"reversed-mini\) does not reproduce the stored vectors.*xling-mini"
+    ):
+        SupportBot.load(sample_bot_dir, encoder=Reversed(), detector=None, translator=None)
+
+
 def test_empty_question_is_an_error(sample_bot):
     with pytest.raises(XlingError, match="question 1"):
         sample_bot.answer_many(["Wo ist mein Paket?", "  "])

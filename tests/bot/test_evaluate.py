@@ -90,6 +90,39 @@ def test_evaluate_bot_reports_each_language(tmp_path, sample_bot):
         evaluate_bot(sample_bot, tmp_path, ["fr"])
 
 
+def test_a_translator_is_scored_on_the_answers_the_faq_stores(tmp_path, sample_bot_dir, mini_encoder):
+    from xling.bot import SupportBot
+    from xling.errors import XlingError
+
+    bot = SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=None, translator=None)
+    german = {entry.answer: entry.answers["deu"] for entry in bot.entries}
+
+    class GermanOnly:
+        """Translates into German only: the stored German answer, except for the first entry's."""
+
+        class conventions:  # noqa: N801 - mirrors Translator.conventions
+            source_token = staticmethod(lambda code: "__eng__")
+
+            @staticmethod
+            def target_token(code):
+                if code != "deu":
+                    raise XlingError(f"no {code}")
+                return "__deu__"
+
+        def translate(self, texts, src, tgt):
+            return ["Keine Ahnung." if text == bot.entries[0].answer else german[text] for text in texts]
+
+    _write_sets(
+        tmp_path, "deu", [("forgot-password", "Ich habe mein Passwort vergessen.")], ["Wie spät ist es?"]
+    )
+    _write_sets(tmp_path, "spa", [("warranty", "¿Cuánto dura la garantía?")], ["¿Qué hora es?"])
+    assert "translation_chrf" not in evaluate_bot(bot, tmp_path).scores["deu"]
+    bot.translator = GermanOnly()
+    scores = evaluate_bot(bot, tmp_path).scores
+    assert 90.0 < scores["deu"]["translation_chrf"] < 100.0  # one answer of 45 wrong
+    assert scores["spa"]["translation_chrf"] is None  # the translator has no Spanish
+
+
 def test_tune_rejects_an_id_the_faq_lacks(tmp_path, sample_bot):
     (tmp_path / "dev.deu.tsv").write_text("no-such-entry\tWo ist mein Paket?\n-\tWie wird das Wetter?\n")
     with pytest.raises(DataError, match="no-such-entry"):
@@ -113,7 +146,7 @@ def test_cli_build_ask_tune_and_eval(tmp_path, mini_encoder, tiny_detector, monk
     built = runner.invoke(cli.app, ["build", "--faq", str(faq), "--output", str(tmp_path / "bot")])
     assert built.exit_code == 0, built.output
     asked = runner.invoke(cli.app, ["ask", str(tmp_path / "bot"), "I forgot my password", "--json",
-                                    "--detector", str(tmp_path / "detector"), "--no-translate"])  # fmt: skip
+                                    "--detector", str(tmp_path / "detector")])  # fmt: skip
     assert asked.exit_code == 0, asked.output
     reply = json.loads(asked.stdout.splitlines()[0])
     assert reply["id"] == "pwd" and reply["detected_language"] == "eng"

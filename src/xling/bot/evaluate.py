@@ -111,7 +111,9 @@ def evaluate_bot(
     metric), `answered_right` and `answered_wrong` (answered with the right / a wrong entry), `no_answer`
     (off-topic questions correctly left unanswered), `detected` (questions whose detected language is the
     file's; None without a detector) and `in_language` (right answers given in the file's language, whatever
-    was detected).
+    was detected). With a translator: `translation_chrf` (chrF++ of its versions of the FAQ's answers
+    against the answers the FAQ stores in that language; None where it stores none or the translator lacks
+    the language), to tell whether the translator is fit for answering in the languages the FAQ lacks.
     """
     from xling.data.languages import normalize_language
 
@@ -131,6 +133,8 @@ def evaluate_bot(
             if question.id is None or question.id not in ids:
                 raise DataError(f"{question.where}: id {question.id!r} is not an entry of the bot's FAQ")
         scores[lang] = _language_row(bot, lang, answerable, unanswerable)
+        if bot.translator is not None:
+            scores[lang]["translation_chrf"] = _translation_chrf(bot, lang)
     average = float(np.mean([row["accuracy"] for row in scores.values()]))
     return Result(
         task="bot", model=name or str(bot.folder), data=str(root), scores=scores, average=round(average, 2),
@@ -170,6 +174,21 @@ def _language_row(bot: SupportBot, lang: str, answerable: list[LabelledQuestion]
         row["detected"] = _percent([reply.detected_language is not None and reply.detected_language != "und"
                                     and label_matches(reply.detected_language, lang) for reply in replies])  # fmt: skip
     return row
+
+
+def _translation_chrf(bot: SupportBot, lang: str) -> float | None:
+    """Return corpus chrF++ of the bot's translations of its FAQ answers into `lang` against the answers
+    stored in `lang` (None: none stored, or the translator does not translate into `lang`)."""
+    from xling.evaluation.mt import corpus_scores
+
+    stored = [(i, entry.answers[lang]) for i, entry in enumerate(bot.entries) if lang in entry.answers]
+    if not stored or lang == bot.language:
+        return None
+    hypotheses = [bot._translated(i, lang) for i, _ in stored]
+    if any(text is None for text in hypotheses):
+        return None
+    scores, _ = corpus_scores(hypotheses, [text for _, text in stored], lang)  # type: ignore[arg-type]
+    return scores["chrf++"]
 
 
 def _percent(flags: list[bool]) -> float:

@@ -21,11 +21,9 @@ Detector = Annotated[
 TranslatorOpt = Annotated[
     str | None,
     typer.Option("--translator", help="Translation model for answers in languages the FAQ does not store "
-                 "(default: xling-mt-bible)."),
+                 "(default: none, those get the FAQ's own answer; `xling eval bot --translator M` scores M "
+                 "on the FAQ's stored answers first)."),
 ]  # fmt: skip
-NoTranslate = Annotated[
-    bool, typer.Option("--no-translate", help="Never machine-translate: unstored languages get the FAQ's.")
-]
 
 
 @app.command("build")
@@ -84,12 +82,11 @@ def ask(
     ] = None,
     detector: Detector = None,
     translator: TranslatorOpt = None,
-    no_translate: NoTranslate = False,
     threshold: Annotated[float | None, typer.Option(help="Override the bot's threshold.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per question.")] = False,
 ) -> None:
     """Answer each QUESTION from the bot's FAQ, in the asker's language, or say it hands over."""
-    bot = _load(folder, detector, translator, no_translate, threshold)
+    bot = _load(folder, detector, translator, threshold)
     replies = bot.answer_many(list(questions), [lang] * len(questions) if lang else None)
     for reply in replies:
         if as_json:
@@ -140,7 +137,7 @@ def tune(
     if not wanted or any(lang not in sets for lang in wanted):
         raise DataError(f"no dev.<lang>.tsv for {', '.join(lang for lang in wanted if lang not in sets) or 'any'}",
                         root)  # fmt: skip
-    bot = _load(folder, None, None, True, None, detect=False)
+    bot = _load(folder, None, None, None, detect=False)
     choice = tune_threshold(bot, [question for lang in wanted for question in sets[lang]])
     typer.echo(f"threshold {choice.threshold}: {choice.answered_right:.1%} of {choice.answerable} answerable dev "
                f"questions answered right, {choice.no_answer:.1%} of {choice.unanswerable} others left to a "
@@ -171,7 +168,6 @@ def eval_bot(
     ] = None,
     detector: Detector = None,
     translator: TranslatorOpt = None,
-    no_translate: NoTranslate = False,
     json_path: JsonOut = None,
 ) -> None:
     """Support bot: top-1 accuracy per language on paraphrased FAQ questions, right answers above the
@@ -180,7 +176,7 @@ def eval_bot(
 
     languages = [code.strip() for code in langs.split(",") if code.strip()] if langs else None
     if bot is not None:
-        result = evaluate_bot(_load(bot, detector, translator, no_translate, None), data, languages)
+        result = evaluate_bot(_load(bot, detector, translator, None), data, languages)
     else:
         from xling.bot.bot import DEFAULT_ENCODER, BotBuildConfig, build_bot
         from xling.bot.faq import sample_faq_dir
@@ -189,21 +185,21 @@ def eval_bot(
             model = encoder or DEFAULT_ENCODER
             with console.status(f"building a bot from the bundled FAQ sample with {model}"):
                 folder = build_bot(sample_faq_dir(), Path(tmp) / "bot", model, BotBuildConfig())
-            result = evaluate_bot(_load(folder, detector, translator, no_translate, None), data, languages,
+            result = evaluate_bot(_load(folder, detector, translator, None), data, languages,
                                   name=f"bundled FAQ sample bot ({model})")  # fmt: skip
     _print_result(result)
     write_json(json_path, result.to_dict())
 
 
-def _load(folder: Path, detector: str | None, translator: str | None, no_translate: bool,
-          threshold: float | None, *, detect: bool = True):  # fmt: skip
+def _load(folder: Path, detector: str | None, translator: str | None, threshold: float | None, *,
+          detect: bool = True):  # fmt: skip
     """Return the SupportBot in `folder`, with a spinner while its models load."""
     from xling.bot.bot import DEFAULT_TRANSLATOR, SupportBot
     from xling.langid import DEFAULT_IDENTIFIER
 
     with console.status(f"loading {folder}"):
         return SupportBot.load(folder, detector=(detector or DEFAULT_IDENTIFIER) if detect else None,
-                               translator=None if no_translate else translator or DEFAULT_TRANSLATOR,
+                               translator=translator or DEFAULT_TRANSLATOR,
                                threshold=threshold)  # fmt: skip
 
 
@@ -212,21 +208,26 @@ def _print_result(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    columns = ("accuracy", "answered_right", "answered_wrong", "no_answer", "detected", "in_language")
+    columns = ["accuracy", "answered_right", "answered_wrong", "no_answer", "detected", "in_language"]
+    # short headers: a piped table is 80 columns wide
+    headers = ["lang", "top-1", "right", "wrong", "no answer", "detected", "in lang"]
+    if any("translation_chrf" in row for row in result.scores.values()):
+        columns.append("translation_chrf")
+        headers.append("MT chrF++")
     table = Table(title=f"support bot: {result.model} (threshold {result.settings['threshold']}, "
                         f"{result.settings['margin']} margin)")  # fmt: skip
-    # short headers: a piped table is 80 columns wide
-    for column in ("lang", "top-1", "right", "wrong", "no answer", "detected", "in lang", "n", "off n"):
+    for column in (*headers, "n", "off n"):
         table.add_column(column, justify="left" if column == "lang" else "right")
     for lang, row in result.scores.items():
-        cells = ["" if row[c] is None else f"{row[c]:.1f}" for c in columns]
+        cells = ["" if row.get(c) is None else f"{row[c]:.1f}" for c in columns]
         table.add_row(lang, *cells, str(row["n"]), str(row["n_offtopic"]))
     means = []
     for column in columns:
-        values = [row[column] for row in result.scores.values() if row[column] is not None]
+        values = [row[column] for row in result.scores.values() if row.get(column) is not None]
         means.append(f"{sum(values) / len(values):.1f}" if values else "")
     table.add_row("[bold]average[/]", *means, "", "")
     Console().print(table)
     console.print("top-1: best entry right, any score; right/wrong: answered (score >= threshold) with the right "
                   "/ a wrong entry; no answer: off-topic questions left to a person; detected: language "
-                  "detected; in lang: right answers in the asker's language (percent)")  # fmt: skip
+                  "detected; in lang: right answers in the asker's language (percent); MT chrF++: the "
+                  "translator's versions of the FAQ's answers against those it stores")  # fmt: skip

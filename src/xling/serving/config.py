@@ -89,6 +89,9 @@ class ServeConfig:
     """The index a /v1/search request without `index` searches (none: the first of `indexes`)."""
     bot: str | None = None
     """Support-bot folder from `xling bot build` for /v1/answer (none: 503)."""
+    bot_translator: str | None = None
+    """Translation model the support bot uses for answers in languages its FAQ does not store (none: those
+    get the FAQ's own answer). Not `translator` by default: xling-mt-bible knows only Bible text."""
     host: str = "127.0.0.1"
     """Address to listen on (0.0.0.0: every interface)."""
     port: int = 8000

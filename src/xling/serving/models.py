@@ -180,7 +180,7 @@ class ModelRegistry:
         # the bot loads its own translator when an answer first needs one: the server's runs in another
         # thread, and a Hugging Face tokenizer must not be used by two threads at once
         return bot.SupportBot.load(
-            source, encoder=encoder, detector=detector, translator=self.config.translator
+            source, encoder=encoder, detector=detector, translator=self.config.bot_translator
         )
 
     def _load_index(self, source: str) -> IndexEntry:
