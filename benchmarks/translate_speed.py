@@ -1,9 +1,10 @@
 """Benchmark: xling's `Translator` (CTranslate2 int8 and float32, and its PyTorch path) against transformers'
 `generate` on the same model, the same inputs, batch 16, beam 4.
 
-  generate      transformers' `generate` (num_beams, length_penalty, max_new_tokens from the same limit),
-                given the same length-sorted batches and the same source/target token sequences as the
-                Translator builds (so it is the decoding engines that are compared, not batching)
+  generate      transformers' `generate` (num_beams, length_penalty, the repeat settings, max_new_tokens
+                from the same limit; the checkpoint's forced first/last tokens cleared, as the Translator
+                does), given the same length-sorted batches and the same source/target token sequences as
+                the Translator builds (so it is the decoding engines that are compared, not batching)
   xling-torch   Translator(backend="torch")
   ct2-float32   Translator(backend="ct2") on a float32 conversion (`xling export ct2 --quantization float32`)
   ct2-int8      Translator(backend="ct2") on an int8 conversion (the default of `xling export ct2`)
@@ -237,6 +238,11 @@ class Generate:
         from transformers import AutoModelForSeq2SeqLM
 
         self.model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+        # the same search as the Translator's: the decoder prompt carries the target token, so a checkpoint's
+        # forced first / last tokens (M2M-100, NLLB, OPUS-MT set them) would change the output; cleared on the
+        # model's config because generate fills a None passed with the call from it
+        self.model.generation_config.forced_bos_token_id = None
+        self.model.generation_config.forced_eos_token_id = None
         self.tokenizer = translator.tokenizer
         self.conventions = translator.conventions
         self.outputs: dict[tuple, tuple] = {}
@@ -264,6 +270,8 @@ class Generate:
                     decoder_input_ids=torch.tensor([prompt] * len(batch)),
                     max_new_tokens=options.max_new_tokens(width), num_beams=options.beam_size,
                     length_penalty=options.length_penalty, early_stopping=options.beam_size > 1, do_sample=False,
+                    no_repeat_ngram_size=options.no_repeat_ngram_size, repetition_penalty=options.repetition_penalty,
+                    min_length=0, num_return_sequences=1,
                 )  # fmt: skip
             rows = generated[:, len(prompt) :].tolist()
             rows = [[t for t in row if t not in (pad, eos)] for row in rows]

@@ -4,6 +4,7 @@ swapped for generated ones unless asked), the BLEU reference never changes silen
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,32 @@ def test_int8_within_half_a_bleu_point(translate_speed):
     assert translate_speed.int8_within({"ct2-int8": 30.1, "ct2-float32": 30.5}) is True
     assert translate_speed.int8_within({"ct2-int8": 29.9, "ct2-float32": 30.5}) is False
     assert translate_speed.int8_within({"ct2-float32": 30.5}) is None
+
+
+def test_generate_baseline_searches_as_the_translator_does(translate_speed, tmp_path):
+    """A checkpoint whose generation config forces `</s>` last and blocks repeated bigrams (as published
+    OPUS-MT and NLLB configs set such things) must not change the baseline's search: generate and xling's
+    PyTorch path give the same greedy output under the same DecodeOptions."""
+    import importlib.util
+
+    from transformers import GenerationConfig
+
+    from xling.translation.decoding import DecodeOptions
+    from xling.translation.translator import Translator
+
+    path = Path(__file__).resolve().parents[1] / "translation" / "tiny_models.py"
+    spec = importlib.util.spec_from_file_location("tiny_models_for_bench", path)
+    tiny = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tiny)
+    folder = tiny.build_m2m100(tmp_path / "m2m")
+    GenerationConfig(decoder_start_token_id=2, forced_eos_token_id=2, no_repeat_ngram_size=2,
+                     bos_token_id=0, pad_token_id=1, eos_token_id=2).save_pretrained(folder)  # fmt: skip
+    translator = Translator.from_pretrained(folder, backend="torch", threads=1)
+    counting = translator.backend = translate_speed.Counting(translator.backend)
+    options = DecodeOptions(beam_size=1, batch_size=4, max_length_a=1.0, max_length_b=6)
+    texts = ["the cat sleeps", "a dog runs in the house", "hello"]
+    translator.translate(texts, "en", "de", options)
+    generate = translate_speed.Generate(folder, translator)
+    _, tokens = generate.translate(texts, "en", "de", options)
+    # token by token, as the benchmark's identical_greedy check (the text layouts of the paths differ)
+    assert generate.outputs == counting.outputs and tokens > 0
