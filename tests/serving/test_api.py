@@ -197,6 +197,20 @@ def test_answer_from_the_support_bot(make_config, models):
     assert bad.status_code == 400 and bad.json()["field"] == "lang"
 
 
+def test_the_bot_translates_only_with_a_bot_translator(make_config, models):
+    asked = {"question": "my food is terrible", "lang": "fr"}  # French: not stored in the toy FAQ
+    with TestClient(create_app(make_config(bot=str(models.bot)))) as client:
+        default = client.post("/v1/answer", json=asked).json()
+    with TestClient(
+        create_app(make_config(bot=str(models.bot), bot_translator=str(models.translator)))
+    ) as client:
+        translated = client.post("/v1/answer", json=asked).json()
+    assert (default["answer_source"], default["answer_language"], default["in_asker_language"]) == (
+        "original", "eng", False)  # fmt: skip
+    assert (translated["answer_source"], translated["answer_language"]) == ("translated", "fra")
+    assert translated["original_answer"] == default["answer"]
+
+
 def test_models_health_docs_and_metrics(client):
     models = client.get("/v1/models").json()
     assert models["object"] == "list"
