@@ -72,6 +72,36 @@ def evaluate(target: Path, data: str, testset: str, directions: list[str], max_s
     return result
 
 
+def dev_chrf(model: Path, recipe: str, sentences: int) -> dict[str, float]:
+    """Return greedy chrF++ per dev direction of the recipe (and their mean, "average") of a model folder,
+    through the path `xling translate` takes (CTranslate2 when converted), on the recipe's dev verses."""
+    from sacrebleu.metrics import CHRF
+
+    from xling.config import load_config
+    from xling.tokenization.vocabulary import load_tokenizer
+    from xling.translation.data import build_parallel_data
+    from xling.translation.decoding import DecodeOptions
+    from xling.translation.train import MTTrainConfig, family_format
+    from xling.translation.translator import Translator
+
+    config = load_config(MTTrainConfig, recipe, section="mt")
+    tokenizer = load_tokenizer(config.tokenizer)
+    data = build_parallel_data(tokenizer, corpus=config.data.corpus, languages=config.data.languages,
+                               mode=config.directions, pivot=config.pivot, extra_directions=config.extra_directions,
+                               parallel=config.parallel, heldout=config.data.heldout(),
+                               dev_fraction=config.dev_fraction, max_length=config.max_length,
+                               sequence_format=family_format(config, tokenizer))  # fmt: skip
+    translator = Translator.from_pretrained(model)
+    chrf, scores = CHRF(word_order=2), {}
+    for direction in config.dev_directions:
+        sources, references = data.dev[direction]
+        src, tgt = direction.split("-")
+        hypotheses = translator.translate(sources[:sentences], src, tgt, DecodeOptions(beam_size=1))
+        scores[direction] = round(chrf.corpus_score(hypotheses, [references[:sentences]]).score, 2)
+    scores["average"] = round(sum(scores.values()) / len(scores), 2)
+    return scores
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", default="runs/mt-bible")
@@ -95,6 +125,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--learning-curve", type=Path, help="JSON of benchmarks/mt_learning_curve.py, shown in the card."
     )
+    parser.add_argument("--dev-sentences", type=int, default=100, help="Dev verses per direction compared.")
+    parser.add_argument("--force", action="store_true",
+                        help="Ship even when the shipped model scores at least as well on the dev verses.")  # fmt: skip
     args = parser.parse_args(argv)
     from xling.export.ct2 import export_ct2
 
@@ -104,16 +137,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         chosen = list_checkpoints(run)[-args.average :] if args.average else args.checkpoint
         source = hf_folder_from_checkpoint(chosen, args.recipe, Path(scratch)) if chosen else run
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
+        staged = Path(scratch) / "staged"
+        staged.mkdir()
         for name in FILES:
             if (source / name).is_file():
-                shutil.copy2(source / name, target / name)
-        export = export_ct2(source, target / "ctranslate2", quantization="int8")
+                shutil.copy2(source / name, staged / name)
+        export = export_ct2(source, staged / "ctranslate2", quantization="int8")
         meta = json.loads((source / "xling.json").read_text(encoding="utf-8"))
         if source != run and (run / "xling.json").is_file():  # keep the whole run's figures in the card
             run_meta = json.loads((run / "xling.json").read_text(encoding="utf-8"))
             meta["training"] = {**run_meta.get("training", {}), "shipped": meta["training"]}
+        # the same dev verses, decoding path and quantization for both: never the test book
+        dev = {"candidate": dev_chrf(staged, args.recipe, args.dev_sentences)}
+        if (target / "ctranslate2").is_dir():
+            dev["replaced"] = dev_chrf(target, args.recipe, args.dev_sentences)
+        print("dev chrF++ (greedy, int8):", json.dumps(dev))
+        if "replaced" in dev and dev["candidate"]["average"] <= dev["replaced"]["average"] and not args.force:
+            raise SystemExit(f"not shipped: the candidate's dev chrF++ {dev['candidate']['average']} is not above "
+                             f"the shipped model's {dev['replaced']['average']} (--force ships it anyway)")  # fmt: skip
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(staged, target)
 
     started = time.perf_counter()
     scores = {
@@ -124,7 +167,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ntrex": evaluate(target, args.data, "ntrex", NTREX, args.ntrex_sentences, "", args.beam),
     }
     meta["shipped"] = {"quantization": "int8", "ctranslate2_mb": export.megabytes, "beam": args.beam,
-                       "scores": scores, "evaluation_seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+                       "scores": scores, "evaluation_seconds": round(time.perf_counter() - started, 1),
+                       "dev_chrf_greedy": dev}  # fmt: skip
     (target / "xling.json").write_text(
         json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
@@ -157,6 +201,17 @@ def run_summary(training: dict[str, Any]) -> str:
     if shipped:
         parts.append("shipped: the mean of " + ", ".join(Path(c).name for c in shipped))
     return "; ".join(parts)
+
+
+def dev_line(dev: dict[str, dict[str, float]], sentences: int) -> str:
+    """Return the card's line on the dev comparison made before shipping ("" without one)."""
+    if not dev:
+        return ""
+    line = (f"- Dev chrF++ (greedy, this int8 model, first {sentences} dev verses of "
+            f"{', '.join(d for d in dev['candidate'] if d != 'average')}): {dev['candidate']['average']:.2f}")  # fmt: skip
+    if "replaced" in dev:
+        line += f", against {dev['replaced']['average']:.2f} for the model it replaced (same verses and path)"
+    return line + ".\n"
 
 
 def curve_section(path: Path | None) -> str:
@@ -222,7 +277,7 @@ OPUS-MT checkpoints you have with `Translator.from_pretrained(folder)`.
 - Model: preset `{config.get("model")}` (M2M100ForConditionalGeneration), dropout {config.get("dropout")},
   label smoothing {config.get("label_smoothing")}; `recipes/mt-bible.toml` has every setting.
 - Run: {run_summary(training)}
-
+{dev_line(meta["shipped"].get("dev_chrf_greedy", {}), args.dev_sentences)}
 ## Scores (the shipped int8 model, beam {args.beam}, sacrebleu)
 chrF++ signature: `{signature.get("chrf++", "")}`; BLEU: `{signature.get("bleu", "")}`.
 
