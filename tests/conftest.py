@@ -52,6 +52,25 @@ def shared_data_dir() -> Path:
 
 
 @pytest.fixture
+def renumbered_bible(tmp_path) -> Path:
+    """Return a tiny id-aligned Bible (eng, deu, fra) where German counts Psalm 3's title as verse 1, so its
+    PSA.3 runs to verse 9 and each of its verses sits one id later than the English and French one; English
+    leaves out Matthew 17:21 (as modern editions do); Genesis 1 is numbered alike. Every verse's text opens
+    with the English verse id it translates (the title with PSA.3.0), then a second clause."""
+    folder = tmp_path / "bible"
+    folder.mkdir()
+    chapters = {"GEN.1": 5, "PSA.3": 8, "MAT.17": 27}
+    for lang in ("eng", "deu", "fra"):
+        shift = {"PSA.3": 1} if lang == "deu" else {}
+        rows = [("PSA.3.1", f"PSA.3.0 title in {lang}, of David.")] if shift else []
+        rows += [(f"{chapter}.{verse + shift.get(chapter, 0)}", f"{chapter}.{verse} in {lang}, and so on.")
+                 for chapter, last in chapters.items() for verse in range(1, last + 1)
+                 if not (lang == "eng" and f"{chapter}.{verse}" == "MAT.17.21")]  # fmt: skip
+        (folder / f"{lang}.tsv").write_text("".join(f"{i}\t{t}\n" for i, t in rows), "utf-8")
+    return folder
+
+
+@pytest.fixture
 def make_tiny_mlm():
     """Return a function that writes a tiny XLM-R masked LM with the sample tokenizer (as `xling pretrain`
     does) into root/mlm and returns that folder."""

@@ -65,6 +65,27 @@ def test_pair_batches_are_pure_and_hold_translations(sample_tokenizer_dir):
         assert torch.equal(a[f"{side}_offsets"], expected["offsets"]), (side, lang)
 
 
+def test_the_bank_does_not_pair_verses_of_a_chapter_numbered_otherwise_than_in_the_pivot(renumbered_bible):
+    """German counts Psalm 3's title as verse 1: none of its Psalm 3 verses joins a unit, as the English
+    (pivot) ones of the same ids are other verses; a verse English leaves out moves nothing."""
+    corpus = AlignedCorpus.from_dir(renumbered_bible)
+    tokenize = lambda texts: ([[len(t)] for t in texts], 0)  # noqa: E731
+    langs = ["eng", "deu", "fra"]
+    bank = build_parallel_bank(corpus, langs, tokenize, keep=lambda i: True, keep_texts=langs)
+
+    def paired(a, b):
+        units = bank.shared(a, b)
+        texts = [[bank.texts[x][bank.row[x][u]].split()[0] for x in (a, b)] for u in units]
+        assert all(x == y for x, y in texts), (a, b)  # each pair is the same verse
+        return [bank.unit_ids[u] for u in units]
+
+    assert len(bank.banks["deu"]) == 5 + 27  # its Psalm 3 is left out of the bank
+    eng_deu = paired("eng", "deu")
+    assert len(eng_deu) == 5 + 26 and not [i for i in eng_deu if i.startswith("PSA.")]
+    assert len([i for i in paired("eng", "fra") if i.startswith("PSA.")]) == 8
+    assert "MAT.17.21" in paired("deu", "fra") and len(paired("deu", "fra")) == 5 + 27
+
+
 def test_static_student_learns_to_retrieve_held_out_translations(tmp_path, sample_tokenizer_dir):
     config = AlignConfig(
         output=str(tmp_path / "run"), data=CorpusConfig("sample", ["eng", "deu", "fra", "rus", "zho", "ara"],

@@ -60,6 +60,19 @@ def test_clause_pairs_join_the_bank_as_pivot_xx_units_and_skip_held_out_ones(tmp
     assert lengths == [[len("Am Anfang,")], [len("schuf Gott es.")]]
 
 
+def test_clause_pairs_are_not_cut_from_verses_of_a_chapter_numbered_otherwise(renumbered_bible):
+    corpus = AlignedCorpus.from_dir(renumbered_bible)
+    tokenize = lambda texts: ([[len(t)] for t in texts], 0)  # noqa: E731
+    keep = lambda ident: True  # noqa: E731
+    bank = build_parallel_bank(corpus, ["eng", "deu"], tokenize, keep=keep, keep_texts=["eng", "deu"])
+    # two clauses a verse, from Genesis 1 and Matthew 17 (less 17:21, which English lacks), none from Psalm 3
+    assert add_clause_pairs(bank, corpus, ["eng", "deu"], keep, tokenize, ClauseSplit()) == 2 * (5 + 26)
+    units = [u for u, ident in enumerate(bank.unit_ids) if ident.startswith("clauses:")]
+    eng, deu = ([bank.texts[x][bank.row[x][u]] for u in units] for x in ("eng", "deu"))
+    assert [t.split()[0] for t in eng[::2]] == [t.split()[0] for t in deu[::2]]
+    assert not [t for t in eng if t.startswith("PSA.")]
+
+
 @pytest.mark.parametrize(
     "field, value", [("clause_pairs", 1), ("clause_pairs", -2), ("clause_length_ratio", 0.5)]
 )

@@ -122,3 +122,24 @@ def test_sentence_cap_keeps_a_spread_of_ids_that_stay_paired(sample_tokenizer_di
     assert all(70 <= n <= 130 for n in sizes)
     # the same ids are kept in every language, so nearly every kept sentence has its translations
     assert (data.units >= 0).all() and len(data.units) == sizes[0]
+
+
+def test_verses_of_a_chapter_numbered_otherwise_than_in_english_are_in_no_unit(
+    sample_tokenizer_dir, renumbered_bible
+):
+    """German counts Psalm 3's title as verse 1: its Psalm 3 verses stay in its pool (MLM) but pair with no
+    verse of another language (TLM), as English, the reference, numbers that chapter otherwise."""
+    tok = load_tokenizer(sample_tokenizer_dir)
+    sources = TextSources.from_options(str(renumbered_bible), [], [])
+    data = build_pretraining_data(sources, tok)
+    assert data.languages == ["deu", "eng", "fra"] and len(data.pools["deu"]) == 9 + 5 + 27
+    # pool row i is the i-th line of the language's file; its text opens with the English verse id
+    aligned = sources.aligned()
+    verse = {lang: [text.split()[0] for _, text in aligned.sentences(lang)] for lang in data.languages}
+    units = [{lang: verse[lang][i] for lang, i in zip(data.languages, row, strict=True) if i >= 0}
+             for row in data.units.tolist()]  # fmt: skip
+    assert all(len(set(unit.values())) == 1 for unit in units)  # every unit holds one verse
+    psalm = [unit for unit in units if next(iter(unit.values())).startswith("PSA.")]
+    assert len(psalm) == 8 and all(set(unit) == {"eng", "fra"} for unit in psalm)
+    assert {"deu": "MAT.17.21", "fra": "MAT.17.21"} in units  # a verse English lacks stays paired
+    assert len(units) == 5 + 8 + 27

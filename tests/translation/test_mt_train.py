@@ -333,7 +333,7 @@ def test_a_failed_save_never_leaves_old_metadata_beside_new_weights(tmp_path, mo
 def test_chapters_numbered_differently_are_left_out_of_the_pairs(tmp_path, sample_tokenizer_dir):
     """German counts a psalm's title as verse 1: joined on ids, that chapter's verses would not translate
     each other, so it is left out; a verse one side omits does not move the others."""
-    from xling.translation.data import last_verses, same_numbering
+    from xling.data.versification import last_verses, same_numbering
 
     english = {f"PSA.23.{v}": f"psalm line {v}" for v in range(1, 7)} | {
         f"MAT.17.{v}": f"gospel line {v}" for v in range(1, 28) if v != 21

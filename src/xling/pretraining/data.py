@@ -23,6 +23,7 @@ from xling.data.languages import normalize_language
 from xling.data.readers import read_parallel_tsv
 from xling.data.sampling import smoothed_probabilities
 from xling.data.sources import TextSources
+from xling.data.versification import last_verses, numbered_apart
 from xling.errors import ConfigError, XlingError
 from xling.pretraining.masking import mask_tokens
 from xling.tokenization.vocabulary import language_token
@@ -95,21 +96,36 @@ def build_pretraining_data(
     """Return tokenized pools for every language of `sources`, with the corpus's id alignment as units.
 
     `parallel_files` are extra `src-tgt=path.tsv` translation pairs (added to both pools and to the units).
-    Held-out ids of the aligned corpus are kept aside as text in `heldout` for evaluation.
+    Held-out ids of the aligned corpus are kept aside as text in `heldout` for evaluation. A verse of a
+    chapter numbered otherwise than in the reference language (`xling.data.versification`) is in its
+    language's pool but in no unit.
     """
     languages = list(sources.languages)
     texts: dict[str, list[str]] = {lang: [] for lang in languages}
     unit_rows: dict[str, dict[str, int]] = {}  # sentence id -> {lang: index in pool}
     heldout: dict[str, list[tuple[str, str]]] = {lang: [] for lang in languages}
     aligned = sources.aligned()
+    linked: dict[str, list[str]] = {}  # lang -> the ids it has in the units
+    last: dict[str, dict[str, int]] = {}  # lang -> last_verses of every id it has (held out or not)
     for lang in aligned.languages if aligned else []:
         keep = _id_sampler(max_sentences_per_language, aligned.count(lang))
+        every_id, linked[lang] = [], []
         for sentence_id, text in aligned.sentences(lang, skip_bad=sources.skip_bad):
+            every_id.append(sentence_id)
             if sentence_id in sources.heldout:
                 heldout[lang].append((sentence_id, text))
             elif keep(sentence_id):
                 unit_rows.setdefault(sentence_id, {})[lang] = len(texts[lang])
+                linked[lang].append(sentence_id)
                 texts[lang].append(text)
+        last[lang] = last_verses(every_id)
+    if linked:
+        # a verse of a chapter numbered otherwise than in the reference (eng when there is one, else the first
+        # language) leaves its unit, so a TLM pair never joins verses that are not translations; MLM keeps it
+        reference = "eng" if "eng" in linked else next(iter(linked))
+        for lang, ids in linked.items():
+            for sentence_id in numbered_apart(lang, ids, last[lang], reference, last[reference]):
+                del unit_rows[sentence_id][lang]
     for lang, paths in sources.mono_files.items():
         for path in paths:
             for text in sources.texts_from_file(path):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import gzip
 import logging
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,7 @@ import torch
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus
 from xling.data.sources import HeldOut, resolve_corpus
+from xling.data.versification import last_verses, same_numbering
 from xling.errors import ConfigError, DataError, XlingError
 from xling.pretraining.masking import IGNORE_INDEX
 from xling.tokenization.vocabulary import language_token
@@ -354,45 +355,6 @@ def build_parallel_data(
         logger.info("dropped %d pairs with a side longer than %d tokens or empty", dropped, max_length)
     return ParallelData(directions, dev, all_langs, sequence_format,
                         {name: reasons for name, reasons in left_out.items() if reasons})  # fmt: skip
-
-
-def same_numbering(
-    shared: list[str], last_ours: Mapping[str, int], last_theirs: Mapping[str, int], direction: str
-) -> list[str]:
-    """Return the ids of `shared` that sit in a chapter numbered alike on both sides (`last_verses` of each
-    side's ids).
-
-    Bible translations number some chapters differently (versification): German and French count a psalm's
-    title as verse 1, Russian and Ukrainian (the Synodal scheme) shift the psalms by one and split Exodus 22
-    elsewhere, so `PSA.23.1` in Russian is Psalm 24's first verse. Joined on ids, such a chapter pairs verses
-    that are not translations of each other. A chapter (ids `BOOK.chapter.verse`) is kept when its last verse
-    number is the same on both sides (a verse one side leaves out does not move the others); other ids are
-    kept as they are.
-    """
-    kept = [sid for sid in shared if (chapter := _chapter(sid)) is None
-            or last_ours.get(chapter) == last_theirs.get(chapter)]  # fmt: skip
-    if len(kept) < len(shared):
-        chapters = {_chapter(sid) for sid in shared} - {_chapter(sid) for sid in kept}
-        logger.info("%s: left out %d verse pairs in %d chapters numbered differently (versification)",
-                    direction, len(shared) - len(kept), len(chapters))  # fmt: skip
-    return kept
-
-
-def _chapter(sid: str) -> str | None:
-    """Return `BOOK.chapter` of a `BOOK.chapter.verse` id, None for an id of another form."""
-    chapter, dot, verse = sid.rpartition(".")
-    return chapter if dot and verse.isdigit() and chapter.count(".") == 1 else None
-
-
-def last_verses(ids: Iterable[str]) -> dict[str, int]:
-    """Return {chapter: its highest verse number} of `BOOK.chapter.verse` ids."""
-    last: dict[str, int] = {}
-    for sid in ids:
-        chapter = _chapter(sid)
-        if chapter is not None:
-            verse = int(sid.rpartition(".")[2])
-            last[chapter] = max(last.get(chapter, 0), verse)
-    return last
 
 
 def _no_pairs_left(corpus: str, parallel: Sequence[str], dropped: int, empty: int, max_length: int) -> str:

@@ -365,13 +365,17 @@ def add_extra_pairs(bank: ParallelBank, spec: str, tokenize, repeat: int = 0) ->
 
 def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str], keep, tokenize,
                      split: ClauseSplit) -> int:  # fmt: skip
-    """Return the number of clause pairs cut from the pivot-xx units that `keep` passes, added to `bank`."""
+    """Return the number of clause pairs cut from the pivot-xx units that `keep` passes, added to `bank`.
+
+    Only verses the bank pairs are cut: not those of a chapter numbered otherwise (see build_parallel_bank).
+    """
     pivot = langs[0]
     pivot_texts = {ident: text for ident, text in corpus.sentences(pivot) if keep(ident)}
     added = 0
     for lang in langs[1:]:
         logger.debug("cutting clause pairs: %s-%s", pivot, lang)
-        clauses = [pair for i, text in corpus.sentences(lang) if i in pivot_texts
+        paired = {bank.unit_ids[u] for u in bank.shared(pivot, lang)}
+        clauses = [pair for i, text in corpus.sentences(lang) if i in pivot_texts and i in paired
                    for pair in clause_pairs(pivot_texts[i], text, split)]  # fmt: skip
         if clauses:
             added += add_pairs(bank, pivot, lang, clauses, tokenize, f"clauses:{pivot}-{lang}")

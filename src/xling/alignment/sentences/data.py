@@ -16,6 +16,7 @@ import torch
 
 from xling.data.readers import AlignedCorpus
 from xling.data.sampling import smoothed_probabilities
+from xling.data.versification import last_verses, numbered_apart
 from xling.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -85,20 +86,34 @@ def build_parallel_bank(
 ) -> ParallelBank:
     """Return the tokenized sentences of `languages` whose ids pass `keep`, aligned by id.
 
+    The first of `languages` (the pivot) is the reference numbering: a language's verses in a chapter that
+    it numbers otherwise (`xling.data.versification`) are left out of the bank, as no unit may pair them.
     `keep_texts` names languages whose raw texts are kept too (e.g. the pivot, for a teacher to embed).
     """
     unit_index: dict[str, int] = {}
     banks, rows, texts = {}, {}, {}
+    reference_last: dict[str, int] = {}
     for lang in languages:
         if progress:
             progress(lang)
-        ids, lang_texts = [], []
+        every_id, read = [], []
         for ident, text in corpus.sentences(lang):
+            every_id.append(ident)  # a chapter's numbering counts the verses `keep` drops too
             if keep(ident):
+                read.append((ident, text))
+        last = last_verses(every_id)
+        if lang == languages[0]:
+            reference_last = last
+        apart = numbered_apart(lang, [i for i, _ in read], last, languages[0], reference_last)
+        ids, lang_texts = [], []
+        for ident, text in read:
+            if ident not in apart:
                 ids.append(unit_index.setdefault(ident, len(unit_index)))
                 lang_texts.append(text)
         if not ids:
-            raise DataError(f"no sentences of {lang} left after the held-out filter", corpus.root)
+            raise DataError(
+                f"no sentences of {lang} left after the held-out and versification filters", corpus.root
+            )
         banks[lang] = TokenBank.build(lang_texts, tokenize)
         rows[lang] = np.asarray(ids, dtype=np.int64)
         if lang in keep_texts:
