@@ -40,6 +40,7 @@ words (then a trained model's BLEU is against ct2-float32's output too, and the 
 from __future__ import annotations
 
 import argparse
+import copy
 import gzip
 import json
 import os
@@ -264,14 +265,18 @@ class Generate:
             batch = order[start : start + options.batch_size]
             width = max(len(sources[i]) for i in batch)
             ids = torch.tensor([sources[i] + [pad] * (width - len(sources[i])) for i in batch])
+            # every search setting given, none left to the checkpoint's generation config (max_length and
+            # min_new_tokens cleared: a None passed as a keyword would be filled from that config)
+            config = copy.deepcopy(self.model.generation_config)
+            config.update(max_new_tokens=options.max_new_tokens(width), max_length=None, min_length=0,
+                          min_new_tokens=None, num_beams=options.beam_size, num_return_sequences=1,
+                          length_penalty=options.length_penalty, early_stopping=options.beam_size > 1,
+                          do_sample=False, no_repeat_ngram_size=options.no_repeat_ngram_size,
+                          repetition_penalty=options.repetition_penalty)  # fmt: skip
             with torch.inference_mode():
                 generated = self.model.generate(
                     input_ids=ids, attention_mask=(ids != pad).long(),
-                    decoder_input_ids=torch.tensor([prompt] * len(batch)),
-                    max_new_tokens=options.max_new_tokens(width), num_beams=options.beam_size,
-                    length_penalty=options.length_penalty, early_stopping=options.beam_size > 1, do_sample=False,
-                    no_repeat_ngram_size=options.no_repeat_ngram_size, repetition_penalty=options.repetition_penalty,
-                    min_length=0, num_return_sequences=1,
+                    decoder_input_ids=torch.tensor([prompt] * len(batch)), generation_config=config,
                 )  # fmt: skip
             rows = generated[:, len(prompt) :].tolist()
             rows = [[t for t in row if t not in (pad, eos)] for row in rows]

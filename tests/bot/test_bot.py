@@ -134,6 +134,13 @@ def test_folder_changed_by_hand_is_refused(tmp_path, sample_bot_dir, mini_encode
         SupportBot.load(copy, encoder=mini_encoder)
 
 
+def test_no_machine_translation_unless_a_translator_is_named(sample_bot_dir, mini_encoder):
+    bot = SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=None)  # the default translator
+    reply = bot.answer("Ich habe mein Passwort vergessen.", lang="pt")  # no Portuguese answer is stored
+    assert bot.translator is None
+    assert (reply.answer_source, reply.answer_language, reply.in_asker_language) == ("original", "eng", False)
+
+
 def test_another_encoder_of_the_same_dimension_is_refused(sample_bot_dir, mini_encoder):
     class Reversed:
         """Another 256-dimension encoder: xling-mini's vectors with their dimensions in reverse order."""

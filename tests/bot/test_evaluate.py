@@ -121,6 +121,9 @@ def test_a_translator_is_scored_on_the_answers_the_faq_stores(tmp_path, sample_b
     scores = evaluate_bot(bot, tmp_path).scores
     assert 90.0 < scores["deu"]["translation_chrf"] < 100.0  # one answer of 45 wrong
     assert scores["spa"]["translation_chrf"] is None  # the translator has no Spanish
+    bot.translator = tmp_path / "no-model"  # asked for, but cannot be loaded: an error, not a blank column
+    with pytest.raises(XlingError):
+        evaluate_bot(bot, tmp_path)
 
 
 def test_tune_rejects_an_id_the_faq_lacks(tmp_path, sample_bot):

@@ -211,6 +211,15 @@ def test_the_bot_translates_only_with_a_bot_translator(make_config, models):
     assert translated["original_answer"] == default["answer"]
 
 
+def test_a_bot_translator_that_cannot_load_fails_the_bot_not_its_questions(make_config, models, tmp_path):
+    config = make_config(bot=str(models.bot), bot_translator=str(tmp_path / "no-such-model"))
+    with TestClient(create_app(config)) as client:
+        answer = client.post("/v1/answer", json={"question": "my food is terrible", "lang": "fr"})
+        detect = client.post("/detect", json={"q": "der film war gut"})
+    assert answer.status_code == 503 and "bot" in answer.json()["error"]
+    assert detect.status_code == 200  # the other models keep working
+
+
 def test_models_health_docs_and_metrics(client):
     models = client.get("/v1/models").json()
     assert models["object"] == "list"

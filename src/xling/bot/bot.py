@@ -4,8 +4,8 @@
 sentence encoder (xling-mini by default) and writes a folder; `SupportBot.load(folder).answer(question)`
 detects the asker's language, finds the best entry, and answers in the asker's language: the stored
 translation, else a machine translation of the FAQ's answer (with a translator named at load: none by
-default, see DEFAULT_TRANSLATOR), else the FAQ's own answer with `in_asker_language` False. Below the threshold it gives no answer
-and sets `handover` (a person should take over).
+default, see DEFAULT_TRANSLATOR), else the FAQ's own answer with `in_asker_language` False. Below the
+threshold it gives no answer and sets `handover` (a person should take over).
 
 How an entry is scored for a question (chosen on the bundled dev set, `dev.<lang>.tsv`, never on the
 evaluation questions):
@@ -86,9 +86,9 @@ FAQ_FILE = "faq.jsonl"
 INDEX_FILE = "index.npz"
 CANDIDATES = 3  # closest entries returned with every answer, for a person taking over
 TRANSLATION_CACHE = 1024  # (entry, language) translations kept
-ENCODER_CHECK_ROWS = 8  # index rows re-encoded at load: is the encoder the one that built the bot?
-# a device or runtime change (CPU vs GPU, ONNX) moves a cosine by ~1e-5; another encoder, by far more
-ENCODER_CHECK_COSINE = 0.99
+# index rows re-encoded at load: is the encoder the one that built the bot? (the same lowest cosine as a
+# search index's probe, xling.retrieval.index.PROBE_MIN_COSINE)
+ENCODER_CHECK_ROWS = 8
 CHUNK = 256  # questions scored at once: a chunk's similarity matrix is CHUNK x rows floats
 
 
@@ -336,7 +336,7 @@ class SupportBot:
         """Return the bot saved in `folder` by `build_bot`.
 
         `encoder` (default: the one named in the folder, loaded) must be the one the bot was built with: the
-        first index rows are encoded again and must match the stored vectors.
+        index rows are encoded again and must match the stored vectors.
         `detector` tells the asker's language (a folder, shipped name or loaded identifier; None: answers
         are in the FAQ's language unless `lang` is given). `translator` (a model folder, name or Translator;
         None: none) is loaded the first time an answer's language is neither stored nor the FAQ's.
@@ -451,35 +451,46 @@ class SupportBot:
 
     def _translated(self, index: int, label: str) -> str | None:
         """Return entry `index`'s answer machine-translated into `label`'s language; None when there is no
-        translator or it does not translate from the FAQ's language into that one."""
+        translator (or it failed to load: logged once) or it does not translate from the FAQ's language into
+        that one."""
         if self.translator is None:
             return None
-        key = (index, label)
+        try:
+            texts = self.translated_answers([index], label)
+        except XlingError as error:
+            # a server-side fault, not the asker's: answer in the FAQ's language, and do not retry the load on
+            # every question
+            logger.error("support bot: the translator could not be loaded (%s); answering without it", error)
+            self.translator = None
+            return None
+        return None if texts is None else texts[0]
+
+    def translated_answers(self, indices: list[int], label: str) -> list[str] | None:
+        """Return the answers of entries `indices` machine-translated into `label`'s language (one translator
+        call for those not cached); None when the translator does not translate from the FAQ's language into
+        that one. Raises XlingError when there is no translator or it cannot be loaded."""
+        if self.translator is None:
+            raise XlingError("support bot: no translator was given")
         with self._lock:  # one translation at a time: the runtimes are not all safe to share
-            if key in self._translations:
-                self._translations.move_to_end(key)
-                return self._translations[key]
-            try:
-                translator = self._translator()
-            except XlingError as error:
-                # a server-side fault, not the asker's: answer in the FAQ's language, and do not retry the
-                # load on every question
-                logger.error(
-                    "support bot: the translator could not be loaded (%s); answering without it", error
-                )
-                self.translator = None
-                return None
+            translator = self._translator()
             try:
                 translator.conventions.source_token(self.language)
                 translator.conventions.target_token(label)
             except XlingError as error:
                 logger.debug("no translation into %s: %s", label, error)
                 return None
-            text = translator.translate([self.entries[index].answer], src=self.language, tgt=label)[0]
-            self._translations[key] = text
-            if len(self._translations) > TRANSLATION_CACHE:
+            missing = sorted({i for i in indices if (i, label) not in self._translations})
+            if missing:
+                texts = translator.translate([self.entries[i].answer for i in missing], src=self.language,
+                                             tgt=label)  # fmt: skip
+                self._translations.update(((i, label), text) for i, text in zip(missing, texts, strict=True))
+            found = []
+            for i in indices:
+                self._translations.move_to_end((i, label))
+                found.append(self._translations[(i, label)])
+            while len(self._translations) > TRANSLATION_CACHE:
                 self._translations.popitem(last=False)
-            return text
+            return found
 
     def _translator(self) -> Translator:
         """Return the translator, loading it the first time (called under the lock)."""
@@ -562,18 +573,23 @@ def _rows(entries: list[FaqEntry], language: str, with_answers: bool
 def _check_encoder(
     root: Path, built_with: str, encoder: Encoder, texts: list[str], vectors: np.ndarray
 ) -> None:
-    """Raise XlingError when `encoder` does not give the stored vectors of the first index rows: another
-    encoder of the same dimension, or the same name re-trained since, would put questions and FAQ in two
-    different spaces, and every answer would be wrong without any error."""
-    count = min(ENCODER_CHECK_ROWS, len(texts))
-    again = np.asarray(encoder.encode(texts[:count]), dtype=np.float64)
-    stored = vectors[:count].astype(np.float64)
-    norms = np.linalg.norm(again, axis=1) * np.linalg.norm(stored, axis=1)
-    cosines = (again * stored).sum(axis=1) / np.maximum(norms, 1e-12)
-    if cosines.min() < ENCODER_CHECK_COSINE:
-        raise XlingError(f"{root}: the encoder given ({encoder.name}) does not reproduce the stored vectors "
-                         f"(cosine {cosines.min():.3f} on the first {count} texts); the bot was built with "
-                         f"{built_with}: load that encoder or build the bot again")  # fmt: skip
+    """Raise XlingError when `encoder` does not give the stored vectors of index rows spread over the
+    index: another encoder of the same dimension, or the same name re-trained since, would put questions
+    and FAQ in two different spaces, and every answer would be wrong without any error."""
+    from xling.retrieval.index import PROBE_MIN_COSINE
+
+    rows = np.unique(np.linspace(0, len(texts) - 1, min(ENCODER_CHECK_ROWS, len(texts))).astype(int))
+    again = np.asarray(encoder.encode([texts[i] for i in rows]), dtype=np.float64)
+    stored = vectors[rows].astype(np.float64)
+    again_norm, stored_norm = np.linalg.norm(again, axis=1), np.linalg.norm(stored, axis=1)
+    empty = (again_norm < 1e-9) & (stored_norm < 1e-9)  # a text of no known piece: zero both times
+    cosines = (again * stored).sum(axis=1) / np.maximum(again_norm * stored_norm, 1e-12)
+    cosines[empty] = 1.0
+    if cosines.min() < PROBE_MIN_COSINE:
+        raise XlingError(f"{root}: the encoder given ({getattr(encoder, 'name', type(encoder).__name__)}) does "
+                         f"not reproduce the stored vectors (cosine {cosines.min():.3f} on {len(rows)} texts); the "
+                         f"bot was built with {built_with}: load that encoder, in the precision and runtime the "
+                         "bot was built with, or build the bot again")  # fmt: skip
 
 
 def _starts(entry_of: np.ndarray) -> np.ndarray:

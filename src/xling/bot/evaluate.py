@@ -134,7 +134,7 @@ def evaluate_bot(
                 raise DataError(f"{question.where}: id {question.id!r} is not an entry of the bot's FAQ")
         scores[lang] = _language_row(bot, lang, answerable, unanswerable)
         if bot.translator is not None:
-            scores[lang]["translation_chrf"] = _translation_chrf(bot, lang)
+            scores[lang]["translation_chrf"] = _translation_chrf(bot, lang)  # a load failure raises
     average = float(np.mean([row["accuracy"] for row in scores.values()]))
     return Result(
         task="bot", model=name or str(bot.folder), data=str(root), scores=scores, average=round(average, 2),
@@ -184,10 +184,10 @@ def _translation_chrf(bot: SupportBot, lang: str) -> float | None:
     stored = [(i, entry.answers[lang]) for i, entry in enumerate(bot.entries) if lang in entry.answers]
     if not stored or lang == bot.language:
         return None
-    hypotheses = [bot._translated(i, lang) for i, _ in stored]
-    if any(text is None for text in hypotheses):
+    hypotheses = bot.translated_answers([i for i, _ in stored], lang)
+    if hypotheses is None:
         return None
-    scores, _ = corpus_scores(hypotheses, [text for _, text in stored], lang)  # type: ignore[arg-type]
+    scores, _ = corpus_scores(hypotheses, [text for _, text in stored], lang)
     return scores["chrf++"]
 
 

@@ -171,7 +171,8 @@ def eval_bot(
     json_path: JsonOut = None,
 ) -> None:
     """Support bot: top-1 accuracy per language on paraphrased FAQ questions, right answers above the
-    threshold, and correct "no answer" on off-topic questions."""
+    threshold, and correct "no answer" on off-topic questions; with --translator, its chrF++ on the answers
+    the FAQ stores in each language."""
     from xling.bot.evaluate import evaluate_bot
 
     languages = [code.strip() for code in langs.split(",") if code.strip()] if langs else None

@@ -91,7 +91,8 @@ class ServeConfig:
     """Support-bot folder from `xling bot build` for /v1/answer (none: 503)."""
     bot_translator: str | None = None
     """Translation model the support bot uses for answers in languages its FAQ does not store (none: those
-    get the FAQ's own answer). Not `translator` by default: xling-mt-bible knows only Bible text."""
+    get the FAQ's own answer), loaded with the bot and the translator settings below. Not `translator` by
+    default: xling-mt-bible knows only Bible text (`xling eval bot --translator M` scores a candidate)."""
     host: str = "127.0.0.1"
     """Address to listen on (0.0.0.0: every interface)."""
     port: int = 8000

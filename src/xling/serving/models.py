@@ -177,11 +177,11 @@ class ModelRegistry:
         )
         encoder = self.get("encoder") if same and self._try("encoder") else None
         detector = self.get("detector") if self.config.detector and self._try("detector") else None
-        # the bot loads its own translator when an answer first needs one: the server's runs in another
+        # a translator of the bot's own, loaded here with the server's settings so that a bad path fails the
+        # bot's slot (503 naming it) rather than its first question: the server's translator runs in another
         # thread, and a Hugging Face tokenizer must not be used by two threads at once
-        return bot.SupportBot.load(
-            source, encoder=encoder, detector=detector, translator=self.config.bot_translator
-        )
+        translator = self._load_translator(self.config.bot_translator) if self.config.bot_translator else None
+        return bot.SupportBot.load(source, encoder=encoder, detector=detector, translator=translator)
 
     def _load_index(self, source: str) -> IndexEntry:
         from xling.embeddings.encoder import Encoder
