@@ -40,7 +40,6 @@ words (then a trained model's BLEU is against ct2-float32's output too, and the 
 from __future__ import annotations
 
 import argparse
-import copy
 import gzip
 import json
 import os
@@ -238,18 +237,19 @@ class Generate:
     def __init__(self, folder: Path, translator):
         from transformers import AutoModelForSeq2SeqLM
 
+        from xling.translation.torch_backend import clear_forced_tokens
+
         self.model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
-        # the same search as the Translator's: the decoder prompt carries the target token, so a checkpoint's
-        # forced first / last tokens (M2M-100, NLLB, OPUS-MT set them) would change the output; cleared on the
-        # model's config because generate fills a None passed with the call from it
-        self.model.generation_config.forced_bos_token_id = None
-        self.model.generation_config.forced_eos_token_id = None
+        # the same search as the Translator's (its PyTorch backend's settings, without its token handling)
+        clear_forced_tokens(self.model)
         self.tokenizer = translator.tokenizer
         self.conventions = translator.conventions
         self.outputs: dict[tuple, tuple] = {}
 
     def translate(self, texts: list[str], src: str, tgt: str, options) -> tuple[list[str], int]:
         """Return the translations and the number of target tokens generated."""
+        from xling.translation.torch_backend import search_config
+
         source_token = self.conventions.source_token(src)
         target_token = self.conventions.target_token(tgt)
         pieces = [self.tokenizer.convert_ids_to_tokens(row)
@@ -265,14 +265,7 @@ class Generate:
             batch = order[start : start + options.batch_size]
             width = max(len(sources[i]) for i in batch)
             ids = torch.tensor([sources[i] + [pad] * (width - len(sources[i])) for i in batch])
-            # every search setting given, none left to the checkpoint's generation config (max_length and
-            # min_new_tokens cleared: a None passed as a keyword would be filled from that config)
-            config = copy.deepcopy(self.model.generation_config)
-            config.update(max_new_tokens=options.max_new_tokens(width), max_length=None, min_length=0,
-                          min_new_tokens=None, num_beams=options.beam_size, num_return_sequences=1,
-                          length_penalty=options.length_penalty, early_stopping=options.beam_size > 1,
-                          do_sample=False, no_repeat_ngram_size=options.no_repeat_ngram_size,
-                          repetition_penalty=options.repetition_penalty)  # fmt: skip
+            config = search_config(self.model, options, options.max_new_tokens(width))
             with torch.inference_mode():
                 generated = self.model.generate(
                     input_ids=ids, attention_mask=(ids != pad).long(),

@@ -576,18 +576,13 @@ def _check_encoder(
     """Raise XlingError when `encoder` does not give the stored vectors of index rows spread over the
     index: another encoder of the same dimension, or the same name re-trained since, would put questions
     and FAQ in two different spaces, and every answer would be wrong without any error."""
-    from xling.retrieval.index import PROBE_MIN_COSINE
+    from xling.retrieval.index import PROBE_MIN_COSINE, lowest_row_cosine
 
     rows = np.unique(np.linspace(0, len(texts) - 1, min(ENCODER_CHECK_ROWS, len(texts))).astype(int))
-    again = np.asarray(encoder.encode([texts[i] for i in rows]), dtype=np.float64)
-    stored = vectors[rows].astype(np.float64)
-    again_norm, stored_norm = np.linalg.norm(again, axis=1), np.linalg.norm(stored, axis=1)
-    empty = (again_norm < 1e-9) & (stored_norm < 1e-9)  # a text of no known piece: zero both times
-    cosines = (again * stored).sum(axis=1) / np.maximum(again_norm * stored_norm, 1e-12)
-    cosines[empty] = 1.0
-    if cosines.min() < PROBE_MIN_COSINE:
+    lowest = lowest_row_cosine(vectors[rows], encoder.encode([texts[i] for i in rows]))
+    if lowest < PROBE_MIN_COSINE:
         raise XlingError(f"{root}: the encoder given ({getattr(encoder, 'name', type(encoder).__name__)}) does "
-                         f"not reproduce the stored vectors (cosine {cosines.min():.3f} on {len(rows)} texts); the "
+                         f"not reproduce the stored vectors (cosine {lowest:.3f} on {len(rows)} texts); the "
                          f"bot was built with {built_with}: load that encoder, in the precision and runtime the "
                          "bot was built with, or build the bot again")  # fmt: skip
 

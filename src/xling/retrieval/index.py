@@ -739,11 +739,11 @@ class SearchIndex:
         probe = self._unit_vectors(probe, "probe")
         if stored is None:
             return probe
-        cosines = np.sum(stored * probe, axis=1)
-        if float(cosines.min()) < PROBE_MIN_COSINE:
+        lowest = lowest_row_cosine(stored, probe)
+        if lowest < PROBE_MIN_COSINE:
             raise XlingError(
                 f"{self.path}: this index was built with model {self.model!r}, not {name!r}: its vectors "
-                f"differ (cosine {float(cosines.min()):.3f} on a probe sentence); vectors of different "
+                f"differ (cosine {lowest:.3f} on a probe sentence); vectors of different "
                 "models are not comparable"
             )
         with self._lock:
@@ -1148,6 +1148,17 @@ def _key_list(keys: Sequence[str | None] | None, texts: list[str], codes: list[s
         else:
             raise XlingError(f"key {position} must be a non-empty string or None, got {key!r}")
     return stable
+
+
+def lowest_row_cosine(stored: np.ndarray, again: np.ndarray) -> float:
+    """Return the lowest cosine between matching rows of two [n, d] arrays: whether an encoder reproduces
+    vectors stored earlier (the same model when >= PROBE_MIN_COSINE). A row that is zero in both (a text of
+    no known piece) counts as equal."""
+    stored, again = np.asarray(stored, dtype=np.float64), np.asarray(again, dtype=np.float64)
+    stored_norm, again_norm = np.linalg.norm(stored, axis=1), np.linalg.norm(again, axis=1)
+    cosines = (stored * again).sum(axis=1) / np.maximum(stored_norm * again_norm, 1e-12)
+    cosines[(stored_norm < 1e-9) & (again_norm < 1e-9)] = 1.0
+    return float(cosines.min())
 
 
 def _in_weak_set(items: weakref.WeakSet[Any], item: Any) -> bool:

@@ -20,6 +20,52 @@ from xling.translation.decoding import DecodeOptions, decode_in_prefix_batches
 logger = logging.getLogger(__name__)
 
 
+def clear_forced_tokens(model: Any) -> None:
+    """Clear the checkpoint's forced first and last tokens on `model`'s own generation config.
+
+    The decoder prompt carries the target token, so M2M-100's / NLLB's `forced_bos_token_id` would change the
+    output, and OPUS-MT's `forced_eos_token_id` would spend the last allowed token on `</s>` where CTranslate2
+    does not. Cleared on the model's config because generate fills a setting a call leaves at its default
+    (None included) from it, so a None passed with the call would not stick.
+    """
+    model.generation_config.forced_bos_token_id = None
+    model.generation_config.forced_eos_token_id = None
+
+
+def search_config(
+    model: Any,
+    options: DecodeOptions,
+    max_new_tokens: int,
+    *,
+    pad_id: int | None = None,
+    eos_id: int | None = None,
+    start_id: int | None = None,
+) -> Any:
+    """Return a copy of `model`'s generation config with every search setting taken from `options`.
+
+    `max_length` and `min_new_tokens` are cleared so that only `max_new_tokens` limits the output (a None
+    passed as a keyword would be filled from the checkpoint's config). Token ids left None keep the
+    checkpoint's.
+    """
+    config = model.generation_config.__class__.from_dict(model.generation_config.to_dict())
+    config.update(
+        max_new_tokens=max_new_tokens,
+        max_length=None,
+        min_length=0,
+        min_new_tokens=None,
+        num_beams=options.beam_size,
+        num_return_sequences=1,
+        do_sample=False,
+        length_penalty=options.length_penalty,
+        no_repeat_ngram_size=options.no_repeat_ngram_size,
+        repetition_penalty=options.repetition_penalty,
+        early_stopping=options.beam_size > 1,
+    )
+    ids = {"pad_token_id": pad_id, "eos_token_id": eos_id, "decoder_start_token_id": start_id}
+    config.update(**{key: value for key, value in ids.items() if value is not None})
+    return config
+
+
 class TorchBackend:
     """A Hugging Face seq2seq model folder (M2M-100, NLLB, Marian, xling) decoded with `generate`."""
 
@@ -49,10 +95,7 @@ class TorchBackend:
                                                                          "decoder_start_token_id", None))  # fmt: skip
         if self.pad_id is None or self.eos_id is None or self.start_id is None:
             raise DataError("config.json lacks pad, eos or decoder start token ids", self.folder)
-        # cleared on the model's own generation config: generate fills the settings a call leaves at their
-        # defaults (None included) from it, so a None passed with the call would not stick
-        self.model.generation_config.forced_bos_token_id = None
-        self.model.generation_config.forced_eos_token_id = None
+        clear_forced_tokens(self.model)
 
     def generate(
         self, sources: list[list[str]], target_prefixes: list[list[str]], options: DecodeOptions
@@ -84,41 +127,17 @@ class TorchBackend:
             [[self.start_id, *self._ids(prefix)] for prefix in prefixes], dtype=torch.long
         )
         max_new_tokens = max(options.max_new_tokens(len(row)) for row in ids)
+        config = search_config(self.model, options, max_new_tokens, pad_id=self.pad_id, eos_id=self.eos_id,
+                               start_id=self.start_id)  # fmt: skip
         with torch.inference_mode():
             generated = self.model.generate(
                 input_ids=input_ids.to(self.device),
                 attention_mask=attention_mask.to(self.device),
                 decoder_input_ids=decoder_input_ids.to(self.device),
-                generation_config=self._generation_config(options, max_new_tokens),
+                generation_config=config,
             )
         prompt = decoder_input_ids.shape[1]
         return [self._tokens(row[prompt:].tolist()) for row in generated.cpu()]
-
-    def _generation_config(self, options: DecodeOptions, max_new_tokens: int):
-        """Return the model's generation config with every search setting taken from `options`.
-
-        `max_length` is cleared so that only `max_new_tokens` limits the output. (The model's own
-        `forced_bos_token_id`, which the decoder prompt replaces, and OPUS-MT's `forced_eos_token_id`, which
-        would spend the last of those tokens on `</s>` where CTranslate2 does not, are cleared at load.)
-        """
-        config = self.model.generation_config.__class__.from_dict(self.model.generation_config.to_dict())
-        config.update(
-            max_new_tokens=max_new_tokens,
-            max_length=None,
-            min_length=0,
-            min_new_tokens=None,
-            num_beams=options.beam_size,
-            num_return_sequences=1,
-            do_sample=False,
-            length_penalty=options.length_penalty,
-            no_repeat_ngram_size=options.no_repeat_ngram_size,
-            repetition_penalty=options.repetition_penalty,
-            early_stopping=options.beam_size > 1,
-            pad_token_id=self.pad_id,
-            eos_token_id=self.eos_id,
-            decoder_start_token_id=self.start_id,
-        )
-        return config
 
     def _ids(self, tokens: Sequence[str]) -> list[int]:
         """Return the ids of token strings (a token outside the vocabulary is the unknown token's id)."""
