@@ -116,9 +116,8 @@ def test_restricting_to_unlikely_languages_still_answers_among_them(sample_ident
     import copy
 
     detector = copy.deepcopy(sample_identifier)
-    detector.bias = detector.bias.copy()
     for label in ("fra", "spa"):
-        detector.bias[detector.labels.index(label)] -= 200.0
+        detector.scorer.bias[detector.labels.index(label)] -= 200.0
     probabilities, _ = detector.probabilities(["Das ist ein schönes Haus."], languages=["fr", "es"])
     assert np.isclose(probabilities.sum(), 1.0)
     top = detector.predict(["Das ist ein schönes Haus."], languages=["fr", "es"])[0][0]

@@ -1,5 +1,5 @@
-"""`LanguageIdentifier`: a fastText-style linear classifier over hashed character n-grams and words (the mean
-of the features' vectors, then one softmax layer), saved as `config.json` + `model.safetensors`."""
+"""`LanguageIdentifier`: a classifier over hashed character n-grams and words (fastText-style linear, or
+multinomial naive Bayes: `xling.langid.scorers`), saved as `config.json` + `model.safetensors`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from xling.langid.features import FeatureConfig, Featurizer
 from xling.langid.labels import UNDETERMINED, label_matches, parse_label, try_parse_label
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior as speakers_log_prior
+from xling.langid.scorers import LinearScorer, NaiveBayesScorer, scorer_from_tensors
+
+Scorer = LinearScorer | NaiveBayesScorer
 
 __all__ = ["DEFAULT_IDENTIFIER", "LanguageIdentifier", "Prediction"]
 
@@ -26,6 +29,9 @@ DEFAULT_IDENTIFIER = "xling-langid"
 MODEL_TYPE = "xling-langid"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+# config.json's own entries; the rest is the model card's information (`info`)
+_CONFIG_KEYS = frozenset({"model_type", "labels", "features", "threshold", "family", "dim", "alpha", "temperature",
+                          "prior_weight", "log_prior"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,9 @@ class LanguageIdentifier:
 
     labels: tuple[str, ...]
     """The labels the model can give, in output order."""
-    embeddings: np.ndarray
-    """(buckets, dim) float32: a vector per hashed feature."""
-    weight: np.ndarray
-    """(dim, labels) float32 softmax layer."""
-    bias: np.ndarray
-    """(labels,) float32."""
+    scorer: Scorer
+    """What turns a text's features into a score per label: `LinearScorer` (fastText's classifier) or
+    `NaiveBayesScorer` (xling.langid.scorers)."""
     features: FeatureConfig = field(default_factory=FeatureConfig)
     threshold: float = 0.0
     """Below this top probability the answer is `und`."""
@@ -90,14 +93,14 @@ class LanguageIdentifier:
         return frozenset(label.split("_", 1)[0] for label in self.labels)
 
     @property
-    def dim(self) -> int:
-        """Size of each feature's vector."""
-        return int(self.embeddings.shape[1])
+    def family(self) -> str:
+        """The model family: "linear" (fastText-style) or "naive_bayes"."""
+        return self.scorer.family
 
     @property
     def size_bytes(self) -> int:
-        """Bytes of the weights as saved (float16 embeddings, float32 output layer)."""
-        return self.embeddings.size * 2 + (self.weight.size + self.bias.size) * 4
+        """Bytes of the weights as saved."""
+        return self.scorer.size_bytes
 
     def probabilities(
         self, texts: Sequence[str], languages: Iterable[str] | None = None
@@ -106,15 +109,9 @@ class LanguageIdentifier:
         form) renormalises them over those languages' labels, the others getting 0."""
         normalised = [normalize_text(text) for text in texts]
         has_letters = np.array([bool(text) for text in normalised], dtype=bool)
-        # One path for one text and for many: the sparse mean of the features' rows (a dense gather of one
-        # row per feature costs hundreds of MB on a long text), then one vector-matrix product per text (a
-        # matrix product takes other kernels for other batch sizes): a text's probabilities are the same
-        # bits whatever it is batched with.
-        hidden = self._featurizer.transform(normalised) @ self.embeddings
-        logits = np.empty((len(normalised), len(self.labels)), dtype=np.result_type(hidden, self.weight))
-        for row, vector in enumerate(hidden):
-            logits[row] = vector @ self.weight
-        logits += self.bias
+        # one path for one text and for many: a text's probabilities are the same bits whatever it is
+        # batched with (each scorer keeps to that)
+        logits = self.scorer.logits(*self._featurizer.ids(normalised))
         if self.prior_weight:
             logits = logits + self.prior_weight * self.log_prior
         if languages is not None:
@@ -172,11 +169,10 @@ class LanguageIdentifier:
         """Return `folder` after writing config.json, model.safetensors and xling.json into it atomically."""
         folder = Path(folder)
         with atomic_folder(folder, overwrite=overwrite, what="language identifier") as staging:
-            save_file({"embeddings": self.embeddings.astype(np.float16), "weight": self.weight.astype(np.float32),
-                       "bias": self.bias.astype(np.float32)}, str(staging / WEIGHTS_FILE))  # fmt: skip
+            save_file(self.scorer.tensors(), str(staging / WEIGHTS_FILE))
             write_json_atomically(staging / CONFIG_FILE, {
                 "model_type": MODEL_TYPE, "labels": list(self.labels), "features": self.features.to_dict(),
-                "threshold": self.threshold, "dim": int(self.embeddings.shape[1]), **self._prior_config(), **self.info,
+                "threshold": self.threshold, **self.scorer.config(), **self._prior_config(), **self.info,
             })  # fmt: skip
             # `languages` as every model's xling.json has it (the report marks what a model never learnt)
             write_metadata(staging, {"kind": "language-identifier", "labels": len(self.labels),
@@ -198,32 +194,17 @@ class LanguageIdentifier:
         if config.get("model_type") != MODEL_TYPE:
             raise DataError(f"model_type is {config.get('model_type')!r}, not {MODEL_TYPE!r}", config_path)
         tensors = load_file(str(folder / WEIGHTS_FILE))
-        info = {key: value for key, value in config.items()
-                if key not in {"model_type", "labels", "features", "threshold", "dim", "prior_weight", "log_prior"}}  # fmt: skip
+        info = {key: value for key, value in config.items() if key not in _CONFIG_KEYS}
         labels = tuple(config["labels"])
         prior = config.get("log_prior")
         if prior is not None and set(prior) != set(labels):
             raise DataError("log_prior must give a value for every label and no other", config_path)
         features = FeatureConfig(**config["features"])
-        _check_shapes(tensors, features.buckets, len(labels), folder / WEIGHTS_FILE)
-        return cls(labels=labels, embeddings=tensors["embeddings"].astype(np.float32),
-                   weight=tensors["weight"], bias=tensors["bias"], features=features,
+        scorer = scorer_from_tensors(tensors, config, features.buckets, len(labels), folder / WEIGHTS_FILE)
+        return cls(labels=labels, scorer=scorer, features=features,
                    threshold=float(config.get("threshold", 0.0)),
                    log_prior=None if prior is None else np.array([prior[label] for label in labels], dtype=np.float32),
                    prior_weight=float(config.get("prior_weight", 0.0)), info=info, path=folder)  # fmt: skip
-
-
-def _check_shapes(tensors: dict[str, np.ndarray], buckets: int, labels: int, path: Path) -> None:
-    """Raise DataError unless the weights fit the config: buckets x dim embeddings, dim x labels weight, a bias
-    per label (features hashed into more buckets than rows would index past the table)."""
-    missing = {"embeddings", "weight", "bias"} - set(tensors)
-    if missing:
-        raise DataError(f"missing tensors {sorted(missing)}", path)
-    embeddings, weight, bias = tensors["embeddings"], tensors["weight"], tensors["bias"]
-    dim = embeddings.shape[1] if embeddings.ndim == 2 else -1
-    if embeddings.shape != (buckets, dim) or weight.shape != (dim, labels) or bias.shape != (labels,):
-        raise DataError(f"tensor shapes embeddings {embeddings.shape}, weight {weight.shape}, bias {bias.shape} "
-                        f"do not fit config.json's {buckets} buckets and {labels} labels", path)  # fmt: skip
 
 
 def resolve_identifier(name_or_path: str | Path) -> Path:

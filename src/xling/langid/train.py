@@ -23,6 +23,7 @@ from xling.langid.labels import DEFAULT_MEMBER, Label, parse_label
 from xling.langid.model import LanguageIdentifier
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior
+from xling.langid.scorers import FAMILIES, LinearScorer, NaiveBayesScorer
 from xling.langid.scripts import dominant_script
 from xling.langid.sources import (
     Source,
@@ -106,14 +107,20 @@ class LangidTrainConfig:
     """Folder the identifier is saved to (written atomically)."""
     data: LangidDataConfig = field(default_factory=LangidDataConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    family: str = "linear"
+    """Model family (xling.langid.scorers): "linear" (fastText's classifier, trained by gradient descent: dim,
+    epochs, batch_size, lr) or "naive_bayes" (multinomial naive Bayes, trained by counting: alpha)."""
     dim: int = 64
-    """Size of each feature's vector (the model is buckets x dim + dim x labels)."""
+    """linear: size of each feature's vector (the model is buckets x dim + dim x labels)."""
     epochs: int = 4
-    """Passes over the training examples."""
+    """linear: passes over the training examples."""
     batch_size: int = 128
-    """Examples per step."""
+    """linear: examples per step."""
     lr: float = 0.01
-    """Adam learning rate, decayed linearly to zero."""
+    """linear: Adam learning rate, decayed linearly to zero."""
+    alpha: float = 0.01
+    """naive_bayes: additive smoothing of the feature counts (its temperature is then fitted on the held-out
+    lines)."""
     threshold: float = 0.0
     """Saved default: below this top probability, predict `und`."""
     prior_weight: float = 0.0
@@ -129,7 +136,8 @@ class LangidTrainConfig:
         """Raise ConfigError naming the first field out of its range."""
         d, f = self.data, self.features
         checks = [
-            ("dim", self.dim >= 1, "at least 1"), ("epochs", self.epochs >= 1, "at least 1"),
+            ("family", self.family in FAMILIES, f"one of {', '.join(FAMILIES)}"),
+            ("alpha", self.alpha > 0, "above 0"), ("dim", self.dim >= 1, "at least 1"), ("epochs", self.epochs >= 1, "at least 1"),
             ("batch_size", self.batch_size >= 1, "at least 1"), ("lr", self.lr > 0, "above 0"),
             ("threshold", 0 <= self.threshold < 1, "in [0, 1)"), ("prior_weight", self.prior_weight >= 0, "0 or more"),
             ("threads", self.threads >= 0, "0 or more"),
@@ -430,36 +438,104 @@ def macro_accuracy(identifier: LanguageIdentifier, examples: Examples) -> tuple[
 
 def train_identifier(config: LangidTrainConfig, progress: bool = False) -> LangidTrainResult:
     """Return the trained identifier (saved to `config.output`) and its dev accuracy."""
-    import torch
-
     config.validate()
-
     start = time.perf_counter()
-    torch.manual_seed(config.seed)
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
     grouped = assign_labels(collect_sources(config.data))
     labels = tuple(grouped)
     train, dev = build_examples(grouped, config.data, config.seed)
     featurizer = Featurizer(config.features)
-    matrix = featurizer.transform(train.texts)
-    targets = torch.tensor(train.labels)
     logger.info("%d labels, %d training examples", len(labels), len(train.texts))
+    if config.family == NaiveBayesScorer.family:
+        scorer: LinearScorer | NaiveBayesScorer = NaiveBayesScorer.fit(
+            count_features(featurizer, train, len(labels)), config.alpha
+        )
+    else:
+        scorer = _train_linear(config, featurizer.transform(train.texts), train.labels, len(labels), progress)
+    identifier = LanguageIdentifier(labels=labels, scorer=scorer, features=config.features,
+                                    threshold=config.threshold, prior_weight=config.prior_weight,
+                                    log_prior=log_prior(labels))  # fmt: skip
+    if isinstance(scorer, NaiveBayesScorer):
+        held_out = [*dev.lines.texts, *dev.short.texts, *dev.medium.texts]
+        gold = [*dev.lines.labels, *dev.short.labels, *dev.medium.labels]
+        scorer.temperature = fit_temperature(
+            scorer.log_likelihoods(*featurizer.ids(held_out)), np.asarray(gold)
+        )
+    dev_accuracy, per_label = macro_accuracy(identifier, dev.lines)
+    dev_short_accuracy, _ = macro_accuracy(identifier, dev.short)
+    dev_medium_accuracy, _ = macro_accuracy(identifier, dev.medium)
+    identifier.info = {
+        "sources": [*config.data.corpora, *(Path(path).name for path in config.data.tsv)],
+        "max_units_per_label": config.data.max_units_per_label,
+        "min_examples_per_label": config.data.min_examples_per_label,
+        "source_files": sum(len(group) for group in grouped.values()),
+        "train_examples": len(train.texts), "dev_macro_accuracy": round(dev_accuracy, 4),
+        "dev_short_macro_accuracy": round(dev_short_accuracy, 4),
+        "dev_medium_macro_accuracy": round(dev_medium_accuracy, 4),
+        "dev_accuracy": {label: round(value, 4) for label, value in per_label.items()},
+    }  # fmt: skip
+    output_dir = identifier.save_pretrained(config.output)
+    return LangidTrainResult(identifier, output_dir, len(labels), len(train.texts), dev_accuracy,
+                             dev_short_accuracy, dev_medium_accuracy, time.perf_counter() - start, per_label)  # fmt: skip
 
+
+def count_features(
+    featurizer: Featurizer, examples: Examples, n_labels: int, chunk: int = 200_000
+) -> np.ndarray:
+    """Return the (labels, buckets) float32 counts of each label's hashed features over its examples."""
+    buckets = featurizer.config.buckets
+    counts = np.zeros(n_labels * buckets, dtype=np.float32)
+    gold = np.asarray(examples.labels, dtype=np.int64)
+    for first in range(0, len(examples.texts), chunk):
+        ids, offsets = featurizer.ids(examples.texts[first : first + chunk])
+        rows = np.repeat(gold[first : first + chunk], np.diff(offsets))
+        counts += np.bincount(rows * buckets + ids, minlength=counts.size)
+    return counts.reshape(n_labels, buckets)
+
+
+def fit_temperature(log_likelihoods: np.ndarray, gold: np.ndarray) -> float:
+    """Return the temperature T that minimises the mean negative log-likelihood of softmax(scores / T) on
+    held-out texts (temperature scaling, Guo et al. 2017: it changes probabilities, never the argmax);
+    1.0 without held-out texts."""
+    if len(gold) == 0:
+        logger.warning("no held-out lines to fit the naive-Bayes temperature on: it stays 1 (overconfident)")
+        return 1.0
+    scores = log_likelihoods.astype(np.float64)
+
+    def loss(temperature: float) -> float:
+        logits = scores / temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(logits).sum(axis=1))
+        return float(np.mean(log_norm - logits[np.arange(len(gold)), gold]))
+
+    grid = np.geomspace(0.1, 1000.0, 41)  # steps of x1.26, then a finer look around the best
+    best = grid[int(np.argmin([loss(t) for t in grid]))]
+    fine = best * np.geomspace(0.8, 1.25, 21)
+    return float(fine[int(np.argmin([loss(t) for t in fine]))])
+
+
+def _train_linear(config: LangidTrainConfig, matrix: sp.csr_matrix, labels: list[int], n_labels: int,
+                  progress: bool) -> LinearScorer:  # fmt: skip
+    """Return fastText's classifier trained on the (examples, buckets) mean-feature matrix."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    targets = torch.tensor(labels)
     bag = torch.nn.EmbeddingBag(config.features.buckets, config.dim, mode="sum", sparse=True)
     torch.nn.init.uniform_(bag.weight, -1.0 / config.dim, 1.0 / config.dim)
-    output = torch.nn.Linear(config.dim, len(labels))
+    output = torch.nn.Linear(config.dim, n_labels)
     torch.nn.init.zeros_(output.weight)
     torch.nn.init.zeros_(output.bias)
     sparse_opt = torch.optim.SparseAdam(list(bag.parameters()), lr=config.lr)
     dense_opt = torch.optim.Adam(list(output.parameters()), lr=config.lr)
-    steps_per_epoch = math.ceil(len(train.texts) / config.batch_size)
+    steps_per_epoch = math.ceil(len(labels) / config.batch_size)
     total = steps_per_epoch * config.epochs
     rng = np.random.default_rng(config.seed)
     step = 0
     bar = _progress(total) if progress else None
     for _ in range(config.epochs):
-        order = rng.permutation(len(train.texts))
+        order = rng.permutation(len(labels))
         for first in range(0, len(order), config.batch_size):
             rows = order[first : first + config.batch_size]
             indices, offsets, weights = _batch_tensors(matrix, rows)
@@ -479,28 +555,9 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
                 bar[0].update(bar[1], advance=1, description=f"loss {loss.item():.3f}")
     if bar is not None:
         bar[0].stop()
-    identifier = LanguageIdentifier(
-        labels=labels, embeddings=bag.weight.detach().numpy().astype(np.float16).astype(np.float32),
-        weight=output.weight.detach().numpy().T.copy(), bias=output.bias.detach().numpy().copy(),
-        features=config.features, threshold=config.threshold, prior_weight=config.prior_weight,
-        log_prior=log_prior(labels),
-    )  # fmt: skip
-    dev_accuracy, per_label = macro_accuracy(identifier, dev.lines)
-    dev_short_accuracy, _ = macro_accuracy(identifier, dev.short)
-    dev_medium_accuracy, _ = macro_accuracy(identifier, dev.medium)
-    identifier.info = {
-        "sources": [*config.data.corpora, *(Path(path).name for path in config.data.tsv)],
-        "max_units_per_label": config.data.max_units_per_label,
-        "min_examples_per_label": config.data.min_examples_per_label,
-        "source_files": sum(len(group) for group in grouped.values()),
-        "train_examples": len(train.texts), "dev_macro_accuracy": round(dev_accuracy, 4),
-        "dev_short_macro_accuracy": round(dev_short_accuracy, 4),
-        "dev_medium_macro_accuracy": round(dev_medium_accuracy, 4),
-        "dev_accuracy": {label: round(value, 4) for label, value in per_label.items()},
-    }  # fmt: skip
-    output_dir = identifier.save_pretrained(config.output)
-    return LangidTrainResult(identifier, output_dir, len(labels), len(train.texts), dev_accuracy,
-                             dev_short_accuracy, dev_medium_accuracy, time.perf_counter() - start, per_label)  # fmt: skip
+    # float16 then float32: the precision the model is saved in, so dev figures are the saved model's
+    return LinearScorer(embeddings=bag.weight.detach().numpy().astype(np.float16).astype(np.float32),
+                        weight=output.weight.detach().numpy().T.copy(), bias=output.bias.detach().numpy().copy())  # fmt: skip
 
 
 def _progress(total: int):

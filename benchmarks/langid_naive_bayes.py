@@ -1,0 +1,119 @@
+"""Benchmark: the detector's model family, chosen by measurement (issue 16): multinomial naive Bayes at several
+smoothing values against a trained detector (the shipped one is fastText-style), on the recipe's held-out
+sets only.
+
+The script rebuilds the recipe's training examples and held-out sets exactly as `xling langid train` does
+(same sources, caps, crops and seed), counts each label's hashed features over the training examples
+(`xling.langid.train.count_features`) and makes the naive-Bayes scorer `xling langid train --set
+family=naive_bayes --set alpha=A` makes (`xling.langid.scorers.NaiveBayesScorer`: P(feature | label) =
+(count + alpha) / (label total + alpha x buckets), uniform label prior; its temperature, fitted in
+training, changes no argmax and is left at 1 here). It scores them next to `--model` (prior weight 0, as
+trained) on: whole held-out chunks, their 1-3-word and
+4-10-word crops, and the UMSAB val tweets (macro accuracy %, as benchmarks/langid_prior.py). Also: each
+model's size (naive Bayes stored sparse, a float16 value and a uint16 label per non-zero count) and its
+texts/s on the 4-10-word crops (median of 3 passes; BLAS threads as OMP_NUM_THREADS sets them).
+
+    .venv/bin/python benchmarks/langid_naive_bayes.py --model src/xling/models/xling-langid \
+        --alphas 0.003,0.01,0.1,1 --json runs/bench/langid_naive_bayes.json   # ~6 min on 2 cores
+
+The model must be one trained by the recipe with its seed (the shipped xling-langid is): otherwise some
+held-out lines were its training text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from langid_prior import SETS, macro, umsab_val
+
+from xling.config import load_config
+from xling.langid.features import Featurizer
+from xling.langid.model import LanguageIdentifier
+from xling.langid.scorers import NaiveBayesScorer
+from xling.langid.train import (
+    LangidTrainConfig,
+    assign_labels,
+    build_examples,
+    collect_sources,
+    count_features,
+)
+
+
+def texts_per_second(score, texts: list[str]) -> float:
+    """Return the median throughput of three passes of `score` over raw `texts`."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        score(texts)
+        times.append(time.perf_counter() - started)
+    return len(texts) / statistics.median(times)
+
+
+def accuracy_row(predict, sets: dict[str, tuple[list[str], list[str]]]) -> dict[str, float]:
+    """Return macro accuracy % per held-out set and their mean; `predict` maps raw texts to labels."""
+    row = {name: macro(predict(texts), golds, match=name == "umsab") for name, (texts, golds) in sets.items()}
+    row["mean"] = float(np.mean(list(row.values())))
+    return row
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default="src/xling/models/xling-langid", help="fastText-style detector")
+    parser.add_argument("--recipe", default="recipes/langid.toml", help="the recipe the model was trained by")
+    parser.add_argument("--set", dest="sets", action="append", default=[], help="recipe overrides")
+    parser.add_argument("--alphas", default="0.003,0.01,0.1,1", help="naive Bayes smoothing values")
+    parser.add_argument("--umsab", default=None, help="UMSAB folder (default: DATA/sentiment/umsab)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    config = load_config(LangidTrainConfig, args.recipe, args.sets, section="langid")
+    grouped = assign_labels(collect_sources(config.data))
+    labels = list(grouped)
+    train, dev = build_examples(grouped, config.data, config.seed)
+    sets = {name: (list(getattr(dev, name).texts), [labels[i] for i in getattr(dev, name).labels])
+            for name in SETS}  # fmt: skip
+    umsab = Path(args.umsab) if args.umsab else Path(config.data.data or "../shared/data") / "sentiment/umsab"
+    if umsab.is_dir():
+        sets["umsab"] = umsab_val(umsab)
+    counts = count_features(Featurizer(config.features), train, len(labels))
+    print(f"{len(labels)} labels, {len(train.texts):,} training examples counted "
+          f"({time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
+
+    detector = LanguageIdentifier.from_pretrained(args.model)
+    if tuple(detector.labels) != tuple(labels):
+        raise SystemExit(f"{args.model} was not trained by {args.recipe}: its labels differ")
+    detectors = {f"{detector.family} ({Path(args.model).name})": detector}
+    for alpha in (float(a) for a in args.alphas.split(",")):
+        scorer = NaiveBayesScorer.fit(counts, alpha)
+        detectors[f"naive_bayes, alpha {alpha:g}"] = LanguageIdentifier(labels=tuple(labels), scorer=scorer,
+                                                                       features=config.features)  # fmt: skip
+    rows = {}
+    for name, model in detectors.items():
+        model.prior_weight = 0.0  # as trained: the prior is chosen afterwards (benchmarks/langid_prior.py)
+        rows[name] = {
+            **accuracy_row(lambda texts, m=model: [p[0].label for p in m.predict(texts, threshold=0.0)], sets),
+            "size_mb": model.size_bytes / 1e6, "texts_per_s": texts_per_second(model.probabilities, sets["medium"][0]),
+        }  # fmt: skip
+    columns = [*sets, "mean", "size_mb", "texts_per_s"]
+    print(f"{'model':<36} " + " ".join(f"{c:>11}" for c in columns))
+    for name, row in rows.items():
+        print(f"{name:<36} " + " ".join(f"{row[c]:11.1f}" for c in columns))
+    print(f"held-out texts: {', '.join(f'{k} {len(v[0]):,}' for k, v in sets.items())}; "
+          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    report = {"model": args.model, "recipe": args.recipe, "sizes": {k: len(v[0]) for k, v in sets.items()},
+              "rows": rows}  # fmt: skip
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2), "utf-8")
+    return report
+
+
+if __name__ == "__main__":
+    main()

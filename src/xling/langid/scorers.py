@@ -1,0 +1,198 @@
+"""The two model families of the language identifier: what turns a text's hashed features into one score per
+label. Both read the same features (`xling.langid.features`) and are saved in the same folder format.
+
+- `LinearScorer` (family "linear"): fastText's classifier, the mean of the features' vectors and one softmax
+  layer, trained by gradient descent.
+- `NaiveBayesScorer` (family "naive_bayes"): multinomial naive Bayes over the feature counts, as langid.py
+  (Lui & Baldwin 2012) and scikit-learn's `MultinomialNB` with a uniform label prior: trained by counting.
+  Stored sparse (most labels never see most features).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from xling.errors import DataError
+
+__all__ = ["FAMILIES", "LinearScorer", "NaiveBayesScorer", "scorer_from_tensors"]
+
+# buckets whose naive-Bayes rows are kept dense in memory for speed: the most frequent features of every
+# language fall there, and a dense row gather is many times faster than a sparse-by-sparse product
+_DENSE_BUCKETS = 8192
+
+
+@dataclass
+class LinearScorer:
+    """fastText's classifier: logits = mean of the features' rows of `embeddings`, times `weight`, plus `bias`."""
+
+    family: ClassVar[str] = "linear"
+    embeddings: np.ndarray
+    """(buckets, dim) float32: a vector per hashed feature (saved as float16)."""
+    weight: np.ndarray
+    """(dim, labels) float32 softmax layer."""
+    bias: np.ndarray
+    """(labels,) float32."""
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of the weights as saved (float16 embeddings, float32 output layer)."""
+        return self.embeddings.size * 2 + (self.weight.size + self.bias.size) * 4
+
+    def logits(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Return (texts, labels) logits of the texts whose feature ids are ids[offsets[i]:offsets[i + 1]]."""
+        counts = np.diff(offsets)
+        weights = np.repeat(1.0 / np.maximum(counts, 1), counts).astype(np.float32)
+        mean = sp.csr_matrix((weights, ids, offsets), shape=(len(counts), self.embeddings.shape[0]))
+        # the sparse mean of the features' rows (a dense gather of one row per feature costs hundreds of MB
+        # on a long text), then one vector-matrix product per text (a matrix product takes other kernels for
+        # other batch sizes): a text's scores are the same bits whatever it is batched with
+        hidden = mean @ self.embeddings
+        logits = np.empty((len(counts), self.bias.shape[0]), dtype=np.result_type(hidden, self.weight))
+        for row, vector in enumerate(hidden):
+            logits[row] = vector @ self.weight
+        return logits + self.bias
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """Return the tensors to save."""
+        return {"embeddings": self.embeddings.astype(np.float16), "weight": self.weight.astype(np.float32),
+                "bias": self.bias.astype(np.float32)}  # fmt: skip
+
+    def config(self) -> dict[str, object]:
+        """Return the config.json entries of the family."""
+        return {"family": self.family, "dim": int(self.embeddings.shape[1])}
+
+    @classmethod
+    def from_tensors(
+        cls, tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int, path: Path
+    ):
+        """Return the scorer of loaded tensors; raise DataError unless their shapes fit the config (features
+        hashed into more buckets than rows would index past the table)."""
+        _require(tensors, {"embeddings", "weight", "bias"}, path)
+        embeddings, weight, bias = tensors["embeddings"], tensors["weight"], tensors["bias"]
+        dim = embeddings.shape[1] if embeddings.ndim == 2 else -1
+        if embeddings.shape != (buckets, dim) or weight.shape != (dim, labels) or bias.shape != (labels,):
+            raise DataError(f"tensor shapes embeddings {embeddings.shape}, weight {weight.shape}, bias {bias.shape} "
+                            f"do not fit config.json's {buckets} buckets and {labels} labels", path)  # fmt: skip
+        return cls(embeddings.astype(np.float32), weight, bias)
+
+
+@dataclass
+class NaiveBayesScorer:
+    """Multinomial naive Bayes: a label's logit is its log-likelihood of the text's features,
+    sum over features of count x log P(feature | label), with P(f | c) = (n(f, c) + alpha) / (n(c) + alpha x
+    buckets), divided by `temperature`.
+
+    Stored as each label's log-probability of a feature it never saw (`unseen`) and, for the features it saw,
+    the log-ratio log(1 + n(f, c) / alpha) on top of that: sum = unseen x (features of the text) + the
+    ratios of the features seen.
+    """
+
+    family: ClassVar[str] = "naive_bayes"
+    log_ratios: sp.csr_matrix
+    """(buckets, labels) float32, non-zero where the label saw the feature (values saved as float16)."""
+    unseen: np.ndarray
+    """(labels,) float32: log P(feature | label) of a feature the label never saw."""
+    alpha: float
+    """The additive smoothing the model was counted with (recorded; the scores already include it)."""
+    temperature: float = 1.0
+    """Logits are log-likelihoods divided by this: naive Bayes' sums over features are far too confident as
+    probabilities, so training sets it to the value that fits held-out lines best (temperature scaling)."""
+
+    def __post_init__(self) -> None:
+        frequency = np.diff(self.log_ratios.indptr)  # labels that saw each bucket
+        self._dense_ids = np.sort(np.argsort(-frequency, kind="stable")[:_DENSE_BUCKETS])
+        self._dense_slot = np.full(self.log_ratios.shape[0], -1, dtype=np.int64)
+        self._dense_slot[self._dense_ids] = np.arange(len(self._dense_ids))
+        self._dense = self.log_ratios[self._dense_ids].toarray()
+        self._sparse = self.log_ratios.copy()
+        in_dense = np.repeat(self._dense_slot >= 0, frequency)
+        self._sparse.data = np.where(in_dense, np.float32(0), self._sparse.data)
+        self._sparse.eliminate_zeros()
+
+    @classmethod
+    def fit(cls, class_counts: np.ndarray, alpha: float) -> NaiveBayesScorer:
+        """Return the scorer of (labels, buckets) feature counts with additive smoothing `alpha` > 0."""
+        if alpha <= 0:
+            raise ValueError(f"alpha must be above 0, not {alpha}")
+        buckets = class_counts.shape[1]
+        totals = class_counts.astype(np.float64).sum(axis=1)
+        unseen = (np.log(alpha) - np.log(totals + alpha * buckets)).astype(np.float32)
+        seen = sp.csr_matrix(np.asarray(class_counts, dtype=np.float32).T)
+        seen.data = np.log1p(seen.data / alpha).astype(np.float16).astype(np.float32)  # the precision saved
+        return cls(seen, unseen, alpha)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes as saved: a float16 value and a uint16 label per non-zero, an int32 pointer per bucket."""
+        return self.log_ratios.nnz * 4 + (self.log_ratios.shape[0] + 1) * 4 + self.unseen.size * 4
+
+    def log_likelihoods(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Return (texts, labels) log-likelihoods (before the temperature) of the texts' features."""
+        n_texts = len(offsets) - 1
+        slots = self._dense_slot[ids]
+        hot = slots >= 0
+        rows = np.repeat(np.arange(n_texts), np.diff(offsets))
+        hot_counts = sp.csr_matrix((np.ones(int(hot.sum()), np.float32), (rows[hot], slots[hot])),
+                                   shape=(n_texts, len(self._dense_ids)))  # fmt: skip
+        cold_counts = sp.csr_matrix((np.ones(int((~hot).sum()), np.float32), (rows[~hot], ids[~hot])),
+                                    shape=(n_texts, self.log_ratios.shape[0]))  # fmt: skip
+        scores = hot_counts @ self._dense + (cold_counts @ self._sparse).toarray()
+        return scores + np.diff(offsets)[:, None].astype(np.float32) * self.unseen[None, :]
+
+    def logits(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Return (texts, labels) logits: log-likelihoods over the temperature."""
+        return self.log_likelihoods(ids, offsets) / np.float32(self.temperature)
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """Return the tensors to save: the log-ratios as CSR arrays, and `unseen`."""
+        matrix = self.log_ratios
+        return {"log_ratio_indptr": matrix.indptr.astype(np.int32), "log_ratio_labels": matrix.indices.astype(np.uint16),
+                "log_ratio_values": matrix.data.astype(np.float16), "unseen": self.unseen.astype(np.float32)}  # fmt: skip
+
+    def config(self) -> dict[str, object]:
+        """Return the config.json entries of the family."""
+        return {"family": self.family, "alpha": self.alpha, "temperature": self.temperature}
+
+    @classmethod
+    def from_tensors(
+        cls, tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int, path: Path
+    ):
+        """Return the scorer of loaded tensors; raise DataError unless they form a (buckets, labels) matrix."""
+        _require(tensors, {"log_ratio_indptr", "log_ratio_labels", "log_ratio_values", "unseen"}, path)
+        indptr, indices = (
+            tensors["log_ratio_indptr"].astype(np.int64),
+            tensors["log_ratio_labels"].astype(np.int64),
+        )
+        values, unseen = tensors["log_ratio_values"].astype(np.float32), tensors["unseen"].astype(np.float32)
+        if (indptr.shape != (buckets + 1,) or indptr[0] != 0 or indptr[-1] != len(indices) or len(values) != len(indices)
+                or np.any(np.diff(indptr) < 0) or (len(indices) and indices.max() >= labels) or unseen.shape != (labels,)):  # fmt: skip
+            raise DataError(f"naive-Bayes tensors do not form a matrix of config.json's {buckets} buckets and "
+                            f"{labels} labels", path)  # fmt: skip
+        temperature = float(config.get("temperature", 1.0))
+        if not temperature > 0:
+            raise DataError(f"temperature must be above 0, not {temperature}", path)
+        matrix = sp.csr_matrix((values, indices, indptr), shape=(buckets, labels))
+        return cls(matrix, unseen, float(config.get("alpha", 0.0)), temperature)
+
+
+FAMILIES = {scorer.family: scorer for scorer in (LinearScorer, NaiveBayesScorer)}
+"""The model families by their config.json name."""
+
+
+def scorer_from_tensors(tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int, path: Path):
+    """Return the scorer config.json's `family` names (models saved before families existed are linear)."""
+    family = config.get("family", LinearScorer.family)
+    if family not in FAMILIES:
+        raise DataError(f"family {family!r} is not one of {', '.join(FAMILIES)}", path)
+    return FAMILIES[family].from_tensors(tensors, config, buckets, labels, path)
+
+
+def _require(tensors: dict[str, np.ndarray], names: set[str], path: Path) -> None:
+    """Raise DataError naming the tensors the file lacks."""
+    if missing := names - set(tensors):
+        raise DataError(f"missing tensors {sorted(missing)}", path)

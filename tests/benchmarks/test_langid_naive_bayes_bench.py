@@ -1,0 +1,34 @@
+"""benchmarks/langid_naive_bayes.py: the model families compared on a recipe's held-out sets."""
+
+from __future__ import annotations
+
+import json
+
+RECIPE = """[langid]
+dim = 16
+epochs = 3
+lr = 0.03
+threads = 1
+[langid.data]
+corpora = ["sample"]
+min_examples_per_label = 600
+[langid.features]
+buckets = 16384
+"""
+
+
+def test_compares_on_the_recipes_held_out_sets(load_benchmark, tiny_detector_folder, tmp_path):
+    bench = load_benchmark("langid_naive_bayes")
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(RECIPE, "utf-8")
+    report = bench.main(["--model", str(tiny_detector_folder), "--recipe", str(recipe), "--alphas", "0.01,1e9",
+                         "--umsab", str(tmp_path / "none"), "--json", str(tmp_path / "out.json")])  # fmt: skip
+    fasttext, fitted, flattened = report["rows"].values()
+    assert set(report["sizes"]) == {"lines", "short", "medium"} and report["sizes"]["lines"] >= 90
+    assert fasttext["lines"] >= 80 and fitted["lines"] >= 80
+    # smoothing that swamps every count leaves the labels nearly alike: far below a fitted model
+    assert flattened["short"] < fitted["short"] - 20
+    assert all(row["size_mb"] > 0 and row["texts_per_s"] > 0 for row in report["rows"].values())
+    assert json.loads((tmp_path / "out.json").read_text("utf-8"))["rows"] == json.loads(
+        json.dumps(report["rows"])
+    )
