@@ -88,6 +88,23 @@ def _prior_section(config: dict[str, Any]) -> list[str]:
             "per-label values (`log_prior`): set the weight to 0 there for equal labels.", ""]  # fmt: skip
 
 
+def _model_paragraph(config: dict[str, Any], size: int) -> str:
+    """Return the card's description of the model family, its features and size."""
+    features = (f"character 1-{config['features']['max_n']}-grams of each word and the words, hashed into "
+                f"{config['features']['buckets']:,} buckets")  # fmt: skip
+    if config.get("family", "linear") == "naive_bayes":
+        model = (f"Multinomial naive Bayes (as langid.py) over {features}: each label's feature counts over its "
+                 f"training examples, smoothed by alpha = {config['alpha']:g}, stored sparse (float16 "
+                 "log-ratios where a label saw a feature); log-likelihoods divided by a temperature fitted on "
+                 f"held-out lines ({config['temperature']:.1f}) give the probabilities. Chosen over the "
+                 "fastText-style model by held-out accuracy (recipes/langid.toml).")  # fmt: skip
+    else:
+        model = (f"fastText-style: {features} of {config['dim']} dimensions (float16), averaged, then one "
+                 "softmax layer.")  # fmt: skip
+    return (f"{model} {size / 1e6:.1f} MB. Text is normalised first (NFKC, lower case; URLs, @mentions, "
+            "#hashtags, digits, emoji and punctuation removed); a text with no letter left is `und`.")  # fmt: skip
+
+
 def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int) -> str:
     """Return the model card of a detector folder's config (and the benchmark's figures, when given)."""
     labels = config["labels"]
@@ -100,10 +117,7 @@ def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int) 
         "```python", "import xling.langid", "xling.langid.detect(\"Wo ist der Bahnhof?\")  # Prediction(label='deu', ...)",
         "```", "", "Command line: `xling detect TEXT...`, `xling detect --input FILE`, `--k 3`, `--spans`.", "",
         "## Model", "",
-        f"fastText-style: character 1-{config['features']['max_n']}-grams of each word and the words, hashed "
-        f"into {config['features']['buckets']:,} buckets of {config['dim']} dimensions (float16), averaged, then "
-        f"one softmax layer. {size / 1e6:.1f} MB. Text is normalised first (NFKC, lower case; URLs, "
-        "@mentions, #hashtags, digits, emoji and punctuation removed); a text with no letter left is `und`.", "",
+        _model_paragraph(config, size), "",
         "## Training data", "",
         f"Sources: {', '.join(config.get('sources', []))} (`../shared/data`: the Bible, the UDHR, UMSAB train "
         "tweets, UD train/dev sentences, the PanLex Swadesh lists and the BLI dictionaries' train words where "

@@ -1,5 +1,6 @@
-"""Language identification: `LanguageIdentifier` (hashed character n-grams and words, one softmax layer),
-trained by `xling langid train` on any mix of corpora, used by `xling detect`, `--src auto` and search."""
+"""Language identification: `LanguageIdentifier` (hashed character n-grams and words scored by multinomial
+naive Bayes or a fastText-style linear layer), trained by `xling langid train` on any mix of corpora, used by
+`xling detect`, `--src auto` and search."""
 
 from __future__ import annotations
 

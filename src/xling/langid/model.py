@@ -72,7 +72,7 @@ class LanguageIdentifier:
     """Below this top probability the answer is `und`."""
     log_prior: np.ndarray | None = None
     """(labels,) float32: log of how common each label's language is in the world (None: the speakers table
-    of `xling.langid.prior`). The softmax layer was trained on balanced labels; the prior, when weighted,
+    of `xling.langid.prior`). The scorer was trained on balanced labels; the prior, when weighted,
     tips close calls to the larger language."""
     prior_weight: float = 0.0
     """What the log-prior is multiplied by before it is added to the logits (0: no prior); may be changed

@@ -134,14 +134,13 @@ class NaiveBayesScorer:
     def log_likelihoods(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Return (texts, labels) log-likelihoods (before the temperature) of the texts' features."""
         n_texts = len(offsets) - 1
+        rows = np.repeat(np.arange(n_texts), np.diff(offsets))
         slots = self._dense_slot[ids]
         hot = slots >= 0
-        rows = np.repeat(np.arange(n_texts), np.diff(offsets))
-        hot_counts = sp.csr_matrix((np.ones(int(hot.sum()), np.float32), (rows[hot], slots[hot])),
-                                   shape=(n_texts, len(self._dense_ids)))  # fmt: skip
-        cold_counts = sp.csr_matrix((np.ones(int((~hot).sum()), np.float32), (rows[~hot], ids[~hot])),
-                                    shape=(n_texts, self.log_ratios.shape[0]))  # fmt: skip
-        scores = hot_counts @ self._dense + (cold_counts @ self._sparse).toarray()
+        # frequent buckets: a sparse-by-dense product; the rest: sparse by sparse
+        scores = _counts(slots[hot], rows[hot], n_texts, len(self._dense_ids)) @ self._dense
+        cold = _counts(ids[~hot], rows[~hot], n_texts, self.log_ratios.shape[0]) @ self._sparse
+        scores += cold.toarray()
         return scores + np.diff(offsets)[:, None].astype(np.float32) * self.unseen[None, :]
 
     def logits(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -190,6 +189,13 @@ def scorer_from_tensors(tensors: dict[str, np.ndarray], config: dict, buckets: i
     if family not in FAMILIES:
         raise DataError(f"family {family!r} is not one of {', '.join(FAMILIES)}", path)
     return FAMILIES[family].from_tensors(tensors, config, buckets, labels, path)
+
+
+def _counts(columns: np.ndarray, rows: np.ndarray, n_rows: int, n_columns: int) -> sp.csr_matrix:
+    """Return the (n_rows, n_columns) CSR matrix of ones at (rows, columns); `rows` ascending (a text's
+    features follow each other), so the matrix is built without a sort (repeated columns add up)."""
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
+    return sp.csr_matrix((np.ones(len(columns), np.float32), columns, indptr), shape=(n_rows, n_columns))
 
 
 def _require(tensors: dict[str, np.ndarray], names: set[str], path: Path) -> None:
