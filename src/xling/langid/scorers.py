@@ -119,6 +119,8 @@ class NaiveBayesScorer:
         """Return the scorer of (labels, buckets) feature counts with additive smoothing `alpha` > 0."""
         if alpha <= 0:
             raise ValueError(f"alpha must be above 0, not {alpha}")
+        if class_counts.shape[0] > np.iinfo(np.uint16).max:  # labels are saved as uint16
+            raise ValueError(f"{class_counts.shape[0]:,} labels: naive Bayes is saved with at most 65,535")
         buckets = class_counts.shape[1]
         totals = class_counts.astype(np.float64).sum(axis=1)
         unseen = (np.log(alpha) - np.log(totals + alpha * buckets)).astype(np.float32)
