@@ -23,12 +23,12 @@ held-out lines were its training text.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
+from bench_common import write_json
 from langid_prior import SETS, macro, umsab_val
 
 from xling.config import load_config
@@ -109,9 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{time.perf_counter() - started:.0f} s")  # fmt: skip
     report = {"model": args.model, "recipe": args.recipe, "sizes": {k: len(v[0]) for k, v in sets.items()},
               "rows": rows}  # fmt: skip
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2), "utf-8")
+    write_json(report, Path(args.json) if args.json else None)
     return report
 
 

@@ -18,13 +18,13 @@ out other lines, so some of these were its training text.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from bench_common import write_json
 
 from xling.config import load_config
 from xling.langid.labels import label_matches
@@ -139,9 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{', '.join(f'{k} {len(v[0]):,}' for k, v in sets.items())} texts; {time.perf_counter() - started:.0f} s")  # fmt: skip
     report = {"model": args.model, "recipe": args.recipe, "sizes": {k: len(v[0]) for k, v in sets.items()},
               "rows": rows, "best_weight": best["weight"]}  # fmt: skip
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2), "utf-8")
+    write_json(report, Path(args.json) if args.json else None)
     return report
 
 

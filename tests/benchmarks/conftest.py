@@ -33,3 +33,16 @@ def load_benchmark():
         return module
 
     return load
+
+
+@pytest.fixture
+def tiny_langid_recipe(tmp_path) -> Path:
+    """Return a recipe file with the settings of tests/langid/conftest.py's tiny_config, which trained
+    `tiny_detector_folder` (its held-out sets are that detector's)."""
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(
+        '[langid]\ndim = 16\nepochs = 3\nlr = 0.03\nthreads = 1\n[langid.data]\ncorpora = ["sample"]\n'
+        "min_examples_per_label = 600\n[langid.features]\nbuckets = 16384\n",
+        "utf-8",
+    )
+    return recipe

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import json
 
-RECIPE = """[langid]
-dim = 16
-epochs = 3
-lr = 0.03
-threads = 1
-[langid.data]
-corpora = ["sample"]
-min_examples_per_label = 600
-[langid.features]
-buckets = 16384
-"""
 
-
-def test_compares_on_the_recipes_held_out_sets(load_benchmark, tiny_detector_folder, tmp_path):
+def test_compares_on_the_recipes_held_out_sets(
+    load_benchmark, tiny_detector_folder, tiny_langid_recipe, tmp_path
+):
     bench = load_benchmark("langid_naive_bayes")
-    recipe = tmp_path / "tiny.toml"
-    recipe.write_text(RECIPE, "utf-8")
-    report = bench.main(["--model", str(tiny_detector_folder), "--recipe", str(recipe), "--alphas", "0.01,1e9",
+    report = bench.main(["--model", str(tiny_detector_folder), "--recipe", str(tiny_langid_recipe), "--alphas", "0.01,1e9",
                          "--umsab", str(tmp_path / "none"), "--json", str(tmp_path / "out.json")])  # fmt: skip
     fasttext, fitted, flattened = report["rows"].values()
     assert set(report["sizes"]) == {"lines", "short", "medium"} and report["sizes"]["lines"] >= 90

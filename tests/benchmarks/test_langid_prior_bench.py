@@ -10,32 +10,17 @@ from pathlib import Path
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "langid_prior.py"
 
-# the settings of tests/langid/conftest.py's tiny_config, which trained `tiny_detector_folder`
-RECIPE = """[langid]
-dim = 16
-epochs = 3
-lr = 0.03
-threads = 1
-[langid.data]
-corpora = ["sample"]
-min_examples_per_label = 600
-[langid.features]
-buckets = 16384
-"""
 
-
-def test_sweep_on_the_recipes_held_out_lines(tiny_detector_folder, tmp_path):
+def test_sweep_on_the_recipes_held_out_lines(tiny_detector_folder, tiny_langid_recipe, tmp_path):
     spec = importlib.util.spec_from_file_location("langid_prior_bench", BENCHMARK)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    recipe = tmp_path / "tiny.toml"
-    recipe.write_text(RECIPE, "utf-8")
     umsab = tmp_path / "umsab"
     (umsab / "german").mkdir(parents=True)
     (umsab / "german" / "val_text.txt").write_text(
         "Das Wetter ist heute sehr schön\nIch habe keine Zeit\n", "utf-8"
     )
-    report = bench.main(["--model", str(tiny_detector_folder), "--recipe", str(recipe), "--weights", "0,1000",
+    report = bench.main(["--model", str(tiny_detector_folder), "--recipe", str(tiny_langid_recipe), "--weights", "0,1000",
                          "--umsab", str(umsab), "--json", str(tmp_path / "out.json")])  # fmt: skip
     plain, swamped = report["rows"]
     assert report["sizes"]["lines"] >= 9 * 10 and report["sizes"]["umsab"] == 2
