@@ -1,6 +1,6 @@
 """Benchmark: the detector's model family, chosen by measurement (issue 16): multinomial naive Bayes at several
-smoothing values against a trained detector (the shipped one is fastText-style), on the recipe's held-out
-sets only.
+smoothing values against a trained detector (`--model`, e.g. the fastText-style one shipped until commit
+359ebc4), on the recipe's held-out sets only.
 
 The script rebuilds the recipe's training examples and held-out sets exactly as `xling langid train` does
 (same sources, caps, crops and seed), counts each label's hashed features over the training examples
@@ -13,11 +13,12 @@ trained) on: whole held-out chunks, their 1-3-word and
 model's size (naive Bayes stored sparse, a float16 value and a uint16 label per non-zero count) and its
 texts/s on the 4-10-word crops (median of 3 passes; BLAS threads as OMP_NUM_THREADS sets them).
 
-    .venv/bin/python benchmarks/langid_naive_bayes.py --model src/xling/models/xling-langid \
+    mkdir -p runs/linear && git archive c439206 src/xling/models/xling-langid | tar -x -C runs/linear
+    .venv/bin/python benchmarks/langid_naive_bayes.py --model runs/linear/src/xling/models/xling-langid \
         --alphas 0.003,0.01,0.1,1 --json runs/bench/langid_naive_bayes.json   # ~6 min on 2 cores
 
-The model must be one trained by the recipe with its seed (the shipped xling-langid is): otherwise some
-held-out lines were its training text.
+The model must be one trained by the recipe's data settings and seed (both shipped detectors are):
+otherwise some held-out lines were its training text.
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", default="src/xling/models/xling-langid", help="fastText-style detector")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="the detector to compare with (e.g. the fastText-style one of commit c439206)",
+    )
     parser.add_argument("--recipe", default="recipes/langid.toml", help="the recipe the model was trained by")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="recipe overrides")
     parser.add_argument("--alphas", default="0.003,0.01,0.1,1", help="naive Bayes smoothing values")

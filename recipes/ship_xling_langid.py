@@ -96,7 +96,7 @@ def _model_paragraph(config: dict[str, Any], size: int) -> str:
         model = (f"Multinomial naive Bayes (as langid.py) over {features}: each label's feature counts over its "
                  f"training examples, smoothed by alpha = {config['alpha']:g}, stored sparse (float16 "
                  "log-ratios where a label saw a feature); log-likelihoods divided by a temperature fitted on "
-                 f"held-out lines ({config['temperature']:.1f}) give the probabilities. Chosen over the "
+                 f"held-out lines and their short crops ({config['temperature']:.1f}) give the probabilities. Chosen over the "
                  "fastText-style model by held-out accuracy (recipes/langid.toml).")  # fmt: skip
     else:
         model = (f"fastText-style: {features} of {config['dim']} dimensions (float16), averaged, then one "

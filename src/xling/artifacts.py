@@ -11,7 +11,8 @@ Tokenizer folders made before this file existed hold `xling_tokenizer.json` inst
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,26 @@ def read_json_file(path: str | Path, *, missing: str = "missing file") -> Any:
         raise DataError(missing, path) from None
     except json.JSONDecodeError as error:
         raise DataError(f"not valid JSON ({error.msg})", path, error.lineno) from None
+
+
+def config_number(
+    config: Mapping[str, Any],
+    key: str,
+    path: Path,
+    *,
+    default: float | None,
+    ok: Callable[[float], bool],
+    expected: str,
+) -> float:
+    """Return `config[key]` as a float (`default` where absent; None: it must be there); raise DataError naming
+    the key and `path` unless it is a finite number (not a bool) for which `ok` holds (`expected` says which)."""
+    value = config.get(key, default)
+    if value is None:
+        raise DataError(f"lacks {key!r}", path)
+    valid = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not (valid and ok(value)):
+        raise DataError(f"{key} must be a finite number {expected}, not {value!r}", path)
+    return float(value)
 
 
 def update_metadata(folder: str | Path, **fields: Any) -> dict[str, Any]:

@@ -74,6 +74,19 @@ def test_saved_detector_reloads_with_equal_outputs(sample_identifier, tmp_path):
     assert [p.label for p in detect(texts[:3], model=str(folder))] == ["deu", "deu", "fra"]
 
 
+def test_folder_saved_before_model_families_loads_as_linear(sample_identifier, tmp_path):
+    import json
+
+    folder = sample_identifier.save_pretrained(tmp_path / "saved")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    del config["family"], config["dim"]  # what config.json held before naive Bayes existed
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    reloaded = LanguageIdentifier.from_pretrained(folder)
+    texts = [text for sentences in UNSEEN.values() for text in sentences]
+    assert reloaded.family == "linear"
+    assert np.array_equal(reloaded.probabilities(texts)[0], sample_identifier.probabilities(texts)[0])
+
+
 def test_not_a_detector_folder_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="config.json"):
         LanguageIdentifier.from_pretrained(tmp_path)

@@ -50,9 +50,11 @@ def test_scores_are_scikit_learns_multinomial_naive_bayes():
     np.add.at(matrix, (np.repeat(np.arange(len(queries)), np.diff(q_offsets)), q_ids), 1)
     reference = MultinomialNB(alpha=0.5, fit_prior=False, force_alpha=True).fit(counts, [0, 1, 2])
     expected = reference.predict_joint_log_proba(matrix) - np.log(1 / 3)  # its uniform prior, taken out
-    np.testing.assert_allclose(scorer.log_likelihoods(q_ids, q_offsets), expected, rtol=2e-3)
-    with pytest.raises(ValueError, match="alpha"):
-        NaiveBayesScorer.fit(counts, 0.0)
+    # the log-ratios are stored as float16: an absolute error of a few hundredths on sums of tens
+    np.testing.assert_allclose(scorer.log_likelihoods(q_ids, q_offsets), expected, rtol=0, atol=0.05)
+    for alpha in (0.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="alpha"):
+            NaiveBayesScorer.fit(counts, alpha)
 
 
 def test_fitted_temperature_recovers_the_true_one():
@@ -63,6 +65,16 @@ def test_fitted_temperature_recovers_the_true_one():
     # scores 30 times too sharp, as naive Bayes' sums over features are
     assert fit_temperature(30 * true_logits, gold) == pytest.approx(30, rel=0.1)
     assert fit_temperature(true_logits[:0], gold[:0]) == 1.0
+
+
+def test_temperature_fit_refuses_nan_and_warns_at_the_edge_of_its_search(caplog):
+    gold = np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="not finite"):
+        fit_temperature(np.array([[0.0, np.nan]] * 4), gold)
+    separated = np.where(np.eye(2)[gold] > 0, 0.0, -1000.0)  # every text right by a wide margin
+    with caplog.at_level("WARNING"):
+        assert fit_temperature(separated, gold) == pytest.approx(0.1)
+    assert "edge of its search" in caplog.text
 
 
 def test_trained_by_counting_tells_languages_apart_and_reloads(naive_bayes, tmp_path):
@@ -87,30 +99,78 @@ def test_trained_by_counting_tells_languages_apart_and_reloads(naive_bayes, tmp_
     )  # header
 
 
-def test_broken_naive_bayes_files_are_clear_errors(naive_bayes, tmp_path):
+BROKEN_TENSORS = {  # what a broken or hand-made weights file may hold, and the error it must give
+    "indptr one short": (lambda t: {**t, "log_ratio_indptr": t["log_ratio_indptr"][:-1]},
+                         "do not form a matrix of config.json's 16384 buckets and 9 labels"),
+    "no unseen": (lambda t: {k: v for k, v in t.items() if k != "unseen"}, r"missing tensors \['unseen'\]"),
+    "negative label": (lambda t: {**t, "log_ratio_labels": t["log_ratio_labels"].astype(np.int32) - 1},
+                       "do not form a matrix"),
+    "NaN value": (lambda t: {**t, "log_ratio_values": np.where(np.arange(len(t["log_ratio_values"])) == 3, np.nan,
+                                                               t["log_ratio_values"]).astype(np.float16)}, "not finite"),
+    "infinite unseen": (lambda t: {**t, "unseen": np.full_like(t["unseen"], -np.inf)}, "not finite"),
+    "float pointers": (lambda t: {**t, "log_ratio_indptr": t["log_ratio_indptr"].astype(np.float32)},
+                       r"\['log_ratio_indptr'\] must hold integers"),
+    "2-D values": (lambda t: {**t, "log_ratio_values": t["log_ratio_values"][:, None]}, "must be 1-D"),
+    "integer unseen": (lambda t: {**t, "unseen": t["unseen"].astype(np.int32)}, r"\['unseen'\] must hold floats"),
+}  # fmt: skip
+
+BROKEN_CONFIG = {  # config.json entries that cannot be, and the error they must give
+    "infinite temperature": ({"temperature": float("inf")}, "temperature must be a finite number above 0"),
+    "text temperature": ({"temperature": "hot"}, "temperature must be a finite number above 0, not 'hot'"),
+    "no alpha": ({"alpha": None}, "config.json: lacks 'alpha'"),
+    "list family": ({"family": ["naive_bayes"]}, "family \\['naive_bayes'\\] is not one of"),
+    "threshold 2": ({"threshold": 2}, r"threshold must be a finite number in \[0, 1\)"),
+    "text prior weight": ({"prior_weight": "x"}, "prior_weight must be a finite number 0 or more"),
+    "no labels": ({"labels": None}, "labels must be a non-empty list"),
+    "garbled features": (
+        {"features": {"buckets": 16384, "colour": 1}},
+        "features must be the feature settings",
+    ),
+    "text buckets": ({"features": {"buckets": "many"}}, "buckets must be a whole number"),
+    "NaN prior": ({"log_prior": "nan"}, "log_prior.deu must be a finite number"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_TENSORS)
+def test_broken_naive_bayes_weights_are_clear_errors_naming_the_file(naive_bayes, tmp_path, case):
     import shutil
 
     folder = tmp_path / "broken"
     shutil.copytree(naive_bayes.output, folder)
-    tensors = load_file(str(folder / "model.safetensors"))
-    save_file(
-        {**tensors, "log_ratio_indptr": tensors["log_ratio_indptr"][:-1]}, str(folder / "model.safetensors")
-    )
-    with pytest.raises(DataError, match="do not form a matrix of config.json's 16384 buckets and 9 labels"):
+    change, message = BROKEN_TENSORS[case]
+    save_file(change(load_file(str(folder / "model.safetensors"))), str(folder / "model.safetensors"))
+    with pytest.raises(DataError, match=message) as error:
         LanguageIdentifier.from_pretrained(folder)
-    save_file(
-        {key: value for key, value in tensors.items() if key != "unseen"}, str(folder / "model.safetensors")
-    )
-    with pytest.raises(DataError, match=r"missing tensors \['unseen'\]"):
-        LanguageIdentifier.from_pretrained(folder)
+    assert "model.safetensors" in str(error.value)
+
+
+@pytest.mark.parametrize("case", BROKEN_CONFIG)
+def test_broken_naive_bayes_configs_are_clear_errors_naming_the_file(naive_bayes, tmp_path, case):
+    import shutil
+
+    folder = tmp_path / "broken"
+    shutil.copytree(naive_bayes.output, folder)
     config = json.loads((folder / "config.json").read_text("utf-8"))
-    (folder / "config.json").write_text(json.dumps({**config, "family": "svm"}), "utf-8")
-    with pytest.raises(DataError, match="family 'svm' is not one of linear, naive_bayes"):
+    change, message = BROKEN_CONFIG[case]
+    if change.get("log_prior") == "nan":
+        change = {"log_prior": {**config["log_prior"], "deu": float("nan")}}
+    (folder / "config.json").write_text(json.dumps({**config, **change}), "utf-8")
+    with pytest.raises(DataError, match=message) as error:
         LanguageIdentifier.from_pretrained(folder)
+    assert "broken/config.json" in str(error.value)
+
+
+def test_card_information_never_replaces_the_models_own_settings(naive_bayes, tmp_path):
+    detector = naive_bayes.identifier
+    copy = replace(detector, info={**detector.info, "family": "linear", "temperature": 99.0, "note": "kept"})
+    config = json.loads((copy.save_pretrained(tmp_path / "saved") / "config.json").read_text("utf-8"))
+    assert config["family"] == "naive_bayes" and config["temperature"] == detector.scorer.temperature
+    assert config["note"] == "kept"
 
 
 def test_config_checks_family_and_alpha(tmp_path):
     with pytest.raises(ConfigError, match="family: must be one of linear, naive_bayes"):
         replace(tiny_config(tmp_path), family="svm").validate()
-    with pytest.raises(ConfigError, match="alpha: must be above 0"):
-        replace(tiny_config(tmp_path), family="naive_bayes", alpha=0).validate()
+    for alpha in (0, float("inf")):
+        with pytest.raises(ConfigError, match="alpha: must be a finite number above 0"):
+            replace(tiny_config(tmp_path), family="naive_bayes", alpha=alpha).validate()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from xling.artifacts import read_json_file, write_metadata
+from xling.artifacts import config_number, read_json_file, write_metadata
 from xling.atomic import atomic_folder, write_json_atomically
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid.features import FeatureConfig, Featurizer
@@ -170,9 +170,12 @@ class LanguageIdentifier:
         folder = Path(folder)
         with atomic_folder(folder, overwrite=overwrite, what="language identifier") as staging:
             save_file(self.scorer.tensors(), str(staging / WEIGHTS_FILE))
+            # the card's information first and without config.json's own keys: an `info` entry named like one
+            # (`family`, `temperature`) must not replace what the model is
+            card = {key: value for key, value in self.info.items() if key not in _CONFIG_KEYS}
             write_json_atomically(staging / CONFIG_FILE, {
-                "model_type": MODEL_TYPE, "labels": list(self.labels), "features": self.features.to_dict(),
-                "threshold": self.threshold, **self.scorer.config(), **self._prior_config(), **self.info,
+                **card, "model_type": MODEL_TYPE, "labels": list(self.labels), "features": self.features.to_dict(),
+                "threshold": self.threshold, **self.scorer.config(), **self._prior_config(),
             })  # fmt: skip
             # `languages` as every model's xling.json has it (the report marks what a model never learnt)
             write_metadata(staging, {"kind": "language-identifier", "labels": len(self.labels),
@@ -195,16 +198,46 @@ class LanguageIdentifier:
             raise DataError(f"model_type is {config.get('model_type')!r}, not {MODEL_TYPE!r}", config_path)
         tensors = load_file(str(folder / WEIGHTS_FILE))
         info = {key: value for key, value in config.items() if key not in _CONFIG_KEYS}
-        labels = tuple(config["labels"])
-        prior = config.get("log_prior")
-        if prior is not None and set(prior) != set(labels):
-            raise DataError("log_prior must give a value for every label and no other", config_path)
-        features = FeatureConfig(**config["features"])
+        labels, log_prior, features = _read_config(config, config_path)
         scorer = scorer_from_tensors(tensors, config, features.buckets, len(labels), folder / WEIGHTS_FILE)
         return cls(labels=labels, scorer=scorer, features=features,
-                   threshold=float(config.get("threshold", 0.0)),
-                   log_prior=None if prior is None else np.array([prior[label] for label in labels], dtype=np.float32),
-                   prior_weight=float(config.get("prior_weight", 0.0)), info=info, path=folder)  # fmt: skip
+                   threshold=config_number(config, "threshold", config_path, default=0.0, ok=lambda x: 0 <= x < 1, expected="in [0, 1)"),
+                   log_prior=log_prior,
+                   prior_weight=config_number(config, "prior_weight", config_path, default=0.0, ok=lambda x: x >= 0, expected="0 or more"),
+                   info=info, path=folder)  # fmt: skip
+
+
+def _read_config(
+    config: dict[str, Any], path: Path
+) -> tuple[tuple[str, ...], np.ndarray | None, FeatureConfig]:
+    """Return config.json's (labels, log-prior per label or None, feature settings); DataError naming the
+    file and the field for anything a saved detector cannot hold."""
+    labels = config.get("labels")
+    if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
+        raise DataError("labels must be a non-empty list of label strings", path)
+    prior = config.get("log_prior")
+    if prior is not None and (not isinstance(prior, dict) or set(prior) != set(labels)):
+        raise DataError("log_prior must give a value for every label and no other", path)
+    if prior is not None:
+        for label, value in prior.items():
+            key = f"log_prior.{label}"
+            config_number(
+                {key: value}, key, path, default=None, ok=lambda x: True, expected="(a log-probability)"
+            )
+    try:
+        features = FeatureConfig(**config["features"])
+    except (KeyError, TypeError) as error:
+        raise DataError(f"features must be the feature settings xling saves ({error})", path) from None
+    whole = all(
+        isinstance(n, int) and not isinstance(n, bool)
+        for n in (features.buckets, features.min_n, features.max_n)
+    )
+    if not (whole and features.buckets >= 1 and 1 <= features.min_n <= features.max_n):
+        raise DataError(
+            f"features: buckets must be a whole number >= 1 and 1 <= min_n <= max_n, not {features}", path
+        )
+    log_prior = None if prior is None else np.array([prior[label] for label in labels], dtype=np.float32)
+    return tuple(labels), log_prior, features
 
 
 def resolve_identifier(name_or_path: str | Path) -> Path:

@@ -10,6 +10,7 @@ label. Both read the same features (`xling.langid.features`) and are saved in th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -17,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from xling.artifacts import config_number
 from xling.errors import DataError
 
 __all__ = ["FAMILIES", "LinearScorer", "NaiveBayesScorer", "scorer_from_tensors"]
@@ -101,7 +103,8 @@ class NaiveBayesScorer:
     """The additive smoothing the model was counted with (recorded; the scores already include it)."""
     temperature: float = 1.0
     """Logits are log-likelihoods divided by this: naive Bayes' sums over features are far too confident as
-    probabilities, so training sets it to the value that fits held-out lines best (temperature scaling)."""
+    probabilities, so training sets it to the value that fits held-out lines and their crops best
+    (temperature scaling, before any prior: `xling.langid.train.fit_temperature`)."""
 
     def __post_init__(self) -> None:
         frequency = np.diff(self.log_ratios.indptr)  # labels that saw each bucket
@@ -117,14 +120,16 @@ class NaiveBayesScorer:
     @classmethod
     def fit(cls, class_counts: np.ndarray, alpha: float) -> NaiveBayesScorer:
         """Return the scorer of (labels, buckets) feature counts with additive smoothing `alpha` > 0."""
-        if alpha <= 0:
-            raise ValueError(f"alpha must be above 0, not {alpha}")
+        if not (math.isfinite(alpha) and alpha > 0):
+            raise ValueError(f"alpha must be a finite number above 0, not {alpha}")
         if class_counts.shape[0] > np.iinfo(np.uint16).max:  # labels are saved as uint16
             raise ValueError(f"{class_counts.shape[0]:,} labels: naive Bayes is saved with at most 65,535")
         buckets = class_counts.shape[1]
         totals = class_counts.astype(np.float64).sum(axis=1)
         unseen = (np.log(alpha) - np.log(totals + alpha * buckets)).astype(np.float32)
         seen = sp.csr_matrix(np.asarray(class_counts, dtype=np.float32).T)
+        if seen.nnz > np.iinfo(np.int32).max:  # row pointers are saved as int32
+            raise ValueError(f"{seen.nnz:,} non-zero counts: naive Bayes is saved with at most 2**31 - 1")
         seen.data = np.log1p(seen.data / alpha).astype(np.float16).astype(np.float32)  # the precision saved
         return cls(seen, unseen, alpha)
 
@@ -163,22 +168,39 @@ class NaiveBayesScorer:
     def from_tensors(
         cls, tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int, path: Path
     ):
-        """Return the scorer of loaded tensors; raise DataError unless they form a (buckets, labels) matrix."""
+        """Return the scorer of loaded tensors; raise DataError unless they form a (buckets, labels) matrix of
+        finite values with integer row pointers and label indices, and config.json's numbers are valid."""
         _require(tensors, {"log_ratio_indptr", "log_ratio_labels", "log_ratio_values", "unseen"}, path)
-        indptr, indices = (
-            tensors["log_ratio_indptr"].astype(np.int64),
-            tensors["log_ratio_labels"].astype(np.int64),
-        )
-        values, unseen = tensors["log_ratio_values"].astype(np.float32), tensors["unseen"].astype(np.float32)
+        raw = {
+            name: tensors[name]
+            for name in ("log_ratio_indptr", "log_ratio_labels", "log_ratio_values", "unseen")
+        }
+        if bad := [name for name, array in raw.items() if array.ndim != 1]:
+            raise DataError(f"naive-Bayes tensors {bad} must be 1-D", path)
+        if bad := [
+            name for name in ("log_ratio_indptr", "log_ratio_labels") if raw[name].dtype.kind not in "iu"
+        ]:
+            raise DataError(f"naive-Bayes tensors {bad} must hold integers, not {raw[bad[0]].dtype}", path)
+        if bad := [name for name in ("log_ratio_values", "unseen") if raw[name].dtype.kind != "f"]:
+            raise DataError(f"naive-Bayes tensors {bad} must hold floats, not {raw[bad[0]].dtype}", path)
+        indptr, indices = raw["log_ratio_indptr"].astype(np.int64), raw["log_ratio_labels"].astype(np.int64)
+        values, unseen = raw["log_ratio_values"].astype(np.float32), raw["unseen"].astype(np.float32)
         if (indptr.shape != (buckets + 1,) or indptr[0] != 0 or indptr[-1] != len(indices) or len(values) != len(indices)
-                or np.any(np.diff(indptr) < 0) or (len(indices) and indices.max() >= labels) or unseen.shape != (labels,)):  # fmt: skip
+                or np.any(np.diff(indptr) < 0) or (len(indices) and not 0 <= indices.min() <= indices.max() < labels)
+                or unseen.shape != (labels,)):  # fmt: skip
             raise DataError(f"naive-Bayes tensors do not form a matrix of config.json's {buckets} buckets and "
                             f"{labels} labels", path)  # fmt: skip
-        temperature = float(config.get("temperature", 1.0))
-        if not temperature > 0:
-            raise DataError(f"temperature must be above 0, not {temperature}", path)
+        if not (np.isfinite(values).all() and np.isfinite(unseen).all()):
+            raise DataError("naive-Bayes tensors hold values that are not finite (NaN or infinite)", path)
+        config_path = path.with_name("config.json")  # `path` is the weights file beside it
+        temperature = config_number(
+            config, "temperature", config_path, default=1.0, ok=lambda x: x > 0, expected="above 0"
+        )
+        alpha = config_number(
+            config, "alpha", config_path, default=None, ok=lambda x: x > 0, expected="above 0"
+        )
         matrix = sp.csr_matrix((values, indices, indptr), shape=(buckets, labels))
-        return cls(matrix, unseen, float(config.get("alpha", 0.0)), temperature)
+        return cls(matrix, unseen, alpha, temperature)
 
 
 FAMILIES = {scorer.family: scorer for scorer in (LinearScorer, NaiveBayesScorer)}
@@ -186,10 +208,13 @@ FAMILIES = {scorer.family: scorer for scorer in (LinearScorer, NaiveBayesScorer)
 
 
 def scorer_from_tensors(tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int, path: Path):
-    """Return the scorer config.json's `family` names (models saved before families existed are linear)."""
+    """Return the scorer config.json's `family` names (models saved before families existed are linear);
+    `path` is the weights file: errors in a config.json entry name the config.json beside it."""
     family = config.get("family", LinearScorer.family)
-    if family not in FAMILIES:
-        raise DataError(f"family {family!r} is not one of {', '.join(FAMILIES)}", path)
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise DataError(
+            f"family {family!r} is not one of {', '.join(FAMILIES)}", path.with_name("config.json")
+        )
     return FAMILIES[family].from_tensors(tensors, config, buckets, labels, path)
 
 

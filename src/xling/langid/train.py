@@ -120,7 +120,7 @@ class LangidTrainConfig:
     """linear: Adam learning rate, decayed linearly to zero."""
     alpha: float = 0.01
     """naive_bayes: additive smoothing of the feature counts (its temperature is then fitted on the held-out
-    lines)."""
+    lines and their crops, without the prior)."""
     threshold: float = 0.0
     """Saved default: below this top probability, predict `und`."""
     prior_weight: float = 0.0
@@ -137,7 +137,7 @@ class LangidTrainConfig:
         d, f = self.data, self.features
         checks = [
             ("family", self.family in FAMILIES, f"one of {', '.join(FAMILIES)}"),
-            ("alpha", self.alpha > 0, "above 0"), ("dim", self.dim >= 1, "at least 1"), ("epochs", self.epochs >= 1, "at least 1"),
+            ("alpha", math.isfinite(self.alpha) and self.alpha > 0, "a finite number above 0"), ("dim", self.dim >= 1, "at least 1"), ("epochs", self.epochs >= 1, "at least 1"),
             ("batch_size", self.batch_size >= 1, "at least 1"), ("lr", self.lr > 0, "above 0"),
             ("threshold", 0 <= self.threshold < 1, "in [0, 1)"), ("prior_weight", self.prior_weight >= 0, "0 or more"),
             ("threads", self.threads >= 0, "0 or more"),
@@ -483,23 +483,34 @@ def count_features(
 ) -> np.ndarray:
     """Return the (labels, buckets) float32 counts of each label's hashed features over its examples."""
     buckets = featurizer.config.buckets
-    counts = np.zeros(n_labels * buckets, dtype=np.float32)
+    counts = np.zeros((n_labels, buckets), dtype=np.float32)
     gold = np.asarray(examples.labels, dtype=np.int64)
     for first in range(0, len(examples.texts), chunk):
         ids, offsets = featurizer.ids(examples.texts[first : first + chunk])
         rows = np.repeat(gold[first : first + chunk], np.diff(offsets))
-        counts += np.bincount(rows * buckets + ids, minlength=counts.size)
-    return counts.reshape(n_labels, buckets)
+        # a sparse matrix sums repeated (label, feature) pairs in memory of the chunk's size, not of the table's
+        chunk_counts = sp.coo_matrix(
+            (np.ones(len(ids), np.float32), (rows, ids)), shape=(n_labels, buckets)
+        ).tocsr()
+        chunk_counts.sum_duplicates()
+        chunk_rows = np.repeat(np.arange(n_labels), np.diff(chunk_counts.indptr))
+        counts[chunk_rows, chunk_counts.indices] += chunk_counts.data
+    return counts
 
 
 def fit_temperature(log_likelihoods: np.ndarray, gold: np.ndarray) -> float:
     """Return the temperature T that minimises the mean negative log-likelihood of softmax(scores / T) on
-    held-out texts (temperature scaling, Guo et al. 2017: it changes probabilities, never the argmax);
-    1.0 without held-out texts."""
+    held-out texts (temperature scaling, Guo et al. 2017); 1.0 without held-out texts.
+
+    T alone changes probabilities, never the argmax. It is fitted without the speakers prior: with a prior
+    weight w > 0 the logits are scores / T + w x log-prior, so T also sets how much the prior counts, and w
+    is to be chosen on the model with its T (benchmarks/langid_prior.py does so)."""
     if len(gold) == 0:
         logger.warning("no held-out lines to fit the naive-Bayes temperature on: it stays 1 (overconfident)")
         return 1.0
     scores = log_likelihoods.astype(np.float64)
+    if not np.isfinite(scores).all():
+        raise ValueError("log-likelihoods that are not finite: no temperature fits them")
 
     def loss(temperature: float) -> float:
         logits = scores / temperature
@@ -508,8 +519,13 @@ def fit_temperature(log_likelihoods: np.ndarray, gold: np.ndarray) -> float:
         return float(np.mean(log_norm - logits[np.arange(len(gold)), gold]))
 
     grid = np.geomspace(0.1, 1000.0, 41)  # steps of x1.26, then a finer look around the best
-    best = grid[int(np.argmin([loss(t) for t in grid]))]
-    fine = best * np.geomspace(0.8, 1.25, 21)
+    at = int(np.argmin([loss(t) for t in grid]))
+    if at in (0, len(grid) - 1):
+        # held-out texts all right (or all wrong) with a wide margin: the loss keeps falling past the grid
+        logger.warning("the naive-Bayes temperature stopped at the edge of its search (%g): the held-out texts "
+                       "are too few or too easy to calibrate on", grid[at])  # fmt: skip
+        return float(grid[at])
+    fine = grid[at] * np.geomspace(0.8, 1.25, 21)
     return float(fine[int(np.argmin([loss(t) for t in fine]))])
 
 
