@@ -8,7 +8,15 @@ import pytest
 from xling.errors import ConfigError, DataError
 from xling.langid.labels import Label
 from xling.langid.scripts import script_of
-from xling.langid.sources import Source, read_bli, read_labelled_tsv, read_swadesh, read_ud, read_udhr
+from xling.langid.sources import (
+    Source,
+    read_bli,
+    read_labelled_tsv,
+    read_swadesh,
+    read_ud,
+    read_udhr,
+    transliterated,
+)
 from xling.langid.train import assign_labels, train_identifier
 
 from .conftest import tiny_config
@@ -84,6 +92,29 @@ def test_labels_get_scripts_only_where_a_language_has_several():
     assert sorted(grouped) == ["arb", "cmn_Hans", "cmn_Hant", "deu", "lzh", "srp_Cyrl", "srp_Latn"]
     assert [source.origin for source in grouped["arb"]] == ["umsab/arabic", "udhr/arb"]
     assert [source.origin for source in grouped["cmn_Hant"]] == ["udhr/cmn_hant", "ud/zh_gsd"]
+
+
+def test_a_digraphic_languages_text_is_also_taught_in_its_other_script():
+    sources = [
+        Source(Label("srp"), ("Љубав и ђак иду у шуму.", "Њега нема овде."), "bible/srp"),
+        Source(Label("srp", "Latn"), ("Sva ljudska bića",), "udhr/srp_latn"),
+        Source(Label("srp", "Cyrl"), ("Сва људска бића",), "udhr/srp_cyrl"),  # the same text: not copied
+        Source(Label("hrv"), ("Ljubav i đak idu u šumu.",), "bible/hrv"),
+    ]
+    copies = transliterated(sources, "srp_Cyrl>srp_Latn")
+    assert [(str(c.label), c.texts, c.origin) for c in copies] == [
+        ("srp_Latn", ("Ljubav i đak idu u šumu.", "Njega nema ovde."), "bible/srp (transliterated to Latn)")
+    ]
+    assert sorted(assign_labels([*sources, *copies])) == ["hrv", "srp_Cyrl", "srp_Latn"]
+    back = transliterated(sources[:2], "srp-Latn>srp-Cyrl")
+    assert [c.texts for c in back] == [("Сва људска бића",)]
+
+
+@pytest.mark.parametrize("spec", ["srp_Cyrl", "srp_Cyrl>hrv_Latn", "deu_Cyrl>deu_Latn", "srp_Cyrl>srp_Grek",
+                                  "xx_Cyrl>xx_Latn"])  # fmt: skip
+def test_transliteration_that_cannot_be_done_is_a_config_error(spec):
+    with pytest.raises(ConfigError, match="data.transliterate"):
+        transliterated([], spec)
 
 
 def test_udhr_file_names_become_labels(tmp_path):

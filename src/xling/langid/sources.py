@@ -33,6 +33,7 @@ __all__ = [
     "read_ud",
     "read_umsab",
     "read_wordfreq",
+    "transliterated",
 ]
 
 logger = logging.getLogger(__name__)
@@ -295,3 +296,43 @@ def read_labelled_tsv(path: str | Path, languages: frozenset[str] | None = None)
 def count_texts(sources: Iterable[Source]) -> int:
     """Return the number of texts in `sources`."""
     return sum(len(source.texts) for source in sources)
+
+
+# ISO 639-3 -> cyrtranslit's code, for the languages it writes in both Cyrillic and Latin by the language's
+# own standard (Serbian and Montenegrin are fully digraphic: one Latin letter or digraph per Cyrillic letter)
+_CYRTRANSLIT_CODES = {"srp": "sr", "cnr": "me", "mkd": "mk", "bul": "bg", "rus": "ru", "ukr": "ua", "bel": "by",
+                      "mon": "mn", "tgk": "tj"}  # fmt: skip
+
+
+def transliterated(sources: Iterable[Source], spec: str) -> list[Source]:
+    """Return copies of the sources of `spec`'s language in its first script, written in the second
+    (`srp_Cyrl>srp_Latn`: the Serbian Bible, in Cyrillic here, also taught in Latin letters, as Serbian is
+    written in both); each source's script is read from its letters. A source whose folder already holds the
+    language in the target script is not copied. ConfigError for a spec that is not
+    `lang_Script>lang_Script` of one language in Cyrillic and Latin that cyrtranslit writes."""
+    source_label, _, target_label = spec.partition(">")
+    where = f"data.transliterate ({spec!r})"
+    try:
+        source, target = parse_label(source_label, where=where), parse_label(target_label, where=where)
+    except LanguageCodeError as error:
+        raise ConfigError(str(error)) from None
+    scripts = (source.script, target.script)
+    if (source.language != target.language or source.language not in _CYRTRANSLIT_CODES
+            or sorted(map(str, scripts)) != ["Cyrl", "Latn"]):  # fmt: skip
+        raise ConfigError(f"{where}: expected `lang_Cyrl>lang_Latn` or `lang_Latn>lang_Cyrl` for one of "
+                          f"{', '.join(sorted(_CYRTRANSLIT_CODES))}")  # fmt: skip
+    import cyrtranslit
+
+    code = _CYRTRANSLIT_CODES[source.language]
+    write = cyrtranslit.to_latin if target.script == "Latn" else cyrtranslit.to_cyrillic
+    mine = [(found, found.label.script or dominant_script(found.texts[:200])) for found in sources
+            if same_language(found.label.language, source.language) and not found.mixed]  # fmt: skip
+    # a corpus that has the language in the target script already (the UDHR's srp_latn) most likely holds the
+    # same text there: its copy would only repeat it, and leak held-out lines into training
+    written = {Path(found.origin).parent for found, script in mine if script == target.script}
+    copies = []
+    for found, script in mine:
+        if script == source.script and Path(found.origin).parent not in written:
+            copies.append(Source(target, tuple(write(text, code) for text in found.texts),
+                                 f"{found.origin} (transliterated to {target.script})", found.supplement))  # fmt: skip
+    return copies

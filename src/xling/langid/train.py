@@ -36,6 +36,7 @@ from xling.langid.sources import (
     read_udhr,
     read_umsab,
     read_wordfreq,
+    transliterated,
 )
 
 __all__ = ["LangidDataConfig", "LangidTrainConfig", "LangidTrainResult", "assign_labels", "train_identifier"]
@@ -76,6 +77,9 @@ class LangidDataConfig:
     """Extra `language<TAB>text` files (any code form: de, deu, sr-Latn)."""
     languages: list[str] = field(default_factory=list)
     """Learn only these languages (empty: every language the sources hold)."""
+    transliterate: list[str] = field(default_factory=list)
+    """`srp_Cyrl>srp_Latn`: also learn a language's text of one script written in the other (cyrtranslit,
+    `pip install 'xling[langid]'`), for a language written in both whose text here is mostly in one."""
     max_units_per_label: int = 6000
     """Cap on training texts per label (after long lines are cut into chunks): keeps the Bible's 31k verses
     per language from drowning the UDHR's 200 lines."""
@@ -209,6 +213,8 @@ def collect_sources(config: LangidDataConfig) -> list[Source]:
         (supplements if corpus in _SUPPLEMENTS else sources).extend(_READERS[corpus](folder, languages))
     for path in config.tsv:
         sources.extend(read_labelled_tsv(path, languages))
+    for spec in config.transliterate:
+        sources.extend(transliterated(sources, spec))
     sources.extend(_supplementing(supplements, sources))
     if not sources:
         raise DataError("no training text: the corpora and files hold none of data.languages", root.path)
