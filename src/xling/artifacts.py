@@ -20,6 +20,7 @@ from xling.atomic import write_json_atomically
 from xling.errors import DataError
 
 METADATA_FILE = "xling.json"
+_FLOAT32_MAX = 3.4028234663852886e38
 # what tokenizer folders held before; read as a fallback, never written
 LEGACY_METADATA_FILES = ("xling_tokenizer.json",)
 
@@ -78,6 +79,20 @@ def read_json_file(path: str | Path, *, missing: str = "missing file") -> Any:
         raise DataError(missing, path) from None
     except json.JSONDecodeError as error:
         raise DataError(f"not valid JSON ({error.msg})", path, error.lineno) from None
+    except UnicodeDecodeError:
+        raise DataError("not UTF-8 text", path) from None
+
+
+def finite_number(value: Any, name: str, path: Path, expected: str = "") -> float:
+    """Return `value` as a float; raise DataError naming `name` and `path` unless it is a number (not a bool)
+    that stays finite in float32, the precision models compute in."""
+    try:
+        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer past float64's range
+        number = math.nan
+    if not (math.isfinite(number) and abs(number) <= _FLOAT32_MAX):
+        raise DataError(f"{name} must be a finite number{expected and ' ' + expected}, not {value!r}", path)
+    return number
 
 
 def config_number(
@@ -89,15 +104,17 @@ def config_number(
     ok: Callable[[float], bool],
     expected: str,
 ) -> float:
-    """Return `config[key]` as a float (`default` where absent; None: it must be there); raise DataError naming
-    the key and `path` unless it is a finite number (not a bool) for which `ok` holds (`expected` says which)."""
-    value = config.get(key, default)
-    if value is None:
-        raise DataError(f"lacks {key!r}", path)
-    valid = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not (valid and ok(value)):
-        raise DataError(f"{key} must be a finite number {expected}, not {value!r}", path)
-    return float(value)
+    """Return `config[key]` as a float (`default` where the key is absent; None: it must be there); raise
+    DataError naming the key and `path` unless it is a finite number (`finite_number`) for which `ok` holds
+    (`expected` says which)."""
+    if key not in config:
+        if default is None:
+            raise DataError(f"lacks {key!r}", path)
+        return float(default)
+    number = finite_number(config[key], key, path, expected)
+    if not ok(number):
+        raise DataError(f"{key} must be a finite number {expected}, not {config[key]!r}", path)
+    return number
 
 
 def update_metadata(folder: str | Path, **fields: Any) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from xling.langid import LanguageIdentifier
 
 
@@ -25,3 +27,9 @@ def test_compares_on_the_recipes_held_out_sets(
     assert json.loads((tmp_path / "out.json").read_text("utf-8"))["rows"] == json.loads(
         json.dumps(report["rows"])
     )
+
+
+def test_the_model_to_compare_with_must_be_named(load_benchmark):
+    # its default was once the shipped detector, naive Bayes itself since 359ebc4: naive Bayes against itself
+    with pytest.raises(SystemExit):
+        load_benchmark("langid_naive_bayes").main(["--alphas", "0.1"])

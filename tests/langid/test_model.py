@@ -123,6 +123,22 @@ def test_weights_that_do_not_fit_the_config_are_a_clear_error(sample_identifier,
         LanguageIdentifier.from_pretrained(folder)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"bias": lambda b: np.full_like(b, np.nan)}, "'bias' holds values that are not finite"),
+     ({"embeddings": lambda e: e.astype(np.int32)}, "'embeddings' must hold floats")],
+)  # fmt: skip
+def test_broken_linear_weights_are_clear_errors(sample_identifier, tmp_path, change, message):
+    from safetensors.numpy import load_file, save_file
+
+    folder = sample_identifier.save_pretrained(tmp_path / "saved")
+    tensors = load_file(str(folder / "model.safetensors"))
+    save_file({**tensors, **{name: edit(tensors[name]) for name, edit in change.items()}},
+              str(folder / "model.safetensors"))  # fmt: skip
+    with pytest.raises(DataError, match=message):
+        LanguageIdentifier.from_pretrained(folder)
+
+
 def test_restricting_to_unlikely_languages_still_answers_among_them(sample_identifier):
     """The allowed labels' probabilities underflow to 0 in float32 before restriction: the answer must still
     be one of them, with probabilities that sum to 1."""

@@ -42,7 +42,9 @@ def test_scores_are_scikit_learns_multinomial_naive_bayes():
     examples = Examples(texts, [0, 0, 1, 1, 2, 2])
     counts = count_features(featurizer, examples, 3, chunk=4)  # two chunks
     ids, offsets = featurizer.ids(texts)
-    assert counts.sum() == len(ids) and counts[2].sum() == offsets[6] - offsets[4]
+    exact = np.zeros((3, 512))
+    np.add.at(exact, (np.repeat([0, 0, 1, 1, 2, 2], np.diff(offsets)), ids), 1)
+    assert np.array_equal(counts, exact)
     scorer = NaiveBayesScorer.fit(counts, 0.5)
     queries = ["der gato sleeps", "the hund", "el", "zzz"]
     q_ids, q_offsets = featurizer.ids(queries)
@@ -73,8 +75,17 @@ def test_temperature_fit_refuses_nan_and_warns_at_the_edge_of_its_search(caplog)
         fit_temperature(np.array([[0.0, np.nan]] * 4), gold)
     separated = np.where(np.eye(2)[gold] > 0, 0.0, -1000.0)  # every text right by a wide margin
     with caplog.at_level("WARNING"):
-        assert fit_temperature(separated, gold) == pytest.approx(0.1)
-    assert "edge of its search" in caplog.text
+        assert fit_temperature(separated, gold) <= 0.1
+    assert "end of its search" in caplog.text
+    # an optimum just inside the search is found, without a warning
+    rng = np.random.default_rng(1)
+    true_logits = rng.normal(0, 2, size=(4000, 5))
+    probabilities = np.exp(true_logits) / np.exp(true_logits).sum(axis=1, keepdims=True)
+    sampled = np.array([rng.choice(5, p=row) for row in probabilities])
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert fit_temperature(0.12 * true_logits, sampled) == pytest.approx(0.12, rel=0.1)
+    assert "end of its search" not in caplog.text
 
 
 def test_trained_by_counting_tells_languages_apart_and_reloads(naive_bayes, tmp_path):
@@ -99,36 +110,51 @@ def test_trained_by_counting_tells_languages_apart_and_reloads(naive_bayes, tmp_
     )  # header
 
 
+def _twice_in_a_bucket(t):
+    """The weights with the first bucket that holds two labels listing its first label twice."""
+    indptr, labels = t["log_ratio_indptr"], t["log_ratio_labels"].copy()
+    start = indptr[:-1][np.diff(indptr) >= 2][0]
+    labels[start + 1] = labels[start]
+    return {**t, "log_ratio_labels": labels}
+
+
 BROKEN_TENSORS = {  # what a broken or hand-made weights file may hold, and the error it must give
     "indptr one short": (lambda t: {**t, "log_ratio_indptr": t["log_ratio_indptr"][:-1]},
                          "do not form a matrix of config.json's 16384 buckets and 9 labels"),
     "no unseen": (lambda t: {k: v for k, v in t.items() if k != "unseen"}, r"missing tensors \['unseen'\]"),
     "negative label": (lambda t: {**t, "log_ratio_labels": t["log_ratio_labels"].astype(np.int32) - 1},
                        "do not form a matrix"),
+    "label twice in a bucket": (_twice_in_a_bucket, "must increase within each bucket"),
     "NaN value": (lambda t: {**t, "log_ratio_values": np.where(np.arange(len(t["log_ratio_values"])) == 3, np.nan,
                                                                t["log_ratio_values"]).astype(np.float16)}, "not finite"),
     "infinite unseen": (lambda t: {**t, "unseen": np.full_like(t["unseen"], -np.inf)}, "not finite"),
+    "float64 past float32": (lambda t: {**t, "unseen": np.full(t["unseen"].shape, -1e300)}, "not finite"),
     "float pointers": (lambda t: {**t, "log_ratio_indptr": t["log_ratio_indptr"].astype(np.float32)},
-                       r"\['log_ratio_indptr'\] must hold integers"),
+                       "'log_ratio_indptr' must hold integers"),
     "2-D values": (lambda t: {**t, "log_ratio_values": t["log_ratio_values"][:, None]}, "must be 1-D"),
-    "integer unseen": (lambda t: {**t, "unseen": t["unseen"].astype(np.int32)}, r"\['unseen'\] must hold floats"),
+    "integer unseen": (lambda t: {**t, "unseen": t["unseen"].astype(np.int32)}, "'unseen' must hold floats"),
 }  # fmt: skip
 
-BROKEN_CONFIG = {  # config.json entries that cannot be, and the error they must give
-    "infinite temperature": ({"temperature": float("inf")}, "temperature must be a finite number above 0"),
-    "text temperature": ({"temperature": "hot"}, "temperature must be a finite number above 0, not 'hot'"),
-    "no alpha": ({"alpha": None}, "config.json: lacks 'alpha'"),
-    "list family": ({"family": ["naive_bayes"]}, "family \\['naive_bayes'\\] is not one of"),
-    "threshold 2": ({"threshold": 2}, r"threshold must be a finite number in \[0, 1\)"),
-    "text prior weight": ({"prior_weight": "x"}, "prior_weight must be a finite number 0 or more"),
-    "no labels": ({"labels": None}, "labels must be a non-empty list"),
-    "garbled features": (
-        {"features": {"buckets": 16384, "colour": 1}},
-        "features must be the feature settings",
-    ),
-    "text buckets": ({"features": {"buckets": "many"}}, "buckets must be a whole number"),
-    "NaN prior": ({"log_prior": "nan"}, "log_prior.deu must be a finite number"),
-}
+BROKEN_CONFIG = {  # config.json entries that cannot be (from the saved config), and the error they must give
+    "infinite temperature": (lambda c: {"temperature": float("inf")}, "temperature must be a finite number"),
+    "vanishing temperature": (lambda c: {"temperature": 1e-320}, "temperature must be a finite number of at least"),
+    "text temperature": (lambda c: {"temperature": "hot"}, "temperature must be a finite number .*, not 'hot'"),
+    "no alpha": (lambda c: {"alpha": None}, "alpha must be a finite number"),
+    "list family": (lambda c: {"family": ["naive_bayes"]}, r"family \['naive_bayes'\] is not one of"),
+    "threshold 2": (lambda c: {"threshold": 2}, r"threshold must be a finite number in \[0, 1\)"),
+    "huge threshold": (lambda c: {"threshold": 10**400}, "threshold must be a finite number"),
+    "null threshold": (lambda c: {"threshold": None}, "threshold must be a finite number in .*, not None"),
+    "text prior weight": (lambda c: {"prior_weight": "x"}, "prior_weight must be a finite number"),
+    "no labels": (lambda c: {"labels": None}, "labels must be a non-empty list"),
+    "a label twice": (lambda c: {"labels": [*c["labels"][:-1], c["labels"][0]]}, "labels repeat: "),
+    "no code": (lambda c: {"labels": [*c["labels"][:-1], "!!"]}, "labels that are no language code: '!!'"),
+    "garbled features": (lambda c: {"features": {"buckets": 16384, "colour": 1}},
+                         "features must be the feature settings"),
+    "text buckets": (lambda c: {"features": {"buckets": "many"}}, "buckets must be a whole number"),
+    "text words": (lambda c: {"features": {**c["features"], "words": "no"}}, "features.words must be true or false"),
+    "NaN prior": (lambda c: {"log_prior": {**c["log_prior"], "deu": float("nan")}}, "log_prior.deu must be a finite"),
+    "huge prior": (lambda c: {"log_prior": {**c["log_prior"], "deu": -1e300}}, "log_prior.deu must be a finite"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BROKEN_TENSORS)
@@ -152,12 +178,38 @@ def test_broken_naive_bayes_configs_are_clear_errors_naming_the_file(naive_bayes
     shutil.copytree(naive_bayes.output, folder)
     config = json.loads((folder / "config.json").read_text("utf-8"))
     change, message = BROKEN_CONFIG[case]
-    if change.get("log_prior") == "nan":
-        change = {"log_prior": {**config["log_prior"], "deu": float("nan")}}
-    (folder / "config.json").write_text(json.dumps({**config, **change}), "utf-8")
+    (folder / "config.json").write_text(json.dumps({**config, **change(config)}), "utf-8")
     with pytest.raises(DataError, match=message) as error:
         LanguageIdentifier.from_pretrained(folder)
     assert "broken/config.json" in str(error.value)
+
+
+def test_unreadable_detector_files_are_clear_errors(naive_bayes, tmp_path):
+    import shutil
+
+    import torch
+    from safetensors.torch import save_file as save_torch
+
+    folder = tmp_path / "broken"
+    shutil.copytree(naive_bayes.output, folder)
+    weights, config = folder / "model.safetensors", folder / "config.json"
+    for damage, message in [
+        (lambda: weights.unlink(), "missing: the detector's weights"),
+        (lambda: weights.write_bytes(b"not safetensors"), "not a readable safetensors file"),
+        (
+            lambda: save_torch({"unseen": torch.zeros(3, dtype=torch.bfloat16)}, str(weights)),
+            "numpy cannot read",
+        ),
+    ]:
+        damage()
+        with pytest.raises(DataError, match=message):
+            LanguageIdentifier.from_pretrained(folder)
+    config.write_text("[1, 2]", "utf-8")
+    with pytest.raises(DataError, match="expected a JSON object, found list"):
+        LanguageIdentifier.from_pretrained(folder)
+    config.write_bytes(b'{"model_type": "\xff"}')
+    with pytest.raises(DataError, match="not UTF-8"):
+        LanguageIdentifier.from_pretrained(folder)
 
 
 def test_card_information_never_replaces_the_models_own_settings(naive_bayes, tmp_path):

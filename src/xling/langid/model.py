@@ -3,6 +3,7 @@ multinomial naive Bayes: `xling.langid.scorers`), saved as `config.json` + `mode
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from xling.artifacts import config_number, read_json_file, write_metadata
+from xling.artifacts import config_number, finite_number, read_json_file, write_metadata
 from xling.atomic import atomic_folder, write_json_atomically
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid.features import FeatureConfig, Featurizer
@@ -190,21 +191,39 @@ class LanguageIdentifier:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = DEFAULT_IDENTIFIER) -> LanguageIdentifier:
-        """Return the identifier saved in a folder, or a shipped one by name (`xling-langid`)."""
+        """Return the identifier saved in a folder, or a shipped one by name (`xling-langid`); DataError
+        naming the file and the field for a folder that holds no valid detector."""
         folder = resolve_identifier(name_or_path)
-        config_path = folder / CONFIG_FILE
+        config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
         config = read_json_file(config_path, missing="no config.json: not a language identifier folder")
+        if not isinstance(config, dict):
+            raise DataError(f"expected a JSON object, found {type(config).__name__}", config_path)
         if config.get("model_type") != MODEL_TYPE:
             raise DataError(f"model_type is {config.get('model_type')!r}, not {MODEL_TYPE!r}", config_path)
-        tensors = load_file(str(folder / WEIGHTS_FILE))
-        info = {key: value for key, value in config.items() if key not in _CONFIG_KEYS}
         labels, log_prior, features = _read_config(config, config_path)
-        scorer = scorer_from_tensors(tensors, config, features.buckets, len(labels), folder / WEIGHTS_FILE)
-        return cls(labels=labels, scorer=scorer, features=features,
-                   threshold=config_number(config, "threshold", config_path, default=0.0, ok=lambda x: 0 <= x < 1, expected="in [0, 1)"),
-                   log_prior=log_prior,
-                   prior_weight=config_number(config, "prior_weight", config_path, default=0.0, ok=lambda x: x >= 0, expected="0 or more"),
-                   info=info, path=folder)  # fmt: skip
+        threshold = config_number(config, "threshold", config_path, default=0.0, ok=lambda x: 0 <= x < 1,
+                                  expected="in [0, 1)")  # fmt: skip
+        prior_weight = config_number(config, "prior_weight", config_path, default=0.0, ok=lambda x: x >= 0,
+                                     expected="0 or more")  # fmt: skip
+        scorer = scorer_from_tensors(_load_tensors(weights_path), config, features.buckets, len(labels),
+                                     weights_path, config_path)  # fmt: skip
+        info = {key: value for key, value in config.items() if key not in _CONFIG_KEYS}
+        return cls(labels=labels, scorer=scorer, features=features, threshold=threshold, log_prior=log_prior,
+                   prior_weight=prior_weight, info=info, path=folder)  # fmt: skip
+
+
+def _load_tensors(path: Path) -> dict[str, np.ndarray]:
+    """Return the tensors of a safetensors file; DataError naming it when it is missing or unreadable."""
+    from safetensors import SafetensorError
+
+    try:
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise DataError("missing: the detector's weights", path) from None
+    except (OSError, SafetensorError) as error:
+        raise DataError(f"not a readable safetensors file ({error})", path) from None
+    except TypeError as error:  # a dtype numpy lacks (bfloat16)
+        raise DataError(f"holds a tensor numpy cannot read ({error})", path) from None
 
 
 def _read_config(
@@ -215,28 +234,27 @@ def _read_config(
     labels = config.get("labels")
     if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
         raise DataError("labels must be a non-empty list of label strings", path)
+    if repeated := sorted(label for label, times in Counter(labels).items() if times > 1):
+        raise DataError(f"labels repeat: {', '.join(repeated)}", path)
+    if invalid := [label for label in labels if try_parse_label(label) is None]:
+        raise DataError(f"labels that are no language code: {', '.join(map(repr, invalid[:5]))}", path)
     prior = config.get("log_prior")
     if prior is not None and (not isinstance(prior, dict) or set(prior) != set(labels)):
         raise DataError("log_prior must give a value for every label and no other", path)
-    if prior is not None:
-        for label, value in prior.items():
-            key = f"log_prior.{label}"
-            config_number(
-                {key: value}, key, path, default=None, ok=lambda x: True, expected="(a log-probability)"
-            )
+    log_prior = None if prior is None else np.array(
+        [finite_number(prior[label], f"log_prior.{label}", path) for label in labels], dtype=np.float32
+    )  # fmt: skip
     try:
         features = FeatureConfig(**config["features"])
     except (KeyError, TypeError) as error:
         raise DataError(f"features must be the feature settings xling saves ({error})", path) from None
-    whole = all(
-        isinstance(n, int) and not isinstance(n, bool)
-        for n in (features.buckets, features.min_n, features.max_n)
-    )
+    sizes = (features.buckets, features.min_n, features.max_n)
+    whole = all(isinstance(n, int) and not isinstance(n, bool) for n in sizes)
     if not (whole and features.buckets >= 1 and 1 <= features.min_n <= features.max_n):
-        raise DataError(
-            f"features: buckets must be a whole number >= 1 and 1 <= min_n <= max_n, not {features}", path
-        )
-    log_prior = None if prior is None else np.array([prior[label] for label in labels], dtype=np.float32)
+        raise DataError(f"features: buckets must be a whole number >= 1 and 1 <= min_n <= max_n, not {features}",
+                        path)  # fmt: skip
+    if not isinstance(features.words, bool):
+        raise DataError(f"features.words must be true or false, not {features.words!r}", path)
     return tuple(labels), log_prior, features
 
 

@@ -69,18 +69,17 @@ class LinearScorer:
         return {"family": self.family, "dim": int(self.embeddings.shape[1])}
 
     @classmethod
-    def from_tensors(
-        cls, tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int, path: Path
-    ):
-        """Return the scorer of loaded tensors; raise DataError unless their shapes fit the config (features
-        hashed into more buckets than rows would index past the table)."""
-        _require(tensors, {"embeddings", "weight", "bias"}, path)
-        embeddings, weight, bias = tensors["embeddings"], tensors["weight"], tensors["bias"]
+    def from_tensors(cls, tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int,
+                     weights_path: Path, config_path: Path) -> LinearScorer:  # fmt: skip
+        """Return the scorer of loaded tensors; raise DataError unless they hold finite floats in shapes that
+        fit the config (features hashed into more buckets than rows would index past the table)."""
+        found = _checked(tensors, {"embeddings": "f", "weight": "f", "bias": "f"}, weights_path)
+        embeddings, weight, bias = found["embeddings"], found["weight"], found["bias"]
         dim = embeddings.shape[1] if embeddings.ndim == 2 else -1
         if embeddings.shape != (buckets, dim) or weight.shape != (dim, labels) or bias.shape != (labels,):
             raise DataError(f"tensor shapes embeddings {embeddings.shape}, weight {weight.shape}, bias {bias.shape} "
-                            f"do not fit config.json's {buckets} buckets and {labels} labels", path)  # fmt: skip
-        return cls(embeddings.astype(np.float32), weight, bias)
+                            f"do not fit config.json's {buckets} buckets and {labels} labels", weights_path)  # fmt: skip
+        return cls(embeddings.astype(np.float32), weight.astype(np.float32), bias.astype(np.float32))
 
 
 @dataclass
@@ -165,37 +164,34 @@ class NaiveBayesScorer:
         return {"family": self.family, "alpha": self.alpha, "temperature": self.temperature}
 
     @classmethod
-    def from_tensors(
-        cls, tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int, path: Path
-    ):
+    def from_tensors(cls, tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int,
+                     weights_path: Path, config_path: Path) -> NaiveBayesScorer:  # fmt: skip
         """Return the scorer of loaded tensors; raise DataError unless they form a (buckets, labels) matrix of
-        finite values with integer row pointers and label indices, and config.json's numbers are valid."""
-        _require(tensors, {"log_ratio_indptr", "log_ratio_labels", "log_ratio_values", "unseen"}, path)
-        raw = {
-            name: tensors[name]
-            for name in ("log_ratio_indptr", "log_ratio_labels", "log_ratio_values", "unseen")
-        }
-        if bad := [name for name, array in raw.items() if array.ndim != 1]:
-            raise DataError(f"naive-Bayes tensors {bad} must be 1-D", path)
-        if bad := [
-            name for name in ("log_ratio_indptr", "log_ratio_labels") if raw[name].dtype.kind not in "iu"
-        ]:
-            raise DataError(f"naive-Bayes tensors {bad} must hold integers, not {raw[bad[0]].dtype}", path)
-        if bad := [name for name in ("log_ratio_values", "unseen") if raw[name].dtype.kind != "f"]:
-            raise DataError(f"naive-Bayes tensors {bad} must hold floats, not {raw[bad[0]].dtype}", path)
-        indptr, indices = raw["log_ratio_indptr"].astype(np.int64), raw["log_ratio_labels"].astype(np.int64)
-        values, unseen = raw["log_ratio_values"].astype(np.float32), raw["unseen"].astype(np.float32)
-        if (indptr.shape != (buckets + 1,) or indptr[0] != 0 or indptr[-1] != len(indices) or len(values) != len(indices)
-                or np.any(np.diff(indptr) < 0) or (len(indices) and not 0 <= indices.min() <= indices.max() < labels)
-                or unseen.shape != (labels,)):  # fmt: skip
-            raise DataError(f"naive-Bayes tensors do not form a matrix of config.json's {buckets} buckets and "
-                            f"{labels} labels", path)  # fmt: skip
-        if not (np.isfinite(values).all() and np.isfinite(unseen).all()):
-            raise DataError("naive-Bayes tensors hold values that are not finite (NaN or infinite)", path)
-        config_path = path.with_name("config.json")  # `path` is the weights file beside it
-        temperature = config_number(
-            config, "temperature", config_path, default=1.0, ok=lambda x: x > 0, expected="above 0"
+        finite values (each bucket's labels increasing), and config.json's numbers are valid."""
+        found = _checked(tensors, {"log_ratio_indptr": "iu", "log_ratio_labels": "iu", "log_ratio_values": "f",
+                                   "unseen": "f"}, weights_path)  # fmt: skip
+        if bad := [name for name, array in found.items() if array.ndim != 1]:
+            raise DataError(f"naive-Bayes tensors {bad} must be 1-D", weights_path)
+        indptr, indices = (
+            found["log_ratio_indptr"].astype(np.int64),
+            found["log_ratio_labels"].astype(np.int64),
         )
+        values, unseen = found["log_ratio_values"].astype(np.float32), found["unseen"].astype(np.float32)
+        if not (indptr.shape == (buckets + 1,) and indptr[0] == 0 and indptr[-1] == len(indices) == len(values)
+                and np.all(np.diff(indptr) >= 0) and unseen.shape == (labels,)
+                and (len(indices) == 0 or 0 <= indices.min() <= indices.max() < labels)):  # fmt: skip
+            raise DataError(f"naive-Bayes tensors do not form a matrix of config.json's {buckets} buckets and "
+                            f"{labels} labels", weights_path)  # fmt: skip
+        falls = np.diff(indices) <= 0
+        falls[indptr[1:-1][(indptr[1:-1] > 0) & (indptr[1:-1] < len(indices))] - 1] = (
+            False  # a bucket's start
+        )
+        if falls.any():
+            raise DataError(
+                "naive-Bayes label indices must increase within each bucket (a label twice)", weights_path
+            )
+        temperature = config_number(config, "temperature", config_path, default=1.0, ok=lambda x: x >= 1e-6,
+                                    expected="of at least 1e-6")  # fmt: skip
         alpha = config_number(
             config, "alpha", config_path, default=None, ok=lambda x: x > 0, expected="above 0"
         )
@@ -207,15 +203,14 @@ FAMILIES = {scorer.family: scorer for scorer in (LinearScorer, NaiveBayesScorer)
 """The model families by their config.json name."""
 
 
-def scorer_from_tensors(tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int, path: Path):
+def scorer_from_tensors(tensors: dict[str, np.ndarray], config: dict, buckets: int, labels: int,
+                        weights_path: Path, config_path: Path) -> LinearScorer | NaiveBayesScorer:  # fmt: skip
     """Return the scorer config.json's `family` names (models saved before families existed are linear);
-    `path` is the weights file: errors in a config.json entry name the config.json beside it."""
+    DataError naming `weights_path` for bad tensors, `config_path` for bad config.json entries."""
     family = config.get("family", LinearScorer.family)
     if not isinstance(family, str) or family not in FAMILIES:
-        raise DataError(
-            f"family {family!r} is not one of {', '.join(FAMILIES)}", path.with_name("config.json")
-        )
-    return FAMILIES[family].from_tensors(tensors, config, buckets, labels, path)
+        raise DataError(f"family {family!r} is not one of {', '.join(FAMILIES)}", config_path)
+    return FAMILIES[family].from_tensors(tensors, config, buckets, labels, weights_path, config_path)
 
 
 def _counts(columns: np.ndarray, rows: np.ndarray, n_rows: int, n_columns: int) -> sp.csr_matrix:
@@ -225,7 +220,20 @@ def _counts(columns: np.ndarray, rows: np.ndarray, n_rows: int, n_columns: int) 
     return sp.csr_matrix((np.ones(len(columns), np.float32), columns, indptr), shape=(n_rows, n_columns))
 
 
-def _require(tensors: dict[str, np.ndarray], names: set[str], path: Path) -> None:
-    """Raise DataError naming the tensors the file lacks."""
-    if missing := names - set(tensors):
+def _checked(tensors: dict[str, np.ndarray], kinds: dict[str, str], path: Path) -> dict[str, np.ndarray]:
+    """Return the tensors `kinds` names; DataError naming the file for one missing, one of another dtype kind
+    ("f": floats, "iu": integers) or floats that are not finite."""
+    if missing := set(kinds) - set(tensors):
         raise DataError(f"missing tensors {sorted(missing)}", path)
+    for name, kind in kinds.items():
+        if tensors[name].dtype.kind not in kind:
+            wanted = "floats" if kind == "f" else "integers"
+            raise DataError(f"tensor {name!r} must hold {wanted}, not {tensors[name].dtype}", path)
+        # as float32, the precision scores are computed in (a float64 1e300 is no finite float32)
+        with np.errstate(over="ignore"):
+            as_scored = (
+                tensors[name] if tensors[name].dtype.itemsize <= 4 else tensors[name].astype(np.float32)
+            )
+        if kind == "f" and not np.isfinite(as_scored).all():
+            raise DataError(f"tensor {name!r} holds values that are not finite (NaN or infinite)", path)
+    return {name: tensors[name] for name in kinds}

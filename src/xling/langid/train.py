@@ -495,8 +495,9 @@ def count_features(
         ids, offsets = featurizer.ids(examples.texts[first : first + chunk])
         rows = np.repeat(gold[first : first + chunk], np.diff(offsets))
         # a sparse matrix sums repeated (label, feature) pairs in memory of the chunk's size, not of the table's
+        # (int64: a float32 sum would stop growing at 2**24)
         chunk_counts = sp.coo_matrix(
-            (np.ones(len(ids), np.float32), (rows, ids)), shape=(n_labels, buckets)
+            (np.ones(len(ids), np.int64), (rows, ids)), shape=(n_labels, buckets)
         ).tocsr()
         chunk_counts.sum_duplicates()
         chunk_rows = np.repeat(np.arange(n_labels), np.diff(chunk_counts.indptr))
@@ -525,14 +526,13 @@ def fit_temperature(log_likelihoods: np.ndarray, gold: np.ndarray) -> float:
         return float(np.mean(log_norm - logits[np.arange(len(gold)), gold]))
 
     grid = np.geomspace(0.1, 1000.0, 41)  # steps of x1.26, then a finer look around the best
-    at = int(np.argmin([loss(t) for t in grid]))
-    if at in (0, len(grid) - 1):
-        # held-out texts all right (or all wrong) with a wide margin: the loss keeps falling past the grid
-        logger.warning("the naive-Bayes temperature stopped at the edge of its search (%g): the held-out texts "
-                       "are too few or too easy to calibrate on", grid[at])  # fmt: skip
-        return float(grid[at])
-    fine = grid[at] * np.geomspace(0.8, 1.25, 21)
-    return float(fine[int(np.argmin([loss(t) for t in fine]))])
+    fine = grid[int(np.argmin([loss(t) for t in grid]))] * np.geomspace(0.8, 1.25, 21)
+    best = float(fine[int(np.argmin([loss(t) for t in fine]))])
+    if not grid[0] < best < grid[-1]:
+        # held-out texts all right (or all wrong) by a wide margin: the loss keeps falling past the search
+        logger.warning("the naive-Bayes temperature stopped at the end of its search (%g): the held-out texts "
+                       "are too few or too easy to calibrate on", best)  # fmt: skip
+    return best
 
 
 def _train_linear(config: LangidTrainConfig, matrix: sp.csr_matrix, labels: list[int], n_labels: int,
