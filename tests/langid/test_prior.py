@@ -69,15 +69,15 @@ def test_held_out_lines_do_not_depend_on_the_training_caps():
 def test_crops_keep_short_entries_whole_and_cut_unspaced_scripts_by_characters():
     import random
 
-    from xling.langid.train import _crop
+    from xling.langid.train import crop
 
     rng = random.Random(0)
     for text in ("water", "good morning"):  # word-list entries: never a fragment such as "ater" or "rnin"
-        assert {_crop(text, rng, short) for short in (True, False) for _ in range(20)} <= {
+        assert {crop(text, rng, short) for short in (True, False) for _ in range(20)} <= {
             text,
             *text.split(),
         }
-    crops = {_crop("起初神创造天地地是空虚混沌", rng, short=True) for _ in range(20)}
+    crops = {crop("起初神创造天地地是空虚混沌", rng, short=True) for _ in range(20)}
     assert all(1 <= len(crop) <= 6 and crop in "起初神创造天地地是空虚混沌" for crop in crops)
 
 

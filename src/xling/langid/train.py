@@ -334,7 +334,7 @@ UNSPACED_SCRIPTS = frozenset({"Hani", "Jpan", "Thai", "Laoo", "Khmr", "Mymr", "T
 """Scripts written without spaces between words: their crops are windows of characters."""
 
 
-def _crop(text: str, rng: random.Random, short: bool) -> str:
+def crop(text: str, rng: random.Random, short: bool) -> str:
     """Return a random window of `text`: 1-3 words when `short`, else 4-10 (characters in a script written
     without spaces); a text of fewer words is kept whole (a word-list entry such as "good morning")."""
     words = text.split()
@@ -393,8 +393,8 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
         for line in lines[:held]:
             for chunk in _chunks(line, config.chunk_words):
                 dev.lines.add(chunk, label_id)
-                dev.short.add(_crop(chunk, held_rng, short=True), label_id)
-                dev.medium.add(_crop(chunk, held_rng, short=False), label_id)
+                dev.short.add(crop(chunk, held_rng, short=True), label_id)
+                dev.medium.add(crop(chunk, held_rng, short=False), label_id)
         words = [text for source in group if source.supplement for text in source.texts]
         rng.shuffle(words)
         words = words[: int(config.max_units_per_label * config.supplement_share)]
@@ -409,10 +409,10 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
         count = 0
         for unit in units:
             train.add(unit, label_id)
-            train.add(_crop(unit, rng, short=rng.random() < config.short_share), label_id)
+            train.add(crop(unit, rng, short=rng.random() < config.short_share), label_id)
             count += 2
         while count < config.min_examples_per_label:
-            train.add(_crop(rng.choice(units), rng, short=rng.random() < config.short_share), label_id)
+            train.add(crop(rng.choice(units), rng, short=rng.random() < config.short_share), label_id)
             count += 1
     return train, dev
 
