@@ -208,3 +208,18 @@ def test_word_alignment_and_bli_from_the_command_line(tmp_path, monkeypatch, cap
     code, err = _run_main(monkeypatch, capsys, "align", "words", "--src", str(tmp_path / "src.vec"), "--tgt",
                           str(tmp_path / "tgt.npy"), "--output", str(tmp_path / "map2"))  # fmt: skip
     assert code == 2 and "dictionary" in err
+
+
+def test_serve_options_reach_the_servers_config(monkeypatch):
+    import uvicorn
+
+    import xling.serving.app
+
+    built = []
+    monkeypatch.setattr(xling.serving.app, "create_app", lambda settings: built.append(settings) or "app")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    result = runner.invoke(
+        app, ["serve", "--bot", "runs/bot", "--bot-translator", "runs/mt", "--port", "8123"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (built[0].bot, built[0].bot_translator, built[0].port) == ("runs/bot", "runs/mt", 8123)

@@ -46,6 +46,13 @@ def serve(
         ),
     ] = None,
     bot: Annotated[str | None, typer.Option(help="Support-bot folder (`xling bot build`).")] = None,
+    bot_translator: Annotated[
+        str | None,
+        typer.Option(
+            help="Translation model for the bot's answers in languages its FAQ does not store "
+            "(default none: those get the FAQ's own answer)."
+        ),
+    ] = None,
     set_: Sets = None,
 ) -> None:
     """Serve xling's models over HTTP: OpenAI-style /v1/embeddings, TEI-style /embed, LibreTranslate's
@@ -65,7 +72,7 @@ def serve(
         indexes[name.strip()] = folder.strip()
     settings = load_config(ServeConfig, config, set_ or [], section="serve", host=host, port=port, workers=workers,
                            encoder=encoder, translator=translator, detector=detector, classifier=classifier,
-                           bot=bot, indexes=indexes or None)  # fmt: skip
+                           bot=bot, bot_translator=bot_translator, indexes=indexes or None)  # fmt: skip
     settings.validate()
     console.print(f"xling serve on http://{settings.host}:{settings.port} ({settings.workers} worker"
                   f"{'s' if settings.workers > 1 else ''}; API docs at /docs)")  # fmt: skip
