@@ -6,6 +6,12 @@ from xling.langid.scripts import dominant_script
 
 def test_names_links_digits_and_emoji_carry_no_language():
     assert normalize_text("Check https://t.co/x @bob #BlackFriday 2024!! 😀 Super") == "check super"
+    # each kind alone (the pattern runs only on text holding one of its marks), in any case
+    assert normalize_text("Siehe WWW.Example.com heute") == "siehe heute"
+    assert normalize_text("Mail an anna.b@firma.de bitte") == "mail an bitte"
+    assert normalize_text("Voir HTTPS://x.org/a maintenant") == "voir maintenant"
+    assert normalize_text("Danke #Sommer") == "danke"
+    assert normalize_text("tab\tnew\u2003line\x1c end ") == "tab new line end"
 
 
 def test_letters_marks_and_inner_apostrophes_stay():
