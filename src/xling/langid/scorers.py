@@ -182,14 +182,9 @@ class NaiveBayesScorer:
                 and (len(indices) == 0 or 0 <= indices.min() <= indices.max() < labels)):  # fmt: skip
             raise DataError(f"naive-Bayes tensors do not form a matrix of config.json's {buckets} buckets and "
                             f"{labels} labels", weights_path)  # fmt: skip
-        falls = np.diff(indices) <= 0
-        falls[indptr[1:-1][(indptr[1:-1] > 0) & (indptr[1:-1] < len(indices))] - 1] = (
-            False  # a bucket's start
-        )
-        if falls.any():
-            raise DataError(
-                "naive-Bayes label indices must increase within each bucket (a label twice)", weights_path
-            )
+        if _unordered_labels(indptr, indices):
+            raise DataError("naive-Bayes label indices must increase within each bucket (a label twice)",
+                            weights_path)  # fmt: skip
         temperature = config_number(config, "temperature", config_path, default=1.0, ok=lambda x: x >= 1e-6,
                                     expected="of at least 1e-6")  # fmt: skip
         alpha = config_number(
@@ -211,6 +206,15 @@ def scorer_from_tensors(tensors: dict[str, np.ndarray], config: dict, buckets: i
     if not isinstance(family, str) or family not in FAMILIES:
         raise DataError(f"family {family!r} is not one of {', '.join(FAMILIES)}", config_path)
     return FAMILIES[family].from_tensors(tensors, config, buckets, labels, weights_path, config_path)
+
+
+def _unordered_labels(indptr: np.ndarray, indices: np.ndarray) -> bool:
+    """Return whether some bucket's labels (CSR row) do not strictly increase: a label listed twice."""
+    steps = np.diff(indices)
+    within = np.ones(len(steps), dtype=bool)
+    starts = indptr[1:-1]
+    within[starts[(starts > 0) & (starts < len(indices))] - 1] = False  # a step from one bucket to the next
+    return bool(np.any(steps[within] <= 0))
 
 
 def _counts(columns: np.ndarray, rows: np.ndarray, n_rows: int, n_columns: int) -> sp.csr_matrix:
