@@ -20,7 +20,7 @@ from xling.atomic import write_json_atomically
 from xling.errors import DataError
 
 METADATA_FILE = "xling.json"
-_FLOAT32_MAX = 3.4028234663852886e38
+_FLOAT32_MAX = 3.4028234663852886e38  # float32's largest finite value (numpy.finfo), without numpy
 # what tokenizer folders held before; read as a fallback, never written
 LEGACY_METADATA_FILES = ("xling_tokenizer.json",)
 
