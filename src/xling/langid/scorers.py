@@ -230,14 +230,14 @@ def _checked(tensors: dict[str, np.ndarray], kinds: dict[str, str], path: Path) 
     if missing := set(kinds) - set(tensors):
         raise DataError(f"missing tensors {sorted(missing)}", path)
     for name, kind in kinds.items():
-        if tensors[name].dtype.kind not in kind:
+        array = tensors[name]
+        if array.dtype.kind not in kind:
             wanted = "floats" if kind == "f" else "integers"
-            raise DataError(f"tensor {name!r} must hold {wanted}, not {tensors[name].dtype}", path)
-        # as float32, the precision scores are computed in (a float64 1e300 is no finite float32)
-        with np.errstate(over="ignore"):
-            as_scored = (
-                tensors[name] if tensors[name].dtype.itemsize <= 4 else tensors[name].astype(np.float32)
-            )
-        if kind == "f" and not np.isfinite(as_scored).all():
-            raise DataError(f"tensor {name!r} holds values that are not finite (NaN or infinite)", path)
+            raise DataError(f"tensor {name!r} must hold {wanted}, not {array.dtype}", path)
+        if kind == "f":
+            # as float32, the precision scores are computed in (a float64 1e300 is no finite float32)
+            with np.errstate(over="ignore"):
+                scored = array if array.dtype.itemsize <= 4 else array.astype(np.float32)
+            if not np.isfinite(scored).all():
+                raise DataError(f"tensor {name!r} holds values that are not finite (NaN or infinite)", path)
     return {name: tensors[name] for name in kinds}

@@ -494,12 +494,11 @@ def count_features(
     for first in range(0, len(examples.texts), chunk):
         ids, offsets = featurizer.ids(examples.texts[first : first + chunk])
         rows = np.repeat(gold[first : first + chunk], np.diff(offsets))
-        # a sparse matrix sums repeated (label, feature) pairs in memory of the chunk's size, not of the table's
+        # COO -> CSR sums repeated (label, feature) pairs, in memory of the chunk's size, not of the table's
         # (int64: a float32 sum would stop growing at 2**24)
         chunk_counts = sp.coo_matrix(
             (np.ones(len(ids), np.int64), (rows, ids)), shape=(n_labels, buckets)
         ).tocsr()
-        chunk_counts.sum_duplicates()
         chunk_rows = np.repeat(np.arange(n_labels), np.diff(chunk_counts.indptr))
         counts[chunk_rows, chunk_counts.indices] += chunk_counts.data
     return counts
