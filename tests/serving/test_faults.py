@@ -60,6 +60,31 @@ FAULTS = [
     ("POST", "/v1/classify", {"inputs": ["good", None]}, "inputs[1]"),
     ("POST", "/v1/classify", {"inputs": "good", "language": "klingon!"}, "language"),
     ("POST", "/v1/answer", {"question": 42}, "question"),
+    # strict types: no guessing what "3" or 1 meant
+    ("POST", "/v1/search", {"query": "film", "k": "3"}, "k"),
+    ("POST", "/v1/search", {"query": "film", "k": 2.0}, "k"),
+    ("POST", "/embed", {"inputs": "x", "normalize": 1}, "normalize"),
+    ("POST", "/v1/embeddings", {"input": "x", "dimensions": "8"}, "dimensions"),
+    ("POST", "/v1/search", {"query": "film", "index": ""}, "index"),
+    ("POST", "/v1/classify", {"inputs": "good", "language": "de,en"}, "language"),
+    ("POST", "/v1/answer", {"question": "where is my parcel?", "lang": "de,en"}, "lang"),
+    # a lone UTF-16 surrogate escape is not text any tokenizer can read (it used to be a 500)
+    ("POST", "/embed", b'{"inputs": "\\ud800"}', "inputs"),
+    ("POST", "/v1/embeddings", b'{"input": ["ok", "a\\udfff b"]}', "input[1]"),
+    ("POST", "/v1/search", b'{"query": "film \\uD800"}', "query"),
+    ("POST", "/v1/classify", b'{"inputs": "\\ud800"}', "inputs"),
+    ("POST", "/v1/answer", b'{"question": "film \\ud800 good"}', "question"),
+    ("POST", "/translate", b'{"q": "\\ud800", "source": "en", "target": "de"}', "q"),
+    ("POST", "/translate", b'{"q": "hi", "source": "\\ud800", "target": "de"}', "source"),
+    ("POST", "/translate", b'{"q": "hi", "source": "en", "target": "de", "format": "\\udc00"}', "format"),
+    ("POST", "/detect", b'{"q": ["fine", "\\ud800"]}', "q[1]"),
+    # JSON nested past Python's recursion limit (it used to be a 500), and bytes that are not UTF-8
+    ("POST", "/embed", b"[" * 100_000, "body"),
+    ("POST", "/v1/embeddings", b"[" * 100_000, "body"),
+    ("POST", "/translate", b"[" * 100_000, "body"),
+    ("POST", "/detect", b"[" * 100_000, "body"),
+    ("POST", "/embed", b"\xff", "body"),
+    ("POST", "/v1/embeddings", b'{"input": "\xff\xfe"}', "body"),
 ]
 
 
@@ -82,6 +107,23 @@ def test_faults_are_4xx_naming_the_field(client, method, path, body, field):
         assert answer.status_code == 400
     if path == "/v1/embeddings":  # as OpenAI: 400 (the openai SDK's BadRequestError), in OpenAI's error shape
         assert answer.status_code == 400 and error["type"] == "invalid_request_error", payload
+
+
+def test_escaped_surrogate_pairs_are_text_and_lone_ones_in_keys_are_refused(client):
+    emoji = client.post("/embed", content=b'{"inputs": "nice \\ud83d\\ude00"}', headers=JSON)
+    assert emoji.status_code == 200, emoji.text
+    key = client.post("/embed", content=b'{"inputs": "x", "\\ud800": 1}', headers=JSON)
+    assert key.status_code == 422 and key.json()["field"] == "body", key.text
+
+
+def test_text_that_is_not_utf8_in_a_query_string_or_form_is_a_400(client):
+    query = client.post("/translate?q=%ED%A0%80&source=en&target=de")
+    assert query.status_code == 400 and query.json()["field"] == "q", query.text
+    form = client.post("/translate", content=b"q=%FF&source=en&target=de",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert form.status_code == 400 and "UTF-8" in form.json()["error"], form.text
+    fine = client.post("/detect?q=%C3%BCber%20den%20Wolken")  # percent-encoded UTF-8 is fine
+    assert fine.status_code == 200, fine.text
 
 
 def test_unknown_language_code_names_the_code(client):
@@ -122,6 +164,18 @@ def test_api_keys_and_rate_limit(make_config):
         metrics = client.get("/metrics").text
         assert 'xling_requests_total{endpoint="/embed",method="POST",status="429"} 1' in metrics
         assert 'xling_errors_total{endpoint="/embed",kind="auth"} 1' in metrics
+
+
+def test_a_key_holding_a_lone_surrogate_is_a_401_and_deep_json_a_400(make_config):
+    with TestClient(create_app(make_config("limits.api_keys=k1")), raise_server_exceptions=False) as client:
+        answer = client.post("/embed", content=b'{"inputs": "x", "api_key": "\\ud800"}', headers=JSON)
+        assert answer.status_code == 401, answer.text
+        deep = client.post(
+            "/translate", content=b"[" * 100_000, headers={**JSON, "Authorization": "Bearer k1"}
+        )
+        assert deep.status_code == 400 and deep.json()["field"] == "body", deep.text
+        deep_key = client.post("/translate", content=b"[" * 100_000, headers=JSON)  # no key: looked for in it
+        assert deep_key.status_code == 401, deep_key.text
 
 
 def test_wrong_keys_are_rate_limited_by_client_address(make_config):

@@ -78,6 +78,10 @@ def serve(
                   f"{'s' if settings.workers > 1 else ''}; API docs at /docs)")  # fmt: skip
     options = dict(host=settings.host, port=settings.port, log_level=settings.log_level,
                    timeout_graceful_shutdown=settings.graceful_timeout_s)  # fmt: skip
+    if settings.workers > 1 and settings.limits.rate_limit_per_minute:
+        console.print(f"[yellow]warning:[/] each of the {settings.workers} workers counts its own requests: a key "
+                      f"can get up to {settings.workers} x {settings.limits.rate_limit_per_minute} requests a "
+                      "minute (put a shared rate limit in the load balancer for an exact one)")  # fmt: skip
     if settings.workers > 1:
         # each worker process builds its own app (and loads its own models) from the config in the environment
         os.environ[CONFIG_ENV] = json.dumps(config_to_dict(settings))

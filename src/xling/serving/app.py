@@ -75,7 +75,13 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         app.include_router(router)
     _add_error_handlers(app, state.metrics)
     static_paths = _add_web_page(app)
-    app.add_middleware(GuardMiddleware, limits=config.limits, metrics=state.metrics, open_paths=static_paths)
+    app.add_middleware(
+        GuardMiddleware,
+        limits=config.limits,
+        metrics=state.metrics,
+        open_paths=static_paths,
+        bad_request_paths=BAD_REQUEST_PATHS,
+    )
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -203,13 +209,19 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        message = str(error.detail)
-        if error.status_code == 404:
+        message, field, status = str(error.detail), None, error.status_code
+        if status == 400 and message == "There was an error parsing the body":
+            # FastAPI's own answer when it cannot read a JSON body at all (not UTF-8, nested too deeply)
+            field, message = (
+                "body",
+                "body: not JSON that can be read (it must be UTF-8, and not nested too deeply)",
+            )
+            status = 400 if request.url.path in BAD_REQUEST_PATHS else 422
+        elif error.status_code == 404:
             message = f"no such endpoint: {request.method} {request.url.path} (see /docs)"
         elif error.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path} (see /docs)"
-        return answer(request, error.status_code, message, None, f"http_{error.status_code}",
-                      dict(error.headers or {}))  # fmt: skip
+        return answer(request, status, message, field, f"http_{status}", dict(error.headers or {}))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

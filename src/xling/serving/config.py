@@ -28,7 +28,8 @@ class LimitsConfig:
     /languages, the docs and the web page are always open."""
     rate_limit_per_minute: int = 0
     """Requests per minute per API key (per client address when there are no keys), as a token bucket that
-    allows a burst of this many; beyond it 429 with Retry-After. 0: no rate limit."""
+    allows a burst of this many; beyond it 429 with Retry-After. 0: no rate limit. Each worker process
+    (`workers` > 1) keeps its own buckets, so a client spread over N workers gets up to N times this."""
     max_body_bytes: int = 1_000_000
     """Largest request body; a larger one gets 413 before it is read in full."""
     max_texts: int = 256

@@ -24,9 +24,10 @@ def form_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
     if media_type(content_type) == "multipart/form-data":
         return _multipart_fields(content_type, body)
     try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        # errors="strict": percent-encoded bytes that are not UTF-8 are refused, not read as U+FFFD
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, errors="strict")
     except UnicodeDecodeError:
-        raise ValueError("the body is not UTF-8") from None
+        raise ValueError("the body, or a percent-encoded value in it, is not UTF-8") from None
 
 
 def _multipart_fields(content_type: str, body: bytes) -> dict[str, list[str]]:

@@ -6,7 +6,9 @@ request (413, or truncation).
 once (to find LibreTranslate's `api_key` field, which LibreTranslate clients send in the body or the query
 string instead of a header), checks the key and the key's token bucket, and replays the body to the app. A
 request without a valid key spends a token of its client address's bucket before its 401, so guessing keys
-is rate-limited too (429). `request_texts` applies the per-request text limits inside a route, where the
+is rate-limited too (429). Text that is not Unicode is refused there too, naming the field (400, or 422 where
+the route's validation errors are 422): a query-string value whose percent-encoded bytes are not UTF-8, and a
+JSON string holding a lone surrogate escape (`"\\ud800"`), which no model's tokenizer can read. `request_texts` applies the per-request text limits inside a route, where the
 field's name is known.
 """
 
@@ -15,11 +17,12 @@ from __future__ import annotations
 import hmac
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_to_bytes
 
 from xling.serving.config import LimitsConfig
 from xling.serving.errors import ApiError, error_body
@@ -35,6 +38,8 @@ Send = Callable[[Message], Awaitable[None]]
 OPEN_PATHS = frozenset({"/health", "/metrics", "/v1/models", "/info", "/languages", "/docs", "/redoc",
                         "/openapi.json", "/docs/oauth2-redirect", "/", "/favicon.ico"})  # fmt: skip
 OPEN_PREFIXES = ("/static/",)
+# a JSON escape of a UTF-16 surrogate (high or low): only then can a parsed string hold a lone one
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def is_open(path: str, method: str, extra: frozenset[str] = frozenset()) -> bool:
@@ -82,9 +87,11 @@ class GuardMiddleware:
     """ASGI middleware: body size, API key and rate limit, in that order (see the module docstring)."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], limits: LimitsConfig,
-                 metrics: Metrics | None = None, open_paths: frozenset[str] = frozenset()):  # fmt: skip
+                 metrics: Metrics | None = None, open_paths: frozenset[str] = frozenset(),
+                 bad_request_paths: frozenset[str] = frozenset()):  # fmt: skip
         self.app = app
         self.open_paths = open_paths
+        self.bad_request_paths = bad_request_paths  # routes answering 400, not 422, for invalid text
         self.limits = limits
         self.metrics = metrics
         self.keys = [key.encode() for key in limits.api_keys]
@@ -117,11 +124,11 @@ class GuardMiddleware:
         if disconnected:
             return  # the client left before sending its request: nobody to answer (metrics count it as 499)
         if not is_open(path, method, self.open_paths):
-            key = (
-                _bearer(headers.get("authorization"))
-                or _body_key(headers.get("content-type", ""), body)
-                or _query_key(scope.get("query_string", b""))
-            )
+            key = _bearer(headers.get("authorization"))
+            if self.keys and not key:  # only a server with keys looks for LibreTranslate's api_key field
+                key = _body_key(headers.get("content-type", ""), body) or _query_key(
+                    scope.get("query_string", b"")
+                )
             client = scope.get("client") or ("unknown", 0)
             if self.keys and not self._known(key):
                 # a wrong or missing key spends its address's tokens: guessing keys is rate-limited as well
@@ -134,6 +141,13 @@ class GuardMiddleware:
                 return
             if await self._limited(scope, send, f"key:{key}" if key and self.keys else f"client:{client[0]}"):
                 return
+        status = 400 if path in self.bad_request_paths else 422
+        problem = _query_not_utf8(scope.get("query_string", b""), status) or _lone_surrogate(
+            headers.get("content-type", ""), body, status
+        )
+        if problem is not None:
+            await self._refuse(scope, send, problem)
+            return
         await self.app(scope, _replay(body, receive), send)
 
     async def _limited(self, scope: Scope, send: Send, bucket: str) -> bool:
@@ -153,7 +167,7 @@ class GuardMiddleware:
     def _known(self, key: str | None) -> bool:
         if not key:
             return False
-        given = key.encode()
+        given = key.encode("utf-8", "surrogatepass")  # a lone surrogate matches no key: 401, not a crash
         # compare_digest against every key: the time taken says nothing about which prefix matched
         return any([hmac.compare_digest(given, known) for known in self.keys])
 
@@ -237,7 +251,7 @@ def _body_key(content_type: str, body: bytes) -> str | None:
             key = form_fields(content_type, body).get("api_key", [None])[0]
         else:
             return None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return (
             None  # a malformed body: the route says so (after the key check has refused it, if keys are on)
         )
@@ -250,6 +264,61 @@ def _query_key(query_string: bytes) -> str | None:
         return None
     values = parse_qs(query_string.decode("latin-1"), keep_blank_values=False).get("api_key", [])
     return values[0] if values else None
+
+
+def _query_not_utf8(query_string: bytes, status: int) -> ApiError | None:
+    """Return the error for the first query parameter whose percent-encoded value is not UTF-8 (None when
+    all are: the frameworks would read such bytes as U+FFFD and answer about a text nobody sent)."""
+    if b"%" not in query_string:
+        return None
+    for pair in query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        try:
+            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            field = unquote_to_bytes(name).decode("utf-8", "replace") or "query"
+            return ApiError(status, f"{field}: the query string's value is not UTF-8 text", field)
+    return None
+
+
+def _lone_surrogate(content_type: str, body: bytes, status: int) -> ApiError | None:
+    """Return the error naming the first JSON string (value or key) that holds a lone UTF-16 surrogate
+    (None when none does, or when the body is not JSON: the route says what is wrong with it then)."""
+    if not _SURROGATE_ESCAPE.search(body) or not media_type(content_type).endswith("json"):
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    field = _unencodable(data, "")
+    if field is None:
+        return None  # only whole pairs: emoji and other characters beyond the BMP
+    name = field or "body"
+    return ApiError(status, f"{name}: holds a lone UTF-16 surrogate escape, which is not Unicode text", name)
+
+
+def _unencodable(value: Any, where: str) -> str | None:
+    """Return the path (`input[1]`, `q`) of the first string in a parsed JSON value that cannot be UTF-8
+    encoded, or None."""
+    stack = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return path
+        elif isinstance(item, list):
+            stack.extend((entry, f"{path}[{i}]") for i, entry in reversed(list(enumerate(item))))
+        elif isinstance(item, dict):
+            for key, entry in reversed(list(item.items())):
+                name = f"{path}.{key}" if path else str(key)
+                try:
+                    key.encode("utf-8")
+                except UnicodeEncodeError:
+                    return path or "body"
+                stack.append((entry, name))
+    return None
 
 
 def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 422) -> tuple[list[str], bool]:

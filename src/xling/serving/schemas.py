@@ -15,7 +15,8 @@ Texts = str | list[str]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # strict: "3" or 2.0 for an integer, "yes" or 1 for a boolean is a 4xx naming the field, not a guess
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 class EmbeddingsRequest(_Request):

@@ -70,6 +70,8 @@ async def read_params(request: Request) -> dict[str, Any]:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as error:
             raise ApiError(400, f"Invalid JSON format: {error}", "body") from None
+        except RecursionError:
+            raise ApiError(400, "Invalid JSON format: nested too deeply", "body") from None
         if not isinstance(data, dict):
             raise ApiError(400, "Invalid JSON format: the body must be a JSON object", "body")
         return {**params, **data}

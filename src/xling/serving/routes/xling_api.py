@@ -53,6 +53,17 @@ def _codes(value: str | list[str] | None, field: str) -> tuple[str, ...] | None:
         raise ApiError(400, str(error), field) from None
 
 
+def _one_code(value: str | None, field: str) -> str | None:
+    """Return the ISO 639-3 code of a field that takes one language (None when not given); 400 naming the
+    field for several codes or a code that is not one."""
+    codes = _codes(value, field)
+    if codes is None:
+        return None
+    if len(codes) > 1:
+        raise ApiError(400, f"{field}: one language code, not {len(codes)} ({value})", field)
+    return codes[0]
+
+
 @router.post("/v1/search", response_model=SearchResponse, summary="Search an index in any language")
 async def search(body: SearchRequest, request: Request) -> SearchResponse:
     """Return the `k` documents nearest the query (in any language), optionally only those in `lang`, each
@@ -62,6 +73,8 @@ async def search(body: SearchRequest, request: Request) -> SearchResponse:
     [query], _ = request_texts(body.query, "query", config.limits)
     if body.k > config.limits.max_k:
         raise ApiError(422, f"k: {body.k} hits asked for; this server gives up to {config.limits.max_k}", "k")
+    if body.index is not None and not body.index.strip():
+        raise ApiError(422, "index: empty (leave it out for the default index)", "index")
     name = body.index or config.default_index or next(iter(config.indexes), None)
     if name is None:
         raise ApiError(503, "no search index configured: set `indexes` in the [serve] config and restart", "index",
@@ -86,7 +99,7 @@ async def classify(body: ClassifyRequest, request: Request) -> ClassifyResponse:
     """Return each text's most probable label, its probability and every label's probability."""
     state = _state(request)
     texts, batch = request_texts(body.inputs, "inputs", state.config.limits)
-    language = _codes(body.language, "language")[0] if body.language is not None else None
+    language = _one_code(body.language, "language")
     classifier = await state.model("classifier")
     batcher = state.batcher(
         "classifier", lambda: classify_function(classifier), chars=lambda item: len(item.text)
@@ -107,7 +120,7 @@ async def answer(body: AnswerRequest, request: Request) -> dict[str, Any]:
     """Return the support bot's answer to a question in any language (what `xling bot ask` prints)."""
     state = _state(request)
     [question], _ = request_texts(body.question, "question", state.config.limits)
-    language = _codes(body.lang, "lang")[0] if body.lang is not None else None
+    language = _one_code(body.lang, "lang")
     bot = await state.model("bot")
     batcher = state.batcher("bot", lambda: answer_function(bot), chars=lambda item: len(item.text))
     [result] = await batcher.submit([Question(question, language)])
