@@ -134,6 +134,17 @@ def test_marian_multi_target_token_goes_first_in_the_source(tmp_path):
         conventions.target_token("es")
 
 
+def test_marian_regional_target_tokens_are_chosen_by_the_region_given(tmp_path):
+    # OPUS-MT's ROMANCE models have >>fr<< and >>fr_CA<<, >>pt<< and >>pt_br<<
+    folder = build_marian(tmp_path / "marian", target_tokens=("fr", "fr_CA", "pt", "pt_br", "es"))
+    _, conventions = load(folder)
+    assert conventions.target_token("fra") == conventions.target_token("fr") == ">>fr<<"
+    assert conventions.target_token("fr-CA") == ">>fr_CA<<"
+    assert conventions.target_token("pt-BR") == ">>pt_br<<"
+    assert conventions.target_token("por") == ">>pt<<"
+    assert conventions.target_token("fr-BE") == ">>fr<<"  # a region the model lacks: the general code
+
+
 def test_xling_codes_follow_m2m100_with_three_letters(tmp_path):
     folder = build_xling(tmp_path / "xling")
     tokenizer, conventions = load(folder)

@@ -49,6 +49,15 @@ def test_texts_are_printed_one_per_line(model):
     assert result.stdout.splitlines() == expected(model, texts)
 
 
+def test_a_text_argument_with_line_breaks_is_printed_on_one_line(model):
+    text = f"{PARALLEL['eng'][0]}\n{PARALLEL['eng'][1]}"
+    result = runner.invoke(
+        app, ["translate", "--src", "en", "--tgt", "de", "--model", str(model), *GREEDY, text]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [" ".join(expected(model, [text])[0].splitlines())]
+
+
 def test_a_file_line_by_line(model, tmp_path):
     source = tmp_path / "in.txt"
     source.write_text(f"{PARALLEL['eng'][0]}\n\n{PARALLEL['eng'][1]} {PARALLEL['eng'][2]}\n", "utf-8")
@@ -82,6 +91,8 @@ def test_a_failure_leaves_an_existing_output_untouched(model, tmp_path, monkeypa
         (["--src", "xx-nope", "--tgt", "de", "Hello."], "unknown language code 'xx-nope'"),
         (["--src", "en", "--tgt", "de"], "TEXT arguments or --input"),
         (["--src", "en", "--tgt", "de", "--beam", "0", "Hello."], "beam_size"),
+        (["--src", "en", "--tgt", "de", "--device", "tpu", "Hello."], "'tpu' is not cpu, cuda"),
+        (["--src", "en", "--tgt", "de", "Hello \udcff."], "text 0 is not valid Unicode"),
     ],
 )
 def test_user_errors_are_one_line(model, monkeypatch, capsys, args, message):

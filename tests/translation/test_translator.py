@@ -6,8 +6,9 @@ import dataclasses
 import logging
 
 import pytest
+import torch
 
-from xling.errors import DataError, LanguageCodeError, XlingError
+from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.translation.decoding import DecodeOptions
 from xling.translation.segmentation import segment
 from xling.translation.translator import Translator
@@ -508,3 +509,76 @@ def test_out_of_range_decoding_options_name_their_field(field, value):
 
     with pytest.raises(ConfigError, match=rf"^{field}: {value} must"):
         DecodeOptions(**{field: value}).validate()
+
+
+def test_a_bad_output_path_is_a_clear_error_before_any_translating(xling_model, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("The cat sleeps on the bed.\n", "utf-8")
+    backend = echo(xling_model)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("x", "utf-8")
+    for output, why in [(tmp_path / "folder", "is a folder"), (tmp_path / "afile" / "out.txt", "is a file")]:
+        with pytest.raises(DataError, match=why):
+            xling_model.translate_file(source, output, "en", "de")
+    assert backend.calls == []  # refused before the model ran
+
+
+def test_a_file_of_blank_lines_gives_as_many_blank_lines(xling_model, tmp_path):
+    source = tmp_path / "blank.txt"
+    source.write_text("\n\n\n", "utf-8")
+    echo(xling_model)
+    report = xling_model.translate_file(source, tmp_path / "out.txt", "en", "de")
+    assert (tmp_path / "out.txt").read_text("utf-8") == "\n\n\n" and report.lines == 3
+
+
+def test_text_that_is_not_unicode_and_codes_that_are_not_strings_are_clear_errors(xling_model):
+    echo(xling_model)
+    with pytest.raises(DataError, match="text 1 is not valid Unicode"):
+        xling_model.translate(["fine.", "Hello \udcff world."], "en", "de")
+    with pytest.raises(ConfigError, match=r"tgt\[1\]: expected a language code, got NoneType"):
+        xling_model.translate(["a.", "b."], "en", ["de", None])
+    with pytest.raises(ConfigError, match="src: expected a language code"):
+        xling_model.translate(["a."], 5, "de")
+
+
+def test_an_unknown_or_missing_device_is_a_clear_error(models):
+    with pytest.raises(ConfigError, match="'gpu0' is not cpu, cuda"):
+        Translator.from_pretrained(models["xling"], backend="torch", device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA device"):
+            Translator.from_pretrained(models["xling"], backend="torch", device="cuda")
+    assert Translator.from_pretrained(models["xling"], backend="torch", device="auto").backend is not None
+
+
+@pytest.mark.parametrize("family", ["xling", "nllb"])
+def test_special_token_strings_in_a_text_are_text_not_control_tokens(models, family):
+    translator = Translator.from_pretrained(models[family], backend="torch")
+    backend = echo(translator)
+    marks = {"xling": "__deu__", "nllb": "fra_Latn"}[family]
+    text = f"Write </s> and {marks} here."
+    translator.translate([text], "en", "de")  # the tiny vocabulary lacks some characters: check the source
+    [[source]] = backend.calls
+    inner = source[1:-1]  # between the source language token and </s>
+    assert "</s>" not in inner and marks not in inner, source
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Go to https://www.google.com/search?q=cats and click. Then wait.",  # no cut inside the URL
+        "Hello. ?!",  # pysbd drops trailing punctuation: it must come back
+        "He said no.?!",
+        "Wait. «Why?» she asked... (Twice.)",
+    ],
+)
+def test_segmentation_loses_no_character_and_cuts_only_at_spaces(xling_model, text):
+    layout = segment(text, "eng")
+    assert "".join("".join(layout.parts).split()) == "".join(text.split())
+    assert all("google.com/search?" not in part or "q=cats" in part for part in layout.parts)
+    echo(xling_model)
+    [translated] = xling_model.translate([text], "en", "de")
+    assert translated.count(" ") == text.count(" ")  # no space put into a word where pysbd cut it
+
+
+def test_chinese_sentences_are_still_cut_without_spaces():
+    assert segment("你好。我很好。谢谢！", "cmn").parts == ("你好。", "我很好。", "谢谢！")

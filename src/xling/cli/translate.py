@@ -90,4 +90,4 @@ def translate(
             "source languages detected: %s", ", ".join(label or "none (no letters)" for label in sources)
         )
     for translation in translator.translate(texts, sources, tgt, options):
-        typer.echo(translation)
+        typer.echo(" ".join(translation.splitlines()))  # one line per TEXT, as the file mode writes

@@ -239,13 +239,23 @@ def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mappi
         language = tags[candidates[0]].language
         wanted = DEFAULT_SCRIPTS.get(language) or DEFAULT_SCRIPTS.get(tag.language)
     chosen = [own for own in candidates if scripts[own] == wanted]
+    if not chosen and all(script is None for script in scripts.values()):
+        chosen = list(candidates)  # the model names no script (OPUS-MT's >>fr<< >>fr_CA<<): regions decide
+    if len(chosen) > 1:
+        # the user's region (fr-CA -> fr_CA), else the code without a region (fra -> fr, not fr_CA)
+        regional = [own for own in chosen if tags[own].region == tag.region] or [
+            own for own in chosen if tags[own].region is None
+        ]
+        if len(regional) == 1:
+            return regional[0]
     if len(chosen) == 1:
         return chosen[0]
     if tag.script is not None:
         raise XlingError(f"{conventions.name} ({conventions.family}) has {_describe(tag.language)} in "
                          f"{', '.join(sorted(candidates))}, not in the {tag.script} script ({code!r})")  # fmt: skip
+    what = "script" if len(set(scripts.values())) > 1 else "region"
     raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has {', '.join(sorted(candidates))}; "
-                     f"give the script too, e.g. {sorted(candidates)[0]!r}")  # fmt: skip
+                     f"give the {what} too, e.g. {sorted(candidates)[0]!r}")  # fmt: skip
 
 
 def _listing(codes: Mapping[str, str]) -> str:

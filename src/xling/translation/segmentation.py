@@ -27,6 +27,7 @@ _LINE_BREAKS = re.compile(r"(\s*\n\s*)")
 # a full stop followed by space, or a full-width one (Chinese and Japanese put no space after it) with the
 # closing quotes and brackets that belong to its sentence (…ね。」と)
 _CLOSERS = "」』）】〕〉》”’\"')"
+_FULL_WIDTH_ENDS = "。！？" + _CLOSERS
 _SENTENCE_END = re.compile(rf"[.!?…]\s|[。！？][{re.escape(_CLOSERS)}]*")
 
 
@@ -99,13 +100,44 @@ def _sentences(line: str, language: str | None) -> list[tuple[str, str]]:
     """Return the sentences of one line (no line break in it), each with the whitespace after it."""
     out: list[tuple[str, str]] = []
     for block in _blocks(line):
-        for raw in _segmenter(_pysbd_language(language)).segment(block):
-            sentence = raw.strip()
-            if sentence:
-                out.append((sentence, raw[len(raw.rstrip()) :] or " "))
-            elif out:
-                out[-1] = (out[-1][0], out[-1][1] + raw)
+        out += _aligned(block, _segmenter(_pysbd_language(language)).segment(block))
     return out or [(line, "")]
+
+
+def _aligned(block: str, segments: Sequence[str]) -> list[tuple[str, str]]:
+    """Return (sentence, the whitespace after it) for pysbd's `segments` of `block`, cut from the block
+    itself, so that no character is lost: pysbd drops some trailing punctuation (`Hello. ?!`, `no.?!`),
+    which stays with the sentence before it, and a cut with no space at it (`search?q=cats`) is undone,
+    unless it follows a full-width sentence end (Chinese and Japanese put no space after one)."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for raw in segments:
+        sentence = raw.strip()
+        if not sentence:
+            continue
+        start = block.find(sentence, position)
+        if start < 0:  # pysbd changed the text itself: keep the block whole rather than guess
+            whole = block.strip()
+            return [(whole, block[len(block.rstrip()) :] or " ")] if whole else []
+        end = start + len(sentence)
+        if spans:
+            between = block[spans[-1][1] : start]
+            if between.strip() or (not between and block[start - 1] not in _FULL_WIDTH_ENDS):
+                spans[-1] = (spans[-1][0], end)
+                position = end
+                continue
+        elif block[:start].strip():  # dropped text before the first sentence
+            start = len(block) - len(block.lstrip())
+        spans.append((start, end))
+        position = end
+    if not spans:
+        return []
+    if block[spans[-1][1] :].strip():  # dropped text after the last sentence
+        spans[-1] = (spans[-1][0], len(block.rstrip()))
+    ends = [start for start, _ in spans[1:]] + [len(block)]
+    return [
+        (block[start:end], block[end:after] or " ") for (start, end), after in zip(spans, ends, strict=True)
+    ]
 
 
 def _blocks(line: str) -> list[str]:

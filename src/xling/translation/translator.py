@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -148,6 +149,7 @@ class Translator:
         """The language detector for `auto` sources: a folder, a shipped name or a loaded identifier."""
         self._allowed: tuple[LanguageIdentifier, list[str]] | None = None
         self._source_tokens: dict[int, str] | None = None
+        self._controls: set[int] | None = None
 
     @classmethod
     def from_pretrained(
@@ -169,6 +171,7 @@ class Translator:
             raise ConfigError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
         if threads < 0:
             raise ConfigError(f"threads: {threads} must be 0 (the runtime's default) or more")
+        device = _checked_device(device)
         folder = resolve_translation_model(path_or_name)
         family = detect_family(folder)
         try:
@@ -254,13 +257,18 @@ class Translator:
 
         started = time.perf_counter()
         path = require_file(input)
-        lines = [line_text(line, path) for line in decoded_lines(path, None)]
+        output = _writable_output(output)  # before the work: a bad path found after an hour loses the hour
+        # allow_blank: a file of blank lines translates to as many blank lines
+        lines = [line_text(line, path) for line in decoded_lines(path, None, allow_blank=True)]
         translations, sentences, detected = self._translate(lines, src, tgt, options, progress,
                                                             lambda i: f"{path}:{i + 1}")  # fmt: skip
-        with atomic_write(output) as handle:
-            for translation in translations:
-                # a line break inside an output would shift every later line
-                handle.write(" ".join(translation.splitlines()) + "\n")
+        try:
+            with atomic_write(output) as handle:
+                for translation in translations:
+                    # a line break inside an output would shift every later line
+                    handle.write(" ".join(translation.splitlines()) + "\n")
+        except OSError as error:
+            raise DataError(f"cannot write the translation: {error.strerror or error}", output) from error
         sources = dict(Counter(label for label in detected.values() if label is not None).most_common())
         return FileReport(Path(output), len(lines), sentences, time.perf_counter() - started, sources)
 
@@ -405,7 +413,11 @@ class Translator:
         if not sentences:
             return []
         normalize = source_normalizer(self.tokenizer, self.conventions.family)
-        ids = self.tokenizer([normalize(s) for _, s in sentences], add_special_tokens=False)["input_ids"]
+        # split_special_tokens: a user's "</s>" or "fra_Latn" is text to translate, not a control token (the
+        # language tokens are added below, by id, where the family wants them)
+        ids = self.tokenizer([normalize(s) for _, s in sentences], add_special_tokens=False,
+                             split_special_tokens=True)["input_ids"]  # fmt: skip
+        ids = [self._as_text(row) for row in ids]
         # room for the source and target language tokens and </s> within max_input_length
         room = max(1, options.max_input_length - 3)
         jobs: list[_Job] = []
@@ -423,6 +435,24 @@ class Translator:
                 source = self.conventions.source_sequence(chunk, source_token, target_token)
                 jobs.append(_Job(i, number, source, self.conventions.target_prefix(target_token)))
         return jobs
+
+    def _as_text(self, ids: list[int]) -> list[int]:
+        """Return `ids` with every control token (`</s>`, a language token) spelled out character by
+        character: xling's own vocabularies hold language tokens as pieces, which the tokenizer would pick
+        for a text that happens to contain `__deu__`."""
+        if self._controls is None:
+            tokens = set(self.tokenizer.all_special_tokens) | set(self.conventions.language_tokens)
+            found = self.tokenizer.convert_tokens_to_ids(sorted(tokens))
+            self._controls = {i for i in found if i is not None and i != self.tokenizer.unk_token_id}
+        if not self._controls.intersection(ids) or getattr(self.tokenizer, "separate_vocabs", False):
+            return ids  # (a Marian source vocabulary of its own holds no language token)
+        out: list[int] = []
+        for i in ids:
+            if i in self._controls:
+                out += self.tokenizer.convert_tokens_to_ids(list(self.tokenizer.convert_ids_to_tokens(i)))
+            else:
+                out.append(i)
+        return out
 
     def _source_pieces(self, ids: list[int]) -> list[str]:
         """Return the source token strings of source-vocabulary ids.
@@ -473,7 +503,43 @@ def _checked_texts(texts: Sequence[str]) -> list[str]:
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise DataError(f"text {i} is a {type(text).__name__}, not a string")
+        try:
+            text.encode("utf-8")
+        except (
+            UnicodeEncodeError
+        ) as error:  # a lone surrogate: Python's stand-in for bytes that were not UTF-8
+            raise DataError(f"text {i} is not valid Unicode at character {error.start} (bytes that were "
+                            "not UTF-8?)") from None  # fmt: skip
     return texts
+
+
+def _writable_output(output: str | Path) -> Path:
+    """Return `output` as a Path after checking that a file can be written there (DataError naming it)."""
+    path = Path(output)
+    if path.is_dir():
+        raise DataError("is a folder; give a file to write the translation to", path)
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise DataError(f"{parent} is a file, so no folder can be made there for the output", path)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write into {parent} (permission denied)", path)
+    return path
+
+
+def _checked_device(device: str) -> str:
+    """Return the device to run on (`auto`: cuda when torch sees one, else cpu); ConfigError for a name
+    that is not cpu, cuda, cuda:N or auto, or for cuda on a machine without one."""
+    import re
+
+    import torch
+
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", device):
+        raise ConfigError(f"device: {device!r} is not cpu, cuda, cuda:N or auto")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device: {device} asked for, but torch sees no CUDA device here (use cpu)")
+    return device
 
 
 def _text_name(i: int) -> str:
@@ -502,9 +568,14 @@ def _per_text(value: Any, n: int, name: str) -> list[Any]:
     """Return one language code per text from one code or a sequence of them (its length checked)."""
     if value is None or isinstance(value, str):
         return [value] * n
+    if not isinstance(value, Sequence):
+        raise ConfigError(f"{name}: expected a language code or a list of them, got {type(value).__name__}")
     values = list(value)
     if len(values) != n:
         raise ConfigError(f"{name}: {len(values)} language codes for {n} texts (give one, or one per text)")
+    for i, code in enumerate(values):
+        if not isinstance(code, str) and not (code is None and name == "src"):  # a None source: detect it
+            raise ConfigError(f"{name}[{i}]: expected a language code, got {type(code).__name__}")
     return values
 
 
