@@ -52,3 +52,13 @@ def test_a_relative_the_model_lacks_is_one_line_naming_the_option(tmp_path, monk
     assert code == 2
     assert "relative: the model does not list guj" in err.replace("\n", " ")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_killed_run_is_pointed_to_resume(tmp_path, monkeypatch, capsys, tiny_static, cipher_data):
+    output = tmp_path / "out"
+    (output / "checkpoints" / "step-00000010").mkdir(parents=True)
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tiny_static), "--language", "kat",
+                    "--dictionary", f"eng-kat={cipher_data['dictionary']}", "--output", str(output),
+                    "--no-check-language")  # fmt: skip
+    assert code == 2
+    assert "unfinished adapt run is there (checkpoints); pass resume (--resume)" in err.replace("\n", " ")

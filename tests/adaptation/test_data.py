@@ -13,7 +13,7 @@ from xling.data.swadesh import swadesh_pairs
 from xling.data.udhr import read_udhr_articles, udhr_pairs
 from xling.errors import ConfigError, DataError
 
-from .conftest import sample_sentences
+from .conftest import cipher, sample_sentences
 
 
 def config(**fields) -> AdaptConfig:
@@ -176,3 +176,32 @@ def test_the_udhr_variety_follows_the_script_of_the_text(tmp_path):
                          parallel=["udhr"], data=str(tmp_path))  # fmt: skip
     data = read_adapt_data(config)
     assert ("All are free.", "Svi su slobodni.") in data.parallel
+
+
+@pytest.mark.parametrize("option", ["dictionary", "parallel"])
+def test_a_third_column_names_file_and_line(tmp_path, option):
+    """A Tatoeba-style `id<TAB>eng<TAB>kat` file would pair each id with the English sentence."""
+    path = tmp_path / "pairs.tsv"
+    path.write_text("book\tkitap\n\n17\tthe house\tev\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"{path.name}:3: 3 tab-separated columns; expected 2"):
+        read_adapt_data(config(**{option: [str(path)]}))
+
+
+def test_data_in_another_script_than_the_language_is_a_warning_naming_the_line(tmp_path):
+    georgian = [cipher(s) for s in sample_sentences("eng")[:5]]
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(georgian) + "\n", encoding="utf-8")
+    data = read_adapt_data(config(language="ell", text=[str(text)]))
+    assert any(w.startswith(f"{text}:1:") and "Geor" in w and "Grek" in w for w in data.warnings), (
+        data.warnings
+    )
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("\n\nbook\t" + cipher("book") + "\n", encoding="utf-8")
+    data = read_adapt_data(config(language="el", parallel=[str(pairs)]))
+    assert any(w.startswith(f"{pairs}:3:") and "Geor" in w for w in data.warnings), data.warnings
+    # the script named (with the language or vocabulary.scripts) or the language's own: nothing to say
+    assert not read_adapt_data(config(language="ell_Geor", text=[str(text)])).warnings
+    assert not read_adapt_data(config(language="kat", text=[str(text)])).warnings
+    greek = tmp_path / "greek.txt"
+    greek.write_text("το βιβλίο είναι εδώ\n", encoding="utf-8")
+    assert not read_adapt_data(config(language="ell", text=[str(greek)])).warnings

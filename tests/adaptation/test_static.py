@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from tokenizers import Tokenizer
 from xling.adaptation import AdaptConfig, adapt
 from xling.data.sources import sample_corpus_dir
 from xling.embeddings.encoder import Encoder
-from xling.errors import ConfigError, XlingError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 
 from .conftest import OLD_LANGUAGES, cipher, make_static_model, sample_sentences
@@ -54,6 +55,8 @@ def test_made_up_language_becomes_retrievable_and_old_vectors_stay_bit_identical
     meta = json.loads((result.output / "xling.json").read_text())
     assert meta["languages"] == [*OLD_LANGUAGES, "kat"]
     assert meta["adaptations"][0]["language"] == "kat"
+    # Georgian pieces: no old language writes in them, and no old row trained
+    assert meta["adaptations"][0]["old_languages"]["other_texts"] == "kept"
     assert (
         meta["adaptations"][0]["after"]["dev_retrieval"] > meta["adaptations"][0]["before"]["dev_retrieval"]
     )
@@ -422,3 +425,87 @@ def test_transliteration_examples_train_by_default_only_without_pairs():
     assert kinds_drawn(["transliteration"] * 3, {}) == ["transliteration"]
     # pairs the user switched off do not count as pairs
     assert kinds_drawn(paired, {"parallel": 0, "dictionary": 0}) == ["transliteration"]
+
+
+def _files(folder: Path) -> dict[Path, bytes]:
+    """Return every file under `folder` (relative path -> content)."""
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_resume_refuses_a_model_without_its_run(tmp_path, tiny_static, cipher_data):
+    """With no checkpoints or saved vocabulary, --resume would start afresh and replace the model there."""
+    output = tmp_path / "out"
+    shutil.copytree(tiny_static, output)
+    before = _files(output)
+    config = small_config(
+        tiny_static, output, resume=True, dictionary=[f"eng-kat={cipher_data['dictionary']}"]
+    )
+    config.training.max_steps = 2
+    with pytest.raises(
+        XlingError, match=r"out: a model is already there and no adapt run to resume.*--overwrite"
+    ):
+        adapt(config)
+    assert _files(output) == before
+
+
+def test_an_overwrite_after_a_killed_one_keeps_the_model_it_set_aside(tmp_path, tiny_static, cipher_data):
+    output, aside = tmp_path / "out", tmp_path / ".out.replaced"
+    config = small_config(tiny_static, output, dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    config.training.max_steps = 2
+    adapt(config)
+    saved = _files(output)
+    # an --overwrite run killed while training: the model set aside, the new run's progress in its place
+    output.replace(aside)
+    (output / "vocabulary").mkdir(parents=True)
+    (output / "vocabulary" / "tokenizer.json").write_text("{}", encoding="utf-8")
+    config.overwrite = True
+    config.static.weights = {"dictionary": 0.0}  # refused once the data is built, the output set aside
+    with pytest.raises(ConfigError, match=r"static\.weights"):
+        adapt(config)
+    assert _files(output) == saved and not aside.exists()
+    # a model in both places: which to keep is the user's call, and nothing is touched
+    shutil.copytree(output, aside)
+    with pytest.raises(
+        XlingError, match=r"\.out\.replaced: the model an interrupted --overwrite run set aside"
+    ):
+        adapt(config)
+    assert _files(output) == saved and _files(aside) == saved
+
+
+def test_no_new_pieces_is_a_clear_error_that_leaves_no_folder(tmp_path, tiny_static, cipher_data):
+    output = tmp_path / "out"
+    config = small_config(tiny_static, output, dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    config.vocabulary.max_new = 0
+    with pytest.raises(ConfigError, match=r"vocabulary\.max_new: 0 .*no new pieces to train"):
+        adapt(config)
+    assert not output.exists()
+    config.vocabulary.max_new = 400
+    config.vocabulary.scripts = ["Grek"]  # every piece learned on the Georgian-letter data is left out
+    with pytest.raises(
+        DataError, match=r"no new pieces to train: of the \d+ pieces learned.*outside the language"
+    ):
+        adapt(config)
+    assert not output.exists()
+
+
+def test_a_killed_run_is_pointed_to_resume(tmp_path, tiny_static, cipher_data):
+    output = tmp_path / "out"
+    (output / "vocabulary").mkdir(parents=True)
+    (output / "vocabulary" / "tokenizer.json").write_text("{}", encoding="utf-8")
+    config = small_config(tiny_static, output, dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    with pytest.raises(
+        XlingError, match=r"unfinished adapt run is there \(vocabulary\); pass resume \(--resume\)"
+    ):
+        adapt(config)
+
+
+def test_new_pieces_in_an_old_language_script_are_a_warning_and_recorded():
+    from xling.adaptation.static import old_language_changes
+
+    record, warning = old_language_changes(["▁kitap", "lar"], ["the book", "das Buch"], 0)
+    assert record["other_texts"] == "may move" and record["shared_scripts"] == ["Latn"]
+    assert warning is not None and "Latn" in warning and "vocabulary.protect" in warning
+    record, warning = old_language_changes([cipher("▁book")], ["the book"], 0)
+    assert record["other_texts"] == "kept" and warning is None
+    record, warning = old_language_changes([cipher("▁book")], ["the book"], 3)
+    assert record["other_texts"] == "may move" and record["old_rows_trained"] == 3 and warning is None

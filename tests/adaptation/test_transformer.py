@@ -283,3 +283,58 @@ def _heldout(toy: dict, config: AdaptConfig) -> list[str]:
 
     _, heldout, _ = split_sentences(toy_data(toy), config.dev_share, config.seed)
     return heldout
+
+
+def test_resume_refuses_a_model_without_its_run(toy, tmp_path):
+    """With no checkpoints or saved vocabulary, --resume would start afresh and replace the model there."""
+    import shutil
+
+    output = tmp_path / "copy"
+    shutil.copytree(toy["base"], output)
+    config = settings(toy, output, resume=True)
+    config.training = replace(config.training, max_steps=2)
+    with pytest.raises(XlingError, match="a model is already there and no adapt run to resume"):
+        adapt_transformer(config, toy["base"], toy_data(toy), toy["old"][:300])
+    assert sorted(p.name for p in output.iterdir()) == sorted(p.name for p in toy["base"].iterdir())
+
+
+def test_a_transformer_written_over_a_static_model_replaces_it_whole(toy, tmp_path, tiny_static):
+    import shutil
+
+    from xling.adaptation.adapt import model_kind
+
+    output = tmp_path / "over"
+    shutil.copytree(tiny_static, output)
+    (
+        output / "xling.json"
+    ).unlink()  # a sentence-transformers folder xling did not make: occupied all the same
+    config = settings(toy, output)
+    config.training = replace(config.training, max_steps=2)
+    with pytest.raises(XlingError, match="over: a model is already there; pass overwrite"):
+        adapt_transformer(config, toy["base"], toy_data(toy), toy["old"][:300])
+    adapt_transformer(replace(config, overwrite=True), toy["base"], toy_data(toy), toy["old"][:300])
+    assert model_kind(output) == "transformer"
+    assert not {"modules.json", "0_StaticEmbedding", "1_Normalize"} & {p.name for p in output.iterdir()}
+
+
+def test_the_old_languages_vectors_moving_is_said_and_recorded(full_run):
+    meta = json.loads((full_run["result"].output / "xling.json").read_text())
+    assert meta["adaptations"][-1]["old_languages"]["vectors"] == "move"
+    assert any("old languages' vectors move too" in line for line in full_run["lines"])
+
+
+def test_training_values_set_on_purpose_win_even_at_the_static_defaults(tmp_path):
+    from xling.adaptation.config import load_adapt_config
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[adapt.training]\nweight_decay = 0.0\nclip_norm = 0.0\n", encoding="utf-8")
+    config = load_adapt_config(recipe, ["training.precision=fp32", "training.batch_size=256"], language="ell",
+                               text=["x"])  # fmt: skip
+    training = transformer_training(config)
+    assert (training.precision, training.batch_size, training.weight_decay, training.clip_norm) == (
+        "fp32", 256, 0.0, 0.0)  # fmt: skip
+    assert training.lr == 1e-4  # not set: the transformer's default
+    config = AdaptConfig(language="ell", text=["x"])
+    config.training.precision = "fp32"
+    training = transformer_training(config)
+    assert (training.precision, training.batch_size) == ("fp32", 32)

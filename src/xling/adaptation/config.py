@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from xling.errors import ConfigError
 from xling.training import TrainingConfig
@@ -84,6 +89,47 @@ class AdaptTransformerConfig:
 
 
 @dataclass
+class AdaptTrainingConfig(TrainingConfig):
+    """Optimisation of `xling adapt`, with defaults that suit a static encoder's new rows; it remembers which
+    fields were set once it was made (by code, or marked by `load_adapt_config` from a recipe or `--set`), so
+    that a transformer takes its own defaults for the others only (xling.adaptation.transformer
+    .transformer_training), whatever value was set. `dataclasses.replace` makes one that remembers none."""
+
+    max_steps: int = 2000
+    batch_size: int = 256
+    lr: float = 0.05
+    weight_decay: float = 0.0
+    clip_norm: float = 0.0
+    precision: str = "fp32"
+    log_every: int = 50
+    checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        # not a field: config_to_dict, run configs and xling.json hold the values only
+        object.__setattr__(self, "_given", set())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        super().__setattr__(name, value)
+        given = self.__dict__.get("_given")
+        if given is not None:  # None while __init__ sets the defaults
+            given.add(name)
+
+    def mark_given(self, names: Iterable[str]) -> None:
+        """Return nothing after noting `names` as set (fields a recipe or `--set` gave)."""
+        self._given.update(name for name in names if name in _TRAINING_FIELDS)
+
+
+_TRAINING_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainingConfig))
+
+
+def given_training(training: TrainingConfig) -> dict[str, object]:
+    """Return the fields of `training` that were set, with their values: those marked or assigned on an
+    AdaptTrainingConfig, every field of any other TrainingConfig (given whole, it is taken as it is)."""
+    names = training._given if isinstance(training, AdaptTrainingConfig) else _TRAINING_FIELDS
+    return {name: getattr(training, name) for name in sorted(names) if name in _TRAINING_FIELDS}
+
+
+@dataclass
 class AdaptConfig:
     """Settings of `xling adapt`."""
 
@@ -147,13 +193,9 @@ class AdaptConfig:
     transformer: AdaptTransformerConfig = field(default_factory=AdaptTransformerConfig)
     """Training of a transformer encoder: `[adapt.transformer]`."""
 
-    training: TrainingConfig = field(
-        default_factory=lambda: TrainingConfig(
-            max_steps=2000, batch_size=256, lr=0.05, weight_decay=0.0, warmup_steps=100, clip_norm=0.0,
-            precision="fp32", log_every=50, checkpoint_every=500,
-        )
-    )  # fmt: skip
-    """Optimisation (`[adapt.training]`); the defaults suit a static encoder's new rows."""
+    training: AdaptTrainingConfig = field(default_factory=AdaptTrainingConfig)
+    """Optimisation (`[adapt.training]`); the defaults suit a static encoder's new rows, a transformer takes
+    its own for the fields not set (AdaptTrainingConfig). A plain TrainingConfig is taken as it is."""
 
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the first bad field."""
@@ -179,3 +221,29 @@ class AdaptConfig:
                 f"transformer.mlm_probability: {self.transformer.mlm_probability} must be in (0, 1)"
             )
         self.training.validate()
+
+
+def load_adapt_config(recipe: str | Path | None, overrides: Iterable[str], **fields: Any) -> AdaptConfig:
+    """Return the AdaptConfig of a recipe's `[adapt]` table, CLI `fields` and `--set` overrides
+    (xling.config.load_config), its `training` marked with the fields the recipe or an override set."""
+    from xling.config import load_config
+
+    overrides = list(overrides)
+    config = load_config(AdaptConfig, recipe, overrides, section="adapt", **fields)
+    given = [key.partition("=")[0].strip().split(".", 1)[1] for key in overrides
+             if key.partition("=")[0].strip().startswith("training.")]  # fmt: skip
+    if recipe is not None:
+        given += list(_recipe_training(Path(recipe)))
+    if isinstance(config.training, AdaptTrainingConfig):
+        config.training.mark_given(given)
+    return config
+
+
+def _recipe_training(path: Path) -> dict[str, Any]:
+    """Return the `training` table of a recipe's `[adapt]` table (or of the whole file without one), as
+    xling.config.load_config reads it; load_config has checked the file already."""
+    table = tomllib.loads(path.read_text(encoding="utf-8"))
+    if isinstance(table.get("adapt"), dict):
+        table = table["adapt"]
+    training = table.get("training", {})
+    return training if isinstance(training, dict) else {}

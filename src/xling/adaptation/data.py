@@ -1,8 +1,10 @@
 """What `xling adapt` learns a language from: text, dictionaries and translations, read and checked.
 
-Every source is read strictly: a dictionary or parallel line without a tab, an empty side or bad UTF-8 is
-a DataError naming the file and line. Text in another script than the language's, or that the language
-detector takes for another language, is reported as a warning naming the file and its first such line.
+Every source is read strictly: a dictionary or parallel line without a tab or with more than two columns,
+an empty side or bad UTF-8 is a DataError naming the file and line. Data mostly in another script than the
+language is usually written in (USUAL_SCRIPTS), lines in another script than most of the data, and text
+that the language detector takes for another language are reported as warnings naming the file and its
+first such line.
 """
 
 from __future__ import annotations
@@ -32,6 +34,19 @@ CONLLU_SUFFIXES = (".conllu", ".conllu.gz", ".conll", ".conll.gz")
 # how many lines of each text file the language detector reads (it is a check, not a filter)
 DETECT_LINES = 2000
 WRONG_SHARE = 0.5
+# The script a language is written in, where it has one (others: xling.translation.languages.DEFAULT_SCRIPTS
+# for languages written in several, xling.adaptation.transliteration's for Brahmic and Semitic relatives);
+# the data's script is checked against it.
+USUAL_SCRIPTS = {
+    "eng": "Latn", "deu": "Latn", "fra": "Latn", "spa": "Latn", "por": "Latn", "ita": "Latn", "nld": "Latn",
+    "tur": "Latn", "pol": "Latn", "ces": "Latn", "swe": "Latn", "fin": "Latn", "hun": "Latn", "ron": "Latn",
+    "vie": "Latn", "ind": "Latn", "zsm": "Latn", "swh": "Latn", "swa": "Latn", "tgl": "Latn", "hau": "Latn",
+    "yor": "Latn", "ell": "Grek", "rus": "Cyrl", "ukr": "Cyrl", "bel": "Cyrl", "bul": "Cyrl", "mkd": "Cyrl",
+    "kat": "Geor", "hye": "Armn", "arb": "Arab", "ara": "Arab", "pes": "Arab", "fas": "Arab", "urd": "Arab",
+    "ckb": "Arab", "pus": "Arab", "ydd": "Hebr", "amh": "Ethi", "tir": "Ethi", "tha": "Thai", "lao": "Laoo",
+    "khm": "Khmr", "mya": "Mymr", "sin": "Sinh", "bod": "Tibt", "div": "Thaa", "jpn": "Jpan", "kor": "Kore",
+    "yue": "Hant",
+}  # fmt: skip
 
 
 @dataclass
@@ -75,6 +90,7 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
     pivot = normalize_language(config.pivot, where="pivot")
     data = AdaptData(language, pivot)
     text_files = [_read_text(data, Path(spec)) for spec in config.text]
+    pair_files: list[tuple[Path, list[str]]] = []  # each pair file with the new side of its pairs
     for spec in config.dictionary:
         if spec == "swadesh":
             folder = swadesh_folder(config.data or None)
@@ -82,9 +98,10 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             _add(data, "dictionary", "swadesh", pairs)
         else:
             path, swap = _columns(spec, language, pivot, "dictionary")
-            pairs = [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path)]
+            pairs = _read_pairs(path, swap)
             _check_words(pairs, path)
             _add(data, "dictionary", str(path), pairs)
+            pair_files.append((path, [new for _, new in pairs]))
     for spec in config.parallel:
         if spec == "sample":
             _add(data, "parallel", "sample", sample_pairs(language, pivot))
@@ -102,9 +119,11 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             )
         else:
             path, swap = _columns(spec, language, pivot, "parallel")
-            pairs = [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path)]
+            pairs = _read_pairs(path, swap)
             _add(data, "parallel", str(path), pairs)
+            pair_files.append((path, [new for _, new in pairs]))
     data.script = _language_script(data)
+    data.warnings.extend(_usual_script_warning(config, data, pair_files, text_files))
     for texts, lines, path in text_files:
         data.warnings.extend(_text_warnings(texts, lines, path, data, detector))
     if not (data.texts or data.dictionary or data.parallel):
@@ -133,6 +152,20 @@ def _columns(spec: str, language: str, pivot: str, field_name: str) -> tuple[Pat
                       f"other the new language ({language})")  # fmt: skip
 
 
+def _read_pairs(path: Path, swap: bool) -> list[tuple[str, str]]:
+    """Return the (pivot, new) pairs of a two-column TSV file (columns new-pivot when `swap`); a line with
+    more columns is a DataError naming it (a Tatoeba `id<TAB>eng<TAB>kat` file would pair the ids)."""
+    from xling.data.readers import decoded_lines
+
+    for line in decoded_lines(path, None):
+        # a line that is not UTF-8 is read_parallel_tsv's to report, at its place in the file
+        columns = line.text.count("\t") + 1 if line.text is not None and line.text.strip() else 0
+        if columns > 2:
+            raise DataError(f"{columns} tab-separated columns; expected 2 (pivot<TAB>new, or name their order "
+                            "as xxx-yyy=FILE); cut any id or other column first", path, line.number)  # fmt: skip
+    return [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path)]
+
+
 def _check_words(pairs: list[tuple[str, str]], path: Path) -> None:
     """Raise DataError naming the line when a dictionary 'word' looks like a sentence (a parallel file given
     as one)."""
@@ -150,6 +183,53 @@ def _language_script(data: AdaptData) -> str | None:
 
     curated = [new for _, new in (*data.parallel, *data.dictionary)]
     return dominant_script(curated) or dominant_script(data.texts)
+
+
+def usual_script(language: str) -> str | None:
+    """Return the script `language` is usually written in (ISO 15924): the script subtag it names
+    (`srp_Latn`), else the one xling's language maps give (USUAL_SCRIPTS, the translation models' default
+    scripts of languages written in several, transliteration's); None where none says."""
+    from xling.adaptation.transliteration import LANGUAGE_SCRIPTS, language_script
+    from xling.translation.languages import DEFAULT_SCRIPTS
+
+    named = language_script(language)
+    if named is not None:
+        return named
+    code = normalize_language(language, where="language")
+    return USUAL_SCRIPTS.get(code) or DEFAULT_SCRIPTS.get(code) or LANGUAGE_SCRIPTS.get(code)
+
+
+def _usual_script_warning(config: AdaptConfig, data: AdaptData, pair_files: list[tuple[Path, list[str]]],
+                          text_files: list[tuple[list[str], list[int], Path]]) -> list[str]:  # fmt: skip
+    """Return a warning when most of the new language's letters are in another script than it is usually
+    written in (or than `vocabulary.scripts` names), naming the first file and line in that other script."""
+    from xling.langid.scripts import dominant_script
+
+    expected = [*config.vocabulary.scripts] or [usual_script(config.language)]
+    wanted = {_script_family(script) for script in expected if script}
+    if wanted & {"Jpan", "Kore"}:
+        wanted.add("Hani")  # Japanese and Korean text also write Han characters (new_scripts allows them)
+    if not wanted or data.script is None or _script_family(data.script) in wanted:
+        return []
+    expectation = ("vocabulary.scripts names " if config.vocabulary.scripts
+                   else f"{data.language} is usually written in ") + " or ".join(sorted(wanted))  # fmt: skip
+    where = ", ".join(str(source["source"]) for source in data.sources)  # udhr, swadesh: no line to name
+    candidates = [(path, new, None) for path, new in pair_files] + [(p, t, n) for t, n, p in text_files]
+    for path, texts, numbers in candidates:
+        odd = next((i for i, text in enumerate(texts[:DETECT_LINES])
+                    if (script := dominant_script([text])) and _script_family(script) not in wanted), None)  # fmt: skip
+        if odd is not None:
+            line = numbers[odd] if numbers is not None else _nonblank_line_numbers(path, odd + 1)[odd]
+            where = f"{path}:{line}"
+            break
+    return [f"{where}: the {data.language} data is mostly in {data.script}, but {expectation}: wrong file or "
+            f"language code? (if the script is meant, name it: --language {data.language}_{data.script}, or "
+            "vocabulary.scripts)"]  # fmt: skip
+
+
+def _script_family(script: str) -> str:
+    """Return the script as dominant_script names it: Han for Simplified and Traditional Chinese alike."""
+    return "Hani" if script in ("Hans", "Hant") else script
 
 
 def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]:

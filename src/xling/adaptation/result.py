@@ -34,6 +34,10 @@ class AdaptResult:
     """The related language whose script the new language was read in, with the script pair
     (`guj, Deva>Gujr`); "" without one."""
     warnings: list[str] = field(default_factory=list)
+    old_languages: dict[str, Any] = field(default_factory=dict)
+    """What the adaptation may change for the languages the model had: whether their texts' vectors stay
+    ("kept") or "move" (every one for a transformer; for a static encoder, text outside the protected sample
+    that segments with a new piece or uses a trained old row), and why."""
     seconds: float = 0.0
     """Wall-clock seconds of the whole adaptation."""
 

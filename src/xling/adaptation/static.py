@@ -1,7 +1,9 @@
 """Add a language to a static sentence encoder: new vocabulary rows trained against the frozen old space.
 
 The old rows never change (they are a buffer, not a parameter), so every language the model had keeps its
-vectors bit for bit wherever its text keeps its segmentation (which `protect` checks on a sample). Only the
+vectors bit for bit wherever its text keeps its segmentation (which `protect` checks on a sample; text
+outside the sample may segment with a new piece when the piece's script is one the old languages use: a
+warning then says so, and xling.json records it under the adaptation's `old_languages`). Only the
 new language's pieces are trained (with `static.train_unprotected_old_rows`, also the old rows its examples
 use that no protected text uses), with the translation ranking loss of xling-mini's own training, against
 fixed targets: the old model's vectors of the pivot side of each example. Three kinds of example, each
@@ -28,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -39,21 +42,23 @@ from torch import nn
 from xling.adaptation.config import KINDS, AdaptConfig
 from xling.adaptation.data import AdaptData
 from xling.adaptation.initialize import initial_rows
+from xling.adaptation.output import check_output, restore_set_aside, run_progress, set_aside_folder
 from xling.adaptation.result import AdaptResult
 from xling.adaptation.words import translate_words, translations
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
-from xling.atomic import check_replaceable
 from xling.config import config_to_dict
 from xling.embeddings.static import MODULE_DIR, GatherRows, StaticSentenceEncoder, bag_features, quantize_rows
 from xling.embeddings.weights import load_safetensors
-from xling.errors import ConfigError
+from xling.errors import ConfigError, DataError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.tokenization.vocabulary_extension import extend_vocabulary, unigram_vocabulary
 from xling.training import train
 
 TOKENIZER_CACHE = "vocabulary/tokenizer.json"
 ENCODE_BATCH = 1024
+PROTECTED_SCRIPT_SAMPLE = 5000
+"""Most protected texts whose scripts are read to tell which scripts the old languages are written in."""
 
 
 class ExtendedStaticEncoder(nn.Module):
@@ -103,7 +108,10 @@ class ExtendedStaticEncoder(nn.Module):
         rows, local_ids = torch.unique(ids, return_inverse=True)
         slots = self.slots[rows]
         frozen = slots < 0
-        table = torch.empty((len(rows), self.old_rows.shape[1]), dtype=self.old_rows.dtype)
+        # on the rows' device: the training loop moves the module (and the batch) to its device
+        table = torch.empty(
+            (len(rows), self.old_rows.shape[1]), dtype=self.old_rows.dtype, device=rows.device
+        )
         table[frozen] = self.old_rows[rows[frozen]]
         if not frozen.all():
             table[~frozen] = GatherRows.apply(self.added.weight, slots[~frozen])
@@ -123,7 +131,7 @@ class AdaptationObjective(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         vectors = self.encoder({"input_ids": batch["input_ids"], "offsets": batch["offsets"]})
         loss = translation_ranking_loss(vectors, self.targets[batch["target"]], self.scale, self.margin)
-        return {"loss": loss, "tokens": torch.tensor(batch["input_ids"].numel())}
+        return {"loss": loss, "tokens": torch.tensor(batch["input_ids"].numel(), device=loss.device)}
 
 
 @dataclass
@@ -205,7 +213,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     base = StaticSentenceEncoder.load(folder / MODULE_DIR)
     old_rows = base.embedding.weight.detach()[: base.tokenizer.get_vocab_size()].clone()
     say("learning the new language's sub-words")
-    tokenizer, vocabulary = _extended_tokenizer(base.tokenizer, data, config, protected, output)
+    tokenizer, vocabulary, resumed = _extended_tokenizer(base.tokenizer, data, config, protected, output)
     pieces = [piece for piece, _ in unigram_vocabulary(tokenizer)[len(old_rows) :]]
     held = held_out_pairs(data, config.dev_share, config.seed)
     rows, init_counts = initial_rows(
@@ -220,6 +228,13 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     trained_old = torch.zeros(0, dtype=torch.long)
     if config.static.train_unprotected_old_rows:
         trained_old = unprotected_old_rows(tokenizer, train_set.ids, protected, len(old_rows))
+    # checked before anything is written: a run with nothing to train leaves no folder to resume or refuse
+    check_trainable(config, data, vocabulary, len(pieces), len(trained_old), train_set.ids, len(old_rows))
+    if not resumed:
+        _save_vocabulary(output, tokenizer, vocabulary)
+    old_languages, warning = old_language_changes(pieces, protected, len(trained_old))
+    if warning:
+        data.warnings.append(warning)
     torch.manual_seed(config.seed)
     encoder = ExtendedStaticEncoder(old_rows, torch.from_numpy(rows), trained_old)
     targets = _unit(_encode_texts(base, pivot_texts))
@@ -230,6 +245,8 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     result = train(objective, batches, config.training, output, resume=config.resume,
                    run_config=config_to_dict(config), may_change=("output", "resume", "overwrite"),
                    description=f"adapt {data.language}", run_defaults=config_to_dict(AdaptConfig()))  # fmt: skip
+    # trained where training.device put it (a GPU with "auto"); scored and saved on the CPU, as the base is
+    encoder.cpu()
     after = _dev_scores(encoder, dev_set, targets, old=False)
     adaptation = AdaptResult(
         output=output, language=data.language, kind="static",
@@ -238,7 +255,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         examples={f"train_{k}": v for k, v in train_set.counts().items()}
         | {f"dev_{k}": v for k, v in dev_set.counts().items()},
         training=result.to_dict(), before=before, after=after, relative=data.relative,
-        warnings=data.warnings,
+        warnings=data.warnings, old_languages=old_languages,
     )  # fmt: skip
     if result.is_main:
         adaptation.seconds = round(time.perf_counter() - started, 1)
@@ -248,17 +265,19 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
 
 @contextmanager
 def _replacing(output: Path, config: AdaptConfig) -> Iterator[None]:
-    """Return a context for making a model in `output`: a finished one there is refused unless `overwrite`,
-    when it is set aside and deleted only once the new one is saved (put back if anything fails)."""
-    if config.resume:
+    """Return a context for making a model in `output` (xling.adaptation.output.check_output says when it
+    may): `resume` with the run's progress there takes it up in place; otherwise, with `overwrite`, whatever
+    is there is set aside and deleted only once the new model is saved (put back if anything fails)."""
+    # before anything is checked or moved: a model an interrupted --overwrite run set aside must not be lost
+    restore_set_aside(output, overwrite=config.overwrite)
+    check_output(output, resume=config.resume, overwrite=config.overwrite)
+    if config.resume and run_progress(output):
         yield
         return
-    check_replaceable(output, config.overwrite, "model")
-    aside = output.with_name(f".{output.name}.replaced")
+    aside = set_aside_folder(output)
     moved = config.overwrite and output.is_dir()
     if moved:
-        shutil.rmtree(aside, ignore_errors=True)
-        output.replace(aside)
+        output.replace(aside)  # restore_set_aside left no aside, or only a model-less one it removed
     try:
         yield
     except BaseException:
@@ -272,22 +291,54 @@ def _replacing(output: Path, config: AdaptConfig) -> Iterator[None]:
 
 def _extended_tokenizer(
     base: Tokenizer, data: AdaptData, config: AdaptConfig, protected: Sequence[str], output: Path
-) -> tuple[Tokenizer, dict[str, object]]:
-    """Return (the extended tokenizer, the extension's counts); a resumed run reuses the one it saved."""
+) -> tuple[Tokenizer, dict[str, object], bool]:
+    """Return (the extended tokenizer, the extension's counts, whether it is the one a resumed run saved);
+    a new one is saved by `_save_vocabulary` once it is known to have something to train."""
     cache = output / TOKENIZER_CACHE
     meta_file = cache.with_suffix(".meta.json")
     if config.resume and cache.is_file() and meta_file.is_file():  # the meta is written second: both or redo
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        return Tokenizer.from_file(str(cache)), meta
+        return Tokenizer.from_file(str(cache)), meta, True
     from xling.adaptation.adapt import new_scripts
 
     tokenizer, report = extend_vocabulary(base, data.new_texts(), max_new=config.vocabulary.max_new,
                                           learn_size=config.vocabulary.learn_size, protected_texts=protected,
                                           scripts=new_scripts(config, data))  # fmt: skip
+    return tokenizer, report.to_dict(), False
+
+
+def _save_vocabulary(output: Path, tokenizer: Tokenizer, vocabulary: dict[str, object]) -> None:
+    """Write the run's extended tokenizer and its counts to `output`, for a resumed run to take up."""
+    cache = output / TOKENIZER_CACHE
     cache.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(cache))
-    meta_file.write_text(json.dumps(report.to_dict()), encoding="utf-8")
-    return tokenizer, report.to_dict()
+    cache.with_suffix(".meta.json").write_text(json.dumps(vocabulary), encoding="utf-8")
+
+
+def check_trainable(config: AdaptConfig, data: AdaptData, vocabulary: dict[str, object], added: int,
+                    trained_old: int, train_ids: Sequence[Sequence[int]], old_size: int) -> None:  # fmt: skip
+    """Return nothing when the run has rows to train (`added` new ones, `trained_old` old ones) that its
+    examples use; else raise ConfigError (nothing asked for) or DataError (nothing learned) saying why: the
+    loss would have no gradient."""
+    if added + trained_old == 0:
+        if config.vocabulary.max_new == 0:
+            raise ConfigError("vocabulary.max_new: 0 keeps the vocabulary as it is, so a static encoder has no "
+                              "new pieces to train (its old rows stay frozen unless "
+                              "static.train_unprotected_old_rows); allow new pieces")  # fmt: skip
+        counts = ", ".join(f"{vocabulary.get(name, 0)} {why}" for name, why in (
+            ("known", "already in the vocabulary"), ("protected", "would change protected text's segmentation"),
+            ("other_script", "outside the language's scripts"), ("capped", "over vocabulary.max_new")))  # fmt: skip
+        raise DataError(f"no new pieces to train: of the {vocabulary.get('learned', 0)} pieces learned on the "
+                        f"{data.language} data, {counts} (check the data's script and vocabulary.scripts, or "
+                        "set static.train_unprotected_old_rows)", _sources(data))  # fmt: skip
+    if not any(i >= old_size for ids in train_ids for i in ids) and trained_old == 0:
+        raise DataError(f"no training example uses the {added} new pieces (the {data.language} examples are "
+                        "all spelled with old ones)", _sources(data))  # fmt: skip
+
+
+def _sources(data: AdaptData) -> str:
+    """Return the data's sources, comma-separated (what a DataError about all of it names)."""
+    return ", ".join(str(source["source"]) for source in data.sources)
 
 
 def unprotected_old_rows(
@@ -301,6 +352,33 @@ def unprotected_old_rows(
         used.difference_update(encoding.ids)
     used.difference_update(tokenizer.get_added_tokens_decoder())
     return torch.tensor(sorted(used), dtype=torch.long)
+
+
+def old_language_changes(
+    pieces: Sequence[str], protected: Sequence[str], trained_old: int
+) -> tuple[dict[str, object], str | None]:
+    """Return (what the adaptation may change for the old languages, for xling.json; a warning or None).
+
+    The protected texts keep their segmentation, hence their vectors. Other old-language text may segment
+    with a new piece where the piece's script is one the old languages are written in (read from the
+    protected texts), and its vector then moves; so does that of text using an old row trained with
+    `static.train_unprotected_old_rows`.
+    """
+    from xling.langid.scripts import dominant_script
+
+    step = max(1, len(protected) // PROTECTED_SCRIPT_SAMPLE)  # a spread sample finds every script cheaply
+    old_scripts = {dominant_script([text]) for text in protected[::step]} - {None}
+    piece_scripts = {dominant_script([piece]) for piece in pieces} - {None}
+    shared = sorted(str(script) for script in old_scripts & piece_scripts)
+    record: dict[str, object] = {
+        "protected_texts": "kept", "other_texts": "may move" if shared or trained_old else "kept",
+        "shared_scripts": shared, "old_rows_trained": trained_old,
+    }  # fmt: skip
+    if not shared:
+        return record, None
+    return record, (f"vocabulary: new pieces are in {', '.join(shared)}, a script of the old languages too: their "
+                    "text outside the protected sample may segment with them and its vectors move (add such "
+                    "text to vocabulary.protect to keep it as it is)")  # fmt: skip
 
 
 # --- examples ------------------------------------------------------------------------------------------
@@ -372,8 +450,12 @@ def _is_dev(new: str, pivot: str, seed: int, share: float) -> bool:
 
 @torch.no_grad()
 def _encode_ids(model: nn.Module, ids: Sequence[Sequence[int]]) -> np.ndarray:
-    """Return the unnormalised mean-of-rows vectors of token id lists."""
-    out = [model(bag_features(ids[i : i + ENCODE_BATCH])).numpy() for i in range(0, len(ids), ENCODE_BATCH)]
+    """Return the unnormalised mean-of-rows vectors of token id lists (read on the model's device)."""
+    device = next(chain(model.parameters(), model.buffers()), torch.zeros(0)).device
+    out = []
+    for i in range(0, len(ids), ENCODE_BATCH):
+        features = {k: v.to(device) for k, v in bag_features(ids[i : i + ENCODE_BATCH]).items()}
+        out.append(model(features).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
 
 
@@ -415,9 +497,10 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
     module.mkdir(parents=True, exist_ok=True)
     (output / "1_Normalize").mkdir(exist_ok=True)
     old = load_safetensors(base_folder / MODULE_DIR / "model.safetensors")
-    new_rows = encoder.new_rows().float()
-    n_old, trained = encoder.old_size, encoder.trained_old
-    trained_rows = encoder.old_table()[trained]
+    # on the CPU, where the base's tensors are read, whichever device the encoder was trained on
+    new_rows = encoder.new_rows().float().cpu()
+    n_old, trained = encoder.old_size, encoder.trained_old.cpu()
+    trained_rows = encoder.old_table().cpu()[trained]
     if "embeddings" in old and "weights" in old and "mapping" not in old:
         new_int8, new_scale = quantize_rows(torch.cat([trained_rows, new_rows]))
         old_int8, old_scale = old["embeddings"][:n_old].clone(), old["weights"][:n_old].float().clone()
@@ -430,7 +513,7 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
         old_part[trained] = trained_rows.to(table.dtype)
         tensors = {"embedding.weight": torch.cat([old_part, new_rows.to(table.dtype)]).contiguous()}
     else:
-        tensors = {"embedding.weight": encoder.table().contiguous()}
+        tensors = {"embedding.weight": encoder.table().cpu().contiguous()}
     save_file(tensors, str(module / "model.safetensors"))
     tokenizer.save(str(module / "tokenizer.json"), pretty=False)
     shutil.copy2(base_folder / "modules.json", output / "modules.json")

@@ -17,7 +17,8 @@ The recipe of Glot500 / Chau et al. (2020) with WECHSEL-style starting rows, in 
    (a forgetting check, on identical token ids and masks), and retrieval accuracy of held-out translation
    pairs when there are any;
 4. the output is a Hugging Face model folder like the base one (LoRA merged in), with the new tokenizer and
-   an `xling.json` whose `languages` gain the new one and whose `adaptations` record this run.
+   an `xling.json` whose `languages` gain the new one and whose `adaptations` record this run, with
+   `old_languages`: the old languages' vectors move too, as the weights they share train (a line says so).
 
 Per-token perplexities before and after are over different segmentations (the new pieces are longer
 than the bytes or letters the old vocabulary spelled the language with), so they are a trend, not a ratio;
@@ -41,9 +42,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.adaptation.config import AdaptConfig
+from xling.adaptation.config import AdaptConfig, given_training
 from xling.adaptation.data import AdaptData
 from xling.adaptation.initialize import initial_rows
+from xling.adaptation.output import (
+    STATIC_VOCABULARY,
+    TRANSFORMER_STATE,
+    check_output,
+    clear_model,
+    run_progress,
+)
 from xling.adaptation.result import AdaptResult
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
@@ -62,11 +70,7 @@ KIND = "transformer"
 ADAPTER_DIR = "adapter"
 # the run's extended tokenizer and vocabulary report, kept so that --resume continues with the very same
 # vocabulary (the checkpoints' new rows belong to it) instead of learning it again
-STATE_DIR = "adapt-state"
-# files of a model folder that a new model replaces (a stale SentencePiece model would describe the old
-# vocabulary; a stale adapter another run)
-MODEL_FILES = (METADATA_FILE, "config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json", "tokenizer_config.json",
-               "special_tokens_map.json", "sentencepiece.bpe.model", "generation_config.json", ADAPTER_DIR)  # fmt: skip
+STATE_DIR = TRANSFORMER_STATE
 DEV_MAX = 2000
 """Most held-out sentences (and translation pairs) measured; a larger share goes back to training."""
 OLD_SAMPLE = 500
@@ -76,7 +80,7 @@ RESUMABLE = ("output", "resume", "overwrite")
 LORA_TARGETS = ["query", "value"]
 
 # The optimisation defaults of a transformer (continued pretraining, as Glot500 and MAD-X run it), taken
-# for every `training` field the user left at the static encoder's default (AdaptConfig.training).
+# for every `training` field the user did not set (AdaptConfig.training remembers which they set).
 TRANSFORMER_TRAINING = TrainingConfig(
     max_steps=2000, batch_size=32, lr=1e-4, weight_decay=0.01, warmup_steps=100, clip_norm=1.0,
     precision="auto", log_every=50, checkpoint_every=500,
@@ -86,18 +90,17 @@ LORA_LR = 5e-4
 
 
 def transformer_training(config: AdaptConfig) -> TrainingConfig:
-    """Return the training settings of a transformer adaptation: the user's, where they differ from the
-    static encoder's defaults, else TRANSFORMER_TRAINING (lr LORA_LR with `transformer.lora`).
+    """Return the training settings of a transformer adaptation: the fields the user set (by a recipe,
+    `--set` or code: xling.adaptation.config.given_training), whatever their value, else those of
+    TRANSFORMER_TRAINING (lr LORA_LR with `transformer.lora`).
 
-    The static defaults (lr 0.05, batch 256) suit a table of vectors and would wreck a transformer; a field
-    set to exactly the static default is taken as not set.
+    The static defaults (lr 0.05, batch 256) suit a table of vectors and would wreck a transformer; a value
+    set on purpose wins even when it equals one of them (precision fp32, weight_decay 0).
     """
-    static = AdaptConfig().training
     defaults = dataclasses.replace(
         TRANSFORMER_TRAINING, lr=LORA_LR if config.transformer.lora else TRANSFORMER_TRAINING.lr
     )
-    given = {f.name: getattr(config.training, f.name) for f in dataclasses.fields(TrainingConfig)
-             if getattr(config.training, f.name) != getattr(static, f.name)}  # fmt: skip
+    given = given_training(config.training)
     if "warmup_steps" not in given:  # a short run must not be all warm-up: at most a tenth of it
         given["warmup_steps"] = min(
             defaults.warmup_steps, max(1, given.get("max_steps", defaults.max_steps) // 10)
@@ -448,18 +451,14 @@ def check_protected(old_tokenizer, new_tokenizer, texts: Sequence[str]) -> int:
 
 
 def prepare_output(config: AdaptConfig) -> Path:
-    """Return the output folder, checked: a finished model there needs `overwrite` or `resume`; with
-    `overwrite` (and no `resume`) the earlier run's checkpoints and log go (its model stays until the new one
-    replaces it)."""
+    """Return the output folder, checked (xling.adaptation.output.check_output: a non-empty folder needs
+    `overwrite`, or `resume` with the run's progress there); with `overwrite`, unless `resume` takes up a
+    run, the earlier run's checkpoints and log go (the model there stays until the new one replaces it)."""
     output = Path(config.output)
-    if output.exists() and not output.is_dir():
-        raise XlingError(f"{output}: a file is there, not a model folder")
-    finished = (output / METADATA_FILE).is_file() or (output / "config.json").is_file()
-    if finished and not (config.overwrite or config.resume):
-        raise XlingError(f"{output}: a model is already there; pass overwrite (--overwrite) to replace it, "
-                         "or resume (--resume) to take up its run")  # fmt: skip
-    if config.overwrite and not config.resume and _is_main_process():
-        for name in ("checkpoints", "best", STATE_DIR):
+    check_output(output, resume=config.resume, overwrite=config.overwrite)
+    resuming = config.resume and bool(run_progress(output))
+    if config.overwrite and not resuming and _is_main_process():
+        for name in ("checkpoints", "best", STATE_DIR, STATIC_VOCABULARY):
             shutil.rmtree(output / name, ignore_errors=True)
         (output / "train_log.jsonl").unlink(missing_ok=True)
     return output
@@ -490,12 +489,10 @@ def save_run_state(output: Path, tokenizer, vocabulary: dict[str, Any]) -> None:
 def publish(staging: Path, output: Path) -> None:
     """Move the model files in `staging` into `output`, replacing the earlier model's; the old xling.json
     goes first and the new one comes last, so a folder with one is complete."""
-    for name in MODEL_FILES:
-        path = output / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
+    (output / METADATA_FILE).unlink(missing_ok=True)
+    # every file but the run's own goes: a stale SentencePiece model would describe the old vocabulary, a
+    # stale adapter another run, and a static model's modules.json would still load as that model
+    clear_model(output, keep=(staging.name,))
     entries = sorted(staging.iterdir(), key=lambda p: p.name == METADATA_FILE)
     for entry in entries:
         target = output / entry.name
@@ -559,6 +556,7 @@ def adapt_transformer(
                                                 data.reading)  # fmt: skip
     save_run_state(output, tokenizer, {k: v for k, v in vocabulary.items() if k != "initialised"})
     say(f"vocabulary {old_size:,} -> {len(tokenizer):,} tokens; training on {len(train_texts):,} sentences")
+    say(f"note: {old_language_changes(config)['why']} (recorded in xling.json)")
 
     peft_model = add_lora(model, range(old_size, len(tokenizer)), config.transformer.lora_rank) \
         if config.transformer.lora else None  # fmt: skip
@@ -591,6 +589,7 @@ def adapt_transformer(
         examples={"sentences": len(train_texts), "heldout": len(heldout), "heldout_pairs": len(dev_pairs),
                   "replay_sentences": len(replay_texts)},  # fmt: skip
         training=result.to_dict(), before=before, after=after, relative=data.relative, warnings=warnings,
+        old_languages=old_language_changes(config),
     )  # fmt: skip
     adapt.seconds = round(time.perf_counter() - started, 1)
     if result.is_main:
@@ -598,6 +597,14 @@ def adapt_transformer(
         _save(final, tokenizer, staging, folder, config, adapt, run_config)
         publish(staging, output)
     return adapt
+
+
+def old_language_changes(config: AdaptConfig) -> dict[str, str]:
+    """Return what the adaptation changes for the languages the model had (for xling.json): every text's
+    vector moves, since the weights every language shares train (unlike a static encoder's frozen rows)."""
+    how = ("the LoRA adapter merged into attention, and the biases, change" if config.transformer.lora
+           else "continued training changes every weight")  # fmt: skip
+    return {"vectors": "move", "why": f"the old languages' vectors move too: {how}"}
 
 
 def _is_main_process() -> bool:
@@ -664,8 +671,8 @@ def _save(model: nn.Module, tokenizer, staging: Path, base: Path, config: AdaptC
         "language": result.language, "kind": KIND, "base_model": str(base),
         "method": "lora" if config.transformer.lora else "full", "data": result.data,
         "vocabulary": result.vocabulary, "examples": result.examples, "training": result.training,
-        "before": result.before, "after": result.after, "seconds": result.seconds,
-        "config": run_config,
+        "before": result.before, "after": result.after, "old_languages": result.old_languages,
+        "seconds": result.seconds, "config": run_config,
     }  # fmt: skip
     if config.transformer.lora:
         entry["adapter"] = {"path": ADAPTER_DIR, "base_model": str(base), "vocab_size": len(tokenizer),

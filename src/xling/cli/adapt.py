@@ -59,12 +59,13 @@ def adapt(
     json_path: JsonOut = None,
 ) -> None:
     """Add a language to a model: new sub-words, initialised from what it knows, trained on your data."""
-    from xling.adaptation import AdaptConfig
     from xling.adaptation import adapt as run_adapt
-    from xling.config import config_to_dict, load_config
+    from xling.adaptation.config import load_adapt_config
+    from xling.config import config_to_dict
 
-    config = load_config(
-        AdaptConfig, recipe, training_overrides(set_, max_steps), section="adapt", model=model, language=language,
+    # load_adapt_config notes which training fields the recipe or --set gave: a transformer keeps them
+    config = load_adapt_config(
+        recipe, training_overrides(set_, max_steps), model=model, language=language,
         text=[str(p) for p in text] if text else None, dictionary=dictionary, parallel=parallel, output=output,
         pivot=pivot, relative=relative, data=data, replace=replace, overwrite=overwrite, resume=resume,
     )  # fmt: skip

@@ -1,0 +1,123 @@
+"""The output folder of `xling adapt`: when a run may write it, and which of its files are the run's own.
+
+A run writes its progress first (the saved vocabulary, then checkpoints) and its model last, `xling.json`
+at the very end. So a folder with progress and no model is a killed run, which `--resume` takes up; a folder
+with a model and no progress is someone else's model, which only `--overwrite` may replace (a resumed run
+with nothing to resume would start afresh and replace it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from xling.artifacts import METADATA_FILE
+from xling.errors import XlingError
+
+STATIC_VOCABULARY = "vocabulary"
+"""The static path's saved extended tokenizer (xling.adaptation.static.TOKENIZER_CACHE's folder)."""
+TRANSFORMER_STATE = "adapt-state"
+"""The transformer path's saved tokenizer and vocabulary report (xling.adaptation.transformer.STATE_DIR)."""
+PROGRESS = ("checkpoints", STATIC_VOCABULARY, TRANSFORMER_STATE)
+"""What a run leaves before its model, and `--resume` takes up."""
+RUN_FILES = (*PROGRESS, "best", "train_log.jsonl")
+"""The entries of an output folder that belong to the run rather than to the model it writes."""
+MODEL_MARKS = (METADATA_FILE, "config.json", "modules.json")
+"""Files any finished model folder has one of: xling's, a Hugging Face model's, a sentence-transformers one."""
+
+
+def run_progress(output: Path) -> list[str]:
+    """Return the names of the run progress in `output` (non-empty PROGRESS folders) that `--resume` takes up."""
+    return [name for name in PROGRESS if (output / name).is_dir() and any((output / name).iterdir())]
+
+
+def holds_model(folder: Path) -> bool:
+    """Return whether `folder` holds a model of any kind (xling's, Hugging Face's, sentence-transformers')."""
+    return any((folder / name).is_file() for name in MODEL_MARKS)
+
+
+def set_aside_folder(output: Path) -> Path:
+    """Return where `--overwrite` keeps the model it replaces until the new one is saved."""
+    return output.with_name(f".{output.name}.replaced")
+
+
+def check_output(output: Path, *, resume: bool, overwrite: bool) -> None:
+    """Return nothing when a run may write `output`; else raise XlingError naming the folder and what to do.
+
+    A missing or empty folder may be written; one with a run's progress by `resume` (it takes the run up);
+    any other non-empty folder only with `overwrite`, whatever it holds.
+    """
+    if output.exists() and not output.is_dir():
+        raise XlingError(f"{output}: a file is there, not a model folder")
+    if not output.is_dir() or not any(output.iterdir()):
+        return
+    progress = run_progress(output)
+    if (resume and progress) or overwrite:
+        return
+    if resume:
+        what = "a model" if holds_model(output) else "something"
+        raise XlingError(f"{output}: {what} is already there and no adapt run to resume (no checkpoints or "
+                         "saved vocabulary); pass overwrite (--overwrite) to replace it, or choose another "
+                         "output folder")  # fmt: skip
+    if holds_model(output):
+        resumable = ", or resume (--resume) to take up its run" if progress else ""
+        raise XlingError(f"{output}: a model is already there; pass overwrite (--overwrite) to replace it"
+                         f"{resumable}")  # fmt: skip
+    if progress:
+        aside = set_aside_folder(output)
+        kept = f" (the model it was to replace is kept in {aside})" if holds_model(aside) else ""
+        raise XlingError(f"{output}: an unfinished adapt run is there ({', '.join(progress)}){kept}; pass "
+                         "resume (--resume) to take it up, or overwrite (--overwrite) to start again (which "
+                         "discards its progress)")  # fmt: skip
+    raise XlingError(f"{output}: the folder is not empty; pass overwrite (--overwrite) to replace what is there, "
+                     "or choose another output folder")  # fmt: skip
+
+
+def restore_set_aside(output: Path, *, overwrite: bool) -> None:
+    """Return nothing once the model an interrupted `--overwrite` run set aside is safe for this run.
+
+    With `overwrite`, a set-aside model goes back into `output` when `output` holds no model (only the
+    interrupted run's progress, which this run replaces anyway), so that this run sets it aside again rather
+    than deleting it; when `output` holds a model too, XlingError names both. A set-aside folder without a
+    model is the interrupted run's own leftovers and goes. Without `overwrite` nothing is touched.
+    """
+    aside = set_aside_folder(output)
+    if not overwrite or not aside.is_dir():
+        return
+    if not holds_model(aside):
+        _remove(aside)
+        return
+    if holds_model(output):
+        raise XlingError(f"{aside}: the model an interrupted --overwrite run set aside is still there, and "
+                         f"{output} holds a model too; keep the one you want in {output}, delete or move "
+                         f"{aside}, and run again")  # fmt: skip
+    _remove(output)
+    aside.replace(output)
+
+
+def clear_model(output: Path, keep: tuple[str, ...] = ()) -> None:
+    """Return nothing after removing everything in `output` but the run's own files (RUN_FILES) and `keep`:
+    whatever model was there (any kind's files), so that the new one is not read as the old."""
+    if not output.is_dir():
+        return
+    for entry in output.iterdir():
+        if entry.name not in RUN_FILES and entry.name not in keep:
+            _remove(entry)
+
+
+def _remove(path: Path) -> None:
+    """Return nothing after deleting `path`, a folder (with its content) or a file."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+__all__ = [
+    "check_output",
+    "clear_model",
+    "holds_model",
+    "restore_set_aside",
+    "run_progress",
+    "set_aside_folder",
+]
