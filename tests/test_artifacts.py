@@ -67,3 +67,22 @@ def test_a_keyed_array_never_leaves_an_old_key_beside_a_new_table(tmp_path, monk
     save_keyed_array(table, key, np.ones(3), {"v": 2})
     assert json.loads(key.read_text()) == {"v": 2} and np.load(table).tolist() == [1, 1, 1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json", "t.npy"]
+
+
+def test_the_current_folder_is_never_replaced_and_overwrite_keeps_foreign_files(tmp_path, monkeypatch):
+    from xling.atomic import atomic_folder
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    for folder in (".", tmp_path, "sub/.."):
+        with pytest.raises(XlingError, match="current folder"), atomic_folder(folder, overwrite=True):
+            pass
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "thesis.txt").write_text("mine", encoding="utf-8")
+    with (
+        pytest.raises(XlingError, match="nothing was deleted"),
+        atomic_folder(other, overwrite=True, kind="x"),
+    ):
+        pass
+    assert (other / "thesis.txt").read_text(encoding="utf-8") == "mine"

@@ -59,24 +59,54 @@ def save_keyed_array(path: str | Path, key_path: str | Path, array: Any, key: An
     write_json_atomically(key_path, key)
 
 
-def check_replaceable(folder: str | Path, overwrite: bool, what: str = "folder") -> None:
-    """Return nothing if `folder` may be written: missing, empty, or `overwrite`; else raise XlingError."""
+def check_replaceable(
+    folder: str | Path, overwrite: bool, what: str = "folder", kind: str | None = None
+) -> None:
+    """Return nothing if `folder` may be written: missing, empty, or `overwrite` (and, with `kind`, holding
+    an xling.json of that kind: overwrite replaces a model, not a folder of someone's files); else raise
+    XlingError."""
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise XlingError(f"{path}: a file is there, not a {what} folder")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
+    if Path(os.path.abspath(path)) in (Path.cwd(), *Path.cwd().parents):
+        raise XlingError(
+            f"{path}: the current folder (or one above it) cannot be replaced; name a new folder"
+        )
+    if not path.is_dir() or not any(path.iterdir()):
+        return
+    if not overwrite:
         raise XlingError(f"{path}: a {what} is already there; {OVERWRITE_HINT}")
+    if kind is not None:
+        from xling.artifacts import METADATA_FILE
+
+        found = _recorded_kind(path / METADATA_FILE)
+        if found != kind:
+            held = f"a {found!r} folder" if found else "files that are not a " + what
+            raise XlingError(f"{path}: holds {held}; overwrite replaces only a {what}, so nothing was "
+                             "deleted: choose another output folder")  # fmt: skip
+
+
+def _recorded_kind(metadata: Path) -> str | None:
+    """Return the `kind` an xling.json records (None when there is no readable one)."""
+    try:
+        kind = json.loads(metadata.read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) else None
 
 
 @contextmanager
-def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "folder") -> Iterator[Path]:
+def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "folder",
+                  kind: str | None = None) -> Iterator[Path]:  # fmt: skip
     """Return a context whose value is a temporary folder next to `folder`, swapped in for it on success.
 
-    A non-empty `folder` is an error unless `overwrite`. The old folder stays whole until the new one is
+    A non-empty `folder` is an error unless `overwrite` (and, with `kind`, unless it holds an xling.json of
+    that kind: check_replaceable). The old folder stays whole until the new one is
     complete; a crash or an exception leaves it as it was (and at worst a hidden `.name.PID.tmp` beside it).
     """
     path = Path(folder)
-    check_replaceable(path, overwrite, what)
+    check_replaceable(path, overwrite, what, kind)
+    path = Path(os.path.abspath(path))  # `out/..` or a trailing `.` has no name to put the staging beside
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     retired = path.with_name(f".{path.name}.{os.getpid()}.old")

@@ -123,6 +123,45 @@ def test_build_refuses_to_replace_a_bot_unless_asked(tmp_path, mini_encoder):
     assert SupportBot.load(tmp_path / "bot", encoder=mini_encoder, detector=None).threshold == 0.5
 
 
+def test_overwrite_replaces_a_bot_but_not_a_folder_of_other_files(tmp_path, mini_encoder):
+    from xling.bot import BotBuildConfig
+
+    faq = tmp_path / "faq.tsv"
+    faq.write_text("".join(f"Question {i}?\tAnswer {i}.\n" for i in range(4)), encoding="utf-8")
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    (documents / "thesis.txt").write_text("years of work", encoding="utf-8")
+    with pytest.raises(XlingError, match="nothing was deleted"):
+        build_bot(faq, documents, mini_encoder, BotBuildConfig(overwrite=True))
+    assert (documents / "thesis.txt").read_text(encoding="utf-8") == "years of work"
+
+
+def test_answers_with_line_separators_reload_and_a_damaged_bot_is_a_clear_error(tmp_path, mini_encoder):
+    faq = tmp_path / "faq.tsv"
+    faq.write_text("How can I track my order?\tOpen My orders.\u2028Then click the parcel.\n"
+                   "How do I pay?\tBy card\u0085or by bank transfer.\n", encoding="utf-8")  # fmt: skip
+    build_bot(faq, tmp_path / "bot", mini_encoder)
+    bot = SupportBot.load(tmp_path / "bot", encoder=mini_encoder, detector=None)
+    assert bot.answer("How can I track my order?").answer == "Open My orders.\u2028Then click the parcel."
+    stored = tmp_path / "bot" / "faq.jsonl"
+    good = stored.read_bytes()
+    stored.write_bytes(good + b'{"id": "\xff"}\n')
+    with pytest.raises(DataError, match=r"faq.jsonl:3: not UTF-8"):
+        SupportBot.load(tmp_path / "bot", encoder=mini_encoder, detector=None)
+    stored.write_bytes(good)
+    index = tmp_path / "bot" / "index.npz"
+    index.write_bytes(index.read_bytes()[:200])
+    with pytest.raises(DataError, match="cannot read the index"):
+        SupportBot.load(tmp_path / "bot", encoder=mini_encoder, detector=None)
+
+
+@pytest.mark.parametrize("question", ["???", "?", "12345", "!!! ..."])
+def test_a_question_without_letters_is_handed_over(sample_bot, question):
+    reply = sample_bot.answer(question)
+    if not any(char.isalnum() for char in question):
+        assert not reply.answered and reply.handover and reply.answer is None
+
+
 def test_folder_changed_by_hand_is_refused(tmp_path, sample_bot_dir, mini_encoder):
     import shutil
 

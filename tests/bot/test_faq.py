@@ -53,6 +53,13 @@ def test_jsonl_keeps_answers_in_other_languages(tmp_path):
         ("{not json", "not valid JSON"),
         ('{"question": "q", "answer": "a", "answers": {"xx-nope": "t"}}', "xx-nope"),
         ('["q", "a"]', "expected a JSON object"),
+        ('{"question": "q", "answer": "a", "answers": []}', '"answers" must be an object'),
+        ('{"question": "q", "answer": "a", "answers": ""}', '"answers" must be an object'),
+        (
+            '{"question": "q", "answer": "a", "answers": {"de": "Hallo", "deu": "Tschuess"}}',
+            "second answer in deu",
+        ),
+        ('{"question": "q", "answer": "a", "answers": {"en": "another"}}', "FAQ's own language"),
     ],
 )
 def test_bad_jsonl_line_is_named(tmp_path, line, words):

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import zipfile
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,7 +263,7 @@ def build_bot(
     texts, entry_of, languages, kinds = _rows(entries, language, config.index_answers)
     vectors = model.encode(texts, batch_size=config.batch_size, show_progress=show_progress)
     stored = sorted({language, *(lang for entry in entries for lang in entry.answers)})
-    with atomic_folder(output, overwrite=config.overwrite, what="support bot") as staging:
+    with atomic_folder(output, overwrite=config.overwrite, what="support bot", kind=BOT_KIND) as staging:
         lines = "".join(_json_line(entry.to_dict()) for entry in entries)
         (staging / FAQ_FILE).write_text(lines, encoding="utf-8")
         np.savez(staging / INDEX_FILE, vectors=vectors.astype(np.float32), entry=np.asarray(entry_of, np.int32),
@@ -352,7 +354,7 @@ class SupportBot:
         try:
             with np.load(root / INDEX_FILE, allow_pickle=False) as index:
                 vectors, entry_of = index["vectors"], index["entry"]
-        except (OSError, KeyError, ValueError) as error:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise DataError(
                 f"cannot read the index ({error}); build the bot again", root / INDEX_FILE
             ) from None
@@ -419,7 +421,8 @@ class SupportBot:
         """Return the BotAnswer for a scored question and its asker's language."""
         candidates = [Candidate(self.entries[i].id, self.entries[i].question, score, sim)
                       for i, score, sim in match.candidates]  # fmt: skip
-        answered = match.score >= self.threshold
+        # a question without a letter or digit ("???") matches only punctuation's character n-grams
+        answered = match.score >= self.threshold and any(char.isalnum() for char in question)
         base = dict(question=question, answered=answered, handover=not answered, score=match.score,
                     similarity=match.similarity, threshold=self.threshold, detected_language=label,
                     language_probability=probability, candidates=candidates)  # fmt: skip
@@ -599,7 +602,14 @@ def _read_entries(path: Path) -> list[FaqEntry]:
     if not path.is_file():
         raise DataError("missing: build the bot again", path)
     entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise DataError(f"not UTF-8 (byte 0x{error.object[error.start]:02x}); build the bot again", path,
+                        line) from None  # fmt: skip
+    # split at \n only: str.splitlines would also cut at U+2028 or U+0085 inside an answer (JSON keeps them raw)
+    for number, line in enumerate(text.rstrip("\n").split("\n") if text.strip() else [], 1):
         try:
             record = json.loads(line)
             entries.append(FaqEntry(str(record["id"]), record["question"], record["answer"],

@@ -181,13 +181,17 @@ def _read_jsonl(path: Path, language: str) -> list[FaqEntry]:
             raise DataError('"id" must be a string or a number', path, line.number)
         key = str(key).strip()
         _check_entry(key, question.strip(), answer.strip(), seen, path, line.number)
-        answers = _answers_of(record.get("answers") or {}, language, path, line.number)
+        raw_answers = record.get("answers")
+        answers = {} if raw_answers is None else _answers_of(raw_answers, language, answer.strip(), path,
+                                                             line.number)  # fmt: skip
         entries.append(FaqEntry(key, question.strip(), answer.strip(), answers))
     return entries
 
 
-def _answers_of(raw: Any, language: str, path: Path, line: int) -> dict[str, str]:
-    """Return the `answers` field of a JSONL entry as {ISO 639-3: text}; DataError naming the line."""
+def _answers_of(raw: Any, language: str, answer: str, path: Path, line: int) -> dict[str, str]:
+    """Return the `answers` field of a JSONL entry as {ISO 639-3: text} (the FAQ's own language left out:
+    it is `answer`); DataError naming the line for a wrong type, two keys of one language, or an answer in
+    the FAQ's language other than `answer`."""
     if not isinstance(raw, dict):
         raise DataError('"answers" must be an object {language: answer}', path, line)
     answers: dict[str, str] = {}
@@ -198,8 +202,15 @@ def _answers_of(raw: Any, language: str, path: Path, line: int) -> dict[str, str
             lang = normalize_language(str(code), where=f'"answers"."{code}"')
         except LanguageCodeError as error:
             raise DataError(str(error), path, line) from None
-        if lang != language:  # the FAQ's own language is `answer`
-            answers[lang] = text.strip()
+        if lang == language and text.strip() == answer:
+            continue
+        if lang == language:  # the FAQ's own language is `answer`: a second one would be dropped unseen
+            raise DataError(f'"answers"."{code}" is in the FAQ\'s own language ({language}): put that answer '
+                            'in "answer"', path, line)  # fmt: skip
+        if lang in answers:
+            raise DataError(f'"answers"."{code}" is a second answer in {lang} (another key names the same '
+                            "language)", path, line)  # fmt: skip
+        answers[lang] = text.strip()
     return answers
 
 
