@@ -241,3 +241,22 @@ def test_cli_errors_are_one_clear_line(tmp_path, monkeypatch, capsys, args, mess
         main()
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err.replace("\n", "")
+
+
+def test_another_models_conversion_is_replaced_only_with_overwrite(tmp_path):
+    first = _tiny_models().build_xling(tmp_path / "first")
+    second = _tiny_models().build_xling(tmp_path / "second")
+    export_ct2(first)
+    before = (first / "ctranslate2" / "model.bin").read_bytes()
+    with pytest.raises(XlingError, match="overwrite"):
+        export_ct2(second, first / "ctranslate2")
+    assert (first / "ctranslate2" / "model.bin").read_bytes() == before
+    export_ct2(first)  # its own conversion is replaced unasked
+
+
+def test_a_model_folder_without_its_tokenizer_is_a_clear_error(tmp_path):
+    folder = _tiny_models().build_m2m100(tmp_path / "model")
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json", "sentencepiece.bpe.model"):
+        (folder / name).unlink(missing_ok=True)
+    with pytest.raises(XlingError, match="could not convert|tokenizer"):
+        export_ct2(folder)

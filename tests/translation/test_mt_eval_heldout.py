@@ -69,3 +69,19 @@ def test_a_test_book_the_model_was_trained_on_is_a_warning_and_recorded(setup, c
         assert "was not held out" in warnings[0]
     else:
         assert not warnings
+
+
+def test_a_fine_tuned_model_keeps_the_corpus_its_base_trained_on(tmp_path):
+    from xling.artifacts import write_metadata
+    from xling.evaluation.mt import training_heldout
+    from xling.translation.train import _base_training_data
+
+    base = build_xling(tmp_path / "base")
+    write_metadata(base, {"kind": "translation", "family": "xling",
+                          "config": {"data": {"corpus": "bible", "heldout_prefixes": []}}})  # fmt: skip
+    record = _base_training_data(str(base))
+    assert record == {"corpus": "bible", "heldout_prefixes": []}
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    write_metadata(tuned, {"kind": "translation", "config": {"data": {"corpus": ""}}, "base_data": record})
+    assert training_heldout(tuned) == ("bible", ())  # the base saw every book: eval mt warns on any

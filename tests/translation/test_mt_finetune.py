@@ -224,3 +224,46 @@ def test_dev_translations_strip_language_tokens_by_their_target_vocabulary_ids(t
         Generates(), tokenizer, ["x"], "eng", "fra", sequence_format=sequence_format
     )
     assert translated == ["cat on"]
+
+
+def test_a_model_at_the_output_is_kept_unless_overwrite_or_fine_tuned_in_place(bases, tmp_path):
+    import shutil
+
+    from xling.errors import XlingError
+    from xling.translation.train import train_translation
+
+    pairs = write_pairs(tmp_path / "p.tsv", zip(ENGLISH, GERMAN, strict=True))
+    other = tmp_path / "other"
+    shutil.copytree(bases["xling"], other)
+    weights = (other / "model.safetensors").read_bytes()
+    config = finetune_config(bases["xling"], other, [f"eng-deu={pairs}"], 2)
+    with pytest.raises(XlingError, match="a model is already there; pass overwrite"):
+        train_translation(config)
+    config.resume = True  # a model and no checkpoint: nothing to resume, so it must not start over it
+    with pytest.raises(XlingError, match="no checkpoint to resume from"):
+        train_translation(config)
+    assert (other / "model.safetensors").read_bytes() == weights
+    in_place = finetune_config(other, other, [f"eng-deu={pairs}"], 2)
+    train_translation(in_place)  # fine-tuning a model in place needs no overwrite
+    assert (other / "model.safetensors").read_bytes() != weights
+
+
+def test_empty_data_and_copy_directions_are_refused_and_a_bad_byte_is_named_at_its_line(bases, tmp_path):
+    from xling.errors import ConfigError, DataError
+    from xling.translation.data import read_parallel_file
+    from xling.translation.train import train_translation
+
+    pairs = write_pairs(tmp_path / "p.tsv", zip(ENGLISH, GERMAN, strict=True))
+    (tmp_path / "empty.tsv").write_text("\n", encoding="utf-8")
+    config = finetune_config(
+        bases["xling"], tmp_path / "out", [f"eng-deu={pairs}", f"eng-fra={tmp_path / 'empty.tsv'}"], 2
+    )
+    with pytest.raises(DataError, match="empty"):
+        train_translation(config)
+    with pytest.raises(ConfigError, match="into itself"):
+        read_parallel_file(f"eng-eng={pairs}")
+    lines = [f"{a}\t{b}\n".encode() for a, b in zip(ENGLISH * 1500, GERMAN * 1500, strict=True)]
+    lines[1499] = b"bad \xff byte\tx\n"
+    (tmp_path / "bad.tsv").write_bytes(b"".join(lines))
+    with pytest.raises(DataError, match=r"bad\.tsv:1500:"):
+        read_parallel_file(f"eng-deu={tmp_path / 'bad.tsv'}")

@@ -47,6 +47,9 @@ def train(
     ] = None,
     max_steps: MaxSteps = None,
     resume: Resume = None,
+    overwrite: Annotated[
+        bool | None, typer.Option("--overwrite", help="Replace a model already at --output.")
+    ] = None,
     recipe: Recipe = None,
     set_: TrainingSets = None,
     json_path: JsonOut = None,
@@ -57,6 +60,7 @@ def train(
     config = load_config(
         MTTrainConfig, recipe, training_overrides(set_, max_steps), section="mt", tokenizer=tokenizer,
         data={"corpus": corpus}, parallel=parallel, output=output, model=model, resume=resume,
+        overwrite=overwrite,
     )  # fmt: skip
     show_training_progress(config.training)
     result = train_translation(config)

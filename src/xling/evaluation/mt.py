@@ -266,8 +266,8 @@ def score_directions(
 
 def training_heldout(folder: str | Path | None) -> tuple[str, tuple[str, ...]] | None:
     """Return (corpus, held-out id prefixes) of the aligned corpus a model folder's xling.json says it was
-    trained on (`config.data` of `xling mt train`); None when it records none (no training config, a
-    model trained on parallel files only, or not a folder)."""
+    trained on (`config.data` of `xling mt train`, else `base_data`: that of the model it fine-tuned); None
+    when it records none (no training config, a model trained on parallel files only, or not a folder)."""
     if folder is None or not Path(folder).is_dir():
         return None
     try:
@@ -276,6 +276,8 @@ def training_heldout(folder: str | Path | None) -> tuple[str, tuple[str, ...]] |
         return None
     training = meta.get("config")
     data = training.get("data") if isinstance(training, dict) else None
+    if not isinstance(data, dict) or not data.get("corpus"):
+        data = meta.get("base_data")
     if not isinstance(data, dict) or not data.get("corpus"):
         return None
     prefixes = data.get("heldout_prefixes")

@@ -194,7 +194,12 @@ def export_ct2(
     target = Path(output) if output is not None else ct2_folder(source)
     if target.resolve() == source.resolve():
         raise ConfigError(f"output: {target} is the model folder itself; write the conversion beside it")
-    earlier = read_metadata(target).get("kind") == CT2_KIND if target.is_dir() else False
+    # this model's own conversion is replaced unasked: the one inside its folder (made there, even if the
+    # folder moved since), or one elsewhere made from it
+    made_from = _conversion_of(target)
+    earlier = made_from is not None and (
+        target.resolve() == ct2_folder(source).resolve() or made_from == source.resolve()
+    )
     started = time.perf_counter()
     with atomic_folder(target, overwrite=overwrite or earlier, what="CTranslate2 model") as staging:
         tokenizer = _convert(source, staging, quantization)
@@ -217,6 +222,20 @@ def export_ct2(
     )
     return Ct2ExportReport(target, source, model_type, quantization, len(vocabulary), round(size, 2), seconds,
                            check["max_logprob_difference"], check["mean_logprob_difference"])  # fmt: skip
+
+
+def _conversion_of(folder: Path) -> Path | None:
+    """Return the model folder a CTranslate2 conversion in `folder` was made from (its xling.json), or None
+    when `folder` holds no conversion."""
+    if not (folder / "xling.json").is_file():
+        return None
+    try:
+        meta = read_metadata(folder)
+    except XlingError:
+        return None
+    if meta.get("kind") != CT2_KIND or not isinstance(meta.get("source"), str):
+        return None
+    return Path(meta["source"]).resolve()
 
 
 def _resolve(model: str | Path) -> Path:
@@ -242,8 +261,10 @@ def _convert(source: Path, output: Path, quantization: str):
     with _quiet_transformers():
         try:
             converter.convert(str(output), quantization=quantization, force=True)
-        except (ValueError, NotImplementedError, OSError) as error:
-            raise XlingError(f"{source}: CTranslate2 could not convert this model ({error})") from error
+        except (ValueError, NotImplementedError, OSError, TypeError, KeyError) as error:
+            # TypeError/KeyError: what transformers raises for a folder missing its tokenizer's files
+            raise XlingError(f"{source}: CTranslate2 could not convert this model ({type(error).__name__}: "
+                             f"{error}); is its tokenizer there?") from error  # fmt: skip
     return converter.tokenizer
 
 

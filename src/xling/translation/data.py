@@ -19,7 +19,6 @@ every xling batch source it is a pure function of (seed, step, micro, rank).
 
 from __future__ import annotations
 
-import gzip
 import logging
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -48,9 +47,11 @@ def parse_direction(text: str, where: str = "directions") -> tuple[str, str]:
     src, sep, tgt = text.strip().partition("-")
     if not sep or not src or not tgt:
         raise ConfigError(f"{where}: {text!r} must be src-tgt, e.g. eng-deu")
-    return normalize_language(src, where=f"{where} {text!r}"), normalize_language(
-        tgt, where=f"{where} {text!r}"
-    )
+    source = normalize_language(src, where=f"{where} {text!r}")
+    target = normalize_language(tgt, where=f"{where} {text!r}")
+    if source == target:
+        raise ConfigError(f"{where}: {text!r} translates {source} into itself; give two languages")
+    return source, target
 
 
 def is_dev_id(sentence_id: str, fraction: float) -> bool:
@@ -87,17 +88,13 @@ def read_parallel_file(spec: str) -> tuple[str, str, list[tuple[str, str]]]:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield (line number, line without newline) of a plain or gzip UTF-8 file, naming it on bad bytes."""
-    if not path.is_file():
-        raise DataError("file not found", path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", errors="strict", newline="\n") as handle:
-        number = 0
-        try:
-            for number, line in enumerate(handle, 1):  # noqa: B007 (number is read in the except)
-                yield number, line.rstrip("\n").rstrip("\r")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"not UTF-8 ({exc.reason})", path, number + 1) from exc
+    """Yield (line number, line without newline) of a plain or gzip UTF-8 file; DataError naming the file
+    (and the line) when it is missing, empty, not UTF-8 or a truncated gzip stream."""
+    from xling.data.readers import decoded_lines, line_text, require_file
+
+    path = require_file(path)
+    for line in decoded_lines(path, None, allow_blank=True):  # decoded line by line: the right line number
+        yield line.number, line_text(line, path)
 
 
 _PIECES = "\x00pieces"  # stands for a sentence's pieces in a family's source sequence
@@ -308,6 +305,8 @@ def build_parallel_data(
                 dev[f"{src}-{tgt}"] = ([texts[src][s] for s in dev_ids], [texts[tgt][s] for s in dev_ids])
     for spec in parallel:
         src, tgt, pairs = read_parallel_file(spec)
+        if not pairs:  # else the model would list languages it never saw a pair of
+            raise DataError("no sentence pairs in it", spec.partition("=")[2])
         pairs_by_direction.setdefault((src, tgt), []).extend(pairs)
         pairs_by_direction.setdefault((tgt, src), []).extend((b, a) for a, b in pairs)
     if not pairs_by_direction:
@@ -344,13 +343,19 @@ def build_parallel_data(
         )
         if keep:
             directions.append(Direction(src, tgt, [sources[i] for i in keep], [targets[i] for i in keep]))
-        elif pairs:
+        else:
             # its dev verses would be scored for a direction that never trains
-            logger.warning("%s-%s: every one of its %d pairs was left out (too long or empty); not trained",
-                           src, tgt, len(pairs))  # fmt: skip
+            if pairs:
+                logger.warning("%s-%s: every one of its %d pairs was left out (too long or empty); not "
+                               "trained", src, tgt, len(pairs))  # fmt: skip
+            else:
+                logger.warning("%s-%s: no sentence pairs (every shared id is held out or dev); not trained",
+                               src, tgt)  # fmt: skip
             dev.pop(f"{src}-{tgt}", None)
     if not directions:
         raise DataError(_no_pairs_left(corpus, parallel, dropped, empty, max_length))
+    # the languages of the directions that train: a model must not claim one it never saw a pair of
+    all_langs = sorted({lang for direction in directions for lang in (direction.src, direction.tgt)})
     if dropped:
         logger.info("dropped %d pairs with a side longer than %d tokens or empty", dropped, max_length)
     return ParallelData(directions, dev, all_langs, sequence_format,

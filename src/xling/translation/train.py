@@ -31,7 +31,7 @@ from xling.artifacts import METADATA_FILE, metadata_path, read_metadata, write_m
 from xling.atomic import write_json_atomically
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
-from xling.errors import ConfigError
+from xling.errors import ConfigError, XlingError
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import average_checkpoints, list_checkpoints, load_checkpoint
@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change, as they only
 # shape the files written after training. The dev settings may not: the best dev chrF++ a checkpoint kept
 # was measured on its dev set, and another set's figures would be compared with it.
-RESUMABLE = ("output", "resume", "average_last")
+RESUMABLE = ("output", "resume", "overwrite", "average_last")
 
 
 @dataclass
@@ -120,6 +120,10 @@ class MTTrainConfig:
 
     resume: bool = False
     """Continue from the newest checkpoint in `output`; without it a folder with checkpoints is refused."""
+
+    overwrite: bool = False
+    """Train into an `output` that already holds a model (it is replaced once the new one is saved); not
+    needed to fine-tune a model in place (`output` = `model`)."""
 
     average_last: int = 0
     """Save the mean of the run's last K checkpoints as the model (Vaswani et al. 2017; smooths the last
@@ -257,7 +261,9 @@ def dev_directions(config: MTTrainConfig, data: ParallelData) -> list[str]:
             raise ConfigError(f"dev_directions: no dev sentences for {', '.join(missing)} (corpus directions "
                               f"with dev ids: {', '.join(sorted(data.dev)) or 'none'})")  # fmt: skip
         return names
-    pivot = parse_direction(f"{config.pivot}-{config.pivot}")[0]
+    from xling.data.languages import normalize_language
+
+    pivot = normalize_language(config.pivot, where="pivot")
     return [name for name in data.dev if name.startswith(f"{pivot}-")]
 
 
@@ -331,6 +337,7 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
             "tokenizer: give the folder made by `xling tokenizer train` (or a model folder as model)"
         )
     tokenizer = load_tokenizer(tokenizer_path)
+    check_output(config)  # before the data is read: a refused run should not take minutes to say so
     started = time.perf_counter()
     data = build_parallel_data(
         tokenizer,
@@ -377,6 +384,42 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     return MTTrainResult(output, result, evaluation, model, data.format.family)
 
 
+def _base_training_data(model: str) -> dict[str, Any] | None:
+    """Return the aligned-corpus data record (`config.data`, corpus and held-out prefixes) of the model a run
+    fine-tunes, or the one it inherited (`base_data`); None for a preset or a model that records none."""
+    if not is_model_folder(model) or not (Path(model) / METADATA_FILE).is_file():
+        return None
+    try:
+        base = read_metadata(model)
+    except XlingError:
+        return None
+    data = base.get("config", {}).get("data") if isinstance(base.get("config"), dict) else None
+    if isinstance(data, dict) and data.get("corpus"):
+        return {"corpus": data["corpus"], "heldout_prefixes": data.get("heldout_prefixes", [])}
+    inherited = base.get("base_data")
+    return inherited if isinstance(inherited, dict) else None
+
+
+def check_output(config: MTTrainConfig) -> None:
+    """Return nothing when the run may write `config.output`; XlingError naming the folder when it holds a
+    model that the run would replace unasked: without `overwrite`, unless the model is the one fine-tuned
+    in place; with `resume` and no checkpoint to take up (a fresh run would start over it)."""
+    output = Path(config.output)
+    if output.exists() and not output.is_dir():
+        raise XlingError(f"{output}: a file is there, not a model folder")
+    holds_model = (output / METADATA_FILE).is_file() or is_model_folder(output)
+    if not holds_model or config.overwrite or list_checkpoints(output):
+        return  # nothing to lose, asked to replace it, or a run the loop resumes (or refuses without resume)
+    in_place = is_model_folder(config.model) and Path(config.model).resolve() == output.resolve()
+    if config.resume:
+        raise XlingError(f"{output}: a model is there but no checkpoint to resume from; pass overwrite "
+                         "(--overwrite) to train it again from the start, or fine-tune it (--model "
+                         f"{output})")  # fmt: skip
+    if not in_place:
+        raise XlingError(f"{output}: a model is already there; pass overwrite (--overwrite) to replace it, "
+                         "or choose another output folder")  # fmt: skip
+
+
 def set_generation_defaults(model, decoder_start: int) -> None:
     """Return nothing; set the saved generation config's decoder start and a real output length limit."""
     generation = model.generation_config
@@ -411,6 +454,8 @@ def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig
                  "tokenizer": tokenizer_metadata(tokenizer_path)}  # fmt: skip
     else:
         meta |= {"base_model": str(config.model), "trained_languages": data.languages}
+    if earlier := _base_training_data(config.model):
+        meta["base_data"] = earlier  # `xling eval mt` still warns when a test book was in the base's training
     meta.update({
         "directions": data.counts(),
         "left_out": data.left_out,
