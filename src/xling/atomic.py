@@ -35,6 +35,22 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         temporary.unlink(missing_ok=True)
 
 
+def writable_file(path: str | Path) -> Path:
+    """Return `path` as a Path after checking that a file can be written there, so a long job fails before
+    its work, not after (DataError naming it: a folder, a parent that is a file, no permission)."""
+    from xling.errors import DataError
+
+    path = Path(path)
+    if path.is_dir():
+        raise DataError("is a folder; give a file to write to", path)
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise DataError(f"{parent} is a file, so no folder can be made there for the output", path)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write into {parent} (permission denied)", path)
+    return path
+
+
 def write_json_atomically(path: str | Path, payload: Any) -> None:
     """Write `payload` as indented UTF-8 JSON to `path` atomically."""
     with atomic_write(path) as handle:

@@ -113,8 +113,35 @@ def test_langid_train_from_a_users_tsv(tmp_path, monkeypatch, capsys):
     detected = runner.invoke(app, ["detect", "--model", str(output), "Asun pienessä kaupungissa."])
     assert detected.stdout.split("\t")[0] == "fin"
     code, err = run_main(monkeypatch, capsys, "langid", "train", "--tsv", tmp_path / "missing.tsv",
-                         "--corpus", "sample", "--output", output)  # fmt: skip
+                         "--corpus", "sample", "--output", tmp_path / "det2")  # fmt: skip
     assert code == 2 and "missing.tsv" in err and "not found" in err
+    code, err = run_main(monkeypatch, capsys, "langid", "train", "--corpus", "sample", "--output", output)
+    assert code == 2 and "already there" in err and "--overwrite" in err  # refused before training
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--k", "0", "Hallo"], "k: 0 must be at least 1"),
+        (["--threshold", "1.5", "Hallo"], "threshold: 1.5 must be a probability"),
+        (["--threshold", "nan", "Hallo"], "threshold: nan must be a probability"),
+        (["--json", "Hallo \udcff"], "TEXT 1 is not valid UTF-8"),
+    ],
+)
+def test_detect_options_out_of_range_and_text_that_is_not_utf8_are_one_line(
+    folder, monkeypatch, capsys, args, message
+):
+    code, err = run_main(monkeypatch, capsys, "detect", "--model", folder, *args)
+    assert code == 2 and len(err.splitlines()) == 1 and message in err, err
+
+
+def test_detect_output_that_is_a_folder_is_refused_before_the_work(folder, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "in.txt"
+    source.write_text("Guten Morgen\n", encoding="utf-8")
+    (tmp_path / "adir").mkdir()
+    code, err = run_main(monkeypatch, capsys, "detect", "--model", folder, "--input", source, "--output",
+                         tmp_path / "adir")  # fmt: skip
+    assert code == 2 and "is a folder" in err, err
 
 
 def test_detect_languages_restricts_the_answers(folder, tmp_path):

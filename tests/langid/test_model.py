@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xling.errors import DataError, XlingError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.langid import LanguageIdentifier, detect, language_spans
 
 # Sentences the sample corpus does not hold: a detector must generalise, not look them up.
@@ -49,7 +49,7 @@ def test_text_without_language_is_und_not_a_crash(sample_identifier, text):
 
 
 def test_threshold_turns_unsure_answers_into_und(sample_identifier):
-    assert sample_identifier.detect("Das ist gut.", threshold=1.01).label == "und"
+    assert sample_identifier.detect("Das ist gut.", threshold=1.0).label == "und"
 
 
 def test_restricting_languages_accepts_any_code_form(sample_identifier):
@@ -209,7 +209,14 @@ def test_spans_say_und_under_the_threshold_as_predict_does(sample_identifier):
     assert next(span for span in cut if span.label == "und").probability == pytest.approx(1 - low)
     # above both: one und span over the whole text (neighbouring und spans are one); the model's threshold too
     strict = copy.copy(sample_identifier)
-    strict.threshold = 1.01
-    for found in (language_spans(sample_identifier, text, threshold=1.01), language_spans(strict, text)):
+    strict.threshold = 1.0
+    for found in (language_spans(sample_identifier, text, threshold=1.0), language_spans(strict, text)):
         assert [(span.start, span.end, span.label) for span in found] == [(0, len(text), "und")]
     assert strict.detect(text).label == "und"
+
+
+def test_one_string_is_not_a_list_of_texts_or_of_codes(sample_identifier):
+    with pytest.raises(ConfigError, match="not one string"):
+        sample_identifier.predict("Guten Morgen")
+    with pytest.raises(ConfigError, match="not one string"):
+        sample_identifier.predict(["Guten Morgen"], languages="de")

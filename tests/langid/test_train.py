@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from xling.errors import ConfigError, DataError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.langid.labels import Label
 from xling.langid.scripts import script_of
 from xling.langid.sources import (
@@ -233,3 +233,27 @@ def test_out_of_range_settings_name_their_field(fields, message):
 
     with pytest.raises(ConfigError, match=message):
         load_config(LangidTrainConfig, **fields)
+
+
+def test_training_keeps_a_folder_it_may_not_replace_and_needs_two_languages(tmp_path):
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    (documents / "thesis.txt").write_text("years of work", encoding="utf-8")
+    config = tiny_config(documents)
+    with pytest.raises(XlingError, match="already there"):  # refused before any training
+        train_identifier(config)
+    config.overwrite = True
+    with pytest.raises(XlingError, match="nothing was deleted"):  # overwrite replaces a detector only
+        train_identifier(config)
+    assert (documents / "thesis.txt").read_text(encoding="utf-8") == "years of work"
+    with pytest.raises(DataError, match="needs at least two"):
+        train_identifier(tiny_config(tmp_path / "one", languages=["de"]))
+
+
+def test_special_codes_are_no_label_and_a_language_filter_may_empty_a_file(tmp_path):
+    path = tmp_path / "mine.tsv"
+    path.write_text("de\tGuten Tag\nund\tlorem ipsum dolor\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"mine\.tsv:2:.*'und' names no language"):
+        list(read_labelled_tsv(path))
+    path.write_text("fr\tBonjour mes amis\n", encoding="utf-8")
+    assert list(read_labelled_tsv(path, frozenset({"deu"}))) == []  # filtered out, not malformed

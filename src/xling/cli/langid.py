@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -41,12 +42,17 @@ def detect(
     ] = None,
 ) -> None:
     """Print the language of each TEXT (ISO 639-3, with a script where the language has several)."""
-    from xling.errors import ConfigError
+    from xling.errors import ConfigError, DataError
     from xling.langid import DEFAULT_IDENTIFIER, LanguageIdentifier, language_spans
     from xling.langid.files import detect_file, format_predictions, format_spans
 
     if bool(texts) == (input is not None):
         raise ConfigError("give TEXT arguments or --input FILE (one of the two)")
+    for i, text in enumerate(texts or []):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that were not UTF-8, which Python keeps as lone surrogates
+            raise DataError(f"TEXT {i + 1} is not valid UTF-8 text") from None
     if output is not None and input is None:
         raise ConfigError("--output goes with --input")
     identifier = LanguageIdentifier.from_pretrained(model or DEFAULT_IDENTIFIER)
@@ -94,6 +100,9 @@ def train(
         list[str] | None, typer.Option("--lang", help="Learn only this language (repeatable).")
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Passes over the examples.")] = None,
+    overwrite: Annotated[
+        bool | None, typer.Option("--overwrite", help="Replace a detector already at --output.")
+    ] = None,
     recipe: Recipe = None,
     set_: Sets = None,
     json_path: JsonOut = None,
@@ -103,15 +112,20 @@ def train(
     from xling.langid.train import LangidTrainConfig, train_identifier
 
     config = load_config(LangidTrainConfig, recipe, set_ or [], section="langid", output=output, epochs=epochs,
+                         overwrite=overwrite,
                          data={"data": data, "corpora": corpora, "tsv": tsv, "languages": languages})  # fmt: skip
     result = train_identifier(config, progress=True)
     console.print(f"[green]{result.labels} labels learned from {result.train_examples:,} examples, saved to "
                   f"{result.output}[/] in {result.seconds:,.0f} s")  # fmt: skip
-    console.print(f"  held-out macro accuracy: {result.dev_accuracy:.2%} (lines), "
-                  f"{result.dev_short_accuracy:.2%} (1-3 words)")  # fmt: skip
-    weakest = sorted(result.per_label.items(), key=lambda item: item[1])[:8]
-    console.print("  weakest: " + ", ".join(f"{label} {value:.0%}" for label, value in weakest))
+    if math.isnan(result.dev_accuracy):
+        console.print("  no held-out lines (too little text per language to hold some out)")
+    else:
+        console.print(f"  held-out macro accuracy: {result.dev_accuracy:.2%} (lines), "
+                      f"{result.dev_short_accuracy:.2%} (1-3 words)")  # fmt: skip
+        weakest = sorted(result.per_label.items(), key=lambda item: item[1])[:8]
+        console.print("  weakest: " + ", ".join(f"{label} {value:.0%}" for label, value in weakest))
+    accuracy, short = (None if math.isnan(x) else x for x in (result.dev_accuracy, result.dev_short_accuracy))
     write_json(json_path, {"output": str(result.output), "labels": result.labels,
-                           "train_examples": result.train_examples, "dev_macro_accuracy": result.dev_accuracy,
-                           "dev_short_macro_accuracy": result.dev_short_accuracy, "seconds": result.seconds,
+                           "train_examples": result.train_examples, "dev_macro_accuracy": accuracy,
+                           "dev_short_macro_accuracy": short, "seconds": result.seconds,
                            "dev_accuracy": result.per_label, "config": config_to_dict(config)})  # fmt: skip

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xling.atomic import atomic_write
+from xling.atomic import atomic_write, writable_file
 from xling.data.readers import decoded_lines, line_text, require_file
-from xling.errors import ConfigError
+from xling.errors import ConfigError, DataError
 from xling.langid.model import LanguageIdentifier, Prediction
 from xling.langid.spans import Span, language_spans
 
@@ -41,6 +41,8 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
     if batch_size < 1:
         raise ConfigError(f"batch_size: {batch_size} must be at least 1")
     path = require_file(input)
+    if output is not None:
+        output = writable_file(output)  # checked before the work, which a bad path would waste
     texts = _lines(path)
     start = time.perf_counter()
     rows: list[str] = []
@@ -69,8 +71,11 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
     seconds = time.perf_counter() - start
     if output is None:
         return DetectFileReport(len(rows), seconds, rows)
-    with atomic_write(output) as handle:
-        handle.write("".join(row + "\n" for row in rows))
+    try:
+        with atomic_write(output) as handle:
+            handle.write("".join(row + "\n" for row in rows))
+    except OSError as error:
+        raise DataError(f"cannot write the answers: {error.strerror or error}", output) from error
     return DetectFileReport(len(rows), seconds)
 
 

@@ -28,6 +28,8 @@ __all__ = ["DEFAULT_IDENTIFIER", "LanguageIdentifier", "Prediction"]
 
 DEFAULT_IDENTIFIER = "xling-langid"
 MODEL_TYPE = "xling-langid"
+KIND = "language-identifier"
+"""xling.json `kind` of a detector folder."""
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 # config.json's own entries; the rest is the model card's information (`info`)
@@ -131,6 +133,16 @@ class LanguageIdentifier:
         codes (any form: `zh`, `cmn`, `srp-Latn`); an empty list, or any code the detector does not know, is a
         ConfigError naming them all (a LanguageCodeError for codes that are no language code at all)."""
         threshold = self.threshold if threshold is None else threshold
+        if isinstance(texts, str):  # iterating it would detect each character
+            raise ConfigError("texts: give a list of texts, not one string (detect() takes one)")
+        if isinstance(languages, str):
+            raise ConfigError(
+                f"languages: give a list of codes, not one string ({languages!r}: ['de', 'fr'])"
+            )
+        if not 0 <= threshold <= 1:  # also NaN: a threshold that no probability is under would never say und
+            raise ConfigError(f"threshold: {threshold} must be a probability in [0, 1]")
+        if k < 1:
+            raise ConfigError(f"k: {k} must be at least 1")
         if languages is not None:
             languages = tuple(languages)
         probabilities, has_letters = self.probabilities(texts, languages)
@@ -169,7 +181,7 @@ class LanguageIdentifier:
     def save_pretrained(self, folder: str | Path, *, overwrite: bool = True) -> Path:
         """Return `folder` after writing config.json, model.safetensors and xling.json into it atomically."""
         folder = Path(folder)
-        with atomic_folder(folder, overwrite=overwrite, what="language identifier") as staging:
+        with atomic_folder(folder, overwrite=overwrite, what="language identifier", kind=KIND) as staging:
             save_file(self.scorer.tensors(), str(staging / WEIGHTS_FILE))
             # the card's information first and without config.json's own keys: an `info` entry named like one
             # (`family`, `temperature`) must not replace what the model is
@@ -179,7 +191,7 @@ class LanguageIdentifier:
                 "threshold": self.threshold, **self.scorer.config(), **self._prior_config(),
             })  # fmt: skip
             # `languages` as every model's xling.json has it (the report marks what a model never learnt)
-            write_metadata(staging, {"kind": "language-identifier", "labels": len(self.labels),
+            write_metadata(staging, {"kind": KIND, "labels": len(self.labels),
                                      "languages": sorted(self.languages)})  # fmt: skip
         self.path = folder
         return folder

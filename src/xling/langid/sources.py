@@ -38,6 +38,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# ISO 639's special codes, which name no language: none may be a detector's label (`und` is its answer)
+NOT_LANGUAGES = {"und": "undetermined", "zxx": "no linguistic content", "mul": "multiple languages",
+                 "mis": "uncoded languages"}  # fmt: skip
+
 # UDHR file names that are not ISO 639-3 (upstream naming); the declaration in Standard Malay is `mly`.
 _UDHR_ALIASES = {"mly": "zsm"}
 _UD_SPLITS = ("train", "dev")  # never test: the benchmark scores UD test sentences
@@ -273,6 +277,7 @@ def read_labelled_tsv(path: str | Path, languages: frozenset[str] | None = None)
     """
     path = require_file(path)
     by_label: dict[Label, list[str]] = {}
+    texts_seen = False
     for line in decoded_lines(path, None):
         text = line_text(line, path)
         if not text.strip():
@@ -285,10 +290,18 @@ def read_labelled_tsv(path: str | Path, languages: frozenset[str] | None = None)
         except LanguageCodeError:
             raise DataError(f"unknown language code {code.strip()!r} (expected e.g. de, deu, sr-Latn)",
                             path, line.number) from None  # fmt: skip
-        if sentence.strip() and _matches(label, languages):
+        if label.language in NOT_LANGUAGES:
+            raise DataError(f"{code.strip()!r} names no language ({NOT_LANGUAGES[label.language]}); a detector "
+                            "answers `und` itself where it cannot tell", path, line.number)  # fmt: skip
+        if not sentence.strip():
+            continue
+        texts_seen = True
+        if _matches(label, languages):
             by_label.setdefault(label, []).append(sentence.strip())
-    if not by_label:
+    if not texts_seen:
         raise DataError("no `language<TAB>text` line with text", path)
+    if not by_label:  # lines of other languages only: the --lang filter left nothing, which is no error
+        logger.info("%s: no line in %s", path, ", ".join(map(str, languages or ())))
     for label, texts in by_label.items():
         yield Source(label, tuple(texts), str(path))
 
@@ -321,7 +334,10 @@ def transliterated(sources: Iterable[Source], spec: str) -> list[Source]:
             or sorted(map(str, scripts)) != ["Cyrl", "Latn"]):  # fmt: skip
         raise ConfigError(f"{where}: expected `lang_Cyrl>lang_Latn` or `lang_Latn>lang_Cyrl` for one of "
                           f"{', '.join(sorted(_CYRTRANSLIT_CODES))}")  # fmt: skip
-    import cyrtranslit
+    try:
+        import cyrtranslit
+    except ImportError:
+        raise ConfigError(f"{where} needs the cyrtranslit package (pip install 'xling[langid]')") from None
 
     code = _CYRTRANSLIT_CODES[source.language]
     write = cyrtranslit.to_latin if target.script == "Latn" else cyrtranslit.to_cyrillic

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from xling.atomic import check_replaceable
 from xling.data.languages import MACROLANGUAGES
 from xling.data.root import data_root
 from xling.errors import ConfigError, DataError
 from xling.langid.features import FeatureConfig, Featurizer
 from xling.langid.labels import DEFAULT_MEMBER, Label, parse_label
-from xling.langid.model import LanguageIdentifier
+from xling.langid.model import KIND, LanguageIdentifier
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior
 from xling.langid.scorers import FAMILIES, LinearScorer, NaiveBayesScorer
@@ -109,6 +110,8 @@ class LangidTrainConfig:
 
     output: str = "runs/langid"
     """Folder the identifier is saved to (written atomically)."""
+    overwrite: bool = False
+    """Replace a detector already in `output` (only a detector: a folder of other files is refused)."""
     data: LangidDataConfig = field(default_factory=LangidDataConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     family: str = "linear"
@@ -445,9 +448,14 @@ def macro_accuracy(identifier: LanguageIdentifier, examples: Examples) -> tuple[
 def train_identifier(config: LangidTrainConfig, progress: bool = False) -> LangidTrainResult:
     """Return the trained identifier (saved to `config.output`) and its dev accuracy."""
     config.validate()
+    # before the work: a folder it may not replace is refused now, not after minutes of training
+    check_replaceable(config.output, config.overwrite, "language identifier", kind=KIND)
     start = time.perf_counter()
     grouped = assign_labels(collect_sources(config.data))
     labels = tuple(grouped)
+    if len(labels) < 2:  # one label answers itself for every text, whatever the threshold
+        raise DataError(f"the data holds {len(labels)} language ({', '.join(map(str, labels)) or 'none'}); a "
+                        "detector needs at least two")  # fmt: skip
     train, dev = build_examples(grouped, config.data, config.seed)
     featurizer = Featurizer(config.features)
     logger.info("%d labels, %d training examples", len(labels), len(train.texts))
@@ -474,14 +482,19 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
         "max_units_per_label": config.data.max_units_per_label,
         "min_examples_per_label": config.data.min_examples_per_label,
         "source_files": sum(len(group) for group in grouped.values()),
-        "train_examples": len(train.texts), "dev_macro_accuracy": round(dev_accuracy, 4),
-        "dev_short_macro_accuracy": round(dev_short_accuracy, 4),
-        "dev_medium_macro_accuracy": round(dev_medium_accuracy, 4),
+        "train_examples": len(train.texts), "dev_macro_accuracy": _rounded(dev_accuracy),
+        "dev_short_macro_accuracy": _rounded(dev_short_accuracy),
+        "dev_medium_macro_accuracy": _rounded(dev_medium_accuracy),
         "dev_accuracy": {label: round(value, 4) for label, value in per_label.items()},
     }  # fmt: skip
-    output_dir = identifier.save_pretrained(config.output)
+    output_dir = identifier.save_pretrained(config.output, overwrite=config.overwrite)
     return LangidTrainResult(identifier, output_dir, len(labels), len(train.texts), dev_accuracy,
                              dev_short_accuracy, dev_medium_accuracy, time.perf_counter() - start, per_label)  # fmt: skip
+
+
+def _rounded(accuracy: float) -> float | None:
+    """Return an accuracy rounded for the model card; None (JSON null, not NaN) when nothing was held out."""
+    return None if math.isnan(accuracy) else round(accuracy, 4)
 
 
 def count_features(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -252,12 +251,12 @@ class Translator:
 
         Blank lines stay blank. `output` is written atomically: a failure leaves an existing file as it was.
         """
-        from xling.atomic import atomic_write
+        from xling.atomic import atomic_write, writable_file
         from xling.data.readers import decoded_lines, line_text, require_file
 
         started = time.perf_counter()
         path = require_file(input)
-        output = _writable_output(output)  # before the work: a bad path found after an hour loses the hour
+        output = writable_file(output)  # before the work: a bad path found after an hour loses the hour
         # allow_blank: a file of blank lines translates to as many blank lines
         lines = [line_text(line, path) for line in decoded_lines(path, None, allow_blank=True)]
         translations, sentences, detected = self._translate(lines, src, tgt, options, progress,
@@ -511,19 +510,6 @@ def _checked_texts(texts: Sequence[str]) -> list[str]:
             raise DataError(f"text {i} is not valid Unicode at character {error.start} (bytes that were "
                             "not UTF-8?)") from None  # fmt: skip
     return texts
-
-
-def _writable_output(output: str | Path) -> Path:
-    """Return `output` as a Path after checking that a file can be written there (DataError naming it)."""
-    path = Path(output)
-    if path.is_dir():
-        raise DataError("is a folder; give a file to write the translation to", path)
-    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
-    if not parent.is_dir():
-        raise DataError(f"{parent} is a file, so no folder can be made there for the output", path)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise DataError(f"cannot write into {parent} (permission denied)", path)
-    return path
 
 
 def _checked_device(device: str) -> str:
