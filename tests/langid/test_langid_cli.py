@@ -125,6 +125,7 @@ def test_langid_train_from_a_users_tsv(tmp_path, monkeypatch, capsys):
         (["--k", "0", "Hallo"], "k: 0 must be at least 1"),
         (["--threshold", "1.5", "Hallo"], "threshold: 1.5 must be a probability"),
         (["--threshold", "nan", "Hallo"], "threshold: nan must be a probability"),
+        (["--spans", "--threshold", "1.5", "Hallo"], "threshold: 1.5 must be a probability"),
         (["--json", "Hallo \udcff"], "TEXT 1 is not valid UTF-8"),
     ],
 )
@@ -216,6 +217,6 @@ def test_detect_spans_of_a_blank_text_print_und_and_follow_the_threshold(folder)
     lines = result.stdout.splitlines()
     assert lines[:2] == ["[und]", "[und]"] and lines[2].startswith("[deu]")
     result = runner.invoke(
-        app, ["detect", "--model", str(folder), "--spans", "--threshold", "1.01", "Das ist gut."]
+        app, ["detect", "--model", str(folder), "--spans", "--threshold", "1.0", "Das ist gut."]
     )
     assert result.stdout.splitlines() == ["[und] Das ist gut."]

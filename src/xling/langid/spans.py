@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import regex
 
+from xling.errors import ConfigError
 from xling.langid.labels import UNDETERMINED
 from xling.langid.model import LanguageIdentifier
 from xling.langid.normalize import normalize_text
@@ -60,6 +61,8 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     `predict`, whatever the text).
     """
     threshold = identifier.threshold if threshold is None else threshold
+    if not 0 <= threshold <= 1:  # as predict: also NaN
+        raise ConfigError(f"threshold: {threshold} must be a probability in [0, 1]")
     languages = None if languages is None else tuple(languages)
     if languages is not None:
         identifier._mask(languages)  # an empty or unknown restriction is an error even for a blank text
