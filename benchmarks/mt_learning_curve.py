@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/mt_learning_curve.py --run runs/mt-bible --recipe recipes/mt-bible.toml \
         --minutes 15,60,120 --json runs/bench/mt_learning_curve.json
 
-For each asked time, the newest checkpoint saved by then is loaded (the run keeps all of them with
+For each asked time (or, with `--steps`, each asked step: a run that shared its cores has a clock that
+measures the sharing), the newest checkpoint saved by then is loaded (the run keeps all of them with
 `keep_checkpoints = 0`) and scored with greedy decoding on the first `--sentences` verses of the held-out
 book (John in mt-bible) for each `--directions`, with sacrebleu's chrF++ (word_order=2). Training time is
 the loop's own clock from train_log.jsonl, summed over resumed pieces (reading the corpus is not counted).
@@ -16,6 +17,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+from bench_common import write_json
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -38,6 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--run", default="runs/mt-bible")
     parser.add_argument("--recipe", default="recipes/mt-bible.toml")
     parser.add_argument("--minutes", default="15,60,120", help="Training times to score, comma-separated.")
+    parser.add_argument("--steps", default="", help="Steps to score instead of times, comma-separated.")
     parser.add_argument("--directions", default="eng-deu,eng-fra,eng-spa")
     parser.add_argument("--sentences", type=int, default=200, help="Held-out verses per direction.")
     parser.add_argument("--data", default=os.environ.get("XLING_DATA", "../shared/data"))
@@ -74,8 +78,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     chrf = CHRF(word_order=2)
     rows = []
-    for wanted in (float(m) for m in args.minutes.split(",")):
-        saved = [s for s in checkpoints if s in clock and clock[s] <= wanted]
+    by_step = bool(args.steps)
+    for wanted in (float(m) for m in (args.steps or args.minutes).split(",")):
+        saved = [s for s in checkpoints if s in clock and (s if by_step else clock[s]) <= wanted]
         if not saved:
             continue
         step = max(saved)
@@ -86,22 +91,20 @@ def main(argv: list[str] | None = None) -> dict:
             src, tgt = direction.split("-")
             hypotheses = greedy_translate(objective.model, tokenizer, sources, src, tgt)
             scores[direction] = round(chrf.corpus_score(hypotheses, [references]).score, 1)
-        rows.append({"minutes_asked": wanted, "step": step, "minutes": round(clock[step], 1), "chrf++": scores,
+        rows.append({"step_asked" if by_step else "minutes_asked": wanted, "step": step, "minutes": round(clock[step], 1), "chrf++": scores,
                      "average": round(sum(scores.values()) / len(scores), 1),
                      "seconds_to_score": round(time.perf_counter() - started, 1)})  # fmt: skip
 
     table = Table(title=f"{run}: held-out chrF++ (greedy, first {args.sentences} verses) vs training time")
-    for column in ("asked (min)", "step", "trained (min)", *tests, "average"):
+    for column in ("asked (step)" if by_step else "asked (min)", "step", "trained (min)", *tests, "average"):
         table.add_column(column, justify="right")
     for row in rows:
-        table.add_row(f"{row['minutes_asked']:g}", str(row["step"]), f"{row['minutes']:.1f}",
+        table.add_row(f"{row['step_asked' if by_step else 'minutes_asked']:g}", str(row["step"]), f"{row['minutes']:.1f}",
                       *(f"{row['chrf++'][d]:.1f}" for d in tests), f"{row['average']:.1f}")  # fmt: skip
     Console().print(table)
     report = {"run": str(run), "sentences": args.sentences, "decoding": "greedy",
               "signature": chrf.get_signature().format(), "curve": rows}  # fmt: skip
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_json(report, args.json)
     return report
 
 
