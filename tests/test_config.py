@@ -179,3 +179,14 @@ def test_a_section_named_in_part_keeps_the_command_defaults_of_the_rest(tmp_path
 
     adapt = load_config(AdaptConfig, recipe, [], section="adapt", language="tur", text=["t.txt"])
     assert (adapt.training.max_steps, adapt.training.lr, adapt.training.batch_size) == (7, 0.05, 256)
+
+
+def test_a_table_of_the_section_written_beside_it_is_an_error_not_skipped(tmp_path):
+    from xling.serving.config import ServeConfig
+
+    recipe = tmp_path / "serve.toml"
+    recipe.write_text('[serve]\nport = 9000\n[limits]\napi_keys = ["k"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"did you mean \[serve\.limits\]"):  # else: no authentication
+        load_config(ServeConfig, recipe, section="serve")
+    recipe.write_text('[serve]\nport = 9000\n[serve.limits]\napi_keys = ["k"]\n[tokenizer]\nx = 1\n', "utf-8")
+    assert load_config(ServeConfig, recipe, section="serve").limits.api_keys == ["k"]  # other sections: fine

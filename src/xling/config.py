@@ -40,6 +40,7 @@ def load_config(
     values: dict[str, Any] = {}
     if recipe is not None:
         values = _read_recipe(Path(recipe), section)
+        _check_misplaced_tables(cls, Path(recipe), section)
     for key, value in _given(fields):
         _set_path(values, key.split("."), value)
     for item in overrides:
@@ -80,6 +81,30 @@ def _read_recipe(path: Path, section: str | None) -> dict[str, Any]:
     if section and isinstance(data.get(section), dict):
         return data[section]
     return data
+
+
+def _check_misplaced_tables(cls: type, path: Path, section: str | None) -> None:
+    """Return nothing; ConfigError for a top-level table named like a table field of `section`'s config
+    (`[limits]` beside `[serve]`, meant as `[serve.limits]`): it would be skipped without a word, and
+    `[limits]` holds API keys. Other top-level tables are other commands' sections and stay allowed."""
+    if not section:
+        return
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data.get(section), dict):
+        return  # the whole file is the section
+    if not dataclasses.is_dataclass(cls):
+        return
+    made = {
+        f.name: f.default_factory()
+        for f in dataclasses.fields(cls)
+        if f.default_factory is not dataclasses.MISSING
+    }
+    tables = {
+        name for name, value in made.items() if dataclasses.is_dataclass(value) or isinstance(value, dict)
+    }
+    for key, value in data.items():
+        if key != section and isinstance(value, dict) and key in tables and key not in data[section]:
+            raise ConfigError(f"{path}: [{key}] is read by no command here; did you mean [{section}.{key}]?")
 
 
 def _set_path(values: dict[str, Any], keys: list[str], value: Any) -> None:

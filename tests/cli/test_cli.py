@@ -223,3 +223,11 @@ def test_serve_options_reach_the_servers_config(monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert (built[0].bot, built[0].bot_translator, built[0].port) == ("runs/bot", "runs/mt", 8123)
+
+
+def test_a_json_path_that_cannot_be_written_is_refused_before_the_work(tmp_path):
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    for path, message in [(tmp_path, "is a folder"), (tmp_path / "afile" / "out.json", "is a file")]:
+        result = runner.invoke(app, ["eval", "tatoeba", "--json", str(path)])
+        said = " ".join(result.output.replace("│", " ").split())  # rich wraps the message in a box
+        assert result.exit_code == 2 and "--json" in said and message in said, result.output

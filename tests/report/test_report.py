@@ -104,6 +104,21 @@ def test_second_run_reuses_tasks_and_force_reruns(first_report, tiny_encoder, re
     assert [o.status for o in changed.tasks] == ["done", "cached"]
 
 
+def test_an_output_that_is_not_a_report_folder_is_refused_before_any_task(
+    tiny_encoder, report_data, tmp_path
+):
+    from xling.errors import XlingError
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "report.html").write_text("precious", encoding="utf-8")
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    for output, message in [(notes, "not a report"), (tmp_path / "afile", "a file is there")]:
+        with pytest.raises(XlingError, match=message):
+            run_report(config_for(tiny_encoder, report_data, output, tasks=["tatoeba"]))
+    assert (notes / "report.html").read_text(encoding="utf-8") == "precious"
+
+
 def test_edited_test_data_runs_the_task_again(tiny_encoder, report_data, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(report_data, data)

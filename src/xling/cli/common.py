@@ -21,7 +21,26 @@ Sets = Annotated[
 TrainingSets = Annotated[
     list[str] | None, typer.Option("--set", help="Override a config field: --set training.lr=3e-4.")
 ]
-JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures of this run to this file.")]
+
+
+def _writable_json(path: Path | None) -> Path | None:
+    """Return `path` once a file can be written there (typer.BadParameter otherwise): checked when the
+    command starts, not after the work whose figures it would hold."""
+    from xling.atomic import writable_file
+    from xling.errors import DataError
+
+    if path is None:
+        return None
+    try:
+        return writable_file(path)
+    except DataError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+JsonOut = Annotated[
+    Path | None,
+    typer.Option("--json", help="Write the figures of this run to this file.", callback=_writable_json),
+]
 ModelOpt = Annotated[
     str, typer.Option("--model", help="Encoder folder, shipped name (xling-mini) or Hub id.")
 ]

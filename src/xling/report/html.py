@@ -203,7 +203,7 @@ def _fewshot_section(report: dict[str, Any]) -> str:
     averages = result["settings"].get("averages", {})
     line = ", ".join(f"{key}: {value}" for key, value in averages.items())
     return (
-        f"{head}<p class='meta'>macro-F1, mean ± std over {result['settings']['seeds']} draws per k; "
+        f"{head}<p class='meta'>macro-F1, mean ± std over {escape(str(result['settings']['seeds']))} draws per k; "
         f"averages {escape(line)}</p><figure>{plots.fewshot_chart(curves)}</figure></section>"
     )
 
@@ -219,7 +219,7 @@ def _heatmap_section(report: dict[str, Any]) -> str:
                  if "-" in key and "chrf++" in row}  # fmt: skip
         if cells:
             drawn = True
-            n = result["settings"].get("max_sentences") or "all"
+            n = escape(str(result["settings"].get("max_sentences") or "all"))
             out.append(f"<h3>{escape(report['titles'].get(task, task))} ({n} sentences a direction)</h3>"
                        f"<figure>{plots.heat_map(cells)}</figure>")  # fmt: skip
     if not drawn:

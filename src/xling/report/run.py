@@ -107,6 +107,7 @@ def run_report(config: ReportConfig, *, progress: Progress | None = None) -> Rep
     specs = tasks_for(model, config.tasks)
     baseline = load_baseline(config.baseline) if config.baseline else None
     folder = Path(config.output)
+    _check_report_folder(folder)
     (folder / "tasks").mkdir(parents=True, exist_ok=True)
     context = Context(config, model)
     outcomes = []
@@ -124,6 +125,18 @@ def run_report(config: ReportConfig, *, progress: Progress | None = None) -> Rep
     with atomic_write(folder / "report.html") as handle:
         handle.write(render_html(report))
     return ReportOutcome(folder, report, outcomes, check_guards(report, guards))
+
+
+def _check_report_folder(folder: Path) -> None:
+    """Return nothing when `folder` may hold the report: missing, empty, or an earlier report (whose task
+    results are reused); XlingError naming it otherwise, before any task runs (a report rewrites
+    report.html and report.json there)."""
+    if folder.exists() and not folder.is_dir():
+        raise XlingError(f"{folder}: a file is there, not a report folder")
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    if not ((folder / "report.json").is_file() or (folder / "tasks").is_dir()):
+        raise XlingError(f"{folder}: holds files that are not a report; choose another output folder")
 
 
 def _run_task(context: Context, spec, path: Path) -> TaskOutcome:

@@ -173,7 +173,21 @@ class ServeConfig:
         if self.default_index is not None and self.default_index not in self.indexes:
             known = ", ".join(sorted(self.indexes)) or "none configured"
             raise ConfigError(f"default_index: {self.default_index!r} is not one of the indexes ({known})")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"log_level: {self.log_level!r} must be one of {', '.join(LOG_LEVELS)}")
+        if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"device: {self.device!r} must be cpu, cuda, cuda:N or auto")
+        if self.threads < 0:
+            raise ConfigError(f"threads: {self.threads} must be 0 (the runtime's default) or more")
+        if not 0 <= self.graceful_timeout_s < float("inf"):  # also NaN
+            raise ConfigError(f"graceful_timeout_s: {self.graceful_timeout_s} must be 0 or more seconds")
+        if not 0 <= batching.max_wait_ms < float("inf"):
+            raise ConfigError(f"batching.max_wait_ms: {batching.max_wait_ms} must be a finite 0 or more")
         self.decoding.validate()
+
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+"""uvicorn's log levels."""
 
 
 def config_from_dict(data: dict[str, Any]) -> ServeConfig:
