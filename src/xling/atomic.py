@@ -79,8 +79,8 @@ def check_replaceable(
     folder: str | Path, overwrite: bool, what: str = "folder", kind: str | None = None
 ) -> None:
     """Return nothing if `folder` may be written: missing, empty, or `overwrite` (and, with `kind`, holding
-    an xling.json of that kind: overwrite replaces a model, not a folder of someone's files); else raise
-    XlingError."""
+    an xling.json of that kind or of that family, `classifier` for `classifier/frozen`: overwrite replaces a
+    model, not a folder of someone's files); else raise XlingError."""
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise XlingError(f"{path}: a file is there, not a {what} folder")
@@ -96,7 +96,7 @@ def check_replaceable(
         from xling.artifacts import METADATA_FILE
 
         found = _recorded_kind(path / METADATA_FILE)
-        if found != kind:
+        if found != kind and not (found or "").startswith(f"{kind}/"):  # a family: classifier/frozen
             held = f"a {found!r} folder" if found else "files that are not a " + what
             raise XlingError(f"{path}: holds {held}; overwrite replaces only a {what}, so nothing was "
                              "deleted: choose another output folder")  # fmt: skip

@@ -271,3 +271,23 @@ def test_static_finetune_resumes_from_the_command_line(tmp_path):
     assert again.exit_code == 0, again.output
     training = json.loads((out / "xling.json").read_text("utf-8"))["training"]
     assert (training["steps"], training["resumed_from"]) == (30, 20)
+
+
+def test_overwrite_replaces_a_classifier_not_a_folder_of_other_files(trained, monkeypatch, capsys):
+    classifier, root = trained
+    train = root / "train.tsv"
+    encoder = root / "enc"
+    others = root / "others"
+    others.mkdir()
+    (others / "notes.txt").write_text("important", "utf-8")
+    for method in ("frozen", "finetune"):
+        code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--train", train, "--encoder", encoder,
+                              "--method", method, "--output", others, "--overwrite")  # fmt: skip
+        assert code == 2 and "nothing was deleted" in err, err
+    assert (others / "notes.txt").read_text("utf-8") == "important"
+    code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--train", train, "--encoder", encoder,
+                          "--output", classifier, "--overwrite", "--set", "C_grid=[1.0]")  # fmt: skip
+    assert code == 0, err  # a classifier is replaced
+    code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", classifier, "--input", train,
+                          "--output", others)  # fmt: skip
+    assert code == 2 and "is a folder" in err, err

@@ -66,8 +66,9 @@ def train(
                          output=str(output), overwrite=overwrite)  # fmt: skip
     if config.method == "finetune":
         show_training_progress(config.training)
-    else:  # refuse before training, not after
-        check_replaceable(output, config.overwrite, "tagger")
+    # refuse before training, not after (a fine-tuning run resumes into its own checkpoints)
+    if not (config.method == "finetune" and (Path(output) / "checkpoints").is_dir()):
+        check_replaceable(output, config.overwrite, "tagger", kind="tagger")
     train_data = read_tagged(train_file, data_format, language)
     dev_data = read_tagged(dev, data_format, language) if dev is not None else None
     with console.status(f"training a {config.method} tagger on {len(train_data.words):,} sentences"):

@@ -152,8 +152,10 @@ def train(
     unlabelled_texts = {lang: list(read_lines(file))
                         for lang, file in _language_files("--unlabelled", unlabelled, "de=tweets.de.txt")}  # fmt: skip
     options: dict = {}
+    # before training, for every method (a fine-tuning run resumes into its own checkpoints)
+    if not (config.method != "frozen" and resume and (Path(output) / "checkpoints").is_dir()):
+        check_replaceable(output, overwrite, "classifier", kind="classifier")
     if config.method == "frozen":
-        check_replaceable(output, overwrite, "classifier")
         options["show_progress"] = True
         if unlabelled_texts:
             options["unlabelled"] = unlabelled_texts
@@ -193,9 +195,12 @@ def predict(
     language: LanguageOpt = None,
 ) -> None:
     """Label every line of a text file, with the probability of each label."""
+    from xling.atomic import writable_file
     from xling.data.readers import read_lines
     from xling.transfer.classifier import adapt_languages, load_classifier, predict_file
 
+    if output is not None:
+        output = writable_file(output)  # before the encoding, which a bad path would waste
     with console.status(f"loading {model}"):
         classifier = load_classifier(model)
     if language is not None:

@@ -466,7 +466,7 @@ class FrozenEncoderClassifier:
 
         from xling.atomic import atomic_folder
 
-        with atomic_folder(folder, overwrite=True, what="classifier") as staging:
+        with atomic_folder(folder, overwrite=True, what="classifier", kind="classifier") as staging:
             tensors = {"coef": self.coef, "intercept": self.intercept}
             for code, (mean, std) in self.standardization.items():
                 tensors[f"mean.{code}"], tensors[f"std.{code}"] = mean, std

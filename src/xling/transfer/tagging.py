@@ -305,7 +305,7 @@ class FrozenTagger:
         """Return `folder` after writing head.safetensors and xling.json there atomically."""
         from safetensors.numpy import save_file
 
-        with atomic_folder(folder, overwrite=overwrite, what="tagger") as staging:
+        with atomic_folder(folder, overwrite=overwrite, what="tagger", kind="tagger") as staging:
             save_file({"coef": self.coef, "intercept": self.intercept}, str(staging / HEAD_FILE))
             write_metadata(staging, {
                 **self.meta, "kind": self.kind, "labels": self.labels, "encoder": self.encoder_ref,
@@ -559,7 +559,7 @@ class FinetunedTagger:
     def save(self, folder: str | Path, *, overwrite: bool = False) -> Path:
         """Return `folder` after writing the Hugging Face folder (config.json with id2label, safetensors
         weights, tokenizer) and xling.json there atomically."""
-        with atomic_folder(folder, overwrite=overwrite, what="tagger") as staging:
+        with atomic_folder(folder, overwrite=overwrite, what="tagger", kind="tagger") as staging:
             self._write(staging)
         return Path(folder)
 
