@@ -604,3 +604,22 @@ def test_cli_add_twice_skips_and_delete_by_key(tmp_path, monkeypatch, fake_encod
     assert result.exit_code != 0
     with SearchIndex.open(folder) as index:
         assert len(index) == 4
+
+
+def test_a_write_blocked_by_another_process_is_a_clear_error(tmp_path, fake_encoder, monkeypatch):
+    import sqlite3
+
+    import xling.retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "WRITE_WAIT_S", 0.2)
+    index = SearchIndex.create(tmp_path / "idx", fake_encoder.name, fake_encoder.dimension)
+    index.add_texts(fake_encoder, ["the cat sleeps"], ["eng"])
+    index.close()
+    other = sqlite3.connect(tmp_path / "idx" / DB_FILE, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing
+    try:
+        with SearchIndex.open(tmp_path / "idx") as again, pytest.raises(XlingError, match="another process"):
+            again.add_texts(fake_encoder, ["a storm is coming"], ["eng"])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()

@@ -304,3 +304,13 @@ def test_read_sentences_errors(tmp_path):
         read_sentences(tmp_path / "empty.txt")
     (tmp_path / "crlf.txt").write_bytes(b"\xef\xbb\xbfone\r\ntwo\r\n")
     assert read_sentences(tmp_path / "crlf.txt") == ["one", "two"]
+
+
+def test_mine_files_refuses_an_output_that_is_an_input_or_a_folder(tmp_path, fake_encoder):
+    (tmp_path / "src.txt").write_text("\n".join(SRC) + "\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text("\n".join(TGT) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is also an input"):
+        mine_files(fake_encoder, tmp_path / "src.txt", tmp_path / "tgt.txt", tmp_path / "src.txt")
+    assert (tmp_path / "src.txt").read_text(encoding="utf-8") == "\n".join(SRC) + "\n"
+    with pytest.raises(DataError, match="is a folder"):
+        mine_files(fake_encoder, tmp_path / "src.txt", tmp_path / "tgt.txt", tmp_path)

@@ -137,9 +137,10 @@ def index_delete(
     from xling.errors import XlingError
     from xling.retrieval.index import SearchIndex
 
-    if not keys and not all(x.isdigit() for x in ids):
-        bad = next(x for x in ids if not x.isdigit())
-        raise XlingError(f"{bad!r} is not a row id (a whole number); pass --keys to delete by stable id")
+    if not keys and not all(x.isdigit() and int(x) < 2**63 for x in ids):
+        bad = next(x for x in ids if not x.isdigit() or int(x) >= 2**63)
+        raise XlingError(f"{bad!r} is not a row id (a whole number below 2**63); pass --keys to delete by "
+                         "stable id")  # fmt: skip
     with SearchIndex.open(folder) as index:
         removed = index.delete_keys(ids) if keys else index.delete([int(x) for x in ids])
         console.print(f"[green]deleted {removed} of {len(ids)} ids[/]; {len(index):,} documents left")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xling.atomic import atomic_write
+from xling.atomic import atomic_write, writable_file
 from xling.data.readers import read_lines
 from xling.errors import ConfigError, DataError
 
@@ -33,7 +33,7 @@ def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batc
     values). The file is written to a temporary name and renamed, so a crash never leaves half a matrix
     where a previous good one was.
     """
-    output = Path(output_path)
+    output = writable_file(output_path)  # before the encoding, which a bad path would waste
     kind = FORMATS.get(output.suffix)
     if kind is None:
         raise ConfigError(f"output: {output} must end in .npy or .fvecs")

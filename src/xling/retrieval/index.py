@@ -1114,9 +1114,14 @@ def _is_own_temporary(name: str) -> bool:
     return name.startswith((f".{CACHE_FILE}.", f".{INFO_FILE}.")) and name.endswith(".tmp")
 
 
+WRITE_WAIT_S = 30.0
+"""Seconds a write waits for another process's write to the same index to end."""
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     """Return a connection to the database at `path` that any thread may use (the index's lock serialises)."""
-    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # timeout: a writer waits this long for another process's write to end before giving up
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=WRITE_WAIT_S)
 
 
 def _blob(vector: np.ndarray) -> bytes:
@@ -1177,8 +1182,13 @@ def _add_to_weak_set(items: weakref.WeakSet[Any], item: Any) -> None:
 
 @contextmanager
 def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """Return a context that runs its statements as one SQLite transaction, rolled back on error."""
-    db.execute("BEGIN IMMEDIATE")
+    """Return a context that runs its statements as one SQLite transaction, rolled back on error; XlingError
+    when another process holds the write lock past the connection's timeout."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        raise XlingError(f"the index is being written by another process ({error}); an index has one "
+                         "writer at a time: try again when it is done") from None  # fmt: skip
     try:
         yield
     except BaseException:

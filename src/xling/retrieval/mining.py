@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from xling.atomic import atomic_write
+from xling.atomic import atomic_write, writable_file
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.knn import (  # HNSW_*, IVF_NPROBE, ivf_list_count: re-exported for older imports
@@ -358,6 +358,10 @@ def mine_files(
     """
     config = config or MineConfig()
     config.validate()
+    output = writable_file(output_path)  # before the encoding, which a bad path would waste
+    for given in (src_path, tgt_path):
+        if Path(given).resolve() == output.resolve():
+            raise ConfigError(f"output: {output} is also an input; the mined pairs would replace it")
     start = time.perf_counter()
     src_texts = read_sentences(src_path)
     tgt_texts = read_sentences(tgt_path)
@@ -366,7 +370,6 @@ def mine_files(
     encoded = time.perf_counter()
     pairs = mine_embeddings(src_vectors, tgt_vectors, config)
     mined = time.perf_counter()
-    output = Path(output_path)
     _write_atomically(
         output, (f"{p.score:.6f}\t{src_texts[p.src_index]}\t{tgt_texts[p.tgt_index]}\n" for p in pairs)
     )
