@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from xling.errors import XlingError
+from xling.errors import DataError, XlingError
 
 OVERWRITE_HINT = "pass overwrite (--overwrite on the command line) to replace it"
 
@@ -38,8 +38,6 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
 def writable_file(path: str | Path) -> Path:
     """Return `path` as a Path after checking that a file can be written there, so a long job fails before
     its work, not after (DataError naming it: a folder, a parent that is a file, no permission)."""
-    from xling.errors import DataError
-
     path = Path(path)
     if path.is_dir():
         raise DataError("is a folder; give a file to write to", path)
