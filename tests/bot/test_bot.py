@@ -155,11 +155,10 @@ def test_answers_with_line_separators_reload_and_a_damaged_bot_is_a_clear_error(
         SupportBot.load(tmp_path / "bot", encoder=mini_encoder, detector=None)
 
 
-@pytest.mark.parametrize("question", ["???", "?", "12345", "!!! ..."])
+@pytest.mark.parametrize("question", ["???", "?", "!!! ..."])
 def test_a_question_without_letters_is_handed_over(sample_bot, question):
     reply = sample_bot.answer(question)
-    if not any(char.isalnum() for char in question):
-        assert not reply.answered and reply.handover and reply.answer is None
+    assert not reply.answered and reply.handover and reply.answer is None
 
 
 def test_folder_changed_by_hand_is_refused(tmp_path, sample_bot_dir, mini_encoder):

@@ -139,8 +139,7 @@ class LanguageIdentifier:
             raise ConfigError(
                 f"languages: give a list of codes, not one string ({languages!r}: ['de', 'fr'])"
             )
-        if not 0 <= threshold <= 1:  # also NaN: a threshold that no probability is under would never say und
-            raise ConfigError(f"threshold: {threshold} must be a probability in [0, 1]")
+        check_threshold(threshold)
         if k < 1:
             raise ConfigError(f"k: {k} must be at least 1")
         if languages is not None:
@@ -288,6 +287,13 @@ def resolve_identifier(name_or_path: str | Path) -> Path:
 
 
 @lru_cache(maxsize=256)
+def check_threshold(threshold: float) -> None:
+    """Return nothing for a probability threshold in [0, 1]; ConfigError otherwise (also NaN: a threshold
+    that no probability is under would never say `und`)."""
+    if not 0 <= threshold <= 1:
+        raise ConfigError(f"threshold: {threshold} must be a probability in [0, 1]")
+
+
 def _label_mask(labels: tuple[str, ...], languages: tuple[str, ...]) -> np.ndarray:
     """Return `_mask`'s array, built once per label set and languages: matching every label against every
     code costs milliseconds, and the translator asks for the same restriction on every batch.

@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 import regex
 
-from xling.errors import ConfigError
 from xling.langid.labels import UNDETERMINED
-from xling.langid.model import LanguageIdentifier
+from xling.langid.model import LanguageIdentifier, check_threshold
 from xling.langid.normalize import normalize_text
 
 __all__ = ["Span", "language_spans"]
@@ -61,8 +60,7 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     `predict`, whatever the text).
     """
     threshold = identifier.threshold if threshold is None else threshold
-    if not 0 <= threshold <= 1:  # as predict: also NaN
-        raise ConfigError(f"threshold: {threshold} must be a probability in [0, 1]")
+    check_threshold(threshold)
     languages = None if languages is None else tuple(languages)
     if languages is not None:
         identifier._mask(languages)  # an empty or unknown restriction is an error even for a blank text

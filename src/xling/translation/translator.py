@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -515,8 +516,6 @@ def _checked_texts(texts: Sequence[str]) -> list[str]:
 def _checked_device(device: str) -> str:
     """Return the device to run on (`auto`: cuda when torch sees one, else cpu); ConfigError for a name
     that is not cpu, cuda, cuda:N or auto, or for cuda on a machine without one."""
-    import re
-
     import torch
 
     if not isinstance(device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", device):
