@@ -559,6 +559,30 @@ def test_replace_keeps_faiss_and_sqlite_consistent(tmp_path, fake_encoder, kind)
         )
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_two_writers_interleaving_leave_a_cache_that_agrees_with_sqlite(tmp_path, fake_encoder, kind):
+    index = build(tmp_path / "idx", fake_encoder, kind)
+    index.add_texts(fake_encoder, ["the lighthouse keeper sleeps", "a red balloon"], "eng", keys=["a", "b"])
+    index.close()
+    # two handles stand for two processes: each replaces a document from its own FAISS copy
+    first, second = SearchIndex.open(tmp_path / "idx"), SearchIndex.open(tmp_path / "idx")
+    first.add_texts(fake_encoder, ["the lighthouse keeper wakes"], "eng", keys=["a"], on_duplicate="replace")
+    second.add_texts(fake_encoder, ["a blue kite"], "eng", keys=["b"], on_duplicate="replace")
+    queries = ["the lighthouse keeper wakes", "a blue kite", "the cat sleeps"]
+    # a handle that did not make the last write sees it at its next search
+    seen = summary(first.search_texts(fake_encoder, queries, k=3))
+    assert [hits[0][2] for hits in seen] == queries[:2] + ["the cat sleeps on the mat"]
+    assert seen[0][0][1] == pytest.approx(1.0, abs=1e-5) and seen[1][0][1] == pytest.approx(1.0, abs=1e-5)
+    assert summary(second.search_texts(fake_encoder, queries, k=3)) == seen
+    first.close()
+    second.close()
+    with SearchIndex.open(tmp_path / "idx") as cached:  # the cache the writers left, taken as current
+        assert summary(cached.search_texts(fake_encoder, queries, k=3)) == seen
+    (tmp_path / "idx" / CACHE_FILE).unlink()
+    with SearchIndex.open(tmp_path / "idx") as rebuilt:  # FAISS rebuilt from SQLite alone
+        assert summary(rebuilt.search_texts(fake_encoder, queries, k=3)) == seen
+
+
 def test_a_crash_inside_an_add_keeps_nothing_and_the_add_can_be_redone(tmp_path, fake_encoder, monkeypatch):
     index = build(tmp_path / "idx", fake_encoder)
 

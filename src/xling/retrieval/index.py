@@ -30,8 +30,11 @@ from any directory), a shipped name or Hub id as given. Whether an encoder is th
 decided by its fingerprint, not its name, so the same model reached by another path is accepted.
 
 One SearchIndex object may be used from many threads (one lock guards its SQLite connection and FAISS
-copy; encoding runs outside it). One process should write an index at a time; readers in other
-processes see a consistent state but keep their FAISS copy from when they opened it.
+copy; encoding runs outside it). Each object knows the generation its FAISS copy holds: a write that finds
+another writer's change committed since (another process, or another object on the same folder) rebuilds
+its copy from SQLite rather than saving a cache that lacks that change, and a search that finds the
+generation moved reloads the cache first, so a server sees documents that `xling index add` added while
+it ran. Writes from several processes are serialised by SQLite (a blocked write waits WRITE_WAIT_S).
 """
 
 from __future__ import annotations
@@ -200,6 +203,7 @@ class SearchIndex:
         self._checked: weakref.WeakSet[Any] = weakref.WeakSet()  # encoders whose fingerprint matched
         self._has_detected = False  # the documents table has the `detected` column (set by create/open)
         self._labels: tuple[int, frozenset[str]] | None = None  # (generation, detected labels stored)
+        self._generation = -1  # the SQLite generation the FAISS copy holds (-1: none yet)
 
     # --- creating and opening ------------------------------------------------------------------------
 
@@ -624,6 +628,7 @@ class SearchIndex:
         wanted = None if languages is None else _with_macrolanguages(_language_list(languages, None))
         codes = None if detected is None else _label_codes(detected)
         with self._lock:
+            self._catch_up()
             labels = None if codes is None else self._matching_labels(codes)
             if wanted is None and labels is None:
                 return self._search(queries, k, None)
@@ -908,12 +913,22 @@ class SearchIndex:
 
     def _update_cache(self, change: Any, generation: int) -> None:
         """Return nothing; apply a committed change to the FAISS copy and save it with `generation`."""
-        try:
-            change()
-        except Exception:
-            # SQLite has the change already; a FAISS copy that failed half-way is rebuilt, not trusted.
+        if generation != self._generation + 1:
+            # another writer committed since this copy was made: applying only our change would save
+            # a cache that claims `generation` but lacks theirs
             self._rebuild()
+        else:
+            try:
+                change()
+            except Exception:
+                # SQLite has the change already; a FAISS copy that failed half-way is rebuilt, not trusted.
+                self._rebuild()
         self._save_cache(generation)
+
+    def _catch_up(self) -> None:
+        """Return nothing; reload the FAISS copy if another writer changed the index since it was made."""
+        if self._state("generation") != self._generation:
+            self._load_or_rebuild_cache()
 
     def _stored_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Return an iterator over (ids, vectors) batches of all stored documents, in id order."""
@@ -962,6 +977,7 @@ class SearchIndex:
         with atomic_write(self.path / CACHE_FILE, "wb") as handle:
             handle.write(CACHE_HEADER.pack(CACHE_MAGIC, generation, self._vectors.ntotal))
             faiss.write_index(self._vectors, faiss.PyCallbackIOWriter(handle.write))
+        self._generation = generation
 
     def _load_or_rebuild_cache(self) -> None:
         """Return nothing; load the FAISS cache if it matches SQLite, else rebuild it and save it."""
@@ -970,6 +986,7 @@ class SearchIndex:
         if cached is not None and cached[0] == generation and cached[1].ntotal == len(self):
             self._vectors = cached[1]
             _set_search_breadth(self._vectors, self.kind)
+            self._generation = generation
             return
         self._rebuild()
         self._save_cache(generation)
