@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
+from safetensors.numpy import load_file, save_file
 
 from xling.config import load_config
 from xling.data.labelled import LabelledTexts
@@ -117,6 +117,23 @@ def test_encoder_reference_rules(toy_encoder, tmp_path, monkeypatch):
     monkeypatch.setattr(classifier_module, "COPY_ENCODER_MAX_BYTES", 10)
     assert store(str(toy_encoder), tmp_path / "a") == str(toy_encoder.resolve())  # large: absolute path
     assert not (tmp_path / "a" / "encoder").exists()
+
+
+def test_a_referenced_encoder_replaced_by_another_model_is_refused_at_load(
+    toy_encoder, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(classifier_module, "COPY_ENCODER_MAX_BYTES", 10)  # referenced, not copied in
+    model = train_classifier(config_for(toy_encoder), texts("eng"))
+    folder = model.save(tmp_path / "clf")
+    assert load_classifier(folder).labels == model.labels  # the same encoder passes its fingerprint
+    shutil.rmtree(toy_encoder)
+    build_encoder(toy_encoder, seed=1)  # another model of the same dimension, at the same path
+    with pytest.raises(DataError, match=r"clf: the encoder .* is not the one this classifier was trained on"):
+        load_classifier(folder)
+    head = load_file(str(folder / "head.safetensors"))
+    del head["encoder.probe"]  # a classifier saved before fingerprints loads as before
+    save_file(head, str(folder / "head.safetensors"))
+    assert load_classifier(folder).labels == model.labels
 
 
 def test_fewer_than_two_labels_is_an_error(toy_encoder):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ from xling.transfer.tagging import (
     render_tagging,
     train_tagger,
 )
+
+from .toy import build_encoder
 
 # tag -> (words of toy language A, words of toy language B); word i of both shares its vector
 LEXICON = {
@@ -131,6 +134,15 @@ def test_saved_frozen_tagger_reloads_with_equal_predictions(shared_encoder, tmp_
     with pytest.raises(Exception, match="already there"):
         tagger.save(out)
     tagger.save(out, overwrite=True)
+
+
+def test_a_tagger_whose_encoder_was_replaced_by_another_model_is_refused(shared_encoder, tmp_path):
+    out = tmp_path / "tagger"
+    train_tagger(frozen_config(shared_encoder, output=str(out)), toy_sentences(0, 60, 1))
+    shutil.rmtree(shared_encoder)
+    build_encoder(shared_encoder, dimension=16, seed=1)  # another model of the same dimension, same path
+    with pytest.raises(DataError, match=r"tagger: the encoder .* is not the one this tagger was trained on"):
+        load_tagger(out)
 
 
 def test_evaluate_tagger_rows_baseline_source_and_gap(shared_encoder):

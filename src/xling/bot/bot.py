@@ -89,7 +89,7 @@ INDEX_FILE = "index.npz"
 CANDIDATES = 3  # closest entries returned with every answer, for a person taking over
 TRANSLATION_CACHE = 1024  # (entry, language) translations kept
 # index rows re-encoded at load: is the encoder the one that built the bot? (the same lowest cosine as a
-# search index's probe, xling.retrieval.index.PROBE_MIN_COSINE)
+# encoder fingerprint's, xling.embeddings.fingerprint.PROBE_MIN_COSINE)
 ENCODER_CHECK_ROWS = 8
 CHUNK = 256  # questions scored at once: a chunk's similarity matrix is CHUNK x rows floats
 
@@ -579,7 +579,7 @@ def _check_encoder(
     """Raise XlingError when `encoder` does not give the stored vectors of index rows spread over the
     index: another encoder of the same dimension, or the same name re-trained since, would put questions
     and FAQ in two different spaces, and every answer would be wrong without any error."""
-    from xling.retrieval.index import PROBE_MIN_COSINE, lowest_row_cosine
+    from xling.embeddings.fingerprint import PROBE_MIN_COSINE, lowest_row_cosine
 
     rows = np.unique(np.linspace(0, len(texts) - 1, min(ENCODER_CHECK_ROWS, len(texts))).astype(int))
     lowest = lowest_row_cosine(vectors[rows], encoder.encode([texts[i] for i in rows]))

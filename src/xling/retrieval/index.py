@@ -59,6 +59,7 @@ import numpy as np
 
 from xling.atomic import atomic_folder, atomic_write, write_json_atomically
 from xling.data.languages import MACROLANGUAGES, normalize_language
+from xling.embeddings.fingerprint import PROBE_MIN_COSINE, PROBE_TEXTS, lowest_row_cosine
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
 from xling.langid.labels import UNDETERMINED, Label, label_matches, parse_label
@@ -91,16 +92,6 @@ REBUILD_BATCH = 16_384  # vectors read from SQLite per step when rebuilding the 
 IVF_TRAIN_PER_LIST = 64  # training vectors per IVF list (a stride sample of the stored vectors)
 KEY_HEX_DIGITS = 32  # a content key is 128 bits of SHA-256: no collision in any index that fits on a disk
 DETECT_BATCH = 8192  # texts per detector call: its (texts x labels) probabilities stay a few MB
-# The fingerprint: vectors of these sentences under the model that built the index. Another model gives
-# other vectors; the same weights give the same ones whatever path they were loaded from.
-PROBE_TEXTS = (
-    "The cat sleeps on the mat.",
-    "Morgen regnet es in den Bergen.",
-    "明天我们去图书馆看书。",
-)
-# Lowest cosine between the stored and an encoder's probe vectors that counts as the same model: the same
-# weights in another precision or runtime (float16, ONNX, int8) stay above it.
-PROBE_MIN_COSINE = 0.98
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -1170,17 +1161,6 @@ def _key_list(keys: Sequence[str | None] | None, texts: list[str], codes: list[s
         else:
             raise XlingError(f"key {position} must be a non-empty string or None, got {key!r}")
     return stable
-
-
-def lowest_row_cosine(stored: np.ndarray, again: np.ndarray) -> float:
-    """Return the lowest cosine between matching rows of two [n, d] arrays: whether an encoder reproduces
-    vectors stored earlier (the same model when >= PROBE_MIN_COSINE). A row that is zero in both (a text of
-    no known piece) counts as equal."""
-    stored, again = np.asarray(stored, dtype=np.float64), np.asarray(again, dtype=np.float64)
-    stored_norm, again_norm = np.linalg.norm(stored, axis=1), np.linalg.norm(again, axis=1)
-    cosines = (stored * again).sum(axis=1) / np.maximum(stored_norm * again_norm, 1e-12)
-    cosines[(stored_norm < 1e-9) & (again_norm < 1e-9)] = 1.0
-    return float(cosines.min())
 
 
 def _in_weak_set(items: weakref.WeakSet[Any], item: Any) -> bool:

@@ -74,6 +74,7 @@ import numpy as np
 
 from xling.artifacts import read_metadata, write_metadata
 from xling.config import config_to_dict
+from xling.embeddings.fingerprint import PROBE_TENSOR, check_fingerprint, probe_vectors
 from xling.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -483,6 +484,7 @@ class FrozenEncoderClassifier:
             elif self.training is not None:
                 logger.warning("the training features (%d MB) are not saved, so the reloaded classifier "
                                "will not self-train to new languages", self.training[0].nbytes // 2**20)  # fmt: skip
+            tensors[PROBE_TENSOR] = probe_vectors(self.encoder)
             save_file(tensors, str(staging / HEAD_FILE))
             encoder = _store_encoder(self.encoder_ref, staging)
             write_metadata(staging, {**self.metadata, "kind": FROZEN_KIND, "labels": self.labels,
@@ -516,6 +518,8 @@ class FrozenEncoderClassifier:
             raise DataError(f"expected tensors coef and intercept, found {sorted(head)}", path / HEAD_FILE)
         encoder_path = path / ENCODER_DIR if ref == ENCODER_DIR else ref
         encoder = Encoder.load(encoder_path, **encoder_options)
+        probe = head[PROBE_TENSOR].numpy() if PROBE_TENSOR in head else None
+        check_fingerprint(probe, encoder, path, "classifier", str(encoder_path))
         standardization = _pairs(head, "mean.", "std.")
         heads = _pairs(head, "coef.", "intercept.")
         training = training_languages = None

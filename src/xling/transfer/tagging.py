@@ -40,6 +40,7 @@ from xling.atomic import atomic_folder
 from xling.config import config_to_dict
 from xling.data.conllu import TaggedSentences
 from xling.data.languages import language_code_of, normalize_language, same_language
+from xling.embeddings.fingerprint import PROBE_TENSOR, check_fingerprint, probe_vectors
 from xling.embeddings.transformer import pad_batch as pad_ids
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.evaluation.result import Result
@@ -306,7 +307,8 @@ class FrozenTagger:
         from safetensors.numpy import save_file
 
         with atomic_folder(folder, overwrite=overwrite, what="tagger", kind="tagger") as staging:
-            save_file({"coef": self.coef, "intercept": self.intercept}, str(staging / HEAD_FILE))
+            save_file({"coef": self.coef, "intercept": self.intercept, PROBE_TENSOR: probe_vectors(self.encoder)},
+                      str(staging / HEAD_FILE))  # fmt: skip
             write_metadata(staging, {
                 **self.meta, "kind": self.kind, "labels": self.labels, "encoder": self.encoder_ref,
                 "context": self.context, "shape_features": self.use_shape,
@@ -328,6 +330,8 @@ class FrozenTagger:
         if "coef" not in head or "intercept" not in head:
             raise DataError(f"no 'coef'/'intercept' tensors (has {sorted(head)})", folder / HEAD_FILE)
         encoder = Encoder.load(meta["encoder"])
+        probe = head[PROBE_TENSOR].numpy() if PROBE_TENSOR in head else None
+        check_fingerprint(probe, encoder, folder, "tagger", meta["encoder"])
         return cls(encoder, encoder_ref=meta["encoder"], labels=meta["labels"], coef=head["coef"].numpy(),
                    intercept=head["intercept"].numpy(), context=meta["context"],
                    use_shape=meta["shape_features"], meta=meta)  # fmt: skip
