@@ -216,6 +216,38 @@ def test_a_task_that_breaks_on_its_data_is_failed_not_skipped(tiny_encoder, repo
     assert result.exit_code == 1 and "failed tatoeba" in result.output, result.output
 
 
+def test_a_run_where_every_task_was_skipped_exits_non_zero(tiny_encoder, tmp_path):
+    from typer.testing import CliRunner
+
+    from xling.cli.main import app
+
+    (tmp_path / "empty-data").mkdir()
+    result = CliRunner().invoke(app, ["report", "--model", str(tiny_encoder), "--data", str(tmp_path / "empty-data"),
+                                      "--output", str(tmp_path / "out"), "--tasks", "tatoeba,ntrex"])  # fmt: skip
+    assert result.exit_code == 1 and "no task ran" in result.output, result.output
+    assert (tmp_path / "out" / "report.json").is_file()  # the reasons are still written
+
+
+@pytest.mark.parametrize(
+    ("kind", "hint"),
+    [("classifier/frozen", "xling transfer eval"), ("support-bot", "xling eval bot"), ("tokenizer", None)],
+)
+def test_a_folder_of_a_kind_the_report_does_not_evaluate_is_refused(tmp_path, kind, hint):
+    from xling.errors import DataError
+    from xling.report.tasks import describe_model
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "xling.json").write_text(json.dumps({"kind": kind}), encoding="utf-8")
+    with pytest.raises(DataError, match=rf"model: xling report evaluates encoders.*not a {kind!r}") as caught:
+        describe_model(str(folder))
+    message = str(caught.value)
+    assert f"; use {hint}" in message if hint else "; use" not in message
+    for encoder_kind in ("sentence-encoder/static", "masked-lm"):
+        (folder / "xling.json").write_text(json.dumps({"kind": encoder_kind}), encoding="utf-8")
+        assert describe_model(str(folder)).family == "encoder"
+
+
 class EchoTranslator:
     """A translator that returns its sources: chrF++ then measures how alike the two sides are."""
 

@@ -95,5 +95,9 @@ def report(
     broken = [task.task for task in outcome.tasks if task.status == "failed"]
     if broken:
         console.print(f"[red]failed[/] {', '.join(broken)} (see above; report.json has each reason)")
-    if outcome.failures or broken:
+    nothing_ran = bool(outcome.tasks) and all(task.status == "skipped" for task in outcome.tasks)
+    if nothing_ran:
+        console.print("[red]no task ran[/]: none found its test data (reasons above); point --data or "
+                      "XLING_DATA at the data root")  # fmt: skip
+    if outcome.failures or broken or nothing_ran:
         raise typer.Exit(1)

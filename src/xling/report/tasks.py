@@ -9,7 +9,7 @@ Model families (from the folder's xling.json `kind`):
 
 | family | kinds | tasks |
 |---|---|---|
-| encoder | sentence-encoder/static, sentence-encoder/transformer, masked-lm, plain HF folders | tatoeba, ntrex, mining, transfer, fewshot |
+| encoder | sentence-encoder/static, sentence-encoder/transformer, masked-lm, plain HF folders (no kind) | tatoeba, ntrex, mining, transfer, fewshot |
 | translator | translation | mt-bible, mt-ntrex, mt-tatoeba |
 | detector | language-identifier | langid-tatoeba, langid-ntrex, langid-ud |
 | mapping | a word-mapping folder (mapping.json) | bli |
@@ -40,6 +40,14 @@ FAMILIES = {
     "translation": "translator",
     "language-identifier": "detector",
     "word-mapping": "mapping",
+}
+ENCODER_KINDS = ("", "masked-lm")  # besides every "sentence-encoder/..."; "": a plain Hugging Face folder
+# what to run instead on the kinds of folder xling makes that a report does not evaluate
+OTHER_KINDS = {
+    "classifier": "xling transfer eval",
+    "tagger": "xling tagger eval",
+    "support-bot": "xling eval bot",
+    "translation/ctranslate2": "xling report on the translation model folder that holds this conversion",
 }
 # NTREX file tags of another script or region than the language's default file: the benchmark's dedup
 NTREX_SCRIPT_TAGS = {"zho-CN": "zho-Hans", "zho-TW": "zho-Hant"}
@@ -83,9 +91,20 @@ def describe_model(ref: str) -> ModelInfo:
     path = resolve_model(ref)
     metadata = read_metadata(path)
     kind = "word-mapping" if (path / "mapping.json").is_file() else str(metadata.get("kind") or "")
-    family = FAMILIES.get(kind, "encoder")
+    family = FAMILIES.get(kind) or _encoder_family(kind, path)
     return ModelInfo(ref=str(ref), path=path, kind=kind or "unknown", family=family, metadata=metadata,
                      fingerprint=folder_fingerprint(path))  # fmt: skip
+
+
+def _encoder_family(kind: str, path: Path) -> str:
+    """Return "encoder" for the kinds of encoder; raise DataError naming the folder for any other kind (a
+    classifier or a bot read as an encoder failed every task and still exited 0)."""
+    if kind in ENCODER_KINDS or kind.startswith("sentence-encoder/"):
+        return "encoder"
+    instead = OTHER_KINDS.get(kind) or OTHER_KINDS.get(kind.split("/")[0])
+    hint = f"; use {instead}" if instead else ""
+    raise DataError(f"xling report evaluates encoders, translation models, language identifiers and word "
+                    f"mappings, not a {kind!r} (xling.json kind){hint}", path)  # fmt: skip
 
 
 def folder_fingerprint(folder: Path, whole_file_limit: int = 512 * 2**20) -> str:
