@@ -355,6 +355,10 @@ def test_cors_is_off_unless_configured(make_config, client):
         assert allowed.headers["access-control-allow-origin"] == "https://example.org"
         other = cors.options("/embed", headers={**preflight, "Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+        assert other.status_code == 400 and other.json()["field"] == "Origin"  # JSON, as every refusal
+        custom = cors.options("/embed", headers={**preflight, "Access-Control-Request-Headers": "x-custom"})
+        assert custom.status_code == 400 and custom.json()["field"] == "Access-Control-Request-Headers"
+        assert "x-custom" not in custom.headers.get("access-control-allow-headers", "").lower()
         answer = cors.post("/embed", json={"inputs": "a lovely day"},
                            headers={"Origin": "https://example.org", "Authorization": "Bearer k"})  # fmt: skip
         assert answer.headers["access-control-allow-origin"] == "https://example.org"

@@ -26,7 +26,10 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 
 from xling import __version__
 from xling.errors import XlingError
@@ -83,9 +86,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         bad_request_paths=BAD_REQUEST_PATHS,
     )
     if config.cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
-
-        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+        app.add_middleware(JsonCorsMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"])  # fmt: skip
     app.add_middleware(
         MetricsMiddleware, metrics=state.metrics, paths=_route_paths(app, routers) | static_paths
@@ -181,6 +182,30 @@ def _file_route(path: Path) -> Any:
         return FileResponse(path)
 
     return serve_file
+
+
+# the request header behind each reason Starlette gives for refusing a CORS preflight
+_PREFLIGHT_FIELDS = {"origin": "Origin", "method": "Access-Control-Request-Method",
+                     "headers": "Access-Control-Request-Headers",
+                     "private-network": "Access-Control-Request-Private-Network"}  # fmt: skip
+
+
+class JsonCorsMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware whose refused preflight is a JSON error naming the header, like every other
+    refusal of the server (Starlette answers it in plain text)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        """Return Starlette's preflight answer, a refusal re-written as JSON with the same headers."""
+        answer = super().preflight_response(request_headers)
+        if answer.status_code != 400:
+            return answer
+        reasons = bytes(answer.body).decode().removeprefix("Disallowed CORS ").split(", ")
+        fields = [_PREFLIGHT_FIELDS.get(reason, reason) for reason in reasons]
+        headers = {
+            k: v for k, v in answer.headers.items() if k.lower() not in ("content-length", "content-type")
+        }
+        message = f"CORS preflight refused: this server does not allow the {', '.join(fields)} sent"
+        return JSONResponse(error_body("", 400, message, fields[0]), status_code=400, headers=headers)
 
 
 def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
