@@ -163,6 +163,37 @@ def test_eval_tatoeba_writes_the_report(tmp_path, sample_tokenizer_dir):
     assert (
         report["average"] == pytest.approx(direct.average) and report["scores"] == direct.to_dict()["scores"]
     )
+    # the table's last column is the primary metric, the average under it
+    lines = [line for line in result.output.splitlines() if "rus" in line or "average" in line]
+    assert lines[0].split("│")[-2].strip() == f"{report['scores']['rus']['accuracy']:.1f}"
+    assert (
+        lines[1].split("│")[-2].strip() == f"{report['average']:.1f}" and lines[1].split("│")[2].strip() == ""
+    )
+
+
+def test_eval_tatoeba_finds_the_files_of_an_individual_language_and_checks_data_before_the_model(
+    tmp_path, monkeypatch
+):
+    import xling.cli.evaluate as evaluate_cli
+
+    data = tmp_path / "data" / "tatoeba"
+    data.mkdir(parents=True)
+    (data / "tatoeba.swh-eng.swh").write_text("habari\nasante\n", encoding="utf-8")
+    (data / "tatoeba.swh-eng.eng").write_text("hello\nthank you\n", encoding="utf-8")
+
+    def no_model(name):
+        raise AssertionError(f"the model {name} was loaded before the data was checked")
+
+    monkeypatch.setattr(evaluate_cli, "load_encoder", no_model)
+    swahili = runner.invoke(app, ["eval", "tatoeba", "--data", str(tmp_path / "data"), "--langs", "sw"])
+    assert "was loaded before" in str(swahili.exception)  # sw found its swh files: the data passed
+    (data / "tatoeba.swh-eng.eng").write_text("hello\n", encoding="utf-8")
+    broken = runner.invoke(app, ["eval", "tatoeba", "--data", str(tmp_path / "data"), "--langs", "sw"])
+    assert "tatoeba.swh-eng.eng:1" in str(broken.exception)  # a damaged file, before the model
+    unknown = runner.invoke(app, ["eval", "tatoeba", "--data", str(tmp_path / "data"), "--langs", "fr"])
+    assert "languages: 'fr': " in str(unknown.exception) and "no Tatoeba files for fra" in str(
+        unknown.exception
+    )
 
 
 def test_word_alignment_and_bli_from_the_command_line(tmp_path, monkeypatch, capsys):

@@ -106,7 +106,7 @@ def test_result_round_trips_and_names_its_primary_metric(tmp_path):
 
 def test_unknown_language_and_missing_folder_are_clear(tmp_path):
     _write_tatoeba(tmp_path, "deu", ["a"], ["b"])
-    with pytest.raises(ConfigError, match="no Tatoeba files for 'fin'"):
+    with pytest.raises(ConfigError, match="languages: 'fin': .*no Tatoeba files for fin"):
         evaluate_tatoeba(LookupEncoder({}), TatoebaConfig(data=str(tmp_path), languages=["fin"]))
     with pytest.raises(DataError, match="no Tatoeba files"):
         evaluate_tatoeba(LookupEncoder({}), TatoebaConfig(data=str(tmp_path / "nothing")))

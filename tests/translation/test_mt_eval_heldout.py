@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,36 @@ def test_a_fine_tuned_model_keeps_the_corpus_its_base_trained_on(tmp_path):
     tuned.mkdir()
     write_metadata(tuned, {"kind": "translation", "config": {"data": {"corpus": ""}}, "base_data": record})
     assert training_heldout(tuned) == ("bible", ())  # the base saw every book: eval mt warns on any
+
+
+def test_a_scored_prefix_is_judged_by_the_verses_it_selects(setup, caplog):
+    root, folder = setup
+    translator = Translator.from_pretrained(folder, backend="torch")
+    config = MTEvalConfig(model=str(folder), data=str(root), directions=["eng-deu"], heldout_prefixes=["JHN"],
+                          decode=DecodeOptions(beam_size=1, max_length_cap=6))  # fmt: skip
+    _record(folder, {"corpus": "bible", "heldout_prefixes": ["JHN."]})
+    with caplog.at_level(logging.WARNING, logger="xling.evaluation.mt"):
+        assert evaluate_mt(translator, config).settings["test_seen_in_training"] is False  # JHN is JHN.
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    _record(folder, {"corpus": "bible", "heldout_prefixes": ["JHN.1.1"]})  # part of the book trained on
+    assert evaluate_mt(translator, config).settings["test_seen_in_training"] is True
+
+
+def test_a_direction_the_model_lacks_is_refused_before_any_direction_is_translated(setup, tmp_path):
+    from xling.errors import XlingError
+
+    root, folder = setup
+    bible = tmp_path / "bible"
+    shutil.copytree(root / "bible", bible)
+    (bible / "spa.tsv").write_text(
+        "".join(f"{verse}\tla frase {verse}\n" for verse in VERSES), encoding="utf-8"
+    )
+    translator = Translator.from_pretrained(folder, backend="torch")  # eng, deu, fra: no spa
+    calls = []
+    translate = translator.translate
+    translator.translate = lambda *args, **kwargs: calls.append(args) or translate(*args, **kwargs)
+    for directions, pivot in ((["eng-deu", "eng-spa"], ""), (["eng-deu", "deu-eng"], "spa")):
+        config = MTEvalConfig(model=str(folder), data=str(tmp_path), directions=directions, pivot=pivot)
+        with pytest.raises(XlingError, match="Spanish|spa"):
+            evaluate_mt(translator, config)
+    assert calls == []

@@ -76,16 +76,18 @@ def language_code(lang: str | None) -> str | None:
 
 
 def print_scores(result, columns: tuple[str, ...]) -> None:
-    """Print an evaluation result as a table: a row per language, the average last."""
+    """Print an evaluation result as a table: a row per language, its primary metric last, the average
+    (of the primary metric) under it."""
     from rich.table import Table
 
+    shown = (*[c for c in columns if c != result.primary], result.primary)
     table = Table(title=f"{result.task}: {result.model} ({result.settings.get('scoring', '')})")
     table.add_column("language")
-    for column in columns:
+    for column in shown:
         table.add_column(column, justify="right")
     for lang, row in result.scores.items():
-        table.add_row(lang, *(f"{row[c]:.1f}" for c in columns))
-    table.add_row("[bold]average[/]", f"[bold]{result.average:.1f}[/]", *([""] * (len(columns) - 1)))
+        table.add_row(lang, *(f"{row[c]:.1f}" for c in shown))
+    table.add_row("[bold]average[/]", *([""] * (len(shown) - 1)), f"[bold]{result.average:.1f}[/]")
     Console().print(table)
 
 

@@ -81,13 +81,15 @@ def eval_tatoeba(
     json_path: JsonOut = None,
 ) -> None:
     """Tatoeba retrieval accuracy (LASER/XTREME protocol), both directions, per language and averaged."""
-    from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba
+    from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba, load_tatoeba
 
     config = load_config(TatoebaConfig, recipe, set_ or [], section="tatoeba", model=model, data=data,
                          scoring=scoring, languages=langs.split(",") if langs else None)  # fmt: skip
+    tests = load_tatoeba(config)  # a bad code or a damaged file is reported before the model loads
     encoder = load_encoder(config.model)
     with console.status("Tatoeba") as status:
-        result = evaluate_tatoeba(encoder, config, progress=lambda lang: status.update(f"Tatoeba: {lang}"))
+        result = evaluate_tatoeba(encoder, config, tests=tests,
+                                  progress=lambda lang: status.update(f"Tatoeba: {lang}"))  # fmt: skip
     print_scores(result, ("src2eng", "eng2src"))
     write_json(json_path, result.to_dict())
 

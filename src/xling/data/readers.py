@@ -381,7 +381,7 @@ def _tatoeba_paths(root: Path, code: str) -> tuple[Path, Path]:
     return root / f"tatoeba.{code}-eng.{code}", root / f"tatoeba.{code}-eng.eng"
 
 
-def _tatoeba_code(root: Path, lang: str) -> str:
+def tatoeba_code(root: Path, lang: str) -> str:
     """Return the code used in the Tatoeba file names for `lang`; raise DataError if no files match."""
     try:
         code = normalize_language(lang)
@@ -410,7 +410,7 @@ def read_tatoeba(root: PathLike, lang: str) -> tuple[list[str], list[str]]:
     root_path = Path(root)
     if not root_path.is_dir():
         raise DataError("Tatoeba folder not found", root_path)
-    code = _tatoeba_code(root_path, lang)
+    code = tatoeba_code(root_path, lang)
     xx_path, eng_path = _tatoeba_paths(root_path, code)
     if not eng_path.is_file():
         raise DataError(

@@ -238,6 +238,7 @@ def score_directions(
     """
     options = options or DecodeOptions()
     via = normalize_language(pivot) if pivot else ""
+    _check_languages(translator, tests, via)  # before any work: a late direction it lacks lost the earlier
     translate = _Memo(translator, options, show_progress)
     scores: dict[str, dict[str, float | int]] = {}
     signatures: dict[str, dict[str, str]] = {}
@@ -264,6 +265,19 @@ def score_directions(
     return scores, signatures
 
 
+def _check_languages(translator: TextTranslator, tests: Sequence[DirectionData], via: str) -> None:
+    """Return nothing; raise the translator's own error for the first language of `tests` (or the pivot) its
+    model cannot translate from or into (translators without language conventions are not checked)."""
+    conventions = getattr(translator, "conventions", None)
+    if conventions is None:
+        return
+    for test in tests:
+        legs = [(test.src, via), (via, test.tgt)] if via and via not in (test.src, test.tgt) else []
+        for src, tgt in [(test.src, test.tgt), *legs]:
+            conventions.source_token(src)
+            conventions.target_token(tgt)
+
+
 def training_heldout(folder: str | Path | None) -> tuple[str, tuple[str, ...]] | None:
     """Return (corpus, held-out id prefixes) of the aligned corpus a model folder's xling.json says it was
     trained on (`config.data` of `xling mt train`, else `base_data`: that of the model it fine-tuned); None
@@ -283,6 +297,17 @@ def training_heldout(folder: str | Path | None) -> tuple[str, tuple[str, ...]] |
     prefixes = data.get("heldout_prefixes")
     held = tuple(str(p) for p in prefixes if p) if isinstance(prefixes, list) else ()
     return str(data["corpus"]), held
+
+
+def _prefixes_trained_on(
+    prefixes: list[str], held: tuple[str, ...], tests: Sequence[DirectionData]
+) -> list[str]:
+    """Return the scored prefixes with a verse the training did not hold out (`held`: its prefixes): judged
+    on the verse ids scored, so "JHN" and "JHN." are the same book; on the prefixes when no ids are known."""
+    ids = [ident for test in tests for ident in test.ids]
+    if not ids:
+        return [p for p in prefixes if not p.startswith(held)]
+    return [p for p in prefixes if any(i.startswith(p) and not i.startswith(held) for i in ids)]
 
 
 def _same_corpus(recorded: str, test_folder: Path) -> bool:
@@ -353,7 +378,7 @@ def evaluate_mt(
         if recorded is not None and not _same_corpus(recorded[0], bible_folder(config.data)):
             seen = []  # trained on another corpus: none of these verses
         else:
-            seen = None if recorded is None else [p for p in prefixes if not p.startswith(recorded[1])]
+            seen = None if recorded is None else _prefixes_trained_on(prefixes, recorded[1], tests)
         settings["test_seen_in_training"] = None if seen is None else bool(seen)
         if seen and recorded is not None:
             corpus, held = recorded

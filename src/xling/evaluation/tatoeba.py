@@ -24,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xling.data.languages import normalize_language
-from xling.data.readers import read_tatoeba
+from xling.data.readers import read_tatoeba, tatoeba_code
 from xling.data.root import data_folder
-from xling.errors import ConfigError
+from xling.errors import ConfigError, DataError
 from xling.evaluation.result import Result
 from xling.retrieval.knn import (
     as_unit_rows,
@@ -111,22 +110,33 @@ def _margin_full_nearest(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarr
     return scores.argmax(axis=1), scores.argmax(axis=0)
 
 
+def load_tatoeba(config: TatoebaConfig) -> tuple[Path, dict[str, tuple[list[str], list[str]]]]:
+    """Return the Tatoeba folder and each language's (sentences, English translations) that `config` asks
+    for, every file read, so a bad code or a damaged file is reported before a model loads."""
+    config.validate()
+    folder = tatoeba_folder(config.data)
+    return folder, {lang: read_tatoeba(folder, lang) for lang in languages_to_run(folder, config.languages)}
+
+
 def evaluate_tatoeba(
-    encoder, config: TatoebaConfig, *, progress: Callable[[str], object] | None = None
+    encoder,
+    config: TatoebaConfig,
+    *,
+    tests: tuple[Path, dict[str, tuple[list[str], list[str]]]] | None = None,
+    progress: Callable[[str], object] | None = None,
 ) -> Result:
     """Return accuracy in both directions (percent) per language and their average, as LASER/XTREME report.
 
     Each language's row holds src2eng, eng2src, accuracy (their mean, the primary metric) and n.
+    `tests` is what `load_tatoeba(config)` returned, when the caller read the data before loading the model.
     `progress`, when given, is called with each language code before it is scored.
     """
-    config.validate()
-    folder = tatoeba_folder(config.data)
+    folder, pairs = tests if tests is not None else load_tatoeba(config)
     started = time.perf_counter()
     scores: dict[str, dict[str, float]] = {}
-    for lang in languages_to_run(folder, config.languages):
+    for lang, (xx, eng) in pairs.items():
         if progress:
             progress(lang)
-        xx, eng = read_tatoeba(folder, lang)
         a = encoder.encode(xx, batch_size=config.batch_size, show_progress=False)
         b = encoder.encode(eng, batch_size=config.batch_size, show_progress=False)
         src2eng, eng2src = nearest_accuracy(a, b, config.scoring, config.k)
@@ -146,8 +156,10 @@ def languages_to_run(folder: Path, languages: Sequence[str]) -> list[str]:
         return available
     out = []
     for lang in languages:
-        code = lang if lang in available else normalize_language(lang)
-        if code not in available:
-            raise ConfigError(f"languages: no Tatoeba files for {lang!r} in {folder}")
+        # the files' own code, where Tatoeba names an individual language (swh, pes) for a user's sw, fa
+        try:
+            code = lang if lang in available else tatoeba_code(folder, lang)
+        except DataError as error:
+            raise ConfigError(f"languages: {lang!r}: {error}") from None
         out.append(code)
     return out

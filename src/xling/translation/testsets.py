@@ -82,6 +82,8 @@ class DirectionData:
     """One human translation per source."""
     origin: str
     """Where the two sides came from (file names, id prefixes), for reports."""
+    ids: tuple[str, ...] = ()
+    """The pairs' ids where the test set has them (Bible verse ids), else empty."""
 
     @property
     def label(self) -> str:
@@ -146,7 +148,7 @@ def bible_test(
         raise DataError(f"no {src}-{tgt} pairs with ids starting {', '.join(wanted)}", folder)
     src_code, tgt_code = normalize_language(src), normalize_language(tgt)
     return DirectionData(src=src_code, tgt=tgt_code, sources=[s for _, s, _ in rows],
-                         references=[t for _, _, t in rows],
+                         references=[t for _, _, t in rows], ids=tuple(i for i, _, _ in rows),
                          origin=f"{Path(folder).name} {src_code}/{tgt_code}, ids starting {' '.join(wanted)}")  # fmt: skip
 
 
