@@ -107,3 +107,15 @@ def test_umsab_errors(tmp_path):
 def test_labelled_texts_checks_lengths():
     with pytest.raises(DataError, match="2 texts but 1 labels"):
         LabelledTexts(["a", "b"], ["x"], "mem")
+
+
+def test_a_tsv_header_line_is_skipped_not_read_as_a_label(tmp_path, caplog):
+    path = tmp_path / "train.tsv"
+    path.write_text("text\tlabel\ngood movie\tpositive\nbad movie\tnegative\n", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="xling.data.labelled"):
+        data = read_labelled(path)
+    assert data.labels == ["positive", "negative"] and data.texts == ["good movie", "bad movie"]
+    assert f"{path}:1:" in caplog.text
+    # the same words after the first line are data
+    path.write_text("good movie\tpositive\ntext\tlabel\n", encoding="utf-8")
+    assert read_labelled(path).labels == ["positive", "label"]

@@ -9,6 +9,7 @@ label, label and text files of different lengths. Blank lines of TSV and JSONL f
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,12 @@ from xling.errors import DataError, LanguageCodeError
 
 __all__ = ["SPLITS", "UMSAB_LABELS", "LabelledTexts", "read_labelled", "read_umsab"]
 
+logger = logging.getLogger(__name__)
+
 SPLITS = ("train", "val", "test")
+# a first TSV line of column names (pandas' to_csv writes one): skipped, never read as a text with label "label"
+HEADER_TEXTS = frozenset({"text", "texts", "sentence", "review", "tweet", "document"})
+HEADER_LABELS = frozenset({"label", "labels", "class", "sentiment", "category", "target"})
 """The splits of the UMSAB layout (`dev` is accepted as another name of `val`)."""
 UMSAB_LABELS: dict[str, str] = {"0": "negative", "1": "neutral", "2": "positive"}
 """UMSAB's label file values and their names (the TweetEval convention)."""
@@ -60,9 +66,10 @@ class LabelledTexts:
 
 
 def read_labelled(path: PathLike, language: str | None = None) -> LabelledTexts:
-    """Return the labelled texts of a `.tsv` (text<TAB>label, no header) or `.jsonl` ({"text", "label"}) file.
+    """Return the labelled texts of a `.tsv` (text<TAB>label) or `.jsonl` ({"text", "label"}) file.
 
-    A `.gz` suffix after either is read compressed. `language` (any code form) is stored normalised.
+    A `.gz` suffix after either is read compressed. A TSV's first line of column names (`text<TAB>label`,
+    `sentence<TAB>class`, ...) is skipped with a warning. `language` (any code form) is stored normalised.
     In a TSV line the label is the field after the last tab. A JSONL label may be a string or an integer.
     """
     file = require_file(path)
@@ -94,6 +101,9 @@ def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
         text, tab, label = raw.rpartition("\t")
         if not tab:
             raise DataError("expected text<TAB>label, found no tab", path, number)
+        if not texts and text.strip().lower() in HEADER_TEXTS and label.strip().lower() in HEADER_LABELS:
+            logger.warning("%s:%d: %r is read as a header line and skipped", path, number, raw)
+            continue
         texts.append(_checked_text(text, path, number))
         labels.append(_checked_label(label, path, number))
     return texts, labels
