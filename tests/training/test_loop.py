@@ -80,6 +80,42 @@ def test_accumulating_n_micro_batches_of_b_equals_steps_of_n_times_b(tmp_path):
     assert not torch.allclose(_weights(whole), untouched)  # the steps did move the weights
 
 
+DATA_KEEP = torch.rand(4096, generator=torch.Generator().manual_seed(1)) < 0.3  # rows that count
+
+
+class MaskedRegression(Regression):
+    """The squared error over the rows a batch marks (a varying number, as masked tokens): a mean over them,
+    reported as "items"."""
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        keep = batch["keep"]
+        prediction = self.linear(batch["x"][keep]).squeeze(-1)
+        return {"loss": nn.functional.mse_loss(prediction, batch["y"][keep]), "tokens": keep.sum(),
+                "items": keep.sum()}  # fmt: skip
+
+
+class MaskedRows(Rows):
+    def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
+        start = ((step * self.grad_accum + micro) * self.batch_size) % len(DATA_X)
+        return {
+            **super().get(step, micro, rank, world_size),
+            "keep": DATA_KEEP[start : start + self.batch_size],
+        }
+
+
+def test_accumulated_micro_batches_of_varying_items_equal_one_batch(tmp_path):
+    results = []
+    for name, batch_size, grad_accum in (("a", 8, 4), ("b", 32, 1)):
+        config = _config(batch_size=batch_size, grad_accum=grad_accum, max_steps=5)
+        objective = MaskedRegression()
+        result = train(objective, MaskedRows(batch_size, grad_accum), config, tmp_path / name)
+        results.append((objective, result))
+    (accumulated, a), (whole, b) = results
+    # micro-batches of 8 rows hold 0-6 kept rows: averaging their means would weigh those rows unequally
+    assert torch.allclose(_weights(accumulated), _weights(whole), atol=1e-6)
+    assert a.final_loss == pytest.approx(b.final_loss, rel=1e-5)
+
+
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 def test_the_logged_learning_rate_follows_warm_up_then_decay(tmp_path, schedule):
     config = _config(max_steps=20, warmup_steps=5, schedule=schedule, min_lr_ratio=0.1)
@@ -172,6 +208,37 @@ def test_a_stop_for_time_reports_metrics_but_does_not_choose_the_best_checkpoint
     assert result.steps == 1 and result.metrics == {"dev_score": 1.0}
     # step 1 is no evaluation step of the schedule: an uninterrupted run would not have chosen it
     assert result.best is None and not (tmp_path / "best").exists()
+    assert result.stopped_for_time and result.to_dict()["stopped_for_time"]
+
+
+def test_a_stop_for_time_says_how_to_finish_and_resume_without_checkpoints_says_it_starts_anew(
+    tmp_path, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        _run(tmp_path / "timed", _config(max_steps=6, max_minutes=1e-9))
+    assert "at step 1 of 6" in caplog.text and "--resume" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        _, fresh = _run(tmp_path / "new", _config(max_steps=2), resume=True)
+    assert fresh.steps == 2 and not fresh.stopped_for_time
+    assert "no checkpoint in" in caplog.text and "starting a new run" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"lr": 0.0},
+        {"lr": -1.0},
+        {"clip_norm": -1.0},
+        {"max_minutes": -1.0},
+        {"weight_decay": float("nan")},
+        {"adam_betas": (0.9, 1.0)},
+        {"threads": -2},
+    ],  # fmt: skip
+)
+def test_out_of_range_optimiser_settings_are_refused_naming_the_field(field):
+    with pytest.raises(ConfigError, match=f"training.{next(iter(field))}"):
+        _config(**field).validate()
 
 
 def test_resume_ends_like_an_uninterrupted_run_and_says_where_it_resumed(tmp_path, caplog):

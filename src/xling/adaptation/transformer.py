@@ -229,7 +229,7 @@ def head_drops_bias(model: nn.Module) -> bool:
 
 class AdaptObjective(nn.Module):
     """Masked-LM loss of an XLM-R masked LM (LoRA-wrapped or not); forward(batch) -> {"loss", "tokens",
-    "masked"}. The LM head runs on the masked positions only, as in xling.pretraining.objective."""
+    "items" (the masked tokens)}. The LM head runs on the masked positions only, as in xling.pretraining.objective."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -248,7 +248,8 @@ class AdaptObjective(nn.Module):
             loss = hidden.sum() * 0.0  # nothing masked: a zero loss that still touches the graph
         else:
             loss = nn.functional.cross_entropy(logits.float(), labels[selected])
-        return {"loss": loss, "tokens": batch["attention_mask"].sum(), "masked": selected.sum()}
+        # items: the tokens the loss is a mean over, so gradient accumulation weighs micro-batches by them
+        return {"loss": loss, "tokens": batch["attention_mask"].sum(), "items": selected.sum()}
 
 
 def add_lora(model: nn.Module, new_ids: Sequence[int], rank: int) -> nn.Module:
@@ -398,8 +399,8 @@ def masked_perplexity(objective: AdaptObjective, tokenizer, texts: Sequence[str]
                                      generator=generator)  # fmt: skip
         batch = {"input_ids": masked, "attention_mask": enc["attention_mask"], "labels": labels}
         out = objective({k: v.to(device) for k, v in batch.items()})
-        total += float(out["loss"]) * int(out["masked"])
-        count += int(out["masked"])
+        total += float(out["loss"]) * int(out["items"])
+        count += int(out["items"])
     objective.train(was_training)
     return math.exp(total / count) if count else float("nan")
 

@@ -5,7 +5,9 @@ draw micro-batches, forward under autocast, backward, clip, step, log, checkpoin
 
 What a caller brings:
 - an `objective`: an nn.Module whose forward(batch) returns {"loss": scalar, "tokens": count} (it holds the
-  model, as sentence-transformers' loss modules do, so DDP wraps one module and sees every forward);
+  model, as sentence-transformers' loss modules do, so DDP wraps one module and sees every forward), and
+  "items" when its loss is a mean over a varying number of things (masked or target tokens): micro-batches
+  and processes are then weighed by them, so accumulated steps equal one big batch;
 - a `batches` source: `batches.get(step, micro, rank, world_size)` returns a dict of tensors. It must be a
   pure function of its arguments (and its seed), which is what makes resume exact: the data position of a
   run is its step number.
@@ -56,9 +58,10 @@ class TrainingConfig:
     batch_size: int = 32
     """Examples (sentences, pairs) per micro-batch on each process."""
     grad_accum: int = 1
-    """Micro-batches per optimizer step. Each micro-batch's loss is divided by grad_accum, so with a loss
-    that is a mean over its batch, N micro-batches of b equal one batch of N x b. The batch of one step is
-    batch_size x grad_accum x the number of processes."""
+    """Micro-batches per optimizer step; the batch of one step is batch_size x grad_accum x the number of
+    processes. N micro-batches of b equal one batch of N x b: an objective whose loss is a mean over items
+    whose number varies (masked or target tokens) reports it as `items`, and the step's gradient is then the
+    mean over all items of all micro-batches and processes; other losses are averaged over micro-batches."""
     lr: float = 5e-4
     """Peak learning rate, reached at the end of the warm-up."""
     weight_decay: float = 0.01
@@ -120,6 +123,14 @@ class TrainingConfig:
         for name in ("eval_every", "early_stopping_patience", "keep_checkpoints", "warmup_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"training.{name} must be 0 or more, got {getattr(self, name)}")
+        for name in ("lr", "adam_eps"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"training.{name} must be above 0, got {getattr(self, name)}")
+        for name in ("weight_decay", "clip_norm", "max_minutes", "min_lr_ratio", "threads"):
+            if not getattr(self, name) >= 0:  # `not >=` also refuses NaN
+                raise ConfigError(f"training.{name} must be 0 or more, got {getattr(self, name)}")
+        if not all(0 <= beta < 1 for beta in self.adam_betas) or len(self.adam_betas) != 2:
+            raise ConfigError(f"training.adam_betas: two values in [0, 1), got {list(self.adam_betas)}")
         if self.early_stopping_patience and not self.best_metric:
             raise ConfigError(
                 "training.early_stopping_patience: needs training.best_metric (the metric to watch)"
@@ -151,6 +162,8 @@ class TrainResult:
     best: dict[str, Any] | None = None
     """With training.best_metric: {"metric", "value", "step", "path"} of the best evaluation so far."""
     stopped_early: bool = False
+    stopped_for_time: bool = False
+    """The run reached training.max_minutes before max_steps: `--resume` finishes it."""
 
     @property
     def is_main(self) -> bool:
@@ -170,6 +183,7 @@ class TrainResult:
             "rank_fingerprints": self.rank_fingerprints,
             "best": self.best,
             "stopped_early": self.stopped_early,
+            "stopped_for_time": self.stopped_for_time,
         }
 
 
@@ -337,7 +351,11 @@ def train(
                     save_checkpoint(run_dir, step, objective, optimizer, scheduler, trainer_state,
                                     keep=config.keep_checkpoints)  # fmt: skip
                 barrier()
-            if out_of_time:
+            if out_of_time and step < config.max_steps:
+                result.stopped_for_time = True
+                logger.warning("%s: stopped after %g minutes (training.max_minutes) at step %d of %d, with a "
+                               "checkpoint; run again with --resume to finish", description, config.max_minutes,
+                               step, config.max_steps)  # fmt: skip
                 break
 
     result.seconds = time.perf_counter() - started
@@ -368,6 +386,8 @@ def _resume(
     """
     found = list_checkpoints(run_dir)
     if not found:
+        if resume:  # a job script that always says --resume starts the run this way, so not an error
+            logger.warning("--resume: no checkpoint in %s; starting a new run there", run_dir)
         return None
     if not resume:
         # never prune or overwrite another run's checkpoints by accident
@@ -404,6 +424,8 @@ def _train_step(
     torch.manual_seed(config.seed * 1_000_003 + step * 1009 + dist_info.rank)
     loss_sum = torch.zeros((), device=dist_info.device)
     step_tokens = torch.zeros((), device=dist_info.device, dtype=torch.long)
+    item_sum = torch.zeros((), device=dist_info.device)
+    weighted = config.grad_accum > 1 or dist_info.distributed  # one batch on one process: its mean is exact
     for micro in range(config.grad_accum):
         batch = batches.get(step, micro, dist_info.rank, dist_info.world_size)
         batch = {k: v.to(dist_info.device, non_blocking=True) for k, v in batch.items()}
@@ -412,17 +434,37 @@ def _train_step(
         with sync:
             with autocast:
                 out = model(batch)
-            # divided by grad_accum: the summed gradients are those of the mean loss over all micro-batches
-            (out["loss"] / config.grad_accum).backward()
-        loss_sum += out["loss"].detach().float()
+            items = out.get("items") if weighted else None
+            if items is not None:
+                # the loss summed over this micro-batch's items; divided by all items of the step below
+                (out["loss"] * items).backward()
+                counted = items.detach().float()
+                item_sum += counted
+                # a micro-batch with no items may report a NaN mean: it adds nothing to the logged loss
+                loss_sum += torch.where(counted > 0, out["loss"].detach().float() * counted, 0.0)
+            else:
+                # divided by grad_accum: the summed gradients are those of the mean loss over micro-batches
+                (out["loss"] / config.grad_accum).backward()
+                loss_sum += out["loss"].detach().float() / config.grad_accum
         step_tokens += out["tokens"].detach().long()
+    if item_sum > 0:
+        _divide_gradients(objective, all_reduce_sum(item_sum.clone()) / dist_info.world_size)
+        loss_sum = loss_sum / item_sum  # this process's mean over its items, as logged
     if config.clip_norm > 0:
         clip_grad_norm(objective.parameters(), config.clip_norm)
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    totals = all_reduce_sum(torch.stack([loss_sum / config.grad_accum, step_tokens.float()]))
+    totals = all_reduce_sum(torch.stack([loss_sum, step_tokens.float()]))
     return totals[0].item() / dist_info.world_size, int(totals[1].item())
+
+
+def _divide_gradients(objective: nn.Module, divisor: torch.Tensor) -> None:
+    """Return nothing; divide every gradient by `divisor` (DDP already averaged them over processes, so a
+    divisor of the step's items over all processes / world size gives the mean over all items)."""
+    for param in objective.parameters():
+        if param.grad is not None:
+            param.grad.div_(divisor)
 
 
 def _update_best(best: BestTracker, metrics: dict[str, float], step: int, run_dir: Path, objective: nn.Module,

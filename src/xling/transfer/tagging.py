@@ -478,7 +478,8 @@ class TokenClassificationObjective(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                          labels=batch["labels"])  # fmt: skip
-        return {"loss": out.loss, "tokens": (batch["labels"] != IGNORE_INDEX).sum()}
+        labelled = (batch["labels"] != IGNORE_INDEX).sum()
+        return {"loss": out.loss, "tokens": labelled, "items": labelled}  # the mean is over labelled tokens
 
 
 class FinetunedTagger:

@@ -37,4 +37,4 @@ class Seq2SeqObjective(nn.Module):
         loss = nn.functional.cross_entropy(
             logits.float(), labels[selected], label_smoothing=self.label_smoothing
         )
-        return {"loss": loss, "tokens": selected.sum()}
+        return {"loss": loss, "tokens": selected.sum(), "items": selected.sum()}  # the mean is over targets
