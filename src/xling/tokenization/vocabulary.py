@@ -23,15 +23,30 @@ from pathlib import Path
 
 import numpy as np
 
-from xling.artifacts import read_metadata, write_metadata
+from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import atomic_folder, check_replaceable
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
 from xling.data.sampling import sentences_per_language, smoothed_probabilities
+from xling.data.sources import resolve_corpus
 from xling.errors import ConfigError, XlingError
 
 SPECIAL_TOKENS = {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "<unk>", "mask": "<mask>"}
 SPM_FILE = "sentencepiece.bpe.model"  # XLM-R's name for its SentencePiece model
+KIND = "tokenizer"  # the `kind` in xling.json: `overwrite` replaces only a folder of this kind
+
+# The sample is at most this many times the corpus: beyond a few copies of every sentence a larger sample
+# only repeats the same text, which teaches SentencePiece nothing new and costs time (a 180-sentence corpus
+# drawn 500,000 times took 2.5 minutes). The cap shrinks the total, not the smoothed shares; and ten still
+# leaves no sentence out over up to ten languages: the largest has the largest share, at least a tenth, so
+# its quota of ten times the corpus covers its sentences (and so every smaller one's, relatively).
+MAX_SAMPLE_PER_SENTENCE = 10
+
+# SentencePiece's own bounds, checked up front so a bad option fails before the corpus is read, not after
+_MAX_THREADS = 1024  # trainer_spec.num_threads() <= 1024
+_MIN_SENTENCE_CHARS = 10  # SentencePiece wants max_sentence_length >= 10 (bytes; we pass 4 per character)
+_MAX_SENTENCE_CHARS = (2**31 - 1) // 4  # max_sentence_length is an int32 of bytes
+_MAX_SEED = 2**32 - 1  # its random seed is an unsigned 32-bit int
 
 
 def language_token(lang: str) -> str:
@@ -62,7 +77,9 @@ class VocabConfig:
     """Smoothing exponent of the language sampling p_i ~ n_i^alpha (XLM-R: 0.3; 1 = as in the corpus)."""
 
     sample_sentences: int = 500_000
-    """Sentences drawn (smoothed over languages) for SentencePiece to learn from; its time grows with it."""
+    """Sentences drawn (smoothed over languages) for SentencePiece to learn from, at least 1; its time grows
+    with it. No more than 10 times the corpus's sentences are drawn, whatever this says: a larger sample would
+    only repeat the same sentences, which teaches SentencePiece nothing and costs time."""
 
     character_coverage: float = 0.9995
     """Share of characters the pieces must cover; below 1 keeps rare CJK characters out, in [0.9, 1]."""
@@ -72,18 +89,19 @@ class VocabConfig:
 
     max_sentence_chars: int = 2000
     """Drawn sentences are cut to this many characters before SentencePiece sees them (its own byte limit is
-    4 times this)."""
+    4 times this; at least 10)."""
 
     seed: int = 0
-    """Seed of the sampling and of SentencePiece."""
+    """Seed of the sampling and of SentencePiece (0 to 2**32 - 1)."""
 
     threads: int = 2
-    """SentencePiece training threads (1 makes the result byte-for-byte reproducible)."""
+    """SentencePiece training threads, 1 to 1024 (1 makes the result byte-for-byte reproducible)."""
 
     overwrite: bool = False
     """Replace an existing tokenizer folder at `output` (the old one stays until the new one is complete)."""
 
     def validate(self) -> None:
+        """Return nothing; raise ConfigError naming a field out of range (before any text is read)."""
         self.data.validate()
         if self.model_type not in ("unigram", "bpe"):
             raise ConfigError(f"model_type: {self.model_type!r} must be 'unigram' or 'bpe'")
@@ -91,6 +109,24 @@ class VocabConfig:
             raise ConfigError(f"vocab_size: {self.vocab_size} is too small (at least 100)")
         if not 0.9 <= self.character_coverage <= 1.0:
             raise ConfigError(f"character_coverage: {self.character_coverage} must be in [0.9, 1]")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"alpha: {self.alpha} must be in [0, 1] (0.3 as in XLM-R)")
+        _check_range("sample_sentences", self.sample_sentences, 1)
+        _check_range("max_sentence_chars", self.max_sentence_chars, _MIN_SENTENCE_CHARS, _MAX_SENTENCE_CHARS)
+        _check_range("threads", self.threads, 1, _MAX_THREADS)
+        _check_range("seed", self.seed, 0, _MAX_SEED)
+
+
+def _check_range(name: str, value: int, low: int, high: int | None = None) -> None:
+    """Return nothing if `value` is an integer in [low, high] (no upper bound if None); else ConfigError."""
+    bound = f"at least {low}" if high is None else f"from {low} to {high}"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        raise ConfigError(f"{name}: {value!r} must be a whole number {bound}")
 
 
 @dataclass
@@ -118,8 +154,11 @@ def train_vocabulary(
     stage and, while SentencePiece trains, one every `HEARTBEAT_SECONDS`.
     """
     say = progress or (lambda _message: None)
+    config.validate()
     output = Path(config.output)
-    check_replaceable(output, config.overwrite, "tokenizer")
+    _check_apart_from_inputs(output, config.data)
+    kind = _replaceable_kind(output)
+    check_replaceable(output, config.overwrite, "tokenizer", kind=kind)
     langs = [normalize_language(lang) for lang in texts]
     counts = {}
     for lang in langs:
@@ -129,11 +168,16 @@ def train_vocabulary(
     if empty:
         raise XlingError(f"no sentences for language(s): {', '.join(empty)}")
     probabilities = smoothed_probabilities(counts, config.alpha)
-    wanted = sentences_per_language(counts, config.sample_sentences, config.alpha)
+    total = sample_size(counts, config.sample_sentences)
+    if total < config.sample_sentences:
+        say(
+            f"drawing {total:,} sentences, not {config.sample_sentences:,}: more would only repeat this corpus"
+        )
+    wanted = sentences_per_language(counts, total, config.alpha)
     rng = np.random.default_rng(config.seed)
     all_langs = langs + [normalize_language(x) for x in config.extra_languages]
     lang_tokens = [language_token(lang) for lang in dict.fromkeys(all_langs)]
-    with atomic_folder(output, overwrite=config.overwrite, what="tokenizer") as staging:
+    with atomic_folder(output, overwrite=config.overwrite, what="tokenizer", kind=kind) as staging:
         sample_path = staging / "sample.txt"
         lines = []
         for lang in langs:
@@ -154,7 +198,7 @@ def train_vocabulary(
         tokenizer = hf_tokenizer_from_spm(staging / SPM_FILE, lang_tokens)
         save_tokenizer(tokenizer, staging)
         write_metadata(staging, {
-            "kind": "tokenizer",
+            "kind": KIND,
             "languages": list(dict.fromkeys(all_langs)),
             "language_tokens": {tok.strip("_"): tok for tok in lang_tokens},
             "alpha": config.alpha,
@@ -166,6 +210,43 @@ def train_vocabulary(
             "character_coverage": config.character_coverage,
         })  # fmt: skip
     return VocabReport(output, len(tokenizer), counts, wanted, probabilities)
+
+
+def sample_size(counts: Mapping[str, int], wanted: int) -> int:
+    """Return how many sentences to draw in all: `wanted`, but at most MAX_SAMPLE_PER_SENTENCE times the
+    corpus (the split between languages is left to the smoothing, so its proportions stay the same)."""
+    return min(wanted, MAX_SAMPLE_PER_SENTENCE * sum(counts.values()))
+
+
+def _check_apart_from_inputs(output: Path, data: CorpusConfig) -> None:
+    """Return nothing if `output` neither is nor holds nor lies in the corpus folder, nor holds a text file;
+    else ConfigError naming both: writing (or, with overwrite, replacing) the output must not touch its input."""
+    out = output.expanduser().resolve()
+    if data.corpus:
+        corpus = resolve_corpus(data.corpus).resolve()
+        if out == corpus or corpus in out.parents or out in corpus.parents:
+            relation = "is" if out == corpus else "lies inside" if corpus in out.parents else "contains"
+            raise ConfigError(
+                f"output: {output} {relation} the corpus folder {data.corpus} (data.corpus); "
+                "write the tokenizer to a folder apart from the corpus"
+            )
+    for item in data.text:
+        path = Path(item.split("=", 1)[1]).expanduser().resolve()
+        if out in path.parents:
+            raise ConfigError(
+                f"output: {output} contains the text file {path} ({item!r} in data.text); "
+                "write the tokenizer to a folder apart from the text"
+            )
+
+
+def _replaceable_kind(output: Path) -> str | None:
+    """Return the kind `overwrite` must find at `output`: None (no check) for a tokenizer folder made before
+    xling.json existed, which holds only `xling_tokenizer.json` and so records no kind; else KIND."""
+    legacy = not (output / METADATA_FILE).exists() and (output / "tokenizer.json").is_file()
+    try:
+        return None if legacy and tokenizer_metadata(output) else KIND
+    except XlingError:  # an unreadable legacy file: not known to be a tokenizer, so not replaced
+        return KIND
 
 
 HEARTBEAT_SECONDS = 5.0
@@ -265,12 +346,24 @@ def _spm_message(error: str, config: VocabConfig) -> str:
             f"tokens this text needs at character_coverage {config.character_coverage}; raise it (--vocab-size) "
             "or lower character_coverage (--set character_coverage=0.999)"
         )
-    # drop SentencePiece's source location ("INTERNAL: src/trainer_interface.cc(638) [check] ...")
     first_line = error.strip().splitlines()[0] if error.strip() else error
-    return f"SentencePiece training failed: {_SPM_LOCATION.sub('', first_line)}"
+    return f"SentencePiece training failed: {_without_spm_location(first_line)}"
 
 
-_SPM_LOCATION = re.compile(r"^.*?\.cc\(\d+\) \[.*?\] ")
+# SentencePiece's source location and failed check: "INTERNAL: src/trainer_interface.cc(638) [check] text";
+# the text after it may be missing ("... [!sentences_.empty()]" is the whole message), and the check may hold
+# brackets of its own ("[v[0] == 1]"), so they are matched one level deep.
+_SPM_LOCATION = re.compile(r"^.*?\.cc\(\d+\) \[(?P<check>(?:[^\[\]]|\[[^\[\]]*\])*)\](?: |$)")
+
+
+def _without_spm_location(line: str) -> str:
+    """Return a SentencePiece error line without its source location: the text after it, or the failed
+    check itself when no text follows (a location means nothing to a user; the check at least hints)."""
+    found = _SPM_LOCATION.match(line)
+    if found is None:
+        return line
+    rest = line[found.end() :].strip()
+    return rest or f"its check {found.group('check')} failed"
 
 
 def hf_tokenizer_from_spm(spm_path: Path, lang_tokens: list[str]):

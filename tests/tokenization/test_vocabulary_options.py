@@ -1,0 +1,186 @@
+"""Options of `xling tokenizer train` that must fail early and clearly, and outputs it must never delete."""
+
+import shutil
+
+import pytest
+
+import xling.tokenization.vocabulary as vocabulary
+from xling.cli import main
+from xling.data.sources import TextSources, sample_corpus_dir
+from xling.errors import ConfigError, XlingError
+from xling.tokenization.vocabulary import VocabConfig, _spm_message, tokenizer_languages, train_vocabulary
+
+SMALL = ["--set", "sample_sentences=2000"]  # fast on old code too, where a bad output was trained into
+
+
+def _run_main(monkeypatch, capsys, *args) -> tuple[int, str]:
+    monkeypatch.setattr("sys.argv", ["xling", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    return exc.value.code, capsys.readouterr().err.replace("\n", "")
+
+
+def _corpus_copy(folder):
+    """Return a copy of two languages of the sample corpus plus a notes file, as a user's own folder."""
+    folder.mkdir(parents=True)
+    for lang in ("eng", "deu"):
+        shutil.copy(sample_corpus_dir() / f"{lang}.tsv", folder / f"{lang}.tsv")
+    (folder / "notes.txt").write_text("my notes\n", encoding="utf-8")
+    return folder
+
+
+def _listing(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _tiny(output, **fields) -> VocabConfig:
+    return VocabConfig(**({"output": str(output), "vocab_size": 500, "sample_sentences": 1000} | fields))
+
+
+def _sample_texts():
+    return TextSources.from_options("sample", ["eng", "deu"], []).text_factories()
+
+
+# --- --overwrite replaces only a tokenizer, never the corpus or someone's files ---
+
+
+def test_overwrite_output_that_is_the_corpus_deletes_nothing(tmp_path, monkeypatch, capsys):
+    corpus = _corpus_copy(tmp_path / "corpus_copy")
+    before = _listing(corpus)
+    code, err = _run_main(monkeypatch, capsys, "tokenizer", "train", "--corpus", str(corpus), "--output",
+                          str(corpus), "--overwrite", "--vocab-size", "300", *SMALL)  # fmt: skip
+    assert code == 2 and "is the corpus folder" in err and "data.corpus" in err, err
+    assert _listing(corpus) == before
+
+
+@pytest.mark.parametrize("where", ["inside", "above"])
+def test_output_inside_or_around_the_corpus_is_refused(tmp_path, where):
+    corpus = _corpus_copy(tmp_path / "project" / "corpus")
+    output = corpus / "tok" if where == "inside" else tmp_path / "project"
+    config = _tiny(output, overwrite=True)
+    config.data.corpus = str(corpus)
+    before = _listing(tmp_path)
+    relation = "lies inside" if where == "inside" else "contains"
+    with pytest.raises(ConfigError, match=rf"output: .* {relation} the corpus folder .*corpus"):
+        train_vocabulary(TextSources.from_config(config.data).text_factories(), config)
+    assert _listing(tmp_path) == before
+
+
+def test_output_holding_a_text_file_is_refused(tmp_path):
+    text = tmp_path / "project" / "eng.txt"
+    text.parent.mkdir()
+    text.write_text("Hello there\nGood morning\n", encoding="utf-8")
+    config = _tiny(tmp_path / "project", overwrite=True)
+    config.data.text = [f"eng={text}"]
+    with pytest.raises(ConfigError, match=r"output: .*project contains the text file .*eng.txt.*data.text"):
+        train_vocabulary(TextSources.from_config(config.data).text_factories(), config)
+    assert text.read_text(encoding="utf-8") == "Hello there\nGood morning\n"
+
+
+def test_overwrite_does_not_replace_a_folder_of_other_files(tmp_path, monkeypatch, capsys):
+    project = tmp_path / "myproject"
+    project.mkdir()
+    (project / "thesis.tex").write_text("\\documentclass{article}\n", encoding="utf-8")
+    code, err = _run_main(monkeypatch, capsys, "tokenizer", "train", "--corpus", "sample", "--languages",
+                          "eng,deu", "--output", str(project), "--overwrite", "--vocab-size", "300", *SMALL)  # fmt: skip
+    assert code == 2 and "not a tokenizer" in err and "nothing was deleted" in err, err
+    assert _listing(project) == {"thesis.tex": b"\\documentclass{article}\n"}
+    # another kind of xling folder is not replaced either
+    (project / "xling.json").write_text('{"kind": "model"}', encoding="utf-8")
+    with pytest.raises(XlingError, match="holds a 'model' folder"):
+        train_vocabulary(_sample_texts(), _tiny(project, overwrite=True))
+    assert (project / "thesis.tex").is_file()
+
+
+def test_overwrite_replaces_an_earlier_tokenizer_old_or_new(tmp_path):
+    out = tmp_path / "tok"
+    train_vocabulary(_sample_texts(), _tiny(out))
+    train_vocabulary(_sample_texts(), _tiny(out, overwrite=True, extra_languages=["fra"]))
+    assert tokenizer_languages(out) == ["deu", "eng", "fra"]
+    # a folder made before xling.json existed records no kind; it is still a tokenizer to replace
+    (out / "xling.json").rename(out / "xling_tokenizer.json")
+    train_vocabulary(_sample_texts(), _tiny(out, overwrite=True))
+    assert tokenizer_languages(out) == ["deu", "eng"] and not (out / "xling_tokenizer.json").exists()
+
+
+# --- options SentencePiece would reject after the corpus was read ---
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sample_sentences", 0),
+        ("threads", 0),
+        ("threads", 1025),
+        ("max_sentence_chars", 0),
+        ("max_sentence_chars", 9),
+        ("seed", -1),
+        ("seed", 2**32),
+        ("alpha", 1.5),
+    ],
+)
+def test_out_of_range_options_are_config_errors_before_any_text_is_read(tmp_path, field, value):
+    def never():
+        raise AssertionError("the text was read before the options were checked")
+
+    with pytest.raises(ConfigError, match=rf"^{field}: "):
+        train_vocabulary({"eng": never}, _tiny(tmp_path / "tok", **{field: value}))
+    assert not (tmp_path / "tok").exists()
+
+
+def test_out_of_range_option_on_the_command_line_names_it(tmp_path, monkeypatch, capsys):
+    code, err = _run_main(monkeypatch, capsys, "tokenizer", "train", "--corpus", "sample", "--output",
+                          str(tmp_path / "tok"), "--set", "sample_sentences=0")  # fmt: skip
+    assert code == 2 and "sample_sentences" in err and "trainer_interface" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("INTERNAL: src/trainer_interface.cc(467) [!sentences_.empty()]", "its check !sentences_.empty() failed"),
+        ("INTERNAL: src/trainer_interface.cc(97) [trainer_spec.num_threads() >= 1 && "
+         "trainer_spec.num_threads() <= 1024] ", "its check trainer_spec.num_threads() >= 1 && "
+         "trainer_spec.num_threads() <= 1024 failed"),
+        ("INTERNAL: src/unigram_model_trainer.cc(12) [x[0] > 1] Something went wrong.\nmore",
+         "Something went wrong."),
+        ("a message without a location", "a message without a location"),
+    ],
+)  # fmt: skip
+def test_sentencepiece_location_is_dropped_whatever_follows_it(error, expected):
+    assert _spm_message(error, VocabConfig()) == f"SentencePiece training failed: {expected}"
+
+
+# --- a tiny corpus is not drawn sample_sentences times ---
+
+
+def test_sample_is_capped_at_a_multiple_of_the_corpus():
+    cap = 180 * vocabulary.MAX_SAMPLE_PER_SENTENCE
+    assert vocabulary.sample_size({"eng": 90, "deu": 90}, 500_000) == cap
+    assert vocabulary.sample_size({"eng": 100_000, "deu": 90}, 500_000) == 500_000
+
+
+def test_tiny_corpus_is_not_blown_up_to_sample_sentences(tmp_path, monkeypatch):
+    eng = [f"sentence number {i} with a few words" for i in range(120)]
+    deu = [f"Satz Nummer {i} mit ein paar Worten" for i in range(60)]
+    cap = 180 * vocabulary.MAX_SAMPLE_PER_SENTENCE
+    train_spm = vocabulary._train_spm
+
+    def checked(sample, *args):
+        lines = sample.read_text(encoding="utf-8").splitlines()
+        assert len(lines) == cap, f"{len(lines)} sentences drawn from a 180-sentence corpus"
+        train_spm(sample, *args)
+
+    monkeypatch.setattr(vocabulary, "_train_spm", checked)
+    lines: list[str] = []
+    report = train_vocabulary(
+        {"eng": lambda: iter(eng), "deu": lambda: iter(deu)},
+        VocabConfig(output=str(tmp_path / "tok"), vocab_size=300),  # the default sample_sentences: 500,000
+        progress=lines.append,
+    )
+    assert sum(report.sampled.values()) == cap
+    # the smoothed proportions are those of the full-size sample
+    full = vocabulary.sentences_per_language(report.counts, 500_000, 0.3)
+    for lang in ("eng", "deu"):
+        assert report.sampled[lang] / cap == pytest.approx(full[lang] / 500_000, abs=1e-3)
+    assert report.sampled["deu"] > 60 * report.sampled["eng"] / 120  # smoothing still lifts the small one
+    assert any("not 500,000" in line for line in lines)
