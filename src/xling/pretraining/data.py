@@ -75,16 +75,24 @@ def _tokenize(tokenizer, texts: list[str], batch: int = 2048) -> tuple[np.ndarra
     return tokens, offsets
 
 
-def _id_sampler(cap: int, count: int):
-    """Return a predicate keeping about `cap` of `count` sentence ids, spread over the whole corpus.
+def _id_hash(sentence_id: str) -> int:
+    """Return the stable hash that orders sentence ids for the cap (crc32: the same in every process)."""
+    return zlib.crc32(sentence_id.encode())
+
+
+def _id_sampler(cap: int, ids: Iterable[str]):
+    """Return a predicate keeping `cap` of the training sentence `ids`, spread over the whole corpus: those
+    of the `cap` smallest hashes.
 
     A hash of the id, not the first `cap` lines: those would be Genesis alone for a Bible. The same hash
-    for every language keeps the kept ids nested across languages, so translations stay paired for TLM.
+    for every language keeps the kept ids nested across languages (each language keeps the ids below its
+    own threshold), so translations stay paired for TLM.
     """
-    if not cap or cap >= count:
+    hashes = np.sort(np.fromiter((_id_hash(i) for i in ids), dtype=np.uint32)) if cap else None
+    if hashes is None or cap >= len(hashes):
         return lambda sentence_id: True
-    threshold = cap / count * 2**32
-    return lambda sentence_id: zlib.crc32(sentence_id.encode()) < threshold
+    threshold = int(hashes[cap - 1])
+    return lambda sentence_id: _id_hash(sentence_id) <= threshold
 
 
 def build_pretraining_data(
@@ -108,7 +116,10 @@ def build_pretraining_data(
     linked: dict[str, list[str]] = {}  # lang -> the ids it has in the units
     last: dict[str, dict[str, int]] = {}  # lang -> last_verses of every id it has (held out or not)
     for lang in aligned.languages if aligned else []:
-        keep = _id_sampler(max_sentences_per_language, aligned.count(lang))
+        # the cap counts training sentences: counting held-out ids too would keep fewer than asked
+        training = (sentence_id for sentence_id, _ in aligned.sentences(lang, skip_bad=sources.skip_bad)
+                    if sentence_id not in sources.heldout)  # fmt: skip
+        keep = _id_sampler(max_sentences_per_language, training)  # reads the file only with a cap
         every_id, linked[lang] = [], []
         for sentence_id, text in aligned.sentences(lang, skip_bad=sources.skip_bad):
             every_id.append(sentence_id)
@@ -139,6 +150,9 @@ def build_pretraining_data(
         if not sep or not dash:
             raise ConfigError(f"parallel: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=pairs.tsv")
         src, tgt = normalize_language(src), normalize_language(tgt)
+        if src == tgt:  # a TLM pair draws two languages of its unit
+            raise ConfigError(f"parallel: {spec!r} pairs {src} with itself; a translation pair needs two "
+                              "languages")  # fmt: skip
         for lang in (src, tgt):
             if lang not in texts:
                 languages.append(lang)

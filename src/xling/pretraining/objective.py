@@ -35,4 +35,5 @@ class MaskedLMObjective(nn.Module):
             loss = hidden.sum() * 0.0
         else:
             loss = nn.functional.cross_entropy(logits.float(), labels[selected])
-        return {"loss": loss, "tokens": batch["attention_mask"].sum(), "masked": selected.sum()}
+        # items: the masked tokens the loss is a mean over (the loop weighs accumulated micro-batches by them)
+        return {"loss": loss, "tokens": batch["attention_mask"].sum(), "items": selected.sum()}

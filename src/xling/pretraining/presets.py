@@ -6,6 +6,10 @@ from pathlib import Path
 
 from xling.errors import ConfigError
 
+MAX_NEW_MODEL_LENGTH = 4096
+"""The longest max_length a new model is made for: eight times XLM-R's 512 (its position table grows with
+max_length, and attention cost with its square)."""
+
 # hidden, layers, heads, feed-forward; max positions are max_length + 2 (XLM-R counts from padding_idx + 1)
 PRESETS: dict[str, dict[str, int]] = {
     "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128},

@@ -10,24 +10,29 @@ from typing import Any
 import numpy as np
 import torch
 
-from xling.artifacts import write_metadata
+from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
 from xling.data.sources import TextSources
 from xling.embeddings.pooling import encode_mean_pooled
-from xling.errors import ConfigError
+from xling.errors import ConfigError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
-from xling.pretraining.data import PretrainBatches, PretrainingData, build_pretraining_data
+from xling.pretraining.data import POSITION_OFFSET, PretrainBatches, PretrainingData, build_pretraining_data
 from xling.pretraining.masking import IGNORE_INDEX, mask_tokens
 from xling.pretraining.objective import MaskedLMObjective
-from xling.pretraining.presets import model_config
+from xling.pretraining.presets import MAX_NEW_MODEL_LENGTH, PRESETS, model_config
 from xling.tokenization.vocabulary import load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
+from xling.training.checkpoint import list_checkpoints
 
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change, as they only
 # shape the evaluation after training
 RESUMABLE = ("output", "resume", "eval_pivot", "eval_layer", "eval_max_sentences")
+# what the training loop writes into the output folder before the model (xling.training.loop): a folder
+# holding only these is a run of this command, which the loop resumes or refuses by itself
+RUN_ENTRIES = ("checkpoints", "train_log.jsonl", "best")
+KIND = "masked-lm"
 
 
 @dataclass
@@ -48,9 +53,9 @@ class PretrainConfig:
     the units."""
 
     max_sentences_per_language: int = 0
-    """About this many training sentences per language: a hashed id subset of the aligned corpus (the same
-    ids in every language, so translations stay paired), then text files up to it; `parallel` is not
-    capped. 0 = no cap."""
+    """At most this many training sentences per language (held-out ones not counted): a hashed id subset of
+    the aligned corpus (nested across languages, so translations stay paired), then text files up to it;
+    `parallel` is not capped. 0 = no cap."""
 
     model: str = "small"
     """A size preset (tiny, mini, small, base, xlmr-base; xling.pretraining.presets), a config.json, or a
@@ -62,7 +67,8 @@ class PretrainConfig:
 
     max_length: int = 128
     """Tokens per training sequence, at least 8: an MLM stream, or a TLM pair of up to max_length // 2 per
-    side."""
+    side. A new model (a preset) takes at most 4096; a model folder or config.json at most its
+    max_position_embeddings - 2."""
 
     mlm_probability: float = 0.15
     """Share of tokens masked for MLM and TLM, in (0, 1) (BERT's 0.15)."""
@@ -91,7 +97,8 @@ class PretrainConfig:
     None: the last layer."""
 
     eval_max_sentences: int = 1000
-    """Held-out sentences per language that perplexity and retrieval are measured on (the first ones)."""
+    """Held-out sentences per language that perplexity and retrieval are measured on (the first ones), at
+    least 1."""
 
     training: TrainingConfig = field(default_factory=TrainingConfig)
     """The training loop (`[pretrain.training]`): steps, batch, learning rate, checkpoints."""
@@ -108,6 +115,16 @@ class PretrainConfig:
             raise ConfigError(f"dropout: {self.dropout} must be in [0, 1)")
         if self.max_length < 8:
             raise ConfigError(f"max_length: {self.max_length} is too short")
+        if self.model in PRESETS and self.max_length > MAX_NEW_MODEL_LENGTH:
+            # the preset's position table is made max_length + 2 rows long: bound it before torch sees it
+            raise ConfigError(f"max_length: {self.max_length} is above {MAX_NEW_MODEL_LENGTH}, the most a new "
+                              f"model ({self.model}) is made for")  # fmt: skip
+        if self.max_sentences_per_language < 0:
+            raise ConfigError(
+                f"max_sentences_per_language: {self.max_sentences_per_language} must be >= 0 (0 = no cap)"
+            )
+        if self.eval_max_sentences < 1:
+            raise ConfigError(f"eval_max_sentences: {self.eval_max_sentences} must be at least 1")
         self.training.validate()
 
 
@@ -122,21 +139,83 @@ class PretrainResult:
 
 
 def build_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
-    """Return a fresh XLMRobertaForMaskedLM for a preset, or a pretrained one to continue from a folder."""
+    """Return a fresh XLMRobertaForMaskedLM for a preset, or a pretrained one to continue from a folder.
+
+    ConfigError when the model does not fit the tokenizer or max_length, or eval_layer is not one of its
+    hidden states: before training, not after it.
+    """
     from transformers import XLMRobertaForMaskedLM
 
     from xling.embeddings.weights import load_pretrained
 
     path = Path(config.model)
     if (path / "config.json").is_file() and any(path.glob("*.safetensors")):
+        check_model_tokenizer(path, config.tokenizer, tokenizer)
+        hf_config = model_config(config.model, vocab_size=len(tokenizer))
+        check_model_fits(hf_config, config, tokenizer)
         return load_pretrained(XLMRobertaForMaskedLM, path)  # names a damaged weights file
     dropout = {} if config.dropout is None else {
         "hidden_dropout_prob": config.dropout, "attention_probs_dropout_prob": config.dropout
     }  # fmt: skip
     hf_config = model_config(config.model, vocab_size=len(tokenizer), max_length=config.max_length, **dropout)
-    if hf_config.vocab_size != len(tokenizer):
-        raise ConfigError(f"model: vocab_size {hf_config.vocab_size} != tokenizer size {len(tokenizer)}")
+    check_model_fits(hf_config, config, tokenizer)
     return XLMRobertaForMaskedLM(hf_config)
+
+
+def check_model_tokenizer(model: Path, tokenizer_path: str, tokenizer) -> None:
+    """Return nothing when the tokenizer saved in model folder `model` (if any) has the same vocabulary as
+    `tokenizer`; else ConfigError naming both folders: the model's embeddings mean its own pieces' ids."""
+    if not (model / "tokenizer.json").is_file() and not (model / "tokenizer_config.json").is_file():
+        return
+    if load_tokenizer(model).get_vocab() != tokenizer.get_vocab():
+        raise ConfigError(f"model: {model} was trained with another tokenizer than {tokenizer_path} (their "
+                          f"vocabularies differ); continue it with its own (--tokenizer {model}), or start a new model "
+                          "from a preset")  # fmt: skip
+
+
+def check_model_fits(hf_config, config: PretrainConfig, tokenizer) -> None:
+    """Return nothing when a model config has a row per tokenizer id, room for max_length positions and an
+    eval_layer hidden state; else ConfigError naming the option and both numbers."""
+    if hf_config.vocab_size != len(tokenizer):
+        raise ConfigError(f"model: {config.model} has vocab_size {hf_config.vocab_size} but the tokenizer "
+                          f"{config.tokenizer} has {len(tokenizer)} ids; give the tokenizer it was trained "
+                          "with")  # fmt: skip
+    # XLM-R's positions start at padding_idx + 1 = 2, so a sequence of n tokens needs n + 2 rows
+    positions = hf_config.max_position_embeddings
+    if config.max_length + POSITION_OFFSET > positions:
+        raise ConfigError(f"max_length: {config.max_length} needs {config.max_length + POSITION_OFFSET} "
+                          f"positions, but model {config.model} has max_position_embeddings {positions}; use "
+                          f"max_length <= {positions - POSITION_OFFSET}")  # fmt: skip
+    layers = hf_config.num_hidden_layers
+    if config.eval_layer is not None and not -(layers + 1) <= config.eval_layer <= layers:
+        raise ConfigError(f"eval_layer: {config.eval_layer} is not a hidden state of model {config.model}, "
+                          f"which has {layers} layers; use {-(layers + 1)} to {layers}")  # fmt: skip
+
+
+def check_output(config: PretrainConfig) -> None:
+    """Return nothing when the run may write `config.output`; else XlingError naming the folder.
+
+    A missing or empty folder may be written, and so may a run folder of this command (the training loop
+    resumes it, or refuses it without resume). A file, the tokenizer folder, a finished model and a folder
+    of other files are refused, also with resume: without a checkpoint the loop starts a new run there.
+    """
+    output = Path(config.output)
+    if output.exists() and not output.is_dir():
+        raise XlingError(f"{output}: a file is there, not a model folder; choose another output folder")
+    if output.is_dir() and output.resolve() == Path(config.tokenizer).resolve():
+        raise XlingError(f"{output}: this is the tokenizer folder; the model would be written over it, so "
+                         "choose another output folder")  # fmt: skip
+    if not output.is_dir() or list_checkpoints(output):
+        return
+    others = sorted(entry.name for entry in output.iterdir() if entry.name not in RUN_ENTRIES)
+    if not others:
+        return  # empty, or a run killed before its first checkpoint
+    if (output / METADATA_FILE).is_file() and read_metadata(output).get("kind") == KIND:
+        raise XlingError(f"{output}: a pretrained model is already there (and no checkpoint to resume); "
+                         f"choose another output folder, or continue it with --model {output}")  # fmt: skip
+    shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+    raise XlingError(f"{output}: the folder is not empty ({shown}) and is no pretraining run; choose another "
+                     "output folder")  # fmt: skip
 
 
 def make_batches(config: PretrainConfig, data: PretrainingData, tokenizer) -> PretrainBatches:
@@ -159,11 +238,13 @@ def make_batches(config: PretrainConfig, data: PretrainingData, tokenizer) -> Pr
 def pretrain(config: PretrainConfig) -> PretrainResult:
     """Return the result of pretraining as the config says; the model folder is written to config.output."""
     config.validate()
+    check_output(config)  # before the data is read: a refused run should not take minutes to say so
     tokenizer = load_tokenizer(config.tokenizer)
-    sources = TextSources.from_config(config.data)
-    data = build_pretraining_data(sources, tokenizer, config.parallel, config.max_sentences_per_language)
+    # the model before the data, so a model that does not fit fails at once (reading data uses no torch RNG)
     torch.manual_seed(config.training.seed)
     model = build_model(config, tokenizer)
+    sources = TextSources.from_config(config.data)
+    data = build_pretraining_data(sources, tokenizer, config.parallel, config.max_sentences_per_language)
     objective = MaskedLMObjective(model)
     batches = make_batches(config, data, tokenizer)
     output = Path(config.output)
@@ -182,7 +263,7 @@ def save_pretrained_model(model, tokenizer, output: Path, config, data, result, 
     model.save_pretrained(output)
     save_tokenizer(tokenizer, output)
     meta = {
-        "kind": "masked-lm",
+        "kind": KIND,
         "languages": data.languages,
         "objectives": {"mlm": 1 - config.tlm_ratio, "tlm": config.tlm_ratio},
         "pooling": "mean",

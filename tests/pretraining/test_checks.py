@@ -1,0 +1,172 @@
+"""What `xling pretrain` refuses before it reads data or trains: outputs it would write over, models that do
+not fit the tokenizer or max_length, settings out of range."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xling.data.config import CorpusConfig
+from xling.data.sources import TextSources
+from xling.errors import ConfigError, XlingError
+from xling.pretraining.data import build_pretraining_data
+from xling.pretraining.pretrain import PretrainConfig, build_model, check_output, pretrain
+from xling.tokenization.vocabulary import load_tokenizer
+from xling.training import TrainingConfig
+
+
+def _config(tokenizer: Path, output: Path, **fields) -> PretrainConfig:
+    training = TrainingConfig(max_steps=2, batch_size=4, progress=False, threads=1, checkpoint_every=1000)
+    fields = {"model": "tiny", "max_length": 32, "eval_max_sentences": 5, **fields}
+    data = CorpusConfig(corpus="sample", heldout_fraction=0.1)
+    return PretrainConfig(
+        tokenizer=str(tokenizer), output=str(output), data=data, training=training, **fields
+    )
+
+
+@pytest.fixture(scope="module")
+def tokenizer(sample_tokenizer_dir):
+    return load_tokenizer(sample_tokenizer_dir)
+
+
+@pytest.fixture
+def other_tokenizer_dir(sample_tokenizer_dir, tmp_path) -> Path:
+    """Return a tokenizer folder of the same size as the sample one whose first two regular pieces swapped
+    ids: the same length, other meanings."""
+    folder = tmp_path / "other-tokenizer"
+    folder.mkdir()
+    for entry in sample_tokenizer_dir.iterdir():
+        (folder / entry.name).write_bytes(entry.read_bytes())
+    data = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = data["model"]["vocab"]  # unigram: [piece, score] rows, the id is the row
+    vocab[100], vocab[101] = vocab[101], vocab[100]
+    (folder / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+# --- 1: the output folder ---
+
+
+def test_a_folder_of_someone_elses_files_is_refused_untouched(sample_tokenizer_dir, tmp_path):
+    output = tmp_path / "mine"
+    output.mkdir()
+    (output / "config.json").write_text('{"mine": true}')
+    (output / "notes.txt").write_text("notes")
+    for resume in (False, True):  # with resume and no checkpoint the loop would start a new run there
+        with pytest.raises(XlingError, match=f"{output}: the folder is not empty .*config.json, notes.txt"):
+            pretrain(_config(sample_tokenizer_dir, output, resume=resume))
+    assert sorted(p.name for p in output.iterdir()) == ["config.json", "notes.txt"]
+    assert (output / "config.json").read_text() == '{"mine": true}'
+
+
+def test_the_tokenizer_folder_and_a_file_are_refused(sample_tokenizer_dir, tmp_path):
+    before = sorted(p.name for p in sample_tokenizer_dir.iterdir())
+    with pytest.raises(XlingError, match="the tokenizer folder"):
+        pretrain(_config(sample_tokenizer_dir, sample_tokenizer_dir))
+    assert sorted(p.name for p in sample_tokenizer_dir.iterdir()) == before
+    a_file = tmp_path / "model.txt"
+    a_file.write_text("x")
+    with pytest.raises(XlingError, match=f"{a_file}: a file is there"):
+        check_output(_config(sample_tokenizer_dir, a_file))
+
+
+def test_a_finished_model_is_refused_but_empty_and_run_folders_pass(sample_tokenizer_dir, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "xling.json").write_text('{"kind": "masked-lm"}')
+    (model / "config.json").write_text("{}")
+    with pytest.raises(XlingError, match=f"{model}: a pretrained model is already there.*another output"):
+        check_output(_config(sample_tokenizer_dir, model))
+    (model / "checkpoints" / "step-00000005").mkdir(parents=True)
+    check_output(_config(sample_tokenizer_dir, model))  # a run: the training loop resumes or refuses it
+    empty, killed = tmp_path / "empty", tmp_path / "killed"
+    empty.mkdir()
+    killed.mkdir()
+    (killed / "train_log.jsonl").write_text("")  # killed before its first checkpoint
+    for folder in (empty, killed, tmp_path / "new"):
+        check_output(_config(sample_tokenizer_dir, folder))
+
+
+# --- 2, 3, 4, 9: the model against the tokenizer, eval_layer and max_length ---
+
+
+def test_a_model_folder_with_another_tokenizer_is_refused(
+    make_tiny_mlm, sample_tokenizer_dir, other_tokenizer_dir, tokenizer, tmp_path
+):
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
+    other = load_tokenizer(other_tokenizer_dir)
+    assert len(other) == len(tokenizer) and other.get_vocab() != tokenizer.get_vocab()
+    config = _config(other_tokenizer_dir, tmp_path / "out", model=str(folder))
+    with pytest.raises(ConfigError, match=f"model: {folder} .*another tokenizer than {other_tokenizer_dir}"):
+        build_model(config, other)
+    assert build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(folder)), tokenizer)
+
+
+def test_a_model_folder_of_another_vocabulary_size_is_refused(tokenizer, sample_tokenizer_dir, tmp_path):
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    folder = tmp_path / "small-vocab"  # no tokenizer saved: only the size can be checked
+    config = XLMRobertaConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                              intermediate_size=32, max_position_embeddings=40)  # fmt: skip
+    XLMRobertaForMaskedLM(config).save_pretrained(folder)
+    with pytest.raises(ConfigError, match=f"model: {folder} has vocab_size 100 .*has {len(tokenizer)} ids"):
+        build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(folder)), tokenizer)
+
+
+def test_max_length_beyond_a_model_folders_positions_is_refused(
+    make_tiny_mlm, sample_tokenizer_dir, tokenizer, tmp_path
+):
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)  # 40 positions: max_length up to 38
+    build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(folder), max_length=38), tokenizer)
+    config = _config(sample_tokenizer_dir, tmp_path / "out", model=str(folder), max_length=39)
+    with pytest.raises(ConfigError, match="max_length: 39 needs 41 positions.*max_position_embeddings 40"):
+        build_model(config, tokenizer)
+
+
+def test_max_length_of_a_new_model_is_bounded(sample_tokenizer_dir, tmp_path):
+    with pytest.raises(ConfigError, match="max_length: 100000 is above 4096"):
+        _config(sample_tokenizer_dir, tmp_path / "out", max_length=100_000).validate()
+    _config(sample_tokenizer_dir, tmp_path / "out", max_length=4096).validate()
+
+
+def test_eval_layer_out_of_range_is_refused_before_training(sample_tokenizer_dir, tokenizer, tmp_path):
+    for layer in (-3, 0, 2):  # tiny has 2 layers: hidden states -3..2
+        build_model(_config(sample_tokenizer_dir, tmp_path / "out", eval_layer=layer), tokenizer)
+    output = tmp_path / "out"
+    for layer in (3, -4):
+        with pytest.raises(ConfigError, match=f"eval_layer: {layer} .*2 layers; use -3 to 2"):
+            pretrain(_config(sample_tokenizer_dir, output, eval_layer=layer))
+    assert not output.exists()
+
+
+# --- 5, 6, 7, 8: data settings ---
+
+
+def test_a_parallel_file_of_one_language_is_refused(tokenizer, tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("Hello.\tHello.\n")
+    sources = TextSources.from_options("sample", ["eng", "deu"], [])
+    with pytest.raises(ConfigError, match="parallel: 'en-eng=.*' pairs eng with itself"):
+        build_pretraining_data(sources, tokenizer, [f"en-eng={pairs}"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("eval_max_sentences", 0, "eval_max_sentences: 0 must be at least 1"),
+        ("eval_max_sentences", -5, "eval_max_sentences: -5 must be at least 1"),
+        ("max_sentences_per_language", -1, "max_sentences_per_language: -1 must be >= 0"),
+    ],
+)
+def test_counts_out_of_range_are_refused(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        PretrainConfig(tokenizer="t", **{field: value}).validate()
+    PretrainConfig(tokenizer="t", max_sentences_per_language=0).validate()  # 0 = no cap
+
+
+def test_the_sentence_cap_counts_training_sentences_only(tokenizer):
+    sources = TextSources.from_options("sample", ["eng", "deu"], [], heldout_fraction=0.5)
+    data = build_pretraining_data(sources, tokenizer, max_sentences_per_language=20)
+    assert all(len(rows) > 100 for rows in data.heldout.values())  # about half of 330 held out
+    assert {lang: len(pool) for lang, pool in data.pools.items()} == {"eng": 20, "deu": 20}
+    assert data.units.shape == (20, 2)  # the same ids in both languages: 20 translation pairs
