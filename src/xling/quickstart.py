@@ -346,7 +346,8 @@ def _word_vectors(config: QuickstartConfig, output: Path):
         vectors = [
             # word2vec, not fastText: on a Bible-sized corpus character n-grams swamp the meaning
             train_vectors(VectorsTrainConfig(corpus=str(bible), language=lang, model="word2vec", dim=100,
-                                             epochs=10, output=str(output / "vectors" / f"{lang}.npy")),
+                                             epochs=10, output=str(output / "vectors" / f"{lang}.npy"),
+                                             overwrite=True),  # the quickstart's own file from a run before
                           progress=False)
             for lang in ("eng", "deu")
         ]  # fmt: skip

@@ -148,3 +148,41 @@ def test_pruned_csls_scores_as_the_brute_force(rotated_vocabularies, monkeypatch
     pruned = bli_from_matrices(mapped, tgt.vectors, pairs, ks=(1, 5, 10))
     brute = bli_from_matrices(mapped, tgt.vectors, pairs, ks=(1, 5, 10), pruned=False)
     assert pruned == brute and 0 < pruned["p@1"] < 100 and len(calls) == 1
+
+
+def test_the_command_shows_the_ks_asked_for_and_writes_json_first(tmp_path, vocabularies, monkeypatch):
+    from typer.testing import CliRunner
+
+    import xling.cli.evaluate
+    from xling.cli.main import app
+    from xling.vectors import save_vectors
+
+    src, tgt = vocabularies
+    save_vectors(src, tmp_path / "en.vec")
+    save_vectors(tgt, tmp_path / "de.vec")
+    identity(8).save(tmp_path / "map")
+    dictionary = write(tmp_path / "en-de.tsv", "house\tHaus\ncat\tKatze\ndog\tHund\n")
+    args = ["eval", "bli", "--src", str(tmp_path / "en.vec"), "--tgt", str(tmp_path / "de.vec"), "--mapping",
+            str(tmp_path / "map"), "--dictionary", dictionary, "--json", str(tmp_path / "bli.json")]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--set", "ks=[1, 3]"])
+    assert result.exit_code == 0, result.output
+    assert "P@1" in result.output and "P@3" in result.output and "P@5" not in result.output
+    assert json.loads((tmp_path / "bli.json").read_text())["scores"]["en-de"]["p@1"] == 100.0
+    # a table that fails to print does not take the evaluation with it
+    (tmp_path / "bli.json").unlink()
+    monkeypatch.setattr(xling.cli.evaluate, "Console", None)
+    assert CliRunner().invoke(app, [*args, "--set", "ks=[1]"]).exit_code != 0
+    assert sorted(json.loads((tmp_path / "bli.json").read_text())["scores"]["en-de"]) == [
+        "coverage", "n", "p@1"]  # fmt: skip
+
+
+def test_a_mapping_file_instead_of_a_folder_is_a_data_error(tmp_path, vocabularies):
+    from xling.evaluation.bli import evaluate_bli_from_files
+    from xling.vectors import save_vectors
+
+    src, tgt = vocabularies
+    save_vectors(src, tmp_path / "en.vec")
+    save_vectors(tgt, tmp_path / "de.vec")
+    config = BLIConfig(dictionary=write(tmp_path / "en-de.tsv", "house\tHaus\n"))
+    with pytest.raises(DataError, match=r"en\.vec: a file, not a word mapping folder"):
+        evaluate_bli_from_files(tmp_path / "en.vec", tmp_path / "de.vec", tmp_path / "en.vec", config)

@@ -119,7 +119,8 @@ def test_progress_false_prints_nothing_and_true_does_not_break(
 ) -> None:
     train_vectors(tiny_config(topic_corpus, tmp_path / "v.vec", epochs=2), progress=False)
     assert capfd.readouterr() == ("", "")
-    assert len(train_vectors(tiny_config(topic_corpus, tmp_path / "v.vec", epochs=2), progress=True)) == 12
+    again = tiny_config(topic_corpus, tmp_path / "v.vec", epochs=2, overwrite=True)  # replaces the first
+    assert len(train_vectors(again, progress=True)) == 12
 
 
 def test_min_count_and_lowercase(tmp_path: Path) -> None:
@@ -127,7 +128,8 @@ def test_min_count_and_lowercase(tmp_path: Path) -> None:
     corpus.write_text("Alpha beta alpha\nALPHA beta Gamma\n", encoding="utf-8")
     config = tiny_config(corpus, tmp_path / "v.vec", model="word2vec", min_count=2)
     assert train_vectors(config, progress=False).words == ["alpha", "beta"]
-    config = tiny_config(corpus, tmp_path / "v.vec", model="word2vec", min_count=2, lowercase=False)
+    config = tiny_config(corpus, tmp_path / "v.vec", model="word2vec", min_count=2, lowercase=False,
+                         overwrite=True)  # fmt: skip
     assert train_vectors(config, progress=False).words == ["beta"]
 
 
@@ -148,7 +150,7 @@ def test_tsv_folder_with_language_and_heldout_prefixes(tmp_path: Path) -> None:
         handle.write("\n".join(rows) + "\n")
     config = tiny_config(folder, tmp_path / "v.vec", language="en", model="word2vec")
     assert "zebra" in train_vectors(config, progress=False).words
-    config.heldout_prefixes = ["JHN."]
+    config.heldout_prefixes, config.overwrite = ["JHN."], True
     vectors = train_vectors(config, progress=False)
     assert "zebra" not in vectors.words
     assert "apple" in vectors.words

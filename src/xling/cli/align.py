@@ -42,6 +42,9 @@ def align_sentences_cmd(
     teacher: Annotated[str | None, typer.Option(help="Teacher encoder for distillation.")] = None,
     max_steps: MaxSteps = None,
     resume: Resume = None,
+    overwrite: Annotated[
+        bool | None, typer.Option("--overwrite", help="Train over a sentence encoder already at --output.")
+    ] = None,
     recipe: Recipe = None,
     set_: TrainingSets = None,
     json_path: JsonOut = None,
@@ -52,6 +55,7 @@ def align_sentences_cmd(
     config = load_config(
         AlignConfig, recipe, training_overrides(set_, max_steps), section="align", data={"corpus": corpus}, output=output,
         student=student, tokenizer=tokenizer, teacher=teacher, resume=resume, student_vocabulary=student_vocabulary,
+        overwrite=overwrite,
     )  # fmt: skip
     show_training_progress(config.training)
     result = align_sentences(config)
@@ -78,6 +82,9 @@ def align_words(
     write_mapped: Annotated[
         bool, typer.Option("--write-mapped", help="Also write both mapped vocabularies as .vec files.")
     ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a word mapping already at --output.")
+    ] = False,
     recipe: Recipe = None,
     set_: Sets = None,
 ) -> None:
@@ -86,7 +93,8 @@ def align_words(
 
     config = load_config(WordAlignConfig, recipe, set_ or [], section="align_words", method=method,
                          dictionary=dictionary, max_vocab=max_vocab)  # fmt: skip
-    report = align_word_vector_files(src, tgt, output, config, write_mapped=write_mapped, progress=True)
+    report = align_word_vector_files(src, tgt, output, config, write_mapped=write_mapped, overwrite=overwrite,
+                                     progress=True)  # fmt: skip
     console.print(f"[green]{report.method} mapping written to {report.output}[/]")
     for side, path in report.mapped.items():
         console.print(f"mapped {side} vectors written to {path}")

@@ -39,7 +39,8 @@ def eval_bli(
     set_: Sets = None,
     json_path: JsonOut = None,
 ) -> None:
-    """Bilingual lexicon induction: precision@1/5/10 of word translation, with dictionary coverage."""
+    """Bilingual lexicon induction: precision@k of word translation (k = 1, 5, 10 unless `ks` is set), with
+    dictionary coverage."""
     from rich.table import Table
 
     from xling.evaluation.bli import BLIConfig, evaluate_bli_from_files
@@ -47,15 +48,17 @@ def eval_bli(
     config = load_config(BLIConfig, recipe, set_ or [], section="bli", dictionary=dictionary,
                          retrieval=retrieval, max_vocab=max_vocab)  # fmt: skip
     result = evaluate_bli_from_files(src, tgt, mapping, config)
+    write_json(json_path, result.to_dict())  # first: a failing table must not lose the evaluation
     ((pair, row),) = result.scores.items()
     coverage = row["coverage"]
+    # the precisions that `ks` asked for (--set 'ks=[1]' has no P@5), in rank order
+    precisions = sorted((key for key in row if key.startswith("p@")), key=lambda key: int(key[2:]))
     table = Table(title=f"BLI {pair}: {result.model} + {result.settings['retrieval']}")
-    for column in ("P@1", "P@5", "P@10", "covered pairs"):
+    for column in (*(key.upper() for key in precisions), "covered pairs"):
         table.add_column(column, justify="right")
-    table.add_row(*(f"{row[k]:.2f}" for k in ("p@1", "p@5", "p@10")),
+    table.add_row(*(f"{row[key]:.2f}" for key in precisions),
                   f"{coverage['pairs_covered']}/{coverage['lines']} ({100 * coverage['fraction']:.1f}%)")  # fmt: skip
     Console().print(table)
-    write_json(json_path, result.to_dict())
 
 
 ModelOrDefault = Annotated[

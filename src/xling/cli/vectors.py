@@ -28,6 +28,9 @@ def vectors_train(
     ] = None,
     language: Annotated[str | None, typer.Option(help="Language file to take from a corpus folder.")] = None,
     output: Annotated[str | None, typer.Option(help="Vectors file: .vec, .vec.gz or .npy.")] = None,
+    overwrite: Annotated[
+        bool | None, typer.Option("--overwrite", help="Replace a vectors file already at --output.")
+    ] = None,
     recipe: Recipe = None,
     set_: Sets = None,
 ) -> None:
@@ -35,7 +38,7 @@ def vectors_train(
     from xling.vectors import VectorsTrainConfig, train_vectors
 
     config = load_config(VectorsTrainConfig, recipe, set_ or [], section="vectors", corpus=corpus,
-                         language=language, output=output)  # fmt: skip
+                         language=language, output=output, overwrite=overwrite)  # fmt: skip
     vectors = train_vectors(config, progress=True)
     console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {config.output}[/]")
 
@@ -45,11 +48,14 @@ def vectors_convert(
     source: Annotated[Path, typer.Argument(help="Vectors to read: .vec/.txt[.gz], .bin or .npy.")],
     target: Annotated[Path, typer.Argument(help="Vectors to write: .vec[.gz] or .npy (+ .vocab.txt).")],
     max_words: Annotated[int | None, typer.Option(help="Keep the N most frequent (first) words.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a file already at TARGET (never SOURCE).")
+    ] = False,
 ) -> None:
     """Convert word vectors between formats (the .npy form loads 1M vectors in well under a second)."""
     from xling.vectors import convert_vectors
 
-    vectors = convert_vectors(source, target, max_words=max_words)
+    vectors = convert_vectors(source, target, max_words=max_words, overwrite=overwrite)
     console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {target}[/]")
 
 

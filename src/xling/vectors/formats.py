@@ -19,19 +19,27 @@ import gzip
 import os
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from xling.atomic import atomic_write
+from xling.atomic import OVERWRITE_HINT, atomic_write, writable_file
 from xling.data.readers import numbered_lines, open_binary
 from xling.errors import ConfigError, DataError
 from xling.vectors.core import WordVectors
 
-__all__ = ["convert_vectors", "load_vectors", "save_vectors", "vectors_format", "vocab_path"]
+__all__ = [
+    "check_output",
+    "check_savable",
+    "convert_vectors",
+    "load_vectors",
+    "save_vectors",
+    "vectors_format",
+    "vocab_path",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -42,8 +50,11 @@ _CHUNK_ROWS = 10_000
 # Characters that would split a word in the text format (rows are split on spaces, lines on \n).
 _TEXT_BREAKERS = frozenset(" \t\n\r\v\f")
 _VOCAB_BREAKERS = frozenset("\n\r")
+_TEXT_BREAKS = "whitespace, which would break the .vec format"
+_VOCAB_BREAKS = "a line break, which would break the vocabulary file"
 _FASTTEXT_MAGIC = 793712314  # first int32 of every fastText .bin file
 _BOM = b"\xef\xbb\xbf"
+_GZIP_MAGIC = b"\x1f\x8b"
 # Above this many floats, do not preallocate from a header's promise (a bogus header could ask for terabytes).
 _MAX_PREALLOCATED = 2**31
 
@@ -90,6 +101,7 @@ def load_vectors(path: PathLike, max_words: int | None = None) -> WordVectors:
         return _load_npy(file, max_words)
     if file.stat().st_size == 0:
         raise DataError("file is empty", file)
+    _check_gzip(file)
     if kind == "bin":
         return _load_bin(file, max_words)
     return _load_text(file, max_words)
@@ -117,11 +129,77 @@ def save_vectors(vectors: WordVectors, path: PathLike, precision: int = 6) -> No
         _save_text(vectors, Path(path), precision)
 
 
-def convert_vectors(src: PathLike, dst: PathLike, max_words: int | None = None) -> WordVectors:
-    """Return the vectors read from `src` (first `max_words` words) after writing them to `dst`."""
+def convert_vectors(
+    src: PathLike, dst: PathLike, max_words: int | None = None, *, overwrite: bool = False
+) -> WordVectors:
+    """Return the vectors read from `src` (first `max_words` words) after writing them to `dst`.
+
+    `dst` may not be `src` (nor, for .npy, a vocabulary file of either), and an existing `dst` is replaced
+    only with `overwrite`: both checked before anything is read (check_output).
+    """
+    check_output(dst, overwrite, inputs=[src])
     vectors = load_vectors(src, max_words)
     save_vectors(vectors, dst)
     return vectors
+
+
+def check_output(path: PathLike, overwrite: bool, inputs: Iterable[PathLike] = ()) -> Path:
+    """Return `path` as a Path after checking, before any work, that vectors may be saved there.
+
+    Raises ConfigError for a name of no writable format, DataError naming `path` when a file cannot be
+    written there (xling.atomic.writable_file), when it (or, for `.npy`, its `.vocab.txt`) is one of the
+    `inputs` or a vocabulary file beside them (saving would destroy what is read), and when it exists
+    already without `overwrite`.
+    """
+    if vectors_format(path) == "bin":
+        raise ConfigError(f"{path}: writing .bin is not supported; save as .vec or .npy")
+    path = writable_file(path)
+    written = _files_of(path)
+    for given in (file for source in inputs for file in _files_of(Path(source))):
+        clash = next((file for file in written if _same_file(file, given)), None)
+        if clash is not None:
+            shown = "" if clash == path else f" (its vocabulary {clash})"
+            raise DataError(f"is also an input{shown}: saving would replace what is read; write to another "
+                            "file", path)  # fmt: skip
+    existing = next((file for file in written if file.exists()), None)
+    if existing is not None and not overwrite:
+        raise DataError(f"{existing} already exists; {OVERWRITE_HINT}", path)
+    return path
+
+
+def _files_of(path: Path) -> list[Path]:
+    """Return the files that vectors at `path` are made of: `path`, and for `.npy` its `.vocab.txt`."""
+    return [path, vocab_path(path)] if path.name.lower().endswith(_NPY_SUFFIXES) else [path]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Return whether two paths name one file (the same path resolved, or a hard link to it)."""
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_savable(vectors: WordVectors, path: PathLike) -> None:
+    """Return nothing if the format of `path` can hold every word of `vectors` (.vec: no whitespace; .npy:
+    no line break); else raise DataError naming the word. Lets a long job refuse before its work."""
+    kind = vectors_format(path)
+    if kind == "bin":
+        raise ConfigError(f"{path}: writing .bin is not supported; save as .vec or .npy")
+    breakers, why = (_VOCAB_BREAKERS, _VOCAB_BREAKS) if kind == "npy" else (_TEXT_BREAKERS, _TEXT_BREAKS)
+    _check_words(vectors, Path(path), breakers, why)
+
+
+def _check_gzip(path: Path) -> None:
+    """Return nothing unless `path` is named `.gz` but is not gzip data: a DataError saying so (the reader
+    would otherwise fail before its first line, with a line number of 0)."""
+    if not path.name.lower().endswith(".gz"):
+        return
+    with path.open("rb") as handle:
+        head = handle.read(len(_GZIP_MAGIC))
+    if head != _GZIP_MAGIC:
+        raise DataError(
+            "the name ends in .gz but the file is not gzip-compressed; rename or compress it", path
+        )
 
 
 def _check_max_words(max_words: int | None) -> None:
@@ -298,6 +376,9 @@ def _check_widths(chunk: list[tuple[int, bytes]], rests: list[bytes], dim: int, 
             got = len(rest.split())
             if got != dim:
                 _check_utf8(number, raw, path)
+                if b"\t" in raw:  # a TSV export: "got 0 values" would not say what is wrong
+                    raise DataError("the row holds tabs; the .vec format separates the word and its values "
+                                    "by spaces, not tabs", path, number)  # fmt: skip
                 raise DataError(f"expected {dim} values after the word, got {got}", path, number)
 
 
@@ -339,7 +420,7 @@ def _check_words(vectors: WordVectors, path: Path, breakers: frozenset[str], why
 
 def _save_text(vectors: WordVectors, path: Path, precision: int) -> None:
     """Return nothing; write the text format (with header), gzip-compressed if the name ends in `.gz`."""
-    _check_words(vectors, path, _TEXT_BREAKERS, "whitespace, which would break the .vec format")
+    _check_words(vectors, path, _TEXT_BREAKERS, _TEXT_BREAKS)
     with atomic_write(path, "wb") as raw:
         if path.name.lower().endswith(".gz"):
             # mtime=0: the same vectors give the same bytes; level 6 is much faster than 9 for a few % size
@@ -375,7 +456,7 @@ def _write_rows(vectors: WordVectors, handle: BinaryIO, precision: int, path: Pa
 
 def _save_npy(vectors: WordVectors, path: Path) -> None:
     """Return nothing; write `NAME.npy` and `NAME.vocab.txt`, renaming both only once both are complete."""
-    _check_words(vectors, path, _VOCAB_BREAKERS, "a line break, which would break the vocabulary file")
+    _check_words(vectors, path, _VOCAB_BREAKERS, _VOCAB_BREAKS)
     words_path = vocab_path(path)
     with atomic_write(path, "wb") as matrix_handle, atomic_write(words_path, "w") as words_handle:
         np.save(matrix_handle, np.asarray(vectors.vectors, dtype=np.float32), allow_pickle=False)
@@ -399,16 +480,35 @@ def _load_npy(path: Path, max_words: int | None) -> WordVectors:
     if len(words) != len(matrix):
         raise DataError(f"{words_path} has {len(words)} words but {path} has {len(matrix)} rows", path)
     keep, repeated = _first_occurrences(words)
+    rows: list[int] | None = None  # the file row of each kept row, where they differ
     if repeated is not None:
         _warn_duplicates(
             words_path, len(words) - len(keep), words[repeated], f"on line {repeated + 1}", depth=1
         )
-        keep = keep[:max_words] if max_words is not None else keep
+        rows = keep[:max_words] if max_words is not None else keep
         # Fancy indexing copies the kept rows into memory; only files with repeated words pay for it.
-        return WordVectors([words[i] for i in keep], np.asarray(matrix[keep]), str(path))
-    if max_words is not None:
+        words, matrix = [words[i] for i in rows], np.asarray(matrix[rows])
+    elif max_words is not None:
         words, matrix = words[:max_words], matrix[:max_words]
+    _check_finite_rows(matrix, words, path, rows)
     return WordVectors(words, matrix, str(path))
+
+
+def _check_finite_rows(matrix: np.ndarray, words: list[str], path: Path, rows: list[int] | None) -> None:
+    """Return nothing if every row of `matrix` is finite; else raise DataError naming the first bad row by
+    its word and its 1-based row in the file (`rows[i]` is the file row of row i; None: the same).
+
+    A NaN makes every comparison false, so retrieval would loop or rank silently wrong and Procrustes fail
+    with a LinAlgError: the text reader refuses such rows, and so must the .npy one. Read a chunk at a time
+    so a memory-mapped matrix is never held whole.
+    """
+    for start in range(0, len(matrix), _CHUNK_ROWS):
+        finite = np.isfinite(matrix[start : start + _CHUNK_ROWS]).all(axis=1)
+        if not finite.all():
+            row = start + int(np.argmin(finite))
+            in_file = (row if rows is None else rows[row]) + 1
+            raise DataError(f"row {in_file} (word {words[row]!r}) holds a value that is not a finite "
+                            "number (nan or inf)", path)  # fmt: skip
 
 
 def _first_occurrences(words: list[str]) -> tuple[list[int], int | None]:

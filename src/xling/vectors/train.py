@@ -21,7 +21,7 @@ import numpy as np
 from xling.data.readers import AlignedCorpus, read_id_text_tsv, read_monolingual
 from xling.errors import ConfigError, DataError, XlingError
 from xling.vectors.core import WordVectors
-from xling.vectors.formats import save_vectors, vectors_format
+from xling.vectors.formats import check_output, save_vectors, vectors_format
 
 __all__ = ["VectorsTrainConfig", "tokenize_words", "train_vectors"]
 
@@ -47,6 +47,9 @@ class VectorsTrainConfig:
 
     output: str = "runs/vectors/vectors.vec"
     """Where the vectors are saved, most frequent word first: a .vec (text) or .npy file (not .bin)."""
+
+    overwrite: bool = False
+    """Replace a vectors file already at `output` (never the corpus itself)."""
 
     language: str | None = None
     """The language whose file to read when `corpus` is a folder (`<folder>/<language>.tsv[.gz]`)."""
@@ -138,11 +141,19 @@ class VectorsTrainConfig:
             raise ConfigError(
                 f"heldout_prefixes: {self.heldout_prefixes!r} must be a list of non-empty strings"
             )
+        if not isinstance(self.overwrite, bool):
+            raise ConfigError(f"overwrite: {self.overwrite!r} must be true or false")
         path = self.corpus_file()
         if self.heldout_prefixes and not _is_tsv(path):
             raise ConfigError(
                 f"heldout_prefixes: needs a verse_id<TAB>text corpus (.tsv/.tsv.gz); {path} is plain text"
             )
+        # before training, not after: a folder there, the corpus itself (a .txt corpus is a valid vectors
+        # name), an earlier file replaced unasked
+        try:
+            check_output(self.output, self.overwrite, inputs=[path])
+        except XlingError as exc:
+            raise ConfigError(f"output: {exc}") from None
 
     def corpus_file(self) -> Path:
         """Return the file to read: `corpus` itself, or `<corpus>/<language>.tsv[.gz]` for a folder."""

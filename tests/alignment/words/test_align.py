@@ -195,7 +195,11 @@ def test_mapping_files_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.tgt_transform, mapping.tgt_transform)
     assert loaded.tgt_means is None and loaded.method == "selflearn" and loaded.info == mapping.info
     assert loaded.history == [{"stage": "selflearn", "criterion": 0.5}]
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["mapping.json", "mapping.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "mapping.json",
+        "mapping.safetensors",
+        "xling.json",
+    ]
     with pytest.raises(DataError, match="6-dimensional"):
         mapping.map_source(x[:, :5])
     with pytest.raises(DataError, match="missing"):

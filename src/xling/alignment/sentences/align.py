@@ -26,10 +26,15 @@ from xling.alignment.sentences.data import (
     add_pairs,
     build_parallel_bank,
 )
-from xling.alignment.sentences.hard_negatives import HardNegativeTable, cached_hard_negatives
+from xling.alignment.sentences.hard_negatives import (
+    CACHE_FILE,
+    KEY_FILE,
+    HardNegativeTable,
+    cached_hard_negatives,
+)
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
 from xling.artifacts import write_metadata
-from xling.atomic import save_keyed_array
+from xling.atomic import check_replaceable, save_keyed_array
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
@@ -41,8 +46,10 @@ from xling.errors import ConfigError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.tokenization.vocabulary_transfer import cached_transfer
 from xling.training import TrainingConfig, load_checkpoint, train
+from xling.training.checkpoint import CHECKPOINT_DIR, list_checkpoints
 from xling.training.distributed import barrier, init_distributed
 from xling.training.evaluations import run_evaluations
+from xling.training.loop import LOG_FILE
 
 logger = logging.getLogger(__name__)
 TRANSFER_DIR = "vocabulary_transfer"
@@ -50,7 +57,14 @@ TRANSFER_DIR = "vocabulary_transfer"
 SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch.int8}
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change, as they only
 # shape the saved encoder
-RESUMABLE = ("output", "resume", "name", "save_dtype")
+RESUMABLE = ("output", "resume", "overwrite", "name", "save_dtype")
+KIND_FAMILY = "sentence-encoder"
+# input folders that `output` may never be: the run would write its encoder (and xling.json) into them
+INPUT_FOLDERS = ("tokenizer", "student_vocabulary", "teacher", "hard_negative_encoder")
+TEACHER_FILES = ("teacher_vectors.npy", "teacher_vectors.json")
+# what a run writes into `output` before its encoder: its log, the caches it reuses (keyed by their
+# settings) and its checkpoints
+RUN_FILES = frozenset({LOG_FILE, *TEACHER_FILES, CACHE_FILE, KEY_FILE, TRANSFER_DIR, CHECKPOINT_DIR})
 
 
 @dataclass
@@ -163,6 +177,10 @@ class AlignConfig:
     resume: bool = False
     """Continue from the newest checkpoint in `output`; without it a folder with checkpoints is refused."""
 
+    overwrite: bool = False
+    """Train over a sentence encoder already in `output`; without it a non-empty `output` is refused before
+    any data is read (a run's own checkpoints, log and caches excepted: see check_output)."""
+
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(weight_decay=0.0, warmup_steps=50)
     )
@@ -271,7 +289,7 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, output: Path) -> np.n
     Cached in the run folder (the teacher is frozen), so a resumed run does not embed again.
     """
     pivot = normalize_language(config.pivot)
-    cache, meta_path = output / "teacher_vectors.npy", output / "teacher_vectors.json"
+    cache, meta_path = (output / name for name in TEACHER_FILES)
     key = {"teacher": config.teacher, "units": len(bank.unit_ids), "pivot": pivot}
     if cache.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == key:
         return np.load(cache)
@@ -382,9 +400,38 @@ def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str]
     return added
 
 
+def check_output(config: AlignConfig) -> None:
+    """Return nothing when the run may write `config.output`; else raise ConfigError (a file there, or an
+    input folder such as the tokenizer's) or XlingError (xling.atomic.check_replaceable: something is there
+    and `overwrite` is off, or it is not a sentence encoder). Called before any data is read, so a bad
+    output fails at once, not after the corpus is tokenised.
+
+    A folder with checkpoints is left to the training loop, which resumes it (`resume`) or refuses it; a
+    folder holding only what an unfinished run writes (RUN_FILES: stopped before its first checkpoint, or
+    caches put there to be reused) is taken up as it is.
+    """
+    output = Path(config.output)
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"output: {output} is a file; give a folder for the encoder and its run")
+    for name in INPUT_FOLDERS:
+        given = getattr(config, name, "")
+        if given and output.is_dir() and Path(given).is_dir() and output.samefile(given):
+            raise ConfigError(f"output: {output} is the {name} folder; the encoder would be written into it "
+                              "(and its xling.json replaced): choose another output folder")  # fmt: skip
+    if list_checkpoints(output):
+        return
+    if output.is_dir() and all(entry.name in RUN_FILES for entry in output.iterdir()):
+        return  # nothing but a run's log and caches, which it reuses when their keys match
+    check_replaceable(output, config.overwrite, "sentence encoder", kind=KIND_FAMILY)
+
+
 def align_sentences(config: AlignConfig) -> AlignResult:
     """Return the result of aligning a student as the config says; the encoder is saved to config.output."""
     config.validate()
+    check_output(config)
+    # no process writes into `output` before every one of them has checked it (torchrun)
+    init_distributed(config.training.device)
+    barrier()
     corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus))
     langs = corpus_languages(config, corpus)
     heldout = config.data.heldout()

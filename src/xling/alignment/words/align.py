@@ -31,9 +31,11 @@ from xling.alignment.words.dictionary import (
     numeral_pairs,
     read_dictionary,
 )
-from xling.alignment.words.mapping import WordMapping
+from xling.alignment.words.mapping import KIND, META_FILE, WordMapping
 from xling.alignment.words.normalize import fit_normalization, parse_normalization
 from xling.alignment.words.procrustes import CRITERION_MAX_RANK, procrustes, refine, unsupervised_criterion
+from xling.artifacts import METADATA_FILE
+from xling.atomic import atomic_folder, check_replaceable
 from xling.config import load_config
 from xling.errors import ConfigError, DataError
 
@@ -348,26 +350,43 @@ def align_word_vector_files(
     config: WordAlignConfig,
     *,
     write_mapped: bool = False,
+    overwrite: bool = False,
     progress: bool = False,
 ) -> WordAlignFilesReport:
     """Return what was written after mapping two word-vector files and saving the mapping in `output`.
 
     Only the `max_vocab` most frequent words of each file are read. With `write_mapped`, both vocabularies
-    are also written through the mapping as `<output>/src.mapped.vec` and `tgt.mapped.vec`.
+    are also written through the mapping as `<output>/src.mapped.vec` and `tgt.mapped.vec`. `output` must
+    be missing or empty, or with `overwrite` hold a word mapping (checked before any vectors are read);
+    the folder is written whole and swapped in at the end, so no file of an earlier run stays beside it.
     """
-    from xling.vectors import WordVectors, load_vectors, save_vectors
+    from xling.vectors import WordVectors, check_savable, load_vectors, save_vectors
 
     config.validate()
+    folder = Path(output)
+    kind = mapping_folder_kind(folder)
+    check_replaceable(folder, overwrite, "word mapping", kind=kind)
     cap = config.max_vocab or None
     source, target = load_vectors(src_path, max_words=cap), load_vectors(tgt_path, max_words=cap)
+    if write_mapped:  # a word the .vec format cannot hold would fail only after the training
+        for side, vectors in (("src", source), ("tgt", target)):
+            check_savable(vectors, folder / f"{side}.mapped.vec")
     mapping = align_words(source, target, config, progress=progress)
-    folder = Path(output)
-    mapping.save(folder)
     report = WordAlignFilesReport(folder, config.method)
-    if write_mapped:
-        for side, vectors, mapped in (("src", source, mapping.map_source(source.vectors)),
-                                      ("tgt", target, mapping.map_target(target.vectors))):  # fmt: skip
-            path = folder / f"{side}.mapped.vec"
-            save_vectors(WordVectors(vectors.words, mapped, str(path)), path)
-            report.mapped[side] = path
+    with atomic_folder(folder, overwrite=overwrite, what="word mapping", kind=kind) as staging:
+        mapping.save(staging)
+        if write_mapped:
+            for side, vectors, mapped in (("src", source, mapping.map_source(source.vectors)),
+                                          ("tgt", target, mapping.map_target(target.vectors))):  # fmt: skip
+                name = f"{side}.mapped.vec"
+                save_vectors(WordVectors(vectors.words, mapped, str(folder / name)), staging / name)
+                report.mapped[side] = folder / name
     return report
+
+
+def mapping_folder_kind(folder: Path) -> str | None:
+    """Return the xling.json kind that `folder` must record for overwrite to replace it: "word-mapping",
+    or None (any content) for a mapping saved before mappings wrote an xling.json (mapping.json only)."""
+    if (folder / META_FILE).is_file() and not (folder / METADATA_FILE).exists():
+        return None
+    return KIND

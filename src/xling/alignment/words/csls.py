@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import torch
 
-from xling.errors import ConfigError
+from xling.errors import ConfigError, DataError
 from xling.retrieval.knn import neighbourhood_means
 
 Matrix = np.ndarray | torch.Tensor
@@ -351,6 +351,7 @@ def _csls_topk_pruned(
             exact = torch.where(known, part[open_] - r_src[idx], -torch.inf)
             unknown_bound = torch.where(known, -torch.inf, bound[open_]).amax(dim=1)
             best = exact.topk(top, dim=1)
+            _check_not_nan(best.values, unknown_bound)
             reached[open_] = best.values[:, -1]
             done = best.values[:, -1] >= torch.maximum(unknown_bound, tail[open_]) + slack
             out = pending[open_[done]]
@@ -372,6 +373,14 @@ def _csls_topk_pruned(
               int(measured.sum()), n_z, int(refined.sum()), len(rows), rounds, clock["bound"], clock["lists"],
               clock["refine"], clock["measure"])  # fmt: skip
     return scores.numpy(), indices.numpy()
+
+
+def _check_not_nan(*scores: torch.Tensor) -> None:
+    """Return nothing unless a score is NaN; then raise DataError. NaN compares false with everything, so
+    a query would be neither resolved nor out of targets and the rounds would never end."""
+    if any(bool(torch.isnan(values).any()) for values in scores):
+        raise DataError("CSLS scores are NaN: the vectors or the mapping hold a value that is not a finite "
+                        "number")  # fmt: skip
 
 
 def _bound_lists(

@@ -3,7 +3,9 @@
 Both languages land in one space: source rows become normalize(X) @ src_transform, target rows
 normalize(Z) @ tgt_transform. Procrustes and adversarial methods map the source only (tgt_transform is
 the identity); self-learning (VecMap) maps both. Saved as a folder: `mapping.safetensors` (the matrices
-and the centering means) and `mapping.json` (normalisation steps, method, history, info); no pickles.
+and the centering means), `mapping.json` (normalisation steps, method, history, info) and `xling.json`
+(kind "word-mapping", so that overwrite replaces only a mapping); no pickles. Folders saved before
+xling.json was written hold only the first two.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
 from xling.alignment.words.normalize import fit_normalization, parse_normalization
+from xling.artifacts import write_metadata
 from xling.atomic import atomic_write, write_json_atomically
 from xling.errors import DataError
 
 TENSORS_FILE = "mapping.safetensors"
 META_FILE = "mapping.json"
+KIND = "word-mapping"
+"""The `kind` in a mapping folder's xling.json (the name `xling report` gives a folder with mapping.json)."""
 
 
 @dataclass
@@ -82,7 +87,7 @@ class WordMapping:
         return fit_normalization(matrix, self.normalize, means=means)[0] @ transform
 
     def save(self, path: str | Path) -> None:
-        """Write mapping.safetensors and mapping.json into the folder `path`, each atomically."""
+        """Write mapping.safetensors, mapping.json and xling.json into the folder `path`, each atomically."""
         folder = Path(path)
         tensors = {"src_transform": self.src_transform, "tgt_transform": self.tgt_transform}
         for prefix, means in (("src", self.src_means), ("tgt", self.tgt_means)):
@@ -98,11 +103,14 @@ class WordMapping:
             "info": self.info,
         }
         write_json_atomically(folder / META_FILE, _jsonable(meta))
+        write_metadata(folder, {"kind": KIND, "method": self.method})
 
     @classmethod
     def load(cls, path: str | Path) -> WordMapping:
         """Return the mapping that `save` wrote into the folder `path`."""
         folder = Path(path)
+        if folder.exists() and not folder.is_dir():  # reading files inside it would be NotADirectoryError
+            raise DataError(f"a file, not a word mapping folder ({TENSORS_FILE} + {META_FILE})", folder)
         try:
             meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
             tensors = load_tensors((folder / TENSORS_FILE).read_bytes())

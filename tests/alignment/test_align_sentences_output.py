@@ -1,0 +1,77 @@
+"""`align sentences --output` is checked before any data is read: no file, no input folder (the tokenizer),
+nothing replaced without overwrite, only a sentence encoder replaced with it; a run with checkpoints is
+left to the training loop (resume)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xling.alignment.sentences import align as align_module
+from xling.alignment.sentences.align import AlignConfig, align_sentences
+from xling.data.config import CorpusConfig
+from xling.errors import ConfigError, XlingError
+
+
+def config(tmp_path: Path, output: Path, **fields) -> AlignConfig:
+    """Return a static-student config whose corpus does not exist: reading any data would fail on it."""
+    tokenizer = tmp_path / "tok"
+    if not tokenizer.exists():
+        tokenizer.mkdir()
+        (tokenizer / "xling.json").write_text(json.dumps({"kind": "tokenizer"}), encoding="utf-8")
+        (tokenizer / "tokenizer.json").write_text("{}", encoding="utf-8")
+    return AlignConfig(output=str(output), data=CorpusConfig(str(tmp_path / "no-corpus")),
+                       tokenizer=str(tokenizer), **fields)  # fmt: skip
+
+
+def test_a_file_as_output_is_refused_before_the_corpus_is_read(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("mine", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"output: .*out is a file"):
+        align_sentences(config(tmp_path, tmp_path / "out", overwrite=True))
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_the_tokenizer_folder_is_never_the_output(tmp_path: Path, overwrite: bool) -> None:
+    with pytest.raises(ConfigError, match="is the tokenizer folder"):
+        align_sentences(config(tmp_path, tmp_path / "tok", overwrite=overwrite))
+    assert json.loads((tmp_path / "tok" / "xling.json").read_text(encoding="utf-8")) == {"kind": "tokenizer"}
+
+
+def test_a_folder_of_other_files_is_refused_even_with_overwrite(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(XlingError, match="a sentence encoder is already there; pass overwrite"):
+        align_sentences(config(tmp_path, tmp_path / "out"))
+    with pytest.raises(XlingError, match="files that are not a sentence encoder"):
+        align_sentences(config(tmp_path, tmp_path / "out", overwrite=True))
+
+
+def test_an_encoder_is_replaced_only_with_overwrite(tmp_path: Path) -> None:
+    encoder = tmp_path / "encoder"
+    encoder.mkdir()
+    (encoder / "xling.json").write_text(json.dumps({"kind": "sentence-encoder/static"}), encoding="utf-8")
+    (encoder / "train_log.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(XlingError, match="a sentence encoder is already there; pass overwrite"):
+        align_module.check_output(config(tmp_path, encoder))
+    align_module.check_output(config(tmp_path, encoder, overwrite=True))
+
+
+def test_an_unfinished_run_without_checkpoints_is_taken_up(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()  # stopped before its first checkpoint, or caches put there to be reused
+    for name in ("train_log.jsonl", "teacher_vectors.npy", "hard_negatives.json"):
+        (run / name).write_text("", encoding="utf-8")
+    align_module.check_output(config(tmp_path, run))
+    (run / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(XlingError, match="pass overwrite"):
+        align_module.check_output(config(tmp_path, run))
+
+
+def test_a_run_with_checkpoints_is_left_to_the_training_loop(tmp_path: Path) -> None:
+    (tmp_path / "run" / "checkpoints" / "step-5").mkdir(parents=True)
+    align_module.check_output(config(tmp_path, tmp_path / "run", resume=True))
+    align_module.check_output(
+        config(tmp_path, tmp_path / "run")
+    )  # the loop refuses it without resume, as before
