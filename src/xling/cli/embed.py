@@ -41,8 +41,9 @@ def embed(
     max_length: Annotated[int | None, typer.Option(help="Token limit (longer texts are cut).")] = None,
 ) -> None:
     """Encode every line of a text file into one vector per line."""
-    from xling.embeddings.files import embed_file
+    from xling.embeddings.files import check_embed_paths, embed_file
 
+    check_embed_paths(input, output, dtype)  # before loading the model, which a bad path would waste
     encoder = load_encoder(model, precision=precision, pooling=pooling, layer=layer, max_length=max_length)
     report = embed_file(encoder, input, output, batch_size=batch_size, dtype=dtype, normalize=normalize,
                         show_progress=True)  # fmt: skip

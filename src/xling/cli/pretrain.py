@@ -84,8 +84,9 @@ def fill_mask(
     top_k: Annotated[int, typer.Option(help="Predictions per mask.")] = 5,
 ) -> None:
     """Print the model's top predictions for each <mask>."""
-    from xling.pretraining.inspect import load_masked_lm, predict_masked
+    from xling.pretraining.inspect import check_top_k, load_masked_lm, predict_masked
 
+    check_top_k(top_k)  # before loading the model, which a bad option would waste
     with console.status(f"loading {model}"):
         lm, tokenizer = load_masked_lm(model)
     for text in texts:

@@ -14,6 +14,7 @@ so one Encoder serves several threads at once; it shows a progress bar only when
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import warnings
@@ -29,8 +30,10 @@ from torch import nn
 from xling.artifacts import read_json_file, read_metadata
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.embeddings.transformer import DenseLayer, TransformerSentenceEncoder, activation_name
-from xling.embeddings.weights import load_pretrained, load_safetensors
+from xling.embeddings.weights import load_pretrained, load_safetensors, load_torch_weights
 from xling.errors import ConfigError, DataError, XlingError
+
+logger = logging.getLogger(__name__)
 
 # Models shipped with xling are package data (src/xling/models/<name>), so they travel with `pip install .`.
 SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -127,7 +130,7 @@ class Encoder:
         """Return float32 vectors [len(texts), dimension] in input order (unit length unless normalize=False).
 
         Texts are encoded in batches of similar length (less padding); how many were cut at the length limit
-        is reported once as a warning (and returned by `encode_with_stats`). Safe to call from several
+        is logged once as a warning (and returned by `encode_with_stats`). Safe to call from several
         threads at once.
         """
         return self.encode_with_stats(texts, batch_size, normalize, show_progress)[0]
@@ -163,9 +166,8 @@ class Encoder:
         stats = EncodeStats(len(texts), truncated, time.perf_counter() - started)
         if truncated:
             limit = getattr(self.module, "max_length", None)
-            warnings.warn(
-                f"{truncated} of {len(texts)} texts were cut to the {limit}-token limit", stacklevel=3
-            )
+            # logged, not warnings.warn: a notice for people, not a quoted source line of xling's
+            logger.warning("%d of %d texts were cut to the %s-token limit", truncated, len(texts), limit)
         return out, stats
 
 
@@ -216,25 +218,81 @@ def resolve_model(name_or_path: str | Path) -> Path:
         ) from error
 
 
-def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *,
-                     pooling: str = "mean", max_length: int = 512, dense=()) -> TransformerSentenceEncoder:  # fmt: skip
-    """Return a transformer encoder over the HF model in `folder` (options beat xling.json beat defaults)."""
-    from transformers import AutoModel, AutoTokenizer
+def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *, pooling: str = "mean",
+                     max_length: int | None = 512, dense=(), lowercase: bool = False) -> TransformerSentenceEncoder:  # fmt: skip
+    """Return a transformer encoder over the HF model in `folder` (options beat xling.json beat defaults).
 
-    model = load_pretrained(AutoModel, folder)
+    `max_length` None means the model's own limit (its position table), as sentence-transformers reads a
+    null max_seq_length.
+    """
+    from transformers import AutoTokenizer
+
+    _refuse_encoder_decoder(folder)
+    embedding = meta  # xling.json may say how to pool: {"pooling": "mean", "layer": 3, "max_length": 128}
+    pooling = opts.pooling or embedding.get("pooling", pooling)
+    model = _load_encoder_model(folder, pooling)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as error:
         raise DataError(f"cannot load as a Hugging Face encoder: {error}", folder) from error
-    embedding = meta  # xling.json may say how to pool: {"pooling": "mean", "layer": 3, "max_length": 128}
     return TransformerSentenceEncoder(
         model,
         tokenizer,
-        pooling=opts.pooling or embedding.get("pooling", pooling),
+        pooling=pooling,
         layer=opts.layer if opts.layer is not None else embedding.get("layer"),
         max_length=opts.max_length or embedding.get("max_length", max_length),
         dense=dense,
+        lowercase=lowercase,
     )
+
+
+def _refuse_encoder_decoder(folder: Path) -> None:
+    """Raise DataError naming `folder` when its config.json is an encoder-decoder (translation) model.
+
+    AutoModel would build it, and it would fail only at encode time asking for decoder inputs.
+    """
+    config = read_json_file(folder / "config.json")
+    if not isinstance(config, dict):
+        raise DataError("not a Hugging Face config (a JSON object)", folder / "config.json")
+    architectures = [str(a) for a in config.get("architectures") or []]
+    generative = [a for a in architectures if a.endswith("ForConditionalGeneration")]
+    if config.get("is_encoder_decoder") or generative:
+        what = ", ".join(generative) or f"model_type {config.get('model_type')!r}, is_encoder_decoder"
+        raise DataError(
+            f"a translation model, not a sentence encoder ({what}); use it with `xling translate`, and give "
+            "embed an encoder folder (sentence-transformers, XLM-R, BERT)",
+            folder,
+        )
+
+
+def _load_encoder_model(folder: Path, pooling: str) -> nn.Module:
+    """Return the base model in `folder`; refuse pooling 'pooler' when the checkpoint has no trained pooler.
+
+    A masked LM or classifier checkpoint has no pooler weights: AutoModel fills them with random ones, so
+    pooler vectors would differ on every load. Transformers' own load report (a table of unused head and
+    missing pooler keys) is silenced; one logged line says what was used instead.
+    """
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model, info = load_pretrained(AutoModel, folder, output_loading_info=True)
+    finally:
+        hf_logging.set_verbosity(level)
+    missing_pooler = sorted(k for k in info.get("missing_keys", ()) if k.split(".")[0] == "pooler")
+    if pooling == "pooler" and (missing_pooler or getattr(model, "pooler", None) is None):
+        raise ConfigError(
+            f"pooling 'pooler': {folder} has no trained pooler weights ({', '.join(missing_pooler) or 'no pooler'})"
+            ", so its pooler output would be random; use pooling cls, mean or max"
+        )
+    unused = sorted(info.get("unexpected_keys", ()))
+    if unused:
+        head = sorted({k.split(".")[0] for k in unused})
+        logger.info("%s: using the encoder of this checkpoint; its %s weights are not used",
+                    folder, ", ".join(head))  # fmt: skip
+    return model
 
 
 def _load_sentence_transformers(
@@ -271,10 +329,31 @@ def _load_sentence_transformers(
             raise DataError(
                 f"module {kind!r} is not supported (Pooling, Dense, Normalize)", folder / "modules.json"
             )
-    st_config = first_dir / "sentence_bert_config.json"
-    max_length = read_json_file(st_config).get("max_seq_length", 512) if st_config.is_file() else 512
-    module = _load_hf_encoder(first_dir, opts, meta, pooling=pooling, max_length=max_length, dense=dense)
+    max_length, lowercase = _st_transformer_config(first_dir / "sentence_bert_config.json")
+    module = _load_hf_encoder(first_dir, opts, meta, pooling=pooling, max_length=max_length, dense=dense,
+                              lowercase=lowercase)  # fmt: skip
     return module, normalize
+
+
+def _st_transformer_config(path: Path) -> tuple[int | None, bool]:
+    """Return (max_seq_length, do_lower_case) of a sentence_bert_config.json (512, False without one).
+
+    A null max_seq_length means the model's own limit, as in sentence-transformers (None here).
+    """
+    if not path.is_file():
+        return 512, False
+    config = read_json_file(path)
+    if not isinstance(config, dict):
+        raise DataError("not a sentence-transformers config (a JSON object)", path)
+    max_length = config.get("max_seq_length", 512)
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+    ):
+        raise DataError(f"max_seq_length {max_length!r} must be a whole number >= 1 or null", path)
+    lowercase = config.get("do_lower_case", False)
+    if not isinstance(lowercase, bool):
+        raise DataError(f"do_lower_case {lowercase!r} must be true or false", path)
+    return max_length, lowercase
 
 
 def _check_options(opts: EncoderOptions) -> None:
@@ -323,7 +402,7 @@ def _st_dense(path: Path) -> DenseLayer:
         bin_file = path / "pytorch_model.bin"
         if not bin_file.is_file():
             raise DataError("Dense module has no model.safetensors or pytorch_model.bin", path)
-        weights = torch.load(bin_file, map_location="cpu", weights_only=True)
+        weights = load_torch_weights(bin_file)
     if "linear.weight" not in weights:
         raise DataError(
             f"Dense module weights have no linear.weight (found: {', '.join(sorted(weights))})", path

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from xling.atomic import atomic_write, writable_file
-from xling.data.readers import read_lines
+from xling.data.readers import read_lines, require_file
 from xling.errors import ConfigError, DataError
 
 FORMATS = {".npy": "npy", ".fvecs": "fvecs"}
@@ -33,14 +33,7 @@ def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batc
     values). The file is written to a temporary name and renamed, so a crash never leaves half a matrix
     where a previous good one was.
     """
-    output = writable_file(output_path)  # before the encoding, which a bad path would waste
-    kind = FORMATS.get(output.suffix)
-    if kind is None:
-        raise ConfigError(f"output: {output} must end in .npy or .fvecs")
-    if dtype not in ("float32", "float16"):
-        raise ConfigError(f"dtype {dtype!r} must be float32 or float16")
-    if kind == "fvecs" and dtype != "float32":
-        raise ConfigError(f"dtype {dtype}: .fvecs files hold float32 only (write .npy for {dtype})")
+    output, kind = check_embed_paths(input_path, output_path, dtype)  # before the encoding
     texts = list(read_lines(input_path))
     vectors, stats = encoder.encode_with_stats(  # no blank line got here
         texts, batch_size=batch_size, normalize=normalize, show_progress=show_progress
@@ -54,6 +47,25 @@ def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batc
             rows[:, 1:] = vectors
             rows.tofile(handle)
     return EmbedReport(output, len(texts), vectors.shape[1], stats.truncated, stats.seconds)
+
+
+def check_embed_paths(input_path: str | Path, output_path: str | Path, dtype: str = "float32"
+                      ) -> tuple[Path, str]:  # fmt: skip
+    """Return (the output path, its format) after checking the paths and dtype `embed_file` takes.
+
+    Cheap checks that `xling embed` runs before loading a model, which a typo in a path would waste:
+    the input file exists, the output can be written and ends in .npy or .fvecs, the dtype suits it.
+    """
+    output = writable_file(output_path)
+    kind = FORMATS.get(output.suffix)
+    if kind is None:
+        raise ConfigError(f"output: {output} must end in .npy or .fvecs")
+    if dtype not in ("float32", "float16"):
+        raise ConfigError(f"dtype {dtype!r} must be float32 or float16")
+    if kind == "fvecs" and dtype != "float32":
+        raise ConfigError(f"dtype {dtype}: .fvecs files hold float32 only (write .npy for {dtype})")
+    require_file(input_path)
+    return output, kind
 
 
 def read_fvecs(path: str | Path) -> np.ndarray:

@@ -53,8 +53,9 @@ class TransformerSentenceEncoder(nn.Module):
         *,
         pooling: str = "mean",
         layer: int | None = None,
-        max_length: int = 256,
+        max_length: int | None = 256,
         dense: Sequence[DenseLayer] = (),
+        lowercase: bool = False,
     ):
         super().__init__()
         if pooling not in POOLINGS:
@@ -71,7 +72,12 @@ class TransformerSentenceEncoder(nn.Module):
         self.hf_tokenizer = hf_tokenizer
         self.pooling = pooling
         self.layer = layer
-        self.max_length = min(max_length, position_limit(model))
+        # None: the model's own limit (sentence-transformers' reading of a null max_seq_length)
+        self.max_length = (
+            position_limit(model) if max_length is None else min(max_length, position_limit(model))
+        )
+        # sentence_bert_config.json do_lower_case: sentence-transformers lowercases texts before tokenising
+        self.lowercase = lowercase
         self.dense = nn.ModuleList()
         for layer_spec in dense:
             linear = nn.Linear(
@@ -93,6 +99,8 @@ class TransformerSentenceEncoder(nn.Module):
 
     def token_ids(self, texts: Sequence[str]) -> tuple[list[list[int]], int]:
         """Return (the ids of each text with special tokens, cut to max_length; how many were cut)."""
+        if self.lowercase:
+            texts = [text.lower() for text in texts]
         if self._tokenizer is None:  # a slow tokenizer: no overflow report from the Rust side
             ids = self.hf_tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
             return ids, sum(len(x) >= self.max_length for x in ids)
@@ -131,7 +139,9 @@ class TransformerSentenceEncoder(nn.Module):
         (root / "1_Pooling" / "config.json").write_text(
             json.dumps({"word_embedding_dimension": self.dimension, **pooling}, indent=2)
         )
-        (root / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": self.max_length}))
+        (root / "sentence_bert_config.json").write_text(
+            json.dumps({"max_seq_length": self.max_length, "do_lower_case": self.lowercase})
+        )
         modules = [
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
             {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},

@@ -8,6 +8,7 @@ from deep inside safetensors or transformers.
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,10 @@ import torch
 from xling.errors import DataError
 
 NOT_SAFETENSORS = "not a readable safetensors file (truncated or corrupt?)"
+# torch.load(weights_only=True) refuses a pickle that would run code or build objects other than tensors
+UNSAFE_PICKLE = ("a pickle that does not hold plain tensors (it would run code or build other objects), so it "
+                 "is not loaded; use a model.safetensors copy of the weights from a source you trust")  # fmt: skip
+PICKLE_NAMES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 def check_safetensors(path: str | Path) -> None:
@@ -53,6 +58,36 @@ def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
         raise DataError(NOT_SAFETENSORS, path) from error
 
 
+def load_torch_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """Return the tensors of a pickled `.bin` weights file, loaded with `weights_only` (no code runs).
+
+    Raises DataError naming `path` when it is missing, damaged or a pickle weights_only refuses.
+    """
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as error:
+        raise DataError("missing file", path) from error
+    except Exception as error:
+        if is_refused_pickle(error):
+            raise DataError(UNSAFE_PICKLE, path) from error
+        if isinstance(error, (OSError, EOFError, RuntimeError, ValueError)):
+            raise DataError(f"not a readable PyTorch weights file ({error})", path) from error
+        raise
+
+
+def is_refused_pickle(error: BaseException) -> bool:
+    """Return whether `error` is torch.load refusing a pickle under weights_only (any torch version)."""
+    return isinstance(error, pickle.UnpicklingError) or (
+        isinstance(error, RuntimeError) and "weights_only" in str(error)
+    )
+
+
+def pickle_file(folder: Path) -> Path:
+    """Return the pickled weights file of a folder (for naming it in an error), or the folder itself."""
+    return next((folder / name for name in PICKLE_NAMES if (folder / name).is_file()), folder)
+
+
 def check_weights_folder(folder: str | Path) -> None:
     """Return None when every `*.safetensors` file in `folder` is whole (see `check_safetensors`)."""
     for path in sorted(Path(folder).glob("*.safetensors")):
@@ -64,6 +99,8 @@ def load_pretrained(model_class: Any, folder: str | Path, **kwargs: Any) -> Any:
 
     `model_class` is a transformers class (`AutoModel`, `XLMRobertaForMaskedLM`, ...). A missing folder, a
     folder without config.json or a damaged weights file raises DataError naming it, never a Hub look-up.
+    A folder with both model.safetensors and pytorch_model.bin is read from the safetensors file; a
+    .bin-only folder is read by transformers with `weights_only`, and a pickle it refuses is a DataError.
     """
     from safetensors import SafetensorError
 
@@ -73,8 +110,14 @@ def load_pretrained(model_class: Any, folder: str | Path, **kwargs: Any) -> Any:
     if not (folder / "config.json").is_file():
         raise DataError("not a Hugging Face model folder (no config.json)", folder)
     check_weights_folder(folder)
+    if any(folder.glob("*.safetensors")):  # never fall back to a pickle when safetensors are there
+        kwargs.setdefault("use_safetensors", True)
     try:
         return model_class.from_pretrained(str(folder), local_files_only=True, **kwargs)
+    except (pickle.UnpicklingError, RuntimeError) as error:
+        if is_refused_pickle(error):
+            raise DataError(UNSAFE_PICKLE, pickle_file(folder)) from error
+        raise
     except SafetensorError as error:
         raise DataError(f"{NOT_SAFETENSORS} ({error})", folder) from error
     except (OSError, ValueError) as error:

@@ -16,9 +16,12 @@ too, its dynamic int8 version (`model_opt_int8.onnx`, backend "onnx-opt-int8"; `
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -133,6 +136,7 @@ def export_onnx(
         raise ConfigError(f"int8_min_cosine must be in (0, 1], not {int8_min_cosine}")
     if int8_outlier_channels < 0:
         raise ConfigError(f"int8_outlier_channels must be >= 0, not {int8_outlier_channels}")
+    out = check_output_dir(output_dir)  # before loading a model, which a bad --output would waste
     source: Path | None = None
     if isinstance(encoder_or_folder, Encoder):
         if options:
@@ -157,7 +161,6 @@ def export_onnx(
     if not texts:
         raise DataError("no sentences to measure the export on")
 
-    out = Path(output_dir)
     onnx_dir = out / ONNX_DIR
     onnx_dir.mkdir(parents=True, exist_ok=True)
     # the earlier export's metadata goes first: a failure below must not leave it vouching for new graphs
@@ -194,13 +197,14 @@ def export_onnx(
         "dense_layers": len(module.dense),
         "dimension": module.dimension,
         "max_length": module.max_length,
+        "lowercase": module.lowercase,
         "position_limit": position_limit(module.model),
         "normalize": encoder.normalize,
         "tokenizer_dir": tokenizer_dir,
         "torch": torch.__version__,
         "onnxruntime": require_onnxruntime().__version__,
     }
-    with warnings.catch_warnings():  # texts cut at the limit are cut alike in every variant
+    with warnings.catch_warnings(), _quiet_truncation():  # texts cut at the limit are cut alike everywhere
         warnings.simplefilter("ignore")
         reference, torch_speed = timed_encode(encoder, texts, batch_size)
         if optimize:
@@ -211,7 +215,7 @@ def export_onnx(
                 def mean_cosine(path: Path) -> float:
                     candidate = OnnxSentenceEncoder(
                         path, module.hf_tokenizer, max_length=module.max_length, dimension=module.dimension,
-                        disabled_optimizers=OPT_DISABLED_OPTIMIZERS,
+                        disabled_optimizers=OPT_DISABLED_OPTIMIZERS, lowercase=module.lowercase,
                     )  # fmt: skip
                     vectors = encode_unit(candidate, texts, batch_size)
                     return float((vectors * reference).sum(1).mean())
@@ -230,7 +234,7 @@ def export_onnx(
     report = ExportReport(out, exporter, opset, len(texts), torch.get_num_threads())
     names = {"onnx": "onnx fp32", "onnx-int8": "onnx int8", "onnx-opt": "onnx-opt fp32",
              "onnx-opt-int8": "onnx-opt int8"}  # fmt: skip
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_truncation():
         warnings.simplefilter("ignore")
         report.variants.append(VariantReport("torch fp32", None, None, 1.0, 1.0, torch_speed))
         for backend, name in names.items():
@@ -249,6 +253,35 @@ def export_onnx(
                          f"{fp32.min_cosine:.4f} < {FP32_MIN_COSINE} on {len(texts)} sentences); export withdrawn")  # fmt: skip
     write_json_atomically(onnx_dir / EXPORT_META, {**meta, "report": report.to_dict()})
     return report
+
+
+def check_output_dir(output_dir: str | Path) -> Path:
+    """Return `output_dir` as a Path after checking that the export's folders can be made and written there.
+
+    Raises DataError naming it when it, its onnx/ subfolder or a parent is a file, or it cannot be written.
+    """
+    out = Path(output_dir)
+    for path in (out, out / ONNX_DIR):
+        if path.exists() and not path.is_dir():
+            raise DataError("output: is a file, not a folder to write the ONNX export into", path)
+    parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise DataError(f"output: {parent} is a file, so no folder can be made there", out)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"output: cannot write into {parent} (permission denied)", out)
+    return out
+
+
+@contextmanager
+def _quiet_truncation() -> Iterator[None]:
+    """Silence the encoder's truncation notice while measuring: texts are cut alike in every variant."""
+    encoder_logger = logging.getLogger("xling.embeddings.encoder")
+    level = encoder_logger.level
+    encoder_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        encoder_logger.setLevel(level)
 
 
 class _SentenceGraph(nn.Module):
@@ -399,4 +432,24 @@ def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str
         path = entry.get("path", "")
         if path and (source / path).is_dir():
             shutil.copytree(source / path, out / path, dirs_exist_ok=True)
+        if str(entry.get("type", "")).endswith(".Pooling") and path:
+            _write_pooling_config(module, out / path / "config.json")
     return tokenizer_dir
+
+
+def _write_pooling_config(module: TransformerSentenceEncoder, path: Path) -> None:
+    """Write a sentence-transformers Pooling config that says how the exported graph pools.
+
+    A pooling override (`pooling="cls"` on a mean folder) is inside the graph; the source's copied config
+    would say otherwise. A pooler-output graph has no Pooling mode: the config is left as copied, and
+    export.json says "pooler".
+    """
+    modes = {"cls": "cls_token", "mean": "mean_tokens", "max": "max_tokens"}
+    if module.pooling not in modes:
+        return
+    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    config = {k: v for k, v in config.items() if not k.startswith("pooling_mode")}
+    config["word_embedding_dimension"] = module.model.config.hidden_size
+    config.update({f"pooling_mode_{mode}": module.pooling == name for name, mode in modes.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(path, config)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from xling.errors import DataError
+from xling.errors import ConfigError, DataError
 
 
 def load_masked_lm(path: str | Path):
@@ -46,20 +46,54 @@ def load_masked_lm(path: str | Path):
 @torch.inference_mode()
 def predict_masked(model_or_path, text: str, top_k: int = 5, tokenizer=None) -> list[list[str]]:
     """Return, for each `<mask>` in `text`, the model's `top_k` token guesses (best first)."""
+    check_top_k(top_k)
     if tokenizer is None:
         model, tokenizer = load_masked_lm(model_or_path)
     else:
         model = model_or_path
-    input_ids = tokenizer(text, return_tensors="pt")["input_ids"][0]
-    return predict_ids(model, tokenizer, input_ids, top_k)
+    return predict_ids(model, tokenizer, masked_ids(model, tokenizer, text), top_k)
+
+
+def check_top_k(top_k: int) -> None:
+    """Raise ConfigError when `top_k` is not a whole number >= 1."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ConfigError(f"top_k must be a whole number >= 1, not {top_k!r}")
+
+
+def masked_ids(model, tokenizer, text: str) -> torch.Tensor:
+    """Return the ids of `text`, cut to the model's position limit; it must keep every mask.
+
+    Raises ConfigError naming `text` when it has no mask token, DataError when the cut would drop one.
+    """
+    from xling.embeddings.transformer import position_limit
+
+    mask = tokenizer.mask_token
+    full = tokenizer(text)["input_ids"]
+    wanted = full.count(tokenizer.mask_token_id)
+    if not wanted:
+        raise ConfigError(f"text {text!r} has no {mask} to fill; write {mask} where a word should be guessed")
+    limit = position_limit(model)
+    # a longer text would index past the position table; cut it as the tokenizer does (end token kept)
+    input_ids = tokenizer(text, truncation=True, max_length=limit, return_tensors="pt")["input_ids"][0]
+    if int((input_ids == tokenizer.mask_token_id).sum()) < wanted:
+        raise DataError(
+            f"text {text[:60]!r}{'...' if len(text) > 60 else ''}: a {mask} lies past the model's {limit}-token "
+            f"limit ({len(full)} tokens); shorten the text so every {mask} is within its first {limit} tokens"
+        )
+    return input_ids
 
 
 @torch.inference_mode()
 def predict_ids(model, tokenizer, input_ids: torch.Tensor, top_k: int = 5) -> list[list[str]]:
-    """Return the `top_k` guesses (as text pieces) at each `<mask>` id of one tokenized sequence."""
+    """Return the `top_k` guesses (as text pieces) at each `<mask>` id of one tokenized sequence.
+
+    `top_k` above the number of ordinary tokens (special ones are never guessed) gives them all.
+    """
+    check_top_k(top_k)
     logits = model(input_ids=input_ids[None], attention_mask=torch.ones_like(input_ids)[None]).logits[0]
     positions = (input_ids == tokenizer.mask_token_id).nonzero().flatten()
-    special = torch.tensor(tokenizer.all_special_ids)
+    special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+    top_k = min(top_k, logits.shape[-1] - len(special))  # beyond that, topk would fail or pick specials
     out = []
     for pos in positions:
         scores = logits[pos].clone()

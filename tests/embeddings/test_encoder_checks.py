@@ -1,0 +1,146 @@
+"""Encoder.load on folders that are not plain sentence encoders: clear errors, or sentence-transformers' reading."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_encoder import TEXTS, cosines, tiny_st_folder
+
+from xling.embeddings.encoder import Encoder
+from xling.errors import ConfigError, DataError
+
+
+class _Hostile:
+    """Pickles to a call of print: a file torch.load(weights_only=True) must refuse without running it."""
+
+    def __reduce__(self):
+        return (print, ("this pickle ran code",))
+
+
+def write_hostile_pickle(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        pickle.dump({"weight": _Hostile()}, handle, protocol=2)  # the protocol torch.save writes
+
+
+@pytest.fixture
+def propagating_logs(monkeypatch):
+    """Let caplog see xling's log records (a CLI test in the same process may have stopped propagation)."""
+    monkeypatch.setattr(logging.getLogger("xling"), "propagate", True)
+
+
+def test_pooler_pooling_without_trained_pooler_weights_is_refused(
+    make_tiny_mlm, tmp_path, sample_tokenizer_dir
+):
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)  # a masked LM: AutoModel would add a random pooler
+    with pytest.raises(ConfigError, match=r"pooling 'pooler': .*mlm has no trained pooler weights"):
+        Encoder.load(folder, pooling="pooler")
+    assert Encoder.load(folder, pooling="cls").encode(["ok"]).shape == (1, 16)  # other poolings still work
+
+
+def test_pooler_pooling_with_a_trained_pooler_gives_the_same_vectors_on_every_load(
+    tmp_path, sample_tokenizer_dir
+):
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")  # XLMRobertaModel: pooler weights saved
+    first = Encoder.load(folder, pooling="pooler").encode(TEXTS)
+    np.testing.assert_allclose(Encoder.load(folder, pooling="pooler").encode(TEXTS), first, atol=1e-6)
+
+
+def test_a_translation_model_is_refused_naming_the_folder(tmp_path):
+    from transformers import M2M100Config, M2M100ForConditionalGeneration
+
+    config = M2M100Config(vocab_size=64, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                          decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=32)  # fmt: skip
+    folder = tmp_path / "mt"
+    M2M100ForConditionalGeneration(config).save_pretrained(folder)
+    with pytest.raises(DataError, match=r"mt: a translation model, not a sentence encoder"):
+        Encoder.load(folder)
+
+
+def test_hostile_pickle_weights_are_a_data_error_naming_the_file(tmp_path, sample_tokenizer_dir, capsys):
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "model.safetensors").unlink()
+    write_hostile_pickle(folder / "pytorch_model.bin")
+    with pytest.raises(DataError, match=r"pytorch_model\.bin: a pickle that does not hold plain tensors"):
+        Encoder.load(folder)
+    assert "this pickle ran code" not in capsys.readouterr().out
+
+
+def test_bin_weights_still_load_and_safetensors_win_over_a_bin(tmp_path, sample_tokenizer_dir):
+    from safetensors.torch import load_file
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    expected = Encoder.load(folder).encode(TEXTS)
+    write_hostile_pickle(folder / "pytorch_model.bin")  # next to model.safetensors: never read
+    np.testing.assert_allclose(Encoder.load(folder).encode(TEXTS), expected, atol=1e-6)
+    torch.save(load_file(str(folder / "model.safetensors")), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()  # a .bin-only checkpoint, as many real ones are
+    np.testing.assert_allclose(Encoder.load(folder).encode(TEXTS), expected, atol=1e-6)
+
+
+def test_hostile_pickle_in_a_dense_module_is_a_data_error_naming_the_file(tmp_path, sample_tokenizer_dir):
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    modules = json.loads((folder / "modules.json").read_text())
+    modules.insert(
+        2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}
+    )
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "2_Dense").mkdir()
+    (folder / "2_Dense" / "config.json").write_text(json.dumps({"in_features": 32, "out_features": 8}))
+    write_hostile_pickle(folder / "2_Dense" / "pytorch_model.bin")
+    with pytest.raises(
+        DataError, match=r"2_Dense/pytorch_model\.bin: a pickle that does not hold plain tensors"
+    ):
+        Encoder.load(folder)
+
+
+def test_null_max_seq_length_means_the_models_own_limit(tmp_path, sample_tokenizer_dir):
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": None}))
+    encoder = Encoder.load(folder)
+    assert encoder.module.max_length == 64  # 66 positions, of which XLM-R reserves padding_idx + 1
+    assert encoder.encode_with_stats(["Where is the station? " * 200])[1].truncated == 1
+
+
+def test_bad_max_seq_length_names_the_file(tmp_path, sample_tokenizer_dir):
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": "long"}))
+    with pytest.raises(DataError, match=r"sentence_bert_config\.json: max_seq_length 'long'"):
+        Encoder.load(folder)
+
+
+def test_do_lower_case_lowercases_as_sentence_transformers_does(tmp_path, sample_tokenizer_dir):
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "sentence_bert_config.json").write_text(
+        json.dumps({"max_seq_length": 64, "do_lower_case": True})
+    )
+    texts = [*TEXTS, "WHERE IS THE TRAIN STATION?", "Москва BERLIN"]
+    ours = Encoder.load(folder).encode(texts)
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(texts)
+    assert cosines(ours, theirs).min() >= 0.9999
+    np.testing.assert_allclose(ours[-2], Encoder.load(folder).encode([texts[-2].lower()])[0], atol=1e-6)
+
+
+def test_classifier_checkpoint_logs_one_line_not_transformers_load_report(
+    tmp_path, sample_tokenizer_dir, caplog, capfd, propagating_logs
+):
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(sample_tokenizer_dir)
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                              intermediate_size=32, max_position_embeddings=40, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    folder = tmp_path / "clf"
+    XLMRobertaForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    with caplog.at_level(logging.INFO, logger="xling"):
+        assert Encoder.load(folder).encode(["ok"]).shape == (1, 16)
+    captured = capfd.readouterr()
+    assert "LOAD REPORT" not in captured.err + captured.out
+    assert "using the encoder of this checkpoint; its classifier weights are not used" in caplog.text
