@@ -154,8 +154,8 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
         eval_max_sentences=300,
         training=config.training,
     )  # fmt: skip
-    # the demo replaces its own previous demo run (other runs refuse to overwrite checkpoints)
-    shutil.rmtree(output / "model" / "checkpoints", ignore_errors=True)
+    # the demo replaces its own previous demo model (pretrain refuses to write over a model or checkpoints)
+    shutil.rmtree(output / "model", ignore_errors=True)
     result = pretrain(pretrain_config)
     console.print(f"    {result.train.steps} steps, final loss {result.train.final_loss:.3f}, "
                   f"{result.train.tokens_per_s:,.0f} tokens/s")  # fmt: skip

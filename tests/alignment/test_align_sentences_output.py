@@ -72,6 +72,8 @@ def test_an_unfinished_run_without_checkpoints_is_taken_up(tmp_path: Path) -> No
 def test_a_run_with_checkpoints_is_left_to_the_training_loop(tmp_path: Path) -> None:
     (tmp_path / "run" / "checkpoints" / "step-5").mkdir(parents=True)
     align_module.check_output(config(tmp_path, tmp_path / "run", resume=True))
-    align_module.check_output(
-        config(tmp_path, tmp_path / "run")
-    )  # the loop refuses it without resume, as before
+    align_module.check_output(config(tmp_path, tmp_path / "run"))  # passed on: the loop refuses it
+    from xling.training.loop import _resume
+
+    with pytest.raises(XlingError, match="holds checkpoints"):  # as it does without resume
+        _resume(tmp_path / "run", False, None, None, None, {}, ())

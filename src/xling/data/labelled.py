@@ -24,12 +24,12 @@ __all__ = ["SPLITS", "UMSAB_LABELS", "LabelledTexts", "read_labelled", "read_ums
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-# a first TSV line of column names (pandas' to_csv writes one): skipped, never read as a text with label "label"
-HEADER_TEXTS = frozenset({"text", "texts", "sentence", "review", "tweet", "document"})
-HEADER_LABELS = frozenset({"label", "labels", "class", "sentiment", "category", "target"})
 """The splits of the UMSAB layout (`dev` is accepted as another name of `val`)."""
 UMSAB_LABELS: dict[str, str] = {"0": "negative", "1": "neutral", "2": "positive"}
 """UMSAB's label file values and their names (the TweetEval convention)."""
+# a first TSV line of column names (pandas' to_csv writes one): skipped, never read as a text with label "label"
+HEADER_TEXTS = frozenset({"text", "texts", "sentence", "review", "tweet", "document"})
+HEADER_LABELS = frozenset({"label", "labels", "class", "sentiment", "category", "target"})
 
 # XLM-T's export left some characters as literal escapes (`\u2019`, even `\u002c` for a comma)
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")

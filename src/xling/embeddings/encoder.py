@@ -251,7 +251,9 @@ def _refuse_encoder_decoder(folder: Path) -> None:
 
     AutoModel would build it, and it would fail only at encode time asking for decoder inputs.
     """
-    config = read_json_file(folder / "config.json")
+    config = read_json_file(
+        folder / "config.json", missing="not a Hugging Face model folder (no config.json)"
+    )
     if not isinstance(config, dict):
         raise DataError("not a Hugging Face config (a JSON object)", folder / "config.json")
     architectures = [str(a) for a in config.get("architectures") or []]

@@ -110,7 +110,9 @@ def load_pretrained(model_class: Any, folder: str | Path, **kwargs: Any) -> Any:
     if not (folder / "config.json").is_file():
         raise DataError("not a Hugging Face model folder (no config.json)", folder)
     check_weights_folder(folder)
-    if any(folder.glob("*.safetensors")):  # never fall back to a pickle when safetensors are there
+    # never fall back to a pickle when the model's safetensors are there (another .safetensors, an adapter's
+    # or a head's, says nothing about the model's own weights)
+    if (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file():
         kwargs.setdefault("use_safetensors", True)
     try:
         return model_class.from_pretrained(str(folder), local_files_only=True, **kwargs)

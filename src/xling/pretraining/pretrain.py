@@ -211,8 +211,13 @@ def check_output(config: PretrainConfig) -> None:
     if not others:
         return  # empty, or a run killed before its first checkpoint
     if (output / METADATA_FILE).is_file() and read_metadata(output).get("kind") == KIND:
+        continue_it = (
+            ""
+            if Path(config.model).resolve() == output.resolve()
+            else f", or continue it with --model {output}"
+        )
         raise XlingError(f"{output}: a pretrained model is already there (and no checkpoint to resume); "
-                         f"choose another output folder, or continue it with --model {output}")  # fmt: skip
+                         f"choose another output folder{continue_it}")  # fmt: skip
     shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
     raise XlingError(f"{output}: the folder is not empty ({shown}) and is no pretraining run; choose another "
                      "output folder")  # fmt: skip

@@ -426,6 +426,7 @@ def _train_step(
     step_tokens = torch.zeros((), device=dist_info.device, dtype=torch.long)
     item_sum = torch.zeros((), device=dist_info.device)
     weighted = config.grad_accum > 1 or dist_info.distributed  # one batch on one process: its mean is exact
+    reported = False  # the objective reports items (the same objective, so the same on every process)
     for micro in range(config.grad_accum):
         batch = batches.get(step, micro, dist_info.rank, dist_info.world_size)
         batch = {k: v.to(dist_info.device, non_blocking=True) for k, v in batch.items()}
@@ -436,6 +437,7 @@ def _train_step(
                 out = model(batch)
             items = out.get("items") if weighted else None
             if items is not None:
+                reported = True
                 # the loss summed over this micro-batch's items; divided by all items of the step below
                 (out["loss"] * items).backward()
                 counted = items.detach().float()
@@ -447,9 +449,13 @@ def _train_step(
                 (out["loss"] / config.grad_accum).backward()
                 loss_sum += out["loss"].detach().float() / config.grad_accum
         step_tokens += out["tokens"].detach().long()
-    if item_sum > 0:
-        _divide_gradients(objective, all_reduce_sum(item_sum.clone()) / dist_info.world_size)
-        loss_sum = loss_sum / item_sum  # this process's mean over its items, as logged
+    if reported:
+        # every process takes part in this all-reduce (one whose micro-batches hold no items too), or the
+        # processes would pair it with the next one
+        total = all_reduce_sum(item_sum.clone())
+        if total > 0:
+            _divide_gradients(objective, total / dist_info.world_size)
+        loss_sum = loss_sum / item_sum.clamp(min=1)  # this process's mean over its items, as logged
     if config.clip_norm > 0:
         clip_grad_norm(objective.parameters(), config.clip_norm)
     optimizer.step()

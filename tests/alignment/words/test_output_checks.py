@@ -135,3 +135,11 @@ def test_the_align_words_command_takes_overwrite(pair, tmp_path: Path) -> None:
     assert refused.exit_code != 0 and "pass overwrite" in str(refused.exception)
     done = CliRunner().invoke(app, [*args, "--overwrite"])
     assert done.exit_code == 0, done.output
+
+
+def test_an_output_folder_holding_an_input_is_refused_before_anything_is_deleted(pair, tmp_path, no_loading):
+    from xling.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="holds the input"):  # the folder is replaced whole at the end
+        run(pair, tmp_path, overwrite=True)
+    assert pair[0].is_file() and pair[1].is_file()

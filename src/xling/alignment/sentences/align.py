@@ -60,7 +60,7 @@ SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch
 RESUMABLE = ("output", "resume", "overwrite", "name", "save_dtype")
 KIND_FAMILY = "sentence-encoder"
 # input folders that `output` may never be: the run would write its encoder (and xling.json) into them
-INPUT_FOLDERS = ("tokenizer", "student_vocabulary", "teacher", "hard_negative_encoder")
+INPUT_FOLDERS = ("student", "tokenizer", "student_vocabulary", "teacher", "hard_negative_encoder")
 TEACHER_FILES = ("teacher_vectors.npy", "teacher_vectors.json")
 # what a run writes into `output` before its encoder: its log, the caches it reuses (keyed by their
 # settings) and its checkpoints

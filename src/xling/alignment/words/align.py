@@ -364,6 +364,10 @@ def align_word_vector_files(
 
     config.validate()
     folder = Path(output)
+    for given in (src_path, tgt_path):  # the folder is replaced whole at the end: inputs there would go
+        if folder.resolve() in Path(given).resolve().parents:
+            raise ConfigError(f"output: {folder} holds the input {given}, which replacing the folder would delete; "
+                             "choose another output folder")  # fmt: skip
     kind = mapping_folder_kind(folder)
     check_replaceable(folder, overwrite, "word mapping", kind=kind)
     cap = config.max_vocab or None
