@@ -19,8 +19,11 @@ def test_version_prints_the_installed_version():
 
 def test_a_piped_error_stays_on_one_line(tmp_path):
     missing = tmp_path / ("a-folder-name-long-enough-to-pass-eighty-columns-" * 3)
+    texts = tmp_path / "x.txt"  # an input that exists: embed checks its paths before the model it names
+    texts.write_text("hello\n", encoding="utf-8")
+    output = tmp_path / "y.npy"
     proc = subprocess.run(
-        [sys.executable, "-m", "xling", "embed", "--model", str(missing), "--input", "x.txt", "--output", "y.npy"],
+        [sys.executable, "-m", "xling", "embed", "--model", str(missing), "--input", str(texts), "--output", str(output)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2
