@@ -325,6 +325,41 @@ def test_resume_refuses_a_changed_config_and_names_the_fields(tmp_path):
     assert result.resumed_from == 2 and result.steps == 4
 
 
+class ShiftedRows(Rows):
+    """Rows with the data edited in place after the first run: every row from `start` on is another one."""
+
+    def __init__(self, batch_size: int, grad_accum: int, start: int) -> None:
+        super().__init__(batch_size, grad_accum)
+        self.start = start
+
+    def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
+        batch = super().get(step, micro, rank, world_size)
+        first = ((step * self.grad_accum + micro) * self.batch_size) % len(DATA_X)
+        if first >= self.start:
+            batch = {"x": batch["x"].flip(0), "y": batch["y"].flip(0)}
+        return batch
+
+
+def test_resume_refuses_batches_that_differ_from_the_runs_unless_told_to_go_on(tmp_path, caplog):
+    _run(tmp_path / "b", _config(max_steps=4, checkpoint_every=2))
+    longer = _config(max_steps=6, checkpoint_every=2)
+    # the first batch is the same, the one after the checkpoint's step is not: the data changed past it
+    with pytest.raises(ConfigError, match=r"step-00000004: --resume draws other batches than the run did"):
+        train(Regression(), ShiftedRows(8, 1, start=4 * 8), longer, tmp_path / "b", resume=True)
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        result = train(Regression(), ShiftedRows(8, 1, start=4 * 8),
+                       _config(max_steps=6, checkpoint_every=2, resume_on_changed_data=True),
+                       tmp_path / "b", resume=True)  # fmt: skip
+    assert result.resumed_from == 4 and result.steps == 6
+    assert "going on with the data as it is now" in caplog.text
+    # the same data resumes quietly (the resume test above compares the weights)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        _run(tmp_path / "c", _config(max_steps=4, checkpoint_every=2))
+        _run(tmp_path / "c", longer, resume=True)
+    assert "batches" not in caplog.text
+
+
 def test_config_differences_compare_nested_fields_and_skip_the_allowed_ones():
     saved = {"model": "tiny", "adam_betas": [0.9, 0.98], "training": {"max_steps": 10, "lr": 0.1}, "gone": 1}
     new = {"model": "small", "adam_betas": (0.9, 0.98), "training": {"max_steps": 20, "lr": 0.2}, "added": 2}

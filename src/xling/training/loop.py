@@ -35,6 +35,7 @@ from xling.training.checkpoint import (
     BEST_DIR,
     list_checkpoints,
     load_newest_checkpoint,
+    rng_states,
     save_best,
     save_checkpoint,
     set_rng_states,
@@ -43,7 +44,7 @@ from xling.training.distributed import DistInfo, all_reduce_sum, barrier, init_d
 from xling.training.evaluations import BestTracker, Evaluation, broadcast_metrics, run_evaluations
 from xling.training.optim import LazyAdamW, clip_grad_norm, has_sparse_parameters
 from xling.training.progress import TrainingProgress
-from xling.training.resume import check_resume_config, resumable_fields
+from xling.training.resume import batch_signature, check_resume_config, check_same_batches, resumable_fields
 
 LOG_FILE = "train_log.jsonl"
 logger = logging.getLogger(__name__)
@@ -106,6 +107,10 @@ class TrainingConfig:
     """Stop after this many evaluations in a row that do not improve best_metric; 0 = never stop early."""
     max_minutes: float = 0.0
     """Stop (with a checkpoint) after this many minutes; `--resume` then finishes the run. 0 = no limit."""
+    resume_on_changed_data: bool = False
+    """Let --resume go on when the batches differ from those the checkpoint's run drew (its corpora, or how
+    xling selects them, changed): the run then continues on the new data and no longer matches an
+    uninterrupted one. Off: such a resume is refused, naming the checkpoint."""
     progress: bool | None = None
     """Show progress on stderr: a bar on a terminal, a plain line every few seconds otherwise. None (not
     set): off in library calls, on from the command line."""
@@ -272,7 +277,8 @@ def train(
 
     start_step, tokens_seen, last_loss = 0, 0, float("nan")
     defaults = json.loads(json.dumps(run_defaults, default=str)) if run_defaults else None
-    state = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change, defaults)
+    state = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change, defaults,
+                    batches, config.resume_on_changed_data)  # fmt: skip
     if state is not None:
         start_step, tokens_seen, last_loss = state["step"], state["tokens"], state.get("loss", float("nan"))
         if best is not None:
@@ -346,6 +352,7 @@ def train(
                     trainer_state = {
                         "tokens": tokens_seen, "loss": loss, "data_position": {"step": step},
                         "world_size": dist_info.world_size, "config": saved_config,
+                        "batches": _kept_rng(batch_signature, batches.get, step),
                         **({"best": best.state()} if best is not None else {}),
                     }  # fmt: skip
                     save_checkpoint(run_dir, step, objective, optimizer, scheduler, trainer_state,
@@ -378,11 +385,14 @@ def _resume(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     saved_config: dict[str, Any],
     may_change: Collection[str],
-    defaults: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None,
+    batches: BatchSource,
+    allow_changed_data: bool,
 ) -> dict[str, Any] | None:
     """Return the trainer state of the checkpoint a resumed run continues from (None: a fresh run).
 
-    Loads weights, optimizer, scheduler and RNG states; refuses a fresh run over another run's checkpoints.
+    Loads weights, optimizer, scheduler and RNG states; refuses a fresh run over another run's checkpoints,
+    and (unless `allow_changed_data`) a resume whose batches differ from the checkpoint's run.
     """
     found = list_checkpoints(run_dir)
     if not found:
@@ -398,6 +408,9 @@ def _resume(
     def same_config(folder: Path, state: dict[str, Any]) -> None:
         if "config" in state:  # checkpoints written before configs were kept have none
             check_resume_config(state["config"], saved_config, allowed, str(folder), defaults)
+        if not check_same_batches(state.get("batches"), batches.get, str(folder), allow_changed_data):
+            logger.warning("%s: the batches differ from those the run drew (training.resume_on_changed_data): "
+                           "going on with the data as it is now", folder)  # fmt: skip
 
     loaded = load_newest_checkpoint(run_dir, objective, optimizer, scheduler, check=same_config)
     if loaded is None:  # the checkpoints went away in the meantime
@@ -406,6 +419,15 @@ def _resume(
     set_rng_states(state["rng"])
     logger.info("resuming %s from %s (step %d)", run_dir, folder.name, state["step"])
     return state
+
+
+def _kept_rng(function: Any, *args: Any) -> Any:
+    """Return function(*args), with the global RNG states as they were (a checkpoint saves them after)."""
+    states = rng_states()
+    try:
+        return function(*args)
+    finally:
+        set_rng_states(states)
 
 
 def _train_step(

@@ -4,12 +4,20 @@ A checkpoint stores the whole config of its run (the caller's, with the training
 `training`). Resuming with another model preset would fail deep in weight loading; resuming with another
 `tlm_ratio` or batch size would silently train something else. Only bookkeeping fields may differ: how long
 to run, how often to log, checkpoint and evaluate, and where and how visibly to run.
+
+The data is compared too: a checkpoint keeps a hash of the batches its run drew (the first one and the one
+after the checkpoint's step), and a resumed run draws them again. A corpus edited in place, or a newer xling
+that selects, cuts or samples the same corpus differently, would otherwise continue on other data under an
+unchanged config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+import hashlib
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
+
+import torch
 
 from xling.errors import ConfigError
 
@@ -25,7 +33,10 @@ RESUMABLE_TRAINING_FIELDS = (
     "progress",
     "threads",
     "device",
+    "resume_on_changed_data",
 )
+
+BatchGetter = Callable[[int, int, int, int], Mapping[str, Any]]
 
 
 def resumable_fields(*extra: str, section: str = "training") -> frozenset[str]:
@@ -76,6 +87,51 @@ def check_resume_config(
         "settings (only how long it runs and how often it logs, checkpoints and evaluates may change), "
         "or start a new run in another output folder"
     )
+
+
+def batch_signature(get: BatchGetter, step: int) -> dict[str, Any]:
+    """Return {"step", "first", "next"}: hashes of the batches a run draws first and after `step` steps.
+
+    `get` is a batch source's `get(step, micro, rank, world_size)`, a pure function of its arguments; both
+    batches are drawn as one process without accumulation draws them, so the signature does not depend on
+    how many processes a run has.
+    """
+    return {"step": step, "first": _batch_hash(get(0, 0, 0, 1)), "next": _batch_hash(get(step, 0, 0, 1))}
+
+
+def check_same_batches(saved: Mapping[str, Any] | None, get: BatchGetter, where: str, allow: bool) -> bool:
+    """Return whether the batches match the signature `saved` of a checkpoint (True when it has none).
+
+    Raise a ConfigError naming the checkpoint when they differ, unless `allow`
+    (training.resume_on_changed_data): the run then goes on with the data as it is now.
+    """
+    if not saved:  # checkpoints written before signatures were kept
+        return True
+    now = batch_signature(get, int(saved["step"]))
+    if now["first"] == saved["first"] and now["next"] == saved["next"]:
+        return True
+    if allow:
+        return False
+    raise ConfigError(
+        f"{where}: --resume draws other batches than the run did (step {saved['step']}): its data, or the way "
+        "xling selects and samples it, changed since, so the resumed run would not match an uninterrupted "
+        "one. Start a new run (another output folder, or --overwrite where the command has it), or pass "
+        "--set training.resume_on_changed_data=true to go on with the data as it is now"
+    )
+
+
+def _batch_hash(batch: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256()
+    for key in sorted(batch):
+        value = batch[key]
+        digest.update(key.encode())
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().contiguous()
+            digest.update(f"{value.dtype}{tuple(value.shape)}".encode())
+            digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(repr(value).encode())
+    return digest.hexdigest()[:16]
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
