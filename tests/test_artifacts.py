@@ -3,8 +3,8 @@ import json
 import pytest
 
 from xling.artifacts import METADATA_FILE, has_metadata, read_metadata, update_metadata, write_metadata
-from xling.atomic import atomic_folder, save_keyed_array
-from xling.errors import XlingError
+from xling.atomic import atomic_folder, check_apart, same_path, save_keyed_array
+from xling.errors import ConfigError, XlingError
 
 
 def test_metadata_round_trip_in_one_file(tmp_path):
@@ -86,3 +86,50 @@ def test_the_current_folder_is_never_replaced_and_overwrite_keeps_foreign_files(
     ):
         pass
     assert (other / "thesis.txt").read_text(encoding="utf-8") == "mine"
+
+
+# --- check_apart: an output may never be, lie inside or hold one of its inputs ---
+
+
+@pytest.mark.parametrize(
+    ("output", "given", "relation"),
+    [
+        ("corpus", "corpus", "is"),
+        ("sub/../corpus", "corpus", "is"),  # compared resolved
+        ("corpus/tok", "corpus", "lies inside"),  # written into the input
+        ("corpus/a/b", "corpus", "lies inside"),
+        ("project", "project/corpus", "contains"),  # deleted with an output folder that overwrite replaces
+        ("project", "project/corpus/eng.tsv", "contains"),
+    ],
+)
+def test_check_apart_refuses_an_output_that_is_inside_or_around_an_input(tmp_path, output, given, relation):
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(ConfigError) as refused:
+        check_apart(tmp_path / output, [("the corpus folder X", tmp_path / given)], "go elsewhere")
+    message = str(refused.value)
+    assert message.startswith(f"output: {tmp_path / output} {relation} the corpus folder X; ")
+    assert message.endswith(": go elsewhere")
+
+
+def test_check_apart_passes_unrelated_paths_and_names_the_input_it_touches(tmp_path):
+    inputs = [("the tokenizer folder", tmp_path / "tok"), ("the corpus", tmp_path / "corpus")]
+    for output in ("out", "tok2", "corpus-tok", "runs/tok"):  # siblings, a name that only starts alike
+        check_apart(tmp_path / output, inputs)
+    check_apart(tmp_path / "out", [])
+    with pytest.raises(ConfigError, match="lies inside the corpus; .*: choose another output folder$"):
+        check_apart(tmp_path / "corpus" / "out", inputs)
+
+
+def test_check_apart_sees_through_symlinks_and_hard_links(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "corpus")
+    with pytest.raises(ConfigError, match="is the corpus"):
+        check_apart(tmp_path / "link", [("the corpus", tmp_path / "corpus")])
+    with pytest.raises(ConfigError, match="lies inside the corpus"):
+        check_apart(tmp_path / "link" / "tok", [("the corpus", tmp_path / "corpus")])
+    (tmp_path / "a.vec").write_text("1 1\na 1\n", encoding="utf-8")
+    (tmp_path / "b.vec").hardlink_to(tmp_path / "a.vec")
+    assert same_path(tmp_path / "b.vec", tmp_path / "a.vec")
+    assert not same_path(tmp_path / "c.vec", tmp_path / "a.vec")
+    with pytest.raises(ConfigError, match="is the input"):
+        check_apart(tmp_path / "b.vec", [("the input", tmp_path / "a.vec")])

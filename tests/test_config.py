@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from xling.alignment.sentences.align import AlignConfig
-from xling.config import load_config
+from xling.config import check_int, load_config
 from xling.errors import ConfigError
 from xling.pretraining.pretrain import PretrainConfig
 from xling.tokenization.vocabulary import VocabConfig
@@ -190,3 +190,19 @@ def test_a_table_of_the_section_written_beside_it_is_an_error_not_skipped(tmp_pa
         load_config(ServeConfig, recipe, section="serve")
     recipe.write_text('[serve]\nport = 9000\n[serve.limits]\napi_keys = ["k"]\n[tokenizer]\nx = 1\n', "utf-8")
     assert load_config(ServeConfig, recipe, section="serve").limits.api_keys == ["k"]  # other sections: fine
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high", "bound"),
+    [(0, 1, None, "at least 1"), (True, 0, None, "at least 0"), (2.0, 1, None, "at least 1"),
+     ("3", 1, None, "at least 1"), (11, 1, 10, "from 1 to 10"), (-1, 0, 10, "from 0 to 10")],
+)  # fmt: skip
+def test_check_int_refuses_anything_but_a_whole_number_in_range(value, low, high, bound):
+    with pytest.raises(ConfigError, match=rf"^threads: {value!r} must be a whole number {bound}$"):
+        check_int("threads", value, low, high)
+
+
+def test_check_int_passes_the_bounds_themselves():
+    check_int("seed", 0, 0, 10)
+    check_int("seed", 10, 0, 10)
+    check_int("sample_sentences", 10**9, 1)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from xling.errors import DataError, XlingError
+from xling.errors import ConfigError, DataError, XlingError
 
 OVERWRITE_HINT = "pass overwrite (--overwrite on the command line) to replace it"
 
@@ -47,6 +47,50 @@ def writable_file(path: str | Path) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise DataError(f"cannot write into {parent} (permission denied)", path)
     return path
+
+
+def same_path(a: str | Path, b: str | Path) -> bool:
+    """Return whether two paths name one file or folder: when both exist, one inode (so a hard link to a
+    file counts too), else the same path once resolved (`..`, symlinks)."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_apart(
+    output: str | Path,
+    inputs: Iterable[tuple[str, str | Path]],
+    advice: str = "choose another output folder",
+    *,
+    nesting_ok: bool = False,
+) -> None:
+    """Return nothing if `output` is none of `inputs`, lies inside none of them and contains none of them;
+    else raise ConfigError naming both: `output: OUT is|lies inside|contains LABEL; why: advice`.
+
+    With `nesting_ok` only the same path is refused: for commands that write their own files into the
+    output folder and never replace it whole (recipes keep a run's tokenizer inside the run's folder).
+
+    `inputs` pairs how the message names an input ("the tokenizer folder tok") with its path. Paths are
+    compared with `~` expanded and resolved (same_path). Each relation puts the input at risk: the output is
+    written over it (the same path) or into it (output inside it), or an output folder that is written
+    into or replaced (`overwrite`) takes it along (input inside output). Call it before
+    `check_replaceable`, so that the message names the input rather than an output that merely exists.
+    """
+    out = Path(output).expanduser()
+    for label, given in inputs:
+        path = Path(given).expanduser()
+        if same_path(out, path):
+            relation, why = "is", "the output would be written over it"
+        elif nesting_ok:
+            continue
+        elif path.resolve() in out.resolve().parents:
+            relation, why = "lies inside", "the output would be written into it"
+        elif out.resolve() in path.resolve().parents:
+            relation, why = "contains", "writing or replacing the output folder could overwrite or delete it"
+        else:
+            continue
+        raise ConfigError(f"output: {output} {relation} {label}; {why}: {advice}")
 
 
 def write_json_atomically(path: str | Path, payload: Any) -> None:

@@ -51,6 +51,19 @@ def load_config(
     return _build(cls, values, where=str(recipe) if recipe else "options")
 
 
+def check_int(name: str, value: object, low: int, high: int | None = None) -> None:
+    """Return nothing if `value` is a whole number (an int, not a bool) from `low` to `high` (no upper bound
+    if None); else raise ConfigError naming the field `name`, so a bad option fails before any work."""
+    bound = f"at least {low}" if high is None else f"from {low} to {high}"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        raise ConfigError(f"{name}: {value!r} must be a whole number {bound}")
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     """Return the config as plain JSON-able data (for logs, checkpoints and `xling.json`)."""
     return json.loads(json.dumps(dataclasses.asdict(config), default=str))

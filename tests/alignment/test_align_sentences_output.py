@@ -5,6 +5,8 @@ left to the training loop (resume)."""
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,25 @@ def test_the_tokenizer_folder_is_never_the_output(tmp_path: Path, overwrite: boo
     with pytest.raises(ConfigError, match="is the tokenizer folder"):
         align_sentences(config(tmp_path, tmp_path / "tok", overwrite=overwrite))
     assert json.loads((tmp_path / "tok" / "xling.json").read_text(encoding="utf-8")) == {"kind": "tokenizer"}
+
+
+def test_a_folder_inside_or_holding_the_tokenizer_may_be_the_output(tmp_path: Path) -> None:
+    align_module.check_output(config(tmp_path, tmp_path / "tok" / "encoder"))
+    # recipes/xling-mini.toml trains the tokenizer into the run folder, then the encoder there
+    run = tmp_path / "xling-mini"
+    shutil.copytree(tmp_path / "tok", run / "tokenizer")
+    recipe = replace(config(tmp_path, run), tokenizer=str(run / "tokenizer"))
+    align_module.check_output(recipe)
+    (run / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(XlingError, match="already there"):
+        align_module.check_output(recipe)
+
+
+def test_a_student_that_names_no_folder_is_no_input_folder(tmp_path: Path, monkeypatch) -> None:
+    # "static" and a shipped name are no folders here, so nothing under them is an input folder
+    monkeypatch.chdir(tmp_path)
+    align_module.check_output(config(tmp_path, tmp_path / "static" / "run"))
+    align_module.check_output(config(tmp_path, tmp_path / "xling-mini" / "run", student="xling-mini"))
 
 
 def test_a_folder_of_other_files_is_refused_even_with_overwrite(tmp_path: Path) -> None:
@@ -76,4 +97,4 @@ def test_a_run_with_checkpoints_is_left_to_the_training_loop(tmp_path: Path) -> 
     from xling.training.loop import _resume
 
     with pytest.raises(XlingError, match="holds checkpoints"):  # as it does without resume
-        _resume(tmp_path / "run", False, None, None, None, {}, ())
+        _resume(tmp_path / "run", False, None, None, None, {}, (), None, None, False)

@@ -2,6 +2,7 @@
 not fit the tokenizer or max_length, settings out of range."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,16 @@ def test_the_tokenizer_folder_and_a_file_are_refused(sample_tokenizer_dir, tmp_p
     with pytest.raises(XlingError, match="the tokenizer folder"):
         pretrain(_config(sample_tokenizer_dir, sample_tokenizer_dir))
     assert sorted(p.name for p in sample_tokenizer_dir.iterdir()) == before
+    with pytest.raises(ConfigError, match="output: .* is the tokenizer folder"):
+        check_output(_config(sample_tokenizer_dir, sample_tokenizer_dir / "."))
+    # recipes/bible-small.toml trains the tokenizer into the run folder before pretraining there
+    run = tmp_path / "bible-small"
+    shutil.copytree(sample_tokenizer_dir, run / "tokenizer")
+    check_output(_config(run / "tokenizer", run))
+    (run / "notes.txt").write_text("mine")
+    with pytest.raises(XlingError, match=r"not empty \(notes.txt\)"):
+        check_output(_config(run / "tokenizer", run))
+    check_output(_config(sample_tokenizer_dir, sample_tokenizer_dir / "model"))  # harms nothing
     a_file = tmp_path / "model.txt"
     a_file.write_text("x")
     with pytest.raises(XlingError, match=f"{a_file}: a file is there"):

@@ -228,8 +228,8 @@ def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *
     from transformers import AutoTokenizer
 
     _refuse_encoder_decoder(folder)
-    embedding = meta  # xling.json may say how to pool: {"pooling": "mean", "layer": 3, "max_length": 128}
-    pooling = opts.pooling or embedding.get("pooling", pooling)
+    # xling.json (`meta`) may say how to pool: {"pooling": "mean", "layer": 3, "max_length": 128}
+    pooling = opts.pooling or meta.get("pooling", pooling)
     model = _load_encoder_model(folder, pooling)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
@@ -239,8 +239,8 @@ def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *
         model,
         tokenizer,
         pooling=pooling,
-        layer=opts.layer if opts.layer is not None else embedding.get("layer"),
-        max_length=opts.max_length or embedding.get("max_length", max_length),
+        layer=opts.layer if opts.layer is not None else meta.get("layer"),
+        max_length=opts.max_length or meta.get("max_length", max_length),
         dense=dense,
         lowercase=lowercase,
     )

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
+from xling.atomic import check_apart, same_path
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
@@ -196,18 +197,21 @@ def check_output(config: PretrainConfig) -> None:
     """Return nothing when the run may write `config.output`; else XlingError naming the folder.
 
     A missing or empty folder may be written, and so may a run folder of this command (the training loop
-    resumes it, or refuses it without resume). A file, the tokenizer folder, a finished model and a folder
-    of other files are refused, also with resume: without a checkpoint the loop starts a new run there.
+    resumes it, or refuses it without resume). A file, the tokenizer folder (xling.atomic.check_apart, a
+    ConfigError), a finished model and a folder of other files are
+    refused, also with resume: without a checkpoint the loop starts a new run there.
     """
     output = Path(config.output)
     if output.exists() and not output.is_dir():
         raise XlingError(f"{output}: a file is there, not a model folder; choose another output folder")
-    if output.is_dir() and output.resolve() == Path(config.tokenizer).resolve():
-        raise XlingError(f"{output}: this is the tokenizer folder; the model would be written over it, so "
-                         "choose another output folder")  # fmt: skip
+    if config.tokenizer:  # "" would compare with the current folder; validate() asks for a tokenizer
+        # the recipes keep the tokenizer inside the run folder: only the same folder is refused
+        check_apart(output, [(f"the tokenizer folder {config.tokenizer}", config.tokenizer)], nesting_ok=True)
     if not output.is_dir() or list_checkpoints(output):
         return
-    others = sorted(entry.name for entry in output.iterdir() if entry.name not in RUN_ENTRIES)
+    # the tokenizer folder inside the run folder (the recipes' layout) is no one else's file
+    others = sorted(entry.name for entry in output.iterdir()
+                    if entry.name not in RUN_ENTRIES and not same_path(entry, config.tokenizer))  # fmt: skip
     if not others:
         return  # empty, or a run killed before its first checkpoint
     if (output / METADATA_FILE).is_file() and read_metadata(output).get("kind") == KIND:

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
-from xling.atomic import atomic_folder, check_replaceable
+from xling.atomic import atomic_folder, check_apart, check_replaceable
+from xling.config import check_int
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
 from xling.data.sampling import sentences_per_language, smoothed_probabilities
@@ -111,22 +112,10 @@ class VocabConfig:
             raise ConfigError(f"character_coverage: {self.character_coverage} must be in [0.9, 1]")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha: {self.alpha} must be in [0, 1] (0.3 as in XLM-R)")
-        _check_range("sample_sentences", self.sample_sentences, 1)
-        _check_range("max_sentence_chars", self.max_sentence_chars, _MIN_SENTENCE_CHARS, _MAX_SENTENCE_CHARS)
-        _check_range("threads", self.threads, 1, _MAX_THREADS)
-        _check_range("seed", self.seed, 0, _MAX_SEED)
-
-
-def _check_range(name: str, value: int, low: int, high: int | None = None) -> None:
-    """Return nothing if `value` is an integer in [low, high] (no upper bound if None); else ConfigError."""
-    bound = f"at least {low}" if high is None else f"from {low} to {high}"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        raise ConfigError(f"{name}: {value!r} must be a whole number {bound}")
+        check_int("sample_sentences", self.sample_sentences, 1)
+        check_int("max_sentence_chars", self.max_sentence_chars, _MIN_SENTENCE_CHARS, _MAX_SENTENCE_CHARS)
+        check_int("threads", self.threads, 1, _MAX_THREADS)
+        check_int("seed", self.seed, 0, _MAX_SEED)
 
 
 @dataclass
@@ -219,24 +208,16 @@ def sample_size(counts: Mapping[str, int], wanted: int) -> int:
 
 
 def _check_apart_from_inputs(output: Path, data: CorpusConfig) -> None:
-    """Return nothing if `output` neither is nor holds nor lies in the corpus folder, nor holds a text file;
-    else ConfigError naming both: writing (or, with overwrite, replacing) the output must not touch its input."""
-    out = output.expanduser().resolve()
+    """Return nothing if `output` neither is nor holds nor lies in the corpus folder or a text file; else
+    ConfigError naming both: writing (or, with overwrite, replacing) the output must not touch its input."""
     if data.corpus:
-        corpus = resolve_corpus(data.corpus).resolve()
-        if out == corpus or corpus in out.parents or out in corpus.parents:
-            relation = "is" if out == corpus else "lies inside" if corpus in out.parents else "contains"
-            raise ConfigError(
-                f"output: {output} {relation} the corpus folder {data.corpus} (data.corpus); "
-                "write the tokenizer to a folder apart from the corpus"
-            )
+        corpus = (f"the corpus folder {data.corpus} (data.corpus)", resolve_corpus(data.corpus))
+        check_apart(output, [corpus], "write the tokenizer to a folder apart from the corpus")
+    texts: list[tuple[str, Path]] = []
     for item in data.text:
-        path = Path(item.split("=", 1)[1]).expanduser().resolve()
-        if out in path.parents:
-            raise ConfigError(
-                f"output: {output} contains the text file {path} ({item!r} in data.text); "
-                "write the tokenizer to a folder apart from the text"
-            )
+        path = Path(item.split("=", 1)[1])
+        texts.append((f"the text file {path.expanduser().resolve()} ({item!r} in data.text)", path))
+    check_apart(output, texts, "write the tokenizer to a folder apart from the text")
 
 
 def _replaceable_kind(output: Path) -> str | None:

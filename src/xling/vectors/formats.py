@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from xling.atomic import OVERWRITE_HINT, atomic_write, writable_file
+from xling.atomic import OVERWRITE_HINT, atomic_write, same_path, writable_file
 from xling.data.readers import numbered_lines, open_binary
 from xling.errors import ConfigError, DataError
 from xling.vectors.core import WordVectors
@@ -156,7 +156,7 @@ def check_output(path: PathLike, overwrite: bool, inputs: Iterable[PathLike] = (
     path = writable_file(path)
     written = _files_of(path)
     for given in (file for source in inputs for file in _files_of(Path(source))):
-        clash = next((file for file in written if _same_file(file, given)), None)
+        clash = next((file for file in written if same_path(file, given)), None)
         if clash is not None:
             shown = "" if clash == path else f" (its vocabulary {clash})"
             raise DataError(f"is also an input{shown}: saving would replace what is read; write to another "
@@ -170,13 +170,6 @@ def check_output(path: PathLike, overwrite: bool, inputs: Iterable[PathLike] = (
 def _files_of(path: Path) -> list[Path]:
     """Return the files that vectors at `path` are made of: `path`, and for `.npy` its `.vocab.txt`."""
     return [path, vocab_path(path)] if path.name.lower().endswith(_NPY_SUFFIXES) else [path]
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Return whether two paths name one file (the same path resolved, or a hard link to it)."""
-    if a.exists() and b.exists():
-        return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
 
 
 def check_savable(vectors: WordVectors, path: PathLike) -> None:

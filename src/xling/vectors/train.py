@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from xling.config import check_int
 from xling.data.readers import AlignedCorpus, read_id_text_tsv, read_monolingual
 from xling.errors import ConfigError, DataError, XlingError
 from xling.vectors.core import WordVectors
@@ -106,9 +107,9 @@ class VectorsTrainConfig:
     def validate(self) -> None:
         """Return nothing if every field is usable; raise ConfigError naming the first bad field."""
         for name in ("dim", "window", "min_count", "epochs", "negative", "max_vocab", "min_n", "buckets"):
-            _require_int(self, name, minimum=1)
+            check_int(name, getattr(self, name), 1)
         for name in ("threads", "seed", "max_n"):
-            _require_int(self, name, minimum=0)
+            check_int(name, getattr(self, name), 0)
         if (
             isinstance(self.sample, bool)
             or not isinstance(self.sample, int | float)
@@ -171,13 +172,6 @@ class VectorsTrainConfig:
         except XlingError as exc:
             raise ConfigError(f"language: {exc}") from None
         return corpus.files[corpus.languages[0]]
-
-
-def _require_int(config: VectorsTrainConfig, name: str, minimum: int) -> None:
-    """Return nothing if field `name` is an int >= `minimum`; raise ConfigError naming it otherwise."""
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name}: {value!r} must be an integer >= {minimum}")
 
 
 def _is_tsv(path: Path) -> bool:

@@ -34,7 +34,7 @@ from xling.alignment.sentences.hard_negatives import (
 )
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
 from xling.artifacts import write_metadata
-from xling.atomic import check_replaceable, save_keyed_array
+from xling.atomic import check_apart, check_replaceable, same_path, save_keyed_array
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
@@ -59,7 +59,8 @@ SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch
 # shape the saved encoder
 RESUMABLE = ("output", "resume", "overwrite", "name", "save_dtype")
 KIND_FAMILY = "sentence-encoder"
-# input folders that `output` may never be: the run would write its encoder (and xling.json) into them
+# input folders that `output` may never be (xling.atomic.check_apart): the run would write its encoder
+# (and xling.json) over them
 INPUT_FOLDERS = ("student", "tokenizer", "student_vocabulary", "teacher", "hard_negative_encoder")
 TEACHER_FILES = ("teacher_vectors.npy", "teacher_vectors.json")
 # what a run writes into `output` before its encoder: its log, the caches it reuses (keyed by their
@@ -402,9 +403,10 @@ def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str]
 
 def check_output(config: AlignConfig) -> None:
     """Return nothing when the run may write `config.output`; else raise ConfigError (a file there, or an
-    input folder such as the tokenizer's) or XlingError (xling.atomic.check_replaceable: something is there
-    and `overwrite` is off, or it is not a sentence encoder). Called before any data is read, so a bad
-    output fails at once, not after the corpus is tokenised.
+    input folder such as the tokenizer's: xling.atomic.check_apart) or
+    XlingError (xling.atomic.check_replaceable: something is there and `overwrite` is off, or it is not a
+    sentence encoder). Called before any data is read, so a bad output fails at once, not after the corpus
+    is tokenised.
 
     A folder with checkpoints is left to the training loop, which resumes it (`resume`) or refuses it; a
     folder holding only what an unfinished run writes (RUN_FILES: stopped before its first checkpoint, or
@@ -413,15 +415,19 @@ def check_output(config: AlignConfig) -> None:
     output = Path(config.output)
     if output.exists() and not output.is_dir():
         raise ConfigError(f"output: {output} is a file; give a folder for the encoder and its run")
-    for name in INPUT_FOLDERS:
-        given = getattr(config, name, "")
-        if given and output.is_dir() and Path(given).is_dir() and output.samefile(given):
-            raise ConfigError(f"output: {output} is the {name} folder; the encoder would be written into it "
-                              "(and its xling.json replaced): choose another output folder")  # fmt: skip
+    # only existing folders: a shipped model name or "static" names no folder the run could write into
+    given = {name: getattr(config, name, "") for name in INPUT_FOLDERS}
+    inputs = [
+        (f"the {name} folder {path}", path) for name, path in given.items() if path and Path(path).is_dir()
+    ]
+    # the recipes keep the tokenizer inside the run folder (the encoder is saved into the folder, which is
+    # never replaced whole): only the same folder is refused
+    check_apart(output, inputs, nesting_ok=True)
     if list_checkpoints(output):
         return
-    if output.is_dir() and all(entry.name in RUN_FILES for entry in output.iterdir()):
-        return  # nothing but a run's log and caches, which it reuses when their keys match
+    if output.is_dir() and all(entry.name in RUN_FILES or any(same_path(entry, path) for _, path in inputs)
+                               for entry in output.iterdir()):  # fmt: skip
+        return  # nothing but a run's log and caches, which it reuses when their keys match, and its inputs
     check_replaceable(output, config.overwrite, "sentence encoder", kind=KIND_FAMILY)
 
 

@@ -35,7 +35,7 @@ from xling.alignment.words.mapping import KIND, META_FILE, WordMapping
 from xling.alignment.words.normalize import fit_normalization, parse_normalization
 from xling.alignment.words.procrustes import CRITERION_MAX_RANK, procrustes, refine, unsupervised_criterion
 from xling.artifacts import METADATA_FILE
-from xling.atomic import atomic_folder, check_replaceable
+from xling.atomic import atomic_folder, check_apart, check_replaceable
 from xling.config import load_config
 from xling.errors import ConfigError, DataError
 
@@ -364,10 +364,8 @@ def align_word_vector_files(
 
     config.validate()
     folder = Path(output)
-    for given in (src_path, tgt_path):  # the folder is replaced whole at the end: inputs there would go
-        if folder.resolve() in Path(given).resolve().parents:
-            raise ConfigError(f"output: {folder} holds the input {given}, which replacing the folder would delete; "
-                             "choose another output folder")  # fmt: skip
+    # the folder is replaced whole at the end: inputs in it would go
+    check_apart(folder, [(f"the input {given}", given) for given in (src_path, tgt_path)])
     kind = mapping_folder_kind(folder)
     check_replaceable(folder, overwrite, "word mapping", kind=kind)
     cap = config.max_vocab or None
