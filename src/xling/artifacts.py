@@ -20,6 +20,20 @@ from xling.atomic import write_json_atomically
 from xling.errors import DataError
 
 METADATA_FILE = "xling.json"
+# The `kind` each folder xling writes records in its xling.json, in one place: the commands that write a
+# kind, `--overwrite` (which replaces only its own kind) and `xling report` (which evaluates some kinds and
+# names the command for the others) all read these. A kind with a slash belongs to a family
+# ("sentence-encoder/static"), and the family's name stands for all of its kinds.
+TOKENIZER_KIND = "tokenizer"
+MASKED_LM_KIND = "masked-lm"
+SENTENCE_ENCODER_FAMILY = "sentence-encoder"
+WORD_MAPPING_KIND = "word-mapping"
+LANGUAGE_IDENTIFIER_KIND = "language-identifier"
+TRANSLATION_KIND = "translation"
+CT2_KIND = f"{TRANSLATION_KIND}/ctranslate2"
+CLASSIFIER_FAMILY = "classifier"
+TAGGER_FAMILY = "tagger"
+SUPPORT_BOT_KIND = "support-bot"
 _FLOAT32_MAX = 3.4028234663852886e38  # float32's largest finite value (numpy.finfo), without numpy
 # what tokenizer folders held before; read as a fallback, never written
 LEGACY_METADATA_FILES = ("xling_tokenizer.json",)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xling.artifacts import read_metadata, update_metadata, write_metadata
+from xling.artifacts import SUPPORT_BOT_KIND, read_metadata, update_metadata, write_metadata
 from xling.atomic import atomic_folder
 from xling.bot.faq import FaqEntry, faq_language, read_faq
 from xling.errors import ConfigError, DataError, XlingError
@@ -66,7 +66,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BOT_KIND = "support-bot"
+BOT_KIND = SUPPORT_BOT_KIND
 DEFAULT_ENCODER = "xling-mini"
 DEFAULT_LEXICAL_WEIGHT = 2.0
 # No machine translation unless a translator is named: the shipped xling-mt-bible knows only Bible text, and

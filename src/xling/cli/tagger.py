@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from xling.artifacts import TAGGER_FAMILY
 from xling.cli.common import JsonOut, Recipe, Sets, console, show_training_progress, write_json
 from xling.config import load_config
 from xling.errors import ConfigError
@@ -68,7 +69,7 @@ def train(
         show_training_progress(config.training)
     # refuse before training, not after (a fine-tuning run resumes into its own checkpoints)
     if not (config.method == "finetune" and (Path(output) / "checkpoints").is_dir()):
-        check_replaceable(output, config.overwrite, "tagger", kind="tagger")
+        check_replaceable(output, config.overwrite, "tagger", kind=TAGGER_FAMILY)
     train_data = read_tagged(train_file, data_format, language)
     dev_data = read_tagged(dev, data_format, language) if dev is not None else None
     with console.status(f"training a {config.method} tagger on {len(train_data.words):,} sentences"):

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from xling.artifacts import CLASSIFIER_FAMILY
 from xling.cli.common import JsonOut, Recipe, Sets, TextInput, console, show_training_progress, write_json
 from xling.config import load_config
 from xling.errors import ConfigError
@@ -154,7 +155,7 @@ def train(
     options: dict = {}
     # before training, for every method (a fine-tuning run resumes into its own checkpoints)
     if not (config.method != "frozen" and resume and (Path(output) / "checkpoints").is_dir()):
-        check_replaceable(output, overwrite, "classifier", kind="classifier")
+        check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY)
     if config.method == "frozen":
         options["show_progress"] = True
         if unlabelled_texts:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from xling.artifacts import METADATA_FILE, read_json_file, read_metadata, write_metadata
+from xling.artifacts import CT2_KIND, METADATA_FILE, read_json_file, read_metadata, write_metadata
 from xling.atomic import atomic_folder
 from xling.errors import ConfigError, XlingError
 from xling.export.config import CT2_QUANTIZATIONS
@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 CT2_DIR = "ctranslate2"
 """Subfolder of a model folder that holds its CTranslate2 conversion."""
-CT2_KIND = "translation/ctranslate2"
 """`kind` in the conversion's xling.json."""
 QUANTIZATIONS = CT2_QUANTIZATIONS
 """Weight types `ctranslate2.converters.Converter.convert` accepts."""

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from xling.artifacts import config_number, finite_number, read_json_file, write_metadata
+from xling.artifacts import (
+    LANGUAGE_IDENTIFIER_KIND,
+    config_number,
+    finite_number,
+    read_json_file,
+    write_metadata,
+)
 from xling.atomic import atomic_folder, write_json_atomically
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid.features import FeatureConfig, Featurizer
@@ -28,7 +34,7 @@ __all__ = ["DEFAULT_IDENTIFIER", "LanguageIdentifier", "Prediction"]
 
 DEFAULT_IDENTIFIER = "xling-langid"
 MODEL_TYPE = "xling-langid"
-KIND = "language-identifier"
+KIND = LANGUAGE_IDENTIFIER_KIND
 """xling.json `kind` of a detector folder."""
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
+from xling.artifacts import MASKED_LM_KIND, METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import check_apart, same_path
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
@@ -33,7 +33,7 @@ RESUMABLE = ("output", "resume", "eval_pivot", "eval_layer", "eval_max_sentences
 # what the training loop writes into the output folder before the model (xling.training.loop): a folder
 # holding only these is a run of this command, which the loop resumes or refuses by itself
 RUN_ENTRIES = ("checkpoints", "train_log.jsonl", "best")
-KIND = "masked-lm"
+KIND = MASKED_LM_KIND
 
 
 @dataclass

@@ -27,6 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xling.artifacts import (
+    CLASSIFIER_FAMILY,
+    CT2_KIND,
+    LANGUAGE_IDENTIFIER_KIND,
+    MASKED_LM_KIND,
+    SENTENCE_ENCODER_FAMILY,
+    SUPPORT_BOT_KIND,
+    TAGGER_FAMILY,
+    TRANSLATION_KIND,
+    WORD_MAPPING_KIND,
+)
 from xling.data.languages import same_language
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.evaluation.result import Result
@@ -37,17 +48,18 @@ __all__ = ["TASKS", "Context", "ModelInfo", "Plan", "TaskSpec", "describe_model"
 logger = logging.getLogger(__name__)
 
 FAMILIES = {
-    "translation": "translator",
-    "language-identifier": "detector",
-    "word-mapping": "mapping",
+    TRANSLATION_KIND: "translator",
+    LANGUAGE_IDENTIFIER_KIND: "detector",
+    WORD_MAPPING_KIND: "mapping",
 }
-ENCODER_KINDS = ("", "masked-lm")  # besides every "sentence-encoder/..."; "": a plain Hugging Face folder
+# besides every kind of the sentence-encoder family; "": a plain Hugging Face folder
+ENCODER_KINDS = ("", MASKED_LM_KIND)
 # what to run instead on the kinds of folder xling makes that a report does not evaluate
 OTHER_KINDS = {
-    "classifier": "xling transfer eval",
-    "tagger": "xling tagger eval",
-    "support-bot": "xling eval bot",
-    "translation/ctranslate2": "xling report on the translation model folder that holds this conversion",
+    CLASSIFIER_FAMILY: "xling transfer eval",
+    TAGGER_FAMILY: "xling tagger eval",
+    SUPPORT_BOT_KIND: "xling eval bot",
+    CT2_KIND: "xling report on the translation model folder that holds this conversion",
 }
 # NTREX file tags of another script or region than the language's default file: the benchmark's dedup
 NTREX_SCRIPT_TAGS = {"zho-CN": "zho-Hans", "zho-TW": "zho-Hant"}
@@ -90,7 +102,7 @@ def describe_model(ref: str) -> ModelInfo:
 
     path = resolve_model(ref)
     metadata = read_metadata(path)
-    kind = "word-mapping" if (path / "mapping.json").is_file() else str(metadata.get("kind") or "")
+    kind = WORD_MAPPING_KIND if (path / "mapping.json").is_file() else str(metadata.get("kind") or "")
     family = FAMILIES.get(kind) or _encoder_family(kind, path)
     return ModelInfo(ref=str(ref), path=path, kind=kind or "unknown", family=family, metadata=metadata,
                      fingerprint=folder_fingerprint(path))  # fmt: skip
@@ -99,7 +111,7 @@ def describe_model(ref: str) -> ModelInfo:
 def _encoder_family(kind: str, path: Path) -> str:
     """Return "encoder" for the kinds of encoder; raise DataError naming the folder for any other kind (a
     classifier or a bot read as an encoder failed every task and still exited 0)."""
-    if kind in ENCODER_KINDS or kind.startswith("sentence-encoder/"):
+    if kind in ENCODER_KINDS or kind.startswith(f"{SENTENCE_ENCODER_FAMILY}/"):
         return "encoder"
     instead = OTHER_KINDS.get(kind) or OTHER_KINDS.get(kind.split("/")[0])
     hint = f"; use {instead}" if instead else ""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
+from xling.artifacts import METADATA_FILE, TOKENIZER_KIND, read_metadata, write_metadata
 from xling.atomic import atomic_folder, check_apart, check_replaceable
 from xling.config import check_int
 from xling.data.config import CorpusConfig
@@ -34,7 +34,7 @@ from xling.errors import ConfigError, XlingError
 
 SPECIAL_TOKENS = {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "<unk>", "mask": "<mask>"}
 SPM_FILE = "sentencepiece.bpe.model"  # XLM-R's name for its SentencePiece model
-KIND = "tokenizer"  # the `kind` in xling.json: `overwrite` replaces only a folder of this kind
+KIND = TOKENIZER_KIND  # the `kind` in xling.json: `overwrite` replaces only a folder of this kind
 
 # The sample is at most this many times the corpus: beyond a few copies of every sentence a larger sample
 # only repeats the same text, which teaches SentencePiece nothing new and costs time (a 180-sentence corpus

@@ -72,7 +72,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from xling.artifacts import read_metadata, write_metadata
+from xling.artifacts import CLASSIFIER_FAMILY, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.fingerprint import PROBE_TENSOR, check_fingerprint, probe_vectors
 from xling.errors import ConfigError, DataError
@@ -101,7 +101,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FROZEN_KIND = "classifier/frozen"
+FROZEN_KIND = f"{CLASSIFIER_FAMILY}/frozen"
 HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
 COPY_ENCODER_MAX_BYTES = 64 * 2**20
@@ -467,7 +467,7 @@ class FrozenEncoderClassifier:
 
         from xling.atomic import atomic_folder
 
-        with atomic_folder(folder, overwrite=True, what="classifier", kind="classifier") as staging:
+        with atomic_folder(folder, overwrite=True, what="classifier", kind=CLASSIFIER_FAMILY) as staging:
             tensors = {"coef": self.coef, "intercept": self.intercept}
             for code, (mean, std) in self.standardization.items():
                 tensors[f"mean.{code}"], tensors[f"std.{code}"] = mean, std

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
+from xling.artifacts import CLASSIFIER_FAMILY, METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.transformer import pad_batch
 from xling.errors import ConfigError, DataError
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from xling.training.loop import TrainingConfig
     from xling.transfer.config import ClassifierConfig
 
-KIND = "classifier/finetune"
+KIND = f"{CLASSIFIER_FAMILY}/finetune"
 DEV_METRICS = ("macro_f1", "accuracy")
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change
 RESUMABLE = ("output", "finetune.resume", "batch_size")

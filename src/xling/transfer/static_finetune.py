@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
+from xling.artifacts import CLASSIFIER_FAMILY, METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.static import GatherRows, StaticSentenceEncoder
 from xling.errors import ConfigError, DataError
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 METHOD = "static-finetune"
-KIND = "classifier/static-finetune"
+KIND = f"{CLASSIFIER_FAMILY}/static-finetune"
 ENCODER_DIR = "encoder"
 HEAD_FILE = "head.safetensors"
 DEV_METRICS = ("macro_f1", "accuracy")

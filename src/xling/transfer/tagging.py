@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.artifacts import read_metadata, write_metadata
+from xling.artifacts import TAGGER_FAMILY, read_metadata, write_metadata
 from xling.atomic import atomic_folder
 from xling.config import config_to_dict
 from xling.data.conllu import TaggedSentences
@@ -59,8 +59,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FROZEN_KIND = "tagger/frozen"
-FINETUNED_KIND = "tagger/finetune"
+FROZEN_KIND = f"{TAGGER_FAMILY}/frozen"
+FINETUNED_KIND = f"{TAGGER_FAMILY}/finetune"
 HEAD_FILE = "head.safetensors"
 METHODS = ("frozen", "finetune")
 IGNORE_INDEX = -100
@@ -306,7 +306,7 @@ class FrozenTagger:
         """Return `folder` after writing head.safetensors and xling.json there atomically."""
         from safetensors.numpy import save_file
 
-        with atomic_folder(folder, overwrite=overwrite, what="tagger", kind="tagger") as staging:
+        with atomic_folder(folder, overwrite=overwrite, what="tagger", kind=TAGGER_FAMILY) as staging:
             save_file({"coef": self.coef, "intercept": self.intercept, PROBE_TENSOR: probe_vectors(self.encoder)},
                       str(staging / HEAD_FILE))  # fmt: skip
             write_metadata(staging, {
@@ -564,7 +564,7 @@ class FinetunedTagger:
     def save(self, folder: str | Path, *, overwrite: bool = False) -> Path:
         """Return `folder` after writing the Hugging Face folder (config.json with id2label, safetensors
         weights, tokenizer) and xling.json there atomically."""
-        with atomic_folder(folder, overwrite=overwrite, what="tagger", kind="tagger") as staging:
+        with atomic_folder(folder, overwrite=overwrite, what="tagger", kind=TAGGER_FAMILY) as staging:
             self._write(staging)
         return Path(folder)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from xling.artifacts import METADATA_FILE, metadata_path, read_metadata, write_metadata
+from xling.artifacts import METADATA_FILE, TRANSLATION_KIND, metadata_path, read_metadata, write_metadata
 from xling.atomic import write_json_atomically
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
@@ -442,7 +442,7 @@ def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig
     """
     family = data.format.family
     set_generation_defaults(model, data.format.decoder_start)
-    meta: dict[str, Any] = {"kind": "translation", "family": family}
+    meta: dict[str, Any] = {"kind": TRANSLATION_KIND, "family": family}
     if family == "xling":
         # a fine-tuned xling model keeps the languages it had besides those trained now
         base = read_metadata(config.model) if is_model_folder(config.model) else {}

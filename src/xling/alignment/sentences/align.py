@@ -33,7 +33,7 @@ from xling.alignment.sentences.hard_negatives import (
     cached_hard_negatives,
 )
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
-from xling.artifacts import write_metadata
+from xling.artifacts import SENTENCE_ENCODER_FAMILY, write_metadata
 from xling.atomic import check_apart, check_replaceable, same_path, save_keyed_array
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
@@ -58,7 +58,7 @@ SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change, as they only
 # shape the saved encoder
 RESUMABLE = ("output", "resume", "overwrite", "name", "save_dtype")
-KIND_FAMILY = "sentence-encoder"
+KIND_FAMILY = SENTENCE_ENCODER_FAMILY
 # input folders that `output` may never be (xling.atomic.check_apart): the run would write its encoder
 # (and xling.json) over them
 INPUT_FOLDERS = ("student", "tokenizer", "student_vocabulary", "teacher", "hard_negative_encoder")
@@ -506,7 +506,7 @@ def save_student(student, output: Path, config: AlignConfig, langs, training, de
         student.save(output)
     meta = {
         "name": config.name or output.name,
-        "kind": f"sentence-encoder/{student.kind}",
+        "kind": f"{KIND_FAMILY}/{student.kind}",
         "languages": langs,
         "dimension": student.dimension,
         "config": config_to_dict(config),

@@ -21,13 +21,13 @@ from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
 from xling.alignment.words.normalize import fit_normalization, parse_normalization
-from xling.artifacts import write_metadata
+from xling.artifacts import WORD_MAPPING_KIND, write_metadata
 from xling.atomic import atomic_write, write_json_atomically
 from xling.errors import DataError
 
 TENSORS_FILE = "mapping.safetensors"
 META_FILE = "mapping.json"
-KIND = "word-mapping"
+KIND = WORD_MAPPING_KIND
 """The `kind` in a mapping folder's xling.json (the name `xling report` gives a folder with mapping.json)."""
 
 
