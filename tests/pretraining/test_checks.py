@@ -3,6 +3,7 @@ not fit the tokenizer or max_length, settings out of range."""
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,21 @@ def test_the_sentence_cap_counts_training_sentences_only(tokenizer):
     assert all(len(rows) > 100 for rows in data.heldout.values())  # about half of 330 held out
     assert {lang: len(pool) for lang, pool in data.pools.items()} == {"eng": 20, "deu": 20}
     assert data.units.shape == (20, 2)  # the same ids in both languages: 20 translation pairs
+
+
+def test_without_languages_the_run_takes_the_tokenizers_and_a_language_without_its_token_is_refused(tmp_path):
+    from xling.pretraining.pretrain import training_sources
+    from xling.tokenization.vocabulary import VocabConfig, train_vocabulary
+
+    # the README's example: a tokenizer of three of the sample's nine languages, then pretrain on the sample
+    three = TextSources.from_options("sample", ["eng", "deu", "rus"], [])
+    train_vocabulary(three.text_factories(), VocabConfig(output=str(tmp_path / "tok"), vocab_size=600,
+                                                          sample_sentences=2000))  # fmt: skip
+    tokenizer = load_tokenizer(tmp_path / "tok")
+    config = _config(tmp_path / "tok", tmp_path / "out")
+    assert training_sources(config, tokenizer).languages == ["deu", "eng", "rus"]
+    asked = replace(config, data=CorpusConfig(corpus="sample", languages=["eng", "fra"]))
+    with pytest.raises(
+        ConfigError, match=r"data.languages: the tokenizer .*tok has no language token for fra"
+    ):
+        training_sources(asked, tokenizer)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ from xling.pretraining.data import POSITION_OFFSET, PretrainBatches, Pretraining
 from xling.pretraining.masking import IGNORE_INDEX, mask_tokens
 from xling.pretraining.objective import MaskedLMObjective
 from xling.pretraining.presets import MAX_NEW_MODEL_LENGTH, PRESETS, model_config
-from xling.tokenization.vocabulary import load_tokenizer, save_tokenizer, tokenizer_metadata
+from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import list_checkpoints
+
+logger = logging.getLogger(__name__)
 
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change, as they only
 # shape the evaluation after training
@@ -252,7 +255,7 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     # the model before the data, so a model that does not fit fails at once (reading data uses no torch RNG)
     torch.manual_seed(config.training.seed)
     model = build_model(config, tokenizer)
-    sources = TextSources.from_config(config.data)
+    sources = training_sources(config, tokenizer)
     data = build_pretraining_data(sources, tokenizer, config.parallel, config.max_sentences_per_language)
     objective = MaskedLMObjective(model)
     batches = make_batches(config, data, tokenizer)
@@ -265,6 +268,29 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
         evaluation = evaluate_heldout(model, tokenizer, data, config)
         save_pretrained_model(model, tokenizer, output, config, data, result, evaluation)
     return PretrainResult(output, result, evaluation, model)
+
+
+def training_sources(config: PretrainConfig, tokenizer) -> TextSources:
+    """Return the text sources of the run, checked against the tokenizer before any text is read.
+
+    Without data.languages, the corpus's and text files' languages that the tokenizer has language tokens
+    for: a tokenizer trained on some of a corpus's languages (`--languages eng,deu,rus`) pretrains on those,
+    not on every file of the folder. A language asked for whose token the tokenizer lacks is a ConfigError.
+    """
+    sources = TextSources.from_config(config.data)
+    vocab = tokenizer.get_vocab()
+    known = [lang for lang in sources.languages if language_token(lang) in vocab]
+    if not config.data.languages and known and len(known) < len(sources.languages):
+        left_out = sorted(set(sources.languages) - set(known))
+        logger.info("data.languages not set: the %d languages of the tokenizer (%s left out: no language "
+                    "token)", len(known), ", ".join(left_out))  # fmt: skip
+        mono = {lang: paths for lang, paths in sources.mono_files.items() if lang in known}
+        sources = replace(sources, languages=known, mono_files=mono)
+    missing = [lang for lang in sources.languages if lang not in known]
+    if missing:
+        raise ConfigError(f"data.languages: the tokenizer {config.tokenizer} has no language token for "
+                          f"{', '.join(missing)}; leave them out or retrain the tokenizer with them")  # fmt: skip
+    return sources
 
 
 def save_pretrained_model(model, tokenizer, output: Path, config, data, result, evaluation) -> None:
