@@ -90,11 +90,15 @@ def test_an_unfinished_run_without_checkpoints_is_taken_up(tmp_path: Path) -> No
         align_module.check_output(config(tmp_path, run))
 
 
-def test_a_run_with_checkpoints_is_left_to_the_training_loop(tmp_path: Path) -> None:
+def test_a_run_with_checkpoints_is_resumed_or_overwritten_and_otherwise_refused_before_any_data(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "run" / "checkpoints" / "step-5").mkdir(parents=True)
-    align_module.check_output(config(tmp_path, tmp_path / "run", resume=True))
-    align_module.check_output(config(tmp_path, tmp_path / "run"))  # passed on: the loop refuses it
-    from xling.training.loop import _resume
-
-    with pytest.raises(XlingError, match="holds checkpoints"):  # as it does without resume
-        _resume(tmp_path / "run", False, None, None, None, {}, (), None, None, False)
+    align_module.check_output(config(tmp_path, tmp_path / "run", resume=True))  # the loop takes it up
+    align_module.check_output(config(tmp_path, tmp_path / "run", overwrite=True))  # the loop starts anew
+    with pytest.raises(XlingError, match="holds checkpoints of an earlier run .*--resume .*--overwrite"):
+        align_sentences(config(tmp_path, tmp_path / "run"))  # the corpus does not exist: not read
+    # a killed run with best_metric leaves best/ before its first checkpoint: still a run of its own
+    (tmp_path / "killed" / "best").mkdir(parents=True)
+    (tmp_path / "killed" / "train_log.jsonl").write_text("", encoding="utf-8")
+    align_module.check_output(config(tmp_path, tmp_path / "killed", resume=True))

@@ -251,6 +251,19 @@ def test_resume_ends_like_an_uninterrupted_run_and_says_where_it_resumed(tmp_pat
     assert torch.equal(_weights(straight), _weights(resumed))
 
 
+def test_restart_starts_a_new_run_over_an_earlier_runs_checkpoints(tmp_path, caplog):
+    straight, _ = _run(tmp_path / "a", _config(max_steps=6))
+    _run(tmp_path / "b", _config(max_steps=4, checkpoint_every=2, lr=0.5))  # another run, another result
+    with pytest.raises(XlingError, match="holds checkpoints of an earlier run"):
+        _run(tmp_path / "b", _config(max_steps=6))
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        again, result = _run(tmp_path / "b", _config(max_steps=6, checkpoint_every=3), restart=True)
+    assert "starting a new run" in caplog.text
+    assert result.resumed_from == 0 and torch.equal(_weights(straight), _weights(again))
+    assert [c.name for c in list_checkpoints(tmp_path / "b")] == ["step-00000003", "step-00000006"]
+    assert [e["step"] for e in _log(tmp_path / "b")] == [1, 2, 3, 4, 5, 6]
+
+
 class CrashingRows(Rows):
     """Rows whose step `crash_at` fails, as a killed process would stop there."""
 

@@ -3,6 +3,7 @@ trained with its own language conventions and saved so that transformers and xli
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -246,6 +247,17 @@ def test_a_model_at_the_output_is_kept_unless_overwrite_or_fine_tuned_in_place(b
     in_place = finetune_config(other, other, [f"eng-deu={pairs}"], 2)
     train_translation(in_place)  # fine-tuning a model in place needs no overwrite
     assert (other / "model.safetensors").read_bytes() != weights
+    # the run left its checkpoints: fine-tuning in place again, or --overwrite, starts a new run over them
+    # (both were refused by the training loop, after the data was read)
+    once = (other / "model.safetensors").read_bytes()
+    train_translation(in_place)
+    assert (other / "model.safetensors").read_bytes() != once
+    config.resume = False
+    with pytest.raises(XlingError, match="holds checkpoints of an earlier run .*--overwrite to train again"):
+        train_translation(config)
+    config.overwrite = True
+    train_translation(config)
+    assert json.loads((other / "xling.json").read_text())["config"]["model"] == str(bases["xling"])
 
 
 def test_empty_data_and_copy_directions_are_refused_and_a_bad_byte_is_named_at_its_line(bases, tmp_path):

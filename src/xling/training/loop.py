@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Collection, Mapping
 from contextlib import nullcontext
@@ -33,6 +34,7 @@ from xling.config import config_to_dict
 from xling.errors import ConfigError, XlingError
 from xling.training.checkpoint import (
     BEST_DIR,
+    CHECKPOINT_DIR,
     list_checkpoints,
     load_newest_checkpoint,
     rng_states,
@@ -241,6 +243,7 @@ def train(
     run_dir: str | Path,
     *,
     resume: bool = False,
+    restart: bool = False,
     evaluations: Mapping[str, Evaluation] | None = None,
     run_config: Mapping[str, Any] | None = None,
     may_change: Collection[str] = (),
@@ -251,7 +254,9 @@ def train(
 
     Checkpoints go to `run_dir/checkpoints` every `checkpoint_every` steps and at the end; the JSONL log to
     `run_dir/train_log.jsonl`. With `resume`, the newest checkpoint that loads is taken up and the run
-    continues so that it ends where an uninterrupted run would. `evaluations` run every `eval_every` steps
+    continues so that it ends where an uninterrupted run would; without it, an earlier run's checkpoints there
+    are refused, or with `restart` (the caller's --overwrite) deleted with its log and best weights, so that a
+    new run starts (the model files in `run_dir` stay until the caller saves over them). `evaluations` run every `eval_every` steps
     and at the last one; with `best_metric` the best weights are kept in `run_dir/best`.
 
     `run_config` is the caller's whole config as JSON-able data (its training section under "training";
@@ -277,6 +282,8 @@ def train(
 
     start_step, tokens_seen, last_loss = 0, 0, float("nan")
     defaults = json.loads(json.dumps(run_defaults, default=str)) if run_defaults else None
+    if restart and not resume:
+        _clear_earlier_run(run_dir, dist_info.is_main)
     state = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change, defaults,
                     batches, config.resume_on_changed_data)  # fmt: skip
     if state is not None:
@@ -419,6 +426,19 @@ def _resume(
     set_rng_states(state["rng"])
     logger.info("resuming %s from %s (step %d)", run_dir, folder.name, state["step"])
     return state
+
+
+def _clear_earlier_run(run_dir: Path, is_main: bool) -> None:
+    """Return nothing once the checkpoints, log and best weights of an earlier run in `run_dir` are gone."""
+    if is_main and list_checkpoints(run_dir):
+        logger.warning("%s: starting a new run: the earlier run's checkpoints, log and best weights are deleted "
+                       "(its model files stay until the new model is saved)", run_dir)  # fmt: skip
+        for entry in (run_dir / CHECKPOINT_DIR, run_dir / BEST_DIR, run_dir / LOG_FILE):
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
+    barrier()  # no process looks for checkpoints before they are gone
 
 
 def _kept_rng(function: Any, *args: Any) -> Any:

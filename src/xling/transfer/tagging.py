@@ -654,8 +654,9 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
                              training.seed)  # fmt: skip
     output = Path(config.output)
     run_config = config_to_dict(dataclasses.replace(config, training=training))
-    result = train(objective, batches, training, output, resume=config.resume, evaluations=evaluations,
-                   run_config=run_config, may_change=RESUMABLE, description="tagger")  # fmt: skip
+    result = train(objective, batches, training, output, resume=config.resume, restart=config.overwrite,
+                   evaluations=evaluations, run_config=run_config, may_change=RESUMABLE,
+                   description="tagger")  # fmt: skip
     if result.best is not None:
         load_checkpoint(Path(result.best["path"]), objective)
     model.eval()

@@ -365,7 +365,8 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     if evaluated and config.training.eval_every:
         evaluations["dev"] = chrf_evaluation(data, evaluated, config.dev_max_sentences)
     output = Path(config.output)
-    result = train(objective, batches, config.training, output, resume=config.resume, evaluations=evaluations,
+    result = train(objective, batches, config.training, output, resume=config.resume,
+                   restart=config.overwrite or fine_tunes_in_place(config), evaluations=evaluations,
                    description="mt train", run_config=config_to_dict(config), may_change=RESUMABLE,
                    run_defaults=config_to_dict(MTTrainConfig()))  # fmt: skip
     evaluation: dict[str, Any] = dict(result.metrics)
@@ -403,14 +404,20 @@ def _base_training_data(model: str) -> dict[str, Any] | None:
 def check_output(config: MTTrainConfig) -> None:
     """Return nothing when the run may write `config.output`; XlingError naming the folder when it holds a
     model that the run would replace unasked: without `overwrite`, unless the model is the one fine-tuned
-    in place; with `resume` and no checkpoint to take up (a fresh run would start over it)."""
+    in place; with `resume` and no checkpoint to take up (a fresh run would start over it); an earlier
+    run's checkpoints without `resume`, `overwrite` or fine-tuning in place (which start a new run)."""
     output = Path(config.output)
     if output.exists() and not output.is_dir():
         raise XlingError(f"{output}: a file is there, not a model folder")
+    in_place = fine_tunes_in_place(config)
+    checkpoints = list_checkpoints(output)
+    if checkpoints and not (config.resume or config.overwrite or in_place):
+        raise XlingError(f"{output} holds checkpoints of an earlier run ({checkpoints[-1].name}); pass --resume "
+                         "to continue it, --overwrite to train again from the start, or choose another output "
+                         "folder")  # fmt: skip
     holds_model = (output / METADATA_FILE).is_file() or is_model_folder(output)
-    if not holds_model or config.overwrite or list_checkpoints(output):
-        return  # nothing to lose, asked to replace it, or a run the loop resumes (or refuses without resume)
-    in_place = is_model_folder(config.model) and Path(config.model).resolve() == output.resolve()
+    if not holds_model or config.overwrite or checkpoints:
+        return  # nothing to lose, asked to replace it, or a run the loop resumes (or restarts in place)
     if config.resume:
         raise XlingError(f"{output}: a model is there but no checkpoint to resume from; pass overwrite "
                          "(--overwrite) to train it again from the start, or fine-tune it (--model "
@@ -418,6 +425,11 @@ def check_output(config: MTTrainConfig) -> None:
     if not in_place:
         raise XlingError(f"{output}: a model is already there; pass overwrite (--overwrite) to replace it, "
                          "or choose another output folder")  # fmt: skip
+
+
+def fine_tunes_in_place(config: MTTrainConfig) -> bool:
+    """Return whether the run fine-tunes the model folder it writes (`--model` and `--output` the same)."""
+    return is_model_folder(config.model) and Path(config.model).resolve() == Path(config.output).resolve()
 
 
 def set_generation_defaults(model, decoder_start: int) -> None:

@@ -42,11 +42,11 @@ from xling.data.readers import AlignedCorpus, read_parallel_tsv
 from xling.data.sources import HeldOut, resolve_corpus
 from xling.embeddings.encoder import Encoder
 from xling.embeddings.static import StaticSentenceEncoder
-from xling.errors import ConfigError
+from xling.errors import ConfigError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.tokenization.vocabulary_transfer import cached_transfer
 from xling.training import TrainingConfig, load_checkpoint, train
-from xling.training.checkpoint import CHECKPOINT_DIR, list_checkpoints
+from xling.training.checkpoint import BEST_DIR, CHECKPOINT_DIR, list_checkpoints
 from xling.training.distributed import barrier, init_distributed
 from xling.training.evaluations import run_evaluations
 from xling.training.loop import LOG_FILE
@@ -65,7 +65,9 @@ INPUT_FOLDERS = ("student", "tokenizer", "student_vocabulary", "teacher", "hard_
 TEACHER_FILES = ("teacher_vectors.npy", "teacher_vectors.json")
 # what a run writes into `output` before its encoder: its log, the caches it reuses (keyed by their
 # settings) and its checkpoints
-RUN_FILES = frozenset({LOG_FILE, *TEACHER_FILES, CACHE_FILE, KEY_FILE, TRANSFER_DIR, CHECKPOINT_DIR})
+RUN_FILES = frozenset(
+    {LOG_FILE, *TEACHER_FILES, CACHE_FILE, KEY_FILE, TRANSFER_DIR, CHECKPOINT_DIR, BEST_DIR}
+)
 
 
 @dataclass
@@ -423,8 +425,13 @@ def check_output(config: AlignConfig) -> None:
     # the recipes keep the tokenizer inside the run folder (the encoder is saved into the folder, which is
     # never replaced whole): only the same folder is refused
     check_apart(output, inputs, nesting_ok=True)
-    if list_checkpoints(output):
-        return
+    checkpoints = list_checkpoints(output)
+    if checkpoints and not (config.resume or config.overwrite):
+        raise XlingError(f"{output} holds checkpoints of an earlier run ({checkpoints[-1].name}); pass --resume "
+                         "to continue it, --overwrite to train again from the start, or choose another output "
+                         "folder")  # fmt: skip
+    if checkpoints:
+        return  # the loop resumes the run, or with overwrite deletes its checkpoints and starts a new one
     if output.is_dir() and all(entry.name in RUN_FILES or any(same_path(entry, path) for _, path in inputs)
                                for entry in output.iterdir()):  # fmt: skip
         return  # nothing but a run's log and caches, which it reuses when their keys match, and its inputs
@@ -482,7 +489,8 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     )  # fmt: skip
     evaluate, _ = make_dev_evaluation(config, corpus, student, langs)
     result = train(
-        objective, batches, config.training, output, resume=config.resume, description="align",
+        objective, batches, config.training, output, resume=config.resume, restart=config.overwrite,
+        description="align",
         evaluations={"dev": evaluate} if evaluate else None, run_config=config_to_dict(config),
         may_change=RESUMABLE,
     )  # fmt: skip
