@@ -169,6 +169,24 @@ def test_output_is_protected_and_the_cache_is_reused(
         transfer_vocabulary("xling-mini", sample_tokenizer_dir, transferred.parent / "static")
 
 
+def test_overwrite_replaces_only_an_encoder_and_never_an_input(tmp_path, bert_teacher, sample_tokenizer_dir):
+    from xling.errors import XlingError
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "mine.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(XlingError, match="holds files that are not a sentence encoder"):
+        transfer_vocabulary(bert_teacher, sample_tokenizer_dir, notes, overwrite=True)
+    assert (notes / "mine.txt").read_text(encoding="utf-8") == "mine"
+    with pytest.raises(ConfigError, match="is the tokenizer folder"):
+        transfer_vocabulary(bert_teacher, sample_tokenizer_dir, sample_tokenizer_dir, overwrite=True)
+    with pytest.raises(ConfigError, match="contains the (model|tokenizer) folder"):
+        transfer_vocabulary(bert_teacher, sample_tokenizer_dir, Path(bert_teacher).parent, overwrite=True)
+    assert (Path(bert_teacher) / "modules.json").is_file() and (
+        sample_tokenizer_dir / "tokenizer.json"
+    ).is_file()
+
+
 def test_same_vocabulary_sentencepiece_teacher_copies_every_piece(tmp_path, sample_tokenizer_dir):
     """An XLM-R-style teacher (SentencePiece word starts) given its own vocabulary copies its own rows."""
     from transformers import XLMRobertaConfig, XLMRobertaModel

@@ -38,8 +38,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.artifacts import has_metadata, read_metadata, write_metadata
-from xling.atomic import atomic_folder
+from xling.artifacts import SENTENCE_ENCODER_FAMILY, has_metadata, read_metadata, write_metadata
+from xling.atomic import atomic_folder, check_apart, check_replaceable
 from xling.embeddings.encoder import Encoder, resolve_model
 from xling.embeddings.transformer import TransformerSentenceEncoder
 from xling.errors import ConfigError, DataError
@@ -135,8 +135,14 @@ def transfer_vocabulary(model: str | Path, tokenizer: str | Path, output: str | 
     """
     started = time.perf_counter()
     output = Path(output)
-    if output.exists() and any(output.iterdir()) and not overwrite:
+    inputs = [(f"the tokenizer folder {tokenizer}", tokenizer)]
+    if Path(model).is_dir():
+        inputs.append((f"the model folder {model}", model))
+    check_apart(output, inputs)  # replacing the output would delete an input inside it
+    if output.is_dir() and any(output.iterdir()) and not overwrite:
         raise ConfigError(f"output: {output} is not empty; pass overwrite (--overwrite) to replace it")
+    # overwrite replaces a sentence encoder, never a folder of other files (before the minutes of work)
+    check_replaceable(output, overwrite, "sentence encoder", kind=SENTENCE_ENCODER_FAMILY)
     teacher_path = resolve_model(model)
     teacher = Encoder.load(teacher_path).module
     if not isinstance(teacher, TransformerSentenceEncoder):
@@ -157,7 +163,9 @@ def transfer_vocabulary(model: str | Path, tokenizer: str | Path, output: str | 
         teacher_vocab_size=embeddings.shape[0], counts=transfer.counts(),
         random_examples=transfer.examples("random"), composed_examples=transfer.examples("composed"), seed=seed,
     )  # fmt: skip
-    with atomic_folder(output, overwrite=True, what="encoder") as staging:
+    with atomic_folder(
+        output, overwrite=True, what="sentence encoder", kind=SENTENCE_ENCODER_FAMILY
+    ) as staging:
         student.save(staging)
         for name in TOKENIZER_EXTRAS:
             if (Path(tokenizer) / name).is_file():
@@ -165,7 +173,7 @@ def transfer_vocabulary(model: str | Path, tokenizer: str | Path, output: str | 
         report.seconds = round(time.perf_counter() - started, 2)
         meta = {
             "name": output.name,
-            "kind": "sentence-encoder/transformer",
+            "kind": f"{SENTENCE_ENCODER_FAMILY}/transformer",
             "dimension": student.dimension,
             "pooling": student.pooling,
             "max_length": student.max_length,
