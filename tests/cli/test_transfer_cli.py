@@ -271,6 +271,11 @@ def test_static_finetune_resumes_from_the_command_line(tmp_path):
     assert again.exit_code == 0, again.output
     training = json.loads((out / "xling.json").read_text("utf-8"))["training"]
     assert (training["steps"], training["resumed_from"]) == (30, 20)
+    # the finished run left its checkpoints: --overwrite trains a new one (the loop refused it)
+    anew = runner.invoke(app, [*common, "--overwrite", "--set", "training.max_steps=10"])
+    assert anew.exit_code == 0, anew.output
+    training = json.loads((out / "xling.json").read_text("utf-8"))["training"]
+    assert (training["steps"], training["resumed_from"]) == (10, 0)
 
 
 def test_overwrite_replaces_a_classifier_not_a_folder_of_other_files(trained, monkeypatch, capsys):

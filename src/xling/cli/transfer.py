@@ -166,6 +166,10 @@ def train(
         show_training_progress(config.training)
         if resume is not None:
             config.finetune.resume = resume
+        if overwrite and not config.finetune.resume:
+            from xling.training.loop import clear_earlier_run
+
+            clear_earlier_run(Path(output))  # a new run: the earlier one's checkpoints would be refused
     classifier = train_classifier(config, parts if len(parts) > 1 else train_data, dev_data, **options)
     metadata = dict(getattr(classifier, "metadata", None) or {})
     all_labels = [label for part in parts for label in part.labels]

@@ -283,7 +283,7 @@ def train(
     start_step, tokens_seen, last_loss = 0, 0, float("nan")
     defaults = json.loads(json.dumps(run_defaults, default=str)) if run_defaults else None
     if restart and not resume:
-        _clear_earlier_run(run_dir, dist_info.is_main)
+        clear_earlier_run(run_dir, dist_info.is_main)
     state = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change, defaults,
                     batches, config.resume_on_changed_data)  # fmt: skip
     if state is not None:
@@ -428,8 +428,9 @@ def _resume(
     return state
 
 
-def _clear_earlier_run(run_dir: Path, is_main: bool) -> None:
-    """Return nothing once the checkpoints, log and best weights of an earlier run in `run_dir` are gone."""
+def clear_earlier_run(run_dir: Path, is_main: bool = True) -> None:
+    """Return nothing once the checkpoints, log and best weights of an earlier run in `run_dir` are gone
+    (deleted by the main process; every process waits for it)."""
     if is_main and list_checkpoints(run_dir):
         logger.warning("%s: starting a new run: the earlier run's checkpoints, log and best weights are deleted "
                        "(its model files stay until the new model is saved)", run_dir)  # fmt: skip
