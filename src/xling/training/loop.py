@@ -254,10 +254,10 @@ def train(
 
     Checkpoints go to `run_dir/checkpoints` every `checkpoint_every` steps and at the end; the JSONL log to
     `run_dir/train_log.jsonl`. With `resume`, the newest checkpoint that loads is taken up and the run
-    continues so that it ends where an uninterrupted run would; without it, an earlier run's checkpoints there
-    are refused, or with `restart` (the caller's --overwrite) deleted with its log and best weights, so that a
-    new run starts (the model files in `run_dir` stay until the caller saves over them). `evaluations` run every `eval_every` steps
-    and at the last one; with `best_metric` the best weights are kept in `run_dir/best`.
+    continues so that it ends where an uninterrupted run would. Without it, an earlier run's checkpoints there
+    are refused, or with `restart` (the caller's --overwrite) deleted with its log and best weights, and a new
+    run starts (the model files in `run_dir` stay until the caller saves over them). `evaluations` run every
+    `eval_every` steps and at the last one; with `best_metric` the best weights are kept in `run_dir/best`.
 
     `run_config` is the caller's whole config as JSON-able data (its training section under "training";
     default: the training section only). Checkpoints keep it, and a resumed run whose config differs in a
