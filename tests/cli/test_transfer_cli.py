@@ -199,6 +199,22 @@ def test_bad_predict_eval_and_classify_inputs_exit_2(trained, monkeypatch, capsy
     assert code == 2 and "unknown.tsv:2: gold label 'angry'" in err.strip().splitlines()[-1]
     code, err = _run_main(monkeypatch, capsys, "transfer", "eval", "--model", out, "--test", "de")
     assert code == 2 and "expected LANG=FILE" in err
+    texts = tmp_path / "texts.txt"
+    texts.write_text("der film war gut\n", "utf-8")
+    code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", out, "--input", texts,
+                          "--output", texts)  # fmt: skip
+    assert code == 2 and "is the input file" in err
+    assert texts.read_text("utf-8") == "der film war gut\n"  # the texts are still there
+    texts.write_text("der film\twar gut\n", "utf-8")
+    for output in ([], ["--output", tmp_path / "p.tsv"]):  # a TSV row would get one cell too many
+        code, err = _run_main(
+            monkeypatch, capsys, "transfer", "predict", "--model", out, "--input", texts, *output
+        )
+        assert code == 2 and "texts.txt:1: the text holds a tab" in err and ".jsonl" in err
+    code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", out, "--input", texts,
+                          "--output", tmp_path / "p.jsonl")  # fmt: skip
+    assert code == 0, err
+    assert json.loads((tmp_path / "p.jsonl").read_text("utf-8"))["text"] == "der film\twar gut"
 
 
 @pytest.mark.parametrize("verb", [["transfer"], ["transfer", "train"], ["transfer", "predict"], ["transfer", "eval"],
@@ -276,6 +292,27 @@ def test_static_finetune_resumes_from_the_command_line(tmp_path):
     assert anew.exit_code == 0, anew.output
     training = json.loads((out / "xling.json").read_text("utf-8"))["training"]
     assert (training["steps"], training["resumed_from"]) == (10, 0)
+
+
+def test_a_fine_tuned_classifier_records_its_language_and_majority_for_eval(tmp_path, monkeypatch, capsys):
+    encoder = toy.build_encoder(tmp_path / "enc")
+    english = toy.texts("eng")
+    skewed = [(text, label) for text, label in zip(english.texts, english.labels, strict=True)
+              if label == "positive" or text.startswith("a ")]  # fmt: skip
+    train = tmp_path / "train.tsv"
+    train.write_text("".join(f"{text}\t{label}\n" for text, label in skewed), "utf-8")
+    out = tmp_path / "clf"
+    code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--method", "static-finetune", "--train",
+                          train, "--language", "en", "--encoder", encoder, "--output", out,
+                          "--set", "training.max_steps=10")  # fmt: skip
+    assert code == 0, err
+    test = write_tsv(tmp_path / "de.tsv", toy.texts("deu"))
+    # no --source: the classifier says it learnt English; the baseline is its most frequent label
+    code, err = _run_main(monkeypatch, capsys, "transfer", "eval", "--model", out, "--test", f"de={test}",
+                          "--json", tmp_path / "eval.json")  # fmt: skip
+    assert code == 0, err
+    settings = json.loads((tmp_path / "eval.json").read_text("utf-8"))["settings"]
+    assert settings["majority_label"] == "positive"
 
 
 def test_overwrite_replaces_a_classifier_not_a_folder_of_other_files(trained, monkeypatch, capsys):

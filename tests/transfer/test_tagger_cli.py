@@ -59,3 +59,26 @@ def test_a_bad_conllu_line_is_one_line_naming_file_and_line(tmp_path, monkeypatc
                        "--output", str(tmp_path / "t"))  # fmt: skip
     assert code == 2
     assert "bad.conllu:1" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_keeps_the_training_language_out_of_the_average_and_codes_are_checked(
+    tmp_path, monkeypatch, capsys
+):
+    encoder = build_static_encoder(tmp_path / "encoder")
+    write_conllu(tmp_path / "a-train.conllu", toy_sentences(0, 200, seed=1))
+    write_conllu(tmp_path / "a-test.conllu", toy_sentences(0, 40, seed=2))
+    write_conllu(tmp_path / "b-test.conllu", toy_sentences(1, 60, seed=3))
+    code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(tmp_path / "a-train.conllu"),
+                       "--encoder", str(encoder), "--output", str(tmp_path / "tagger"), "--language", "xx")  # fmt: skip
+    assert code == 2 and "a-train.conllu" in err and "'xx'" in err
+    code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(tmp_path / "a-train.conllu"),
+                       "--encoder", str(encoder), "--output", str(tmp_path / "tagger"), "--language", "en")  # fmt: skip
+    assert code in (0, None), err
+    # no --source: the tagger says it learnt English, so English is its source row, not a zero-shot one
+    code, _, err = run(monkeypatch, capsys, "tagger", "eval", "--model", str(tmp_path / "tagger"), "--test",
+                       f"de={tmp_path / 'b-test.conllu'}", "--test", f"en={tmp_path / 'a-test.conllu'}",
+                       "--json", str(tmp_path / "eval.json"))  # fmt: skip
+    assert code in (0, None), err
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert list(result["scores"]) == ["de"] and result["settings"]["source"]["language"] == "en"
+    assert result["average"] == result["scores"]["de"]["accuracy"]

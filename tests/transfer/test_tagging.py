@@ -116,6 +116,11 @@ def test_regularisation_is_chosen_on_the_dev_set(shared_encoder):
     assert tagger.meta["dev"]["accuracy"] == pytest.approx(by_c[str(tagger.meta["c"])], abs=0.01)
     no_dev = train_tagger(frozen_config(shared_encoder, c=0.5), toy_sentences(0, 80, 1))
     assert no_dev.meta["c"] == 0.5 and no_dev.meta["dev"] is None
+    # a dev tag the tagger cannot learn scored every C 0 and chose one from nothing
+    dev = toy_sentences(0, 30, 2, source="a-dev.conllu")
+    dev.tags[3][0] = "INTJ"
+    with pytest.raises(DataError, match=r"a-dev\.conllu:4: gold tag 'INTJ'"):
+        train_tagger(config, toy_sentences(0, 80, 1), dev)
 
 
 def test_saved_frozen_tagger_reloads_with_equal_predictions(shared_encoder, tmp_path):

@@ -25,9 +25,12 @@ FormatOpt = Annotated[
 
 
 def read_tagged(path: Path | str, data_format: str, language: str | None = None):
-    """Return the TaggedSentences of a CoNLL-U or CoNLL-2003 file."""
+    """Return the TaggedSentences of a CoNLL-U or CoNLL-2003 file; a language code that is none is an error."""
     from xling.data.conllu import read_conll_ner, read_conllu
+    from xling.data.languages import normalize_language
 
+    if language is not None:
+        normalize_language(language, where=f"the language of {path}")  # checked; kept as the user wrote it
     if data_format == "conllu":
         return read_conllu(path, language=language)
     if data_format == "conll2003":

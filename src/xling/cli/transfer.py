@@ -202,7 +202,7 @@ def predict(
     """Label every line of a text file, with the probability of each label."""
     from xling.atomic import writable_file
     from xling.data.readers import read_lines
-    from xling.transfer.classifier import adapt_languages, load_classifier, predict_file
+    from xling.transfer.classifier import adapt_languages, load_classifier, predict_file, prediction_tsv
 
     if output is not None:
         output = writable_file(output)  # before the encoding, which a bad path would waste
@@ -215,10 +215,8 @@ def predict(
     if output is not None:
         console.print(f"[green]{len(records)} predictions written to {output}[/]")
         return
-    typer.echo("\t".join(["label", *classifier.labels, "text"]))
-    for record in records:
-        cells = [f"{p:.4f}" for p in record["probabilities"].values()]
-        typer.echo("\t".join([record["label"], *cells, record["text"]]))
+    for line in prediction_tsv(classifier.labels, records, str(input)):
+        typer.echo(line)
 
 
 @app.command("eval")
@@ -244,7 +242,7 @@ def evaluate(
 ) -> None:
     """Zero-shot transfer: macro-F1 and accuracy per target language, majority baseline, encoder coverage."""
     from xling.data.labelled import read_labelled, read_umsab
-    from xling.transfer.classifier import adapt_languages, load_classifier, training_labels
+    from xling.transfer.classifier import adapt_languages, load_classifier, training_labels, training_record
     from xling.transfer.evaluate import evaluate_transfer, render_transfer
 
     if umsab is None and not test:
@@ -252,7 +250,7 @@ def evaluate(
     with console.status(f"loading {model}"):
         classifier = load_classifier(model)
     metadata = getattr(classifier, "metadata", None) or {}
-    source = source or (metadata.get("train") or {}).get("language")
+    source = source or training_record(metadata).get("language")
     if not source:
         raise ConfigError("--source: the classifier does not say which language it was trained on; name it")
     test_sets = {}

@@ -833,27 +833,54 @@ def predict_file(
     """Return the `predictions` of every line of a text file (one text per line; a blank line is an error
     naming it), after writing them to `output_path` when given: `.jsonl` as JSON lines, anything else as
     TSV with a header (label, one probability column per label, text). The output appears only complete."""
-    from xling.atomic import atomic_write
+    from xling.atomic import atomic_write, same_path
     from xling.data.readers import read_lines
 
+    if output_path is not None and same_path(output_path, input_path):
+        raise ConfigError(f"output: {output_path} is the input file; writing the predictions would replace the "
+                          "texts: choose another output file")  # fmt: skip
     records = predictions(classifier, list(read_lines(input_path)))
     if output_path is not None:
+        jsonl = str(output_path).endswith(".jsonl")
+        lines = (
+            [json.dumps(r, ensure_ascii=False) for r in records]
+            if jsonl
+            else prediction_tsv(classifier.labels, records, str(input_path))
+        )
         with atomic_write(output_path) as handle:
-            if str(output_path).endswith(".jsonl"):
-                for record in records:
-                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            else:
-                handle.write("\t".join(["label", *classifier.labels, "text"]) + "\n")
-                for record in records:
-                    cells = [f"{p:.4f}" for p in record["probabilities"].values()]
-                    handle.write("\t".join([record["label"], *cells, record["text"]]) + "\n")
+            handle.writelines(line + "\n" for line in lines)
     return records
+
+
+def prediction_tsv(labels: Sequence[str], records: Sequence[dict[str, Any]], source: str) -> list[str]:
+    """Return the TSV lines of `records` (one per text of `source`, in order): a header, then each text's
+    label, one probability per label and the text. A text holding a tab is a DataError naming its line:
+    a TSV row cannot keep it (JSON lines can)."""
+    for number, record in enumerate(records, start=1):
+        if "\t" in record["text"]:
+            raise DataError(f"{source}:{number}: the text holds a tab, which a TSV row of predictions cannot "
+                            "keep; write JSON lines instead (an output file ending in .jsonl)")  # fmt: skip
+    rows = ["\t".join(["label", *labels, "text"])]
+    for record in records:
+        cells = [f"{p:.4f}" for p in record["probabilities"].values()]
+        rows.append("\t".join([record["label"], *cells, record["text"]]))
+    return rows
+
+
+def training_record(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Return what a classifier's metadata says of its training data ({"source", "language", "counts", ...}):
+    its `train` entry, or for fine-tuned classifiers saved before they wrote one, their top-level keys."""
+    record = metadata.get("train")
+    if isinstance(record, dict):
+        return record
+    return {"source": metadata.get("train_data"), "language": metadata.get("language"),
+            "counts": metadata.get("counts")}  # fmt: skip
 
 
 def training_labels(classifier: TextClassifier) -> list[str] | None:
     """Return the classifier's training labels rebuilt from its saved counts (for the majority baseline);
     None when it does not keep them."""
-    counts = (getattr(classifier, "metadata", None) or {}).get("train", {}).get("counts")
+    counts = training_record(getattr(classifier, "metadata", None) or {}).get("counts")
     if not isinstance(counts, dict):
         return None
     return [str(label) for label, count in counts.items() for _ in range(int(count))]

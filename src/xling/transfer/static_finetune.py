@@ -288,6 +288,13 @@ def _run(config: StaticFinetuneConfig, train: LabelledTexts, dev: LabelledTexts 
         "labels": labels,
         "language": train.language,
         "train_data": train.source,
+        # as the frozen classifier records it: `transfer eval` reads the source language and the majority
+        "train": {
+            "source": train.source,
+            "language": train.language,
+            "examples": len(ids),
+            "counts": train.counts(),
+        },  # fmt: skip
         "dev_data": dev.source if dev is not None else None,
         "dev": {k.removeprefix("dev_"): v for k, v in dev_scores.items() if k.startswith("dev_")},
         "base_encoder": encoder_name,

@@ -373,6 +373,8 @@ def train_frozen_tagger(
 
     features, targets = probe(train.words), np.array([t for tags in train.tags for t in tags])
     labels = sorted(set(targets.tolist()))
+    if dev is not None:  # a dev tag the tagger cannot know would score 0 for every C and choose nothing
+        _check_known_tags(dev, labels)
     candidates = sorted(set(config.c_values)) if dev is not None and config.c_values else [config.c]
     dev_scores: dict[str, float] = {}
     best_model, best_c, best_score = None, candidates[0], -1.0
@@ -709,8 +711,8 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
     "covered" (whether the encoder's metadata lists the language: True / False, None when it lists none), and
     with an `in_language` tagger for that language (trained on its own train split): "in_language" and "gap"
     (in-language minus zero-shot, as XTREME reports it). `average` is the zero-shot accuracy averaged over the
-    target languages; a test set of `source_language` is scored under settings["source"], outside it.
-    A gold tag the tagger does not know is a DataError naming the file and the sentence's line.
+    target languages; a test set of `source_language` (default: the language the tagger was trained on) is
+    scored under settings["source"], outside it. A gold tag the tagger does not know is a DataError naming the file and the sentence's line.
     """
     if not test_sets:
         raise DataError("no test sets to evaluate on")
@@ -718,6 +720,7 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
     majority = tagger.meta.get("majority_tag", "")
     seen = tagger.meta.get("encoder_languages") or []
     in_language = dict(in_language or {})
+    source_language = source_language or (tagger.meta.get("train") or {}).get("language")
     source = _code(source_language) if source_language else None
     scores: dict[str, dict[str, Any]] = {}
     source_row: dict[str, Any] | None = None
