@@ -867,6 +867,26 @@ def prediction_tsv(labels: Sequence[str], records: Sequence[dict[str, Any]], sou
     return rows
 
 
+def data_metadata(labels: Sequence[str], train: LabelledTexts, dev: LabelledTexts | None,
+                  dev_scores: Mapping[str, float], examples: int) -> dict[str, Any]:  # fmt: skip
+    """Return the data part of a fine-tuned classifier's metadata: labels, training and dev data, dev scores
+    (`dev_` keys of the training loop's metrics). Its `train` entry is the frozen classifier's, which
+    `transfer eval` reads (source language, label counts for the majority baseline)."""
+    return {
+        "labels": list(labels),
+        "language": train.language,
+        "train_data": train.source,
+        "train": {
+            "source": train.source,
+            "language": train.language,
+            "examples": examples,
+            "counts": train.counts(),
+        },  # fmt: skip
+        "dev_data": dev.source if dev is not None else None,
+        "dev": {k.removeprefix("dev_"): v for k, v in dev_scores.items() if k.startswith("dev_")},
+    }
+
+
 def training_record(metadata: dict[str, Any]) -> dict[str, Any]:
     """Return what a classifier's metadata says of its training data ({"source", "language", "counts", ...}):
     its `train` entry, or for fine-tuned classifiers saved before they wrote one, their top-level keys."""

@@ -30,7 +30,7 @@ from xling.artifacts import CLASSIFIER_FAMILY, METADATA_FILE, read_metadata, wri
 from xling.config import config_to_dict
 from xling.embeddings.transformer import pad_batch
 from xling.errors import ConfigError, DataError
-from xling.transfer.classifier import register_kind, register_method
+from xling.transfer.classifier import data_metadata, register_kind, register_method
 
 if TYPE_CHECKING:
     from xling.data.labelled import LabelledTexts
@@ -368,18 +368,7 @@ def _finetune(config: ClassifierConfig, train: LabelledTexts, dev: LabelledTexts
     trained = (result.steps - result.resumed_from) * examples_per_step * result.world_size
     meta = {
         "kind": KIND,
-        "labels": labels,
-        "language": train.language,
-        "train_data": train.source,
-        # as the frozen classifier records it: `transfer eval` reads the source language and the majority
-        "train": {
-            "source": train.source,
-            "language": train.language,
-            "examples": len(ids),
-            "counts": train.counts(),
-        },  # fmt: skip
-        "dev_data": dev.source if dev is not None else None,
-        "dev": {k.removeprefix("dev_"): v for k, v in dev_scores.items() if k.startswith("dev_")},
+        **data_metadata(labels, train, dev, dev_scores, len(ids)),
         "encoder": str(config.encoder),
         "method": "finetune/lora" if finetune.lora_r else "finetune/full",
         "max_length": finetune.max_length,

@@ -36,7 +36,7 @@ from xling.config import config_to_dict
 from xling.embeddings.static import GatherRows, StaticSentenceEncoder
 from xling.errors import ConfigError, DataError
 from xling.training.loop import TrainingConfig
-from xling.transfer.classifier import register_kind, register_method
+from xling.transfer.classifier import data_metadata, register_kind, register_method
 from xling.transfer.finetune import ClassificationBatches, dev_schedule, label_indices
 
 if TYPE_CHECKING:
@@ -285,18 +285,7 @@ def _run(config: StaticFinetuneConfig, train: LabelledTexts, dev: LabelledTexts 
     moved = (encoder.embedding.weight.detach() - original).norm(dim=1)
     touched = int((moved > 0).sum())
     meta = {
-        "labels": labels,
-        "language": train.language,
-        "train_data": train.source,
-        # as the frozen classifier records it: `transfer eval` reads the source language and the majority
-        "train": {
-            "source": train.source,
-            "language": train.language,
-            "examples": len(ids),
-            "counts": train.counts(),
-        },  # fmt: skip
-        "dev_data": dev.source if dev is not None else None,
-        "dev": {k.removeprefix("dev_"): v for k, v in dev_scores.items() if k.startswith("dev_")},
+        **data_metadata(labels, train, dev, dev_scores, len(ids)),
         "base_encoder": encoder_name,
         "anchor_weight": config.anchor_weight,
         "train_table": config.train_table,
