@@ -273,7 +273,11 @@ def test_alignment_with_hard_negatives_trains_and_resumes_exactly(
         shutil.copy(tmp_path / "a" / name, tmp_path / "b" / name)
     run(tmp_path / "b", 5)
     resumed = run(tmp_path / "b", 10, resume=True)
-    assert resumed.training["steps"] == 10
+    # resumed at step 5, not started again (per-step seeds would give the same weights either way)
+    assert resumed.training["steps"] == 10 and resumed.training["resumed_from"] == 5
+    assert [
+        json.loads(line)["step"] for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()
+    ] == list(range(1, 11))
     assert resumed.training["final_loss"] == straight.training["final_loss"]
     weights = [load_file(str(tmp_path / x / "0_StaticEmbedding" / "model.safetensors")) for x in ("a", "b")]
     assert torch.equal(weights[0]["embedding.weight"], weights[1]["embedding.weight"])

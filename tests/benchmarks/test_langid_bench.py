@@ -66,10 +66,9 @@ def test_ntrex_keeps_one_reference_per_language_and_script(bench, tmp_path):
                     "eng-GB": "eng"}  # fmt: skip
 
 
-def test_tatoeba_folder_end_to_end(bench, tmp_path):
-    pytest.importorskip("py3langid")
-    pytest.importorskip("pycld2")
-    folder = tmp_path / "tatoeba"
+def small_tatoeba(root: Path) -> Path:
+    """Return a Tatoeba-layout folder of three German and three French sentences (English sides beside)."""
+    folder = root / "tatoeba"
     folder.mkdir()
     german = ["Ich habe heute keine Zeit, weil ich arbeiten muss.", "Wir fahren morgen mit dem Zug nach Berlin.",
               "Das Wetter ist heute wirklich schön."]  # fmt: skip
@@ -79,6 +78,23 @@ def test_tatoeba_folder_end_to_end(bench, tmp_path):
     (folder / "tatoeba.deu-eng.eng").write_text("I have no time today.\n" * 3, encoding="utf-8")
     (folder / "tatoeba.fra-eng.fra").write_text("\n".join(french) + "\n", encoding="utf-8")
     (folder / "tatoeba.fra-eng.eng").write_text("It is nice today.\n" * 3, encoding="utf-8")
+    return folder
+
+
+def test_tatoeba_folder_end_to_end_with_the_shipped_detector(bench, tmp_path):
+    # runs wherever the tests run (py3langid and pycld2 are bench extras, not dev ones)
+    out = tmp_path / "report.json"
+    bench.main(["--tatoeba", str(small_tatoeba(tmp_path)), "--sets", "tatoeba", "--langs", "deu,fra",
+                "--contenders", "xling", "--speed-sentences", "6", "--json", str(out)])  # fmt: skip
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["accuracy"]["xling"] == {"deu": 1.0, "fra": 1.0}
+    assert report["macro"]["xling"] == 1.0 and report["sentences_per_s"]["xling"] > 0
+
+
+def test_tatoeba_folder_end_to_end(bench, tmp_path):
+    pytest.importorskip("py3langid")
+    pytest.importorskip("pycld2")
+    folder = small_tatoeba(tmp_path)
     out = tmp_path / "report.json"
     bench.main(["--tatoeba", str(folder), "--sets", "tatoeba", "--langs", "deu,fra", "--contenders",
                 "py3langid,pycld2", "--speed-sentences", "6", "--json", str(out)])  # fmt: skip

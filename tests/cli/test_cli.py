@@ -129,6 +129,11 @@ def test_embed_mine_and_index_from_the_command_line(tmp_path, sample_tokenizer_d
     hits = json.loads((tmp_path / "hits.json").read_text())["results"][0]["hits"]
     assert hits[0]["text"] == pairs[0][1] and {h["language"] for h in hits} == {"deu"}
     assert runner.invoke(app, ["index", "delete", index, str(hits[0]["id"])]).exit_code == 0
+    result = runner.invoke(app, ["index", "search", index, pairs[0][1], "--k", "2", "--lang", "de",
+                                 "--model", model, "--json", str(tmp_path / "hits.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    after = json.loads((tmp_path / "hits.json").read_text())["results"][0]["hits"]
+    assert hits[0]["id"] not in {h["id"] for h in after} and after[0]["id"] == hits[1]["id"]
 
     # another encoder (here also of another dimension) must not write into this index
     other = str(_static_model(tmp_path / "other", sample_tokenizer_dir, dimension=16))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +143,6 @@ def _bible_dir() -> Path | None:
 
 @pytest.mark.skipif(_bible_dir() is None, reason="../shared/data/bible is not here")
 def test_real_bible_mining_test():
-    start = time.perf_counter()
     test = build_mining_test(_bible_dir(), "eng", "deu", book="JHN", n_distractors=1000, seed=0)
     assert 850 <= len(test.gold) <= 900  # John has 879 verses
     assert len(test.src) == len(test.tgt) == len(test.gold) + 1000
@@ -158,4 +156,3 @@ def test_real_bible_mining_test():
     result = evaluate_mining(Encoder.load("xling-mini"), test, MineConfig())
     score = result.scores["eng-deu"]
     assert score["f1"] > 0.8 and score["gold"] == len(test.gold)
-    assert time.perf_counter() - start < 30

@@ -122,7 +122,7 @@ def test_requests_that_queued_during_a_model_call_run_next_without_the_wait():
         return list(items)
 
     async def scenario():
-        batcher = Batcher("test", run, BatchingConfig(max_wait_ms=2000))
+        batcher = Batcher("test", run, BatchingConfig(max_wait_ms=30_000))
         first = asyncio.create_task(batcher.submit(["a"]))
         while not running.is_set():  # a's batch is in its model call
             await asyncio.sleep(0.01)
@@ -137,7 +137,8 @@ def test_requests_that_queued_during_a_model_call_run_next_without_the_wait():
     results, seconds, stats = run_async(scenario())
     assert results == [["a"], ["b"], ["c"]]
     assert stats.batches == 2  # b and c together
-    assert seconds < 1.5  # the rest of a's call and b+c's call (0.6 s), not another 2 s wait first
+    # the rest of a's call and b+c's call (0.6 s), not another 30 s wait first: the margin is for busy machines
+    assert seconds < 15
 
 
 def test_items_refused_by_the_model_come_back_in_their_place():

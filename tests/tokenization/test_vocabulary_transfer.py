@@ -222,6 +222,10 @@ def test_align_sentences_trains_a_transferred_student(tmp_path, bert_teacher, sa
     stamp = made.stat().st_mtime_ns
     result = run(3, resume=True)
     assert result.training["steps"] == 3 and np.isfinite(result.training["final_loss"])
+    assert result.training["resumed_from"] == 2  # taken up at its checkpoint, not run again
+    assert [
+        json.loads(line)["step"] for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()
+    ] == [1, 2, 3]
     assert made.stat().st_mtime_ns == stamp  # the resumed run reused the transferred copy
     encoder = Encoder.load(result.output)
     assert len(encoder.module.hf_tokenizer) == len(load_tokenizer(sample_tokenizer_dir))

@@ -127,9 +127,9 @@ def test_the_logged_learning_rate_follows_warm_up_then_decay(tmp_path, schedule)
     factors = [learning_rate_factor(s, config) for s in range(21)]
     assert factors[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])  # linear warm-up to the peak
     assert factors[5] == 1.0 and factors[20] == pytest.approx(0.1)  # decay to min_lr_ratio at max_steps
-    middle = 0.1 + 0.9 * (0.5 if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * 0.5)))
-    assert factors[5 + 15 // 2] == pytest.approx(middle, abs=0.05)
-    assert all(x >= y for x, y in zip(factors[5:], factors[6:], strict=False))
+    # every step of the decay, written out: linear 1 - t, cosine (1 + cos(pi t)) / 2 (t = (step - 5) / 15)
+    shape = (lambda t: 1 - t) if schedule == "linear" else (lambda t: 0.5 * (1 + math.cos(math.pi * t)))
+    assert factors[5:] == pytest.approx([0.1 + 0.9 * shape((s - 5) / 15) for s in range(5, 21)], abs=1e-12)
 
 
 def test_evaluations_run_on_their_own_schedule_and_at_the_end(tmp_path):
