@@ -7,6 +7,7 @@ value is a ConfigError that names the field and where it came from.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import tomllib
@@ -48,7 +49,30 @@ def load_config(
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set training.lr=3e-4")
         _set_path(values, key.strip().split("."), _RawValue(raw.strip()))
-    return _build(cls, values, where=str(recipe) if recipe else "options")
+    config = _build(cls, values, where=str(recipe) if recipe else "options")
+    # which fields the user set, for a command whose defaults depend on another field (given_fields)
+    with contextlib.suppress(AttributeError):  # a slotted dataclass: given_fields answers None
+        object.__setattr__(config, _GIVEN_ATTRIBUTE, frozenset(key for key, _ in _given(values)))
+    return config
+
+
+_GIVEN_ATTRIBUTE = "_xling_given_fields"
+
+
+def given_fields(config: Any, section: str = "") -> frozenset[str] | None:
+    """Return the dotted names of the fields the recipe, the options or `--set` gave a config made by
+    `load_config` (within `section`, without its prefix); None for a config built otherwise (in code).
+
+    A command whose defaults depend on another field (static-finetune's learning rate is not a
+    transformer's) applies its own default to a field the user did not set, and keeps one the user set,
+    even to the value of the other default.
+    """
+    given = getattr(config, _GIVEN_ATTRIBUTE, None)
+    if given is None:
+        return None
+    if not section:
+        return given
+    return frozenset(key.removeprefix(f"{section}.") for key in given if key.startswith(f"{section}."))
 
 
 def check_int(name: str, value: object, low: int, high: int | None = None) -> None:

@@ -112,3 +112,17 @@ print(loaded.kind, loaded.metadata["training"]["steps"], loaded.metadata["config
     assert proc.returncode == 0, proc.stderr[-2000:]
     # the training field the caller set reaches the static run (the table's own lr stays: not 5e-5)
     assert proc.stdout.strip().splitlines()[-1] == "classifier/static-finetune 60 0.01"
+
+
+def test_a_training_field_named_on_the_command_line_is_kept_even_at_the_transformer_default():
+    from xling.config import load_config
+    from xling.transfer.config import ClassifierConfig
+    from xling.transfer.static_finetune import StaticFinetuneConfig, _set_fields
+
+    table = StaticFinetuneConfig().training
+    named = load_config(ClassifierConfig, overrides=["method=static-finetune", "training.lr=5e-5",
+                                                     "training.max_steps=60"])  # fmt: skip
+    assert (_set_fields(named, table).lr, _set_fields(named, table).max_steps) == (5e-5, 60)
+    # not named: the table's own learning rate, not the transformer default the config holds
+    unnamed = load_config(ClassifierConfig, overrides=["method=static-finetune", "training.max_steps=60"])
+    assert unnamed.training.lr == 5e-5 and _set_fields(unnamed, table).lr == table.lr != 5e-5

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from xling.artifacts import CLASSIFIER_FAMILY, METADATA_FILE, read_metadata, write_metadata
-from xling.config import config_to_dict
+from xling.config import config_to_dict, given_fields
 from xling.embeddings.static import GatherRows, StaticSentenceEncoder
 from xling.errors import ConfigError, DataError
 from xling.training.loop import TrainingConfig
@@ -311,19 +311,25 @@ def train_static_finetune(config: ClassifierConfig, train: LabelledTexts, dev: L
     static = static or StaticFinetuneConfig()
     static = dataclasses.replace(static, encoder=config.encoder, seed=config.seed, batch_size=config.batch_size,
                                  output=config.output, resume=config.finetune.resume or static.resume,
-                                 training=_set_fields(config.training, static.training))  # fmt: skip
+                                 training=_set_fields(config, static.training))  # fmt: skip
     return finetune_static(train, dev, static, show_progress=show_progress)
 
 
-def _set_fields(given: TrainingConfig, base: TrainingConfig) -> TrainingConfig:
-    """Return `base` with the fields where `given` differs from ClassifierConfig's default training: what a
-    user set for the transfer command, while a transformer's defaults (lr 5e-5) stay out of a static table."""
+def _set_fields(config: ClassifierConfig, base: TrainingConfig) -> TrainingConfig:
+    """Return `base` (a static table's training defaults) with the training fields the user set for the
+    transfer command, while a transformer's defaults (lr 5e-5) stay out of a static table: the fields that
+    differ from ClassifierConfig's default training, and those a recipe, an option or `--set` named
+    (`load_config`), whatever their value (`--set training.lr=5e-5` is 5e-5 here too)."""
     from xling.transfer.config import _finetune_training
 
-    defaults = _finetune_training()
-    changed = {f.name: getattr(given, f.name) for f in dataclasses.fields(TrainingConfig)
-               if getattr(given, f.name) != getattr(defaults, f.name)}  # fmt: skip
-    return dataclasses.replace(base, **changed)
+    given, defaults = config.training, _finetune_training()
+    changed = {
+        f.name
+        for f in dataclasses.fields(TrainingConfig)
+        if getattr(given, f.name) != getattr(defaults, f.name)
+    }
+    named = {name for name in given_fields(config, "training") or () if "." not in name}
+    return dataclasses.replace(base, **{name: getattr(given, name) for name in changed | named})
 
 
 # ---------------------------------------------------------------------------------------------- the classifier
