@@ -57,3 +57,19 @@ def test_pooling_override_is_written_to_the_exported_pooling_config(tmp_path, sa
     # the graph pools as its folder now says
     onnx = Encoder.load(tmp_path / "out", backend="onnx").encode(TEXTS)
     assert cosines(onnx, Encoder.load(source, pooling="cls").encode(TEXTS)).min() >= 0.9999
+
+
+def test_another_models_folder_is_refused_and_an_earlier_export_is_replaced(tmp_path, sample_tokenizer_dir):
+    from xling.export.onnx import export_onnx
+
+    source = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "config.json").write_text('{"model_type": "xlm-roberta"}', encoding="utf-8")
+    # its config.json, xling.json and tokenizer would have been replaced by the exported encoder's
+    with pytest.raises(DataError, match=r"victim: output: the folder holds other files \(config.json\)"):
+        export_onnx(source, victim, sentences=TEXTS)
+    assert (victim / "config.json").read_text(encoding="utf-8") == '{"model_type": "xlm-roberta"}'
+    export_onnx(source, tmp_path / "out", sentences=TEXTS)
+    export_onnx(source, tmp_path / "out", sentences=TEXTS, int8=True)  # the same model's export again
+    assert (tmp_path / "out" / "onnx" / "model_int8.onnx").is_file()

@@ -57,6 +57,19 @@ def test_load_pretrained_names_the_damaged_file_missing_folder_and_config(
     assert str(error.value) == f"{folder / 'model.safetensors'}: {MESSAGE}"
 
 
+def test_weights_of_other_shapes_than_the_config_are_named(make_tiny_mlm, tmp_path, sample_tokenizer_dir):
+    import json
+
+    from transformers import XLMRobertaForMaskedLM
+
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
+    config = json.loads((folder / "config.json").read_text())  # another model's config.json copied over
+    (folder / "config.json").write_text(json.dumps({**config, "hidden_size": 32, "intermediate_size": 64}))
+    with pytest.raises(DataError, match="the folder mixes files of two models") as error:
+        load_pretrained(XLMRobertaForMaskedLM, folder)
+    assert str(error.value).startswith(str(folder))
+
+
 def test_pretrain_from_a_truncated_model_names_the_file(make_tiny_mlm, tmp_path, sample_tokenizer_dir):
     from xling.pretraining.pretrain import PretrainConfig, build_model
     from xling.tokenization.vocabulary import load_tokenizer

@@ -298,3 +298,24 @@ def test_real_data_sets_read_as_documented(shared_data_dir):
     assert result.scores["eng-deu"]["n"] == 5 and result.settings["origins"]["eng-deu"].startswith(
         "bible eng/deu"
     )
+
+
+def test_the_result_says_which_runtime_translated(tmp_path):
+    from types import SimpleNamespace
+
+    from xling.artifacts import write_metadata
+    from xling.evaluation.mt import _backend_settings
+
+    # "auto" picks a model's CTranslate2 conversion when there is one: the int8 model is what was scored
+    write_metadata(tmp_path, {"kind": "translation/ctranslate2", "quantization": "int8"})
+    converted = SimpleNamespace(backend_name="ct2", backend=SimpleNamespace(folder=tmp_path))
+    assert _backend_settings(converted, "auto") == {"backend": "ct2", "backend_asked": "auto",
+                                                    "ct2_quantization": "int8"}  # fmt: skip
+    assert _backend_settings(SimpleNamespace(backend_name="torch"), "auto") == {"backend": "torch",
+                                                                                "backend_asked": "auto"}  # fmt: skip
+    _write_bible(tmp_path)
+    result = evaluate_mt(
+        TableTranslator(), MTEvalConfig(data=str(tmp_path / "bible"), directions=["eng-deu"])
+    )
+    # a translator without a runtime (this table) is recorded as asked
+    assert result.settings["backend_asked"] == result.settings["backend"] == "auto"

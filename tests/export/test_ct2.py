@@ -186,6 +186,10 @@ def test_an_unrelated_folder_is_replaced_only_with_overwrite(tmp_path):
     assert (other / "notes.txt").read_text() == "keep me"
     export_ct2(folder, other, overwrite=True)
     assert (other / "model.bin").is_file() and not (other / "notes.txt").exists()
+    # a folder holding the model itself: replacing it would have deleted the model being converted
+    with pytest.raises(ConfigError, match="holds the model folder"):
+        export_ct2(folder, tmp_path, overwrite=True)
+    assert (folder / "config.json").is_file()
 
 
 def test_models_ct2_cannot_translate_are_refused(tmp_path):

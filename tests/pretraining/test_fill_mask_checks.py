@@ -70,3 +70,22 @@ def test_cli_fill_mask_checks_top_k_before_loading_the_model(tmp_path):
         app, ["fill-mask", "--model", str(tmp_path / "missing"), "--top-k", "0", "a <mask>"]
     )
     assert isinstance(result.exception, ConfigError)
+
+
+def test_rows_past_the_tokenizer_in_a_padded_vocabulary_are_never_guessed(tmp_path, sample_tokenizer_dir):
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=len(tokenizer) + 64, hidden_size=16, num_hidden_layers=1,
+                              num_attention_heads=2, intermediate_size=32, max_position_embeddings=40,
+                              pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    model = XLMRobertaForMaskedLM(config).eval()
+    with torch.no_grad():  # the padding rows would win every guess (they were None: a traceback)
+        model.lm_head.bias[len(tokenizer) :] = 100.0
+    guesses = predict_masked(model, "Hello <mask> world", top_k=len(tokenizer) + 64, tokenizer=tokenizer)
+    assert guesses[0] and all(isinstance(g, str) for g in guesses[0])
+    assert len(guesses[0]) == len(tokenizer) - len(set(tokenizer.all_special_ids))

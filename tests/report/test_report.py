@@ -180,6 +180,13 @@ def test_guards_parse_and_check():
     assert check_guards(report, [parse_guard("ntrex:accuracy=1")]) == [
         "ntrex:accuracy=1: ntrex accuracy was not measured (no NTREX files)"
     ]
+    # a task that ran but has no such figure says what it has, not that it did not run
+    ran = {"tasks": {"tatoeba": {"status": "done", "result": {"primary": "accuracy", "average": 50.0,
+                                                                "scores": {"deu": {"accuracy": 50.0}}}}}}  # fmt: skip
+    assert check_guards(ran, [parse_guard("tatoeba:acuracy=1"), parse_guard("tatoeba:accuracy@de=1")]) == [
+        "tatoeba:acuracy=1: tatoeba acuracy was not measured (the task ran; its metrics: accuracy, average)",
+        "tatoeba:accuracy@de=1: tatoeba accuracy for de was not measured (the task ran; its languages: deu)",
+    ]
 
 
 def test_missing_data_is_skipped_not_a_crash(tiny_encoder, report_data, tmp_path):
@@ -322,6 +329,12 @@ def test_word_mapping_gets_bli_equal_to_the_single_evaluation(tmp_path):
     assert task["result"]["scores"] == json.loads(json.dumps(single.scores)) and single.average > 90
     assert "Bilingual lexicon induction" in (tmp_path / "out" / "report.html").read_text()
     assert result is not None
+    # the target vectors replaced in place: the task runs again, not "(from the earlier run)"
+    save_vectors(WordVectors([f"t{i}" for i in range(300)], rng.normal(size=(300, 16)).astype(np.float32), "tgt"),
+                 tgt)  # fmt: skip
+    run_report(config)
+    again = json.loads((tmp_path / "out" / "report.json").read_text())["tasks"]["bli"]
+    assert again["result"]["average"] < 20 < task["result"]["average"]
 
 
 def test_an_mt_task_stamps_its_test_folder(report_data, tiny_encoder, tmp_path):

@@ -26,13 +26,14 @@ warning naming the book and the model, and `settings["test_seen_in_training"]` s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sacrebleu.metrics import BLEU, CHRF
 
@@ -319,6 +320,18 @@ def _same_corpus(recorded: str, test_folder: Path) -> bool:
     return path.name == Path(test_folder).name
 
 
+def _backend_settings(translator: Any, asked: str) -> dict[str, Any]:
+    """Return {"backend": what translated, "backend_asked", and for CTranslate2 "ct2_quantization"}: with
+    "auto", a model's int8 conversion is what gets scored, not its own weights, and the result says so."""
+    used = getattr(translator, "backend_name", asked)
+    settings: dict[str, Any] = {"backend": used, "backend_asked": asked}
+    folder = getattr(getattr(translator, "backend", None), "folder", None)
+    if used == "ct2" and folder is not None:
+        with contextlib.suppress(Exception):  # a conversion without xling.json: the quantization is unknown
+            settings["ct2_quantization"] = read_metadata(Path(folder)).get("quantization")
+    return settings
+
+
 def _model_folder(translator: TextTranslator, config: MTEvalConfig) -> Path | None:
     """Return the folder of the model scored: the translator's (a `Translator`), else `config.model`."""
     folder = getattr(translator, "folder", None)
@@ -367,7 +380,7 @@ def evaluate_mt(
         "signatures": signatures,
         "bleu_tokenize": config.bleu_tokenize or "sacrebleu default for the target language",
         "decode": dataclasses.asdict(config.decode),
-        "backend": config.backend,
+        **_backend_settings(translator, config.backend),
     }
     model = config.model or str(getattr(translator, "name", "?"))
     if config.testset == "bible":

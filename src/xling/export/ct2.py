@@ -193,6 +193,9 @@ def export_ct2(
     target = Path(output) if output is not None else ct2_folder(source)
     if target.resolve() == source.resolve():
         raise ConfigError(f"output: {target} is the model folder itself; write the conversion beside it")
+    if source.resolve().is_relative_to(target.resolve()):  # replacing the output would delete the model
+        raise ConfigError(f"output: {target} holds the model folder {source}; write the conversion inside "
+                          "the model folder (the default) or beside it")  # fmt: skip
     # this model's own conversion is replaced unasked: the one inside its folder (made there, even if the
     # folder moved since), or one elsewhere made from it
     made_from = _conversion_of(target)

@@ -15,6 +15,7 @@ too, its dynamic int8 version (`model_opt_int8.onnx`, backend "onnx-opt-int8"; `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ import torch
 from torch import nn
 
 from xling.artifacts import METADATA_FILE, write_metadata
-from xling.atomic import write_json_atomically
+from xling.atomic import same_path, write_json_atomically
 from xling.embeddings.backends.onnx import (
     EXPORT_META,
     INPUT_NAMES,
@@ -142,8 +143,10 @@ def export_onnx(
         if options:
             raise ConfigError(f"options {sorted(options)} only apply when exporting from a folder")
         encoder = encoder_or_folder
+        _check_export_target(out, None, encoder.name)
     else:
         source = resolve_model(encoder_or_folder)
+        _check_export_target(out, source, str(source))  # before loading the model, as above
         encoder = Encoder.load(source, **options)
     module = encoder.module
     if encoder.kind == "static":
@@ -270,6 +273,25 @@ def check_output_dir(output_dir: str | Path) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise DataError(f"output: cannot write into {parent} (permission denied)", out)
     return out
+
+
+def _check_export_target(out: Path, source: Path | None, name: str) -> None:
+    """Return nothing if the export may write into `out`: a new or empty folder, the model folder `source`
+    itself, or an earlier export of the same model (its export.json names `name`); else DataError naming it.
+    The export writes config.json, xling.json and the tokenizer files there, which would turn another
+    model's folder into a broken mix."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if source is not None and same_path(out, source):
+        return
+    earlier = out / ONNX_DIR / EXPORT_META
+    if earlier.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(earlier.read_text(encoding="utf-8")).get("source") == name:
+                return
+    shown = ", ".join(sorted(entry.name for entry in out.iterdir())[:5])
+    raise DataError(f"output: the folder holds other files ({shown}); export into the model folder itself, an "
+                    "empty or new folder, or the folder of an earlier export of this model", out)  # fmt: skip
 
 
 @contextmanager

@@ -93,10 +93,12 @@ def predict_ids(model, tokenizer, input_ids: torch.Tensor, top_k: int = 5) -> li
     logits = model(input_ids=input_ids[None], attention_mask=torch.ones_like(input_ids)[None]).logits[0]
     positions = (input_ids == tokenizer.mask_token_id).nonzero().flatten()
     special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
-    top_k = min(top_k, logits.shape[-1] - len(special))  # beyond that, topk would fail or pick specials
+    # rows past the tokenizer's tokens (a vocabulary padded to a round size) are no token at all
+    tokens = min(len(tokenizer), logits.shape[-1])
+    top_k = min(top_k, tokens - len(special))  # beyond that, topk would fail or pick specials
     out = []
     for pos in positions:
-        scores = logits[pos].clone()
+        scores = logits[pos, :tokens].clone()
         scores[special] = float("-inf")  # a guess of <s> or a language token says nothing
         ids = scores.topk(top_k).indices.tolist()
         out.append([tokenizer.convert_ids_to_tokens(i).replace("\u2581", "") or "\u2581" for i in ids])

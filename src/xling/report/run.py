@@ -382,8 +382,20 @@ def check_guards(report: dict[str, Any], guards: list[Guard]) -> list[str]:
         value = guard_value(report, guard)
         where = f"{guard.task} {guard.metric}" + (f" for {guard.language}" if guard.language else "")
         if value is None:
-            status = (report["tasks"].get(guard.task) or {}).get("reason") or "the task was not run"
-            failures.append(f"{guard.text}: {where} was not measured ({status})")
+            failures.append(f"{guard.text}: {where} was not measured ({_unmeasured_reason(report, guard)})")
         elif value < guard.value:
             failures.append(f"{guard.text}: {where} is {value:g}, below {guard.value:g}")
     return failures
+
+
+def _unmeasured_reason(report: dict[str, Any], guard: Guard) -> str:
+    """Return why a guard found no figure: the task's reason for not running, or what the task did measure."""
+    entry = report["tasks"].get(guard.task) or {}
+    result = entry.get("result")
+    if result is None:
+        return entry.get("reason") or "the task was not run"
+    rows = {key: row for key, row in result["scores"].items() if isinstance(row, dict)}
+    if guard.language is not None and guard.language not in rows:
+        return f"the task ran; its languages: {', '.join(rows)}"
+    metrics = sorted({name for row in rows.values() for name in row} | {"average"})
+    return f"the task ran; its metrics: {', '.join(metrics)}"

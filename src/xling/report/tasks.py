@@ -644,7 +644,7 @@ def tasks_for(model: ModelInfo, names: Sequence[str] = ()) -> list[TaskSpec]:
     return out
 
 
-DATA_SETTINGS = ("data", "data_folder", "dictionary")
+DATA_SETTINGS = ("data", "data_folder", "dictionary", "src", "tgt")
 """Settings that name the files a task reads: their contents' stamp is part of the settings key."""
 
 
