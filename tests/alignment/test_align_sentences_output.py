@@ -53,13 +53,6 @@ def test_a_folder_inside_or_holding_the_tokenizer_may_be_the_output(tmp_path: Pa
         align_module.check_output(recipe)
 
 
-def test_a_student_that_names_no_folder_is_no_input_folder(tmp_path: Path, monkeypatch) -> None:
-    # "static" and a shipped name are no folders here, so nothing under them is an input folder
-    monkeypatch.chdir(tmp_path)
-    align_module.check_output(config(tmp_path, tmp_path / "static" / "run"))
-    align_module.check_output(config(tmp_path, tmp_path / "xling-mini" / "run", student="xling-mini"))
-
-
 def test_a_folder_of_other_files_is_refused_even_with_overwrite(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "notes.txt").write_text("mine", encoding="utf-8")

@@ -292,6 +292,15 @@ def test_static_finetune_resumes_from_the_command_line(tmp_path):
     assert anew.exit_code == 0, anew.output
     training = json.loads((out / "xling.json").read_text("utf-8"))["training"]
     assert (training["steps"], training["resumed_from"]) == (10, 0)
+    # a run killed before it saved a classifier (checkpoints and a log only) is started again too
+    import shutil
+
+    for entry in out.iterdir():
+        if entry.name not in ("checkpoints", "train_log.jsonl"):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    killed = runner.invoke(app, [*common, "--overwrite", "--set", "training.max_steps=10"])
+    assert killed.exit_code == 0, killed.output
+    assert (out / "xling.json").is_file()
 
 
 def test_a_fine_tuned_classifier_records_its_language_and_majority_for_eval(tmp_path, monkeypatch, capsys):

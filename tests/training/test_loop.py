@@ -264,6 +264,23 @@ def test_restart_starts_a_new_run_over_an_earlier_runs_checkpoints(tmp_path, cap
     assert [e["step"] for e in _log(tmp_path / "b")] == [1, 2, 3, 4, 5, 6]
 
 
+def test_restart_never_deletes_another_commands_run(tmp_path):
+    objective = Regression()
+    train(objective, Rows(8, 1), _config(max_steps=2, checkpoint_every=2), tmp_path, description="pretrain")
+    with pytest.raises(XlingError, match=r"holds the checkpoints of a run of `pretrain`, not of `tagger`"):
+        train(Regression(), Rows(8, 1), _config(max_steps=2), tmp_path, restart=True, description="tagger")
+    assert [c.name for c in list_checkpoints(tmp_path)] == ["step-00000002"]
+    # checkpoints written before runs recorded their command: told apart by their config's fields
+    state_file = list_checkpoints(tmp_path)[0] / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    del state["command"]
+    state["config"] = {"tlm_ratio": 0.5, "training": state["config"]["training"]}
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(XlingError, match="a run of another command"):
+        train(Regression(), Rows(8, 1), _config(max_steps=2), tmp_path, restart=True, description="tagger")
+    assert list_checkpoints(tmp_path)
+
+
 class CrashingRows(Rows):
     """Rows whose step `crash_at` fails, as a killed process would stop there."""
 

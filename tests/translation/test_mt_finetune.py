@@ -13,6 +13,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 from transformers.models.bart.modeling_bart import shift_tokens_right
 
 from xling.errors import XlingError
+from xling.training.checkpoint import list_checkpoints
 from xling.translation.data import TranslationBatches, build_parallel_data
 from xling.translation.languages import detect_family
 from xling.translation.train import MTTrainConfig, family_format, greedy_translate, train_translation
@@ -258,6 +259,17 @@ def test_a_model_at_the_output_is_kept_unless_overwrite_or_fine_tuned_in_place(b
     config.overwrite = True
     train_translation(config)
     assert json.loads((other / "xling.json").read_text())["config"]["model"] == str(bases["xling"])
+    # a killed in-place run (its newest checkpoint short of max_steps) is resumed or overwritten, never
+    # silently started again
+    in_place.training.max_steps = 4
+    in_place.training.checkpoint_every = 2
+    newest = list_checkpoints(other)[-1]
+    shutil.copytree(newest, newest.with_name("step-00000003"))
+    state = json.loads((newest.with_name("step-00000003") / "trainer_state.json").read_text())
+    state["step"], state["config"]["training"]["max_steps"] = 3, 4
+    (newest.with_name("step-00000003") / "trainer_state.json").write_text(json.dumps(state))
+    with pytest.raises(XlingError, match="holds checkpoints of an earlier run"):
+        train_translation(in_place)
 
 
 def test_empty_data_and_copy_directions_are_refused_and_a_bad_byte_is_named_at_its_line(bases, tmp_path):

@@ -15,6 +15,8 @@ from xling.config import load_config
 from xling.errors import ConfigError
 
 app = typer.Typer(help="Train a classifier in one language, use it in all.", no_args_is_help=True)
+# what a fine-tuning run writes before its classifier (xling.training.loop)
+FINETUNE_RUN_ENTRIES = ("checkpoints", "best", "train_log.jsonl")
 
 ClassifierOpt = Annotated[
     Path, typer.Option("--model", help="Classifier folder (from `xling transfer train`).")
@@ -153,8 +155,12 @@ def train(
     unlabelled_texts = {lang: list(read_lines(file))
                         for lang, file in _language_files("--unlabelled", unlabelled, "de=tweets.de.txt")}  # fmt: skip
     options: dict = {}
-    # before training, for every method (a fine-tuning run resumes into its own checkpoints)
-    if not (config.method != "frozen" and resume and (Path(output) / "checkpoints").is_dir()):
+    # before training, for every method (a fine-tuning run resumes into its own checkpoints, and with
+    # overwrite the training loop replaces a run of its own that was killed before it saved a classifier)
+    folder = Path(output)
+    killed_run = folder.is_dir() and all(entry.name in FINETUNE_RUN_ENTRIES for entry in folder.iterdir())
+    fine_tuning_run = config.method != "frozen" and (Path(output) / "checkpoints").is_dir()
+    if not (fine_tuning_run and (resume or (overwrite and killed_run))):
         check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY)
     if config.method == "frozen":
         options["show_progress"] = True
@@ -166,10 +172,7 @@ def train(
         show_training_progress(config.training)
         if resume is not None:
             config.finetune.resume = resume
-        if overwrite and not config.finetune.resume:
-            from xling.training.loop import clear_earlier_run
-
-            clear_earlier_run(Path(output))  # a new run: the earlier one's checkpoints would be refused
+        config.finetune.overwrite = overwrite  # a new run over an earlier one (the loop checks it is one)
     classifier = train_classifier(config, parts if len(parts) > 1 else train_data, dev_data, **options)
     metadata = dict(getattr(classifier, "metadata", None) or {})
     all_labels = [label for part in parts for label in part.labels]

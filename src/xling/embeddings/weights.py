@@ -119,8 +119,10 @@ def load_pretrained(model_class: Any, folder: str | Path, **kwargs: Any) -> Any:
     except (pickle.UnpicklingError, RuntimeError) as error:
         if is_refused_pickle(error):
             raise DataError(UNSAFE_PICKLE, pickle_file(folder)) from error
-        if "size mismatch" in str(error) or "ignore_mismatched_sizes" in str(error):
-            # weights of other shapes than config.json says (transformers logs which): parts of two models
+        mismatch = "size mismatch" in str(error) or "ignore_mismatched_sizes" in str(error)
+        # weights of other shapes than config.json says (transformers logs which): parts of two models;
+        # with settings of the caller's (num_labels=...), transformers' own message says more
+        if mismatch and not set(kwargs) - {"use_safetensors"}:
             raise DataError("the weights do not have the shapes the folder's config.json gives them: the "
                             "folder mixes files of two models", folder) from error  # fmt: skip
         raise

@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 CT2_DIR = "ctranslate2"
 """Subfolder of a model folder that holds its CTranslate2 conversion."""
-"""`kind` in the conversion's xling.json."""
 QUANTIZATIONS = CT2_QUANTIZATIONS
 """Weight types `ctranslate2.converters.Converter.convert` accepts."""
 # model_type in config.json -> the architecture CTranslate2's converter builds (text-to-text seq2seq only:

@@ -289,6 +289,16 @@ def _check_export_target(out: Path, source: Path | None, name: str) -> None:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(earlier.read_text(encoding="utf-8")).get("source") == name:
                 return
+    # an export of this model that stopped before its export.json: the model's config.json beside onnx/
+    if source is not None and (out / ONNX_DIR).is_dir():
+        with contextlib.suppress(OSError):
+            if (out / "config.json").read_bytes() == (source / "config.json").read_bytes():
+                return
+    # a loaded encoder exported into its own folder: that folder's xling.json names it
+    if source is None and (out / METADATA_FILE).is_file():
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads((out / METADATA_FILE).read_text(encoding="utf-8")).get("name") == name:
+                return
     shown = ", ".join(sorted(entry.name for entry in out.iterdir())[:5])
     raise DataError(f"output: the folder holds other files ({shown}); export into the model folder itself, an "
                     "empty or new folder, or the folder of an earlier export of this model", out)  # fmt: skip

@@ -214,7 +214,7 @@ def check_output(config: PretrainConfig) -> None:
         return
     # the tokenizer folder inside the run folder (the recipes' layout) is no one else's file
     others = sorted(entry.name for entry in output.iterdir()
-                    if entry.name not in RUN_ENTRIES and not same_path(entry, config.tokenizer))  # fmt: skip
+                    if entry.name not in RUN_ENTRIES and not same_path(entry, Path(config.tokenizer).expanduser()))  # fmt: skip
     if not others:
         return  # empty, or a run killed before its first checkpoint
     if (output / METADATA_FILE).is_file() and read_metadata(output).get("kind") == KIND:
@@ -282,8 +282,8 @@ def training_sources(config: PretrainConfig, tokenizer) -> TextSources:
     known = [lang for lang in sources.languages if language_token(lang) in vocab]
     if not config.data.languages and known and len(known) < len(sources.languages):
         left_out = sorted(set(sources.languages) - set(known))
-        logger.info("data.languages not set: the %d languages of the tokenizer (%s left out: no language "
-                    "token)", len(known), ", ".join(left_out))  # fmt: skip
+        logger.warning("data.languages not set: the %d languages of the tokenizer (%s left out: no language "
+                       "token)", len(known), ", ".join(left_out))  # fmt: skip
         mono = {lang: paths for lang, paths in sources.mono_files.items() if lang in known}
         sources = replace(sources, languages=known, mono_files=mono)
     missing = [lang for lang in sources.languages if lang not in known]

@@ -653,6 +653,13 @@ def settings_key(spec: TaskSpec, plan: Plan) -> str:
     still stands): test files edited, added or removed in place run the task again."""
     stamps = {name: data_stamp(Path(plan.settings[name])) for name in DATA_SETTINGS
               if isinstance(plan.settings.get(name), str) and Path(plan.settings[name]).exists()}  # fmt: skip
+    for name in list(stamps):  # word vectors as NAME.npy read their words from NAME.vocab.txt beside it
+        if plan.settings[name].endswith(".npy"):
+            from xling.vectors.formats import vocab_path
+
+            words = vocab_path(plan.settings[name])
+            if words.is_file():
+                stamps[f"{name}_vocabulary"] = data_stamp(words)
     text = json.dumps(
         {"task": spec.name, "settings": plan.settings, "data": stamps}, sort_keys=True, default=str
     )

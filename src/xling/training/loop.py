@@ -10,7 +10,8 @@ What a caller brings:
   and processes are then weighed by them, so accumulated steps equal one big batch;
 - a `batches` source: `batches.get(step, micro, rank, world_size)` returns a dict of tensors. It must be a
   pure function of its arguments (and its seed), which is what makes resume exact: the data position of a
-  run is its step number.
+  run is its step number. At each checkpoint the loop draws the first batch and the next one once more, to
+  keep a hash of the data that a resume compares (xling.training.resume).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from xling.training.checkpoint import (
     CHECKPOINT_DIR,
     list_checkpoints,
     load_newest_checkpoint,
+    read_trainer_state,
     rng_states,
     save_best,
     save_checkpoint,
@@ -283,7 +285,7 @@ def train(
     start_step, tokens_seen, last_loss = 0, 0, float("nan")
     defaults = json.loads(json.dumps(run_defaults, default=str)) if run_defaults else None
     if restart and not resume:
-        clear_earlier_run(run_dir, dist_info.is_main)
+        _clear_earlier_run(run_dir, dist_info.is_main, description, saved_config)
     state = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change, defaults,
                     batches, config.resume_on_changed_data)  # fmt: skip
     if state is not None:
@@ -358,7 +360,7 @@ def train(
                 if dist_info.is_main:
                     trainer_state = {
                         "tokens": tokens_seen, "loss": loss, "data_position": {"step": step},
-                        "world_size": dist_info.world_size, "config": saved_config,
+                        "world_size": dist_info.world_size, "config": saved_config, "command": description,
                         "batches": _kept_rng(batch_signature, batches.get, step),
                         **({"best": best.state()} if best is not None else {}),
                     }  # fmt: skip
@@ -428,17 +430,29 @@ def _resume(
     return state
 
 
-def clear_earlier_run(run_dir: Path, is_main: bool = True) -> None:
-    """Return nothing once the checkpoints, log and best weights of an earlier run in `run_dir` are gone
-    (deleted by the main process; every process waits for it)."""
-    if is_main and list_checkpoints(run_dir):
-        logger.warning("%s: starting a new run: the earlier run's checkpoints, log and best weights are deleted "
-                       "(its model files stay until the new model is saved)", run_dir)  # fmt: skip
-        for entry in (run_dir / CHECKPOINT_DIR, run_dir / BEST_DIR, run_dir / LOG_FILE):
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink(missing_ok=True)
+def _clear_earlier_run(run_dir: Path, is_main: bool, command: str, run_config: Mapping[str, Any]) -> None:
+    """Return nothing once the checkpoints, log and best weights of an earlier run of the same `command` in
+    `run_dir` are gone (deleted by the main process; every process waits for it). Another command's run
+    (by the command its checkpoints record, or for older ones by their config's fields) is an XlingError:
+    replacing one's own run must never delete a pretraining run that a tagger was pointed at."""
+    found = list_checkpoints(run_dir)
+    if found:
+        state = read_trainer_state(found[-1])
+        recorded = state.get("command")
+        fields = sorted(state.get("config") or {})
+        other = recorded != command if recorded is not None else bool(fields) and fields != sorted(run_config)
+        if other:
+            made_by = f"`{recorded}`" if recorded is not None else "another command"
+            raise XlingError(f"{run_dir} holds the checkpoints of a run of {made_by}, not of `{command}`; "
+                             "--overwrite replaces only a run of this command: choose another output folder")  # fmt: skip
+        if is_main:
+            logger.warning("%s: starting a new run: the earlier run's checkpoints, log and best weights are "
+                           "deleted (its model files stay until the new model is saved)", run_dir)  # fmt: skip
+            for entry in (run_dir / CHECKPOINT_DIR, run_dir / BEST_DIR, run_dir / LOG_FILE):
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink(missing_ok=True)
     barrier()  # no process looks for checkpoints before they are gone
 
 

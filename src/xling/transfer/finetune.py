@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 KIND = f"{CLASSIFIER_FAMILY}/finetune"
 DEV_METRICS = ("macro_f1", "accuracy")
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change
-RESUMABLE = ("output", "finetune.resume", "batch_size")
+RESUMABLE = ("output", "finetune.resume", "finetune.overwrite", "batch_size")
 logger = logging.getLogger(__name__)
 
 
@@ -70,6 +70,9 @@ class FinetuneConfig:
     resume: bool = False
     """Continue the run in `output` from its newest checkpoint; without it a folder with checkpoints is
     refused."""
+    overwrite: bool = False
+    """Start a new run in `output` over an earlier fine-tuning run there (its checkpoints, log and best
+    weights are deleted; the command line's --overwrite)."""
 
     def validate(self) -> None:
         if self.max_length < 4:
@@ -359,7 +362,8 @@ def _finetune(config: ClassifierConfig, train: LabelledTexts, dev: LabelledTexts
                 config.encoder, f"{trainable:,}", f"{total:,}", len(ids), len(labels),
                 training.max_steps)  # fmt: skip
     result = run_training(
-        objective, batches, training, run_dir, resume=finetune.resume, evaluations=evaluations,
+        objective, batches, training, run_dir, resume=finetune.resume, restart=finetune.overwrite,
+        evaluations=evaluations,
         run_config=run_config, may_change=RESUMABLE, description="fine-tune",
     )  # fmt: skip
     dev_scores = dict(result.metrics)

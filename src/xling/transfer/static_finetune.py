@@ -57,7 +57,7 @@ ENCODER_DIR = "encoder"
 HEAD_FILE = "head.safetensors"
 DEV_METRICS = ("macro_f1", "accuracy")
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change
-RESUMABLE = ("output", "resume", "batch_size")
+RESUMABLE = ("output", "resume", "overwrite", "batch_size")
 logger = logging.getLogger(__name__)
 
 
@@ -96,6 +96,9 @@ class StaticFinetuneConfig:
     a temporary run folder, and the caller saves the classifier."""
     resume: bool = False
     """Continue the run in `output` from its newest checkpoint."""
+    overwrite: bool = False
+    """Start a new run in `output` over an earlier run there (its checkpoints, log and best weights are
+    deleted; the command line's --overwrite)."""
     training: TrainingConfig = field(default_factory=_static_training)
     """Optimisation and bookkeeping of the training loop."""
 
@@ -276,7 +279,8 @@ def _run(config: StaticFinetuneConfig, train: LabelledTexts, dev: LabelledTexts 
     original = encoder.embedding.weight.detach().clone()
     logger.info("fine-tuning the table of %s (anchor_weight %g) and a %d-label head on %d texts, %d steps",
                 encoder_name, config.anchor_weight, len(labels), len(ids), training.max_steps)  # fmt: skip
-    result = run_training(objective, batches, training, run_dir, resume=config.resume, evaluations=evaluations,
+    result = run_training(objective, batches, training, run_dir, resume=config.resume, restart=config.overwrite,
+                          evaluations=evaluations,
                           run_config=run_config, may_change=RESUMABLE, description="static fine-tune")  # fmt: skip
     dev_scores = dict(result.metrics)
     if result.best is not None:  # the weights kept are the best dev evaluation's, not the last step's
@@ -306,11 +310,13 @@ def train_static_finetune(config: ClassifierConfig, train: LabelledTexts, dev: L
                           static: StaticFinetuneConfig | None = None,
                           show_progress: bool | None = None) -> StaticFinetunedClassifier:  # fmt: skip
     """The `train_classifier` entry of method "static-finetune": `static` (default StaticFinetuneConfig())
-    with the encoder, seed, batch size, output and `finetune.resume` of the ClassifierConfig, and the
+    with the encoder, seed, batch size, output, `finetune.resume` and `finetune.overwrite` of the
+    ClassifierConfig, and the
     training fields it sets (`--set training.max_steps=60`) over a static table's own defaults."""
     static = static or StaticFinetuneConfig()
     static = dataclasses.replace(static, encoder=config.encoder, seed=config.seed, batch_size=config.batch_size,
                                  output=config.output, resume=config.finetune.resume or static.resume,
+                                 overwrite=config.finetune.overwrite or static.overwrite,
                                  training=_set_fields(config, static.training))  # fmt: skip
     return finetune_static(train, dev, static, show_progress=show_progress)
 

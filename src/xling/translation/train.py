@@ -14,6 +14,7 @@ folder written keeps the family's tokenizer and records the family in `xling.jso
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -34,7 +35,12 @@ from xling.data.config import CorpusConfig
 from xling.errors import ConfigError, XlingError
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
-from xling.training.checkpoint import average_checkpoints, list_checkpoints, load_checkpoint
+from xling.training.checkpoint import (
+    average_checkpoints,
+    list_checkpoints,
+    load_checkpoint,
+    read_trainer_state,
+)
 from xling.translation.data import (
     DIRECTION_MODES,
     ParallelData,
@@ -409,8 +415,9 @@ def check_output(config: MTTrainConfig) -> None:
     output = Path(config.output)
     if output.exists() and not output.is_dir():
         raise XlingError(f"{output}: a file is there, not a model folder")
-    in_place = fine_tunes_in_place(config)
     checkpoints = list_checkpoints(output)
+    # fine-tuning a model in place again starts a new run over a finished one, never over a killed one
+    in_place = fine_tunes_in_place(config) and (not checkpoints or run_finished(output, checkpoints[-1]))
     if checkpoints and not (config.resume or config.overwrite or in_place):
         raise XlingError(f"{output} holds checkpoints of an earlier run ({checkpoints[-1].name}); pass --resume "
                          "to continue it, --overwrite to train again from the start, or choose another output "
@@ -425,6 +432,18 @@ def check_output(config: MTTrainConfig) -> None:
     if not in_place:
         raise XlingError(f"{output}: a model is already there; pass overwrite (--overwrite) to replace it, "
                          "or choose another output folder")  # fmt: skip
+
+
+def run_finished(output: Path, checkpoint: Path) -> bool:
+    """Return whether the run whose newest checkpoint is `checkpoint` ended: it reached its max_steps, or the
+    model saved in `output` records the checkpoint's step (a run stopped early)."""
+    state = read_trainer_state(checkpoint)
+    planned = ((state.get("config") or {}).get("training") or {}).get("max_steps")
+    if isinstance(planned, int) and state.get("step", 0) >= planned:
+        return True
+    with contextlib.suppress(Exception):  # no readable xling.json: not known to have ended
+        return read_metadata(output).get("training", {}).get("steps") == state.get("step")
+    return False
 
 
 def fine_tunes_in_place(config: MTTrainConfig) -> bool:

@@ -419,9 +419,8 @@ def check_output(config: AlignConfig) -> None:
         raise ConfigError(f"output: {output} is a file; give a folder for the encoder and its run")
     # only existing folders: a shipped model name or "static" names no folder the run could write into
     given = {name: getattr(config, name, "") for name in INPUT_FOLDERS}
-    inputs = [
-        (f"the {name} folder {path}", path) for name, path in given.items() if path and Path(path).is_dir()
-    ]
+    inputs = [(f"the {name} folder {path}", Path(path).expanduser()) for name, path in given.items()
+              if path and Path(path).expanduser().is_dir()]  # fmt: skip
     # the recipes keep the tokenizer inside the run folder (the encoder is saved into the folder, which is
     # never replaced whole): only the same folder is refused
     check_apart(output, inputs, nesting_ok=True)
