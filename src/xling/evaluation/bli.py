@@ -30,6 +30,7 @@ import numpy as np
 from xling.alignment.words.csls import DEFAULT_BETA, DEFAULT_CHUNK, METHODS, Matrix, translate, unit_rows
 from xling.alignment.words.dictionary import read_dictionary
 from xling.alignment.words.mapping import WordMapping
+from xling.config import check_int
 from xling.errors import ConfigError, DataError
 from xling.evaluation.result import Result
 
@@ -72,9 +73,7 @@ class BLIConfig:
         if self.retrieval not in METHODS:
             raise ConfigError(f"retrieval: {self.retrieval!r} must be one of {', '.join(METHODS)}")
         for name in ("k", "chunk_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
+            check_int(name, getattr(self, name), 1)
         ks = list(self.ks) if isinstance(self.ks, list | tuple) else None
         if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
             raise ConfigError(f"ks: must be a non-empty list of positive integers, got {self.ks!r}")

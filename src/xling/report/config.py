@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xling.config import check_int
 from xling.errors import ConfigError
 
 __all__ = ["ReportConfig"]
@@ -77,13 +78,9 @@ class ReportConfig:
         if not self.output:
             raise ConfigError("output: name the report folder (--output DIR)")
         for name in ("batch_size", "fewshot_seeds", "langid_limit", "mt_beam"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}: {value!r} must be a positive integer")
+            check_int(name, getattr(self, name), 1)
         for name in ("mining_distractors", "mt_max_sentences"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name}: {value!r} must be 0 or a positive integer")
+            check_int(name, getattr(self, name), 0)
         if not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in self.fewshot_ks):
             raise ConfigError(
                 f"fewshot_ks: {self.fewshot_ks!r} must be counts of examples per class (0 or more)"

@@ -36,7 +36,7 @@ from xling.alignment.words.normalize import fit_normalization, parse_normalizati
 from xling.alignment.words.procrustes import CRITERION_MAX_RANK, procrustes, refine, unsupervised_criterion
 from xling.artifacts import METADATA_FILE
 from xling.atomic import atomic_folder, check_apart, check_replaceable
-from xling.config import load_config
+from xling.config import check_int, load_config
 from xling.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # annotations only: importing xling.vectors also loads its file formats
@@ -145,9 +145,7 @@ class WordAlignConfig:
         _choice("max_rank_mode", self.max_rank_mode, RANK_MODES)
         for name, least in (("refinements", 0), ("max_rank", 0), ("csls_k", 1), ("max_vocab", 0),
                             ("chunk_size", 1), ("seed", 0), ("restarts", 1)):  # fmt: skip
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"{name}: must be an integer >= {least}, got {value!r}")
+            check_int(name, getattr(self, name), least)
         for name in ("criterion", "lowercase"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: must be true or false, got {getattr(self, name)!r}")

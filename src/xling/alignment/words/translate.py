@@ -15,6 +15,7 @@ import numpy as np
 
 from xling.alignment.words.csls import METHODS, translate
 from xling.alignment.words.mapping import WordMapping
+from xling.config import check_int
 from xling.errors import ConfigError, XlingError
 
 if TYPE_CHECKING:  # annotations only: importing xling.vectors also loads its file formats
@@ -41,9 +42,7 @@ class WordTranslateConfig:
         if self.retrieval not in METHODS:
             raise ConfigError(f"retrieval: {self.retrieval!r} must be one of {', '.join(METHODS)}")
         for name, least in (("top", 1), ("max_vocab", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"{name}: must be an integer of at least {least}, got {value!r}")
+            check_int(name, getattr(self, name), least)
         if self.unknown not in ("error", "skip"):
             raise ConfigError(f"unknown: {self.unknown!r} must be 'error' or 'skip'")
 
