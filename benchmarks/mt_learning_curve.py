@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     config = load_config(MTTrainConfig, args.recipe, section="mt")
     run = Path(args.run)
-    tokenizer = load_tokenizer(config.tokenizer)
+    # a finished run holds its own tokenizer (a run with `--set tokenizer=...` is not the recipe's)
+    tokenizer = load_tokenizer(run if (run / "tokenizer.json").is_file() else config.tokenizer)
     objective = Seq2SeqObjective(build_model(config, tokenizer)).eval()
     clock = cumulative_minutes(run / "train_log.jsonl")
     checkpoints = {int(p.name.split("-")[1]): p for p in list_checkpoints(run)}
