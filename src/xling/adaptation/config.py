@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,24 +225,9 @@ class AdaptConfig:
 def load_adapt_config(recipe: str | Path | None, overrides: Iterable[str], **fields: Any) -> AdaptConfig:
     """Return the AdaptConfig of a recipe's `[adapt]` table, CLI `fields` and `--set` overrides
     (xling.config.load_config), its `training` marked with the fields the recipe or an override set."""
-    from xling.config import load_config
+    from xling.config import given_fields, load_config
 
-    overrides = list(overrides)
-    config = load_config(AdaptConfig, recipe, overrides, section="adapt", **fields)
-    given = [key.partition("=")[0].strip().split(".", 1)[1] for key in overrides
-             if key.partition("=")[0].strip().startswith("training.")]  # fmt: skip
-    if recipe is not None:
-        given += list(_recipe_training(Path(recipe)))
+    config = load_config(AdaptConfig, recipe, list(overrides), section="adapt", **fields)
     if isinstance(config.training, AdaptTrainingConfig):
-        config.training.mark_given(given)
+        config.training.mark_given(given_fields(config, "training") or ())
     return config
-
-
-def _recipe_training(path: Path) -> dict[str, Any]:
-    """Return the `training` table of a recipe's `[adapt]` table (or of the whole file without one), as
-    xling.config.load_config reads it; load_config has checked the file already."""
-    table = tomllib.loads(path.read_text(encoding="utf-8"))
-    if isinstance(table.get("adapt"), dict):
-        table = table["adapt"]
-    training = table.get("training", {})
-    return training if isinstance(training, dict) else {}
