@@ -68,6 +68,10 @@ def test_weights_of_other_shapes_than_the_config_are_named(make_tiny_mlm, tmp_pa
     with pytest.raises(DataError, match="the folder mixes files of two models") as error:
         load_pretrained(XLMRobertaForMaskedLM, folder)
     assert str(error.value).startswith(str(folder))
+    from xling.embeddings.encoder import Encoder
+
+    with pytest.raises(DataError, match="the folder mixes files of two models"):  # through the encoder too
+        Encoder.load(folder)
 
 
 def test_pretrain_from_a_truncated_model_names_the_file(make_tiny_mlm, tmp_path, sample_tokenizer_dir):
