@@ -15,8 +15,6 @@ from xling.config import load_config
 from xling.errors import ConfigError
 
 app = typer.Typer(help="Train a classifier in one language, use it in all.", no_args_is_help=True)
-# what a fine-tuning run writes before its classifier (xling.training.loop)
-FINETUNE_RUN_ENTRIES = ("checkpoints", "best", "train_log.jsonl")
 
 ClassifierOpt = Annotated[
     Path, typer.Option("--model", help="Classifier folder (from `xling transfer train`).")
@@ -129,6 +127,7 @@ def train(
     from xling.atomic import check_replaceable
     from xling.data.labelled import read_labelled, read_umsab
     from xling.data.readers import read_lines
+    from xling.training.loop import RUN_ENTRIES
     from xling.transfer.classifier import train_classifier
     from xling.transfer.config import ClassifierConfig
 
@@ -158,7 +157,7 @@ def train(
     # before training, for every method (a fine-tuning run resumes into its own checkpoints, and with
     # overwrite the training loop replaces a run of its own that was killed before it saved a classifier)
     folder = Path(output)
-    killed_run = folder.is_dir() and all(entry.name in FINETUNE_RUN_ENTRIES for entry in folder.iterdir())
+    killed_run = folder.is_dir() and all(entry.name in RUN_ENTRIES for entry in folder.iterdir())
     fine_tuning_run = config.method != "frozen" and (Path(output) / "checkpoints").is_dir()
     if not (fine_tuning_run and (resume or (overwrite and killed_run))):
         check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY)

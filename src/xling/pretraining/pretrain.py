@@ -27,15 +27,13 @@ from xling.pretraining.presets import MAX_NEW_MODEL_LENGTH, PRESETS, model_confi
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import list_checkpoints
+from xling.training.loop import RUN_ENTRIES
 
 logger = logging.getLogger(__name__)
 
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change, as they only
 # shape the evaluation after training
 RESUMABLE = ("output", "resume", "eval_pivot", "eval_layer", "eval_max_sentences")
-# what the training loop writes into the output folder before the model (xling.training.loop): a folder
-# holding only these is a run of this command, which the loop resumes or refuses by itself
-RUN_ENTRIES = ("checkpoints", "train_log.jsonl", "best")
 KIND = MASKED_LM_KIND
 
 
@@ -201,8 +199,8 @@ def check_output(config: PretrainConfig) -> None:
 
     A missing or empty folder may be written, and so may a run folder of this command (the training loop
     resumes it, or refuses it without resume). A file, the tokenizer folder (xling.atomic.check_apart, a
-    ConfigError), a finished model and a folder of other files are
-    refused, also with resume: without a checkpoint the loop starts a new run there.
+    ConfigError), a finished model and a folder of other files are refused, also with resume: without a
+    checkpoint the loop starts a new run there.
     """
     output = Path(config.output)
     if output.exists() and not output.is_dir():
@@ -218,11 +216,7 @@ def check_output(config: PretrainConfig) -> None:
     if not others:
         return  # empty, or a run killed before its first checkpoint
     if (output / METADATA_FILE).is_file() and read_metadata(output).get("kind") == KIND:
-        continue_it = (
-            ""
-            if Path(config.model).resolve() == output.resolve()
-            else f", or continue it with --model {output}"
-        )
+        continue_it = "" if same_path(config.model, output) else f", or continue it with --model {output}"
         raise XlingError(f"{output}: a pretrained model is already there (and no checkpoint to resume); "
                          f"choose another output folder{continue_it}")  # fmt: skip
     shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")

@@ -51,6 +51,8 @@ from xling.training.progress import TrainingProgress
 from xling.training.resume import batch_signature, check_resume_config, check_same_batches, resumable_fields
 
 LOG_FILE = "train_log.jsonl"
+RUN_ENTRIES = (CHECKPOINT_DIR, BEST_DIR, LOG_FILE)
+"""What `train` writes into a run folder besides the caller's model: a folder holding only these is a run."""
 logger = logging.getLogger(__name__)
 
 
@@ -448,7 +450,7 @@ def _clear_earlier_run(run_dir: Path, is_main: bool, command: str, run_config: M
         if is_main:
             logger.warning("%s: starting a new run: the earlier run's checkpoints, log and best weights are "
                            "deleted (its model files stay until the new model is saved)", run_dir)  # fmt: skip
-            for entry in (run_dir / CHECKPOINT_DIR, run_dir / BEST_DIR, run_dir / LOG_FILE):
+            for entry in (run_dir / name for name in RUN_ENTRIES):
                 if entry.is_dir():
                     shutil.rmtree(entry)
                 else:
