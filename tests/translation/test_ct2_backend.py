@@ -120,14 +120,41 @@ def test_outputs_identical_to_generate_with_a_target_language_per_example(traine
 
 
 def test_repetition_penalty_reaches_the_decoder(trained):
-    # Not compared with generate: transformers also penalises the decoder start token (</s> for these
-    # models), which makes it end sentences later; CTranslate2 penalises the generated tokens only.
     sources, prefixes = _mixed_batch(trained)
     backend = CT2Backend(trained)
     plain = backend.generate(sources, prefixes, DecodeOptions(beam_size=1))
     penalised = backend.generate(sources, prefixes, DecodeOptions(beam_size=1, repetition_penalty=3.0))
     assert plain != penalised
     assert max(p.count(t) for p in penalised for t in p) <= max(p.count(t) for p in plain for t in p)
+
+
+@pytest.mark.parametrize("penalty", [1.5, 3.0])
+def test_greedy_repetition_penalty_is_the_same_on_both_backends(trained, penalty):
+    from xling.translation.torch_backend import TorchBackend
+
+    sources, prefixes = _mixed_batch(trained)
+    options = DecodeOptions(beam_size=1, repetition_penalty=penalty)
+    outputs = CT2Backend(trained).generate(sources, prefixes, options)
+    assert TorchBackend(trained).generate(sources, prefixes, options) == outputs
+    # transformers' own penalty also hits the decoder start token (</s>), so its outputs run on
+    native = _generate(trained, sources, prefixes, options)
+    assert sum(a != b for a, b in zip(native, outputs, strict=True)) >= 4
+
+
+def test_generated_tokens_penalty_is_transformers_penalty_past_the_start_token():
+    from transformers import RepetitionPenaltyLogitsProcessor
+
+    from xling.translation.torch_backend import GeneratedTokensPenalty
+
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randn(3, 11, generator=generator)
+    input_ids = torch.tensor([[2, 5, 7, 5], [2, 3, 3, 9], [2, 2, 10, 0]])
+    reference = RepetitionPenaltyLogitsProcessor(1.7)(input_ids[:, 1:], scores.clone())
+    assert torch.equal(GeneratedTokensPenalty(1.7)(input_ids, scores.clone()), reference)
+    # the start token (2) is penalised only where it was generated again (the last row)
+    penalised = GeneratedTokensPenalty(1.7)(input_ids, scores.clone())
+    assert torch.equal(penalised[:2, 2], scores[:2, 2]) and not torch.equal(penalised[2, 2], scores[2, 2])
+    assert torch.equal(GeneratedTokensPenalty(1.7)(input_ids[:, :1], scores.clone()), scores)
 
 
 def test_batch_order_and_batch_size_do_not_change_outputs(trained):

@@ -4,7 +4,8 @@ Every example of a batch gets its own decoder prompt, `[decoder_start] + target_
 `decoder_input_ids`: so one batch can translate into several languages, which the `forced_bos_token_id` of
 transformers' generation config (one id for the whole call) cannot do. The output limit is always given as
 `max_new_tokens` from the longest source of the batch (`DecodeOptions.max_new_tokens`), never the
-generation config's default `max_length` of 20 tokens.
+generation config's default `max_length` of 20 tokens. The repetition penalty is CTranslate2's
+(`GeneratedTokensPenalty`), so that the two backends agree.
 """
 
 from __future__ import annotations
@@ -18,6 +19,35 @@ from xling.errors import DataError
 from xling.translation.decoding import DecodeOptions, decode_in_prefix_batches
 
 logger = logging.getLogger(__name__)
+
+
+class GeneratedTokensPenalty:
+    """A `generate` logits processor: CTRL's repetition penalty on the decoder tokens after its start token.
+
+    transformers' own `repetition_penalty` penalises every decoder input id, the start token included, which
+    is `</s>` for M2M-100, NLLB and xling's models: a penalised end token makes outputs run on. CTranslate2
+    penalises the target prefix and the generated tokens only (`RepetitionPenalty::apply` in
+    OpenNMT/CTranslate2 src/decoding_utils.cc: a score below 0 is multiplied by the penalty, any other
+    divided by it), and so does this processor: greedy outputs of the two backends are the same. In beam
+    search they can still differ: there transformers hands processors log-probabilities, where CTranslate2
+    penalises the logits before its log-softmax.
+    """
+
+    def __init__(self, penalty: float, start_tokens: int = 1):
+        """Penalise by `penalty` the tokens after the first `start_tokens` decoder ids."""
+        self.penalty = penalty
+        self.start_tokens = start_tokens
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        """Return `scores` with the tokens already in each row of `input_ids` (past the start) penalised."""
+        import torch
+
+        previous = input_ids[:, self.start_tokens :]
+        if previous.shape[1] == 0:
+            return scores
+        chosen = scores.gather(1, previous)
+        chosen = torch.where(chosen < 0, chosen * self.penalty, chosen / self.penalty)
+        return scores.scatter(1, previous, chosen)
 
 
 def clear_forced_tokens(model: Any) -> None:
@@ -114,6 +144,7 @@ class TorchBackend:
     ) -> list[list[str]]:
         """Return the outputs of one batch whose target prefixes all have the same length."""
         import torch
+        from transformers import LogitsProcessorList
 
         # as CTranslate2's max_input_length: a source beyond the limit is cut (the Translator never sends one)
         ids = [self._ids(tokens)[: options.max_input_length] for tokens in sources]
@@ -129,12 +160,17 @@ class TorchBackend:
         max_new_tokens = max(options.max_new_tokens(len(row)) for row in ids)
         config = search_config(self.model, options, max_new_tokens, pad_id=self.pad_id, eos_id=self.eos_id,
                                start_id=self.start_id)  # fmt: skip
+        processors = LogitsProcessorList()
+        if options.repetition_penalty != 1.0:
+            config.repetition_penalty = 1.0  # CTranslate2's penalty instead (GeneratedTokensPenalty)
+            processors.append(GeneratedTokensPenalty(options.repetition_penalty))
         with torch.inference_mode():
             generated = self.model.generate(
                 input_ids=input_ids.to(self.device),
                 attention_mask=attention_mask.to(self.device),
                 decoder_input_ids=decoder_input_ids.to(self.device),
                 generation_config=config,
+                logits_processor=processors,
             )
         prompt = decoder_input_ids.shape[1]
         return [self._tokens(row[prompt:].tolist()) for row in generated.cpu()]
