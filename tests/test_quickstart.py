@@ -110,3 +110,32 @@ def test_detection_step_labels_the_sample_sentences(tmp_path):
     assert [span["language"] for span in report["spans"]] == ["eng", "deu"]
     missing = _show_detection(QuickstartConfig(detector=str(tmp_path / "none")), console)
     assert missing == {} and "8/8 language identification skipped" in console.export_text()
+
+
+def test_someone_elses_model_folder_stops_the_demo_before_anything_is_written(tmp_path):
+    from xling.errors import ConfigError, XlingError
+
+    model = tmp_path / "qs" / "model"
+    model.mkdir(parents=True)
+    (model / "model.safetensors").write_text("precious", encoding="utf-8")
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(XlingError, match=r"model: the folder holds files that are not a pretrained model"):
+        run_quickstart(QuickstartConfig(output=str(tmp_path / "qs")), console=Console(quiet=True))
+    assert (model / "model.safetensors").read_text(encoding="utf-8") == "precious"
+    assert sorted(p.name for p in (tmp_path / "qs").iterdir()) == ["model"]  # no tokenizer trained either
+    # a wrong model name also stops it before the first step, an earlier demo model left in place
+    (model / "model.safetensors").unlink()
+    (model / "config.json").unlink()
+    (model / "checkpoints").mkdir()
+    with pytest.raises(ConfigError, match=r"model: 'no-such-preset' is neither a preset"):
+        run_quickstart(QuickstartConfig(output=str(tmp_path / "qs"), model="no-such-preset"),
+                       console=Console(quiet=True))  # fmt: skip
+    assert (model / "checkpoints").is_dir()
+
+
+def test_data_may_be_the_bible_folder_itself(shared_data_dir):
+    from xling.quickstart import _corpus_options
+
+    for data in (shared_data_dir, shared_data_dir / "bible"):
+        options = _corpus_options(QuickstartConfig(data=str(data)))
+        assert Path(options["data"].corpus) == shared_data_dir / "bible"

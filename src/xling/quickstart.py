@@ -13,13 +13,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from xling.artifacts import MASKED_LM_KIND, read_metadata
 from xling.data.config import CorpusConfig
+from xling.data.root import bible_folder, data_root
 from xling.data.sources import TextSources, resolve_corpus
-from xling.errors import ConfigError, XlingError
+from xling.errors import XlingError
 from xling.pretraining.inspect import load_masked_lm, mask_one_word, predict_ids
+from xling.pretraining.presets import model_config
 from xling.pretraining.pretrain import PretrainConfig, pretrain
 from xling.tokenization.vocabulary import VocabConfig, train_vocabulary
 from xling.training import TrainingConfig
+from xling.training.loop import RUN_ENTRIES
 
 # with --data: a spread of scripts and families from ../shared/data/bible
 BIBLE_LANGUAGES = ["eng", "deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "ell", "kor"]
@@ -111,12 +115,30 @@ def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
         return {"data": CorpusConfig(corpus="sample", languages=config.languages,
                                      heldout_fraction=config.heldout_fraction),
                 "vocab_size": config.vocab_size or 2000, "max_sentences": 0}  # fmt: skip
-    bible = Path(config.data) / "bible"
-    if not bible.is_dir():
-        raise ConfigError(f"data: {config.data} has no bible/ folder (expected ../shared/data)")
+    bible = bible_folder(config.data)
     return {"data": CorpusConfig(corpus=str(bible), languages=config.languages or BIBLE_LANGUAGES,
                                  heldout_prefixes=["JHN."]),
             "vocab_size": config.vocab_size or 8000, "max_sentences": 6000}  # fmt: skip
+
+
+def check_demo_model_folder(folder: Path) -> None:
+    """Return nothing when `folder` may be replaced by the demo's model: missing, empty, a pretrained model
+    (the demo's earlier one) or a pretraining run that left only its own entries; else XlingError naming it.
+
+    Checked before the first step, so that a folder of someone else's files stops the demo before anything
+    is trained, and is never deleted.
+    """
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise XlingError(f"{folder}: a file is there, where the quickstart writes its model; choose another "
+                         "--output")  # fmt: skip
+    entries = {entry.name for entry in folder.iterdir()}
+    if entries <= set(RUN_ENTRIES) or read_metadata(folder).get("kind") == MASKED_LM_KIND:
+        return
+    shown = ", ".join(sorted(entries)[:5]) + (", ..." if len(entries) > 5 else "")
+    raise XlingError(f"{folder}: the folder holds files that are not a pretrained model ({shown}); the "
+                     "quickstart would replace it: choose another --output")  # fmt: skip
 
 
 def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> dict[str, Any]:
@@ -133,6 +155,9 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     sources = TextSources.from_config(data)
     console.print(f"languages: {', '.join(sources.languages)}")
     # the demo replaces its own previous demo run (other runs refuse to overwrite)
+    model_folder = output / "model"
+    check_demo_model_folder(model_folder)
+    model_config(config.model, vocab_size=opts["vocab_size"])  # a wrong model name stops the demo here
     vocab = VocabConfig(output=str(output / "tokenizer"), data=data, vocab_size=opts["vocab_size"],
                         seed=config.training.seed, sample_sentences=config.vocab_sample_sentences,
                         overwrite=True)  # fmt: skip
@@ -144,7 +169,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     minutes = config.training.max_minutes
     console.print(f"2/8 pretraining a '{config.model}' encoder with MLM + TLM (at most {minutes} min)")
     pretrain_config = PretrainConfig(
-        output=str(output / "model"),
+        output=str(model_folder),
         tokenizer=str(report.output),
         data=replace(data, languages=sources.languages),
         max_sentences_per_language=opts["max_sentences"],
@@ -154,8 +179,8 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
         eval_max_sentences=300,
         training=config.training,
     )  # fmt: skip
-    # the demo replaces its own previous demo model (pretrain refuses to write over a model or checkpoints)
-    shutil.rmtree(output / "model", ignore_errors=True)
+    # pretrain refuses to write over a model or checkpoints: the demo's own earlier model goes first
+    shutil.rmtree(model_folder, ignore_errors=True)
     result = pretrain(pretrain_config)
     console.print(f"    {result.train.steps} steps, final loss {result.train.final_loss:.3f}, "
                   f"{result.train.tokens_per_s:,.0f} tokens/s")  # fmt: skip
@@ -322,7 +347,7 @@ def _show_word_translation(config: QuickstartConfig, output: Path, console: Cons
         table.add_row(word, ", ".join(translations[word]))
     console.print(table)
     report: dict[str, Any] = {"source": source, "translations": translations}
-    test = Path(config.data or "") / "bli_xling_eval" / "en-de" / "yacle.test.freq.2k.en-de.tsv"
+    test = data_root(config.data).path / "bli_xling_eval" / "en-de" / "yacle.test.freq.2k.en-de.tsv"
     if mapping is not None and test.is_file():
         from xling.evaluation.bli import BLIConfig, evaluate_bli
 
@@ -342,7 +367,7 @@ def _word_vectors(config: QuickstartConfig, output: Path):
     from xling.vectors import VectorsTrainConfig, WordVectors, tokenize_words, train_vectors
 
     if config.data:
-        bible = Path(config.data) / "bible"
+        bible = bible_folder(config.data)
         vectors = [
             # word2vec, not fastText: on a Bible-sized corpus character n-grams swamp the meaning
             train_vectors(VectorsTrainConfig(corpus=str(bible), language=lang, model="word2vec", dim=100,

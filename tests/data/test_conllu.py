@@ -49,6 +49,15 @@ def test_conllu_keeps_words_and_upos_skips_comments_ranges_and_empty_nodes(tmp_p
     assert xpos.tags[0] == ["PRP", "VBP", "RB", "VB", "."]
 
 
+def test_conllu_unspecified_lemma_is_the_form(tmp_path):
+    # UD's goeswith parts have lemma "_" (EWT, IMST, ...): one of them must not fail the whole file
+    text = CONLLU.replace("4\tknow\tknow\t", "4\tknow\t_\t", 1)
+    lemmas = read_conllu(write(tmp_path / "x.conllu", text), column="lemma")
+    assert lemmas.tags == [["I", "do", "not", "know", "."], ["sleep", "!"]]
+    with pytest.raises(DataError, match=r"x\.conllu:11: no UPOS tag"):
+        read_conllu(write(tmp_path / "x.conllu", text.replace("1\tSleep\tsleep\tVERB", "1\tSleep\tsleep\t_")))
+
+
 def test_conllu_wrong_column_count_names_file_and_line(tmp_path):
     bad = CONLLU.replace("4\tknow\tknow\tVERB\tVB\t_\t0\troot\t_\tSpaceAfter=No", "4\tknow\tVERB")
     path = write(tmp_path / "bad.conllu", bad)

@@ -499,12 +499,32 @@ def test_aligned_corpus_ignores_metadata_files(tmp_path: Path) -> None:
     assert AlignedCorpus.from_dir(tmp_path).languages == ["deu"]
 
 
-@pytest.mark.parametrize("name", ["xyz.tsv", "englsh.tsv.gz", "train-split.tsv"])
-def test_aligned_corpus_file_not_named_by_a_language_code_is_an_error(tmp_path: Path, name: str) -> None:
+NOT_A_LANGUAGE = ".* is not a language code.*rename it"
+# dev and val are also ISO 639-3 codes (Domung, Vehes): read as languages, their sentences would train
+SPLIT = ".* names a data split, not a language"
+OTHER_FORMAT = "a file of language .* would be left out unread"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("xyz.tsv", NOT_A_LANGUAGE), ("englsh.tsv.gz", NOT_A_LANGUAGE), ("de-x-verylongvariant.tsv", NOT_A_LANGUAGE),
+     ("dev.tsv", SPLIT), ("val.tsv.gz", SPLIT), ("deu_test.tsv", SPLIT), ("en-dev.tsv", SPLIT),
+     ("train-split.tsv", SPLIT), ("deu.txt", OTHER_FORMAT), ("fra.tsv.xz", OTHER_FORMAT), ("spa.TXT", OTHER_FORMAT)],
+)  # fmt: skip
+def test_aligned_corpus_file_that_is_no_language_file_is_an_error(
+    tmp_path: Path, name: str, message: str
+) -> None:
     write(tmp_path / "eng.tsv", "a\tHello\n")
     write(tmp_path / name, "a\tHallo\n")
-    with pytest.raises(DataError, match=rf"{re.escape(name)}: .*not a language code.*rename it"):
+    with pytest.raises(DataError, match=rf"{re.escape(name)}: {message}"):
         AlignedCorpus.from_dir(tmp_path)
+
+
+def test_aligned_corpus_suffix_in_capitals_is_read(tmp_path: Path) -> None:
+    write(tmp_path / "eng.tsv", "a\tHello\n")
+    write(tmp_path / "deu.TSV", "a\tHallo\n")
+    write(tmp_path / "README.md", "about this corpus\n")
+    assert AlignedCorpus.from_dir(tmp_path).languages == ["deu", "eng"]
 
 
 def test_aligned_corpus_missing_folder(tmp_path: Path) -> None:
@@ -583,3 +603,10 @@ def test_book_verses_takes_the_first_of_a_book_per_language(tmp_path):
         handle.write("JHN.1.1\tEins\nMAT.1.1\tAnfang\n")
     assert book_verses(tmp_path, prefix="JHN.", per_language=2) == ["Eins", "One", "Two"]
     assert book_verses(tmp_path, prefix="JHN.", per_language=5, languages=["eng"]) == ["One", "Two", "Three"]
+    # metadata files are not languages, and any code form names a language
+    (tmp_path / "languages.tsv").write_text("code\tname\neng\tEnglish\n", encoding="utf-8")
+    (tmp_path / "_splits.tsv").write_text("no tab here\n", encoding="utf-8")
+    assert book_verses(tmp_path, prefix="JHN.", per_language=2) == ["Eins", "One", "Two"]
+    assert book_verses(tmp_path, prefix="JHN.", per_language=1, languages=["en", "de-DE"]) == ["Eins", "One"]
+    with pytest.raises(DataError, match="no file for language"):
+        book_verses(tmp_path, prefix="JHN.", per_language=1, languages=["fra"])

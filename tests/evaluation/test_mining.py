@@ -130,7 +130,7 @@ def test_mining_from_config_finds_the_bible_in_the_data_root(tmp_path):
     result = evaluate_mining_from_config(FakeEncoder(), config)
     assert list(result.scores) == ["deu-eng"] and result.scores["deu-eng"]["gold"] == 29
     assert str((tmp_path / "bible").absolute()) in result.data
-    with pytest.raises(DataError, match=r"no Bible files .*--data PATH or \$XLING_DATA=PATH"):
+    with pytest.raises(DataError, match=r"no aligned corpus files .*--data PATH or \$XLING_DATA=PATH"):
         evaluate_mining_from_config(FakeEncoder(), MiningEvalConfig(data=str(tmp_path / "none")))
     with pytest.raises(ConfigError, match="book"):
         evaluate_mining_from_config(FakeEncoder(), MiningEvalConfig(data=str(tmp_path), book="JHN.1"))

@@ -96,6 +96,7 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
 
     A token line without exactly 10 tab-separated columns, a bad ID, a token ID out of sequence, an empty
     form or an unannotated tag ("_") is a DataError naming the file and line; so is a file with no sentence.
+    An unannotated lemma is the word's form instead (UD leaves a few unspecified in real treebanks).
     """
     if column not in CONLLU_TAG_COLUMNS:
         raise ConfigError(f"column: {column!r} must be one of {', '.join(CONLLU_TAG_COLUMNS)}")
@@ -137,6 +138,10 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
         form, tag = fields[1], fields[tag_index].strip()
         if not form.strip():
             raise DataError("empty FORM column", path, number)
+        if tag == "_" and column == "lemma":
+            # UD leaves some lemmas unspecified (`goeswith` parts, typos) in EWT, TDT, IMST, ...: the form
+            # stands in, so that one such token does not cost a treebank all its lemmas
+            tag = form
         if not tag or tag == "_":
             raise DataError(f"no {column.upper()} tag (column {tag_index + 1} is {fields[tag_index]!r})",
                             path, number)  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
@@ -433,30 +434,58 @@ def _is_corpus_metadata(name: str) -> bool:
     return name in CORPUS_METADATA_FILES or name.startswith((".", "_"))
 
 
+# names of data splits: `dev.tsv` or `deu_test.tsv` in a corpus folder is a split, never a language, even
+# where the name is also an ISO 639-3 code (dev, val, trn, tst)
+_SPLIT_NAMES = frozenset({"train", "trn", "dev", "val", "valid", "validation", "test", "tst", "heldout"})
+_RENAME_ADVICE = "rename it, or start its name with '_' if it is not sentences"
+
+
 def _language_files(root: Path) -> dict[str, Path]:
-    """Return {canonical code: file} for the `<lang>.tsv[.gz]` files of `root`.
+    """Return {canonical code: file} for the `<lang>.tsv[.gz]` files of `root` (suffixes in any case).
 
     Any other `.tsv[.gz]` file is a DataError naming it (a typo such as `englsh.tsv` would otherwise drop a
-    language without a word), except metadata: `languages.tsv` and names starting with "." or "_".
+    language without a word), and so is a split file (`dev.tsv`, `deu_test.tsv`: its sentences must not
+    train as a language's) and a language's file in another format (`deu.txt`, `fra.tsv.xz`); metadata is
+    skipped: `languages.tsv` and names starting with "." or "_".
     """
     files: dict[str, Path] = {}
     for path in sorted(root.iterdir()):
-        suffix = next((s for s in _CORPUS_SUFFIXES if path.name.endswith(s)), None)
-        if suffix is None or not path.is_file() or _is_corpus_metadata(path.name):
+        if not path.is_file() or _is_corpus_metadata(path.name):
+            continue
+        suffix = next((s for s in _CORPUS_SUFFIXES if path.name.lower().endswith(s)), None)
+        if suffix is None:
+            _refuse_other_format(path)
             continue
         stem = path.name[: -len(suffix)]
+        if _SPLIT_NAMES & set(re.split(r"[-_.]", stem.lower())):
+            raise DataError(f"{stem!r} names a data split, not a language: a corpus folder holds one "
+                            f"<lang>.tsv[.gz] of sentences per language; {_RENAME_ADVICE}", path)  # fmt: skip
         try:
             code = normalize_language(stem)
         except LanguageCodeError:
             raise DataError(
                 f"{stem!r} is not a language code (ISO 639-1 'de', 639-3 'deu' or BCP-47 'de-DE'): corpus "
-                "files are named <lang>.tsv[.gz]; rename it, or start its name with '_' if it is not sentences",
+                f"files are named <lang>.tsv[.gz]; {_RENAME_ADVICE}",
                 path,
             ) from None
         if code in files:
             raise DataError(f"two files for language {code}: {files[code].name} and {path.name}", root)
         files[code] = path
     return files
+
+
+def _refuse_other_format(path: Path) -> None:
+    """Return nothing unless `path`, a file of a corpus folder that is not `.tsv[.gz]`, is named like a
+    language's sentences (`deu.txt`, `fra.tsv.xz`): then a DataError, since it would be left out unread."""
+    stem, _, formats = path.name.partition(".")
+    if not formats.lower().startswith(("tsv", "txt")):
+        return  # README.md, LICENSE, a model file: not sentences
+    try:
+        normalize_language(stem)
+    except LanguageCodeError:
+        return
+    raise DataError(f"a file of language {stem!r} that is not <lang>.tsv or <lang>.tsv.gz would be left out "
+                    f"unread; convert it to tab-separated id<TAB>sentence lines, or {_RENAME_ADVICE}", path)  # fmt: skip
 
 
 def _id_filter(ids: Iterable[str] | Callable[[str], bool] | None) -> Callable[[str], bool]:

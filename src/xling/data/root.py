@@ -15,7 +15,7 @@ from pathlib import Path
 
 from xling.errors import DataError
 
-__all__ = ["DEFAULT_DATA", "ENV_VAR", "DataRoot", "data_folder", "data_root"]
+__all__ = ["DEFAULT_DATA", "ENV_VAR", "DataRoot", "bible_folder", "data_folder", "data_root"]
 
 DEFAULT_DATA = "../shared/data"
 ENV_VAR = "XLING_DATA"
@@ -70,3 +70,10 @@ def data_folder(
         f"Point to the data folder with --data PATH or ${ENV_VAR}=PATH",
         root.path,
     )
+
+
+def bible_folder(option: str | os.PathLike[str] | None) -> Path:
+    """Return the id-aligned corpus folder inside the data root `option` (its bible/ folder), or the root
+    itself when it holds the corpus files."""
+    return data_folder(option, "bible", "aligned corpus files (<lang>.tsv or <lang>.tsv.gz)",
+                       lambda folder: any(folder.glob("*.tsv*")))  # fmt: skip

@@ -35,16 +35,16 @@ def book_verses(
     folder: Path, *, prefix: str, per_language: int, languages: list[str] | None = None
 ) -> list[str]:
     """Return the first `per_language` non-empty texts whose id starts with `prefix` (e.g. `JHN.`, a held-out
-    book) of each `<lang>.tsv[.gz]` id-text file in `folder`: all of them, or those of `languages`."""
+    book) of each language file of the corpus folder `folder`: all of them, or those of `languages` (any
+    code form; a language without a file is a DataError). Metadata files (`languages.tsv`) are not read."""
     from xling.data.readers import read_id_text_tsv
 
-    files = sorted([*folder.glob("*.tsv.gz"), *folder.glob("*.tsv")])
-    if languages is not None:
-        wanted = set(languages)
-        files = [path for path in files if path.name.split(".")[0] in wanted]
+    corpus = AlignedCorpus.from_dir(folder, languages)
     texts: list[str] = []
-    for path in files:
-        verses = (text.strip() for ident, text in read_id_text_tsv(path) if ident.startswith(prefix))
+    for lang in corpus.languages:
+        verses = (
+            text.strip() for ident, text in read_id_text_tsv(corpus.files[lang]) if ident.startswith(prefix)
+        )
         texts.extend([verse for verse in verses if verse][:per_language])
     return texts
 
@@ -139,7 +139,7 @@ class TextSources:
             for sentence_id, text in corpus.sentences(lang, skip_bad=self.skip_bad):
                 if sentence_id not in self.heldout:
                     yield text
-        for path in self.mono_files.get(lang, []):
+        for path in self.mono_files.get(normalize_language(lang), []):
             yield from self.texts_from_file(path)
 
     def texts_from_file(self, path: Path) -> Iterator[str]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus
-from xling.data.root import data_folder
+from xling.data.root import bible_folder
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError
 from xling.evaluation.result import Result
@@ -236,12 +236,6 @@ class MiningEvalConfig:
             raise ConfigError(
                 f"distractors: must be a non-negative integer or None, got {self.distractors!r}"
             )
-
-
-def bible_folder(data: str | os.PathLike[str] | None) -> Path:
-    """Return the Bible folder inside the data root `data` (see xling.data.root), or the root itself."""
-    return data_folder(data, "bible", "Bible files (<lang>.tsv or <lang>.tsv.gz)",
-                       lambda folder: any(folder.glob("*.tsv*")))  # fmt: skip
 
 
 def build_mining_tests(config: MiningEvalConfig) -> list[MiningTest]:

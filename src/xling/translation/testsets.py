@@ -37,7 +37,7 @@ from pathlib import Path
 
 from xling.data.languages import language_name, normalize_language
 from xling.data.readers import AlignedCorpus, read_parallel_files, read_tatoeba, require_file
-from xling.data.root import data_folder
+from xling.data.root import bible_folder, data_folder
 from xling.errors import ConfigError, DataError
 
 __all__ = [
@@ -103,12 +103,6 @@ def parse_direction(text: str) -> tuple[str, str]:
     if src == tgt:
         raise ConfigError(f"directions: {text!r} translates {src} into itself")
     return src, tgt
-
-
-def bible_folder(data: str | os.PathLike[str] | None) -> Path:
-    """Return the id-aligned corpus folder inside the data root `data` (its bible/ folder), or the root itself."""
-    return data_folder(data, "bible", "aligned corpus files (<lang>.tsv or <lang>.tsv.gz)",
-                       lambda folder: any(folder.glob("*.tsv*")))  # fmt: skip
 
 
 def ntrex_folder(data: str | os.PathLike[str] | None) -> Path:

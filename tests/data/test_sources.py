@@ -1,0 +1,13 @@
+"""TextSources: which files a run's text comes from, per language."""
+
+from pathlib import Path
+
+from xling.data.sources import TextSources
+
+
+def test_text_files_are_found_under_any_code_form(tmp_path: Path) -> None:
+    (tmp_path / "de.txt").write_text("Guten Tag\nWie geht es?\n", encoding="utf-8")
+    sources = TextSources.from_options("sample", ["eng", "deu"], [f"de={tmp_path / 'de.txt'}"])
+    canonical = list(sources.texts("deu"))
+    assert canonical[-2:] == ["Guten Tag", "Wie geht es?"]
+    assert list(sources.texts("de")) == canonical == list(sources.texts("de-DE"))
