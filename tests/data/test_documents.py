@@ -37,6 +37,13 @@ def test_header_names_the_columns(tmp_path):
         read_documents(path)
 
 
+def test_a_one_word_header_of_a_plain_file_is_said(tmp_path, caplog):
+    path = tmp_path / "docs.txt"
+    path.write_text("Text\nHello world\n", encoding="utf-8")
+    assert read_documents(path, "eng") == [Document("Hello world", "eng")]
+    assert "docs.txt:1: 'Text' is taken as the header line, not a document" in caplog.text
+
+
 def test_json_lines(tmp_path):
     path = tmp_path / "docs.jsonl"
     rows = [
@@ -79,8 +86,9 @@ def test_bad_tsv_lines_name_file_and_line(tmp_path, content, lang, message):
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("not json", r"docs\.jsonl:2: not a JSON object"),
-        ("[1, 2]", r"docs\.jsonl:2: expected a JSON object, got list"),
+        ("not json", r"docs\.jsonl:2: not valid JSON \(Expecting value at column 1\)"),
+        ('{"text": "a", "id": 1' + "0" * 5000 + "}", r"docs\.jsonl:2: not valid JSON \(Exceeds the limit"),
+        ("[1, 2]", r"docs\.jsonl:2: expected a JSON object, found list"),
         ('{"text": "a", "lang": "en", "tags": []}', r"docs\.jsonl:2: unknown field\(s\) tags"),
         ('{"text": 3, "lang": "en"}', r"docs\.jsonl:2: field 'text' must be a string"),
         ('{"text": "a", "lang": "en", "id": true}', r"docs\.jsonl:2: field 'id' must be"),

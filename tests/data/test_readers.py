@@ -610,3 +610,11 @@ def test_book_verses_takes_the_first_of_a_book_per_language(tmp_path):
     assert book_verses(tmp_path, prefix="JHN.", per_language=1, languages=["en", "de-DE"]) == ["Eins", "One"]
     with pytest.raises(DataError, match="no file for language"):
         book_verses(tmp_path, prefix="JHN.", per_language=1, languages=["fra"])
+
+
+def test_a_plain_file_named_gz_is_not_a_readable_gzip_file(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.txt.gz"
+    fake.write_text("plain text\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"fake\.txt\.gz: not a readable gzip file") as caught:
+        list(read_monolingual(fake))
+    assert ":0:" not in str(caught.value)

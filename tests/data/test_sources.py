@@ -2,6 +2,9 @@
 
 from pathlib import Path
 
+import pytest
+
+from xling.data.languages import LanguageCodeError
 from xling.data.sources import TextSources
 
 
@@ -11,3 +14,8 @@ def test_text_files_are_found_under_any_code_form(tmp_path: Path) -> None:
     canonical = list(sources.texts("deu"))
     assert canonical[-2:] == ["Guten Tag", "Wie geht es?"]
     assert list(sources.texts("de")) == canonical == list(sources.texts("de-DE"))
+
+
+def test_a_bad_language_code_names_the_field() -> None:
+    with pytest.raises(LanguageCodeError, match=r"data\.languages: unknown language code 'english'"):
+        TextSources.from_options("sample", ["english"], [])

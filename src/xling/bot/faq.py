@@ -14,7 +14,6 @@ lines, the id `-` marking a question the FAQ does not answer.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.data.languages import normalize_language
-from xling.data.readers import decoded_lines, line_text, require_file
+from xling.data.readers import decoded_lines, json_object_line, line_text, require_file
 from xling.errors import DataError, LanguageCodeError
 
 __all__ = [
@@ -167,12 +166,7 @@ def _read_jsonl(path: Path, language: str) -> list[FaqEntry]:
         text = line_text(line, path)
         if not text.strip():
             continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise DataError(f"not valid JSON ({error.msg})", path, line.number) from None
-        if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object, found {type(record).__name__}", path, line.number)
+        record = json_object_line(text, path, line.number)
         question, answer = record.get("question"), record.get("answer")
         if not isinstance(question, str) or not isinstance(answer, str):
             raise DataError('needs "question" and "answer" strings', path, line.number)

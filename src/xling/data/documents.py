@@ -16,17 +16,19 @@ duplicate (see SearchIndex.add). Without one, the index derives it from the lang
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from xling.data.languages import normalize_language
-from xling.data.readers import read_lines
+from xling.data.readers import json_object_line, read_lines
 from xling.errors import DataError
 
 __all__ = ["HEADERS", "Document", "read_documents"]
+
+logger = logging.getLogger(__name__)
 
 HEADERS = ("id\tlang\ttext", "lang\ttext", "id\ttext", "text")  # header lines a TSV may start with
 JSON_FIELDS = frozenset({"id", "lang", "text", "metadata"})
@@ -62,6 +64,8 @@ def read_documents(path: str | os.PathLike[str], lang: str | None = None) -> lis
             columns = tuple(line.lower().split("\t"))
             if "lang" not in columns and language is None:
                 raise DataError(f"header {line!r} has no lang column: pass the language (--lang)", path, 1)
+            if "\t" not in line:  # a one-word first line of a plain text file could be a document too
+                logger.warning("%s:1: %r is taken as the header line, not a document", path, line)
             continue
         documents.append(_tsv_document(line, columns, language, path, number))
     return documents
@@ -84,12 +88,7 @@ def _tsv_document(line: str, columns: tuple[str, ...], lang: str | None, path: P
 
 def _json_document(line: str, lang: str | None, path: Path, number: int) -> Document:
     """Return the Document of one JSON Lines line."""
-    try:
-        item = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"not a JSON object: {exc.msg} (column {exc.colno})", path, number) from None
-    if not isinstance(item, dict):
-        raise DataError(f"expected a JSON object, got {type(item).__name__}", path, number)
+    item = json_object_line(line, path, number)
     unknown = sorted(set(item) - JSON_FIELDS)
     if unknown:
         raise DataError(

@@ -8,7 +8,6 @@ label, label and text files of different lengths. Blank lines of TSV and JSONL f
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xling.data.languages import language_code_of, language_name, normalize_language
-from xling.data.readers import PathLike, decoded_lines, line_text, require_file
+from xling.data.readers import PathLike, decoded_lines, json_object_line, line_text, require_file
 from xling.errors import DataError, LanguageCodeError
 
 __all__ = ["SPLITS", "UMSAB_LABELS", "LabelledTexts", "read_labelled", "read_umsab"]
@@ -113,12 +112,7 @@ def _read_jsonl(path: Path) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     labels: list[str] = []
     for number, raw in _content_lines(path):
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON ({exc.msg} at column {exc.colno})", path, number) from None
-        if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object, found {type(record).__name__}", path, number)
+        record = json_object_line(raw, path, number)
         for field in ("text", "label"):
             if field not in record:
                 raise DataError(f'missing field "{field}" (expected {{"text": ..., "label": ...}})',

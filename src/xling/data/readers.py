@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import re
 import zlib
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, ClassVar, TextIO
+from typing import Any, BinaryIO, ClassVar, TextIO
 
 from xling.data.languages import MACROLANGUAGES, language_name, normalize_language
 from xling.errors import ConfigError, DataError, LanguageCodeError
@@ -110,6 +111,8 @@ def numbered_lines(handle: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
         except StopIteration:
             return
         except (OSError, EOFError, zlib.error) as exc:
+            if number == 0:  # e.g. a plain file named .gz: there is no line to name
+                raise DataError(f"not a readable gzip file: {exc}", path) from exc
             raise DataError(f"cannot read past this line: {exc}", path, number) from exc
         number += 1
         yield number, raw
@@ -158,6 +161,20 @@ def line_text(line: NumberedLine, path: Path) -> str:
     if line.text is None:
         raise DataError(line.error or "invalid UTF-8", path, line.number)
     return line.text
+
+
+def json_object_line(text: str, path: Path, number: int) -> dict[str, Any]:
+    """Return the JSON object on line `number` of a JSON Lines file; DataError naming `path:number` if it
+    is not valid JSON (an integer past Python's 4,300-digit limit included) or not an object."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataError(f"not valid JSON ({error.msg} at column {error.colno})", path, number) from None
+    except ValueError as error:  # int() refuses integers past sys.get_int_max_str_digits()
+        raise DataError(f"not valid JSON ({error})", path, number) from None
+    if not isinstance(record, dict):
+        raise DataError(f"expected a JSON object, found {type(record).__name__}", path, number)
+    return record
 
 
 def _tsv_fields(line: NumberedLine, path: Path, needed: int, maxsplit: int = -1) -> list[str] | None:

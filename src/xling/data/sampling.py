@@ -21,7 +21,9 @@ _SUM_TOLERANCE = 1e-6
 def _check_alpha(alpha: float) -> float:
     """Return `alpha` as a float after checking it lies in [0, 1]; raise ConfigError otherwise."""
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= float(alpha) <= 1.0:
-        raise ConfigError(f"alpha must be a number in [0, 1] (0.3 as in XLM-R, 0.7 as in XLM), got {alpha!r}")
+        raise ConfigError(
+            f"alpha must be a number in [0, 1] (0.3 as in XLM-R, 0.5 as in XLM, 0.7 as in mBERT), got {alpha!r}"
+        )
     return float(alpha)
 
 
@@ -39,7 +41,7 @@ def _check_counts(counts: Mapping[str, int]) -> None:
 def smoothed_probabilities(counts: Mapping[str, int], alpha: float = 0.3) -> dict[str, float]:
     """Return p_i = n_i^alpha / sum_j n_j^alpha for each language, in the order of `counts`.
 
-    alpha=1 samples in proportion to size, alpha=0 uniformly; 0.3 (XLM-R) and 0.7 (XLM) lift small
+    alpha=1 samples in proportion to size, alpha=0 uniformly; 0.3 (XLM-R), 0.5 (XLM) and 0.7 (mBERT) lift small
     languages. A language with count 0 gets probability 0 at every alpha, including 0.
     """
     exponent = _check_alpha(alpha)

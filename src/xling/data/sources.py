@@ -110,6 +110,7 @@ class TextSources:
         root = resolve_corpus(corpus) if corpus else None
         if root is None and not mono:
             raise ConfigError("no text given: set corpus (a folder, or 'sample') or text (lang=path)")
+        languages = [normalize_language(code, where="data.languages") for code in languages]
         aligned = AlignedCorpus.from_dir(root, languages or None) if root else None
         langs = list(aligned.languages) if aligned else []
         langs += [lang for lang in mono if lang not in langs]
