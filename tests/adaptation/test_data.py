@@ -35,6 +35,16 @@ def test_named_columns_are_put_in_pivot_new_order(tmp_path):
         read_adapt_data(config(dictionary=[f"deu-fra={path}"]))
 
 
+@pytest.mark.parametrize(
+    ("field", "spec"),
+    [("text", "tr_imst-ud-test.conllu.gz"), ("dictionary", "eng-tur=yacle.test.freq.2k.en-tr.tsv"),
+     ("parallel", "eng-tur=tatoeba.tur-eng.tur")],
+)  # fmt: skip
+def test_test_sets_are_refused_before_anything_is_read(field, spec):
+    with pytest.raises(ConfigError, match=rf"{field}: .* is a test set"):
+        read_adapt_data(config(**{field: [spec]}))  # the file does not even exist
+
+
 def test_sentences_given_as_a_dictionary_are_refused(tmp_path):
     path = tmp_path / "dict.tsv"
     path.write_text("cat\tkedi\n\n\nthis is a whole sentence of many words\tbu bir cümle\n", encoding="utf-8")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from xling.data.root import data_folder, data_root
-from xling.errors import DataError
+from xling.data.root import check_not_test_set, data_folder, data_root
+from xling.data.sources import TextSources
+from xling.errors import ConfigError, DataError
 
 
 def test_option_then_environment_then_default(tmp_path, monkeypatch):
@@ -35,3 +38,21 @@ def test_error_names_the_folder_its_origin_and_the_way_out(tmp_path, monkeypatch
     assert message.startswith(f"{tmp_path.parent / 'shared' / 'data'}: no Tatoeba files")
     assert "(no such folder)" in message and f"the default ../shared/data (from {tmp_path})" in message
     assert message.endswith("Point to the data folder with --data PATH or $XLING_DATA=PATH")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["tatoeba.deu-eng.deu", "newstest2019-ref.deu.txt.gz", "newstest2019-src.eng.txt.gz", "tr_imst-ud-test.conllu.gz",
+     "test_text.txt", "yacle.test.freq.2k.en-de.tsv"],
+)  # fmt: skip
+def test_test_set_files_are_refused_as_training_data(tmp_path, name):
+    with pytest.raises(ConfigError, match=rf"text: .*{re.escape(name)} is a test set"):
+        check_not_test_set(tmp_path / name, "text")
+    with pytest.raises(ConfigError, match=r"text 'deu=.*': .* is a test set"):
+        TextSources.from_options(None, [], [f"deu={tmp_path / name}"])
+
+
+@pytest.mark.parametrize("name", ["tr_imst-ud-train.conllu.gz", "train_text.txt", "yacle.train.freq.5k.en-de.tsv",
+                                  "news.deu.txt", "deu.tsv"])  # fmt: skip
+def test_train_splits_are_not_test_sets(tmp_path, name):
+    check_not_test_set(tmp_path / name, "text")

@@ -286,6 +286,10 @@ def test_empty_data_and_copy_directions_are_refused_and_a_bad_byte_is_named_at_i
         train_translation(config)
     with pytest.raises(ConfigError, match="into itself"):
         read_parallel_file(f"eng-eng={pairs}")
+    with pytest.raises(
+        ConfigError, match=r"parallel 'eng-deu=.*': .*newstest2019-ref\.deu\.txt is a test set"
+    ):
+        read_parallel_file(f"eng-deu={pairs},{tmp_path / 'newstest2019-ref.deu.txt'}")
     lines = [f"{a}\t{b}\n".encode() for a, b in zip(ENGLISH * 1500, GERMAN * 1500, strict=True)]
     lines[1499] = b"bad \xff byte\tx\n"
     (tmp_path / "bad.tsv").write_bytes(b"".join(lines))

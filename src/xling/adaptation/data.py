@@ -20,6 +20,7 @@ from xling.adaptation.config import AdaptConfig
 from xling.data.conllu import read_conllu
 from xling.data.languages import MACROLANGUAGES, normalize_language, same_language
 from xling.data.readers import read_monolingual, read_parallel_tsv
+from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
 from xling.data.swadesh import swadesh_folder, swadesh_pairs
 from xling.data.udhr import udhr_folder, udhr_pairs
@@ -89,6 +90,13 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
     language = normalize_language(config.language, where="language")
     pivot = normalize_language(config.pivot, where="pivot")
     data = AdaptData(language, pivot)
+    for field_name, specs in (
+        ("text", config.text),
+        ("dictionary", config.dictionary),
+        ("parallel", config.parallel),
+    ):
+        for spec in specs:
+            check_not_test_set(spec.partition("=")[2] or spec, field_name)
     text_files = [_read_text(data, Path(spec)) for spec in config.text]
     pair_files: list[tuple[Path, list[str]]] = []  # each pair file with the new side of its pairs
     for spec in config.dictionary:

@@ -8,17 +8,37 @@ point elsewhere.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from xling.errors import DataError
+from xling.errors import ConfigError, DataError
 
-__all__ = ["DEFAULT_DATA", "ENV_VAR", "DataRoot", "bible_folder", "data_folder", "data_root"]
+__all__ = [
+    "DEFAULT_DATA",
+    "ENV_VAR",
+    "TEST_SET_FILES",
+    "DataRoot",
+    "bible_folder",
+    "check_not_test_set",
+    "data_folder",
+    "data_root",
+]
 
 DEFAULT_DATA = "../shared/data"
 ENV_VAR = "XLING_DATA"
+TEST_SET_FILES = (
+    "tatoeba.*-eng.*",  # Tatoeba (XTREME's test pairs)
+    "newstest2019-src.*",  # NTREX-128
+    "newstest2019-ref*",
+    "*-ud-test.conllu*",  # UD treebanks' test splits
+    "test_text.txt",  # UMSAB's test tweets
+    "test_labels.txt",
+    "*.test.*-*.tsv",  # BLI test dictionaries (xling-eval: yacle.test.freq.2k.en-de.tsv)
+)
+"""File name patterns of the evaluation-only test sets in the data root's layout (see its README)."""
 
 
 @dataclass(frozen=True)
@@ -77,3 +97,12 @@ def bible_folder(option: str | os.PathLike[str] | None) -> Path:
     itself when it holds the corpus files."""
     return data_folder(option, "bible", "aligned corpus files (<lang>.tsv or <lang>.tsv.gz)",
                        lambda folder: any(folder.glob("*.tsv*")))  # fmt: skip
+
+
+def check_not_test_set(path: str | os.PathLike[str], field: str) -> None:
+    """Return nothing unless `path` is a file of an evaluation-only test set (TEST_SET_FILES); then a
+    ConfigError naming `field`: a model trained on a test set makes every figure measured on it meaningless."""
+    name = Path(path).name
+    if any(fnmatch.fnmatch(name, pattern) for pattern in TEST_SET_FILES):
+        raise ConfigError(f"{field}: {path} is a test set (Tatoeba, NTREX, a UD or UMSAB test split, a BLI test "
+                          "dictionary): xling evaluates on it and never trains on it; use a train split")  # fmt: skip

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus, read_monolingual
+from xling.data.root import check_not_test_set
 from xling.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ class TextSources:
             lang, sep, path = item.partition("=")
             if not sep:
                 raise ConfigError(f"text: {item!r} must be lang=path, e.g. deu=news.de.txt.gz")
+            check_not_test_set(path, f"text {item!r}")
             mono.setdefault(normalize_language(lang, where=f"text {item!r}"), []).append(Path(path))
         root = resolve_corpus(corpus) if corpus else None
         if root is None and not mono:

@@ -30,6 +30,7 @@ import torch
 
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus
+from xling.data.root import check_not_test_set
 from xling.data.sources import HeldOut, resolve_corpus
 from xling.data.versification import last_verses, same_numbering
 from xling.errors import ConfigError, DataError, XlingError
@@ -66,6 +67,8 @@ def read_parallel_file(spec: str) -> tuple[str, str, list[tuple[str, str]]]:
         raise ConfigError(f"parallel: {spec!r} must be src-tgt=path.tsv or src-tgt=path.src,path.tgt")
     src, tgt = parse_direction(direction, "parallel")
     files = [Path(p) for p in paths.split(",")]
+    for file in files:
+        check_not_test_set(file, f"parallel {spec!r}")
     if len(files) == 1:
         pairs = []
         for number, line in _lines(files[0]):
