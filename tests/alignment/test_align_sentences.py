@@ -206,6 +206,7 @@ def test_two_process_ddp_with_sparse_gradients_keeps_ranks_in_sync(tmp_path, sam
     assert proc.returncode == 0, proc.stderr[-3000:]
     training = json.loads(out.read_text())["training"]
     assert training["world_size"] == 2 and training["steps"] == 6
+    assert training["pairs"] == 6 * 16 * 2  # each step drew a batch of 16 on each rank
     fingerprints = training["rank_fingerprints"]
     assert len(fingerprints) == 2 and fingerprints[0] == fingerprints[1]
 

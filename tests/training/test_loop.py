@@ -390,6 +390,23 @@ def test_resume_refuses_batches_that_differ_from_the_runs_unless_told_to_go_on(t
     assert "batches" not in caplog.text
 
 
+def test_resume_on_another_number_of_processes_is_refused_unless_told_to_go_on(tmp_path, caplog):
+    _run(tmp_path, _config(max_steps=2, checkpoint_every=2))
+    state_file = list_checkpoints(tmp_path)[-1] / "trainer_state.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    assert state["world_size"] == 1
+    state_file.write_text(json.dumps({**state, "world_size": 2}), encoding="utf-8")  # as a torchrun run's
+    with pytest.raises(
+        ConfigError, match=r"step-00000002: the run trained on 2 process\(es\) and --resume has 1"
+    ):
+        _run(tmp_path, _config(max_steps=4, checkpoint_every=2), resume=True)
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        _, result = _run(tmp_path, _config(max_steps=4, checkpoint_every=2, resume_on_changed_data=True),
+                         resume=True)  # fmt: skip
+    assert result.resumed_from == 2 and result.steps == 4
+    assert "the run trained on 2 process(es), this one has 1" in caplog.text
+
+
 def test_config_differences_compare_nested_fields_and_skip_the_allowed_ones():
     saved = {"model": "tiny", "adam_betas": [0.9, 0.98], "training": {"max_steps": 10, "lr": 0.1}, "gone": 1}
     new = {"model": "small", "adam_betas": (0.9, 0.98), "training": {"max_steps": 20, "lr": 0.2}, "added": 2}
@@ -447,3 +464,60 @@ def test_averaged_checkpoints_hold_the_mean_of_their_weights(tmp_path):
     torch.testing.assert_close(averaged.linear.weight, (weights[0] + weights[1]) / 2)
     with pytest.raises(XlingError, match="no checkpoints"):
         average_checkpoints([], Regression())
+
+
+DDP_TIME_LIMIT_SCRIPT = """
+import json, os, sys, time
+import torch
+from torch import nn
+import xling.training.loop as loop
+from xling.training import TrainingConfig, train
+
+class Regression(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(4, 1)
+    def forward(self, batch):
+        loss = nn.functional.mse_loss(self.linear(batch["x"]).squeeze(-1), batch["y"])
+        return {"loss": loss, "tokens": torch.tensor(len(batch["y"]))}
+
+class Rows:
+    def get(self, step, micro, rank, world_size):
+        x = torch.randn(8, 4, generator=torch.Generator().manual_seed(step * world_size + rank))
+        return {"x": x, "y": x.sum(1)}
+
+class SkewedClock:  # rank 1's clock runs an hour ahead once training has started
+    calls = 0
+    @staticmethod
+    def perf_counter():
+        SkewedClock.calls += 1
+        return time.perf_counter() + (3600 if SkewedClock.calls > 1 else 0)
+
+if os.environ["RANK"] == "1":
+    loop.time = SkewedClock
+config = TrainingConfig(max_steps=50, batch_size=8, lr=0.01, warmup_steps=0, device="cpu", precision="fp32",
+                        checkpoint_every=1000, log_every=1000, progress=False, max_minutes=30)
+result = train(Regression(), Rows(), config, sys.argv[1])
+with open(os.path.join(sys.argv[1], f"rank{os.environ['RANK']}.json"), "w") as out:
+    json.dump({"steps": result.steps, "stopped_for_time": result.stopped_for_time}, out)
+"""
+
+
+def test_a_time_limit_stops_every_ddp_rank_at_the_same_step(tmp_path):
+    """Each rank reads its own clock: one rank past training.max_minutes stops them all at that step (it
+    hung in the next step's all-reduce while the other went on)."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(DDP_TIME_LIMIT_SCRIPT, encoding="utf-8")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+           str(tmp_path / "run")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / "run" / f"rank{r}.json").read_text(encoding="utf-8")) for r in (0, 1)]
+    assert ranks[0] == ranks[1] == {"steps": 1, "stopped_for_time": True}
+    assert [c.name for c in list_checkpoints(tmp_path / "run")] == ["step-00000001"]

@@ -19,7 +19,9 @@ from xling.transfer.finetune import (
     ClassificationBatches,
     FinetuneConfig,
     FineTunedClassifier,
+    dev_schedule,
     finetune_classifier,
+    steps_per_epoch,
 )
 
 POSITIVE = ["wonderful", "excellent", "love", "perfect"]
@@ -70,6 +72,14 @@ def trained(tiny_encoder, tmp_path_factory):
     output = tmp_path_factory.mktemp("run") / "classifier"
     classifier = finetune_classifier(make_config(tiny_encoder, output), toy(64, 0), toy(32, 1, "dev.tsv"))
     return output, classifier
+
+
+def test_an_epoch_counts_the_examples_of_every_torchrun_process(monkeypatch):
+    training = TrainingConfig(batch_size=8, grad_accum=2)
+    assert steps_per_epoch(100, training) == 7  # 16 examples a step
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert steps_per_epoch(100, training) == 4  # 16 on each of 2 processes
+    assert dev_schedule(training, 0, True, steps_per_epoch(100, training), with_dev=True).eval_every == 4
 
 
 def test_learns_a_separable_toy_task(trained):

@@ -27,12 +27,18 @@ class DistInfo:
         return self.world_size > 1
 
 
+def launched_world_size() -> int:
+    """Return the number of processes torchrun started (its WORLD_SIZE; 1 without torchrun), also before
+    the process group is joined."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def init_distributed(device: str = "auto") -> DistInfo:
     """Return this process's DistInfo, joining the process group that torchrun's env variables describe.
 
     NCCL on GPUs, gloo on CPUs. `device` is "auto", "cpu" or "cuda".
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = launched_world_size()
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")

@@ -48,7 +48,13 @@ from xling.training.distributed import DistInfo, all_reduce_sum, barrier, init_d
 from xling.training.evaluations import BestTracker, Evaluation, broadcast_metrics, run_evaluations
 from xling.training.optim import LazyAdamW, clip_grad_norm, has_sparse_parameters
 from xling.training.progress import TrainingProgress
-from xling.training.resume import batch_signature, check_resume_config, check_same_batches, resumable_fields
+from xling.training.resume import (
+    batch_signature,
+    check_resume_config,
+    check_same_batches,
+    check_same_world_size,
+    resumable_fields,
+)
 
 LOG_FILE = "train_log.jsonl"
 RUN_ENTRIES = (CHECKPOINT_DIR, BEST_DIR, LOG_FILE)
@@ -115,8 +121,9 @@ class TrainingConfig:
     """Stop (with a checkpoint) after this many minutes; `--resume` then finishes the run. 0 = no limit."""
     resume_on_changed_data: bool = False
     """Let --resume go on when the batches differ from those the checkpoint's run drew (its corpora, or how
-    xling selects them, changed): the run then continues on the new data and no longer matches an
-    uninterrupted one. Off: such a resume is refused, naming the checkpoint."""
+    xling selects them, changed) or it runs on another number of processes: the run then continues on the
+    new data and no longer matches an uninterrupted one. Off: such a resume is refused, naming the
+    checkpoint."""
     progress: bool | None = None
     """Show progress on stderr: a bar on a terminal, a plain line every few seconds otherwise. None (not
     set): off in library calls, on from the command line."""
@@ -289,7 +296,7 @@ def train(
     if restart and not resume:
         _clear_earlier_run(run_dir, dist_info.is_main, description, saved_config)
     state = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change, defaults,
-                    batches, config.resume_on_changed_data)  # fmt: skip
+                    batches, config.resume_on_changed_data, dist_info.world_size)  # fmt: skip
     if state is not None:
         start_step, tokens_seen, last_loss = state["step"], state["tokens"], state.get("loss", float("nan"))
         if best is not None:
@@ -327,6 +334,10 @@ def train(
             now = time.perf_counter()
             progress.update(step, loss, window_tokens / max(now - window_start, 1e-9))
             out_of_time = config.max_minutes > 0 and (now - started) > config.max_minutes * 60
+            if config.max_minutes > 0 and dist_info.distributed:
+                # each rank reads its own clock: all stop at one step, or the next step's all-reduce hangs
+                flag = torch.tensor([float(out_of_time)], device=dist_info.device)
+                out_of_time = bool(all_reduce_sum(flag).item() > 0)
             last = step == config.max_steps or out_of_time
 
             metrics: dict[str, float] = {}
@@ -399,6 +410,7 @@ def _resume(
     defaults: dict[str, Any] | None,
     batches: BatchSource,
     allow_changed_data: bool,
+    world_size: int,
 ) -> dict[str, Any] | None:
     """Return the trainer state of the checkpoint a resumed run continues from (None: a fresh run).
 
@@ -422,6 +434,9 @@ def _resume(
         if not check_same_batches(state.get("batches"), batches.get, str(folder), allow_changed_data):
             logger.warning("%s: the batches differ from those the run drew (training.resume_on_changed_data): "
                            "going on with the data as it is now", folder)  # fmt: skip
+        if not check_same_world_size(state.get("world_size"), world_size, str(folder), allow_changed_data):
+            logger.warning("%s: the run trained on %s process(es), this one has %d "
+                           "(training.resume_on_changed_data): going on", folder, state["world_size"], world_size)  # fmt: skip
 
     loaded = load_newest_checkpoint(run_dir, objective, optimizer, scheduler, check=same_config)
     if loaded is None:  # the checkpoints went away in the meantime

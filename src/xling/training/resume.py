@@ -120,6 +120,24 @@ def check_same_batches(saved: Mapping[str, Any] | None, get: BatchGetter, where:
     )
 
 
+def check_same_world_size(saved: object, world_size: int, where: str, allow: bool) -> bool:
+    """Return whether a checkpoint's run had `world_size` processes (True when it does not say).
+
+    Each step draws its examples by rank and world size, so a resume on another number of processes would
+    train some examples again and skip others: a ConfigError naming the checkpoint, unless `allow`
+    (training.resume_on_changed_data).
+    """
+    if not isinstance(saved, int) or saved == world_size:
+        return True
+    if allow:
+        return False
+    raise ConfigError(
+        f"{where}: the run trained on {saved} process(es) and --resume has {world_size}: each step would draw "
+        "other examples (some a second time, some never). Resume with the same number of processes "
+        "(torchrun --nproc_per_node), or pass --set training.resume_on_changed_data=true to go on anyway"
+    )
+
+
 def _batch_hash(batch: Mapping[str, Any]) -> str:
     digest = hashlib.sha256()
     for key in sorted(batch):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from xling.artifacts import CLASSIFIER_FAMILY, METADATA_FILE, read_metadata, wri
 from xling.config import config_to_dict
 from xling.embeddings.transformer import pad_batch
 from xling.errors import ConfigError, DataError
+from xling.training.distributed import launched_world_size
 from xling.transfer.classifier import data_metadata, register_kind, register_method
 
 if TYPE_CHECKING:
@@ -273,21 +273,26 @@ def dev_evaluation(model: nn.Module, tokenizer, dev: LabelledTexts, labels: Sequ
     return evaluate
 
 
-def training_section(config: ClassifierConfig, steps_per_epoch: int, with_dev: bool):
+def training_section(config: ClassifierConfig, epoch_steps: int, with_dev: bool):
     """Return the loop's config: config.training with the run's seed (training.seed, else config.seed) and,
     with a dev split and finetune.eval_every_epoch, the dev split scored once per epoch and the best kept."""
-    return dev_schedule(
-        config.training, config.seed, config.finetune.eval_every_epoch, steps_per_epoch, with_dev
-    )
+    return dev_schedule(config.training, config.seed, config.finetune.eval_every_epoch, epoch_steps, with_dev)
 
 
-def dev_schedule(training: TrainingConfig, seed: int, eval_every_epoch: bool, steps_per_epoch: int,
+def steps_per_epoch(examples: int, training: TrainingConfig) -> int:
+    """Return the optimizer steps one pass over `examples` takes: each step draws batch_size x grad_accum
+    examples on each of the processes torchrun started."""
+    per_step = training.batch_size * training.grad_accum * launched_world_size()
+    return max(1, -(-examples // per_step))
+
+
+def dev_schedule(training: TrainingConfig, seed: int, eval_every_epoch: bool, epoch_steps: int,
                  with_dev: bool) -> TrainingConfig:  # fmt: skip
     """Return `training` with seed `seed` unless it has its own and, with a dev split: evaluations once per
     epoch when `eval_every_epoch` and no eval_every is set, and dev_macro_f1 (max) as the best metric."""
     training = dataclasses.replace(training, seed=training.seed or seed)
     if with_dev and training.eval_every == 0 and eval_every_epoch:
-        training = dataclasses.replace(training, eval_every=steps_per_epoch)
+        training = dataclasses.replace(training, eval_every=epoch_steps)
     if with_dev and training.eval_every and not training.best_metric:
         training = dataclasses.replace(training, best_metric="dev_macro_f1", best_mode="max")
     return training
@@ -319,7 +324,7 @@ def finetune_classifier(
         return _finetune(config, train, dev, Path(config.output))
     if finetune.resume:
         raise ConfigError("finetune.resume: needs output (the folder of the run to continue)")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if launched_world_size() > 1:
         raise ConfigError("output: several processes (torchrun) need one run folder they all see")
     with tempfile.TemporaryDirectory(prefix="xling-finetune-") as run_dir:
         return _finetune(config, train, dev, Path(run_dir), save=False)
@@ -344,8 +349,7 @@ def _finetune(config: ClassifierConfig, train: LabelledTexts, dev: LabelledTexts
         logger.info("%d of %d training texts reach max_length %d (cut there)", at_limit, len(ids),
                     finetune.max_length)  # fmt: skip
     examples_per_step = config.training.batch_size * config.training.grad_accum
-    steps_per_epoch = max(1, -(-len(ids) // examples_per_step))
-    training = training_section(config, steps_per_epoch, dev is not None)
+    training = training_section(config, steps_per_epoch(len(ids), config.training), dev is not None)
     model = build_model(folder, labels, finetune, training.seed)
     evaluations = None
     if dev is not None and training.eval_every:

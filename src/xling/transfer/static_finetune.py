@@ -37,7 +37,7 @@ from xling.embeddings.static import GatherRows, StaticSentenceEncoder
 from xling.errors import ConfigError, DataError
 from xling.training.loop import TrainingConfig
 from xling.transfer.classifier import data_metadata, register_kind, register_method
-from xling.transfer.finetune import ClassificationBatches, dev_schedule, label_indices
+from xling.transfer.finetune import ClassificationBatches, dev_schedule, label_indices, steps_per_epoch
 
 if TYPE_CHECKING:
     from xling.data.labelled import LabelledTexts
@@ -254,9 +254,8 @@ def _run(config: StaticFinetuneConfig, train: LabelledTexts, dev: LabelledTexts 
     if empty:
         raise DataError(f"{len(empty)} training text(s) have no tokens (first: example {empty[0]})",
                         train.source, empty[0])  # fmt: skip
-    steps_per_epoch = max(1, -(-len(ids) // (config.training.batch_size * config.training.grad_accum)))
-    training = dev_schedule(config.training, config.seed, config.eval_every_epoch, steps_per_epoch,
-                            dev is not None)  # fmt: skip
+    training = dev_schedule(config.training, config.seed, config.eval_every_epoch,
+                            steps_per_epoch(len(ids), config.training), dev is not None)  # fmt: skip
     scale = config.scale or float(encoder.dimension) ** 0.5
     torch.manual_seed(training.seed)  # the head's initialisation
     model = StaticHeadModel(encoder, len(labels), scale)

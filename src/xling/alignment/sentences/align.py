@@ -498,7 +498,7 @@ def align_sentences(config: AlignConfig) -> AlignResult:
         dev = load_checkpoint(Path(result.best["path"]), objective).get("metrics", dev)
     if evaluate and not dev:  # the loop scores the dev set at its last step only when eval_every is set
         dev = run_evaluations({"dev": evaluate}, objective, result.steps)
-    pairs = result.steps * config.training.batch_size * config.training.grad_accum
+    pairs = result.steps * config.training.batch_size * config.training.grad_accum * result.world_size
     training = {**result.to_dict(), "pairs": pairs}
     if result.is_main:
         save_student(student, output, config, langs, training, dev)
