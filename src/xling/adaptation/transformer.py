@@ -576,7 +576,8 @@ def adapt_transformer(
                    run_defaults=config_to_dict(AdaptConfig()))  # fmt: skip
 
     staging = output / f".{STATE_DIR}-model.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
+    if result.is_main:  # the main process alone writes it: another one's rmtree could cut its files
+        shutil.rmtree(staging, ignore_errors=True)
     if result.is_main and peft_model is not None:
         # only the new rows (trainable tokens), not the whole resized embedding matrix peft would add
         peft_model.save_pretrained(str(staging / ADAPTER_DIR), save_embedding_layers=False)

@@ -462,6 +462,7 @@ def _clear_earlier_run(run_dir: Path, is_main: bool, command: str, run_config: M
             made_by = f"`{recorded}`" if recorded is not None else "another command"
             raise XlingError(f"{run_dir} holds the checkpoints of a run of {made_by}, not of `{command}`; "
                              "--overwrite replaces only a run of this command: choose another output folder")  # fmt: skip
+        barrier()  # every process has read the state before the main one deletes it
         if is_main:
             logger.warning("%s: starting a new run: the earlier run's checkpoints, log and best weights are "
                            "deleted (its model files stay until the new model is saved)", run_dir)  # fmt: skip
