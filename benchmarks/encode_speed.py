@@ -1,8 +1,9 @@
 """Benchmark: xling `Encoder` against `SentenceTransformer.encode` on the real all-MiniLM-L6-v2 folder.
 
 Contenders encode the same 10k real sentences of mixed length (Bible verses of several languages, in a
-fixed shuffled order), with the same batch size, alternating in every round so that noise from a shared
-machine hits all alike; the median sentences/s over rounds is reported.
+fixed shuffled order), with the same batch size, taking turns in every round, in an order that rotates
+from round to round so that noise from a shared machine hits all alike; the median sentences/s over rounds
+is reported.
 
   st          sentence-transformers, fp32 (its defaults: length-sorted batches, mean pooling, normalise)
   xling_fp32  xling Encoder, fp32: must be no slower, with identical vectors (cosine to st >= 0.9999)
@@ -107,8 +108,13 @@ def timed(encode, texts: list[str]) -> tuple[float, np.ndarray]:
     return time.perf_counter() - started, vectors
 
 
+def row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return the cosine of each row of `a` with the same row of `b` (neither need be unit length)."""
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
 def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).mean())
+    return float(row_cosines(a, b).mean())
 
 
 def tatoeba_average(encoder, data: Path, languages: list[str]) -> float:
@@ -151,17 +157,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         encode(texts[:64])
 
     rounds, vectors = [], {}
+    names = list(contenders)
     for r in range(args.rounds):
         figures = {}
-        for name, encode in contenders.items():
-            seconds, vectors[name] = timed(encode, texts)
+        # the order rotates from round to round, so that a shared machine's noise hits all alike
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            seconds, vectors[name] = timed(contenders[name], texts)
             figures[name] = round(len(texts) / seconds, 1)
             print(f"round {r + 1}/{args.rounds} {name:19s} {figures[name]:8.1f} sentences/s", file=sys.stderr)
-        rounds.append(figures)
+        rounds.append({name: figures[name] for name in names})
     med = {name: statistics.median(r[name] for r in rounds) for name in contenders}
-    cos_fp32_st = float(
-        ((vectors["xling_fp32"] * vectors["st"]).sum(1) / np.linalg.norm(vectors["st"], axis=1)).min()
-    )
+    cos_fp32_st = float(row_cosines(vectors["xling_fp32"], vectors["st"]).min())
     fast = {p: mean_cosine(vectors[f"xling_{p}"], vectors["xling_fp32"]) for p in paths}
     eligible = [p for p in paths if fast[p] >= 0.99]
     best = max(eligible, key=lambda p: med[f"xling_{p}"]) if eligible else None
