@@ -56,6 +56,38 @@ def tiny_st_folder(root: Path, tokenizer_dir: Path, pooling: str) -> Path:
     return folder
 
 
+def test_a_folder_without_max_seq_length_takes_the_tokenizers_limit_as_sentence_transformers(
+    tmp_path, sample_tokenizer_dir
+):
+    """sentence-transformers 6 writes no max_seq_length: its limit is the tokenizer's model_max_length."""
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"do_lower_case": False}))
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "model_max_length": 16}))
+    encoder = Encoder.load(folder)
+    theirs = st.SentenceTransformer(str(folder), device="cpu")
+    assert encoder.module.max_length == theirs.max_seq_length == 16
+    long_text = [" ".join(TEXTS * 4)]
+    assert cosines(encoder.encode(long_text), theirs.encode(long_text)).min() >= 0.9999
+
+
+def test_a_position_table_with_a_padding_index_is_not_overrun(tmp_path, sample_tokenizer_dir):
+    """MPNet numbers positions from padding_idx + 1, as XLM-R does: a long text is cut before the table ends."""
+    from transformers import AutoTokenizer, MPNetConfig, MPNetModel
+
+    tokenizer = AutoTokenizer.from_pretrained(sample_tokenizer_dir)
+    torch.manual_seed(0)
+    config = MPNetConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=34, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    folder = tmp_path / "mpnet"
+    MPNetModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    encoder = Encoder.load(folder, max_length=1000)
+    assert encoder.module.max_length == 34 - tokenizer.pad_token_id - 1
+    assert encoder.encode([" ".join(TEXTS * 10)]).shape == (1, 32)  # an IndexError in the table before
+
+
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 

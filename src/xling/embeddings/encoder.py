@@ -349,14 +349,15 @@ def _load_sentence_transformers(
 def _st_transformer_config(path: Path) -> tuple[int | None, bool]:
     """Return (max_seq_length, do_lower_case) of a sentence_bert_config.json (512, False without one).
 
-    A null max_seq_length means the model's own limit, as in sentence-transformers (None here).
+    A null or missing max_seq_length means the model's own limit, as in sentence-transformers (None here);
+    sentence-transformers 6 writes none and keeps its limit as the tokenizer's model_max_length.
     """
     if not path.is_file():
         return 512, False
     config = read_json_file(path)
     if not isinstance(config, dict):
         raise DataError("not a sentence-transformers config (a JSON object)", path)
-    max_length = config.get("max_seq_length", 512)
+    max_length = config.get("max_seq_length")
     if max_length is not None and (
         isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
     ):

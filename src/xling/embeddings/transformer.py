@@ -72,10 +72,13 @@ class TransformerSentenceEncoder(nn.Module):
         self.hf_tokenizer = hf_tokenizer
         self.pooling = pooling
         self.layer = layer
-        # None: the model's own limit (sentence-transformers' reading of a null max_seq_length)
-        self.max_length = (
-            position_limit(model) if max_length is None else min(max_length, position_limit(model))
-        )
+        # None: the model's own limit (sentence-transformers' reading of a null or missing max_seq_length:
+        # the position table, or the tokenizer's model_max_length when that is lower)
+        own_limit = position_limit(model)
+        tokenizer_limit = getattr(hf_tokenizer, "model_max_length", None)
+        if max_length is None and isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < own_limit:
+            own_limit = tokenizer_limit
+        self.max_length = own_limit if max_length is None else min(max_length, own_limit)
         # sentence_bert_config.json do_lower_case: sentence-transformers lowercases texts before tokenising
         self.lowercase = lowercase
         self.dense = nn.ModuleList()
@@ -206,11 +209,20 @@ def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tens
 
 
 def position_limit(model: nn.Module) -> int:
-    """Return how many tokens the model's position table holds (XLM-R reserves padding_idx + 1 slots)."""
+    """Return how many tokens the model's position table holds.
+
+    Models whose position embeddings have a padding index (XLM-R, RoBERTa, MPNet, ...) number positions
+    from padding_idx + 1, so that many rows are not positions a text can use.
+    """
     config = model.config
     limit = getattr(config, "max_position_embeddings", 512) or 512
-    if getattr(config, "model_type", "") in ("xlm-roberta", "roberta", "camembert"):
-        limit -= (config.pad_token_id or 0) + 1
+    table = next((module for name, module in model.named_modules() if name.endswith("position_embeddings")
+                  and isinstance(module, nn.Embedding)), None)  # fmt: skip
+    padding_idx = table.padding_idx if table is not None else None
+    if padding_idx is None and getattr(config, "model_type", "") in ("xlm-roberta", "roberta", "camembert"):
+        padding_idx = config.pad_token_id or 0
+    if padding_idx is not None:
+        limit -= padding_idx + 1
     return limit
 
 
