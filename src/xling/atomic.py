@@ -132,16 +132,18 @@ def check_replaceable(
         )
     if not path.is_dir() or not any(path.iterdir()):
         return
-    if not overwrite:
-        raise XlingError(f"{path}: a {what} is already there; {OVERWRITE_HINT}")
     if kind is not None:
         from xling.artifacts import METADATA_FILE
 
         found = _recorded_kind(path / METADATA_FILE)
         if found != kind and not (found or "").startswith(f"{kind}/"):  # a family: classifier/frozen
             held = f"a {found!r} folder" if found else "files that are not a " + what
+            if not overwrite:
+                raise XlingError(f"{path}: holds {held}; choose another output folder")
             raise XlingError(f"{path}: holds {held}; overwrite replaces only a {what}, so nothing was "
                              "deleted: choose another output folder")  # fmt: skip
+    if not overwrite:
+        raise XlingError(f"{path}: a {what} is already there; {OVERWRITE_HINT}")
 
 
 def _recorded_kind(metadata: Path) -> str | None:

@@ -49,14 +49,14 @@ def test_a_folder_inside_or_holding_the_tokenizer_may_be_the_output(tmp_path: Pa
     recipe = replace(config(tmp_path, run), tokenizer=str(run / "tokenizer"))
     align_module.check_output(recipe)
     (run / "notes.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(XlingError, match="already there"):
+    with pytest.raises(XlingError, match="holds files that are not a sentence encoder"):
         align_module.check_output(recipe)
 
 
 def test_a_folder_of_other_files_is_refused_even_with_overwrite(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "notes.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(XlingError, match="a sentence encoder is already there; pass overwrite"):
+    with pytest.raises(XlingError, match="holds files that are not a sentence encoder; choose another output folder"):
         align_sentences(config(tmp_path, tmp_path / "out"))
     with pytest.raises(XlingError, match="files that are not a sentence encoder"):
         align_sentences(config(tmp_path, tmp_path / "out", overwrite=True))
@@ -79,7 +79,7 @@ def test_an_unfinished_run_without_checkpoints_is_taken_up(tmp_path: Path) -> No
         (run / name).write_text("", encoding="utf-8")
     align_module.check_output(config(tmp_path, run))
     (run / "notes.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(XlingError, match="pass overwrite"):
+    with pytest.raises(XlingError, match="holds files that are not a sentence encoder"):
         align_module.check_output(config(tmp_path, run))
 
 

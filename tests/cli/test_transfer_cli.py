@@ -178,7 +178,7 @@ def test_one_label_and_existing_output_are_errors(tmp_path, monkeypatch, capsys)
     code, err = _run_main(
         monkeypatch, capsys, "transfer", "train", "--train", one, "--output", tmp_path / "o"
     )
-    assert code == 2 and "already there" in err and "--overwrite" in err
+    assert code == 2 and "holds files that are not a classifier; choose another output folder" in err
 
 
 def test_bad_predict_eval_and_classify_inputs_exit_2(trained, monkeypatch, capsys):

@@ -176,16 +176,22 @@ def test_reexport_replaces_the_conversion_atomically(tmp_path, monkeypatch):
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
 
 
-def test_an_unrelated_folder_is_replaced_only_with_overwrite(tmp_path):
+def test_a_folder_of_other_files_is_never_replaced_and_another_conversion_only_with_overwrite(tmp_path):
     folder = _tiny_models().build_xling(tmp_path / "model")
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    with pytest.raises(XlingError, match="overwrite"):
-        export_ct2(folder, other)
+    for overwrite in (False, True):
+        with pytest.raises(XlingError, match="holds files that are not a CTranslate2 model"):
+            export_ct2(folder, other, overwrite=overwrite)
     assert (other / "notes.txt").read_text() == "keep me"
-    export_ct2(folder, other, overwrite=True)
-    assert (other / "model.bin").is_file() and not (other / "notes.txt").exists()
+    # a conversion of another model: replaced only when asked
+    second = _tiny_models().build_xling(tmp_path / "second")
+    export_ct2(second, tmp_path / "elsewhere")
+    with pytest.raises(XlingError, match="a CTranslate2 model is already there"):
+        export_ct2(folder, tmp_path / "elsewhere")
+    export_ct2(folder, tmp_path / "elsewhere", overwrite=True)
+    assert json.loads((tmp_path / "elsewhere" / "xling.json").read_text())["source"] == str(folder.resolve())
     # a folder holding the model itself: replacing it would have deleted the model being converted
     with pytest.raises(ConfigError, match="holds the model folder"):
         export_ct2(folder, tmp_path, overwrite=True)

@@ -202,7 +202,9 @@ def export_ct2(
         target.resolve() == ct2_folder(source).resolve() or made_from == source.resolve()
     )
     started = time.perf_counter()
-    with atomic_folder(target, overwrite=overwrite or earlier, what="CTranslate2 model") as staging:
+    with atomic_folder(
+        target, overwrite=overwrite or earlier, what="CTranslate2 model", kind=CT2_KIND
+    ) as staging:
         tokenizer = _convert(source, staging, quantization)
         vocabulary = _check_vocabulary(staging, tokenizer)
         differences = _compare_scores(source, staging, tokenizer, len(vocabulary))
