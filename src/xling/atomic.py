@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -35,10 +35,15 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         temporary.unlink(missing_ok=True)
 
 
-def writable_file(path: str | Path) -> Path:
+def writable_file(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
     """Return `path` as a Path after checking that a file can be written there, so a long job fails before
-    its work, not after (DataError naming it: a folder, a parent that is a file, no permission)."""
+    its work, not after (DataError naming it: a folder, a parent that is a file, no permission), and that it
+    is none of the job's `inputs` (ConfigError: writing the output would replace what it is made from)."""
     path = Path(path)
+    for given in inputs:
+        if same_path(path, given):
+            raise ConfigError(f"output: {path} is also an input file; writing the output would replace it: "
+                              "choose another output file")  # fmt: skip
     if path.is_dir():
         raise DataError("is a folder; give a file to write to", path)
     parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))

@@ -203,7 +203,7 @@ def test_bad_predict_eval_and_classify_inputs_exit_2(trained, monkeypatch, capsy
     texts.write_text("der film war gut\n", "utf-8")
     code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", out, "--input", texts,
                           "--output", texts)  # fmt: skip
-    assert code == 2 and "is the input file" in err
+    assert code == 2 and "is also an input file" in err
     assert texts.read_text("utf-8") == "der film war gut\n"  # the texts are still there
     texts.write_text("der film\twar gut\n", "utf-8")
     for output in ([], ["--output", tmp_path / "p.tsv"]):  # a TSV row would get one cell too many

@@ -52,7 +52,7 @@ def test_detect_a_file_writes_line_i_for_line_i(folder, tmp_path):
 
 
 def test_a_file_of_blank_lines_gets_und_per_line_and_an_empty_file_is_an_error(folder, tmp_path):
-    from xling.errors import DataError
+    from xling.errors import ConfigError, DataError
     from xling.langid.files import detect_file
     from xling.langid.model import LanguageIdentifier
 
@@ -68,6 +68,9 @@ def test_a_file_of_blank_lines_gets_und_per_line_and_an_empty_file_is_an_error(f
     broken.write_bytes(b"\n\xff\n")
     with pytest.raises(DataError, match="broken.txt:2"):
         detect_file(detector, broken)
+    with pytest.raises(ConfigError, match="is also an input file"):
+        detect_file(detector, blank, blank)  # the texts would be replaced by their labels
+    assert blank.read_text("utf-8") == "\n  \n\n"
     import gzip
 
     truncated = tmp_path / "cut.txt.gz"  # a .gz cut short is an error, not the lines read so far

@@ -246,6 +246,9 @@ def test_translate_file_keeps_lines_and_writes_atomically(xling_model, tmp_path)
         xling_model.translate_file(source, output, "en", "de")
     assert output.read_text("utf-8") == "an earlier translation\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.txt"]  # no temporary left behind
+    with pytest.raises(ConfigError, match=r"output: .*in\.txt is also an input file"):
+        xling_model.translate_file(source, tmp_path / "." / "in.txt", "en", "de")
+    assert source.read_text("utf-8").startswith("The cat sleeps")
 
 
 def test_translate_file_through_the_model_with_a_progress_bar(models, tmp_path):

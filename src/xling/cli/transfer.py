@@ -207,7 +207,7 @@ def predict(
     from xling.transfer.classifier import adapt_languages, load_classifier, predict_file, prediction_tsv
 
     if output is not None:
-        output = writable_file(output)  # before the encoding, which a bad path would waste
+        output = writable_file(output, [input])  # before the encoding, which a bad path would waste
     with console.status(f"loading {model}"):
         classifier = load_classifier(model)
     if language is not None:

@@ -56,7 +56,7 @@ def check_embed_paths(input_path: str | Path, output_path: str | Path, dtype: st
     Cheap checks that `xling embed` runs before loading a model, which a typo in a path would waste:
     the input file exists, the output can be written and ends in .npy or .fvecs, the dtype suits it.
     """
-    output = writable_file(output_path)
+    output = writable_file(output_path, [input_path])
     kind = FORMATS.get(output.suffix)
     if kind is None:
         raise ConfigError(f"output: {output} must end in .npy or .fvecs")

@@ -42,7 +42,7 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
         raise ConfigError(f"batch_size: {batch_size} must be at least 1")
     path = require_file(input)
     if output is not None:
-        output = writable_file(output)  # checked before the work, which a bad path would waste
+        output = writable_file(output, [path])  # checked before the work, which a bad path would waste
     texts = _lines(path)
     start = time.perf_counter()
     rows: list[str] = []

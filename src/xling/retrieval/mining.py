@@ -358,10 +358,9 @@ def mine_files(
     """
     config = config or MineConfig()
     config.validate()
-    output = writable_file(output_path)  # before the encoding, which a bad path would waste
-    for given in (src_path, tgt_path):
-        if Path(given).resolve() == output.resolve():
-            raise ConfigError(f"output: {output} is also an input; the mined pairs would replace it")
+    output = writable_file(
+        output_path, [src_path, tgt_path]
+    )  # before the encoding, which a bad path would waste
     start = time.perf_counter()
     src_texts = read_sentences(src_path)
     tgt_texts = read_sentences(tgt_path)

@@ -833,12 +833,11 @@ def predict_file(
     """Return the `predictions` of every line of a text file (one text per line; a blank line is an error
     naming it), after writing them to `output_path` when given: `.jsonl` as JSON lines, anything else as
     TSV with a header (label, one probability column per label, text). The output appears only complete."""
-    from xling.atomic import atomic_write, same_path
+    from xling.atomic import atomic_write, writable_file
     from xling.data.readers import read_lines
 
-    if output_path is not None and same_path(output_path, input_path):
-        raise ConfigError(f"output: {output_path} is the input file; writing the predictions would replace the "
-                          "texts: choose another output file")  # fmt: skip
+    if output_path is not None:
+        writable_file(output_path, [input_path])
     records = predictions(classifier, list(read_lines(input_path)))
     if output_path is not None:
         jsonl = str(output_path).endswith(".jsonl")

@@ -257,7 +257,9 @@ class Translator:
 
         started = time.perf_counter()
         path = require_file(input)
-        output = writable_file(output)  # before the work: a bad path found after an hour loses the hour
+        output = writable_file(
+            output, [path]
+        )  # before the work: a bad path found after an hour loses the hour
         # allow_blank: a file of blank lines translates to as many blank lines
         lines = [line_text(line, path) for line in decoded_lines(path, None, allow_blank=True)]
         translations, sentences, detected = self._translate(lines, src, tgt, options, progress,
