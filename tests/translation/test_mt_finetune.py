@@ -245,6 +245,17 @@ def test_a_model_at_the_output_is_kept_unless_overwrite_or_fine_tuned_in_place(b
     with pytest.raises(XlingError, match="no checkpoint to resume from"):
         train_translation(config)
     assert (other / "model.safetensors").read_bytes() == weights
+    mine = tmp_path / "mine"  # a folder of someone's files, a config.json among them: never written into
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "own config"}', encoding="utf-8")
+    into_mine = finetune_config(bases["xling"], mine, [f"eng-deu={pairs}"], 2)
+    for overwrite in (False, True):
+        into_mine.overwrite = overwrite
+        with pytest.raises(
+            XlingError, match=r"the folder is not empty \(config\.json\) and holds no translation"
+        ):
+            train_translation(into_mine)
+    assert (mine / "config.json").read_text(encoding="utf-8") == '{"my": "own config"}'
     in_place = finetune_config(other, other, [f"eng-deu={pairs}"], 2)
     train_translation(in_place)  # fine-tuning a model in place needs no overwrite
     assert (other / "model.safetensors").read_bytes() != weights
