@@ -215,6 +215,12 @@ def test_bad_predict_eval_and_classify_inputs_exit_2(trained, monkeypatch, capsy
                           "--output", tmp_path / "p.jsonl")  # fmt: skip
     assert code == 0, err
     assert json.loads((tmp_path / "p.jsonl").read_text("utf-8"))["text"] == "der film\twar gut"
+    texts.write_text("der film\rwar gut\u2028wirklich\n", "utf-8")  # one line to the reader
+    code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", out, "--input", texts,
+                          "--output", tmp_path / "p.tsv")  # fmt: skip
+    assert code == 0, err
+    rows = (tmp_path / "p.tsv").read_text("utf-8").splitlines()
+    assert len(rows) == 2 and rows[1].endswith("\tder film war gut wirklich")
 
 
 @pytest.mark.parametrize("verb", [["transfer"], ["transfer", "train"], ["transfer", "predict"], ["transfer", "eval"],

@@ -212,6 +212,11 @@ def test_detect_a_file_as_json_lines_and_spans_line_i_for_line_i(folder, tmp_pat
     rows = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
     assert [[span["language"] for span in row] for row in rows] == [["deu"], ["und"], ["spa"]]
     assert rows[0][0]["text"] == german and rows[1][0]["text"] == ""
+    # a carriage return or U+2028 inside a line: one line to the reader, several to splitlines
+    source.write_text(f"{german}\r{german}\n{spanish}\u2028{spanish}\n", "utf-8")
+    result = runner.invoke(app, [*base, "--spans"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"[deu] {german} {german}", f"[spa] {spanish} {spanish}"]
 
 
 def test_detect_spans_of_a_blank_text_print_und_and_follow_the_threshold(folder):

@@ -94,7 +94,9 @@ def format_spans(found: Sequence[Span], *, as_json: bool = False) -> str:
     text's empty `und` span: `[und]`), or with `as_json` the JSON list of the spans' objects."""
     if as_json:
         return json.dumps([span.to_dict() for span in found], ensure_ascii=False)
-    return "  ".join(f"[{span.label}] {span.text}".rstrip() for span in found)
+    # a line break inside a span (\r, U+2028: one input line to `open`, several to splitlines) would shift
+    # every later output line
+    return "  ".join(f"[{span.label}] {' '.join(span.text.splitlines())}".rstrip() for span in found)
 
 
 def _lines(path: Path) -> list[str]:

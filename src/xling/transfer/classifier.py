@@ -862,7 +862,8 @@ def prediction_tsv(labels: Sequence[str], records: Sequence[dict[str, Any]], sou
     rows = ["\t".join(["label", *labels, "text"])]
     for record in records:
         cells = [f"{p:.4f}" for p in record["probabilities"].values()]
-        rows.append("\t".join([record["label"], *cells, record["text"]]))
+        # a line break inside the text (\r, U+2028) would make one row two to a reader that splits lines
+        rows.append("\t".join([record["label"], *cells, " ".join(record["text"].splitlines())]))
     return rows
 
 
