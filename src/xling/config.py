@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import tomllib
 import types
 import typing
@@ -246,6 +247,8 @@ def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: {name} must be a number, got {value!r}")
+        if math.isnan(value):  # every comparison with NaN is false: a NaN threshold silently never fires
+            raise ConfigError(f"{where}: {name} must be a number, not NaN")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

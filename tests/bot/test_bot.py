@@ -246,3 +246,14 @@ def test_an_unsure_detection_answers_in_the_faq_language(sample_bot_dir, mini_en
         False,
     )
     assert unsure.language_probability == sure.language_probability
+
+
+def test_a_nan_threshold_is_refused_when_built_and_when_asked(sample_bot_dir, mini_encoder, tiny_detector):
+    from xling.bot.bot import BotBuildConfig
+    from xling.config import load_config
+
+    with pytest.raises(ConfigError, match="threshold must be a number, not NaN"):
+        load_config(BotBuildConfig, None, ["threshold=nan"], faq="faq.tsv", output="bot")
+    with pytest.raises(ConfigError, match="threshold: NaN is not a threshold"):  # no score is >= NaN
+        SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=tiny_detector, translator=None,
+                        threshold=float("nan"))  # fmt: skip

@@ -27,6 +27,7 @@ evaluation questions):
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import zipfile
 import zlib
@@ -309,6 +310,8 @@ class SupportBot:
         self.languages: list[str] = list(metadata.get("languages") or [self.language])
         """Languages the answers are stored in."""
         self.threshold = float(metadata["threshold"] if threshold is None else threshold)
+        if math.isnan(self.threshold):  # no score is >= NaN: the bot would never answer
+            raise ConfigError("threshold: NaN is not a threshold; give a number")
         self.min_language_probability = float(
             metadata.get("min_language_probability", DEFAULT_MIN_LANGUAGE_PROBABILITY)
         )
