@@ -108,6 +108,8 @@ def test_max_vocab_and_missing_seeds(rotated, tmp_path):
         ({"method": "adversarial", "dictionary": "", "adversarial": {"epochz": 1}}, "adversarial"),
         ({"method": "selflearn", "selflearn": {"csls_k": "many"}}, "selflearn"),
         ({"selflearn": [1]}, "selflearn"),
+        ({"adversarial": {"bogus": 1}}, "adversarial"),  # another method's table is checked too
+        ({"method": "selflearn", "adversarial": {"epochs": "abc"}}, "adversarial"),
         ({"restarts": 0}, "restarts"),
         ({"restarts": 2}, "restarts"),
     ],

@@ -170,10 +170,10 @@ class WordAlignConfig:
             )
         if self.restarts > 1 and self.method != "adversarial":
             raise ConfigError(f"restarts: only method 'adversarial' restarts, not {self.method!r}")
-        if self.method == "adversarial":
-            _method_config("adversarial", self)
-        elif self.method == "selflearn":
-            _method_config("selflearn", self)
+        # both tables, whichever method runs: a typo in the other one's options would pass unnoticed
+        for name in ("adversarial", "selflearn"):
+            if name == self.method or getattr(self, name):
+                _method_config(name, self)
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
