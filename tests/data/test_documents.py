@@ -109,3 +109,12 @@ def test_bad_json_lines_name_file_and_line(tmp_path, line, message):
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         read_documents(tmp_path / "nowhere.tsv")
+
+
+def test_a_bad_language_of_every_line_names_the_option(tmp_path):
+    from xling.data.languages import LanguageCodeError
+
+    path = tmp_path / "docs.txt"
+    path.write_text("Hello\n", encoding="utf-8")
+    with pytest.raises(LanguageCodeError, match=r"^lang: unknown language code 'xx'"):
+        read_documents(path, "xx")

@@ -133,7 +133,9 @@ def tune(
 
     root = dev or sample_faq_dir()
     sets = read_question_sets(root, "dev")
-    wanted = [normalize_language(code) for code in langs.split(",")] if langs else sorted(sets)
+    wanted = (
+        [normalize_language(code, where="--langs") for code in langs.split(",")] if langs else sorted(sets)
+    )
     if not wanted or any(lang not in sets for lang in wanted):
         raise DataError(f"no dev.<lang>.tsv for {', '.join(lang for lang in wanted if lang not in sets) or 'any'}",
                         root)  # fmt: skip

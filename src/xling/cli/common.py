@@ -68,11 +68,11 @@ def load_encoder(model: str, **options):
         return Encoder.load(model, **options)
 
 
-def language_code(lang: str | None) -> str | None:
-    """Return the normalised language code of a --lang option (None stays None)."""
+def language_code(lang: str | None, option: str = "--lang") -> str | None:
+    """Return the normalised language code of a --lang option (None stays None); a bad code names `option`."""
     from xling.data.languages import normalize_language
 
-    return None if lang is None else normalize_language(lang)
+    return None if lang is None else normalize_language(lang, where=option)
 
 
 def print_scores(result, columns: tuple[str, ...]) -> None:

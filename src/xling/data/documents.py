@@ -54,7 +54,7 @@ def read_documents(path: str | os.PathLike[str], lang: str | None = None) -> lis
     A bad line is a DataError (or LanguageCodeError) naming `path:line`.
     """
     path = Path(path)
-    language = None if lang is None else normalize_language(lang)
+    language = None if lang is None else normalize_language(lang, where="lang")
     if path.name.endswith((".jsonl", ".jsonl.gz")):
         return [_json_document(line, language, path, n) for n, line in enumerate(read_lines(path), 1)]
     documents: list[Document] = []

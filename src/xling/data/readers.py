@@ -402,7 +402,7 @@ def _tatoeba_paths(root: Path, code: str) -> tuple[Path, Path]:
 def tatoeba_code(root: Path, lang: str) -> str:
     """Return the code used in the Tatoeba file names for `lang`; raise DataError if no files match."""
     try:
-        code = normalize_language(lang)
+        code = normalize_language(lang, where="languages")
     except LanguageCodeError:
         # LASER also uses codes outside ISO 639-3 (ber: a 639-5 collective, kzj: retired in 2016).
         literal = lang.strip().lower() if isinstance(lang, str) else ""

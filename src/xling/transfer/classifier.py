@@ -413,7 +413,7 @@ class FrozenEncoderClassifier:
         from xling.data.languages import normalize_language
 
         view = copy.copy(self)
-        view.language = self.language_key(normalize_language(language))
+        view.language = self.language_key(normalize_language(language, where="language"))
         return view
 
     def language_key(self, code: str) -> str:
@@ -782,7 +782,7 @@ def _unlabelled_by_code(unlabelled: Mapping[str, Sequence[str]] | None) -> dict[
 
     out: dict[str, Sequence[str]] = {}
     for language, texts in (unlabelled or {}).items():
-        code = normalize_language(language)
+        code = normalize_language(language, where="unlabelled")
         if code in out:
             raise ConfigError(f"unlabelled: two sets of texts for {code}")
         out[code] = texts
