@@ -498,3 +498,14 @@ def test_the_source_language_is_the_source_however_its_code_was_written(toy_enco
     # trained with unlabelled English texts: the source again, not a second language
     trained = train_classifier(config_for(toy_encoder), data, unlabelled={"eng": english.texts})
     assert not trained.heads and set(trained.standardization) == {written}
+
+
+def test_too_few_unlabelled_texts_at_training_are_a_warning_naming_what_is_needed(tmp_path, caplog):
+    import logging
+
+    folder = offset_german(tmp_path / "offset", dimension=32, shared=False)
+    with caplog.at_level(logging.WARNING, logger="xling"):
+        model = train_classifier(config_for(folder, self_train_rounds=0), [texts("eng")],
+                                 unlabelled={"deu": texts("deu").texts[:3]})  # fmt: skip
+    assert "only 3 deu texts given with unlabelled: too few to adapt to" in caplog.text
+    assert "deu" not in model.standardization

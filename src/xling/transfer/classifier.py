@@ -751,8 +751,10 @@ def train_frozen(
             classifier._adapt(code, unlabelled_vectors[code], self_train=True, estimate=False)
         elif len(sample) >= MIN_ADAPT_TEXTS:
             classifier._adapt(code, encode(sample), self_train=True)
-        else:
-            logger.info("only %d %s texts: too few to adapt to", len(sample), code)
+        else:  # asked for at training time: say it as a warning, with what it needs
+            logger.warning("only %d %s texts given with unlabelled: too few to adapt to (%d or more are needed); "
+                           "the classifier reads %s with the source language's statistics", len(sample), code,
+                           MIN_ADAPT_TEXTS, code)  # fmt: skip
     if config.output:
         classifier.save(config.output)
     return classifier
