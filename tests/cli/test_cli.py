@@ -267,3 +267,16 @@ def test_a_json_path_that_cannot_be_written_is_refused_before_the_work(tmp_path)
         result = runner.invoke(app, ["eval", "tatoeba", "--json", str(path)])
         said = " ".join(result.output.replace("│", " ").split())  # rich wraps the message in a box
         assert result.exit_code == 2 and "--json" in said and message in said, result.output
+
+
+def test_a_library_warning_prints_as_one_warning_line(tmp_path):
+    import subprocess
+    import sys
+
+    vectors = tmp_path / "v.vec"
+    vectors.write_text("3 2\na 1 0\nb 0 1\na 1 1\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "xling", "vectors", "convert", str(vectors), str(tmp_path / "v.npy")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: " + str(vectors) + ": dropped 1 repeated word(s)" in proc.stderr
+    assert "UserWarning" not in proc.stderr and "formats.py" not in proc.stderr

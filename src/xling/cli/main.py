@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -88,6 +90,7 @@ def main() -> None:
 
     hf_logging.disable_progress_bar()  # rich draws xling's bars; HF's per-shard bars are noise
     show_library_logs()
+    warnings.showwarning = _show_warning
     try:
         app()
     except XlingError as exc:
@@ -129,6 +132,19 @@ def show_library_logs(level: int = logging.INFO) -> None:
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
+
+
+_PYTHON_SHOWWARNING = warnings.showwarning
+_XLING_SOURCE = str(Path(__file__).resolve().parents[1])
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a warning that xling's library raises (for its Python callers) as the CLI's one `warning:` line,
+    not Python's two lines of path and source; others' warnings as Python prints them."""
+    if str(Path(filename).resolve()).startswith(_XLING_SOURCE):
+        logging.getLogger("xling").warning("%s", message)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
 
 
 def _leave_process_group() -> None:
