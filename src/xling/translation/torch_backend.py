@@ -51,7 +51,7 @@ class GeneratedTokensPenalty:
 
 
 def clear_forced_tokens(model: Any) -> None:
-    """Clear the checkpoint's forced first and last tokens on `model`'s own generation config.
+    """Clear the checkpoint's forced first and last tokens and max_length on `model`'s own generation config.
 
     The decoder prompt carries the target token, so M2M-100's / NLLB's `forced_bos_token_id` would change the
     output, and OPUS-MT's `forced_eos_token_id` would spend the last allowed token on `</s>` where CTranslate2
@@ -60,6 +60,9 @@ def clear_forced_tokens(model: Any) -> None:
     """
     model.generation_config.forced_bos_token_id = None
     model.generation_config.forced_eos_token_id = None
+    # every call gives max_new_tokens: a checkpoint's max_length (256 in xling's) would only make generate
+    # warn on each call that both are set
+    model.generation_config.max_length = None
 
 
 def search_config(
