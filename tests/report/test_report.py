@@ -119,6 +119,20 @@ def test_an_output_that_is_not_a_report_folder_is_refused_before_any_task(
     assert (notes / "report.html").read_text(encoding="utf-8") == "precious"
 
 
+def test_another_models_report_is_replaced_only_with_force(tiny_encoder, report_data, tmp_path):
+    from xling.errors import XlingError
+
+    output = tmp_path / "out"
+    run_report(config_for(tiny_encoder, report_data, output, tasks=["tatoeba"]))
+    other = tmp_path / "other-encoder"
+    shutil.copytree(tiny_encoder, other)
+    with pytest.raises(XlingError, match=r"holds the report of another model .*pass force"):
+        run_report(config_for(other, report_data, output, tasks=["tatoeba"]))
+    assert json.loads((output / "report.json").read_text())["model"]["path"] == str(Path(tiny_encoder).resolve())
+    run_report(config_for(other, report_data, output, tasks=["tatoeba"], force=True))
+    assert json.loads((output / "report.json").read_text())["model"]["path"] == str(other.resolve())
+
+
 def test_edited_test_data_runs_the_task_again(tiny_encoder, report_data, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(report_data, data)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.artifacts import read_json_file
-from xling.atomic import atomic_write, write_json_atomically
+from xling.atomic import atomic_write, same_path, write_json_atomically
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.result import Result
 from xling.report.config import ReportConfig
@@ -107,7 +107,7 @@ def run_report(config: ReportConfig, *, progress: Progress | None = None) -> Rep
     specs = tasks_for(model, config.tasks)
     baseline = load_baseline(config.baseline) if config.baseline else None
     folder = Path(config.output)
-    _check_report_folder(folder)
+    _check_report_folder(folder, model.path, config.force)
     (folder / "tasks").mkdir(parents=True, exist_ok=True)
     context = Context(config, model)
     outcomes = []
@@ -127,16 +127,24 @@ def run_report(config: ReportConfig, *, progress: Progress | None = None) -> Rep
     return ReportOutcome(folder, report, outcomes, check_guards(report, guards))
 
 
-def _check_report_folder(folder: Path) -> None:
-    """Return nothing when `folder` may hold the report: missing, empty, or an earlier report (whose task
-    results are reused); XlingError naming it otherwise, before any task runs (a report rewrites
-    report.html and report.json there)."""
+def _check_report_folder(folder: Path, model_path: Path, force: bool) -> None:
+    """Return nothing when `folder` may hold the report of the model at `model_path`: missing, empty, or an
+    earlier report of that model (whose task results are reused; with `force`, of any model); XlingError
+    naming it otherwise, before any task runs (a report rewrites report.html and report.json there)."""
     if folder.exists() and not folder.is_dir():
         raise XlingError(f"{folder}: a file is there, not a report folder")
     if not folder.is_dir() or not any(folder.iterdir()):
         return
     if not ((folder / "report.json").is_file() or (folder / "tasks").is_dir()):
         raise XlingError(f"{folder}: holds files that are not a report; choose another output folder")
+    try:
+        earlier = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError, AttributeError):  # no readable report.json: its tasks alone are checked
+        earlier = None
+    other = earlier.get("path") if isinstance(earlier, dict) else None
+    if isinstance(other, str) and not force and not same_path(other, model_path):
+        raise XlingError(f"{folder}: holds the report of another model ({other}); choose another output "
+                         "folder, or pass force (--force) to replace it")  # fmt: skip
 
 
 def _run_task(context: Context, spec, path: Path) -> TaskOutcome:
