@@ -432,6 +432,20 @@ def _files(folder: Path) -> dict[Path, bytes]:
     return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
+def test_a_folder_of_other_files_is_refused_even_with_overwrite(tmp_path, tiny_static, cipher_data):
+    output = tmp_path / "mine"
+    output.mkdir()
+    (output / "thesis.txt").write_text("precious", encoding="utf-8")
+    config = small_config(tiny_static, output, dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    for overwrite in (False, True):
+        config.overwrite = overwrite
+        with pytest.raises(
+            XlingError, match=r"mine: the folder is not empty \(thesis\.txt\) and holds no model"
+        ):
+            adapt(config)
+    assert [p.name for p in output.iterdir()] == ["thesis.txt"]
+
+
 def test_resume_refuses_a_model_without_its_run(tmp_path, tiny_static, cipher_data):
     """With no checkpoints or saved vocabulary, --resume would start afresh and replace the model there."""
     output = tmp_path / "out"

@@ -45,14 +45,15 @@ def check_output(output: Path, *, resume: bool, overwrite: bool) -> None:
     """Return nothing when a run may write `output`; else raise XlingError naming the folder and what to do.
 
     A missing or empty folder may be written; one with a run's progress by `resume` (it takes the run up);
-    any other non-empty folder only with `overwrite`, whatever it holds.
+    one with a model or a run's progress with `overwrite`; a folder of other files never (`overwrite`
+    replaces a model, not someone's files).
     """
     if output.exists() and not output.is_dir():
         raise XlingError(f"{output}: a file is there, not a model folder")
     if not output.is_dir() or not any(output.iterdir()):
         return
     progress = run_progress(output)
-    if (resume and progress) or overwrite:
+    if (resume and progress) or (overwrite and (progress or holds_model(output))):
         return
     if resume:
         what = "a model" if holds_model(output) else "something"
@@ -69,8 +70,9 @@ def check_output(output: Path, *, resume: bool, overwrite: bool) -> None:
         raise XlingError(f"{output}: an unfinished adapt run is there ({', '.join(progress)}){kept}; pass "
                          "resume (--resume) to take it up, or overwrite (--overwrite) to start again (which "
                          "discards its progress)")  # fmt: skip
-    raise XlingError(f"{output}: the folder is not empty; pass overwrite (--overwrite) to replace what is there, "
-                     "or choose another output folder")  # fmt: skip
+    shown = ", ".join(sorted(entry.name for entry in output.iterdir())[:5])
+    raise XlingError(f"{output}: the folder is not empty ({shown}) and holds no model or adapt run; choose "
+                     "another output folder (overwrite replaces a model, never other files)")  # fmt: skip
 
 
 def restore_set_aside(output: Path, *, overwrite: bool) -> None:
