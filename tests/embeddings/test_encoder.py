@@ -341,3 +341,33 @@ def test_a_malformed_modules_json_names_the_file(tmp_path, sample_tokenizer_dir,
     (folder / "modules.json").write_text(content)
     with pytest.raises(DataError, match="modules.json.*not a sentence-transformers modules list"):
         Encoder.load(folder)
+
+
+def test_embed_file_warns_of_lines_without_a_known_token(tmp_path, sample_tokenizer_dir, caplog):
+    import logging
+
+    encoder = Encoder.load(tiny_static_folder(tmp_path, sample_tokenizer_dir))
+    src = tmp_path / "in.txt"
+    src.write_text("The cat sleeps.\n\u200b\nDer Hund bellt.\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="xling"):
+        embed_file(encoder, src, tmp_path / "out.npy")
+    rows = np.linalg.norm(np.load(tmp_path / "out.npy"), axis=1)
+    assert rows[1] == 0 and rows[0] > 0 and rows[2] > 0
+    assert "in.txt:2: 1 line(s) have no token the model knows" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"), [(["cls"], None), (["cls", "mean"], "not supported"), ("max", None)]
+)
+def test_a_pooling_mode_list_of_one_is_read_and_of_several_refused(
+    tmp_path, sample_tokenizer_dir, mode, expected
+):
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": 32, "pooling_mode": mode})
+    )
+    if expected is None:
+        assert Encoder.load(folder).module.pooling == (mode[0] if isinstance(mode, list) else mode)
+    else:
+        with pytest.raises(DataError, match=r"pooling modes \['cls', 'mean'\] are not supported"):
+            Encoder.load(folder)

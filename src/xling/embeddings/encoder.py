@@ -388,6 +388,10 @@ def _st_pooling(config: dict[str, Any], path: Path) -> str:
     """Return xling's pooling name for a sentence-transformers Pooling config (old or new keys)."""
     if "pooling_mode" in config:
         mode = config["pooling_mode"]
+        if isinstance(mode, list) and len(mode) == 1:  # sentence-transformers 6 may save modes as a list
+            mode = mode[0]
+        if not isinstance(mode, str):
+            raise DataError(f"pooling modes {mode!r} are not supported (exactly one of cls/mean/max)", path)
     else:
         modes = [k for k in ("cls_token", "mean_tokens", "max_tokens") if config.get(f"pooling_mode_{k}")]
         extra = [k for k, v in config.items() if k.startswith("pooling_mode_") and v and k[13:] not in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import numpy as np
 from xling.atomic import atomic_write, writable_file
 from xling.data.readers import read_lines, require_file
 from xling.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
 
 FORMATS = {".npy": "npy", ".fvecs": "fvecs"}
 
@@ -38,6 +41,10 @@ def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batc
     vectors, stats = encoder.encode_with_stats(  # no blank line got here
         texts, batch_size=batch_size, normalize=normalize, show_progress=show_progress
     )
+    empty = np.flatnonzero(~np.abs(vectors).any(axis=1))
+    if len(empty):  # a static model's text of no known piece (a zero-width space): it matches nothing
+        logger.warning("%s:%d: %d line(s) have no token the model knows (first: %r); their rows are zero "
+                       "vectors", input_path, empty[0] + 1, len(empty), texts[empty[0]][:60])  # fmt: skip
     with atomic_write(output, "wb") as handle:
         if kind == "npy":
             np.save(handle, vectors.astype(dtype))
