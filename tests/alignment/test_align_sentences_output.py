@@ -56,7 +56,9 @@ def test_a_folder_inside_or_holding_the_tokenizer_may_be_the_output(tmp_path: Pa
 def test_a_folder_of_other_files_is_refused_even_with_overwrite(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "notes.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(XlingError, match="holds files that are not a sentence encoder; choose another output folder"):
+    with pytest.raises(
+        XlingError, match="holds files that are not a sentence encoder; choose another output folder"
+    ):
         align_sentences(config(tmp_path, tmp_path / "out"))
     with pytest.raises(XlingError, match="files that are not a sentence encoder"):
         align_sentences(config(tmp_path, tmp_path / "out", overwrite=True))

@@ -128,7 +128,9 @@ def test_another_models_report_is_replaced_only_with_force(tiny_encoder, report_
     shutil.copytree(tiny_encoder, other)
     with pytest.raises(XlingError, match=r"holds the report of another model .*pass force"):
         run_report(config_for(other, report_data, output, tasks=["tatoeba"]))
-    assert json.loads((output / "report.json").read_text())["model"]["path"] == str(Path(tiny_encoder).resolve())
+    assert json.loads((output / "report.json").read_text())["model"]["path"] == str(
+        Path(tiny_encoder).resolve()
+    )
     run_report(config_for(other, report_data, output, tasks=["tatoeba"], force=True))
     assert json.loads((output / "report.json").read_text())["model"]["path"] == str(other.resolve())
 

@@ -254,3 +254,21 @@ def test_cli_transfer_writes_the_folder_and_report(tmp_path, bert_teacher, sampl
     payload = json.loads(report.read_text())
     assert payload["output"] == str(out) and sum(payload["counts"].values()) == payload["vocab_size"]
     assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
+
+
+def test_a_teacher_read_at_a_negative_layer_gives_a_student_read_at_that_layer(tmp_path, bert_teacher):
+    import shutil
+
+    from transformers import BertConfig, BertModel
+
+    teacher = tmp_path / "teacher"
+    shutil.copytree(bert_teacher, teacher)
+    config = BertConfig.from_pretrained(teacher)
+    config.num_hidden_layers = 3
+    torch.manual_seed(1)
+    BertModel(config).save_pretrained(teacher)
+    (teacher / "xling.json").write_text(json.dumps({"layer": -2}), encoding="utf-8")  # the second-to-last
+    transfer_vocabulary(teacher, teacher, tmp_path / "student", seed=0)  # its own vocabulary: rows copied
+    texts = sample_texts("eng", 8)
+    ours, theirs = Encoder.load(tmp_path / "student").encode(texts), Encoder.load(teacher).encode(texts)
+    assert np.allclose(ours, theirs, atol=1e-5)  # read one layer too early before: cosine ~0.8

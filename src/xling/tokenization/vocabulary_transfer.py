@@ -177,7 +177,8 @@ def transfer_vocabulary(model: str | Path, tokenizer: str | Path, output: str | 
             "dimension": student.dimension,
             "pooling": student.pooling,
             "max_length": student.max_length,
-            **({"layer": student.layer} if student.layer is not None else {}),
+            # no layer: save() cuts the model at the layer read, so its last layer is that one (a
+            # negative layer recorded here would count from the cut model's end, one layer too early)
             "vocabulary_transfer": {k: v for k, v in report.to_dict().items() if k != "output"},
         }
         write_metadata(staging, {**meta, "tokenizer": tokenizer_metadata(tokenizer)})

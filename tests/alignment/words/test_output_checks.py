@@ -60,7 +60,9 @@ def test_a_folder_of_other_files_is_never_written_into(pair, tmp_path: Path, no_
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "notes.txt").write_text("keep me", encoding="utf-8")
-    with pytest.raises(XlingError, match="holds files that are not a word mapping; choose another output folder"):
+    with pytest.raises(
+        XlingError, match="holds files that are not a word mapping; choose another output folder"
+    ):
         run(pair, folder)
     with pytest.raises(XlingError, match="files that are not a word mapping"):
         run(pair, folder, overwrite=True)
