@@ -371,3 +371,28 @@ def test_a_pooling_mode_list_of_one_is_read_and_of_several_refused(
     else:
         with pytest.raises(DataError, match=r"pooling modes \['cls', 'mean'\] are not supported"):
             Encoder.load(folder)
+
+
+def test_a_default_prompt_is_written_before_every_text_as_sentence_transformers_does(
+    tmp_path, sample_tokenizer_dir
+):
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    settings = {"prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": "query"}
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(settings))
+    encoder = Encoder.load(folder)
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
+    assert cosines(encoder.encode(TEXTS), theirs).min() >= 0.9999
+    assert (
+        cosines(
+            encoder.encode(TEXTS),
+            Encoder.load(tiny_st_folder(tmp_path / "plain", sample_tokenizer_dir, "mean")).encode(TEXTS),
+        ).min()
+        < 0.999
+    )
+    encoder.module.save(tmp_path / "saved")  # the prompt travels with a saved copy
+    assert np.allclose(Encoder.load(tmp_path / "saved").encode(TEXTS), encoder.encode(TEXTS), atol=1e-6)
+    pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({**pooling, "include_prompt": False}))
+    with pytest.raises(DataError, match=r"default prompt 'query: ' is left out of the pooling"):
+        Encoder.load(folder)

@@ -228,7 +228,8 @@ def resolve_model(name_or_path: str | Path) -> Path:
 
 
 def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *, pooling: str = "mean",
-                     max_length: int | None = 512, dense=(), lowercase: bool = False) -> TransformerSentenceEncoder:  # fmt: skip
+                     max_length: int | None = 512, dense=(), lowercase: bool = False,
+                     prompt: str = "") -> TransformerSentenceEncoder:  # fmt: skip
     """Return a transformer encoder over the HF model in `folder` (options beat xling.json beat defaults).
 
     `max_length` None means the model's own limit (its position table), as sentence-transformers reads a
@@ -252,6 +253,7 @@ def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *
         max_length=opts.max_length or meta.get("max_length", max_length),
         dense=dense,
         lowercase=lowercase,
+        prompt=prompt,
     )
 
 
@@ -330,10 +332,12 @@ def _load_sentence_transformers(
     if first_kind != "Transformer":
         raise DataError(f"first module {first_kind!r} is not supported (Transformer, StaticEmbedding)",
                         folder / "modules.json")  # fmt: skip
-    pooling, dense = "mean", []
+    pooling, dense, prompt_pooled = "mean", [], True
     for kind, path in kinds[1:]:
         if kind == "Pooling":
-            pooling = _st_pooling(read_json_file(path / "config.json"), path / "config.json")
+            pooling_config = read_json_file(path / "config.json")
+            pooling = _st_pooling(pooling_config, path / "config.json")
+            prompt_pooled = pooling_config.get("include_prompt", True) is not False
         elif kind == "Dense":
             dense.append(_st_dense(path))
         elif kind != "Normalize":
@@ -341,9 +345,27 @@ def _load_sentence_transformers(
                 f"module {kind!r} is not supported (Pooling, Dense, Normalize)", folder / "modules.json"
             )
     max_length, lowercase = _st_transformer_config(first_dir / "sentence_bert_config.json")
+    prompt = _st_default_prompt(folder / "config_sentence_transformers.json")
+    if prompt and not prompt_pooled:
+        raise DataError(f"its default prompt {prompt!r} is left out of the pooling (include_prompt false), which "
+                        "xling does not do; load it with sentence-transformers", folder)  # fmt: skip
     module = _load_hf_encoder(first_dir, opts, meta, pooling=pooling, max_length=max_length, dense=dense,
-                              lowercase=lowercase)  # fmt: skip
+                              lowercase=lowercase, prompt=prompt)  # fmt: skip
     return module, normalize
+
+
+def _st_default_prompt(path: Path) -> str:
+    """Return the prompt a config_sentence_transformers.json names as its default ("" when none)."""
+    if not path.is_file():
+        return ""
+    config = read_json_file(path)
+    name = config.get("default_prompt_name") if isinstance(config, dict) else None
+    if not name:
+        return ""
+    prompts = config.get("prompts") or {}
+    if not isinstance(prompts, dict) or not isinstance(prompts.get(name), str):
+        raise DataError(f"default_prompt_name {name!r} is not one of its prompts", path)
+    return prompts[name]
 
 
 def _st_transformer_config(path: Path) -> tuple[int | None, bool]:

@@ -56,6 +56,7 @@ class TransformerSentenceEncoder(nn.Module):
         max_length: int | None = 256,
         dense: Sequence[DenseLayer] = (),
         lowercase: bool = False,
+        prompt: str = "",
     ):
         super().__init__()
         if pooling not in POOLINGS:
@@ -81,6 +82,9 @@ class TransformerSentenceEncoder(nn.Module):
         self.max_length = own_limit if max_length is None else min(max_length, own_limit)
         # sentence_bert_config.json do_lower_case: sentence-transformers lowercases texts before tokenising
         self.lowercase = lowercase
+        # config_sentence_transformers.json's default prompt: written before every text, as
+        # sentence-transformers does when no other prompt is asked for
+        self.prompt = prompt
         self.dense = nn.ModuleList()
         for layer_spec in dense:
             linear = nn.Linear(
@@ -102,6 +106,8 @@ class TransformerSentenceEncoder(nn.Module):
 
     def token_ids(self, texts: Sequence[str]) -> tuple[list[list[int]], int]:
         """Return (the ids of each text with special tokens, cut to max_length; how many were cut)."""
+        if self.prompt:
+            texts = [self.prompt + text for text in texts]
         if self.lowercase:
             texts = [text.lower() for text in texts]
         if self._tokenizer is None:  # a slow tokenizer: no overflow report from the Rust side
@@ -151,6 +157,10 @@ class TransformerSentenceEncoder(nn.Module):
             {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
         ]
         (root / "modules.json").write_text(json.dumps(modules, indent=2))
+        if self.prompt:  # the folder's readers write it before every text, as this encoder does
+            (root / "config_sentence_transformers.json").write_text(
+                json.dumps({"prompts": {"default": self.prompt}, "default_prompt_name": "default"}, indent=2)
+            )
 
     def _model_to_save(self) -> nn.Module:
         """Return the model, or a copy cut to its first `layer` layers when the encoder reads that one."""
