@@ -84,8 +84,9 @@ def ensure_base(base: Path, pretrain_steps: int | None) -> None:
 def protect_file(base: Path, data: Path, work: Path, per_language: int = 300) -> Path | None:
     """Return a file of the first `per_language` verses of John in each Bible language the model lists, written
     once; None when it lists none that the Bible folder has (adapt() then protects the bundled sample)."""
-    languages = [str(lang) for lang in read_metadata(base).get("languages", [])]
-    if not any((data / "bible" / f"{lang}.tsv.gz").is_file() for lang in languages):
+    listed = [str(lang) for lang in read_metadata(base).get("languages", [])]
+    languages = [lang for lang in listed if (data / "bible" / f"{lang}.tsv.gz").is_file()]
+    if not languages:
         return None
     path = work / f"protect.{base.name}-jhn-{per_language}.txt"
     if not path.is_file():

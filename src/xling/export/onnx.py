@@ -201,6 +201,7 @@ def export_onnx(
         "dimension": module.dimension,
         "max_length": module.max_length,
         "lowercase": module.lowercase,
+        "prompt": module.prompt,
         "position_limit": position_limit(module.model),
         "normalize": encoder.normalize,
         "tokenizer_dir": tokenizer_dir,
@@ -219,6 +220,7 @@ def export_onnx(
                     candidate = OnnxSentenceEncoder(
                         path, module.hf_tokenizer, max_length=module.max_length, dimension=module.dimension,
                         disabled_optimizers=OPT_DISABLED_OPTIMIZERS, lowercase=module.lowercase,
+                        prompt=module.prompt,
                     )  # fmt: skip
                     vectors = encode_unit(candidate, texts, batch_size)
                     return float((vectors * reference).sum(1).mean())

@@ -63,7 +63,8 @@ class OnnxSentenceEncoder(nn.Module):
     featurize = TransformerSentenceEncoder.featurize
 
     def __init__(self, model_path: str | Path, hf_tokenizer, *, max_length: int, dimension: int,
-                 threads: int | None = None, disabled_optimizers: Sequence[str] = (), lowercase: bool = False):  # fmt: skip
+                 threads: int | None = None, disabled_optimizers: Sequence[str] = (), lowercase: bool = False,
+                 prompt: str = ""):  # fmt: skip
         super().__init__()
         ort = require_onnxruntime()
         options = ort.SessionOptions()
@@ -82,6 +83,7 @@ class OnnxSentenceEncoder(nn.Module):
         self.hf_tokenizer = hf_tokenizer
         self.max_length = max_length
         self.lowercase = lowercase  # as the source's do_lower_case: token_ids lowercases the texts first
+        self.prompt = prompt  # as the source's default prompt: token_ids writes it before each text
         self._dimension = dimension
         self._tokenizer = truncating_backend(hf_tokenizer, max_length)
         self.pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
@@ -130,7 +132,8 @@ def load_onnx_module(folder: Path, opts: EncoderOptions) -> tuple[OnnxSentenceEn
     tokenizer = load_export_tokenizer(folder / meta.get("tokenizer_dir", "."))
     disabled = meta.get("optimized", {}).get("disabled_optimizers", []) if "opt" in opts.backend else []
     module = OnnxSentenceEncoder(model_path, tokenizer, max_length=max_length, dimension=meta["dimension"],
-                                 disabled_optimizers=disabled, lowercase=bool(meta.get("lowercase", False)))  # fmt: skip
+                                 disabled_optimizers=disabled, lowercase=bool(meta.get("lowercase", False)),
+                                 prompt=str(meta.get("prompt", "")))  # fmt: skip
     return module, opts.normalize  # the graph gives raw pooled vectors; the Encoder normalises, as torch does
 
 
