@@ -145,3 +145,11 @@ def _existing(folder: Path) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def json_line(value: Any) -> str:
+    """Return `value` as one line of JSON, non-ASCII text kept readable: the line separators that
+    json.dumps leaves raw with ensure_ascii=False (U+2028, U+2029, U+0085; line breaks to splitlines)
+    are escaped, so a JSON Lines reader sees one record a line."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")

@@ -144,7 +144,9 @@ def check_replaceable(
         if found != kind and not (found or "").startswith(f"{kind}/"):  # a family: classifier/frozen
             held = f"a {found!r} folder" if found else "files that are not a " + what
             if not overwrite:
-                raise XlingError(f"{path}: holds {held}; choose another output folder")
+                # a killed training run's checkpoints are not a model yet: a command that resumes says so
+                raise XlingError(f"{path}: holds {held}; choose another output folder (or resume the run "
+                                 "whose checkpoints are there, where the command can)")  # fmt: skip
             raise XlingError(f"{path}: holds {held}; overwrite replaces only a {what}, so nothing was "
                              "deleted: choose another output folder")  # fmt: skip
     if not overwrite:

@@ -524,6 +524,8 @@ def test_aligned_corpus_suffix_in_capitals_is_read(tmp_path: Path) -> None:
     write(tmp_path / "eng.tsv", "a\tHello\n")
     write(tmp_path / "deu.TSV", "a\tHallo\n")
     write(tmp_path / "README.md", "about this corpus\n")
+    for side_file in ("deu.tsv.sha256", "eng.tsv~", "deu.tsv.gz.part"):  # not a language's sentences
+        write(tmp_path / side_file, "x\n")
     assert AlignedCorpus.from_dir(tmp_path).languages == ["deu", "eng"]
 
 

@@ -217,6 +217,10 @@ def test_detect_a_file_as_json_lines_and_spans_line_i_for_line_i(folder, tmp_pat
     result = runner.invoke(app, [*base, "--spans"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [f"[deu] {german} {german}", f"[spa] {spanish} {spanish}"]
+    for json_options in (["--json"], ["--spans", "--json"]):  # JSON keeps them, escaped
+        result = runner.invoke(app, [*base, *json_options])
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.splitlines()) == 2 and "\\u2028" in result.stdout
 
 
 def test_detect_spans_of_a_blank_text_print_und_and_follow_the_threshold(folder):

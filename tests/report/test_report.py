@@ -124,13 +124,18 @@ def test_another_models_report_is_replaced_only_with_force(tiny_encoder, report_
 
     output = tmp_path / "out"
     run_report(config_for(tiny_encoder, report_data, output, tasks=["tatoeba"]))
-    other = tmp_path / "other-encoder"
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_encoder, copy)
+    # a byte-identical copy is the same model (by its files' fingerprint), wherever it lies
+    run_report(config_for(copy, report_data, output, tasks=["tatoeba"]))
+    recorded = json.loads((output / "report.json").read_text())["model"]["path"]
+    assert recorded == str(copy.resolve())  # absolute, so it compares from any working folder
+    other = tmp_path / "other"
     shutil.copytree(tiny_encoder, other)
+    (other / "notes.txt").write_text("another model now", encoding="utf-8")
     with pytest.raises(XlingError, match=r"holds the report of another model .*pass force"):
         run_report(config_for(other, report_data, output, tasks=["tatoeba"]))
-    assert json.loads((output / "report.json").read_text())["model"]["path"] == str(
-        Path(tiny_encoder).resolve()
-    )
+    assert json.loads((output / "report.json").read_text())["model"]["path"] == recorded
     run_report(config_for(other, report_data, output, tasks=["tatoeba"], force=True))
     assert json.loads((output / "report.json").read_text())["model"]["path"] == str(other.resolve())
 

@@ -256,7 +256,7 @@ def test_cli_transfer_writes_the_folder_and_report(tmp_path, bert_teacher, sampl
     assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
 
 
-def test_a_teacher_read_at_a_negative_layer_gives_a_student_read_at_that_layer(tmp_path, bert_teacher):
+def test_a_student_reads_texts_as_its_teacher_at_its_layer_and_with_its_prompt(tmp_path, bert_teacher):
     import shutil
 
     from transformers import BertConfig, BertModel
@@ -268,6 +268,8 @@ def test_a_teacher_read_at_a_negative_layer_gives_a_student_read_at_that_layer(t
     torch.manual_seed(1)
     BertModel(config).save_pretrained(teacher)
     (teacher / "xling.json").write_text(json.dumps({"layer": -2}), encoding="utf-8")  # the second-to-last
+    prompt = {"prompts": {"query": "query: "}, "default_prompt_name": "query"}  # the student keeps it too
+    (teacher / "config_sentence_transformers.json").write_text(json.dumps(prompt), encoding="utf-8")
     transfer_vocabulary(teacher, teacher, tmp_path / "student", seed=0)  # its own vocabulary: rows copied
     texts = sample_texts("eng", 8)
     ours, theirs = Encoder.load(tmp_path / "student").encode(texts), Encoder.load(teacher).encode(texts)

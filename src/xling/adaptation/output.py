@@ -55,9 +55,8 @@ def check_output(output: Path, *, resume: bool, overwrite: bool) -> None:
     progress = run_progress(output)
     if (resume and progress) or (overwrite and (progress or holds_model(output))):
         return
-    if resume:
-        what = "a model" if holds_model(output) else "something"
-        raise XlingError(f"{output}: {what} is already there and no adapt run to resume (no checkpoints or "
+    if resume and holds_model(output):
+        raise XlingError(f"{output}: a model is already there and no adapt run to resume (no checkpoints or "
                          "saved vocabulary); pass overwrite (--overwrite) to replace it, or choose another "
                          "output folder")  # fmt: skip
     if holds_model(output):

@@ -55,7 +55,12 @@ def report(
             "when the figure is below VALUE, e.g. tatoeba:accuracy=50.",
         ),  # fmt: skip
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Re-run tasks already in --output.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Re-run tasks already in --output (and replace another model's report there)."
+        ),
+    ] = False,
     recipe: Recipe = None,
     set_: Sets = None,
 ) -> None:

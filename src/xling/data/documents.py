@@ -64,7 +64,9 @@ def read_documents(path: str | os.PathLike[str], lang: str | None = None) -> lis
             columns = tuple(line.lower().split("\t"))
             if "lang" not in columns and language is None:
                 raise DataError(f"header {line!r} has no lang column: pass the language (--lang)", path, 1)
-            if "\t" not in line:  # a one-word first line of a plain text file could be a document too
+            if (
+                "\t" not in line and ".tsv" not in path.name.lower()
+            ):  # a plain file's first line may be a document
                 logger.warning("%s:1: %r is taken as the header line, not a document", path, line)
             continue
         documents.append(_tsv_document(line, columns, language, path, number))

@@ -454,6 +454,9 @@ def _is_corpus_metadata(name: str) -> bool:
 # names of data splits: `dev.tsv` or `deu_test.tsv` in a corpus folder is a split, never a language, even
 # where the name is also an ISO 639-3 code (dev, val, trn, tst)
 _SPLIT_NAMES = frozenset({"train", "trn", "dev", "val", "valid", "validation", "test", "tst", "heldout"})
+# a language's sentences in a format the corpus reader does not read (compressed otherwise, or plain text)
+_OTHER_TEXT_FORMATS = frozenset({f"{kind}{packed}" for kind in ("tsv", "txt")
+                                 for packed in ("", ".gz", ".xz", ".bz2", ".zst", ".zip")} - {"tsv", "tsv.gz"})  # fmt: skip
 _RENAME_ADVICE = "rename it, or start its name with '_' if it is not sentences"
 
 
@@ -495,8 +498,8 @@ def _refuse_other_format(path: Path) -> None:
     """Return nothing unless `path`, a file of a corpus folder that is not `.tsv[.gz]`, is named like a
     language's sentences (`deu.txt`, `fra.tsv.xz`): then a DataError, since it would be left out unread."""
     stem, _, formats = path.name.partition(".")
-    if not formats.lower().startswith(("tsv", "txt")):
-        return  # README.md, LICENSE, a model file: not sentences
+    if formats.lower() not in _OTHER_TEXT_FORMATS:
+        return  # README.md, deu.tsv.sha256, deu.tsv~, a partial download: not a language's sentences
     try:
         normalize_language(stem)
     except LanguageCodeError:

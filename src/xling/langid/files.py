@@ -4,12 +4,12 @@ half of a new one). The line formats are `xling detect`'s for TEXT arguments too
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xling.artifacts import json_line
 from xling.atomic import atomic_write, writable_file
 from xling.data.readers import decoded_lines, line_text, require_file
 from xling.errors import ConfigError, DataError
@@ -85,7 +85,7 @@ def format_predictions(
     """Return one text's answer as one line: `label<TAB>probability` pairs, or with `as_json` the object
     `{"text": ..., "predictions": [{"language": ..., "probability": ...}, ...]}`."""
     if as_json:
-        return json.dumps({"text": text, "predictions": [p.to_dict() for p in top]}, ensure_ascii=False)
+        return json_line({"text": text, "predictions": [p.to_dict() for p in top]})
     return "\t".join(f"{p.label}\t{p.probability:.{digits}f}" for p in top)
 
 
@@ -93,7 +93,7 @@ def format_spans(found: Sequence[Span], *, as_json: bool = False) -> str:
     """Return one text's language spans as one line: `[label] text` per span, two spaces apart (a blank
     text's empty `und` span: `[und]`), or with `as_json` the JSON list of the spans' objects."""
     if as_json:
-        return json.dumps([span.to_dict() for span in found], ensure_ascii=False)
+        return json_line([span.to_dict() for span in found])
     # a line break inside a span (\r, U+2028: one input line to `open`, several to splitlines) would shift
     # every later output line
     return "  ".join(f"[{span.label}] {' '.join(span.text.splitlines())}".rstrip() for span in found)

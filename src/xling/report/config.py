@@ -39,7 +39,8 @@ class ReportConfig:
     """Guards `task:metric=value` or `task:metric@lang=value`: the command exits 1 when a figure is below
     (see xling.report.run.parse_guard)."""
     force: bool = False
-    """Re-run tasks already in `output` for the same model and settings."""
+    """Re-run tasks already in `output` for the same model and settings, and replace another model's report
+    there (refused without it)."""
     batch_size: int = 256
     """Sentences per encoder batch."""
     tatoeba_scoring: str = "cosine"

@@ -107,7 +107,7 @@ def run_report(config: ReportConfig, *, progress: Progress | None = None) -> Rep
     specs = tasks_for(model, config.tasks)
     baseline = load_baseline(config.baseline) if config.baseline else None
     folder = Path(config.output)
-    _check_report_folder(folder, model.path, config.force)
+    _check_report_folder(folder, model, config.force)
     (folder / "tasks").mkdir(parents=True, exist_ok=True)
     context = Context(config, model)
     outcomes = []
@@ -127,10 +127,11 @@ def run_report(config: ReportConfig, *, progress: Progress | None = None) -> Rep
     return ReportOutcome(folder, report, outcomes, check_guards(report, guards))
 
 
-def _check_report_folder(folder: Path, model_path: Path, force: bool) -> None:
-    """Return nothing when `folder` may hold the report of the model at `model_path`: missing, empty, or an
-    earlier report of that model (whose task results are reused; with `force`, of any model); XlingError
-    naming it otherwise, before any task runs (a report rewrites report.html and report.json there)."""
+def _check_report_folder(folder: Path, model: Any, force: bool) -> None:
+    """Return nothing when `folder` may hold the report of `model` (a described model): missing, empty, or
+    an earlier report of that model, by its path or its files' fingerprint (whose task results are reused;
+    with `force`, of any model); XlingError naming it otherwise, before any task runs (a report rewrites
+    report.html and report.json there)."""
     if folder.exists() and not folder.is_dir():
         raise XlingError(f"{folder}: a file is there, not a report folder")
     if not folder.is_dir() or not any(folder.iterdir()):
@@ -142,7 +143,8 @@ def _check_report_folder(folder: Path, model_path: Path, force: bool) -> None:
     except (OSError, ValueError, AttributeError):  # no readable report.json: its tasks alone are checked
         earlier = None
     other = earlier.get("path") if isinstance(earlier, dict) else None
-    if isinstance(other, str) and not force and not same_path(other, model_path):
+    same = isinstance(earlier, dict) and earlier.get("fingerprint") == model.fingerprint
+    if isinstance(other, str) and not force and not same and not same_path(other, model.path):
         raise XlingError(f"{folder}: holds the report of another model ({other}); choose another output "
                          "folder, or pass force (--force) to replace it")  # fmt: skip
 
@@ -211,7 +213,7 @@ def build_report(config: ReportConfig, model: ModelInfo, outcomes: list[TaskOutc
         "model": {
             "ref": model.ref,
             "name": model.name,
-            "path": str(model.path),
+            "path": str(Path(model.path).resolve()),  # absolute: compared from any working folder
             "kind": model.kind,
             "family": model.family,
             "fingerprint": model.fingerprint,

@@ -403,8 +403,10 @@ def _student(
     for name in ("bos", "eos", "sep", "cls"):
         if getattr(config, f"{name}_token_id", None) is not None:
             setattr(config, f"{name}_token_id", getattr(new_tokenizer, f"{name}_token_id", None))
+    # the student reads texts as the teacher did: its default prompt before each, lowercased if it lowercased
     return TransformerSentenceEncoder(model, new_tokenizer, pooling=teacher.pooling, layer=teacher.layer,
-                                      max_length=teacher.max_length)  # fmt: skip
+                                      max_length=teacher.max_length, lowercase=teacher.lowercase,
+                                      prompt=teacher.prompt)  # fmt: skip
 
 
 def unknown_rate(hf_tokenizer, texts: Sequence[str]) -> float:

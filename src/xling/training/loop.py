@@ -345,10 +345,9 @@ def train(
                 step % config.eval_every == 0 or step == config.max_steps if config.eval_every else False
             )
             if evaluations and config.eval_every and (scheduled or last):
-                # the main process scores (another would repeat the same work on the same weights; the
-                # evaluations use no collectives) and hands its metrics to the others
-                scored = run_evaluations(evaluations, objective, step) if dist_info.is_main else {}
-                metrics = broadcast_metrics(scored)
+                # every process scores (so none waits in a collective for the length of an evaluation,
+                # which NCCL's watchdog would time out), and rank 0's metrics decide for all
+                metrics = broadcast_metrics(run_evaluations(evaluations, objective, step))
                 result.metrics = metrics
                 # a stop for time also reports its metrics, but only the scheduled evaluations choose the
                 # best checkpoint and count patience: a resumed run then chooses as an uninterrupted one

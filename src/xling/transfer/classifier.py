@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import json
 import logging
 import shutil
 import time
@@ -72,7 +71,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from xling.artifacts import CLASSIFIER_FAMILY, read_metadata, write_metadata
+from xling.artifacts import CLASSIFIER_FAMILY, json_line, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.fingerprint import PROBE_TENSOR, check_fingerprint, probe_vectors
 from xling.errors import ConfigError, DataError
@@ -844,7 +843,7 @@ def predict_file(
     if output_path is not None:
         jsonl = str(output_path).endswith(".jsonl")
         lines = (
-            [json.dumps(r, ensure_ascii=False) for r in records]
+            [json_line(r) for r in records]
             if jsonl
             else prediction_tsv(classifier.labels, records, str(input_path))
         )
