@@ -240,7 +240,7 @@ def test_training_keeps_a_folder_it_may_not_replace_and_needs_two_languages(tmp_
     documents.mkdir()
     (documents / "thesis.txt").write_text("years of work", encoding="utf-8")
     config = tiny_config(documents)
-    with pytest.raises(XlingError, match="already there"):  # refused before any training
+    with pytest.raises(XlingError, match="holds files that are not a language identifier"):  # refused before any training
         train_identifier(config)
     config.overwrite = True
     with pytest.raises(XlingError, match="nothing was deleted"):  # overwrite replaces a detector only
