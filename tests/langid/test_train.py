@@ -240,7 +240,8 @@ def test_training_keeps_a_folder_it_may_not_replace_and_needs_two_languages(tmp_
     documents.mkdir()
     (documents / "thesis.txt").write_text("years of work", encoding="utf-8")
     config = tiny_config(documents)
-    with pytest.raises(XlingError, match="holds files that are not a language identifier"):  # refused before any training
+    # refused before any training
+    with pytest.raises(XlingError, match="holds files that are not a language identifier"):
         train_identifier(config)
     config.overwrite = True
     with pytest.raises(XlingError, match="nothing was deleted"):  # overwrite replaces a detector only
