@@ -109,6 +109,7 @@ def test_max_vocab_and_missing_seeds(rotated, tmp_path):
         ({"method": "selflearn", "selflearn": {"csls_k": "many"}}, "selflearn"),
         ({"selflearn": [1]}, "selflearn"),
         ({"adversarial": {"bogus": 1}}, "adversarial"),  # another method's table is checked too
+        ({"dictionary": "yacle.test.freq.2k.en-de.tsv"}, "dictionary"),  # a test set is never a seed
         ({"method": "selflearn", "adversarial": {"epochs": "abc"}}, "adversarial"),
         ({"restarts": 0}, "restarts"),
         ({"restarts": 2}, "restarts"),

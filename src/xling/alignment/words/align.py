@@ -37,6 +37,7 @@ from xling.alignment.words.procrustes import CRITERION_MAX_RANK, procrustes, ref
 from xling.artifacts import METADATA_FILE
 from xling.atomic import atomic_folder, check_apart, check_replaceable
 from xling.config import check_int, load_config
+from xling.data.root import check_not_test_set
 from xling.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # annotations only: importing xling.vectors also loads its file formats
@@ -151,6 +152,8 @@ class WordAlignConfig:
                 raise ConfigError(f"{name}: must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.dictionary, str | os.PathLike):
             raise ConfigError(f"dictionary: must be a path, got {self.dictionary!r}")
+        if self.dictionary:  # the seed dictionary is training data: a BLI test dictionary would be scored on
+            check_not_test_set(self.dictionary, "dictionary")
         for name in ("adversarial", "selflearn"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name}: must be a table of options, got {getattr(self, name)!r}")
