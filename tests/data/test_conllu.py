@@ -54,6 +54,10 @@ def test_conllu_unspecified_lemma_is_the_form(tmp_path):
     text = CONLLU.replace("4\tknow\tknow\t", "4\tknow\t_\t", 1)
     lemmas = read_conllu(write(tmp_path / "x.conllu", text), column="lemma")
     assert lemmas.tags == [["I", "do", "not", "know", "."], ["sleep", "!"]]
+    no_lemmas = "\n".join("\t".join(f[:2] + ["_"] + f[3:]) if len(f := line.split("\t")) == 10 else line
+                          for line in CONLLU.splitlines())  # fmt: skip
+    with pytest.raises(DataError, match=r"no LEMMA tags \(column 3 is '_' on every token\)"):
+        read_conllu(write(tmp_path / "none.conllu", no_lemmas + "\n"), column="lemma")
     with pytest.raises(DataError, match=r"x\.conllu:11: no UPOS tag"):
         read_conllu(write(tmp_path / "x.conllu", text.replace("1\tSleep\tsleep\tVERB", "1\tSleep\tsleep\t_")))
 

@@ -106,6 +106,7 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
     words: list[str] = []
     tags: list[str] = []
     start = 0
+    unspecified = 0  # lemmas given as "_", read as the form
 
     for number, text in _decoded_lines(path):
         if not text.strip():
@@ -142,6 +143,7 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
             # UD leaves some lemmas unspecified (`goeswith` parts, typos) in EWT, TDT, IMST, ...: the form
             # stands in, so that one such token does not cost a treebank all its lemmas
             tag = form
+            unspecified += 1
         if not tag or tag == "_":
             raise DataError(f"no {column.upper()} tag (column {tag_index + 1} is {fields[tag_index]!r})",
                             path, number)  # fmt: skip
@@ -152,6 +154,8 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
     _finish(out, words, tags, start)
     if not out.words:
         raise DataError("no sentences (no token lines)", path)
+    if unspecified and unspecified == out.tokens:  # a treebank without lemmas: not forms under another name
+        raise DataError("no LEMMA tags (column 3 is '_' on every token)", path)
     return out
 
 
