@@ -54,6 +54,11 @@ def writable_file(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
     return path
 
 
+def shown_names(names: Sequence[str], limit: int = 5) -> str:
+    """Return the first `limit` of `names` comma-separated, with ", ..." when there are more (for errors)."""
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
 def same_path(a: str | Path, b: str | Path) -> bool:
     """Return whether two paths name one file or folder: when both exist, one inode (so a hard link to a
     file counts too), else the same path once resolved (`..`, symlinks)."""

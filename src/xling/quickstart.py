@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from xling.artifacts import MASKED_LM_KIND, read_metadata
+from xling.atomic import shown_names
 from xling.data.config import CorpusConfig
 from xling.data.root import bible_folder, data_root
 from xling.data.sources import TextSources, resolve_corpus
@@ -23,7 +24,7 @@ from xling.pretraining.presets import model_config
 from xling.pretraining.pretrain import PretrainConfig, pretrain
 from xling.tokenization.vocabulary import VocabConfig, train_vocabulary
 from xling.training import TrainingConfig
-from xling.training.loop import RUN_ENTRIES
+from xling.training.loop import entries_besides_the_run
 
 # with --data: a spread of scripts and families from ../shared/data/bible
 BIBLE_LANGUAGES = ["eng", "deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "ell", "kor"]
@@ -133,10 +134,10 @@ def check_demo_model_folder(folder: Path) -> None:
     if not folder.is_dir():
         raise XlingError(f"{folder}: a file is there, where the quickstart writes its model; choose another "
                          "--output")  # fmt: skip
-    entries = {entry.name for entry in folder.iterdir()}
-    if entries <= set(RUN_ENTRIES) or read_metadata(folder).get("kind") == MASKED_LM_KIND:
+    others = entries_besides_the_run(folder)
+    if not others or read_metadata(folder).get("kind") == MASKED_LM_KIND:
         return
-    shown = ", ".join(sorted(entries)[:5]) + (", ..." if len(entries) > 5 else "")
+    shown = shown_names(sorted(entry.name for entry in folder.iterdir()))
     raise XlingError(f"{folder}: the folder holds files that are not a pretrained model ({shown}); the "
                      "quickstart would replace it: choose another --output")  # fmt: skip
 

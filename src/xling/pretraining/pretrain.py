@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from xling.artifacts import MASKED_LM_KIND, METADATA_FILE, read_metadata, write_metadata
-from xling.atomic import check_apart, same_path
+from xling.atomic import check_apart, same_path, shown_names
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
@@ -27,7 +27,7 @@ from xling.pretraining.presets import MAX_NEW_MODEL_LENGTH, PRESETS, model_confi
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import list_checkpoints
-from xling.training.loop import RUN_ENTRIES
+from xling.training.loop import entries_besides_the_run
 
 logger = logging.getLogger(__name__)
 
@@ -211,16 +211,14 @@ def check_output(config: PretrainConfig) -> None:
     if not output.is_dir() or list_checkpoints(output):
         return
     # the tokenizer folder inside the run folder (the recipes' layout) is no one else's file
-    others = sorted(entry.name for entry in output.iterdir()
-                    if entry.name not in RUN_ENTRIES and not same_path(entry, Path(config.tokenizer).expanduser()))  # fmt: skip
+    others = entries_besides_the_run(output, config.tokenizer)
     if not others:
         return  # empty, or a run killed before its first checkpoint
     if (output / METADATA_FILE).is_file() and read_metadata(output).get("kind") == KIND:
         continue_it = "" if same_path(config.model, output) else f", or continue it with --model {output}"
         raise XlingError(f"{output}: a pretrained model is already there (and no checkpoint to resume); "
                          f"choose another output folder{continue_it}")  # fmt: skip
-    shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-    raise XlingError(f"{output}: the folder is not empty ({shown}) and is no pretraining run; choose another "
+    raise XlingError(f"{output}: the folder is not empty ({shown_names(others)}) and is no pretraining run; choose another "
                      "output folder")  # fmt: skip
 
 

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 import faiss
 import numpy as np
 
-from xling.atomic import atomic_folder, atomic_write, write_json_atomically
+from xling.atomic import atomic_folder, atomic_write, shown_names, write_json_atomically
 from xling.data.languages import MACROLANGUAGES, normalize_language
 from xling.embeddings.fingerprint import PROBE_MIN_COSINE, PROBE_TEXTS, lowest_row_cosine
 from xling.embeddings.protocol import TextEncoder
@@ -1111,9 +1111,9 @@ def _check_target(root: Path, overwrite: bool) -> None:
         p.name for p in root.iterdir() if p.name not in OWN_FILES and not _is_own_temporary(p.name)
     )
     if foreign:
-        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise DataError(
-            f"folder is not empty and is not a search index (holds {shown}); choose another", root
+            f"folder is not empty and is not a search index (holds {shown_names(foreign, 3)}); choose another",
+            root,
         )
 
 

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from xling.atomic import atomic_write
+from xling.atomic import atomic_write, same_path
 from xling.config import config_to_dict
 from xling.errors import ConfigError, XlingError
 from xling.training.checkpoint import (
@@ -60,6 +60,14 @@ LOG_FILE = "train_log.jsonl"
 RUN_ENTRIES = (CHECKPOINT_DIR, BEST_DIR, LOG_FILE)
 """What `train` writes into a run folder besides the caller's model: a folder holding only these is a run."""
 logger = logging.getLogger(__name__)
+
+
+def entries_besides_the_run(folder: Path, *kept: str | Path) -> list[str]:
+    """Return the sorted names in `folder` that are neither the loop's own entries (RUN_ENTRIES) nor one of
+    `kept` (e.g. the run's tokenizer folder, which the recipes keep inside it): someone else's files."""
+    kept_paths = [Path(path).expanduser() for path in kept if path]
+    return sorted(entry.name for entry in folder.iterdir() if entry.name not in RUN_ENTRIES
+                  and not any(same_path(entry, path) for path in kept_paths))  # fmt: skip
 
 
 @dataclass

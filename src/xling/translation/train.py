@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from xling.artifacts import METADATA_FILE, TRANSLATION_KIND, metadata_path, read_metadata, write_metadata
-from xling.atomic import same_path, write_json_atomically
+from xling.atomic import shown_names, write_json_atomically
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.errors import ConfigError, XlingError
@@ -41,7 +41,7 @@ from xling.training.checkpoint import (
     load_checkpoint,
     read_trainer_state,
 )
-from xling.training.loop import RUN_ENTRIES
+from xling.training.loop import entries_besides_the_run
 from xling.translation.data import (
     DIRECTION_MODES,
     ParallelData,
@@ -427,13 +427,10 @@ def check_output(config: MTTrainConfig) -> None:
     if output.is_dir() and not holds_model and not checkpoints:
         # a run killed before its first checkpoint left only its own entries; the recipe keeps its
         # tokenizer inside the run folder
-        tokenizer = Path(config.tokenizer).expanduser() if config.tokenizer else None
-        others = sorted(entry.name for entry in output.iterdir() if entry.name not in RUN_ENTRIES
-                        and not (tokenizer is not None and same_path(entry, tokenizer)))  # fmt: skip
+        others = entries_besides_the_run(output, config.tokenizer)
         if others:
-            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-            raise XlingError(f"{output}: the folder is not empty ({shown}) and holds no translation model or "
-                             "run; choose another output folder")  # fmt: skip
+            raise XlingError(f"{output}: the folder is not empty ({shown_names(others)}) and holds no translation "
+                             "model or run; choose another output folder")  # fmt: skip
     if not holds_model or config.overwrite or checkpoints:
         return  # nothing to lose, asked to replace it, or a run the loop resumes (or restarts in place)
     if config.resume:
