@@ -33,7 +33,10 @@ line has no `serve` yet, uvicorn with `create_app` in a subprocess) on a free po
    (httpx costs 2-6 ms of CPU a request) share on the machine's cores; with xling-mini the model costs
    next to nothing and both modes are HTTP-bound (ratio ~1). A transformer's batch is cut into length
    buckets by the server, yet a nine-language mix (English WordPiece reads Russian or Hindi as 3x more
-   tokens) still costs more tokens a text than `--embed-languages eng`.
+   tokens) still costs more tokens a text than `--embed-languages eng`. For each --embed-encoder the script
+   then times the server's own /embed model function in-process on the same texts, one a call and in calls
+   of the batching server's mean batch (`model_work` in the JSON): the ratio batching could reach if the
+   HTTP work around each request cost nothing.
 
 Every 5xx anywhere is counted (aim: 0). The server serves the shipped encoder (xling-mini) and translator
 (xling-mt-bible) and what the script builds under --work: an index of the bundled parallel sample (330
@@ -698,11 +701,54 @@ def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, en
         result["started_by"] = (
             "uvicorn + create_app, every server (loop and HTTP implementation set explicitly)"
         )
+    if encoder:
+        mean_batch = batches["on"].get("mean_batch") or 1
+        threads = args.encoder_threads or max(
+            1, len(os.sched_getaffinity(0)) // 2
+        )  # ServeConfig.model_threads
+        result["model_work"] = model_work(encoder, texts, args.embed_languages, min(per_round, 1_000),
+                                                max(1, round(mean_batch)), threads, args.batching_rounds)  # fmt: skip
     if "whole" in figures:
         result["rps_whole"] = figures["whole"]["rps"]
         result["buckets_gain"] = round(on / figures["whole"]["rps"], 2)
         result["whole_settings"] = BUCKETS_OFF
     return result
+
+
+def model_work(encoder: str, texts: Texts, languages: list[str], requests: int, batch: int, threads: int,
+                  rounds: int) -> dict[str, Any]:  # fmt: skip
+    """Return what the server's model work alone gives, in this process, without HTTP or queueing: texts/s
+    of the server's own /embed model function (length buckets included) over `requests` of the comparison's
+    texts, one a call and in calls of `batch` (the batching server's mean batch), on `threads` torch threads
+    (the servers' own), medians of `rounds` taken in turns, and their ratio: what batching could give if
+    the HTTP work around each request cost nothing."""
+    import torch
+
+    from xling.embeddings.encoder import Encoder
+    from xling.serving.services import EmbedItem, embed_function
+
+    torch.set_num_threads(threads)
+    function = embed_function(Encoder.load(encoder))
+    rng = random.Random(3)  # the texts of embed_run
+    pool = [text for lang, sentences in texts.sentences.items() if not languages or lang in languages
+            for text in sentences]  # fmt: skip
+    chosen = [rng.choice(pool) for _ in range(requests)]
+
+    def texts_per_s(size: int) -> float:
+        start = time.perf_counter()
+        for i in range(0, len(chosen), size):
+            function([EmbedItem(text) for text in chosen[i : i + size]])
+        return len(chosen) / (time.perf_counter() - start)
+
+    texts_per_s(batch)  # warm-up
+    single, batched = [], []
+    for round_ in range(rounds):
+        for size, into in ((1, single), (batch, batched))[:: 1 if round_ % 2 == 0 else -1]:
+            into.append(texts_per_s(size))
+    one, many = float(np.median(single)), float(np.median(batched))
+    return {"texts": requests, "batch": batch, "threads": threads, "rounds": rounds,
+            "texts_per_s_batch_1": round(one, 1), "texts_per_s_batched": round(many, 1),
+            "ratio": round(many / one, 2)}  # fmt: skip
 
 
 def mode_figures(rounds: list[EmbedRound], server_cpu_s: float) -> dict[str, Any]:
@@ -839,6 +885,12 @@ def show(report: dict[str, Any]) -> None:
                  f"{comparison['buckets_gain']:.2f}x)" if "rps_whole" in comparison else "")
               + (f"; under asyncio + h11 {comparison['rps_h11']:.0f} requests/s (uvloop + httptools "
                  f"{comparison['http_gain']:.2f}x)" if "rps_h11" in comparison else ""))  # fmt: skip
+        work = comparison.get("model_work")
+        if work:
+            print(f"  the server's model work alone, no HTTP ({work['threads']} torch thread(s)): "
+                  f"{work['texts_per_s_batch_1']:.0f} texts/s one a call, {work['texts_per_s_batched']:.0f} in "
+                  f"calls of {work['batch']}: "
+                  f"{work['ratio']:.2f}x")  # fmt: skip
 
 
 # --- main ---------------------------------------------------------------------------------------------

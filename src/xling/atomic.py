@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,18 +21,35 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
 
     A crash or an exception leaves `path` as it was (an earlier good file survives) and no temporary behind.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    text = "b" not in mode
+    with atomic_writes((path, mode)) as (handle,):
+        yield handle
+
+
+@contextmanager
+def atomic_writes(*targets: tuple[str | Path, str]) -> Iterator[list[IO[Any]]]:
+    """Return a context whose handles (one per (path, mode)) write temporary files, renamed over their paths
+    only once every one of them is complete on disk, so files that belong together (a matrix and its
+    vocabulary) are never left half old and half new by an exception; only a kill between two renames can.
+    """
+    paths = [Path(path) for path, _ in targets]
+    temporaries = [path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in paths]
     try:
-        with open(temporary, mode, **({"encoding": "utf-8", "newline": "\n"} if text else {})) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        with ExitStack() as stack:
+            handles = []
+            for path, temporary, (_, mode) in zip(paths, temporaries, targets, strict=True):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                text = "b" not in mode
+                options = {"encoding": "utf-8", "newline": "\n"} if text else {}
+                handles.append(stack.enter_context(open(temporary, mode, **options)))
+            yield handles
+            for handle in handles:
+                handle.flush()
+                os.fsync(handle.fileno())
+        for temporary, path in zip(temporaries, paths, strict=True):
+            os.replace(temporary, path)
     finally:
-        temporary.unlink(missing_ok=True)
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
 
 
 def writable_file(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:

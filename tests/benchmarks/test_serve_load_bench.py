@@ -38,3 +38,22 @@ def test_comparison_servers_differ_only_in_the_stack(serve_load):
     assert all(e["XLING_MODELS"] == "/m" for e, _ in launches.values())
     # without --compare-http the servers start as configured (`xling serve` where it exists)
     assert serve_load.server_launches(modes, env, True, compare_http=False)["on"] == (env, True)
+
+
+def test_model_work_times_the_same_texts_one_a_call_and_batched(serve_load, monkeypatch):
+    texts = serve_load.Texts({"eng": ["Where is the station?"], "deu": ["Wo ist der Bahnhof?"]}, [], [])
+    calls: list[int] = []
+
+    def embed_function(encoder):
+        assert encoder == "loaded m"
+        return lambda items: calls.append(len(items))
+
+    monkeypatch.setattr(
+        "xling.embeddings.encoder.Encoder.load", classmethod(lambda cls, name: f"loaded {name}")
+    )
+    monkeypatch.setattr("xling.serving.services.embed_function", embed_function)
+    figures = serve_load.model_work("m", texts, ["deu"], requests=12, batch=4, threads=1, rounds=2)
+    # warm-up (3 calls of 4), then per round 12 calls of 1 and 3 calls of 4
+    assert calls == [4] * 3 + ([1] * 12 + [4] * 3) + ([4] * 3 + [1] * 12)
+    assert figures["batch"] == 4 and figures["texts"] == 12 and figures["rounds"] == 2
+    assert figures["texts_per_s_batch_1"] > 0 and figures["texts_per_s_batched"] > 0 and figures["ratio"] > 0

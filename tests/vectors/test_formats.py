@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import warnings
 from pathlib import Path
 
@@ -318,7 +319,7 @@ def test_saving_over_the_memory_mapped_source(tmp_path: Path) -> None:
     assert load_vectors(tmp_path / "v.npy").words == loaded.words[:5]
 
 
-# --- .bin through gensim ---------------------------------------------------------------------------------
+# --- .bin (word2vec read here, fastText through gensim) ---------------------------------------------------------------------------------
 
 
 def test_word2vec_binary_round_trip(tmp_path: Path) -> None:
@@ -348,7 +349,111 @@ def test_fasttext_binary_keeps_vocabulary_in_frequency_order(tmp_path: Path) -> 
     assert load_vectors(tmp_path / "ft.bin", max_words=2).words == ["common", "middle"]
 
 
-@pytest.mark.parametrize("content", [b"\xba\x16\x4f\x2f\x0c\x00\x00\x00garbage", b"3 2\nab\x00\x01"])
-def test_broken_binary_file(tmp_path: Path, content: bytes) -> None:
-    with pytest.raises(DataError, match=r"broken\.bin: cannot read (fastText|word2vec) binary file"):
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"\xba\x16\x4f\x2f\x0c\x00\x00\x00garbage", "cannot read fastText binary file"),
+        (b"3 2\nab\x00\x01", "row 1 of 3: the file ends inside its word"),
+        (b"3 2\n" + b"x" * 5000, "row 1 of 3: no space within 4096 bytes: not a word2vec binary file"),
+        (b"3 2\n ab", "row 1 of 3: an empty word"),
+        (b"three 2\nab", "cannot read word2vec binary file: malformed header 'three 2'"),
+        (b"3 2\nab\xff 12345678", "row 1 of 3: the word is not UTF-8"),
+    ],
+)
+def test_broken_binary_file(tmp_path: Path, content: bytes, error: str) -> None:
+    with pytest.raises(DataError, match=rf"broken\.bin(:1)?: {error}"):
         load_vectors(write(tmp_path / "broken.bin", content))
+
+
+def _word2vec_bin(path: Path, words: list[str], dim: int = 3) -> bytes:
+    """Return the bytes of a word2vec binary file gensim wrote to `path` (rows 0, 1, 2... counting up)."""
+    from gensim.models import KeyedVectors
+
+    keyed = KeyedVectors(vector_size=dim)
+    keyed.add_vectors(words, np.arange(len(words) * dim, dtype=np.float32).reshape(len(words), dim))
+    keyed.save_word2vec_format(str(path), binary=True)
+    return path.read_bytes()
+
+
+def test_word2vec_binary_with_more_rows_than_its_header_is_refused(tmp_path: Path) -> None:
+    data = _word2vec_bin(tmp_path / "w.bin", ["alpha", "beta", "gamma", "delta"])
+    write(tmp_path / "fewer.bin", data.replace(b"4 3", b"2 3", 1))
+    with pytest.raises(DataError, match=r"fewer\.bin: header says 2 rows, but the file has more after row 2"):
+        load_vectors(tmp_path / "fewer.bin")
+    assert load_vectors(tmp_path / "fewer.bin", max_words=2).words == ["alpha", "beta"]  # asked for no more
+    write(tmp_path / "more.bin", data.replace(b"4 3", b"5 3", 1))
+    with pytest.raises(DataError, match="header says 5 rows, file has 4"):
+        load_vectors(tmp_path / "more.bin")
+    write(tmp_path / "cut.bin", data[:-5])
+    with pytest.raises(DataError, match="row 4 of 4: the file ends inside its vector"):
+        load_vectors(tmp_path / "cut.bin")
+
+
+def test_word2vec_binary_repeated_word_keeps_its_first_row(tmp_path: Path) -> None:
+    data = _word2vec_bin(tmp_path / "w.bin", ["alpha", "beta", "gamma", "delta"])
+    write(tmp_path / "dup.bin", data.replace(b"gamma ", b"alpha ", 1))
+    with pytest.warns(UserWarning, match=r"dropped 1 repeated word\(s\) \(first: 'alpha' at row 3\)"):
+        loaded = load_vectors(tmp_path / "dup.bin")
+    assert loaded.words == ["alpha", "beta", "delta"]  # gensim's reader left a None word with a zero row
+    np.testing.assert_array_equal(loaded.vectors, [[0, 1, 2], [3, 4, 5], [9, 10, 11]])
+
+
+def test_text_file_named_bin_and_nan_in_word2vec_binary_are_refused(tmp_path: Path) -> None:
+    save_vectors(make_vectors(4, 3), tmp_path / "t.vec")
+    write(tmp_path / "text.bin", (tmp_path / "t.vec").read_bytes())
+    with pytest.raises(DataError, match="text\\.bin: this is a text vectors file .* name it .vec or .txt"):
+        load_vectors(tmp_path / "text.bin")
+    data = _word2vec_bin(tmp_path / "w.bin", ["alpha", "beta"])
+    nan = np.float32("nan").tobytes()
+    write(tmp_path / "nan.bin", data[:-4] + nan)  # beta's last value (gensim ends rows without a newline)
+    with pytest.raises(DataError, match="row 2 \\(word 'beta'\\) holds a value that is not a finite"):
+        load_vectors(tmp_path / "nan.bin")
+
+
+def test_float64_npy_beyond_float32_range_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "big.npy", np.array([[1.0, 2.0], [1e300, 0.0]]))
+    write(tmp_path / "big.vocab.txt", "a\nb\n")
+    with pytest.raises(DataError, match="row 2 \\(word 'b'\\) .* beyond"):
+        load_vectors(tmp_path / "big.npy")
+
+
+def test_npy_save_refuses_a_first_word_the_vocabulary_would_change(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="starts with U\\+FEFF"):
+        save_vectors(WordVectors(["\ufeffa", "b"], np.ones((2, 2), dtype=np.float32)), tmp_path / "v.npy")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_npy_save_failing_late_keeps_matrix_and_vocabulary_together(tmp_path: Path, monkeypatch) -> None:
+    save_vectors(WordVectors(["cat", "dog"], np.eye(2, dtype=np.float32)), tmp_path / "v.npy")
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:  # the disk fills up while the matrix is flushed, after the vocabulary
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(f".npy.{os.getpid()}.tmp"):
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError, match="No space"):
+        save_vectors(WordVectors(["dog", "cat"], np.eye(2, dtype=np.float32)), tmp_path / "v.npy")
+    monkeypatch.undo()
+    loaded = load_vectors(tmp_path / "v.npy")
+    assert loaded.words == ["cat", "dog"] and loaded.vectors.tolist() == [[1, 0], [0, 1]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.npy", "v.vocab.txt"]
+
+
+def test_row_without_values_is_named_when_dim_is_1(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"one\.vec:3: expected 1 values after the word, got 0"):
+        load_vectors(write(tmp_path / "one.vec", "3 1\na 0.5\nb\nc 0.25\n"))
+
+
+def test_word2vec_binary_rows_ending_in_newlines_read_as_gensim_reads_them(tmp_path: Path) -> None:
+    from gensim.models import KeyedVectors
+
+    rows = {"ab": [0.5, -1.0], "cé": [2.0, 3.25]}  # word2vec's C tool ends each row with a newline
+    data = b"2 2\n" + b"".join(
+        w.encode() + b" " + np.array(v, "<f4").tobytes() + b"\n" for w, v in rows.items()
+    )
+    loaded = load_vectors(write(tmp_path / "c.bin", data))
+    reference = KeyedVectors.load_word2vec_format(str(tmp_path / "c.bin"), binary=True)
+    assert loaded.words == list(reference.index_to_key) == list(rows)
+    np.testing.assert_array_equal(loaded.vectors, reference.vectors)

@@ -6,7 +6,8 @@ Formats, chosen by the file name:
   `word v1 ... vdim` per word, most frequent first. Header-less (GloVe-style) files whose first line is
   already a row are detected and read too.
 - `.bin` (optionally `.bin.gz`): a fastText binary model (only its in-vocabulary word vectors are kept) or a
-  word2vec binary file; read with gensim. Loading only.
+  word2vec binary file (fastText's with gensim, word2vec's here: gensim's reader ignores rows beyond the
+  header's count). Loading only.
 - `.npy`: the fast form, `NAME.npy` (a float32 matrix, memory-mapped when loaded) plus `NAME.vocab.txt`
   (UTF-8, one word per line, row order).
 
@@ -26,7 +27,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from xling.atomic import OVERWRITE_HINT, atomic_write, same_path, writable_file
+from xling.atomic import OVERWRITE_HINT, atomic_write, atomic_writes, same_path, writable_file
 from xling.data.readers import numbered_lines, open_binary
 from xling.errors import ConfigError, DataError
 from xling.vectors.core import WordVectors
@@ -379,6 +380,8 @@ def _find_bad_value(chunk: list[tuple[int, bytes]], rests: list[bytes], dim: int
     """Return nothing if no single value fails to parse; else raise DataError naming its line and value."""
     for (number, raw), rest in zip(chunk, rests, strict=True):
         _check_utf8(number, raw, path)
+        if len(rest.split()) != dim:  # e.g. a word alone on its line, where dim is 1
+            raise DataError(f"expected {dim} values after the word, got {len(rest.split())}", path, number)
         for position, token in enumerate(rest.split(), start=1):
             try:
                 parsed = np.fromstring(token, dtype=np.float32, sep=" ")
@@ -450,8 +453,11 @@ def _write_rows(vectors: WordVectors, handle: BinaryIO, precision: int, path: Pa
 def _save_npy(vectors: WordVectors, path: Path) -> None:
     """Return nothing; write `NAME.npy` and `NAME.vocab.txt`, renaming both only once both are complete."""
     _check_words(vectors, path, _VOCAB_BREAKERS, _VOCAB_BREAKS)
+    if vectors.words[0].startswith("\ufeff"):  # the reader drops a byte-order mark: the word would change
+        raise DataError(f"cannot write {path}: word 0 {vectors.words[0]!r} starts with U+FEFF, which the "
+                        "vocabulary file would read as a byte-order mark", vectors.source)  # fmt: skip
     words_path = vocab_path(path)
-    with atomic_write(path, "wb") as matrix_handle, atomic_write(words_path, "w") as words_handle:
+    with atomic_writes((path, "wb"), (words_path, "w")) as (matrix_handle, words_handle):
         np.save(matrix_handle, np.asarray(vectors.vectors, dtype=np.float32), allow_pickle=False)
         words_handle.write("".join(f"{word}\n" for word in vectors.words))
 
@@ -496,12 +502,14 @@ def _check_finite_rows(matrix: np.ndarray, words: list[str], path: Path, rows: l
     so a memory-mapped matrix is never held whole.
     """
     for start in range(0, len(matrix), _CHUNK_ROWS):
-        finite = np.isfinite(matrix[start : start + _CHUNK_ROWS]).all(axis=1)
+        with np.errstate(over="ignore"):  # a float64 value beyond float32's range becomes inf: refused
+            chunk = matrix[start : start + _CHUNK_ROWS].astype(np.float32, copy=False)
+        finite = np.isfinite(chunk).all(axis=1)
         if not finite.all():
             row = start + int(np.argmin(finite))
             in_file = (row if rows is None else rows[row]) + 1
             raise DataError(f"row {in_file} (word {words[row]!r}) holds a value that is not a finite "
-                            "number (nan or inf)", path)  # fmt: skip
+                            "float32 number (nan, inf, or beyond +-3.4e38)", path)  # fmt: skip
 
 
 def _first_occurrences(words: list[str]) -> tuple[list[int], int | None]:
@@ -560,27 +568,162 @@ def _is_fasttext(path: Path) -> bool:
 
 
 def _load_bin(path: Path, max_words: int | None) -> WordVectors:
-    """Return the in-vocabulary vectors of a fastText `.bin` model, or of a word2vec binary file."""
-    from gensim.models import KeyedVectors
+    """Return the in-vocabulary vectors of a fastText `.bin` model (read with gensim), or of a word2vec binary
+    file (read here: gensim's reader stops at the header's row count without a word about more rows, and
+    leaves an empty row for a repeated word)."""
+    if not _is_fasttext(path):
+        return _load_word2vec_bin(path, max_words)
     from gensim.models.fasttext import load_facebook_vectors
 
-    fasttext = _is_fasttext(path)
-    kind = "fastText" if fasttext else "word2vec"
     try:
-        if fasttext:
-            # A fastText model also holds n-gram buckets; `.vectors` are the full in-vocabulary word vectors.
-            keyed = load_facebook_vectors(str(path))
-        else:
-            keyed = KeyedVectors.load_word2vec_format(str(path), binary=True, limit=max_words)
+        # A fastText model also holds n-gram buckets; `.vectors` are the full in-vocabulary word vectors.
+        keyed = load_facebook_vectors(str(path))
     except MemoryError:
         raise
     except Exception as exc:  # gensim raises many types (ValueError, EOFError, struct.error...) on bad files
-        raise DataError(f"cannot read {kind} binary file: {type(exc).__name__}: {exc}", path) from exc
+        raise DataError(f"cannot read fastText binary file: {type(exc).__name__}: {exc}", path) from exc
     words = list(keyed.index_to_key)
     vectors = np.asarray(keyed.vectors, dtype=np.float32)
     if max_words is not None:
         words, vectors = words[:max_words], vectors[:max_words]
+    _check_finite_rows(vectors, words, path, None)
     return _drop_repeats(WordVectors(words, vectors, str(path)), path)
+
+
+class _ByteReader:
+    """Buffered reads of a binary handle: bytes up to a separator, or an exact count (None at the end)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.buffer = b""
+        self.position = 0
+
+    def _fill(self, wanted: int) -> bool:
+        """Return whether at least `wanted` unread bytes are buffered, reading more as needed."""
+        while len(self.buffer) - self.position < wanted:
+            more = self.handle.read(max(wanted, 1 << 20))
+            if not more:
+                return False
+            self.buffer = self.buffer[self.position :] + more
+            self.position = 0
+        return True
+
+    def until(self, separator: bytes, limit: int) -> bytes | None:
+        """Return the bytes before the next `separator` (consumed too), or None if it is not within `limit`
+        bytes (nothing consumed)."""
+        while True:
+            found = self.buffer.find(separator, self.position, self.position + limit)
+            if found >= 0:
+                taken = self.buffer[self.position : found]
+                self.position = found + len(separator)
+                return taken
+            unread = len(self.buffer) - self.position
+            if unread >= limit or not self._fill(unread + 1):
+                return None
+
+    def take(self, count: int) -> bytes | None:
+        """Return the next `count` bytes, or None if the data ends before them."""
+        if not self._fill(count):
+            return None
+        taken = self.buffer[self.position : self.position + count]
+        self.position += count
+        return taken
+
+    def skip(self, characters: bytes) -> None:
+        """Consume the bytes in `characters` that come next."""
+        while self._fill(1) and self.buffer[self.position] in characters:
+            self.position += 1
+
+    def rest(self, limit: int) -> bytes:
+        """Return up to `limit` of the bytes left."""
+        self._fill(limit)
+        return self.buffer[self.position : self.position + limit]
+
+
+_MAX_WORD_BYTES = 4096  # a longer run without a space is not a word2vec row
+
+
+def _load_word2vec_bin(path: Path, max_words: int | None) -> WordVectors:
+    """Return the vectors of a word2vec binary file: a header line `N dim`, then N rows of a UTF-8 word, a
+    space and dim little-endian float32 values (word2vec's C tool ends each row with a newline, gensim
+    too). Errors name the row: a bad header, a file that ends inside a row, rows beyond the header's count,
+    a text vectors file named .bin, values that are not finite. A repeated word keeps its first row."""
+    with open_binary(path) as handle:
+        reader = _ByteReader(handle)
+        header = reader.until(b"\n", 256)
+        try:
+            rows, dim = (int(field) for field in (header or b"").split())
+        except ValueError:
+            rows = dim = 0
+        if rows < 1 or dim < 1:
+            shown = (header if header is not None else reader.rest(40)).decode("utf-8", errors="replace")
+            raise DataError(f"cannot read word2vec binary file: malformed header {shown!r}: expected 'N dim' "
+                            "(two positive integers) on the first line", path, 1)  # fmt: skip
+        _refuse_text_rows(reader.rest(_MAX_WORD_BYTES + 32 * dim), dim, path)
+        wanted = rows if max_words is None else min(rows, max_words)
+        # blocks of rows rather than one matrix of the header's promise, which a bogus header could make huge
+        matrix = np.empty((min(wanted, max(1, _MAX_PREALLOCATED // dim)), dim), dtype=np.float32)
+        blocks: list[np.ndarray] = []
+        filled = 0
+        words: list[str] = []
+        seen: set[str] = set()
+        repeats: list[tuple[str, int]] = []
+        kept_rows: list[int] = []  # each kept word's row in the file, for errors
+        row = 0
+        while row < rows and len(words) < wanted:
+            row += 1
+            reader.skip(b"\n")
+            if not reader.rest(1):
+                raise DataError(f"header says {rows} rows, file has {row - 1}", path)
+            raw = reader.until(b" ", _MAX_WORD_BYTES)
+            if raw is None and len(reader.rest(_MAX_WORD_BYTES)) < _MAX_WORD_BYTES:
+                raise DataError(f"row {row} of {rows}: the file ends inside its word (cut short?)", path)
+            if not raw:
+                what = "an empty word" if raw == b"" else f"no space within {_MAX_WORD_BYTES} bytes"
+                raise DataError(f"row {row} of {rows}: {what}: not a word2vec binary file, or a damaged one",
+                                path)  # fmt: skip
+            values = reader.take(4 * dim)
+            if values is None:
+                raise DataError(f"row {row} of {rows}: the file ends inside its vector (cut short?)", path)
+            try:
+                word = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"row {row} of {rows}: the word is not UTF-8 ({_utf8_reason(raw, exc)})",
+                                path) from None  # fmt: skip
+            if word in seen:
+                repeats.append((word, row))
+                continue
+            seen.add(word)
+            if filled == len(matrix):
+                blocks.append(matrix)
+                matrix, filled = np.empty_like(matrix), 0
+            matrix[filled] = np.frombuffer(values, dtype="<f4")
+            filled += 1
+            words.append(word)
+            kept_rows.append(row)
+        if row == rows and (max_words is None or len(words) < max_words):  # all read: look for more
+            reader.skip(b"\n\r \t")
+            if reader.rest(1):
+                raise DataError(f"header says {rows} rows, but the file has more after row {rows}", path)
+    vectors = np.concatenate([*blocks, matrix[:filled]]) if blocks else matrix[:filled]
+    if repeats:
+        _warn_duplicates(path, len(repeats), repeats[0][0], f"at row {repeats[0][1]}", depth=2)
+    _check_finite_rows(vectors, words, path, [row - 1 for row in kept_rows] if repeats else None)
+    return WordVectors(words, vectors, str(path))
+
+
+def _refuse_text_rows(head: bytes, dim: int, path: Path) -> None:
+    """Return nothing unless the first row after the header reads as a text row (a word and `dim` numbers
+    before a newline): a DataError saying the file is a text vectors file named .bin."""
+    line = head.split(b"\n", 1)[0].split()
+    if len(line) != dim + 1:
+        return
+    try:
+        [float(value) for value in line[1:]]
+    except ValueError:
+        return
+    raise DataError(f"this is a text vectors file (a word and {dim} numbers a line), not a word2vec binary "
+                    "one: name it .vec or .txt", path)  # fmt: skip
 
 
 def _drop_repeats(vectors: WordVectors, path: Path) -> WordVectors:
