@@ -82,3 +82,7 @@ def test_eval_keeps_the_training_language_out_of_the_average_and_codes_are_check
     result = json.loads((tmp_path / "eval.json").read_text())
     assert list(result["scores"]) == ["de"] and result["settings"]["source"]["language"] == "en"
     assert result["average"] == result["scores"]["de"]["accuracy"]
+    # a language given twice: the second file would replace the first without a word
+    code, _, err = run(monkeypatch, capsys, "tagger", "eval", "--model", str(tmp_path / "tagger"), "--test",
+                       f"de={tmp_path / 'b-test.conllu'}", "--test", f"de={tmp_path / 'a-test.conllu'}")  # fmt: skip
+    assert code == 2 and "de has a test set already" in err

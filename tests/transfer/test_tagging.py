@@ -177,6 +177,10 @@ def test_evaluate_tagger_rows_baseline_source_and_gap(shared_encoder):
     assert covered == {"zh": True, "de": True, "fi": False, "german": True}
     text = render_tagging(result)
     assert "eng (source)" in text and "deu" in text and "zero-shot avg" in text
+    with pytest.raises(ConfigError, match="test sets 'en' and 'english' are both the source language eng"):
+        evaluate_tagger(
+            tagger, {"en": tests["de"], "english": tests["de"], "de": tests["de"]}, source_language="en"
+        )
 
 
 def test_errors_name_the_field_file_or_line(shared_encoder, tmp_path):
@@ -323,3 +327,15 @@ def test_tagging_batches_are_a_pure_function_of_the_step():
     epoch = torch.cat([source.get(s, m, 0, 1)["input_ids"][:, 1] for s in range(2) for m in range(2)])[:10]
     assert sorted(epoch.tolist()) == list(range(10))  # one epoch sees every sentence once
     assert not torch.equal(source.get(0, 0, 0, 2)["input_ids"], source.get(0, 0, 1, 2)["input_ids"])
+
+
+def test_finetuning_fits_max_length_to_the_model_positions(tiny_xlmr, tmp_path):
+    import transformers
+
+    positions = transformers.AutoConfig.from_pretrained(tiny_xlmr).max_position_embeddings
+    long = TaggedSentences(
+        [["aa"] * (positions + 10)] * 4, [["X", "Y"] * ((positions + 10) // 2)] * 4, "l.conllu"
+    )
+    config = finetune_config(tiny_xlmr, tmp_path / "tagger", steps=2, max_length=positions + 50)
+    tagger = train_tagger(config, long)  # failed inside the model's forward pass before
+    assert tagger.meta["train"]["cut_sentences"] == 4

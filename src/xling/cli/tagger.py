@@ -102,6 +102,10 @@ def evaluate(
         lang, sep, file = item.partition("=")
         if not sep or not lang.strip() or not file.strip():
             raise ConfigError(f"--test {item!r}: expected LANG=FILE, e.g. --test de=de_gsd-ud-test.conllu")
+        if lang.strip() in test_sets:
+            raise ConfigError(
+                f"--test {item!r}: {lang.strip()} has a test set already; give one per language"
+            )
         test_sets[lang.strip()] = read_tagged(file.strip(), data_format, lang.strip())
     with console.status(f"loading {model}"):
         tagger = load_tagger(model)

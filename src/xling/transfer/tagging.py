@@ -42,6 +42,7 @@ from xling.data.conllu import TaggedSentences
 from xling.data.languages import language_code_of, normalize_language, same_language
 from xling.embeddings.fingerprint import PROBE_TENSOR, check_fingerprint, probe_vectors
 from xling.embeddings.transformer import pad_batch as pad_ids
+from xling.embeddings.transformer import position_limit
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.evaluation.result import Result
 from xling.training import TrainingConfig, train
@@ -497,11 +498,7 @@ class FinetunedTagger:
         self.batch_size = batch_size
         id2label = model.config.id2label
         self.labels = [str(id2label[i]) for i in range(len(id2label))]
-        positions = getattr(model.config, "max_position_embeddings", 514) or 514
-        offset = (
-            (getattr(model.config, "pad_token_id", 1) or 0) + 1 if "roberta" in model.config.model_type else 0
-        )
-        self.max_length = max(8, min(512, positions - offset))
+        self.max_length = max(8, min(512, position_limit(model)))
 
     def _pieces(self, words: list[str]) -> list[list[str]]:
         """Return `words` split into consecutive pieces that each fit the model's length limit."""
@@ -620,16 +617,20 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
     torch.manual_seed(config.training.seed)
     model = load_pretrained(AutoModelForTokenClassification, folder, num_labels=len(labels),
                             id2label=dict(enumerate(labels)), label2id=label_ids)  # fmt: skip
-    rows = [encode_words(tokenizer, words, tags, label_ids, config.max_length)
+    # more sub-tokens than the model has positions would fail inside its forward pass
+    max_length = min(config.max_length, position_limit(model))
+    if max_length < config.max_length:
+        logger.info(
+            "max_length %d lowered to %d, the positions %s has", config.max_length, max_length, folder
+        )
+    rows = [encode_words(tokenizer, words, tags, label_ids, max_length)
             for words, tags in zip(train_data.words, train_data.tags, strict=True)]  # fmt: skip
     cut = sum(
         sum(tag != IGNORE_INDEX for tag in row[1]) < len(words)
         for row, words in zip(rows, train_data.words, strict=True)
     )
     if cut:
-        logger.info(
-            "%d of %d training sentences were cut at %d sub-tokens", cut, len(rows), config.max_length
-        )
+        logger.info("%d of %d training sentences were cut at %d sub-tokens", cut, len(rows), max_length)
     training = config.training
     evaluations = None
     meta: dict[str, Any] = {
@@ -741,6 +742,9 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
             row["in_language"] = round(_accuracy(sentences.tags, own.predict(sentences.words)), 2)
             row["gap"] = round(row["in_language"] - row["accuracy"], 2)
         if source is not None and code == source:
+            if source_row is not None:  # the settings hold one source row: the other would vanish
+                raise ConfigError(f"test sets {source_row['language']!r} and {language!r} are both the source "
+                                  f"language {source}: give it one test set")  # fmt: skip
             source_row = {"language": language, **row}
         else:
             scores[language] = row
