@@ -41,6 +41,23 @@ def test_top_k_is_sorted_and_sums_to_at_most_one(sample_identifier):
     assert sum(p.probability for p in top) <= 1.0 + 1e-6
 
 
+def test_top_k_beyond_probabilities_that_round_to_zero_follows_the_scores():
+    # for a sentence the shipped detector leaves every label but the best at probability 0.0 in float32:
+    # those ties must not decide the order (nor let in a label the restriction leaves out)
+    shipped = LanguageIdentifier.from_pretrained("xling-langid")
+    text = (
+        "Wo ist der Bahnhof? Ich möchte bitte eine Fahrkarte nach Berlin kaufen, und zwar für morgen früh "
+        "um acht Uhr."
+    )
+    top = shipped.predict([text], k=4)[0]
+    assert top[3].probability == 0.0
+    scores = shipped.log_probabilities([text])[0][0]
+    assert [p.label for p in top] == [shipped.labels[i] for i in np.argsort(-scores)[:4]]
+    assert top[1].label in {"ltz", "nld", "nds", "gsw", "sco", "yid", "dan", "afr"}  # a neighbour of German
+    allowed = shipped.predict([text], k=3, languages=["de", "ru", "fr"])[0]
+    assert {p.label for p in allowed} == {"deu", "fra", "rus"}
+
+
 @pytest.mark.parametrize(
     "text", ["", "   ", "2024-05-01 12:30", "🎉🎉🎉", "https://example.com @someone #tag"]
 )
@@ -220,3 +237,14 @@ def test_one_string_is_not_a_list_of_texts_or_of_codes(sample_identifier):
         sample_identifier.predict("Guten Morgen")
     with pytest.raises(ConfigError, match="not one string"):
         sample_identifier.predict(["Guten Morgen"], languages="de")
+
+
+@pytest.mark.parametrize("words", [True, False])
+def test_features_of_no_texts_and_of_texts_too_short_for_any_n_gram(words):
+    from xling.langid.features import FeatureConfig, Featurizer
+
+    featurizer = Featurizer(FeatureConfig(buckets=64, min_n=3, max_n=3, words=words))
+    ids, offsets = featurizer.ids([])  # an empty held-out set; without word features this failed
+    assert len(ids) == 0 and offsets.tolist() == [0]
+    ids, offsets = featurizer.ids(["", "abc"])
+    assert offsets[1] == 0 and offsets[2] == len(ids) > 0

@@ -24,6 +24,9 @@ def test_log_prior_ranks_languages_by_speakers_and_scripts_share_theirs():
     assert prior["spa"] > prior["srp_Latn"] == prior["srp_Cyrl"] > prior["ast"] > prior["xyz"]
     assert speakers("xyz") == FLOOR_MILLIONS  # a language the table does not list gets the floor
     assert abs(sum(prior.values())) < 1e-5  # centred: only differences between labels matter
+    # a detector trained on data labelled by macrolanguage (`zh`, `ar`) gives them their members' speakers
+    assert speakers("zho") == speakers("cmn") and speakers("ara") == speakers("arb")
+    assert speakers("msa") == speakers("zsm") + speakers("ind")
 
 
 def _close_call(identifier: LanguageIdentifier) -> tuple[str, str, str]:

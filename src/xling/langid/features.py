@@ -58,7 +58,8 @@ class Featurizer:
         row = np.cumsum(points == _BOUNDARY)  # the text each position belongs to
         spaces = np.concatenate([[0], np.cumsum(points == _SPACE)])
         bounds = np.concatenate([[0], np.cumsum(points == _BOUNDARY)])
-        ids, rows = [], []
+        # start with no features, so that texts too short for any n-gram (or no texts) concatenate
+        ids, rows = [np.zeros(0, dtype=np.uint64)], [np.zeros(0, dtype=row.dtype)]
         rolling = np.zeros(len(points), dtype=np.uint64)
         for n in range(1, self.config.max_n + 1):
             count = len(points) - n + 1

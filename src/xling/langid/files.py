@@ -63,7 +63,7 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
             for text, top in zip(
                 batch, identifier.predict(batch, k=k, threshold=threshold, languages=languages), strict=True
             ):
-                rows.append(format_predictions(text, top, as_json=as_json, digits=4))
+                rows.append(format_predictions(text, top, as_json=as_json))
         if bar is not None:
             bar.update(task, advance=len(batch))
     if bar is not None:
@@ -80,7 +80,7 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
 
 
 def format_predictions(
-    text: str, top: Sequence[Prediction], *, as_json: bool = False, digits: int = 3
+    text: str, top: Sequence[Prediction], *, as_json: bool = False, digits: int = 4
 ) -> str:
     """Return one text's answer as one line: `label<TAB>probability` pairs, or with `as_json` the object
     `{"text": ..., "predictions": [{"language": ..., "probability": ...}, ...]}`."""

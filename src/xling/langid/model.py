@@ -116,6 +116,15 @@ class LanguageIdentifier:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return (probabilities (n, labels), has_letters (n,)) for raw texts; `languages` (codes in any
         form) renormalises them over those languages' labels, the others getting 0."""
+        logits, has_letters = self.log_probabilities(texts, languages)
+        return probabilities_of(logits), has_letters
+
+    def log_probabilities(
+        self, texts: Sequence[str], languages: Iterable[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (log-probabilities up to a constant per text (n, labels), its largest 0; has_letters (n,)):
+        the order of labels whose probability rounds to 0 in float32 (all but the best, for most sentences),
+        for ranking them; -inf for the labels `languages` leaves out."""
         normalised = [normalize_text(text) for text in texts]
         has_letters = np.array([bool(text) for text in normalised], dtype=bool)
         # one path for one text and for many: a text's probabilities are the same bits whatever it is
@@ -128,9 +137,7 @@ class LanguageIdentifier:
             # divide zeros when every allowed label's probability underflows in float32
             logits = np.where(self._mask(languages), logits, -np.inf)
         logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return probabilities, has_letters
+        return logits, has_letters
 
     def predict(self, texts: Sequence[str], k: int = 1, threshold: float | None = None,
                 languages: Iterable[str] | None = None) -> list[list[Prediction]]:  # fmt: skip
@@ -150,15 +157,17 @@ class LanguageIdentifier:
             raise ConfigError(f"k: {k} must be at least 1")
         if languages is not None:
             languages = tuple(languages)
-        probabilities, has_letters = self.probabilities(texts, languages)
+        logits, has_letters = self.log_probabilities(texts, languages)
+        probabilities = probabilities_of(logits)
         choices = len(self.labels) if languages is None else int(self._mask(languages).sum())
         k = max(1, min(k, choices))
+        # ranked by the logits: beyond the best label most probabilities are 0.0 in float32, tied
         if k == 1:
-            top = probabilities.argmax(axis=1)[:, None]
+            top = logits.argmax(axis=1)[:, None]
         else:
-            top = np.argpartition(-probabilities, k - 1, axis=1)[:, :k]
+            top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
             top = np.take_along_axis(
-                top, np.argsort(-np.take_along_axis(probabilities, top, axis=1), axis=1), axis=1
+                top, np.argsort(-np.take_along_axis(logits, top, axis=1), axis=1), axis=1
             )
         results: list[list[Prediction]] = []
         for row, letters, best in zip(probabilities, has_letters, top, strict=True):
@@ -300,6 +309,14 @@ def check_threshold(threshold: float) -> None:
         raise ConfigError(f"threshold: {threshold} must be a probability in [0, 1]")
 
 
+def probabilities_of(logits: np.ndarray) -> np.ndarray:
+    """Return the probabilities of rows of `LanguageIdentifier.log_probabilities` (each row's largest is 0)."""
+    probabilities = np.exp(logits)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return probabilities
+
+
+@lru_cache(maxsize=256)
 def _label_mask(labels: tuple[str, ...], languages: tuple[str, ...]) -> np.ndarray:
     """Return `_mask`'s array, built once per label set and languages: matching every label against every
     code costs milliseconds, and the translator asks for the same restriction on every batch.

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from xling.data.languages import MACROLANGUAGES
+
 __all__ = ["FLOOR_MILLIONS", "SPEAKERS_MILLIONS", "log_prior"]
 
 FLOOR_MILLIONS = 0.1
@@ -55,8 +57,13 @@ SPEAKERS_MILLIONS: dict[str, float] = {
 
 
 def speakers(language: str) -> float:
-    """Return the speakers (millions) the prior gives a language: its table entry, at least the floor."""
-    return max(SPEAKERS_MILLIONS.get(language, FLOOR_MILLIONS), FLOOR_MILLIONS)
+    """Return the speakers (millions) the prior gives a language: its table entry, for a macrolanguage the
+    table lists by its members (`zho`, `ara`, `msa`: a detector trained on data labelled `zh`) their sum,
+    at least the floor."""
+    listed = SPEAKERS_MILLIONS.get(language)
+    if listed is None:
+        listed = sum(SPEAKERS_MILLIONS.get(member, 0.0) for member in MACROLANGUAGES.get(language, ()))
+    return max(listed, FLOOR_MILLIONS)
 
 
 def log_prior(labels: Sequence[str]) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 import regex
 
 from xling.langid.labels import UNDETERMINED
-from xling.langid.model import LanguageIdentifier, check_threshold
+from xling.langid.model import LanguageIdentifier, check_threshold, probabilities_of
 from xling.langid.normalize import normalize_text
 
 __all__ = ["Span", "language_spans"]
@@ -74,14 +74,16 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
         return [Span(start, end, text[start:end], UNDETERMINED, 0.0)]
     windows = [text[words[max(0, i - window)][0] : words[min(len(words) - 1, i + window)][1]]
                for i in range(len(words))]  # fmt: skip
-    probabilities, _ = identifier.probabilities(windows, languages)
+    # ranked by log-probabilities: most probabilities besides the best one are 0.0 in float32
+    ranked, _ = identifier.log_probabilities(windows, languages)
+    probabilities = probabilities_of(ranked)
     # The word's own score sharpens the border: the window of the last English word before a German
     # stretch is half German, the word alone is not.
     alone, _ = identifier.probabilities([text[start:end] for start, end in words], languages)
-    whole, _ = identifier.probabilities([text], languages)
+    whole, _ = identifier.log_probabilities([text], languages)
     chosen = set(np.argsort(-whole[0])[:candidates].tolist())
-    chosen.update(np.argsort(-probabilities, axis=1)[:, :2].ravel().tolist())
-    labels = sorted(chosen)
+    chosen.update(np.argsort(-ranked, axis=1)[:, :2].ravel().tolist())
+    labels = sorted(label for label in chosen if np.isfinite(whole[0][label]))  # none `languages` leaves out
     scores = np.log(probabilities[:, labels] + 1e-9) + 0.5 * np.log(alone[:, labels] + 1e-9)
     scores[~has_letters] = 0.0
     path = _viterbi(scores, switch_penalty)

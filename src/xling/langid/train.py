@@ -150,7 +150,7 @@ class LangidTrainConfig:
             ("threads", self.threads >= 0, "0 or more"),
             ("data.max_units_per_label", d.max_units_per_label >= 1, "at least 1"),
             ("data.supplement_share", 0 <= d.supplement_share <= 1, "in [0, 1]"),
-            ("data.wordfreq_texts", d.wordfreq_texts >= 0, "0 or more"),
+            ("data.wordfreq_texts", d.wordfreq_texts >= 1, "at least 1"),
             ("data.wordfreq_exponent", d.wordfreq_exponent > 0, "above 0"),
             ("data.min_examples_per_label", d.min_examples_per_label >= 0, "0 or more"),
             ("data.dev_fraction", 0 <= d.dev_fraction < 1, "in [0, 1)"), ("data.dev_max", d.dev_max >= 0, "0 or more"),

@@ -220,7 +220,8 @@ def source_function(translator: Any, detector: Any) -> Callable[[list[str]], lis
 
     def run(texts: list[str]) -> list[Any]:
         found = each_alone(labels, texts, (XlingError,))
-        probabilities, _ = detector.probabilities(texts)
+        # the confidence of the label chosen: under the same restriction to the model's sources
+        probabilities, _ = detector.probabilities(texts, translator.allowed_sources(detector))
         column = {label: i for i, label in enumerate(detector.labels)}
         results: list[Any] = []
         for row, label in zip(probabilities, found, strict=True):

@@ -331,7 +331,7 @@ class Translator:
         if not todo:
             return detected
         identifier = self._identifier()
-        allowed = self._allowed_sources(identifier)
+        allowed = self.allowed_sources(identifier)
         checked: dict[str, str | None] = {}  # label -> why the model cannot translate from it (None: it can)
         for start in range(0, len(todo), DETECT_BATCH):
             chunk = todo[start : start + DETECT_BATCH]
@@ -376,7 +376,7 @@ class Translator:
                 "the source language (--src) or a detector folder (--detector)"
             ) from error
 
-    def _allowed_sources(self, identifier: LanguageIdentifier) -> list[str] | None:
+    def allowed_sources(self, identifier: LanguageIdentifier) -> list[str] | None:
         """Return the model's source languages (as detector labels) that `identifier` knows; None when the
         model records no source languages or the detector knows none of them (detection is unrestricted)."""
         if self._allowed is not None and self._allowed[0] is identifier:
