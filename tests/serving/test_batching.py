@@ -90,6 +90,27 @@ def test_a_cancelled_request_leaves_the_batch_and_the_others_alone():
     assert ["b"] not in seen and all("b" not in batch for batch in seen)
 
 
+def test_a_request_cancelled_while_its_batch_waits_for_company_is_not_computed():
+    seen: list[list[str]] = []
+
+    def run(items: list[str]) -> list[str]:
+        seen.append(list(items))
+        return [item.upper() for item in items]
+
+    async def scenario():
+        batcher = Batcher("test", run, BatchingConfig(max_wait_ms=300))
+        await batcher.submit(["first"])  # the batcher's first request runs at once; the next ones wait
+        gone = asyncio.create_task(batcher.submit(["gone"]))
+        await asyncio.sleep(0.05)  # taken into the forming batch, which waits for more requests
+        gone.cancel()
+        kept = await batcher.submit(["kept"])
+        batcher.close()
+        return kept
+
+    assert run_async(scenario()) == ["KEPT"]
+    assert seen == [["first"], ["kept"]]
+
+
 def test_a_failing_request_is_found_and_only_it_fails():
     def run(items: list[str]) -> list[str]:
         if "bad" in items:

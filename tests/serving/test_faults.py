@@ -116,6 +116,27 @@ def test_escaped_surrogate_pairs_are_text_and_lone_ones_in_keys_are_refused(clie
     assert key.status_code == 422 and key.json()["field"] == "body", key.text
 
 
+@pytest.mark.parametrize("path", ["/embed", "/v1/embeddings", "/v1/search", "/v1/classify", "/detect"])
+def test_a_lone_surrogate_the_body_check_cannot_see_is_a_4xx_naming_the_field(client, path):
+    field = {"/embed": "inputs", "/v1/embeddings": "input", "/v1/search": "query", "/v1/classify": "inputs",
+             "/detect": "q"}[path]  # fmt: skip
+    text = f'{{"{field}": "ab\\ud800cd"}}'
+    # a JSON body in UTF-16 (json.loads detects it), and a repeated Content-Type whose last value is not JSON
+    for content, headers in [
+        (text.encode("utf-16"), JSON),
+        (text.encode(), [*JSON.items(), ("Content-Type", "text/plain")]),
+    ]:
+        answer = client.post(path, content=content, headers=headers)
+        assert 400 <= answer.status_code < 500 and "surrogate" in answer.text, (path, answer.text)
+
+
+def test_metrics_count_unusual_http_methods_as_other(client):
+    for method in ("FOO0", "FOO1"):
+        client.request(method, "/health")
+    metrics = client.get("/metrics").text
+    assert 'method="FOO0"' not in metrics and 'endpoint="/health",method="other",status="405"} 2' in metrics
+
+
 def test_text_that_is_not_utf8_in_a_query_string_or_form_is_a_400(client):
     query = client.post("/translate?q=%ED%A0%80&source=en&target=de")
     assert query.status_code == 400 and query.json()["field"] == "q", query.text

@@ -140,7 +140,8 @@ def test_config_from_a_toml_file_and_sets(tmp_path):
     with pytest.raises(ConfigError, match="unknown field 'api_keys'"):
         load_config(ServeConfig, None, ["api_keys=a"])
     for setting, field in [("log_level=loud", "log_level"), ("device=gpu", "device"), ("threads=-3", "threads"),
-                           ("graceful_timeout_s=-5", "graceful_timeout_s"), ("batching.max_wait_ms=nan", "max_wait_ms")]:  # fmt: skip
+                           ("graceful_timeout_s=-5", "graceful_timeout_s"), ("batching.max_wait_ms=nan", "max_wait_ms"),
+                           ("limits.api_keys=k1,schlüssel", "must be ASCII")]:  # fmt: skip
         with pytest.raises(ConfigError, match=field):
             load_config(ServeConfig, None, [setting]).validate()
 

@@ -119,7 +119,8 @@ class Batcher(Generic[Item, Result]):
     async def _serve(self, state: _LoopState) -> None:
         """Form and run batches for as long as the loop lives."""
         while True:
-            jobs = await self._gather(state)
+            # a request cancelled while its batch was waiting for company is not computed
+            jobs = [job for job in await self._gather(state) if not job.future.done()]
             if jobs:
                 try:
                     await self._execute(state.loop, jobs)

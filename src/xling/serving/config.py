@@ -154,6 +154,10 @@ class ServeConfig:
             )
         if any(not key.strip() for key in limits.api_keys):
             raise ConfigError("limits.api_keys: an API key must not be empty")
+        if any(not key.isascii() for key in limits.api_keys):  # HTTP headers carry bytes, read as Latin-1
+            raise ConfigError(
+                "limits.api_keys: an API key must be ASCII (a header could never send it as given)"
+            )
         if batching.max_wait_ms < 0:
             raise ConfigError(f"batching.max_wait_ms: {batching.max_wait_ms} must be 0 or more")
         if batching.max_batch_texts < 1 or batching.max_batch_chars < 1:

@@ -102,9 +102,11 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         path, method = scope.get("path", ""), scope.get("method", "GET")
-        headers = {
-            key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])
-        }
+        headers: dict[str, str] = {}
+        for key, value in scope.get(
+            "headers", []
+        ):  # a repeated header: its first value, as Starlette reads it
+            headers.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
         limit = self.limits.max_body_bytes
         declared = headers.get("content-length")
         if declared is not None:
@@ -342,6 +344,11 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
             raise ApiError(status, f"{name}: expected a string, got {type(text).__name__}", name)
         if not text.strip():
             raise ApiError(status, f"{name}: the text is empty", name)
+        try:  # a lone surrogate the body check cannot see (a JSON body in UTF-16, a form part's charset)
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(status, f"{name}: holds a lone UTF-16 surrogate, which is not Unicode text",
+                           name) from None  # fmt: skip
         if len(text) > limits.max_chars:
             if limits.overlong == "reject":
                 raise ApiError(413, f"{name}: {len(text):,} characters; this server accepts up to "

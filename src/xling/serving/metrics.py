@@ -13,6 +13,7 @@ import math
 import threading
 from collections.abc import Iterable, Mapping
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Seconds; request latency ranges from a fraction of a millisecond (detect) to seconds (translation)."""
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -49,7 +50,9 @@ class Metrics:
         self._help: dict[str, str] = {}
 
     def request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        """Count one finished request and its latency."""
+        """Count one finished request and its latency (a method outside HTTP's usual ones as `other`: the
+        HTTP parser accepts any token, and one series each would grow without bound)."""
+        method = method if method in HTTP_METHODS else "other"
         self.count("requests_total", "HTTP requests by endpoint, method and status.",
                    endpoint=endpoint, method=method, status=str(status))  # fmt: skip
         self.observe("request_duration_seconds", "HTTP request latency in seconds.", LATENCY_BUCKETS, seconds,
