@@ -257,3 +257,23 @@ def test_a_nan_threshold_is_refused_when_built_and_when_asked(sample_bot_dir, mi
     with pytest.raises(ConfigError, match="threshold: NaN is not a threshold"):  # no score is >= NaN
         SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=tiny_detector, translator=None,
                         threshold=float("nan"))  # fmt: skip
+
+
+def test_a_stored_answer_in_the_askers_own_language_beats_a_relatives(tmp_path, mini_encoder):
+    from xling.bot import FaqEntry
+
+    answers = {
+        "msa": "Malay",
+        "ind": "Indonesian",
+        "ara": "Standard Arabic",
+        "arz": "Egyptian",
+        "zho": "Chinese",
+    }
+    entries = [FaqEntry("pay", "How do I pay?", "By card.", dict(answers)),
+               FaqEntry("ship", "Where is my parcel?", "On its way.")]  # fmt: skip
+    bot = SupportBot.load(build_bot(entries, tmp_path / "bot", mini_encoder), encoder=mini_encoder, detector=None,
+                          translator=None)  # fmt: skip
+    asked = {lang: bot.answer("How do I pay?", lang=lang) for lang in ("ind", "arz", "ara", "zsm", "yue")}
+    assert {lang: reply.answer for lang, reply in asked.items()} == {
+        "ind": "Indonesian", "arz": "Egyptian", "ara": "Standard Arabic", "zsm": "Malay", "yue": "Chinese"}  # fmt: skip
+    assert asked["zsm"].answer_language == "msa" and asked["zsm"].answer_source == "stored"

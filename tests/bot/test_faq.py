@@ -23,7 +23,7 @@ def test_tsv_without_ids_numbers_the_entries(tmp_path):
     ("text", "line", "words"),
     [
         ("a\tb\nno tab here\n", 2, "expected question<TAB>answer"),
-        ("q1\ta\tb\nq\tanswer\n", 2, "first entry has 3"),
+        ("q1\ta\tb\nq\tanswer\n", 2, "2 tab-separated fields where line 1 has 3"),
         ("q1\ta\tb\nq1\tc\td\n", 2, "already used on line 1"),
         ("a\tb\n\t answer\n", 2, "empty question"),
     ],
@@ -60,6 +60,7 @@ def test_jsonl_keeps_answers_in_other_languages(tmp_path):
             "second answer in deu",
         ),
         ('{"question": "q", "answer": "a", "answers": {"en": "another"}}', "FAQ's own language"),
+        ('{"question": "q", "answer": "By card \\ud800."}', "lone UTF-16 surrogate"),
     ],
 )
 def test_bad_jsonl_line_is_named(tmp_path, line, words):
@@ -109,3 +110,38 @@ def test_bundled_dev_questions_are_not_rewordings_of_evaluation_questions():
         for dev in read_questions(root / f"dev.{lang}.tsv"):
             closest = max(SequenceMatcher(None, dev.text.lower(), text).ratio() for text in evaluation)
             assert closest < 0.8, (lang, dev.text)
+
+
+def test_jsonl_fields_an_entry_does_not_have_are_a_warning_naming_the_line(tmp_path):
+    path = tmp_path / "faq.jsonl"
+    path.write_text('{"question": "q0", "answer": "a0"}\n{"question": "q", "answer": "a", "anwsers": {"de": "b"}}\n',
+                    encoding="utf-8")  # fmt: skip
+    with pytest.warns(UserWarning, match=r"faq\.jsonl:2: unknown field\(s\) anwsers ignored"):
+        read_faq(path)
+
+
+@pytest.mark.parametrize(
+    ("files", "words", "where"),
+    [
+        ({"answers.deu.tsv": "pay\tMit Karte.\npay\tBar.\n"}, "'pay' was already answered on line 1", "answers.deu.tsv:2"),
+        ({"answers.de.tsv": "pay\tMit Karte.\n", "answers.deu.tsv": "pay\tBar.\n"},
+         "answers.de.tsv and answers.deu.tsv are both deu", "answers.deu.tsv"),
+        ({"answers.en.tsv": "pay\tBy cash.\n"}, "answers in the FAQ's own language", "answers.en.tsv"),
+    ],
+)  # fmt: skip
+def test_folder_answers_that_would_replace_others_unseen_are_refused(tmp_path, files, words, where):
+    (tmp_path / "faq.eng.tsv").write_text("pay\tHow do I pay?\tBy card.\n", encoding="utf-8")
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=words) as error:
+        read_faq(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / where}:")
+
+
+def test_question_sets_of_one_language_in_two_files_are_refused(tmp_path):
+    from xling.bot.faq import read_question_sets
+
+    (tmp_path / "questions.es.tsv").write_text("pay\t¿Cómo pago?\n", encoding="utf-8")
+    (tmp_path / "questions.spa.tsv").write_text("pay\t¿Cómo se paga?\n", encoding="utf-8")
+    with pytest.raises(DataError, match="questions.es.tsv and questions.spa.tsv are both spa"):
+        read_question_sets(tmp_path, "questions")

@@ -353,6 +353,20 @@ def test_a_model_that_fails_to_load_gives_503_on_its_endpoints_only(make_config,
         assert models["encoder"]["loaded"]
 
 
+def test_the_bot_fails_with_a_detector_that_failed_and_loads_its_own_when_none_is_configured(
+    make_config, models, tmp_path
+):
+    # answering every question in the FAQ's language, with a 200, would hide the missing detector
+    config = make_config(bot=str(models.bot), detector=str(tmp_path / "missing-detector"))
+    with TestClient(create_app(config)) as client:
+        answer = client.post("/v1/answer", json={"question": "der film war gut"})
+        assert answer.status_code == 503 and "missing-detector" in answer.json()["error"], answer.text
+    with TestClient(create_app(make_config(bot=str(models.bot), detector=""))) as client:
+        answer = client.post("/v1/answer", json={"question": "Der Film war wirklich sehr gut."})
+        assert answer.status_code == 200 and answer.json()["detected_language"] == "deu", answer.text
+        assert client.post("/detect", json={"q": "Wo ist der Bahnhof?"}).status_code == 503
+
+
 def test_lazy_loading_loads_once_on_first_use(make_config):
     app = create_app(make_config(preload=False))
     with TestClient(app) as client:

@@ -445,9 +445,11 @@ class SupportBot:
         entry = self.entries[index]
         if label is None or label == UNDETERMINED:
             return entry.answer, self.language, "original"
-        if label_matches(label, self.language):
-            return entry.answer, self.language, "stored"
-        for lang, text in entry.answers.items():
+        stored = {self.language: entry.answer, **entry.answers}
+        language = label.split("_", 1)[0]
+        if language in stored:  # the asker's own language before a macrolanguage's relative (ara for arz)
+            return stored[language], language, "stored"
+        for lang, text in stored.items():
             if label_matches(label, lang):
                 return text, lang, "stored"
         translated = self._translated(index, label)

@@ -15,6 +15,7 @@ lines, the id `-` marking a question the FAQ does not answer.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -39,6 +40,7 @@ NO_ANSWER = "-"
 
 _FOLDER_FAQ = re.compile(r"^faq\.([A-Za-z_-]+)\.tsv$")
 _FOLDER_ANSWERS = re.compile(r"^answers\.([A-Za-z_-]+)\.tsv$")
+_JSONL_KEYS = frozenset({"id", "question", "answer", "answers"})
 
 
 @dataclass
@@ -127,9 +129,15 @@ def read_question_sets(folder: str | Path, prefix: str) -> dict[str, list[Labell
     if not root.is_dir():
         raise DataError("not a folder", root)
     sets: dict[str, list[LabelledQuestion]] = {}
+    files: dict[str, Path] = {}
     for path in sorted(root.glob(f"{prefix}.*.tsv")):
-        code = path.name[len(prefix) + 1 : -len(".tsv")]
-        sets[_code_of(code, path)] = read_questions(path)
+        code = _code_of(path.name[len(prefix) + 1 : -len(".tsv")], path)
+        if code in files:  # one would replace the other's questions unseen
+            raise DataError(
+                f"{files[code].name} and {path.name} are both {code}: keep one file a language", path
+            )
+        files[code] = path
+        sets[code] = read_questions(path)
     return sets
 
 
@@ -147,10 +155,10 @@ def _read_tsv(path: Path) -> list[FaqEntry]:
             raise DataError(f"expected question<TAB>answer (or id<TAB>question<TAB>answer), found {len(parts)} "
                             "tab-separated fields", path, line.number)  # fmt: skip
         if columns is None:
-            columns = len(parts)
-        elif len(parts) != columns:
-            raise DataError(f"{len(parts)} fields where the file's first entry has {columns}: give every line "
-                            "an id, or none", path, line.number)  # fmt: skip
+            columns, first = len(parts), line.number
+        elif len(parts) != columns:  # either line may be the wrong one (a tab inside an answer)
+            raise DataError(f"{len(parts)} tab-separated fields where line {first} has {columns}: give every line "
+                            "an id, or none (is there a tab inside a question or an answer?)", path, line.number)  # fmt: skip
         key = parts[0] if columns == 3 else str(len(entries) + 1)
         question, answer = parts[-2], parts[-1]
         _check_entry(key, question, answer, seen, path, line.number)
@@ -159,14 +167,18 @@ def _read_tsv(path: Path) -> list[FaqEntry]:
 
 
 def _read_jsonl(path: Path, language: str) -> list[FaqEntry]:
-    """Return the entries of a JSONL FAQ (`question`, `answer`, optional `answers` and `id`)."""
+    """Return the entries of a JSONL FAQ (`question`, `answer`, optional `answers` and `id`); other fields
+    are a warning naming the first line of each set of them."""
     entries: list[FaqEntry] = []
     seen: dict[str, int] = {}
+    unknown_keys: dict[str, int] = {}
     for line in decoded_lines(path, None):
         text = line_text(line, path)
         if not text.strip():
             continue
         record = json_object_line(text, path, line.number)
+        if unknown := sorted(set(record) - _JSONL_KEYS):
+            unknown_keys.setdefault(", ".join(unknown), line.number)
         question, answer = record.get("question"), record.get("answer")
         if not isinstance(question, str) or not isinstance(answer, str):
             raise DataError('needs "question" and "answer" strings', path, line.number)
@@ -179,6 +191,9 @@ def _read_jsonl(path: Path, language: str) -> list[FaqEntry]:
         answers = {} if raw_answers is None else _answers_of(raw_answers, language, answer.strip(), path,
                                                              line.number)  # fmt: skip
         entries.append(FaqEntry(key, question.strip(), answer.strip(), answers))
+    for keys, number in unknown_keys.items():  # a misspelt "answers" would lose every stored translation
+        warnings.warn(f"{path}:{number}: unknown field(s) {keys} ignored (an entry has id, question, answer "
+                      "and answers)", stacklevel=4)  # fmt: skip
     return entries
 
 
@@ -225,13 +240,22 @@ def _read_folder(folder: Path) -> list[FaqEntry]:
     if not entries:
         raise DataError("no FAQ entries", faq_path)
     by_id = {entry.id: entry for entry in entries}
+    files: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         match = _FOLDER_ANSWERS.match(path.name)
         if not match:
             continue
         lang = _code_of(match.group(1), path)
         if lang == language:
-            continue
+            raise DataError(
+                f"answers in the FAQ's own language ({language}) are those of {faq_path.name}", path
+            )
+        if lang in files:  # one file's answers would replace the other's unseen
+            raise DataError(
+                f"{files[lang].name} and {path.name} are both {lang}: keep one file a language", path
+            )
+        files[lang] = path
+        lines: dict[str, int] = {}
         for line in decoded_lines(path, None):
             text = line_text(line, path)
             if not text.strip():
@@ -241,6 +265,11 @@ def _read_folder(folder: Path) -> list[FaqEntry]:
                 raise DataError("expected id<TAB>answer", path, line.number)
             if parts[0] not in by_id:
                 raise DataError(f"id {parts[0]!r} is not in {faq_path.name}", path, line.number)
+            if parts[0] in lines:
+                raise DataError(
+                    f"id {parts[0]!r} was already answered on line {lines[parts[0]]}", path, line.number
+                )
+            lines[parts[0]] = line.number
             by_id[parts[0]].answers[lang] = parts[1]
     return entries
 

@@ -22,6 +22,9 @@ from typing import Any, BinaryIO, ClassVar, TextIO
 from xling.data.languages import MACROLANGUAGES, language_name, normalize_language
 from xling.errors import ConfigError, DataError, LanguageCodeError
 
+# a JSON escape of a UTF-16 surrogate (high or low): only then can a parsed string hold a lone one
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
 __all__ = [
     "AlignedCorpus",
     "ReadStats",
@@ -174,6 +177,12 @@ def json_object_line(text: str, path: Path, number: int) -> dict[str, Any]:
         raise DataError(f"not valid JSON ({error})", path, number) from None
     if not isinstance(record, dict):
         raise DataError(f"expected a JSON object, found {type(record).__name__}", path, number)
+    if _SURROGATE_ESCAPE.search(text):  # JSON can escape half of a UTF-16 pair, which is no Unicode text
+        try:
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError("holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair), which is "
+                            "not Unicode text", path, number) from None  # fmt: skip
     return record
 
 

@@ -165,6 +165,7 @@ class ModelRegistry:
 
     def _load_bot(self, source: str) -> Any:
         from xling.artifacts import read_metadata
+        from xling.langid.model import DEFAULT_IDENTIFIER
         from xling.retrieval.index import model_reference
 
         if importlib.util.find_spec("xling.bot") is None:
@@ -176,7 +177,9 @@ class ModelRegistry:
             model_reference(str(self.config.encoder)) == model_reference(str(built_with))
         )
         encoder = self.get("encoder") if same and self._try("encoder") else None
-        detector = self.get("detector") if self.config.detector and self._try("detector") else None
+        # the bot tells the asker's language with the server's detector; one that failed to load fails the bot
+        # too (its answers would all come in the FAQ's language); with none configured the bot loads its own
+        detector = self.get("detector") if self.config.detector else DEFAULT_IDENTIFIER
         # a translator of the bot's own, loaded here with the server's settings so that a bad path fails the
         # bot's slot (503 naming it) rather than its first question: the server's translator runs in another
         # thread, and a Hugging Face tokenizer must not be used by two threads at once
