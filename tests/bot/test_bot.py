@@ -214,6 +214,24 @@ def test_a_translator_that_fails_to_load_leaves_the_faq_answer(
     assert sum("could not be loaded" in record.message for record in caplog.records) == 1
 
 
+def test_one_failed_translation_does_not_end_translation_for_later_questions(sample_bot_dir, mini_encoder):
+    translator = _StubTranslator()
+    real = translator.translate
+    failures = iter([True])
+
+    def translate(texts, src, tgt):
+        if next(failures, False):
+            raise XlingError("the runtime ran out of memory")
+        return real(texts, src, tgt)
+
+    translator.translate = translate
+    bot = SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=None, translator=translator)
+    first = bot.answer("Ich habe mein Passwort vergessen.", lang="pt")
+    second = bot.answer("Ich habe mein Passwort vergessen.", lang="pt")
+    assert (first.answer_source, second.answer_source) == ("original", "translated")
+    assert bot.translator is translator
+
+
 def test_a_margin_needs_two_entries_and_k_of_two(tmp_path, mini_encoder, caplog):
     from xling.bot.bot import BotBuildConfig
     from xling.bot.faq import FaqEntry
@@ -263,11 +281,11 @@ def test_a_stored_answer_in_the_askers_own_language_beats_a_relatives(tmp_path, 
     from xling.bot import FaqEntry
 
     answers = {
-        "msa": "Malay",
+        "ms": "Malay",
         "ind": "Indonesian",
-        "ara": "Standard Arabic",
+        "ar": "Standard Arabic",
         "arz": "Egyptian",
-        "zho": "Chinese",
+        "zh": "Chinese",
     }
     entries = [FaqEntry("pay", "How do I pay?", "By card.", dict(answers)),
                FaqEntry("ship", "Where is my parcel?", "On its way.")]  # fmt: skip
@@ -277,3 +295,14 @@ def test_a_stored_answer_in_the_askers_own_language_beats_a_relatives(tmp_path, 
     assert {lang: reply.answer for lang, reply in asked.items()} == {
         "ind": "Indonesian", "arz": "Egyptian", "ara": "Standard Arabic", "zsm": "Malay", "yue": "Chinese"}  # fmt: skip
     assert asked["zsm"].answer_language == "msa" and asked["zsm"].answer_source == "stored"
+    assert bot.entries[0].answers.keys() == {
+        "msa",
+        "ind",
+        "ara",
+        "arz",
+        "zho",
+    }  # keyed as the readers key them
+    with pytest.raises(ConfigError, match="entry 'pay': answers 'deu' is a second answer in deu"):
+        build_bot(
+            [FaqEntry("pay", "q", "a", {"de": "x", "deu": "y"}), *entries[1:]], tmp_path / "b2", mini_encoder
+        )

@@ -247,7 +247,8 @@ def build_bot(
     config = config or BotBuildConfig()
     config.validate()
     if isinstance(faq, list):
-        entries, language, source = faq, _language(config.language), "<entries>"
+        language, source = _language(config.language), "<entries>"
+        entries = [_with_iso_answers(entry, language) for entry in faq]
     else:
         entries, language, source = (
             read_faq(faq, config.language),
@@ -279,6 +280,22 @@ def build_bot(
             "threshold_source": "given" if config.threshold is not None else "default (bundled dev set)",
         })  # fmt: skip
     return Path(output)
+
+
+def _with_iso_answers(entry: FaqEntry, language: str) -> FaqEntry:
+    """Return a copy of `entry` whose stored answers are keyed by ISO 639-3 codes (`es` -> `spa`), as the
+    FAQ readers key them; ConfigError naming the entry for two keys of one language or an unknown code."""
+    from xling.data.languages import normalize_language
+
+    answers: dict[str, str] = {}
+    for code, text in entry.answers.items():
+        lang = normalize_language(code, where=f"entry {entry.id!r}: answers")
+        if lang == language and text == entry.answer:
+            continue
+        if lang in answers or lang == language:
+            raise ConfigError(f"entry {entry.id!r}: answers {code!r} is a second answer in {lang}")
+        answers[lang] = text
+    return FaqEntry(entry.id, entry.question, entry.answer, answers)
 
 
 def _warn_duplicate_questions(entries: list[FaqEntry], source: str) -> None:
@@ -466,10 +483,15 @@ class SupportBot:
         try:
             texts = self.translated_answers([index], label)
         except XlingError as error:
-            # a server-side fault, not the asker's: answer in the FAQ's language, and do not retry the load on
-            # every question
-            logger.error("support bot: the translator could not be loaded (%s); answering without it", error)
-            self.translator = None
+            # a server-side fault, not the asker's: answer in the FAQ's language
+            if isinstance(self.translator, str | Path):  # the load failed: do not retry it on every question
+                logger.error(
+                    "support bot: the translator could not be loaded (%s); answering without it", error
+                )
+                self.translator = None
+            else:  # one translation failed: the next question may still be translated
+                logger.error("support bot: the translation into %s failed (%s); answering in %s", label, error,
+                             self.language)  # fmt: skip
             return None
         return None if texts is None else texts[0]
 
