@@ -348,3 +348,54 @@ def test_overwrite_replaces_a_classifier_not_a_folder_of_other_files(trained, mo
     code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", classifier, "--input", train,
                           "--output", others)  # fmt: skip
     assert code == 2 and "is a folder" in err, err
+
+
+def test_overwrite_with_another_method_starts_from_an_empty_folder(trained, monkeypatch, capsys):
+    from xling.transfer.classifier import clear_other_method
+
+    classifier, root = trained  # a frozen classifier: encoder/, head.safetensors, xling.json
+    (classifier / "head.safetensors").rename(classifier / "old-head.safetensors")  # stands for the old files
+    clear_other_method(classifier, "frozen")  # its own method: left for the atomic save to replace
+    assert (classifier / "old-head.safetensors").exists()
+    # the fine-tuning methods write into the folder in place: another method's files would stay beside theirs
+    code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--train", root / "train.tsv", "--language",
+                          "en", "--encoder", root / "enc", "--method", "static-finetune", "--output", classifier,
+                          "--overwrite", "--set", "training.max_steps=5")  # fmt: skip
+    assert code == 0, err
+    assert not (classifier / "old-head.safetensors").exists()
+    assert json.loads((classifier / "xling.json").read_text("utf-8"))["kind"] == "classifier/static-finetune"
+
+
+def test_a_fine_tuned_classifier_with_target_examples_records_the_source_language(
+    tmp_path, monkeypatch, capsys
+):
+    encoder = toy.build_encoder(tmp_path / "enc")
+    train = write_tsv(tmp_path / "train.tsv", toy.texts("eng"))
+    few = write_tsv(tmp_path / "few.de.tsv", toy.texts("deu"))
+    out = tmp_path / "clf"
+    code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--method", "static-finetune", "--train", train,
+                          "--language", "en", "--target-train", f"de={few}", "--encoder", encoder, "--output", out,
+                          "--set", "training.max_steps=5")  # fmt: skip
+    assert code == 0, err
+    assert json.loads((out / "xling.json").read_text("utf-8"))["language"] == "eng"
+    code, err = _run_main(monkeypatch, capsys, "transfer", "eval", "--model", out, "--test", f"de={few}")
+    assert code == 0, err  # needed --source before
+
+
+def test_swapped_columns_and_a_compressed_prediction_file_are_refused(trained, monkeypatch, capsys):
+    classifier, root = trained
+    data = toy.texts("eng")
+    swapped = root / "swapped.tsv"
+    swapped.write_text("".join(f"{label}\t{text}\n" for text, label in zip(data.texts, data.labels, strict=True)),
+                       "utf-8")  # fmt: skip
+    code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--train", swapped, "--language", "en",
+                          "--encoder", root / "enc", "--output", root / "clf-swapped")  # fmt: skip
+    assert code == 2 and "are the columns swapped?" in err and "swapped.tsv" in err, err
+    lines = root / "lines.txt"
+    lines.write_text("the film was good\n", "utf-8")
+    code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", classifier, "--input", lines,
+                          "--output", root / "p.jsonl.gz")  # fmt: skip
+    assert code == 2 and "compressed" in err and not (root / "p.jsonl.gz").exists(), err
+    code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", classifier, "--input", lines,
+                          "--output", root / "p.JSONL")  # fmt: skip
+    assert code == 0 and json.loads((root / "p.JSONL").read_text("utf-8").splitlines()[0])["label"], err

@@ -29,6 +29,8 @@ UMSAB_LABELS: dict[str, str] = {"0": "negative", "1": "neutral", "2": "positive"
 # a first TSV line of column names (pandas' to_csv writes one): skipped, never read as a text with label "label"
 HEADER_TEXTS = frozenset({"text", "texts", "sentence", "review", "tweet", "document"})
 HEADER_LABELS = frozenset({"label", "labels", "class", "sentiment", "category", "target"})
+# a TSV of at least this many lines whose every label is different has its columns swapped, not classes
+SWAPPED_MIN_LINES = 10
 
 # XLM-T's export left some characters as literal escapes (`\u2019`, even `\u002c` for a comma)
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -105,6 +107,10 @@ def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
             continue
         texts.append(_checked_text(text, path, number))
         labels.append(_checked_label(label, path, number))
+    if len(labels) >= SWAPPED_MIN_LINES and len(set(labels)) == len(labels):
+        raise DataError(f"each of the {len(labels)} lines has a label of its own ({labels[0]!r}, {labels[1]!r}, "
+                        "...): are the columns swapped? expected text<TAB>label, the label after the last tab",
+                        path)  # fmt: skip
     return texts, labels
 
 

@@ -66,12 +66,13 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from xling.artifacts import CLASSIFIER_FAMILY, json_line, read_metadata, write_metadata
+from xling.artifacts import CLASSIFIER_FAMILY, METADATA_FILE, json_line, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.fingerprint import PROBE_TENSOR, check_fingerprint, probe_vectors
 from xling.errors import ConfigError, DataError
@@ -188,7 +189,26 @@ def train_classifier(
         raise ConfigError(f"method: {config.method!r} has no trainer (known: {', '.join(sorted(_METHODS))})")
     if config.method in _PART_METHODS:
         return trainer(config, parts, dev, **options)
-    return trainer(config, parts[0] if len(parts) == 1 else join_parts(parts), dev, **options)
+    if len(parts) == 1:
+        return trainer(config, parts[0], dev, **options)
+    # the model records the first part's language as its source, as the frozen method does: `transfer eval`
+    # scores that language apart from the targets (the joined parts' own language would be None)
+    return trainer(config, replace(join_parts(parts), language=parts[0].language), dev, **options)
+
+
+def clear_other_method(folder: Path, method: str) -> None:
+    """Return nothing after deleting `folder` when it holds a classifier of another method than `method` (to
+    be replaced: check_replaceable said so). The fine-tuning methods write into their folder in place (it is
+    also their run's), so another method's files would stay beside theirs: a frozen classifier's head next to
+    a fine-tuned model, or an old config.json that transformers would load."""
+    recorded = read_metadata(folder).get("kind") if (folder / METADATA_FILE).is_file() else None
+    if (
+        recorded
+        and recorded.startswith(f"{CLASSIFIER_FAMILY}/")
+        and recorded != f"{CLASSIFIER_FAMILY}/{method}"
+    ):
+        logger.info("%s: replacing a %s classifier", folder, recorded)
+        shutil.rmtree(folder)
 
 
 def join_parts(parts: Sequence[LabelledTexts]) -> LabelledTexts:
@@ -839,9 +859,14 @@ def predict_file(
 
     if output_path is not None:
         writable_file(output_path, [input_path])
+        if (
+            str(output_path).lower().endswith(".gz")
+        ):  # the lines would be written uncompressed under that name
+            raise ConfigError(f"output: {output_path} names a compressed file; predictions are written as plain "
+                              ".jsonl or .tsv (compress the file afterwards)")  # fmt: skip
     records = predictions(classifier, list(read_lines(input_path)))
     if output_path is not None:
-        jsonl = str(output_path).endswith(".jsonl")
+        jsonl = str(output_path).lower().endswith(".jsonl")
         lines = (
             [json_line(r) for r in records]
             if jsonl
