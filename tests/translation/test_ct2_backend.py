@@ -141,6 +141,34 @@ def test_greedy_repetition_penalty_is_the_same_on_both_backends(trained, penalty
     assert sum(a != b for a, b in zip(native, outputs, strict=True)) >= 4
 
 
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_greedy_no_repeat_ngram_blocking_is_the_same_on_both_backends(trained, size):
+    from xling.translation.torch_backend import TorchBackend
+
+    sources, prefixes = _mixed_batch(trained)
+    options = DecodeOptions(beam_size=1, no_repeat_ngram_size=size)
+    outputs = CT2Backend(trained).generate(sources, prefixes, options)
+    assert TorchBackend(trained).generate(sources, prefixes, options) == outputs
+    if size == 1:  # transformers' own blocker also bans the decoder start token (</s>): every output ran on
+        assert any(
+            len(a) > len(b)
+            for a, b in zip(_generate(trained, sources, prefixes, options), outputs, strict=True)
+        )
+
+
+def test_ngram_blocker_bans_what_would_repeat_an_ngram_past_the_start_token():
+    from xling.translation.torch_backend import GeneratedNgramBlocker
+
+    scores = torch.zeros(2, 8)
+    input_ids = torch.tensor([[2, 5, 6, 5], [2, 2, 3, 4]])
+    bigrams = GeneratedNgramBlocker(2)(input_ids, scores.clone())
+    assert torch.isinf(bigrams[0]).nonzero().flatten().tolist() == [6]  # 5 6 was seen; 5 ends the row
+    assert not torch.isinf(bigrams[1]).any()  # the start token 2 is not part of any n-gram
+    unigrams = GeneratedNgramBlocker(1)(input_ids, scores.clone())
+    assert torch.isinf(unigrams[0]).nonzero().flatten().tolist() == [5, 6]
+    assert torch.isinf(unigrams[1]).nonzero().flatten().tolist() == [2, 3, 4]  # 2 was generated again
+
+
 def test_generated_tokens_penalty_is_transformers_penalty_past_the_start_token():
     from transformers import RepetitionPenaltyLogitsProcessor
 

@@ -585,3 +585,48 @@ def test_segmentation_loses_no_character_and_cuts_only_at_spaces(xling_model, te
 
 def test_chinese_sentences_are_still_cut_without_spaces():
     assert segment("你好。我很好。谢谢！", "cmn").parts == ("你好。", "我很好。", "谢谢！")
+
+
+def test_numbers_and_links_come_back_as_they_are_with_a_given_source(xling_model):
+    backend = echo(xling_model)
+    texts = ["12345", "https://example.com/a?b=c", "3:16", "@someone #tag 2024"]
+    assert xling_model.translate(texts, "en", "de") == texts  # a model made up words for each
+    assert backend.calls == []
+
+
+def test_closing_quotes_and_brackets_stay_with_the_full_width_sentence_they_close():
+    from xling.translation.segmentation import segment
+
+    assert segment("他说：“你好。”然后走了。", "zho").parts == ("他说：“你好。”", "然后走了。")
+    assert segment("（这是括号。）下一句。", "zho").parts == ("（这是括号。）", "下一句。")
+    assert segment("他问：“你好吗？”我说：“很好！”", "zho").parts == ("他问：“你好吗？”", "我说：“很好！”")
+
+
+def test_each_output_stays_within_its_own_sources_limit_in_a_batch(xling_model):
+    backend = xling_model.backend
+    backend.model.generation_config.suppress_tokens = [backend.eos_id]  # never stop early
+    options = DecodeOptions(beam_size=1, max_length_a=1.0, max_length_b=2)
+    short, long = "Thank you.", " ".join(PARALLEL["eng"][:3]).replace(".", ",")
+    together = xling_model.translate([short, long], "en", "de", options)
+    assert together[0] == xling_model.translate([short], "en", "de", options)[0]
+    assert len(together[0]) < len(together[1]) / 2
+
+
+def test_limits_are_kept_inside_the_models_position_table(xling_model):
+    seen = []
+    generate = xling_model.backend.generate
+    xling_model.backend.generate = lambda sources, prefixes, options: (
+        seen.append(options) or generate(sources, prefixes, options)
+    )
+    xling_model.max_positions = 24  # as a Marian model whose table is fixed: beyond it, an IndexError
+    xling_model.translate(["The dog runs in the garden."], "en", "de", DecodeOptions(beam_size=1))
+    assert seen[0].max_input_length == 24 and seen[0].max_length_cap == 22
+
+
+def test_ctranslate2_devices_as_torch_names_them():
+    from xling.translation.ct2 import ct2_device
+
+    assert ct2_device("cuda:1") == ("cuda", 1) and ct2_device("cpu") == ("cpu", 0)
+    for bad in ("cuda:x", "cpu:1", "tpu", "cuda:²"):
+        with pytest.raises(ConfigError, match="device"):
+            ct2_device(bad)

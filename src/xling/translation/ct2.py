@@ -27,6 +27,15 @@ COMPUTE_TYPES = (
 DEVICES = ("cpu", "cuda", "auto")
 
 
+def ct2_device(device: str) -> tuple[str, int]:
+    """Return CTranslate2's (device, device_index) for a device name: cpu, auto, cuda or cuda:N (as torch
+    names it, which the Translator accepts); ConfigError otherwise."""
+    name, _, index = device.partition(":") if isinstance(device, str) else ("", "", "")
+    if name not in DEVICES or (index and (name != "cuda" or not index.isascii() or not index.isdigit())):
+        raise ConfigError(f"device: {device!r} is not one of {', '.join(DEVICES)} or cuda:N")
+    return name, int(index or 0)
+
+
 class CT2Backend:
     """A CTranslate2 model loaded for decoding (a `xling.translation.decoding.TranslationBackend`)."""
 
@@ -47,8 +56,7 @@ class CT2Backend:
             raise DataError(
                 "no CTranslate2 model here (model.bin missing); make one with `xling export ct2`", path
             )
-        if device not in DEVICES:
-            raise ConfigError(f"device: {device!r} is not one of {', '.join(DEVICES)}")
+        device, index = ct2_device(device)
         if compute_type is not None and compute_type not in COMPUTE_TYPES:
             raise ConfigError(f"compute_type: {compute_type!r} is not one of {', '.join(COMPUTE_TYPES)}")
         if threads < 0:
@@ -57,7 +65,11 @@ class CT2Backend:
         self.device = device
         self.compute_type = compute_type or "default"
         self.translator = ctranslate2.Translator(
-            str(path), device=device, compute_type=self.compute_type, intra_threads=threads
+            str(path),
+            device=device,
+            device_index=index,
+            compute_type=self.compute_type,
+            intra_threads=threads,
         )
 
     def generate(

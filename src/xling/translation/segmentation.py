@@ -3,7 +3,8 @@
 Sentences come from pysbd (rule-based, per language where it has rules, English rules otherwise: they split
 at `.`/`!`/`?` and do nothing harmful elsewhere). Line breaks are kept: each line, and each paragraph break
 (`\\n\\n`), comes back where it was, with the text's leading and trailing whitespace. A "sentence" without a
-letter or digit (`...`, `***`, `—`) is kept as it is rather than translated. pysbd's time grows faster than
+letter once URLs, digits, emoji and punctuation are set aside (`...`, `***`, `3:16`, a bare link) is kept
+as it is rather than translated. pysbd's time grows faster than
 the length of what it is given (about 0.2 s for 10k characters, 3 s for 50k on one line), so a long line is
 first cut into blocks of about BLOCK_CHARS at a sentence end (or a space, else anywhere) and each block is
 segmented alone.
@@ -71,8 +72,12 @@ class Layout:
 
 
 def has_words(text: str) -> bool:
-    """Return True when `text` holds a letter or a digit (something to translate)."""
-    return any(char.isalnum() for char in text)
+    """Return True when `text` holds a letter once URLs, @mentions, #hashtags, digits, emoji and punctuation
+    are set aside, as the language detector sees text (xling.langid.normalize): a bare number or link has
+    nothing to translate, and a model would make up words for it."""
+    from xling.langid.normalize import normalize_text
+
+    return bool(normalize_text(text))
 
 
 def segment(text: str, language: str | None = None) -> Layout:
@@ -120,6 +125,17 @@ def _aligned(block: str, segments: Sequence[str]) -> list[tuple[str, str]]:
             whole = block.strip()
             return [(whole, block[len(block.rstrip()) :] or " ")] if whole else []
         end = start + len(sentence)
+        if spans and start == spans[-1][1] and block[start - 1] in "。！？":
+            # closing quotes and brackets after a full-width end belong to the sentence they close (pysbd
+            # starts the next one with them: 他说：“你好。|”然后走了。)
+            closed = start
+            while closed < end and block[closed] in _CLOSERS:
+                closed += 1
+            spans[-1] = (spans[-1][0], closed)
+            if closed == end:
+                position = end
+                continue
+            start = closed
         if spans:
             between = block[spans[-1][1] : start]
             if between.strip() or (not between and block[start - 1] not in _FULL_WIDTH_ENDS):

@@ -4,8 +4,8 @@ Every example of a batch gets its own decoder prompt, `[decoder_start] + target_
 `decoder_input_ids`: so one batch can translate into several languages, which the `forced_bos_token_id` of
 transformers' generation config (one id for the whole call) cannot do. The output limit is always given as
 `max_new_tokens` from the longest source of the batch (`DecodeOptions.max_new_tokens`), never the
-generation config's default `max_length` of 20 tokens. The repetition penalty is CTranslate2's
-(`GeneratedTokensPenalty`), so that the two backends agree.
+generation config's default `max_length` of 20 tokens. The repetition penalty and the n-gram blocking are
+CTranslate2's (`GeneratedTokensPenalty`, `GeneratedNgramBlocker`), so that the two backends agree.
 """
 
 from __future__ import annotations
@@ -48,6 +48,33 @@ class GeneratedTokensPenalty:
         chosen = scores.gather(1, previous)
         chosen = torch.where(chosen < 0, chosen * self.penalty, chosen / self.penalty)
         return scores.scatter(1, previous, chosen)
+
+
+class GeneratedNgramBlocker:
+    """A `generate` logits processor: CTranslate2's `no_repeat_ngram_size` on the decoder tokens after its
+    start token.
+
+    transformers' own blocker counts the start token, `</s>` for M2M-100, NLLB and xling's models: with size
+    1 it bans `</s>` from the first step on, and every output runs to its length limit. CTranslate2 blocks
+    the n-grams of the target prefix and the generated tokens only, and so does this processor.
+    """
+
+    def __init__(self, size: int, start_tokens: int = 1):
+        """Ban any n-gram of `size` tokens that the tokens after the first `start_tokens` already hold."""
+        self.size = size
+        self.start_tokens = start_tokens
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        """Return `scores` with each row's tokens that would repeat one of its n-grams set to -inf."""
+        n = self.size
+        for row, ids in enumerate(input_ids[:, self.start_tokens :].tolist()):
+            if len(ids) < n:
+                continue
+            context = tuple(ids[len(ids) - n + 1 :]) if n > 1 else ()
+            banned = {ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i : i + n - 1]) == context}
+            if banned:
+                scores[row, list(banned)] = float("-inf")
+        return scores
 
 
 def clear_forced_tokens(model: Any) -> None:
@@ -167,6 +194,9 @@ class TorchBackend:
         if options.repetition_penalty != 1.0:
             config.repetition_penalty = 1.0  # CTranslate2's penalty instead (GeneratedTokensPenalty)
             processors.append(GeneratedTokensPenalty(options.repetition_penalty))
+        if options.no_repeat_ngram_size:
+            config.no_repeat_ngram_size = 0  # CTranslate2's blocking instead (GeneratedNgramBlocker)
+            processors.append(GeneratedNgramBlocker(options.no_repeat_ngram_size))
         with torch.inference_mode():
             generated = self.model.generate(
                 input_ids=input_ids.to(self.device),

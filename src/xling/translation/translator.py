@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +150,8 @@ class Translator:
         self._allowed: tuple[LanguageIdentifier, list[str]] | None = None
         self._source_tokens: dict[int, str] | None = None
         self._controls: set[int] | None = None
+        self.max_positions = _max_positions(folder)
+        """Positions of the model's tables (config.json max_position_embeddings; None: not recorded)."""
 
     @classmethod
     def from_pretrained(
@@ -280,7 +282,7 @@ class Translator:
     ) -> tuple[list[str], int, dict[int, str | None]]:  # fmt: skip
         """Return the translations, the number of sentences decoded and the detected source of each text
         whose source was to be detected (`name(i)` says where text i is in an error)."""
-        options = options or DecodeOptions()
+        options = self._within_positions(options or DecodeOptions())
         options.validate()
         texts = _checked_texts(texts)
         if tgt is None:
@@ -392,6 +394,16 @@ class Translator:
         self._allowed = (identifier, allowed)
         return allowed or None
 
+    def _within_positions(self, options: DecodeOptions) -> DecodeOptions:
+        """Return `options` with the input and output limits inside the model's position table: a longer
+        sequence fails inside a model whose table is fixed (Marian: an IndexError), where CTranslate2 and
+        transformers do not stop it."""
+        if self.max_positions is None:
+            return options
+        # the decoder also holds its start token and the target language token
+        return replace(options, max_input_length=min(options.max_input_length, self.max_positions),
+                       max_length_cap=min(options.max_length_cap, self.max_positions - 2))  # fmt: skip
+
     def _untranslatable(self, label: str) -> str | None:
         """Return why the model cannot translate from a detected label (its error message), or None."""
         try:
@@ -479,6 +491,10 @@ class Translator:
                 batch = order[start : start + options.batch_size]
                 tokens = self.backend.generate([jobs[j].source for j in batch], [jobs[j].prefix for j in batch],
                                                options)  # fmt: skip
+                # each output within its own source's limit: a batch is decoded to its longest source's
+                # (exact for greedy search: the tokens up to the limit are those of the sentence alone)
+                tokens = [row[: options.max_new_tokens(min(len(jobs[j].source), options.max_input_length))]
+                          for j, row in zip(batch, tokens, strict=True)]  # fmt: skip
                 texts = self._detokenize([[t for t in row if t not in strip] for row in tokens])
                 for j, text in zip(batch, texts, strict=True):
                     outputs[j] = text.strip()
@@ -495,6 +511,23 @@ class Translator:
             ]
         ids = [self.tokenizer.convert_tokens_to_ids(row) for row in rows]
         return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+
+
+def _max_positions(folder: Path) -> int | None:
+    """Return config.json's max_position_embeddings of a model folder (None when it records none)."""
+    import json
+
+    try:
+        positions = json.loads((folder / "config.json").read_text(encoding="utf-8")).get(
+            "max_position_embeddings"
+        )
+    except (OSError, ValueError, AttributeError):
+        return None
+    return (
+        positions
+        if isinstance(positions, int) and not isinstance(positions, bool) and positions > 2
+        else None
+    )
 
 
 def _checked_texts(texts: Sequence[str]) -> list[str]:
