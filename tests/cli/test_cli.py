@@ -116,6 +116,11 @@ def test_embed_mine_and_index_from_the_command_line(tmp_path, sample_tokenizer_d
     assert result.exit_code == 0, result.output
     rows = (tmp_path / "mined.tsv").read_text(encoding="utf-8").splitlines()
     assert rows and all(len(r.split("\t")) == 3 for r in rows)
+    for report in ("de.txt", "mined.tsv"):  # the report may replace neither an input nor the pairs
+        before = (tmp_path / report).read_bytes()
+        result = runner.invoke(app, ["mine", str(tmp_path / "de.txt"), str(tmp_path / "en.txt"), "--model", model,
+                                     "--output", str(tmp_path / "mined.tsv"), "--json", str(tmp_path / report)])  # fmt: skip
+        assert result.exit_code != 0 and (tmp_path / report).read_bytes() == before
 
     docs = tmp_path / "docs.tsv"
     docs.write_text("".join(f"deu\t{d}\neng\t{e}\n" for _, d, e in pairs), encoding="utf-8")

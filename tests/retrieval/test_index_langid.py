@@ -195,6 +195,20 @@ def test_an_index_made_before_detection_reads_adds_and_gets_the_column(tmp_path,
         assert again.detected_languages() == {"deu": 1}
 
 
+def test_an_open_index_sees_the_detected_column_another_process_added(tmp_path, fake_encoder, detector):
+    folder = tmp_path / "idx"
+    build(folder, fake_encoder).close()
+    strip_detected_column(folder)
+    with (
+        SearchIndex.open(folder) as server,
+        SearchIndex.open(folder) as writer,
+    ):  # the writer: another process
+        added = writer.add_texts(fake_encoder, ["Wir lesen heute Abend zusammen ein spannendes Buch."], "deu",
+                                 detector=detector)  # fmt: skip
+        hits = server.search_texts(fake_encoder, ["Buch"], k=5, detected="de")[0]
+        assert [h.id for h in hits] == added.ids and hits[0].detected == "deu"
+
+
 def test_replace_updates_and_given_labels_are_normalised(tmp_path, fake_encoder, detector):
     index = build(tmp_path / "idx", fake_encoder, detector)
     index.add_texts(fake_encoder, [DOCS[0][0]], "deu", keys=["k"], detector=detector)

@@ -304,6 +304,10 @@ def test_read_sentences_errors(tmp_path):
         read_sentences(tmp_path / "empty.txt")
     (tmp_path / "crlf.txt").write_bytes(b"\xef\xbb\xbfone\r\ntwo\r\n")
     assert read_sentences(tmp_path / "crlf.txt") == ["one", "two"]
+    for inside in (b"\r", "\u2028".encode(), b"\x0b"):  # a reader of the mined pairs would split the row
+        (tmp_path / "cr.txt").write_bytes(b"one\ntwo" + inside + b"three\n")
+        with pytest.raises(DataError, match=r"cr\.txt:2: a line break inside the line"):
+            read_sentences(tmp_path / "cr.txt")
 
 
 def test_mine_files_refuses_an_output_that_is_an_input_or_a_folder(tmp_path, fake_encoder):

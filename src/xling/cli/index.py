@@ -137,8 +137,11 @@ def index_delete(
     from xling.errors import XlingError
     from xling.retrieval.index import SearchIndex
 
-    if not keys and not all(x.isdigit() and int(x) < 2**63 for x in ids):
-        bad = next(x for x in ids if not x.isdigit() or int(x) >= 2**63)
+    def row_id(x: str) -> bool:  # isdigit alone takes '²', which int() refuses
+        return x.isascii() and x.isdigit() and int(x) < 2**63
+
+    if not keys and not all(row_id(x) for x in ids):
+        bad = next(x for x in ids if not row_id(x))
         raise XlingError(f"{bad!r} is not a row id (a whole number below 2**63); pass --keys to delete by "
                          "stable id")  # fmt: skip
     with SearchIndex.open(folder) as index:
@@ -169,8 +172,11 @@ def index_search(
     --detected-lang (detected) ones."""
     from rich.table import Table
 
+    from xling.atomic import check_apart
     from xling.retrieval.index import SearchIndex
 
+    if json_path is not None:  # written into the index folder, it could replace index.json
+        check_apart(json_path, [(f"the index folder {folder}", folder)], "write the results elsewhere")
     languages = [language_code(x) for x in lang.split(",")] if lang else None
     detected = [x.strip() for x in detected_lang.split(",")] if detected_lang else None
     with SearchIndex.open(folder) as index:

@@ -37,8 +37,11 @@ def mine(
     json_path: JsonOut = None,
 ) -> None:
     """Mine translation pairs from two monolingual files with margin-based scoring (LASER-style)."""
+    from xling.atomic import writable_file
     from xling.retrieval.mining import MineConfig, mine_files
 
+    if json_path is not None:  # the report must replace neither input nor the pairs
+        writable_file(json_path, [src, tgt, output])
     config = load_config(MineConfig, recipe, set_ or [], section="mine", k=k, margin=margin, mode=mode,
                          index=index, threshold=threshold)  # fmt: skip
     report = mine_files(

@@ -87,6 +87,10 @@ DUPLICATE_ACTIONS = ("skip", "error", "replace")
 
 OVERFETCH = 4  # with a language filter, first ask FAISS for k * OVERFETCH hits, then double until k remain
 WIDEN_ROUNDS = 4  # doublings tried before searching the remaining queries with an id selector instead
+# an approximate index (IVF, HNSW) with a filter that few documents pass scores those documents exactly:
+# an id selector inside an approximate search misses most of them (IVF probes a few lists, HNSW's graph
+# walk skips filtered-out nodes)
+EXACT_FILTERED_MAX = 50_000
 SQL_VARIABLES = 900  # ids per `IN (...)`: old SQLite builds allow 999 variables per statement
 REBUILD_BATCH = 16_384  # vectors read from SQLite per step when rebuilding the cache
 IVF_TRAIN_PER_LIST = 64  # training vectors per IVF list (a stride sample of the stored vectors)
@@ -349,6 +353,9 @@ class SearchIndex:
             index._has_detected = _has_column(index._db, "documents", "detected")
         except sqlite3.DatabaseError as exc:
             db.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise XlingError(f"{db_path}: the index is busy (another process holds it locked: {exc}); try "
+                                 "again") from None  # fmt: skip
             raise DataError(f"not a readable search index database: {exc}", db_path) from None
         if stored_dimension != info["dimension"]:
             db.close()
@@ -645,10 +652,29 @@ class SearchIndex:
                 if not pending or fetch >= total:
                     break
                 fetch = min(total, fetch * 2)
-        if pending:
+        if pending and self.kind != "flat" and in_languages <= EXACT_FILTERED_MAX:
+            self._exact(queries, pending, wanted, k, results)
+        elif pending:
             selector = faiss.IDSelectorBatch(self._ids_in_languages(wanted))
             self._collect(queries, pending, min(k, in_languages), None, k, results, selector=selector)
         return results
+
+    def _exact(self, queries: np.ndarray, pending: list[int], wanted: _Filter, k: int,
+               results: list[list[Hit]]) -> None:  # fmt: skip
+        """Return nothing; store in `results` the k best documents that pass `wanted` for each pending query,
+        scored exactly on their stored vectors (the caller holds the lock)."""
+        condition, params = wanted.where()
+        stored = self._db.execute(f"SELECT id, vector FROM documents WHERE {condition}", params).fetchall()
+        ids = np.array([row[0] for row in stored], dtype=np.int64)
+        matrix = np.frombuffer(b"".join(row[1] for row in stored), dtype="<f4").reshape(len(stored), -1)
+        sims = queries[pending] @ matrix.astype(np.float32).T
+        top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        found = ids[top]
+        rows = self._rows({int(i) for i in found.ravel()})
+        for query, query_sims, query_ids in zip(
+            pending, np.take_along_axis(sims, top, axis=1), found, strict=True
+        ):
+            results[query] = _hits(query_sims, query_ids, rows, None, k)
 
     def _collect(
         self,
@@ -695,6 +721,7 @@ class SearchIndex:
             return []
         if detected is not None:  # a bad code or an index without detections fails before encoding
             with self._lock:
+                self._catch_up()
                 self._matching_labels(_label_codes(detected))
         return self.search(encode_texts(encoder, queries, batch_size), k, languages, detected)
 
@@ -919,6 +946,8 @@ class SearchIndex:
     def _catch_up(self) -> None:
         """Return nothing; reload the FAISS copy if another writer changed the index since it was made."""
         if self._state("generation") != self._generation:
+            # another process may also have added the `detected` column (add --detect-language)
+            self._has_detected = self._has_detected or _has_column(self._db, "documents", "detected")
             self._load_or_rebuild_cache()
 
     def _stored_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -1188,10 +1217,16 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
                          "writer at a time: try again when it is done") from None  # fmt: skip
     try:
         yield
-    except BaseException:
-        db.execute("ROLLBACK")
+        db.execute("COMMIT")
+    except BaseException as error:
+        # also when COMMIT itself fails (a reader held the database past the timeout): an open transaction
+        # would keep the write lock from every other process until this one exits
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            raise XlingError(f"the index is busy: another process kept it locked while this change was saved "
+                             f"({error}); nothing was changed: try again") from None  # fmt: skip
         raise
-    db.execute("COMMIT")
 
 
 def _text_list(texts: Sequence[str], what: str) -> list[str]:

@@ -321,6 +321,9 @@ def _sentence(raw: bytes, path: Path, number: int) -> str:
         raise DataError("empty line (expected one sentence per line)", path, number)
     if "\t" in text:
         raise DataError("tab inside a sentence (the output is tab-separated)", path, number)
+    if len(text.splitlines()) > 1:  # \r, \v, \f, U+0085, U+2028...: a reader of the pairs would split the row
+        raise DataError("a line break inside the line (\\r, U+2028 or the like): one sentence per line, "
+                        "since the output has one pair per row", path, number)  # fmt: skip
     return text
 
 
