@@ -206,3 +206,57 @@ def test_check_int_passes_the_bounds_themselves():
     check_int("seed", 0, 0, 10)
     check_int("seed", 10, 0, 10)
     check_int("sample_sentences", 10**9, 1)
+
+
+def test_set_lists_of_numbers_and_one_item_lists_toml_reads_as_a_scalar():
+    config = load_config(
+        PretrainConfig, None, ["tokenizer=t", "training.adam_betas=0.9,0.98", "data.languages=nan"]
+    )
+    assert config.training.adam_betas == (0.9, 0.98)  # items parsed as numbers, as in [0.9, 0.98]
+    assert config.data.languages == ["nan"]  # Min Nan's code, not a float
+    assert load_config(PretrainConfig, None, ["tokenizer=t", "data.languages=1"]).data.languages == ["1"]
+
+
+def test_set_takes_a_toml_quoted_string_for_its_value():
+    config = load_config(PretrainConfig, None, ["tokenizer=t", 'output="runs/x"', "data.text='deu=a.txt'"])
+    assert str(config.output) == "runs/x" and config.data.text == ["deu=a.txt"]
+
+
+def test_a_path_field_given_a_number_is_a_config_error(tmp_path):
+    recipe = tmp_path / "r.toml"
+    from xling.export.config import OnnxExportConfig
+
+    recipe.write_text("[export_onnx]\nsample = 5\n")  # was a TypeError traceback
+    with pytest.raises(ConfigError, match=r"r\.toml: sample must be a path \(a string\), got 5"):
+        load_config(OnnxExportConfig, recipe, section="export_onnx")
+
+
+def test_recipe_keys_and_tables_outside_the_commands_section_are_refused(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        '[pretrain]\ntokenizer = "t"\n[training]\nmax_steps = 5\n[pretrain.data]\nlanguages = ["deu"]\n'
+    )
+    with pytest.raises(
+        ConfigError, match=r"\[training\] is read by no command here; did you mean \[pretrain.training\]"
+    ):
+        load_config(PretrainConfig, recipe, section="pretrain")
+    recipe.write_text('model = "base"\n[pretrain]\ntokenizer = "t"\n')
+    with pytest.raises(ConfigError, match=r"model = \.\.\. stands outside \[pretrain\]"):
+        load_config(PretrainConfig, recipe, section="pretrain")
+    recipe.write_text('order = ["tur"]\n[tokenizer]\nvocab_size = 8000\n[pretrain]\ntokenizer = "t"\n')
+    assert load_config(PretrainConfig, recipe, section="pretrain").tokenizer == "t"  # other keys: fine
+
+
+def test_an_error_in_a_set_names_set_not_the_recipe(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[pretrain]\ntokenizer = "t"\n')
+    with pytest.raises(ConfigError, match=r"^--set: unknown field 'bogus'"):
+        load_config(PretrainConfig, recipe, ["bogus=1"], section="pretrain")
+    recipe.write_text('[pretrain]\ntokenizer = "t"\nbogus = 1\n')
+    with pytest.raises(ConfigError, match=r"r\.toml: unknown field 'bogus'"):
+        load_config(PretrainConfig, recipe, ["model=small"], section="pretrain")
+
+
+def test_a_negative_seed_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError, match=r"training\.seed must be 0 or more, got -1"):
+        load_config(PretrainConfig, None, ["tokenizer=t", "training.seed=-1"])

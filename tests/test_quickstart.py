@@ -139,3 +139,18 @@ def test_data_may_be_the_bible_folder_itself(shared_data_dir):
     for data in (shared_data_dir, shared_data_dir / "bible"):
         options = _corpus_options(QuickstartConfig(data=str(data)))
         assert Path(options["data"].corpus) == shared_data_dir / "bible"
+
+
+@pytest.mark.parametrize(("field", "value"), [("tlm_ratio", 5.0), ("vocab_size", -1), ("max_length", -1),
+                                              ("translation_sentences", -1)])  # fmt: skip
+def test_a_bad_setting_stops_the_demo_before_step_1_writes_anything(tmp_path, field, value):
+    from xling.config import load_config
+    from xling.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=field):
+        load_config(QuickstartConfig, None, [f"{field}={value}"], output=str(tmp_path / "qs"))
+    with pytest.raises(ConfigError, match=field):
+        run_quickstart(
+            QuickstartConfig(output=str(tmp_path / "qs"), **{field: value}), console=Console(quiet=True)
+        )
+    assert not (tmp_path / "qs").exists()

@@ -8,6 +8,7 @@ value is a ConfigError that names the field and where it came from.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -45,12 +46,25 @@ def load_config(
         _check_misplaced_tables(cls, Path(recipe), section)
     for key, value in _given(fields):
         _set_path(values, key.split("."), value)
+    where = str(recipe) if recipe else "options"
+    before_overrides = copy.deepcopy(values)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set training.lr=3e-4")
         _set_path(values, key.strip().split("."), _RawValue(raw.strip()))
-    config = _build(cls, values, where=str(recipe) if recipe else "options")
+    try:
+        config = _build(cls, values, where=where)
+    except ConfigError as error:
+        # a recipe that builds alone: the fault is in a --set, which the message should name instead
+        if (
+            recipe is not None
+            and overrides
+            and str(error).startswith(f"{where}: ")
+            and _builds(cls, before_overrides, where)
+        ):
+            raise ConfigError("--set: " + str(error)[len(where) + 2 :]) from None
+        raise
     # which fields the user set, for a command whose defaults depend on another field (given_fields)
     with contextlib.suppress(AttributeError):  # a slotted dataclass: given_fields answers None
         object.__setattr__(config, _GIVEN_ATTRIBUTE, frozenset(key for key, _ in _given(values)))
@@ -58,6 +72,15 @@ def load_config(
 
 
 _GIVEN_ATTRIBUTE = "_xling_given_fields"
+
+
+def _builds(cls: type, values: Mapping[str, Any], where: str) -> bool:
+    """Return whether `values` make a valid `cls`."""
+    try:
+        _build(cls, values, where)
+    except ConfigError:
+        return False
+    return True
 
 
 def given_fields(config: Any, section: str = "") -> frozenset[str] | None:
@@ -121,10 +144,19 @@ def _read_recipe(path: Path, section: str | None) -> dict[str, Any]:
     return data
 
 
+# the recipe tables of the commands (`section` of their load_config): a recipe may hold several commands'
+COMMAND_SECTIONS = frozenset({
+    "adapt", "align", "align_words", "bli", "bot", "eval_mt", "export_ct2", "export_onnx", "langid", "mine",
+    "mining", "mt", "pretrain", "quickstart", "report", "serve", "tagger", "tatoeba", "tokenizer",
+    "tokenizer_transfer", "transfer", "translate", "translate_words", "vectors",
+})  # fmt: skip
+
+
 def _check_misplaced_tables(cls: type, path: Path, section: str | None) -> None:
     """Return nothing; ConfigError for a top-level table named like a table field of `section`'s config
-    (`[limits]` beside `[serve]`, meant as `[serve.limits]`): it would be skipped without a word, and
-    `[limits]` holds API keys. Other top-level tables are other commands' sections and stay allowed."""
+    (`[limits]` beside `[serve]`, meant as `[serve.limits]`: `[limits]` holds API keys) or a top-level key
+    named like one of its fields (`k = 4` above `[tatoeba]`): either would be skipped without a word. Other
+    commands' sections (COMMAND_SECTIONS) stay allowed, and so do other top-level keys (a ship script's)."""
     if not section:
         return
     data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -140,9 +172,15 @@ def _check_misplaced_tables(cls: type, path: Path, section: str | None) -> None:
     tables = {
         name for name, value in made.items() if dataclasses.is_dataclass(value) or isinstance(value, dict)
     }
+    fields = {f.name for f in dataclasses.fields(cls)}
     for key, value in data.items():
-        if key != section and isinstance(value, dict) and key in tables and key not in data[section]:
+        if key == section or key in COMMAND_SECTIONS:
+            continue
+        if isinstance(value, dict) and key in tables:
             raise ConfigError(f"{path}: [{key}] is read by no command here; did you mean [{section}.{key}]?")
+        if not isinstance(value, dict) and key in fields:  # above every table: read by none of them
+            raise ConfigError(f"{path}: {key} = ... stands outside [{section}] and is read by no command; put it "
+                              f"in the [{section}] table")  # fmt: skip
 
 
 def _set_path(values: dict[str, Any], keys: list[str], value: Any) -> None:
@@ -218,7 +256,15 @@ def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: {name} must be a table of fields")
         return _build(tp, value, where, prefix=f"{name}.")
-    if isinstance(value, _RawValue):
+    if origin in (list, tuple) and isinstance(value, _RawValue):
+        parsed = _parse_raw(tp, value, name, where)
+        # `a,b` (or one item TOML reads as a scalar: the code `nan`, `1`): items parsed as the item type
+        value = (
+            parsed
+            if isinstance(parsed, list)
+            else [_RawValue(v.strip()) for v in value.split(",") if v.strip()]
+        )
+    elif isinstance(value, _RawValue):
         value = _parse_raw(tp, value, name, where)
     if origin in (list, tuple):
         if isinstance(value, str):
@@ -243,6 +289,8 @@ def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: {name} must be an integer, got {value!r}")
+        if name.rsplit(".", 1)[-1] == "seed" and value < 0:  # every seed reaches numpy, which refuses them
+            raise ConfigError(f"{where}: {name} must be 0 or more, got {value}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -255,6 +303,8 @@ def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
             raise ConfigError(f"{where}: {name} must be a string, got {value!r}")
         return str(value)
     if tp is Path:
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"{where}: {name} must be a path (a string), got {value!r}")
         return Path(value)
     return value
 
@@ -262,6 +312,11 @@ def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
 def _parse_raw(tp: Any, raw: _RawValue, name: str, where: str) -> Any:
     """Parse a `--set` string as TOML (so 3e-4, true, [1, 2] work), falling back to the bare string."""
     if tp is str or tp is Path:
+        if raw[:1] in ('"', "'"):  # a TOML string (`--set 'output="runs/x"'`): its value, not its quotes
+            with contextlib.suppress(tomllib.TOMLDecodeError):
+                quoted = tomllib.loads(f"v = {raw}")["v"]
+                if isinstance(quoted, str):
+                    return quoted
         return str(raw)
     try:
         return tomllib.loads(f"v = {raw}")["v"]

@@ -18,7 +18,7 @@ from xling.atomic import shown_names
 from xling.data.config import CorpusConfig
 from xling.data.root import bible_folder, data_root
 from xling.data.sources import TextSources, resolve_corpus
-from xling.errors import XlingError
+from xling.errors import ConfigError, XlingError
 from xling.pretraining.inspect import load_masked_lm, mask_one_word, predict_ids
 from xling.pretraining.presets import model_config
 from xling.pretraining.pretrain import PretrainConfig, pretrain
@@ -110,6 +110,20 @@ class QuickstartConfig:
     detector: str = "xling-langid"
     """Step 8: the language identifier that labels the bundled sample's sentences ("" skips it)."""
 
+    def validate(self) -> None:
+        """Return nothing; ConfigError naming the field out of range, before step 1 writes anything."""
+        from xling.config import check_int
+
+        check_int("vocab_size", self.vocab_size, 0)
+        check_int("vocab_sample_sentences", self.vocab_sample_sentences, 1)
+        check_int("max_length", self.max_length, 8)
+        check_int("translation_sentences", self.translation_sentences, 0)
+        if not 0 <= self.tlm_ratio <= 1:
+            raise ConfigError(f"tlm_ratio: {self.tlm_ratio} must be in [0, 1]")
+        if not 0 < self.heldout_fraction < 1:
+            raise ConfigError(f"heldout_fraction: {self.heldout_fraction} must be between 0 and 1")
+        self.training.validate()
+
 
 def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
     if config.data is None:
@@ -145,6 +159,7 @@ def check_demo_model_folder(folder: Path) -> None:
 def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> dict[str, Any]:
     """Return the quickstart report after training, printing masked-word guesses and retrieval accuracy."""
     console = console or Console()
+    config.validate()
     opts = _corpus_options(config)
     output = Path(config.output)
     started = time.perf_counter()

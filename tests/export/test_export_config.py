@@ -8,7 +8,7 @@ from xling.export.config import INT8_MIN_COSINE, OnnxExportConfig
 
 
 def test_options_not_given_keep_the_defaults():
-    config = load_config(OnnxExportConfig, None, [], section="export", int8=None, int8_min_cosine=None)
+    config = load_config(OnnxExportConfig, None, [], section="export_onnx", int8=None, int8_min_cosine=None)
     assert config.int8 is False and config.int8_min_cosine == INT8_MIN_COSINE
 
 

@@ -16,7 +16,11 @@ console = Console(stderr=True, soft_wrap=True)
 Recipe = Annotated[Path | None, typer.Option("--recipe", help="TOML recipe file that sets config fields.")]
 Sets = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a config field, key=value (repeatable): --set k=4."),
+    typer.Option(
+        "--set",
+        help="Override a config field, KEY=VALUE (repeatable; a nested field by its dotted "
+        "path, a list comma-separated: --set data.languages=deu,fra).",
+    ),
 ]
 TrainingSets = Annotated[
     list[str] | None, typer.Option("--set", help="Override a config field: --set training.lr=3e-4.")

@@ -82,7 +82,7 @@ def export_onnx_cmd(
     from xling.data.readers import read_lines
     from xling.export.onnx import export_onnx
 
-    config = load_config(OnnxExportConfig, recipe, set_ or [], section="export", int8=int8, optimize=optimize,
+    config = load_config(OnnxExportConfig, recipe, set_ or [], section="export_onnx", int8=int8, optimize=optimize,
                          int8_min_cosine=int8_min_cosine, sample=sample)  # fmt: skip
     sentences = list(read_lines(config.sample)) if config.sample is not None else None
     with console.status(f"exporting {model} to ONNX and measuring it"):
@@ -130,7 +130,7 @@ def export_ct2_cmd(
     from xling.export.config import Ct2ExportConfig
     from xling.export.ct2 import export_ct2
 
-    config = load_config(Ct2ExportConfig, recipe, set_ or [], section="export", quantization=quantization,
+    config = load_config(Ct2ExportConfig, recipe, set_ or [], section="export_ct2", quantization=quantization,
                          overwrite=overwrite)  # fmt: skip
     with console.status(f"converting {model} to CTranslate2 ({config.quantization})"):
         report = export_ct2(model, output, quantization=config.quantization, overwrite=config.overwrite)

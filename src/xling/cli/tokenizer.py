@@ -78,7 +78,7 @@ def tokenizer_transfer(
     """Give a transformer encoder a new vocabulary, new rows made from its own sub-token rows (FVT)."""
     from xling.tokenization.vocabulary_transfer import VocabTransferConfig, transfer_vocabulary
 
-    config = load_config(VocabTransferConfig, recipe, set_ or [], section="transfer", model=model,
+    config = load_config(VocabTransferConfig, recipe, set_ or [], section="tokenizer_transfer", model=model,
                          tokenizer=tokenizer, output=output, overwrite=overwrite)  # fmt: skip
     with console.status(f"transferring {config.model} to the vocabulary {config.tokenizer}"):
         report = transfer_vocabulary(config.model, config.tokenizer, config.output, seed=config.seed,

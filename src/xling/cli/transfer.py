@@ -135,7 +135,10 @@ def train(
     if (train_file is None) == (umsab is None):
         raise ConfigError("give the training data as --train FILE or --umsab DIR (one of them)")
     config = load_config(ClassifierConfig, recipe, set_ or [], section="transfer", encoder=encoder,
-                         method=method, output=str(output))  # fmt: skip
+                         method=method, output=str(output),
+                         finetune={"resume": resume, "overwrite": overwrite or None})  # fmt: skip
+    # the recipe's [transfer.finetune] resume/overwrite count as the options do
+    resume, overwrite = config.finetune.resume, config.finetune.overwrite
     if umsab is not None:
         if language is None:
             raise ConfigError("--umsab needs --language, the source language's folder or code (e.g. english)")
@@ -171,9 +174,6 @@ def train(
         raise ConfigError(f"--unlabelled: method {config.method} does not adapt to languages (frozen does)")
     else:
         show_training_progress(config.training)
-        if resume is not None:
-            config.finetune.resume = resume
-        config.finetune.overwrite = overwrite  # a new run over an earlier one (the loop checks it is one)
     classifier = train_classifier(config, parts if len(parts) > 1 else train_data, dev_data, **options)
     metadata = dict(getattr(classifier, "metadata", None) or {})
     all_labels = [label for part in parts for label in part.labels]

@@ -78,7 +78,7 @@ def vectors_translate(
 
     from xling.alignment.words.translate import WordTranslateConfig, translate_words_from_files
 
-    config = load_config(WordTranslateConfig, recipe, set_ or [], section="translate", retrieval=retrieval,
+    config = load_config(WordTranslateConfig, recipe, set_ or [], section="translate_words", retrieval=retrieval,
                          top=top, max_vocab=max_vocab)  # fmt: skip
     found = translate_words_from_files(words, src, tgt, mapping, config)
     table = Table(title=f"{src.name} -> {tgt.name} ({config.retrieval})")
