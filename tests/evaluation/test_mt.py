@@ -211,6 +211,8 @@ def test_ntrex_evaluation_and_misaligned_files(tmp_path):
     (folder / "newstest2019-ref.ita.txt.gz").write_bytes(gzip.compress(b"uno\ndue\n"))
     with pytest.raises(DataError, match="ita"):
         ntrex_test(folder, "eng", "ita")
+    with pytest.raises(DataError, match="ita"):  # taking the first sentence only read no further before
+        ntrex_test(folder, "eng", "ita", max_sentences=1)
 
 
 class _EchoReference:
@@ -244,6 +246,11 @@ def test_bad_settings_are_config_errors_naming_the_field(tmp_path):
             MTEvalConfig(**bad).validate()
     with pytest.raises(ConfigError, match="eng-de-DE"):
         parse_direction("eng-de-DE")
+    try:  # a tokenizer whose package is missing: said before anything is translated, not after
+        BLEU(tokenize="ja-mecab")
+    except (ImportError, RuntimeError):
+        with pytest.raises(ConfigError, match="bleu_tokenize: ja-mecab"):
+            MTEvalConfig(bleu_tokenize="ja-mecab").validate()
     with pytest.raises(LanguageCodeError, match="qqq"):
         MTEvalConfig(directions=["eng-qqq"]).validate()
 

@@ -128,3 +128,15 @@ def test_missing_data_says_where_it_looked_and_how_to_point_elsewhere(tmp_path, 
         evaluate_tatoeba(LookupEncoder({}), TatoebaConfig())
     with pytest.raises(DataError, match=r"--data given is .*given.*--data PATH"):
         evaluate_tatoeba(LookupEncoder({}), TatoebaConfig(data="given"))
+
+
+def test_a_sentence_listed_twice_is_found_at_either_copy_as_laser_counts():
+    from xling.evaluation.translation_accuracy import retrieval_accuracy
+
+    # rows 1 and 2 hold the same sentence on both sides: cosine ties send both to the first copy
+    src = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    tgt = src.copy()
+    texts = (["a", "b", "b"], ["A", "B", "B"])
+    assert nearest_accuracy(src, tgt) == pytest.approx((2 / 3, 2 / 3))  # by index, row 2 missed
+    assert nearest_accuracy(src, tgt, texts=texts) == (1.0, 1.0)  # by text (LASER's source/eval.py)
+    assert retrieval_accuracy(src, tgt, texts=texts).average == 1.0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from xling.errors import ConfigError
+from xling.errors import ConfigError, XlingError
 from xling.evaluation.result import Result
 from xling.report import ReportConfig, run_report
 from xling.report.run import check_guards, parse_guard
@@ -167,6 +167,26 @@ def test_baseline_marks_a_regression(first_report, tiny_encoder, report_data, tm
     assert compared["rows"]["deu"]["diff"] == pytest.approx(-10.0)
     page = outcome.html_path.read_text(encoding="utf-8")
     assert "id='baseline'" in page and "class='regression'><td>deu</td>" in page
+
+
+def test_a_baseline_with_other_settings_or_languages_is_not_a_regression():
+    from xling.report.run import compare
+
+    def report(scoring, scores):
+        result = {
+            "scores": {lang: {"accuracy": value} for lang, value in scores.items()},
+            "primary": "accuracy",
+            "average": sum(scores.values()) / len(scores),
+            "settings": {"scoring": scoring, "k": 4},
+        }
+        return {"tasks": {"tatoeba": {"result": result}}, "scales": {}}
+
+    before = report("cosine", {"deu": 72.0, "cmn": 20.0, "jpn": 10.0})
+    same = compare(report("cosine", {"deu": 60.0}), before, threshold=1.0)["tatoeba"]
+    # averages over the rows both have: 60 against 72, not against the three languages' 34
+    assert (same["average_before"], same["average_now"], same["regressions"]) == (72.0, 60.0, ["deu"])
+    other = compare(report("margin", {"deu": 79.0, "cmn": 5.0}), before, threshold=1.0)["tatoeba"]
+    assert other["settings_differ"] == {"scoring": ["cosine", "margin"]} and other["regressions"] == []
 
 
 def test_fail_under_exits_non_zero(first_report, tiny_encoder, report_data):
@@ -377,3 +397,21 @@ def test_an_mt_task_stamps_its_test_folder(report_data, tiny_encoder, tmp_path):
     (data / "bible" / "deu.tsv").write_text((data / "bible" / "deu.tsv").read_text(encoding="utf-8") + "\n",
                                              encoding="utf-8")  # fmt: skip
     assert settings_key(spec, spec.plan(context)) != key
+
+
+def test_report_settings_are_checked_before_any_task_and_a_missing_language_is_said(
+    tiny_encoder, report_data, tmp_path, caplog
+):
+    import logging
+
+    from xling.config import load_config
+
+    for setting, message in [("tatoeba_scoring=margn", "tatoeba_scoring"), ("languages=deu,xyzq", "xyzq")]:
+        with pytest.raises(XlingError, match=message):  # a ConfigError, or a LanguageCodeError for the code
+            load_config(ReportConfig, None, [setting], model=str(tiny_encoder), output=str(tmp_path / "r"))
+    config = config_for(
+        tiny_encoder, report_data, tmp_path / "r", tasks=["tatoeba"], languages=["deu", "por"]
+    )
+    with caplog.at_level(logging.WARNING, logger="xling"):
+        run_report(config)
+    assert "no test data for por" in caplog.text

@@ -141,6 +141,11 @@ class MTEvalConfig:
             raise ConfigError(
                 f"bleu_tokenize: {self.bleu_tokenize!r} must be one of {', '.join(BLEU.TOKENIZERS)}"
             )
+        if self.bleu_tokenize:  # ja-mecab, ko-mecab need extra packages: say so before translating anything
+            try:
+                BLEU(tokenize=self.bleu_tokenize)
+            except (ImportError, RuntimeError) as exc:
+                raise ConfigError(f"bleu_tokenize: {self.bleu_tokenize}: {str(exc).strip()}") from None
         if self.testset == "bible" and not [p for p in self.heldout_prefixes if p]:
             raise ConfigError("heldout_prefixes: name at least one verse id prefix, e.g. JHN.")
         self.decode.validate()

@@ -85,11 +85,13 @@ def tatoeba_folder(data: str | Path | None) -> Path:
 
 
 def nearest_accuracy(
-    src: np.ndarray, tgt: np.ndarray, scoring: str = "cosine", k: int = 4
-) -> tuple[float, float]:
+    src: np.ndarray, tgt: np.ndarray, scoring: str = "cosine", k: int = 4,
+    texts: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> tuple[float, float]:  # fmt: skip
     """Return top-1 accuracy (src->tgt, tgt->src) for vectors whose row i translate each other.
 
-    `scoring` is one of SCORINGS (see the module docstring); rows are compared by cosine.
+    `scoring` is one of SCORINGS (see the module docstring); rows are compared by cosine. With the rows'
+    `texts` (src, tgt), a hit is a row with the right text, as LASER counts (`top1_accuracy`).
     """
     if scoring == "cosine":
         forward, backward = cosine_nearest(src, tgt)
@@ -99,7 +101,8 @@ def nearest_accuracy(
         forward, backward = _margin_full_nearest(as_unit_rows(src), as_unit_rows(tgt), k)
     else:
         raise ConfigError(f"scoring: {scoring!r} must be one of {', '.join(SCORINGS)}")
-    return top1_accuracy(forward), top1_accuracy(backward)
+    src_texts, tgt_texts = texts if texts is not None else (None, None)
+    return top1_accuracy(forward, tgt_texts), top1_accuracy(backward, src_texts)
 
 
 def _margin_full_nearest(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +142,7 @@ def evaluate_tatoeba(
             progress(lang)
         a = encoder.encode(xx, batch_size=config.batch_size, show_progress=False)
         b = encoder.encode(eng, batch_size=config.batch_size, show_progress=False)
-        src2eng, eng2src = nearest_accuracy(a, b, config.scoring, config.k)
+        src2eng, eng2src = nearest_accuracy(a, b, config.scoring, config.k, texts=(xx, eng))
         scores[lang] = {"src2eng": round(100 * src2eng, 2), "eng2src": round(100 * eng2src, 2),
                         "accuracy": round(50 * (src2eng + eng2src), 2), "n": len(xx)}  # fmt: skip
     average = float(np.mean([(s["src2eng"] + s["eng2src"]) / 2 for s in scores.values()]))

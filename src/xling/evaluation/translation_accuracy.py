@@ -7,6 +7,7 @@ xling.retrieval.knn.top1_accuracy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +35,17 @@ class RetrievalScore:
         return 1.0 / self.n if self.n else 0.0
 
 
-def retrieval_accuracy(src: np.ndarray, tgt: np.ndarray) -> RetrievalScore:
-    """Return top-1 cosine retrieval accuracy for aligned rows of `src` and `tgt` (row i translates row i)."""
+def retrieval_accuracy(
+    src: np.ndarray, tgt: np.ndarray, texts: tuple[Sequence[str], Sequence[str]] | None = None
+) -> RetrievalScore:
+    """Return top-1 cosine retrieval accuracy for aligned rows of `src` and `tgt` (row i translates row i);
+    with the rows' `texts` (src, tgt), a hit is a row with the right text, as LASER counts (`top1_accuracy`:
+    NTREX's German reference holds "Die Lage ist sehr schlimm." twice)."""
     if src.shape != tgt.shape or len(src) == 0:
         raise ValueError(f"need two non-empty aligned matrices, got {src.shape} and {tgt.shape}")
     forward, backward = cosine_nearest(src, tgt)
-    return RetrievalScore(top1_accuracy(forward), top1_accuracy(backward), len(src))
+    src_texts, tgt_texts = texts if texts is not None else (None, None)
+    return RetrievalScore(top1_accuracy(forward, tgt_texts), top1_accuracy(backward, src_texts), len(src))
 
 
 def ntrex_retrieval(encoder, folder: str | Path, lang: str, *, batch_size: int = 256) -> RetrievalScore:
@@ -49,4 +55,5 @@ def ntrex_retrieval(encoder, folder: str | Path, lang: str, *, batch_size: int =
 
     test = ntrex_test(folder, "eng", lang)
     return retrieval_accuracy(encoder.encode(test.references, batch_size=batch_size, show_progress=False),
-                              encoder.encode(test.sources, batch_size=batch_size, show_progress=False))  # fmt: skip
+                              encoder.encode(test.sources, batch_size=batch_size, show_progress=False),
+                              texts=(test.references, test.sources))  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from xling.config import check_int
+from xling.data.languages import normalize_language
 from xling.errors import ConfigError
 
 __all__ = ["ReportConfig"]
@@ -80,6 +81,15 @@ class ReportConfig:
             raise ConfigError("output: name the report folder (--output DIR)")
         for name in ("batch_size", "fewshot_seeds", "langid_limit", "mt_beam"):
             check_int(name, getattr(self, name), 1)
+        from xling.evaluation.tatoeba import SCORINGS
+
+        if self.tatoeba_scoring not in SCORINGS:  # else found only when the tatoeba task runs, after others
+            raise ConfigError(
+                f"tatoeba_scoring: {self.tatoeba_scoring!r} must be one of {', '.join(SCORINGS)}"
+            )
+        if self.languages != ["all"]:  # a code that names no language would match no test set, unsaid
+            for code in self.languages:
+                normalize_language(code, where="languages")
         for name in ("mining_distractors", "mt_max_sentences"):
             check_int(name, getattr(self, name), 0)
         if not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in self.fewshot_ks):

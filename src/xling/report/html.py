@@ -241,6 +241,13 @@ def _baseline_section(report: dict[str, Any]) -> str:
         out.append(f"<h3 id='baseline-{task}'>{escape(report['titles'].get(task, task))}: average "
                    f"{compared['average_before']:.2f} → {compared['average_now']:.2f} points; regressions: "
                    f"{escape(', '.join(compared['regressions']) or 'none')}</h3>")  # fmt: skip
+        if compared.get("settings_differ"):
+            changed = "; ".join(
+                f"{key} {before} → {now}" for key, (before, now) in compared["settings_differ"].items()
+            )
+            out.append(
+                f"<p class='note'>Not comparable, no regression flagged: the settings differ ({escape(changed)}).</p>"
+            )
         if rows:
             out.append("<figure>" + plots.difference_chart({k: r["diff"] for k, r in rows.items()},
                        compared["regressions"], threshold=baseline["threshold"]) + "</figure>")  # fmt: skip

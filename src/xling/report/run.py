@@ -311,7 +311,9 @@ def _points(result: dict[str, Any], scale: float) -> dict[str, float]:
 
 def compare(report: dict[str, Any], baseline: dict[str, Any], threshold: float) -> dict[str, Any]:
     """Return, per task in both reports, each language's primary metric now and before (points), the
-    difference, and whether it dropped by more than `threshold` points (a regression)."""
+    difference, and whether it dropped by more than `threshold` points (a regression); the averages over the
+    rows both reports have. A task whose settings differ (another scoring, sentence count...: the task's
+    scalar settings) is compared with no regression flagged, its `settings_differ` saying what changed."""
     out: dict[str, Any] = {}
     for task, entry in report["tasks"].items():
         before = (baseline["tasks"].get(task) or {}).get("result")
@@ -319,16 +321,28 @@ def compare(report: dict[str, Any], baseline: dict[str, Any], threshold: float) 
             continue
         scale = report["scales"].get(task, 1.0)
         now, then = _points(entry["result"], scale), _points(before, scale)
+        shared = [key for key in now if key in then]
+        if not shared:
+            continue
+        differ = _differing_settings(entry["result"].get("settings") or {}, before.get("settings") or {})
         rows = {}
-        for key in now:
-            if key in then:
-                diff = now[key] - then[key]
-                rows[key] = {"now": round(now[key], 2), "before": round(then[key], 2), "diff": round(diff, 2),
-                             "regression": diff < -threshold}  # fmt: skip
-        out[task] = {"rows": rows, "average_now": round(entry["result"]["average"] * scale, 2),
-                     "average_before": round(before["average"] * scale, 2),
-                     "regressions": [key for key, row in rows.items() if row["regression"]]}  # fmt: skip
+        for key in shared:
+            diff = now[key] - then[key]
+            rows[key] = {"now": round(now[key], 2), "before": round(then[key], 2), "diff": round(diff, 2),
+                         "regression": diff < -threshold and not differ}  # fmt: skip
+        out[task] = {"rows": rows, "average_now": round(sum(now[k] for k in shared) / len(shared), 2),
+                     "average_before": round(sum(then[k] for k in shared) / len(shared), 2),
+                     "regressions": [key for key, row in rows.items() if row["regression"]],
+                     "settings_differ": differ}  # fmt: skip
     return out
+
+
+def _differing_settings(now: dict[str, Any], before: dict[str, Any]) -> dict[str, list[Any]]:
+    """Return {setting: [before, now]} for the scalar settings (numbers, strings, booleans) two results of a
+    task both record and that differ; per-language settings (lists, tables) are left out."""
+    scalar = (str, int, float, bool)
+    return {key: [before[key], value] for key, value in now.items()
+            if isinstance(value, scalar) and isinstance(before.get(key), scalar) and before[key] != value}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,10 @@ class Context:
             return list(available)
         if not wanted:
             wanted = [*yardstick, *(self.model.languages or [])]
+        elif missing := [code for code in wanted if not any(_same(code, other) for other in available)]:
+            # asked for by name: say so rather than leave it out without a word
+            logger.warning("no test data for %s in this task's test set; scored without %s",
+                           ", ".join(missing), "them" if len(missing) > 1 else "it")  # fmt: skip
         return [code for code in available if any(_same(code, other) for other in wanted)]
 
 

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
@@ -238,7 +238,14 @@ def cosine_nearest(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return sims.argmax(axis=1), sims.argmax(axis=0)
 
 
-def top1_accuracy(predicted: np.ndarray) -> float:
-    """Return the fraction of rows i whose predicted neighbour is row i (aligned test sets: translations)."""
+def top1_accuracy(predicted: np.ndarray, texts: Sequence[str] | None = None) -> float:
+    """Return the fraction of rows i whose predicted neighbour is row i (aligned test sets: translations),
+    or, given the candidates' `texts`, a row with row i's text: LASER's comparison by text (`eval_text` in
+    facebookresearch/LASER source/eval.py; its index comparison is "not recommended when test data contains
+    duplicates"), so that a sentence listed twice counts as found at either copy."""
     predicted = np.asarray(predicted).reshape(-1)
-    return float((predicted == np.arange(len(predicted))).mean()) if len(predicted) else 0.0
+    if not len(predicted):
+        return 0.0
+    if texts is None:
+        return float((predicted == np.arange(len(predicted))).mean())
+    return float(np.mean([texts[int(j)] == texts[i] for i, j in enumerate(predicted)]))

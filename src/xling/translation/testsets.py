@@ -176,8 +176,9 @@ def ntrex_test(
     src_path, tgt_path = ntrex_reference(folder, src, variants), ntrex_reference(folder, tgt, variants)
     if src_path == tgt_path:
         raise ConfigError(f"directions: {src}-{tgt}: both sides are {src_path.name}")
-    # Line-aligned files: unequal lengths and one-sided blank lines are DataErrors naming file and line.
-    rows = _first(read_parallel_files(src_path, tgt_path), max_sentences)
+    # Line-aligned files: unequal lengths and one-sided blank lines are DataErrors naming file and line, so
+    # both are read whole before the first max_sentences are taken (a shorter reference is a damaged one)
+    rows = _first(list(read_parallel_files(src_path, tgt_path)), max_sentences)
     return DirectionData(src=normalize_language(src), tgt=normalize_language(tgt),
                          sources=[s for s, _ in rows], references=[t for _, t in rows],
                          origin=f"{src_path.name} -> {tgt_path.name}")  # fmt: skip
