@@ -209,3 +209,21 @@ def test_dropout_setting_reaches_the_model_and_is_checked(sample_tokenizer_dir):
     )
     with pytest.raises(ConfigError, match="dropout"):
         PretrainConfig(tokenizer="t", dropout=1.5).validate()
+
+
+def test_held_out_evaluation_keeps_within_a_short_position_table(sample_tokenizer_dir, tmp_path):
+    from xling.data.config import CorpusConfig
+    from xling.training import TrainingConfig
+
+    model = tmp_path / "model.json"  # 34 positions: 32 tokens after XLM-R's padding offset of 2
+    model.write_text(json.dumps({"model_type": "xlm-roberta", "vocab_size": 1600, "hidden_size": 32,
+                                 "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+                                 "max_position_embeddings": 34, "pad_token_id": 1, "bos_token_id": 0,
+                                 "eos_token_id": 2, "type_vocab_size": 1}))  # fmt: skip
+    config = PretrainConfig(tokenizer=str(sample_tokenizer_dir), model=str(model), max_length=32,
+                            output=str(tmp_path / "run"), data=CorpusConfig(corpus="sample", heldout_fraction=0.1),
+                            max_sentences_per_language=60,
+                            training=TrainingConfig(max_steps=2, batch_size=4, warmup_steps=0, device="cpu",
+                                                    precision="fp32", progress=False, threads=1))  # fmt: skip
+    result = pretrain(config)  # the evaluation encoded 128 tokens: an index error, and no model saved
+    assert result.evaluation["perplexity"] and (tmp_path / "run" / "model.safetensors").is_file()

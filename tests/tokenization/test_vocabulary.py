@@ -86,6 +86,10 @@ def test_smoothed_sampling_lifts_small_languages(tmp_path):
     # proportional would give deu 1000 * 50 / 2050 = 24 sentences; alpha = 0.3 gives far more
     assert report.counts == {"eng": 2000, "deu": 50}
     assert report.sampled["deu"] > 200 and sum(report.sampled.values()) == 1000
+    # keys in any form, as the language codes everywhere else (a KeyError 'eng' before)
+    report = train_vocabulary({"en": lambda: iter(big), "de": lambda: iter(small)},
+                              VocabConfig(output=str(tmp_path / "tok2"), vocab_size=400, sample_sentences=1000))  # fmt: skip
+    assert report.counts == {"eng": 2000, "deu": 50}
 
 
 def test_draw_upsamples_and_subsamples():

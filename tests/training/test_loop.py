@@ -331,6 +331,33 @@ def test_resume_falls_back_to_the_older_checkpoint_when_the_newest_is_damaged(tm
     assert torch.equal(_weights(straight), _weights(resumed))
 
 
+def test_a_run_resumed_before_a_damaged_checkpoint_prunes_that_one_not_its_own(tmp_path):
+    _run(tmp_path, _config(max_steps=4, checkpoint_every=2))
+    damaged = list_checkpoints(tmp_path)[-1] / "optimizer.pt"
+    damaged.write_bytes(damaged.read_bytes()[:10])
+    _run(tmp_path, _config(max_steps=3, checkpoint_every=3, keep_checkpoints=1), resume=True)
+    # step 4's damaged folder outranked step 3's by number: pruning kept it and deleted the good one
+    assert [c.name for c in list_checkpoints(tmp_path)] == ["step-00000003"]
+
+
+def test_raising_max_steps_on_resume_takes_the_next_step_at_the_new_schedules_rate(tmp_path, monkeypatch):
+    rates: list[float] = []
+    step = torch.optim.AdamW.step
+
+    def record(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    linear = dict(schedule="linear", lr=0.002, min_lr_ratio=0.0)
+    _run(tmp_path / "a", _config(max_steps=6, **linear))
+    straight, rates[:] = list(rates), []
+    _run(tmp_path / "b", _config(max_steps=3, checkpoint_every=3, **linear))
+    _run(tmp_path / "b", _config(max_steps=6, checkpoint_every=3, **linear), resume=True)
+    # the first 3 steps followed the 3-step schedule; from step 4 on, the 6-step one (it took 0.0 before)
+    assert rates[3:] == pytest.approx(straight[3:]) and rates[3] > 0
+
+
 def test_resume_with_no_loadable_checkpoint_names_the_folder(tmp_path):
     _run(tmp_path, _config(max_steps=4, checkpoint_every=2))
     for folder in list_checkpoints(tmp_path):

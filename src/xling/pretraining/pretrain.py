@@ -18,6 +18,7 @@ from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
 from xling.data.sources import TextSources
 from xling.embeddings.pooling import encode_mean_pooled
+from xling.embeddings.transformer import position_limit
 from xling.errors import ConfigError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.pretraining.data import POSITION_OFFSET, PretrainBatches, PretrainingData, build_pretraining_data
@@ -338,24 +339,28 @@ def masked_lm_perplexity(
     return math.exp(total / count) if count else float("nan")
 
 
+HELDOUT_MAX_TOKENS = 128  # a held-out sentence's tokens scored (perplexity) and encoded (retrieval)
+
+
 def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainConfig) -> dict[str, Any]:
     """Return per-language MLM perplexity and pivot-vs-language retrieval accuracy on held-out sentences."""
     heldout = {lang: rows[: config.eval_max_sentences] for lang, rows in data.heldout.items() if rows}
     if not heldout:
         return {}
+    # the evaluations' usual 128 tokens, within the model's positions (XLM-R's start at padding_idx + 1)
+    max_length = min(HELDOUT_MAX_TOKENS, position_limit(model))
     perplexity = {
-        lang: round(
-            masked_lm_perplexity(model, tokenizer, [t for _, t in rows], seed=config.training.seed), 3
-        )
+        lang: round(masked_lm_perplexity(model, tokenizer, [t for _, t in rows], seed=config.training.seed,
+                                         max_length=max_length), 3)
         for lang, rows in heldout.items()
-    }
+    }  # fmt: skip
     retrieval: dict[str, dict[str, float]] = {}
     pivot = normalize_language(config.eval_pivot) if config.eval_pivot else ""
     if pivot in heldout:
         # the pivot side is encoded once; each language takes the rows of the ids it shares with it
         pivot_row = {sid: i for i, (sid, _) in enumerate(heldout[pivot])}
         pivot_vectors = encode_mean_pooled(
-            model, tokenizer, [t for _, t in heldout[pivot]], layer=config.eval_layer
+            model, tokenizer, [t for _, t in heldout[pivot]], layer=config.eval_layer, max_length=max_length
         )
         for lang, rows in heldout.items():
             if lang == pivot:
@@ -363,7 +368,8 @@ def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainCo
             shared = [(sid, text) for sid, text in rows if sid in pivot_row]
             if len(shared) < 2:
                 continue
-            src = encode_mean_pooled(model, tokenizer, [t for _, t in shared], layer=config.eval_layer)
+            src = encode_mean_pooled(model, tokenizer, [t for _, t in shared], layer=config.eval_layer,
+                                     max_length=max_length)  # fmt: skip
             tgt = pivot_vectors[[pivot_row[s] for s, _ in shared]]
             score = retrieval_accuracy(src, tgt)
             retrieval[lang] = {

@@ -148,7 +148,14 @@ def train_vocabulary(
     _check_apart_from_inputs(output, config.data)
     kind = _replaceable_kind(output)
     check_replaceable(output, config.overwrite, "tokenizer", kind=kind)
-    langs = [normalize_language(lang) for lang in texts]
+    by_code: dict[str, Callable[[], Iterable[str]]] = {}
+    for key, source in texts.items():  # keys in any form (`en`): looked up by their ISO 639-3 code below
+        code = normalize_language(key)
+        if code in by_code:
+            raise ConfigError(f"texts: two keys name one language ({code})")
+        by_code[code] = source
+    texts = by_code
+    langs = list(texts)
     counts = {}
     for lang in langs:
         say(f"counting sentences: {lang}")

@@ -43,7 +43,7 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     if not root.is_dir():
         return []
     found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(_PREFIX) and p.name[5:].isdigit()]
-    return sorted(found, key=lambda p: int(p.name[len(_PREFIX) :]))
+    return sorted(found, key=_step_of)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -84,12 +84,24 @@ def save_checkpoint(
     state: dict[str, Any],
     keep: int = 2,
 ) -> Path:
-    """Return the checkpoint folder after writing it atomically (temp + rename); prune to the last `keep`."""
+    """Return the checkpoint folder after writing it atomically (temp + rename); prune to the last `keep`.
+
+    A checkpoint of a later step than `step` belongs to a timeline the run left (a damaged newest checkpoint
+    it resumed before): it goes first, else pruning by step would keep it and delete the good new ones.
+    """
     payload = {"step": step, "scheduler": scheduler.state_dict(), "rng": rng_states(), **state}
     final = _write_folder(checkpoint_path(run_dir, step), model, payload, optimizer)
-    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
+    found = list_checkpoints(run_dir)
+    abandoned = [old for old in found if _step_of(old) > step]
+    kept = [old for old in found if _step_of(old) <= step]
+    for old in abandoned + (kept[:-keep] if keep > 0 else []):
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _step_of(folder: Path) -> int:
+    """Return the step of a checkpoint folder (`step-00000004` -> 4)."""
+    return int(folder.name[len(_PREFIX) :])
 
 
 def save_best(run_dir: Path, step: int, model: torch.nn.Module, state: dict[str, Any]) -> Path:

@@ -216,7 +216,7 @@ class TrainResult:
 def bf16_supported(device: torch.device) -> bool:
     """Return whether bf16 autocast runs natively here (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -309,6 +309,11 @@ def train(
         start_step, tokens_seen, last_loss = state["step"], state["tokens"], state.get("loss", float("nan"))
         if best is not None:
             best.restore(state.get("best"))
+        # the optimizer comes back with the rate its run set for the next step: a resume that changes the
+        # schedule (max_steps raised) must take that step at the new schedule's rate, as a run started so would
+        for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
+            group["lr"] = base * learning_rate_factor(start_step, config)
+        scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]  # what get_last_lr reports
     start_tokens = tokens_seen
     if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
