@@ -167,6 +167,11 @@ def test_mined_table_is_cached_and_reused(tmp_path):
     cached_hard_negatives(load, bank, ["eng", "deu"], "eng", tmp_path, {"encoder": "fake"}, k=2, margin=0.05)
     assert len(loads) == 2  # another setting: mined again
     assert np.load(tmp_path / "hard_negatives.npy").shape == (12, 2, 2)
+    # another corpus of the same ids and sizes (another English Bible): mined again, not the old table
+    vectors.update({f"x{i}": rng.normal(size=4) for i in range(12)})
+    other = _toy_bank({"eng": [f"x{i}" for i in range(12)], "deu": [f"d{i}" for i in range(12)]})
+    cached_hard_negatives(load, other, ["eng", "deu"], "eng", tmp_path, {"encoder": "fake"}, k=2, margin=0.05)
+    assert len(loads) == 3
 
 
 def test_pair_batches_draw_hard_negatives_purely_and_never_a_batch_translation():

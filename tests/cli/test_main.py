@@ -4,6 +4,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 
+import pytest
 from typer.testing import CliRunner
 
 from xling.cli import app
@@ -81,3 +82,16 @@ def test_library_logs_reach_stderr_as_plain_lines(capsys):
             logger.removeHandler(handler)
         for handler in before:
             logger.addHandler(handler)
+
+
+def test_json_reports_replace_earlier_reports_only(tmp_path):
+    import typer
+
+    from xling.cli.common import _writable_json
+
+    (tmp_path / "old.json").write_text('{"task": "bli"}', encoding="utf-8")
+    (tmp_path / "dict.tsv").write_text("dog\tHund\n", encoding="utf-8")
+    assert _writable_json(tmp_path / "old.json") == tmp_path / "old.json"
+    assert _writable_json(tmp_path / "new.json") == tmp_path / "new.json"
+    with pytest.raises(typer.BadParameter, match="dict.tsv exists and is not a JSON file"):
+        _writable_json(tmp_path / "dict.tsv")  # an input named by mistake: `eval bli --json dict.tsv`

@@ -36,9 +36,18 @@ def _writable_json(path: Path | None) -> Path | None:
     if path is None:
         return None
     try:
-        return writable_file(path)
+        path = writable_file(path)
     except DataError as error:
         raise typer.BadParameter(str(error)) from None
+    if (
+        path.is_file()
+    ):  # a report replaces an earlier report, never some other file (an input named by mistake)
+        with path.open("rb") as handle:
+            head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if head and head[:1] not in (b"{", b"["):
+            raise typer.BadParameter(f"{path} exists and is not a JSON file: writing the figures there would "
+                                     "replace it; name another file")  # fmt: skip
+    return path
 
 
 JsonOut = Annotated[

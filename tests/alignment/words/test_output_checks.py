@@ -145,3 +145,26 @@ def test_an_output_folder_holding_an_input_is_refused_before_anything_is_deleted
     with pytest.raises(ConfigError, match="contains the input"):  # the folder is replaced whole at the end
         run(pair, tmp_path, overwrite=True)
     assert pair[0].is_file() and pair[1].is_file()
+
+
+def test_a_seed_dictionary_inside_the_output_folder_is_refused_before_anything_is_deleted(
+    pair, tmp_path, no_loading
+):
+    from xling.errors import ConfigError
+
+    output = tmp_path / "map"
+    output.mkdir()
+    seed = output / "seed.train.tsv"
+    seed.write_text("".join(f"w{i}\tw{i}\n" for i in range(50)), encoding="utf-8")
+    config = WordAlignConfig(method="procrustes", dictionary=str(seed), refinements=0, criterion=False)
+    with pytest.raises(ConfigError, match="the seed dictionary"):
+        align_word_vector_files(*pair, output, config, overwrite=True)
+    assert seed.is_file()
+
+
+def test_sentence_alignment_refuses_a_test_dictionary_as_extra_pairs():
+    from xling.alignment.sentences.align import AlignConfig
+    from xling.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="test set"):
+        AlignConfig(pairs=["eng-deu=bli_xling_eval/en-de/yacle.test.freq.2k.en-de.tsv"]).validate()

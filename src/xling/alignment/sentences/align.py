@@ -39,6 +39,7 @@ from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus, read_parallel_tsv
+from xling.data.root import check_not_test_set
 from xling.data.sources import HeldOut, resolve_corpus
 from xling.embeddings.encoder import Encoder
 from xling.embeddings.static import StaticSentenceEncoder
@@ -191,6 +192,8 @@ class AlignConfig:
 
     def validate(self) -> None:
         self.data.validate()
+        for spec in self.pairs:  # a BLI test dictionary would be scored on what the student learnt from it
+            check_not_test_set(spec.partition("=")[2], f"pairs {spec!r}")
         if not 1.0 <= self.scale <= 100.0:  # the objective keeps the scale in [1, 100], learned or not
             raise ConfigError(f"scale: {self.scale} must be in [1, 100]")
         if not self.data.corpus:
@@ -293,7 +296,12 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, output: Path) -> np.n
     """
     pivot = normalize_language(config.pivot)
     cache, meta_path = (output / name for name in TEACHER_FILES)
-    key = {"teacher": config.teacher, "units": len(bank.unit_ids), "pivot": pivot}
+    key = {
+        "teacher": config.teacher,
+        "units": len(bank.unit_ids),
+        "pivot": pivot,
+        "texts": bank.fingerprint([pivot]),
+    }
     if cache.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == key:
         return np.load(cache)
     teacher = Encoder.load(config.teacher)

@@ -7,6 +7,7 @@ draws a batch as a pure function of its arguments and the seed, which is what ma
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -73,6 +74,17 @@ class ParallelBank:
     def shared(self, a: str, b: str) -> np.ndarray:
         """Return the unit indices both `a` and `b` have."""
         return np.flatnonzero((self.row[a] >= 0) & (self.row[b] >= 0))
+
+    def fingerprint(self, languages: Sequence[str]) -> str:
+        """Return a hash of the kept texts of `languages` and of where each sits among the units: what a table
+        embedded or mined from them depends on (a cache key; another corpus with the same ids and counts, as
+        another English Bible, must not reuse it)."""
+        digest = hashlib.sha256()
+        for lang in languages:
+            digest.update(f"{lang}\0".encode())
+            digest.update("\0".join(self.texts.get(lang, ())).encode("utf-8", "surrogatepass"))
+            digest.update(np.ascontiguousarray(self.row[lang], dtype=np.int64).tobytes())
+        return digest.hexdigest()[:16]
 
 
 def build_parallel_bank(

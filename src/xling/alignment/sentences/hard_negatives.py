@@ -123,7 +123,8 @@ def cached_hard_negatives(
     """
     cache, key_path = output / CACHE_FILE, output / KEY_FILE
     key = {**key, "pivot": pivot, "languages": list(languages), "units": len(bank.unit_ids),
-           "rows": {lang: len(bank.banks[lang]) for lang in languages}, **mine_options}  # fmt: skip
+           "rows": {lang: len(bank.banks[lang]) for lang in languages}, "texts": bank.fingerprint(languages),
+           **mine_options}  # fmt: skip
     if cache.is_file() and key_path.is_file() and json.loads(key_path.read_text()) == key:
         return HardNegativeTable(np.load(cache, mmap_mode="r"), list(languages))
     mined = mine_hard_negatives(load_encoder(), bank, languages, pivot, **mine_options)

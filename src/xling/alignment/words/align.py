@@ -366,7 +366,10 @@ def align_word_vector_files(
     config.validate()
     folder = Path(output)
     # the folder is replaced whole at the end: inputs in it would go
-    check_apart(folder, [(f"the input {given}", given) for given in (src_path, tgt_path)])
+    inputs = [(f"the input {given}", given) for given in (src_path, tgt_path)]
+    if config.dictionary:
+        inputs.append((f"the seed dictionary {config.dictionary}", config.dictionary))
+    check_apart(folder, inputs)
     kind = mapping_folder_kind(folder)
     check_replaceable(folder, overwrite, "word mapping", kind=kind)
     cap = config.max_vocab or None
