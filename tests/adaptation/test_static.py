@@ -82,6 +82,31 @@ def test_int8_model_keeps_its_old_rows_bit_for_bit(tmp_path, sample_tokenizer_di
     assert np.array_equal(Encoder.load(base).encode(texts), Encoder.load(result.output).encode(texts))
 
 
+def test_an_int8_models_after_figure_is_scored_on_the_rows_it_saves(tmp_path, sample_tokenizer_dir, cipher_data,
+                                                                      monkeypatch):  # fmt: skip
+    from safetensors.torch import load_file
+
+    import xling.adaptation.static as static
+
+    scored = {}
+    dev_scores = static._dev_scores
+
+    def spy(model, dev, targets, *, old):
+        if not old:
+            scored["rows"] = model.new_rows().clone()
+        return dev_scores(model, dev, targets, old=old)
+
+    monkeypatch.setattr(static, "_dev_scores", spy)
+    base = make_static_model(tmp_path / "base8", sample_tokenizer_dir, int8=True)
+    result = adapt(
+        small_config(base, tmp_path / "adapted", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    )
+    saved = load_file(str(result.output / "0_StaticEmbedding" / "model.safetensors"))
+    new = len(scored["rows"])
+    rows = saved["embeddings"][-new:].float() * saved["weights"][-new:].float()[:, None]
+    assert torch.allclose(scored["rows"], rows, atol=1e-6)  # the float rows were scored, the int8 ones saved
+
+
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_static, cipher_data):
     sources = {"dictionary": [f"eng-kat={cipher_data['dictionary']}"], "text": [str(cipher_data["text"])]}
     whole = adapt(small_config(tiny_static, tmp_path / "whole", **sources))
@@ -96,6 +121,13 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_static, cipher_
     assert np.allclose(
         Encoder.load(whole.output).encode(texts), Encoder.load(result.output).encode(texts), atol=1e-6
     )
+    # a saved vocabulary cut short (a run killed while writing it, before the write was atomic): one line
+    (tmp_path / "parts" / "xling.json").unlink()
+    (tmp_path / "parts" / "vocabulary" / "tokenizer.meta.json").write_text("{bad", encoding="utf-8")
+    with pytest.raises(
+        DataError, match=r"vocabulary: the run's saved vocabulary cannot be read .*--overwrite"
+    ):
+        adapt(resumed)
 
 
 def test_language_the_model_has_needs_replace(tmp_path, tiny_static, cipher_data):

@@ -28,6 +28,14 @@ def test_signs_outside_the_shared_layout_map_to_their_counterparts_or_stay():
     assert transliterate("क़ज़", "Deva", "Gujr") == "ક઼જ઼"  # precomposed nukta letters too
 
 
+def test_signs_whose_offset_means_another_sign_elsewhere_are_spelled_out():
+    # Bengali khanda ta is ta + virama, not Devanagari's prishthamatra vowel sign at its offset
+    assert transliterate("উৎসব", "Beng", "Deva") == "उत्सब"
+    assert transliterate("\u0d54", "Mlym", "Deva") == "म्"  # Malayalam chillu m, not a Devanagari vowel sign
+    # Marathi's eyelash ra has no Gujarati twin: ra + nukta, rather than a Devanagari letter left in the word
+    assert transliterate("दुसऱ्या", "Deva", "Gujr") == "દુસર઼્યા"
+
+
 def test_a_target_without_aspirates_or_voiced_stops_takes_the_plain_stop():
     assert transliterate("खग धब", "Deva", "Taml") == "கக தப"
 

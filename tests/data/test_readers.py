@@ -194,6 +194,12 @@ def test_read_parallel_tsv_too_few_columns(tmp_path: Path) -> None:
     assert stats.skipped == 1
 
 
+def test_read_parallel_tsv_a_line_of_only_tabs_is_not_a_blank_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "par.tsv", "dog\tHund\n\t\ncat\tKatze\n \t \n")
+    with pytest.raises(DataError, match=f"^{esc(path)}:2: every column is empty"):
+        list(read_parallel_tsv(path))  # was read as two pairs, without a word
+
+
 @pytest.mark.parametrize(("content", "side"), [("a\tb\n\tx\n", "source"), ("a\tb\nx\t  \n", "target")])
 def test_read_parallel_tsv_empty_side(tmp_path: Path, content: str, side: str) -> None:
     path = write(tmp_path / "par.tsv", content)

@@ -47,6 +47,7 @@ from xling.adaptation.result import AdaptResult
 from xling.adaptation.words import translate_words, translations
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
+from xling.atomic import atomic_write, write_json_atomically
 from xling.config import config_to_dict
 from xling.embeddings.static import MODULE_DIR, GatherRows, StaticSentenceEncoder, bag_features, quantize_rows
 from xling.embeddings.weights import load_safetensors
@@ -193,6 +194,15 @@ class AdaptBatches:
         return {**features, "target": torch.from_numpy(self.target[chosen])}
 
 
+def _int8_table(folder: Path) -> bool:
+    """Return whether the static encoder in `folder` stores its table as int8 rows and scales (xling-mini)."""
+    from safetensors import safe_open
+
+    with safe_open(str(folder / MODULE_DIR / "model.safetensors"), "pt") as weights:
+        names = set(weights.keys())
+    return {"embeddings", "weights"} <= names and "mapping" not in names
+
+
 def adapt_static(
     config: AdaptConfig,
     folder: Path,
@@ -247,6 +257,10 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
                    description=f"adapt {data.language}", run_defaults=config_to_dict(AdaptConfig()))  # fmt: skip
     # trained where training.device put it (a GPU with "auto"); scored and saved on the CPU, as the base is
     encoder.cpu()
+    if _int8_table(folder):  # scored as saved: save_adapted stores the trained rows as int8 too
+        with torch.no_grad():
+            quantized, scale = quantize_rows(encoder.added.weight)
+            encoder.added.weight.copy_(quantized.float() * scale[:, None])
     after = _dev_scores(encoder, dev_set, targets, old=False)
     adaptation = AdaptResult(
         output=output, language=data.language, kind="static",
@@ -297,8 +311,12 @@ def _extended_tokenizer(
     cache = output / TOKENIZER_CACHE
     meta_file = cache.with_suffix(".meta.json")
     if config.resume and cache.is_file() and meta_file.is_file():  # the meta is written second: both or redo
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        return Tokenizer.from_file(str(cache)), meta, True
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            return Tokenizer.from_file(str(cache)), meta, True
+        except Exception as error:  # JSON, file and the tokenizers library's own (a bare Exception) errors
+            raise DataError(f"the run's saved vocabulary cannot be read ({str(error).splitlines()[0]}); start "
+                            "the run again with --overwrite", cache.parent) from None  # fmt: skip
     from xling.adaptation.adapt import new_scripts
 
     tokenizer, report = extend_vocabulary(base, data.new_texts(), max_new=config.vocabulary.max_new,
@@ -310,9 +328,9 @@ def _extended_tokenizer(
 def _save_vocabulary(output: Path, tokenizer: Tokenizer, vocabulary: dict[str, object]) -> None:
     """Write the run's extended tokenizer and its counts to `output`, for a resumed run to take up."""
     cache = output / TOKENIZER_CACHE
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(cache))
-    cache.with_suffix(".meta.json").write_text(json.dumps(vocabulary), encoding="utf-8")
+    with atomic_write(cache) as handle:  # whole or not at all: a killed write would break a resume
+        handle.write(tokenizer.to_str())
+    write_json_atomically(cache.with_suffix(".meta.json"), vocabulary)
 
 
 def check_trainable(config: AdaptConfig, data: AdaptData, vocabulary: dict[str, object], added: int,

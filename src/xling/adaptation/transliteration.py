@@ -40,7 +40,15 @@ _SOURCE_SIGNS: dict[tuple[str, int], tuple[int, ...]] = {
     ("Mlym", 0x7A): (0x23, 0x4D), ("Mlym", 0x7B): (0x28, 0x4D), ("Mlym", 0x7C): (0x30, 0x4D),
     ("Mlym", 0x7D): (0x32, 0x4D), ("Mlym", 0x7E): (0x33, 0x4D), ("Mlym", 0x7F): (0x15, 0x4D),
     ("Taml", 0x29): (0x28,),
+    # signs inside the coordinated range whose offset holds another sign elsewhere: Bengali khanda ta is ta
+    # with a virama (উৎসব), Malayalam's dot reph is ra + virama, its newer chillus m, y and llla likewise
+    ("Beng", 0x4E): (0x24, 0x4D), ("Mlym", 0x4E): (0x30, 0x4D),
+    ("Mlym", 0x54): (0x2E, 0x4D), ("Mlym", 0x55): (0x2F, 0x4D), ("Mlym", 0x56): (0x34, 0x4D),
 }  # fmt: skip
+# letters written precomposed with a nukta (Devanagari ऩ, ऱ, ऴ: Marathi's eyelash ra) -> their base letter,
+# for a target without them: the base letter and the target's nukta, or the base letter alone
+_NUKTA_BASE = {0x29: 0x28, 0x31: 0x30, 0x34: 0x33}
+_NUKTA = 0x3C
 # aspirated and voiced stops -> the plain voiceless one of their row, for a target that lacks them (Tamil)
 _PLAIN_STOP = {
     0x16: 0x15, 0x17: 0x15, 0x18: 0x15, 0x1B: 0x1A, 0x1D: 0x1C, 0x20: 0x1F, 0x21: 0x1F, 0x22: 0x1F,
@@ -150,10 +158,15 @@ def _brahmic_table(source: str, target: str) -> dict[int, str]:
 
 
 def _letter(block: int, offset: int) -> str | None:
-    """Return the character at `offset` in `block`, or the plain stop standing for it; None if unassigned."""
+    """Return the character at `offset` in `block`, or the plain stop or nukta spelling standing for it;
+    None if unassigned."""
     for candidate in (offset, _PLAIN_STOP.get(offset)):
         if candidate is not None and unicodedata.name(chr(block + candidate), None):
             return chr(block + candidate)
+    base = _NUKTA_BASE.get(offset)
+    if base is not None and unicodedata.name(chr(block + base), None):
+        nukta = chr(block + _NUKTA) if unicodedata.name(chr(block + _NUKTA), None) else ""
+        return chr(block + base) + nukta
     return None
 
 

@@ -189,6 +189,8 @@ def json_object_line(text: str, path: Path, number: int) -> dict[str, Any]:
 def _tsv_fields(line: NumberedLine, path: Path, needed: int, maxsplit: int = -1) -> list[str] | None:
     """Return the stripped tab-separated fields of `line`, None for a blank line; raise DataError if bad."""
     text = line_text(line, path)
+    if not text.strip() and "\t" in text:  # not blank: a pair whose every side was left empty
+        raise DataError("every column is empty (the line holds only tabs and spaces)", path, line.number)
     if not text.strip():
         return None
     if "\t" not in text:

@@ -135,21 +135,19 @@ def extend_tokenizer(base: Tokenizer, pieces: Sequence[tuple[str, float]]) -> To
 
 
 def protect(
-    base: Tokenizer, pieces: Sequence[tuple[str, float]], protected_texts: Sequence[str], *, rounds: int = 4
+    base: Tokenizer, pieces: Sequence[tuple[str, float]], protected_texts: Sequence[str]
 ) -> tuple[list[tuple[str, float]], int]:
     """Return (the pieces the protected texts do not use once added, how many were dropped).
 
-    Dropping a piece can make another one win where it lost before, hence a few rounds; after the last one
-    the survivors are checked once more, and any still used are dropped too.
+    Dropping a piece can make another one win where it lost before (nested pieces: `▁abcdef`, `▁abcde`...),
+    so rounds go on until the protected texts use none of the survivors; each round drops at least one
+    piece, so it ends. The protected texts then segment as they did, and keep their vectors.
     """
     if not protected_texts or not pieces:
         return list(pieces), 0
     old_size = base.get_vocab_size(with_added_tokens=True)
     kept = list(pieces)
-    for _ in range(rounds):
-        used = _used_new_ids(extend_tokenizer(base, kept), protected_texts, old_size)
-        if not used:
-            break
+    while kept and (used := _used_new_ids(extend_tokenizer(base, kept), protected_texts, old_size)):
         kept = [item for i, item in enumerate(kept) if i not in used]
     return kept, len(pieces) - len(kept)
 
