@@ -318,8 +318,7 @@ def test_held_out_pairs_teach_nothing(tmp_path, tiny_static, cipher_data, monkey
     def spy_build(data, tokenizer, dev_share, seed):
         train_set, dev_set, pivots = build(data, tokenizer, dev_share, seed)
         seen["examples"] = list(zip(train_set.texts, train_set.kind, strict=True))
-        seen["held"] = {(new, pivot) for pivot, new in data.parallel or data.dictionary
-                        if static._is_dev(new, pivot, seed, dev_share)}  # fmt: skip
+        seen["held"] = static.held_out_pairs(data, dev_share, seed)
         return train_set, dev_set, pivots
 
     monkeypatch.setattr(static, "initial_rows", spy_rows)
@@ -334,8 +333,10 @@ def test_held_out_pairs_teach_nothing(tmp_path, tiny_static, cipher_data, monkey
     assert len(held) > 10
     if with_parallel:  # the held-out sentences are in the text file too, yet never trained on
         assert not {new for new, _ in held} & {text for text, kind in seen["examples"] if kind == "text"}
-    else:
-        assert not {(new, pivot) for pivot, new in seen["seeds"] + seen["glosses"]} & held
+    else:  # held out by word: no translation of a held-out word seeds, glosses or trains (acı: pain, suffered)
+        held_words = {new for new, _ in held}
+        assert not {new for _, new in seen["seeds"] + seen["glosses"]} & held_words
+        assert not {text for text, kind in seen["examples"] if kind == "dictionary"} & held_words
         assert seen["seeds"] and seen["glosses"]
 
 
@@ -555,3 +556,16 @@ def test_new_pieces_in_an_old_language_script_are_a_warning_and_recorded():
     assert record["other_texts"] == "kept" and warning is None
     record, warning = old_language_changes([cipher("▁book")], ["the book"], 3)
     assert record["other_texts"] == "may move" and record["old_rows_trained"] == 3 and warning is None
+
+
+def test_a_dictionary_word_is_held_out_with_every_translation_it_has():
+    from xling.adaptation import static
+    from xling.adaptation.data import AdaptData
+
+    words = [f"w{i}" for i in range(400)]
+    dictionary = [(f"sense{k}-{w}", w) for w in words for k in range(2)]  # two translations a word
+    data = AdaptData(language="kat", pivot="eng", dictionary=dictionary)
+    held = static.held_out_pairs(data, 0.2, seed=0)
+    held_words = {new for new, _ in held}
+    assert 40 < len(held_words) < 120 and len(held) == 2 * len(held_words)  # both senses of each, or neither
+    assert not {new for _, new in static._train_dictionary(data, held)} & held_words

@@ -338,3 +338,33 @@ def test_training_values_set_on_purpose_win_even_at_the_static_defaults(tmp_path
     config.training.precision = "fp32"
     training = transformer_training(config)
     assert (training.precision, training.batch_size) == ("fp32", 32)
+
+
+def test_held_out_sentences_neither_shape_the_pieces_nor_replay(toy, tmp_path, monkeypatch):
+    import xling.adaptation.transformer as transformer
+    from xling.adaptation.transformer import split_sentences
+
+    seen = {}
+    extend, batches = transformer.extend_vocabulary, transformer.training_batches
+
+    def spy_extend(base, texts, **options):
+        seen["learnt_from"] = list(texts)
+        return extend(base, texts, **options)
+
+    def spy_batches(tokenizer, train_texts, replay_texts, *args, **options):
+        seen["replay"] = list(replay_texts)
+        return batches(tokenizer, train_texts, replay_texts, *args, **options)
+
+    monkeypatch.setattr(transformer, "extend_vocabulary", spy_extend)
+    monkeypatch.setattr(transformer, "training_batches", spy_batches)
+    config = settings(
+        toy, tmp_path / "out", transformer=AdaptTransformerConfig(max_length=MAX_LENGTH, replay=0.25)
+    )
+    config.training = replace(config.training, max_steps=2)
+    data = toy_data(toy)
+    protected = [*toy["old"][:300], *(pivot for pivot, _ in data.parallel)]  # as adapt() protects the pivots
+    adapt_transformer(config, toy["base"], data, protected)
+    _, heldout, dev_pairs = split_sentences(data, config.dev_share, config.seed)
+    assert heldout and dev_pairs
+    assert not set(heldout) & set(seen["learnt_from"])  # the held-out perplexity is of unseen text
+    assert not {pivot for pivot, _ in dev_pairs} & set(seen["replay"])  # the dev retrieval's pivots too

@@ -222,10 +222,11 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     started = time.perf_counter()
     base = StaticSentenceEncoder.load(folder / MODULE_DIR)
     old_rows = base.embedding.weight.detach()[: base.tokenizer.get_vocab_size()].clone()
-    say("learning the new language's sub-words")
-    tokenizer, vocabulary, resumed = _extended_tokenizer(base.tokenizer, data, config, protected, output)
-    pieces = [piece for piece, _ in unigram_vocabulary(tokenizer)[len(old_rows) :]]
     held = held_out_pairs(data, config.dev_share, config.seed)
+    say("learning the new language's sub-words")
+    tokenizer, vocabulary, resumed = _extended_tokenizer(base.tokenizer, data, config, protected, output,
+                                                         {new for new, _ in held})  # fmt: skip
+    pieces = [piece for piece, _ in unigram_vocabulary(tokenizer)[len(old_rows) :]]
     rows, init_counts = initial_rows(
         base.tokenizer, old_rows.numpy(), pieces, _train_dictionary(data, held), data.reading
     )
@@ -304,10 +305,12 @@ def _replacing(output: Path, config: AdaptConfig) -> Iterator[None]:
 
 
 def _extended_tokenizer(
-    base: Tokenizer, data: AdaptData, config: AdaptConfig, protected: Sequence[str], output: Path
-) -> tuple[Tokenizer, dict[str, object], bool]:
-    """Return (the extended tokenizer, the extension's counts, whether it is the one a resumed run saved);
-    a new one is saved by `_save_vocabulary` once it is known to have something to train."""
+    base: Tokenizer, data: AdaptData, config: AdaptConfig, protected: Sequence[str], output: Path,
+    held_out: set[str],
+) -> tuple[Tokenizer, dict[str, object], bool]:  # fmt: skip
+    """Return (the extended tokenizer, the extension's counts, whether it is the one a resumed run saved),
+    learnt on the new language's texts but the `held_out` ones (the dev pairs' new sides); a new one is saved
+    by `_save_vocabulary` once it is known to have something to train."""
     cache = output / TOKENIZER_CACHE
     meta_file = cache.with_suffix(".meta.json")
     if config.resume and cache.is_file() and meta_file.is_file():  # the meta is written second: both or redo
@@ -319,7 +322,8 @@ def _extended_tokenizer(
                             "the run again with --overwrite", cache.parent) from None  # fmt: skip
     from xling.adaptation.adapt import new_scripts
 
-    tokenizer, report = extend_vocabulary(base, data.new_texts(), max_new=config.vocabulary.max_new,
+    learnt_from = [text for text in data.new_texts() if text not in held_out]
+    tokenizer, report = extend_vocabulary(base, learnt_from, max_new=config.vocabulary.max_new,
                                           learn_size=config.vocabulary.learn_size, protected_texts=protected,
                                           scripts=new_scripts(config, data))  # fmt: skip
     return tokenizer, report.to_dict(), False
@@ -433,6 +437,8 @@ def build_examples(
         if not encoding.ids:
             continue
         held_out = kind == dev_kind and (new, pivot) in held
+        if not held_out and new in held_texts and kind != "text":
+            continue  # a held-out word or sentence with another translation: it would teach the dev pair
         chosen = dev_set if held_out else train_set
         chosen.texts.append(new)
         chosen.ids.append(encoding.ids)
@@ -446,15 +452,19 @@ def build_examples(
 
 
 def held_out_pairs(data: AdaptData, dev_share: float, seed: int) -> set[tuple[str, str]]:
-    """Return the (new, pivot) pairs held out for dev: a `dev_share` of the parallel pairs, or of the
-    dictionary's when there are none."""
-    pairs = data.parallel or data.dictionary
-    return {(new, pivot) for pivot, new in pairs if _is_dev(new, pivot, seed, dev_share)}
+    """Return the (new, pivot) pairs held out for dev: a `dev_share` of the parallel pairs, or when there are
+    none, every pair of a `dev_share` of the dictionary's new words (a word held out with one translation
+    and trained with another, as acı with "suffered" and "pain", would make its dev figure recall)."""
+    if data.parallel:
+        return {(new, pivot) for pivot, new in data.parallel if _is_dev(new, pivot, seed, dev_share)}
+    return {(new, pivot) for pivot, new in data.dictionary if _is_dev(new, "", seed, dev_share)}
 
 
 def _train_dictionary(data: AdaptData, held: set[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Return the dictionary's (pivot, new) pairs without the held-out ones: what may seed rows and glosses."""
-    return [(pivot, new) for pivot, new in data.dictionary if (new, pivot) not in held]
+    """Return the dictionary's (pivot, new) pairs whose new side is no held-out text: what may seed rows and
+    glosses."""
+    held_new = {new for new, _ in held}
+    return [(pivot, new) for pivot, new in data.dictionary if new not in held_new]
 
 
 def _is_dev(new: str, pivot: str, seed: int, share: float) -> bool:

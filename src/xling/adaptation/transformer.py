@@ -549,7 +549,7 @@ def adapt_transformer(
 
     say("learning the new language's pieces")
     tokenizer, pieces, vocabulary = new_vocabulary(
-        config, output, base_tokenizer, data, protected_texts, warnings
+        config, output, base_tokenizer, data, protected_texts, warnings, held_out=heldout
     )
     old_size = vocabulary["old_size"]
     vocabulary["initialised"] = grow_embeddings(model, base_tokenizer.backend_tokenizer, pieces, data.dictionary,
@@ -564,7 +564,8 @@ def adapt_transformer(
     trained = peft_model.get_base_model() if peft_model is not None else model
     objective = AdaptObjective(trained)
     replay = config.transformer.replay
-    measured = set(old_texts)
+    # not the measured old sentences, nor the pivot side of a held-out pair (its retrieval is a dev figure)
+    measured = set(old_texts) | {pivot for pivot, _ in dev_pairs}
     replay_texts = [t for t in protected_texts if t.strip() and t not in measured] if replay > 0 else []
     run_config = {**config_to_dict(config), "training": config_to_dict(training)}
     run_config["transformer"]["replay"] = replay
@@ -622,9 +623,11 @@ def _device(name: str) -> torch.device:
 
 
 def new_vocabulary(config: AdaptConfig, output: Path, base_tokenizer, data: AdaptData,
-                   protected_texts: Sequence[str], warnings: list[str]) -> tuple[Any, list[str], dict[str, Any]]:  # fmt: skip
+                   protected_texts: Sequence[str], warnings: list[str],
+                   held_out: Sequence[str] = ()) -> tuple[Any, list[str], dict[str, Any]]:  # fmt: skip
     """Return (the extended tokenizer, its new pieces in id order, the extension's figures): learned on the
-    new language's text, or the one a resumed run started with."""
+    new language's text but the `held_out` sentences (their perplexity after is a held-out figure), or the
+    one a resumed run started with."""
     resumed = run_state(output, config.resume)
     if resumed is not None:
         tokenizer, vocabulary = resumed
@@ -635,8 +638,10 @@ def new_vocabulary(config: AdaptConfig, output: Path, base_tokenizer, data: Adap
         )
     from xling.adaptation.adapt import new_scripts
 
+    unseen = set(held_out)
     backend, extension = extend_vocabulary(
-        base_tokenizer.backend_tokenizer, data.new_texts(), max_new=config.vocabulary.max_new,
+        base_tokenizer.backend_tokenizer, [t for t in data.new_texts() if t not in unseen],
+        max_new=config.vocabulary.max_new,
         learn_size=config.vocabulary.learn_size, protected_texts=protected_texts,
         scripts=new_scripts(config, data),
     )  # fmt: skip
