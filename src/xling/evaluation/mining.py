@@ -77,6 +77,11 @@ def _book(verse_id: str) -> str:
     return verse_id.split(".", 1)[0]
 
 
+def _chapter(verse_id: str) -> str:
+    """Return the `BOOK.chapter` part of a `BOOK.chapter.verse` id."""
+    return verse_id.rsplit(".", 1)[0]
+
+
 def build_mining_test(
     bible_dir: str | os.PathLike[str],
     src_lang: str,
@@ -141,23 +146,30 @@ def _split_books(
     src_rows: dict[str, str], tgt_rows: dict[str, str], book: str, rng: np.random.Generator
 ) -> tuple[list[str], list[str]]:
     """Return (src verse ids, tgt verse ids) outside `book`, from books assigned to one side each (the books
-    of a PARALLEL_BOOKS group together): in a random order, each to the side with fewer verses so far, so
-    that both sides get about half."""
+    of a PARALLEL_BOOKS group together; chapters, where a small corpus has one other book): in a random
+    order, each to the side with fewer verses so far, so that both sides get about half."""
     books = sorted({_book(i) for i in (*src_rows, *tgt_rows) if _book(i) != book})
     unit = {name: min(next((group for group in PARALLEL_BOOKS if name in group), {name})) for name in books}
-    units = sorted(set(unit.values()))
-    sizes = dict.fromkeys(units, 0)
-    for ident in (*src_rows, *tgt_rows):
-        if _book(ident) != book:
-            sizes[unit[_book(ident)]] += 1
+    if len(set(unit.values())) < 2:  # one other book (a small test corpus): its chapters are the units
+        unit = {}
+    units = sorted(set(unit.values())) or sorted(
+        {_chapter(i) for i in (*src_rows, *tgt_rows) if _book(i) != book}
+    )
+    unit_of = (lambda ident: unit[_book(ident)]) if unit else _chapter
+    # each side's own language's verses (a language may lack books)
+    sizes = {name: [0, 0] for name in units}  # per unit: tgt verses, src verses
+    for side, rows in ((0, tgt_rows), (1, src_rows)):
+        for ident in rows:
+            if _book(ident) != book:
+                sizes[unit_of(ident)][side] += 1
     to_src: dict[str, bool] = {}
-    filled = [0, 0]  # verses given to the tgt side, to the src side
+    filled = [0, 0]
     for index in rng.permutation(len(units)).tolist():
         side = int(filled[1] < filled[0]) if filled[0] != filled[1] else int(rng.random() < 0.5)
         to_src[units[index]] = bool(side)
-        filled[side] += sizes[units[index]]
-    src_pool = [i for i in src_rows if _book(i) != book and to_src[unit[_book(i)]]]
-    tgt_pool = [i for i in tgt_rows if _book(i) != book and not to_src[unit[_book(i)]]]
+        filled[side] += sizes[units[index]][side]
+    src_pool = [i for i in src_rows if _book(i) != book and to_src[unit_of(i)]]
+    tgt_pool = [i for i in tgt_rows if _book(i) != book and not to_src[unit_of(i)]]
     return src_pool, tgt_pool
 
 
