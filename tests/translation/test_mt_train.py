@@ -64,6 +64,13 @@ def test_parallel_files_name_the_bad_line(tmp_path):
         read_parallel_file(f"eng-deu={tmp_path / 'a.en'},{tmp_path / 'a.de'}")
     with pytest.raises(ConfigError, match="src-tgt"):
         read_parallel_file(f"{tmp_path / 'a.en'}")
+    # id-aligned corpus files given as pairs, or as Moses files: ids would be taught, the held-out book read
+    corpus = tmp_path / "deu.tsv"
+    corpus.write_text("".join(f"JHN.1.{v}\tVers {v}\n" for v in range(1, 8)), encoding="utf-8")
+    with pytest.raises(DataError, match="first column holds sentence ids .*data.corpus"):
+        read_parallel_file(f"eng-deu={corpus}")
+    with pytest.raises(DataError, match=r"deu.tsv:1: a tab in a Moses file"):
+        read_parallel_file(f"eng-deu={corpus},{corpus}")
 
 
 def test_a_training_set_left_without_pairs_is_an_error_naming_its_files_and_why(
@@ -362,6 +369,14 @@ def test_chapters_numbered_differently_are_left_out_of_the_pairs(tmp_path, sampl
     )
     assert data.counts() == {"eng-deu": 26, "deu-eng": 26}
     assert data.left_out == {"eng-deu": {"versification": 6}, "deu-eng": {"versification": 6}}
+    # the German title verse's chapter stays out even when its last verse is held out of training: the
+    # numbering is read from every verse, held out or not
+    from xling.data.sources import HeldOut
+
+    heldout = HeldOut(("PSA.23.7",))
+    data = build_parallel_data(load_tokenizer(sample_tokenizer_dir), corpus=str(corpus), languages=["eng", "deu"],
+                               heldout=heldout)  # fmt: skip
+    assert data.counts() == {"eng-deu": 26, "deu-eng": 26}
 
 
 def test_length_bands_do_not_pile_draws_on_the_shortest_and_longest_pairs(tmp_path, sample_tokenizer_dir):
@@ -394,3 +409,31 @@ def test_a_direction_that_loses_every_pair_is_named_and_keeps_no_dev_set(
     assert set(data.dev) == {"eng-deu", "deu-eng"}  # no dev verses for a direction that never trains
     assert set(data.left_out["eng-fra"]) == {"too_long"} and data.left_out["eng-fra"]["too_long"] > 20
     assert "eng-fra: every one of its" in caplog.text
+
+
+def test_output_checks_keep_other_kinds_and_runs_stopped_for_time(tmp_path, sample_tokenizer_dir):
+    import shutil
+
+    from xling.data.config import CorpusConfig
+    from xling.errors import XlingError
+    from xling.translation.train import check_output, run_finished
+
+    tokenizer_copy = tmp_path / "tok"
+    shutil.copytree(sample_tokenizer_dir, tokenizer_copy)
+    config = MTTrainConfig(output=str(tokenizer_copy), tokenizer=str(sample_tokenizer_dir), overwrite=True)
+    with pytest.raises(XlingError, match="holds a 'tokenizer' folder, not a translation model"):
+        check_output(config)  # overwrite replaced a tokenizer (or an encoder) folder in place
+    # a run stopped by max_minutes saved a model at its newest checkpoint's step: not finished, resumable
+    checkpoint = tmp_path / "run" / "checkpoints" / "step-00000001"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "trainer_state.json").write_text(
+        json.dumps({"step": 1, "config": {"training": {"max_steps": 6}}}), encoding="utf-8"
+    )
+    metadata = {"kind": "translation", "training": {"steps": 1, "stopped_for_time": True}}
+    (tmp_path / "run" / "xling.json").write_text(json.dumps(metadata), encoding="utf-8")
+    assert not run_finished(tmp_path / "run", checkpoint)
+    metadata["training"]["stopped_for_time"] = False  # stopped early otherwise (early stopping): finished
+    (tmp_path / "run" / "xling.json").write_text(json.dumps(metadata), encoding="utf-8")
+    assert run_finished(tmp_path / "run", checkpoint)
+    with pytest.raises(ConfigError, match="data.text: mt train reads translations only"):
+        MTTrainConfig(data=CorpusConfig(corpus="bible", text=["deu=news.de.txt"])).validate()

@@ -20,6 +20,7 @@ every xling batch source it is a pure function of (seed, step, micro, rank).
 from __future__ import annotations
 
 import logging
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -80,14 +81,34 @@ def read_parallel_file(spec: str) -> tuple[str, str, list[tuple[str, str]]]:
                     "expected exactly two tab-separated fields (source<TAB>target)", files[0], number
                 )
             pairs.append((left.strip(), right.strip()))
+        _refuse_id_column(pairs, files[0])
         return src, tgt, pairs
     if len(files) != 2:
         raise ConfigError(f"parallel: {spec!r} names {len(files)} files; give one .tsv or two Moses files")
-    left_lines = [line for _, line in _lines(files[0])]
-    right_lines = [line for _, line in _lines(files[1])]
+    left_lines, right_lines = ([_moses_line(file, number, line) for number, line in _lines(file)]
+                               for file in files)  # fmt: skip
     if len(left_lines) != len(right_lines):
         raise DataError(f"has {len(left_lines)} lines but {files[1]} has {len(right_lines)}", files[0])
     return src, tgt, [(a.strip(), b.strip()) for a, b in zip(left_lines, right_lines, strict=True)]
+
+
+_SENTENCE_ID = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.\d+")
+
+
+def _refuse_id_column(pairs: list[tuple[str, str]], path: Path) -> None:
+    """Return nothing unless every source of `pairs` is a sentence id (`JHN.3.16`, `everyday.001`): an
+    id-aligned corpus file (id<TAB>text) read as pairs would teach ids, and skip the held-out book."""
+    if len(pairs) >= 5 and all(_SENTENCE_ID.fullmatch(left) for left, _ in pairs):
+        raise DataError(f"its first column holds sentence ids ({pairs[0][0]}, {pairs[1][0]}, ...): an id-aligned "
+                        "corpus file (id<TAB>text) goes in a data.corpus folder, not in parallel", path)  # fmt: skip
+
+
+def _moses_line(path: Path, number: int, line: str) -> str:
+    """Return one line of a Moses file (one sentence a line); DataError for a tab (a TSV given as one)."""
+    if "\t" in line:
+        raise DataError("a tab in a Moses file (one sentence a line): a TSV of pairs goes alone, as "
+                        "src-tgt=pairs.tsv; an id-aligned corpus file in data.corpus", path, number)  # fmt: skip
+    return line
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -291,11 +312,13 @@ def build_parallel_data(
     dev: dict[str, tuple[list[str], list[str]]] = {}
     if corpus:
         aligned = AlignedCorpus.from_dir(resolve_corpus(corpus), list(languages) or None)
+        last: dict[str, dict[str, int]] = {}
         for lang in aligned.languages:
-            texts[lang] = {
-                sid: text for sid, text in aligned.sentences(lang, skip_bad=skip_bad) if sid not in heldout
-            }
-        last = {lang: last_verses(ids) for lang, ids in texts.items()}  # once a language, not a direction
+            rows = list(aligned.sentences(lang, skip_bad=skip_bad))
+            # every id, the held-out ones too: a chapter's last verse hashed out of one side would make two
+            # numberings that differ by a verse look alike (as alignment and pretraining count them)
+            last[lang] = last_verses([sid for sid, _ in rows])
+            texts[lang] = {sid: text for sid, text in rows if sid not in heldout}
         for src, tgt in corpus_directions(aligned.languages, mode, pivot, extra_directions):
             joined = [sid for sid in texts[src] if sid in texts[tgt]]
             shared = same_numbering(joined, last[src], last[tgt], f"{src}-{tgt}")

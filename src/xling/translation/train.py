@@ -142,6 +142,9 @@ class MTTrainConfig:
 
     def validate(self) -> None:
         self.data.validate()
+        if self.data.text:  # monolingual files: nothing here reads them, and they would be dropped unsaid
+            raise ConfigError("data.text: mt train reads translations only: an aligned corpus (data.corpus) or "
+                              "pairs (parallel = src-tgt=FILE)")  # fmt: skip
         if self.directions not in DIRECTION_MODES:
             raise ConfigError(f"directions: {self.directions!r} must be one of {', '.join(DIRECTION_MODES)}")
         if not 0 <= self.dropout < 1:
@@ -423,7 +426,11 @@ def check_output(config: MTTrainConfig) -> None:
         raise XlingError(f"{output} holds checkpoints of an earlier run ({checkpoints[-1].name}); pass --resume "
                          "to continue it, --overwrite to train again from the start, or choose another output "
                          "folder")  # fmt: skip
-    holds_model = (output / METADATA_FILE).is_file() or is_model_folder(output)
+    recorded = _recorded_kind(output)
+    if recorded not in (None, TRANSLATION_KIND):  # a tokenizer, an encoder...: never replaced by a run here
+        raise XlingError(f"{output}: holds a {recorded!r} folder, not a translation model; choose another output "
+                         "folder")  # fmt: skip
+    holds_model = recorded == TRANSLATION_KIND or is_model_folder(output)
     if output.is_dir() and not holds_model and not checkpoints:
         # a run killed before its first checkpoint left only its own entries; the recipe keeps its
         # tokenizer inside the run folder
@@ -444,14 +451,26 @@ def check_output(config: MTTrainConfig) -> None:
 
 def run_finished(output: Path, checkpoint: Path) -> bool:
     """Return whether the run whose newest checkpoint is `checkpoint` ended: it reached its max_steps, or the
-    model saved in `output` records the checkpoint's step (a run stopped early)."""
+    model saved in `output` records the checkpoint's step (a run stopped early: by early stopping, not by
+    `training.max_minutes`, after which the run is to be resumed)."""
     state = read_trainer_state(checkpoint)
     planned = ((state.get("config") or {}).get("training") or {}).get("max_steps")
     if isinstance(planned, int) and state.get("step", 0) >= planned:
         return True
     with contextlib.suppress(Exception):  # no readable xling.json: not known to have ended
-        return read_metadata(output).get("training", {}).get("steps") == state.get("step")
+        training = read_metadata(output).get("training", {})
+        return training.get("steps") == state.get("step") and not training.get("stopped_for_time")
     return False
+
+
+def _recorded_kind(folder: Path) -> str | None:
+    """Return the kind a folder's xling.json records (None: no xling.json, or no kind in it)."""
+    if not (folder / METADATA_FILE).is_file():
+        return None
+    with contextlib.suppress(Exception):  # an unreadable xling.json is the loop's or the loader's to report
+        kind = read_metadata(folder).get("kind")
+        return kind if isinstance(kind, str) else None
+    return None
 
 
 def fine_tunes_in_place(config: MTTrainConfig) -> bool:
