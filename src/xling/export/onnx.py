@@ -291,8 +291,10 @@ def _check_export_target(out: Path, source: Path | None, name: str) -> None:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(earlier.read_text(encoding="utf-8")).get("source") == name:
                 return
-    # an export of this model that stopped before its export.json: the model's config.json beside onnx/
-    if source is not None and (out / ONNX_DIR).is_dir():
+    # an export of this model that stopped before its export.json: the model's config.json beside onnx/, and
+    # no weights of the folder's own (a fine-tuned copy of the model has the same config.json)
+    has_weights = any(out.glob("*.safetensors")) or (out / "pytorch_model.bin").is_file()
+    if source is not None and (out / ONNX_DIR).is_dir() and not has_weights:
         with contextlib.suppress(OSError):
             if (out / "config.json").read_bytes() == (source / "config.json").read_bytes():
                 return

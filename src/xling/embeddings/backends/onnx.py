@@ -121,6 +121,11 @@ def load_onnx_module(folder: Path, opts: EncoderOptions) -> tuple[OnnxSentenceEn
             "leave device=cpu and precision=fp32 (use backend='onnx-int8' or 'onnx-opt-int8' for int8)"
         )
     meta = read_json_file(meta_path)
+    if not isinstance(meta, dict) or not all(
+        isinstance(meta.get(key), int) and not isinstance(meta.get(key), bool) for key in ("max_length", "dimension")
+    ):  # fmt: skip
+        raise DataError("expected the JSON object `xling export onnx` writes, with whole-number max_length and "
+                        "dimension", meta_path)  # fmt: skip
     for option in ("pooling", "layer"):
         wanted = getattr(opts, option)
         if wanted is not None and wanted != meta.get(option):
@@ -130,6 +135,12 @@ def load_onnx_module(folder: Path, opts: EncoderOptions) -> tuple[OnnxSentenceEn
             )
     max_length = min(opts.max_length or meta["max_length"], meta.get("position_limit", meta["max_length"]))
     tokenizer = load_export_tokenizer(folder / meta.get("tokenizer_dir", "."))
+    config_path = folder / "config.json"  # the model's own, written beside the export
+    if config_path.is_file():
+        from xling.embeddings.encoder import check_vocabulary
+
+        config = read_json_file(config_path)
+        check_vocabulary(tokenizer, config.get("vocab_size") if isinstance(config, dict) else None, folder)
     disabled = meta.get("optimized", {}).get("disabled_optimizers", []) if "opt" in opts.backend else []
     module = OnnxSentenceEncoder(model_path, tokenizer, max_length=max_length, dimension=meta["dimension"],
                                  disabled_optimizers=disabled, lowercase=bool(meta.get("lowercase", False)),
