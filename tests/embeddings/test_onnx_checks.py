@@ -73,3 +73,12 @@ def test_another_models_folder_is_refused_and_an_earlier_export_is_replaced(tmp_
     export_onnx(source, tmp_path / "out", sentences=TEXTS)
     export_onnx(source, tmp_path / "out", sentences=TEXTS, int8=True)  # the same model's export again
     assert (tmp_path / "out" / "onnx" / "model_int8.onnx").is_file()
+    # a fine-tuned copy of the model (the same config.json, weights of its own) with an onnx/ folder is not
+    # an export of this model that stopped early
+    import shutil
+
+    copy = tmp_path / "fine-tuned"
+    shutil.copytree(source, copy)
+    (copy / "onnx").mkdir()
+    with pytest.raises(DataError, match="fine-tuned: output: the folder holds other files"):
+        export_onnx(source, copy, sentences=TEXTS)
