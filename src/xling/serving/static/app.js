@@ -131,11 +131,11 @@ wire("search-form", "search-button", "search-error", async (current) => {
   const request = { query, k: Math.max(1, Math.min(50, parseInt($("search-k").value, 10) || 5)) };
   const lang = $("search-lang").value.trim();
   if (lang) request.lang = lang;
+  const list = $("search-results");
+  list.replaceChildren(); // an error must not stand above the previous query's hits
   const answer = await api("v1/search", request);
   if (!current()) return;
   const hits = Array.isArray(answer.hits) ? answer.hits : [];
-  const list = $("search-results");
-  list.replaceChildren();
   if (!hits.length) {
     const empty = document.createElement("li");
     empty.className = "empty";
