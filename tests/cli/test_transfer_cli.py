@@ -307,6 +307,13 @@ def test_static_finetune_resumes_from_the_command_line(tmp_path):
     killed = runner.invoke(app, [*common, "--overwrite", "--set", "training.max_steps=10"])
     assert killed.exit_code == 0, killed.output
     assert (out / "xling.json").is_file()
+    # a recipe's [transfer.finetune] resume counts as --resume does (the check read only the command line)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[transfer.finetune]\nresume = true\n[transfer.training]\nmax_steps = 15\n", "utf-8")
+    again = runner.invoke(app, [*common, "--recipe", str(recipe)])
+    assert again.exit_code == 0, again.output
+    training = json.loads((out / "xling.json").read_text("utf-8"))["training"]
+    assert (training["steps"], training["resumed_from"]) == (15, 10)
 
 
 def test_a_fine_tuned_classifier_records_its_language_and_majority_for_eval(tmp_path, monkeypatch, capsys):
@@ -399,18 +406,3 @@ def test_swapped_columns_and_a_compressed_prediction_file_are_refused(trained, m
     code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", classifier, "--input", lines,
                           "--output", root / "p.JSONL")  # fmt: skip
     assert code == 0 and json.loads((root / "p.JSONL").read_text("utf-8").splitlines()[0])["label"], err
-
-
-def test_a_recipes_finetune_resume_counts_as_the_option_does(tmp_path):
-    encoder = toy.build_encoder(tmp_path / "enc")
-    train = write_tsv(tmp_path / "train.tsv", toy.texts("eng"))
-    out = tmp_path / "clf"
-    common = ["transfer", "train", "--method", "static-finetune", "--train", str(train), "--language", "en",
-              "--encoder", str(encoder), "--output", str(out)]  # fmt: skip
-    assert runner.invoke(app, [*common, "--set", "training.max_steps=20"]).exit_code == 0
-    recipe = tmp_path / "r.toml"
-    recipe.write_text("[transfer.finetune]\nresume = true\n[transfer.training]\nmax_steps = 30\n", "utf-8")
-    again = runner.invoke(app, [*common, "--recipe", str(recipe)])
-    assert again.exit_code == 0, again.output  # was refused: the check read only the command line
-    training = json.loads((out / "xling.json").read_text("utf-8"))["training"]
-    assert (training["steps"], training["resumed_from"]) == (30, 20)
