@@ -243,6 +243,11 @@ def test_recipe_keys_and_tables_outside_the_commands_section_are_refused(tmp_pat
     recipe.write_text('model = "base"\n[pretrain]\ntokenizer = "t"\n')
     with pytest.raises(ConfigError, match=r"model = \.\.\. stands outside \[pretrain\]"):
         load_config(PretrainConfig, recipe, section="pretrain")
+    recipe.write_text(
+        'tokenizer = "t"\n[pretrain]\nmodel = "small"\n'
+    )  # a field named like a command's table
+    with pytest.raises(ConfigError, match=r"tokenizer = \.\.\. stands outside \[pretrain\]"):
+        load_config(PretrainConfig, recipe, section="pretrain")
     recipe.write_text('order = ["tur"]\n[tokenizer]\nvocab_size = 8000\n[pretrain]\ntokenizer = "t"\n')
     assert load_config(PretrainConfig, recipe, section="pretrain").tokenizer == "t"  # other keys: fine
 
@@ -252,6 +257,9 @@ def test_an_error_in_a_set_names_set_not_the_recipe(tmp_path):
     recipe.write_text('[pretrain]\ntokenizer = "t"\n')
     with pytest.raises(ConfigError, match=r"^--set: unknown field 'bogus'"):
         load_config(PretrainConfig, recipe, ["bogus=1"], section="pretrain")
+    recipe.write_text('[pretrain]\nmodel = "small"\n')  # not valid alone: the --set gives its tokenizer
+    with pytest.raises(ConfigError, match=r"^--set: training\.lr: expected float"):
+        load_config(PretrainConfig, recipe, ["tokenizer=t", "training.lr=fast"], section="pretrain")
     recipe.write_text('[pretrain]\ntokenizer = "t"\nbogus = 1\n')
     with pytest.raises(ConfigError, match=r"r\.toml: unknown field 'bogus'"):
         load_config(PretrainConfig, recipe, ["model=small"], section="pretrain")

@@ -8,10 +8,10 @@ value is a ConfigError that names the field and where it came from.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import json
 import math
+import re
 import tomllib
 import types
 import typing
@@ -47,7 +47,6 @@ def load_config(
     for key, value in _given(fields):
         _set_path(values, key.split("."), value)
     where = str(recipe) if recipe else "options"
-    before_overrides = copy.deepcopy(values)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
@@ -56,14 +55,13 @@ def load_config(
     try:
         config = _build(cls, values, where=where)
     except ConfigError as error:
-        # a recipe that builds alone: the fault is in a --set, which the message should name instead
-        if (
-            recipe is not None
-            and overrides
-            and str(error).startswith(f"{where}: ")
-            and _builds(cls, before_overrides, where)
-        ):
-            raise ConfigError("--set: " + str(error)[len(where) + 2 :]) from None
+        # an error about a field a --set gave: the message names --set rather than the recipe
+        message, set_keys = str(error), [item.partition("=")[0].strip() for item in overrides]
+        about = message.split("; known:", 1)[0]  # the field at fault, not the list of known ones
+        if recipe is not None and message.startswith(f"{where}: ") and any(
+            re.search(rf"(?<![\w.]){re.escape(key)}(?![\w.])", about) for key in set_keys if key
+        ):  # fmt: skip
+            raise ConfigError("--set: " + message[len(where) + 2 :]) from None
         raise
     # which fields the user set, for a command whose defaults depend on another field (given_fields)
     with contextlib.suppress(AttributeError):  # a slotted dataclass: given_fields answers None
@@ -72,15 +70,6 @@ def load_config(
 
 
 _GIVEN_ATTRIBUTE = "_xling_given_fields"
-
-
-def _builds(cls: type, values: Mapping[str, Any], where: str) -> bool:
-    """Return whether `values` make a valid `cls`."""
-    try:
-        _build(cls, values, where)
-    except ConfigError:
-        return False
-    return True
 
 
 def given_fields(config: Any, section: str = "") -> frozenset[str] | None:
@@ -174,7 +163,7 @@ def _check_misplaced_tables(cls: type, path: Path, section: str | None) -> None:
     }
     fields = {f.name for f in dataclasses.fields(cls)}
     for key, value in data.items():
-        if key == section or key in COMMAND_SECTIONS:
+        if key == section or (key in COMMAND_SECTIONS and isinstance(value, dict)):
             continue
         if isinstance(value, dict) and key in tables:
             raise ConfigError(f"{path}: [{key}] is read by no command here; did you mean [{section}.{key}]?")

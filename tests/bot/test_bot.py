@@ -302,7 +302,7 @@ def test_a_stored_answer_in_the_askers_own_language_beats_a_relatives(tmp_path, 
         "arz",
         "zho",
     }  # keyed as the readers key them
-    with pytest.raises(ConfigError, match="entry 'pay': answers 'deu' is a second answer in deu"):
+    with pytest.raises(DataError, match="FAQ entry 'pay': .*second answer in deu"):
         build_bot(
             [FaqEntry("pay", "q", "a", {"de": "x", "deu": "y"}), *entries[1:]], tmp_path / "b2", mini_encoder
         )

@@ -95,3 +95,8 @@ def test_json_reports_replace_earlier_reports_only(tmp_path):
     assert _writable_json(tmp_path / "new.json") == tmp_path / "new.json"
     with pytest.raises(typer.BadParameter, match="dict.tsv exists and is not a JSON file"):
         _writable_json(tmp_path / "dict.tsv")  # an input named by mistake: `eval bli --json dict.tsv`
+    (tmp_path / "recipe.toml").write_text(
+        "[tatoeba]\nk = 4\n", encoding="utf-8"
+    )  # starts as a JSON list would
+    with pytest.raises(typer.BadParameter, match="recipe.toml exists and is not a JSON file"):
+        _writable_json(tmp_path / "recipe.toml")

@@ -371,6 +371,10 @@ def test_overwrite_with_another_method_starts_from_an_empty_folder(trained, monk
     assert code == 0, err
     assert not (classifier / "old-head.safetensors").exists()
     assert json.loads((classifier / "xling.json").read_text("utf-8"))["kind"] == "classifier/static-finetune"
+    # frozen replaces the folder whole when it is done: a run that fails first leaves the classifier there
+    code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--train", root / "train.tsv", "--language",
+                          "en", "--encoder", root / "no-such-encoder", "--output", classifier, "--overwrite")  # fmt: skip
+    assert code == 2 and (classifier / "xling.json").is_file(), err
 
 
 def test_a_fine_tuned_classifier_with_target_examples_records_the_source_language(
@@ -398,6 +402,11 @@ def test_swapped_columns_and_a_compressed_prediction_file_are_refused(trained, m
     code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--train", swapped, "--language", "en",
                           "--encoder", root / "enc", "--output", root / "clf-swapped")  # fmt: skip
     assert code == 2 and "are the columns swapped?" in err and "swapped.tsv" in err, err
+    from xling.data.labelled import read_labelled
+
+    intents = root / "intents.tsv"  # one example per intent: distinct labels, and distinct texts too
+    intents.write_text("".join(f"sentence number {i}\tintent{i}\n" for i in range(12)), "utf-8")
+    assert len(read_labelled(intents, "en").label_set) == 12
     lines = root / "lines.txt"
     lines.write_text("the film was good\n", "utf-8")
     code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", classifier, "--input", lines,

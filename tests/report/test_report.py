@@ -187,6 +187,11 @@ def test_a_baseline_with_other_settings_or_languages_is_not_a_regression():
     assert (same["average_before"], same["average_now"], same["regressions"]) == (72.0, 60.0, ["deu"])
     other = compare(report("margin", {"deu": 79.0, "cmn": 5.0}), before, threshold=1.0)["tatoeba"]
     assert other["settings_differ"] == {"scoring": ["cosine", "margin"]} and other["regressions"] == []
+    # a figure kept among the settings (langid's covered_average) is no setting: the regression is flagged
+    now, then = report("cosine", {"deu": 60.0}), report("cosine", {"deu": 95.0})
+    now["tasks"]["tatoeba"]["result"]["settings"]["covered_average"] = 60.0
+    then["tasks"]["tatoeba"]["result"]["settings"]["covered_average"] = 95.0
+    assert compare(now, then, threshold=1.0)["tatoeba"]["regressions"] == ["deu"]
 
 
 def test_fail_under_exits_non_zero(first_report, tiny_encoder, report_data):

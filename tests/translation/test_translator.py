@@ -592,6 +592,10 @@ def test_numbers_and_links_come_back_as_they_are_with_a_given_source(xling_model
     texts = ["12345", "https://example.com/a?b=c", "3:16", "@someone #tag 2024"]
     assert xling_model.translate(texts, "en", "de") == texts  # a model made up words for each
     assert backend.calls == []
+    from xling.translation.segmentation import has_words
+
+    # an address inside a sentence of a script without spaces takes only itself out, not the sentence
+    assert all(has_words(text) for text in ["请发邮件到info@example.com。", "@张三你好吗？", "#今天天气很好"])
 
 
 def test_closing_quotes_and_brackets_stay_with_the_full_width_sentence_they_close():
@@ -600,6 +604,10 @@ def test_closing_quotes_and_brackets_stay_with_the_full_width_sentence_they_clos
     assert segment("他说：“你好。”然后走了。", "zho").parts == ("他说：“你好。”", "然后走了。")
     assert segment("（这是括号。）下一句。", "zho").parts == ("（这是括号。）", "下一句。")
     assert segment("他问：“你好吗？”我说：“很好！”", "zho").parts == ("他问：“你好吗？”", "我说：“很好！”")
+    assert segment('他走了。"你好，"她说。', "zho").parts == (
+        "他走了。",
+        '"你好，"她说。',
+    )  # may open a quote
 
 
 def test_each_output_stays_within_its_own_sources_limit_in_a_batch(xling_model):

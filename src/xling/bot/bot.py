@@ -283,18 +283,11 @@ def build_bot(
 
 
 def _with_iso_answers(entry: FaqEntry, language: str) -> FaqEntry:
-    """Return a copy of `entry` whose stored answers are keyed by ISO 639-3 codes (`es` -> `spa`), as the
-    FAQ readers key them; ConfigError naming the entry for two keys of one language or an unknown code."""
-    from xling.data.languages import normalize_language
+    """Return a copy of `entry` whose stored answers are keyed by ISO 639-3 codes (`es` -> `spa`) and checked
+    as the FAQ readers check them (`xling.bot.faq.answers_of`): DataError naming the entry."""
+    from xling.bot.faq import answers_of
 
-    answers: dict[str, str] = {}
-    for code, text in entry.answers.items():
-        lang = normalize_language(code, where=f"entry {entry.id!r}: answers")
-        if lang == language and text == entry.answer:
-            continue
-        if lang in answers or lang == language:
-            raise ConfigError(f"entry {entry.id!r}: answers {code!r} is a second answer in {lang}")
-        answers[lang] = text
+    answers = answers_of(entry.answers, language, entry.answer.strip(), f"FAQ entry {entry.id!r}", None)
     return FaqEntry(entry.id, entry.question, entry.answer, answers)
 
 

@@ -188,7 +188,7 @@ def _read_jsonl(path: Path, language: str) -> list[FaqEntry]:
         key = str(key).strip()
         _check_entry(key, question.strip(), answer.strip(), seen, path, line.number)
         raw_answers = record.get("answers")
-        answers = {} if raw_answers is None else _answers_of(raw_answers, language, answer.strip(), path,
+        answers = {} if raw_answers is None else answers_of(raw_answers, language, answer.strip(), path,
                                                              line.number)  # fmt: skip
         entries.append(FaqEntry(key, question.strip(), answer.strip(), answers))
     for keys, number in unknown_keys.items():  # a misspelt "answers" would lose every stored translation
@@ -197,10 +197,12 @@ def _read_jsonl(path: Path, language: str) -> list[FaqEntry]:
     return entries
 
 
-def _answers_of(raw: Any, language: str, answer: str, path: Path, line: int) -> dict[str, str]:
-    """Return the `answers` field of a JSONL entry as {ISO 639-3: text} (the FAQ's own language left out:
-    it is `answer`); DataError naming the line for a wrong type, two keys of one language, or an answer in
-    the FAQ's language other than `answer`."""
+def answers_of(
+    raw: Any, language: str, answer: str, path: Path | str | None, line: int | None
+) -> dict[str, str]:
+    """Return the `answers` field of a JSONL entry (or a FaqEntry's) as {ISO 639-3: text} (the FAQ's own
+    language left out: it is `answer`); DataError naming the place for a wrong type, two keys of one
+    language, or an answer in the FAQ's language other than `answer`."""
     if not isinstance(raw, dict):
         raise DataError('"answers" must be an object {language: answer}', path, line)
     answers: dict[str, str] = {}

@@ -39,15 +39,23 @@ def _writable_json(path: Path | None) -> Path | None:
         path = writable_file(path)
     except DataError as error:
         raise typer.BadParameter(str(error)) from None
-    if (
-        path.is_file()
-    ):  # a report replaces an earlier report, never some other file (an input named by mistake)
-        with path.open("rb") as handle:
-            head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        if head and head[:1] not in (b"{", b"["):
-            raise typer.BadParameter(f"{path} exists and is not a JSON file: writing the figures there would "
-                                     "replace it; name another file")  # fmt: skip
+    if path.is_file() and path.stat().st_size and not _json_report(path):
+        # a report replaces an earlier report, never some other file (an input named by mistake, a recipe)
+        raise typer.BadParameter(f"{path} exists and is not a JSON file: writing the figures there would "
+                                 "replace it; name another file")  # fmt: skip
     return path
+
+
+def _json_report(path: Path) -> bool:
+    """Return whether `path` holds one JSON object (as every --json report is; reports are small)."""
+    import json
+
+    if path.stat().st_size > 64 * 1024 * 1024:
+        return False
+    try:
+        return isinstance(json.loads(path.read_text(encoding="utf-8-sig")), dict)
+    except (ValueError, UnicodeDecodeError):
+        return False
 
 
 JsonOut = Annotated[

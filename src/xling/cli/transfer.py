@@ -13,7 +13,6 @@ from xling.artifacts import CLASSIFIER_FAMILY
 from xling.cli.common import JsonOut, Recipe, Sets, TextInput, console, show_training_progress, write_json
 from xling.config import load_config
 from xling.errors import ConfigError
-from xling.transfer.classifier import clear_other_method
 
 app = typer.Typer(help="Train a classifier in one language, use it in all.", no_args_is_help=True)
 
@@ -165,7 +164,10 @@ def train(
     fine_tuning_run = config.method != "frozen" and (Path(output) / "checkpoints").is_dir()
     if not (fine_tuning_run and (resume or (overwrite and killed_run))):
         check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY)
-        clear_other_method(folder, config.method)
+        if config.method != "frozen":  # frozen saves through atomic_folder, which replaces the folder whole
+            from xling.transfer.classifier import clear_other_method
+
+            clear_other_method(folder, config.method)
     if config.method == "frozen":
         options["show_progress"] = True
         if unlabelled_texts:

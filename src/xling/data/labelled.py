@@ -107,7 +107,13 @@ def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
             continue
         texts.append(_checked_text(text, path, number))
         labels.append(_checked_label(label, path, number))
-    if len(labels) >= SWAPPED_MIN_LINES and len(set(labels)) == len(labels):
+    # a label of its own on every line, and texts that repeat as labels do: the columns are the other way round
+    # (a few-shot file of one example per intent has distinct texts too, and stays allowed)
+    if (
+        len(labels) >= SWAPPED_MIN_LINES
+        and len(set(labels)) == len(labels)
+        and len(set(texts)) <= len(texts) / 2
+    ):
         raise DataError(f"each of the {len(labels)} lines has a label of its own ({labels[0]!r}, {labels[1]!r}, "
                         "...): are the columns swapped? expected text<TAB>label, the label after the last tab",
                         path)  # fmt: skip

@@ -337,12 +337,18 @@ def compare(report: dict[str, Any], baseline: dict[str, Any], threshold: float) 
     return out
 
 
+# settings that define what a task measures (its scoring, test size...): two results that differ in one are
+# not comparable. Not the runtime's (a CTranslate2 int8 run against a PyTorch one is the comparison a baseline
+# is for), nor figures a task keeps beside its scores (langid's covered_average, its label count)
+TEST_SETTINGS = frozenset({"scoring", "k", "margin", "mode", "testset", "limit", "max_sentences", "pivot",
+                           "bleu_tokenize", "retrieval", "hub_vocab", "lowercase", "isf_beta", "precision_over"})  # fmt: skip
+
+
 def _differing_settings(now: dict[str, Any], before: dict[str, Any]) -> dict[str, list[Any]]:
-    """Return {setting: [before, now]} for the scalar settings (numbers, strings, booleans) two results of a
-    task both record and that differ; per-language settings (lists, tables) are left out."""
-    scalar = (str, int, float, bool)
+    """Return {setting: [before, now]} for the TEST_SETTINGS two results of a task both record and that
+    differ."""
     return {key: [before[key], value] for key, value in now.items()
-            if isinstance(value, scalar) and isinstance(before.get(key), scalar) and before[key] != value}  # fmt: skip
+            if key in TEST_SETTINGS and key in before and before[key] != value}  # fmt: skip
 
 
 @dataclass(frozen=True)

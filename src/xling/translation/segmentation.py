@@ -30,6 +30,10 @@ _LINE_BREAKS = re.compile(r"(\s*\n\s*)")
 _CLOSERS = "」』）】〕〉》”’\"')"
 _FULL_WIDTH_ENDS = "。！？" + _CLOSERS
 _SENTENCE_END = re.compile(rf"[.!?…]\s|[。！？][{re.escape(_CLOSERS)}]*")
+# closers that only close: moved onto the full-width sentence before them (an ASCII quote may open the next)
+_ONLY_CLOSERS = _CLOSERS.replace('"', "").replace("'", "")
+# links, e-mail addresses, @mentions, #hashtags in ASCII (has_words): nothing to translate in them
+_LINKS = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[@#]\w+", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,10 @@ class Layout:
 
 
 def has_words(text: str) -> bool:
-    """Return True when `text` holds a letter once URLs, @mentions, #hashtags, digits, emoji and punctuation
-    are set aside, as the language detector sees text (xling.langid.normalize): a bare number or link has
-    nothing to translate, and a model would make up words for it."""
-    from xling.langid.normalize import normalize_text
-
-    return bool(normalize_text(text))
+    """Return True when `text` holds a letter once links, e-mail addresses, @mentions and #hashtags written in
+    ASCII are set aside: a bare number or link has nothing to translate, and a model would make up words for
+    it. ASCII-bounded, so that in a script without spaces (请发邮件到info@example.com。) only the address goes."""
+    return any(char.isalpha() for char in _LINKS.sub(" ", text))
 
 
 def segment(text: str, language: str | None = None) -> Layout:
@@ -129,7 +131,7 @@ def _aligned(block: str, segments: Sequence[str]) -> list[tuple[str, str]]:
             # closing quotes and brackets after a full-width end belong to the sentence they close (pysbd
             # starts the next one with them: 他说：“你好。|”然后走了。)
             closed = start
-            while closed < end and block[closed] in _CLOSERS:
+            while closed < end and block[closed] in _ONLY_CLOSERS:
                 closed += 1
             spans[-1] = (spans[-1][0], closed)
             if closed == end:

@@ -5,7 +5,9 @@ Every example of a batch gets its own decoder prompt, `[decoder_start] + target_
 transformers' generation config (one id for the whole call) cannot do. The output limit is always given as
 `max_new_tokens` from the longest source of the batch (`DecodeOptions.max_new_tokens`), never the
 generation config's default `max_length` of 20 tokens. The repetition penalty and the n-gram blocking are
-CTranslate2's (`GeneratedTokensPenalty`, `GeneratedNgramBlocker`), so that the two backends agree.
+CTranslate2's (`GeneratedTokensPenalty`, `GeneratedNgramBlocker`), so that the two backends' greedy outputs
+agree; in beam search they can still differ (transformers scores hypotheses after its processors, on
+log-probabilities, CTranslate2 before).
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ class GeneratedNgramBlocker:
             banned = {ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i : i + n - 1]) == context}
             if banned:
                 scores[row, list(banned)] = float("-inf")
-        return scores
+        # beam search hands processors log-probabilities, CTranslate2 bans before its log-softmax: renormalised
+        # over the tokens left, the beams' scores come nearer CTranslate2's (greedy choices do not change)
+        return scores.log_softmax(dim=-1)
 
 
 def clear_forced_tokens(model: Any) -> None:
