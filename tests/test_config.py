@@ -268,3 +268,14 @@ def test_an_error_in_a_set_names_set_not_the_recipe(tmp_path):
 def test_a_negative_seed_is_a_config_error_naming_it():
     with pytest.raises(ConfigError, match=r"training\.seed must be 0 or more, got -1"):
         load_config(PretrainConfig, None, ["tokenizer=t", "training.seed=-1"])
+
+
+def test_every_commands_recipe_table_is_a_known_command_section():
+    import re
+
+    from xling.config import COMMAND_SECTIONS
+
+    source = Path(__file__).resolve().parents[1] / "src" / "xling"
+    used = {match for path in source.rglob("*.py") for match in re.findall(r'section="(\w+)"', path.read_text())}
+    # a table missing from the list would be refused as a misplaced table in a recipe holding two commands
+    assert used and used <= COMMAND_SECTIONS, used - COMMAND_SECTIONS
