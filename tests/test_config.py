@@ -276,6 +276,8 @@ def test_every_commands_recipe_table_is_a_known_command_section():
     from xling.config import COMMAND_SECTIONS
 
     source = Path(__file__).resolve().parents[1] / "src" / "xling"
-    used = {match for path in source.rglob("*.py") for match in re.findall(r'section="(\w+)"', path.read_text())}
+    used = {
+        match for path in source.rglob("*.py") for match in re.findall(r'section="(\w+)"', path.read_text())
+    }
     # a table missing from the list would be refused as a misplaced table in a recipe holding two commands
     assert used and used <= COMMAND_SECTIONS, used - COMMAND_SECTIONS

@@ -4,17 +4,13 @@ most-spoken language)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "langid_prior.py"
 
 
-def test_sweep_on_the_recipes_held_out_lines(tiny_detector_folder, tiny_langid_recipe, tmp_path):
-    spec = importlib.util.spec_from_file_location("langid_prior_bench", BENCHMARK)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_sweep_on_the_recipes_held_out_lines(
+    tiny_detector_folder, tiny_langid_recipe, tmp_path, load_benchmark
+):
+    bench = load_benchmark("langid_prior")  # with benchmarks/ on the path: the script imports bench_common
     umsab = tmp_path / "umsab"
     (umsab / "german").mkdir(parents=True)
     (umsab / "german" / "val_text.txt").write_text(
