@@ -626,3 +626,23 @@ def test_a_plain_file_named_gz_is_not_a_readable_gzip_file(tmp_path: Path) -> No
     with pytest.raises(DataError, match=r"fake\.txt\.gz: not a readable gzip file") as caught:
         list(read_monolingual(fake))
     assert ":0:" not in str(caught.value)
+
+
+def test_a_byte_order_mark_inside_a_file_is_no_part_of_the_line(tmp_path: Path) -> None:
+    # two files concatenated (a gzip of several members): the second one's BOM would hide its first id
+    path = tmp_path / "eng.tsv"
+    path.write_bytes(b"A.1.1\tone\n" + "\ufeffA.1.2\ttwo\n".encode())
+    assert list(read_id_text_tsv(path)) == [("A.1.1", "one"), ("A.1.2", "two")]
+
+
+def test_udhr_placeholders_for_missing_paragraphs_are_no_text(tmp_path: Path) -> None:
+    import gzip
+
+    from xling.data.udhr import is_placeholder, read_udhr_articles
+
+    assert is_placeholder("            [Missing 15.2]") and not is_placeholder("Article 15")
+    path = tmp_path / "xyz.txt.gz"
+    path.write_bytes(
+        gzip.compress(b"Title\nArticle 1\nAll are born free.\n[Missing 1.2]\nArticle 2\nEveryone.\n")
+    )
+    assert read_udhr_articles(path)[1] == ["All are born free."]

@@ -52,6 +52,17 @@ def test_test_set_files_are_refused_as_training_data(tmp_path, name):
         TextSources.from_options(None, [], [f"deu={tmp_path / name}"])
 
 
+@pytest.mark.parametrize("name", ["Tatoeba.deu-eng.deu", "TEST_TEXT.TXT", "test_text.txt.gz",
+                                  "yacle.test.freq.2k.en-de.tsv.gz", "NEWSTEST2019-ref.deu.txt"])  # fmt: skip
+def test_test_sets_under_another_case_gzipped_or_behind_a_link_are_refused(tmp_path, name):
+    with pytest.raises(ConfigError, match="is a test set"):
+        check_not_test_set(tmp_path / name, "text")
+    (tmp_path / "tatoeba.deu-eng.deu").write_text("Hallo\n", encoding="utf-8")
+    (tmp_path / "train.txt").symlink_to(tmp_path / "tatoeba.deu-eng.deu")
+    with pytest.raises(ConfigError, match="is a test set"):
+        check_not_test_set(tmp_path / "train.txt", "text")
+
+
 @pytest.mark.parametrize("name", ["tr_imst-ud-train.conllu.gz", "train_text.txt", "yacle.train.freq.5k.en-de.tsv",
                                   "news.deu.txt", "deu.tsv"])  # fmt: skip
 def test_train_splits_are_not_test_sets(tmp_path, name):

@@ -142,8 +142,10 @@ def decoded_lines(
                 reason = f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte offset {exc.start} of the line"
                 yield NumberedLine(number, None, reason)
                 continue
-            if number == 1 and text.startswith("\ufeff"):
-                text = text[1:]  # a BOM is an encoding mark, not part of the first sentence
+            if text.startswith("\ufeff"):
+                # a BOM is an encoding mark, not part of a sentence: first in a file, or where two files
+                # were concatenated (a gzip of several members), where it would hide an id from a join
+                text = text[1:]
             if not has_content and text.strip():
                 has_content = True
             yield NumberedLine(number, text)

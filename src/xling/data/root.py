@@ -102,7 +102,9 @@ def bible_folder(option: str | os.PathLike[str] | None) -> Path:
 def check_not_test_set(path: str | os.PathLike[str], field: str) -> None:
     """Return nothing unless `path` is a file of an evaluation-only test set (TEST_SET_FILES); then a
     ConfigError naming `field`: a model trained on a test set makes every figure measured on it meaningless."""
-    name = Path(path).name
-    if any(fnmatch.fnmatch(name, pattern) for pattern in TEST_SET_FILES):
+    # the name as given and, for a link, the file's own; in any case, gzipped or not
+    names = {Path(path).name, Path(path).resolve().name}
+    names = {name.lower().removesuffix(".gz") for name in names}
+    if any(fnmatch.fnmatchcase(name, pattern.lower()) for name in names for pattern in TEST_SET_FILES):
         raise ConfigError(f"{field}: {path} is a test set (Tatoeba, NTREX, a UD or UMSAB test split, a BLI test "
                           "dictionary): xling evaluates on it and never trains on it; use a train split")  # fmt: skip

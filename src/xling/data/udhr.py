@@ -15,6 +15,7 @@ for the last heading found, the rest of the file) and pair two articles' text wi
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from pathlib import Path
 
@@ -45,11 +46,21 @@ def udhr_file(folder: Path, lang: str) -> Path:
     return path
 
 
+# the Unicode UDHR files mark a paragraph no one has translated yet as `[Missing 15.2]` (21 of them)
+_PLACEHOLDER = re.compile(r"\s*\[Missing [\d.]+\]\s*")
+
+
+def is_placeholder(line: str) -> bool:
+    """Return whether a UDHR line stands for a paragraph missing from the translation (`[Missing 15.2]`)."""
+    return _PLACEHOLDER.fullmatch(line) is not None
+
+
 def read_udhr_articles(path: Path) -> dict[int, list[str]]:
     """Return {article number: its paragraphs} with 0 for the preamble (the lines before article 1, less
     the title and the preamble's own heading); {} when no article headings are found."""
     # strict reading: bad UTF-8 or a broken gzip stream is a DataError naming the file and line
-    lines = [text.strip() for line in decoded_lines(path, None) if (text := line_text(line, path)).strip()]
+    lines = [text.strip() for line in decoded_lines(path, None)
+             if (text := line_text(line, path)).strip() and not is_placeholder(text)]  # fmt: skip
     headings = _headings(lines)
     if not headings:
         return {}

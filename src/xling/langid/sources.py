@@ -18,6 +18,7 @@ from pathlib import Path
 from xling.data.languages import language_code_of, same_language
 from xling.data.readers import decoded_lines, line_text, require_file
 from xling.data.swadesh import concept_words, swadesh_lists
+from xling.data.udhr import is_placeholder
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.langid.labels import Label, parse_label, try_parse_label
 from xling.langid.scripts import dominant_script, script_of
@@ -112,7 +113,7 @@ def read_udhr(folder: Path, languages: frozenset[str] | None = None) -> Iterator
             continue
         if not _matches(label, languages):
             continue
-        if texts := _nonblank_lines(path):
+        if texts := [text for text in _nonblank_lines(path) if not is_placeholder(text)]:
             yield Source(label, texts, str(path))
     if skipped:
         logger.info("%s: %d files skipped, their names hold no ISO 639-3 code: %s", folder, len(skipped),
