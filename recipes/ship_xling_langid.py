@@ -46,7 +46,8 @@ def _bench_section(bench: dict[str, Any]) -> list[str]:
         own_text = f"{own_value:.2%}" if isinstance(own_value, float) else "-"
         speed_value = speed.get(name)
         speed_text = f"{speed_value:,.0f}" if isinstance(speed_value, int | float) else "-"
-        lines.append(f"| {name} | {macro[name]:.2%} | {own_text} | {speed_text} |")
+        macro_text = f"{macro[name]:.2%}" if isinstance(macro[name], float) else "-"
+        lines.append(f"| {name} | {macro_text} | {own_text} | {speed_text} |")
     sets = bench.get("sets", {})
     if sets:
         names = list(macro)
@@ -59,15 +60,16 @@ def _bench_section(bench: dict[str, Any]) -> list[str]:
         tatoeba = sets.get("tatoeba", {}).get("by_length", {})
         if tatoeba:
             lines += ["", "Tatoeba accuracy by length (words): " + "; ".join(
-                f"{name} " + " / ".join(f"{value:.1%}" for value in tatoeba[name].values() if value is not None)
+                f"{name} " + " / ".join(f"{value:.1%}" if value is not None else "-" for value in tatoeba[name].values())
                 for name in names if name in tatoeba) + " (1-3 / 4-10 / 11+).", ""]  # fmt: skip
         size = bench.get("model_size_bytes", {})
         memory = bench.get("peak_memory_mb", {})
         lines += ["Size and peak memory: " + "; ".join(
             f"{name} {size.get(name, 0) / 1e6:.1f} MB / {memory.get(name, 0):,.0f} MB" for name in names) + ".",
-            "Speed: one thread; xling's batch `predict` against single-text calls of the others (none has a "
+            f"Speed: {bench.get('settings', {}).get('threads', 1)} thread(s); xling's batch `predict` against "
+            "single-text calls of the others (none has a "
             "batch API but lingua's, whose parallel one is not used)."]  # fmt: skip
-    shared = bench.get("shared_languages")
+    shared = bench.get("common_languages")
     if shared:
         lines += ["", f"Shared languages ({len(shared)}): {', '.join(shared)}."]
     return [*lines, ""]
