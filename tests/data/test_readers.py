@@ -646,3 +646,22 @@ def test_udhr_placeholders_for_missing_paragraphs_are_no_text(tmp_path: Path) ->
         gzip.compress(b"Title\nArticle 1\nAll are born free.\n[Missing 1.2]\nArticle 2\nEveryone.\n")
     )
     assert read_udhr_articles(path)[1] == ["All are born free."]
+
+
+def test_tatoeba_files_of_a_macrolanguage_serve_only_the_member_they_hold(tmp_path: Path) -> None:
+    from xling.data.readers import tatoeba_code
+
+    for code in ("kur", "ara", "lvs"):
+        for side in (code, "eng"):
+            (tmp_path / f"tatoeba.{code}-eng.{side}").write_text("x\n", encoding="utf-8")
+    assert [tatoeba_code(tmp_path, c) for c in ("kmr", "arb", "ar", "lav", "lv")] == [
+        "kur",
+        "ara",
+        "ara",
+        "lvs",
+        "lvs",
+    ]
+    # Tatoeba's kur is Latin-script Kurmanji and its ara Standard Arabic: not Sorani's or Moroccan's test set
+    for code, macro in (("ckb", "kur"), ("ary", "ara")):
+        with pytest.raises(DataError, match=rf"no Tatoeba files for {code} .*its {macro} files hold"):
+            tatoeba_code(tmp_path, code)

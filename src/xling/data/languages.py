@@ -10,7 +10,7 @@ import pycountry
 
 from xling.errors import LanguageCodeError
 
-__all__ = ["MACROLANGUAGES", "language_name", "normalize_language", "same_language"]
+__all__ = ["DEFAULT_MEMBER", "MACROLANGUAGES", "language_name", "normalize_language", "same_language"]
 
 # Macrolanguage -> individual languages that corpora commonly label separately (Tatoeba, Bible, CC-100).
 # Not the full SIL table: only the cases where two data sets disagree in practice.
@@ -41,6 +41,12 @@ MACROLANGUAGES: dict[str, frozenset[str]] = {
     "kau": frozenset({"knc"}),
     "grn": frozenset({"gug"}),
 }
+
+# the member a macrolanguage code usually stands for in data and detectors' answers (`zho` text is Mandarin)
+DEFAULT_MEMBER = {
+    "zho": "cmn", "ara": "arb", "msa": "zsm", "fas": "pes", "swa": "swh", "nor": "nob", "lav": "lvs",
+    "est": "ekk", "sqi": "als", "aze": "azj", "uzb": "uzn", "yid": "ydd", "kur": "kmr",
+}  # fmt: skip
 
 # withdrawn ISO 639-1 codes still found in data (mC4, Java locales): their current codes
 _DEPRECATED_ALPHA2 = {"iw": "heb", "in": "ind", "ji": "yid", "jw": "jav", "mo": "ron"}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, TextIO
 
-from xling.data.languages import MACROLANGUAGES, language_name, normalize_language
+from xling.data.languages import DEFAULT_MEMBER, MACROLANGUAGES, language_name, normalize_language
 from xling.errors import ConfigError, DataError, LanguageCodeError
 
 # a JSON escape of a UTF-16 surrogate (high or low): only then can a parsed string hold a lone one
@@ -424,16 +424,21 @@ def tatoeba_code(root: Path, lang: str) -> str:
         raise
     if _tatoeba_paths(root, code)[0].is_file():
         return code
-    # Tatoeba labels some languages by an individual code (cmn, swh, lvs, pes) where users say zh, sw...
+    # Tatoeba labels some languages by an individual code (cmn, swh, lvs, pes) where users say zh, sw..., and
+    # others by a macrolanguage that stands for one member (ara: Standard Arabic, est: Estonian): only that
+    # member may take its file (Tatoeba's kur is Latin-script Kurmanji, not Sorani ckb)
     related = set(MACROLANGUAGES.get(code, ()))
-    related |= {macro for macro, members in MACROLANGUAGES.items() if code in members}
+    related |= {macro for macro, members in MACROLANGUAGES.items() if DEFAULT_MEMBER.get(macro) == code}
     found = sorted(c for c in related if _tatoeba_paths(root, c)[0].is_file())
     if len(found) == 1:
         return found[0]
     if found:
         raise DataError(f"{code} is ambiguous here: Tatoeba has {', '.join(found)}; pass one of them", root)
     wanted = " and ".join(p.name for p in _tatoeba_paths(root, code))
-    raise DataError(f"no Tatoeba files for {code} ({language_name(code)}): looked for {wanted}", root)
+    sibling = next((macro for macro, members in MACROLANGUAGES.items()
+                    if code in members and _tatoeba_paths(root, macro)[0].is_file()), None)  # fmt: skip
+    hint = f" (its {sibling} files hold {DEFAULT_MEMBER.get(sibling, 'another member')})" if sibling else ""
+    raise DataError(f"no Tatoeba files for {code} ({language_name(code)}): looked for {wanted}{hint}", root)
 
 
 def read_tatoeba(root: PathLike, lang: str) -> tuple[list[str], list[str]]:

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import pycountry
 
-from xling.data.languages import normalize_language, same_language
+from xling.data.languages import DEFAULT_MEMBER, normalize_language, same_language
 from xling.errors import LanguageCodeError
 
 __all__ = ["DEFAULT_MEMBER", "UNDETERMINED", "Label", "label_matches", "parse_label"]
@@ -21,10 +21,6 @@ _SUBTAG_RE = re.compile(r"[-_]")
 
 # The individual language a macrolanguage code means in most text labelled with it ("Chinese" text is
 # Mandarin, "Arabic" text Modern Standard Arabic): where both codes label training text, they are one label.
-DEFAULT_MEMBER = {
-    "zho": "cmn", "ara": "arb", "msa": "zsm", "fas": "pes", "swa": "swh", "nor": "nob", "lav": "lvs",
-    "est": "ekk", "sqi": "als", "aze": "azj", "uzb": "uzn", "yid": "ydd", "kur": "kmr",
-}  # fmt: skip
 
 
 @lru_cache(maxsize=1)
