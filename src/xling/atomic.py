@@ -162,7 +162,7 @@ def check_replaceable(
     if kind is not None:
         from xling.artifacts import METADATA_FILE
 
-        found = _recorded_kind(path / METADATA_FILE)
+        found = recorded_kind(path / METADATA_FILE)
         if found != kind and not (found or "").startswith(f"{kind}/"):  # a family: classifier/frozen
             held = f"a {found!r} folder" if found else "files that are not a " + what
             if not overwrite:
@@ -175,7 +175,7 @@ def check_replaceable(
         raise XlingError(f"{path}: a {what} is already there; {OVERWRITE_HINT}")
 
 
-def _recorded_kind(metadata: Path) -> str | None:
+def recorded_kind(metadata: Path) -> str | None:
     """Return the `kind` an xling.json records (None when there is no readable one)."""
     try:
         kind = json.loads(metadata.read_text(encoding="utf-8")).get("kind")

@@ -199,8 +199,12 @@ def _int8_table(folder: Path) -> bool:
     from safetensors import safe_open
 
     with safe_open(str(folder / MODULE_DIR / "model.safetensors"), "pt") as weights:
-        names = set(weights.keys())
-    return {"embeddings", "weights"} <= names and "mapping" not in names
+        return _int8_layout(set(weights.keys()))
+
+
+def _int8_layout(names: set[str] | dict[str, object]) -> bool:
+    """Return whether tensors of these names are model2vec's int8 table (rows and a scale each, no mapping)."""
+    return "embeddings" in names and "weights" in names and "mapping" not in names
 
 
 def adapt_static(
@@ -529,7 +533,7 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
     new_rows = encoder.new_rows().float().cpu()
     n_old, trained = encoder.old_size, encoder.trained_old.cpu()
     trained_rows = encoder.old_table().cpu()[trained]
-    if "embeddings" in old and "weights" in old and "mapping" not in old:
+    if _int8_layout(old):
         new_int8, new_scale = quantize_rows(torch.cat([trained_rows, new_rows]))
         old_int8, old_scale = old["embeddings"][:n_old].clone(), old["weights"][:n_old].float().clone()
         old_int8[trained], old_scale[trained] = new_int8[: len(trained)], new_scale[: len(trained)]

@@ -73,6 +73,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from xling.artifacts import CLASSIFIER_FAMILY, METADATA_FILE, json_line, read_metadata, write_metadata
+from xling.atomic import recorded_kind
 from xling.config import config_to_dict
 from xling.embeddings.fingerprint import PROBE_TENSOR, check_fingerprint, probe_vectors
 from xling.errors import ConfigError, DataError
@@ -201,7 +202,7 @@ def clear_other_method(folder: Path, method: str) -> None:
     be replaced: check_replaceable said so). The fine-tuning methods write into their folder in place (it is
     also their run's), so another method's files would stay beside theirs: a frozen classifier's head next to
     a fine-tuned model, or an old config.json that transformers would load."""
-    recorded = read_metadata(folder).get("kind") if (folder / METADATA_FILE).is_file() else None
+    recorded = recorded_kind(folder / METADATA_FILE)
     if (
         recorded
         and recorded.startswith(f"{CLASSIFIER_FAMILY}/")

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from xling.artifacts import METADATA_FILE, TRANSLATION_KIND, metadata_path, read_metadata, write_metadata
-from xling.atomic import shown_names, write_json_atomically
+from xling.atomic import recorded_kind, shown_names, write_json_atomically
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.errors import ConfigError, XlingError
@@ -426,7 +426,7 @@ def check_output(config: MTTrainConfig) -> None:
         raise XlingError(f"{output} holds checkpoints of an earlier run ({checkpoints[-1].name}); pass --resume "
                          "to continue it, --overwrite to train again from the start, or choose another output "
                          "folder")  # fmt: skip
-    recorded = _recorded_kind(output)
+    recorded = recorded_kind(output / METADATA_FILE)
     if recorded not in (None, TRANSLATION_KIND):  # a tokenizer, an encoder...: never replaced by a run here
         raise XlingError(f"{output}: holds a {recorded!r} folder, not a translation model; choose another output "
                          "folder")  # fmt: skip
@@ -461,16 +461,6 @@ def run_finished(output: Path, checkpoint: Path) -> bool:
         training = read_metadata(output).get("training", {})
         return training.get("steps") == state.get("step") and not training.get("stopped_for_time")
     return False
-
-
-def _recorded_kind(folder: Path) -> str | None:
-    """Return the kind a folder's xling.json records (None: no xling.json, or no kind in it)."""
-    if not (folder / METADATA_FILE).is_file():
-        return None
-    with contextlib.suppress(Exception):  # an unreadable xling.json is the loop's or the loader's to report
-        kind = read_metadata(folder).get("kind")
-        return kind if isinstance(kind, str) else None
-    return None
 
 
 def fine_tunes_in_place(config: MTTrainConfig) -> bool:
