@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from xling.artifacts import METADATA_FILE
+from xling.atomic import shown_names
 from xling.errors import XlingError
 
 STATIC_VOCABULARY = "vocabulary"
@@ -69,7 +70,7 @@ def check_output(output: Path, *, resume: bool, overwrite: bool) -> None:
         raise XlingError(f"{output}: an unfinished adapt run is there ({', '.join(progress)}){kept}; pass "
                          "resume (--resume) to take it up, or overwrite (--overwrite) to start again (which "
                          "discards its progress)")  # fmt: skip
-    shown = ", ".join(sorted(entry.name for entry in output.iterdir())[:5])
+    shown = shown_names(sorted(entry.name for entry in output.iterdir()))
     raise XlingError(f"{output}: the folder is not empty ({shown}) and holds no model or adapt run; choose "
                      "another output folder (overwrite replaces a model, never other files)")  # fmt: skip
 

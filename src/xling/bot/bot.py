@@ -669,10 +669,10 @@ def _checked_questions(questions: list[str]) -> list[str]:
 
 
 def _json_line(record: dict[str, Any]) -> str:
-    """Return one JSONL line (UTF-8 text kept as it is)."""
-    import json
+    """Return one JSONL line (xling.artifacts.json_line: UTF-8 text kept, line separators escaped)."""
+    from xling.artifacts import json_line
 
-    return json.dumps(record, ensure_ascii=False) + "\n"
+    return json_line(record) + "\n"
 
 
 def write_threshold(folder: str | Path, threshold: float, source: str) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from xling.artifacts import json_line
 from xling.cli.common import JsonOut, Recipe, Sets, console, write_json
 
 app = typer.Typer(help="The multilingual support bot: build one from an FAQ, ask it, tune its threshold.",
@@ -90,7 +90,7 @@ def ask(
     replies = bot.answer_many(list(questions), [lang] * len(questions) if lang else None)
     for reply in replies:
         if as_json:
-            typer.echo(json.dumps(reply.to_dict(), ensure_ascii=False))
+            typer.echo(json_line(reply.to_dict()))
             continue
         asked = f"asked in {reply.detected_language or '?'}"
         if reply.answered:

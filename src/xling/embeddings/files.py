@@ -41,7 +41,7 @@ def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batc
     vectors, stats = encoder.encode_with_stats(  # no blank line got here
         texts, batch_size=batch_size, normalize=normalize, show_progress=show_progress
     )
-    empty = np.flatnonzero(~np.abs(vectors).any(axis=1))
+    empty = np.flatnonzero(~vectors.any(axis=1))
     if len(empty):  # a static model's text of no known piece (a zero-width space): it matches nothing
         logger.warning("%s:%d: %d line(s) have no token the model knows (first: %r); their rows are zero "
                        "vectors", input_path, empty[0] + 1, len(empty), texts[empty[0]][:60])  # fmt: skip

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from xling.artifacts import METADATA_FILE, write_metadata
-from xling.atomic import same_path, write_json_atomically
+from xling.atomic import same_path, shown_names, write_json_atomically
 from xling.embeddings.backends.onnx import (
     EXPORT_META,
     INPUT_NAMES,
@@ -303,7 +303,7 @@ def _check_export_target(out: Path, source: Path | None, name: str) -> None:
         with contextlib.suppress(OSError, ValueError):
             if json.loads((out / METADATA_FILE).read_text(encoding="utf-8")).get("name") == name:
                 return
-    shown = ", ".join(sorted(entry.name for entry in out.iterdir())[:5])
+    shown = shown_names(sorted(entry.name for entry in out.iterdir()))
     raise DataError(f"output: the folder holds other files ({shown}); export into the model folder itself, an "
                     "empty or new folder, or the folder of an earlier export of this model", out)  # fmt: skip
 
