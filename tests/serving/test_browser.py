@@ -145,6 +145,29 @@ def test_page_in_chromium(browser, server_url, tmp_path):
     page.close()
 
 
+def test_api_docs_render_offline_in_chromium(browser, server_url):
+    """Swagger UI at /docs lists the API's operations with every request to another host refused, as on a
+    server without internet (FastAPI's own page fetches Swagger UI from a CDN and stays blank there)."""
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    outside: list[str] = []
+
+    def only_this_server(route) -> None:
+        if route.request.url.startswith(server_url + "/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(server_url + "/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert {"/v1/embeddings", "/translate", "/v1/answer"} <= {path.strip() for path in paths}, paths
+    assert not outside, outside
+    page.close()
+
+
 def wait_for(page, selector: str, error_box: str):
     """Return the element `selector` once it shows; fail with the page's message if `error_box` shows first."""
     page.wait_for_selector(f"{selector}, {error_box}:not([hidden])")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlencode
 
 import numpy as np
@@ -197,6 +198,21 @@ def test_a_key_holding_a_lone_surrogate_is_a_401_and_deep_json_a_400(make_config
         assert deep.status_code == 400 and deep.json()["field"] == "body", deep.text
         deep_key = client.post("/translate", content=b"[" * 100_000, headers=JSON)  # no key: looked for in it
         assert deep_key.status_code == 401, deep_key.text
+
+
+def test_api_docs_load_every_file_from_the_server_without_a_key(make_config):
+    """/docs and /redoc name no outside host (FastAPI's own pages load Swagger UI and ReDoc from a CDN, blank
+    offline), and each file they name answers without an API key."""
+    with TestClient(create_app(make_config("limits.api_keys=k1"))) as client:
+        for page, expected in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+            answer = client.get(page)
+            assert answer.status_code == 200, page
+            urls = re.findall(r"""(?:src|href)\s*=\s*['"]([^'"]+)['"]|url:\s*['"]([^'"]+)['"]""", answer.text)
+            urls = [first or second for first, second in urls]
+            assert any(url.endswith(expected) for url in urls), urls
+            for url in urls:
+                assert url.startswith("/") and not url.startswith("//"), (page, url)
+                assert client.get(url).status_code == 200, (page, url)
 
 
 def test_wrong_keys_are_rate_limited_by_client_address(make_config):

@@ -26,6 +26,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 CONFIG_ENV = "XLING_SERVE_CONFIG"
 """Environment variable holding the config as JSON for worker processes (`--workers` > 1)."""
 STATIC = Path(__file__).resolve().parent / "static"
+DOCS_STATIC = "/static/docs"
+"""Where the API docs' Swagger UI and ReDoc files are served (under the open /static/ prefix)."""
 _KINDS = {400: "bad_request", 401: "auth", 404: "not_found", 413: "too_large", 422: "validation",
           429: "rate_limit", 503: "model_unavailable"}  # fmt: skip
 LIBRETRANSLATE_PATHS = frozenset({"/translate", "/detect", "/languages"})
@@ -71,7 +74,10 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         yield
         state.close()
 
-    app = FastAPI(title="xling", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from files served here (FastAPI's own pages fetch them from a
+    # CDN, so an offline server showed a blank page)
+    app = FastAPIOffline(title="xling", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                         static_url=DOCS_STATIC)  # fmt: skip
     app.state.xling = state
     routers = (embeddings.router, libretranslate.router, xling_api.router, system.router)
     for router in routers:
