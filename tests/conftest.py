@@ -71,6 +71,23 @@ def renumbered_bible(tmp_path) -> Path:
 
 
 @pytest.fixture
+def greek_psalms_bible(tmp_path) -> Path:
+    """Return a tiny id-aligned Bible (eng, rus) whose languages.tsv names the NRSV and the Synodal schemes:
+    Psalm 62 ends at verse 12 in both, yet the Synodal one is the NRSV's Psalm 63 (a shifted psalm the last
+    verse cannot tell); Psalm 2 and Matthew 17 are numbered alike."""
+    folder = tmp_path / "greek-psalms"
+    folder.mkdir()
+    ids = [f"PSA.{c}.{v}" for c, last in ((2, 12), (62, 12)) for v in range(1, last + 1)]
+    ids += [f"MAT.17.{v}" for v in range(1, 28)]
+    for lang in ("eng", "rus"):
+        (folder / f"{lang}.tsv").write_text(
+            "".join(f"{i}\t{i} in {lang}, and so on.\n" for i in ids), "utf-8"
+        )
+    (folder / "languages.tsv").write_text("lang\tversification\neng\tNRSV\nrus\tSynodal\n", "utf-8")
+    return folder
+
+
+@pytest.fixture
 def make_tiny_mlm():
     """Return a function that writes a tiny XLM-R masked LM with the sample tokenizer (as `xling pretrain`
     does) into root/mlm and returns that folder."""

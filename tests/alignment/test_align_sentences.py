@@ -86,6 +86,14 @@ def test_the_bank_does_not_pair_verses_of_a_chapter_numbered_otherwise_than_in_t
     assert "MAT.17.21" in paired("deu", "fra") and len(paired("deu", "fra")) == 5 + 27
 
 
+def test_the_bank_leaves_out_shifted_psalms_of_the_greek_numbering(greek_psalms_bible):
+    corpus = AlignedCorpus.from_dir(greek_psalms_bible)
+    tokenize = lambda texts: ([[len(t)] for t in texts], 0)  # noqa: E731
+    bank = build_parallel_bank(corpus, ["eng", "rus"], tokenize, keep=lambda i: True)
+    shared = [bank.unit_ids[u] for u in bank.shared("eng", "rus")]
+    assert len(shared) == 12 + 27 and not [i for i in shared if i.startswith("PSA.62.")]
+
+
 def test_static_student_learns_to_retrieve_held_out_translations(tmp_path, sample_tokenizer_dir):
     config = AlignConfig(
         output=str(tmp_path / "run"), data=CorpusConfig("sample", ["eng", "deu", "fra", "rus", "zho", "ara"],

@@ -72,6 +72,40 @@ def test_read_monolingual_keeps_unicode_line_separators_inside_a_line(tmp_path: 
     assert list(read_monolingual(path)) == ["a\u2028b\u0085c", "d"]
 
 
+@pytest.mark.parametrize("name", ["mac.tsv", "mac.tsv.gz"])
+def test_a_file_of_bare_carriage_returns_is_read_line_by_line(tmp_path: Path, name: str) -> None:
+    # classic Mac OS line endings: the whole file used to be one line, its texts one text
+    path = write(tmp_path / name, "Hello\tHallo\rGood day\tGuten Tag\r\rThanks\tDanke\r")
+    stats = ReadStats()
+    assert list(read_parallel_tsv(path, stats=stats)) == [
+        ("Hello", "Hallo"),
+        ("Good day", "Guten Tag"),
+        ("Thanks", "Danke"),
+    ]
+    assert stats.lines_read == 4
+    bad = write(tmp_path / f"bad-{name}", "one\ttwo\rthree\r")
+    with pytest.raises(DataError, match=f"^{esc(bad)}:2: "):
+        list(read_parallel_tsv(bad))
+    # a bare CR inside a file of \n endings stays in its line: line numbers keep matching `wc -l`
+    mixed = write(tmp_path / f"mixed-{name}", "a\rb\tA\rB\nc\tC\n")
+    assert list(read_parallel_tsv(mixed)) == [("a\rb", "A\rB"), ("c", "C")]
+
+
+def test_aligned_corpus_reads_each_languages_versification_from_its_table(tmp_path: Path) -> None:
+    write(tmp_path / "eng.tsv", "PSA.1.1\tBlessed\n")
+    write(tmp_path / "rus.tsv.gz", "PSA.1.1\tБлажен\n")
+    corpus = AlignedCorpus.from_dir(tmp_path)
+    assert corpus.versification() == {}  # no languages.tsv
+    table = write(tmp_path / "languages.tsv", "lang\tversification\tverses\neng\tNRSV\t1\n\nrus\tSynodal\t1\n"
+                                              "lat\tVulg\t1\n")  # fmt: skip
+    assert corpus.versification() == {"eng": "NRSV", "rus": "Synodal"}
+    write(table, "lang\tverses\neng\t1\n")
+    assert corpus.versification() == {}  # no such column
+    write(table, "lang\tversification\neng\tNRSV\nrus\n")
+    with pytest.raises(DataError, match=f"^{esc(table)}:3: only 1 of the header's 2 columns"):
+        corpus.versification()
+
+
 def test_read_monolingual_accepts_str_path(tmp_path: Path) -> None:
     path = write(tmp_path / "mono.txt", "x\n")
     assert list(read_monolingual(str(path))) == ["x"]

@@ -143,3 +143,11 @@ def test_verses_of_a_chapter_numbered_otherwise_than_in_english_are_in_no_unit(
     assert len(psalm) == 8 and all(set(unit) == {"eng", "fra"} for unit in psalm)
     assert {"deu": "MAT.17.21", "fra": "MAT.17.21"} in units  # a verse English lacks stays paired
     assert len(units) == 5 + 8 + 27
+
+
+def test_shifted_psalms_of_the_greek_numbering_are_in_no_unit(sample_tokenizer_dir, greek_psalms_bible):
+    tok = load_tokenizer(sample_tokenizer_dir)
+    data = build_pretraining_data(TextSources.from_options(str(greek_psalms_bible), [], []), tok)
+    assert data.languages == ["eng", "rus"] and len(data.pools["rus"]) == 12 + 12 + 27  # MLM keeps them all
+    paired = (data.units >= 0).all(axis=1).sum()
+    assert paired == 12 + 27  # Psalm 62 pairs nothing: the Synodal one is the NRSV's Psalm 63

@@ -379,6 +379,28 @@ def test_chapters_numbered_differently_are_left_out_of_the_pairs(tmp_path, sampl
     assert data.counts() == {"eng-deu": 26, "deu-eng": 26}
 
 
+def test_psalms_of_the_greek_numbering_are_left_out_against_the_hebrew_one(tmp_path, sample_tokenizer_dir):
+    """Synodal Psalm 62 is the NRSV's Psalm 63 and both end at verse 12: the last verse cannot tell them
+    apart, the schemes in the corpus's languages.tsv can. Psalms 1-8 and 148-150 are numbered alike."""
+    english = {f"PSA.{c}.{v}": f"psalm {c} line {v}" for c in (2, 62, 150) for v in range(1, 13)}
+    english |= {f"MAT.17.{v}": f"gospel line {v}" for v in range(1, 28)}
+    russian = {sid: f"псалом {sid}" for sid in english}
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for lang, texts in (("eng", english), ("rus", russian)):
+        (corpus / f"{lang}.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in texts.items()), "utf-8")
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    data = build_parallel_data(tokenizer, corpus=str(corpus), languages=["eng", "rus"])
+    assert data.counts() == {"eng-rus": 63, "rus-eng": 63} and not data.left_out  # no table: all kept
+
+    (corpus / "languages.tsv").write_text(
+        "lang\tsource\tversification\neng\tx\tNRSV\nrus\tx\tSynodal\nukr\tx\tOrthodox\n", "utf-8"
+    )
+    data = build_parallel_data(tokenizer, corpus=str(corpus), languages=["eng", "rus"])
+    assert data.counts() == {"eng-rus": 51, "rus-eng": 51}
+    assert data.left_out == {"eng-rus": {"versification": 12}, "rus-eng": {"versification": 12}}
+
+
 def test_length_bands_do_not_pile_draws_on_the_shortest_and_longest_pairs(tmp_path, sample_tokenizer_dir):
     pairs = [(f"sentence {'word ' * (i % 40)}{i}", f"Satz {'Wort ' * (i % 40)}{i}") for i in range(300)]
     data = build_parallel_data(load_tokenizer(sample_tokenizer_dir),

@@ -121,6 +121,23 @@ def numbered_lines(handle: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
         yield number, raw
 
 
+def _cr_only_split(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
+    """Return the numbered lines of a file, split at carriage returns when the file has no b"\\n" at all.
+
+    Classic Mac OS ended lines with a bare CR: such a file arrives as one line holding all its texts
+    (Python's text mode splits at a bare CR too). A bare CR inside a file that also has b"\\n" endings
+    stays part of its line, so line numbers keep matching `wc -l` and parallel files stay aligned.
+    """
+    for number, raw in lines:
+        if number == 1 and not raw.endswith(b"\n") and b"\r" in raw.rstrip(b"\r"):
+            pieces = raw.split(b"\r")
+            if not pieces[-1]:
+                pieces.pop()
+            yield from enumerate(pieces, start=1)
+            return
+        yield number, raw
+
+
 def decoded_lines(
     path: Path, stats: ReadStats | None, *, allow_blank: bool = False
 ) -> Iterator[NumberedLine]:
@@ -128,7 +145,7 @@ def decoded_lines(
     (with `allow_blank`, only if there was no line at all)."""
     has_content = any_line = False
     with open_binary(path) as handle:
-        for number, raw in numbered_lines(handle, path):
+        for number, raw in _cr_only_split(numbered_lines(handle, path)):
             any_line = True
             if stats is not None:
                 stats.lines_read += 1
@@ -588,6 +605,31 @@ class AlignedCorpus:
         """Return an iterator over the (id, text) pairs of one language, in file order."""
         _, path = self._file(lang)
         return _unique_id_text(path, skip_bad, stats)
+
+    def versification(self) -> dict[str, str]:
+        """Return {language: its versification scheme} from the folder's `languages.tsv` (a header naming a
+        `lang` and a `versification` column, as the shared Bible's), for this corpus's languages; {} when the
+        folder has no such table. A row with too few columns is a DataError naming the line."""
+        path = self.root / "languages.tsv"
+        if not path.is_file():
+            return {}
+        lines = decoded_lines(path, None, allow_blank=True)
+        header = line_text(next(lines), path).split("\t")
+        if "lang" not in header or "versification" not in header:
+            return {}
+        lang_at, scheme_at = header.index("lang"), header.index("versification")
+        schemes: dict[str, str] = {}
+        for line in lines:
+            text = line_text(line, path)
+            if not text.strip():
+                continue
+            cells = text.split("\t")
+            if len(cells) <= max(lang_at, scheme_at):
+                raise DataError(f"only {len(cells)} of the header's {len(header)} columns", path, line.number)
+            code = cells[lang_at].strip()
+            if code in self.files:
+                schemes[code] = cells[scheme_at].strip()
+        return schemes
 
     def count(self, lang: str) -> int:
         """Return the number of sentences of `lang` (read once, then cached)."""

@@ -23,7 +23,7 @@ from xling.data.languages import normalize_language
 from xling.data.readers import read_parallel_tsv
 from xling.data.sampling import smoothed_probabilities
 from xling.data.sources import TextSources
-from xling.data.versification import last_verses, numbered_apart
+from xling.data.versification import chapters_apart, last_verses, numbered_apart
 from xling.errors import ConfigError, XlingError
 from xling.pretraining.masking import mask_tokens
 from xling.tokenization.vocabulary import language_token
@@ -134,8 +134,10 @@ def build_pretraining_data(
         # a verse of a chapter numbered otherwise than in the reference (eng when there is one, else the first
         # language) leaves its unit, so a TLM pair never joins verses that are not translations; MLM keeps it
         reference = "eng" if "eng" in linked else next(iter(linked))
+        schemes = aligned.versification() if aligned else {}
         for lang, ids in linked.items():
-            for sentence_id in numbered_apart(lang, ids, last[lang], reference, last[reference]):
+            apart = chapters_apart(schemes.get(lang, ""), schemes.get(reference, ""))
+            for sentence_id in numbered_apart(lang, ids, last[lang], reference, last[reference], apart):
                 del unit_rows[sentence_id][lang]
     for lang, paths in sources.mono_files.items():
         for path in paths:

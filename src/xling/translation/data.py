@@ -33,7 +33,7 @@ from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus
 from xling.data.root import check_not_test_set
 from xling.data.sources import HeldOut, resolve_corpus
-from xling.data.versification import last_verses, same_numbering
+from xling.data.versification import chapters_apart, last_verses, same_numbering
 from xling.errors import ConfigError, DataError, XlingError
 from xling.pretraining.masking import IGNORE_INDEX
 from xling.tokenization.vocabulary import language_token
@@ -313,6 +313,7 @@ def build_parallel_data(
     if corpus:
         aligned = AlignedCorpus.from_dir(resolve_corpus(corpus), list(languages) or None)
         last: dict[str, dict[str, int]] = {}
+        schemes = aligned.versification()
         for lang in aligned.languages:
             rows = list(aligned.sentences(lang, skip_bad=skip_bad))
             # every id, the held-out ones too: a chapter's last verse hashed out of one side would make two
@@ -321,7 +322,8 @@ def build_parallel_data(
             texts[lang] = {sid: text for sid, text in rows if sid not in heldout}
         for src, tgt in corpus_directions(aligned.languages, mode, pivot, extra_directions):
             joined = [sid for sid in texts[src] if sid in texts[tgt]]
-            shared = same_numbering(joined, last[src], last[tgt], f"{src}-{tgt}")
+            apart = chapters_apart(schemes.get(src, ""), schemes.get(tgt, ""))
+            shared = same_numbering(joined, last[src], last[tgt], f"{src}-{tgt}", apart=apart)
             if len(shared) < len(joined):
                 left_out.setdefault(f"{src}-{tgt}", {})["versification"] = len(joined) - len(shared)
             train_ids = [sid for sid in shared if not is_dev_id(sid, dev_fraction)]

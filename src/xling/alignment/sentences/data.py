@@ -17,7 +17,7 @@ import torch
 
 from xling.data.readers import AlignedCorpus
 from xling.data.sampling import smoothed_probabilities
-from xling.data.versification import last_verses, numbered_apart
+from xling.data.versification import chapters_apart, last_verses, numbered_apart
 from xling.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ def build_parallel_bank(
     unit_index: dict[str, int] = {}
     banks, rows, texts = {}, {}, {}
     reference_last: dict[str, int] = {}
+    schemes = corpus.versification()
     for lang in languages:
         if progress:
             progress(lang)
@@ -116,7 +117,8 @@ def build_parallel_bank(
         last = last_verses(every_id)
         if lang == languages[0]:
             reference_last = last
-        apart = numbered_apart(lang, [i for i, _ in read], last, languages[0], reference_last)
+        shifted = chapters_apart(schemes.get(lang, ""), schemes.get(languages[0], ""))
+        apart = numbered_apart(lang, [i for i, _ in read], last, languages[0], reference_last, shifted)
         ids, lang_texts = [], []
         for ident, text in read:
             if ident not in apart:
