@@ -28,6 +28,7 @@ MACROLANGUAGES: dict[str, frozenset[str]] = {
     "uzb": frozenset({"uzn"}),
     "yid": frozenset({"ydd"}),
     "kur": frozenset({"kmr", "ckb"}),
+    "hbs": frozenset({"hrv", "srp", "bos", "cnr"}),  # Serbo-Croatian (`sh`)
     # members FLORES-200 and CC-100 name instead of the macrolanguage
     "nep": frozenset({"npi"}),
     "mon": frozenset({"khk"}),
@@ -41,6 +42,13 @@ MACROLANGUAGES: dict[str, frozenset[str]] = {
     "kau": frozenset({"knc"}),
     "grn": frozenset({"gug"}),
 }
+
+# A region that decides the script of a language written in two (zh-TW is Traditional Chinese), as CLDR's
+# likely subtags have it.
+REGION_SCRIPTS = {("zho", "TW"): "Hant", ("zho", "HK"): "Hant", ("zho", "MO"): "Hant", ("zho", "CN"): "Hans",
+                  ("zho", "SG"): "Hans", ("cmn", "TW"): "Hant", ("cmn", "HK"): "Hant", ("cmn", "MO"): "Hant",
+                  ("cmn", "CN"): "Hans", ("cmn", "SG"): "Hans", ("yue", "HK"): "Hant", ("yue", "MO"): "Hant",
+                  ("yue", "CN"): "Hans"}  # fmt: skip
 
 # the member a macrolanguage code usually stands for in data and detectors' answers (`zho` text is Mandarin)
 DEFAULT_MEMBER = {

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import pycountry
 
-from xling.data.languages import DEFAULT_MEMBER, normalize_language, same_language
+from xling.data.languages import DEFAULT_MEMBER, REGION_SCRIPTS, normalize_language, same_language
 from xling.errors import LanguageCodeError
 
 __all__ = ["DEFAULT_MEMBER", "UNDETERMINED", "Label", "label_matches", "parse_label"]
@@ -18,9 +18,6 @@ UNDETERMINED = "und"
 """ISO 639-3 for "undetermined": what the detector says when it cannot tell (empty text, digits, emoji)."""
 
 _SUBTAG_RE = re.compile(r"[-_]")
-
-# The individual language a macrolanguage code means in most text labelled with it ("Chinese" text is
-# Mandarin, "Arabic" text Modern Standard Arabic): where both codes label training text, they are one label.
 
 
 @lru_cache(maxsize=1)
@@ -41,10 +38,11 @@ class Label:
 
 
 def parse_label(code: str, *, where: str | None = None) -> Label:
-    """Return the label of an ISO 639-1/3 code or BCP-47 tag, keeping a script subtag (`zh-Hant` -> zho_Hant).
+    """Return the label of an ISO 639-1/3 code or BCP-47 tag, keeping a script subtag (`zh-Hant` -> zho_Hant)
+    or the script a region implies (`zh-TW` -> zho_Hant, `REGION_SCRIPTS`).
 
-    Region and variant subtags are dropped (`pt-BR`, `deu_1901`, `ell_monotonic`): a detector does not tell
-    them apart. `und` stays `und`. Raises LanguageCodeError (with `where`) for an unknown language.
+    Other region and variant subtags are dropped (`pt-BR`, `deu_1901`, `ell_monotonic`): a detector does not
+    tell them apart. `und` stays `und`. Raises LanguageCodeError (with `where`) for an unknown language.
     """
     parts = _SUBTAG_RE.split(code.strip())
     if parts[0].lower() == UNDETERMINED:
@@ -52,6 +50,9 @@ def parse_label(code: str, *, where: str | None = None) -> Label:
     language = normalize_language(parts[0], where=where)
     scripts = _scripts()
     script = next((scripts[part.lower()] for part in parts[1:] if part.lower() in scripts), None)
+    if script is None:
+        script = next((REGION_SCRIPTS[language, part.upper()] for part in parts[1:]
+                       if (language, part.upper()) in REGION_SCRIPTS), None)  # fmt: skip
     return Label(language, script)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.artifacts import read_metadata
-from xling.data.languages import MACROLANGUAGES, language_name, normalize_language
+from xling.data.languages import MACROLANGUAGES, REGION_SCRIPTS, language_name, normalize_language
 from xling.errors import DataError, LanguageCodeError, XlingError
 
 FAMILIES = ("m2m100", "nllb", "marian", "xling")
@@ -48,10 +48,6 @@ MACRO_DEFAULTS = {"ara": "arb", "fas": "pes", "msa": "zsm", "nor": "nob", "aze":
 DEFAULT_SCRIPTS = {"zho": "Hans", "cmn": "Hans", "ace": "Latn", "bjn": "Latn", "kas": "Arab", "knc": "Latn",
                    "taq": "Latn", "min": "Latn", "srp": "Cyrl", "uzb": "Latn", "uzn": "Latn", "aze": "Latn",
                    "azj": "Latn", "kaz": "Cyrl", "pan": "Guru", "snd": "Arab", "mon": "Cyrl"}  # fmt: skip
-
-# A region that decides the script of a language written in two (zh-TW is Traditional Chinese).
-REGION_SCRIPTS = {("zho", "TW"): "Hant", ("zho", "HK"): "Hant", ("zho", "MO"): "Hant", ("zho", "CN"): "Hans",
-                  ("zho", "SG"): "Hans", ("cmn", "TW"): "Hant", ("cmn", "CN"): "Hans"}  # fmt: skip
 
 # M2M-100's codes that are not ISO 639-1 (its `ns` is Northern Sotho).
 M2M100_CODE_FIXES = {"ns": "nso"}
