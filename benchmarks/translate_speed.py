@@ -385,6 +385,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "target_tokens_per_sentence": {p: round(v, 2) for p, v in lengths.items()},
         "greedy_differing_sentences": differing,
         "greedy_torch_identical_to_hf": torch_identical,
+        # the timed runs' texts (beam search): xling's two paths make the same step (CTranslate2Step)
+        "beam_torch_differing_from_ct2_float32": sum(
+            a != b for a, b in zip(outputs["xling-torch"], outputs["ct2-float32"], strict=True)
+        ),
         "bleu_reference": bleu_reference,
         "length_control": length_control,
         "model": name,
@@ -445,6 +449,9 @@ def print_table(report: dict[str, Any]) -> None:
     console.print(f"greedy ct2-float32 == generate: {report['identical_greedy']} "
                   f"({report['greedy_differing_sentences']} sentences differ); xling-torch == generate: "
                   f"{report['greedy_torch_identical_to_hf']}")  # fmt: skip
+    console.print(f"beam {report['settings']['beam']}: xling-torch and ct2-float32 differ on "
+                  f"{report['beam_torch_differing_from_ct2_float32']} of {report['settings']['sentences']} "
+                  "sentences")  # fmt: skip
     console.print(f"int8 BLEU within 0.5 of float32: {report['bleu_int8_within_0_5']}")
     console.print(f"aims: {AIMS}")
 

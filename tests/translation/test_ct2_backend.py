@@ -156,6 +156,24 @@ def test_greedy_no_repeat_ngram_blocking_is_the_same_on_both_backends(trained, s
         )
 
 
+@pytest.mark.parametrize(
+    "options",
+    [DecodeOptions(beam_size=4), DecodeOptions(beam_size=4, repetition_penalty=1.5),
+     DecodeOptions(beam_size=3, no_repeat_ngram_size=2, length_penalty=0.6),
+     DecodeOptions(beam_size=2, length_penalty=3.0),  # the prefix in the length decides some outputs here
+     DecodeOptions(beam_size=4, repetition_penalty=1.3, no_repeat_ngram_size=3, length_penalty=2.0)],
+    ids=["beam", "penalty", "ngram-short", "length", "both-long"],
+)  # fmt: skip
+def test_beam_search_is_the_same_on_both_backends(trained, options):
+    """CTranslate2 divides a hypothesis's score by a length that counts the target prefix and penalises the
+    logits before its log-softmax; the PyTorch path does the same step (CTranslate2Step)."""
+    from xling.translation.torch_backend import TorchBackend
+
+    sources, prefixes = _mixed_batch(trained)
+    outputs = CT2Backend(trained).generate(sources, prefixes, options)
+    assert TorchBackend(trained).generate(sources, prefixes, options) == outputs
+
+
 def test_ngram_blocker_bans_what_would_repeat_an_ngram_past_the_start_token():
     from xling.translation.torch_backend import GeneratedNgramBlocker
 

@@ -23,7 +23,8 @@ class DecodeOptions:
     beam_size: int = 4
     """Hypotheses kept per step; 1 = greedy search."""
     length_penalty: float = 1.0
-    """Beam scores are divided by length**length_penalty (>1 favours longer, <1 shorter outputs)."""
+    """Beam scores are divided by length**length_penalty (>1 favours longer, <1 shorter outputs); the length
+    counts the target prefix (the language token) and `</s>`, as CTranslate2 counts it."""
     no_repeat_ngram_size: int = 0
     """Forbid repeating any n-gram of this size in an output; 0 = off."""
     repetition_penalty: float = 1.0

@@ -1,13 +1,12 @@
 """The PyTorch translation backend: transformers' `generate` on token strings (the `TranslationBackend` protocol).
 
-Every example of a batch gets its own decoder prompt, `[decoder_start] + target_prefix`, passed as
-`decoder_input_ids`: so one batch can translate into several languages, which the `forced_bos_token_id` of
-transformers' generation config (one id for the whole call) cannot do. The output limit is always given as
-`max_new_tokens` from the longest source of the batch (`DecodeOptions.max_new_tokens`), never the
-generation config's default `max_length` of 20 tokens. The repetition penalty and the n-gram blocking are
-CTranslate2's (`GeneratedTokensPenalty`, `GeneratedNgramBlocker`), so that the two backends' greedy outputs
-agree; in beam search they can still differ (transformers scores hypotheses after its processors, on
-log-probabilities, CTranslate2 before).
+Each step is CTranslate2's (`CTranslate2Step`, a logits processor), so the two backends give the same
+outputs, in beam search too: every example's target prefix is forced after the decoder start token, one
+example's prefix per row, so one batch can translate into several languages (which the
+`forced_bos_token_id` of transformers' generation config, one id for the whole call, cannot do) and a
+hypothesis's length counts its prefix and `</s>`, as CTranslate2 divides by it. The output limit is always
+given as `max_new_tokens` from the longest source of the batch (`DecodeOptions.max_new_tokens`) plus the
+prefix, never the generation config's default `max_length` of 20 tokens.
 """
 
 from __future__ import annotations
@@ -15,10 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xling.errors import DataError
 from xling.translation.decoding import DecodeOptions, decode_in_prefix_batches
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +32,8 @@ class GeneratedTokensPenalty:
     is `</s>` for M2M-100, NLLB and xling's models: a penalised end token makes outputs run on. CTranslate2
     penalises the target prefix and the generated tokens only (`RepetitionPenalty::apply` in
     OpenNMT/CTranslate2 src/decoding_utils.cc: a score below 0 is multiplied by the penalty, any other
-    divided by it), and so does this processor: greedy outputs of the two backends are the same. In beam
-    search they can still differ: there transformers hands processors log-probabilities, where CTranslate2
-    penalises the logits before its log-softmax.
+    divided by it), and so does this processor. CTranslate2 penalises the logits, before its log-softmax:
+    `CTranslate2Step` hands it those, where transformers' beam search would hand it log-probabilities.
     """
 
     def __init__(self, penalty: float, start_tokens: int = 1):
@@ -76,9 +77,59 @@ class GeneratedNgramBlocker:
             banned = {ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i : i + n - 1]) == context}
             if banned:
                 scores[row, list(banned)] = float("-inf")
-        # beam search hands processors log-probabilities, CTranslate2 bans before its log-softmax: renormalised
-        # over the tokens left, the beams' scores come nearer CTranslate2's (greedy choices do not change)
-        return scores.log_softmax(dim=-1)
+        return scores
+
+
+class CTranslate2Step:
+    """A `generate` logits processor that makes each step CTranslate2's (`beam_search` and
+    `update_sample_with_prefix` in OpenNMT/CTranslate2 src/decoding.cc), for greedy and beam search alike.
+
+    - The target prefix is forced, one example's per row (`prefixes[row // beam_size]`), with score 0: the
+      decoder prompt is the start token alone, so the prefix counts in a hypothesis's length as in
+      CTranslate2's (the prefix, the output and `</s>`), which the length penalty divides by.
+    - Then, on the model's raw logits of the step (CTranslate2 processes logits, where transformers' beam
+      search hands processors log-probabilities): the repetition penalty (`GeneratedTokensPenalty`) and the
+      n-gram bans (`GeneratedNgramBlocker`), then the log-softmax.
+    - At the first step after a prefix, `</s>` is left only where it is the best candidate (CTranslate2's
+      guard against short hypotheses from secondary beams, its issue #277).
+    - Tokens that transformers' own processors banned (the checkpoint's generation config) stay banned.
+    """
+
+    def __init__(self, prefixes: torch.Tensor, beam_size: int, eos_id: int, options: DecodeOptions):
+        """Force `prefixes` (batch x prefix length ids) with `beam_size` rows per example; the penalty and the
+        n-gram size come from `options`."""
+        self.prefixes = prefixes.repeat_interleave(beam_size, dim=0)
+        self.eos_id = eos_id
+        self.penalty = GeneratedTokensPenalty(options.repetition_penalty)
+        self.blocker = GeneratedNgramBlocker(options.no_repeat_ngram_size)
+        self.logits: torch.Tensor | None = None
+
+    def keep_logits(self, module: Any, args: Any, output: Any) -> None:
+        """A forward hook on the model: keep the last position's logits of its latest call."""
+        self.logits = output.logits[:, -1, :].float()
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """Return the step's log-probabilities: the prefix token forced, else the processed logits'."""
+        import torch
+
+        step = input_ids.shape[1] - 1  # tokens after the decoder start token
+        prefix_length = self.prefixes.shape[1]
+        if step < prefix_length:
+            forced = torch.full_like(scores, float("-inf"))
+            return forced.scatter_(1, self.prefixes[:, step : step + 1].to(scores.device), 0.0)
+        if self.logits is None or self.logits.shape != scores.shape:
+            raise RuntimeError("CTranslate2Step: the model's logits of this step were not kept (keep_logits)")
+        # what transformers' own processors banned stays banned (a checkpoint's suppress_tokens or bad_words_ids,
+        # as Marian's ban of its pad token): they ran on `scores`, before this processor
+        logits = self.logits.masked_fill(torch.isneginf(scores), float("-inf"))
+        if self.penalty.penalty != 1.0:
+            logits = self.penalty(input_ids, logits)
+        if self.blocker.size:
+            logits = self.blocker(input_ids, logits)
+        log_probs = logits.log_softmax(dim=-1)
+        if prefix_length and step == prefix_length:
+            log_probs[log_probs.argmax(dim=-1) != self.eos_id, self.eos_id] = float("-inf")
+        return log_probs
 
 
 def clear_forced_tokens(model: Any) -> None:
@@ -188,28 +239,27 @@ class TorchBackend:
         for row, tokens in enumerate(ids):
             input_ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
             attention_mask[row, : len(tokens)] = 1
-        decoder_input_ids = torch.tensor(
-            [[self.start_id, *self._ids(prefix)] for prefix in prefixes], dtype=torch.long
-        )
-        max_new_tokens = max(options.max_new_tokens(len(row)) for row in ids)
+        # one prefix length per batch (decode_in_prefix_batches); (batch, 0) when the examples have none
+        prefix_ids = torch.tensor([self._ids(prefix) for prefix in prefixes], dtype=torch.long)
+        decoder_input_ids = torch.full((len(ids), 1), self.start_id, dtype=torch.long)
+        max_new_tokens = max(options.max_new_tokens(len(row)) for row in ids) + prefix_ids.shape[1]
         config = search_config(self.model, options, max_new_tokens, pad_id=self.pad_id, eos_id=self.eos_id,
                                start_id=self.start_id)  # fmt: skip
-        processors = LogitsProcessorList()
-        if options.repetition_penalty != 1.0:
-            config.repetition_penalty = 1.0  # CTranslate2's penalty instead (GeneratedTokensPenalty)
-            processors.append(GeneratedTokensPenalty(options.repetition_penalty))
-        if options.no_repeat_ngram_size:
-            config.no_repeat_ngram_size = 0  # CTranslate2's blocking instead (GeneratedNgramBlocker)
-            processors.append(GeneratedNgramBlocker(options.no_repeat_ngram_size))
-        with torch.inference_mode():
-            generated = self.model.generate(
-                input_ids=input_ids.to(self.device),
-                attention_mask=attention_mask.to(self.device),
-                decoder_input_ids=decoder_input_ids.to(self.device),
-                generation_config=config,
-                logits_processor=processors,
-            )
-        prompt = decoder_input_ids.shape[1]
+        config.repetition_penalty, config.no_repeat_ngram_size = 1.0, 0  # CTranslate2's, in the step below
+        step = CTranslate2Step(prefix_ids, options.beam_size, self.eos_id, options)
+        hook = self.model.register_forward_hook(step.keep_logits)
+        try:
+            with torch.inference_mode():
+                generated = self.model.generate(
+                    input_ids=input_ids.to(self.device),
+                    attention_mask=attention_mask.to(self.device),
+                    decoder_input_ids=decoder_input_ids.to(self.device),
+                    generation_config=config,
+                    logits_processor=LogitsProcessorList([step]),
+                )
+        finally:
+            hook.remove()
+        prompt = 1 + prefix_ids.shape[1]
         return [self._tokens(row[prompt:].tolist()) for row in generated.cpu()]
 
     def _ids(self, tokens: Sequence[str]) -> list[int]:
