@@ -174,6 +174,27 @@ def test_beam_search_is_the_same_on_both_backends(trained, options):
     assert TorchBackend(trained).generate(sources, prefixes, options) == outputs
 
 
+def test_ctranslate2_step_forces_each_examples_prefix_then_keeps_eos_only_as_the_best():
+    from xling.translation.torch_backend import CTranslate2Step
+
+    eos, start = 2, 0
+    step = CTranslate2Step(torch.tensor([[5], [6]]), beam_size=2, eos_id=eos, options=DecodeOptions())
+    scores = torch.zeros(4, 8)
+    forced = step(torch.full((4, 1), start), scores)
+    assert forced.argmax(dim=1).tolist() == [5, 5, 6, 6] and (forced.max(dim=1).values == 0).all()
+    assert torch.isinf(forced).sum() == 4 * 7
+    # the first free step: </s> stays where it is the best candidate (rows 0, 2), else it is banned
+    step.logits = torch.tensor([[0.0, 0, 9, 1, 0, 0, 0, 0], [0, 0, 8, 9, 0, 0, 0, 0]]).repeat(2, 1)
+    log_probs = step(torch.tensor([[start, 5], [start, 5], [start, 6], [start, 6]]), torch.zeros(4, 8))
+    assert torch.isinf(log_probs[:, eos]).tolist() == [False, True, False, True]
+    assert torch.allclose(log_probs[0], step.logits[0].log_softmax(dim=0))
+    # what transformers' own processors banned stays banned
+    banned = torch.zeros(4, 8)
+    banned[:, 3] = float("-inf")
+    later = step(torch.tensor([[start, 5, 3]] * 4), banned)
+    assert torch.isinf(later[:, 3]).all()
+
+
 def test_ngram_blocker_bans_what_would_repeat_an_ngram_past_the_start_token():
     from xling.translation.torch_backend import GeneratedNgramBlocker
 
