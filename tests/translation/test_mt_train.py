@@ -459,3 +459,30 @@ def test_output_checks_keep_other_kinds_and_runs_stopped_for_time(tmp_path, samp
     assert run_finished(tmp_path / "run", checkpoint)
     with pytest.raises(ConfigError, match="data.text: mt train reads translations only"):
         MTTrainConfig(data=CorpusConfig(corpus="bible", text=["deu=news.de.txt"])).validate()
+
+
+def test_a_save_in_place_leaves_no_weights_of_the_other_layout(tmp_path):
+    """transformers loads model.safetensors before an index: an old single file would shadow new shards,
+    and old shards or an old index outlive a single-file save."""
+    from xling.translation.train import _move_into
+
+    def save(files: list[str]) -> Path:
+        staging = tmp_path / f"staging-{len(files)}"
+        staging.mkdir()
+        for name in files:
+            (staging / name).write_text("new", encoding="utf-8")
+        return staging
+
+    output = tmp_path / "model"
+    output.mkdir()
+    for name in ("model.safetensors", "config.json", "pytorch_model.bin", "notes.txt"):
+        (output / name).write_text("old", encoding="utf-8")
+    sharded = ["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+               "model-00002-of-00002.safetensors"]  # fmt: skip
+    _move_into(save(sharded), output)
+    assert sorted(p.name for p in output.iterdir()) == sorted([*sharded, "pytorch_model.bin", "notes.txt"])
+    _move_into(save(["config.json", "model.safetensors"]), output)
+    assert sorted(p.name for p in output.iterdir()) == [
+        "config.json", "model.safetensors", "notes.txt", "pytorch_model.bin"
+    ]  # fmt: skip
+    assert (output / "model.safetensors").read_text(encoding="utf-8") == "new"

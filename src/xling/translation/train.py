@@ -532,13 +532,16 @@ def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig
         shutil.rmtree(staging, ignore_errors=True)
 
 
-_SHARD = re.compile(r"model-\d{5}-of-\d{5}\.safetensors")  # save_pretrained's shards of model.safetensors
+# save_pretrained's safetensors weights: one file, or shards listed by an index
+_SAFETENSORS_WEIGHTS = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json")
 
 
 def _move_into(staging: Path, output: Path) -> None:
     """Return nothing after renaming every file of `staging` into `output`, replacing files of the same
-    name, and deleting weight shards of an earlier save that the new one does not have (as transformers'
-    save_pretrained does)."""
+    name, and deleting the safetensors weights of an earlier save that the new one does not have: its shards
+    (as transformers' save_pretrained does), and its single file or index when the new save is the other
+    layout (transformers loads `model.safetensors` before an index, so an old single file would shadow new
+    shards)."""
     names = {path.name for path in staging.iterdir()}
     for path in sorted(staging.iterdir()):
         target = output / path.name
@@ -546,7 +549,7 @@ def _move_into(staging: Path, output: Path) -> None:
             shutil.rmtree(target)
         os.replace(path, target)
     for path in output.iterdir():
-        if path.name not in names and path.is_file() and _SHARD.fullmatch(path.name):
+        if path.name not in names and path.is_file() and _SAFETENSORS_WEIGHTS.fullmatch(path.name):
             path.unlink()
 
 
