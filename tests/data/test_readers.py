@@ -387,8 +387,13 @@ def test_read_tatoeba_macrolanguage_resolves_to_individual_file(tmp_path: Path) 
 def test_read_tatoeba_ambiguous_macrolanguage(tmp_path: Path) -> None:
     make_tatoeba(tmp_path, "cmn", ["你好。"], ["Hello."])
     make_tatoeba(tmp_path, "yue", ["你好。"], ["Hello."])
-    with pytest.raises(DataError, match="zho is ambiguous here: Tatoeba has cmn, yue"):
-        read_tatoeba(tmp_path, "zh")
+    assert read_tatoeba(tmp_path, "zh") == (["你好。"], ["Hello."])  # the member zh stands for: cmn
+    make_tatoeba(tmp_path, "yue", ["你好嘢。"], ["Hello."])
+    assert read_tatoeba(tmp_path, "yue") == (["你好嘢。"], ["Hello."])
+    make_tatoeba(tmp_path, "hrv", ["Bok."], ["Hello."])
+    make_tatoeba(tmp_path, "srp", ["Здраво."], ["Hello."])
+    with pytest.raises(DataError, match="hbs is ambiguous here: Tatoeba has hrv, srp"):
+        read_tatoeba(tmp_path, "sh")  # Serbo-Croatian stands for no one member
 
 
 def test_read_tatoeba_laser_codes_outside_iso_639_3(tmp_path: Path) -> None:

@@ -449,6 +449,8 @@ def tatoeba_code(root: Path, lang: str) -> str:
     found = sorted(c for c in related if _tatoeba_paths(root, c)[0].is_file())
     if len(found) == 1:
         return found[0]
+    if DEFAULT_MEMBER.get(code) in found:  # zh is Mandarin (cmn), not Cantonese or Wu, as everywhere in xling
+        return DEFAULT_MEMBER[code]
     if found:
         raise DataError(f"{code} is ambiguous here: Tatoeba has {', '.join(found)}; pass one of them", root)
     wanted = " and ".join(p.name for p in _tatoeba_paths(root, code))
