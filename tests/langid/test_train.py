@@ -259,3 +259,27 @@ def test_special_codes_are_no_label_and_a_language_filter_may_empty_a_file(tmp_p
         list(read_labelled_tsv(path))
     path.write_text("fr\tBonjour mes amis\n", encoding="utf-8")
     assert list(read_labelled_tsv(path, frozenset({"deu"}))) == []  # filtered out, not malformed
+
+
+def test_spelling_variants_of_a_held_out_line_are_not_trained_on():
+    """The UDHR's Romanian of 1953 and 1993 differ by î/â only: a line held out in one spelling must not
+    train in the other, or dev measures recall of training text."""
+    from xling.langid.normalize import normalize_text
+    from xling.langid.train import LangidDataConfig, build_examples
+
+    words = ["drepturile", "omului", "legii", "națiuni", "popoarele", "libertatea", "demnitatea", "egali"]
+    old = [f"Considerînd că {words[i % 8]} {words[i // 8]} sînt ale tuturor" for i in range(60)]
+    new = [line.replace("î", "â").replace("sânt", "sunt") for line in old]
+    group = [
+        Source(Label("ron"), tuple(old), "udhr/ron_1953"),
+        Source(Label("ron"), tuple(new), "udhr/ron_1993"),
+    ]
+    train, dev = build_examples({"ron": group}, LangidDataConfig(dev_fraction=0.2, chunk_words=50), seed=0)
+
+    def spelling_1953(text: str) -> str:
+        return text.replace("sunt", "sînt").replace("â", "î")
+
+    assert len(dev.lines.texts) == 12  # 20% of the 60 lines, each once
+    assert not {spelling_1953(t) for t in dev.lines.texts} & {spelling_1953(t) for t in train.texts}
+    whole_lines = {normalize_text(line) for line in old + new} & set(train.texts)
+    assert len(whole_lines) == 2 * (60 - 12)  # both spellings of every other line train

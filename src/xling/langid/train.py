@@ -7,6 +7,7 @@ import logging
 import math
 import random
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -376,6 +377,13 @@ class DevSets:
     medium: Examples = field(default_factory=Examples)
 
 
+def _variant_key(form: str) -> str:
+    """Return what spelling variants of a normalised line share: the line without its diacritics and Latin
+    vowels (versions of a text that a spelling reform, as Romanian's î -> â, or diacritics set apart)."""
+    decomposed = unicodedata.normalize("NFD", form)
+    return "".join(c for c in decomposed if not unicodedata.category(c).startswith("M") and c not in "aeiouy")
+
+
 def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, seed: int
                    ) -> tuple[Examples, DevSets]:  # fmt: skip
     """Return (train, dev) examples: whole chunks plus crops for training; held-out lines' chunks and their
@@ -385,14 +393,23 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
     train, dev = Examples(), DevSets()
     for label_id, (label, group) in enumerate(grouped.items()):
         # one line per normalised text: "Article 5" and "Article 12" are one text to the model, and a
-        # held-out copy of a training line would inflate dev
+        # held-out copy of a training line would inflate dev; so would a spelling variant of it (the UDHR's
+        # Romanian of 1953 and 1993 differ by î/â): variants are held out together (one as the dev line) or
+        # all trained on
         by_form: dict[str, str] = {}
         for text in (text for source in group if not source.supplement for text in source.texts):
             by_form.setdefault(normalize_text(text), text)
-        lines = [text for form, text in by_form.items() if form]
+        variants: dict[str, list[str]] = {}
+        for form, text in by_form.items():
+            if form:
+                variants.setdefault(_variant_key(form), []).append(text)
         held_rng = random.Random(f"{seed}/{label}")  # str seeds hash with sha512: stable across runs
-        held_rng.shuffle(lines)
-        held = min(config.dev_max, int(len(lines) * config.dev_fraction)) if len(lines) >= 20 else 0
+        keys = list(variants)
+        held_rng.shuffle(keys)
+        held = min(config.dev_max, int(len(keys) * config.dev_fraction)) if len(keys) >= 20 else 0
+        lines = [variants[key][0] for key in keys[:held]] + [
+            text for key in keys[held:] for text in variants[key]
+        ]
         for line in lines[:held]:
             for chunk in _chunks(line, config.chunk_words):
                 dev.lines.add(chunk, label_id)
