@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,8 @@ def test_repair_replaces_characters_and_aliases_pieces_with_copied_rows(tmp_path
     texts = [s for s in sample_sentences("rus") if "ё" not in s]
     assert np.array_equal(old.encode(texts), new.encode(texts))
     assert np.array_equal(new.encode(["всё"]), old.encode(["все"]))
+    decomposed = unicodedata.normalize("NFD", "всё")  # е + U+0308, which NFKC composes to ё
+    assert decomposed != "всё" and np.array_equal(new.encode([decomposed]), old.encode(["все"]))
     from xling.embeddings.static import MODULE_DIR, StaticSentenceEncoder
 
     old_table = StaticSentenceEncoder.load(base / MODULE_DIR)

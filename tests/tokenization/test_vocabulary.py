@@ -122,6 +122,27 @@ def test_too_large_vocabulary_is_a_clear_error_in_xling_terms(tmp_path):
     assert "--character_coverage option" not in str(error.value) and ".cc(" not in str(error.value)
 
 
+def test_a_bpe_vocabulary_encodes_exactly_like_its_sentencepiece_model(tmp_path):
+    """transformers built a Unigram model from a BPE vocabulary's pieces: "▁war" came out as "▁w ar"."""
+    out = tmp_path / "bpe"
+    train_vocabulary(_sample_texts(), _tiny(out, model_type="bpe"))
+    assert json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))["model"]["type"] == "BPE"
+    tok = AutoTokenizer.from_pretrained(str(out))
+    sp = spm.SentencePieceProcessor(model_file=str(out / SPM_FILE))
+    texts = list(_all_sample_sentences())
+    assert [tok(t, add_special_tokens=False)["input_ids"] for t in texts] == [sp.encode(t) for t in texts]
+
+
+def test_a_conversion_that_encodes_otherwise_is_refused(sample_tokenizer_dir):
+    from xling.tokenization.vocabulary import check_same_encoding
+
+    tok = AutoTokenizer.from_pretrained(str(sample_tokenizer_dir))
+    check_same_encoding(sample_tokenizer_dir / SPM_FILE, tok, ["Hello world", "Guten Tag"])
+    tok.backend_tokenizer.normalizer = None  # as a converter that lost the normaliser
+    with pytest.raises(XlingError, match="encodes 'ＦＵＬＬ width' as"):
+        check_same_encoding(sample_tokenizer_dir / SPM_FILE, tok, ["Hello world", "ＦＵＬＬ width"])
+
+
 def _tiny(output, **fields) -> VocabConfig:
     return VocabConfig(**({"output": str(output), "vocab_size": 500, "sample_sentences": 1000} | fields))
 

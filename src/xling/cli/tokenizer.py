@@ -23,7 +23,13 @@ def tokenizer_train(
     corpus: Annotated[
         str | None, typer.Option(help="Folder of <lang>.tsv[.gz] (id<TAB>text), or 'sample'.")
     ] = None,
-    languages: Annotated[str | None, typer.Option(help="Comma-separated languages (default: all).")] = None,
+    languages: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated languages to read from --corpus (default: all its files); each "
+            "--text file adds its own."
+        ),
+    ] = None,  # fmt: skip
     text: Annotated[
         list[str] | None, typer.Option(help="Monolingual file as lang=path (repeatable).")
     ] = None,

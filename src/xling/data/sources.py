@@ -113,6 +113,9 @@ class TextSources:
         if root is None and not mono:
             raise ConfigError("no text given: set corpus (a folder, or 'sample') or text (lang=path)")
         languages = [normalize_language(code, where="data.languages") for code in languages]
+        if languages and root is None:  # it would choose nothing: every text file is read whatever it says
+            raise ConfigError(f"data.languages ({', '.join(languages)}) picks files of a corpus, and no corpus "
+                              "is given: leave it out (each text file's language is read), or set corpus")  # fmt: skip
         aligned = AlignedCorpus.from_dir(root, languages or None) if root else None
         langs = list(aligned.languages) if aligned else []
         langs += [lang for lang in mono if lang not in langs]

@@ -1,6 +1,6 @@
 """Two repairs of a tokenizer's coverage that keep every old id: character replacements and script variants.
 
-- `add_replacements` puts plain character replacements (`ё` -> `е`) in front of the normalizer, for letters
+- `add_replacements` adds plain character replacements (`ё` -> `е`) to the normalizer, for letters
   a vocabulary never learnt a piece for although its training text spells the same words without them
   (Russian writes `ё` as `е` almost everywhere, so the Bible has no `ё` piece and the letter became bytes);
 - `variant_pieces` spells each piece another way (Simplified Chinese pieces in Traditional characters, with a
@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 
 from tokenizers import Tokenizer
@@ -20,18 +21,21 @@ from xling.tokenization.vocabulary_extension import unigram_vocabulary
 
 
 def add_replacements(tokenizer: Tokenizer, replacements: Mapping[str, str]) -> Tokenizer:
-    """Return a copy of `tokenizer` whose normalizer first replaces each key of `replacements` by its value."""
+    """Return a copy of `tokenizer` whose normalizer replaces each key of `replacements` by its value, right
+    after SentencePiece's NFKC step (`Precompiled`) where it has one, else first.
+
+    After NFKC, so that text spelling a key decomposed (`е` + U+0308 for `ё`, which NFKC composes) is
+    replaced too; keys are taken in NFKC, the form they can have there."""
     data = json.loads(tokenizer.to_str())
-    steps = [
-        {"type": "Replace", "pattern": {"String": old}, "content": new} for old, new in replacements.items()
-    ]
+    steps = [{"type": "Replace", "pattern": {"String": unicodedata.normalize("NFKC", old)}, "content": new}
+             for old, new in replacements.items()]  # fmt: skip
     current = data.get("normalizer")
     if current is None:
         data["normalizer"] = {"type": "Sequence", "normalizers": steps}
-    elif current.get("type") == "Sequence":
-        current["normalizers"] = [*steps, *current["normalizers"]]
-    else:
-        data["normalizer"] = {"type": "Sequence", "normalizers": [*steps, current]}
+        return Tokenizer.from_str(json.dumps(data, ensure_ascii=False))
+    sequence = current["normalizers"] if current.get("type") == "Sequence" else [current]
+    after = next((i + 1 for i, step in enumerate(sequence) if step.get("type") == "Precompiled"), 0)
+    data["normalizer"] = {"type": "Sequence", "normalizers": [*sequence[:after], *steps, *sequence[after:]]}
     return Tokenizer.from_str(json.dumps(data, ensure_ascii=False))
 
 

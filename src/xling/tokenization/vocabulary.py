@@ -11,6 +11,7 @@ before it existed hold `xling_tokenizer.json`, still read).
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +36,9 @@ from xling.errors import ConfigError, XlingError
 
 SPECIAL_TOKENS = {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "<unk>", "mask": "<mask>"}
 SPM_FILE = "sentencepiece.bpe.model"  # XLM-R's name for its SentencePiece model
+SPM_BPE = 2  # ModelProto.TrainerSpec.ModelType: UNIGRAM 1, BPE 2
+CHECKED_SENTENCES = 200
+"""Sample sentences each converted tokenizer must encode into SentencePiece's ids."""
 KIND = TOKENIZER_KIND  # the `kind` in xling.json: `overwrite` replaces only a folder of this kind
 
 # The sample is at most this many times the corpus: beyond a few copies of every sentence a larger sample
@@ -187,11 +192,13 @@ def train_vocabulary(
         learning = f"SentencePiece: learning {config.vocab_size:,} pieces from {n_lines:,} sentences"
         with _heartbeat(say, learning):
             _train_spm(sample_path, staging / "spm", config, lang_tokens)
-        sample_path.unlink()
         (staging / "spm.model").replace(staging / SPM_FILE)
         (staging / "spm.vocab").unlink(missing_ok=True)
         say("converting to a Hugging Face tokenizer")
         tokenizer = hf_tokenizer_from_spm(staging / SPM_FILE, lang_tokens)
+        with sample_path.open(encoding="utf-8") as sample:
+            check_same_encoding(staging / SPM_FILE, tokenizer, itertools.islice(sample, CHECKED_SENTENCES))
+        sample_path.unlink()
         save_tokenizer(tokenizer, staging)
         write_metadata(staging, {
             "kind": KIND,
@@ -362,7 +369,12 @@ def hf_tokenizer_from_spm(spm_path: Path, lang_tokens: list[str]):
 
     proto = import_protobuf().ModelProto()
     proto.ParseFromString(Path(spm_path).read_bytes())
-    vocab = [(piece.piece, piece.score) for piece in proto.pieces]
+    # transformers builds a Unigram model from (piece, score) pairs and a BPE model, merges and all, from a
+    # {piece: id} mapping: given pairs, a BPE vocabulary segmented as Unigram ("▁war" as "▁w ar")
+    if proto.trainer_spec.model_type == SPM_BPE:
+        vocab: Any = {piece.piece: i for i, piece in enumerate(proto.pieces)}
+    else:
+        vocab = [(piece.piece, piece.score) for piece in proto.pieces]
     backend = SpmConverter.build_tokenizer_from_spm_proto(proto, vocab)
     bos, eos = SPECIAL_TOKENS["bos"], SPECIAL_TOKENS["eos"]
     backend.post_processor = processors.TemplateProcessing(
@@ -390,6 +402,24 @@ def hf_tokenizer_from_spm(spm_path: Path, lang_tokens: list[str]):
     if len(tokenizer) != len(vocab):
         raise XlingError(f"tokenizer conversion lost tokens: {len(tokenizer)} != {len(vocab)} pieces")
     return tokenizer
+
+
+def check_same_encoding(spm_path: Path, tokenizer: Any, texts: Iterable[str]) -> None:
+    """Return nothing when `tokenizer` encodes every one of `texts` into SentencePiece's ids; XlingError
+    naming the first text that differs otherwise (a converter that changed would else go unnoticed)."""
+    import sentencepiece
+
+    model = sentencepiece.SentencePieceProcessor(model_file=str(spm_path))
+    for text in texts:
+        expected = model.encode(text)
+        got = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if got != expected:
+            raise XlingError(
+                f"the Hugging Face tokenizer converted from {spm_path.name} encodes {text[:80]!r} as "
+                f"{tokenizer.convert_ids_to_tokens(got)[:12]}, SentencePiece as "
+                f"{model.id_to_piece(expected)[:12]}: the conversion is wrong (transformers "
+                "version?)"
+            )
 
 
 def save_tokenizer(tokenizer, output: str | Path) -> None:
