@@ -55,7 +55,9 @@ def test_word_translation_step_on_the_bible(shared_data_dir, tmp_path):
     found = report["translations"]
     assert sum(gold[word] in found[word] for word in gold) >= 6
     coverage = report["bli"]["coverage"]
-    assert coverage["lines"] == 2000 and 0 < coverage["pairs_covered"] < coverage["lines"]
+    # the Bible's vectors are lowercase: German nouns ("Widmung") are found lowercased (103 pairs were found
+    # when they were looked up as written)
+    assert coverage["lines"] == 2000 and 200 < coverage["pairs_covered"] < coverage["lines"]
 
 
 def test_sample_reviews_reader_names_the_bad_line(tmp_path):

@@ -43,7 +43,7 @@ def test_error_names_the_folder_its_origin_and_the_way_out(tmp_path, monkeypatch
 @pytest.mark.parametrize(
     "name",
     ["tatoeba.deu-eng.deu", "newstest2019-ref.deu.txt.gz", "newstest2019-src.eng.txt.gz", "tr_imst-ud-test.conllu.gz",
-     "test_text.txt", "yacle.test.freq.2k.en-de.tsv"],
+     "test_text.txt", "yacle.test.freq.2k.en-de.tsv", "en-de.5000-6500.txt"],
 )  # fmt: skip
 def test_test_set_files_are_refused_as_training_data(tmp_path, name):
     with pytest.raises(ConfigError, match=rf"text: .*{re.escape(name)} is a test set"):
@@ -64,6 +64,6 @@ def test_test_sets_under_another_case_gzipped_or_behind_a_link_are_refused(tmp_p
 
 
 @pytest.mark.parametrize("name", ["tr_imst-ud-train.conllu.gz", "train_text.txt", "yacle.train.freq.5k.en-de.tsv",
-                                  "news.deu.txt", "deu.tsv"])  # fmt: skip
+                                  "news.deu.txt", "deu.tsv", "en-de.0-5000.txt", "en-de.txt"])  # fmt: skip
 def test_train_splits_are_not_test_sets(tmp_path, name):
     check_not_test_set(tmp_path / name, "text")

@@ -93,6 +93,18 @@ def test_lowercase_pair_name_and_errors(tmp_path, vocabularies):
         )
 
 
+def test_lowercased_vocabularies_find_capitalised_dictionary_words(tmp_path, vocabularies):
+    """`xling vectors train` lowercases by default: German nouns of a test dictionary ("Haus") were scored
+    out of vocabulary (1,430 of the 2,000 en-de test pairs for the quickstart's vectors)."""
+    src, tgt = vocabularies
+    lower = WordVectors([word.lower() for word in tgt.words], tgt.vectors, "de.lower.vec")
+    path = write(tmp_path / "test.tsv", "house\tHaus\ncat\tKatze\n")
+    result = evaluate_bli(src, lower, identity(8), BLIConfig(dictionary=path))
+    assert result.scores["test"]["coverage"]["pairs_covered"] == 2 and result.settings["lowercase"] is True
+    cased = evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path))  # a cased side: as written
+    assert cased.settings["lowercase"] is False and cased.scores["test"]["coverage"]["pairs_covered"] == 2
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [

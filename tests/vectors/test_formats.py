@@ -75,6 +75,13 @@ def test_npy_words_may_hold_spaces_but_vec_rejects_them(tmp_path: Path) -> None:
     assert not (tmp_path / "v.vec").exists()
 
 
+def test_converting_to_text_keeps_the_values(tmp_path: Path) -> None:
+    original = make_vectors()
+    save_vectors(original, tmp_path / "v.npy")
+    convert_vectors(tmp_path / "v.npy", tmp_path / "v.vec")
+    np.testing.assert_array_equal(load_vectors(tmp_path / "v.vec").vectors, original.vectors)
+
+
 def test_convert_vec_to_npy_with_max_words(tmp_path: Path) -> None:
     original = make_vectors()
     save_vectors(original, tmp_path / "v.vec")
@@ -99,6 +106,20 @@ def test_header_less_glove_file(tmp_path: Path) -> None:
     assert loaded.words == ["the", "of", "and"]
     assert loaded.dim == 3
     np.testing.assert_allclose(loaded.vectors[1], [0.4, 0.5, 0.6], rtol=1e-6)
+
+
+def test_glove_words_holding_spaces_are_read(tmp_path: Path) -> None:
+    # glove.840B.300d.txt has rows such as ". . . 0.1 ..." and "at name@domain.com 0.2 ...": the width is
+    # known from the first row, so the word is what comes before the last `dim` values
+    path = write(tmp_path / "glove.txt", "the 0.1 0.2 0.3\n. . . 1 2 3\nat name@domain.com 4 5 6\n")
+    loaded = load_vectors(path)
+    assert loaded.words == ["the", ". . .", "at name@domain.com"]
+    np.testing.assert_array_equal(loaded.vectors[1:], [[1, 2, 3], [4, 5, 6]])
+    extra_number = write(
+        tmp_path / "bad.txt", "the 0.1 0.2 0.3\nof 7 1 2 3\n"
+    )  # a value too many, not a word
+    with pytest.raises(DataError, match=r"bad\.txt:2: expected 3 values after the word, got 4"):
+        load_vectors(extra_number)
 
 
 def test_words_with_non_ascii_spaces_survive(tmp_path: Path) -> None:

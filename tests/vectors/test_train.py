@@ -235,3 +235,11 @@ def test_library_training_prints_nothing_unless_asked(topic_corpus, tmp_path, ca
     train_vectors(tiny_config(topic_corpus, tmp_path / "quiet.vec"))
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_a_test_set_is_refused_as_the_corpus(tmp_path: Path) -> None:
+    tatoeba = tmp_path / "tatoeba.deu-eng.deu"
+    tatoeba.write_text("Guten Tag.\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^corpus: .*tatoeba\.deu-eng\.deu is a test set"):
+        train_vectors(VectorsTrainConfig(corpus=str(tatoeba), output=str(tmp_path / "v.vec")), progress=False)
+    assert not (tmp_path / "v.vec").exists()

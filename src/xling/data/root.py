@@ -37,6 +37,7 @@ TEST_SET_FILES = (
     "test_text.txt",  # UMSAB's test tweets
     "test_labels.txt",
     "*.test.*-*.tsv",  # BLI test dictionaries (xling-eval: yacle.test.freq.2k.en-de.tsv)
+    "*-*.5000-6500.txt",  # MUSE's test dictionaries (en-de.5000-6500.txt; its train split is 0-5000)
 )
 """File name patterns of the evaluation-only test sets in the data root's layout (see its README)."""
 

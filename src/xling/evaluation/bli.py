@@ -58,7 +58,8 @@ class BLIConfig:
     pair: str = ""
     """The language pair the row is named by ("": read from the file name, e.g. "en-de")."""
     lowercase: bool = False
-    """Look dictionary words up lowercased (the most frequent spelling wins)."""
+    """Look dictionary words up lowercased (the most frequent spelling wins); always so where neither
+    vocabulary has an uppercase word."""
     hub_vocab: int | None = None
     """Source words that CSLS's and the inverted softmax's target terms are measured against (None: all)."""
     isf_beta: float = DEFAULT_BETA
@@ -139,7 +140,7 @@ def evaluate_bli(src: WordVectors, tgt: WordVectors, mapping: WordMapping, confi
             "retrieval": config.retrieval,
             "k": config.k,
             "hub_vocab": config.hub_vocab,
-            "lowercase": config.lowercase,
+            "lowercase": dictionary.lowercased,
             **({"isf_beta": config.isf_beta} if config.retrieval == "isf" else {}),
             "target_words": len(tgt),
             "precision_over": PRECISION_OVER,

@@ -108,6 +108,10 @@ def load_vectors(path: PathLike, max_words: int | None = None) -> WordVectors:
     return _load_text(file, max_words)
 
 
+EXACT_PRECISION = 9
+"""Significant digits that write float32 values exactly as text."""
+
+
 def save_vectors(vectors: WordVectors, path: PathLike, precision: int = 6) -> None:
     """Return nothing; write `vectors` to `path` as `.vec`/`.txt` (optionally `.gz`) or `.npy` + `.vocab.txt`.
 
@@ -133,14 +137,15 @@ def save_vectors(vectors: WordVectors, path: PathLike, precision: int = 6) -> No
 def convert_vectors(
     src: PathLike, dst: PathLike, max_words: int | None = None, *, overwrite: bool = False
 ) -> WordVectors:
-    """Return the vectors read from `src` (first `max_words` words) after writing them to `dst`.
+    """Return the vectors read from `src` (first `max_words` words) after writing them to `dst` (text with
+    EXACT_PRECISION digits: read back, the values are the same).
 
     `dst` may not be `src` (nor, for .npy, a vocabulary file of either), and an existing `dst` is replaced
     only with `overwrite`: both checked before anything is read (check_output).
     """
     check_output(dst, overwrite, inputs=[src])
     vectors = load_vectors(src, max_words)
-    save_vectors(vectors, dst)
+    save_vectors(vectors, dst, precision=EXACT_PRECISION)  # a conversion changes the format, not the values
     return vectors
 
 
@@ -347,6 +352,7 @@ def _parse_chunk(chunk: list[tuple[int, bytes]], dim: int, path: Path) -> tuple[
         rests.append(rest)
     # A row with too few values and another with too many would still fill the matrix: count per row.
     if any(rest.count(b" ") != dim - 1 for rest in rests):
+        _move_spaced_words(words, rests, dim)
         _check_widths(chunk, rests, dim, path)
     try:
         values = np.fromstring(b" ".join(rests), dtype=np.float32, sep=" ")
@@ -361,6 +367,30 @@ def _parse_chunk(chunk: list[tuple[int, bytes]], dim: int, path: Path) -> tuple[
         bad = int(np.argmin(finite))
         raise DataError("value is not a finite number (nan or inf)", path, chunk[bad][0])
     return words, values
+
+
+def _move_spaced_words(words: list[str], rests: list[bytes], dim: int) -> None:
+    """Return nothing after giving back to its word what a row holds beyond its last `dim` values, where that
+    is no number: GloVe's 840B release has words with spaces (". . .", "at name@domain.com"). A row whose
+    extra field is a number keeps it, so that `_check_widths` names a row with a value too many."""
+    for i, rest in enumerate(rests):
+        fields = rest.split()
+        extra = fields[: len(fields) - dim]
+        if extra and not all(_is_number(field) for field in extra):
+            try:
+                words[i] = " ".join([words[i], *(field.decode("utf-8") for field in extra)])
+            except UnicodeDecodeError:
+                continue  # _check_widths names the row and its byte
+            rests[i] = b" ".join(fields[len(extra) :])
+
+
+def _is_number(field: bytes) -> bool:
+    """Return whether one whitespace-free field of a row parses as a number."""
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_widths(chunk: list[tuple[int, bytes]], rests: list[bytes], dim: int, path: Path) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from xling.config import check_int
 from xling.data.readers import AlignedCorpus, read_id_text_tsv, read_monolingual
+from xling.data.root import check_not_test_set
 from xling.errors import ConfigError, DataError, XlingError
 from xling.vectors.core import WordVectors
 from xling.vectors.formats import check_output, save_vectors, vectors_format
@@ -145,6 +146,7 @@ class VectorsTrainConfig:
         if not isinstance(self.overwrite, bool):
             raise ConfigError(f"overwrite: {self.overwrite!r} must be true or false")
         path = self.corpus_file()
+        check_not_test_set(path, "corpus")
         if self.heldout_prefixes and not _is_tsv(path):
             raise ConfigError(
                 f"heldout_prefixes: needs a verse_id<TAB>text corpus (.tsv/.tsv.gz); {path} is plain text"

@@ -128,7 +128,8 @@ class WordAlignConfig:
     adversarial measures it anyway)."""
 
     lowercase: bool = False
-    """Look seed dictionary words up lowercased (the most frequent spelling wins)."""
+    """Look seed dictionary words up lowercased (the most frequent spelling wins); always so where neither
+    vocabulary has an uppercase word."""
 
     adversarial: dict[str, Any] = field(default_factory=dict)
     """Options of method "adversarial": fields of AdversarialConfig, e.g. {"epochs": 3}."""
@@ -362,6 +363,7 @@ def align_word_vector_files(
     the folder is written whole and swapped in at the end, so no file of an earlier run stays beside it.
     """
     from xling.vectors import WordVectors, check_savable, load_vectors, save_vectors
+    from xling.vectors.formats import EXACT_PRECISION
 
     config.validate()
     folder = Path(output)
@@ -385,7 +387,8 @@ def align_word_vector_files(
             for side, vectors, mapped in (("src", source, mapping.map_source(source.vectors)),
                                           ("tgt", target, mapping.map_target(target.vectors))):  # fmt: skip
                 name = f"{side}.mapped.vec"
-                save_vectors(WordVectors(vectors.words, mapped, str(folder / name)), staging / name)
+                save_vectors(WordVectors(vectors.words, mapped, str(folder / name)), staging / name,
+                             precision=EXACT_PRECISION)  # fmt: skip
                 report.mapped[side] = folder / name
     return report
 

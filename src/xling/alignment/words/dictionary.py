@@ -10,7 +10,7 @@ nearest neighbours, as MUSE's refinement and VecMap's self-learning do.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ class Dictionary:
 
     pairs: np.ndarray  # int64 [m, 2]: (source row, target row), in file order
     coverage: DictionaryCoverage
+    lowercased: bool = False  # words were looked up lowercased (asked for, or both vocabularies are)
 
 
 def read_dictionary(
@@ -79,12 +80,22 @@ def read_dictionary(
     One pair per line: `source<TAB>target`, or two whitespace-separated words when the line has no tab
     (MUSE's files). Blank lines are skipped; any other line is a DataError naming its path and line.
     With `lowercase`, dictionary words are lowercased and looked up among the lowercased vocabulary,
-    where the smallest row (the most frequent spelling) wins.
+    where the smallest row (the most frequent spelling) wins. Two vocabularies without an uppercase word
+    (as `xling vectors train` writes by default) are read so too: there a capitalised word ("Haus") could
+    never be found.
     """
+    lowercase = lowercase or (all_lowercase(src_words) and all_lowercase(tgt_words))
     words = read_word_pairs(path, lowercase=lowercase)
     if lowercase:
         src_words, tgt_words = lowercase_index(src_words), lowercase_index(tgt_words)
-    return pairs_to_rows(words.pairs, src_words, tgt_words, duplicates=words.duplicates)
+    dictionary = pairs_to_rows(words.pairs, src_words, tgt_words, duplicates=words.duplicates)
+    dictionary.lowercased = lowercase
+    return dictionary
+
+
+def all_lowercase(words: Iterable[str]) -> bool:
+    """Return whether no word of a vocabulary has an uppercase letter."""
+    return all(word == word.lower() for word in words)
 
 
 @dataclass
