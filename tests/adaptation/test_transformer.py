@@ -3,6 +3,7 @@ into the Greek alphabet (which its vocabulary spells byte by byte)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from dataclasses import replace
@@ -368,3 +369,83 @@ def test_held_out_sentences_neither_shape_the_pieces_nor_replay(toy, tmp_path, m
     assert heldout and dev_pairs
     assert not set(heldout) & set(seen["learnt_from"])  # the held-out perplexity is of unseen text
     assert not {pivot for pivot, _ in dev_pairs} & set(seen["replay"])  # the dev retrieval's pivots too
+
+
+def test_a_test_split_is_refused_as_protected_text(tmp_path):
+    """A transformer's replay trains on the protected sentences: a test split must not be one of them."""
+    from xling.adaptation.adapt import protected_texts
+
+    test_split = tmp_path / "en_partut-ud-test.conllu"
+    test_split.write_text("# text = Hi\n1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n\n", encoding="utf-8")
+    config = AdaptConfig(language="ell", text=["x"])
+    config.vocabulary.protect = [str(test_split)]
+    with pytest.raises(ConfigError, match=r"^vocabulary.protect: .*en_partut-ud-test.conllu is a test set"):
+        protected_texts(config, ["eng"], "ell")
+
+
+def test_a_model_folder_without_its_tokenizer_is_refused(toy, tmp_path):
+    """transformers builds a 5-token tokenizer where tokenizer.json is missing; masking then failed deep in
+    the before-figures with a traceback."""
+    import shutil
+
+    from xling.adaptation.transformer import load_masked_lm
+    from xling.errors import DataError
+
+    folder = tmp_path / "no-tokenizer"
+    shutil.copytree(toy["base"], folder)
+    for name in (
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "sentencepiece.bpe.model",
+    ):
+        (folder / name).unlink(missing_ok=True)
+    with pytest.raises(DataError, match=r"no-tokenizer: the tokenizer holds \d+ tokens for a model of"):
+        load_masked_lm(folder)
+
+
+def test_resume_with_more_steps_keeps_the_runs_derived_warmup(toy, tmp_path):
+    """An unset warm-up is a tenth of max_steps; a resume that raises max_steps (a field it may change) was
+    refused for a warm-up the user never set."""
+    import shutil
+
+    from xling.training.checkpoint import list_checkpoints
+
+    config = settings(toy, tmp_path / "run")
+    config.training = AdaptConfig().training  # its fields count as set once assigned, as --set does
+    for name, value in {"max_steps": 20, "batch_size": 16, "lr": 3e-3, "checkpoint_every": 10, "threads": 1,
+                        "precision": "fp32", "progress": False}.items():  # fmt: skip
+        setattr(config.training, name, value)
+    first = adapt_transformer(config, toy["base"], toy_data(toy), toy["old"][:300])
+    assert first.training["steps"] == 20
+    shutil.rmtree(list_checkpoints(first.output)[-1])  # as if killed between steps 10 and 20, before saving
+    (first.output / "xling.json").unlink()
+    longer = copy.deepcopy(replace(config, resume=True))
+    longer.training.max_steps = 40
+    resumed = adapt_transformer(longer, toy["base"], toy_data(toy), toy["old"][:300])
+    assert resumed.training["resumed_from"] == 10 and resumed.training["steps"] == 40
+
+
+def test_a_lora_adapter_loads_on_a_base_with_more_rows_than_tokens(toy, tmp_path):
+    """A base padded past its tokenizer (rows to a multiple of 8, say) keeps its rows; the adapter's saved
+    output bias has that many, so the base must be resized to them, not to the tokenizer's length."""
+    from transformers import AutoModelForMaskedLM
+
+    from xling.artifacts import read_metadata, write_metadata
+
+    padded = tmp_path / "padded"
+    model = AutoModelForMaskedLM.from_pretrained(str(toy["base"]))
+    model.resize_token_embeddings(model.get_input_embeddings().weight.shape[0] + 16, mean_resizing=False)
+    model.save_pretrained(padded)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (toy["base"] / name).is_file():
+            (padded / name).write_bytes((toy["base"] / name).read_bytes())
+    write_metadata(padded, read_metadata(toy["base"]))
+    config = settings(toy, tmp_path / "lora", transformer=AdaptTransformerConfig(max_length=MAX_LENGTH, lora=True,
+                                                                                 lora_rank=2))  # fmt: skip
+    config.training.max_steps = 5
+    config.vocabulary.max_new = 10  # fewer new tokens than the padding: the rows stay the base's
+    result = adapt_transformer(config, padded, toy_data(toy), toy["old"][:300])
+    rows = AutoModelForMaskedLM.from_pretrained(str(result.output)).get_input_embeddings().weight.shape[0]
+    peft_model = load_adapter_model(result.output)
+    assert peft_model.get_base_model().get_input_embeddings().weight.shape[0] == rows

@@ -20,6 +20,7 @@ from xling.artifacts import read_json_file, read_metadata
 from xling.data.conllu import read_conllu
 from xling.data.languages import normalize_language, same_language
 from xling.data.readers import read_monolingual
+from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
 from xling.embeddings.encoder import resolve_model
 from xling.embeddings.static import ST_TYPE
@@ -61,6 +62,8 @@ def protected_texts(config: AdaptConfig, model_languages: list[str], language: s
             texts.extend(line.split("\t", 1)[-1] for line in read_monolingual(path))
     for name in config.vocabulary.protect:
         path = Path(name)
+        # a transformer's replay trains on the protected sentences: a test split among them would be learnt
+        check_not_test_set(path, "vocabulary.protect")
         if path.name.lower().endswith(CONLLU_SUFFIXES):
             texts.extend(" ".join(words) for words in read_conllu(path, column="upos").words)
         else:

@@ -55,6 +55,7 @@ from xling.adaptation.output import (
 from xling.adaptation.result import AdaptResult
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
+from xling.embeddings.encoder import check_vocabulary
 from xling.embeddings.pooling import encode_mean_pooled
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
@@ -63,6 +64,7 @@ from xling.pretraining.masking import IGNORE_INDEX, mask_tokens
 from xling.tokenization.vocabulary import save_tokenizer
 from xling.tokenization.vocabulary_extension import VocabularyExtension, extend_vocabulary
 from xling.training import TrainingConfig, train
+from xling.training.checkpoint import latest_checkpoint, read_trainer_state
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +103,25 @@ def transformer_training(config: AdaptConfig) -> TrainingConfig:
         TRANSFORMER_TRAINING, lr=LORA_LR if config.transformer.lora else TRANSFORMER_TRAINING.lr
     )
     given = given_training(config.training)
-    if "warmup_steps" not in given:  # a short run must not be all warm-up: at most a tenth of it
-        given["warmup_steps"] = min(
+    if "warmup_steps" not in given:
+        # the run's own when resuming (a resume may change max_steps, not the warm-up it derived from them);
+        # else a short run must not be all warm-up: at most a tenth of it
+        given["warmup_steps"] = resumed_warmup(config) or min(
             defaults.warmup_steps, max(1, given.get("max_steps", defaults.max_steps) // 10)
         )
     return dataclasses.replace(defaults, **given)
+
+
+def resumed_warmup(config: AdaptConfig) -> int | None:
+    """Return the warm-up steps the run that `--resume` continues trained with (None: no such run)."""
+    newest = latest_checkpoint(Path(config.output)) if config.resume and config.output else None
+    if newest is None:
+        return None
+    try:
+        warmup = read_trainer_state(newest).get("config", {}).get("training", {}).get("warmup_steps")
+    except (XlingError, AttributeError):
+        return None  # the training loop names what is wrong with the checkpoint
+    return warmup if isinstance(warmup, int) and not isinstance(warmup, bool) else None
 
 
 def check_transformer_config(config: AdaptConfig, data: AdaptData, folder: Path) -> None:
@@ -139,6 +155,8 @@ def load_masked_lm(folder: Path) -> tuple[nn.Module, Any]:
         raise ConfigError(
             f"model: {folder} has no fast tokenizer (tokenizer.json); the vocabulary cannot grow"
         )
+    # with no tokenizer file transformers builds one of 5 special tokens, and masking fails much later
+    check_vocabulary(tokenizer, model.get_input_embeddings().weight.shape[0], folder)
     return model, tokenizer
 
 
@@ -682,7 +700,10 @@ def _save(model: nn.Module, tokenizer, staging: Path, base: Path, config: AdaptC
         "seconds": result.seconds, "config": run_config,
     }  # fmt: skip
     if config.transformer.lora:
-        entry["adapter"] = {"path": ADAPTER_DIR, "base_model": str(base), "vocab_size": len(tokenizer),
+        # the rows the model has, which may be more than its tokens (a base padded to a multiple of 8, say):
+        # the adapter's saved output bias has that many
+        rows = model.get_input_embeddings().weight.shape[0]
+        entry["adapter"] = {"path": ADAPTER_DIR, "base_model": str(base), "vocab_size": rows,
                             "rank": config.transformer.lora_rank, "targets": LORA_TARGETS}  # fmt: skip
     meta.update({
         "kind": meta.get("kind", "masked-lm"),
