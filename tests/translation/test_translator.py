@@ -156,7 +156,7 @@ def test_long_input_is_split_and_rejoined_in_order_with_its_layout(xling_model):
     assert lengths == sorted(lengths, reverse=True)  # batched by length, output still in order
 
 
-def test_a_sentence_longer_than_the_input_limit_is_translated_in_parts(xling_model, caplog):
+def test_a_sentence_longer_than_the_input_limit_is_translated_in_parts(xling_model, caplog, tmp_path):
     words = " ".join(PARALLEL["eng"][:8]).replace(".", "").replace("?", "")  # ~40 words, no sentence end
     backend = echo(xling_model)
     with caplog.at_level(logging.WARNING, logger="xling"):
@@ -164,6 +164,14 @@ def test_a_sentence_longer_than_the_input_limit_is_translated_in_parts(xling_mod
     assert out == [words]  # every word back, in order: nothing cut
     assert all(len(source) <= 24 for batch in backend.calls for source in batch)
     assert "translated in" in caplog.text and "parts" in caplog.text
+    caplog.clear()
+    document = tmp_path / "doc.txt"
+    document.write_text(f"Hello.\n{words}\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="xling"):
+        xling_model.translate_file(
+            document, tmp_path / "out.txt", "en", "de", DecodeOptions(max_input_length=24)
+        )
+    assert f"{document}:2: a sentence of" in caplog.text  # the file's line, not the list's index (text 1)
 
 
 def test_a_50k_character_document(xling_model):
@@ -596,6 +604,40 @@ def test_numbers_and_links_come_back_as_they_are_with_a_given_source(xling_model
 
     # an address inside a sentence of a script without spaces takes only itself out, not the sentence
     assert all(has_words(text) for text in ["请发邮件到info@example.com。", "@张三你好吗？", "#今天天气很好"])
+
+
+def test_links_of_any_case_and_longer_than_a_block_come_back_as_they_are(xling_model):
+    from xling.translation.segmentation import BLOCK_CHARS
+
+    backend = echo(xling_model)
+    tracking = "https://example.com/t?" + "&".join(f"param{i}=value{i}" for i in range(200))
+    assert len(tracking) > BLOCK_CHARS
+    texts = ["HTTPS://EXAMPLE.COM/PAGE", "Http://Example.com", "Www.example.com", tracking]
+    assert xling_model.translate(texts, "en", "de") == texts  # were cut or read as words, and translated
+    assert backend.calls == []
+
+
+def test_a_long_line_of_quoted_sentences_keeps_one_part_per_sentence():
+    """A block cut after ". " moved the next sentence's opening quote onto the block before: pysbd then read
+    the rest of the next block as one quotation (62 parts for 120 sentences, ~50 lost in translation)."""
+    from xling.translation.segmentation import BLOCK_CHARS
+
+    line = " ".join(f'"Go to town number {i}," he said.' for i in range(120))
+    assert len(line) > BLOCK_CHARS
+    layout = segment(line, "eng")
+    assert len(layout.sentences) == 120 and all(part.startswith('"Go') for part in layout.parts)
+    assert layout.join(layout.sentences, "eng") == line
+
+
+def test_a_text_already_in_the_target_language_is_kept(xling_model):
+    """A model asked for deu -> deu rewrites the text ('Am Anfang war das Wort.' came back as 'Am dritten
+    Tage aber war der Wort.'); it is kept as it is, as a line detected in the target language is."""
+    backend = echo(xling_model)
+    german = PARALLEL["deu"][0]
+    assert xling_model.translate([german], "de", "de") == [german]
+    assert backend.calls == []
+    assert xling_model.translate([german, PARALLEL["eng"][0]], ["deu", "en"], "deu")[0] == german
+    assert len(backend.calls) == 1 and len(backend.calls[0]) == 1  # only the English text was decoded
 
 
 def test_closing_quotes_and_brackets_stay_with_the_full_width_sentence_they_close():

@@ -33,7 +33,7 @@ _SENTENCE_END = re.compile(rf"[.!?…]\s|[。！？][{re.escape(_CLOSERS)}]*")
 # closers that only close: moved onto the full-width sentence before them (an ASCII quote may open the next)
 _ONLY_CLOSERS = _CLOSERS.replace('"', "").replace("'", "")
 # links, e-mail addresses, @mentions, #hashtags in ASCII (has_words): nothing to translate in them
-_LINKS = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[@#]\w+", re.ASCII)
+_LINKS = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[@#]\w+", re.ASCII | re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -165,8 +165,12 @@ def _blocks(line: str) -> list[str]:
         window = line[:BLOCK_CHARS]
         ends = [m.end() for m in _SENTENCE_END.finditer(window)]
         cut = ends[-1] if ends else (window.rfind(" ") + 1 or BLOCK_CHARS)
-        while cut < len(line) and line[cut] in _CLOSERS:  # a window that ends between 。 and its 」
+        # a window that ends between 。 and its 」 (after ". " an ASCII quote opens the next sentence)
+        while 0 < cut < len(line) and line[cut - 1] in _FULL_WIDTH_ENDS and line[cut] in _CLOSERS:
             cut += 1
+        # never inside a link: its second half would read as words to translate
+        cut = next((link.end() for link in _LINKS.finditer(line, 0, cut + BLOCK_CHARS)
+                    if link.start() < cut < link.end()), cut)  # fmt: skip
         blocks.append(line[:cut])
         line = line[cut:]
     return [*blocks, line] if line else blocks

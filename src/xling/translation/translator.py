@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from xling.data.languages import REGION_SCRIPTS
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid import (
     DEFAULT_IDENTIFIER,
@@ -295,6 +296,9 @@ class Translator:
             sources[i] = label
         if counts := Counter(label for label in detected.values() if label is not None):
             logger.info("source languages detected: %s", _counts(counts))
+        for i, (source, target) in enumerate(zip(sources, targets, strict=True)):
+            if source is not None and _already_in(source, target):
+                sources[i] = None  # kept as it is: a model asked to translate deu -> deu rewrites the text
         marks = self._language_marks(sources, targets)
         outputs = list(texts)
         layouts: dict[int, Layout] = {}
@@ -304,7 +308,7 @@ class Translator:
                 continue
             layouts[i] = layout = segment(text, _language_of(sources[i]))
             sentences += [(i, sentence) for sentence in layout.sentences]
-        jobs = self._jobs(sentences, sources, targets, marks, options)
+        jobs = self._jobs(sentences, sources, targets, marks, options, name or _text_name)
         decoded = self._decode(jobs, options, progress)
         parts: dict[tuple[int, int], list[str]] = {}
         for job, translation in zip(jobs, decoded, strict=True):
@@ -422,8 +426,10 @@ class Translator:
         return marks
 
     def _jobs(self, sentences: list[tuple[int, str]], sources: list[str | None], targets: list[str],
-              marks: dict[tuple[str, str], tuple], options: DecodeOptions) -> list[_Job]:  # fmt: skip
-        """Return the decoding jobs of `sentences`: source tokens (cut into parts when too long) and prefix."""
+              marks: dict[tuple[str, str], tuple], options: DecodeOptions,
+              name: Callable[[int], str] = lambda i: f"text {i}") -> list[_Job]:  # fmt: skip
+        """Return the decoding jobs of `sentences`: source tokens (cut into parts when too long) and prefix;
+        `name(i)` says where text i is in a warning."""
         if not sentences:
             return []
         normalize = source_normalizer(self.tokenizer, self.conventions.family)
@@ -443,8 +449,8 @@ class Translator:
             pieces = self._source_pieces(row)
             chunks = list(_split_pieces(pieces, room))
             if len(chunks) > 1:
-                logger.warning("text %d: a sentence of %d tokens is translated in %d parts (input limit %d)",
-                               i, len(pieces), len(chunks), options.max_input_length)  # fmt: skip
+                logger.warning("%s: a sentence of %d tokens is translated in %d parts (input limit %d)",
+                               name(i), len(pieces), len(chunks), options.max_input_length)  # fmt: skip
             for chunk in chunks:
                 source = self.conventions.source_sequence(chunk, source_token, target_token)
                 jobs.append(_Job(i, number, source, self.conventions.target_prefix(target_token)))
@@ -560,6 +566,17 @@ def _checked_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device: {device} asked for, but torch sees no CUDA device here (use cpu)")
     return device
+
+
+def _already_in(source: str, target: str) -> bool:
+    """Return whether text in `source` (a code or a detector label) is already in `target`: the same
+    language, in the same script where both say one (`srp_Cyrl` is not in `sr-Latn`)."""
+    try:
+        have, want = parse_language(source.strip("_<>")), parse_language(target.strip("_<>"))
+    except LanguageCodeError:
+        return False
+    scripts = [tag.script or REGION_SCRIPTS.get((tag.language, tag.region or "")) for tag in (have, want)]
+    return have.language == want.language and (None in scripts or scripts[0] == scripts[1])
 
 
 def _text_name(i: int) -> str:
