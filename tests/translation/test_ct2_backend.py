@@ -174,6 +174,24 @@ def test_beam_search_is_the_same_on_both_backends(trained, options):
     assert TorchBackend(trained).generate(sources, prefixes, options) == outputs
 
 
+def test_translations_in_two_threads_on_one_model_keep_their_own_logits(trained):
+    """Each search keeps the logits of the model calls made in its own thread (a server translates from
+    several): the other thread's forward passes fire the same model's hooks."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from xling.translation.torch_backend import TorchBackend
+
+    sources, prefixes = _mixed_batch(trained)
+    backend = TorchBackend(trained)
+    options = DecodeOptions(beam_size=3, repetition_penalty=1.5)
+    halves = [(sources[:6], prefixes[:6]), (sources[6:], prefixes[6:])]
+    alone = [backend.generate(s, p, options) for s, p in halves]
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(3):
+            together = list(pool.map(lambda half: backend.generate(*half, options), halves))
+            assert together == alone
+
+
 def test_ctranslate2_step_forces_each_examples_prefix_then_keeps_eos_only_as_the_best():
     from xling.translation.torch_backend import CTranslate2Step
 

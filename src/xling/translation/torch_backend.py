@@ -12,6 +12,7 @@ prefix, never the generation config's default `max_length` of 20 tokens.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,10 +104,14 @@ class CTranslate2Step:
         self.penalty = GeneratedTokensPenalty(options.repetition_penalty)
         self.blocker = GeneratedNgramBlocker(options.no_repeat_ngram_size)
         self.logits: torch.Tensor | None = None
+        # generate calls the model in the thread that asked: another thread's translation on the same model
+        # (a server's) fires this hook too, and its logits are not this search's
+        self.thread = threading.get_ident()
 
     def keep_logits(self, module: Any, args: Any, output: Any) -> None:
-        """A forward hook on the model: keep the last position's logits of its latest call."""
-        self.logits = output.logits[:, -1, :].float()
+        """A forward hook on the model: keep the last position's logits of its latest call in this thread."""
+        if threading.get_ident() == self.thread:
+            self.logits = output.logits[:, -1, :].float()
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """Return the step's log-probabilities: the prefix token forced, else the processed logits'."""
