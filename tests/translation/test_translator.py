@@ -629,6 +629,25 @@ def test_a_long_line_of_quoted_sentences_keeps_one_part_per_sentence():
     assert layout.join(layout.sentences, "eng") == line
 
 
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [("spa", "El Sr. García llegó."), ("por", "A Sra. Costa veio."), ("nld", "Mevr. de Vries kwam."),
+     ("deu", "Hr. Müller kam."), ("swe", "Det är t.ex. bra."), ("swe", "Han kom kl. tre."),
+     ("rus", "Это т. е. хорошо."), ("ell", "Είναι π.χ. καλό."), ("ukr", "Це т. зв. добре.")],
+)  # fmt: skip
+def test_abbreviations_do_not_end_a_sentence(language, text):
+    """pysbd ended these at the abbreviation (Swedish has no rules of its own): each half was translated
+    alone."""
+    layout = segment(f"{text} Dann noch einer.", language)
+    assert layout.parts == (text, "Dann noch einer.")
+    assert layout.join(layout.sentences, language) == f"{text} Dann noch einer."
+
+
+def test_sentences_ending_in_a_short_word_still_end():
+    assert segment("I came home. It was late.", "eng").parts == ("I came home.", "It was late.")
+    assert segment("Er kam. Dann ging er.", "deu").parts == ("Er kam.", "Dann ging er.")
+
+
 def test_a_text_already_in_the_target_language_is_kept(xling_model):
     """A model asked for deu -> deu rewrites the text ('Am Anfang war das Wort.' came back as 'Am dritten
     Tage aber war der Wort.'); it is kept as it is, as a line detected in the target language is."""

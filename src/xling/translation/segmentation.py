@@ -108,7 +108,42 @@ def _sentences(line: str, language: str | None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for block in _blocks(line):
         out += _aligned(block, _segmenter(_pysbd_language(language)).segment(block))
-    return out or [(line, "")]
+    return _join_abbreviations(out, language) or [(line, "")]
+
+
+# Titles before a name that pysbd ends a sentence at (its Spanish splits "El Sr. | García llegó.").
+_TITLES = {
+    "spa": {"Sr", "Sra", "Srta", "Dr", "Dra", "Dña", "Ud", "Uds"}, "por": {"Sr", "Sra", "Srta", "Dr", "Dra"},
+    "nld": {"Dhr", "Mevr", "Mw", "Dr", "Prof"}, "deu": {"Hr", "Fr", "Dr", "Prof"}, "ell": {"κ", "κα", "Κ"},
+    "rus": {"г", "гг", "тов"}, "ukr": {"п", "пан", "пані", "т"}, "swe": {"Dr", "Prof"},
+}  # fmt: skip
+# a short lower-case abbreviation closing a "sentence": t.ex., bl.a., kl., т. е., π.χ., p.
+_ABBREVIATION_END = re.compile(r"(?:^|\s)(?:\w{1,4}\.\s?){1,3}$")
+
+
+def _join_abbreviations(sentences: list[tuple[str, str]], language: str | None) -> list[tuple[str, str]]:
+    """Return `sentences` with a sentence that ends at an abbreviation joined to the next: a title before a
+    name (Sr. García), or a short lower-case abbreviation before a lower-case word (t.ex. bra, т. е. хорошо),
+    where pysbd's rules (none at all for Swedish) ended a sentence."""
+    titles = _TITLES.get(language or "", set())
+    out: list[tuple[str, str]] = []
+    for sentence, after in sentences:
+        if out and after_abbreviation(out[-1][0], sentence, titles) and out[-1][1].strip() == "":
+            previous, gap = out.pop()
+            sentence = previous + gap + sentence
+        out.append((sentence, after))
+    return out
+
+
+def after_abbreviation(sentence: str, following: str, titles: set[str]) -> bool:
+    """Return whether `sentence` ends at an abbreviation that `following` continues (see _join_abbreviations)."""
+    if not sentence.endswith(".") or not following:
+        return False
+    last = sentence[:-1].rsplit(None, 1)[-1] if sentence[:-1].split() else ""
+    if last in titles:  # a name follows, maybe after a particle (Mevr. de Vries)
+        return True
+    found = _ABBREVIATION_END.search(sentence)
+    return bool(found) and found.group().strip()[0].islower() and following[0].islower()
 
 
 def _aligned(block: str, segments: Sequence[str]) -> list[tuple[str, str]]:
