@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from xling.artifacts import read_metadata, write_metadata
+from xling.errors import DataError
 from xling.evaluation.mt import MTEvalConfig, evaluate_mt
 from xling.translation.decoding import DecodeOptions
 from xling.translation.translator import Translator
@@ -119,3 +120,20 @@ def test_a_direction_the_model_lacks_is_refused_before_any_direction_is_translat
         with pytest.raises(XlingError, match="Spanish|spa"):
             evaluate_mt(translator, config)
     assert calls == []
+
+
+def test_held_out_psalms_numbered_apart_are_not_scored(tmp_path):
+    """Synodal Psalm 62 is the NRSV's Psalm 63: its verses would be scored against other verses' text.
+    The test pairs leave out what training leaves out (the schemes in languages.tsv, chapters ending apart)."""
+    from xling.translation.testsets import bible_test
+
+    english = {f"PSA.{c}.{v}": f"psalm {c} line {v}" for c in (2, 62) for v in range(1, 13)}
+    english |= {f"PSA.3.{v}": f"psalm 3 line {v}" for v in range(1, 10)}
+    russian = {sid: f"псалом {sid}" for sid in english} | {"PSA.3.10": "one verse more"}
+    for lang, texts in (("eng", english), ("rus", russian)):
+        (tmp_path / f"{lang}.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in texts.items()), "utf-8")
+    (tmp_path / "languages.tsv").write_text("lang\tversification\neng\tNRSV\nrus\tSynodal\n", "utf-8")
+    test = bible_test(tmp_path, "en", "ru", ["PSA."])
+    assert {sid.rsplit(".", 1)[0] for sid in test.ids} == {"PSA.2"}
+    with pytest.raises(DataError, match="numbered differently"):
+        bible_test(tmp_path, "eng", "rus", ["PSA.62."])

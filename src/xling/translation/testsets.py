@@ -38,6 +38,7 @@ from pathlib import Path
 from xling.data.languages import language_name, normalize_language
 from xling.data.readers import AlignedCorpus, read_parallel_files, read_tatoeba, require_file
 from xling.data.root import bible_folder, data_folder
+from xling.data.versification import chapters_apart, last_verses, same_numbering
 from xling.errors import ConfigError, DataError
 
 __all__ = [
@@ -137,10 +138,18 @@ def bible_test(
     def keep(ident: str) -> bool:
         return ident.startswith(wanted)
 
-    rows = _first(corpus.pairs(src, tgt, ids=keep), max_sentences)
-    if not rows:
-        raise DataError(f"no {src}-{tgt} pairs with ids starting {', '.join(wanted)}", folder)
+    # a chapter numbered differently on the two sides (a psalm held out as PSA.) pairs other verses
     src_code, tgt_code = normalize_language(src), normalize_language(tgt)
+    pairs = list(corpus.pairs(src_code, tgt_code, ids=keep))
+    last = {lang: last_verses(sid for sid, _ in corpus.sentences(lang)) for lang in (src_code, tgt_code)}
+    schemes = corpus.versification()
+    apart = chapters_apart(schemes.get(src_code, ""), schemes.get(tgt_code, ""))
+    numbered_alike = set(same_numbering([sid for sid, _, _ in pairs], last[src_code], last[tgt_code],
+                                        f"{src_code}-{tgt_code}", what="test pairs", apart=apart))  # fmt: skip
+    rows = _first((row for row in pairs if row[0] in numbered_alike), max_sentences)
+    if not rows:
+        apart_note = f" ({len(pairs)} left out: their chapters are numbered differently)" if pairs else ""
+        raise DataError(f"no {src}-{tgt} pairs with ids starting {', '.join(wanted)}{apart_note}", folder)
     return DirectionData(src=src_code, tgt=tgt_code, sources=[s for _, s, _ in rows],
                          references=[t for _, _, t in rows], ids=tuple(i for i, _, _ in rows),
                          origin=f"{Path(folder).name} {src_code}/{tgt_code}, ids starting {' '.join(wanted)}")  # fmt: skip
