@@ -203,7 +203,10 @@ def test_ctranslate2_step_forces_each_examples_prefix_then_keeps_eos_only_as_the
     assert torch.isinf(forced).sum() == 4 * 7
     # the first free step: </s> stays where it is the best candidate (rows 0, 2), else it is banned
     step.logits = torch.tensor([[0.0, 0, 9, 1, 0, 0, 0, 0], [0, 0, 8, 9, 0, 0, 0, 0]]).repeat(2, 1)
-    log_probs = step(torch.tensor([[start, 5], [start, 5], [start, 6], [start, 6]]), torch.zeros(4, 8))
+    # (beam search hands the log-softmax of the very logits the hook kept)
+    log_probs = step(
+        torch.tensor([[start, 5], [start, 5], [start, 6], [start, 6]]), step.logits.log_softmax(dim=-1)
+    )
     assert torch.isinf(log_probs[:, eos]).tolist() == [False, True, False, True]
     assert torch.allclose(log_probs[0], step.logits[0].log_softmax(dim=0))
     # what transformers' own processors banned stays banned

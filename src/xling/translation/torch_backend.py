@@ -122,19 +122,29 @@ class CTranslate2Step:
         if step < prefix_length:
             forced = torch.full_like(scores, float("-inf"))
             return forced.scatter_(1, self.prefixes[:, step : step + 1].to(scores.device), 0.0)
-        if self.logits is None or self.logits.shape != scores.shape:
+        banned = torch.isneginf(scores)
+        if self.penalty.penalty == 1.0 and not self.blocker.size and not banned.any():
+            # nothing to do on the logits: beam search's scores are already their log-softmax (greedy search's
+            # are the logits themselves, whose argmax is the same)
+            log_probs = scores
+        else:
+            log_probs = self._processed(input_ids, banned)
+        if prefix_length and step == prefix_length:
+            log_probs[log_probs.argmax(dim=-1) != self.eos_id, self.eos_id] = float("-inf")
+        return log_probs
+
+    def _processed(self, input_ids: torch.Tensor, banned: torch.Tensor) -> torch.Tensor:
+        """Return the log-softmax of the step's logits after the penalty and the n-gram bans."""
+        if self.logits is None or self.logits.shape != banned.shape:
             raise RuntimeError("CTranslate2Step: the model's logits of this step were not kept (keep_logits)")
         # what transformers' own processors banned stays banned (a checkpoint's suppress_tokens or bad_words_ids,
         # as Marian's ban of its pad token): they ran on `scores`, before this processor
-        logits = self.logits.masked_fill(torch.isneginf(scores), float("-inf"))
+        logits = self.logits.masked_fill(banned, float("-inf"))
         if self.penalty.penalty != 1.0:
             logits = self.penalty(input_ids, logits)
         if self.blocker.size:
             logits = self.blocker(input_ids, logits)
-        log_probs = logits.log_softmax(dim=-1)
-        if prefix_length and step == prefix_length:
-            log_probs[log_probs.argmax(dim=-1) != self.eos_id, self.eos_id] = float("-inf")
-        return log_probs
+        return logits.log_softmax(dim=-1)
 
 
 def clear_forced_tokens(model: Any) -> None:
