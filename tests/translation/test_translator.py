@@ -632,7 +632,7 @@ def test_a_long_line_of_quoted_sentences_keeps_one_part_per_sentence():
 @pytest.mark.parametrize(
     ("language", "text"),
     [("spa", "El Sr. García llegó."), ("por", "A Sra. Costa veio."), ("nld", "Mevr. de Vries kwam."),
-     ("deu", "Hr. Müller kam."), ("swe", "Det är t.ex. bra."), ("swe", "Han kom kl. tre."),
+     ("deu", "Hr. Müller kam."), ("swe", "Det är t.ex. bra."), ("swe", "Han kom kl. tre."), ("swe", "Vi ses kl. 5 i morgon."),
      ("rus", "Это т. е. хорошо."), ("ell", "Είναι π.χ. καλό."), ("ukr", "Це т. зв. добре.")],
 )  # fmt: skip
 def test_abbreviations_do_not_end_a_sentence(language, text):
@@ -643,9 +643,18 @@ def test_abbreviations_do_not_end_a_sentence(language, text):
     assert layout.join(layout.sentences, language) == f"{text} Dann noch einer."
 
 
-def test_sentences_ending_in_a_short_word_still_end():
-    assert segment("I came home. It was late.", "eng").parts == ("I came home.", "It was late.")
-    assert segment("Er kam. Dann ging er.", "deu").parts == ("Er kam.", "Dann ging er.")
+@pytest.mark.parametrize(
+    ("language", "text", "parts"),
+    [("eng", "i went home. it was late.", ("i went home.", "it was late.")),
+     ("deu", "Er kam. Dann ging er.", ("Er kam.", "Dann ging er.")),
+     ("deu", "Sie kam am Fr. Wir gingen.", ("Sie kam am Fr.", "Wir gingen.")),
+     ("swe", "Vi åt bl.a. fisk. sen gick vi hem.", ("Vi åt bl.a. fisk.", "sen gick vi hem.")),
+     ("rus", "Он ушёл, т. е. скрылся. Потом вернулся.", ("Он ушёл, т. е. скрылся.", "Потом вернулся."))],
+)  # fmt: skip
+def test_sentences_ending_in_a_short_word_or_an_abbreviation_still_end(language, text, parts):
+    """Only a listed abbreviation before a lower-case word, or a title before a name, joins two sentences:
+    a lower-case text's short words and Friday's "Fr." do not."""
+    assert segment(text, language).parts == parts
 
 
 def test_a_text_already_in_the_target_language_is_kept(xling_model):

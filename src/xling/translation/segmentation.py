@@ -111,39 +111,64 @@ def _sentences(line: str, language: str | None) -> list[tuple[str, str]]:
     return _join_abbreviations(out, language) or [(line, "")]
 
 
-# Titles before a name that pysbd ends a sentence at (its Spanish splits "El Sr. | García llegó.").
+# Titles before a name that pysbd ends a sentence at (its Spanish splits "El Sr. | García llegó."): joined when
+# a capital or a name particle follows ("Mevr. de Vries")
 _TITLES = {
-    "spa": {"Sr", "Sra", "Srta", "Dr", "Dra", "Dña", "Ud", "Uds"}, "por": {"Sr", "Sra", "Srta", "Dr", "Dra"},
-    "nld": {"Dhr", "Mevr", "Mw", "Dr", "Prof"}, "deu": {"Hr", "Fr", "Dr", "Prof"}, "ell": {"κ", "κα", "Κ"},
-    "rus": {"г", "гг", "тов"}, "ukr": {"п", "пан", "пані", "т"}, "swe": {"Dr", "Prof"},
+    "spa": {"Sr", "Sra", "Srta", "Dr", "Dra", "Dña"}, "por": {"Sr", "Sra", "Srta", "Dr", "Dra"},
+    "nld": {"Dhr", "Mevr", "Mw", "Dr", "Prof"}, "deu": {"Hr", "Dr", "Prof"}, "swe": {"Dr", "Prof"},
+    "ell": {"κ", "Κ"}, "rus": {"г-н", "г-жа", "тов"}, "ukr": {"п", "д-р"},
 }  # fmt: skip
-# a short lower-case abbreviation closing a "sentence": t.ex., bl.a., kl., т. е., π.χ., p.
-_ABBREVIATION_END = re.compile(r"(?:^|\s)(?:\w{1,4}\.\s?){1,3}$")
+_PARTICLES = {"de", "da", "das", "do", "dos", "del", "la", "van", "von", "der", "ter", "ten"}
+# Abbreviations within a sentence that pysbd ends one at (none of Swedish: pysbd has no rules for it):
+# joined when a lower-case word or a number follows, so one that ends a sentence still ends it
+_ABBREVIATIONS = {
+    "swe": {"t.ex.", "bl.a.", "kl.", "s.k.", "dvs.", "d.v.s.", "m.fl.", "m.m.", "ca.", "resp.", "f.d.", "o.s.v."},
+    "rus": {"т. е.", "т.е.", "т. к.", "т.к.", "т. н.", "т.н.", "напр.", "см.", "ок.", "им."},
+    "ukr": {"т. зв.", "т.зв.", "т. е.", "напр.", "див.", "ім."},
+    "ell": {"π.χ.", "δηλ.", "βλ."}, "spa": {"Ud.", "Uds.", "p. ej.", "aprox."}, "por": {"p. ex.", "aprox."},
+    "deu": {"z. B.", "z.B.", "d. h.", "d.h.", "u. a.", "u.a.", "bzw.", "ca.", "vgl."},
+    "nld": {"bijv.", "o.a.", "d.w.z.", "m.b.t."}, "fra": {"p. ex.", "c.-à-d.", "env."},
+}  # fmt: skip
 
 
 def _join_abbreviations(sentences: list[tuple[str, str]], language: str | None) -> list[tuple[str, str]]:
     """Return `sentences` with a sentence that ends at an abbreviation joined to the next: a title before a
-    name (Sr. García), or a short lower-case abbreviation before a lower-case word (t.ex. bra, т. е. хорошо),
-    where pysbd's rules (none at all for Swedish) ended a sentence."""
-    titles = _TITLES.get(language or "", set())
+    name (Sr. García), or an abbreviation of the language's list before a lower-case word or a number (t.ex.
+    bra, т. е. хорошо, kl. 5), where pysbd's rules ended a sentence."""
     out: list[tuple[str, str]] = []
     for sentence, after in sentences:
-        if out and after_abbreviation(out[-1][0], sentence, titles) and out[-1][1].strip() == "":
+        if out and out[-1][1].strip() == "" and after_abbreviation(out[-1][0], sentence, language):
             previous, gap = out.pop()
             sentence = previous + gap + sentence
         out.append((sentence, after))
     return out
 
 
-def after_abbreviation(sentence: str, following: str, titles: set[str]) -> bool:
+def after_abbreviation(sentence: str, following: str, language: str | None) -> bool:
     """Return whether `sentence` ends at an abbreviation that `following` continues (see _join_abbreviations)."""
-    if not sentence.endswith(".") or not following:
+    if not sentence.endswith(".") or not following.strip():
         return False
-    last = sentence[:-1].rsplit(None, 1)[-1] if sentence[:-1].split() else ""
-    if last in titles:  # a name follows, maybe after a particle (Mevr. de Vries)
+    words = sentence[:-1].split()
+    next_word = following.split()[0]
+    if words and words[-1] in _TITLES.get(language or "", ()):
+        return next_word[0].isupper() or next_word in _PARTICLES
+    abbreviations = _ABBREVIATIONS.get(language or "", ())
+    # an abbreviation of several parts that pysbd cut between them ("т. | зв.")
+    if any(_ends_with(sentence, head) and following.startswith(tail)
+           for abbreviation in abbreviations for head, _, tail in _cuts(abbreviation)):  # fmt: skip
         return True
-    found = _ABBREVIATION_END.search(sentence)
-    return bool(found) and found.group().strip()[0].islower() and following[0].islower()
+    continued = next_word[0].islower() or next_word[0].isdigit()
+    return continued and any(_ends_with(sentence, a) for a in abbreviations)
+
+
+def _ends_with(sentence: str, word: str) -> bool:
+    """Return whether `sentence` ends with `word` as a whole word."""
+    return sentence.endswith(word) and (len(sentence) == len(word) or not sentence[-len(word) - 1].isalnum())
+
+
+def _cuts(abbreviation: str) -> list[tuple[str, str, str]]:
+    """Return the ways to cut `abbreviation` at one of its spaces: (head, " ", tail)."""
+    return [(abbreviation[:i], " ", abbreviation[i + 1 :]) for i, c in enumerate(abbreviation) if c == " "]
 
 
 def _aligned(block: str, segments: Sequence[str]) -> list[tuple[str, str]]:
