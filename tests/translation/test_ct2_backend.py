@@ -3,10 +3,13 @@ target languages, the length limit, and its errors."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
+from transformers import GenerationConfig
 
 from xling.errors import ConfigError, DataError
 from xling.export.ct2 import export_ct2
@@ -174,6 +177,31 @@ def test_beam_search_is_the_same_on_both_backends(trained, options):
     assert TorchBackend(trained).generate(sources, prefixes, options) == outputs
 
 
+def test_beam_search_is_the_same_on_both_backends_where_the_model_is_unsure(trained):
+    """Shuffled and cut sources give the tiny model doubts: </s> ranks 2nd at the first free step (CTranslate2
+    leaves that slot dead for a step), and without a length penalty CTranslate2 searches on until its best
+    candidate has finished. Before both were copied, 8 of 1,332 such outputs differed."""
+    from xling.translation.torch_backend import TorchBackend
+
+    sources, _ = _mixed_batch(trained)
+    rng = random.Random(0)
+    shuffled = []
+    for source in sources:
+        body = source[1:-1]
+        for _ in range(2):
+            rng.shuffle(body)
+            shuffled.append(["__eng__", *body[: rng.randint(0, len(body))], "</s>"])
+    prefixes = [[f"__{TARGETS[i % 2]}__"] for i in range(len(shuffled))]
+    ct2, torch_backend = CT2Backend(trained), TorchBackend(trained)
+    for beam, length_penalty in ((2, 0.0), (4, 0.0), (6, 0.0), (4, 1.0), (6, 2.0)):
+        options = DecodeOptions(
+            beam_size=beam, length_penalty=length_penalty, max_length_a=3.0, max_length_b=20
+        )
+        assert torch_backend.generate(shuffled, prefixes, options) == ct2.generate(
+            shuffled, prefixes, options
+        )
+
+
 def test_translations_in_two_threads_on_one_model_keep_their_own_logits(trained):
     """Each search keeps the logits of the model calls made in its own thread (a server translates from
     several): the other thread's forward passes fire the same model's hooks."""
@@ -201,19 +229,37 @@ def test_ctranslate2_step_forces_each_examples_prefix_then_keeps_eos_only_as_the
     forced = step(torch.full((4, 1), start), scores)
     assert forced.argmax(dim=1).tolist() == [5, 5, 6, 6] and (forced.max(dim=1).values == 0).all()
     assert torch.isinf(forced).sum() == 4 * 7
-    # the first free step: </s> stays where it is the best candidate (rows 0, 2), else it is banned
-    step.logits = torch.tensor([[0.0, 0, 9, 1, 0, 0, 0, 0], [0, 0, 8, 9, 0, 0, 0, 0]]).repeat(2, 1)
+    # the first free step: </s> stays where it is the best candidate (rows 0, 2), else it is banned; ranked
+    # 2nd of a beam of 2 (rows 1, 3), its slot is a dead hypothesis as in CTranslate2: the row's worst token
+    # (7) takes </s>'s score and is killed at the next step, rather than the 3rd candidate taking the slot
+    step.logits = torch.tensor([[0.0, 0, 9, 1, 0, 0, 0, -5], [0, 0, 8, 9, 0, 0, 0, -5]]).repeat(2, 1)
     # (beam search hands the log-softmax of the very logits the hook kept)
-    log_probs = step(
-        torch.tensor([[start, 5], [start, 5], [start, 6], [start, 6]]), step.logits.log_softmax(dim=-1)
-    )
+    expected = step.logits.log_softmax(dim=-1)
+    log_probs = step(torch.tensor([[start, 5], [start, 5], [start, 6], [start, 6]]), expected.clone())
     assert torch.isinf(log_probs[:, eos]).tolist() == [False, True, False, True]
-    assert torch.allclose(log_probs[0], step.logits[0].log_softmax(dim=0))
+    assert torch.allclose(log_probs[0], expected[0])
+    assert torch.allclose(log_probs[1, 7], expected[1, eos]) and torch.allclose(
+        log_probs[0, 7], expected[0, 7]
+    )
+    nothing_banned = torch.zeros(4, 8).log_softmax(dim=-1)
+    later = step(torch.tensor([[start, 5, 7], [start, 5, 7], [start, 6, 3], [start, 6, 3]]), nothing_banned)
+    assert (later[1] < -1e9).all() and not (later[0] < -1e9).any() and not (later[2:] < -1e9).any()
     # what transformers' own processors banned stays banned
     banned = torch.zeros(4, 8)
     banned[:, 3] = float("-inf")
-    later = step(torch.tensor([[start, 5, 3]] * 4), banned)
+    later = step(torch.tensor([[start, 5, 3, 4]] * 4), banned)
     assert torch.isinf(later[:, 3]).all()
+
+
+def test_without_a_length_penalty_beam_search_stops_only_when_nothing_better_can_come():
+    """CTranslate2 stops at length penalty 0 only once its best candidate has finished (allow_early_exit),
+    where transformers' early_stopping=True stops at beam_size finished ones: 8 of 1,332 outputs differed."""
+    from xling.translation.torch_backend import search_config
+
+    model = SimpleNamespace(generation_config=GenerationConfig())
+    assert search_config(model, DecodeOptions(beam_size=4, length_penalty=0.0), 20).early_stopping == "never"
+    assert search_config(model, DecodeOptions(beam_size=4, length_penalty=1.0), 20).early_stopping is True
+    assert search_config(model, DecodeOptions(beam_size=1, length_penalty=0.0), 20).early_stopping is False
 
 
 def test_ngram_blocker_bans_what_would_repeat_an_ngram_past_the_start_token():

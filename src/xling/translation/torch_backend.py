@@ -91,8 +91,9 @@ class CTranslate2Step:
     - Then, on the model's raw logits of the step (CTranslate2 processes logits, where transformers' beam
       search hands processors log-probabilities): the repetition penalty (`GeneratedTokensPenalty`) and the
       n-gram bans (`GeneratedNgramBlocker`), then the log-softmax.
-    - At the first step after a prefix, `</s>` is left only where it is the best candidate (CTranslate2's
-      guard against short hypotheses from secondary beams, its issue #277).
+    - At the first step after a prefix, `</s>` is left only where it is the best candidate; where it ranks
+      2nd to beam_size-th its slot is a dead hypothesis for a step, as CTranslate2's guard against short
+      hypotheses from secondary beams (its issue #277) leaves it.
     - Tokens that transformers' own processors banned (the checkpoint's generation config) stay banned.
     """
 
@@ -100,7 +101,9 @@ class CTranslate2Step:
         """Force `prefixes` (batch x prefix length ids) with `beam_size` rows per example; the penalty and the
         n-gram size come from `options`."""
         self.prefixes = prefixes.repeat_interleave(beam_size, dim=0)
+        self.beam_size = beam_size
         self.eos_id = eos_id
+        self.dead: torch.Tensor | None = None  # per row: the token that holds a dead slot (-1: none)
         self.penalty = GeneratedTokensPenalty(options.repetition_penalty)
         self.blocker = GeneratedNgramBlocker(options.no_repeat_ngram_size)
         self.logits: torch.Tensor | None = None
@@ -130,8 +133,28 @@ class CTranslate2Step:
         else:
             log_probs = self._processed(input_ids, banned)
         if prefix_length and step == prefix_length:
-            log_probs[log_probs.argmax(dim=-1) != self.eos_id, self.eos_id] = float("-inf")
+            self._dead_slot_for_eos(log_probs)
+        elif self.dead is not None and step == prefix_length + 1:
+            # the hypothesis that took </s>'s place: CTranslate2 scored it -1e10, so it never goes on
+            log_probs[input_ids[:, -1] == self.dead] -= 1e10
         return log_probs
+
+    def _dead_slot_for_eos(self, log_probs: torch.Tensor) -> None:
+        """At the first step after the prefix, do to `log_probs` (in place) what CTranslate2 does to `</s>`
+        when it is not the best candidate: ranked 2nd to beam_size-th, its slot becomes a dead hypothesis
+        (id 0, score -1e10: one beam fewer for a step), so it is given to the row's worst token (`self.dead`,
+        which no search would pick), killed at the next step; ranked lower, nothing changes. `</s>` itself is
+        banned either way."""
+        import torch
+
+        eos = log_probs[:, self.eos_id : self.eos_id + 1]
+        better = (log_probs > eos).sum(dim=-1)  # tokens ranked before </s>
+        if self.beam_size > 1:
+            rows = ((better >= 1) & (better < self.beam_size)).nonzero().flatten()
+            self.dead = torch.full_like(better, -1)
+            self.dead[rows] = log_probs[rows].argmin(dim=-1)
+            log_probs[rows, self.dead[rows]] = log_probs[rows, self.eos_id]
+        log_probs[better >= 1, self.eos_id] = float("-inf")
 
     def _processed(self, input_ids: torch.Tensor, banned: torch.Tensor) -> torch.Tensor:
         """Return the log-softmax of the step's logits after the penalty and the n-gram bans."""
@@ -189,7 +212,9 @@ def search_config(
         length_penalty=options.length_penalty,
         no_repeat_ngram_size=options.no_repeat_ngram_size,
         repetition_penalty=options.repetition_penalty,
-        early_stopping=options.beam_size > 1,
+        # CTranslate2 stops at beam_size finished hypotheses, or without a length penalty only once the best
+        # candidate has finished: what transformers' "never" (no early stop while a better one may come) gives
+        early_stopping=("never" if options.length_penalty == 0 else True) if options.beam_size > 1 else False,
     )
     ids = {"pad_token_id": pad_id, "eos_token_id": eos_id, "decoder_start_token_id": start_id}
     config.update(**{key: value for key, value in ids.items() if value is not None})
@@ -233,10 +258,12 @@ class TorchBackend:
         """Return, per source, the output token strings without the target prefix and `</s>`."""
         if len(sources) != len(target_prefixes):
             raise ValueError(f"{len(sources)} sources but {len(target_prefixes)} target prefixes")
-        # decoder prompts of one generate call must have one length (no left padding in a decoder)
+        # decoder prompts of one generate call must have one length (no left padding in a decoder); batches by
+        # source length, as the CTranslate2 backend's: a batch's longest source sets its output limit
         return decode_in_prefix_batches(
             sources, target_prefixes, options.batch_size,
             lambda batch, prefixes: self._generate(batch, prefixes, options),
+            order=sorted(range(len(sources)), key=lambda i: len(sources[i])),
         )  # fmt: skip
 
     def _generate(
