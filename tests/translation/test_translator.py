@@ -668,6 +668,29 @@ def test_a_text_already_in_the_target_language_is_kept(xling_model):
     assert len(backend.calls) == 1 and len(backend.calls[0]) == 1  # only the English text was decoded
 
 
+def test_a_script_conversion_is_translated_and_a_macrolanguage_is_its_member(tmp_path):
+    """The model's own language tokens decide what 'already in the target language' means: zh -> zh-TW is
+    zho_Hans -> zho_Hant (a conversion the model is asked for), cmn -> zh and nob_Latn -> no are one token
+    each (kept as they are)."""
+    from xling.translation.translator import _already_in
+
+    folder = build_nllb(
+        tmp_path / "nllb", languages=("eng_Latn", "zho_Hans", "zho_Hant", "srp_Cyrl", "srp_Latn")
+    )
+    translator = Translator.from_pretrained(folder, backend="torch")
+    backend = echo(translator)
+    text = "我们一起读书。"
+    for src, tgt in (("zh", "zh-TW"), ("sr", "sr-Latn")):
+        translator.translate([text], src, tgt)
+    assert len(backend.calls) == 2
+    assert translator.translate([text], "cmn", "zh") == [text] and len(backend.calls) == 2
+    # without the model's tokens (a code it lacks, or a Marian model), the codes decide alike
+    assert _already_in("cmn_Hans", "zh") and _already_in("nob_Latn", "no") and _already_in("arb_Arab", "ar")
+    assert (
+        not _already_in("zh", "zh-TW") and not _already_in("sr", "sr-Latn") and not _already_in("yue", "zh")
+    )
+
+
 def test_closing_quotes_and_brackets_stay_with_the_full_width_sentence_they_close():
     from xling.translation.segmentation import segment
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from xling.data.languages import REGION_SCRIPTS
+from xling.data.languages import DEFAULT_MEMBER, REGION_SCRIPTS
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid import (
     DEFAULT_IDENTIFIER,
@@ -43,6 +43,7 @@ from xling.langid.labels import try_parse_label
 from xling.langid.normalize import normalize_text
 from xling.translation.decoding import DecodeOptions, TranslationBackend
 from xling.translation.languages import (
+    DEFAULT_SCRIPTS,
     Conventions,
     conventions_for,
     detect_family,
@@ -297,7 +298,7 @@ class Translator:
         if counts := Counter(label for label in detected.values() if label is not None):
             logger.info("source languages detected: %s", _counts(counts))
         for i, (source, target) in enumerate(zip(sources, targets, strict=True)):
-            if source is not None and _already_in(source, target):
+            if source is not None and _already_in(source, target, self.conventions):
                 sources[i] = None  # kept as it is: a model asked to translate deu -> deu rewrites the text
         marks = self._language_marks(sources, targets)
         outputs = list(texts)
@@ -568,15 +569,28 @@ def _checked_device(device: str) -> str:
     return device
 
 
-def _already_in(source: str, target: str) -> bool:
-    """Return whether text in `source` (a code or a detector label) is already in `target`: the same
-    language, in the same script where both say one (`srp_Cyrl` is not in `sr-Latn`)."""
+def _already_in(source: str, target: str, conventions: Conventions | None = None) -> bool:
+    """Return whether text in `source` (a code or a detector label) is already in `target`.
+
+    Where the model marks both sides with language tokens (M2M-100, NLLB, xling), it is when both codes take
+    the same token (cmn_Hans and zh are NLLB's zho_Hans; zh and zh-TW are zho_Hans and zho_Hant, a script to
+    convert). Otherwise, or for a code the model lacks, it is the same language (a macrolanguage standing for
+    its usual member: zh for cmn, no for nob) in the same script, a code's script being the one it implies
+    (zh: Hans, sr: Cyrl, zh-TW: Hant).
+    """
+    if conventions is not None and conventions.source_codes and conventions.target_codes:
+        try:
+            return conventions.source_token(source) == conventions.target_token(target)
+        except XlingError:
+            pass  # a language the model lacks: the codes decide (the error, if any, comes later)
     try:
         have, want = parse_language(source.strip("_<>")), parse_language(target.strip("_<>"))
     except LanguageCodeError:
         return False
-    scripts = [tag.script or REGION_SCRIPTS.get((tag.language, tag.region or "")) for tag in (have, want)]
-    return have.language == want.language and (None in scripts or scripts[0] == scripts[1])
+    languages = [DEFAULT_MEMBER.get(tag.language, tag.language) for tag in (have, want)]
+    scripts = [tag.script or REGION_SCRIPTS.get((tag.language, tag.region or "")) or DEFAULT_SCRIPTS.get(language)
+               for tag, language in zip((have, want), languages, strict=True)]  # fmt: skip
+    return languages[0] == languages[1] and (None in scripts or scripts[0] == scripts[1])
 
 
 def _text_name(i: int) -> str:
