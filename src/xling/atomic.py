@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,26 +32,61 @@ def atomic_writes(*targets: tuple[str | Path, str]) -> Iterator[list[IO[Any]]]:
     """Return a context whose handles (one per (path, mode)) write temporary files, renamed over their paths
     only once every one of them is complete on disk, so files that belong together (a matrix and its
     vocabulary) are never left half old and half new by an exception; only a kill between two renames can.
+
+    A symlink given as a path is followed: its target gets the new content and the link stays. A file that
+    is replaced keeps its permissions. A text handle (no "b" in the mode) of a name ending in `.gz` writes
+    gzip (mtime 0: the same text gives the same bytes), as xling's readers expect of that name.
     """
-    paths = [Path(path) for path, _ in targets]
+    # the target, not the link: os.replace would put a regular file in the link's place
+    paths = [Path(os.path.realpath(path)) for path, _ in targets]
     temporaries = [path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in paths]
     try:
         with ExitStack() as stack:
-            handles = []
-            for path, temporary, (_, mode) in zip(paths, temporaries, targets, strict=True):
+            handles, raws = [], []
+            for path, temporary, (given, mode) in zip(paths, temporaries, targets, strict=True):
                 path.parent.mkdir(parents=True, exist_ok=True)
-                text = "b" not in mode
-                options = {"encoding": "utf-8", "newline": "\n"} if text else {}
-                handles.append(stack.enter_context(open(temporary, mode, **options)))
+                # the name given decides, not a link's target: readers open the file by that name
+                handle, raw = _open_temporary(stack, temporary, mode, Path(given).name)
+                handles.append(handle)
+                raws.append(raw)
             yield handles
-            for handle in handles:
-                handle.flush()
-                os.fsync(handle.fileno())
+            for handle, raw in zip(handles, raws, strict=True):
+                if handle is not raw:
+                    handle.close()  # writes the gzip trailer; the raw file stays open
+                raw.flush()
+                os.fsync(raw.fileno())
         for temporary, path in zip(temporaries, paths, strict=True):
+            if path.exists():
+                shutil.copymode(path, temporary)  # a read-only (0444) or private (0600) file stays so
             os.replace(temporary, path)
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
+
+
+def _open_temporary(stack: ExitStack, temporary: Path, mode: str, name: str) -> tuple[IO[Any], IO[Any]]:
+    """Return (the handle to write, the raw file under it) of a temporary file opened in `mode`: the same
+    handle twice, except for text bound for a file `name`d `.gz`, which goes through gzip to the raw file."""
+    text = "b" not in mode
+    compress = text and name.lower().endswith(".gz")
+    options = {"encoding": "utf-8", "newline": "\n"} if text and not compress else {}
+    raw_mode = mode.replace("t", "") + "b" if compress else mode
+    raw = stack.enter_context(open(temporary, raw_mode, **options))  # noqa: SIM115 - the stack closes it
+    if not compress:
+        return raw, raw
+    # filename "": the header would otherwise name the temporary file, whose name holds the process id
+    gz = gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0)
+    handle = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
+    stack.callback(_discard, handle)  # before the raw file closes (last in, first out)
+    return handle, raw
+
+
+def _discard(handle: IO[Any]) -> None:
+    """Return nothing after closing `handle` (again) on the way out, an error left unraised: on success it
+    is closed already, and on failure its file is deleted, so an error closing it (a full disk) would only
+    hide the error that ended the write."""
+    with suppress(OSError, ValueError):
+        handle.close()
 
 
 def writable_file(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:

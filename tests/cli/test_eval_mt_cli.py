@@ -150,3 +150,83 @@ def test_help_names_the_test_sets_and_the_pivot():
     result = runner.invoke(app, ["eval", "mt", "--help"])
     assert result.exit_code == 0, result.output
     assert "ntrex" in result.output and "--pivot" in result.output
+
+
+def _eval_mt(monkeypatch, capsys, tmp_path, *extra):
+    """Run `xling eval mt` on the tiny corpus with the reference translator; return (exit code, stderr, the
+    translator's calls)."""
+    translator = ReferenceTranslator()
+    _fake_model(monkeypatch, translator)
+    code, err = _run_main(monkeypatch, capsys, "eval", "mt", "--model", "m", "--data", str(tmp_path),
+                          "--directions", "eng-deu,eng-fra", *map(str, extra))  # fmt: skip
+    return code, " ".join(err.split()), translator.calls
+
+
+def test_a_json_write_that_fails_after_the_work_is_one_error_line(tmp_path, monkeypatch, capsys):
+    _write_corpus(tmp_path)
+    # root passes the os.access check on /proc; the write itself fails
+    code, err, calls = _eval_mt(monkeypatch, capsys, tmp_path, "--json", "/proc/xling-report.json")
+    assert code == 2 and "/proc/xling-report.json: cannot write the figures" in err, err
+    assert "Traceback" not in err and calls
+    # a disk that fills up: the earlier report stays as it was
+    report = tmp_path / "mt.json"
+    report.write_text('{"old": true}', encoding="utf-8")
+
+    def full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("xling.atomic.os.replace", full)
+    code, err, _ = _eval_mt(monkeypatch, capsys, tmp_path, "--json", report)
+    assert code == 2 and f"{report}: cannot write the figures: No space left on device" in err, err
+    assert json.loads(report.read_text()) == {"old": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bible", "mt.json"]  # no temporary left
+
+
+def test_a_bad_hypotheses_folder_is_refused_before_anything_is_translated(tmp_path, monkeypatch, capsys):
+    bible = _write_corpus(tmp_path)
+    afile = tmp_path / "afile"
+    afile.write_text("keep\n", encoding="utf-8")
+    code, err, calls = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", afile)
+    assert code == 2 and f"hypotheses: {afile} is a file, not a folder" in err and calls == [], err
+    assert afile.read_text(encoding="utf-8") == "keep\n"
+    code, err, calls = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", afile / "hy")
+    assert code == 2 and f"{afile} is a file" in err and calls == [], err
+    for inside in (bible, bible / "hy"):
+        code, err, calls = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", inside)
+        assert code == 2 and "test data folder" in err and "--hypotheses" in err and calls == [], err
+    assert sorted(p.name for p in bible.iterdir()) == ["deu.tsv", "eng.tsv", "fra.tsv"]
+    # a folder that holds the data folder takes the translations beside it
+    code, err, calls = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", tmp_path)
+    assert code == 0 and (tmp_path / "eng-deu.txt").is_file(), err
+
+
+def test_a_hypotheses_folder_that_cannot_be_written_is_refused(tmp_path, monkeypatch, capsys):
+    _write_corpus(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr("xling.atomic.os.access", lambda path, mode: Path(path) != locked)
+    code, err, calls = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", locked / "hy")
+    assert code == 2 and f"cannot write into {locked}" in err and calls == [], err
+
+
+def test_a_hypotheses_write_that_fails_is_one_error_line(tmp_path, monkeypatch, capsys):
+    _write_corpus(tmp_path)
+
+    def full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("xling.atomic.os.replace", full)
+    code, err, _ = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", tmp_path / "hy")
+    hyp = tmp_path / "hy" / "eng-deu.txt"
+    assert code == 2 and f"{hyp}: cannot write the translations: No space left on device" in err, err
+
+
+def test_a_json_report_inside_the_hypotheses_folder_is_refused(tmp_path, monkeypatch, capsys):
+    _write_corpus(tmp_path)
+    hyps = tmp_path / "hy"  # not there yet: the report would have replaced the translations written first
+    code, err, calls = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", hyps, "--json",
+                                hyps / "eng-deu.txt")  # fmt: skip
+    assert code == 2 and "lies inside the --hypotheses folder" in err and "--json" in err, err
+    assert calls == [] and not hyps.exists()
+    code, err, _ = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", hyps, "--json", hyps / "r.json")
+    assert code == 2 and "lies inside the --hypotheses folder" in err, err

@@ -326,3 +326,35 @@ def test_the_result_says_which_runtime_translated(tmp_path):
     )
     # a translator without a runtime (this table) is recorded as asked
     assert result.settings["backend_asked"] == result.settings["backend"] == "auto"
+
+
+def test_a_hypotheses_folder_is_checked_before_any_translation(tmp_path):
+    folder = _write_bible(tmp_path)
+    afile = tmp_path / "afile"
+    afile.write_text("keep\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="hypotheses: .*afile is a file, not a folder"):
+        MTEvalConfig(data=str(tmp_path), hypotheses=str(afile)).validate()
+    with pytest.raises(DataError, match="afile is a file, so no folder can be made"):
+        MTEvalConfig(data=str(tmp_path), hypotheses=str(afile / "hy")).validate()
+    translator = TableTranslator()
+    for inside in (folder, folder / "hy"):
+        with pytest.raises(ConfigError, match="test data folder"):
+            evaluate_mt(
+                translator, MTEvalConfig(data=str(tmp_path), directions=["eng-deu"], hypotheses=str(inside))
+            )
+    assert translator.calls == [] and not (folder / "hy").exists()
+    result = evaluate_mt(translator, MTEvalConfig(data=str(tmp_path), directions=["eng-deu"],
+                                                  hypotheses=str(tmp_path / "hy")))  # fmt: skip
+    assert result.scores["eng-deu"]["n"] == 4 and (tmp_path / "hy" / "eng-deu.txt").is_file()
+
+
+def test_a_hypotheses_write_that_fails_is_a_data_error_naming_the_file(tmp_path, monkeypatch):
+    _write_bible(tmp_path)
+    test = DirectionData("deu", "fra", _john("deu"), _john("fra"), "test")
+
+    def full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("xling.atomic.os.replace", full)
+    with pytest.raises(DataError, match=r"hy/deu-fra\.txt: cannot write the translations: No space left"):
+        score_directions(TableTranslator(), [test], hypotheses=tmp_path / "hy")

@@ -143,6 +143,7 @@ class BotBuildConfig:
             raise ConfigError(f"batch_size: {self.batch_size} must be 1 or more")
         if not 0 <= self.min_language_probability <= 1:
             raise ConfigError(f"min_language_probability: {self.min_language_probability} must be in [0, 1]")
+        _language(self.language)  # before the FAQ is read and embedded: `und` names no language
 
     def resolved_threshold(self) -> float:
         """Return the threshold to store: the given one, else the margin's default."""
@@ -488,6 +489,17 @@ class SupportBot:
             return None
         return None if texts is None else texts[0]
 
+    def load_translator(self) -> Translator | None:
+        """Return the translator, loaded now when it was named by a folder or name (None: there is none).
+
+        For a caller that named one and must not answer without it (`xling bot ask --translator M`): a load
+        that fails raises its XlingError here. A server leaves the load to the first answer that needs it,
+        which answers in the FAQ's language when it cannot be loaded (logged)."""
+        if self.translator is None:
+            return None
+        with self._lock:
+            return self._translator()
+
     def translated_answers(self, indices: list[int], label: str) -> list[str] | None:
         """Return the answers of entries `indices` machine-translated into `label`'s language (one translator
         call for those not cached); None when the translator does not translate from the FAQ's language into
@@ -651,10 +663,10 @@ def _encoder_of(encoder: str | Path | Encoder) -> tuple[Encoder, str]:
 
 
 def _language(code: str) -> str:
-    """Return the ISO 639-3 code of the `language` field."""
-    from xling.data.languages import normalize_language
+    """Return the ISO 639-3 code of the `language` field (LanguageCodeError for one naming no language)."""
+    from xling.bot.faq import written_language
 
-    return normalize_language(code, where="language")
+    return written_language(code, "language")
 
 
 def _checked_questions(questions: list[str]) -> list[str]:

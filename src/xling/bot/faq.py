@@ -86,7 +86,7 @@ def read_faq(path: str | Path, language: str = "eng") -> list[FaqEntry]:
     if source.is_dir():
         return _read_folder(source)
     require_file(source)
-    language = normalize_language(language, where="language")
+    language = written_language(language, "language")
     if source.suffix.lower() in (".jsonl", ".json"):
         entries = _read_jsonl(source, language)
     else:
@@ -101,7 +101,21 @@ def faq_language(path: str | Path, language: str = "eng") -> str:
     source = Path(path)
     if source.is_dir():
         return _folder_language(source)[0]
-    return normalize_language(language, where="language")
+    return written_language(language, "language")
+
+
+def written_language(code: str, where: str) -> str:
+    """Return the ISO 639-3 code of a language FAQ text is written in; LanguageCodeError naming `where` for
+    an unknown code or one of ISO 639's codes that name no language (und, zxx, mul, mis), refused as
+    `xling langid train` refuses them: the bot would store answers under no language, and `und` is what
+    its detector says of a question it cannot place."""
+    from xling.langid.sources import NOT_LANGUAGES
+
+    language = normalize_language(code, where=where)
+    if language in NOT_LANGUAGES:
+        raise LanguageCodeError(f"{where}: {code!r} names no language ({NOT_LANGUAGES[language]}); give the "
+                                "language the FAQ is written in (eng, deu)")  # fmt: skip
+    return language
 
 
 def read_questions(path: str | Path) -> list[LabelledQuestion]:
@@ -210,7 +224,7 @@ def answers_of(
         if not isinstance(text, str) or not text.strip():
             raise DataError(f'"answers"."{code}" must be a non-empty string', path, line)
         try:
-            lang = normalize_language(str(code), where=f'"answers"."{code}"')
+            lang = written_language(str(code), f'"answers"."{code}"')
         except LanguageCodeError as error:
             raise DataError(str(error), path, line) from None
         if lang == language and text.strip() == answer:
@@ -247,7 +261,7 @@ def _read_folder(folder: Path) -> list[FaqEntry]:
         match = _FOLDER_ANSWERS.match(path.name)
         if not match:
             continue
-        lang = _code_of(match.group(1), path)
+        lang = _code_of(match.group(1), path, written=True)
         if lang == language:
             raise DataError(
                 f"answers in the FAQ's own language ({language}) are those of {faq_path.name}", path
@@ -284,12 +298,15 @@ def _folder_language(folder: Path) -> tuple[str, Path]:
         raise DataError(f"{what} faq.<lang>.tsv files: an FAQ folder holds exactly one", folder)
     match = _FOLDER_FAQ.match(found[0].name)
     assert match is not None
-    return _code_of(match.group(1), found[0]), found[0]
+    return _code_of(match.group(1), found[0], written=True), found[0]
 
 
-def _code_of(code: str, path: Path) -> str:
-    """Return the ISO 639-3 code in a file name; DataError naming the file for an unknown one."""
+def _code_of(code: str, path: Path, *, written: bool = False) -> str:
+    """Return the ISO 639-3 code in a file name; DataError naming the file for an unknown one (and, when
+    `written`, the file holds FAQ text, for one that names no language: `written_language`)."""
     try:
+        if written:
+            return written_language(code, path.name)
         return normalize_language(code, where=path.name)
     except LanguageCodeError as error:
         raise DataError(str(error), path) from None

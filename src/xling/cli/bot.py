@@ -196,14 +196,23 @@ def eval_bot(
 
 def _load(folder: Path, detector: str | None, translator: str | None, threshold: float | None, *,
           detect: bool = True):  # fmt: skip
-    """Return the SupportBot in `folder`, with a spinner while its models load."""
+    """Return the SupportBot in `folder`, with a spinner while its models load; a `translator` the user
+    named is loaded now, and one that cannot be is an XlingError naming --translator, before any answer
+    (a server instead answers in the FAQ's language when its translator fails)."""
     from xling.bot.bot import DEFAULT_TRANSLATOR, SupportBot
+    from xling.errors import XlingError
     from xling.langid import DEFAULT_IDENTIFIER
 
     with console.status(f"loading {folder}"):
-        return SupportBot.load(folder, detector=(detector or DEFAULT_IDENTIFIER) if detect else None,
-                               translator=translator or DEFAULT_TRANSLATOR,
-                               threshold=threshold)  # fmt: skip
+        bot = SupportBot.load(folder, detector=(detector or DEFAULT_IDENTIFIER) if detect else None,
+                              translator=translator or DEFAULT_TRANSLATOR,
+                              threshold=threshold)  # fmt: skip
+        if translator is not None:
+            try:
+                bot.load_translator()
+            except XlingError as error:
+                raise XlingError(f"--translator: {error}") from None
+    return bot
 
 
 def _print_result(result) -> None:

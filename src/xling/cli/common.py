@@ -47,14 +47,20 @@ def _writable_json(path: Path | None) -> Path | None:
 
 
 def _json_report(path: Path) -> bool:
-    """Return whether `path` holds one JSON object (as every --json report is; reports are small)."""
+    """Return whether `path` holds one JSON object (as every --json report is; reports are small), plain or
+    gzipped (xling gzips every output named `.gz`; older versions wrote such a report plain)."""
+    import gzip
     import json
+    import zlib
 
     if path.stat().st_size > 64 * 1024 * 1024:
         return False
     try:
-        return isinstance(json.loads(path.read_text(encoding="utf-8-sig")), dict)
-    except (ValueError, UnicodeDecodeError):
+        data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":  # gzip's magic number
+            data = gzip.decompress(data)
+        return isinstance(json.loads(data.decode("utf-8-sig")), dict)
+    except (ValueError, UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error):
         return False
 
 
@@ -76,9 +82,17 @@ MappingFolder = Annotated[Path, typer.Option(help="Mapping folder from `xling al
 
 
 def write_json(path: Path | None, payload: dict) -> None:
-    """Write `payload` to `path` atomically when the user asked for --json."""
-    if path is not None:
+    """Return nothing after writing `payload` to `path` atomically when the user asked for --json; a write
+    that fails (disk full, a read-only mount: what no check before the work can see) is a DataError naming
+    the path, and any earlier file there stays as it was."""
+    from xling.errors import DataError
+
+    if path is None:
+        return
+    try:
         write_json_atomically(path, payload)
+    except OSError as error:
+        raise DataError(f"cannot write the figures: {error.strerror or error}", path) from error
 
 
 def load_encoder(model: str, **options):

@@ -38,9 +38,9 @@ from typing import Any, Protocol
 from sacrebleu.metrics import BLEU, CHRF
 
 from xling.artifacts import read_metadata
-from xling.atomic import atomic_write
+from xling.atomic import atomic_write, check_apart, writable_file
 from xling.data.languages import MACROLANGUAGES, normalize_language
-from xling.errors import ConfigError, XlingError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.result import Result
 from xling.translation.decoding import DecodeOptions
 from xling.translation.testsets import (
@@ -122,7 +122,8 @@ class MTEvalConfig:
     """How to decode (beam size, length penalty, batch size, ...)."""
 
     def validate(self) -> None:
-        """Return nothing; raise ConfigError naming the first bad field."""
+        """Return nothing; raise ConfigError naming the first bad field (DataError naming the path for a
+        `hypotheses` folder that cannot be written)."""
         if self.testset not in TESTSETS:
             raise ConfigError(f"testset: {self.testset!r} must be one of {', '.join(TESTSETS)}")
         if not self.directions:
@@ -149,6 +150,22 @@ class MTEvalConfig:
         if self.testset == "bible" and not [p for p in self.heldout_prefixes if p]:
             raise ConfigError("heldout_prefixes: name at least one verse id prefix, e.g. JHN.")
         self.decode.validate()
+        if self.hypotheses:
+            self._check_hypotheses()
+
+    def _check_hypotheses(self) -> None:
+        """Return nothing if every file of `hypotheses` can be written there; else ConfigError (a file where
+        the folder should be) or DataError naming the path (no permission): found before any translating,
+        not when the first direction's translations are written."""
+        folder = Path(self.hypotheses)
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"hypotheses: {folder} is a file, not a folder: name a folder for the "
+                              "translations (one file per direction)")  # fmt: skip
+        via = normalize_language(self.pivot) if self.pivot else ""
+        for src, tgt in dict.fromkeys(parse_direction(direction) for direction in self.directions):
+            writable_file(folder / f"{src}-{tgt}.txt")
+            if via and via not in (src, tgt):
+                writable_file(folder / f"{src}-{tgt}.pivot.txt")
 
 
 def expand_directions(sources: Sequence[str], targets: Sequence[str]) -> list[str]:
@@ -173,6 +190,8 @@ def load_tests(config: MTEvalConfig) -> tuple[str, list[DirectionData]]:
     pairs = list(dict.fromkeys(parse_direction(direction) for direction in config.directions))
     n = config.max_sentences
     folder = test_folder(config)
+    if config.hypotheses:
+        _check_hypotheses_apart(config.hypotheses, folder)
     if config.testset == "bible":
         prefixes = [p for p in config.heldout_prefixes if p]
         tests = [bible_test(folder, src, tgt, prefixes, n) for src, tgt in pairs]
@@ -180,6 +199,17 @@ def load_tests(config: MTEvalConfig) -> tuple[str, list[DirectionData]]:
     if config.testset == "ntrex":
         return str(folder), [ntrex_test(folder, src, tgt, n, config.variants) for src, tgt in pairs]
     return str(folder), [tatoeba_test(folder, src, tgt, n) for src, tgt in pairs]
+
+
+def _check_hypotheses_apart(hypotheses: str | Path, data: Path) -> None:
+    """Return nothing if the `hypotheses` folder is neither the test set's folder `data` nor inside it (the
+    translations would be written among the references); else ConfigError naming both. A folder that
+    holds the data folder is fine: the translations go into it, beside the data, never over it."""
+    out = Path(hypotheses).expanduser().resolve()
+    if out in data.resolve().parents:
+        return
+    check_apart(hypotheses, [(f"the test data folder {data}", data)],
+                "choose a --hypotheses folder outside the test data")  # fmt: skip
 
 
 def bleu_metric(tgt: str, tokenize: str = "") -> BLEU:
@@ -346,12 +376,16 @@ def _model_folder(translator: TextTranslator, config: MTEvalConfig) -> Path | No
 
 
 def _write_hypotheses(folder: Path, label: str, outputs: dict[str, list[str]]) -> None:
-    """Write one file of translations per output kind, line i for source i."""
+    """Return nothing after writing one file of translations per output kind, line i for source i; a write
+    that fails (disk full, a folder made read-only since the start) is a DataError naming the file."""
     for prefix, hyps in outputs.items():
-        name = f"{label}.pivot.txt" if prefix else f"{label}.txt"
-        with atomic_write(folder / name) as handle:
-            # A line break inside an output would shift every later line away from its source.
-            handle.writelines(" ".join(h.splitlines()) + "\n" for h in hyps)
+        path = folder / (f"{label}.pivot.txt" if prefix else f"{label}.txt")
+        try:
+            with atomic_write(path) as handle:
+                # A line break inside an output would shift every later line away from its source.
+                handle.writelines(" ".join(h.splitlines()) + "\n" for h in hyps)
+        except OSError as error:
+            raise DataError(f"cannot write the translations: {error.strerror or error}", path) from error
 
 
 def evaluate_mt(

@@ -450,7 +450,8 @@ def _save_text(vectors: WordVectors, path: Path, precision: int) -> None:
     with atomic_write(path, "wb") as raw:
         if path.name.lower().endswith(".gz"):
             # mtime=0: the same vectors give the same bytes; level 6 is much faster than 9 for a few % size
-            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as compressed:
+            # filename "": the header would otherwise name the temporary file (it holds the process id)
+            with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as compressed:
                 _write_rows(vectors, compressed, precision, path)
         else:
             _write_rows(vectors, raw, precision, path)

@@ -1,0 +1,113 @@
+"""xling.atomic: what an atomic write does to the file it replaces (links, permissions) and to `.gz` names."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+
+from xling.atomic import atomic_write, atomic_writes, write_json_atomically
+from xling.data.readers import decoded_lines, line_text
+
+
+def _read_lines(path):
+    return [line_text(line, path) for line in decoded_lines(path, None, allow_blank=True)]
+
+
+def test_text_named_gz_is_written_gzipped_and_reads_back_with_xlings_readers(tmp_path):
+    out = tmp_path / "o.txt.gz"
+    with atomic_write(out) as handle:
+        handle.write("ein Satz\nzweiter Satz\n")
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+    assert gzip.decompress(out.read_bytes()) == b"ein Satz\nzweiter Satz\n"
+    assert _read_lines(out) == ["ein Satz", "zweiter Satz"]
+    first = out.read_bytes()
+    with atomic_write(tmp_path / "other.TXT.GZ") as handle:  # another name, another process id: same bytes
+        handle.write("ein Satz\nzweiter Satz\n")
+    assert (tmp_path / "other.TXT.GZ").read_bytes() == first  # mtime 0, no file name in the header
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_binary_named_gz_is_written_as_given(tmp_path):
+    # a caller writing bytes (vectors' own gzip) must not be compressed twice
+    payload = gzip.compress(b"3 2\n", mtime=0)
+    with atomic_write(tmp_path / "v.vec.gz", "wb") as handle:
+        handle.write(payload)
+    assert (tmp_path / "v.vec.gz").read_bytes() == payload
+    with atomic_writes((tmp_path / "a.txt.gz", "w"), (tmp_path / "b.txt", "w")) as (a, b):
+        a.write("a\n")
+        b.write("b\n")
+    assert gzip.decompress((tmp_path / "a.txt.gz").read_bytes()) == b"a\n"
+    assert (tmp_path / "b.txt").read_text() == "b\n"
+
+
+def test_a_failed_gz_write_leaves_the_old_file(tmp_path):
+    out = tmp_path / "o.txt.gz"
+    out.write_bytes(gzip.compress(b"old\n"))
+    try:
+        with atomic_write(out) as handle:
+            handle.write("new\n")
+            raise RuntimeError("stop")
+    except RuntimeError:
+        pass
+    assert gzip.decompress(out.read_bytes()) == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.txt.gz"]
+
+
+def test_a_symlink_output_keeps_the_link_and_replaces_its_target(tmp_path):
+    target = tmp_path / "data" / "real.txt"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    with atomic_write(link) as handle:
+        handle.write("new\n")
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert target.read_text() == "new\n"
+    assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]
+    # the name given decides the compression: xling reads the file by that name
+    packed = tmp_path / "link.txt.gz"
+    packed.symlink_to(target)
+    with atomic_write(packed) as handle:
+        handle.write("packed\n")
+    assert packed.is_symlink() and _read_lines(packed) == ["packed"]
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path):
+    out = tmp_path / "keep.txt"
+    out.write_text("old\n")
+    out.chmod(0o444)
+    with atomic_write(out) as handle:
+        handle.write("new\n")
+    assert out.read_text() == "new\n"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o444
+    private = tmp_path / "private.json"
+    private.write_text("{}")
+    private.chmod(0o600)
+    write_json_atomically(private, {"a": 1})
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+
+
+def test_a_new_file_gets_the_umasks_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "new.txt") as handle:
+            handle.write("x\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
+
+
+def test_detect_output_named_gz_is_gzipped(tmp_path):
+    from xling.langid.files import detect_file
+    from xling.langid.model import Prediction
+
+    class Fixed:
+        def predict(self, texts, k=1, threshold=None, languages=None):
+            return [[Prediction("deu", 0.9)] for _ in texts]
+
+    source = tmp_path / "in.txt"
+    source.write_text("Hallo Welt\nGuten Tag\n", encoding="utf-8")
+    out = tmp_path / "d.tsv.gz"
+    detect_file(Fixed(), source, out)
+    assert _read_lines(out) == ["deu\t0.9000", "deu\t0.9000"]
