@@ -156,3 +156,23 @@ def test_a_bad_setting_stops_the_demo_before_step_1_writes_anything(tmp_path, fi
             QuickstartConfig(output=str(tmp_path / "qs"), **{field: value}), console=Console(quiet=True)
         )
     assert not (tmp_path / "qs").exists()
+
+
+def test_the_demos_time_budget_is_not_reported_as_a_run_to_resume(caplog):
+    """The quickstart's pretraining stops at its time budget by design, and `xling quickstart` has no
+    --resume: the loop's advice to run again with --resume is left out there, and only there."""
+    import logging
+
+    from xling.quickstart import _without_resume_advice
+
+    loop_logger = logging.getLogger("xling.training.loop")
+    advice = (
+        "pretrain: stopped after 3.5 minutes (training.max_minutes) at step 9 of 99; run again with --resume"
+    )
+    with caplog.at_level(logging.WARNING), _without_resume_advice():
+        loop_logger.warning(advice)
+        loop_logger.warning("another warning")
+    assert "--resume" not in caplog.text and "another warning" in caplog.text
+    with caplog.at_level(logging.WARNING):
+        loop_logger.warning(advice)
+    assert "--resume" in caplog.text

@@ -164,7 +164,7 @@ def adapt(
     language = normalize_language(config.language, where="language")
     known = model_languages(folder)
     if any(same_language(language, old) for old in known) and not config.replace:
-        raise ConfigError(f"language: {folder} already has {language}; pass --replace to adapt it again "
+        raise ConfigError(f"language: {folder} already has {language}; pass --replace (replace=True) to adapt it again "
                           "(the rows it has stay as they are)")  # fmt: skip
     if known and not any(
         same_language(normalize_language(config.pivot, where="pivot"), old) for old in known
