@@ -147,6 +147,60 @@ def test_translate_html_keeps_tags_and_leaves_untranslatable_text(client):
     assert emoji == {"translatedText": ["😀", "123"]}
 
 
+@pytest.mark.parametrize(
+    ("markup", "pieces"),
+    [
+        ('<a title="x > y" href="/God">In the beginning</a>',
+         [('<a title="x > y" href="/God">', False), ("In the beginning", True), ("</a>", False)]),
+        ("<!-- a > b -->text", [("<!-- a > b -->", False), ("text", True)]),
+        ("<!DOCTYPE html><?php x ?><p>Tom &amp Jerry &#39;s&nbsp;</p>",
+         [("<!DOCTYPE html><?php x ?><p>", False), ("Tom &amp Jerry &#39;s&nbsp;", True), ("</p>", False)]),
+        ('<p>a\nb</p><script>if (a > b) x = "<p>";</script><style>p{}</style> c',
+         [("<p>", False), ("a\nb", True), ('</p><script>if (a > b) x = "<p>";</script><style>p{}</style>', False),
+          (" c", True)]),
+        ("tail </> end", [("tail ", True), ("</>", False), (" end", True)]),
+        ("<br/><hr>", [("<br/><hr>", False)]),
+    ],
+)  # fmt: skip
+def test_html_is_split_into_markup_kept_verbatim_and_text(markup, pieces):
+    from xling.serving.routes.libretranslate import _html_pieces
+
+    assert _html_pieces(markup) == pieces
+    assert "".join(piece for piece, _ in pieces) == markup
+
+
+def test_translate_html_keeps_quoted_attributes_comments_and_markup_alone(client):
+    def translate(q: str, source: str = "en") -> dict:
+        answer = client.post("/translate", json={"q": q, "source": source, "target": "de", "format": "html"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    link = translate('<a title="x > y" href="/God">The cat sleeps on the bed.</a>')["translatedText"]
+    assert link.startswith('<a title="x > y" href="/God">') and link.endswith("</a>"), link
+    assert "The cat sleeps" not in link
+    comment = translate("<!-- a > b -->The cat sleeps on the bed.")["translatedText"]
+    assert comment.startswith("<!-- a > b -->") and "The cat sleeps" not in comment, comment
+    # markup without text is not detected from its tag names: it comes back as it is, language unknown
+    alone = translate("<br/><hr>", source="auto")
+    assert alone == {"translatedText": "<br/><hr>", "detectedLanguage": {"confidence": 0, "language": "und"}}
+    both = translate(["<br/><hr>", "<p>The cat sleeps on the bed.</p>"], source="auto")
+    assert both["translatedText"][0] == "<br/><hr>" and both["detectedLanguage"][1]["language"] == "en", both
+    entity = translate("<p>&nbsp;</p>", source="auto")["translatedText"]
+    assert entity == "<p>&nbsp;</p>"
+
+
+def test_a_parameter_repeated_in_the_query_string_keeps_every_value(client):
+    both = client.post("/translate?q=The%20cat%20sleeps.&q=The%20dog%20sleeps.&source=en&target=de")
+    texts = both.json()["translatedText"]
+    assert both.status_code == 200 and isinstance(texts, list) and len(texts) == 2, both.text
+    one = client.post("/translate?q=The%20cat%20sleeps.&source=en&target=de").json()["translatedText"]
+    assert texts[0] == one
+    detected = client.post("/detect?q=Die%20Kinder%20spielen%20drau%C3%9Fen.&q=The%20cat%20sleeps.").json()
+    assert [top[0]["language"] for top in detected] == ["de", "en"]
+    twice = client.post("/translate?q=Hello&source=en&source=fr&target=de")
+    assert twice.status_code == 400 and twice.json()["field"] == "source", twice.text
+
+
 def test_detect_and_languages(client):
     candidates = client.post("/detect", data={"q": tiny_models.PARALLEL["deu"][3]}).json()
     assert candidates[0]["language"] == "de"

@@ -4,6 +4,7 @@ request or a refused item does not hurt the others."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
 import numpy as np
@@ -199,3 +200,75 @@ def test_budgets_bound_a_batch_but_a_large_request_runs_whole():
     assert singles == [["0"], ["1"], ["2"]] and large == ["p", "q", "r", "s", "t"]
     assert calls[:3] == [2, 1, 5]
     assert calls[-2:] == [1, 1]  # two texts of 6 characters do not fit a budget of 10
+
+
+async def _asgi(app, method: str, path: str, body: bytes = b"", leave: asyncio.Event | None = None) -> int:
+    """Return the status an ASGI app answers (0: none); the client disconnects once `leave` is set (never
+    without it), after sending its whole request."""
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await (leave or asyncio.Event()).wait()
+        return {"type": "http.disconnect"}
+
+    statuses: list[int] = []
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}  # fmt: skip
+    await app(scope, receive, send)
+    return statuses[0] if statuses else 0
+
+
+@pytest.mark.parametrize("path", ["/detect", "/translate"])
+def test_a_queued_request_whose_client_hangs_up_is_never_computed_and_counted_499(make_config, path):
+    release = threading.Event()
+    seen: list[list[str]] = []
+
+    def slow(items: list) -> list:  # a model call that takes as long as the test wants
+        seen.append([getattr(item, "text", item) for item in items])
+        release.wait(10)
+        return [[] if path == "/detect" else item.text.upper() for item in items]
+
+    app = create_app(make_config(preload=False))
+    state = app.state.xling
+    state.batcher("detector" if path == "/detect" else "translator", lambda: slow)  # the routes find it made
+
+    def body(text: str) -> bytes:
+        return json.dumps({"q": text, "source": "en", "target": "de"}).encode()
+
+    async def scenario() -> tuple[int, int, int]:
+        first = asyncio.create_task(_asgi(app, "POST", path, body("first")))
+        for _ in range(500):  # until the first request's model call runs (and blocks)
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        leave = asyncio.Event()
+        gone = asyncio.create_task(_asgi(app, "POST", path, body("gone"), leave))
+        await asyncio.sleep(0.2)  # queued behind the running call
+        leave.set()  # its client hangs up
+        gone_status = await asyncio.wait_for(
+            gone, 5
+        )  # answered (to nobody) at once, not after the model call
+        release.set()
+        return await first, gone_status, await _asgi(app, "POST", path, body("after"))
+
+    try:
+        first, gone, after = asyncio.run(scenario())
+        metrics = state.metrics.render()
+    finally:
+        release.set()
+        state.close()
+    assert (first, gone, after) == (200, 499, 200)
+    assert seen == [["first"], ["after"]]  # the abandoned request never reached the model
+    assert f'xling_requests_total{{endpoint="{path}",method="POST",status="499"}} 1' in metrics, metrics
+    assert 'status="500"' not in metrics and "errors_total" not in metrics

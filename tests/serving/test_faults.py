@@ -30,7 +30,8 @@ FAULTS = [
     ("POST", "/v1/embeddings", {"input": 5}, "input"),
     ("POST", "/v1/embeddings", {"input": []}, "input"),
     ("POST", "/v1/embeddings", {"input": ["ok", ""]}, "input[1]"),
-    ("POST", "/v1/embeddings", {"input": [[1, 2, 3]]}, "input[0]"),
+    ("POST", "/v1/embeddings", {"input": [[1, 2, 3]]}, "input"),
+    ("POST", "/v1/embeddings", {"input": ["ok", [1, 2]]}, "input[1]"),
     ("POST", "/v1/embeddings", {"inputs": "wrong field name"}, "input"),
     ("POST", "/v1/embeddings", {"input": "x", "encoding_format": "int8"}, "encoding_format"),
     ("POST", "/v1/embeddings", {"input": "x", "dimensions": 3}, "dimensions"),
@@ -150,7 +151,7 @@ def test_text_that_is_not_utf8_in_a_query_string_or_form_is_a_400(client):
 
 def test_unknown_language_code_names_the_code(client):
     answer = client.post("/translate", data={"q": "Hello", "source": "en", "target": "zz"})
-    assert answer.status_code == 400 and answer.json()["error"].startswith("zz is not supported")
+    assert answer.status_code == 400 and answer.json()["error"].startswith("'zz' is not supported")
     assert client.get("/translate").status_code == 405 and "error" in client.get("/translate").json()
     assert client.get("/no/such/path").status_code == 404
 
@@ -438,3 +439,87 @@ def test_an_unexpected_failure_is_a_logged_500_without_internals(make_config, ca
     assert any(
         "secret internal detail" in record.getMessage() or record.exc_info for record in caplog.records
     )
+
+
+def _multipart(fields: list[tuple[str, str, bytes]]) -> tuple[bytes, dict[str, str]]:
+    """Return a multipart/form-data body of (name, charset, bytes) parts and its Content-Type header."""
+    boundary = "xlingboundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+             f"Content-Type: text/plain; charset={charset}\r\n\r\n".encode() + value + b"\r\n"
+             for name, charset, value in fields]  # fmt: skip
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+@pytest.mark.parametrize("field", ["target", "source", "format"])
+def test_a_lone_surrogate_in_a_translate_parameter_is_a_400_naming_it_and_counted_once(make_config, field):
+    params = {"q": "Hello", "source": "en", "target": "de", "format": "text"}
+    text = json.dumps({**params, field: "x\ud800"})  # json.dumps writes the \ud800 escape
+    utf8_bytes = json.dumps({**params, field: "@"}).replace("@", "x\udc00").encode("utf-8", "surrogatepass")
+    form, form_headers = _multipart(
+        [
+            (
+                name,
+                "unicode_escape" if name == field else "utf-8",
+                (r"x\ud800" if name == field else value).encode(),
+            )
+            for name, value in params.items()
+        ]  # fmt: skip
+    )
+    bodies = [
+        (
+            text.encode("utf-16"),
+            JSON,
+        ),  # a JSON body json.loads reads as UTF-16: the escape is not in its bytes
+        (text.encode("utf-32"), JSON),
+        (utf8_bytes, JSON),  # the surrogate's own bytes (CESU-8), which json.loads passes through
+        (form, form_headers),  # a multipart part whose charset turns an escape into a surrogate
+    ]
+    with TestClient(create_app(make_config()), raise_server_exceptions=False) as client:
+        for content, headers in bodies:
+            answer = client.post("/translate", content=content, headers=headers)
+            assert answer.status_code == 400 and answer.json()["field"] == field, (content[:60], answer.text)
+        metrics = client.get("/metrics").text
+    assert f'xling_errors_total{{endpoint="/translate",kind="bad_request"}} {len(bodies)}' in metrics, metrics
+    assert 'kind="internal"' not in metrics
+    assert 'endpoint="/translate",method="POST",status="500"' not in metrics
+
+
+def test_multipart_parts_only_in_utf8_and_messages_quote_what_the_client_sent(client):
+    latin, headers = _multipart([("q", "utf-8", b"Hello"), ("source", "utf-8", b"en"),
+                                 ("target", "latin-1", b"de")])  # fmt: skip
+    answer = client.post("/translate", content=latin, headers=headers)
+    assert answer.status_code == 400 and answer.json()["field"] == "target", answer.text
+    assert "UTF-8" in answer.json()["error"]
+    fine, headers = _multipart([("q", "utf-8", "Schöne Grüße".encode()), ("source", "us-ascii", b"de"),
+                                ("target", "UTF-8", b"en")])  # fmt: skip
+    assert client.post("/translate", content=fine, headers=headers).status_code == 200
+    quoted = client.post("/translate", json={"q": "Hi", "source": "en", "target": "z\tz"})
+    assert quoted.status_code == 400 and quoted.json()["error"].startswith("'z\\tz' is not supported")
+    kind = client.post("/translate", json={"q": "Hi", "source": "en", "target": "de", "format": "x\ty"})
+    assert kind.json() == {"error": "'x\\ty' format is not supported", "field": "format"}
+
+
+def test_an_error_answer_never_fails_on_text_that_is_not_unicode():
+    from xling.serving.errors import JsonAnswer
+
+    body = JsonAnswer({"error": "'x\ud800' is not supported", "field": "target"}).body
+    assert json.loads(body) == {"error": "'x\ud800' is not supported", "field": "target"}
+    assert JsonAnswer({"error": "Grüße"}).body.decode("utf-8") == '{"error":"Grüße"}'
+
+
+@pytest.mark.parametrize("token_ids", [[1, 2, 3], [[1, 2], [3]]])
+def test_openai_token_id_input_is_a_400_saying_to_send_text(client, token_ids):
+    answer = client.post("/v1/embeddings", json={"input": token_ids})
+    error = answer.json()["error"]
+    assert answer.status_code == 400 and error["param"] == "input", answer.text
+    assert "token-id arrays are not supported" in error["message"] and "send text" in error["message"]
+
+
+def test_a_search_without_k_on_a_server_whose_max_k_is_below_the_default_gets_max_k_hits(make_config):
+    with TestClient(create_app(make_config("limits.max_k=3"))) as client:
+        default = client.post("/v1/search", json={"query": "the film was good"})
+        assert default.status_code == 200 and len(default.json()["hits"]) == 3, default.text
+        asked = client.post("/v1/search", json={"query": "the film was good", "k": 4})
+        assert asked.status_code == 422 and asked.json()["field"] == "k", asked.text
+        assert len(client.post("/v1/search", json={"query": "film", "k": 2}).json()["hits"]) == 2

@@ -34,8 +34,9 @@ from starlette.responses import Response
 
 from xling import __version__
 from xling.errors import XlingError
+from xling.serving.batching import ClientLeft
 from xling.serving.config import ServeConfig, config_from_dict
-from xling.serving.errors import OPENAI_PATHS, ApiError, error_body
+from xling.serving.errors import OPENAI_PATHS, ApiError, JsonAnswer, error_body
 from xling.serving.limits import GuardMiddleware, Message, Receive, Scope, Send
 from xling.serving.metrics import Metrics
 from xling.serving.routes import embeddings, libretranslate, system, xling_api
@@ -211,17 +212,19 @@ class JsonCorsMiddleware(CORSMiddleware):
             k: v for k, v in answer.headers.items() if k.lower() not in ("content-length", "content-type")
         }
         message = f"CORS preflight refused: this server does not allow the {', '.join(fields)} sent"
-        return JSONResponse(error_body("", 400, message, fields[0]), status_code=400, headers=headers)
+        return JsonAnswer(error_body("", 400, message, fields[0]), status_code=400, headers=headers)
 
 
 def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     """Return nothing; make every error a JSON answer naming the field, in the shape the route's clients read."""
 
     def answer(request: Request, status: int, message: str, field: str | None, kind: str,
-               headers: dict[str, str] | None = None, code: str | None = None, **extra: Any) -> JSONResponse:  # fmt: skip
-        metrics.error(request.scope.get("xling.endpoint", "other"), kind)
+               headers: dict[str, str] | None = None, code: str | None = None, **extra: Any) -> JsonAnswer:  # fmt: skip
         body = error_body(request.url.path, status, message, field, code, **extra)
-        return JSONResponse(body, status_code=status, headers=headers)
+        # JsonAnswer: a message echoing a client's lone surrogate cannot fail here and be counted twice
+        response = JsonAnswer(body, status_code=status, headers=headers)
+        metrics.error(request.scope.get("xling.endpoint", "other"), kind)
+        return response
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
@@ -233,6 +236,11 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         field, message = _validation_message(error.errors())
         status = 400 if request.url.path in BAD_REQUEST_PATHS else 422
         return answer(request, status, message, field, "validation")
+
+    @app.exception_handler(ClientLeft)
+    async def left(request: Request, error: ClientLeft) -> Response:
+        # nobody reads this answer (the server drops it): its status is what the metrics count
+        return Response(status_code=CLIENT_CLOSED)
 
     @app.exception_handler(XlingError)
     async def refused(request: Request, error: XlingError) -> JSONResponse:

@@ -10,8 +10,9 @@ without any wait, as in text-embeddings-inference. A single request larger than 
 The model function returns one result per item, or an Exception in an item's place (an item the model
 refuses does not fail its neighbours). If it raises instead, each request of the batch is run again alone,
 so the exception reaches only the request that caused it. A request whose client went away (its task
-cancelled, its future with it) is dropped from the queue before its batch forms, or its results are
-dropped after; either way the batch and the other requests go on.
+cancelled, its future with it, or `left` returning first: a client that hung up, which the server does not
+cancel by itself) is dropped from the queue before its batch forms, or its results are dropped after;
+either way the batch and the other requests go on.
 
 A transformer pads every text of a forward pass to the longest one, so a model function may split its batch
 with `length_buckets`: sorted by length, cut into sub-batches of similar length where a cut saves more
@@ -24,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -36,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+
+class ClientLeft(Exception):
+    """The client of a request hung up before its results were ready: nobody is left to answer."""
 
 
 @dataclass
@@ -86,10 +91,12 @@ class Batcher(Generic[Item, Result]):
         self._state: _LoopState | None = None
         self.stats = BatchStats()
 
-    async def submit(self, items: Sequence[Item]) -> list[Result | Exception]:
+    async def submit(self, items: Sequence[Item],
+                     left: Callable[[], Awaitable[object]] | None = None) -> list[Result | Exception]:  # fmt: skip
         """Return the results of `items` (an Exception in the place of an item the model refused), computed
         in a batch with the items of other requests; raises what the model function raised for this
-        request alone."""
+        request alone, and ClientLeft when `left()` (awaiting the client's hang-up) returns first: the job
+        is then dropped from the queue, never computed, if its batch has not started."""
         items = list(items)
         if not items:
             return []
@@ -97,7 +104,18 @@ class Batcher(Generic[Item, Result]):
         job = _Job(items, sum(self._chars(item) for item in items), state.loop.create_future())
         state.queue.append(job)
         state.arrived.set()
-        return await job.future
+        if left is None:
+            return await job.future
+        watch = asyncio.ensure_future(left())
+        try:
+            await asyncio.wait((job.future, watch), return_when=asyncio.FIRST_COMPLETED)
+            if not job.future.done() and watch.exception() is None:
+                raise ClientLeft(f"{self.name}: the client hung up before its results were ready")
+            return await job.future  # a watch that failed says nothing about the client: wait on
+        finally:
+            # a done future keeps its result; a waiting one is cancelled, so _gather drops its job
+            job.future.cancel()
+            watch.cancel()
 
     def close(self) -> None:
         """Return nothing; stop the loop task and the worker thread (a running model call finishes first)."""

@@ -40,7 +40,7 @@ class LimitsConfig:
     """"truncate": a text over `max_chars` is cut to `max_chars` characters; "reject": the request gets 413
     naming the text."""
     max_k: int = 1000
-    """Most hits one /v1/search request may ask for."""
+    """Most hits one /v1/search request may ask for; a request without `k` gets 10, or this many if fewer."""
 
 
 @dataclass

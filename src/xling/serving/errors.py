@@ -8,7 +8,10 @@ clients read `error`); the OpenAI-style /v1/embeddings answers OpenAI's `{"error
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from starlette.responses import JSONResponse
 
 OPENAI_PATHS = frozenset({"/v1/embeddings"})
 
@@ -50,3 +53,20 @@ def error_body(path: str, status: int, message: str, field: str | None = None, c
     if code is not None:
         body["code"] = code
     return {**body, **extra}
+
+
+def json_bytes(payload: Any) -> bytes:
+    """Return `payload` as UTF-8 JSON; non-ASCII characters as `\\u` escapes when a string cannot be UTF-8
+    encoded (a lone surrogate a client sent, echoed in a message), so an error answer never fails itself."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+class JsonAnswer(JSONResponse):
+    """A JSON response whose rendering cannot raise on text that is not Unicode (see `json_bytes`)."""
+
+    def render(self, content: Any) -> bytes:
+        """Return the body bytes of `content`."""
+        return json_bytes(content)

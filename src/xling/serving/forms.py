@@ -3,11 +3,23 @@ HTML forms) and `multipart/form-data` (`curl -F`, browsers' FormData), read with
 
 from __future__ import annotations
 
+import codecs
 from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import parse_qs
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+UTF8_CHARSETS = frozenset({"utf-8", "utf-8-sig", "ascii"})
+"""The codecs (by Python's canonical name) a multipart part may declare: UTF-8 and its ASCII subset. Others
+are refused: unicode_escape, utf-16 or utf-7 can carry lone surrogates, which no model can read."""
+
+
+class FormError(ValueError):
+    """A form that cannot be read: the message says why, `field` names the part (None: the whole body)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def media_type(content_type: str) -> str:
@@ -18,8 +30,9 @@ def media_type(content_type: str) -> str:
 def form_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
     """Return each field's values of a form body (`content_type` is the whole header, boundary included).
 
-    ValueError (saying why) for a body that is not UTF-8, a multipart body without its boundary or parts,
-    or a file upload (the APIs take text fields only).
+    FormError (a ValueError saying why, naming the part where there is one) for a body that is not UTF-8, a
+    multipart body without its boundary or parts, a part in another charset, or a file upload (the APIs
+    take text fields only).
     """
     if media_type(content_type) == "multipart/form-data":
         return _multipart_fields(content_type, body)
@@ -27,26 +40,39 @@ def form_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
         # errors="strict": percent-encoded bytes that are not UTF-8 are refused, not read as U+FFFD
         return parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, errors="strict")
     except UnicodeDecodeError:
-        raise ValueError("the body, or a percent-encoded value in it, is not UTF-8") from None
+        raise FormError("the body, or a percent-encoded value in it, is not UTF-8") from None
 
 
 def _multipart_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
     if "boundary=" not in content_type.lower():
-        raise ValueError("a multipart/form-data Content-Type needs its boundary parameter")
+        raise FormError("a multipart/form-data Content-Type needs its boundary parameter")
     header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
     message = BytesParser(policy=HTTP).parsebytes(header + body)
     if not message.is_multipart() or message.defects:
-        raise ValueError("the multipart body does not match its boundary")
+        raise FormError("the multipart body does not match its boundary")
     fields: dict[str, list[str]] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if not name:
-            raise ValueError("a multipart part has no field name (Content-Disposition: form-data; name=...)")
+            raise FormError("a multipart part has no field name (Content-Disposition: form-data; name=...)")
+        name = str(name)
         if part.get_filename() is not None:
-            raise ValueError(f"field {name!r} is a file upload; send text fields")
+            raise FormError(f"field {name!r} is a file upload; send text fields", name)
         payload = part.get_payload(decode=True) or b""
-        try:
-            fields.setdefault(str(name), []).append(payload.decode(part.get_content_charset() or "utf-8"))
-        except (UnicodeDecodeError, LookupError):
-            raise ValueError(f"field {name!r} is not UTF-8") from None
+        fields.setdefault(name, []).append(_part_text(name, payload, part.get_content_charset() or "utf-8"))
     return fields
+
+
+def _part_text(name: str, payload: bytes, charset: str) -> str:
+    """Return a multipart part's text; FormError naming the part for a charset outside UTF8_CHARSETS or
+    bytes that are not in it."""
+    try:
+        codec = codecs.lookup(charset).name
+    except LookupError:
+        codec = ""
+    if codec not in UTF8_CHARSETS:
+        raise FormError(f"field {name!r} is sent in charset {charset!r}; send it in UTF-8", name)
+    try:
+        return payload.decode(codec)
+    except UnicodeDecodeError:
+        raise FormError(f"field {name!r} is not {charset} text", name) from None

@@ -8,7 +8,8 @@ string instead of a header), checks the key and the key's token bucket, and repl
 request without a valid key spends a token of its client address's bucket before its 401, so guessing keys
 is rate-limited too (429). Text that is not Unicode is refused there too, naming the field (400, or 422 where
 the route's validation errors are 422): a query-string value whose percent-encoded bytes are not UTF-8, and a
-JSON string holding a lone surrogate escape (`"\\ud800"`), which no model's tokenizer can read. `request_texts` applies the per-request text limits inside a route, where the
+JSON string holding a lone surrogate (an escape, `"\\ud800"`, or in a UTF-16/32 body), which no model's
+tokenizer can read. `request_texts` applies the per-request text limits inside a route, where the
 field's name is known.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote_to_bytes
 
 from xling.serving.config import LimitsConfig
-from xling.serving.errors import ApiError, error_body
+from xling.serving.errors import ApiError, error_body, json_bytes
 from xling.serving.forms import FORM_TYPES, form_fields, media_type
 from xling.serving.metrics import Metrics
 
@@ -184,7 +185,7 @@ class GuardMiddleware:
 
 async def send_json(send: Send, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
     """Return nothing; send a whole JSON response through ASGI `send`."""
-    body = json.dumps(payload, ensure_ascii=False).encode()
+    body = json_bytes(payload)
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(key.lower().encode(), value.encode()) for key, value in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -286,20 +287,33 @@ def _query_not_utf8(query_string: bytes, status: int) -> ApiError | None:
 def _lone_surrogate(content_type: str, body: bytes, status: int) -> ApiError | None:
     """Return the error naming the first JSON string (value or key) that holds a lone UTF-16 surrogate
     (None when none does, or when the body is not JSON: the route says what is wrong with it then)."""
-    if not _SURROGATE_ESCAPE.search(body) or not media_type(content_type).endswith("json"):
+    if not media_type(content_type).endswith("json"):
+        return None
+    # json.loads reads UTF-16 and UTF-32 bodies too, with surrogatepass: a lone surrogate can come from
+    # an escape, or from raw bytes in a body that is not strict UTF-8
+    if not _SURROGATE_ESCAPE.search(body) and _is_utf8(body):
         return None
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    field = _unencodable(data, "")
+    field = unencodable(data, "")
     if field is None:
         return None  # only whole pairs: emoji and other characters beyond the BMP
     name = field or "body"
     return ApiError(status, f"{name}: holds a lone UTF-16 surrogate escape, which is not Unicode text", name)
 
 
-def _unencodable(value: Any, where: str) -> str | None:
+def _is_utf8(body: bytes) -> bool:
+    """Return True when `body` is strict UTF-8 (which has no encoded surrogates)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def unencodable(value: Any, where: str = "") -> str | None:
     """Return the path (`input[1]`, `q`) of the first string in a parsed JSON value that cannot be UTF-8
     encoded, or None."""
     stack = [(value, where)]

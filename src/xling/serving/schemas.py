@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 Texts = str | list[str]
 
@@ -30,6 +31,24 @@ class EmbeddingsRequest(_Request):
     )
     dimensions: int | None = Field(None, description="Must be the encoder's dimension when given.")
     user: str | None = None
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _no_token_ids(cls, value: Any) -> Any:
+        """Return `input` as given; a token-id array (OpenAI accepts `[1, 2]` or `[[1, 2], [3]]`) is refused
+        saying so, rather than as a list whose items are not strings."""
+        if _is_token_ids(value) or (
+            isinstance(value, list) and value and all(_is_token_ids(v) for v in value)
+        ):
+            raise PydanticCustomError(
+                "token_ids", "token-id arrays are not supported: send text (a string or a list of strings)"
+            )
+        return value
+
+
+def _is_token_ids(value: Any) -> bool:
+    """Return True for a non-empty list of integers (booleans are not token ids)."""
+    return isinstance(value, list) and bool(value) and all(type(item) is int for item in value)
 
 
 class EmbeddingData(BaseModel):
@@ -67,7 +86,7 @@ class SearchRequest(_Request):
     index: str | None = Field(
         None, description="Index name from the server config (default: its default index)."
     )
-    k: int = Field(10, ge=1, description="How many hits.")
+    k: int = Field(10, ge=1, description="How many hits (left out: 10, or the server's max_k if lower).")
     lang: str | list[str] | None = Field(
         None, description="Only documents in these languages (any code form: de, deu, de-DE; zh finds cmn)."
     )

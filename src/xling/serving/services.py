@@ -8,12 +8,13 @@ request. They run in the batchers' worker threads, never on the event loop.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import numpy as np
+from starlette.requests import Request
 
 from xling.errors import XlingError
 from xling.serving.batching import Batcher, each_alone, length_buckets
@@ -68,6 +69,21 @@ class ServerState:
             batcher.close()
         self._batchers.clear()
         self.registry.close()
+
+
+async def submit(request: Request, batcher: Batcher, items: Sequence[Any]) -> list[Any]:
+    """Return the batcher's results of `items`; ClientLeft (counted as 499, never answered) when the
+    request's client hangs up first, its job dropped if still queued (Starlette does not cancel a handler
+    whose client went away, so without this an abandoned request would still take its turn at the model)."""
+    return await batcher.submit(items, left=lambda: client_left(request))
+
+
+async def client_left(request: Request) -> None:
+    """Return once the request's client has disconnected (its body has been read already)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 def with_torch_threads(

@@ -13,7 +13,7 @@ from xling import __version__
 from xling.serving.errors import ApiError
 from xling.serving.limits import request_texts
 from xling.serving.schemas import EmbeddingData, EmbeddingsRequest, EmbeddingsResponse, EmbedRequest, Usage
-from xling.serving.services import EmbedItem, ServerState, embed_function, item_error, token_limit
+from xling.serving.services import EmbedItem, ServerState, embed_function, item_error, submit, token_limit
 
 router = APIRouter(tags=["embeddings"])
 
@@ -22,14 +22,15 @@ def _state(request: Request) -> ServerState:
     return request.app.state.xling
 
 
-async def _embed(state: ServerState, items: list[EmbedItem], field: str, batch: bool) -> list[Any]:
+async def _embed(request: Request, items: list[EmbedItem], field: str, batch: bool) -> list[Any]:
+    state = _state(request)
     encoder = await state.model("encoder")
     batcher = state.batcher(
         "encoder",
         lambda: embed_function(encoder, state.config.batching.call_cost_tokens),
         chars=lambda item: len(item.text),
     )
-    results = await batcher.submit(items)
+    results = await submit(request, batcher, items)
     item_error(results, field, batch)
     return results
 
@@ -54,7 +55,7 @@ async def embeddings(body: EmbeddingsRequest, request: Request) -> EmbeddingsRes
     if body.dimensions is not None and body.dimensions != encoder.dimension:
         raise ApiError(400, f"dimensions: this encoder gives {encoder.dimension}-dimensional vectors, not "
                             f"{body.dimensions}", "dimensions")  # fmt: skip
-    results = await _embed(state, [EmbedItem(text, count_tokens=True) for text in texts], "input", batch)
+    results = await _embed(request, [EmbedItem(text, count_tokens=True) for text in texts], "input", batch)
     data = [EmbeddingData(index=i, embedding=_encoded(vector, body.encoding_format))
             for i, (vector, _) in enumerate(results)]  # fmt: skip
     tokens = sum(count for _, count in results)
@@ -69,7 +70,7 @@ async def embed(body: EmbedRequest, request: Request) -> list[list[float]]:
     state = _state(request)
     texts, batch = request_texts(body.inputs, "inputs", state.config.limits)
     items = [EmbedItem(text, normalize=body.normalize, truncate=body.truncate) for text in texts]
-    results = await _embed(state, items, "inputs", batch)
+    results = await _embed(request, items, "inputs", batch)
     return [vector.tolist() for vector, _ in results]
 
 

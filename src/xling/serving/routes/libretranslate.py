@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import html
 import json
-import re
+from html.parser import HTMLParser
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from xling.errors import XlingError
 from xling.serving.errors import ApiError
-from xling.serving.forms import FORM_TYPES, form_fields, media_type
+from xling.serving.forms import FORM_TYPES, FormError, form_fields, media_type
 from xling.serving.languages import client_code, display_name
-from xling.serving.limits import request_texts
+from xling.serving.limits import request_texts, unencodable
 from xling.serving.services import (
     DetectItem,
     ServerState,
@@ -30,6 +30,7 @@ from xling.serving.services import (
     detect_function,
     item_error,
     source_function,
+    submit,
     translate_function,
 )
 
@@ -37,9 +38,8 @@ router = APIRouter(tags=["LibreTranslate"])
 
 FORMATS = ("text", "html")
 DETECT_CANDIDATES = 3
-_TAG = re.compile(r"(<[^>]*>)")
-_RAW_TEXT_TAG = re.compile(r"<\s*(script|style)\b", re.IGNORECASE)
-_RAW_TEXT_END = re.compile(r"<\s*/\s*(script|style)\s*>", re.IGNORECASE)
+RAW_TEXT_TAGS = frozenset({"script", "style"})
+"""Elements whose content is code, not text: kept as it is."""
 
 _BODY_DOC = {"requestBody": {"content": {
     "application/json": {"schema": {"type": "object", "properties": {
@@ -59,8 +59,25 @@ def _state(request: Request) -> ServerState:
 
 async def read_params(request: Request) -> dict[str, Any]:
     """Return the request's parameters from its JSON body or form, and its query string (LibreTranslate reads
-    both); 400 for a body that is neither, or JSON that is not an object."""
-    params: dict[str, Any] = dict(request.query_params)
+    both); 400 for a body that is neither, JSON that is not an object, or a string that is not Unicode
+    text (a lone surrogate), naming the field."""
+    params = await _body_params(request)
+    field = unencodable(params)
+    if field is not None:
+        raise ApiError(400, f"{field}: holds a lone UTF-16 surrogate, which is not Unicode text", field)
+    return params
+
+
+def _query_params(request: Request) -> dict[str, Any]:
+    """Return the query string's parameters; one given several times (q=a&q=b) is a list, as in a form."""
+    query = request.query_params
+    values = {key: query.getlist(key) for key in query}
+    return {key: found if len(found) > 1 else found[0] for key, found in values.items()}
+
+
+async def _body_params(request: Request) -> dict[str, Any]:
+    """Return the query string's parameters updated with the JSON body's or the form's."""
+    params = _query_params(request)
     body = await request.body()
     content_type = media_type(request.headers.get("content-type", ""))
     if not body.strip():
@@ -78,8 +95,8 @@ async def read_params(request: Request) -> dict[str, Any]:
     if content_type in (*FORM_TYPES, ""):
         try:
             form = form_fields(request.headers.get("content-type", ""), body)
-        except ValueError as error:
-            raise ApiError(400, f"Invalid form: {error}", "body") from None
+        except FormError as error:
+            raise ApiError(400, f"Invalid form: {error}", error.field or "body") from None
         # a field given several times (q=a&q=b) is a list, as a batch of texts
         return {**params, **{key: values if len(values) > 1 else values[0] for key, values in form.items()}}
     raise ApiError(415, f"unsupported content type {content_type!r}: send application/json, "
@@ -108,7 +125,7 @@ def _check_code(translator: Any, code: str, name: str) -> None:
     try:
         check(code)
     except XlingError as error:
-        raise ApiError(400, f"{code} is not supported ({error})", name) from None
+        raise ApiError(400, f"{code!r} is not supported ({error})", name) from None
 
 
 @router.post("/translate", summary="Translate (LibreTranslate API)", openapi_extra=_BODY_DOC)
@@ -123,17 +140,17 @@ async def translate(request: Request) -> dict[str, Any]:
     target = _language(params, "target")
     text_format = params.get("format") or "text"
     if text_format not in FORMATS:
-        raise ApiError(400, f"{text_format} format is not supported", "format")
+        raise ApiError(400, f"{text_format!r} format is not supported", "format")
     translator = await state.model("translator")
     _check_code(translator, target, "target")
     auto = source.lower() == "auto"
     if auto:
-        detected = await _detect_sources(state, translator, texts, text_format, batch)
+        detected = await _detect_sources(request, translator, texts, text_format, batch)
         sources = [label for label, _ in detected]
     else:
         _check_code(translator, source, "source")
         sources = [source] * len(texts)
-    translated = await _translate(state, translator, texts, sources, target, text_format, batch)
+    translated = await _translate(request, translator, texts, sources, target, text_format, batch)
     answer: dict[str, Any] = {"translatedText": translated if batch else translated[0]}
     if auto:
         found = [{"confidence": round(100 * p, 2), "language": client_code(label) if label else "und"}
@@ -142,20 +159,29 @@ async def translate(request: Request) -> dict[str, Any]:
     return answer
 
 
-async def _detect_sources(state: ServerState, translator: Any, texts: list[str], text_format: str,
+async def _detect_sources(request: Request, translator: Any, texts: list[str], text_format: str,
                           batch: bool) -> list[tuple[str | None, float]]:  # fmt: skip
-    """Return (label, probability) of each text's language, as the translator would detect it."""
+    """Return (label, probability) of each text's language, as the translator would detect it; (None, 0.0)
+    for HTML without text (markup alone), as for a text without letters."""
+    state = _state(request)
     detector = await state.model("detector")
     plain = [_plain_text(text) if text_format == "html" else text for text in texts]
-    batcher = state.batcher("source-detect", lambda: source_function(translator, detector), chars=len)
-    results = await batcher.submit(plain)
+    # markup alone is not read: the detector would take tag names for words and refuse the request
+    readable = [i for i, text in enumerate(plain) if text]
+    results: list[Any] = [(None, 0.0)] * len(texts)
+    if readable:
+        batcher = state.batcher("source-detect", lambda: source_function(translator, detector), chars=len)
+        found = await submit(request, batcher, [plain[i] for i in readable])
+        for i, result in zip(readable, found, strict=True):
+            results[i] = result
     item_error(results, "q", batch)
     return results
 
 
-async def _translate(state: ServerState, translator: Any, texts: list[str], sources: list[str | None],
+async def _translate(request: Request, translator: Any, texts: list[str], sources: list[str | None],
                      target: str, text_format: str, batch: bool) -> list[str]:  # fmt: skip
     """Return each text translated; a text without letters (or detected as such) comes back as it is."""
+    state = _state(request)
     items: list[TranslateItem] = []
     plans: list[list[str | int]] = []  # per text: its pieces, an int standing for the item to put there
     for text, source in zip(texts, sources, strict=True):
@@ -163,10 +189,10 @@ async def _translate(state: ServerState, translator: Any, texts: list[str], sour
         plan: list[str | int] = []
         for piece, translatable in pieces:
             core = piece.strip()
-            if not translatable or source is None or not _has_letters(core):
+            unescaped = html.unescape(core) if text_format == "html" else core
+            if not translatable or source is None or not _has_letters(unescaped):  # "&nbsp;" has no words
                 plan.append(piece)
                 continue
-            unescaped = html.unescape(core) if text_format == "html" else core
             lead, trail = piece[: len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()) :]
             plan += [lead, len(items), trail]
             items.append(TranslateItem(unescaped, source, target))
@@ -175,7 +201,7 @@ async def _translate(state: ServerState, translator: Any, texts: list[str], sour
     if items:
         batcher = state.batcher("translator", lambda: translate_function(translator, state.config.decoding),
                                 chars=lambda item: len(item.text), threads=state.config.threads)  # fmt: skip
-        results = await batcher.submit(items)
+        results = await submit(request, batcher, items)
         _text_errors(results, plans, batch)
     out = []
     for plan in plans:
@@ -208,7 +234,7 @@ async def detect(request: Request) -> list[Any]:
     texts, batch = _texts(params, state)
     detector = await state.model("detector")
     batcher = state.batcher("detector", lambda: detect_function(detector), chars=lambda item: len(item.text))
-    results = await batcher.submit([DetectItem(text, DETECT_CANDIDATES) for text in texts])
+    results = await submit(request, batcher, [DetectItem(text, DETECT_CANDIDATES) for text in texts])
     item_error(results, "q", batch)
     answers = [[{"confidence": round(100 * p.probability, 2), "language": client_code(p.label)} for p in top]
                for top in results]  # fmt: skip
@@ -232,30 +258,94 @@ async def languages(request: Request) -> list[dict[str, Any]]:
     return sorted(listed.values(), key=lambda entry: entry["code"])
 
 
+class _HtmlSplitter(HTMLParser):
+    """Notes where each construct of an HTML text starts (its line and column), whether it is text to
+    translate, and how long a text construct is (markup is kept whole, to where the next one starts)."""
+
+    def __init__(self) -> None:
+        # convert_charrefs off: entities arrive as their own constructs, so each one's length in the source
+        # is known and the text comes back byte for byte where nothing is translated
+        super().__init__(convert_charrefs=False)
+        self.constructs: list[tuple[tuple[int, int], bool, int, bool]] = []
+        """(line and column, translatable, length of a text construct, whether it is an entity)"""
+        self._raw = False
+
+    def _note(self, translatable: bool, length: int = 0, entity: bool = False) -> None:
+        self.constructs.append((self.getpos(), translatable and not self._raw, length, entity))
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self._note(False)
+        self._raw = tag in RAW_TEXT_TAGS
+
+    def handle_startendtag(self, tag: str, attrs: Any) -> None:
+        self._note(False)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._raw = self._raw and tag not in RAW_TEXT_TAGS
+        self._note(False)
+
+    def handle_data(self, data: str) -> None:
+        self._note(True, len(data))
+
+    def handle_entityref(self, name: str) -> None:
+        self._note(True, len(name) + 1, entity=True)  # &name, its ; when there is one
+
+    def handle_charref(self, name: str) -> None:
+        self._note(True, len(name) + 2, entity=True)  # &#name or &#xname
+
+    def handle_comment(self, data: str) -> None:
+        self._note(False)
+
+    def handle_decl(self, decl: str) -> None:
+        self._note(False)
+
+    def handle_pi(self, data: str) -> None:
+        self._note(False)
+
+    def unknown_decl(self, data: str) -> None:
+        self._note(False)
+
+
 def _html_pieces(text: str) -> list[tuple[str, bool]]:
-    """Return the pieces of an HTML text: (tag or raw script/style content, False) and (text, True)."""
-    pieces: list[tuple[str, bool]] = []
-    raw = False
-    for i, part in enumerate(_TAG.split(text)):
-        if not part:
+    """Return the pieces of an HTML text, which join to it: (markup: tags, comments, declarations,
+    processing instructions, script and style content; False) and (text with its entities; True)."""
+    splitter = _HtmlSplitter()
+    splitter.feed(text)
+    splitter.close()
+    line_starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+    starts = [line_starts[line - 1] + column for (line, column), *_ in splitter.constructs]
+    pieces: list[tuple[str, bool]] = [(text[: starts[0]], False)] if starts else [(text, False)]
+    for i, (_, translatable, length, entity) in enumerate(splitter.constructs):
+        source = text[starts[i] : starts[i + 1] if i + 1 < len(starts) else len(text)]
+        if not translatable:
+            pieces.append((source, False))
             continue
-        if i % 2:  # a tag
-            if _RAW_TEXT_TAG.match(part):
-                raw = True
-            elif _RAW_TEXT_END.match(part):
-                raw = False
-            pieces.append((part, False))
+        if entity and source[length : length + 1] == ";":
+            length += 1
+        # what the parser skipped without a word (an empty end tag `</>`) stays as markup
+        pieces += [(source[:length], True), (source[length:], False)]
+    return _merged(pieces)
+
+
+def _merged(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Return the non-empty pieces with neighbours of the same kind joined (a sentence with its entities)."""
+    merged: list[tuple[str, bool]] = []
+    for piece, translatable in pieces:
+        if not piece:
+            continue
+        if merged and merged[-1][1] == translatable:
+            merged[-1] = (merged[-1][0] + piece, translatable)
         else:
-            pieces.append((part, not raw))
-    return pieces
+            merged.append((piece, translatable))
+    return merged
 
 
 def _plain_text(text: str) -> str:
-    """Return the text of an HTML string without its tags (what the detector should read)."""
-    return (
-        " ".join(html.unescape(piece) for piece, translatable in _html_pieces(text) if translatable).strip()
-        or text
-    )
+    """Return the text of an HTML string without its markup (what the detector should read; empty for
+    markup alone)."""
+    return " ".join(
+        html.unescape(piece) for piece, translatable in _html_pieces(text) if translatable
+    ).strip()
 
 
 def _has_letters(text: str) -> bool:

@@ -28,6 +28,7 @@ from xling.serving.services import (
     classify_function,
     item_error,
     search_function,
+    submit,
 )
 
 router = APIRouter(tags=["xling"])
@@ -64,6 +65,16 @@ def _one_code(value: str | None, field: str) -> str | None:
     return codes[0]
 
 
+def _hits(body: SearchRequest, max_k: int) -> int:
+    """Return how many hits to give: `k` as asked (422 over `max_k`), or the default cut to `max_k` (a server
+    configured below the default must still answer a request that leaves `k` out)."""
+    if "k" not in body.model_fields_set:
+        return min(body.k, max_k)
+    if body.k > max_k:
+        raise ApiError(422, f"k: {body.k} hits asked for; this server gives up to {max_k}", "k")
+    return body.k
+
+
 @router.post("/v1/search", response_model=SearchResponse, summary="Search an index in any language")
 async def search(body: SearchRequest, request: Request) -> SearchResponse:
     """Return the `k` documents nearest the query (in any language), optionally only those in `lang`, each
@@ -71,8 +82,7 @@ async def search(body: SearchRequest, request: Request) -> SearchResponse:
     state = _state(request)
     config = state.config
     [query], _ = request_texts(body.query, "query", config.limits)
-    if body.k > config.limits.max_k:
-        raise ApiError(422, f"k: {body.k} hits asked for; this server gives up to {config.limits.max_k}", "k")
+    k = _hits(body, config.limits.max_k)
     if body.index is not None and not body.index.strip():
         raise ApiError(422, "index: empty (leave it out for the default index)", "index")
     name = body.index or config.default_index or next(iter(config.indexes), None)
@@ -87,7 +97,7 @@ async def search(body: SearchRequest, request: Request) -> SearchResponse:
     batcher = state.batcher(
         INDEX_PREFIX + name, lambda: search_function(entry), chars=lambda item: len(item.query)
     )
-    [hits] = await batcher.submit([SearchItem(query, body.k, languages)])
+    [hits] = await submit(request, batcher, [SearchItem(query, k, languages)])
     item_error([hits], "query", False)
     return SearchResponse(index=name, hits=[
         SearchHit(id=hit.key, row=hit.id, text=hit.text, language=hit.language, score=round(float(hit.score), 6),
@@ -104,7 +114,7 @@ async def classify(body: ClassifyRequest, request: Request) -> ClassifyResponse:
     batcher = state.batcher(
         "classifier", lambda: classify_function(classifier), chars=lambda item: len(item.text)
     )
-    rows = await batcher.submit([ClassifyItem(text, language) for text in texts])
+    rows = await submit(request, batcher, [ClassifyItem(text, language) for text in texts])
     item_error(rows, "inputs", batch)
     labels = [str(label) for label in classifier.labels]
     predictions = []
@@ -123,6 +133,6 @@ async def answer(body: AnswerRequest, request: Request) -> dict[str, Any]:
     language = _one_code(body.lang, "lang")
     bot = await state.model("bot")
     batcher = state.batcher("bot", lambda: answer_function(bot), chars=lambda item: len(item.text))
-    [result] = await batcher.submit([Question(question, language)])
+    [result] = await submit(request, batcher, [Question(question, language)])
     item_error([result], "question", False)
     return result
