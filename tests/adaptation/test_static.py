@@ -572,3 +572,21 @@ def test_a_dictionary_word_is_held_out_with_every_translation_it_has():
     held_words = {new for new, _ in held}
     assert 40 < len(held_words) < 120 and len(held) == 2 * len(held_words)  # both senses of each, or neither
     assert not {new for _, new in static._train_dictionary(data, held)} & held_words
+
+
+def test_a_batch_spelled_with_frozen_rows_only_still_gives_a_loss_to_step_on():
+    """A language close to an old one (or --replace) has few new pieces: some batches use none of them, and
+    their loss had no graph (backward raised 'element 0 of tensors does not require grad')."""
+    from xling.adaptation.static import AdaptationObjective, ExtendedStaticEncoder
+    from xling.embeddings.static import bag_features
+
+    encoder = ExtendedStaticEncoder(torch.randn(10, 4), torch.randn(2, 4))
+    objective = AdaptationObjective(encoder, torch.nn.functional.normalize(torch.randn(3, 4), dim=1), 20.0, 0.0)
+    batch = {**bag_features([[1, 2], [3], [4, 5, 6]]), "target": torch.tensor([0, 1, 2])}
+    loss = objective(batch)["loss"]
+    loss.backward()
+    assert encoder.added.weight.grad is None or encoder.added.weight.grad.coalesce().values().abs().sum() == 0
+    batch = {**bag_features([[1, 10], [3], [11]]), "target": torch.tensor([0, 1, 2])}
+    encoder.added.weight.grad = None
+    objective(batch)["loss"].backward()
+    assert encoder.added.weight.grad.coalesce().values().abs().sum() > 0

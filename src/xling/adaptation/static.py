@@ -114,8 +114,9 @@ class ExtendedStaticEncoder(nn.Module):
             (len(rows), self.old_rows.shape[1]), dtype=self.old_rows.dtype, device=rows.device
         )
         table[frozen] = self.old_rows[rows[frozen]]
-        if not frozen.all():
-            table[~frozen] = GatherRows.apply(self.added.weight, slots[~frozen])
+        # gathered even when no row is trained (an empty gradient): a batch of texts spelled with frozen rows
+        # only must still give a loss that backward accepts, not a tensor without a graph
+        table[~frozen] = GatherRows.apply(self.added.weight, slots[~frozen])
         return nn.functional.embedding_bag(local_ids, table, offsets, mode="mean")
 
 
