@@ -581,7 +581,9 @@ def test_a_batch_spelled_with_frozen_rows_only_still_gives_a_loss_to_step_on():
     from xling.embeddings.static import bag_features
 
     encoder = ExtendedStaticEncoder(torch.randn(10, 4), torch.randn(2, 4))
-    objective = AdaptationObjective(encoder, torch.nn.functional.normalize(torch.randn(3, 4), dim=1), 20.0, 0.0)
+    objective = AdaptationObjective(
+        encoder, torch.nn.functional.normalize(torch.randn(3, 4), dim=1), 20.0, 0.0
+    )
     batch = {**bag_features([[1, 2], [3], [4, 5, 6]]), "target": torch.tensor([0, 1, 2])}
     loss = objective(batch)["loss"]
     loss.backward()
