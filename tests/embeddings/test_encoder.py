@@ -244,6 +244,17 @@ def test_real_minilm_in_int8_keeps_its_fingerprint_and_ignores_its_batch_mates()
     assert float(alone @ with_long_text) >= 0.98
 
 
+def test_batches_hold_texts_of_similar_length():
+    """A new batch begins where a text is under half the batch's longest: a short text never shares the long
+    one's padding (nor, in int8, its activation scale)."""
+    from xling.embeddings.encoder import similar_length_batches
+
+    texts = ["x" * n for n in (100, 60, 51, 50, 49, 10, 9, 5, 1)]
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    assert [list(b) for b in similar_length_batches(texts, order, 3)] == [[0, 1, 2], [3, 4], [5, 6, 7], [8]]
+    assert [list(b) for b in similar_length_batches(texts, order, 64)] == [[0, 1, 2, 3], [4], [5, 6, 7], [8]]
+
+
 def tiny_static_folder(root: Path, tokenizer_dir: Path) -> Path:
     """Write a static (StaticEmbedding) folder over the sample tokenizer; return it."""
     tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,8 +162,7 @@ class Encoder:
         truncated = 0  # local: the object holds no state of a call, so threads can share it
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         with torch.inference_mode(), autocast, _progress(len(texts), bool(show_progress)) as advance:
-            for start in range(0, len(texts), batch_size):
-                idx = order[start : start + batch_size]
+            for idx in similar_length_batches(texts, order, batch_size):
                 features, cut = self.module.featurize([texts[i] for i in idx])
                 truncated += cut
                 features = {k: v.to(self.device) for k, v in features.items()}
@@ -178,6 +177,21 @@ class Encoder:
             # logged, not warnings.warn: a notice for people, not a quoted source line of xling's
             logger.warning("%d of %d texts were cut to the %s-token limit", truncated, len(texts), limit)
         return out, stats
+
+
+def similar_length_batches(texts: Sequence[str], order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Return the batches (indices into `texts`) of `order` (longest first): at most `batch_size` texts, a new
+    batch begun where a text is under half the batch's longest. A short text never rides with a long one:
+    no long padding for it, and in int8 its activations are not quantized on the long text's scale (one
+    scale per tensor: "A cat." beside a 40-sentence text came out at cosine 0.9797 to itself alone)."""
+    start = 0
+    while start < len(order):
+        longest = len(texts[order[start]])
+        end = start + 1
+        while end < min(start + batch_size, len(order)) and 2 * len(texts[order[end]]) >= longest:
+            end += 1
+        yield order[start:end]
+        start = end
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:
