@@ -62,3 +62,33 @@ def test_a_killed_run_is_pointed_to_resume(tmp_path, monkeypatch, capsys, tiny_s
                     "--no-check-language")  # fmt: skip
     assert code == 2
     assert "unfinished adapt run is there (checkpoints); pass resume (--resume)" in err.replace("\n", " ")
+
+
+@pytest.mark.parametrize("special", ["und", "mul"])
+def test_a_code_that_names_no_language_is_refused(
+    tmp_path, monkeypatch, capsys, tiny_static, cipher_data, special
+):
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tiny_static), "--language", special,
+                    "--dictionary", str(cipher_data["dictionary"]), "--output", str(tmp_path / "out"),
+                    "--no-check-language")  # fmt: skip
+    assert code == 2
+    assert f"language: '{special}' names no language" in " ".join(err.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_each_data_warning_is_printed_once(tmp_path, monkeypatch, capsys, tiny_static, cipher_data):
+    text = tmp_path / "mixed.txt"
+    latin = "a line in latin letters\n"  # among Georgian ones: "1 of N line(s) in another script" warning
+    text.write_text(cipher_data["text"].read_text(encoding="utf-8") + latin, encoding="utf-8")
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tiny_static), "--language", "kat",
+                    "--dictionary", f"eng-kat={cipher_data['dictionary']}", "--text", str(text),
+                    "--output", str(tmp_path / "out"), "--max-steps", "5", "--no-check-language",
+                    "--set", "training.batch_size=32", "--set", "vocabulary.max_new=300",
+                    "--json", str(tmp_path / "out.json"))  # fmt: skip
+    assert code == 0, err
+    said = " ".join(err.split())  # rich wraps long lines
+    assert said.count("line(s) in another script than the language's Geor") == 1, err
+    assert said.count("warning:") == 1, err
+    # still in the result, for the Python caller and xling.json
+    warnings = json.loads((tmp_path / "out.json").read_text())["warnings"]
+    assert len(warnings) == 1 and "1 of" in warnings[0], warnings

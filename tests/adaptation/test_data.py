@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 
 import pytest
 
@@ -223,6 +224,37 @@ def test_a_third_column_names_file_and_line(tmp_path, option):
     path.write_text("book\tkitap\n\n17\tthe house\tev\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"{path.name}:3: 3 tab-separated columns; expected 2"):
         read_adapt_data(config(**{option: [str(path)]}))
+
+
+@pytest.mark.parametrize(
+    ("spec", "content", "message"),
+    [("{}", "book\tkitap\nbook\t\n", "empty tur (new language) side (column 2)"),
+     ("{}", "book\tkitap\n\tkitap\n", "empty eng (pivot) side (column 1)"),
+     ("eng-tur={}", "book\tkitap\n\tkitap\n", "empty eng (pivot) side (column 1)"),
+     ("tur-eng={}", "kitap\tbook\nkitap\t\n", "empty eng (pivot) side (column 2)"),
+     ("tur-eng={}", "kitap\tbook\n\tbook\n", "empty tur (new language) side (column 1)")],
+)  # fmt: skip
+def test_an_empty_side_names_its_language_and_column_from_1(tmp_path, spec, content, message):
+    """Lines are numbered from 1, so are columns; "source" and "target" would not say which is the pivot."""
+    path = tmp_path / "dict.tsv"
+    path.write_text(content, encoding="utf-8")
+    for option in ("dictionary", "parallel"):
+        with pytest.raises(DataError, match=rf"{path.name}:2: {re.escape(message)}$"):
+            read_adapt_data(config(**{option: [spec.format(path)]}))
+
+
+@pytest.mark.parametrize(
+    ("spec", "order"),
+    [("{}", "eng (pivot)<TAB>tur (new language), or name their order as xxx-yyy=FILE)"),
+     ("tur-eng={}", "tur (new language)<TAB>eng (pivot))")],
+)  # fmt: skip
+def test_a_third_column_says_which_column_is_the_pivot(tmp_path, spec, order):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("kitap\tbook\n17\tev\thouse\n", encoding="utf-8")
+    with pytest.raises(
+        DataError, match=rf"{path.name}:2: 3 tab-separated columns; expected 2 \({re.escape(order)}"
+    ):
+        read_adapt_data(config(dictionary=[spec.format(path)]))
 
 
 def test_data_in_another_script_than_the_language_is_a_warning_naming_the_line(tmp_path):

@@ -592,3 +592,24 @@ def test_a_batch_spelled_with_frozen_rows_only_still_gives_a_loss_to_step_on():
     encoder.added.weight.grad = None
     objective(batch)["loss"].backward()
     assert encoder.added.weight.grad.coalesce().values().abs().sum() > 0
+
+
+def test_a_warning_of_the_run_is_logged_as_it_arises_and_kept_in_the_result(tmp_path, tiny_static):
+    """The CLI prints what is logged and not result.warnings again, so a warning found after the data was
+    read (new pieces in the old languages' script) must be logged too, once."""
+    import logging
+
+    config = small_config(tiny_static, tmp_path / "out", parallel=["sample"])
+    config.language, config.training.max_steps = "swa", 2  # Swahili: new pieces in Latin letters
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = logged.append  # type: ignore[method-assign]
+    logger = logging.getLogger("xling.adaptation")  # not caplog: the CLI's tests stop xling's propagation
+    logger.addHandler(handler)
+    try:
+        warnings = adapt(config).warnings
+    finally:
+        logger.removeHandler(handler)
+    shared = [w for w in warnings if "a script of the old languages too" in w]
+    assert len(shared) == 1, warnings
+    assert [record.getMessage() for record in logged] == warnings

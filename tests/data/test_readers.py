@@ -234,14 +234,26 @@ def test_read_parallel_tsv_a_line_of_only_tabs_is_not_a_blank_line(tmp_path: Pat
         list(read_parallel_tsv(path))  # was read as two pairs, without a word
 
 
-@pytest.mark.parametrize(("content", "side"), [("a\tb\n\tx\n", "source"), ("a\tb\nx\t  \n", "target")])
+@pytest.mark.parametrize(
+    ("content", "side"),
+    [("a\tb\n\tx\n", "source side (column 1)"), ("a\tb\nx\t  \n", "target side (column 2)")],
+)
 def test_read_parallel_tsv_empty_side(tmp_path: Path, content: str, side: str) -> None:
     path = write(tmp_path / "par.tsv", content)
-    with pytest.raises(DataError, match=f"^{esc(path)}:2: empty {side}"):
+    # columns are numbered from 1, as lines are: `x<TAB>` is empty in its second column
+    with pytest.raises(DataError, match=f"^{esc(path)}:2: empty {re.escape(side)}$"):
         list(read_parallel_tsv(path))
     stats = ReadStats()
     assert list(read_parallel_tsv(path, skip_bad=True, stats=stats)) == [("a", "b")]
     assert (stats.lines_read, stats.skipped) == (2, 1)
+
+
+def test_read_parallel_tsv_empty_side_names_the_side_and_its_column(tmp_path: Path) -> None:
+    path = write(tmp_path / "par.tsv", "1\tHallo\tHello\n2\tTschüss\t\n")
+    with pytest.raises(DataError, match=rf"^{esc(path)}:2: empty source side \(column 3\)$"):
+        list(read_parallel_tsv(path, columns=(2, 1)))
+    with pytest.raises(DataError, match=rf"^{esc(path)}:2: empty eng \(pivot\) side \(column 3\)$"):
+        list(read_parallel_tsv(path, columns=(2, 1), sides=("eng (pivot)", "deu (new language)")))
 
 
 def test_read_parallel_tsv_non_utf8(tmp_path: Path) -> None:

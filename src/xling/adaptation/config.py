@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xling.errors import ConfigError
+from xling.errors import ConfigError, LanguageCodeError
 from xling.training import TrainingConfig
 
 KINDS = ("parallel", "dictionary", "text", "transliteration")
@@ -136,7 +136,8 @@ class AdaptConfig:
     """The encoder to extend: a folder or shipped name (static sentence encoder or XLM-R-style transformer)."""
 
     language: str = ""
-    """The language to add (any code form; stored as ISO 639-3). Required."""
+    """The language to add (any code form; stored as ISO 639-3). Required; not one of ISO 639's codes that
+    name no language (und, mul, zxx, mis)."""
 
     text: list[str] = field(default_factory=list)
     """Monolingual text files of the new language: one sentence a line (.txt[.gz]), or CoNLL-U
@@ -200,6 +201,11 @@ class AdaptConfig:
         """Return nothing; raise ConfigError naming the first bad field."""
         if not self.language.strip():
             raise ConfigError("language: required (the code of the language to add, e.g. tur)")
+        not_a_language = special_code_meaning(self.language)
+        if not_a_language:
+            # the model's xling.json would list it among its languages, and `und` is what a detector answers
+            raise ConfigError(f"language: {self.language!r} names no language ({not_a_language}); give the "
+                              "code of the language the data is in (e.g. tur)")  # fmt: skip
         if not (self.text or self.dictionary or self.parallel):
             raise ConfigError("text, dictionary, parallel: give at least one source of the new language")
         if not 0 <= self.dev_share < 0.5:
@@ -220,6 +226,18 @@ class AdaptConfig:
                 f"transformer.mlm_probability: {self.transformer.mlm_probability} must be in (0, 1)"
             )
         self.training.validate()
+
+
+def special_code_meaning(code: str) -> str | None:
+    """Return what ISO 639's special code `code` stands for (und: "undetermined", also zxx, mul, mis, in any
+    code form such as `und-Latn`), None for a language's code or an unknown one (adapt's to refuse)."""
+    from xling.data.languages import normalize_language
+    from xling.langid.sources import NOT_LANGUAGES
+
+    try:
+        return NOT_LANGUAGES.get(normalize_language(code))
+    except LanguageCodeError:
+        return None
 
 
 def load_adapt_config(recipe: str | Path | None, overrides: Iterable[str], **fields: Any) -> AdaptConfig:

@@ -105,8 +105,7 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             pairs = swadesh_pairs(folder, _swadesh_code(folder, language), _swadesh_code(folder, pivot))
             _add(data, "dictionary", "swadesh", pairs)
         else:
-            path, swap = _columns(spec, language, pivot, "dictionary")
-            pairs = _read_pairs(path, swap)
+            path, pairs = _read_pairs(spec, "dictionary", language, pivot)
             _check_words(pairs, path)
             _add(data, "dictionary", str(path), pairs)
             pair_files.append((path, [new for _, new in pairs]))
@@ -126,8 +125,7 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
                 ),
             )
         else:
-            path, swap = _columns(spec, language, pivot, "parallel")
-            pairs = _read_pairs(path, swap)
+            path, pairs = _read_pairs(spec, "parallel", language, pivot)
             _add(data, "parallel", str(path), pairs)
             pair_files.append((path, [new for _, new in pairs]))
     data.script = _language_script(data)
@@ -160,18 +158,30 @@ def _columns(spec: str, language: str, pivot: str, field_name: str) -> tuple[Pat
                       f"other the new language ({language})")  # fmt: skip
 
 
-def _read_pairs(path: Path, swap: bool) -> list[tuple[str, str]]:
-    """Return the (pivot, new) pairs of a two-column TSV file (columns new-pivot when `swap`); a line with
-    more columns is a DataError naming it (a Tatoeba `id<TAB>eng<TAB>kat` file would pair the ids)."""
+def _read_pairs(spec: str, field_name: str, language: str, pivot: str) -> tuple[Path, list[tuple[str, str]]]:
+    """Return (the file of `spec`, its (pivot, new) pairs): a two-column TSV file, pivot-new unless `spec`
+    names the order new-pivot (see _columns). A line with more columns is a DataError naming it (a Tatoeba
+    `id<TAB>eng<TAB>kat` file would pair the ids); a message about a column says which language it holds."""
     from xling.data.readers import decoded_lines
 
+    path, swap = _columns(spec, language, pivot, field_name)
+    sides = _side_names(language, pivot, swap)
     for line in decoded_lines(path, None):
         # a line that is not UTF-8 is read_parallel_tsv's to report, at its place in the file
         columns = line.text.count("\t") + 1 if line.text is not None and line.text.strip() else 0
         if columns > 2:
-            raise DataError(f"{columns} tab-separated columns; expected 2 (pivot<TAB>new, or name their order "
-                            "as xxx-yyy=FILE); cut any id or other column first", path, line.number)  # fmt: skip
-    return [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path)]
+            named = "" if NAMED_SPEC.match(spec) else ", or name their order as xxx-yyy=FILE"
+            raise DataError(f"{columns} tab-separated columns; expected 2 ({'<TAB>'.join(sides)}{named}); cut "
+                            "any id or other column first", path, line.number)  # fmt: skip
+    # the reader's "source" and "target" would not say which column holds which language
+    return path, [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path, sides=sides)]
+
+
+def _side_names(language: str, pivot: str, swap: bool) -> tuple[str, str]:
+    """Return what a pair file's first and second columns hold, for messages: ("eng (pivot)", "tur (new
+    language)"), the other way round when `swap` (a new-pivot file named as tur-eng=FILE)."""
+    names = (f"{pivot} (pivot)", f"{language} (new language)")
+    return (names[1], names[0]) if swap else names
 
 
 def _check_words(pairs: list[tuple[str, str]], path: Path) -> None:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def add_warning(warnings: list[str], message: str) -> None:
+    """Return nothing; log `message` as a warning now and add it to `warnings` (the result's, for the Python
+    caller and xling.json). Logged once here, the CLI shows it as it happens and need not print the list."""
+    logger.warning("%s", message)
+    warnings.append(message)
 
 
 @dataclass
@@ -34,6 +44,8 @@ class AdaptResult:
     """The related language whose script the new language was read in, with the script pair
     (`guj, Deva>Gujr`); "" without one."""
     warnings: list[str] = field(default_factory=list)
+    """What a user should look at (data in another script, another language, old text that may move); each
+    was also logged as a warning when found."""
     old_languages: dict[str, Any] = field(default_factory=dict)
     """What the adaptation may change for the languages the model had: whether their texts' vectors stay
     ("kept") or "move" (every one for a transformer; for a static encoder, text outside the protected sample

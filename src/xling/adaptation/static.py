@@ -43,7 +43,7 @@ from xling.adaptation.config import KINDS, AdaptConfig
 from xling.adaptation.data import AdaptData
 from xling.adaptation.initialize import initial_rows
 from xling.adaptation.output import check_output, restore_set_aside, run_progress, set_aside_folder
-from xling.adaptation.result import AdaptResult
+from xling.adaptation.result import AdaptResult, add_warning
 from xling.adaptation.words import translate_words, translations
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
@@ -250,7 +250,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         _save_vocabulary(output, tokenizer, vocabulary)
     old_languages, warning = old_language_changes(pieces, protected, len(trained_old))
     if warning:
-        data.warnings.append(warning)
+        add_warning(data.warnings, warning)
     torch.manual_seed(config.seed)
     encoder = ExtendedStaticEncoder(old_rows, torch.from_numpy(rows), trained_old)
     targets = _unit(_encode_texts(base, pivot_texts))

@@ -52,7 +52,7 @@ from xling.adaptation.output import (
     clear_model,
     run_progress,
 )
-from xling.adaptation.result import AdaptResult
+from xling.adaptation.result import AdaptResult, add_warning
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.encoder import check_vocabulary
@@ -548,13 +548,13 @@ def adapt_transformer(
     model, base_tokenizer = load_masked_lm(folder)
     max_length = min(config.transformer.max_length, model.config.max_position_embeddings - 2)
     if max_length < config.transformer.max_length:
-        warnings.append(f"transformer.max_length: {config.transformer.max_length} cut to {max_length}, the "
-                        "model's longest input")  # fmt: skip
+        add_warning(warnings, f"transformer.max_length: {config.transformer.max_length} cut to {max_length}, "
+                              "the model's longest input")  # fmt: skip
     train_texts, heldout, dev_pairs = split_sentences(data, config.dev_share, config.seed)
     if not train_texts:
         raise DataError("no training sentences left after holding out the dev share (lower dev_share)")
     if config.dev_share > 0 and not heldout:
-        warnings.append("dev_share: too few sentences to hold any out; no perplexity before and after")
+        add_warning(warnings, "dev_share: too few sentences to hold any out; no perplexity before and after")
     # a fifth at most of the old-language text is measured; replay (if any) trains on the rest
     old_texts = old_sample(protected_texts, min(OLD_SAMPLE, len(protected_texts) // 5))
     old_vocab = len(base_tokenizer)
@@ -677,8 +677,8 @@ def _vocabulary_report(extension: VocabularyExtension, base_tokenizer, tokenizer
     (a warning when any did)."""
     changed = check_protected(base_tokenizer, tokenizer, protected_texts)
     if changed:
-        warnings.append(f"vocabulary: {changed} of {len(protected_texts)} protected sentences segment "
-                        "differently with the new pieces")  # fmt: skip
+        add_warning(warnings, f"vocabulary: {changed} of {len(protected_texts)} protected sentences "
+                              "segment differently with the new pieces")  # fmt: skip
     return {**extension.to_dict(), "protected_texts": len(protected_texts), "protected_changed": changed}
 
 

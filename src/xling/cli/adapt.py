@@ -75,9 +75,8 @@ def adapt(
         from xling.langid import load_identifier
 
         detector = load_identifier()
+    # not result.warnings: adapt logs each as it arises (xling.adaptation.result.add_warning), shown then
     result = run_adapt(config, detector=detector, say=lambda message: console.print(f"[dim]{message}[/]"))
-    for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     vocabulary = result.vocabulary
     console.print(f"[green]{result.language} added: {vocabulary.get('added', 0):,} new pieces, saved to "
                   f"{result.output}[/] in {result.seconds:,.0f} s")  # fmt: skip

@@ -285,14 +285,19 @@ def read_parallel_tsv(
     columns: tuple[int, int] = (0, 1),
     skip_bad: bool = False,
     stats: ReadStats | None = None,
+    sides: tuple[str, str] = ("source", "target"),
 ) -> Iterator[tuple[str, str]]:
-    """Return an iterator over (source, target) pairs taken from two columns of a TSV file."""
+    """Return an iterator over (source, target) pairs taken from two columns of a TSV file.
+
+    `columns` are 0-based indexes; messages number columns from 1, as lines are, and call the two sides
+    `sides` (a caller that knows their languages can name them, e.g. "eng (pivot)").
+    """
     src_col, tgt_col = _check_columns(columns)
-    return _parallel_tsv(require_file(path), src_col, tgt_col, skip_bad, stats)
+    return _parallel_tsv(require_file(path), src_col, tgt_col, skip_bad, stats, sides)
 
 
 def _parallel_tsv(
-    path: Path, src_col: int, tgt_col: int, skip_bad: bool, stats: ReadStats | None
+    path: Path, src_col: int, tgt_col: int, skip_bad: bool, stats: ReadStats | None, sides: tuple[str, str]
 ) -> Iterator[tuple[str, str]]:
     """Return the generator behind read_parallel_tsv."""
     needed = max(src_col, tgt_col) + 1
@@ -303,8 +308,8 @@ def _parallel_tsv(
                 continue
             src, tgt = fields[src_col], fields[tgt_col]
             if not src or not tgt:
-                empty = f"source (column {src_col})" if not src else f"target (column {tgt_col})"
-                raise DataError(f"empty {empty} side", path, line.number)
+                side, column = (sides[0], src_col) if not src else (sides[1], tgt_col)
+                raise DataError(f"empty {side} side (column {column + 1})", path, line.number)
         except DataError as error:
             _reject(error, skip_bad, stats)
             continue

@@ -1,0 +1,29 @@
+"""AdaptConfig.validate: a bad setting is refused before anything is read, naming its field."""
+
+from __future__ import annotations
+
+import pytest
+
+from xling.adaptation.config import AdaptConfig
+from xling.errors import ConfigError
+
+
+@pytest.mark.parametrize("code", ["und", "mul", "zxx", "mis", "UND", "und-Latn", "zxx_Zyyy"])
+def test_a_code_that_names_no_language_is_refused(code):
+    """The new model's xling.json would list `und` among its languages (and `und` is a detector's "don't know")."""
+    with pytest.raises(ConfigError, match=rf"^language: '{code}' names no language \("):
+        AdaptConfig(language=code, dictionary=["dict.tsv"]).validate()
+
+
+@pytest.mark.parametrize("code", ["tur", "tr", "srp_Latn", "sr-Cyrl"])
+def test_a_language_code_passes(code):
+    AdaptConfig(language=code, dictionary=["dict.tsv"]).validate()
+
+
+def test_special_code_meaning():
+    from xling.adaptation.config import special_code_meaning
+
+    assert special_code_meaning("und") == "undetermined"
+    assert special_code_meaning("mul") == "multiple languages"
+    assert special_code_meaning("deu") is None
+    assert special_code_meaning("not a code") is None  # left to adapt's own "unknown language code" error
