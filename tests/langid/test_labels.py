@@ -40,3 +40,51 @@ def test_matching_is_macrolanguage_and_script_aware():
     assert not label_matches("srp_Latn", "hrv")  # ... are not each other
     assert not label_matches("nob", "dan")
     assert not label_matches("und", "und")
+
+
+@pytest.mark.parametrize(
+    ("code", "label"),
+    [("zh-yue", Label("yue")), ("ZH_YUE", Label("yue")), ("zh-yue-HK", Label("yue", "Hant")),
+     ("ar-arz", Label("arz")), ("zh-CHT", Label("zho", "Hant")), ("zh-CHS", Label("zho", "Hans")),
+     ("de-CHE", Label("deu"))],  # three letters after a language that is no macrolanguage: not an extlang
+)  # fmt: skip
+def test_an_extended_language_subtag_names_the_member_not_the_macrolanguage(code, label):
+    assert parse_label(code) == label  # zh-yue was zho: every Chinese label
+
+
+def test_an_extended_language_a_macrolanguage_lacks_is_an_error():
+    with pytest.raises(
+        LanguageCodeError, match=r"here:1: unknown extended language subtag 'xyz' in 'zh-xyz'"
+    ):
+        parse_label("zh-xyz", where="here:1")
+
+
+def test_a_label_without_a_script_is_judged_by_its_usual_script():
+    assert not label_matches("lzh", "zh-Hant") and not label_matches("lzh", "zh-Hans")  # Hant and Hans
+    assert not label_matches("lzh", "zh-TW")
+    assert label_matches("lzh", "zh") and label_matches("lzh", "lzh") and label_matches("lzh", "lzh-Hant")
+    assert label_matches("cmn", "zh-Hant")  # the member `zh` stands for, written in both
+    assert label_matches("yue", "zh-Hant") and not label_matches("yue", "zh-Hans")
+    assert label_matches("arz", "ar-Arab") and not label_matches("arz", "ar-Latn")
+    assert label_matches("hrv", "sh-Latn") and not label_matches("hrv", "sh-Cyrl")
+    assert label_matches("deu", "de-Latn")  # a language's own code with a script
+
+
+def test_every_macrolanguage_member_has_a_usual_script_or_several():
+    from xling.data.languages import MACROLANGUAGES
+    from xling.langid.labels import SEVERAL_SCRIPTS, USUAL_SCRIPTS
+
+    members = set().union(*MACROLANGUAGES.values())
+    assert sorted(members - set(USUAL_SCRIPTS) - SEVERAL_SCRIPTS) == []
+    assert not set(USUAL_SCRIPTS) & SEVERAL_SCRIPTS
+
+
+def test_shipped_detector_restricted_to_traditional_chinese_never_says_literary_chinese():
+    from xling.langid import load_identifier
+
+    detector = load_identifier()
+    texts = ["我们今天去图书馆看书，然后一起吃晚饭。", "我們今天去圖書館看書，然後一起吃晚飯。"]
+    for code in ("zh-Hant", "zh-TW", "zho_Hant", "zh-Hans", "zh-CN"):
+        for top in detector.predict(texts, k=2, languages=[code]):
+            assert [prediction.label for prediction in top] == [f"cmn_{parse_label(code).script}"], code
+    assert detector.predict(texts[:1], languages=["lzh"])[0][0].label == "lzh"  # named, it is allowed

@@ -9,15 +9,50 @@ from functools import lru_cache
 
 import pycountry
 
-from xling.data.languages import DEFAULT_MEMBER, REGION_SCRIPTS, normalize_language, same_language
+from xling.data.languages import (
+    DEFAULT_MEMBER,
+    MACROLANGUAGES,
+    REGION_SCRIPTS,
+    normalize_language,
+    same_language,
+)
 from xling.errors import LanguageCodeError
 
-__all__ = ["DEFAULT_MEMBER", "UNDETERMINED", "Label", "label_matches", "parse_label"]
+__all__ = [
+    "DEFAULT_MEMBER",
+    "SEVERAL_SCRIPTS",
+    "UNDETERMINED",
+    "USUAL_SCRIPTS",
+    "Label",
+    "label_matches",
+    "parse_label",
+]
 
 UNDETERMINED = "und"
 """ISO 639-3 for "undetermined": what the detector says when it cannot tell (empty text, digits, emoji)."""
 
 _SUBTAG_RE = re.compile(r"[-_]")
+# A BCP-47 extended language subtag: three letters right after the primary language (zh-yue, ar-arz).
+_EXTLANG_RE = re.compile(r"[A-Za-z]{3}")
+# Microsoft's legacy zh-CHS / zh-CHT (.NET cultures, Translator): scripts, not the languages chs and cht.
+_LEGACY_SCRIPTS = {("zho", "chs"): "Hans", ("zho", "cht"): "Hant"}
+
+USUAL_SCRIPTS = {
+    "yue": "Hant", "wuu": "Hans",
+    "arb": "Arab", "arq": "Arab", "arz": "Arab", "apc": "Arab", "ary": "Arab", "pes": "Arab", "prs": "Arab",
+    "azb": "Arab", "ckb": "Arab", "pbt": "Arab", "pbu": "Arab", "pst": "Arab",
+    "swh": "Latn", "swc": "Latn", "ind": "Latn", "lvs": "Latn", "ekk": "Latn", "nob": "Latn", "nno": "Latn",
+    "als": "Latn", "kmr": "Latn", "hrv": "Latn", "cnr": "Latn", "gaz": "Latn", "plt": "Latn", "quy": "Latn",
+    "quz": "Latn", "ayr": "Latn", "dik": "Latn", "gug": "Latn",
+    "ydd": "Hebr", "npi": "Deva", "ory": "Orya",
+}  # fmt: skip
+"""The one script a macrolanguage's member (`MACROLANGUAGES`) is written in: a detector label of it that
+names no script (`arz`) is in a restriction that names that script (`ar-Arab`), and in no other."""
+SEVERAL_SCRIPTS = frozenset({"cmn", "lzh", "srp", "bos", "azj", "uzn", "zsm", "khk", "knc"})
+"""Members written in several scripts (Literary Chinese is printed in Traditional and, on the mainland, in
+Simplified characters): a label of one that names no script is in no restriction of its macrolanguage that
+names a script (`zh-Hant` is not `lzh`); only in its own (`lzh`, `lzh-Hant`) and, for the member a
+macrolanguage stands for (`DEFAULT_MEMBER`), in the macrolanguage's (`zh-Hant` is `cmn`)."""
 
 
 @lru_cache(maxsize=1)
@@ -48,12 +83,34 @@ def parse_label(code: str, *, where: str | None = None) -> Label:
     if parts[0].lower() == UNDETERMINED:
         return Label(UNDETERMINED)
     language = normalize_language(parts[0], where=where)
+    legacy = _LEGACY_SCRIPTS.get((language, parts[1].lower())) if len(parts) > 1 else None
+    if legacy is not None:
+        return Label(language, legacy)
+    if len(parts) > 1 and _EXTLANG_RE.fullmatch(parts[1]):
+        language = _extended_language(language, parts[1], code, where)
     scripts = _scripts()
     script = next((scripts[part.lower()] for part in parts[1:] if part.lower() in scripts), None)
     if script is None:
         script = next((REGION_SCRIPTS[language, part.upper()] for part in parts[1:]
                        if (language, part.upper()) in REGION_SCRIPTS), None)  # fmt: skip
     return Label(language, script)
+
+
+def _extended_language(language: str, subtag: str, code: str, where: str | None) -> str:
+    """Return the language of a three-letter subtag after `language`: the member it names when `language` is
+    a macrolanguage (zh-yue: yue, ar-arz: arz), never the macrolanguage itself, which would widen the code to
+    every member; `language` after any other (de-CHE: German). LanguageCodeError (with `where`) for a subtag
+    after a macrolanguage that names none of its members `MACROLANGUAGES` lists (zh-xyz)."""
+    members = MACROLANGUAGES.get(language)
+    if members is None:
+        return language
+    if subtag.lower() in members:
+        return subtag.lower()
+    location = f"{where}: " if where else ""
+    raise LanguageCodeError(
+        f"{location}unknown extended language subtag {subtag!r} in {code!r}: {language} is a macrolanguage "
+        f"of {', '.join(sorted(members))} (e.g. {language}-{min(members)}, or {min(members)} alone)"
+    )
 
 
 def try_parse_label(code: str) -> Label | None:
@@ -66,11 +123,21 @@ def try_parse_label(code: str) -> Label | None:
 
 def label_matches(predicted: str | Label, gold: str | Label) -> bool:
     """Return True when a predicted label names the gold language (macrolanguage aware: `cmn_Hans` matches
-    `zh`, `zho` and `cmn`); a script in the gold code must match too (`zh-Hant` is not `cmn_Hans`)."""
+    `zh`, `zho` and `cmn`); a script in the gold code must match too (`zh-Hant` is not `cmn_Hans`). A label
+    that names no script is judged by its language's one script (`ar-Arab` is `arz`, `zh-Hant` not `wuu`:
+    `USUAL_SCRIPTS`); one of a member written in several is in the gold code only when that code names its
+    own language or the macrolanguage it stands for (`lzh-Hant` is `lzh`, `zh-Hant` is `cmn`, not `lzh`)."""
     predicted = predicted if isinstance(predicted, Label) else parse_label(predicted)
     gold = gold if isinstance(gold, Label) else parse_label(gold)
     if UNDETERMINED in (predicted.language, gold.language):
         return False
     if gold.script and predicted.script and gold.script != predicted.script:
         return False
+    if gold.script and not predicted.script:
+        usual = USUAL_SCRIPTS.get(predicted.language)
+        own = predicted.language in (gold.language, DEFAULT_MEMBER.get(gold.language))  # zh-Hant: cmn
+        if usual is None and not own:
+            return False  # a member in a script the label does not say (`zh-Hant` and `lzh`): left out
+        if usual is not None and usual != gold.script:
+            return False
     return same_language(predicted.language, gold.language)

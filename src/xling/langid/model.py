@@ -148,15 +148,10 @@ class LanguageIdentifier:
         threshold = self.threshold if threshold is None else threshold
         if isinstance(texts, str):  # iterating it would detect each character
             raise ConfigError("texts: give a list of texts, not one string (detect() takes one)")
-        if isinstance(languages, str):
-            raise ConfigError(
-                f"languages: give a list of codes, not one string ({languages!r}: ['de', 'fr'])"
-            )
+        languages = language_codes(languages)
         check_threshold(threshold)
         if k < 1:
             raise ConfigError(f"k: {k} must be at least 1")
-        if languages is not None:
-            languages = tuple(languages)
         logits, has_letters = self.log_probabilities(texts, languages)
         probabilities = probabilities_of(logits)
         choices = len(self.labels) if languages is None else int(self._mask(languages).sum())
@@ -299,6 +294,14 @@ def resolve_identifier(name_or_path: str | Path) -> Path:
     raise XlingError(
         f"{name_or_path}: no such language identifier folder, nor a shipped name (looked in {where})"
     )
+
+
+def language_codes(languages: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Return a `languages` restriction as a tuple (None stays None: every language); ConfigError for one
+    string, which iterating would split into one-letter codes ("de" -> 'd', 'e')."""
+    if isinstance(languages, str):
+        raise ConfigError(f"languages: give a list of codes, not one string ({languages!r}: ['de', 'fr'])")
+    return None if languages is None else tuple(languages)
 
 
 @lru_cache(maxsize=256)

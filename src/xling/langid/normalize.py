@@ -7,7 +7,7 @@ import unicodedata
 
 import regex
 
-__all__ = ["normalize_text"]
+__all__ = ["has_name_mark", "lower", "normalize_text"]
 
 # Fullwidth ASCII (U+FF01-FF5E) folded to ASCII first, one character for one, so that a fullwidth URL or
 # hashtag is found as one and a fullwidth apostrophe stays an apostrophe.
@@ -30,8 +30,32 @@ _SYMBOLS = regex.compile(r"[\p{S}\p{P}\p{N}--['’]]+", regex.V1)
 _NOT_LANGUAGE = regex.compile(
     r"[^\p{L}\p{M}\s'’]+|(?<![\p{L}\p{M}])\p{M}+|(?<![\p{L}\p{M}])['’]|['’](?![\p{L}\p{M}])"
 )
+# Letters of the Turkic Latin alphabets (Turkish, Azerbaijani, Gagauz, Crimean Tatar) that no other
+# alphabet xling knows has: a text with one lowers its `I` to `ı`, as Turkish does.
+_TURKIC = regex.compile(r"[ıİğĞşŞəƏ]")
 # Variation selectors choose a glyph (U+FE0F: emoji style, as in "❤️"), never a language.
 _SELECTORS = regex.compile(r"\p{Variation_Selector}+")
+
+
+def lower(text: str) -> str:
+    """Return `text` in lower case, with Turkish and Azerbaijani dotless `I` lowered to `ı` where the text
+    holds a letter only Turkic alphabets have (ı ğ ş İ ə, either case).
+
+    `str.lower` knows no language: every `I` became a dotted `i`, so "IŞIK" was "işik", and an upper-case
+    Turkish text had other features than its lower-case form. Without such a letter ("KIZ") an `I` stays
+    `i`: English and German capitals are far more common. `İ` still lowers to `i` and a combining dot
+    (U+0307), as the shipped detector was trained: only Turkic text has it, and dropping it lost more
+    upper-case Turkish than it won (tur 1-3 word upper-case crops 87.5% -> 85.1%; kept: 87.8%).
+    Lower, not casefold: German ß is a clue."""
+    if _TURKIC.search(text):
+        text = text.replace("I", "ı")
+    return text.lower()
+
+
+def has_name_mark(text: str) -> bool:
+    """Return True when `text` may hold a URL, an e-mail address, a @mention or a #hashtag (what
+    `normalize_text` removes whole): it holds one of their marks (`@`, `#`, `://`, `www.`)."""
+    return _NOISE_MARK.search(text) is not None
 
 
 def normalize_text(text: str) -> str:
@@ -49,6 +73,6 @@ def normalize_text(text: str) -> str:
         text = _PRESENTED.sub(" ", text)
     text = _SYMBOLS.sub(" ", _SELECTORS.sub("", text))
     text = unicodedata.normalize("NFKC", text)
-    text = _NOT_LANGUAGE.sub(" ", text.lower())  # lower, not casefold: German ß is a clue
+    text = _NOT_LANGUAGE.sub(" ", lower(text))
     # str.split's whitespace is regex's \s plus U+001C-001F, which _NOT_LANGUAGE has already removed
     return " ".join(text.split())

@@ -4,6 +4,7 @@ start a span of its own."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,13 +12,23 @@ from typing import Any
 import numpy as np
 import regex
 
+from xling.errors import ConfigError
 from xling.langid.labels import UNDETERMINED
-from xling.langid.model import LanguageIdentifier, check_threshold, probabilities_of
-from xling.langid.normalize import normalize_text
+from xling.langid.model import LanguageIdentifier, check_threshold, language_codes, probabilities_of
+from xling.langid.normalize import has_name_mark, normalize_text
+from xling.langid.scripts import script_of
 
-__all__ = ["Span", "language_spans"]
+__all__ = ["Span", "language_spans", "units"]
 
 _WORD = regex.compile(r"\S+")
+# Where a sentence ends inside a word (no space after it): a CJK full stop, exclamation or question mark
+# before anything ("看书。Then"), or ASCII ones before a capital ("dela?Hello"; "e.g." and "example.com" go
+# on), with the closing brackets and quotes that follow them.
+_SENTENCE_END = regex.compile(
+    r"(?:[。！？｡]+|[.!?]+(?=[\p{Pe}\p{Pf}\"']*[\p{Lu}\p{Lt}]))[\p{Pe}\p{Pf}\"']*(?=\S)"
+)
+# Han, kana and bopomofo are one run: Japanese writes kanji and kana without a space between them.
+_SCRIPT_GROUPS = {"Hani": "CJK", "Jpan": "CJK", "Bopo": "CJK"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,9 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     mean probability is under `threshold` (default: the identifier's) is `und` (neighbouring `und` spans are
     one).
 
-    `window`: words on each side that score a word with it (with half the weight of the word alone).
+    Words are the text's whitespace-free stretches, cut where the script changes and after a sentence's end
+    (`units`). `window`: words on each side, in the word's script, that score a word with it (with half the
+    weight of the word alone; 0 or more, else a ConfigError).
     `switch_penalty`: log-probability a change of language costs (higher: fewer, longer spans).
     `candidates`: the whole text's top labels considered, plus the top two of each window. `languages`:
     the only languages a span may be in (codes in any form; default all the detector knows; errors as in
@@ -61,10 +74,12 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     """
     threshold = identifier.threshold if threshold is None else threshold
     check_threshold(threshold)
-    languages = None if languages is None else tuple(languages)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise ConfigError(f"window: {window!r} must be a whole number of words, 0 or more")
+    languages = language_codes(languages)
     if languages is not None:
         identifier._mask(languages)  # an empty or unknown restriction is an error even for a blank text
-    words = [(match.start(), match.end()) for match in _WORD.finditer(text)]
+    words = units(text)
     if not words:
         return [Span(0, 0, "", UNDETERMINED, 0.0)]
     # Words without letters ("2024", "—") say nothing: they join whichever span surrounds them.
@@ -72,8 +87,7 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     if not has_letters.any():
         start, end = words[0][0], words[-1][1]
         return [Span(start, end, text[start:end], UNDETERMINED, 0.0)]
-    windows = [text[words[max(0, i - window)][0] : words[min(len(words) - 1, i + window)][1]]
-               for i in range(len(words))]  # fmt: skip
+    windows = _windows(text, words, window)
     # ranked by log-probabilities: most probabilities besides the best one are 0.0 in float32
     ranked, _ = identifier.log_probabilities(windows, languages)
     probabilities = probabilities_of(ranked)
@@ -118,6 +132,77 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
         start, stop = words[first][0], words[end - 1][1]
         spans.append(Span(start, stop, text[start:stop], label, probability))
     return spans
+
+
+def _windows(text: str, words: list[tuple[int, int]], window: int) -> list[str]:
+    """Return each word's window: its text with up to `window` words on each side, of those in its script
+    (Han and kana as one; words without letters go with any), joined by spaces where words of another
+    script are left out. A word whose neighbours with letters are both in other scripts, and that is not Han
+    or kana, keeps all its neighbours (a brand name in Chinese, "iPhone"; "AI" and "GDP"), or it would make a
+    span of its own; a Chinese or Japanese run holds a phrase or a sentence.
+
+    Naive Bayes adds evidence up: with all its neighbours, a Chinese sentence followed by two English words
+    was English ("看书。Then we"), and no border was found where the script changes."""
+    groups = [_script_group(text[start:end]) for start, end in words]
+    lettered = [group for group in groups if group is not None]
+    found = []
+    position = -1  # of the word among the words with letters
+    for i, group in enumerate(groups):
+        first, last = max(0, i - window), min(len(words) - 1, i + window)
+        kept = [j for j in range(first, last + 1) if groups[j] in (group, None)]
+        lone = False
+        if group is not None:
+            position += 1
+            beside = lettered[max(0, position - 1) : position] + lettered[position + 1 : position + 2]
+            lone = group != "CJK" and group not in beside
+        if lone or len(kept) == last + 1 - first:
+            found.append(text[words[first][0] : words[last][1]])
+        else:
+            found.append(" ".join(text[words[j][0] : words[j][1]] for j in kept))
+    return found
+
+
+def _script_group(word: str) -> str | None:
+    """Return the script of a word's first letter, Han and kana as one (`CJK`); None without letters."""
+    script = next((script for script in map(script_of, word) if script is not None), None)
+    return _SCRIPT_GROUPS.get(script, script) if script is not None else None
+
+
+def units(text: str) -> list[tuple[int, int]]:
+    """Return the (start, end) offsets of the units `language_spans` labels, in order: the text's
+    whitespace-free words, each cut where its letters change script ("看书。Then", "English.这是") and after
+    a sentence's end ("дела?Hello"), so that a language may change inside them. A word with a link, an
+    e-mail, a @mention or a #hashtag stays whole: normalisation removes it whole."""
+    found: list[tuple[int, int]] = []
+    for match in _WORD.finditer(text):
+        start, end = match.span()
+        word = match.group()
+        cuts = set() if has_name_mark(word) else _cuts(word)
+        bounds = [start, *(start + cut for cut in sorted(cuts)), end]
+        found.extend(zip(bounds, bounds[1:], strict=False))
+    return found
+
+
+def _cuts(word: str) -> set[int]:
+    """Return the offsets inside `word` (neither 0 nor its length) where a new unit starts: after a
+    sentence's end, and before the first letter of a new script (with the opening brackets and quotes right
+    before it: "Hello「日本」" is "Hello" and "「日本」")."""
+    cuts = {match.end() for match in _SENTENCE_END.finditer(word)}
+    if word.isascii():  # one script: only the sentence ends can cut it
+        return cuts
+    group, last_letter = None, -1
+    for i, char in enumerate(word):
+        script = script_of(char)
+        if script is None:
+            continue
+        script = _SCRIPT_GROUPS.get(script, script)
+        if group is not None and script != group:
+            cut = i
+            while cut - 1 > last_letter and unicodedata.category(word[cut - 1]) in ("Ps", "Pi"):
+                cut -= 1
+            cuts.add(cut)
+        group, last_letter = script, i
+    return {cut for cut in cuts if 0 < cut < len(word)}
 
 
 def _viterbi(scores: np.ndarray, switch_penalty: float) -> list[int]:

@@ -1,0 +1,87 @@
+"""Language spans of mixed text with the shipped detector: borders inside words without spaces (a script
+change, a sentence end), offsets that cover the text exactly, and the arguments `predict` refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from xling.errors import ConfigError
+from xling.langid import language_spans, load_identifier
+from xling.langid.spans import Span
+
+
+def assert_covers(text: str, spans: list[Span]) -> None:
+    """Assert the spans are in order, hold their text at their offsets and cover every non-space
+    character of `text` once."""
+    assert all(text[span.start : span.end] == span.text for span in spans)
+    assert all(before.end <= after.start for before, after in zip(spans, spans[1:], strict=False))
+    covered = [i for span in spans for i in range(span.start, span.end)]
+    assert len(covered) == len(set(covered))
+    assert {i for i, char in enumerate(text) if not char.isspace()} <= set(covered)
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [("我们今天去图书馆看书。Then we", ["我们今天去图书馆看书。", "Then", "we"]),
+     ("日本語の文章です。This is English. 这是中文句子。",
+      ["日本語の文章です。", "This", "is", "English.", "这是中文句子。"]),
+     ("Привет,друг!Как дела?Hello,friend!How are you?",
+      ["Привет,друг!", "Как", "дела?", "Hello,friend!", "How", "are", "you?"]),
+     ("Hello「日本」world", ["Hello", "「日本」", "world"]),  # an opening bracket goes with what it opens
+     # no cut before a small letter or inside a link: "e.g.", a domain, a URL's query stay whole
+     ("e.g. example.com https://x.org/a?Hello #東京Tokyo", ["e.g.", "example.com", "https://x.org/a?Hello",
+                                                         "#東京Tokyo"]),
+     ("東京でiPhoneを買いました", ["東京で", "iPhone", "を買いました"])],  # Han and kana are one run
+)  # fmt: skip
+def test_units_cut_words_where_the_script_changes_and_after_a_sentence_end(text, pieces):
+    from xling.langid.spans import units
+
+    found = units(text)
+    assert [text[start:end] for start, end in found] == pieces
+    assert all(
+        end == start or text[end:start].isspace()
+        for (_, end), (start, _) in zip(found, found[1:], strict=False)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("我们今天去图书馆看书。Then we went home and had dinner together.",
+      [("cmn_Hans", "我们今天去图书馆看书。"), ("eng", "Then we went home and had dinner together.")]),
+     ("日本語の文章です。This is English. 这是中文句子。",
+      [("jpn", "日本語の文章です。"), ("eng", "This is English."), ("cmn_Hans", "这是中文句子。")]),
+     ("Привет,друг!Как дела?Hello,friend!How are you?",
+      [("rus", "Привет,друг!Как дела?"), ("eng", "Hello,friend!How are you?")])],
+)  # fmt: skip
+def test_spans_change_language_inside_words_without_spaces(text, expected):
+    spans = language_spans(load_identifier(), text)
+    assert [(span.label, span.text) for span in spans] == expected
+    assert_covers(text, spans)
+
+
+def test_a_lone_word_of_another_script_stays_in_its_span():
+    detector = load_identifier()
+    for text, label in [("我用iPhone拍照，效果很好。", "cmn"), ("東京でiPhoneを買いました。", "jpn")]:
+        spans = language_spans(detector, text)
+        assert len(spans) == 1 and spans[0].label.startswith(label) and spans[0].text == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I told her: je ne sais pas ce que tu veux dire", "  leading, und dann deutsche Wörter hier  ",
+     "שלום עולם this is english مرحبا بالعالم", "Ça été\u0301 très bien 👍🏽 and then English here 2024",
+     "Он сказал: «Привет!»Hello there my friend, how are you?", "2024 🎉", "#tag @user https://x.y"],
+)  # fmt: skip
+def test_spans_cover_the_text_in_order_with_exact_offsets(text):
+    assert_covers(text, language_spans(load_identifier(), text))
+
+
+def test_spans_refuse_one_string_of_codes_and_a_negative_window():
+    detector = load_identifier()
+    with pytest.raises(ConfigError, match=r"languages: give a list of codes, not one string \('de'"):
+        language_spans(detector, "Hallo Welt", languages="de")  # was: unknown codes 'd', 'e'
+    for window in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="window"):
+            language_spans(detector, "Hallo Welt", window=window)  # -1 was an IndexError
+    text = "Morgen fahren wir mit dem Zug nach Hamburg"
+    assert_covers(text, language_spans(detector, text, window=0))  # 0: each word alone, allowed
