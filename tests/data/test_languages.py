@@ -125,6 +125,9 @@ def test_language_name_unknown_code() -> None:
         ("om", "gaz"),
         ("mg", "plt"),
         ("qu", "quy"),
+        # Filipino is standardised Tagalog
+        ("fil", "tl"),
+        ("fil", "tgl"),
     ],
 )
 def test_same_language_true(a: str, b: str) -> None:

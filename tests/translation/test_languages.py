@@ -176,3 +176,20 @@ def test_marian_source_text_gets_moses_punctuation_normalisation(tmp_path):
     folder = build_marian(tmp_path / "marian", source="en", target="de")
     tokenizer, _ = load(folder)
     assert tokenizer.normalize("«Hello» world") == '"Hello" world'  # unchanged without sacremoses
+
+
+def test_filipino_is_the_models_tagalog(tmp_path):
+    """OPUS-MT names Tagalog `fil`, NLLB `tgl_Latn`, M2M-100 `tl`: a user's `fil` finds the model's Tagalog, as
+    the detector restricted to `fil` answers its `tgl_Latn` label."""
+    from xling.translation.translator import Translator
+
+    from .tiny_models import build_nllb
+
+    translator = Translator.from_pretrained(build_nllb(tmp_path / "nllb", languages=("eng_Latn", "tgl_Latn")),
+                                            backend="torch")  # fmt: skip
+    assert (
+        translator.conventions.source_token("fil") == translator.conventions.target_token("tl") == "tgl_Latn"
+    )
+    from xling.langid.labels import label_matches
+
+    assert label_matches("tgl_Latn", "fil") and label_matches("tgl", "fil-PH")

@@ -150,9 +150,16 @@ def language_name(code: str) -> str:
     return _index().names[normalize_language(code)]
 
 
+# codes ISO 639-3 keeps apart for one written language: Filipino is standardised Tagalog (models, detectors
+# and data sets name it either way: NLLB tgl_Latn, M2M-100 tl, OPUS-MT fil)
+SAME_WRITTEN_LANGUAGE = {"fil": "tgl"}
+
+
 def same_language(a: str, b: str) -> bool:
-    """Return True if both codes name the same language or one is a macrolanguage of the other."""
+    """Return True if both codes name the same language (Filipino and Tagalog are one) or one is a
+    macrolanguage of the other."""
     first, second = normalize_language(a), normalize_language(b)
+    first, second = SAME_WRITTEN_LANGUAGE.get(first, first), SAME_WRITTEN_LANGUAGE.get(second, second)
     if first == second:
         return True
     return second in MACROLANGUAGES.get(first, frozenset()) or first in MACROLANGUAGES.get(

@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from xling.artifacts import read_metadata
-from xling.data.languages import MACROLANGUAGES, REGION_SCRIPTS, language_name, normalize_language
+from xling.data.languages import (
+    MACROLANGUAGES,
+    REGION_SCRIPTS,
+    SAME_WRITTEN_LANGUAGE,
+    language_name,
+    normalize_language,
+)
 from xling.errors import DataError, LanguageCodeError, XlingError
 
 FAMILIES = ("m2m100", "nllb", "marian", "xling")
@@ -188,7 +194,10 @@ class Conventions:
 
 
 def _related(a: str, b: str) -> bool:
-    """Return True when one ISO 639-3 code is a macrolanguage of the other (`zho` and `cmn`)."""
+    """Return True when one ISO 639-3 code is a macrolanguage of the other (`zho` and `cmn`), or both name one
+    written language (`fil` and `tgl`: SAME_WRITTEN_LANGUAGE)."""
+    if SAME_WRITTEN_LANGUAGE.get(a, a) == SAME_WRITTEN_LANGUAGE.get(b, b):
+        return True
     return a in MACROLANGUAGES.get(b, frozenset()) or b in MACROLANGUAGES.get(a, frozenset())
 
 
