@@ -83,7 +83,8 @@ def eval_tatoeba(
     set_: Sets = None,
     json_path: JsonOut = None,
 ) -> None:
-    """Tatoeba retrieval accuracy (LASER/XTREME protocol), both directions, per language and averaged."""
+    """Tatoeba retrieval accuracy (LASER/XTREME search), both directions, per language and averaged (XTREME's
+    published figure is one direction: the src2eng column)."""
     from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba, load_tatoeba
 
     config = load_config(TatoebaConfig, recipe, set_ or [], section="tatoeba", model=model, data=data,

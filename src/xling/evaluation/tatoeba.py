@@ -1,5 +1,10 @@
 """Tatoeba similarity search (LASER / XTREME protocol): find each sentence's translation among all others.
 
+The search of one direction is theirs; the primary figure is the mean of both directions (xx -> eng and
+eng -> xx), as xling's issues define "Tatoeba accuracy". XTREME reports one direction, xx -> eng
+(`src2eng` here: google-research/xtreme, third_party/evaluate_retrieval.py), and LASER reports each
+direction's error apart: compare published figures with `src2eng`.
+
 For each language, both sides are encoded; the nearest neighbour of each xx sentence among all English
 sentences (and of each English sentence among all xx sentences) must be its translation. Scorings:
 
@@ -128,7 +133,7 @@ def evaluate_tatoeba(
     tests: tuple[Path, dict[str, tuple[list[str], list[str]]]] | None = None,
     progress: Callable[[str], object] | None = None,
 ) -> Result:
-    """Return accuracy in both directions (percent) per language and their average, as LASER/XTREME report.
+    """Return accuracy in both directions (percent) per language and their average (XTREME reports src2eng).
 
     Each language's row holds src2eng, eng2src, accuracy (their mean, the primary metric) and n.
     `tests` is what `load_tatoeba(config)` returned, when the caller read the data before loading the model.
