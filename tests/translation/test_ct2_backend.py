@@ -193,7 +193,7 @@ def test_beam_search_is_the_same_on_both_backends_where_the_model_is_unsure(trai
             shuffled.append(["__eng__", *body[: rng.randint(0, len(body))], "</s>"])
     prefixes = [[f"__{TARGETS[i % 2]}__"] for i in range(len(shuffled))]
     ct2, torch_backend = CT2Backend(trained), TorchBackend(trained)
-    for beam, length_penalty in ((2, 0.0), (4, 0.0), (6, 0.0), (4, 1.0), (6, 2.0)):
+    for beam, length_penalty in ((2, 0.0), (6, 0.0), (4, 1.0)):
         options = DecodeOptions(
             beam_size=beam, length_penalty=length_penalty, max_length_a=3.0, max_length_b=20
         )
