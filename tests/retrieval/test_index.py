@@ -710,3 +710,140 @@ def test_a_commit_blocked_by_a_long_read_leaves_no_open_transaction(tmp_path, fa
     with SearchIndex.open(tmp_path / "idx") as other:
         other.add_texts(fake_encoder, ["new doc c"], "eng")
         assert len(other) == 12
+
+
+# --- an empty build keeps its model; mismatches name the model given ----------------------------------------
+
+
+def test_an_index_built_empty_keeps_its_models_fingerprint(tmp_path, fake_encoder):
+    FakeEncoder = type(fake_encoder)  # noqa: N806 - a class
+    index, result = SearchIndex.build(tmp_path / "idx", FakeEncoder(name="mini"), [])
+    assert (len(index), result.added) == (0, 0)
+    # the first encoder to add no longer sets the fingerprint: the build stored the model's
+    with pytest.raises(XlingError, match="built with model 'mini', not 'other': its vectors differ"):
+        index.add_texts(FakeEncoder(name="other", salt="other weights"), ["the cat"], "eng")
+    assert len(index) == 0
+    # the same model under another name (a copy) has the same vectors: accepted
+    assert index.add_texts(FakeEncoder(name="copy"), ["the cat"], "eng").added == 1
+    index.close()
+
+
+def test_an_index_without_a_fingerprint_takes_only_its_model_by_name(tmp_path, fake_encoder):
+    FakeEncoder = type(fake_encoder)  # noqa: N806 - a class
+    index = SearchIndex.create(tmp_path / "idx", "mini", 256)  # no encoder yet: no fingerprint
+    with pytest.raises(XlingError, match="built with model 'mini', not 'other'; vectors of different"):
+        index.add_texts(FakeEncoder(name="other"), ["the cat"], "eng")
+    assert len(index) == 0
+    # what loaded the encoder names the index's model (a folder whose encoder calls itself otherwise)
+    assert index.add_texts(FakeEncoder(name="other"), ["the cat"], "eng", model="mini").added == 1
+    with pytest.raises(XlingError, match="its vectors differ"):  # that add stored the fingerprint
+        index.add_texts(FakeEncoder(name="mini", salt="other weights"), ["a dog"], "eng")
+    index.close()
+
+
+def test_cli_an_index_built_empty_refuses_another_model(tmp_path, monkeypatch, fake_encoder):
+    import json
+
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+    from xling.cli import index as index_cli
+
+    FakeEncoder = type(fake_encoder)  # noqa: N806 - a class
+    encoders = {"mini": FakeEncoder(name="mini"), "other": FakeEncoder(name="other", salt="other weights")}
+    monkeypatch.setattr(index_cli, "load_encoder", lambda model: encoders[model])
+    header_only = tmp_path / "header-only.tsv"
+    header_only.write_text("id\tlang\ttext\n", encoding="utf-8")
+    docs = tmp_path / "docs.tsv"
+    docs.write_text("".join(f"{lang}\t{text}\n" for text, lang, _ in DOCS), encoding="utf-8")
+    folder = str(tmp_path / "idx")
+    runner = CliRunner()
+    result = runner.invoke(app, ["index", "build", folder, "--model", "mini", "--input", str(header_only)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["index", "add", folder, "--input", str(docs), "--model", "other"])
+    assert result.exit_code != 0
+    assert "built with model 'mini', not 'other'" in str(result.exception or result.output)
+    assert json.loads((tmp_path / "idx" / INFO_FILE).read_text())["model"] == "mini"
+    result = runner.invoke(app, ["index", "add", folder, "--input", str(docs)])  # its own model: accepted
+    assert result.exit_code == 0, result.output
+    with SearchIndex.open(folder) as index:
+        assert len(index) == len(DOCS)
+
+
+def test_cli_a_model_mismatch_names_the_path_given_beside_the_encoders_name(
+    tmp_path, monkeypatch, fake_encoder
+):
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+    from xling.cli import index as index_cli
+
+    FakeEncoder = type(fake_encoder)  # noqa: N806 - a class
+    copy = str(tmp_path / "mini-copy")  # a changed copy whose config still names it xling-mini
+    encoders = {"xling-mini": FakeEncoder(name="xling-mini"),
+                copy: FakeEncoder(name="xling-mini", salt="retrained")}  # fmt: skip
+    monkeypatch.setattr(index_cli, "load_encoder", lambda model: encoders[model])
+    docs = tmp_path / "docs.tsv"
+    docs.write_text("".join(f"{lang}\t{text}\n" for text, lang, _ in DOCS), encoding="utf-8")
+    folder = str(tmp_path / "idx")
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", "build", folder, "--input", str(docs)]).exit_code == 0
+    wanted = f"built with model 'xling-mini', not '{copy}' (encoder 'xling-mini'): its vectors differ"
+    for command in (["search", folder, "the cat"], ["add", folder, "--input", str(docs)]):
+        result = runner.invoke(app, ["index", *command, "--model", copy])
+        assert result.exit_code != 0 and wanted in str(result.exception or result.output)
+
+
+# --- IVF: as many hits as asked for, when the index holds them ----------------------------------------------
+
+
+def _ivf_and_flat(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((2000, 32)).astype(np.float32)
+    languages = rng.choice(["eng", "deu"], size=len(vectors), p=[0.7, 0.3]).tolist()
+    languages[:10] = ["yor"] * 10  # a rare language
+    texts = [f"document {i}" for i in range(len(vectors))]
+    indexes = {}
+    for kind in ("flat", "ivf"):
+        indexes[kind] = SearchIndex.create(tmp_path / kind, "random", 32, index_kind=kind)
+        indexes[kind].add(texts, vectors, languages)
+    return indexes, languages, rng.standard_normal((3, 32)).astype(np.float32)
+
+
+def _ids_and_scores(results):
+    return [sorted((h.id, round(h.score, 4)) for h in hits) for hits in results]
+
+
+def test_ivf_returns_k_hits_when_k_exceeds_what_the_probed_lists_hold(tmp_path, monkeypatch):
+    # 2,000 vectors in 51 lists, 16 probed: about 630 in reach, so FAISS padded the rest with -1
+    indexes, languages, queries = _ivf_and_flat(tmp_path)
+    german = languages.count("deu")
+    for k, wanted in ((5000, None), (500, "deu"), (5000, "deu")):
+        found = indexes["ivf"].search(queries, k=k, languages=wanted)
+        available = len(languages) if wanted is None else german
+        assert [len(hits) for hits in found] == [min(k, available)] * len(queries)
+        exact = indexes["flat"].search(queries, k=k, languages=wanted)
+        assert _ids_and_scores(found) == _ids_and_scores(exact)
+    # a rare language through the id selector rather than exact scores (as an index past
+    # EXACT_FILTERED_MAX searches it): every list is searched when the probed ones hold too few of it
+    monkeypatch.setattr("xling.retrieval.index.EXACT_FILTERED_MAX", 0)
+    found = indexes["ivf"].search(queries, k=8, languages="yor")
+    assert _ids_and_scores(found) == _ids_and_scores(indexes["flat"].search(queries, k=8, languages="yor"))
+    assert [len(hits) for hits in found] == [8] * len(queries)
+
+
+def test_ivf_searches_every_list_only_for_queries_left_short(tmp_path, monkeypatch):
+    indexes, _, queries = _ivf_and_flat(tmp_path)
+    calls: list[int] = []
+    every_list = SearchIndex._search_every_list
+
+    def counted(self, short, fetch, selector):
+        calls.append(len(short))
+        return every_list(self, short, fetch, selector)
+
+    monkeypatch.setattr(SearchIndex, "_search_every_list", counted)
+    assert all(len(hits) == 10 for hits in indexes["ivf"].search(queries, k=10))
+    assert all(len(hits) == 10 for hits in indexes["ivf"].search(queries, k=10, languages="deu"))
+    assert calls == []  # the usual search (k well below the index) probes IVF_NPROBE lists only
+    indexes["ivf"].search(queries, k=1500)
+    assert calls == [len(queries)]

@@ -137,10 +137,12 @@ def test_macrolanguages_and_scripts(tmp_path, fake_encoder, detector):
         assert [h.text for h in index.search_texts(fake_encoder, [chinese], k=2, detected=code)[0]] == [
             chinese
         ]
-        # the given-language filter is macrolanguage aware too: zh finds a document given as cmn
-        assert [h.text for h in index.search_texts(fake_encoder, [chinese], k=2, languages=code)[0]] == [
-            chinese
-        ]
+        # the given-language filter is macrolanguage aware too: zh finds a document given as cmn (it keeps
+        # no script, so a code with one is refused: see test_a_language_filter_with_a_script_is_refused)
+        if code != "zh-Hans":
+            assert [h.text for h in index.search_texts(fake_encoder, [chinese], k=2, languages=code)[0]] == [
+                chinese
+            ]
     # a label with a script (as a detector that knows Chinese in two scripts gives it): a sibling language or
     # another script is not it
     vector = fake_encoder.encode(["明天"])
@@ -301,3 +303,65 @@ def test_cli_without_a_detector(tmp_path, monkeypatch, capsys, fake_encoder, doc
     code, err = run("index", "build", tmp_path / "other", "--model", "fake", "--input", docs_file, "--lang",
                     "auto", "--no-detect-language")  # fmt: skip
     assert code == 2 and "cannot go with --no-detect-language" in err
+
+
+# --- scripts: the given-language filter keeps none, the detected one does ------------------------------------
+
+SERBIAN = {"Сутра идемо возом код баке у Ниш.": "srp_Cyrl", "Sutra idemo vozom kod bake u Niš.": "srp_Latn"}
+
+
+class ScriptDetector:
+    """Says srp_Cyrl or srp_Latn by the script of the text, as a detector that knows both would."""
+
+    def predict(self, texts):
+        from types import SimpleNamespace
+
+        return [[SimpleNamespace(label=SERBIAN.get(text, "und"), probability=1.0)] for text in texts]
+
+
+def test_a_language_filter_with_a_script_is_refused(tmp_path, fake_encoder):
+    index = SearchIndex.create(tmp_path / "idx", fake_encoder.name, fake_encoder.dimension)
+    index.add_texts(fake_encoder, list(SERBIAN), ["sr-Cyrl", "sr-Latn"], detector=ScriptDetector())
+    query = ["Sutra idemo vozom"]
+    # the given language is kept without its script: a script in the filter would be dropped unsaid
+    for code, script in (("sr-Latn", "Latn"), ("zh-Hant", "Hant"), ("srp_Cyrl", "Cyrl"), ("zh-TW", "Hant")):
+        with pytest.raises(
+            XlingError, match=rf"'{code}' names a script \({script}\).*--detected-lang {code}"
+        ):
+            index.search_texts(fake_encoder, query, k=5, languages=code)
+    with pytest.raises(
+        XlingError, match=r"'pt-BR' names a region or variant \(BR\).*language alone \('por'\)"
+    ):
+        index.search_texts(fake_encoder, query, k=5, languages=["deu", "pt-BR"])
+    assert {h.language for h in index.search_texts(fake_encoder, query, k=5, languages="sr")[0]} == {"srp"}
+    assert len(index.search_texts(fake_encoder, query, k=5, languages=["sr", "zh-yue"])[0]) == 2
+    # the detected filter keeps the script
+    for code, text in (("sr-Latn", list(SERBIAN)[1]), ("sr-Cyrl", list(SERBIAN)[0])):
+        assert [h.text for h in index.search_texts(fake_encoder, query, k=5, detected=code)[0]] == [text]
+    index.close()
+
+
+def test_cli_lang_auto_keeps_the_detected_script_and_search_lang_with_a_script_is_refused(
+    tmp_path, monkeypatch, fake_encoder
+):
+    monkeypatch.setattr(index_cli, "load_encoder", lambda model: fake_encoder)
+    monkeypatch.setattr("xling.langid.load_identifier", lambda name: ScriptDetector())
+    plain = tmp_path / "plain.txt"
+    plain.write_text("".join(f"{text}\n" for text in SERBIAN), encoding="utf-8")
+    folder = str(tmp_path / "idx")
+    result = runner.invoke(app, ["index", "build", folder, "--model", "fake", "--input", str(plain),
+                                 "--lang", "auto"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with SearchIndex.open(folder) as index:
+        hits = index.search_texts(fake_encoder, list(SERBIAN), k=1)
+        # the language takes the detected language; the detector's label, script and all, is kept beside it
+        assert [(h[0].language, h[0].detected) for h in hits] == [("srp", "srp_Cyrl"), ("srp", "srp_Latn")]
+    result = runner.invoke(app, ["index", "search", folder, "Sutra", "--lang", "sr-Latn"])
+    assert result.exit_code != 0
+    assert "--detected-lang sr-Latn" in str(result.exception or result.output)
+    out = tmp_path / "hits.json"
+    result = runner.invoke(app, ["index", "search", folder, "Sutra", "--detected-lang", "sr-Latn",
+                                 "--json", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    hits = json.loads(out.read_text())["results"][0]["hits"]
+    assert [(h["language"], h["detected"]) for h in hits] == [("srp", "srp_Latn")]

@@ -112,10 +112,16 @@ def index_add(
 
     identifier = load_detector(detect_language, detector, lang)
     with SearchIndex.open(folder) as index:
-        encoder = load_encoder(model or index.model)
+        source = model or index.model
+        encoder = load_encoder(source)
         documents = read_input(input, lang)
         result = index.add_documents(
-            encoder, documents, on_duplicate=on_duplicate, show_progress=True, detector=identifier
+            encoder,
+            documents,
+            on_duplicate=on_duplicate,
+            show_progress=True,
+            detector=identifier,
+            model=source,  # errors name the path given, not only the encoder's own name
         )
         parts = [f"added {result.added:,} documents"]
         if result.replaced:
@@ -155,7 +161,11 @@ def index_search(
     queries: Annotated[list[str], typer.Argument(help="Queries, in any language.")],
     k: Annotated[int, typer.Option(help="Hits per query.")] = 5,
     lang: Annotated[
-        str | None, typer.Option(help="Only hits given in these languages (comma-separated; zh finds cmn).")
+        str | None,
+        typer.Option(
+            help="Only hits given in these languages (comma-separated; zh finds cmn). Languages only: for a "
+            "script (sr-Latn, zh-Hant) use --detected-lang."
+        ),
     ] = None,
     detected_lang: Annotated[
         str | None,
@@ -177,11 +187,17 @@ def index_search(
 
     if json_path is not None:  # written into the index folder, it could replace index.json
         check_apart(json_path, [(f"the index folder {folder}", folder)], "write the results elsewhere")
-    languages = [language_code(x) for x in lang.split(",")] if lang else None
+    # passed as given: the index refuses a script or region, which normalising would drop (sr-Latn -> srp)
+    languages = [x.strip() for x in lang.split(",")] if lang else None
+    for code in languages or []:
+        language_code(code)  # an unknown code is named as --lang's
     detected = [x.strip() for x in detected_lang.split(",")] if detected_lang else None
     with SearchIndex.open(folder) as index:
-        encoder = load_encoder(model or index.model)
-        results = index.search_texts(encoder, queries, k=k, languages=languages, detected=detected)
+        source = model or index.model
+        encoder = load_encoder(source)
+        results = index.search_texts(
+            encoder, queries, k=k, languages=languages, detected=detected, model=source
+        )
     payload = []
     for query, hits in zip(queries, results, strict=True):
         table = Table(title=f"query: {query}")

@@ -27,7 +27,12 @@ index being replaced (overwrite) stays whole until its successor is ready.
 
 The model is stored as what loads it: a local folder as its absolute path (so the index can be searched
 from any directory), a shipped name or Hub id as given. Whether an encoder is the index's model is
-decided by its fingerprint, not its name, so the same model reached by another path is accepted.
+decided by its fingerprint, not its name, so the same model reached by another path is accepted. `build`
+stores the fingerprint even when it adds no documents; an index without one (made by `create`) takes only
+an encoder that is its model by name, since that encoder's fingerprint is then stored.
+
+The given language is kept without script or region (`sr-Latn` and a detected `srp_Cyrl` are both `srp`),
+so the given-language filter refuses a code with a script or region; the detected filter keeps scripts.
 
 One SearchIndex object may be used from many threads (one lock guards its SQLite connection and FAISS
 copy; encoding runs outside it). Each object knows the generation its FAISS copy holds: a write that finds
@@ -43,6 +48,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import struct
@@ -94,6 +100,7 @@ EXACT_FILTERED_MAX = 50_000
 SQL_VARIABLES = 900  # ids per `IN (...)`: old SQLite builds allow 999 variables per statement
 REBUILD_BATCH = 16_384  # vectors read from SQLite per step when rebuilding the cache
 IVF_TRAIN_PER_LIST = 64  # training vectors per IVF list (a stride sample of the stored vectors)
+_SUBTAG_RE = re.compile(r"[-_]")  # BCP-47 subtags, or a detector label's language_Script
 KEY_HEX_DIGITS = 32  # a content key is 128 bits of SHA-256: no collision in any index that fits on a disk
 DETECT_BATCH = 8192  # texts per detector call: its (texts x labels) probabilities stay a few MB
 
@@ -177,6 +184,13 @@ def model_reference(model: str) -> str:
     return str(path.resolve()) if path.is_dir() else model
 
 
+def _encoder_label(name: object, model: str | None) -> str:
+    """Return how errors name an encoder: what loaded it and, when that differs, its own name."""
+    if model is None or model == name:
+        return repr(name)
+    return f"{model!r} (encoder {name!r})"
+
+
 def document_key(text: str, language: str) -> str:
     """Return the content key of a document: a hash of its (canonical) language code and text."""
     return hashlib.sha256(f"{language}\t{text}".encode()).hexdigest()[:KEY_HEX_DIGITS]
@@ -242,13 +256,16 @@ class SearchIndex:
         """
         _check_duplicate_action(on_duplicate)
         results: list[AddResult] = []
+        name = model if model is not None else getattr(encoder, "name", None)
 
         def fill(index: SearchIndex) -> None:
+            # also with no documents: the add stores the encoder's fingerprint, which later adds are checked by
             results.append(
-                index.add_documents(encoder, documents, on_duplicate, batch_size, show_progress, detector)
+                index.add_documents(
+                    encoder, documents, on_duplicate, batch_size, show_progress, detector, model=name
+                )
             )
 
-        name = model if model is not None else getattr(encoder, "name", None)
         dimension = getattr(encoder, "dimension", None)
         return cls._staged(path, name, dimension, index_kind, overwrite, fill), results[0]  # type: ignore[arg-type]
 
@@ -438,6 +455,11 @@ class SearchIndex:
         `detected` (a label or None per row) adds the `detected` column to an index made before it had one.
         """
         if not keys:
+            if probe is not None:
+                # an index built empty keeps its model's fingerprint: else the first encoder to add would
+                # set it, whatever model index.json names
+                with _transaction(self._db):
+                    self._save_probe(probe)
             return AddResult([], 0, 0, 0)
         chosen: dict[str, int] = {}  # key -> the position whose row is stored under it
         skipped = 0
@@ -523,16 +545,20 @@ class SearchIndex:
         on_duplicate: str = "skip",
         show_progress: bool = False,
         detector: LanguageIdentifier | None = None,
+        *,
+        model: str | None = None,
     ) -> AddResult:
         """Return what was added after encoding `texts` with `encoder` and adding them (see add).
 
         With "skip", documents whose key is already stored are not even encoded, so adding a file again
         costs little. `show_progress` draws a bar while the texts are encoded. With a `detector`, each
         stored text's detected label is stored too (batched calls), and a text given as `und` takes the
-        detected language as its language (and content key).
+        detected language as its language (and content key). `model` is what loaded `encoder` (a folder,
+        shipped name or Hub id; default its name): errors name it, and an index without a fingerprint
+        accepts the encoder only when it or the encoder's name is the index's model.
         """
         _check_duplicate_action(on_duplicate)
-        probe = self._check_encoder(encoder)
+        probe = self._check_encoder(encoder, model)
         texts = _text_list(texts, "texts")
         codes = _language_list(languages, len(texts))
         found: dict[int, str] = {}
@@ -587,8 +613,11 @@ class SearchIndex:
         batch_size: int = 64,
         show_progress: bool = False,
         detector: LanguageIdentifier | None = None,
+        *,
+        model: str | None = None,
     ) -> AddResult:
-        """Return what was added after encoding `documents` (xling.data.Document) and adding them."""
+        """Return what was added after encoding `documents` (xling.data.Document) and adding them (see
+        add_texts, also for `model`)."""
         return self.add_texts(
             encoder,
             [document.text for document in documents],
@@ -599,6 +628,7 @@ class SearchIndex:
             on_duplicate,
             show_progress,
             detector,
+            model=model,
         )
 
     # --- searching -----------------------------------------------------------------------------------
@@ -612,18 +642,22 @@ class SearchIndex:
     ) -> list[list[Hit]]:
         """Return, for each query vector, its k most similar documents, best first.
 
-        `languages` restricts hits to documents given in those languages, `detected` to documents the
-        language detector found in them (None: all; any code form, macrolanguage aware: `zh` finds `cmn`,
-        a script must match: `zh-Hant` is not `cmn_Hans`). `detected` on an index that records no detected
+        `languages` restricts hits to documents given in those languages (macrolanguage aware: `zh` finds
+        `cmn`; languages only, as the index keeps them: a code with a script or region, `sr-Latn`, `zh-TW`,
+        is an XlingError rather than a filter silently widened to every script), `detected` to documents
+        the language detector found in them (None: all; any code form, macrolanguage aware, and a script
+        must match: `zh-Hant` is not `cmn_Hans`). `detected` on an index that records no detected
         languages is an XlingError. When the wanted documents are a large share of the index, FAISS is
         asked for k * OVERFETCH hits, filtered, and asked again for twice as many while too few pass;
         rare languages, and queries still short after WIDEN_ROUNDS, are searched with a FAISS id selector
-        holding only those documents' ids, so memory stays bounded either way.
+        holding only those documents' ids, so memory stays bounded either way. An IVF query whose probed
+        lists hold fewer than it asks for is searched again in every list, so a query gets
+        min(k, documents that pass) hits on every index kind.
         """
         if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"search: k must be a positive integer, got {k!r}")
         queries = self._unit_vectors(query_vectors, "query")
-        wanted = None if languages is None else _with_macrolanguages(_language_list(languages, None))
+        wanted = None if languages is None else _with_macrolanguages(_filter_languages(languages))
         codes = None if detected is None else _label_codes(detected)
         with self._lock:
             self._catch_up()
@@ -713,9 +747,11 @@ class SearchIndex:
         languages: str | Sequence[str] | None = None,
         batch_size: int = 64,
         detected: str | Sequence[str] | None = None,
+        *,
+        model: str | None = None,
     ) -> list[list[Hit]]:
-        """Return the hits of each query text, encoded with `encoder` (see search)."""
-        self._check_encoder(encoder)
+        """Return the hits of each query text, encoded with `encoder` (see search; `model`: see add_texts)."""
+        self._check_encoder(encoder, model)
         queries = _text_list(queries, "queries")
         if not queries:
             return []
@@ -736,28 +772,37 @@ class SearchIndex:
 
     # --- internals -----------------------------------------------------------------------------------
 
-    def _check_encoder(self, encoder: TextEncoder) -> np.ndarray | None:
+    def _check_encoder(self, encoder: TextEncoder, model: str | None = None) -> np.ndarray | None:
         """Return the probe vectors to store if the index has none yet, else None.
 
         Raise XlingError if `encoder` makes vectors of another dimension, or (once the index has a
-        fingerprint) vectors that differ from those of the model it was built with; an index without a
-        fingerprint, filled with given vectors, compares the encoder's name instead.
+        fingerprint) vectors that differ from those of the model it was built with. An index without a
+        fingerprint (made by `create`, or filled with given vectors) accepts only an encoder that is its
+        model by name: `model` (what loaded it) or the encoder's own name.
         """
         name = getattr(encoder, "name", None)
+        shown = _encoder_label(name, model)
         dimension = getattr(encoder, "dimension", None)
         if dimension != self.dimension:
             raise XlingError(
                 f"{self.path}: this index was built with model {self.model!r} of {self.dimension}-dimensional "
-                f"vectors, but encoder {name!r} makes {dimension}-dimensional ones"
+                f"vectors, but encoder {shown} makes {dimension}-dimensional ones"
             )
         with self._lock:
             if _in_weak_set(self._checked, encoder):
                 return None
             stored = self._stored_probe()
-        if stored is None and self._has_documents():
-            if not isinstance(name, str) or model_reference(name) != self.model:
-                raise XlingError(f"{self.path}: this index was built with model {self.model!r}, not {name!r}")
-            return None
+        if stored is None:
+            # nothing to compare vectors with: the first encoder to add would set the fingerprint, so it
+            # must be the model index.json names
+            names = [given for given in (model, name) if isinstance(given, str) and given.strip()]
+            if not any(model_reference(given) == self.model for given in names):
+                raise XlingError(
+                    f"{self.path}: this index was built with model {self.model!r}, not {shown}; "
+                    "vectors of different models are not comparable"
+                )
+            if self._has_documents():
+                return None  # filled with given vectors: no fingerprint of what made them to store
         probe = encode_texts(encoder, list(PROBE_TEXTS), len(PROBE_TEXTS))
         probe = self._unit_vectors(probe, "probe")
         if stored is None:
@@ -765,7 +810,7 @@ class SearchIndex:
         lowest = lowest_row_cosine(stored, probe)
         if lowest < PROBE_MIN_COSINE:
             raise XlingError(
-                f"{self.path}: this index was built with model {self.model!r}, not {name!r}: its vectors "
+                f"{self.path}: this index was built with model {self.model!r}, not {shown}: its vectors "
                 f"differ (cosine {lowest:.3f} on a probe sentence); vectors of different "
                 "models are not comparable"
             )
@@ -882,13 +927,33 @@ class SearchIndex:
     def _faiss_search(
         self, queries: np.ndarray, fetch: int, selector: faiss.IDSelector | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Return FAISS's (sims, ids) of `fetch` hits per query, only among `selector`'s ids if given."""
+        """Return FAISS's (sims, ids) of `fetch` hits per query, only among `selector`'s ids if given; a row
+        padded with -1 has all the index holds (an IVF row short after IVF_NPROBE lists is searched again in
+        all)."""
         if self.kind == "hnsw":
             params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, fetch))
         elif self.kind == "ivf":
             params = faiss.SearchParametersIVF(nprobe=faiss.extract_index_ivf(self._vectors).nprobe)
         else:
             params = faiss.SearchParameters()
+        if selector is not None:
+            params.sel = selector
+        sims, ids = self._vectors.search(queries, fetch, params=params)
+        if self.kind == "ivf":
+            # FAISS pads with -1 when the probed lists hold fewer than `fetch` vectors (a k near the index's
+            # size, or a filter's id selector): those queries are searched in every list, so a short row
+            # means the index has nothing more to give, as with flat
+            short = np.flatnonzero((ids < 0).any(axis=1))
+            if len(short) and params.nprobe < faiss.extract_index_ivf(self._vectors).nlist:
+                sims[short], ids[short] = self._search_every_list(queries[short], fetch, selector)
+        return sims, ids
+
+    def _search_every_list(
+        self, queries: np.ndarray, fetch: int, selector: faiss.IDSelector | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return FAISS's (sims, ids) of `fetch` hits per query from an IVF index probing all its lists
+        (exact, at the cost of a flat search)."""
+        params = faiss.SearchParametersIVF(nprobe=faiss.extract_index_ivf(self._vectors).nlist)
         if selector is not None:
             params.sel = selector
         return self._vectors.search(queries, fetch, params=params)
@@ -1248,6 +1313,39 @@ def _language_list(languages: str | Sequence[str], count: int | None) -> list[st
     codes = [normalize_language(code, where=f"language {i}") for i, code in enumerate(languages)]
     if count is not None and len(codes) != count:
         raise XlingError(f"{len(codes)} languages given for {count} texts (give one code, or one per text)")
+    return codes
+
+
+def _filter_languages(languages: str | Sequence[str]) -> list[str]:
+    """Return the canonical codes of a given-language search filter (`languages=`, `--lang`).
+
+    The index keeps each document's given language without script or region (a line given as `sr-Latn`,
+    or detected as `srp_Cyrl` with `--lang auto`, is stored as `srp`), so such a filter would match every
+    script: a code naming a script, or a region or variant, is an XlingError that points to the detected
+    filter (`detected=`, `--detected-lang`), which keeps the detector's script.
+    """
+    items = [languages] if isinstance(languages, str) else list(languages)
+    codes: list[str] = []
+    for position, item in enumerate(items):
+        where = "language filter" if isinstance(languages, str) else f"language filter {position}"
+        code = normalize_language(item, where=where)
+        subtags = _SUBTAG_RE.split(item.strip())
+        # an extended language subtag names the language itself (zh-yue: yue), not a script or region
+        extra = subtags[2:] if len(subtags) > 1 and subtags[1].lower() == code else subtags[1:]
+        if not extra:
+            codes.append(code)
+            continue
+        script = parse_label(item).script
+        if script is not None:
+            raise XlingError(
+                f"{where}: {item!r} names a script ({script}); the language filter (languages=, --lang) "
+                "matches the language each document was given, kept without its script: filter on the "
+                f"detected language and script instead (detected=, --detected-lang {item})"
+            )
+        raise XlingError(
+            f"{where}: {item!r} names a region or variant ({'-'.join(extra)}), which the index does not "
+            f"keep: filter on the language alone ({code!r})"
+        )
     return codes
 
 
