@@ -90,6 +90,20 @@ def _prior_section(config: dict[str, Any]) -> list[str]:
             "per-label values (`log_prior`): set the weight to 0 there for equal labels.", ""]  # fmt: skip
 
 
+HAN_HEADING = "## Simplified and Traditional Chinese"
+
+
+def _han_section(old_card: str) -> list[str]:
+    """Return the card's section on the Han script rule (xling.langid.han), as the card being replaced held
+    it: its figures come from `recipes/build_han_scripts.py --measure` on that detector, so a new detector's
+    card keeps them with a note to measure again."""
+    if HAN_HEADING not in old_card:
+        return []
+    body = old_card.split(HAN_HEADING, 1)[1].split("\n## ", 1)[0].strip()
+    note = " (Figures of the detector shipped before this one: run `recipes/build_han_scripts.py --measure`.)"
+    return [HAN_HEADING, "", body if body.endswith(note.strip()) else body + note, ""]
+
+
 def _model_paragraph(config: dict[str, Any], size: int) -> str:
     """Return the card's description of the model family, its features and size."""
     features = (f"character 1-{config['features']['max_n']}-grams of each word and the words, hashed into "
@@ -107,7 +121,7 @@ def _model_paragraph(config: dict[str, Any], size: int) -> str:
             "#hashtags, digits, emoji and punctuation removed); a text with no letter left is `und`.")  # fmt: skip
 
 
-def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int) -> str:
+def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int, old_card: str = "") -> str:
     """Return the model card of a detector folder's config (and the benchmark's figures, when given)."""
     labels = config["labels"]
     languages = sorted({label.split("_", 1)[0] for label in labels})
@@ -132,6 +146,7 @@ def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int) 
         "everyday short sentences in those languages are harder than the held-out figures below suggest; close "
         "pairs with little text (bos/hrv/srp in Latin script, nob/nno/dan) are confused.", "",
         *_prior_section(config),
+        *_han_section(old_card),
         "## Held-out accuracy", "",
         f"Macro accuracy over labels on held-out lines of the training sources: "
         f"{config.get('dev_macro_accuracy', float('nan')):.2%} (whole lines, cut at 24 words), "
@@ -159,13 +174,15 @@ def main() -> None:
     args = parser.parse_args()
     config = json.loads((args.run / "config.json").read_text(encoding="utf-8"))
     bench = json.loads(args.bench.read_text(encoding="utf-8")) if args.bench else None
+    card = args.output / "README.md"
+    old_card = card.read_text(encoding="utf-8") if card.is_file() else ""
     if args.output.exists():
         shutil.rmtree(args.output)
     args.output.mkdir(parents=True)
     for name in FILES:
         shutil.copy2(args.run / name, args.output / name)
     size = (args.output / "model.safetensors").stat().st_size
-    (args.output / "README.md").write_text(model_card(config, bench, size), encoding="utf-8")
+    (args.output / "README.md").write_text(model_card(config, bench, size, old_card), encoding="utf-8")
     print(f"shipped {args.run} to {args.output} ({size / 1e6:.1f} MB)")
 
 

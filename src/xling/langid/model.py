@@ -23,6 +23,7 @@ from xling.artifacts import (
 from xling.atomic import atomic_folder, write_json_atomically
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid.features import FeatureConfig, Featurizer
+from xling.langid.han import script_pairs, settle_han_scripts
 from xling.langid.labels import UNDETERMINED, label_matches, parse_label, try_parse_label
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior as speakers_log_prior
@@ -86,6 +87,10 @@ class LanguageIdentifier:
     prior_weight: float = 0.0
     """What the log-prior is multiplied by before it is added to the logits (0: no prior); may be changed
     on a loaded detector."""
+    han_scripts: bool = True
+    """Settle Simplified against Traditional Chinese (`cmn_Hans` / `cmn_Hant`) from the text's characters
+    of one script only, once the model has picked the language (`xling.langid.han`); False: the model's own
+    choice. Not saved: a setting of prediction, which may be changed on a loaded detector."""
     info: dict[str, Any] = field(default_factory=dict)
     """What the model card says: sources, languages covered, dev accuracy."""
     path: Path | None = None
@@ -95,6 +100,7 @@ class LanguageIdentifier:
             self.log_prior = speakers_log_prior(self.labels)
         self._featurizer = Featurizer(self.features)
         self._index = {label: i for i, label in enumerate(self.labels)}
+        self._han_pairs = script_pairs(self.labels)
 
     @property
     def languages(self) -> frozenset[str]:
@@ -136,6 +142,9 @@ class LanguageIdentifier:
             # the softmax is taken over the allowed labels' logits: renormalising probabilities instead would
             # divide zeros when every allowed label's probability underflows in float32
             logits = np.where(self._mask(languages), logits, -np.inf)
+        if self.han_scripts and self._han_pairs:
+            # after the restriction: the script the characters decide is taken among the allowed labels only
+            logits = settle_han_scripts(logits, normalised, self._han_pairs)
         logits -= logits.max(axis=1, keepdims=True)
         return logits, has_letters
 
