@@ -222,6 +222,13 @@ def test_cli_exports_cls_pooling_in_place(tmp_path, sample_tokenizer_dir):
         Encoder.load(folder, backend="onnx-int8")
     with pytest.raises(DataError, match=r"no onnx/model_opt_int8.onnx .* --optimize --int8"):
         Encoder.load(folder, backend="onnx-opt-int8")
+    # trained into the folder again: the graphs hold the old weights, so they are refused, not used
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"made from other weights: model.safetensors has changed"):
+        Encoder.load(folder, backend="onnx")
 
 
 def test_cli_optimized_int8_then_plain_export_removes_stale_graphs(tmp_path, sample_tokenizer_dir):

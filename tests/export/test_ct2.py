@@ -144,6 +144,18 @@ def test_the_record_tells_a_stale_conversion_sharded_weights_included(tmp_path, 
     assert stale_conversion(folder).startswith("its weights are now model.safetensors")
 
 
+def test_a_changed_config_makes_the_conversion_stale(tmp_path):
+    """A conversion is made from the config too (decoder start token, vocabulary size): a config.json
+    edited or copied in since the export makes it stale, as new weights do."""
+    from xling.export.ct2 import stale_conversion
+
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    export_ct2(folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "decoder_start_token_id": 0}), encoding="utf-8")
+    assert stale_conversion(folder) == "config.json has changed since the export (its size differs)"
+
+
 def test_a_float32_conversion_that_scores_differently_is_not_written(tmp_path, monkeypatch):
     import xling.export.ct2 as ct2
 

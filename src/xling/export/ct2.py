@@ -113,17 +113,33 @@ def weight_files(model: str | Path) -> list[str]:
 def stale_conversion(model: str | Path) -> str | None:
     """Return why the conversion in `<model>/ctranslate2/` no longer matches the model's weights, or None.
 
-    The export's xling.json records the size and SHA-256 of every weight file it was made from; a file
-    that differs, is gone, or is new (another weight format) makes the conversion stale. None also when
-    there is nothing to compare: no record (an export made by hand), or no PyTorch weights in the folder
-    (a model shipped as its conversion only). Each file is hashed once per process (while its size and
-    modification time stay the same).
+    The export's xling.json records the size and SHA-256 of every weight file it was made from and of
+    config.json (`source_fingerprints`); see `changed_since`. Each file is hashed once per process (while its
+    size and modification time stay the same).
     """
+    recorded = read_metadata(ct2_folder(Path(model))).get("source_files")
+    return changed_since(model, recorded) if isinstance(recorded, dict) else None
+
+
+def source_fingerprints(source: str | Path) -> dict[str, dict[str, Any]]:
+    """Return {file name: {bytes, mtime_ns, sha256}} of a model folder's config.json and weight files: what an
+    export records of the model it was made from."""
+    folder = Path(source)
+    files = {}
+    for name in ("config.json", *weight_files(folder)):
+        path = folder / name
+        if path.is_file():
+            status = path.stat()
+            files[name] = {"bytes": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": _cached_sha256(path)}
+    return files
+
+
+def changed_since(model: str | Path, recorded: dict[str, Any]) -> str | None:
+    """Return why `model`'s config.json or weights differ from `recorded` (`source_fingerprints` taken at an
+    export), or None: a file that differs, is gone, or is new (another weight format). None also when there
+    is nothing to compare: no record (an export made by hand), or no PyTorch weights in the folder (a model
+    shipped as its conversion only, or an export written to a folder of its own)."""
     folder = Path(model)
-    recorded = read_metadata(ct2_folder(folder)).get("source_files")
-    if not isinstance(recorded, dict):
-        return None
-    recorded = {name: entry for name, entry in recorded.items() if name != "config.json"}
     current = weight_files(folder)
     if not recorded or not current:
         return None
@@ -382,12 +398,7 @@ def _metadata(source: Path, model_type: str, quantization: str, vocabulary_size:
     import ctranslate2
     import transformers
 
-    files = {}
-    for name in ("config.json", *weight_files(source)):
-        path = source / name
-        if path.is_file():
-            status = path.stat()
-            files[name] = {"bytes": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": _sha256(path)}
+    files = source_fingerprints(source)
     tokenizer_config = source / "tokenizer_config.json"
     tokenizer_class = None
     if tokenizer_config.is_file():

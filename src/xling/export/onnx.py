@@ -46,6 +46,7 @@ from xling.embeddings.encoder import Encoder, check_texts, resolve_model
 from xling.embeddings.transformer import TransformerSentenceEncoder, position_limit
 from xling.errors import ConfigError, DataError, XlingError
 from xling.export.config import FP32_MIN_COSINE, INT8_MIN_COSINE, INT8_OUTLIER_CHANNELS
+from xling.export.ct2 import source_fingerprints
 from xling.export.measure import encode_unit, megabytes, timed_encode
 from xling.export.quantize import (
     quantize_int8,
@@ -207,6 +208,9 @@ def export_onnx(
         "tokenizer_dir": tokenizer_dir,
         "torch": torch.__version__,
         "onnxruntime": require_onnxruntime().__version__,
+        # what the graphs were made from: an export in the model folder goes stale when the model is trained
+        # into the folder again (its top-level config.json and weight files, as a CT2 conversion records)
+        "source_files": source_fingerprints(source) if source is not None else {},
     }
     with warnings.catch_warnings(), _quiet_truncation():  # texts cut at the limit are cut alike everywhere
         warnings.simplefilter("ignore")

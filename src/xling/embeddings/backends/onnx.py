@@ -101,6 +101,19 @@ class OnnxSentenceEncoder(nn.Module):
         return torch.from_numpy(self.session.run([self._output], feeds)[0])
 
 
+def _check_not_stale(folder: Path, meta: dict) -> None:
+    """Return nothing when the export's recorded source files (config.json, weights) are those beside it, or
+    when there is nothing to compare; DataError naming the change otherwise: graphs exported into a model
+    folder that was trained again would give the old model's vectors without a sign."""
+    from xling.export.ct2 import changed_since  # (xling.export imports this module)
+
+    recorded = meta.get("source_files")
+    why = changed_since(folder, recorded) if isinstance(recorded, dict) else None
+    if why:
+        raise DataError(f"the ONNX export here was made from other weights: {why}; export again with "
+                        f"`xling export onnx --model {folder} --output {folder}`", folder / ONNX_DIR)  # fmt: skip
+
+
 def load_onnx_module(folder: Path, opts: EncoderOptions) -> tuple[OnnxSentenceEncoder, bool]:
     """Return (the ONNX encoder `opts.backend` names in `folder`, whether its vectors are normalised)."""
     if opts.backend not in MODEL_FILES:
@@ -126,6 +139,7 @@ def load_onnx_module(folder: Path, opts: EncoderOptions) -> tuple[OnnxSentenceEn
     ):  # fmt: skip
         raise DataError("expected the JSON object `xling export onnx` writes, with whole-number max_length and "
                         "dimension", meta_path)  # fmt: skip
+    _check_not_stale(folder, meta)
     for option in ("pooling", "layer"):
         wanted = getattr(opts, option)
         if wanted is not None and wanted != meta.get(option):
