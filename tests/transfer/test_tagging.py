@@ -186,9 +186,16 @@ def test_evaluate_tagger_rows_baseline_source_and_gap(shared_encoder):
 def test_errors_name_the_field_file_or_line(shared_encoder, tmp_path):
     train = toy_sentences(0, 40, 1)
     tagger = train_tagger(frozen_config(shared_encoder), train)
+    # a tag the source treebank lacks (French GSD has no PART) is a tagging error, counted, not a refusal
+    gap = toy_sentences(1, 5, 2, source="de-test.conllu")
+    gap.tags[3][0] = "INTJ"
+    row = evaluate_tagger(tagger, {"deu": gap}).scores["deu"]
+    assert row["unknown_gold_tags"] == 1
+    assert row["accuracy"] <= round(100.0 * (gap.tokens - 1) / gap.tokens, 2)  # the unknown one is wrong
+    # mostly unknown tags: another tag scheme, refused naming the first one
     bad = toy_sentences(1, 5, 2, source="de-test.conllu")
-    bad.tags[3][0] = "INTJ"
-    with pytest.raises(DataError, match=r"de-test\.conllu:4: gold tag 'INTJ' \(sentence 4\)"):
+    bad.tags[:] = [["INTJ"] * len(tags) for tags in bad.tags]
+    with pytest.raises(DataError, match=r"de-test\.conllu:1: gold tag 'INTJ' \(sentence 1\)"):
         evaluate_tagger(tagger, {"deu": bad})
     with pytest.raises(DataError, match="not one string"):
         tagger.predict("der hund rennt")

@@ -200,6 +200,22 @@ def _check_known_tags(data: TaggedSentences, labels: Sequence[str]) -> None:
                                 f"{', '.join(labels)})", data.source, data.line(i))  # fmt: skip
 
 
+def _unknown_gold_tags(data: TaggedSentences, labels: Sequence[str]) -> int:
+    """Return how many gold tags of a test set the tagger does not know (each is scored as an error: the
+    tagset is universal, and a source treebank may simply lack PART or INTJ); DataError naming the file when
+    most of them are unknown (another tag scheme, not a gap)."""
+    known = set(labels)
+    unknown = Counter(tag for tags in data.tags for tag in tags if tag not in known)
+    total = sum(unknown.values())
+    if total * 2 > data.tokens:
+        _check_known_tags(data, labels)  # names the first one, with its line
+    if total:
+        shown = ", ".join(f"{tag} {n}" for tag, n in unknown.most_common(5))
+        logger.warning("%s: %d of %d gold tags are ones the tagger never learnt (%s): scored as errors",
+                       data.source, total, data.tokens, shown)  # fmt: skip
+    return total
+
+
 def _accuracy(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> float:
     """Return the percentage of words whose predicted tag is the gold one."""
     right = sum(g == p for gs, ps in zip(gold, predicted, strict=True) for g, p in zip(gs, ps, strict=True))
@@ -713,7 +729,9 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
     with an `in_language` tagger for that language (trained on its own train split): "in_language" and "gap"
     (in-language minus zero-shot, as XTREME reports it). `average` is the zero-shot accuracy averaged over the
     target languages; a test set of `source_language` (default: the language the tagger was trained on) is
-    scored under settings["source"], outside it. A gold tag the tagger does not know is a DataError naming the file and the sentence's line.
+    scored under settings["source"], outside it. A gold tag the tagger does not know is scored as an error
+    and counted (`unknown_gold_tags`); a test set whose gold tags are mostly unknown is a DataError naming the
+    file and the first one's line.
     """
     if not test_sets:
         raise DataError("no test sets to evaluate on")
@@ -726,11 +744,12 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
     scores: dict[str, dict[str, Any]] = {}
     source_row: dict[str, Any] | None = None
     for language, sentences in test_sets.items():
-        _check_known_tags(sentences, tagger.labels)
+        unknown = _unknown_gold_tags(sentences, tagger.labels)
         code = _code(language, sentences)
         row: dict[str, Any] = {
             "accuracy": round(_accuracy(sentences.tags, tagger.predict(sentences.words)), 2),
             "n": sentences.tokens,
+            "unknown_gold_tags": unknown,
         }
         if majority:
             row["majority"] = round(100.0 * sentences.tag_counts()[majority] / sentences.tokens, 2)
@@ -738,7 +757,7 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
         row["covered"] = any(same_language(code, other) for other in seen) if (seen and code) else None
         if language in in_language:
             own = in_language[language]
-            _check_known_tags(sentences, own.labels)
+            _unknown_gold_tags(sentences, own.labels)
             row["in_language"] = round(_accuracy(sentences.tags, own.predict(sentences.words)), 2)
             row["gap"] = round(row["in_language"] - row["accuracy"], 2)
         if source is not None and code == source:
