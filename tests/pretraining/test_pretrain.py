@@ -227,3 +227,59 @@ def test_held_out_evaluation_keeps_within_a_short_position_table(sample_tokenize
                                                     precision="fp32", progress=False, threads=1))  # fmt: skip
     result = pretrain(config)  # the evaluation encoded 128 tokens: an index error, and no model saved
     assert result.evaluation["perplexity"] and (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def _short_run(tokenizer: Path, tmp_path: Path, steps: int, **options):
+    """Return the config and result of a `steps`-step run on a copy of the sample corpus in tmp_path."""
+    import shutil
+
+    from xling.data.sources import resolve_corpus
+
+    corpus = tmp_path / "corpus"
+    if not corpus.exists():
+        shutil.copytree(resolve_corpus("sample"), corpus)
+    recipe = tmp_path / f"short-{steps}.toml"
+    text = RECIPE.format(tokenizer=tokenizer, steps=steps, every=2).replace('"sample"', f'"{corpus}"')
+    recipe.write_text(text.replace("eval_max_sentences = 30", "eval_max_sentences = 4"), encoding="utf-8")
+    config = load_config(PretrainConfig, recipe, section="pretrain", output=str(tmp_path / "run"), **options)
+    return config, pretrain(config)
+
+
+def test_resume_refuses_a_corpus_edited_in_place_naming_the_file(sample_tokenizer_dir, tmp_path):
+    """The hash of two batches that a checkpoint kept missed most edits of a corpus; its files' contents
+    are fingerprinted now."""
+    from xling.errors import ConfigError
+
+    _short_run(sample_tokenizer_dir, tmp_path, 2)
+    deu = tmp_path / "corpus" / "deu.tsv"
+    lines = deu.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[-1] = lines[-1].replace("e", "a")  # one verse of one language, in place
+    deu.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"step-00000002: --resume reads other training data .*deu\.tsv"):
+        _short_run(sample_tokenizer_dir, tmp_path, 4, resume=True)
+
+
+def test_a_save_that_fails_leaves_the_earlier_model_whole(sample_tokenizer_dir, tmp_path, monkeypatch):
+    """The model was saved straight into the folder: a save that failed (or was killed) after the weights
+    left new weights beside the earlier xling.json, which says the model is finished."""
+    from types import SimpleNamespace
+
+    import xling.pretraining.pretrain as pretrain_module
+    from xling.pretraining.pretrain import save_pretrained_model
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    config, first = _short_run(sample_tokenizer_dir, tmp_path, 2)
+    before = (first.output / "model.safetensors").read_bytes()
+    with torch.no_grad():
+        for parameter in first.model.parameters():
+            parameter.add_(1.0)
+
+    def killed(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pretrain_module, "save_tokenizer", killed)
+    with pytest.raises(OSError, match="disk full"):
+        save_pretrained_model(first.model, load_tokenizer(sample_tokenizer_dir), first.output, config,
+                              SimpleNamespace(languages=["deu"]), first.train, {})  # fmt: skip
+    assert (first.output / "model.safetensors").read_bytes() == before
+    assert json.loads((first.output / "xling.json").read_text())["training"]["steps"] == 2

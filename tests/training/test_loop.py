@@ -548,3 +548,196 @@ def test_a_time_limit_stops_every_ddp_rank_at_the_same_step(tmp_path):
     ranks = [json.loads((tmp_path / "run" / f"rank{r}.json").read_text(encoding="utf-8")) for r in (0, 1)]
     assert ranks[0] == ranks[1] == {"steps": 1, "stopped_for_time": True}
     assert [c.name for c in list_checkpoints(tmp_path / "run")] == ["step-00000001"]
+
+
+def _scored(scores: dict[int, float]):
+    """Return (an evaluation scoring step s as scores[s], {step: the weights it saw})."""
+    seen: dict[int, torch.Tensor] = {}
+
+    def evaluate(objective, step):
+        seen[step] = _weights(objective).clone()
+        return {"score": scores[step]}
+
+    return evaluate, seen
+
+
+def test_a_resume_puts_back_the_best_weights_of_the_tracker_it_restores(tmp_path, caplog):
+    """best/ is written when an evaluation improves, the tracker with the next checkpoint: a kill between
+    them resumed the older tracker beside the newer best/ (the run said "best at step 2", best/ held 3)."""
+    import os
+
+    config = _config(max_steps=6, eval_every=1, checkpoint_every=2, best_metric="dev_score")
+    evaluate, seen = _scored({1: 0.1, 2: 0.5, 3: 0.9})
+    with pytest.raises(RuntimeError, match="killed"):  # after step 3's evaluation, before step 4's checkpoint
+        train(Regression(), CrashingRows(8, 1, crash_at=3), config, tmp_path, evaluations={"dev": evaluate})
+    assert load_checkpoint(tmp_path / "best", Regression())["step"] == 3
+    # the resumed evaluation of step 3 scores lower (a dev metric that varies): it is no new best
+    again, _ = _scored({3: 0.2, 4: 0.3, 5: 0.4, 6: 0.45})
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        _, result = _run(tmp_path, config, evaluations={"dev": again}, resume=True)
+    assert result.resumed_from == 2 and result.best["step"] == 2
+    restored = Regression()
+    assert load_checkpoint(tmp_path / "best", restored)["step"] == 2
+    assert torch.equal(_weights(restored), seen[2])
+    assert "put back to the best evaluation (step 2)" in caplog.text
+    # a checkpoint keeps best/ as a hard link, not a copy
+    kept = list_checkpoints(tmp_path)[-1] / "best" / "model.safetensors"
+    assert os.path.samefile(kept, tmp_path / "best" / "model.safetensors")
+
+
+def test_a_resume_whose_tracker_has_no_best_yet_removes_a_later_best(tmp_path):
+    config = _config(max_steps=6, eval_every=3, checkpoint_every=2, best_metric="dev_score")
+    evaluate, _ = _scored({3: 0.9})
+    with pytest.raises(RuntimeError, match="killed"):
+        train(Regression(), CrashingRows(8, 1, crash_at=3), config, tmp_path, evaluations={"dev": evaluate})
+    assert (tmp_path / "best").is_dir()  # step 3's, after step 2's checkpoint
+    # resumed, no evaluation counts as a best (NaN never improves): no best/ may name one
+    nan, _ = _scored({3: math.nan, 6: math.nan})
+    _, result = _run(tmp_path, config, evaluations={"dev": nan}, resume=True)
+    assert result.best is None and not (tmp_path / "best").exists()
+
+
+def test_a_checkpoint_that_did_not_keep_best_says_it_cannot_put_it_back(tmp_path, caplog):
+    import shutil
+
+    config = _config(max_steps=6, eval_every=1, checkpoint_every=2, best_metric="dev_score")
+    evaluate, _ = _scored({1: 0.1, 2: 0.5, 3: 0.9})
+    with pytest.raises(RuntimeError, match="killed"):
+        train(Regression(), CrashingRows(8, 1, crash_at=3), config, tmp_path, evaluations={"dev": evaluate})
+    shutil.rmtree(list_checkpoints(tmp_path)[-1] / "best")  # as a checkpoint of an earlier xling
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        _run(tmp_path, _config(max_steps=2, eval_every=1, checkpoint_every=2, best_metric="dev_score"),
+             evaluations={"dev": evaluate}, resume=True)  # fmt: skip
+    assert "does not hold the best evaluation (step 2)" in caplog.text
+
+
+def test_a_kill_between_the_renames_of_best_leaves_a_run_that_resumes(tmp_path):
+    """A kill between `best -> best.old` and `best.tmp -> best` left only best.old: every later resume
+    trained, then failed reading best/."""
+    import os
+
+    from xling.training.loop import entries_besides_the_run
+
+    scores = {1: 0.1, 2: 0.9, 3: 0.2, 4: 0.3, 5: 0.4, 6: 0.5}
+    evaluations = {"dev": lambda o, s: {"score": scores[s]}}
+    _run(tmp_path, _config(max_steps=4, eval_every=1, checkpoint_every=4, best_metric="dev_score"),
+         evaluations=evaluations)  # fmt: skip
+    os.replace(tmp_path / "best", tmp_path / "best.old")
+    (tmp_path / "best.tmp").mkdir()
+    (tmp_path / "best.tmp" / "model.safetensors").write_bytes(b"half")
+    others = entries_besides_the_run(tmp_path)
+    _, result = _run(tmp_path, _config(max_steps=6, eval_every=1, checkpoint_every=4, best_metric="dev_score"),
+                     evaluations=evaluations, resume=True)  # fmt: skip
+    assert result.best["step"] == 2
+    assert load_checkpoint(Path(result.best["path"]), Regression())["step"] == 2
+    assert not (tmp_path / "best.old").exists()
+    assert others == []  # best.old and best.tmp are the loop's own, not someone else's files
+
+
+def test_a_checkpoint_left_aside_by_a_kill_is_renamed_back(tmp_path):
+    import os
+
+    from xling.training.checkpoint import recover_interrupted_writes, save_best
+
+    _run(tmp_path, _config(max_steps=4, checkpoint_every=2))
+    newest = list_checkpoints(tmp_path)[-1]
+    os.replace(newest, newest.with_name(newest.name + ".old"))
+    recover_interrupted_writes(tmp_path)
+    assert list_checkpoints(tmp_path)[-1] == newest
+    # and a write of best/ takes up a best.old that is all there is, before it would delete it
+    save_best(tmp_path, 1, Regression(), {"best": {"step": 1, "value": 0.5}})
+    os.replace(tmp_path / "best", tmp_path / "best.old")
+    objective = Regression()
+    with torch.no_grad():
+        objective.linear.bias.fill_(3.0)
+    save_best(tmp_path, 2, objective, {"best": {"step": 2, "value": 0.6}})
+    assert load_checkpoint(tmp_path / "best", Regression())["step"] == 2
+    assert not (tmp_path / "best.old").exists()
+
+
+def test_resume_refuses_training_data_edited_in_place_unless_told_to_go_on(tmp_path, caplog):
+    """The batches a checkpoint hashes (the first, the next) missed most edits of a corpus."""
+    data = tmp_path / "corpus.tsv"
+    data.write_text("1\ta b\n" * 50, encoding="utf-8")
+    _run(tmp_path / "run", _config(max_steps=2, checkpoint_every=2), data_files=[data])
+    state = json.loads((list_checkpoints(tmp_path / "run")[-1] / "trainer_state.json").read_text())
+    assert list(state["data_files"]) == [str(data)]
+    data.write_text("1\ta c\n" * 50, encoding="utf-8")  # the same size; the batches (Rows) do not show it
+    longer = _config(max_steps=4, checkpoint_every=2)
+    with pytest.raises(ConfigError, match=r"step-00000002: --resume reads other training data .*corpus\.tsv"):
+        _run(tmp_path / "run", longer, data_files=[data], resume=True)
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        _, result = _run(tmp_path / "run", _config(max_steps=4, checkpoint_every=2, resume_on_changed_data=True),
+                         data_files=[data], resume=True)  # fmt: skip
+    assert result.resumed_from == 2 and "training data files changed" in caplog.text
+    # the checkpoints after it keep the data as it is now: a further resume goes on quietly
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        _run(tmp_path / "run", _config(max_steps=6, checkpoint_every=2), data_files=[data], resume=True)
+    assert "changed" not in caplog.text
+    # the same files elsewhere (a corpus moved) are the same data
+    moved = tmp_path / "moved.tsv"
+    moved.write_bytes(data.read_bytes())
+    _run(tmp_path / "run", _config(max_steps=8, checkpoint_every=2), data_files=[moved], resume=True)
+
+
+def test_a_best_metric_without_evaluations_names_the_empty_dev_set(tmp_path):
+    """`mt train --set dev_fraction=0` with best_metric=dev_chrf has eval_every set and no dev evaluation: the
+    error asked for an eval_every that was there."""
+    with pytest.raises(ConfigError, match=r"best_metric \(dev_score\): .*dev set is empty"):
+        _run(tmp_path, _config(eval_every=2, best_metric="dev_score"), evaluations={})
+    with pytest.raises(ConfigError, match=r"best_metric \(dev_score\): .*eval_every is 0"):
+        _run(tmp_path, _config(best_metric="dev_score"), evaluations={"dev": lambda o, s: {"score": 1}})
+
+
+DDP_ITEMS_SCRIPT = """
+import json, sys
+import torch
+from torch import nn
+from xling.training import TrainingConfig, train
+
+X = torch.randn(256, 4, generator=torch.Generator().manual_seed(0))
+Y = X @ torch.tensor([1.0, -2.0, 0.5, 3.0])
+
+class Masked(nn.Module):  # the squared error over the rows a batch keeps, a mean reported with its items
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(4, 1)
+    def forward(self, batch):
+        keep = batch["keep"]
+        loss = nn.functional.mse_loss(self.linear(batch["x"][keep]).squeeze(-1), batch["y"][keep])
+        return {"loss": loss, "tokens": keep.sum(), "items": keep.sum()}
+
+class Rows:  # global batch g = micro x world + rank: 2 processes x 1 equal 1 process x 2 micro-batches
+    def get(self, step, micro, rank, world_size):
+        g = step * 2 + micro * world_size + rank
+        rows = slice(g * 8 % 256, g * 8 % 256 + 8)
+        keep = torch.arange(8) < (1 if g % 2 == 0 else 8)  # 1 item on one side, 8 on the other
+        return {"x": X[rows], "y": Y[rows], "keep": keep}
+
+accum = int(sys.argv[2])
+config = TrainingConfig(max_steps=3, batch_size=8, grad_accum=accum, lr=0.05, warmup_steps=0, device="cpu",
+                        precision="fp32", checkpoint_every=1000, log_every=1, progress=False)
+result = train(Masked(), Rows(), config, sys.argv[1])
+"""
+
+
+def test_the_logged_ddp_loss_is_the_mean_over_all_items_of_the_step(tmp_path):
+    """Each rank divided by its own items and the ranks' means were averaged: a rank with 1 item weighed as
+    much as one with 8. Two processes must log what one process accumulating both batches logs."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(DDP_ITEMS_SCRIPT, encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+           str(tmp_path / "ddp"), "1"]  # fmt: skip
+    for cmd in (ddp, [sys.executable, str(script), str(tmp_path / "one"), "2"]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    ddp_losses, one_losses = ([e["loss"] for e in _log(tmp_path / name)] for name in ("ddp", "one"))
+    assert len(ddp_losses) == 3
+    assert ddp_losses == pytest.approx(one_losses, rel=1e-5)

@@ -278,3 +278,29 @@ def test_two_process_ddp_fine_tuning_keeps_the_ranks_equal(tiny_encoder, tmp_pat
     assert (
         accuracy >= 0.8
     )  # chance 0.5; measured 1.0 after these 60 steps (0.69 after 30: too few to be sure)
+
+
+def test_a_save_that_fails_leaves_the_earlier_classifier_whole(tiny_encoder, tmp_path, monkeypatch):
+    """The classifier was saved straight into the run's folder, its xling.json removed first: a save that
+    failed mid-way lost the earlier classifier and left half a new one."""
+    from transformers import AutoModelForSequenceClassification
+
+    from xling.transfer.finetune import load_encoder_tokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_encoder), num_labels=2)
+    tokenizer = load_encoder_tokenizer(tiny_encoder)
+    output = tmp_path / "classifier"
+    FineTunedClassifier(model, tokenizer, ["negative", "positive"], metadata={"note": "first"}).save(output)
+    before = (output / "model.safetensors").read_bytes()
+    with torch.no_grad():
+        model.classifier.out_proj.bias.add_(1.0)
+
+    def fails(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(tokenizer), "save_pretrained", fails)
+    second = FineTunedClassifier(model, tokenizer, ["negative", "positive"], metadata={"note": "second"})
+    with pytest.raises(OSError, match="disk full"):
+        second.save(output)
+    assert (output / "model.safetensors").read_bytes() == before
+    assert json.loads((output / "xling.json").read_text(encoding="utf-8"))["note"] == "first"

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xling.artifacts import MASKED_LM_KIND, METADATA_FILE, read_metadata, write_metadata
+from xling.artifacts import MASKED_LM_KIND, METADATA_FILE, read_metadata
 from xling.atomic import check_apart, same_path, shown_names
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
@@ -29,6 +29,7 @@ from xling.tokenization.vocabulary import language_token, load_tokenizer, save_t
 from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import list_checkpoints
 from xling.training.loop import entries_besides_the_run
+from xling.training.model_folder import save_model_folder
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +255,8 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     batches = make_batches(config, data, tokenizer)
     output = Path(config.output)
     result = train(objective, batches, config.training, output, resume=config.resume, description="pretrain",
-                   run_config=config_to_dict(config), may_change=RESUMABLE)  # fmt: skip
+                   run_config=config_to_dict(config), may_change=RESUMABLE,
+                   data_files=data_files(sources))  # fmt: skip
 
     evaluation: dict[str, Any] = {}
     if result.is_main:
@@ -286,10 +288,25 @@ def training_sources(config: PretrainConfig, tokenizer) -> TextSources:
     return sources
 
 
+def data_files(sources: TextSources) -> list[Path]:
+    """Return the files a run reads its text from: the corpus's files of its languages, then the text files
+    (their contents are fingerprinted, so a resume notices a corpus edited in place)."""
+    aligned = sources.aligned()
+    corpus = list(aligned.files.values()) if aligned is not None else []
+    return corpus + [path for paths in sources.mono_files.values() for path in paths]
+
+
 def save_pretrained_model(model, tokenizer, output: Path, config, data, result, evaluation) -> None:
-    """Write the Hugging Face folder (config.json, model.safetensors, tokenizer) and xling.json."""
-    model.save_pretrained(output)
-    save_tokenizer(tokenizer, output)
+    """Write the Hugging Face folder (config.json, model.safetensors, tokenizer) and xling.json.
+
+    The folder is also the run's (save_model_folder): the files are staged and xling.json comes last, so a
+    crash mid-save never leaves the xling.json of an earlier save (a run stopped for time) beside new weights.
+    """
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder)
+        save_tokenizer(tokenizer, folder)
+
     meta = {
         "kind": KIND,
         "languages": data.languages,
@@ -300,7 +317,7 @@ def save_pretrained_model(model, tokenizer, output: Path, config, data, result, 
         "evaluation": evaluation,
         "tokenizer": tokenizer_metadata(config.tokenizer),
     }
-    write_metadata(output, meta)
+    save_model_folder(output, write, meta)
 
 
 @torch.inference_mode()

@@ -2,6 +2,10 @@
 
 A checkpoint is a folder `checkpoints/step-00000100/`. It is written to a temporary folder first and renamed
 into place, so a crash mid-write never leaves a half checkpoint that `--resume` would pick up.
+
+The best weights (`<run>/best`, training.best_metric) are written when an evaluation improves, not when a
+checkpoint is: each checkpoint keeps the files of `best/` as they were when it was written (hard links, so
+no copy), and a resume puts back the best weights that the tracker it restores names (`restore_best`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,12 @@ from xling.errors import XlingError
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_DIR = "best"
+KEPT_BEST = "best"
+"""Inside a checkpoint folder: the files of `<run>/best` as they were when the checkpoint was written."""
 _PREFIX = "step-"
+RETIRED_SUFFIX = ".old"
+"""`<folder>.old`: the earlier folder, renamed aside while its successor (`<folder>.tmp`) is renamed in."""
+STAGED_SUFFIX = ".tmp"
 logger = logging.getLogger(__name__)
 
 
@@ -86,15 +95,20 @@ def save_checkpoint(
 ) -> Path:
     """Return the checkpoint folder after writing it atomically (temp + rename); prune to the last `keep`.
 
-    A checkpoint of a later step than `step` belongs to a timeline the run left (a damaged newest checkpoint
-    it resumed before): it goes first, else pruning by step would keep it and delete the good new ones.
+    With a best tracker in `state` ("best"), the files of `run_dir/best` go along (KEPT_BEST) when they are
+    the tracker's best evaluation. A checkpoint of a later step than `step` belongs to a timeline the run left
+    (a damaged newest checkpoint it resumed before): it goes first, else pruning by step would keep it and
+    delete the good new ones.
     """
     payload = {"step": step, "scheduler": scheduler.state_dict(), "rng": rng_states(), **state}
-    final = _write_folder(checkpoint_path(run_dir, step), model, payload, optimizer)
+    best = Path(run_dir) / BEST_DIR
+    tracked = best_key(state.get("best"))
+    kept = best if tracked is not None and best_key(_best_of(best)) == tracked else None
+    final = _write_folder(checkpoint_path(run_dir, step), model, payload, optimizer, kept)
     found = list_checkpoints(run_dir)
     abandoned = [old for old in found if _step_of(old) > step]
-    kept = [old for old in found if _step_of(old) <= step]
-    for old in abandoned + (kept[:-keep] if keep > 0 else []):
+    kept_steps = [old for old in found if _step_of(old) <= step]
+    for old in abandoned + (kept_steps[:-keep] if keep > 0 else []):
         shutil.rmtree(old, ignore_errors=True)
     return final
 
@@ -107,7 +121,8 @@ def _step_of(folder: Path) -> int:
 def save_best(run_dir: Path, step: int, model: torch.nn.Module, state: dict[str, Any]) -> Path:
     """Return `run_dir/best` after writing the weights and `state` there atomically (no optimizer state).
 
-    `load_checkpoint(path, model)` reads it back.
+    `load_checkpoint(path, model)` reads it back; `state["best"]` is the tracker's state, which
+    `restore_best` compares with a checkpoint's.
     """
     return _write_folder(Path(run_dir) / BEST_DIR, model, {"step": step, **state})
 
@@ -117,19 +132,33 @@ def _write_folder(
     model: torch.nn.Module,
     payload: dict[str, Any],
     optimizer: torch.optim.Optimizer | None = None,
+    kept: Path | None = None,
 ) -> Path:
-    """Return `final` after writing weights, optimizer and trainer state to a temporary folder renamed there."""
-    tmp = final.with_name(final.name + ".tmp")
+    """Return `final` after writing weights, optimizer and trainer state to a temporary folder renamed there.
+
+    `kept` (a folder of files) goes along as the subfolder KEPT_BEST, hard-linked where the file system can.
+    """
+    recover_folder(final)  # a kill between the renames of an earlier write left only `final.old`
+    tmp = final.with_name(final.name + STAGED_SUFFIX)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_model(model, str(tmp / "model.safetensors"))
     if optimizer is not None:
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     (tmp / "trainer_state.json").write_text(json.dumps(payload), encoding="utf-8")
+    if kept is not None:
+        _link_files(kept, tmp / KEPT_BEST)
     _fsync_dir(tmp)
-    # the earlier folder (always there for best/) is renamed aside, never deleted before its successor is in
-    # place: a crash between the two renames leaves it beside, not gone
-    retired = final.with_name(final.name + ".old")
+    return _swap_in(tmp, final)
+
+
+def _swap_in(tmp: Path, final: Path) -> Path:
+    """Return `final` after renaming the complete folder `tmp` there, in place of an earlier `final`.
+
+    The earlier folder is renamed aside, never deleted before its successor is in place: a kill between the
+    two renames leaves it as `final.old`, which `recover_folder` renames back.
+    """
+    retired = final.with_name(final.name + RETIRED_SUFFIX)
     if final.exists():
         shutil.rmtree(retired, ignore_errors=True)
         os.replace(final, retired)
@@ -137,6 +166,88 @@ def _write_folder(
     _fsync_dir(final.parent)
     shutil.rmtree(retired, ignore_errors=True)
     return final
+
+
+def _link_files(source: Path, target: Path) -> None:
+    """Return nothing once `target` (a new folder) holds the files of `source`: hard links, else copies.
+
+    The files of a written folder are never changed in place (a new write renames a new folder over it), so
+    a link keeps their content as it was.
+    """
+    target.mkdir()
+    for path in source.iterdir():
+        if path.is_file():
+            try:
+                os.link(path, target / path.name)
+            except OSError:  # a file system without hard links
+                shutil.copy2(path, target / path.name)
+
+
+def recover_folder(final: Path) -> bool:
+    """Return whether `final` was missing and its `final.old` was renamed back: a kill between the two
+    renames of a write (`_swap_in`) leaves the earlier folder only under that name."""
+    retired = final.with_name(final.name + RETIRED_SUFFIX)
+    if final.exists() or not retired.is_dir():
+        return False
+    os.replace(retired, final)
+    logger.warning("%s: put back from %s (a write of it was interrupted)", final, retired.name)
+    return True
+
+
+def recover_interrupted_writes(run_dir: Path) -> None:
+    """Return nothing once every folder of a run that a kill left only as `<name>.old` (best/, a
+    checkpoint) has its name again."""
+    run_dir = Path(run_dir)
+    recover_folder(run_dir / BEST_DIR)
+    root = run_dir / CHECKPOINT_DIR
+    if root.is_dir():
+        for retired in root.glob(f"{_PREFIX}*{RETIRED_SUFFIX}"):
+            recover_folder(retired.with_name(retired.name.removesuffix(RETIRED_SUFFIX)))
+
+
+def best_key(tracked: Any) -> tuple[int, float] | None:
+    """Return (step, value) of a best tracker's state (BestTracker.state()), or None when it has no best."""
+    if not isinstance(tracked, dict) or tracked.get("step") is None:
+        return None
+    return int(tracked["step"]), float(tracked["value"])
+
+
+def _best_of(folder: Path) -> dict[str, Any] | None:
+    """Return the best tracker's state that a best folder was written with, or None (no folder, unreadable)."""
+    try:
+        return read_trainer_state(folder).get("best")
+    except UnreadableCheckpointError:
+        return None
+
+
+def restore_best(run_dir: Path, checkpoint: Path | None, tracked: dict[str, Any] | None) -> None:
+    """Return nothing once `run_dir/best` holds the evaluation that `tracked` names (the best tracker's state
+    a run starts with: restored from `checkpoint`, or a new run's empty one), as far as the checkpoint kept it.
+
+    best/ is written when an evaluation improves and the tracker reaches disk with the next checkpoint: a
+    run killed between the two left a newer best/ than the tracker it resumes with. It is put back from the
+    checkpoint's KEPT_BEST, or removed when the tracker has no best yet. A checkpoint written before xling
+    kept best/ cannot put it back: a warning says so.
+    """
+    best = Path(run_dir) / BEST_DIR
+    wanted = best_key(tracked)
+    if best_key(_best_of(best)) == wanted and best.exists() == (wanted is not None):
+        return
+    since = f"the step {checkpoint.name} resumes from" if checkpoint is not None else "the start of this run"
+    kept = checkpoint / KEPT_BEST if checkpoint is not None else None
+    if wanted is None:
+        logger.warning("%s: removed; it holds an evaluation after %s", best, since)
+        shutil.rmtree(best)
+    elif kept is not None and best_key(_best_of(kept)) == wanted:
+        tmp = best.with_name(best.name + STAGED_SUFFIX)
+        shutil.rmtree(tmp, ignore_errors=True)
+        _link_files(kept, tmp)
+        _swap_in(tmp, best)
+        logger.warning("%s: put back to the best evaluation (step %d) that %s names; the one it held came "
+                       "after %s", best, wanted[0], checkpoint.name, since)  # fmt: skip
+    else:
+        logger.warning("%s does not hold the best evaluation (step %d) that %s names, which it did not keep "
+                       "(written by an earlier xling)", best, wanted[0], checkpoint)  # fmt: skip
 
 
 def load_checkpoint(

@@ -11,7 +11,8 @@ What a caller brings:
 - a `batches` source: `batches.get(step, micro, rank, world_size)` returns a dict of tensors. It must be a
   pure function of its arguments (and its seed), which is what makes resume exact: the data position of a
   run is its step number. At each checkpoint the loop draws the first batch and the next one once more, to
-  keep a hash of the data that a resume compares (xling.training.resume).
+  keep a hash of the data that a resume compares (xling.training.resume);
+- optionally the `data_files` the batches are made from, whose contents a checkpoint keeps a hash of too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +37,13 @@ from xling.errors import ConfigError, XlingError
 from xling.training.checkpoint import (
     BEST_DIR,
     CHECKPOINT_DIR,
+    RETIRED_SUFFIX,
+    STAGED_SUFFIX,
     list_checkpoints,
     load_newest_checkpoint,
     read_trainer_state,
+    recover_interrupted_writes,
+    restore_best,
     rng_states,
     save_best,
     save_checkpoint,
@@ -52,12 +57,15 @@ from xling.training.resume import (
     batch_signature,
     check_resume_config,
     check_same_batches,
+    check_same_data,
     check_same_world_size,
+    data_fingerprint,
     resumable_fields,
 )
 
 LOG_FILE = "train_log.jsonl"
-RUN_ENTRIES = (CHECKPOINT_DIR, BEST_DIR, LOG_FILE)
+# best/ as a kill during its write may leave it: renamed aside, or its successor half written
+RUN_ENTRIES = (CHECKPOINT_DIR, BEST_DIR, BEST_DIR + RETIRED_SUFFIX, BEST_DIR + STAGED_SUFFIX, LOG_FILE)
 """What `train` writes into a run folder besides the caller's model: a folder holding only these is a run."""
 logger = logging.getLogger(__name__)
 
@@ -268,6 +276,7 @@ def train(
     may_change: Collection[str] = (),
     run_defaults: Mapping[str, Any] | None = None,
     description: str = "training",
+    data_files: Sequence[str | Path] = (),
 ) -> TrainResult:
     """Return the result of training `objective` on `batches` for `config.max_steps` optimizer steps.
 
@@ -283,12 +292,18 @@ def train(
     field other than the training bookkeeping ones (`xling.training.resume`) or `may_change` (dotted keys)
     is refused with a ConfigError naming the fields. `run_defaults` (the defaults of the caller's config
     class, as data) stand in for fields a checkpoint's config lacks: fields added since the run started.
+    `data_files` (the files the batches are read from) are fingerprinted, and a resume whose files have
+    other contents is refused as one that draws other batches is.
     """
     config.validate()
-    if config.best_metric and not (evaluations and config.eval_every):
-        raise ConfigError("training.best_metric: needs evaluations and training.eval_every > 0")
+    _check_best_metric(config, evaluations)
     run_dir = Path(run_dir)
     dist_info = init_distributed(config.device)
+    if dist_info.is_main and run_dir.is_dir():
+        recover_interrupted_writes(run_dir)
+    barrier()  # no process looks for checkpoints while one is renamed back
+    # once, before the first step: a file edited during the run does not change what it read at its start
+    fingerprint = data_fingerprint(data_files) if data_files else None
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -303,8 +318,9 @@ def train(
     defaults = json.loads(json.dumps(run_defaults, default=str)) if run_defaults else None
     if restart and not resume:
         _clear_earlier_run(run_dir, dist_info.is_main, description, saved_config)
-    state = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change, defaults,
-                    batches, config.resume_on_changed_data, dist_info.world_size)  # fmt: skip
+    resumed = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change, defaults,
+                      batches, config.resume_on_changed_data, dist_info.world_size, fingerprint)  # fmt: skip
+    checkpoint, state = resumed if resumed is not None else (None, None)
     if state is not None:
         start_step, tokens_seen, last_loss = state["step"], state["tokens"], state.get("loss", float("nan"))
         if best is not None:
@@ -318,6 +334,9 @@ def train(
     if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _truncate_log(run_dir / LOG_FILE, start_step)
+        if best is not None:  # best/ written after the checkpoint (or by a run killed before its first one)
+            restore_best(run_dir, checkpoint, best.state())
+    barrier()  # best/ is as the tracker says before any process reads it
 
     model: nn.Module = objective
     if dist_info.distributed:
@@ -390,6 +409,7 @@ def train(
                         "tokens": tokens_seen, "loss": loss, "data_position": {"step": step},
                         "world_size": dist_info.world_size, "config": saved_config, "command": description,
                         "batches": _kept_rng(batch_signature, batches.get, step),
+                        **({"data_files": fingerprint} if fingerprint is not None else {}),
                         **({"best": best.state()} if best is not None else {}),
                     }  # fmt: skip
                     save_checkpoint(run_dir, step, objective, optimizer, scheduler, trainer_state,
@@ -426,11 +446,13 @@ def _resume(
     batches: BatchSource,
     allow_changed_data: bool,
     world_size: int,
-) -> dict[str, Any] | None:
-    """Return the trainer state of the checkpoint a resumed run continues from (None: a fresh run).
+    fingerprint: dict[str, str] | None,
+) -> tuple[Path, dict[str, Any]] | None:
+    """Return (folder, trainer state) of the checkpoint a resumed run continues from (None: a fresh run).
 
     Loads weights, optimizer, scheduler and RNG states; refuses a fresh run over another run's checkpoints,
-    and (unless `allow_changed_data`) a resume whose batches differ from the checkpoint's run.
+    and (unless `allow_changed_data`) a resume whose data files (`fingerprint`, when the caller names them)
+    or batches differ from the checkpoint's run.
     """
     found = list_checkpoints(run_dir)
     if not found:
@@ -446,6 +468,10 @@ def _resume(
     def same_config(folder: Path, state: dict[str, Any]) -> None:
         if "config" in state:  # checkpoints written before configs were kept have none
             check_resume_config(state["config"], saved_config, allowed, str(folder), defaults)
+        if fingerprint is not None and not check_same_data(state.get("data_files"), fingerprint, str(folder),
+                                                           allow_changed_data):  # fmt: skip
+            logger.warning("%s: the training data files changed since the run started "
+                           "(training.resume_on_changed_data): going on with the data as it is now", folder)  # fmt: skip
         if not check_same_batches(state.get("batches"), batches.get, str(folder), allow_changed_data):
             logger.warning("%s: the batches differ from those the run drew (training.resume_on_changed_data): "
                            "going on with the data as it is now", folder)  # fmt: skip
@@ -459,7 +485,7 @@ def _resume(
     folder, state = loaded
     set_rng_states(state["rng"])
     logger.info("resuming %s from %s (step %d)", run_dir, folder.name, state["step"])
-    return state
+    return folder, state
 
 
 def _clear_earlier_run(run_dir: Path, is_main: bool, command: str, run_config: Mapping[str, Any]) -> None:
@@ -509,7 +535,11 @@ def _train_step(
     autocast: torch.autocast,
     step: int,
 ) -> tuple[float, int]:
-    """Return (mean loss over micro-batches and processes, tokens of all processes) of one optimizer step."""
+    """Return (the step's mean loss, tokens of all processes) of one optimizer step.
+
+    The mean is over all items of all micro-batches and processes when the objective reports items, else
+    over micro-batches and processes.
+    """
     # Seed per step (and rank) so dropout draws do not depend on where a run was resumed.
     torch.manual_seed(config.seed * 1_000_003 + step * 1009 + dist_info.rank)
     loss_sum = torch.zeros((), device=dist_info.device)
@@ -541,18 +571,22 @@ def _train_step(
         step_tokens += out["tokens"].detach().long()
     if reported:
         # every process takes part in this all-reduce (one whose micro-batches hold no items too), or the
-        # processes would pair it with the next one
-        total = all_reduce_sum(item_sum.clone())
-        if total > 0:
-            _divide_gradients(objective, total / dist_info.world_size)
-        loss_sum = loss_sum / item_sum.clamp(min=1)  # this process's mean over its items, as logged
+        # processes would pair it with the next one. The loss summed over items and the items of all
+        # processes give the mean over all items of the step: a mean of each process's means would weigh
+        # a process with few items as much as one with many
+        totals = all_reduce_sum(torch.stack([loss_sum, step_tokens.float(), item_sum]))
+        if totals[2] > 0:
+            _divide_gradients(objective, totals[2] / dist_info.world_size)
+        mean_loss = totals[0] / totals[2].clamp(min=1)
+    else:
+        totals = all_reduce_sum(torch.stack([loss_sum, step_tokens.float()]))
+        mean_loss = totals[0] / dist_info.world_size
     if config.clip_norm > 0:
         clip_grad_norm(objective.parameters(), config.clip_norm)
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    totals = all_reduce_sum(torch.stack([loss_sum, step_tokens.float()]))
-    return totals[0].item() / dist_info.world_size, int(totals[1].item())
+    return mean_loss.item(), int(totals[1].item())
 
 
 def _divide_gradients(objective: nn.Module, divisor: torch.Tensor) -> None:
@@ -561,6 +595,20 @@ def _divide_gradients(objective: nn.Module, divisor: torch.Tensor) -> None:
     for param in objective.parameters():
         if param.grad is not None:
             param.grad.div_(divisor)
+
+
+def _check_best_metric(config: TrainingConfig, evaluations: Mapping[str, Evaluation] | None) -> None:
+    """Return nothing if training.best_metric has evaluations to watch; else raise a ConfigError saying which
+    is missing: the schedule (eval_every), or any evaluation (a caller's dev set that came out empty)."""
+    if not config.best_metric:
+        return
+    if not config.eval_every:
+        raise ConfigError(f"training.best_metric ({config.best_metric}): needs evaluations, and "
+                          "training.eval_every is 0 (never): set it to evaluate every N steps")  # fmt: skip
+    if not evaluations:
+        raise ConfigError(f"training.best_metric ({config.best_metric}): this run has no evaluation to watch: "
+                          "its dev set is empty (e.g. dev_fraction=0, or no dev data given); give it a dev set, "
+                          "or set training.best_metric to \"\" to keep the last weights")  # fmt: skip
 
 
 def _update_best(best: BestTracker, metrics: dict[str, float], step: int, run_dir: Path, objective: nn.Module,

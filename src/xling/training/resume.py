@@ -5,20 +5,23 @@ A checkpoint stores the whole config of its run (the caller's, with the training
 `tlm_ratio` or batch size would silently train something else. Only bookkeeping fields may differ: how long
 to run, how often to log, checkpoint and evaluate, and where and how visibly to run.
 
-The data is compared too: a checkpoint keeps a hash of the batches its run drew (the first one and the one
-after the checkpoint's step), and a resumed run draws them again. A corpus edited in place, or a newer xling
-that selects, cuts or samples the same corpus differently, would otherwise continue on other data under an
+The data is compared too, twice: a checkpoint keeps the size and a hash of the bytes of every training data
+file the caller names (`data_fingerprint`: a corpus edited in place), and a hash of the batches its run drew
+(the first one and the one after the checkpoint's step: a newer xling that selects, cuts or samples the same
+corpus differently); a resumed run compares both. Either would otherwise continue on other data under an
 unchanged config.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from xling.atomic import shown_names
 from xling.errors import ConfigError
 
 # TrainingConfig fields that a resumed run may change: when to stop, how often to write things, where to run.
@@ -117,6 +120,45 @@ def check_same_batches(saved: Mapping[str, Any] | None, get: BatchGetter, where:
         "xling selects and samples it, changed since, so the resumed run would not match an uninterrupted "
         "one. Start a new run (another output folder, or --overwrite where the command has it), or pass "
         "--set training.resume_on_changed_data=true to go on with the data as it is now"
+    )
+
+
+def data_fingerprint(paths: Iterable[str | Path]) -> dict[str, str]:
+    """Return {path: "<size in bytes>:<sha256 of the bytes, 16 hex digits>"} of the training data files.
+
+    Every byte is read: a file edited in place keeps its size and often its modification time (a copy kept
+    with `cp -p`, a sed that preserves it), so neither is proof. It is cheap next to reading the data for
+    training (the 61 files, 59 MB, of the Bible corpus: about 0.1 s).
+    """
+    fingerprint = {}
+    for path in paths:
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+        fingerprint[str(path)] = f"{Path(path).stat().st_size}:{digest}"
+    return fingerprint
+
+
+def check_same_data(saved: Mapping[str, str] | None, now: Mapping[str, str], where: str, allow: bool) -> bool:
+    """Return whether the training data files have the contents of a checkpoint's fingerprint `saved` (True
+    when it has none). Contents are compared, not paths: the same files in another place are the same data.
+
+    Raise a ConfigError naming the checkpoint and the files whose contents are new when they differ, unless
+    `allow` (training.resume_on_changed_data).
+    """
+    if saved is None:  # checkpoints written before fingerprints were kept, or a caller that names no files
+        return True
+    if sorted(saved.values()) == sorted(now.values()):
+        return True
+    if allow:
+        return False
+    before = set(saved.values())
+    changed = [path for path, content in now.items() if content not in before]
+    what = f"changed since the run started: {shown_names(changed)}" if changed else "fewer files than it had"
+    raise ConfigError(
+        f"{where}: --resume reads other training data than the run did ({what}), so the resumed run would "
+        "not match an uninterrupted one. Start a new run (another output folder, or --overwrite "
+        "where the command has it), or pass --set training.resume_on_changed_data=true to go on with the data "
+        "as it is now"
     )
 
 

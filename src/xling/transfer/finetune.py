@@ -25,11 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.artifacts import CLASSIFIER_FAMILY, METADATA_FILE, read_metadata, write_metadata
+from xling.artifacts import CLASSIFIER_FAMILY, read_metadata
 from xling.config import config_to_dict
 from xling.embeddings.transformer import pad_batch
 from xling.errors import ConfigError, DataError
 from xling.training.distributed import launched_world_size
+from xling.training.model_folder import save_model_folder
 from xling.transfer.classifier import data_metadata, register_kind, register_method
 
 if TYPE_CHECKING:
@@ -454,17 +455,19 @@ class FineTunedClassifier:
         return [self.labels[i] for i in self.logits(texts).argmax(axis=1)]
 
     def save(self, folder: str | Path) -> Path:
-        """Return `folder` after writing the model (safetensors), its tokenizer and xling.json there."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        # the folder is also the training run's (checkpoints): files are replaced in place, so the old
-        # xling.json goes first and the new one comes last; a crash between leaves no classifier to load
-        (folder / METADATA_FILE).unlink(missing_ok=True)
-        self.model.save_pretrained(folder)
-        self.tokenizer.save_pretrained(folder)
-        write_metadata(folder, {**self.metadata, "kind": KIND, "labels": self.labels,
-                                "max_length": self.max_length})  # fmt: skip
-        return folder
+        """Return `folder` after writing the model (safetensors), its tokenizer and xling.json there.
+
+        The folder is also the training run's (checkpoints), so it is not replaced whole: the files are
+        staged and renamed in, the old xling.json goes first and the new one comes last (save_model_folder).
+        A failure mid-save leaves the earlier classifier as it was, a kill no classifier to load.
+        """
+
+        def write(staging: Path) -> None:
+            self.model.save_pretrained(staging)
+            self.tokenizer.save_pretrained(staging)
+
+        meta = {**self.metadata, "kind": KIND, "labels": self.labels, "max_length": self.max_length}
+        return save_model_folder(folder, write, meta)
 
     @classmethod
     def load(cls, folder: str | Path, *, device: str = "cpu") -> FineTunedClassifier:

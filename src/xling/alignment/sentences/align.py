@@ -33,7 +33,7 @@ from xling.alignment.sentences.hard_negatives import (
     cached_hard_negatives,
 )
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
-from xling.artifacts import SENTENCE_ENCODER_FAMILY, write_metadata
+from xling.artifacts import SENTENCE_ENCODER_FAMILY
 from xling.atomic import check_apart, check_replaceable, same_path, save_keyed_array
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
@@ -51,6 +51,7 @@ from xling.training.checkpoint import BEST_DIR, CHECKPOINT_DIR, list_checkpoints
 from xling.training.distributed import barrier, init_distributed
 from xling.training.evaluations import run_evaluations
 from xling.training.loop import LOG_FILE
+from xling.training.model_folder import save_model_folder
 
 logger = logging.getLogger(__name__)
 TRANSFER_DIR = "vocabulary_transfer"
@@ -514,11 +515,18 @@ def align_sentences(config: AlignConfig) -> AlignResult:
 
 
 def save_student(student, output: Path, config: AlignConfig, langs, training, dev) -> None:
-    """Write the encoder folder (sentence-transformers layout) and its xling.json."""
-    if isinstance(student, StaticSentenceEncoder):
-        student.save(output, dtype=SAVE_DTYPES[config.save_dtype])
-    else:
-        student.save(output)
+    """Write the encoder folder (sentence-transformers layout) and its xling.json.
+
+    The folder is also the run's (save_model_folder): the files are staged and xling.json comes last, so a
+    crash mid-save never leaves the xling.json of an earlier encoder beside new weights.
+    """
+
+    def write(folder: Path) -> None:
+        if isinstance(student, StaticSentenceEncoder):
+            student.save(folder, dtype=SAVE_DTYPES[config.save_dtype])
+        else:
+            student.save(folder)
+
     meta = {
         "name": config.name or output.name,
         "kind": f"{KIND_FAMILY}/{student.kind}",
@@ -528,7 +536,7 @@ def save_student(student, output: Path, config: AlignConfig, langs, training, de
         "training": training,
         "dev": dev,
     }
-    write_metadata(output, meta)
+    save_model_folder(output, write, meta)
 
 
 __all__ = ["AlignConfig", "AlignResult", "align_sentences", "side"]

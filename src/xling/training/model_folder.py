@@ -1,0 +1,63 @@
+"""Saving a trained model into its run's folder, so that a crash never leaves old metadata beside new weights.
+
+A command's output folder is also its training run's (checkpoints, log, best weights, the recipes' tokenizer
+folder), so it is never replaced whole (xling.atomic.atomic_folder would take the run along). The model's
+files are written whole into a staging folder inside it, then renamed over the earlier ones; xling.json,
+the mark of a finished model, goes first and comes back last (as `mt train`'s save_translation_model does).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from xling.artifacts import METADATA_FILE, metadata_path, write_metadata
+
+STAGING_GLOB = ".model.*.tmp"
+"""The staging folders of saves inside an output folder (one per process id)."""
+# save_pretrained's safetensors weights: one file, or shards listed by an index
+_SAFETENSORS_WEIGHTS = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json")
+
+
+def save_model_folder(output: str | Path, write: Callable[[Path], None], metadata: Mapping[str, Any]) -> Path:
+    """Return `output` after `write(folder)` wrote a model's files into a staging folder that then replaced
+    output's files of the same names, and `metadata` was written as its xling.json, last.
+
+    A failure in `write` leaves the earlier model in `output` as it was; a kill after it leaves `output`
+    without xling.json (no model to load), never an earlier xling.json beside new weights.
+    """
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    for stale in output.glob(STAGING_GLOB):  # this process's, or one a killed save left (one saver: rank 0)
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = output / f".model.{os.getpid()}.tmp"
+    staging.mkdir()
+    try:
+        write(staging)
+        (staging / METADATA_FILE).unlink(missing_ok=True)  # written last, into the folder itself
+        metadata_path(output).unlink(missing_ok=True)
+        _move_into(staging, output)
+        write_metadata(output, metadata)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output
+
+
+def _move_into(staging: Path, output: Path) -> None:
+    """Return nothing after renaming every entry of `staging` into `output`, replacing entries of the same
+    name, and deleting the safetensors weights of an earlier save that the new one does not have (its shards,
+    or its single file or index when the new save is the other layout: transformers loads
+    `model.safetensors` before an index, so an old single file would shadow new shards)."""
+    names = {path.name for path in staging.iterdir()}
+    for path in sorted(staging.iterdir()):
+        target = output / path.name
+        if path.is_dir() and target.is_dir():
+            shutil.rmtree(target)
+        os.replace(path, target)
+    for path in output.iterdir():
+        if path.name not in names and path.is_file() and _SAFETENSORS_WEIGHTS.fullmatch(path.name):
+            path.unlink()

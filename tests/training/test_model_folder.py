@@ -1,0 +1,70 @@
+"""Saving a model into its run's folder: staged, xling.json removed first and written last."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xling.training import model_folder
+from xling.training.model_folder import save_model_folder
+
+
+def _earlier_model(folder: Path) -> None:
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "model.safetensors").write_text("old weights", encoding="utf-8")
+    (folder / "xling.json").write_text(json.dumps({"steps": 1}), encoding="utf-8")
+
+
+def _write_new(folder: Path) -> None:
+    (folder / "model.safetensors").write_text("new weights", encoding="utf-8")
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text("{}", encoding="utf-8")
+
+
+def test_a_save_replaces_the_models_files_and_writes_xling_json_last(tmp_path):
+    _earlier_model(tmp_path)
+    (tmp_path / ".model.99999.tmp").mkdir()  # a save killed mid-write left its staging folder
+    save_model_folder(tmp_path, _write_new, {"steps": 2})
+    assert (tmp_path / "model.safetensors").read_text(encoding="utf-8") == "new weights"
+    assert json.loads((tmp_path / "xling.json").read_text(encoding="utf-8")) == {"steps": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1_Pooling", "checkpoints", "model.safetensors",
+                                                          "xling.json"]  # fmt: skip
+
+
+def test_a_save_that_fails_leaves_the_earlier_model_as_it_was(tmp_path):
+    _earlier_model(tmp_path)
+
+    def fails(folder: Path) -> None:
+        _write_new(folder)
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        save_model_folder(tmp_path, fails, {"steps": 2})
+    assert (tmp_path / "model.safetensors").read_text(encoding="utf-8") == "old weights"
+    assert json.loads((tmp_path / "xling.json").read_text(encoding="utf-8")) == {"steps": 1}
+    assert not list(tmp_path.glob(".model.*"))
+
+
+def test_a_save_killed_before_its_metadata_leaves_no_earlier_metadata(tmp_path, monkeypatch):
+    _earlier_model(tmp_path)
+
+    def killed(folder, metadata):
+        raise KeyboardInterrupt  # as a kill right after the files were renamed in
+
+    monkeypatch.setattr(model_folder, "write_metadata", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model_folder(tmp_path, _write_new, {"steps": 2})
+    assert (tmp_path / "model.safetensors").read_text(encoding="utf-8") == "new weights"
+    assert not (tmp_path / "xling.json").exists()
+
+
+def test_shards_of_an_earlier_save_do_not_outlive_a_single_file_save(tmp_path):
+    _earlier_model(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    for name in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                 "model.safetensors.index.json"):  # fmt: skip
+        (tmp_path / name).write_text("old shard", encoding="utf-8")
+    save_model_folder(tmp_path, _write_new, {"steps": 2})
+    assert not list(tmp_path.glob("model-*")) and not (tmp_path / "model.safetensors.index.json").exists()
