@@ -130,7 +130,11 @@ def source_fingerprints(source: str | Path) -> dict[str, dict[str, Any]]:
         path = folder / name
         if path.is_file():
             status = path.stat()
-            files[name] = {"bytes": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": _cached_sha256(path)}
+            files[name] = {
+                "bytes": status.st_size,
+                "mtime_ns": status.st_mtime_ns,
+                "sha256": _cached_sha256(path),
+            }
     return files
 
 
