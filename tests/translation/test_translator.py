@@ -476,6 +476,26 @@ def test_a_language_the_model_lacks_is_named_not_replaced_by_a_neighbour(models,
         translator.translate([PARALLEL["deu"][0], russian], "auto", "fr")
 
 
+def test_a_close_neighbour_the_model_lacks_is_translated_from_its_closest_language(models, caplog):
+    """A Russian sentence the detector took for Belarusian (99.95%) still left Russian 5e-4 among all its
+    labels: translated from Russian with a warning, not refused; a text that leaves the model's closest
+    language next to nothing (Polish: Dutch 5e-18) is still an error."""
+    from xling.langid.model import Prediction
+
+    translator = Translator.from_pretrained(models["xling"], backend="torch")
+    first, choice = Prediction("ltz", 0.9995), Prediction("deu", 0.98)
+    with caplog.at_level(logging.WARNING):
+        label = translator._source_of("text 0", first, choice, ["deu", "eng", "fra"], {},
+                                      unrestricted=lambda code: 5e-4)  # fmt: skip
+    assert label == "deu" and "detected as ltz" in caplog.text and "translated as deu" in caplog.text
+    with pytest.raises(
+        XlingError, match=r"detected as ltz \(100%\), a language xling does not translate from"
+    ):
+        translator._source_of(
+            "text 0", first, choice, ["deu", "eng", "fra"], {}, unrestricted=lambda code: 1e-9
+        )
+
+
 def test_no_detector_is_a_clear_error_naming_it(models, tmp_path):
     translator = Translator.from_pretrained(
         models["xling"], backend="torch", detector=tmp_path / "no-detector"
