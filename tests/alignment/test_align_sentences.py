@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,6 +146,43 @@ def test_resumed_alignment_ends_like_an_uninterrupted_one(tmp_path, sample_token
     log = [json.loads(line) for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log if "dev_retrieval" in e] == [4, 5, 8, 10]
     assert resumed.dev == straight.dev == {k: v for k, v in log[-1].items() if k.startswith("dev_")}
+
+
+def test_a_resume_refuses_a_corpus_file_edited_in_place(tmp_path, sample_tokenizer_dir):
+    """The checkpoint keeps a hash of the corpus files of the languages read (training and dev) and of the
+    extra pairs; a file edited since is named, not trained on."""
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for lang in ("eng", "deu", "rus", "fra"):
+        shutil.copy(sample_corpus_dir() / f"{lang}.tsv", corpus)
+    pairs = tmp_path / "dict.tsv"
+    pairs.write_text("house\tHaus\ndog\tHund\n", encoding="utf-8")
+
+    def run(steps: int, resume: bool = False, **training):
+        config = AlignConfig(
+            output=str(tmp_path / "run"), data=CorpusConfig(str(corpus), ["eng", "deu"], heldout_fraction=0.2),
+            tokenizer=str(sample_tokenizer_dir), dimension=16, dev_languages=["rus"], pairs=[f"eng-deu={pairs}"],
+            resume=resume,
+            training=TrainingConfig(max_steps=steps, batch_size=8, checkpoint_every=2, progress=False, **training),
+        )  # fmt: skip
+        return align_sentences(config)
+
+    run(2)
+    checkpoint = tmp_path / "run" / "checkpoints" / "step-00000002"
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    assert sorted(Path(path).name for path in state["data_files"]) == [
+        "deu.tsv",
+        "dict.tsv",
+        "eng.tsv",
+        "rus.tsv",
+    ]
+    deu = corpus / "deu.tsv"
+    deu.write_text(deu.read_text(encoding="utf-8").replace("Guten Morgen!", "Guten Abend!"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"step-00000002: --resume reads other training data .*deu\.tsv"):
+        run(4, resume=True)
+    assert run(4, resume=True, resume_on_changed_data=True).training["resumed_from"] == 2
 
 
 def test_distillation_pulls_both_sides_to_the_teacher(tmp_path, sample_tokenizer_dir):

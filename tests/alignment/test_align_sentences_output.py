@@ -85,6 +85,17 @@ def test_an_unfinished_run_without_checkpoints_is_taken_up(tmp_path: Path) -> No
         align_module.check_output(config(tmp_path, run))
 
 
+@pytest.mark.parametrize("left", ["best.old", "best.tmp"])
+def test_a_run_killed_while_writing_its_best_weights_is_taken_up(tmp_path: Path, left: str) -> None:
+    """A kill between the renames of a best write leaves best.old (the loop renames it back at its start), one
+    before them best.tmp (replaced at its next write): the folder is still the run's own."""
+    run = tmp_path / "run"
+    (run / left).mkdir(parents=True)
+    (run / "train_log.jsonl").write_text("", encoding="utf-8")
+    align_module.check_output(config(tmp_path, run))
+    align_module.check_output(config(tmp_path, run, resume=True))
+
+
 def test_a_run_with_checkpoints_is_resumed_or_overwritten_and_otherwise_refused_before_any_data(
     tmp_path: Path,
 ) -> None:

@@ -126,3 +126,52 @@ def test_a_training_field_named_on_the_command_line_is_kept_even_at_the_transfor
     # not named: the table's own learning rate, not the transformer default the config holds
     unnamed = load_config(ClassifierConfig, overrides=["method=static-finetune", "training.max_steps=60"])
     assert unnamed.training.lr == 5e-5 and _set_fields(unnamed, table).lr == table.lr != 5e-5
+
+
+def _write_tsv(path, data) -> None:
+    path.write_text("".join(f"{t}\t{label}\n" for t, label in zip(data.texts, data.labels, strict=True)),
+                    encoding="utf-8")  # fmt: skip
+
+
+def test_a_resume_refuses_a_training_file_edited_in_place(toy_encoder, tmp_path):
+    """The checkpoint keeps a hash of the labelled files; one edited since is named, not trained on."""
+    from xling.data.labelled import read_labelled
+
+    train_file = tmp_path / "train.tsv"
+    _write_tsv(train_file, texts("eng"))
+
+    def run(steps: int, resume: bool = False):
+        config = _config(toy_encoder, output=str(tmp_path / "run"), resume=resume)
+        config.training.max_steps, config.training.checkpoint_every = steps, 2
+        return finetune_static(read_labelled(train_file), None, config)
+
+    run(2)
+    edited = texts("eng")
+    edited.labels[0] = "negative" if edited.labels[0] != "negative" else "positive"
+    _write_tsv(train_file, edited)
+    with pytest.raises(ConfigError, match=r"step-00000002: --resume reads other training data .*train\.tsv"):
+        run(4, resume=True)
+
+
+def test_the_labelled_files_of_joined_parts_and_umsab_splits_are_listed(tmp_path):
+    from xling.data.labelled import LabelledTexts
+    from xling.transfer.finetune import labelled_data_files
+
+    english, german = tmp_path / "en.tsv", tmp_path / "de.tsv"
+    for path in (english, german):
+        path.write_text("good\tpositive\n", encoding="utf-8")
+    umsab = tmp_path / "umsab" / "english"
+    umsab.mkdir(parents=True)
+    for name in ("val_text.txt", "val_labels.txt"):
+        (umsab / name).write_text("x\n", encoding="utf-8")
+    joined = LabelledTexts(["good"], ["positive"], f"{english} + {german}")  # classifier.join_parts
+    dev = LabelledTexts(["x"], ["positive"], str(umsab / "val_text.txt"))  # read_umsab
+    assert labelled_data_files(joined, dev) == [
+        english,
+        german,
+        umsab / "val_text.txt",
+        umsab / "val_labels.txt",
+    ]
+    # texts made in memory, or a fewshot subsample of a file, name none
+    sample = LabelledTexts(["good"], ["positive"], f"{english} (8 per class, seed 0)")
+    assert labelled_data_files(texts("eng"), sample, None) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from xling.transfer.tagging import (
     FrozenTagger,
     TaggerConfig,
     TaggingBatches,
+    data_files,
     encode_words,
     evaluate_tagger,
     load_tagger,
@@ -346,3 +348,41 @@ def test_finetuning_fits_max_length_to_the_model_positions(tiny_xlmr, tmp_path):
     config = finetune_config(tiny_xlmr, tmp_path / "tagger", steps=2, max_length=positions + 50)
     tagger = train_tagger(config, long)  # failed inside the model's forward pass before
     assert tagger.meta["train"]["cut_sentences"] == 4
+
+
+def write_conllu(path: Path, sentences: TaggedSentences) -> Path:
+    """Return `path`, now holding `sentences` as CoNLL-U (the word as its own lemma)."""
+    lines = []
+    for words, tags in zip(sentences.words, sentences.tags, strict=True):
+        lines += [
+            f"{i}\t{w}\t{w}\t{t}\t_\t_\t0\tdep\t_\t_"
+            for i, (w, t) in enumerate(zip(words, tags, strict=True), 1)
+        ]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_resume_refuses_a_conllu_file_edited_in_place(tiny_xlmr, tmp_path):
+    """The checkpoint keeps a hash of the train and dev files; one edited since is named, not trained on."""
+    train_file = write_conllu(tmp_path / "a-ud-train.conllu", toy_sentences(0, 20, 1))
+    dev_file = write_conllu(tmp_path / "a-ud-dev.conllu", toy_sentences(0, 8, 2))
+
+    def run(steps: int, **changes):
+        config = finetune_config(tiny_xlmr, tmp_path / "tagger", steps=steps, **changes)
+        config.training = replace(config.training, checkpoint_every=2, eval_every=2)
+        return train_tagger(config, read_conllu(train_file), read_conllu(dev_file))
+
+    run(2)
+    state = json.loads(
+        (tmp_path / "tagger" / "checkpoints" / "step-00000002" / "trainer_state.json").read_text()
+    )
+    assert list(state["data_files"]) == [str(train_file), str(dev_file)]
+    write_conllu(dev_file, toy_sentences(0, 8, 3))
+    with pytest.raises(
+        ConfigError, match=r"step-00000002: --resume reads other training data .*a-ud-dev\.conllu"
+    ):
+        run(4, resume=True)
+    assert data_files(read_conllu(train_file), None) == [train_file]
+    # sentences made in memory name no file
+    assert data_files(toy_sentences(0, 2, 1), None) == []

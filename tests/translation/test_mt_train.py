@@ -11,6 +11,7 @@ import torch
 from xling.artifacts import read_metadata
 from xling.errors import ConfigError, DataError
 from xling.tokenization.vocabulary import language_token, load_tokenizer
+from xling.training import TrainingConfig
 from xling.translation.data import (
     TranslationBatches,
     build_parallel_data,
@@ -18,7 +19,7 @@ from xling.translation.data import (
     direction_probabilities,
     read_parallel_file,
 )
-from xling.translation.train import MTTrainConfig, greedy_translate, train_translation
+from xling.translation.train import MTTrainConfig, MTTrainResult, greedy_translate, train_translation
 
 PAIRS = [
     ("Good morning!", "Guten Morgen!"),
@@ -463,8 +464,9 @@ def test_output_checks_keep_other_kinds_and_runs_stopped_for_time(tmp_path, samp
 
 def test_a_save_in_place_leaves_no_weights_of_the_other_layout(tmp_path):
     """transformers loads model.safetensors before an index: an old single file would shadow new shards,
-    and old shards or an old index outlive a single-file save."""
-    from xling.translation.train import _move_into
+    and old shards or an old index outlive a single-file save (the shared save's `_move_into`, which
+    save_translation_model goes through)."""
+    from xling.training.model_folder import _move_into
 
     def save(files: list[str]) -> Path:
         staging = tmp_path / f"staging-{len(files)}"
@@ -486,3 +488,72 @@ def test_a_save_in_place_leaves_no_weights_of_the_other_layout(tmp_path):
         "config.json", "model.safetensors", "notes.txt", "pytorch_model.bin"
     ]  # fmt: skip
     assert (output / "model.safetensors").read_text(encoding="utf-8") == "new"
+
+
+def test_the_model_is_saved_through_the_shared_model_folder_save(tmp_path, monkeypatch):
+    """save_translation_model had its own copy of the staged save; it is `save_model_folder` now, with the
+    tokenizer, the generation config and the removal of an earlier save's other weights layout."""
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForSeq2SeqLM, GenerationConfig
+
+    import xling.translation.train as train_module
+    from xling.training.model_folder import save_model_folder
+
+    from .tiny_models import PARALLEL, build_xling
+
+    folder = build_xling(tmp_path / "model")
+    # what an earlier, sharded save left
+    for name in ("model.safetensors.index.json", "model-00001-of-00002.safetensors"):
+        (folder / name).write_text("old", encoding="utf-8")
+    tokenizer = load_tokenizer(folder)
+    tsv = write_tsv(tmp_path / "p.tsv", zip(PARALLEL["eng"], PARALLEL["deu"], strict=True))
+    data = build_parallel_data(tokenizer, parallel=[f"eng-deu={tsv}"])
+    config = MTTrainConfig(output=str(folder), model=str(folder), parallel=[f"eng-deu={tsv}"])
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    saves = []
+
+    def recorded(output, write, metadata):
+        saves.append(Path(output))
+        return save_model_folder(output, write, metadata)
+
+    monkeypatch.setattr(train_module, "save_model_folder", recorded)
+    result = SimpleNamespace(to_dict=lambda: {"steps": 1})
+    train_module.save_translation_model(model, tokenizer, folder, config, data, result, {}, str(folder))
+    assert saves == [folder]
+    names = {p.name for p in folder.iterdir()}
+    assert not names & {"model.safetensors.index.json", "model-00001-of-00002.safetensors"}
+    assert {"model.safetensors", "generation_config.json", "tokenizer.json", "xling.json"} <= names
+    assert GenerationConfig.from_pretrained(folder).max_length > 20
+    assert read_metadata(folder)["directions"] == {"eng-deu": 12, "deu-eng": 12}
+
+
+def test_the_data_lists_the_files_it_read(tmp_path, sample_tokenizer_dir):
+    """The corpus files of the languages used (not every file of the folder), then the parallel files."""
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    tsv = write_tsv(tmp_path / "p.tsv", PAIRS)
+    (tmp_path / "m.en").write_text("Good morning!\n", encoding="utf-8")
+    (tmp_path / "m.de").write_text("Guten Morgen!\n", encoding="utf-8")
+    data = build_parallel_data(tokenizer, corpus="sample", languages=["eng", "deu"],
+                               parallel=[f"eng-deu={tsv}", f"eng-deu={tmp_path / 'm.en'},{tmp_path / 'm.de'}"])  # fmt: skip
+    assert [p.name for p in data.files] == ["deu.tsv", "eng.tsv", "p.tsv", "m.en", "m.de"]
+
+
+def test_a_resume_refuses_a_pair_file_edited_in_place(tmp_path, sample_tokenizer_dir):
+    """The checkpoint keeps a hash of every data file read; a corpus edited since is named, not trained on."""
+    pairs = write_tsv(tmp_path / "pairs.tsv", PAIRS)
+
+    def run(steps: int, **fields) -> MTTrainResult:
+        config = MTTrainConfig(output=str(tmp_path / "mt"), tokenizer=str(sample_tokenizer_dir), model="tiny",
+                               parallel=[f"eng-deu={pairs}"], dev_fraction=0.0, **fields)  # fmt: skip
+        config.training.max_steps, config.training.batch_size, config.training.checkpoint_every = steps, 4, 2
+        config.training.progress, config.training.threads = False, 1
+        return train_translation(config)
+
+    run(2)
+    state = json.loads((tmp_path / "mt" / "checkpoints" / "step-00000002" / "trainer_state.json").read_text())
+    assert list(state["data_files"]) == [str(pairs)]
+    write_tsv(pairs, [*PAIRS[:-1], ("See you tomorrow.", "Bis bald.")])
+    with pytest.raises(ConfigError, match=r"step-00000002: --resume reads other training data .*pairs\.tsv"):
+        run(4, resume=True)
+    assert run(4, resume=True, training=TrainingConfig(resume_on_changed_data=True)).train.resumed_from == 2

@@ -37,7 +37,13 @@ from xling.embeddings.static import GatherRows, StaticSentenceEncoder
 from xling.errors import ConfigError, DataError
 from xling.training.loop import TrainingConfig
 from xling.transfer.classifier import data_metadata, register_kind, register_method
-from xling.transfer.finetune import ClassificationBatches, dev_schedule, label_indices, steps_per_epoch
+from xling.transfer.finetune import (
+    ClassificationBatches,
+    dev_schedule,
+    label_indices,
+    labelled_data_files,
+    steps_per_epoch,
+)
 
 if TYPE_CHECKING:
     from xling.data.labelled import LabelledTexts
@@ -280,7 +286,8 @@ def _run(config: StaticFinetuneConfig, train: LabelledTexts, dev: LabelledTexts 
                 encoder_name, config.anchor_weight, len(labels), len(ids), training.max_steps)  # fmt: skip
     result = run_training(objective, batches, training, run_dir, resume=config.resume, restart=config.overwrite,
                           evaluations=evaluations,
-                          run_config=run_config, may_change=RESUMABLE, description="static fine-tune")  # fmt: skip
+                          run_config=run_config, may_change=RESUMABLE, description="static fine-tune",
+                          data_files=labelled_data_files(train, dev))  # fmt: skip
     dev_scores = dict(result.metrics)
     if result.best is not None:  # the weights kept are the best dev evaluation's, not the last step's
         dev_scores = load_checkpoint(Path(result.best["path"]), objective).get("metrics", dev_scores)

@@ -611,6 +611,13 @@ def _load_fast_tokenizer(folder: Path):
     return tokenizer
 
 
+def data_files(*sets: TaggedSentences | None) -> list[Path]:
+    """Return the files the sentences were read from (train, then dev): their contents are fingerprinted,
+    so a resume notices a CoNLL-U file edited in place. Sentences made in memory name no file."""
+    paths = [Path(data.source) for data in sets if data is not None]
+    return [path for path in dict.fromkeys(paths) if path.is_file()]
+
+
 def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
                            dev: TaggedSentences | None) -> FinetunedTagger:  # fmt: skip
     """Return a transformer tagger fine-tuned on `train_data` (best checkpoint by `dev` accuracy), saved in
@@ -675,7 +682,7 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
     run_config = config_to_dict(dataclasses.replace(config, training=training))
     result = train(objective, batches, training, output, resume=config.resume, restart=config.overwrite,
                    evaluations=evaluations, run_config=run_config, may_change=RESUMABLE,
-                   description="tagger")  # fmt: skip
+                   description="tagger", data_files=data_files(train_data, dev))  # fmt: skip
     if result.best is not None:
         load_checkpoint(Path(result.best["path"]), objective)
     model.eval()

@@ -67,7 +67,7 @@ def read_parallel_file(spec: str) -> tuple[str, str, list[tuple[str, str]]]:
     if not sep:
         raise ConfigError(f"parallel: {spec!r} must be src-tgt=path.tsv or src-tgt=path.src,path.tgt")
     src, tgt = parse_direction(direction, "parallel")
-    files = [Path(p) for p in paths.split(",")]
+    files = parallel_paths(spec)
     for file in files:
         check_not_test_set(file, f"parallel {spec!r}")
     if len(files) == 1:
@@ -90,6 +90,11 @@ def read_parallel_file(spec: str) -> tuple[str, str, list[tuple[str, str]]]:
     if len(left_lines) != len(right_lines):
         raise DataError(f"has {len(left_lines)} lines but {files[1]} has {len(right_lines)}", files[0])
     return src, tgt, [(a.strip(), b.strip()) for a, b in zip(left_lines, right_lines, strict=True)]
+
+
+def parallel_paths(spec: str) -> list[Path]:
+    """Return the files a `src-tgt=path.tsv` or `src-tgt=path.src,path.tgt` parallel source names."""
+    return [Path(p) for p in spec.partition("=")[2].split(",")]
 
 
 _SENTENCE_ID = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.\d+")
@@ -248,6 +253,9 @@ class ParallelData:
     left_out: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per direction name, the pairs left out and why: "versification" (a chapter numbered differently on
     the two sides), "too_long", "empty"; only the non-zero counts."""
+    files: list[Path] = field(default_factory=list)
+    """The files the pairs were read from: the corpus's files of its languages, then the parallel files (a
+    run fingerprints them, so a resume notices one edited in place)."""
 
     @property
     def dropped_long(self) -> int:
@@ -310,8 +318,10 @@ def build_parallel_data(
     left_out: dict[str, dict[str, int]] = {}
     pairs_by_direction: dict[tuple[str, str], list[tuple[str, str]]] = {}
     dev: dict[str, tuple[list[str], list[str]]] = {}
+    files: list[Path] = []
     if corpus:
         aligned = AlignedCorpus.from_dir(resolve_corpus(corpus), list(languages) or None)
+        files += [aligned.files[lang] for lang in aligned.languages]
         last: dict[str, dict[str, int]] = {}
         schemes = aligned.versification()
         for lang in aligned.languages:
@@ -333,6 +343,7 @@ def build_parallel_data(
                 dev[f"{src}-{tgt}"] = ([texts[src][s] for s in dev_ids], [texts[tgt][s] for s in dev_ids])
     for spec in parallel:
         src, tgt, pairs = read_parallel_file(spec)
+        files += parallel_paths(spec)
         if not pairs:  # else the model would list languages it never saw a pair of
             raise DataError("no sentence pairs in it", spec.partition("=")[2])
         pairs_by_direction.setdefault((src, tgt), []).extend(pairs)
@@ -387,7 +398,7 @@ def build_parallel_data(
     if dropped:
         logger.info("dropped %d pairs with a side longer than %d tokens or empty", dropped, max_length)
     return ParallelData(directions, dev, all_langs, sequence_format,
-                        {name: reasons for name, reasons in left_out.items() if reasons})  # fmt: skip
+                        {name: reasons for name, reasons in left_out.items() if reasons}, files)  # fmt: skip
 
 
 def _no_pairs_left(corpus: str, parallel: Sequence[str], dropped: int, empty: int, max_length: int) -> str:

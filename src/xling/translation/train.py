@@ -17,9 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import re
-import shutil
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -28,7 +25,7 @@ from typing import Any
 
 import torch
 
-from xling.artifacts import METADATA_FILE, TRANSLATION_KIND, metadata_path, read_metadata, write_metadata
+from xling.artifacts import METADATA_FILE, TRANSLATION_KIND, read_metadata
 from xling.atomic import recorded_kind, shown_names, write_json_atomically
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
@@ -42,6 +39,7 @@ from xling.training.checkpoint import (
     read_trainer_state,
 )
 from xling.training.loop import entries_besides_the_run
+from xling.training.model_folder import save_model_folder
 from xling.translation.data import (
     DIRECTION_MODES,
     ParallelData,
@@ -378,7 +376,7 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     result = train(objective, batches, config.training, output, resume=config.resume,
                    restart=config.overwrite or fine_tunes_in_place(config), evaluations=evaluations,
                    description="mt train", run_config=config_to_dict(config), may_change=RESUMABLE,
-                   run_defaults=config_to_dict(MTTrainConfig()))  # fmt: skip
+                   run_defaults=config_to_dict(MTTrainConfig()), data_files=data.files)  # fmt: skip
     evaluation: dict[str, Any] = dict(result.metrics)
     if config.average_last > 1:
         averaged = list_checkpoints(output)[-config.average_last :]
@@ -482,11 +480,11 @@ def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig
     """Write the Hugging Face folder (config.json, model.safetensors, generation config, the family's
     tokenizer) and xling.json (the family, so `xling.Translator` applies its conventions).
 
-    `output` may already hold a model (a run trained again, a model fine-tuned in place). The new files are
-    written whole into a staging folder inside it first, so a failure there leaves the old model as it was;
-    then xling.json, the mark of a finished model, is removed, the new files are renamed over the old ones,
-    and xling.json is written last: a crash in between leaves a folder without it, never old metadata
-    beside new weights.
+    `output` may already hold a model (a run trained again, a model fine-tuned in place), and is also the
+    run's folder (save_model_folder): the new files are staged whole inside it, so a failure there leaves
+    the old model as it was; xling.json goes first and comes back last, so a crash in between leaves a
+    folder without it, never old metadata beside new weights; an earlier save's safetensors weights of the
+    other layout (one file, or shards) are deleted.
     """
     family = data.format.family
     set_generation_defaults(model, data.format.decoder_start)
@@ -511,46 +509,17 @@ def save_translation_model(model, tokenizer, output: Path, config: MTTrainConfig
         "training": result.to_dict(),
         "evaluation": evaluation,
     })  # fmt: skip
-    output.mkdir(parents=True, exist_ok=True)
-    staging = output / f".model.{os.getpid()}.tmp"
-    for stale in output.glob(".model.*.tmp"):  # this one, or one a killed process left (one saver: rank 0)
-        shutil.rmtree(stale, ignore_errors=True)
-    staging.mkdir()
-    try:
-        model.save_pretrained(staging)
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder)
         if family == "xling":
-            save_tokenizer(tokenizer, staging)
+            save_tokenizer(tokenizer, folder)
         else:
             # the family's own tokenizer class and files; its language tokens are the model's languages
-            tokenizer.save_pretrained(str(staging))
-            _keep_marian_pair(staging, data)
-        (staging / METADATA_FILE).unlink(missing_ok=True)  # written last, into the folder itself
-        metadata_path(output).unlink(missing_ok=True)
-        _move_into(staging, output)
-        write_metadata(output, meta)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            tokenizer.save_pretrained(str(folder))
+            _keep_marian_pair(folder, data)
 
-
-# save_pretrained's safetensors weights: one file, or shards listed by an index
-_SAFETENSORS_WEIGHTS = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json")
-
-
-def _move_into(staging: Path, output: Path) -> None:
-    """Return nothing after renaming every file of `staging` into `output`, replacing files of the same
-    name, and deleting the safetensors weights of an earlier save that the new one does not have: its shards
-    (as transformers' save_pretrained does), and its single file or index when the new save is the other
-    layout (transformers loads `model.safetensors` before an index, so an old single file would shadow new
-    shards)."""
-    names = {path.name for path in staging.iterdir()}
-    for path in sorted(staging.iterdir()):
-        target = output / path.name
-        if path.is_dir() and target.is_dir():
-            shutil.rmtree(target)
-        os.replace(path, target)
-    for path in output.iterdir():
-        if path.name not in names and path.is_file() and _SAFETENSORS_WEIGHTS.fullmatch(path.name):
-            path.unlink()
+    save_model_folder(output, write, meta)
 
 
 def _keep_marian_pair(output: Path, data: ParallelData) -> None:

@@ -47,10 +47,10 @@ from xling.errors import ConfigError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.tokenization.vocabulary_transfer import cached_transfer
 from xling.training import TrainingConfig, load_checkpoint, train
-from xling.training.checkpoint import BEST_DIR, CHECKPOINT_DIR, list_checkpoints
+from xling.training.checkpoint import list_checkpoints
 from xling.training.distributed import barrier, init_distributed
 from xling.training.evaluations import run_evaluations
-from xling.training.loop import LOG_FILE
+from xling.training.loop import RUN_ENTRIES
 from xling.training.model_folder import save_model_folder
 
 logger = logging.getLogger(__name__)
@@ -65,11 +65,10 @@ KIND_FAMILY = SENTENCE_ENCODER_FAMILY
 # (and xling.json) over them
 INPUT_FOLDERS = ("student", "tokenizer", "student_vocabulary", "teacher", "hard_negative_encoder")
 TEACHER_FILES = ("teacher_vectors.npy", "teacher_vectors.json")
-# what a run writes into `output` before its encoder: its log, the caches it reuses (keyed by their
-# settings) and its checkpoints
-RUN_FILES = frozenset(
-    {LOG_FILE, *TEACHER_FILES, CACHE_FILE, KEY_FILE, TRANSFER_DIR, CHECKPOINT_DIR, BEST_DIR}
-)
+# what a run writes into `output` before its encoder: the loop's entries (its log, checkpoints, best/, and
+# the best.old or best.tmp that a kill during a best write leaves: the loop renames best.old back at its
+# start and replaces best.tmp at its next write), and the caches it reuses (keyed by their settings)
+RUN_FILES = frozenset({*RUN_ENTRIES, *TEACHER_FILES, CACHE_FILE, KEY_FILE, TRANSFER_DIR})
 
 
 @dataclass
@@ -495,12 +494,12 @@ def align_sentences(config: AlignConfig) -> AlignResult:
         bank, student.collate, config.training.batch_size, sampling, config.training.seed, teacher,
         negatives, config.hard_negatives,
     )  # fmt: skip
-    evaluate, _ = make_dev_evaluation(config, corpus, student, langs)
+    evaluate, dev_langs = make_dev_evaluation(config, corpus, student, langs)
     result = train(
         objective, batches, config.training, output, resume=config.resume, restart=config.overwrite,
         description="align",
         evaluations={"dev": evaluate} if evaluate else None, run_config=config_to_dict(config),
-        may_change=RESUMABLE,
+        may_change=RESUMABLE, data_files=data_files(config, corpus, [*langs, *(dev_langs or [])]),
     )  # fmt: skip
     dev = result.metrics
     if result.best is not None:  # training.best_metric: the encoder saved is the best one, not the last
@@ -512,6 +511,15 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     if result.is_main:
         save_student(student, output, config, langs, training, dev)
     return AlignResult(output, training, dev, is_main=result.is_main)
+
+
+def data_files(config: AlignConfig, corpus: AlignedCorpus, langs: list[str]) -> list[Path]:
+    """Return the files a run reads its pairs from: the corpus's files of `langs` (training and dev
+    languages), then the extra `pairs` files (their contents are fingerprinted, so a resume notices a file
+    edited in place)."""
+    # a language the corpus lacks (a pivot not in it) is read nowhere: building the bank names it
+    corpus_files = [corpus.files[lang] for lang in dict.fromkeys(langs) if lang in corpus.files]
+    return corpus_files + [Path(spec.partition("=")[2]) for spec in config.pairs]
 
 
 def save_student(student, output: Path, config: AlignConfig, langs, training, dev) -> None:
