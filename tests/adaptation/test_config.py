@@ -27,3 +27,16 @@ def test_special_code_meaning():
     assert special_code_meaning("mul") == "multiple languages"
     assert special_code_meaning("deu") is None
     assert special_code_meaning("not a code") is None  # left to adapt's own "unknown language code" error
+
+
+def test_clearing_an_old_model_keeps_what_a_killed_best_write_left(tmp_path):
+    """A kill while best/ is renamed into place leaves best.old, which the training loop renames back at its
+    next start: clearing the earlier model for a new one must not delete it."""
+    from xling.adaptation.output import clear_model
+
+    for name in ("best.old", "best.tmp", "checkpoints", "vocabulary"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "xling.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "modules.json").write_text("[]", encoding="utf-8")
+    clear_model(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.old", "best.tmp", "checkpoints", "vocabulary"]

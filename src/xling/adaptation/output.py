@@ -14,6 +14,7 @@ from pathlib import Path
 from xling.artifacts import METADATA_FILE
 from xling.atomic import shown_names
 from xling.errors import XlingError
+from xling.training.loop import RUN_ENTRIES
 
 STATIC_VOCABULARY = "vocabulary"
 """The static path's saved extended tokenizer (xling.adaptation.static.TOKENIZER_CACHE's folder)."""
@@ -21,8 +22,9 @@ TRANSFORMER_STATE = "adapt-state"
 """The transformer path's saved tokenizer and vocabulary report (xling.adaptation.transformer.STATE_DIR)."""
 PROGRESS = ("checkpoints", STATIC_VOCABULARY, TRANSFORMER_STATE)
 """What a run leaves before its model, and `--resume` takes up."""
-RUN_FILES = (*PROGRESS, "best", "train_log.jsonl")
-"""The entries of an output folder that belong to the run rather than to the model it writes."""
+RUN_FILES = (*PROGRESS, *RUN_ENTRIES)
+"""The entries of an output folder that belong to the run rather than to the model it writes (the training
+loop's too: best.old / best.tmp, which a kill while best/ is renamed into place leaves)."""
 MODEL_MARKS = (METADATA_FILE, "config.json", "modules.json")
 """Files any finished model folder has one of: xling's, a Hugging Face model's, a sentence-transformers one."""
 
