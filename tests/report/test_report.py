@@ -213,6 +213,12 @@ def test_fail_under_exits_non_zero(first_report, tiny_encoder, report_data):
 def test_guards_parse_and_check():
     guard = parse_guard("tatoeba:accuracy@deu=70.5")
     assert (guard.task, guard.metric, guard.language, guard.value) == ("tatoeba", "accuracy", "deu", 70.5)
+    # BLI's metric names hold an "@" of their own (p@1): it was read as metric "p" for language "1"
+    assert (parse_guard("bli:p@1=50").metric, parse_guard("bli:p@1=50").language) == ("p@1", None)
+    assert (parse_guard("bli:p@10@en-de=5").metric, parse_guard("bli:p@10@en-de=5").language) == (
+        "p@10",
+        "en-de",
+    )
     for bad in (
         "tatoeba=50",
         "tatoeba:accuracy",

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -366,7 +367,11 @@ def parse_guard(text: str) -> Guard:
     """Return the Guard of `TASK:METRIC=VALUE` or `TASK:METRIC@LANG=VALUE`; ConfigError naming the text."""
     head, sep, number = str(text).rpartition("=")
     task, colon, metric = head.partition(":")
-    metric, at, language = metric.partition("@")
+    # a metric's own name may hold "@" (bli's p@1, p@5): "@LANG" is the part after one not followed by digits
+    found = re.fullmatch(r"(?P<metric>[^@]*(?:@\d+)?)(?:(?P<at>@)(?P<language>.*))?", metric)
+    metric, at, language = (
+        (found["metric"], found["at"] or "", found["language"] or "") if found else (metric, "", "")
+    )
     try:
         value = float(number)
     except ValueError:

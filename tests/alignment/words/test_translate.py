@@ -32,6 +32,12 @@ def test_translates_through_the_mapping_best_first(rotated):
     assert len(unmapped["w3"]) == 50  # without a mapping the spaces are taken as shared
 
 
+def test_words_are_looked_up_lowercased_in_a_lowercased_vocabulary(rotated):
+    """Vectors trained lowercased (vectors train's default) hold "god": "God" is looked up as a dictionary is."""
+    src, tgt, mapping = rotated
+    assert [t for t, _ in translate_words(["W3"], src, tgt, mapping)["w3"]][0] == "t3"
+
+
 def test_unknown_words_are_named_or_skipped(rotated):
     src, tgt, mapping = rotated
     with pytest.raises(XlingError, match=r"not in the source vocabulary \(src.vec\): nope, nix"):

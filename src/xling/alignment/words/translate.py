@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from xling.alignment.words.csls import METHODS, translate
+from xling.alignment.words.dictionary import all_lowercase
 from xling.alignment.words.mapping import WordMapping
 from xling.config import check_int
 from xling.errors import ConfigError, XlingError
@@ -61,6 +62,10 @@ def translate_words(
     """
     config = config or WordTranslateConfig()
     config.validate()
+    if all_lowercase(
+        src.words
+    ):  # as dictionaries are looked up: "God" in vectors trained lowercased is "god"
+        words = [w.lower() for w in words]
     unknown = [w for w in words if w not in src.index]
     if unknown and config.unknown == "error":
         raise XlingError(f"not in the source vocabulary ({src.source}): {', '.join(unknown)}")
