@@ -27,6 +27,14 @@ def test_fill_mask_on_a_masked_lm_guesses(make_tiny_mlm, tmp_path, sample_tokeni
     ranked = [i for i in logits.argsort(descending=True).tolist() if i not in set(tokenizer.all_special_ids)]
     expected = [tokenizer.convert_ids_to_tokens(i).replace("\u2581", "") or "\u2581" for i in ranked[:3]]
     assert guesses[0] == expected
+    # the command line quotes each guess: a guess may be "," or "|" itself
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    shown = CliRunner().invoke(app, ["fill-mask", "--model", str(folder), "--top-k", "3",
+                                     "Where is the <mask> station?"])  # fmt: skip
+    assert shown.exit_code == 0 and " ".join(f"'{g}'" for g in expected) in shown.output
 
 
 def test_missing_folder_is_a_clear_error_not_a_hub_lookup(tmp_path):

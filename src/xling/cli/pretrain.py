@@ -91,4 +91,6 @@ def fill_mask(
         lm, tokenizer = load_masked_lm(model)
     for text in texts:
         predictions = predict_masked(lm, text, top_k=top_k, tokenizer=tokenizer)
-        Console().print(f"{text}\n  -> " + " | ".join(", ".join(p) for p in predictions))
+        # quoted: a guess may be "," or "|" itself
+        Console().print(f"{text}\n  -> " + " | ".join(" ".join(f"'{g}'" for g in p) for p in predictions),
+                        highlight=False, markup=False)  # fmt: skip
