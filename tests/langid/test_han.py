@@ -73,6 +73,17 @@ def test_spans_of_traditional_text_are_traditional(shipped):
     assert {span.label for span in language_spans(shipped, TRADITIONAL[2])} == {"cmn_Hant"}
 
 
+def test_a_simplified_sentence_in_mostly_traditional_text_keeps_its_span(shipped):
+    """The whole text's Han rule leaves cmn_Hans -inf: spans took that for a restriction and gave the
+    Simplified sentence another label at probability 0."""
+    text = (
+        "我们说这个问题。 Then we went home and had a very long talk about it. 我們今天去公園散步，天氣很好，"
+        "風景優美。 這個問題我們已經討論過了，請你們再說說這個問題的歷史與經驗。"
+    )
+    first = language_spans(shipped, text)[0]
+    assert (first.text, first.label) == ("我们说这个问题。", "cmn_Hans") and first.probability > 0.5
+
+
 @pytest.mark.parametrize(("text", "script"), [
     ("氣", "Hant"), ("气", "Hans"), ("今天", None), ("氣气", None), ("氣們气", None), ("氣們車气", "Hant"),
     # the Simplified Bible: 连 连 这 against 摺, a form OpenCC counts as Traditional only

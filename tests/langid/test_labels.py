@@ -59,6 +59,23 @@ def test_an_extended_language_a_macrolanguage_lacks_is_an_error():
         parse_label("zh-xyz", where="here:1")
 
 
+@pytest.mark.parametrize(
+    ("code", "label"),
+    [("zh-hak", "hak"), ("zh-nan", "nan"), ("ar-aeb", "aeb"), ("zh-min-nan", "nan"), ("no-bok", "nob"),
+     ("no-nyn", "nno"), ("zh-CHN", "zho"), ("ar-SAU", "ara"), ("ms-MYS", "msa"), ("sw-TZA", "swa")],
+)  # fmt: skip
+def test_registered_extlangs_grandfathered_tags_and_three_letter_regions_parse(code, label):
+    """Any language code as an extlang names that language, not only the members MACROLANGUAGES lists; a
+    subtag in capitals is a region (ISO 3166 alpha-3), dropped as before."""
+    assert str(parse_label(code)) == label
+
+
+def test_fil_and_tgl_match_with_a_script_too():
+    assert (
+        label_matches("tgl", "fil-Latn") and label_matches("fil", "tgl-Latn") and label_matches("tgl", "fil")
+    )
+
+
 def test_a_label_without_a_script_is_judged_by_its_usual_script():
     assert not label_matches("lzh", "zh-Hant") and not label_matches("lzh", "zh-Hans")  # Hant and Hans
     assert not label_matches("lzh", "zh-TW")

@@ -88,6 +88,14 @@ def test_turkish_capitals_lower_as_turkish_does():
     # without one, I is i: English and German capitals
     assert normalize_text("I SAID IT") == "i said it" and normalize_text("KIZ") == "kiz"
     assert normalize_text("Ich bin") == "ich bin"
+    # one Turkish name in mixed-case text folds its own word only: English "I" and "In" stay i
+    assert (
+        normalize_text("I met Erdoğan in Istanbul and I liked it")
+        == "i met erdoğan in istanbul and i liked it"
+    )
+    assert normalize_text("Ich war mit Ayşe in Istanbul, Ihr Bruder auch.").startswith(
+        "ich war mit ayşe in istanbul"
+    )
 
 
 def test_shipped_detector_knows_upper_case_turkish():

@@ -13,6 +13,7 @@ from xling.data.languages import (
     DEFAULT_MEMBER,
     MACROLANGUAGES,
     REGION_SCRIPTS,
+    SAME_WRITTEN_LANGUAGE,
     normalize_language,
     same_language,
 )
@@ -72,6 +73,11 @@ class Label:
         return f"{self.language}_{self.script}" if self.script else self.language
 
 
+# BCP-47's grandfathered tags that name a language other than their first subtag's (RFC 5646 section 2.2.8)
+_GRANDFATHERED = {"zh-min-nan": "nan", "zh-guoyu": "cmn", "zh-hakka": "hak", "zh-xiang": "hsn",
+                  "no-bok": "nob", "no-nyn": "nno", "i-klingon": "tlh"}  # fmt: skip
+
+
 def parse_label(code: str, *, where: str | None = None) -> Label:
     """Return the label of an ISO 639-1/3 code or BCP-47 tag, keeping a script subtag (`zh-Hant` -> zho_Hant)
     or the script a region implies (`zh-TW` -> zho_Hant, `REGION_SCRIPTS`).
@@ -79,6 +85,8 @@ def parse_label(code: str, *, where: str | None = None) -> Label:
     Other region and variant subtags are dropped (`pt-BR`, `deu_1901`, `ell_monotonic`): a detector does not
     tell them apart. `und` stays `und`. Raises LanguageCodeError (with `where`) for an unknown language.
     """
+    if code.strip().lower() in _GRANDFATHERED:
+        return Label(_GRANDFATHERED[code.strip().lower()])
     parts = _SUBTAG_RE.split(code.strip())
     if parts[0].lower() == UNDETERMINED:
         return Label(UNDETERMINED)
@@ -97,20 +105,27 @@ def parse_label(code: str, *, where: str | None = None) -> Label:
 
 
 def _extended_language(language: str, subtag: str, code: str, where: str | None) -> str:
-    """Return the language of a three-letter subtag after `language`: the member it names when `language` is
-    a macrolanguage (zh-yue: yue, ar-arz: arz), never the macrolanguage itself, which would widen the code to
-    every member; `language` after any other (de-CHE: German). LanguageCodeError (with `where`) for a subtag
-    after a macrolanguage that names none of its members `MACROLANGUAGES` lists (zh-xyz)."""
-    members = MACROLANGUAGES.get(language)
-    if members is None:
+    """Return the language of a three-letter subtag after `language`: the language it names when `language`
+    is a macrolanguage and the subtag a lower-case language code (zh-yue: yue, zh-hak: hak, ar-arz: arz),
+    never the macrolanguage itself, which would widen the code to every member; `language` after any other
+    (de-CHE: German) and for an upper-case subtag, a region written in three letters (zh-CHN, ar-SAU).
+    LanguageCodeError (with `where`) for a lower-case subtag after a macrolanguage that is no language code."""
+    if language not in MACROLANGUAGES:
         return language
-    if subtag.lower() in members:
+    if subtag.lower() in MACROLANGUAGES[language]:  # a listed member, in any case (ZH_YUE)
         return subtag.lower()
-    location = f"{where}: " if where else ""
-    raise LanguageCodeError(
-        f"{location}unknown extended language subtag {subtag!r} in {code!r}: {language} is a macrolanguage "
-        f"of {', '.join(sorted(members))} (e.g. {language}-{min(members)}, or {min(members)} alone)"
-    )
+    if not subtag.islower():
+        return language
+    try:
+        return normalize_language(subtag)
+    except LanguageCodeError:
+        members = MACROLANGUAGES[language]
+        location = f"{where}: " if where else ""
+        raise LanguageCodeError(
+            f"{location}unknown extended language subtag {subtag!r} in {code!r}: {language} is a "
+            f"macrolanguage of {', '.join(sorted(members))}, among others (e.g. {language}-{min(members)}, or "
+            f"{min(members)} alone)"
+        ) from None
 
 
 def try_parse_label(code: str) -> Label | None:
@@ -135,7 +150,11 @@ def label_matches(predicted: str | Label, gold: str | Label) -> bool:
         return False
     if gold.script and not predicted.script:
         usual = USUAL_SCRIPTS.get(predicted.language)
-        own = predicted.language in (gold.language, DEFAULT_MEMBER.get(gold.language))  # zh-Hant: cmn
+        same = SAME_WRITTEN_LANGUAGE.get(predicted.language, predicted.language)
+        own = same in {
+            SAME_WRITTEN_LANGUAGE.get(code, code)
+            for code in (gold.language, DEFAULT_MEMBER.get(gold.language))
+        }  # zh-Hant: cmn; fil-Latn: tgl
         if usual is None and not own:
             return False  # a member in a script the label does not say (`zh-Hant` and `lzh`): left out
         if usual is not None and usual != gold.script:

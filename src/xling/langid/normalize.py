@@ -33,23 +33,35 @@ _NOT_LANGUAGE = regex.compile(
 # Letters of the Turkic Latin alphabets (Turkish, Azerbaijani, Gagauz, Crimean Tatar) that no other
 # alphabet xling knows has: a text with one lowers its `I` to `ı`, as Turkish does.
 _TURKIC = regex.compile(r"[ıİğĞşŞəƏ]")
+_TURKIC_WORD = regex.compile(r"\w*[ıİğĞşŞəƏ]\w*")  # a word with one of those letters
 # Variation selectors choose a glyph (U+FE0F: emoji style, as in "❤️"), never a language.
 _SELECTORS = regex.compile(r"\p{Variation_Selector}+")
 
 
 def lower(text: str) -> str:
-    """Return `text` in lower case, with Turkish and Azerbaijani dotless `I` lowered to `ı` where the text
-    holds a letter only Turkic alphabets have (ı ğ ş İ ə, either case).
+    """Return `text` in lower case, with Turkish and Azerbaijani dotless `I` lowered to `ı` in a word that
+    holds a letter only Turkic alphabets have (ı ğ ş İ ə, either case), or in every word of a text written in
+    capitals that holds one.
 
     `str.lower` knows no language: every `I` became a dotted `i`, so "IŞIK" was "işik", and an upper-case
-    Turkish text had other features than its lower-case form. Without such a letter ("KIZ") an `I` stays
-    `i`: English and German capitals are far more common. `İ` still lowers to `i` and a combining dot
-    (U+0307), as the shipped detector was trained: only Turkic text has it, and dropping it lost more
-    upper-case Turkish than it won (tur 1-3 word upper-case crops 87.5% -> 85.1%; kept: 87.8%).
-    Lower, not casefold: German ß is a clue."""
-    if _TURKIC.search(text):
-        text = text.replace("I", "ı")
+    Turkish text had other features than its lower-case form. Word by word in mixed case, not for the whole
+    text: one Turkish name ("I met Erdoğan in Istanbul") must not turn English "I" and "In" into "ı"; a word without
+    such a letter ("KIZ") keeps `i`, as English and German capitals are far more common. `İ` still lowers to
+    `i` and a combining dot (U+0307), as the shipped detector was trained: only Turkic text has it, and
+    dropping it lost more upper-case Turkish than it won (tur 1-3 word upper-case crops 87.5% -> 85.1%;
+    kept: 87.8%). Lower, not casefold: German ß is a clue."""
+    if "I" in text and _TURKIC.search(text):
+        if _mostly_upper(text):  # "SIĞIR ÇOK PAHALI": the text's capitals are Turkish, PAHALI's too
+            text = text.replace("I", "ı")
+        else:
+            text = _TURKIC_WORD.sub(lambda word: word.group().replace("I", "ı"), text)
     return text.lower()
+
+
+def _mostly_upper(text: str) -> bool:
+    """Return whether most of the cased letters of `text` are capitals (a text written in capitals)."""
+    upper = sum(c.isupper() for c in text)
+    return upper > sum(c.islower() for c in text)
 
 
 def has_name_mark(text: str) -> bool:

@@ -97,7 +97,10 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     whole, _ = identifier.log_probabilities([text], languages)
     chosen = set(np.argsort(-whole[0])[:candidates].tolist())
     chosen.update(np.argsort(-ranked, axis=1)[:, :2].ravel().tolist())
-    labels = sorted(label for label in chosen if np.isfinite(whole[0][label]))  # none `languages` leaves out
+    # none `languages` leaves out (the restriction's mask: the whole text's own -inf entries also hold the
+    # Han script the text as a whole is not, which a Simplified span of a mostly Traditional text needs)
+    allowed = identifier._mask(languages) if languages else np.ones(len(identifier.labels), dtype=bool)
+    labels = sorted(label for label in chosen if allowed[label])
     scores = np.log(probabilities[:, labels] + 1e-9) + 0.5 * np.log(alone[:, labels] + 1e-9)
     scores[~has_letters] = 0.0
     path = _viterbi(scores, switch_penalty)
