@@ -372,3 +372,18 @@ def test_bad_arguments_are_clear_errors(tmp_path, trained):
         backend.generate([[]], [["__deu__"]], DecodeOptions())
     with pytest.raises(ConfigError, match="beam_size"):
         backend.generate([["__eng__", "</s>"]], [["__deu__"]], DecodeOptions(beam_size=0))
+
+
+def test_a_damaged_conversion_is_a_clear_error(trained, tmp_path):
+    """CTranslate2 raises its own RuntimeError for a cut model.bin ("invalid payload size"): a traceback
+    from `xling translate` or `bot ask --translator`."""
+    import shutil
+
+    from xling.translation.translator import Translator
+
+    folder = tmp_path / "model"
+    shutil.copytree(trained, folder)
+    model_bin = folder / "ctranslate2" / "model.bin"
+    model_bin.write_bytes(model_bin.read_bytes()[:1000])
+    with pytest.raises(DataError, match=r"ctranslate2: cannot load the CTranslate2 conversion"):
+        Translator.from_pretrained(folder, backend="ct2")

@@ -209,7 +209,10 @@ class Translator:
                 raise XlingError("backend ct2 needs the ctranslate2 package (pip install ctranslate2)")
             from xling.translation.ct2 import CT2Backend
 
-            runtime: TranslationBackend = CT2Backend(folder, device=device, threads=threads)
+            try:
+                runtime: TranslationBackend = CT2Backend(folder, device=device, threads=threads)
+            except RuntimeError as error:  # CTranslate2's own, for a damaged model.bin ("invalid payload size")
+                raise DataError(f"cannot load the CTranslate2 conversion: {error}", folder / CT2_DIR) from error
         else:
             from xling.translation.torch_backend import TorchBackend
 
