@@ -111,3 +111,22 @@ def test_detect_output_named_gz_is_gzipped(tmp_path):
     out = tmp_path / "d.tsv.gz"
     detect_file(Fixed(), source, out)
     assert _read_lines(out) == ["deu\t0.9000", "deu\t0.9000"]
+
+
+def test_two_names_of_one_file_are_refused_before_anything_is_written(tmp_path):
+    """Both temporaries were the link target's: the second rename found none, after the first had replaced
+    the file, so the set was half written."""
+    import pytest
+
+    from xling.errors import ConfigError
+
+    target = tmp_path / "a.txt"
+    target.write_text("old\n", encoding="utf-8")
+    (tmp_path / "b.txt").symlink_to(target)
+    with (
+        pytest.raises(ConfigError, match="two of them are one file"),
+        atomic_writes((target, "w"), (tmp_path / "b.txt", "w")) as (first, second),
+    ):
+        first.write("from a\n")
+        second.write("from b\n")
+    assert target.read_text(encoding="utf-8") == "old\n"

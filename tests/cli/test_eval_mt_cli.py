@@ -215,12 +215,13 @@ def test_a_hypotheses_write_that_fails_is_one_error_line(tmp_path, monkeypatch, 
     assert code == 2 and f"{hyp}: cannot write the translations: No space left on device" in err, err
 
 
-def test_a_json_report_inside_the_hypotheses_folder_is_refused(tmp_path, monkeypatch, capsys):
+def test_a_json_report_named_as_a_translation_file_is_refused(tmp_path, monkeypatch, capsys):
     _write_corpus(tmp_path)
     hyps = tmp_path / "hy"  # not there yet: the report would have replaced the translations written first
     code, err, calls = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", hyps, "--json",
                                 hyps / "eng-deu.txt")  # fmt: skip
-    assert code == 2 and "lies inside the --hypotheses folder" in err and "--json" in err, err
+    assert code == 2 and "one of the translation files --hypotheses writes" in err and "--json" in err, err
     assert calls == [] and not hyps.exists()
+    # a report beside the translations, under its own name, is a common layout (runs/e1/report.json)
     code, err, _ = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", hyps, "--json", hyps / "r.json")
-    assert code == 2 and "lies inside the --hypotheses folder" in err, err
+    assert "translation files" not in err, err

@@ -68,3 +68,15 @@ def test_shards_of_an_earlier_save_do_not_outlive_a_single_file_save(tmp_path):
         (tmp_path / name).write_text("old shard", encoding="utf-8")
     save_model_folder(tmp_path, _write_new, {"steps": 2})
     assert not list(tmp_path.glob("model-*")) and not (tmp_path / "model.safetensors.index.json").exists()
+
+
+def test_an_earlier_pickle_save_and_a_file_in_a_folders_place_are_replaced(tmp_path):
+    """An older save's pytorch_model.bin would outlive new safetensors (export fingerprints counted both);
+    a file where the new save has a folder made os.replace fail after xling.json was gone."""
+    _earlier_model(tmp_path)
+    (tmp_path / "pytorch_model.bin").write_text("old pickle", encoding="utf-8")
+    (tmp_path / "1_Pooling").write_text("a file where a folder goes", encoding="utf-8")
+    save_model_folder(tmp_path, _write_new, {"steps": 2})
+    assert not (tmp_path / "pytorch_model.bin").exists()
+    assert (tmp_path / "1_Pooling" / "config.json").is_file()
+    assert json.loads((tmp_path / "xling.json").read_text(encoding="utf-8")) == {"steps": 2}

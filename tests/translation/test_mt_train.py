@@ -482,10 +482,11 @@ def test_a_save_in_place_leaves_no_weights_of_the_other_layout(tmp_path):
     sharded = ["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
                "model-00002-of-00002.safetensors"]  # fmt: skip
     _move_into(save(sharded), output)
-    assert sorted(p.name for p in output.iterdir()) == sorted([*sharded, "pytorch_model.bin", "notes.txt"])
+    # an older pickle save's weights go too (export fingerprints would count them as the model's)
+    assert sorted(p.name for p in output.iterdir()) == sorted([*sharded, "notes.txt"])
     _move_into(save(["config.json", "model.safetensors"]), output)
     assert sorted(p.name for p in output.iterdir()) == [
-        "config.json", "model.safetensors", "notes.txt", "pytorch_model.bin"
+        "config.json", "model.safetensors", "notes.txt"
     ]  # fmt: skip
     assert (output / "model.safetensors").read_text(encoding="utf-8") == "new"
 

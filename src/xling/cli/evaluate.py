@@ -253,11 +253,12 @@ def eval_mt(
                          decode={"beam_size": beam})  # fmt: skip
     config.model = config.model or _default_translation_model()
     if json_path is not None and config.hypotheses:
-        from xling.atomic import check_apart
+        from xling.atomic import same_path
 
         # the report would be written over a direction's translations, or they over it
-        check_apart(json_path, [(f"the --hypotheses folder {config.hypotheses}", config.hypotheses)],
-                    "choose a --json file outside it")  # fmt: skip
+        if any(same_path(json_path, path) for path in config.hypothesis_files()):
+            raise ConfigError(f"--json: {json_path} is one of the translation files --hypotheses writes; "
+                              "choose another name")  # fmt: skip
     tests = load_tests(config)  # a missing data file is reported before a model loads for minutes
     translator = _load_translator(config.model, config.backend)
     result = evaluate_mt(translator, config, tests=tests, show_progress=True,

@@ -161,11 +161,22 @@ class MTEvalConfig:
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"hypotheses: {folder} is a file, not a folder: name a folder for the "
                               "translations (one file per direction)")  # fmt: skip
+        for path in self.hypothesis_files():
+            writable_file(path)
+
+    def hypothesis_files(self) -> list[Path]:
+        """Return the files the run writes into `hypotheses` (none without it): `<src>-<tgt>.txt` per
+        direction, and `<src>-<tgt>.pivot.txt` where the pivot is neither side."""
+        if not self.hypotheses:
+            return []
+        folder = Path(self.hypotheses)
         via = normalize_language(self.pivot) if self.pivot else ""
+        files = []
         for src, tgt in dict.fromkeys(parse_direction(direction) for direction in self.directions):
-            writable_file(folder / f"{src}-{tgt}.txt")
+            files.append(folder / f"{src}-{tgt}.txt")
             if via and via not in (src, tgt):
-                writable_file(folder / f"{src}-{tgt}.pivot.txt")
+                files.append(folder / f"{src}-{tgt}.pivot.txt")
+        return files
 
 
 def expand_directions(sources: Sequence[str], targets: Sequence[str]) -> list[str]:

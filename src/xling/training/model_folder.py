@@ -19,8 +19,12 @@ from xling.artifacts import METADATA_FILE, metadata_path, write_metadata
 
 STAGING_GLOB = ".model.*.tmp"
 """The staging folders of saves inside an output folder (one per process id)."""
-# save_pretrained's safetensors weights: one file, or shards listed by an index
-_SAFETENSORS_WEIGHTS = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json")
+# save_pretrained's weights: one file, or shards listed by an index (safetensors, or an older pickle
+# save's pytorch_model*.bin, which export fingerprints would still count as the model's)
+_SAFETENSORS_WEIGHTS = re.compile(
+    r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json"
+    r"|pytorch_model(-\d{5}-of-\d{5})?\.bin|pytorch_model\.bin\.index\.json"
+)
 
 
 def save_model_folder(output: str | Path, write: Callable[[Path], None], metadata: Mapping[str, Any]) -> Path:
@@ -55,8 +59,10 @@ def _move_into(staging: Path, output: Path) -> None:
     names = {path.name for path in staging.iterdir()}
     for path in sorted(staging.iterdir()):
         target = output / path.name
-        if path.is_dir() and target.is_dir():
-            shutil.rmtree(target)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)  # a folder in the way of a folder or a file: os.replace takes neither
+        elif path.is_dir() and target.exists():
+            target.unlink()  # a file in the way of a folder
         os.replace(path, target)
     for path in output.iterdir():
         if path.name not in names and path.is_file() and _SAFETENSORS_WEIGHTS.fullmatch(path.name):
