@@ -41,7 +41,9 @@ def atomic_writes(*targets: tuple[str | Path, str]) -> Iterator[list[IO[Any]]]:
     paths = [Path(os.path.realpath(path)) for path, _ in targets]
     if len(set(paths)) < len(paths):  # two names of one file: its second rename would find no temporary
         shown = ", ".join(str(path) for path, _ in targets)
-        raise ConfigError(f"outputs {shown}: two of them are one file (a link); give each output its own file")
+        raise ConfigError(
+            f"outputs {shown}: two of them are one file (a link); give each output its own file"
+        )
     temporaries = [path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in paths]
     try:
         with ExitStack() as stack:

@@ -211,8 +211,12 @@ class Translator:
 
             try:
                 runtime: TranslationBackend = CT2Backend(folder, device=device, threads=threads)
-            except RuntimeError as error:  # CTranslate2's own, for a damaged model.bin ("invalid payload size")
-                raise DataError(f"cannot load the CTranslate2 conversion: {error}", folder / CT2_DIR) from error
+            except (
+                RuntimeError
+            ) as error:  # CTranslate2's own, for a damaged model.bin ("invalid payload size")
+                raise DataError(
+                    f"cannot load the CTranslate2 conversion: {error}", folder / CT2_DIR
+                ) from error
         else:
             from xling.translation.torch_backend import TorchBackend
 
