@@ -231,6 +231,10 @@ def test_search_across_languages_with_a_filter(client):
     assert [h["language"] for h in german] == ["deu", "deu"] and german[0]["id"] == "de-good"
     both = client.post("/v1/search", json={"query": "lovely", "lang": ["en", "deu"], "index": "toy"}).json()
     assert {h["language"] for h in both["hits"]} == {"eng", "deu"} and len(both["hits"]) == 8
+    # a script or region in the filter is refused, as `xling index search --lang` refuses it: the index keeps
+    # each document's language without them (sr-Latn matched Cyrillic documents)
+    scripted = client.post("/v1/search", json={"query": "lovely", "lang": ["de", "sr-Latn"]})
+    assert scripted.status_code == 400 and "sr-Latn" in scripted.json()["error"]
 
 
 def test_classify_in_another_language(client):

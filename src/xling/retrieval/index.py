@@ -657,7 +657,7 @@ class SearchIndex:
         if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"search: k must be a positive integer, got {k!r}")
         queries = self._unit_vectors(query_vectors, "query")
-        wanted = None if languages is None else _with_macrolanguages(_filter_languages(languages))
+        wanted = None if languages is None else _with_macrolanguages(filter_languages(languages))
         codes = None if detected is None else _label_codes(detected)
         with self._lock:
             self._catch_up()
@@ -1316,7 +1316,7 @@ def _language_list(languages: str | Sequence[str], count: int | None) -> list[st
     return codes
 
 
-def _filter_languages(languages: str | Sequence[str]) -> list[str]:
+def filter_languages(languages: str | Sequence[str]) -> list[str]:
     """Return the canonical codes of a given-language search filter (`languages=`, `--lang`).
 
     The index keeps each document's given language without script or region (a line given as `sr-Latn`,

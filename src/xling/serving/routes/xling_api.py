@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from xling.errors import LanguageCodeError
+from xling.errors import LanguageCodeError, XlingError
 from xling.serving.errors import ApiError
 from xling.serving.limits import request_texts
 from xling.serving.models import INDEX_PREFIX
@@ -54,6 +54,21 @@ def _codes(value: str | list[str] | None, field: str) -> tuple[str, ...] | None:
         raise ApiError(400, str(error), field) from None
 
 
+def _search_codes(value: str | list[str] | None, field: str) -> tuple[str, ...] | None:
+    """Return the codes of a search's language filter, as `_codes`; 400 naming the field for a code with a
+    script or region too, as `xling index search --lang` refuses it (the index keeps each document's given
+    language without them: `sr-Latn` would match Cyrillic documents)."""
+    from xling.retrieval.index import filter_languages
+
+    codes = _codes(value, field)
+    if codes is not None:
+        try:
+            filter_languages([c.strip() for c in value.split(",")] if isinstance(value, str) else list(value))
+        except XlingError as error:
+            raise ApiError(400, f"{field}: {error}", field) from None
+    return codes
+
+
 def _one_code(value: str | None, field: str) -> str | None:
     """Return the ISO 639-3 code of a field that takes one language (None when not given); 400 naming the
     field for several codes or a code that is not one."""
@@ -92,7 +107,7 @@ async def search(body: SearchRequest, request: Request) -> SearchResponse:
     if name not in config.indexes:
         raise ApiError(404, f"index: {name!r} is not configured here (configured: {', '.join(sorted(config.indexes))})",
                        "index", code="index_not_found")  # fmt: skip
-    languages = _codes(body.lang, "lang")
+    languages = _search_codes(body.lang, "lang")
     entry = await state.model(INDEX_PREFIX + name)
     batcher = state.batcher(
         INDEX_PREFIX + name, lambda: search_function(entry), chars=lambda item: len(item.query)
