@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import stat
+from pathlib import Path
 
 from xling.atomic import atomic_write, atomic_writes, write_json_atomically
 from xling.data.readers import decoded_lines, line_text
@@ -130,3 +131,22 @@ def test_two_names_of_one_file_are_refused_before_anything_is_written(tmp_path):
         first.write("from a\n")
         second.write("from b\n")
     assert target.read_text(encoding="utf-8") == "old\n"
+
+
+def test_a_linked_output_is_checked_where_its_target_lies(tmp_path, monkeypatch):
+    """atomic_writes writes beside the link's target: a target folder that cannot be written is found before
+    the work, not when the job's output is renamed into place."""
+    import pytest
+
+    from xling.atomic import writable_file
+    from xling.errors import DataError
+
+    (tmp_path / "locked").mkdir()
+    target = tmp_path / "locked" / "out.txt"
+    target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "out.txt"
+    link.symlink_to(target)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != tmp_path / "locked" and real_access(p, mode))
+    with pytest.raises(DataError, match="locked"):
+        writable_file(link)

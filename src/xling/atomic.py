@@ -105,7 +105,9 @@ def writable_file(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
                               "choose another output file")  # fmt: skip
     if path.is_dir():
         raise DataError("is a folder; give a file to write to", path)
-    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    # where the file will be written: a link's target (atomic_writes follows it, its temporary goes there)
+    target = Path(os.path.realpath(path))
+    parent = next((p for p in (target.parent, *target.parent.parents) if p.exists()), Path("."))
     if not parent.is_dir():
         raise DataError(f"{parent} is a file, so no folder can be made there for the output", path)
     if not os.access(parent, os.W_OK | os.X_OK):
