@@ -80,3 +80,24 @@ def test_an_earlier_pickle_save_and_a_file_in_a_folders_place_are_replaced(tmp_p
     assert not (tmp_path / "pytorch_model.bin").exists()
     assert (tmp_path / "1_Pooling" / "config.json").is_file()
     assert json.loads((tmp_path / "xling.json").read_text(encoding="utf-8")) == {"steps": 2}
+
+
+def test_best_kept_by_copy_where_there_are_no_hard_links_says_so_once(tmp_path, monkeypatch, caplog):
+    import logging
+    import os
+
+    from xling.training import checkpoint
+
+    def no_links(*args):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(checkpoint, "_COPY_WARNED", [])
+    source = tmp_path / "best"
+    source.mkdir()
+    (source / "model.safetensors").write_text("weights", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        checkpoint._link_files(source, tmp_path / "kept-1")
+        checkpoint._link_files(source, tmp_path / "kept-2")
+    assert (tmp_path / "kept-2" / "model.safetensors").read_text(encoding="utf-8") == "weights"
+    assert caplog.text.count("no hard links here") == 1

@@ -179,8 +179,16 @@ def _link_files(source: Path, target: Path) -> None:
         if path.is_file():
             try:
                 os.link(path, target / path.name)
-            except OSError:  # a file system without hard links
+            except OSError as error:  # a file system without hard links
+                if not _COPY_WARNED:
+                    _COPY_WARNED.append(True)
+                    logger.warning("%s: no hard links here (%s): each checkpoint keeps a full copy of best/, "
+                                   "which costs a model's size on disk per kept checkpoint", target.parent,
+                                   error.strerror or error)  # fmt: skip
                 shutil.copy2(path, target / path.name)
+
+
+_COPY_WARNED: list[bool] = []  # once per process: the copies above cost disk, the user should know once
 
 
 def recover_folder(final: Path) -> bool:
