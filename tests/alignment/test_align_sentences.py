@@ -202,6 +202,10 @@ def test_distillation_pulls_both_sides_to_the_teacher(tmp_path, sample_tokenizer
     )  # fmt: skip
     result = align_sentences(config)
     assert (tmp_path / "student" / "teacher_vectors.npy").is_file()  # cached for a resumed run
+    # the targets are the teacher's own vectors (Reimers & Gurevych 2020), not unit-length ones
+    table = np.load(tmp_path / "student" / "teacher_vectors.npy")
+    norms = np.linalg.norm(table[~np.isnan(table).any(axis=1)], axis=1)
+    assert len(norms) and not np.allclose(norms, 1.0, atol=1e-3)
     assert result.training["final_loss"] < 0.7 * _first_loss(tmp_path / "student")
 
 

@@ -1,12 +1,14 @@
-"""Starting rows for new vocabulary pieces, from what the model already knows (FVT, WECHSEL-style).
+"""Starting rows for new vocabulary pieces, from what the model already knows (FVT and a bilingual lexicon).
 
 - `composed_rows`: a piece gets the mean of the old rows of the pieces the old vocabulary splits it into
   (Fast Vocabulary Transfer, Gee et al. 2022), so a new-language word starts where the old model put it;
   `initial_rows` with a `reading` (a transliteration into a related language's script) composes the pieces
   of that reading, so a cognate starts at its relative's row;
 - `translated_rows`: a whole-word piece with a dictionary translation gets the mean of the old rows of its
-  translation's pieces instead, as WECHSEL (Minixhofer et al. 2022) seeds a target word from its source
-  words: the word starts next to its meaning.
+  translation's pieces instead (the mean over its translations): the word starts next to its meaning. This
+  is a lexicon lookup, not WECHSEL (Minixhofer et al. 2022), which aligns fastText spaces of the two
+  languages with the dictionary and gives each new token a softmax-weighted mix of its nearest old
+  subwords' rows, nor FOCUS (Dobler & de Melo 2023); both replace the tokenizer, where xling appends.
 """
 
 from __future__ import annotations

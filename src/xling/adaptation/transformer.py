@@ -1,6 +1,7 @@
 """Add a language to a transformer masked LM (XLM-R architecture): new vocabulary rows, then continued MLM.
 
-The recipe of Glot500 / Chau et al. (2020) with WECHSEL-style starting rows, in four steps:
+The recipe of Glot500 / Chau et al. (2020), with starting rows from FVT and a bilingual lexicon
+(xling.adaptation.initialize), in four steps:
 
 1. the model's Unigram tokenizer gets the new language's pieces (xling.tokenization.vocabulary_extension:
    old ids never move, the protected old-language text keeps its segmentation); the embedding matrix grows

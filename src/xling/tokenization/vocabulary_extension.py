@@ -1,8 +1,9 @@
 """Vocabulary extension: add the sub-words of a new language to a Unigram tokenizer, keeping every old token id.
 
 A model trained on the Bible's 60 languages reads Turkish through pieces learned on other languages (and
-its dotless `ı` as two UTF-8 bytes); Thai or Georgian fall back to bytes altogether. The remedy of Glot500,
-WECHSEL and FOCUS is to learn sub-words on the new language's text and append the ones the vocabulary lacks:
+its dotless `ı` as two UTF-8 bytes); Thai or Georgian fall back to bytes altogether. The remedy of Glot500
+and Chau et al. (2020) is to learn sub-words on the new language's text and append the ones the vocabulary
+lacks (WECHSEL and FOCUS replace the tokenizer instead):
 
 - `learn_pieces` trains a Unigram model (Hugging Face `tokenizers`) on the new text, with the old
   tokenizer's normalizer and its word-boundary marker, splitting punctuation off as SentencePiece does;

@@ -12,7 +12,10 @@ class Seq2SeqObjective(nn.Module):
     """Wraps an `M2M100ForConditionalGeneration`; forward(batch) returns {"loss", "tokens"}.
 
     The loss is computed here rather than by the model, which has no label smoothing; smoothing of 0.1
-    is what fairseq's M2M-100 and most MT recipes train with (`label_smoothed_cross_entropy`).
+    is what fairseq's M2M-100 and most MT recipes train with. The definition is torch's
+    (`cross_entropy(label_smoothing=eps)`: the target gets 1 - eps + eps/V, every token eps/V), which
+    differs from fairseq's `label_smoothed_nll_loss` (target 1 - eps, the others eps/(V - 1)) by ~1e-5 at
+    a real vocabulary's size; padding positions are left out either way.
     """
 
     def __init__(self, model: nn.Module, label_smoothing: float = 0.1):

@@ -292,7 +292,10 @@ def corpus_languages(config: AlignConfig, corpus: AlignedCorpus) -> list[str]:
 def teacher_table(config: AlignConfig, bank: ParallelBank, output: Path) -> np.ndarray:
     """Return the teacher's vectors of every unit's pivot sentence (NaN rows where the pivot lacks it).
 
-    Cached in the run folder (the teacher is frozen), so a resumed run does not embed again.
+    The teacher's own output, not unit length: the distillation targets of Reimers & Gurevych 2020
+    (sentence-transformers' make_multilingual example, MSELoss on the teacher's embeddings). A teacher that
+    ends in a Normalize layer gives unit vectors either way. Cached in the run folder (the teacher is
+    frozen), so a resumed run does not embed again.
     """
     pivot = normalize_language(config.pivot)
     cache, meta_path = (output / name for name in TEACHER_FILES)
@@ -301,6 +304,7 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, output: Path) -> np.n
         "units": len(bank.unit_ids),
         "pivot": pivot,
         "texts": bank.fingerprint([pivot]),
+        "normalized": False,  # tables cached before 2026-12-05 held unit vectors: embedded again
     }
     if cache.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == key:
         return np.load(cache)
@@ -308,7 +312,8 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, output: Path) -> np.n
     logger.info(
         "embedding %s %s sentences with the teacher %s", f"{len(bank.texts[pivot]):,}", pivot, config.teacher
     )
-    vectors = teacher.encode(bank.texts[pivot], batch_size=128, show_progress=bool(config.training.progress))
+    vectors = teacher.encode(bank.texts[pivot], batch_size=128, normalize=False,
+                             show_progress=bool(config.training.progress))  # fmt: skip
     table = np.full((len(bank.unit_ids), vectors.shape[1]), np.nan, dtype=np.float32)
     table[np.flatnonzero(bank.row[pivot] >= 0)] = vectors
     save_keyed_array(cache, meta_path, table, key)  # a table without its key is embedded again
