@@ -57,3 +57,16 @@ def test_same_generator_seed_same_masking():
     b = mask_tokens(ids, mask_id=MASK, first_regular_id=FIRST_REGULAR, vocab_size=VOCAB,
                     generator=torch.Generator().manual_seed(5))  # fmt: skip
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_the_first_regular_id_follows_the_opening_run_of_special_tokens():
+    """XLM-R keeps <mask> last: one past the largest special id would be the vocabulary's end, nothing left
+    to mask or draw; xling's vocabularies open with all their specials, where both rules agree."""
+    from types import SimpleNamespace
+
+    from xling.pretraining.masking import first_regular_id
+
+    xlmr = SimpleNamespace(all_special_ids=[0, 1, 2, 3, 250001])
+    assert first_regular_id(xlmr) == 4
+    xling = SimpleNamespace(all_special_ids=list(range(8)))
+    assert first_regular_id(xling) == 8 == max(xling.all_special_ids) + 1

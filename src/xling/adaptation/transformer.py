@@ -61,7 +61,7 @@ from xling.embeddings.pooling import encode_mean_pooled
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.pretraining.data import PretrainBatches, PretrainingData, SentencePool
-from xling.pretraining.masking import IGNORE_INDEX, mask_tokens
+from xling.pretraining.masking import IGNORE_INDEX, first_regular_id, mask_tokens
 from xling.tokenization.vocabulary import save_tokenizer
 from xling.tokenization.vocabulary_extension import VocabularyExtension, extend_vocabulary
 from xling.training import TrainingConfig, train
@@ -176,19 +176,6 @@ def extended_tokenizer(tokenizer, backend) -> Any:
     if len(new) != backend.get_vocab_size(with_added_tokens=True):
         raise XlingError(f"the extended tokenizer lost tokens: {len(new)} != {backend.get_vocab_size()}")
     return new
-
-
-def first_regular_id(tokenizer) -> int:
-    """Return the first id after the run of special tokens that opens the vocabulary.
-
-    xling's vocabularies open with `<s> <pad> </s> <unk> <mask>` and the language tokens; XLM-R's with four
-    and keep `<mask>` last, so "one past the largest special id" would leave nothing to mask there.
-    """
-    special = set(tokenizer.all_special_ids)
-    first = 0
-    while first in special:
-        first += 1
-    return first
 
 
 def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]],

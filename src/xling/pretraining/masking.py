@@ -33,3 +33,16 @@ def mask_tokens(
     masked = torch.where(to_mask, torch.full_like(input_ids, mask_id), input_ids)
     masked = torch.where(to_random, random_ids, masked)
     return masked, labels
+
+
+def first_regular_id(tokenizer) -> int:
+    """Return the first id after the run of special tokens that opens the vocabulary.
+
+    xling's vocabularies open with `<s> <pad> </s> <unk> <mask>` and the language tokens; XLM-R's with four
+    and keep `<mask>` last, so "one past the largest special id" would leave nothing to mask there.
+    """
+    special = set(tokenizer.all_special_ids)
+    first = 0
+    while first in special:
+        first += 1
+    return first

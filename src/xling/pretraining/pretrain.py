@@ -22,7 +22,7 @@ from xling.embeddings.transformer import position_limit
 from xling.errors import ConfigError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.pretraining.data import POSITION_OFFSET, PretrainBatches, PretrainingData, build_pretraining_data
-from xling.pretraining.masking import IGNORE_INDEX, mask_tokens
+from xling.pretraining.masking import IGNORE_INDEX, first_regular_id, mask_tokens
 from xling.pretraining.objective import MaskedLMObjective
 from xling.pretraining.presets import MAX_NEW_MODEL_LENGTH, PRESETS, model_config
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
@@ -231,7 +231,7 @@ def make_batches(config: PretrainConfig, data: PretrainingData, tokenizer) -> Pr
         batch_size=config.training.batch_size,
         max_length=config.max_length,
         mask_id=tokenizer.mask_token_id,
-        first_regular_id=max(tokenizer.all_special_ids) + 1,
+        first_regular_id=first_regular_id(tokenizer),
         vocab_size=len(tokenizer),
         mlm_probability=config.mlm_probability,
         tlm_ratio=config.tlm_ratio,
@@ -336,7 +336,7 @@ def masked_lm_perplexity(
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     total, count = 0.0, 0
-    first_regular = max(tokenizer.all_special_ids) + 1
+    first_regular = first_regular_id(tokenizer)
     for start in range(0, len(texts), batch_size):
         enc = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, max_length=max_length,
                         return_tensors="pt")  # fmt: skip
