@@ -73,3 +73,22 @@ def test_truncation_notice_is_logged_not_a_user_warning(tmp_path, sample_tokeniz
                                      "--output", str(tmp_path / "v.npy")])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "1 of 2 texts were cut to the 16-token limit" in caplog.text
+
+
+def test_an_upper_case_suffix_is_the_format_it_names(tmp_path, texts):
+    result = runner.invoke(app, ["embed", "--model", "xling-mini", "--input", str(texts), "--output",
+                                 str(tmp_path / "vectors.NPY")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import numpy as np
+
+    assert np.load(tmp_path / "vectors.NPY").shape == (2, 256)
+
+
+def test_mine_reports_a_missing_input_before_the_model_loads(tmp_path, texts, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the paths were checked")
+
+    monkeypatch.setattr("xling.cli.mine.load_encoder", refuse)
+    result = runner.invoke(app, ["mine", str(tmp_path / "nope.txt"), str(texts), "--output",
+                                 str(tmp_path / "pairs.tsv")])  # fmt: skip
+    assert isinstance(result.exception, DataError) and "nope.txt" in str(result.exception)

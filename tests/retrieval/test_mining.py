@@ -80,6 +80,11 @@ def test_margin_scores_by_hand():
     assert margin_scores(cos, avg_x, avg_y, "absolute") == pytest.approx([0.8, 0.3])
     # a zero neighbourhood mean cannot be divided by: it sorts last instead of producing inf or nan
     assert margin_scores(np.array([0.5]), np.array([0.2]), np.array([-0.2]), "ratio")[0] == -np.inf
+    # over a negative mean a negative cosine is no large score ("Hello" paired with the less similar of two
+    # sentences: -0.041 / -0.0104 = 3.93 beat the similar one's 0.082 / ...)
+    neighbourhood = margin_scores(np.array([-0.041, 0.082]), np.array([0.02, 0.02]), np.array([-0.04, 0.02]),
+                                  "ratio")  # fmt: skip
+    assert neighbourhood[0] == -np.inf and neighbourhood[1] > 0
     with pytest.raises(ConfigError, match="margin"):
         margin_scores(cos, avg_x, avg_y, "cosine")
 

@@ -38,12 +38,17 @@ def mine(
 ) -> None:
     """Mine translation pairs from two monolingual files with margin-based scoring (LASER-style)."""
     from xling.atomic import writable_file
+    from xling.data.readers import require_file
     from xling.retrieval.mining import MineConfig, mine_files
 
     if json_path is not None:  # the report must replace neither input nor the pairs
         writable_file(json_path, [src, tgt, output])
     config = load_config(MineConfig, recipe, set_ or [], section="mine", k=k, margin=margin, mode=mode,
                          index=index, threshold=threshold)  # fmt: skip
+    # before the model loads, which a typo in a path would waste (mine_files checks them again)
+    require_file(src)
+    require_file(tgt)
+    writable_file(output, [src, tgt])
     report = mine_files(
         load_encoder(model, precision=precision), src, tgt, output, config, show_progress=True
     )

@@ -64,7 +64,7 @@ def check_embed_paths(input_path: str | Path, output_path: str | Path, dtype: st
     the input file exists, the output can be written and ends in .npy or .fvecs, the dtype suits it.
     """
     output = writable_file(output_path, [input_path])
-    kind = FORMATS.get(output.suffix)
+    kind = FORMATS.get(output.suffix.lower())
     if kind is None:
         raise ConfigError(f"output: {output} must end in .npy or .fvecs")
     if dtype not in ("float32", "float16"):

@@ -149,14 +149,17 @@ def neighbourhood_means(sims: Sims, ids: np.ndarray | None = None) -> Sims:
 def margin_scores(cos: np.ndarray, avg_x: np.ndarray, avg_y: np.ndarray, margin: str = "ratio") -> np.ndarray:
     """Return the margin scores of cosines `cos` given the neighbourhood means avg_x and avg_y (broadcast).
 
-    ratio: cos / ((avg_x + avg_y) / 2); distance: cos - (avg_x + avg_y) / 2; absolute: cos. A ratio with a
-    zero mean, or any NaN, scores -inf so that it sorts last instead of poisoning the order.
+    ratio: cos / ((avg_x + avg_y) / 2); distance: cos - (avg_x + avg_y) / 2; absolute: cos. A ratio over a
+    mean that is not above 0, or any NaN, scores -inf so that it sorts last instead of poisoning the order:
+    the ratio margin (Artetxe & Schwenk 2019) assumes neighbourhoods of positive cosines, and over a
+    negative mean a negative cosine became a large positive score ("Hello" paired with the less similar of
+    two sentences, -0.041 / -0.0104 = 3.93, far above the 1.06 cut).
     """
     cos = np.asarray(cos, dtype=np.float32)
     mean = (np.asarray(avg_x, dtype=np.float32) + np.asarray(avg_y, dtype=np.float32)) / 2
     if margin == "ratio":
         with np.errstate(divide="ignore", invalid="ignore"):
-            scores = cos / mean
+            scores = np.where(mean > 0, cos / mean, -np.inf)
     elif margin == "distance":
         scores = cos - mean
     elif margin == "absolute":
