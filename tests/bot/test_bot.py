@@ -272,9 +272,43 @@ def test_a_nan_threshold_is_refused_when_built_and_when_asked(sample_bot_dir, mi
 
     with pytest.raises(ConfigError, match="threshold must be a number, not NaN"):
         load_config(BotBuildConfig, None, ["threshold=nan"], faq="faq.tsv", output="bot")
-    with pytest.raises(ConfigError, match="threshold: NaN is not a threshold"):  # no score is >= NaN
+    with pytest.raises(ConfigError, match="threshold: nan is not a threshold"):  # no score is >= NaN
         SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=tiny_detector, translator=None,
                         threshold=float("nan"))  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf"])
+def test_an_infinite_threshold_is_refused_when_built_loaded_and_tuned(
+    tmp_path, sample_bot_dir, mini_encoder, value
+):
+    from xling.bot.bot import BotBuildConfig, write_threshold
+
+    faq = tmp_path / "faq.tsv"
+    faq.write_text("How do I pay?\tBy card.\nWhere is my parcel?\tTrack it online.\n", encoding="utf-8")
+    config = BotBuildConfig(faq=str(faq), output=str(tmp_path / "bot"), threshold=float(value))
+    with pytest.raises(ConfigError, match="threshold: .*inf must be a finite number"):
+        build_bot(faq, tmp_path / "bot", mini_encoder, config)
+    assert not (tmp_path / "bot").exists()  # refused before anything is written (-Infinity is not JSON)
+    with pytest.raises(ConfigError, match="threshold: .*inf is not a threshold"):
+        SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=None, translator=None,
+                        threshold=float(value))  # fmt: skip
+    stored = json.loads((sample_bot_dir / "xling.json").read_text(encoding="utf-8"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for path in sample_bot_dir.iterdir():
+        (broken / path.name).write_bytes(path.read_bytes())
+    (broken / "xling.json").write_text(json.dumps({**stored, "threshold": float(value)}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not a threshold"):  # a folder written before the check
+        SupportBot.load(broken, encoder=mini_encoder, detector=None, translator=None)
+    with pytest.raises(ConfigError, match="is not a threshold"):
+        write_threshold(broken, float(value), "test")
+
+
+@pytest.mark.parametrize("question", ["12345", "24", "#12345", "😀😀 1", "???"])
+def test_a_question_without_a_letter_gets_no_answer_and_a_handover(sample_bot, question):
+    # digits match the digits of an answer ("24 hours") by character n-grams alone
+    reply = sample_bot.answer(question)
+    assert (reply.answered, reply.handover, reply.answer, reply.id) == (False, True, None, None)
 
 
 def test_a_stored_answer_in_the_askers_own_language_beats_a_relatives(tmp_path, mini_encoder):
@@ -306,3 +340,36 @@ def test_a_stored_answer_in_the_askers_own_language_beats_a_relatives(tmp_path, 
         build_bot(
             [FaqEntry("pay", "q", "a", {"de": "x", "deu": "y"}), *entries[1:]], tmp_path / "b2", mini_encoder
         )
+
+
+def test_an_answer_stored_in_the_askers_language_gets_no_lexical_head_start(tmp_path, mini_encoder):
+    # character n-grams only match within a language: an entry with a German answer would overlap with a
+    # German question where entries without one cannot, and win over the right entry
+    from xling.bot import FaqEntry
+
+    german = "Mit Karte oder per Überweisung bezahlen."
+    entries = [FaqEntry("pay", "How do I pay?", "By card.", {"deu": german}),
+               FaqEntry("parcel", "Where is my parcel?", "Track it online.", {}),
+               FaqEntry("refund", "How do I get a refund?", "Within 30 days.", {})]  # fmt: skip
+    build_bot(entries, tmp_path / "bot", mini_encoder)
+    bot = SupportBot.load(tmp_path / "bot", encoder=mini_encoder, detector=None, translator=None)
+    assert bot._lexical is not None and bot._lexical.matrix.shape[0] == 6  # question and answer per entry
+    lexical = bot.similarities([german])
+    bot._lexical = None
+    assert (lexical - bot.similarities([german]))[0, 0] < 0.5 * bot.lexical_weight  # 2.0 if its row counted
+
+
+def test_languages_every_entry_stores_keep_their_lexical_rows(sample_bot):
+    from xling.bot.bot import _rows
+
+    texts, _, _, _ = _rows(sample_bot.entries, sample_bot.language, True)
+    assert sample_bot._lexical is not None and sample_bot._lexical.matrix.shape[0] == len(texts)
+
+
+def test_questions_differing_only_in_punctuation_are_warned_of_as_the_same():
+    from xling.bot.bot import _question_key
+
+    assert _question_key("I forgot my password") == _question_key("  i forgot my PASSWORD. ")
+    assert _question_key("Où est mon colis ?") == _question_key("où est mon colis?")
+    assert _question_key("किताब") != _question_key("कताब")  # a vowel sign is not punctuation
+    assert _question_key("How do I pay?") != _question_key("How do I play?")

@@ -136,6 +136,7 @@ def test_page_in_chromium(browser, server_url, tmp_path):
     spanish = dict(line.split("\t", 1) for line in answers if line.strip())
     assert reply.get_attribute("data-language") == "spa"
     assert reply.query_selector("p").inner_text() == spanish["warranty"]
+    assert reply.query_selector("small.source") is None  # stored in Spanish: no "machine translation" note
     assert page.inner_text("#chat-log li.user") == SPANISH_QUESTION
 
     screenshot = tmp_path / "page.png"

@@ -141,6 +141,9 @@ class BotBuildConfig:
             raise ConfigError(f"lexical_weight: {self.lexical_weight} must be 0 or more")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size: {self.batch_size} must be 1 or more")
+        if self.threshold is not None and not math.isfinite(self.threshold):
+            # +inf never answers, -inf always does, and either is written to xling.json as invalid JSON
+            raise ConfigError(f"threshold: {self.threshold} must be a finite number")
         if not 0 <= self.min_language_probability <= 1:
             raise ConfigError(f"min_language_probability: {self.min_language_probability} must be in [0, 1]")
         _language(self.language)  # before the FAQ is read and embedded: `und` names no language
@@ -293,16 +296,26 @@ def _with_iso_answers(entry: FaqEntry, language: str) -> FaqEntry:
 
 
 def _warn_duplicate_questions(entries: list[FaqEntry], source: str) -> None:
-    """Log a warning naming the entries whose questions are the same (case and spacing aside): only the
-    first of them can ever be the answer, and the copies lower every margin."""
+    """Log a warning naming the entries whose questions are the same (case, spacing and punctuation aside):
+    only the first of them can ever be the answer, and the copies lower every margin."""
     seen: dict[str, str] = {}
     for entry in entries:
-        key = " ".join(entry.question.lower().split())
+        key = _question_key(entry.question)
         if key in seen:
             logger.warning("%s: entries %s and %s have the same question; only %s can be answered",
                            source, seen[key], entry.id, seen[key])  # fmt: skip
         else:
             seen[key] = entry.id
+
+
+def _question_key(question: str) -> str:
+    """Return `question` casefolded, its punctuation and symbols dropped and its spacing made single: the
+    same key for "I forgot my password" and "I forgot my password."."""
+    import unicodedata
+
+    # only punctuation and symbols go: letters' combining marks (Hindi's vowel signs) tell questions apart
+    kept = "".join(" " if unicodedata.category(char)[0] in "PS" else char for char in question.casefold())
+    return " ".join(kept.split())
 
 
 class SupportBot:
@@ -321,8 +334,8 @@ class SupportBot:
         self.languages: list[str] = list(metadata.get("languages") or [self.language])
         """Languages the answers are stored in."""
         self.threshold = float(metadata["threshold"] if threshold is None else threshold)
-        if math.isnan(self.threshold):  # no score is >= NaN: the bot would never answer
-            raise ConfigError("threshold: NaN is not a threshold; give a number")
+        if not math.isfinite(self.threshold):  # NaN or +inf never answers, -inf always does
+            raise ConfigError(f"threshold: {self.threshold} is not a threshold; give a finite number")
         self.min_language_probability = float(
             metadata.get("min_language_probability", DEFAULT_MIN_LANGUAGE_PROBABILITY)
         )
@@ -334,8 +347,13 @@ class SupportBot:
         self.translator = translator
         self._vectors = vectors
         self._starts = _starts(entry_of)
-        self._lexical = _Lexical(texts, tuple(metadata.get("lexical_ngrams", LEXICAL_NGRAMS))) \
-            if self.lexical_weight > 0 else None  # fmt: skip
+        self._lexical: _Lexical | None = None
+        if self.lexical_weight > 0:
+            _, _, row_languages, _ = _rows(entries, self.language, bool(metadata.get("index_answers", True)))
+            shared = _shared_rows(row_languages, _shared_languages(entries, self.language))
+            self._lexical = _Lexical([texts[i] for i in shared],
+                                     tuple(metadata.get("lexical_ngrams", LEXICAL_NGRAMS)))  # fmt: skip
+            self._lexical_starts = _starts(np.asarray(entry_of)[shared])
         self._lock = threading.Lock()
         self._translations: OrderedDict[tuple[int, str], str] = OrderedDict()
 
@@ -423,20 +441,21 @@ class SupportBot:
 
     def similarities(self, questions: list[str]) -> np.ndarray:
         """Return (questions, entries) similarities: best cosine to an entry's texts plus the weighted best
-        lexical similarity."""
+        lexical similarity to its texts in the languages every entry has (`_shared_languages`)."""
         vectors = self.encoder.encode(questions)
         sims = np.maximum.reduceat(vectors @ self._vectors.T, self._starts, axis=1)
         if self._lexical is not None:
             sims += self.lexical_weight * np.maximum.reduceat(self._lexical.similarities(questions),
-                                                              self._starts, axis=1)  # fmt: skip
+                                                              self._lexical_starts, axis=1)  # fmt: skip
         return sims.astype(np.float32)
 
     def _reply(self, question: str, match: Match, label: str | None, probability: float | None) -> BotAnswer:
         """Return the BotAnswer for a scored question and its asker's language."""
         candidates = [Candidate(self.entries[i].id, self.entries[i].question, score, sim)
                       for i, score, sim in match.candidates]  # fmt: skip
-        # a question without a letter or digit ("???") matches only punctuation's character n-grams
-        answered = match.score >= self.threshold and any(char.isalnum() for char in question)
+        # a question without a letter ("???", "12345", "24") matches only digits' and punctuation's character
+        # n-grams: numbers in an answer ("24 hours") would give it a confident, meaningless match
+        answered = match.score >= self.threshold and _has_letter(question)
         base = dict(question=question, answered=answered, handover=not answered, score=match.score,
                     similarity=match.similarity, threshold=self.threshold, detected_language=label,
                     language_probability=probability, candidates=candidates)  # fmt: skip
@@ -605,6 +624,25 @@ def _rows(entries: list[FaqEntry], language: str, with_answers: bool
     return texts, owner, languages, kinds
 
 
+def _shared_languages(entries: list[FaqEntry], language: str) -> set[str]:
+    """Return the languages every entry has text in: the FAQ's own, and those all entries store answers in."""
+    shared = {language}
+    if entries:
+        shared |= set.intersection(*(set(entry.answers) for entry in entries))
+    return shared
+
+
+def _shared_rows(row_languages: list[str], shared: set[str]) -> np.ndarray:
+    """Return the indices of the index rows in a shared language, for the lexical similarity.
+
+    Character n-grams match within one language: an entry with an answer in the asker's language would
+    overlap with the question where entries without one cannot, and win over the right entry (German
+    answers for half the bundled FAQ took German top-1 from 8/45 to 1/45). The FAQ's own language is in
+    every entry's rows (its question), so every entry keeps at least one row.
+    """
+    return np.asarray([i for i, lang in enumerate(row_languages) if lang in shared], dtype=np.intp)
+
+
 def _check_encoder(
     root: Path, built_with: str, encoder: Encoder, texts: list[str], vectors: np.ndarray
 ) -> None:
@@ -620,6 +658,11 @@ def _check_encoder(
                          f"not reproduce the stored vectors (cosine {lowest:.3f} on {len(rows)} texts); the "
                          f"bot was built with {built_with}: load that encoder, in the precision and runtime the "
                          "bot was built with, or build the bot again")  # fmt: skip
+
+
+def _has_letter(text: str) -> bool:
+    """Return whether `text` has a letter of any script (digits, punctuation and emoji are not)."""
+    return any(char.isalpha() for char in text)
 
 
 def _starts(entry_of: np.ndarray) -> np.ndarray:
@@ -689,6 +732,8 @@ def _json_line(record: dict[str, Any]) -> str:
 
 def write_threshold(folder: str | Path, threshold: float, source: str) -> None:
     """Store a new threshold in a bot folder's xling.json (atomically), saying where it came from."""
+    if not math.isfinite(threshold):  # xling.json would hold invalid JSON and the bot would not load
+        raise ConfigError(f"threshold: {threshold} is not a threshold; give a finite number")
     if read_metadata(folder).get("kind") != BOT_KIND:
         raise DataError("not a support bot folder", folder)
     update_metadata(folder, threshold=float(threshold), threshold_source=source)

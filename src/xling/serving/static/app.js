@@ -230,6 +230,25 @@ function chatLine(who, text, language) {
   return item;
 }
 
+// A note under a bot answer the asker may not read as written: a machine translation (with the FAQ's own
+// answer beside it, as the README promises, for a reader to check) or the FAQ's answer in another language.
+function chatSourceNote(reply, answer) {
+  let label = "";
+  if (answer.answer_source === "translated") label = "machine translation";
+  else if (answer.in_asker_language === false) label = "not in your language";
+  if (!label) return;
+  const note = document.createElement("small");
+  note.className = "meta source";
+  note.textContent = label;
+  reply.append(note);
+  if (typeof answer.original_answer === "string" && answer.original_answer) {
+    const original = document.createElement("small");
+    original.className = "meta original";
+    original.textContent = `original: ${answer.original_answer}`;
+    reply.append(original);
+  }
+}
+
 wire("chat-form", "chat-button", "chat-error", async () => {
   const question = $("chat-input").value.trim();
   if (!question) throw new ApiError("type a question");
@@ -237,14 +256,18 @@ wire("chat-form", "chat-button", "chat-error", async () => {
   $("chat-input").value = "";
   const answer = await api("v1/answer", { question });
   const text = answer.answer ?? answer.text;
-  const language = answer.language || answer.answer_language || answer.detected_language || "";
+  const answered = typeof text === "string" && text !== "";
+  // only the answer's own language labels the reply: the built-in no-answer text is English whatever the
+  // asker wrote in, and the detected language says nothing about the text shown
+  const language = answered ? answer.answer_language || answer.language || "" : "";
   const reply = chatLine(
     "bot",
-    typeof text === "string" && text ? text : "I have no answer to that; a person from support will reply.",
+    answered ? text : "I have no answer to that; a person from support will reply.",
     language,
   );
   reply.dataset.language = language;
-  if (answer.handover || text == null || text === "") reply.classList.add("handover");
+  if (answer.handover || !answered) reply.classList.add("handover");
+  if (answered) chatSourceNote(reply, answer);
   const details = [];
   if (language) details.push(languageLabel(language));
   const matched = answer.matched_question ?? answer.question_matched;
