@@ -571,7 +571,36 @@ class SupportBot:
             for i, top in zip(todo, predictions, strict=True):
                 sure = top[0].probability >= self.min_language_probability
                 found[i] = (top[0].label if sure else UNDETERMINED, top[0].probability)
+                if sure and top[0].label != UNDETERMINED:
+                    found[i] = self._stored_neighbour(questions[i], top[0].label) or found[i]
         return found
+
+    def _stored_neighbour(self, question: str, label: str) -> tuple[str, float] | None:
+        """Return (label, probability among the stored languages) of the stored language to answer in when
+        the detected `label` is none the FAQ stores but a stored language keeps at least
+        NEIGHBOUR_MIN_PROBABILITY of the detector's probability (a close neighbour: "Я забыл пароль" taken
+        for Belarusian at 99.9% left Russian, which the FAQ stores, enough); None otherwise, as the
+        translator's --src auto decides (xling.translation.translator)."""
+        from xling.langid.labels import label_matches
+        from xling.translation.translator import NEIGHBOUR_MIN_PROBABILITY
+
+        stored = sorted({self.language, *(lang for entry in self.entries for lang in entry.answers)})
+        if any(label_matches(label, language) for language in stored):
+            return None
+        identifier = self._identifier()
+        known = [
+            language for language in stored if any(label_matches(own, language) for own in identifier.labels)
+        ]
+        if not known:
+            return None
+        best = identifier.predict([question], languages=known)[0][0]
+        probabilities, _ = identifier.probabilities([question])
+        labels = list(identifier.labels)
+        if best.label not in labels or probabilities[0, labels.index(best.label)] < NEIGHBOUR_MIN_PROBABILITY:
+            return None
+        logger.info("support bot: %r detected as %s, which the FAQ does not store; answered as %s, its close "
+                    "neighbour", question[:60], label, best.label)  # fmt: skip
+        return best.label, best.probability
 
     def _identifier(self) -> LanguageIdentifier:
         """Return the language detector, loading it the first time; XlingError saying what to do if absent."""
