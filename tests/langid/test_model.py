@@ -248,3 +248,15 @@ def test_features_of_no_texts_and_of_texts_too_short_for_any_n_gram(words):
     assert len(ids) == 0 and offsets.tolist() == [0]
     ids, offsets = featurizer.ids(["", "abc"])
     assert offsets[1] == 0 and offsets[2] == len(ids) > 0
+
+
+def test_a_close_neighbour_keeps_enough_probability_and_an_unrelated_language_does_not():
+    """The shipped detector takes this Russian sentence for Belarusian, leaving Russian 5e-4: a close
+    neighbour; Polish leaves Dutch next to nothing (5e-18)."""
+    from xling.langid import load_identifier
+
+    shipped = load_identifier()
+    assert shipped.predict(["Это натуральная кожа?"])[0][0].label == "bel"
+    assert shipped.is_close_neighbour("Это натуральная кожа?", "rus")
+    assert not shipped.is_close_neighbour("Gdzie jest dworzec kolejowy?", "nld")
+    assert not shipped.is_close_neighbour("Это натуральная кожа?", "no-such-label")

@@ -486,13 +486,13 @@ def test_a_close_neighbour_the_model_lacks_is_translated_from_its_closest_langua
     first, choice = Prediction("ltz", 0.9995), Prediction("deu", 0.98)
     with caplog.at_level(logging.WARNING):
         label = translator._source_of("text 0", first, choice, ["deu", "eng", "fra"], {},
-                                      unrestricted=lambda code: 5e-4)  # fmt: skip
+                                      close_neighbour=lambda code: True)  # fmt: skip
     assert label == "deu" and "detected as ltz" in caplog.text and "translated as deu" in caplog.text
     with pytest.raises(
         XlingError, match=r"detected as ltz \(100%\), a language xling does not translate from"
     ):
         translator._source_of(
-            "text 0", first, choice, ["deu", "eng", "fra"], {}, unrestricted=lambda code: 1e-9
+            "text 0", first, choice, ["deu", "eng", "fra"], {}, close_neighbour=lambda code: False
         )
 
 

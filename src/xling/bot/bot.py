@@ -577,12 +577,10 @@ class SupportBot:
 
     def _stored_neighbour(self, question: str, label: str) -> tuple[str, float] | None:
         """Return (label, probability among the stored languages) of the stored language to answer in when
-        the detected `label` is none the FAQ stores but a stored language keeps at least
-        NEIGHBOUR_MIN_PROBABILITY of the detector's probability (a close neighbour: "Я забыл пароль" taken
-        for Belarusian at 99.9% left Russian, which the FAQ stores, enough); None otherwise, as the
-        translator's --src auto decides (xling.translation.translator)."""
+        the detected `label` is none the FAQ stores but the closest stored language is a close neighbour
+        (LanguageIdentifier.is_close_neighbour: "Я забыл пароль" taken for Belarusian at 99.9% left Russian,
+        which the FAQ stores, enough); None otherwise, as the translator's --src auto decides."""
         from xling.langid.labels import label_matches
-        from xling.translation.translator import NEIGHBOUR_MIN_PROBABILITY
 
         stored = sorted({self.language, *(lang for entry in self.entries for lang in entry.answers)})
         if any(label_matches(label, language) for language in stored):
@@ -594,9 +592,7 @@ class SupportBot:
         if not known:
             return None
         best = identifier.predict([question], languages=known)[0][0]
-        probabilities, _ = identifier.probabilities([question])
-        labels = list(identifier.labels)
-        if best.label not in labels or probabilities[0, labels.index(best.label)] < NEIGHBOUR_MIN_PROBABILITY:
+        if not identifier.is_close_neighbour(question, best.label):
             return None
         logger.info("support bot: %r detected as %s, which the FAQ does not store; answered as %s, its close "
                     "neighbour", question[:60], label, best.label)  # fmt: skip

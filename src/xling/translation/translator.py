@@ -62,12 +62,8 @@ AUTO = "auto"  # a source language to detect
 # A text whose most likely language (unrestricted) is one the model lacks, at this probability or more, is
 # an error rather than the closest language the model has: more likely that language than all others together.
 FOREIGN_MIN_PROBABILITY = 0.5
-# ... unless the closest language the model has keeps this probability among all the detector's labels: then
-# it is a close neighbour the detector preferred on little evidence (a Russian sentence taken for Belarusian
-# at 99.95% left Russian 5e-4; Catalan left Spanish 6e-4, Afrikaans Dutch... German 3e-4), and the text is
-# translated from it with a warning. Unrelated text leaves far less (Polish: Dutch 5e-18; Bulgarian: Russian
-# 7e-11; Japanese: 2e-10; Hungarian: 3e-7). Chosen on such made-up sentences, not on a test set.
-NEIGHBOUR_MIN_PROBABILITY = 1e-4
+# ... unless the closest language the model has is a close neighbour (LanguageIdentifier.is_close_neighbour):
+# then the text is translated from it, with a warning.
 # how the messages of a failed detection say to give the source language instead (CLI and Python API)
 SOURCE_HINT = "--src, src=..."
 PREVIEW_CHARS = 40  # of a text quoted in an error
@@ -362,27 +358,29 @@ class Translator:
             for i, top, best in zip(chunk, everything, picked, strict=True):
                 detected[i] = self._source_of(f"{name(i)} ({_preview(texts[i])})", top[0], best[0], allowed,
                                               checked, source_hint,
-                                              lambda label, text=texts[i]: _probability_of(identifier, text, label))  # fmt: skip
+                                              lambda label, text=texts[i]: identifier.is_close_neighbour(text, label))  # fmt: skip
                 logger.debug("%s: source detected as %s (%.0f%%)", name(i), best[0].label,
                              100 * best[0].probability)  # fmt: skip
         return detected
 
     def _source_of(self, where: str, first: Prediction, choice: Prediction, allowed: list[str] | None,
                    checked: dict[str, str | None], source_hint: str = SOURCE_HINT,
-                   unrestricted: Callable[[str], float] | None = None) -> str:  # fmt: skip
+                   close_neighbour: Callable[[str], bool] | None = None) -> str:  # fmt: skip
         """Return the source label of one text from its unrestricted (`first`) and restricted (`choice`) top
         predictions; XlingError naming `where` when it is not one the model can translate from.
 
         A text most likely in a language the model lacks is an error, unless the model's closest language
-        stays a plausible reading of it (`unrestricted(choice)`, its probability among all the detector's
-        labels, at least NEIGHBOUR_MIN_PROBABILITY: a close neighbour, as Russian for a text the detector took
-        for Belarusian); then it is translated from that language, with a warning."""
+        stays a plausible reading of it (`close_neighbour(choice)`: LanguageIdentifier.is_close_neighbour, as
+        Russian for a text the detector took for Belarusian); then it is translated from that language, with
+        a warning."""
         give = f"give the source language ({source_hint})"
         if (allowed and first.label != UNDETERMINED and first.probability >= FOREIGN_MIN_PROBABILITY
                 and not any(label_matches(first.label, code) for code in allowed)):  # fmt: skip
             has = _shown(self.languages.sources or allowed)
-            plausible = unrestricted(choice.label) if unrestricted and choice.label != UNDETERMINED else 0.0
-            if plausible < NEIGHBOUR_MIN_PROBABILITY:
+            plausible = (
+                bool(close_neighbour) and choice.label != UNDETERMINED and close_neighbour(choice.label)
+            )
+            if not plausible:
                 raise XlingError(f"{where}: detected as {first.label} ({first.probability:.0%}), a language "
                                  f"{self.conventions.name} does not translate from (it has {has}); {give}")  # fmt: skip
             logger.warning("%s: detected as %s (%.0f%%), which %s does not translate from; translated as %s, "
@@ -616,16 +614,6 @@ def _already_in(source: str, target: str, conventions: Conventions | None = None
     scripts = [tag.script or REGION_SCRIPTS.get((tag.language, tag.region or "")) or DEFAULT_SCRIPTS.get(language)
                for tag, language in zip((have, want), languages, strict=True)]  # fmt: skip
     return languages[0] == languages[1] and (None in scripts or scripts[0] == scripts[1])
-
-
-def _probability_of(identifier: LanguageIdentifier, text: str, label: str) -> float:
-    """Return the probability `identifier` gives `label` for `text` among all its labels (0 for a label it
-    does not have)."""
-    labels = list(identifier.labels)
-    if label not in labels:
-        return 0.0
-    probabilities, _ = identifier.probabilities([text])
-    return float(probabilities[0, labels.index(label)])
 
 
 def _text_name(i: int) -> str:
