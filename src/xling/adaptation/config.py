@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xling.errors import ConfigError, LanguageCodeError
+from xling.data.languages import special_code_meaning
+from xling.errors import ConfigError
 from xling.training import TrainingConfig
 
 KINDS = ("parallel", "dictionary", "text", "transliteration")
@@ -226,18 +227,6 @@ class AdaptConfig:
                 f"transformer.mlm_probability: {self.transformer.mlm_probability} must be in (0, 1)"
             )
         self.training.validate()
-
-
-def special_code_meaning(code: str) -> str | None:
-    """Return what ISO 639's special code `code` stands for (und: "undetermined", also zxx, mul, mis, in any
-    code form such as `und-Latn`), None for a language's code or an unknown one (adapt's to refuse)."""
-    from xling.data.languages import normalize_language
-    from xling.langid.sources import NOT_LANGUAGES
-
-    try:
-        return NOT_LANGUAGES.get(normalize_language(code))
-    except LanguageCodeError:
-        return None
 
 
 def load_adapt_config(recipe: str | Path | None, overrides: Iterable[str], **fields: Any) -> AdaptConfig:

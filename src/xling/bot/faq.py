@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from xling.data.languages import normalize_language
+from xling.data.languages import normalize_language, special_code_meaning
 from xling.data.readers import decoded_lines, json_object_line, line_text, require_file
 from xling.errors import DataError, LanguageCodeError
 
@@ -109,11 +109,9 @@ def written_language(code: str, where: str) -> str:
     an unknown code or one of ISO 639's codes that name no language (und, zxx, mul, mis), refused as
     `xling langid train` refuses them: the bot would store answers under no language, and `und` is what
     its detector says of a question it cannot place."""
-    from xling.langid.sources import NOT_LANGUAGES
-
     language = normalize_language(code, where=where)
-    if language in NOT_LANGUAGES:
-        raise LanguageCodeError(f"{where}: {code!r} names no language ({NOT_LANGUAGES[language]}); give the "
+    if meaning := special_code_meaning(language):
+        raise LanguageCodeError(f"{where}: {code!r} names no language ({meaning}); give the "
                                 "language the FAQ is written in (eng, deu)")  # fmt: skip
     return language
 

@@ -155,6 +155,21 @@ def language_name(code: str) -> str:
 SAME_WRITTEN_LANGUAGE = {"fil": "tgl"}
 
 
+# ISO 639's special codes, which name no language (a detector's `und` is its answer, not a label)
+NOT_LANGUAGES = {"und": "undetermined", "zxx": "no linguistic content", "mul": "multiple languages",
+                 "mis": "uncoded languages"}  # fmt: skip
+
+
+def special_code_meaning(code: str) -> str | None:
+    """Return what ISO 639's special code `code` stands for ("undetermined" for und, also zxx, mul, mis, in
+    any code form such as `und-Latn`); None for a language's code or an unknown one (its caller's to
+    refuse)."""
+    try:
+        return NOT_LANGUAGES.get(normalize_language(code))
+    except LanguageCodeError:
+        return None
+
+
 def same_language(a: str, b: str) -> bool:
     """Return True if both codes name the same language (Filipino and Tagalog are one) or one is a
     macrolanguage of the other."""

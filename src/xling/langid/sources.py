@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from xling.data.languages import language_code_of, same_language
+from xling.data.languages import NOT_LANGUAGES, language_code_of, same_language
 from xling.data.readers import decoded_lines, line_text, require_file
 from xling.data.swadesh import concept_words, swadesh_lists
 from xling.data.udhr import is_placeholder
@@ -39,9 +39,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# ISO 639's special codes, which name no language: none may be a detector's label (`und` is its answer)
-NOT_LANGUAGES = {"und": "undetermined", "zxx": "no linguistic content", "mul": "multiple languages",
-                 "mis": "uncoded languages"}  # fmt: skip
 
 # UDHR file names that are not ISO 639-3 (upstream naming); the declaration in Standard Malay is `mly`.
 _UDHR_ALIASES = {"mly": "zsm"}

@@ -30,7 +30,9 @@ from typing import Any
 
 from xling.artifacts import read_metadata
 from xling.data.languages import (
+    DEFAULT_MEMBER,
     MACROLANGUAGES,
+    NOT_LANGUAGES,
     REGION_SCRIPTS,
     SAME_WRITTEN_LANGUAGE,
     language_name,
@@ -42,12 +44,8 @@ FAMILIES = ("m2m100", "nllb", "marian", "xling")
 EOS = "</s>"
 
 # Codes that name no language in particular (a multilingual Marian model's `mul`, or no code at all).
-UNSPECIFIED = frozenset({"mul", "und", "mis", "zxx"})
+UNSPECIFIED = frozenset(NOT_LANGUAGES)
 
-# Where a macrolanguage's code meets a model that has several of its members: the member most texts mean.
-MACRO_DEFAULTS = {"ara": "arb", "fas": "pes", "msa": "zsm", "nor": "nob", "aze": "azj", "kur": "kmr",
-                  "zho": "cmn", "swa": "swh", "uzb": "uzn", "est": "ekk", "lav": "lvs", "sqi": "als",
-                  "yid": "ydd"}  # fmt: skip
 
 # Where a model has one language in several scripts (NLLB-200: ace, bjn, kas, knc, taq, zho; OPUS-MT:
 # srp, zho, cmn...): the script used when the user names none. NLLB-200's own model card pairs zho with Hans.
@@ -222,7 +220,8 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
     candidates = [own for own, t in tags.items() if t.language == tag.language]
     if not candidates:
         related = [own for own, t in tags.items() if _related(t.language, tag.language)]
-        preferred = [own for own in related if tags[own].language == MACRO_DEFAULTS.get(tag.language)]
+        # a macrolanguage's code on a model with several of its members: the member most texts mean
+        preferred = [own for own in related if tags[own].language == DEFAULT_MEMBER.get(tag.language)]
         candidates = preferred or related
         if len({tags[own].language for own in candidates}) > 1:
             raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has "
