@@ -180,7 +180,8 @@ def test_beam_search_is_the_same_on_both_backends(trained, options):
 def test_beam_search_is_the_same_on_both_backends_where_the_model_is_unsure(trained):
     """Shuffled and cut sources give the tiny model doubts: </s> ranks 2nd at the first free step (CTranslate2
     leaves that slot dead for a step), and without a length penalty CTranslate2 searches on until its best
-    candidate has finished. Before both were copied, 8 of 1,332 such outputs differed."""
+    candidate has finished. Before both were copied, 8 of 1,332 such outputs differed (a reviewer's scratch
+    sweep over 36 settings, not kept)."""
     from xling.translation.torch_backend import TorchBackend
 
     sources, _ = _mixed_batch(trained)
@@ -253,7 +254,8 @@ def test_ctranslate2_step_forces_each_examples_prefix_then_keeps_eos_only_as_the
 
 def test_without_a_length_penalty_beam_search_stops_only_when_nothing_better_can_come():
     """CTranslate2 stops at length penalty 0 only once its best candidate has finished (allow_early_exit),
-    where transformers' early_stopping=True stops at beam_size finished ones: 8 of 1,332 outputs differed."""
+    where transformers' early_stopping=True stops at beam_size finished ones (part of the 8 of 1,332 outputs
+    that differed in a reviewer's scratch sweep)."""
     from xling.translation.torch_backend import search_config
 
     model = SimpleNamespace(generation_config=GenerationConfig())
