@@ -104,3 +104,13 @@ def test_shipped_detector_knows_upper_case_turkish():
     top = load_identifier().predict(["IŞIK", "SIĞIR ETİ ÇOK PAHALI", "ALTINDAĞ"])
     assert [predictions[0].label for predictions in top] == ["tur"] * 3
     assert top[0][0].probability > 0.9  # was 0.498, tuk_Latn 0.445 close behind
+
+
+def test_a_link_or_address_ends_where_a_script_without_spaces_goes_on():
+    # it took the rest of the sentence with it, and a whole sentence with an address was `und`
+    assert normalize_text("请发邮件到info@example.com。谢谢") == "请发邮件到 谢谢"
+    assert normalize_text("https://example.com/a?b=1。谢谢") == "谢谢"
+    assert normalize_text("ดูที่www.example.comครับ") == "ดูที่ ครับ"
+    assert normalize_text("info@example.com으로 보내주세요") == "으로 보내주세요"
+    assert normalize_text("Mail hans.müller@beispiel.de, see https://x.com/a. Then") == "mail see then"
+    assert normalize_text("见https://zh.wikipedia.org/wiki/北京。") == "见"  # a path keeps its letters

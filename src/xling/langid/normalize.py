@@ -7,14 +7,26 @@ import unicodedata
 
 import regex
 
-__all__ = ["has_name_mark", "lower", "normalize_text"]
+__all__ = ["LINKS", "has_name_mark", "lower", "normalize_text"]
 
 # Fullwidth ASCII (U+FF01-FF5E) folded to ASCII first, one character for one, so that a fullwidth URL or
 # hashtag is found as one and a fullwidth apostrophe stays an apostrophe.
 _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _HAS_FULLWIDTH = regex.compile(r"[\uFF01-\uFF5E]")
+# A host or an e-mail address ends at a space, or at a letter or punctuation mark of a script written
+# without spaces: "请发邮件到info@example.com。谢谢" holds one address, not a sentence-long one
+# ("info@example.com으로"). A URL's path ends at a space or at such a script's punctuation only, since a
+# copied address keeps its letters (https://zh.wikipedia.org/wiki/北京).
+_SPACELESS_PUNCTUATION = r"\u3000-\u303F\uFF00-\uFFEF"
+_IN_HOST = (
+    r"[^\s/\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+    rf"{_SPACELESS_PUNCTUATION}]"
+)
+_URL = rf"(?:https?://|www\.){_IN_HOST}+(?:/[^\s{_SPACELESS_PUNCTUATION}]*)?"
+# URLs and e-mail addresses (also xling.translation.segmentation's: nothing to translate in them).
+LINKS = regex.compile(rf"{_URL}|{_IN_HOST}+@{_IN_HOST}+\.{_IN_HOST}+", regex.IGNORECASE)
 # URLs, e-mail addresses, @mentions and #hashtags are names, not language (a French tweet's "#BlackFriday").
-_NOISE = regex.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\S+|[@#][\p{L}\p{M}\p{N}_]+", regex.IGNORECASE)
+_NOISE = regex.compile(rf"{LINKS.pattern}|[@#][\p{{L}}\p{{M}}\p{{N}}_]+", regex.IGNORECASE)
 # Each of _NOISE's patterns needs one of these: most texts have none, and `\S+@` backtracks through every
 # word (half of the time of normalising a news sentence went there).
 _NOISE_MARK = regex.compile(r"[@#]|://|www\.", regex.IGNORECASE)

@@ -17,6 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import regex
+
+from xling.langid.normalize import LINKS
+
 BLOCK_CHARS = 2000
 
 # Languages written without spaces between sentences: their translated sentences are joined with "". Thai,
@@ -32,8 +36,9 @@ _FULL_WIDTH_ENDS = "。！？" + _CLOSERS
 _SENTENCE_END = re.compile(rf"[.!?…]\s|[。！？][{re.escape(_CLOSERS)}]*")
 # closers that only close: moved onto the full-width sentence before them (an ASCII quote may open the next)
 _ONLY_CLOSERS = _CLOSERS.replace('"', "").replace("'", "")
-# links, e-mail addresses, @mentions, #hashtags in ASCII (has_words): nothing to translate in them
-_LINKS = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[@#]\w+", re.ASCII | re.IGNORECASE)
+# links and e-mail addresses (the language detector's, which end where a script without spaces starts) and
+# @mentions and #hashtags in ASCII (has_words): nothing to translate in them
+_LINKS = regex.compile(rf"{LINKS.pattern}|[@#][A-Za-z0-9_]+", regex.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,9 @@ class Layout:
 
 
 def has_words(text: str) -> bool:
-    """Return True when `text` holds a letter once links, e-mail addresses, @mentions and #hashtags written in
-    ASCII are set aside: a bare number or link has nothing to translate, and a model would make up words for
-    it. ASCII-bounded, so that in a script without spaces (请发邮件到info@example.com。) only the address goes."""
+    """Return True when `text` holds a letter once links, e-mail addresses, and @mentions and #hashtags
+    written in ASCII are set aside: a bare number or link has nothing to translate, and a model would make up
+    words for it. In a script without spaces (请发邮件到info@example.com。) only the address goes."""
     return any(char.isalpha() for char in _LINKS.sub(" ", text))
 
 
