@@ -131,6 +131,20 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path, tiny_static, cipher_
         adapt(resumed)
 
 
+def test_resume_refuses_data_files_edited_since_the_checkpoint(tmp_path, tiny_static, cipher_data):
+    """adapt gave the training loop no data files: a text edited in place was resumed on unnoticed."""
+    sources = {"dictionary": [f"eng-kat={cipher_data['dictionary']}"], "text": [str(cipher_data["text"])]}
+    first = small_config(tiny_static, tmp_path / "parts", **sources)
+    first.training.max_steps = 30
+    adapt(first)
+    (tmp_path / "parts" / "xling.json").unlink()
+    text = cipher_data["text"]
+    lines = text.read_text(encoding="utf-8").splitlines(keepends=True)
+    text.write_text("".join(reversed(lines)), encoding="utf-8")  # the same sentences in another order
+    with pytest.raises(ConfigError, match=r"--resume reads other training data .*text\.txt"):
+        adapt(small_config(tiny_static, tmp_path / "parts", resume=True, **sources))
+
+
 def test_language_the_model_has_needs_replace(tmp_path, tiny_static, cipher_data):
     config = small_config(tiny_static, tmp_path / "out", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
     config.language = "de"

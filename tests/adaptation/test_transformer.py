@@ -127,6 +127,15 @@ def lora_run(toy) -> dict:
     return {"result": result, "config": config}
 
 
+def test_checkpoints_keep_the_hashes_of_every_file_read(toy, full_run):
+    """A resume refuses data edited since (the training loop's data_files); adapt passed none."""
+    from xling.training.checkpoint import list_checkpoints
+
+    state = json.loads((list_checkpoints(full_run["result"].output)[-1] / "trainer_state.json").read_text())
+    names = {Path(path).name for path in state["data_files"]}
+    assert names == {"new.txt", "pairs.tsv", "dictionary.tsv", "protect.txt"}  # protect.txt: the replay's
+
+
 def test_vocabulary_grows_and_keeps_old_ids(toy, full_run):
     from transformers import AutoTokenizer
 

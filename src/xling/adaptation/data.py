@@ -22,8 +22,8 @@ from xling.data.languages import MACROLANGUAGES, normalize_language, same_langua
 from xling.data.readers import read_monolingual, read_parallel_tsv
 from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
-from xling.data.swadesh import swadesh_folder, swadesh_pairs
-from xling.data.udhr import udhr_folder, udhr_pairs
+from xling.data.swadesh import swadesh_file, swadesh_folder, swadesh_pairs
+from xling.data.udhr import udhr_file, udhr_folder, udhr_pairs
 from xling.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ class AdaptData:
     script: str | None = None
     """The script of most of the new language's letters (ISO 15924), from its pairs when it has any, else
     its text; None without letters."""
+    files: list[Path] = field(default_factory=list)
+    """The files read (the training run keeps their hashes: a resume on files edited since is refused)."""
     warnings: list[str] = field(default_factory=list)
     """Things a user should look at (wrong script, another language), each naming a file and line."""
     reading: Callable[..., str] | None = None
@@ -102,31 +104,27 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
     for spec in config.dictionary:
         if spec == "swadesh":
             folder = swadesh_folder(config.data or None)
-            pairs = swadesh_pairs(folder, _swadesh_code(folder, language), _swadesh_code(folder, pivot))
-            _add(data, "dictionary", "swadesh", pairs)
+            codes = _swadesh_code(folder, language), _swadesh_code(folder, pivot)
+            _add(data, "dictionary", "swadesh", swadesh_pairs(folder, *codes))
+            data.files.extend(swadesh_file(folder, code) for code in codes)
         else:
             path, pairs = _read_pairs(spec, "dictionary", language, pivot)
             _check_words(pairs, path)
             _add(data, "dictionary", str(path), pairs)
+            data.files.append(path)
             pair_files.append((path, [new for _, new in pairs]))
     for spec in config.parallel:
         if spec == "sample":
             _add(data, "parallel", "sample", sample_pairs(language, pivot))
         elif spec == "udhr":
             folder = udhr_folder(config.data or None)
-            _add(
-                data,
-                "parallel",
-                "udhr",
-                udhr_pairs(
-                    folder,
-                    _udhr_code(folder, language, _wanted_script(config, data)),
-                    _udhr_code(folder, pivot),
-                ),
-            )
+            codes = _udhr_code(folder, language, _wanted_script(config, data)), _udhr_code(folder, pivot)
+            _add(data, "parallel", "udhr", udhr_pairs(folder, *codes))
+            data.files.extend(udhr_file(folder, code) for code in codes)
         else:
             path, pairs = _read_pairs(spec, "parallel", language, pivot)
             _add(data, "parallel", str(path), pairs)
+            data.files.append(path)
             pair_files.append((path, [new for _, new in pairs]))
     data.script = _language_script(data)
     data.warnings.extend(_usual_script_warning(config, data, pair_files, text_files))
@@ -275,6 +273,7 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
     data.texts.extend(texts)
     data.lemmas.extend(lemmas)
     data.sources.append({"kind": "text", "source": str(path), "items": len(texts)})
+    data.files.append(path)
     return texts, lines, path
 
 

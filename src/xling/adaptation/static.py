@@ -260,7 +260,8 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     say(f"training {len(pieces)} new rows and {len(trained_old)} old ones on {len(train_set.ids):,} examples")
     result = train(objective, batches, config.training, output, resume=config.resume,
                    run_config=config_to_dict(config), may_change=("output", "resume", "overwrite"),
-                   description=f"adapt {data.language}", run_defaults=config_to_dict(AdaptConfig()))  # fmt: skip
+                   description=f"adapt {data.language}", run_defaults=config_to_dict(AdaptConfig()),
+                   data_files=data.files)  # fmt: skip
     # trained where training.device put it (a GPU with "auto"); scored and saved on the CPU, as the base is
     encoder.cpu()
     if _int8_table(folder):  # scored as saved: save_adapted stores the trained rows as int8 too

@@ -34,11 +34,17 @@ def concept_words(line: str) -> list[str]:
     return [word for word in words if word and not word.startswith("-") and any(c.isalpha() for c in word)]
 
 
-def read_swadesh_list(folder: Path, lang: str) -> list[list[str]]:
-    """Return the words of each concept (a list of synonyms, maybe empty) of `lang`'s main variety."""
+def swadesh_file(folder: Path, lang: str) -> Path:
+    """Return the path of `lang`'s main variety's list in `folder`; a DataError when there is none."""
     path = folder / f"{lang}-000.txt"
     if not path.is_file():
         raise DataError(f"no Swadesh list for {lang!r} (looked for {path.name})", folder)
+    return path
+
+
+def read_swadesh_list(folder: Path, lang: str) -> list[list[str]]:
+    """Return the words of each concept (a list of synonyms, maybe empty) of `lang`'s main variety."""
+    path = swadesh_file(folder, lang)
     concepts = []
     for numbered in decoded_lines(path, None):  # line N is concept N; bad UTF-8 names its line
         concepts.append(concept_words(line_text(numbered, path)))
