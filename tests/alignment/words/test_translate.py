@@ -32,6 +32,22 @@ def test_translates_through_the_mapping_best_first(rotated):
     assert len(unmapped["w3"]) == 50  # without a mapping the spaces are taken as shared
 
 
+def test_rows_of_any_length_are_ranked_by_cosine_as_bli_ranks_them(rotated):
+    """Raw dot products made long target rows hubs: vectors translate and eval bli disagreed on one mapping."""
+    src, tgt, mapping = rotated
+    lengths = np.random.default_rng(1).uniform(0.5, 3.0, (50, 1)).astype(np.float32)
+    long_rows = WordVectors(tgt.words, tgt.vectors * lengths, "tgt.vec")
+    words = [f"w{i}" for i in range(50)]
+    for retrieval in ("nn", "csls"):
+        found = translate_words(
+            words, src, long_rows, mapping, WordTranslateConfig(retrieval=retrieval, top=1)
+        )
+        assert [found[w][0][0] for w in words] == [f"t{i}" for i in range(50)]
+    assert translate_words(["w3"], src, long_rows, mapping, WordTranslateConfig(retrieval="nn"))["w3"][0][
+        1
+    ] == pytest.approx(1.0, abs=1e-5)  # a cosine
+
+
 def test_words_are_looked_up_lowercased_in_a_lowercased_vocabulary(rotated):
     """Vectors trained lowercased (vectors train's default) hold "god": "God" is looked up as a dictionary is."""
     src, tgt, mapping = rotated

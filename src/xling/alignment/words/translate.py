@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from xling.alignment.words.csls import METHODS, translate
+from xling.alignment.words.csls import METHODS, translate, unit_rows
 from xling.alignment.words.dictionary import all_lowercase
 from xling.alignment.words.mapping import WordMapping
 from xling.config import check_int
@@ -72,8 +72,10 @@ def translate_words(
     known = [w for w in words if w in src.index]
     if not known:
         return {}
-    mapped_src = src.vectors if mapping is None else mapping.map_source(src.vectors)
-    mapped_tgt = tgt.vectors if mapping is None else mapping.map_target(tgt.vectors)
+    # cosines, as `xling eval bli` ranks (and MUSE and VecMap): a mapping need not leave rows of length 1
+    # (normalize "none" or "center", self-learning's re-weighting), and raw dot products favour long rows
+    mapped_src = unit_rows(src.vectors if mapping is None else mapping.map_source(src.vectors))
+    mapped_tgt = unit_rows(tgt.vectors if mapping is None else mapping.map_target(tgt.vectors))
     rows = np.array([src.index[w] for w in known], dtype=np.int64)
     scores, found = translate(mapped_src, mapped_tgt, rows, method=config.retrieval, top=config.top)
     return {
