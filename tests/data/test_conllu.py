@@ -49,6 +49,15 @@ def test_conllu_keeps_words_and_upos_skips_comments_ranges_and_empty_nodes(tmp_p
     assert xpos.tags[0] == ["PRP", "VBP", "RB", "VB", "."]
 
 
+def test_conllu_byte_order_mark_of_a_joined_treebank_is_no_part_of_its_line(tmp_path):
+    # `cat a.conllu b.conllu`: b's BOM used to make its first token ID '\ufeff1', a "bad token ID"
+    second = "\ufeff1\tB\tb\tNOUN\t_\t_\t0\troot\t_\t_\n"
+    path = write(tmp_path / "joined.conllu", "\ufeff1\tA\ta\tDET\t_\t_\t0\troot\t_\t_\n\n" + second)
+    assert read_conllu(path).words == [["A"], ["B"]]
+    comment = write(tmp_path / "comment.conllu", CONLLU + "\n\ufeff# sent_id = 3\n" + second)
+    assert read_conllu(comment).words[-1] == ["B"]
+
+
 def test_conllu_unspecified_lemma_is_the_form(tmp_path):
     # UD's goeswith parts have lemma "_" (EWT, IMST, ...): one of them must not fail the whole file
     text = CONLLU.replace("4\tknow\tknow\t", "4\tknow\t_\t", 1)

@@ -106,6 +106,14 @@ def test_aligned_corpus_reads_each_languages_versification_from_its_table(tmp_pa
         corpus.versification()
 
 
+def test_versification_table_in_two_letter_codes_names_the_corpus_languages(tmp_path: Path) -> None:
+    # corpus languages are ISO 639-3: a table saying `ru` gave {}, and the Synodal psalm shift was missed
+    write(tmp_path / "en.tsv", "PSA.23.1\tThe Lord is my shepherd\n")
+    write(tmp_path / "ru.tsv", "PSA.23.1\tГосподь - Пастырь мой\n")
+    write(tmp_path / "languages.tsv", "lang\tversification\nen\tKJV\nru-RU\tSynodal\nsee below\tx\n")
+    assert AlignedCorpus.from_dir(tmp_path).versification() == {"eng": "KJV", "rus": "Synodal"}
+
+
 def test_read_monolingual_accepts_str_path(tmp_path: Path) -> None:
     path = write(tmp_path / "mono.txt", "x\n")
     assert list(read_monolingual(str(path))) == ["x"]
@@ -265,6 +273,30 @@ def test_read_parallel_tsv_non_utf8(tmp_path: Path) -> None:
     assert stats.skipped == 1
 
 
+def test_read_parallel_tsv_refuses_a_line_with_more_columns_than_the_default_two(tmp_path: Path) -> None:
+    # what `xling mine --output` writes: read as (score, source) pairs, it trained without a word
+    mined = write(tmp_path / "mined.tsv", "1.234567\tThe house is red.\tDas Haus ist rot.\n")
+    with pytest.raises(DataError, match=rf"^{esc(mined)}:1: 3 tab-separated columns; expected 2 "
+                                        r"\(source<TAB>target\): this looks like .*`xling mine`.*"
+                                        r"cut -f2,3.*columns=\(1, 2\)"):  # fmt: skip
+        list(read_parallel_tsv(mined))
+    assert list(read_parallel_tsv(mined, columns=(1, 2))) == [("The house is red.", "Das Haus ist rot.")]
+    # a tab inside a text used to cut it silently
+    cut = write(tmp_path / "cut.tsv", "dog\tHund\nName:\tName:\tJohn\n")
+    expected = rf"^{esc(cut)}:2: 3 tab-separated columns; expected 2 \(eng<TAB>deu\): a tab inside a text"
+    with pytest.raises(DataError, match=expected) as caught:
+        list(read_parallel_tsv(cut, sides=("eng", "deu")))
+    assert "xling mine" not in str(caught.value)
+    stats = ReadStats()
+    assert list(read_parallel_tsv(cut, skip_bad=True, stats=stats)) == [("dog", "Hund")]
+    assert stats.skipped == 1
+    # columns given: a wider file is the caller's choice, as before
+    assert list(read_parallel_tsv(cut, columns=(0, 1), skip_bad=True)) == [
+        ("dog", "Hund"),
+        ("Name:", "Name:"),
+    ]
+
+
 @pytest.mark.parametrize("columns", [(0, 0), (-1, 1), (0,), (0, 1, 2), (0.0, 1)])
 def test_read_parallel_tsv_bad_columns(tmp_path: Path, columns) -> None:
     path = write(tmp_path / "par.tsv", "a\tb\n")
@@ -408,6 +440,11 @@ def test_read_tatoeba_ambiguous_macrolanguage(tmp_path: Path) -> None:
         read_tatoeba(tmp_path, "sh")  # Serbo-Croatian stands for no one member
 
 
+def test_read_tatoeba_filipino_is_the_tagalog_file(tmp_path: Path) -> None:
+    make_tatoeba(tmp_path, "tgl", ["Kumusta."], ["Hello."])
+    assert read_tatoeba(tmp_path, "fil") == (["Kumusta."], ["Hello."])
+
+
 def test_read_tatoeba_laser_codes_outside_iso_639_3(tmp_path: Path) -> None:
     make_tatoeba(tmp_path, "ber", ["Azul."], ["Hello."])
     assert read_tatoeba(tmp_path, "ber") == (["Azul."], ["Hello."])
@@ -536,6 +573,23 @@ def test_aligned_corpus_requested_language_without_file(corpus_dir: Path) -> Non
     corpus = AlignedCorpus.from_dir(corpus_dir, languages=["eng", "deu"])
     with pytest.raises(DataError, match="language fra is not in this corpus; available: deu, eng"):
         corpus.sentences("fr")
+
+
+def test_aligned_corpus_finds_a_macrolanguage_member_and_the_same_written_language(tmp_path: Path) -> None:
+    # as the Tatoeba reader does: the Bible has cmn, lzh and swh, users say zh and sw; fil is written tgl
+    for code in ("cmn", "lzh", "swh", "tgl", "eng"):
+        write(tmp_path / f"{code}.tsv", f"v1\t{code} text\n")
+    corpus = AlignedCorpus.from_dir(tmp_path, ["zh", "sw", "fil", "en"])
+    assert corpus.files == {code: tmp_path / f"{code}.tsv" for code in ("cmn", "swh", "tgl", "eng")}
+    assert list(corpus.pairs("zh", "fil")) == [("v1", "cmn text", "tgl text")]
+    assert AlignedCorpus.from_dir(tmp_path, ["lzh"]).languages == ["lzh"]  # a member with its own file
+    write(tmp_path / "wuu.tsv", "v1\tx\n")
+    write(tmp_path / "hrv.tsv", "v1\tx\n")
+    write(tmp_path / "srp.tsv", "v1\tx\n")
+    with pytest.raises(DataError, match="hbs is ambiguous here: this corpus has hrv, srp"):
+        AlignedCorpus.from_dir(tmp_path, ["sh"])
+    with pytest.raises(DataError, match=r"no file for language\(s\) ara"):
+        AlignedCorpus.from_dir(tmp_path, ["ar"])
 
 
 def test_aligned_corpus_unknown_language_code(corpus_dir: Path) -> None:
@@ -677,6 +731,23 @@ def test_a_plain_file_named_gz_is_not_a_readable_gzip_file(tmp_path: Path) -> No
     with pytest.raises(DataError, match=r"fake\.txt\.gz: not a readable gzip file") as caught:
         list(read_monolingual(fake))
     assert ":0:" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["news.de.txt", "news.de"])
+def test_gzip_data_in_a_file_not_named_gz_says_so(tmp_path: Path, name: str) -> None:
+    # it used to say "invalid UTF-8 byte 0x8b", which sent users hunting for an encoding problem
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(b"Hallo Welt\n"))
+    with pytest.raises(
+        DataError, match=rf"^{esc(path)}: the file is gzip-compressed .*rename it to {name}\.gz"
+    ):
+        list(read_monolingual(path))
+    with pytest.raises(DataError, match="gzip-compressed"):
+        open_text(path)
+    # a text that starts with one of the two bytes is read as ever
+    text = write(tmp_path / "text.txt", b"\x1fA\n")
+    with open_text(text) as handle:
+        assert handle.read() == "\x1fA\n"
 
 
 def test_a_byte_order_mark_inside_a_file_is_no_part_of_the_line(tmp_path: Path) -> None:

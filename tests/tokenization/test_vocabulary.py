@@ -122,6 +122,18 @@ def test_too_large_vocabulary_is_a_clear_error_in_xling_terms(tmp_path):
     assert "--character_coverage option" not in str(error.value) and ".cc(" not in str(error.value)
 
 
+def test_a_bad_extra_language_is_refused_before_any_text_is_read(tmp_path):
+    # it failed only after every language was counted (minutes on a real corpus), without naming the field
+    def never_read():
+        raise AssertionError("text read before the config was checked")
+
+    with pytest.raises(XlingError, match=r"^extra_languages: unknown language code 'zz'"):
+        VocabConfig(extra_languages=["fra", "zz"]).validate()
+    with pytest.raises(XlingError, match=r"^extra_languages: unknown language code 'zz'"):
+        train_vocabulary({"eng": never_read}, _tiny(tmp_path / "tok", extra_languages=["zz"]))
+    VocabConfig(extra_languages=["fr", "sw-KE"]).validate()
+
+
 def test_a_bpe_vocabulary_encodes_exactly_like_its_sentencepiece_model(tmp_path):
     """transformers built a Unigram model from a BPE vocabulary's pieces: "▁war" came out as "▁w ar"."""
     out = tmp_path / "bpe"

@@ -86,7 +86,8 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
                     path,
                     number,
                 ) from None
-            if number == 1 and text.startswith("\ufeff"):
+            if text.startswith("\ufeff"):
+                # a BOM marks an encoding, not a token: first in a file, or where `cat` joined treebanks
                 text = text[1:]
             yield number, text
 

@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, TextIO
 
-from xling.data.languages import DEFAULT_MEMBER, MACROLANGUAGES, language_name, normalize_language
+from xling.data.languages import (
+    DEFAULT_MEMBER,
+    MACROLANGUAGES,
+    SAME_WRITTEN_LANGUAGE,
+    language_name,
+    normalize_language,
+)
 from xling.errors import ConfigError, DataError, LanguageCodeError
 
 # a JSON escape of a UTF-16 surrogate (high or low): only then can a parsed string hold a lone one
@@ -78,16 +84,37 @@ def require_file(path: PathLike) -> Path:
     return p
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def open_binary(path: Path) -> BinaryIO:
-    """Return a binary handle on `path`, decompressing when the name ends in `.gz`."""
+    """Return a binary handle on `path`, decompressing when the name ends in `.gz`; a DataError if a file
+    not named `.gz` holds gzip data."""
     try:
         if path.name.lower().endswith(".gz"):
             return gzip.open(path, "rb")  # type: ignore[return-value]
-        return open(path, "rb")  # noqa: SIM115 - the caller owns and closes the handle
+        handle = open(path, "rb")  # noqa: SIM115 - the caller owns and closes the handle
     except FileNotFoundError:
         raise DataError("file not found", path) from None
     except OSError as exc:
         raise DataError(f"cannot open file: {exc.strerror or exc}", path) from exc
+    _refuse_unnamed_gzip(handle, path)
+    return handle
+
+
+def _refuse_unnamed_gzip(handle: BinaryIO, path: Path) -> None:
+    """Return nothing, with `handle` back at its start, unless the file begins with the gzip magic bytes.
+
+    Refused rather than decompressed: every reader and tool picks the format by the name, so a `.txt` that is
+    gzip would still be garbage elsewhere; and no UTF-8 text starts with 1f 8b, so the check never refuses
+    text (its message would otherwise be a puzzling "invalid UTF-8 byte 0x8b").
+    """
+    start = handle.read(len(_GZIP_MAGIC))
+    if start == _GZIP_MAGIC:
+        handle.close()
+        raise DataError(f"the file is gzip-compressed but its name does not end in .gz: rename it to "
+                        f"{path.name}.gz", path)  # fmt: skip
+    handle.seek(0)
 
 
 def open_text(path: PathLike) -> TextIO:
@@ -282,7 +309,7 @@ def _check_columns(columns: tuple[int, int]) -> tuple[int, int]:
 def read_parallel_tsv(
     path: PathLike,
     *,
-    columns: tuple[int, int] = (0, 1),
+    columns: tuple[int, int] | None = None,
     skip_bad: bool = False,
     stats: ReadStats | None = None,
     sides: tuple[str, str] = ("source", "target"),
@@ -290,22 +317,33 @@ def read_parallel_tsv(
     """Return an iterator over (source, target) pairs taken from two columns of a TSV file.
 
     `columns` are 0-based indexes; messages number columns from 1, as lines are, and call the two sides
-    `sides` (a caller that knows their languages can name them, e.g. "eng (pivot)").
+    `sides` (a caller that knows their languages can name them, e.g. "eng (pivot)"). Without `columns` the
+    file must have exactly two: a line with more is a bad line (a tab inside a text, or an id or score column
+    that would otherwise be read as a side); given `columns`, any other columns are ignored.
     """
-    src_col, tgt_col = _check_columns(columns)
-    return _parallel_tsv(require_file(path), src_col, tgt_col, skip_bad, stats, sides)
+    src_col, tgt_col = _check_columns((0, 1) if columns is None else columns)
+    at_most = 2 if columns is None else None
+    return _parallel_tsv(require_file(path), (src_col, tgt_col), at_most, skip_bad, stats, sides)
 
 
 def _parallel_tsv(
-    path: Path, src_col: int, tgt_col: int, skip_bad: bool, stats: ReadStats | None, sides: tuple[str, str]
+    path: Path,
+    columns: tuple[int, int],
+    at_most: int | None,
+    skip_bad: bool,
+    stats: ReadStats | None,
+    sides: tuple[str, str],
 ) -> Iterator[tuple[str, str]]:
-    """Return the generator behind read_parallel_tsv."""
+    """Return the generator behind read_parallel_tsv; `at_most` columns per line (None: any number)."""
+    src_col, tgt_col = columns
     needed = max(src_col, tgt_col) + 1
     for line in decoded_lines(path, stats):
         try:
             fields = _tsv_fields(line, path, needed)
             if fields is None:
                 continue
+            if at_most is not None and len(fields) > at_most:
+                raise _extra_columns(fields, at_most, sides, path, line.number)
             src, tgt = fields[src_col], fields[tgt_col]
             if not src or not tgt:
                 side, column = (sides[0], src_col) if not src else (sides[1], tgt_col)
@@ -314,6 +352,31 @@ def _parallel_tsv(
             _reject(error, skip_bad, stats)
             continue
         yield src, tgt
+
+
+def _extra_columns(
+    fields: list[str], expected: int, sides: tuple[str, str], path: Path, number: int
+) -> DataError:
+    """Return the error for a line of a two-column file with more columns, saying what it looks like."""
+    found = f"{len(fields)} tab-separated columns; expected {expected} ({'<TAB>'.join(sides)})"
+    if len(fields) == 3 and _is_number(fields[0]):
+        # the score<TAB>source<TAB>target lines `xling mine --output` writes: read as they are, every pair
+        # would be (score, source) and train without a word
+        return DataError(f"{found}: this looks like the score<TAB>source<TAB>target output of `xling mine`; "
+                         "keep its columns 2 and 3 (cut -f2,3 FILE > pairs.tsv), or from Python "
+                         "read_parallel_tsv(FILE, columns=(1, 2))", path, number)  # fmt: skip
+    return DataError(f"{found}: a tab inside a text (replace it by a space), or an id or other extra "
+                     "column (cut the two text columns out first, e.g. cut -f2,3 FILE > pairs.tsv)?",
+                     path, number)  # fmt: skip
+
+
+def _is_number(text: str) -> bool:
+    """Return whether `text` reads as a float (a score column)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read_parallel_files(
@@ -426,6 +489,46 @@ def _unique_id_text(path: Path, skip_bad: bool, stats: ReadStats | None) -> Iter
         yield ident, text
 
 
+# --- which file of a folder is a language's ----------------------------------------------------------
+
+
+def _written_forms(code: str) -> list[str]:
+    """Return `code` first, then the codes ISO 639-3 keeps apart for its written language (fil: tgl)."""
+    twins = {SAME_WRITTEN_LANGUAGE.get(code)} | {a for a, b in SAME_WRITTEN_LANGUAGE.items() if b == code}
+    return [code, *sorted(twin for twin in twins if twin is not None and twin != code)]
+
+
+def folder_language_code(code: str, has_file: Callable[[str], bool], folder: Path, what: str) -> str | None:
+    """Return the code whose file in `folder` holds the text of language `code` (canonical ISO 639-3); None
+    when no file does. `has_file` says whether the folder has a file for a code; `what` names the folder in
+    an error ("Tatoeba").
+
+    Its own file first, else one of the same written language (fil and tgl). Data sets label some languages
+    by an individual code (cmn, swh, lvs) where users say zh, sw..., and others by a macrolanguage that
+    stands for one member (ara: Standard Arabic, est: Estonian): a macrolanguage takes its one member with a
+    file, or its DEFAULT_MEMBER among several (zh is Mandarin, not Cantonese or Wu, as everywhere in xling);
+    a member takes its macrolanguage's file only if it is the member that one stands for (Tatoeba's kur is
+    Latin-script Kurmanji, not Sorani ckb). Several members and none the default is a DataError.
+    """
+    forms = _written_forms(code)
+    for form in forms:
+        if has_file(form):
+            return form
+    related: set[str] = set()
+    for form in forms:
+        related |= MACROLANGUAGES.get(form, frozenset())
+        related |= {macro for macro in MACROLANGUAGES if DEFAULT_MEMBER.get(macro) == form}
+    found = sorted(c for c in related if has_file(c))
+    if len(found) == 1:
+        return found[0]
+    default = next((DEFAULT_MEMBER[form] for form in forms if DEFAULT_MEMBER.get(form) in found), None)
+    if default is not None:
+        return default
+    if found:
+        raise DataError(f"{code} is ambiguous here: {what} has {', '.join(found)}; pass one of them", folder)
+    return None
+
+
 # --- Tatoeba (LASER / XTREME layout) -----------------------------------------------------------------
 
 
@@ -444,20 +547,9 @@ def tatoeba_code(root: Path, lang: str) -> str:
         if literal and _tatoeba_paths(root, literal)[0].is_file():
             return literal
         raise
-    if _tatoeba_paths(root, code)[0].is_file():
-        return code
-    # Tatoeba labels some languages by an individual code (cmn, swh, lvs, pes) where users say zh, sw..., and
-    # others by a macrolanguage that stands for one member (ara: Standard Arabic, est: Estonian): only that
-    # member may take its file (Tatoeba's kur is Latin-script Kurmanji, not Sorani ckb)
-    related = set(MACROLANGUAGES.get(code, ()))
-    related |= {macro for macro, members in MACROLANGUAGES.items() if DEFAULT_MEMBER.get(macro) == code}
-    found = sorted(c for c in related if _tatoeba_paths(root, c)[0].is_file())
-    if len(found) == 1:
-        return found[0]
-    if DEFAULT_MEMBER.get(code) in found:  # zh is Mandarin (cmn), not Cantonese or Wu, as everywhere in xling
-        return DEFAULT_MEMBER[code]
-    if found:
-        raise DataError(f"{code} is ambiguous here: Tatoeba has {', '.join(found)}; pass one of them", root)
+    found = folder_language_code(code, lambda c: _tatoeba_paths(root, c)[0].is_file(), root, "Tatoeba")
+    if found is not None:
+        return found
     wanted = " and ".join(p.name for p in _tatoeba_paths(root, code))
     sibling = next((macro for macro, members in MACROLANGUAGES.items()
                     if code in members and _tatoeba_paths(root, macro)[0].is_file()), None)  # fmt: skip
@@ -588,23 +680,29 @@ class AlignedCorpus:
             if isinstance(languages, str):
                 languages = [languages]
             wanted = [normalize_language(code) for code in languages]
-            missing = sorted({code for code in wanted if code not in files})
+            # a language is kept under its file's code (zh: cmn), which is what its sentences are
+            chosen = {
+                code: folder_language_code(code, files.__contains__, root, "this corpus") for code in wanted
+            }
+            missing = sorted(code for code, found in chosen.items() if found is None)
             if missing:
                 raise DataError(
                     f"no file for language(s) {', '.join(missing)}; available: {', '.join(sorted(files))}",
                     root,
                 )
-            files = {code: files[code] for code in wanted}
+            files = {found: files[found] for found in chosen.values() if found is not None}
         return cls(root, files)
 
     def _file(self, lang: str) -> tuple[str, Path]:
-        """Return (canonical code, file) for `lang`; raise DataError if the corpus lacks it."""
+        """Return (the code the corpus keeps it under, file) for `lang` (zh finds cmn, as in from_dir); raise
+        DataError if the corpus lacks it."""
         code = normalize_language(lang)
-        if code not in self.files:
+        found = folder_language_code(code, self.files.__contains__, self.root, "this corpus")
+        if found is None:
             raise DataError(
                 f"language {code} is not in this corpus; available: {', '.join(self.languages)}", self.root
             )
-        return code, self.files[code]
+        return found, self.files[found]
 
     def sentences(
         self, lang: str, *, skip_bad: bool = False, stats: ReadStats | None = None
@@ -633,7 +731,10 @@ class AlignedCorpus:
             cells = text.split("\t")
             if len(cells) <= max(lang_at, scheme_at):
                 raise DataError(f"only {len(cells)} of the header's {len(header)} columns", path, line.number)
-            code = cells[lang_at].strip()
+            try:  # the table may say `ru` where the files are keyed by ISO 639-3 `rus`
+                code = normalize_language(cells[lang_at].strip())
+            except LanguageCodeError:
+                continue  # not a language's row
             if code in self.files:
                 schemes[code] = cells[scheme_at].strip()
         return schemes

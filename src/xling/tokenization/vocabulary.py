@@ -109,6 +109,8 @@ class VocabConfig:
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming a field out of range (before any text is read)."""
         self.data.validate()
+        for code in self.extra_languages:  # here, not after minutes of counting every language's sentences
+            normalize_language(code, where="extra_languages")
         if self.model_type not in ("unigram", "bpe"):
             raise ConfigError(f"model_type: {self.model_type!r} must be 'unigram' or 'bpe'")
         if self.vocab_size < 100:
