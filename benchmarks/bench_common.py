@@ -54,12 +54,19 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def write_json(report: dict[str, Any], json_path: Path | None) -> None:
-    """Write `report` to `json_path` (its folder made if needed) and say so; nothing when it is None."""
+def write_json(
+    report: dict[str, Any], json_path: str | Path | None, default: Callable[[Any], Any] | None = None
+) -> None:
+    """Write `report` to `json_path` as indented UTF-8 JSON (its folder made if needed) and say so; nothing
+    when it is None. Atomic (xling.atomic): a failed write leaves an earlier file as it was, never half a
+    report. `default` is json's, for values it cannot write itself."""
     if json_path is None:
         return
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    from xling.atomic import atomic_write
+
+    with atomic_write(json_path) as handle:  # makes the folder; renamed over the file once complete
+        json.dump(report, handle, indent=2, ensure_ascii=False, default=default)
+        handle.write("\n")
     log(f"figures written to {json_path}")
 
 
@@ -80,6 +87,7 @@ class QuickSettings(Protocol):
 
 
 S = TypeVar("S", bound=QuickSettings)
+T = TypeVar("T")
 
 
 def quick_tokenizer() -> str:
@@ -235,22 +243,45 @@ def make_step_clock(collator: Any, stop_after_tokens: int):
     return StepClock()
 
 
+def round_order(contenders: tuple[str, ...], r: int) -> tuple[str, ...]:
+    """Return the order in which `contenders` take their turns in round `r` (from 0): rotated by one each
+    round (A,B,C; B,C,A; C,A,B), so two contenders alternate."""
+    shift = r % len(contenders) if contenders else 0
+    return contenders[shift:] + contenders[:shift]
+
+
+def measured_rounds(
+    rounds: int, contenders: tuple[str, ...], run_one: Callable[[str], tuple[T, str]]
+) -> list[dict[str, T]]:
+    """Return per-round figures (each round's keyed in `contenders` order) of `run_one`, which returns a
+    contender's figures and a progress line. The contenders take turns in every round in `round_order`, so
+    that noise from a shared machine, and whatever a run leaves behind for the next (caches, heat), hits all
+    of them alike."""
+    out = []
+    for r in range(rounds):
+        figures = {}
+        for name in round_order(contenders, r):
+            figures[name], line = run_one(name)
+            log(f"round {r + 1}/{rounds} {name:8s} {line}")
+        out.append({name: figures[name] for name in contenders})
+    return out
+
+
 def speed_rounds(
     rounds: int, contenders: tuple[str, ...], run_one: Callable[[str], RunFigures]
 ) -> list[dict[str, dict[str, Any]]]:
-    """Return per-round speed summaries (each round's keyed in `contenders` order). The contenders take turns
-    in every round and the order rotates from round to round (A,B,C; B,C,A; C,A,B), so that noise from a
-    shared machine, and whatever a run leaves behind for the next (caches, heat), hits all of them alike."""
-    out = []
-    for r in range(rounds):
-        shift = r % len(contenders) if contenders else 0
-        figures = {}
-        for name in contenders[shift:] + contenders[:shift]:
-            run = run_one(name)
-            figures[name] = run.summary()
-            log(f"round {r + 1}/{rounds} {name:8s} {run.speed_line()}")
-        out.append({name: figures[name] for name in contenders})
-    return out
+    """Return per-round speed summaries of training runs (`measured_rounds` of their `summary`)."""
+
+    def one(name: str) -> tuple[dict[str, Any], str]:
+        run = run_one(name)
+        return run.summary(), run.speed_line()
+
+    return measured_rounds(rounds, contenders, one)
+
+
+def round_medians(rounds: list[dict[str, dict[str, Any]]], key: str) -> dict[str, float]:
+    """Return each contender's median of figure `key` over `rounds` (as `measured_rounds` returns them)."""
+    return {name: statistics.median(r[name][key] for r in rounds) for name in rounds[0]} if rounds else {}
 
 
 def steps_for_tokens(batches: Any, tokens: int, count: Callable[[dict[str, Any]], int]) -> int:

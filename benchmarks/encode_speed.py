@@ -41,6 +41,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from bench_common import write_json  # noqa: E402
 
 LANGUAGES = ["eng", "deu", "fra", "spa", "rus", "cmn", "fin", "nld"]
 FAST_PATHS = ["bf16", "int8"]
@@ -205,9 +206,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "rounds": rounds,
     }
     print_table(report, med)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_json(report, args.json)
     return report
 
 

@@ -8,6 +8,10 @@ the task; the bundled sample sentences with alternating labels when --data is mi
   from the loop's own per-step log, so the end-of-run checkpoint is not counted;
 - predict examples/s: `predict_proba` on the dev split (length-sorted batches of `--predict-batch`).
 
+Each model's methods take turns over `--rounds` rounds (default 3), the order alternating from round to
+round (full, LoRA; LoRA, full; ...), so that noise from a shared machine hits both alike: the figures are
+medians over the rounds, each round's kept in the JSON (`rounds` of a row).
+
 Models:
 - `mini`, `small`: xling's presets (XLM-R architecture, xling.pretraining.presets), RANDOM weights with a
   2,000-piece vocabulary trained on the bundled sample corpus: there are no pretrained multilingual
@@ -31,6 +35,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -40,6 +45,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
+from bench_common import measured_rounds, round_medians, write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "sentiment" / "umsab"
@@ -114,6 +120,7 @@ def speed_row(name: str, encoder: Path, method: str, train, dev, root: Path, arg
     from xling.transfer.finetune import finetune_classifier
 
     output = root / f"run-{name}-{method}"
+    shutil.rmtree(output, ignore_errors=True)  # the previous round's run
     config = make_config(encoder, output, args, lora=method == "lora", steps=args.steps)
     classifier = finetune_classifier(config, train)
     log = [json.loads(line) for line in (output / "train_log.jsonl").read_text().splitlines()]
@@ -139,6 +146,30 @@ def speed_row(name: str, encoder: Path, method: str, train, dev, root: Path, arg
         "predict_examples_per_s": round(len(texts) / predict_seconds, 1),
         "final_loss": round(meta["training"]["final_loss"], 4),
     }
+
+
+TIMED = ("train_examples_per_s", "train_tokens_per_s", "predict_examples_per_s")  # medians over rounds
+
+
+def model_rows(
+    name: str, encoder: Path, methods: tuple[str, ...], train, dev, root: Path, args
+) -> list[dict]:
+    """Return one row per method of model `name`: the methods take turns over `args.rounds` rounds, the
+    order alternating (rotating) from round to round; TIMED figures are medians, each round's under
+    `rounds` (with its final loss), the rest as the first round gave them (the same every round)."""
+
+    def run_one(method: str) -> tuple[dict[str, Any], str]:
+        row = speed_row(name, encoder, method, train, dev, root, args)
+        return row, (f"{name} {row['train_examples_per_s']:,} train examples/s, "
+                     f"{row['predict_examples_per_s']:,} predict examples/s")  # fmt: skip
+
+    rounds = measured_rounds(args.rounds, methods, run_one)
+    medians = {key: round_medians(rounds, key) for key in TIMED}
+    return [
+        {**rounds[0][method], **{key: round(medians[key][method], 1) for key in TIMED},
+         "rounds": [{key: r[method][key] for key in (*TIMED, "final_loss")} for r in rounds]}
+        for method in methods
+    ]  # fmt: skip
 
 
 def quality_run(encoder: Path, train, dev, test, root: Path, args) -> dict[str, Any]:
@@ -170,12 +201,14 @@ def quality_run(encoder: Path, train, dev, test, root: Path, args) -> dict[str, 
     return row
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="UMSAB root (english/ is used)")
     parser.add_argument("--models", default="mini,small,minilm")
     parser.add_argument("--methods", default="full,lora")
     parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of each configuration, full and LoRA alternating (medians are reported)")  # fmt: skip
     parser.add_argument("--skip", type=int, default=5, help="steps not timed at the start")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=128)
@@ -190,7 +223,9 @@ def main() -> None:
     parser.add_argument("--quality-epochs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny settings: an end-to-end check")
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds: at least 1")
     if args.quick:
         args.models, args.steps, args.skip, args.predict_examples = "mini", 6, 2, 32
     logging.basicConfig(level=logging.WARNING)
@@ -214,9 +249,10 @@ def main() -> None:
             else:
                 tokenizer_dir = tokenizer_dir or sample_tokenizer(root)
                 encoder = preset_encoder(root, name, tokenizer_dir, args.max_length)
-            for method in args.methods.split(","):
-                rows.append(speed_row(name, encoder, method, train, dev, root, args))
-                print(json.dumps(rows[-1]), file=sys.stderr)
+            methods = tuple(dict.fromkeys(filter(None, args.methods.split(","))))
+            for row in model_rows(name, encoder, methods, train, dev, root, args):
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr)
         if args.quality and minilm_folder() is not None:
             quality = quality_run(minilm_folder(), train, dev, test, root, args)
 
@@ -229,7 +265,8 @@ def main() -> None:
     head = ["model", "method", "parameters", "trained_parameters", "train_examples_per_s", "train_tokens_per_s",
             "mean_tokens_per_example", "predict_examples_per_s", "final_loss"]  # fmt: skip
     print(f"fine-tuning speed, {args.threads} threads, batch {args.batch_size}, max_length {args.max_length}, "
-          f"{args.precision}, {args.steps - args.skip} timed steps, data: {data_name}")  # fmt: skip
+          f"{args.precision}, {args.steps - args.skip} timed steps, data: {data_name}; medians of {args.rounds} "
+          "rounds, the methods' order alternating")  # fmt: skip
     print(" | ".join(head))
     for row in rows:
         print(" | ".join(f"{row[h]:,}" if isinstance(row[h], int) else str(row[h]) for h in head))
@@ -237,10 +274,7 @@ def main() -> None:
         print(f"MiniLM fine-tuned {quality['epochs']} epochs: dev macro-F1 per epoch {quality['dev_per_epoch']}, "
               f"best step {quality['best']['step']}; English test {quality.get('test')}, "
               f"majority {quality.get('test_majority')} ({quality['seconds']} s)")  # fmt: skip
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"settings": settings, "speed": rows, "quality": quality}, indent=2,
-                                        default=str) + "\n")  # fmt: skip
+    write_json({"settings": settings, "speed": rows, "quality": quality}, args.json, default=str)
 
 
 def _bf16_native() -> bool:

@@ -2,6 +2,10 @@
 list of texts (one ISO 639-3 code or "und" each), the ISO 639-3 languages the identifier can name, and the
 bytes of its model on disk.
 
+Prediction comes in two halves, so that only the identifier's own work is timed: `predict_raw` calls the
+library and returns its answers as it gives them (the timed call), `to_codes` maps those answers to ISO 639-3
+codes (the harness's `to_iso3`, run after the clock stops); `predict` is both.
+
 Nothing here imports an identifier at import time: the memory probe measures a contender's import, load and
 predictions against the interpreter's own footprint, so the import belongs to the contender.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 UND = "und"
 XLING_BATCH = 1024  # texts per `predict` call of xling's detector (its batch API)
@@ -69,9 +74,17 @@ class Contender:
     def load(self) -> None:
         raise NotImplementedError
 
+    def predict_raw(self, texts: Sequence[str]) -> list[Any]:
+        """Return the identifier's own answer per text, as its API gives it: the call that is timed."""
+        raise NotImplementedError
+
+    def to_codes(self, raw: list[Any]) -> list[str]:
+        """Return one ISO 639-3 code (or "und") per answer of `predict_raw` (not timed); these are the codes."""
+        return list(raw)
+
     def predict(self, texts: Sequence[str]) -> list[str]:
         """Return one ISO 639-3 code (or "und") per text."""
-        raise NotImplementedError
+        return self.to_codes(self.predict_raw(texts))
 
     def languages(self) -> frozenset[str]:
         """Return the ISO 639-3 languages the identifier can name."""
@@ -100,7 +113,7 @@ class Xling(Contender):
         except XlingError as error:
             raise Unavailable(str(error)) from error
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
+    def predict_raw(self, texts: Sequence[str]) -> list[str]:  # xling answers in ISO 639-3 already
         out: list[str] = []
         for start in range(0, len(texts), XLING_BATCH):
             predictions = self.ident.predict(list(texts[start : start + XLING_BATCH]), k=1)
@@ -126,9 +139,12 @@ class Py3langid(Contender):
         self.model_path = MODEL_DIR / MODEL_FILE
         self.ident = LanguageIdentifier.from_model_file(MODEL_FILE)
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
+    def predict_raw(self, texts: Sequence[str]) -> list[str]:
         classify = self.ident.classify
-        return [to_iso3(classify(text)[0]) for text in texts]
+        return [classify(text)[0] for text in texts]
+
+    def to_codes(self, raw: list[str]) -> list[str]:
+        return [to_iso3(code) for code in raw]
 
     def languages(self) -> frozenset[str]:
         return iso3_set(list(self.ident.nb_classes))
@@ -164,13 +180,14 @@ class Lingua(Contender):
         self.detector = builder.build()
         self.codes = {language: language.iso_code_639_3.name.lower() for language in lingua.Language.all()}
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
+    def predict_raw(self, texts: Sequence[str]) -> list[Any]:
         if self.threads > 1:
-            found = self.detector.detect_languages_in_parallel_of(list(texts))
-        else:
-            detect = self.detector.detect_language_of
-            found = [detect(text) for text in texts]
-        return [self.codes[language] if language is not None else UND for language in found]
+            return list(self.detector.detect_languages_in_parallel_of(list(texts)))
+        detect = self.detector.detect_language_of
+        return [detect(text) for text in texts]
+
+    def to_codes(self, raw: list[Any]) -> list[str]:
+        return [self.codes[language] if language is not None else UND for language in raw]
 
     def languages(self) -> frozenset[str]:
         return iso3_set(sorted(self.codes.values()))
@@ -192,10 +209,14 @@ class Pycld2(Contender):
         self.module = pycld2
         self.code_of = dict(pycld2.LANGUAGES)  # name -> code; a name's repeats all have the same code
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
+    def predict_raw(self, texts: Sequence[str]) -> list[str | None]:
         return [self._one(text) for text in texts]
 
-    def _one(self, text: str) -> str:
+    def to_codes(self, raw: list[str | None]) -> list[str]:
+        return [to_iso3(code) for code in raw]
+
+    def _one(self, text: str) -> str | None:
+        """Return CLD2's code of its best guess at `text`, None when it cannot read it."""
         # bestEffort: without it CLD2 answers "unknown" for most sentences under ~30 bytes, which would
         # measure its reluctance rather than its accuracy
         try:
@@ -206,8 +227,8 @@ class Pycld2(Contender):
             try:
                 details = self.module.detect(cleaned, bestEffort=True)[2]
             except (self.module.error, UnicodeError):
-                return UND
-        return to_iso3(details[0][1])
+                return None
+        return details[0][1]
 
     def languages(self) -> frozenset[str]:
         return iso3_set(
@@ -230,8 +251,12 @@ class Gcld3(Contender):
         self.module = gcld3
         self.ident = gcld3.NNetLanguageIdentifier(min_num_bytes=0, max_num_bytes=1000)
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        return [to_iso3(self.ident.FindLanguage(text=text).language) for text in texts]
+    def predict_raw(self, texts: Sequence[str]) -> list[str]:
+        find = self.ident.FindLanguage
+        return [find(text=text).language for text in texts]
+
+    def to_codes(self, raw: list[str]) -> list[str]:
+        return [to_iso3(code) for code in raw]
 
     def languages(self) -> frozenset[str]:
         return iso3_set(GCLD3_CODES.split())

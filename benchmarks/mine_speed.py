@@ -9,13 +9,16 @@ translations. Settings are LASER's: k=4 neighbours, ratio margin, pairs best in 
   b) baseline: the straightforward way: an exact `faiss.IndexFlatIP` kNN of the whole set in each
                direction, then the margin, the best candidates and their intersection with numpy.
 
-Each contender runs once, in its own subprocess, so that its peak resident memory (`ru_maxrss`, which
-sees FAISS's allocations where tracemalloc would not) is its own. The table shows wall time of the
-mining call, peak RSS, the peak above what the process held once its input was made, and how many of the
-planted pairs each found; the two lists of mined pairs are then checked to be identical.
+Each contender runs `--rounds` times (default 3), each time in a fresh subprocess, so that its peak
+resident memory (`ru_maxrss`, which sees FAISS's allocations where tracemalloc would not) is its own; the
+contenders take turns in every round, the order alternating from round to round, so that noise from a
+shared machine hits both alike. The table shows the median wall time of the mining call and each round's,
+the median peak RSS, the peak above what the process held once its input was made, and how many of the
+planted pairs each found; `ratio` is the baseline's median seconds over xling's (above 1: xling is
+faster). The two lists of mined pairs are then checked to be identical.
 
     .venv/bin/python benchmarks/mine_speed.py --json runs/bench/mine_speed.json
-    .venv/bin/python benchmarks/mine_speed.py --quick      # 5k x 5k, a few seconds
+    .venv/bin/python benchmarks/mine_speed.py --quick      # 5k x 5k, 3 rounds: under a minute
     # memory at scale: 1M x 1M through xling's IVF index only (an exact baseline would take hours here)
     .venv/bin/python benchmarks/mine_speed.py --n 1000000 --dim 256 --index ivf --contenders xling
 """
@@ -36,11 +39,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_common import log
+from bench_common import log, measured_rounds, round_medians, write_json
 
 CONTENDERS = ("xling", "baseline")
 LABELS = {"xling": "xling mine_embeddings", "baseline": "plain FAISS + numpy"}
 THRESHOLD = 1.06  # LASER / CCMatrix ratio-margin cut, the same for both contenders
+MEDIAN_FIGURES = ("seconds", "peak_rss_mib", "input_rss_mib", "peak_above_input_mib")  # vary by round
+RATIO_MEANS = "baseline median seconds / xling median seconds: above 1 means xling is faster"
 
 
 @dataclass
@@ -68,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="FAISS threads (default: all cores)")
     parser.add_argument("--index", default="flat", choices=("flat", "ivf", "hnsw"), help="xling's index")
     parser.add_argument("--contenders", default=",".join(CONTENDERS), help="which to run (comma-separated)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of each contender, the order alternating by round (medians are reported)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="5k x 5k instead of --n")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
@@ -189,6 +196,34 @@ def run_contender(name: str, settings: BenchSettings, out: Path) -> dict[str, An
     return json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
 
 
+def run_rounds(
+    names: tuple[str, ...], settings: BenchSettings, out: Path, rounds: int
+) -> list[dict[str, dict[str, Any]]]:
+    """Return each round's figures of the contenders `names` (each round keyed in `names` order), every run
+    in a fresh subprocess, the order alternating from round to round."""
+
+    def run_one(name: str) -> tuple[dict[str, Any], str]:
+        figures = run_contender(name, settings, out)
+        return figures, f"{figures['seconds']:.2f} s, peak RSS {figures['peak_rss_mib']:,.0f} MiB"
+
+    return measured_rounds(rounds, names, run_one)
+
+
+def summarize(rounds: list[dict[str, dict[str, Any]]]) -> tuple[dict[str, dict[str, Any]], float | None]:
+    """Return each contender's figures over `rounds` (the medians of MEDIAN_FIGURES, each round's seconds
+    under `round_seconds`, the rest as the first round gave them: the same in every round) and the ratio
+    baseline median seconds / xling median seconds (None unless both ran)."""
+    medians = {key: round_medians(rounds, key) for key in MEDIAN_FIGURES}
+    results = {}
+    for name in rounds[0]:
+        results[name] = {**rounds[0][name], **{key: medians[key][name] for key in MEDIAN_FIGURES},
+                         "round_seconds": [r[name]["seconds"] for r in rounds]}  # fmt: skip
+    ratio = None
+    if "xling" in results and "baseline" in results and results["xling"]["seconds"] > 0:
+        ratio = round(results["baseline"]["seconds"] / results["xling"]["seconds"], 3)
+    return results, ratio
+
+
 def compare(out: Path) -> dict[str, Any]:
     """Return whether both contenders mined the same pairs, and how far apart their scores are."""
     mined = {name: np.load(out / f"{name}.npz") for name in CONTENDERS}
@@ -217,21 +252,24 @@ def print_table(report: dict[str, Any]) -> None:
     title = (
         f"Bitext mining {config['n']:,} x {config['n']:,}, dim {config['dim']}, k={config['k']}, "
         f"ratio margin, intersect, threshold {THRESHOLD}, xling index {config['index']}, "
-        f"{first['faiss_threads']} FAISS threads"
+        f"{first['faiss_threads']} FAISS threads, medians of {config['rounds']} rounds (order alternating)"
     )
     table = Table(title=title)
-    for column in ("contender", "wall s", "peak RSS MiB", "above input MiB", "pairs", "planted found",
-                   "precision", "vs baseline"):  # fmt: skip
+    for column in ("contender", "wall s", "per round", "peak RSS MiB", "above input MiB", "pairs",
+                   "planted found", "precision", "baseline s / s"):  # fmt: skip
         table.add_column(column, justify="left" if column == "contender" else "right")
     base_seconds = results["baseline"]["seconds"] if "baseline" in results else None
     for name, r in results.items():
-        table.add_row(LABELS[name], f"{r['seconds']:.2f}", f"{r['peak_rss_mib']:,.0f}",
+        per_round = " / ".join(f"{x:.2f}" for x in r["round_seconds"])
+        table.add_row(LABELS[name], f"{r['seconds']:.2f}", per_round, f"{r['peak_rss_mib']:,.0f}",
                       f"{r['peak_above_input_mib']:,.0f}", f"{r['pairs']:,}",
                       f"{r['planted_found']:,} / {r['planted']:,}", f"{r['precision']:.4f}",
                       f"{base_seconds / r['seconds']:.2f}x" if base_seconds and r["seconds"] else "n/a")  # fmt: skip
     console = Console()
-    console.width = max(console.width, 120)  # piped output gets 80 columns: too narrow here
+    console.width = max(console.width, 140)  # piped output gets 80 columns: too narrow here
     console.print(table)
+    if report["ratio"] is not None:
+        console.print(f"ratio {report['ratio']:.2f}x ({report['ratio_means']})")
     check = report["check"]
     if check is None:
         return
@@ -263,23 +301,26 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(set(names) - set(CONTENDERS))
         if unknown:
             sys.exit(f"--contenders: unknown {', '.join(unknown)} (choose from {', '.join(CONTENDERS)})")
-        results = {name: run_contender(name, settings, out) for name in names}
+        if args.rounds < 1:
+            sys.exit("--rounds: at least 1")
+        rounds = run_rounds(tuple(dict.fromkeys(names)), settings, out, args.rounds)
+        results, ratio = summarize(rounds)
         # only exact search on both sides must give the same pairs; an approximate index is compared
-        # by its planted pairs found instead
+        # by its planted pairs found instead (every round mines the same pairs: the last round's are kept)
         check = compare(out) if len(results) == len(CONTENDERS) and settings.index == "flat" else None
     import faiss
 
     report = {
-        "config": asdict(settings),
+        "config": {**asdict(settings), "rounds": args.rounds},
         "results": results,
+        "ratio": ratio,
+        "ratio_means": RATIO_MEANS,
+        "rounds": rounds,
         "check": check,
         "machine": {"cpus": os.cpu_count(), "faiss": faiss.__version__, "numpy": np.__version__},
     }
     print_table(report)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        log(f"wrote {args.json}")
+    write_json(report, args.json)
     return 0 if check is None or check["identical_pairs"] else 1
 
 

@@ -65,7 +65,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -546,12 +546,18 @@ class EmbedRound:
     """Of the 2xx answers."""
     client_cpu_s: float
     """CPU seconds of this process (the load client) over the round."""
+    server_cpu_s: float = 0.0
+    """CPU seconds of the server over the round's counted requests (after the warm-up)."""
+    batches: dict[str, Any] = field(default_factory=dict)
+    """The server's /embed batcher counts over the round's counted requests (`batch_delta`)."""
 
 
-async def embed_run(url: str, texts: Texts, requests: int, concurrency: int, languages: list[str]
+async def embed_run(server: Server, texts: Texts, requests: int, concurrency: int, languages: list[str]
                     ) -> EmbedRound:  # fmt: skip
     """Return the requests/s, statuses and latencies of `requests` single-text /embed requests at `concurrency`
-    (sample sentences of `languages`, all when empty), and the client's CPU time."""
+    (sample sentences of `languages`, all when empty), the client's CPU time, and the server's CPU time and
+    batcher counts over the same requests: read after the warm-up requests (one a connection, which open the
+    connections first) and after the last request, so that the warm-up counts nowhere."""
     rng = random.Random(3)
     pool = [text for lang, sentences in texts.sentences.items() if not languages or lang in languages
             for text in sentences]  # fmt: skip
@@ -560,9 +566,12 @@ async def embed_run(url: str, texts: Texts, requests: int, concurrency: int, lan
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300, limits=limits) as client:
+    pid = server.process.pid
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=300, limits=limits) as client:
         warm = [client.post("/embed", json=body) for body in bodies[:concurrency]]  # connections open first
         await asyncio.gather(*warm)
+        batches_before = embed_batches(server.health())
+        server_cpu = cpu_seconds(pid)
         pending = iter(bodies)
 
         async def worker() -> None:
@@ -578,7 +587,9 @@ async def embed_run(url: str, texts: Texts, requests: int, concurrency: int, lan
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         seconds = time.perf_counter() - start
         cpu = time.process_time() - cpu
-    return EmbedRound(requests / seconds, statuses, latencies, cpu)
+        server_cpu = cpu_seconds(pid) - server_cpu
+    batches = batch_delta(batches_before, embed_batches(server.health()))
+    return EmbedRound(requests / seconds, statuses, latencies, cpu, server_cpu, batches)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -659,13 +670,10 @@ def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, en
         for mode, sets in modes.items()
     }
     rounds: dict[str, list[EmbedRound]] = {mode: [] for mode in modes}
-    server_cpu: dict[str, float] = dict.fromkeys(modes, 0.0)
     per_round = max(args.embed_requests // args.batching_rounds, args.concurrency)
     try:
-        before = {}
-        for mode, server in servers.items():
+        for server in servers.values():
             server.wait_ready()
-            before[mode] = embed_batches(server.health())
         log(
             f"/embed with {name}: {args.batching_rounds} rounds of {per_round:,} requests, modes {', '.join(modes)}"
         )
@@ -673,17 +681,17 @@ def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, en
         for round_ in range(args.batching_rounds):
             shift = round_ % len(order)
             for mode in order[shift:] + order[:shift]:
-                pid = servers[mode].process.pid
-                cpu = cpu_seconds(pid)
                 rounds[mode].append(asyncio.run(
-                    embed_run(servers[mode].url, texts, per_round, args.concurrency, args.embed_languages)
+                    embed_run(servers[mode], texts, per_round, args.concurrency, args.embed_languages)
                 ))  # fmt: skip
-                server_cpu[mode] += cpu_seconds(pid) - cpu
-        batches = {mode: batch_delta(before[mode], embed_batches(servers[mode].health())) for mode in modes}
     finally:
         for server in servers.values():
             server.stop()
-    figures = {mode: mode_figures(rounds[mode], server_cpu[mode]) for mode in modes}
+    # the counted requests only: each round's warm-up is in neither the server's CPU nor the batch counts
+    batches = {mode: sum_batches([one.batches for one in rounds[mode]]) for mode in modes}
+    figures = {
+        mode: mode_figures(rounds[mode], sum(one.server_cpu_s for one in rounds[mode])) for mode in modes
+    }
     for mode in modes:
         figures[mode]["batches"] = batches[mode]
     on, off = figures["on"]["rps"], figures["off"]["rps"]
@@ -779,6 +787,19 @@ def batch_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
     batches = after["batches"] - before.get("batches", 0)
     return {"requests": requests, "batches": batches, "mean_batch": round(requests / batches, 2) if batches else None,
             "largest_batch": after.get("largest_batch")}  # fmt: skip
+
+
+def sum_batches(deltas: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the /embed batcher's counts over several rounds' `batch_delta`s (the largest batch: the largest
+    the server reported, warm-ups included: /health keeps only a maximum since start)."""
+    deltas = [delta for delta in deltas if delta]
+    if not deltas:
+        return {}
+    requests = sum(delta["requests"] for delta in deltas)
+    batches = sum(delta["batches"] for delta in deltas)
+    largest = [delta["largest_batch"] for delta in deltas if delta.get("largest_batch") is not None]
+    return {"requests": requests, "batches": batches, "mean_batch": round(requests / batches, 2) if batches else None,
+            "largest_batch": max(largest) if largest else None}  # fmt: skip
 
 
 # --- figures ------------------------------------------------------------------------------------------

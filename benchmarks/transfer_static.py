@@ -18,7 +18,6 @@ default (standardised + self-trained, 45.0 test; 39.4 val), which adapts to each
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bench_common import write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,9 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     report = run(args)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(report, args.json)
     return 0
 
 

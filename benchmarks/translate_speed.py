@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import random
 import statistics
@@ -54,7 +53,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from bench_common import log  # noqa: E402
+from bench_common import log, write_json  # noqa: E402
 
 PATHS = ("generate", "xling-torch", "ct2-float32", "ct2-int8")
 AIMS = "int8 >= 2x generate; float32 CTranslate2 >= 1.2x with identical greedy outputs; int8 BLEU within 0.5"
@@ -407,9 +406,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },  # fmt: skip
     }
     print_table(report)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(report, args.json)
     return report
 
 

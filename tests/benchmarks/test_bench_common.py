@@ -1,6 +1,11 @@
-"""benchmarks/bench_common.py: speed_rounds rotates the contenders' order from round to round."""
+"""benchmarks/bench_common.py: speed_rounds rotates the contenders' order from round to round (two contenders
+alternate), and write_json replaces a file only with a complete report."""
 
 from __future__ import annotations
+
+import json
+
+import pytest
 
 
 class Figures:
@@ -26,3 +31,43 @@ def test_speed_rounds_rotate_the_order(load_benchmark):
     assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
     assert [list(r) for r in rounds] == [["a", "b", "c"]] * 3  # each round keyed in the contenders' order
     assert rounds[1]["c"] == {"name": "c"}
+
+
+def test_measured_rounds_alternate_two_contenders_and_keep_medians(load_benchmark):
+    bench_common = load_benchmark("bench_common")
+    calls: list[str] = []
+    seconds = {"x": iter([1.0, 5.0, 2.0]), "y": iter([3.0, 3.0, 9.0])}
+
+    def run_one(name: str) -> tuple[dict[str, float], str]:
+        calls.append(name)
+        return {"seconds": next(seconds[name])}, name
+
+    rounds = bench_common.measured_rounds(3, ("x", "y"), run_one)
+    assert calls == ["x", "y", "y", "x", "x", "y"]
+    assert bench_common.round_medians(rounds, "seconds") == {"x": 2.0, "y": 3.0}
+
+
+def test_write_json_leaves_the_old_file_when_the_write_fails(load_benchmark, tmp_path, monkeypatch):
+    bench_common = load_benchmark("bench_common")
+    path = tmp_path / "out" / "report.json"
+    bench_common.write_json({"old": 1}, path)
+    assert json.loads(path.read_text(encoding="utf-8")) == {"old": 1}
+    # the report fails to serialise part-way through, after some of it was written
+    with pytest.raises(TypeError):
+        bench_common.write_json({"new": "x" * 10_000, "bad": object()}, path)
+    assert json.loads(path.read_text(encoding="utf-8")) == {"old": 1}
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temporary file left behind
+
+    def dump_then_fail(report, handle, **options):  # the disk fills up half-way through the report
+        handle.write('{"new": ')
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(json, "dump", dump_then_fail)
+        with pytest.raises(OSError, match="No space"):
+            bench_common.write_json({"new": 2}, path)
+    assert json.loads(path.read_text(encoding="utf-8")) == {"old": 1}
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]
+    bench_common.write_json({"when": object()}, path, default=lambda value: "object")
+    assert json.loads(path.read_text(encoding="utf-8")) == {"when": "object"}
+    bench_common.write_json({"x": 1}, None)  # nothing to write

@@ -1,5 +1,6 @@
 """benchmarks/langid.py: scoring rules (macrolanguage aware, "und" wrong, headline macro over the languages
-every contender supports), the NTREX file choice, and an end-to-end run on a Tatoeba-layout folder."""
+every contender supports), the NTREX file choice, an end-to-end run on a Tatoeba-layout folder, and speed
+timed on each identifier's own call (mapping its answers to ISO 639-3 codes left outside the clock)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -198,3 +201,55 @@ def test_memory_baseline_comes_before_the_code_tables(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+class SlowMapping:
+    """A contender whose own call is instant and whose mapping to codes takes MAP_S seconds."""
+
+    MAP_S = 0.2
+
+    def predict_raw(self, texts):
+        return ["en"] * len(texts)
+
+    def to_codes(self, raw):
+        time.sleep(self.MAP_S)
+        return ["eng" for _ in raw]
+
+
+def test_speed_and_accuracy_passes_time_the_call_not_the_mapping(bench):
+    texts = ["Where is the station?"] * 10
+    speeds = bench.timed_rounds({"slow": SlowMapping()}, texts)
+    assert len(speeds["slow"]) == bench.ROUNDS
+    assert min(speeds["slow"]) > len(texts) / SlowMapping.MAP_S  # the mapping's sleep is not in the figure
+    codes, seconds = bench.label_texts(SlowMapping(), texts)
+    assert codes == ["eng"] * 10 and seconds < SlowMapping.MAP_S  # mapped, but after the clock stopped
+
+
+def test_library_contenders_map_codes_outside_their_raw_call(bench, monkeypatch):
+    contenders = sys.modules[bench.Contender.__module__]
+
+    def never(code):
+        raise AssertionError("to_iso3 inside the timed call")
+
+    py3langid = bench.CONTENDERS["py3langid"]("m", 1)
+    py3langid.ident = SimpleNamespace(classify=lambda text: ("iw", 0.9))
+    pycld2 = bench.CONTENDERS["pycld2"]("m", 1)
+    pycld2.module = SimpleNamespace(error=ValueError, detect=lambda text, bestEffort: (True, 9, (("HEBREW", "iw", 99, 1.0),)))  # fmt: skip
+    gcld3 = bench.CONTENDERS["gcld3"]("m", 1)
+    gcld3.ident = SimpleNamespace(FindLanguage=lambda text: SimpleNamespace(language="iw"))
+    for contender in (py3langid, pycld2, gcld3):
+        with monkeypatch.context() as patch:
+            patch.setattr(contenders, "to_iso3", never)
+            raw = contender.predict_raw(["שלום", "עולם"])
+        assert raw == ["iw", "iw"]
+        assert contender.to_codes(raw) == ["heb", "heb"] == contender.predict(["שלום", "עולם"])
+
+
+def test_pycld2_text_it_cannot_read_is_und(bench):
+    pycld2 = bench.CONTENDERS["pycld2"]("m", 1)
+
+    def detect(text, bestEffort):
+        raise ValueError("input contains invalid UTF-8")
+
+    pycld2.module = SimpleNamespace(error=ValueError, detect=detect)
+    assert pycld2.predict_raw(["x"]) == [None] and pycld2.predict(["x"]) == ["und"]
