@@ -153,7 +153,9 @@ All {len(trained["scores"])} Tatoeba languages it was trained on (`--langs {",".
 average {trained["average"]:.1f}.
 
 Bitext mining (`xling eval mining --model xling-mini`): the verses of John hidden among
-non-parallel verses of other books on both sides; precision/recall/F1 at the best threshold:
+non-parallel verses of other books on both sides (whole books to one side each, books that share passages
+together, John's own parallels left out; shorter quotations can still stand on both sides);
+precision/recall/F1 at the best threshold:
 
 | pair | precision | recall | F1 |
 |---|---|---|---|

@@ -77,9 +77,10 @@ DEFAULT_TRANSLATOR: str | None = None
 # Per margin: the threshold `xling bot tune` chose on the bundled dev set (dev.<lang>.tsv: 90 questions the
 # FAQ answers, 90 it does not, 9 languages) for xling-mini with lexical weight 2, maximising the mean of
 # the rate of right answers and the rate of correct "no answer".
-# Re-chosen 2026-12-03 (the earlier 0.1268 / 1.258 / 0.925 had drifted with xling-mini's added languages);
-# tests/bot/test_evaluate.py checks that tuning on the bundled dev set gives them again.
-DEFAULT_THRESHOLDS = {"distance": 0.1706, "ratio": 1.2455, "absolute": 0.924}
+# Re-chosen 2026-12-05 for xling-mini re-shipped with 400 adaptation steps, whose Arabic and Hindi vectors
+# (languages of the dev set) moved (0.1706 / 1.2455 / 0.924 before); tests/bot/test_evaluate.py checks that
+# tuning on the bundled dev set gives them again.
+DEFAULT_THRESHOLDS = {"distance": 0.1268, "ratio": 1.1875, "absolute": 0.9283}
 # A detection less sure than this is taken as "und" (the answer stays in the FAQ's language rather than a
 # wrong one): chosen on the bundled dev set, where the detector got 2 of 180 questions wrong, both below
 # it (swa -> cjk 0.36, swa -> lin 0.18), and 2 of the 178 right ones fall below it too.
