@@ -114,3 +114,4 @@ def test_a_link_or_address_ends_where_a_script_without_spaces_goes_on():
     assert normalize_text("info@example.com으로 보내주세요") == "으로 보내주세요"
     assert normalize_text("Mail hans.müller@beispiel.de, see https://x.com/a. Then") == "mail see then"
     assert normalize_text("见https://zh.wikipedia.org/wiki/北京。") == "见"  # a path keeps its letters
+    assert normalize_text("Пишите:info@mail.ru") == "пишите"  # the word before the colon is no address

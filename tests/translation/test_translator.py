@@ -625,6 +625,8 @@ def test_numbers_and_links_come_back_as_they_are_with_a_given_source(xling_model
     # an address inside a sentence of a script without spaces takes only itself out, not the sentence
     assert all(has_words(text) for text in ["请发邮件到info@example.com。", "@张三你好吗？", "#今天天气很好"])
     assert has_words("https://example.com。谢谢") and not has_words("https://example.com/路径")
+    # a word glued to an address by punctuation stays a word (the address took it along)
+    assert all(has_words(text) for text in ["Kontakt:info@example.com", "Пишите:info@mail.ru"])
 
 
 def test_links_of_any_case_and_longer_than_a_block_come_back_as_they_are(xling_model):

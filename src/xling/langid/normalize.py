@@ -13,18 +13,20 @@ __all__ = ["LINKS", "has_name_mark", "lower", "normalize_text"]
 # hashtag is found as one and a fullwidth apostrophe stays an apostrophe.
 _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _HAS_FULLWIDTH = regex.compile(r"[\uFF01-\uFF5E]")
-# A host or an e-mail address ends at a space, or at a letter or punctuation mark of a script written
-# without spaces: "请发邮件到info@example.com。谢谢" holds one address, not a sentence-long one
-# ("info@example.com으로"). A URL's path ends at a space or at such a script's punctuation only, since a
-# copied address keeps its letters (https://zh.wikipedia.org/wiki/北京).
+# A host ends at a space, or at a letter or punctuation mark of a script written without spaces:
+# "请发邮件到info@example.com。谢谢" holds one address, not a sentence-long one ("info@example.com으로"). A URL's
+# path ends at a space or at such a script's punctuation only, since a copied address keeps its letters
+# (https://zh.wikipedia.org/wiki/北京).
+_SPACELESS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
 _SPACELESS_PUNCTUATION = r"\u3000-\u303F\uFF00-\uFFEF"
-_IN_HOST = (
-    r"[^\s/\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-    rf"{_SPACELESS_PUNCTUATION}]"
-)
+_IN_HOST = rf"[^\s/{_SPACELESS}{_SPACELESS_PUNCTUATION}]"
 _URL = rf"(?:https?://|www\.){_IN_HOST}+(?:/[^\s{_SPACELESS_PUNCTUATION}]*)?"
+# An e-mail address is letters, digits and . _ % + - around its @ (not a word glued before it by a colon:
+# "Kontakt:info@example.com" keeps "Kontakt"), in no script written without spaces.
+_IN_ADDRESS = rf"(?:(?![{_SPACELESS}])[\p{{L}}\p{{M}}\p{{N}}._%+-])"
+_EMAIL = rf"{_IN_ADDRESS}+@{_IN_ADDRESS}+\.{_IN_ADDRESS}+"
 # URLs and e-mail addresses (also xling.translation.segmentation's: nothing to translate in them).
-LINKS = regex.compile(rf"{_URL}|{_IN_HOST}+@{_IN_HOST}+\.{_IN_HOST}+", regex.IGNORECASE)
+LINKS = regex.compile(rf"{_URL}|{_EMAIL}", regex.IGNORECASE)
 # URLs, e-mail addresses, @mentions and #hashtags are names, not language (a French tweet's "#BlackFriday").
 _NOISE = regex.compile(rf"{LINKS.pattern}|[@#][\p{{L}}\p{{M}}\p{{N}}_]+", regex.IGNORECASE)
 # Each of _NOISE's patterns needs one of these: most texts have none, and `\S+@` backtracks through every
