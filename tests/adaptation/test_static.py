@@ -145,6 +145,19 @@ def test_resume_refuses_data_files_edited_since_the_checkpoint(tmp_path, tiny_st
         adapt(small_config(tiny_static, tmp_path / "parts", resume=True, **sources))
 
 
+def test_checkpoints_keep_the_hashes_of_the_protected_files(tmp_path, tiny_static, cipher_data):
+    """The protected texts decide the new pieces: a resume on edited ones would train other rows."""
+    from xling.training.checkpoint import list_checkpoints
+
+    protect = tmp_path / "protect.txt"
+    protect.write_text("\n".join(sample_sentences("deu")[:20]) + "\n", encoding="utf-8")
+    config = small_config(tiny_static, tmp_path / "out", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    config.vocabulary.protect = [str(protect)]
+    adapt(config)
+    state = json.loads((list_checkpoints(tmp_path / "out")[-1] / "trainer_state.json").read_text())
+    assert {Path(path).name for path in state["data_files"]} == {"dict.tsv", "protect.txt"}
+
+
 def test_language_the_model_has_needs_replace(tmp_path, tiny_static, cipher_data):
     config = small_config(tiny_static, tmp_path / "out", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
     config.language = "de"

@@ -177,6 +177,8 @@ def adapt(
         logger.warning(warning)
     # the pivot side of the pairs is old-language text too (a static encoder's targets are its vectors)
     sentences = [*protected_texts(config, known, language), *(p for p, _ in data.parallel)]
+    # the protected files decide the new pieces (and a transformer replays them): a resumed run checks them too
+    data.files.extend(Path(name) for name in config.vocabulary.protect)
     if kind == STATIC:
         from xling.adaptation.static import adapt_static
 

@@ -95,8 +95,8 @@ class AdaptTrainingConfig(TrainingConfig):
     that a transformer takes its own defaults for the others only (xling.adaptation.transformer
     .transformer_training), whatever value was set. `dataclasses.replace` makes one that remembers none."""
 
-    # 400, not 2,000: chosen on held-out dev pairs (recipes/xling-mini-languages.toml has the table); a few
-    # hundred examples seen 2,000 x 256 times were learnt by heart
+    # 400, not 2,000: chosen on held-out dev pairs (recipes/xling-mini-languages.toml has the table); with a
+    # few hundred examples, 2,000 steps of 256 are hundreds of passes over each, and they were learnt by heart
     max_steps: int = 400
     batch_size: int = 256
     lr: float = 0.05

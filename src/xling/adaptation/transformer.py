@@ -580,9 +580,7 @@ def adapt_transformer(
                                mlm_probability=config.transformer.mlm_probability, replay=replay)  # fmt: skip
     result = train(objective, batches, training, output, resume=config.resume, run_config=run_config,
                    may_change=RESUMABLE, description=f"adapt {data.language}",
-                   run_defaults=config_to_dict(AdaptConfig()),
-                   # the replayed old-language sentences are the protected files' (adapt.protected_texts)
-                   data_files=[*data.files, *map(Path, config.vocabulary.protect)])  # fmt: skip
+                   run_defaults=config_to_dict(AdaptConfig()), data_files=data.files)  # fmt: skip
 
     staging = output / f".{STATE_DIR}-model.tmp"
     if result.is_main:  # the main process alone writes it: another one's rmtree could cut its files
