@@ -185,6 +185,72 @@ def test_a_resume_refuses_a_corpus_file_edited_in_place(tmp_path, sample_tokeniz
     assert run(4, resume=True, resume_on_changed_data=True).training["resumed_from"] == 2
 
 
+def _cmn_corpus(folder: Path) -> Path:
+    """Return a corpus folder of eng, deu and the sample's Chinese as cmn.tsv (as the shared Bible keeps it)."""
+    import shutil
+
+    folder.mkdir()
+    for lang in ("eng", "deu"):
+        shutil.copy(sample_corpus_dir() / f"{lang}.tsv", folder)
+    shutil.copy(sample_corpus_dir() / "zho.tsv", folder / "cmn.tsv")
+    return folder
+
+
+def test_training_languages_and_data_files_use_the_code_the_corpus_keeps(tmp_path):
+    """zh is read from cmn.tsv: the run names it cmn and hashes cmn.tsv (a resume notices it edited)."""
+    from xling.alignment.sentences.align import add_extra_pairs, corpus_languages, data_files
+
+    folder = _cmn_corpus(tmp_path / "corpus")
+    corpus = AlignedCorpus.from_dir(folder)
+    config = AlignConfig(data=CorpusConfig(str(folder), ["eng", "zh", "cmn", "deu"]), tokenizer="t")
+    assert corpus_languages(config, corpus) == ["eng", "cmn", "deu"]
+    config.pivot = "zh"
+    assert corpus_languages(config, corpus) == ["cmn", "eng", "deu"]
+    config.pivot = "ita"  # a pivot the corpus lacks is kept as it is (building the bank names it)
+    assert corpus_languages(config, corpus) == ["ita", "eng", "cmn", "deu"]
+    config.data.languages = []
+    assert corpus_languages(config, corpus) == ["ita", "cmn", "deu", "eng"]
+    pairs = tmp_path / "dict.tsv"
+    pairs.write_text("house\t房子\n", encoding="utf-8")
+    config.pairs = [f"eng-zh={pairs}"]
+    assert data_files(config, corpus, ["ita", "zho", "eng", "cmn"]) == [
+        folder / "cmn.tsv",
+        folder / "eng.tsv",
+        pairs,
+    ]
+    # extra pairs of zh join the corpus's cmn, not a language of their own
+    tokenize = lambda texts: ([[len(t)] for t in texts], 0)  # noqa: E731
+    bank = build_parallel_bank(corpus, ["eng", "cmn"], tokenize, keep=lambda _ident: True)
+    assert add_extra_pairs(bank, f"eng-zh={pairs}", tokenize, corpus=corpus) == 1
+    assert bank.languages == ["eng", "cmn"] and bank.row["cmn"][-1] >= 0
+
+
+def test_a_pivot_and_dev_language_given_as_zh_train_and_record_cmn(tmp_path, sample_tokenizer_dir):
+    from tokenizers import Tokenizer
+
+    from xling.embeddings.static import StaticSentenceEncoder
+
+    folder = _cmn_corpus(tmp_path / "corpus")
+    teacher_dir = tmp_path / "teacher"
+    StaticSentenceEncoder(
+        Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json")), dimension=8
+    ).save(teacher_dir)
+    pairs = tmp_path / "dict.tsv"
+    pairs.write_text("房子\tHaus\n", encoding="utf-8")
+    config = AlignConfig(
+        output=str(tmp_path / "run"), data=CorpusConfig(str(folder), ["deu"], heldout_fraction=0.2), pivot="zh",
+        tokenizer=str(sample_tokenizer_dir), dimension=8, teacher=str(teacher_dir), distill_weight=1.0,
+        dev_languages=["zho", "deu"], pairs=[f"zh-deu={pairs}"],
+        training=TrainingConfig(max_steps=2, batch_size=8, checkpoint_every=2, progress=False),
+    )  # fmt: skip
+    result = align_sentences(config)
+    meta = json.loads((result.output / "xling.json").read_text())
+    assert meta["languages"] == ["cmn", "deu"]
+    assert set(result.dev) == {"dev_retrieval", "dev_deu"}  # the dev zh is the pivot, not scored against it
+    state = json.loads((result.output / "checkpoints" / "step-00000002" / "trainer_state.json").read_text())
+    assert [Path(path).name for path in state["data_files"]] == ["cmn.tsv", "deu.tsv", "dict.tsv"]
+
+
 def test_distillation_pulls_both_sides_to_the_teacher(tmp_path, sample_tokenizer_dir):
     from tokenizers import Tokenizer
 

@@ -297,6 +297,26 @@ def test_read_parallel_tsv_refuses_a_line_with_more_columns_than_the_default_two
     ]
 
 
+def test_read_parallel_tsv_an_integer_id_column_is_not_taken_for_xling_mine_output(tmp_path: Path) -> None:
+    # `xling mine` writes its scores as %.6f; an integer first column is an id, not a score
+    path = write(tmp_path / "ids.tsv", "1276\teng\trus\n")
+    with pytest.raises(DataError, match=rf"^{esc(path)}:1: 3 tab-separated columns; expected 2 "
+                                        r"\(source<TAB>target\): a tab inside a text .*an id"):  # fmt: skip
+        list(read_parallel_tsv(path))
+    negative = write(tmp_path / "mined.tsv", "-0.012345\tA house.\tEin Haus.\n")
+    with pytest.raises(DataError, match="looks like .*`xling mine`"):
+        list(read_parallel_tsv(negative))
+
+
+def test_read_parallel_tsv_ignores_empty_fields_after_the_two_columns(tmp_path: Path) -> None:
+    # spreadsheets export `a<TAB>b<TAB>`: read as before the more-than-two-columns check
+    path = write(tmp_path / "sheet.tsv", "hello\thallo\t\ndog\tHund\t \t\ncat\tKatze\n")
+    assert list(read_parallel_tsv(path)) == [("hello", "hallo"), ("dog", "Hund"), ("cat", "Katze")]
+    filled = write(tmp_path / "filled.tsv", "hello\thallo\t\tthird\n")  # a filled field after them is one
+    with pytest.raises(DataError, match=rf"^{esc(filled)}:1: 4 tab-separated columns; expected 2"):
+        list(read_parallel_tsv(filled))
+
+
 @pytest.mark.parametrize("columns", [(0, 0), (-1, 1), (0,), (0, 1, 2), (0.0, 1)])
 def test_read_parallel_tsv_bad_columns(tmp_path: Path, columns) -> None:
     path = write(tmp_path / "par.tsv", "a\tb\n")
@@ -590,6 +610,21 @@ def test_aligned_corpus_finds_a_macrolanguage_member_and_the_same_written_langua
         AlignedCorpus.from_dir(tmp_path, ["sh"])
     with pytest.raises(DataError, match=r"no file for language\(s\) ara"):
         AlignedCorpus.from_dir(tmp_path, ["ar"])
+
+
+def test_aligned_corpus_code_names_the_code_a_language_is_kept_under(tmp_path: Path) -> None:
+    # what align and the mining test compare and hash: zh and cmn are one file, fil and tgl another
+    for code in ("cmn", "tgl", "eng"):
+        write(tmp_path / f"{code}.tsv", f"v1\t{code} text\n")
+    corpus = AlignedCorpus.from_dir(tmp_path)
+    assert [corpus.code(x) for x in ("zh", "zho", "cmn", "fil", "tgl", "en")] == [
+        "cmn", "cmn", "cmn", "tgl", "tgl", "eng"
+    ]  # fmt: skip
+    assert corpus.code("fra") is None and corpus.code("ar") is None
+    write(tmp_path / "hrv.tsv", "v1\tx\n")
+    write(tmp_path / "srp.tsv", "v1\tx\n")
+    with pytest.raises(DataError, match="hbs is ambiguous here: this corpus has hrv, srp"):
+        AlignedCorpus.from_dir(tmp_path).code("sh")
 
 
 def test_aligned_corpus_unknown_language_code(corpus_dir: Path) -> None:

@@ -103,6 +103,19 @@ def test_build_mining_test_errors(tmp_path):
         build_mining_test(bible, "eng", "fra")
 
 
+def test_build_mining_test_refuses_two_codes_of_one_file(tmp_path):
+    # the corpus keeps zh under its file's code: zho and cmn (fil and tgl) would mine cmn.tsv against itself
+    bible = make_bible(tmp_path / "bible")
+    (bible / "deu.tsv").rename(bible / "cmn.tsv")
+    with pytest.raises(ConfigError, match=r"same language \(zho and cmn both read the cmn file\)"):
+        build_mining_test(bible, "zh", "cmn", n_distractors=10)
+    (bible / "cmn.tsv").rename(bible / "tgl.tsv")
+    with pytest.raises(ConfigError, match="same language"):
+        build_mining_test(bible, "tgl", "fil", n_distractors=10)
+    test = build_mining_test(bible, "eng", "fil", n_distractors=10)  # still the requested code
+    assert (test.src_lang, test.tgt_lang, len(test.gold)) == ("eng", "fil", 29)
+
+
 def test_best_f1_by_hand():
     gold = frozenset({(0, 0), (1, 1), (2, 2)})
     pairs = [MinedPair(0, 0, 0.9), MinedPair(5, 5, 0.8), MinedPair(1, 1, 0.7), MinedPair(6, 6, 0.6)]

@@ -319,7 +319,8 @@ def read_parallel_tsv(
     `columns` are 0-based indexes; messages number columns from 1, as lines are, and call the two sides
     `sides` (a caller that knows their languages can name them, e.g. "eng (pivot)"). Without `columns` the
     file must have exactly two: a line with more is a bad line (a tab inside a text, or an id or score column
-    that would otherwise be read as a side); given `columns`, any other columns are ignored.
+    that would otherwise be read as a side), though empty fields after the two are no column (`a<TAB>b<TAB>`);
+    given `columns`, any other columns are ignored.
     """
     src_col, tgt_col = _check_columns((0, 1) if columns is None else columns)
     at_most = 2 if columns is None else None
@@ -342,7 +343,8 @@ def _parallel_tsv(
             fields = _tsv_fields(line, path, needed)
             if fields is None:
                 continue
-            if at_most is not None and len(fields) > at_most:
+            # empty fields after the two are no column (`a<TAB>b<TAB>`, as spreadsheets export): only a filled one
+            if at_most is not None and any(fields[at_most:]):
                 raise _extra_columns(fields, at_most, sides, path, line.number)
             src, tgt = fields[src_col], fields[tgt_col]
             if not src or not tgt:
@@ -359,24 +361,15 @@ def _extra_columns(
 ) -> DataError:
     """Return the error for a line of a two-column file with more columns, saying what it looks like."""
     found = f"{len(fields)} tab-separated columns; expected {expected} ({'<TAB>'.join(sides)})"
-    if len(fields) == 3 and _is_number(fields[0]):
-        # the score<TAB>source<TAB>target lines `xling mine --output` writes: read as they are, every pair
-        # would be (score, source) and train without a word
+    if len(fields) == 3 and re.fullmatch(r"-?\d+\.\d+", fields[0]):
+        # the score<TAB>source<TAB>target lines `xling mine --output` writes (scores as %.6f; an integer is an
+        # id column): read as they are, every pair would be (score, source) and train without a word
         return DataError(f"{found}: this looks like the score<TAB>source<TAB>target output of `xling mine`; "
                          "keep its columns 2 and 3 (cut -f2,3 FILE > pairs.tsv), or from Python "
                          "read_parallel_tsv(FILE, columns=(1, 2))", path, number)  # fmt: skip
     return DataError(f"{found}: a tab inside a text (replace it by a space), or an id or other extra "
                      "column (cut the two text columns out first, e.g. cut -f2,3 FILE > pairs.tsv)?",
                      path, number)  # fmt: skip
-
-
-def _is_number(text: str) -> bool:
-    """Return whether `text` reads as a float (a score column)."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_parallel_files(
@@ -693,11 +686,18 @@ class AlignedCorpus:
             files = {found: files[found] for found in chosen.values() if found is not None}
         return cls(root, files)
 
+    def code(self, lang: str) -> str | None:
+        """Return the code the corpus keeps `lang` (any code form) under: its own, or its file's (zh: cmn, fil:
+        tgl, as in from_dir); None when the corpus lacks it. Two codes of one file give the same code."""
+        return folder_language_code(
+            normalize_language(lang), self.files.__contains__, self.root, "this corpus"
+        )
+
     def _file(self, lang: str) -> tuple[str, Path]:
         """Return (the code the corpus keeps it under, file) for `lang` (zh finds cmn, as in from_dir); raise
         DataError if the corpus lacks it."""
         code = normalize_language(lang)
-        found = folder_language_code(code, self.files.__contains__, self.root, "this corpus")
+        found = self.code(code)
         if found is None:
             raise DataError(
                 f"language {code} is not in this corpus; available: {', '.join(self.languages)}", self.root

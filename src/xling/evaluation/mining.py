@@ -112,6 +112,10 @@ def build_mining_test(
     if src_code == tgt_code:
         raise ConfigError(f"mining test: source and target are the same language ({src_code})")
     corpus = AlignedCorpus.from_dir(bible_dir, [src_code, tgt_code])
+    kept = corpus.code(src_code)
+    if kept == corpus.code(tgt_code):  # two codes of one file (zho and cmn: cmn.tsv), mined against itself
+        raise ConfigError(f"mining test: source and target are the same language ({src_code} and {tgt_code} "
+                          f"both read the {kept} file)")  # fmt: skip
     src_rows = dict(corpus.sentences(src_code))
     tgt_rows = dict(corpus.sentences(tgt_code))
     gold_ids = [i for i in src_rows if _book(i) == book and i in tgt_rows]

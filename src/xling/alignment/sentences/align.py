@@ -282,22 +282,28 @@ def student_folder(config: AlignConfig) -> str:
     return str(folder)
 
 
+def corpus_code(corpus: AlignedCorpus, lang: str) -> str:
+    """Return the code `corpus` keeps `lang` (any code form) under (zh: cmn when the corpus has cmn.tsv, see
+    AlignedCorpus.code), or `lang`'s own code when the corpus lacks it (a pivot or pairs language not in it)."""
+    code = normalize_language(lang)
+    return corpus.code(code) or code
+
+
 def corpus_languages(config: AlignConfig, corpus: AlignedCorpus) -> list[str]:
-    """Return the training languages, pivot first."""
-    pivot = normalize_language(config.pivot)
-    langs = [normalize_language(x) for x in config.data.languages] or list(corpus.languages)
+    """Return the training languages, pivot first, each under the code the corpus keeps it under (zh: cmn)."""
+    pivot = corpus_code(corpus, config.pivot)
+    langs = [corpus_code(corpus, x) for x in config.data.languages] or list(corpus.languages)
     return [pivot] + [x for x in dict.fromkeys(langs) if x != pivot]
 
 
-def teacher_table(config: AlignConfig, bank: ParallelBank, output: Path) -> np.ndarray:
+def teacher_table(config: AlignConfig, bank: ParallelBank, pivot: str, output: Path) -> np.ndarray:
     """Return the teacher's vectors of every unit's pivot sentence (NaN rows where the pivot lacks it).
 
     The teacher's own output, not unit length: the distillation targets of Reimers & Gurevych 2020
     (sentence-transformers' make_multilingual example, MSELoss on the teacher's embeddings). A teacher that
     ends in a Normalize layer gives unit vectors either way. Cached in the run folder (the teacher is
-    frozen), so a resumed run does not embed again.
+    frozen), so a resumed run does not embed again. `pivot` is the pivot's code in the bank (corpus_languages).
     """
-    pivot = normalize_language(config.pivot)
     cache, meta_path = (output / name for name in TEACHER_FILES)
     key = {
         "teacher": config.teacher,
@@ -359,8 +365,9 @@ def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, lan
     if not (heldout.prefixes or heldout.fraction) or not config.dev_languages:
         return None, None
     pivot = langs[0]
+    # under the code the corpus keeps them under, as the training languages: a dev zh is the pivot cmn
     dev_langs = [pivot] + [
-        normalize_language(x) for x in config.dev_languages if normalize_language(x) != pivot
+        code for code in dict.fromkeys(corpus_code(corpus, x) for x in config.dev_languages) if code != pivot
     ]
     bank = build_parallel_bank(corpus, dev_langs, student.token_ids, keep=heldout.__contains__)
 
@@ -383,10 +390,13 @@ def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, lan
     return evaluate, dev_langs
 
 
-def add_extra_pairs(bank: ParallelBank, spec: str, tokenize, repeat: int = 0) -> int:
+def add_extra_pairs(
+    bank: ParallelBank, spec: str, tokenize, repeat: int = 0, corpus: AlignedCorpus | None = None
+) -> int:
     """Return the number of pairs added to `bank` from a `src-tgt=path.tsv` spec (see AlignConfig.pairs).
 
-    `repeat` > 0 marks a further copy (AlignConfig.pairs_repeat): its unit ids get a `#repeat` suffix.
+    `repeat` > 0 marks a further copy (AlignConfig.pairs_repeat): its unit ids get a `#repeat` suffix. With
+    `corpus`, a language joins the code the corpus keeps it under (zh: cmn), as the training languages.
     """
     langs, sep, path = spec.partition("=")
     src, dash, tgt = langs.partition("-")
@@ -394,7 +404,8 @@ def add_extra_pairs(bank: ParallelBank, spec: str, tokenize, repeat: int = 0) ->
         raise ConfigError(f"pairs: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=dict.en-de.tsv")
     pairs = list(read_parallel_tsv(path))
     prefix = f"pairs:{langs}" + (f"#{repeat}" if repeat else "")
-    return add_pairs(bank, normalize_language(src), normalize_language(tgt), pairs, tokenize, prefix)
+    code = normalize_language if corpus is None else lambda lang: corpus_code(corpus, lang)
+    return add_pairs(bank, code(src), code(tgt), pairs, tokenize, prefix)
 
 
 def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str], keep, tokenize,
@@ -485,8 +496,8 @@ def align_sentences(config: AlignConfig) -> AlignResult:
         logger.info("%s clause pairs cut from the %s-xx units", f"{added:,}", langs[0])
     for spec in config.pairs:
         for repeat in range(config.pairs_repeat):
-            add_extra_pairs(bank, spec, student.token_ids, repeat)
-    teacher = teacher_table(config, bank, output) if config.distill_weight > 0 else None
+            add_extra_pairs(bank, spec, student.token_ids, repeat, corpus)
+    teacher = teacher_table(config, bank, langs[0], output) if config.distill_weight > 0 else None
     negatives = hard_negative_table(config, bank, langs, output) if config.hard_negatives > 0 else None
     bank.texts.clear()
     objective = SentenceAlignmentObjective(
@@ -522,8 +533,10 @@ def data_files(config: AlignConfig, corpus: AlignedCorpus, langs: list[str]) -> 
     """Return the files a run reads its pairs from: the corpus's files of `langs` (training and dev
     languages), then the extra `pairs` files (their contents are fingerprinted, so a resume notices a file
     edited in place)."""
-    # a language the corpus lacks (a pivot not in it) is read nowhere: building the bank names it
-    corpus_files = [corpus.files[lang] for lang in dict.fromkeys(langs) if lang in corpus.files]
+    # a language under the code of its file (zh: cmn.tsv); one the corpus lacks (a pivot not in it) is read
+    # nowhere: building the bank names it
+    codes = (corpus.code(lang) for lang in dict.fromkeys(langs))
+    corpus_files = [corpus.files[code] for code in dict.fromkeys(codes) if code is not None]
     return corpus_files + [Path(spec.partition("=")[2]) for spec in config.pairs]
 
 
