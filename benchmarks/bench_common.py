@@ -1,6 +1,8 @@
-"""What the benchmark scripts share: progress lines, quiet libraries, JSON output, and the run figures of
-the training-speed benchmarks (pretrain_speed.py, mt_train_speed.py), which time xling's loop against a
-transformers `Trainer` the same way.
+"""What the benchmark scripts share: progress lines, quiet libraries, JSON output, the run figures of the
+training-speed benchmarks (pretrain_speed.py, mt_train_speed.py), which time xling's loop against a
+transformers `Trainer` the same way, and the rounds in which any speed benchmark's contenders take turns:
+`round_order` (the order rotated each round: also langid, encode_speed, translate_speed, serve_load),
+`measured_rounds` and `round_medians` (also finetune_speed, mine_speed).
 
 The scripts run as `python benchmarks/<name>.py`, so this folder is on `sys.path` and `from bench_common
 import ...` finds this module. Nothing here imports torch or transformers at import time: a script sets its
@@ -59,14 +61,12 @@ def write_json(
 ) -> None:
     """Write `report` to `json_path` as indented UTF-8 JSON (its folder made if needed) and say so; nothing
     when it is None. Atomic (xling.atomic): a failed write leaves an earlier file as it was, never half a
-    report. `default` is json's, for values it cannot write itself."""
+    report (xling.atomic.write_json_atomically). `default` is json's, for values it cannot write itself."""
     if json_path is None:
         return
-    from xling.atomic import atomic_write
+    from xling.atomic import write_json_atomically
 
-    with atomic_write(json_path) as handle:  # makes the folder; renamed over the file once complete
-        json.dump(report, handle, indent=2, ensure_ascii=False, default=default)
-        handle.write("\n")
+    write_json_atomically(json_path, report, default=default)  # makes the folder, renames when complete
     log(f"figures written to {json_path}")
 
 
@@ -243,7 +243,10 @@ def make_step_clock(collator: Any, stop_after_tokens: int):
     return StepClock()
 
 
-def round_order(contenders: tuple[str, ...], r: int) -> tuple[str, ...]:
+# --- rounds: the contenders of a speed benchmark take turns -------------------------------------------
+
+
+def round_order(contenders: tuple[T, ...], r: int) -> tuple[T, ...]:
     """Return the order in which `contenders` take their turns in round `r` (from 0): rotated by one each
     round (A,B,C; B,C,A; C,A,B), so two contenders alternate."""
     shift = r % len(contenders) if contenders else 0

@@ -28,6 +28,8 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched at run time
 
+from bench_common import write_json  # noqa: E402  (the script's folder is on sys.path)
+
 VARIANTS = {"mlm": "MLM only", "tlm": "MLM + TLM"}
 # what each variant changes in the recipe's [pretrain] table (applied after the user's --set)
 VARIANT_OVERRIDES = {"mlm": ["tlm_ratio=0.0"], "tlm": []}
@@ -295,10 +297,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     means = averages(rows, list(outcomes))
     print_report(outcomes, rows, means, console)
     report = build_json(args, outcomes, rows, means)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-        console.print(f"report written to {args.json}")
+    write_json(report, args.json)
     return report
 
 

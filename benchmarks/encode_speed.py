@@ -41,7 +41,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from bench_common import write_json  # noqa: E402
+from bench_common import round_order, write_json  # noqa: E402
 
 LANGUAGES = ["eng", "deu", "fra", "spa", "rus", "cmn", "fin", "nld"]
 FAST_PATHS = ["bf16", "int8"]
@@ -158,11 +158,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         encode(texts[:64])
 
     rounds, vectors = [], {}
-    names = list(contenders)
+    names = tuple(contenders)
     for r in range(args.rounds):
         figures = {}
         # the order rotates from round to round, so that a shared machine's noise hits all alike
-        for name in names[r % len(names) :] + names[: r % len(names)]:
+        for name in round_order(names, r):
             seconds, vectors[name] = timed(contenders[name], texts)
             figures[name] = round(len(texts) / seconds, 1)
             print(f"round {r + 1}/{args.rounds} {name:19s} {figures[name]:8.1f} sentences/s", file=sys.stderr)

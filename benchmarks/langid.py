@@ -65,7 +65,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench_common import log, print_wide, write_json
+from bench_common import log, print_wide, round_order, write_json
 from langid_contenders import CONTENDERS, UND, Contender, Unavailable, to_iso3
 
 REPO = Path(__file__).resolve().parents[1]
@@ -510,10 +510,10 @@ def label_texts(contender: Contender, texts: list[str]) -> tuple[list[str], floa
 def timed_rounds(contenders: dict[str, Contender], texts: list[str]) -> dict[str, list[float]]:
     """Return each contender's sentences/s in ROUNDS passes over `texts`, the order rotating every round (its
     own call timed: `timed_raw`; its answers are not mapped to codes here)."""
-    names = list(contenders)
+    names = tuple(contenders)
     speeds: dict[str, list[float]] = {name: [] for name in names}
     for r in range(ROUNDS):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
+        for name in round_order(names, r):
             _, seconds = timed_raw(contenders[name], texts)
             speeds[name].append(len(texts) / seconds)
             log(

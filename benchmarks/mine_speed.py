@@ -13,8 +13,9 @@ Each contender runs `--rounds` times (default 3), each time in a fresh subproces
 resident memory (`ru_maxrss`, which sees FAISS's allocations where tracemalloc would not) is its own; the
 contenders take turns in every round, the order alternating from round to round, so that noise from a
 shared machine hits both alike. The table shows the median wall time of the mining call and each round's,
-the median peak RSS, the peak above what the process held once its input was made, and how many of the
-planted pairs each found; `ratio` is the baseline's median seconds over xling's (above 1: xling is
+then the peak RSS and the peak above what the process held once its input was made, both from one round,
+the median one (whose seconds are the median: `summarize`), and how many of the planted pairs each found;
+the line under it gives the `ratio`, the baseline's median seconds over xling's (above 1: xling is
 faster). The two lists of mined pairs are then checked to be identical.
 
     .venv/bin/python benchmarks/mine_speed.py --json runs/bench/mine_speed.json
@@ -44,7 +45,6 @@ from bench_common import log, measured_rounds, round_medians, write_json
 CONTENDERS = ("xling", "baseline")
 LABELS = {"xling": "xling mine_embeddings", "baseline": "plain FAISS + numpy"}
 THRESHOLD = 1.06  # LASER / CCMatrix ratio-margin cut, the same for both contenders
-MEDIAN_FIGURES = ("seconds", "peak_rss_mib", "input_rss_mib", "peak_above_input_mib")  # vary by round
 RATIO_MEANS = "baseline median seconds / xling median seconds: above 1 means xling is faster"
 
 
@@ -210,13 +210,20 @@ def run_rounds(
 
 
 def summarize(rounds: list[dict[str, dict[str, Any]]]) -> tuple[dict[str, dict[str, Any]], float | None]:
-    """Return each contender's figures over `rounds` (the medians of MEDIAN_FIGURES, each round's seconds
-    under `round_seconds`, the rest as the first round gave them: the same in every round) and the ratio
-    baseline median seconds / xling median seconds (None unless both ran)."""
-    medians = {key: round_medians(rounds, key) for key in MEDIAN_FIGURES}
+    """Return each contender's figures over `rounds` and the ratio baseline median seconds / xling median
+    seconds (None unless both ran).
+
+    A contender's `seconds` is the median over the rounds, each round's are under `round_seconds`, and
+    every other figure is its median round's, the round whose seconds are the median (of an even number,
+    the lower of the middle two), 1-based under `median_round`: so peak_rss_mib, input_rss_mib and
+    peak_above_input_mib come from one run, and above input is always peak minus input (separate medians
+    could come from different rounds). The pair counts are the same in every round.
+    """
+    medians = round_medians(rounds, "seconds")
     results = {}
     for name in rounds[0]:
-        results[name] = {**rounds[0][name], **{key: medians[key][name] for key in MEDIAN_FIGURES},
+        middle = sorted(range(len(rounds)), key=lambda r: rounds[r][name]["seconds"])[(len(rounds) - 1) // 2]
+        results[name] = {**rounds[middle][name], "seconds": medians[name], "median_round": middle + 1,
                          "round_seconds": [r[name]["seconds"] for r in rounds]}  # fmt: skip
     ratio = None
     if "xling" in results and "baseline" in results and results["xling"]["seconds"] > 0:
@@ -256,15 +263,13 @@ def print_table(report: dict[str, Any]) -> None:
     )
     table = Table(title=title)
     for column in ("contender", "wall s", "per round", "peak RSS MiB", "above input MiB", "pairs",
-                   "planted found", "precision", "baseline s / s"):  # fmt: skip
+                   "planted found", "precision"):  # fmt: skip
         table.add_column(column, justify="left" if column == "contender" else "right")
-    base_seconds = results["baseline"]["seconds"] if "baseline" in results else None
     for name, r in results.items():
         per_round = " / ".join(f"{x:.2f}" for x in r["round_seconds"])
         table.add_row(LABELS[name], f"{r['seconds']:.2f}", per_round, f"{r['peak_rss_mib']:,.0f}",
                       f"{r['peak_above_input_mib']:,.0f}", f"{r['pairs']:,}",
-                      f"{r['planted_found']:,} / {r['planted']:,}", f"{r['precision']:.4f}",
-                      f"{base_seconds / r['seconds']:.2f}x" if base_seconds and r["seconds"] else "n/a")  # fmt: skip
+                      f"{r['planted_found']:,} / {r['planted']:,}", f"{r['precision']:.4f}")  # fmt: skip
     console = Console()
     console.width = max(console.width, 140)  # piped output gets 80 columns: too narrow here
     console.print(table)

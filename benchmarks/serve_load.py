@@ -73,7 +73,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
-from bench_common import log, print_wide, write_json  # noqa: E402
+from bench_common import log, print_wide, round_order, write_json  # noqa: E402
 
 ENDPOINTS = ("embed", "search", "translate", "detect", "classify", "answer")
 API_KEY = "xling-bench-key"
@@ -677,10 +677,8 @@ def compare_batching(config: Path | None, env: dict[str, str], use_cli: bool, en
         log(
             f"/embed with {name}: {args.batching_rounds} rounds of {per_round:,} requests, modes {', '.join(modes)}"
         )
-        order = list(modes)
         for round_ in range(args.batching_rounds):
-            shift = round_ % len(order)
-            for mode in order[shift:] + order[:shift]:
+            for mode in round_order(tuple(modes), round_):
                 rounds[mode].append(asyncio.run(
                     embed_run(servers[mode], texts, per_round, args.concurrency, args.embed_languages)
                 ))  # fmt: skip
@@ -751,7 +749,7 @@ def model_work(encoder: str, texts: Texts, languages: list[str], requests: int, 
     texts_per_s(batch)  # warm-up
     single, batched = [], []
     for round_ in range(rounds):
-        for size, into in ((1, single), (batch, batched))[:: 1 if round_ % 2 == 0 else -1]:
+        for size, into in round_order(((1, single), (batch, batched)), round_):  # two: they alternate
             into.append(texts_per_s(size))
     one, many = float(np.median(single)), float(np.median(batched))
     return {"texts": requests, "batch": batch, "threads": threads, "rounds": rounds,

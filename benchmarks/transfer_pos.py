@@ -16,7 +16,6 @@ Default: the shipped xling-mini, frozen (word vector + neighbours + shape featur
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -24,6 +23,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched at run time
+
+from bench_common import write_json  # noqa: E402  (the script's folder is on sys.path)
 
 TREEBANKS = {
     "de": "UD_German-GSD",
@@ -149,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntrained on {report['train']} in {report['train_seconds']} s ({args.method}, {args.encoder}); "
           f"{report['dev']} accuracy {report['dev_accuracy']} (C {report['c']}); "
           f"de/fr/es/ru average {report['avg_de_fr_es_ru']}")  # fmt: skip
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(report, args.json or None)  # "" (the default): no file
     return 0
 
 

@@ -53,7 +53,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from bench_common import log, write_json  # noqa: E402
+from bench_common import log, round_order, write_json  # noqa: E402
 
 PATHS = ("generate", "xling-torch", "ct2-float32", "ct2-int8")
 AIMS = "int8 >= 2x generate; float32 CTranslate2 >= 1.2x with identical greedy outputs; int8 BLEU within 0.5"
@@ -347,8 +347,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     lengths: dict[str, float] = {}
     outputs: dict[str, list[str]] = {}
     for r in range(args.rounds):
-        order = PATHS[r % len(PATHS) :] + PATHS[: r % len(PATHS)]
-        for path in order:
+        for path in round_order(PATHS, r):
             out, tokens, seconds = run(path, texts, options)
             speeds[path].append(tokens / seconds)
             lengths[path], outputs[path] = tokens / len(texts), out

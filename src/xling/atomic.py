@@ -7,7 +7,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
@@ -164,10 +164,13 @@ def check_apart(
         raise ConfigError(f"output: {output} {relation} {label}; {why}: {advice}")
 
 
-def write_json_atomically(path: str | Path, payload: Any) -> None:
-    """Write `payload` as indented UTF-8 JSON to `path` atomically."""
+def write_json_atomically(
+    path: str | Path, payload: Any, default: Callable[[Any], Any] | None = None
+) -> None:
+    """Write `payload` as indented UTF-8 JSON to `path` atomically. `default` is json's, for values it cannot
+    write itself (without one such a value raises TypeError and `path` stays as it was)."""
     with atomic_write(path) as handle:
-        handle.write(json.dumps(payload, indent=2, ensure_ascii=False))
+        handle.write(json.dumps(payload, indent=2, ensure_ascii=False, default=default))
 
 
 def save_keyed_array(path: str | Path, key_path: str | Path, array: Any, key: Any) -> None:

@@ -4,6 +4,7 @@ alternate), and write_json replaces a file only with a complete report."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -52,18 +53,17 @@ def test_write_json_leaves_the_old_file_when_the_write_fails(load_benchmark, tmp
     path = tmp_path / "out" / "report.json"
     bench_common.write_json({"old": 1}, path)
     assert json.loads(path.read_text(encoding="utf-8")) == {"old": 1}
-    # the report fails to serialise part-way through, after some of it was written
+    # the report holds a value json cannot write: nothing replaces the old file
     with pytest.raises(TypeError):
         bench_common.write_json({"new": "x" * 10_000, "bad": object()}, path)
     assert json.loads(path.read_text(encoding="utf-8")) == {"old": 1}
     assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temporary file left behind
 
-    def dump_then_fail(report, handle, **options):  # the disk fills up half-way through the report
-        handle.write('{"new": ')
+    def full_disk(fd: int) -> None:  # the report went to the temporary file, but the disk is full
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr(json, "dump", dump_then_fail)
+        patch.setattr(os, "fsync", full_disk)
         with pytest.raises(OSError, match="No space"):
             bench_common.write_json({"new": 2}, path)
     assert json.loads(path.read_text(encoding="utf-8")) == {"old": 1}
