@@ -30,6 +30,19 @@ def test_unknown_field_names_the_field_and_file(tmp_path):
         load_config(PretrainConfig, recipe)
 
 
+def test_set_takes_what_a_shell_user_types_for_numbers_and_booleans():
+    """`.5` and `True` are not TOML: they were refused with "cannot parse"."""
+    config = load_config(
+        PretrainConfig, None, ["tokenizer=t", "tlm_ratio=.5", "resume=True", "training.lr=1."]
+    )
+    assert (config.tlm_ratio, config.resume, config.training.lr) == (0.5, True, 1.0)
+    assert load_config(PretrainConfig, None, ["tokenizer=t", "resume=FALSE"]).resume is False
+    with pytest.raises(ConfigError, match=r"resume: expected bool, cannot parse 'yes'"):
+        load_config(PretrainConfig, None, ["tokenizer=t", "resume=yes"])
+    with pytest.raises(ConfigError, match=r"tlm_ratio: expected float, cannot parse 'half'"):
+        load_config(PretrainConfig, None, ["tokenizer=t", "tlm_ratio=half"])
+
+
 def test_bad_values_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"training.max_steps: expected int.*many"):
         load_config(PretrainConfig, None, ["tokenizer=t", "training.max_steps=many"])

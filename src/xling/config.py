@@ -310,6 +310,12 @@ def _parse_raw(tp: Any, raw: _RawValue, name: str, where: str) -> Any:
     try:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
+        # what a shell user types that TOML refuses: `.5`, `1.` and Python's `True` / `False`
+        if tp is float:
+            with contextlib.suppress(ValueError):
+                return float(str(raw))
+        if tp is bool and str(raw).lower() in ("true", "false"):
+            return str(raw).lower() == "true"
         if tp in (int, float, bool):
             raise ConfigError(f"{where}: {name}: expected {tp.__name__}, cannot parse {str(raw)!r}") from None
         return str(raw)
