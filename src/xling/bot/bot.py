@@ -357,6 +357,10 @@ class SupportBot:
             self._lexical_starts = _starts(np.asarray(entry_of)[shared])
         self._lock = threading.Lock()
         self._translations: OrderedDict[tuple[int, str], str] = OrderedDict()
+        # the languages the FAQ has an answer in, and those of them the detector knows (once it is loaded):
+        # read for every question whose language the FAQ does not store (_stored_neighbour)
+        self._stored = sorted({self.language, *(lang for entry in entries for lang in entry.answers)})
+        self._known_stored: list[str] | None = None
 
     @classmethod
     def load(
@@ -583,13 +587,13 @@ class SupportBot:
         which the FAQ stores, enough); None otherwise, as the translator's --src auto decides."""
         from xling.langid.labels import label_matches
 
-        stored = sorted({self.language, *(lang for entry in self.entries for lang in entry.answers)})
-        if any(label_matches(label, language) for language in stored):
+        if any(label_matches(label, language) for language in self._stored):
             return None
         identifier = self._identifier()
-        known = [
-            language for language in stored if any(label_matches(own, language) for own in identifier.labels)
-        ]
+        if self._known_stored is None:
+            self._known_stored = [language for language in self._stored
+                                  if any(label_matches(own, language) for own in identifier.labels)]  # fmt: skip
+        known = self._known_stored
         if not known:
             return None
         best = identifier.predict([question], languages=known)[0][0]

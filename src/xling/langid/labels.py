@@ -150,13 +150,14 @@ def label_matches(predicted: str | Label, gold: str | Label) -> bool:
         return False
     if gold.script and not predicted.script:
         usual = USUAL_SCRIPTS.get(predicted.language)
-        same = SAME_WRITTEN_LANGUAGE.get(predicted.language, predicted.language)
-        own = same in {
-            SAME_WRITTEN_LANGUAGE.get(code, code)
-            for code in (gold.language, DEFAULT_MEMBER.get(gold.language))
-        }  # zh-Hant: cmn; fil-Latn: tgl
-        if usual is None and not own:
-            return False  # a member in a script the label does not say (`zh-Hant` and `lzh`): left out
         if usual is not None and usual != gold.script:
             return False
+        if usual is None:
+            same = SAME_WRITTEN_LANGUAGE.get(predicted.language, predicted.language)
+            own = same in {
+                SAME_WRITTEN_LANGUAGE.get(code, code)
+                for code in (gold.language, DEFAULT_MEMBER.get(gold.language))
+            }  # zh-Hant: cmn; fil-Latn: tgl
+            if not own:
+                return False  # a member in a script the label does not say (`zh-Hant` and `lzh`): left out
     return same_language(predicted.language, gold.language)

@@ -134,11 +134,11 @@ class LanguageIdentifier:
     def is_close_neighbour(self, text: str, label: str) -> bool:
         """Return whether `label` keeps at least NEIGHBOUR_MIN_PROBABILITY for `text` among all the labels
         (False for a label the detector does not have): a plausible reading of a text given to another."""
-        labels = list(self.labels)
-        if label not in labels:
+        position = self._index.get(label)
+        if position is None:
             return False
         probabilities, _ = self.probabilities([text])
-        return float(probabilities[0, labels.index(label)]) >= NEIGHBOUR_MIN_PROBABILITY
+        return float(probabilities[0, position]) >= NEIGHBOUR_MIN_PROBABILITY
 
     def log_probabilities(
         self, texts: Sequence[str], languages: Iterable[str] | None = None
