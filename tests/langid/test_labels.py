@@ -85,11 +85,15 @@ def test_a_label_without_a_script_is_judged_by_its_usual_script():
     assert label_matches("arz", "ar-Arab") and not label_matches("arz", "ar-Latn")
     assert label_matches("hrv", "sh-Latn") and not label_matches("hrv", "sh-Cyrl")
     assert label_matches("deu", "de-Latn")  # a language's own code with a script
+    # a language with one script is not the same language written in another (a detector's `rus` is not
+    # what a restriction to `ru-Latn` asks for), as for the macrolanguages' members
+    assert not label_matches("deu", "de-Cyrl") and not label_matches("rus", "ru-Latn")
 
 
 def test_every_macrolanguage_member_has_a_usual_script_or_several():
     from xling.data.languages import MACROLANGUAGES
-    from xling.langid.labels import SEVERAL_SCRIPTS, USUAL_SCRIPTS
+    from xling.data.languages import USUAL_SCRIPTS
+    from xling.langid.labels import SEVERAL_SCRIPTS
 
     members = set().union(*MACROLANGUAGES.values())
     assert sorted(members - set(USUAL_SCRIPTS) - SEVERAL_SCRIPTS) == []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from xling.adaptation.config import AdaptConfig
 from xling.data.conllu import read_conllu
-from xling.data.languages import MACROLANGUAGES, normalize_language, same_language
+from xling.data.languages import MACROLANGUAGES, USUAL_SCRIPTS, normalize_language, same_language
 from xling.data.readers import read_monolingual, read_parallel_tsv
 from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
@@ -35,19 +35,6 @@ CONLLU_SUFFIXES = (".conllu", ".conllu.gz", ".conll", ".conll.gz")
 # how many lines of each text file the language detector reads (it is a check, not a filter)
 DETECT_LINES = 2000
 WRONG_SHARE = 0.5
-# The script a language is written in, where it has one (others: xling.translation.languages.DEFAULT_SCRIPTS
-# for languages written in several, xling.adaptation.transliteration's for Brahmic and Semitic relatives);
-# the data's script is checked against it.
-USUAL_SCRIPTS = {
-    "eng": "Latn", "deu": "Latn", "fra": "Latn", "spa": "Latn", "por": "Latn", "ita": "Latn", "nld": "Latn",
-    "tur": "Latn", "pol": "Latn", "ces": "Latn", "swe": "Latn", "fin": "Latn", "hun": "Latn", "ron": "Latn",
-    "vie": "Latn", "ind": "Latn", "zsm": "Latn", "swh": "Latn", "swa": "Latn", "tgl": "Latn", "hau": "Latn",
-    "yor": "Latn", "ell": "Grek", "rus": "Cyrl", "ukr": "Cyrl", "bel": "Cyrl", "bul": "Cyrl", "mkd": "Cyrl",
-    "kat": "Geor", "hye": "Armn", "arb": "Arab", "ara": "Arab", "pes": "Arab", "fas": "Arab", "urd": "Arab",
-    "ckb": "Arab", "pus": "Arab", "ydd": "Hebr", "amh": "Ethi", "tir": "Ethi", "tha": "Thai", "lao": "Laoo",
-    "khm": "Khmr", "mya": "Mymr", "sin": "Sinh", "bod": "Tibt", "div": "Thaa", "jpn": "Jpan", "kor": "Kore",
-    "yue": "Hant",
-}  # fmt: skip
 
 
 @dataclass

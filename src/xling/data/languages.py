@@ -10,7 +10,9 @@ import pycountry
 
 from xling.errors import LanguageCodeError
 
-__all__ = ["DEFAULT_MEMBER", "MACROLANGUAGES", "language_name", "normalize_language", "same_language"]
+__all__ = [
+    "DEFAULT_MEMBER", "MACROLANGUAGES", "USUAL_SCRIPTS", "language_name", "normalize_language", "same_language",
+]  # fmt: skip
 
 # Macrolanguage -> individual languages that corpora commonly label separately (Tatoeba, Bible, CC-100).
 # Not the full SIL table: only the cases where two data sets disagree in practice.
@@ -49,6 +51,29 @@ REGION_SCRIPTS = {("zho", "TW"): "Hant", ("zho", "HK"): "Hant", ("zho", "MO"): "
                   ("zho", "SG"): "Hans", ("cmn", "TW"): "Hant", ("cmn", "HK"): "Hant", ("cmn", "MO"): "Hant",
                   ("cmn", "CN"): "Hans", ("cmn", "SG"): "Hans", ("yue", "HK"): "Hant", ("yue", "MO"): "Hant",
                   ("yue", "CN"): "Hans"}  # fmt: skip
+
+# The one script a language is written in, where it has one (languages written in several are in
+# neither this nor xling.langid.labels.SEVERAL_SCRIPTS; translation models' defaults for them:
+# xling.translation.languages.DEFAULT_SCRIPTS). The macrolanguage members' entries decide which detector
+# labels a restriction like `ar-Arab` keeps (xling.langid.labels.label_matches); `xling adapt` checks the
+# new language's data against it.
+USUAL_SCRIPTS = {
+    "eng": "Latn", "deu": "Latn", "fra": "Latn", "spa": "Latn", "por": "Latn", "ita": "Latn", "nld": "Latn",
+    "tur": "Latn", "pol": "Latn", "ces": "Latn", "swe": "Latn", "fin": "Latn", "hun": "Latn", "ron": "Latn",
+    "vie": "Latn", "tgl": "Latn", "hau": "Latn", "yor": "Latn", "swa": "Latn",
+    "ell": "Grek", "rus": "Cyrl", "ukr": "Cyrl", "bel": "Cyrl", "bul": "Cyrl", "mkd": "Cyrl",
+    "kat": "Geor", "hye": "Armn", "ara": "Arab", "fas": "Arab", "urd": "Arab", "pus": "Arab",
+    "amh": "Ethi", "tir": "Ethi", "tha": "Thai", "lao": "Laoo", "khm": "Khmr", "mya": "Mymr", "sin": "Sinh",
+    "bod": "Tibt", "div": "Thaa", "jpn": "Jpan", "kor": "Kore",
+    # macrolanguage members (MACROLANGUAGES)
+    "yue": "Hant", "wuu": "Hans",
+    "arb": "Arab", "arq": "Arab", "arz": "Arab", "apc": "Arab", "ary": "Arab", "pes": "Arab", "prs": "Arab",
+    "azb": "Arab", "ckb": "Arab", "pbt": "Arab", "pbu": "Arab", "pst": "Arab",
+    "swh": "Latn", "swc": "Latn", "ind": "Latn", "lvs": "Latn", "ekk": "Latn", "nob": "Latn", "nno": "Latn",
+    "als": "Latn", "kmr": "Latn", "hrv": "Latn", "cnr": "Latn", "gaz": "Latn", "plt": "Latn", "quy": "Latn",
+    "quz": "Latn", "ayr": "Latn", "dik": "Latn", "gug": "Latn",
+    "ydd": "Hebr", "npi": "Deva", "ory": "Orya",
+}  # fmt: skip
 
 # the member a macrolanguage code usually stands for in data and detectors' answers (`zho` text is Mandarin)
 DEFAULT_MEMBER = {

@@ -14,6 +14,7 @@ from xling.data.languages import (
     MACROLANGUAGES,
     REGION_SCRIPTS,
     SAME_WRITTEN_LANGUAGE,
+    USUAL_SCRIPTS,
     normalize_language,
     same_language,
 )
@@ -38,17 +39,6 @@ _EXTLANG_RE = re.compile(r"[A-Za-z]{3}")
 # Microsoft's legacy zh-CHS / zh-CHT (.NET cultures, Translator): scripts, not the languages chs and cht.
 _LEGACY_SCRIPTS = {("zho", "chs"): "Hans", ("zho", "cht"): "Hant"}
 
-USUAL_SCRIPTS = {
-    "yue": "Hant", "wuu": "Hans",
-    "arb": "Arab", "arq": "Arab", "arz": "Arab", "apc": "Arab", "ary": "Arab", "pes": "Arab", "prs": "Arab",
-    "azb": "Arab", "ckb": "Arab", "pbt": "Arab", "pbu": "Arab", "pst": "Arab",
-    "swh": "Latn", "swc": "Latn", "ind": "Latn", "lvs": "Latn", "ekk": "Latn", "nob": "Latn", "nno": "Latn",
-    "als": "Latn", "kmr": "Latn", "hrv": "Latn", "cnr": "Latn", "gaz": "Latn", "plt": "Latn", "quy": "Latn",
-    "quz": "Latn", "ayr": "Latn", "dik": "Latn", "gug": "Latn",
-    "ydd": "Hebr", "npi": "Deva", "ory": "Orya",
-}  # fmt: skip
-"""The one script a macrolanguage's member (`MACROLANGUAGES`) is written in: a detector label of it that
-names no script (`arz`) is in a restriction that names that script (`ar-Arab`), and in no other."""
 SEVERAL_SCRIPTS = frozenset({"cmn", "lzh", "srp", "bos", "azj", "uzn", "zsm", "khk", "knc"})
 """Members written in several scripts (Literary Chinese is printed in Traditional and, on the mainland, in
 Simplified characters): a label of one that names no script is in no restriction of its macrolanguage that

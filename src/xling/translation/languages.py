@@ -51,7 +51,7 @@ UNSPECIFIED = frozenset(NOT_LANGUAGES)
 # srp, zho, cmn...): the script used when the user names none. NLLB-200's own model card pairs zho with Hans.
 DEFAULT_SCRIPTS = {"zho": "Hans", "cmn": "Hans", "ace": "Latn", "bjn": "Latn", "kas": "Arab", "knc": "Latn",
                    "taq": "Latn", "min": "Latn", "srp": "Cyrl", "uzb": "Latn", "uzn": "Latn", "aze": "Latn",
-                   "azj": "Latn", "kaz": "Cyrl", "pan": "Guru", "snd": "Arab", "mon": "Cyrl"}  # fmt: skip
+                   "azj": "Latn", "zsm": "Latn", "kaz": "Cyrl", "pan": "Guru", "snd": "Arab", "mon": "Cyrl"}  # fmt: skip
 
 # M2M-100's codes that are not ISO 639-1 (its `ns` is Northern Sotho).
 M2M100_CODE_FIXES = {"ns": "nso"}
