@@ -447,7 +447,7 @@ def _read_sample_reviews(path: Path):
             raise DataError("expected label<TAB>text", path, number)
         texts.append(text.strip())
         labels.append(label.strip())
-    return LabelledTexts(texts, labels, str(path), path.stem)
+    return LabelledTexts(texts, labels, str(path), path.stem, (path,))
 
 
 def _show_sentiment_transfer(config: QuickstartConfig, console: Console) -> dict[str, Any]:

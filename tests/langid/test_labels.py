@@ -91,8 +91,7 @@ def test_a_label_without_a_script_is_judged_by_its_usual_script():
 
 
 def test_every_macrolanguage_member_has_a_usual_script_or_several():
-    from xling.data.languages import MACROLANGUAGES
-    from xling.data.languages import USUAL_SCRIPTS
+    from xling.data.languages import MACROLANGUAGES, USUAL_SCRIPTS
     from xling.langid.labels import SEVERAL_SCRIPTS
 
     members = set().union(*MACROLANGUAGES.values())

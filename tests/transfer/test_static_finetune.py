@@ -153,25 +153,26 @@ def test_a_resume_refuses_a_training_file_edited_in_place(toy_encoder, tmp_path)
         run(4, resume=True)
 
 
-def test_the_labelled_files_of_joined_parts_and_umsab_splits_are_listed(tmp_path):
-    from xling.data.labelled import LabelledTexts
+def test_the_labelled_files_of_joined_parts_subsamples_and_umsab_splits_are_listed(tmp_path):
+    from xling.data.labelled import read_labelled, read_umsab
+    from xling.transfer.classifier import join_parts
+    from xling.transfer.fewshot import sample_per_class
     from xling.transfer.finetune import labelled_data_files
 
-    english, german = tmp_path / "en.tsv", tmp_path / "de.tsv"
+    # a name with " + " in it is one file, not two parts
+    english, german = tmp_path / "en + extra.tsv", tmp_path / "de.tsv"
     for path in (english, german):
-        path.write_text("good\tpositive\n", encoding="utf-8")
+        path.write_text("good\tpositive\nbad\tnegative\n", encoding="utf-8")
     umsab = tmp_path / "umsab" / "english"
     umsab.mkdir(parents=True)
-    for name in ("val_text.txt", "val_labels.txt"):
-        (umsab / name).write_text("x\n", encoding="utf-8")
-    joined = LabelledTexts(["good"], ["positive"], f"{english} + {german}")  # classifier.join_parts
-    dev = LabelledTexts(["x"], ["positive"], str(umsab / "val_text.txt"))  # read_umsab
-    assert labelled_data_files(joined, dev) == [
+    (umsab / "val_text.txt").write_text("x\n", encoding="utf-8")
+    (umsab / "val_labels.txt").write_text("2\n", encoding="utf-8")
+    joined = join_parts([read_labelled(english), sample_per_class(read_labelled(german), 1, seed=0)])
+    dev = read_umsab(tmp_path / "umsab", "english", "val")
+    assert labelled_data_files(joined, dev, None) == [
         english,
         german,
         umsab / "val_text.txt",
         umsab / "val_labels.txt",
     ]
-    # texts made in memory, or a fewshot subsample of a file, name none
-    sample = LabelledTexts(["good"], ["positive"], f"{english} (8 per class, seed 0)")
-    assert labelled_data_files(texts("eng"), sample, None) == []
+    assert labelled_data_files(texts("eng")) == []  # texts made in memory name none

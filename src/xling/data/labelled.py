@@ -48,6 +48,9 @@ class LabelledTexts:
     """Where they came from (a file, or the UMSAB text file), for messages and reports."""
     language: str | None = None
     """ISO 639-3 code of the texts' language, when known."""
+    files: tuple[Path, ...] = ()
+    """The files the texts were read from (a UMSAB split: its text and labels files), which a training run
+    fingerprints so that a resume notices an edit; none for texts made in memory."""
 
     def __post_init__(self) -> None:
         if len(self.texts) != len(self.labels):
@@ -84,7 +87,7 @@ def read_labelled(path: PathLike, language: str | None = None) -> LabelledTexts:
         raise DataError("unknown labelled-data format: expected a .tsv (text<TAB>label) or .jsonl file", file)
     if not texts:
         raise DataError("no labelled texts in the file", file)
-    return LabelledTexts(texts, labels, str(file), code)
+    return LabelledTexts(texts, labels, str(file), code, (file,))
 
 
 def _content_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -188,7 +191,7 @@ def read_umsab(
                 raise DataError(f"unknown label {label!r} (expected one of {known})", label_path, number)
             label = label_names[label]
         out_labels.append(label)
-    return LabelledTexts(out_texts, out_labels, str(text_path), code)
+    return LabelledTexts(out_texts, out_labels, str(text_path), code, (text_path, label_path))
 
 
 def _language_folder(root: Path, language: str) -> tuple[Path, str | None]:

@@ -223,6 +223,7 @@ def join_parts(parts: Sequence[LabelledTexts]) -> LabelledTexts:
         [label for part in parts for label in part.labels],
         " + ".join(part.source for part in parts),
         languages.pop() if len(languages) == 1 else None,
+        tuple(dict.fromkeys(file for part in parts for file in part.files)),
     )
 
 

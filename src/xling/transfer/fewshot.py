@@ -62,7 +62,7 @@ def sample_per_class(data: LabelledTexts, k: int, seed: int) -> LabelledTexts:
             chosen.append(int(index))
     chosen.sort()
     return LabelledTexts([data.texts[i] for i in chosen], [data.labels[i] for i in chosen],
-                         f"{data.source} ({k} per class, seed {seed})", data.language)  # fmt: skip
+                         f"{data.source} ({k} per class, seed {seed})", data.language, data.files)  # fmt: skip
 
 
 def fewshot_curve(

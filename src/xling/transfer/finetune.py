@@ -42,8 +42,6 @@ KIND = f"{CLASSIFIER_FAMILY}/finetune"
 DEV_METRICS = ("macro_f1", "accuracy")
 # besides the training bookkeeping (xling.training.resume): fields a resumed run may change
 RESUMABLE = ("output", "finetune.resume", "finetune.overwrite", "batch_size")
-# the two files of a UMSAB split (xling.data.labelled.read_umsab): `<split>_text.txt`, `<split>_labels.txt`
-UMSAB_TEXT, UMSAB_LABELS = "_text.txt", "_labels.txt"
 logger = logging.getLogger(__name__)
 
 
@@ -283,20 +281,10 @@ def training_section(config: ClassifierConfig, epoch_steps: int, with_dev: bool)
 
 
 def labelled_data_files(*sets: LabelledTexts | None) -> list[Path]:
-    """Return the files the labelled texts were read from (train, then dev): their contents are
-    fingerprinted, so a resume notices a file edited in place. Texts made in memory, or a subsample of a
-    file (fewshot's `... (8 per class, seed 0)`), name none."""
-    paths: list[Path] = []
-    for data in sets:
-        if data is None:
-            continue
-        for source in data.source.split(" + "):  # parts joined for training (classifier.join_parts)
-            path = Path(source)
-            paths.append(path)
-            # a UMSAB split (read_umsab) names its text file; its labels are the `_labels.txt` beside it
-            if path.name.endswith(UMSAB_TEXT):
-                paths.append(path.with_name(path.name.removesuffix(UMSAB_TEXT) + UMSAB_LABELS))
-    return [path for path in dict.fromkeys(paths) if path.is_file()]
+    """Return the files the labelled texts were read from (train, then dev; `LabelledTexts.files`): their
+    contents are fingerprinted, so a resume notices a file edited in place. Texts made in memory name none."""
+    files = (file for data in sets if data is not None for file in data.files)
+    return [Path(file) for file in dict.fromkeys(files)]
 
 
 def steps_per_epoch(examples: int, training: TrainingConfig) -> int:
