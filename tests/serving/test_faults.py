@@ -281,6 +281,16 @@ def test_rate_limiter_refills_over_time():
     assert limiter.take("a") == 0 and limiter.take("a") > 0
 
 
+def test_rate_limiter_remembers_at_most_max_keys_forgetting_the_longest_idle():
+    now = [0.0]
+    limiter = RateLimiter(1, clock=lambda: now[0], max_keys=2)
+    assert limiter.take("a") == 0 and limiter.take("b") == 0
+    now[0] = 1.0
+    assert limiter.take("a") > 0  # a asked again: b is now the longest idle
+    assert limiter.take("c") == 0  # a third key: b is forgotten, a is not
+    assert limiter.take("a") > 0 and limiter.take("b") == 0
+
+
 def test_body_texts_and_characters_limits(make_config, models):
     encoder = Encoder.load(models.encoder)
     config = make_config("limits.max_body_bytes=2000", "limits.max_texts=2", "limits.max_chars=12")
@@ -494,10 +504,27 @@ def test_multipart_parts_only_in_utf8_and_messages_quote_what_the_client_sent(cl
     fine, headers = _multipart([("q", "utf-8", "Schöne Grüße".encode()), ("source", "us-ascii", b"de"),
                                 ("target", "UTF-8", b"en")])  # fmt: skip
     assert client.post("/translate", content=fine, headers=headers).status_code == 200
+    nul, headers = _multipart(
+        [("q", '"\x00"', b"Hello"), ("source", "utf-8", b"en"), ("target", "utf-8", b"de")]
+    )
+    for path in ("/translate", "/detect"):  # a charset name Python's codecs refuse with ValueError: was a 500
+        answer = client.post(path, content=nul, headers=headers)
+        assert answer.status_code == 400 and answer.json()["field"] == "q", answer.text
     quoted = client.post("/translate", json={"q": "Hi", "source": "en", "target": "z\tz"})
     assert quoted.status_code == 400 and quoted.json()["error"].startswith("'z\\tz' is not supported")
     kind = client.post("/translate", json={"q": "Hi", "source": "en", "target": "de", "format": "x\ty"})
     assert kind.json() == {"error": "'x\\ty' format is not supported", "field": "format"}
+
+
+@pytest.mark.parametrize("source", ["en", "auto"])
+def test_html_the_parser_cannot_read_is_a_400_naming_the_text(client, source):
+    # html.parser raises AssertionError on `<![` followed by no name (it was a 500)
+    one = client.post("/translate", json={"q": "the film <![' was good", "source": source, "target": "de",
+                                          "format": "html"})  # fmt: skip
+    assert one.status_code == 400 and one.json()["field"] == "q", one.text
+    batch = client.post("/translate", json={"q": ["fine", "a <![<b"], "source": source, "target": "de",
+                                            "format": "html"})  # fmt: skip
+    assert batch.status_code == 400 and batch.json()["field"] == "q[1]", batch.text
 
 
 def test_an_error_answer_never_fails_on_text_that_is_not_unicode():

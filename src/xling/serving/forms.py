@@ -68,7 +68,7 @@ def _part_text(name: str, payload: bytes, charset: str) -> str:
     bytes that are not in it."""
     try:
         codec = codecs.lookup(charset).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a name holding a NUL byte
         codec = ""
     if codec not in UTF8_CHARSETS:
         raise FormError(f"field {name!r} is sent in charset {charset!r}; send it in UTF-8", name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from xling.data.languages import MACROLANGUAGES, language_name
+from xling.data.languages import DEFAULT_MEMBER, language_name
 from xling.errors import LanguageCodeError
 from xling.translation.languages import DEFAULT_SCRIPTS
 
@@ -21,7 +21,7 @@ def _alpha2() -> dict[str, str]:
 @lru_cache(maxsize=4096)
 def client_code(label: str) -> str:
     """Return the code a LibreTranslate client expects for an xling label or model code (`deu` -> `de`,
-    `cmn_Hans` -> `zh`, `cmn_Hant` -> `zh-Hant`, `arb` -> `ar`, `haw` -> `haw`, `und` -> `und`)."""
+    `cmn_Hans` -> `zh`, `cmn_Hant` -> `zh-Hant`, `arb` -> `ar`, `yue` -> `yue`, `haw` -> `haw`, `und` -> `und`)."""
     from xling.translation.languages import parse_language
 
     try:
@@ -30,8 +30,11 @@ def client_code(label: str) -> str:
         return label
     language = tag.language
     two = _alpha2().get(language)
-    if two is None:  # an individual language with no 639-1 code: its macrolanguage's (cmn -> zh, arb -> ar)
-        macro = next((m for m, members in MACROLANGUAGES.items() if language in members), None)
+    if two is None:
+        # a member with no 639-1 code takes its macrolanguage's only when it is the member that code stands
+        # for (cmn -> zh, arb -> ar): `zh` is translated as Mandarin, so Cantonese stays `yue`, Egyptian
+        # Arabic `arz`, and a model's list keeps them apart
+        macro = next((m for m, member in DEFAULT_MEMBER.items() if member == language), None)
         two = _alpha2().get(macro) if macro else None
     code = two or language
     # a script is named only for a language written in several, when it is not the usual one

@@ -165,7 +165,8 @@ async def _detect_sources(request: Request, translator: Any, texts: list[str], t
     for HTML without text (markup alone), as for a text without letters."""
     state = _state(request)
     detector = await state.model("detector")
-    plain = [_plain_text(text) if text_format == "html" else text for text in texts]
+    plain = [_plain_text(text, f"q[{i}]" if batch else "q") if text_format == "html" else text
+             for i, text in enumerate(texts)]  # fmt: skip
     # markup alone is not read: the detector would take tag names for words and refuse the request
     readable = [i for i, text in enumerate(plain) if text]
     results: list[Any] = [(None, 0.0)] * len(texts)
@@ -184,8 +185,8 @@ async def _translate(request: Request, translator: Any, texts: list[str], source
     state = _state(request)
     items: list[TranslateItem] = []
     plans: list[list[str | int]] = []  # per text: its pieces, an int standing for the item to put there
-    for text, source in zip(texts, sources, strict=True):
-        pieces = _html_pieces(text) if text_format == "html" else [(text, True)]
+    for i, (text, source) in enumerate(zip(texts, sources, strict=True)):
+        pieces = _html_pieces(text, f"q[{i}]" if batch else "q") if text_format == "html" else [(text, True)]
         plan: list[str | int] = []
         for piece, translatable in pieces:
             core = piece.strip()
@@ -306,12 +307,17 @@ class _HtmlSplitter(HTMLParser):
         self._note(False)
 
 
-def _html_pieces(text: str) -> list[tuple[str, bool]]:
+def _html_pieces(text: str, field: str = "q") -> list[tuple[str, bool]]:
     """Return the pieces of an HTML text, which join to it: (markup: tags, comments, declarations,
-    processing instructions, script and style content; False) and (text with its entities; True)."""
+    processing instructions, script and style content; False) and (text with its entities; True). Markup
+    Python's parser cannot read (`<![` with no name after it) is a 400 naming `field`."""
     splitter = _HtmlSplitter()
-    splitter.feed(text)
-    splitter.close()
+    try:
+        splitter.feed(text)
+        splitter.close()
+    except AssertionError as error:  # html.parser's way of refusing a marked section it cannot scan
+        raise ApiError(400, f"{field}: HTML that cannot be parsed ({error}); send it with format text",
+                       field) from None  # fmt: skip
     line_starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
     starts = [line_starts[line - 1] + column for (line, column), *_ in splitter.constructs]
     pieces: list[tuple[str, bool]] = [(text[: starts[0]], False)] if starts else [(text, False)]
@@ -340,11 +346,11 @@ def _merged(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
     return merged
 
 
-def _plain_text(text: str) -> str:
+def _plain_text(text: str, field: str = "q") -> str:
     """Return the text of an HTML string without its markup (what the detector should read; empty for
     markup alone)."""
     return " ".join(
-        html.unescape(piece) for piece, translatable in _html_pieces(text) if translatable
+        html.unescape(piece) for piece, translatable in _html_pieces(text, field) if translatable
     ).strip()
 
 
