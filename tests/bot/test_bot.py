@@ -136,6 +136,19 @@ def test_overwrite_replaces_a_bot_but_not_a_folder_of_other_files(tmp_path, mini
     assert (documents / "thesis.txt").read_text(encoding="utf-8") == "years of work"
 
 
+def test_rebuilding_a_bot_from_an_faq_inside_its_folder_is_refused_and_the_faq_kept(tmp_path, mini_encoder):
+    from xling.bot import BotBuildConfig
+
+    faq = tmp_path / "faq.tsv"
+    faq.write_text("".join(f"Question {i}?\tAnswer {i}.\n" for i in range(4)), encoding="utf-8")
+    build_bot(faq, tmp_path / "bot", mini_encoder)
+    inside = tmp_path / "bot" / "faq.tsv"
+    inside.write_text(faq.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(XlingError, match="faq.tsv"):  # the folder is replaced whole: the FAQ was deleted
+        build_bot(inside, tmp_path / "bot", mini_encoder, BotBuildConfig(overwrite=True))
+    assert inside.is_file()
+
+
 def test_answers_with_line_separators_reload_and_a_damaged_bot_is_a_clear_error(tmp_path, mini_encoder):
     faq = tmp_path / "faq.tsv"
     faq.write_text("How can I track my order?\tOpen My orders.\u2028Then click the parcel.\n"

@@ -298,6 +298,9 @@ def test_models_health_docs_and_metrics(client):
     assert roles["bot"]["state"] == "not configured"
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["models"]["classifier"]["loaded"]
+    for path in ("/health", "/"):  # load balancers probe with HEAD
+        head = client.head(path)
+        assert head.status_code == 200 and head.content == b"", path
     assert client.get("/openapi.json").json()["paths"]["/v1/embeddings"]
     assert client.get("/docs").status_code == 200
 

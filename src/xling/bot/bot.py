@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xling.artifacts import SUPPORT_BOT_KIND, read_metadata, update_metadata, write_metadata
-from xling.atomic import atomic_folder
+from xling.atomic import atomic_folder, check_apart
 from xling.bot.faq import FaqEntry, faq_language, read_faq
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.knn import MARGINS, margin_scores, neighbourhood_means
@@ -251,6 +251,11 @@ def build_bot(
     """
     config = config or BotBuildConfig()
     config.validate()
+    # the bot folder is replaced whole: an FAQ or encoder folder inside it would be deleted
+    inputs = [(f"the FAQ {faq}", faq)] if not isinstance(faq, list) else []
+    if isinstance(encoder, (str, Path)) and Path(encoder).expanduser().exists():
+        inputs.append((f"the encoder {encoder}", encoder))
+    check_apart(output, inputs)
     if isinstance(faq, list):
         language, source = _language(config.language), "<entries>"
         entries = [_with_iso_answers(entry, language) for entry in faq]

@@ -167,14 +167,14 @@ def _add_web_page(app: FastAPI) -> frozenset[str]:
     file of static/ at the root (`/app.js`), as the page refers to them relatively."""
     if not (STATIC / "index.html").is_file():
 
-        @app.get("/", include_in_schema=False)
+        @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
         async def no_page() -> dict[str, str]:
             return {"name": "xling", "docs": "/docs", "models": "/v1/models"}
 
         return frozenset({"/"})
     files = {f"/{path.name}": path for path in STATIC.iterdir() if path.is_file()}
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 

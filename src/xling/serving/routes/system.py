@@ -20,7 +20,8 @@ def _state(request: Request) -> ServerState:
     return request.app.state.xling
 
 
-@router.get("/health", summary="Liveness, and which models are loaded")
+# HEAD too: load balancers probe with it
+@router.api_route("/health", methods=["GET", "HEAD"], summary="Liveness, and which models are loaded")
 async def health(request: Request) -> dict[str, Any]:
     """Return `ok` when every configured model is loaded, `degraded` when one failed (the server still
     answers; that model's endpoints give 503), with each model's state and each batcher's counts."""
