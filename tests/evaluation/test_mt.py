@@ -8,7 +8,7 @@ import json
 import pytest
 from sacrebleu.metrics import BLEU, CHRF
 
-from xling.errors import ConfigError, DataError, LanguageCodeError
+from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.evaluation.mt import (
     MTEvalConfig,
     bleu_metric,
@@ -213,6 +213,61 @@ def test_ntrex_evaluation_and_misaligned_files(tmp_path):
         ntrex_test(folder, "eng", "ita")
     with pytest.raises(DataError, match="ita"):  # taking the first sentence only read no further before
         ntrex_test(folder, "eng", "ita", max_sentences=1)
+
+
+class _NllbRecorder:
+    """Says which NLLB codes each call asks for (its conventions are NLLB-200's for these languages) and gives
+    the texts back; `_check_languages` asks its conventions before anything is translated."""
+
+    def __init__(self):
+        from xling.translation.languages import Conventions
+
+        codes = ["eng_Latn", "zho_Hans", "zho_Hant", "srp_Cyrl", "deu_Latn"]
+        self.conventions = Conventions("nllb", {c: c for c in codes}, {c: c for c in codes}, name="nllb")
+        self.calls: list[tuple[str, str, str, str]] = []
+
+    def translate(self, texts, src, tgt, options=None, *, progress=False):
+        tokens = self.conventions.source_token(src), self.conventions.target_token(tgt)
+        self.calls.append((src, tgt, *tokens))
+        return list(texts)
+
+
+def test_an_ntrex_variant_is_the_script_the_model_is_asked_for(tmp_path):
+    folder = _write_ntrex(tmp_path)
+    body = "".join(f"Kuća {i}\n" for i in range(3))
+    (folder / "newstest2019-ref.srp-Latn.txt.gz").write_bytes(gzip.compress(body.encode()))
+    test = ntrex_test(folder, "eng", "cmn", variants=["zho-TW"])
+    assert test.references[0] == "房子0號" and test.codes == ("eng", "cmn-TW") and test.label == "eng-cmn"
+    assert ntrex_test(folder, "eng", "zho").codes == ("eng", "zho")  # the default file: the plain code
+    recorder = _NllbRecorder()
+    config = MTEvalConfig(testset="ntrex", data=str(tmp_path), directions=["eng-zho", "deu-zho"],
+                          variants=["zho-TW"], pivot="eng")  # fmt: skip
+    evaluate_mt(recorder, config)
+    # Traditional references, Traditional asked for (it was zho: NLLB's zho_Hans), through the pivot too
+    assert recorder.calls == [("eng", "zho-TW", "eng_Latn", "zho_Hant"), ("deu", "zho-TW", "deu_Latn", "zho_Hant"),
+                              ("deu", "eng", "deu_Latn", "eng_Latn"), ("eng", "zho-TW", "eng_Latn", "zho_Hant")]  # fmt: skip
+    # Latin-script Serbian sources were sent as srp_Cyrl: NLLB-200 has no Latin Serbian, said before any work
+    recorder = _NllbRecorder()
+    config = MTEvalConfig(testset="ntrex", data=str(tmp_path), directions=["eng-deu", "srp-eng"],
+                          variants=["srp-Latn"])  # fmt: skip
+    with pytest.raises(XlingError, match=r"srp_Cyrl, not in the Latn script \('srp-Latn'\)"):
+        evaluate_mt(recorder, config)
+    assert recorder.calls == []
+
+
+def test_a_direction_with_a_script_or_region_is_refused_not_dropped():
+    # --src en --tgt zh-TW,sr-Latn became eng-zho, eng-srp: the model's default script, any reference
+    for sources, targets, named in [
+        (["en"], ["zh-TW", "sr-Latn"], "zh-TW"),
+        (["sr_Latn"], ["en"], "sr_Latn"),
+    ]:
+        with pytest.raises(ConfigError, match=rf"'{named}' names a script or region.*variants"):
+            expand_directions(sources, targets)
+    with pytest.raises(ConfigError, match="'zho_Hant' names a script or region"):
+        parse_direction("eng-zho_Hant")
+    with pytest.raises(ConfigError, match="directions"):
+        MTEvalConfig(directions=["eng-de_AT"]).validate()
+    assert expand_directions(["en"], ["zh"]) == ["eng-zho"]
 
 
 class _EchoReference:

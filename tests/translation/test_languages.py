@@ -193,3 +193,24 @@ def test_filipino_is_the_models_tagalog(tmp_path):
     from xling.langid.labels import label_matches
 
     assert label_matches("tgl_Latn", "fil") and label_matches("tgl", "fil-PH")
+
+
+def test_a_script_or_region_finds_the_macrolanguage_member_written_in_it():
+    from xling.translation.languages import Conventions
+
+    # NLLB-200's Azerbaijani, Kurdish and Panjabi codes: the default member (azj, kmr) is Latin, the other
+    # member Arabic; there is no Arabic-script Panjabi
+    codes = ["azb_Arab", "azj_Latn", "ckb_Arab", "kmr_Latn", "pan_Guru", "eng_Latn"]
+    nllb = Conventions("nllb", {c: c for c in codes}, {c: c for c in codes}, name="nllb")
+    asked = {"az": "azj_Latn", "az-Latn": "azj_Latn", "az-AZ": "azj_Latn", "az-Arab": "azb_Arab",
+             "az-IR": "azb_Arab", "ku": "kmr_Latn", "ku-Arab": "ckb_Arab", "pa": "pan_Guru", "pa-IN": "pan_Guru"}  # fmt: skip
+    assert {code: nllb.target_token(code) for code in asked} == asked
+    assert nllb.source_token("az-IR") == "azb_Arab"
+    for code in ("pa-PK", "pa-Arab"):  # Shahmukhi: refused, not the Gurmukhi pan_Guru
+        with pytest.raises(
+            XlingError, match=rf"Panjabi \(pan\) in pan_Guru, not in the Arab script \('{code}'"
+        ):
+            nllb.target_token(code)
+    latin_only = Conventions("nllb", {"kmr_Latn": "kmr_Latn"}, {"kmr_Latn": "kmr_Latn"}, name="nllb")
+    with pytest.raises(XlingError, match="not in the Arab script"):
+        latin_only.target_token("ku-Arab")

@@ -593,6 +593,19 @@ def test_special_token_strings_in_a_text_are_text_not_control_tokens(models, fam
     assert "</s>" not in inner and marks not in inner, source
 
 
+def test_control_token_strings_reach_the_model_as_their_characters(tmp_path):
+    # xling's shipped vocabularies have `<`, `/`, `>` and `_` only as byte pieces (<0x3C>): spelled out as
+    # pieces of their own they were <unk> ("Type s or deu here.")
+    translator = Translator.from_pretrained(
+        build_xling(tmp_path / "bytes", byte_fallback=True), backend="torch"
+    )
+    backend = echo(translator)
+    texts = ["Write </s> and __deu__ here.", "Then <s>, __fra__ and <unk>!"]
+    assert translator.translate(texts, "en", "de") == texts  # the echo gives every character back
+    unknown = translator.tokenizer.unk_token
+    assert all(unknown not in source for call in backend.calls for source in call), backend.calls
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -627,6 +640,18 @@ def test_numbers_and_links_come_back_as_they_are_with_a_given_source(xling_model
     assert has_words("https://example.com。谢谢") and not has_words("https://example.com/路径")
     # a word glued to an address by punctuation stays a word (the address took it along)
     assert all(has_words(text) for text in ["Kontakt:info@example.com", "Пишите:info@mail.ru"])
+
+
+def test_a_long_line_without_spaces_segments_in_linear_time():
+    import time
+
+    # the link pattern was tried from every character of the line: 100,000 characters took 90 s, a
+    # 10,000-digit hex dump 7 s (a bound far above linear time, not a benchmark)
+    for text in ("Payload: " + "0123456789abcdef" * 1_000 + " end.", "x" * 100_000, "x" * 100_000 + " a@"):
+        start = time.perf_counter()
+        layout = segment(text, "eng")
+        assert time.perf_counter() - start < 2, text[-10:]
+        assert "".join(layout.parts) == "".join(text.split())
 
 
 def test_links_of_any_case_and_longer_than_a_block_come_back_as_they_are(xling_model):

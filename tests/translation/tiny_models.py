@@ -254,13 +254,17 @@ def build_marian(
     return folder
 
 
-def build_xling(folder: str | Path, languages: Sequence[str] = ("eng", "deu", "fra")) -> Path:
+def build_xling(
+    folder: str | Path, languages: Sequence[str] = ("eng", "deu", "fra"), byte_fallback: bool = False
+) -> Path:
     """Return `folder`, now holding a tiny model in the layout `xling mt train` writes.
 
     M2M100ForConditionalGeneration, a PreTrainedTokenizerFast from
     `xling.tokenization.vocabulary.hf_tokenizer_from_spm` (`<s>` 0, `<pad>` 1, `</s>` 2, `<unk>` 3,
     `<mask>` 4, one `__deu__` token per language, then the pieces) and `xling.json`
-    (`kind` translation, `family` xling, `languages`, `language_tokens`).
+    (`kind` translation, `family` xling, `languages`, `language_tokens`). With `byte_fallback`, the
+    vocabulary also has the 256 byte pieces (`<0x3C>`) that spell a character it lacks, as xling's shipped
+    vocabularies do.
     """
     from xling.artifacts import write_metadata
     from xling.tokenization.vocabulary import SPM_FILE, hf_tokenizer_from_spm, language_token, save_tokenizer
@@ -268,9 +272,10 @@ def build_xling(folder: str | Path, languages: Sequence[str] = ("eng", "deu", "f
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokens = {lang: language_token(lang) for lang in languages}
-    model = _train_spm("unigram", bos_id=0, pad_id=1, eos_id=2, unk_id=3, bos_piece="<s>", pad_piece="<pad>",
-                       eos_piece="</s>", unk_piece="<unk>", control_symbols=["<mask>", *tokens.values()],
-                       normalization_rule_name="nmt_nfkc")  # fmt: skip
+    # the byte pieces count towards the vocabulary size: as many more pieces as without them
+    model = _train_spm("unigram", vocab_size=120 + 256 * byte_fallback, bos_id=0, pad_id=1, eos_id=2, unk_id=3,
+                       bos_piece="<s>", pad_piece="<pad>", eos_piece="</s>", unk_piece="<unk>", control_symbols=["<mask>", *tokens.values()],
+                       normalization_rule_name="nmt_nfkc", byte_fallback=byte_fallback)  # fmt: skip
     spm_file = folder / SPM_FILE
     spm_file.write_bytes(model)
     tokenizer = hf_tokenizer_from_spm(spm_file, list(tokens.values()))

@@ -50,7 +50,7 @@ MACROLANGUAGES: dict[str, frozenset[str]] = {
 REGION_SCRIPTS = {("zho", "TW"): "Hant", ("zho", "HK"): "Hant", ("zho", "MO"): "Hant", ("zho", "CN"): "Hans",
                   ("zho", "SG"): "Hans", ("cmn", "TW"): "Hant", ("cmn", "HK"): "Hant", ("cmn", "MO"): "Hant",
                   ("cmn", "CN"): "Hans", ("cmn", "SG"): "Hans", ("yue", "HK"): "Hant", ("yue", "MO"): "Hant",
-                  ("yue", "CN"): "Hans"}  # fmt: skip
+                  ("yue", "CN"): "Hans", ("aze", "IR"): "Arab", ("pan", "PK"): "Arab"}  # fmt: skip
 
 # The one script a language is written in, where it has one (languages written in several are in
 # neither this nor xling.langid.labels.SEVERAL_SCRIPTS; translation models' defaults for them:

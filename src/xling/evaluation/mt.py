@@ -51,6 +51,7 @@ from xling.translation.testsets import (
     ntrex_folder,
     ntrex_test,
     parse_direction,
+    plain_language,
     tatoeba_folder,
     tatoeba_test,
 )
@@ -113,7 +114,8 @@ class MTEvalConfig:
     max_sentences: int = 0
     """Score the first N sentences of each direction (deterministic); 0: all."""
     variants: list[str] = field(default_factory=list)
-    """ntrex: reference files replacing their language's default, by tag (zho-TW, fra-CA, srp-Latn)."""
+    """ntrex: reference files replacing their language's default, by tag (zho-TW, fra-CA, srp-Latn); the model
+    is asked for that side in the tag's script and region (zho-TW: Traditional Chinese)."""
     bleu_tokenize: str = ""
     """BLEU tokenizer; "": sacrebleu's choice for the target language (13a; zh, ja-mecab, ko-mecab)."""
     hypotheses: str = ""
@@ -180,9 +182,10 @@ class MTEvalConfig:
 
 
 def expand_directions(sources: Sequence[str], targets: Sequence[str]) -> list[str]:
-    """Return "src-tgt" for every source and target language that differ, sources first, as ISO 639-3."""
-    src_codes = [normalize_language(code, where="--src") for code in sources]
-    tgt_codes = [normalize_language(code, where="--tgt") for code in targets]
+    """Return "src-tgt" for every source and target language that differ, sources first, as ISO 639-3;
+    ConfigError for a code with a script or region (`zh-TW`), which a direction cannot carry."""
+    src_codes = [plain_language(code, "--src") for code in sources]
+    tgt_codes = [plain_language(code, "--tgt") for code in targets]
     directions = [f"{s}-{t}" for s in src_codes for t in tgt_codes if s != t]
     if not directions:
         raise ConfigError("directions: --src and --tgt give no pair of different languages")
@@ -292,11 +295,13 @@ def score_directions(
     for test in tests:
         if on_direction:
             on_direction(test.label)
-        outputs = {"": translate(test.sources, test.src, test.tgt)}
+        # the codes that say the script or region of an NTREX variant's text (zho-TW), not just the language
+        src, tgt = test.codes
+        outputs = {"": translate(test.sources, src, tgt)}
         if via and via not in (test.src, test.tgt):
             if on_direction:
                 on_direction(f"{test.src}-{via}-{test.tgt}")
-            outputs["pivot_"] = translate(translate(test.sources, test.src, via), via, test.tgt)
+            outputs["pivot_"] = translate(translate(test.sources, src, via), via, tgt)
         row: dict[str, float | int] = {}
         for prefix, hyps in outputs.items():
             # The pivot's outputs are scored on the same references, so both share one signature.
@@ -319,8 +324,9 @@ def _check_languages(translator: TextTranslator, tests: Sequence[DirectionData],
     if conventions is None:
         return
     for test in tests:
-        legs = [(test.src, via), (via, test.tgt)] if via and via not in (test.src, test.tgt) else []
-        for src, tgt in [(test.src, test.tgt), *legs]:
+        first, last = test.codes
+        legs = [(first, via), (via, last)] if via and via not in (test.src, test.tgt) else []
+        for src, tgt in [(first, last), *legs]:
             conventions.source_token(src)
             conventions.target_token(tgt)
 

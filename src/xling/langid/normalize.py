@@ -24,7 +24,11 @@ _URL = rf"(?:https?://|www\.){_IN_HOST}+(?:/[^\s{_SPACELESS_PUNCTUATION}]*)?"
 # An e-mail address is letters, digits and . _ % + - around its @ (not a word glued before it by a colon:
 # "Kontakt:info@example.com" keeps "Kontakt"), in no script written without spaces.
 _IN_ADDRESS = rf"(?:(?![{_SPACELESS}])[\p{{L}}\p{{M}}\p{{N}}._%+-])"
-_EMAIL = rf"{_IN_ADDRESS}+@{_IN_ADDRESS}+\.{_IN_ADDRESS}+"
+# Tried only where a run of address characters starts, or where the previous match ended (\G: a mention
+# "@user" leaves ".name@example.com"): tried inside a run, it scanned the rest of the run from every one of
+# its characters (quadratic: 100,000 characters without a space took 90 s), and it fails there whenever it
+# failed at the run's start, since both need the @ at the run's end.
+_EMAIL = rf"(?:\G|(?<!{_IN_ADDRESS})){_IN_ADDRESS}+@{_IN_ADDRESS}+\.{_IN_ADDRESS}+"
 # URLs and e-mail addresses (also xling.translation.segmentation's: nothing to translate in them).
 LINKS = regex.compile(rf"{_URL}|{_EMAIL}", regex.IGNORECASE)
 # URLs, e-mail addresses, @mentions and #hashtags are names, not language (a French tweet's "#BlackFriday").

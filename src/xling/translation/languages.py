@@ -220,8 +220,12 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
     candidates = [own for own, t in tags.items() if t.language == tag.language]
     if not candidates:
         related = [own for own, t in tags.items() if _related(t.language, tag.language)]
-        # a macrolanguage's code on a model with several of its members: the member most texts mean
+        # a macrolanguage's code on a model with several of its members: the member most texts mean, unless
+        # the script asked for is another member's (az-Arab, az-IR: South Azerbaijani, not North's Latin)
         preferred = [own for own in related if tags[own].language == DEFAULT_MEMBER.get(tag.language)]
+        wanted = _wanted_script(tag)
+        if wanted and not any(tags[own].script in (None, wanted) for own in preferred):
+            preferred = [own for own in related if tags[own].script == wanted] or preferred
         candidates = preferred or related
         if len({tags[own].language for own in candidates}) > 1:
             raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has "
@@ -234,11 +238,12 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
 
 def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mapping[str, LanguageTag],
                  conventions: Conventions) -> str:  # fmt: skip
-    """Return the candidate in the script the user asked for (or the language's default script)."""
+    """Return the candidate in the script the user asked for, or its region implies (or the language's
+    default script)."""
     scripts = {own: tags[own].script for own in candidates}
-    if len(candidates) == 1 and (tag.script is None or scripts[candidates[0]] in (None, tag.script)):
+    asked = wanted = _wanted_script(tag)
+    if len(candidates) == 1 and (asked is None or scripts[candidates[0]] in (None, asked)):
         return candidates[0]
-    wanted = tag.script or REGION_SCRIPTS.get((tag.language, tag.region or ""))
     if wanted is None:
         language = tags[candidates[0]].language
         wanted = DEFAULT_SCRIPTS.get(language) or DEFAULT_SCRIPTS.get(tag.language)
@@ -254,12 +259,20 @@ def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mappi
             return regional[0]
     if len(chosen) == 1:
         return chosen[0]
-    if tag.script is not None:
+    if asked is not None and not chosen:
+        # a region's script is asked for as firmly as a script subtag: pa-PK is Shahmukhi, not Gurmukhi
+        implied = "" if tag.script else f", the script of {tag.region}"
         raise XlingError(f"{conventions.name} ({conventions.family}) has {_describe(tag.language)} in "
-                         f"{', '.join(sorted(candidates))}, not in the {tag.script} script ({code!r})")  # fmt: skip
+                         f"{', '.join(sorted(candidates))}, not in the {asked} script ({code!r}{implied})")  # fmt: skip
     what = "script" if len(set(scripts.values())) > 1 else "region"
     raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has {', '.join(sorted(candidates))}; "
                      f"give the {what} too, e.g. {sorted(candidates)[0]!r}")  # fmt: skip
+
+
+def _wanted_script(tag: LanguageTag) -> str | None:
+    """Return the script a tag asks for: its script subtag, else the one its region implies (zh-TW: Hant,
+    az-IR: Arab; REGION_SCRIPTS), else None."""
+    return tag.script or REGION_SCRIPTS.get((tag.language, tag.region or ""))
 
 
 def _listing(codes: Mapping[str, str]) -> str:

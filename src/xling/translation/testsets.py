@@ -23,8 +23,10 @@ or a model (any form `normalize_language` reads) finds its file so:
 
 lzh (Classical Chinese), wuu and the other Chinese varieties get no reference: NTREX's Chinese is modern
 Mandarin, and scoring them against it would be wrong. `variants` picks another file of the same language
-(["zho-TW"], ["fra-CA", "srp-Latn"]); the second Spanish reference (`newstest2019-ref-2.spa`) is not used,
-so every direction is scored against one reference.
+(["zho-TW"], ["fra-CA", "srp-Latn"]), and the translator is asked for that side in the variant's script and
+region (eng -> zho with zho-TW: `zho-TW`, NLLB's zho_Hant; srp -> eng with srp-Latn: Latin text, `srp-Latn`);
+the second Spanish reference (`newstest2019-ref-2.spa`) is not used, so every direction is scored against one
+reference.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from xling.data.readers import AlignedCorpus, read_parallel_files, read_tatoeba,
 from xling.data.root import bible_folder, data_folder
 from xling.data.versification import chapters_apart, last_verses, same_numbering
 from xling.errors import ConfigError, DataError
+from xling.translation.languages import parse_language
 
 __all__ = [
     "NTREX_SOURCE",
@@ -52,6 +55,7 @@ __all__ = [
     "ntrex_reference",
     "ntrex_test",
     "parse_direction",
+    "plain_language",
     "tatoeba_folder",
     "tatoeba_test",
 ]
@@ -67,6 +71,8 @@ NTREX_TAGS: dict[str, str] = {
 }  # fmt: skip
 # Chinese varieties other than Mandarin: NTREX's zho references are Mandarin, so they have none.
 NO_NTREX_REFERENCE = frozenset({"lzh", "wuu", "hak", "nan", "gan", "hsn", "cjy", "cpx"})
+# what an error about a direction's script or region says to do instead
+VARIANTS_HINT = 'for a script or region variant of an NTREX reference use `variants` (e.g. ["zho-TW"])'
 
 
 @dataclass(frozen=True)
@@ -85,25 +91,46 @@ class DirectionData:
     """Where the two sides came from (file names, id prefixes), for reports."""
     ids: tuple[str, ...] = ()
     """The pairs' ids where the test set has them (Bible verse ids), else empty."""
+    src_code: str = ""
+    """The code the translator is told for the source where it says more than `src`: the script or region of
+    the NTREX variant read (srp-Latn: the sources are in Latin script); "": `src`."""
+    tgt_code: str = ""
+    """The code the translator is asked for where it says more than `tgt`: the script or region of the NTREX
+    variant scored against (zho-TW: the references are Traditional Chinese); "": `tgt`."""
 
     @property
     def label(self) -> str:
         """Return the direction as "src-tgt"."""
         return f"{self.src}-{self.tgt}"
 
+    @property
+    def codes(self) -> tuple[str, str]:
+        """Return the (source, target) codes handed to the translator: `src_code`/`tgt_code` where given."""
+        return self.src_code or self.src, self.tgt_code or self.tgt
+
 
 def parse_direction(text: str) -> tuple[str, str]:
-    """Return (src, tgt) as ISO 639-3 codes from "src-tgt" ("eng-deu", "en-de"); ConfigError if malformed."""
+    """Return (src, tgt) as ISO 639-3 codes from "src-tgt" ("eng-deu", "en-de"); ConfigError if malformed,
+    or if a side names a script or region (`zho_Hant`), which a direction cannot carry."""
     parts = [part.strip() for part in str(text).split("-")]
     if len(parts) != 2 or not all(parts):
-        raise ConfigError(
-            f"directions: {text!r} is not src-tgt with plain language codes (e.g. eng-deu); "
-            "for a script or region variant of an NTREX reference use `variants`"
-        )
-    src, tgt = (normalize_language(code, where=f"direction {text!r}") for code in parts)
+        raise ConfigError(f"directions: {text!r} is not src-tgt with plain language codes (e.g. eng-deu); "
+                          f"{VARIANTS_HINT}")  # fmt: skip
+    src, tgt = (plain_language(code, f"directions: {text!r}") for code in parts)
     if src == tgt:
         raise ConfigError(f"directions: {text!r} translates {src} into itself")
     return src, tgt
+
+
+def plain_language(code: str, where: str) -> str:
+    """Return the ISO 639-3 code of a language code; ConfigError (naming `where`) for one with a script or
+    region (`zh-TW`, `sr_Latn`): dropped silently, the model was asked for the language's default script
+    (zho_Hans) and scored against whichever reference the test set has."""
+    tag = parse_language(code, where=where)
+    if tag.script or tag.region:
+        raise ConfigError(f"{where}: {code!r} names a script or region, which a direction does not carry: give "
+                          f"the language alone ({tag.language}); {VARIANTS_HINT}")  # fmt: skip
+    return tag.language
 
 
 def ntrex_folder(data: str | os.PathLike[str] | None) -> Path:
@@ -162,12 +189,10 @@ def ntrex_reference(folder: str | os.PathLike[str], lang: str, variants: Sequenc
     """
     root = Path(folder)
     code = normalize_language(lang)
-    chosen = {normalize_language(tag, where="variants"): tag for tag in variants}
     if code in NO_NTREX_REFERENCE:
         raise DataError(f"NTREX has no reference for {code} ({language_name(code)}): its Chinese is Mandarin "
                         "(cmn / zho)", root)  # fmt: skip
-    tag = NTREX_TAGS.get(code, code)
-    tag = chosen.get(normalize_language(tag), tag)
+    tag = _ntrex_tag(code, variants)
     if tag == "eng":
         return require_file(root / NTREX_SOURCE)
     path = root / f"newstest2019-ref.{tag}.txt.gz"
@@ -178,10 +203,31 @@ def ntrex_reference(folder: str | os.PathLike[str], lang: str, variants: Sequenc
     return path
 
 
+def _ntrex_tag(code: str, variants: Sequence[str]) -> str:
+    """Return the NTREX file tag of ISO 639-3 `code`'s side: the tag of `variants` for its language, else
+    its default (NTREX_TAGS, or the code itself)."""
+    chosen = {normalize_language(tag, where="variants"): tag.strip() for tag in variants}
+    tag = NTREX_TAGS.get(code, code)
+    return chosen.get(normalize_language(tag), tag)
+
+
+def _variant_code(lang: str, variants: Sequence[str]) -> str:
+    """Return the code a translator is handed for `lang`'s side of an NTREX test where one of `variants` is
+    read for it: the language with the variant's script or region (cmn with zho-TW: `cmn-TW`); "" where none
+    is, or it has neither (the language's default file is what its plain code means)."""
+    code = normalize_language(lang)
+    tag = _ntrex_tag(code, variants)
+    subtags = tag.split("-")[1:]
+    if not subtags or tag not in {variant.strip() for variant in variants}:
+        return ""
+    return "-".join([code, *subtags])
+
+
 def ntrex_test(
     folder: str | os.PathLike[str], src: str, tgt: str, max_sentences: int = 0, variants: Sequence[str] = ()
 ) -> DirectionData:
-    """Return the NTREX src -> tgt test: src's side (the English source or a reference) against tgt's."""
+    """Return the NTREX src -> tgt test: src's side (the English source or a reference) against tgt's, each
+    side in its variant's script or region where `variants` names one (`src_code`, `tgt_code`)."""
     src_path, tgt_path = ntrex_reference(folder, src, variants), ntrex_reference(folder, tgt, variants)
     if src_path == tgt_path:
         raise ConfigError(f"directions: {src}-{tgt}: both sides are {src_path.name}")
@@ -190,7 +236,8 @@ def ntrex_test(
     rows = _first(list(read_parallel_files(src_path, tgt_path)), max_sentences)
     return DirectionData(src=normalize_language(src), tgt=normalize_language(tgt),
                          sources=[s for s, _ in rows], references=[t for _, t in rows],
-                         origin=f"{src_path.name} -> {tgt_path.name}")  # fmt: skip
+                         origin=f"{src_path.name} -> {tgt_path.name}", src_code=_variant_code(src, variants),
+                         tgt_code=_variant_code(tgt, variants))  # fmt: skip
 
 
 def tatoeba_test(folder: str | os.PathLike[str], src: str, tgt: str, max_sentences: int = 0) -> DirectionData:

@@ -493,10 +493,25 @@ class Translator:
         out: list[int] = []
         for i in ids:
             if i in self._controls:
-                out += self.tokenizer.convert_tokens_to_ids(list(self.tokenizer.convert_ids_to_tokens(i)))
+                out += [p for char in self.tokenizer.convert_ids_to_tokens(i) for p in self._char_ids(char)]
             else:
                 out.append(i)
         return out
+
+    def _char_ids(self, char: str) -> list[int]:
+        """Return the ids that spell one character: its own piece, else its UTF-8 bytes' byte-fallback pieces
+        (`<0x3C>`), else `<unk>`.
+
+        The shipped xling vocabularies hold `<`, `/`, `>` and `_` only as byte pieces, which is how the
+        tokenizer writes them in plain text: spelled as themselves they would reach the model as `<unk>`."""
+        unknown = self.tokenizer.unk_token_id
+        own = self.tokenizer.convert_tokens_to_ids(char)
+        if own is not None and own != unknown:
+            return [own]
+        pieces = self.tokenizer.convert_tokens_to_ids([f"<0x{byte:02X}>" for byte in char.encode("utf-8")])
+        if all(piece is not None and piece != unknown for piece in pieces):
+            return pieces
+        return [unknown]
 
     def _source_pieces(self, ids: list[int]) -> list[str]:
         """Return the source token strings of source-vocabulary ids.
