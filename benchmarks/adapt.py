@@ -13,9 +13,9 @@ only ever scored:
   frozen; only text whose segmentation changes can move);
 - the adapted model's size (its model files) and the CPU time of the adaptation (process CPU seconds, all threads).
 
-A language whose recipe does not train on its UDHR articles (Turkish) also gets a dev figure: retrieval
-accuracy on its UDHR article pairs with English, before and after; settings are compared on it, never on
-Tatoeba or NTREX. `--set static.train_unprotected_old_rows=true` (repeatable; `xling adapt --set`'s syntax)
+A language whose adaptation (the recipe's data, with any `--set`) does not train on its UDHR articles
+(Turkish) also gets a dev figure: retrieval accuracy on its UDHR article pairs with English, before and
+after; settings are compared on it, never on Tatoeba or NTREX. `--set static.train_unprotected_old_rows=true` (repeatable; `xling adapt --set`'s syntax)
 changes a setting of every run.
 
 `--ablation` adds, for Turkish, the dictionary alone and the dictionary with the text used for pieces only
@@ -35,7 +35,7 @@ import argparse
 import sys
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from xling.config import load_config
 from xling.data.root import data_root
 from xling.data.udhr import udhr_folder, udhr_pairs
 from xling.embeddings.encoder import Encoder
+from xling.errors import DataError
 from xling.evaluation.tatoeba import DEFAULT_LANGUAGES, TatoebaConfig, evaluate_tatoeba
 from xling.evaluation.translation_accuracy import ntrex_retrieval, retrieval_accuracy
 from xling.translation.testsets import ntrex_folder
@@ -103,6 +104,18 @@ def udhr_dev(model: str, lang: str, data: Path) -> float:
     return round(100 * score.average, 2)
 
 
+def trains_on_udhr(sources: Sequence[Mapping[str, Any]], data: Path) -> bool:
+    """Return whether an adaptation that read `sources` (AdaptResult.data) trained on UDHR articles: the
+    `udhr` pairs, or a file of the data root's UDHR folder (a text, say); its UDHR figure is then no dev one."""
+    if any(source["source"] == "udhr" for source in sources):
+        return True
+    try:
+        folder = udhr_folder(str(data)).resolve()
+    except DataError:
+        return False  # no UDHR folder: no file of it was read
+    return any(Path(str(source["source"])).resolve().parent == folder for source in sources)
+
+
 def _tatoeba_code(lang: str) -> str:
     return {"arb": "ara"}.get(lang, lang)
 
@@ -126,13 +139,14 @@ def run_adaptation(
     `key=value` settings (`--set`) over the recipe's."""
     fields = {k: v for k, v in shared.items() if k not in ("vocabulary", "training", "static")}
     sections = {k: shared[k] for k in ("vocabulary", "training", "static") if k in shared}
+    # two threads unless the recipe says otherwise, given before the overrides: `--set training.threads=1` wins
+    sections["training"] = {"threads": 2, **sections.get("training", {})}
     config = load_config(AdaptConfig, None, overrides, model=base, language=lang, output=str(output), overwrite=True,
                          text=recipe.text, dictionary=recipe.dictionary, parallel=recipe.parallel,
                          relative=recipe.relative, **fields,
                          **sections)  # fmt: skip
     if steps:
         config.training.max_steps = steps
-    config.training.threads = 2
     cpu, wall = time.process_time(), time.perf_counter()
     result = adapt(config)
     model_files = [output / "modules.json", output / "xling.json", *(output / "0_StaticEmbedding").iterdir()]
@@ -174,7 +188,8 @@ def main() -> int:
         output = args.work / f"xling-mini+{lang}"
         figures = run_adaptation(args.model, lang, plans[lang], output, shared, args.steps, args.overrides)
         after = scores(str(output), lang, data)
-        if "udhr" not in plans[lang].parallel:
+        # from the data the adaptation read, not the recipe's: `--set 'parallel=["udhr"]'` trains on them
+        if not trains_on_udhr(figures["data"], data):
             before["udhr_dev"], after["udhr_dev"] = (
                 udhr_dev(args.model, lang, data),
                 udhr_dev(str(output), lang, data),

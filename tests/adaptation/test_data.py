@@ -37,6 +37,31 @@ def test_named_columns_are_put_in_pivot_new_order(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("spec", "language", "line"),
+    [("tr-TR-en={}", "tr-TR", "kitap\tbook"), ("en-tr-TR={}", "tr-TR", "book\tkitap"),
+     ("tur_Latn-eng={}", "tur", "kitap\tbook"), ("es-419-en={}", "es-419", "kitap\tbook"),
+     ("TR-EN={}", "tur", "kitap\tbook")],
+)  # fmt: skip
+def test_named_columns_may_carry_a_region(tmp_path, spec, language, line):
+    """`--language tr-TR` is accepted, so is `tr-TR-en=FILE` (it was taken for a file of that name)."""
+    path = tmp_path / "dict.tsv"
+    path.write_text(line + "\n", encoding="utf-8")
+    assert read_adapt_data(config(language=language, dictionary=[spec.format(path)])).dictionary == [
+        ("book", "kitap")
+    ]
+
+
+def test_empty_fields_after_the_two_are_no_column(tmp_path):
+    """A spreadsheet's `cat<TAB>kedi<TAB>` is two columns, as read_parallel_tsv reads it; a filled third is not."""
+    path = tmp_path / "dict.tsv"
+    path.write_text("cat\tkedi\t\ndog\tköpek\t \t\n", encoding="utf-8")
+    assert read_adapt_data(config(dictionary=[str(path)])).dictionary == [("cat", "kedi"), ("dog", "köpek")]
+    path.write_text("cat\tkedi\t\ndog\tköpek\t\t17\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"{path.name}:2: 4 tab-separated columns; expected 2"):
+        read_adapt_data(config(dictionary=[str(path)]))
+
+
+@pytest.mark.parametrize(
     ("field", "spec"),
     [("text", "tr_imst-ud-test.conllu.gz"), ("dictionary", "eng-tur=yacle.test.freq.2k.en-tr.tsv"),
      ("parallel", "eng-tur=tatoeba.tur-eng.tur")],
@@ -86,6 +111,30 @@ def test_conllu_text_keeps_lemmas_for_the_dictionary(tmp_path):
     # without lemmas the longest known prefix stands in for the stem
     assert translate_words("kitaplarımız", None, table) == ("book", 1, 1)
     assert translate_words("kit", None, table) == ("", 0, 1)  # too short to guess
+
+
+def test_conllu_text_is_read_as_written_not_as_syntactic_words(tmp_path):
+    """A multiword token (`birisiyse` = `birisi` + `yse`) is one word of the text: its parts would teach
+    word-start pieces (`▁yse`) that never start a word; the lemmas still come from the syntactic words."""
+    path = tmp_path / "t.conllu"
+    path.write_text("# text = Kitap birisiyse.\n1\tKitap\tkitap\tNOUN\t_\t_\t2\tnsubj\t_\t_\n"
+                    "2-3\tbirisiyse\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n2\tbirisi\tbiri\tPRON\t_\t_\t0\troot\t_\t_\n"
+                    "3\tyse\ti\tAUX\t_\t_\t2\tcop\t_\t_\n4\t.\t.\tPUNCT\t_\t_\t2\tpunct\t_\t_\n\n", encoding="utf-8")  # fmt: skip
+    data = read_adapt_data(config(text=[str(path)]))
+    assert data.texts == ["Kitap birisiyse."]
+    assert data.lemmas == [[("Kitap", "kitap"), ("birisi", "biri"), ("yse", "i"), (".", ".")]]
+
+
+def test_conllu_protect_files_are_read_as_written(tmp_path):
+    from xling.adaptation.adapt import protected_texts
+
+    path = tmp_path / "en.conllu"
+    path.write_text("1-2\tdidn't\t_\t_\t_\t_\t_\t_\t_\t_\n1\tdid\tdo\tAUX\t_\t_\t3\taux\t_\t_\n"
+                    "2\tn't\tnot\tPART\t_\t_\t3\tadvmod\t_\t_\n3\tgo\tgo\tVERB\t_\t_\t0\troot\t_\t_\n\n",
+                    encoding="utf-8")  # fmt: skip
+    protect = AdaptConfig()
+    protect.vocabulary.protect = [str(path)]
+    assert protected_texts(protect, ["eng"], "tur")[-1] == "didn't go"
 
 
 def _udhr(path, lines):

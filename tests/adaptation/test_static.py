@@ -145,6 +145,51 @@ def test_resume_refuses_data_files_edited_since_the_checkpoint(tmp_path, tiny_st
         adapt(small_config(tiny_static, tmp_path / "parts", resume=True, **sources))
 
 
+def _killed_before_its_first_checkpoint(config: AdaptConfig, monkeypatch) -> None:
+    """Run `config` until the training loop starts, as a run killed before its first checkpoint."""
+    import xling.adaptation.static as static
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(static, "train", killed)
+        with pytest.raises(KeyboardInterrupt):
+            adapt(config)
+    assert [p.name for p in Path(config.output).iterdir()] == ["vocabulary"]
+
+
+def test_resume_before_the_first_checkpoint_refuses_other_settings_or_data(tmp_path, tiny_static, cipher_data,
+                                                                            monkeypatch):  # fmt: skip
+    """A run killed before its first checkpoint (the default 400 steps never reach checkpoint_every 500) left
+    the training loop nothing to compare: its vocabulary was taken up by a resume with other data, max_new,
+    seed or dev_share, and the resumed run's dev words had shaped its pieces."""
+    sources = {"dictionary": [f"eng-kat={cipher_data['dictionary']}"]}
+    _killed_before_its_first_checkpoint(small_config(tiny_static, tmp_path / "out", **sources), monkeypatch)
+    changes = {
+        "seed": (lambda c: setattr(c, "seed", 7), r"seed: 0 in the run, 7 now"),
+        "dev_share": (lambda c: setattr(c, "dev_share", 0.2), r"dev_share: 0\.1 in the run, 0\.2 now"),
+        "max_new": (lambda c: setattr(c.vocabulary, "max_new", 5000), r"vocabulary\.max_new: 400 in the run"),
+        "text": (lambda c: c.text.append(str(cipher_data["text"])), r"text: \[\] in the run, \[.*text\.txt"),
+    }  # fmt: skip
+    for change, message in changes.values():
+        resumed = small_config(tiny_static, tmp_path / "out", resume=True, **sources)
+        change(resumed)
+        with pytest.raises(ConfigError, match=rf"out/vocabulary: --resume with other settings .*{message}"):
+            adapt(resumed)
+    dictionary = cipher_data["dictionary"]
+    saved = dictionary.read_text(encoding="utf-8")
+    dictionary.write_text("".join(reversed(saved.splitlines(keepends=True))), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"out/vocabulary: --resume reads other training data .*dict\.tsv"):
+        adapt(small_config(tiny_static, tmp_path / "out", resume=True, **sources))
+    dictionary.write_text(saved, encoding="utf-8")
+    # the run's own settings and data (how long it trains may change): taken up
+    resumed = small_config(tiny_static, tmp_path / "out", resume=True, **sources)
+    resumed.training.max_steps = 2
+    result = adapt(resumed)
+    assert result.training["steps"] == 2 and result.vocabulary["added"] > 0
+
+
 def test_checkpoints_keep_the_hashes_of_the_protected_files(tmp_path, tiny_static, cipher_data):
     """The protected texts decide the new pieces: a resume on edited ones would train other rows."""
     from xling.training.checkpoint import list_checkpoints
@@ -213,6 +258,18 @@ def test_protected_sample_is_only_the_model_languages():
     )
     # a model that lists no languages protects every sample language but the new one
     assert not set(sample_sentences("ara")) & set(protected_texts(AdaptConfig(), [], "arb"))
+    # nor does --replace protect the language it adapts again, by any of its codes
+    assert set(protected_texts(AdaptConfig(), ["eng", "deu"], "de")) == set(sample_sentences("eng"))
+
+
+def test_replace_learns_from_the_languages_own_sample_text(tmp_path, tiny_static):
+    """--replace of a sample language protected that language's own sample sentences, its very training
+    text: `--language cmn --replace --parallel sample` found every piece it learnt protected."""
+    config = small_config(tiny_static, tmp_path / "out", parallel=["sample"], replace=True)
+    config.language, config.training.max_steps = "de", 2
+    result = adapt(config)
+    assert result.vocabulary["protected"] < result.vocabulary["learned"] // 4, result.vocabulary
+    assert result.vocabulary["added"] > 0
 
 
 def test_repair_replaces_characters_and_aliases_pieces_with_copied_rows(tmp_path, sample_tokenizer_dir):
@@ -586,6 +643,39 @@ def test_new_pieces_in_an_old_language_script_are_a_warning_and_recorded():
     assert record["other_texts"] == "kept" and warning is None
     record, warning = old_language_changes([cipher("▁book")], ["the book"], 3)
     assert record["other_texts"] == "may move" and record["old_rows_trained"] == 3 and warning is None
+
+
+def test_an_old_language_none_of_whose_text_is_protected_still_counts_by_its_script(
+    tmp_path, sample_tokenizer_dir, cipher_data
+):
+    """Yiddish added to a model listing Hebrew, which the bundled sample lacks: Hebrew text did move, with
+    no warning, and xling.json said "kept". Here Mingrelian next to a listed Georgian (`ka`)."""
+    from xling.adaptation.static import old_language_changes
+
+    record, warning = old_language_changes(["▁ספר"], ["the book"], 0, ["eng", "heb"])
+    assert record["other_texts"] == "may move" and record["shared_scripts"] == ["Hebr"] and warning
+    record, warning = old_language_changes(["▁本"], ["the book"], 0, ["jpn", "xx-unknown", "und"])
+    assert record["shared_scripts"] == ["Hani"] and warning  # Japanese text writes Han characters too
+    base = make_static_model(tmp_path / "base", sample_tokenizer_dir)
+    meta = json.loads((base / "xling.json").read_text())
+    (base / "xling.json").write_text(json.dumps({**meta, "languages": [*OLD_LANGUAGES, "ka"]}), "utf-8")
+    config = small_config(base, tmp_path / "out", dictionary=[str(cipher_data["dictionary"])])
+    config.language, config.training.max_steps = "xmf", 2
+    result = adapt(config)
+    assert result.old_languages["other_texts"] == "may move" and result.old_languages["shared_scripts"] == [
+        "Geor"
+    ]
+    assert any("in Geor, a script of the old languages too" in w for w in result.warnings), result.warnings
+    saved = json.loads((result.output / "xling.json").read_text())
+    assert saved["adaptations"][-1]["old_languages"]["other_texts"] == "may move"
+    assert saved["languages"] == [*OLD_LANGUAGES, "ka", "xmf"]
+    # --replace of the listed language under another code: listed once, as it was, and its own script is
+    # no old language's (nothing else listed writes Georgian)
+    config = small_config(base, tmp_path / "again", dictionary=[str(cipher_data["dictionary"])])
+    config.language, config.replace, config.training.max_steps = "kat", True, 2
+    result = adapt(config)
+    assert json.loads((result.output / "xling.json").read_text())["languages"] == [*OLD_LANGUAGES, "ka"]
+    assert result.old_languages["other_texts"] == "kept"
 
 
 def test_a_dictionary_word_is_held_out_with_every_translation_it_has():

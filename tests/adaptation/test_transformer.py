@@ -435,6 +435,47 @@ def test_resume_with_more_steps_keeps_the_runs_derived_warmup(toy, tmp_path):
     assert resumed.training["resumed_from"] == 10 and resumed.training["steps"] == 40
 
 
+def test_resume_before_the_first_checkpoint_refuses_another_vocabulary_setting(toy, tmp_path, monkeypatch):
+    """adapt-state/ was taken up by any --resume: a run killed before its first checkpoint (every 500 steps by
+    default) resumed with max_new 150 kept the 10 pieces of the killed one, unchecked."""
+    import xling.adaptation.transformer as transformer
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    config = settings(toy, tmp_path / "run", vocabulary=AdaptVocabularyConfig(max_new=10, learn_size=300))
+    config.training = replace(config.training, max_steps=2)
+    with monkeypatch.context() as patch:
+        patch.setattr(transformer, "train", killed)
+        with pytest.raises(KeyboardInterrupt):
+            adapt_transformer(config, toy["base"], toy_data(toy), toy["old"][:300])
+    assert not (tmp_path / "run" / "checkpoints").exists() and (tmp_path / "run" / "adapt-state").is_dir()
+    other = replace(config, resume=True, vocabulary=AdaptVocabularyConfig(max_new=150, learn_size=300))
+    with pytest.raises(
+        ConfigError, match=r"adapt-state: --resume with other settings .*max_new: 10 in the run, 150"
+    ):
+        adapt_transformer(other, toy["base"], toy_data(toy), toy["old"][:300])
+    # the run's own settings (how long it trains may change): its vocabulary is taken up
+    same = replace(config, resume=True, training=replace(config.training, max_steps=3))
+    resumed = adapt_transformer(same, toy["base"], toy_data(toy), toy["old"][:300])
+    assert resumed.vocabulary["added"] == 10 and resumed.training["steps"] == 3
+
+
+def test_replacing_a_language_listed_under_another_code_lists_it_once(toy, tmp_path):
+    """A base listing `el` adapted again as `ell`: xling.json listed Greek twice."""
+    import shutil
+
+    from xling.artifacts import read_metadata, write_metadata
+
+    base = tmp_path / "base"
+    shutil.copytree(toy["base"], base)
+    write_metadata(base, {**read_metadata(base), "languages": ["eng", "el"]})
+    config = settings(toy, tmp_path / "out", model=str(base))
+    config.training = replace(config.training, max_steps=2)
+    result = adapt_transformer(config, base, toy_data(toy), toy["old"][:300])
+    assert read_metadata(result.output)["languages"] == ["eng", "el"]
+
+
 def test_a_lora_adapter_loads_on_a_base_with_more_rows_than_tokens(toy, tmp_path):
     """A base padded past its tokenizer (rows to a multiple of 8, say) keeps its rows; the adapter's saved
     output bias has that many, so the base must be resized to them, not to the tokenizer's length."""

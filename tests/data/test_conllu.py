@@ -49,6 +49,21 @@ def test_conllu_keeps_words_and_upos_skips_comments_ranges_and_empty_nodes(tmp_p
     assert xpos.tags[0] == ["PRP", "VBP", "RB", "VB", "."]
 
 
+def test_conllu_texts_are_the_sentences_as_written(tmp_path):
+    """The words split a multiword token (`do n't`); the text of a sentence is `don't`, as written: its
+    `# text =` comment, else its surface tokens spaced as SpaceAfter says."""
+    data = read_conllu(write(tmp_path / "x.conllu", CONLLU))
+    assert data.texts == ["I don't know.", "Sleep !"]
+    no_comments = "\n".join(line for line in CONLLU.splitlines() if not line.startswith("#")) + "\n"
+    assert read_conllu(write(tmp_path / "bare.conllu", no_comments)).texts == ["I don't know.", "Sleep !"]
+    turkish = ("# text_en = If it is someone\n1-2\tbirisiyse\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n"
+               "1\tbirisi\tbiri\tPRON\t_\t_\t0\troot\t_\t_\n2\tyse\ti\tAUX\t_\t_\t1\tcop\t_\t_\n"
+               "3\t.\t.\tPUNCT\t_\t_\t1\tpunct\t_\t_\n")  # fmt: skip
+    lemmas = read_conllu(write(tmp_path / "tr.conllu", turkish), column="lemma")
+    assert lemmas.texts == ["birisiyse."] and lemmas.words == [["birisi", "yse", "."]]
+    assert read_conll_ner(write(tmp_path / "eng.train", NER)).texts == []  # no text to keep
+
+
 def test_conllu_byte_order_mark_of_a_joined_treebank_is_no_part_of_its_line(tmp_path):
     # `cat a.conllu b.conllu`: b's BOM used to make its first token ID '\ufeff1', a "bad token ID"
     second = "\ufeff1\tB\tb\tNOUN\t_\t_\t0\troot\t_\t_\n"

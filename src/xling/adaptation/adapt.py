@@ -54,8 +54,9 @@ def model_languages(folder: Path) -> list[str]:
 
 def protected_texts(config: AdaptConfig, model_languages: list[str], language: str) -> list[str]:
     """Return the old-language sentences whose segmentation must not change: the bundled parallel sample's
-    languages that the model has (all but the new one when it lists none), plus the `vocabulary.protect`
-    files (one sentence a line, `id<TAB>text`, or CoNLL-U)."""
+    languages that the model has but `language` (which `replace` may adapt again; all but `language` when
+    the model lists none), plus the `vocabulary.protect` files (one sentence a line, `id<TAB>text`, or
+    CoNLL-U, read as written)."""
     texts: list[str] = []
     for path in sorted(sample_corpus_dir().glob("*.tsv")):
         if _is_old_language(path.stem, model_languages, language):
@@ -65,7 +66,8 @@ def protected_texts(config: AdaptConfig, model_languages: list[str], language: s
         # a transformer's replay trains on the protected sentences: a test split among them would be learnt
         check_not_test_set(path, "vocabulary.protect")
         if path.name.lower().endswith(CONLLU_SUFFIXES):
-            texts.extend(" ".join(words) for words in read_conllu(path, column="upos").words)
+            # as written (`didn't`), not as syntactic words (`did n't`): that is the text whose pieces must stay
+            texts.extend(read_conllu(path, column="upos").texts)
         else:
             texts.extend(line.split("\t", 1)[-1] for line in read_monolingual(path))
     return texts
@@ -143,10 +145,12 @@ def relative_reading(config: AdaptConfig, data: AdaptData, known: list[str]) -> 
 
 
 def _is_old_language(code: str, model_languages: list[str], language: str) -> bool:
-    """Return whether text in `code` is in one of the model's languages (when it lists none: not the new one)."""
-    if model_languages:
-        return any(same_language(code, old) for old in model_languages)
-    return not same_language(code, language)
+    """Return whether text in `code` is in one of the model's languages other than the one being added (when
+    it lists none: any but the new one)."""
+    if same_language(code, language):
+        # a language the model lists and --replace adapts again: its own text is what it learns from
+        return False
+    return not model_languages or any(same_language(code, old) for old in model_languages)
 
 
 def adapt(

@@ -24,13 +24,14 @@ from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
 from xling.data.swadesh import swadesh_file, swadesh_folder, swadesh_pairs
 from xling.data.udhr import udhr_file, udhr_folder, udhr_pairs
-from xling.errors import ConfigError, DataError
+from xling.errors import ConfigError, DataError, LanguageCodeError
 
 logger = logging.getLogger(__name__)
 
-NAMED_SPEC = re.compile(
-    r"^(?P<a>[A-Za-z]{2,3}(?:[_-][A-Za-z]{4})?)-(?P<b>[A-Za-z]{2,3}(?:[_-][A-Za-z]{4})?)=(?P<path>.+)$"
-)
+# a language code with an optional script (`tur_Latn`) and region (`tr-TR`, `es-419`): the region upper case, as
+# BCP 47 writes it, so that `en-tr-TR` is eng and tr-TR, not en-TR and tr
+_CODE = r"[A-Za-z]{2,3}(?:[_-][A-Za-z]{4})?(?:[_-](?:[A-Z]{2}|[0-9]{3}))?"
+NAMED_SPEC = re.compile(rf"^(?P<a>{_CODE})-(?P<b>{_CODE})=(?P<path>.+)$")
 CONLLU_SUFFIXES = (".conllu", ".conllu.gz", ".conll", ".conll.gz")
 # how many lines of each text file the language detector reads (it is a check, not a filter)
 DETECT_LINES = 2000
@@ -152,11 +153,12 @@ def _read_pairs(spec: str, field_name: str, language: str, pivot: str) -> tuple[
     path, swap = _columns(spec, language, pivot, field_name)
     sides = _side_names(language, pivot, swap)
     for line in decoded_lines(path, None):
-        # a line that is not UTF-8 is read_parallel_tsv's to report, at its place in the file
-        columns = line.text.count("\t") + 1 if line.text is not None and line.text.strip() else 0
-        if columns > 2:
+        # a line that is not UTF-8 is read_parallel_tsv's to report, at its place in the file; empty fields
+        # after the two are no column (`a<TAB>b<TAB>`, as spreadsheets export), as read_parallel_tsv counts
+        fields = line.text.split("\t") if line.text is not None else []
+        if any(extra.strip() for extra in fields[2:]):
             named = "" if NAMED_SPEC.match(spec) else ", or name their order as xxx-yyy=FILE"
-            raise DataError(f"{columns} tab-separated columns; expected 2 ({'<TAB>'.join(sides)}{named}); cut "
+            raise DataError(f"{len(fields)} tab-separated columns; expected 2 ({'<TAB>'.join(sides)}{named}); cut "
                             "any id or other column first", path, line.number)  # fmt: skip
     # the reader's "source" and "target" would not say which column holds which language
     return path, [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path, sides=sides)]
@@ -200,6 +202,20 @@ def usual_script(language: str) -> str | None:
         return named
     code = normalize_language(language, where="language")
     return USUAL_SCRIPTS.get(code) or DEFAULT_SCRIPTS.get(code) or LANGUAGE_SCRIPTS.get(code)
+
+
+def written_scripts(language: str) -> set[str]:
+    """Return the scripts text of `language` is usually written in, as dominant_script names them: its usual
+    script (Han for Simplified and Traditional Chinese alike), Han too for Japanese and Korean; none where
+    nothing says or the code is unknown (a model's xling.json may list anything)."""
+    try:
+        script = usual_script(language)
+    except LanguageCodeError:
+        return set()
+    if script is None:
+        return set()
+    family = _script_family(script)
+    return {family, "Hani"} if family in ("Jpan", "Kore") else {family}
 
 
 def _usual_script_warning(config: AdaptConfig, data: AdaptData, pair_files: list[tuple[Path, list[str]]],
@@ -249,7 +265,9 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
                 raise
             sentences = read_conllu(path, column="upos")
             lemmas = [None] * len(sentences.words)
-        texts = [" ".join(words) for words in sentences.words]
+        # the sentences as written (`birisiyse`), not their syntactic words (`birisi yse`): the new pieces are
+        # learnt from it and it is read so; the words serve the lemma lookup only
+        texts = sentences.texts
         lines = sentences.lines
     else:
         texts = list(read_monolingual(path))

@@ -3,18 +3,30 @@
 A run writes its progress first (the saved vocabulary, then checkpoints) and its model last, `xling.json`
 at the very end. So a folder with progress and no model is a killed run, which `--resume` takes up; a folder
 with a model and no progress is someone else's model, which only `--overwrite` may replace (a resumed run
-with nothing to resume would start afresh and replace it).
+with nothing to resume would start afresh and replace it). The saved vocabulary keeps the settings and the
+data files' fingerprint it was made with (RUN_RECORD): a run killed before its first checkpoint has no
+checkpoint for the training loop to compare a resume with, and its vocabulary must not be taken up by a
+resume with other data or settings.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from xling.adaptation.config import AdaptConfig
 from xling.artifacts import METADATA_FILE
-from xling.atomic import shown_names
-from xling.errors import XlingError
+from xling.atomic import shown_names, write_json_atomically
+from xling.config import config_to_dict
+from xling.errors import ConfigError, DataError, XlingError
 from xling.training.loop import RUN_ENTRIES
+from xling.training.resume import check_same_data, config_differences, data_fingerprint
+
+logger = logging.getLogger(__name__)
 
 STATIC_VOCABULARY = "vocabulary"
 """The static path's saved extended tokenizer (xling.adaptation.static.TOKENIZER_CACHE's folder)."""
@@ -27,6 +39,12 @@ RUN_FILES = (*PROGRESS, *RUN_ENTRIES)
 loop's too: best.old / best.tmp, which a kill while best/ is renamed into place leaves)."""
 MODEL_MARKS = (METADATA_FILE, "config.json", "modules.json")
 """Files any finished model folder has one of: xling's, a Hugging Face model's, a sentence-transformers one."""
+RUN_RECORD = "run.json"
+"""What a run's saved vocabulary (in STATIC_VOCABULARY or TRANSFORMER_STATE) was made with: {"config": the
+run's settings, "data_files": data_fingerprint of the files it read}."""
+VOCABULARY_MAY_CHANGE = ("output", "resume", "overwrite", "training")
+"""The settings a resume may change from those a saved vocabulary was made with: the training section is the
+training loop's to compare with a checkpoint's (a run killed before its first one has trained nothing)."""
 
 
 def run_progress(output: Path) -> list[str]:
@@ -99,6 +117,50 @@ def restore_set_aside(output: Path, *, overwrite: bool) -> None:
     aside.replace(output)
 
 
+def run_record(config: AdaptConfig, files: Sequence[Path]) -> dict[str, Any]:
+    """Return what a run's vocabulary is made with: {"config": `config` as JSON data, "data_files": the
+    fingerprint of the data `files`}."""
+    settings = json.loads(json.dumps(config_to_dict(config), default=str))
+    return {"config": settings, "data_files": data_fingerprint(files)}
+
+
+def write_run_record(folder: Path, config: AdaptConfig, files: Sequence[Path]) -> None:
+    """Return nothing once `folder` (a run's saved vocabulary) holds its RUN_RECORD, written whole or not at
+    all."""
+    write_json_atomically(folder / RUN_RECORD, run_record(config, files))
+
+
+def check_run_record(folder: Path, config: AdaptConfig, files: Sequence[Path]) -> None:
+    """Return nothing when a resume with `config` and the data `files` may take up the vocabulary saved in
+    `folder`: its RUN_RECORD has the same settings (but VOCABULARY_MAY_CHANGE) and data contents, as the
+    training loop compares a checkpoint's (xling.training.resume), or there is none (a vocabulary saved
+    before runs were recorded). Else raise ConfigError naming what changed; changed data only warns with
+    `training.resume_on_changed_data`."""
+    path = folder / RUN_RECORD
+    if not path.is_file():
+        return
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved_config, saved_files = saved["config"], saved["data_files"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        reason = (str(error).splitlines() or [repr(error)])[0]
+        raise DataError(f"the run's record cannot be read ({reason}); start the run again with --overwrite",
+                        path) from None  # fmt: skip
+    record = run_record(config, files)
+    defaults = json.loads(json.dumps(config_to_dict(AdaptConfig()), default=str))
+    differences = config_differences(saved_config, record["config"], VOCABULARY_MAY_CHANGE, defaults)
+    if differences:
+        listed = "; ".join(
+            f"{key}: {was!r} in the run, {now!r} now" for key, (was, now) in differences.items()
+        )
+        raise ConfigError(f"{folder}: --resume with other settings than the run's saved vocabulary was made with "
+                          f"({listed}); resume with the run's settings, or start again with --overwrite")  # fmt: skip
+    allow = config.training.resume_on_changed_data
+    if not check_same_data(saved_files, record["data_files"], str(folder), allow):
+        logger.warning("%s: the data files changed since the run's vocabulary was made "
+                       "(training.resume_on_changed_data): going on with that vocabulary", folder)  # fmt: skip
+
+
 def clear_model(output: Path, keep: tuple[str, ...] = ()) -> None:
     """Return nothing after removing everything in `output` but the run's own files (RUN_FILES) and `keep`:
     whatever model was there (any kind's files), so that the new one is not read as the old."""
@@ -119,9 +181,11 @@ def _remove(path: Path) -> None:
 
 __all__ = [
     "check_output",
+    "check_run_record",
     "clear_model",
     "holds_model",
     "restore_set_aside",
     "run_progress",
     "set_aside_folder",
+    "write_run_record",
 ]

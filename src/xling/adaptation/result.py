@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from xling.data.languages import same_language
 
 logger = logging.getLogger(__name__)
 
@@ -15,6 +18,14 @@ def add_warning(warnings: list[str], message: str) -> None:
     caller and xling.json). Logged once here, the CLI shows it as it happens and need not print the list."""
     logger.warning("%s", message)
     warnings.append(message)
+
+
+def listed_languages(languages: Sequence[str], language: str) -> list[str]:
+    """Return the languages the adapted model lists: the base model's `languages`, with `language` added
+    unless one of them is that language already under any of its codes (`--replace` of a listed `cmn` given
+    as `zh`), which is then kept as listed rather than listed twice."""
+    listed = [str(old) for old in languages]
+    return listed if any(same_language(language, old) for old in listed) else [*listed, language]
 
 
 @dataclass

@@ -40,15 +40,23 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from xling.adaptation.config import KINDS, AdaptConfig
-from xling.adaptation.data import AdaptData
+from xling.adaptation.data import AdaptData, written_scripts
 from xling.adaptation.initialize import initial_rows
-from xling.adaptation.output import check_output, restore_set_aside, run_progress, set_aside_folder
-from xling.adaptation.result import AdaptResult, add_warning
+from xling.adaptation.output import (
+    check_output,
+    check_run_record,
+    restore_set_aside,
+    run_progress,
+    set_aside_folder,
+    write_run_record,
+)
+from xling.adaptation.result import AdaptResult, add_warning, listed_languages
 from xling.adaptation.words import translate_words, translations
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import atomic_write, write_json_atomically
 from xling.config import config_to_dict
+from xling.data.languages import same_language
 from xling.embeddings.static import MODULE_DIR, GatherRows, StaticSentenceEncoder, bag_features, quantize_rows
 from xling.embeddings.weights import load_safetensors
 from xling.errors import ConfigError, DataError
@@ -247,8 +255,12 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     # checked before anything is written: a run with nothing to train leaves no folder to resume or refuse
     check_trainable(config, data, vocabulary, len(pieces), len(trained_old), train_set.ids, len(old_rows))
     if not resumed:
-        _save_vocabulary(output, tokenizer, vocabulary)
-    old_languages, warning = old_language_changes(pieces, protected, len(trained_old))
+        _save_vocabulary(output, tokenizer, vocabulary, config, data.files)
+    # the model's languages but the one adapted (again, with --replace): its own text is meant to change
+    others = [
+        old for old in read_metadata(folder).get("languages", []) if not same_language(old, data.language)
+    ]
+    old_languages, warning = old_language_changes(pieces, protected, len(trained_old), others)
     if warning:
         add_warning(data.warnings, warning)
     torch.manual_seed(config.seed)
@@ -316,10 +328,14 @@ def _extended_tokenizer(
 ) -> tuple[Tokenizer, dict[str, object], bool]:  # fmt: skip
     """Return (the extended tokenizer, the extension's counts, whether it is the one a resumed run saved),
     learnt on the new language's texts but the `held_out` ones (the dev pairs' new sides); a new one is saved
-    by `_save_vocabulary` once it is known to have something to train."""
+    by `_save_vocabulary` once it is known to have something to train. A saved one made with other settings
+    or data is a ConfigError naming them (xling.adaptation.output.check_run_record)."""
     cache = output / TOKENIZER_CACHE
     meta_file = cache.with_suffix(".meta.json")
-    if config.resume and cache.is_file() and meta_file.is_file():  # the meta is written second: both or redo
+    if config.resume and cache.is_file() and meta_file.is_file():  # the meta is written last: all or redo
+        # a run killed before its first checkpoint leaves the training loop nothing to compare: the
+        # vocabulary's own record says whether this resume has the run's settings and data
+        check_run_record(cache.parent, config, data.files)
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
             return Tokenizer.from_file(str(cache)), meta, True
@@ -335,12 +351,15 @@ def _extended_tokenizer(
     return tokenizer, report.to_dict(), False
 
 
-def _save_vocabulary(output: Path, tokenizer: Tokenizer, vocabulary: dict[str, object]) -> None:
-    """Write the run's extended tokenizer and its counts to `output`, for a resumed run to take up."""
+def _save_vocabulary(output: Path, tokenizer: Tokenizer, vocabulary: dict[str, object], config: AdaptConfig,
+                     files: Sequence[Path]) -> None:  # fmt: skip
+    """Write the run's extended tokenizer, its counts and what it was made with (`config`, the data `files`:
+    xling.adaptation.output.RUN_RECORD) to `output`, for a resumed run to take up."""
     cache = output / TOKENIZER_CACHE
     with atomic_write(cache) as handle:  # whole or not at all: a killed write would break a resume
         handle.write(tokenizer.to_str())
-    write_json_atomically(cache.with_suffix(".meta.json"), vocabulary)
+    write_run_record(cache.parent, config, files)
+    write_json_atomically(cache.with_suffix(".meta.json"), vocabulary)  # last: a resume takes up all three
 
 
 def check_trainable(config: AdaptConfig, data: AdaptData, vocabulary: dict[str, object], added: int,
@@ -383,19 +402,21 @@ def unprotected_old_rows(
 
 
 def old_language_changes(
-    pieces: Sequence[str], protected: Sequence[str], trained_old: int
+    pieces: Sequence[str], protected: Sequence[str], trained_old: int, languages: Sequence[str] = ()
 ) -> tuple[dict[str, object], str | None]:
     """Return (what the adaptation may change for the old languages, for xling.json; a warning or None).
 
     The protected texts keep their segmentation, hence their vectors. Other old-language text may segment
     with a new piece where the piece's script is one the old languages are written in (read from the
-    protected texts), and its vector then moves; so does that of text using an old row trained with
-    `static.train_unprotected_old_rows`.
+    protected texts, and the usual scripts of the model's other `languages`: an old language none of whose
+    text is protected, as Hebrew when Yiddish is added, is one too), and its vector then moves; so does
+    that of text using an old row trained with `static.train_unprotected_old_rows`.
     """
     from xling.langid.scripts import dominant_script
 
     step = max(1, len(protected) // PROTECTED_SCRIPT_SAMPLE)  # a spread sample finds every script cheaply
     old_scripts = {dominant_script([text]) for text in protected[::step]} - {None}
+    old_scripts |= {script for language in languages for script in written_scripts(language)}
     piece_scripts = {dominant_script([piece]) for piece in pieces} - {None}
     shared = sorted(str(script) for script in old_scripts & piece_scripts)
     record: dict[str, object] = {
@@ -552,9 +573,7 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
     tokenizer.save(str(module / "tokenizer.json"), pretty=False)
     shutil.copy2(base_folder / "modules.json", output / "modules.json")
     meta = read_metadata(base_folder)
-    languages = [*meta.get("languages", [])]
-    if result.language not in languages:
-        languages.append(result.language)
+    languages = listed_languages(meta.get("languages", []), result.language)
     meta.update({
         "name": output.name, "kind": meta.get("kind", "sentence-encoder/static"), "languages": languages,
         "vocab_size": tokenizer.get_vocab_size(),

@@ -50,10 +50,12 @@ from xling.adaptation.output import (
     STATIC_VOCABULARY,
     TRANSFORMER_STATE,
     check_output,
+    check_run_record,
     clear_model,
     run_progress,
+    write_run_record,
 )
-from xling.adaptation.result import AdaptResult, add_warning
+from xling.adaptation.result import AdaptResult, add_warning, listed_languages
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.encoder import check_vocabulary
@@ -471,25 +473,33 @@ def prepare_output(config: AdaptConfig) -> Path:
     return output
 
 
-def run_state(output: Path, resume: bool) -> tuple[Any, dict[str, Any]] | None:
-    """Return (the tokenizer, the vocabulary report) a resumed run was started with, or None."""
+def run_state(output: Path, config: AdaptConfig, files: Sequence[Path]) -> tuple[Any, dict[str, Any]] | None:
+    """Return (the tokenizer, the vocabulary report) the run that `config.resume` takes up was started with,
+    or None; a ConfigError naming what changed when it was made with other settings or data `files` than
+    these (xling.adaptation.output.check_run_record: a run killed before its first checkpoint leaves the
+    training loop nothing to compare)."""
     from transformers import AutoTokenizer
 
     state = output / STATE_DIR
-    if not resume or not (state / "vocabulary.json").is_file():
+    if not config.resume or not (state / "vocabulary.json").is_file():
         return None
+    check_run_record(state, config, files)
     tokenizer = AutoTokenizer.from_pretrained(str(state), local_files_only=True)
     return tokenizer, json.loads((state / "vocabulary.json").read_text(encoding="utf-8"))
 
 
-def save_run_state(output: Path, tokenizer, vocabulary: dict[str, Any]) -> None:
-    """Write the run's tokenizer and vocabulary report to `<output>/adapt-state` (read back by run_state)."""
+def save_run_state(output: Path, tokenizer, vocabulary: dict[str, Any], config: AdaptConfig,
+                   files: Sequence[Path]) -> None:  # fmt: skip
+    """Write the run's tokenizer, vocabulary report and what it was made with (`config`, the data `files`)
+    to `<output>/adapt-state` (read back by run_state)."""
     if not _is_main_process():
         return
     state = output / STATE_DIR
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
     save_tokenizer(tokenizer, state)
+    write_run_record(state, config, files)
+    # last: a state without it is one a killed write cut short, learnt again
     (state / "vocabulary.json").write_text(json.dumps(vocabulary, indent=2), encoding="utf-8")
 
 
@@ -530,6 +540,7 @@ def adapt_transformer(
     if training.threads > 0:
         torch.set_num_threads(training.threads)
     output = prepare_output(config)
+    resumed = run_state(output, config, data.files)  # before anything is measured: a refused resume is quick
     warnings = list(data.warnings)
 
     say(f"loading {folder}")
@@ -555,13 +566,14 @@ def adapt_transformer(
 
     say("learning the new language's pieces")
     tokenizer, pieces, vocabulary = new_vocabulary(
-        config, output, base_tokenizer, data, protected_texts, warnings, held_out=heldout
+        config, output, base_tokenizer, data, protected_texts, warnings, held_out=heldout, resumed=resumed
     )
     old_size = vocabulary["old_size"]
     vocabulary["initialised"] = grow_embeddings(model, base_tokenizer.backend_tokenizer, pieces, data.dictionary,
                                                 len(tokenizer), first_regular_id(base_tokenizer),
                                                 data.reading)  # fmt: skip
-    save_run_state(output, tokenizer, {k: v for k, v in vocabulary.items() if k != "initialised"})
+    save_run_state(output, tokenizer, {k: v for k, v in vocabulary.items() if k != "initialised"}, config,
+                   data.files)  # fmt: skip
     say(f"vocabulary {old_size:,} -> {len(tokenizer):,} tokens; training on {len(train_texts):,} sentences")
     say(f"note: {old_language_changes(config)['why']} (recorded in xling.json)")
 
@@ -629,12 +641,11 @@ def _device(name: str) -> torch.device:
 
 
 def new_vocabulary(config: AdaptConfig, output: Path, base_tokenizer, data: AdaptData,
-                   protected_texts: Sequence[str], warnings: list[str],
-                   held_out: Sequence[str] = ()) -> tuple[Any, list[str], dict[str, Any]]:  # fmt: skip
+                   protected_texts: Sequence[str], warnings: list[str], held_out: Sequence[str] = (),
+                   resumed: tuple[Any, dict[str, Any]] | None = None) -> tuple[Any, list[str], dict[str, Any]]:  # fmt: skip
     """Return (the extended tokenizer, its new pieces in id order, the extension's figures): learned on the
     new language's text but the `held_out` sentences (their perplexity after is a held-out figure), or the
-    one a resumed run started with."""
-    resumed = run_state(output, config.resume)
+    one a resumed run started with (`resumed`, run_state's)."""
     if resumed is not None:
         tokenizer, vocabulary = resumed
         return (
@@ -678,7 +689,7 @@ def _save(model: nn.Module, tokenizer, staging: Path, base: Path, config: AdaptC
     model.save_pretrained(str(staging))
     save_tokenizer(tokenizer, staging)
     meta = read_metadata(base)
-    languages = [str(lang) for lang in meta.get("languages", [])]
+    languages = listed_languages(meta.get("languages", []), result.language)
     base = base.resolve()
     entry: dict[str, Any] = {
         "language": result.language, "kind": KIND, "base_model": str(base),
@@ -695,7 +706,7 @@ def _save(model: nn.Module, tokenizer, staging: Path, base: Path, config: AdaptC
                             "rank": config.transformer.lora_rank, "targets": LORA_TARGETS}  # fmt: skip
     meta.update({
         "kind": meta.get("kind", "masked-lm"),
-        "languages": languages if result.language in languages else [*languages, result.language],
+        "languages": languages,
         "pooling": meta.get("pooling", "mean"),
         "adaptations": [*meta.get("adaptations", []), entry],
     })  # fmt: skip

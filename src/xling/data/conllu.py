@@ -6,8 +6,9 @@ read line by line through `xling.data.readers`, so a bad byte or a bad line is a
 `file:line`.
 
 - CoNLL-U: 10 tab-separated columns, `ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC`; comment lines
-  (`# ...`), multiword-token ranges (`1-2`) and empty nodes (`1.1`) are skipped; a blank line ends a sentence.
-  The tag is UPOS by default (`column="xpos"` takes XPOS).
+  (`# ...`), multiword-token ranges (`1-2`) and empty nodes (`1.1`) are no words; a blank line ends a sentence.
+  The tag is UPOS by default (`column="xpos"` takes XPOS). Each sentence's text as written is kept too
+  (`texts`: its `# text =` comment, else its tokens, a multiword token as its one surface form).
 - CoNLL-2003: `word ... tag` separated by spaces or tabs, the tag in the last column, every token line of a
   file with the same number of columns; blank lines between sentences; `-DOCSTART-` lines are skipped.
 """
@@ -15,6 +16,7 @@ read line by line through `xling.data.readers`, so a bad byte or a bad line is a
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ __all__ = ["TaggedSentences", "find_ud_file", "read_conll_ner", "read_conllu"]
 PathLike = str | os.PathLike[str]
 CONLLU_COLUMNS = 10
 CONLLU_TAG_COLUMNS = {"lemma": 2, "upos": 3, "xpos": 4}
+TEXT_COMMENT = re.compile(r"^#\s*text\s*=\s?(?P<text>.*)$")
+"""A sentence's `# text = ...` comment (not `# text_en = ...`, a translation)."""
 
 
 @dataclass
@@ -44,10 +48,16 @@ class TaggedSentences:
     """The language, when the caller knows it (e.g. "de")."""
     lines: list[int] = field(default_factory=list)
     """The 1-based line each sentence starts on in `source` (empty when not read from a file)."""
+    texts: list[str] = field(default_factory=list)
+    """Each sentence as written (CoNLL-U: its `# text =` comment, else its tokens joined by spaces, but where
+    SpaceAfter=No says, with a multiword token as its one surface form: `didn't`, not `did n't`); empty when
+    the reader has none (CoNLL-2003)."""
 
     def __post_init__(self) -> None:
         if len(self.words) != len(self.tags):
             raise DataError(f"{len(self.words)} sentences but {len(self.tags)} tag sequences", self.source)
+        if self.texts and len(self.texts) != len(self.words):
+            raise DataError(f"{len(self.words)} sentences but {len(self.texts)} texts", self.source)
         for i, (words, tags) in enumerate(zip(self.words, self.tags, strict=True)):
             if len(words) != len(tags):
                 raise DataError(
@@ -95,9 +105,11 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
 def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = None) -> TaggedSentences:
     """Return the sentences of a CoNLL-U file (plain or .gz) with the tag `column` ("upos", "xpos", or "lemma": each word's lemma as its tag).
 
-    A token line without exactly 10 tab-separated columns, a bad ID, a token ID out of sequence, an empty
-    form or an unannotated tag ("_") is a DataError naming the file and line; so is a file with no sentence.
-    An unannotated lemma is the word's form instead (UD leaves a few unspecified in real treebanks).
+    The words are the syntactic words (`do`, `n't`), the `texts` the sentences as written (`don't`: the
+    `# text =` comment, else the surface tokens). A token line without exactly 10 tab-separated columns, a
+    bad ID, a token ID out of sequence, an empty form or an unannotated tag ("_") is a DataError naming the
+    file and line; so is a file with no sentence. An unannotated lemma is the word's form instead (UD leaves
+    a few unspecified in real treebanks).
     """
     if column not in CONLLU_TAG_COLUMNS:
         raise ConfigError(f"column: {column!r} must be one of {', '.join(CONLLU_TAG_COLUMNS)}")
@@ -108,12 +120,15 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
     tags: list[str] = []
     start = 0
     unspecified = 0  # lemmas given as "_", read as the form
+    surface = _SurfaceText()
 
     for number, text in _decoded_lines(path):
         if not text.strip():
-            _finish(out, words, tags, start)
+            # taken even when no token came: a comment block with no tokens describes no sentence
+            _finish(out, words, tags, start, surface.take())
             continue
         if text.startswith("#"):
+            surface.comment(text)
             continue
         fields = text.split("\t")
         if len(fields) != CONLLU_COLUMNS:
@@ -126,6 +141,8 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
         if "-" in token_id or "." in token_id:  # multiword token range, empty node
             if not _is_range_or_node(token_id):
                 raise DataError(f"bad token ID {token_id!r}", path, number)
+            if "-" in token_id:  # the words it spans are written as this one form
+                surface.token(fields[1], fields[9], last_word=int(token_id.partition("-")[2]))
             continue
         if not token_id.isdigit():
             raise DataError(f"bad token ID {token_id!r} (expected 1, 2, ... or a range 1-2 or node 1.1)",
@@ -152,7 +169,8 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
             start = number
         words.append(form)
         tags.append(tag)
-    _finish(out, words, tags, start)
+        surface.word(len(words), form, fields[9])
+    _finish(out, words, tags, start, surface.take())
     if not out.words:
         raise DataError("no sentences (no token lines)", path)
     if unspecified and unspecified == out.tokens:  # a treebank without lemmas: not forms under another name
@@ -160,14 +178,54 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
     return out
 
 
-def _finish(out: TaggedSentences, words: list[str], tags: list[str], start: int) -> None:
-    """Append the sentence in `words`/`tags` (starting on line `start`) to `out` and empty them; none if empty."""
+def _finish(
+    out: TaggedSentences, words: list[str], tags: list[str], start: int, text: str | None = None
+) -> None:
+    """Append the sentence in `words`/`tags` (starting on line `start`, written as `text` when the reader
+    keeps texts) to `out` and empty them; none if empty."""
     if words:
         out.words.append(list(words))
         out.tags.append(list(tags))
         out.lines.append(start)
+        if text is not None:
+            out.texts.append(text)
         words.clear()
         tags.clear()
+
+
+class _SurfaceText:
+    """The text of the CoNLL-U sentence being read: its `# text =` comment, else its surface tokens."""
+
+    def __init__(self) -> None:
+        self.given: str | None = None
+        self.tokens: list[str] = []
+        self.covered = 0  # the last word id a multiword token spans: its words are not written apart
+
+    def comment(self, line: str) -> None:
+        """Return nothing after noting the sentence's text if `line` is its `# text =` comment."""
+        match = TEXT_COMMENT.match(line)
+        if match:
+            self.given = match["text"].strip()
+
+    def token(self, form: str, misc: str, last_word: int) -> None:
+        """Return nothing after noting a multiword token's surface form (spanning words up to `last_word`)."""
+        self._add(form, misc)
+        self.covered = max(self.covered, last_word)
+
+    def word(self, word_id: int, form: str, misc: str) -> None:
+        """Return nothing after noting a word's form, unless a multiword token wrote it already."""
+        if word_id > self.covered:
+            self._add(form, misc)
+
+    def _add(self, form: str, misc: str) -> None:
+        # UD marks a token written without a space after it in MISC
+        self.tokens.append(form if "SpaceAfter=No" in misc.split("|") else form + " ")
+
+    def take(self) -> str:
+        """Return the sentence's text (the comment, else its tokens), and start on the next sentence."""
+        text = self.given or "".join(self.tokens).strip()
+        self.given, self.tokens, self.covered = None, [], 0
+        return text
 
 
 def _is_range_or_node(token_id: str) -> bool:
