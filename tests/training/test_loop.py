@@ -690,6 +690,108 @@ def test_a_best_metric_without_evaluations_names_the_empty_dev_set(tmp_path):
         _run(tmp_path, _config(best_metric="dev_score"), evaluations={"dev": lambda o, s: {"score": 1}})
 
 
+def test_a_best_metric_its_caller_does_not_report_is_refused_before_the_first_step(tmp_path):
+    """A mistyped best_metric ended the run at its first evaluation, eval_every steps (hours) in."""
+    drawn: list[int] = []
+
+    class Counted(Rows):
+        def get(self, step, micro, rank, world_size):
+            drawn.append(step)
+            return super().get(step, micro, rank, world_size)
+
+    config = _config(eval_every=4, checkpoint_every=2, best_metric="dev_Score")
+    with pytest.raises(
+        ConfigError, match=r"'dev_Score' is not among the evaluation metrics \(dev_score, dev_n\)"
+    ):
+        train(Regression(), Counted(8, 1), config, tmp_path / "run",
+              evaluations={"dev": lambda o, s: {"score": 1.0}}, metric_names=["dev_score", "dev_n"])  # fmt: skip
+    assert drawn == [] and not (tmp_path / "run").exists()
+    # the names are the caller's to give: without them the run goes on as before, and a right one trains
+    _, result = _run(tmp_path, _config(eval_every=2, best_metric="dev_score"),
+                     evaluations={"dev": lambda o, s: {"score": float(s)}}, metric_names=["dev_score"])  # fmt: skip
+    assert result.best["step"] == 6
+
+
+def test_best_metric_may_change_on_resume_until_an_evaluation_counted_for_it(tmp_path):
+    """A run killed by a mistyped best_metric (at its first evaluation, by an earlier xling or a caller that
+    names no metrics) could never be resumed with the name fixed: best_metric may not change on --resume."""
+    evaluations = {"dev": lambda o, s: {"score": -abs(s - 4.0)}}
+    typo = _config(max_steps=6, eval_every=3, checkpoint_every=2, best_metric="dev_Score")
+    with pytest.raises(ConfigError, match="'dev_Score' is not among the evaluation metrics"):
+        _run(tmp_path / "b", typo, evaluations=evaluations)
+    assert [c.name for c in list_checkpoints(tmp_path / "b")] == ["step-00000002"]
+    fixed = _config(max_steps=6, eval_every=3, checkpoint_every=2, best_metric="dev_score", best_mode="min")
+    _, result = _run(tmp_path / "b", fixed, evaluations=evaluations, resume=True)
+    _, straight = _run(tmp_path / "a", fixed, evaluations=evaluations)
+    assert result.resumed_from == 2 and result.best == {**straight.best, "path": str(tmp_path / "b" / "best")}
+    # once an evaluation has counted, the best weights were chosen by the metric: it stays
+    with pytest.raises(ConfigError, match="training.best_metric: 'dev_score' in the run, 'dev_other' now"):
+        _run(tmp_path / "b", _config(max_steps=8, eval_every=3, checkpoint_every=2, best_metric="dev_other"),
+             evaluations=evaluations, resume=True)  # fmt: skip
+    with pytest.raises(ConfigError, match="training.best_mode: 'min' in the run, 'max' now"):
+        _run(tmp_path / "b", _config(max_steps=8, eval_every=3, checkpoint_every=2, best_metric="dev_score"),
+             evaluations=evaluations, resume=True)  # fmt: skip
+
+
+def test_a_run_without_a_best_metric_may_start_watching_one_only_before_its_first_evaluation():
+    from xling.training.resume import best_not_chosen
+
+    def state(step: int, eval_every: int, **best) -> dict:
+        return {"step": step, "config": {"training": {"eval_every": eval_every}}, **best}
+
+    assert best_not_chosen(state(4, 0)) and best_not_chosen(state(4, 5))
+    assert not best_not_chosen(state(4, 4)) and not best_not_chosen({"step": 4})  # evaluated, or unknown
+    assert best_not_chosen(state(4, 2, best={"metric": "dev_x", "step": None, "bad_evaluations": 0}))
+    # an evaluation that did not improve (NaN) counted as one without improvement: the tracker stays
+    assert not best_not_chosen(state(4, 2, best={"metric": "dev_x", "step": None, "bad_evaluations": 1}))
+    assert not best_not_chosen(state(4, 2, best={"metric": "dev_x", "step": 2, "value": 0.5}))
+
+
+def test_every_file_of_a_checkpoint_and_of_best_is_on_disk_before_its_folder_is_renamed_in(
+    tmp_path, monkeypatch
+):
+    """Only folders were fsynced: a power loss after the rename could leave a checkpoint of empty files."""
+    import os
+
+    from xling.training.checkpoint import save_best, save_checkpoint
+
+    events: list[tuple[str, str]] = []
+    opened: dict[int, str] = {}
+    real_open, real_fsync, real_replace = os.open, os.fsync, os.replace
+
+    def recording_open(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        opened[fd] = str(path)
+        return fd
+
+    def recording_fsync(fd):
+        events.append(("fsync", opened.get(fd, "a file handle")))
+        return real_fsync(fd)
+
+    def recording_replace(source, target):
+        events.append(("rename", str(source)))
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "open", recording_open)
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    model = Regression()
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    tracked = {"metric": "dev_score", "mode": "max", "value": 1.0, "step": 1, "bad_evaluations": 0}
+    best = save_best(tmp_path, 1, model, {"best": tracked})
+    final = save_checkpoint(tmp_path, 1, model, optimizer, scheduler, {"tokens": 0, "best": tracked})
+    for folder in (best, final):
+        staged = f"{folder}.tmp"
+        renamed = events.index(("rename", staged))
+        synced = [path for kind, path in events[:renamed] if kind == "fsync"]
+        files = [path.relative_to(folder) for path in folder.rglob("*")]
+        assert {"model.safetensors", "trainer_state.json", "best/model.safetensors"} & {str(f) for f in files}
+        for name in files:  # the kept best/ (hard links) too, and the folders themselves
+            assert f"{staged}/{name}" in synced, name
+        assert staged in synced
+
+
 DDP_ITEMS_SCRIPT = """
 import json, sys
 import torch

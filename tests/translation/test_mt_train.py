@@ -454,10 +454,10 @@ def test_output_checks_keep_other_kinds_and_runs_stopped_for_time(tmp_path, samp
     )
     metadata = {"kind": "translation", "training": {"steps": 1, "stopped_for_time": True}}
     (tmp_path / "run" / "xling.json").write_text(json.dumps(metadata), encoding="utf-8")
-    assert not run_finished(tmp_path / "run", checkpoint)
+    assert not run_finished(tmp_path / "run", [checkpoint])
     metadata["training"]["stopped_for_time"] = False  # stopped early otherwise (early stopping): finished
     (tmp_path / "run" / "xling.json").write_text(json.dumps(metadata), encoding="utf-8")
-    assert run_finished(tmp_path / "run", checkpoint)
+    assert run_finished(tmp_path / "run", [checkpoint])
     with pytest.raises(ConfigError, match="data.text: mt train reads translations only"):
         MTTrainConfig(data=CorpusConfig(corpus="bible", text=["deu=news.de.txt"])).validate()
 
@@ -558,3 +558,120 @@ def test_a_resume_refuses_a_pair_file_edited_in_place(tmp_path, sample_tokenizer
     with pytest.raises(ConfigError, match=r"step-00000002: --resume reads other training data .*pairs\.tsv"):
         run(4, resume=True)
     assert run(4, resume=True, training=TrainingConfig(resume_on_changed_data=True)).train.resumed_from == 2
+
+
+def test_ddp_ranks_draw_different_batches(tmp_path, sample_tokenizer_dir):
+    """Each rank must train on its own examples: with every rank drawing rank 0's batch, DDP would average
+    equal gradients and the ranks stay in sync, so only the batches themselves show it."""
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    data = build_parallel_data(tokenizer, parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', PAIRS)}"])
+    batches = TranslationBatches(data, batch_size=8, temperature=5.0, seed=3)
+    for step in range(3):
+        rank0, rank1 = batches.get(step, 0, 0, 2), batches.get(step, 0, 1, 2)
+        assert any(rank0[k].shape != rank1[k].shape or not torch.equal(rank0[k], rank1[k]) for k in rank0)
+
+
+def _tiny_pairs_config(tmp_path: Path, tokenizer: Path | str, output: Path, **fields) -> MTTrainConfig:
+    pairs = write_tsv(tmp_path / "pairs.tsv", PAIRS)
+    fields = {"model": "tiny", **fields}
+    config = MTTrainConfig(output=str(output), tokenizer=str(tokenizer), parallel=[f"eng-deu={pairs}"],
+                           dev_fraction=0.0, **fields)  # fmt: skip
+    training = config.training
+    training.batch_size, training.lr, training.warmup_steps, training.checkpoint_every = 4, 5e-3, 1, 2
+    training.keep_checkpoints, training.precision, training.threads, training.progress = 0, "fp32", 1, False
+    training.schedule = "constant"  # the same rates whatever max_steps: a run may be lengthened on resume
+    return config
+
+
+def test_a_mistyped_best_metric_is_refused_before_the_first_step(tmp_path, sample_tokenizer_dir):
+    """It was found at the first evaluation (eval_every steps in), after checkpoints of the doomed run."""
+    config = MTTrainConfig(output=str(tmp_path / "mt"), tokenizer=str(sample_tokenizer_dir), model="tiny",
+                           dev_fraction=0.2, dev_max_sentences=2)  # fmt: skip
+    config.data.corpus, config.data.languages = "sample", ["eng", "deu"]
+    training = config.training
+    training.max_steps, training.batch_size, training.checkpoint_every, training.eval_every = 4, 4, 1, 4
+    training.best_metric, training.precision, training.threads = "dev_chrF", "fp32", 1
+    with pytest.raises(ConfigError, match=r"'dev_chrF' is not among the evaluation metrics \(dev_chrf, "
+                                          r"dev_chrf_eng-deu\)"):  # fmt: skip
+        train_translation(config)
+    assert not (tmp_path / "mt" / "checkpoints").exists()
+
+
+def test_averaging_after_a_stop_for_time_takes_the_checkpoints_of_an_uninterrupted_run(
+    tmp_path, sample_tokenizer_dir, caplog
+):
+    """The stop for time (training.max_minutes) leaves a checkpoint at its step, which the resumed run
+    averaged in place of one that an uninterrupted run averages."""
+    import logging
+
+    from safetensors.torch import load_file
+
+    def run(output: Path, steps: int, minutes: float = 0.0, resume: bool = False) -> MTTrainResult:
+        config = _tiny_pairs_config(tmp_path, sample_tokenizer_dir, output, average_last=3, resume=resume)
+        config.training.max_steps, config.training.max_minutes = steps, minutes
+        return train_translation(config)
+
+    straight = run(tmp_path / "a", 6)
+    run(tmp_path / "b", 4)
+    timed = run(tmp_path / "b", 6, minutes=1e-9, resume=True)  # one step, then out of time: step 5
+    assert timed.train.stopped_for_time and timed.train.steps == 5
+    resumed = run(tmp_path / "b", 6, resume=True)
+    expected = ["step-00000002", "step-00000004", "step-00000006"]
+    assert (
+        straight.evaluation["averaged_checkpoints"] == resumed.evaluation["averaged_checkpoints"] == expected
+    )
+    a, b = (
+        load_file(str(tmp_path / "a" / "model.safetensors")),
+        load_file(str(tmp_path / "b" / "model.safetensors")),
+    )
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # fewer checkpoints than asked for: said, with how many the model is the mean of
+    from xling.translation.train import checkpoints_to_average
+
+    fewer = _tiny_pairs_config(tmp_path, sample_tokenizer_dir, tmp_path / "b", average_last=5)
+    with caplog.at_level(logging.WARNING, logger="xling.translation"):
+        assert len(checkpoints_to_average(tmp_path / "b", fewer, resumed.train)) == 3
+    assert "average_last: 5 checkpoints asked for" in caplog.text and "the mean of 3" in caplog.text
+
+
+def test_fine_tuning_in_place_resumes_past_a_damaged_newest_checkpoint(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
+    """--model X --output X --resume read the newest checkpoint's state before the loop could fall back."""
+    import shutil
+
+    from xling.translation import data as translation_data
+
+    base = _tiny_pairs_config(tmp_path, sample_tokenizer_dir, tmp_path / "base")
+    base.training.max_steps = 1
+    train_translation(base)
+    model = tmp_path / "model"
+    model.mkdir()
+    for path in (tmp_path / "base").iterdir():
+        if path.is_file() and path.name != "train_log.jsonl":
+            shutil.copy2(path, model / path.name)
+
+    def tune(resume: bool = False) -> MTTrainResult:
+        config = _tiny_pairs_config(tmp_path, "", model, model=str(model), resume=resume)
+        config.training.max_steps, config.training.checkpoint_every, config.training.keep_checkpoints = (
+            4,
+            1,
+            2,
+        )
+        return train_translation(config)
+
+    real_get = translation_data.TranslationBatches.get
+
+    def killed_at_step_3(self, step, *args):
+        if step == 3:
+            raise RuntimeError("killed")
+        return real_get(self, step, *args)
+
+    monkeypatch.setattr(translation_data.TranslationBatches, "get", killed_at_step_3)
+    with pytest.raises(RuntimeError, match="killed"):
+        tune()
+    monkeypatch.setattr(translation_data.TranslationBatches, "get", real_get)
+    newest = sorted((model / "checkpoints").iterdir())[-1] / "trainer_state.json"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # cut short (a full disk)
+    result = tune(resume=True)
+    assert result.train.resumed_from == 1 and result.train.steps == 4

@@ -52,7 +52,7 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     if not root.is_dir():
         return []
     found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(_PREFIX) and p.name[5:].isdigit()]
-    return sorted(found, key=_step_of)
+    return sorted(found, key=checkpoint_step)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -106,14 +106,14 @@ def save_checkpoint(
     kept = best if tracked is not None and best_key(_best_of(best)) == tracked else None
     final = _write_folder(checkpoint_path(run_dir, step), model, payload, optimizer, kept)
     found = list_checkpoints(run_dir)
-    abandoned = [old for old in found if _step_of(old) > step]
-    kept_steps = [old for old in found if _step_of(old) <= step]
+    abandoned = [old for old in found if checkpoint_step(old) > step]
+    kept_steps = [old for old in found if checkpoint_step(old) <= step]
     for old in abandoned + (kept_steps[:-keep] if keep > 0 else []):
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
-def _step_of(folder: Path) -> int:
+def checkpoint_step(folder: Path) -> int:
     """Return the step of a checkpoint folder (`step-00000004` -> 4)."""
     return int(folder.name[len(_PREFIX) :])
 
@@ -148,7 +148,7 @@ def _write_folder(
     (tmp / "trainer_state.json").write_text(json.dumps(payload), encoding="utf-8")
     if kept is not None:
         _link_files(kept, tmp / KEPT_BEST)
-    _fsync_dir(tmp)
+    _fsync_tree(tmp)
     return _swap_in(tmp, final)
 
 
@@ -163,7 +163,7 @@ def _swap_in(tmp: Path, final: Path) -> Path:
         shutil.rmtree(retired, ignore_errors=True)
         os.replace(final, retired)
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    _fsync(final.parent)
     shutil.rmtree(retired, ignore_errors=True)
     return final
 
@@ -250,6 +250,7 @@ def restore_best(run_dir: Path, checkpoint: Path | None, tracked: dict[str, Any]
         tmp = best.with_name(best.name + STAGED_SUFFIX)
         shutil.rmtree(tmp, ignore_errors=True)
         _link_files(kept, tmp)
+        _fsync_tree(tmp)
         _swap_in(tmp, best)
         logger.warning("%s: put back to the best evaluation (step %d) that %s names; the one it held came "
                        "after %s", best, wanted[0], checkpoint.name, since)  # fmt: skip
@@ -384,7 +385,22 @@ def _from_json(value: Any) -> Any:
     return value
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_tree(folder: Path) -> None:
+    """Return nothing once every file and folder under `folder`, and `folder` itself, is on disk: a folder
+    renamed into place before its files' contents are would survive a power loss with files cut short or
+    empty (its hard links and copies of best/ included: a copy is new data, a link costs nothing)."""
+    # the deepest first: a folder's entries are synced after its files
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        _fsync(path)
+    _fsync(folder)
+
+
+def _fsync(path: Path) -> None:
+    """Return nothing once a file's or folder's content (for a folder: its entries) is on disk.
+
+    safetensors writes only to a path it opens itself, so the files are synced by name once written rather
+    than through xling.atomic's handles.
+    """
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from xling.atomic import atomic_write, same_path
+from xling.atomic import atomic_write, same_path, shown_names
 from xling.config import config_to_dict
 from xling.errors import ConfigError, XlingError
 from xling.training.checkpoint import (
@@ -54,7 +54,9 @@ from xling.training.evaluations import BestTracker, Evaluation, broadcast_metric
 from xling.training.optim import LazyAdamW, clip_grad_norm, has_sparse_parameters
 from xling.training.progress import TrainingProgress
 from xling.training.resume import (
+    BEST_FIELDS,
     batch_signature,
+    best_not_chosen,
     check_resume_config,
     check_same_batches,
     check_same_data,
@@ -128,7 +130,8 @@ class TrainingConfig:
     """Run the evaluations every N steps and at the last step, whatever log_every is; 0 = never."""
     best_metric: str = ""
     """An evaluation metric as it is logged (`<evaluation>_<metric>`, e.g. dev_retrieval): the weights with
-    its best value so far are kept in <run>/best (TrainResult.best says where and when). "" = none."""
+    its best value so far are kept in <run>/best (TrainResult.best says where and when). "" = none. It (and
+    best_mode) may change on --resume while no evaluation has counted for the best yet."""
     best_mode: str = "max"
     """Whether a higher ("max", e.g. accuracy, BLEU) or lower ("min", e.g. a dev loss) best_metric is better."""
     early_stopping_patience: int = 0
@@ -277,6 +280,7 @@ def train(
     run_defaults: Mapping[str, Any] | None = None,
     description: str = "training",
     data_files: Sequence[str | Path] = (),
+    metric_names: Collection[str] | None = None,
 ) -> TrainResult:
     """Return the result of training `objective` on `batches` for `config.max_steps` optimizer steps.
 
@@ -293,10 +297,12 @@ def train(
     is refused with a ConfigError naming the fields. `run_defaults` (the defaults of the caller's config
     class, as data) stand in for fields a checkpoint's config lacks: fields added since the run started.
     `data_files` (the files the batches are read from) are fingerprinted, and a resume whose files have
-    other contents is refused as one that draws other batches is.
+    other contents is refused as one that draws other batches is. `metric_names` (`<evaluation>_<metric>`),
+    when the caller knows what its evaluations report, let a best_metric that is none of them be refused
+    before the first step; without them it is found at the first evaluation.
     """
     config.validate()
-    _check_best_metric(config, evaluations)
+    _check_best_metric(config, evaluations, metric_names)
     run_dir = Path(run_dir)
     dist_info = init_distributed(config.device)
     if dist_info.is_main and run_dir.is_dir():
@@ -467,7 +473,8 @@ def _resume(
 
     def same_config(folder: Path, state: dict[str, Any]) -> None:
         if "config" in state:  # checkpoints written before configs were kept have none
-            check_resume_config(state["config"], saved_config, allowed, str(folder), defaults)
+            changeable = allowed | BEST_FIELDS if best_not_chosen(state) else allowed
+            check_resume_config(state["config"], saved_config, changeable, str(folder), defaults)
         if fingerprint is not None and not check_same_data(state.get("data_files"), fingerprint, str(folder),
                                                            allow_changed_data):  # fmt: skip
             logger.warning("%s: the training data files changed since the run started "
@@ -597,9 +604,12 @@ def _divide_gradients(objective: nn.Module, divisor: torch.Tensor) -> None:
             param.grad.div_(divisor)
 
 
-def _check_best_metric(config: TrainingConfig, evaluations: Mapping[str, Evaluation] | None) -> None:
+def _check_best_metric(config: TrainingConfig, evaluations: Mapping[str, Evaluation] | None,
+                       metric_names: Collection[str] | None = None) -> None:  # fmt: skip
     """Return nothing if training.best_metric has evaluations to watch; else raise a ConfigError saying which
-    is missing: the schedule (eval_every), or any evaluation (a caller's dev set that came out empty)."""
+    is missing: the schedule (eval_every), any evaluation (a caller's dev set that came out empty), or the
+    metric among the `metric_names` the caller says its evaluations report (a mistyped name would otherwise
+    end the run at its first evaluation, eval_every steps in)."""
     if not config.best_metric:
         return
     if not config.eval_every:
@@ -609,6 +619,9 @@ def _check_best_metric(config: TrainingConfig, evaluations: Mapping[str, Evaluat
         raise ConfigError(f"training.best_metric ({config.best_metric}): this run has no evaluation to watch: "
                           "its dev set is empty (e.g. dev_fraction=0, or no dev data given); give it a dev set, "
                           "or set training.best_metric to \"\" to keep the last weights")  # fmt: skip
+    if metric_names is not None and config.best_metric not in metric_names:
+        raise ConfigError(f"training.best_metric: {config.best_metric!r} is not among the evaluation metrics "
+                          f"({shown_names(list(metric_names), limit=10) or 'none'})")  # fmt: skip
 
 
 def _update_best(best: BestTracker, metrics: dict[str, float], step: int, run_dir: Path, objective: nn.Module,

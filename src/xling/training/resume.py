@@ -39,12 +39,29 @@ RESUMABLE_TRAINING_FIELDS = (
     "resume_on_changed_data",
 )
 
+BEST_FIELDS = frozenset({"training.best_metric", "training.best_mode"})
+"""What a resumed run may also change while its checkpoint's run has chosen no best weights yet
+(`best_not_chosen`): e.g. a best_metric whose typo ended the run at its first evaluation."""
+
 BatchGetter = Callable[[int, int, int, int], Mapping[str, Any]]
 
 
 def resumable_fields(*extra: str, section: str = "training") -> frozenset[str]:
     """Return the dotted config keys a resumed run may change: the training section's, plus `extra`."""
     return frozenset(f"{section}.{name}" for name in RESUMABLE_TRAINING_FIELDS) | frozenset(extra)
+
+
+def best_not_chosen(state: Mapping[str, Any]) -> bool:
+    """Return whether no evaluation had counted for the best weights by a checkpoint's step: its best
+    tracker holds no best and no evaluation without improvement, or it had no tracker and its eval_every
+    (0, or past the step) scheduled none. A resumed run that watches another metric, or the other way, then
+    chooses among the same evaluations as an uninterrupted run of its settings would."""
+    tracked = state.get("best")
+    if isinstance(tracked, Mapping):
+        return tracked.get("step") is None and not tracked.get("bad_evaluations")
+    training = (state.get("config") or {}).get("training") or {}
+    every, step = training.get("eval_every"), state.get("step")
+    return isinstance(every, int) and isinstance(step, int) and not 0 < every <= step
 
 
 def config_differences(

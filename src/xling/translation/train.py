@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ from xling.errors import ConfigError, XlingError
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import (
+    UnreadableCheckpointError,
     average_checkpoints,
+    checkpoint_step,
     list_checkpoints,
     load_checkpoint,
     read_trainer_state,
@@ -336,6 +338,12 @@ def chrf_evaluation(data: ParallelData, directions: list[str], max_sentences: in
     return evaluate
 
 
+def chrf_metric_names(directions: list[str]) -> list[str]:
+    """Return the metrics the dev evaluation (`chrf_evaluation` as "dev") reports, as the loop names them:
+    the average `dev_chrf` and `dev_chrf_<direction>` of each direction."""
+    return ["dev_chrf", *(f"dev_chrf_{name}" for name in directions)]
+
+
 def train_translation(config: MTTrainConfig) -> MTTrainResult:
     """Return the result of training a translation model as the config says; the folder goes to config.output."""
     config.validate()
@@ -376,10 +384,11 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     result = train(objective, batches, config.training, output, resume=config.resume,
                    restart=config.overwrite or fine_tunes_in_place(config), evaluations=evaluations,
                    description="mt train", run_config=config_to_dict(config), may_change=RESUMABLE,
-                   run_defaults=config_to_dict(MTTrainConfig()), data_files=data.files)  # fmt: skip
+                   run_defaults=config_to_dict(MTTrainConfig()), data_files=data.files,
+                   metric_names=chrf_metric_names(evaluated) if evaluations else None)  # fmt: skip
     evaluation: dict[str, Any] = dict(result.metrics)
     if config.average_last > 1:
-        averaged = list_checkpoints(output)[-config.average_last :]
+        averaged = checkpoints_to_average(output, config, result)
         average_checkpoints(averaged, objective)
         evaluation = {"averaged_checkpoints": [p.name for p in averaged], "last": dict(result.metrics)}
         if "dev" in evaluations and result.is_main:
@@ -391,6 +400,21 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     if result.is_main:
         save_translation_model(model, tokenizer, output, config, data, result, evaluation, tokenizer_path)
     return MTTrainResult(output, result, evaluation, model, data.format.family)
+
+
+def checkpoints_to_average(output: Path, config: MTTrainConfig, result: TrainResult) -> list[Path]:
+    """Return the last `average_last` checkpoints that an uninterrupted run writes: every checkpoint_every
+    steps and at its last step. A stop for time (training.max_minutes) leaves a checkpoint at another step,
+    which a resumed run would otherwise average in place of one of these. Fewer than asked: a warning."""
+    every, end = config.training.checkpoint_every, result.steps
+    scheduled = [path for path in list_checkpoints(output)
+                 if (step := checkpoint_step(path)) == end or (step < end and step % every == 0)]  # fmt: skip
+    chosen = scheduled[-config.average_last :]
+    if len(chosen) < config.average_last and result.is_main:
+        logger.warning("average_last: %d checkpoints asked for, but the run has %d (training.checkpoint_every "
+                       "%d, max_steps %d): the model is the mean of %d", config.average_last, len(chosen), every,
+                       config.training.max_steps, len(chosen))  # fmt: skip
+    return chosen
 
 
 def _base_training_data(model: str) -> dict[str, Any] | None:
@@ -419,7 +443,7 @@ def check_output(config: MTTrainConfig) -> None:
         raise XlingError(f"{output}: a file is there, not a model folder")
     checkpoints = list_checkpoints(output)
     # fine-tuning a model in place again starts a new run over a finished one, never over a killed one
-    in_place = fine_tunes_in_place(config) and (not checkpoints or run_finished(output, checkpoints[-1]))
+    in_place = fine_tunes_in_place(config) and (not checkpoints or run_finished(output, checkpoints))
     if checkpoints and not (config.resume or config.overwrite or in_place):
         raise XlingError(f"{output} holds checkpoints of an earlier run ({checkpoints[-1].name}); pass --resume "
                          "to continue it, --overwrite to train again from the start, or choose another output "
@@ -447,11 +471,18 @@ def check_output(config: MTTrainConfig) -> None:
                          "or choose another output folder")  # fmt: skip
 
 
-def run_finished(output: Path, checkpoint: Path) -> bool:
-    """Return whether the run whose newest checkpoint is `checkpoint` ended: it reached its max_steps, or the
-    model saved in `output` records the checkpoint's step (a run stopped early: by early stopping, not by
-    `training.max_minutes`, after which the run is to be resumed)."""
-    state = read_trainer_state(checkpoint)
+def run_finished(output: Path, checkpoints: Sequence[Path]) -> bool:
+    """Return whether the run of `checkpoints` (oldest first) ended, by the newest one whose trainer state
+    reads, as --resume falls back to it past a damaged one: it reached its max_steps, or the model saved in
+    `output` records its step (a run stopped early: by early stopping, not by `training.max_minutes`, after
+    which the run is to be resumed). None reads: not known to have ended."""
+    state = None
+    for checkpoint in reversed(checkpoints):
+        with contextlib.suppress(UnreadableCheckpointError):
+            state = read_trainer_state(checkpoint)
+            break
+    if state is None:
+        return False
     planned = ((state.get("config") or {}).get("training") or {}).get("max_steps")
     if isinstance(planned, int) and state.get("step", 0) >= planned:
         return True
