@@ -72,6 +72,23 @@ def test_a_folder_without_max_seq_length_takes_the_tokenizers_limit_as_sentence_
     assert cosines(encoder.encode(long_text), theirs.encode(long_text)).min() >= 0.9999
 
 
+def test_a_folder_without_sentence_bert_config_takes_the_tokenizers_limit_as_sentence_transformers(
+    tmp_path, sample_tokenizer_dir
+):
+    """With no sentence_bert_config.json xling cut at 512 (capped by the position table, 64), where
+    sentence-transformers cuts at the tokenizer's model_max_length."""
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "sentence_bert_config.json").unlink()
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "model_max_length": 16}))
+    encoder = Encoder.load(folder)
+    theirs = st.SentenceTransformer(str(folder), device="cpu")
+    assert encoder.module.max_length == theirs.max_seq_length == 16
+    long_text = [" ".join(TEXTS * 4)]
+    assert cosines(encoder.encode(long_text), theirs.encode(long_text)).min() >= 0.9999
+
+
 def test_a_position_table_with_a_padding_index_is_not_overrun(tmp_path, sample_tokenizer_dir):
     """MPNet numbers positions from padding_idx + 1, as XLM-R does: a long text is cut before the table ends."""
     from transformers import AutoTokenizer, MPNetConfig, MPNetModel

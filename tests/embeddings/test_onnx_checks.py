@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from test_encoder import TEXTS, cosines, tiny_st_folder
@@ -82,3 +83,84 @@ def test_another_models_folder_is_refused_and_an_earlier_export_is_replaced(tmp_
     (copy / "onnx").mkdir()
     with pytest.raises(DataError, match="fine-tuned: output: the folder holds other files"):
         export_onnx(source, copy, sentences=TEXTS)
+
+
+def st_folder_in_modules(root: Path, tokenizer_dir: Path) -> Path:
+    """Return a sentence-transformers folder whose Transformer is in 0_Transformer/, with a Dense head, and no
+    sentence_bert_config.json (its limit: the tokenizer's model_max_length, 16)."""
+    import torch
+    from safetensors.torch import save_file
+
+    folder = tiny_st_folder(root, tokenizer_dir, "mean")
+    (folder / "sentence_bert_config.json").unlink()
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "model_max_length": 16}))
+    (folder / "0_Transformer").mkdir()
+    for path in list(folder.iterdir()):
+        if path.is_file() and path.name != "modules.json":
+            path.rename(folder / "0_Transformer" / path.name)
+    (folder / "2_Dense").mkdir()
+    (folder / "2_Dense" / "config.json").write_text(json.dumps({"in_features": 32, "out_features": 8, "bias": True,
+        "activation_function": "torch.nn.modules.activation.Tanh"}))  # fmt: skip
+    torch.manual_seed(1)
+    save_file({"linear.weight": torch.randn(8, 32), "linear.bias": torch.randn(8)},
+              str(folder / "2_Dense" / "model.safetensors"))  # fmt: skip
+    modules = [
+        {"idx": 0, "name": "0", "path": "0_Transformer", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    return folder
+
+
+def _flip_last_byte(path: Path) -> bytes:
+    """Return the file's bytes after changing one bit of its last byte (a weight trained again)."""
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    return data
+
+
+def test_an_export_is_stale_when_a_module_folders_weights_or_settings_change(tmp_path, sample_tokenizer_dir):
+    """The record covered the root's config.json and weights only: a Transformer in 0_Transformer/, a Dense
+    head or the Pooling config changed since an in-place export went unseen, and the old graph was used."""
+    from xling.export.onnx import export_onnx
+
+    folder = st_folder_in_modules(tmp_path, sample_tokenizer_dir)
+    export_onnx(folder, folder, sentences=TEXTS)
+    recorded = json.loads((folder / "onnx" / "export.json").read_text())
+    assert {"0_Transformer/model.safetensors", "2_Dense/model.safetensors", "1_Pooling/config.json",
+            "modules.json"} <= set(recorded["source_files"])  # fmt: skip
+    assert recorded["max_length"] == 16  # no sentence_bert_config.json: the tokenizer's limit, as torch reads
+    onnx = Encoder.load(folder, backend="onnx").encode(TEXTS)
+    assert cosines(onnx, Encoder.load(folder).encode(TEXTS)).min() >= 0.9999
+    for changed in ("2_Dense/model.safetensors", "0_Transformer/model.safetensors", "1_Pooling/config.json"):
+        before = _flip_last_byte(folder / changed)
+        with pytest.raises(
+            DataError, match=f"made from other weights: {changed} has changed since the export"
+        ):
+            Encoder.load(folder, backend="onnx")
+        (folder / changed).write_bytes(before)  # the same bytes again: the export is current
+        Encoder.load(folder, backend="onnx")
+    # an export into a folder of its own holds a copy of the Dense head, not the model: nothing to compare
+    export_onnx(folder, tmp_path / "out", sentences=TEXTS)
+    assert (tmp_path / "out" / "2_Dense" / "model.safetensors").is_file()
+    onnx = Encoder.load(tmp_path / "out", backend="onnx").encode(TEXTS)
+    assert cosines(onnx, Encoder.load(folder).encode(TEXTS)).min() >= 0.9999
+
+
+def test_an_in_place_export_refuses_options_the_folder_would_not_read(tmp_path, sample_tokenizer_dir):
+    """export_onnx(F, F, pooling="cls") on a mean folder left 1_Pooling saying mean, export.json cls: the
+    folder's torch and ONNX backends gave different vectors."""
+    from xling.errors import ConfigError
+    from xling.export.onnx import export_onnx
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    for option in ({"pooling": "cls"}, {"layer": 1}, {"max_length": 8}):
+        name = next(iter(option))
+        with pytest.raises(
+            ConfigError, match=f"{name}=.*export into the model folder itself takes the folder's"
+        ):
+            export_onnx(folder, folder, sentences=TEXTS, **option)
+    assert not (folder / "onnx").exists()
+    assert json.loads((folder / "1_Pooling" / "config.json").read_text())["pooling_mode_mean_tokens"]

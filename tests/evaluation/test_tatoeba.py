@@ -140,3 +140,29 @@ def test_a_sentence_listed_twice_is_found_at_either_copy_as_laser_counts():
     assert nearest_accuracy(src, tgt) == pytest.approx((2 / 3, 2 / 3))  # by index, row 2 missed
     assert nearest_accuracy(src, tgt, texts=texts) == (1.0, 1.0)  # by text (LASER's source/eval.py)
     assert retrieval_accuracy(src, tgt, texts=texts).average == 1.0
+
+
+def _far_last_row() -> tuple[np.ndarray, np.ndarray]:
+    """Return (x, y) unit rows whose row i translate each other, but x's last row points away from all y."""
+    rng = np.random.default_rng(0)
+    centre = np.zeros(8)
+    centre[0] = 1
+    y = centre + 0.2 * rng.normal(size=(5, 8))
+    x = y + 0.05 * rng.normal(size=(5, 8))
+    x[-1] = -centre  # every cosine with y is negative: its neighbourhood mean is below 0, no ratio margin
+    return x / np.linalg.norm(x, axis=1, keepdims=True), y / np.linalg.norm(y, axis=1, keepdims=True)
+
+
+def test_a_row_with_no_candidate_is_a_miss_not_the_last_or_first_row():
+    """A ratio margin over a mean <= 0 scores -inf: the row found nothing, whatever row it would index."""
+    from xling.retrieval.knn import top1_accuracy
+
+    x, y = _far_last_row()
+    texts = ([f"src {i}" for i in range(5)], [f"eng {i}" for i in range(5)])
+    assert top1_accuracy(np.array([-1]), ["a"]) == 0.0  # texts[-1] is the row's own text
+    assert nearest_accuracy(x, y, "margin", 4)[0] == pytest.approx(0.8)
+    assert nearest_accuracy(x, y, "margin", 4, texts=texts)[0] == pytest.approx(0.8)
+    assert nearest_accuracy(x, y, "margin-full", 4, texts=texts)[0] == pytest.approx(0.8)
+    # margin-full: argmax of an all -inf row is 0, a hit when the far sentence is row 0
+    swap = [4, 1, 2, 3, 0]
+    assert nearest_accuracy(x[swap], y[swap], "margin-full", 4)[0] == pytest.approx(0.8)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -847,3 +849,38 @@ def test_ivf_searches_every_list_only_for_queries_left_short(tmp_path, monkeypat
     assert calls == []  # the usual search (k well below the index) probes IVF_NPROBE lists only
     indexes["ivf"].search(queries, k=1500)
     assert calls == [len(queries)]
+
+
+def test_an_open_index_follows_a_build_overwrite_and_refuses_another_model(tmp_path, fake_encoder):
+    """`xling index build --overwrite` swaps in a new documents.sqlite: a server's open handle went on
+    searching the deleted one (old documents) and failed to write with a raw sqlite3 error."""
+    from xling.data.documents import Document
+
+    path = tmp_path / "idx"
+    SearchIndex.build(path, fake_encoder, [Document("old secret document", "eng", "a")])[0].close()
+    server = SearchIndex.open(path)
+    built = SearchIndex.build(
+        path, fake_encoder, [Document("new public document", "eng", "b")], overwrite=True
+    )
+    built[0].close()
+    assert [hit.key for hit in server.search_texts(fake_encoder, ["document"], k=5)[0]] == ["b"]
+    assert server.add_documents(fake_encoder, [Document("added by the old handle", "eng", "c")]).added == 1
+    assert len(server) == 2
+    with SearchIndex.open(path) as fresh:
+        assert sorted(hit.key for hit in fresh.search_texts(fake_encoder, ["document"], k=5)[0]) == ["b", "c"]
+    # the server's encoder was chosen for the index it opened: another model's vectors are not searched
+    other = type(fake_encoder)(fake_encoder.dimension, fake_encoder.name, salt="retrained")
+    SearchIndex.build(path, other, [Document("another model", "eng", "d")], overwrite=True)[0].close()
+    query = fake_encoder.encode(["document"])
+    with pytest.raises(
+        XlingError, match="replaced since it was opened by one built with model .*, whose vectors differ"
+    ):
+        server.search(query, k=5)
+    with pytest.raises(XlingError, match="replaced since it was opened"):
+        server.add_documents(fake_encoder, [Document("x", "eng", "e")])
+    server.close()
+    server = SearchIndex.open(path)
+    shutil.rmtree(path)
+    with pytest.raises(XlingError, match="replaced or removed since it was opened and cannot be reopened"):
+        server.search(query, k=5)
+    server.close()

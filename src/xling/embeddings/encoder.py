@@ -396,13 +396,14 @@ def _st_default_prompt(path: Path) -> str:
 
 
 def _st_transformer_config(path: Path) -> tuple[int | None, bool]:
-    """Return (max_seq_length, do_lower_case) of a sentence_bert_config.json (512, False without one).
+    """Return (max_seq_length, do_lower_case) of a sentence_bert_config.json (None, False without one).
 
-    A null or missing max_seq_length means the model's own limit, as in sentence-transformers (None here);
-    sentence-transformers 6 writes none and keeps its limit as the tokenizer's model_max_length.
+    A null or missing max_seq_length, or no file, means the model's own limit, as in sentence-transformers
+    (None here: the tokenizer's model_max_length, capped by the position table); sentence-transformers 6
+    writes none and keeps its limit as the tokenizer's model_max_length.
     """
     if not path.is_file():
-        return 512, False
+        return None, False
     config = read_json_file(path)
     if not isinstance(config, dict):
         raise DataError("not a sentence-transformers config (a JSON object)", path)

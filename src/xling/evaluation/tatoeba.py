@@ -111,11 +111,25 @@ def nearest_accuracy(
 
 
 def _margin_full_nearest(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return the best y of every x row and the best x of every y row by ratio margin over all pairs."""
+    """Return the best y of every x row and the best x of every y row by ratio margin over all pairs.
+
+    A row whose every score is -inf (no positive neighbourhood mean) gets -1, a miss, as in `margin_best`.
+    """
     avg_x = neighbourhood_means(*knn(x, y, k))
     avg_y = neighbourhood_means(*knn(y, x, k))
     scores = margin_scores(x @ y.T, avg_x[:, None], avg_y[None, :], "ratio")
-    return scores.argmax(axis=1), scores.argmax(axis=0)
+    return _best_or_none(scores, axis=1), _best_or_none(scores, axis=0)
+
+
+def _best_or_none(scores: np.ndarray, axis: int) -> np.ndarray:
+    """Return the argmax of `scores` along `axis`, -1 where that maximum is not finite.
+
+    argmax of an all -inf line is 0: that row would be predicted, a hit when it is the row's translation.
+    """
+    if scores.shape[axis] == 0:
+        return np.full(scores.shape[1 - axis], -1, dtype=np.int64)
+    best = scores.argmax(axis=axis)
+    return np.where(np.isfinite(scores.max(axis=axis)), best, -1)
 
 
 def load_tatoeba(config: TatoebaConfig) -> tuple[Path, dict[str, tuple[list[str], list[str]]]]:

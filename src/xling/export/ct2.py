@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from xling.artifacts import CT2_KIND, METADATA_FILE, read_json_file, read_metadata, write_metadata
@@ -51,6 +51,13 @@ SEQ2SEQ_MODEL_TYPES = {
     "umt5": "UMT5ForConditionalGeneration",
 }
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+# A sentence-transformers folder's own settings, beside the module folders that modules.json lists: the
+# Transformer's length limit and lowercasing, the default prompt (both read into an ONNX export's record)
+ST_ROOT_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
+ST_MODULE_FILES = (
+    "config.json",
+    "sentence_bert_config.json",
+)  # a module's settings: Pooling mode, Dense shape
 VOCABULARY_FILES = ("shared_vocabulary.json", "source_vocabulary.json", "target_vocabulary.json")
 CHECK_SENTENCES = (
     "The cat sleeps on the bed, and the dog runs in the garden.",
@@ -122,11 +129,13 @@ def stale_conversion(model: str | Path) -> str | None:
 
 
 def source_fingerprints(source: str | Path) -> dict[str, dict[str, Any]]:
-    """Return {file name: {bytes, mtime_ns, sha256}} of a model folder's config.json and weight files: what an
-    export records of the model it was made from."""
+    """Return {file path relative to the folder: {bytes, mtime_ns, sha256}} of what a model folder's export is
+    made from (`source_files`): config.json and the weight files; in a sentence-transformers folder also
+    each module folder's (modules.json: a Transformer in 0_Transformer/, a Dense head) and the settings that
+    shape the vectors (modules.json, sentence_bert_config.json, the Pooling config, the default prompt)."""
     folder = Path(source)
     files = {}
-    for name in ("config.json", *weight_files(folder)):
+    for name in _source_file_names(folder):
         path = folder / name
         if path.is_file():
             status = path.stat()
@@ -138,17 +147,63 @@ def source_fingerprints(source: str | Path) -> dict[str, dict[str, Any]]:
     return files
 
 
+def _source_file_names(folder: Path) -> list[str]:
+    """Return the relative paths `source_fingerprints` records (present or not), each once, root first."""
+    names = ["config.json", *weight_files(folder)]
+    if (folder / "modules.json").is_file():
+        names += ST_ROOT_FILES
+    for module in _module_folders(folder):
+        if module != ".":
+            names += [f"{module}/{name}" for name in (*ST_MODULE_FILES, *weight_files(folder / module))]
+    return list(dict.fromkeys(names))
+
+
+def _module_folders(folder: Path) -> list[str]:
+    """Return the folders (relative, POSIX; "." the root) of the modules a folder's modules.json lists, in order.
+
+    An unreadable list names none: the loader reports it; paths outside the folder are left out.
+    """
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    found = []
+    for module in modules if isinstance(modules, list) else []:
+        path = PurePosixPath(str(module.get("path", "") if isinstance(module, dict) else ""))
+        if not path.is_absolute() and ".." not in path.parts:
+            found.append(path.as_posix())
+    return list(dict.fromkeys(found))
+
+
+def _recorded_weights(folder: Path, recorded: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Return (the weight files in the folders `recorded` covers now, those it records), as relative paths.
+
+    Only the folders the record names are looked at: a record taken before module folders were recorded
+    (the root's files only) is compared as it was taken, not found stale for the folders it left out.
+    """
+    covered = sorted({PurePosixPath(name).parent.as_posix() for name in recorded})
+    now = {
+        PurePosixPath(where, name).as_posix()
+        for where in covered
+        for name in weight_files(folder / where)
+        if name in WEIGHT_FILES
+    }
+    then = {name for name in recorded if PurePosixPath(name).name in WEIGHT_FILES}
+    return now, then
+
+
 def changed_since(model: str | Path, recorded: dict[str, Any]) -> str | None:
-    """Return why `model`'s config.json or weights differ from `recorded` (`source_fingerprints` taken at an
-    export), or None: a file that differs, is gone, or is new (another weight format). None also when there
-    is nothing to compare: no record (an export made by hand), or no PyTorch weights in the folder (a model
-    shipped as its conversion only, or an export written to a folder of its own)."""
+    """Return why `model`'s config.json, weights or module files differ from `recorded` (`source_fingerprints`
+    taken at an export), or None: a file that differs, is gone, or is new (another weight format). None also
+    when there is nothing to compare: no record (an export made by hand), or no PyTorch weights in the
+    folders it covers (a model shipped as its conversion only, or an export written to a folder of its own)."""
     folder = Path(model)
-    current = weight_files(folder)
-    if not recorded or not current:
+    # the main model: the first module's folder (a Transformer in 0_Transformer/), else the root. An export
+    # in a folder of its own holds copies of the other modules (a Dense head's weights), never the model's
+    main = (_module_folders(folder) or ["."])[0]
+    if not recorded or not weight_files(folder / main):
         return None
-    now = {name for name in current if name in WEIGHT_FILES}
-    then = {name for name in recorded if name in WEIGHT_FILES}
+    now, then = _recorded_weights(folder, recorded)
     if now != then:
         made_from = ", ".join(sorted(then)) or "none"
         return f"its weights are now {', '.join(sorted(now))}, it was made from {made_from}"

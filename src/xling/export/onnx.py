@@ -66,6 +66,8 @@ ROOT_META_FILES = (
     "sentence_bert_config.json",
     METADATA_FILE,
 )
+GRAPH_OPTIONS = ("pooling", "layer", "max_length")
+"""Encoder.load options an export builds into its graph or export.json (refused for an in-place export)."""
 EXTERNAL_DATA_BYTES = 1_500_000_000  # protobuf caps one file at 2 GB: bigger models keep weights beside it
 # ONNX Runtime re-fuses Add + LayerNormalization into SkipLayerNormalization when it loads a graph; on CPU
 # (onnxruntime 1.32, AVX-512) that kernel is ~5x slower than the two ops it replaces, about 15% of an int8
@@ -126,7 +128,8 @@ def export_onnx(
     """Export a transformer encoder to `output_dir/onnx/` (fp32, and dynamic int8 with `int8`); measure it.
 
     `encoder_or_folder` is a loaded fp32 `Encoder` or anything `Encoder.load` takes (then `options`, such
-    as pooling or max_length, go to it). `output_dir` may be the model folder itself. The report compares
+    as pooling or max_length, go to it). `output_dir` may be the model folder itself (then without the
+    options GRAPH_OPTIONS: see `_check_in_place_options`). The report compares
     every variant with the PyTorch fp32 encoder on `sentences` (default: 64 per language of the bundled
     sample corpus). Static encoders are refused: they are a table lookup and a mean, nothing to speed up.
     `optimize` adds ONNX Runtime's fused transformer graph (`model_opt.onnx`, and `model_opt_int8.onnx`
@@ -148,6 +151,7 @@ def export_onnx(
     else:
         source = resolve_model(encoder_or_folder)
         _check_export_target(out, source, str(source))  # before loading the model, as above
+        _check_in_place_options(out, source, options)
         encoder = Encoder.load(source, **options)
     module = encoder.module
     if encoder.kind == "static":
@@ -279,6 +283,24 @@ def check_output_dir(output_dir: str | Path) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise DataError(f"output: cannot write into {parent} (permission denied)", out)
     return out
+
+
+def _check_in_place_options(out: Path, source: Path, options: dict[str, Any]) -> None:
+    """Return nothing unless an export into the model folder itself is given options that shape the vectors
+    (GRAPH_OPTIONS); ConfigError naming them otherwise.
+
+    In place, the folder's torch backend goes on reading its own Pooling config, sentence_bert_config.json
+    and xling.json: a graph made with other settings would make the folder's two backends give different
+    vectors. The folder's files are its own, so they are not rewritten to match.
+    """
+    given = {name: options[name] for name in GRAPH_OPTIONS if options.get(name) is not None}
+    if given and same_path(out, source):
+        shown = ", ".join(f"{name}={value!r}" for name, value in given.items())
+        raise ConfigError(
+            f"{shown}: an export into the model folder itself takes the folder's own settings (its torch "
+            "backend reads them from the folder, and the two would give different vectors); export into "
+            "another folder with these options, or change the folder's settings first"
+        )
 
 
 def _check_export_target(out: Path, source: Path | None, name: str) -> None:

@@ -40,6 +40,9 @@ another writer's change committed since (another process, or another object on t
 its copy from SQLite rather than saving a cache that lacks that change, and a search that finds the
 generation moved reloads the cache first, so a server sees documents that `xling index add` added while
 it ran. Writes from several processes are serialised by SQLite (a blocked write waits WRITE_WAIT_S).
+An index replaced since it was opened (`build --overwrite` swaps in a new folder, a new documents.sqlite)
+is reopened by the next search or write, so a server follows it; one replaced by an index of another
+model, or removed, is an XlingError from then on rather than the deleted documents.
 """
 
 from __future__ import annotations
@@ -213,6 +216,8 @@ class SearchIndex:
         self._has_detected = False  # the documents table has the `detected` column (set by create/open)
         self._labels: tuple[int, frozenset[str]] | None = None  # (generation, detected labels stored)
         self._generation = -1  # the SQLite generation the FAISS copy holds (-1: none yet)
+        # which documents.sqlite the connection holds: a replacement (build --overwrite) is a new file
+        self._db_identity = _file_identity(path / DB_FILE)
 
     # --- creating and opening ------------------------------------------------------------------------
 
@@ -361,8 +366,10 @@ class SearchIndex:
         db_path = root / DB_FILE
         if not db_path.is_file():
             raise DataError(f"incomplete search index: {DB_FILE} is missing", root)
+        identity = _file_identity(db_path)  # before connecting: a file swapped in meanwhile is reopened later
         db = _connect(db_path)
         index = cls(root, info, db)
+        index._db_identity = identity
         try:
             stored_dimension = index._state("dimension")
             index._db.execute("SELECT key FROM documents LIMIT 1").fetchall()
@@ -400,7 +407,8 @@ class SearchIndex:
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+            self._follow_replacement()
+            return self._count()
 
     def __repr__(self) -> str:
         where = str(self.path)
@@ -454,6 +462,7 @@ class SearchIndex:
 
         `detected` (a label or None per row) adds the `detected` column to an index made before it had one.
         """
+        self._follow_replacement()
         if not keys:
             if probe is not None:
                 # an index built empty keeps its model's fingerprint: else the first encoder to add would
@@ -516,6 +525,7 @@ class SearchIndex:
             return 0
         removed = 0
         with self._lock:
+            self._follow_replacement()
             with _transaction(self._db):
                 for chunk in _chunks(wanted, SQL_VARIABLES):
                     marks = ",".join("?" * len(chunk))
@@ -532,6 +542,7 @@ class SearchIndex:
         if isinstance(keys, str):
             raise XlingError("keys must be a sequence of strings, not one string: wrap it in a list")
         with self._lock:
+            self._follow_replacement()
             return self.delete(list(self._ids_of_keys([str(key) for key in keys]).values()))
 
     def add_texts(
@@ -571,6 +582,7 @@ class SearchIndex:
         todo = list(range(len(texts)))
         if on_duplicate == "skip":
             with self._lock:
+                self._follow_replacement()
                 stored = self._ids_of_keys(stable)
             first: dict[str, int] = {}
             for position, key in enumerate(stable):
@@ -764,6 +776,7 @@ class SearchIndex:
     def detected_languages(self) -> dict[str, int]:
         """Return how many documents have each detected label, most first (`{}`: none detected)."""
         with self._lock:
+            self._follow_replacement()
             if not self._has_detected:
                 return {}
             query = "SELECT detected, COUNT(*) FROM documents WHERE detected IS NOT NULL GROUP BY detected"
@@ -789,6 +802,7 @@ class SearchIndex:
                 f"vectors, but encoder {shown} makes {dimension}-dimensional ones"
             )
         with self._lock:
+            self._follow_replacement()  # the replacement's fingerprint is the one to check against
             if _in_weak_set(self._checked, encoder):
                 return None
             stored = self._stored_probe()
@@ -896,6 +910,11 @@ class SearchIndex:
             ):
                 found[key] = int(ident)
         return found
+
+    def _count(self) -> int:
+        """Return how many documents are stored (internal: does not follow a replaced index)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
 
     def _has_documents(self) -> bool:
         """Return True if any document is stored."""
@@ -1010,10 +1029,66 @@ class SearchIndex:
 
     def _catch_up(self) -> None:
         """Return nothing; reload the FAISS copy if another writer changed the index since it was made."""
+        # generations alone miss a replaced index: the connection still reads the deleted file's documents
+        self._follow_replacement()
         if self._state("generation") != self._generation:
             # another process may also have added the `detected` column (add --detect-language)
             self._has_detected = self._has_detected or _has_column(self._db, "documents", "detected")
             self._load_or_rebuild_cache()
+
+    def _follow_replacement(self) -> None:
+        """Return nothing; reopen the index if its folder was replaced since this object opened it.
+
+        `build --overwrite` swaps in a new folder: this connection would go on reading the deleted
+        database (old documents) and fail to write to it. Raise XlingError, leaving this object as it
+        is, when the folder is gone or unreadable, or holds an index of another model or dimension (a
+        server's encoder was chosen for this one). The caller holds the lock.
+        """
+        if _file_identity(self.path / DB_FILE) == self._db_identity:
+            return
+        try:
+            fresh = SearchIndex.open(self.path)
+        except XlingError as exc:
+            raise XlingError(
+                f"{self.path}: the index was replaced or removed since it was opened and cannot be "
+                f"reopened: {exc}"
+            ) from None
+        try:
+            self._check_successor(fresh)
+        except BaseException:
+            fresh.close()
+            raise
+        logger.info("%s: the index was replaced since it was opened; reopened it", self.path)
+        old = self._db
+        self.model, self.dimension, self.kind = fresh.model, fresh.dimension, fresh.kind
+        self._db, self._db_identity = fresh._db, fresh._db_identity
+        self._vectors, self._generation = fresh._vectors, fresh._generation
+        self._has_detected = fresh._has_detected
+        self._labels = None  # the new database's generations count from its own start
+        self._checked = weakref.WeakSet()  # encoders were checked against the old fingerprint
+        old.close()
+
+    def _check_successor(self, fresh: SearchIndex) -> None:
+        """Return nothing if `fresh`, the index now at this path, holds vectors of this index's model.
+
+        Raise XlingError if its dimension or its model differs: by the stored fingerprints where both have
+        one (the same model reached by another path is the same), else by name. Searching it with vectors
+        of this model would return nonsense without an error.
+        """
+        why = None
+        ours, theirs = self._stored_probe(), fresh._stored_probe()
+        if fresh.dimension != self.dimension:
+            why = f"model {fresh.model!r} of {fresh.dimension}-dimensional vectors"
+        elif ours is not None and theirs is not None:
+            if lowest_row_cosine(ours, theirs) < PROBE_MIN_COSINE:
+                why = f"model {fresh.model!r}, whose vectors differ (its fingerprint)"
+        elif fresh.model != self.model:
+            why = f"model {fresh.model!r}"
+        if why is not None:
+            raise XlingError(
+                f"{self.path}: the index was replaced since it was opened by one built with {why}, not "
+                f"{self.model!r} of {self.dimension}-dimensional vectors; open it again (restart the server)"
+            )
 
     def _stored_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Return an iterator over (ids, vectors) batches of all stored documents, in id order."""
@@ -1035,7 +1110,7 @@ class SearchIndex:
 
     def _training_sample(self) -> np.ndarray:
         """Return a stride sample of the stored vectors, enough to train the IVF lists for their number."""
-        count = len(self)
+        count = self._count()
         wanted = min(count, ivf_list_count(count) * IVF_TRAIN_PER_LIST)
         if wanted == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -1068,7 +1143,7 @@ class SearchIndex:
         """Return nothing; load the FAISS cache if it matches SQLite, else rebuild it and save it."""
         generation = self._state("generation")
         cached = _read_cache(self.path / CACHE_FILE, self.dimension)
-        if cached is not None and cached[0] == generation and cached[1].ntotal == len(self):
+        if cached is not None and cached[0] == generation and cached[1].ntotal == self._count():
             self._vectors = cached[1]
             _set_search_breadth(self._vectors, self.kind)
             self._generation = generation
@@ -1218,6 +1293,15 @@ def _is_own_temporary(name: str) -> bool:
 
 WRITE_WAIT_S = 30.0
 """Seconds a write waits for another process's write to the same index to end."""
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """Return (device, inode) of the file at `path`, or None if it cannot be read: which file it is."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -245,10 +245,12 @@ def top1_accuracy(predicted: np.ndarray, texts: Sequence[str] | None = None) -> 
     """Return the fraction of rows i whose predicted neighbour is row i (aligned test sets: translations),
     or, given the candidates' `texts`, a row with row i's text: LASER's comparison by text (`eval_text` in
     facebookresearch/LASER source/eval.py; its index comparison is "not recommended when test data contains
-    duplicates"), so that a sentence listed twice counts as found at either copy."""
+    duplicates"), so that a sentence listed twice counts as found at either copy. A prediction of -1 (no
+    candidate scored: `margin_best`) is a miss."""
     predicted = np.asarray(predicted).reshape(-1)
     if not len(predicted):
         return 0.0
     if texts is None:
         return float((predicted == np.arange(len(predicted))).mean())
-    return float(np.mean([texts[int(j)] == texts[i] for i, j in enumerate(predicted)]))
+    # j < 0 must not index from the end: texts[-1] would count the last row's text as found
+    return float(np.mean([j >= 0 and texts[int(j)] == texts[i] for i, j in enumerate(predicted)]))
