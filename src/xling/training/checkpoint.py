@@ -118,6 +118,20 @@ def checkpoint_step(folder: Path) -> int:
     return int(folder.name[len(_PREFIX) :])
 
 
+def scheduled_checkpoints(run_dir: Path, every: int | None = None, end: int | None = None) -> list[Path]:
+    """Return the checkpoints an uninterrupted run writes, oldest first: every `every` steps up to its last
+    step `end`, and at `end`. A stop for time (training.max_minutes) leaves one at another step, which would
+    otherwise count among them once the run is resumed. Unset, `every` and `end` are those of the newest
+    checkpoint (its training.checkpoint_every, its step)."""
+    found = list_checkpoints(run_dir)
+    if found and (every is None or end is None):
+        state = read_trainer_state(found[-1])
+        end = state["step"] if end is None else end
+        every = every or ((state.get("config") or {}).get("training") or {}).get("checkpoint_every") or 1
+    return [path for path in found
+            if (step := checkpoint_step(path)) == end or (step < end and step % every == 0)]  # fmt: skip
+
+
 def save_best(run_dir: Path, step: int, model: torch.nn.Module, state: dict[str, Any]) -> Path:
     """Return `run_dir/best` after writing the weights and `state` there atomically (no optimizer state).
 

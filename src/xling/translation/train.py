@@ -35,10 +35,10 @@ from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import (
     UnreadableCheckpointError,
     average_checkpoints,
-    checkpoint_step,
     list_checkpoints,
     load_checkpoint,
     read_trainer_state,
+    scheduled_checkpoints,
 )
 from xling.training.loop import entries_besides_the_run
 from xling.training.model_folder import save_model_folder
@@ -406,10 +406,8 @@ def checkpoints_to_average(output: Path, config: MTTrainConfig, result: TrainRes
     """Return the last `average_last` checkpoints that an uninterrupted run writes: every checkpoint_every
     steps and at its last step. A stop for time (training.max_minutes) leaves a checkpoint at another step,
     which a resumed run would otherwise average in place of one of these. Fewer than asked: a warning."""
-    every, end = config.training.checkpoint_every, result.steps
-    scheduled = [path for path in list_checkpoints(output)
-                 if (step := checkpoint_step(path)) == end or (step < end and step % every == 0)]  # fmt: skip
-    chosen = scheduled[-config.average_last :]
+    every = config.training.checkpoint_every
+    chosen = scheduled_checkpoints(output, every, result.steps)[-config.average_last :]
     if len(chosen) < config.average_last and result.is_main:
         logger.warning("average_last: %d checkpoints asked for, but the run has %d (training.checkpoint_every "
                        "%d, max_steps %d): the model is the mean of %d", config.average_last, len(chosen), every,
