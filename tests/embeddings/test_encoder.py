@@ -56,30 +56,19 @@ def tiny_st_folder(root: Path, tokenizer_dir: Path, pooling: str) -> Path:
     return folder
 
 
+@pytest.mark.parametrize("sentence_bert_config", ["without max_seq_length", "missing"])
 def test_a_folder_without_max_seq_length_takes_the_tokenizers_limit_as_sentence_transformers(
-    tmp_path, sample_tokenizer_dir
+    tmp_path, sample_tokenizer_dir, sentence_bert_config
 ):
-    """sentence-transformers 6 writes no max_seq_length: its limit is the tokenizer's model_max_length."""
+    """sentence-transformers 6 writes no max_seq_length (and a folder may have no sentence_bert_config.json,
+    where xling cut at 512, capped by the position table: 64): the limit is the tokenizer's
+    model_max_length."""
     st = pytest.importorskip("sentence_transformers")
     folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
-    (folder / "sentence_bert_config.json").write_text(json.dumps({"do_lower_case": False}))
-    settings = json.loads((folder / "tokenizer_config.json").read_text())
-    (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "model_max_length": 16}))
-    encoder = Encoder.load(folder)
-    theirs = st.SentenceTransformer(str(folder), device="cpu")
-    assert encoder.module.max_length == theirs.max_seq_length == 16
-    long_text = [" ".join(TEXTS * 4)]
-    assert cosines(encoder.encode(long_text), theirs.encode(long_text)).min() >= 0.9999
-
-
-def test_a_folder_without_sentence_bert_config_takes_the_tokenizers_limit_as_sentence_transformers(
-    tmp_path, sample_tokenizer_dir
-):
-    """With no sentence_bert_config.json xling cut at 512 (capped by the position table, 64), where
-    sentence-transformers cuts at the tokenizer's model_max_length."""
-    st = pytest.importorskip("sentence_transformers")
-    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
-    (folder / "sentence_bert_config.json").unlink()
+    if sentence_bert_config == "missing":
+        (folder / "sentence_bert_config.json").unlink()
+    else:
+        (folder / "sentence_bert_config.json").write_text(json.dumps({"do_lower_case": False}))
     settings = json.loads((folder / "tokenizer_config.json").read_text())
     (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "model_max_length": 16}))
     encoder = Encoder.load(folder)
