@@ -122,7 +122,14 @@ def test_conllu_text_is_read_as_written_not_as_syntactic_words(tmp_path):
                     "3\tyse\ti\tAUX\t_\t_\t2\tcop\t_\t_\n4\t.\t.\tPUNCT\t_\t_\t2\tpunct\t_\t_\n\n", encoding="utf-8")  # fmt: skip
     data = read_adapt_data(config(text=[str(path)]))
     assert data.texts == ["Kitap birisiyse."]
-    assert data.lemmas == [[("Kitap", "kitap"), ("birisi", "biri"), ("yse", "i"), (".", ".")]]
+    # the multiword token as written is looked up by its first word's lemma
+    pairs = [("Kitap", "kitap"), ("birisi", "biri"), ("yse", "i"), (".", "."), ("birisiyse", "biri")]
+    assert data.lemmas == [pairs]
+    from xling.adaptation.words import translate_words
+
+    assert translate_words(data.texts[0], data.lemmas[0], {"biri": ["someone"], "kitap": ["book"]})[0] == (
+        "book someone"
+    )
 
 
 def test_conllu_protect_files_are_read_as_written(tmp_path):

@@ -260,6 +260,10 @@ def test_protected_sample_is_only_the_model_languages():
     assert not set(sample_sentences("ara")) & set(protected_texts(AdaptConfig(), [], "arb"))
     # nor does --replace protect the language it adapts again, by any of its codes
     assert set(protected_texts(AdaptConfig(), ["eng", "deu"], "de")) == set(sample_sentences("eng"))
+    # a dialect added beside its standard language leaves the standard's sample protected (ara is arb's)
+    assert set(sample_sentences("ara")) <= set(protected_texts(AdaptConfig(), ["eng", "arb"], "arz"))
+    assert set(sample_sentences("ara")) <= set(protected_texts(AdaptConfig(), [], "arz"))
+    assert not set(sample_sentences("zho")) & set(protected_texts(AdaptConfig(), ["eng", "cmn"], "zh"))
 
 
 def test_replace_learns_from_the_languages_own_sample_text(tmp_path, tiny_static):

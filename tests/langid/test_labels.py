@@ -88,6 +88,13 @@ def test_a_label_without_a_script_is_judged_by_its_usual_script():
     # a language with one script is not the same language written in another (a detector's `rus` is not
     # what a restriction to `ru-Latn` asks for), as for the macrolanguages' members
     assert not label_matches("deu", "de-Cyrl") and not label_matches("rus", "ru-Latn")
+    # a script that is part of a language's mixed writing system: NLLB's and FLORES' kor_Hang is Korean
+    assert (
+        label_matches("kor", "kor_Hang")
+        and label_matches("kor", "ko-Kore")
+        and label_matches("jpn", "ja-Hira")
+    )
+    assert not label_matches("kor", "ko-Latn")
 
 
 def test_every_macrolanguage_member_has_a_usual_script_or_several():

@@ -884,3 +884,20 @@ def test_an_open_index_follows_a_build_overwrite_and_refuses_another_model(tmp_p
     with pytest.raises(XlingError, match="replaced or removed since it was opened and cannot be reopened"):
         server.search(query, k=5)
     server.close()
+
+
+def test_a_search_between_the_two_renames_of_a_build_overwrite_waits_for_the_new_folder(
+    tmp_path, fake_encoder
+):
+    import threading
+
+    from xling.data.documents import Document
+
+    path, new = tmp_path / "idx", tmp_path / "new"
+    SearchIndex.build(path, fake_encoder, [Document("old document", "eng", "a")])[0].close()
+    SearchIndex.build(new, fake_encoder, [Document("new document", "eng", "b")])[0].close()
+    server = SearchIndex.open(path)
+    path.rename(tmp_path / "aside")  # the old folder moved aside, the new one not yet in place
+    threading.Timer(0.2, new.rename, [path]).start()
+    assert [hit.key for hit in server.search_texts(fake_encoder, ["document"], k=5)[0]] == ["b"]
+    server.close()

@@ -18,3 +18,11 @@ def test_each_language_of_a_model_has_its_own_code_and_that_code_translates_into
     assert codes["zho_Hans"] == "zh" and codes["zho_Hant"] == "zh-Hant" and codes["yue_Hant"] == "yue"
     assert codes["arb_Arab"] == "ar" and codes["arz_Arab"] == "arz" and codes["kmr_Latn"] == "ku"
     assert client_code("cmn_Hans") == "zh" and client_code("lzh") == "lzh"  # xling's own labels
+    # a member of a macrolanguage that stands for no member in particular keeps its two-letter code
+    assert [client_code(c) for c in ("npi_Deva", "khk_Cyrl", "ory", "plt", "gaz")] == [
+        "ne",
+        "mn",
+        "or",
+        "mg",
+        "om",
+    ]

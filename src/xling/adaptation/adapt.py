@@ -18,7 +18,7 @@ from xling.adaptation.data import CONLLU_SUFFIXES, NAMED_SPEC, AdaptData, read_a
 from xling.adaptation.result import AdaptResult
 from xling.artifacts import read_json_file, read_metadata
 from xling.data.conllu import read_conllu
-from xling.data.languages import normalize_language, same_language
+from xling.data.languages import DEFAULT_MEMBER, normalize_language, same_language
 from xling.data.readers import read_monolingual
 from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
@@ -147,10 +147,17 @@ def relative_reading(config: AdaptConfig, data: AdaptData, known: list[str]) -> 
 def _is_old_language(code: str, model_languages: list[str], language: str) -> bool:
     """Return whether text in `code` is in one of the model's languages other than the one being added (when
     it lists none: any but the new one)."""
-    if same_language(code, language):
-        # a language the model lists and --replace adapts again: its own text is what it learns from
+    if _member(code) == _member(language):
+        # the new language, or one --replace adapts again: its own text is what it learns from. By member:
+        # the Arabic sample (`ara`) is Standard Arabic's, still protected when Egyptian Arabic is added
         return False
     return not model_languages or any(same_language(code, old) for old in model_languages)
+
+
+def _member(code: str) -> str:
+    """Return the ISO 639-3 code of a language, a macrolanguage as the member it stands for (ara -> arb)."""
+    normalized = normalize_language(code)
+    return DEFAULT_MEMBER.get(normalized, normalized)
 
 
 def adapt(

@@ -258,15 +258,19 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
     if name.endswith(CONLLU_SUFFIXES):
         try:
             sentences = read_conllu(path, column="lemma")
-            lemmas: list[list[tuple[str, str]] | None] = [list(zip(w, t, strict=True)) for w, t in
-                                                          zip(sentences.words, sentences.tags, strict=True)]  # fmt: skip
+            # a multiword token is looked up by its first word's lemma (`kitabındaki`: `kitap`), since the
+            # text it is looked up in is written with it
+            lemmas: list[list[tuple[str, str]] | None] = [
+                [*zip(w, t, strict=True), *((form, t[first]) for form, first in multiword)]
+                for w, t, multiword in zip(sentences.words, sentences.tags, sentences.multiword, strict=True)
+            ]
         except DataError as error:
             if "LEMMA" not in str(error):
                 raise
             sentences = read_conllu(path, column="upos")
             lemmas = [None] * len(sentences.words)
         # the sentences as written (`birisiyse`), not their syntactic words (`birisi yse`): the new pieces are
-        # learnt from it and it is read so; the words serve the lemma lookup only
+        # learnt from it and it is read so; the words give the lemmas to look its words up by
         texts = sentences.texts
         lines = sentences.lines
     else:

@@ -52,6 +52,9 @@ class TaggedSentences:
     """Each sentence as written (CoNLL-U: its `# text =` comment, else its tokens joined by spaces, but where
     SpaceAfter=No says, with a multiword token as its one surface form: `didn't`, not `did n't`); empty when
     the reader has none (CoNLL-2003)."""
+    multiword: list[list[tuple[str, int]]] = field(default_factory=list)
+    """Per sentence (CoNLL-U; empty for other readers): each multiword token's surface form and the index
+    in `words` of the first word it stands for (`didn't` -> `did`)."""
 
     def __post_init__(self) -> None:
         if len(self.words) != len(self.tags):
@@ -125,7 +128,7 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
     for number, text in _decoded_lines(path):
         if not text.strip():
             # taken even when no token came: a comment block with no tokens describes no sentence
-            _finish(out, words, tags, start, surface.take())
+            _finish(out, words, tags, start, surface)
             continue
         if text.startswith("#"):
             surface.comment(text)
@@ -142,7 +145,8 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
             if not _is_range_or_node(token_id):
                 raise DataError(f"bad token ID {token_id!r}", path, number)
             if "-" in token_id:  # the words it spans are written as this one form
-                surface.token(fields[1], fields[9], last_word=int(token_id.partition("-")[2]))
+                first, _, last = token_id.partition("-")
+                surface.token(fields[1], fields[9], first_word=int(first), last_word=int(last))
             continue
         if not token_id.isdigit():
             raise DataError(f"bad token ID {token_id!r} (expected 1, 2, ... or a range 1-2 or node 1.1)",
@@ -170,7 +174,7 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
         words.append(form)
         tags.append(tag)
         surface.word(len(words), form, fields[9])
-    _finish(out, words, tags, start, surface.take())
+    _finish(out, words, tags, start, surface)
     if not out.words:
         raise DataError("no sentences (no token lines)", path)
     if unspecified and unspecified == out.tokens:  # a treebank without lemmas: not forms under another name
@@ -179,16 +183,19 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
 
 
 def _finish(
-    out: TaggedSentences, words: list[str], tags: list[str], start: int, text: str | None = None
+    out: TaggedSentences, words: list[str], tags: list[str], start: int, surface: _SurfaceText | None = None
 ) -> None:
-    """Append the sentence in `words`/`tags` (starting on line `start`, written as `text` when the reader
-    keeps texts) to `out` and empty them; none if empty."""
+    """Append the sentence in `words`/`tags` (starting on line `start`; its text and multiword tokens from
+    `surface` when the reader keeps them) to `out` and empty them; none if empty. `surface` starts on the
+    next sentence either way."""
+    text, multiword = surface.take() if surface is not None else (None, [])
     if words:
         out.words.append(list(words))
         out.tags.append(list(tags))
         out.lines.append(start)
         if text is not None:
             out.texts.append(text)
+            out.multiword.append(multiword)
         words.clear()
         tags.clear()
 
@@ -200,6 +207,7 @@ class _SurfaceText:
         self.given: str | None = None
         self.tokens: list[str] = []
         self.covered = 0  # the last word id a multiword token spans: its words are not written apart
+        self.multiword: list[tuple[str, int]] = []  # (form, index of its first word)
 
     def comment(self, line: str) -> None:
         """Return nothing after noting the sentence's text if `line` is its `# text =` comment."""
@@ -207,9 +215,11 @@ class _SurfaceText:
         if match:
             self.given = match["text"].strip()
 
-    def token(self, form: str, misc: str, last_word: int) -> None:
-        """Return nothing after noting a multiword token's surface form (spanning words up to `last_word`)."""
+    def token(self, form: str, misc: str, first_word: int, last_word: int) -> None:
+        """Return nothing after noting a multiword token's surface form (spanning word ids `first_word` to
+        `last_word`)."""
         self._add(form, misc)
+        self.multiword.append((form, first_word - 1))
         self.covered = max(self.covered, last_word)
 
     def word(self, word_id: int, form: str, misc: str) -> None:
@@ -221,11 +231,12 @@ class _SurfaceText:
         # UD marks a token written without a space after it in MISC
         self.tokens.append(form if "SpaceAfter=No" in misc.split("|") else form + " ")
 
-    def take(self) -> str:
-        """Return the sentence's text (the comment, else its tokens), and start on the next sentence."""
-        text = self.given or "".join(self.tokens).strip()
-        self.given, self.tokens, self.covered = None, [], 0
-        return text
+    def take(self) -> tuple[str, list[tuple[str, int]]]:
+        """Return the sentence's text (the comment, else its tokens) and its multiword tokens, and start on
+        the next sentence."""
+        text, multiword = self.given or "".join(self.tokens).strip(), self.multiword
+        self.given, self.tokens, self.covered, self.multiword = None, [], 0, []
+        return text, multiword
 
 
 def _is_range_or_node(token_id: str) -> bool:

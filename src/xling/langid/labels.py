@@ -39,6 +39,9 @@ _EXTLANG_RE = re.compile(r"[A-Za-z]{3}")
 # Microsoft's legacy zh-CHS / zh-CHT (.NET cultures, Translator): scripts, not the languages chs and cht.
 _LEGACY_SCRIPTS = {("zho", "chs"): "Hans", ("zho", "cht"): "Hant"}
 
+SCRIPT_PARTS = {"Kore": {"Kore", "Hang", "Hani"}, "Jpan": {"Jpan", "Hira", "Kana", "Hrkt", "Hani"}}
+"""The scripts a mixed writing system is made of (ISO 15924): Korean written `Kore` is also `kor_Hang`
+(NLLB's and FLORES' code), Japanese `Jpan` also `ja-Hira`."""
 SEVERAL_SCRIPTS = frozenset({"cmn", "lzh", "srp", "bos", "azj", "uzn", "zsm", "khk", "knc"})
 """Members written in several scripts (Literary Chinese is printed in Traditional and, on the mainland, in
 Simplified characters): a label of one that names no script is in no restriction of its macrolanguage that
@@ -140,7 +143,7 @@ def label_matches(predicted: str | Label, gold: str | Label) -> bool:
         return False
     if gold.script and not predicted.script:
         usual = USUAL_SCRIPTS.get(predicted.language)
-        if usual is not None and usual != gold.script:
+        if usual is not None and gold.script not in SCRIPT_PARTS.get(usual, {usual}):
             return False
         if usual is None:
             same = SAME_WRITTEN_LANGUAGE.get(predicted.language, predicted.language)

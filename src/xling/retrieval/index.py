@@ -56,6 +56,7 @@ import shutil
 import sqlite3
 import struct
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -86,6 +87,8 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 2  # 2: stable document keys and the model fingerprint
 INFO_FILE = "index.json"
 DB_FILE = "documents.sqlite"
+REPLACEMENT_WAIT_S = 1.0
+"""How long a search waits for an index folder that is gone to come back (`build --overwrite` swaps it)."""
 CACHE_FILE = "vectors.faiss"
 CACHE_MAGIC = b"XLFAISS1"
 CACHE_HEADER = struct.Struct("<8sqq")  # magic, generation, number of vectors
@@ -1044,7 +1047,15 @@ class SearchIndex:
         is, when the folder is gone or unreadable, or holds an index of another model or dimension (a
         server's encoder was chosen for this one). The caller holds the lock.
         """
-        if _file_identity(self.path / DB_FILE) == self._db_identity:
+        identity = _file_identity(self.path / DB_FILE)
+        # a build --overwrite swaps folders by two renames: between them the path holds no database for a
+        # moment, which is no reason to fail a search
+        waited = 0.0
+        while identity is None and waited < REPLACEMENT_WAIT_S:
+            time.sleep(0.05)
+            waited += 0.05
+            identity = _file_identity(self.path / DB_FILE)
+        if identity == self._db_identity:
             return
         try:
             fresh = SearchIndex.open(self.path)

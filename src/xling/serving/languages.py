@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from xling.data.languages import DEFAULT_MEMBER, language_name
+from xling.data.languages import DEFAULT_MEMBER, MACROLANGUAGES, language_name
 from xling.errors import LanguageCodeError
 from xling.translation.languages import DEFAULT_SCRIPTS
 
@@ -31,11 +31,12 @@ def client_code(label: str) -> str:
     language = tag.language
     two = _alpha2().get(language)
     if two is None:
-        # a member with no 639-1 code takes its macrolanguage's only when it is the member that code stands
-        # for (cmn -> zh, arb -> ar): `zh` is translated as Mandarin, so Cantonese stays `yue`, Egyptian
-        # Arabic `arz`, and a model's list keeps them apart
-        macro = next((m for m, member in DEFAULT_MEMBER.items() if member == language), None)
-        two = _alpha2().get(macro) if macro else None
+        # a member with no 639-1 code takes its macrolanguage's (npi -> ne, khk -> mn), unless the
+        # macrolanguage stands for another member (`zh` is translated as Mandarin: Cantonese stays `yue`,
+        # Egyptian Arabic `arz`, so a model's list keeps them apart)
+        macro = next((m for m, members in MACROLANGUAGES.items() if language in members), None)
+        if macro is not None and DEFAULT_MEMBER.get(macro, language) == language:
+            two = _alpha2().get(macro)
     code = two or language
     # a script is named only for a language written in several, when it is not the usual one
     usual = DEFAULT_SCRIPTS.get(language)

@@ -21,6 +21,7 @@ import math
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, unquote_to_bytes
@@ -58,22 +59,23 @@ class RateLimiter:
         self.max_keys = max_keys
         self._rate = per_minute / 60.0
         self._clock = clock
-        # key -> (tokens, when), in the order of their last request (each request re-inserts its key)
-        self._buckets: dict[str, tuple[float, float]] = {}
+        # key -> (tokens, when), in the order of their last request
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def take(self, key: str) -> float:
         """Return 0 when the request may go ahead (a token taken), else the seconds until a token is back."""
         now = self._clock()
         with self._lock:
-            tokens, when = self._buckets.pop(key, (float(self.per_minute), now))
+            tokens, when = self._buckets.get(key, (float(self.per_minute), now))
             tokens = min(float(self.per_minute), tokens + (now - when) * self._rate)
             wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate
             self._buckets[key] = (tokens - 1.0 if wait == 0.0 else tokens, now)
+            self._buckets.move_to_end(key)
             # the longest idle bucket goes first: after a minute idle it is full, so forgetting it changes
             # nothing; a constant cost per request, where scanning for full buckets cost ~5 ms at 100,000
             while len(self._buckets) > self.max_keys:
-                del self._buckets[next(iter(self._buckets))]
+                self._buckets.popitem(last=False)
             return wait
 
 
