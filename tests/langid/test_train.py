@@ -117,6 +117,12 @@ def test_transliteration_that_cannot_be_done_is_a_config_error(spec):
         transliterated([], spec)
 
 
+def test_a_corpus_file_named_gz_that_is_not_gzip_is_an_error_naming_it(tmp_path):
+    (tmp_path / "deu.txt.gz").write_text("Alle Menschen sind frei\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"deu\.txt\.gz.*not a readable gzip file"):  # was a raw BadGzipFile
+        list(read_udhr(tmp_path))
+
+
 def test_udhr_file_names_become_labels(tmp_path):
     for name, text in [("srp_cyrl", "Сва људска бића"), ("por_BR", "Todos os seres humanos"),
                        ("007", "unnamed"), ("nku", "")]:  # fmt: skip

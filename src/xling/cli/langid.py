@@ -56,7 +56,9 @@ def detect(
     if output is not None and input is None:
         raise ConfigError("--output goes with --input")
     identifier = LanguageIdentifier.from_pretrained(model or DEFAULT_IDENTIFIER)
-    allowed = [code.strip() for code in languages.split(",") if code.strip()] if languages else None
+    allowed = (
+        [code.strip() for code in languages.split(",") if code.strip()] if languages is not None else None
+    )
     if allowed is not None and not allowed:
         raise ConfigError("--languages: no language code given")
     if allowed and (unknown := identifier.unknown_languages(allowed)):

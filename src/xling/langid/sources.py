@@ -5,7 +5,6 @@ Each gives `Source`s: texts of one language, with the script when the file name 
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import logging
 import random
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xling.data.languages import NOT_LANGUAGES, language_code_of, same_language
-from xling.data.readers import decoded_lines, line_text, require_file
+from xling.data.readers import decoded_lines, line_text, numbered_lines, open_binary, require_file
 from xling.data.swadesh import concept_words, swadesh_lists
 from xling.data.udhr import is_placeholder
 from xling.errors import ConfigError, DataError, LanguageCodeError
@@ -63,9 +62,8 @@ class Source:
 def _nonblank_lines(path: Path) -> tuple[str, ...]:
     """Return the stripped non-blank lines of a text file (plain or .gz); none for an empty file. A line that
     is not UTF-8 is a DataError naming the file and line."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        if not handle.read(1):
+    with open_binary(path) as handle:  # its reader's errors name the file (a .gz that is not gzip)
+        if next(numbered_lines(handle, path), None) is None:
             return ()
     return tuple(text for line in decoded_lines(path, None) if (text := line_text(line, path).strip()))
 
