@@ -141,11 +141,10 @@ def gold_code(code: str) -> str:
     macrolanguage is the member it stands for in these corpora (NTREX's `msa` is Malay, `fas` Persian,
     `zho-CN` Mandarin; Tatoeba's `ara` is Standard Arabic, `kur` Kurmanji), so that a sibling (Indonesian,
     Dari, Cantonese) is no right answer."""
-    from xling.langid.labels import DEFAULT_MEMBER
+    from xling.data.languages import default_member
 
     iso3 = to_iso3(code)
-    iso3 = iso3 if iso3 != UND else code.split("-")[0].lower()
-    return DEFAULT_MEMBER.get(iso3, iso3)
+    return default_member(iso3 if iso3 != UND else code.split("-")[0].lower())
 
 
 def read_lines(path: Path) -> list[str]:

@@ -18,7 +18,7 @@ from xling.adaptation.data import CONLLU_SUFFIXES, NAMED_SPEC, AdaptData, read_a
 from xling.adaptation.result import AdaptResult
 from xling.artifacts import read_json_file, read_metadata
 from xling.data.conllu import read_conllu
-from xling.data.languages import DEFAULT_MEMBER, normalize_language, same_language
+from xling.data.languages import default_member, normalize_language, same_language
 from xling.data.readers import read_monolingual
 from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
@@ -156,8 +156,7 @@ def _is_old_language(code: str, model_languages: list[str], language: str) -> bo
 
 def _member(code: str) -> str:
     """Return the ISO 639-3 code of a language, a macrolanguage as the member it stands for (ara -> arb)."""
-    normalized = normalize_language(code)
-    return DEFAULT_MEMBER.get(normalized, normalized)
+    return default_member(normalize_language(code))
 
 
 def adapt(

@@ -22,9 +22,9 @@ from xling.adaptation.config import AdaptConfig
 from xling.artifacts import METADATA_FILE
 from xling.atomic import shown_names, write_json_atomically
 from xling.config import config_to_dict
-from xling.errors import ConfigError, DataError, XlingError
+from xling.errors import DataError, XlingError
 from xling.training.loop import RUN_ENTRIES
-from xling.training.resume import check_same_data, config_differences, data_fingerprint
+from xling.training.resume import check_resume_config, check_same_data, data_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,12 @@ def restore_set_aside(output: Path, *, overwrite: bool) -> None:
 def run_record(config: AdaptConfig, files: Sequence[Path]) -> dict[str, Any]:
     """Return what a run's vocabulary is made with: {"config": `config` as JSON data, "data_files": the
     fingerprint of the data `files`}."""
-    settings = json.loads(json.dumps(config_to_dict(config), default=str))
-    return {"config": settings, "data_files": data_fingerprint(files)}
+    return {"config": _as_json_data(config), "data_files": data_fingerprint(files)}
+
+
+def _as_json_data(config: AdaptConfig) -> dict[str, Any]:
+    """Return `config` as the JSON data a run record holds (paths and other values as strings)."""
+    return json.loads(json.dumps(config_to_dict(config), default=str))
 
 
 def write_run_record(folder: Path, config: AdaptConfig, files: Sequence[Path]) -> None:
@@ -147,14 +151,10 @@ def check_run_record(folder: Path, config: AdaptConfig, files: Sequence[Path]) -
         raise DataError(f"the run's record cannot be read ({reason}); start the run again with --overwrite",
                         path) from None  # fmt: skip
     record = run_record(config, files)
-    defaults = json.loads(json.dumps(config_to_dict(AdaptConfig()), default=str))
-    differences = config_differences(saved_config, record["config"], VOCABULARY_MAY_CHANGE, defaults)
-    if differences:
-        listed = "; ".join(
-            f"{key}: {was!r} in the run, {now!r} now" for key, (was, now) in differences.items()
-        )
-        raise ConfigError(f"{folder}: --resume with other settings than the run's saved vocabulary was made with "
-                          f"({listed}); resume with the run's settings, or start again with --overwrite")  # fmt: skip
+    check_resume_config(saved_config, record["config"], VOCABULARY_MAY_CHANGE, str(folder),
+                        _as_json_data(AdaptConfig()),
+                        what="other settings than the run's saved vocabulary was made with",
+                        advice="; resume with the run's settings, or start again with --overwrite")  # fmt: skip
     allow = config.training.resume_on_changed_data
     if not check_same_data(saved_files, record["data_files"], str(folder), allow):
         logger.warning("%s: the data files changed since the run's vocabulary was made "

@@ -11,7 +11,8 @@ import pycountry
 from xling.errors import LanguageCodeError
 
 __all__ = [
-    "DEFAULT_MEMBER", "MACROLANGUAGES", "USUAL_SCRIPTS", "language_name", "normalize_language", "same_language",
+    "DEFAULT_MEMBER", "MACROLANGUAGES", "USUAL_SCRIPTS", "default_member", "language_name", "normalize_language",
+    "same_language",
 ]  # fmt: skip
 
 # Macrolanguage -> individual languages that corpora commonly label separately (Tatoeba, Bible, CC-100).
@@ -193,6 +194,12 @@ def special_code_meaning(code: str) -> str | None:
         return NOT_LANGUAGES.get(normalize_language(code))
     except LanguageCodeError:
         return None
+
+
+def default_member(code: str) -> str:
+    """Return an ISO 639-3 code with a macrolanguage as the member it stands for in data (`ara` -> `arb`,
+    `kur` -> `kmr`; DEFAULT_MEMBER), any other code as it is."""
+    return DEFAULT_MEMBER.get(code, code)
 
 
 def same_language(a: str, b: str) -> bool:

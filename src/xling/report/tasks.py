@@ -476,14 +476,14 @@ def _gold_label(code: str) -> str | None:
     """Return the label a test set's language code is scored against (script kept, region dropped): a
     macrolanguage as the member it stands for in these sets (Tatoeba's `kur` is Kurmanji, NTREX's `msa`
     Malay), so that a sibling's label (Sorani, Indonesian) is no right answer, as in benchmarks/langid.py."""
-    from xling.data.languages import DEFAULT_MEMBER
+    from xling.data.languages import default_member
     from xling.langid.labels import Label, try_parse_label
 
     code = NTREX_SCRIPT_TAGS.get(code, _REGION.sub("", code))
     label = try_parse_label(code)
     if label is None:
         return None
-    return str(Label(DEFAULT_MEMBER.get(label.language, label.language), label.script))
+    return str(Label(default_member(label.language), label.script))
 
 
 def langid_sets(testset: str, folder: Path) -> dict[str, list[Path]]:

@@ -93,8 +93,13 @@ def check_resume_config(
     may_change: Collection[str],
     where: str,
     defaults: Mapping[str, Any] | None = None,
+    *,
+    what: str = "a config that differs from the run's",
+    advice: str = ". Resume with the run's settings (only how long it runs and how often it logs, checkpoints "
+    "and evaluates may change), or start a new run in another output folder",
 ) -> None:
-    """Raise a ConfigError naming every field that differs from the run's saved config and may not change.
+    """Raise a ConfigError naming every field that differs from the run's saved config and may not change:
+    `where: --resume with WHAT (field: old in the run, new now; ...)ADVICE`.
 
     `where` names the checkpoint the saved config came from; `defaults` as in `config_differences`.
     """
@@ -102,11 +107,7 @@ def check_resume_config(
     if not differences:
         return
     listed = "; ".join(f"{key}: {old!r} in the run, {now!r} now" for key, (old, now) in differences.items())
-    raise ConfigError(
-        f"{where}: --resume with a config that differs from the run's ({listed}). Resume with the run's "
-        "settings (only how long it runs and how often it logs, checkpoints and evaluates may change), "
-        "or start a new run in another output folder"
-    )
+    raise ConfigError(f"{where}: --resume with {what} ({listed}){advice}")
 
 
 def batch_signature(get: BatchGetter, step: int) -> dict[str, Any]:

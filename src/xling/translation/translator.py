@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from xling.data.languages import DEFAULT_MEMBER, REGION_SCRIPTS
+from xling.data.languages import REGION_SCRIPTS, default_member
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid import (
     DEFAULT_IDENTIFIER,
@@ -625,7 +625,7 @@ def _already_in(source: str, target: str, conventions: Conventions | None = None
         have, want = parse_language(source.strip("_<>")), parse_language(target.strip("_<>"))
     except LanguageCodeError:
         return False
-    languages = [DEFAULT_MEMBER.get(tag.language, tag.language) for tag in (have, want)]
+    languages = [default_member(tag.language) for tag in (have, want)]
     scripts = [tag.script or REGION_SCRIPTS.get((tag.language, tag.region or "")) or DEFAULT_SCRIPTS.get(language)
                for tag, language in zip((have, want), languages, strict=True)]  # fmt: skip
     return languages[0] == languages[1] and (None in scripts or scripts[0] == scripts[1])
