@@ -125,6 +125,51 @@ def test_a_model_folder_of_another_vocabulary_size_is_refused(tokenizer, sample_
         build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(folder)), tokenizer)
 
 
+def test_a_model_folder_of_pickled_or_sharded_weights_is_continued_from(
+    make_tiny_mlm, sample_tokenizer_dir, other_tokenizer_dir, tokenizer, tmp_path
+):
+    """A folder with config.json and pytorch_model.bin (no .safetensors) was taken for a config alone: a new
+    random model of its shape, the tokenizer unchecked."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
+    weights = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    torch.save(weights, folder / "pytorch_model.bin")
+    embeddings = "roberta.embeddings.word_embeddings.weight"
+    config = _config(sample_tokenizer_dir, tmp_path / "out", model=str(folder))
+    torch.manual_seed(5)
+    assert torch.equal(build_model(config, tokenizer).state_dict()[embeddings], weights[embeddings])
+    with pytest.raises(ConfigError, match="another tokenizer"):  # checked as for a safetensors folder
+        build_model(
+            _config(other_tokenizer_dir, tmp_path / "out", model=str(folder)),
+            load_tokenizer(other_tokenizer_dir),
+        )
+    # sharded safetensors: an index file and its shards
+    (folder / "pytorch_model.bin").unlink()
+    save_file(weights, folder / "model-00001-of-00001.safetensors")
+    index = {"metadata": {}, "weight_map": {name: "model-00001-of-00001.safetensors" for name in weights}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert torch.equal(build_model(config, tokenizer).state_dict()[embeddings], weights[embeddings])
+
+
+def test_a_model_folder_without_weights_or_with_an_unsafe_pickle_is_refused(
+    make_tiny_mlm, sample_tokenizer_dir, tokenizer, tmp_path
+):
+    import torch
+
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
+    (folder / "model.safetensors").unlink()
+    config = _config(sample_tokenizer_dir, tmp_path / "out", model=str(folder))
+    with pytest.raises(ConfigError, match=f"model: {folder} has a config.json but no weights file"):
+        build_model(config, tokenizer)
+    # a pickle that is more than tensors is not loaded (weights_only), named
+    torch.save({"roberta.embeddings.word_embeddings.weight": Path("x")}, folder / "pytorch_model.bin")
+    with pytest.raises(XlingError, match="pytorch_model.bin: a pickle that does not hold plain tensors"):
+        build_model(config, tokenizer)
+
+
 def test_max_length_beyond_a_model_folders_positions_is_refused(
     make_tiny_mlm, sample_tokenizer_dir, tokenizer, tmp_path
 ):
@@ -174,6 +219,34 @@ def test_counts_out_of_range_are_refused(field, value, message):
     with pytest.raises(ConfigError, match=message):
         PretrainConfig(tokenizer="t", **{field: value}).validate()
     PretrainConfig(tokenizer="t", max_sentences_per_language=0).validate()  # 0 = no cap
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("eval_pivot", "xx", "eval_pivot: unknown language code 'xx'"),
+        ("tlm_pivot", "klingon?", "tlm_pivot: unknown language code 'klingon\\?'"),
+        ("alpha", 1.5, r"alpha: 1.5 must be in \[0, 1\]"),
+        ("alpha", -0.1, r"alpha: -0.1 must be in \[0, 1\]"),
+    ],
+)
+def test_pivots_and_alpha_are_checked_before_any_data_is_read(
+    sample_tokenizer_dir, tmp_path, monkeypatch, field, value, message
+):
+    """An unknown eval_pivot failed after training (no model saved), a tlm_pivot or alpha after reading the
+    data."""
+    import xling.pretraining.pretrain as pretrain_module
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(pretrain_module, "build_pretraining_data", no_reading)
+    output = tmp_path / "out"
+    with pytest.raises(XlingError, match=message):
+        pretrain(_config(sample_tokenizer_dir, output, **{field: value}))
+    assert not output.exists()
+    PretrainConfig(tokenizer="t", eval_pivot="en", tlm_pivot="de", alpha=0.0).validate()
+    PretrainConfig(tokenizer="t", eval_pivot="", tlm_pivot="", alpha=1.0).validate()
 
 
 def test_the_sentence_cap_counts_training_sentences_only(tokenizer):

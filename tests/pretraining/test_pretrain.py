@@ -229,6 +229,38 @@ def test_held_out_evaluation_keeps_within_a_short_position_table(sample_tokenize
     assert result.evaluation["perplexity"] and (tmp_path / "run" / "model.safetensors").is_file()
 
 
+def test_held_out_retrieval_pairs_a_language_on_the_ids_it_shares_with_the_pivot(
+    sample_tokenizer_dir, caplog
+):
+    """Each language was cut to its first eval_max_sentences held-out rows and then paired with the pivot's
+    first ones: a language of only later ids (a New Testament beside a whole Bible) got no pairs at all."""
+    import logging
+
+    from xling.pretraining.data import PretrainingData
+    from xling.pretraining.presets import model_config
+    from xling.pretraining.pretrain import evaluate_heldout
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    torch.manual_seed(0)
+    model = AutoModelForMaskedLM.from_config(model_config("tiny", len(tokenizer), 64))
+    ids = [f"GEN.1.{i}" for i in range(1, 9)] + [f"MAT.1.{i}" for i in range(1, 9)]
+
+    def rows(lang, chosen):
+        return [(sid, f"{lang} verse {sid} of the book, number {n}") for n, sid in enumerate(chosen)]
+
+    # swa has the second half only (after the pivot's first 5); hin has one verse: too few pairs, a warning
+    heldout = {"eng": rows("eng", ids), "deu": rows("deu", ids), "swa": rows("swa", ids[8:]),
+               "hin": rows("hin", ids[-1:])}  # fmt: skip
+    data = PretrainingData(list(heldout), {}, None, {}, heldout)
+    config = PretrainConfig(tokenizer=str(sample_tokenizer_dir), eval_max_sentences=5)
+    with caplog.at_level(logging.WARNING, logger="xling.pretraining.pretrain"):
+        evaluation = evaluate_heldout(model, tokenizer, data, config)
+    assert {lang: s["n"] for lang, s in evaluation["retrieval"].items()} == {"deu": 5, "swa": 5}
+    assert set(evaluation["perplexity"]) == {"eng", "deu", "swa", "hin"}
+    assert "hin" in caplog.text and "swa" not in caplog.text
+
+
 def _short_run(tokenizer: Path, tmp_path: Path, steps: int, **options):
     """Return the config and result of a `steps`-step run on a copy of the sample corpus in tmp_path."""
     import shutil
@@ -257,6 +289,20 @@ def test_resume_refuses_a_corpus_edited_in_place_naming_the_file(sample_tokenize
     deu.write_text("".join(lines), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"step-00000002: --resume reads other training data .*deu\.tsv"):
         _short_run(sample_tokenizer_dir, tmp_path, 4, resume=True)
+
+
+def test_resume_refuses_a_parallel_file_edited_in_place_naming_it(sample_tokenizer_dir, tmp_path):
+    """The files of `parallel` were not fingerprinted: a resume after an edit of one went on silently."""
+    from xling.errors import ConfigError
+
+    pairs = tmp_path / "pairs.tsv"
+    rows = [f"The house number {i} is red.\tDas Haus Nummer {i} ist rot.\n" for i in range(20)]
+    pairs.write_text("".join(rows), encoding="utf-8")
+    parallel = [f"eng-deu={pairs}"]
+    _short_run(sample_tokenizer_dir, tmp_path, 2, parallel=parallel)
+    pairs.write_text("".join(rows[:-1] + [rows[-1].replace("red", "blue")]), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"step-00000002: --resume reads other training data .*pairs\.tsv"):
+        _short_run(sample_tokenizer_dir, tmp_path, 4, resume=True, parallel=parallel)
 
 
 def test_a_save_that_fails_leaves_the_earlier_model_whole(sample_tokenizer_dir, tmp_path, monkeypatch):

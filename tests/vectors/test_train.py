@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import random
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,28 @@ def test_max_vocab_keeps_the_most_frequent(tmp_path: Path, topic_corpus: Path) -
     assert len(vectors) == 4
     assert vectors.words == [w for w, _ in counts.most_common(4)]
     assert load_vectors(tmp_path / "v.vec").words == vectors.words
+
+
+@pytest.mark.parametrize("model", ["word2vec", "fasttext"])
+def test_max_vocab_keeps_exactly_that_many_words_among_ties(tmp_path: Path, model: str) -> None:
+    """gensim's max_final_vocab raised min_count past the count of the max_vocab-th word and so dropped
+    every word tied with it: max_vocab=5 over 3 words seen 4 times and 6 seen twice kept 3."""
+    corpus = tmp_path / "c.txt"
+    # frequent: a b c (4 times each); tied: the six words seen twice, in this order of first appearance;
+    # rare: once each, left out by min_count=2 even when max_vocab leaves room
+    lines = ["a b c", "kiwi fig lime", "a b c", "plum pear date", "a b c kiwi fig lime", "a b c plum pear date",
+             "once only"]  # fmt: skip
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = tiny_config(corpus, tmp_path / "v.vec", model=model, min_count=2, max_vocab=5, max_n=3)
+    vectors = train_vectors(config, progress=False)
+    # most frequent first (gensim orders words of equal counts among themselves)
+    assert len(vectors) == 5 and set(vectors.words[:3]) == {"a", "b", "c"}
+    assert set(vectors.words[3:]) == {"kiwi", "fig"}  # the first two of the six tied ones
+    again = train_vectors(replace(config, output=str(tmp_path / "w.vec")), progress=False)
+    assert again.words == vectors.words
+    np.testing.assert_array_equal(vectors.vectors, again.vectors)  # seeded, one thread
+    roomy = train_vectors(replace(config, output=str(tmp_path / "x.vec"), max_vocab=100), progress=False)
+    assert set(roomy.words) == {"a", "b", "c", "kiwi", "fig", "lime", "plum", "pear", "date"}  # not "once"
 
 
 def test_one_thread_and_a_seed_give_the_same_vectors(tmp_path: Path, topic_corpus: Path) -> None:

@@ -95,6 +95,20 @@ def _id_sampler(cap: int, ids: Iterable[str]):
     return lambda sentence_id: _id_hash(sentence_id) <= threshold
 
 
+def parse_parallel_spec(spec: str) -> tuple[str, str, Path]:
+    """Return (source language, target language, file) of a `parallel` entry `src-tgt=path.tsv`, the codes
+    normalised; ConfigError naming the entry when it is not of that form or pairs a language with itself."""
+    pair, sep, path = spec.partition("=")
+    src, dash, tgt = pair.partition("-")
+    if not sep or not dash:
+        raise ConfigError(f"parallel: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=pairs.tsv")
+    src, tgt = normalize_language(src), normalize_language(tgt)
+    if src == tgt:  # a TLM pair draws two languages of its unit
+        raise ConfigError(f"parallel: {spec!r} pairs {src} with itself; a translation pair needs two "
+                          "languages")  # fmt: skip
+    return src, tgt, Path(path)
+
+
 def build_pretraining_data(
     sources: TextSources,
     tokenizer,
@@ -147,19 +161,12 @@ def build_pretraining_data(
                 texts[lang].append(text)
     extra_units: list[dict[str, int]] = []
     for spec in parallel_files:
-        pair, sep, path = spec.partition("=")
-        src, dash, tgt = pair.partition("-")
-        if not sep or not dash:
-            raise ConfigError(f"parallel: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=pairs.tsv")
-        src, tgt = normalize_language(src), normalize_language(tgt)
-        if src == tgt:  # a TLM pair draws two languages of its unit
-            raise ConfigError(f"parallel: {spec!r} pairs {src} with itself; a translation pair needs two "
-                              "languages")  # fmt: skip
+        src, tgt, path = parse_parallel_spec(spec)
         for lang in (src, tgt):
             if lang not in texts:
                 languages.append(lang)
                 texts[lang] = []
-        for a, b in read_parallel_tsv(Path(path), skip_bad=sources.skip_bad):
+        for a, b in read_parallel_tsv(path, skip_bad=sources.skip_bad):
             extra_units.append({src: len(texts[src]), tgt: len(texts[tgt])})
             texts[src].append(a)
             texts[tgt].append(b)

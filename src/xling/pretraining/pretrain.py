@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,13 @@ from xling.embeddings.pooling import encode_mean_pooled
 from xling.embeddings.transformer import position_limit
 from xling.errors import ConfigError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
-from xling.pretraining.data import POSITION_OFFSET, PretrainBatches, PretrainingData, build_pretraining_data
+from xling.pretraining.data import (
+    POSITION_OFFSET,
+    PretrainBatches,
+    PretrainingData,
+    build_pretraining_data,
+    parse_parallel_spec,
+)
 from xling.pretraining.masking import IGNORE_INDEX, first_regular_id, mask_tokens
 from xling.pretraining.objective import MaskedLMObjective
 from xling.pretraining.presets import MAX_NEW_MODEL_LENGTH, PRESETS, model_config
@@ -63,7 +70,8 @@ class PretrainConfig:
 
     model: str = "small"
     """A size preset (tiny, mini, small, base, xlmr-base; xling.pretraining.presets), a config.json, or a
-    model folder to continue pretraining from."""
+    model folder to continue pretraining from (config.json and weights: *.safetensors or pytorch_model.bin,
+    sharded or not)."""
 
     dropout: float | None = None
     """Hidden and attention dropout of a new model, in [0, 1). None keeps the preset's 0.1; short runs from
@@ -101,8 +109,8 @@ class PretrainConfig:
     None: the last layer."""
 
     eval_max_sentences: int = 1000
-    """Held-out sentences per language that perplexity and retrieval are measured on (the first ones), at
-    least 1."""
+    """Held-out sentences per language that perplexity and retrieval are measured on, at least 1: perplexity
+    on a language's first ones, retrieval on the first ones it shares (by id) with eval_pivot."""
 
     training: TrainingConfig = field(default_factory=TrainingConfig)
     """The training loop (`[pretrain.training]`): steps, batch, learning rate, checkpoints."""
@@ -115,6 +123,17 @@ class PretrainConfig:
             raise ConfigError(f"mlm_probability: {self.mlm_probability} must be in (0, 1)")
         if not 0 <= self.tlm_ratio <= 1:
             raise ConfigError(f"tlm_ratio: {self.tlm_ratio} must be in [0, 1]")
+        if (
+            isinstance(self.alpha, bool)
+            or not isinstance(self.alpha, int | float)
+            or not 0 <= self.alpha <= 1
+        ):
+            raise ConfigError(f"alpha: {self.alpha} must be in [0, 1] (0.3 as in XLM-R, 1 = as in the data, "
+                              "0 = uniform)")  # fmt: skip
+        # the codes before any data is read: an unknown eval_pivot failed only after training, unsaved
+        for name in ("tlm_pivot", "eval_pivot"):
+            if getattr(self, name):
+                normalize_language(getattr(self, name), where=name)
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout: {self.dropout} must be in [0, 1)")
         if self.max_length < 8:
@@ -153,7 +172,11 @@ def build_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
     from xling.embeddings.weights import load_pretrained
 
     path = Path(config.model)
-    if (path / "config.json").is_file() and any(path.glob("*.safetensors")):
+    if (path / "config.json").is_file():
+        if not has_weights(path):
+            raise ConfigError(f"model: {path} has a config.json but no weights file ({', '.join(WEIGHTS_FILES)} "
+                              "or *.safetensors) to continue pretraining from; to start a new model of its "
+                              f"shape, give its config.json (--model {path / 'config.json'})")  # fmt: skip
         check_model_tokenizer(path, config.tokenizer, tokenizer)
         hf_config = model_config(config.model, vocab_size=len(tokenizer))
         check_model_fits(hf_config, config, tokenizer)
@@ -164,6 +187,16 @@ def build_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
     hf_config = model_config(config.model, vocab_size=len(tokenizer), max_length=config.max_length, **dropout)
     check_model_fits(hf_config, config, tokenizer)
     return XLMRobertaForMaskedLM(hf_config)
+
+
+# what transformers reads a model folder's weights from besides *.safetensors (shards included): the index
+# of sharded safetensors, and pickled weights, sharded or not (load_pretrained reads them with weights_only)
+WEIGHTS_FILES = ("model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def has_weights(folder: Path) -> bool:
+    """Return whether model folder `folder` holds weights that load_pretrained can read."""
+    return any((folder / name).is_file() for name in WEIGHTS_FILES) or any(folder.glob("*.safetensors"))
 
 
 def check_model_tokenizer(model: Path, tokenizer_path: str, tokenizer) -> None:
@@ -256,7 +289,7 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     output = Path(config.output)
     result = train(objective, batches, config.training, output, resume=config.resume, description="pretrain",
                    run_config=config_to_dict(config), may_change=RESUMABLE,
-                   data_files=data_files(sources))  # fmt: skip
+                   data_files=data_files(sources, config.parallel))  # fmt: skip
 
     evaluation: dict[str, Any] = {}
     if result.is_main:
@@ -288,12 +321,14 @@ def training_sources(config: PretrainConfig, tokenizer) -> TextSources:
     return sources
 
 
-def data_files(sources: TextSources) -> list[Path]:
-    """Return the files a run reads its text from: the corpus's files of its languages, then the text files
-    (their contents are fingerprinted, so a resume notices a corpus edited in place)."""
+def data_files(sources: TextSources, parallel: Sequence[str] = ()) -> list[Path]:
+    """Return the files a run reads its text from: the corpus's files of its languages, the text files, then
+    the files of the `parallel` entries (their contents are fingerprinted, so a resume notices a corpus
+    edited in place)."""
     aligned = sources.aligned()
     corpus = list(aligned.files.values()) if aligned is not None else []
-    return corpus + [path for paths in sources.mono_files.values() for path in paths]
+    pairs = [parse_parallel_spec(spec)[2] for spec in parallel]
+    return corpus + [path for paths in sources.mono_files.values() for path in paths] + pairs
 
 
 def save_pretrained_model(model, tokenizer, output: Path, config, data, result, evaluation) -> None:
@@ -374,15 +409,29 @@ def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainCo
     retrieval: dict[str, dict[str, float]] = {}
     pivot = normalize_language(config.eval_pivot) if config.eval_pivot else ""
     if pivot in heldout:
-        # the pivot side is encoded once; each language takes the rows of the ids it shares with it
-        pivot_row = {sid: i for i, (sid, _) in enumerate(heldout[pivot])}
-        pivot_vectors = encode_mean_pooled(
-            model, tokenizer, [t for _, t in heldout[pivot]], layer=config.eval_layer, max_length=max_length
+        # each language's pairs: the first eval_max_sentences of the ids it shares with the pivot over both
+        # whole held-out lists (cutting each list first paired a New Testament with a Genesis: no pairs)
+        pivot_text = dict(data.heldout[pivot])
+        pairs = {
+            lang: [(sid, text) for sid, text in data.heldout[lang] if sid in pivot_text][
+                : config.eval_max_sentences
+            ]
+            for lang in heldout
+            if lang != pivot
+        }
+        too_few = sorted(lang for lang, shared in pairs.items() if len(shared) < 2)
+        if too_few:
+            logger.warning("held-out retrieval against %s leaves out %s: fewer than 2 held-out sentences with "
+                           "a %s translation", pivot, ", ".join(too_few), pivot)  # fmt: skip
+        # the pivot side is encoded once: every pivot sentence some language is paired with
+        pivot_ids = list(
+            dict.fromkeys(sid for shared in pairs.values() if len(shared) >= 2 for sid, _ in shared)
         )
-        for lang, rows in heldout.items():
-            if lang == pivot:
-                continue
-            shared = [(sid, text) for sid, text in rows if sid in pivot_row]
+        pivot_row = {sid: i for i, sid in enumerate(pivot_ids)}
+        if pivot_ids:
+            pivot_vectors = encode_mean_pooled(model, tokenizer, [pivot_text[sid] for sid in pivot_ids],
+                                               layer=config.eval_layer, max_length=max_length)  # fmt: skip
+        for lang, shared in pairs.items():
             if len(shared) < 2:
                 continue
             src = encode_mean_pooled(model, tokenizer, [t for _, t in shared], layer=config.eval_layer,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -264,7 +265,6 @@ def _build_model(config: VectorsTrainConfig) -> Any:
         "vector_size": config.dim,
         "window": config.window,
         "min_count": config.min_count,
-        "max_final_vocab": config.max_vocab,
         "sg": config.sg,
         "negative": config.negative,
         "sample": config.sample,
@@ -276,6 +276,29 @@ def _build_model(config: VectorsTrainConfig) -> Any:
     if config.model == "fasttext":
         return FastText(min_n=config.min_n, max_n=config.max_n, bucket=config.buckets, **common)
     return Word2Vec(**common)
+
+
+def _count_words(sentences: Iterable[list[str]]) -> tuple[Counter[str], int, int]:
+    """Return each word's count (in order of first appearance), the number of sentences and of words."""
+    counts: Counter[str] = Counter()
+    corpus_count = total_words = 0
+    for words in sentences:
+        counts.update(words)
+        corpus_count += 1
+        total_words += len(words)
+    return counts, corpus_count, total_words
+
+
+def _top_words(counts: Counter[str], min_count: int, max_vocab: int) -> dict[str, int]:
+    """Return the `max_vocab` most frequent words seen at least `min_count` times, with their counts.
+
+    Exactly `max_vocab` when enough words are frequent enough: words tied at the cut are taken in order of
+    first appearance. The words keep the order of `counts` (gensim breaks ties of its frequency sort by it).
+    """
+    frequent = [(word, count) for word, count in counts.items() if count >= min_count]
+    # sorted() is stable: among equal counts, the word seen first stays first
+    kept = {word for word, _ in sorted(frequent, key=lambda item: -item[1])[:max_vocab]}
+    return {word: count for word, count in frequent if word in kept}
 
 
 def train_vectors(config: VectorsTrainConfig, progress: bool = False) -> WordVectors:
@@ -290,7 +313,13 @@ def train_vectors(config: VectorsTrainConfig, progress: bool = False) -> WordVec
     model = _build_model(config)
     with _Progress(config.epochs, progress) as bar:
         bar.status("counting words")
-        model.build_vocab(corpus_iterable=sentences)
+        counts, corpus_count, total_words = _count_words(sentences)
+        # gensim's max_final_vocab raises min_count past the count of the max_vocab-th word, dropping every
+        # word tied with it: the vocabulary is chosen here and handed to gensim as counts instead
+        model.build_vocab_from_freq(_top_words(counts, config.min_count, config.max_vocab),
+                                    corpus_count=corpus_count)  # fmt: skip
+        # as build_vocab sets it, from its own pass over the corpus (replaced by the one above)
+        model.corpus_total_words = total_words
         if len(model.wv) == 0:
             raise DataError(f"no word occurs at least min_count={config.min_count} times", path)
         bar.status(f"training {config.model} on {len(model.wv):,} words")
