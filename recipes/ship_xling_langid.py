@@ -90,6 +90,22 @@ def _prior_section(config: dict[str, Any]) -> list[str]:
             "per-label values (`log_prior`): set the weight to 0 there for equal labels.", ""]  # fmt: skip
 
 
+def _scripts_section(config: dict[str, Any]) -> list[str]:
+    """Return the card's paragraph on the labels' scripts (none for a detector saved without them)."""
+    scripts = config.get("scripts")
+    if not scripts:
+        return []
+    several = sorted(label for label, names in scripts.items() if len(names) > 1)
+    every = sorted({name for names in scripts.values() for name in names})
+    return ["## Scripts", "",
+            f"Each label's writing systems are those of at least 1% of its training examples (`scripts` in "
+            f"config.json; {len(every)} scripts in all: {', '.join(every)}). A text gets only a label of the "
+            "script most of its letters are in, and a text in a script no label has (Ol Chiki, Runic) is `und` "
+            f"with probability 0, as a text without letters is. Labels with two scripts ({len(several)}; most "
+            "from a few lines of the other in their sources): "
+            + ", ".join(f"`{label}` {'/'.join(scripts[label])}" for label in several) + ".", ""]  # fmt: skip
+
+
 HAN_HEADING = "## Simplified and Traditional Chinese"
 
 
@@ -146,6 +162,7 @@ def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int, 
         "everyday short sentences in those languages are harder than the held-out figures below suggest; close "
         "pairs with little text (bos/hrv/srp in Latin script, nob/nno/dan) are confused.", "",
         *_prior_section(config),
+        *_scripts_section(config),
         *_han_section(old_card),
         "## Held-out accuracy", "",
         f"Macro accuracy over labels on held-out lines of the training sources: "

@@ -20,7 +20,10 @@ def shipped() -> LanguageIdentifier:
 
 
 def test_traditional_sentences_get_cmn_hant(shipped):
-    assert [top[0].label for top in shipped.predict(TRADITIONAL)] == ["cmn_Hant"] * 3
+    # the rule settles the script of Mandarin; whether a sentence is Mandarin or Literary Chinese (lzh) is
+    # the model's call, which the third sentence loses since the detector of 2026-12-05 (g): lzh 0.96
+    assert [top[0].label for top in shipped.predict(TRADITIONAL[:2])] == ["cmn_Hant"] * 2
+    assert [top[0].label for top in shipped.predict(TRADITIONAL, languages=["cmn"])] == ["cmn_Hant"] * 3
 
 
 def test_simplified_sentences_get_cmn_hans(shipped):
@@ -56,13 +59,17 @@ def test_probabilities_sum_to_one_and_top_k_follows_them(shipped):
         shipped.han_scripts = True
     after, _ = shipped.probabilities(TRADITIONAL)
     np.testing.assert_allclose(after.sum(axis=1), 1.0, rtol=1e-5)
+    # the sentences the model takes for Mandarin (the rule leaves a Literary Chinese answer alone)
+    mandarin = np.isin(before.argmax(axis=1), [hans, hant])
+    assert mandarin.sum() >= 2
+    before, after = before[mandarin], after[mandarin]
     assert (after[:, hans] == 0).all()
     # the Simplified label's mass went onto the Traditional one; the other labels keep theirs
     np.testing.assert_allclose(after[:, hant], before[:, hans] + before[:, hant], rtol=1e-4, atol=1e-6)
     others = np.ones(len(shipped.labels), dtype=bool)
     others[[hans, hant]] = False
     np.testing.assert_allclose(after[:, others], before[:, others], rtol=1e-4, atol=1e-7)
-    for text, row in zip(TRADITIONAL, after, strict=True):
+    for text, row in zip(np.array(TRADITIONAL)[mandarin].tolist(), after, strict=True):
         top = shipped.predict([text], k=3)[0]
         assert top[0].label == "cmn_Hant"
         assert "cmn_Hans" not in [p.label for p in top]
@@ -70,7 +77,7 @@ def test_probabilities_sum_to_one_and_top_k_follows_them(shipped):
 
 
 def test_spans_of_traditional_text_are_traditional(shipped):
-    assert {span.label for span in language_spans(shipped, TRADITIONAL[2])} == {"cmn_Hant"}
+    assert {span.label for span in language_spans(shipped, TRADITIONAL[0])} == {"cmn_Hant"}
 
 
 def test_a_simplified_sentence_in_mostly_traditional_text_keeps_its_span(shipped):

@@ -55,7 +55,7 @@ def test_top_k_beyond_probabilities_that_round_to_zero_follows_the_scores():
     assert [p.label for p in top] == [shipped.labels[i] for i in np.argsort(-scores)[:4]]
     assert top[1].label in {"ltz", "nld", "nds", "gsw", "sco", "yid", "dan", "afr"}  # a neighbour of German
     allowed = shipped.predict([text], k=3, languages=["de", "ru", "fr"])[0]
-    assert {p.label for p in allowed} == {"deu", "fra", "rus"}
+    assert [p.label for p in allowed] == ["deu", "fra"]  # not Russian, of another script: fewer than k
 
 
 @pytest.mark.parametrize(
@@ -260,3 +260,85 @@ def test_a_close_neighbour_keeps_enough_probability_and_an_unrelated_language_do
     assert shipped.is_close_neighbour("Это натуральная кожа?", "rus")
     assert not shipped.is_close_neighbour("Gdzie jest dworzec kolejowy?", "nld")
     assert not shipped.is_close_neighbour("Это натуральная кожа?", "no-such-label")
+
+
+# Santali in Ol Chiki and Georgian: scripts none of the sample's 9 languages is written in
+UNSEEN_SCRIPTS = ["ᱥᱟᱱᱛᱟᱲᱤ ᱯᱟᱹᱨᱥᱤ ᱫᱚ ᱢᱤᱫ ᱯᱩᱨᱟᱹᱱ ᱯᱟᱹᱨᱥᱤ ᱠᱟᱱᱟ", "ხვალ მატარებლით წავალთ ბებიასთან"]
+
+
+def test_labels_record_the_scripts_of_their_training_text(sample_training):
+    scripts = sample_training.identifier.scripts
+    assert set(scripts) == set(sample_training.identifier.labels)
+    assert scripts["deu"] == ("Latn",) and scripts["rus"] == ("Cyrl",)
+
+
+def test_text_in_a_script_no_label_has_is_und_not_a_confident_guess(sample_identifier):
+    from dataclasses import replace
+
+    for top in sample_identifier.predict(UNSEEN_SCRIPTS, k=3):
+        assert [(p.label, p.probability) for p in top] == [("und", 0.0)]
+    assert not sample_identifier.probabilities(UNSEEN_SCRIPTS)[1].any()
+    # the model alone (no scripts, as a detector saved before them) gives the n-grams it never saw a label
+    unchecked = replace(sample_identifier, scripts=None)
+    assert all(top[0].label != "und" for top in unchecked.predict(UNSEEN_SCRIPTS, threshold=0.0))
+
+
+def test_a_label_of_another_script_is_never_given(sample_identifier):
+    russian = UNSEEN["rus"][0]
+    # restricted to Latin-script languages, Russian is none of them: und, not the likeliest Latin label
+    assert sample_identifier.detect(russian).label == "rus"
+    assert sample_identifier.predict([russian], languages=["de", "fr"])[0][0].label == "und"
+    probabilities, decidable = sample_identifier.probabilities([russian, UNSEEN["deu"][0]])
+    assert list(decidable) == [True, True]
+    latin = [
+        i for i, label in enumerate(sample_identifier.labels) if "Latn" in sample_identifier.scripts[label]
+    ]
+    assert probabilities[0, latin].sum() == 0.0 and probabilities[1, latin].sum() > 0.99
+
+
+def test_spans_absorb_a_word_of_an_unknown_script_and_a_text_of_one_is_und(sample_identifier):
+    text = f"{UNSEEN['deu'][0]} ᱥᱟᱱᱛᱟᱲᱤ {UNSEEN['deu'][1]}"
+    assert [span.label for span in language_spans(sample_identifier, text)] == ["deu"]
+    spans = language_spans(sample_identifier, UNSEEN_SCRIPTS[1])
+    assert [(span.label, span.text) for span in spans] == [("und", UNSEEN_SCRIPTS[1])]
+
+
+def test_scripts_reload_and_a_folder_saved_before_them_checks_none(sample_identifier, tmp_path):
+    import json
+
+    folder = sample_identifier.save_pretrained(tmp_path / "saved")
+    assert LanguageIdentifier.from_pretrained(folder).scripts == sample_identifier.scripts
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    del config["scripts"]
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    old = LanguageIdentifier.from_pretrained(folder)
+    assert old.scripts is None and old.predict(UNSEEN_SCRIPTS[:1], threshold=0.0)[0][0].label != "und"
+
+
+@pytest.mark.parametrize(
+    ("scripts", "message"),
+    [({"deu": ["Latn"]}, "scripts must give the scripts of every label"), ("Latn", "scripts must give"),
+     (None, r"scripts\.deu must be a list of script names")],
+)  # fmt: skip
+def test_broken_scripts_in_config_are_a_clear_error(sample_identifier, tmp_path, scripts, message):
+    import json
+
+    folder = sample_identifier.save_pretrained(tmp_path / "saved")
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["scripts"] = scripts if scripts is not None else {**config["scripts"], "deu": "Latn"}
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(DataError, match=message) as error:
+        LanguageIdentifier.from_pretrained(folder)
+    assert "config.json" in str(error.value)
+
+
+def test_dominant_scripts_of_a_batch_agree_with_one_text_at_a_time():
+    from xling.langid.scripts import dominant_script, dominant_scripts
+
+    texts = [*(text for sentences in UNSEEN.values() for text in sentences), *UNSEEN_SCRIPTS, "", "2024 🎉",
+             "東京", "東京に行きます", "서울에 갑니다", "ab вгд"]  # fmt: skip
+    assert dominant_scripts(texts) == [dominant_script([text]) for text in texts]
+    assert dominant_scripts(["ab вг", "вг ab"]) == ["Cyrl", "Cyrl"]  # a tie: the name that sorts first
+    assert dominant_scripts([]) == []

@@ -126,9 +126,9 @@ def test_translate_auto_names_the_item_and_field_when_the_model_lacks_the_detect
     assert message.startswith("q[1]: text ('Привет") and "detected as rus" in message, message
     # the confidence is that of the language chosen among the model's sources, not of all the detector's
     with TestClient(create_app(config)) as client:
-        body = client.post("/translate", json={"q": "Hallo Welt", "source": "auto", "target": "fr"}).json()
+        body = client.post("/translate", json={"q": "Guten Morgen", "source": "auto", "target": "fr"}).json()
     restricted = LanguageIdentifier.from_pretrained("xling-langid").predict(
-        ["Hallo Welt"], languages=["eng", "deu", "fra"]
+        ["Guten Morgen"], languages=["eng", "deu", "fra"]
     )
     assert body["detectedLanguage"] == {
         "confidence": round(100 * restricted[0][0].probability, 2),

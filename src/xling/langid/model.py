@@ -28,6 +28,7 @@ from xling.langid.labels import UNDETERMINED, label_matches, parse_label, try_pa
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior as speakers_log_prior
 from xling.langid.scorers import LinearScorer, NaiveBayesScorer, scorer_from_tensors
+from xling.langid.scripts import dominant_scripts
 
 Scorer = LinearScorer | NaiveBayesScorer
 
@@ -47,7 +48,7 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 # config.json's own entries; the rest is the model card's information (`info`)
 _CONFIG_KEYS = frozenset({"model_type", "labels", "features", "threshold", "family", "dim", "alpha", "temperature",
-                          "prior_weight", "log_prior"})  # fmt: skip
+                          "prior_weight", "log_prior", "scripts"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,12 @@ class LanguageIdentifier:
     choice. Not saved: a setting of prediction, which may be changed on a loaded detector."""
     info: dict[str, Any] = field(default_factory=dict)
     """What the model card says: sources, languages covered, dev accuracy."""
+    scripts: dict[str, tuple[str, ...]] | None = None
+    """The writing systems of each label's training text (ISO 15924 as `xling.langid.scripts` names them:
+    `Latn`, `Cyrl`, `Hani`, `Jpan`, `Kore`): a text is given only a label of the script most of its letters
+    are in, and is `und` when no label (of those allowed) has that script, rather than a confident guess
+    from n-grams no label was trained on (Ol Chiki text took a Latin-script label). None (a detector saved
+    before labels had scripts): every label may be given."""
     path: Path | None = None
 
     def __post_init__(self) -> None:
@@ -107,6 +114,7 @@ class LanguageIdentifier:
         self._featurizer = Featurizer(self.features)
         self._index = {label: i for i, label in enumerate(self.labels)}
         self._han_pairs = script_pairs(self.labels)
+        self._script_masks = None if self.scripts is None else _script_masks(self.labels, self.scripts)
 
     @property
     def languages(self) -> frozenset[str]:
@@ -126,10 +134,10 @@ class LanguageIdentifier:
     def probabilities(
         self, texts: Sequence[str], languages: Iterable[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Return (probabilities (n, labels), has_letters (n,)) for raw texts; `languages` (codes in any
-        form) renormalises them over those languages' labels, the others getting 0."""
-        logits, has_letters = self.log_probabilities(texts, languages)
-        return probabilities_of(logits), has_letters
+        """Return (probabilities (n, labels), decidable (n,)) for raw texts; `languages` (codes in any form)
+        renormalises them over those languages' labels, the others getting 0. See log_probabilities."""
+        logits, decidable = self.log_probabilities(texts, languages)
+        return probabilities_of(logits), decidable
 
     def is_close_neighbour(self, text: str, label: str) -> bool:
         """Return whether `label` keeps at least NEIGHBOUR_MIN_PROBABILITY for `text` among all the labels
@@ -143,11 +151,14 @@ class LanguageIdentifier:
     def log_probabilities(
         self, texts: Sequence[str], languages: Iterable[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Return (log-probabilities up to a constant per text (n, labels), its largest 0; has_letters (n,)):
+        """Return (log-probabilities up to a constant per text (n, labels), its largest 0; decidable (n,)):
         the order of labels whose probability rounds to 0 in float32 (all but the best, for most sentences),
-        for ranking them; -inf for the labels `languages` leaves out."""
+        for ranking them; -inf for the labels `languages` leaves out and for labels of another script than
+        most of the text's letters (`scripts`). `decidable` is False for a text without letters, or whose
+        letters are mostly in a script no allowed label has (its row is then the model's scores unchecked:
+        a text `predict` calls `und`)."""
         normalised = [normalize_text(text) for text in texts]
-        has_letters = np.array([bool(text) for text in normalised], dtype=bool)
+        decidable = np.array([bool(text) for text in normalised], dtype=bool)
         # one path for one text and for many: a text's probabilities are the same bits whatever it is
         # batched with (each scorer keeps to that)
         logits = self.scorer.logits(*self._featurizer.ids(normalised))
@@ -157,18 +168,36 @@ class LanguageIdentifier:
             # the softmax is taken over the allowed labels' logits: renormalising probabilities instead would
             # divide zeros when every allowed label's probability underflows in float32
             logits = np.where(self._mask(languages), logits, -np.inf)
+        if self._script_masks is not None:
+            self._keep_scripts(logits, normalised, decidable)
         if self.han_scripts and self._han_pairs:
             # after the restriction: the script the characters decide is taken among the allowed labels only
             logits = settle_han_scripts(logits, normalised, self._han_pairs)
         logits -= logits.max(axis=1, keepdims=True)
-        return logits, has_letters
+        return logits, decidable
+
+    def _keep_scripts(self, logits: np.ndarray, normalised: list[str], decidable: np.ndarray) -> None:
+        """Set to -inf, in place, each decidable row's labels of other scripts than most of its letters; a
+        row none of whose allowed labels has that script is left as it is and marked not decidable."""
+        scripts = np.array(dominant_scripts(normalised), dtype=object)
+        for script in set(scripts[decidable].tolist()):
+            rows = np.flatnonzero(decidable & (scripts == script))
+            mask = self._script_masks.get(script)
+            if mask is None:
+                decidable[rows] = False
+                continue
+            kept = np.where(mask, logits[rows], -np.inf)
+            written = np.isfinite(kept).any(axis=1)  # a restriction may leave none of the script's labels
+            logits[rows[written]] = kept[written]
+            decidable[rows[~written]] = False
 
     def predict(self, texts: Sequence[str], k: int = 1, threshold: float | None = None,
                 languages: Iterable[str] | None = None) -> list[list[Prediction]]:  # fmt: skip
-        """Return the top-`k` labels of each text, most likely first; `[und]` for a text with no letters or a
-        top probability under `threshold` (default: the model's). `languages` restricts the answer to those
-        codes (any form: `zh`, `cmn`, `srp-Latn`); an empty list, or any code the detector does not know, is a
-        ConfigError naming them all (a LanguageCodeError for codes that are no language code at all)."""
+        """Return the top-`k` labels of each text (fewer when its script or `languages` allow fewer), most
+        likely first; `[und]` for a text with no letters, one mostly in a script no label has (see `scripts`)
+        or a top probability under `threshold` (default: the model's). `languages` restricts the answer to
+        those codes (any form: `zh`, `cmn`, `srp-Latn`); an empty list, or any code the detector does not
+        know, is a ConfigError naming them all (a LanguageCodeError for codes that are no language code)."""
         threshold = self.threshold if threshold is None else threshold
         if isinstance(texts, str):  # iterating it would detect each character
             raise ConfigError("texts: give a list of texts, not one string (detect() takes one)")
@@ -176,7 +205,7 @@ class LanguageIdentifier:
         check_threshold(threshold)
         if k < 1:
             raise ConfigError(f"k: {k} must be at least 1")
-        logits, has_letters = self.log_probabilities(texts, languages)
+        logits, decidable = self.log_probabilities(texts, languages)
         probabilities = probabilities_of(logits)
         choices = len(self.labels) if languages is None else int(self._mask(languages).sum())
         k = max(1, min(k, choices))
@@ -189,13 +218,15 @@ class LanguageIdentifier:
                 top, np.argsort(-np.take_along_axis(logits, top, axis=1), axis=1), axis=1
             )
         results: list[list[Prediction]] = []
-        for row, letters, best in zip(probabilities, has_letters, top, strict=True):
+        for scores, row, letters, best in zip(logits, probabilities, decidable, top, strict=True):
             if not letters:
                 results.append([Prediction(UNDETERMINED, 0.0)])
             elif row[best[0]] < threshold:
                 results.append([Prediction(UNDETERMINED, float(1.0 - row[best[0]]))])
-            else:
-                results.append([Prediction(self.labels[i], float(row[i])) for i in best])
+            else:  # fewer than k where the text's script leaves fewer labels
+                results.append(
+                    [Prediction(self.labels[i], float(row[i])) for i in best if scores[i] > -np.inf]
+                )
         return results
 
     def detect(self, text: str, threshold: float | None = None) -> Prediction:
@@ -222,6 +253,7 @@ class LanguageIdentifier:
             write_json_atomically(staging / CONFIG_FILE, {
                 **card, "model_type": MODEL_TYPE, "labels": list(self.labels), "features": self.features.to_dict(),
                 "threshold": self.threshold, **self.scorer.config(), **self._prior_config(),
+                **({} if self.scripts is None else {"scripts": {label: list(self.scripts[label]) for label in self.labels}}),
             })  # fmt: skip
             # `languages` as every model's xling.json has it (the report marks what a model never learnt)
             write_metadata(staging, {"kind": KIND, "labels": len(self.labels),
@@ -246,6 +278,7 @@ class LanguageIdentifier:
         if config.get("model_type") != MODEL_TYPE:
             raise DataError(f"model_type is {config.get('model_type')!r}, not {MODEL_TYPE!r}", config_path)
         labels, log_prior, features = _read_config(config, config_path)
+        scripts = _read_scripts(config, labels, config_path)
         threshold = config_number(config, "threshold", config_path, default=0.0, ok=lambda x: 0 <= x < 1,
                                   expected="in [0, 1)")  # fmt: skip
         prior_weight = config_number(config, "prior_weight", config_path, default=0.0, ok=lambda x: x >= 0,
@@ -254,7 +287,7 @@ class LanguageIdentifier:
                                      weights_path, config_path)  # fmt: skip
         info = {key: value for key, value in config.items() if key not in _CONFIG_KEYS}
         return cls(labels=labels, scorer=scorer, features=features, threshold=threshold, log_prior=log_prior,
-                   prior_weight=prior_weight, info=info, path=folder)  # fmt: skip
+                   prior_weight=prior_weight, info=info, scripts=scripts, path=folder)  # fmt: skip
 
 
 def _load_tensors(path: Path) -> dict[str, np.ndarray]:
@@ -301,6 +334,33 @@ def _read_config(
     if not isinstance(features.words, bool):
         raise DataError(f"features.words must be true or false, not {features.words!r}", path)
     return tuple(labels), log_prior, features
+
+
+def _read_scripts(
+    config: dict[str, Any], labels: tuple[str, ...], path: Path
+) -> dict[str, tuple[str, ...]] | None:
+    """Return config.json's scripts of each label (None when it has none: a detector saved before them);
+    DataError naming the file and the field for anything else than a list of script names for every label."""
+    scripts = config.get("scripts")
+    if scripts is None:
+        return None
+    if not isinstance(scripts, dict) or set(scripts) != set(labels):
+        raise DataError("scripts must give the scripts of every label and no other", path)
+    for label, names in scripts.items():
+        if not isinstance(names, list) or not all(isinstance(name, str) and name for name in names):
+            raise DataError(f"scripts.{label} must be a list of script names (['Latn']), not {names!r}", path)
+    return {label: tuple(scripts[label]) for label in labels}
+
+
+def _script_masks(labels: tuple[str, ...], scripts: dict[str, tuple[str, ...]]) -> dict[str, np.ndarray]:
+    """Return {script: (labels,) bool array of the labels written in it}; ConfigError for a label missing."""
+    if missing := [label for label in labels if label not in scripts]:
+        raise ConfigError(f"scripts: no scripts for the labels {', '.join(missing[:5])}")
+    masks: dict[str, np.ndarray] = {}
+    for column, label in enumerate(labels):
+        for script in scripts[label]:
+            masks.setdefault(script, np.zeros(len(labels), dtype=bool))[column] = True
+    return masks
 
 
 def resolve_identifier(name_or_path: str | Path) -> Path:

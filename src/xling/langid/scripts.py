@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-__all__ = ["dominant_script", "script_of"]
+import numpy as np
+
+__all__ = ["dominant_script", "dominant_scripts", "script_of"]
 
 # The first word(s) of a letter's Unicode name -> ISO 15924. Unicode character names start with the script
 # name for letters of every script xling's data holds; a script missing here still gets a stable name.
@@ -45,11 +47,55 @@ def script_of(char: str) -> str | None:
 def dominant_script(texts: Iterable[str]) -> str | None:
     """Return the script of most letters in `texts`; Japanese (`Jpan`) when kana make up a tenth of them,
     since Japanese mixes kana with Han characters. None when there is no letter at all."""
-    counts: Counter[str] = Counter()
+    counts: Counter[str | None] = Counter()
     for text in texts:
-        counts.update(script for script in map(script_of, text) if script is not None)
+        counts.update(map(script_of, text))  # Counter's C loop; the non-letters' None is dropped below
+    counts.pop(None, None)
     if not counts:
         return None
     if counts["Jpan"] >= 0.1 * sum(counts.values()):
         return "Jpan"
     return counts.most_common(1)[0][0]
+
+
+# Script ids of `dominant_scripts`, given as scripts are first met (0: not a letter). Ties are broken by the
+# scripts' names, never by these ids, which depend on what a process has seen.
+_NAMES: list[str | None] = [None]
+_IDS: dict[str | None, int] = {None: 0}
+
+
+def _script_id(point: int) -> int:
+    """Return the id of the script of the character with this code point (0 for no letter)."""
+    script = script_of(chr(point))
+    if script not in _IDS:
+        _IDS[script] = len(_NAMES)
+        _NAMES.append(script)
+    return _IDS[script]
+
+
+def dominant_scripts(texts: Sequence[str]) -> list[str | None]:
+    """Return the script most letters of each text are in, for a batch at once: `dominant_script([text])`
+    of each, but a tie goes to the script whose name sorts first. Japanese (`Jpan`) when kana make up a
+    tenth of the letters; None for a text without letters.
+
+    One pass of numpy over the batch's code points and a lookup per distinct character: detection asks this
+    of every text, and a Counter per text cost a quarter of the detector's time."""
+    if not texts:
+        return []
+    points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    distinct, inverse = np.unique(points, return_inverse=True)
+    ids = np.fromiter(map(_script_id, distinct.tolist()), dtype=np.int64, count=len(distinct))
+    width = len(_NAMES)
+    rows = np.repeat(np.arange(len(texts)), np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+    counts = np.bincount(rows * width + ids[inverse], minlength=len(texts) * width).reshape(len(texts), width)
+    counts[:, 0] = 0  # not letters
+    total = counts.sum(axis=1)
+    rank = np.argsort(np.argsort([name or "" for name in _NAMES]))  # each id's place in name order
+    tied = counts == counts.max(axis=1, keepdims=True)
+    best = np.where(tied, rank, width).argmin(axis=1)
+    if (kana := _IDS.get("Jpan")) is not None:
+        best = np.where(counts[:, kana] >= 0.1 * total, kana, best)
+    return [
+        _NAMES[script] if letters else None
+        for script, letters in zip(best.tolist(), total.tolist(), strict=True)
+    ]

@@ -15,7 +15,7 @@ import regex
 from xling.errors import ConfigError
 from xling.langid.labels import UNDETERMINED
 from xling.langid.model import LanguageIdentifier, check_threshold, language_codes, probabilities_of
-from xling.langid.normalize import has_name_mark, normalize_text
+from xling.langid.normalize import has_name_mark
 from xling.langid.scripts import script_of
 
 __all__ = ["Span", "language_spans", "units"]
@@ -82,8 +82,9 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     words = units(text)
     if not words:
         return [Span(0, 0, "", UNDETERMINED, 0.0)]
-    # Words without letters ("2024", "—") say nothing: they join whichever span surrounds them.
-    has_letters = np.array([bool(normalize_text(text[start:end])) for start, end in words])
+    # Words without letters ("2024", "—"), or in a script no label (allowed) is written in, say nothing: they
+    # join whichever span surrounds them.
+    alone, has_letters = identifier.probabilities([text[start:end] for start, end in words], languages)
     if not has_letters.any():
         start, end = words[0][0], words[-1][1]
         return [Span(start, end, text[start:end], UNDETERMINED, 0.0)]
@@ -91,9 +92,8 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     # ranked by log-probabilities: most probabilities besides the best one are 0.0 in float32
     ranked, _ = identifier.log_probabilities(windows, languages)
     probabilities = probabilities_of(ranked)
-    # The word's own score sharpens the border: the window of the last English word before a German
-    # stretch is half German, the word alone is not.
-    alone, _ = identifier.probabilities([text[start:end] for start, end in words], languages)
+    # The word's own score (`alone`) sharpens the border: the window of the last English word before a
+    # German stretch is half German, the word alone is not.
     whole, _ = identifier.log_probabilities([text], languages)
     chosen = set(np.argsort(-whole[0])[:candidates].tolist())
     chosen.update(np.argsort(-ranked, axis=1)[:, :2].ravel().tolist())

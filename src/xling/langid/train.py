@@ -26,7 +26,7 @@ from xling.langid.model import KIND, LanguageIdentifier
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior
 from xling.langid.scorers import FAMILIES, LinearScorer, NaiveBayesScorer
-from xling.langid.scripts import dominant_script
+from xling.langid.scripts import dominant_script, dominant_scripts
 from xling.langid.sources import (
     Source,
     read_bible,
@@ -60,6 +60,9 @@ _READERS: dict[str, Callable[..., Iterable[Source]]] = {
 }  # fmt: skip
 # Word lists add short text to languages other corpora hold; alone, a few thousand words are too little.
 _SUPPLEMENTS = ("swadesh", "bli", "wordfreq")
+# A script under this share of a label's training examples is a stray line (a Latin-script title in a
+# Cyrillic declaration), not a way the language is written: the label is not given to text in it.
+MIN_SCRIPT_SHARE = 0.01
 
 
 @dataclass
@@ -440,6 +443,23 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
 # --- training ----------------------------------------------------------------------------------------
 
 
+def label_scripts(examples: Examples, labels: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Return each label's scripts, most used first: the scripts most letters are in, in at least
+    MIN_SCRIPT_SHARE of its examples (Japanese: `Jpan`, and `Hani` when enough crops hold no kana)."""
+    counts: list[Counter[str | None]] = [Counter() for _ in labels]
+    for start in range(0, len(examples.texts), 4096):
+        end = start + 4096
+        scripts = dominant_scripts(examples.texts[start:end])  # as detection decides a text's script
+        for script, label in zip(scripts, examples.labels[start:end], strict=True):
+            counts[label][script] += 1
+    scripts = {}
+    for label, seen in zip(labels, counts, strict=True):
+        seen.pop(None, None)
+        total = sum(seen.values())
+        scripts[label] = tuple(script for script, n in seen.most_common() if n >= MIN_SCRIPT_SHARE * total)
+    return scripts
+
+
 def _batch_tensors(matrix: sp.csr_matrix, rows: np.ndarray):
     """Return (indices, offsets, weights) of CSR rows, as EmbeddingBag takes them."""
     import torch
@@ -484,7 +504,7 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
         scorer = _train_linear(config, featurizer.transform(train.texts), train.labels, len(labels), progress)
     identifier = LanguageIdentifier(labels=labels, scorer=scorer, features=config.features,
                                     threshold=config.threshold, prior_weight=config.prior_weight,
-                                    log_prior=log_prior(labels))  # fmt: skip
+                                    log_prior=log_prior(labels), scripts=label_scripts(train, labels))  # fmt: skip
     if isinstance(scorer, NaiveBayesScorer):
         held_out = [*dev.lines.texts, *dev.short.texts, *dev.medium.texts]
         gold = [*dev.lines.labels, *dev.short.labels, *dev.medium.labels]
