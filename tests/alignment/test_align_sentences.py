@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from xling.alignment.sentences.align import AlignConfig, align_sentences
-from xling.alignment.sentences.data import PairBatches, PairSampling, build_parallel_bank
+from xling.alignment.sentences.data import PairBatches, PairSampling, add_pairs, build_parallel_bank
 from xling.alignment.sentences.losses import distillation_loss, translation_ranking_loss
 from xling.data.config import CorpusConfig
 from xling.data.readers import AlignedCorpus
@@ -284,7 +285,9 @@ def _first_loss(run_dir):
 @pytest.mark.parametrize("field, value, message", [("data", CorpusConfig(), "data.corpus"), ("tokenizer", "", "tokenizer"),
                                                    ("distill_weight", 1.0, "teacher"), ("save_dtype", "bfloat16", "save_dtype"),
                                                    ("pairs_repeat", 0, "pairs_repeat"), ("scale", 200.0, "scale"),
-                                                   ("scale", -1.0, "scale")])  # fmt: skip
+                                                   ("scale", -1.0, "scale"), ("dev_size", 0, "dev_size"),
+                                                   ("dev_size", -5, "dev_size"),
+                                                   ("teacher", "xling-mini", "teacher: .*set distill_weight")])  # fmt: skip
 def test_config_errors_name_the_field(field, value, message):
     config = AlignConfig(data=CorpusConfig(corpus="sample"), tokenizer="t")
     setattr(config, field, value)
@@ -383,3 +386,99 @@ def test_with_a_best_metric_the_best_encoder_is_saved(tmp_path, sample_tokenizer
     best = load_file(str(result.output / "best" / "model.safetensors"))["student.embedding.weight"]
     last = load_file(str(result.output / "checkpoints" / "step-00000060" / "model.safetensors"))
     assert np.array_equal(saved, best) and not np.array_equal(saved, last["student.embedding.weight"])
+
+
+def _texts_bank(langs=("eng", "deu"), keep_texts=("eng",)):
+    """Return the bundled sample's bank of `langs` (all ids, one token per text) keeping the `keep_texts`."""
+    corpus = AlignedCorpus.from_dir(sample_corpus_dir())
+    tokenize = lambda texts: ([[len(t)] for t in texts], 0)  # noqa: E731
+    return build_parallel_bank(corpus, list(langs), tokenize, keep=lambda _ident: True, keep_texts=keep_texts)
+
+
+def test_teacher_vectors_are_embedded_again_when_the_teacher_folder_is_replaced(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
+    """The cached table's key holds the teacher's weights, not only its path: a teacher re-trained or replaced
+    in place (other weights of the same size, or another dimension) is embedded again; the same one is not."""
+    from tokenizers import Tokenizer
+
+    from xling.alignment.sentences import align as align_module
+    from xling.alignment.sentences.align import teacher_table
+    from xling.embeddings.static import StaticSentenceEncoder
+
+    tokenizer = Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json"))
+    teacher, run = tmp_path / "teacher", tmp_path / "run"
+    run.mkdir()
+    bank = _texts_bank()
+    config = AlignConfig(teacher=str(teacher), distill_weight=1.0, training=TrainingConfig(progress=False))
+    loads = []
+    load = align_module.Encoder.load
+    monkeypatch.setattr(align_module.Encoder, "load", lambda name: loads.append(name) or load(name))
+
+    def table(dimension: int, seed: int) -> np.ndarray:
+        torch.manual_seed(seed)
+        shutil.rmtree(teacher, ignore_errors=True)
+        StaticSentenceEncoder(tokenizer, dimension=dimension).save(teacher)
+        return teacher_table(config, bank, "eng", run)
+
+    first = table(8, 0)
+    assert np.array_equal(table(8, 0), first, equal_nan=True) and len(loads) == 1  # the same weights: reused
+    other = table(8, 1)  # other weights of the same size in the same folder: embedded again
+    assert len(loads) == 2 and not np.allclose(other, first, equal_nan=True)
+    assert table(12, 0).shape == (len(bank.unit_ids), 12) and len(loads) == 3
+
+
+def test_unit_fraction_draws_units_independently_of_the_held_out_split(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
+    """unit_fraction keeps about that share of the units that are not held out, whatever the held-out split
+    (with the held-out split's own hash it dropped only held-out units: 0.8 trained on all of them)."""
+    from xling.alignment.sentences import align as align_module
+
+    class Read(Exception):
+        """Raised where the run would read the corpus: the unit filter is all this test needs."""
+
+    def read(corpus, languages, tokenize, *, keep, **options):
+        raise Read(keep)
+
+    monkeypatch.setattr(align_module, "build_parallel_bank", read)
+    ids = [f"GEN.{chapter}.{verse}" for chapter in range(1, 101) for verse in range(1, 51)]
+
+    def kept(unit_fraction: float, heldout_fraction: float) -> set[str]:
+        config = AlignConfig(output=str(tmp_path / "run"), tokenizer=str(sample_tokenizer_dir), dimension=8,
+                             data=CorpusConfig("sample", ["eng", "deu"], heldout_fraction=heldout_fraction),
+                             unit_fraction=unit_fraction)  # fmt: skip
+        with pytest.raises(Read) as raised:
+            align_sentences(config)
+        keep = raised.value.args[0]
+        return {ident for ident in ids if keep(ident)}
+
+    heldout = HeldOut(fraction=0.2)
+    trainable = {ident for ident in ids if ident not in heldout}
+    assert kept(1.0, 0.2) == trainable
+    for fraction in (0.9, 0.8, 0.5):
+        units = kept(fraction, 0.2)
+        assert units <= trainable and abs(len(units) / len(trainable) - fraction) < 0.03, fraction
+        assert kept(fraction, 0.2) == units  # a stable draw: the same units in every run and process
+    alone = kept(0.8, 0.0)  # without a held-out split: about that share of all units
+    assert abs(len(alone) / len(ids) - 0.8) < 0.03 and alone & trainable == kept(0.8, 0.2)
+
+
+def test_batches_hold_no_text_twice(sample_tokenizer_dir):
+    """A copy of a pair (pairs_repeat, a repeated verse or clause) in one batch would be a false negative of
+    the in-batch ranking loss: a batch skips a unit whose src or tgt sentence it already holds and draws
+    another, still a pure function of (seed, step, micro, rank)."""
+    bank = _bank(sample_tokenizer_dir, langs=("eng", "deu"))
+    tokenize = lambda texts: ([list(t.encode()) for t in texts], 0)  # noqa: E731
+    words = [("house", "Haus"), ("cat", "Katze"), ("dog", "Hund"), ("tree", "Baum"), ("water", "Wasser")]
+    for repeat in range(30):  # many copies of a few pairs, as pairs_repeat
+        add_pairs(bank, "eng", "deu", words, tokenize, f"pairs:eng-deu#{repeat}")
+    batches = PairBatches(bank, bag_features, 64, PairSampling("eng"), seed=0)
+    for step in range(20):
+        batch = batches.get(step, 0, 0, 1)
+        assert all(torch.equal(value, batches.get(step, 0, 0, 1)[key]) for key, value in batch.items())
+        units = batch["units"].numpy()
+        assert len(units) == 64 == len(set(units.tolist()))  # still full batches of distinct units
+        for lang in ("eng", "deu"):
+            rows = bank.banks[lang].rows(bank.row[lang][units])
+            assert len({row.tobytes() for row in rows}) == len(rows), (step, lang)

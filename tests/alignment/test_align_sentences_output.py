@@ -14,7 +14,7 @@ import pytest
 from xling.alignment.sentences import align as align_module
 from xling.alignment.sentences.align import AlignConfig, align_sentences
 from xling.data.config import CorpusConfig
-from xling.errors import ConfigError, XlingError
+from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 
 
 def config(tmp_path: Path, output: Path, **fields) -> AlignConfig:
@@ -108,3 +108,35 @@ def test_a_run_with_checkpoints_is_resumed_or_overwritten_and_otherwise_refused_
     (tmp_path / "killed" / "best").mkdir(parents=True)
     (tmp_path / "killed" / "train_log.jsonl").write_text("", encoding="utf-8")
     align_module.check_output(config(tmp_path, tmp_path / "killed", resume=True))
+
+
+@pytest.mark.parametrize("spec, error, message", [
+    ("englsh-deu={dict}", LanguageCodeError, r"pairs 'englsh-deu=.*dict\.tsv': unknown language code 'englsh'"),
+    ("eng-xx={dict}", LanguageCodeError, r"pairs 'eng-xx=.*': unknown language code 'xx'"),
+    ("eng-deu{dict}", ConfigError, r"pairs: 'eng-deu.*' must be src-tgt=path\.tsv"),
+    ("engdeu={dict}", ConfigError, r"pairs: 'engdeu=.*' must be src-tgt=path\.tsv"),
+    ("eng-deu={missing}", DataError, r"pairs 'eng-deu=.*missing\.tsv': .*missing\.tsv: file not found"),
+])  # fmt: skip
+def test_a_bad_pairs_spec_is_refused_before_the_corpus_is_read(tmp_path: Path, spec, error, message) -> None:
+    """Named with its spec, before the corpus (missing here) is read: not after tokenising all of it."""
+    (tmp_path / "dict.tsv").write_text("house\tHaus\n", encoding="utf-8")
+    spec = spec.format(dict=tmp_path / "dict.tsv", missing=tmp_path / "missing.tsv")
+    with pytest.raises(error, match=message):
+        align_sentences(config(tmp_path, tmp_path / "out", pairs=[spec]))
+
+
+def test_a_teacher_without_distill_weight_is_refused_by_the_cli(tmp_path: Path) -> None:
+    """`--teacher` alone (distill_weight 0, the default) would be ignored without a word: refused at once."""
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    settings = config(tmp_path, tmp_path / "out")
+    args = ["align", "sentences", "--corpus", settings.data.corpus, "--tokenizer", settings.tokenizer,
+            "--output", settings.output, "--teacher", "xling-mini"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, ConfigError), result.output
+    assert "set distill_weight" in str(result.exception) and not (tmp_path / "out").exists()
+    result = CliRunner().invoke(app, [*args, "--set", "distill_weight=1.0", "--max-steps", "1"])
+    assert "distill_weight" not in str(result.exception)  # accepted: it fails later, on the missing corpus
+    assert "no-corpus" in str(result.exception)

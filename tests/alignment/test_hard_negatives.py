@@ -13,7 +13,13 @@ from safetensors.torch import load_file
 
 from xling.alignment.sentences import hard_negatives
 from xling.alignment.sentences.align import AlignConfig, align_sentences
-from xling.alignment.sentences.data import PairBatches, PairSampling, ParallelBank, TokenBank
+from xling.alignment.sentences.data import (
+    PairBatches,
+    PairSampling,
+    ParallelBank,
+    TokenBank,
+    build_parallel_bank,
+)
 from xling.alignment.sentences.hard_negatives import cached_hard_negatives, mine_hard_negatives
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.alignment.sentences.objective import SentenceAlignmentObjective
@@ -72,7 +78,9 @@ def _toy_bank(per_unit: dict[str, list[str | None]]) -> ParallelBank:
     for lang, column in per_unit.items():
         present = [i for i, t in enumerate(column) if t is not None]
         texts[lang] = [column[i] for i in present]
-        banks[lang] = TokenBank.build(texts[lang], lambda ts: ([[len(t) % 7] for t in ts], 0))
+        # a text's bytes as its ids: batches take no sentence twice (PairBatches.distinct), so distinct texts
+        # must have distinct ids
+        banks[lang] = TokenBank.build(texts[lang], lambda ts: ([list(t.encode()) for t in ts], 0))
         row[lang] = np.full(n, -1, dtype=np.int64)
         row[lang][present] = np.arange(len(present))
     return ParallelBank([f"u{i}" for i in range(n)], banks, row, texts)
@@ -290,3 +298,39 @@ def test_alignment_with_hard_negatives_trains_and_resumes_exactly(
 
 def _first_loss(run_dir):
     return json.loads((run_dir / "train_log.jsonl").read_text().splitlines()[0])["loss"]
+
+
+def test_hard_negatives_are_mined_again_when_the_miner_folder_is_replaced(tmp_path, sample_tokenizer_dir,
+                                                                          monkeypatch):  # fmt: skip
+    """The cached table's key holds the miner's weights, not only its path: a miner replaced in place (other
+    weights, as a re-trained model) mines again, even with --overwrite's cache kept; the same one does not."""
+    from tokenizers import Tokenizer
+
+    from xling.alignment.sentences.align import hard_negative_table
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import sample_corpus_dir
+    from xling.embeddings.static import StaticSentenceEncoder
+
+    tokenizer = Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json"))
+    corpus = AlignedCorpus.from_dir(sample_corpus_dir())
+    tokenize = lambda texts: ([[len(t)] for t in texts], 0)  # noqa: E731
+    bank = build_parallel_bank(corpus, ["eng", "deu"], tokenize, keep=lambda _ident: True, keep_texts=["eng"])
+    miner, run = tmp_path / "miner", tmp_path / "run"
+    run.mkdir()
+    config = AlignConfig(hard_negatives=1, hard_negative_encoder=str(miner), hard_negative_candidates=3)
+    mined = []
+    mine = hard_negatives.mine_hard_negatives
+    monkeypatch.setattr(
+        hard_negatives, "mine_hard_negatives", lambda *a, **k: mined.append(1) or mine(*a, **k)
+    )
+
+    def table(seed: int) -> np.ndarray:
+        torch.manual_seed(seed)
+        shutil.rmtree(miner, ignore_errors=True)
+        StaticSentenceEncoder(tokenizer, dimension=16).save(miner)
+        return np.asarray(hard_negative_table(config, bank, ["eng", "deu"], run).table)
+
+    first = table(0)
+    assert np.array_equal(table(0), first) and len(mined) == 1  # the same weights: the cached table
+    other = table(1)
+    assert len(mined) == 2 and not np.array_equal(other, first)

@@ -51,7 +51,7 @@ def make_bible(root: Path, seed: int = 0) -> Path:
                 eng.append(f"{ident}\t{text}")
                 if ident != "JHN.1.5":  # a verse missing in German: not a gold pair
                     deu.append(f"{ident}\t{text.capitalize()} und so")
-    eng.append("JHN.3.11\tonly in english here")
+    # (no verse only one side has at a chapter's end: that chapter would be numbered otherwise, no gold pairs)
     root.mkdir(parents=True, exist_ok=True)
     (root / "eng.tsv").write_text("\n".join(eng) + "\n", encoding="utf-8")
     (root / "deu.tsv").write_text("\n".join(deu) + "\n", encoding="utf-8")
@@ -67,7 +67,7 @@ def test_build_mining_test(tmp_path):
     eng = dict(line.split("\t") for line in (bible / "eng.tsv").read_text(encoding="utf-8").splitlines())
     for i, j in test.gold:
         assert test.src_ids[i] == test.tgt_ids[j] and test.src_ids[i].startswith("JHN.")
-    assert "JHN.1.5" not in test.src_ids and "JHN.3.11" not in test.src_ids
+    assert "JHN.1.5" not in test.src_ids
     assert [eng[i] for i in test.src_ids] == test.src
     src_other = {i for i in test.src_ids if not i.startswith("JHN.")}
     tgt_other = {i for i in test.tgt_ids if not i.startswith("JHN.")}
@@ -174,3 +174,31 @@ def test_real_bible_mining_test():
     result = evaluate_mining(Encoder.load("xling-mini"), test, MineConfig())
     score = result.scores["eng-deu"]
     assert score["f1"] > 0.8 and score["gold"] == len(test.gold)
+
+
+def test_gold_pairs_leave_out_chapters_numbered_otherwise(tmp_path, caplog):
+    """As the training bank (xling.data.versification): a chapter one language numbers otherwise gives no
+    gold pair, as its verses of one id are not translations of each other, and the count is logged."""
+    bible = make_bible(tmp_path / "bible")
+    with (bible / "deu.tsv").open("a", encoding="utf-8") as handle:  # German John 2 runs to verse 11
+        handle.write("JHN.2.11\tein Vers mehr und so\n")
+    with caplog.at_level("INFO", logger="xling.data.versification"):
+        test = build_mining_test(bible, "deu", "eng", book="JHN", n_distractors=10)
+    assert len(test.gold) == 29 - 10
+    assert not [i for i in (*test.src_ids, *test.tgt_ids) if i.startswith("JHN.2.")]
+    assert "deu-eng: left out 10 gold pairs in 1 chapters" in caplog.text
+
+
+def test_gold_pairs_leave_out_psalms_of_the_greek_numbering(greek_psalms_bible, caplog):
+    """Synodal Psalm 62 is the NRSV's Psalm 63 though both end at verse 12: languages.tsv names the schemes,
+    and its verses are no gold pairs (chapters_apart); Psalm 2 is numbered alike and stays."""
+    with caplog.at_level("INFO", logger="xling.data.versification"):
+        test = build_mining_test(greek_psalms_bible, "rus", "eng", book="PSA", n_distractors=0)
+    assert sorted(test.src_ids) == sorted(test.tgt_ids) == sorted(f"PSA.2.{v}" for v in range(1, 13))
+    assert len(test.gold) == 12 and "rus-eng: left out 12 gold pairs" in caplog.text
+
+
+def test_a_book_numbered_otherwise_throughout_has_no_gold_pairs_and_says_why(renumbered_bible):
+    # German counts Psalm 3's title as verse 1: the one psalm there is numbered otherwise than in English
+    with pytest.raises(DataError, match="PSA: its 8 verses in both deu and eng sit in chapters numbered"):
+        build_mining_test(renumbered_bible, "deu", "eng", book="PSA", n_distractors=0)

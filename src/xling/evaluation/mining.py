@@ -1,6 +1,8 @@
 """A BUCC-style bitext mining test built from the parallel Bible: find the translations among distractors.
 
-The gold pairs are the verses of a held-out book (John by default) present in both languages. Each side
+The gold pairs are the verses of a held-out book (John by default) present in both languages, in chapters
+both number alike (xling.data.versification, as the training bank: cmn numbers a chapter of John otherwise
+than eng, the Synodal and Vulgate schemes most psalms; those verses are left out of the test). Each side
 also gets non-parallel distractor verses from the other books. Distractor books are split at random between
 the two sides, so no distractor has its translation on the other side: not where two Bibles number a
 book's chapters differently (Joel 3 of one is Joel 4 of the other), and not between books that tell the
@@ -26,6 +28,7 @@ import numpy as np
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus
 from xling.data.root import bible_folder
+from xling.data.versification import chapters_apart, last_verses, same_numbering
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError
 from xling.evaluation.result import Result
@@ -118,9 +121,14 @@ def build_mining_test(
                           f"both read the {kept} file)")  # fmt: skip
     src_rows = dict(corpus.sentences(src_code))
     tgt_rows = dict(corpus.sentences(tgt_code))
-    gold_ids = [i for i in src_rows if _book(i) == book and i in tgt_rows]
-    if not gold_ids:
+    shared = [i for i in src_rows if _book(i) == book and i in tgt_rows]
+    if not shared:
         raise DataError(f"book {book} has no verse in both {src_code} and {tgt_code}", corpus.root)
+    gold_ids = _same_numbering(corpus, src_code, tgt_code, src_rows, tgt_rows, shared)
+    if not gold_ids:
+        raise DataError(f"book {book}: its {len(shared)} verses in both {src_code} and {tgt_code} sit in chapters "
+                        "numbered otherwise in one of them (xling.data.versification): no gold pair is left",
+                        corpus.root)  # fmt: skip
 
     rng = np.random.default_rng(seed)
     src_pool, tgt_pool = _split_books(src_rows, tgt_rows, book, rng)
@@ -151,6 +159,18 @@ def build_mining_test(
         src_ids=src_ids,
         tgt_ids=tgt_ids,
     )
+
+
+def _same_numbering(corpus: AlignedCorpus, src_code: str, tgt_code: str, src_rows: dict[str, str],
+                    tgt_rows: dict[str, str], shared: list[str]) -> list[str]:  # fmt: skip
+    """Return the ids of `shared` whose chapter both languages number alike, as the training bank keeps them
+    (xling.data.versification: the same last verse, and not psalms that the two schemes number apart); the
+    count left out is logged. Joined on their id, the verses of a chapter numbered otherwise are not
+    translations of each other (Russian `PSA.23.1` is Psalm 24's first verse), so they make no gold pair."""
+    schemes = corpus.versification()
+    src_scheme, tgt_scheme = (schemes.get(corpus.code(code) or code, "") for code in (src_code, tgt_code))
+    return same_numbering(shared, last_verses(src_rows), last_verses(tgt_rows), f"{src_code}-{tgt_code}",
+                          "gold pairs", chapters_apart(src_scheme, tgt_scheme))  # fmt: skip
 
 
 def _split_books(

@@ -8,6 +8,7 @@ pivot sentence. Training goes through `xling.training.train` (resume, DDP, bf16,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -38,12 +39,12 @@ from xling.atomic import check_apart, check_replaceable, same_path, save_keyed_a
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
-from xling.data.readers import AlignedCorpus, read_parallel_tsv
+from xling.data.readers import AlignedCorpus, read_parallel_tsv, require_file
 from xling.data.root import check_not_test_set
-from xling.data.sources import HeldOut, resolve_corpus
-from xling.embeddings.encoder import Encoder
+from xling.data.sources import resolve_corpus
+from xling.embeddings.encoder import Encoder, resolve_model
 from xling.embeddings.static import StaticSentenceEncoder
-from xling.errors import ConfigError, XlingError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.tokenization.vocabulary_transfer import cached_transfer
 from xling.training import TrainingConfig, load_checkpoint, train
@@ -69,6 +70,9 @@ TEACHER_FILES = ("teacher_vectors.npy", "teacher_vectors.json")
 # the best.old or best.tmp that a kill during a best write leaves: the loop renames best.old back at its
 # start and replaces best.tmp at its next write), and the caches it reuses (keyed by their settings)
 RUN_FILES = frozenset({*RUN_ENTRIES, *TEACHER_FILES, CACHE_FILE, KEY_FILE, TRANSFER_DIR})
+# the personalisation of the unit_fraction draw's hash (in_unit_fraction): other buckets than the held-out
+# split's crc32 ones (xling.data.sources.HeldOut), so the two draws are independent
+UNIT_DRAW = b"xling-units"
 
 
 @dataclass
@@ -104,7 +108,7 @@ class AlignConfig:
 
     teacher: str = ""
     """A frozen encoder (folder or shipped name) whose pivot-sentence vectors both sides learn to match
-    (distillation); required when distill_weight > 0, unused otherwise."""
+    (distillation); required when distill_weight > 0, and refused without it (it would be ignored)."""
 
     ranking_weight: float = 1.0
     """Weight of the translation ranking loss (LaBSE's bidirectional in-batch softmax); 0 = distillation
@@ -162,14 +166,14 @@ class AlignConfig:
 
     unit_fraction: float = 1.0
     """Train on a stable hashed share of the units only (e.g. to bound a teacher's embedding cost), in
-    (0, 1]."""
+    (0, 1]: about that share of the units not held out (a draw of its own, independent of the held-out split)."""
 
     dev_languages: list[str] = field(default_factory=list)
     """Languages scored against the pivot on the held-out ids (dev_retrieval, dev_<lang>); empty: no dev
     set."""
 
     dev_size: int = 500
-    """The most held-out pairs per dev language that the dev retrieval accuracy is measured over."""
+    """The most held-out pairs per dev language that the dev retrieval accuracy is measured over (>= 1)."""
 
     save_dtype: str = "float32"
     """Number format of a static student's saved table: "float32", "float16" (half the size) or "int8"
@@ -193,6 +197,7 @@ class AlignConfig:
     def validate(self) -> None:
         self.data.validate()
         for spec in self.pairs:  # a BLI test dictionary would be scored on what the student learnt from it
+            parse_pairs_spec(spec)
             check_not_test_set(spec.partition("=")[2], f"pairs {spec!r}")
         if not 1.0 <= self.scale <= 100.0:  # the objective keeps the scale in [1, 100], learned or not
             raise ConfigError(f"scale: {self.scale} must be in [1, 100]")
@@ -211,10 +216,18 @@ class AlignConfig:
                               "a static student is built over `tokenizer`")  # fmt: skip
         if self.distill_weight > 0 and not self.teacher:
             raise ConfigError("teacher: distill_weight > 0 needs a teacher encoder folder")
+        if self.teacher and self.distill_weight <= 0:
+            raise ConfigError(f"teacher: {self.teacher!r} is given but distill_weight is {self.distill_weight}, so "
+                              "it would be ignored; set distill_weight (e.g. --set distill_weight=1.0) to distil "
+                              "from it, or leave the teacher out")  # fmt: skip
         if self.ranking_weight <= 0 and self.distill_weight <= 0:
             raise ConfigError("ranking_weight and distill_weight are both 0: nothing to learn")
         if not 0 < self.unit_fraction <= 1:
             raise ConfigError(f"unit_fraction: {self.unit_fraction} must be in (0, 1]")
+        if self.dev_size < 1:
+            raise ConfigError(
+                f"dev_size: {self.dev_size} must be >= 1 (the most held-out pairs per dev language)"
+            )
         if not 0 <= self.xx_yy_ratio <= 1:
             raise ConfigError(f"xx_yy_ratio: {self.xx_yy_ratio} must be in [0, 1]")
         if self.pairs_repeat < 1:
@@ -302,11 +315,13 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, pivot: str, output: P
     The teacher's own output, not unit length: the distillation targets of Reimers & Gurevych 2020
     (sentence-transformers' make_multilingual example, MSELoss on the teacher's embeddings). A teacher that
     ends in a Normalize layer gives unit vectors either way. Cached in the run folder (the teacher is
-    frozen), so a resumed run does not embed again. `pivot` is the pivot's code in the bank (corpus_languages).
+    frozen), so a resumed run does not embed again; keyed by the teacher's files (encoder_fingerprint), not
+    only its path. `pivot` is the pivot's code in the bank (corpus_languages).
     """
     cache, meta_path = (output / name for name in TEACHER_FILES)
     key = {
         "teacher": config.teacher,
+        "weights": encoder_fingerprint(config.teacher),  # the same folder re-trained or replaced: again
         "units": len(bank.unit_ids),
         "pivot": pivot,
         "texts": bank.fingerprint([pivot]),
@@ -326,6 +341,24 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, pivot: str, output: P
     return table
 
 
+def encoder_fingerprint(name: str) -> str:
+    """Return a hash of the encoder `name` (a folder, shipped name or Hub id): every file's relative path,
+    size and bytes, so that weights replaced in place (re-trained, another model copied over the folder, in
+    any dimension) give another hash. A cache key, exact: probe vectors (xling.embeddings.fingerprint) need
+    the model loaded and differ in their last bits between devices. A run's own entries in the folder (its
+    checkpoints, log and caches: RUN_FILES), which shape no vector, are left out. Every byte is read, as
+    xling.training.resume.data_fingerprint does: a copy keeps sizes and modification times."""
+    folder = resolve_model(name)
+    digest = hashlib.sha256()
+    entries = [entry for entry in folder.iterdir() if entry.name not in RUN_FILES]
+    files = [path for entry in entries for path in ([entry] if entry.is_file() else entry.rglob("*"))]
+    for path in sorted(path for path in files if path.is_file()):
+        with path.open("rb") as handle:
+            content = hashlib.file_digest(handle, "sha256").hexdigest()
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{path.stat().st_size}\0{content}\0".encode())
+    return digest.hexdigest()[:16]
+
+
 def hard_negative_languages(config: AlignConfig, langs: list[str]) -> list[str]:
     """Return the languages to mine hard negatives in: those a batch's tgt side can be (see PairBatches).
 
@@ -341,7 +374,8 @@ def hard_negative_table(
 ) -> HardNegativeTable:
     """Return the mined hard-negative candidates of every unit (see hard_negatives.py).
 
-    Cached in the run folder (the miner is frozen), so a resumed run does not mine again.
+    Cached in the run folder (the miner is frozen), so a resumed run does not mine again; keyed by the miner's
+    files (encoder_fingerprint), not only its path.
     """
     name = config.hard_negative_encoder or config.student
     mined = hard_negative_languages(config, langs)
@@ -350,7 +384,7 @@ def hard_negative_table(
         logger.info("mining hard negatives in %s with %s", ", ".join(mined), name)
         return Encoder.load(name)
 
-    key = {"encoder": name}
+    key = {"encoder": name, "weights": encoder_fingerprint(name)}
     return cached_hard_negatives(load, bank, mined, langs[0], output, key,
                                  k=config.hard_negative_candidates, margin=config.hard_negative_margin)  # fmt: skip
 
@@ -398,14 +432,47 @@ def add_extra_pairs(
     `repeat` > 0 marks a further copy (AlignConfig.pairs_repeat): its unit ids get a `#repeat` suffix. With
     `corpus`, a language joins the code the corpus keeps it under (zh: cmn), as the training languages.
     """
-    langs, sep, path = spec.partition("=")
-    src, dash, tgt = langs.partition("-")
-    if not sep or not dash:
-        raise ConfigError(f"pairs: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=dict.en-de.tsv")
+    src, tgt, path = parse_pairs_spec(spec)
+    langs = spec.partition("=")[0]
     pairs = list(read_parallel_tsv(path))
     prefix = f"pairs:{langs}" + (f"#{repeat}" if repeat else "")
     code = normalize_language if corpus is None else lambda lang: corpus_code(corpus, lang)
     return add_pairs(bank, code(src), code(tgt), pairs, tokenize, prefix)
+
+
+def parse_pairs_spec(spec: str) -> tuple[str, str, str]:
+    """Return (src code, tgt code, path) of a `src-tgt=path.tsv` spec (AlignConfig.pairs); a ConfigError for
+    another form, a LanguageCodeError naming the spec for an unknown code."""
+    langs, sep, path = spec.partition("=")
+    src, dash, tgt = langs.partition("-")
+    if not sep or not dash or not path:
+        raise ConfigError(f"pairs: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=dict.en-de.tsv")
+    where = f"pairs {spec!r}"
+    return normalize_language(src, where=where), normalize_language(tgt, where=where), path
+
+
+def check_pairs_files(config: AlignConfig) -> None:
+    """Return nothing when every `pairs` file is there; else a DataError naming its spec. Called before any
+    data is read (not once the whole corpus is tokenised); not in validate, which runs whenever a recipe is
+    loaded, also where its data is not."""
+    for spec in config.pairs:
+        try:
+            require_file(parse_pairs_spec(spec)[2])
+        except DataError as error:
+            raise DataError(f"pairs {spec!r}: {error}") from None
+
+
+def in_unit_fraction(ident: str, fraction: float) -> bool:
+    """Return whether the unit `ident` is in the stable hashed `fraction` of the units (AlignConfig.unit_fraction).
+
+    A hash of its own (blake2b personalised with UNIT_DRAW), not the held-out split's crc32 buckets: with those,
+    the units dropped were the held-out ones first (unit_fraction 0.8 beside heldout_fraction 0.2 trained on
+    every unit not held out).
+    """
+    if fraction >= 1:
+        return True
+    digest = hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=8, person=UNIT_DRAW).digest()
+    return int.from_bytes(digest, "big") < fraction * 2**64
 
 
 def add_clause_pairs(bank: ParallelBank, corpus: AlignedCorpus, langs: list[str], keep, tokenize,
@@ -464,6 +531,7 @@ def check_output(config: AlignConfig) -> None:
 def align_sentences(config: AlignConfig) -> AlignResult:
     """Return the result of aligning a student as the config says; the encoder is saved to config.output."""
     config.validate()
+    check_pairs_files(config)
     check_output(config)
     # no process writes into `output` before every one of them has checked it (torchrun)
     init_distributed(config.training.device)
@@ -471,7 +539,7 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus))
     langs = corpus_languages(config, corpus)
     heldout = config.data.heldout()
-    unused = HeldOut(fraction=1.0 - config.unit_fraction)  # the same stable hash, used to drop units
+    drawn: dict[str, bool] = {}  # in_unit_fraction of each id: asked once per language
     torch.manual_seed(config.training.seed)
     student = build_student(config)
     if config.save_dtype != "float32" and not isinstance(student, StaticSentenceEncoder):
@@ -483,7 +551,13 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     embedded = hard_negative_languages(config, langs) + ([langs[0]] if config.distill_weight > 0 else [])
 
     def keep(ident: str) -> bool:
-        return ident not in heldout and ident not in unused
+        if ident in heldout:
+            return False
+        if config.unit_fraction >= 1:
+            return True
+        if ident not in drawn:
+            drawn[ident] = in_unit_fraction(ident, config.unit_fraction)
+        return drawn[ident]
 
     logger.info("reading and tokenizing the corpus (%d languages)", len(langs))
     bank = build_parallel_bank(

@@ -26,6 +26,16 @@ if TYPE_CHECKING:
 Tokenize = Callable[[list[str]], tuple[list[list[int]], int]]
 
 
+_HASH_BASE = np.uint64(0x100000001B3)
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """Return splitmix64's finaliser of uint64 `values` (arithmetic mod 2**64)."""
+    values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return values ^ (values >> np.uint64(31))
+
+
 @dataclass
 class TokenBank:
     """The token ids of one language's sentences: sentence i is ids[offsets[i]:offsets[i+1]]."""
@@ -39,6 +49,20 @@ class TokenBank:
     def rows(self, index: np.ndarray) -> list[np.ndarray]:
         """Return the id arrays of the sentences at `index`."""
         return [self.ids[self.offsets[i] : self.offsets[i + 1]] for i in index]
+
+    def keys(self) -> np.ndarray:
+        """Return a uint64 hash of each sentence's token ids: equal for equal ids (a sentence twice in the bank,
+        or two texts the tokenizer makes the same ids of), almost never otherwise."""
+        lengths = np.diff(self.offsets)
+        if not len(self.ids):
+            return _mix(lengths.astype(np.uint64))
+        position = np.arange(len(self.ids)) - np.repeat(self.offsets[:-1], lengths)
+        powers = np.cumprod(np.full(int(lengths.max()), _HASH_BASE, dtype=np.uint64))  # wraps mod 2**64
+        powers = np.concatenate([np.ones(1, dtype=np.uint64), powers[:-1]])
+        terms = _mix(self.ids.astype(np.uint64) + np.uint64(1)) * powers[position]
+        sums = np.zeros(len(self.ids) + 1, dtype=np.uint64)
+        np.cumsum(terms, out=sums[1:])
+        return _mix((sums[self.offsets[1:]] - sums[self.offsets[:-1]]) ^ _mix(lengths.astype(np.uint64)))
 
     @classmethod
     def build(cls, texts: Sequence[str], tokenize: Tokenize, chunk: int = 20_000) -> TokenBank:
@@ -181,6 +205,10 @@ class PairSampling:
 class PairBatches:
     """Batches of translation pairs, one language pair per batch (its in-batch negatives share a language).
 
+    No sentence is twice on one side of a batch: a copy of a pair (pairs_repeat, a verse or clause that
+    recurs) would be a false negative of the in-batch ranking loss (sentence-transformers' NO_DUPLICATES
+    batch sampler), so a unit whose src or tgt sentence the batch already holds is replaced by another.
+
     A batch is {"src_*", "tgt_*": the student's inputs for each side, "units": the unit indices,
     "teacher": teacher vectors of the units (when a teacher table is given)}. With `hard_negatives` > 0 and
     a mined table, it also holds "neg_*": up to that many mined negatives per pair, in the tgt language and
@@ -214,6 +242,7 @@ class PairBatches:
         self.others = others
         self.p = np.array([probs[lang] for lang in others])
         self._shared = {lang: bank.shared(lang, sampling.pivot) for lang in others}
+        self._keys: dict[str, np.ndarray] = {}  # TokenBank.keys of each language, made when first drawn
 
     def pair(self, rng: np.random.Generator) -> tuple[str, str, np.ndarray]:
         """Return (src language, tgt language, unit indices both have) for one batch."""
@@ -230,10 +259,47 @@ class PairBatches:
         if len(units) < 2:  # a pair with (almost) nothing in common: fall back to the pivot pair
             src, tgt, units = src, self.sampling.pivot, self._shared[src]
         chosen = rng.choice(units, size=min(self.batch_size, len(units)), replace=False)
+        chosen = self.distinct(src, tgt, chosen, units, rng)
         out = self.batch(src, tgt, chosen)
         if self.negatives is not None and self.hard_negatives > 0:  # drawn last: the pairs stay as without
             out.update(self.negative_batch(tgt, chosen, rng))
         return out
+
+    def sentence_keys(self, lang: str) -> np.ndarray:
+        """Return TokenBank.keys of `lang`'s bank (made once)."""
+        keys = self._keys.get(lang)
+        if keys is None or len(keys) != len(self.bank.banks[lang]):
+            keys = self._keys[lang] = self.bank.banks[lang].keys()
+        return keys
+
+    def distinct(
+        self, src: str, tgt: str, chosen: np.ndarray, units: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Return `chosen` (drawn from `units`) with no src or tgt sentence twice: in order, a unit whose
+        sentence on either side an earlier one holds is dropped, and units drawn from the rest of `units`
+        (in an order from `rng`, so still a pure function of the step) take their places while there are any.
+        A batch without repeats is returned as it is, and `rng` is then not used."""
+        sides = [(self.sentence_keys(lang), self.bank.row[lang]) for lang in (src, tgt)]
+        if all(len(np.unique(keys[rows[chosen]])) == len(chosen) for keys, rows in sides):
+            return chosen
+        seen: tuple[set[int], set[int]] = (set(), set())
+        kept: list[int] = []
+
+        def take(candidates: np.ndarray) -> None:
+            src_keys, tgt_keys = (keys[rows[candidates]].tolist() for keys, rows in sides)
+            for unit, a, b in zip(candidates.tolist(), src_keys, tgt_keys, strict=True):
+                if len(kept) == len(chosen):
+                    return
+                if a not in seen[0] and b not in seen[1]:
+                    seen[0].add(a)
+                    seen[1].add(b)
+                    kept.append(unit)
+
+        take(chosen)
+        rest = np.setdiff1d(units, chosen, assume_unique=True)
+        if len(kept) < len(chosen) and len(rest):
+            take(rest[rng.permutation(len(rest))])
+        return np.asarray(kept, dtype=np.int64)
 
     def batch(self, src: str, tgt: str, units: np.ndarray) -> dict[str, torch.Tensor]:
         """Return the batch of the translation pairs `units` between `src` and `tgt`."""
