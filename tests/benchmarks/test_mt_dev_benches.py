@@ -1,9 +1,13 @@
-"""benchmarks/mt_average.py end to end on a tiny run over the bundled sample corpus."""
+"""benchmarks/mt_average.py and mt_decode_options.py end to end on a tiny run over the bundled sample corpus."""
 
 from __future__ import annotations
 
+import pytest
 
-def test_dev_chrf_of_averaged_checkpoints(tmp_path, sample_tokenizer_dir, load_benchmark):
+
+@pytest.fixture
+def tiny_mt_run(tmp_path, sample_tokenizer_dir):
+    """Return (run folder, recipe) of a 4-step tiny eng -> deu run on the bundled sample, checkpoints at 2 and 4."""
     from xling.config import load_config
     from xling.translation.train import MTTrainConfig, train_translation
 
@@ -27,10 +31,25 @@ keep_checkpoints = 0
         encoding="utf-8",
     )
     train_translation(load_config(MTTrainConfig, recipe, section="mt"))
+    return tmp_path / "run", recipe
+
+
+def test_dev_chrf_of_averaged_checkpoints(tiny_mt_run, load_benchmark):
+    run, recipe = tiny_mt_run
     bench = load_benchmark("mt_average")
-    report = bench.main(
-        ["--run", str(tmp_path / "run"), "--recipe", str(recipe), "--k", "1,2", "--sentences", "5"]
-    )
+    report = bench.main(["--run", str(run), "--recipe", str(recipe), "--k", "1,2", "--sentences", "5"])
     one, two = report["rows"]
     assert one["steps"] == [4] and two["steps"] == [2, 4]
     assert set(one["dev_chrf++"]) == {"eng-deu"} and 0 <= two["average"] <= 100
+
+
+def test_dev_chrf_of_decoding_options(tiny_mt_run, load_benchmark):
+    run, recipe = tiny_mt_run
+    bench = load_benchmark("mt_decode_options")
+    report = bench.main(["--model", str(run), "--recipe", str(recipe), "--options", "1:1.0:0:1.0,2:0.6:3:1.2",
+                         "--sentences", "5", "--threads", "1", "--json", str(run.parent / "decode.json")])  # fmt: skip
+    greedy, beam = report["rows"]
+    assert (greedy["beam_size"], beam["beam_size"], beam["length_penalty"]) == (1, 2, 0.6)
+    assert (beam["no_repeat_ngram_size"], beam["repetition_penalty"]) == (3, 1.2)
+    assert set(greedy["dev_chrf++"]) == {"eng-deu"} and 0 <= beam["average"] <= 100
+    assert (run.parent / "decode.json").is_file()
