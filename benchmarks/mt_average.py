@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
     from xling.data.readers import AlignedCorpus
     from xling.data.sources import resolve_corpus
     from xling.tokenization.vocabulary import load_tokenizer
-    from xling.training.checkpoint import average_checkpoints, scheduled_checkpoints
+    from xling.training.checkpoint import average_checkpoints, last_scheduled
     from xling.translation.data import is_dev_id, parse_direction
     from xling.translation.objective import Seq2SeqObjective
     from xling.translation.train import MTTrainConfig, build_model, greedy_translate
@@ -50,8 +50,6 @@ def main(argv: list[str] | None = None) -> dict:
     config = load_config(MTTrainConfig, args.recipe, section="mt")
     tokenizer = load_tokenizer(config.tokenizer)
     objective = Seq2SeqObjective(build_model(config, tokenizer)).eval()
-    # as `mt train --set average_last=K`: not a checkpoint a stop for time left between scheduled ones
-    checkpoints = scheduled_checkpoints(Path(args.run))
     corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus), list(config.data.languages) or None)
     heldout = config.data.heldout()
     dev = {}
@@ -64,7 +62,8 @@ def main(argv: list[str] | None = None) -> dict:
     chrf = CHRF(word_order=2)
     rows = []
     for k in (int(x) for x in args.k.split(",")):
-        chosen = checkpoints[-k:]
+        # as `mt train --set average_last=K`: not a checkpoint a stop for time left between scheduled ones
+        chosen = last_scheduled(Path(args.run), k, what=f"--k {k}")
         started = time.perf_counter()
         average_checkpoints(chosen, objective)
         scores = {}

@@ -133,9 +133,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     run, target = Path(args.run), Path(args.target)
     with tempfile.TemporaryDirectory() as scratch:
-        from xling.training.checkpoint import scheduled_checkpoints
+        from xling.training.checkpoint import last_scheduled
 
-        chosen = scheduled_checkpoints(run)[-args.average :] if args.average else args.checkpoint
+        chosen = last_scheduled(run, args.average, what="--average") if args.average else args.checkpoint
         source = hf_folder_from_checkpoint(chosen, args.recipe, Path(scratch)) if chosen else run
         staged = Path(scratch) / "staged"
         staged.mkdir()

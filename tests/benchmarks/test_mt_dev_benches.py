@@ -34,12 +34,13 @@ keep_checkpoints = 0
     return tmp_path / "run", recipe
 
 
-def test_dev_chrf_of_averaged_checkpoints(tiny_mt_run, load_benchmark):
+def test_dev_chrf_of_averaged_checkpoints(tiny_mt_run, load_benchmark, caplog):
     run, recipe = tiny_mt_run
     bench = load_benchmark("mt_average")
-    report = bench.main(["--run", str(run), "--recipe", str(recipe), "--k", "1,2", "--sentences", "5"])
-    one, two = report["rows"]
-    assert one["steps"] == [4] and two["steps"] == [2, 4]
+    report = bench.main(["--run", str(run), "--recipe", str(recipe), "--k", "1,2,3", "--sentences", "5"])
+    one, two, three = report["rows"]
+    assert one["steps"] == [4] and two["steps"] == [2, 4] and three["steps"] == [2, 4]
+    assert "--k 3: 3 checkpoints asked for" in caplog.text and "the mean of 2" in caplog.text
     assert set(one["dev_chrf++"]) == {"eng-deu"} and 0 <= two["average"] <= 100
 
 

@@ -132,6 +132,19 @@ def scheduled_checkpoints(run_dir: Path, every: int | None = None, end: int | No
             if (step := checkpoint_step(path)) == end or (step < end and step % every == 0)]  # fmt: skip
 
 
+def last_scheduled(run_dir: Path, k: int, every: int | None = None, end: int | None = None, *,
+                   what: str = "average_last", warn: bool = True) -> list[Path]:  # fmt: skip
+    """Return the last `k` of `scheduled_checkpoints(run_dir, every, end)`, oldest first; fewer than `k` (a
+    run with fewer checkpoints) is a warning naming `what` that asked for them (when `warn`: one process of
+    a distributed run says it), since their mean is then not the model asked for."""
+    found = scheduled_checkpoints(run_dir, every, end)
+    chosen = found[-k:] if k > 0 else []
+    if len(chosen) < k and warn:
+        logger.warning("%s: %d checkpoints asked for, but %s has %d on its schedule: the mean of %d", what, k,
+                       run_dir, len(found), len(chosen))  # fmt: skip
+    return chosen
+
+
 def save_best(run_dir: Path, step: int, model: torch.nn.Module, state: dict[str, Any]) -> Path:
     """Return `run_dir/best` after writing the weights and `state` there atomically (no optimizer state).
 

@@ -35,10 +35,10 @@ from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import (
     UnreadableCheckpointError,
     average_checkpoints,
+    last_scheduled,
     list_checkpoints,
     load_checkpoint,
     read_trainer_state,
-    scheduled_checkpoints,
 )
 from xling.training.loop import entries_besides_the_run
 from xling.training.model_folder import save_model_folder
@@ -406,13 +406,9 @@ def checkpoints_to_average(output: Path, config: MTTrainConfig, result: TrainRes
     """Return the last `average_last` checkpoints that an uninterrupted run writes: every checkpoint_every
     steps and at its last step. A stop for time (training.max_minutes) leaves a checkpoint at another step,
     which a resumed run would otherwise average in place of one of these. Fewer than asked: a warning."""
-    every = config.training.checkpoint_every
-    chosen = scheduled_checkpoints(output, every, result.steps)[-config.average_last :]
-    if len(chosen) < config.average_last and result.is_main:
-        logger.warning("average_last: %d checkpoints asked for, but the run has %d (training.checkpoint_every "
-                       "%d, max_steps %d): the model is the mean of %d", config.average_last, len(chosen), every,
-                       config.training.max_steps, len(chosen))  # fmt: skip
-    return chosen
+    return last_scheduled(
+        output, config.average_last, config.training.checkpoint_every, result.steps, warn=result.is_main
+    )
 
 
 def _base_training_data(model: str) -> dict[str, Any] | None:
