@@ -268,6 +268,11 @@ def test_a_direction_with_a_script_or_region_is_refused_not_dropped():
     with pytest.raises(ConfigError, match="directions"):
         MTEvalConfig(directions=["eng-de_AT"]).validate()
     assert expand_directions(["en"], ["zh"]) == ["eng-zho"]
+    # the pivot too: --pivot zh-TW translated through the model's Simplified Chinese
+    for pivot in ("zh-TW", "sr-Latn"):
+        with pytest.raises(ConfigError, match=rf"pivot: '{pivot}' names a script or region"):
+            MTEvalConfig(directions=["deu-fra"], pivot=pivot).validate()
+    MTEvalConfig(directions=["deu-fra"], pivot="en").validate()
 
 
 class _EchoReference:

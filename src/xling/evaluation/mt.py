@@ -43,6 +43,7 @@ from xling.data.languages import MACROLANGUAGES, normalize_language
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.result import Result
 from xling.translation.decoding import DecodeOptions
+from xling.translation.languages import parse_language
 from xling.translation.testsets import (
     TESTSETS,
     DirectionData,
@@ -138,8 +139,10 @@ class MTEvalConfig:
             or self.max_sentences < 0
         ):
             raise ConfigError(f"max_sentences: {self.max_sentences!r} must be 0 (all) or a positive integer")
-        if self.pivot:
-            normalize_language(self.pivot, where="pivot")
+        if self.pivot and (tag := parse_language(self.pivot, where="pivot")) and (tag.script or tag.region):
+            # dropped, the model would be asked for the pivot's default script (zh-TW through zho_Hans)
+            raise ConfigError(f"pivot: {self.pivot!r} names a script or region, which a pivot does not carry: "
+                              f"give the language alone ({tag.language})")  # fmt: skip
         if self.bleu_tokenize and self.bleu_tokenize not in BLEU.TOKENIZERS:
             raise ConfigError(
                 f"bleu_tokenize: {self.bleu_tokenize!r} must be one of {', '.join(BLEU.TOKENIZERS)}"
