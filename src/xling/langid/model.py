@@ -104,8 +104,8 @@ class LanguageIdentifier:
     """The writing systems of each label's training text (ISO 15924 as `xling.langid.scripts` names them:
     `Latn`, `Cyrl`, `Hani`, `Jpan`, `Kore`): a text is given only a label of the script most of its letters
     are in, and is `und` when no label (of those allowed) has that script, rather than a confident guess
-    from n-grams no label was trained on (Ol Chiki text took a Latin-script label). None (a detector saved
-    before labels had scripts): every label may be given."""
+    from n-grams no label was trained on (the detector before took Ol Chiki text for Literary Chinese).
+    None (a detector saved before labels had scripts): every label may be given."""
     path: Path | None = None
 
     def __post_init__(self) -> None:
