@@ -295,3 +295,22 @@ def steps_for_tokens(batches: Any, tokens: int, count: Callable[[dict[str, Any]]
         seen += count(batches.get(step, 0, 0, 1))
         step += 1
     return step
+
+
+def recipe_dev_verses(config: Any, sentences: int) -> dict[str, tuple[list[str], list[str]]]:
+    """Return {"src-tgt": (sources, references)} of an mt recipe's (MTTrainConfig's) dev directions: the
+    first `sentences` verses of its dev ids (`dev_fraction`), never its held-out book, read from its corpus."""
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import resolve_corpus
+    from xling.translation.data import is_dev_id, parse_direction
+
+    corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus), list(config.data.languages) or None)
+    heldout = config.data.heldout()
+    dev = {}
+    for direction in config.dev_directions:
+        src, tgt = parse_direction(direction, "dev_directions")
+        rows = list(
+            corpus.pairs(src, tgt, ids=lambda i: is_dev_id(i, config.dev_fraction) and i not in heldout)
+        )
+        dev[f"{src}-{tgt}"] = ([r[1] for r in rows[:sentences]], [r[2] for r in rows[:sentences]])
+    return dev

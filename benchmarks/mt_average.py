@@ -17,7 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_common import write_json  # noqa: E402  (the script's folder is on sys.path)
+from bench_common import recipe_dev_verses, write_json  # noqa: E402  (the script's folder is on sys.path)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -38,11 +38,8 @@ def main(argv: list[str] | None = None) -> dict:
     from sacrebleu.metrics import CHRF
 
     from xling.config import load_config
-    from xling.data.readers import AlignedCorpus
-    from xling.data.sources import resolve_corpus
     from xling.tokenization.vocabulary import load_tokenizer
     from xling.training.checkpoint import average_checkpoints, last_scheduled
-    from xling.translation.data import is_dev_id, parse_direction
     from xling.translation.objective import Seq2SeqObjective
     from xling.translation.train import MTTrainConfig, build_model, greedy_translate
 
@@ -50,14 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = load_config(MTTrainConfig, args.recipe, section="mt")
     tokenizer = load_tokenizer(config.tokenizer)
     objective = Seq2SeqObjective(build_model(config, tokenizer)).eval()
-    corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus), list(config.data.languages) or None)
-    heldout = config.data.heldout()
-    dev = {}
-    for direction in config.dev_directions:
-        src, tgt = parse_direction(direction, "dev_directions")
-        wanted = lambda i: is_dev_id(i, config.dev_fraction) and i not in heldout  # noqa: E731
-        rows = list(corpus.pairs(src, tgt, ids=wanted))[: args.sentences]
-        dev[f"{src}-{tgt}"] = ([r[1] for r in rows], [r[2] for r in rows])
+    dev = recipe_dev_verses(config, args.sentences)
 
     chrf = CHRF(word_order=2)
     rows = []

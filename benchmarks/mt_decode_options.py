@@ -18,7 +18,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_common import print_wide, write_json  # noqa: E402  (the script's folder is on sys.path)
+from bench_common import print_wide, recipe_dev_verses, write_json  # noqa: E402  (the script's folder is on sys.path)
 
 OPTIONS = "4:1.0:0:1.0,1:1.0:0:1.0,4:0.6:0:1.0,4:1.3:0:1.0,6:1.0:0:1.0,8:1.0:0:1.0,4:1.0:3:1.0,4:1.0:0:1.2"
 
@@ -50,23 +50,13 @@ def main(argv: list[str] | None = None) -> dict:
     from sacrebleu.metrics import CHRF
 
     from xling.config import load_config
-    from xling.data.readers import AlignedCorpus
-    from xling.data.sources import resolve_corpus
-    from xling.translation.data import is_dev_id, parse_direction
     from xling.translation.decoding import DecodeOptions
     from xling.translation.train import MTTrainConfig
     from xling.translation.translator import Translator
 
     torch.set_num_threads(args.threads)
     config = load_config(MTTrainConfig, args.recipe, section="mt")
-    corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus), list(config.data.languages) or None)
-    heldout = config.data.heldout()
-    dev = {}
-    for direction in config.dev_directions:
-        src, tgt = parse_direction(direction, "dev_directions")
-        wanted = lambda i: is_dev_id(i, config.dev_fraction) and i not in heldout  # noqa: E731
-        rows = list(corpus.pairs(src, tgt, ids=wanted))[: args.sentences]
-        dev[(src, tgt)] = ([r[1] for r in rows], [r[2] for r in rows])
+    dev = recipe_dev_verses(config, args.sentences)
 
     translator = Translator.from_pretrained(args.model)
     chrf = CHRF(word_order=2)
@@ -74,14 +64,15 @@ def main(argv: list[str] | None = None) -> dict:
     for fields in parse_options(args.options):
         started = time.perf_counter()
         scores = {}
-        for (src, tgt), (sources, references) in dev.items():
+        for direction, (sources, references) in dev.items():
+            src, tgt = direction.split("-")
             hypotheses = translator.translate(sources, src, tgt, DecodeOptions(**fields))
-            scores[f"{src}-{tgt}"] = round(chrf.corpus_score(hypotheses, [references]).score, 2)
+            scores[direction] = round(chrf.corpus_score(hypotheses, [references]).score, 2)
         results.append({**fields, "dev_chrf++": scores, "average": round(sum(scores.values()) / len(scores), 2),
                         "seconds": round(time.perf_counter() - started, 1)})  # fmt: skip
 
     table = Table(title=f"{args.model}: dev chrF++ ({args.sentences} verses a direction) by decoding options")
-    for column in ("beam", "length penalty", "no repeat", "repetition", *(f"{s}-{t}" for s, t in dev), "average",
+    for column in ("beam", "length penalty", "no repeat", "repetition", *dev, "average",
                    "vs first", "seconds"):  # fmt: skip
         table.add_column(column, justify="right")
     for row in results:
