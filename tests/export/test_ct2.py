@@ -282,3 +282,32 @@ def test_a_model_folder_without_its_tokenizer_is_a_clear_error(tmp_path):
         (folder / name).unlink(missing_ok=True)
     with pytest.raises(XlingError, match="could not convert|tokenizer"):
         export_ct2(folder)
+
+
+def test_a_quantized_conversion_far_beyond_rounding_is_not_written(tmp_path, monkeypatch):
+    import xling.export.ct2 as ct2
+
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    monkeypatch.setattr(ct2, "_compare_scores", lambda *args: [3.0, 2.0, 4.0])
+    for quantization in ("int8", "int8_float32"):
+        with pytest.raises(XlingError, match=rf"the {quantization} CTranslate2 model does not reproduce the "
+                                             r"PyTorch model .*differ by 3 on average, up to 4"):  # fmt: skip
+            export_ct2(folder, quantization=quantization)
+        assert not (folder / "ctranslate2").exists()
+
+
+def test_a_marian_model_whose_decoder_start_row_is_not_zero_is_not_converted(tmp_path):
+    """CTranslate2 starts a Marian model's decoder from a zero vector, not from its <pad> row: a model whose
+    row moved (fine-tuned with it free) translates otherwise whatever the quantization; int8 was written."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    folder = _tiny_models().build_marian(tmp_path / "marian")
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    with torch.no_grad():
+        model.model.shared.weight[model.config.pad_token_id] = 1.0
+    model.save_pretrained(folder)
+    for quantization in ("int8", "float32"):
+        with pytest.raises(XlingError, match=r"its <pad> embedding row, where a Marian model starts decoding, "
+                                             r"is not zero \(norm 4; .*differ by up to"):  # fmt: skip
+            export_ct2(folder, quantization=quantization)
+        assert not (folder / "ctranslate2").exists()

@@ -21,6 +21,8 @@ from xling.translation.data import (
 )
 from xling.translation.train import MTTrainConfig, MTTrainResult, greedy_translate, train_translation
 
+from .tiny_models import build_xling
+
 PAIRS = [
     ("Good morning!", "Guten Morgen!"),
     ("Where is the station?", "Wo ist der Bahnhof?"),
@@ -675,3 +677,50 @@ def test_fine_tuning_in_place_resumes_past_a_damaged_newest_checkpoint(
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # cut short (a full disk)
     result = tune(resume=True)
     assert result.train.resumed_from == 1 and result.train.steps == 4
+
+
+def test_a_direction_is_two_language_tags_with_their_script_and_region_kept():
+    from xling.translation.data import parse_direction
+
+    # hyphens inside BCP-47 tags: split where both sides are one tag each; a script or region is kept
+    assert parse_direction("en-zh-Hant") == ("eng", "zho_Hant")
+    assert parse_direction("eng-zh_TW") == parse_direction("en-zh-TW") == ("eng", "zho_Hant_TW")  # TW: Hant
+    assert parse_direction("de-DE-fr-FR") == ("deu_DE", "fra_FR")
+    assert parse_direction("en-fr-CA") == ("eng", "fra_CA")  # not en-FR -> ca (Catalan)
+    assert parse_direction("sr-Latn-de") == ("srp_Latn", "deu")
+    assert parse_direction("zh-yue-en") == ("yue", "eng")  # an extended language subtag; EN is no region
+    assert parse_direction("zho_Hans-zho_Hant") == ("zho_Hans", "zho_Hant")  # a script conversion
+    # the one script of a language says nothing: NLLB-style codes give the plain directions
+    assert parse_direction("eng_Latn-deu_Latn") == parse_direction("en-de") == ("eng", "deu")
+    for spec, message in [
+        ("eng-deu-fra", r"'eng-deu-fra' must be exactly two language codes"),  # was read as eng-deu
+        ("en-fr-ca", r"'en-fr-ca' is ambiguous \(en -> fr-ca or en-fr -> ca\)"),  # Canadian or Catalan
+        ("eng-", r"'eng-' must be exactly two language codes"),
+        ("zho-zho_Hans", r"translates zho into itself"),  # Hans is Chinese's default script
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            parse_direction(spec, "parallel")
+    with pytest.raises(ConfigError, match=r"parallel: 'eng-deu-fra' must be"):
+        read_parallel_file("eng-deu-fra=pairs.tsv")
+
+
+def test_a_parallel_spec_without_a_file_name_is_a_config_error_naming_it(tmp_path):
+    tsv = write_tsv(tmp_path / "p.tsv", PAIRS)
+    with pytest.raises(ConfigError, match=r"parallel: 'eng-deu=' names no file"):
+        read_parallel_file("eng-deu=")
+    with pytest.raises(ConfigError, match=r"parallel: 'eng-deu=.*p\.tsv,' has an empty file name"):
+        read_parallel_file(f"eng-deu={tsv},")
+    with pytest.raises(ConfigError, match=r"parallel: 'eng-deu=,.*p\.tsv' has an empty file name"):
+        read_parallel_file(f"eng-deu=,{tsv}")
+
+
+def test_a_new_model_from_a_config_json_takes_the_runs_dropout(tmp_path):
+    from xling.translation.presets import model_config
+    from xling.translation.train import build_model
+
+    folder = build_xling(tmp_path / "xling")  # its config.json has dropout 0.0
+    assert json.loads((folder / "config.json").read_text())["dropout"] == 0.0
+    config = MTTrainConfig(model=str(folder / "config.json"), tokenizer=str(folder), dropout=0.3)
+    model = build_model(config, load_tokenizer(folder))
+    assert model.config.dropout == 0.3 and model.config.d_model == 16  # the config.json's architecture
+    assert model_config(str(folder / "config.json"), 100, dropout=0.2).dropout == 0.2

@@ -3,7 +3,9 @@
 Sources, all at once: an id-aligned corpus folder (the Bible: every language's verses joined on verse id),
 as every ordered pair of its languages or pivot-centric (eng<->xx) plus chosen extra directions; and
 parallel files as `src-tgt=path.tsv` (`src<TAB>tgt` lines) or `src-tgt=path.src,path.tgt` (Moses: two
-line-aligned files). Every pair is used in both directions unless a direction is named explicitly.
+line-aligned files). Every pair is used in both directions unless a direction is named explicitly. A code
+keeps its script and region (`eng-zho_Hant`, `en-zh-TW`: `parse_direction`), which pick the model's token for
+them as `xling translate` does; xling's own models have one token per language.
 
 Batches follow the model family's conventions (`languages.Conventions`, held with the token ids by a
 `SequenceFormat`): for xling's own models and M2M-100 source `__src__ pieces </s>`, decoder input
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xling.data.languages import normalize_language
+from xling.data.languages import REGION_SCRIPTS, USUAL_SCRIPTS, normalize_language
 from xling.data.readers import AlignedCorpus
 from xling.data.root import check_not_test_set
 from xling.data.sources import HeldOut, resolve_corpus
@@ -37,7 +39,7 @@ from xling.data.versification import chapters_apart, last_verses, same_numbering
 from xling.errors import ConfigError, DataError, XlingError
 from xling.pretraining.masking import IGNORE_INDEX
 from xling.tokenization.vocabulary import language_token
-from xling.translation.languages import Conventions, source_normalizer
+from xling.translation.languages import DEFAULT_SCRIPTS, Conventions, parse_language, source_normalizer
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +47,105 @@ DIRECTION_MODES = ("pivot", "all")
 
 
 def parse_direction(text: str, where: str = "directions") -> tuple[str, str]:
-    """Return (src, tgt) ISO 639-3 codes of a direction written `src-tgt` (e.g. `en-de`, `eng-deu`)."""
-    src, sep, tgt = text.strip().partition("-")
-    if not sep or not src or not tgt:
-        raise ConfigError(f"{where}: {text!r} must be src-tgt, e.g. eng-deu")
-    source = normalize_language(src, where=f"{where} {text!r}")
-    target = normalize_language(tgt, where=f"{where} {text!r}")
-    if source == target:
+    """Return the (src, tgt) codes of a direction written `src-tgt` (`en-de`, `eng-deu`, `eng-zho_Hant`).
+
+    A code is the ISO 639-3 language, with the script and region the tag gives kept (`direction_code`), so
+    training asks the model for the token `xling translate` picks for the same tag: `eng-zho_Hant`,
+    `en-zh-Hant` and `eng-zh_TW` train NLLB's `zho_Hant`, not its default `zho_Hans`.
+
+    A spec is exactly two language tags. Tags written with `_` inside (`zh_Hant`, `de_AT`) are never
+    ambiguous; with BCP-47 hyphens (`en-zh-Hant`, `de-DE-fr-FR`) a spec of more than one hyphen is split at
+    the one where both sides are well-formed tags (language, then optionally script, region, variants).
+    Where several hyphens would do, the one followed by a lower-case language subtag wins (`en-fr-CA` is
+    en -> fr-CA, not en-FR -> ca); a spec still ambiguous, or with no such split (`eng-deu-fra`), is a
+    ConfigError naming it.
+    """
+    text = text.strip()
+    splits = [(text[:at], text[at + 1 :]) for at, char in enumerate(text) if char == "-"]
+    if len(splits) == 1:  # `eng-deu`, `eng-zho_Hant`: each side is read as it is (a bad code says why)
+        valid = [pair for pair in splits if all(part.strip() for part in pair)]
+    else:
+        valid = [(a, b) for a, b in splits if _well_formed(a) and _well_formed(b)]
+    if len(valid) > 1:  # `en-fr-CA`: fr-CA (a language subtag in lower case), not en-FR and ca
+        valid = [(a, b) for a, b in valid if not re.split(r"[-_]", b.strip())[0].isupper()] or valid
+    if len(valid) > 1:
+        readings = " or ".join(f"{a} -> {b}" for a, b in valid)
+        raise ConfigError(f"{where}: {text!r} is ambiguous ({readings}); join the subtags of a tag with _ "
+                          "(zh_TW, fr_CA)")  # fmt: skip
+    if not valid:
+        raise ConfigError(f"{where}: {text!r} must be exactly two language codes src-tgt, e.g. eng-deu or "
+                          "eng-zh_Hant")  # fmt: skip
+    source, target = (direction_code(code, where=f"{where} {text!r}") for code in valid[0])
+    if _same_variety(source, target):
         raise ConfigError(f"{where}: {text!r} translates {source} into itself; give two languages")
     return source, target
+
+
+# a BCP-47 tag's subtags after the language (and its extended language subtag, zh-yue): script, region,
+# variants; each at most once, in this order
+_SUBTAG_KINDS = (
+    ("script", re.compile(r"[A-Za-z]{4}")),
+    ("region", re.compile(r"[A-Za-z]{2}|[0-9]{3}")),
+    ("variant", re.compile(r"[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}")),
+)
+_RESERVED_REGIONS = frozenset({"UK", "EU"})  # ISO 3166's exceptionally reserved codes that tags use
+
+
+def _well_formed(code: str) -> bool:
+    """Return whether `code` is one language tag: a known language, then script, region (a country) and
+    variant subtags in BCP-47 order (`zh-Hant-TW`, `de_AT`, `sr_Latn`), or a grandfathered tag (`no-nyn`);
+    `deu-fra` (two languages) and `en-zh` (ZH is no country) are not."""
+    import pycountry
+
+    from xling.data import languages as codes
+
+    try:
+        language = normalize_language(code)
+    except XlingError:
+        return False
+    if code.strip().lower().replace("_", "-") in getattr(codes, "GRANDFATHERED", {}):
+        return True
+    subtags = re.split(r"[-_]", code.strip())[1:]
+    if subtags and subtags[0].lower() == language and len(subtags[0]) == 3:  # an extended language: zh-yue
+        subtags = subtags[1:]
+    kind = 0
+    for subtag in subtags:
+        while kind < len(_SUBTAG_KINDS) and not _SUBTAG_KINDS[kind][1].fullmatch(subtag):
+            kind += 1
+        if kind == len(_SUBTAG_KINDS):
+            return False
+        name = _SUBTAG_KINDS[kind][0]
+        country = subtag.upper() in _RESERVED_REGIONS or pycountry.countries.get(alpha_2=subtag.upper())
+        if name == "region" and subtag.isalpha() and not country:
+            return False
+        if name != "variant":
+            kind += 1
+    return True
+
+
+def direction_code(code: str, *, where: str | None = None) -> str:
+    """Return a direction's code for a language tag: `language[_Script][_REGION]` (`zho_Hant`, `zho_Hant_TW`,
+    `fra_CA`, `eng`), the script being the tag's or the one its region implies (REGION_SCRIPTS: zh-TW is
+    Hant), and left out for a language written in one script only (`eng_Latn` is `eng`)."""
+    tag = parse_language(code, where=where)
+    script = tag.script or REGION_SCRIPTS.get((tag.language, tag.region or ""))
+    if script is not None and script == USUAL_SCRIPTS.get(tag.language):
+        script = None
+    return "_".join(part for part in (tag.language, script, tag.region) if part)
+
+
+def language_of(code: str) -> str:
+    """Return the ISO 639-3 language of a direction code (`zho_Hant` -> `zho`)."""
+    return code.partition("_")[0]
+
+
+def _same_variety(a: str, b: str) -> bool:
+    """Return whether two direction codes name one language in one script and region (`zho`, `zho_Hans`)."""
+    first, second = parse_language(a), parse_language(b)
+    if first.language != second.language or first.region != second.region:
+        return False
+    default = DEFAULT_SCRIPTS.get(first.language) or USUAL_SCRIPTS.get(first.language)
+    return (first.script or default) == (second.script or default)
 
 
 def is_dev_id(sentence_id: str, fraction: float) -> bool:
@@ -93,8 +185,17 @@ def read_parallel_file(spec: str) -> tuple[str, str, list[tuple[str, str]]]:
 
 
 def parallel_paths(spec: str) -> list[Path]:
-    """Return the files a `src-tgt=path.tsv` or `src-tgt=path.src,path.tgt` parallel source names."""
-    return [Path(p) for p in spec.partition("=")[2].split(",")]
+    """Return the files a `src-tgt=path.tsv` or `src-tgt=path.src,path.tgt` parallel source names;
+    ConfigError naming `parallel` and the spec when it names no file or has an empty name in its list."""
+    names = spec.partition("=")[2].split(",")
+    if not any(name.strip() for name in names):
+        raise ConfigError(
+            f"parallel: {spec!r} names no file; give src-tgt=path.tsv or src-tgt=path.src,path.tgt"
+        )
+    if not all(name.strip() for name in names):
+        raise ConfigError(f"parallel: {spec!r} has an empty file name in its comma-separated list; give "
+                          "src-tgt=path.tsv or src-tgt=path.src,path.tgt")  # fmt: skip
+    return [Path(name) for name in names]
 
 
 _SENTENCE_ID = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.\d+")
@@ -344,6 +445,11 @@ def build_parallel_data(
     for spec in parallel:
         src, tgt, pairs = read_parallel_file(spec)
         files += parallel_paths(spec)
+        if sequence_format is None:  # xling's own models: one token per language (`xling translate` too)
+            src, tgt = language_of(src), language_of(tgt)
+            if src == tgt:
+                raise ConfigError(f"parallel: {spec.partition('=')[0]!r} would train {src} into itself: xling's "
+                                  "own models have one token per language, whatever its script or region")  # fmt: skip
         if not pairs:  # else the model would list languages it never saw a pair of
             raise DataError("no sentence pairs in it", spec.partition("=")[2])
         pairs_by_direction.setdefault((src, tgt), []).extend(pairs)

@@ -24,7 +24,8 @@ PRESETS: dict[str, dict[str, int]] = {
 
 
 def model_config(name: str, vocab_size: int, *, dropout: float = 0.1, max_positions: int = 1024, **overrides):
-    """Return an M2M100Config for a preset name or a config.json path, with xling's special-token ids."""
+    """Return an M2M100Config for a preset name or a config.json path, with xling's special-token ids (a
+    preset's) and `dropout` (both)."""
     from transformers import M2M100Config
 
     path = Path(name)
@@ -40,7 +41,8 @@ def model_config(name: str, vocab_size: int, *, dropout: float = 0.1, max_positi
             "decoder_ffn_dim": preset["ffn_dim"],
         }
     elif path.is_file():
-        return M2M100Config.from_pretrained(str(path), **overrides)
+        # a config.json gives the architecture of a new model; the run's dropout applies to it as to a preset
+        return M2M100Config.from_pretrained(str(path), **{"dropout": dropout, **overrides})
     else:
         raise ConfigError(f"model: {name!r} is neither a preset ({', '.join(PRESETS)}) nor a config.json or "
                           "model folder")  # fmt: skip

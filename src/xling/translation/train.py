@@ -15,6 +15,7 @@ folder written keeps the family's tokenizer and records the family in `xling.jso
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -103,7 +104,9 @@ class MTTrainConfig:
 
     parallel: list[str] = field(default_factory=list)
     """Parallel files as `src-tgt=path.tsv` (`src<TAB>tgt` lines) or `src-tgt=path.src,path.tgt` (Moses),
-    trained in both directions."""
+    trained in both directions. A code's script or region is kept (`eng-zho_Hant`, `en-zh-TW`: the model's
+    Traditional Chinese token, as `xling translate --tgt zh-Hant` asks for); `xling.translation.data.
+    parse_direction` says how a spec with hyphens inside its tags is split."""
 
     temperature: float = 5.0
     """Direction sampling p_d ~ n_d^(1/T) over the directions' pair counts (M2M-100 and mBART: 5)."""
@@ -234,6 +237,9 @@ def build_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int] =
     if is_model_folder(config.model):
         # transformers reads a pytorch_model.bin with torch.load(weights_only=True); said here so it stays so
         model = load_pretrained(AutoModelForSeq2SeqLM, Path(config.model), weights_only=True)
+        # a folder saved in half precision loads as such (transformers 5 reads dtype "auto"): the weights train
+        # in float32 whatever training.precision says (mixed precision computes in half, updates in float32)
+        model = model.float()
         rows = model.get_input_embeddings().num_embeddings
         # len(tokenizer) and get_vocab() leave out M2M-100's language tokens in transformers 5
         highest = max(len(tokenizer) - 1, *tokenizer.get_vocab().values(), *special_ids)
@@ -247,6 +253,8 @@ def build_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int] =
         for name, param in model.named_parameters():
             if name in unsaved:
                 param.requires_grad_(False)
+        if model.config.model_type == "marian":
+            keep_decoder_start_row(model)
         return model
     hf_config = model_config(config.model, vocab_size=len(tokenizer), dropout=config.dropout)
     if hf_config.vocab_size != len(tokenizer):
@@ -260,6 +268,30 @@ def build_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int] =
     model = M2M100ForConditionalGeneration(hf_config)
     warm_start(model, tokenizer, encoder, config.init_encoder, set(special_ids))
     return model
+
+
+def keep_decoder_start_row(model: torch.nn.Module) -> None:
+    """Return nothing; make the `<pad>` rows of a Marian (OPUS-MT) model's embeddings and output layer get
+    no gradient, so fine-tuning leaves them as they are (zero in OPUS-MT models).
+
+    Marian decodes from `<pad>`: Marian-NMT and CTranslate2 start the decoder from a zero vector, which
+    transformers reproduces by a zero `<pad>` embedding row. The row is tied to the output layer, where the
+    softmax over `<pad>` would move it at every step (the lookups of `<pad>` get no gradient, being the
+    embeddings' padding_idx), and the model would no longer be the one CTranslate2 runs.
+    """
+    pad = model.config.pad_token_id
+    layers = (model.get_input_embeddings(), model.get_decoder().embed_tokens, model.get_output_embeddings())
+    weights = {id(layer.weight): layer.weight for layer in layers if layer is not None}
+    for weight in weights.values():
+        if weight.requires_grad and pad is not None and 0 <= pad < weight.shape[0]:
+            weight.register_hook(functools.partial(_without_row, row=pad))
+
+
+def _without_row(grad: torch.Tensor, row: int) -> torch.Tensor:
+    """Return `grad` with row `row` zeroed (a copy: autograd may hand the same tensor elsewhere)."""
+    grad = grad.clone()
+    grad[row] = 0
+    return grad
 
 
 def dev_directions(config: MTTrainConfig, data: ParallelData) -> list[str]:
