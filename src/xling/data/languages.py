@@ -11,8 +11,8 @@ import pycountry
 from xling.errors import LanguageCodeError
 
 __all__ = [
-    "DEFAULT_MEMBER", "MACROLANGUAGES", "USUAL_SCRIPTS", "default_member", "language_name", "normalize_language",
-    "same_language",
+    "DEFAULT_MEMBER", "GRANDFATHERED", "MACROLANGUAGES", "USUAL_SCRIPTS", "default_member",
+    "extended_language", "grandfathered_language", "language_name", "normalize_language", "same_language",
 ]  # fmt: skip
 
 # Macrolanguage -> individual languages that corpora commonly label separately (Tatoeba, Bible, CC-100).
@@ -98,6 +98,7 @@ class _CodeIndex:
     alpha2: dict[str, str]
     bibliographic: dict[str, str]
     names: dict[str, str]
+    scopes: dict[str, str]
 
 
 @lru_cache(maxsize=1)
@@ -107,15 +108,17 @@ def _index() -> _CodeIndex:
     alpha2: dict[str, str] = {}
     bibliographic: dict[str, str] = {}
     names: dict[str, str] = {}
+    scopes: dict[str, str] = {}
     for lang in pycountry.languages:
         code = lang.alpha_3
         alpha3.add(code)
         names[code] = lang.name
+        scopes[code] = getattr(lang, "scope", "")
         if two := getattr(lang, "alpha_2", None):
             alpha2[two] = code
         if bib := getattr(lang, "bibliographic", None):
             bibliographic[bib] = code
-    return _CodeIndex(frozenset(alpha3), alpha2, bibliographic, names)
+    return _CodeIndex(frozenset(alpha3), alpha2, bibliographic, names, scopes)
 
 
 @lru_cache(maxsize=4096)
@@ -134,29 +137,152 @@ def _canonical(code: str) -> str | None:
     return index.bibliographic.get(primary)
 
 
+# BCP-47's grandfathered tags (RFC 5646 section 2.2.8), lower case, with the language the IANA registry gives
+# as their preferred value; None for the ones that name no one language (zh-min: the Min languages of
+# Chinese; i-default: a protocol's default; cel-gaulish: three ancient languages)
+GRANDFATHERED: dict[str, str | None] = {
+    "zh-min-nan": "nan", "zh-hakka": "hak", "zh-xiang": "hsn", "zh-guoyu": "cmn", "zh-min": None,
+    "no-bok": "nob", "no-nyn": "nno", "art-lojban": "jbo", "cel-gaulish": None, "en-gb-oed": "eng",
+    "i-ami": "ami", "i-bnn": "bnn", "i-default": None, "i-enochian": None, "i-hak": "hak", "i-klingon": "tlh",
+    "i-lux": "ltz", "i-mingo": None, "i-navajo": "nav", "i-pwn": "pwn", "i-tao": "tao", "i-tay": "tay",
+    "i-tsu": "tsu", "sgn-be-fr": "sfb", "sgn-be-nl": "vgt", "sgn-ch-de": "sgg",
+}  # fmt: skip
+
+# Microsoft's legacy zh-CHS / zh-CHT (.NET cultures, Translator): scripts of Chinese, not the languages chs
+# and cht (Cholón)
+_LEGACY_SCRIPT_SUBTAGS = frozenset({("zho", "chs"), ("zho", "cht")})
+# the prefix of the sign languages' extended language subtags (sgn-ase): a collective code, no language
+_SIGN_LANGUAGES = "sgn"
+_SUBTAG_SPLIT = re.compile(r"[-_]")
+
+
+def _unknown(code: object, where: str | None, why: str = "") -> LanguageCodeError:
+    """Return the error for a code that names no known language (`why`: what is wrong with it, if known)."""
+    location = f"{where}: " if where else ""
+    return LanguageCodeError(
+        f"{location}unknown language code {code!r}{why} "
+        "(expected ISO 639-1 'de', ISO 639-3 'deu' or a BCP-47 tag 'de-DE')"
+    )
+
+
 @lru_cache(maxsize=4096)
-def _extended_language(code: str, primary: str | None) -> str | None:
-    """Return the language a BCP-47 extended language subtag names (zh-yue: yue, ar-arz: arz): a member of
-    the primary macrolanguage right after it; None otherwise (de-CHE is German, not Chechen)."""
-    subtags = re.split(r"[-_]", code.strip())
-    member = subtags[1].lower() if len(subtags) > 1 else ""
-    return member if primary and member in MACROLANGUAGES.get(primary, frozenset()) else None
+def _grandfathered(code: str) -> tuple[str, str | None] | None:
+    """Return (the grandfathered tag `code` is or starts with, its language), longest first; None if none."""
+    subtags = _SUBTAG_SPLIT.split(code.strip().lower())
+    for end in range(len(subtags), 1, -1):
+        tag = "-".join(subtags[:end])
+        if tag in GRANDFATHERED:
+            return tag, GRANDFATHERED[tag]
+    return None
+
+
+def grandfathered_language(code: str, *, where: str | None = None) -> str | None:
+    """Return the ISO 639-3 language of a BCP-47 grandfathered tag (zh-min-nan: nan, no-nyn: nno, i-klingon:
+    tlh; in any case, with `-` or `_`, and also where further subtags follow: zh-min-nan-TW); None when
+    `code` is no grandfathered tag. LanguageCodeError (with `where`) for one that names no one language
+    (zh-min, i-default, cel-gaulish)."""
+    found = _grandfathered(code)
+    if found is None:
+        return None
+    tag, language = found
+    if language is None:
+        raise _unknown(code, where, f": the grandfathered BCP-47 tag {tag!r} names no one language")
+    return language
+
+
+@lru_cache(maxsize=1)
+def _macrolanguages() -> frozenset[str]:
+    """Return ISO 639-3's macrolanguages (scope M in pycountry's table), MACROLANGUAGES' among them."""
+    index = _index()
+    ruled = frozenset(code for code, scope in index.scopes.items() if scope == "M")
+    return ruled | frozenset(MACROLANGUAGES)
+
+
+def _extended(language: str, subtag: str) -> str | None:
+    """Return `extended_language`'s answer; None where it raises."""
+    lower = subtag.lower()
+    if language not in _macrolanguages() and language != _SIGN_LANGUAGES:
+        return language
+    if lower in MACROLANGUAGES.get(language, frozenset()):  # a listed member, in any case (ZH-YUE)
+        return lower
+    if not subtag.islower() or (language, lower) in _LEGACY_SCRIPT_SUBTAGS:
+        return language
+    index = _index()
+    # a language with an ISO 639-1 code has no extended language subtag (zh-eng is no Chinese English)
+    return lower if index.scopes.get(lower) == "I" and lower not in index.alpha2.values() else None
+
+
+def _extended_error(language: str, subtag: str, code: str, where: str | None) -> LanguageCodeError:
+    """Return the error for a subtag after a macrolanguage that names no individual language (zh-xyz)."""
+    location = f"{where}: " if where else ""
+    primary = _SUBTAG_SPLIT.split(code.strip())[0]
+    members = sorted(MACROLANGUAGES.get(language, frozenset()))
+    if language == _SIGN_LANGUAGES:
+        what = "sgn takes a sign language's ISO 639-3 code (sgn-ase)"
+    elif members:
+        what = (f"{language} is a macrolanguage of {', '.join(members)}, among others "
+                f"(e.g. {primary}-{members[0]}, or {members[0]} alone)")  # fmt: skip
+    else:
+        what = f"{language} is a macrolanguage: the subtag after it names a member by its ISO 639-3 code"
+    return LanguageCodeError(f"{location}unknown extended language subtag {subtag!r} in {code!r}: {what}")
+
+
+def extended_language(language: str, subtag: str, code: str, where: str | None = None) -> str:
+    """Return the language of a BCP-47 tag `code` whose primary language is `language` (ISO 639-3) and whose
+    second subtag, three letters, is `subtag`.
+
+    After a macrolanguage (or sgn, the sign languages' prefix) a lower-case subtag is an extended language
+    subtag (RFC 5646 section 2.2.2): the individual language it names (zh-yue: yue, zh-nan: nan, ar-aeb:
+    aeb, sgn-ase: ase), never the macrolanguage itself, which would widen the tag to every member (and data
+    sets read a macrolanguage as its DEFAULT_MEMBER: zh-nan is not Mandarin). A member listed in
+    MACROLANGUAGES is read in any case (ZH-YUE). `language` itself after any other language (de-CHE:
+    German), for a subtag not all lower case (a region written in three letters: zh-CHN, ar-SAU) and for
+    Microsoft's zh-CHS/zh-CHT (scripts). LanguageCodeError (with `where`) for a lower-case subtag after a
+    macrolanguage that is no ISO 639-3 individual language (zh-xyz, zh-ara, zh-und) or one that has an ISO
+    639-1 code (zh-eng, zh-deu: those have no extended language subtag; a listed member such as ms-ind is
+    read).
+    """
+    found = _extended(language, subtag)
+    if found is None:
+        raise _extended_error(language, subtag, code, where)
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _language_of_tag(code: str) -> tuple[str | None, str | None]:
+    """Return (the ISO 639-3 language of a code or tag that is not grandfathered, None), (None, None) for an
+    unknown one, or (None, its extended language subtag) where that subtag names no individual language."""
+    subtags = _SUBTAG_SPLIT.split(code.strip())
+    canonical = _canonical(code)
+    if canonical is None and subtags[0].lower() == _SIGN_LANGUAGES and _TAG_RE.match(code.strip()):
+        canonical = _SIGN_LANGUAGES  # only before an extended language subtag: sgn-ase
+    if canonical is not None and len(subtags) > 1 and len(subtags[1]) == 3 and subtags[1].isalpha():
+        found = _extended(canonical, subtags[1])
+        if found is None:
+            return None, subtags[1]
+        canonical = found
+    return (None if canonical == _SIGN_LANGUAGES else canonical), None
 
 
 def normalize_language(code: str, *, where: str | None = None) -> str:
     """Return the canonical ISO 639-3 code for an ISO 639-1/639-2B/639-3 code or a BCP-47 tag.
 
+    A BCP-47 extended language subtag names the language (zh-nan: nan, ar-aeb: aeb; `extended_language`),
+    and so does a grandfathered tag (zh-min-nan: nan, no-nyn: nno; `grandfathered_language`).
     `where` (e.g. "corpus.tsv:3") is added to the error message so users can find the bad code.
     """
-    canonical = _canonical(code) if isinstance(code, str) else None
-    canonical = (_extended_language(code, canonical) or canonical) if canonical else None
-    if canonical is None:
-        location = f"{where}: " if where else ""
-        raise LanguageCodeError(
-            f"{location}unknown language code {code!r} "
-            "(expected ISO 639-1 'de', ISO 639-3 'deu' or a BCP-47 tag 'de-DE')"
-        )
-    return canonical
+    if not isinstance(code, str):
+        raise _unknown(code, where)
+    grandfathered = grandfathered_language(code, where=where)  # raises for one that names no language
+    if grandfathered is not None:
+        return grandfathered
+    language, wrong_subtag = _language_of_tag(code)
+    if wrong_subtag is not None:
+        primary = _canonical(code) or _SIGN_LANGUAGES
+        raise _extended_error(primary, wrong_subtag, code, where)
+    if language is None:
+        raise _unknown(code, where)
+    return language
 
 
 def language_code_of(name: str) -> str | None:

@@ -242,19 +242,22 @@ def resolve_model(name_or_path: str | Path) -> Path:
 
 
 def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *, pooling: str = "mean",
-                     max_length: int | None = 512, dense=(), lowercase: bool = False,
-                     prompt: str = "") -> TransformerSentenceEncoder:  # fmt: skip
+                     max_length: int | None = 512, dense=(), lowercase: bool = False, prompt: str = "",
+                     sentence_transformers: bool = False) -> TransformerSentenceEncoder:  # fmt: skip
     """Return a transformer encoder over the HF model in `folder` (options beat xling.json beat defaults).
 
     `max_length` None means the model's own limit (its position table), as sentence-transformers reads a
-    null max_seq_length.
+    null max_seq_length. `sentence_transformers`: `folder` is a sentence-transformers Transformer module,
+    whose T5-family model is read as its encoder stack whatever its architectures say (GTR, sentence-t5).
     """
     from transformers import AutoTokenizer
 
-    _refuse_encoder_decoder(folder)
+    encoder_class = _encoder_only_class(folder, sentence_transformers=sentence_transformers)
+    if encoder_class is None:
+        _refuse_encoder_decoder(folder)
     # xling.json (`meta`) may say how to pool: {"pooling": "mean", "layer": 3, "max_length": 128}
     pooling = opts.pooling or meta.get("pooling", pooling)
-    model = _load_encoder_model(folder, pooling)
+    model = _load_encoder_model(folder, pooling, encoder_class)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as error:
@@ -282,29 +285,63 @@ def check_vocabulary(tokenizer: Any, vocab_size: int | None, folder: Path) -> No
                         "is another model's", folder)  # fmt: skip
 
 
-def _refuse_encoder_decoder(folder: Path) -> None:
-    """Raise DataError naming `folder` when its config.json is an encoder-decoder (translation) model.
+# encoder-decoder families whose encoder stack is a sentence encoder (GTR, sentence-t5): model_type -> the
+# transformers class of that stack, as sentence-transformers' Transformer module loads them
+ENCODER_ONLY_CLASSES = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel",
+                        "longt5": "LongT5EncoderModel"}  # fmt: skip
 
-    AutoModel would build it, and it would fail only at encode time asking for decoder inputs.
-    """
+
+def _model_config(folder: Path) -> dict[str, Any]:
+    """Return the folder's config.json as a dict; DataError naming it when missing or not a JSON object."""
     config = read_json_file(
         folder / "config.json", missing="not a Hugging Face model folder (no config.json)"
     )
     if not isinstance(config, dict):
         raise DataError("not a Hugging Face config (a JSON object)", folder / "config.json")
+    return config
+
+
+def _encoder_only_class(folder: Path, *, sentence_transformers: bool) -> Any | None:
+    """Return the transformers class of the encoder stack to load from `folder` (T5EncoderModel), or None
+    for AutoModel's model.
+
+    A T5-family model (ENCODER_ONLY_CLASSES) is read as its encoder stack where its architectures name that
+    stack (a saved T5EncoderModel), or, in a sentence-transformers folder, whatever they name, as
+    sentence-transformers does; a T5 checkpoint anywhere else is a translation model (refused).
+    """
+    config = _model_config(folder)
+    name = ENCODER_ONLY_CLASSES.get(str(config.get("model_type", "")))
     architectures = [str(a) for a in config.get("architectures") or []]
-    generative = [a for a in architectures if a.endswith("ForConditionalGeneration")]
-    if config.get("is_encoder_decoder") or generative:
+    if name is None or not (sentence_transformers or name in architectures):
+        return None
+    import transformers
+
+    return getattr(transformers, name)
+
+
+def _refuse_encoder_decoder(folder: Path, what: str | None = None) -> None:
+    """Raise DataError naming `folder` when its config.json (or, with `what`, the model built from it) is
+    an encoder-decoder (translation) model.
+
+    AutoModel would build it, and it would fail only at encode time asking for decoder inputs.
+    """
+    if what is None:
+        config = _model_config(folder)
+        architectures = [str(a) for a in config.get("architectures") or []]
+        generative = [a for a in architectures if a.endswith("ForConditionalGeneration")]
+        if not (config.get("is_encoder_decoder") or generative):
+            return
         what = ", ".join(generative) or f"model_type {config.get('model_type')!r}, is_encoder_decoder"
-        raise DataError(
-            f"a translation model, not a sentence encoder ({what}); use it with `xling translate`, and give "
-            "embed an encoder folder (sentence-transformers, XLM-R, BERT)",
-            folder,
-        )
+    raise DataError(
+        f"a translation model, not a sentence encoder ({what}); use it with `xling translate`, and give "
+        "embed an encoder folder (sentence-transformers, XLM-R, BERT)",
+        folder,
+    )
 
 
-def _load_encoder_model(folder: Path, pooling: str) -> nn.Module:
-    """Return the base model in `folder`; refuse pooling 'pooler' when the checkpoint has no trained pooler.
+def _load_encoder_model(folder: Path, pooling: str, model_class: Any | None = None) -> nn.Module:
+    """Return the base model in `folder` (AutoModel's, or `model_class`'s: T5EncoderModel); refuse pooling
+    'pooler' when the checkpoint has no trained pooler, and an encoder-decoder model (DataError).
 
     A masked LM or classifier checkpoint has no pooler weights: AutoModel fills them with random ones, so
     pooler vectors would differ on every load. Transformers' own load report (a table of unused head and
@@ -316,9 +353,13 @@ def _load_encoder_model(folder: Path, pooling: str) -> nn.Module:
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        model, info = load_pretrained(AutoModel, folder, output_loading_info=True)
+        model, info = load_pretrained(model_class or AutoModel, folder, output_loading_info=True)
     finally:
         hf_logging.set_verbosity(level)
+    # AutoModel's model of a config.json that leaves the flag to its default (T5Config's is an
+    # encoder-decoder); an encoder stack (UMT5EncoderModel) may keep the flag of its checkpoint
+    if model_class is None and getattr(model.config, "is_encoder_decoder", False):
+        _refuse_encoder_decoder(folder, f"{type(model).__name__}, is_encoder_decoder")
     missing_pooler = sorted(k for k in info.get("missing_keys", ()) if k.split(".")[0] == "pooler")
     if pooling == "pooler" and (missing_pooler or getattr(model, "pooler", None) is None):
         raise ConfigError(
@@ -377,7 +418,7 @@ def _load_sentence_transformers(
         raise DataError(f"its default prompt {prompt!r} is left out of the pooling (include_prompt false), which "
                         "xling does not do; load it with sentence-transformers", folder)  # fmt: skip
     module = _load_hf_encoder(first_dir, opts, meta, pooling=pooling, max_length=max_length, dense=dense,
-                              lowercase=lowercase, prompt=prompt)  # fmt: skip
+                              lowercase=lowercase, prompt=prompt, sentence_transformers=True)  # fmt: skip
     return module, normalize
 
 

@@ -11,10 +11,10 @@ import pycountry
 
 from xling.data.languages import (
     DEFAULT_MEMBER,
-    MACROLANGUAGES,
     REGION_SCRIPTS,
     SAME_WRITTEN_LANGUAGE,
     USUAL_SCRIPTS,
+    grandfathered_language,
     normalize_language,
     same_language,
 )
@@ -34,8 +34,6 @@ UNDETERMINED = "und"
 """ISO 639-3 for "undetermined": what the detector says when it cannot tell (empty text, digits, emoji)."""
 
 _SUBTAG_RE = re.compile(r"[-_]")
-# A BCP-47 extended language subtag: three letters right after the primary language (zh-yue, ar-arz).
-_EXTLANG_RE = re.compile(r"[A-Za-z]{3}")
 # Microsoft's legacy zh-CHS / zh-CHT (.NET cultures, Translator): scripts, not the languages chs and cht.
 _LEGACY_SCRIPTS = {("zho", "chs"): "Hans", ("zho", "cht"): "Hant"}
 
@@ -66,11 +64,6 @@ class Label:
         return f"{self.language}_{self.script}" if self.script else self.language
 
 
-# BCP-47's grandfathered tags that name a language other than their first subtag's (RFC 5646 section 2.2.8)
-_GRANDFATHERED = {"zh-min-nan": "nan", "zh-guoyu": "cmn", "zh-hakka": "hak", "zh-xiang": "hsn",
-                  "no-bok": "nob", "no-nyn": "nno", "i-klingon": "tlh"}  # fmt: skip
-
-
 def parse_label(code: str, *, where: str | None = None) -> Label:
     """Return the label of an ISO 639-1/3 code or BCP-47 tag, keeping a script subtag (`zh-Hant` -> zho_Hant)
     or the script a region implies (`zh-TW` -> zho_Hant, `REGION_SCRIPTS`).
@@ -78,47 +71,22 @@ def parse_label(code: str, *, where: str | None = None) -> Label:
     Other region and variant subtags are dropped (`pt-BR`, `deu_1901`, `ell_monotonic`): a detector does not
     tell them apart. `und` stays `und`. Raises LanguageCodeError (with `where`) for an unknown language.
     """
-    if code.strip().lower() in _GRANDFATHERED:
-        return Label(_GRANDFATHERED[code.strip().lower()])
+    grandfathered = grandfathered_language(code, where=where)
+    if grandfathered is not None:
+        return Label(grandfathered)
     parts = _SUBTAG_RE.split(code.strip())
     if parts[0].lower() == UNDETERMINED:
         return Label(UNDETERMINED)
-    language = normalize_language(parts[0], where=where)
+    language = normalize_language(code, where=where)  # zh-yue: yue, zh-nan: nan (an extended language)
     legacy = _LEGACY_SCRIPTS.get((language, parts[1].lower())) if len(parts) > 1 else None
     if legacy is not None:
         return Label(language, legacy)
-    if len(parts) > 1 and _EXTLANG_RE.fullmatch(parts[1]):
-        language = _extended_language(language, parts[1], code, where)
     scripts = _scripts()
     script = next((scripts[part.lower()] for part in parts[1:] if part.lower() in scripts), None)
     if script is None:
         script = next((REGION_SCRIPTS[language, part.upper()] for part in parts[1:]
                        if (language, part.upper()) in REGION_SCRIPTS), None)  # fmt: skip
     return Label(language, script)
-
-
-def _extended_language(language: str, subtag: str, code: str, where: str | None) -> str:
-    """Return the language of a three-letter subtag after `language`: the language it names when `language`
-    is a macrolanguage and the subtag a lower-case language code (zh-yue: yue, zh-hak: hak, ar-arz: arz),
-    never the macrolanguage itself, which would widen the code to every member; `language` after any other
-    (de-CHE: German) and for an upper-case subtag, a region written in three letters (zh-CHN, ar-SAU).
-    LanguageCodeError (with `where`) for a lower-case subtag after a macrolanguage that is no language code."""
-    if language not in MACROLANGUAGES:
-        return language
-    if subtag.lower() in MACROLANGUAGES[language]:  # a listed member, in any case (ZH_YUE)
-        return subtag.lower()
-    if not subtag.islower():
-        return language
-    try:
-        return normalize_language(subtag)
-    except LanguageCodeError:
-        members = MACROLANGUAGES[language]
-        location = f"{where}: " if where else ""
-        raise LanguageCodeError(
-            f"{location}unknown extended language subtag {subtag!r} in {code!r}: {language} is a "
-            f"macrolanguage of {', '.join(sorted(members))}, among others (e.g. {language}-{min(members)}, or "
-            f"{min(members)} alone)"
-        ) from None
 
 
 def try_parse_label(code: str) -> Label | None:

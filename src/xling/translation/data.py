@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xling.data.languages import REGION_SCRIPTS, USUAL_SCRIPTS, normalize_language
+from xling.data.languages import REGION_SCRIPTS, USUAL_SCRIPTS, grandfathered_language, normalize_language
 from xling.data.readers import AlignedCorpus
 from xling.data.root import check_not_test_set
 from xling.data.sources import HeldOut, resolve_corpus
@@ -97,13 +97,11 @@ def _well_formed(code: str) -> bool:
     `deu-fra` (two languages) and `en-zh` (ZH is no country) are not."""
     import pycountry
 
-    from xling.data import languages as codes
-
     try:
         language = normalize_language(code)
     except XlingError:
         return False
-    if code.strip().lower().replace("_", "-") in getattr(codes, "GRANDFATHERED", {}):
+    if grandfathered_language(code) is not None:
         return True
     subtags = re.split(r"[-_]", code.strip())[1:]
     if subtags and subtags[0].lower() == language and len(subtags[0]) == 3:  # an extended language: zh-yue
