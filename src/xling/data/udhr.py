@@ -10,6 +10,10 @@ smallest real parallel data there is for hundreds of languages.
 An article is kept only when its end is known: the next heading found is the next article (or it is article
 30). A heading that was not recognised would otherwise make the article before it swallow the next one (or,
 for the last heading found, the rest of the file) and pair two articles' text with one.
+
+Article 30 runs to the end of the file, where some files go on with what is no part of it: credits ("by SPRAT,
+Ahmedabad, India [www.sprat.in ...]", "Versiono 1.4 / James Chandler 8-Feb-99."), the title again, a date, an
+adoption note. Article 30 ends at the first line after its first paragraph that `_ends_the_declaration`.
 """
 
 from __future__ import annotations
@@ -75,6 +79,10 @@ def read_udhr_articles(path: Path) -> dict[int, list[str]]:
     ):
         if following == number + 1:
             articles[number] = lines[start + 1 : end]
+    if ARTICLES in articles:  # the last article: it runs to the end of the file
+        first, *rest = articles[ARTICLES]
+        ends = next((i for i, line in enumerate(rest) if _ends_the_declaration(line)), len(rest))
+        articles[ARTICLES] = [first, *rest[:ends]]
     return {number: paragraphs for number, paragraphs in articles.items() if paragraphs}
 
 
@@ -105,6 +113,23 @@ def _numbers(line: str) -> list[int]:
 
 def _is_heading_like(line: str) -> bool:
     return len(line) <= HEADING_CHARS and len(line.split()) <= HEADING_WORDS
+
+
+# a web or e-mail address; a number of two digits or more, in any script (a year, a date, a page)
+_ADDRESS = re.compile(r"https?://|www\.|\w@\w", re.IGNORECASE)
+_LONG_NUMBER = re.compile(r"\d{2}")
+
+
+def _ends_the_declaration(line: str) -> bool:
+    """Return whether `line`, after article 30's first paragraph, is no part of the article: it holds a web or
+    e-mail address, or a number of two digits or more (a year, a date: the article has none, in any of the
+    388 files), or it is a short line, as a heading is, that does not end on a punctuation mark (a title, a
+    heading such as "Translated by (a lopukö ko)" or "Авторы перевода", a version "Versiono 1.4").
+
+    Lines that wrap the article's own text are longer, or end the article with its full stop ("ananipa.")."""
+    if _ADDRESS.search(line) or _LONG_NUMBER.search(line):
+        return True
+    return _is_heading_like(line) and unicodedata.category(line[-1]) != "Po"
 
 
 def _headings(lines: list[str]) -> dict[int, int]:

@@ -170,7 +170,7 @@ def _same_numbering(corpus: AlignedCorpus, src_code: str, tgt_code: str, src_row
     schemes = corpus.versification()
     src_scheme, tgt_scheme = (schemes.get(corpus.code(code) or code, "") for code in (src_code, tgt_code))
     return same_numbering(shared, last_verses(src_rows), last_verses(tgt_rows), f"{src_code}-{tgt_code}",
-                          "gold pairs", chapters_apart(src_scheme, tgt_scheme))  # fmt: skip
+                          "gold pairs", chapters_apart(src_scheme, tgt_scheme), texts=(src_rows, tgt_rows))  # fmt: skip
 
 
 def _split_books(

@@ -129,14 +129,17 @@ def build_pretraining_data(
     aligned = sources.aligned()
     linked: dict[str, list[str]] = {}  # lang -> the ids it has in the units
     last: dict[str, dict[str, int]] = {}  # lang -> last_verses of every id it has (held out or not)
+    every_text: dict[str, dict[str, str]] = {}
     for lang in aligned.languages if aligned else []:
         # the cap counts training sentences: counting held-out ids too would keep fewer than asked
         training = (sentence_id for sentence_id, _ in aligned.sentences(lang, skip_bad=sources.skip_bad)
                     if sentence_id not in sources.heldout)  # fmt: skip
         keep = _id_sampler(max_sentences_per_language, training)  # reads the file only with a cap
         every_id, linked[lang] = [], []
+        every_text[lang] = {}
         for sentence_id, text in aligned.sentences(lang, skip_bad=sources.skip_bad):
             every_id.append(sentence_id)
+            every_text[lang][sentence_id] = text
             if sentence_id in sources.heldout:
                 heldout[lang].append((sentence_id, text))
             elif keep(sentence_id):
@@ -151,7 +154,15 @@ def build_pretraining_data(
         schemes = aligned.versification() if aligned else {}
         for lang, ids in linked.items():
             apart = chapters_apart(schemes.get(lang, ""), schemes.get(reference, ""))
-            for sentence_id in numbered_apart(lang, ids, last[lang], reference, last[reference], apart):
+            for sentence_id in numbered_apart(
+                lang,
+                ids,
+                last[lang],
+                reference,
+                last[reference],
+                apart,
+                (every_text[lang], every_text[reference]),
+            ):
                 del unit_rows[sentence_id][lang]
     for lang, paths in sources.mono_files.items():
         for path in paths:

@@ -422,17 +422,21 @@ def build_parallel_data(
         aligned = AlignedCorpus.from_dir(resolve_corpus(corpus), list(languages) or None)
         files += [aligned.files[lang] for lang in aligned.languages]
         last: dict[str, dict[str, int]] = {}
+        every: dict[str, dict[str, str]] = {}
         schemes = aligned.versification()
         for lang in aligned.languages:
             rows = list(aligned.sentences(lang, skip_bad=skip_bad))
             # every id, the held-out ones too: a chapter's last verse hashed out of one side would make two
             # numberings that differ by a verse look alike (as alignment and pretraining count them)
             last[lang] = last_verses([sid for sid, _ in rows])
+            every[lang] = dict(rows)
             texts[lang] = {sid: text for sid, text in rows if sid not in heldout}
         for src, tgt in corpus_directions(aligned.languages, mode, pivot, extra_directions):
             joined = [sid for sid in texts[src] if sid in texts[tgt]]
             apart = chapters_apart(schemes.get(src, ""), schemes.get(tgt, ""))
-            shared = same_numbering(joined, last[src], last[tgt], f"{src}-{tgt}", apart=apart)
+            shared = same_numbering(
+                joined, last[src], last[tgt], f"{src}-{tgt}", apart=apart, texts=(every[src], every[tgt])
+            )
             if len(shared) < len(joined):
                 left_out.setdefault(f"{src}-{tgt}", {})["versification"] = len(joined) - len(shared)
             train_ids = [sid for sid in shared if not is_dev_id(sid, dev_fraction)]

@@ -168,11 +168,12 @@ def bible_test(
     # a chapter numbered differently on the two sides (a psalm held out as PSA.) pairs other verses
     src_code, tgt_code = normalize_language(src), normalize_language(tgt)
     pairs = list(corpus.pairs(src_code, tgt_code, ids=keep))
-    last = {lang: last_verses(sid for sid, _ in corpus.sentences(lang)) for lang in (src_code, tgt_code)}
+    every = {lang: dict(corpus.sentences(lang)) for lang in (src_code, tgt_code)}
+    last = {lang: last_verses(every[lang]) for lang in (src_code, tgt_code)}
     schemes = corpus.versification()
     apart = chapters_apart(schemes.get(src_code, ""), schemes.get(tgt_code, ""))
     numbered_alike = set(same_numbering([sid for sid, _, _ in pairs], last[src_code], last[tgt_code],
-                                        f"{src_code}-{tgt_code}", what="test pairs", apart=apart))  # fmt: skip
+                                        f"{src_code}-{tgt_code}", what="test pairs", apart=apart, texts=(every[src_code], every[tgt_code])))  # fmt: skip
     rows = _first((row for row in pairs if row[0] in numbered_alike), max_sentences)
     if not rows:
         apart_note = f" ({len(pairs)} left out: their chapters are numbered differently)" if pairs else ""

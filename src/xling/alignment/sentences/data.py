@@ -129,20 +129,31 @@ def build_parallel_bank(
     unit_index: dict[str, int] = {}
     banks, rows, texts = {}, {}, {}
     reference_last: dict[str, int] = {}
+    reference_texts: dict[str, str] = {}
     schemes = corpus.versification()
     for lang in languages:
         if progress:
             progress(lang)
-        every_id, read = [], []
+        every_id, read, every_text = [], [], {}
         for ident, text in corpus.sentences(lang):
-            every_id.append(ident)  # a chapter's numbering counts the verses `keep` drops too
+            every_id.append(ident)
+            every_text[ident] = text  # a chapter's numbering counts the verses `keep` drops too
             if keep(ident):
                 read.append((ident, text))
         last = last_verses(every_id)
         if lang == languages[0]:
             reference_last = last
+            reference_texts = every_text
         shifted = chapters_apart(schemes.get(lang, ""), schemes.get(languages[0], ""))
-        apart = numbered_apart(lang, [i for i, _ in read], last, languages[0], reference_last, shifted)
+        apart = numbered_apart(
+            lang,
+            [i for i, _ in read],
+            last,
+            languages[0],
+            reference_last,
+            shifted,
+            (every_text, reference_texts),
+        )
         ids, lang_texts = [], []
         for ident, text in read:
             if ident not in apart:
