@@ -198,3 +198,68 @@ def test_a_mapping_file_instead_of_a_folder_is_a_data_error(tmp_path, vocabulari
     config = BLIConfig(dictionary=write(tmp_path / "en-de.tsv", "house\tHaus\n"))
     with pytest.raises(DataError, match=r"en\.vec: a file, not a word mapping folder"):
         evaluate_bli_from_files(tmp_path / "en.vec", tmp_path / "de.vec", tmp_path / "en.vec", config)
+
+
+@pytest.mark.parametrize("retrieval", ["nn", "csls"])
+def test_lowercase_keeps_only_each_words_most_frequent_spelling(tmp_path, retrieval):
+    """MUSE lowercases its vocabularies keeping each word's first (most frequent) spelling: "haus" beside a
+    more frequent "Haus" is no candidate, so retrieving it cannot count as a miss (P@1 was 50)."""
+    src = WordVectors(["house", "dog"], np.array([[1, 0, 0, 0], [0, 1, 0, 0]], np.float32), "en.vec")
+    tgt = WordVectors(
+        ["Haus", "Hund", "haus", "x"],
+        np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0.01, 0], [0, 0, 0, 1]], np.float32),
+        "de.vec",
+    )
+    path = write(tmp_path / "lc.en-de.tsv", "house\thaus\ndog\thund\n")
+    config = BLIConfig(dictionary=path, lowercase=True, retrieval=retrieval, k=1, ks=(1,))
+    result = evaluate_bli(src, tgt, identity(4), config)
+    assert result.scores["en-de"]["p@1"] == 100.0 and result.settings["target_words"] == 3
+
+
+def test_lowercase_csls_hub_terms_are_over_the_deduplicated_vocabularies(tmp_path):
+    """CSLS's r terms are measured over MUSE's lowercased vocabularies (one row per lowercased word, the
+    first): the same scores as evaluating on those vocabularies written out by hand."""
+    rng = np.random.default_rng(3)
+    n, dim = 60, 6
+    base = rng.standard_normal((n, dim)).astype(np.float32)
+    words = [f"w{i}" for i in range(n)]
+    # later rows re-spell earlier words (capitalised), close to other words' vectors: extra hubs
+    src_words = words + [w.upper() for w in words[:20]]
+    tgt_words = words + [w.capitalize() for w in words[::2]]
+    src_vectors = np.concatenate([base, base[20:40] + 0.1 * rng.standard_normal((20, dim))]).astype(
+        np.float32
+    )
+    noisy = base + 0.8 * rng.standard_normal((n, dim)).astype(np.float32)
+    tgt_vectors = np.concatenate([noisy, base[1::2][:30] + 0.05 * rng.standard_normal((30, dim))])
+    src = WordVectors(src_words, src_vectors, "en.vec")
+    tgt = WordVectors(tgt_words, tgt_vectors.astype(np.float32), "de.vec")
+    path = write(tmp_path / "gold.tsv", "".join(f"W{i}\tw{i}\n" for i in range(0, n, 2)))
+    config = BLIConfig(dictionary=path, lowercase=True, retrieval="csls", k=3, ks=(1, 5))
+    got = evaluate_bli(src, tgt, identity(dim), config)
+    by_hand = evaluate_bli(WordVectors(words, src_vectors[:n], "en.vec"),
+                           WordVectors(words, tgt_vectors[:n].astype(np.float32), "de.vec"),
+                           identity(dim), config)  # fmt: skip
+    assert got.scores["gold"] == by_hand.scores["gold"]
+    assert got.settings["target_words"] == n
+
+
+def test_dimension_errors_name_the_vectors_file_and_the_mapping_folder(tmp_path, vocabularies):
+    from xling.evaluation.bli import evaluate_bli_from_files
+    from xling.vectors import save_vectors
+
+    src, tgt = vocabularies
+    identity(5).save(tmp_path / "map5")
+    mapping = WordMapping.load(tmp_path / "map5")
+    config = BLIConfig(dictionary=write(tmp_path / "en-de.tsv", "house\tHaus\n"))
+    with pytest.raises(DataError, match="5-dimensional") as error:
+        evaluate_bli(src, tgt, mapping, config)
+    assert "en.vec" in str(error.value) and "map5" in str(error.value)
+    wide = WordVectors(tgt.words, np.concatenate([tgt.vectors[:, :5]] * 2, axis=1), "de10.vec")
+    with pytest.raises(DataError, match="5-dimensional") as error:
+        evaluate_bli(WordVectors(src.words, src.vectors[:, :5], "en5.vec"), wide, mapping, config)
+    assert "de10.vec" in str(error.value) and "map5" in str(error.value) and "target" in str(error.value)
+    save_vectors(src, tmp_path / "en.vec")
+    save_vectors(tgt, tmp_path / "de.vec")
+    with pytest.raises(DataError, match="5-dimensional") as error:
+        evaluate_bli_from_files(tmp_path / "en.vec", tmp_path / "de.vec", tmp_path / "map5", config)
+    assert str(tmp_path / "en.vec") in str(error.value) and str(tmp_path / "map5") in str(error.value)

@@ -5,7 +5,10 @@ whole target vocabulary given (nn, csls or inverted softmax). Protocol (MUSE's):
 - a source word counts as correct at k if ANY of its gold translations is among its k best targets;
 - precision@k is over the distinct source words that are covered, i.e. that have at least one pair
   with both words in the vocabularies;
-- pairs with an out-of-vocabulary word are not dropped silently: `coverage` counts them.
+- pairs with an out-of-vocabulary word are not dropped silently: `coverage` counts them;
+- looked up lowercased (`lowercase`, or both vocabularies lowercase), each vocabulary is MUSE's lowercased
+  one: only each lowercased word's first (most frequent) spelling is a row, so "haus" after "Haus" is
+  neither a candidate nor counted in CSLS's r terms.
 CSLS's target terms r_src(y) and the inverted softmax normalisers are measured against the whole mapped
 source vocabulary (as MUSE and VecMap do), or its `hub_vocab` most frequent words when set. For all
 targets that term costs |target| x |source| dot products (about 24 TFLOP at 200k x 200k, minutes on two
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xling.alignment.words.csls import DEFAULT_BETA, DEFAULT_CHUNK, METHODS, Matrix, translate, unit_rows
-from xling.alignment.words.dictionary import read_dictionary
+from xling.alignment.words.dictionary import first_spellings, read_dictionary
 from xling.alignment.words.mapping import WordMapping
 from xling.config import check_int
 from xling.errors import ConfigError, DataError
@@ -58,8 +61,9 @@ class BLIConfig:
     pair: str = ""
     """The language pair the row is named by ("": read from the file name, e.g. "en-de")."""
     lowercase: bool = False
-    """Look dictionary words up lowercased (the most frequent spelling wins); always so where neither
-    vocabulary has an uppercase word."""
+    """Look dictionary words up lowercased (the most frequent spelling wins; the other spellings are no
+    candidates, as in MUSE's lowercased vocabularies); always so where neither vocabulary has an uppercase
+    word."""
     hub_vocab: int | None = None
     """Source words that CSLS's and the inverted softmax's target terms are measured against (None: all)."""
     isf_beta: float = DEFAULT_BETA
@@ -120,9 +124,16 @@ def evaluate_bli(src: WordVectors, tgt: WordVectors, mapping: WordMapping, confi
             f"{coverage.oov_tgt_pairs} the target",
             path,
         )
+    src_matrix, tgt_matrix, pairs = src.vectors, tgt.vectors, dictionary.pairs
+    if dictionary.lowercased:  # MUSE's lowercased vocabularies: each word's most frequent spelling only
+        src_rows, tgt_rows = first_spellings(src.words), first_spellings(tgt.words)
+        src_matrix, tgt_matrix = src_matrix[src_rows], tgt_matrix[tgt_rows]
+        pairs = np.stack([_renumber(src_rows, len(src))[pairs[:, 0]],
+                          _renumber(tgt_rows, len(tgt))[pairs[:, 1]]], axis=1)  # fmt: skip
+        assert (pairs >= 0).all()  # lowercase_index finds the first spelling, a row kept here
     scores = bli_from_matrices(
-        mapping.map_source(src.vectors), mapping.map_target(tgt.vectors), dictionary.pairs, config.ks,
-        config.retrieval, k=config.k, chunk_size=config.chunk_size, beta=config.isf_beta,
+        mapping.map_source(src_matrix, origin=src.source), mapping.map_target(tgt_matrix, origin=tgt.source),
+        pairs, config.ks, config.retrieval, k=config.k, chunk_size=config.chunk_size, beta=config.isf_beta,
         hub_vocab=config.hub_vocab,
     )  # fmt: skip
     row: dict[str, Any] = {name: round(value, 2) for name, value in scores.items() if name.startswith("p@")}
@@ -142,11 +153,18 @@ def evaluate_bli(src: WordVectors, tgt: WordVectors, mapping: WordMapping, confi
             "hub_vocab": config.hub_vocab,
             "lowercase": dictionary.lowercased,
             **({"isf_beta": config.isf_beta} if config.retrieval == "isf" else {}),
-            "target_words": len(tgt),
+            "target_words": len(tgt_matrix),
             "precision_over": PRECISION_OVER,
         },
         seconds=round(time.perf_counter() - started, 2),
     )
+
+
+def _renumber(kept: np.ndarray, rows: int) -> np.ndarray:
+    """Return old row -> new row for the rows `kept` (ascending) of `rows`; -1 for a row dropped."""
+    new = np.full(rows, -1, dtype=np.int64)
+    new[kept] = np.arange(len(kept))
+    return new
 
 
 def _pair_from_name(path: Path) -> str:

@@ -262,3 +262,23 @@ def test_vector_files_are_mapped_and_written(tmp_path):
     mapped_src, mapped_tgt = load_vectors(report.mapped["src"]), load_vectors(report.mapped["tgt"])
     assert len(mapped_src) == 200  # max_vocab: only the most frequent words are read
     assert precision_at_1(mapped_src.vectors, mapped_tgt.vectors) >= 0.99
+
+
+@pytest.mark.parametrize("method", ["procrustes", "selflearn"])
+@pytest.mark.parametrize("seed_pairs", ["identical", "numerals"])
+def test_a_dictionary_beside_another_seed_source_is_an_error_not_ignored(method, seed_pairs):
+    """A seed dictionary with seed_pairs "identical" or "numerals" was silently left unread."""
+    config = WordAlignConfig(method=method, dictionary="seed.tsv", seed_pairs=seed_pairs)
+    with pytest.raises(ConfigError, match="^dictionary: .*seed_pairs") as error:
+        config.validate()
+    assert repr(seed_pairs) in str(error.value)
+
+
+def test_selflearn_checks_dimensions_naming_both_files():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(20)]
+    src = WordVectors(words, rng.standard_normal((20, 12)).astype(np.float32), "en30.vec")
+    tgt = WordVectors(words, rng.standard_normal((20, 8)).astype(np.float32), "de20.vec")
+    config = WordAlignConfig(method="selflearn", seed_pairs="identical", selflearn={"max_iterations": 1})
+    with pytest.raises(DataError, match=r"^en30\.vec: selflearn maps between equal dimensions.*de20\.vec"):
+        align_words(src, tgt, config, progress=False)

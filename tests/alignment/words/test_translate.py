@@ -82,3 +82,17 @@ def test_from_files_loads_at_most_max_vocab_words(tmp_path, rotated):
     with pytest.raises(XlingError, match="w20"):  # beyond the 10 words loaded
         translate_words_from_files(["w20"], tmp_path / "src.vec", tmp_path / "tgt.vec", tmp_path / "map",
                                    WordTranslateConfig(max_vocab=10))  # fmt: skip
+
+
+def test_a_dimension_mismatch_names_the_vectors_file_and_the_mapping_folder(tmp_path, rotated):
+    src, tgt, mapping = rotated
+    mapping.save(tmp_path / "map")
+    narrow = WordVectors(src.words, src.vectors[:, :8], "src8.vec")
+    with pytest.raises(XlingError, match="16-dimensional") as error:
+        translate_words(["w1"], narrow, tgt, WordMapping.load(tmp_path / "map"))
+    assert "src8.vec" in str(error.value) and str(tmp_path / "map") in str(error.value)
+    save_vectors(narrow, tmp_path / "src8.vec")
+    save_vectors(tgt, tmp_path / "tgt.vec")
+    with pytest.raises(XlingError, match="16-dimensional") as error:
+        translate_words_from_files(["w1"], tmp_path / "src8.vec", tmp_path / "tgt.vec", tmp_path / "map")
+    assert str(tmp_path / "src8.vec") in str(error.value) and str(tmp_path / "map") in str(error.value)

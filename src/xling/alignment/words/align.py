@@ -83,8 +83,9 @@ class WordAlignConfig:
     comma-separated."""
 
     dictionary: str = ""
-    """A seed dictionary file (source<TAB>target per line) for seed_pairs "dictionary"; "" for none
-    (procrustes then needs another seed_pairs; selflearn runs unsupervised)."""
+    """A seed dictionary file (source<TAB>target per line) for seed_pairs "dictionary" (with another
+    seed_pairs it is a ConfigError, not ignored); "" for none (procrustes then needs another seed_pairs;
+    selflearn runs unsupervised)."""
 
     seed_pairs: str = "dictionary"
     """Where the seed pairs come from: "dictionary" (the file `dictionary`), "identical" (strings in both
@@ -172,6 +173,12 @@ class WordAlignConfig:
             raise ConfigError(
                 "method: 'adversarial' is unsupervised and takes no seed (dictionary, seed_pairs)"
             )
+        # one rule for every method that reads a seed (the two above reject any seed): never left unread
+        if self.dictionary and self.seed_pairs != "dictionary":
+            raise ConfigError(
+                f"dictionary: a seed dictionary is read only with seed_pairs 'dictionary', not "
+                f"{self.seed_pairs!r}; drop `dictionary` or set seed_pairs to 'dictionary'"
+            )
         if self.restarts > 1 and self.method != "adversarial":
             raise ConfigError(f"restarts: only method 'adversarial' restarts, not {self.method!r}")
         # both tables, whichever method runs: a typo in the other one's options would pass unnoticed
@@ -195,7 +202,7 @@ def align_words(
     for vectors in (src, tgt):
         if len(vectors) < 2:
             raise DataError(f"need at least 2 word vectors, got {len(vectors)}", vectors.source)
-    if config.method != "selflearn" and src.dim != tgt.dim:
+    if src.dim != tgt.dim:  # selflearn too: its mappings are square (VecMap's)
         raise DataError(
             f"{config.method} maps between equal dimensions; the source has {src.dim} "
             f"but the target ({tgt.source}) {tgt.dim}",

@@ -80,7 +80,8 @@ def read_dictionary(
     One pair per line: `source<TAB>target`, or two whitespace-separated words when the line has no tab
     (MUSE's files). Blank lines are skipped; any other line is a DataError naming its path and line.
     With `lowercase`, dictionary words are lowercased and looked up among the lowercased vocabulary,
-    where the smallest row (the most frequent spelling) wins. Two vocabularies without an uppercase word
+    where the smallest row (the most frequent spelling) wins; `first_spellings` gives the rows of that
+    lowercased vocabulary (MUSE's), among which BLI then retrieves. Two vocabularies without an uppercase word
     (as `xling vectors train` writes by default) are read so too: there a capitalised word ("Haus") could
     never be found.
     """
@@ -156,6 +157,22 @@ def lowercase_index(words: Mapping[str, int]) -> dict[str, int]:
         if key not in index or row < index[key]:
             index[key] = row
     return index
+
+
+def first_spellings(words: Sequence[str]) -> np.ndarray:
+    """Return, in order, the row of each lowercased word's first (most frequent) spelling.
+
+    MUSE's lowercased vocabulary (read_txt_embeddings, select_subset): "haus" after "Haus" is dropped, as
+    is a repeated word; these are the rows that `lowercase_index` finds.
+    """
+    seen: set[str] = set()
+    rows = []
+    for row, word in enumerate(words):
+        key = word.lower()
+        if key not in seen:
+            seen.add(key)
+            rows.append(row)
+    return np.array(rows, dtype=np.int64)
 
 
 def pairs_to_rows(

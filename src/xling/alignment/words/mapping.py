@@ -38,7 +38,8 @@ class WordMapping:
     `src_means` / `tgt_means` are the means that each `center` step of `normalize` removed when the
     mapping was learned; mapping other rows subtracts those same means. Without them (None) each call
     centres the matrix it is given on its own mean. `history` is the training log, `info` what the run
-    found (vocabulary sizes, seed coverage).
+    found (vocabulary sizes, seed coverage). `source` is the folder the mapping was loaded from (None: made
+    in memory), so that errors can name it; it is not saved.
     """
 
     src_transform: np.ndarray
@@ -49,6 +50,7 @@ class WordMapping:
     src_means: list[np.ndarray] | None = None
     tgt_means: list[np.ndarray] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    source: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.src_transform = np.asarray(self.src_transform, dtype=np.float32)
@@ -67,22 +69,31 @@ class WordMapping:
             if means is not None and len(means) != centers:
                 raise ValueError(f"{name}: {centers} center steps need {centers} means, got {len(means)}")
 
-    def map_source(self, matrix: np.ndarray) -> np.ndarray:
-        """Return source rows normalised and mapped into the shared space (float32)."""
-        return self._map(matrix, self.src_means, self.src_transform, "source")
+    def map_source(self, matrix: np.ndarray, *, origin: str | None = None) -> np.ndarray:
+        """Return source rows normalised and mapped into the shared space (float32).
 
-    def map_target(self, matrix: np.ndarray) -> np.ndarray:
-        """Return target rows normalised and mapped into the shared space (float32)."""
-        return self._map(matrix, self.tgt_means, self.tgt_transform, "target")
+        `origin` names where the rows came from (a vectors file) for the error a wrong width raises.
+        """
+        return self._map(matrix, self.src_means, self.src_transform, "source", origin)
+
+    def map_target(self, matrix: np.ndarray, *, origin: str | None = None) -> np.ndarray:
+        """Return target rows normalised and mapped into the shared space (float32); see map_source."""
+        return self._map(matrix, self.tgt_means, self.tgt_transform, "target", origin)
 
     def _map(
-        self, matrix: np.ndarray, means: list[np.ndarray] | None, transform: np.ndarray, side: str
+        self,
+        matrix: np.ndarray,
+        means: list[np.ndarray] | None,
+        transform: np.ndarray,
+        side: str,
+        origin: str | None,
     ) -> np.ndarray:
         matrix = np.asarray(matrix)
         if matrix.ndim != 2 or matrix.shape[1] != transform.shape[0]:
+            mapping = f"the mapping ({self.source})" if self.source else "the mapping"
             raise DataError(
-                f"the mapping's {side} side takes {transform.shape[0]}-dimensional vectors, "
-                f"got shape {matrix.shape}"
+                f"{mapping} takes {transform.shape[0]}-dimensional {side} vectors, got shape {matrix.shape}",
+                origin,
             )
         return fit_normalization(matrix, self.normalize, means=means)[0] @ transform
 
@@ -130,7 +141,7 @@ class WordMapping:
             return cls(
                 tensors["src_transform"], tensors["tgt_transform"], list(meta["normalize"]),
                 meta.get("method", "custom"), meta.get("history", []), means["src"], means["tgt"],
-                meta.get("info", {}),
+                meta.get("info", {}), str(folder),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise DataError(f"incomplete word mapping ({error!r})", folder / META_FILE) from None

@@ -74,8 +74,12 @@ def translate_words(
         return {}
     # cosines, as `xling eval bli` ranks (and MUSE and VecMap): a mapping need not leave rows of length 1
     # (normalize "none" or "center", self-learning's re-weighting), and raw dot products favour long rows
-    mapped_src = unit_rows(src.vectors if mapping is None else mapping.map_source(src.vectors))
-    mapped_tgt = unit_rows(tgt.vectors if mapping is None else mapping.map_target(tgt.vectors))
+    mapped_src = unit_rows(
+        src.vectors if mapping is None else mapping.map_source(src.vectors, origin=src.source)
+    )
+    mapped_tgt = unit_rows(
+        tgt.vectors if mapping is None else mapping.map_target(tgt.vectors, origin=tgt.source)
+    )
     rows = np.array([src.index[w] for w in known], dtype=np.int64)
     scores, found = translate(mapped_src, mapped_tgt, rows, method=config.retrieval, top=config.top)
     return {
