@@ -72,3 +72,11 @@ def test_article_30_keeps_the_lines_that_wrap_its_own_text(tmp_path):
     assert read_udhr_articles(path)[30] == wrapped
     write_udhr(tmp_path / "eng.txt.gz", [ARTICLE_30])
     assert udhr_pairs(tmp_path, "krl")[-1] == (ARTICLE_30, " ".join(wrapped))
+
+
+def test_a_file_ending_at_article_30s_heading_reads_its_other_articles(tmp_path):
+    # no text under the last heading (a truncated file, or a placeholder line the reader drops): the
+    # articles before it are read, article 30 is left out (the trimming of article 30 crashed on it)
+    path = write_udhr(tmp_path / "xyz.txt.gz", [])
+    articles = read_udhr_articles(path)
+    assert 30 not in articles and 29 in articles

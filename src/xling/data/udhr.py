@@ -79,7 +79,7 @@ def read_udhr_articles(path: Path) -> dict[int, list[str]]:
     ):
         if following == number + 1:
             articles[number] = lines[start + 1 : end]
-    if ARTICLES in articles:  # the last article: it runs to the end of the file
+    if articles.get(ARTICLES):  # the last article, when it has text: it runs to the end of the file
         first, *rest = articles[ARTICLES]
         ends = next((i for i, line in enumerate(rest) if _ends_the_declaration(line)), len(rest))
         articles[ARTICLES] = [first, *rest[:ends]]
