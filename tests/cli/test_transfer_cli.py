@@ -99,9 +99,11 @@ def test_adapt_saves_a_language_that_classify_then_uses(trained):
 def test_eval_scores_the_target_language(trained):
     out, tmp_path = trained
     test = write_tsv(tmp_path / "de.tsv", toy.texts("deu"))
+    # a test file has no train split to adapt from: adapting on its texts is asked for (and said)
     result = runner.invoke(app, ["transfer", "eval", "--model", str(out), "--test", f"de={test}",
-                                 "--json", str(tmp_path / "eval.json")])  # fmt: skip
+                                 "--adapt-on-test", "--json", str(tmp_path / "eval.json")])  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "adapted to deu from its test texts" in " ".join(result.output.split())
     report = json.loads((tmp_path / "eval.json").read_text("utf-8"))
     assert report["task"] == "transfer" and report["scores"]["de"]["macro_f1"] == 100.0
     assert "zero-shot avg" in result.stdout
@@ -119,6 +121,7 @@ def test_umsab_train_and_eval(tmp_path):
     root = tmp_path / "umsab"
     for split in ("train", "val", "test"):
         write_umsab(root, "english", split, toy.texts("eng"))
+    write_umsab(root, "german", "train", toy.texts("deu"))  # adapted to from its texts, labels unused
     write_umsab(root, "german", "test", toy.texts("deu"))
     out = tmp_path / "clf"
     result = runner.invoke(app, ["transfer", "train", "--umsab", str(root), "--language", "english",
@@ -415,3 +418,94 @@ def test_swapped_columns_and_a_compressed_prediction_file_are_refused(trained, m
     code, err = _run_main(monkeypatch, capsys, "transfer", "predict", "--model", classifier, "--input", lines,
                           "--output", root / "p.JSONL")  # fmt: skip
     assert code == 0 and json.loads((root / "p.JSONL").read_text("utf-8").splitlines()[0])["label"], err
+
+
+def _spy_adapt(monkeypatch) -> list[dict[str, list[str]]]:
+    """Record the unlabelled texts each call of adapt_languages gets ({language: texts})."""
+    import xling.transfer.classifier as classifier_module
+
+    calls: list[dict[str, list[str]]] = []
+    original = classifier_module.adapt_languages
+
+    def spy(classifier, unlabelled, **kwargs):
+        calls.append({language: list(texts) for language, texts in unlabelled.items()})
+        return original(classifier, unlabelled, **kwargs)
+
+    monkeypatch.setattr(classifier_module, "adapt_languages", spy)
+    return calls
+
+
+def test_eval_adapts_from_the_train_split_whether_the_language_is_a_folder_or_a_code(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    encoder = toy.build_encoder(tmp_path / "enc")
+    root = tmp_path / "umsab"
+    for split in ("train", "val", "test"):
+        write_umsab(root, "english", split, toy.texts("eng"))
+    german = toy.texts("deu")
+    write_umsab(root, "german", "train", german)
+    # the test split: other texts in another order, so that adapting on them shows
+    test = SimpleNamespace(texts=[t.upper() for t in german.texts[::-1]], labels=german.labels[::-1])
+    write_umsab(root, "german", "test", test)
+    out = tmp_path / "clf"
+    result = runner.invoke(app, ["transfer", "train", "--umsab", str(root), "--language", "english",
+                                 "--encoder", str(encoder), "--output", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    calls = _spy_adapt(monkeypatch)
+    for language in ("german", "de", "deu"):
+        result = runner.invoke(app, ["transfer", "eval", "--model", str(out), "--umsab", str(root),
+                                     "--languages", language])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert calls[-1] == {"deu": german.texts}, language  # the train split, never the test texts
+        assert "adapted to deu" in result.output
+
+
+def test_eval_never_adapts_on_test_texts_unless_asked(trained, monkeypatch):
+    out, tmp_path = trained
+    german = toy.texts("deu")
+    test = write_tsv(tmp_path / "de.tsv", german)
+    root = tmp_path / "umsab"
+    write_umsab(root, "german", "test", german)  # a UMSAB language without a train split
+    calls = _spy_adapt(monkeypatch)
+    for data in (["--test", f"de={test}"], ["--umsab", str(root), "--languages", "de"]):
+        result = runner.invoke(app, ["transfer", "eval", "--model", str(out), *data])
+        assert result.exit_code == 0, result.output
+        assert calls[-1] == {} and "adapted to deu from" not in result.output
+        assert "not adapted" in result.output and "--adapt-on-test" in result.output
+        # transductive adaptation on the test texts (their labels unused) is the user's choice, and said
+        result = runner.invoke(app, ["transfer", "eval", "--model", str(out), *data, "--adapt-on-test"])
+        assert result.exit_code == 0, result.output
+        assert calls[-1] == {"deu": german.texts}
+        assert "adapted to deu from its test texts" in " ".join(result.output.split())
+
+
+def test_classify_adapts_to_the_language_as_predict_does(trained, monkeypatch):
+    out, tmp_path = trained
+    german = toy.texts("deu")
+    (tmp_path / "de.txt").write_text("\n".join(german.texts) + "\n", "utf-8")
+    calls = _spy_adapt(monkeypatch)
+    result = runner.invoke(app, ["transfer", "predict", "--model", str(out), "--input", str(tmp_path / "de.txt"),
+                                 "--language", "de", "--output", str(tmp_path / "p.jsonl")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["classify", "--model", str(out), "--language", "de", *german.texts,
+                                 "--json", str(tmp_path / "c.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert calls == [{"de": german.texts}, {"de": german.texts}]
+    predicted = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text("utf-8").splitlines()]
+    classified = json.loads((tmp_path / "c.json").read_text("utf-8"))["predictions"]
+    assert [r["label"] for r in classified] == [r["label"] for r in predicted]
+    for a, b in zip(classified, predicted, strict=True):
+        assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-5)
+    # too few texts to adapt: both read them with the source statistics, as before
+    result = runner.invoke(app, ["classify", "--model", str(out), "--language", "de", "der film war gut"])
+    assert result.exit_code == 0, result.output
+    assert calls[-1] == {"de": ["der film war gut"]}
+
+
+def test_a_bad_test_label_names_its_file_line_past_a_header_and_blank_lines(trained, monkeypatch, capsys):
+    out, tmp_path = trained
+    test = tmp_path / "de.tsv"
+    test.write_text("text\tlabel\nder film war gut\tpositive\n\nein tag\tneutral\n\n\nein schlecht tag\tangry\n",
+                    "utf-8")  # fmt: skip
+    code, err = _run_main(monkeypatch, capsys, "transfer", "eval", "--model", out, "--test", f"de={test}")
+    assert code == 2 and "de.tsv:7: gold label 'angry' of example 3" in err.strip().splitlines()[-1]

@@ -143,8 +143,8 @@ def test_fewer_than_two_labels_is_an_error(toy_encoder):
 
 
 def test_a_dev_label_unknown_to_training_is_an_error(toy_encoder):
-    dev = LabelledTexts(["good day", "bad day"], ["positive", "angry"], "dev.tsv")
-    with pytest.raises(DataError, match=r"dev.tsv:2: gold label 'angry'"):
+    dev = LabelledTexts(["good day", "bad day"], ["positive", "angry"], "dev.tsv", lines=[2, 4])
+    with pytest.raises(DataError, match=r"dev.tsv:4: gold label 'angry' of example 2"):
         train_classifier(config_for(toy_encoder), texts("eng"), dev=dev)
 
 

@@ -43,15 +43,15 @@ def test_scores_match_scikit_learn_in_percent():
 
 
 def test_unknown_gold_label_names_file_and_line(tmp_path):
-    with pytest.raises(DataError, match=r"test\.tsv:3: gold label 'positiv'"):
+    with pytest.raises(DataError, match=r"test\.tsv:5: gold label 'positiv' of example 3 "):
         classification_scores(["neg", "pos", "positiv"], ["neg", "pos", "pos"], ["neg", "pos"],
-                              source=str(tmp_path / "test.tsv"))  # fmt: skip
+                              source=str(tmp_path / "test.tsv"), lines=[2, 3, 5])  # fmt: skip
     # UMSAB layout: the labels live in test_labels.txt beside test_text.txt, so that file is named
     (tmp_path / "test_text.txt").write_text("a\nb\n")
     (tmp_path / "test_labels.txt").write_text("0\n7\n")
     with pytest.raises(DataError, match=r"test_labels\.txt:2:"):
         classification_scores(
-            ["neg", "7"], ["neg", "neg"], ["neg", "pos"], source=str(tmp_path / "test_text.txt")
+            ["neg", "7"], ["neg", "neg"], ["neg", "pos"], source=str(tmp_path / "test_text.txt"), lines=[1, 2]
         )
     with pytest.raises(DataError, match="2 gold labels but 1 predictions"):
         classification_scores(["neg", "pos"], ["neg"], ["neg", "pos"])
@@ -133,7 +133,8 @@ def test_bad_calls_are_config_errors():
     with pytest.raises(ConfigError, match="in_language: 'fra' has no test set"):
         evaluate_transfer(WordClassifier(WORDS["eng"]), {"deu": toy_set("deu")}, source_lang="eng",
                           in_language={"fra": WordClassifier(WORDS["deu"])})  # fmt: skip
-    with pytest.raises(DataError, match=r"toy/deu\.tsv:1: gold label 'pos'"):
+    # texts made in memory have no lines: the source is named, and the example
+    with pytest.raises(DataError, match=r"toy/deu\.tsv: gold label 'pos' of example 1 "):
         evaluate_transfer(WordClassifier({"bad": "neg"}), {"deu": toy_set("deu")}, source_lang="eng")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -227,7 +228,8 @@ def test_bad_input_is_a_clear_error(tiny_encoder, tmp_path):
     config = make_config(tiny_encoder, None, steps=2)
     dev = toy(8, 1, "dev.tsv")
     dev.labels[4] = "neutral"
-    with pytest.raises(DataError, match=r"dev.tsv:5: .*'neutral'"):
+    dev.lines = [i + 2 for i in range(8)]  # as read from a file with a header line
+    with pytest.raises(DataError, match=r"dev.tsv:6: .*'neutral' of example 5"):
         finetune_classifier(config, toy(16, 0), dev)
     one_label = LabelledTexts(["a b", "c d"], ["x", "x"], "one.tsv")
     with pytest.raises(DataError, match="one.tsv"):
@@ -304,3 +306,58 @@ def test_a_save_that_fails_leaves_the_earlier_classifier_whole(tiny_encoder, tmp
         second.save(output)
     assert (output / "model.safetensors").read_bytes() == before
     assert json.loads((output / "xling.json").read_text(encoding="utf-8"))["note"] == "first"
+
+
+@pytest.fixture(scope="module")
+def short_encoder(sample_tokenizer_dir, tmp_path_factory) -> Path:
+    """A tiny random XLM-R with 24 position rows: fewer positions than the default max_length of 128."""
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                              intermediate_size=32, max_position_embeddings=24, pad_token_id=tokenizer.pad_token_id,
+                              type_vocab_size=1)  # fmt: skip
+    folder = tmp_path_factory.mktemp("short") / "mlm"
+    XLMRobertaForMaskedLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_max_length_is_capped_at_the_positions_the_model_has(short_encoder, tmp_path, caplog):
+    import logging
+
+    from xling.embeddings.transformer import position_limit
+    from xling.transfer.classifier import load_classifier
+
+    limit = position_limit(build_limit_model(short_encoder))
+    assert limit < 128
+    long = " ".join(FILLER * 4)  # far more sub-tokens than the model has positions
+    train = LabelledTexts(
+        [f"{long} wonderful", f"{long} terrible"] * 8, ["positive", "negative"] * 8, "t.tsv"
+    )
+    dev = LabelledTexts([f"{long} love", f"{long} hate"] * 2, ["positive", "negative"] * 2, "dev.tsv")
+    config = make_config(short_encoder, tmp_path / "clf", steps=2)
+    # the default max_length; the dev evaluation (every step) reads the long texts too
+    config = dataclasses.replace(config, finetune=FinetuneConfig(), training=dataclasses.replace(
+        config.training, eval_every=1))  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="xling.transfer.finetune"):
+        classifier = finetune_classifier(config, train, dev)
+    assert f"max_length 128 lowered to {limit}" in caplog.text
+    assert classifier.max_length == limit and classifier.metadata["max_length"] == limit
+    assert classifier.metadata["train_at_max_length"] == len(train)
+    assert json.loads((tmp_path / "clf" / "xling.json").read_text())["max_length"] == limit
+    assert len(load_classifier(tmp_path / "clf").predict([long * 3])) == 1
+    # a folder saved with more than the model's positions (by an earlier version) is read within them
+    meta = json.loads((tmp_path / "clf" / "xling.json").read_text())
+    (tmp_path / "clf" / "xling.json").write_text(json.dumps({**meta, "max_length": 128}))
+    reloaded = FineTunedClassifier.load(tmp_path / "clf")
+    assert reloaded.max_length == limit and len(reloaded.predict([long * 3])) == 1
+
+
+def build_limit_model(folder: Path):
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)

@@ -86,3 +86,26 @@ def test_eval_keeps_the_training_language_out_of_the_average_and_codes_are_check
     code, _, err = run(monkeypatch, capsys, "tagger", "eval", "--model", str(tmp_path / "tagger"), "--test",
                        f"de={tmp_path / 'b-test.conllu'}", "--test", f"de={tmp_path / 'a-test.conllu'}")  # fmt: skip
     assert code == 2 and "de has a test set already" in err
+
+
+def test_tagger_train_resume_continues_a_stopped_fine_tuning_run(tiny_xlmr, tmp_path, monkeypatch, capsys):
+    write_conllu(tmp_path / "a-train.conllu", toy_sentences(0, 40, seed=1))
+    out = tmp_path / "tagger"
+    common = ["tagger", "train", "--train", str(tmp_path / "a-train.conllu"), "--method", "finetune",
+              "--encoder", str(tiny_xlmr), "--output", str(out), "--set", "training.batch_size=8",
+              "--set", "training.device=cpu", "--set", "training.precision=fp32", "--set", "training.threads=1",
+              "--set", "training.warmup_steps=0", "--set", "training.eval_every=0",
+              "--set", "training.checkpoint_every=100", "--set", "training.max_steps=4"]  # fmt: skip
+    # stopped by its time limit after the first step, with a checkpoint to take up
+    code, _, err = run(monkeypatch, capsys, *common, "--set", "training.max_minutes=1e-9")
+    assert code in (0, None), err
+    assert "--resume" in err  # the loop says how to finish it: with an option the command has
+    first = json.loads((out / "xling.json").read_text())["training"]
+    assert first["steps"] < 4
+    code, _, err = run(monkeypatch, capsys, *common, "--resume")
+    assert code in (0, None), err
+    training = json.loads((out / "xling.json").read_text())["training"]
+    assert (training["steps"], training["resumed_from"]) == (4, first["steps"])
+    # --no-resume leaves the run's checkpoints alone: the loop refuses them, naming the option it has now
+    code, _, err = run(monkeypatch, capsys, *common, "--no-resume")
+    assert code == 2 and "holds checkpoints of an earlier run" in err and "pass --resume" in err

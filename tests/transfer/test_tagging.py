@@ -244,24 +244,6 @@ def test_a_conllu_file_trains_and_a_wrong_column_count_is_refused(shared_encoder
 # --- fine-tuning ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_xlmr(sample_tokenizer_dir, tmp_path_factory) -> Path:
-    """A tiny random XLM-R masked LM with the sample tokenizer (as `xling pretrain` writes one)."""
-    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
-
-    from xling.tokenization.vocabulary import load_tokenizer
-
-    tokenizer = load_tokenizer(sample_tokenizer_dir)
-    torch.manual_seed(0)
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
-                              num_attention_heads=2, intermediate_size=64, max_position_embeddings=40,
-                              pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-    folder = tmp_path_factory.mktemp("tiny-xlmr")
-    XLMRobertaForMaskedLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def finetune_config(encoder: Path, output: Path, steps: int = 400, **changes) -> TaggerConfig:
     training = TrainingConfig(max_steps=steps, batch_size=16, lr=5e-3, warmup_steps=20, eval_every=100,
                               checkpoint_every=100, best_metric="dev_accuracy", device="cpu",

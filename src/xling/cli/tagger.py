@@ -58,6 +58,10 @@ def train(
     overwrite: Annotated[
         bool | None, typer.Option("--overwrite/--no-overwrite", help="Replace a tagger already at --output.")
     ] = None,
+    resume: Annotated[
+        bool | None,
+        typer.Option("--resume/--no-resume", help="finetune: continue from --output's newest checkpoint."),
+    ] = None,
     recipe: Recipe = None,
     set_: Sets = None,
     json_path: JsonOut = None,
@@ -67,10 +71,11 @@ def train(
     from xling.transfer.tagging import TaggerConfig, train_tagger
 
     config = load_config(TaggerConfig, recipe, set_ or [], section="tagger", encoder=encoder, method=method,
-                         output=str(output), overwrite=overwrite)  # fmt: skip
+                         output=str(output), overwrite=overwrite, resume=resume)  # fmt: skip
     if config.method == "finetune":
         show_training_progress(config.training)
-    # refuse before training, not after (a fine-tuning run resumes into its own checkpoints)
+    # refuse before training, not after (a fine-tuning run resumes into its own checkpoints, which the loop
+    # refuses without --resume or --overwrite; --resume with none starts a new run, so the check stays)
     if not (config.method == "finetune" and (Path(output) / "checkpoints").is_dir()):
         check_replaceable(output, config.overwrite, "tagger", kind=TAGGER_FAMILY)
     train_data = read_tagged(train_file, data_format, language)

@@ -26,7 +26,7 @@ LanguageOpt = Annotated[
     typer.Option(
         "--language",
         help="The texts' language: a standardising classifier reads them with that language's statistics "
-        "(adapted from the input when it has enough texts, see `xling transfer adapt`).",
+        "(adapted to it from the input texts when there are 50 or more, see `xling transfer adapt`).",
     ),
 ]
 
@@ -45,6 +45,16 @@ def _language_files(option: str, items: list[str] | None, example: str) -> list[
 def _for_language(classifier, language: str):
     """Return the classifier reading texts as `language` (classifiers without languages are unchanged)."""
     return classifier.for_language(language) if hasattr(classifier, "for_language") else classifier
+
+
+def _adapted_to(classifier, language: str, texts: list[str]):
+    """Return the classifier reading texts as `language`, adapted to it first from `texts` (the input, its
+    labels unknown) when it adapts, does not know the language yet and there are enough texts (50): what
+    `transfer predict --language` and `classify --language` both do, so that they label a text alike."""
+    from xling.transfer.classifier import adapt_languages
+
+    adapt_languages(classifier, {language: texts})
+    return _for_language(classifier, language)
 
 
 @app.command("adapt")
@@ -208,15 +218,14 @@ def predict(
     """Label every line of a text file, with the probability of each label."""
     from xling.atomic import writable_file
     from xling.data.readers import read_lines
-    from xling.transfer.classifier import adapt_languages, load_classifier, predict_file, prediction_tsv
+    from xling.transfer.classifier import load_classifier, predict_file, prediction_tsv
 
     if output is not None:
         output = writable_file(output, [input])  # before the encoding, which a bad path would waste
     with console.status(f"loading {model}"):
         classifier = load_classifier(model)
     if language is not None:
-        adapt_languages(classifier, {language: list(read_lines(input))})
-        classifier = _for_language(classifier, language)
+        classifier = _adapted_to(classifier, language, list(read_lines(input)))
     records = predict_file(classifier, input, output)
     if output is not None:
         console.print(f"[green]{len(records)} predictions written to {output}[/]")
@@ -244,11 +253,30 @@ def evaluate(
         str | None,
         typer.Option("--source", help="The language the classifier was trained on (default: what it saved)."),
     ] = None,
+    adapt_on_test: Annotated[
+        bool,
+        typer.Option(
+            "--adapt-on-test",
+            help="Adapt to a language that has no UMSAB train split from its test texts (labels unused; "
+            "transductive). Without it such a language is read with the source language's statistics.",
+        ),
+    ] = False,
     json_path: JsonOut = None,
 ) -> None:
-    """Zero-shot transfer: macro-F1 and accuracy per target language, majority baseline, encoder coverage."""
+    """Zero-shot transfer: macro-F1 and accuracy per target language, majority baseline, encoder coverage.
+
+    A classifier that adapts to languages (the frozen default) learns each test language from its UMSAB
+    train split's texts (labels unused); the texts it is scored on are never adapted on unless
+    --adapt-on-test asks for it.
+    """
     from xling.data.labelled import read_labelled, read_umsab
-    from xling.transfer.classifier import adapt_languages, load_classifier, training_labels, training_record
+    from xling.transfer.classifier import (
+        adapt_languages,
+        knows_language,
+        load_classifier,
+        training_labels,
+        training_record,
+    )
     from xling.transfer.evaluate import evaluate_transfer, render_transfer
 
     if umsab is None and not test:
@@ -260,25 +288,46 @@ def evaluate(
     if not source:
         raise ConfigError("--source: the classifier does not say which language it was trained on; name it")
     test_sets = {}
+    # the unlabelled texts each test language is adapted from: its UMSAB train split, found in the folder its
+    # test split was read from (`--languages de` reads umsab/german as `german` does)
+    train_texts: dict[str, list[str]] = {}
     if umsab is not None:
         names = (
             languages.split(",") if languages else sorted(p.name for p in Path(umsab).iterdir() if p.is_dir())
         )
         for name in (n.strip() for n in names if n.strip()):
-            test_sets[name] = read_umsab(umsab, name, split)
+            test_sets[name] = data = read_umsab(umsab, name, split)
+            if split == "train":  # the split scored is the train split itself: its texts are no test texts
+                train_texts[name] = data.texts
+            elif (Path(data.source).parent / "train_text.txt").is_file():
+                train_texts[name] = read_umsab(umsab, name, "train").texts
     for lang, file in _language_files("--test", test, "de=reviews.de.tsv"):
         test_sets[lang] = read_labelled(file, lang)
-    # a classifier that standardises per language learns each target's statistics from unlabelled texts:
-    # the language's UMSAB train split when there is one (its labels unused), else the test texts themselves
-    unlabelled = {}
+        train_texts.pop(lang, None)
+    # a classifier that standardises per language (and self-trains) learns each target language from its
+    # unlabelled texts: the train split's (labels unused), never the texts it is scored on, unless the user
+    # asks for it (--adapt-on-test: transductive, and said so)
+    unlabelled, on_test, without = {}, {}, []
     for name, data in test_sets.items():
-        texts = data.texts
-        if umsab is not None and split != "train" and (Path(umsab) / name / "train_text.txt").is_file():
-            texts = read_umsab(umsab, name, "train").texts
-        unlabelled[data.language or name] = texts
+        language = data.language or name
+        if name in train_texts:
+            unlabelled[language] = train_texts[name]
+        elif knows_language(classifier, language):
+            continue
+        elif adapt_on_test:
+            on_test[language] = data.texts
+        elif getattr(classifier, "adapts", False):
+            without.append(language)
     adapted = adapt_languages(classifier, unlabelled)
     if adapted:
-        console.print(f"adapted to {', '.join(adapted)} from their own unlabelled texts (no labels)")
+        console.print(f"adapted to {', '.join(adapted)} from their train split's texts (no labels)")
+    for code in adapt_languages(classifier, on_test) if on_test else []:
+        console.print(f"[yellow]warning:[/] adapted to {code} from its test texts (--adapt-on-test, labels "
+                      "unused): its scores are transductive, not zero-shot")  # fmt: skip
+    if without:
+        console.print(f"[yellow]warning:[/] not adapted to {', '.join(without)}: no train split to adapt from, "
+                      "and test texts are for scoring only (`xling transfer adapt` saves a language; "
+                      "--adapt-on-test adapts on the test texts)")  # fmt: skip
     with console.status("scoring"):
         result = evaluate_transfer(classifier, test_sets, source_lang=source,
                                    majority_labels=training_labels(classifier), model=str(model))  # fmt: skip
@@ -300,7 +349,7 @@ def classify(
     with console.status(f"loading {model}"):
         classifier = load_classifier(model)
     if language is not None:
-        classifier = _for_language(classifier, language)
+        classifier = _adapted_to(classifier, language, texts)
     records = predictions(classifier, texts)
     table = Table(title=f"{model}")
     table.add_column("text")

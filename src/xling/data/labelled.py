@@ -3,11 +3,14 @@
 Every reader returns a `LabelledTexts` (texts and their label names, where they came from, the language as
 an ISO 639-3 code when known) and reports bad input as a DataError naming the file and the 1-based line:
 a TSV line without a tab, a JSONL line that is not a JSON object with "text" and "label", an empty text or
-label, label and text files of different lengths. Blank lines of TSV and JSONL files are skipped.
+label, label and text files of different lengths. Blank lines of TSV and JSONL files are skipped; each
+example keeps the line it was read from (`LabelledTexts.lines`), so that later errors about it (a label the
+classifier does not know) name that line, not its position among the examples.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -51,13 +54,22 @@ class LabelledTexts:
     files: tuple[Path, ...] = ()
     """The files the texts were read from (a UMSAB split: its text and labels files), which a training run
     fingerprints so that a resume notices an edit; none for texts made in memory."""
+    lines: list[int] = dataclasses.field(default_factory=list)
+    """The 1-based line of `source` each example was read from (a UMSAB split: the line of its text and its
+    label); empty for texts made in memory."""
 
     def __post_init__(self) -> None:
         if len(self.texts) != len(self.labels):
             raise DataError(f"{len(self.texts)} texts but {len(self.labels)} labels", self.source)
+        if self.lines and len(self.lines) != len(self.texts):
+            raise DataError(f"{len(self.texts)} texts but {len(self.lines)} lines", self.source)
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def line(self, index: int) -> int | None:
+        """Return the line example `index` was read from, None when unknown (texts made in memory)."""
+        return self.lines[index] if 0 <= index < len(self.lines) else None
 
     @property
     def label_set(self) -> list[str]:
@@ -80,14 +92,14 @@ def read_labelled(path: PathLike, language: str | None = None) -> LabelledTexts:
     name = file.name.lower().removesuffix(".gz")
     code = normalize_language(language) if language else None
     if name.endswith(".tsv"):
-        texts, labels = _read_tsv(file)
+        texts, labels, lines = _read_tsv(file)
     elif name.endswith(".jsonl"):
-        texts, labels = _read_jsonl(file)
+        texts, labels, lines = _read_jsonl(file)
     else:
         raise DataError("unknown labelled-data format: expected a .tsv (text<TAB>label) or .jsonl file", file)
     if not texts:
         raise DataError("no labelled texts in the file", file)
-    return LabelledTexts(texts, labels, str(file), code, (file,))
+    return LabelledTexts(texts, labels, str(file), code, (file,), lines)
 
 
 def _content_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -98,9 +110,10 @@ def _content_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield line.number, raw
 
 
-def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
+def _read_tsv(path: Path) -> tuple[list[str], list[str], list[int]]:
     texts: list[str] = []
     labels: list[str] = []
+    lines: list[int] = []
     for number, raw in _content_lines(path):
         text, tab, label = raw.rpartition("\t")
         if not tab:
@@ -110,6 +123,7 @@ def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
             continue
         texts.append(_checked_text(text, path, number))
         labels.append(_checked_label(label, path, number))
+        lines.append(number)
     # a label of its own on every line, and texts that repeat as labels do: the columns are the other way round
     # (a few-shot file of one example per intent has distinct texts too, and stays allowed)
     if (
@@ -120,12 +134,13 @@ def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
         raise DataError(f"each of the {len(labels)} lines has a label of its own ({labels[0]!r}, {labels[1]!r}, "
                         "...): are the columns swapped? expected text<TAB>label, the label after the last tab",
                         path)  # fmt: skip
-    return texts, labels
+    return texts, labels, lines
 
 
-def _read_jsonl(path: Path) -> tuple[list[str], list[str]]:
+def _read_jsonl(path: Path) -> tuple[list[str], list[str], list[int]]:
     texts: list[str] = []
     labels: list[str] = []
+    lines: list[int] = []
     for number, raw in _content_lines(path):
         record = json_object_line(raw, path, number)
         for field in ("text", "label"):
@@ -139,7 +154,8 @@ def _read_jsonl(path: Path) -> tuple[list[str], list[str]]:
             raise DataError(f'"label" must be a string or an integer, found {label!r}', path, number)
         texts.append(_checked_text(text, path, number))
         labels.append(_checked_label(str(label), path, number))
-    return texts, labels
+        lines.append(number)
+    return texts, labels, lines
 
 
 def _checked_text(text: str, path: Path, number: int) -> str:
@@ -191,7 +207,8 @@ def read_umsab(
                 raise DataError(f"unknown label {label!r} (expected one of {known})", label_path, number)
             label = label_names[label]
         out_labels.append(label)
-    return LabelledTexts(out_texts, out_labels, str(text_path), code, (text_path, label_path))
+    return LabelledTexts(out_texts, out_labels, str(text_path), code, (text_path, label_path),
+                         list(range(1, len(out_texts) + 1)))  # fmt: skip
 
 
 def _language_folder(root: Path, language: str) -> tuple[Path, str | None]:

@@ -87,6 +87,7 @@ __all__ = [
     "FROZEN_KIND",
     "MIN_ADAPT_TEXTS",
     "adapt_languages",
+    "knows_language",
     "FrozenEncoderClassifier",
     "TextClassifier",
     "load_classifier",
@@ -214,7 +215,7 @@ def clear_other_method(folder: Path, method: str) -> None:
 
 def join_parts(parts: Sequence[LabelledTexts]) -> LabelledTexts:
     """Return the parts as one LabelledTexts (source: the parts' sources joined by " + "; language: theirs
-    when they share one, else None)."""
+    when they share one, else None; the lines of one part, none for several, which are in several files)."""
     from xling.data.labelled import LabelledTexts
 
     languages = {part.language for part in parts}
@@ -224,6 +225,7 @@ def join_parts(parts: Sequence[LabelledTexts]) -> LabelledTexts:
         " + ".join(part.source for part in parts),
         languages.pop() if len(languages) == 1 else None,
         tuple(dict.fromkeys(file for part in parts for file in part.files)),
+        list(parts[0].lines) if len(parts) == 1 else [],
     )
 
 
@@ -722,7 +724,8 @@ def train_frozen(
         for c in config.C_grid:
             candidate = fit(c, None if weights is None else in_source)
             predicted = [labels[i] for i in candidate.predict(x_dev)]
-            score = classification_scores(dev.labels, predicted, labels, source=dev.source)["macro_f1"]
+            score = classification_scores(dev.labels, predicted, labels, source=dev.source,
+                                          lines=dev.lines)["macro_f1"]  # fmt: skip
             grid[str(c)] = round(score, 2)
             logger.info("C=%g: dev macro-F1 %.1f", c, score)
             if best is None or score > best[0]:  # ties keep the smaller C (the grid's earlier value)
@@ -749,7 +752,7 @@ def train_frozen(
         metadata["train"]["target_weight"] = target_weight
     if dev is not None:
         predicted = [labels[i] for i in model.predict(x_dev)]
-        scores = classification_scores(dev.labels, predicted, labels, source=dev.source)
+        scores = classification_scores(dev.labels, predicted, labels, source=dev.source, lines=dev.lines)
         metadata["dev"] = {"source": dev.source, "language": dev.language, **scores, "C_grid": grid}
     keep = config.self_train_rounds > 0
     classifier = FrozenEncoderClassifier(encoder, labels, coef, intercept, encoder_ref=config.encoder,
@@ -812,6 +815,22 @@ def _unlabelled_by_code(unlabelled: Mapping[str, Sequence[str]] | None) -> dict[
     return out
 
 
+def knows_language(classifier: TextClassifier, language: str) -> bool:
+    """Return whether `classifier` adapts to languages and has `language` already (its source, or one
+    adapted before), so that adapting to it again would change nothing."""
+    from xling.data.languages import normalize_language
+
+    if not getattr(classifier, "adapts", False):
+        return False
+    return _knows_key(classifier, classifier.language_key(normalize_language(language)))
+
+
+def _knows_key(classifier: TextClassifier, key: str) -> bool:
+    """Return whether `key` (a `language_key`) is the classifier's source or a language adapted to before."""
+    known = set(classifier.standardization) | set(classifier.heads)
+    return key in known or key == (classifier.source_language or UNKNOWN_LANGUAGE)
+
+
 def adapt_languages(
     classifier: TextClassifier, unlabelled: dict[str, Sequence[str]], *, self_train: bool = True
 ) -> list[str]:
@@ -829,8 +848,7 @@ def adapt_languages(
     adapted = []
     for language, texts in unlabelled.items():
         code = classifier.language_key(normalize_language(language))
-        known = set(classifier.standardization) | set(classifier.heads)
-        if code in known or code == (classifier.source_language or UNKNOWN_LANGUAGE):
+        if _knows_key(classifier, code):
             continue
         if len(texts) < MIN_ADAPT_TEXTS:
             # not a warning of its own: reading the language with the source statistics warns once already

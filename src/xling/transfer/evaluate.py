@@ -131,14 +131,15 @@ def evaluate_transfer(
 
     def score(lang: str, sets: Any) -> dict[str, Any]:
         code = language_code(lang, sets)
-        row = classification_scores(sets.labels, _predict(classifier, sets, code), labels, source=sets.source)
+        row = classification_scores(sets.labels, _predict(classifier, sets, code), labels, source=sets.source,
+                                    lines=getattr(sets, "lines", None))  # fmt: skip
         majority = majority_scores(baseline, sets.labels, source=sets.source)
         row.update({"majority_f1": majority["macro_f1"], "majority_accuracy": majority["accuracy"],
                     "covered": _covered(code, languages), "language": code})  # fmt: skip
         own = (in_language or {}).get(lang)
         if own is not None:
             upper = classification_scores(sets.labels, _predict(own, sets, code), [str(x) for x in own.labels],
-                                          source=sets.source)  # fmt: skip
+                                          source=sets.source, lines=getattr(sets, "lines", None))  # fmt: skip
             row.update({"in_language_f1": upper["macro_f1"], "in_language_accuracy": upper["accuracy"],
                         "gap": round(upper["macro_f1"] - row["macro_f1"], 2),
                         "ratio": round(row["macro_f1"] / upper["macro_f1"], 3) if upper["macro_f1"] else None})  # fmt: skip

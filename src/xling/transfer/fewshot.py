@@ -61,8 +61,9 @@ def sample_per_class(data: LabelledTexts, k: int, seed: int) -> LabelledTexts:
             taken[label] = taken.get(label, 0) + 1
             chosen.append(int(index))
     chosen.sort()
+    lines = [data.lines[i] for i in chosen] if data.lines else []
     return LabelledTexts([data.texts[i] for i in chosen], [data.labels[i] for i in chosen],
-                         f"{data.source} ({k} per class, seed {seed})", data.language, data.files)  # fmt: skip
+                         f"{data.source} ({k} per class, seed {seed})", data.language, data.files, lines)  # fmt: skip
 
 
 def fewshot_curve(
@@ -140,7 +141,7 @@ def fewshot_curve(
 def _score(classifier: Any, test: LabelledTexts, code: str | None) -> float:
     predicted = _predict(classifier, test, code)
     return classification_scores(
-        test.labels, predicted, [str(x) for x in classifier.labels], source=test.source
+        test.labels, predicted, [str(x) for x in classifier.labels], source=test.source, lines=test.lines
     )["macro_f1"]
 
 

@@ -143,6 +143,16 @@ def build_model(encoder: str | Path, labels: Sequence[str], finetune: FinetuneCo
     return model
 
 
+def capped_length(max_length: int, model: nn.Module, folder: str | Path) -> int:
+    """Return `max_length` capped at the positions `model` has (`position_limit`); a lowered one is logged."""
+    from xling.embeddings.transformer import position_limit
+
+    capped = min(max_length, position_limit(model))
+    if capped < max_length:
+        logger.info("max_length %d lowered to %d, the positions %s has", max_length, capped, folder)
+    return capped
+
+
 def add_lora(model: nn.Module, finetune: FinetuneConfig) -> nn.Module:
     """Return `model` wrapped by peft with LoRA adapters; the classification head stays fully trainable."""
     try:
@@ -247,14 +257,15 @@ def predict_logits(model: nn.Module, tokenizer, texts: Sequence[str], *, max_len
 
 
 def label_indices(data: LabelledTexts, labels: Sequence[str], what: str) -> list[int]:
-    """Return the index of each example's label in `labels`; an unknown one is a DataError naming it."""
+    """Return the index of each example's label in `labels`; an unknown one is a DataError naming it and
+    the file line it was read from (when known)."""
     from xling.transfer.metrics import label_file
 
     index = {label: i for i, label in enumerate(labels)}
-    for number, label in enumerate(data.labels, start=1):
+    for number, label in enumerate(data.labels):
         if label not in index:
-            raise DataError(f"{what} label {label!r} of example {number} is not among the training labels "
-                            f"({', '.join(labels)})", label_file(data.source), number)  # fmt: skip
+            raise DataError(f"{what} label {label!r} of example {number + 1} is not among the training labels "
+                            f"({', '.join(labels)})", label_file(data.source), data.line(number))  # fmt: skip
     return [index[label] for label in data.labels]
 
 
@@ -268,7 +279,9 @@ def dev_evaluation(model: nn.Module, tokenizer, dev: LabelledTexts, labels: Sequ
     def evaluate(objective: nn.Module, step: int) -> dict[str, float]:
         logits = predict_logits(model, tokenizer, dev.texts, max_length=max_length, batch_size=batch_size)
         predicted = [labels[i] for i in logits.argmax(axis=1)]
-        scores = classification_scores(dev.labels, predicted, list(labels), source=dev.source)
+        scores = classification_scores(
+            dev.labels, predicted, list(labels), source=dev.source, lines=dev.lines
+        )
         return {name: float(scores[name]) for name in DEV_METRICS}
 
     return evaluate
@@ -351,17 +364,19 @@ def _finetune(config: ClassifierConfig, train: LabelledTexts, dev: LabelledTexts
     targets = label_indices(train, labels, "training")
     folder = encoder_folder(config.encoder)
     tokenizer = load_encoder_tokenizer(folder)
-    ids = tokenize(tokenizer, train.texts, finetune.max_length)
-    at_limit = sum(len(row) >= finetune.max_length for row in ids)
+    training = training_section(config, steps_per_epoch(len(train), config.training), dev is not None)
+    model = build_model(folder, labels, finetune, training.seed)
+    # more tokens than the model has positions would fail inside its forward pass (training, dev, predict)
+    max_length = capped_length(finetune.max_length, model, folder)
+    ids = tokenize(tokenizer, train.texts, max_length)
+    at_limit = sum(len(row) >= max_length for row in ids)
     if at_limit:
         logger.info("%d of %d training texts reach max_length %d (cut there)", at_limit, len(ids),
-                    finetune.max_length)  # fmt: skip
+                    max_length)  # fmt: skip
     examples_per_step = config.training.batch_size * config.training.grad_accum
-    training = training_section(config, steps_per_epoch(len(ids), config.training), dev is not None)
-    model = build_model(folder, labels, finetune, training.seed)
     evaluations = None
     if dev is not None and training.eval_every:
-        evaluations = {"dev": dev_evaluation(model, tokenizer, dev, labels, max_length=finetune.max_length,
+        evaluations = {"dev": dev_evaluation(model, tokenizer, dev, labels, max_length=max_length,
                                              batch_size=config.batch_size)}  # fmt: skip
     objective = ClassificationObjective(model)
     batches = ClassificationBatches(ids, targets, training.batch_size, training.grad_accum,
@@ -388,7 +403,7 @@ def _finetune(config: ClassifierConfig, train: LabelledTexts, dev: LabelledTexts
         **data_metadata(labels, train, dev, dev_scores, len(ids)),
         "encoder": str(config.encoder),
         "method": "finetune/lora" if finetune.lora_r else "finetune/full",
-        "max_length": finetune.max_length,
+        "max_length": max_length,
         "train_examples": len(ids),
         "train_at_max_length": at_limit,
         "parameters": {"total": total, "trained": trainable},
@@ -399,7 +414,7 @@ def _finetune(config: ClassifierConfig, train: LabelledTexts, dev: LabelledTexts
         },  # fmt: skip
         "config": run_config,
     }
-    classifier = FineTunedClassifier(plain_model(model), tokenizer, labels, max_length=finetune.max_length,
+    classifier = FineTunedClassifier(plain_model(model), tokenizer, labels, max_length=max_length,
                                      batch_size=config.batch_size, metadata=meta)  # fmt: skip
     if save and result.is_main:
         classifier.save(run_dir)
@@ -492,7 +507,9 @@ class FineTunedClassifier:
             raise DataError(f"xling.json labels {meta['labels']} differ from config.json's id2label {labels}",
                             folder)  # fmt: skip
         tokenizer = load_encoder_tokenizer(folder)
-        max_length = int(meta.get("max_length", min(512, tokenizer.model_max_length)))
+        # a folder saved before max_length was capped (or written by other tools) may ask for more tokens
+        max_length = capped_length(int(meta.get("max_length", min(512, tokenizer.model_max_length))), model,
+                                   folder)  # fmt: skip
         return cls(model, tokenizer, labels, max_length=max_length, metadata=meta)
 
 

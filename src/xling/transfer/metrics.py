@@ -13,7 +13,12 @@ from typing import Any
 
 from xling.errors import DataError
 
-__all__ = ["classification_scores", "label_file", "majority_scores"]
+__all__ = ["classification_scores", "example_line", "label_file", "majority_scores"]
+
+
+def example_line(lines: Sequence[int] | None, index: int) -> int | None:
+    """Return the file line of example `index` (`LabelledTexts.lines`), None when it is not known."""
+    return lines[index] if lines and 0 <= index < len(lines) else None
 
 
 def label_file(source: str | None) -> str | None:
@@ -26,13 +31,20 @@ def label_file(source: str | None) -> str | None:
 
 
 def classification_scores(
-    gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str], *, source: str | None = None
+    gold: Sequence[str],
+    predicted: Sequence[str],
+    labels: Sequence[str],
+    *,
+    source: str | None = None,
+    lines: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Return {"macro_f1", "accuracy", "n"} (percentages) of `predicted` against `gold`.
 
     `labels` are the classifier's label names: a gold label outside them is a DataError naming `source`
-    (the LabelledTexts source; for the UMSAB layout its labels file) and the 1-based position of the example,
-    because a model cannot be scored on a class it was never trained on (a typo or another label scheme).
+    (the LabelledTexts source; for the UMSAB layout its labels file), the example's line there (`lines`,
+    the LabelledTexts lines: a header or blank lines make it differ from the example's position; without
+    them no line is named) and the example's 1-based position, because a model cannot be scored on a class
+    it was never trained on (a typo or another label scheme).
     """
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -42,10 +54,11 @@ def classification_scores(
     if not gold:
         raise DataError("no examples to score", where)
     known = set(labels)
-    for number, label in enumerate(gold, start=1):
+    for index, label in enumerate(gold):
         if label not in known:
-            raise DataError(f"gold label {label!r} of example {number} is not one the classifier knows "
-                            f"(it knows {', '.join(map(str, labels))})", where, number)  # fmt: skip
+            raise DataError(f"gold label {label!r} of example {index + 1} is not one the classifier knows "
+                            f"(it knows {', '.join(map(str, labels))})",
+                            where, example_line(lines, index))  # fmt: skip
     present = [label for label in labels if label in set(gold) or label in set(predicted)]
     gold, predicted = list(gold), list(predicted)
     return {

@@ -256,10 +256,10 @@ def _run(config: StaticFinetuneConfig, train: LabelledTexts, dev: LabelledTexts 
         label_indices(dev, labels, "dev")  # fail before training, not at the first evaluation
     encoder, encoder_name = _load_static(config.encoder)
     ids, _ = encoder.token_ids(train.texts)
-    empty = [number for number, row in enumerate(ids, start=1) if not row]
+    empty = [index for index, row in enumerate(ids) if not row]
     if empty:
-        raise DataError(f"{len(empty)} training text(s) have no tokens (first: example {empty[0]})",
-                        train.source, empty[0])  # fmt: skip
+        raise DataError(f"{len(empty)} training text(s) have no tokens (first: example {empty[0] + 1})",
+                        train.source, train.line(empty[0]))  # fmt: skip
     training = dev_schedule(config.training, config.seed, config.eval_every_epoch,
                             steps_per_epoch(len(ids), config.training), dev is not None)  # fmt: skip
     scale = config.scale or float(encoder.dimension) ** 0.5
@@ -274,7 +274,7 @@ def _run(config: StaticFinetuneConfig, train: LabelledTexts, dev: LabelledTexts 
         def evaluate(_objective: nn.Module, _step: int) -> dict[str, float]:
             logits = model.predict_logits(dev.texts, config.batch_size)
             predicted = [labels[i] for i in logits.argmax(axis=1)]
-            scores = classification_scores(dev.labels, predicted, labels, source=dev.source)
+            scores = classification_scores(dev.labels, predicted, labels, source=dev.source, lines=dev.lines)
             return {name: float(scores[name]) for name in DEV_METRICS}
 
         evaluations = {"dev": evaluate}
