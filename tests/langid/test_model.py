@@ -342,3 +342,26 @@ def test_dominant_scripts_of_a_batch_agree_with_one_text_at_a_time():
     assert dominant_scripts(texts) == [dominant_script([text]) for text in texts]
     assert dominant_scripts(["ab вг", "вг ab"]) == ["Cyrl", "Cyrl"]  # a tie: the name that sorts first
     assert dominant_scripts([]) == []
+
+
+def test_a_han_text_with_a_latin_brand_name_is_chinese_and_a_mixed_text_is_left_to_the_model(
+    sample_identifier,
+):
+    # 6 Han characters and 7 Latin letters: Han counts 3 a character, so the text is mostly Han
+    assert sample_identifier.detect("我在用ChatGPT写代码").label == "zho"
+    # a German sentence quoting a Russian name: the script of most letters keeps its labels
+    assert sample_identifier.detect(UNSEEN["deu"][0] + " Толстой").label == "deu"
+
+
+def test_a_label_that_names_its_script_keeps_only_that_one():
+    from xling.langid.train import Examples, label_scripts
+
+    examples = Examples()
+    for _ in range(90):
+        examples.add("我们今天去公园", 0)  # cmn_Hant's Han lines ...
+        examples.add("Привет мир", 1)
+    for _ in range(10):
+        examples.add("the title in english", 0)  # ... and some stray Latin ones, as the UDHR's titles
+        examples.add("the title in english", 1)
+    scripts = label_scripts(examples, ["cmn_Hant", "rus"])
+    assert scripts == {"cmn_Hant": ("Hani",), "rus": ("Cyrl", "Latn")}

@@ -28,13 +28,17 @@ from xling.langid.labels import UNDETERMINED, label_matches, parse_label, try_pa
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior as speakers_log_prior
 from xling.langid.scorers import LinearScorer, NaiveBayesScorer, scorer_from_tensors
-from xling.langid.scripts import dominant_scripts
+from xling.langid.scripts import script_shares
 
 Scorer = LinearScorer | NaiveBayesScorer
 
 __all__ = ["DEFAULT_IDENTIFIER", "LanguageIdentifier", "Prediction"]
 
 DEFAULT_IDENTIFIER = "xling-langid"
+# A script that holds this share of a text's letters (weighted: xling.langid.scripts.SCRIPT_WEIGHTS) lets
+# its labels be given, besides the script of most letters: a German sentence quoting a Russian name stays
+# German, and text half in one script and half in another is left to the model.
+MAIN_SCRIPT_SHARE = 0.3
 # A language the detector ranked below another keeps at least this probability among all its labels: a
 # close neighbour it preferred on little evidence (a Russian sentence taken for Belarusian at 99.95% left
 # Russian 5e-4; Catalan left Spanish 6e-4, Afrikaans German 3e-4), where an unrelated reading keeps far less
@@ -102,8 +106,9 @@ class LanguageIdentifier:
     """What the model card says: sources, languages covered, dev accuracy."""
     scripts: dict[str, tuple[str, ...]] | None = None
     """The writing systems of each label's training text (ISO 15924 as `xling.langid.scripts` names them:
-    `Latn`, `Cyrl`, `Hani`, `Jpan`, `Kore`): a text is given only a label of the script most of its letters
-    are in, and is `und` when no label (of those allowed) has that script, rather than a confident guess
+    `Latn`, `Cyrl`, `Hani`, `Jpan`, `Kore`): a text is given only a label of a script that holds
+    MAIN_SCRIPT_SHARE of its letters or the most of them (Han characters, kana and Hangul counting 3), and is
+    `und` when no label (of those allowed) has such a script, rather than a confident guess
     from n-grams no label was trained on (the detector before took Ol Chiki text for Literary Chinese).
     None (a detector saved before labels had scripts): every label may be given."""
     path: Path | None = None
@@ -177,19 +182,19 @@ class LanguageIdentifier:
         return logits, decidable
 
     def _keep_scripts(self, logits: np.ndarray, normalised: list[str], decidable: np.ndarray) -> None:
-        """Set to -inf, in place, each decidable row's labels of other scripts than most of its letters; a
-        row none of whose allowed labels has that script is left as it is and marked not decidable."""
-        scripts = np.array(dominant_scripts(normalised), dtype=object)
-        for script in set(scripts[decidable].tolist()):
-            rows = np.flatnonzero(decidable & (scripts == script))
-            mask = self._script_masks.get(script)
-            if mask is None:
-                decidable[rows] = False
-                continue
-            kept = np.where(mask, logits[rows], -np.inf)
-            written = np.isfinite(kept).any(axis=1)  # a restriction may leave none of the script's labels
-            logits[rows[written]] = kept[written]
-            decidable[rows[~written]] = False
+        """Set to -inf, in place, each decidable row's labels of no script that holds MAIN_SCRIPT_SHARE of its
+        letters (or the most); a row none of whose allowed labels has such a script is left as it is and
+        marked not decidable."""
+        shares, names = script_shares(normalised)
+        main = (shares >= MAIN_SCRIPT_SHARE) | (shares == shares.max(axis=1, keepdims=True))
+        main &= shares > 0
+        empty = np.zeros(len(self.labels), dtype=bool)
+        written_in = np.stack([self._script_masks.get(name, empty) if name else empty for name in names])
+        allowed = (main.astype(np.float32) @ written_in.astype(np.float32)) > 0  # (texts, labels)
+        kept = np.where(allowed, logits, -np.inf)
+        usable = decidable & np.isfinite(kept).any(axis=1)  # a restriction may leave none of those labels
+        logits[usable] = kept[usable]
+        decidable &= usable
 
     def predict(self, texts: Sequence[str], k: int = 1, threshold: float | None = None,
                 languages: Iterable[str] | None = None) -> list[list[Prediction]]:  # fmt: skip

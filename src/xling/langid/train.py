@@ -444,8 +444,10 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
 
 
 def label_scripts(examples: Examples, labels: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Return each label's scripts, most used first: the scripts most letters are in, in at least
-    MIN_SCRIPT_SHARE of its examples (Japanese: `Jpan`, and `Hani` when enough crops hold no kana)."""
+    """Return each label's scripts, most used first: the main script (`dominant_scripts`) of at least
+    MIN_SCRIPT_SHARE of its examples (Japanese: `Jpan`, and `Hani` when enough crops hold no kana). A label
+    that names its script (`srp_Cyrl`, `cmn_Hant`) has that one only, where its examples show it: a few
+    stray lines of another script would let it take text of that script from its siblings."""
     counts: list[Counter[str | None]] = [Counter() for _ in labels]
     for start in range(0, len(examples.texts), 4096):
         end = start + 4096
@@ -456,8 +458,15 @@ def label_scripts(examples: Examples, labels: Sequence[str]) -> dict[str, tuple[
     for label, seen in zip(labels, counts, strict=True):
         seen.pop(None, None)
         total = sum(seen.values())
-        scripts[label] = tuple(script for script, n in seen.most_common() if n >= MIN_SCRIPT_SHARE * total)
+        kept = tuple(script for script, n in seen.most_common() if n >= MIN_SCRIPT_SHARE * total)
+        named = Label(*label.split("_", 1)).script if "_" in label else None
+        named = _LETTER_SCRIPTS.get(named, named)
+        scripts[label] = (named,) if named in kept else kept
     return scripts
+
+
+# a label's script as letters are named (xling.langid.scripts): Simplified and Traditional characters are Han
+_LETTER_SCRIPTS = {"Hans": "Hani", "Hant": "Hani"}
 
 
 def _batch_tensors(matrix: sp.csr_matrix, rows: np.ndarray):
