@@ -68,10 +68,23 @@ def test_a_grandfathered_tag_that_names_no_one_language_is_refused(code: str) ->
         normalize_language(code)
 
 
-@pytest.mark.parametrize("code", ["zh-xyz", "ar-qqq", "zh-und", "zh-ara", "zh-eng", "zh-deu", "ar-fra"])
+@pytest.mark.parametrize("code", ["zh-xyz", "ar-qqq", "zh-und", "zh-ara", "zh-eng", "ar-eng", "zh-tlh"])
 def test_an_unknown_extended_language_subtag_is_refused_naming_it(code: str) -> None:
     with pytest.raises(LanguageCodeError, match=rf"^corpus\.tsv:3: .*{code.split('-')[1]!r} in {code!r}"):
         normalize_language(code, where="corpus.tsv:3")
+
+
+@pytest.mark.parametrize(
+    ("code", "language"),
+    # a language that is no member of the macrolanguage, with a country's three-letter code: a region (twn is
+    # Twendi, sau Saleman, mys Mesmes: they read as those unrelated languages)
+    [("zh-twn", "zho"), ("ar-sau", "ara"), ("ms-mys", "msa"), ("fa-irn", "fas"), ("sw-ken", "swa"),
+     ("ne-npl", "nep"), ("zh-hkg", "zho"), ("uz-uzb", "uzb"), ("no-nor", "nor"), ("ku-irq", "kur"),
+     # ISO 639-3's members beyond the ones MACROLANGUAGES lists
+     ("zh-hak", "hak"), ("kok-knn", "knn"), ("cr-crk", "crk"), ("ms-zlm", "zlm")],
+)  # fmt: skip
+def test_a_subtag_after_a_macrolanguage_is_a_member_or_a_region(code: str, language: str) -> None:
+    assert normalize_language(code) == language
 
 
 @pytest.mark.parametrize(

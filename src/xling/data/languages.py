@@ -198,6 +198,20 @@ def _macrolanguages() -> frozenset[str]:
     return ruled | frozenset(MACROLANGUAGES)
 
 
+@lru_cache(maxsize=512)
+def _members(macrolanguage: str) -> frozenset[str]:
+    """Return the ISO 639-3 individual languages of a macrolanguage (SIL's table, through iso639-lang), with
+    those MACROLANGUAGES lists; empty for a code that is none."""
+    from iso639 import Lang
+    from iso639.exceptions import InvalidLanguageValue
+
+    try:
+        members = {member.pt3 for member in Lang(macrolanguage).individuals()}
+    except InvalidLanguageValue:
+        members = set()
+    return frozenset(members) | MACROLANGUAGES.get(macrolanguage, frozenset())
+
+
 def _extended(language: str, subtag: str) -> str | None:
     """Return `extended_language`'s answer; None where it raises."""
     lower = subtag.lower()
@@ -207,9 +221,14 @@ def _extended(language: str, subtag: str) -> str | None:
         return lower
     if not subtag.islower() or (language, lower) in _LEGACY_SCRIPT_SUBTAGS:
         return language
-    index = _index()
-    # a language with an ISO 639-1 code has no extended language subtag (zh-eng is no Chinese English)
-    return lower if index.scopes.get(lower) == "I" and lower not in index.alpha2.values() else None
+    if language == _SIGN_LANGUAGES:  # sgn-ase: any individual language (a sign language's code)
+        index = _index()
+        return lower if index.scopes.get(lower) == "I" and lower not in index.alpha2.values() else None
+    if lower in _members(language):  # zh-nan, ar-aeb: ISO 639-3's members of the macrolanguage
+        return lower
+    if pycountry.countries.get(alpha_3=lower.upper()) is not None:
+        return language  # a country's three-letter code, lower case (zh-twn, ar-sau): a region, as in ZH-TWN
+    return None  # zh-xyz, zh-eng: no member of it
 
 
 def _extended_error(language: str, subtag: str, code: str, where: str | None) -> LanguageCodeError:
@@ -232,15 +251,15 @@ def extended_language(language: str, subtag: str, code: str, where: str | None =
     second subtag, three letters, is `subtag`.
 
     After a macrolanguage (or sgn, the sign languages' prefix) a lower-case subtag is an extended language
-    subtag (RFC 5646 section 2.2.2): the individual language it names (zh-yue: yue, zh-nan: nan, ar-aeb:
-    aeb, sgn-ase: ase), never the macrolanguage itself, which would widen the tag to every member (and data
-    sets read a macrolanguage as its DEFAULT_MEMBER: zh-nan is not Mandarin). A member listed in
-    MACROLANGUAGES is read in any case (ZH-YUE). `language` itself after any other language (de-CHE:
-    German), for a subtag not all lower case (a region written in three letters: zh-CHN, ar-SAU) and for
-    Microsoft's zh-CHS/zh-CHT (scripts). LanguageCodeError (with `where`) for a lower-case subtag after a
-    macrolanguage that is no ISO 639-3 individual language (zh-xyz, zh-ara, zh-und) or one that has an ISO
-    639-1 code (zh-eng, zh-deu: those have no extended language subtag; a listed member such as ms-ind is
-    read).
+    subtag (RFC 5646 section 2.2.2): the member it names (zh-yue: yue, zh-nan: nan, ar-aeb: aeb; ISO 639-3's
+    members of the macrolanguage, `_members`; after sgn any sign language, sgn-ase: ase), never the
+    macrolanguage itself, which would widen the tag to every member (and data sets read a macrolanguage as
+    its DEFAULT_MEMBER: zh-nan is not Mandarin). A member listed in MACROLANGUAGES is read in any case
+    (ZH-YUE). `language` itself after any other language (de-CHE: German), for a subtag not all lower case (a
+    region written in three letters: zh-CHN, ar-SAU), for a lower-case one that is a country's ISO 3166
+    three-letter code and no member (zh-twn, ar-sau: Twendi and Saleman are no Chinese or Arabic) and for
+    Microsoft's zh-CHS/zh-CHT (scripts). LanguageCodeError (with `where`) for any other lower-case subtag
+    after a macrolanguage (zh-xyz, zh-eng, zh-und).
     """
     found = _extended(language, subtag)
     if found is None:
