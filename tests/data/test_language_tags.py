@@ -9,7 +9,7 @@ import pytest
 
 from xling.data.languages import normalize_language, same_language
 from xling.data.readers import AlignedCorpus, tatoeba_code
-from xling.errors import DataError, LanguageCodeError
+from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.langid.labels import parse_label
 
 # the common forms, as they were read before extended and grandfathered tags were: none of them changes
@@ -143,3 +143,21 @@ def test_tatoeba_finds_nynorsk_for_no_nyn_and_no_mandarin_for_min_nan(tmp_path: 
     for code in ("zh-nan", "zh-min-nan", "zh-hak", "ar-aeb"):
         with pytest.raises(DataError, match="no Tatoeba files for"):
             tatoeba_code(tmp_path, code)
+
+
+@pytest.mark.parametrize("parse", ["pretraining", "alignment"])
+@pytest.mark.parametrize(
+    ("spec", "pair"),
+    # BCP-47 hyphens inside a tag: split where both sides are tags (pt-BR-en was Portuguese -> Breton,
+    # zh-TW-en Chinese -> Twi)
+    [("pt-BR-en=x.tsv", ("por", "eng")), ("zh-TW-en=x.tsv", ("zho", "eng")), ("en-de=x.tsv", ("eng", "deu")),
+     ("de-DE-fr-FR=x.tsv", ("deu", "fra")), ("eng-zh_Hant=x.tsv", ("eng", "zho"))],
+)  # fmt: skip
+def test_pair_specs_of_every_command_split_between_two_tags(parse: str, spec: str, pair: tuple[str, str]) -> None:
+    from xling.alignment.sentences.align import parse_pairs_spec
+    from xling.pretraining.data import parse_parallel_spec
+
+    function = parse_parallel_spec if parse == "pretraining" else parse_pairs_spec
+    assert tuple(function(spec)[:2]) == pair
+    with pytest.raises(ConfigError, match="exactly two language codes"):
+        function("eng-deu-fra=x.tsv")  # was read as eng-deu

@@ -8,11 +8,12 @@ from functools import lru_cache
 
 import pycountry
 
-from xling.errors import LanguageCodeError
+from xling.errors import ConfigError, LanguageCodeError, XlingError
 
 __all__ = [
     "DEFAULT_MEMBER", "GRANDFATHERED", "MACROLANGUAGES", "USUAL_SCRIPTS", "default_member",
     "extended_language", "grandfathered_language", "language_name", "normalize_language", "same_language",
+    "split_language_pair",
 ]  # fmt: skip
 
 # Macrolanguage -> individual languages that corpora commonly label separately (Tatoeba, Bible, CC-100).
@@ -357,3 +358,69 @@ def same_language(a: str, b: str) -> bool:
     return second in MACROLANGUAGES.get(first, frozenset()) or first in MACROLANGUAGES.get(
         second, frozenset()
     )
+
+
+def split_language_pair(text: str, where: str) -> tuple[str, str]:
+    """Return the two language tags, as written, of a pair spec `src-tgt` (`eng-deu`, `en-zh-Hant`,
+    `de-DE-fr-FR`); ConfigError naming `where` and the spec otherwise.
+
+    A spec is exactly two language tags. Tags written with `_` inside (`zh_Hant`, `de_AT`) are never
+    ambiguous; with BCP-47 hyphens a spec of more than one hyphen is split at the one where both sides are
+    well-formed tags (language, then optionally script, region, variants). Where several hyphens would do,
+    the one followed by a lower-case language subtag wins (`en-fr-CA` is en -> fr-CA, not en-FR -> ca); a
+    spec still ambiguous, or with no such split (`eng-deu-fra`), is a ConfigError naming it.
+    """
+    text = text.strip()
+    splits = [(text[:at], text[at + 1 :]) for at, char in enumerate(text) if char == "-"]
+    if len(splits) == 1:  # `eng-deu`, `eng-zho_Hant`: each side is read as it is (a bad code says why)
+        valid = [pair for pair in splits if all(part.strip() for part in pair)]
+    else:
+        valid = [(a, b) for a, b in splits if _well_formed(a) and _well_formed(b)]
+    if len(valid) > 1:  # `en-fr-CA`: fr-CA (a language subtag in lower case), not en-FR and ca
+        valid = [(a, b) for a, b in valid if not re.split(r"[-_]", b.strip())[0].isupper()] or valid
+    if len(valid) > 1:
+        readings = " or ".join(f"{a} -> {b}" for a, b in valid)
+        raise ConfigError(f"{where}: {text!r} is ambiguous ({readings}); join the subtags of a tag with _ "
+                          "(zh_TW, fr_CA)")  # fmt: skip
+    if not valid:
+        raise ConfigError(f"{where}: {text!r} must be exactly two language codes src-tgt, e.g. eng-deu or "
+                          "eng-zh_Hant")  # fmt: skip
+    return valid[0][0].strip(), valid[0][1].strip()
+
+
+# a BCP-47 tag's subtags after the language (and its extended language subtag, zh-yue): script, region,
+# variants; each at most once, in this order
+_SUBTAG_KINDS = (
+    ("script", re.compile(r"[A-Za-z]{4}")),
+    ("region", re.compile(r"[A-Za-z]{2}|[0-9]{3}")),
+    ("variant", re.compile(r"[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}")),
+)
+_RESERVED_REGIONS = frozenset({"UK", "EU"})  # ISO 3166's exceptionally reserved codes that tags use
+
+
+def _well_formed(code: str) -> bool:
+    """Return whether `code` is one language tag: a known language, then script, region (a country) and
+    variant subtags in BCP-47 order (`zh-Hant-TW`, `de_AT`, `sr_Latn`), or a grandfathered tag (`no-nyn`);
+    `deu-fra` (two languages) and `en-zh` (ZH is no country) are not."""
+    try:
+        language = normalize_language(code)
+    except XlingError:
+        return False
+    if grandfathered_language(code) is not None:
+        return True
+    subtags = re.split(r"[-_]", code.strip())[1:]
+    if subtags and subtags[0].lower() == language and len(subtags[0]) == 3:  # an extended language: zh-yue
+        subtags = subtags[1:]
+    kind = 0
+    for subtag in subtags:
+        while kind < len(_SUBTAG_KINDS) and not _SUBTAG_KINDS[kind][1].fullmatch(subtag):
+            kind += 1
+        if kind == len(_SUBTAG_KINDS):
+            return False
+        name = _SUBTAG_KINDS[kind][0]
+        country = subtag.upper() in _RESERVED_REGIONS or pycountry.countries.get(alpha_2=subtag.upper())
+        if name == "region" and subtag.isalpha() and not country:
+            return False
+        if name != "variant":
+            kind += 1
+    return True
