@@ -114,7 +114,7 @@ def test_a_run_with_checkpoints_is_resumed_or_overwritten_and_otherwise_refused_
     ("englsh-deu={dict}", LanguageCodeError, r"pairs 'englsh-deu=.*dict\.tsv': unknown language code 'englsh'"),
     ("eng-xx={dict}", LanguageCodeError, r"pairs 'eng-xx=.*': unknown language code 'xx'"),
     ("eng-deu{dict}", ConfigError, r"pairs: 'eng-deu.*' must be src-tgt=path\.tsv"),
-    ("engdeu={dict}", ConfigError, r"pairs: 'engdeu=.*' must be src-tgt=path\.tsv"),
+    ("engdeu={dict}", ConfigError, r"pairs 'engdeu=.*': 'engdeu' must be exactly two language codes src-tgt"),
     ("eng-deu={missing}", DataError, r"pairs 'eng-deu=.*missing\.tsv': .*missing\.tsv: file not found"),
 ])  # fmt: skip
 def test_a_bad_pairs_spec_is_refused_before_the_corpus_is_read(tmp_path: Path, spec, error, message) -> None:

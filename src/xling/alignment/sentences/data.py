@@ -287,8 +287,8 @@ class PairBatches:
         self, src: str, tgt: str, chosen: np.ndarray, units: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         """Return `chosen` (drawn from `units`) with no src or tgt sentence twice: in order, a unit whose
-        sentence on either side an earlier one holds is dropped, and units drawn from the rest of `units`
-        (in an order from `rng`, so still a pure function of the step) take their places while there are any.
+        sentence on either side an earlier one holds is dropped, and units drawn at random from `units` (by
+        `rng`, so still a pure function of the step) take their places while there are any.
         A batch without repeats is returned as it is, and `rng` is then not used."""
         sides = [(self.sentence_keys(lang), self.bank.row[lang]) for lang in (src, tgt)]
         if all(len(np.unique(keys[rows[chosen]])) == len(chosen) for keys, rows in sides):
@@ -307,9 +307,15 @@ class PairBatches:
                     kept.append(unit)
 
         take(chosen)
-        rest = np.setdiff1d(units, chosen, assume_unique=True)
-        if len(kept) < len(chosen) and len(rest):
-            take(rest[rng.permutation(len(rest))])
+        # replacements from growing random samples of `units`, not a permutation of all of them (a batch
+        # with a repeat cost ~100 ms over a million units); a unit already taken, or whose sentence is,
+        # is skipped by `take`
+        size = min(len(units), max(4 * (len(chosen) - len(kept)), 256))
+        while len(kept) < len(chosen):
+            take(units[rng.choice(len(units), size=size, replace=False)])
+            if size == len(units):
+                break
+            size = min(len(units), 4 * size)
         return np.asarray(kept, dtype=np.int64)
 
     def batch(self, src: str, tgt: str, units: np.ndarray) -> dict[str, torch.Tensor]:
