@@ -43,22 +43,28 @@ def toy(n: int, seed: int, source: str = "toy.tsv", flip: bool = False) -> Label
     return LabelledTexts(texts, labels, source, "eng")
 
 
-@pytest.fixture(scope="module")
-def tiny_encoder(sample_tokenizer_dir, tmp_path_factory) -> Path:
-    """A tiny random XLM-R masked LM with the sample tokenizer, as `xling pretrain` would write it."""
+def save_random_xlmr(tokenizer_dir: Path, folder: Path, *, hidden: int, layers: int, positions: int) -> Path:
+    """Return `folder` holding a random XLM-R masked LM of this shape with the tokenizer of `tokenizer_dir`,
+    as `xling pretrain` would write it."""
     from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
 
     from xling.tokenization.vocabulary import load_tokenizer
 
-    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    tokenizer = load_tokenizer(tokenizer_dir)
     torch.manual_seed(0)
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                              intermediate_size=64, max_position_embeddings=66, pad_token_id=tokenizer.pad_token_id,
-                              type_vocab_size=1)  # fmt: skip
-    folder = tmp_path_factory.mktemp("encoder") / "mlm"
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+                              num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=positions,
+                              pad_token_id=tokenizer.pad_token_id, type_vocab_size=1)  # fmt: skip
     XLMRobertaForMaskedLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(sample_tokenizer_dir, tmp_path_factory) -> Path:
+    """A tiny random XLM-R masked LM with the sample tokenizer."""
+    folder = tmp_path_factory.mktemp("encoder") / "mlm"
+    return save_random_xlmr(sample_tokenizer_dir, folder, hidden=32, layers=2, positions=66)
 
 
 def make_config(encoder: Path, output: Path | None, steps: int = 60, **finetune) -> ClassifierConfig:
@@ -311,19 +317,8 @@ def test_a_save_that_fails_leaves_the_earlier_classifier_whole(tiny_encoder, tmp
 @pytest.fixture(scope="module")
 def short_encoder(sample_tokenizer_dir, tmp_path_factory) -> Path:
     """A tiny random XLM-R with 24 position rows: fewer positions than the default max_length of 128."""
-    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
-
-    from xling.tokenization.vocabulary import load_tokenizer
-
-    tokenizer = load_tokenizer(sample_tokenizer_dir)
-    torch.manual_seed(0)
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                              intermediate_size=32, max_position_embeddings=24, pad_token_id=tokenizer.pad_token_id,
-                              type_vocab_size=1)  # fmt: skip
     folder = tmp_path_factory.mktemp("short") / "mlm"
-    XLMRobertaForMaskedLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_random_xlmr(sample_tokenizer_dir, folder, hidden=16, layers=1, positions=24)
 
 
 def test_max_length_is_capped_at_the_positions_the_model_has(short_encoder, tmp_path, caplog):
