@@ -35,7 +35,7 @@ from xling.data.languages import REGION_SCRIPTS, USUAL_SCRIPTS, normalize_langua
 from xling.data.readers import AlignedCorpus
 from xling.data.root import check_not_test_set
 from xling.data.sources import HeldOut, resolve_corpus
-from xling.data.versification import chapters_apart, last_verses, same_numbering
+from xling.data.versification import chapters_apart, last_verses, same_numbering, shifted_chapters
 from xling.errors import ConfigError, DataError, XlingError
 from xling.pretraining.masking import IGNORE_INDEX
 from xling.tokenization.vocabulary import language_token
@@ -371,12 +371,16 @@ def build_parallel_data(
             last[lang] = last_verses([sid for sid, _ in rows])
             every[lang] = dict(rows)
             texts[lang] = {sid: text for sid, text in rows if sid not in heldout}
+        shifted: dict[tuple[str, str], frozenset[str]] = {}  # both directions of a pair: one measurement
         for src, tgt in corpus_directions(aligned.languages, mode, pivot, extra_directions):
             joined = [sid for sid in texts[src] if sid in texts[tgt]]
             apart = chapters_apart(schemes.get(src, ""), schemes.get(tgt, ""))
-            shared = same_numbering(
-                joined, last[src], last[tgt], f"{src}-{tgt}", apart=apart, texts=(every[src], every[tgt])
-            )
+            pair = (min(src, tgt), max(src, tgt))
+            if pair not in shifted:
+                shifted[pair] = shifted_chapters(
+                    every[pair[0]], every[pair[1]], last[pair[0]], last[pair[1]], apart
+                )
+            shared = same_numbering(joined, last[src], last[tgt], f"{src}-{tgt}", apart=apart | shifted[pair])
             if len(shared) < len(joined):
                 left_out.setdefault(f"{src}-{tgt}", {})["versification"] = len(joined) - len(shared)
             train_ids = [sid for sid in shared if not is_dev_id(sid, dev_fraction)]
