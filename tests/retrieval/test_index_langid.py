@@ -150,7 +150,7 @@ def test_macrolanguages_and_scripts(tmp_path, fake_encoder, detector):
     assert [h.detected for h in index.search(vector, k=3, detected="zh-Hans")[0]] == ["cmn_Hans", "zho"]
     assert [h.detected for h in index.search(vector, k=3, detected="zh-Hant")[0]] == ["zho"]
     assert [h.detected for h in index.search(vector, k=3, detected="yue")[0]] == ["zho"]
-    with pytest.raises(XlingError, match="detected language: unknown language code 'xx'"):
+    with pytest.raises(XlingError, match="detected language: unknown language code 'xx-nope'"):
         index.search_texts(fake_encoder, [chinese], detected="xx-nope")
 
 
