@@ -235,9 +235,9 @@ def test_guards_parse_and_check():
     # a task that ran but has no such figure says what it has, not that it did not run
     ran = {"tasks": {"tatoeba": {"status": "done", "result": {"primary": "accuracy", "average": 50.0,
                                                                 "scores": {"deu": {"accuracy": 50.0}}}}}}  # fmt: skip
-    assert check_guards(ran, [parse_guard("tatoeba:acuracy=1"), parse_guard("tatoeba:accuracy@de=1")]) == [
+    assert check_guards(ran, [parse_guard("tatoeba:acuracy=1"), parse_guard("tatoeba:accuracy@fr=1")]) == [
         "tatoeba:acuracy=1: tatoeba acuracy was not measured (the task ran; its metrics: accuracy, average)",
-        "tatoeba:accuracy@de=1: tatoeba accuracy for de was not measured (the task ran; its languages: deu)",
+        "tatoeba:accuracy@fr=1: tatoeba accuracy for fr was not measured (the task ran; its languages: deu)",
     ]
 
 

@@ -509,3 +509,21 @@ def test_too_few_unlabelled_texts_at_training_are_a_warning_naming_what_is_neede
                                  unlabelled={"deu": texts("deu").texts[:3]})  # fmt: skip
     assert "only 3 deu texts given with unlabelled: too few to adapt to" in caplog.text
     assert "deu" not in model.standardization
+
+
+def test_saving_over_a_classifier_folder_keeps_the_files_save_does_not_write(toy_encoder, tmp_path):
+    """`xling transfer adapt` saves over the classifier's folder: a user's predictions file (or folder)
+    beside the model survives, while the model's own files are replaced."""
+    model = train_classifier(config_for(toy_encoder), texts("eng"))
+    folder = model.save(tmp_path / "clf")
+    (folder / "predictions.tsv").write_text("text\tlabel\n", encoding="utf-8")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "a.txt").write_text("mine", encoding="utf-8")
+    (folder / "head.safetensors").write_bytes(b"stale")  # written by save: replaced, not kept
+    model.save(folder)
+    assert (folder / "predictions.tsv").read_text(encoding="utf-8") == "text\tlabel\n"
+    assert (folder / "notes" / "a.txt").read_text(encoding="utf-8") == "mine"
+    german = texts("deu")
+    assert np.array_equal(
+        load_classifier(folder).predict_proba(german.texts), model.predict_proba(german.texts)
+    )

@@ -13,7 +13,7 @@ import json
 from html import escape
 from typing import Any
 
-from xling.data.languages import same_language
+from xling.data.languages import language_code_of, same_language
 from xling.errors import LanguageCodeError
 from xling.report import plots
 
@@ -54,7 +54,8 @@ def _same(a: str, b: str) -> bool:
 
 def unseen_keys(result: dict[str, Any], languages: list[str] | None) -> list[str]:
     """Return the rows of a Result whose language the model never trained on: the row's own `covered` flag
-    (transfer, language id) when it has one, else its key's first language checked against `languages`."""
+    (transfer, language id) when it has one, else its `language` or its key's first language (a code, or an
+    English name such as the few-shot rows' "french") checked against `languages`."""
     out = []
     for key, row in result["scores"].items():
         if isinstance(row, dict) and isinstance(row.get("covered"), bool):
@@ -64,7 +65,12 @@ def unseen_keys(result: dict[str, Any], languages: list[str] | None) -> list[str
         if languages is None:
             continue
         first = key.split("-")[0]
-        code = row.get("language") if isinstance(row, dict) and row.get("language") else first
+        # few-shot rows are keyed by UMSAB folder names ("french"): the name's code, not the name
+        code = (
+            row.get("language")
+            if isinstance(row, dict) and row.get("language")
+            else (language_code_of(first) or first)
+        )
         if not any(_same(str(code), lang) for lang in languages):
             out.append(key)
     return out

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -104,7 +105,8 @@ def run_report(config: ReportConfig, *, progress: Progress | None = None) -> Rep
     """
     config.validate()
     guards = [parse_guard(text) for text in config.fail_under]
-    model = describe_model(config.model)
+    # a report written inside the model folder is no part of the model: left out of its fingerprint
+    model = describe_model(config.model, exclude=Path(config.output))
     specs = tasks_for(model, config.tasks)
     baseline = load_baseline(config.baseline) if config.baseline else None
     folder = Path(config.output)
@@ -185,12 +187,20 @@ def _skipped(task: str, reason: str, path: Path, model: ModelInfo, status: str =
 
 
 def _read_task(path: Path) -> dict[str, Any]:
-    """Return a task file's content; {} when it is missing or unreadable (the task then runs again)."""
+    """Return a task file's content; {} when it is missing or unreadable, its result included (the task then
+    runs again)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) and isinstance(data.get("result"), dict | None) else {}
+    if not isinstance(data, dict) or not isinstance(data.get("result"), dict | None):
+        return {}
+    if data["result"] is not None:
+        try:  # a damaged result (a field missing or of the wrong type) is unreadable too
+            Result.from_dict(data["result"], str(path))
+        except (XlingError, TypeError, ValueError, AttributeError, KeyError):
+            return {}
+    return data
 
 
 def load_baseline(path: str) -> dict[str, Any]:
@@ -258,11 +268,17 @@ def versions() -> dict[str, str | None]:
 
 def training_data(config: ReportConfig, model: ModelInfo, outcomes: list[TaskOutcome]) -> dict[str, Any]:
     """Return {"source", "counts": {language: training sentences}} of an encoder trained on the Bible (verses
-    outside its held-out prefixes, counted in the data root's bible/ folder), or {"note"} saying why not."""
+    outside its held-out prefixes, counted in the data root's bible/ folder, for the scored languages among
+    the model's `languages`), or {"note"} saying why not. The corpus and prefixes are read from the top of
+    the model's recorded config or, for `xling pretrain` models, from its `data` section."""
     if model.family != "encoder":
         return {"note": "only sentence encoders are plotted against their training data"}
     trained = model.metadata.get("config") or {}
-    corpus = str(trained.get("corpus") or trained.get("data") or "")
+    trained = trained if isinstance(trained, dict) else {}
+    # `xling pretrain` keeps its corpus and held-out prefixes under config.data; the vector trainers at the top
+    section = trained.get("data") if isinstance(trained.get("data"), dict) else {}
+    named = trained.get("data") if isinstance(trained.get("data"), str) else ""
+    corpus = str(trained.get("corpus") or section.get("corpus") or named)
     if "bible" not in corpus.lower():
         return {"note": f"the model's xling.json names no Bible corpus (corpus: {corpus or 'not recorded'}), "
                         "so its training data per language is not known"}  # fmt: skip
@@ -278,10 +294,13 @@ def training_data(config: ReportConfig, model: ModelInfo, outcomes: list[TaskOut
         if o.result is not None and o.task in ("tatoeba", "ntrex")
         for key in o.result.scores
     }
-    held_out = tuple(trained.get("heldout_prefixes") or ())
-    counts = {}
     from xling.report.tasks import _same, bible_languages
 
+    held_out = tuple(trained.get("heldout_prefixes") or section.get("heldout_prefixes") or ())
+    # only the languages the model trained on (xling.json `languages`) had Bible verses in its training data
+    if model.languages is not None:
+        wanted = {lang for lang in wanted if any(_same(lang, code) for code in model.languages)}
+    counts = {}
     bibles = bible_languages(folder)
     for lang in sorted(wanted):
         # Tatoeba's lvs is the Bible's lav: an exact code first, else the macrolanguage's
@@ -386,6 +405,9 @@ def parse_guard(text: str) -> Guard:
     ):
         raise ConfigError(f"fail_under: {text!r} is not TASK:METRIC=VALUE (e.g. tatoeba:accuracy=50, "
                           "or tatoeba:accuracy@deu=70 for one language)")  # fmt: skip
+    if math.isnan(value):
+        raise ConfigError(f"fail_under (--fail-under) {text!r}: the threshold is not a number (nan); give a figure such "
+                          "as tatoeba:accuracy=50")  # fmt: skip
     if task.strip() not in TASKS:
         raise ConfigError(f"fail_under: {text!r}: unknown task {task.strip()!r} (known: {', '.join(TASKS)})")
     return Guard(task.strip(), metric.strip(), language.strip() or None, value, str(text))
@@ -399,7 +421,7 @@ def guard_value(report: dict[str, Any], guard: Guard) -> float | None:
         return None
     rows = result["scores"]
     if guard.language is not None:
-        value = (rows.get(guard.language) or {}).get(
+        value = (_row_of(rows, guard.language) or {}).get(
             result["primary"] if guard.metric == "average" else guard.metric
         )
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
@@ -408,6 +430,28 @@ def guard_value(report: dict[str, Any], guard: Guard) -> float | None:
     values = [row.get(guard.metric) for row in rows.values() if isinstance(row, dict)]
     numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     return sum(numbers) / len(numbers) if numbers else None
+
+
+def _row_of(rows: dict[str, Any], language: str) -> dict[str, Any] | None:
+    """Return the row of `language`: the row of that exact key, else the one whose language (its `language`
+    field, or its key as a code or an English name: transfer's "german") is the same in any code form
+    (`de`, `deu`, `german`); None when there is none."""
+    if isinstance(rows.get(language), dict):
+        return rows[language]
+    from xling.data.languages import language_code_of
+    from xling.report.tasks import _same
+
+    wanted = language_code_of(language)
+    if wanted is None:
+        return None
+    for key, row in rows.items():
+        if not isinstance(row, dict):
+            continue
+        code = row.get("language") if isinstance(row.get("language"), str) else None
+        code = code or language_code_of(key)
+        if code is not None and _same(code, wanted):
+            return row
+    return None
 
 
 def check_guards(report: dict[str, Any], guards: list[Guard]) -> list[str]:
@@ -430,7 +474,7 @@ def _unmeasured_reason(report: dict[str, Any], guard: Guard) -> str:
     if result is None:
         return entry.get("reason") or "the task was not run"
     rows = {key: row for key, row in result["scores"].items() if isinstance(row, dict)}
-    if guard.language is not None and guard.language not in rows:
+    if guard.language is not None and _row_of(rows, guard.language) is None:
         return f"the task ran; its languages: {', '.join(rows)}"
     metrics = sorted({name for row in rows.values() for name in row} | {"average"})
     return f"the task ran; its metrics: {', '.join(metrics)}"

@@ -95,8 +95,11 @@ class ModelInfo:
         return [str(code) for code in languages] if isinstance(languages, list) and languages else None
 
 
-def describe_model(ref: str) -> ModelInfo:
-    """Return the ModelInfo of a model folder or shipped name; DataError when there is no such folder."""
+def describe_model(ref: str, exclude: Path | None = None) -> ModelInfo:
+    """Return the ModelInfo of a model folder or shipped name; DataError when there is no such folder.
+
+    `exclude` (the report's output folder) is left out of the fingerprint when it lies inside the model folder.
+    """
     from xling.artifacts import read_metadata
     from xling.embeddings.encoder import resolve_model
 
@@ -105,7 +108,7 @@ def describe_model(ref: str) -> ModelInfo:
     kind = WORD_MAPPING_KIND if (path / "mapping.json").is_file() else str(metadata.get("kind") or "")
     family = FAMILIES.get(kind) or _encoder_family(kind, path)
     return ModelInfo(ref=str(ref), path=path, kind=kind or "unknown", family=family, metadata=metadata,
-                     fingerprint=folder_fingerprint(path))  # fmt: skip
+                     fingerprint=folder_fingerprint(path, exclude=exclude))  # fmt: skip
 
 
 def _encoder_family(kind: str, path: Path) -> str:
@@ -119,11 +122,17 @@ def _encoder_family(kind: str, path: Path) -> str:
                     f"mappings, not a {kind!r} (xling.json kind){hint}", path)  # fmt: skip
 
 
-def folder_fingerprint(folder: Path, whole_file_limit: int = 512 * 2**20) -> str:
+def folder_fingerprint(folder: Path, whole_file_limit: int = 512 * 2**20, exclude: Path | None = None) -> str:
     """Return a sha256 over every file's relative path and bytes (files above the limit: size, first and last
-    MiB), so that any change to the weights or the metadata changes it."""
+    MiB), so that any change to the weights or the metadata changes it. Files under `exclude` (a report
+    folder written inside the model folder) are left out."""
     digest = hashlib.sha256()
+    skip = None
+    if exclude is not None and Path(exclude).resolve().is_relative_to(folder.resolve()):
+        skip = Path(exclude).resolve().relative_to(folder.resolve()).parts
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if skip and path.relative_to(folder).parts[: len(skip)] == skip:
+            continue
         digest.update(str(path.relative_to(folder)).encode())
         size = path.stat().st_size
         digest.update(str(size).encode())
@@ -320,11 +329,14 @@ def _plan_mining(ctx: Context) -> Plan:
     available = bible_languages(folder)
     if "eng" not in available:
         raise DataError("the mining test needs English verses (eng.tsv[.gz])", folder)
-    given = [code for code in ctx.config.languages if code != "all"]
-    wanted = given or ctx.config.mining_languages
-    languages = [code for code in available if code != "eng" and any(_same(code, w) for w in wanted)]
+    if ctx.config.languages == ["all"]:  # every language the Bible folder has, as for the other tasks
+        wanted = [code for code in available if code != "eng"]
+        languages = list(wanted)
+    else:
+        wanted = list(ctx.config.languages) or ctx.config.mining_languages
+        languages = [code for code in available if code != "eng" and any(_same(code, w) for w in wanted)]
     if not languages:
-        raise DataError(f"no Bible of {', '.join(wanted)}", folder)
+        raise DataError(f"no Bible of {', '.join(wanted) or 'a language other than English'}", folder)
     return Plan({"data": str(folder), "languages": languages, "book": ctx.config.mining_book,
                  "distractors": ctx.config.mining_distractors})  # fmt: skip
 

@@ -63,6 +63,7 @@ from __future__ import annotations
 import copy
 import importlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -484,7 +485,8 @@ class FrozenEncoderClassifier:
     def save(self, folder: str | Path) -> Path:
         """Return `folder` after writing the head, the encoder (copy or reference) and xling.json there.
 
-        A non-empty `folder` is replaced as a whole only once the new one is complete.
+        A non-empty `folder` is replaced as a whole only once the new one is complete; the entries there that
+        save does not write (a user's predictions beside the model) are carried over into the new one.
         """
         from safetensors.numpy import save_file
 
@@ -519,6 +521,7 @@ class FrozenEncoderClassifier:
                                      "self_train": {"rounds": self.self_train_rounds,
                                                     "per_class": self.self_train_per_class},
                                      "fit_options": self.fit_options})  # fmt: skip
+            _carry_over(Path(folder), staging)
         return Path(folder)
 
     @classmethod
@@ -608,6 +611,31 @@ def _statistics(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the per-dimension mean and standard deviation (floored, so no division by ~0) of `vectors`."""
     x = np.asarray(vectors, dtype=np.float64)
     return x.mean(axis=0).astype(np.float32), (x.std(axis=0) + 1e-6).astype(np.float32)
+
+
+def _carry_over(old: Path, staging: Path) -> None:
+    """Return nothing after putting into `staging` each entry of the folder `old` that `staging` lacks (files
+    hard-linked where the file system allows, else copied; folders likewise; links as links): saving over a
+    classifier folder replaces the model's files and keeps everything else there."""
+
+    def link_or_copy(source: str, target: str) -> None:
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+
+    if not old.is_dir():
+        return
+    for entry in old.iterdir():
+        target = staging / entry.name
+        if target.exists() or target.is_symlink():
+            continue
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry), target)
+        elif entry.is_dir():
+            shutil.copytree(entry, target, symlinks=True, copy_function=link_or_copy)
+        else:
+            link_or_copy(str(entry), str(target))
 
 
 def _store_encoder(ref: str, folder: Path) -> str:
