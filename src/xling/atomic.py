@@ -200,6 +200,7 @@ def check_replaceable(
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise XlingError(f"{path}: a file is there, not a {what} folder")
+    check_folder_place(path)
     if Path(os.path.abspath(path)) in (Path.cwd(), *Path.cwd().parents):
         raise XlingError(
             f"{path}: the current folder (or one above it) cannot be replaced; name a new folder"
@@ -220,6 +221,15 @@ def check_replaceable(
                              "deleted: choose another output folder")  # fmt: skip
     if not overwrite:
         raise XlingError(f"{path}: a {what} is already there; {OVERWRITE_HINT}")
+
+
+def check_folder_place(folder: str | Path) -> None:
+    """Return nothing if an output `folder` can be made: the nearest existing path at or above it is a
+    folder; else raise DataError naming the file in the way (mkdir would fail there only after the work)."""
+    path = Path(os.path.abspath(Path(folder).expanduser()))
+    above = next((p for p in (path, *path.parents) if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise DataError(f"{above} is a file, so no folder can be made there for the output", folder)
 
 
 def recorded_kind(metadata: Path) -> str | None:

@@ -153,7 +153,9 @@ def test_tatoeba_finds_nynorsk_for_no_nyn_and_no_mandarin_for_min_nan(tmp_path: 
     [("pt-BR-en=x.tsv", ("por", "eng")), ("zh-TW-en=x.tsv", ("zho", "eng")), ("en-de=x.tsv", ("eng", "deu")),
      ("de-DE-fr-FR=x.tsv", ("deu", "fra")), ("eng-zh_Hant=x.tsv", ("eng", "zho"))],
 )  # fmt: skip
-def test_pair_specs_of_every_command_split_between_two_tags(parse: str, spec: str, pair: tuple[str, str]) -> None:
+def test_pair_specs_of_every_command_split_between_two_tags(
+    parse: str, spec: str, pair: tuple[str, str]
+) -> None:
     from xling.alignment.sentences.align import parse_pairs_spec
     from xling.pretraining.data import parse_parallel_spec
 

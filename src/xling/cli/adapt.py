@@ -13,7 +13,9 @@ from xling.cli.common import (
     Recipe,
     Resume,
     TrainingSets,
+    check_json_apart,
     console,
+    model_folder,
     show_training_progress,
     training_overrides,
     write_json,
@@ -69,6 +71,8 @@ def adapt(
         text=[str(p) for p in text] if text else None, dictionary=dictionary, parallel=parallel, output=output,
         pivot=pivot, relative=relative, data=data, replace=replace, overwrite=overwrite, resume=resume,
     )  # fmt: skip
+    check_json_apart(json_path, (f"the output folder {config.output}", config.output),
+                     (f"the model folder {config.model}", model_folder(config.model)))  # fmt: skip
     show_training_progress(config.training)
     detector = None
     if detect and config.text:

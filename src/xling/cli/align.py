@@ -15,7 +15,9 @@ from xling.cli.common import (
     Sets,
     TgtVectors,
     TrainingSets,
+    check_json_apart,
     console,
+    model_folder,
     print_resumed,
     show_training_progress,
     training_overrides,
@@ -57,6 +59,10 @@ def align_sentences_cmd(
         student=student, tokenizer=tokenizer, teacher=teacher, resume=resume, student_vocabulary=student_vocabulary,
         overwrite=overwrite,
     )  # fmt: skip
+    check_json_apart(json_path, (f"the output folder {config.output}", config.output),
+                     *((f"the {name} folder {value}", model_folder(value)) for name, value in (
+                         ("student", config.student), ("tokenizer", config.tokenizer),
+                         ("teacher", config.teacher))))  # fmt: skip
     show_training_progress(config.training)
     result = align_sentences(config)
     if result.is_main:

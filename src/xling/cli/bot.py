@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from xling.artifacts import json_line
-from xling.cli.common import JsonOut, Recipe, Sets, console, write_json
+from xling.cli.common import (
+    JsonOut,
+    Recipe,
+    Sets,
+    check_json_apart,
+    check_texts,
+    console,
+    model_folder,
+    write_json,
+)
 
 app = typer.Typer(help="The multilingual support bot: build one from an FAQ, ask it, tune its threshold.",
                   no_args_is_help=True)  # fmt: skip
@@ -62,6 +71,11 @@ def build(
                          encoder=encoder, language=lang, threshold=threshold, overwrite=overwrite)  # fmt: skip
     if not config.faq or not config.output:
         raise ConfigError("give --faq FAQ and --output DIR")
+    from xling.atomic import check_folder_place
+
+    check_folder_place(config.output)  # before the FAQ is embedded
+    check_json_apart(json_path, (f"the output folder {config.output}", config.output),
+                     (f"the encoder folder {config.encoder}", model_folder(config.encoder)))  # fmt: skip
     with console.status(f"embedding the FAQ with {config.encoder}"):
         folder = build_bot(config.faq, config.output, config.encoder, config)
     from xling.artifacts import read_metadata
@@ -86,6 +100,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per question.")] = False,
 ) -> None:
     """Answer each QUESTION from the bot's FAQ, in the asker's language, or say it hands over."""
+    check_texts(questions, "QUESTION")
     bot = _load(folder, detector, translator, threshold)
     replies = bot.answer_many(list(questions), [lang] * len(questions) if lang else None)
     for reply in replies:
@@ -131,6 +146,7 @@ def tune(
     from xling.data.languages import normalize_language
     from xling.errors import DataError
 
+    check_json_apart(json_path, (f"the bot folder {folder}", folder))
     root = dev or sample_faq_dir()
     sets = read_question_sets(root, "dev")
     wanted = (
@@ -177,6 +193,8 @@ def eval_bot(
     the FAQ stores in each language."""
     from xling.bot.evaluate import evaluate_bot
 
+    check_json_apart(json_path, (f"the bot folder {bot}", model_folder(bot)),
+                     (f"the encoder folder {encoder}", model_folder(encoder)))  # fmt: skip
     languages = [code.strip() for code in langs.split(",") if code.strip()] if langs else None
     if bot is not None:
         result = evaluate_bot(_load(bot, detector, translator, None), data, languages)

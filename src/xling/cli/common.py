@@ -39,11 +39,48 @@ def _writable_json(path: Path | None) -> Path | None:
         path = writable_file(path)
     except DataError as error:
         raise typer.BadParameter(str(error)) from None
+    if path.name.lower().removesuffix(".gz") in MODEL_FILES and any(
+        (path.parent / name).is_file() for name in ("config.json", "xling.json")
+    ):  # a model's own file: a report written there would break the model
+        raise typer.BadParameter(f"{path} is a file of the model in {path.parent}: writing the figures there "
+                                 "would replace it; name another file")  # fmt: skip
     if path.is_file() and path.stat().st_size and not _json_report(path):
         # a report replaces an earlier report, never some other file (an input named by mistake, a recipe)
         raise typer.BadParameter(f"{path} exists and is not a JSON file: writing the figures there would "
                                  "replace it; name another file")  # fmt: skip
     return path
+
+
+# the names a model folder's own JSON files have (xling's metadata, Hugging Face's and sentence-transformers')
+MODEL_FILES = frozenset({"xling.json", "config.json", "tokenizer.json", "tokenizer_config.json",
+                         "generation_config.json", "sentence_bert_config.json", "modules.json"})  # fmt: skip
+
+
+def check_json_apart(json_path: Path | None, *folders: tuple[str, str | Path | None]) -> None:
+    """Return nothing if the --json file lies in none of the command's model and output `folders` (pairs of
+    how the message names one, "the model folder mini", and its path; None or a name that is no folder here,
+    a shipped name or Hub id, is skipped); else raise ConfigError naming --json: the figures would replace
+    a file of the model (its xling.json, its config.json) or land in a folder the command replaces."""
+    from xling.atomic import check_apart
+    from xling.errors import ConfigError
+
+    if json_path is None:
+        return
+    for label, folder in folders:
+        if folder is None or (Path(folder).exists() and not Path(folder).is_dir()):
+            continue
+        try:
+            check_apart(json_path, [(label, folder)], "write the figures elsewhere")
+        except ConfigError as error:
+            raise ConfigError(f"--json: {error}") from None
+
+
+def model_folder(model: str | Path | None) -> Path | None:
+    """Return `model` as a Path when it names a folder here (not a shipped name or Hub id), else None."""
+    if model is None:
+        return None
+    path = Path(model).expanduser()
+    return path if path.is_dir() else None
 
 
 def _json_report(path: Path) -> bool:
@@ -93,6 +130,19 @@ def write_json(path: Path | None, payload: dict) -> None:
         write_json_atomically(path, payload)
     except OSError as error:
         raise DataError(f"cannot write the figures: {error.strerror or error}", path) from error
+
+
+def check_texts(texts: list[str] | None, what: str = "TEXT") -> None:
+    """Return nothing if every text argument is valid Unicode; else raise DataError naming it (`what` and
+    its place, counted from 1): bytes that were not UTF-8 reach Python as lone surrogates, which a
+    tokenizer or encoder would fail on with a TypeError."""
+    from xling.errors import DataError
+
+    for i, text in enumerate(texts or []):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(f"{what} {i + 1} is not valid UTF-8 text") from None
 
 
 def load_encoder(model: str, **options):

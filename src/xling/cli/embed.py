@@ -14,8 +14,10 @@ from xling.cli.common import (
     Recipe,
     Sets,
     TextInput,
+    check_json_apart,
     console,
     load_encoder,
+    model_folder,
     write_json,
 )
 from xling.config import load_config
@@ -84,6 +86,8 @@ def export_onnx_cmd(
 
     config = load_config(OnnxExportConfig, recipe, set_ or [], section="export_onnx", int8=int8, optimize=optimize,
                          int8_min_cosine=int8_min_cosine, sample=sample)  # fmt: skip
+    check_json_apart(json_path, (f"the output folder {output}", output),
+                     (f"the model folder {model}", model_folder(model)))  # fmt: skip
     sentences = list(read_lines(config.sample)) if config.sample is not None else None
     with console.status(f"exporting {model} to ONNX and measuring it"):
         report = export_onnx(model, output, int8=config.int8, optimize=config.optimize, sentences=sentences,
@@ -132,6 +136,8 @@ def export_ct2_cmd(
 
     config = load_config(Ct2ExportConfig, recipe, set_ or [], section="export_ct2", quantization=quantization,
                          overwrite=overwrite)  # fmt: skip
+    check_json_apart(json_path, (f"the output folder {output}", output),
+                     (f"the model folder {model}", model_folder(model)))  # fmt: skip
     with console.status(f"converting {model} to CTranslate2 ({config.quantization})"):
         report = export_ct2(model, output, quantization=config.quantization, overwrite=config.overwrite)
     console.print(f"[green]CTranslate2 {report.quantization} model written to {report.output}[/] "

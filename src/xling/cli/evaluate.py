@@ -15,8 +15,10 @@ from xling.cli.common import (
     Sets,
     SrcVectors,
     TgtVectors,
+    check_json_apart,
     console,
     load_encoder,
+    model_folder,
     print_scores,
     write_json,
 )
@@ -47,6 +49,7 @@ def eval_bli(
 
     config = load_config(BLIConfig, recipe, set_ or [], section="bli", dictionary=dictionary,
                          retrieval=retrieval, max_vocab=max_vocab)  # fmt: skip
+    check_json_apart(json_path, (f"the mapping folder {mapping}", model_folder(mapping)))
     result = evaluate_bli_from_files(src, tgt, mapping, config)
     write_json(json_path, result.to_dict())  # first: a failing table must not lose the evaluation
     ((pair, row),) = result.scores.items()
@@ -89,6 +92,7 @@ def eval_tatoeba(
 
     config = load_config(TatoebaConfig, recipe, set_ or [], section="tatoeba", model=model, data=data,
                          scoring=scoring, languages=langs.split(",") if langs else None)  # fmt: skip
+    check_json_apart(json_path, (f"the model folder {config.model}", model_folder(config.model)))
     tests = load_tatoeba(config)  # a bad code or a damaged file is reported before the model loads
     encoder = load_encoder(config.model)
     with console.status("Tatoeba") as status:
@@ -123,6 +127,7 @@ def eval_mining(
     config = load_config(MiningEvalConfig, recipe, set_ or [], section="mining", model=model, data=data,
                          languages=langs.split(",") if langs else None, book=book,
                          distractors=distractors)  # fmt: skip
+    check_json_apart(json_path, (f"the model folder {config.model}", model_folder(config.model)))
     encoder = load_encoder(config.model)
     with console.status("building the mining tests"):
         tests = build_mining_tests(config)
@@ -252,6 +257,7 @@ def eval_mt(
                          heldout_prefixes=_comma_list(heldout_prefixes), backend=backend, hypotheses=hypotheses,
                          decode={"beam_size": beam})  # fmt: skip
     config.model = config.model or _default_translation_model()
+    check_json_apart(json_path, (f"the model folder {config.model}", model_folder(config.model)))
     if json_path is not None and config.hypotheses:
         from xling.atomic import same_path
 

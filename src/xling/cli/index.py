@@ -12,9 +12,12 @@ from rich.console import Console
 from xling.cli.common import (
     JsonOut,
     ModelOpt,
+    check_json_apart,
+    check_texts,
     console,
     language_code,
     load_encoder,
+    model_folder,
     write_json,
 )
 
@@ -74,8 +77,10 @@ def index_build(
     detector: Detector = None,
 ) -> None:
     """Create a search index in FOLDER from a file of documents; nothing appears there until it is complete."""
+    from xling.atomic import check_folder_place
     from xling.retrieval.index import SearchIndex
 
+    check_folder_place(folder)  # before the model loads and the documents are embedded
     identifier = load_detector(detect_language, detector, lang)
     encoder = load_encoder(model)
     index, result = SearchIndex.build(
@@ -182,11 +187,12 @@ def index_search(
     --detected-lang (detected) ones."""
     from rich.table import Table
 
-    from xling.atomic import check_apart
     from xling.retrieval.index import SearchIndex
 
-    if json_path is not None:  # written into the index folder, it could replace index.json
-        check_apart(json_path, [(f"the index folder {folder}", folder)], "write the results elsewhere")
+    check_texts(queries, "QUERY")
+    # written into the index folder (or the model's), it could replace index.json (or the model's files)
+    check_json_apart(json_path, (f"the index folder {folder}", folder),
+                     (f"the model folder {model}", model_folder(model)))  # fmt: skip
     # passed as given: the index refuses a script or region, which normalising would drop (sr-Latn -> srp)
     languages = [x.strip() for x in lang.split(",")] if lang else None
     for code in languages or []:

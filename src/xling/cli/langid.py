@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from xling.cli.common import JsonOut, Recipe, Sets, console, write_json
+from xling.cli.common import JsonOut, Recipe, Sets, check_json_apart, check_texts, console, write_json
 
 app = typer.Typer(help="Language identification: train a detector.", no_args_is_help=True)
 
@@ -42,17 +42,13 @@ def detect(
     ] = None,
 ) -> None:
     """Print the language of each TEXT (ISO 639-3, with a script where the language has several)."""
-    from xling.errors import ConfigError, DataError
+    from xling.errors import ConfigError
     from xling.langid import DEFAULT_IDENTIFIER, LanguageIdentifier, language_spans
     from xling.langid.files import detect_file, format_predictions, format_spans
 
     if bool(texts) == (input is not None):
         raise ConfigError("give TEXT arguments or --input FILE (one of the two)")
-    for i, text in enumerate(texts or []):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # bytes that were not UTF-8, which Python keeps as lone surrogates
-            raise DataError(f"TEXT {i + 1} is not valid UTF-8 text") from None
+    check_texts(texts)
     if output is not None and input is None:
         raise ConfigError("--output goes with --input")
     identifier = LanguageIdentifier.from_pretrained(model or DEFAULT_IDENTIFIER)
@@ -116,6 +112,7 @@ def train(
     config = load_config(LangidTrainConfig, recipe, set_ or [], section="langid", output=output, epochs=epochs,
                          overwrite=overwrite,
                          data={"data": data, "corpora": corpora, "tsv": tsv, "languages": languages})  # fmt: skip
+    check_json_apart(json_path, (f"the output folder {config.output}", config.output))
     result = train_identifier(config, progress=True)
     console.print(f"[green]{result.labels} labels learned from {result.train_examples:,} examples, saved to "
                   f"{result.output}[/] in {result.seconds:,.0f} s")  # fmt: skip

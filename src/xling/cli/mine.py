@@ -12,8 +12,10 @@ from xling.cli.common import (
     ModelOpt,
     Recipe,
     Sets,
+    check_json_apart,
     console,
     load_encoder,
+    model_folder,
     write_json,
 )
 from xling.config import load_config
@@ -43,6 +45,7 @@ def mine(
 
     if json_path is not None:  # the report must replace neither input nor the pairs
         writable_file(json_path, [src, tgt, output])
+    check_json_apart(json_path, (f"the model folder {model}", model_folder(model)))
     config = load_config(MineConfig, recipe, set_ or [], section="mine", k=k, margin=margin, mode=mode,
                          index=index, threshold=threshold)  # fmt: skip
     # before the model loads, which a typo in a path would waste (mine_files checks them again)

@@ -12,7 +12,9 @@ from xling.cli.common import (
     Recipe,
     Resume,
     TrainingSets,
+    check_json_apart,
     console,
+    model_folder,
     print_resumed,
     show_training_progress,
     training_overrides,
@@ -62,6 +64,9 @@ def train(
         data={"corpus": corpus}, parallel=parallel, output=output, model=model, resume=resume,
         overwrite=overwrite,
     )  # fmt: skip
+    check_json_apart(json_path, (f"the output folder {config.output}", config.output),
+                     (f"the model folder {config.model}", model_folder(config.model)),
+                     (f"the tokenizer folder {config.tokenizer}", model_folder(config.tokenizer)))  # fmt: skip
     show_training_progress(config.training)
     result = train_translation(config)
     if result.train.is_main:

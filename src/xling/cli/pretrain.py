@@ -13,7 +13,10 @@ from xling.cli.common import (
     Recipe,
     Resume,
     TrainingSets,
+    check_json_apart,
+    check_texts,
     console,
+    model_folder,
     print_resumed,
     show_training_progress,
     training_overrides,
@@ -51,6 +54,8 @@ def pretrain(
         PretrainConfig, recipe, training_overrides(set_, max_steps), section="pretrain", tokenizer=tokenizer, data={"corpus": corpus},
         output=output, model=model, tlm_ratio=tlm_ratio, resume=resume,
     )  # fmt: skip
+    check_json_apart(json_path, (f"the output folder {config.output}", config.output),
+                     (f"the model folder {config.model}", model_folder(config.model)))  # fmt: skip
     show_training_progress(config.training)
     result = run_pretrain(config)
     if result.train.is_main:
@@ -87,6 +92,7 @@ def fill_mask(
     from xling.pretraining.inspect import check_top_k, load_masked_lm, predict_masked
 
     check_top_k(top_k)  # before loading the model, which a bad option would waste
+    check_texts(texts)
     with console.status(f"loading {model}"):
         lm, tokenizer = load_masked_lm(model)
     for text in texts:

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
+from xling.atomic import check_folder_place
 from xling.cli.common import (
     JsonOut,
     Recipe,
     TrainingSets,
+    check_json_apart,
     write_json,
 )
 from xling.config import load_config
@@ -28,5 +30,7 @@ def quickstart(
 
     config = load_config(QuickstartConfig, recipe, set_ or [], section="quickstart", data=data, output=output,
                          training={"max_minutes": minutes})  # fmt: skip
+    check_json_apart(json_path, (f"the run folder {config.output}", config.output))
+    check_folder_place(config.output)  # before anything is trained
     report = run_quickstart(config)
     write_json(json_path, report)

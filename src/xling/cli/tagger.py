@@ -10,7 +10,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from xling.artifacts import TAGGER_FAMILY
-from xling.cli.common import JsonOut, Recipe, Sets, console, show_training_progress, write_json
+from xling.cli.common import (
+    JsonOut,
+    Recipe,
+    Sets,
+    check_json_apart,
+    check_texts,
+    console,
+    model_folder,
+    show_training_progress,
+    write_json,
+)
 from xling.config import load_config
 from xling.errors import ConfigError
 
@@ -72,6 +82,8 @@ def train(
 
     config = load_config(TaggerConfig, recipe, set_ or [], section="tagger", encoder=encoder, method=method,
                          output=str(output), overwrite=overwrite, resume=resume)  # fmt: skip
+    check_json_apart(json_path, (f"the output folder {output}", output),
+                     (f"the encoder folder {config.encoder}", model_folder(config.encoder)))  # fmt: skip
     if config.method == "finetune":
         show_training_progress(config.training)
     # refuse before training, not after (a fine-tuning run resumes into its own checkpoints, which the loop
@@ -102,6 +114,7 @@ def evaluate(
     """Zero-shot tagging accuracy per language, the majority-tag baseline and the encoder's coverage."""
     from xling.transfer.tagging import evaluate_tagger, load_tagger, render_tagging
 
+    check_json_apart(json_path, (f"the model folder {model}", model_folder(model)))
     test_sets = {}
     for item in test:
         lang, sep, file = item.partition("=")
@@ -130,6 +143,8 @@ def tag(
     """Tag the words of sentences in any language: word/TAG for each word."""
     from xling.transfer.tagging import load_tagger
 
+    check_json_apart(json_path, (f"the model folder {model}", model_folder(model)))
+    check_texts(sentences, "SENTENCE")
     words = [sentence.split() for sentence in sentences]
     if any(not w for w in words):
         raise ConfigError("a sentence to tag is empty")

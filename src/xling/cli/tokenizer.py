@@ -10,7 +10,9 @@ from xling.cli.common import (
     JsonOut,
     Recipe,
     Sets,
+    check_json_apart,
     console,
+    model_folder,
     write_json,
 )
 from xling.config import load_config
@@ -52,6 +54,7 @@ def tokenizer_train(
         alpha=alpha, overwrite=overwrite,
         data={"corpus": corpus, "text": text, "languages": languages.split(",") if languages else None},
     )  # fmt: skip
+    check_json_apart(json_path, (f"the tokenizer folder {config.output}", config.output))
     sources = TextSources.from_config(config.data)
     title = f"training a {config.vocab_size}-piece vocabulary over {len(sources.languages)} languages"
     with console.status(title) as status:
@@ -86,6 +89,9 @@ def tokenizer_transfer(
 
     config = load_config(VocabTransferConfig, recipe, set_ or [], section="tokenizer_transfer", model=model,
                          tokenizer=tokenizer, output=output, overwrite=overwrite)  # fmt: skip
+    check_json_apart(json_path, (f"the output folder {config.output}", config.output),
+                     (f"the model folder {config.model}", model_folder(config.model)),
+                     (f"the tokenizer folder {config.tokenizer}", model_folder(config.tokenizer)))  # fmt: skip
     with console.status(f"transferring {config.model} to the vocabulary {config.tokenizer}"):
         report = transfer_vocabulary(config.model, config.tokenizer, config.output, seed=config.seed,
                                      overwrite=config.overwrite)  # fmt: skip

@@ -10,7 +10,18 @@ from rich.console import Console
 from rich.markup import escape
 
 from xling.artifacts import CLASSIFIER_FAMILY
-from xling.cli.common import JsonOut, Recipe, Sets, TextInput, console, show_training_progress, write_json
+from xling.cli.common import (
+    JsonOut,
+    Recipe,
+    Sets,
+    TextInput,
+    check_json_apart,
+    check_texts,
+    console,
+    model_folder,
+    show_training_progress,
+    write_json,
+)
 from xling.config import load_config
 from xling.errors import ConfigError
 
@@ -146,6 +157,8 @@ def train(
     config = load_config(ClassifierConfig, recipe, set_ or [], section="transfer", encoder=encoder,
                          method=method, output=str(output),
                          finetune={"resume": resume, "overwrite": overwrite or None})  # fmt: skip
+    check_json_apart(json_path, (f"the output folder {output}", output),
+                     (f"the encoder folder {config.encoder}", model_folder(config.encoder)))  # fmt: skip
     # the recipe's [transfer.finetune] resume/overwrite count as the options do
     resume, overwrite = config.finetune.resume, config.finetune.overwrite
     if umsab is not None:
@@ -281,6 +294,7 @@ def evaluate(
 
     if umsab is None and not test:
         raise ConfigError("give the test data as --umsab DIR (with --languages) or --test LANG=FILE")
+    check_json_apart(json_path, (f"the model folder {model}", model_folder(model)))
     with console.status(f"loading {model}"):
         classifier = load_classifier(model)
     metadata = getattr(classifier, "metadata", None) or {}
@@ -346,6 +360,8 @@ def classify(
 
     from xling.transfer.classifier import load_classifier, predictions
 
+    check_texts(texts)
+    check_json_apart(json_path, (f"the model folder {model}", model_folder(model)))
     with console.status(f"loading {model}"):
         classifier = load_classifier(model)
     if language is not None:

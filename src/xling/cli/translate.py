@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from xling.cli.common import Recipe, Sets, console
+from xling.cli.common import Recipe, Sets, check_texts, console
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def translate(
 
     if tgt is None:
         raise ConfigError("--tgt: give the language to translate into, e.g. --tgt de")
+    check_texts(texts)
     if bool(texts) == (input is not None):
         raise ConfigError("give TEXT arguments or --input FILE --output FILE (one of the two)")
     if (input is None) != (output is None):

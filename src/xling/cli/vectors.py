@@ -14,6 +14,7 @@ from xling.cli.common import (
     Sets,
     SrcVectors,
     TgtVectors,
+    check_texts,
     console,
 )
 from xling.config import load_config
@@ -78,6 +79,7 @@ def vectors_translate(
 
     from xling.alignment.words.translate import WordTranslateConfig, translate_words_from_files
 
+    check_texts(words, "WORD")
     config = load_config(WordTranslateConfig, recipe, set_ or [], section="translate_words", retrieval=retrieval,
                          top=top, max_vocab=max_vocab)  # fmt: skip
     found = translate_words_from_files(words, src, tgt, mapping, config)

@@ -530,10 +530,17 @@ class _progress:
     def __enter__(self):
         if not self.show:
             return lambda n: None
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+        # on stderr: stdout may be the data (a pipe), and a bar there would land in it
         self.bar = Progress(
-            "encoding", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+            "encoding",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+            console=Console(stderr=True),
         )
         self.bar.start()
         task = self.bar.add_task("encoding", total=self.total)

@@ -48,9 +48,10 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
     rows: list[str] = []
     bar = None
     if progress:
+        from rich.console import Console
         from rich.progress import Progress
 
-        bar = Progress()
+        bar = Progress(console=Console(stderr=True))  # stdout may be the data (a pipe)
         bar.start()
         task = bar.add_task("detecting", total=len(texts))
     for first in range(0, len(texts), batch_size):

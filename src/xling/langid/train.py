@@ -641,8 +641,10 @@ def _train_linear(config: LangidTrainConfig, matrix: sp.csr_matrix, labels: list
 
 
 def _progress(total: int):
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True))  # fmt: skip
     bar.start()
     return bar, bar.add_task("training", total=total)

@@ -346,6 +346,7 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.show:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.bar = Progress(
@@ -355,6 +356,7 @@ class _Progress:
                 TextColumn("epochs"),
                 TimeElapsedColumn(),
                 transient=True,
+                console=Console(stderr=True),  # stdout may be the data (a pipe)
             )
             self.bar.start()
             self.task = self.bar.add_task("vectors", total=self.epochs)

@@ -409,6 +409,7 @@ class _Bar:
 
     def __enter__(self) -> _Bar:
         if self.show:
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -426,6 +427,7 @@ class _Bar:
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 transient=True,
+                console=Console(stderr=True),  # stdout stays the command's output
             )
             self.progress.start()
             self.task = self.progress.add_task("adversarial", total=self.total, criterion="-")

@@ -489,6 +489,7 @@ class _Spinner:
 
     def __enter__(self) -> _Spinner:
         if self.show:
+            from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(
@@ -496,6 +497,7 @@ class _Spinner:
                 TextColumn("self-learning {task.fields[state]}"),
                 TimeElapsedColumn(),
                 transient=True,
+                console=Console(stderr=True),  # stdout stays the command's output
             )
             self.progress.start()
             self.task = self.progress.add_task("self-learning", total=None, state="initialising")
