@@ -92,7 +92,7 @@ def test_a_failure_leaves_an_existing_output_untouched(model, tmp_path, monkeypa
         (["--src", "en", "--tgt", "de"], "TEXT arguments or --input"),
         (["--src", "en", "--tgt", "de", "--beam", "0", "Hello."], "beam_size"),
         (["--src", "en", "--tgt", "de", "--device", "tpu", "Hello."], "'tpu' is not cpu, cuda"),
-        (["--src", "en", "--tgt", "de", "Hello \udcff."], "text 0 is not valid Unicode"),
+        (["--src", "en", "--tgt", "de", "Hello \udcff."], "TEXT 1 is not valid UTF-8 text"),
     ],
 )
 def test_user_errors_are_one_line(model, monkeypatch, capsys, args, message):
