@@ -39,9 +39,9 @@ def _writable_json(path: Path | None) -> Path | None:
         path = writable_file(path)
     except DataError as error:
         raise typer.BadParameter(str(error)) from None
-    if path.name.lower().removesuffix(".gz") in MODEL_FILES and any(
-        (path.parent / name).is_file() for name in ("config.json", "xling.json")
-    ):  # a model's own file: a report written there would break the model
+    name = path.name.lower().removesuffix(".gz")
+    if name in MODEL_FILES and any((path.parent / other).is_file() for other in MODEL_MARKERS - {name}):
+        # a model's own file: a report written there would break the model (the file itself is no sign)
         raise typer.BadParameter(f"{path} is a file of the model in {path.parent}: writing the figures there "
                                  "would replace it; name another file")  # fmt: skip
     if path.is_file() and path.stat().st_size and not _json_report(path):
@@ -54,6 +54,10 @@ def _writable_json(path: Path | None) -> Path | None:
 # the names a model folder's own JSON files have (xling's metadata, Hugging Face's and sentence-transformers')
 MODEL_FILES = frozenset({"xling.json", "config.json", "tokenizer.json", "tokenizer_config.json",
                          "generation_config.json", "sentence_bert_config.json", "modules.json"})  # fmt: skip
+# files whose presence beside a --json path shows a model folder
+MODEL_MARKERS = frozenset(
+    {"xling.json", "config.json", "model.safetensors", "pytorch_model.bin", "modules.json"}
+)
 
 
 def check_json_apart(json_path: Path | None, *folders: tuple[str, str | Path | None]) -> None:
