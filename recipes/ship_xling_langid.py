@@ -92,13 +92,15 @@ def _prior_section(config: dict[str, Any]) -> list[str]:
 
 def _scripts_section(config: dict[str, Any]) -> list[str]:
     """Return the card's paragraph on the labels' scripts (none for a detector saved without them)."""
+    from xling.langid.train import MIN_SCRIPT_SHARE
+
     scripts = config.get("scripts")
     if not scripts:
         return []
     several = sorted(label for label, names in scripts.items() if len(names) > 1)
     every = sorted({name for names in scripts.values() for name in names})
     return ["## Scripts", "",
-            f"Each label's writing systems are those of at least 1% of its training examples (`scripts` in "
+            f"Each label's writing systems are those of at least {MIN_SCRIPT_SHARE:.0%} of its training examples (`scripts` in "
             f"config.json; {len(every)} scripts in all: {', '.join(every)}). A text gets only a label of the "
             "script most of its letters are in, and a text in a script no label has (Ol Chiki, Runic) is `und` "
             f"with probability 0, as a text without letters is. Labels with two scripts ({len(several)}; most "

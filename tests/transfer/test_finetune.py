@@ -338,7 +338,7 @@ def test_max_length_is_capped_at_the_positions_the_model_has(short_encoder, tmp_
     # the default max_length; the dev evaluation (every step) reads the long texts too
     config = dataclasses.replace(config, finetune=FinetuneConfig(), training=dataclasses.replace(
         config.training, eval_every=1))  # fmt: skip
-    with caplog.at_level(logging.INFO, logger="xling.transfer.finetune"):
+    with caplog.at_level(logging.INFO, logger="xling.embeddings.transformer"):
         classifier = finetune_classifier(config, train, dev)
     assert f"max_length 128 lowered to {limit}" in caplog.text
     assert classifier.max_length == limit and classifier.metadata["max_length"] == limit

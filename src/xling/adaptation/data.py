@@ -208,13 +208,15 @@ def written_scripts(language: str) -> set[str]:
     """Return the scripts text of `language` is usually written in, as dominant_script names them: its usual
     script (Han for Simplified and Traditional Chinese alike), Han too for Japanese and Korean; none where
     nothing says or the code is unknown (a model's xling.json may list anything)."""
+    from xling.langid.scripts import letter_script
+
     try:
         script = usual_script(language)
     except LanguageCodeError:
         return set()
     if script is None:
         return set()
-    family = _script_family(script)
+    family = letter_script(script)
     return {family, "Hani"} if family in ("Jpan", "Kore") else {family}
 
 
@@ -222,13 +224,13 @@ def _usual_script_warning(config: AdaptConfig, data: AdaptData, pair_files: list
                           text_files: list[tuple[list[str], list[int], Path]]) -> list[str]:  # fmt: skip
     """Return a warning when most of the new language's letters are in another script than it is usually
     written in (or than `vocabulary.scripts` names), naming the first file and line in that other script."""
-    from xling.langid.scripts import dominant_script
+    from xling.langid.scripts import dominant_script, letter_script
 
     expected = [*config.vocabulary.scripts] or [usual_script(config.language)]
-    wanted = {_script_family(script) for script in expected if script}
+    wanted = {letter_script(script) for script in expected if script}
     if wanted & {"Jpan", "Kore"}:
         wanted.add("Hani")  # Japanese and Korean text also write Han characters (new_scripts allows them)
-    if not wanted or data.script is None or _script_family(data.script) in wanted:
+    if not wanted or data.script is None or letter_script(data.script) in wanted:
         return []
     expectation = ("vocabulary.scripts names " if config.vocabulary.scripts
                    else f"{data.language} is usually written in ") + " or ".join(sorted(wanted))  # fmt: skip
@@ -236,7 +238,7 @@ def _usual_script_warning(config: AdaptConfig, data: AdaptData, pair_files: list
     candidates = [(path, new, None) for path, new in pair_files] + [(p, t, n) for t, n, p in text_files]
     for path, texts, numbers in candidates:
         odd = next((i for i, text in enumerate(texts[:DETECT_LINES])
-                    if (script := dominant_script([text])) and _script_family(script) not in wanted), None)  # fmt: skip
+                    if (script := dominant_script([text])) and letter_script(script) not in wanted), None)  # fmt: skip
         if odd is not None:
             line = numbers[odd] if numbers is not None else _nonblank_line_numbers(path, odd + 1)[odd]
             where = f"{path}:{line}"
@@ -244,11 +246,6 @@ def _usual_script_warning(config: AdaptConfig, data: AdaptData, pair_files: list
     return [f"{where}: the {data.language} data is mostly in {data.script}, but {expectation}: wrong file or "
             f"language code? (if the script is meant, name it: --language {data.language}_{data.script}, or "
             "vocabulary.scripts)"]  # fmt: skip
-
-
-def _script_family(script: str) -> str:
-    """Return the script as dominant_script names it: Han for Simplified and Traditional Chinese alike."""
-    return "Hani" if script in ("Hans", "Hant") else script
 
 
 def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]:

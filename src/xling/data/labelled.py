@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,11 @@ SWAPPED_MIN_LINES = 10
 
 # XLM-T's export left some characters as literal escapes (`\u2019`, even `\u002c` for a comma)
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def example_line(lines: Sequence[int] | None, index: int) -> int | None:
+    """Return the file line of example `index` (`LabelledTexts.lines`), None when it is not known."""
+    return lines[index] if lines and 0 <= index < len(lines) else None
 
 
 @dataclass
@@ -69,7 +74,7 @@ class LabelledTexts:
 
     def line(self, index: int) -> int | None:
         """Return the line example `index` was read from, None when unknown (texts made in memory)."""
-        return self.lines[index] if 0 <= index < len(self.lines) else None
+        return example_line(self.lines, index)
 
     @property
     def label_set(self) -> list[str]:

@@ -13,7 +13,7 @@ from xling.errors import ConfigError, LanguageCodeError, XlingError
 __all__ = [
     "DEFAULT_MEMBER", "GRANDFATHERED", "MACROLANGUAGES", "USUAL_SCRIPTS", "default_member",
     "extended_language", "grandfathered_language", "language_name", "normalize_language", "same_language",
-    "split_language_pair",
+    "pair_file_spec", "split_language_pair",
 ]  # fmt: skip
 
 # Macrolanguage -> individual languages that corpora commonly label separately (Tatoeba, Bible, CC-100).
@@ -151,7 +151,7 @@ GRANDFATHERED: dict[str, str | None] = {
 
 # Microsoft's legacy zh-CHS / zh-CHT (.NET cultures, Translator): scripts of Chinese, not the languages chs
 # and cht (Cholón)
-_LEGACY_SCRIPT_SUBTAGS = frozenset({("zho", "chs"), ("zho", "cht")})
+LEGACY_SCRIPT_SUBTAGS = {("zho", "chs"): "Hans", ("zho", "cht"): "Hant"}
 # the prefix of the sign languages' extended language subtags (sgn-ase): a collective code, no language
 _SIGN_LANGUAGES = "sgn"
 _SUBTAG_SPLIT = re.compile(r"[-_]")
@@ -220,7 +220,7 @@ def _extended(language: str, subtag: str) -> str | None:
         return language
     if lower in MACROLANGUAGES.get(language, frozenset()):  # a listed member, in any case (ZH-YUE)
         return lower
-    if not subtag.islower() or (language, lower) in _LEGACY_SCRIPT_SUBTAGS:
+    if not subtag.islower() or (language, lower) in LEGACY_SCRIPT_SUBTAGS:
         return language
     if language == _SIGN_LANGUAGES:  # sgn-ase: any individual language (a sign language's code)
         index = _index()
@@ -377,7 +377,7 @@ def split_language_pair(text: str, where: str) -> tuple[str, str]:
     else:
         valid = [(a, b) for a, b in splits if _well_formed(a) and _well_formed(b)]
     if len(valid) > 1:  # `en-fr-CA`: fr-CA (a language subtag in lower case), not en-FR and ca
-        valid = [(a, b) for a, b in valid if not re.split(r"[-_]", b.strip())[0].isupper()] or valid
+        valid = [(a, b) for a, b in valid if not _SUBTAG_SPLIT.split(b.strip())[0].isupper()] or valid
     if len(valid) > 1:
         readings = " or ".join(f"{a} -> {b}" for a, b in valid)
         raise ConfigError(f"{where}: {text!r} is ambiguous ({readings}); join the subtags of a tag with _ "
@@ -408,7 +408,7 @@ def _well_formed(code: str) -> bool:
         return False
     if grandfathered_language(code) is not None:
         return True
-    subtags = re.split(r"[-_]", code.strip())[1:]
+    subtags = _SUBTAG_SPLIT.split(code.strip())[1:]
     if subtags and subtags[0].lower() == language and len(subtags[0]) == 3:  # an extended language: zh-yue
         subtags = subtags[1:]
     kind = 0
@@ -424,3 +424,15 @@ def _well_formed(code: str) -> bool:
         if name != "variant":
             kind += 1
     return True
+
+
+def pair_file_spec(spec: str, field: str, example: str) -> tuple[str, str, str]:
+    """Return (src, tgt, path) of a `src-tgt=path` spec, the languages as ISO 639-3 (`split_language_pair`
+    tells the two tags apart); ConfigError naming `field` and the spec for another form (`example` shows the
+    right one), LanguageCodeError naming them for an unknown code."""
+    pair, sep, path = spec.partition("=")
+    if not sep or not path:
+        raise ConfigError(f"{field}: {spec!r} must be src-tgt=path.tsv, e.g. {example}")
+    where = f"{field} {spec!r}"
+    src, tgt = (normalize_language(code, where=where) for code in split_language_pair(pair, where))
+    return src, tgt, path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ from torch import nn
 
 from xling.embeddings.pooling import mean_pool
 from xling.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 POOLINGS = ("mean", "cls", "max", "pooler")
 
@@ -234,6 +237,14 @@ def position_limit(model: nn.Module) -> int:
     if padding_idx is not None:
         limit -= padding_idx + 1
     return limit
+
+
+def capped_length(max_length: int, model, folder: object) -> int:
+    """Return `max_length` capped at the positions `model` has (`position_limit`); a lowered one is logged."""
+    capped = min(max_length, position_limit(model))
+    if capped < max_length:
+        logger.info("max_length %d lowered to %d, the positions %s has", max_length, capped, folder)
+    return capped
 
 
 def truncating_backend(hf_tokenizer, max_length: int) -> Tokenizer | None:

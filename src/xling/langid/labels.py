@@ -11,6 +11,7 @@ import pycountry
 
 from xling.data.languages import (
     DEFAULT_MEMBER,
+    LEGACY_SCRIPT_SUBTAGS,
     REGION_SCRIPTS,
     SAME_WRITTEN_LANGUAGE,
     USUAL_SCRIPTS,
@@ -34,8 +35,6 @@ UNDETERMINED = "und"
 """ISO 639-3 for "undetermined": what the detector says when it cannot tell (empty text, digits, emoji)."""
 
 _SUBTAG_RE = re.compile(r"[-_]")
-# Microsoft's legacy zh-CHS / zh-CHT (.NET cultures, Translator): scripts, not the languages chs and cht.
-_LEGACY_SCRIPTS = {("zho", "chs"): "Hans", ("zho", "cht"): "Hant"}
 
 SCRIPT_PARTS = {"Kore": {"Kore", "Hang", "Hani"}, "Jpan": {"Jpan", "Hira", "Kana", "Hrkt", "Hani"}}
 """The scripts a mixed writing system is made of (ISO 15924): Korean written `Kore` is also `kor_Hang`
@@ -78,7 +77,7 @@ def parse_label(code: str, *, where: str | None = None) -> Label:
     if parts[0].lower() == UNDETERMINED:
         return Label(UNDETERMINED)
     language = normalize_language(code, where=where)  # zh-yue: yue, zh-nan: nan (an extended language)
-    legacy = _LEGACY_SCRIPTS.get((language, parts[1].lower())) if len(parts) > 1 else None
+    legacy = LEGACY_SCRIPT_SUBTAGS.get((language, parts[1].lower())) if len(parts) > 1 else None
     if legacy is not None:
         return Label(language, legacy)
     scripts = _scripts()

@@ -9,7 +9,14 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["SCRIPT_WEIGHTS", "dominant_script", "dominant_scripts", "script_of", "script_shares"]
+__all__ = [
+    "SCRIPT_WEIGHTS",
+    "dominant_script",
+    "dominant_scripts",
+    "letter_script",
+    "script_of",
+    "script_shares",
+]
 
 # The first word(s) of a letter's Unicode name -> ISO 15924. Unicode character names start with the script
 # name for letters of every script xling's data holds; a script missing here still gets a stable name.
@@ -48,6 +55,12 @@ def script_of(char: str) -> str | None:
     if first == "MODIFIER":
         return None  # a modifier letter of no one script (ʼ MODIFIER LETTER APOSTROPHE), as punctuation is
     return _NAME_TO_SCRIPT.get(first, first[:4].title())
+
+
+def letter_script(script: str) -> str:
+    """Return an ISO 15924 script as `script_of` names its letters: Han (`Hani`) for Simplified and
+    Traditional characters alike (`Hans`, `Hant`)."""
+    return "Hani" if script in ("Hans", "Hant") else script
 
 
 def dominant_script(texts: Iterable[str]) -> str | None:
@@ -113,8 +126,11 @@ def script_shares(texts: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
 
 
 def dominant_scripts(texts: Sequence[str]) -> list[str | None]:
-    """Return `dominant_script([text])` of each text, for a batch at once (`script_shares`); a tie goes to
-    the script whose name sorts first. None for a text without letters."""
+    """Return the script most (weighted) letters of each text are in, for a batch at once (`script_shares`):
+    `dominant_script([text])` but where kana make up a tenth of the letters yet Latin or another script holds
+    more than the kana and Han together (the largest share wins here, `Jpan` there), and a tie goes to the
+    script whose name sorts first. None for a text without letters. Detection and `label_scripts` use this
+    one, so labels and texts are judged alike."""
     shares, names = script_shares(texts)
     if not len(shares):
         return []

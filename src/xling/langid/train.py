@@ -26,7 +26,7 @@ from xling.langid.model import KIND, LanguageIdentifier
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior
 from xling.langid.scorers import FAMILIES, LinearScorer, NaiveBayesScorer
-from xling.langid.scripts import dominant_script, dominant_scripts
+from xling.langid.scripts import dominant_script, dominant_scripts, letter_script
 from xling.langid.sources import (
     Source,
     read_bible,
@@ -460,13 +460,9 @@ def label_scripts(examples: Examples, labels: Sequence[str]) -> dict[str, tuple[
         total = sum(seen.values())
         kept = tuple(script for script, n in seen.most_common() if n >= MIN_SCRIPT_SHARE * total)
         named = Label(*label.split("_", 1)).script if "_" in label else None
-        named = _LETTER_SCRIPTS.get(named, named)
+        named = letter_script(named) if named else None
         scripts[label] = (named,) if named in kept else kept
     return scripts
-
-
-# a label's script as letters are named (xling.langid.scripts): Simplified and Traditional characters are Han
-_LETTER_SCRIPTS = {"Hans": "Hani", "Hant": "Hani"}
 
 
 def _batch_tensors(matrix: sp.csr_matrix, rows: np.ndarray):

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xling.data.languages import normalize_language, split_language_pair
+from xling.data.languages import pair_file_spec
 from xling.data.readers import read_parallel_tsv
 from xling.data.sampling import smoothed_probabilities
 from xling.data.sources import TextSources
@@ -98,11 +98,7 @@ def _id_sampler(cap: int, ids: Iterable[str]):
 def parse_parallel_spec(spec: str) -> tuple[str, str, Path]:
     """Return (source language, target language, file) of a `parallel` entry `src-tgt=path.tsv`, the codes
     normalised; ConfigError naming the entry when it is not of that form or pairs a language with itself."""
-    pair, sep, path = spec.partition("=")
-    if not sep:
-        raise ConfigError(f"parallel: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=pairs.tsv")
-    where = f"parallel {spec!r}"
-    src, tgt = (normalize_language(code, where=where) for code in split_language_pair(pair, where))
+    src, tgt, path = pair_file_spec(spec, "parallel", "eng-deu=pairs.tsv")
     if src == tgt:  # a TLM pair draws two languages of its unit
         raise ConfigError(f"parallel: {spec!r} pairs {src} with itself; a translation pair needs two "
                           "languages")  # fmt: skip

@@ -27,7 +27,7 @@ from torch import nn
 
 from xling.artifacts import CLASSIFIER_FAMILY, read_metadata
 from xling.config import config_to_dict
-from xling.embeddings.transformer import pad_batch
+from xling.embeddings.transformer import capped_length, pad_batch
 from xling.errors import ConfigError, DataError
 from xling.training.distributed import launched_world_size
 from xling.training.model_folder import save_model_folder
@@ -141,16 +141,6 @@ def build_model(encoder: str | Path, labels: Sequence[str], finetune: FinetuneCo
     if finetune.lora_r > 0:
         model = add_lora(model, finetune)
     return model
-
-
-def capped_length(max_length: int, model: nn.Module, folder: str | Path) -> int:
-    """Return `max_length` capped at the positions `model` has (`position_limit`); a lowered one is logged."""
-    from xling.embeddings.transformer import position_limit
-
-    capped = min(max_length, position_limit(model))
-    if capped < max_length:
-        logger.info("max_length %d lowered to %d, the positions %s has", max_length, capped, folder)
-    return capped
 
 
 def add_lora(model: nn.Module, finetune: FinetuneConfig) -> nn.Module:

@@ -11,14 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from xling.data.labelled import example_line
 from xling.errors import DataError
 
-__all__ = ["classification_scores", "example_line", "label_file", "majority_scores"]
-
-
-def example_line(lines: Sequence[int] | None, index: int) -> int | None:
-    """Return the file line of example `index` (`LabelledTexts.lines`), None when it is not known."""
-    return lines[index] if lines and 0 <= index < len(lines) else None
+__all__ = ["classification_scores", "label_file", "majority_scores"]
 
 
 def label_file(source: str | None) -> str | None:

@@ -41,8 +41,8 @@ from xling.config import config_to_dict
 from xling.data.conllu import TaggedSentences
 from xling.data.languages import language_code_of, normalize_language, same_language
 from xling.embeddings.fingerprint import PROBE_TENSOR, check_fingerprint, probe_vectors
+from xling.embeddings.transformer import capped_length, position_limit
 from xling.embeddings.transformer import pad_batch as pad_ids
-from xling.embeddings.transformer import position_limit
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.evaluation.result import Result
 from xling.training import TrainingConfig, train
@@ -641,11 +641,7 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
     model = load_pretrained(AutoModelForTokenClassification, folder, num_labels=len(labels),
                             id2label=dict(enumerate(labels)), label2id=label_ids)  # fmt: skip
     # more sub-tokens than the model has positions would fail inside its forward pass
-    max_length = min(config.max_length, position_limit(model))
-    if max_length < config.max_length:
-        logger.info(
-            "max_length %d lowered to %d, the positions %s has", config.max_length, max_length, folder
-        )
+    max_length = capped_length(config.max_length, model, folder)
     rows = [encode_words(tokenizer, words, tags, label_ids, max_length)
             for words, tags in zip(train_data.words, train_data.tags, strict=True)]  # fmt: skip
     cut = sum(

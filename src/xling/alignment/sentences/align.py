@@ -38,7 +38,7 @@ from xling.artifacts import SENTENCE_ENCODER_FAMILY
 from xling.atomic import check_apart, check_replaceable, same_path, save_keyed_array
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
-from xling.data.languages import normalize_language, split_language_pair
+from xling.data.languages import normalize_language, pair_file_spec
 from xling.data.readers import AlignedCorpus, read_parallel_tsv, require_file
 from xling.data.root import check_not_test_set
 from xling.data.sources import resolve_corpus
@@ -443,12 +443,7 @@ def add_extra_pairs(
 def parse_pairs_spec(spec: str) -> tuple[str, str, str]:
     """Return (src code, tgt code, path) of a `src-tgt=path.tsv` spec (AlignConfig.pairs); a ConfigError for
     another form, a LanguageCodeError naming the spec for an unknown code."""
-    langs, sep, path = spec.partition("=")
-    if not sep or not path:
-        raise ConfigError(f"pairs: {spec!r} must be src-tgt=path.tsv, e.g. eng-deu=dict.en-de.tsv")
-    where = f"pairs {spec!r}"
-    src, tgt = (normalize_language(code, where=where) for code in split_language_pair(langs, where))
-    return src, tgt, path
+    return pair_file_spec(spec, "pairs", "eng-deu=dict.en-de.tsv")
 
 
 def check_pairs_files(config: AlignConfig) -> None:
