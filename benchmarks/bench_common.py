@@ -299,18 +299,17 @@ def steps_for_tokens(batches: Any, tokens: int, count: Callable[[dict[str, Any]]
 
 def recipe_dev_verses(config: Any, sentences: int) -> dict[str, tuple[list[str], list[str]]]:
     """Return {"src-tgt": (sources, references)} of an mt recipe's (MTTrainConfig's) dev directions: the
-    first `sentences` verses of its dev ids (`dev_fraction`), never its held-out book, read from its corpus."""
+    first `sentences` verses of its dev ids (`dev_fraction`), never its held-out book, read from its corpus
+    and cut as training cuts them (chapters numbered apart in the two languages left out)."""
     from xling.data.readers import AlignedCorpus
     from xling.data.sources import resolve_corpus
-    from xling.translation.data import is_dev_id, parse_direction
+    from xling.translation.data import parse_direction, split_corpus
 
-    corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus), list(config.data.languages) or None)
-    heldout = config.data.heldout()
-    dev = {}
-    for direction in config.dev_directions:
-        src, tgt = parse_direction(direction, "dev_directions")
-        rows = list(
-            corpus.pairs(src, tgt, ids=lambda i: is_dev_id(i, config.dev_fraction) and i not in heldout)
-        )
-        dev[f"{src}-{tgt}"] = ([r[1] for r in rows[:sentences]], [r[2] for r in rows[:sentences]])
-    return dev
+    directions = [parse_direction(direction, "dev_directions") for direction in config.dev_directions]
+    languages = sorted({lang for direction in directions for lang in direction})
+    corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus), languages)
+    split = split_corpus(corpus, directions, config.data.heldout(), config.dev_fraction)
+    return {
+        name: (sources[:sentences], references[:sentences])
+        for name, (sources, references) in split.dev.items()
+    }

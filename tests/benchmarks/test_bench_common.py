@@ -71,3 +71,29 @@ def test_write_json_leaves_the_old_file_when_the_write_fails(load_benchmark, tmp
     bench_common.write_json({"when": object()}, path, default=lambda value: "object")
     assert json.loads(path.read_text(encoding="utf-8")) == {"when": "object"}
     bench_common.write_json({"x": 1}, None)  # nothing to write
+
+
+def test_recipe_dev_verses_leave_out_chapters_numbered_apart(tmp_path, load_benchmark):
+    """The benchmarks' dev verses are cut as training cuts them: German counts a psalm's title as verse 1, so
+    that chapter's verses, joined on ids, would not translate each other and are no dev references."""
+    from xling.config import load_config
+    from xling.translation.data import is_dev_id
+    from xling.translation.train import MTTrainConfig
+
+    english = {f"PSA.23.{v}": f"psalm line {v}" for v in range(1, 7)}
+    english |= {f"MAT.17.{v}": f"gospel line {v}" for v in range(1, 28)}
+    german = {f"PSA.23.{v}": f"Psalmzeile {v}" for v in range(1, 8)}
+    german |= {f"MAT.17.{v}": f"Evangelienzeile {v}" for v in range(1, 28)}
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for lang, texts in (("eng", english), ("deu", german)):
+        (corpus / f"{lang}.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in texts.items()), "utf-8")
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(f'[mt]\ndev_fraction = 0.45\ndev_directions = ["eng-deu"]\n[mt.data]\ncorpus = "{corpus}"\n'
+                      'languages = ["eng", "deu"]\nheldout_prefixes = ["MAT.17.27"]\n', "utf-8")  # fmt: skip
+    config = load_config(MTTrainConfig, recipe, section="mt")
+    sources, references = load_benchmark("bench_common").recipe_dev_verses(config, 100)["eng-deu"]
+    dev = [v for v in range(1, 27) if is_dev_id(f"MAT.17.{v}", 0.45)]
+    assert dev and sources == [f"gospel line {v}" for v in dev]
+    assert references == [f"Evangelienzeile {v}" for v in dev]
+    assert any(is_dev_id(f"PSA.23.{v}", 0.45) for v in range(1, 7))  # the psalm had dev ids: left out

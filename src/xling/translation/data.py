@@ -328,6 +328,61 @@ def corpus_directions(
     return chosen
 
 
+@dataclass
+class CorpusSplit:
+    """An aligned corpus's sentence pairs per direction, cut into training pairs and dev texts."""
+
+    train: dict[tuple[str, str], list[tuple[str, str]]]
+    """(src, tgt) -> its training (source, target) pairs."""
+    dev: dict[str, tuple[list[str], list[str]]]
+    """"src-tgt" -> (sources, references) of the ids in the dev share."""
+    left_out: dict[str, dict[str, int]]
+    """"src-tgt" -> {reason: count} of joined pairs left out ("versification")."""
+
+
+def split_corpus(
+    aligned: AlignedCorpus,
+    directions: Sequence[tuple[str, str]],
+    heldout: HeldOut,
+    dev_fraction: float,
+    *,
+    skip_bad: bool = False,
+) -> CorpusSplit:
+    """Return the training pairs and dev texts of `directions` of an aligned corpus: ids in `heldout` are
+    never read, ids in the hashed dev share are dev, and chapters numbered apart in the two languages (their
+    versification schemes, or verse lengths one verse apart) are left out of both."""
+    texts: dict[str, dict[str, str]] = {}
+    last: dict[str, dict[str, int]] = {}
+    every: dict[str, dict[str, str]] = {}
+    schemes = aligned.versification()
+    for lang in sorted({lang for direction in directions for lang in direction}):
+        rows = list(aligned.sentences(lang, skip_bad=skip_bad))
+        # every id, the held-out ones too: a chapter's last verse hashed out of one side would make two
+        # numberings that differ by a verse look alike (as alignment and pretraining count them)
+        last[lang] = last_verses([sid for sid, _ in rows])
+        every[lang] = dict(rows)
+        texts[lang] = {sid: text for sid, text in rows if sid not in heldout}
+    split = CorpusSplit({}, {}, {})
+    shifted: dict[tuple[str, str], frozenset[str]] = {}  # both directions of a pair: one measurement
+    for src, tgt in directions:
+        joined = [sid for sid in texts[src] if sid in texts[tgt]]
+        apart = chapters_apart(schemes.get(src, ""), schemes.get(tgt, ""))
+        pair = (min(src, tgt), max(src, tgt))
+        if pair not in shifted:
+            shifted[pair] = shifted_chapters(
+                every[pair[0]], every[pair[1]], last[pair[0]], last[pair[1]], apart
+            )
+        shared = same_numbering(joined, last[src], last[tgt], f"{src}-{tgt}", apart=apart | shifted[pair])
+        if len(shared) < len(joined):
+            split.left_out.setdefault(f"{src}-{tgt}", {})["versification"] = len(joined) - len(shared)
+        train_ids = [sid for sid in shared if not is_dev_id(sid, dev_fraction)]
+        dev_ids = [sid for sid in shared if is_dev_id(sid, dev_fraction)]
+        split.train[(src, tgt)] = [(texts[src][sid], texts[tgt][sid]) for sid in train_ids]
+        if dev_ids:
+            split.dev[f"{src}-{tgt}"] = ([texts[src][s] for s in dev_ids], [texts[tgt][s] for s in dev_ids])
+    return split
+
+
 def build_parallel_data(
     tokenizer,
     *,
@@ -353,7 +408,6 @@ def build_parallel_data(
     """
     pivot = normalize_language(pivot) if pivot else ""
     heldout = heldout or HeldOut()
-    texts: dict[str, dict[str, str]] = {}
     left_out: dict[str, dict[str, int]] = {}
     pairs_by_direction: dict[tuple[str, str], list[tuple[str, str]]] = {}
     dev: dict[str, tuple[list[str], list[str]]] = {}
@@ -361,33 +415,9 @@ def build_parallel_data(
     if corpus:
         aligned = AlignedCorpus.from_dir(resolve_corpus(corpus), list(languages) or None)
         files += [aligned.files[lang] for lang in aligned.languages]
-        last: dict[str, dict[str, int]] = {}
-        every: dict[str, dict[str, str]] = {}
-        schemes = aligned.versification()
-        for lang in aligned.languages:
-            rows = list(aligned.sentences(lang, skip_bad=skip_bad))
-            # every id, the held-out ones too: a chapter's last verse hashed out of one side would make two
-            # numberings that differ by a verse look alike (as alignment and pretraining count them)
-            last[lang] = last_verses([sid for sid, _ in rows])
-            every[lang] = dict(rows)
-            texts[lang] = {sid: text for sid, text in rows if sid not in heldout}
-        shifted: dict[tuple[str, str], frozenset[str]] = {}  # both directions of a pair: one measurement
-        for src, tgt in corpus_directions(aligned.languages, mode, pivot, extra_directions):
-            joined = [sid for sid in texts[src] if sid in texts[tgt]]
-            apart = chapters_apart(schemes.get(src, ""), schemes.get(tgt, ""))
-            pair = (min(src, tgt), max(src, tgt))
-            if pair not in shifted:
-                shifted[pair] = shifted_chapters(
-                    every[pair[0]], every[pair[1]], last[pair[0]], last[pair[1]], apart
-                )
-            shared = same_numbering(joined, last[src], last[tgt], f"{src}-{tgt}", apart=apart | shifted[pair])
-            if len(shared) < len(joined):
-                left_out.setdefault(f"{src}-{tgt}", {})["versification"] = len(joined) - len(shared)
-            train_ids = [sid for sid in shared if not is_dev_id(sid, dev_fraction)]
-            dev_ids = [sid for sid in shared if is_dev_id(sid, dev_fraction)]
-            pairs_by_direction[(src, tgt)] = [(texts[src][sid], texts[tgt][sid]) for sid in train_ids]
-            if dev_ids:
-                dev[f"{src}-{tgt}"] = ([texts[src][s] for s in dev_ids], [texts[tgt][s] for s in dev_ids])
+        split = split_corpus(aligned, corpus_directions(aligned.languages, mode, pivot, extra_directions),
+                             heldout, dev_fraction, skip_bad=skip_bad)  # fmt: skip
+        pairs_by_direction, dev, left_out = split.train, split.dev, split.left_out
     for spec in parallel:
         src, tgt, pairs = read_parallel_file(spec)
         files += parallel_paths(spec)
