@@ -10,6 +10,7 @@ Tokenizer folders made before this file existed hold `xling_tokenizer.json` inst
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -129,6 +130,23 @@ def config_number(
     if not ok(number):
         raise DataError(f"{key} must be a finite number {expected}, not {config[key]!r}", path)
     return number
+
+
+def folder_fingerprint(folder: str | Path, leave_out: Callable[[Path], bool] = lambda relative: False) -> str:
+    """Return a hash (16 hex digits) of every file in a folder, at any depth, but those whose path relative
+    to it `leave_out` names: each file's relative path, size and bytes, so that weights replaced in place
+    (re-trained, another model copied over the folder) give another hash. Every byte is read, as
+    xling.training.resume.data_fingerprint does: a copy keeps sizes and modification times."""
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(path for path in folder.rglob("*") if path.is_file()):
+        relative = path.relative_to(folder)
+        if leave_out(relative):
+            continue
+        with path.open("rb") as handle:
+            content = hashlib.file_digest(handle, "sha256").hexdigest()
+        digest.update(f"{relative.as_posix()}\0{path.stat().st_size}\0{content}\0".encode())
+    return digest.hexdigest()[:16]
 
 
 def update_metadata(folder: str | Path, **fields: Any) -> dict[str, Any]:

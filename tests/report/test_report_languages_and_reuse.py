@@ -98,11 +98,11 @@ def test_a_damaged_task_file_runs_the_task_again(tiny_encoder, report_data, tmp_
 
 
 def test_output_folder_fingerprint_helper_is_path_independent(tmp_path):
-    from xling.report.tasks import folder_fingerprint
+    from xling.report.tasks import model_fingerprint
 
     (tmp_path / "a.txt").write_text("x", encoding="utf-8")
-    before = folder_fingerprint(tmp_path)
+    before = model_fingerprint(tmp_path)
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "report.json").write_text("{}", encoding="utf-8")
-    assert folder_fingerprint(tmp_path, exclude=tmp_path / "report") == before
-    assert folder_fingerprint(tmp_path) != before
+    assert model_fingerprint(tmp_path, exclude=tmp_path / "report") == before
+    assert model_fingerprint(tmp_path) != before

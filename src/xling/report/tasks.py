@@ -37,6 +37,7 @@ from xling.artifacts import (
     TAGGER_FAMILY,
     TRANSLATION_KIND,
     WORD_MAPPING_KIND,
+    folder_fingerprint,
 )
 from xling.data.languages import same_language
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
@@ -108,7 +109,7 @@ def describe_model(ref: str, exclude: Path | None = None) -> ModelInfo:
     kind = WORD_MAPPING_KIND if (path / "mapping.json").is_file() else str(metadata.get("kind") or "")
     family = FAMILIES.get(kind) or _encoder_family(kind, path)
     return ModelInfo(ref=str(ref), path=path, kind=kind or "unknown", family=family, metadata=metadata,
-                     fingerprint=folder_fingerprint(path, exclude=exclude))  # fmt: skip
+                     fingerprint=model_fingerprint(path, exclude=exclude))  # fmt: skip
 
 
 def _encoder_family(kind: str, path: Path) -> str:
@@ -122,29 +123,16 @@ def _encoder_family(kind: str, path: Path) -> str:
                     f"mappings, not a {kind!r} (xling.json kind){hint}", path)  # fmt: skip
 
 
-def folder_fingerprint(folder: Path, whole_file_limit: int = 512 * 2**20, exclude: Path | None = None) -> str:
-    """Return a sha256 over every file's relative path and bytes (files above the limit: size, first and last
-    MiB), so that any change to the weights or the metadata changes it. Files under `exclude` (a report
-    folder written inside the model folder) are left out."""
-    digest = hashlib.sha256()
-    skip = None
+def model_fingerprint(folder: Path, exclude: Path | None = None) -> str:
+    """Return the fingerprint of a model folder's files (xling.artifacts.folder_fingerprint), so that any
+    change to the weights or the metadata changes it; files under `exclude` (a report folder written inside
+    the model folder) are left out."""
+    skip: tuple[str, ...] = ()
     if exclude is not None and Path(exclude).resolve().is_relative_to(folder.resolve()):
         skip = Path(exclude).resolve().relative_to(folder.resolve()).parts
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if skip and path.relative_to(folder).parts[: len(skip)] == skip:
-            continue
-        digest.update(str(path.relative_to(folder)).encode())
-        size = path.stat().st_size
-        digest.update(str(size).encode())
-        with path.open("rb") as handle:
-            if size <= whole_file_limit:
-                for block in iter(lambda: handle.read(2**20), b""):
-                    digest.update(block)
-            else:
-                digest.update(handle.read(2**20))
-                handle.seek(size - 2**20)
-                digest.update(handle.read())
-    return digest.hexdigest()[:16]
+    return folder_fingerprint(
+        folder, leave_out=lambda relative: bool(skip) and relative.parts[: len(skip)] == skip
+    )
 
 
 @dataclass

@@ -34,7 +34,7 @@ from xling.alignment.sentences.hard_negatives import (
     cached_hard_negatives,
 )
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
-from xling.artifacts import SENTENCE_ENCODER_FAMILY
+from xling.artifacts import SENTENCE_ENCODER_FAMILY, folder_fingerprint
 from xling.atomic import check_apart, check_replaceable, same_path, save_keyed_array
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
@@ -346,17 +346,8 @@ def encoder_fingerprint(name: str) -> str:
     size and bytes, so that weights replaced in place (re-trained, another model copied over the folder, in
     any dimension) give another hash. A cache key, exact: probe vectors (xling.embeddings.fingerprint) need
     the model loaded and differ in their last bits between devices. A run's own entries in the folder (its
-    checkpoints, log and caches: RUN_FILES), which shape no vector, are left out. Every byte is read, as
-    xling.training.resume.data_fingerprint does: a copy keeps sizes and modification times."""
-    folder = resolve_model(name)
-    digest = hashlib.sha256()
-    entries = [entry for entry in folder.iterdir() if entry.name not in RUN_FILES]
-    files = [path for entry in entries for path in ([entry] if entry.is_file() else entry.rglob("*"))]
-    for path in sorted(path for path in files if path.is_file()):
-        with path.open("rb") as handle:
-            content = hashlib.file_digest(handle, "sha256").hexdigest()
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{path.stat().st_size}\0{content}\0".encode())
-    return digest.hexdigest()[:16]
+    checkpoints, log and caches: RUN_FILES), which shape no vector, are left out."""
+    return folder_fingerprint(resolve_model(name), leave_out=lambda relative: relative.parts[0] in RUN_FILES)
 
 
 def hard_negative_languages(config: AlignConfig, langs: list[str]) -> list[str]:
