@@ -69,9 +69,13 @@ def test_fail_under_matches_the_language_in_any_code_form():
     ]
 
 
-@pytest.mark.parametrize("text", ["tatoeba:accuracy=nan", "tatoeba:accuracy@deu=NaN"])
-def test_a_nan_threshold_is_refused(text):
-    with pytest.raises(ConfigError, match="--fail-under"):
+@pytest.mark.parametrize(
+    "text",
+    ["tatoeba:accuracy=nan", "tatoeba:accuracy@deu=NaN", "tatoeba:accuracy=inf", "ntrex:accuracy=-Infinity"],
+)
+def test_a_threshold_that_is_no_finite_number_is_refused(text):
+    # inf: every report fails; -inf: the guard never can
+    with pytest.raises(ConfigError, match="--fail-under.*not a finite number"):
         parse_guard(text)
 
 

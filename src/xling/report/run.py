@@ -405,9 +405,9 @@ def parse_guard(text: str) -> Guard:
     ):
         raise ConfigError(f"fail_under: {text!r} is not TASK:METRIC=VALUE (e.g. tatoeba:accuracy=50, "
                           "or tatoeba:accuracy@deu=70 for one language)")  # fmt: skip
-    if math.isnan(value):
-        raise ConfigError(f"fail_under (--fail-under) {text!r}: the threshold is not a number (nan); give a figure such "
-                          "as tatoeba:accuracy=50")  # fmt: skip
+    if not math.isfinite(value):
+        raise ConfigError(f"fail_under (--fail-under) {text!r}: the threshold is not a finite number ({value}); give a "
+                          "figure such as tatoeba:accuracy=50")  # fmt: skip
     if task.strip() not in TASKS:
         raise ConfigError(f"fail_under: {text!r}: unknown task {task.strip()!r} (known: {', '.join(TASKS)})")
     return Guard(task.strip(), metric.strip(), language.strip() or None, value, str(text))
