@@ -160,11 +160,11 @@ def _run_task(context: Context, spec, path: Path) -> TaskOutcome:
     except XlingError as error:
         return _skipped(spec.name, str(error), path, model)
     key = settings_key(spec, plan)
-    earlier = _read_task(path)
-    if (not context.config.force and earlier.get("status") in ("done", "cached")
+    earlier, earlier_result = _read_task(path)
+    if (not context.config.force and earlier.get("status") in ("done", "cached") and earlier_result is not None
             and earlier.get("fingerprint") == model.fingerprint and earlier.get("settings_key") == key):  # fmt: skip
         return TaskOutcome(spec.name, "cached", seconds=float(earlier.get("seconds") or 0.0),
-                           result=Result.from_dict(earlier["result"], str(path)), settings=plan.settings)  # fmt: skip
+                           result=earlier_result, settings=plan.settings)  # fmt: skip
     started = time.perf_counter()
     try:
         result = spec.run(context, plan)
@@ -186,21 +186,21 @@ def _skipped(task: str, reason: str, path: Path, model: ModelInfo, status: str =
     return outcome
 
 
-def _read_task(path: Path) -> dict[str, Any]:
-    """Return a task file's content; {} when it is missing or unreadable, its result included (the task then
-    runs again)."""
+def _read_task(path: Path) -> tuple[dict[str, Any], Result | None]:
+    """Return a task file's content and its result (None: it has none); ({}, None) when it is missing or
+    unreadable, its result included (the task then runs again)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return {}, None
     if not isinstance(data, dict) or not isinstance(data.get("result"), dict | None):
-        return {}
-    if data["result"] is not None:
-        try:  # a damaged result (a field missing or of the wrong type) is unreadable too
-            Result.from_dict(data["result"], str(path))
-        except (XlingError, TypeError, ValueError, AttributeError, KeyError):
-            return {}
-    return data
+        return {}, None
+    if data["result"] is None:
+        return data, None
+    try:  # a damaged result (a field missing or of the wrong type) is unreadable too
+        return data, Result.from_dict(data["result"], str(path))
+    except (XlingError, TypeError, ValueError, AttributeError, KeyError):
+        return {}, None
 
 
 def load_baseline(path: str) -> dict[str, Any]:
