@@ -263,3 +263,22 @@ def test_dimension_errors_name_the_vectors_file_and_the_mapping_folder(tmp_path,
     with pytest.raises(DataError, match="5-dimensional") as error:
         evaluate_bli_from_files(tmp_path / "en.vec", tmp_path / "de.vec", tmp_path / "map5", config)
     assert str(tmp_path / "en.vec") in str(error.value) and str(tmp_path / "map5") in str(error.value)
+
+
+def test_max_vocab_counts_distinct_lowercased_words_from_files(tmp_path):
+    """MUSE's read_txt_embeddings stops at max_vocab distinct lowercased words: with "Haus", "haus", "HAUS"
+    first in the file, max_vocab 2 still reaches "Hund" (the first two rows held one word)."""
+    from xling.evaluation.bli import evaluate_bli_from_files
+    from xling.vectors import save_vectors
+
+    src = WordVectors(["house", "dog"], np.array([[1, 0, 0], [0, 1, 0]], np.float32), "en.vec")
+    tgt = WordVectors(["Haus", "haus", "HAUS", "Hund", "Katze"],
+                      np.array([[1, 0, 0], [1, 0, 0.1], [1, 0.1, 0], [0, 1, 0], [0, 0, 1]], np.float32))  # fmt: skip
+    save_vectors(src, tmp_path / "en.vec")
+    save_vectors(tgt, tmp_path / "de.vec")
+    identity(3).save(tmp_path / "map")
+    config = BLIConfig(dictionary=write(tmp_path / "en-de.tsv", "house\thaus\ndog\thund\n"), lowercase=True,
+                       max_vocab=2, k=1, ks=(1,))  # fmt: skip
+    result = evaluate_bli_from_files(tmp_path / "en.vec", tmp_path / "de.vec", tmp_path / "map", config)
+    assert result.scores["en-de"]["p@1"] == 100.0 and result.settings["target_words"] == 2
+    assert result.scores["en-de"]["coverage"]["oov_tgt_pairs"] == 0

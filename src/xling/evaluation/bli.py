@@ -97,12 +97,31 @@ def evaluate_bli_from_files(
     config: BLIConfig,
 ) -> Result:
     """Return `evaluate_bli` for vectors files and a mapping folder (config.max_vocab words of each side)."""
+    config.validate()
+    cap, lowercase = config.max_vocab or None, config.lowercase
+    return evaluate_bli(_vocabulary(src, cap, lowercase), _vocabulary(tgt, cap, lowercase),
+                        WordMapping.load(mapping), config)  # fmt: skip
+
+
+def _vocabulary(path: str | os.PathLike[str], cap: int | None, lowercase: bool) -> WordVectors:
+    """Return the rows of a vectors file that hold its first `cap` words (None: all), counted lowercased
+    when `lowercase`: MUSE's read_txt_embeddings stops at max_vocab distinct lowercased words, so a file
+    with "Haus" and "haus" gives more rows than the cap (the later spellings are dropped afterwards)."""
     from xling.vectors import load_vectors
 
-    config.validate()
-    cap = config.max_vocab or None
-    return evaluate_bli(load_vectors(src, max_words=cap), load_vectors(tgt, max_words=cap),
-                        WordMapping.load(mapping), config)  # fmt: skip
+    if cap is None or not lowercase:
+        return load_vectors(path, max_words=cap)
+    rows = cap
+    while True:
+        vectors = load_vectors(path, max_words=rows)
+        seen: set[str] = set()
+        for row, word in enumerate(vectors.words):
+            seen.add(word.lower())
+            if len(seen) == cap:
+                return vectors.most_frequent(row + 1)
+        if len(vectors) < rows:  # the whole file holds fewer distinct words
+            return vectors
+        rows *= 2
 
 
 def evaluate_bli(src: WordVectors, tgt: WordVectors, mapping: WordMapping, config: BLIConfig) -> Result:
