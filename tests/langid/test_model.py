@@ -296,6 +296,17 @@ def test_a_label_of_another_script_is_never_given(sample_identifier):
     assert probabilities[0, latin].sum() == 0.0 and probabilities[1, latin].sum() > 0.99
 
 
+def test_a_restriction_naming_a_script_takes_only_labels_trained_in_it(sample_identifier):
+    """`hi-Latn` names Hindi in a script its label was never trained in (the sample's Hindi is Devanagari):
+    not known, rather than a restriction that can only answer und; `hi-Deva` is the Hindi label."""
+    assert sample_identifier.scripts["hin"] == ("Deva",)
+    hindi = "कल हम ट्रेन से अपनी दादी से मिलने जाएंगे।"
+    assert sample_identifier.predict([hindi], languages=["hi-Deva"])[0][0].label == "hin"
+    assert sample_identifier.unknown_languages(["hi-Latn", "hi-Deva", "de-Latn"]) == ["hi-Latn"]
+    with pytest.raises(ConfigError, match="hi-Latn not known to this detector"):
+        sample_identifier.predict([hindi], languages=["hi-Latn", "de"])
+
+
 def test_spans_absorb_a_word_of_an_unknown_script_and_a_text_of_one_is_und(sample_identifier):
     text = f"{UNSEEN['deu'][0]} ᱥᱟᱱᱛᱟᱲᱤ {UNSEEN['deu'][1]}"
     assert [span.label for span in language_spans(sample_identifier, text)] == ["deu"]

@@ -24,11 +24,11 @@ from xling.atomic import atomic_folder, write_json_atomically
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid.features import FeatureConfig, Featurizer
 from xling.langid.han import script_pairs, settle_han_scripts
-from xling.langid.labels import UNDETERMINED, label_matches, parse_label, try_parse_label
+from xling.langid.labels import SCRIPT_PARTS, UNDETERMINED, Label, label_matches, parse_label, try_parse_label
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior as speakers_log_prior
 from xling.langid.scorers import LinearScorer, NaiveBayesScorer, scorer_from_tensors
-from xling.langid.scripts import script_shares
+from xling.langid.scripts import letter_script, script_shares
 
 Scorer = LinearScorer | NaiveBayesScorer
 
@@ -120,6 +120,9 @@ class LanguageIdentifier:
         self._index = {label: i for i, label in enumerate(self.labels)}
         self._han_pairs = script_pairs(self.labels)
         self._script_masks = None if self.scripts is None else _script_masks(self.labels, self.scripts)
+        self._label_scripts = (
+            None if self.scripts is None else tuple(self.scripts[label] for label in self.labels)
+        )
 
     @property
     def languages(self) -> frozenset[str]:
@@ -241,11 +244,11 @@ class LanguageIdentifier:
     def unknown_languages(self, languages: Iterable[str]) -> list[str]:
         """Return the codes of `languages` that match none of the detector's labels (in the order given)."""
         return [code for code in languages
-                if not any(label_matches(label, parse_label(code, where="languages")) for label in self.labels)]  # fmt: skip
+                if not _matching_labels(self.labels, self._label_scripts, parse_label(code, where="languages")).any()]  # fmt: skip
 
     def _mask(self, languages: Iterable[str]) -> np.ndarray:
         """Return a (labels,) bool array: the labels that match one of `languages` (read-only, shared)."""
-        return _label_mask(tuple(self.labels), tuple(languages))
+        return _label_mask(tuple(self.labels), tuple(languages), self._label_scripts)
 
     def save_pretrained(self, folder: str | Path, *, overwrite: bool = True) -> Path:
         """Return `folder` after writing config.json, model.safetensors and xling.json into it atomically."""
@@ -408,8 +411,27 @@ def probabilities_of(logits: np.ndarray) -> np.ndarray:
     return probabilities
 
 
+def _matching_labels(
+    labels: tuple[str, ...], scripts: tuple[tuple[str, ...], ...] | None, wanted: Label
+) -> np.ndarray:
+    """Return a (labels,) bool array of the labels that are the language `wanted` names; where it names a
+    script and a label names none, the label's training text must be in it too (`hi-Latn` is not a label
+    trained on Devanagari only, `zh-Hant` is a Han one, `ko-Hang` a Korean one)."""
+    mask = np.array([label_matches(label, wanted) for label in labels], dtype=bool)
+    if wanted.script and scripts is not None:
+        script = letter_script(wanted.script)
+        for column, label in enumerate(labels):
+            if mask[column] and "_" not in label:
+                mask[column] = any(
+                    script == own or script in SCRIPT_PARTS.get(own, ()) for own in scripts[column]
+                )
+    return mask
+
+
 @lru_cache(maxsize=256)
-def _label_mask(labels: tuple[str, ...], languages: tuple[str, ...]) -> np.ndarray:
+def _label_mask(
+    labels: tuple[str, ...], languages: tuple[str, ...], scripts: tuple[tuple[str, ...], ...] | None = None
+) -> np.ndarray:
     """Return `_mask`'s array, built once per label set and languages: matching every label against every
     code costs milliseconds, and the translator asks for the same restriction on every batch.
 
@@ -425,8 +447,7 @@ def _label_mask(labels: tuple[str, ...], languages: tuple[str, ...]) -> np.ndarr
             f"languages: unknown language code{'s' if len(invalid) > 1 else ''} {', '.join(map(repr, invalid))} "
             "(expected ISO 639-1 'de', ISO 639-3 'deu' or a BCP-47 tag 'de-DE')"
         )
-    matches = {code: np.array([label_matches(label, wanted) for label in labels], dtype=bool)
-               for code, wanted in parsed.items()}  # fmt: skip
+    matches = {code: _matching_labels(labels, scripts, wanted) for code, wanted in parsed.items()}
     if unknown := [code for code, mask in matches.items() if not mask.any()]:
         raise ConfigError(f"languages: {', '.join(unknown)} not known to this detector")
     mask = np.logical_or.reduce(list(matches.values()))
