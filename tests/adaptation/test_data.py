@@ -144,6 +144,33 @@ def test_conllu_protect_files_are_read_as_written(tmp_path):
     assert protected_texts(protect, ["eng"], "tur")[-1] == "didn't go"
 
 
+def test_tokenised_only_conllu_is_read_as_text_without_lemmas(tmp_path):
+    """A tokenizer's CoNLL-U (FORM and MISC only) was refused: "no UPOS tag (column 4 is '_')"."""
+    from xling.adaptation.adapt import protected_texts
+
+    path = tmp_path / "tok.conllu"
+    path.write_text("# sent_id = 1\n# text = Ev büyük.\n1\tEv\t_\t_\t_\t_\t_\t_\t_\t_\n"
+                    "2\tbüyük\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n3\t.\t_\t_\t_\t_\t_\t_\t_\t_\n\n",
+                    encoding="utf-8")  # fmt: skip
+    data = read_adapt_data(config(text=[str(path)]))
+    assert data.texts == ["Ev büyük."] and data.lemmas == [None]
+    protect = AdaptConfig()
+    protect.vocabulary.protect = [str(path)]
+    assert protected_texts(protect, ["eng"], "tur")[-1] == "Ev büyük."
+
+
+@pytest.mark.parametrize(("mwt", "line", "message"), [("3-4", 2, "range ends at word 4, but its sentence has 2"),
+                                                      ("0-1", 2, "bad multiword token range '0-1'")])  # fmt: skip
+def test_a_multiword_range_outside_its_sentence_names_file_and_line(tmp_path, mwt, line, message):
+    """3-4 in a two-word sentence was an IndexError traceback; 0-1 took the last word's lemma (t[-1])."""
+    path = tmp_path / "mwt.conllu"
+    path.write_text(f"# text = evde kitap\n{mwt}\tevde\t_\t_\t_\t_\t_\t_\t_\t_\n"
+                    "1\tev\tev\tNOUN\t_\t_\t0\troot\t_\t_\n2\tkitap\tkitap\tNOUN\t_\t_\t1\tnmod\t_\t_\n\n",
+                    encoding="utf-8")  # fmt: skip
+    with pytest.raises(DataError, match=rf"mwt\.conllu:{line}: .*{message}"):
+        read_adapt_data(config(text=[str(path)]))
+
+
 def _udhr(path, lines):
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
@@ -219,6 +246,20 @@ def test_bundled_sample_pairs_by_id():
     assert data.parallel[0] == (sample_sentences("eng")[0], sample_sentences("ara")[0])
     with pytest.raises(DataError, match="no tur"):
         read_adapt_data(config(parallel=["sample"]))
+
+
+@pytest.mark.parametrize("language", ["yue", "wuu", "lzh", "arz", "swc"])
+def test_the_sample_of_a_macrolanguage_is_its_default_members_only(language):
+    """The sample's zho is Mandarin, its ara Standard Arabic: Cantonese was silently trained on Mandarin."""
+    from xling.adaptation.data import sample_pairs
+
+    with pytest.raises(
+        DataError, match=rf"the bundled sample has no {language} \(it has .*; its (zho|ara|swa) is"
+    ):
+        sample_pairs(language, "eng")
+    for code in ("zh", "zho", "cmn"):
+        assert sample_pairs(code, "eng")[0] == (sample_sentences("eng")[0], sample_sentences("zho")[0])
+    assert len(sample_pairs("arb", "en")) == 330
 
 
 def test_the_language_script_comes_from_the_pairs_when_there_are_any(tmp_path):

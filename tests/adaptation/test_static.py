@@ -13,6 +13,7 @@ import torch
 from tokenizers import Tokenizer
 
 from xling.adaptation import AdaptConfig, adapt
+from xling.artifacts import write_metadata
 from xling.data.sources import sample_corpus_dir
 from xling.embeddings.encoder import Encoder
 from xling.errors import ConfigError, DataError, XlingError
@@ -145,6 +146,34 @@ def test_resume_refuses_data_files_edited_since_the_checkpoint(tmp_path, tiny_st
         adapt(small_config(tiny_static, tmp_path / "parts", resume=True, **sources))
 
 
+def test_resume_takes_the_language_and_files_written_another_way(
+    tmp_path, tiny_static, cipher_data, monkeypatch
+):
+    """`ka` for `kat`, `./dict.tsv` or the absolute path for `dict.tsv`: the same run's settings, which both
+    the saved vocabulary's record and the checkpoint refused as others."""
+    monkeypatch.chdir(tmp_path)
+    first = small_config(tiny_static, tmp_path / "parts", dictionary=["dict.tsv"])
+    first.training.max_steps = 30  # stops with a checkpoint at step 30
+    adapt(first)
+    # then from the checkpoint the first resume ended with
+    for language, dictionary, step in (
+        ("ka", "./dict.tsv", 30),
+        ("ka-GE", str(cipher_data["dictionary"]), 60),
+    ):
+        (tmp_path / "parts" / "xling.json").unlink()
+        resumed = small_config(tiny_static, tmp_path / "parts", resume=True, dictionary=[dictionary])
+        resumed.language = language
+        assert adapt(resumed).training["resumed_from"] == step
+    # another language is still another setting
+    (tmp_path / "parts" / "xling.json").unlink()
+    other = small_config(tiny_static, tmp_path / "parts", resume=True, dictionary=["dict.tsv"])
+    other.language = "hye"
+    with pytest.raises(
+        ConfigError, match=r"--resume with other settings .*language: 'kat' in the run, 'hye' now"
+    ):
+        adapt(other)
+
+
 def _killed_before_its_first_checkpoint(config: AdaptConfig, monkeypatch) -> None:
     """Run `config` until the training loop starts, as a run killed before its first checkpoint."""
     import xling.adaptation.static as static
@@ -208,6 +237,30 @@ def test_language_the_model_has_needs_replace(tmp_path, tiny_static, cipher_data
     config.language = "de"
     with pytest.raises(ConfigError, match="already has deu.*--replace"):
         adapt(config)
+
+
+def test_a_member_of_a_listed_macrolanguage_is_a_language_of_its_own(
+    tmp_path, sample_tokenizer_dir, cipher_data
+):
+    """A model listing `que` (Quechua) refused `quz` (Cusco Quechua), and one listing `ara` refused `arz`, as
+    "already has"; with --replace the member was then left out of `languages`."""
+    from xling.adaptation.result import listed_languages
+
+    base = make_static_model(tmp_path / "base", sample_tokenizer_dir)
+    languages = [*OLD_LANGUAGES, "que", "ara"]
+    write_metadata(base, {"name": "base", "kind": "sentence-encoder/static", "languages": languages})
+    config = small_config(base, tmp_path / "quz", dictionary=[f"eng-quz={cipher_data['dictionary']}"])
+    config.language, config.training.max_steps = "quz", 2
+    result = adapt(config)
+    assert json.loads((result.output / "xling.json").read_text())["languages"] == [*languages, "quz"]
+    assert listed_languages(languages, "arz") == [*languages, "arz"]
+    # the model's language in another form still needs --replace: `deu` as `de`, `cmn` as `zho`
+    write_metadata(base, {"name": "base", "kind": "sentence-encoder/static", "languages": ["eng", "cmn"]})
+    config = small_config(base, tmp_path / "zh", dictionary=[str(cipher_data["dictionary"])])
+    config.language = "zho"
+    with pytest.raises(ConfigError, match="already has zho.*--replace"):
+        adapt(config)
+    assert listed_languages(["eng", "cmn"], "zho") == ["eng", "cmn"]
 
 
 def test_finished_output_is_not_overwritten(tmp_path, tiny_static, cipher_data):

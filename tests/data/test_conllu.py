@@ -114,6 +114,43 @@ def test_conllu_missing_blank_line_between_sentences_is_caught(tmp_path):
         read_conllu(path)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "message", "line"),
+    [
+        ("2-3\tdon't", "0-1\tdon't", r"bad multiword token range '0-1' \(expected first-last, 1 <= first", 4),
+        ("2-3\tdon't", "3-2\tdon't", r"bad multiword token range '3-2'", 4),
+        ("2-3\tdon't", "5-6\tdon't", r"multiword token range ends at word 6, but its sentence has 5 word", 4),
+        (
+            "2\t!\t!",
+            "2-3\t!!\t_\t_\t_\t_\t_\t_\t_\t_\n2\t!\t!",
+            r"multiword token range ends at word 3, but its sentence has 2",
+            13,
+        ),
+    ],
+)
+def test_conllu_multiword_range_outside_its_sentence_names_file_and_line(tmp_path, old, new, message, line):
+    """A range 0-1 took the last word's lemma (index -1) for its first word's; one past the sentence's words
+    was an IndexError traceback in `xling adapt`."""
+    path = write(tmp_path / "bad.conllu", CONLLU.replace(old, new, 1))
+    with pytest.raises(DataError, match=rf"bad\.conllu:{line}: {message}"):
+        read_conllu(path, column="lemma")
+
+
+def test_conllu_without_a_tag_column_reads_a_tokenised_only_file(tmp_path):
+    """A tokenizer's output (UDPipe --tokenize) fills FORM and MISC only: its words and texts are there."""
+    tokenised = ("# sent_id = 1\n# text = Ev büyük.\n1\tEv\t_\t_\t_\t_\t_\t_\t_\t_\n"
+                 "2\tbüyük\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n3\t.\t_\t_\t_\t_\t_\t_\t_\t_\n\n"
+                 "1-2\tdidn't\t_\t_\t_\t_\t_\t_\t_\t_\n1\tdid\t_\t_\t_\t_\t_\t_\t_\t_\n"
+                 "2\tn't\t_\t_\t_\t_\t_\t_\t_\t_\n3\tgo\t_\t_\t_\t_\t_\t_\t_\t_\n")  # fmt: skip
+    path = write(tmp_path / "tok.conllu", tokenised)
+    data = read_conllu(path, column=None)
+    assert data.words == [["Ev", "büyük", "."], ["did", "n't", "go"]]
+    assert data.texts == ["Ev büyük.", "didn't go"]
+    assert data.tags == [["_"] * 3, ["_"] * 3]
+    with pytest.raises(DataError, match=r"tok\.conllu:3: no UPOS tag"):  # a tag asked for is still required
+        read_conllu(path)
+
+
 def test_conllu_empty_missing_bad_bytes_and_bad_column(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         read_conllu(tmp_path / "missing.conllu")

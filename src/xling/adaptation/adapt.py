@@ -14,11 +14,17 @@ from functools import partial
 from pathlib import Path
 
 from xling.adaptation.config import AdaptConfig
-from xling.adaptation.data import CONLLU_SUFFIXES, NAMED_SPEC, AdaptData, read_adapt_data
+from xling.adaptation.data import (
+    CONLLU_SUFFIXES,
+    NAMED_SPEC,
+    AdaptData,
+    names_same_language,
+    read_adapt_data,
+)
 from xling.adaptation.result import AdaptResult
 from xling.artifacts import read_json_file, read_metadata
 from xling.data.conllu import read_conllu
-from xling.data.languages import default_member, normalize_language, same_language
+from xling.data.languages import normalize_language, same_language
 from xling.data.readers import read_monolingual
 from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
@@ -67,7 +73,8 @@ def protected_texts(config: AdaptConfig, model_languages: list[str], language: s
         check_not_test_set(path, "vocabulary.protect")
         if path.name.lower().endswith(CONLLU_SUFFIXES):
             # as written (`didn't`), not as syntactic words (`did n't`): that is the text whose pieces must stay
-            texts.extend(read_conllu(path, column="upos").texts)
+            # (the texts only: a tokenised-only file, without tags, protects as well as an annotated one)
+            texts.extend(read_conllu(path, column=None).texts)
         else:
             texts.extend(line.split("\t", 1)[-1] for line in read_monolingual(path))
     return texts
@@ -147,16 +154,11 @@ def relative_reading(config: AdaptConfig, data: AdaptData, known: list[str]) -> 
 def _is_old_language(code: str, model_languages: list[str], language: str) -> bool:
     """Return whether text in `code` is in one of the model's languages other than the one being added (when
     it lists none: any but the new one)."""
-    if _member(code) == _member(language):
+    if names_same_language(code, language):
         # the new language, or one --replace adapts again: its own text is what it learns from. By member:
         # the Arabic sample (`ara`) is Standard Arabic's, still protected when Egyptian Arabic is added
         return False
     return not model_languages or any(same_language(code, old) for old in model_languages)
-
-
-def _member(code: str) -> str:
-    """Return the ISO 639-3 code of a language, a macrolanguage as the member it stands for (ara -> arb)."""
-    return default_member(normalize_language(code))
 
 
 def adapt(
@@ -173,7 +175,9 @@ def adapt(
     kind = model_kind(folder)
     language = normalize_language(config.language, where="language")
     known = model_languages(folder)
-    if any(same_language(language, old) for old in known) and not config.replace:
+    # by the language each code names in data: a model listing `que` lacks `quz`, one listing `ara` (Standard
+    # Arabic) lacks `arz`, but one listing `cmn` has `zho`
+    if any(names_same_language(language, old) for old in known) and not config.replace:
         raise ConfigError(f"language: {folder} already has {language}; pass --replace (replace=True) to adapt it again "
                           "(the rows it has stay as they are)")  # fmt: skip
     if known and not any(

@@ -18,7 +18,14 @@ from pathlib import Path
 
 from xling.adaptation.config import AdaptConfig
 from xling.data.conllu import read_conllu
-from xling.data.languages import MACROLANGUAGES, USUAL_SCRIPTS, normalize_language, same_language
+from xling.data.languages import (
+    MACROLANGUAGES,
+    SAME_WRITTEN_LANGUAGE,
+    USUAL_SCRIPTS,
+    default_member,
+    normalize_language,
+    same_language,
+)
 from xling.data.readers import read_monolingual, read_parallel_tsv
 from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
@@ -264,7 +271,8 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
         except DataError as error:
             if "LEMMA" not in str(error):
                 raise
-            sentences = read_conllu(path, column="upos")
+            # no lemmas (a tokenised-only file, its other columns `_` too): its sentences, with no tag required
+            sentences = read_conllu(path, column=None)
             lemmas = [None] * len(sentences.words)
         # the sentences as written (`birisiyse`), not their syntactic words (`birisi yse`): the new pieces are
         # learnt from it and it is read so; the words give the lemmas to look its words up by
@@ -340,16 +348,34 @@ def _language_warning(texts: list[str], lines: list[int], path: Path, language: 
             "(wrong file or language code?)"]  # fmt: skip
 
 
+def language_in_data(code: str) -> str:
+    """Return the ISO 639-3 code of the one language `code` names in data: a macrolanguage as the member it
+    stands for (`ara`: `arb`, `zh`: `cmn`; DEFAULT_MEMBER), Filipino as Tagalog (one written language), any
+    other code as it is."""
+    language = normalize_language(code)
+    return default_member(SAME_WRITTEN_LANGUAGE.get(language, language))
+
+
+def names_same_language(a: str, b: str) -> bool:
+    """Return whether two codes name one language in data (`de` and `deu`; `zho` and its default member
+    `cmn`); unlike same_language, not a macrolanguage and another of its members (`ara` and `arz`, `que` and
+    `quz`: a language of its own, which a model listing the macrolanguage lacks)."""
+    return language_in_data(a) == language_in_data(b)
+
+
 def sample_pairs(language: str, pivot: str) -> list[tuple[str, str]]:
     """Return the bundled everyday sample's (pivot, language) sentence pairs, joined by sentence id."""
     files = {path.stem: path for path in sample_corpus_dir().glob("*.tsv")}
     found = {}
     for code in (pivot, language):
-        stem = next((stem for stem in files if same_language(stem, code)), None)
+        # the sample's `zho` is Mandarin and its `ara` Standard Arabic: never Cantonese's or Egyptian's text
+        stem = next((stem for stem in files if names_same_language(stem, code)), None)
         if stem is None:
-            raise DataError(
-                f"the bundled sample has no {code} (it has {', '.join(sorted(files))})", sample_corpus_dir()
-            )
+            # `zho` among the files would look like Cantonese's: say which member it is
+            members = "".join(f"; its {other} is {language_in_data(other)}"
+                              for other in sorted(files) if same_language(other, code))  # fmt: skip
+            raise DataError(f"the bundled sample has no {code} (it has {', '.join(sorted(files))}{members})",
+                            sample_corpus_dir())  # fmt: skip
         lines = files[stem].read_text(encoding="utf-8").splitlines()
         found[code] = dict(line.split("\t", 1) for line in lines if line.strip())
     ours, theirs = found[pivot], found[language]

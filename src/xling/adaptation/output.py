@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from xling.adaptation.config import AdaptConfig
+from xling.adaptation.data import NAMED_SPEC
 from xling.artifacts import METADATA_FILE
 from xling.atomic import shown_names, write_json_atomically
 from xling.config import config_to_dict
-from xling.errors import DataError, XlingError
+from xling.data.languages import normalize_language
+from xling.errors import DataError, LanguageCodeError, XlingError
 from xling.training.loop import RUN_ENTRIES
 from xling.training.resume import check_resume_config, check_same_data, data_fingerprint
 
@@ -45,6 +48,11 @@ run's settings, "data_files": data_fingerprint of the files it read}."""
 VOCABULARY_MAY_CHANGE = ("output", "resume", "overwrite", "training")
 """The settings a resume may change from those a saved vocabulary was made with: the training section is the
 training loop's to compare with a checkpoint's (a run killed before its first one has trained nothing)."""
+LANGUAGE_FIELDS = ("language", "pivot", "relative")
+"""The settings that hold a language code (compared by the language and script it names)."""
+SOURCE_KEYWORDS = {"text": (), "dictionary": ("swadesh",), "parallel": ("sample", "udhr")}
+"""The settings that list data files (or `xxx-yyy=path` specs), with the words that name no file in each."""
+_SCRIPT_SUBTAG = re.compile(r"^[A-Za-z]{4}$")
 
 
 def run_progress(output: Path) -> list[str]:
@@ -123,6 +131,52 @@ def run_record(config: AdaptConfig, files: Sequence[Path]) -> dict[str, Any]:
     return {"config": _as_json_data(config), "data_files": data_fingerprint(files)}
 
 
+def comparable_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of a run's settings (config_to_dict's data) with each language code as the language and
+    script it names and each data path resolved: the form a resume compares, so that the same language or
+    file written another way (`ka` for `kat`; `./dict.tsv`, `dict.tsv` or its absolute path) is the same
+    setting. Fields that are missing or not strings are kept as they are."""
+    out = json.loads(json.dumps(settings, default=str))
+    for name in LANGUAGE_FIELDS:
+        if isinstance(out.get(name), str):
+            out[name] = _language_form(out[name])
+    vocabulary = out.get("vocabulary")
+    lists = [(out, name, keywords) for name, keywords in SOURCE_KEYWORDS.items()]
+    if isinstance(vocabulary, dict):
+        lists.append((vocabulary, "protect", ()))
+    for section, name, keywords in lists:
+        if isinstance(section.get(name), list):
+            section[name] = [_source_form(spec, keywords) if isinstance(spec, str) else spec
+                             for spec in section[name]]  # fmt: skip
+    for name in ("model", "data"):  # a model's folder (not a shipped model's name); the data root
+        value = out.get(name)
+        if isinstance(value, str) and value and Path(value).exists():
+            out[name] = str(Path(value).resolve())
+    return out
+
+
+def _language_form(code: str) -> str:
+    """Return a language code as a resume compares it: its ISO 639-3 code, with the script subtag it names
+    (`ka`, `kat`, `ka-GE`: `kat`; `sr-Latn`: `srp_Latn`); a code that names no language ("") as it is."""
+    try:
+        language = normalize_language(code)
+    except LanguageCodeError:
+        return code
+    scripts = [part.title() for part in re.split(r"[-_]", code.strip())[1:] if _SCRIPT_SUBTAG.match(part)]
+    return "_".join([language, *scripts[:1]])
+
+
+def _source_form(spec: str, keywords: Sequence[str]) -> str:
+    """Return a data source as a resume compares it: a keyword (`sample`) as it is, a file resolved, an
+    `xxx-yyy=path` spec with its codes in one form and its file resolved."""
+    if spec in keywords:
+        return spec
+    match = NAMED_SPEC.match(spec)
+    if match is None:
+        return str(Path(spec).resolve())
+    return f"{_language_form(match['a'])}-{_language_form(match['b'])}={Path(match['path']).resolve()}"
+
+
 def _as_json_data(config: AdaptConfig) -> dict[str, Any]:
     """Return `config` as the JSON data a run record holds (paths and other values as strings)."""
     return json.loads(json.dumps(config_to_dict(config), default=str))
@@ -151,8 +205,11 @@ def check_run_record(folder: Path, config: AdaptConfig, files: Sequence[Path]) -
         raise DataError(f"the run's record cannot be read ({reason}); start the run again with --overwrite",
                         path) from None  # fmt: skip
     record = run_record(config, files)
-    check_resume_config(saved_config, record["config"], VOCABULARY_MAY_CHANGE, str(folder),
-                        _as_json_data(AdaptConfig()),
+    if not isinstance(saved_config, dict):
+        raise DataError("the run's record holds no settings; start the run again with --overwrite", path)
+    # both in one form: a record written before the forms were made one holds them as the run was given them
+    check_resume_config(comparable_settings(saved_config), comparable_settings(record["config"]),
+                        VOCABULARY_MAY_CHANGE, str(folder), comparable_settings(_as_json_data(AdaptConfig())),
                         what="other settings than the run's saved vocabulary was made with",
                         advice="; resume with the run's settings, or start again with --overwrite")  # fmt: skip
     allow = config.training.resume_on_changed_data

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xling.data.languages import same_language
+from xling.adaptation.data import names_same_language
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +23,10 @@ def add_warning(warnings: list[str], message: str) -> None:
 def listed_languages(languages: Sequence[str], language: str) -> list[str]:
     """Return the languages the adapted model lists: the base model's `languages`, with `language` added
     unless one of them is that language already under any of its codes (`--replace` of a listed `cmn` given
-    as `zh`), which is then kept as listed rather than listed twice."""
+    as `zh`), which is then kept as listed rather than listed twice; a member of a listed macrolanguage
+    (`arz` beside `ara`) is a language of its own, added."""
     listed = [str(old) for old in languages]
-    return listed if any(same_language(language, old) for old in listed) else [*listed, language]
+    return listed if any(names_same_language(language, old) for old in listed) else [*listed, language]
 
 
 @dataclass

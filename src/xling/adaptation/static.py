@@ -40,11 +40,12 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from xling.adaptation.config import KINDS, AdaptConfig
-from xling.adaptation.data import AdaptData, written_scripts
+from xling.adaptation.data import AdaptData, names_same_language, written_scripts
 from xling.adaptation.initialize import initial_rows
 from xling.adaptation.output import (
     check_output,
     check_run_record,
+    comparable_settings,
     restore_set_aside,
     run_progress,
     set_aside_folder,
@@ -56,7 +57,6 @@ from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import atomic_write, write_json_atomically
 from xling.config import config_to_dict
-from xling.data.languages import same_language
 from xling.embeddings.static import MODULE_DIR, GatherRows, StaticSentenceEncoder, bag_features, quantize_rows
 from xling.embeddings.weights import load_safetensors
 from xling.errors import ConfigError, DataError
@@ -258,7 +258,9 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         _save_vocabulary(output, tokenizer, vocabulary, config, data.files)
     # the model's languages but the one adapted (again, with --replace): its own text is meant to change
     others = [
-        old for old in read_metadata(folder).get("languages", []) if not same_language(old, data.language)
+        old
+        for old in read_metadata(folder).get("languages", [])
+        if not names_same_language(old, data.language)
     ]
     old_languages, warning = old_language_changes(pieces, protected, len(trained_old), others)
     if warning:
@@ -271,8 +273,9 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     batches = AdaptBatches(train_set, config.static.weights, config.training.batch_size, config.training.seed)
     say(f"training {len(pieces)} new rows and {len(trained_old)} old ones on {len(train_set.ids):,} examples")
     result = train(objective, batches, config.training, output, resume=config.resume,
-                   run_config=config_to_dict(config), may_change=("output", "resume", "overwrite"),
-                   description=f"adapt {data.language}", run_defaults=config_to_dict(AdaptConfig()),
+                   run_config=comparable_settings(config_to_dict(config)),
+                   may_change=("output", "resume", "overwrite"), description=f"adapt {data.language}",
+                   run_defaults=comparable_settings(config_to_dict(AdaptConfig())),
                    data_files=data.files)  # fmt: skip
     # trained where training.device put it (a GPU with "auto"); scored and saved on the CPU, as the base is
     encoder.cpu()

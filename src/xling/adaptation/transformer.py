@@ -52,6 +52,7 @@ from xling.adaptation.output import (
     check_output,
     check_run_record,
     clear_model,
+    comparable_settings,
     run_progress,
     write_run_record,
 )
@@ -590,9 +591,11 @@ def adapt_transformer(
     batches = training_batches(tokenizer, train_texts, replay_texts, data.language,
                                training=training, max_length=max_length,
                                mlm_probability=config.transformer.mlm_probability, replay=replay)  # fmt: skip
-    result = train(objective, batches, training, output, resume=config.resume, run_config=run_config,
-                   may_change=RESUMABLE, description=f"adapt {data.language}",
-                   run_defaults=config_to_dict(AdaptConfig()), data_files=data.files)  # fmt: skip
+    # the checkpoints keep the codes and paths in one form: a resume may write them another way (`ka`, `kat`)
+    result = train(objective, batches, training, output, resume=config.resume,
+                   run_config=comparable_settings(run_config), may_change=RESUMABLE,
+                   description=f"adapt {data.language}",
+                   run_defaults=comparable_settings(config_to_dict(AdaptConfig())), data_files=data.files)  # fmt: skip
 
     staging = output / f".{STATE_DIR}-model.tmp"
     if result.is_main:  # the main process alone writes it: another one's rmtree could cut its files

@@ -7,21 +7,31 @@ longest dictionary word that starts the word and covers at least 40% of it (and 
 from __future__ import annotations
 
 import math
-import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-WORD = re.compile(r"\w+")
+import regex
+
+# letters with their combining marks (Python re's \w leaves out vowel signs, viramas and decomposed accents,
+# which cut Gujarati `પાણી` into `પ`, `ણ`), digits, and ZWNJ/ZWJ, which join parts of Persian and Indic words
+WORD = regex.compile(r"[\p{L}\p{M}\p{N}_\u200c\u200d]+")
 MIN_STEM, MIN_STEM_SHARE = 3, 0.4
 
 
 def translations(dictionary: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
-    """Return {new word (lower case): its pivot translations in file order} of the single-word entries."""
+    """Return {new word (lower case, NFC): its pivot translations in file order} of the single-word entries."""
     table: dict[str, list[str]] = defaultdict(list)
     for pivot_word, new_word in dictionary:
         if len(new_word.split()) == 1:
-            table[new_word.lower()].append(pivot_word)
+            table[_folded(new_word)].append(pivot_word)
     return dict(table)
+
+
+def _folded(text: str) -> str:
+    """Return `text` as words are looked up: lower case, composed (NFC), so that a decomposed `nước` in the
+    text finds the composed one of the dictionary."""
+    return unicodedata.normalize("NFC", text.lower())
 
 
 def look_up(word: str, table: Mapping[str, object], lemma: str = "") -> str | None:
@@ -43,8 +53,8 @@ def translate_words(
 ) -> tuple[str, int, int]:
     """Return (the word-by-word translation of `text` (first translation of each word found), words
     translated, words)."""
-    lemma_of = {word.lower(): lemma.lower() for word, lemma in lemmas or []}
-    words = WORD.findall(text.lower())
+    lemma_of = {_folded(word): _folded(lemma) for word, lemma in lemmas or []}
+    words = WORD.findall(_folded(text))
     out = []
     for word in words:
         key = look_up(word, table, lemma_of.get(word, ""))

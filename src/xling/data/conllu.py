@@ -7,8 +7,9 @@ read line by line through `xling.data.readers`, so a bad byte or a bad line is a
 
 - CoNLL-U: 10 tab-separated columns, `ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC`; comment lines
   (`# ...`), multiword-token ranges (`1-2`) and empty nodes (`1.1`) are no words; a blank line ends a sentence.
-  The tag is UPOS by default (`column="xpos"` takes XPOS). Each sentence's text as written is kept too
-  (`texts`: its `# text =` comment, else its tokens, a multiword token as its one surface form).
+  The tag is UPOS by default (`column="xpos"` takes XPOS; `column=None` reads a tokenised-only file, whose
+  tags are all `_`). Each sentence's text as written is kept too (`texts`: its `# text =` comment, else its
+  tokens, a multiword token as its one surface form).
 - CoNLL-2003: `word ... tag` separated by spaces or tabs, the tag in the last column, every token line of a
   file with the same number of columns; blank lines between sentences; `-DOCSTART-` lines are skipped.
 """
@@ -105,29 +106,35 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, text
 
 
-def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = None) -> TaggedSentences:
+def read_conllu(
+    path: PathLike, *, column: str | None = "upos", language: str | None = None
+) -> TaggedSentences:
     """Return the sentences of a CoNLL-U file (plain or .gz) with the tag `column` ("upos", "xpos", or "lemma": each word's lemma as its tag).
 
     The words are the syntactic words (`do`, `n't`), the `texts` the sentences as written (`don't`: the
     `# text =` comment, else the surface tokens). A token line without exactly 10 tab-separated columns, a
-    bad ID, a token ID out of sequence, an empty form or an unannotated tag ("_") is a DataError naming the
-    file and line; so is a file with no sentence. An unannotated lemma is the word's form instead (UD leaves
-    a few unspecified in real treebanks).
+    bad ID, a token ID out of sequence, a multiword range outside its sentence's words, an empty form or an
+    unannotated tag ("_") is a DataError naming the file and line; so is a file with no sentence. An
+    unannotated lemma is the word's form instead (UD leaves a few unspecified in real treebanks). `column`
+    None reads the words and texts only (a tokenised-only file, as a tokenizer writes it: FORM and MISC
+    filled, the rest `_`): no tag is required, and every tag is "_".
     """
-    if column not in CONLLU_TAG_COLUMNS:
+    if column is not None and column not in CONLLU_TAG_COLUMNS:
         raise ConfigError(f"column: {column!r} must be one of {', '.join(CONLLU_TAG_COLUMNS)}")
     path = require_file(path)
-    tag_index = CONLLU_TAG_COLUMNS[column]
+    tag_index = CONLLU_TAG_COLUMNS[column] if column is not None else None
     out = TaggedSentences([], [], str(path), language)
     words: list[str] = []
     tags: list[str] = []
     start = 0
     unspecified = 0  # lemmas given as "_", read as the form
     surface = _SurfaceText()
+    ranges: list[tuple[int, int]] = []  # (last word, line) of the sentence's multiword tokens
 
     for number, text in _decoded_lines(path):
         if not text.strip():
             # taken even when no token came: a comment block with no tokens describes no sentence
+            _check_ranges(ranges, len(words), path)
             _finish(out, words, tags, start, surface)
             continue
         if text.startswith("#"):
@@ -145,8 +152,12 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
             if not _is_range_or_node(token_id):
                 raise DataError(f"bad token ID {token_id!r}", path, number)
             if "-" in token_id:  # the words it spans are written as this one form
-                first, _, last = token_id.partition("-")
-                surface.token(fields[1], fields[9], first_word=int(first), last_word=int(last))
+                first, last = (int(part) for part in token_id.split("-"))
+                if not 1 <= first <= last:  # 0-1 would look its lemma up at word -1: the last one
+                    raise DataError(f"bad multiword token range {token_id!r} (expected first-last, 1 <= "
+                                    "first <= last, e.g. 2-3)", path, number)  # fmt: skip
+                ranges.append((last, number))
+                surface.token(fields[1], fields[9], first_word=first, last_word=last)
             continue
         if not token_id.isdigit():
             raise DataError(f"bad token ID {token_id!r} (expected 1, 2, ... or a range 1-2 or node 1.1)",
@@ -158,7 +169,7 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
                 path,
                 number,
             )
-        form, tag = fields[1], fields[tag_index].strip()
+        form, tag = fields[1], fields[tag_index].strip() if tag_index is not None else "_"
         if not form.strip():
             raise DataError("empty FORM column", path, number)
         if tag == "_" and column == "lemma":
@@ -166,7 +177,7 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
             # stands in, so that one such token does not cost a treebank all its lemmas
             tag = form
             unspecified += 1
-        if not tag or tag == "_":
+        if tag_index is not None and (not tag or tag == "_"):
             raise DataError(f"no {column.upper()} tag (column {tag_index + 1} is {fields[tag_index]!r})",
                             path, number)  # fmt: skip
         if not words:
@@ -174,12 +185,23 @@ def read_conllu(path: PathLike, *, column: str = "upos", language: str | None = 
         words.append(form)
         tags.append(tag)
         surface.word(len(words), form, fields[9])
+    _check_ranges(ranges, len(words), path)
     _finish(out, words, tags, start, surface)
     if not out.words:
         raise DataError("no sentences (no token lines)", path)
     if unspecified and unspecified == out.tokens:  # a treebank without lemmas: not forms under another name
         raise DataError("no LEMMA tags (column 3 is '_' on every token)", path)
     return out
+
+
+def _check_ranges(ranges: list[tuple[int, int]], words: int, path: Path) -> None:
+    """Return nothing once every multiword token of a sentence of `words` words spans words it has, and
+    empty `ranges` ((last word, line) each); else raise DataError naming the first range's line."""
+    for last, number in ranges:
+        if last > words:
+            raise DataError(f"multiword token range ends at word {last}, but its sentence has {words} "
+                            "word(s)", path, number)  # fmt: skip
+    ranges.clear()
 
 
 def _finish(

@@ -1,0 +1,38 @@
+"""Word-by-word glosses: words keep their combining marks, so scripts that write vowels as marks are glossed."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from tokenizers import Tokenizer
+
+from xling.adaptation.data import AdaptData
+from xling.adaptation.static import build_examples
+from xling.adaptation.words import WORD, translate_words, translations
+
+GUJARATI = [("water", "પાણી"), ("cold", "ઠંડું"), ("is", "છે"), ("house", "ઘર"), ("big", "મોટું")]
+
+
+def test_words_keep_vowel_signs_viramas_and_decomposed_accents():
+    """Python re's \\w left out combining marks: `પાણી ઠંડું છે` was cut into `પ`, `ણ`, `ઠ`, `ડ`, `છ`."""
+    assert WORD.findall("પાણી ઠંડું છે") == ["પાણી", "ઠંડું", "છે"]
+    assert WORD.findall("हिन्दी भाषा") == ["हिन्दी", "भाषा"]  # virama inside a word
+    assert WORD.findall("می\u200cخواهم، آب.") == ["می\u200cخواهم", "آب"]  # ZWNJ joins a Persian word
+    table = translations(GUJARATI)
+    assert translate_words("પાણી ઠંડું છે", None, table) == ("water cold is", 3, 3)
+    # a decomposed (NFD) text finds the dictionary's composed words, and the other way round
+    vietnamese = translations([("water", "nước"), ("cold", unicodedata.normalize("NFD", "lạnh"))])
+    assert translate_words(unicodedata.normalize("NFD", "Nước lạnh"), None, vietnamese) == (
+        "water cold",
+        2,
+        2,
+    )
+    assert translate_words("nước lạnh", None, vietnamese) == ("water cold", 2, 2)
+
+
+def test_indic_text_whose_words_are_in_the_dictionary_gives_text_examples(sample_tokenizer_dir):
+    texts = ["પાણી ઠંડું છે", "ઘર મોટું છે", "ઘર ઠંડું છે"] * 4
+    data = AdaptData("guj", "eng", texts=texts, lemmas=[None] * len(texts), dictionary=GUJARATI)
+    tokenizer = Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json"))
+    train, _, _ = build_examples(data, tokenizer, 0.0, 0)
+    assert train.counts()["text"] == len(texts)
