@@ -43,3 +43,28 @@ def sample_bot_dir(tmp_path_factory, mini_encoder) -> Path:
 @pytest.fixture(scope="session")
 def sample_bot(sample_bot_dir, mini_encoder, tiny_detector) -> SupportBot:
     return SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=tiny_detector, translator=None)
+
+
+UNLIKE_EVERY_ENTRY = "lol"
+"""A question whose cosine to every entry of `ratio_bot_dir`'s FAQ is below 0 with xling-mini: the ratio
+margin scores it -inf."""
+
+
+@pytest.fixture(scope="session")
+def ratio_bot_dir(tmp_path_factory, mini_encoder) -> Path:
+    """A two-entry bot scored with the ratio margin (a question unlike every entry scores -inf)."""
+    from xling.bot import FaqEntry
+    from xling.bot.bot import BotBuildConfig
+
+    entries = [FaqEntry("pay", "How do I pay?", "By card."),
+               FaqEntry("parcel", "Where is my parcel?", "Track it online.")]  # fmt: skip
+    folder = tmp_path_factory.mktemp("bots") / "ratio"
+    return build_bot(entries, folder, mini_encoder, BotBuildConfig(margin="ratio"))
+
+
+@pytest.fixture(scope="session")
+def ratio_bot(ratio_bot_dir, mini_encoder) -> SupportBot:
+    bot = SupportBot.load(ratio_bot_dir, encoder=mini_encoder, detector=None, translator=None)
+    score = bot.match([UNLIKE_EVERY_ENTRY])[0].score
+    assert score == float("-inf"), f"the encoder changed ({score}): find another question"
+    return bot

@@ -12,6 +12,17 @@ from xling.bot import SupportBot, build_bot, sample_faq_dir
 from xling.bot.faq import read_faq
 from xling.errors import ConfigError, DataError, XlingError
 
+from .conftest import UNLIKE_EVERY_ENTRY
+
+
+def _strict_json(text: str):
+    """Return the JSON value of `text`, refusing NaN and +-Infinity (which json.loads would accept)."""
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
 
 def test_question_in_another_language_finds_its_entry(sample_bot):
     replies = sample_bot.answer_many(["Ich habe mein Passwort vergessen.", "Mein Konto ist gesperrt."])
@@ -400,3 +411,31 @@ def test_a_close_neighbour_of_a_stored_language_is_answered_in_it(sample_bot_dir
     assert (reply.detected_language, reply.answer_language, reply.answer_source) == ("rus", "rus", "stored")
     assert bot._stored_neighbour("Усе людзі нараджаюцца свабоднымі і роўнымі ў сваёй годнасці і правах.",
                                  "bel") is None  # fmt: skip
+
+
+def test_a_question_unlike_every_entry_scores_null_in_the_json_of_a_ratio_bot(ratio_bot):
+    reply = ratio_bot.answer(UNLIKE_EVERY_ENTRY, lang="en")
+    assert reply.score == float("-inf") and not reply.answered
+    data = _strict_json(json.dumps(reply.to_dict()))
+    assert data["score"] is None and data["similarity"] is not None
+    assert [candidate["score"] for candidate in data["candidates"]] == [None] * len(reply.candidates)
+    answered = _strict_json(json.dumps(ratio_bot.answer("How can I pay?", lang="en").to_dict()))
+    assert isinstance(answered["score"], float) and isinstance(answered["candidates"][0]["score"], float)
+
+
+def test_bot_ask_json_prints_strict_json_for_a_question_unlike_every_entry(
+    ratio_bot_dir, mini_encoder, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from xling.cli import bot as cli
+
+    monkeypatch.setattr(
+        "xling.embeddings.encoder.Encoder.load", classmethod(lambda cls, *a, **k: mini_encoder)
+    )
+    asked = CliRunner().invoke(
+        cli.app, ["ask", str(ratio_bot_dir), UNLIKE_EVERY_ENTRY, "--lang", "en", "--json"]
+    )
+    assert asked.exit_code == 0, asked.output
+    reply = _strict_json(asked.stdout.splitlines()[0])  # `"score": -Infinity` was printed
+    assert reply["score"] is None and reply["handover"] is True

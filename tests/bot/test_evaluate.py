@@ -10,8 +10,10 @@ import typer
 from typer.testing import CliRunner
 
 from xling.bot.evaluate import choose_threshold, evaluate_bot, tune_threshold
-from xling.bot.faq import read_questions
+from xling.bot.faq import LabelledQuestion, read_questions
 from xling.errors import DataError
+
+from .conftest import UNLIKE_EVERY_ENTRY
 
 
 def test_choose_threshold_separates_right_answers_from_off_topic():
@@ -41,6 +43,27 @@ def test_choose_threshold_stores_a_threshold_that_gives_the_reported_figures():
     assert (
         choose_threshold(np.array([0.3, 0.8, 0.9, 0.1]), right, answerable).threshold == 0.55
     )  # 4 decimals at most
+
+
+def test_choose_threshold_leaves_a_minus_inf_score_alone_below_a_finite_threshold():
+    # a ratio-margin question unlike every entry scores -inf: halfway between it and 1.0 is -inf too, so
+    # the cut answering 1, 2 and 3 and only refusing it was never tried
+    scores = np.array([-np.inf, 1.0, 2.0, 3.0])
+    right = answerable = np.array([False, True, True, True])
+    choice = choose_threshold(scores, right, answerable)
+    assert (choice.answered_right, choice.no_answer) == (1.0, 1.0)
+    assert np.isfinite(choice.threshold) and choice.threshold < 1.0
+    # no finite score at all: still a finite threshold (one of -inf answers everything, and is no JSON)
+    lost = choose_threshold(np.array([-np.inf, -np.inf]), np.array([False, False]), np.array([True, False]))
+    assert np.isfinite(lost.threshold) and lost.no_answer == 1.0
+
+
+def test_tune_on_a_ratio_bot_refuses_only_the_question_unlike_every_entry(ratio_bot):
+    questions = [LabelledQuestion("pay", "How can I pay?", "dev:1"),
+                 LabelledQuestion("parcel", "Where is my package?", "dev:2"),
+                 LabelledQuestion(None, UNLIKE_EVERY_ENTRY, "dev:3")]  # fmt: skip
+    choice = tune_threshold(ratio_bot, questions)
+    assert (choice.answered_right, choice.no_answer) == (1.0, 1.0), choice
 
 
 def _write_sets(root, lang, questions, offtopic):

@@ -317,6 +317,43 @@ def test_body_texts_and_characters_limits(make_config, models):
         assert lt.status_code == 413 and lt.json()["field"] == "q"
 
 
+def test_a_text_to_translate_over_max_chars_is_refused_whatever_overlong_says(make_config):
+    # cut, its translation would lack its end (html: its closing tags too) with nothing saying so
+    long = "<p>the film was good and more</p><p>TAIL</p>"
+    with TestClient(create_app(make_config("limits.max_chars=12"))) as client:  # overlong = "truncate"
+        for body, field in [
+            ({"q": long, "source": "en", "target": "de", "format": "html"}, "q"),
+            ({"q": ["the film", long], "source": "auto", "target": "de"}, "q[1]"),
+        ]:
+            answer = client.post("/translate", json=body)
+            assert answer.status_code == 413, answer.text
+            assert answer.json()["field"] == field and answer.json()["error"].startswith(f"{field}: ")
+            assert "12 per text" in answer.json()["error"], answer.text
+        form = client.post("/translate", data={"q": long, "source": "en", "target": "de"})
+        assert form.status_code == 413 and form.json()["field"] == "q", form.text
+        # the other routes still cut it, as the config says
+        assert client.post("/detect", json={"q": long}).status_code == 200
+        assert client.post("/embed", json={"inputs": long}).status_code == 200
+        short = client.post("/translate", json={"q": long[:12], "source": "en", "target": "de"})
+        assert short.status_code == 200, short.text
+
+
+@pytest.mark.parametrize("field", ["source", "target"])
+@pytest.mark.parametrize("value", [0, False, [], {}, 5])
+def test_a_language_that_is_not_a_string_is_named_so_not_missing(client, field, value):
+    body = {"q": "the film was good", "source": "en", "target": "de", field: value}
+    answer = client.post("/translate", json=body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {
+        "error": f"Invalid request: {field} must be a language code string",
+        "field": field,
+    }
+    for missing in (None, ""):
+        gone = client.post("/translate", json={**body, field: missing})
+        assert gone.status_code == 400, gone.text
+        assert gone.json()["error"] == f"Invalid request: missing {field} parameter"
+
+
 def test_a_text_left_blank_by_the_cut_to_max_chars_is_refused_naming_it(make_config):
     blank = " " * 20 + "the film was good"  # only spaces in its first 12 characters
     with TestClient(create_app(make_config("limits.max_chars=12"))) as client:

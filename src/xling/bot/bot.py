@@ -161,13 +161,14 @@ class Candidate:
     id: str
     question: str
     score: float
-    """Margin score (what the threshold applies to)."""
+    """Margin score (what the threshold applies to); -inf, null in `to_dict()`, when the question is unlike
+    every entry (ratio margin)."""
     similarity: float
     """Cosine plus the weighted lexical similarity, before the margin."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the candidate as a JSON object."""
-        return {"id": self.id, "question": self.question, "score": round(self.score, 6),
+        return {"id": self.id, "question": self.question, "score": _json_score(self.score),
                 "similarity": round(self.similarity, 6)}  # fmt: skip
 
 
@@ -188,7 +189,8 @@ class BotAnswer:
     matched_question: str | None
     """The FAQ question of that entry, in the FAQ's language."""
     score: float
-    """Margin score of the best entry."""
+    """Margin score of the best entry; -inf, null in `to_dict()`, when the question is unlike every entry
+    (ratio margin)."""
     similarity: float
     """Similarity of the best entry before the margin."""
     threshold: float
@@ -214,7 +216,7 @@ class BotAnswer:
         return {
             "question": self.question, "answered": self.answered, "handover": self.handover,
             "answer": self.answer, "id": self.id, "matched_question": self.matched_question,
-            "score": round(self.score, 6), "similarity": round(self.similarity, 6),
+            "score": _json_score(self.score), "similarity": round(self.similarity, 6),
             "threshold": self.threshold, "detected_language": self.detected_language,
             "language_probability": None if self.language_probability is None
             else round(self.language_probability, 6),
@@ -223,6 +225,12 @@ class BotAnswer:
             "original_answer": self.original_answer,
             "candidates": [candidate.to_dict() for candidate in self.candidates],
         }  # fmt: skip
+
+
+def _json_score(score: float) -> float | None:
+    """Return a margin score rounded to 6 decimals for JSON, or None when it is not finite: a ratio margin
+    scores a question unlike every entry -inf, which JSON cannot hold (json.dumps writes `-Infinity`)."""
+    return round(score, 6) if math.isfinite(score) else None
 
 
 @dataclass(frozen=True)

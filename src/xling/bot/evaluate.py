@@ -47,14 +47,15 @@ def choose_threshold(scores: np.ndarray, right: np.ndarray, answerable: np.ndarr
     the no-answer rate (the others); ties go to the middle of the best range.
 
     `scores` are the best entry's margin scores, `right` whether that entry is the right one, `answerable`
-    whether the question has an entry. Thresholds are tried halfway between neighbouring scores; the one
-    returned is rounded (4 decimals, more where scores are closer) so that it still gives the figures returned.
+    whether the question has an entry. Thresholds are tried halfway between neighbouring finite scores and
+    just outside the smallest and the largest, so a -inf score (a ratio-margin question unlike every entry)
+    is below every one; the one returned is rounded (4 decimals, more where scores are closer) so that it
+    still gives the figures returned.
     """
     scores, right, answerable = (np.asarray(a) for a in (scores, right, answerable))
     if not answerable.any() or answerable.all():
         raise DataError("choosing a threshold needs questions the FAQ answers and questions it does not")
-    values = np.unique(scores)
-    cuts = np.concatenate([[values[0] - 1e-3], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-3]])
+    cuts = _candidate_cuts(scores)
     objective = []
     for cut in cuts:
         answered = scores >= cut
@@ -72,6 +73,19 @@ def choose_threshold(scores: np.ndarray, right: np.ndarray, answerable: np.ndarr
         answerable=int(answerable.sum()),
         unanswerable=int((~answerable).sum()),
     )
+
+
+def _candidate_cuts(scores: np.ndarray) -> np.ndarray:
+    """Return the thresholds to try: halfway between neighbouring finite scores, and 1e-3 below the smallest
+    and above the largest (0 alone when no score is finite: every finite threshold leaves them all out).
+
+    Only finite scores count: the midpoint of -inf and a number is -inf, and a threshold of -inf would
+    answer every question, so the cut leaving only the -inf ones unanswered would never be tried.
+    """
+    values = np.unique(scores[np.isfinite(scores)])
+    if values.size == 0:
+        return np.zeros(1)
+    return np.concatenate([[values[0] - 1e-3], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-3]])
 
 
 def _short_cut(cut: float, scores: np.ndarray) -> float:

@@ -38,7 +38,7 @@ class LimitsConfig:
     """Most characters in one text; a longer one is cut to this many or refused, as `overlong` says."""
     overlong: str = "truncate"
     """"truncate": a text over `max_chars` is cut to `max_chars` characters; "reject": the request gets 413
-    naming the text."""
+    naming the text. A text to translate (/translate) always gets 413: its translation would lack its end."""
     max_k: int = 1000
     """Most hits one /v1/search request may ask for; a request without `k` gets 10, or this many if fewer."""
 

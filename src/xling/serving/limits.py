@@ -1,5 +1,5 @@
 """Limits and safety: body size (413), API keys (401), per-key rate limits (429), texts and characters per
-request (413, or truncation).
+request (413, or truncation; never for a text to translate).
 
 `GuardMiddleware` is plain ASGI, so it answers before any route reads the body: it refuses a body over
 `max_body_bytes` from its Content-Length, or once that many bytes have arrived, reads the rest of the body
@@ -336,11 +336,15 @@ def unencodable(value: Any, where: str = "") -> str | None:
     return None
 
 
-def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 422) -> tuple[list[str], bool]:
+def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 422, *,
+                  may_cut: bool = True) -> tuple[list[str], bool]:  # fmt: skip
     """Return (the texts of a field that holds a string or a list of strings, whether it was a list), after the
     per-request limits: ApiError naming the field for a missing, empty or non-string entry (`status`; a text
     left blank by the cut to `max_chars` is empty), 413 for more than `max_texts` texts or, with overlong
-    "reject", a text over `max_chars` characters (cut to `max_chars` with "truncate")."""
+    "reject" or `may_cut` False, a text over `max_chars` characters (cut to `max_chars` otherwise).
+
+    `may_cut` is False for a text to translate: its translation would lack its end, with nothing saying so
+    (LibreTranslate refuses a text over its limit too)."""
     if value is None:
         raise ApiError(status, f"{field}: missing (give a string or a list of strings)", field)
     batch = isinstance(value, list)
@@ -363,7 +367,7 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
             raise ApiError(status, f"{name}: holds a lone UTF-16 surrogate, which is not Unicode text",
                            name) from None  # fmt: skip
         if len(text) > limits.max_chars:
-            if limits.overlong == "reject":
+            if limits.overlong == "reject" or not may_cut:
                 raise ApiError(413, f"{name}: {len(text):,} characters; this server accepts up to "
                                     f"{limits.max_chars:,} per text", name, code="text_too_long")  # fmt: skip
             text = text[: limits.max_chars]

@@ -3,7 +3,8 @@
 As LibreTranslate, the POST routes read a JSON body or a form (`application/x-www-form-urlencoded`, what the
 `libretranslatepy` client and HTML forms send, or `multipart/form-data`, what `curl -F` sends; query
 parameters too), `q` is a string or a list of strings,
-errors are `{"error": message}` with 400 for a missing parameter or a language the model lacks, and language
+errors are `{"error": message}` with 400 for a missing parameter or a language the model lacks (413 for a
+text to translate over `limits.max_chars`, never cut, whatever `limits.overlong` says), and language
 codes are ISO 639-1 where one exists. `source: auto` is detected per text with xling's detector, restricted to
 the languages the translator reads, and the answer carries `detectedLanguage` ({confidence 0-100, language}).
 `format: html` translates the text between tags and keeps the tags (script and style content untouched).
@@ -103,16 +104,20 @@ async def _body_params(request: Request) -> dict[str, Any]:
                         "application/x-www-form-urlencoded or multipart/form-data", "Content-Type")  # fmt: skip
 
 
-def _texts(params: dict[str, Any], state: ServerState) -> tuple[list[str], bool]:
+def _texts(params: dict[str, Any], state: ServerState, *, may_cut: bool) -> tuple[list[str], bool]:
+    """Return (the texts of `q`, whether it was a list) after the limits; `may_cut` False (to translate): a
+    text over `max_chars` is refused (413) whatever `limits.overlong` says."""
     q = params.get("q")
     if q is None or q == "" or q == []:
         raise ApiError(400, "Invalid request: missing q parameter", "q")
-    return request_texts(q, "q", state.config.limits, status=400)
+    return request_texts(q, "q", state.config.limits, status=400, may_cut=may_cut)
 
 
 def _language(params: dict[str, Any], name: str) -> str:
+    """Return the language code given as `name` (source or target), stripped; 400 naming the field when it
+    is missing or not a string."""
     value = params.get(name)
-    if not value:
+    if value is None or value == "":  # 0, false, [] were given, as the wrong type: said below
         raise ApiError(400, f"Invalid request: missing {name} parameter", name)
     if not isinstance(value, str):
         raise ApiError(400, f"Invalid request: {name} must be a language code string", name)
@@ -135,7 +140,7 @@ async def translate(request: Request) -> dict[str, Any]:
     auto."""
     state = _state(request)
     params = await read_params(request)
-    texts, batch = _texts(params, state)
+    texts, batch = _texts(params, state, may_cut=False)
     source = _language(params, "source")
     target = _language(params, "target")
     text_format = params.get("format") or "text"
@@ -232,7 +237,7 @@ async def detect(request: Request) -> list[Any]:
     list `q`, one such list per text."""
     state = _state(request)
     params = await read_params(request)
-    texts, batch = _texts(params, state)
+    texts, batch = _texts(params, state, may_cut=True)
     detector = await state.model("detector")
     batcher = state.batcher("detector", lambda: detect_function(detector), chars=lambda item: len(item.text))
     results = await submit(request, batcher, [DetectItem(text, DETECT_CANDIDATES) for text in texts])

@@ -142,7 +142,8 @@ async def classify(body: ClassifyRequest, request: Request) -> ClassifyResponse:
 
 @router.post("/v1/answer", summary="Ask the multilingual support bot")
 async def answer(body: AnswerRequest, request: Request) -> dict[str, Any]:
-    """Return the support bot's answer to a question in any language (what `xling bot ask` prints)."""
+    """Return the support bot's answer to a question in any language (what `xling bot ask` prints); its
+    `score` and a candidate's are null when the question is unlike every entry (ratio margin)."""
     state = _state(request)
     [question], _ = request_texts(body.question, "question", state.config.limits)
     language = _one_code(body.lang, "lang")
