@@ -499,3 +499,20 @@ def test_a_lora_adapter_loads_on_a_base_with_more_rows_than_tokens(toy, tmp_path
     rows = AutoModelForMaskedLM.from_pretrained(str(result.output)).get_input_embeddings().weight.shape[0]
     peft_model = load_adapter_model(result.output)
     assert peft_model.get_base_model().get_input_embeddings().weight.shape[0] == rows
+
+
+def test_the_seed_decides_the_lora_initialisation(toy, tmp_path):
+    """Two runs with one config in one process give one adapter: LoRA's A matrices come from the global
+    generator, which nothing had seeded before them (they differed by up to 0.33)."""
+    from safetensors.torch import load_file
+
+    adapters = []
+    for name in ("one", "two"):
+        torch.manual_seed(len(name) + len(adapters))  # whatever state the process is in
+        config = settings(toy, tmp_path / name,
+                          transformer=AdaptTransformerConfig(max_length=MAX_LENGTH, lora=True, lora_rank=2))  # fmt: skip
+        config.training = replace(config.training, max_steps=3, checkpoint_every=3)
+        adapt_transformer(config, toy["base"], toy_data(toy), toy["old"][:300])
+        adapters.append(load_file(str(tmp_path / name / ADAPTER_DIR / "adapter_model.safetensors")))
+    assert adapters[0].keys() == adapters[1].keys()
+    assert all(torch.equal(adapters[0][key], adapters[1][key]) for key in adapters[0])

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -843,3 +844,58 @@ def test_the_logged_ddp_loss_is_the_mean_over_all_items_of_the_step(tmp_path):
     ddp_losses, one_losses = ([e["loss"] for e in _log(tmp_path / name)] for name in ("ddp", "one"))
     assert len(ddp_losses) == 3
     assert ddp_losses == pytest.approx(one_losses, rel=1e-5)
+
+
+def test_a_stop_for_time_leaves_the_scheduled_checkpoints_a_resumed_run_keeps(tmp_path, monkeypatch):
+    """keep_checkpoints counts the checkpoints of the schedule: a stop for time at step 5 (checkpoint_every 2,
+    keep 2) must not push out step 4, or a resumed run keeps 5 and 6 where an uninterrupted one keeps 4 and 6,
+    and mt train's average_last averages one checkpoint fewer."""
+    import xling.training.loop as loop
+    from xling.training.checkpoint import last_scheduled, list_checkpoints
+
+    config = _config(max_steps=6, checkpoint_every=2, keep_checkpoints=2, max_minutes=10)
+    _run(tmp_path / "straight", config)
+    assert [p.name for p in list_checkpoints(tmp_path / "straight")] == ["step-00000004", "step-00000006"]
+
+    class LateClock:  # an hour passes during step 5
+        offset = 0.0
+
+        @staticmethod
+        def perf_counter() -> float:
+            return time.perf_counter() + LateClock.offset
+
+    class LateRows(Rows):
+        def get(self, step, micro, rank, world_size):
+            if step == 4:
+                LateClock.offset = 3600.0
+            return super().get(step, micro, rank, world_size)
+
+    monkeypatch.setattr(loop, "time", LateClock)
+    result = train(Regression(), LateRows(config.batch_size, config.grad_accum), config, tmp_path / "timed")
+    assert result.stopped_for_time and result.steps == 5
+    assert [p.name for p in list_checkpoints(tmp_path / "timed")] == ["step-00000002", "step-00000004",
+                                                                      "step-00000005"]  # fmt: skip
+    LateClock.offset = 0.0
+    train(Regression(), Rows(config.batch_size, config.grad_accum), config, tmp_path / "timed", resume=True)
+    assert [p.name for p in list_checkpoints(tmp_path / "timed")] == ["step-00000004", "step-00000006"]
+    assert [p.name for p in last_scheduled(tmp_path / "timed", 2)] == ["step-00000004", "step-00000006"]
+
+
+def test_overwrite_replaces_a_run_whose_newest_checkpoint_is_damaged(tmp_path, caplog):
+    """The run is judged by its newest readable checkpoint, as --resume falls back to it."""
+    from xling.training.checkpoint import list_checkpoints
+
+    config = _config(max_steps=4, checkpoint_every=2)
+    _run(tmp_path, config)
+    state = list_checkpoints(tmp_path)[-1] / "trainer_state.json"
+    state.write_bytes(state.read_bytes()[:20])
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        objective, result = _run(tmp_path, config, restart=True)
+    assert result.steps == 4 and "unreadable; the run is judged by an older checkpoint" in caplog.text
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000002", "step-00000004"]
+
+
+@pytest.mark.parametrize("ratio", [1.5, float("inf")])
+def test_a_min_lr_ratio_above_one_is_refused(ratio):
+    with pytest.raises(ConfigError, match="min_lr_ratio must be in"):
+        _config(min_lr_ratio=ratio).validate()

@@ -92,13 +92,17 @@ def save_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     state: dict[str, Any],
     keep: int = 2,
+    every: int = 1,
+    end: int | None = None,
 ) -> Path:
     """Return the checkpoint folder after writing it atomically (temp + rename); prune to the last `keep`.
 
     With a best tracker in `state` ("best"), the files of `run_dir/best` go along (KEPT_BEST) when they are
     the tracker's best evaluation. A checkpoint of a later step than `step` belongs to a timeline the run left
     (a damaged newest checkpoint it resumed before): it goes first, else pruning by step would keep it and
-    delete the good new ones.
+    delete the good new ones. `keep` counts the checkpoints of the schedule (every `every` steps, and the
+    last step `end`): one a stop for time left at another step is kept beside them until a newer one is
+    written, so a resumed run keeps the checkpoints an uninterrupted one keeps (which `average_last` reads).
     """
     payload = {"step": step, "scheduler": scheduler.state_dict(), "rng": rng_states(), **state}
     best = Path(run_dir) / BEST_DIR
@@ -107,8 +111,13 @@ def save_checkpoint(
     final = _write_folder(checkpoint_path(run_dir, step), model, payload, optimizer, kept)
     found = list_checkpoints(run_dir)
     abandoned = [old for old in found if checkpoint_step(old) > step]
-    kept_steps = [old for old in found if checkpoint_step(old) <= step]
-    for old in abandoned + (kept_steps[:-keep] if keep > 0 else []):
+    on_schedule = [
+        old for old in found if (n := checkpoint_step(old)) < step and (n % every == 0 or n == end)
+    ]
+    off_schedule = [old for old in found if checkpoint_step(old) < step and old not in on_schedule]
+    if step % every == 0 or step == end:
+        on_schedule.append(final)
+    for old in abandoned + off_schedule + (on_schedule[:-keep] if keep > 0 else []):
         shutil.rmtree(old, ignore_errors=True)
     return final
 

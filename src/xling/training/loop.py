@@ -39,6 +39,7 @@ from xling.training.checkpoint import (
     CHECKPOINT_DIR,
     RETIRED_SUFFIX,
     STAGED_SUFFIX,
+    UnreadableCheckpointError,
     list_checkpoints,
     load_newest_checkpoint,
     read_trainer_state,
@@ -166,6 +167,8 @@ class TrainingConfig:
         for name in ("weight_decay", "clip_norm", "max_minutes", "min_lr_ratio", "threads"):
             if not getattr(self, name) >= 0:  # `not >=` also refuses NaN
                 raise ConfigError(f"training.{name} must be 0 or more, got {getattr(self, name)}")
+        if self.min_lr_ratio > 1:  # the "decay" would raise the learning rate
+            raise ConfigError(f"training.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         if not all(0 <= beta < 1 for beta in self.adam_betas) or len(self.adam_betas) != 2:
             raise ConfigError(f"training.adam_betas: two values in [0, 1), got {list(self.adam_betas)}")
         if self.early_stopping_patience and not self.best_metric:
@@ -419,7 +422,8 @@ def train(
                         **({"best": best.state()} if best is not None else {}),
                     }  # fmt: skip
                     save_checkpoint(run_dir, step, objective, optimizer, scheduler, trainer_state,
-                                    keep=config.keep_checkpoints)  # fmt: skip
+                                    keep=config.keep_checkpoints, every=config.checkpoint_every,
+                                    end=config.max_steps)  # fmt: skip
                 barrier()
             if out_of_time and step < config.max_steps:
                 result.stopped_for_time = True
@@ -502,7 +506,7 @@ def _clear_earlier_run(run_dir: Path, is_main: bool, command: str, run_config: M
     replacing one's own run must never delete a pretraining run that a tagger was pointed at."""
     found = list_checkpoints(run_dir)
     if found:
-        state = read_trainer_state(found[-1])
+        state = _newest_readable_state(found)
         recorded = state.get("command")
         fields = sorted(state.get("config") or {})
         other = recorded != command if recorded is not None else bool(fields) and fields != sorted(run_config)
@@ -520,6 +524,17 @@ def _clear_earlier_run(run_dir: Path, is_main: bool, command: str, run_config: M
                 else:
                     entry.unlink(missing_ok=True)
     barrier()  # no process looks for checkpoints before they are gone
+
+
+def _newest_readable_state(found: list[Path]) -> dict[str, Any]:
+    """Return the trainer state of the newest checkpoint in `found` that reads ({} when none does): a damaged
+    newest one must not keep --overwrite from replacing the run, as it does not keep --resume from it."""
+    for checkpoint in reversed(found):
+        try:
+            return read_trainer_state(checkpoint)
+        except UnreadableCheckpointError:
+            logger.warning("%s: unreadable; the run is judged by an older checkpoint", checkpoint)
+    return {}
 
 
 def _kept_rng(function: Any, *args: Any) -> Any:
