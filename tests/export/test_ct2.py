@@ -311,3 +311,31 @@ def test_a_marian_model_whose_decoder_start_row_is_not_zero_is_not_converted(tmp
                                              r"is not zero \(norm 4; .*differ by up to"):  # fmt: skip
             export_ct2(folder, quantization=quantization)
         assert not (folder / "ctranslate2").exists()
+
+
+def test_a_folder_without_pytorch_weights_says_so(tmp_path, monkeypatch, capsys):
+    """xling-mt-bible ships its CTranslate2 conversion only: exporting it failed inside the converter, with
+    "no file named model.safetensors ...; is its tokenizer there?"."""
+    import shutil
+
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    export_ct2(folder)
+    before = (folder / "ctranslate2" / "model.bin").read_bytes()
+    (folder / "model.safetensors").unlink()
+    message = r"model: no PyTorch weights to convert \(model.safetensors or pytorch_model.bin\)"
+    with pytest.raises(DataError, match=message + r"; its CTranslate2 conversion \(ctranslate2/\) is there"):
+        export_ct2(folder, quantization="float32")
+    assert (folder / "ctranslate2" / "model.bin").read_bytes() == before  # left as it was
+    shutil.rmtree(folder / "ctranslate2")
+    with pytest.raises(DataError, match=message + "$"):
+        export_ct2(folder, tmp_path / "elsewhere")
+    assert not (tmp_path / "elsewhere").exists()
+    monkeypatch.setattr("sys.argv", ["xling", "export", "ct2", "--model", str(folder)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "no PyTorch weights to convert" in err and "tokenizer" not in err
+    from xling.export.ct2 import _require_torch_weights
+
+    (folder / "pytorch_model.bin.index.json").write_text("{}")  # sharded .bin weights: converted as before
+    _require_torch_weights(folder)

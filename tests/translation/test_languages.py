@@ -214,3 +214,64 @@ def test_a_script_or_region_finds_the_macrolanguage_member_written_in_it():
     latin_only = Conventions("nllb", {"kmr_Latn": "kmr_Latn"}, {"kmr_Latn": "kmr_Latn"}, name="nllb")
     with pytest.raises(XlingError, match="not in the Arab script"):
         latin_only.target_token("ku-Arab")
+
+
+def test_a_macrolanguage_stands_for_its_default_member_only(tmp_path):
+    """M2M-100's `no` is Bokmål and its `zh` Mandarin: Nynorsk or Cantonese asked of it was given those tokens
+    (nb -> nn came back untranslated); the model lacks them, which is an error naming them."""
+    from xling.translation.languages import Conventions
+
+    _, m2m = load(build_m2m100(tmp_path / "m2m"))
+    assert m2m.target_token("nb") == m2m.source_token("nob") == "__no__"
+    assert m2m.target_token("cmn") == "__zh__" and m2m.target_token("ar-MA") == "__ar__"
+    for code, name in [("nn", r"Norwegian Nynorsk \(nno\)"), ("yue", r"Yue Chinese \(yue\)")]:
+        with pytest.raises(XlingError, match=rf"cannot translate into {name} \('{code}'\); it has 100"):
+            m2m.target_token(code)
+        with pytest.raises(XlingError, match=rf"cannot translate from {name}"):
+            m2m.source_token(code)
+    codes = ["eng_Latn", "zho_Hans", "zho_Hant", "arb_Arab", "nob_Latn", "mon_Cyrl"]
+    nllb = Conventions("nllb", {c: c for c in codes}, {c: c for c in codes}, name="nllb")
+    for code in ("lzh", "wuu", "nn"):
+        with pytest.raises(XlingError, match="nllb .* cannot translate into"):
+            nllb.target_token(code)
+    # a macrolanguage asked of a model with its member, and the default member of its macrolanguage, still do
+    assert [nllb.target_token(code) for code in ("ar", "no", "cmn-Hant")] == [
+        "arb_Arab",
+        "nob_Latn",
+        "zho_Hant",
+    ]
+    # Mongolian has no default member recorded: each member (the detector's khk) is still the model's mon
+    assert nllb.source_token("khk") == "mon_Cyrl"
+
+
+def test_marian_sources_joined_with_plus_are_each_a_source(tmp_path):
+    """opus-mt-ROMANCE-en records its sources as `fr+fr_BE+...+ro+la`: read as any language, German was
+    translated into nonsense without a word."""
+    sources = "fr+fr_BE+fr_CA+es+pt+pt_BR+it+ro+la"
+    folder = build_marian(tmp_path / "opus-mt-ROMANCE-en", source=sources, target="en")
+    _, conventions = load(folder)
+    assert conventions.sources == ("fra", "ita", "lat", "por", "ron", "spa")
+    assert conventions.source_token("pt-BR") is None and conventions.source_token("ro") is None
+    with pytest.raises(XlingError, match=r"translates from French \(fra\), Italian \(ita\), .*Spanish \(spa\) "
+                                         r"only, not from German \(deu\) \('de'\)"):  # fmt: skip
+        conventions.source_token("de")
+    # a group code among them (OPUS-MT's `gem`): its languages are not known, so none is refused
+    _, grouped = load(build_marian(tmp_path / "grouped", source="de+gem", target="en"))
+    assert grouped.sources is None and grouped.source_token("nl") is None
+
+
+def test_codes_that_differ_in_case_only_are_one_region(tmp_path):
+    """opus-mt-en-ROMANCE has >>pt_br<< and >>pt_BR<<: pt-BR was 'ambiguous', with 'pt' (no region) as the
+    example to give."""
+    from xling.translation.languages import Conventions
+
+    tokens = ("fr", "fr_CA", "es", "pt", "pt_br", "pt_BR", "pt_PT")
+    _, conventions = load(build_marian(tmp_path / "opus-mt-en-ROMANCE", target_tokens=tokens))
+    assert {conventions.target_token(code) for code in ("pt-BR", "pt-br", "pt_BR", "PT-BR")} == {">>pt_BR<<"}
+    assert conventions.target_token("pt_br") == ">>pt_br<<"  # the model's own code, as given
+    assert conventions.target_token("pt") == ">>pt<<" and conventions.target_token("pt-PT") == ">>pt_PT<<"
+    # an example in an ambiguity error keeps the region asked for
+    codes = ["tuk_Arab", "tuk_Cyrl_TM", "tuk_Latn_TM"]
+    scripts = Conventions("nllb", {c: c for c in codes}, {c: c for c in codes}, name="model")
+    with pytest.raises(XlingError, match=r"'tk-TM' is ambiguous .*give the script too, e.g. 'tuk_Cyrl_TM'"):
+        scripts.target_token("tk-TM")

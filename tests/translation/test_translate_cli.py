@@ -93,6 +93,11 @@ def test_a_failure_leaves_an_existing_output_untouched(model, tmp_path, monkeypa
         (["--src", "en", "--tgt", "de", "--beam", "0", "Hello."], "beam_size"),
         (["--src", "en", "--tgt", "de", "--device", "tpu", "Hello."], "'tpu' is not cpu, cuda"),
         (["--src", "en", "--tgt", "de", "Hello \udcff."], "TEXT 1 is not valid UTF-8 text"),
+        (
+            ["--src", "en", "--tgt", "de", "--max-length-a", "inf", "Hello."],
+            "max_length_a: inf must be a finite",
+        ),
+        (["--src", "en", "--tgt", "de", "--repetition-penalty", "inf", "Hello."], "repetition_penalty: inf"),
     ],
 )
 def test_user_errors_are_one_line(model, monkeypatch, capsys, args, message):
@@ -135,4 +140,14 @@ def test_a_text_in_a_language_the_model_lacks_is_one_line_naming_it(model, detec
     code, err = run_main(monkeypatch, capsys, "translate", "--tgt", "fr", "--model", model, "--detector",
                          detector, "Hello there.", "Завтра мы поедем на поезде к моей бабушке.")  # fmt: skip
     assert code == 2 and len(err.splitlines()) == 1
-    assert "text 1" in err and "detected as rus" in err and "--src" in err
+    # counted from 1, as every other error about TEXT arguments counts them ("TEXT 1 is not valid UTF-8")
+    assert "TEXT 2 ('Завтра" in err and "detected as rus" in err and "--src" in err
+
+
+def test_an_empty_input_file_writes_an_empty_output(model, tmp_path, monkeypatch, capsys):
+    source, output = tmp_path / "empty.txt", tmp_path / "out.txt"
+    source.write_bytes(b"")
+    code, err = run_main(monkeypatch, capsys, "translate", "--src", "en", "--tgt", "de", "--model", model,
+                         "--input", source, "--output", output)  # fmt: skip
+    assert code == 0, err
+    assert output.read_bytes() == b"" and "0 lines written" in err

@@ -533,6 +533,9 @@ def test_translate_file_detects_each_line_and_names_a_bad_one(models, detector, 
         ("max_length_cap", 0),
         ("max_input_length", 3),
         ("beam_size", 0),
+        ("max_length_a", float("inf")),  # was an OverflowError traceback from int(inf) in max_new_tokens
+        ("repetition_penalty", float("inf")),  # passed the check that it is above 0
+        ("length_penalty", float("nan")),
     ],
 )
 def test_out_of_range_decoding_options_name_their_field(field, value):
@@ -779,3 +782,68 @@ def test_ctranslate2_devices_as_torch_names_them():
     for bad in ("cuda:x", "cpu:1", "tpu", "cuda:²"):
         with pytest.raises(ConfigError, match="device"):
             ct2_device(bad)
+
+
+def test_a_language_the_model_lacks_is_an_error_not_its_macrolanguage(models):
+    """M2M-100 has `no` (Bokmål), not Nynorsk: nb -> nn took `__no__` for both and came back untranslated."""
+    translator = Translator.from_pretrained(models["m2m100"], backend="torch")
+    backend = echo(translator)
+    text = "Vi går en tur i parken i dag."
+    with pytest.raises(XlingError, match=r"cannot translate into Norwegian Nynorsk \(nno\) \('nn'\)"):
+        translator.translate([text], "nb", "nn")
+    with pytest.raises(XlingError, match=r"cannot translate into Yue Chinese"):
+        translator.translate(["我们今天去公园散步。"], "zh", "yue")
+    assert translator.translate([text], "nb", "no") == [text] and backend.calls == []  # Bokmål is `no`
+
+
+def test_a_line_already_in_the_target_is_kept_by_a_fixed_pair_model(tmp_path, detector):
+    """opus-mt-en-de with --src auto --tgt de: a German line was 'a language opus-mt-en-de does not translate
+    from', and the whole file failed; an NLLB model keeps such a line as it is."""
+    from xling.langid.model import Prediction
+
+    folder = build_marian(tmp_path / "opus-mt-en-de", source="en", target="de")
+    translator = Translator.from_pretrained(folder, backend="torch", detector=detector)
+    texts = [PARALLEL["eng"][0], PARALLEL["deu"][1]]
+    expected = translator.translate(texts, ["en", "de"], "de", GREEDY)
+    assert expected[1] == texts[1]
+    assert translator.translate(texts, "auto", "de", GREEDY) == expected
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(texts) + "\n", "utf-8")
+    report = translator.translate_file(source, tmp_path / "out.txt", "auto", "de", GREEDY)
+    assert report.sources == {"eng": 1, "deu": 1}
+    assert (tmp_path / "out.txt").read_text("utf-8").splitlines() == expected
+    # in another language than the target, it is still an error
+    german = (Prediction("deu", 0.99), Prediction("eng", 0.6), ["eng"], {})
+    assert translator._source_of("text 0", *german, target="de-AT") == "deu"
+    with pytest.raises(XlingError, match="detected as deu .*does not translate from"):
+        translator._source_of("text 0", *german, target="fr")
+
+
+def test_a_link_longer_than_two_blocks_is_never_cut(xling_model):
+    """The link search stopped BLOCK_CHARS past the cut, so a link of 7,000 characters was matched only up to
+    there: the block was cut inside it and its tail translated as words."""
+    from xling.translation.segmentation import BLOCK_CHARS
+
+    url = "https://example.com/t?" + "&".join(f"param{i}=value{i}" for i in range(400))
+    assert len(url) > 3 * BLOCK_CHARS
+    assert segment(url, "eng").parts == (url,) and segment(url, "eng").translate == (False,)
+    layout = segment(f"See {url} now.", "eng")
+    assert layout.parts == ("See", url, "now.") and layout.translate == (True, False, True)
+    backend = echo(xling_model)
+    assert xling_model.translate([url], "en", "de") == [url] and backend.calls == []
+
+
+def test_an_empty_file_gives_an_empty_output(xling_model, tmp_path):
+    """A 0-byte input was 'file is empty', with no output; line i of the output is line i of the input, so
+    0 lines give 0 lines (written atomically, over an earlier output)."""
+    backend = echo(xling_model)
+    source, output = tmp_path / "empty.txt", tmp_path / "out.txt"
+    source.write_bytes(b"")
+    output.write_text("an earlier translation\n", "utf-8")
+    report = xling_model.translate_file(source, output, "en", "de")
+    assert output.read_bytes() == b"" and report.lines == 0 and report.sentences == 0
+    assert backend.calls == []
+    assert xling_model.translate_file(source, output, "auto", "de").lines == 0  # nothing to detect either
+    # its languages are still checked, as a file of blank lines has them checked
+    with pytest.raises(XlingError, match="cannot translate into Japanese"):
+        xling_model.translate_file(source, output, "en", "ja")

@@ -86,9 +86,14 @@ def translate(
     texts = texts or []
     sources: str | list[str | None] | None = src
     if wants_detection(src):
-        sources = translator.detect_sources(texts)
+        sources = translator.detect_sources(texts, name=_text_argument)
         logger.info(
             "source languages detected: %s", ", ".join(label or "none (no letters)" for label in sources)
         )
-    for translation in translator.translate(texts, sources, tgt, options):
+    for translation in translator.translate(texts, sources, tgt, options, name=_text_argument):
         typer.echo(" ".join(translation.splitlines()))  # one line per TEXT, as the file mode writes
+
+
+def _text_argument(i: int) -> str:
+    """Return how an error names TEXT argument i: counted from 1, as check_texts counts them (`TEXT 1`)."""
+    return f"TEXT {i + 1}"

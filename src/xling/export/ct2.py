@@ -29,7 +29,7 @@ from typing import Any
 
 from xling.artifacts import CT2_KIND, METADATA_FILE, read_json_file, read_metadata, write_metadata
 from xling.atomic import atomic_folder
-from xling.errors import ConfigError, XlingError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.export.config import CT2_QUANTIZATIONS
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,9 @@ SEQ2SEQ_MODEL_TYPES = {
     "umt5": "UMT5ForConditionalGeneration",
 }
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+# what transformers loads PyTorch weights from (a sharded .bin has its own index): a folder with none of them
+# has nothing for CTranslate2's converter to read
+TORCH_WEIGHT_FILES = (*WEIGHT_FILES, "pytorch_model.bin.index.json")
 # A sentence-transformers folder's own settings, beside the module folders that modules.json lists: the
 # Transformer's length limit and lowercasing, the default prompt (both read into an ONNX export's record)
 ST_ROOT_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
@@ -271,6 +274,7 @@ def export_ct2(
         raise ConfigError(f"quantization: {quantization!r} is not one of {', '.join(QUANTIZATIONS)}")
     source = _resolve(model)
     model_type = seq2seq_model_type(source)
+    _require_torch_weights(source)
     target = Path(output) if output is not None else ct2_folder(source)
     if target.resolve() == source.resolve():
         raise ConfigError(f"output: {target} is the model folder itself; write the conversion beside it")
@@ -315,6 +319,19 @@ def export_ct2(
     )
     return Ct2ExportReport(target, source, model_type, quantization, len(vocabulary), round(size, 2), seconds,
                            check["max_logprob_difference"], check["mean_logprob_difference"])  # fmt: skip
+
+
+def _require_torch_weights(folder: Path) -> None:
+    """Return nothing when `folder` has PyTorch weights to convert; raise DataError naming it otherwise.
+
+    A folder that ships only its CTranslate2 conversion (xling-mt-bible) failed inside the converter with
+    transformers' "no file named model.safetensors", reported as a missing tokenizer."""
+    if any((folder / name).is_file() for name in TORCH_WEIGHT_FILES):
+        return
+    shipped = f"; its CTranslate2 conversion ({CT2_DIR}/) is there already" if has_ct2(folder) else ""
+    raise DataError(
+        f"no PyTorch weights to convert (model.safetensors or pytorch_model.bin){shipped}", folder
+    )
 
 
 def _conversion_of(folder: Path) -> Path | None:

@@ -9,8 +9,9 @@ not care which one runs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 from xling.errors import ConfigError
@@ -47,6 +48,12 @@ class DecodeOptions:
 
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the field that is out of range."""
+        for option in fields(self):
+            # inf or nan passes every range check below, then fails deep inside decoding (int(inf): an
+            # OverflowError traceback) or decodes with a meaningless score
+            value = getattr(self, option.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{option.name}: {value} must be a finite number")
         if self.beam_size < 1:
             raise ConfigError(f"beam_size: {self.beam_size} must be at least 1")
         if self.batch_size < 1:

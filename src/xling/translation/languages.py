@@ -104,15 +104,17 @@ class Conventions:
 
     `source_codes`/`target_codes` map the model's own codes to their tokens (`{"de": "__de__"}`,
     `{"deu_Latn": "deu_Latn"}`, `{"fra": ">>fra<<"}`); an empty mapping means the model has no such token
-    (a Marian model's source; a fixed-pair Marian model's target). `fixed_source`/`fixed_target` are the
-    ISO 639-3 languages of a fixed-pair model where its folder records them.
+    (a Marian model's source; a fixed-pair Marian model's target). `fixed_sources`/`fixed_targets` are the
+    ISO 639-3 languages of a Marian model's source/target side where its folder records them (`("eng",)`
+    for opus-mt-en-de; several for opus-mt-ROMANCE-en, whose source_lang is `fr+fr_BE+...+ro+la`); empty
+    when it records none (any language is accepted).
     """
 
     family: str
     source_codes: Mapping[str, str] = field(default_factory=dict)
     target_codes: Mapping[str, str] = field(default_factory=dict)
-    fixed_source: str | None = None
-    fixed_target: str | None = None
+    fixed_sources: tuple[str, ...] = ()
+    fixed_targets: tuple[str, ...] = ()
     legacy: bool = False
     """NLLB tokenizers saved with legacy_behaviour=True: the source code after `</s>`, not first."""
     name: str = "the model"
@@ -127,14 +129,14 @@ class Conventions:
         """Return the model's source language codes; None when any language is accepted (not recorded)."""
         if self.source_codes:
             return tuple(sorted(self.source_codes))
-        return (self.fixed_source,) if self.fixed_source else None
+        return self.fixed_sources or None
 
     @property
     def targets(self) -> tuple[str, ...] | None:
         """Return the model's target language codes; None when any language is accepted (not recorded)."""
         if self.target_codes:
             return tuple(sorted(self.target_codes))
-        return (self.fixed_target,) if self.fixed_target else None
+        return self.fixed_targets or None
 
     @property
     def language_tokens(self) -> frozenset[str]:
@@ -148,29 +150,25 @@ class Conventions:
         """
         if self.source_codes:
             return self.source_codes[_match(code, self.source_codes, self, "from")]
-        tag = parse_language(code, where="source language")
-        if (
-            self.fixed_source
-            and tag.language != self.fixed_source
-            and not _related(tag.language, self.fixed_source)
-        ):
-            raise XlingError(f"{self.name} ({self.family}) translates from {_describe(self.fixed_source)} only, "
-                             f"not from {_describe(tag.language)} ({code!r})")  # fmt: skip
+        self._check_fixed(code, self.fixed_sources, "from")
         return None
 
     def target_token(self, code: str) -> str | None:
         """Return the token that asks for `code` as the target language (None for a fixed-pair model)."""
         if self.target_codes:
             return self.target_codes[_match(code, self.target_codes, self, "into")]
-        tag = parse_language(code, where="target language")
-        if (
-            self.fixed_target
-            and tag.language != self.fixed_target
-            and not _related(tag.language, self.fixed_target)
-        ):
-            raise XlingError(f"{self.name} ({self.family}) translates into {_describe(self.fixed_target)} only, "
-                             f"not into {_describe(tag.language)} ({code!r})")  # fmt: skip
+        self._check_fixed(code, self.fixed_targets, "into")
         return None
+
+    def _check_fixed(self, code: str, languages: tuple[str, ...], direction: str) -> None:
+        """Return nothing when `code` is one of a Marian side's `languages` (or a macrolanguage, member or
+        spelling of one; any code when none are recorded); raise XlingError naming them otherwise."""
+        side = "source" if direction == "from" else "target"
+        tag = parse_language(code, where=f"{side} language")
+        if languages and not any(tag.language == own or _related(tag.language, own) for own in languages):
+            raise XlingError(f"{self.name} ({self.family}) translates {direction} "
+                             f"{', '.join(map(_describe, languages))} only, not {direction} "
+                             f"{_describe(tag.language)} ({code!r})")  # fmt: skip
 
     def source_sequence(
         self, pieces: Sequence[str], source_token: str | None, target_token: str | None
@@ -199,6 +197,22 @@ def _related(a: str, b: str) -> bool:
     return a in MACROLANGUAGES.get(b, frozenset()) or b in MACROLANGUAGES.get(a, frozenset())
 
 
+def _stands_for(own: str, asked: str) -> bool:
+    """Return True when a model's ISO 639-3 language `own` may stand for the `asked` one: both name one
+    written language (`fil`, `tgl`), `own` is a member of the asked macrolanguage (`ar` finds `arb`), or `own`
+    is a macrolanguage whose default member was asked (`nob` finds `nor`, `cmn` finds `zho`; DEFAULT_MEMBER).
+
+    Another member is not the macrolanguage: a model's Norwegian is Bokmål and its Chinese Mandarin, so
+    Nynorsk (`nn`) or Cantonese (`yue`) would come back in them (or untranslated, from them). A
+    macrolanguage with no default member recorded (mon, pus, que) still stands for each of its members: the
+    detector's `khk` is the Mongolian of a model that has only `mn`."""
+    if SAME_WRITTEN_LANGUAGE.get(own, own) == SAME_WRITTEN_LANGUAGE.get(asked, asked):
+        return True
+    if own in MACROLANGUAGES.get(asked, frozenset()):
+        return True
+    return asked in MACROLANGUAGES.get(own, frozenset()) and DEFAULT_MEMBER.get(own, asked) == asked
+
+
 def _describe(language: str) -> str:
     """Return `German (deu)` for an ISO 639-3 code, or the code alone when it has no name."""
     try:
@@ -219,7 +233,7 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
     tags = {own: t for own in codes if (t := _code_tag(own, conventions.family)) is not None}
     candidates = [own for own, t in tags.items() if t.language == tag.language]
     if not candidates:
-        related = [own for own, t in tags.items() if _related(t.language, tag.language)]
+        related = [own for own, t in tags.items() if _stands_for(t.language, tag.language)]
         # a macrolanguage's code on a model with several of its members: the member most texts mean, unless
         # the script asked for is another member's (az-Arab, az-IR: South Azerbaijani, not North's Latin)
         preferred = [own for own in related if tags[own].language == DEFAULT_MEMBER.get(tag.language)]
@@ -240,6 +254,7 @@ def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mappi
                  conventions: Conventions) -> str:  # fmt: skip
     """Return the candidate in the script the user asked for, or its region implies (or the language's
     default script)."""
+    candidates = _distinct(candidates, tags)
     scripts = {own: tags[own].script for own in candidates}
     asked = wanted = _wanted_script(tag)
     if len(candidates) == 1 and (asked is None or scripts[candidates[0]] in (None, asked)):
@@ -265,8 +280,30 @@ def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mappi
         raise XlingError(f"{conventions.name} ({conventions.family}) has {_describe(tag.language)} in "
                          f"{', '.join(sorted(candidates))}, not in the {asked} script ({code!r}{implied})")  # fmt: skip
     what = "script" if len(set(scripts.values())) > 1 else "region"
+    # an example keeps the region the user gave (pt-BR is never answered with a bare `pt`)
+    examples = [own for own in sorted(candidates) if tag.region is None or tags[own].region == tag.region]
+    hint = f"give the {what} too, e.g. {examples[0]!r}" if examples else "give one of them"
     raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has {', '.join(sorted(candidates))}; "
-                     f"give the {what} too, e.g. {sorted(candidates)[0]!r}")  # fmt: skip
+                     f"{hint}")  # fmt: skip
+
+
+def _distinct(candidates: list[str], tags: Mapping[str, LanguageTag]) -> list[str]:
+    """Return `candidates` with one code per language, script and region: of codes that differ in case only
+    (opus-mt-en-ROMANCE has both >>pt_br<< and >>pt_BR<<), the one in BCP-47's case (`pt_BR`)."""
+    kept: dict[LanguageTag, str] = {}
+    for own in sorted(candidates, key=lambda own: (not _canonical_case(own), own)):
+        kept.setdefault(tags[own], own)
+    chosen = set(kept.values())
+    return [own for own in candidates if own in chosen]
+
+
+def _canonical_case(code: str) -> bool:
+    """Return True when a code's subtags are in BCP-47's case: language lower, script title, region upper
+    (`pt_BR`, `zh_Hant`; not `pt_br`)."""
+    first, *rest = _SUBTAGS.split(code)
+    return first == first.lower() and all(
+        subtag == (subtag.title() if len(subtag) == 4 else subtag.upper()) for subtag in rest
+    )
 
 
 def _wanted_script(tag: LanguageTag) -> str | None:
@@ -376,18 +413,29 @@ def conventions_for(folder: str | Path, tokenizer: Any, family: str | None = Non
     if family == "marian":
         targets = {m.group(1): token for token in vocabulary if (m := _MARIAN_TOKEN.match(token))}
         source, target = _marian_pair(folder, tokenizer)
-        return Conventions(family, {}, targets, fixed_source=source, fixed_target=None if targets else target,
+        return Conventions(family, {}, targets, fixed_sources=source, fixed_targets=() if targets else target,
                            name=name)  # fmt: skip
     raise XlingError(f"unknown translation model family {family!r} (expected one of {', '.join(FAMILIES)})")
 
 
-def _marian_pair(folder: Path, tokenizer: Any) -> tuple[str | None, str | None]:
-    """Return the ISO 639-3 source and target of an OPUS-MT model (tokenizer config, else `opus-mt-en-de`)."""
+def _marian_pair(folder: Path, tokenizer: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the ISO 639-3 source and target languages of an OPUS-MT model (tokenizer config, else
+    `opus-mt-en-de`); () for a side that names no languages."""
     source, target = getattr(tokenizer, "source_lang", None), getattr(tokenizer, "target_lang", None)
     if not (source and target) and folder.name.startswith("opus-mt-"):
         parts = folder.name.split("-")
         source, target = source or parts[-2], target or parts[-1]
-    return _single_language(source), _single_language(target)
+    return _languages(source), _languages(target)
+
+
+def _languages(code: str | None) -> tuple[str, ...]:
+    """Return the ISO 639-3 languages of an OPUS-MT side, sorted: one (`de`), or several joined with `+`
+    (`fr+fr_BE+es`: fra, spa); () when one of them is a group (`gem`) or `mul`, or for nothing (any
+    language: a part left out would refuse a language the model has)."""
+    languages = [_single_language(part) for part in (code or "").split("+")]
+    if not code or None in languages:
+        return ()
+    return tuple(sorted({language for language in languages if language is not None}))
 
 
 def _single_language(code: str | None) -> str | None:

@@ -233,12 +233,25 @@ def _blocks(line: str) -> list[str]:
         # a window that ends between 。 and its 」 (after ". " an ASCII quote opens the next sentence)
         while 0 < cut < len(line) and line[cut - 1] in _FULL_WIDTH_ENDS and line[cut] in _CLOSERS:
             cut += 1
-        # never inside a link: its second half would read as words to translate
-        cut = next((link.end() for link in _LINKS.finditer(line, 0, cut + BLOCK_CHARS)
-                    if link.start() < cut < link.end()), cut)  # fmt: skip
+        cut = _outside_links(line, cut)
         blocks.append(line[:cut])
         line = line[cut:]
     return [*blocks, line] if line else blocks
+
+
+def _outside_links(line: str, cut: int) -> int:
+    """Return `cut`, or the end of the link it falls in: a link's second half would read as words to
+    translate.
+
+    Links are searched up to BLOCK_CHARS past the cut (a search to the end of a long line without links
+    reads all of it for every block); one that reaches that bound is matched again from its start without
+    it, so a link of any length ends where it ends, not at the bound (its tail was translated)."""
+    bound = cut + BLOCK_CHARS
+    for link in _LINKS.finditer(line, 0, bound):
+        if link.start() < cut < link.end():
+            whole = _LINKS.match(line, link.start()) if link.end() >= bound else None
+            return max(link.end(), whole.end() if whole else 0)
+    return cut
 
 
 @lru_cache(maxsize=64)

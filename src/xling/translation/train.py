@@ -587,7 +587,10 @@ def _keep_marian_pair(output: Path, data: ParallelData) -> None:
     if conventions.family != "marian" or not path.is_file():
         return
     settings = json.loads(path.read_text(encoding="utf-8"))
-    pair = {"source_lang": conventions.fixed_source, "target_lang": conventions.fixed_target}
+    pair = {
+        "source_lang": "+".join(conventions.fixed_sources),
+        "target_lang": "+".join(conventions.fixed_targets),
+    }
     missing = {key: code for key, code in pair.items() if code and not settings.get(key)}
     if missing:
         write_json_atomically(path, {**settings, **missing})

@@ -227,16 +227,16 @@ class Translator:
 
     def translate(
         self, texts: Sequence[str], src: Languages, tgt: str | Sequence[str], options: DecodeOptions | None = None,
-        *, progress: bool = False,
+        *, progress: bool = False, name: Callable[[int], str] | None = None,
     ) -> list[str]:  # fmt: skip
         """Return the translation of each text (text i -> output i), layout kept.
 
         `src` and `tgt` are one language code for all texts or one per text; a `src` of `auto` or None is
         detected per text (see detect_sources; a text with no letters then comes back as it is). An empty or
         whitespace-only text comes back as it is, without a model call. `progress` draws a bar on stderr
-        over the sentences.
+        over the sentences. `name(i)` says where text i is in an error or warning (default "text i").
         """
-        return self._translate(texts, src, tgt, options, progress)[0]
+        return self._translate(texts, src, tgt, options, progress, name)[0]
 
     def detect_sources(
         self,
@@ -263,20 +263,23 @@ class Translator:
     ) -> FileReport:  # fmt: skip
         """Return a report after writing the translation of line i of `input` as line i of `output`.
 
-        Blank lines stay blank. `output` is written atomically: a failure leaves an existing file as it was.
+        Blank lines stay blank; a file without a line (0 bytes) gives an output without one. `output` is
+        written atomically: a failure leaves an existing file as it was.
         """
         from xling.atomic import atomic_write, writable_file
-        from xling.data.readers import decoded_lines, line_text, require_file
+        from xling.data.readers import require_file
 
         started = time.perf_counter()
         path = require_file(input)
         output = writable_file(
             output, [path]
         )  # before the work: a bad path found after an hour loses the hour
-        # allow_blank: a file of blank lines translates to as many blank lines
-        lines = [line_text(line, path) for line in decoded_lines(path, None, allow_blank=True)]
-        translations, sentences, detected = self._translate(lines, src, tgt, options, progress,
+        lines = _file_lines(path)
+        # a file without a line has its options and languages checked as one of a blank line (a bad --tgt
+        # is an error whatever the input), and nothing of it is written
+        translations, sentences, detected = self._translate(lines or [""], src, tgt, options, progress,
                                                             lambda i: f"{path}:{i + 1}")  # fmt: skip
+        translations = translations[: len(lines)]
         try:
             with atomic_write(output) as handle:
                 for translation in translations:
@@ -301,7 +304,7 @@ class Translator:
         sources = _per_text(src, len(texts), "src")
         targets = _per_text(tgt, len(texts), "tgt")
         to_detect = [i for i, code in enumerate(sources) if wants_detection(code)]
-        detected = self._detect(texts, to_detect, name or _text_name) if to_detect else {}
+        detected = self._detect(texts, to_detect, name or _text_name, targets=targets) if to_detect else {}
         for i, label in detected.items():
             sources[i] = label
         if counts := Counter(label for label in detected.values() if label is not None):
@@ -340,8 +343,10 @@ class Translator:
         positions: list[int],
         name: Callable[[int], str],
         source_hint: str = SOURCE_HINT,
+        targets: Sequence[str] | None = None,
     ) -> dict[int, str | None]:
-        """Return {position: detected source label, None for a text without letters} for these texts."""
+        """Return {position: detected source label, None for a text without letters} for these texts
+        (`targets[i]`: text i's target language, where known: a text already in it is no error)."""
         detected: dict[int, str | None] = dict.fromkeys(positions)
         todo = [i for i in positions if normalize_text(texts[i])]  # the detector's own test for letters
         if not todo:
@@ -358,24 +363,29 @@ class Translator:
             for i, top, best in zip(chunk, everything, picked, strict=True):
                 detected[i] = self._source_of(f"{name(i)} ({_preview(texts[i])})", top[0], best[0], allowed,
                                               checked, source_hint,
-                                              lambda label, text=texts[i]: identifier.is_close_neighbour(text, label))  # fmt: skip
+                                              lambda label, text=texts[i]: identifier.is_close_neighbour(text, label),
+                                              targets[i] if targets is not None else None)  # fmt: skip
                 logger.debug("%s: source detected as %s (%.0f%%)", name(i), best[0].label,
                              100 * best[0].probability)  # fmt: skip
         return detected
 
     def _source_of(self, where: str, first: Prediction, choice: Prediction, allowed: list[str] | None,
                    checked: dict[str, str | None], source_hint: str = SOURCE_HINT,
-                   close_neighbour: Callable[[str], bool] | None = None) -> str:  # fmt: skip
+                   close_neighbour: Callable[[str], bool] | None = None,
+                   target: str | None = None) -> str:  # fmt: skip
         """Return the source label of one text from its unrestricted (`first`) and restricted (`choice`) top
         predictions; XlingError naming `where` when it is not one the model can translate from.
 
-        A text most likely in a language the model lacks is an error, unless the model's closest language
-        stays a plausible reading of it (`close_neighbour(choice)`: LanguageIdentifier.is_close_neighbour, as
-        Russian for a text the detector took for Belarusian); then it is translated from that language, with
-        a warning."""
+        A text most likely in a language the model lacks is an error, unless it is already in its `target`
+        language (that label is returned, and the caller keeps the text as it is: opus-mt-en-de given a
+        German line for German), or the model's closest language stays a plausible reading of it
+        (`close_neighbour(choice)`: LanguageIdentifier.is_close_neighbour, as Russian for a text the detector
+        took for Belarusian): then it is translated from that language, with a warning."""
         give = f"give the source language ({source_hint})"
         if (allowed and first.label != UNDETERMINED and first.probability >= FOREIGN_MIN_PROBABILITY
                 and not any(label_matches(first.label, code) for code in allowed)):  # fmt: skip
+            if target is not None and _already_in(first.label, target, self.conventions):
+                return first.label
             has = _shown(self.languages.sources or allowed)
             plausible = (
                 bool(close_neighbour) and choice.label != UNDETERMINED and close_neighbour(choice.label)
@@ -556,6 +566,17 @@ class Translator:
             ]
         ids = [self.tokenizer.convert_tokens_to_ids(row) for row in rows]
         return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+
+
+def _file_lines(path: Path) -> list[str]:
+    """Return the text of each line of a file; [] for one without a line (0 bytes, or an empty .gz), which
+    `decoded_lines` refuses as empty (blank lines are lines: they translate to as many blank lines)."""
+    from xling.data.readers import decoded_lines, line_text, numbered_lines, open_binary
+
+    with open_binary(path) as handle:
+        if next(numbered_lines(handle, path), None) is None:
+            return []
+    return [line_text(line, path) for line in decoded_lines(path, None, allow_blank=True)]
 
 
 def _max_positions(folder: Path) -> int | None:
