@@ -150,3 +150,38 @@ def test_a_linked_output_is_checked_where_its_target_lies(tmp_path, monkeypatch)
     monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != tmp_path / "locked" and real_access(p, mode))
     with pytest.raises(DataError, match="locked"):
         writable_file(link)
+
+
+def test_two_threads_writing_one_file_at_once_each_get_their_own_temporary(tmp_path):
+    """Two writes of one file in flight at once in one process (two index objects on one folder, each in its
+    own thread) used one temporary `.NAME.PID.tmp`: their bytes interleaved and the second rename found no
+    file (FileNotFoundError). Each now has its own; a lone write keeps the usual name."""
+    import threading
+
+    out = tmp_path / "cache.bin"
+    both_open = threading.Barrier(2, timeout=10)
+    errors: list[BaseException] = []
+    names: list[str] = []
+
+    def write(payload: bytes) -> None:
+        try:
+            with atomic_write(out, "wb") as handle:
+                names.append(Path(handle.name).name)
+                both_open.wait()  # both temporaries are open before either is renamed
+                handle.write(payload)
+                both_open.wait()
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(bytes([n]) * 100_000,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(set(names)) == 2
+    assert out.read_bytes() in (b"\x01" * 100_000, b"\x02" * 100_000)  # one write whole, not a mix
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.bin"]
+    with atomic_write(out, "wb") as handle:
+        assert Path(handle.name).name == f".cache.bin.{os.getpid()}.tmp"
+        handle.write(b"again")

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
@@ -15,6 +16,11 @@ from typing import IO, Any
 from xling.errors import ConfigError, DataError, XlingError
 
 OVERWRITE_HINT = "pass overwrite (--overwrite on the command line) to replace it"
+# the temporary files this process's atomic writes hold open now: two writes of one file at once (two
+# objects on one index folder, each in its own thread) must not share one, or their bytes interleave and
+# the first rename takes the other's file away
+_TEMPORARIES_IN_USE: set[Path] = set()
+_TEMPORARIES_LOCK = threading.Lock()
 
 
 @contextmanager
@@ -44,7 +50,7 @@ def atomic_writes(*targets: tuple[str | Path, str]) -> Iterator[list[IO[Any]]]:
         raise ConfigError(
             f"outputs {shown}: two of them are one file (a link); give each output its own file"
         )
-    temporaries = [path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in paths]
+    temporaries = [_claim_temporary(path) for path in paths]
     try:
         with ExitStack() as stack:
             handles, raws = [], []
@@ -67,6 +73,31 @@ def atomic_writes(*targets: tuple[str | Path, str]) -> Iterator[list[IO[Any]]]:
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
+        _release_temporaries(temporaries)
+
+
+def _claim_temporary(path: Path) -> Path:
+    """Return a temporary name beside `path` that no other write in flight in this process uses, claimed
+    until _release_temporaries: `.NAME.PID.tmp`, or `.NAME.PID.N.tmp` (N = 1, 2, ...) while another thread
+    writes `path` too. The process id keeps processes apart; the same folder keeps the rename atomic."""
+    with _TEMPORARIES_LOCK:
+        n = 0
+        while (temporary := _temporary_name(path, n)) in _TEMPORARIES_IN_USE:
+            n += 1
+        _TEMPORARIES_IN_USE.add(temporary)
+        return temporary
+
+
+def _temporary_name(path: Path, n: int) -> Path:
+    """Return the `n`th temporary name of `path` in this process: `.NAME.PID.tmp`, then `.NAME.PID.N.tmp`."""
+    # N only when needed: the usual name stays `.NAME.PID.tmp`, which cleanups and tests look for
+    return path.with_name(f".{path.name}.{os.getpid()}{f'.{n}' if n else ''}.tmp")
+
+
+def _release_temporaries(temporaries: list[Path]) -> None:
+    """Return nothing after handing `temporaries` back for other writes to use."""
+    with _TEMPORARIES_LOCK:
+        _TEMPORARIES_IN_USE.difference_update(temporaries)
 
 
 def _open_temporary(stack: ExitStack, temporary: Path, mode: str, name: str) -> tuple[IO[Any], IO[Any]]:

@@ -157,3 +157,45 @@ def test_embed_mine_and_index_build_keep_stdout_free_of_bars(tmp_path, sample_to
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         assert result.stdout == "", (args[0], result.stdout)
+
+
+class _LetterEncoder:
+    """Encodes a text as its letter counts: enough for `mine` to pair a line with its copy."""
+
+    name = "letters"
+    dimension = 26
+
+    def encode(self, texts, batch_size=64, normalize=True, show_progress=None):
+        import numpy as np
+
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for letter in text.lower():
+                if "a" <= letter <= "z":
+                    vectors[row, ord(letter) - ord("a")] += 1.0
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+@pytest.mark.parametrize("name", ["out[/x].tsv", "pairs[red].tsv", "a:smile:b.tsv"])
+def test_an_output_path_that_looks_like_markup_is_printed_as_given(tmp_path, monkeypatch, name):
+    """Paths went into rich markup as they were: `out[/x].tsv` was written, then the command died with a
+    MarkupError (exit 1); `pairs[red].tsv` was announced as `pairs.tsv`."""
+    from xling.cli import mine as mine_cli
+
+    monkeypatch.setattr(mine_cli, "load_encoder", lambda model, **options: _LetterEncoder())
+    (tmp_path / "en.txt").write_text("the cat sleeps\na storm is coming\n", encoding="utf-8")
+    (tmp_path / "de.txt").write_text("a storm is coming\nthe cat sleeps\n", encoding="utf-8")
+    out = tmp_path / name
+    result = runner.invoke(app, ["mine", str(tmp_path / "en.txt"), str(tmp_path / "de.txt"), "--output", str(out),
+                                 "--threshold", "none"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"pairs written to {out} from" in result.output and out.is_file()
+
+
+def test_literal_shows_any_value_as_it_is():
+    from rich.text import Text
+
+    from xling.cli.common import literal
+
+    for value in ("Hello world [/INST]", "[bold]x[/bold]", "ends in a backslash\\", "[red]", "a [b] c"):
+        assert Text.from_markup(f"[green]{literal(value)}[/]").plain == value

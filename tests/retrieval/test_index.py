@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -532,6 +533,31 @@ def test_adding_the_same_documents_again_adds_nothing(tmp_path, fake_encoder):
     assert (other.added, other.skipped) == (1, 1) and other.ids[0] == other.ids[1] == 7
 
 
+def test_a_skipped_document_deleted_while_the_others_are_encoded_is_added_after_all(tmp_path, fake_encoder):
+    """add_texts(on_duplicate="skip") looked up the stored keys, encoded the new texts outside the lock and
+    then mapped every key to its row id: a skipped document that another writer deleted meanwhile was a bare
+    KeyError, after the new documents were committed."""
+    index = build(tmp_path / "idx", fake_encoder)
+    other = SearchIndex.open(tmp_path / "idx")  # another writer (another process, in real life)
+
+    class DeletingEncoder(type(fake_encoder)):
+        def encode(self, texts, *args, **kwargs):
+            if "a new document" in texts:
+                other.delete_keys(["kept"])  # the delete lands while this add encodes
+            return super().encode(texts, *args, **kwargs)
+
+    encoder = DeletingEncoder(fake_encoder.dimension, name=fake_encoder.name)
+    index.add_texts(encoder, ["the old document"], "eng", [{"v": 1}], keys=["kept"])
+    result = index.add_texts(encoder, ["the old document", "a new document"], "eng", [{"v": 1}, None],
+                             keys=["kept", "new"])  # fmt: skip
+    other.close()
+    assert (result.added, result.skipped, result.replaced) == (2, 0, 0) and len(index) == 8
+    hits = index.search_texts(fake_encoder, ["the old document", "a new document"], k=1)
+    assert [(h[0].id, h[0].key) for h in hits] == [(result.ids[0], "kept"), (result.ids[1], "new")]
+    assert hits[0][0].metadata == {"v": 1}
+    index.close()
+
+
 def test_on_duplicate_error_adds_nothing_and_replace_keeps_the_row_id(tmp_path, fake_encoder):
     index = build(tmp_path / "idx", fake_encoder)
     with pytest.raises(XlingError, match=r"document 1 \(key 'doc-1'\) is given twice"):
@@ -901,3 +927,59 @@ def test_a_search_between_the_two_renames_of_a_build_overwrite_waits_for_the_new
     threading.Timer(0.2, new.rename, [path]).start()
     assert [hit.key for hit in server.search_texts(fake_encoder, ["document"], k=5)[0]] == ["b"]
     server.close()
+
+
+def test_cli_shows_texts_queries_and_folders_that_look_like_markup_as_given(
+    tmp_path, monkeypatch, fake_encoder
+):
+    """A stored text `Hello world [/INST]` ended every search that found it with a MarkupError traceback
+    (before --json was written); `[bold]Le chat[/bold]` lost its brackets; a query was markup in the title."""
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+    from xling.cli import index as index_cli
+
+    monkeypatch.setattr(index_cli, "load_encoder", lambda model: fake_encoder)
+    texts = ["Hello world [/INST]", "[bold]Le chat[/bold] est assis", "a grin :smile: here"]
+    docs = tmp_path / "docs.tsv"
+    docs.write_text("".join(f"eng\t{text}\n" for text in texts), encoding="utf-8")
+    runner = CliRunner()
+    folder = tmp_path / "idx[red]"
+    result = runner.invoke(app, ["index", "build", str(folder), "--model", "fake", "--input", str(docs),
+                                 "--no-detect-language"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"3 documents indexed in {folder}" in result.output
+    out = tmp_path / "hits.json"
+    result = runner.invoke(
+        app, ["index", "search", str(folder), "hello [/x]", "--k", "3", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "query: hello [/x]" in result.output
+    assert all(text in result.output for text in texts)
+    assert {hit["text"] for hit in json.loads(out.read_text())["results"][0]["hits"]} == set(texts)
+
+
+def test_cli_names_a_duplicate_id_by_its_file_and_line(tmp_path, monkeypatch, fake_encoder):
+    """`index build --on-duplicate error` named the hidden staging folder and a 0-based position."""
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+    from xling.cli import index as index_cli
+
+    monkeypatch.setattr(index_cli, "load_encoder", lambda model: fake_encoder)
+    runner = CliRunner()
+    folder = tmp_path / "idx"
+    dup = tmp_path / "dup.tsv"  # a header line, so document i is on line i + 2
+    dup.write_text("id\tlang\ttext\na\teng\tHello\nb\teng\tWorld\na\tdeu\tHallo\n", encoding="utf-8")
+    result = runner.invoke(app, ["index", "build", str(folder), "--model", "fake", "--input", str(dup),
+                                 "--on-duplicate", "error", "--no-detect-language"])  # fmt: skip
+    message = str(result.exception)
+    assert result.exit_code != 0 and f"{dup}:4: id 'a' is given twice (first at {dup}:2)" in message
+    assert ".tmp" not in message and not folder.exists()
+    lines = tmp_path / "docs.jsonl"  # no header: document i is on line i + 1
+    lines.write_text('{"id": "b", "lang": "eng", "text": "New"}\n{"id": "a", "lang": "eng", "text": "Hi"}\n')
+    assert runner.invoke(app, ["index", "build", str(folder), "--model", "fake", "--input", str(dup),
+                               "--no-detect-language"]).exit_code == 0  # fmt: skip
+    result = runner.invoke(app, ["index", "add", str(folder), "--input", str(lines), "--on-duplicate", "error",
+                                 "--no-detect-language"])  # fmt: skip
+    assert f"{lines}:1: id 'b' is already in the index {folder}" in str(result.exception)

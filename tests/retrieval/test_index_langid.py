@@ -211,6 +211,20 @@ def test_an_open_index_sees_the_detected_column_another_process_added(tmp_path, 
         assert [h.id for h in hits] == added.ids and hits[0].detected == "deu"
 
 
+def test_two_open_objects_both_adding_detected_labels_add_the_column_once(tmp_path, fake_encoder):
+    """An object opened before another one added the `detected` column decided from what it saw at open and
+    ran ALTER TABLE again: a raw sqlite3.OperationalError (duplicate column name) instead of the add."""
+    folder = tmp_path / "idx"
+    build(folder, fake_encoder).close()
+    strip_detected_column(folder)
+    with SearchIndex.open(folder) as first, SearchIndex.open(folder) as second:
+        second.add(["hello"], fake_encoder.encode(["hello"]), "eng", detected=["eng"])
+        added = first.add(["bonjour"], fake_encoder.encode(["bonjour"]), "fra", detected=["fra"])
+        assert added.added == 1 and len(first) == len(DOCS) + 2
+    with SearchIndex.open(folder) as again:
+        assert again.detected_languages() == {"eng": 1, "fra": 1}
+
+
 def test_replace_updates_and_given_labels_are_normalised(tmp_path, fake_encoder, detector):
     index = build(tmp_path / "idx", fake_encoder, detector)
     index.add_texts(fake_encoder, [DOCS[0][0]], "deu", keys=["k"], detector=detector)

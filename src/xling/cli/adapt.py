@@ -15,6 +15,7 @@ from xling.cli.common import (
     TrainingSets,
     check_json_apart,
     console,
+    literal,
     model_folder,
     show_training_progress,
     training_overrides,
@@ -80,10 +81,12 @@ def adapt(
 
         detector = load_identifier()
     # not result.warnings: adapt logs each as it arises (xling.adaptation.result.add_warning), shown then
-    result = run_adapt(config, detector=detector, say=lambda message: console.print(f"[dim]{message}[/]"))
+    result = run_adapt(
+        config, detector=detector, say=lambda message: console.print(f"[dim]{literal(message)}[/]")
+    )
     vocabulary = result.vocabulary
     console.print(f"[green]{result.language} added: {vocabulary.get('added', 0):,} new pieces, saved to "
-                  f"{result.output}[/] in {result.seconds:,.0f} s")  # fmt: skip
+                  f"{literal(result.output)}[/] in {result.seconds:,.0f} s")  # fmt: skip
     for name, value in result.after.items():
         if name in result.before:
             console.print(f"  {name}: {result.before[name]} -> {value}")

@@ -17,6 +17,7 @@ from xling.cli.common import (
     TrainingSets,
     check_json_apart,
     console,
+    literal,
     model_folder,
     print_resumed,
     show_training_progress,
@@ -67,7 +68,7 @@ def align_sentences_cmd(
     result = align_sentences(config)
     if result.is_main:
         print_resumed(result.training["resumed_from"], result.output)
-        console.print(f"[green]encoder saved to {result.output}[/] ({result.training['pairs']:,} pairs, "
+        console.print(f"[green]encoder saved to {literal(result.output)}[/] ({result.training['pairs']:,} pairs, "
                       f"dev retrieval {result.dev.get('dev_retrieval', float('nan')):.3f})")  # fmt: skip
         write_json(json_path, {"output": str(result.output), "training": result.training, "dev": result.dev,
                                 "config": config_to_dict(config)})  # fmt: skip
@@ -101,6 +102,6 @@ def align_words(
                          dictionary=dictionary, max_vocab=max_vocab)  # fmt: skip
     report = align_word_vector_files(src, tgt, output, config, write_mapped=write_mapped, overwrite=overwrite,
                                      progress=True)  # fmt: skip
-    console.print(f"[green]{report.method} mapping written to {report.output}[/]")
+    console.print(f"[green]{report.method} mapping written to {literal(report.output)}[/]")
     for side, path in report.mapped.items():
-        console.print(f"mapped {side} vectors written to {path}")
+        console.print(f"mapped {side} vectors written to {literal(path)}")

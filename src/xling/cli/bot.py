@@ -16,6 +16,7 @@ from xling.cli.common import (
     check_json_apart,
     check_texts,
     console,
+    literal,
     model_folder,
     write_json,
 )
@@ -76,14 +77,14 @@ def build(
     check_folder_place(config.output)  # before the FAQ is embedded
     check_json_apart(json_path, (f"the output folder {config.output}", config.output),
                      (f"the encoder folder {config.encoder}", model_folder(config.encoder)))  # fmt: skip
-    with console.status(f"embedding the FAQ with {config.encoder}"):
+    with console.status(f"embedding the FAQ with {literal(config.encoder)}"):
         folder = build_bot(config.faq, config.output, config.encoder, config)
     from xling.artifacts import read_metadata
 
     meta = read_metadata(folder)
     console.print(f"[green]{meta['entries']} entries ({meta['rows']} texts, answers in "
-                  f"{', '.join(meta['languages'])}) -> {folder}[/]; threshold {meta['threshold']} "
-                  f"({meta['threshold_source']})")  # fmt: skip
+                  f"{literal(', '.join(meta['languages']))}) -> {literal(folder)}[/]; threshold "
+                  f"{meta['threshold']} ({literal(meta['threshold_source'])})")  # fmt: skip
     write_json(json_path, {"output": str(folder), **meta, "config": config_to_dict(config)})
 
 
@@ -111,15 +112,14 @@ def ask(
         if reply.answered:
             typer.echo(reply.answer)
             note = "" if reply.in_asker_language else " (not the asker's language)"
-            console.print(f"  [dim]{reply.id}: {reply.matched_question} | score {reply.score:.3f} >= "
-                          f"{reply.threshold} | {asked}, answered in {reply.answer_language} "
-                          f"({reply.answer_source}){note}[/]")  # fmt: skip
+            console.print(f"  [dim]{literal(reply.id)}: {literal(reply.matched_question)} | score "
+                          f"{reply.score:.3f} >= {reply.threshold} | {literal(asked)}, answered in "
+                          f"{literal(reply.answer_language)} ({literal(reply.answer_source)}){note}[/]")  # fmt: skip
         else:
             typer.echo("(no answer: handing over to a person)")
             closest = ", ".join(f"{c.id} {c.score:.3f}" for c in reply.candidates)
-            console.print(
-                f"  [dim]score {reply.score:.3f} < {reply.threshold} | {asked} | closest: {closest}[/]"
-            )
+            console.print(f"  [dim]score {reply.score:.3f} < {reply.threshold} | {literal(asked)} | closest: "
+                          f"{literal(closest)}[/]")  # fmt: skip
 
 
 @app.command("tune")
@@ -162,7 +162,7 @@ def tune(
                f"person (top-1 {choice.top1:.1%})")  # fmt: skip
     if write:
         write_threshold(folder, choice.threshold, f"xling bot tune on {root} ({', '.join(wanted)})")
-        console.print(f"[green]stored in {folder}/xling.json[/]")
+        console.print(f"[green]stored in {literal(folder)}/xling.json[/]")
     write_json(json_path, {**choice.to_dict(), "dev": str(root), "languages": wanted})
 
 
@@ -204,7 +204,7 @@ def eval_bot(
 
         with tempfile.TemporaryDirectory(prefix="xling-bot-") as tmp:
             model = encoder or DEFAULT_ENCODER
-            with console.status(f"building a bot from the bundled FAQ sample with {model}"):
+            with console.status(f"building a bot from the bundled FAQ sample with {literal(model)}"):
                 folder = build_bot(sample_faq_dir(), Path(tmp) / "bot", model, BotBuildConfig())
             result = evaluate_bot(_load(folder, detector, translator, None), data, languages,
                                   name=f"bundled FAQ sample bot ({model})")  # fmt: skip
@@ -221,7 +221,7 @@ def _load(folder: Path, detector: str | None, translator: str | None, threshold:
     from xling.errors import XlingError
     from xling.langid import DEFAULT_IDENTIFIER
 
-    with console.status(f"loading {folder}"):
+    with console.status(f"loading {literal(folder)}"):
         bot = SupportBot.load(folder, detector=(detector or DEFAULT_IDENTIFIER) if detect else None,
                               translator=translator or DEFAULT_TRANSLATOR,
                               threshold=threshold)  # fmt: skip
@@ -244,13 +244,13 @@ def _print_result(result) -> None:
     if any("translation_chrf" in row for row in result.scores.values()):
         columns.append("translation_chrf")
         headers.append("MT chrF++")
-    table = Table(title=f"support bot: {result.model} (threshold {result.settings['threshold']}, "
-                        f"{result.settings['margin']} margin)")  # fmt: skip
+    table = Table(title=literal(f"support bot: {result.model} (threshold {result.settings['threshold']}, "
+                                f"{result.settings['margin']} margin)"))  # fmt: skip
     for column in (*headers, "n", "off n"):
         table.add_column(column, justify="left" if column == "lang" else "right")
     for lang, row in result.scores.items():
         cells = ["" if row.get(c) is None else f"{row[c]:.1f}" for c in columns]
-        table.add_row(lang, *cells, str(row["n"]), str(row["n_offtopic"]))
+        table.add_row(literal(lang), *cells, str(row["n"]), str(row["n_offtopic"]))
     means = []
     for column in columns:
         values = [row[column] for row in result.scores.values() if row.get(column) is not None]

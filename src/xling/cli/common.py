@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from xling.atomic import write_json_atomically
 
-# soft_wrap: a piped message stays one line in a log instead of being cut at 80 columns.
-console = Console(stderr=True, soft_wrap=True)
+# soft_wrap: a piped message stays one line in a log instead of being cut at 80 columns. emoji off: a
+# path or text holding `:smile:` is shown as given (xling's own messages use no emoji codes).
+console = Console(stderr=True, soft_wrap=True, emoji=False)
 
 Recipe = Annotated[Path | None, typer.Option("--recipe", help="TOML recipe file that sets config fields.")]
 Sets = Annotated[
@@ -122,6 +124,13 @@ TgtVectors = Annotated[Path, typer.Option("--tgt", help="Target word vectors.")]
 MappingFolder = Annotated[Path, typer.Option(help="Mapping folder from `xling align words`.")]
 
 
+def literal(value: object) -> str:
+    """Return `value` (a path, a text, a query, a label read from a file) as rich markup that shows it as it
+    is: `[/INST]` in a document or `out[red].tsv` as a path is neither a tag (MarkupError, or a style
+    that eats the brackets) nor an error."""
+    return escape(str(value))
+
+
 def write_json(path: Path | None, payload: dict) -> None:
     """Return nothing after writing `payload` to `path` atomically when the user asked for --json; a write
     that fails (disk full, a read-only mount: what no check before the work can see) is a DataError naming
@@ -153,7 +162,7 @@ def load_encoder(model: str, **options):
     """Return the Encoder for `model`, with a spinner while it loads."""
     from xling.embeddings.encoder import Encoder
 
-    with console.status(f"loading {model}"):
+    with console.status(f"loading {literal(model)}"):
         return Encoder.load(model, **options)
 
 
@@ -170,12 +179,13 @@ def print_scores(result, columns: tuple[str, ...]) -> None:
     from rich.table import Table
 
     shown = (*[c for c in columns if c != result.primary], result.primary)
-    table = Table(title=f"{result.task}: {result.model} ({result.settings.get('scoring', '')})")
+    title = f"{result.task}: {result.model} ({result.settings.get('scoring', '')})"
+    table = Table(title=literal(title))
     table.add_column("language")
     for column in shown:
         table.add_column(column, justify="right")
     for lang, row in result.scores.items():
-        table.add_row(lang, *(f"{row[c]:.1f}" for c in shown))
+        table.add_row(literal(lang), *(f"{row[c]:.1f}" for c in shown))
     table.add_row("[bold]average[/]", *([""] * (len(shown) - 1)), f"[bold]{result.average:.1f}[/]")
     Console().print(table)
 
@@ -197,4 +207,4 @@ def show_training_progress(training) -> None:
 def print_resumed(step: int, run_dir: Path) -> None:
     """Print the step a run resumed from (nothing for a fresh run)."""
     if step:
-        console.print(f"resumed from step {step:,} (of {run_dir / 'checkpoints'})")
+        console.print(f"resumed from step {step:,} (of {literal(run_dir / 'checkpoints')})")

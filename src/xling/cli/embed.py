@@ -16,6 +16,7 @@ from xling.cli.common import (
     TextInput,
     check_json_apart,
     console,
+    literal,
     load_encoder,
     model_folder,
     write_json,
@@ -50,7 +51,7 @@ def embed(
     report = embed_file(encoder, input, output, batch_size=batch_size, dtype=dtype, normalize=normalize,
                         show_progress=True)  # fmt: skip
     note = f", {report.truncated} cut to the token limit" if report.truncated else ""
-    console.print(f"[green]{report.rows} x {report.dimension} vectors written to {report.output}[/] "
+    console.print(f"[green]{report.rows} x {report.dimension} vectors written to {literal(report.output)}[/] "
                   f"({report.rows / max(report.seconds, 1e-9):,.0f} texts/s{note})")  # fmt: skip
 
 
@@ -89,12 +90,12 @@ def export_onnx_cmd(
     check_json_apart(json_path, (f"the output folder {output}", output),
                      (f"the model folder {model}", model_folder(model)))  # fmt: skip
     sentences = list(read_lines(config.sample)) if config.sample is not None else None
-    with console.status(f"exporting {model} to ONNX and measuring it"):
+    with console.status(f"exporting {literal(model)} to ONNX and measuring it"):
         report = export_onnx(model, output, int8=config.int8, optimize=config.optimize, sentences=sentences,
                              int8_min_cosine=config.int8_min_cosine,
                              int8_outlier_channels=config.int8_outlier_channels)  # fmt: skip
     backends = ", ".join(repr(v.backend) for v in report.variants if v.backend != "torch")
-    console.print(f"[green]ONNX export written to {report.output / 'onnx'}[/] ({report.exporter} exporter, "
+    console.print(f"[green]ONNX export written to {literal(report.output / 'onnx')}[/] ({report.exporter} exporter, "
                   f"opset {report.opset}); load it with Encoder.load(folder, backend=...): {backends}")  # fmt: skip
     table = Table(title=f"vs PyTorch fp32 on {report.sentences} sentences, {report.threads} thread(s)")
     for column in ("variant", "file", "MB", "mean cosine", "min cosine", "sentences/s"):
@@ -138,9 +139,9 @@ def export_ct2_cmd(
                          overwrite=overwrite)  # fmt: skip
     check_json_apart(json_path, (f"the output folder {output}", output),
                      (f"the model folder {model}", model_folder(model)))  # fmt: skip
-    with console.status(f"converting {model} to CTranslate2 ({config.quantization})"):
+    with console.status(f"converting {literal(model)} to CTranslate2 ({config.quantization})"):
         report = export_ct2(model, output, quantization=config.quantization, overwrite=config.overwrite)
-    console.print(f"[green]CTranslate2 {report.quantization} model written to {report.output}[/] "
+    console.print(f"[green]CTranslate2 {report.quantization} model written to {literal(report.output)}[/] "
                   f"({report.megabytes:,.1f} MB, {report.vocabulary_size:,} tokens, {report.seconds:.1f} s); "
                   f"token log-probabilities vs PyTorch differ by {report.mean_logprob_difference:.2g} on average, "
                   f"{report.max_logprob_difference:.2g} at most")  # fmt: skip

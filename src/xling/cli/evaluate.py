@@ -17,6 +17,7 @@ from xling.cli.common import (
     TgtVectors,
     check_json_apart,
     console,
+    literal,
     load_encoder,
     model_folder,
     print_scores,
@@ -56,7 +57,7 @@ def eval_bli(
     coverage = row["coverage"]
     # the precisions that `ks` asked for (--set 'ks=[1]' has no P@5), in rank order
     precisions = sorted((key for key in row if key.startswith("p@")), key=lambda key: int(key[2:]))
-    table = Table(title=f"BLI {pair}: {result.model} + {result.settings['retrieval']}")
+    table = Table(title=literal(f"BLI {pair}: {result.model} + {result.settings['retrieval']}"))
     for column in (*(key.upper() for key in precisions), "covered pairs"):
         table.add_column(column, justify="right")
     table.add_row(*(f"{row[key]:.2f}" for key in precisions),
@@ -97,7 +98,7 @@ def eval_tatoeba(
     encoder = load_encoder(config.model)
     with console.status("Tatoeba") as status:
         result = evaluate_tatoeba(encoder, config, tests=tests,
-                                  progress=lambda lang: status.update(f"Tatoeba: {lang}"))  # fmt: skip
+                                  progress=lambda lang: status.update(f"Tatoeba: {literal(lang)}"))  # fmt: skip
     print_scores(result, ("src2eng", "eng2src"))
     write_json(json_path, result.to_dict())
 
@@ -133,11 +134,11 @@ def eval_mining(
         tests = build_mining_tests(config)
     with console.status("mining"):
         result = evaluate_mining(encoder, tests)
-    table = Table(title=f"mining ({config.book} hidden among other verses): {result.model}")
+    table = Table(title=literal(f"mining ({config.book} hidden among other verses): {result.model}"))
     for column in ("pair", "precision", "recall", "F1", "threshold"):
         table.add_column(column, justify="left" if column == "pair" else "right")
     for pair, row in result.scores.items():
-        table.add_row(pair, f"{100 * row['precision']:.1f}", f"{100 * row['recall']:.1f}", f"{100 * row['f1']:.1f}",
+        table.add_row(literal(pair), f"{100 * row['precision']:.1f}", f"{100 * row['recall']:.1f}", f"{100 * row['f1']:.1f}",
                       "" if row["threshold"] is None else f"{row['threshold']:.3f}")  # fmt: skip
     table.add_row("[bold]average F1[/]", "", "", f"[bold]{100 * result.average:.1f}[/]", "")
     Console().print(table)
@@ -148,7 +149,7 @@ def _load_translator(model: str, backend: str):
     """Return the Translator of a model folder or shipped name, with a spinner while it loads."""
     from xling.translation.translator import Translator
 
-    with console.status(f"loading {model}"):
+    with console.status(f"loading {literal(model)}"):
         return Translator.from_pretrained(model, backend=backend)
 
 
@@ -168,7 +169,7 @@ def _print_mt(result, beam: int) -> None:
     via = (
         [f"BLEU via {result.settings['pivot']}", f"chrF++ via {result.settings['pivot']}"] if pivoted else []
     )
-    table = Table(title=f"mt ({result.settings['testset']}): {result.model}, beam {beam}")
+    table = Table(title=literal(f"mt ({result.settings['testset']}): {result.model}, beam {beam}"))
     for column in ["direction", "n", "BLEU", "chrF++", *via]:
         table.add_column(column, justify="left" if column == "direction" else "right")
     for label, row in result.scores.items():
@@ -176,7 +177,7 @@ def _print_mt(result, beam: int) -> None:
             f"{row[key]:.1f}" if key in row else ""
             for key in ("bleu", "chrf++", "pivot_bleu", "pivot_chrf++")
         ]
-        table.add_row(label, str(row["n"]), *cells[: 2 + len(via)])
+        table.add_row(literal(label), str(row["n"]), *cells[: 2 + len(via)])
     if pivoted:
         direct = sum(row["chrf++"] for row in pivoted) / len(pivoted)
         through = sum(row["pivot_chrf++"] for row in pivoted) / len(pivoted)
@@ -189,7 +190,7 @@ def _print_mt(result, beam: int) -> None:
             groups.setdefault(signatures[metric], []).append(label)
         for signature, labels in groups.items():
             which = "" if len(groups) == 1 else f" ({', '.join(labels)})"
-            console.print(f"{name} signature{which}: {signature}")
+            console.print(f"{name} signature{literal(which)}: {literal(signature)}")
 
 
 def _comma_list(text: str | None) -> list[str] | None:
@@ -268,7 +269,7 @@ def eval_mt(
     tests = load_tests(config)  # a missing data file is reported before a model loads for minutes
     translator = _load_translator(config.model, config.backend)
     result = evaluate_mt(translator, config, tests=tests, show_progress=True,
-                         on_direction=lambda label: console.print(f"translating {label}"))  # fmt: skip
+                         on_direction=lambda label: console.print(f"translating {literal(label)}"))  # fmt: skip
     _print_mt(result, config.decode.beam_size)
     write_json(json_path, result.to_dict())
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from xling.cli.common import (
     JsonOut,
@@ -16,6 +18,7 @@ from xling.cli.common import (
     check_texts,
     console,
     language_code,
+    literal,
     load_encoder,
     model_folder,
     write_json,
@@ -83,22 +86,24 @@ def index_build(
     check_folder_place(folder)  # before the model loads and the documents are embedded
     identifier = load_detector(detect_language, detector, lang)
     encoder = load_encoder(model)
+    documents = read_input(input, lang)
     index, result = SearchIndex.build(
         folder,
         encoder,
-        read_input(input, lang),
+        documents,
         model=model,
         index_kind=kind,
         overwrite=overwrite,
         on_duplicate=on_duplicate,
         show_progress=True,
         detector=identifier,
+        where=document_lines(input, len(documents)),
     )
     with index:
         skipped = f", {result.skipped:,} duplicates skipped" if result.skipped else ""
         console.print(
-            f"[green]{len(index):,} documents indexed in {folder}[/]{skipped} (model {index.model})"
-            + detected_summary(index)
+            f"[green]{len(index):,} documents indexed in {literal(folder)}[/]{skipped} "
+            f"(model {literal(index.model)})" + detected_summary(index)
         )
 
 
@@ -127,6 +132,7 @@ def index_add(
             show_progress=True,
             detector=identifier,
             model=source,  # errors name the path given, not only the encoder's own name
+            where=document_lines(input, len(documents)),
         )
         parts = [f"added {result.added:,} documents"]
         if result.replaced:
@@ -206,11 +212,13 @@ def index_search(
         )
     payload = []
     for query, hits in zip(queries, results, strict=True):
-        table = Table(title=f"query: {query}")
+        # Text, not markup: a document or query holding `[/INST]` or `[bold]` is shown as it is
+        table = Table(title=Text(f"query: {query}"))
         for column in ("score", "lang", "detected", "id", "text"):
             table.add_column(column, justify="right" if column in ("score", "id") else "left")
         for hit in hits:
-            table.add_row(f"{hit.score:.3f}", hit.language, hit.detected or "-", str(hit.id), hit.text)
+            table.add_row(f"{hit.score:.3f}", Text(hit.language), Text(hit.detected or "-"), str(hit.id),
+                          Text(hit.text))  # fmt: skip
         Console().print(table)
         payload.append({"query": query, "hits": [hit_record(hit) for hit in hits]})
     write_json(json_path, {"results": payload})
@@ -256,9 +264,25 @@ def read_input(path: Path, lang: str | None) -> list[Document]:
     return read_documents(path, "und" if auto else lang)
 
 
+def document_lines(path: Path, count: int) -> Callable[[int], str]:
+    """Return how errors name document i of the `count` that read_input read from `path`: `path:line`."""
+    from functools import cache
+
+    from xling.data.readers import read_lines
+
+    @cache
+    def first_line() -> int:
+        # the documents are the file's lines (no blank ones), after a header line if it has one; counted
+        # only when an error names a document
+        return 1 + sum(1 for _ in read_lines(path)) - count
+
+    return lambda i: f"{path}:{first_line() + i}"
+
+
 def detected_summary(index: SearchIndex) -> str:
-    """Return `; detected: deu 120, fra 80, ...` for the console line after a build ('' when none)."""
+    """Return `; detected: deu 120, fra 80, ...` (markup) for the console line after a build ('' when
+    none)."""
     counts = index.detected_languages()
-    shown = ", ".join(f"{label} {n:,}" for label, n in list(counts.items())[:SHOWN_LABELS])
+    shown = ", ".join(f"{literal(label)} {n:,}" for label, n in list(counts.items())[:SHOWN_LABELS])
     more = f", ... ({len(counts) - SHOWN_LABELS} more)" if len(counts) > SHOWN_LABELS else ""
     return f"; detected: {shown}{more}" if counts else ""

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from xling.cli.common import JsonOut, Recipe, Sets, check_json_apart, check_texts, console, write_json
+from xling.cli.common import (
+    JsonOut,
+    Recipe,
+    Sets,
+    check_json_apart,
+    check_texts,
+    console,
+    literal,
+    write_json,
+)
 
 app = typer.Typer(help="Language identification: train a detector.", no_args_is_help=True)
 
@@ -66,7 +75,7 @@ def detect(
                              progress=output is not None, languages=allowed, as_json=as_json,
                              spans=spans)  # fmt: skip
         if output is not None:
-            console.print(f"[green]{report.lines:,} lines written to {output}[/] "
+            console.print(f"[green]{report.lines:,} lines written to {literal(output)}[/] "
                           f"({report.lines / max(report.seconds, 1e-9):,.0f} texts/s)")  # fmt: skip
         else:
             for line in report.rows:
@@ -115,14 +124,14 @@ def train(
     check_json_apart(json_path, (f"the output folder {config.output}", config.output))
     result = train_identifier(config, progress=True)
     console.print(f"[green]{result.labels} labels learned from {result.train_examples:,} examples, saved to "
-                  f"{result.output}[/] in {result.seconds:,.0f} s")  # fmt: skip
+                  f"{literal(result.output)}[/] in {result.seconds:,.0f} s")  # fmt: skip
     if math.isnan(result.dev_accuracy):
         console.print("  no held-out lines (too little text per language to hold some out)")
     else:
         console.print(f"  held-out macro accuracy: {result.dev_accuracy:.2%} (lines), "
                       f"{result.dev_short_accuracy:.2%} (1-3 words)")  # fmt: skip
         weakest = sorted(result.per_label.items(), key=lambda item: item[1])[:8]
-        console.print("  weakest: " + ", ".join(f"{label} {value:.0%}" for label, value in weakest))
+        console.print("  weakest: " + ", ".join(f"{literal(label)} {value:.0%}" for label, value in weakest))
     accuracy, short = (None if math.isnan(x) else x for x in (result.dev_accuracy, result.dev_short_accuracy))
     write_json(json_path, {"output": str(result.output), "labels": result.labels,
                            "train_examples": result.train_examples, "dev_macro_accuracy": accuracy,

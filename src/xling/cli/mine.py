@@ -14,6 +14,7 @@ from xling.cli.common import (
     Sets,
     check_json_apart,
     console,
+    literal,
     load_encoder,
     model_folder,
     write_json,
@@ -55,6 +56,6 @@ def mine(
     report = mine_files(
         load_encoder(model, precision=precision), src, tgt, output, config, show_progress=True
     )
-    console.print(f"[green]{report.pairs:,} pairs written to {report.output}[/] from {report.src_sentences:,} x "
+    console.print(f"[green]{report.pairs:,} pairs written to {literal(report.output)}[/] from {report.src_sentences:,} x "
                   f"{report.tgt_sentences:,} sentences in {report.seconds:.1f} s")  # fmt: skip
     write_json(json_path, report.to_dict())

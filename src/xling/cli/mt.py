@@ -14,6 +14,7 @@ from xling.cli.common import (
     TrainingSets,
     check_json_apart,
     console,
+    literal,
     model_folder,
     print_resumed,
     show_training_progress,
@@ -71,9 +72,9 @@ def train(
     result = train_translation(config)
     if result.train.is_main:
         print_resumed(result.train.resumed_from, result.output)
-        console.print(f"[green]{result.family} model saved to {result.output}[/] "
+        console.print(f"[green]{result.family} model saved to {literal(result.output)}[/] "
                       f"(final loss {result.train.final_loss:.4f})")  # fmt: skip
         for key, value in sorted(result.evaluation.items()):
-            console.print(f"  {key}: {value}")
+            console.print(f"  {literal(key)}: {literal(value)}")
         write_json(json_path, {"output": str(result.output), "family": result.family, **result.train.to_dict(),
                                "evaluation": result.evaluation, "config": config_to_dict(config)})  # fmt: skip

@@ -16,6 +16,7 @@ from xling.cli.common import (
     check_json_apart,
     check_texts,
     console,
+    literal,
     model_folder,
     print_resumed,
     show_training_progress,
@@ -60,7 +61,9 @@ def pretrain(
     result = run_pretrain(config)
     if result.train.is_main:
         print_resumed(result.train.resumed_from, result.output)
-        console.print(f"[green]model saved to {result.output}[/] (final loss {result.train.final_loss:.4f})")
+        console.print(
+            f"[green]model saved to {literal(result.output)}[/] (final loss {result.train.final_loss:.4f})"
+        )
         _print_evaluation(result.evaluation)
         write_json(json_path, {"output": str(result.output), **result.train.to_dict(),
                                "evaluation": result.evaluation, "config": config_to_dict(config)})  # fmt: skip
@@ -79,7 +82,7 @@ def _print_evaluation(evaluation: dict) -> None:
     for lang, ppl in evaluation["perplexity"].items():
         row = evaluation["retrieval"].get(lang)
         acc = "" if row is None else f"{(sum(v for k, v in row.items() if '2' in k) / 2):.1f}%"
-        table.add_row(lang, f"{ppl:.1f}", acc, "" if row is None else f"{row['chance']:.1f}%")
+        table.add_row(literal(lang), f"{ppl:.1f}", acc, "" if row is None else f"{row['chance']:.1f}%")
     Console().print(table)
 
 
@@ -93,7 +96,7 @@ def fill_mask(
 
     check_top_k(top_k)  # before loading the model, which a bad option would waste
     check_texts(texts)
-    with console.status(f"loading {model}"):
+    with console.status(f"loading {literal(model)}"):
         lm, tokenizer = load_masked_lm(model)
     for text in texts:
         predictions = predict_masked(lm, text, top_k=top_k, tokenizer=tokenizer)

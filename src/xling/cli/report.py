@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from xling.cli.common import Recipe, Sets, console
+from xling.cli.common import Recipe, Sets, console, literal
 from xling.config import load_config
 
 
@@ -80,7 +80,7 @@ def report(
 
     def progress(task: str, outcome) -> None:
         if outcome is None:
-            console.print(f"[bold]{task}[/] ...")
+            console.print(f"[bold]{literal(task)}[/] ...")
         elif outcome.status in ("skipped", "failed"):
             colour = "yellow" if outcome.status == "skipped" else "red"
             console.print(f"  [{colour}]{outcome.status}[/]: {escape(outcome.reason or '')}")
@@ -90,16 +90,16 @@ def report(
             console.print(f"  {result.primary} {result.average:.2f} over {len(result.scores)} rows ({how})")
 
     outcome = run_report(config, progress=progress)
-    console.print(f"[green]wrote {outcome.json_path} and {outcome.html_path}[/]")
+    console.print(f"[green]wrote {literal(outcome.json_path)} and {literal(outcome.html_path)}[/]")
     regressions = {task: info["regressions"] for task, info in outcome.report.get("baseline", {}).get("tasks", {}).items()
                    if info["regressions"]}  # fmt: skip
     for task, keys in regressions.items():
-        console.print(f"[red]regression[/] {task}: {', '.join(keys)}")
+        console.print(f"[red]regression[/] {literal(task)}: {literal(', '.join(keys))}")
     for line in outcome.failures:
-        console.print(f"[red]fail-under[/] {line}")
+        console.print(f"[red]fail-under[/] {literal(line)}")
     broken = [task.task for task in outcome.tasks if task.status == "failed"]
     if broken:
-        console.print(f"[red]failed[/] {', '.join(broken)} (see above; report.json has each reason)")
+        console.print(f"[red]failed[/] {literal(', '.join(broken))} (see above; report.json has each reason)")
     nothing_ran = bool(outcome.tasks) and all(task.status == "skipped" for task in outcome.tasks)
     if nothing_ran:
         console.print("[red]no task ran[/]: none found its test data (reasons above); point --data or "

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from xling.cli.common import Sets, console
+from xling.cli.common import Sets, console, literal
 
 
 def serve(
@@ -74,7 +74,7 @@ def serve(
                            encoder=encoder, translator=translator, detector=detector, classifier=classifier,
                            bot=bot, bot_translator=bot_translator, indexes=indexes or None)  # fmt: skip
     settings.validate()
-    console.print(f"xling serve on http://{settings.host}:{settings.port} ({settings.workers} worker"
+    console.print(f"xling serve on http://{literal(settings.host)}:{settings.port} ({settings.workers} worker"
                   f"{'s' if settings.workers > 1 else ''}; API docs at /docs)")  # fmt: skip
     options = dict(host=settings.host, port=settings.port, log_level=settings.log_level,
                    timeout_graceful_shutdown=settings.graceful_timeout_s)  # fmt: skip

@@ -17,6 +17,7 @@ from xling.cli.common import (
     check_json_apart,
     check_texts,
     console,
+    literal,
     model_folder,
     show_training_progress,
     write_json,
@@ -95,7 +96,7 @@ def train(
     with console.status(f"training a {config.method} tagger on {len(train_data.words):,} sentences"):
         tagger = train_tagger(config, train_data, dev_data)
     metadata = dict(getattr(tagger, "meta", None) or {})
-    console.print(f"[green]{config.method} tagger ({len(tagger.labels)} tags) saved to {output}[/]")
+    console.print(f"[green]{config.method} tagger ({len(tagger.labels)} tags) saved to {literal(output)}[/]")
     write_json(json_path, {"output": str(output), "labels": list(tagger.labels), **metadata})
 
 
@@ -125,7 +126,7 @@ def evaluate(
                 f"--test {item!r}: {lang.strip()} has a test set already; give one per language"
             )
         test_sets[lang.strip()] = read_tagged(file.strip(), data_format, lang.strip())
-    with console.status(f"loading {model}"):
+    with console.status(f"loading {literal(model)}"):
         tagger = load_tagger(model)
     with console.status("tagging"):
         result = evaluate_tagger(tagger, test_sets, model=str(model), source_language=source)
@@ -148,7 +149,7 @@ def tag(
     words = [sentence.split() for sentence in sentences]
     if any(not w for w in words):
         raise ConfigError("a sentence to tag is empty")
-    with console.status(f"loading {model}"):
+    with console.status(f"loading {literal(model)}"):
         tagger = load_tagger(model)
     tags = tagger.predict(words)
     out = Console(soft_wrap=True)

@@ -12,6 +12,7 @@ from xling.cli.common import (
     Sets,
     check_json_apart,
     console,
+    literal,
     model_folder,
     write_json,
 )
@@ -59,9 +60,10 @@ def tokenizer_train(
     title = f"training a {config.vocab_size}-piece vocabulary over {len(sources.languages)} languages"
     with console.status(title) as status:
         # on a terminal the spinner shows each stage; in a log, a line every few seconds says it is alive
-        say = (lambda line: status.update(f"{title}: {line}")) if console.is_terminal else console.print
+        say = (lambda line: status.update(f"{title}: {literal(line)}")) if console.is_terminal else (
+            lambda line: console.print(literal(line)))  # fmt: skip
         report = train_vocabulary(sources.text_factories(), config, progress=say)
-    console.print(f"[green]tokenizer saved to {report.output}[/] ({report.vocab_size} tokens)")
+    console.print(f"[green]tokenizer saved to {literal(report.output)}[/] ({report.vocab_size} tokens)")
     write_json(json_path, {"output": str(report.output), "vocab_size": report.vocab_size,
                             "counts": report.counts, "sampled": report.sampled})  # fmt: skip
 
@@ -92,10 +94,12 @@ def tokenizer_transfer(
     check_json_apart(json_path, (f"the output folder {config.output}", config.output),
                      (f"the model folder {config.model}", model_folder(config.model)),
                      (f"the tokenizer folder {config.tokenizer}", model_folder(config.tokenizer)))  # fmt: skip
-    with console.status(f"transferring {config.model} to the vocabulary {config.tokenizer}"):
+    with console.status(
+        f"transferring {literal(config.model)} to the vocabulary {literal(config.tokenizer)}"
+    ):
         report = transfer_vocabulary(config.model, config.tokenizer, config.output, seed=config.seed,
                                      overwrite=config.overwrite)  # fmt: skip
     counts = ", ".join(f"{n:,} {kind}" for kind, n in report.counts.items())
-    console.print(f"[green]encoder with a {report.vocab_size:,}-token vocabulary saved to {report.output}[/] "
+    console.print(f"[green]encoder with a {report.vocab_size:,}-token vocabulary saved to {literal(report.output)}[/] "
                   f"(rows: {counts}; {report.seconds:.1f} s)")  # fmt: skip
     write_json(json_path, report.to_dict())

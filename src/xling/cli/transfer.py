@@ -18,6 +18,7 @@ from xling.cli.common import (
     check_json_apart,
     check_texts,
     console,
+    literal,
     model_folder,
     show_training_progress,
     write_json,
@@ -80,14 +81,16 @@ def adapt(
     from xling.data.readers import read_lines
     from xling.transfer.classifier import load_classifier
 
-    with console.status(f"loading {model}"):
+    with console.status(f"loading {literal(model)}"):
         classifier = load_classifier(model)
     if not hasattr(classifier, "adapt"):
         raise ConfigError(f"{model}: this kind of classifier does not adapt to languages")
     texts = list(read_lines(input))
     classifier.adapt(language, texts)
     classifier.save(model)
-    console.print(f"[green]{model} adapted to {language} from {len(texts):,} unlabelled texts[/]")
+    console.print(
+        f"[green]{literal(model)} adapted to {literal(language)} from {len(texts):,} unlabelled texts[/]"
+    )
 
 
 @app.command("train")
@@ -205,7 +208,7 @@ def train(
     counts = ", ".join(f"{label} {all_labels.count(label)}" for label in classifier.labels)
     languages = f" in {len(parts)} languages" if len(parts) > 1 else ""
     console.print(f"[green]{config.method} classifier trained on {len(all_labels)} texts{languages} "
-                  f"({escape(counts)}), saved to {output}[/]")  # fmt: skip
+                  f"({escape(counts)}), saved to {literal(output)}[/]")  # fmt: skip
     dev_scores = metadata.get("dev") or {}
     if "macro_f1" in dev_scores:
         chosen = f" with C={metadata['C']:g}" if "C" in metadata else ""
@@ -235,13 +238,13 @@ def predict(
 
     if output is not None:
         output = writable_file(output, [input])  # before the encoding, which a bad path would waste
-    with console.status(f"loading {model}"):
+    with console.status(f"loading {literal(model)}"):
         classifier = load_classifier(model)
     if language is not None:
         classifier = _adapted_to(classifier, language, list(read_lines(input)))
     records = predict_file(classifier, input, output)
     if output is not None:
-        console.print(f"[green]{len(records)} predictions written to {output}[/]")
+        console.print(f"[green]{len(records)} predictions written to {literal(output)}[/]")
         return
     for line in prediction_tsv(classifier.labels, records, str(input)):
         typer.echo(line)
@@ -295,7 +298,7 @@ def evaluate(
     if umsab is None and not test:
         raise ConfigError("give the test data as --umsab DIR (with --languages) or --test LANG=FILE")
     check_json_apart(json_path, (f"the model folder {model}", model_folder(model)))
-    with console.status(f"loading {model}"):
+    with console.status(f"loading {literal(model)}"):
         classifier = load_classifier(model)
     metadata = getattr(classifier, "metadata", None) or {}
     source = source or training_record(metadata).get("language")
@@ -334,12 +337,12 @@ def evaluate(
             without.append(language)
     adapted = adapt_languages(classifier, unlabelled)
     if adapted:
-        console.print(f"adapted to {', '.join(adapted)} from their train split's texts (no labels)")
+        console.print(f"adapted to {literal(', '.join(adapted))} from their train split's texts (no labels)")
     for code in adapt_languages(classifier, on_test) if on_test else []:
-        console.print(f"[yellow]warning:[/] adapted to {code} from its test texts (--adapt-on-test, labels "
+        console.print(f"[yellow]warning:[/] adapted to {literal(code)} from its test texts (--adapt-on-test, labels "
                       "unused): its scores are transductive, not zero-shot")  # fmt: skip
     if without:
-        console.print(f"[yellow]warning:[/] not adapted to {', '.join(without)}: no train split to adapt from, "
+        console.print(f"[yellow]warning:[/] not adapted to {literal(', '.join(without))}: no train split to adapt from, "
                       "and test texts are for scoring only (`xling transfer adapt` saves a language; "
                       "--adapt-on-test adapts on the test texts)")  # fmt: skip
     with console.status("scoring"):
@@ -362,16 +365,16 @@ def classify(
 
     check_texts(texts)
     check_json_apart(json_path, (f"the model folder {model}", model_folder(model)))
-    with console.status(f"loading {model}"):
+    with console.status(f"loading {literal(model)}"):
         classifier = load_classifier(model)
     if language is not None:
         classifier = _adapted_to(classifier, language, texts)
     records = predictions(classifier, texts)
-    table = Table(title=f"{model}")
+    table = Table(title=literal(model))
     table.add_column("text")
     table.add_column("label")
     for label in classifier.labels:
-        table.add_column(f"p({label})", justify="right")
+        table.add_column(f"p({literal(label)})", justify="right")
     for record in records:
         table.add_row(escape(record["text"]), f"[bold]{escape(record['label'])}[/]",
                       *(f"{p:.3f}" for p in record["probabilities"].values()))  # fmt: skip

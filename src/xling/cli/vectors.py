@@ -16,6 +16,7 @@ from xling.cli.common import (
     TgtVectors,
     check_texts,
     console,
+    literal,
 )
 from xling.config import load_config
 
@@ -41,7 +42,7 @@ def vectors_train(
     config = load_config(VectorsTrainConfig, recipe, set_ or [], section="vectors", corpus=corpus,
                          language=language, output=output, overwrite=overwrite)  # fmt: skip
     vectors = train_vectors(config, progress=True)
-    console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {config.output}[/]")
+    console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {literal(config.output)}[/]")
 
 
 @app.command("convert")
@@ -57,7 +58,7 @@ def vectors_convert(
     from xling.vectors import convert_vectors
 
     vectors = convert_vectors(source, target, max_words=max_words, overwrite=overwrite)
-    console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {target}[/]")
+    console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {literal(target)}[/]")
 
 
 @app.command("translate")
@@ -83,9 +84,9 @@ def vectors_translate(
     config = load_config(WordTranslateConfig, recipe, set_ or [], section="translate_words", retrieval=retrieval,
                          top=top, max_vocab=max_vocab)  # fmt: skip
     found = translate_words_from_files(words, src, tgt, mapping, config)
-    table = Table(title=f"{src.name} -> {tgt.name} ({config.retrieval})")
+    table = Table(title=literal(f"{src.name} -> {tgt.name} ({config.retrieval})"))
     table.add_column("word")
     table.add_column("translations (score)")
     for word, hits in found.items():
-        table.add_row(word, ", ".join(f"{target} ({score:.2f})" for target, score in hits))
+        table.add_row(literal(word), literal(", ".join(f"{target} ({score:.2f})" for target, score in hits)))
     Console().print(table)

@@ -208,6 +208,8 @@ class SearchIndex:
     def __init__(self, path: Path, info: dict[str, Any], db: sqlite3.Connection) -> None:
         """Use SearchIndex.create, SearchIndex.build or SearchIndex.open rather than this."""
         self.path = path
+        # how errors name the index: the folder asked for, not the hidden staging folder a build fills
+        self._shown_path = path
         self.model: str = info["model"]
         self.dimension: int = info["dimension"]
         self.kind: str = info["kind"]
@@ -254,13 +256,15 @@ class SearchIndex:
         batch_size: int = 64,
         show_progress: bool = False,
         detector: LanguageIdentifier | None = None,
+        *,
+        where: Callable[[int], str] | None = None,
     ) -> tuple[SearchIndex, AddResult]:
         """Return (the index, what was added) after indexing `documents` with `encoder` in folder `path`.
 
         `model` is what loads the encoder (default its name). Nothing appears at `path` until every
         document is stored: a build that fails or is killed leaves no index there, and an index being
         replaced (`overwrite`) stays whole until then. With a `detector`, each document's detected
-        language is stored too (see add_texts).
+        language is stored too (see add_texts, also for `where`).
         """
         _check_duplicate_action(on_duplicate)
         results: list[AddResult] = []
@@ -268,11 +272,9 @@ class SearchIndex:
 
         def fill(index: SearchIndex) -> None:
             # also with no documents: the add stores the encoder's fingerprint, which later adds are checked by
-            results.append(
-                index.add_documents(
-                    encoder, documents, on_duplicate, batch_size, show_progress, detector, model=name
-                )
-            )
+            added = index.add_documents(encoder, documents, on_duplicate, batch_size, show_progress, detector,
+                                        model=name, where=where)  # fmt: skip
+            results.append(added)
 
         dimension = getattr(encoder, "dimension", None)
         return cls._staged(path, name, dimension, index_kind, overwrite, fill), results[0]  # type: ignore[arg-type]
@@ -310,6 +312,7 @@ class SearchIndex:
             atomic_folder(root, overwrite=True, what="search index") as staging,
             cls._create_in(staging, info) as index,
         ):
+            index._shown_path = root
             if fill is not None:
                 fill(index)
         return cls.open(root)
@@ -460,10 +463,12 @@ class SearchIndex:
         on_duplicate: str,
         probe: np.ndarray | None,
         detected: list[str | None] | None = None,
+        where: Callable[[int], str] | None = None,
     ) -> AddResult:
         """Return the AddResult of storing these rows in one transaction (the caller holds the lock).
 
         `detected` (a label or None per row) adds the `detected` column to an index made before it had one.
+        `where` names row i in a duplicate's error (`path:line`; None: `document i`).
         """
         self._follow_replacement()
         if not keys:
@@ -477,20 +482,20 @@ class SearchIndex:
         skipped = 0
         labels = detected if detected is not None else [None] * len(keys)
         with _transaction(self._db):
-            if detected is not None and not self._has_detected:
+            # the schema as it is now, under the write lock, not as this object last saw it: another object
+            # or process may have added the column since, and adding it twice is an OperationalError
+            has_detected = self._has_detected or _has_column(self._db, "documents", "detected")
+            if detected is not None and not has_detected:
                 # inside the transaction: a failed add leaves the table as it was
                 self._db.execute("ALTER TABLE documents ADD COLUMN detected TEXT")
                 self._db.execute("CREATE INDEX documents_detected ON documents (detected)")
-            with_detected = self._has_detected or detected is not None
+            with_detected = has_detected or detected is not None
             stored = self._ids_of_keys(keys)
             for position, key in enumerate(keys):
                 if key in chosen or key in stored:
                     if on_duplicate == "error":
-                        where = "is already in the index" if key in stored else "is given twice"
-                        raise XlingError(
-                            f"{self.path}: document {position} (key {key!r}) {where}; "
-                            "choose on_duplicate skip or replace (--on-duplicate)"
-                        )
+                        first = None if key in stored else chosen[key]
+                        raise self._duplicate_error(key, position, first, where)
                     if on_duplicate == "skip":
                         skipped += 1
                         continue
@@ -520,6 +525,19 @@ class SearchIndex:
         # a key given twice in one add and new to the index is added once and replaces nothing stored
         replaced = sum(1 for key in chosen if key in stored)
         return AddResult([ids[key] for key in keys], len(chosen) - replaced, skipped, replaced)
+
+    def _duplicate_error(
+        self, key: str, position: int, first: int | None, where: Callable[[int], str] | None
+    ) -> XlingError:
+        """Return the error of row `position`, whose `key` is stored already (`first` None) or was given
+        first at row `first`: named by `where` (a file's `path:line`) when given, else by its position."""
+        advice = "choose on_duplicate skip or replace (--on-duplicate)"
+        if where is None:
+            problem = "is already in the index" if first is None else "is given twice"
+            return XlingError(f"{self._shown_path}: document {position} (key {key!r}) {problem}; {advice}")
+        problem = f"is already in the index {self._shown_path}" if first is None else (
+            f"is given twice (first at {where(first)})")  # fmt: skip
+        return XlingError(f"{where(position)}: id {key!r} {problem}; {advice}")
 
     def delete(self, ids: Sequence[int] | np.ndarray) -> int:
         """Return how many of the row `ids` were stored and are now deleted (unknown ids are ignored)."""
@@ -561,15 +579,19 @@ class SearchIndex:
         detector: LanguageIdentifier | None = None,
         *,
         model: str | None = None,
+        where: Callable[[int], str] | None = None,
     ) -> AddResult:
         """Return what was added after encoding `texts` with `encoder` and adding them (see add).
 
         With "skip", documents whose key is already stored are not even encoded, so adding a file again
-        costs little. `show_progress` draws a bar while the texts are encoded. With a `detector`, each
-        stored text's detected label is stored too (batched calls), and a text given as `und` takes the
-        detected language as its language (and content key). `model` is what loaded `encoder` (a folder,
-        shipped name or Hub id; default its name): errors name it, and an index without a fingerprint
-        accepts the encoder only when it or the encoder's name is the index's model.
+        costs little; one of them that another writer deletes while the others are encoded is encoded and
+        added after all (counted as added), so every given document is stored afterwards. `show_progress`
+        draws a bar while the texts are encoded. With a `detector`, each stored text's detected label is
+        stored too (batched calls), and a text given as `und` takes the detected language as its language
+        (and content key). `model` is what loaded `encoder` (a folder, shipped name or Hub id; default its
+        name): errors name it, and an index without a fingerprint accepts the encoder only when it or the
+        encoder's name is the index's model. `where` names text i in a duplicate's error, `path:line` for
+        texts read from a file (default: `document i`).
         """
         _check_duplicate_action(on_duplicate)
         probe = self._check_encoder(encoder, model)
@@ -599,7 +621,7 @@ class SearchIndex:
         )
         unit = self._unit_vectors(vectors, "document")
         if len(unit) != len(todo):
-            raise XlingError(f"{self.path}: {len(todo)} texts but {len(unit)} vectors")
+            raise XlingError(f"{self._shown_path}: {len(todo)} texts but {len(unit)} vectors")
         detected: list[str | None] | None = None
         if detector is not None:
             found.update(_detect(detector, texts, [i for i in todo if i not in found]))
@@ -614,11 +636,48 @@ class SearchIndex:
                 on_duplicate,
                 probe,
                 detected,
+                None if where is None else lambda row: where(todo[row]),
             )
             if len(todo) == len(texts):
                 return result
             ids = self._ids_of_keys(stable)
-        return AddResult([ids[key] for key in stable], result.added, len(texts) - result.added, 0)
+        added = result.added + self._add_deleted_meanwhile(
+            encoder, stable, texts, codes, extras, ids, batch_size, detector, model
+        )
+        return AddResult([ids[key] for key in stable], added, len(texts) - added, 0)
+
+    def _add_deleted_meanwhile(
+        self,
+        encoder: TextEncoder,
+        keys: list[str],
+        texts: list[str],
+        codes: list[str],
+        extras: list[str | None],
+        ids: dict[str, int],
+        batch_size: int,
+        detector: LanguageIdentifier | None,
+        model: str | None,
+    ) -> int:
+        """Return how many documents were added after adding (with "skip") those of `keys` missing from
+        `ids`, the row ids stored now, and putting their row ids into `ids`.
+
+        A key is missing when add_texts skipped its document as stored, not encoding it, and another writer
+        deleted it while the other texts were encoded: it is encoded and added now, as if that delete had
+        come first, so every given document is in the index and has a row id.
+        """
+        first: dict[str, int] = {}
+        for position, key in enumerate(keys):
+            if key not in ids:
+                first.setdefault(key, position)
+        if not first:
+            return 0
+        gone = list(first.values())
+        metadata = [None if extras[i] is None else json.loads(extras[i]) for i in gone]
+        again = self.add_texts(encoder, [texts[i] for i in gone], [codes[i] for i in gone], metadata,
+                               batch_size, [keys[i] for i in gone], "skip", False, detector,
+                               model=model)  # fmt: skip
+        ids.update(zip(first, again.ids, strict=True))
+        return again.added
 
     def add_documents(
         self,
@@ -630,9 +689,10 @@ class SearchIndex:
         detector: LanguageIdentifier | None = None,
         *,
         model: str | None = None,
+        where: Callable[[int], str] | None = None,
     ) -> AddResult:
         """Return what was added after encoding `documents` (xling.data.Document) and adding them (see
-        add_texts, also for `model`)."""
+        add_texts, also for `model` and `where`)."""
         return self.add_texts(
             encoder,
             [document.text for document in documents],
@@ -644,6 +704,7 @@ class SearchIndex:
             show_progress,
             detector,
             model=model,
+            where=where,
         )
 
     # --- searching -----------------------------------------------------------------------------------
@@ -801,8 +862,8 @@ class SearchIndex:
         dimension = getattr(encoder, "dimension", None)
         if dimension != self.dimension:
             raise XlingError(
-                f"{self.path}: this index was built with model {self.model!r} of {self.dimension}-dimensional "
-                f"vectors, but encoder {shown} makes {dimension}-dimensional ones"
+                f"{self._shown_path}: this index was built with model {self.model!r} of "
+                f"{self.dimension}-dimensional vectors, but encoder {shown} makes {dimension}-dimensional ones"
             )
         with self._lock:
             self._follow_replacement()  # the replacement's fingerprint is the one to check against
@@ -815,7 +876,7 @@ class SearchIndex:
             names = [given for given in (model, name) if isinstance(given, str) and given.strip()]
             if not any(model_reference(given) == self.model for given in names):
                 raise XlingError(
-                    f"{self.path}: this index was built with model {self.model!r}, not {shown}; "
+                    f"{self._shown_path}: this index was built with model {self.model!r}, not {shown}; "
                     "vectors of different models are not comparable"
                 )
             if self._has_documents():
@@ -827,8 +888,8 @@ class SearchIndex:
         lowest = lowest_row_cosine(stored, probe)
         if lowest < PROBE_MIN_COSINE:
             raise XlingError(
-                f"{self.path}: this index was built with model {self.model!r}, not {shown}: its vectors "
-                f"differ (cosine {lowest:.3f} on a probe sentence); vectors of different "
+                f"{self._shown_path}: this index was built with model {self.model!r}, not {shown}: its "
+                f"vectors differ (cosine {lowest:.3f} on a probe sentence); vectors of different "
                 "models are not comparable"
             )
         with self._lock:
@@ -843,12 +904,12 @@ class SearchIndex:
         if array.ndim != 2 or (array.shape[1] != self.dimension and array.size):
             width = array.shape[-1] if array.ndim else "scalar"
             raise XlingError(
-                f"{self.path}: this index holds {self.dimension}-dimensional vectors, "
+                f"{self._shown_path}: this index holds {self.dimension}-dimensional vectors, "
                 f"got {what} vectors of dimension {width} (shape {array.shape})"
             )
         array = np.ascontiguousarray(array.reshape(-1, self.dimension))
         if not np.isfinite(array).all():
-            raise XlingError(f"{self.path}: {what} vectors contain NaN or infinite values")
+            raise XlingError(f"{self._shown_path}: {what} vectors contain NaN or infinite values")
         return array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
 
     def _state(self, key: str) -> int:
