@@ -190,7 +190,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     data: CorpusConfig = opts["data"]
     corpus = resolve_corpus(data.corpus)
     console.rule("[bold]xling quickstart")
-    console.print(f"corpus: {corpus}")
+    console.print(f"corpus: {escape(str(corpus))}")
 
     sources = TextSources.from_config(data)
     console.print(f"languages: {', '.join(sources.languages)}")
@@ -240,7 +240,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     translation = _show_translation(config, console)
     detection = _show_detection(config, console)
     seconds = time.perf_counter() - started
-    console.print(f"done in {seconds / 60:.1f} min; model folder: {result.output} (loads with "
+    console.print(f"done in {seconds / 60:.1f} min; model folder: {escape(str(result.output))} (loads with "
                   "transformers.AutoModelForMaskedLM)")  # fmt: skip
     return {
         "model": str(result.output),
@@ -311,7 +311,9 @@ def _show_search(config: QuickstartConfig, output: Path, console: Console) -> di
     try:
         encoder = Encoder.load(config.search_model)
     except XlingError as error:  # e.g. no shipped model in this checkout: the demo goes on without step 4
-        console.print(f"4/8 cross-language search skipped: cannot load {config.search_model} ({error})")
+        console.print(
+            f"4/8 cross-language search skipped: cannot load {escape(str(config.search_model))} ({escape(str(error))})"
+        )
         return {}
     console.print(
         f"4/8 cross-language search with the sentence encoder {encoder.name} over the bundled sample"
@@ -336,11 +338,11 @@ def _show_search(config: QuickstartConfig, output: Path, console: Console) -> di
             ]  # the query's language, by its neighbour
             others = [x for x in corpus.languages if x != own]
             hits = index.search(query_vector, k=4, languages=others)[0]
-            table = Table(title=f"query: {query}")
+            table = Table(title=escape(f"query: {query}"))
             for column in ("score", "lang", "document"):
                 table.add_column(column, justify="right" if column == "score" else "left")
             for hit in hits:
-                table.add_row(f"{hit.score:.3f}", hit.language, hit.text)
+                table.add_row(f"{hit.score:.3f}", hit.language, escape(hit.text))
             console.print(table)
             found.append({"query": query, "hits": [{"language": h.language, "text": h.text, "score": h.score}
                                                    for h in hits]})  # fmt: skip
@@ -373,15 +375,17 @@ def _show_word_translation(config: QuickstartConfig, output: Path, console: Cons
     try:
         src, tgt, source = _word_vectors(config, output)
     except XlingError as error:
-        console.print(f"5/8 word translation skipped: {error}")
+        console.print(f"5/8 word translation skipped: {escape(str(error))}")
         return {}
     mapping = None
     if config.data:
-        console.print(f"5/8 word translation eng -> deu: {source}, mapped by identical strings + Procrustes")
+        console.print(
+            f"5/8 word translation eng -> deu: {escape(str(source))}, mapped by identical strings + Procrustes"
+        )
         mapping = align_words(src, tgt, WordAlignConfig(method="identical", refinements=3, criterion=False),
                               progress=False)  # fmt: skip
     else:
-        console.print(f"5/8 word translation eng -> deu: {source}")
+        console.print(f"5/8 word translation eng -> deu: {escape(str(source))}")
     words = config.words or (BIBLE_WORDS if config.data else SAMPLE_WORDS)
     found = translate_words(words, src, tgt, mapping, WordTranslateConfig(top=3, unknown="skip"))
     table = Table(title="English -> German (CSLS, top 3)")
@@ -465,12 +469,14 @@ def _show_sentiment_transfer(config: QuickstartConfig, console: Console) -> dict
     reviews = {path.stem: _read_sample_reviews(path) for path in sorted(folder.glob("*.tsv"))}
     english = reviews.pop("eng", None)
     if english is None or not reviews:
-        console.print(f"6/8 sentiment transfer skipped: no eng.tsv and other languages in {folder}")
+        console.print(
+            f"6/8 sentiment transfer skipped: no eng.tsv and other languages in {escape(str(folder))}"
+        )
         return {}
     try:
         classifier = train_classifier(ClassifierConfig(encoder=config.sentiment_encoder), english)
     except XlingError as error:  # e.g. no shipped model in this checkout: the demo goes on without step 6
-        console.print(f"6/8 sentiment transfer skipped: {error}")
+        console.print(f"6/8 sentiment transfer skipped: {escape(str(error))}")
         return {}
     console.print(f"6/8 sentiment transfer: a classifier trained on the {len(english)} English sample reviews "
                   f"only ({config.sentiment_encoder} frozen, per-language standardised, + logistic regression) labels "
@@ -491,7 +497,7 @@ def _show_sentiment_transfer(config: QuickstartConfig, console: Console) -> dict
     for lang, data in reviews.items():
         label = classifier.for_language(lang).predict([data.texts[0]])[0]
         examples.append({"lang": lang, "text": data.texts[0], "predicted": label, "gold": data.labels[0]})
-        console.print(f"    {lang}: {data.texts[0][:70]} -> {label} (gold: {data.labels[0]})")
+        console.print(f"    {lang}: {escape(data.texts[0][:70])} -> {label} (gold: {data.labels[0]})")
     console.print(f"    average macro-F1 {result.average:.1f} vs {result.settings['majority_average']:.1f} "
                   f"for always answering '{result.settings['majority_label']}'")  # fmt: skip
     return {"result": result.to_dict(), "examples": examples}
@@ -513,7 +519,7 @@ def _show_translation(config: QuickstartConfig, console: Console) -> dict[str, A
     try:
         translator = Translator.from_pretrained(config.translation_model)
     except XlingError as error:  # e.g. no shipped model in this checkout: the demo ends without step 7
-        console.print(f"7/8 translation skipped: {error}")
+        console.print(f"7/8 translation skipped: {escape(str(error))}")
         return {}
     targets = [lang for lang in TRANSLATION_TARGETS if _translates_into(translator, lang)]
     console.print(f"7/8 translation: {config.translation_model} ({translator.backend_name} backend), English "

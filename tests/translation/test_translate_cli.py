@@ -151,3 +151,12 @@ def test_an_empty_input_file_writes_an_empty_output(model, tmp_path, monkeypatch
                          "--input", source, "--output", output)  # fmt: skip
     assert code == 0, err
     assert output.read_bytes() == b"" and "0 lines written" in err
+
+
+def test_an_output_path_that_looks_like_markup_is_reported_as_given(model, tmp_path, monkeypatch, capsys):
+    source, output = tmp_path / "in.txt", tmp_path / "out[/x].txt"
+    source.write_text("Hello.\n", encoding="utf-8")
+    code, err = run_main(monkeypatch, capsys, "translate", "--src", "en", "--tgt", "de", "--model", model,
+                         "--input", source, "--output", output)  # fmt: skip
+    assert code == 0, err
+    assert output.is_file() and "out[/x].txt" in err

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from xling.cli.common import Recipe, Sets, check_texts, console
+from xling.cli.common import Recipe, Sets, check_texts, console, literal
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +75,12 @@ def translate(
                           repetition_penalty=repetition_penalty, max_length_a=max_length_a,
                           max_length_b=max_length_b, batch_size=batch_size)  # fmt: skip
     name = model or DEFAULT_MODEL
-    with console.status(f"loading {name}"):
+    with console.status(f"loading {literal(name)}"):
         translator = Translator.from_pretrained(name, backend=backend, device=device, threads=threads,
                                                 detector=detector or DEFAULT_IDENTIFIER)  # fmt: skip
     if input is not None and output is not None:
         report = translator.translate_file(input, output, src, tgt, options, progress=True)
-        console.print(f"[green]{report.lines:,} lines written to {report.output}[/] ({report.sentences:,} "
+        console.print(f"[green]{report.lines:,} lines written to {literal(report.output)}[/] ({report.sentences:,} "
                       f"sentences, {report.sentences / max(report.seconds, 1e-9):,.1f} sentences/s)")  # fmt: skip
         return
     texts = texts or []
