@@ -191,14 +191,23 @@ def averages(rows: list[dict[str, Any]], variants: list[str]) -> dict[str, float
     """Return per variant the geometric-mean perplexity and the mean retrieval accuracy over languages.
 
     Perplexities differ by an order of magnitude between scripts, so their geometric mean (the mean of the
-    cross-entropies) is what a change in modelling moves, not the largest language's perplexity.
+    cross-entropies) is what a change in modelling moves, not the largest language's perplexity. Each figure
+    is over the languages every variant has it for (a NaN perplexity in one run leaves that language out of
+    all), so variants side by side cover the same languages; `ppl_languages` and `retrieval_languages` count
+    them.
     """
     out: dict[str, float | None] = {}
-    for variant in variants:
-        ppl = [r[f"ppl_{variant}"] for r in rows if is_number(r[f"ppl_{variant}"])]
-        ret = [r[f"retrieval_{variant}"] for r in rows if is_number(r[f"retrieval_{variant}"])]
-        out[f"ppl_{variant}"] = round(math.exp(statistics.fmean(map(math.log, ppl))), 3) if ppl else None
-        out[f"retrieval_{variant}"] = round(statistics.fmean(ret), 2) if ret else None
+    for measure in ("ppl", "retrieval"):
+        shared = [r for r in rows if all(is_number(r[f"{measure}_{variant}"]) for variant in variants)]
+        out[f"{measure}_languages"] = len(shared)
+        for variant in variants:
+            values = [r[f"{measure}_{variant}"] for r in shared]
+            if measure == "ppl":
+                out[f"ppl_{variant}"] = (
+                    round(math.exp(statistics.fmean(map(math.log, values))), 3) if values else None
+                )
+            else:
+                out[f"retrieval_{variant}"] = round(statistics.fmean(values), 2) if values else None
     chance = [r["chance"] for r in rows if is_number(r["chance"])]
     out["chance"] = round(statistics.fmean(chance), 2) if chance else None
     return out

@@ -384,9 +384,9 @@ def print_tables(report: dict[str, Any]) -> None:
         console.print(compare)
     medians = report.get("median_p@1_csls", {})
     if medians:
-        console.print(
-            "median P@1 (csls) over pairs: " + ", ".join(f"{m} {v:.2f}" for m, v in medians.items())
-        )
+        pairs = report.get("median_pairs", {})
+        console.print("median P@1 (csls), each over the pairs it scored: " + ", ".join(
+            f"{m} {v:.2f} ({', '.join(pairs.get(m, []))})" for m, v in medians.items()))  # fmt: skip
     synthetic = report.get("synthetic")
     if synthetic:
         exact, exact10, capped = synthetic["exact_p@1"], synthetic["exact_p@10"], synthetic["hub_vocab"]
@@ -422,13 +422,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["pairs"][pair] = {m: run_method(settings, pair, m, src, tgt) for m in methods}
         if settings.reference_muse and "procrustes" in methods:
             report.setdefault("reference_muse", {})[pair] = reference_muse(settings, pair, src, tgt)
-    report["median_p@1_csls"] = {
-        m: statistics.median(
-            row[m]["csls"]["p@1"] for row in report["pairs"].values() if "csls" in row.get(m, {})
-        )
+    # each method over the pairs it scored (unsupervised methods run on unsupervised_pairs only, a method can
+    # fail on a pair): the pairs go along, so medians over different pairs are not read as one comparison
+    scored = {
+        m: [pair for pair, row in report["pairs"].items() if "csls" in row.get(m, {})]
         for m in settings.methods
-        if any("csls" in row.get(m, {}) for row in report["pairs"].values())
     }
+    report["median_p@1_csls"] = {
+        m: statistics.median(report["pairs"][pair][m]["csls"]["p@1"] for pair in pairs)
+        for m, pairs in scored.items()
+        if pairs
+    }
+    report["median_pairs"] = {m: pairs for m, pairs in scored.items() if pairs}
     if settings.synthetic_words:
         report["synthetic"] = synthetic_pipeline(settings)
     report["config"] = asdict(settings) | {"adversarial": ADVERSARIAL, "torch": torch.__version__,

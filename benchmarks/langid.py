@@ -26,7 +26,7 @@ wrong). A contender supports a language when one of its output languages is that
   macro_all    ... over every language of the set (unsupported ones score what they score, mostly 0)
   macro_covered  xling's macro over the languages its detector covers (ident.languages): its macro_own
 Accuracy by length counts words by whitespace; in scripts written without spaces (Han, kana, Thai, Lao,
-Khmer, Burmese, Tibetan) two characters count as one word. It pools the sentences of the headline languages.
+Khmer, Burmese, Tibetan) two characters count as one word. It pools the sentences of the headline set's common languages.
 
 Speed: every contender labels the same --speed-sentences sentences (drawn from all sets), after its
 accuracy pass (so lazily loaded models are in), in 3 rounds that rotate the contenders' order; sentences/s is

@@ -26,10 +26,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from bench_common import write_json
+from bench_common import measured_rounds, write_json
 from langid_prior import SETS, macro, umsab_val
 
 from xling.config import load_config
@@ -45,14 +46,20 @@ from xling.langid.train import (
 )
 
 
-def texts_per_second(score, texts: list[str]) -> float:
-    """Return the median throughput of three passes of `score` over raw `texts`."""
-    times = []
-    for _ in range(3):
+def texts_per_second(
+    scorers: dict[str, Callable[[list[str]], object]], texts: list[str], rounds: int = 3
+) -> dict[str, float]:
+    """Return {name: median throughput} of `rounds` passes of each scorer over raw `texts`, the scorers
+    taking turns in every round (bench_common.measured_rounds), so a busy stretch of the machine hits all."""
+
+    def one(name: str) -> tuple[float, str]:
         started = time.perf_counter()
-        score(texts)
-        times.append(time.perf_counter() - started)
-    return len(texts) / statistics.median(times)
+        scorers[name](texts)
+        seconds = time.perf_counter() - started
+        return seconds, f"{len(texts) / seconds:,.0f} texts/s"
+
+    figures = measured_rounds(rounds, tuple(scorers), one)
+    return {name: len(texts) / statistics.median(r[name] for r in figures) for name in scorers}
 
 
 def accuracy_row(predict, sets: dict[str, tuple[list[str], list[str]]]) -> dict[str, float]:
@@ -104,8 +111,13 @@ def main(argv: list[str] | None = None) -> dict:
         model.prior_weight = 0.0  # as trained: the prior is chosen afterwards (benchmarks/langid_prior.py)
         rows[name] = {
             **accuracy_row(lambda texts, m=model: [p[0].label for p in m.predict(texts, threshold=0.0)], sets),
-            "size_mb": model.size_bytes / 1e6, "texts_per_s": texts_per_second(model.probabilities, sets["medium"][0]),
+            "size_mb": model.size_bytes / 1e6,
         }  # fmt: skip
+    speeds = texts_per_second(
+        {name: model.probabilities for name, model in detectors.items()}, sets["medium"][0]
+    )
+    for name, speed in speeds.items():
+        rows[name]["texts_per_s"] = speed
     columns = [*sets, "mean", "size_mb", "texts_per_s"]
     print(f"{'model':<36} " + " ".join(f"{c:>11}" for c in columns))
     for name, row in rows.items():

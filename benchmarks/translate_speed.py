@@ -284,8 +284,7 @@ class Generate:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    import sacrebleu
-
+    from xling.evaluation.mt import bleu_metric
     from xling.translation.decoding import DecodeOptions
     from xling.translation.translator import Translator
 
@@ -369,7 +368,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     if refs is None:
         refs = outputs["ct2-float32"]
-    bleu_scores = {p: sacrebleu.corpus_bleu(outputs[p], [refs]).score for p in PATHS}
+    # sacrebleu's tokenizer for the target language (13a would make unspaced Chinese one token a sentence)
+    metric = bleu_metric(args.tgt)
+    bleu_scores = {p: metric.corpus_score(outputs[p], [refs]).score for p in PATHS}
     bleu = {p: round(v, 2) for p, v in bleu_scores.items()}
 
     report = {
@@ -388,6 +389,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             a != b for a, b in zip(outputs["xling-torch"], outputs["ct2-float32"], strict=True)
         ),
         "bleu_reference": bleu_reference,
+        "bleu_signature": str(metric.get_signature()),
         "length_control": length_control,
         "model": name,
         "inputs": where,
