@@ -787,3 +787,18 @@ def test_a_warning_of_the_run_is_logged_as_it_arises_and_kept_in_the_result(tmp_
     shared = [w for w in warnings if "a script of the old languages too" in w]
     assert len(shared) == 1, warnings
     assert [record.getMessage() for record in logged] == warnings
+
+
+def test_the_base_models_default_prompt_stays_with_the_adapted_one(tmp_path, tiny_static, cipher_data):
+    import json
+    import shutil
+
+    from xling.embeddings.encoder import Encoder
+
+    base = tmp_path / "prompted"
+    shutil.copytree(tiny_static, base)
+    prompts = {"prompts": {"query": "query: "}, "default_prompt_name": "query"}
+    (base / "config_sentence_transformers.json").write_text(json.dumps(prompts), encoding="utf-8")
+    result = adapt(small_config(base, tmp_path / "adapted", text=[str(cipher_data["text"])],
+                                dictionary=[f"eng-kat={cipher_data['dictionary']}"]))  # fmt: skip
+    assert Encoder.load(str(result.output)).module.prompt == "query: "

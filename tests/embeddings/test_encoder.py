@@ -270,6 +270,48 @@ def tiny_static_folder(root: Path, tokenizer_dir: Path) -> Path:
     return folder
 
 
+def test_a_static_folders_default_prompt_is_written_before_every_text_as_sentence_transformers_does(
+    tmp_path, sample_tokenizer_dir
+):
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_static_folder(tmp_path, sample_tokenizer_dir)
+    plain = Encoder.load(folder).encode(TEXTS)
+    settings = {"prompts": {"query": "query: "}, "default_prompt_name": "query"}
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(settings))
+    encoder = Encoder.load(folder)
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
+    assert cosines(encoder.encode(TEXTS), theirs).min() >= 0.9999
+    assert cosines(encoder.encode(TEXTS), plain).min() < 0.999  # the prompt's tokens are in the mean
+    encoder.module.save(tmp_path / "saved")  # the prompt travels with a saved copy
+    np.testing.assert_allclose(
+        Encoder.load(tmp_path / "saved").encode(TEXTS), encoder.encode(TEXTS), atol=1e-6
+    )
+
+
+def test_a_static_folders_tokenizer_truncation_is_kept_as_sentence_transformers_keeps_it(
+    tmp_path, sample_tokenizer_dir
+):
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_static_folder(tmp_path, sample_tokenizer_dir)
+    path = folder / "0_StaticEmbedding" / "tokenizer.json"
+    settings = json.loads(path.read_text())
+    settings["truncation"] = {"direction": "Right", "max_length": 4, "strategy": "LongestFirst", "stride": 0}
+    path.write_text(json.dumps(settings))
+    encoder = Encoder.load(folder)
+    vectors, stats = encoder.encode_with_stats(TEXTS)
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
+    assert cosines(vectors, theirs).min() >= 0.9999
+    assert encoder.module.max_length == 4
+    whole = Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json"))
+    assert (
+        stats.truncated
+        == sum(len(e.ids) > 4 for e in whole.encode_batch(TEXTS, add_special_tokens=False))
+        > 0
+    )
+    # a new encoder over such a tokenizer (one made for a transformer, cut at 512) reads whole texts
+    assert StaticSentenceEncoder(Tokenizer.from_file(str(path)), dimension=8).max_length is None
+
+
 def test_encoding_from_8_threads_gives_the_sequential_vectors(tmp_path, sample_tokenizer_dir):
     """A server shares one Encoder between threads: no call may see another call's state."""
     from concurrent.futures import ThreadPoolExecutor

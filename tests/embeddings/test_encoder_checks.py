@@ -169,3 +169,101 @@ def test_truncation_keeps_the_side_the_tokenizer_config_names(tmp_path, sample_t
     ours = Encoder.load(folder).encode(texts)
     theirs = st.SentenceTransformer(str(folder), device="cpu").encode(texts)
     assert cosines(ours, theirs).min() >= 0.9999  # the long text's end, as sentence-transformers keeps it
+
+
+def insert_module(folder: Path, at: int, kind: str, config: dict | None = None) -> None:
+    """Insert a sentence-transformers module (Dense: random 32 -> 16, its config.json `config` beside the
+    features; Normalize) at position `at` of folder's modules.json."""
+    from safetensors.torch import save_file
+
+    path = next(folder / f"{i}_{kind}" for i in range(at, 99) if not (folder / f"{i}_{kind}").exists())
+    path.mkdir()
+    if kind == "Dense":
+        torch.manual_seed(at)
+        weights = {"linear.weight": torch.randn(16, 32) * 0.3, "linear.bias": torch.randn(16) * 0.1}
+        save_file(weights, str(path / "model.safetensors"))
+        (path / "config.json").write_text(
+            json.dumps({"in_features": 32, "out_features": 16, **(config or {})})
+        )
+    modules = json.loads((folder / "modules.json").read_text())
+    # a unique name: sentence-transformers keys its modules by it
+    modules.insert(
+        at, {"idx": at, "name": path.name, "path": path.name, "type": f"sentence_transformers.models.{kind}"}
+    )
+    (folder / "modules.json").write_text(json.dumps(modules))
+
+
+def test_a_dense_config_without_an_activation_function_is_tanh_as_in_sentence_transformers(
+    tmp_path, sample_tokenizer_dir
+):
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    insert_module(folder, 2, "Dense", {"bias": True})  # Transformer, Pooling, Dense, Normalize
+    encoder = Encoder.load(folder)
+    assert isinstance(encoder.module.dense[0][1], torch.nn.Tanh)  # was read as identity
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
+    assert cosines(encoder.encode(TEXTS), theirs).min() >= 0.9999
+
+
+def test_a_normalize_before_a_dense_layer_gives_it_a_unit_vector_as_in_sentence_transformers(
+    tmp_path, sample_tokenizer_dir
+):
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    insert_module(folder, 2, "Dense", {"activation_function": "torch.nn.modules.activation.Tanh"})
+    dense_then_normalize = Encoder.load(folder).encode(TEXTS)  # Transformer, Pooling, Dense, Normalize
+    insert_module(folder, 2, "Normalize")  # Transformer, Pooling, Normalize, Dense, Normalize
+    ours = Encoder.load(folder).encode(TEXTS)
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
+    assert cosines(ours, theirs).min() >= 0.9999
+    assert cosines(ours, dense_then_normalize).min() < 0.999  # where Normalize stands changes the vectors
+    # without the last Normalize, normalize=False gives sentence-transformers' very vectors
+    modules = json.loads((folder / "modules.json").read_text())
+    (folder / "modules.json").write_text(json.dumps(modules[:-1]))
+    raw = st.SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
+    np.testing.assert_allclose(Encoder.load(folder, normalize=False).encode(TEXTS), raw, atol=1e-5)
+
+
+def test_a_plain_hugging_face_folder_takes_its_tokenizers_limit_as_sentence_transformers(
+    tmp_path, sample_tokenizer_dir
+):
+    """No modules.json: the limit is the lower of the tokenizer's model_max_length and the position table
+    (xling cut at 512, capped by the table: 64)."""
+    import shutil
+
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    for name in ("modules.json", "sentence_bert_config.json"):
+        (folder / name).unlink()
+    shutil.rmtree(folder / "1_Pooling")
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "model_max_length": 16}))
+    encoder = Encoder.load(folder)
+    theirs = st.SentenceTransformer(str(folder), device="cpu")
+    assert encoder.module.max_length == theirs.max_seq_length == 16
+    texts = [" ".join(TEXTS * 2), *TEXTS]
+    assert cosines(encoder.encode(texts), theirs.encode(texts)).min() >= 0.9999
+    assert Encoder.load(folder, max_length=1000).module.max_length == 64  # an explicit limit, capped
+
+
+def test_saving_over_a_folder_with_a_default_prompt_leaves_none_behind(tmp_path, sample_tokenizer_dir):
+    """A save replaces the folder's files one by one: an earlier model's config_sentence_transformers.json
+    stayed, and its prompt was written before every text of the new model."""
+    st = pytest.importorskip("sentence_transformers")
+    from xling.training.model_folder import save_model_folder
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    plain = Encoder.load(folder)
+    settings = {"prompts": {"query": "query: "}, "default_prompt_name": "query"}
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(settings))
+    prompted = Encoder.load(folder)
+    out = tmp_path / "out"
+    save_model_folder(out, prompted.module.save, {"name": "prompted"})
+    assert Encoder.load(out).module.prompt == "query: "
+    save_model_folder(out, plain.module.save, {"name": "plain"})
+    expected = plain.encode(TEXTS)
+    reloaded = Encoder.load(out)
+    assert reloaded.module.prompt == ""
+    np.testing.assert_allclose(reloaded.encode(TEXTS), expected, atol=1e-6)
+    theirs = st.SentenceTransformer(str(out), device="cpu").encode(TEXTS)
+    assert cosines(expected, theirs).min() >= 0.9999

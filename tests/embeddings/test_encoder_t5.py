@@ -133,3 +133,21 @@ def test_an_encoder_decoder_config_without_the_flag_is_refused_at_load_not_at_en
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(DataError, match=r"T5Model: a translation model, not a sentence encoder"):
         Encoder.load(folder)
+
+
+@pytest.mark.parametrize(("max_seq_length", "limit"), [(1024, 1024), (None, 512)])
+def test_a_t5_encoder_takes_its_folders_length_limit_not_a_position_table_it_lacks(
+    tmp_path, sample_tokenizer_dir, max_seq_length, limit
+):
+    """T5's positions are relative (no max_position_embeddings): the limit is max_seq_length, or the
+    tokenizer's model_max_length (512 here) when that is null, as in sentence-transformers; not 512 always."""
+    folder = tiny_t5_folder(tmp_path, sample_tokenizer_dir, modules=("mean", "normalize"))
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length}))
+    encoder = Encoder.load(folder)
+    assert encoder.module.max_length == limit
+    long_text = [" ".join(TEXTS * 5), *TEXTS]  # about 770 tokens
+    ours, stats = encoder.encode_with_stats(long_text)
+    assert stats.truncated == (limit < 770)
+    st = pytest.importorskip("sentence_transformers")
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(long_text)
+    assert cosines(ours, theirs).min() >= 0.9999

@@ -311,3 +311,48 @@ def test_an_fp32_graph_unlike_pytorch_withdraws_the_export(tmp_path, sample_toke
     assert not (tmp_path / "out" / "onnx" / "export.json").exists()  # the earlier one does not vouch for it
     with pytest.raises(XlingError, match="export.json"):
         Encoder.load(tmp_path / "out", backend="onnx")
+
+
+def test_optimized_int8_of_an_ffn_not_fused_to_biasgelu_is_written(tmp_path, sample_tokenizer_dir):
+    """A relu FFN (T5, GTR; gelu_new is fused to FastGelu, alike) has no BiasGelu block: no outlier channels
+    to split, and the export still writes model_opt_int8.onnx and export.json (a run asking for no outputs
+    got them all, and failed)."""
+    from xling.export.onnx import export_onnx
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "hidden_act": "relu"}))
+    export_onnx(folder, tmp_path / "out", int8=True, optimize=True, sentences=TEXTS)
+    meta = json.loads((tmp_path / "out" / "onnx" / "export.json").read_text())["opt_int8"]
+    assert meta["split_ffn_layers"] == 0 and meta["outlier_channels"] == 0
+    assert "MatMulInteger" in op_types(tmp_path / "out" / "onnx" / "model_opt_int8.onnx")
+    int8, reference, _, _ = encode_both(folder, tmp_path / "out", "onnx-opt-int8")
+    assert cosines(int8, reference).min() >= 0.95  # bounds as for onnx-int8 above
+
+
+@pytest.mark.parametrize("given", ["folder", "encoder"])
+def test_a_float16_model_is_exported_as_its_float32_function(tmp_path, sample_tokenizer_dir, given):
+    """A float16 checkpoint (as many on the Hub are) gave a float16 graph reported as "onnx fp32", and an
+    int8 graph ONNX Runtime refused; a loaded float16 Encoder given to the export stays float16."""
+    import onnx
+    from transformers import XLMRobertaModel
+
+    from xling.export.onnx import export_onnx
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    XLMRobertaModel.from_pretrained(folder).half().save_pretrained(folder)
+    loaded = Encoder.load(folder)
+    assert next(loaded.module.parameters()).dtype == torch.float16
+    report = export_onnx(
+        loaded if given == "encoder" else folder, tmp_path / "out", int8=True, sentences=TEXTS
+    )
+    assert next(loaded.module.parameters()).dtype == torch.float16  # the caller's encoder is not changed
+    graph = onnx.load(str(tmp_path / "out" / "onnx" / "model.onnx")).graph
+    assert graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    reference = Encoder(Encoder.load(folder).module.float(), name="float32").encode(BATCH)
+    for backend in ("onnx", "onnx-int8"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the long text is cut
+            vectors = Encoder.load(tmp_path / "out", backend=backend).encode(BATCH)
+        assert cosines(vectors, reference).min() >= (0.9999 if backend == "onnx" else 0.95)
+    assert {v.name for v in report.variants} == {"torch fp32", "onnx fp32", "onnx int8"}

@@ -35,3 +35,12 @@ def test_reproduces_the_tatoeba_scores_of_its_card(shared_data_dir, scoring):
         assert result.scores[lang]["src2eng"] == pytest.approx(row["src2eng"], abs=0.11)
         assert result.scores[lang]["eng2src"] == pytest.approx(row["eng2src"], abs=0.11)
     assert result.average == pytest.approx(card["average"], abs=0.05)
+
+
+def test_its_tokenizer_sets_no_truncation_so_whole_texts_are_read():
+    """A static encoder keeps the truncation its tokenizer.json sets (as sentence-transformers does):
+    xling-mini's sets none, so its vectors are those of whole texts."""
+    encoder = Encoder.load("xling-mini")
+    assert encoder.module.tokenizer.truncation is None and encoder.module.max_length is None
+    long_text = "Where is the train station? " * 600
+    assert encoder.encode_with_stats([long_text])[1].truncated == 0

@@ -176,3 +176,16 @@ def test_the_labelled_files_of_joined_parts_subsamples_and_umsab_splits_are_list
         umsab / "val_labels.txt",
     ]
     assert labelled_data_files(texts("eng")) == []  # texts made in memory name none
+
+
+def test_a_static_encoders_default_prompt_is_kept_for_fine_tuning(toy_encoder):
+    """The trainable copy reads texts as the encoder does: with its folder's default prompt before them."""
+    import json
+
+    from xling.transfer.static_finetune import _load_static
+
+    (toy_encoder / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "query: "}, "default_prompt_name": "query"}), encoding="utf-8"
+    )
+    module, _ = _load_static(str(toy_encoder))
+    assert module.prompt == "query: "

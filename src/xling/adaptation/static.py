@@ -575,6 +575,9 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
     save_file(tensors, str(module / "model.safetensors"))
     tokenizer.save(str(module / "tokenizer.json"), pretty=False)
     shutil.copy2(base_folder / "modules.json", output / "modules.json")
+    prompts = base_folder / "config_sentence_transformers.json"  # a default prompt, kept as the base has it
+    if prompts.is_file():
+        shutil.copy2(prompts, output / prompts.name)
     meta = read_metadata(base_folder)
     languages = listed_languages(meta.get("languages", []), result.language)
     meta.update({

@@ -578,7 +578,8 @@ def adapt_transformer(
     say(f"vocabulary {old_size:,} -> {len(tokenizer):,} tokens; training on {len(train_texts):,} sentences")
     say(f"note: {old_language_changes(config)['why']} (recorded in xling.json)")
 
-    torch.manual_seed(training.seed)  # LoRA draws its A matrices from the global generator: the seed decides them
+    # LoRA draws its A matrices from the global generator: the seed decides them
+    torch.manual_seed(training.seed)
     peft_model = add_lora(model, range(old_size, len(tokenizer)), config.transformer.lora_rank) \
         if config.transformer.lora else None  # fmt: skip
     trained = peft_model.get_base_model() if peft_model is not None else model

@@ -35,6 +35,9 @@ from xling.errors import ConfigError, DataError, XlingError
 
 logger = logging.getLogger(__name__)
 
+# sentence_transformers.models.Dense's activation_function when its config.json names none
+ST_DENSE_DEFAULT_ACTIVATION = "torch.nn.modules.activation.Tanh"
+
 # Models shipped with xling are package data (src/xling/models/<name>), so they travel with `pip install .`.
 SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -242,13 +245,14 @@ def resolve_model(name_or_path: str | Path) -> Path:
 
 
 def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *, pooling: str = "mean",
-                     max_length: int | None = 512, dense=(), lowercase: bool = False, prompt: str = "",
+                     max_length: int | None = None, dense=(), lowercase: bool = False, prompt: str = "",
                      sentence_transformers: bool = False) -> TransformerSentenceEncoder:  # fmt: skip
     """Return a transformer encoder over the HF model in `folder` (options beat xling.json beat defaults).
 
-    `max_length` None means the model's own limit (its position table), as sentence-transformers reads a
-    null max_seq_length. `sentence_transformers`: `folder` is a sentence-transformers Transformer module,
-    whose T5-family model is read as its encoder stack whatever its architectures say (GTR, sentence-t5).
+    `max_length` None (a plain Hugging Face folder, or a null max_seq_length) means the model's own limit:
+    the lower of its position table and its tokenizer's model_max_length, as sentence-transformers reads
+    it. `sentence_transformers`: `folder` is a sentence-transformers Transformer module, whose T5-family
+    model is read as its encoder stack whatever its architectures say (GTR, sentence-t5).
     """
     from transformers import AutoTokenizer
 
@@ -377,15 +381,22 @@ def _load_encoder_model(folder: Path, pooling: str, model_class: Any | None = No
 def _load_sentence_transformers(
     folder: Path, opts: EncoderOptions, meta: dict[str, Any]
 ) -> tuple[nn.Module, bool]:
-    """Return (the module a sentence-transformers folder describes, whether it ends with Normalize)."""
+    """Return (the module a sentence-transformers folder describes, whether `Encoder` normalises its vectors).
+
+    The second is `opts.normalize`, True unless asked otherwise, whether or not the folder ends with a
+    Normalize module: xling gives unit vectors by default (what retrieval and mining compare). The raw
+    vectors sentence-transformers gives for a folder without Normalize come with
+    `Encoder.load(folder, normalize=False)` or `encode(texts, normalize=False)`. A Normalize module between
+    Pooling and a Dense layer is applied there, as sentence-transformers applies it.
+    """
     modules = read_json_file(folder / "modules.json")
     if not isinstance(modules, list) or not modules or not all(isinstance(m, dict) for m in modules):
         raise DataError("not a sentence-transformers modules list (a non-empty JSON list of objects)",
                         folder / "modules.json")  # fmt: skip
     kinds = [(str(m.get("type", "")).rsplit(".", 1)[-1], folder / str(m.get("path", ""))) for m in modules]
-    normalize = (
-        opts.normalize
-    )  # unit vectors by default, as Normalize would give; encode(normalize=False) opts out
+    normalize = opts.normalize  # unit vectors by default, Normalize module or not (see the docstring)
+    # sentence-transformers writes the default prompt before every text, whatever the first module
+    prompt = _st_default_prompt(folder / "config_sentence_transformers.json")
     first_kind, first_dir = kinds[0]
     if first_kind == "StaticEmbedding":
         _refuse_transformer_options(opts, folder)
@@ -394,11 +405,12 @@ def _load_sentence_transformers(
             raise DataError(
                 f"modules after StaticEmbedding are not supported: {rest}", folder / "modules.json"
             )
-        return StaticSentenceEncoder.load(first_dir), normalize
+        return StaticSentenceEncoder.load(first_dir, prompt=prompt), normalize
     if first_kind != "Transformer":
         raise DataError(f"first module {first_kind!r} is not supported (Transformer, StaticEmbedding)",
                         folder / "modules.json")  # fmt: skip
-    pooling, dense, prompt_pooled = "mean", [], True
+    # unit: a Normalize module stands since the last Pooling or Dense, so the next Dense gets a unit vector
+    pooling, dense, prompt_pooled, unit = "mean", [], True, False
     for kind, path in kinds[1:]:
         if kind == "Pooling":
             pooling_config = read_json_file(path / "config.json")
@@ -406,14 +418,18 @@ def _load_sentence_transformers(
                 raise DataError("expected a JSON object of pooling settings", path / "config.json")
             pooling = _st_pooling(pooling_config, path / "config.json")
             prompt_pooled = pooling_config.get("include_prompt", True) is not False
+            # a Normalize before Pooling has no sentence vector yet: sentence-transformers skips it
+            unit = False
         elif kind == "Dense":
-            dense.append(_st_dense(path))
-        elif kind != "Normalize":
+            dense.append(_st_dense(path, normalize_input=unit))
+            unit = False
+        elif kind == "Normalize":
+            unit = True
+        else:
             raise DataError(
                 f"module {kind!r} is not supported (Pooling, Dense, Normalize)", folder / "modules.json"
             )
     max_length, lowercase = _st_transformer_config(first_dir / "sentence_bert_config.json")
-    prompt = _st_default_prompt(folder / "config_sentence_transformers.json")
     if prompt and not prompt_pooled:
         raise DataError(f"its default prompt {prompt!r} is left out of the pooling (include_prompt false), which "
                         "xling does not do; load it with sentence-transformers", folder)  # fmt: skip
@@ -499,9 +515,12 @@ def _st_pooling(config: dict[str, Any], path: Path) -> str:
     return names[mode]
 
 
-def _st_dense(path: Path) -> DenseLayer:
-    """Return the Dense layer saved in a sentence-transformers module folder."""
+def _st_dense(path: Path, *, normalize_input: bool = False) -> DenseLayer:
+    """Return the Dense layer saved in a sentence-transformers module folder (`normalize_input`: a Normalize
+    module stands before it)."""
     config = read_json_file(path / "config.json")
+    if not isinstance(config, dict):
+        raise DataError("not a sentence-transformers Dense config (a JSON object)", path / "config.json")
     weights_file = path / "model.safetensors"
     if weights_file.is_file():
         weights = load_safetensors(weights_file)
@@ -517,7 +536,9 @@ def _st_dense(path: Path) -> DenseLayer:
     return DenseLayer(
         weights["linear.weight"],
         weights.get("linear.bias"),
-        activation_name(config.get("activation_function")),
+        # no activation_function: sentence-transformers builds the Dense with its default, Tanh
+        activation_name(config.get("activation_function", ST_DENSE_DEFAULT_ACTIVATION)),
+        normalize_input=normalize_input,
     )
 
 

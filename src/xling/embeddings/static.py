@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from tokenizers import Tokenizer
 from torch import nn
 
+from xling.embeddings.transformer import write_default_prompt
 from xling.embeddings.weights import load_safetensors
 from xling.errors import DataError
 
@@ -29,20 +30,26 @@ ST_TYPE = "sentence_transformers.models.StaticEmbedding"
 
 
 class StaticSentenceEncoder(nn.Module):
-    """Sentence vector = mean of the vectors of its sub-word tokens (no special tokens, no length limit).
+    """Sentence vector = mean of the vectors of its sub-word tokens (no special tokens; no length limit unless
+    its tokenizer.json sets truncation, which sentence-transformers keeps too).
 
     Its gradients are sparse (only the rows of the tokens in a batch), which xling's training loop pairs
-    with LazyAdamW: the cost of a step follows the tokens used, not the vocabulary size.
+    with LazyAdamW: the cost of a step follows the tokens used, not the vocabulary size. `prompt`: written
+    before every text (config_sentence_transformers.json's default prompt, as sentence-transformers does).
     """
 
     kind = "static"
 
     def __init__(self, tokenizer: Tokenizer, embedding: torch.Tensor | None = None, dimension: int = 256,
-                 sparse: bool = True):  # fmt: skip
+                 sparse: bool = True, *, prompt: str = ""):  # fmt: skip
         super().__init__()
         self.tokenizer = tokenizer
-        self.tokenizer.no_padding()
-        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()  # pad ids would count in the mean (sentence-transformers clears it too)
+        if embedding is None:
+            # a new encoder over a tokenizer made for something else (a transformer's, cut at 512): xling's
+            # static encoders read whole texts; a trained one keeps the truncation it was saved with
+            self.tokenizer.no_truncation()
+        self.prompt = prompt
         if embedding is not None:
             self.embedding = nn.EmbeddingBag.from_pretrained(
                 embedding.float(), freeze=False, mode="mean", sparse=sparse
@@ -57,9 +64,18 @@ class StaticSentenceEncoder(nn.Module):
     def dimension(self) -> int:
         return self.embedding.embedding_dim
 
+    @property
+    def max_length(self) -> int | None:
+        """Return the token limit its tokenizer.json sets (truncation), None when it sets none."""
+        truncation = self.tokenizer.truncation
+        return truncation["max_length"] if truncation else None
+
     def token_ids(self, texts: Sequence[str]) -> tuple[list[list[int]], int]:
-        """Return (the token ids of each text, no special tokens; 0 truncated: there is no length limit)."""
-        return [enc.ids for enc in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)], 0
+        """Return (the token ids of each text, the prompt first and no special tokens; how many were cut)."""
+        if self.prompt:
+            texts = [self.prompt + text for text in texts]
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [enc.ids for enc in encodings], sum(bool(enc.overflowing) for enc in encodings)
 
     def collate(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
         """Return the model inputs for a batch of id lists: flat ids and offsets."""
@@ -105,10 +121,12 @@ class StaticSentenceEncoder(nn.Module):
             {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"},
         ]
         (root / "modules.json").write_text(json.dumps(modules, indent=2) + "\n", encoding="utf-8")
+        write_default_prompt(root, self.prompt)
 
     @classmethod
-    def load(cls, module_dir: str | Path) -> StaticSentenceEncoder:
-        """Return the encoder saved in `module_dir` (a StaticEmbedding or model2vec folder)."""
+    def load(cls, module_dir: str | Path, *, prompt: str = "") -> StaticSentenceEncoder:
+        """Return the encoder saved in `module_dir` (a StaticEmbedding or model2vec folder), writing `prompt`
+        before every text."""
         root = Path(module_dir)
         tokenizer_path, weights_path = root / "tokenizer.json", root / "model.safetensors"
         for needed in (tokenizer_path, weights_path):
@@ -133,7 +151,7 @@ class StaticSentenceEncoder(nn.Module):
                 f"{embedding.shape[0]} embedding rows for a {tokenizer.get_vocab_size()}-token vocabulary",
                 weights_path,
             )
-        return cls(tokenizer, embedding)
+        return cls(tokenizer, embedding, prompt=prompt)
 
 
 class GatherRows(torch.autograd.Function):

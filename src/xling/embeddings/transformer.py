@@ -18,22 +18,29 @@ from xling.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 POOLINGS = ("mean", "cls", "max", "pooler")
+# tokens, where neither the folder, the position table nor the tokenizer gives a limit
+DEFAULT_MAX_LENGTH = 512
+UNSET_TOKENIZER_LIMIT = int(1e30)  # transformers' model_max_length of a tokenizer saved without one
+ST_PROMPT_CONFIG = "config_sentence_transformers.json"  # sentence-transformers' prompts and default prompt
 
 
 @dataclass
 class DenseLayer:
-    """A sentence-transformers Dense module: y = activation(W x + b)."""
+    """A sentence-transformers Dense module: y = activation(W x + b), x scaled to unit length first where a
+    Normalize module stands before it (`normalize_input`)."""
 
     weight: torch.Tensor
     bias: torch.Tensor | None
     activation: str = "identity"
+    normalize_input: bool = False
 
 
 ACTIVATIONS = {"identity": nn.Identity, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 
 
 def activation_name(st_name: str | None) -> str:
-    """Return xling's name for a sentence-transformers activation path such as torch.nn.modules.activation.Tanh."""
+    """Return xling's name for a sentence-transformers activation path (torch.nn.modules.activation.Tanh):
+    "identity" for None or "" (a Dense config without the key means Tanh, which the caller passes)."""
     if not st_name:
         return "identity"
     short = st_name.rsplit(".", 1)[-1].lower()
@@ -76,19 +83,20 @@ class TransformerSentenceEncoder(nn.Module):
         self.hf_tokenizer = hf_tokenizer
         self.pooling = pooling
         self.layer = layer
-        # None: the model's own limit (sentence-transformers' reading of a null or missing max_seq_length:
-        # the position table, or the tokenizer's model_max_length when that is lower)
-        own_limit = position_limit(model)
-        tokenizer_limit = getattr(hf_tokenizer, "model_max_length", None)
-        if max_length is None and isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < own_limit:
-            own_limit = tokenizer_limit
-        self.max_length = own_limit if max_length is None else min(max_length, own_limit)
+        # None: the model's own limit (sentence-transformers' reading of a null or missing max_seq_length)
+        table = position_table(model)
+        if max_length is None:
+            max_length = own_length_limit(table, getattr(hf_tokenizer, "model_max_length", None))
+        self.max_length = max_length if table is None else min(max_length, table)
         # sentence_bert_config.json do_lower_case: sentence-transformers lowercases texts before tokenising
         self.lowercase = lowercase
         # config_sentence_transformers.json's default prompt: written before every text, as
         # sentence-transformers does when no other prompt is asked for
         self.prompt = prompt
         self.dense = nn.ModuleList()
+        # per Dense layer: whether its input is scaled to unit length first (a Normalize module before it);
+        # a list beside the layers, so that their weights keep their names (dense.0.0.weight)
+        self.normalize_dense_input = [layer_spec.normalize_input for layer_spec in dense]
         for layer_spec in dense:
             linear = nn.Linear(
                 layer_spec.weight.shape[1], layer_spec.weight.shape[0], bias=layer_spec.bias is not None
@@ -160,10 +168,7 @@ class TransformerSentenceEncoder(nn.Module):
             {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
         ]
         (root / "modules.json").write_text(json.dumps(modules, indent=2))
-        if self.prompt:  # the folder's readers write it before every text, as this encoder does
-            (root / "config_sentence_transformers.json").write_text(
-                json.dumps({"prompts": {"default": self.prompt}, "default_prompt_name": "default"}, indent=2)
-            )
+        write_default_prompt(root, self.prompt)
 
     def _model_to_save(self) -> nn.Module:
         """Return the model, or a copy cut to its first `layer` layers when the encoder reads that one."""
@@ -194,9 +199,26 @@ class TransformerSentenceEncoder(nn.Module):
         else:
             hidden = out.hidden_states[self.layer] if self.layer is not None else out.last_hidden_state
             vectors = pool(hidden, mask, self.pooling)
-        for layer in self.dense:
+        for layer, unit_input in zip(self.dense, self.normalize_dense_input, strict=True):
+            if unit_input:  # as sentence-transformers' Normalize: p=2 over the last dimension
+                vectors = nn.functional.normalize(vectors, dim=-1)
             vectors = layer(vectors)
         return vectors
+
+
+def write_default_prompt(root: Path, prompt: str) -> None:
+    """Write root/config_sentence_transformers.json naming `prompt` as the default prompt, or no default
+    prompt when it is "".
+
+    Written even without a prompt: a save replaces the files of an earlier model in the folder one by one
+    (`xling.training.model_folder.save_model_folder`), and an earlier model's default prompt left there
+    would be written before every text by whoever loads the folder (xling and sentence-transformers).
+    """
+    import json
+
+    settings = {"prompts": {"default": prompt}, "default_prompt_name": "default"} if prompt else {
+        "prompts": {}, "default_prompt_name": None}  # fmt: skip
+    (root / ST_PROMPT_CONFIG).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -222,13 +244,31 @@ def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tens
 
 
 def position_limit(model: nn.Module) -> int:
-    """Return how many tokens the model's position table holds.
+    """Return how many tokens the model's position table holds (DEFAULT_MAX_LENGTH for a model without one,
+    as T5: see `position_table`)."""
+    return position_table(model) or DEFAULT_MAX_LENGTH
+
+
+def own_length_limit(table: int | None, tokenizer_limit: object) -> int:
+    """Return the length limit of a model read without one: the lower of its position table and its
+    tokenizer's model_max_length, as sentence-transformers reads a null max_seq_length; DEFAULT_MAX_LENGTH
+    where neither gives one (a T5 whose tokenizer has no limit, which sentence-transformers does not cut)."""
+    limits = [n for n in (table, tokenizer_limit) if isinstance(n, int) and not isinstance(n, bool)
+              and 0 < n < UNSET_TOKENIZER_LIMIT]  # fmt: skip
+    return min(limits) if limits else DEFAULT_MAX_LENGTH
+
+
+def position_table(model: nn.Module) -> int | None:
+    """Return how many tokens the model's position table holds; None when its config has none
+    (max_position_embeddings): T5's positions are relative, nothing caps a text's length there.
 
     Models whose position embeddings have a padding index (XLM-R, RoBERTa, MPNet, ...) number positions
     from padding_idx + 1, so that many rows are not positions a text can use.
     """
     config = model.config
-    limit = getattr(config, "max_position_embeddings", 512) or 512
+    limit = getattr(config, "max_position_embeddings", None)
+    if not limit:
+        return None
     table = next((module for name, module in model.named_modules() if name.endswith("position_embeddings")
                   and isinstance(module, nn.Embedding)), None)  # fmt: skip
     padding_idx = table.padding_idx if table is not None else None

@@ -23,6 +23,7 @@ import shutil
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from copy import deepcopy as copy_module
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -43,7 +44,7 @@ from xling.embeddings.backends.onnx import (
     require_onnxruntime,
 )
 from xling.embeddings.encoder import Encoder, check_texts, resolve_model
-from xling.embeddings.transformer import TransformerSentenceEncoder, position_limit
+from xling.embeddings.transformer import TransformerSentenceEncoder, position_table
 from xling.errors import ConfigError, DataError, XlingError
 from xling.export.config import FP32_MIN_COSINE, INT8_MIN_COSINE, INT8_OUTLIER_CHANNELS
 from xling.export.ct2 import source_fingerprints
@@ -53,6 +54,8 @@ from xling.export.quantize import (
     quantize_optimized_int8,
 )
 from xling.export.quiet import quiet_tools
+
+logger = logging.getLogger(__name__)
 
 # Files a Transformer module folder holds besides its weights: the tokenizer, the model config, ST's config.
 TOKENIZER_FILES = (
@@ -165,6 +168,8 @@ def export_onnx(
         raise ConfigError(
             f"export an fp32 encoder, not {encoder.precision} (use int8=True for an int8 graph)"
         )
+    encoder = _float32_encoder(encoder, copy=source is None)
+    module = encoder.module
     texts = check_texts(sentences if sentences is not None else sample_sentences())
     if not texts:
         raise DataError("no sentences to measure the export on")
@@ -207,7 +212,9 @@ def export_onnx(
         "max_length": module.max_length,
         "lowercase": module.lowercase,
         "prompt": module.prompt,
-        "position_limit": position_limit(module.model),
+        # the most tokens a load may ask for; a model without a position table (T5) is held to the exported
+        # limit, which the backend's reader takes for a missing one too
+        "position_limit": position_table(module.model) or module.max_length,
         "normalize": encoder.normalize,
         "tokenizer_dir": tokenizer_dir,
         "torch": torch.__version__,
@@ -266,6 +273,24 @@ def export_onnx(
                          f"{fp32.min_cosine:.4f} < {FP32_MIN_COSINE} on {len(texts)} sentences); export withdrawn")  # fmt: skip
     write_json_atomically(onnx_dir / EXPORT_META, {**meta, "report": report.to_dict()})
     return report
+
+
+def _float32_encoder(encoder: Encoder, *, copy: bool) -> Encoder:
+    """Return `encoder` when its weights are float32, else an Encoder over its module cast to float32 (a copy
+    with `copy`, so that an encoder the caller passed in stays as it was).
+
+    A float16 or bfloat16 folder (as many Hub checkpoints are) would export a float16 graph reported as
+    fp32, which the int8 quantizer turns into a graph ONNX Runtime refuses; what is exported, and measured
+    against, is the float32 function of the weights.
+    """
+    dtypes = {p.dtype for p in encoder.module.parameters() if p.is_floating_point()}
+    if dtypes <= {torch.float32}:
+        return encoder
+    logger.info("%s: weights in %s, exported from a float32 copy", encoder.name,
+                ", ".join(sorted(str(d).removeprefix("torch.") for d in dtypes)))  # fmt: skip
+    module = copy_module(encoder.module) if copy else encoder.module
+    return Encoder(module.float(), name=encoder.name, normalize=encoder.normalize, device=str(encoder.device),
+                   meta=encoder.meta)  # fmt: skip
 
 
 def check_output_dir(output_dir: str | Path) -> Path:

@@ -138,14 +138,20 @@ def split_ffn_outliers(model, amax: dict[str, np.ndarray], channels: int) -> lis
 
 
 def ffn_activation_peaks(model, batches: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Return, for each FFN output projection's input, the largest |value| of each channel on `batches`."""
+    """Return, for each FFN output projection's input, the largest |value| of each channel on `batches`.
+
+    Empty where the graph has no fused FFN block (`ffn_blocks`: a relu or gelu_new FFN, as T5 and GTR
+    have, is not fused to BiasGelu): there is nothing to split then.
+    """
     import onnx
     from onnx import helper
 
+    names = [out.input[0] for _, _, out in ffn_blocks(model.graph)]
+    if not names:  # session.run with no output names would return every output of the graph
+        return {}
     ort = require_onnxruntime()
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
-    names = [out.input[0] for _, _, out in ffn_blocks(probe.graph)]
     for name in names:
         probe.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     options = ort.SessionOptions()

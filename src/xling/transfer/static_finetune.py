@@ -210,7 +210,7 @@ def _load_static(encoder: str) -> tuple[StaticSentenceEncoder, str]:
                           "(use method 'finetune' for transformers)")  # fmt: skip
     module = loaded.module
     weight = module.embedding.weight.detach().to("cpu", torch.float32).clone()
-    return StaticSentenceEncoder(module.tokenizer, weight, sparse=True), loaded.name
+    return StaticSentenceEncoder(module.tokenizer, weight, sparse=True, prompt=module.prompt), loaded.name
 
 
 # ---------------------------------------------------------------------------------------------- training
