@@ -459,8 +459,8 @@ def test_held_out_pairs_teach_nothing(tmp_path, tiny_static, cipher_data, monkey
         seen["glosses"] += dictionary
         return translations(dictionary)
 
-    def spy_build(data, tokenizer, dev_share, seed):
-        train_set, dev_set, pivots = build(data, tokenizer, dev_share, seed)
+    def spy_build(data, tokenizer, dev_share, seed, prompt=""):
+        train_set, dev_set, pivots = build(data, tokenizer, dev_share, seed, prompt)
         seen["examples"] = list(zip(train_set.texts, train_set.kind, strict=True))
         seen["held"] = static.held_out_pairs(data, dev_share, seed)
         return train_set, dev_set, pivots
@@ -802,3 +802,12 @@ def test_the_base_models_default_prompt_stays_with_the_adapted_one(tmp_path, tin
     result = adapt(small_config(base, tmp_path / "adapted", text=[str(cipher_data["text"])],
                                 dictionary=[f"eng-kat={cipher_data['dictionary']}"]))  # fmt: skip
     assert Encoder.load(str(result.output)).module.prompt == "query: "
+    # trained as it is read: new texts with the prompt before them, as the pivot texts' vectors are
+    from xling.adaptation.data import AdaptData
+    from xling.adaptation.static import build_examples
+
+    tokenizer = Encoder.load(str(result.output)).module.tokenizer
+    prompt_ids = tokenizer.encode("query: ", add_special_tokens=False).ids
+    data = AdaptData(language="kat", pivot="eng", parallel=[("house", "სახლი")])
+    train_set, _, _ = build_examples(data, tokenizer, 0.0, 0, "query: ")
+    assert prompt_ids and train_set.ids[0][: len(prompt_ids)] == prompt_ids

@@ -846,16 +846,18 @@ def test_the_logged_ddp_loss_is_the_mean_over_all_items_of_the_step(tmp_path):
     assert ddp_losses == pytest.approx(one_losses, rel=1e-5)
 
 
-def test_a_stop_for_time_leaves_the_scheduled_checkpoints_a_resumed_run_keeps(tmp_path, monkeypatch):
+@pytest.mark.parametrize("keep", [2, 0])
+def test_a_stop_for_time_leaves_the_scheduled_checkpoints_a_resumed_run_keeps(tmp_path, monkeypatch, keep):
     """keep_checkpoints counts the checkpoints of the schedule: a stop for time at step 5 (checkpoint_every 2,
     keep 2) must not push out step 4, or a resumed run keeps 5 and 6 where an uninterrupted one keeps 4 and 6,
-    and mt train's average_last averages one checkpoint fewer."""
+    and mt train's average_last averages one checkpoint fewer. keep 0 keeps every checkpoint, step 5's too."""
     import xling.training.loop as loop
     from xling.training.checkpoint import last_scheduled, list_checkpoints
 
-    config = _config(max_steps=6, checkpoint_every=2, keep_checkpoints=2, max_minutes=10)
+    config = _config(max_steps=6, checkpoint_every=2, keep_checkpoints=keep, max_minutes=10)
     _run(tmp_path / "straight", config)
-    assert [p.name for p in list_checkpoints(tmp_path / "straight")] == ["step-00000004", "step-00000006"]
+    kept = ["step-00000004", "step-00000006"] if keep else ["step-00000002", "step-00000004", "step-00000006"]
+    assert [p.name for p in list_checkpoints(tmp_path / "straight")] == kept
 
     class LateClock:  # an hour passes during step 5
         offset = 0.0
@@ -877,7 +879,8 @@ def test_a_stop_for_time_leaves_the_scheduled_checkpoints_a_resumed_run_keeps(tm
                                                                       "step-00000005"]  # fmt: skip
     LateClock.offset = 0.0
     train(Regression(), Rows(config.batch_size, config.grad_accum), config, tmp_path / "timed", resume=True)
-    assert [p.name for p in list_checkpoints(tmp_path / "timed")] == ["step-00000004", "step-00000006"]
+    resumed = kept if keep else ["step-00000002", "step-00000004", "step-00000005", "step-00000006"]
+    assert [p.name for p in list_checkpoints(tmp_path / "timed")] == resumed
     assert [p.name for p in last_scheduled(tmp_path / "timed", 2)] == ["step-00000004", "step-00000006"]
 
 

@@ -812,6 +812,8 @@ def test_a_line_already_in_the_target_is_kept_by_a_fixed_pair_model(tmp_path, de
     report = translator.translate_file(source, tmp_path / "out.txt", "auto", "de", GREEDY)
     assert report.sources == {"eng": 1, "deu": 1}
     assert (tmp_path / "out.txt").read_text("utf-8").splitlines() == expected
+    # detection alone (xling translate TEXT...), told the target, keeps it too
+    assert translator.detect_sources(texts, tgt="de") == ["eng", "deu"]
     # in another language than the target, it is still an error
     german = (Prediction("deu", 0.99), Prediction("eng", 0.6), ["eng"], {})
     assert translator._source_of("text 0", *german, target="de-AT") == "deu"
@@ -847,3 +849,13 @@ def test_an_empty_file_gives_an_empty_output(xling_model, tmp_path):
     # its languages are still checked, as a file of blank lines has them checked
     with pytest.raises(XlingError, match="cannot translate into Japanese"):
         xling_model.translate_file(source, output, "en", "ja")
+
+
+def test_auto_detection_leaves_out_a_model_code_in_a_script_the_detector_never_learnt(tmp_path, detector):
+    """NLLB's codes name scripts (ace_Arab beside ace_Latn): a code whose script the detector's label never
+    learnt (the sample's Hindi is Devanagari, not hin_Latn) is left out of the restriction, which would
+    otherwise refuse every detection as naming a language it does not know."""
+    folder = build_nllb(tmp_path / "nllb", ("eng_Latn", "deu_Latn", "hin_Deva", "hin_Latn"))
+    translator = Translator.from_pretrained(folder, backend="torch", detector=detector)
+    assert translator.allowed_sources(translator._identifier()) == ["deu_Latn", "eng_Latn", "hin_Deva"]
+    assert translator.detect_sources(["Morgen fahren wir mit dem Zug nach Hamburg."]) == ["deu"]

@@ -57,6 +57,7 @@ from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import atomic_write, write_json_atomically
 from xling.config import config_to_dict
+from xling.embeddings.encoder import default_prompt
 from xling.embeddings.static import MODULE_DIR, GatherRows, StaticSentenceEncoder, bag_features, quantize_rows
 from xling.embeddings.weights import load_safetensors
 from xling.errors import ConfigError, DataError
@@ -233,7 +234,8 @@ def adapt_static(
 def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected: Sequence[str], output: Path,
                   say: Callable[[str], object]) -> AdaptResult:  # fmt: skip
     started = time.perf_counter()
-    base = StaticSentenceEncoder.load(folder / MODULE_DIR)
+    # the base's default prompt goes before every text, new and pivot alike, as the adapted model will read them
+    base = StaticSentenceEncoder.load(folder / MODULE_DIR, prompt=default_prompt(folder))
     old_rows = base.embedding.weight.detach()[: base.tokenizer.get_vocab_size()].clone()
     held = held_out_pairs(data, config.dev_share, config.seed)
     say("learning the new language's sub-words")
@@ -245,7 +247,9 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     )
 
     say("building examples")
-    train_set, dev_set, pivot_texts = build_examples(data, tokenizer, config.dev_share, config.seed)
+    train_set, dev_set, pivot_texts = build_examples(
+        data, tokenizer, config.dev_share, config.seed, base.prompt
+    )
     unused = {k for k, w in kind_weights(config.static.weights, train_set.counts()).items() if w == 0}
     if len(unused) < len(train_set.counts()):  # else AdaptBatches says that every kind weighs 0
         train_set = train_set.without(unused)
@@ -437,11 +441,11 @@ def old_language_changes(
 
 
 def build_examples(
-    data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int
+    data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int, prompt: str = ""
 ) -> tuple[Examples, Examples, list[str]]:
     """Return (training examples, dev examples, the pivot texts their targets index). The dev pairs
     (`held_out_pairs`) teach nothing: neither the glosses of text sentences nor, as a text sentence, a held-out
-    sentence itself."""
+    sentence itself. `prompt` (the model's default prompt) goes before each new text, as the model reads it."""
     pivots: dict[str, int] = {}
     held = held_out_pairs(data, dev_share, seed)
     held_texts = {new for new, _ in held}
@@ -462,7 +466,7 @@ def build_examples(
                 pairs.append((text, reading, "transliteration"))
     dev_kind = "parallel" if data.parallel else "dictionary"
     train_set, dev_set = Examples(), Examples()
-    encodings = tokenizer.encode_batch([new for new, _, _ in pairs], add_special_tokens=False)
+    encodings = tokenizer.encode_batch([prompt + new for new, _, _ in pairs], add_special_tokens=False)
     for (new, pivot, kind), encoding in zip(pairs, encodings, strict=True):
         if not encoding.ids:
             continue

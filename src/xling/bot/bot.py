@@ -604,8 +604,9 @@ class SupportBot:
             return None
         identifier = self._identifier()
         if self._known_stored is None:
+            # as the detector's restriction judges a code (its script too), or one unknown code refuses all
             self._known_stored = [language for language in self._stored
-                                  if any(label_matches(own, language) for own in identifier.labels)]  # fmt: skip
+                                  if not identifier.unknown_languages([language])]  # fmt: skip
         known = self._known_stored
         if not known:
             return None

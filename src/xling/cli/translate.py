@@ -86,7 +86,7 @@ def translate(
     texts = texts or []
     sources: str | list[str | None] | None = src
     if wants_detection(src):
-        sources = translator.detect_sources(texts, name=_text_argument)
+        sources = translator.detect_sources(texts, name=_text_argument, tgt=tgt)
         logger.info(
             "source languages detected: %s", ", ".join(label or "none (no letters)" for label in sources)
         )

@@ -438,6 +438,12 @@ def _load_sentence_transformers(
     return module, normalize
 
 
+def default_prompt(folder: str | Path) -> str:
+    """Return the default prompt of a sentence-transformers folder's config_sentence_transformers.json ("" when
+    it names none)."""
+    return _st_default_prompt(Path(folder) / "config_sentence_transformers.json")
+
+
 def _st_default_prompt(path: Path) -> str:
     """Return the prompt a config_sentence_transformers.json names as its default ("" when none)."""
     if not path.is_file():

@@ -117,7 +117,7 @@ def save_checkpoint(
     off_schedule = [old for old in found if checkpoint_step(old) < step and old not in on_schedule]
     if step % every == 0 or step == end:
         on_schedule.append(final)
-    for old in abandoned + off_schedule + (on_schedule[:-keep] if keep > 0 else []):
+    for old in abandoned + ((off_schedule + on_schedule[:-keep]) if keep > 0 else []):  # keep 0: all
         shutil.rmtree(old, ignore_errors=True)
     return final
 

@@ -203,7 +203,8 @@ def _stands_for(own: str, asked: str) -> bool:
     is a macrolanguage whose default member was asked (`nob` finds `nor`, `cmn` finds `zho`; DEFAULT_MEMBER).
 
     Another member is not the macrolanguage: a model's Norwegian is Bokmål and its Chinese Mandarin, so
-    Nynorsk (`nn`) or Cantonese (`yue`) would come back in them (or untranslated, from them). A
+    Nynorsk (`nn`) or Cantonese (`yue`) asked for as a target would come back in them (or, from Bokmål,
+    untranslated). A
     macrolanguage with no default member recorded (mon, pus, que) still stands for each of its members: the
     detector's `khk` is the Mongolian of a model that has only `mn`."""
     if SAME_WRITTEN_LANGUAGE.get(own, own) == SAME_WRITTEN_LANGUAGE.get(asked, asked):
@@ -233,7 +234,11 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
     tags = {own: t for own in codes if (t := _code_tag(own, conventions.family)) is not None}
     candidates = [own for own, t in tags.items() if t.language == tag.language]
     if not candidates:
-        related = [own for own, t in tags.items() if _stands_for(t.language, tag.language)]
+        # into a language: only a code that stands for it (asked for Nynorsk, a model's Norwegian would write
+        # Bokmål); from one: any related code, as the source token only tells the model what it reads (a
+        # Nynorsk or Cantonese text is read as the model's Norwegian or Chinese)
+        fits = _stands_for if direction == "into" else _related
+        related = [own for own, t in tags.items() if fits(t.language, tag.language)]
         # a macrolanguage's code on a model with several of its members: the member most texts mean, unless
         # the script asked for is another member's (az-Arab, az-IR: South Azerbaijani, not North's Latin)
         preferred = [own for own in related if tags[own].language == DEFAULT_MEMBER.get(tag.language)]

@@ -244,6 +244,7 @@ class Translator:
         *,
         name: Callable[[int], str] | None = None,
         source_hint: str = SOURCE_HINT,
+        tgt: str | Sequence[str] | None = None,
     ) -> list[str | None]:
         """Return the detected source language of each text (`deu`, `srp_Cyrl`); None for a text without
         letters (empty, digits, emoji: nothing to translate, it comes back as it is).
@@ -251,10 +252,15 @@ class Translator:
         One batched call to `self.detector`, restricted to the model's source languages the detector knows
         (unrestricted where the model records none of them). Raises XlingError naming the text (`name(i)`,
         default "text i") when the detector cannot tell (`und`), or finds a language the model does not
-        translate from; the message ends with how to give the source instead (`source_hint`).
+        translate from, unless it is already in its target language (`tgt`: one for all texts, or one per
+        text; `translate` keeps such a text as it is); the message ends with how to give the source instead
+        (`source_hint`).
         """
         texts = _checked_texts(texts)
-        detected = self._detect(texts, list(range(len(texts))), name or _text_name, source_hint)
+        targets = None if tgt is None else [tgt] * len(texts) if isinstance(tgt, str) else list(tgt)
+        if targets is not None and len(targets) != len(texts):
+            raise ConfigError(f"tgt: {len(targets)} target languages for {len(texts)} texts")
+        detected = self._detect(texts, list(range(len(texts))), name or _text_name, source_hint, targets)
         return [detected[i] for i in range(len(texts))]
 
     def translate_file(
@@ -424,11 +430,9 @@ class Translator:
         labels = [
             label for code in self.languages.sources or () if (label := try_parse_label(code)) is not None
         ]
-        known = [try_parse_label(label) for label in identifier.labels]
-        known = [label for label in known if label is not None]
-        allowed = sorted(
-            {str(label) for label in labels if any(label_matches(other, label) for other in known)}
-        )
+        # as the detector's own restriction judges a code (a script it names must be one the label learnt:
+        # NLLB's ace_Arab is not xling-langid's Latin-script ace), or one unknown code refuses them all
+        allowed = sorted({str(label) for label in labels if not identifier.unknown_languages([str(label)])})
         self._allowed = (identifier, allowed)
         return allowed or None
 
