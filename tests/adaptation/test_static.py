@@ -811,3 +811,26 @@ def test_the_base_models_default_prompt_stays_with_the_adapted_one(tmp_path, tin
     data = AdaptData(language="kat", pivot="eng", parallel=[("house", "სახლი")])
     train_set, _, _ = build_examples(data, tokenizer, 0.0, 0, "query: ")
     assert prompt_ids and train_set.ids[0][: len(prompt_ids)] == prompt_ids
+
+
+def test_a_run_checkpointed_with_settings_as_written_resumes(tmp_path, tiny_static, cipher_data, monkeypatch):
+    """Checkpoints written before settings were kept in one form hold them as given (`ka`, `dict.tsv`):
+    the same command resumes them."""
+    import json
+
+    from xling.config import config_to_dict
+    from xling.training.checkpoint import list_checkpoints
+
+    monkeypatch.chdir(tmp_path)
+    first = small_config(tiny_static, tmp_path / "parts", dictionary=["dict.tsv"])
+    first.language = "ka"
+    first.training.max_steps = 30
+    adapt(first)
+    state_file = list_checkpoints(tmp_path / "parts")[-1] / "trainer_state.json"
+    state = json.loads(state_file.read_text("utf-8"))
+    state["config"] = json.loads(json.dumps(config_to_dict(first), default=str))  # as written, `ka`
+    state_file.write_text(json.dumps(state), "utf-8")
+    (tmp_path / "parts" / "xling.json").unlink()
+    resumed = small_config(tiny_static, tmp_path / "parts", resume=True, dictionary=["dict.tsv"])
+    resumed.language = "ka"
+    assert adapt(resumed).training["resumed_from"] == 30

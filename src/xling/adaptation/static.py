@@ -280,7 +280,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
                    run_config=comparable_settings(config_to_dict(config)),
                    may_change=("output", "resume", "overwrite"), description=f"adapt {data.language}",
                    run_defaults=comparable_settings(config_to_dict(AdaptConfig())),
-                   data_files=data.files)  # fmt: skip
+                   recorded_form=comparable_settings, data_files=data.files)  # fmt: skip
     # trained where training.device put it (a GPU with "auto"); scored and saved on the CPU, as the base is
     encoder.cpu()
     if _int8_table(folder):  # scored as saved: save_adapted stores the trained rows as int8 too

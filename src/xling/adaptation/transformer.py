@@ -597,7 +597,8 @@ def adapt_transformer(
     result = train(objective, batches, training, output, resume=config.resume,
                    run_config=comparable_settings(run_config), may_change=RESUMABLE,
                    description=f"adapt {data.language}",
-                   run_defaults=comparable_settings(config_to_dict(AdaptConfig())), data_files=data.files)  # fmt: skip
+                   run_defaults=comparable_settings(config_to_dict(AdaptConfig())),
+                   recorded_form=comparable_settings, data_files=data.files)  # fmt: skip
 
     staging = output / f".{STATE_DIR}-model.tmp"
     if result.is_main:  # the main process alone writes it: another one's rmtree could cut its files

@@ -22,7 +22,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,6 +284,7 @@ def train(
     description: str = "training",
     data_files: Sequence[str | Path] = (),
     metric_names: Collection[str] | None = None,
+    recorded_form: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
 ) -> TrainResult:
     """Return the result of training `objective` on `batches` for `config.max_steps` optimizer steps.
 
@@ -297,7 +298,9 @@ def train(
     `run_config` is the caller's whole config as JSON-able data (its training section under "training";
     default: the training section only). Checkpoints keep it, and a resumed run whose config differs in a
     field other than the training bookkeeping ones (`xling.training.resume`) or `may_change` (dotted keys)
-    is refused with a ConfigError naming the fields. `run_defaults` (the defaults of the caller's config
+    is refused with a ConfigError naming the fields; `recorded_form` puts a checkpoint's recorded config in
+    the form `run_config` is given in (adapt resolves paths and language codes), so that a run recorded in
+    another form compares as the settings it means. `run_defaults` (the defaults of the caller's config
     class, as data) stand in for fields a checkpoint's config lacks: fields added since the run started.
     `data_files` (the files the batches are read from) are fingerprinted, and a resume whose files have
     other contents is refused as one that draws other batches is. `metric_names` (`<evaluation>_<metric>`),
@@ -328,7 +331,8 @@ def train(
     if restart and not resume:
         _clear_earlier_run(run_dir, dist_info.is_main, description, saved_config)
     resumed = _resume(run_dir, resume, objective, optimizer, scheduler, saved_config, may_change, defaults,
-                      batches, config.resume_on_changed_data, dist_info.world_size, fingerprint)  # fmt: skip
+                      batches, config.resume_on_changed_data, dist_info.world_size, fingerprint,
+                      recorded_form)  # fmt: skip
     checkpoint, state = resumed if resumed is not None else (None, None)
     if state is not None:
         start_step, tokens_seen, last_loss = state["step"], state["tokens"], state.get("loss", float("nan"))
@@ -457,6 +461,7 @@ def _resume(
     allow_changed_data: bool,
     world_size: int,
     fingerprint: dict[str, str] | None,
+    recorded_form: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
 ) -> tuple[Path, dict[str, Any]] | None:
     """Return (folder, trainer state) of the checkpoint a resumed run continues from (None: a fresh run).
 
@@ -478,7 +483,8 @@ def _resume(
     def same_config(folder: Path, state: dict[str, Any]) -> None:
         if "config" in state:  # checkpoints written before configs were kept have none
             changeable = allowed | BEST_FIELDS if best_not_chosen(state) else allowed
-            check_resume_config(state["config"], saved_config, changeable, str(folder), defaults)
+            recorded = recorded_form(state["config"]) if recorded_form is not None else state["config"]
+            check_resume_config(recorded, saved_config, changeable, str(folder), defaults)
         if fingerprint is not None and not check_same_data(state.get("data_files"), fingerprint, str(folder),
                                                            allow_changed_data):  # fmt: skip
             logger.warning("%s: the training data files changed since the run started "
