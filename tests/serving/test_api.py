@@ -301,7 +301,13 @@ def test_models_health_docs_and_metrics(client):
     for path in ("/health", "/"):  # load balancers probe with HEAD
         head = client.head(path)
         assert head.status_code == 200 and head.content == b"", path
-    assert client.get("/openapi.json").json()["paths"]["/v1/embeddings"]
+    schema = client.get("/openapi.json").json()
+    assert schema["paths"]["/v1/embeddings"]
+    # one operation id per operation (GET and HEAD /health shared one: client generators refuse that)
+    ids = [
+        op["operationId"] for path in schema["paths"].values() for op in path.values() if "operationId" in op
+    ]
+    assert len(ids) == len(set(ids))
     assert client.get("/docs").status_code == 200
 
 

@@ -139,6 +139,18 @@ def test_page_in_chromium(browser, server_url, tmp_path):
     assert reply.query_selector("small.source") is None  # stored in Spanish: no "machine translation" note
     assert page.inner_text("#chat-log li.user") == SPANISH_QUESTION
 
+    # an API key pasted with a character a header cannot carry is named, not "cannot reach the server"
+    page.click("#settings summary")
+    page.fill("#api-key", "k1\u200b")
+    page.fill("#sentiment-input", "Excelente producto.")
+    page.click("#sentiment-button")
+    page.wait_for_selector("#sentiment-error:not([hidden])")
+    assert "API key holds characters" in page.inner_text("#sentiment-error")
+    page.fill("#api-key", "")
+    # new results are announced to screen readers
+    for region in ("#search-results", "#translate-output", "#sentiment-output", "#chat-log"):
+        assert page.get_attribute(region, "aria-live") == "polite", region
+
     screenshot = tmp_path / "page.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000

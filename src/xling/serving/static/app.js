@@ -37,6 +37,10 @@ class ApiError extends Error {}
 async function api(path, body) {
   const headers = { Accept: "application/json" };
   const key = $("api-key").value.trim();
+  // a header carries printable ASCII only: fetch would throw, read below as an unreachable server
+  if (key && !/^[\x20-\x7e]+$/.test(key)) {
+    throw new ApiError("the API key holds characters an HTTP header cannot carry (check what was pasted)");
+  }
   if (key) headers.Authorization = `Bearer ${key}`;
   const init = { method: body === undefined ? "GET" : "POST", headers };
   if (body !== undefined) {
@@ -308,7 +312,8 @@ async function loadLanguages() {
     for (const l of languages) for (const t of Array.isArray(l.targets) ? l.targets : [l.code]) targets.add(t);
     const targetList = [...targets].sort().map((code) => ({ code, name: languageNames.get(code) || code }));
     fillSelect($("translate-target"), targetList, false, ["eng", "en"]);
-    fillSelect($("language-codes"), languages, false, []);
+    // the search filters on languages as the index keeps them, without a script or region (zh, not zh-Hant)
+    fillSelect($("language-codes"), languages.filter((l) => !l.code.includes("-")), false, []);
   } catch (err) {
     showError("translate-error", err);
   }
