@@ -115,10 +115,13 @@ def test_too_large_vocabulary_is_a_clear_error_in_xling_terms(tmp_path):
             VocabConfig(output=str(tmp_path), vocab_size=5000, sample_sentences=1000),
         )
     assert "hard_vocab_limit" not in str(error.value)  # a SentencePiece option xling does not have
+    # 300 leaves room for the 263 special, language and byte pieces, not for those and the 75 characters
     with pytest.raises(
-        XlingError, match=r"vocab_size: 120 is smaller than the \d+ characters.*--vocab-size"
+        XlingError,
+        match=r"vocab_size: 300 is smaller than the 338 pieces .*: 75 characters and 263 special, language and "
+        r"byte pieces; raise it \(--vocab-size\)",
     ) as error:
-        train_vocabulary(_sample_texts(), _tiny(tmp_path / "t", vocab_size=120))
+        train_vocabulary(_sample_texts(), _tiny(tmp_path / "t", vocab_size=300))
     assert "--character_coverage option" not in str(error.value) and ".cc(" not in str(error.value)
 
 
@@ -153,6 +156,60 @@ def test_a_conversion_that_encodes_otherwise_is_refused(sample_tokenizer_dir):
     tok.backend_tokenizer.normalizer = None  # as a converter that lost the normaliser
     with pytest.raises(XlingError, match="encodes 'ＦＵＬＬ width' as"):
         check_same_encoding(sample_tokenizer_dir / SPM_FILE, tok, ["Hello world", "ＦＵＬＬ width"])
+
+
+BYTE_SPELLINGS = ["<0x41>", "x<0x41>y", "price <0xFF> x", "<0x41><0x42>", " <0x3C>0x41>", "＜０ｘ４１＞"]
+
+
+def test_text_that_spells_a_byte_piece_is_encoded_and_decoded_as_by_sentencepiece(sample_tokenizer_dir):
+    """The byte pieces sat in the Hugging Face vocabulary as plain strings: `<0x41>` in text was read as the
+    byte 0x41, so "x<0x41>y" came back from decoding as "xAy"; SentencePiece never matches them in text."""
+    tok = AutoTokenizer.from_pretrained(str(sample_tokenizer_dir))
+    sp = spm.SentencePieceProcessor(model_file=str(sample_tokenizer_dir / SPM_FILE))
+    for text in BYTE_SPELLINGS:
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        assert ids == sp.encode(text), (text, tok.convert_ids_to_tokens(ids))
+        assert tok.decode(ids) == sp.decode(ids), text
+    assert tok.decode(tok("x<0x41>y", add_special_tokens=False)["input_ids"]) == "x<0x41>y"
+
+
+def test_byte_spellings_are_cut_where_no_piece_of_the_vocabulary_reaches_across(tmp_path):
+    """A vocabulary learned on text full of hex codes has pieces such as `▁<0` that a cut after `<` would split."""
+    from xling.tokenization.vocabulary import _byte_piece_cut
+
+    assert _byte_piece_cut(["▁a", "b"]).startswith("<(?=0x")
+    assert _byte_piece_cut(["▁<0", "41"]).startswith("<0x[0-9A-F][0-9A-F](?=>)")
+    hexy = [
+        f"code <0x{i % 256:02X}> 0x{i % 199:02X} <0{i % 10} {i % 97:02X}> x{i % 16:X}" for i in range(2000)
+    ]
+    out = tmp_path / "hexy"
+    train_vocabulary({"eng": lambda: iter(hexy)}, _tiny(out, model_type="bpe", vocab_size=400))
+    tok = AutoTokenizer.from_pretrained(str(out))
+    sp = spm.SentencePieceProcessor(model_file=str(out / SPM_FILE))
+    straddling = [piece for piece in tok.get_vocab() if "<0" in piece and not piece.endswith(">")]
+    assert straddling, "the vocabulary has no piece that a cut after `<` would split"
+    for text in [*BYTE_SPELLINGS, *hexy[:50]]:
+        assert tok(text, add_special_tokens=False)["input_ids"] == sp.encode(text), text
+
+
+def test_a_conversion_that_reads_a_byte_pieces_text_as_that_byte_is_refused(sample_tokenizer_dir):
+    from tokenizers import pre_tokenizers
+
+    from xling.tokenization.vocabulary import check_same_encoding
+
+    tok = AutoTokenizer.from_pretrained(str(sample_tokenizer_dir))
+    # the converter's pipeline before the fix: nothing keeps text like `<0x41>` from matching a byte piece
+    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement="▁", prepend_scheme="always", split=False
+    )
+    assert (
+        tok("Hello world")["input_ids"]
+        == AutoTokenizer.from_pretrained(str(sample_tokenizer_dir))("Hello world")["input_ids"]
+    )
+    with pytest.raises(
+        XlingError, match=r"encodes '<0x41>' as \['▁', '<0x41>'\], SentencePiece as \['▁', '<0x3C>'"
+    ):
+        check_same_encoding(sample_tokenizer_dir / SPM_FILE, tok, ["Hello world", "Guten Tag"])
 
 
 def _tiny(output, **fields) -> VocabConfig:

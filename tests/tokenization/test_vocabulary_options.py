@@ -6,6 +6,7 @@ import pytest
 
 import xling.tokenization.vocabulary as vocabulary
 from xling.cli import main
+from xling.data.config import CorpusConfig
 from xling.data.sources import TextSources, sample_corpus_dir
 from xling.errors import ConfigError, XlingError
 from xling.tokenization.vocabulary import VocabConfig, _spm_message, tokenizer_languages, train_vocabulary
@@ -126,6 +127,42 @@ def test_out_of_range_options_are_config_errors_before_any_text_is_read(tmp_path
     with pytest.raises(ConfigError, match=rf"^{field}: "):
         train_vocabulary({"eng": never}, _tiny(tmp_path / "tok", **{field: value}))
     assert not (tmp_path / "tok").exists()
+
+
+def test_a_vocab_size_without_room_for_the_byte_pieces_is_refused_before_any_text_is_read(tmp_path):
+    """With byte fallback SentencePiece sets 256 byte pieces aside: vocab_size 100 passed the check, then failed
+    after the corpus was sampled, as "smaller than the 274 characters" the text needed."""
+
+    def never():
+        raise AssertionError("the text was read before vocab_size was checked")
+
+    byte_message = r"^vocab_size: {} is too small: byte_fallback adds 256 byte pieces, .* make {} pieces"
+    with pytest.raises(ConfigError, match=byte_message.format(100, 262)):
+        train_vocabulary({"deu": never}, _tiny(tmp_path / "tok", vocab_size=100))
+    # two languages and an extra one: 5 special tokens, 3 language tokens, 256 bytes
+    with pytest.raises(ConfigError, match=byte_message.format(264, 264)):
+        train_vocabulary(
+            {"eng": never, "deu": never}, _tiny(tmp_path / "tok", vocab_size=264, extra_languages=["fr"])
+        )
+    assert not (tmp_path / "tok").exists()
+    data = CorpusConfig(text=["de=a.txt", "deu=b.txt", "en=c.txt"])  # two languages, named before any is read
+    with pytest.raises(ConfigError, match=byte_message.format(263, 263)):
+        VocabConfig(vocab_size=263, data=data).validate()
+    VocabConfig(vocab_size=264, data=data).validate()
+    VocabConfig(vocab_size=100, byte_fallback=False).validate()  # no byte pieces: 100 is enough room
+    with pytest.raises(ConfigError, match=r"^vocab_size: 99 is too small \(at least 100\)"):
+        VocabConfig(vocab_size=99, byte_fallback=False).validate()
+
+
+def test_a_vocab_size_without_room_for_the_byte_pieces_on_the_command_line_names_them(
+    tmp_path, monkeypatch, capsys
+):
+    text = tmp_path / "weird.txt"
+    text.write_text("dup\tline\tx\n\ufeffbom\n", encoding="utf-8")
+    code, err = _run_main(monkeypatch, capsys, "tokenizer", "train", "--text", f"deu={text}", "--output",
+                          str(tmp_path / "out"), "--vocab-size", "100")  # fmt: skip
+    assert code == 2 and "256 byte pieces" in err and "characters" not in err, err
+    assert "counting sentences" not in err and not (tmp_path / "out").exists()  # refused before reading
 
 
 def test_out_of_range_option_on_the_command_line_names_it(tmp_path, monkeypatch, capsys):

@@ -11,6 +11,7 @@ before it existed hold `xling_tokenizer.json`, still read).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import random
@@ -37,8 +38,22 @@ from xling.errors import ConfigError, XlingError
 SPECIAL_TOKENS = {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "<unk>", "mask": "<mask>"}
 SPM_FILE = "sentencepiece.bpe.model"  # XLM-R's name for its SentencePiece model
 SPM_BPE = 2  # ModelProto.TrainerSpec.ModelType: UNIGRAM 1, BPE 2
+SPM_BYTE = 6  # ModelProto.SentencePiece.Type of the byte pieces `<0x00>`..`<0xFF>` (byte_fallback)
+BYTE_PIECES = 256  # what byte_fallback adds to the vocabulary, before any piece of the text
 CHECKED_SENTENCES = 200
 """Sample sentences each converted tokenizer must encode into SentencePiece's ids."""
+ADVERSARIAL_TEXTS = (
+    "<0x41>",
+    "x<0x41>y <0xFF><0x00> z",
+    " <0x3C>0x41> <0x4<0x41>",
+    "<0x4a> <0xZZ> 0x41> <0x41",
+    "＜０ｘ４１＞",  # NFKC makes it `<0x41>`
+    "<s x </ s> <unk <mask __deu_",
+    "emoji 🙂 and Ελληνικά, ქართული, 한국어",
+)
+"""Texts each converted tokenizer must also encode into SentencePiece's ids: a byte piece's text written out
+(SentencePiece never matches a byte piece in text), special tokens' look-alikes, and characters outside any
+sample's vocabulary."""
 KIND = TOKENIZER_KIND  # the `kind` in xling.json: `overwrite` replaces only a folder of this kind
 
 # The sample is at most this many times the corpus: beyond a few copies of every sentence a larger sample
@@ -113,6 +128,8 @@ class VocabConfig:
             normalize_language(code, where="extra_languages")
         if self.model_type not in ("unigram", "bpe"):
             raise ConfigError(f"model_type: {self.model_type!r} must be 'unigram' or 'bpe'")
+        # first: with byte_fallback, 100 is too few too; every training has a language, named here or not
+        check_vocab_room(self, max(1, len(self._named_languages())))
         if self.vocab_size < 100:
             raise ConfigError(f"vocab_size: {self.vocab_size} is too small (at least 100)")
         if not 0.9 <= self.character_coverage <= 1.0:
@@ -123,6 +140,20 @@ class VocabConfig:
         check_int("max_sentence_chars", self.max_sentence_chars, _MIN_SENTENCE_CHARS, _MAX_SENTENCE_CHARS)
         check_int("threads", self.threads, 1, _MAX_THREADS)
         check_int("seed", self.seed, 0, _MAX_SEED)
+
+    def _named_languages(self) -> set[str]:
+        """Return the languages this config names before any text is read (extra_languages, data.languages,
+        data.text's), which get a language token each: at least as many as training will have."""
+        codes = [
+            *self.extra_languages,
+            *self.data.languages,
+            *(item.split("=", 1)[0] for item in self.data.text),
+        ]
+        named: set[str] = set()
+        for code in codes:
+            with contextlib.suppress(ConfigError):  # a bad code is reported, with its field, where it is read
+                named.add(normalize_language(code))
+        return named
 
 
 @dataclass
@@ -163,6 +194,9 @@ def train_vocabulary(
         by_code[code] = source
     texts = by_code
     langs = list(texts)
+    all_langs = langs + [normalize_language(x) for x in config.extra_languages]
+    lang_tokens = [language_token(lang) for lang in dict.fromkeys(all_langs)]
+    check_vocab_room(config, len(lang_tokens))  # now that every language is known, still before any text
     counts = {}
     for lang in langs:
         say(f"counting sentences: {lang}")
@@ -178,8 +212,6 @@ def train_vocabulary(
         )
     wanted = sentences_per_language(counts, total, config.alpha)
     rng = np.random.default_rng(config.seed)
-    all_langs = langs + [normalize_language(x) for x in config.extra_languages]
-    lang_tokens = [language_token(lang) for lang in dict.fromkeys(all_langs)]
     with atomic_folder(output, overwrite=config.overwrite, what="tokenizer", kind=kind) as staging:
         sample_path = staging / "sample.txt"
         lines = []
@@ -215,6 +247,35 @@ def train_vocabulary(
             "character_coverage": config.character_coverage,
         })  # fmt: skip
     return VocabReport(output, len(tokenizer), counts, wanted, probabilities)
+
+
+def reserved_pieces(byte_fallback: bool, languages: int) -> int:
+    """Return how many pieces SentencePiece sets aside before any of the text's own: the special tokens, a
+    token per language and, with byte_fallback, the 256 byte pieces."""
+    return len(SPECIAL_TOKENS) + languages + (BYTE_PIECES if byte_fallback else 0)
+
+
+def check_vocab_room(config: VocabConfig, languages: int) -> None:
+    """Return nothing when config.vocab_size leaves room for the text's pieces next to the reserved ones (see
+    `reserved_pieces`); else ConfigError naming vocab_size and, with byte_fallback, its byte pieces.
+
+    SentencePiece would only say so after the corpus was read and sampled, as too few pieces for the
+    characters, when most of what it counts are the byte pieces.
+    """
+    reserved = reserved_pieces(config.byte_fallback, languages)
+    if config.vocab_size > reserved:  # each character of the text needs a piece too: that is checked later
+        return
+    tokens = f"{len(SPECIAL_TOKENS)} special tokens and {languages} language token{'s' * (languages != 1)}"
+    if config.byte_fallback:
+        raise ConfigError(
+            f"vocab_size: {config.vocab_size} is too small: byte_fallback adds {BYTE_PIECES} byte pieces, which "
+            f"with the {tokens} make {reserved} pieces before any of the text's own; raise it above {reserved} "
+            "(--vocab-size), or turn byte fallback off (--set byte_fallback=false)"
+        )
+    raise ConfigError(
+        f"vocab_size: {config.vocab_size} is too small: the {tokens} take {reserved} pieces before any of the "
+        f"text's own; raise it above {reserved} (--vocab-size)"
+    )
 
 
 def sample_size(counts: Mapping[str, int], wanted: int) -> int:
@@ -320,11 +381,13 @@ def _train_spm(sample: Path, prefix: Path, config: VocabConfig, lang_tokens: lis
             minloglevel=2,
         )
     except RuntimeError as exc:
-        raise XlingError(_spm_message(str(exc), config)) from None
+        reserved = reserved_pieces(config.byte_fallback, len(lang_tokens))
+        raise XlingError(_spm_message(str(exc), config, reserved)) from None
 
 
-def _spm_message(error: str, config: VocabConfig) -> str:
-    """Return an xling message for a SentencePiece training error, in xling's option names.
+def _spm_message(error: str, config: VocabConfig, reserved: int = 0) -> str:
+    """Return an xling message for a SentencePiece training error, in xling's option names (`reserved`: the
+    pieces it sets aside before the text's, see `reserved_pieces`).
 
     SentencePiece says e.g. "Vocabulary size is too high (16000). Please set it to a value <= 5000." and
     suggests its own `--hard_vocab_limit`, which xling does not expose.
@@ -337,11 +400,13 @@ def _spm_message(error: str, config: VocabConfig) -> str:
             "vocab_size=N) or give more text"
         )
     chars = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", error)
-    if chars:
+    if chars:  # SentencePiece counts the reserved pieces among the "required chars"
+        needed = int(chars.group(2))
+        kinds = "special, language and byte pieces" if config.byte_fallback else "special and language tokens"
         return (
-            f"vocab_size: {config.vocab_size} is smaller than the {chars.group(2)} characters and special "
-            f"tokens this text needs at character_coverage {config.character_coverage}; raise it (--vocab-size) "
-            "or lower character_coverage (--set character_coverage=0.999)"
+            f"vocab_size: {config.vocab_size} is smaller than the {needed} pieces this text needs at "
+            f"character_coverage {config.character_coverage}: {needed - reserved} characters and {reserved} "
+            f"{kinds}; raise it (--vocab-size) or lower character_coverage (--set character_coverage=0.999)"
         )
     first_line = error.strip().splitlines()[0] if error.strip() else error
     return f"SentencePiece training failed: {_without_spm_location(first_line)}"
@@ -363,9 +428,31 @@ def _without_spm_location(line: str) -> str:
     return rest or f"its check {found.group('check')} failed"
 
 
+# A byte piece's text `<0xHH>`, one regex a character (SentencePiece writes the hex digits in upper case)
+_BYTE_PIECE_PARTS = ("<", "0", "x", "[0-9A-F]", "[0-9A-F]", ">")
+
+
+def _byte_piece_cut(pieces: Iterable[str]) -> str:
+    """Return a regex of the head of a byte piece's text up to a cut that none of `pieces` straddles (the rest
+    only looked ahead at), so that cutting text after each match changes no segmentation but that one.
+
+    A piece that straddles a cut holds the two characters either side of it; the cuts after `<` and before
+    `>` come first, as no piece of letters and digits alone (what vocabulary extension appends) holds those.
+    Where every cut is straddled the first is taken: `check_same_encoding` then shows any text it changes.
+    """
+    pieces = list(pieces)
+
+    def straddled(cut: int) -> bool:
+        pair = re.compile("".join(_BYTE_PIECE_PARTS[cut - 1 : cut + 1]))
+        return any(pair.search(piece) for piece in pieces)
+
+    cut = next((cut for cut in (1, 5, 2, 3, 4) if not straddled(cut)), 1)
+    return "".join(_BYTE_PIECE_PARTS[:cut]) + f"(?={''.join(_BYTE_PIECE_PARTS[cut:])})"
+
+
 def hf_tokenizer_from_spm(spm_path: Path, lang_tokens: list[str]):
     """Return a transformers fast tokenizer that encodes exactly like the SentencePiece model at spm_path."""
-    from tokenizers import AddedToken, processors
+    from tokenizers import AddedToken, Regex, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
     from transformers.convert_slow_tokenizer import SpmConverter, import_protobuf
 
@@ -378,6 +465,14 @@ def hf_tokenizer_from_spm(spm_path: Path, lang_tokens: list[str]):
     else:
         vocab = [(piece.piece, piece.score) for piece in proto.pieces]
     backend = SpmConverter.build_tokenizer_from_spm_proto(proto, vocab)
+    others = [piece.piece for piece in proto.pieces if piece.type != SPM_BYTE]
+    if len(others) < len(proto.pieces):
+        # The byte pieces are plain strings in the Hugging Face vocabulary, so text that spells one (`<0x41>`)
+        # would be read as that byte, where SentencePiece never matches them in text; cut such text inside
+        # the spelling (text without it is not cut, so its encoding stays the same). After the Metaspace
+        # step, whose prepend_scheme "always" would put a word start before every part it is given.
+        cut = pre_tokenizers.Split(Regex(_byte_piece_cut(others)), behavior="merged_with_previous")
+        backend.pre_tokenizer = pre_tokenizers.Sequence([backend.pre_tokenizer, cut])
     bos, eos = SPECIAL_TOKENS["bos"], SPECIAL_TOKENS["eos"]
     backend.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}",
@@ -407,12 +502,13 @@ def hf_tokenizer_from_spm(spm_path: Path, lang_tokens: list[str]):
 
 
 def check_same_encoding(spm_path: Path, tokenizer: Any, texts: Iterable[str]) -> None:
-    """Return nothing when `tokenizer` encodes every one of `texts` into SentencePiece's ids; XlingError
-    naming the first text that differs otherwise (a converter that changed would else go unnoticed)."""
+    """Return nothing when `tokenizer` encodes every one of `texts`, then of ADVERSARIAL_TEXTS, into
+    SentencePiece's ids; XlingError naming the first text that differs otherwise (a converter that changed
+    would else go unnoticed, and sample sentences seldom hold what a converter gets wrong)."""
     import sentencepiece
 
     model = sentencepiece.SentencePieceProcessor(model_file=str(spm_path))
-    for text in texts:
+    for text in itertools.chain(texts, ADVERSARIAL_TEXTS):
         expected = model.encode(text)
         got = tokenizer(text, add_special_tokens=False)["input_ids"]
         if got != expected:
