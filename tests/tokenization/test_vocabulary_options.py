@@ -221,3 +221,9 @@ def test_tiny_corpus_is_not_blown_up_to_sample_sentences(tmp_path, monkeypatch):
         assert report.sampled[lang] / cap == pytest.approx(full[lang] / 500_000, abs=1e-3)
     assert report.sampled["deu"] > 60 * report.sampled["eng"] / 120  # smoothing still lifts the small one
     assert any("not 500,000" in line for line in lines)
+
+
+@pytest.mark.parametrize("coverage", [0.95, 0.979, 1.01])
+def test_a_character_coverage_sentencepiece_refuses_is_refused_first(coverage):
+    with pytest.raises(ConfigError, match=r"character_coverage: .* must be in \[0.98, 1\]"):
+        VocabConfig(character_coverage=coverage).validate()

@@ -132,8 +132,10 @@ class VocabConfig:
         check_vocab_room(self, max(1, len(self._named_languages())))
         if self.vocab_size < 100:
             raise ConfigError(f"vocab_size: {self.vocab_size} is too small (at least 100)")
-        if not 0.9 <= self.character_coverage <= 1.0:
-            raise ConfigError(f"character_coverage: {self.character_coverage} must be in [0.9, 1]")
+        if not 0.98 <= self.character_coverage <= 1.0:  # SentencePiece refuses less, after sampling
+            raise ConfigError(
+                f"character_coverage: {self.character_coverage} must be in [0.98, 1] (SentencePiece's range)"
+            )
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha: {self.alpha} must be in [0, 1] (0.3 as in XLM-R)")
         check_int("sample_sentences", self.sample_sentences, 1)
