@@ -478,3 +478,14 @@ def test_word2vec_binary_rows_ending_in_newlines_read_as_gensim_reads_them(tmp_p
     reference = KeyedVectors.load_word2vec_format(str(tmp_path / "c.bin"), binary=True)
     assert loaded.words == list(reference.index_to_key) == list(rows)
     np.testing.assert_array_equal(loaded.vectors, reference.vectors)
+
+
+def test_a_headerless_file_whose_first_word_holds_a_space(tmp_path):
+    """The width of a header-less (GloVe-style) file is its first row's trailing values: "a b 1 2" is the
+    word "a b" in 2 dimensions, as it is after a header (it was read as 3 values, and line 2 blamed)."""
+    from xling.vectors import load_vectors
+
+    path = tmp_path / "spaced.vec"
+    path.write_bytes(b"a b 1 2\nc 3 4\n")
+    vectors = load_vectors(path)
+    assert vectors.words == ["a b", "c"] and vectors.vectors.tolist() == [[1.0, 2.0], [3.0, 4.0]]

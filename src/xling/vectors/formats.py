@@ -273,7 +273,7 @@ def _load_text(path: Path, max_words: int | None) -> WordVectors:
             raise DataError("file is empty", path)
         header = _parse_header(*first, path)
         if header is None:
-            dim = len(first[1].split()) - 1
+            dim = _trailing_numbers(first[1].split()[1:])  # a word with spaces ("a b 1 2") is no value
             rows = chain([first], rows)
             promised = None
         else:
@@ -382,6 +382,17 @@ def _move_spaced_words(words: list[str], rests: list[bytes], dim: int) -> None:
             except UnicodeDecodeError:
                 continue  # _check_widths names the row and its byte
             rests[i] = b" ".join(fields[len(extra) :])
+
+
+def _trailing_numbers(fields: list[bytes]) -> int:
+    """Return how many of `fields` (a row's after its first) at the end parse as numbers: the width of a
+    headerless file's first row, whose word may hold spaces as the rows after a header may."""
+    count = 0
+    for field in reversed(fields):
+        if not _is_number(field):
+            break
+        count += 1
+    return count
 
 
 def _is_number(field: bytes) -> bool:
