@@ -119,3 +119,14 @@ def test_a_tsv_header_line_is_skipped_not_read_as_a_label(tmp_path, caplog):
     # the same words after the first line are data
     path.write_text("good movie\tpositive\ntext\tlabel\n", encoding="utf-8")
     assert read_labelled(path).labels == ["positive", "label"]
+
+
+def test_tabs_at_the_end_of_a_line_are_no_column(tmp_path):
+    """A spreadsheet's empty last column left 'great film<TAB>positive<TAB>': 'empty label' before."""
+    path = tmp_path / "trailing.tsv"
+    path.write_text("great film\tpositive\t\nawful\tnegative\t\t\n", encoding="utf-8")
+    data = read_labelled(path)
+    assert data.texts == ["great film", "awful"] and data.labels == ["positive", "negative"]
+    (tmp_path / "empty.tsv").write_text("great film\t\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"empty\.tsv:1: empty label"):
+        read_labelled(tmp_path / "empty.tsv")

@@ -438,3 +438,11 @@ def test_langid_gold_of_a_macrolanguage_is_the_member_it_stands_for_as_in_the_be
     assert label_matches("cmn_Hant", _gold_label("zho-TW")) and not label_matches(
         "cmn_Hans", _gold_label("zho-TW")
     )
+
+
+def test_a_row_name_with_dollar_signs_is_text_in_a_plot():
+    """Row names come from data folders and files: matplotlib read "$^$" as a formula and failed."""
+    from xling.report import plots
+
+    svg = plots.bar_chart({"$^$": 50.0, "a$b": 45.0, "deu": 40.0})
+    assert "$^$" in svg and "a$b" in svg

@@ -110,3 +110,41 @@ def test_output_folder_fingerprint_helper_is_path_independent(tmp_path):
     (tmp_path / "report" / "report.json").write_text("{}", encoding="utf-8")
     assert model_fingerprint(tmp_path, exclude=tmp_path / "report") == before
     assert model_fingerprint(tmp_path) != before
+
+
+def _umsab_copy(report_data, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(report_data, data)
+    return data, data / "sentiment" / "umsab"
+
+
+def test_transfer_never_adapts_on_the_test_texts_it_scores(tiny_encoder, report_data, tmp_path, monkeypatch):
+    """A target without a train split was adapted (and self-trained) on its test texts, then scored on them."""
+    import xling.transfer.classifier as classifier
+
+    data, umsab = _umsab_copy(report_data, tmp_path)
+    for name in ("train_text.txt", "train_labels.txt"):
+        (umsab / "german" / name).unlink()
+    adapted: dict[str, int] = {}
+    adapt = classifier.FrozenEncoderClassifier._adapt
+
+    def spy(self, code, vectors, **options):
+        adapted[code] = len(vectors)
+        return adapt(self, code, vectors, **options)
+
+    monkeypatch.setattr(classifier.FrozenEncoderClassifier, "_adapt", spy)
+    outcome = run_report(ReportConfig(model=str(tiny_encoder), output=str(tmp_path / "out"), data=str(data),
+                                      tasks=["transfer"]))  # fmt: skip
+    assert outcome.tasks[0].status == "done" and "deu" not in adapted
+
+
+def test_umsabs_pooled_all_folder_is_no_target_language(tiny_encoder, report_data, tmp_path):
+    """cardiffnlp/xlm-t's `all/` pools every language's tweets; `all` is also an ISO 639-3 code (Allar)."""
+    from xling.data.labelled import umsab_languages
+
+    data, umsab = _umsab_copy(report_data, tmp_path)
+    shutil.copytree(umsab / "german", umsab / "all")
+    assert "all" not in umsab_languages(umsab) and "german" in umsab_languages(umsab)
+    outcome = run_report(ReportConfig(model=str(tiny_encoder), output=str(tmp_path / "out"), data=str(data),
+                                      tasks=["transfer"]))  # fmt: skip
+    assert outcome.tasks[0].settings["targets"] == ["german"]

@@ -285,7 +285,7 @@ def evaluate(
     train split's texts (labels unused); the texts it is scored on are never adapted on unless
     --adapt-on-test asks for it.
     """
-    from xling.data.labelled import read_labelled, read_umsab
+    from xling.data.labelled import read_labelled, read_umsab, umsab_languages
     from xling.transfer.classifier import (
         adapt_languages,
         knows_language,
@@ -309,9 +309,7 @@ def evaluate(
     # test split was read from (`--languages de` reads umsab/german as `german` does)
     train_texts: dict[str, list[str]] = {}
     if umsab is not None:
-        names = (
-            languages.split(",") if languages else sorted(p.name for p in Path(umsab).iterdir() if p.is_dir())
-        )
+        names = languages.split(",") if languages else umsab_languages(umsab)
         for name in (n.strip() for n in names if n.strip()):
             test_sets[name] = data = read_umsab(umsab, name, split)
             if split == "train":  # the split scored is the train split itself: its texts are no test texts

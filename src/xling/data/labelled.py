@@ -21,7 +21,7 @@ from xling.data.languages import language_code_of, language_name, normalize_lang
 from xling.data.readers import PathLike, decoded_lines, json_object_line, line_text, require_file
 from xling.errors import DataError, LanguageCodeError
 
-__all__ = ["SPLITS", "UMSAB_LABELS", "LabelledTexts", "read_labelled", "read_umsab"]
+__all__ = ["SPLITS", "UMSAB_LABELS", "LabelledTexts", "read_labelled", "read_umsab", "umsab_languages"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,10 @@ def _read_tsv(path: Path) -> tuple[list[str], list[str], list[int]]:
     labels: list[str] = []
     lines: list[int] = []
     for number, raw in _content_lines(path):
-        text, tab, label = raw.rpartition("\t")
+        # tabs at the end (a spreadsheet's empty last column) are no column: the label is the field before
+        # them; a line with one tab at its end keeps it, and its empty label is the error
+        trimmed = raw.rstrip("\t")
+        text, tab, label = (trimmed if "\t" in trimmed else raw).rpartition("\t")
         if not tab:
             raise DataError("expected text<TAB>label, found no tab", path, number)
         if not texts and text.strip().lower() in HEADER_TEXTS and label.strip().lower() in HEADER_LABELS:
@@ -174,6 +177,16 @@ def _checked_label(label: str, path: Path, number: int) -> str:
     if not label:
         raise DataError("empty label", path, number)
     return label
+
+
+POOLED_FOLDERS = frozenset({"all"})
+"""Folders of the UMSAB layout that pool every language (cardiffnlp/xlm-t's `all/`): no one language, and
+`all` is also an ISO 639-3 code (Allar), so it would pass for one."""
+
+
+def umsab_languages(root: PathLike) -> list[str]:
+    """Return the language folder names of a UMSAB-layout folder, sorted, without the pooled ones."""
+    return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and p.name not in POOLED_FOLDERS)
 
 
 def read_umsab(

@@ -29,6 +29,7 @@ def _pyplot():
     plt.rcParams.update({
         "svg.fonttype": "none",  # text stays text: smaller files, searchable, sharp in print
         "svg.hashsalt": "xling-report",  # the same figure gives the same SVG
+        "text.parse_math": False,  # labels are names from data folders: "$^$" is text, not a formula
         "font.size": 9, "axes.titlesize": 10, "axes.spines.top": False, "axes.spines.right": False,
         "axes.grid": True, "grid.color": "#dddddd", "grid.linewidth": 0.6, "axes.axisbelow": True,
         "hatch.linewidth": 0.8, "font.family": "DejaVu Sans",

@@ -347,14 +347,15 @@ def umsab_folder(data: str) -> Path:
 
 
 def _umsab_plan(ctx: Context, need_train: bool) -> Plan:
+    from xling.data.labelled import umsab_languages
     from xling.data.languages import language_code_of
 
     folder = umsab_folder(ctx.config.data)
     source = ctx.config.transfer_source
     if not (folder / source / "train_text.txt").is_file() or not (folder / source / "val_text.txt").is_file():
         raise DataError(f"no train and val split of the source language {source!r}", folder / source)
-    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != source
-                   and (p / "test_text.txt").is_file() and (not need_train or (p / "train_text.txt").is_file()))  # fmt: skip
+    names = [name for name in umsab_languages(folder) if name != source and (folder / name / "test_text.txt").is_file()
+             and (not need_train or (folder / name / "train_text.txt").is_file())]  # fmt: skip
     codes = {name: language_code_of(name) or name for name in names}
     # every UMSAB target by default: there are few, and the languages a model never saw are the point
     picked = ctx.pick(list(codes.values())) if ctx.config.languages else list(codes.values())
@@ -380,11 +381,10 @@ def _run_transfer(ctx: Context, plan: Plan) -> Result:
     s = plan.settings
     train, dev = read_umsab(s["data"], s["source"], "train"), read_umsab(s["data"], s["source"], "val")
     tests = {name: read_umsab(s["data"], name, "test") for name in s["targets"]}
-    unlabelled = {}
-    for name, test in tests.items():
-        texts = read_umsab(s["data"], name, "train").texts if (Path(s["data"]) / name / "train_text.txt").is_file() \
-            else test.texts  # fmt: skip
-        unlabelled[test.language or name] = texts
+    # a target's unlabelled train texts; never its test texts, which are scored (as `xling transfer eval`
+    # without --adapt-on-test): a target without a train split is read with the source's statistics
+    unlabelled = {test.language or name: read_umsab(s["data"], name, "train").texts
+                  for name, test in tests.items() if (Path(s["data"]) / name / "train_text.txt").is_file()}  # fmt: skip
     classifier = train_classifier(
         _classifier_config(ctx), train, dev, encoder=ctx.encoder(), unlabelled=unlabelled
     )
