@@ -82,11 +82,19 @@ def test_a_fine_tuned_model_keeps_the_corpus_its_base_trained_on(tmp_path):
     write_metadata(base, {"kind": "translation", "family": "xling",
                           "config": {"data": {"corpus": "bible", "heldout_prefixes": []}}})  # fmt: skip
     record = _base_training_data(str(base))
-    assert record == {"corpus": "bible", "heldout_prefixes": []}
-    tuned = tmp_path / "tuned"
-    tuned.mkdir()
+    assert record == [{"corpus": "bible", "heldout_prefixes": []}]
+    tuned = build_xling(tmp_path / "tuned")
     write_metadata(tuned, {"kind": "translation", "config": {"data": {"corpus": ""}}, "base_data": record})
-    assert training_heldout(tuned) == ("bible", ())  # the base saw every book: eval mt warns on any
+    assert training_heldout(tuned) == [("bible", ())]  # the base saw every book: eval mt warns on any
+    # fine-tuned on the same corpus with John held out: the base's training still saw John; and a model
+    # fine-tuned from that one inherits both records
+    write_metadata(tuned, {"kind": "translation", "base_data": record,
+                           "config": {"data": {"corpus": "bible", "heldout_prefixes": ["JHN."]}}})  # fmt: skip
+    assert training_heldout(tuned) == [("bible", ("JHN.",)), ("bible", ())]
+    assert _base_training_data(str(tuned)) == [{"corpus": "bible", "heldout_prefixes": ["JHN."]}, *record]
+    # folders written before the chain was kept hold one record, not a list
+    write_metadata(tuned, {"kind": "translation", "base_data": record[0]})
+    assert training_heldout(tuned) == [("bible", ())]
 
 
 def test_a_scored_prefix_is_judged_by_the_verses_it_selects(setup, caplog):

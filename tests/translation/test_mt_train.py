@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -724,3 +725,62 @@ def test_a_new_model_from_a_config_json_takes_the_runs_dropout(tmp_path):
     model = build_model(config, load_tokenizer(folder))
     assert model.config.dropout == 0.3 and model.config.d_model == 16  # the config.json's architecture
     assert model_config(str(folder / "config.json"), 100, dropout=0.2).dropout == 0.2
+
+
+def _tiny_bible(folder: Path, languages=("eng", "deu", "fra")) -> Path:
+    """Return an id-aligned corpus folder of the tiny models' parallel sentences (two books)."""
+    from .tiny_models import PARALLEL
+
+    folder.mkdir(parents=True)
+    ids = [f"{('GEN', 'JHN')[i % 2]}.1.{i // 2 + 1}" for i in range(len(PARALLEL["eng"]))]
+    for lang in languages:
+        (folder / f"{lang}.tsv").write_text("".join(f"{sid}\t{PARALLEL[lang][i]}\n" for i, sid in enumerate(ids)),
+                                            encoding="utf-8")  # fmt: skip
+    return folder
+
+
+def _two_steps(config: MTTrainConfig) -> MTTrainConfig:
+    training = config.training
+    training.max_steps, training.batch_size, training.warmup_steps, training.checkpoint_every = 2, 4, 1, 2
+    training.progress, training.threads, training.precision = False, 1, "fp32"
+    return config
+
+
+def test_fine_tuning_with_a_tokenizer_that_moves_the_models_tokens_is_refused(tmp_path):
+    """Another tokenizer with its language tokens in another order trained the model's rows under other
+    tokens, silently; one that only adds tokens after the model's (new languages) is fine."""
+    model = build_xling(tmp_path / "model", languages=("eng", "deu", "fra"))
+    other = build_xling(tmp_path / "other", languages=("deu", "eng", "fra"))
+    config = _two_steps(MTTrainConfig(output=str(tmp_path / "tuned"), model=str(model), tokenizer=str(other),
+                                      dev_fraction=0.0))  # fmt: skip
+    config.data.corpus = str(_tiny_bible(tmp_path / "bible"))
+    with pytest.raises(
+        ConfigError, match=r"tokenizer: .* gives '__eng__' the id 6, but the model .* learnt it as 5"
+    ):
+        train_translation(config)
+    config.tokenizer = str(model)  # its own, named
+    assert train_translation(config).output.is_dir()
+
+
+def test_all_directions_without_a_pivot_evaluate_every_dev_direction(tmp_path):
+    """directions "all" needs no pivot; with none named, the dev evaluation crashed after the data was read."""
+    model = build_xling(tmp_path / "model", languages=("eng", "deu", "fra"))
+    config = _two_steps(MTTrainConfig(output=str(tmp_path / "run"), tokenizer=str(model), model="tiny",
+                                      directions="all", pivot="", dev_fraction=0.3))  # fmt: skip
+    config.data.corpus = str(_tiny_bible(tmp_path / "bible"))
+    config.training.eval_every = 2
+    result = train_translation(config)
+    assert {name.removeprefix("dev_chrf_") for name in result.train.metrics if name.startswith("dev_chrf_")}
+
+
+def test_parallel_files_alone_give_no_dev_sentences_and_it_is_said(tmp_path, sample_tokenizer_dir, caplog):
+    pairs = write_tsv(tmp_path / "p.tsv", PAIRS)
+    config = _two_steps(MTTrainConfig(output=str(tmp_path / "mt"), tokenizer=str(sample_tokenizer_dir),
+                                      model="tiny", parallel=[f"eng-deu={pairs}"]))  # fmt: skip
+    config.training.eval_every = 2
+    with caplog.at_level(logging.WARNING, logger="xling.translation.train"):
+        result = train_translation(config)
+    assert (
+        not result.evaluation
+        and "no dev sentences: dev_fraction holds out verses of data.corpus only" in caplog.text
+    )

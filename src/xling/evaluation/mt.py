@@ -334,25 +334,28 @@ def _check_languages(translator: TextTranslator, tests: Sequence[DirectionData],
             conventions.target_token(tgt)
 
 
-def training_heldout(folder: str | Path | None) -> tuple[str, tuple[str, ...]] | None:
-    """Return (corpus, held-out id prefixes) of the aligned corpus a model folder's xling.json says it was
-    trained on (`config.data` of `xling mt train`, else `base_data`: that of the model it fine-tuned); None
-    when it records none (no training config, a model trained on parallel files only, or not a folder)."""
+def training_heldout(folder: str | Path | None) -> list[tuple[str, tuple[str, ...]]]:
+    """Return (corpus, held-out id prefixes) of every aligned corpus a model folder's xling.json says went into
+    its weights: its own training's (`config.data` of `xling mt train`) and those of the models it was
+    fine-tuned from (`base_data`); [] when it records none (no training config, parallel files only, or not
+    a folder)."""
     if folder is None or not Path(folder).is_dir():
-        return None
+        return []
     try:
         meta = read_metadata(folder)
     except XlingError:
-        return None
+        return []
     training = meta.get("config")
-    data = training.get("data") if isinstance(training, dict) else None
-    if not isinstance(data, dict) or not data.get("corpus"):
-        data = meta.get("base_data")
-    if not isinstance(data, dict) or not data.get("corpus"):
-        return None
-    prefixes = data.get("heldout_prefixes")
-    held = tuple(str(p) for p in prefixes if p) if isinstance(prefixes, list) else ()
-    return str(data["corpus"]), held
+    own = training.get("data") if isinstance(training, dict) else None
+    inherited = meta.get("base_data")
+    inherited = inherited if isinstance(inherited, list) else [inherited]  # one dict in older folders
+    records = []
+    for data in [own, *inherited]:
+        if isinstance(data, dict) and data.get("corpus"):
+            prefixes = data.get("heldout_prefixes")
+            held = tuple(str(p) for p in prefixes if p) if isinstance(prefixes, list) else ()
+            records.append((str(data["corpus"]), held))
+    return records
 
 
 def _prefixes_trained_on(
@@ -447,17 +450,19 @@ def evaluate_mt(
         settings["heldout_prefixes"] = prefixes
         folder = _model_folder(translator, config)
         recorded = training_heldout(folder)
-        if recorded is not None and not _same_corpus(recorded[0], bible_folder(config.data)):
-            seen = []  # trained on another corpus: none of these verses
-        else:
-            seen = None if recorded is None else _prefixes_trained_on(prefixes, recorded[1], tests)
-        settings["test_seen_in_training"] = None if seen is None else bool(seen)
-        if seen and recorded is not None:
-            corpus, held = recorded
-            logger.warning("the test book (verse ids starting %s) was not held out of the training of %s: its "
-                           "training config holds out %s of corpus %s, so these scores are on verses it was "
-                           "trained on", " ".join(seen), config.model or folder, " ".join(held) or "nothing",
-                           corpus)  # fmt: skip
+        # each training that went into the weights (its own, its base's): one that did not hold the book out
+        # of this corpus trained on these verses (another corpus: none of them)
+        here = [
+            (corpus, held) for corpus, held in recorded if _same_corpus(corpus, bible_folder(config.data))
+        ]
+        seen_by = [(corpus, held, seen) for corpus, held in here
+                   if (seen := _prefixes_trained_on(prefixes, held, tests))]  # fmt: skip
+        settings["test_seen_in_training"] = bool(seen_by) if recorded else None
+        for corpus, held, seen in seen_by[:1]:
+            logger.warning("the test book (verse ids starting %s) was not held out of the training of %s: a "
+                           "training that went into it (its own, or that of a model it was fine-tuned from) "
+                           "holds out %s of corpus %s, so these scores are on verses it was trained on",
+                           " ".join(seen), config.model or folder, " ".join(held) or "nothing", corpus)  # fmt: skip
     if config.testset == "ntrex":
         settings["variants"] = list(config.variants)
     return Result(task="mt", model=model, data=data, scores=scores, average=round(average, 2), primary="chrf++",

@@ -295,7 +295,8 @@ def _without_row(grad: torch.Tensor, row: int) -> torch.Tensor:
 
 
 def dev_directions(config: MTTrainConfig, data: ParallelData) -> list[str]:
-    """Return the dev directions to evaluate: the configured ones, or every dev direction out of the pivot."""
+    """Return the dev directions to evaluate: the configured ones, or every dev direction out of the pivot (of
+    every language without one)."""
     if config.dev_directions:
         names = ["-".join(parse_direction(d, "dev_directions")) for d in config.dev_directions]
         missing = [n for n in names if n not in data.dev]
@@ -305,6 +306,8 @@ def dev_directions(config: MTTrainConfig, data: ParallelData) -> list[str]:
         return names
     from xling.data.languages import normalize_language
 
+    if not config.pivot:  # directions "all" with no pivot named: every direction with dev sentences
+        return list(data.dev)
     pivot = normalize_language(config.pivot, where="pivot")
     return [name for name in data.dev if name.startswith(f"{pivot}-")]
 
@@ -376,6 +379,22 @@ def chrf_metric_names(directions: list[str]) -> list[str]:
     return ["dev_chrf", *(f"dev_chrf_{name}" for name in directions)]
 
 
+def check_same_ids(tokenizer, config: MTTrainConfig) -> None:
+    """Return nothing when `tokenizer` (config.tokenizer) gives every token of the fine-tuned model folder's own
+    tokenizer the id the model learnt it under (it may add tokens after them: new languages); ConfigError
+    naming the first that moved, as its embedding row would then stand for another token."""
+    try:
+        own = load_tokenizer(config.model).get_vocab()
+    except (OSError, ValueError, XlingError):  # a folder without a tokenizer of its own: nothing to compare
+        return
+    given = tokenizer.get_vocab()
+    for token, index in sorted(own.items(), key=lambda item: item[1]):
+        if given.get(token) != index:
+            raise ConfigError(f"tokenizer: {config.tokenizer} gives {token!r} the id {given.get(token)}, but the "
+                              f"model {config.model} learnt it as {index}: give the model's own tokenizer (or "
+                              "leave tokenizer empty to use it)")  # fmt: skip
+
+
 def train_translation(config: MTTrainConfig) -> MTTrainResult:
     """Return the result of training a translation model as the config says; the folder goes to config.output."""
     config.validate()
@@ -385,6 +404,8 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
             "tokenizer: give the folder made by `xling tokenizer train` (or a model folder as model)"
         )
     tokenizer = load_tokenizer(tokenizer_path)
+    if config.tokenizer and is_model_folder(config.model):
+        check_same_ids(tokenizer, config)
     check_output(config)  # before the data is read: a refused run should not take minutes to say so
     started = time.perf_counter()
     data = build_parallel_data(
@@ -403,6 +424,10 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     )
     logger.info("%d directions, %d training pairs (read in %.0f s)", len(data.directions),
                 sum(data.counts().values()), time.perf_counter() - started)  # fmt: skip
+    if not data.dev and config.parallel and config.dev_fraction and config.training.eval_every:
+        logger.warning("no dev sentences: dev_fraction holds out verses of data.corpus only, and the parallel "
+                       "files' pairs all train, so no dev chrF++ is measured (add a corpus, or evaluate "
+                       "afterwards with xling eval mt)")  # fmt: skip
     torch.manual_seed(config.training.seed)
     model = build_model(config, tokenizer, data.format.language_ids)
     objective = Seq2SeqObjective(model, config.label_smoothing)
@@ -443,20 +468,23 @@ def checkpoints_to_average(output: Path, config: MTTrainConfig, result: TrainRes
     )
 
 
-def _base_training_data(model: str) -> dict[str, Any] | None:
-    """Return the aligned-corpus data record (`config.data`, corpus and held-out prefixes) of the model a run
-    fine-tunes, or the one it inherited (`base_data`); None for a preset or a model that records none."""
+def _base_training_data(model: str) -> list[dict[str, Any]]:
+    """Return the aligned-corpus data records (corpus and held-out prefixes) of the model a run fine-tunes
+    (its `config.data`) and of the models it was fine-tuned from in turn (its `base_data`); [] for a preset
+    or a model that records none."""
     if not is_model_folder(model) or not (Path(model) / METADATA_FILE).is_file():
-        return None
+        return []
     try:
         base = read_metadata(model)
     except XlingError:
-        return None
+        return []
     data = base.get("config", {}).get("data") if isinstance(base.get("config"), dict) else None
+    records = []
     if isinstance(data, dict) and data.get("corpus"):
-        return {"corpus": data["corpus"], "heldout_prefixes": data.get("heldout_prefixes", [])}
-    inherited = base.get("base_data")
-    return inherited if isinstance(inherited, dict) else None
+        records.append({"corpus": data["corpus"], "heldout_prefixes": data.get("heldout_prefixes", [])})
+    inherited = base.get("base_data")  # a dict in folders written before the chain was kept
+    records += [r for r in (inherited if isinstance(inherited, list) else [inherited]) if isinstance(r, dict)]
+    return records
 
 
 def check_output(config: MTTrainConfig) -> None:
