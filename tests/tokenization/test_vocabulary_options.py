@@ -227,3 +227,7 @@ def test_tiny_corpus_is_not_blown_up_to_sample_sentences(tmp_path, monkeypatch):
 def test_a_character_coverage_sentencepiece_refuses_is_refused_first(coverage):
     with pytest.raises(ConfigError, match=r"character_coverage: .* must be in \[0.98, 1\]"):
         VocabConfig(character_coverage=coverage).validate()
+
+
+def test_a_bad_language_code_is_named_with_its_field_where_it_is_read():
+    VocabConfig(data=CorpusConfig(text=["xx1=a.txt"])).validate()  # the room check does not judge codes

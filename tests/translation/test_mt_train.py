@@ -784,3 +784,22 @@ def test_parallel_files_alone_give_no_dev_sentences_and_it_is_said(tmp_path, sam
         not result.evaluation
         and "no dev sentences: dev_fraction holds out verses of data.corpus only" in caplog.text
     )
+
+
+def test_a_model_folder_whose_own_tokenizer_does_not_load_fine_tunes_with_the_one_given(tmp_path, caplog):
+    """The ids check loads the folder's own tokenizer: an incomplete one (vocab.json gone) crashed the run with
+    a TypeError where the run went on before; it is a warning now."""
+    import shutil
+
+    from .tiny_models import build_m2m100
+
+    intact = build_m2m100(tmp_path / "intact")
+    broken = tmp_path / "broken"
+    shutil.copytree(intact, broken)
+    (broken / "vocab.json").unlink()
+    pairs = write_tsv(tmp_path / "p.tsv", PAIRS)
+    config = _two_steps(MTTrainConfig(output=str(tmp_path / "tuned"), model=str(broken), tokenizer=str(intact),
+                                      parallel=[f"en-de={pairs}"], dev_fraction=0.0))  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="xling.translation.train"):
+        assert train_translation(config).output.is_dir()
+    assert "its own tokenizer does not load" in caplog.text

@@ -33,7 +33,7 @@ from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
 from xling.data.sampling import sentences_per_language, smoothed_probabilities
 from xling.data.sources import resolve_corpus
-from xling.errors import ConfigError, XlingError
+from xling.errors import ConfigError, LanguageCodeError, XlingError
 
 SPECIAL_TOKENS = {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "<unk>", "mask": "<mask>"}
 SPM_FILE = "sentencepiece.bpe.model"  # XLM-R's name for its SentencePiece model
@@ -103,7 +103,8 @@ class VocabConfig:
     only repeat the same sentences, which teaches SentencePiece nothing and costs time."""
 
     character_coverage: float = 0.9995
-    """Share of characters the pieces must cover; below 1 keeps rare CJK characters out, in [0.9, 1]."""
+    """Share of characters the pieces must cover; below 1 keeps rare CJK characters out, in [0.98, 1]
+    (SentencePiece's range)."""
 
     byte_fallback: bool = True
     """Spell characters outside the vocabulary as bytes instead of `<unk>`."""
@@ -153,7 +154,8 @@ class VocabConfig:
         ]
         named: set[str] = set()
         for code in codes:
-            with contextlib.suppress(ConfigError):  # a bad code is reported, with its field, where it is read
+            # a bad code is reported, with its field, where it is read
+            with contextlib.suppress(ConfigError, LanguageCodeError):
                 named.add(normalize_language(code))
         return named
 

@@ -20,7 +20,6 @@ def _state(request: Request) -> ServerState:
     return request.app.state.xling
 
 
-@router.get("/health", summary="Liveness, and which models are loaded")
 async def health(request: Request) -> dict[str, Any]:
     """Return `ok` when every configured model is loaded, `degraded` when one failed (the server still
     answers; that model's endpoints give 503), with each model's state and each batcher's counts."""
@@ -31,9 +30,11 @@ async def health(request: Request) -> dict[str, Any]:
             "batchers": {name: dataclasses.asdict(b.stats) for name, b in state.batchers.items()}}  # fmt: skip
 
 
-# HEAD too, as load balancers probe with it; out of the OpenAPI schema, where one function on two methods gave
-# one operation id twice (client generators refuse that)
-router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+# HEAD too, as load balancers probe with it. The first route serves both (a 405 lists both in its Allow); the
+# second, never reached, documents GET alone: FastAPI gives a route one operation id for all its methods, which
+# the schema then listed twice (client generators refuse that)
+router.add_api_route("/health", health, methods=["GET", "HEAD"], include_in_schema=False)
+router.add_api_route("/health", health, methods=["GET"], summary="Liveness, and which models are loaded")
 
 
 @router.get("/v1/models", summary="The served models (OpenAI's list shape) and their limits")

@@ -37,8 +37,8 @@ class ApiError extends Error {}
 async function api(path, body) {
   const headers = { Accept: "application/json" };
   const key = $("api-key").value.trim();
-  // a header carries printable ASCII only: fetch would throw, read below as an unreachable server
-  if (key && !/^[\x20-\x7e]+$/.test(key)) {
+  // a header value is Latin-1 at most: fetch would throw, read below as an unreachable server
+  if (key && !/^[\x20-\x7e\x80-\xff]+$/.test(key)) {
     throw new ApiError("the API key holds characters an HTTP header cannot carry (check what was pasted)");
   }
   if (key) headers.Authorization = `Bearer ${key}`;
@@ -313,7 +313,8 @@ async function loadLanguages() {
     const targetList = [...targets].sort().map((code) => ({ code, name: languageNames.get(code) || code }));
     fillSelect($("translate-target"), targetList, false, ["eng", "en"]);
     // the search filters on languages as the index keeps them, without a script or region (zh, not zh-Hant)
-    fillSelect($("language-codes"), languages.filter((l) => !l.code.includes("-")), false, []);
+    const searchCodes = [...new Set(languages.map((l) => l.code.split("-")[0]))];
+    fillSelect($("language-codes"), searchCodes.map((code) => ({ code, name: languageNames.get(code) || code })), false, []);
   } catch (err) {
     showError("translate-error", err);
   }
