@@ -261,6 +261,28 @@ def test_held_out_retrieval_pairs_a_language_on_the_ids_it_shares_with_the_pivot
     assert "hin" in caplog.text and "swa" not in caplog.text
 
 
+def test_a_held_out_language_with_nothing_masked_has_no_perplexity_not_nan(sample_tokenizer_dir, monkeypatch):
+    """NaN went into xling.json as a bare NaN token, which strict JSON readers refuse."""
+    import json
+
+    import xling.pretraining.pretrain as pretrain
+    from xling.pretraining.data import PretrainingData
+    from xling.pretraining.presets import model_config
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    model = AutoModelForMaskedLM.from_config(model_config("tiny", len(tokenizer), 64))
+    heldout = {lang: [("GEN.1.1", f"{lang} verse")] for lang in ("eng", "deu")}
+    data = PretrainingData(list(heldout), {}, None, {}, heldout)
+    real = pretrain.masked_lm_perplexity
+    monkeypatch.setattr(pretrain, "masked_lm_perplexity",
+                        lambda model, tokenizer, texts, **kw: float("nan") if texts[0].startswith("deu") else real(model, tokenizer, texts, **kw))  # fmt: skip
+    config = PretrainConfig(tokenizer=str(sample_tokenizer_dir))
+    evaluation = pretrain.evaluate_heldout(model, tokenizer, data, config)
+    assert evaluation["perplexity"]["deu"] is None and evaluation["perplexity"]["eng"] > 0
+    json.dumps(evaluation, allow_nan=False)
+
+
 def _short_run(tokenizer: Path, tmp_path: Path, steps: int, **options):
     """Return the config and result of a `steps`-step run on a copy of the sample corpus in tmp_path."""
     import shutil

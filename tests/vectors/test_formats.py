@@ -489,3 +489,11 @@ def test_a_headerless_file_whose_first_word_holds_a_space(tmp_path):
     path.write_bytes(b"a b 1 2\nc 3 4\n")
     vectors = load_vectors(path)
     assert vectors.words == ["a b", "c"] and vectors.vectors.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+@pytest.mark.parametrize("name", ["lone.vec", "lone.npy"])
+def test_a_word_utf8_cannot_write_is_named_before_any_file_is_written(tmp_path, name):
+    vectors = WordVectors(["ok", "bad\ud800"], np.ones((2, 2), dtype=np.float32), "mine")
+    with pytest.raises(DataError, match=r"mine: word 2 \('bad.*'\) holds a lone surrogate"):
+        save_vectors(vectors, tmp_path / name)
+    assert not list(tmp_path.iterdir())

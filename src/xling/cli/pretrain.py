@@ -82,7 +82,8 @@ def _print_evaluation(evaluation: dict) -> None:
     for lang, ppl in evaluation["perplexity"].items():
         row = evaluation["retrieval"].get(lang)
         acc = "" if row is None else f"{(sum(v for k, v in row.items() if '2' in k) / 2):.1f}%"
-        table.add_row(literal(lang), f"{ppl:.1f}", acc, "" if row is None else f"{row['chance']:.1f}%")
+        shown = "none masked" if ppl is None else f"{ppl:.1f}"
+        table.add_row(literal(lang), shown, acc, "" if row is None else f"{row['chance']:.1f}%")
     Console().print(table)
 
 

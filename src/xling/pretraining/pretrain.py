@@ -394,6 +394,11 @@ def masked_lm_perplexity(
 HELDOUT_MAX_TOKENS = 128  # a held-out sentence's tokens scored (perplexity) and encoded (retrieval)
 
 
+def _rounded(perplexity: float) -> float | None:
+    """Return a perplexity to 3 decimals; None where no token was masked (NaN, which JSON has no word for)."""
+    return round(perplexity, 3) if math.isfinite(perplexity) else None
+
+
 def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainConfig) -> dict[str, Any]:
     """Return per-language MLM perplexity and pivot-vs-language retrieval accuracy on held-out sentences."""
     heldout = {lang: rows[: config.eval_max_sentences] for lang, rows in data.heldout.items() if rows}
@@ -402,8 +407,8 @@ def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainCo
     # the evaluations' usual 128 tokens, within the model's positions (XLM-R's start at padding_idx + 1)
     max_length = min(HELDOUT_MAX_TOKENS, position_limit(model))
     perplexity = {
-        lang: round(masked_lm_perplexity(model, tokenizer, [t for _, t in rows], seed=config.training.seed,
-                                         max_length=max_length), 3)
+        lang: _rounded(masked_lm_perplexity(model, tokenizer, [t for _, t in rows], seed=config.training.seed,
+                                            max_length=max_length))
         for lang, rows in heldout.items()
     }  # fmt: skip
     retrieval: dict[str, dict[str, float]] = {}
