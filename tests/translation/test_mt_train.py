@@ -773,17 +773,15 @@ def test_all_directions_without_a_pivot_evaluate_every_dev_direction(tmp_path):
     assert {name.removeprefix("dev_chrf_") for name in result.train.metrics if name.startswith("dev_chrf_")}
 
 
-def test_parallel_files_alone_give_no_dev_sentences_and_it_is_said(tmp_path, sample_tokenizer_dir, caplog):
+def test_a_dev_share_that_holds_out_nothing_is_said(tmp_path, sample_tokenizer_dir, caplog):
+    """Six pairs at dev_fraction 0.01: no dev sentence, so no dev chrF++, and the run says why."""
     pairs = write_tsv(tmp_path / "p.tsv", PAIRS)
     config = _two_steps(MTTrainConfig(output=str(tmp_path / "mt"), tokenizer=str(sample_tokenizer_dir),
                                       model="tiny", parallel=[f"eng-deu={pairs}"]))  # fmt: skip
     config.training.eval_every = 2
     with caplog.at_level(logging.WARNING, logger="xling.translation.train"):
         result = train_translation(config)
-    assert (
-        not result.evaluation
-        and "no dev sentences: dev_fraction holds out verses of data.corpus only" in caplog.text
-    )
+    assert not result.evaluation and "no dev sentences: the dev share (dev_fraction 0.01)" in caplog.text
 
 
 def test_a_model_folder_whose_own_tokenizer_does_not_load_fine_tunes_with_the_one_given(tmp_path, caplog):
@@ -803,3 +801,15 @@ def test_a_model_folder_whose_own_tokenizer_does_not_load_fine_tunes_with_the_on
     with caplog.at_level(logging.WARNING, logger="xling.translation.train"):
         assert train_translation(config).output.is_dir()
     assert "its own tokenizer does not load" in caplog.text
+
+
+def test_parallel_files_give_a_dev_share_of_their_pairs_to_both_directions(tmp_path, sample_tokenizer_dir):
+    """dev_fraction held out a corpus's verses only: a run on parallel files had no dev set at all."""
+    pairs = [(f"sentence number {i}", f"Satz Nummer {i}") for i in range(200)]
+    spec = f"eng-deu={write_tsv(tmp_path / 'p.tsv', pairs)}"
+    data = build_parallel_data(load_tokenizer(sample_tokenizer_dir), parallel=[spec], dev_fraction=0.2)
+    sources, references = data.dev["eng-deu"]
+    assert 10 < len(sources) < 80 and data.dev["deu-eng"] == (references, sources)
+    assert data.counts() == {"eng-deu": 200 - len(sources), "deu-eng": 200 - len(sources)}
+    held = set(zip(sources, references, strict=True))
+    assert set(pairs) - held and held <= set(pairs)

@@ -401,7 +401,8 @@ def build_parallel_data(
     """Return the tokenized training directions and dev texts of an aligned corpus and parallel files.
 
     Sentence ids in `heldout` (the test book) are never read into training; ids in the hashed dev share
-    become the dev texts of each corpus direction. Pairs with a side over `max_length` tokens (language
+    become the dev texts of each corpus direction, and pairs of the parallel files in it (hashed on the pair)
+    those of both their directions. Pairs with a side over `max_length` tokens (language
     tokens and `</s>` included) are dropped and counted. `sequence_format` is the model family's (default:
     xling's, from the tokenizer's language tokens); a direction the model cannot translate is left out when
     it translates the other way (a one-way model), else its error is raised.
@@ -428,6 +429,19 @@ def build_parallel_data(
                                   "own models have one token per language, whatever its script or region")  # fmt: skip
         if not pairs:  # else the model would list languages it never saw a pair of
             raise DataError("no sentence pairs in it", spec.partition("=")[2])
+        # a dev share of the pairs, as of a corpus's verses: hashed on the pair, so both directions hold out the
+        # same ones (and a pair the file repeats never trains)
+        held = {pair for pair in pairs if is_dev_id(f"{pair[0]}\t{pair[1]}", dev_fraction)}
+        if held:
+            pairs = [pair for pair in pairs if pair not in held]
+            held_out = sorted(held)
+            for name, sources, references in (
+                (f"{src}-{tgt}", [a for a, _ in held_out], [b for _, b in held_out]),
+                (f"{tgt}-{src}", [b for _, b in held_out], [a for a, _ in held_out]),
+            ):
+                texts = dev.setdefault(name, ([], []))
+                texts[0].extend(sources)
+                texts[1].extend(references)
         pairs_by_direction.setdefault((src, tgt), []).extend(pairs)
         pairs_by_direction.setdefault((tgt, src), []).extend((b, a) for a, b in pairs)
     if not pairs_by_direction:

@@ -426,10 +426,10 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     )
     logger.info("%d directions, %d training pairs (read in %.0f s)", len(data.directions),
                 sum(data.counts().values()), time.perf_counter() - started)  # fmt: skip
-    if not data.dev and config.parallel and config.dev_fraction and config.training.eval_every:
-        logger.warning("no dev sentences: dev_fraction holds out verses of data.corpus only, and the parallel "
-                       "files' pairs all train, so no dev chrF++ is measured (add a corpus, or evaluate "
-                       "afterwards with xling eval mt)")  # fmt: skip
+    if not data.dev and config.dev_fraction and config.training.eval_every:
+        logger.warning("no dev sentences: the dev share (dev_fraction %g) of the data held out none, so no dev "
+                       "chrF++ is measured (raise it, or evaluate afterwards with xling eval mt)",
+                       config.dev_fraction)  # fmt: skip
     torch.manual_seed(config.training.seed)
     model = build_model(config, tokenizer, data.format.language_ids)
     objective = Seq2SeqObjective(model, config.label_smoothing)
