@@ -190,11 +190,10 @@ def train(
     fine_tuning_run = config.method != "frozen" and (Path(output) / "checkpoints").is_dir()
     if not (fine_tuning_run and (resume or (overwrite and killed_run))):
         check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY)
-        # every method: a frozen save keeps the entries it does not write (a fine-tuned model's weights and
-        # checkpoints stayed beside the new head)
-        from xling.transfer.classifier import clear_other_method
+        if config.method != "frozen":  # frozen saves through atomic_folder, which replaces the folder whole
+            from xling.transfer.classifier import clear_other_method
 
-        clear_other_method(folder, config.method)
+            clear_other_method(folder, config.method)
     if config.method == "frozen":
         options["show_progress"] = True
         if unlabelled_texts:
