@@ -509,3 +509,20 @@ def test_a_bad_test_label_names_its_file_line_past_a_header_and_blank_lines(trai
                     "utf-8")  # fmt: skip
     code, err = _run_main(monkeypatch, capsys, "transfer", "eval", "--model", out, "--test", f"de={test}")
     assert code == 2 and "de.tsv:7: gold label 'angry' of example 3" in err.strip().splitlines()[-1]
+
+
+def test_a_frozen_classifier_over_a_fine_tuned_one_leaves_none_of_its_files(tmp_path):
+    """--overwrite with method frozen over a static-finetune classifier kept its weights and checkpoints."""
+    encoder = toy.build_encoder(tmp_path / "enc")
+    train = write_tsv(tmp_path / "train.tsv", toy.texts("eng"))
+    out = tmp_path / "clf"
+    common = ["transfer", "train", "--train", str(train), "--language", "en", "--encoder", str(encoder),
+              "--output", str(out)]  # fmt: skip
+    tuned = runner.invoke(app, [*common, "--method", "static-finetune", "--set", "training.max_steps=10"])
+    assert tuned.exit_code == 0, tuned.output
+    before = {entry.name for entry in out.iterdir()}
+    frozen = runner.invoke(app, [*common, "--method", "frozen", "--overwrite"])
+    assert frozen.exit_code == 0, frozen.output
+    after = {entry.name for entry in out.iterdir()}
+    assert "checkpoints" in before and not {"checkpoints", "train_log.jsonl"} & after
+    assert json.loads((out / "xling.json").read_text("utf-8"))["kind"] == "classifier/frozen"

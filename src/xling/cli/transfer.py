@@ -190,7 +190,8 @@ def train(
     fine_tuning_run = config.method != "frozen" and (Path(output) / "checkpoints").is_dir()
     if not (fine_tuning_run and (resume or (overwrite and killed_run))):
         check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY)
-        if config.method != "frozen":  # frozen saves through atomic_folder, which replaces the folder whole
+        # frozen replaces another method's classifier when it saves (a run that fails first leaves it there)
+        if config.method != "frozen":
             from xling.transfer.classifier import clear_other_method
 
             clear_other_method(folder, config.method)

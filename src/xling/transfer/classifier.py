@@ -204,14 +204,22 @@ def clear_other_method(folder: Path, method: str) -> None:
     be replaced: check_replaceable said so). The fine-tuning methods write into their folder in place (it is
     also their run's), so another method's files would stay beside theirs: a frozen classifier's head next to
     a fine-tuned model, or an old config.json that transformers would load."""
+    if recorded := other_method(folder, method):
+        logger.info("%s: replacing a %s classifier", folder, recorded)
+        shutil.rmtree(folder)
+
+
+def other_method(folder: Path, method: str) -> str | None:
+    """Return the kind of the classifier `folder` holds when it is one of another method than `method` (its
+    files are none of this method's to keep), else None."""
     recorded = recorded_kind(folder / METADATA_FILE)
     if (
         recorded
         and recorded.startswith(f"{CLASSIFIER_FAMILY}/")
         and recorded != f"{CLASSIFIER_FAMILY}/{method}"
     ):
-        logger.info("%s: replacing a %s classifier", folder, recorded)
-        shutil.rmtree(folder)
+        return recorded
+    return None
 
 
 def join_parts(parts: Sequence[LabelledTexts]) -> LabelledTexts:
@@ -521,7 +529,10 @@ class FrozenEncoderClassifier:
                                      "self_train": {"rounds": self.self_train_rounds,
                                                     "per_class": self.self_train_per_class},
                                      "fit_options": self.fit_options})  # fmt: skip
-            _carry_over(Path(folder), staging)
+            # a classifier of another method in the folder goes whole (a fine-tuned model's weights and
+            # checkpoints stayed beside the new head); anything else there is kept
+            if not other_method(Path(folder), "frozen"):
+                _carry_over(Path(folder), staging)
         return Path(folder)
 
     @classmethod
