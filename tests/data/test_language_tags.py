@@ -96,21 +96,10 @@ def test_same_language_of_extended_and_grandfathered_tags(a: str, b: str, same: 
     assert same_language(a, b) is same
 
 
-# tags xling.langid.labels reads as normalize_language does once it calls languages.grandfathered_language
-# and normalize_language(code) itself (so extended_language) rather than its own tables
-_LABELS_LATER = {"cr-crk", "kok-knn", "sgn-ase", "zh_min_nan", "ZH-MIN-NAN", " no-nyn ", "zh-min-nan-Hant-TW",
-                 "no-nyn-NO"} | {code for code in GRANDFATHERED if code.startswith(("i-", "art-", "sgn-"))} - {
-                 "i-klingon"}  # fmt: skip
-
-
 @pytest.mark.parametrize(
     "code", [*EXTENDED, *GRANDFATHERED, "zh-yue", "ZH-YUE", "zh-cmn-Hans", "zh-TW", "zh-CHT", "de-CHE"]
 )
 def test_the_detectors_labels_read_a_tag_as_normalize_language_does(code: str) -> None:
-    from xling.langid import labels
-
-    if code in _LABELS_LATER and not hasattr(labels, "grandfathered_language"):
-        pytest.skip("xling.langid.labels does not call languages.grandfathered_language yet")
     assert parse_label(code).language == normalize_language(code)
 
 

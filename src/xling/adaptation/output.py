@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,10 +23,10 @@ from xling.adaptation.data import NAMED_SPEC
 from xling.artifacts import METADATA_FILE
 from xling.atomic import shown_names, write_json_atomically
 from xling.config import config_to_dict
-from xling.data.languages import normalize_language
 from xling.errors import DataError, LanguageCodeError, XlingError
 from xling.training.loop import RUN_ENTRIES
 from xling.training.resume import check_resume_config, check_same_data, data_fingerprint
+from xling.translation.languages import parse_language
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +51,6 @@ LANGUAGE_FIELDS = ("language", "pivot", "relative")
 """The settings that hold a language code (compared by the language and script it names)."""
 SOURCE_KEYWORDS = {"text": (), "dictionary": ("swadesh",), "parallel": ("sample", "udhr")}
 """The settings that list data files (or `xxx-yyy=path` specs), with the words that name no file in each."""
-_SCRIPT_SUBTAG = re.compile(r"^[A-Za-z]{4}$")
 
 
 def run_progress(output: Path) -> list[str]:
@@ -159,11 +157,10 @@ def _language_form(code: str) -> str:
     """Return a language code as a resume compares it: its ISO 639-3 code, with the script subtag it names
     (`ka`, `kat`, `ka-GE`: `kat`; `sr-Latn`: `srp_Latn`); a code that names no language ("") as it is."""
     try:
-        language = normalize_language(code)
+        tag = parse_language(code)
     except LanguageCodeError:
         return code
-    scripts = [part.title() for part in re.split(r"[-_]", code.strip())[1:] if _SCRIPT_SUBTAG.match(part)]
-    return "_".join([language, *scripts[:1]])
+    return "_".join(part for part in (tag.language, tag.script) if part)
 
 
 def _source_form(spec: str, keywords: Sequence[str]) -> str:

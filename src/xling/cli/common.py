@@ -149,13 +149,11 @@ def check_texts(texts: list[str] | None, what: str = "TEXT") -> None:
     """Return nothing if every text argument is valid Unicode; else raise DataError naming it (`what` and
     its place, counted from 1): bytes that were not UTF-8 reach Python as lone surrogates, which a
     tokenizer or encoder would fail on with a TypeError."""
+    from xling.data.readers import first_unencodable
     from xling.errors import DataError
 
-    for i, text in enumerate(texts or []):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise DataError(f"{what} {i + 1} is not valid UTF-8 text") from None
+    if (place := first_unencodable(texts or [])) is not None:
+        raise DataError(f"{what} {place + 1} is not valid UTF-8 text")
 
 
 def load_encoder(model: str, **options):

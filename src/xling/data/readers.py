@@ -34,6 +34,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 __all__ = [
     "AlignedCorpus",
     "ReadStats",
+    "first_unencodable",
     "open_text",
     "read_id_text_tsv",
     "read_monolingual",
@@ -793,3 +794,15 @@ class AlignedCorpus:
             other = matched.get(ident)
             if other is not None:
                 yield ident, text, other
+
+
+def first_unencodable(texts: Iterable[str]) -> int | None:
+    """Return the place of the first text UTF-8 cannot encode (a lone surrogate: bytes that were not UTF-8 on
+    a command line, or a string built in Python), or None when every one can."""
+    for place, text in enumerate(texts):
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return place
+    return None

@@ -29,7 +29,12 @@ from torch import nn
 
 from xling.artifacts import read_json_file, read_metadata
 from xling.embeddings.static import StaticSentenceEncoder
-from xling.embeddings.transformer import DenseLayer, TransformerSentenceEncoder, activation_name
+from xling.embeddings.transformer import (
+    ST_PROMPT_CONFIG,
+    DenseLayer,
+    TransformerSentenceEncoder,
+    activation_name,
+)
 from xling.embeddings.weights import load_pretrained, load_safetensors, load_torch_weights
 from xling.errors import ConfigError, DataError, XlingError
 
@@ -396,7 +401,7 @@ def _load_sentence_transformers(
     kinds = [(str(m.get("type", "")).rsplit(".", 1)[-1], folder / str(m.get("path", ""))) for m in modules]
     normalize = opts.normalize  # unit vectors by default, Normalize module or not (see the docstring)
     # sentence-transformers writes the default prompt before every text, whatever the first module
-    prompt = _st_default_prompt(folder / "config_sentence_transformers.json")
+    prompt = default_prompt(folder)
     first_kind, first_dir = kinds[0]
     if first_kind == "StaticEmbedding":
         _refuse_transformer_options(opts, folder)
@@ -441,7 +446,7 @@ def _load_sentence_transformers(
 def default_prompt(folder: str | Path) -> str:
     """Return the default prompt of a sentence-transformers folder's config_sentence_transformers.json ("" when
     it names none)."""
-    return _st_default_prompt(Path(folder) / "config_sentence_transformers.json")
+    return _st_default_prompt(Path(folder) / ST_PROMPT_CONFIG)
 
 
 def _st_default_prompt(path: Path) -> str:

@@ -55,6 +55,7 @@ from xling.translation.testsets import (
     plain_language,
     tatoeba_folder,
     tatoeba_test,
+    training_records,
 )
 
 __all__ = [
@@ -345,17 +346,11 @@ def training_heldout(folder: str | Path | None) -> list[tuple[str, tuple[str, ..
         meta = read_metadata(folder)
     except XlingError:
         return []
-    training = meta.get("config")
-    own = training.get("data") if isinstance(training, dict) else None
-    inherited = meta.get("base_data")
-    inherited = inherited if isinstance(inherited, list) else [inherited]  # one dict in older folders
-    records = []
-    for data in [own, *inherited]:
-        if isinstance(data, dict) and data.get("corpus"):
-            prefixes = data.get("heldout_prefixes")
-            held = tuple(str(p) for p in prefixes if p) if isinstance(prefixes, list) else ()
-            records.append((str(data["corpus"]), held))
-    return records
+    return [
+        (str(record["corpus"]), tuple(str(p) for p in record["heldout_prefixes"] if p))
+        if isinstance(record["heldout_prefixes"], list) else (str(record["corpus"]), ())
+        for record in training_records(meta)
+    ]  # fmt: skip
 
 
 def _prefixes_trained_on(

@@ -32,10 +32,11 @@ reference.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from xling.data.languages import language_name, normalize_language
 from xling.data.readers import AlignedCorpus, read_parallel_files, read_tatoeba, require_file
@@ -253,3 +254,15 @@ def tatoeba_test(folder: str | os.PathLike[str], src: str, tgt: str, max_sentenc
     )
     return DirectionData(src=src_code, tgt=tgt_code, sources=[s for s, _ in rows],
                          references=[t for _, t in rows], origin=f"tatoeba.{other}-eng")  # fmt: skip
+
+
+def training_records(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return the aligned-corpus records ({"corpus", "heldout_prefixes"}) of every training that went into a
+    model, from its xling.json `meta`: its own (`config.data` of `xling mt train`) and those of the models it
+    was fine-tuned from (`base_data`: a list, one dict in folders written before the chain was kept)."""
+    training = meta.get("config")
+    own = training.get("data") if isinstance(training, dict) else None
+    inherited = meta.get("base_data")
+    return [{"corpus": data["corpus"], "heldout_prefixes": data.get("heldout_prefixes") or []}
+            for data in [own, *(inherited if isinstance(inherited, list) else [inherited])]
+            if isinstance(data, dict) and data.get("corpus")]  # fmt: skip

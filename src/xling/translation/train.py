@@ -54,6 +54,7 @@ from xling.translation.data import (
 from xling.translation.languages import conventions_for, detect_family
 from xling.translation.objective import Seq2SeqObjective
 from xling.translation.presets import model_config
+from xling.translation.testsets import training_records
 from xling.translation.warm_start import layer_activation, load_encoder, warm_start
 
 logger = logging.getLogger(__name__)
@@ -477,16 +478,9 @@ def _base_training_data(model: str) -> list[dict[str, Any]]:
     if not is_model_folder(model) or not (Path(model) / METADATA_FILE).is_file():
         return []
     try:
-        base = read_metadata(model)
+        return training_records(read_metadata(model))
     except XlingError:
         return []
-    data = base.get("config", {}).get("data") if isinstance(base.get("config"), dict) else None
-    records = []
-    if isinstance(data, dict) and data.get("corpus"):
-        records.append({"corpus": data["corpus"], "heldout_prefixes": data.get("heldout_prefixes", [])})
-    inherited = base.get("base_data")  # a dict in folders written before the chain was kept
-    records += [r for r in (inherited if isinstance(inherited, list) else [inherited]) if isinstance(r, dict)]
-    return records
 
 
 def check_output(config: MTTrainConfig) -> None:

@@ -28,7 +28,7 @@ from typing import BinaryIO
 import numpy as np
 
 from xling.atomic import OVERWRITE_HINT, atomic_write, atomic_writes, same_path, writable_file
-from xling.data.readers import numbered_lines, open_binary
+from xling.data.readers import first_unencodable, numbered_lines, open_binary
 from xling.errors import ConfigError, DataError
 from xling.vectors.core import WordVectors
 
@@ -129,7 +129,7 @@ def save_vectors(vectors: WordVectors, path: PathLike, precision: int = 6) -> No
     if vectors.dim == 0:
         raise DataError("vectors have 0 dimensions; nothing to save", vectors.source)
     if (
-        row := _first_unwritable(vectors.words)
+        row := first_unencodable(vectors.words)
     ) is not None:  # before the file is opened: nothing half-written
         raise DataError(f"word {row + 1} ({vectors.words[row]!r}) holds a lone surrogate, which UTF-8 cannot "
                         "write", vectors.source)  # fmt: skip
@@ -137,17 +137,6 @@ def save_vectors(vectors: WordVectors, path: PathLike, precision: int = 6) -> No
         _save_npy(vectors, Path(path))
     else:
         _save_text(vectors, Path(path), precision)
-
-
-def _first_unwritable(words: list[str]) -> int | None:
-    """Return the row of the first word UTF-8 cannot encode (a lone surrogate, from Python code), else None."""
-    for row, word in enumerate(words):
-        if not word.isascii():
-            try:
-                word.encode("utf-8")
-            except UnicodeEncodeError:
-                return row
-    return None
 
 
 def convert_vectors(
