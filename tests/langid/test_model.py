@@ -376,3 +376,16 @@ def test_a_label_that_names_its_script_keeps_only_that_one():
         examples.add("the title in english", 1)
     scripts = label_scripts(examples, ["cmn_Hant", "rus"])
     assert scripts == {"cmn_Hant": ("Hani",), "rus": ("Cyrl", "Latn")}
+
+
+def test_han_characters_weigh_three_letters_in_a_texts_script():
+    """A Han character carries about a word: 我在用ChatGPT写代码 is Chinese, though 7 of its 13 letters are Latin."""
+    from xling.langid.scripts import dominant_scripts
+
+    assert dominant_scripts(["我在用ChatGPT写代码"]) == ["Hani"]
+
+
+def test_a_script_with_a_third_of_the_letters_may_still_give_the_label(sample_identifier):
+    """Russian words in a mostly Latin line (14 of its 43 letters Cyrillic) keep the Russian label allowed."""
+    text = "Please send the file to Boris today: Завтра мы поедем"
+    assert sample_identifier.predict([text], languages=["ru"])[0][0].label == "rus"
