@@ -48,6 +48,34 @@ def test_atomic_folder_keeps_the_old_folder_until_the_new_one_is_complete(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_two_threads_saving_one_folder_at_once_each_keep_their_own_staging(tmp_path):
+    import threading
+
+    target, first_inside, second_done = tmp_path / "out", threading.Event(), threading.Event()
+    errors = []
+
+    def first():
+        try:
+            with atomic_folder(target, overwrite=True) as staging:
+                (staging / "a.txt").write_text("first")
+                first_inside.set()
+                second_done.wait(10)  # the other save starts and ends while this one is half written
+                assert (staging / "a.txt").read_text() == "first"
+        except BaseException as error:  # noqa: BLE001 - reported to the test below
+            errors.append(error)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_inside.wait(10)
+    with atomic_folder(target, overwrite=True) as staging:
+        (staging / "b.txt").write_text("second")
+    second_done.set()
+    thread.join(10)
+    assert errors == []
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]  # the last save to finish wins, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def test_a_keyed_array_never_leaves_an_old_key_beside_a_new_table(tmp_path, monkeypatch):
     import numpy as np
 

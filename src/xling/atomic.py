@@ -285,11 +285,13 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
     check_replaceable(path, overwrite, what, kind)
     path = Path(os.path.abspath(path))  # `out/..` or a trailing `.` has no name to put the staging beside
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    retired = path.with_name(f".{path.name}.{os.getpid()}.old")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    # a name no other save in flight in this process uses: two threads saving one folder at once each
+    # stage their own (a shared one was deleted under the first by the second's clean start)
+    staging = _claim_temporary(path)
+    retired = staging.with_suffix(".old")
     try:
+        shutil.rmtree(staging, ignore_errors=True)  # left by a killed process that had this id
+        staging.mkdir()
         yield staging
         # two renames: between them `folder` is briefly absent, but the old content is never lost
         if path.exists():
@@ -303,3 +305,4 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
         shutil.rmtree(retired, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        _release_temporaries([staging])
