@@ -267,3 +267,35 @@ def test_saving_over_a_folder_with_a_default_prompt_leaves_none_behind(tmp_path,
     np.testing.assert_allclose(reloaded.encode(TEXTS), expected, atol=1e-6)
     theirs = st.SentenceTransformer(str(out), device="cpu").encode(TEXTS)
     assert cosines(expected, theirs).min() >= 0.9999
+
+
+@pytest.mark.parametrize("width", [32, 16])
+def test_a_dense_layer_with_a_residual_adds_its_input_back_as_in_sentence_transformers(
+    tmp_path, sample_tokenizer_dir, width
+):
+    """use_residual (sentence-transformers 5.x): x added back, or projected by residual.weight when the
+    widths differ; xling ignored the key and returned the Dense output alone."""
+    from safetensors.torch import save_file
+
+    st = pytest.importorskip("sentence_transformers")
+    if "use_residual" not in st.models.Dense.config_keys:
+        pytest.skip("this sentence-transformers has no use_residual")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    insert_module(folder, 2, "Dense", {"activation_function": "torch.nn.modules.activation.Tanh",
+                                       "out_features": width, "use_residual": True})  # fmt: skip
+    torch.manual_seed(1)
+    weights = {"linear.weight": torch.randn(width, 32) * 0.3, "linear.bias": torch.randn(width) * 0.1}
+    if width != 32:
+        weights["residual.weight"] = torch.randn(width, 32) * 0.3
+    save_file(weights, str(folder / "2_Dense" / "model.safetensors"))
+    modules = json.loads((folder / "modules.json").read_text())
+    (folder / "modules.json").write_text(json.dumps(modules[:-1]))  # no Normalize: the raw vectors
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
+    np.testing.assert_allclose(Encoder.load(folder, normalize=False).encode(TEXTS), theirs, atol=1e-5)
+
+
+def test_a_dense_layer_over_token_embeddings_is_refused_naming_its_config(tmp_path, sample_tokenizer_dir):
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    insert_module(folder, 2, "Dense", {"module_input_name": "token_embeddings"})
+    with pytest.raises(DataError, match=r"2_Dense/config\.json.*module_input_name 'token_embeddings'"):
+        Encoder.load(folder)

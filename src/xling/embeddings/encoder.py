@@ -544,12 +544,25 @@ def _st_dense(path: Path, *, normalize_input: bool = False) -> DenseLayer:
         raise DataError(
             f"Dense module weights have no linear.weight (found: {', '.join(sorted(weights))})", path
         )
+    for key in ("module_input_name", "module_output_name"):
+        # another name (token_embeddings) projects what the pooling reads, or puts the output aside
+        if config.get(key) not in (None, "sentence_embedding"):
+            raise DataError(f"Dense {key} {config[key]!r} is not supported: only a Dense over the sentence "
+                              f"embedding is (sentence_embedding)", path / "config.json")  # fmt: skip
+    use_residual = bool(config.get("use_residual", False))
+    out_features, in_features = weights["linear.weight"].shape
+    residual_weight = weights.get("residual.weight") if use_residual and in_features != out_features else None
+    if use_residual and in_features != out_features and residual_weight is None:
+        raise DataError(f"Dense with use_residual from {in_features} to {out_features} features has no "
+                        "residual.weight", path)  # fmt: skip
     return DenseLayer(
         weights["linear.weight"],
         weights.get("linear.bias"),
         # no activation_function: sentence-transformers builds the Dense with its default, Tanh
         activation_name(config.get("activation_function", ST_DENSE_DEFAULT_ACTIVATION)),
         normalize_input=normalize_input,
+        use_residual=use_residual,
+        residual_weight=residual_weight,
     )
 
 

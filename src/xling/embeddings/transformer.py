@@ -27,12 +27,16 @@ ST_PROMPT_CONFIG = "config_sentence_transformers.json"  # sentence-transformers'
 @dataclass
 class DenseLayer:
     """A sentence-transformers Dense module: y = activation(W x + b), x scaled to unit length first where a
-    Normalize module stands before it (`normalize_input`)."""
+    Normalize module stands before it (`normalize_input`), plus x itself (or R x) with `use_residual`."""
 
     weight: torch.Tensor
     bias: torch.Tensor | None
     activation: str = "identity"
     normalize_input: bool = False
+    use_residual: bool = False
+    """Add the input back to the output (sentence-transformers' use_residual)."""
+    residual_weight: torch.Tensor | None = None
+    """R of the residual where in_features != out_features (its `residual.weight`, no bias)."""
 
 
 ACTIVATIONS = {"identity": nn.Identity, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
@@ -49,6 +53,19 @@ def activation_name(st_name: str | None) -> str:
             f"Dense activation_function {st_name!r} is not supported ({', '.join(ACTIVATIONS)})"
         )
     return short
+
+
+def _residual(layer_spec: DenseLayer) -> nn.Module:
+    """Return what a Dense layer's use_residual adds to its output: its input as it is (same width), or
+    projected by the layer's residual weight (another width); nn.Identity where it adds nothing."""
+    if layer_spec.residual_weight is None:
+        return nn.Identity()
+    projection = nn.Linear(
+        layer_spec.residual_weight.shape[1], layer_spec.residual_weight.shape[0], bias=False
+    )
+    with torch.no_grad():
+        projection.weight.copy_(layer_spec.residual_weight)
+    return projection
 
 
 class TransformerSentenceEncoder(nn.Module):
@@ -97,6 +114,9 @@ class TransformerSentenceEncoder(nn.Module):
         # per Dense layer: whether its input is scaled to unit length first (a Normalize module before it);
         # a list beside the layers, so that their weights keep their names (dense.0.0.weight)
         self.normalize_dense_input = [layer_spec.normalize_input for layer_spec in dense]
+        # per Dense layer: what its use_residual adds back (x itself, or its projection), or None; kept
+        # apart for the same reason, and only layers with a projection have weights in it
+        self.dense_residuals = nn.ModuleList(_residual(layer_spec) for layer_spec in dense)
         for layer_spec in dense:
             linear = nn.Linear(
                 layer_spec.weight.shape[1], layer_spec.weight.shape[0], bias=layer_spec.bias is not None
@@ -106,6 +126,7 @@ class TransformerSentenceEncoder(nn.Module):
                 if layer_spec.bias is not None:
                     linear.bias.copy_(layer_spec.bias)
             self.dense.append(nn.Sequential(linear, ACTIVATIONS[layer_spec.activation]()))
+        self.uses_residual = [layer_spec.use_residual for layer_spec in dense]
         self._tokenizer = truncating_backend(hf_tokenizer, self.max_length)
         self.pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
 
@@ -199,10 +220,13 @@ class TransformerSentenceEncoder(nn.Module):
         else:
             hidden = out.hidden_states[self.layer] if self.layer is not None else out.last_hidden_state
             vectors = pool(hidden, mask, self.pooling)
-        for layer, unit_input in zip(self.dense, self.normalize_dense_input, strict=True):
+        dense = zip(
+            self.dense, self.normalize_dense_input, self.dense_residuals, self.uses_residual, strict=True
+        )
+        for layer, unit_input, residual, uses_residual in dense:
             if unit_input:  # as sentence-transformers' Normalize: p=2 over the last dimension
                 vectors = nn.functional.normalize(vectors, dim=-1)
-            vectors = layer(vectors)
+            vectors = layer(vectors) + residual(vectors) if uses_residual else layer(vectors)
         return vectors
 
 
