@@ -115,6 +115,30 @@ def test_translate_auto_detects_each_text(client, translator, make_config):
     assert single["translatedText"] == translator.translate([texts[0]], "de", "fr", options)[0]
 
 
+def test_translate_auto_keeps_a_text_already_in_a_fixed_pair_models_target(make_config, tmp_path):
+    """opus-mt-en-de behind the server, source auto, target de: a German text was a 400 ("a language
+    opus-mt-en-de does not translate from"), where the translator keeps it as it is."""
+    from xling.translation.decoding import DecodeOptions
+    from xling.translation.translator import Translator
+
+    folder = tiny_models.build_marian(tmp_path / "opus-mt-en-de", source="en", target="de")
+    config = make_config(translator=str(folder), detector="xling-langid")  # sure of German, unlike the toy
+    texts = [tiny_models.PARALLEL["eng"][0], tiny_models.PARALLEL["deu"][1]]
+    with TestClient(create_app(config)) as client:
+        answer = client.post("/translate", json={"q": texts, "source": "auto", "target": "de"})
+        alone = client.post("/translate", json={"q": texts[1], "source": "auto", "target": "de"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [d["language"] for d in body["detectedLanguage"]] == ["en", "de"]
+    translator = Translator.from_pretrained(folder, backend="torch")
+    options = DecodeOptions(beam_size=1, max_length_b=4, max_length_a=1.0)
+    assert body["translatedText"] == [translator.translate(texts[:1], "en", "de", options)[0], texts[1]]
+    # its confidence is the detector's for German among all its languages (the restricted one, eng only, is 0)
+    everything = LanguageIdentifier.from_pretrained(config.detector).predict([texts[1]])[0][0]
+    assert body["detectedLanguage"][1]["confidence"] == round(100 * everything.probability, 2) > 0
+    assert alone.status_code == 200 and alone.json()["translatedText"] == texts[1]
+
+
 def test_translate_auto_names_the_item_and_field_when_the_model_lacks_the_detected_language(make_config):
     # the shipped detector knows Russian; the tiny translator has eng, deu and fra only
     config = make_config(detector="xling-langid")

@@ -17,6 +17,7 @@ import numpy as np
 from starlette.requests import Request
 
 from xling.errors import XlingError
+from xling.langid import label_matches
 from xling.serving.batching import Batcher, each_alone, length_buckets
 from xling.serving.config import BatchingConfig, ServeConfig
 from xling.serving.errors import ApiError
@@ -226,25 +227,43 @@ def detect_function(detector: Any) -> Callable[[list[DetectItem]], list[Any]]:
     return run
 
 
-def source_function(translator: Any, detector: Any) -> Callable[[list[str]], list[Any]]:
+@dataclass(frozen=True)
+class SourceItem:
+    text: str
+    target: str
+    """The language the text is to be translated into: a text already in it is no error (kept as it is)."""
+
+
+def source_function(translator: Any, detector: Any) -> Callable[[list[SourceItem]], list[Any]]:
     """Return the model function of `source: auto`: (label or None for a text without letters, probability)
-    per text, detected as `Translator.detect_sources` does (restricted to the model's source languages)."""
+    per text, detected as `Translator.detect_sources` does (restricted to the model's source languages; a
+    text already in its target language is named so, which a fixed-pair model does not translate from)."""
 
-    def labels(texts: list[str]) -> list[Any]:
+    def labels(items: list[SourceItem]) -> list[Any]:
         # one text a call when a batch fails (each_alone): the route names it (q[2]), so not "text 0" here
-        return translator.detect_sources(texts, name=lambda i: "text", source_hint='the "source" field')
+        return translator.detect_sources([item.text for item in items], name=lambda i: "text",
+                                         source_hint='the "source" field', tgt=[item.target for item in items])  # fmt: skip
 
-    def run(texts: list[str]) -> list[Any]:
-        found = each_alone(labels, texts, (XlingError,))
-        # the confidence of the label chosen: under the same restriction to the model's sources
-        probabilities, _ = detector.probabilities(texts, translator.allowed_sources(detector))
+    def run(items: list[SourceItem]) -> list[Any]:
+        found = each_alone(labels, items, (XlingError,))
+        texts = [item.text for item in items]
+        allowed = translator.allowed_sources(detector)
+        # the confidence of the label chosen: under the same restriction to the model's sources, except for
+        # a label outside it (the target language, found unrestricted)
+        restricted, _ = detector.probabilities(texts, allowed)
+        unrestricted = restricted if allowed is None else None
         column = {label: i for i, label in enumerate(detector.labels)}
         results: list[Any] = []
-        for row, label in zip(probabilities, found, strict=True):
+        for i, label in enumerate(found):
             if isinstance(label, BaseException) or label is None:
                 results.append(label if label is not None else (None, 0.0))
-            else:
-                results.append((label, float(row[column[label]]) if label in column else 1.0))
+                continue
+            row = restricted[i]
+            if allowed is not None and not any(label_matches(label, code) for code in allowed):
+                if unrestricted is None:
+                    unrestricted, _ = detector.probabilities(texts, None)
+                row = unrestricted[i]
+            results.append((label, float(row[column[label]]) if label in column else 1.0))
         return results
 
     return run

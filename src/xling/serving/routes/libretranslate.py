@@ -27,6 +27,7 @@ from xling.serving.limits import request_texts, unencodable
 from xling.serving.services import (
     DetectItem,
     ServerState,
+    SourceItem,
     TranslateItem,
     detect_function,
     item_error,
@@ -150,7 +151,7 @@ async def translate(request: Request) -> dict[str, Any]:
     _check_code(translator, target, "target")
     auto = source.lower() == "auto"
     if auto:
-        detected = await _detect_sources(request, translator, texts, text_format, batch)
+        detected = await _detect_sources(request, translator, texts, target, text_format, batch)
         sources = [label for label, _ in detected]
     else:
         _check_code(translator, source, "source")
@@ -164,10 +165,11 @@ async def translate(request: Request) -> dict[str, Any]:
     return answer
 
 
-async def _detect_sources(request: Request, translator: Any, texts: list[str], text_format: str,
+async def _detect_sources(request: Request, translator: Any, texts: list[str], target: str, text_format: str,
                           batch: bool) -> list[tuple[str | None, float]]:  # fmt: skip
-    """Return (label, probability) of each text's language, as the translator would detect it; (None, 0.0)
-    for HTML without text (markup alone), as for a text without letters."""
+    """Return (label, probability) of each text's language, as the translator would detect it for `target`
+    (a text already in it is named so); (None, 0.0) for HTML without text (markup alone), as for a text
+    without letters."""
     state = _state(request)
     detector = await state.model("detector")
     plain = [_plain_text(text, f"q[{i}]" if batch else "q") if text_format == "html" else text
@@ -176,8 +178,9 @@ async def _detect_sources(request: Request, translator: Any, texts: list[str], t
     readable = [i for i, text in enumerate(plain) if text]
     results: list[Any] = [(None, 0.0)] * len(texts)
     if readable:
-        batcher = state.batcher("source-detect", lambda: source_function(translator, detector), chars=len)
-        found = await submit(request, batcher, [plain[i] for i in readable])
+        batcher = state.batcher("source-detect", lambda: source_function(translator, detector),
+                                chars=lambda item: len(item.text))  # fmt: skip
+        found = await submit(request, batcher, [SourceItem(plain[i], target) for i in readable])
         for i, result in zip(readable, found, strict=True):
             results[i] = result
     item_error(results, "q", batch)
