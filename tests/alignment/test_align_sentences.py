@@ -482,3 +482,80 @@ def test_batches_hold_no_text_twice(sample_tokenizer_dir):
         for lang in ("eng", "deu"):
             rows = bank.banks[lang].rows(bank.row[lang][units])
             assert len({row.tobytes() for row in rows}) == len(rows), (step, lang)
+
+
+def _refused_before_the_corpus_is_read(config: AlignConfig, monkeypatch, message: str) -> None:
+    """Assert that align_sentences refuses `config` with a ConfigError matching `message`, reading no text."""
+    from xling.alignment.sentences import align
+
+    def read(*_args, **_kwargs):
+        raise AssertionError("the corpus was read before the pairs were checked")
+
+    monkeypatch.setattr(align, "build_parallel_bank", read)
+    with pytest.raises(ConfigError, match=message):
+        align_sentences(config)
+
+
+def test_pairs_of_two_non_pivot_languages_are_refused_without_xx_yy_batches(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
+    """With xx_yy_ratio 0 every batch has the pivot on one side: deu-fra pairs would be read and never drawn."""
+    from xling.alignment.sentences import align
+
+    path = tmp_path / "dict.tsv"
+    path.write_text("Haus\tmaison\n", encoding="utf-8")
+    config = AlignConfig(output=str(tmp_path / "out"), data=CorpusConfig("sample", ["eng", "deu", "fra"]),
+                         tokenizer=str(sample_tokenizer_dir), pairs=[f"deu-fr={path}"])  # fmt: skip
+    _refused_before_the_corpus_is_read(config, monkeypatch, r"pairs 'deu-fr=.*set xx_yy_ratio > 0")
+    corpus = AlignedCorpus.from_dir(sample_corpus_dir())
+    config.xx_yy_ratio = 0.2  # xx-yy batches draw them
+    align.check_pairs_languages(config, corpus)
+    config.xx_yy_ratio, config.pivot, config.pairs = 0.0, "en", [f"fra-eng={path}", f"en-deu={path}"]
+    align.check_pairs_languages(config, corpus)
+
+
+@pytest.mark.parametrize("spec", ["eng-eng=dict.tsv", "eng-en=dict.tsv"])
+def test_pairs_of_one_language_are_refused(spec):
+    config = AlignConfig(data=CorpusConfig(corpus="sample"), tokenizer="t", pairs=[spec])
+    with pytest.raises(ConfigError, match=f"pairs '{spec}': both sides are eng"):
+        config.validate()
+
+
+def test_pairs_of_one_language_under_two_codes_the_corpus_keeps_as_one_are_refused(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
+    """zho and cmn are two codes, but the corpus keeps zh as cmn.tsv: both sides would join one bank."""
+    path = tmp_path / "dict.tsv"
+    path.write_text("房子\t房子\n", encoding="utf-8")
+    config = AlignConfig(output=str(tmp_path / "out"), data=CorpusConfig(str(_cmn_corpus(tmp_path / "corpus"))),
+                         tokenizer=str(sample_tokenizer_dir), pairs=[f"zh-cmn={path}"])  # fmt: skip
+    config.validate()  # two codes: only the corpus tells they are one language
+    _refused_before_the_corpus_is_read(config, monkeypatch, r"pairs 'zh-cmn=.*': both sides are cmn")
+
+
+def test_the_pairs_reported_are_those_the_batches_held_and_survive_a_resume(tmp_path, sample_tokenizer_dir,
+                                                                             monkeypatch):  # fmt: skip
+    """A batch_size above the units available: each batch holds every unit (less repeats), not batch_size."""
+    held: dict[tuple[int, int, int], int] = {}
+    get = PairBatches.get
+
+    def counted(self, step, micro, rank, world_size):
+        out = get(self, step, micro, rank, world_size)
+        held[step, micro, rank] = len(out["units"])
+        return out
+
+    monkeypatch.setattr(PairBatches, "get", counted)
+
+    def run(folder: str, steps: int, resume: bool = False) -> int:
+        config = AlignConfig(
+            output=str(tmp_path / folder), data=CorpusConfig("sample", ["eng", "deu", "rus"], heldout_fraction=0.2),
+            tokenizer=str(sample_tokenizer_dir), dimension=8, resume=resume,
+            training=TrainingConfig(max_steps=steps, batch_size=100_000, grad_accum=2, progress=False),
+        )  # fmt: skip
+        return align_sentences(config).training["pairs"]
+
+    pairs = run("straight", 3)
+    drawn = sum(n for (step, _, _), n in held.items() if step < 3)  # a checkpoint also draws step 3's batch
+    assert pairs == drawn < 3 * 2 * 100_000
+    run("resumed", 1)
+    assert run("resumed", 3, resume=True) == pairs  # the steps before the checkpoint count too

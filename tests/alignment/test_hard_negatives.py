@@ -20,7 +20,11 @@ from xling.alignment.sentences.data import (
     TokenBank,
     build_parallel_bank,
 )
-from xling.alignment.sentences.hard_negatives import cached_hard_negatives, mine_hard_negatives
+from xling.alignment.sentences.hard_negatives import (
+    HardNegativeTable,
+    cached_hard_negatives,
+    mine_hard_negatives,
+)
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.alignment.sentences.objective import SentenceAlignmentObjective
 from xling.config import load_config
@@ -334,3 +338,18 @@ def test_hard_negatives_are_mined_again_when_the_miner_folder_is_replaced(tmp_pa
     assert np.array_equal(table(0), first) and len(mined) == 1  # the same weights: the cached table
     other = table(1)
     assert len(mined) == 2 and not np.array_equal(other, first)
+
+
+def test_a_hard_negative_is_never_the_text_of_a_batch_translation_held_in_another_row():
+    # the English Bible repeats verses word for word: rows 0 and 2 hold one text, rows 4 and 5 another
+    eng = ["x", "y", "x", "z", "w", "w"]
+    bank = _toy_bank({"eng": eng, "deu": [f"d{i}" for i in range(len(eng))]})
+    table = np.full((len(eng), 1, 2), -1, dtype=np.int32)
+    table[1, 0] = [2, 4]  # row 2 is unit 0's translation in all but its row
+    table[3, 0] = [5, -1]  # row 5 is row 4's text again
+    batches = PairBatches(bank, bag_features, 3, PairSampling("eng"), negatives=HardNegativeTable(table, ["eng"]),
+                          hard_negatives=2)  # fmt: skip
+    units = np.array([0, 1, 3])
+    for seed in range(8):  # whichever candidate each unit draws first
+        drawn = batches.negative_batch("eng", units, np.random.default_rng(seed))["negative_rows"]
+        assert drawn.tolist() in ([4], [5])  # not row 2, and w once

@@ -433,8 +433,38 @@ def add_extra_pairs(
 
 def parse_pairs_spec(spec: str) -> tuple[str, str, str]:
     """Return (src code, tgt code, path) of a `src-tgt=path.tsv` spec (AlignConfig.pairs); a ConfigError for
-    another form, a LanguageCodeError naming the spec for an unknown code."""
-    return pair_file_spec(spec, "pairs", "eng-deu=dict.en-de.tsv")
+    another form or one language on both sides (eng-en too), a LanguageCodeError naming the spec for an
+    unknown code."""
+    src, tgt, path = pair_file_spec(spec, "pairs", "eng-deu=dict.en-de.tsv")
+    check_two_languages(spec, src, tgt)
+    return src, tgt, path
+
+
+def check_two_languages(spec: str, src: str, tgt: str) -> None:
+    """Return nothing when the `pairs` spec's `src` and `tgt` are two languages; else a ConfigError naming it.
+    Both sides would go to one language's bank (add_pairs), the second block's rows in place of the first's."""
+    if src == tgt:
+        raise ConfigError(f"pairs {spec!r}: both sides are {src}; give translation pairs of two languages, "
+                          "e.g. eng-deu=dict.en-de.tsv")  # fmt: skip
+
+
+def check_pairs_languages(config: AlignConfig, corpus: AlignedCorpus) -> None:
+    """Return nothing when every `pairs` spec is trained on; else a ConfigError naming it. Called once the
+    corpus's files are listed (its codes: zh-cmn is one language where the corpus keeps zh as cmn.tsv), before
+    any text is read.
+
+    With xx_yy_ratio 0 every batch pairs the pivot with another language (PairBatches.pair), so the units of
+    a spec without the pivot would be read and tokenised, then never drawn.
+    """
+    pivot = corpus_code(corpus, config.pivot)
+    for spec in config.pairs:
+        src, tgt = (corpus_code(corpus, lang) for lang in parse_pairs_spec(spec)[:2])
+        check_two_languages(spec, src, tgt)
+        if config.xx_yy_ratio <= 0 and pivot not in (src, tgt):
+            raise ConfigError(f"pairs {spec!r}: neither {src} nor {tgt} is the pivot {pivot}, and with xx_yy_ratio "
+                              "0 every batch pairs the pivot with another language, so these pairs would never "
+                              "be trained on; set xx_yy_ratio > 0 (e.g. --set xx_yy_ratio=0.2) to train non-pivot "
+                              "pairs, or give pairs with the pivot")  # fmt: skip
 
 
 def check_pairs_files(config: AlignConfig) -> None:
@@ -524,6 +554,7 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     barrier()
     corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus))
     langs = corpus_languages(config, corpus)
+    check_pairs_languages(config, corpus)
     heldout = config.data.heldout()
     drawn: dict[str, bool] = {}  # in_unit_fraction of each id: asked once per language
     torch.manual_seed(config.training.seed)
@@ -582,7 +613,9 @@ def align_sentences(config: AlignConfig) -> AlignResult:
         dev = load_checkpoint(Path(result.best["path"]), objective).get("metrics", dev)
     if evaluate and not dev:  # the loop scores the dev set at its last step only when eval_every is set
         dev = run_evaluations({"dev": evaluate}, objective, result.steps)
-    pairs = result.steps * config.training.batch_size * config.training.grad_accum * result.world_size
+    # the pairs the batches held, not steps x batch_size: a batch is smaller where a language pair has fewer
+    # units, or repeats it cannot replace
+    pairs = batches.pairs_drawn(result.steps, config.training.grad_accum, result.world_size)
     training = {**result.to_dict(), "pairs": pairs}
     if result.is_main:
         save_student(student, output, config, langs, training, dev)

@@ -265,16 +265,33 @@ class PairBatches:
         return lang, self.sampling.pivot, self._shared[lang]
 
     def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
+        src, tgt, chosen, rng = self.draw(step, micro, rank)
+        out = self.batch(src, tgt, chosen)
+        if self.negatives is not None and self.hard_negatives > 0:  # drawn last: the pairs stay as without
+            out.update(self.negative_batch(tgt, chosen, rng))
+        return out
+
+    def draw(self, step: int, micro: int, rank: int) -> tuple[str, str, np.ndarray, np.random.Generator]:
+        """Return (src language, tgt language, unit indices, the generator as the draw left it) of the batch
+        `get` makes for (step, micro, rank): its pairs, before any text is collated."""
         rng = np.random.default_rng([self.seed, step, micro, rank])
         src, tgt, units = self.pair(rng)
         if len(units) < 2:  # a pair with (almost) nothing in common: fall back to the pivot pair
             src, tgt, units = src, self.sampling.pivot, self._shared[src]
         chosen = rng.choice(units, size=min(self.batch_size, len(units)), replace=False)
-        chosen = self.distinct(src, tgt, chosen, units, rng)
-        out = self.batch(src, tgt, chosen)
-        if self.negatives is not None and self.hard_negatives > 0:  # drawn last: the pairs stay as without
-            out.update(self.negative_batch(tgt, chosen, rng))
-        return out
+        return src, tgt, self.distinct(src, tgt, chosen, units, rng), rng
+
+    def pairs_drawn(self, steps: int, grad_accum: int, world_size: int) -> int:
+        """Return how many translation pairs the batches of the first `steps` optimizer steps (the loop draws
+        step 0 first) held, over every micro-batch and process: fewer than steps x batch_size x grad_accum x
+        world_size where a language pair has fewer units than batch_size, or repeats `distinct` could not
+        replace.
+
+        Drawn again (a pure function of the step), not counted as the loop ran: a resumed run counts the
+        steps before its checkpoint too, and the main process those of the other processes.
+        """
+        return sum(len(self.draw(step, micro, rank)[2]) for step in range(steps)
+                   for micro in range(grad_accum) for rank in range(world_size))  # fmt: skip
 
     def sentence_keys(self, lang: str) -> np.ndarray:
         """Return TokenBank.keys of `lang`'s bank (made once)."""
@@ -334,21 +351,25 @@ class PairBatches:
     ) -> dict[str, torch.Tensor]:
         """Return {"neg_*", "negative_rows"} for up to `hard_negatives` mined negatives per unit, or {}.
 
-        Each unit draws uniformly among its usable candidates; a candidate that is the tgt sentence of any
-        pair in the batch is skipped (it would be a false negative for that pair's anchor), and a sentence
-        drawn by two units enters once.
+        Each unit draws uniformly among its usable candidates; a candidate whose text is the tgt sentence of
+        any pair in the batch is skipped (it would be a false negative for that pair's anchor), and a
+        sentence drawn by two units enters once. Texts are compared by `sentence_keys`, not bank rows: a
+        verse repeated word for word (the Bible's "The Lord spoke to Moses, saying,") sits in many rows.
         """
         assert self.negatives is not None
         if tgt not in self.negatives.languages:
             return {}
         column = self.negatives.languages.index(tgt)
         candidates = np.asarray(self.negatives.table[units, column], dtype=np.int64)  # [B, k]
-        usable = (candidates >= 0) & ~np.isin(candidates, self.bank.row[tgt][units])
+        sentences = self.sentence_keys(tgt)
+        found = candidates >= 0
+        candidate_keys = sentences[np.where(found, candidates, 0)]  # row 0 stands in for "none": masked out
+        usable = found & ~np.isin(candidate_keys, sentences[self.bank.row[tgt][units]])
         keys = rng.random(candidates.shape)
         keys[~usable] = np.inf
         order = np.argsort(keys, axis=1, kind="stable")[:, : self.hard_negatives]
         drawn = np.take_along_axis(candidates, order, 1)[np.take_along_axis(usable, order, 1)]
-        drawn = drawn[np.sort(np.unique(drawn, return_index=True)[1])]
+        drawn = drawn[np.sort(np.unique(sentences[drawn], return_index=True)[1])]
         if not len(drawn):
             return {}
         out = {f"neg_{key}": value for key, value in self.collate(self.bank.banks[tgt].rows(drawn)).items()}
