@@ -1,4 +1,5 @@
 import json
+import unicodedata
 
 import pytest
 import sentencepiece as spm
@@ -36,6 +37,26 @@ def test_autotokenizer_encodes_exactly_like_the_sentencepiece_model(sample_token
     ]
     for text in texts:
         assert tok(text)["input_ids"] == [0, *sp.encode(text), 2], text
+
+
+def test_nfc_text_whose_decomposed_form_loses_marks_encodes_exactly_like_sentencepiece(sample_tokenizer_dir):
+    """The converted normalizer drops combining marks of NFD text that SentencePiece keeps (NFD `Tiếng` reads
+    as `Tiêng`, tokenizers#2334), which README and hf_tokenizer_from_spm document: the NFC form of such text,
+    what corpora hold, must still encode exactly, byte pieces of unseen scripts included."""
+    tok = AutoTokenizer.from_pretrained(str(sample_tokenizer_dir))
+    sp = spm.SentencePieceProcessor(model_file=str(sample_tokenizer_dir / SPM_FILE))
+    texts = [
+        "Tiếng Việt rất đẹp; Ắ ặ ồ ữ",  # stacked marks: NFD gives base + two marks
+        "Ἐν ἀρχῇ ἦν ὁ λόγος, καὶ ὁ λόγος ἦν πρὸς τὸν θεόν",  # polytonic Greek
+        "태초에 하나님이 천지를 창조하시니라",  # Hangul syllables: NFD gives jamo
+        "はじめに神は天と地とを創造された。ガギグ パピプ",  # kana with (semi-)voiced marks
+        "ആദിയിൽ വചനം ഉണ്ടായിരുന്നു; கொ",  # Malayalam, Tamil two-part vowel signs
+        "Ça a été créé à Noël, naïve Ångström",
+    ]
+    for text in texts:
+        nfc = unicodedata.normalize("NFC", text)
+        assert tok(nfc, add_special_tokens=False)["input_ids"] == sp.encode(nfc), nfc
+        assert tok.decode(sp.encode(nfc)) == sp.decode(sp.encode(nfc)), nfc
 
 
 def test_special_and_language_tokens_have_fixed_ids(sample_tokenizer_dir):

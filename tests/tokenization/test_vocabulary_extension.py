@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from tokenizers import Tokenizer
 
+from xling.errors import ConfigError
 from xling.tokenization.vocabulary_extension import extend_tokenizer, protect
 
 
@@ -23,3 +25,15 @@ def test_protected_text_keeps_its_segmentation_however_deep_the_nested_pieces(sa
         == base.encode("zqxjvbkwy", add_special_tokens=False).ids
     )
     assert dropped == len(pieces) - len(kept) and dropped > 4
+
+
+def test_a_piece_given_twice_is_refused_by_name(sample_tokenizer_dir):
+    """A piece twice in `pieces` took two ids (the vocabulary grew by 2), and the first was never produced."""
+    base = Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json"))
+    with pytest.raises(ConfigError, match=r"^pieces given more than once: \['▁xyzq'\]"):
+        extend_tokenizer(base, [("▁xyzq", -1.0), ("▁qzyx", -1.5), ("▁xyzq", -2.0)])
+    with pytest.raises(ConfigError, match=r"^pieces already in the vocabulary: \['<0x41>'\]"):
+        extend_tokenizer(base, [("<0x41>", -1.0)])
+    extended = extend_tokenizer(base, [("▁xyzq", -1.0), ("▁qzyx", -1.5)])
+    assert extended.get_vocab_size() == base.get_vocab_size() + 2
+    assert extended.encode("xyzq", add_special_tokens=False).ids == [extended.token_to_id("▁xyzq")]

@@ -165,6 +165,29 @@ def test_a_vocab_size_without_room_for_the_byte_pieces_on_the_command_line_names
     assert "counting sentences" not in err and not (tmp_path / "out").exists()  # refused before reading
 
 
+def test_a_vocab_size_without_room_counts_every_language_of_a_corpus_folder_the_first_time(
+    tmp_path, monkeypatch, capsys
+):
+    """A corpus folder without data.languages was counted as 1 language: vocab_size 200 over 4 files said
+    "raise it above 262", then 263 failed again with "4 language tokens ... above 265"."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for lang in ("eng", "deu", "fra", "zho"):
+        shutil.copy(sample_corpus_dir() / f"{lang}.tsv", folder / f"{lang}.tsv")
+    code, err = _run_main(monkeypatch, capsys, "tokenizer", "train", "--corpus", str(folder), "--output",
+                          str(tmp_path / "out"), "--vocab-size", "200")  # fmt: skip
+    assert code == 2 and "4 language tokens make 265 pieces" in err and "above 265" in err, err
+    assert not (tmp_path / "out").exists()
+    byte_message = r"^vocab_size: {} is too small: .* and {} language tokens make {} pieces"
+    with pytest.raises(ConfigError, match=byte_message.format(265, 4, 265)):
+        VocabConfig(vocab_size=265, data=CorpusConfig(corpus=str(folder))).validate()
+    VocabConfig(vocab_size=266, data=CorpusConfig(corpus=str(folder))).validate()
+    # data.languages picks files, a text file adds its language, extra_languages one more: 2 + 1 + 1
+    data = CorpusConfig(corpus=str(folder), languages=["en", "de"], text=[f"swh={folder / 'eng.tsv'}"])
+    with pytest.raises(ConfigError, match=byte_message.format(265, 4, 265)):
+        VocabConfig(vocab_size=265, data=data, extra_languages=["deu", "hye"]).validate()
+
+
 def test_out_of_range_option_on_the_command_line_names_it(tmp_path, monkeypatch, capsys):
     code, err = _run_main(monkeypatch, capsys, "tokenizer", "train", "--corpus", "sample", "--output",
                           str(tmp_path / "tok"), "--set", "sample_sentences=0")  # fmt: skip

@@ -198,6 +198,20 @@ def build_pretraining_data(
     return PretrainingData(languages, pools, units, lang_ids, heldout)
 
 
+def tlm_side(sentence: np.ndarray, limit: int, lang_token_id: int) -> np.ndarray:
+    """Return one side of a TLM pair: `sentence` (`<s> ... </s>`) opened by its language token instead of
+    `<s>`, and cut to at most `limit` tokens that still end with its `</s>`.
+
+    A side cut to fit keeps its end token, as XLM's truncate() puts eos back, so every side ends as an uncut
+    one does (before, 2,592 of 6,400 sides at max_length 128 on a Bible ended without it).
+    """
+    ids = sentence[:limit].copy()
+    if len(sentence) > limit >= 2:  # the last kept token gives way to the end token
+        ids[-1] = sentence[-1]
+    ids[0] = lang_token_id  # the language token opens each side
+    return ids
+
+
 @dataclass
 class PretrainBatches:
     """Draws MLM streams and TLM pairs; `get(step, micro, rank, world)` is deterministic in its arguments."""
@@ -276,8 +290,8 @@ class PretrainBatches:
             sides, positions = [], []
             for col in (a, b):
                 lang = self._langs[col]
-                ids = self.data.pools[lang].sentence(int(row[col]))[:half].copy()
-                ids[0] = self.data.lang_token_ids[lang]  # the language token opens each side
+                sentence = self.data.pools[lang].sentence(int(row[col]))
+                ids = tlm_side(sentence, half, self.data.lang_token_ids[lang])
                 sides.append(ids)
                 positions.append(np.arange(len(ids)) + POSITION_OFFSET)
             out.append((np.concatenate(sides), np.concatenate(positions)))

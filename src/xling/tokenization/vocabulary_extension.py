@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -131,6 +132,10 @@ def extend_tokenizer(base: Tokenizer, pieces: Sequence[tuple[str, float]]) -> To
     duplicates = [piece for piece, _ in pieces if piece in known]
     if duplicates:
         raise ConfigError(f"pieces already in the vocabulary: {duplicates[:5]}")
+    # a piece given twice would take two ids, and the first would never be produced
+    repeated = [piece for piece, n in Counter(piece for piece, _ in pieces).items() if n > 1]
+    if repeated:
+        raise ConfigError(f"pieces given more than once: {repeated[:5]}")
     data["model"]["vocab"] = [*map(list, vocab), *([piece, float(score)] for piece, score in pieces)]
     return Tokenizer.from_str(json.dumps(data, ensure_ascii=False))
 
