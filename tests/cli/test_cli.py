@@ -285,3 +285,45 @@ def test_a_library_warning_prints_as_one_warning_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "warning: " + str(vectors) + ": dropped 1 repeated word(s)" in proc.stderr
     assert "UserWarning" not in proc.stderr and "formats.py" not in proc.stderr
+
+
+def test_vectors_commands_read_words_that_are_not_utf8_as_unicode_errors_says(tmp_path, monkeypatch, capsys):
+    """Official fastText files hold words that are not UTF-8 (cc.ko.300): every command that loads vectors
+    refuses them by default, saying how to read them, and reads them with --unicode-errors skip/replace."""
+    import numpy as np
+
+    from xling.alignment.words.mapping import WordMapping
+    from xling.vectors import load_vectors
+
+    rows = "".join(f"w{i} {' '.join(str(v) for v in np.eye(4)[i % 4] + i)}\n" for i in range(8))
+    (tmp_path / "src.vec").write_bytes(b"9 4\n" + rows.encode() + b"bad\xff 1 2 3 4\n")
+    (tmp_path / "tgt.vec").write_bytes(b"9 4\n" + rows.encode() + b"Bad\xfe 1 2 3 4\n")
+    (tmp_path / "dict.tsv").write_text("".join(f"w{i}\tw{i}\n" for i in range(8)), encoding="utf-8")
+    WordMapping(np.eye(4), np.eye(4), [], "identity").save(tmp_path / "map")
+    src, tgt, folder = str(tmp_path / "src.vec"), str(tmp_path / "tgt.vec"), str(tmp_path / "map")
+    commands = {
+        "convert": ["vectors", "convert", src, str(tmp_path / "out.npy")],
+        "translate": ["vectors", "translate", "w1", "--src", src, "--tgt", tgt, "--mapping", folder],
+        "align": ["align", "words", "--src", src, "--tgt", tgt, "--output", str(tmp_path / "aligned"),
+                  "--dictionary", str(tmp_path / "dict.tsv")],
+        "bli": ["eval", "bli", "--src", src, "--tgt", tgt, "--mapping", folder, "--dictionary",
+                str(tmp_path / "dict.tsv"), "--json", str(tmp_path / "bli.json")],
+    }  # fmt: skip
+    for name, args in commands.items():
+        code, err = _run_main(monkeypatch, capsys, *args)
+        assert code == 2 and "src.vec:10: invalid UTF-8 byte 0xff" in err, name
+        assert "--unicode-errors skip" in " ".join(err.split()), name
+        code, err = _run_main(monkeypatch, capsys, *args, "--unicode-errors", "skip")
+        assert code in (0, None), (name, err)
+    assert load_vectors(tmp_path / "out.npy").words == [f"w{i}" for i in range(8)]
+    assert json.loads((tmp_path / "bli.json").read_text())["settings"]["lowercase"] is True
+    code, err = _run_main(
+        monkeypatch, capsys, *commands["convert"], "--overwrite", "--unicode-errors", "replace"
+    )
+    assert code in (0, None), err
+    assert load_vectors(tmp_path / "out.npy").words[-1] == "bad\ufffd"
+    code, err = _run_main(
+        monkeypatch, capsys, *commands["bli"], "--unicode-errors", "replace", "--case-sensitive"
+    )
+    assert code in (0, None), err
+    assert json.loads((tmp_path / "bli.json").read_text())["settings"]["lowercase"] is False

@@ -80,7 +80,7 @@ def test_lowercase_pair_name_and_errors(tmp_path, vocabularies):
     src, tgt = vocabularies
     path = write(tmp_path / "test.tsv", "HOUSE\thaus\n")
     with pytest.raises(DataError, match="no dictionary pair"):
-        evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path))
+        evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path, lowercase=False))
     result = evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path, lowercase=True, pair="en-de"))
     assert result.scores["en-de"]["p@1"] == 100.0
     bad = write(tmp_path / "bad.tsv", "house\tHaus\ncat Katze Mieze\n")
@@ -101,7 +101,7 @@ def test_lowercased_vocabularies_find_capitalised_dictionary_words(tmp_path, voc
     path = write(tmp_path / "test.tsv", "house\tHaus\ncat\tKatze\n")
     result = evaluate_bli(src, lower, identity(8), BLIConfig(dictionary=path))
     assert result.scores["test"]["coverage"]["pairs_covered"] == 2 and result.settings["lowercase"] is True
-    cased = evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path))  # a cased side: as written
+    cased = evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=path, lowercase=False))  # as written
     assert cased.settings["lowercase"] is False and cased.scores["test"]["coverage"]["pairs_covered"] == 2
 
 
@@ -282,3 +282,39 @@ def test_max_vocab_counts_distinct_lowercased_words_from_files(tmp_path):
     result = evaluate_bli_from_files(tmp_path / "en.vec", tmp_path / "de.vec", tmp_path / "map", config)
     assert result.scores["en-de"]["p@1"] == 100.0 and result.settings["target_words"] == 2
     assert result.scores["en-de"]["coverage"]["oov_tgt_pairs"] == 0
+
+
+def test_the_default_is_muses_lowercased_protocol_and_case_sensitive_is_the_variant(tmp_path):
+    """MUSE lowercases both vocabularies for evaluation (read_txt_embeddings with lower=True, each word's
+    first spelling): by default "HAUS" is found as "haus", and "Dog" after "dog" is no candidate. The
+    case-sensitive variant (lowercase=False) misses the pair and retrieves "Hund", which is not "hund"."""
+    src = WordVectors(["house", "dog"], np.array([[1, 0, 0], [0, 1, 0]], np.float32), "en.vec")
+    tgt = WordVectors(
+        ["HAUS", "hund", "Hund"], np.array([[1, 0, 0], [0, 0.8, 0.6], [0, 1, 0]], np.float32), "de.vec"
+    )
+    path = write(tmp_path / "en-de.tsv", "house\thaus\ndog\thund\n")
+    default = evaluate_bli(src, tgt, identity(3), BLIConfig(dictionary=path, k=1, ks=(1,)))
+    assert default.settings["lowercase"] is True and default.settings["target_words"] == 2
+    assert default.scores["en-de"]["n"] == 2 and default.scores["en-de"]["p@1"] == 100.0
+    cased = evaluate_bli(src, tgt, identity(3), BLIConfig(dictionary=path, k=1, ks=(1,), lowercase=False))
+    assert cased.settings["lowercase"] is False and cased.settings["target_words"] == 3
+    assert cased.scores["en-de"]["n"] == 1 and cased.scores["en-de"]["p@1"] == 0.0
+
+
+def test_vectors_files_with_words_that_are_not_utf8(tmp_path):
+    from xling.evaluation.bli import evaluate_bli_from_files
+
+    (tmp_path / "en.vec").write_bytes(b"3 2\nhouse 1 0\nd\xffg 0 1\ncat 0 1\n")
+    (tmp_path / "de.vec").write_bytes(b"2 2\nhaus 1 0\nkatze 0 1\n")
+    identity(2).save(tmp_path / "map")
+    path = write(tmp_path / "en-de.tsv", "house\thaus\ncat\tkatze\n")
+    with pytest.raises(DataError, match=r"en\.vec:3: invalid UTF-8 .* --unicode-errors skip"):
+        evaluate_bli_from_files(
+            tmp_path / "en.vec", tmp_path / "de.vec", tmp_path / "map", BLIConfig(dictionary=path)
+        )
+    config = BLIConfig(dictionary=path, unicode_errors="skip", k=1, ks=(1,))
+    with pytest.warns(UserWarning, match=r"en\.vec: dropped 1 row\(s\) whose word is not UTF-8"):
+        result = evaluate_bli_from_files(tmp_path / "en.vec", tmp_path / "de.vec", tmp_path / "map", config)
+    assert result.scores["en-de"]["p@1"] == 100.0 and result.scores["en-de"]["n"] == 2
+    with pytest.raises(ConfigError, match="unicode_errors: 'ignore' must be one of strict, skip, replace"):
+        BLIConfig(dictionary=path, unicode_errors="ignore").validate()

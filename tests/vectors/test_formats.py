@@ -497,3 +497,100 @@ def test_a_word_utf8_cannot_write_is_named_before_any_file_is_written(tmp_path, 
     with pytest.raises(DataError, match=r"mine: word 2 \('bad.*'\) holds a lone surrogate"):
         save_vectors(vectors, tmp_path / name)
     assert not list(tmp_path.iterdir())
+
+
+# --- words that are not UTF-8 (official fastText files hold some: cc.ko.300, wiki-news-300d-1M-subword) ---
+
+
+def _cut_utf8_files(tmp_path: Path) -> list[Path]:
+    """Return a .vec, a word2vec .bin and a .npy whose 2nd and 4th words are cut multi-byte sequences."""
+    words = [b"\xec\x95\x88", b"\xed\x95", b"foo", b"bar\xff"]  # "안", a cut "하", foo, a stray byte
+    rows = np.arange(8, dtype=np.float32).reshape(4, 2)
+    text = b"4 2\n" + b"".join(w + b" %g %g\n" % tuple(v) for w, v in zip(words, rows, strict=True))
+    binary = b"4 2\n" + b"".join(
+        w + b" " + v.astype("<f4").tobytes() + b"\n" for w, v in zip(words, rows, strict=True)
+    )
+    np.save(tmp_path / "v.npy", rows)
+    write(tmp_path / "v.vocab.txt", b"\n".join(words) + b"\n")
+    return [write(tmp_path / "v.vec", text), write(tmp_path / "v.bin", binary), tmp_path / "v.npy"]
+
+
+def test_a_word_that_is_not_utf8_is_refused_naming_the_way_through(tmp_path: Path) -> None:
+    vec, binary, npy = _cut_utf8_files(tmp_path)
+    hint = r"--unicode-errors skip, or .* --unicode-errors replace"
+    with pytest.raises(DataError, match=rf"v\.vec:3: invalid UTF-8 byte 0xed at byte offset 0 .*{hint}"):
+        load_vectors(vec)
+    with pytest.raises(DataError, match=rf"v\.bin: row 2 of 4: the word is not UTF-8 .*{hint}"):
+        load_vectors(binary)
+    with pytest.raises(DataError, match=rf"v\.vocab\.txt:2: invalid UTF-8 byte 0xed .*{hint}"):
+        load_vectors(npy)
+    with pytest.raises(ConfigError, match="unicode_errors: 'ignore' must be one of strict, skip, replace"):
+        load_vectors(vec, unicode_errors="ignore")
+
+
+@pytest.mark.parametrize(
+    ("name", "first"), [("v.vec", "on line 3"), ("v.bin", "at row 2"), ("v.npy", "on line 2")]
+)
+def test_unicode_errors_skip_drops_such_rows_with_one_warning(tmp_path: Path, name: str, first: str) -> None:
+    _cut_utf8_files(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_vectors(tmp_path / name, unicode_errors="skip")
+    assert [str(w.message) for w in caught] == [
+        f"{tmp_path / name.replace('.npy', '.vocab.txt')}: dropped 2 row(s) whose word is not UTF-8 "
+        f"(first: b'\\xed\\x95' {first}), as unicode_errors='skip' asks"
+    ]
+    assert loaded.words == ["안", "foo"]
+    assert loaded.vectors.tolist() == [[0, 1], [4, 5]]
+    with pytest.warns(UserWarning, match=r"dropped [12] row"):  # a dropped row is no word of max_words
+        assert load_vectors(tmp_path / name, max_words=2, unicode_errors="skip").words == ["안", "foo"]
+
+
+@pytest.mark.parametrize("name", ["v.vec", "v.bin", "v.npy"])
+def test_unicode_errors_replace_keeps_the_row_and_a_word_it_repeats_is_dropped(tmp_path: Path, name) -> None:
+    _cut_utf8_files(tmp_path)
+    loaded = load_vectors(tmp_path / name, unicode_errors="replace")
+    assert loaded.words == ["안", "\ufffd", "foo", "bar\ufffd"]
+    assert loaded.vectors.tolist() == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    # "a\xff" and "a\xfe" are both "a\ufffd" once replaced: the second is a repeat, dropped as any is
+    write(tmp_path / "two.vec", b"3 2\na\xff 1 2\nb 3 4\na\xfe 5 6\n")
+    with pytest.warns(UserWarning, match="dropped 1 repeated word\\(s\\) \\(first: 'a\ufffd' on line 4\\)"):
+        loaded = load_vectors(tmp_path / "two.vec", unicode_errors="replace")
+    assert loaded.words == ["a\ufffd", "b"] and loaded.vectors.tolist() == [[1, 2], [3, 4]]
+
+
+def test_unicode_errors_in_glove_words_with_spaces_and_in_values(tmp_path: Path) -> None:
+    path = write(tmp_path / "g.txt", b"the 1 2\nat \xffx 3 4\nof 5 6\n")  # the second part of a spaced word
+    with pytest.warns(UserWarning, match=r"dropped 1 row\(s\) .* on line 2"):
+        assert load_vectors(path, unicode_errors="skip").words == ["the", "of"]
+    assert load_vectors(path, unicode_errors="replace").words == ["the", "at \ufffdx", "of"]
+    bad_value = write(tmp_path / "v.vec", b"2 2\na 1 2\nb 1 \xe92\n")  # a damaged value is no word to skip
+    with pytest.raises(DataError, match="v\\.vec:3: value 2 '\ufffd2' is not a number"):
+        load_vectors(bad_value, unicode_errors="skip")
+
+
+def test_unicode_errors_default_and_convert(tmp_path: Path) -> None:
+    from xling.vectors.formats import unicode_errors_default
+
+    vec, _, _ = _cut_utf8_files(tmp_path)
+    with unicode_errors_default("replace"):
+        assert len(load_vectors(vec)) == 4
+        with pytest.raises(DataError, match="not UTF-8"):
+            load_vectors(tmp_path / "v.bin", unicode_errors="strict")  # a call's own choice wins
+    with pytest.raises(DataError, match="invalid UTF-8"):  # strict again outside
+        load_vectors(vec)
+    with pytest.raises(ConfigError, match="unicode_errors"), unicode_errors_default("bogus"):
+        pass
+    converted = convert_vectors(vec, tmp_path / "out.npy", unicode_errors="replace")
+    assert load_vectors(tmp_path / "out.npy").words == converted.words == ["안", "\ufffd", "foo", "bar\ufffd"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"foo 1 2 x\nbar 1 2 3\n", b"2 3 x\nfoo 1 2 3\n", b"foo bar baz\nqux 1 2\n", b"a b 1\nc 2\n"],
+)
+def test_a_first_line_neither_header_nor_row_is_named_at_line_1(tmp_path: Path, content: bytes) -> None:
+    """A first row whose last field is no number (or with one value only) is no header-less file's first
+    row: it was read as a row of 0 (or 1) values, and line 2 blamed for its width."""
+    with pytest.raises(DataError, match=r"g\.txt:1: damaged header or first row .*: expected 'N dim'"):
+        load_vectors(write(tmp_path / "g.txt", content))

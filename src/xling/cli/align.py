@@ -15,6 +15,7 @@ from xling.cli.common import (
     Sets,
     TgtVectors,
     TrainingSets,
+    UnicodeErrors,
     check_json_apart,
     console,
     literal,
@@ -92,16 +93,19 @@ def align_words(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a word mapping already at --output.")
     ] = False,
+    unicode_errors: UnicodeErrors = None,
     recipe: Recipe = None,
     set_: Sets = None,
 ) -> None:
     """Map two languages' word vectors into one space (MUSE and VecMap methods)."""
     from xling.alignment.words.align import WordAlignConfig, align_word_vector_files
+    from xling.vectors.formats import unicode_errors_default
 
     config = load_config(WordAlignConfig, recipe, set_ or [], section="align_words", method=method,
                          dictionary=dictionary, max_vocab=max_vocab)  # fmt: skip
-    report = align_word_vector_files(src, tgt, output, config, write_mapped=write_mapped, overwrite=overwrite,
-                                     progress=True)  # fmt: skip
+    with unicode_errors_default(unicode_errors or "strict"):  # the files are loaded inside
+        report = align_word_vector_files(src, tgt, output, config, write_mapped=write_mapped,
+                                         overwrite=overwrite, progress=True)  # fmt: skip
     console.print(f"[green]{report.method} mapping written to {literal(report.output)}[/]")
     for side, path in report.mapped.items():
         console.print(f"mapped {side} vectors written to {literal(path)}")

@@ -122,6 +122,14 @@ TextInput = Annotated[Path, typer.Option("--input", help="Text file, one text pe
 SrcVectors = Annotated[Path, typer.Option("--src", help="Source word vectors.")]
 TgtVectors = Annotated[Path, typer.Option("--tgt", help="Target word vectors.")]
 MappingFolder = Annotated[Path, typer.Option(help="Mapping folder from `xling align words`.")]
+UnicodeErrors = Annotated[
+    str | None,
+    typer.Option(
+        "--unicode-errors",
+        help="A word of a vectors file that is not UTF-8 (official fastText files have some): strict (an "
+        "error, the default), skip (drop its row, with one warning) or replace (U+FFFD for each bad byte).",
+    ),
+]
 
 
 def literal(value: object) -> str:

@@ -15,6 +15,7 @@ from xling.cli.common import (
     Sets,
     SrcVectors,
     TgtVectors,
+    UnicodeErrors,
     check_json_apart,
     console,
     literal,
@@ -38,18 +39,28 @@ def eval_bli(
     max_vocab: Annotated[
         int | None, typer.Option(help="Words of each vocabulary to load (default 200000, MUSE's); 0 = all.")
     ] = None,
+    lowercase: Annotated[
+        bool | None,
+        typer.Option(
+            "--lowercase/--case-sensitive",
+            help="Look words up lowercased, each word's most frequent spelling, as MUSE's protocol does (the "
+            "default); --case-sensitive: the case-sensitive variant, words as written.",
+        ),
+    ] = None,
+    unicode_errors: UnicodeErrors = None,
     recipe: Recipe = None,
     set_: Sets = None,
     json_path: JsonOut = None,
 ) -> None:
     """Bilingual lexicon induction: precision@k of word translation (k = 1, 5, 10 unless `ks` is set), with
-    dictionary coverage."""
+    dictionary coverage, by MUSE's protocol (words lowercased; --case-sensitive for the variant)."""
     from rich.table import Table
 
     from xling.evaluation.bli import BLIConfig, evaluate_bli_from_files
 
     config = load_config(BLIConfig, recipe, set_ or [], section="bli", dictionary=dictionary,
-                         retrieval=retrieval, max_vocab=max_vocab)  # fmt: skip
+                         retrieval=retrieval, max_vocab=max_vocab, lowercase=lowercase,
+                         unicode_errors=unicode_errors)  # fmt: skip
     check_json_apart(json_path, (f"the mapping folder {mapping}", model_folder(mapping)))
     result = evaluate_bli_from_files(src, tgt, mapping, config)
     write_json(json_path, result.to_dict())  # first: a failing table must not lose the evaluation
@@ -57,7 +68,8 @@ def eval_bli(
     coverage = row["coverage"]
     # the precisions that `ks` asked for (--set 'ks=[1]' has no P@5), in rank order
     precisions = sorted((key for key in row if key.startswith("p@")), key=lambda key: int(key[2:]))
-    table = Table(title=literal(f"BLI {pair}: {result.model} + {result.settings['retrieval']}"))
+    case = "lowercased" if result.settings["lowercase"] else "case-sensitive"
+    table = Table(title=literal(f"BLI {pair}: {result.model} + {result.settings['retrieval']}, {case}"))
     for column in (*(key.upper() for key in precisions), "covered pairs"):
         table.add_column(column, justify="right")
     table.add_row(*(f"{row[key]:.2f}" for key in precisions),

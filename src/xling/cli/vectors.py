@@ -14,6 +14,7 @@ from xling.cli.common import (
     Sets,
     SrcVectors,
     TgtVectors,
+    UnicodeErrors,
     check_texts,
     console,
     literal,
@@ -53,11 +54,13 @@ def vectors_convert(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a file already at TARGET (never SOURCE).")
     ] = False,
+    unicode_errors: UnicodeErrors = None,
 ) -> None:
     """Convert word vectors between formats (the .npy form loads 1M vectors in well under a second)."""
     from xling.vectors import convert_vectors
 
-    vectors = convert_vectors(source, target, max_words=max_words, overwrite=overwrite)
+    vectors = convert_vectors(source, target, max_words=max_words, overwrite=overwrite,
+                              unicode_errors=unicode_errors)  # fmt: skip
     console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {literal(target)}[/]")
 
 
@@ -72,6 +75,7 @@ def vectors_translate(
     max_vocab: Annotated[
         int | None, typer.Option(help="Words of each vocabulary to load (default 200000); 0 = all.")
     ] = None,
+    unicode_errors: UnicodeErrors = None,
     recipe: Recipe = None,
     set_: Sets = None,
 ) -> None:
@@ -79,11 +83,13 @@ def vectors_translate(
     from rich.table import Table
 
     from xling.alignment.words.translate import WordTranslateConfig, translate_words_from_files
+    from xling.vectors.formats import unicode_errors_default
 
     check_texts(words, "WORD")
     config = load_config(WordTranslateConfig, recipe, set_ or [], section="translate_words", retrieval=retrieval,
                          top=top, max_vocab=max_vocab)  # fmt: skip
-    found = translate_words_from_files(words, src, tgt, mapping, config)
+    with unicode_errors_default(unicode_errors or "strict"):  # the files are loaded inside
+        found = translate_words_from_files(words, src, tgt, mapping, config)
     table = Table(title=literal(f"{src.name} -> {tgt.name} ({config.retrieval})"))
     table.add_column("word")
     table.add_column("translations (score)")

@@ -6,9 +6,12 @@ whole target vocabulary given (nn, csls or inverted softmax). Protocol (MUSE's):
 - precision@k is over the distinct source words that are covered, i.e. that have at least one pair
   with both words in the vocabularies;
 - pairs with an out-of-vocabulary word are not dropped silently: `coverage` counts them;
-- looked up lowercased (`lowercase`, or both vocabularies lowercase), each vocabulary is MUSE's lowercased
-  one: only each lowercased word's first (most frequent) spelling is a row, so "haus" after "Haus" is
-  neither a candidate nor counted in CSLS's r terms.
+- words are looked up lowercased (`lowercase`, the default) and each vocabulary is MUSE's lowercased one
+  (read_txt_embeddings with lower=True): only each lowercased word's first (most frequent) spelling is a
+  row, so "haus" after "Haus" is neither a candidate nor counted in CSLS's r terms. `lowercase=False`
+  (`--case-sensitive`) is a case-sensitive variant, not MUSE's: on cased vectors it scores other words,
+  and fewer. Where neither vocabulary has an uppercase word both are the same; the result's settings
+  say which was used ("lowercase").
 CSLS's target terms r_src(y) and the inverted softmax normalisers are measured against the whole mapped
 source vocabulary (as MUSE and VecMap do), or its `hub_vocab` most frequent words when set. For all
 targets that term costs |target| x |source| dot products (about 24 TFLOP at 200k x 200k, minutes on two
@@ -60,16 +63,19 @@ class BLIConfig:
     """Query rows per similarity block (bounds memory)."""
     pair: str = ""
     """The language pair the row is named by ("": read from the file name, e.g. "en-de")."""
-    lowercase: bool = False
-    """Look dictionary words up lowercased (the most frequent spelling wins; the other spellings are no
-    candidates, as in MUSE's lowercased vocabularies); always so where neither vocabulary has an uppercase
-    word."""
+    lowercase: bool = True
+    """Look words up lowercased, as MUSE's protocol does (the most frequent spelling of each lowercased word
+    is its row; the other spellings are no candidates). False: the case-sensitive variant, words as written
+    (the same where neither vocabulary has an uppercase word, as when trained by `xling vectors train`)."""
     hub_vocab: int | None = None
     """Source words that CSLS's and the inverted softmax's target terms are measured against (None: all)."""
     isf_beta: float = DEFAULT_BETA
     """The inverted softmax's inverse temperature."""
     max_vocab: int = 200000
     """Words of each vocabulary loaded from files, most frequent first (MUSE's 200000); 0 = all."""
+    unicode_errors: str = "strict"
+    """A word of a vectors file that is not UTF-8: strict (an error), skip (its row dropped) or replace
+    (U+FFFD for each bad byte), as `xling.vectors.load_vectors` reads it."""
 
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the first bad field."""
@@ -88,6 +94,9 @@ class BLIConfig:
             raise ConfigError(f"isf_beta: must be a positive number, got {self.isf_beta!r}")
         if isinstance(self.max_vocab, bool) or not isinstance(self.max_vocab, int) or self.max_vocab < 0:
             raise ConfigError(f"max_vocab: must be a non-negative integer (0 = all), got {self.max_vocab!r}")
+        from xling.vectors.formats import check_unicode_errors
+
+        check_unicode_errors(self.unicode_errors)
 
 
 def evaluate_bli_from_files(
@@ -98,22 +107,24 @@ def evaluate_bli_from_files(
 ) -> Result:
     """Return `evaluate_bli` for vectors files and a mapping folder (config.max_vocab words of each side)."""
     config.validate()
-    cap, lowercase = config.max_vocab or None, config.lowercase
-    return evaluate_bli(_vocabulary(src, cap, lowercase), _vocabulary(tgt, cap, lowercase),
+    cap, lowercase, errors = config.max_vocab or None, config.lowercase, config.unicode_errors
+    return evaluate_bli(_vocabulary(src, cap, lowercase, errors), _vocabulary(tgt, cap, lowercase, errors),
                         WordMapping.load(mapping), config)  # fmt: skip
 
 
-def _vocabulary(path: str | os.PathLike[str], cap: int | None, lowercase: bool) -> WordVectors:
+def _vocabulary(
+    path: str | os.PathLike[str], cap: int | None, lowercase: bool, unicode_errors: str
+) -> WordVectors:
     """Return the rows of a vectors file that hold its first `cap` words (None: all), counted lowercased
     when `lowercase`: MUSE's read_txt_embeddings stops at max_vocab distinct lowercased words, so a file
     with "Haus" and "haus" gives more rows than the cap (the later spellings are dropped afterwards)."""
     from xling.vectors import load_vectors
 
     if cap is None or not lowercase:
-        return load_vectors(path, max_words=cap)
+        return load_vectors(path, max_words=cap, unicode_errors=unicode_errors)
     rows = cap
     while True:
-        vectors = load_vectors(path, max_words=rows)
+        vectors = load_vectors(path, max_words=rows, unicode_errors=unicode_errors)
         seen: set[str] = set()
         for row, word in enumerate(vectors.words):
             seen.add(word.lower())

@@ -11,6 +11,10 @@ Formats, chosen by the file name:
 - `.npy`: the fast form, `NAME.npy` (a float32 matrix, memory-mapped when loaded) plus `NAME.vocab.txt`
   (UTF-8, one word per line, row order).
 
+Words must be UTF-8. A word that is not (official fastText files have some: cc.ko.300, wiki-news-300d-1M-
+subword) is an error unless `unicode_errors` says otherwise: "skip" drops its row, "replace" keeps it with
+U+FFFD for each bad byte (fastText `.bin` words are decoded by gensim, which writes bad bytes as `\\xNN`).
+
 Every file is written atomically, so a failed save never destroys an earlier good file.
 """
 
@@ -21,6 +25,8 @@ import os
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from itertools import chain, islice
 from pathlib import Path
 from typing import BinaryIO
@@ -33,11 +39,13 @@ from xling.errors import ConfigError, DataError
 from xling.vectors.core import WordVectors
 
 __all__ = [
+    "UNICODE_ERRORS",
     "check_output",
     "check_savable",
     "convert_vectors",
     "load_vectors",
     "save_vectors",
+    "unicode_errors_default",
     "vectors_format",
     "vocab_path",
 ]
@@ -58,6 +66,15 @@ _BOM = b"\xef\xbb\xbf"
 _GZIP_MAGIC = b"\x1f\x8b"
 # Above this many floats, do not preallocate from a header's promise (a bogus header could ask for terabytes).
 _MAX_PREALLOCATED = 2**31
+
+UNICODE_ERRORS = ("strict", "skip", "replace")
+"""How a word that is not UTF-8 is read: strict (a DataError naming it), skip (its row is dropped, with one
+warning for the file), replace (each bad byte becomes U+FFFD; the row is kept, a repeat dropped as any)."""
+# Said by a strict error, with the option as the command line spells it: the way through it.
+_UNICODE_HINT = ("; to read the file anyway, drop such words with --unicode-errors skip, or keep them with "
+                 "U+FFFD for the bad bytes with --unicode-errors replace (unicode_errors= in Python)")  # fmt: skip
+# What a load_vectors call that names no unicode_errors uses: "strict" unless set by unicode_errors_default.
+_DEFAULT_UNICODE_ERRORS: ContextVar[str] = ContextVar("unicode_errors", default="strict")
 
 
 # --- dispatch ----------------------------------------------------------------------------------------
@@ -81,7 +98,9 @@ def vocab_path(npy_path: PathLike) -> Path:
     return path.with_name(path.name[: -len(".npy")] + ".vocab.txt")
 
 
-def load_vectors(path: PathLike, max_words: int | None = None) -> WordVectors:
+def load_vectors(
+    path: PathLike, max_words: int | None = None, *, unicode_errors: str | None = None
+) -> WordVectors:
     """Return the word vectors in `path` (format chosen by suffix), keeping the first `max_words` words.
 
     Suffixes: `.vec`/`.txt` (optionally `.gz`), `.bin` (fastText or word2vec binary), `.npy` (+ `.vocab.txt`).
@@ -89,9 +108,12 @@ def load_vectors(path: PathLike, max_words: int | None = None) -> WordVectors:
     two or more values, and read the same way; its width is taken from that first row.
     Files list the most frequent words first, so `max_words` keeps the most frequent ones. A word listed
     again later in a file is dropped (its first, most frequent row is kept) with a warning naming the file.
+    A word whose bytes are not UTF-8 is read as `unicode_errors` says (UNICODE_ERRORS; None: "strict", or
+    what an enclosing `unicode_errors_default` sets); rows dropped by "skip" do not count in `max_words`.
     Bad content is a DataError naming the file and, for text, the line.
     """
     _check_max_words(max_words)
+    policy = check_unicode_errors(_DEFAULT_UNICODE_ERRORS.get() if unicode_errors is None else unicode_errors)
     kind = vectors_format(path)
     file = Path(path)
     if not file.exists():
@@ -99,13 +121,34 @@ def load_vectors(path: PathLike, max_words: int | None = None) -> WordVectors:
     if not file.is_file():
         raise DataError("not a regular file", file)
     if kind == "npy":
-        return _load_npy(file, max_words)
+        return _load_npy(file, max_words, policy)
     if file.stat().st_size == 0:
         raise DataError("file is empty", file)
     _check_gzip(file)
     if kind == "bin":
-        return _load_bin(file, max_words)
-    return _load_text(file, max_words)
+        return _load_bin(file, max_words, policy)
+    return _load_text(file, max_words, policy)
+
+
+def check_unicode_errors(unicode_errors: str) -> str:
+    """Return `unicode_errors` if it is one of UNICODE_ERRORS; raise ConfigError naming it otherwise."""
+    if unicode_errors not in UNICODE_ERRORS:
+        raise ConfigError(f"unicode_errors: {unicode_errors!r} must be one of {', '.join(UNICODE_ERRORS)}")
+    return unicode_errors
+
+
+@contextmanager
+def unicode_errors_default(unicode_errors: str) -> Iterator[None]:
+    """Return a context in which every `load_vectors` call that names no `unicode_errors` uses this one.
+
+    Lets a command hand the user's choice to library functions that load vectors files without taking it
+    themselves (`xling align words`, `xling vectors translate`). The setting is this thread's (and task's).
+    """
+    token = _DEFAULT_UNICODE_ERRORS.set(check_unicode_errors(unicode_errors))
+    try:
+        yield
+    finally:
+        _DEFAULT_UNICODE_ERRORS.reset(token)
 
 
 EXACT_PRECISION = 9
@@ -140,16 +183,22 @@ def save_vectors(vectors: WordVectors, path: PathLike, precision: int = 6) -> No
 
 
 def convert_vectors(
-    src: PathLike, dst: PathLike, max_words: int | None = None, *, overwrite: bool = False
+    src: PathLike,
+    dst: PathLike,
+    max_words: int | None = None,
+    *,
+    overwrite: bool = False,
+    unicode_errors: str | None = None,
 ) -> WordVectors:
-    """Return the vectors read from `src` (first `max_words` words) after writing them to `dst` (text with
-    EXACT_PRECISION digits: read back, the values are the same).
+    """Return the vectors read from `src` (first `max_words` words; words not UTF-8 as `unicode_errors` says,
+    see load_vectors) after writing them to `dst` (text with EXACT_PRECISION digits: read back, the values
+    are the same).
 
     `dst` may not be `src` (nor, for .npy, a vocabulary file of either), and an existing `dst` is replaced
     only with `overwrite`: both checked before anything is read (check_output).
     """
     check_output(dst, overwrite, inputs=[src])
-    vectors = load_vectors(src, max_words)
+    vectors = load_vectors(src, max_words, unicode_errors=unicode_errors)
     save_vectors(vectors, dst, precision=EXACT_PRECISION)  # a conversion changes the format, not the values
     return vectors
 
@@ -226,6 +275,29 @@ def _warn_duplicates(path: Path, count: int, first: str, where: str, depth: int)
     )
 
 
+def _warn_undecodable(path: Path, count: int, first: bytes, where: str, depth: int) -> None:
+    """Return nothing; warn that `count` rows of `path` were dropped for a word that is not UTF-8 (skip).
+
+    `depth` is as for `_warn_duplicates`.
+    """
+    warnings.warn(  # the word as bytes: U+FFFD would not tell which bytes they were
+        f"{path}: dropped {count} row(s) whose word is not UTF-8 (first: {first!r} {where}), "
+        "as unicode_errors='skip' asks",
+        stacklevel=depth + 3,
+    )
+
+
+def _decode(raw: bytes, unicode_errors: str) -> str | None:
+    """Return `raw` as UTF-8 text; bytes that are not UTF-8 raise UnicodeDecodeError ("strict"), become
+    U+FFFD ("replace"), or give None ("skip")."""
+    try:
+        return raw.decode("utf-8", errors="replace" if unicode_errors == "replace" else "strict")
+    except UnicodeDecodeError:
+        if unicode_errors == "skip":
+            return None
+        raise
+
+
 # --- text (.vec / .txt) ------------------------------------------------------------------------------
 
 
@@ -249,45 +321,54 @@ def _rows(handle: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
         yield number, raw
 
 
-def _parse_header(number: int, line: bytes, path: Path) -> tuple[int, int] | None:
-    """Return (rows, dim) if `line` is an `N dim` header, None if it is already a row (header-less file)."""
+def _parse_header(number: int, line: bytes, path: Path) -> tuple[int | None, int]:
+    """Return (rows, dim) if `line` is an `N dim` header, (None, dim) if it is already the first row of a
+    header-less file (dim: its trailing values); raise DataError naming the line if it is neither.
+
+    A first line of three or more fields is a row only if it ends in at least 2 values ("a b 1 2" is the
+    word "a b" in 2 dimensions); "2 3 x" or "foo 1 2 x" is neither (a damaged header or first row).
+    """
     fields = line.split()
     if len(fields) >= 3:
-        return None
-    try:
-        rows, dim = (int(field) for field in fields)
-    except ValueError:
-        rows = dim = 0
+        width = _trailing_numbers(fields[1:])  # a word with spaces ("a b 1 2") is no value
+        if width >= 2:
+            return None, width
+    rows = dim = 0
+    if len(fields) == 2:
+        with suppress(ValueError):
+            rows, dim = int(fields[0]), int(fields[1])
     if rows < 1 or dim < 1:
         shown = line.decode("utf-8", errors="replace")
+        what = "malformed header" if len(fields) < 3 else "damaged header or first row"
         raise DataError(
-            f"malformed header {shown!r}: expected 'N dim' (two positive integers), or a first row with "
-            "a word and at least 2 values for a header-less file",
+            f"{what} {shown!r}: expected 'N dim' (two positive integers), or a first row with a word and "
+            "at least 2 values for a header-less file",
             path,
             number,
         )
     return rows, dim
 
 
-def _load_text(path: Path, max_words: int | None) -> WordVectors:
+def _load_text(path: Path, max_words: int | None, unicode_errors: str) -> WordVectors:
     """Return the vectors of a word2vec/fastText/GloVe text file, streamed in chunks of rows."""
     with open_binary(path) as handle:
         rows = _rows(handle, path)
         first = next(rows, None)
         if first is None:
             raise DataError("file is empty", path)
-        header = _parse_header(*first, path)
-        if header is None:
-            dim = _trailing_numbers(first[1].split()[1:])  # a word with spaces ("a b 1 2") is no value
+        promised, dim = _parse_header(*first, path)
+        if promised is None:  # header-less: the first line is a row
             rows = chain([first], rows)
-            promised = None
-        else:
-            promised, dim = header
-        return _read_rows(rows, path, dim, promised, max_words)
+        return _read_rows(rows, path, dim, promised, max_words, unicode_errors)
 
 
 def _read_rows(
-    rows: Iterator[tuple[int, bytes]], path: Path, dim: int, promised: int | None, max_words: int | None
+    rows: Iterator[tuple[int, bytes]],
+    path: Path,
+    dim: int,
+    promised: int | None,
+    max_words: int | None,
+    unicode_errors: str,
 ) -> WordVectors:
     """Return the vectors of the remaining `rows`, checking them against the header's row count."""
     limits = [x for x in (promised, max_words) if x is not None]
@@ -300,6 +381,7 @@ def _read_rows(
     seen: set[str] = set()
     read = duplicates = 0
     first_repeat = ("", 0)
+    undecodable: list[tuple[int, bytes]] = []  # (line, word) of each row dropped under "skip"
     while max_words is None or len(words) < max_words:
         wanted = _CHUNK_ROWS if max_words is None else min(_CHUNK_ROWS, max_words - len(words))
         chunk = list(islice(rows, wanted))
@@ -309,12 +391,13 @@ def _read_rows(
             extra = chunk[promised - read][0]
             raise DataError(f"header says {promised} rows, but the file has more", path, extra)
         read += len(chunk)
-        chunk_words, values = _parse_chunk(chunk, dim, path)
+        chunk_words, values, lines, dropped = _parse_chunk(chunk, dim, path, unicode_errors)
+        undecodable.extend(dropped)
         keep = []
         for i, word in enumerate(chunk_words):
             if word in seen:
                 if not duplicates:
-                    first_repeat = (word, chunk[i][0])
+                    first_repeat = (word, lines[i])
                 duplicates += 1
                 continue
             seen.add(word)
@@ -329,6 +412,9 @@ def _read_rows(
     cut = max_words is not None and len(words) >= max_words
     if promised is not None and not cut and read < promised:
         raise DataError(f"header says {promised} rows, file has {read}", path)
+    if undecodable:
+        line, word = min(undecodable)
+        _warn_undecodable(path, len(undecodable), word, f"on line {line}", depth=2)
     if duplicates:
         _warn_duplicates(path, duplicates, first_repeat[0], f"on line {first_repeat[1]}", depth=2)
     if matrix is None:
@@ -338,55 +424,81 @@ def _read_rows(
     return WordVectors(words, vectors, str(path))
 
 
-def _parse_chunk(chunk: list[tuple[int, bytes]], dim: int, path: Path) -> tuple[list[str], np.ndarray]:
-    """Return the words and the [len(chunk), dim] float32 values of some rows; raise DataError on a bad row.
+def _parse_chunk(
+    chunk: list[tuple[int, bytes]], dim: int, path: Path, unicode_errors: str
+) -> tuple[list[str], np.ndarray, list[int], list[tuple[int, bytes]]]:
+    """Return the words, the [rows, dim] float32 values and the line numbers of the rows of a chunk, and the
+    (line, word bytes) of each row dropped because its word is not UTF-8 ("skip"); raise DataError on a bad
+    row (under "strict", on a word that is not UTF-8 too).
 
     All values of the chunk are parsed by one numpy call; only when that fails (or a row's space count is
     off) are rows looked at one by one, to name the offending line.
     """
     words: list[str] = []
     rests: list[bytes] = []
+    kept: list[tuple[int, bytes]] = []
+    dropped: list[tuple[int, bytes]] = []
     for number, raw in chunk:
         word, _, rest = raw.partition(b" ")
         if not word:
             raise DataError("row starts with a space (no word before the values)", path, number)
         try:
-            words.append(word.decode("utf-8"))
+            text = _decode(word, unicode_errors)
         except UnicodeDecodeError as exc:
-            raise DataError(_utf8_reason(word, exc), path, number) from None
+            raise DataError(_utf8_reason(word, exc) + _UNICODE_HINT, path, number) from None
+        if text is None:
+            dropped.append((number, word))
+            continue
+        words.append(text)
         rests.append(rest)
+        kept.append((number, raw))
     # A row with too few values and another with too many would still fill the matrix: count per row.
     if any(rest.count(b" ") != dim - 1 for rest in rests):
-        _move_spaced_words(words, rests, dim)
-        _check_widths(chunk, rests, dim, path)
+        spaced = _move_spaced_words(words, rests, dim, unicode_errors)
+        if spaced and unicode_errors == "skip":  # a word with spaces whose later part is not UTF-8
+            dropped.extend((kept[i][0], kept[i][1].rsplit(b" ", dim)[0]) for i in sorted(spaced))
+            keep = [i for i in range(len(kept)) if i not in spaced]
+            words, rests, kept = [words[i] for i in keep], [rests[i] for i in keep], [kept[i] for i in keep]
+        _check_widths(kept, rests, dim, path, unicode_errors)
+    lines = [number for number, _ in kept]
+    if not kept:
+        return [], np.empty((0, dim), dtype=np.float32), lines, dropped
+    chunk = kept
     try:
         values = np.fromstring(b" ".join(rests), dtype=np.float32, sep=" ")
     except ValueError:
         values = None
     if values is None or values.size != len(rests) * dim:
-        _find_bad_value(chunk, rests, dim, path)
+        _find_bad_value(chunk, rests, dim, path, unicode_errors)
         raise DataError(f"cannot parse the values of lines {chunk[0][0]}-{chunk[-1][0]}", path)
     values = values.reshape(len(rests), dim)
     finite = np.isfinite(values).all(axis=1)
     if not finite.all():
         bad = int(np.argmin(finite))
         raise DataError("value is not a finite number (nan or inf)", path, chunk[bad][0])
-    return words, values
+    return words, values, lines, dropped
 
 
-def _move_spaced_words(words: list[str], rests: list[bytes], dim: int) -> None:
-    """Return nothing after giving back to its word what a row holds beyond its last `dim` values, where that
-    is no number: GloVe's 840B release has words with spaces (". . .", "at name@domain.com"). A row whose
-    extra field is a number keeps it, so that `_check_widths` names a row with a value too many."""
+def _move_spaced_words(words: list[str], rests: list[bytes], dim: int, unicode_errors: str) -> set[int]:
+    """Return the rows whose word holds spaces and bytes that are not UTF-8 (left as they were) after giving
+    back to its word what each other row holds beyond its last `dim` values, where that is no number:
+    GloVe's 840B release has words with spaces (". . .", "at name@domain.com"). A row whose extra field is
+    a number keeps it, so that `_check_widths` names a row with a value too many."""
+    undecodable: set[int] = set()
     for i, rest in enumerate(rests):
         fields = rest.split()
         extra = fields[: len(fields) - dim]
         if extra and not all(_is_number(field) for field in extra):
             try:
-                words[i] = " ".join([words[i], *(field.decode("utf-8") for field in extra)])
+                parts = [_decode(field, unicode_errors) for field in extra]
             except UnicodeDecodeError:
-                continue  # _check_widths names the row and its byte
+                parts = [None]  # strict: _check_widths names the row and its byte
+            if None in parts:
+                undecodable.add(i)
+                continue
+            words[i] = " ".join([words[i], *parts])
             rests[i] = b" ".join(fields[len(extra) :])
+    return undecodable
 
 
 def _trailing_numbers(fields: list[bytes]) -> int:
@@ -409,23 +521,31 @@ def _is_number(field: bytes) -> bool:
     return True
 
 
-def _check_widths(chunk: list[tuple[int, bytes]], rests: list[bytes], dim: int, path: Path) -> None:
-    """Return nothing if every row has `dim` values (maybe with odd spacing); raise DataError naming one."""
+def _check_widths(
+    chunk: list[tuple[int, bytes]], rests: list[bytes], dim: int, path: Path, unicode_errors: str
+) -> None:
+    """Return nothing if every row has `dim` values (maybe with odd spacing); raise DataError naming one
+    (under "strict" as not UTF-8 where it is not: a mis-encoded file, not a width, is then the fault)."""
     for (number, raw), rest in zip(chunk, rests, strict=True):
         if rest.count(b" ") != dim - 1:
             got = len(rest.split())
             if got != dim:
-                _check_utf8(number, raw, path)
+                if unicode_errors == "strict":
+                    _check_utf8(number, raw, path)
                 if b"\t" in raw:  # a TSV export: "got 0 values" would not say what is wrong
                     raise DataError("the row holds tabs; the .vec format separates the word and its values "
                                     "by spaces, not tabs", path, number)  # fmt: skip
                 raise DataError(f"expected {dim} values after the word, got {got}", path, number)
 
 
-def _find_bad_value(chunk: list[tuple[int, bytes]], rests: list[bytes], dim: int, path: Path) -> None:
-    """Return nothing if no single value fails to parse; else raise DataError naming its line and value."""
+def _find_bad_value(
+    chunk: list[tuple[int, bytes]], rests: list[bytes], dim: int, path: Path, unicode_errors: str
+) -> None:
+    """Return nothing if no single value fails to parse; else raise DataError naming its line and value
+    (under "strict", first any line that is not UTF-8)."""
     for (number, raw), rest in zip(chunk, rests, strict=True):
-        _check_utf8(number, raw, path)
+        if unicode_errors == "strict":
+            _check_utf8(number, raw, path)
         if len(rest.split()) != dim:  # e.g. a word alone on its line, where dim is 1
             raise DataError(f"expected {dim} values after the word, got {len(rest.split())}", path, number)
         for position, token in enumerate(rest.split(), start=1):
@@ -509,8 +629,9 @@ def _save_npy(vectors: WordVectors, path: Path) -> None:
         words_handle.write("".join(f"{word}\n" for word in vectors.words))
 
 
-def _load_npy(path: Path, max_words: int | None) -> WordVectors:
-    """Return the vectors of `NAME.npy` (memory-mapped) and the words of `NAME.vocab.txt`."""
+def _load_npy(path: Path, max_words: int | None, unicode_errors: str) -> WordVectors:
+    """Return the vectors of `NAME.npy` (memory-mapped) and the words of `NAME.vocab.txt` (a word that is not
+    UTF-8 read as `unicode_errors` says)."""
     words_path = vocab_path(path)
     if not words_path.is_file():
         raise DataError(f"missing vocabulary file {words_path} (one word per line, in row order)", path)
@@ -522,22 +643,31 @@ def _load_npy(path: Path, max_words: int | None) -> WordVectors:
         raise DataError(f"expected a 2-d matrix (words x dim), got shape {matrix.shape}", path)
     if matrix.dtype.kind != "f":
         raise DataError(f"expected a float matrix, got dtype {matrix.dtype}", path)
-    words = _read_vocab(words_path)
-    if len(words) != len(matrix):
-        raise DataError(f"{words_path} has {len(words)} words but {path} has {len(matrix)} rows", path)
+    read = _read_vocab(words_path, unicode_errors)
+    if len(read) != len(matrix):
+        raise DataError(f"{words_path} has {len(read)} words but {path} has {len(matrix)} rows", path)
+    # a word that is not UTF-8 (its bytes, under "skip") drops its row, as a repeated word does
+    skipped = [row for row, word in enumerate(read) if isinstance(word, bytes)]
+    if skipped:
+        first = read[skipped[0]]
+        _warn_undecodable(words_path, len(skipped), first if isinstance(first, bytes) else b"",
+                          f"on line {skipped[0] + 1}", depth=1)  # fmt: skip
+    words = [word if isinstance(word, str) else None for word in read]
     keep, repeated = _first_occurrences(words)
-    rows: list[int] | None = None  # the file row of each kept row, where they differ
     if repeated is not None:
-        _warn_duplicates(
-            words_path, len(words) - len(keep), words[repeated], f"on line {repeated + 1}", depth=1
-        )
+        repeats = len(words) - len(keep) - len(skipped)
+        _warn_duplicates(words_path, repeats, words[repeated], f"on line {repeated + 1}", depth=1)
+    rows: list[int] | None = None  # the file row of each kept row, where they differ
+    if len(keep) < len(words):
         rows = keep[:max_words] if max_words is not None else keep
-        # Fancy indexing copies the kept rows into memory; only files with repeated words pay for it.
-        words, matrix = [words[i] for i in rows], np.asarray(matrix[rows])
-    elif max_words is not None:
-        words, matrix = words[:max_words], matrix[:max_words]
-    _check_finite_rows(matrix, words, path, rows)
-    return WordVectors(words, matrix, str(path))
+        # Fancy indexing copies the kept rows into memory; only files with dropped words pay for it.
+        kept, matrix = [read[i] for i in rows], np.asarray(matrix[rows])
+    else:
+        kept = read if max_words is None else read[:max_words]
+        matrix = matrix if max_words is None else matrix[:max_words]
+    names = [word for word in kept if isinstance(word, str)]  # all of them: the bytes were dropped
+    _check_finite_rows(matrix, names, path, rows)
+    return WordVectors(names, matrix, str(path))
 
 
 def _check_finite_rows(matrix: np.ndarray, words: list[str], path: Path, rows: list[int] | None) -> None:
@@ -559,12 +689,15 @@ def _check_finite_rows(matrix: np.ndarray, words: list[str], path: Path, rows: l
                             "float32 number (nan, inf, or beyond +-3.4e38)", path)  # fmt: skip
 
 
-def _first_occurrences(words: list[str]) -> tuple[list[int], int | None]:
-    """Return (rows whose word was not listed earlier, the first row that repeats a word or None)."""
+def _first_occurrences(words: list[str] | list[str | None]) -> tuple[list[int], int | None]:
+    """Return (rows whose word was not listed earlier, the first row that repeats a word or None); a None
+    word (one dropped already) is neither."""
     seen: set[str] = set()
     keep = []
     first_repeat = None
     for i, word in enumerate(words):
+        if word is None:
+            continue
         if word not in seen:
             seen.add(word)
             keep.append(i)
@@ -573,31 +706,37 @@ def _first_occurrences(words: list[str]) -> tuple[list[int], int | None]:
     return keep, first_repeat
 
 
-def _read_vocab(path: Path) -> list[str]:
-    """Return the words of a vocabulary file, one per line; raise DataError on bad bytes or a blank line."""
+def _read_vocab(path: Path, unicode_errors: str = "strict") -> list[str | bytes]:
+    """Return the words of a vocabulary file, one per line (a word that is not UTF-8: its bytes under "skip",
+    U+FFFD for each bad byte under "replace"); raise DataError on a blank line, and on bad bytes under
+    "strict"."""
     data = path.read_bytes()
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
+    escaped = False
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line_start = data.rfind(b"\n", 0, exc.start) + 1
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DataError(
-            f"invalid UTF-8 byte 0x{data[exc.start]:02x} at byte offset {exc.start - line_start} of the line",
-            path,
-            line,
-        ) from None
+        if unicode_errors == "strict":
+            line_start = data.rfind(b"\n", 0, exc.start) + 1
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise DataError(f"invalid UTF-8 byte 0x{data[exc.start]:02x} at byte offset "
+                            f"{exc.start - line_start} of the line{_UNICODE_HINT}", path, line) from None  # fmt: skip
+        # each bad byte kept as a lone surrogate (valid UTF-8 never decodes to one), read word by word below
+        text, escaped = data.decode("utf-8", errors="surrogateescape"), True
     # Split on \n only: str.splitlines would also split at U+2028 and similar, which may be inside words.
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    words = [line[:-1] if line.endswith("\r") else line for line in lines]
+    words: list[str | bytes] = [line[:-1] if line.endswith("\r") else line for line in lines]
     if not words:
         raise DataError("vocabulary file is empty", path)
     for number, word in enumerate(words, start=1):
         if not word:
             raise DataError("blank line: each line must hold the word of one row", path, number)
+    if escaped:
+        raws = [str(word).encode("utf-8", errors="surrogateescape") for word in words]
+        words = [raw if (word := _decode(raw, unicode_errors)) is None else word for raw in raws]
     return words
 
 
@@ -614,12 +753,13 @@ def _is_fasttext(path: Path) -> bool:
     return len(head) == 4 and int.from_bytes(head, "little") == _FASTTEXT_MAGIC
 
 
-def _load_bin(path: Path, max_words: int | None) -> WordVectors:
-    """Return the in-vocabulary vectors of a fastText `.bin` model (read with gensim), or of a word2vec binary
-    file (read here: gensim's reader stops at the header's row count without a word about more rows, and
+def _load_bin(path: Path, max_words: int | None, unicode_errors: str) -> WordVectors:
+    """Return the in-vocabulary vectors of a fastText `.bin` model (read with gensim, which decodes a word
+    that is not UTF-8 with `\\xNN` escapes whatever `unicode_errors` says), or of a word2vec binary file
+    (read here: gensim's reader stops at the header's row count without a word about more rows, and
     leaves an empty row for a repeated word)."""
     if not _is_fasttext(path):
-        return _load_word2vec_bin(path, max_words)
+        return _load_word2vec_bin(path, max_words, unicode_errors)
     from gensim.models.fasttext import load_facebook_vectors
 
     try:
@@ -690,11 +830,12 @@ class _ByteReader:
 _MAX_WORD_BYTES = 4096  # a longer run without a space is not a word2vec row
 
 
-def _load_word2vec_bin(path: Path, max_words: int | None) -> WordVectors:
+def _load_word2vec_bin(path: Path, max_words: int | None, unicode_errors: str) -> WordVectors:
     """Return the vectors of a word2vec binary file: a header line `N dim`, then N rows of a UTF-8 word, a
     space and dim little-endian float32 values (word2vec's C tool ends each row with a newline, gensim
     too). Errors name the row: a bad header, a file that ends inside a row, rows beyond the header's count,
-    a text vectors file named .bin, values that are not finite. A repeated word keeps its first row."""
+    a text vectors file named .bin, values that are not finite, a word that is not UTF-8 under "strict"
+    `unicode_errors` ("skip" drops its row, "replace" keeps it). A repeated word keeps its first row."""
     with open_binary(path) as handle:
         reader = _ByteReader(handle)
         header = reader.until(b"\n", 256)
@@ -715,6 +856,7 @@ def _load_word2vec_bin(path: Path, max_words: int | None) -> WordVectors:
         words: list[str] = []
         seen: set[str] = set()
         repeats: list[tuple[str, int]] = []
+        skipped: list[tuple[bytes, int]] = []  # (word, row) of each row dropped under "skip"
         kept_rows: list[int] = []  # each kept word's row in the file, for errors
         row = 0
         while row < rows and len(words) < wanted:
@@ -733,10 +875,13 @@ def _load_word2vec_bin(path: Path, max_words: int | None) -> WordVectors:
             if values is None:
                 raise DataError(f"row {row} of {rows}: the file ends inside its vector (cut short?)", path)
             try:
-                word = raw.decode("utf-8")
+                word = _decode(raw, unicode_errors)
             except UnicodeDecodeError as exc:
-                raise DataError(f"row {row} of {rows}: the word is not UTF-8 ({_utf8_reason(raw, exc)})",
-                                path) from None  # fmt: skip
+                raise DataError(f"row {row} of {rows}: the word is not UTF-8 ({_utf8_reason(raw, exc)})"
+                                f"{_UNICODE_HINT}", path) from None  # fmt: skip
+            if word is None:
+                skipped.append((raw, row))
+                continue
             if word in seen:
                 repeats.append((word, row))
                 continue
@@ -753,9 +898,11 @@ def _load_word2vec_bin(path: Path, max_words: int | None) -> WordVectors:
             if reader.rest(1):
                 raise DataError(f"header says {rows} rows, but the file has more after row {rows}", path)
     vectors = np.concatenate([*blocks, matrix[:filled]]) if blocks else matrix[:filled]
+    if skipped:
+        _warn_undecodable(path, len(skipped), skipped[0][0], f"at row {skipped[0][1]}", depth=2)
     if repeats:
         _warn_duplicates(path, len(repeats), repeats[0][0], f"at row {repeats[0][1]}", depth=2)
-    _check_finite_rows(vectors, words, path, [row - 1 for row in kept_rows] if repeats else None)
+    _check_finite_rows(vectors, words, path, [row - 1 for row in kept_rows] if repeats or skipped else None)
     return WordVectors(words, vectors, str(path))
 
 
