@@ -570,17 +570,11 @@ def test_unicode_errors_in_glove_words_with_spaces_and_in_values(tmp_path: Path)
 
 
 def test_unicode_errors_default_and_convert(tmp_path: Path) -> None:
-    from xling.vectors.formats import unicode_errors_default
-
     vec, _, _ = _cut_utf8_files(tmp_path)
-    with unicode_errors_default("replace"):
-        assert len(load_vectors(vec)) == 4
-        with pytest.raises(DataError, match="not UTF-8"):
-            load_vectors(tmp_path / "v.bin", unicode_errors="strict")  # a call's own choice wins
-    with pytest.raises(DataError, match="invalid UTF-8"):  # strict again outside
+    with pytest.raises(DataError, match="invalid UTF-8"):  # strict unless told
         load_vectors(vec)
-    with pytest.raises(ConfigError, match="unicode_errors"), unicode_errors_default("bogus"):
-        pass
+    with pytest.raises(ConfigError, match="unicode_errors"):
+        load_vectors(vec, unicode_errors="bogus")
     converted = convert_vectors(vec, tmp_path / "out.npy", unicode_errors="replace")
     assert load_vectors(tmp_path / "out.npy").words == converted.words == ["안", "\ufffd", "foo", "bar\ufffd"]
 

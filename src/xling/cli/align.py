@@ -99,13 +99,11 @@ def align_words(
 ) -> None:
     """Map two languages' word vectors into one space (MUSE and VecMap methods)."""
     from xling.alignment.words.align import WordAlignConfig, align_word_vector_files
-    from xling.vectors.formats import unicode_errors_default
 
     config = load_config(WordAlignConfig, recipe, set_ or [], section="align_words", method=method,
-                         dictionary=dictionary, max_vocab=max_vocab)  # fmt: skip
-    with unicode_errors_default(unicode_errors or "strict"):  # the files are loaded inside
-        report = align_word_vector_files(src, tgt, output, config, write_mapped=write_mapped,
-                                         overwrite=overwrite, progress=True)  # fmt: skip
+                         dictionary=dictionary, max_vocab=max_vocab, unicode_errors=unicode_errors)  # fmt: skip
+    report = align_word_vector_files(src, tgt, output, config, write_mapped=write_mapped, overwrite=overwrite,
+                                     progress=True)  # fmt: skip
     console.print(f"[green]{report.method} mapping written to {literal(report.output)}[/]")
     for side, path in report.mapped.items():
         console.print(f"mapped {side} vectors written to {literal(path)}")

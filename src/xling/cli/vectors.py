@@ -60,7 +60,7 @@ def vectors_convert(
     from xling.vectors import convert_vectors
 
     vectors = convert_vectors(source, target, max_words=max_words, overwrite=overwrite,
-                              unicode_errors=unicode_errors)  # fmt: skip
+                              unicode_errors=unicode_errors or "strict")  # fmt: skip
     console.print(f"[green]{len(vectors):,} words x {vectors.dim} written to {literal(target)}[/]")
 
 
@@ -83,13 +83,11 @@ def vectors_translate(
     from rich.table import Table
 
     from xling.alignment.words.translate import WordTranslateConfig, translate_words_from_files
-    from xling.vectors.formats import unicode_errors_default
 
     check_texts(words, "WORD")
     config = load_config(WordTranslateConfig, recipe, set_ or [], section="translate_words", retrieval=retrieval,
-                         top=top, max_vocab=max_vocab)  # fmt: skip
-    with unicode_errors_default(unicode_errors or "strict"):  # the files are loaded inside
-        found = translate_words_from_files(words, src, tgt, mapping, config)
+                         top=top, max_vocab=max_vocab, unicode_errors=unicode_errors)  # fmt: skip
+    found = translate_words_from_files(words, src, tgt, mapping, config)
     table = Table(title=literal(f"{src.name} -> {tgt.name} ({config.retrieval})"))
     table.add_column("word")
     table.add_column("translations (score)")

@@ -25,8 +25,7 @@ import os
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
-from contextvars import ContextVar
+from contextlib import suppress
 from itertools import chain, islice
 from pathlib import Path
 from typing import BinaryIO
@@ -45,7 +44,6 @@ __all__ = [
     "convert_vectors",
     "load_vectors",
     "save_vectors",
-    "unicode_errors_default",
     "vectors_format",
     "vocab_path",
 ]
@@ -73,8 +71,6 @@ warning for the file), replace (each bad byte becomes U+FFFD; the row is kept, a
 # Said by a strict error, with the option as the command line spells it: the way through it.
 _UNICODE_HINT = ("; to read the file anyway, drop such words with --unicode-errors skip, or keep them with "
                  "U+FFFD for the bad bytes with --unicode-errors replace (unicode_errors= in Python)")  # fmt: skip
-# What a load_vectors call that names no unicode_errors uses: "strict" unless set by unicode_errors_default.
-_DEFAULT_UNICODE_ERRORS: ContextVar[str] = ContextVar("unicode_errors", default="strict")
 
 
 # --- dispatch ----------------------------------------------------------------------------------------
@@ -99,7 +95,7 @@ def vocab_path(npy_path: PathLike) -> Path:
 
 
 def load_vectors(
-    path: PathLike, max_words: int | None = None, *, unicode_errors: str | None = None
+    path: PathLike, max_words: int | None = None, *, unicode_errors: str = "strict"
 ) -> WordVectors:
     """Return the word vectors in `path` (format chosen by suffix), keeping the first `max_words` words.
 
@@ -108,12 +104,12 @@ def load_vectors(
     two or more values, and read the same way; its width is taken from that first row.
     Files list the most frequent words first, so `max_words` keeps the most frequent ones. A word listed
     again later in a file is dropped (its first, most frequent row is kept) with a warning naming the file.
-    A word whose bytes are not UTF-8 is read as `unicode_errors` says (UNICODE_ERRORS; None: "strict", or
-    what an enclosing `unicode_errors_default` sets); rows dropped by "skip" do not count in `max_words`.
+    A word whose bytes are not UTF-8 is read as `unicode_errors` says (UNICODE_ERRORS); rows dropped by
+    "skip" do not count in `max_words`.
     Bad content is a DataError naming the file and, for text, the line.
     """
     _check_max_words(max_words)
-    policy = check_unicode_errors(_DEFAULT_UNICODE_ERRORS.get() if unicode_errors is None else unicode_errors)
+    policy = check_unicode_errors(unicode_errors)
     kind = vectors_format(path)
     file = Path(path)
     if not file.exists():
@@ -135,20 +131,6 @@ def check_unicode_errors(unicode_errors: str) -> str:
     if unicode_errors not in UNICODE_ERRORS:
         raise ConfigError(f"unicode_errors: {unicode_errors!r} must be one of {', '.join(UNICODE_ERRORS)}")
     return unicode_errors
-
-
-@contextmanager
-def unicode_errors_default(unicode_errors: str) -> Iterator[None]:
-    """Return a context in which every `load_vectors` call that names no `unicode_errors` uses this one.
-
-    Lets a command hand the user's choice to library functions that load vectors files without taking it
-    themselves (`xling align words`, `xling vectors translate`). The setting is this thread's (and task's).
-    """
-    token = _DEFAULT_UNICODE_ERRORS.set(check_unicode_errors(unicode_errors))
-    try:
-        yield
-    finally:
-        _DEFAULT_UNICODE_ERRORS.reset(token)
 
 
 EXACT_PRECISION = 9
@@ -188,7 +170,7 @@ def convert_vectors(
     max_words: int | None = None,
     *,
     overwrite: bool = False,
-    unicode_errors: str | None = None,
+    unicode_errors: str = "strict",
 ) -> WordVectors:
     """Return the vectors read from `src` (first `max_words` words; words not UTF-8 as `unicode_errors` says,
     see load_vectors) after writing them to `dst` (text with EXACT_PRECISION digits: read back, the values

@@ -39,6 +39,7 @@ from xling.atomic import atomic_folder, check_apart, check_replaceable
 from xling.config import check_int, load_config
 from xling.data.root import check_not_test_set
 from xling.errors import ConfigError, DataError
+from xling.vectors.formats import check_unicode_errors
 
 if TYPE_CHECKING:  # annotations only: importing xling.vectors also loads its file formats
     from xling.vectors.core import WordVectors
@@ -113,6 +114,9 @@ class WordAlignConfig:
 
     max_vocab: int = 200000
     """Words of each vocabulary used at all, most frequent first (MUSE's 200000); 0 = every word."""
+    unicode_errors: str = "strict"
+    """A word of a vectors file that is not UTF-8: strict (an error), skip (its row dropped) or replace
+    (U+FFFD for each bad byte), as `xling.vectors.load_vectors` reads it."""
 
     chunk_size: int = 2048
     """Source rows per similarity block (bounds memory); also the default of adversarial and selflearn."""
@@ -141,6 +145,7 @@ class WordAlignConfig:
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the first bad field."""
         _choice("method", self.method, METHODS)
+        check_unicode_errors(self.unicode_errors)
         parse_normalization(self.normalize)
         _choice("seed_pairs", self.seed_pairs, SEED_SOURCES)
         _choice("induction_mode", self.induction_mode, INDUCTION_MODES)
@@ -382,7 +387,8 @@ def align_word_vector_files(
     kind = mapping_folder_kind(folder)
     check_replaceable(folder, overwrite, "word mapping", kind=kind)
     cap = config.max_vocab or None
-    source, target = load_vectors(src_path, max_words=cap), load_vectors(tgt_path, max_words=cap)
+    source, target = (load_vectors(path, max_words=cap, unicode_errors=config.unicode_errors)
+                      for path in (src_path, tgt_path))  # fmt: skip
     if write_mapped:  # a word the .vec format cannot hold would fail only after the training
         for side, vectors in (("src", source), ("tgt", target)):
             check_savable(vectors, folder / f"{side}.mapped.vec")

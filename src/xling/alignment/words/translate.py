@@ -18,6 +18,7 @@ from xling.alignment.words.dictionary import all_lowercase
 from xling.alignment.words.mapping import WordMapping
 from xling.config import check_int
 from xling.errors import ConfigError, XlingError
+from xling.vectors.formats import check_unicode_errors
 
 if TYPE_CHECKING:  # annotations only: importing xling.vectors also loads its file formats
     from xling.vectors.core import WordVectors
@@ -37,6 +38,9 @@ class WordTranslateConfig:
     """Words of each vocabulary to load, most frequent first (MUSE's 200000); 0 = all."""
     unknown: str = "error"
     """A source word outside the source vocabulary: "error" (name them all) or "skip" it."""
+    unicode_errors: str = "strict"
+    """A word of a vectors file that is not UTF-8: strict (an error), skip (its row dropped) or replace
+    (U+FFFD for each bad byte), as `xling.vectors.load_vectors` reads it."""
 
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the first bad field."""
@@ -46,6 +50,7 @@ class WordTranslateConfig:
             check_int(name, getattr(self, name), least)
         if self.unknown not in ("error", "skip"):
             raise ConfigError(f"unknown: {self.unknown!r} must be 'error' or 'skip'")
+        check_unicode_errors(self.unicode_errors)
 
 
 def translate_words(
@@ -101,6 +106,7 @@ def translate_words_from_files(
     config = config or WordTranslateConfig()
     config.validate()
     cap = config.max_vocab or None
-    source, target = load_vectors(src, max_words=cap), load_vectors(tgt, max_words=cap)
+    source, target = (load_vectors(path, max_words=cap, unicode_errors=config.unicode_errors)
+                      for path in (src, tgt))  # fmt: skip
     aligned = None if mapping is None else WordMapping.load(mapping)
     return translate_words(words, source, target, aligned, config)
