@@ -64,6 +64,16 @@ def test_conllu_texts_are_the_sentences_as_written(tmp_path):
     assert read_conll_ner(write(tmp_path / "eng.train", NER)).texts == []  # no text to keep
 
 
+def test_conllu_text_without_a_comment_keeps_the_spaces_that_spaces_after_says(tmp_path):
+    r"""UD's MISC SpacesAfter= (universaldependencies.org/misc.html) gives the whitespace after a token that is
+    not one space, escaped: \s space, \t tab, \n newline, \p pipe, \\ backslash, \uXXXX a code point."""
+    rows = [("Hello", r"SpacesAfter=\s\s"), ("world", r"Gloss=x|SpacesAfter=\u00A0"), ("now", "SpaceAfter=No"),
+            (",", r"SpacesAfter=\t"), ("a", r"SpacesAfter=\p\\"), ("b", r"SpacesAfter=\n"), ("c", "_")]  # fmt: skip
+    lines = [f"{n}\t{form}\t_\tX\t_\t_\t0\troot\t_\t{misc}" for n, (form, misc) in enumerate(rows, 1)]
+    path = write(tmp_path / "spaces.conllu", "\n".join(lines) + "\n\n")
+    assert read_conllu(path).texts == ["Hello  world\u00a0now,\ta|\\b\nc"]
+
+
 def test_conllu_byte_order_mark_of_a_joined_treebank_is_no_part_of_its_line(tmp_path):
     # `cat a.conllu b.conllu`: b's BOM used to make its first token ID '\ufeff1', a "bad token ID"
     second = "\ufeff1\tB\tb\tNOUN\t_\t_\t0\troot\t_\t_\n"

@@ -123,6 +123,46 @@ def test_when_enough_titled_psalms_are_one_verse_apart_every_titled_psalm_is_lef
     }
 
 
+def early_start(ours: dict[str, str], theirs: dict[str, str], seed: int, begins_early: bool = True) -> None:
+    """Add HOS.13 (our 16 verses, their 15) and HOS.14 (9 verses of like length) to `ours` and `theirs`: with
+    `begins_early`, their HOS.14.1 translates our HOS.13.16, their v + 1 our v and their 9 our 8-9 (swe's
+    numbering against the KJV's); else their HOS.13.15 translates our 15-16 and HOS.14 is numbered alike."""
+    rng = random.Random(seed)
+    for v in range(1, 17):
+        ours[f"HOS.13.{v}"] = verse(rng, rng.randint(30, 250))
+        theirs[f"HOS.13.{v}"] = translate(rng, ours[f"HOS.13.{v}"])
+    mine = [verse(rng, length) for length in (80, 80, 80, 80, 100, 120, 120, 100, 100)]
+    ours |= {f"HOS.14.{v}": text for v, text in enumerate(mine, 1)}
+    del theirs["HOS.13.16"]
+    if begins_early:
+        theirs["HOS.14.1"] = translate(rng, ours["HOS.13.16"])
+        theirs |= {f"HOS.14.{v + 1}": translate(rng, text) for v, text in enumerate(mine[:7], 1)}
+        theirs["HOS.14.9"] = translate(rng, mine[7] + " " + mine[8])
+    else:
+        theirs["HOS.13.15"] = translate(rng, ours["HOS.13.15"] + " " + ours["HOS.13.16"])
+        theirs |= {f"HOS.14.{v}": translate(rng, text) for v, text in enumerate(mine, 1)}
+
+
+def test_a_chapter_that_begins_early_after_a_chapter_that_ends_early_is_left_out():
+    """swe's HOS.13 ends a verse before the KJV's and its HOS.14 begins a verse early, merging its last two
+    verses: both end on verse 9. Its verses, of like length, fit one apart too little for `SHIFT_RATIO`; the
+    chapter before ending apart shows which way, and the verse it lost is HOS.14's first."""
+    ours, theirs = bible({}, seed=0)
+    early_start(ours, theirs, seed=6)
+    last_ours, last_theirs = last_verses(ours), last_verses(theirs)
+    assert (last_ours["HOS.13"], last_theirs["HOS.13"]) == (16, 15)
+    assert last_ours["HOS.14"] == last_theirs["HOS.14"] == 9
+    assert versification.shifted_chapters(ours, theirs, last_ours, last_theirs) == {"HOS.14"}
+    assert versification.shifted_chapters(theirs, ours, last_theirs, last_ours) == {"HOS.14"}  # either side
+    every = {sid.rpartition(".")[0] for sid in ours}
+    assert kept_chapters(ours, theirs, texts=(ours, theirs)) == every - {"HOS.13", "HOS.14"}
+    # the chapter before ending apart alone is no evidence: here HOS.13 merged its last two verses
+    ours, theirs = bible({}, seed=0)
+    early_start(ours, theirs, seed=6, begins_early=False)
+    assert versification.shifted_chapters(ours, theirs, last_verses(ours), last_verses(theirs)) == frozenset()
+    assert kept_chapters(ours, theirs, texts=(ours, theirs)) == every - {"HOS.13"}
+
+
 def test_numbered_apart_drops_the_links_of_a_chapter_one_verse_apart_from_the_reference():
     ours, theirs = bible({"PSA.3": 8})
     ids = list(theirs)
@@ -178,3 +218,19 @@ def test_real_bible_psalms_numbered_one_verse_apart_are_left_out_and_clean_pairs
     nld = left_out("nld")
     assert {"PSA.3", "PSA.12", "PSA.13", "PSA.18"} <= nld and len(nld) > 50
     assert left_out("por") == set()
+
+
+@pytest.mark.skipif(not (BIBLE / "swe.tsv.gz").is_file(), reason=f"Bible corpus not found at {BIBLE}")
+def test_real_bible_chapters_that_begin_early_after_one_that_ends_early_are_left_out():
+    """swe's HOS.14.1 is the KJV's HOS.13.16 and dan's NAM.2.1 its NAM.1.15, though both chapters end on the
+    same verse; REV.13 and ACT.20 follow a chapter that ends apart (REV.12.18, ACT.19.41) yet begin alike."""
+    from xling.data.readers import AlignedCorpus
+
+    corpus = AlignedCorpus.from_dir(BIBLE, ["eng", "swe", "dan"])
+    texts = {lang: dict(corpus.sentences(lang)) for lang in corpus.languages}
+    last = {lang: last_verses(rows) for lang, rows in texts.items()}
+    assert texts["swe"]["HOS.14.1"].startswith("Samarien")  # the KJV's HOS.13.16
+    for lang, chapter in (("swe", "HOS.14"), ("dan", "NAM.2")):
+        found = versification.shifted_chapters(texts["eng"], texts[lang], last["eng"], last[lang])
+        assert chapter in found and not {"REV.13", "ACT.20"} & found
+        assert last["eng"][chapter] == last[lang][chapter]

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from xling.errors import ConfigError
+from xling.errors import ConfigError, DataError
 from xling.evaluation.result import Result
 from xling.report import ReportConfig, run_report
 from xling.report.run import TaskOutcome, check_guards, parse_guard, training_data
@@ -148,3 +148,142 @@ def test_umsabs_pooled_all_folder_is_no_target_language(tiny_encoder, report_dat
     outcome = run_report(ReportConfig(model=str(tiny_encoder), output=str(tmp_path / "out"), data=str(data),
                                       tasks=["transfer"]))  # fmt: skip
     assert outcome.tasks[0].settings["targets"] == ["german"]
+
+
+class _RecordingEncoder:
+    """An encoder that records every text it encodes (one-hot rows: each text retrieves its own line)."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def encode(self, texts, **options):
+        import numpy as np
+
+        self.seen.extend(texts)
+        return np.eye(len(texts), dtype="float32")
+
+
+def test_ntrex_keeps_the_script_and_region_a_language_is_asked_in(tmp_path):
+    """zh-TW, zh-Hant and zho-TW read the Traditional reference (zho-TW), sr-Latn the Latin one; the plain
+    codes their language's default (zho-CN, srp-Cyrl); rows are keyed by the file tag read."""
+    import gzip
+    from types import SimpleNamespace
+
+    from xling.report.tasks import TASKS, Context
+
+    ntrex = tmp_path / "ntrex"
+    ntrex.mkdir()
+    for tag in ("src.eng", "ref.zho-CN", "ref.zho-TW", "ref.srp-Cyrl", "ref.srp-Latn"):
+        with gzip.open(ntrex / f"newstest2019-{tag}.txt.gz", "wt", encoding="utf-8") as handle:
+            handle.writelines(f"{tag} {n}\n" for n in range(3))
+    config = ReportConfig(data=str(tmp_path), languages=["zh-TW", "sr-Latn", "zh-Hant", "zho-TW", "zh", "sr"])
+    ctx = Context(config, SimpleNamespace(languages=None, ref="m"))
+    plan = TASKS["ntrex"].plan(ctx)
+    assert plan.settings["languages"] == ["zho-TW", "srp-Latn", "zho", "srp"]
+    ctx.loaded["encoder"] = encoder = _RecordingEncoder()
+    result = TASKS["ntrex"].run(ctx, plan)
+    assert list(result.scores) == ["zho-TW", "srp-Latn", "zho", "srp"]
+    read = {text.rsplit(" ", 1)[0] for text in encoder.seen}
+    assert read == {"src.eng", "ref.zho-CN", "ref.zho-TW", "ref.srp-Cyrl", "ref.srp-Latn"}
+    # a script no file is in is said and left out, not scored against another script's text
+    hong_kong = Context(dataclasses.replace(config, languages=["zh-HK", "deu"]), ctx.model)
+    with pytest.raises(DataError, match="none of the languages asked for has an NTREX reference"):
+        TASKS["ntrex"].plan(hong_kong)
+
+
+def test_a_macrolanguage_picks_the_member_it_stands_for_not_every_member():
+    """--languages zh scores Mandarin (cmn), as `xling eval tatoeba` reads zh, not also Cantonese and Wu; the
+    default yardstick ara (Standard Arabic) not also Algerian and Egyptian Arabic."""
+    from types import SimpleNamespace
+
+    from xling.report.tasks import Context
+
+    available = ["ara", "arq", "arz", "cmn", "deu", "wuu", "yue"]
+
+    def pick(languages, yardstick=()):
+        return Context(ReportConfig(languages=languages), SimpleNamespace(languages=None)).pick(
+            available, yardstick
+        )
+
+    assert pick(["zh"]) == pick(["zho"]) == pick(["cmn"]) == ["cmn"]
+    assert pick(["ar"]) == pick(["arb"]) == ["ara"]
+    assert pick(["yue", "de"]) == ["deu", "yue"]
+    assert pick([], ["ara", "deu"]) == ["ara", "deu"]
+    assert pick(["all"]) == available
+
+
+def test_training_data_counts_leave_out_the_heldout_fraction_the_training_held_out(
+    tiny_encoder, report_data, tmp_path
+):
+    """An `xling pretrain` model with data.heldout_fraction never saw that hashed share of the verses."""
+    from xling.data.sources import HeldOut
+    from xling.report.tasks import describe_model
+
+    model = describe_model(str(tiny_encoder))
+    data = {"corpus": "bible", "heldout_prefixes": ["JHN."], "heldout_fraction": 0.5}
+    model = dataclasses.replace(
+        model, metadata={"kind": "masked-lm", "languages": ["deu"], "config": {"data": data}}
+    )
+    result = Result(task="tatoeba", model="m", data="d", scores={"deu": {"accuracy": 50.0}}, average=50.0,
+                    primary="accuracy")  # fmt: skip
+    config = ReportConfig(model=str(tiny_encoder), data=str(report_data), output=str(tmp_path / "out"))
+    found = training_data(config, model, [TaskOutcome("tatoeba", "done", result=result)])
+    held = HeldOut(("JHN.",), 0.5)
+    lines = (report_data / "bible" / "deu.tsv").read_text(encoding="utf-8").splitlines()
+    trained = sum(1 for line in lines if line.strip() and line.split("\t", 1)[0] not in held)
+    outside = sum(1 for line in lines if line.strip() and not line.startswith("JHN."))
+    assert 0 < trained < outside  # the hash holds some of the verses outside John out
+    assert found["counts"] == {"deu": trained}
+    assert "50%" in found["source"]
+
+
+def test_a_fewshot_row_without_a_std_is_drawn_without_an_error_bar():
+    """A std of None (one draw, or a result without it) or NaN made matplotlib raise ('yerr' must not
+    contain None) and the page was not written."""
+    from xling.report import plots
+    from xling.report.html import _fewshot_section
+
+    assert "<svg" in plots.fewshot_chart(
+        {"german": [(0, 40.0, None), (8, 45.0, float("nan")), (32, 50.0, 1.5)]}
+    )
+    scores = {"german": {"k0": 40.0, "k0_std": None, "k8": 45.0, "k8_std": 2.0}}
+    report = {
+        "tasks": {
+            "fewshot": {
+                "status": "done",
+                "result": {"scores": scores, "settings": {"ks": [0, 8], "seeds": 1}},
+            }
+        }
+    }
+    assert "<svg" in _fewshot_section(report)
+
+
+def test_a_nan_figure_fails_its_guard_and_is_null_in_report_json(
+    tiny_encoder, report_data, tmp_path, monkeypatch
+):
+    """Every comparison with NaN is false, so `nan < 50` let a NaN figure pass any --fail-under; report.json
+    held a bare NaN, which is no JSON."""
+    from xling.report.tasks import TASKS
+
+    def broken(ctx, plan):
+        scores = {"deu": {"accuracy": float("nan"), "n": 60}}
+        return Result(
+            task="tatoeba", model="m", data="d", scores=scores, average=float("nan"), primary="accuracy"
+        )
+
+    monkeypatch.setitem(TASKS, "tatoeba", dataclasses.replace(TASKS["tatoeba"], run=broken))
+    config = ReportConfig(model=str(tiny_encoder), data=str(report_data), output=str(tmp_path / "out"),
+                          tasks=["tatoeba"], languages=["deu"],
+                          fail_under=["tatoeba:accuracy=50", "tatoeba:accuracy@deu=50"])  # fmt: skip
+    outcome = run_report(config)
+    assert outcome.failures == [
+        "tatoeba:accuracy=50: tatoeba accuracy is NaN (not a number), which fails every threshold",
+        "tatoeba:accuracy@deu=50: tatoeba accuracy for deu is NaN (not a number), which fails every threshold",
+    ]
+
+    def no_constants(name):
+        raise AssertionError(f"report.json holds {name}, which is no JSON")
+
+    written = json.loads(outcome.json_path.read_text(encoding="utf-8"), parse_constant=no_constants)
+    assert written["tasks"]["tatoeba"]["result"]["average"] is None
+    assert written["tasks"]["tatoeba"]["result"]["scores"]["deu"] == {"accuracy": None, "n": 60}

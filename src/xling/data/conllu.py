@@ -51,8 +51,9 @@ class TaggedSentences:
     """The 1-based line each sentence starts on in `source` (empty when not read from a file)."""
     texts: list[str] = field(default_factory=list)
     """Each sentence as written (CoNLL-U: its `# text =` comment, else its tokens joined by spaces, but where
-    SpaceAfter=No says, with a multiword token as its one surface form: `didn't`, not `did n't`); empty when
-    the reader has none (CoNLL-2003)."""
+    SpaceAfter=No says (none) or SpacesAfter= (what it says: `\\s\\s` two spaces, `\\u00A0` a no-break space),
+    with a multiword token as its one surface form: `didn't`, not `did n't`); empty when the reader has none
+    (CoNLL-2003)."""
     multiword: list[list[tuple[str, int]]] = field(default_factory=list)
     """Per sentence (CoNLL-U; empty for other readers): each multiword token's surface form and the index
     in `words` of the first word it stands for (`didn't` -> `did`)."""
@@ -250,8 +251,14 @@ class _SurfaceText:
             self._add(form, misc)
 
     def _add(self, form: str, misc: str) -> None:
-        # UD marks a token written without a space after it in MISC
-        self.tokens.append(form if "SpaceAfter=No" in misc.split("|") else form + " ")
+        # UD marks a token written without a space after it in MISC, and one followed by other whitespace
+        # (two spaces, a no-break space, a newline) by SpacesAfter=, which says it exactly
+        fields = misc.split("|")
+        spaces = next((f[len("SpacesAfter=") :] for f in fields if f.startswith("SpacesAfter=")), None)
+        if spaces is not None:
+            self.tokens.append(form + _unescape_spaces_after(spaces))
+        else:
+            self.tokens.append(form if "SpaceAfter=No" in fields else form + " ")
 
     def take(self) -> tuple[str, list[tuple[str, int]]]:
         """Return the sentence's text (the comment, else its tokens) and its multiword tokens, and start on
@@ -259,6 +266,25 @@ class _SurfaceText:
         text, multiword = self.given or "".join(self.tokens).strip(), self.multiword
         self.given, self.tokens, self.covered, self.multiword = None, [], 0, []
         return text, multiword
+
+
+_SPACES_ESCAPES = {"s": " ", "t": "\t", "n": "\n", "r": "\r", "p": "|", "\\": "\\"}
+_SPACES_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)")
+
+
+def _unescape_spaces_after(value: str) -> str:
+    """Return the whitespace a MISC `SpacesAfter=` value stands for, unescaped as the CoNLL-U spec has it
+    (universaldependencies.org/misc.html): \\s space, \\t tab, \\n newline, \\r carriage return, \\p pipe,
+    \\\\ backslash, \\uXXXX the character of that code point; any other character, or an unknown escape, is
+    kept as written."""
+
+    def one(match: re.Match[str]) -> str:
+        escape = match[1]
+        if len(escape) == 5:  # uXXXX
+            return chr(int(escape[1:], 16))
+        return _SPACES_ESCAPES.get(escape, match[0])
+
+    return _SPACES_ESCAPE.sub(one, value)
 
 
 def _is_range_or_node(token_id: str) -> bool:

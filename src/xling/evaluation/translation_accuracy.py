@@ -48,12 +48,15 @@ def retrieval_accuracy(
     return RetrievalScore(top1_accuracy(forward, tgt_texts), top1_accuracy(backward, src_texts), len(src))
 
 
-def ntrex_retrieval(encoder, folder: str | Path, lang: str, *, batch_size: int = 256) -> RetrievalScore:
+def ntrex_retrieval(
+    encoder, folder: str | Path, lang: str, *, batch_size: int = 256, variants: Sequence[str] = ()
+) -> RetrievalScore:
     """Return retrieval accuracy between NTREX's English source and `lang`'s reference (src = `lang`, tgt =
-    English; 1,997 news sentences), encoded by `encoder` (anything with `encode(texts, ...)`)."""
+    English; 1,997 news sentences), encoded by `encoder` (anything with `encode(texts, ...)`); `variants`
+    names file tags (zho-TW) to read instead of a language's default file, as `ntrex_test`'s."""
     from xling.translation.testsets import ntrex_test
 
-    test = ntrex_test(folder, "eng", lang)
+    test = ntrex_test(folder, "eng", lang, variants=variants)
     return retrieval_accuracy(encoder.encode(test.references, batch_size=batch_size, show_progress=False),
                               encoder.encode(test.sources, batch_size=batch_size, show_progress=False),
                               texts=(test.references, test.sources))  # fmt: skip

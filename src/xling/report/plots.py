@@ -116,11 +116,13 @@ def scatter_training_data(series: Mapping[str, Mapping[str, float]], counts: Map
 def fewshot_chart(
     curves: Mapping[str, Sequence[tuple[int, float, float]]], *, ylabel: str = "macro-F1"
 ) -> str:
-    """Return one line per language of (k, mean, std) points, k on a symlog axis, std as error bars."""
+    """Return one line per language of (k, mean, std) points, k on a symlog axis, std as error bars (none
+    where a std is None or NaN: one draw, or an older result without it)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     for i, (name, points) in enumerate(curves.items()):
-        ks, means, stds = zip(*points, strict=True)
+        ks, means, spreads = zip(*points, strict=True)
+        stds = [std if isinstance(std, int | float) and math.isfinite(std) else 0.0 for std in spreads]
         ax.errorbar(ks, means, yerr=stds, label=name, color=SERIES[i % len(SERIES)], marker=MARKERS[i % len(MARKERS)],
                     linestyle=("-", "--", ":", "-.")[i % 4], capsize=2, markersize=4, linewidth=1.2)  # fmt: skip
     ax.set_xscale("symlog", linthresh=1)

@@ -5,6 +5,7 @@ Layout of the output folder:
     DIR/tasks/<task>.json   one per task, written atomically when it finishes: status, reason, seconds,
                             the model fingerprint, the settings and their key, and the Result
     DIR/report.json         every task's Result, the model's xling.json, versions, machine, seconds
+                            (a figure that is not a number written as null)
     DIR/report.html         one self-contained page (xling.report.html)
 
 A task whose file holds a result for the same model fingerprint, settings and test files (their names, sizes
@@ -15,7 +16,7 @@ it finished. A task that finds no data is `skipped` with the reason (and tried a
 `tatoeba:accuracy=50` (the task's average of its primary metric), `tatoeba:accuracy@deu=70` (one language),
 `mining:f1=0.8` (values in the units report.json holds: mining's F1 is a fraction). METRIC is the task's
 primary metric or `average` for the average; another metric of the rows is averaged over them. A figure
-below VALUE, or a task not measured, fails the guard.
+below VALUE or NaN, or a task not measured, fails the guard.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 
 from xling.artifacts import read_json_file
 from xling.atomic import atomic_write, same_path, write_json_atomically
+from xling.data.sources import HeldOut
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.result import Result
 from xling.report.config import ReportConfig
@@ -122,7 +124,7 @@ def run_report(config: ReportConfig, *, progress: Progress | None = None) -> Rep
         if progress:
             progress(spec.name, outcome)
     report = build_report(config, model, outcomes, baseline)
-    write_json_atomically(folder / "report.json", report)
+    write_json_atomically(folder / "report.json", json_ready(report))
     from xling.report.html import render_html
 
     with atomic_write(folder / "report.html") as handle:
@@ -253,6 +255,18 @@ def build_report(config: ReportConfig, model: ModelInfo, outcomes: list[TaskOutc
     return report
 
 
+def json_ready(value: Any) -> Any:
+    """Return `value` with every NaN or infinite float replaced by None, so that report.json is JSON (null, as
+    xling's other outputs write a figure that is not a number) rather than Python's bare NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    return value
+
+
 def versions() -> dict[str, str | None]:
     """Return the versions of xling, torch, numpy, sacrebleu, matplotlib and Python."""
     from importlib.metadata import PackageNotFoundError, version
@@ -268,9 +282,10 @@ def versions() -> dict[str, str | None]:
 
 def training_data(config: ReportConfig, model: ModelInfo, outcomes: list[TaskOutcome]) -> dict[str, Any]:
     """Return {"source", "counts": {language: training sentences}} of an encoder trained on the Bible (verses
-    outside its held-out prefixes, counted in the data root's bible/ folder, for the scored languages among
-    the model's `languages`), or {"note"} saying why not. The corpus and prefixes are read from the top of
-    the model's recorded config or, for `xling pretrain` models, from its `data` section."""
+    outside its held-out prefixes and its `heldout_fraction`'s hashed share, as `HeldOut` holds them out,
+    counted in the data root's bible/ folder, for the scored languages among the model's `languages`), or
+    {"note"} saying why not. The corpus and held-out settings are read from the top of the model's recorded
+    config or, for `xling pretrain` models, from its `data` section."""
     if model.family != "encoder":
         return {"note": "only sentence encoders are plotted against their training data"}
     trained = model.metadata.get("config") or {}
@@ -297,6 +312,9 @@ def training_data(config: ReportConfig, model: ModelInfo, outcomes: list[TaskOut
     from xling.report.tasks import _same, bible_languages
 
     held_out = tuple(trained.get("heldout_prefixes") or section.get("heldout_prefixes") or ())
+    fraction = trained.get("heldout_fraction") or section.get("heldout_fraction") or 0.0
+    # the membership the training used: held-out prefixes and the hashed share of `heldout_fraction`
+    held = HeldOut(held_out, float(fraction) if isinstance(fraction, int | float) else 0.0)
     # only the languages the model trained on (xling.json `languages`) had Bible verses in its training data
     if model.languages is not None:
         wanted = {lang for lang in wanted if any(_same(lang, code) for code in model.languages)}
@@ -311,10 +329,11 @@ def training_data(config: ReportConfig, model: ModelInfo, outcomes: list[TaskOut
             opener = gzip.open if path.suffix == ".gz" else open
             with opener(path, "rt", encoding="utf-8") as handle:
                 counts[lang] = sum(
-                    1 for line in handle if line.strip() and not line.startswith(held_out or ("\0",))
+                    1 for line in handle if line.strip() and line.split("\t", 1)[0] not in held
                 )
+    share = f" and {held.fraction:.0%} of the verses by hash" if held.fraction > 0 else ""
     return {
-        "source": f"{folder} (verses outside {', '.join(held_out) or 'no held-out book'})",
+        "source": f"{folder} (verses outside {', '.join(held_out) or 'no held-out book'}{share})",
         "counts": counts,
     }
 
@@ -455,13 +474,15 @@ def _row_of(rows: dict[str, Any], language: str) -> dict[str, Any] | None:
 
 
 def check_guards(report: dict[str, Any], guards: list[Guard]) -> list[str]:
-    """Return one line per guard whose figure is below its value or was not measured."""
+    """Return one line per guard whose figure is below its value, is NaN, or was not measured."""
     failures = []
     for guard in guards:
         value = guard_value(report, guard)
         where = f"{guard.task} {guard.metric}" + (f" for {guard.language}" if guard.language else "")
         if value is None:
             failures.append(f"{guard.text}: {where} was not measured ({_unmeasured_reason(report, guard)})")
+        elif math.isnan(value):  # every comparison with NaN is false: it would pass any threshold
+            failures.append(f"{guard.text}: {where} is NaN (not a number), which fails every threshold")
         elif value < guard.value:
             failures.append(f"{guard.text}: {where} is {value:g}, below {guard.value:g}")
     return failures

@@ -39,7 +39,7 @@ from xling.artifacts import (
     WORD_MAPPING_KIND,
     folder_fingerprint,
 )
-from xling.data.languages import same_language
+from xling.data.languages import normalize_language, same_language
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.evaluation.result import Result
 from xling.report.config import ReportConfig
@@ -180,19 +180,38 @@ class Context:
     def pick(self, available: Sequence[str], yardstick: Sequence[str] = ()) -> list[str]:
         """Return the languages of `available` to score, in its order (see ReportConfig.languages).
 
-        Given languages are matched macrolanguage-aware ("ara" finds "arb"); by default the yardstick
-        languages and the model's training languages that the test set has.
+        Each language finds its file as everywhere in xling (`_file_code`): its own code, else the member a
+        macrolanguage stands for ("ara" finds "arb"; "zh" finds "cmn", not also "yue" and "wuu"); by default
+        the yardstick languages and the model's training languages that the test set has.
         """
         wanted = list(self.config.languages)
         if wanted == ["all"]:
             return list(available)
         if not wanted:
             wanted = [*yardstick, *(self.model.languages or [])]
-        elif missing := [code for code in wanted if not any(_same(code, other) for other in available)]:
+        chosen = {code: _file_code(code, available) for code in wanted}
+        if self.config.languages and (missing := [code for code, found in chosen.items() if found is None]):
             # asked for by name: say so rather than leave it out without a word
             logger.warning("no test data for %s in this task's test set; scored without %s",
                            ", ".join(missing), "them" if len(missing) > 1 else "it")  # fmt: skip
-        return [code for code in available if any(_same(code, other) for other in wanted)]
+        return [code for code in available if code in chosen.values()]
+
+
+def _file_code(code: str, available: Sequence[str]) -> str | None:
+    """Return the code of `available` that holds language `code`, chosen as `folder_language_code` chooses a
+    folder's file: its own, else a macrolanguage's one member there or its default member (zh is cmn, not
+    yue or wuu, as `tatoeba_code` reads it); None when none does, or several members and none the default."""
+    from xling.data.readers import folder_language_code
+
+    try:
+        normal = normalize_language(code)
+    except LanguageCodeError:
+        return code if code in available else None
+    try:
+        return folder_language_code(normal, set(available).__contains__, Path(), "this task's test set")
+    except DataError as error:  # several members, none the default: the user has to name one
+        logger.warning("%s", error)
+        return None
 
 
 def _same(a: str, b: str) -> bool:
@@ -268,26 +287,73 @@ def _plan_ntrex(ctx: Context) -> Plan:
         ]
     files: dict[Path, str] = {}
     for code in wanted:
-        path = _ntrex_file(folder, language_code_of(code) or code)
+        if (language_code_of(code) or code) == "eng":  # the source side of every row (eng-GB too)
+            continue
+        variant = _ntrex_variant(folder, code)
+        if variant is None:  # zh-HK: the Mandarin of another script or region would be scored as its text
+            logger.warning("no NTREX reference in the script or region of %s; scored without it", code)
+            continue
+        path = _ntrex_file(folder, language_code_of(code) or code, [variant] if variant else [])
         if path is not None and path.name.split(".")[1] != "eng":
-            files.setdefault(path, language_code_of(code) or code)
+            # a variant's row is its file tag (zho-TW), which `_run_ntrex` reads back as the variant
+            files.setdefault(path, variant or language_code_of(code) or code)
     if not files:
         raise DataError("none of the languages asked for has an NTREX reference", folder)
     return Plan({"data": str(folder), "languages": list(files.values())})
 
 
-def _ntrex_file(folder: Path, code: str) -> Path | None:
-    """Return the NTREX file of a language, None when it has none."""
+def _ntrex_variant(folder: Path, code: str) -> str | None:
+    """Return the NTREX file tag of the script or region `code` names (zh-TW, zh-Hant and zho-TW: zho-TW;
+    sr-Latn: srp-Latn), for `ntrex_test`'s `variants`; "" for a code that names neither, or whose language's
+    default file has them (zh-Hans: zho-CN) or has no file of that region but is in its script (de-AT), or
+    for no language code; None when no file is in its script (zh-HK: Traditional, but only zho-TW is Taiwan's).
+
+    A script is compared with the one a file's region implies (REGION_SCRIPTS: zho-TW is Hant).
+    """
+    from xling.translation.languages import parse_language
+    from xling.translation.testsets import NTREX_TAGS
+
+    try:
+        asked = parse_language(code)
+    except LanguageCodeError:
+        return ""
+    if not asked.script and not asked.region:
+        return ""
+    default = NTREX_TAGS.get(asked.language, asked.language)  # cmn's file is zho-CN: its variants are zho's
+    script = asked.script or _tag_script(asked.language, asked.region)
+    for path in sorted(folder.glob(f"newstest2019-ref.{default.split('-')[0]}-*.txt.gz")):
+        tag = path.name.split(".")[1]
+        found = parse_language(tag)
+        if asked.region in (None, found.region) and script in (
+            None,
+            _tag_script(found.language, found.region, found.script),
+        ):
+            return "" if tag == default else tag
+    written = parse_language(default)
+    return "" if script in (None, _tag_script(written.language, written.region, written.script)) else None
+
+
+def _tag_script(language: str, region: str | None, script: str | None = None) -> str | None:
+    """Return the script of a tag: its own, else the one its region implies (REGION_SCRIPTS), else its
+    language's one script (USUAL_SCRIPTS); None when none of these says."""
+    from xling.data.languages import REGION_SCRIPTS, USUAL_SCRIPTS
+
+    return script or REGION_SCRIPTS.get((language, region or "")) or USUAL_SCRIPTS.get(language)
+
+
+def _ntrex_file(folder: Path, code: str, variants: Sequence[str] = ()) -> Path | None:
+    """Return the NTREX file of a language (of its variant's file tag in `variants`), None when it has none."""
     from xling.translation.testsets import ntrex_reference
 
     try:
-        return ntrex_reference(folder, code)
+        return ntrex_reference(folder, code, variants)
     except (XlingError, LanguageCodeError):
         return None
 
 
 def _run_ntrex(ctx: Context, plan: Plan) -> Result:
-    """Return NTREX retrieval accuracy per language (eng source vs the xx reference, as benchmarks/adapt.py)."""
+    """Return NTREX retrieval accuracy per language (eng source vs the xx reference, as benchmarks/adapt.py);
+    a row keyed by a file tag (zho-TW, srp-Latn) reads that variant's reference."""
     import time
 
     from xling.evaluation.translation_accuracy import ntrex_retrieval
@@ -296,7 +362,8 @@ def _run_ntrex(ctx: Context, plan: Plan) -> Result:
     encoder, batch = ctx.encoder(), ctx.config.batch_size
     scores: dict[str, dict[str, Any]] = {}
     for lang in plan.settings["languages"]:
-        score = ntrex_retrieval(encoder, plan.settings["data"], lang, batch_size=batch)
+        score = ntrex_retrieval(encoder, plan.settings["data"], lang, batch_size=batch,
+                                variants=[lang] if "-" in lang else [])  # fmt: skip
         scores[lang] = {"src2eng": round(100 * score.src2tgt, 2), "eng2src": round(100 * score.tgt2src, 2),
                         "accuracy": round(100 * score.average, 2), "n": score.n}  # fmt: skip
     average = sum(row["accuracy"] for row in scores.values()) / len(scores)
@@ -322,7 +389,8 @@ def _plan_mining(ctx: Context) -> Plan:
         languages = list(wanted)
     else:
         wanted = list(ctx.config.languages) or ctx.config.mining_languages
-        languages = [code for code in available if code != "eng" and any(_same(code, w) for w in wanted)]
+        chosen = {_file_code(code, available) for code in wanted}  # zh: cmn, not also lzh
+        languages = [code for code in available if code != "eng" and code in chosen]
     if not languages:
         raise DataError(f"no Bible of {', '.join(wanted) or 'a language other than English'}", folder)
     return Plan({"data": str(folder), "languages": languages, "book": ctx.config.mining_book,
@@ -533,8 +601,9 @@ def _plan_langid(testset: str) -> Callable[[Context], Plan]:
         sets = langid_sets(testset, folder)
         keys = ctx.pick(list(sets), ()) if ctx.config.languages else list(sets)
         if ctx.config.languages and ctx.config.languages != ["all"]:  # region/script tags: by their language
-            keys = [key for key in sets
-                    if any(_same(re.split("[-_]", key)[0], w) for w in ctx.config.languages)]  # fmt: skip
+            bases = {key: re.split("[-_]", key)[0] for key in sets}
+            chosen = {_file_code(code, list(bases.values())) for code in ctx.config.languages}  # zh: not yue
+            keys = [key for key in sets if bases[key] in chosen]
         if not keys:
             raise DataError(f"langid-{testset}: none of the languages asked for is in the test set", folder)
         return Plan({"testset": testset, "data": str(folder), "languages": keys, "limit": ctx.config.langid_limit},
