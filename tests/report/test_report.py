@@ -4,6 +4,7 @@ regression, --fail-under exits 1, a task without data is skipped, the MT heat ma
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -387,6 +388,12 @@ def test_word_mapping_gets_bli_equal_to_the_single_evaluation(tmp_path):
     run_report(config)
     again = json.loads((tmp_path / "out" / "report.json").read_text())["tasks"]["bli"]
     assert again["result"]["average"] < 20 < task["result"]["average"]
+    # the protocol is in the task's key: another reading of the files runs it again, the same one does not
+    assert again["result"]["settings"]["lowercase"] is True
+    run_report(config)
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["tasks"]["bli"]["status"] == "cached"
+    run_report(dataclasses.replace(config, bli_unicode_errors="skip"))
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["tasks"]["bli"]["status"] == "done"
 
 
 def test_an_mt_task_stamps_its_test_folder(report_data, tiny_encoder, tmp_path):

@@ -180,6 +180,9 @@ def test_ntrex_keeps_the_script_and_region_a_language_is_asked_in(tmp_path):
     ctx = Context(config, SimpleNamespace(languages=None, ref="m"))
     plan = TASKS["ntrex"].plan(ctx)
     assert plan.settings["languages"] == ["zho-TW", "srp-Latn", "zho", "srp"]
+    # a script and a region find a file tagged by the script alone (sr-Latn-RS was left out)
+    serbian = Context(dataclasses.replace(config, languages=["sr-Latn-RS", "zh-Hant-TW"]), ctx.model)
+    assert TASKS["ntrex"].plan(serbian).settings["languages"] == ["srp-Latn", "zho-TW"]
     ctx.loaded["encoder"] = encoder = _RecordingEncoder()
     result = TASKS["ntrex"].run(ctx, plan)
     assert list(result.scores) == ["zho-TW", "srp-Latn", "zho", "srp"]
@@ -210,6 +213,11 @@ def test_a_macrolanguage_picks_the_member_it_stands_for_not_every_member():
     assert pick(["yue", "de"]) == ["deu", "yue"]
     assert pick([], ["ara", "deu"]) == ["ara", "deu"]
     assert pick(["all"]) == available
+    # a macrolanguage none of whose members there it stands for is each of them (sh: nothing was scored)
+    serbo_croatian = ["bos", "deu", "hrv", "srp"]
+    assert Context(ReportConfig(languages=["sh", "de"]), SimpleNamespace(languages=None)).pick(
+        serbo_croatian
+    ) == (serbo_croatian)
 
 
 def test_training_data_counts_leave_out_the_heldout_fraction_the_training_held_out(

@@ -481,6 +481,8 @@ def test_killed_build_keeps_the_old_index(tmp_path, fake_encoder):
     # the next build of that folder clears it (its process is gone); a live build's staging is kept
     live = f".idx.{os.getppid()}.tmp"  # as if our parent process were building it now
     (tmp_path / live).mkdir()
+    # a second save of the folder by another thread of the killed process stages as `.idx.PID.1.tmp`
+    (tmp_path / f".idx.{process.pid}.1.tmp").mkdir()
     SearchIndex.build(folder, fake_encoder, _documents()[:2], overwrite=True)[0].close()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".idx.")] == [live]
 

@@ -72,6 +72,9 @@ class ReportConfig:
     """BLI (word mappings): the target word vectors file."""
     bli_dictionary: str = ""
     """BLI (word mappings): the test dictionary, source<TAB>target per line."""
+    bli_unicode_errors: str = "strict"
+    """BLI (word mappings): a word of a vectors file that is not UTF-8: strict (an error), skip (its row
+    dropped) or replace (U+FFFD for each bad byte), as `xling eval bli --unicode-errors`."""
 
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the first bad field."""
@@ -102,3 +105,6 @@ class ReportConfig:
 
         for guard in self.fail_under:
             parse_guard(guard)
+        from xling.vectors.formats import check_unicode_errors
+
+        check_unicode_errors(self.bli_unicode_errors)

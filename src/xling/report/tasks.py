@@ -180,7 +180,7 @@ class Context:
     def pick(self, available: Sequence[str], yardstick: Sequence[str] = ()) -> list[str]:
         """Return the languages of `available` to score, in its order (see ReportConfig.languages).
 
-        Each language finds its file as everywhere in xling (`_file_code`): its own code, else the member a
+        Each language finds its file as everywhere in xling (`_file_codes`): its own code, else the member a
         macrolanguage stands for ("ara" finds "arb"; "zh" finds "cmn", not also "yue" and "wuu"); by default
         the yardstick languages and the model's training languages that the test set has.
         """
@@ -189,29 +189,35 @@ class Context:
             return list(available)
         if not wanted:
             wanted = [*yardstick, *(self.model.languages or [])]
-        chosen = {code: _file_code(code, available) for code in wanted}
-        if self.config.languages and (missing := [code for code, found in chosen.items() if found is None]):
+        chosen = {code: _file_codes(code, available) for code in wanted}
+        if self.config.languages and (missing := [code for code, found in chosen.items() if not found]):
             # asked for by name: say so rather than leave it out without a word
             logger.warning("no test data for %s in this task's test set; scored without %s",
                            ", ".join(missing), "them" if len(missing) > 1 else "it")  # fmt: skip
-        return [code for code in available if code in chosen.values()]
+        return [code for code in available if any(code in found for found in chosen.values())]
 
 
-def _file_code(code: str, available: Sequence[str]) -> str | None:
-    """Return the code of `available` that holds language `code`, chosen as `folder_language_code` chooses a
+def _file_codes(code: str, available: Sequence[str]) -> list[str]:
+    """Return the codes of `available` that hold language `code`, chosen as `folder_language_code` chooses a
     folder's file: its own, else a macrolanguage's one member there or its default member (zh is cmn, not
-    yue or wuu, as `tatoeba_code` reads it); None when none does, or several members and none the default."""
+    yue or wuu, as `tatoeba_code` reads it); every member there when none is the default (sh: bos, hrv
+    and srp); [] when none is there."""
     from xling.data.readers import folder_language_code
 
     try:
         normal = normalize_language(code)
     except LanguageCodeError:
-        return code if code in available else None
+        return [code] if code in available else []
     try:
-        return folder_language_code(normal, set(available).__contains__, Path(), "this task's test set")
-    except DataError as error:  # several members, none the default: the user has to name one
-        logger.warning("%s", error)
-        return None
+        found = folder_language_code(normal, set(available).__contains__, Path(), "this task's test set")
+    except DataError:  # several members, none the default: each is the language asked for
+        return [other for other in available if _same(code, other)]
+    return [found] if found is not None else []
+
+
+def _file_code_set(codes: Sequence[str], available: Sequence[str]) -> set[str]:
+    """Return the codes of `available` that hold any of the languages `codes` (`_file_codes`)."""
+    return {found for code in codes for found in _file_codes(code, available)}
 
 
 def _same(a: str, b: str) -> bool:
@@ -320,25 +326,24 @@ def _ntrex_variant(folder: Path, code: str) -> str | None:
     if not asked.script and not asked.region:
         return ""
     default = NTREX_TAGS.get(asked.language, asked.language)  # cmn's file is zho-CN: its variants are zho's
-    script = asked.script or _tag_script(asked.language, asked.region)
+    script = _tag_script(asked)
     for path in sorted(folder.glob(f"newstest2019-ref.{default.split('-')[0]}-*.txt.gz")):
         tag = path.name.split(".")[1]
         found = parse_language(tag)
-        if asked.region in (None, found.region) and script in (
-            None,
-            _tag_script(found.language, found.region, found.script),
-        ):
+        # a file tagged by script alone (srp-Latn) is every region's: sr-Latn-RS reads it
+        region_fits = asked.region is None or found.region in (None, asked.region)
+        if region_fits and script in (None, _tag_script(found)):
             return "" if tag == default else tag
-    written = parse_language(default)
-    return "" if script in (None, _tag_script(written.language, written.region, written.script)) else None
+    return "" if script in (None, _tag_script(parse_language(default))) else None
 
 
-def _tag_script(language: str, region: str | None, script: str | None = None) -> str | None:
-    """Return the script of a tag: its own, else the one its region implies (REGION_SCRIPTS), else its
-    language's one script (USUAL_SCRIPTS); None when none of these says."""
-    from xling.data.languages import REGION_SCRIPTS, USUAL_SCRIPTS
+def _tag_script(tag: Any) -> str | None:
+    """Return the script of a LanguageTag: the one it asks for (`wanted_script`), else its language's one
+    script (USUAL_SCRIPTS); None when neither says."""
+    from xling.data.languages import USUAL_SCRIPTS
+    from xling.translation.languages import wanted_script
 
-    return script or REGION_SCRIPTS.get((language, region or "")) or USUAL_SCRIPTS.get(language)
+    return wanted_script(tag) or USUAL_SCRIPTS.get(tag.language)
 
 
 def _ntrex_file(folder: Path, code: str, variants: Sequence[str] = ()) -> Path | None:
@@ -389,7 +394,7 @@ def _plan_mining(ctx: Context) -> Plan:
         languages = list(wanted)
     else:
         wanted = list(ctx.config.languages) or ctx.config.mining_languages
-        chosen = {_file_code(code, available) for code in wanted}  # zh: cmn, not also lzh
+        chosen = _file_code_set(wanted, available)  # zh: cmn, not also lzh
         languages = [code for code in available if code != "eng" and code in chosen]
     if not languages:
         raise DataError(f"no Bible of {', '.join(wanted) or 'a language other than English'}", folder)
@@ -602,7 +607,7 @@ def _plan_langid(testset: str) -> Callable[[Context], Plan]:
         keys = ctx.pick(list(sets), ()) if ctx.config.languages else list(sets)
         if ctx.config.languages and ctx.config.languages != ["all"]:  # region/script tags: by their language
             bases = {key: re.split("[-_]", key)[0] for key in sets}
-            chosen = {_file_code(code, list(bases.values())) for code in ctx.config.languages}  # zh: not yue
+            chosen = _file_code_set(ctx.config.languages, list(bases.values()))  # zh: not yue
             keys = [key for key in sets if bases[key] in chosen]
         if not keys:
             raise DataError(f"langid-{testset}: none of the languages asked for is in the test set", folder)
@@ -676,14 +681,22 @@ def _plan_bli(ctx: Context) -> Plan:
     for name in ("bli_src", "bli_tgt", "bli_dictionary"):
         if not Path(getattr(c, name)).is_file():
             raise DataError(f"{name}: no such file", getattr(c, name))
-    return Plan({"src": c.bli_src, "tgt": c.bli_tgt, "dictionary": c.bli_dictionary})
+    from xling.evaluation.bli import BLIConfig
+
+    # the settings are the cache key: a result of another protocol (case-sensitive, before MUSE's became
+    # the default) or of another reading of the files is not reused
+    return Plan({"src": c.bli_src, "tgt": c.bli_tgt, "dictionary": c.bli_dictionary,
+                 "lowercase": BLIConfig().lowercase, "unicode_errors": c.bli_unicode_errors})  # fmt: skip
 
 
 def _run_bli(ctx: Context, plan: Plan) -> Result:
     from xling.evaluation.bli import BLIConfig, evaluate_bli_from_files
 
     s = plan.settings
-    return evaluate_bli_from_files(s["src"], s["tgt"], ctx.model.path, BLIConfig(dictionary=s["dictionary"]))
+    config = BLIConfig(
+        dictionary=s["dictionary"], lowercase=s["lowercase"], unicode_errors=s["unicode_errors"]
+    )
+    return evaluate_bli_from_files(s["src"], s["tgt"], ctx.model.path, config)
 
 
 TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (

@@ -1298,12 +1298,13 @@ def _read_info(root: Path) -> dict[str, Any]:
 def _remove_dead_staging(root: Path) -> None:
     """Return nothing; delete the staging folders of builds of `root` whose process is gone (killed).
 
-    xling.atomic.atomic_folder stages in `.name.PID.tmp`; one whose process still runs is left alone.
+    xling.atomic.atomic_folder stages in `.name.PID.tmp` (`.name.PID.N.tmp` while another thread of the
+    process saves the same folder); one whose process still runs is left alone.
     """
     if not root.parent.is_dir():
         return
     for staging in root.parent.glob(f".{root.name}.*.tmp"):
-        pid = staging.name[len(root.name) + 2 : -len(".tmp")]
+        pid = staging.name[len(root.name) + 2 : -len(".tmp")].split(".")[0]
         if not pid.isdigit() or not staging.is_dir() or _process_alive(int(pid)):
             continue
         if all(entry.name in OWN_FILES or _is_own_temporary(entry.name) for entry in staging.iterdir()):

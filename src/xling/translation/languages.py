@@ -242,7 +242,7 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
         # a macrolanguage's code on a model with several of its members: the member most texts mean, unless
         # the script asked for is another member's (az-Arab, az-IR: South Azerbaijani, not North's Latin)
         preferred = [own for own in related if tags[own].language == DEFAULT_MEMBER.get(tag.language)]
-        wanted = _wanted_script(tag)
+        wanted = wanted_script(tag)
         if wanted and not any(tags[own].script in (None, wanted) for own in preferred):
             preferred = [own for own in related if tags[own].script == wanted] or preferred
         candidates = preferred or related
@@ -261,7 +261,7 @@ def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mappi
     default script)."""
     candidates = _distinct(candidates, tags)
     scripts = {own: tags[own].script for own in candidates}
-    asked = wanted = _wanted_script(tag)
+    asked = wanted = wanted_script(tag)
     if len(candidates) == 1 and (asked is None or scripts[candidates[0]] in (None, asked)):
         return candidates[0]
     if wanted is None:
@@ -311,7 +311,7 @@ def _canonical_case(code: str) -> bool:
     )
 
 
-def _wanted_script(tag: LanguageTag) -> str | None:
+def wanted_script(tag: LanguageTag) -> str | None:
     """Return the script a tag asks for: its script subtag, else the one its region implies (zh-TW: Hant,
     az-IR: Arab; REGION_SCRIPTS), else None."""
     return tag.script or REGION_SCRIPTS.get((tag.language, tag.region or ""))
