@@ -14,7 +14,7 @@ def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
     console = Console(record=True, width=140)
     report = run_quickstart(config, console=console)
     shown = console.export_text()
-    assert "masked-word predictions" in shown and "translation retrieval" in shown
+    assert "masked-piece predictions" in shown and "translation retrieval" in shown
     assert report["train"]["steps"] == 30
     assert {row["lang"] for row in report["masked_words"]} == {"ara", "deu", "eng", "fra", "hin", "rus", "spa",
                                                                "swa", "zho"}  # fmt: skip

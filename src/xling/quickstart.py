@@ -181,7 +181,7 @@ def _without_resume_advice() -> Iterator[None]:
 
 
 def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> dict[str, Any]:
-    """Return the quickstart report after training, printing masked-word guesses and retrieval accuracy."""
+    """Return the quickstart report after training, printing masked-piece guesses and retrieval accuracy."""
     console = console or Console()
     config.validate()
     opts = _corpus_options(config)
@@ -261,8 +261,8 @@ def _show_masked_words(result, config: PretrainConfig, console: Console) -> list
     model, tokenizer = load_masked_lm(result.output)
     sources = TextSources.from_config(config.data)
     corpus = sources.aligned()
-    table = Table(title="masked-word predictions (top 5)")
-    for column in ("lang", "sentence", "hidden word", "model's guesses"):
+    table = Table(title="masked-piece predictions (top 5)")
+    for column in ("lang", "sentence", "hidden piece", "model's guesses"):
         table.add_column(column, overflow="fold")
     rows = []
     for lang in corpus.languages if corpus else []:

@@ -31,6 +31,26 @@ def test_adapt_command_writes_a_model_and_json(tmp_path, monkeypatch, capsys, ti
     from xling.embeddings.encoder import Encoder
 
     assert Encoder.load(tmp_path / "out").encode([cipher(sample_sentences("eng")[0])]).shape == (1, 32)
+    assert figures["before_is_recall"] is False and "before: recall" not in err
+
+
+def test_dev_figures_on_pairs_the_base_model_trained_on_are_said_to_be_recall(
+    tmp_path, monkeypatch, capsys, tiny_static, cipher_data
+):
+    """A base adapted from a dictionary, adapted again from that file: its dev pairs were trained on, so
+    "before" is recall and an "after" below it no loss; the summary said only "65.04 -> 45.79"."""
+    common = ["--max-steps", "5", "--no-check-language", "--set", "training.batch_size=32",
+              "--set", "vocabulary.max_new=100"]  # fmt: skip
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tiny_static), "--language", "kat",
+                    "--dictionary", f"eng-kat={cipher_data['dictionary']}", "--output", str(tmp_path / "kat"),
+                    *common)  # fmt: skip
+    assert code == 0, err
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tmp_path / "kat"), "--language", "hye",
+                    "--dictionary", f"eng-hye={cipher_data['dictionary']}", "--output", str(tmp_path / "hye"),
+                    "--json", str(tmp_path / "hye.json"), *common)  # fmt: skip
+    assert code == 0, err
+    assert "before: recall of dev pairs the base model was trained on" in " ".join(err.split())
+    assert json.loads((tmp_path / "hye.json").read_text())["before_is_recall"] is True
 
 
 def test_bad_dictionary_line_is_one_line_naming_file_and_line(tmp_path, monkeypatch, capsys, tiny_static):

@@ -690,7 +690,10 @@ def test_cli_add_twice_skips_and_delete_by_key(tmp_path, monkeypatch, fake_encod
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["index", "add", folder, "--input", str(docs)])
     assert result.exit_code == 0, result.output
-    assert "added 0 documents, skipped 6 already in the index; 6 in all" in " ".join(result.output.split())
+    assert (
+        "added 0 documents, skipped 6 duplicate ids (already in the index or earlier in the input); 6 in all"
+        in " ".join(result.output.split())
+    )
     result = runner.invoke(app, ["index", "add", folder, "--input", str(docs), "--on-duplicate", "error"])
     assert result.exit_code != 0
     result = runner.invoke(app, ["index", "delete", folder, "--keys", "d0", "d3"])

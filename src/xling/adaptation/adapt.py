@@ -82,7 +82,8 @@ def protected_texts(config: AdaptConfig, model_languages: list[str], language: s
 
 def files_the_model_trained_on(folder: Path) -> set[Path]:
     """Return the resolved paths of the existing files that the config in the model's xling.json names (a
-    plain path or an `xxx-yyy=path` spec, anywhere in it): the data its training read."""
+    plain path or an `xxx-yyy=path` spec, anywhere in it), and its earlier adaptations' data sources: the
+    data its training read."""
     found: set[Path] = set()
 
     def walk(value: object) -> None:
@@ -98,7 +99,14 @@ def files_the_model_trained_on(folder: Path) -> set[Path]:
             if path.is_file():
                 found.add(path.resolve())
 
-    walk(read_metadata(folder).get("config", {}))
+    metadata = read_metadata(folder)
+    walk(metadata.get("config", {}))
+    # a model adapted before records each adaptation's sources, not a config
+    for adaptation in (
+        metadata.get("adaptations", []) if isinstance(metadata.get("adaptations"), list) else []
+    ):
+        if isinstance(adaptation, dict):
+            walk([source.get("source") for source in adaptation.get("data", []) if isinstance(source, dict)])
     return found
 
 
@@ -186,7 +194,9 @@ def adapt(
         raise ConfigError(f"pivot: {folder} does not list {config.pivot} among its languages")
     data = read_adapt_data(config, detector=detector)
     data.reading = relative_reading(config, data, known)
-    data.warnings.extend(seen_data_warnings(data, folder))
+    seen = seen_data_warnings(data, folder)
+    data.warnings.extend(seen)
+    data.seen_by_base = bool(seen)
     for warning in data.warnings:
         logger.warning(warning)
     # the pivot side of the pairs is old-language text too (a static encoder's targets are its vectors)

@@ -68,6 +68,8 @@ class AdaptData:
     """The files read (the training run keeps their hashes: a resume on files edited since is refused)."""
     warnings: list[str] = field(default_factory=list)
     """Things a user should look at (wrong script, another language), each naming a file and line."""
+    seen_by_base: bool = False
+    """Whether the base model was trained on a pair file the dev pairs come from: `before` measures recall."""
     reading: Callable[..., str] | None = None
     """How the `relative` language's script writes a text of the new language (xling.adaptation
     .transliteration: `reading(text, word_start=True)`); None without a relative."""

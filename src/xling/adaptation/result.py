@@ -55,6 +55,9 @@ class AdaptResult:
     relative: str = ""
     """The related language whose script the new language was read in, with the script pair
     (`guj, Deva>Gujr`); "" without one."""
+    before_is_recall: bool = False
+    """The base model was trained on the pair files the dev pairs come from, so `before` is recall of pairs
+    it saw, not a figure on unseen ones (`after` may well be lower)."""
     warnings: list[str] = field(default_factory=list)
     """What a user should look at (data in another script, another language, old text that may move); each
     was also logged as a warning when found."""

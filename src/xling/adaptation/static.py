@@ -295,7 +295,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         examples={f"train_{k}": v for k, v in train_set.counts().items()}
         | {f"dev_{k}": v for k, v in dev_set.counts().items()},
         training=result.to_dict(), before=before, after=after, relative=data.relative,
-        warnings=data.warnings, old_languages=old_languages,
+        warnings=data.warnings, old_languages=old_languages, before_is_recall=data.seen_by_base,
     )  # fmt: skip
     if result.is_main:
         adaptation.seconds = round(time.perf_counter() - started, 1)

@@ -616,7 +616,7 @@ def adapt_transformer(
         examples={"sentences": len(train_texts), "heldout": len(heldout), "heldout_pairs": len(dev_pairs),
                   "replay_sentences": len(replay_texts)},  # fmt: skip
         training=result.to_dict(), before=before, after=after, relative=data.relative, warnings=warnings,
-        old_languages=old_language_changes(config),
+        old_languages=old_language_changes(config), before_is_recall=data.seen_by_base,
     )  # fmt: skip
     adapt.seconds = round(time.perf_counter() - started, 1)
     if result.is_main:

@@ -90,4 +90,8 @@ def adapt(
     for name, value in result.after.items():
         if name in result.before:
             console.print(f"  {name}: {result.before[name]} -> {value}")
+    if result.before_is_recall:  # an "after" below it is no loss on pairs new to both
+        console.print(
+            "  (before: recall of dev pairs the base model was trained on, not a figure on unseen ones)"
+        )
     write_json(json_path, {**result.to_dict(), "config": config_to_dict(config)})

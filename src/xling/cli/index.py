@@ -138,7 +138,10 @@ def index_add(
         if result.replaced:
             parts.append(f"replaced {result.replaced:,}")
         if result.skipped:
-            parts.append(f"skipped {result.skipped:,} already in the index")
+            # an id already stored, or given again earlier in the same input (one id in several languages)
+            parts.append(
+                f"skipped {result.skipped:,} duplicate ids (already in the index or earlier in the input)"
+            )
         console.print(f"[green]{', '.join(parts)}[/]; {len(index):,} in all")
 
 
