@@ -223,10 +223,9 @@ def test_lora_adapter_loads_on_the_resized_base(toy, lora_run):
         inner = peft_model.get_base_model()
         hidden = inner.base_model(**batch).last_hidden_state
         assert torch.allclose(hidden, merged.base_model(**batch).last_hidden_state, atol=1e-5)
-        logits = peft_model(**batch).logits
-        if head_drops_bias(inner):  # huggingface/peft#3649: the tied head leaves its bias out before merging
-            logits = logits + inner.lm_head.bias
-        assert torch.allclose(logits, expected, atol=1e-4)
+        # the merged model's logits, the LM head's bias included (huggingface/peft#3649 leaves it out)
+        assert torch.allclose(peft_model(**batch).logits, expected, atol=1e-4)
+        assert not head_drops_bias(inner)
     # only the new rows of the embedding matrix trained; the old ones are the base model's
     base = AutoModelForMaskedLM.from_pretrained(str(toy["base"]))
     old_rows = base.get_input_embeddings().weight
@@ -516,3 +515,140 @@ def test_the_seed_decides_the_lora_initialisation(toy, tmp_path):
         adapters.append(load_file(str(tmp_path / name / ADAPTER_DIR / "adapter_model.safetensors")))
     assert adapters[0].keys() == adapters[1].keys()
     assert all(torch.equal(adapters[0][key], adapters[1][key]) for key in adapters[0])
+
+
+def test_the_readmes_adapter_loading_gives_the_merged_model(toy, lora_run):
+    """The README's code (adapt section) runs as printed on a LoRA output: `load_adapter_model`, and plain
+    peft on the base resized to the adapter's vocab_size (an IndexError without it), with the LM head's bias
+    added back, give the merged model's hidden states and logits."""
+    import re
+    import textwrap
+
+    from transformers import AutoModelForMaskedLM
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Adding a language: `xling adapt`", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```python\n(.*?)\n *```", section.split("load_adapter_model(output)`", 1)[-1], re.S)
+    assert block, "README: no python block on loading the LoRA adapter in the adapt section"
+    code = textwrap.dedent(block.group(1))
+    assert '"runs/bible-small-tur-lora"' in code
+    names: dict = {}
+    exec(code.replace('"runs/bible-small-tur-lora"', repr(str(lora_run["result"].output))), names)
+    merged = AutoModelForMaskedLM.from_pretrained(str(lora_run["result"].output)).eval()
+    batch = names["tokenizer"]([toy["new"][2], toy["old"][2]], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = merged(**batch).logits
+        hidden = names["peft_model"].get_base_model().base_model(**batch).last_hidden_state
+        assert torch.allclose(hidden, merged.base_model(**batch).last_hidden_state, atol=1e-5)
+        assert torch.allclose(names["model"](**batch).logits, expected, atol=1e-4)
+        readme_batch = names["batch"]
+        assert torch.allclose(names["logits"], merged(**readme_batch).logits, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def st_base(toy) -> Path:
+    """Return a sentence-transformers folder over the toy model's encoder (no masked-LM head, as any
+    sentence encoder): Transformer at the root, CLS pooling, Normalize."""
+    pytest.importorskip("sentence_transformers")
+    from sentence_transformers import SentenceTransformer, models
+
+    folder = toy["root"] / "st-base"
+    transformer = models.Transformer(str(toy["base"]), max_seq_length=MAX_LENGTH)
+    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="cls")
+    model = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
+    model.save(str(folder))
+    return folder
+
+
+def _module_stack(folder: Path) -> tuple[list[str], dict]:
+    """Return (the module types sentence-transformers loads from `folder`, its Pooling module's config)."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(folder), device="cpu")
+    pooling = next(module for module in model if type(module).__name__ == "Pooling")
+    return [type(module).__name__ for module in model], pooling.get_config_dict()
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_a_sentence_transformers_base_keeps_its_pooling_and_normalisation(toy, st_base, tmp_path, lora):
+    """Only the Hugging Face files were written: a [Transformer, Pooling(cls), Normalize] base came out as
+    mean pooling without Normalize, in sentence-transformers and in Encoder.load."""
+    from sentence_transformers import SentenceTransformer
+
+    from xling.embeddings.encoder import Encoder
+
+    config = settings(toy, tmp_path / "out", model=str(st_base),
+                      transformer=AdaptTransformerConfig(max_length=MAX_LENGTH, lora=lora, lora_rank=2))  # fmt: skip
+    config.training = replace(config.training, max_steps=3)
+    result = adapt_transformer(config, st_base, toy_data(toy), toy["old"][:300])
+    output = result.output
+    assert _module_stack(output) == _module_stack(st_base)
+    assert _module_stack(output)[0] == ["Transformer", "Pooling", "Normalize"]
+    texts = [toy["new"][0], toy["old"][0]]
+    encoder = Encoder.load(output)
+    vectors = encoder.encode(texts)
+    assert encoder.module.pooling == "cls"
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(vectors, SentenceTransformer(str(output), device="cpu").encode(texts), atol=1e-5)
+    # a sentence encoder has no masked-LM head: LoRA trains none of the random one's weights but its biases
+    (head,) = [w for w in result.warnings if "no masked-LM head" in w]
+    assert ("only its biases train" in head) == lora
+
+
+def test_a_sentence_transformers_base_with_its_transformer_in_a_subfolder_is_refused(toy, tmp_path):
+    """The model is written at the output's root: copying modules.json would leave it pointing at a module
+    folder of the old weights, so such a base is refused before training."""
+    import shutil
+
+    folder = tmp_path / "st-sub"
+    shutil.copytree(toy["base"], folder)  # a Hugging Face folder at the root too, as transformers reads it
+    shutil.copytree(toy["base"], folder / "0_Transformer")
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
+    modules = [{"idx": 0, "name": "0", "path": "0_Transformer", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]  # fmt: skip
+    (folder / "modules.json").write_text(json.dumps(modules))
+    config = settings(toy, tmp_path / "out", model=str(folder))
+    config.training = replace(config.training, max_steps=2)
+    with pytest.raises(ConfigError, match=r"st-sub is a sentence-transformers folder whose Transformer module is "
+                                          r"not at its root \(modules.json: 0_Transformer/\)"):  # fmt: skip
+        adapt_transformer(config, folder, toy_data(toy), toy["old"][:300])
+    assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+def test_a_base_without_its_masked_lm_head_is_adapted_with_a_warning(toy, full_run, tmp_path):
+    """AutoModelForMaskedLM gives an encoder-only checkpoint a random LM head, silently: the "before"
+    perplexity was that head's. A warning names the folder, and `before` has no perplexity."""
+    import shutil
+
+    from transformers import AutoModel
+
+    folder = tmp_path / "encoder-only"
+    AutoModel.from_pretrained(str(toy["base"])).save_pretrained(folder)  # XLMRobertaModel: no lm_head
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "xling.json"):
+        if (toy["base"] / name).is_file():
+            shutil.copy2(toy["base"] / name, folder / name)
+    config = settings(toy, tmp_path / "out", model=str(folder))
+    config.training = replace(config.training, max_steps=3)
+    result = adapt_transformer(config, folder, toy_data(toy), toy["old"][:300])
+    head = [w for w in result.warnings if "no masked-LM head" in w]
+    assert len(head) == 1 and str(folder) in head[0]
+    assert "starts random" in head[0] and "trains a new head" in head[0] and "before" in head[0]
+    assert "mlm_perplexity" not in result.before and "old_mlm_perplexity" not in result.before
+    assert "tokens_per_sentence" in result.before and "retrieval" in result.before
+    assert "mlm_perplexity" in result.after
+    recorded = json.loads((result.output / "xling.json").read_text())["adaptations"][-1]["before"]
+    assert recorded == result.before
+    # a masked LM's own head is no cause for it
+    assert not any("masked-LM head" in w for w in full_run["result"].warnings)
+    assert "mlm_perplexity" in full_run["result"].before
+
+
+def test_the_replace_refusal_says_rows_stay_only_for_a_static_encoder(toy, tiny_static, tmp_path):
+    """A transformer's rows do not stay (full training changes every weight, LoRA the biases)."""
+    with pytest.raises(ConfigError, match="already has eng.*--replace") as refused:
+        adapt(settings(toy, tmp_path / "out", language="eng"))
+    assert "stay as they are" not in str(refused.value)
+    static = AdaptConfig(model=str(tiny_static), language="eng", text=["-"], output=str(tmp_path / "static"))
+    with pytest.raises(ConfigError, match=r"already has eng.*\(the rows it has stay as they are\)"):
+        adapt(static)

@@ -186,8 +186,10 @@ def adapt(
     # by the language each code names in data: a model listing `que` lacks `quz`, one listing `ara` (Standard
     # Arabic) lacks `arz`, but one listing `cmn` has `zho`
     if any(names_same_language(language, old) for old in known) and not config.replace:
-        raise ConfigError(f"language: {folder} already has {language}; pass --replace (replace=True) to adapt it again "
-                          "(the rows it has stay as they are)")  # fmt: skip
+        # only a static encoder keeps its rows: a transformer trains shared weights (full: all; LoRA: the biases)
+        kept = " (the rows it has stay as they are)" if kind == STATIC else ""
+        raise ConfigError(f"language: {folder} already has {language}; pass --replace (replace=True) to adapt it "
+                          f"again{kept}")  # fmt: skip
     if known and not any(
         same_language(normalize_language(config.pivot, where="pivot"), old) for old in known
     ):

@@ -172,7 +172,8 @@ class AdaptConfig:
     """The data root for "udhr" and "swadesh" (see xling.data.root); "": $XLING_DATA, else ../shared/data."""
 
     replace: bool = False
-    """Allow a language the model already lists (its old rows still stay as they are)."""
+    """Allow a language the model already lists (a static encoder's old rows still stay as they are; a
+    transformer trains its shared weights again: all of them, or with LoRA the adapters and every bias)."""
 
     overwrite: bool = False
     """Replace a finished `output` folder."""

@@ -20,6 +20,12 @@ The recipe of Glot500 / Chau et al. (2020), with starting rows from FVT and a bi
 4. the output is a Hugging Face model folder like the base one (LoRA merged in), with the new tokenizer and
    an `xling.json` whose `languages` gain the new one and whose `adaptations` record this run, with
    `old_languages`: the old languages' vectors move too, as the weights they share train (a line says so).
+   A sentence-transformers base (its Transformer module at the folder's root) keeps its module stack: its
+   modules.json, settings and Pooling / Dense / Normalize folders are copied over as they are.
+
+A base without the masked-LM head's weights (an encoder-only checkpoint: XLMRobertaModel, a sentence
+encoder) gets a random head, trained by the continued MLM (with LoRA only its biases); a warning says so,
+and `before` has no perplexities (they would be a random head's).
 
 Per-token perplexities before and after are over different segmentations (the new pieces are longer
 than the bytes or letters the old vocabulary spelled the language with), so they are a trend, not a ratio;
@@ -36,7 +42,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -57,12 +63,13 @@ from xling.adaptation.output import (
     write_run_record,
 )
 from xling.adaptation.result import AdaptResult, add_warning, listed_languages
-from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
+from xling.artifacts import METADATA_FILE, read_json_file, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.encoder import check_vocabulary
 from xling.embeddings.pooling import encode_mean_pooled
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
+from xling.export.ct2 import ST_ROOT_FILES
 from xling.pretraining.data import PretrainBatches, PretrainingData, SentencePool
 from xling.pretraining.masking import IGNORE_INDEX, first_regular_id, mask_tokens
 from xling.tokenization.vocabulary import save_tokenizer
@@ -136,18 +143,62 @@ def check_transformer_config(config: AdaptConfig, data: AdaptData, folder: Path)
     output = Path(config.output).resolve()
     if output == folder.resolve():
         raise ConfigError(f"output: {config.output} is the model folder itself; choose another folder")
+    sentence_transformers_folders(folder)  # before the minutes of training: a module stack it cannot keep
+
+
+def sentence_transformers_folders(folder: Path) -> list[str]:
+    """Return the module folders (relative, POSIX) beside the Transformer module of a sentence-transformers
+    `folder` (its Pooling, Dense, Normalize...; [] for a plain Hugging Face folder).
+
+    ConfigError when its Transformer module is not the folder's root: the adapted model is written at the
+    root, and a copy of the other files would still point at the old weights in the module's folder.
+    """
+    path = folder / "modules.json"
+    if not path.is_file():
+        return []
+    modules = read_json_file(path)
+    if not isinstance(modules, list) or not modules or not all(isinstance(m, dict) for m in modules):
+        raise DataError("not a sentence-transformers modules list (a non-empty JSON list of objects)", path)
+    paths = [PurePosixPath(str(m.get("path", ""))) for m in modules]
+    if any(p.is_absolute() or ".." in p.parts for p in paths):
+        raise DataError("a module path leads outside the folder", path)
+    transformers = [p for m, p in zip(modules, paths, strict=True)
+                    if str(m.get("type", "")).rsplit(".", 1)[-1] == "Transformer"]  # fmt: skip
+    if transformers != [PurePosixPath(".")]:
+        where = ", ".join(f"{p.as_posix()}/" for p in transformers) or "none"
+        raise ConfigError(f"model: {folder} is a sentence-transformers folder whose Transformer module is not "
+                          f"at its root (modules.json: {where}); adapt that module's folder as a Hugging Face "
+                          "model and build the sentence-transformers folder around the output")  # fmt: skip
+    return list(dict.fromkeys(p.as_posix() for p in paths if p != PurePosixPath(".")))
+
+
+def copy_sentence_transformers_files(base: Path, staging: Path) -> None:
+    """Return nothing after copying the sentence-transformers files of `base` into `staging`, as the base has
+    them: modules.json and the root settings (ST_ROOT_FILES) and the module folders beside the Transformer,
+    so that the output pools and normalises as the base does (none for a plain Hugging Face folder)."""
+    if not (base / "modules.json").is_file():
+        return
+    folders = sentence_transformers_folders(base)
+    for name in ST_ROOT_FILES:
+        if (base / name).is_file():
+            shutil.copy2(base / name, staging / name)
+    for module in folders:
+        if (base / module).is_dir():  # a Normalize module may have no folder at all
+            shutil.copytree(base / module, staging / module, dirs_exist_ok=True)
 
 
 # ------------------------------------------------------------------------------------------ vocabulary
 
 
-def load_masked_lm(folder: Path) -> tuple[nn.Module, Any]:
-    """Return (the masked LM in `folder`, its fast tokenizer); ConfigError when it is not XLM-R-like."""
+def load_masked_lm(folder: Path) -> tuple[nn.Module, Any, list[str]]:
+    """Return (the masked LM in `folder`, its fast tokenizer, the LM head's weights its checkpoint lacks,
+    which start random: all of them for an encoder-only checkpoint); ConfigError when it is not XLM-R-like."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     from xling.embeddings.weights import load_pretrained
 
-    model = load_pretrained(AutoModelForMaskedLM, folder)
+    model, loading = load_pretrained(AutoModelForMaskedLM, folder, output_loading_info=True)
+    missing_head = sorted(key for key in loading.get("missing_keys", ()) if key.startswith("lm_head."))
     if not hasattr(model, "lm_head") or getattr(model.lm_head, "bias", None) is None:
         raise ConfigError(f"model: {folder} is a {model.config.model_type} masked LM; adapting a transformer "
                           "needs the XLM-R / RoBERTa architecture (an `lm_head` with an output bias)")  # fmt: skip
@@ -161,7 +212,17 @@ def load_masked_lm(folder: Path) -> tuple[nn.Module, Any]:
         )
     # with no tokenizer file transformers builds one of 5 special tokens, and masking fails much later
     check_vocabulary(tokenizer, model.get_input_embeddings().weight.shape[0], folder)
-    return model, tokenizer
+    return model, tokenizer, missing_head
+
+
+def random_head_warning(folder: Path, missing: Sequence[str], lora: bool) -> str:
+    """Return the warning for a base whose checkpoint lacks the LM head's weights `missing` (`lora`: trained
+    with transformer.lora, which trains none of the head's weights but its biases)."""
+    trains = ("with transformer.lora only its biases train, its other weights stay random (adapt without "
+              "LoRA to train them)") if lora else "the continued MLM trains a new head"  # fmt: skip
+    return (f"model: {folder} has no masked-LM head ({', '.join(missing)} not in its weights: an encoder-only "
+            "checkpoint, such as a sentence encoder's); the head starts random, so the base's perplexities would "
+            f"be a random head's and are left out of `before`; {trains}")  # fmt: skip
 
 
 def extended_tokenizer(tokenizer, backend) -> Any:
@@ -279,8 +340,8 @@ def add_lora(model: nn.Module, new_ids: Sequence[int], rank: int) -> nn.Module:
 
 def load_adapter_model(output: str | Path) -> nn.Module:
     """Return the peft model of an adaptation made with `transformer.lora`: the base model its xling.json
-    names, resized to the new vocabulary, with `<output>/adapter` on top (equal to the merged model in
-    `output`, up to the LM head's bias that peft 0.21 drops from the logits: see `head_drops_bias`)."""
+    names, resized to the new vocabulary, with `<output>/adapter` on top; its logits are the merged model's
+    in `output` (the LM head's bias, which peft 0.21 drops, is added back: see `restore_head_bias`)."""
     from peft import PeftModel
     from transformers import AutoModelForMaskedLM
 
@@ -293,7 +354,25 @@ def load_adapter_model(output: str | Path) -> nn.Module:
         raise DataError("no LoRA adapter here (made without transformer.lora?)", output)
     base = load_pretrained(AutoModelForMaskedLM, adapter["base_model"])
     base.resize_token_embeddings(adapter["vocab_size"], mean_resizing=False)
-    return PeftModel.from_pretrained(base, str(output / adapter["path"]))
+    model = PeftModel.from_pretrained(base, str(output / adapter["path"]))
+    restore_head_bias(model.get_base_model())
+    return model
+
+
+def restore_head_bias(model: nn.Module) -> None:
+    """Return nothing after making the output layer of a peft-wrapped masked LM add the LM head's bias when
+    it leaves it out (`head_drops_bias`, huggingface/peft#3649), so its logits are the merged model's.
+
+    A hook on peft's wrapper of the output layer: `merge_and_unload` puts the original layer back, bias and
+    all, without it; the bias is read at each call, so further training of it counts.
+    """
+    if not head_drops_bias(model):
+        return
+
+    def add_bias(_layer: nn.Module, _inputs: Any, logits: torch.Tensor) -> torch.Tensor:
+        return logits + model.lm_head.bias
+
+    model.get_output_embeddings().register_forward_hook(add_bias)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -415,18 +494,20 @@ def masked_perplexity(objective: AdaptObjective, tokenizer, texts: Sequence[str]
 
 
 def measure(objective: AdaptObjective, tokenizer, heldout: Sequence[str], old_texts: Sequence[str],
-            pairs: Sequence[tuple[str, str]], config: AdaptConfig, max_length: int,
-            old_vocab: int) -> dict[str, float]:  # fmt: skip
+            pairs: Sequence[tuple[str, str]], config: AdaptConfig, max_length: int, old_vocab: int,
+            perplexity: bool = True) -> dict[str, float]:  # fmt: skip
     """Return the held-out figures of one model: new-language perplexity and tokens per sentence, the old
-    languages' perplexity (masks drawn as for the base model), and pair retrieval (%, both directions)."""
+    languages' perplexity (masks drawn as for the base model), and pair retrieval (%, both directions);
+    no perplexities unless `perplexity` (a random LM head's mean nothing)."""
     probability, seed = config.transformer.mlm_probability, config.seed
     figures: dict[str, float] = {}
-    if heldout:
+    if heldout and perplexity:
         figures["mlm_perplexity"] = round(masked_perplexity(
             objective, tokenizer, heldout, mlm_probability=probability, seed=seed, max_length=max_length), 3)  # fmt: skip
+    if heldout:
         ids = tokenizer(list(heldout), add_special_tokens=False)["input_ids"]
         figures["tokens_per_sentence"] = round(float(np.mean([len(i) for i in ids])), 2)
-    if old_texts:
+    if old_texts and perplexity:
         figures["old_mlm_perplexity"] = round(masked_perplexity(
             objective, tokenizer, old_texts, mlm_probability=probability, seed=seed, max_length=max_length,
             replace_below=old_vocab), 3)  # fmt: skip
@@ -545,7 +626,9 @@ def adapt_transformer(
     warnings = list(data.warnings)
 
     say(f"loading {folder}")
-    model, base_tokenizer = load_masked_lm(folder)
+    model, base_tokenizer, missing_head = load_masked_lm(folder)
+    if missing_head:
+        add_warning(warnings, random_head_warning(folder, missing_head, config.transformer.lora))
     max_length = min(config.transformer.max_length, model.config.max_position_embeddings - 2)
     if max_length < config.transformer.max_length:
         add_warning(warnings, f"transformer.max_length: {config.transformer.max_length} cut to {max_length}, "
@@ -563,7 +646,7 @@ def adapt_transformer(
 
     say(f"measuring the base model on {len(heldout)} held-out sentences")
     before = measure(AdaptObjective(model), base_tokenizer, heldout, old_texts, dev_pairs, config, max_length,
-                     old_vocab)  # fmt: skip
+                     old_vocab, perplexity=not missing_head)  # fmt: skip
 
     say("learning the new language's pieces")
     tokenizer, pieces, vocabulary = new_vocabulary(
@@ -694,7 +777,11 @@ def _save(model: nn.Module, tokenizer, staging: Path, base: Path, config: AdaptC
     staging.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(staging))
     save_tokenizer(tokenizer, staging)
+    copy_sentence_transformers_files(base, staging)
     meta = read_metadata(base)
+    if not (base / "modules.json").is_file():
+        # a sentence-transformers base pools as its Pooling module says: an xling.json pooling would win over it
+        meta.setdefault("pooling", "mean")
     languages = listed_languages(meta.get("languages", []), result.language)
     base = base.resolve()
     entry: dict[str, Any] = {
@@ -713,7 +800,6 @@ def _save(model: nn.Module, tokenizer, staging: Path, base: Path, config: AdaptC
     meta.update({
         "kind": meta.get("kind", "masked-lm"),
         "languages": languages,
-        "pooling": meta.get("pooling", "mean"),
         "adaptations": [*meta.get("adaptations", []), entry],
     })  # fmt: skip
     write_metadata(staging, meta)
