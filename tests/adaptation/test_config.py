@@ -20,6 +20,33 @@ def test_a_language_code_passes(code):
     AdaptConfig(language=code, dictionary=["dict.tsv"]).validate()
 
 
+@pytest.mark.parametrize(
+    ("setting", "field"),
+    [({"max_new": -1}, "vocabulary.max_new"), ({"learn_size": 0}, "vocabulary.learn_size"),
+     ({"scale": -5.0}, "static.scale"), ({"scale": 0}, "static.scale")],
+)  # fmt: skip
+def test_vocabulary_and_static_settings_are_checked_before_anything_is_read(setting, field):
+    """learn_size 0 failed inside the sub-word learner (a traceback), max_new -1 only after learning, and a
+    negative scale trained and saved a model whose ranking loss pushed the translations away."""
+    from dataclasses import replace
+
+    config = AdaptConfig(language="tur", dictionary=["dict.tsv"])
+    config.vocabulary = replace(config.vocabulary, **{k: v for k, v in setting.items() if k != "scale"})
+    config.static = replace(config.static, **{k: v for k, v in setting.items() if k == "scale"})
+    with pytest.raises(ConfigError, match=rf"^{field}: "):
+        config.validate()
+
+
+def test_a_learn_size_below_the_texts_alphabet_is_named():
+    from tokenizers import Tokenizer, models
+
+    from xling.tokenization.vocabulary_extension import learn_pieces
+
+    base = Tokenizer(models.Unigram([("a", -1.0)]))
+    with pytest.raises(ConfigError, match=r"^vocabulary.learn_size: 3 pieces cannot hold every character"):
+        learn_pieces(base, ["merhaba dünya", "günaydın"], vocab_size=3)
+
+
 def test_special_code_meaning():
     from xling.adaptation.config import special_code_meaning
 

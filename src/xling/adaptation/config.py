@@ -214,6 +214,15 @@ class AdaptConfig:
             raise ConfigError("text, dictionary, parallel: give at least one source of the new language")
         if not 0 <= self.dev_share < 0.5:
             raise ConfigError(f"dev_share: {self.dev_share} must be in [0, 0.5)")
+        from xling.config import check_int
+
+        # before the new language's sub-words are learnt, not after (max_new) or inside the learner (learn_size)
+        check_int("vocabulary.max_new", self.vocabulary.max_new, 0)
+        check_int("vocabulary.learn_size", self.vocabulary.learn_size, 1)
+        scale = self.static.scale
+        if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale < float("inf"):
+            # a negative scale turns the ranking loss's logits over: it trains away from the translations
+            raise ConfigError(f"static.scale: {scale!r} must be a positive number")
         unknown = set(self.static.weights) - set(KINDS)
         if unknown:
             raise ConfigError(f"static.weights: unknown kinds {sorted(unknown)} (known: {', '.join(KINDS)})")

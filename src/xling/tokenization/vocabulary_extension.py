@@ -83,7 +83,13 @@ def learn_pieces(base: Tokenizer, texts: Iterable[str], *, vocab_size: int) -> l
     trainer = trainers.UnigramTrainer(
         vocab_size=vocab_size, special_tokens=[], max_piece_length=16, show_progress=False
     )
-    learner.train_from_iterator(texts, trainer)
+    try:
+        learner.train_from_iterator(texts, trainer)
+    except Exception as error:  # tokenizers raises a bare Exception for a vocabulary below the alphabet
+        if "not large enough to contain all chars" not in str(error):
+            raise
+        raise ConfigError(f"vocabulary.learn_size: {vocab_size} pieces cannot hold every character of the new "
+                          "language's text; raise it (the default is 16000)") from None  # fmt: skip
     return [(piece, float(score)) for piece, score in json.loads(learner.to_str())["model"]["vocab"]]
 
 
