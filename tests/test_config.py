@@ -294,3 +294,63 @@ def test_every_commands_recipe_table_is_a_known_command_section():
     }
     # a table missing from the list would be refused as a misplaced table in a recipe holding two commands
     assert used and used <= COMMAND_SECTIONS, used - COMMAND_SECTIONS
+
+
+def test_an_error_in_the_recipe_names_the_recipe_whatever_the_set_items_are(tmp_path):
+    """The label was chosen by searching the message for a --set key: a recipe's misplaced max_steps, whose
+    hint names training.max_steps, was blamed on `--set training.max_steps=7` (what --max-steps becomes)."""
+    recipe = tmp_path / "r2.toml"
+    recipe.write_text('[pretrain]\ntokenizer = "x"\nmax_steps = 5\n')
+    with pytest.raises(
+        ConfigError, match=r"^\S*r2\.toml: unknown field 'max_steps' \(did you mean 'training"
+    ):
+        load_config(PretrainConfig, recipe, ["training.max_steps=7"], section="pretrain")
+    recipe.write_text(
+        '[pretrain]\ntokenizer = "x"\n[pretrain.training]\nlr = "fast"\n'
+    )  # a --set of the same table
+    with pytest.raises(ConfigError, match=r"^\S*r2\.toml: training\.lr must be a number"):
+        load_config(PretrainConfig, recipe, ["training.max_steps=7"], section="pretrain")
+    # without a recipe, a --set's error names --set, not "options"
+    with pytest.raises(ConfigError, match=r"^--set: unknown field 'bogus'"):
+        load_config(PretrainConfig, None, ["tokenizer=t", "bogus=1"])
+    with pytest.raises(ConfigError, match=r"^--set: tokenizer\.x: tokenizer is not a table"):
+        load_config(PretrainConfig, None, ["tokenizer=t", "tokenizer.x=1"])
+
+
+def test_a_recipe_with_other_commands_tables_but_not_this_ones_is_refused_naming_them(tmp_path):
+    """It was read as if the whole file were the command's table ("tokenizer must be a string, got {...}")."""
+    from xling.evaluation.tatoeba import TatoebaConfig
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        '[tokenizer]\nvocab_size = 8000\n[align]\ntokenizer = "t"\n[align.training]\nlr = 1.0\n'
+    )
+    with pytest.raises(ConfigError, match=r"r\.toml: no \[pretrain\] table for this command; the recipe has "
+                                          r"\[tokenizer\], \[align\]$"):  # fmt: skip
+        load_config(PretrainConfig, recipe, section="pretrain")
+    with pytest.raises(ConfigError, match=r"r\.toml: no \[tatoeba\] table"):
+        load_config(TatoebaConfig, recipe, section="tatoeba", model="xling-mini")
+    # a recipe of one command, its fields at the top: read whole, as before
+    recipe.write_text('tokenizer = "t"\n[training]\nmax_steps = 5\n')
+    assert load_config(PretrainConfig, recipe, section="pretrain").training.max_steps == 5
+
+
+def test_a_set_gives_a_whole_section_as_an_inline_table_merged_like_a_recipe_table(tmp_path):
+    """`--set 'training={max_steps=5}'` said "training must be a table of fields" although it is one."""
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        '[align]\ntokenizer = "t"\n[align.data]\ncorpus = "sample"\n[align.training]\nlr = 0.5\n'
+    )
+    config = load_config(AlignConfig, recipe, ["training={max_steps=5, batch_size=4}"], section="align")
+    assert (config.training.max_steps, config.training.batch_size) == (5, 4)
+    assert config.training.lr == 0.5  # the recipe's, kept
+    assert config.training.warmup_steps == AlignConfig().training.warmup_steps  # the command's default
+    with pytest.raises(ConfigError, match=r"^--set: unknown field 'training\.bogus'; known: "):
+        load_config(AlignConfig, recipe, ["training={bogus=1}"], section="align")
+    with pytest.raises(ConfigError, match=r"^--set: training\.max_steps must be an integer, got '5'"):
+        load_config(AlignConfig, recipe, ['training={max_steps="5"}'], section="align")
+    with pytest.raises(ConfigError, match=r"^--set: training: not a valid inline TOML table"):
+        load_config(AlignConfig, recipe, ["training={max_steps=}"], section="align")
+    with pytest.raises(ConfigError, match=r"^--set: training must be a table of fields, got '5'; give them one "
+                                          r"by one \(training\.\w+=\.\.\.\) or as an inline table"):  # fmt: skip
+        load_config(AlignConfig, recipe, ["training=5"], section="align")

@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import re
 import tomllib
 import types
 import typing
@@ -33,36 +32,26 @@ def load_config(
 ) -> C:
     """Return a `cls` built from its defaults, then the recipe file, then `fields`, then `overrides`.
 
-    `section` picks a table of the recipe (e.g. `pretrain`) when a recipe holds several commands; if the
-    table is absent the whole file is used. `fields` are values from CLI options: None means "not given"
-    (the recipe's value, else the default, stays), any other value, False and 0 included, is set. A field of
-    a nested section is given as a dict (`data={"corpus": corpus}`), merged into the recipe's table, or by
-    its dotted path. So a CLI flag that can turn a recipe's `true` off is typed `bool | None` with default
-    None (typer's `--resume/--no-resume`), not `bool` with default False.
+    `section` picks a table of the recipe (e.g. `pretrain`) when a recipe holds several commands; a recipe
+    without that table is read whole (its fields at the top), and one with other commands' tables only is a
+    ConfigError. `fields` are values from CLI options: None means "not given" (the recipe's value, else the
+    default, stays), any other value, False and 0 included, is set. A field of a nested section is given as
+    a dict (`data={"corpus": corpus}`), merged into the recipe's table, or by its dotted path. So a CLI flag
+    that can turn a recipe's `true` off is typed `bool | None` with default None (typer's
+    `--resume/--no-resume`), not `bool` with default False. An override sets one field
+    (`training.max_steps=5`) or a section's fields as an inline table (`training={max_steps=5}`).
     """
     values: dict[str, Any] = {}
     if recipe is not None:
         values = _read_recipe(Path(recipe), section)
         _check_misplaced_tables(cls, Path(recipe), section)
     for key, value in _given(fields):
-        _set_path(values, key.split("."), value)
-    where = str(recipe) if recipe else "options"
+        _set_path(values, key.split("."), value, where="options")
+    set_fields: set[str] = set()
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set training.lr=3e-4")
-        _set_path(values, key.strip().split("."), _RawValue(raw.strip()))
-    try:
-        config = _build(cls, values, where=where)
-    except ConfigError as error:
-        # an error about a field a --set gave: the message names --set rather than the recipe
-        message, set_keys = str(error), [item.partition("=")[0].strip() for item in overrides]
-        about = message.split("; known:", 1)[0]  # the field at fault, not the list of known ones
-        if recipe is not None and message.startswith(f"{where}: ") and any(
-            re.search(rf"(?<![\w.]){re.escape(key)}(?![\w.])", about) for key in set_keys if key
-        ):  # fmt: skip
-            raise ConfigError("--set: " + message[len(where) + 2 :]) from None
-        raise
+        set_fields |= _apply_set(cls, values, item)
+    # an error about a field that a --set item gave names --set; any other, the recipe (or the options)
+    config = _build(cls, values, where=str(recipe) if recipe else "options", set_fields=frozenset(set_fields))
     # which fields the user set, for a command whose defaults depend on another field (given_fields)
     with contextlib.suppress(AttributeError):  # a slotted dataclass: given_fields answers None
         object.__setattr__(config, _GIVEN_ATTRIBUTE, frozenset(key for key, _ in _given(values)))
@@ -128,9 +117,15 @@ def _read_recipe(path: Path, section: str | None) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML recipe: {exc}") from None
-    if section and isinstance(data.get(section), dict):
+    if not section:
+        return data
+    if isinstance(data.get(section), dict):
         return data[section]
-    return data
+    tables = [key for key, value in data.items() if isinstance(value, dict)]
+    if any(key in COMMAND_SECTIONS for key in tables):  # another command's recipe: its fields are not these
+        raise ConfigError(f"{path}: no [{section}] table for this command; the recipe has "
+                          f"{', '.join(f'[{key}]' for key in tables)}")  # fmt: skip
+    return data  # a recipe of this command alone, its fields at the top
 
 
 # the recipe tables of the commands (`section` of their load_config): a recipe may hold several commands'
@@ -172,27 +167,85 @@ def _check_misplaced_tables(cls: type, path: Path, section: str | None) -> None:
                               f"in the [{section}] table")  # fmt: skip
 
 
-def _set_path(values: dict[str, Any], keys: list[str], value: Any) -> None:
+def _apply_set(cls: type, values: dict[str, Any], item: str) -> set[str]:
+    """Return the dotted names of the fields a `--set key=value` item gives, after setting them in `values`.
+
+    The value stays a raw string, parsed once its field's type is known, except an inline TOML table for a
+    section (`training={max_steps=5}`): its fields are set one by one, as a recipe's table sets them, so the
+    section's other fields keep the recipe's values.
+    """
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set training.lr=3e-4")
+    keys = key.strip().split(".")
+    table = _inline_table(keys, raw.strip()) if _names_section(cls, keys) else None
+    if table is None:
+        _set_path(values, keys, _RawValue(raw.strip()), where="--set")
+        return {".".join(keys)}
+    given: set[str] = set()
+    for name, value in _given(table):
+        _set_path(values, [*keys, *name.split(".")], value, where="--set")
+        given.add(".".join([*keys, name]))
+    return given
+
+
+def _names_section(cls: type, keys: list[str]) -> bool:
+    """Return whether the dotted path `keys` names a section (a dataclass field) of the config `cls`."""
+    tp: Any = cls
+    for key in keys:
+        if not dataclasses.is_dataclass(tp) or key not in {f.name for f in dataclasses.fields(tp)}:
+            return False
+        tp = typing.get_type_hints(tp)[key]
+    return dataclasses.is_dataclass(tp)
+
+
+def _inline_table(keys: list[str], raw: str) -> dict[str, Any] | None:
+    """Return the fields of a `--set` value written as an inline TOML table (`{max_steps=5}`), None for a
+    value that is not one; ConfigError, naming the section, for a `{...}` that TOML cannot read."""
+    if not raw.startswith("{"):
+        return None
+    try:
+        table = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--set: {'.'.join(keys)}: not a valid inline TOML table: {exc}") from None
+    return table if isinstance(table, dict) else None
+
+
+def _set_path(values: dict[str, Any], keys: list[str], value: Any, where: str) -> None:
     node = values
     for key in keys[:-1]:
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"{'.'.join(keys)}: {key} is not a table")
+            raise ConfigError(f"{where}: {'.'.join(keys)}: {key} is not a table")
     node[keys[-1]] = value
 
 
-def _build(cls: type[C], values: Mapping[str, Any], where: str, prefix: str = "") -> C:
+def _origin(name: str, value: Any, set_fields: frozenset[str], where: str) -> str:
+    """Return "--set" when every field that `value` (the field or table `name`) holds came from a --set
+    item, else `where`: an error about it then names what the user typed it in."""
+    names = [f"{name}.{key}" for key, _ in _given(value)] if isinstance(value, Mapping) else [name]
+    return "--set" if names and all(field in set_fields for field in names) else where
+
+
+def _build(
+    cls: type[C],
+    values: Mapping[str, Any],
+    where: str,
+    prefix: str = "",
+    set_fields: frozenset[str] = frozenset(),
+) -> C:
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         name = f"{prefix}{key}"
+        origin = _origin(name, value, set_fields, where)
         if key not in known:
-            raise ConfigError(f"{where}: unknown field {name!r}{_section_hint(hints, key, prefix)}; "
+            raise ConfigError(f"{origin}: unknown field {name!r}{_section_hint(hints, key, prefix)}; "
                               f"known: {', '.join(sorted(known))}")  # fmt: skip
         if dataclasses.is_dataclass(hints[key]) and isinstance(value, Mapping):
             value = {**_section_defaults(known[key]), **value}
-        kwargs[key] = _coerce(hints[key], value, name, where)
+        kwargs[key] = _coerce(hints[key], value, name, origin, set_fields)
     try:
         config = cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -223,7 +276,7 @@ def _section_hint(hints: Mapping[str, Any], key: str, prefix: str) -> str:
     return ""
 
 
-def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
+def _coerce(tp: Any, value: Any, name: str, where: str, set_fields: frozenset[str] = frozenset()) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
@@ -235,7 +288,7 @@ def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
             if arg is type(None):
                 continue
             try:
-                return _coerce(arg, value, name, where)
+                return _coerce(arg, value, name, where, set_fields)
             except ConfigError as exc:
                 last_error = exc
         raise last_error or ConfigError(f"{where}: {name}: bad value {value!r}")
@@ -243,8 +296,10 @@ def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
         if isinstance(value, tp):  # a section's default instance, kept whole
             return value
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: {name} must be a table of fields")
-        return _build(tp, value, where, prefix=f"{name}.")
+            field = dataclasses.fields(tp)[0].name  # an example of the form, with a field that exists
+            raise ConfigError(f"{where}: {name} must be a table of fields, got {value!r}; give them one by one "
+                              f"({name}.{field}=...) or as an inline table ({name}={{{field}=...}})")  # fmt: skip
+        return _build(tp, value, where, prefix=f"{name}.", set_fields=set_fields)
     if origin in (list, tuple) and isinstance(value, _RawValue):
         parsed = _parse_raw(tp, value, name, where)
         # `a,b` (or one item TOML reads as a scalar: the code `nan`, `1`): items parsed as the item type
@@ -261,7 +316,7 @@ def _coerce(tp: Any, value: Any, name: str, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where}: {name} must be a list, got {value!r}")
         inner = args[0] if args else Any
-        items = [_coerce(inner, v, f"{name}[{i}]", where) for i, v in enumerate(value)]
+        items = [_coerce(inner, v, f"{name}[{i}]", where, set_fields) for i, v in enumerate(value)]
         return items if origin is list else tuple(items)
     if origin is dict:
         if not isinstance(value, Mapping):

@@ -559,3 +559,24 @@ def test_the_pairs_reported_are_those_the_batches_held_and_survive_a_resume(tmp_
     assert pairs == drawn < 3 * 2 * 100_000
     run("resumed", 1)
     assert run("resumed", 3, resume=True) == pairs  # the steps before the checkpoint count too
+
+
+@pytest.mark.parametrize("field, value", [("dimension", -1), ("dimension", 0), ("alpha", -0.1), ("alpha", 1.5),
+                                          ("distill_weight", -1.0), ("ranking_weight", -1.0)])  # fmt: skip
+def test_out_of_range_sizes_exponents_and_weights_are_refused_naming_the_field(field, value):
+    """dimension -1 was a RuntimeError traceback and 0 a ZeroDivisionError; a negative weight was taken."""
+    config = AlignConfig(
+        data=CorpusConfig(corpus="sample"), tokenizer="t", teacher="xling-mini", distill_weight=1.0
+    )
+    setattr(config, field, value)
+    with pytest.raises(ConfigError, match=f"^{field}: "):
+        config.validate()
+
+
+def test_a_sampling_alpha_out_of_range_is_refused_before_the_corpus_is_read(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
+    """It was checked when the sampling started, after the corpus was read (about 2 minutes for the Bible)."""
+    config = AlignConfig(output=str(tmp_path / "out"), data=CorpusConfig("sample", ["eng", "deu"]),
+                         tokenizer=str(sample_tokenizer_dir), alpha=1.5)  # fmt: skip
+    _refused_before_the_corpus_is_read(config, monkeypatch, r"alpha: 1\.5 must be in \[0, 1\]")

@@ -327,3 +327,24 @@ def test_vectors_commands_read_words_that_are_not_utf8_as_unicode_errors_says(tm
     )
     assert code in (0, None), err
     assert json.loads((tmp_path / "bli.json").read_text())["settings"]["lowercase"] is False
+
+
+def test_a_recipe_error_under_max_steps_names_the_recipe_not_set(tmp_path, monkeypatch, capsys):
+    """--max-steps is passed on as a --set item, whose key the error's hint named: it was blamed on --set."""
+    recipe = tmp_path / "r2.toml"
+    recipe.write_text('[pretrain]\ntokenizer = "x"\nmax_steps = 5\n', encoding="utf-8")
+    code, err = _run_main(monkeypatch, capsys, "pretrain", "--recipe", str(recipe), "--max-steps", "7")
+    err = " ".join(err.split())  # rich wraps long lines
+    assert code == 2 and "r2.toml: unknown field 'max_steps'" in err and "--set" not in err, err
+
+
+def test_a_set_of_training_max_steps_beats_the_max_steps_option():
+    """The documented order is defaults, recipe, CLI options, then --set: --max-steps came after --set."""
+    from xling.cli.common import training_overrides
+    from xling.config import load_config
+    from xling.pretraining.pretrain import PretrainConfig
+
+    overrides = training_overrides(["tokenizer=t", "training.max_steps=5"], 7)
+    assert load_config(PretrainConfig, None, overrides).training.max_steps == 5
+    assert load_config(PretrainConfig, None, training_overrides(["tokenizer=t"], 7)).training.max_steps == 7
+    assert training_overrides(None, None) == []

@@ -902,3 +902,44 @@ def test_overwrite_replaces_a_run_whose_newest_checkpoint_is_damaged(tmp_path, c
 def test_a_min_lr_ratio_above_one_is_refused(ratio):
     with pytest.raises(ConfigError, match="min_lr_ratio must be in"):
         _config(min_lr_ratio=ratio).validate()
+
+
+@pytest.mark.parametrize("device", ["gpu", "GPU:0", "cuda:x", "cuda0", ""])
+def test_a_device_that_is_not_auto_cpu_cuda_or_cuda_n_is_refused_naming_it(device):
+    """gpu or GPU:0 trained on the CPU without a word (init_distributed took any other name for the CPU)."""
+    with pytest.raises(ConfigError, match=rf"training\.device: '{device}' must be auto, cpu, cuda or cuda:N"):
+        _config(device=device).validate()
+
+
+def test_cuda_is_refused_where_torch_sees_no_gpu_and_taken_where_it_sees_one(monkeypatch):
+    """Without a GPU, cuda was an AttributeError traceback from torch."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device in ("cuda", "cuda:1"):
+        with pytest.raises(
+            ConfigError, match=rf"training\.device: {device} asked for, but torch sees no CUDA"
+        ):
+            _config(device=device).validate()
+    for device in ("auto", "cpu"):
+        _config(device=device).validate()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for device in ("cuda", "cuda:1", "auto", "cpu"):
+        _config(device=device).validate()
+
+
+@pytest.mark.parametrize(
+    ("device", "world", "local_rank", "expected"),
+    [("cuda:1", "1", "0", 1), ("cuda", "1", "0", 0), ("cuda:1", "2", "0", 0), ("cuda:1", "2", "1", 1)],
+)
+def test_cuda_n_takes_gpu_n_alone_and_the_local_rank_under_torchrun(
+    monkeypatch, device, world, local_rank, expected
+):
+    """training.device=cuda:1 in one process trained on GPU 0 without a word (the index was ignored)."""
+    from xling.training import distributed
+
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: True)  # no process group joined here
+    monkeypatch.setenv("WORLD_SIZE", world)
+    monkeypatch.setenv("LOCAL_RANK", local_rank)
+    info = distributed.init_distributed(device)
+    assert chosen == [expected] and info.device == torch.device("cuda", expected)

@@ -813,3 +813,10 @@ def test_parallel_files_give_a_dev_share_of_their_pairs_to_both_directions(tmp_p
     assert data.counts() == {"eng-deu": 200 - len(sources), "deu-eng": 200 - len(sources)}
     held = set(zip(sources, references, strict=True))
     assert set(pairs) - held and held <= set(pairs)
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_a_dev_max_sentences_below_one_is_refused_naming_it(value):
+    """0 was an IndexError at the first evaluation; -1 silently left out each direction's last dev sentence."""
+    with pytest.raises(ConfigError, match=rf"dev_max_sentences: {value} must be a whole number at least 1"):
+        MTTrainConfig(dev_max_sentences=value).validate()

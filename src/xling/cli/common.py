@@ -197,11 +197,11 @@ def print_scores(result, columns: tuple[str, ...]) -> None:
 
 
 def training_overrides(sets: list[str] | None, max_steps: int | None) -> list[str]:
-    """Return the --set overrides of a training verb, with --max-steps as training.max_steps."""
-    overrides = list(sets or [])
-    if max_steps is not None:
-        overrides.append(f"training.max_steps={max_steps}")
-    return overrides
+    """Return the --set overrides of a training verb, with --max-steps as training.max_steps first: an
+    option, it comes before the user's --set items, so that a --set of training.max_steps wins (defaults,
+    recipe, options, then --set, as load_config documents)."""
+    given = [] if max_steps is None else [f"training.max_steps={max_steps}"]
+    return [*given, *(sets or [])]
 
 
 def show_training_progress(training) -> None:

@@ -36,15 +36,18 @@ def launched_world_size() -> int:
 def init_distributed(device: str = "auto") -> DistInfo:
     """Return this process's DistInfo, joining the process group that torchrun's env variables describe.
 
-    NCCL on GPUs, gloo on CPUs. `device` is "auto", "cpu" or "cuda".
+    NCCL on GPUs, gloo on CPUs. `device` is "auto", "cpu", "cuda" or "cuda:N": one process takes GPU N
+    (cuda: its LOCAL_RANK, 0), while under torchrun each process takes the GPU of its LOCAL_RANK.
     """
     world = launched_world_size()
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
     if use_cuda:
-        torch.cuda.set_device(local_rank)
-        dev = torch.device("cuda", local_rank)
+        # cuda:1 alone trained on GPU 0 without a word; under torchrun the ranks share out the GPUs
+        index = int(device.split(":", 1)[1]) if ":" in device and world == 1 else local_rank
+        torch.cuda.set_device(index)
+        dev = torch.device("cuda", index)
     else:
         dev = torch.device("cpu")
     if world > 1 and not dist.is_initialized():

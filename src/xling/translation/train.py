@@ -28,7 +28,7 @@ import torch
 
 from xling.artifacts import METADATA_FILE, TRANSLATION_KIND, read_metadata
 from xling.atomic import recorded_kind, shown_names, write_json_atomically
-from xling.config import config_to_dict
+from xling.config import check_int, config_to_dict
 from xling.data.config import CorpusConfig
 from xling.errors import ConfigError, XlingError
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
@@ -157,6 +157,7 @@ class MTTrainConfig:
             raise ConfigError(f"label_smoothing: {self.label_smoothing} must be in [0, 1)")
         if not 0 <= self.dev_fraction < 0.5:
             raise ConfigError(f"dev_fraction: {self.dev_fraction} must be in [0, 0.5)")
+        check_int("dev_max_sentences", self.dev_max_sentences, 1)  # 0 left nothing to score, -1 cut one
         if self.max_length < 4:
             raise ConfigError(f"max_length: {self.max_length} is too short")
         if self.temperature <= 0:

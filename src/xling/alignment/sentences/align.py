@@ -36,7 +36,7 @@ from xling.alignment.sentences.hard_negatives import (
 from xling.alignment.sentences.objective import SentenceAlignmentObjective, side
 from xling.artifacts import SENTENCE_ENCODER_FAMILY, folder_fingerprint
 from xling.atomic import check_apart, check_replaceable, same_path, save_keyed_array
-from xling.config import config_to_dict
+from xling.config import check_int, config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language, pair_file_spec
 from xling.data.readers import AlignedCorpus, read_parallel_tsv, require_file
@@ -201,6 +201,13 @@ class AlignConfig:
             check_not_test_set(spec.partition("=")[2], f"pairs {spec!r}")
         if not 1.0 <= self.scale <= 100.0:  # the objective keeps the scale in [1, 100], learned or not
             raise ConfigError(f"scale: {self.scale} must be in [1, 100]")
+        check_int("dimension", self.dimension, 1)  # -1 and 0 failed in torch, or as a division by zero
+        if not 0 <= self.alpha <= 1:  # here, not when the sampling starts: after the corpus is read
+            raise ConfigError(f"alpha: {self.alpha} must be in [0, 1] (0.3 as in XLM-R, 1 = in proportion, 0 = "
+                              "uniform)")  # fmt: skip
+        for name in ("ranking_weight", "distill_weight"):  # a negative weight would push translations apart
+            if not getattr(self, name) >= 0:  # `not >=` also refuses NaN
+                raise ConfigError(f"{name}: {getattr(self, name)} must be 0 (off) or more")
         if not self.data.corpus:
             raise ConfigError("data.corpus: give a folder of id-aligned <lang>.tsv[.gz] files (the Bible)")
         if self.data.text:
