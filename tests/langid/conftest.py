@@ -12,10 +12,13 @@ from xling.langid.train import LangidDataConfig, LangidTrainConfig, LangidTrainR
 
 
 def tiny_config(output: Path, **data) -> LangidTrainConfig:
-    """Return a config that trains in a few seconds: the bundled sample, 2^14 buckets, 16 dimensions."""
+    """Return a config that trains in a few seconds: the bundled sample, 2^14 buckets, the linear family with
+    16 dimensions and no prior (the trainer's defaults are the recipe's naive Bayes and prior 0.1; these tests
+    of the linear model and of the prior's effect were written for this one)."""
     return LangidTrainConfig(
         output=str(output), data=LangidDataConfig(**{"corpora": ["sample"], "min_examples_per_label": 600, **data}),
-        features=FeatureConfig(buckets=2**14), dim=16, epochs=3, lr=0.03, threads=1,
+        features=FeatureConfig(buckets=2**14), family="linear", dim=16, epochs=3, lr=0.03, prior_weight=0.0,
+        threads=1,
     )  # fmt: skip
 
 

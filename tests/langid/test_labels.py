@@ -11,6 +11,8 @@ from xling.langid.labels import Label, label_matches, parse_label
     [("zh", Label("zho")), ("zho", Label("zho")), ("cmn", Label("cmn")), ("zh-Hant", Label("zho", "Hant")),
      ("zh_hans", Label("zho", "Hans")), ("sr-Latn-RS", Label("srp", "Latn")), ("pt-BR", Label("por")),
      ("deu_1901", Label("deu")), ("und", Label("und")),
+     # a corpus's variant longer than BCP-47's 8-character subtags is dropped as the others (the UDHR's Greek)
+     ("ell_monotonic", Label("ell")), ("ell_polytonic", Label("ell")), ("nya_chinyanja", Label("nya")),
      # a region that implies the script (CLDR's likely subtags); an explicit script wins
      ("zh-TW", Label("zho", "Hant")), ("zh-HK", Label("zho", "Hant")), ("zh-CN", Label("zho", "Hans")),
      ("cmn_TW", Label("cmn", "Hant")), ("zh-Hans-TW", Label("zho", "Hans"))],
@@ -27,6 +29,8 @@ def test_labels_print_as_the_detector_writes_them():
 def test_unknown_code_is_a_clear_error():
     with pytest.raises(LanguageCodeError, match="here.tsv:3.*'xq'"):
         parse_label("xq", where="here.tsv:3")
+    with pytest.raises(LanguageCodeError, match="here.tsv:4.*'xq_monotonic'"):  # named as given
+        parse_label("xq_monotonic", where="here.tsv:4")
 
 
 def test_matching_is_macrolanguage_and_script_aware():

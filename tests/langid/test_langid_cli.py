@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xling.cli import app, main
+from xling.langid.sources import read_sample
 
 runner = CliRunner()
 
@@ -112,7 +113,15 @@ def test_langid_train_from_a_users_tsv(tmp_path, monkeypatch, capsys):
                                  "--set", "features.buckets=4096", "--set", "dim=8", "--set", "threads=1",
                                  "--json", str(tmp_path / "run.json")])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "run.json").read_text())["labels"] == 3
+    report = json.loads((tmp_path / "run.json").read_text())
+    assert report["labels"] == 3
+    # Finnish has 3 distinct lines, too few to hold one out: it is in no held-out figure, and that is said
+    assert "fin" not in report["dev_accuracy"] and report["dev_not_measured"] == {"fin": 3}
+    assert "not measured: fin (3 lines)" in result.output
+    card = json.loads((output / "config.json").read_text())
+    assert card["dev_not_measured"] == {"fin": 3}
+    # the user's file of two languages is one file (the sample's files of de and fr, and mine.tsv)
+    assert card["source_files"] == len(list(read_sample(frozenset({"deu", "fra"})))) + 1
     detected = runner.invoke(app, ["detect", "--model", str(output), "Asun pienessä kaupungissa."])
     assert detected.stdout.split("\t")[0] == "fin"
     code, err = run_main(monkeypatch, capsys, "langid", "train", "--tsv", tmp_path / "missing.tsv",

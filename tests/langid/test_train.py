@@ -65,6 +65,17 @@ def test_a_users_tsv_adds_a_language(tmp_path):
     assert result.identifier.detect("Minä rakastan kesää ja aurinkoa.").label == "fin"
 
 
+def test_the_card_counts_source_files_not_labels(tmp_path):
+    path = tmp_path / "mine.tsv"
+    lines = [("de", "Guten Morgen, wie geht es dir heute?"), ("fi", "Hyvää huomenta, miten voit tänään?")]
+    path.write_text("".join(f"{code}\t{text}\n" for code, text in lines * 3), encoding="utf-8")
+    result = train_identifier(
+        tiny_config(tmp_path / "det", corpora=[], tsv=[str(path)], min_examples_per_label=50)
+    )
+    assert result.identifier.labels == ("deu", "fin")
+    assert result.identifier.info["source_files"] == 1  # one file of two languages (2 before: one per label)
+
+
 @pytest.mark.parametrize("field", [{"supplement_share": 1.5}, {"wordfreq_texts": 0}])
 def test_bad_word_list_settings_are_config_errors(tmp_path, field):
     with pytest.raises(ConfigError, match=next(iter(field))):
@@ -125,10 +136,12 @@ def test_a_corpus_file_named_gz_that_is_not_gzip_is_an_error_naming_it(tmp_path)
 
 def test_udhr_file_names_become_labels(tmp_path):
     for name, text in [("srp_cyrl", "Сва људска бића"), ("por_BR", "Todos os seres humanos"),
-                       ("007", "unnamed"), ("nku", "")]:  # fmt: skip
+                       ("007", "unnamed"), ("nku", ""), ("ell_monotonic", "Όλοι οι άνθρωποι"),
+                       ("ell_polytonic", "Ὅλοι οἱ ἄνθρωποι")]:  # fmt: skip
         with gzip.open(tmp_path / f"{name}.txt.gz", "wt", encoding="utf-8") as handle:
             handle.write(text)
-    assert [str(source.label) for source in read_udhr(tmp_path)] == ["por", "srp_Cyrl"]
+    # the Greek variants were skipped: their names' subtags are longer than BCP-47's
+    assert [str(source.label) for source in read_udhr(tmp_path)] == ["ell", "ell", "por", "srp_Cyrl"]
 
 
 def test_word_lists_only_supplement_languages_other_sources_hold(tmp_path):
@@ -289,3 +302,84 @@ def test_spelling_variants_of_a_held_out_line_are_not_trained_on():
     assert not {spelling_1953(t) for t in dev.lines.texts} & {spelling_1953(t) for t in train.texts}
     whole_lines = {normalize_text(line) for line in old + new} & set(train.texts)
     assert len(whole_lines) == 2 * (60 - 12)  # both spellings of every other line train
+
+
+def test_german_spellings_of_1901_and_1996_are_one_variant():
+    """The UDHR's deu_1901 and deu differ by ß/ss (daß/dass, muß/muss): a line held out in one spelling must
+    not train in the other."""
+    from xling.langid.train import LangidDataConfig, build_examples
+
+    words = ["Menschen", "Rechte", "Würde", "Freiheit", "Gewissen", "Vernunft", "Gesetz", "Völker"]
+    old = [f"daß jeder {words[i % 8]} die {words[i // 8]} achten muß" for i in range(60)]
+    new = [line.replace("ß", "ss") for line in old]
+    group = [Source(Label("deu"), tuple(old), "udhr/deu_1901"), Source(Label("deu"), tuple(new), "udhr/deu")]
+    train, dev = build_examples({"deu": group}, LangidDataConfig(dev_fraction=0.2, chunk_words=50), seed=0)
+    assert not {t.replace("ß", "ss") for t in dev.lines.texts} & {t.replace("ß", "ss") for t in train.texts}
+    assert len(dev.lines.texts) == 12  # 20% of the 60 lines, each once
+
+
+def test_no_held_out_chunk_is_a_training_chunk_of_a_line_that_differs_later():
+    """Variants are grouped by whole line, dev is measured by chunk: two lines that differ in their second
+    chunk only share the first, which must not be held out in one and trained in the other."""
+    from xling.langid.train import LangidDataConfig, build_examples
+
+    words = ["Menschen", "Rechte", "Würde", "Freiheit", "Gewissen", "Vernunft"]
+    pairs = [
+        (f"alle {words[i % 6]} und {words[i // 6]}", f"sind {words[i % 6]} {words[i // 6]}")
+        for i in range(30)
+    ]
+    # 4-word chunks: a line's head, then its tail, which tells the two lines of a head apart
+    tails = [f"{tail} {end}" for _, tail in pairs for end in ("frei", "klar")]
+    lines = [f"{head} {tail} {end}" for head, tail in pairs for end in ("frei", "klar")]
+    group = [Source(Label("deu"), tuple(lines), "udhr/deu")]
+    train, dev = build_examples({"deu": group}, LangidDataConfig(dev_fraction=0.2, chunk_words=4), seed=0)
+    assert len(dev.lines.texts) == 2 * 12 and not set(dev.lines.texts) & set(train.texts)
+    assert (
+        len(set(train.texts) & {tail.lower() for tail in tails}) == 60 - 12
+    )  # only shared heads are left out
+
+
+def test_a_label_whose_lines_normalise_to_nothing_says_so():
+    from xling.langid.train import LangidDataConfig, build_examples
+
+    group = [Source(Label("ita"), ("12345", "😀 😀", "https://example.org/x"), "mine.tsv")]
+    # nothing was held out: the old message blamed the dev lines
+    with pytest.raises(DataError, match=r"mine\.tsv: label ita: no training text: 3 of its 3 lines have no "
+                                        r"letters left after normalisation \(digits, emoji, URLs"):  # fmt: skip
+        build_examples({"ita": group}, LangidDataConfig(), seed=0)
+
+
+def test_lang_keeps_the_labels_it_names_script_included_and_warns_of_the_others(tmp_path, caplog):
+    udhr = tmp_path / "udhr"
+    udhr.mkdir()
+    texts = {"srp_cyrl": "Сва људска бића рађају се слободна и једнака у достојанству и правима.",
+             "srp_latn": "Sva ljudska bića rađaju se slobodna i jednaka u dostojanstvu i pravima.",
+             "deu": "Alle Menschen sind frei und gleich an Würde und Rechten geboren.",
+             "nld": "Alle mensen worden vrij en gelijk in waardigheid en rechten geboren."}  # fmt: skip
+    for name, text in texts.items():
+        with gzip.open(udhr / f"{name}.txt.gz", "wt", encoding="utf-8") as handle:
+            handle.write(f"{text}\n" * 3)
+    config = tiny_config(tmp_path / "det", corpora=["udhr"], data=str(tmp_path), languages=["el", "sr-Latn", "de"],
+                         min_examples_per_label=50)  # fmt: skip
+    with caplog.at_level("WARNING", logger="xling.langid.train"):
+        result = train_identifier(config)
+    assert result.identifier.labels == ("deu", "srp_Latn")  # not srp_Cyrl: sr-Latn names the script
+    assert "data.languages: no source holds el" in caplog.text
+
+
+def test_defaults_are_the_recipes_measured_choice():
+    """`xling langid train --corpus udhr --tsv mine.tsv` (the README's example) trains the model the README
+    describes: naive Bayes, alpha 0.1, 2^17 buckets, the prior at 0.1, as recipes/langid.toml chose."""
+    import tomllib
+    from pathlib import Path
+
+    from xling.langid.train import LangidTrainConfig
+
+    recipe = tomllib.loads(
+        (Path(__file__).parents[2] / "recipes" / "langid.toml").read_text(encoding="utf-8")
+    )
+    chosen = recipe["langid"]
+    default = LangidTrainConfig()
+    assert (default.family, default.alpha, default.prior_weight, default.features.buckets) == (
+        chosen["family"], chosen["alpha"], chosen["prior_weight"], chosen["features"]["buckets"]
+    )  # fmt: skip

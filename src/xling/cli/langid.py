@@ -132,8 +132,13 @@ def train(
                       f"{result.dev_short_accuracy:.2%} (1-3 words)")  # fmt: skip
         weakest = sorted(result.per_label.items(), key=lambda item: item[1])[:8]
         console.print("  weakest: " + ", ".join(f"{literal(label)} {value:.0%}" for label, value in weakest))
+        if result.not_measured:  # in none of the figures above: too few distinct lines to hold one out
+            unmeasured = (f"{literal(label)} ({lines} line{'' if lines == 1 else 's'})"
+                          for label, lines in result.not_measured.items())  # fmt: skip
+            console.print("  not measured: " + ", ".join(unmeasured))
     accuracy, short = (None if math.isnan(x) else x for x in (result.dev_accuracy, result.dev_short_accuracy))
     write_json(json_path, {"output": str(result.output), "labels": result.labels,
                            "train_examples": result.train_examples, "dev_macro_accuracy": accuracy,
                            "dev_short_macro_accuracy": short, "seconds": result.seconds,
-                           "dev_accuracy": result.per_label, "config": config_to_dict(config)})  # fmt: skip
+                           "dev_accuracy": result.per_label, "dev_not_measured": result.not_measured,
+                           "config": config_to_dict(config)})  # fmt: skip

@@ -35,6 +35,7 @@ UNDETERMINED = "und"
 """ISO 639-3 for "undetermined": what the detector says when it cannot tell (empty text, digits, emoji)."""
 
 _SUBTAG_RE = re.compile(r"[-_]")
+_MAX_SUBTAG = 8  # BCP-47's longest subtag (a variant such as `fonipa`, a private one)
 
 SCRIPT_PARTS = {"Kore": {"Kore", "Hang", "Hani"}, "Jpan": {"Jpan", "Hira", "Kana", "Hrkt", "Hani"}}
 """The scripts a mixed writing system is made of (ISO 15924): Korean written `Kore` is also `kor_Hang`
@@ -76,7 +77,16 @@ def parse_label(code: str, *, where: str | None = None) -> Label:
     parts = _SUBTAG_RE.split(code.strip())
     if parts[0].lower() == UNDETERMINED:
         return Label(UNDETERMINED)
-    language = normalize_language(code, where=where)  # zh-yue: yue, zh-nan: nan (an extended language)
+    # a corpus's own variant names (the UDHR's `ell_monotonic`, `nya_chinyanja`) are longer than BCP-47's
+    # 8-character subtags, which makes the whole tag malformed: drop them as the other variants are dropped
+    kept = [parts[0], *(part for part in parts[1:] if len(part) <= _MAX_SUBTAG)]
+    tag = code if len(kept) == len(parts) else "-".join(kept)
+    try:
+        language = normalize_language(tag, where=where)  # zh-yue: yue, zh-nan: nan (an extended language)
+    except LanguageCodeError:
+        if tag == code:
+            raise
+        language = normalize_language(code, where=where)  # raises too, naming the code as given
     legacy = LEGACY_SCRIPT_SUBTAGS.get((language, parts[1].lower())) if len(parts) > 1 else None
     if legacy is not None:
         return Label(language, legacy)

@@ -3,6 +3,7 @@ with little text learned alike (per-language caps, up-sampling with fresh crops,
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import random
@@ -22,7 +23,7 @@ from xling.data.root import data_root
 from xling.errors import ConfigError, DataError
 from xling.langid.features import FeatureConfig, Featurizer
 from xling.langid.labels import DEFAULT_MEMBER, Label, parse_label
-from xling.langid.model import KIND, LanguageIdentifier
+from xling.langid.model import KIND, LanguageIdentifier, _matching_labels
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior
 from xling.langid.scorers import FAMILIES, LinearScorer, NaiveBayesScorer
@@ -41,7 +42,14 @@ from xling.langid.sources import (
     transliterated,
 )
 
-__all__ = ["LangidDataConfig", "LangidTrainConfig", "LangidTrainResult", "assign_labels", "train_identifier"]
+__all__ = [
+    "LangidDataConfig",
+    "LangidTrainConfig",
+    "LangidTrainResult",
+    "assign_labels",
+    "requested_labels",
+    "train_identifier",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -117,10 +125,14 @@ class LangidTrainConfig:
     overwrite: bool = False
     """Replace a detector already in `output` (only a detector: a folder of other files is refused)."""
     data: LangidDataConfig = field(default_factory=LangidDataConfig)
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    family: str = "linear"
-    """Model family (xling.langid.scorers): "linear" (fastText's classifier, trained by gradient descent: dim,
-    epochs, batch_size, lr) or "naive_bayes" (multinomial naive Bayes, trained by counting: alpha)."""
+    # the defaults are recipes/langid.toml's choices, measured on held-out data (its tables): a run without
+    # the recipe (`--corpus udhr --tsv mine.tsv`) gets the model the README describes
+    features: FeatureConfig = field(default_factory=lambda: FeatureConfig(buckets=2**17))
+    """Hashed features (2^17 buckets, as recipes/langid.toml: half the size of 2^18, held-out figures within
+    a tenth of a point)."""
+    family: str = "naive_bayes"
+    """Model family (xling.langid.scorers): "naive_bayes" (multinomial naive Bayes, trained by counting: alpha)
+    or "linear" (fastText's classifier, trained by gradient descent: dim, epochs, batch_size, lr)."""
     dim: int = 64
     """linear: size of each feature's vector (the model is buckets x dim + dim x labels)."""
     epochs: int = 4
@@ -129,15 +141,15 @@ class LangidTrainConfig:
     """linear: examples per step."""
     lr: float = 0.01
     """linear: Adam learning rate, decayed linearly to zero."""
-    alpha: float = 0.01
+    alpha: float = 0.1
     """naive_bayes: additive smoothing of the feature counts (its temperature is then fitted on the held-out
     lines and their crops, without the prior)."""
     threshold: float = 0.0
     """Saved default: below this top probability, predict `und`."""
-    prior_weight: float = 0.0
+    prior_weight: float = 0.1
     """Weight of the speakers log-prior (`xling.langid.prior`) added to the logits at prediction, saved with
     the model (0: labels equally likely, as trained). Choose it on held-out data: a larger weight helps the
-    big languages' short text and costs the small languages that resemble them."""
+    big languages' short text and costs the small languages that resemble them (0.1: naive Bayes' best)."""
     seed: int = 0
     """Seed of sampling, crops and initialisation."""
     threads: int = 2
@@ -184,6 +196,8 @@ class LangidTrainResult:
     """Macro accuracy on 4-10 word crops of the held-out lines."""
     seconds: float
     per_label: dict[str, float] = field(default_factory=dict)
+    not_measured: dict[str, int] = field(default_factory=dict)
+    """Labels in no held-out figure (per_label, the macros), with their distinct lines: too few to hold out."""
 
 
 # --- sources and labels ------------------------------------------------------------------------------
@@ -324,7 +338,37 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
     return dict(sorted(grouped.items()))
 
 
+def requested_labels(grouped: dict[str, list[Source]], codes: Sequence[str]) -> dict[str, list[Source]]:
+    """Return the groups whose label one of `codes` names, matched as a detector's `languages=` restriction
+    matches them (script included: `sr-Latn` keeps srp_Latn, not srp_Cyrl); every group when `codes` is
+    empty. A code no label matches is a warning naming it: the sources hold no text of it."""
+    if not codes:
+        return grouped
+    labels = tuple(grouped)
+    scripts = tuple(_group_scripts(group) for group in grouped.values())
+    wanted = {code: parse_label(code, where="data.languages") for code in dict.fromkeys(codes)}
+    masks = {code: _matching_labels(labels, scripts, label) for code, label in wanted.items()}
+    missing = [code for code, mask in masks.items() if not mask.any()]
+    if missing:
+        logger.warning("data.languages: no source holds %s; the detector will not know %s",
+                       ", ".join(missing), "it" if len(missing) == 1 else "them")  # fmt: skip
+    keep = np.logical_or.reduce(list(masks.values()))
+    return {label: group for label, group, kept in zip(labels, grouped.values(), keep, strict=True) if kept}
+
+
+def _group_scripts(group: Sequence[Source]) -> tuple[str, ...]:
+    """Return the scripts of at least MIN_SCRIPT_SHARE of a group's first lines, most used first (what
+    `label_scripts` records for the label, read before any example is made)."""
+    texts = [text for source in group for text in source.texts[:500]]
+    seen = Counter(script for script in dominant_scripts(texts) if script is not None)
+    total = sum(seen.values())
+    return tuple(script for script, n in seen.most_common() if n >= MIN_SCRIPT_SHARE * total)
+
+
 # --- examples ----------------------------------------------------------------------------------------
+
+MIN_DEV_LINES = 20
+"""A label with fewer distinct lines holds none out (each is needed to train): its accuracy is not measured."""
 
 
 def _chunks(text: str, chunk_words: int) -> list[str]:
@@ -378,13 +422,26 @@ class DevSets:
     lines: Examples = field(default_factory=Examples)
     short: Examples = field(default_factory=Examples)
     medium: Examples = field(default_factory=Examples)
+    unmeasured: dict[str, int] = field(default_factory=dict)
+    """Labels with no held-out line, and their distinct lines (fewer than MIN_DEV_LINES, or none held out)."""
 
 
 def _variant_key(form: str) -> str:
-    """Return what spelling variants of a normalised line share: the line without its diacritics and Latin
-    vowels (versions of a text that a spelling reform, as Romanian's î -> â, or diacritics set apart)."""
-    decomposed = unicodedata.normalize("NFD", form)
+    """Return what spelling variants of a normalised line share: the line case-folded (German 1901's ß is
+    1996's ss: muß/muss), without its diacritics and Latin vowels (versions of a text that a spelling
+    reform, as Romanian's î -> â, or diacritics set apart)."""
+    decomposed = unicodedata.normalize("NFD", form.casefold())
     return "".join(c for c in decomposed if not unicodedata.category(c).startswith("M") and c not in "aeiouy")
+
+
+def _no_training_text(label: str, group: Sequence[Source], held: int) -> str:
+    """Return why a label has no training text: its lines with no letter left once normalised (digits,
+    emoji, URLs), and those held out."""
+    texts = [text for source in group if not source.supplement for text in source.texts]
+    empty = sum(1 for text in texts if not normalize_text(text))
+    held_out = f", {held} held out as dev lines" if held else ""
+    return (f"label {label}: no training text: {empty} of its {len(texts)} lines have no letters left after "
+            f"normalisation (digits, emoji, URLs and punctuation are dropped){held_out}")  # fmt: skip
 
 
 def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, seed: int
@@ -409,12 +466,16 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
         held_rng = random.Random(f"{seed}/{label}")  # str seeds hash with sha512: stable across runs
         keys = list(variants)
         held_rng.shuffle(keys)
-        held = min(config.dev_max, int(len(keys) * config.dev_fraction)) if len(keys) >= 20 else 0
+        held = min(config.dev_max, int(len(keys) * config.dev_fraction)) if len(keys) >= MIN_DEV_LINES else 0
+        if not held:  # it drops out of the macro accuracy: said so, not silently
+            dev.unmeasured[str(label)] = len(keys)
         lines = [variants[key][0] for key in keys[:held]] + [
             text for key in keys[held:] for text in variants[key]
         ]
+        held_chunks: set[str] = set()
         for line in lines[:held]:
             for chunk in _chunks(line, config.chunk_words):
+                held_chunks.add(_variant_key(normalize_text(chunk)))
                 dev.lines.add(chunk, label_id)
                 dev.short.add(crop(chunk, held_rng, short=True), label_id)
                 dev.medium.add(crop(chunk, held_rng, short=False), label_id)
@@ -423,12 +484,14 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
         words = words[: int(config.max_units_per_label * config.supplement_share)]
         chunks = [chunk for line in lines[held:] for chunk in _chunks(line, config.chunk_words)]
         rng.shuffle(chunks)
-        units = chunks[: config.max_units_per_label - len(words)] + words
+        # variants are grouped by whole line but measured by chunk: two lines that differ in a later chunk
+        # only share their first, so a training chunk of a held-out chunk's key is left out (checked
+        # after the shuffle, on the chunks the cap keeps only: the Bible's 31k verses need no key each)
+        kept = (chunk for chunk in chunks if _variant_key(normalize_text(chunk)) not in held_chunks)
+        units = list(itertools.islice(kept, max(0, config.max_units_per_label - len(words)))) + words
         rng.shuffle(units)
         if not units:
-            raise DataError(
-                f"label {label}: no training text left after holding out dev lines", group[0].origin
-            )
+            raise DataError(_no_training_text(label, group, held), group[0].origin)
         count = 0
         for unit in units:
             train.add(unit, label_id)
@@ -493,7 +556,8 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
     # before the work: a folder it may not replace is refused now, not after minutes of training
     check_replaceable(config.output, config.overwrite, "language identifier", kind=KIND)
     start = time.perf_counter()
-    grouped = assign_labels(collect_sources(config.data))
+    # the corpora are read by language (cheap); the label, script included, is matched once they are grouped
+    grouped = requested_labels(assign_labels(collect_sources(config.data)), config.data.languages)
     labels = tuple(grouped)
     if len(labels) < 2:  # one label answers itself for every text, whatever the threshold
         raise DataError(f"the data holds {len(labels)} language ({', '.join(map(str, labels)) or 'none'}); a "
@@ -519,19 +583,30 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
     dev_accuracy, per_label = macro_accuracy(identifier, dev.lines)
     dev_short_accuracy, _ = macro_accuracy(identifier, dev.short)
     dev_medium_accuracy, _ = macro_accuracy(identifier, dev.medium)
+    not_measured = {label: lines for label, lines in dev.unmeasured.items() if label not in per_label}
     identifier.info = {
         "sources": [*config.data.corpora, *(Path(path).name for path in config.data.tsv)],
         "max_units_per_label": config.data.max_units_per_label,
         "min_examples_per_label": config.data.min_examples_per_label,
-        "source_files": sum(len(group) for group in grouped.values()),
+        # files, not sources: a `lang<TAB>text` file of several languages gives a source per label
+        "source_files": _source_files(grouped),
         "train_examples": len(train.texts), "dev_macro_accuracy": _rounded(dev_accuracy),
         "dev_short_macro_accuracy": _rounded(dev_short_accuracy),
         "dev_medium_macro_accuracy": _rounded(dev_medium_accuracy),
         "dev_accuracy": {label: round(value, 4) for label, value in per_label.items()},
+        "dev_not_measured": not_measured,
     }  # fmt: skip
     output_dir = identifier.save_pretrained(config.output, overwrite=config.overwrite)
     return LangidTrainResult(identifier, output_dir, len(labels), len(train.texts), dev_accuracy,
-                             dev_short_accuracy, dev_medium_accuracy, time.perf_counter() - start, per_label)  # fmt: skip
+                             dev_short_accuracy, dev_medium_accuracy, time.perf_counter() - start, per_label,
+                             not_measured)  # fmt: skip
+
+
+def _source_files(grouped: dict[str, list[Source]]) -> int:
+    """Return the number of distinct files the labels' sources were read from (a `lang<TAB>text` file of
+    several languages is one file, a transliterated copy is its original's)."""
+    return len({source.origin.removesuffix(f" (transliterated to {source.label.script})")
+                for group in grouped.values() for source in group})  # fmt: skip
 
 
 def _rounded(accuracy: float) -> float | None:
