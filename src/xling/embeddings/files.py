@@ -45,14 +45,17 @@ def embed_file(encoder, input_path: str | Path, output_path: str | Path, *, batc
     if len(empty):  # a static model's text of no known piece (a zero-width space): it matches nothing
         logger.warning("%s:%d: %d line(s) have no token the model knows (first: %r); their rows are zero "
                        "vectors", input_path, empty[0] + 1, len(empty), texts[empty[0]][:60])  # fmt: skip
-    with atomic_write(output, "wb") as handle:
-        if kind == "npy":
-            np.save(handle, vectors.astype(dtype))
-        else:
-            rows = np.empty((len(vectors), vectors.shape[1] + 1), dtype=np.float32)
-            rows[:, 0] = np.array([vectors.shape[1]], dtype=np.int32).view(np.float32)[0]
-            rows[:, 1:] = vectors
-            rows.tofile(handle)
+    try:
+        with atomic_write(output, "wb") as handle:
+            if kind == "npy":
+                np.save(handle, vectors.astype(dtype))
+            else:
+                rows = np.empty((len(vectors), vectors.shape[1] + 1), dtype=np.float32)
+                rows[:, 0] = np.array([vectors.shape[1]], dtype=np.int32).view(np.float32)[0]
+                rows[:, 1:] = vectors
+                rows.tofile(handle)
+    except OSError as error:  # a full disk, or a place no file can be made: said, not a traceback
+        raise DataError(f"cannot write the vectors: {error.strerror or error}", output) from error
     return EmbedReport(output, len(texts), vectors.shape[1], stats.truncated, stats.seconds)
 
 
