@@ -244,3 +244,51 @@ def test_detect_spans_of_a_blank_text_print_und_and_follow_the_threshold(folder)
         app, ["detect", "--model", str(folder), "--spans", "--threshold", "1.0", "Das ist gut."]
     )
     assert result.stdout.splitlines() == ["[und] Das ist gut."]
+
+
+@pytest.mark.parametrize("bad", ["missing input", "folder output", "output is the input", "missing, stdout"])
+def test_detect_file_paths_are_checked_before_the_detector_loads(tmp_path, monkeypatch, capsys, bad):
+    from xling.langid import LanguageIdentifier
+
+    loads = []
+
+    def no_load(*args, **kwargs):  # a large detector takes seconds to load
+        loads.append(args)
+        raise AssertionError("the detector was loaded before the paths were checked")
+
+    monkeypatch.setattr(LanguageIdentifier, "from_pretrained", no_load)
+    source, output = tmp_path / "in.txt", tmp_path / "out.tsv"
+    source.write_text("Guten Morgen\n", encoding="utf-8")
+    message = {"missing input": "file not found", "folder output": "is a folder",
+               "output is the input": "is also an input file", "missing, stdout": "file not found"}[bad]  # fmt: skip
+    if bad.startswith("missing"):
+        source = tmp_path / "missing.txt"
+    elif bad == "folder output":
+        output.mkdir()
+    else:
+        output = source
+    where = [] if bad == "missing, stdout" else ["--output", output]
+    code, err = run_main(monkeypatch, capsys, "detect", "--input", source, *where)
+    assert code == 2 and message in err and not loads, err
+
+
+def test_detect_top_k_rows_of_a_file_all_have_k_pairs(folder, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("Guten Morgen, wie geht es dir?\n\n🎉\nMañana vamos a la playa.\n", "utf-8")
+    base = ["detect", "--model", str(folder), "--input", str(source), "--k", "3"]
+    output = tmp_path / "out.tsv"
+    to_file = ["--output", str(output)]
+    for args in (base, [*base, *to_file], [*base, "--threshold", "1.0", *to_file]):  # stdout, file, all und
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        text = output.read_text("utf-8") if "--output" in args else result.stdout
+        rows = [line.split("\t") for line in text.split("\n")[:-1]]
+        assert len(rows) == 4 and all(len(row) == 6 for row in rows), rows  # 3 (label, probability) pairs
+        assert rows[1] == ["und", "0.0000", "", "", "", ""] and rows[2][0] == "und"
+    assert rows[0][0] == "und" and rows[0][2:] == ["", "", "", ""]  # under the threshold
+    # TEXT arguments print the same rows; JSON lists only the candidates
+    result = runner.invoke(app, ["detect", "--model", str(folder), "--k", "3", "Das ist gut.", "🎉"])
+    assert [len(line.split("\t")) for line in result.stdout.splitlines()] == [6, 6]
+    result = runner.invoke(app, [*base, "--json"])
+    blank = json.loads(result.stdout.splitlines()[1])
+    assert blank["predictions"] == [{"language": "und", "probability": 0.0}]

@@ -323,3 +323,50 @@ def test_mine_files_refuses_an_output_that_is_an_input_or_a_folder(tmp_path, fak
     assert (tmp_path / "src.txt").read_text(encoding="utf-8") == "\n".join(SRC) + "\n"
     with pytest.raises(DataError, match="is a folder"):
         mine_files(fake_encoder, tmp_path / "src.txt", tmp_path / "tgt.txt", tmp_path)
+
+
+def test_a_file_with_cr_line_ends_only_is_mined(tmp_path, fake_encoder):
+    # a classic Mac OS file, read by embed, detect and translate (the shared readers) as three lines
+    (tmp_path / "cr.txt").write_bytes(b"the cat sleeps\ra storm is coming\rbread and butter\r")
+    assert read_sentences(tmp_path / "cr.txt") == ["the cat sleeps", "a storm is coming", "bread and butter"]
+    (tmp_path / "tgt.txt").write_text("the cat sleeps!\nA storm is coming.\n", encoding="utf-8")
+    report = mine_files(fake_encoder, tmp_path / "cr.txt", tmp_path / "tgt.txt", tmp_path / "out.tsv",
+                        MineConfig(k=1, threshold=None))  # fmt: skip
+    assert report.src_sentences == 3 and report.pairs >= 1
+    (tmp_path / "blank.txt").write_bytes(b"one\r  \r")  # mine's own checks stay: a blank line is named
+    with pytest.raises(DataError, match=r"blank\.txt:2: empty line"):
+        read_sentences(tmp_path / "blank.txt")
+
+
+def test_a_gzip_file_without_a_gz_name_gets_the_shared_readers_advice(tmp_path):
+    import gzip
+
+    # it was "invalid UTF-8 at byte offset 1 of the line"
+    (tmp_path / "packed.txt").write_bytes(gzip.compress(b"one\ntwo\n"))
+    with pytest.raises(DataError, match=r"packed\.txt: the file is gzip.* rename it to packed\.txt\.gz"):
+        read_sentences(tmp_path / "packed.txt")
+
+
+def test_a_gz_name_in_capitals_is_read_as_gzip(tmp_path):
+    import gzip
+
+    (tmp_path / "upper.TXT.GZ").write_bytes(gzip.compress(b"one\ntwo\n"))
+    assert read_sentences(tmp_path / "upper.TXT.GZ") == ["one", "two"]
+
+
+def test_mine_files_a_failed_write_is_a_data_error_naming_the_output(tmp_path, fake_encoder, monkeypatch):
+    import errno
+
+    from xling.retrieval import mining
+
+    (tmp_path / "src.txt").write_text("\n".join(SRC) + "\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text("\n".join(TGT) + "\n", encoding="utf-8")
+
+    def full_disk(path, mode="w"):  # what /proc/x.tsv or a full disk does after writable_file passed
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(mining, "atomic_write", full_disk)
+    output = tmp_path / "mined.tsv"
+    with pytest.raises(DataError, match=r"mined\.tsv: cannot write the mined pairs: No space left on device"):
+        mine_files(fake_encoder, tmp_path / "src.txt", tmp_path / "tgt.txt", output, MineConfig(k=2))
+    assert not output.exists()

@@ -51,6 +51,8 @@ def detect(
     ] = None,
 ) -> None:
     """Print the language of each TEXT (ISO 639-3, with a script where the language has several)."""
+    from xling.atomic import writable_file
+    from xling.data.readers import require_file
     from xling.errors import ConfigError
     from xling.langid import DEFAULT_IDENTIFIER, LanguageIdentifier, language_spans
     from xling.langid.files import detect_file, format_predictions, format_spans
@@ -60,6 +62,11 @@ def detect(
     check_texts(texts)
     if output is not None and input is None:
         raise ConfigError("--output goes with --input")
+    if input is not None:
+        # before loading the detector, which a typo in a path would waste (detect_file checks them again)
+        path = require_file(input)
+        if output is not None:
+            writable_file(output, [path])
     identifier = LanguageIdentifier.from_pretrained(model or DEFAULT_IDENTIFIER)
     allowed = (
         [code.strip() for code in languages.split(",") if code.strip()] if languages is not None else None
@@ -87,7 +94,7 @@ def detect(
             typer.echo(format_spans(found, as_json=as_json))
         else:
             top = identifier.predict([text], k=k, threshold=threshold, languages=allowed)[0]
-            typer.echo(format_predictions(text, top, as_json=as_json))
+            typer.echo(format_predictions(text, top, as_json=as_json, k=k))
 
 
 @app.command("train")

@@ -57,7 +57,9 @@ def translate(
 ) -> None:
     """Translate TEXT arguments (printed one per line) or a file (--input FILE --output FILE); without --src
     (or with --src auto) each text's language is detected."""
+    from xling.atomic import writable_file
     from xling.config import load_config
+    from xling.data.readers import require_file
     from xling.errors import ConfigError
     from xling.langid import DEFAULT_IDENTIFIER
     from xling.translation.decoding import DecodeOptions
@@ -74,6 +76,10 @@ def translate(
                           length_penalty=length_penalty, no_repeat_ngram_size=no_repeat_ngram_size,
                           repetition_penalty=repetition_penalty, max_length_a=max_length_a,
                           max_length_b=max_length_b, batch_size=batch_size)  # fmt: skip
+    if input is not None and output is not None:
+        # before loading the model (seconds for xling-mt-bible, minutes for NLLB), which a typo in a path
+        # would waste; translate_file checks them again
+        writable_file(output, [require_file(input)])
     name = model or DEFAULT_MODEL
     with console.status(f"loading {literal(name)}"):
         translator = Translator.from_pretrained(name, backend=backend, device=device, threads=threads,

@@ -34,8 +34,9 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
                 progress: bool = False, languages: Sequence[str] | None = None, as_json: bool = False,
                 spans: bool = False) -> DetectFileReport:  # fmt: skip
     """Return a report after labelling every line of `input` (a blank line gets `und`); output line i is the
-    answer for input line i: `label<TAB>probability` (k pairs with k > 1), with `as_json` a JSON object
-    (`format_predictions`), with `spans` the line's language spans (`format_spans`: a JSON list with
+    answer for input line i: `label<TAB>probability`, k pairs with k > 1 (a line with fewer candidates, as
+    `und` or a script few labels have, ends in empty pairs, so every row has 2k columns), with `as_json` a
+    JSON object (`format_predictions`), with `spans` the line's language spans (`format_spans`: a JSON list with
     `as_json`; `k` does not apply). `languages` restricts the answers (see LanguageIdentifier.predict). A
     line that is not UTF-8 is a DataError naming it, raised before anything is written."""
     if batch_size < 1:
@@ -64,7 +65,7 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
             for text, top in zip(
                 batch, identifier.predict(batch, k=k, threshold=threshold, languages=languages), strict=True
             ):
-                rows.append(format_predictions(text, top, as_json=as_json))
+                rows.append(format_predictions(text, top, as_json=as_json, k=k))
         if bar is not None:
             bar.update(task, advance=len(batch))
     if bar is not None:
@@ -81,13 +82,18 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
 
 
 def format_predictions(
-    text: str, top: Sequence[Prediction], *, as_json: bool = False, digits: int = 4
+    text: str, top: Sequence[Prediction], *, as_json: bool = False, digits: int = 4, k: int = 1
 ) -> str:
-    """Return one text's answer as one line: `label<TAB>probability` pairs, or with `as_json` the object
-    `{"text": ..., "predictions": [{"language": ..., "probability": ...}, ...]}`."""
+    """Return one text's answer as one line: `label<TAB>probability` pairs, at least `k` of them (the ones
+    missing, after an `und` or where the text's script leaves fewer labels, as empty fields: `und<TAB>0.0000`
+    then k - 1 pairs of empty label and probability), or with `as_json` the object
+    `{"text": ..., "predictions": [{"language": ..., "probability": ...}, ...]}` (never padded)."""
     if as_json:
         return json_line({"text": text, "predictions": [p.to_dict() for p in top]})
-    return "\t".join(f"{p.label}\t{p.probability:.{digits}f}" for p in top)
+    # every row of a --k file has 2k columns: a TSV reader (pandas, csv, cut -f) keeps them aligned, empty
+    # fields read as missing values
+    pairs = [f"{p.label}\t{p.probability:.{digits}f}" for p in top]
+    return "\t".join(pairs + ["\t"] * (k - len(pairs)))
 
 
 def format_spans(found: Sequence[Span], *, as_json: bool = False) -> str:

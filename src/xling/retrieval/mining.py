@@ -18,10 +18,8 @@ O((n + m) * k) and an n x m similarity matrix is never built.
 
 from __future__ import annotations
 
-import gzip
 import os
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from xling.atomic import atomic_write, writable_file
+from xling.data.readers import decoded_lines, line_text, require_file
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.knn import (  # HNSW_*, IVF_NPROBE, ivf_list_count: re-exported for older imports
@@ -286,36 +285,19 @@ class MineReport:
 
 
 def read_sentences(path: str | os.PathLike[str]) -> list[str]:
-    """Return the stripped lines of a one-sentence-per-line file (plain or .gz).
+    """Return the stripped lines of a one-sentence-per-line file (plain or .gz), read as every xling command
+    reads text files (xling.data.readers: CR-only line ends, a BOM, gzip by its name in any case).
 
-    An empty line, invalid UTF-8 or a tab (which the TSV output could not hold) is a DataError naming
-    `path:line`.
+    An empty line, invalid UTF-8, a tab (which the TSV output could not hold) or a line break inside a line
+    is a DataError naming `path:line`; a file without a line a DataError naming it.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise DataError("file not found" if not p.exists() else "not a regular file", p)
-    sentences: list[str] = []
-    opener = gzip.open if p.name.endswith(".gz") else open
-    number = 0
-    try:
-        with opener(p, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                sentences.append(_sentence(raw, p, number))
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"cannot read past this line: {exc}", p, number) from exc
-    if not sentences:
-        raise DataError("file is empty", p)
-    return sentences
+    p = require_file(path)
+    # decoded_lines rather than read_lines: mine's own checks below name the line, which read_lines drops
+    return [_sentence(line_text(line, p), p, line.number) for line in decoded_lines(p, None)]
 
 
-def _sentence(raw: bytes, path: Path, number: int) -> str:
-    """Return one decoded, stripped line; raise DataError naming path:number if it cannot be mined."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"invalid UTF-8 at byte offset {exc.start} of the line", path, number) from None
-    if number == 1:
-        text = text.removeprefix("\ufeff")
+def _sentence(text: str, path: Path, number: int) -> str:
+    """Return one stripped line; raise DataError naming path:number if it cannot be mined."""
     text = text.strip()
     if not text:
         raise DataError("empty line (expected one sentence per line)", path, number)
@@ -341,9 +323,13 @@ def encode_texts(
 
 
 def _write_atomically(path: Path, lines: Iterator[str]) -> None:
-    """Return nothing; write `lines` to `path` atomically (see xling.atomic)."""
-    with atomic_write(path) as handle:
-        handle.writelines(lines)
+    """Return nothing; write `lines` to `path` atomically (see xling.atomic), or raise a DataError naming it
+    (a full disk, a folder that cannot be written after all: writable_file checks only what it can)."""
+    try:
+        with atomic_write(path) as handle:
+            handle.writelines(lines)
+    except OSError as error:
+        raise DataError(f"cannot write the mined pairs: {error.strerror or error}", path) from error
 
 
 def mine_files(
