@@ -386,7 +386,7 @@ def train_sample_detector(folder: Path) -> None:
         log("training a stand-in detector on the bundled sample")
         train_identifier(LangidTrainConfig(
             output=str(folder), data=LangidDataConfig(corpora=["sample"], min_examples_per_label=600),
-            features=FeatureConfig(buckets=2**16), dim=32, epochs=5, threads=1,
+            family="linear", prior_weight=0.0, features=FeatureConfig(buckets=2**16), dim=32, epochs=5, threads=1,
         ))  # fmt: skip
 
 

@@ -30,7 +30,7 @@ def tiny_detector(tmp_path_factory):
     config = LangidTrainConfig(
         output=str(tmp_path_factory.mktemp("langid") / "detector"),
         data=LangidDataConfig(corpora=["sample"], min_examples_per_label=600),
-        features=FeatureConfig(buckets=2**14), dim=16, epochs=3, lr=0.03, threads=1,
+        family="linear", prior_weight=0.0, features=FeatureConfig(buckets=2**14), dim=16, epochs=3, lr=0.03, threads=1,
     )  # fmt: skip
     return train_identifier(config).identifier
 

@@ -383,3 +383,13 @@ def test_defaults_are_the_recipes_measured_choice():
     assert (default.family, default.alpha, default.prior_weight, default.features.buckets) == (
         chosen["family"], chosen["alpha"], chosen["prior_weight"], chosen["features"]["buckets"]
     )  # fmt: skip
+
+
+def test_linear_only_settings_with_naive_bayes_are_named_as_ignored():
+    """--epochs 10 with the default family (naive Bayes, since it became the default) trained as without it,
+    without a word."""
+    from xling.langid.train import LangidTrainConfig, ignored_settings
+
+    assert ignored_settings(LangidTrainConfig(epochs=10, lr=0.05)) == ["epochs", "lr"]
+    assert ignored_settings(LangidTrainConfig()) == []
+    assert ignored_settings(LangidTrainConfig(family="linear", epochs=10)) == []

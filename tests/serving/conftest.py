@@ -64,7 +64,7 @@ def build_detector(root: Path) -> Path:
     config = LangidTrainConfig(
         output=str(root / "detector"),
         data=LangidDataConfig(corpora=[], tsv=[str(tsv)], min_examples_per_label=200, dev_fraction=0.1),
-        features=FeatureConfig(buckets=2**12), dim=16, epochs=3, lr=0.03, threads=1,
+        family="linear", prior_weight=0.0, features=FeatureConfig(buckets=2**12), dim=16, epochs=3, lr=0.03, threads=1,
     )  # fmt: skip
     return Path(train_identifier(config).output)
 

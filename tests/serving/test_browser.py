@@ -58,7 +58,7 @@ def server_url(tmp_path_factory) -> Iterator[str]:
     detector = root / "detector"
     train_identifier(LangidTrainConfig(  # the tiny detector of tests/langid: the sample's 9 languages
         output=str(detector), data=LangidDataConfig(corpora=["sample"], min_examples_per_label=600),
-        features=FeatureConfig(buckets=2**14), dim=16, epochs=3, lr=0.03, threads=1,
+        family="linear", prior_weight=0.0, features=FeatureConfig(buckets=2**14), dim=16, epochs=3, lr=0.03, threads=1,
     ))  # fmt: skip
     encoder = Encoder.load("xling-mini")
     documents = []

@@ -907,7 +907,7 @@ def test_a_min_lr_ratio_above_one_is_refused(ratio):
 @pytest.mark.parametrize("device", ["gpu", "GPU:0", "cuda:x", "cuda0", ""])
 def test_a_device_that_is_not_auto_cpu_cuda_or_cuda_n_is_refused_naming_it(device):
     """gpu or GPU:0 trained on the CPU without a word (init_distributed took any other name for the CPU)."""
-    with pytest.raises(ConfigError, match=rf"training\.device: '{device}' must be auto, cpu, cuda or cuda:N"):
+    with pytest.raises(ConfigError, match=rf"training\.device: '{device}' is not cpu, cuda, cuda:N or auto"):
         _config(device=device).validate()
 
 
@@ -922,8 +922,14 @@ def test_cuda_is_refused_where_torch_sees_no_gpu_and_taken_where_it_sees_one(mon
     for device in ("auto", "cpu"):
         _config(device=device).validate()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     for device in ("cuda", "cuda:1", "auto", "cpu"):
         _config(device=device).validate()
+    # a GPU torch does not see failed in torch.cuda.set_device, after the data had loaded
+    with pytest.raises(
+        ConfigError, match=r"training\.device: cuda:7 asked for, but torch sees 2 CUDA device"
+    ):
+        _config(device="cuda:7").validate()
 
 
 @pytest.mark.parametrize(

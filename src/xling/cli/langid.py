@@ -113,7 +113,7 @@ def train(
     languages: Annotated[
         list[str] | None, typer.Option("--lang", help="Learn only this language (repeatable).")
     ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Passes over the examples.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Passes over the examples (family linear only).")] = None,
     overwrite: Annotated[
         bool | None, typer.Option("--overwrite", help="Replace a detector already at --output.")
     ] = None,

@@ -550,9 +550,24 @@ def macro_accuracy(identifier: LanguageIdentifier, examples: Examples) -> tuple[
     return float(np.mean(list(per_label.values()))), per_label
 
 
+LINEAR_ONLY = ("dim", "epochs", "batch_size", "lr")
+"""LangidTrainConfig fields only the linear family uses: naive Bayes trains by counting."""
+
+
+def ignored_settings(config: LangidTrainConfig) -> list[str]:
+    """Return the linear-only fields set away from their defaults for a naive-Bayes run, which uses none."""
+    if config.family != "naive_bayes":
+        return []
+    default = LangidTrainConfig()
+    return [name for name in LINEAR_ONLY if getattr(config, name) != getattr(default, name)]
+
+
 def train_identifier(config: LangidTrainConfig, progress: bool = False) -> LangidTrainResult:
     """Return the trained identifier (saved to `config.output`) and its dev accuracy."""
     config.validate()
+    if ignored := ignored_settings(config):  # --epochs 10 with the default family trained as without it
+        logger.warning("%s: the linear family's settings; family naive_bayes (the default) trains by counting "
+                       "and ignores them (--set family=linear to use them)", ", ".join(ignored))  # fmt: skip
     # before the work: a folder it may not replace is refused now, not after minutes of training
     check_replaceable(config.output, config.overwrite, "language identifier", kind=KIND)
     start = time.perf_counter()
@@ -588,7 +603,7 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
         "sources": [*config.data.corpora, *(Path(path).name for path in config.data.tsv)],
         "max_units_per_label": config.data.max_units_per_label,
         "min_examples_per_label": config.data.min_examples_per_label,
-        # files, not sources: a `lang<TAB>text` file of several languages gives a source per label
+        # files, not labels' sources: a `lang<TAB>text` file of several languages gives a source per label
         "source_files": _source_files(grouped),
         "train_examples": len(train.texts), "dev_macro_accuracy": _rounded(dev_accuracy),
         "dev_short_macro_accuracy": _rounded(dev_short_accuracy),
@@ -603,8 +618,9 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
 
 
 def _source_files(grouped: dict[str, list[Source]]) -> int:
-    """Return the number of distinct files the labels' sources were read from (a `lang<TAB>text` file of
-    several languages is one file, a transliterated copy is its original's)."""
+    """Return the number of distinct origins the labels' sources were read from: a file (a `lang<TAB>text`
+    file of several languages is one, a transliterated copy is its original's), or a supplement read from
+    no one file (the BLI train words of a folder, one per count of files; the wordfreq lists of a language)."""
     return len({source.origin.removesuffix(f" (transliterated to {source.label.script})")
                 for group in grouped.values() for source in group})  # fmt: skip
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import shutil
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -34,6 +33,7 @@ from torch import nn
 
 from xling.atomic import atomic_write, same_path, shown_names
 from xling.config import config_to_dict
+from xling.devices import check_device
 from xling.errors import ConfigError, XlingError
 from xling.training.checkpoint import (
     BEST_DIR,
@@ -156,7 +156,7 @@ class TrainingConfig:
             raise ConfigError(f"training.precision: {self.precision!r} must be auto, fp32 or bf16")
         if self.best_mode not in ("max", "min"):
             raise ConfigError(f"training.best_mode: {self.best_mode!r} must be max (higher is better) or min")
-        check_training_device(self.device)
+        check_device(self.device, "training.device")
         for name in ("max_steps", "batch_size", "grad_accum", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"training.{name} must be at least 1, got {getattr(self, name)}")
@@ -177,17 +177,6 @@ class TrainingConfig:
             raise ConfigError(
                 "training.early_stopping_patience: needs training.best_metric (the metric to watch)"
             )
-
-
-def check_training_device(device: object) -> None:
-    """Return nothing if `device` is auto, cpu, cuda or cuda:N, and names a GPU only where torch sees one;
-    else raise ConfigError naming training.device (init_distributed took any other name for the CPU, and
-    cuda without one failed in torch with a traceback)."""
-    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
-        raise ConfigError(f"training.device: {device!r} must be auto, cpu, cuda or cuda:N")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"training.device: {device} asked for, but torch sees no CUDA device here (use cpu "
-                          "or auto)")  # fmt: skip
 
 
 class BatchSource(Protocol):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -620,15 +619,14 @@ def _checked_texts(texts: Sequence[str]) -> list[str]:
 
 def _checked_device(device: str) -> str:
     """Return the device to run on (`auto`: cuda when torch sees one, else cpu); ConfigError for a name
-    that is not cpu, cuda, cuda:N or auto, or for cuda on a machine without one."""
+    that is not cpu, cuda, cuda:N or auto, or for a GPU torch does not see (xling.devices.check_device)."""
     import torch
 
-    if not isinstance(device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", device):
-        raise ConfigError(f"device: {device!r} is not cpu, cuda, cuda:N or auto")
+    from xling.devices import check_device
+
+    device = check_device(device, "device")
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device: {device} asked for, but torch sees no CUDA device here (use cpu)")
     return device
 
 
