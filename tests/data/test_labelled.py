@@ -13,9 +13,9 @@ from xling.errors import DataError
 
 def test_tsv_reads_texts_and_labels(tmp_path):
     path = tmp_path / "train.tsv"
-    path.write_text("I love it\tpositive\n\nawful, just awful\tnegative\r\nit has\ta tab\tneutral\n", "utf-8")
+    path.write_text("I love it\tpositive\n\nawful, just awful\tnegative\r\nmeh\tneutral\n", "utf-8")
     data = read_labelled(path, language="en")
-    assert data.texts == ["I love it", "awful, just awful", "it has\ta tab"]
+    assert data.texts == ["I love it", "awful, just awful", "meh"]
     assert data.labels == ["positive", "negative", "neutral"]
     assert data.language == "eng" and data.source == str(path)
     assert data.label_set == ["negative", "neutral", "positive"] and len(data) == 3
@@ -130,3 +130,53 @@ def test_tabs_at_the_end_of_a_line_are_no_column(tmp_path):
     (tmp_path / "empty.tsv").write_text("great film\t\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"empty\.tsv:1: empty label"):
         read_labelled(tmp_path / "empty.tsv")
+
+
+def test_a_header_with_an_id_column_reads_the_text_and_label_columns(tmp_path, caplog):
+    """`id<TAB>text<TAB>label` was a class "label" and texts "1<TAB>great film" before."""
+    path = tmp_path / "ids.tsv"
+    path.write_text("id\ttext\tlabel\n1\tgreat film\tpos\n2\tawful\tneg\t\n", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="xling.data.labelled"):
+        data = read_labelled(path)
+    assert data.texts == ["great film", "awful"] and data.labels == ["pos", "neg"] and data.lines == [2, 3]
+    assert f"{path}:1:" in caplog.text
+    # pandas' index column has no name, and the columns may come in any order
+    path.write_text("\tlabel\tsentence\n0\tpos\tgreat film\n", encoding="utf-8")
+    data = read_labelled(path)
+    assert data.texts == ["great film"] and data.labels == ["pos"]
+    # a third column that is no id leaves the first line data
+    path.write_text("source\ttext\tlabel\nweb\tgreat film\tpos\n", encoding="utf-8")
+    assert read_labelled(path).labels == ["label", "pos"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "id\ttext\tlabel\n1\tgreat film\tpos\ngreat\tneg\n",
+            r"ids\.tsv:3: 2 tab-separated fields where the header on line 1 has 3 \(id<TAB>text<TAB>label\)",
+        ),
+        (
+            "id\ttext\tlabel\n1\tgreat\tfilm\tpos\n",
+            r"ids\.tsv:2: 4 tab-separated fields where the header on line 1 has 3",
+        ),
+        ("id\ttext\tlabel\n1\tgreat film\t\n", r"ids\.tsv:2: empty label"),
+        (
+            "great film\tpos\n\nit has\ta tab\tneu\n",
+            r"ids\.tsv:3: 3 tab-separated fields where line 1, the first, has 2 \(the text, then the label",
+        ),
+    ],
+)
+def test_a_line_with_another_number_of_fields_names_file_and_line(tmp_path, content, message):
+    """A tab inside one text (or a missing column) was read as part of the text before."""
+    path = tmp_path / "ids.tsv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        read_labelled(path)
+
+
+def test_tabs_inside_every_text_of_a_headerless_tsv_stay_in_the_text(tmp_path):
+    path = tmp_path / "tabs.tsv"
+    path.write_text("it has\ta tab\tneu\ngreat\tfilm\tpos\t\n", encoding="utf-8")
+    data = read_labelled(path)
+    assert data.texts == ["it has\ta tab", "great\tfilm"] and data.labels == ["neu", "pos"]

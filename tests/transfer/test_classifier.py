@@ -527,3 +527,25 @@ def test_saving_over_a_classifier_folder_keeps_the_files_save_does_not_write(toy
     assert np.array_equal(
         load_classifier(folder).predict_proba(german.texts), model.predict_proba(german.texts)
     )
+
+
+def test_saving_over_a_classifier_folder_drops_the_old_classifiers_own_files(
+    toy_encoder, tmp_path, monkeypatch
+):
+    """`transfer train --overwrite` with an encoder that is referenced, not copied: the old classifier's
+    encoder/ copy was carried over beside the new head (a 42 MB stale encoder)."""
+    folder = train_classifier(config_for(toy_encoder), texts("eng")).save(tmp_path / "clf")
+    assert (folder / "encoder").is_dir()
+    (folder / "predictions.tsv").write_text("text\tlabel\n", encoding="utf-8")
+    (folder / "config.json").write_text("{}", encoding="utf-8")  # another method's file: no user's
+    monkeypatch.setattr(classifier_module, "COPY_ENCODER_MAX_BYTES", 0)
+    model = train_classifier(config_for(toy_encoder), texts("eng"))
+    model.save(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["head.safetensors", "predictions.tsv", "xling.json"]
+    assert json.loads((folder / "xling.json").read_text(encoding="utf-8"))["encoder"] == str(
+        toy_encoder.resolve()
+    )
+    german = texts("deu")
+    assert np.array_equal(
+        load_classifier(folder).predict_proba(german.texts), model.predict_proba(german.texts)
+    )

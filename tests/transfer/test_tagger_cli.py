@@ -109,3 +109,37 @@ def test_tagger_train_resume_continues_a_stopped_fine_tuning_run(tiny_xlmr, tmp_
     # --no-resume leaves the run's checkpoints alone: the loop refuses them, naming the option it has now
     code, _, err = run(monkeypatch, capsys, *common, "--no-resume")
     assert code == 2 and "holds checkpoints of an earlier run" in err and "pass --resume" in err
+
+
+def test_tagger_train_overwrite_with_another_method_replaces_the_tagger_whole(
+    tiny_xlmr, tmp_path, monkeypatch, capsys
+):
+    """A fine-tuned tagger saved over a frozen one kept the frozen head.safetensors beside its model."""
+    encoder = build_static_encoder(tmp_path / "encoder")
+    write_conllu(tmp_path / "a-train.conllu", toy_sentences(0, 40, seed=1))
+    out = tmp_path / "tagger"
+    common = ["tagger", "train", "--train", str(tmp_path / "a-train.conllu"), "--output", str(out)]
+    code, _, err = run(monkeypatch, capsys, *common, "--encoder", str(encoder))
+    assert code in (0, None), err
+    frozen = sorted(p.name for p in out.iterdir())
+    assert "head.safetensors" in frozen
+    finetune = [*common, "--method", "finetune", "--encoder", str(tiny_xlmr), "--overwrite",
+                "--set", "training.batch_size=8", "--set", "training.device=cpu",
+                "--set", "training.precision=fp32", "--set", "training.threads=1",
+                "--set", "training.warmup_steps=0", "--set", "training.eval_every=0",
+                "--set", "training.max_steps=2"]  # fmt: skip
+    # a run that fails before training (no transformer to fine-tune) leaves the frozen tagger whole
+    code, _, err = run(monkeypatch, capsys, *[a if a != str(tiny_xlmr) else str(encoder) for a in finetune])
+    assert code == 2 and "not a Hugging Face transformer folder" in err
+    assert sorted(p.name for p in out.iterdir()) == frozen
+    assert json.loads((out / "xling.json").read_text())["kind"] == "tagger/frozen"
+    code, _, err = run(monkeypatch, capsys, *finetune)
+    assert code in (0, None), err
+    assert not (out / "head.safetensors").exists()
+    assert json.loads((out / "xling.json").read_text())["kind"] == "tagger/finetune"
+    code, out_text, err = run(monkeypatch, capsys, "tag", "--model", str(out), "der hund rennt .")
+    assert code in (0, None), err
+    # and back: the frozen save replaces the fine-tuned folder, its checkpoints and config.json included
+    code, _, err = run(monkeypatch, capsys, *common, "--encoder", str(encoder), "--overwrite")
+    assert code in (0, None), err
+    assert sorted(p.name for p in out.iterdir()) == frozen

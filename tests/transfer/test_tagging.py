@@ -17,7 +17,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from xling.data.conllu import TaggedSentences, read_conllu
 from xling.embeddings.static import StaticSentenceEncoder
-from xling.errors import ConfigError, DataError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.training import TrainingConfig
 from xling.transfer.tagging import (
     FinetunedTagger,
@@ -368,3 +368,19 @@ def test_a_resume_refuses_a_conllu_file_edited_in_place(tiny_xlmr, tmp_path):
     assert data_files(read_conllu(train_file), None) == [train_file]
     # sentences made in memory name no file
     assert data_files(toy_sentences(0, 2, 1), None) == []
+
+
+def test_fine_tuning_over_a_frozen_tagger_needs_overwrite_and_replaces_it_whole(
+    shared_encoder, tiny_xlmr, tmp_path
+):
+    """train_finetuned_tagger wrote its model beside the frozen tagger's head.safetensors."""
+    output = tmp_path / "tagger"
+    train_tagger(frozen_config(shared_encoder, output=str(output)), toy_sentences(0, 40, 1))
+    with pytest.raises(XlingError, match="a tagger is already there"):
+        train_tagger(finetune_config(tiny_xlmr, output, steps=2), toy_sentences(0, 20, 1))
+    assert (output / "head.safetensors").is_file()  # refused before training: the frozen tagger stays
+    tagger = train_tagger(
+        finetune_config(tiny_xlmr, output, steps=2, overwrite=True), toy_sentences(0, 20, 1)
+    )
+    assert not (output / "head.safetensors").exists()
+    assert load_tagger(output).predict([["aa"]]) == tagger.predict([["aa"]])

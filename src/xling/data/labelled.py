@@ -2,7 +2,8 @@
 
 Every reader returns a `LabelledTexts` (texts and their label names, where they came from, the language as
 an ISO 639-3 code when known) and reports bad input as a DataError naming the file and the 1-based line:
-a TSV line without a tab, a JSONL line that is not a JSON object with "text" and "label", an empty text or
+a TSV line without a tab or with another number of fields than the header's (or the first data line's,
+without one), a JSONL line that is not a JSON object with "text" and "label", an empty text or
 label, label and text files of different lengths. Blank lines of TSV and JSONL files are skipped; each
 example keeps the line it was read from (`LabelledTexts.lines`), so that later errors about it (a label the
 classifier does not know) name that line, not its position among the examples.
@@ -32,6 +33,9 @@ UMSAB_LABELS: dict[str, str] = {"0": "negative", "1": "neutral", "2": "positive"
 # a first TSV line of column names (pandas' to_csv writes one): skipped, never read as a text with label "label"
 HEADER_TEXTS = frozenset({"text", "texts", "sentence", "review", "tweet", "document"})
 HEADER_LABELS = frozenset({"label", "labels", "class", "sentiment", "category", "target"})
+# a header's other columns may only name an id (pandas writes its index with an empty name): dropped, so that a
+# header `id<TAB>text<TAB>label` reads its text column, not "1<TAB>great film"
+HEADER_IDS = frozenset({"id", "idx", "index", ""})
 # a TSV of at least this many lines whose every label is different has its columns swapped, not classes
 SWAPPED_MIN_LINES = 10
 
@@ -90,8 +94,10 @@ def read_labelled(path: PathLike, language: str | None = None) -> LabelledTexts:
     """Return the labelled texts of a `.tsv` (text<TAB>label) or `.jsonl` ({"text", "label"}) file.
 
     A `.gz` suffix after either is read compressed. A TSV's first line of column names (`text<TAB>label`,
-    `sentence<TAB>class`, ...) is skipped with a warning. `language` (any code form) is stored normalised.
-    In a TSV line the label is the field after the last tab. A JSONL label may be a string or an integer.
+    `sentence<TAB>class`, `id<TAB>text<TAB>label`, ...) is skipped with a warning, and the lines are read by
+    those columns (an id column dropped). Without one, the label is the field after the last tab. Every line
+    has as many fields as the header (or the first data line), else a DataError names it. `language` (any
+    code form) is stored normalised. A JSONL label may be a string or an integer.
     """
     file = require_file(path)
     name = file.name.lower().removesuffix(".gz")
@@ -115,22 +121,71 @@ def _content_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield line.number, raw
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """Where a TSV's text and label are: the layout its header or its first data line sets."""
+
+    count: int
+    """How many tab-separated fields each line has."""
+    text: int | None
+    """The text column's index; None when the text is every field before the label (no header)."""
+    label: int
+    """The label column's index."""
+    line: int
+    """The line the layout was taken from, for messages."""
+    names: tuple[str, ...] = ()
+    """The header's column names; none when the first data line set the layout."""
+
+    def describe(self) -> str:
+        """Return where the column count comes from and what the columns are, for messages."""
+        if self.names:
+            return f"the header on line {self.line} has {self.count} ({'<TAB>'.join(self.names)})"
+        return f"line {self.line}, the first, has {self.count} (the text, then the label after the last tab)"
+
+
+def _tsv_fields(raw: str, count: int) -> list[str]:
+    """Return the tab-separated fields of `raw`, empty ones at its end dropped down to `count` fields."""
+    # tabs at the end (a spreadsheet's empty last column) are no column; a line with no more fields than the
+    # layout keeps them, so that its empty label is the error
+    fields = raw.split("\t")
+    while len(fields) > count and not fields[-1]:
+        fields.pop()
+    return fields
+
+
+def _header_columns(fields: Sequence[str], number: int) -> _Columns | None:
+    """Return the layout a first line of column names sets (`text<TAB>label`, `id<TAB>text<TAB>label`, in any
+    order), None when the line is not one."""
+    names = [field.strip().lower() for field in fields]
+    texts = [i for i, name in enumerate(names) if name in HEADER_TEXTS]
+    labels = [i for i, name in enumerate(names) if name in HEADER_LABELS]
+    others = [name for i, name in enumerate(names) if i not in texts and i not in labels]
+    if len(texts) != 1 or len(labels) != 1 or not all(name in HEADER_IDS for name in others):
+        return None
+    return _Columns(len(fields), texts[0], labels[0], number, tuple(field.strip() for field in fields))
+
+
 def _read_tsv(path: Path) -> tuple[list[str], list[str], list[int]]:
     texts: list[str] = []
     labels: list[str] = []
     lines: list[int] = []
+    columns: _Columns | None = None
     for number, raw in _content_lines(path):
-        # tabs at the end (a spreadsheet's empty last column) are no column: the label is the field before
-        # them; a line with one tab at its end keeps it, and its empty label is the error
-        trimmed = raw.rstrip("\t")
-        text, tab, label = (trimmed if "\t" in trimmed else raw).rpartition("\t")
-        if not tab:
+        fields = _tsv_fields(raw, columns.count if columns else 2)
+        if len(fields) == 1 and (columns is None or columns.count == 2):
             raise DataError("expected text<TAB>label, found no tab", path, number)
-        if not texts and text.strip().lower() in HEADER_TEXTS and label.strip().lower() in HEADER_LABELS:
-            logger.warning("%s:%d: %r is read as a header line and skipped", path, number, raw)
-            continue
+        if columns is None:
+            columns = _header_columns(fields, number)
+            if columns is not None:
+                logger.warning("%s:%d: %r is read as a header line and skipped", path, number, raw)
+                continue
+            columns = _Columns(len(fields), None, len(fields) - 1, number)
+        if len(fields) != columns.count:
+            # a tab inside a text, or a column missing: either way the fields no longer say which is the text
+            raise DataError(f"{len(fields)} tab-separated fields where {columns.describe()}", path, number)
+        text = "\t".join(fields[:-1]) if columns.text is None else fields[columns.text]
         texts.append(_checked_text(text, path, number))
-        labels.append(_checked_label(label, path, number))
+        labels.append(_checked_label(fields[columns.label], path, number))
         lines.append(number)
     # a label of its own on every line, and texts that repeat as labels do: the columns are the other way round
     # (a few-shot file of one example per intent has distinct texts too, and stays allowed)

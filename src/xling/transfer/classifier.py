@@ -107,6 +107,18 @@ logger = logging.getLogger(__name__)
 FROZEN_KIND = f"{CLASSIFIER_FAMILY}/frozen"
 HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
+CLASSIFIER_ENTRIES = frozenset({
+    # frozen and static-finetune: the head, the encoder copy, the metadata
+    HEAD_FILE, ENCODER_DIR, METADATA_FILE,
+    # finetune: the Hugging Face model and tokenizer files save_pretrained writes
+    "config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
+    "pytorch_model.bin", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    "added_tokens.json", "sentencepiece.bpe.model", "spiece.model", "vocab.txt", "vocab.json", "merges.txt",
+    # the fine-tuning methods' training run in the same folder (xling.training's checkpoints, best, log)
+    "checkpoints", "best", "train_log.jsonl",
+})  # fmt: skip
+"""The entries of a classifier folder that belong to the classifier, whichever method wrote it: saving over
+the folder never carries them over (an old encoder/ copy stayed beside a new head referencing another one)."""
 COPY_ENCODER_MAX_BYTES = 64 * 2**20
 """A local encoder folder up to this size is copied into the classifier folder; a larger one is referenced."""
 MIN_ADAPT_TEXTS = 50
@@ -199,25 +211,23 @@ def train_classifier(
     return trainer(config, replace(join_parts(parts), language=parts[0].language), dev, **options)
 
 
-def clear_other_method(folder: Path, method: str) -> None:
-    """Return nothing after deleting `folder` when it holds a classifier of another method than `method` (to
-    be replaced: check_replaceable said so). The fine-tuning methods write into their folder in place (it is
-    also their run's), so another method's files would stay beside theirs: a frozen classifier's head next to
-    a fine-tuned model, or an old config.json that transformers would load."""
-    if recorded := other_method(folder, method):
-        logger.info("%s: replacing a %s classifier", folder, recorded)
+def clear_other_method(folder: Path, method: str, family: str = CLASSIFIER_FAMILY) -> None:
+    """Return nothing after deleting `folder` when it holds a model of `family` (classifier, tagger) saved by
+    another method than `method` (to be replaced: check_replaceable said so). The fine-tuning methods write
+    into their folder in place (it is also their run's), so another method's files would stay beside theirs:
+    a frozen head next to a fine-tuned model, or an old config.json that transformers would load. Callers
+    clear only once everything that can fail on the input has passed: a run that fails first leaves the old
+    model."""
+    if recorded := other_method(folder, method, family):
+        logger.info("%s: replacing a %s model", folder, recorded)
         shutil.rmtree(folder)
 
 
-def other_method(folder: Path, method: str) -> str | None:
-    """Return the kind of the classifier `folder` holds when it is one of another method than `method` (its
-    files are none of this method's to keep), else None."""
+def other_method(folder: Path, method: str, family: str = CLASSIFIER_FAMILY) -> str | None:
+    """Return the kind of the `family` model `folder` holds when it is one of another method than `method`
+    (its files are none of this method's to keep), else None."""
     recorded = recorded_kind(folder / METADATA_FILE)
-    if (
-        recorded
-        and recorded.startswith(f"{CLASSIFIER_FAMILY}/")
-        and recorded != f"{CLASSIFIER_FAMILY}/{method}"
-    ):
+    if recorded and recorded.startswith(f"{family}/") and recorded != f"{family}/{method}":
         return recorded
     return None
 
@@ -494,7 +504,8 @@ class FrozenEncoderClassifier:
         """Return `folder` after writing the head, the encoder (copy or reference) and xling.json there.
 
         A non-empty `folder` is replaced as a whole only once the new one is complete; the entries there that
-        save does not write (a user's predictions beside the model) are carried over into the new one.
+        save does not write and no classifier owns (CLASSIFIER_ENTRIES: an old encoder/ copy goes), such as a
+        user's predictions beside the model, are carried over into the new one.
         """
         from safetensors.numpy import save_file
 
@@ -625,9 +636,10 @@ def _statistics(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _carry_over(old: Path, staging: Path) -> None:
-    """Return nothing after putting into `staging` each entry of the folder `old` that `staging` lacks (files
-    hard-linked where the file system allows, else copied; folders likewise; links as links): saving over a
-    classifier folder replaces the model's files and keeps everything else there."""
+    """Return nothing after putting into `staging` each entry of the folder `old` that `staging` lacks and
+    that is not a classifier's own (CLASSIFIER_ENTRIES; files hard-linked where the file system allows, else
+    copied; folders likewise; links as links): saving over a classifier folder replaces the model's files,
+    even those the new save does not write, and keeps the user's own files there."""
 
     def link_or_copy(source: str, target: str) -> None:
         try:
@@ -639,7 +651,7 @@ def _carry_over(old: Path, staging: Path) -> None:
         return
     for entry in old.iterdir():
         target = staging / entry.name
-        if target.exists() or target.is_symlink():
+        if entry.name in CLASSIFIER_ENTRIES or target.exists() or target.is_symlink():
             continue
         if entry.is_symlink():
             os.symlink(os.readlink(entry), target)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 import unicodedata
 from collections import Counter
@@ -94,7 +95,9 @@ class TaggerConfig:
     required; it also holds the run's checkpoints and `best/`."""
 
     overwrite: bool = False
-    """Replace a tagger already saved in `output` ("frozen"; fine-tuning runs resume instead)."""
+    """Replace a tagger already saved in `output` (a tagger of the other method goes whole: "finetune" deletes
+    a frozen one just before training, so a run that fails on its encoder or data leaves it; a fine-tuning
+    run's own checkpoints are restarted, or resumed with `resume`)."""
 
     context: int = 1
     """"frozen": neighbours on each side whose vectors are added to a word's features (0 = the word alone)."""
@@ -675,6 +678,7 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
     batches = TaggingBatches(rows, training.batch_size, training.grad_accum, tokenizer.pad_token_id,
                              training.seed)  # fmt: skip
     output = Path(config.output)
+    _clear_frozen_tagger(output, config.overwrite)
     run_config = config_to_dict(dataclasses.replace(config, training=training))
     result = train(objective, batches, training, output, resume=config.resume, restart=config.overwrite,
                    evaluations=evaluations, run_config=run_config, may_change=RESUMABLE,
@@ -692,6 +696,22 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
     if result.is_main:
         tagger._write(output)  # beside checkpoints/ and best/, as `xling pretrain` does
     return tagger
+
+
+def _clear_frozen_tagger(output: Path, overwrite: bool) -> None:
+    """Return nothing after deleting the tagger of another method (frozen) saved in `output`, which only
+    `overwrite` may replace (else XlingError). Fine-tuning writes the Hugging Face folder into `output` in
+    place, beside its checkpoints, so the old head.safetensors would stay; this runs after the encoder, the
+    tokenizer and the data have loaded, so that a run that fails on them leaves the old tagger whole."""
+    from xling.atomic import check_replaceable
+    from xling.transfer.classifier import clear_other_method, other_method
+
+    if not other_method(output, "finetune", TAGGER_FAMILY):
+        return
+    check_replaceable(output, overwrite, "tagger", kind=TAGGER_FAMILY)
+    # under torchrun the main process deletes; the others touch the folder only after training's first barrier
+    if int(os.environ.get("RANK", "0")) == 0:
+        clear_other_method(output, "finetune", TAGGER_FAMILY)
 
 
 # --- one entry point each -------------------------------------------------------------------------------
