@@ -109,8 +109,30 @@ def test_evaluate_bot_reports_each_language(tmp_path, sample_bot):
     assert deu["detected"] == 100.0  # the tiny detector knows German
     assert result.average == 100.0
     json.dumps(result.to_dict())
-    with pytest.raises(DataError, match="no questions.<lang>.tsv for fra"):
+    with pytest.raises(DataError, match=r"no questions.<lang>.tsv or offtopic.<lang>.tsv for fra"):
         evaluate_bot(sample_bot, tmp_path, ["fr"])
+
+
+def test_a_language_with_off_topic_questions_only_is_scored_too(tmp_path, sample_bot, capsys):
+    """offtopic.fra.tsv without questions.fra.tsv: French was skipped, and `--langs fra` refused; its
+    figures about answerable questions are null, and left out of the averages."""
+    from xling.cli.bot import _print_result
+
+    _write_sets(tmp_path, "deu", [("forgot-password", "Ich habe mein Passwort vergessen."),
+                                  ("account-locked", "Mein Konto ist gesperrt.")], ["Wer malte die Mona Lisa?"])  # fmt: skip
+    (tmp_path / "offtopic.fra.tsv").write_text("-\tQui a peint la Joconde ?\n-\tQuel temps fera-t-il ?\n",
+                                               encoding="utf-8")  # fmt: skip
+    result = evaluate_bot(sample_bot, tmp_path)
+    assert list(result.scores) == ["deu", "fra"]
+    fra = json.loads(json.dumps(result.to_dict()))["scores"]["fra"]
+    assert (fra["n"], fra["n_offtopic"], fra["no_answer"]) == (0, 2, 100.0)
+    assert fra["accuracy"] is fra["answered_right"] is fra["answered_wrong"] is fra["in_language"] is None
+    assert result.primary == "accuracy" and result.average == result.scores["deu"]["accuracy"] == 100.0
+    _print_result(result)
+    table = capsys.readouterr().out
+    assert "fra" in table and "average" in table
+    alone = evaluate_bot(sample_bot, tmp_path, ["fr"])  # no answerable question anywhere: no_answer averages
+    assert list(alone.scores) == ["fra"] and (alone.primary, alone.average) == ("no_answer", 100.0)
 
 
 def test_a_translator_is_scored_on_the_answers_the_faq_stores(tmp_path, sample_bot_dir, mini_encoder):
@@ -147,6 +169,24 @@ def test_a_translator_is_scored_on_the_answers_the_faq_stores(tmp_path, sample_b
     bot.translator = tmp_path / "no-model"  # asked for, but cannot be loaded: an error, not a blank column
     with pytest.raises(XlingError):
         evaluate_bot(bot, tmp_path)
+
+
+def test_tune_scores_a_question_without_a_letter_as_the_bot_answers_it(sample_bot, monkeypatch):
+    """The bot never answers "0800 123 456" (no letter), though its margin is the highest here: tuning on
+    its raw margin had to choose between answering it and refusing the right answers below it, and reported
+    figures that `xling eval bot` at the same threshold did not give."""
+    questions = [LabelledQuestion("forgot-password", "I forgot my password.", "dev:1"),
+                 LabelledQuestion("forgot-password", "Ich habe mein Passwort vergessen.", "dev:2"),
+                 LabelledQuestion(None, "0800 123 456", "dev:3"),
+                 LabelledQuestion(None, "12345", "dev:4"),
+                 LabelledQuestion(None, "Wer malte die Mona Lisa?", "dev:5")]  # fmt: skip
+    raw = [match.score for match in sample_bot.match([q.text for q in questions])]
+    assert max(raw[2:4]) > min(raw[:2]), raw  # else the questions no longer show the fault
+    choice = tune_threshold(sample_bot, questions)
+    assert (choice.answered_right, choice.no_answer) == (1.0, 1.0), choice
+    monkeypatch.setattr(sample_bot, "threshold", choice.threshold)
+    replies = sample_bot.answer_many([q.text for q in questions])
+    assert [reply.answered for reply in replies] == [True, True, False, False, False]
 
 
 def test_tune_rejects_an_id_the_faq_lacks(tmp_path, sample_bot):

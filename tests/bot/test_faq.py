@@ -145,3 +145,51 @@ def test_question_sets_of_one_language_in_two_files_are_refused(tmp_path):
     (tmp_path / "questions.spa.tsv").write_text("pay\t¿Cómo se paga?\n", encoding="utf-8")
     with pytest.raises(DataError, match="questions.es.tsv and questions.spa.tsv are both spa"):
         read_question_sets(tmp_path, "questions")
+
+
+def test_folder_files_whose_language_code_has_digits_are_read(tmp_path):
+    """`answers.es-419.tsv` (a region's digits) was skipped without a word, and `faq.es-419.tsv` gave "no
+    faq.<lang>.tsv files"."""
+    (tmp_path / "faq.eng.tsv").write_text("pay\tHow do I pay?\tBy card.\n", encoding="utf-8")
+    (tmp_path / "answers.es-419.tsv").write_text("pay\tCon tarjeta.\n", encoding="utf-8")
+    assert read_faq(tmp_path)[0].answers == {"spa": "Con tarjeta."}
+    spanish = tmp_path / "spanish"
+    spanish.mkdir()
+    (spanish / "faq.es-419.tsv").write_text("pay\t¿Cómo pago?\tCon tarjeta.\n", encoding="utf-8")
+    from xling.bot.faq import faq_language
+
+    assert faq_language(spanish) == "spa" and read_faq(spanish)[0].answer == "Con tarjeta."
+
+
+@pytest.mark.parametrize("name", ["answers.x9.tsv", "faq.x9.tsv"])
+def test_a_folder_file_with_an_unknown_language_code_is_an_error_naming_it(tmp_path, name):
+    if name.startswith("answers"):
+        (tmp_path / "faq.eng.tsv").write_text("pay\tHow do I pay?\tBy card.\n", encoding="utf-8")
+    (tmp_path / name).write_text("pay\tHow do I pay?\tBy card.\n", encoding="utf-8")
+    with pytest.raises(DataError, match="unknown language code 'x9'") as error:
+        read_faq(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / name}:")
+
+
+def test_jsonl_entries_without_an_id_get_one_no_given_id_has(tmp_path):
+    """Line 1 gives id "2", line 2 none: its number (2) is taken, so it gets the next free one. A file
+    giving no id numbers its entries as it always has; a given id used twice is still an error."""
+    path = tmp_path / "faq.jsonl"
+    rows = [{"id": "2", "question": "How do I pay?", "answer": "By card."},
+            {"question": "Where is my parcel?", "answer": "On its way."},
+            {"question": "Can I return it?", "answer": "Within 30 days."},
+            {"id": 5, "question": "Do you ship abroad?", "answer": "Yes."},
+            {"question": "When are you open?", "answer": "From 9 to 8."}]  # fmt: skip
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    assert [entry.id for entry in read_faq(path)] == ["2", "3", "4", "5", "6"]
+    path.write_text("".join(json.dumps({k: v for k, v in row.items() if k != "id"}) + "\n" for row in rows),
+                    encoding="utf-8")  # fmt: skip
+    assert [entry.id for entry in read_faq(path)] == ["1", "2", "3", "4", "5"]
+    path.write_text("".join(json.dumps(row) + "\n" for row in [rows[0], rows[1], {**rows[2], "id": "2"}]),
+                    encoding="utf-8")  # fmt: skip
+    with pytest.raises(DataError, match="id '2' was already used on line 1") as error:
+        read_faq(path)
+    assert str(error.value).startswith(f"{path}:3:")
+    path.write_text(json.dumps({**rows[0], "id": None}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match='"id" must be a string or a number'):
+        read_faq(path)

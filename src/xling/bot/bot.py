@@ -4,8 +4,9 @@
 sentence encoder (xling-mini by default) and writes a folder; `SupportBot.load(folder).answer(question)`
 detects the asker's language, finds the best entry, and answers in the asker's language: the stored
 translation, else a machine translation of the FAQ's answer (with a translator named at load: none by
-default, see DEFAULT_TRANSLATOR), else the FAQ's own answer with `in_asker_language` False. Below the
-threshold it gives no answer and sets `handover` (a person should take over).
+default, see DEFAULT_TRANSLATOR), else the stored answer in a close neighbour of the detected language
+(Russian for a question taken for Belarusian), else the FAQ's own answer with `in_asker_language` False.
+Below the threshold it gives no answer and sets `handover` (a person should take over).
 
 How an entry is scored for a question (chosen on the bundled dev set, `dev.<lang>.tsv`, never on the
 evaluation questions):
@@ -202,10 +203,13 @@ class BotAnswer:
     answer_language: str | None
     """ISO 639-3 code of the answer text."""
     answer_source: str | None
-    """stored (written in that language in the FAQ), translated (machine translation of the FAQ's answer)
-    or original (the FAQ's own language, when the asker's language is neither stored nor translatable)."""
+    """stored (written in that language in the FAQ; `answer_language` may be a close neighbour of the
+    detected one that no translator gives), translated (machine translation of the FAQ's answer) or
+    original (the FAQ's own language, when the asker's language is neither stored nor translatable)."""
     in_asker_language: bool
-    """Whether the answer is in the asker's language (False: the FAQ's language was used instead)."""
+    """Whether the answer is in the asker's language (False: the FAQ's language was used instead; True for
+    a close neighbour's stored answer too: the detector left that language enough probability to be the
+    asker's)."""
     original_answer: str | None = None
     """The FAQ's own answer when `answer` is a machine translation of it (for a person to check)."""
     candidates: list[Candidate] = field(default_factory=list)
@@ -481,28 +485,34 @@ class SupportBot:
             return BotAnswer(answer=None, id=None, matched_question=None, answer_language=None,
                              answer_source=None, in_asker_language=False, **base)  # fmt: skip
         entry = self.entries[match.best]
-        text, language, source = self._answer_text(match.best, label)
+        # a stored close neighbour stands in only for a detected language: a `lang` given is the asker's word
+        detected_in = question if probability is not None else None
+        text, language, source = self._answer_text(match.best, label, detected_in)
         return BotAnswer(answer=text, id=entry.id, matched_question=entry.question, answer_language=language,
                          answer_source=source, in_asker_language=source != "original",
                          original_answer=entry.answer if source == "translated" else None, **base)  # fmt: skip
 
-    def _answer_text(self, index: int, label: str | None) -> tuple[str, str, str]:
-        """Return (text, ISO 639-3 language, source) of entry `index`'s answer for an asker's language."""
-        from xling.langid.labels import UNDETERMINED, label_matches
+    def _answer_text(
+        self, index: int, label: str | None, detected_in: str | None = None
+    ) -> tuple[str, str, str]:
+        """Return (text, ISO 639-3 language, source) of entry `index`'s answer for an asker's language: the
+        stored answer in it, else the translator's, else (when `label` was detected in the question
+        `detected_in`) the stored answer in a close neighbour of it (`_stored_neighbour`), else the FAQ's."""
+        from xling.langid.labels import UNDETERMINED
 
         entry = self.entries[index]
         if label is None or label == UNDETERMINED:
             return entry.answer, self.language, "original"
-        stored = {self.language: entry.answer, **entry.answers}
-        language = label.split("_", 1)[0]
-        if language in stored:  # the asker's own language before a macrolanguage's relative (ara for arz)
-            return stored[language], language, "stored"
-        for lang, text in stored.items():
-            if label_matches(label, lang):
-                return text, lang, "stored"
+        if found := _stored_answer(entry, self.language, label):
+            return *found, "stored"
         translated = self._translated(index, label)
         if translated is not None:
             return translated, label.split("_", 1)[0], "translated"
+        # only now: a machine translation into the asker's detected language beats an answer written in a
+        # language next to it (Portuguese asked, Spanish stored)
+        neighbour = None if detected_in is None else self._stored_neighbour(detected_in, label)
+        if neighbour is not None and (found := _stored_answer(entry, self.language, neighbour)):
+            return *found, "stored"
         return entry.answer, self.language, "original"
 
     def _translated(self, index: int, label: str) -> str | None:
@@ -576,7 +586,8 @@ class SupportBot:
         self, questions: list[str], langs: list[str | None]
     ) -> list[tuple[str | None, float | None]]:
         """Return (label, probability) of each asker's language: the given code, else the detector's (`und`
-        below `min_language_probability`)."""
+        below `min_language_probability`), as the detector said it: a stored close neighbour of it shows
+        only in the answer's language (`_answer_text`)."""
         from xling.data.languages import normalize_language
         from xling.langid.labels import UNDETERMINED
 
@@ -589,15 +600,14 @@ class SupportBot:
             for i, top in zip(todo, predictions, strict=True):
                 sure = top[0].probability >= self.min_language_probability
                 found[i] = (top[0].label if sure else UNDETERMINED, top[0].probability)
-                if sure and top[0].label != UNDETERMINED:
-                    found[i] = self._stored_neighbour(questions[i], top[0].label) or found[i]
         return found
 
-    def _stored_neighbour(self, question: str, label: str) -> tuple[str, float] | None:
-        """Return (label, probability among the stored languages) of the stored language to answer in when
-        the detected `label` is none the FAQ stores but the closest stored language is a close neighbour
-        (LanguageIdentifier.is_close_neighbour: "Я забыл пароль" taken for Belarusian at 99.9% left Russian,
-        which the FAQ stores, enough); None otherwise, as the translator's --src auto decides."""
+    def _stored_neighbour(self, question: str, label: str) -> str | None:
+        """Return the label of the stored language to answer in when the detected `label` is none the FAQ
+        stores but the closest stored language is a close neighbour (LanguageIdentifier.is_close_neighbour:
+        "Я забыл пароль" taken for Belarusian at 99.9% left Russian, which the FAQ stores, enough); None
+        otherwise, as the translator's --src auto decides. Asked only when no translator translates into
+        `label`: Portuguese at 0.998 leaves Spanish 3e-4, a neighbour, but not the asker's language."""
         from xling.langid.labels import label_matches
 
         if any(label_matches(label, language) for language in self._stored):
@@ -613,9 +623,9 @@ class SupportBot:
         best = identifier.predict([question], languages=known)[0][0]
         if not identifier.is_close_neighbour(question, best.label):
             return None
-        logger.info("support bot: %r detected as %s, which the FAQ does not store; answered as %s, its close "
-                    "neighbour", question[:60], label, best.label)  # fmt: skip
-        return best.label, best.probability
+        logger.info("support bot: %r detected as %s, which neither the FAQ stores nor the translator gives; "
+                    "answered in %s, its close neighbour", question[:60], label, best.label)  # fmt: skip
+        return best.label
 
     def _identifier(self) -> LanguageIdentifier:
         """Return the language detector, loading it the first time; XlingError saying what to do if absent."""
@@ -704,6 +714,21 @@ def _check_encoder(
                          f"not reproduce the stored vectors (cosine {lowest:.3f} on {len(rows)} texts); the "
                          f"bot was built with {built_with}: load that encoder, in the precision and runtime the "
                          "bot was built with, or build the bot again")  # fmt: skip
+
+
+def _stored_answer(entry: FaqEntry, faq_language: str, label: str) -> tuple[str, str] | None:
+    """Return (text, ISO 639-3 language) of the answer `entry` stores in `label`'s language (the FAQ's own
+    answer for `faq_language`), or None when it stores none."""
+    from xling.langid.labels import label_matches
+
+    stored = {faq_language: entry.answer, **entry.answers}
+    language = label.split("_", 1)[0]
+    if language in stored:  # the asker's own language before a macrolanguage's relative (ara for arz)
+        return stored[language], language
+    for lang, text in stored.items():
+        if label_matches(label, lang):
+            return text, lang
+    return None
 
 
 def _has_letter(text: str) -> bool:

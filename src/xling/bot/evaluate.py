@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from xling.bot.bot import SupportBot
+from xling.bot.bot import SupportBot, _has_letter
 from xling.bot.faq import LabelledQuestion, read_question_sets, sample_faq_dir
 from xling.errors import DataError
 from xling.evaluation.result import Result
@@ -101,13 +101,16 @@ def _short_cut(cut: float, scores: np.ndarray) -> float:
 
 def tune_threshold(bot: SupportBot, questions: list[LabelledQuestion]) -> ThresholdChoice:
     """Return the threshold `choose_threshold` picks for the bot on labelled questions (dev questions, not
-    the ones it will be evaluated on)."""
+    the ones it will be evaluated on). A question without a letter scores -inf: the bot never answers it
+    (SupportBot's "no letter, no answer"), whatever its margin, so its margin must not move the threshold
+    nor the figures reported for it."""
     ids = {entry.id for entry in bot.entries}
     for question in questions:
         if question.id is not None and question.id not in ids:
             raise DataError(f"{question.where}: id {question.id!r} is not an entry of the bot's FAQ")
     matches = bot.match([question.text for question in questions])
-    scores = np.array([match.score for match in matches])
+    scores = np.array([match.score if _has_letter(question.text) else -np.inf
+                       for match, question in zip(matches, questions, strict=True)])  # fmt: skip
     right = np.array(
         [bot.entries[match.best].id == q.id for match, q in zip(matches, questions, strict=True)]
     )
@@ -119,7 +122,7 @@ def evaluate_bot(
     bot: SupportBot, data: str | Path | None = None, languages: list[str] | None = None, *, name: str = ""
 ) -> Result:
     """Return the bot's figures per language on `questions.<lang>.tsv` and `offtopic.<lang>.tsv` in `data`
-    (default: the bundled FAQ sample), in percent.
+    (default: the bundled FAQ sample), in percent: every language with either file (or those of `languages`).
 
     Per language: `accuracy` (top-1: the best entry is the right one, whatever the threshold; the primary
     metric), `answered_right` and `answered_wrong` (answered with the right / a wrong entry), `no_answer`
@@ -128,6 +131,9 @@ def evaluate_bot(
     was detected). With a translator: `translation_chrf` (chrF++ of its versions of the FAQ's answers
     against the answers the FAQ stores in that language; None where it stores none or the translator lacks
     the language), to tell whether the translator is fit for answering in the languages the FAQ lacks.
+    Figures of answerable questions are None for a language with off-topic questions only, and so is
+    `no_answer` for one without; None is left out of `average`, the mean `accuracy` (the mean `no_answer`,
+    `primary` then, when no language has answerable questions).
     """
     from xling.data.languages import normalize_language
 
@@ -135,24 +141,32 @@ def evaluate_bot(
     root = Path(data) if data is not None else sample_faq_dir()
     questions = read_question_sets(root, "questions")
     offtopic = read_question_sets(root, "offtopic")
-    wanted = sorted(questions) if not languages else [normalize_language(code) for code in languages]
-    missing = [lang for lang in wanted if lang not in questions]
+    # either file makes a language: off-topic questions alone still say whether the bot stays silent
+    found = sorted({*questions, *offtopic})
+    wanted = found if not languages else [normalize_language(code) for code in languages]
+    missing = [lang for lang in wanted if lang not in found]
     if missing or not wanted:
-        raise DataError(f"no questions.<lang>.tsv for {', '.join(missing) or 'any language'}", root)
+        what = ", ".join(missing) or "any language"
+        raise DataError(f"no questions.<lang>.tsv or offtopic.<lang>.tsv for {what}", root)
     ids = {entry.id for entry in bot.entries}
     scores: dict[str, dict[str, Any]] = {}
     for lang in wanted:
-        answerable, unanswerable = questions[lang], offtopic.get(lang, [])
+        answerable, unanswerable = questions.get(lang, []), offtopic.get(lang, [])
         for question in answerable:
             if question.id is None or question.id not in ids:
                 raise DataError(f"{question.where}: id {question.id!r} is not an entry of the bot's FAQ")
         scores[lang] = _language_row(bot, lang, answerable, unanswerable)
         if bot.translator is not None:
             scores[lang]["translation_chrf"] = _translation_chrf(bot, lang)  # a load failure raises
-    average = float(np.mean([row["accuracy"] for row in scores.values()]))
+    primary = "accuracy" if any(row["accuracy"] is not None for row in scores.values()) else "no_answer"
+    values = [row[primary] for row in scores.values() if row[primary] is not None]
+    if not values:  # empty files only: the mean of nothing is no figure
+        raise DataError(f"no questions in the questions.<lang>.tsv or offtopic.<lang>.tsv of {', '.join(wanted)}",
+                        root)  # fmt: skip
+    average = float(np.mean(values))
     return Result(
         task="bot", model=name or str(bot.folder), data=str(root), scores=scores, average=round(average, 2),
-        primary="accuracy",
+        primary=primary,
         settings={"encoder": bot.metadata.get("encoder"), "threshold": bot.threshold, "margin": bot.margin,
                   "k": bot.k, "lexical_weight": bot.lexical_weight, "faq_language": bot.language,
                   "detector": _name_of(bot.detector), "translator": _name_of(bot.translator),
@@ -163,7 +177,8 @@ def evaluate_bot(
 
 def _language_row(bot: SupportBot, lang: str, answerable: list[LabelledQuestion],
                   unanswerable: list[LabelledQuestion]) -> dict[str, Any]:  # fmt: skip
-    """Return one language's row of figures (percent, rounded to 0.1)."""
+    """Return one language's row of figures (percent, rounded to 0.1; None where the row has no question
+    the figure is about)."""
     from xling.langid.labels import label_matches
 
     replies = bot.answer_many([q.text for q in answerable + unanswerable])
@@ -172,9 +187,9 @@ def _language_row(bot: SupportBot, lang: str, answerable: list[LabelledQuestion]
     right = [reply.answered and reply.id == q.id for reply, q in zip(on, answerable, strict=True)]
     wrong = [reply.answered and reply.id != q.id for reply, q in zip(on, answerable, strict=True)]
     row: dict[str, Any] = {
-        "accuracy": _percent(top1),
-        "answered_right": _percent(right),
-        "answered_wrong": _percent(wrong),
+        "accuracy": _percent(top1) if on else None,
+        "answered_right": _percent(right) if on else None,
+        "answered_wrong": _percent(wrong) if on else None,
         "no_answer": _percent([not reply.answered for reply in off]) if off else None,
         "detected": None,
         # the file's language, not the detected one: an answer translated into a misdetected language is
@@ -184,7 +199,7 @@ def _language_row(bot: SupportBot, lang: str, answerable: list[LabelledQuestion]
         "n": len(answerable),
         "n_offtopic": len(off),
     }  # fmt: skip
-    if bot.detector is not None:
+    if bot.detector is not None and replies:
         row["detected"] = _percent([reply.detected_language is not None and reply.detected_language != "und"
                                     and label_matches(reply.detected_language, lang) for reply in replies])  # fmt: skip
     return row

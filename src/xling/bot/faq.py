@@ -38,8 +38,10 @@ __all__ = [
 NO_ANSWER = "-"
 """The id of a question the FAQ does not answer, in question sets."""
 
-_FOLDER_FAQ = re.compile(r"^faq\.([A-Za-z_-]+)\.tsv$")
-_FOLDER_ANSWERS = re.compile(r"^answers\.([A-Za-z_-]+)\.tsv$")
+# any code between the dots: `_code_of` refuses an unknown one naming the file, where a narrower pattern
+# would skip `answers.es-419.tsv` (a region's digits) without a word
+_FOLDER_FAQ = re.compile(r"^faq\.([^.]+)\.tsv$")
+_FOLDER_ANSWERS = re.compile(r"^answers\.([^.]+)\.tsv$")
 _JSONL_KEYS = frozenset({"id", "question", "answer", "answers"})
 
 
@@ -180,10 +182,12 @@ def _read_tsv(path: Path) -> list[FaqEntry]:
 
 def _read_jsonl(path: Path, language: str) -> list[FaqEntry]:
     """Return the entries of a JSONL FAQ (`question`, `answer`, optional `answers` and `id`); other fields
-    are a warning naming the first line of each set of them."""
+    are a warning naming the first line of each set of them. An entry without an id gets one that no other
+    entry has (`_automatic_ids`)."""
     entries: list[FaqEntry] = []
     seen: dict[str, int] = {}
     unknown_keys: dict[str, int] = {}
+    automatic: list[int] = []  # indices of the entries without an id
     for line in decoded_lines(path, None):
         text = line_text(line, path)
         if not text.strip():
@@ -194,15 +198,19 @@ def _read_jsonl(path: Path, language: str) -> list[FaqEntry]:
         question, answer = record.get("question"), record.get("answer")
         if not isinstance(question, str) or not isinstance(answer, str):
             raise DataError('needs "question" and "answer" strings', path, line.number)
-        key = record.get("id", len(entries) + 1)
-        if not isinstance(key, str | int) or isinstance(key, bool):
+        key = record.get("id")
+        if "id" in record and (not isinstance(key, str | int) or isinstance(key, bool)):
             raise DataError('"id" must be a string or a number', path, line.number)
-        key = str(key).strip()
+        key = None if "id" not in record else str(key).strip()
         _check_entry(key, question.strip(), answer.strip(), seen, path, line.number)
         raw_answers = record.get("answers")
         answers = {} if raw_answers is None else answers_of(raw_answers, language, answer.strip(), path,
                                                              line.number)  # fmt: skip
-        entries.append(FaqEntry(key, question.strip(), answer.strip(), answers))
+        if key is None:
+            automatic.append(len(entries))
+        entries.append(FaqEntry(key or "", question.strip(), answer.strip(), answers))
+    for index, key in zip(automatic, _automatic_ids(automatic, set(seen)), strict=True):
+        entries[index].id = key
     for keys, number in unknown_keys.items():  # a misspelt "answers" would lose every stored translation
         warnings.warn(f"{path}:{number}: unknown field(s) {keys} ignored (an entry has id, question, answer "
                       "and answers)", stacklevel=4)  # fmt: skip
@@ -237,11 +245,32 @@ def answers_of(
     return answers
 
 
-def _check_entry(key: str, question: str, answer: str, seen: dict[str, int], path: Path, line: int) -> None:
-    """Raise DataError naming the line for an empty id, question or answer, or an id seen before."""
+def _automatic_ids(indices: list[int], given: set[str]) -> list[str]:
+    """Return the ids of the entries at `indices` (0-based, ascending) that have none: the entry's number
+    (index + 1), as a file without any id has always numbered them, or when that is one of the `given` ids
+    or was handed out already, the next number free. Made after every line is read: a number taken from
+    the line alone would clash with an id a later line gives ("2" on line 1, no id on line 2)."""
+    taken = set(given)
+    keys = []
+    for index in indices:
+        number = index + 1
+        while str(number) in taken:
+            number += 1
+        taken.add(str(number))
+        keys.append(str(number))
+    return keys
+
+
+def _check_entry(
+    key: str | None, question: str, answer: str, seen: dict[str, int], path: Path, line: int
+) -> None:
+    """Raise DataError naming the line for an empty id, question or answer, or an id seen before (`key`
+    None: the entry has no id, and gets one that clashes with none: `_automatic_ids`)."""
     for name, value in (("id", key), ("question", question), ("answer", answer)):
-        if not value:
+        if not value and (name != "id" or key is not None):
             raise DataError(f"empty {name}", path, line)
+    if key is None:
+        return
     if key in seen:
         raise DataError(f"id {key!r} was already used on line {seen[key]}", path, line)
     seen[key] = line
