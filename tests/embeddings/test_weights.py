@@ -83,3 +83,41 @@ def test_pretrain_from_a_truncated_model_names_the_file(make_tiny_mlm, tmp_path,
     with pytest.raises(DataError, match=f"model.safetensors: {MESSAGE.replace('(', '.').replace(')', '.')}"):
         # max_length within the tiny model's 40 positions: the position check comes before the weights load
         build_model(PretrainConfig(model=str(folder), max_length=32), load_tokenizer(sample_tokenizer_dir))
+
+
+def test_a_static_folder_whose_files_do_not_fit_is_an_error_naming_the_file(tmp_path):
+    """A damaged tokenizer.json, a table of the wrong shape and another model's small tokenizer were a raw
+    tokenizers Exception, an AssertionError or a RuntimeError, or (the tokenizer) accepted silently."""
+    import pytest
+    import torch
+    from safetensors.torch import save_file
+    from tokenizers import Tokenizer, models
+
+    from xling.embeddings.static import StaticSentenceEncoder
+    from xling.errors import DataError
+
+    def folder(name, tensors, vocab_size=20, tokenizer_text=None):
+        root = tmp_path / name
+        root.mkdir()
+        save_file(tensors, str(root / "model.safetensors"))
+        if tokenizer_text is not None:
+            (root / "tokenizer.json").write_text(tokenizer_text, encoding="utf-8")
+        else:
+            vocab = {f"w{i}": i for i in range(vocab_size)}
+            Tokenizer(models.WordLevel(vocab, unk_token="w0")).save(str(root / "tokenizer.json"))
+        return root
+
+    table = torch.randn(20, 4)
+    with pytest.raises(DataError, match=r"tokenizer\.json: not a readable tokenizer"):
+        StaticSentenceEncoder.load(
+            folder("bad-json", {"embedding.weight": table}, tokenizer_text="{not json")
+        )
+    with pytest.raises(DataError, match=r"model\.safetensors: the embedding table has shape \(80,\)"):
+        StaticSentenceEncoder.load(folder("flat", {"embedding.weight": table.flatten()}))
+    with pytest.raises(DataError, match=r"model\.safetensors: weights of shape \(19,\) for 20 rows"):
+        StaticSentenceEncoder.load(folder("scales", {"embeddings": table, "weights": torch.ones(19)}))
+    with pytest.raises(
+        DataError, match=r"tokenizer\.json: the tokenizer holds 5 tokens for 20 embedding rows"
+    ):
+        StaticSentenceEncoder.load(folder("small", {"embedding.weight": table}, vocab_size=5))
+    assert StaticSentenceEncoder.load(folder("fine", {"embedding.weight": table})).dimension == 4

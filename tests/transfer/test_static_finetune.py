@@ -189,3 +189,20 @@ def test_a_static_encoders_default_prompt_is_kept_for_fine_tuning(toy_encoder):
     )
     module, _ = _load_static(str(toy_encoder))
     assert module.prompt == "query: "
+
+
+def test_a_prompted_encoders_classifier_reloads_with_its_prompt_and_equal_probabilities(
+    toy_encoder, tmp_path
+):
+    """The encoder's default prompt was saved beside the copy but not read back: the reloaded classifier read
+    unprompted texts and its probabilities moved."""
+    import json
+
+    (toy_encoder / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "query: "}, "default_prompt_name": "query"}), encoding="utf-8"
+    )
+    classifier = finetune_static(texts("eng"), texts("eng"), _config(toy_encoder, anchor_weight=0.5))
+    reloaded = load_classifier(classifier.save(tmp_path / "clf"))
+    assert reloaded.model.encoder.prompt == "query: "
+    sample = texts("deu").texts + texts("eng").texts
+    np.testing.assert_allclose(reloaded.predict_proba(sample), classifier.predict_proba(sample), atol=1e-6)

@@ -101,9 +101,10 @@ class StaticSentenceEncoder(nn.Module):
     def save(self, path: str | Path, *, dtype: torch.dtype = torch.float32) -> None:
         """Write the sentence-transformers folder layout (see the module docstring).
 
-        `dtype` torch.int8 writes model2vec's layout instead: `embeddings` as int8 and `weights`, one float32
+        `dtype` torch.int8 writes model2vec's tensors instead: `embeddings` as int8 and `weights`, one float32
         scale per token (row = embeddings[i] * weights[i]), a quarter of float32's size; sentence-transformers
-        (>= 6.2) and model2vec fold it back into one float row per token on load, as `load` does.
+        (>= 6.2) folds them back into one float row per token on load, as `load` does. (model2vec 0.10 itself
+        reads these tensors only from a folder's root, not from the module folder written here.)
         """
         root = Path(path)
         (root / MODULE_DIR).mkdir(parents=True, exist_ok=True)
@@ -133,25 +134,48 @@ class StaticSentenceEncoder(nn.Module):
             if not needed.is_file():
                 raise DataError("static embedding folder lacks this file", needed)
         weights = load_safetensors(weights_path)
-        if "embedding.weight" in weights:
-            embedding = weights["embedding.weight"]
-        elif "embeddings" in weights:  # model2vec: optional token mapping and per-token weights
-            embedding = weights["embeddings"].float()
-            if "mapping" in weights:
-                embedding = embedding[weights["mapping"].long()]
-            if "weights" in weights:
-                embedding = embedding * weights["weights"].float()[:, None]
-        else:
-            raise DataError(
-                f"no 'embedding.weight' or 'embeddings' tensor (has {sorted(weights)})", weights_path
-            )
-        tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        if embedding.shape[0] < tokenizer.get_vocab_size():
-            raise DataError(
-                f"{embedding.shape[0]} embedding rows for a {tokenizer.get_vocab_size()}-token vocabulary",
-                weights_path,
-            )
+        embedding = _token_rows(weights, weights_path)
+        try:
+            tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        except Exception as error:  # tokenizers raises a bare Exception for a damaged file
+            raise DataError(f"not a readable tokenizer: {error}", tokenizer_path) from None
+        rows, vocab = embedding.shape[0], tokenizer.get_vocab_size()
+        if rows < vocab:
+            raise DataError(f"{rows} embedding rows for a {vocab}-token vocabulary", weights_path)
+        if vocab < rows / 2:  # another model's tokenizer: most rows unreachable, the vectors meaningless
+            raise DataError(f"the tokenizer holds {vocab:,} tokens for {rows:,} embedding rows: it is another "
+                            "model's, or damaged", tokenizer_path)  # fmt: skip
         return cls(tokenizer, embedding, prompt=prompt)
+
+
+def _token_rows(weights: dict[str, torch.Tensor], path: Path) -> torch.Tensor:
+    """Return the (tokens, dimension) float table of a StaticEmbedding's (`embedding.weight`) or model2vec's
+    tensors (`embeddings`, with an optional token `mapping` and per-token `weights`); DataError naming `path`
+    for another set or shapes that do not fit (a damaged or foreign file: torch's own error named neither)."""
+    if "embedding.weight" in weights:
+        embedding = weights["embedding.weight"]
+    elif "embeddings" in weights:
+        embedding = weights["embeddings"].float()
+        if "mapping" in weights:
+            mapping = weights["mapping"].long()
+            if mapping.ndim != 1 or (
+                len(mapping) and not 0 <= int(mapping.min()) <= int(mapping.max()) < len(embedding)
+            ):
+                raise DataError(f"mapping of shape {tuple(mapping.shape)} does not index the {len(embedding)} rows",
+                                path)  # fmt: skip
+            embedding = embedding[mapping]
+        if "weights" in weights:
+            scale = weights["weights"].float()
+            if tuple(scale.shape) != (embedding.shape[0],):
+                raise DataError(f"weights of shape {tuple(scale.shape)} for {embedding.shape[0]} rows", path)
+            embedding = embedding * scale[:, None]
+    else:
+        raise DataError(f"no 'embedding.weight' or 'embeddings' tensor (has {sorted(weights)})", path)
+    if embedding.ndim != 2:
+        raise DataError(
+            f"the embedding table has shape {tuple(embedding.shape)}, not (tokens, dimension)", path
+        )
+    return embedding
 
 
 class GatherRows(torch.autograd.Function):

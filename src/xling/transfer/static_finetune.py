@@ -423,7 +423,12 @@ class StaticFinetunedClassifier:
             raise DataError(
                 "xling.json lacks the labels or the scale of the classifier", folder / "xling.json"
             )
-        encoder = StaticSentenceEncoder.load(folder / ENCODER_DIR / MODULE_DIR)
+        from xling.embeddings.encoder import default_prompt
+
+        # the prompt the encoder was trained with (the classifier's inputs were prompted texts)
+        encoder = StaticSentenceEncoder.load(
+            folder / ENCODER_DIR / MODULE_DIR, prompt=default_prompt(folder / ENCODER_DIR)
+        )
         head = load_safetensors(folder / HEAD_FILE)
         if "weight" not in head or "bias" not in head:
             raise DataError(f"expected tensors weight and bias, found {sorted(head)}", folder / HEAD_FILE)
