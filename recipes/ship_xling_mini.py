@@ -25,7 +25,10 @@ FILES = [
     "0_StaticEmbedding/tokenizer.json",
     "xling.json",
 ]
-WEIGHTS = {"float16": "float16", "int8": "int8 with a float32 scale per token (model2vec's tensors, in sentence-transformers' module folder)"}
+WEIGHTS = {
+    "float16": "float16",
+    "int8": "int8 with a float32 scale per token (model2vec's tensors, in sentence-transformers' module folder)",
+}
 TEN = ["deu", "fra", "spa", "rus", "cmn", "jpn", "fin", "nld", "heb", "epo"]
 
 
