@@ -142,6 +142,15 @@ def test_an_export_is_stale_when_a_module_folders_weights_or_settings_change(tmp
             Encoder.load(folder, backend="onnx")
         (folder / changed).write_bytes(before)  # the same bytes again: the export is current
         Encoder.load(folder, backend="onnx")
+    # a settings file written since the export (a default prompt; a length limit) changes the vectors too
+    for added, content in (("config_sentence_transformers.json", {"prompts": {"q": "query: "},
+                                                                   "default_prompt_name": "q"}),
+                           ("sentence_bert_config.json", {"max_seq_length": 4})):  # fmt: skip
+        (folder / added).write_text(json.dumps(content), encoding="utf-8")
+        with pytest.raises(DataError, match=f"made from other weights: {added} was added since the export"):
+            Encoder.load(folder, backend="onnx")
+        (folder / added).unlink()
+    Encoder.load(folder, backend="onnx")
     # an export into a folder of its own holds a copy of the Dense head, not the model: nothing to compare
     export_onnx(folder, tmp_path / "out", sentences=TEXTS)
     assert (tmp_path / "out" / "2_Dense" / "model.safetensors").is_file()

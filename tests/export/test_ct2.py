@@ -339,3 +339,17 @@ def test_a_folder_without_pytorch_weights_says_so(tmp_path, monkeypatch, capsys)
 
     (folder / "pytorch_model.bin.index.json").write_text("{}")  # sharded .bin weights: converted as before
     _require_torch_weights(folder)
+
+
+def test_without_ctranslate2_the_export_says_what_to_install(tmp_path, monkeypatch):
+    """A missing ctranslate2 was a ModuleNotFoundError traceback from inside the conversion."""
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ctranslate2" else found(name, *a)
+    )
+    with pytest.raises(
+        XlingError, match=r"export ct2 needs the ctranslate2 package \(pip install ctranslate2\)"
+    ):
+        export_ct2(folder)
+    assert not (folder / "ctranslate2").exists()

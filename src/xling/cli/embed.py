@@ -124,7 +124,9 @@ def export_ct2_cmd(
     overwrite: Annotated[
         bool | None,
         typer.Option(
-            "--overwrite/--no-overwrite", help="Replace a non-empty --output that is not a conversion."
+            "--overwrite/--no-overwrite",
+            help="Replace another model's conversion at --output (this model's is always replaced; a folder "
+            "of other files never is).",
         ),
     ] = None,
     recipe: Recipe = None,

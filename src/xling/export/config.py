@@ -52,7 +52,8 @@ class Ct2ExportConfig:
     """Weight type of the conversion (one of CT2_QUANTIZATIONS); int8 is the fast CPU path, float32 decodes
     exactly like the PyTorch model."""
     overwrite: bool = False
-    """Replace a non-empty output folder that is not an earlier conversion (one is always replaced)."""
+    """Replace another model's CTranslate2 conversion at the output (this model's own earlier one is always
+    replaced; a folder of other files never is)."""
 
     def validate(self) -> None:
         if self.quantization not in CT2_QUANTIZATIONS:

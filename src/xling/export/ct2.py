@@ -18,6 +18,7 @@ tokenizer's id for it: a shifted vocabulary would decode to fluent-looking nonse
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import time
@@ -139,12 +140,13 @@ def stale_conversion(model: str | Path) -> str | None:
 
 
 def source_fingerprints(source: str | Path) -> dict[str, dict[str, Any]]:
-    """Return {file path relative to the folder: {bytes, mtime_ns, sha256}} of what a model folder's export is
-    made from (`source_files`): config.json and the weight files; in a sentence-transformers folder also
+    """Return {file path relative to the folder: {bytes, mtime_ns, sha256}, or {absent: True} for one it lacks}
+    of what a model folder's export is made from (`source_files`): config.json and the weight files; in a
+    sentence-transformers folder also
     each module folder's (modules.json: a Transformer in 0_Transformer/, a Dense head) and the settings that
     shape the vectors (modules.json, sentence_bert_config.json, the Pooling config, the default prompt)."""
     folder = Path(source)
-    files = {}
+    files: dict[str, dict[str, Any]] = {}
     for name in _source_file_names(folder):
         path = folder / name
         if path.is_file():
@@ -154,6 +156,8 @@ def source_fingerprints(source: str | Path) -> dict[str, dict[str, Any]]:
                 "mtime_ns": status.st_mtime_ns,
                 "sha256": _cached_sha256(path),
             }
+        else:  # a settings file written later (a default prompt, a length limit) changes the vectors too
+            files[name] = {"absent": True}
     return files
 
 
@@ -220,6 +224,10 @@ def changed_since(model: str | Path, recorded: dict[str, Any]) -> str | None:
     for name, entry in sorted(recorded.items()):
         entry = entry if isinstance(entry, dict) else {}
         path = folder / name
+        if entry.get("absent"):  # missing at the export (records made before 2026-12-05 list none)
+            if path.is_file():
+                return f"{name} was added since the export"
+            continue
         if not path.is_file():
             return f"{name}, which it was made from, is gone"
         status = path.stat()
@@ -267,11 +275,14 @@ def export_ct2(
 ) -> Ct2ExportReport:
     """Return the report of converting the translation model folder `model` to CTranslate2.
 
-    `output` defaults to `<model>/ctranslate2/`. An earlier conversion there (its xling.json says so) is
-    replaced; any other non-empty folder only with `overwrite`. `quantization` is one of QUANTIZATIONS.
+    `output` defaults to `<model>/ctranslate2/`. An earlier conversion of this model there (its xling.json
+    says so) is replaced; another model's conversion only with `overwrite`; a folder of other files never.
+    `quantization` is one of QUANTIZATIONS.
     """
     if quantization not in QUANTIZATIONS:
         raise ConfigError(f"quantization: {quantization!r} is not one of {', '.join(QUANTIZATIONS)}")
+    if importlib.util.find_spec("ctranslate2") is None:  # else an import error deep in the conversion
+        raise XlingError("export ct2 needs the ctranslate2 package (pip install ctranslate2)")
     source = _resolve(model)
     model_type = seq2seq_model_type(source)
     _require_torch_weights(source)
