@@ -537,11 +537,17 @@ def test_saving_over_a_classifier_folder_drops_the_old_classifiers_own_files(
     folder = train_classifier(config_for(toy_encoder), texts("eng")).save(tmp_path / "clf")
     assert (folder / "encoder").is_dir()
     (folder / "predictions.tsv").write_text("text\tlabel\n", encoding="utf-8")
-    (folder / "config.json").write_text("{}", encoding="utf-8")  # another method's file: no user's
+    # beside a frozen classifier, a file named like a fine-tuned model's is the user's: kept
+    (folder / "config.json").write_text("{}", encoding="utf-8")
     monkeypatch.setattr(classifier_module, "COPY_ENCODER_MAX_BYTES", 0)
     model = train_classifier(config_for(toy_encoder), texts("eng"))
     model.save(folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["head.safetensors", "predictions.tsv", "xling.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json",
+        "head.safetensors",
+        "predictions.tsv",
+        "xling.json",
+    ]
     assert json.loads((folder / "xling.json").read_text(encoding="utf-8"))["encoder"] == str(
         toy_encoder.resolve()
     )

@@ -203,13 +203,13 @@ class BotAnswer:
     answer_language: str | None
     """ISO 639-3 code of the answer text."""
     answer_source: str | None
-    """stored (written in that language in the FAQ; `answer_language` may be a close neighbour of the
-    detected one that no translator gives), translated (machine translation of the FAQ's answer) or
-    original (the FAQ's own language, when the asker's language is neither stored nor translatable)."""
+    """stored (written in the asker's language in the FAQ), translated (machine translation of the FAQ's
+    answer), neighbour (written in the FAQ in a close neighbour of the detected language, which no
+    translator gives: Russian for Belarusian) or original (the FAQ's own language, when the asker's
+    language is neither stored nor translatable)."""
     in_asker_language: bool
-    """Whether the answer is in the asker's language (False: the FAQ's language was used instead; True for
-    a close neighbour's stored answer too: the detector left that language enough probability to be the
-    asker's)."""
+    """Whether the answer is in the asker's language (False for the FAQ's own language or a close
+    neighbour's: the asker may read it, but it is not theirs)."""
     original_answer: str | None = None
     """The FAQ's own answer when `answer` is a machine translation of it (for a person to check)."""
     candidates: list[Candidate] = field(default_factory=list)
@@ -489,7 +489,7 @@ class SupportBot:
         detected_in = question if probability is not None else None
         text, language, source = self._answer_text(match.best, label, detected_in)
         return BotAnswer(answer=text, id=entry.id, matched_question=entry.question, answer_language=language,
-                         answer_source=source, in_asker_language=source != "original",
+                         answer_source=source, in_asker_language=source in ("stored", "translated"),
                          original_answer=entry.answer if source == "translated" else None, **base)  # fmt: skip
 
     def _answer_text(
@@ -512,7 +512,7 @@ class SupportBot:
         # language next to it (Portuguese asked, Spanish stored)
         neighbour = None if detected_in is None else self._stored_neighbour(detected_in, label)
         if neighbour is not None and (found := _stored_answer(entry, self.language, neighbour)):
-            return *found, "stored"
+            return *found, "neighbour"
         return entry.answer, self.language, "original"
 
     def _translated(self, index: int, label: str) -> str | None:

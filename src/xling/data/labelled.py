@@ -95,9 +95,9 @@ def read_labelled(path: PathLike, language: str | None = None) -> LabelledTexts:
 
     A `.gz` suffix after either is read compressed. A TSV's first line of column names (`text<TAB>label`,
     `sentence<TAB>class`, `id<TAB>text<TAB>label`, ...) is skipped with a warning, and the lines are read by
-    those columns (an id column dropped). Without one, the label is the field after the last tab. Every line
-    has as many fields as the header (or the first data line), else a DataError names it. `language` (any
-    code form) is stored normalised. A JSONL label may be a string or an integer.
+    those columns (an id column dropped), every line with as many fields as the header (else a DataError names
+    it). Without one, the label is the field after each line's last tab, tabs before it part of the text.
+    `language` (any code form) is stored normalised. A JSONL label may be a string or an integer.
     """
     file = require_file(path)
     name = file.name.lower().removesuffix(".gz")
@@ -179,9 +179,10 @@ def _read_tsv(path: Path) -> tuple[list[str], list[str], list[int]]:
             if columns is not None:
                 logger.warning("%s:%d: %r is read as a header line and skipped", path, number, raw)
                 continue
-            columns = _Columns(len(fields), None, len(fields) - 1, number)
-        if len(fields) != columns.count:
-            # a tab inside a text, or a column missing: either way the fields no longer say which is the text
+            # no header: the label after each line's last tab, any tab before it part of the text
+            columns = _Columns(2, None, -1, number)
+        if columns.text is not None and len(fields) != columns.count:
+            # under a header, a tab inside a text or a missing column leaves no way to tell which is the text
             raise DataError(f"{len(fields)} tab-separated fields where {columns.describe()}", path, number)
         text = "\t".join(fields[:-1]) if columns.text is None else fields[columns.text]
         texts.append(_checked_text(text, path, number))

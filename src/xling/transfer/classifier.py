@@ -107,18 +107,10 @@ logger = logging.getLogger(__name__)
 FROZEN_KIND = f"{CLASSIFIER_FAMILY}/frozen"
 HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
-CLASSIFIER_ENTRIES = frozenset({
-    # frozen and static-finetune: the head, the encoder copy, the metadata
-    HEAD_FILE, ENCODER_DIR, METADATA_FILE,
-    # finetune: the Hugging Face model and tokenizer files save_pretrained writes
-    "config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
-    "pytorch_model.bin", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-    "added_tokens.json", "sentencepiece.bpe.model", "spiece.model", "vocab.txt", "vocab.json", "merges.txt",
-    # the fine-tuning methods' training run in the same folder (xling.training's checkpoints, best, log)
-    "checkpoints", "best", "train_log.jsonl",
-})  # fmt: skip
-"""The entries of a classifier folder that belong to the classifier, whichever method wrote it: saving over
-the folder never carries them over (an old encoder/ copy stayed beside a new head referencing another one)."""
+FROZEN_ENTRIES = frozenset({HEAD_FILE, ENCODER_DIR, METADATA_FILE})
+"""The entries a frozen classifier owns (its head, its encoder copy, its metadata): saving over one never
+carries them over (an old encoder/ copy stayed beside a new head referencing another encoder). Another
+method's classifier is cleared whole before (`clear_other_method`), so any other entry is the user's."""
 COPY_ENCODER_MAX_BYTES = 64 * 2**20
 """A local encoder folder up to this size is copied into the classifier folder; a larger one is referenced."""
 MIN_ADAPT_TEXTS = 50
@@ -504,7 +496,7 @@ class FrozenEncoderClassifier:
         """Return `folder` after writing the head, the encoder (copy or reference) and xling.json there.
 
         A non-empty `folder` is replaced as a whole only once the new one is complete; the entries there that
-        save does not write and no classifier owns (CLASSIFIER_ENTRIES: an old encoder/ copy goes), such as a
+        save does not write and no frozen classifier owns (FROZEN_ENTRIES: an old encoder/ copy goes), such as a
         user's predictions beside the model, are carried over into the new one.
         """
         from safetensors.numpy import save_file
@@ -637,7 +629,7 @@ def _statistics(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _carry_over(old: Path, staging: Path) -> None:
     """Return nothing after putting into `staging` each entry of the folder `old` that `staging` lacks and
-    that is not a classifier's own (CLASSIFIER_ENTRIES; files hard-linked where the file system allows, else
+    that is not a frozen classifier's own (FROZEN_ENTRIES; files hard-linked where the file system allows, else
     copied; folders likewise; links as links): saving over a classifier folder replaces the model's files,
     even those the new save does not write, and keeps the user's own files there."""
 
@@ -651,7 +643,7 @@ def _carry_over(old: Path, staging: Path) -> None:
         return
     for entry in old.iterdir():
         target = staging / entry.name
-        if entry.name in CLASSIFIER_ENTRIES or target.exists() or target.is_symlink():
+        if entry.name in FROZEN_ENTRIES or target.exists() or target.is_symlink():
             continue
         if entry.is_symlink():
             os.symlink(os.readlink(entry), target)
