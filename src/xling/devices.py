@@ -1,4 +1,5 @@
-"""Device names: one check for every command that takes one (translation, training)."""
+"""Device names: the check of translation's and training's `device` (serving and the CTranslate2 backend
+parse theirs on their own)."""
 
 from __future__ import annotations
 

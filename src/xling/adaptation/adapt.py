@@ -102,9 +102,8 @@ def files_the_model_trained_on(folder: Path) -> set[Path]:
     metadata = read_metadata(folder)
     walk(metadata.get("config", {}))
     # a model adapted before records each adaptation's sources, not a config
-    for adaptation in (
-        metadata.get("adaptations", []) if isinstance(metadata.get("adaptations"), list) else []
-    ):
+    adaptations = metadata.get("adaptations")
+    for adaptation in adaptations if isinstance(adaptations, list) else []:
         if isinstance(adaptation, dict):
             walk([source.get("source") for source in adaptation.get("data", []) if isinstance(source, dict)])
     return found

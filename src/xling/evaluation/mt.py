@@ -447,13 +447,13 @@ def evaluate_mt(
         recorded = training_heldout(folder)
         # each training that went into the weights (its own, its base's): one that did not hold the book out
         # of this corpus trained on these verses (another corpus: none of them)
-        here = [
-            (corpus, held) for corpus, held in recorded if _same_corpus(corpus, bible_folder(config.data))
-        ]
+        corpus_here = bible_folder(config.data)
+        here = [(corpus, held) for corpus, held in recorded if _same_corpus(corpus, corpus_here)]
         seen_by = [(corpus, held, seen) for corpus, held in here
                    if (seen := _prefixes_trained_on(prefixes, held, tests))]  # fmt: skip
         settings["test_seen_in_training"] = bool(seen_by) if recorded else None
-        for corpus, held, seen in seen_by[:1]:
+        if seen_by:
+            corpus, held, seen = seen_by[0]
             logger.warning("the test book (verse ids starting %s) was not held out of the training of %s: a "
                            "training that went into it (its own, or that of a model it was fine-tuned from) "
                            "holds out %s of corpus %s, so these scores are on verses it was trained on",

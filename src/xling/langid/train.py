@@ -360,7 +360,13 @@ def _group_scripts(group: Sequence[Source]) -> tuple[str, ...]:
     """Return the scripts of at least MIN_SCRIPT_SHARE of a group's first lines, most used first (what
     `label_scripts` records for the label, read before any example is made)."""
     texts = [text for source in group for text in source.texts[:500]]
-    seen = Counter(script for script in dominant_scripts(texts) if script is not None)
+    return _kept_scripts(Counter(dominant_scripts(texts)))
+
+
+def _kept_scripts(seen: Counter[str | None]) -> tuple[str, ...]:
+    """Return the scripts (counted texts of each, None: no letter) of at least MIN_SCRIPT_SHARE of the texts
+    that have letters, most used first."""
+    seen = Counter({script: n for script, n in seen.items() if script is not None})
     total = sum(seen.values())
     return tuple(script for script, n in seen.most_common() if n >= MIN_SCRIPT_SHARE * total)
 
@@ -519,9 +525,7 @@ def label_scripts(examples: Examples, labels: Sequence[str]) -> dict[str, tuple[
             counts[label][script] += 1
     scripts = {}
     for label, seen in zip(labels, counts, strict=True):
-        seen.pop(None, None)
-        total = sum(seen.values())
-        kept = tuple(script for script, n in seen.most_common() if n >= MIN_SCRIPT_SHARE * total)
+        kept = _kept_scripts(seen)
         named = Label(*label.split("_", 1)).script if "_" in label else None
         named = letter_script(named) if named else None
         scripts[label] = (named,) if named in kept else kept

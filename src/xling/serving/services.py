@@ -251,19 +251,22 @@ def source_function(translator: Any, detector: Any) -> Callable[[list[SourceItem
         # the confidence of the label chosen: under the same restriction to the model's sources, except for
         # a label outside it (the target language, found unrestricted)
         restricted, _ = detector.probabilities(texts, allowed)
-        unrestricted = restricted if allowed is None else None
+        # the rows whose label lies outside the restriction (a text already in its target) are scored again
+        # unrestricted, those rows only
+        outside = [i for i, label in enumerate(found) if isinstance(label, str) and allowed is not None
+                   and not any(label_matches(label, code) for code in allowed)]  # fmt: skip
+        rows = dict(enumerate(restricted))
+        if outside:
+            rows.update(
+                zip(outside, detector.probabilities([texts[i] for i in outside], None)[0], strict=True)
+            )
         column = {label: i for i, label in enumerate(detector.labels)}
         results: list[Any] = []
         for i, label in enumerate(found):
             if isinstance(label, BaseException) or label is None:
                 results.append(label if label is not None else (None, 0.0))
-                continue
-            row = restricted[i]
-            if allowed is not None and not any(label_matches(label, code) for code in allowed):
-                if unrestricted is None:
-                    unrestricted, _ = detector.probabilities(texts, None)
-                row = unrestricted[i]
-            results.append((label, float(row[column[label]]) if label in column else 1.0))
+            else:
+                results.append((label, float(rows[i][column[label]]) if label in column else 1.0))
         return results
 
     return run
