@@ -22,13 +22,14 @@ from xling.adaptation.data import (
     read_adapt_data,
 )
 from xling.adaptation.result import AdaptResult
-from xling.artifacts import read_json_file, read_metadata
+from xling.artifacts import read_metadata
 from xling.data.conllu import read_conllu
 from xling.data.languages import normalize_language, same_language
 from xling.data.readers import read_monolingual
 from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
 from xling.embeddings.encoder import resolve_model
+from xling.embeddings.st_modules import read_st_modules
 from xling.embeddings.static import ST_TYPE
 from xling.errors import ConfigError, DataError
 
@@ -39,13 +40,9 @@ STATIC, TRANSFORMER = "static", "transformer"
 def model_kind(folder: Path) -> str:
     """Return "static" for a sentence-transformers StaticEmbedding folder, "transformer" for a Hugging Face
     model folder (config.json); raise DataError for anything else."""
-    modules = folder / "modules.json"
-    if modules.is_file():
-        entries = read_json_file(modules)
-        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
-            raise DataError("not a sentence-transformers modules list (a JSON list of objects)", modules)
-        if entries and entries[0].get("type") == ST_TYPE:
-            return STATIC
+    modules = read_st_modules(folder)
+    if modules and modules[0].type == ST_TYPE:
+        return STATIC
     if (folder / "config.json").is_file():
         return TRANSFORMER
     raise DataError(

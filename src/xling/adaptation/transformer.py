@@ -63,10 +63,11 @@ from xling.adaptation.output import (
     write_run_record,
 )
 from xling.adaptation.result import AdaptResult, add_warning, listed_languages
-from xling.artifacts import METADATA_FILE, read_json_file, read_metadata, write_metadata
+from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.encoder import check_vocabulary
 from xling.embeddings.pooling import encode_mean_pooled
+from xling.embeddings.st_modules import read_st_modules
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.export.ct2 import ST_ROOT_FILES
@@ -153,23 +154,19 @@ def sentence_transformers_folders(folder: Path) -> list[str]:
     ConfigError when its Transformer module is not the folder's root: the adapted model is written at the
     root, and a copy of the other files would still point at the old weights in the module's folder.
     """
-    path = folder / "modules.json"
-    if not path.is_file():
+    modules = read_st_modules(folder)
+    if modules is None:
         return []
-    modules = read_json_file(path)
-    if not isinstance(modules, list) or not modules or not all(isinstance(m, dict) for m in modules):
-        raise DataError("not a sentence-transformers modules list (a non-empty JSON list of objects)", path)
-    paths = [PurePosixPath(str(m.get("path", ""))) for m in modules]
-    if any(p.is_absolute() or ".." in p.parts for p in paths):
-        raise DataError("a module path leads outside the folder", path)
-    transformers = [p for m, p in zip(modules, paths, strict=True)
-                    if str(m.get("type", "")).rsplit(".", 1)[-1] == "Transformer"]  # fmt: skip
+    if not modules:
+        raise DataError("not a sentence-transformers modules list (a non-empty JSON list of objects)",
+                        folder / "modules.json")  # fmt: skip
+    transformers = [module.path for module in modules if module.kind == "Transformer"]
     if transformers != [PurePosixPath(".")]:
         where = ", ".join(f"{p.as_posix()}/" for p in transformers) or "none"
         raise ConfigError(f"model: {folder} is a sentence-transformers folder whose Transformer module is not "
                           f"at its root (modules.json: {where}); adapt that module's folder as a Hugging Face "
                           "model and build the sentence-transformers folder around the output")  # fmt: skip
-    return list(dict.fromkeys(p.as_posix() for p in paths if p != PurePosixPath(".")))
+    return list(dict.fromkeys(m.path.as_posix() for m in modules if m.path != PurePosixPath(".")))
 
 
 def copy_sentence_transformers_files(base: Path, staging: Path) -> None:

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from xling.artifacts import read_json_file, read_metadata
+from xling.embeddings.st_modules import read_st_modules
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.embeddings.transformer import (
     ST_PROMPT_CONFIG,
@@ -394,11 +395,11 @@ def _load_sentence_transformers(
     `Encoder.load(folder, normalize=False)` or `encode(texts, normalize=False)`. A Normalize module between
     Pooling and a Dense layer is applied there, as sentence-transformers applies it.
     """
-    modules = read_json_file(folder / "modules.json")
-    if not isinstance(modules, list) or not modules or not all(isinstance(m, dict) for m in modules):
+    modules = read_st_modules(folder)
+    if not modules:
         raise DataError("not a sentence-transformers modules list (a non-empty JSON list of objects)",
                         folder / "modules.json")  # fmt: skip
-    kinds = [(str(m.get("type", "")).rsplit(".", 1)[-1], folder / str(m.get("path", ""))) for m in modules]
+    kinds = [(module.kind, folder / module.path) for module in modules]
     normalize = opts.normalize  # unit vectors by default, Normalize module or not (see the docstring)
     # sentence-transformers writes the default prompt before every text, whatever the first module
     prompt = default_prompt(folder)

@@ -175,18 +175,17 @@ def _source_file_names(folder: Path) -> list[str]:
 def _module_folders(folder: Path) -> list[str]:
     """Return the folders (relative, POSIX; "." the root) of the modules a folder's modules.json lists, in order.
 
-    An unreadable list names none: the loader reports it; paths outside the folder are left out.
+    A damaged list (unreadable, or a path outside the folder) names none: the loader reports it.
     """
+    # imported here: the xling.embeddings package imports torch, and the CTranslate2 backend
+    # (xling.translation.ct2) imports this module without it
+    from xling.embeddings.st_modules import read_st_modules
+
     try:
-        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        modules = read_st_modules(folder) or []
+    except (DataError, OSError):
         return []
-    found = []
-    for module in modules if isinstance(modules, list) else []:
-        path = PurePosixPath(str(module.get("path", "") if isinstance(module, dict) else ""))
-        if not path.is_absolute() and ".." not in path.parts:
-            found.append(path.as_posix())
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys(module.path.as_posix() for module in modules))
 
 
 def _recorded_weights(folder: Path, recorded: dict[str, Any]) -> tuple[set[str], set[str]]:

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from copy import deepcopy as copy_module
 from dataclasses import asdict, dataclass, field
 from itertools import islice
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import torch
@@ -44,6 +44,7 @@ from xling.embeddings.backends.onnx import (
     require_onnxruntime,
 )
 from xling.embeddings.encoder import Encoder, check_texts, resolve_model
+from xling.embeddings.st_modules import read_st_modules
 from xling.embeddings.transformer import TransformerSentenceEncoder, position_table
 from xling.errors import ConfigError, DataError, XlingError
 from xling.export.config import FP32_MIN_COSINE, INT8_MIN_COSINE, INT8_OUTLIER_CHANNELS
@@ -502,10 +503,8 @@ def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str
         if encoder.meta:
             write_metadata(out, encoder.meta)
         return "."
-    modules_path = source / "modules.json"
-    modules = json.loads(modules_path.read_text(encoding="utf-8")) if modules_path.is_file() else []
-    first = modules[0].get("path", "") if modules else ""
-    tokenizer_dir = first or "."
+    modules = read_st_modules(source) or []
+    tokenizer_dir = modules[0].path.as_posix() if modules else "."
     if source.resolve() == out.resolve():
         return tokenizer_dir
     for name in ROOT_META_FILES:
@@ -516,11 +515,12 @@ def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str
         if (source / tokenizer_dir / name).is_file():
             shutil.copy2(source / tokenizer_dir / name, out / tokenizer_dir / name)
     for entry in modules[1:]:  # Pooling, Dense, Normalize folders: how the vector is made (also in the graph)
-        path = entry.get("path", "")
-        if path and (source / path).is_dir():
-            shutil.copytree(source / path, out / path, dirs_exist_ok=True)
-        if str(entry.get("type", "")).endswith(".Pooling") and path:
-            _write_pooling_config(module, out / path / "config.json")
+        if entry.path == PurePosixPath("."):  # "" in modules.json: no folder of its own to copy
+            continue
+        if (source / entry.path).is_dir():
+            shutil.copytree(source / entry.path, out / entry.path, dirs_exist_ok=True)
+        if entry.type.endswith(".Pooling"):
+            _write_pooling_config(module, out / entry.path / "config.json")
     return tokenizer_dir
 
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from xling.artifacts import CLASSIFIER_FAMILY, read_metadata
 from xling.config import config_to_dict
+from xling.embeddings.st_modules import read_st_modules
 from xling.embeddings.transformer import capped_length, pad_batch
 from xling.errors import ConfigError, DataError
 from xling.training.distributed import launched_world_size
@@ -99,19 +100,16 @@ def encoder_folder(name_or_path: str | Path) -> Path:
     folder = resolve_model(name_or_path)
     if (folder / "config.json").is_file():
         return folder
-    modules = folder / "modules.json"
-    if modules.is_file():
-        import json
-
-        try:
-            first = json.loads(modules.read_text(encoding="utf-8"))[0]
-        except (ValueError, IndexError, KeyError) as error:
-            raise DataError(f"unreadable modules.json ({error})", modules) from error
-        if first.get("type", "").endswith("Transformer") and (folder / first.get("path", "")).is_dir():
-            sub = folder / first.get("path", "")
-            if (sub / "config.json").is_file():
-                return sub
-        raise ConfigError(f"encoder: {folder} is a {first.get('type', '?')} sentence encoder, not a "
+    modules = read_st_modules(folder)
+    if modules is not None:
+        if not modules:
+            raise DataError("not a sentence-transformers modules list (a non-empty JSON list of objects)",
+                            folder / "modules.json")  # fmt: skip
+        first = modules[0]
+        sub = folder / first.path
+        if first.type.endswith("Transformer") and sub.is_dir() and (sub / "config.json").is_file():
+            return sub
+        raise ConfigError(f"encoder: {folder} is a {first.type or '?'} sentence encoder, not a "
                           "transformer; fine-tuning needs one (use method 'frozen' for static encoders)")  # fmt: skip
     raise ConfigError(f"encoder: {folder} has neither config.json nor modules.json")
 

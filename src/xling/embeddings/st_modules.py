@@ -1,0 +1,57 @@
+"""The module list of a sentence-transformers folder (`modules.json`), read and checked in one place.
+
+`modules.json` lists a folder's modules in the order they run: a JSON list of objects with "idx", "name",
+"path" (the module's folder, relative to the sentence-transformers folder; "" its root) and "type" (the
+module's class, `sentence_transformers.models.Pooling`). `read_st_modules` returns the entries and refuses a
+file that is not such a list; which modules a caller accepts, and in which order, stays with the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from xling.artifacts import read_json_file
+from xling.errors import DataError
+
+MODULES_FILE = "modules.json"
+
+
+@dataclass(frozen=True)
+class STModule:
+    """One entry of a modules.json."""
+
+    kind: str  # the type's last dotted part: "Transformer", "StaticEmbedding", "Pooling", "Dense", ...
+    path: PurePosixPath  # the module's folder, relative to the sentence-transformers folder ("." its root)
+    type: str  # the type as written ("sentence_transformers.models.Pooling"; "" when the entry has none)
+
+
+def read_st_modules(folder: str | Path) -> list[STModule] | None:
+    """Return the modules a sentence-transformers folder's modules.json lists, in order (None without one).
+
+    DataError naming the file when it is not valid JSON, not a JSON list of objects, or a module's path leads
+    outside the folder (absolute, or through ".."): a module's files are read from `folder / path`. An empty
+    list is returned as it is; a caller that needs a module says so.
+    """
+    path = Path(folder) / MODULES_FILE
+    if not path.is_file():
+        return None
+    entries = read_json_file(path)
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise DataError("not a sentence-transformers modules list (a JSON list of objects)", path)
+    modules = [_module(entry) for entry in entries]
+    for module in modules:
+        if module.path.is_absolute() or ".." in module.path.parts:
+            raise DataError(f"a module path leads outside the folder ({module.path.as_posix()!r})", path)
+    return modules
+
+
+def _module(entry: dict[str, Any]) -> STModule:
+    """Return the STModule of one modules.json entry (a missing type or path reads as "")."""
+    type_name = str(entry.get("type", ""))
+    return STModule(
+        kind=type_name.rsplit(".", 1)[-1],
+        path=PurePosixPath(str(entry.get("path", ""))),
+        type=type_name,
+    )
