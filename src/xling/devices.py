@@ -1,5 +1,5 @@
-"""Device names: the check of translation's and training's `device` (serving and the CTranslate2 backend
-parse theirs on their own)."""
+"""Device names: the check of translation's, training's and serving's `device`, and what `auto` means (the
+CTranslate2 backend parses its own)."""
 
 from __future__ import annotations
 
@@ -29,3 +29,13 @@ def check_device(device: object, field: str) -> str:
             raise ConfigError(f"{field}: {device} asked for, but torch sees {count} CUDA device(s): cuda:0 to "
                               f"cuda:{count - 1}")  # fmt: skip
     return device
+
+
+def resolve_device(device: str) -> str:
+    """Return the torch device name `device` stands for: `auto` as cuda when torch sees one, else cpu; any
+    other name as it is (check it first with `check_device`)."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -478,3 +478,37 @@ def test_a_translator_into_the_detected_language_comes_before_a_stored_close_nei
     assert neighbour.language_probability == translated.language_probability  # the detector's, not Spanish's
     given = bot.answer(question, lang="pt")  # a language given is the asker's: no neighbour stands in
     assert (given.answer_language, given.answer_source, given.in_asker_language) == ("eng", "original", False)
+
+
+def test_a_translation_that_fails_falls_back_to_a_stored_neighbour_labelled_and_logged(
+    sample_bot_dir, mini_encoder, caplog
+):
+    """A translator into Portuguese that fails on the question: the stored Spanish answer (a close neighbour)
+    stands in, labelled as a neighbour's, not the asker's language, and the failure is logged as what it is
+    (the log said "answering in eng" while the answer was Spanish)."""
+    import logging
+
+    from xling.langid import load_identifier
+
+    translator = _StubTranslator()
+
+    def translate(texts, src, tgt):
+        raise XlingError("the runtime ran out of memory")
+
+    translator.translate = translate
+    bot = SupportBot.load(
+        sample_bot_dir, encoder=mini_encoder, detector=load_identifier(), translator=translator
+    )
+    spanish = {entry.id: entry.answers["spa"] for entry in bot.entries}
+    with caplog.at_level(logging.INFO, logger="xling.bot.bot"):
+        reply = bot.answer("Quanto tempo demora a entrega?")
+    assert reply.answered and reply.id == "delivery-time"
+    assert (reply.detected_language, reply.answer_language, reply.answer_source, reply.in_asker_language) == (
+        "por", "spa", "neighbour", False,
+    )  # fmt: skip
+    assert reply.answer == spanish["delivery-time"] and reply.original_answer is None
+    failures = [record for record in caplog.records
+                if record.levelno >= logging.WARNING and "translation into por failed" in record.getMessage()]  # fmt: skip
+    assert len(failures) == 1 and "ran out of memory" in failures[0].getMessage()
+    assert "answering in eng" not in caplog.text and "answered in spa" in caplog.text
+    assert bot.translator is translator  # the next question may still be translated

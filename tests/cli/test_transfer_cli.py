@@ -526,3 +526,39 @@ def test_a_frozen_classifier_over_a_fine_tuned_one_leaves_none_of_its_files(tmp_
     after = {entry.name for entry in out.iterdir()}
     assert "checkpoints" in before and not {"checkpoints", "train_log.jsonl"} & after
     assert json.loads((out / "xling.json").read_text("utf-8"))["kind"] == "classifier/frozen"
+
+
+def test_under_torchrun_only_the_main_process_clears_another_methods_classifier(trained, monkeypatch, capsys):
+    """Every torchrun process runs the command: each deleted the folder (one failing on files another had
+    already deleted, or deleting what the main one had started writing); only rank 0 may touch files."""
+    import shutil
+
+    import xling.transfer.classifier as classifier_module
+    from xling.errors import XlingError
+
+    classifier, root = trained  # a frozen classifier: encoder/, head.safetensors, xling.json
+    frozen = sorted(entry.name for entry in classifier.iterdir())
+    shutil.copytree(classifier, root / "copy")
+    seen = []
+
+    def train_classifier(config, train, dev, **options):  # the training: records what the folder holds
+        seen.append(sorted(entry.name for entry in classifier.iterdir()) if classifier.exists() else [])
+        raise XlingError("stopped before training")
+
+    monkeypatch.setattr(classifier_module, "train_classifier", train_classifier)
+    args = ["transfer", "train", "--train", root / "train.tsv", "--language", "en", "--encoder", root / "enc",
+            "--method", "static-finetune", "--output", classifier, "--overwrite"]  # fmt: skip
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    code, err = _run_main(monkeypatch, capsys, *args)
+    assert code == 2 and "stopped before training" in err, err
+    assert seen[-1] == frozen  # another rank: nothing deleted
+    monkeypatch.setenv("RANK", "0")  # the main process clears it
+    code, err = _run_main(monkeypatch, capsys, *args)
+    assert code == 2 and seen[-1] == [] and not classifier.exists(), err
+    # plain python (no torchrun): as before, the one process clears it
+    monkeypatch.delenv("WORLD_SIZE")
+    monkeypatch.delenv("RANK")
+    shutil.copytree(root / "copy", classifier)
+    code, err = _run_main(monkeypatch, capsys, *args)
+    assert code == 2 and seen[-1] == [] and not classifier.exists(), err

@@ -721,9 +721,9 @@ def _is_main_process() -> bool:
 
 def _device(name: str) -> torch.device:
     """Return the device a training `device` setting names ("auto": a GPU when there is one)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    from xling.devices import resolve_device
+
+    return torch.device(resolve_device(name))
 
 
 def new_vocabulary(config: AdaptConfig, output: Path, base_tokenizer, data: AdaptData,

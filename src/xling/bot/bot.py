@@ -524,15 +524,16 @@ class SupportBot:
         try:
             texts = self.translated_answers([index], label)
         except XlingError as error:
-            # a server-side fault, not the asker's: answer in the FAQ's language
+            # a server-side fault, not the asker's: answer without the translation
             if isinstance(self.translator, str | Path):  # the load failed: do not retry it on every question
                 logger.error(
                     "support bot: the translator could not be loaded (%s); answering without it", error
                 )
                 self.translator = None
             else:  # one translation failed: the next question may still be translated
-                logger.error("support bot: the translation into %s failed (%s); answering in %s", label, error,
-                             self.language)  # fmt: skip
+                # not "answering in <the FAQ's language>": a stored close neighbour's answer may stand in
+                logger.error("support bot: the translation into %s failed (%s); answering without it (a stored "
+                             "close neighbour's answer, else the FAQ's)", label, error)  # fmt: skip
             return None
         return None if texts is None else texts[0]
 
@@ -623,7 +624,7 @@ class SupportBot:
         best = identifier.predict([question], languages=known)[0][0]
         if not identifier.is_close_neighbour(question, best.label):
             return None
-        logger.info("support bot: %r detected as %s, which neither the FAQ stores nor the translator gives; "
+        logger.info("support bot: %r detected as %s, which the FAQ does not store and no translation gave; "
                     "answered in %s, its close neighbour", question[:60], label, best.label)  # fmt: skip
         return best.label
 

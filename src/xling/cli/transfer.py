@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -190,8 +191,10 @@ def train(
     fine_tuning_run = config.method != "frozen" and (Path(output) / "checkpoints").is_dir()
     if not (fine_tuning_run and (resume or (overwrite and killed_run))):
         check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY)
-        # frozen replaces another method's classifier when it saves (a run that fails first leaves it there)
-        if config.method != "frozen":
+        # frozen replaces another method's classifier when it saves (a run that fails first leaves it there);
+        # under torchrun only the main process (rank 0) deletes: the others touch the folder only after
+        # training's first barrier (several deleting one folder at once fail or delete the main one's files)
+        if config.method != "frozen" and int(os.environ.get("RANK", "0")) == 0:
             from xling.transfer.classifier import clear_other_method
 
             clear_other_method(folder, config.method)

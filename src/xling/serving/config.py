@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from xling.devices import check_device
 from xling.errors import ConfigError
 from xling.translation.decoding import DecodeOptions
 
@@ -101,7 +102,8 @@ class ServeConfig:
     workers: int = 1
     """Server processes; each loads its own copy of the models (memory grows with each)."""
     device: str = "cpu"
-    """Where the encoder and translator run: cpu or cuda."""
+    """Where the encoder and translator run: cpu, cuda, cuda:N (GPU N) or auto (cuda when torch sees one,
+    else cpu); a name that is none of them, or a GPU torch does not see, is refused at startup."""
     threads: int = 0
     """CPU threads of the translation runtime (0: its default)."""
     encoder_threads: int = 0
@@ -179,8 +181,9 @@ class ServeConfig:
             raise ConfigError(f"default_index: {self.default_index!r} is not one of the indexes ({known})")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"log_level: {self.log_level!r} must be one of {', '.join(LOG_LEVELS)}")
-        if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"device: {self.device!r} must be cpu, cuda, cuda:N or auto")
+        # the project's one device check (as translation's and training's): `cuda:x` or a GPU torch lacks is
+        # refused here, before any model loads (each model's load failed on its own, the server staying up)
+        check_device(self.device, "device")
         if self.threads < 0:
             raise ConfigError(f"threads: {self.threads} must be 0 (the runtime's default) or more")
         if not 0 <= self.graceful_timeout_s < float("inf"):  # also NaN

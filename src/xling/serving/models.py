@@ -141,7 +141,14 @@ class ModelRegistry:
     def _load_encoder(self, source: str) -> Any:
         from xling.embeddings.encoder import Encoder
 
-        return Encoder.load(source, device=self.config.device)
+        return Encoder.load(source, device=self._encoder_device())
+
+    def _encoder_device(self) -> str:
+        """Return the device an encoder runs on: the configured one, `auto` resolved (the translator resolves
+        `auto` itself; the encoder takes only torch's names)."""
+        from xling.devices import resolve_device
+
+        return resolve_device(self.config.device)
 
     def _load_detector(self, source: str) -> Any:
         from xling.langid import LanguageIdentifier
@@ -196,7 +203,7 @@ class ModelRegistry:
             encoder = self.get("encoder") if shares and self._try("encoder") else None
             if encoder is None:
                 shares = False
-                encoder = Encoder.load(index.model, device=self.config.device)
+                encoder = Encoder.load(index.model, device=self._encoder_device())
             # checks the encoder's fingerprint against the index's (a folder changed since the build fails here)
             index.search_texts(encoder, ["fingerprint"], k=1)
         except BaseException:

@@ -620,14 +620,9 @@ def _checked_texts(texts: Sequence[str]) -> list[str]:
 def _checked_device(device: str) -> str:
     """Return the device to run on (`auto`: cuda when torch sees one, else cpu); ConfigError for a name
     that is not cpu, cuda, cuda:N or auto, or for a GPU torch does not see (xling.devices.check_device)."""
-    import torch
+    from xling.devices import check_device, resolve_device
 
-    from xling.devices import check_device
-
-    device = check_device(device, "device")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    return resolve_device(check_device(device, "device"))
 
 
 def _already_in(source: str, target: str, conventions: Conventions | None = None) -> bool:
