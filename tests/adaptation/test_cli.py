@@ -53,6 +53,27 @@ def test_dev_figures_on_pairs_the_base_model_trained_on_are_said_to_be_recall(
     assert json.loads((tmp_path / "hye.json").read_text())["before_is_recall"] is True
 
 
+def test_a_seen_dictionary_beside_parallel_pairs_is_no_recall_the_dev_pairs_are_parallel(
+    tmp_path, monkeypatch, capsys, tiny_static, cipher_data
+):
+    """With parallel pairs the dev pairs are held out of them, so a dictionary the base trained on teaches
+    none of them: no recall warning (xling-mini's Turkish, from the en-tr dictionary it trained on and the
+    UDHR, was said to measure recall)."""
+    common = ["--max-steps", "5", "--no-check-language", "--set", "training.batch_size=32",
+              "--set", "vocabulary.max_new=100"]  # fmt: skip
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tiny_static), "--language", "kat",
+                    "--dictionary", f"eng-kat={cipher_data['dictionary']}", "--output", str(tmp_path / "kat"),
+                    *common)  # fmt: skip
+    assert code == 0, err
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tmp_path / "kat"), "--language", "hye",
+                    "--dictionary", f"eng-hye={cipher_data['dictionary']}",
+                    "--parallel", f"eng-hye={cipher_data['parallel']}", "--output", str(tmp_path / "hye"),
+                    "--json", str(tmp_path / "hye.json"), *common)  # fmt: skip
+    assert code == 0, err
+    assert "measure recall" not in " ".join(err.split())
+    assert json.loads((tmp_path / "hye.json").read_text())["before_is_recall"] is False
+
+
 def test_bad_dictionary_line_is_one_line_naming_file_and_line(tmp_path, monkeypatch, capsys, tiny_static):
     path = tmp_path / "dict.tsv"
     path.write_text("book\tkitap\nhouse ev\n", encoding="utf-8")

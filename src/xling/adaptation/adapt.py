@@ -106,14 +106,23 @@ def files_the_model_trained_on(folder: Path) -> set[Path]:
     return found
 
 
-def seen_data_warnings(data: AdaptData, folder: Path) -> list[str]:
-    """Return a warning for each pair file (dictionary or parallel) that the model itself was trained on: the
-    pairs held out of it for the dev figures are then not unseen by the old rows, and "before" is recall."""
+def dev_pair_kind(data: AdaptData, kind: str) -> str | None:
+    """Return the kind of pairs the dev figures hold out: parallel pairs when there are any, else a static
+    encoder's dictionary pairs (a transformer's dev pairs are parallel only); None when there are none."""
+    if data.parallel:
+        return "parallel"
+    return "dictionary" if kind == STATIC and data.dictionary else None
+
+
+def seen_data_warnings(data: AdaptData, folder: Path, dev_kind: str | None) -> list[str]:
+    """Return a warning for each pair file of `dev_kind` (the one the dev pairs come from) that the model
+    itself was trained on: the pairs held out of it are then not unseen by the old rows, and "before" is
+    recall. A seen file of the other kind teaches no dev pair (a dictionary beside parallel pairs)."""
     seen = files_the_model_trained_on(folder)
     return [f"{source['source']}: {folder} was trained on this file too (its xling.json config): the dev "
             "pairs held out of it are not new to the model, so its dev figures (before all) measure recall"
             for source in data.sources
-            if source["kind"] in ("dictionary", "parallel") and Path(str(source["source"])).is_file()
+            if source["kind"] == dev_kind and Path(str(source["source"])).is_file()
             and Path(str(source["source"])).resolve() in seen]  # fmt: skip
 
 
@@ -192,7 +201,7 @@ def adapt(
         raise ConfigError(f"pivot: {folder} does not list {config.pivot} among its languages")
     data = read_adapt_data(config, detector=detector)
     data.reading = relative_reading(config, data, known)
-    seen = seen_data_warnings(data, folder)
+    seen = seen_data_warnings(data, folder, dev_pair_kind(data, kind))
     data.warnings.extend(seen)
     data.seen_by_base = bool(seen)
     for warning in data.warnings:
