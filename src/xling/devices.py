@@ -15,11 +15,11 @@ def check_device(device: object, field: str) -> str:
     """Return `device` after checking that it is auto, cpu, cuda or cuda:N and that a GPU it names is one
     torch sees; ConfigError naming `field` otherwise (a misspelt name ran on the CPU, and a GPU torch lacks
     failed inside torch with a traceback, after the model or data had loaded)."""
-    import torch
-
     if not isinstance(device, str) or not DEVICE_NAMES.fullmatch(device):
         raise ConfigError(f"{field}: {device!r} is not cpu, cuda, cuda:N or auto")
     if device.startswith("cuda"):
+        import torch  # only here: a server's parent process checks its device and never loads a model
+
         if not torch.cuda.is_available():
             raise ConfigError(
                 f"{field}: {device} asked for, but torch sees no CUDA device here (use cpu or auto)"

@@ -834,3 +834,27 @@ def test_a_run_checkpointed_with_settings_as_written_resumes(tmp_path, tiny_stat
     resumed = small_config(tiny_static, tmp_path / "parts", resume=True, dictionary=["dict.tsv"])
     resumed.language = "ka"
     assert adapt(resumed).training["resumed_from"] == 30
+
+
+def test_a_static_model_saved_by_sentence_transformers_6_is_adapted_in_its_own_layout(
+    tmp_path, tiny_static, cipher_data
+):
+    """sentence-transformers 6 saves a StaticEmbedding at the folder's root under a new type name; such a
+    base was refused as "not a static sentence encoder", then read from a 0_StaticEmbedding/ it lacks."""
+    from sentence_transformers import SentenceTransformer
+
+    base = tmp_path / "st6"
+    SentenceTransformer(str(tiny_static), device="cpu").save(str(base))
+    modules = json.loads((base / "modules.json").read_text())
+    assert modules[0]["path"] == "" and modules[0]["type"] != "sentence_transformers.models.StaticEmbedding"
+
+    config = small_config(base, tmp_path / "adapted", dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    config.training.max_steps = 5
+    result = adapt(config)
+    assert json.loads((result.output / "modules.json").read_text()) == modules
+    old, new = Encoder.load(base), Encoder.load(result.output)
+    texts = sample_sentences("deu")
+    assert np.array_equal(old.encode(texts), new.encode(texts))
+    kat = [cipher(s) for s in sample_sentences("eng")[:5]]
+    st = SentenceTransformer(str(result.output), device="cpu")
+    assert np.allclose(st.encode(kat), new.encode(kat), atol=1e-6)

@@ -41,7 +41,9 @@ def model_kind(folder: Path) -> str:
     """Return "static" for a sentence-transformers StaticEmbedding folder, "transformer" for a Hugging Face
     model folder (config.json); raise DataError for anything else."""
     modules = read_st_modules(folder)
-    if modules and modules[0].type == ST_TYPE:
+    # by class name: sentence-transformers 6 writes the type with its new module path
+    # (sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding)
+    if modules and modules[0].kind == ST_TYPE.rsplit(".", 1)[-1]:
         return STATIC
     if (folder / "config.json").is_file():
         return TRANSFORMER

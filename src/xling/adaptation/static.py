@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
@@ -58,7 +58,14 @@ from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import atomic_write, write_json_atomically
 from xling.config import config_to_dict
 from xling.embeddings.encoder import default_prompt
-from xling.embeddings.static import MODULE_DIR, GatherRows, StaticSentenceEncoder, bag_features, quantize_rows
+from xling.embeddings.st_modules import read_st_modules
+from xling.embeddings.static import (
+    GatherRows,
+    StaticSentenceEncoder,
+    bag_features,
+    quantize_rows,
+    static_module_dir,
+)
 from xling.embeddings.weights import load_safetensors
 from xling.errors import ConfigError, DataError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
@@ -208,7 +215,7 @@ def _int8_table(folder: Path) -> bool:
     """Return whether the static encoder in `folder` stores its table as int8 rows and scales (xling-mini)."""
     from safetensors import safe_open
 
-    with safe_open(str(folder / MODULE_DIR / "model.safetensors"), "pt") as weights:
+    with safe_open(str(folder / static_module_dir(folder) / "model.safetensors"), "pt") as weights:
         return _int8_layout(set(weights.keys()))
 
 
@@ -235,7 +242,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
                   say: Callable[[str], object]) -> AdaptResult:  # fmt: skip
     started = time.perf_counter()
     # the base's default prompt goes before every text, new and pivot alike, as the adapted model will read them
-    base = StaticSentenceEncoder.load(folder / MODULE_DIR, prompt=default_prompt(folder))
+    base = StaticSentenceEncoder.load(folder / static_module_dir(folder), prompt=default_prompt(folder))
     old_rows = base.embedding.weight.detach()[: base.tokenizer.get_vocab_size()].clone()
     held = held_out_pairs(data, config.dev_share, config.seed)
     say("learning the new language's sub-words")
@@ -555,10 +562,15 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
     # a folder with xling.json is a finished model: a resumed run's earlier one goes first, so that a crash
     # while the files below are written leaves a folder that is not taken for a model
     (output / METADATA_FILE).unlink(missing_ok=True)
-    module = output / MODULE_DIR
+    # in the base's layout: its StaticEmbedding module where its modules.json says (xling's 0_StaticEmbedding/,
+    # or sentence-transformers 6's root), the later modules' folders (Normalize) copied
+    where = static_module_dir(base_folder)
+    module = output / where
     module.mkdir(parents=True, exist_ok=True)
-    (output / "1_Normalize").mkdir(exist_ok=True)
-    old = load_safetensors(base_folder / MODULE_DIR / "model.safetensors")
+    for later in (read_st_modules(base_folder) or [])[1:]:
+        if later.path not in (where, PurePosixPath(".")) and (base_folder / later.path).is_dir():
+            shutil.copytree(base_folder / later.path, output / later.path, dirs_exist_ok=True)
+    old = load_safetensors(base_folder / where / "model.safetensors")
     # on the CPU, where the base's tensors are read, whichever device the encoder was trained on
     new_rows = encoder.new_rows().float().cpu()
     n_old, trained = encoder.old_size, encoder.trained_old.cpu()

@@ -606,7 +606,7 @@ class SupportBot:
     def _stored_neighbour(self, question: str, label: str) -> str | None:
         """Return the label of the stored language to answer in when the detected `label` is none the FAQ
         stores but the closest stored language is a close neighbour (LanguageIdentifier.is_close_neighbour:
-        "Я забыл пароль" taken for Belarusian at 99.9% left Russian, which the FAQ stores, enough); None
+        "Пароль забыт" taken for Belarusian at 94% left Russian, which the FAQ stores, 6%); None
         otherwise, as the translator's --src auto decides. Asked only when no translator translates into
         `label`: Portuguese at 0.998 leaves Spanish 3e-4, a neighbour, but not the asker's language."""
         from xling.langid.labels import label_matches

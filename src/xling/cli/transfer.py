@@ -187,17 +187,19 @@ def train(
     # before training, for every method (a fine-tuning run resumes into its own checkpoints, and with
     # overwrite the training loop replaces a run of its own that was killed before it saved a classifier)
     folder = Path(output)
-    killed_run = folder.is_dir() and all(entry.name in RUN_ENTRIES for entry in folder.iterdir())
-    fine_tuning_run = config.method != "frozen" and (Path(output) / "checkpoints").is_dir()
-    if not (fine_tuning_run and (resume or (overwrite and killed_run))):
-        check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY)
-        # frozen replaces another method's classifier when it saves (a run that fails first leaves it there);
-        # under torchrun only the main process (rank 0) deletes: the others touch the folder only after
-        # training's first barrier (several deleting one folder at once fail or delete the main one's files)
-        if config.method != "frozen" and int(os.environ.get("RANK", "0")) == 0:
-            from xling.transfer.classifier import clear_other_method
+    # under torchrun only the main process (rank 0) reads and clears the folder: the others first touch it
+    # after training's first barrier (their reads raced its deletion: FileNotFoundError, or a false "holds
+    # files that are not a classifier"); a refusal here stops the whole torchrun job
+    if int(os.environ.get("RANK", "0")) == 0:
+        killed_run = folder.is_dir() and all(entry.name in RUN_ENTRIES for entry in folder.iterdir())
+        fine_tuning_run = config.method != "frozen" and (folder / "checkpoints").is_dir()
+        if not (fine_tuning_run and (resume or (overwrite and killed_run))):
+            check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY)
+            # frozen replaces another method's classifier when it saves (a run that fails first leaves it there)
+            if config.method != "frozen":
+                from xling.transfer.classifier import clear_other_method
 
-            clear_other_method(folder, config.method)
+                clear_other_method(folder, config.method)
     if config.method == "frozen":
         options["show_progress"] = True
         if unlabelled_texts:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
@@ -21,12 +21,21 @@ from safetensors.torch import save_file
 from tokenizers import Tokenizer
 from torch import nn
 
+from xling.embeddings.st_modules import read_st_modules
 from xling.embeddings.transformer import write_default_prompt
 from xling.embeddings.weights import load_safetensors
 from xling.errors import DataError
 
 MODULE_DIR = "0_StaticEmbedding"
 ST_TYPE = "sentence_transformers.models.StaticEmbedding"
+
+
+def static_module_dir(folder: str | Path) -> PurePosixPath:
+    """Return the folder, relative to the sentence-transformers `folder`, of its StaticEmbedding module:
+    modules.json's first entry (0_StaticEmbedding/ where xling saves it, the root "." where
+    sentence-transformers 6 does), 0_StaticEmbedding/ without a modules.json."""
+    modules = read_st_modules(folder)
+    return modules[0].path if modules else PurePosixPath(MODULE_DIR)
 
 
 class StaticSentenceEncoder(nn.Module):

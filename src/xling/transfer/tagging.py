@@ -706,12 +706,12 @@ def _clear_frozen_tagger(output: Path, overwrite: bool) -> None:
     from xling.atomic import check_replaceable
     from xling.transfer.classifier import clear_other_method, other_method
 
-    if not other_method(output, "finetune", TAGGER_FAMILY):
+    # under torchrun only the main process reads and clears the folder: the others first touch it after
+    # training's first barrier (reading it while the main one deletes it raced)
+    if int(os.environ.get("RANK", "0")) != 0 or not other_method(output, "finetune", TAGGER_FAMILY):
         return
     check_replaceable(output, overwrite, "tagger", kind=TAGGER_FAMILY)
-    # under torchrun the main process deletes; the others touch the folder only after training's first barrier
-    if int(os.environ.get("RANK", "0")) == 0:
-        clear_other_method(output, "finetune", TAGGER_FAMILY)
+    clear_other_method(output, "finetune", TAGGER_FAMILY)
 
 
 # --- one entry point each -------------------------------------------------------------------------------
