@@ -46,6 +46,31 @@ def test_matching_is_macrolanguage_and_script_aware():
     assert not label_matches("und", "und")
 
 
+def test_a_macrolanguage_takes_every_member_iso_639_3_gives_it():
+    """`qu` kept 3 of the shipped detector's 13 Quechua labels, `om` and `ff` none (ConfigError: not known)."""
+    assert label_matches("qvh", "qu") and label_matches("qug", "que") and label_matches("gax", "om")
+    assert label_matches("fuc", "ff") and label_matches("ojb", "oj")
+    assert not label_matches("msa", "min")  # a macrolanguage answer for a member's text names no member
+    assert not label_matches("quy", "qvh")  # members are not each other
+
+
+def test_han_in_general_covers_both_of_its_forms():
+    assert label_matches("cmn_Hans", "zh-Hani") and label_matches("cmn_Hant", "cmn-Hani")
+    assert not label_matches("jpn", "zh-Hani")
+
+
+def test_the_shipped_detector_restricted_to_a_macrolanguage_keeps_its_members(shared_data_dir):
+    import gzip
+
+    from xling.langid import load_identifier
+
+    with gzip.open(shared_data_dir / "udhr" / "qvh.txt.gz", "rt", encoding="utf-8") as lines:
+        line = lines.read().splitlines()[5]
+    shipped = load_identifier()
+    assert shipped.predict([line])[0][0].label == "qvh"
+    assert shipped.predict([line], languages=["qu", "es"])[0][0].label == "qvh"  # quy before
+
+
 @pytest.mark.parametrize(
     ("code", "label"),
     [("zh-yue", Label("yue")), ("ZH_YUE", Label("yue")), ("zh-yue-HK", Label("yue", "Hant")),

@@ -186,6 +186,9 @@ def test_detect_languages_the_detector_lacks_is_a_clear_error(folder, monkeypatc
         monkeypatch, capsys, "detect", "--model", folder, "--languages", "de,nl,tha", "Hallo"
     )
     assert code != 0 and "--languages: nl, tha not known" in err, err
+    # every code that is no language code is named (the first one only before)
+    code, err = run_main(monkeypatch, capsys, "detect", "--model", folder, "--languages", "de,xx,yy", "Hallo")
+    assert code != 0 and "--languages: xx, yy: not language codes" in " ".join(err.split()), err
     # an empty value (an unset shell variable) is no restriction left out silently
     code, err = run_main(monkeypatch, capsys, "detect", "--model", folder, "--languages", "", "Hallo")
     assert code != 0 and "--languages: no language code given" in err, err

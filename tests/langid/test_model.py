@@ -390,3 +390,15 @@ def test_a_script_with_a_third_of_the_letters_may_still_give_the_label(sample_id
     """Russian words in a mostly Latin line (14 of its 43 letters Cyrillic) keep the Russian label allowed."""
     text = "Please send the file to Boris today: Завтра мы поедем"
     assert sample_identifier.predict([text], languages=["ru"])[0][0].label == "rus"
+
+
+def test_a_wrong_type_of_argument_is_a_config_error_naming_it(sample_identifier):
+    """k 2.5, a None among the codes or the texts raised TypeError / AttributeError from inside numpy."""
+    from xling.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"k: 2\.5 must be at least 1"):
+        sample_identifier.predict(["Hallo"], k=2.5)
+    with pytest.raises(ConfigError, match="languages: every entry must be a language code"):
+        sample_identifier.predict(["Hallo"], languages=["de", None])
+    with pytest.raises(ConfigError, match="texts: text 1 is a NoneType"):
+        sample_identifier.predict(["Hallo", None])

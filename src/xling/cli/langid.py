@@ -56,6 +56,7 @@ def detect(
     from xling.errors import ConfigError
     from xling.langid import DEFAULT_IDENTIFIER, LanguageIdentifier, language_spans
     from xling.langid.files import detect_file, format_predictions, format_spans
+    from xling.langid.labels import try_parse_label
 
     if bool(texts) == (input is not None):
         raise ConfigError("give TEXT arguments or --input FILE (one of the two)")
@@ -73,6 +74,9 @@ def detect(
     )
     if allowed is not None and not allowed:
         raise ConfigError("--languages: no language code given")
+    if allowed and (invalid := [code for code in allowed if try_parse_label(code) is None]):
+        raise ConfigError(f"--languages: {', '.join(invalid)}: not language codes (ISO 639-1/3 or BCP-47, e.g. "
+                          "de, zh-Hant)")  # fmt: skip
     if allowed and (unknown := identifier.unknown_languages(allowed)):
         raise ConfigError(
             f"--languages: {', '.join(unknown)} not known to the detector {identifier.path or ''}"

@@ -12,7 +12,8 @@ from xling.errors import ConfigError, LanguageCodeError, XlingError
 
 __all__ = [
     "DEFAULT_MEMBER", "GRANDFATHERED", "MACROLANGUAGES", "USUAL_SCRIPTS", "default_member",
-    "extended_language", "grandfathered_language", "language_name", "normalize_language", "same_language",
+    "extended_language", "grandfathered_language", "language_name", "macrolanguage_members", "normalize_language",
+    "same_language",
     "pair_file_spec", "split_language_pair",
 ]  # fmt: skip
 
@@ -211,6 +212,12 @@ def _members(macrolanguage: str) -> frozenset[str]:
     except InvalidLanguageValue:
         members = set()
     return frozenset(members) | MACROLANGUAGES.get(macrolanguage, frozenset())
+
+
+def macrolanguage_members(code: str) -> frozenset[str]:
+    """Return the individual languages of the macrolanguage `code` (ISO 639-3), SIL's whole table with those
+    MACROLANGUAGES lists (que: quy, quz, qvh and 41 more); empty for a code that is none."""
+    return _members(code)
 
 
 def _extended(language: str, subtag: str) -> str | None:

@@ -165,6 +165,9 @@ class LanguageIdentifier:
         most of the text's letters (`scripts`). `decidable` is False for a text without letters, or whose
         letters are mostly in a script no allowed label has (its row is then the model's scores unchecked:
         a text `predict` calls `und`)."""
+        if not all(isinstance(text, str) for text in texts):
+            wrong = next(i for i, text in enumerate(texts) if not isinstance(text, str))
+            raise ConfigError(f"texts: text {wrong} is a {type(texts[wrong]).__name__}, not a string")
         normalised = [normalize_text(text) for text in texts]
         decidable = np.array([bool(text) for text in normalised], dtype=bool)
         # one path for one text and for many: a text's probabilities are the same bits whatever it is
@@ -211,8 +214,8 @@ class LanguageIdentifier:
             raise ConfigError("texts: give a list of texts, not one string (detect() takes one)")
         languages = language_codes(languages)
         check_threshold(threshold)
-        if k < 1:
-            raise ConfigError(f"k: {k} must be at least 1")
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise ConfigError(f"k: {k!r} must be at least 1 (a whole number)")
         logits, decidable = self.log_probabilities(texts, languages)
         probabilities = probabilities_of(logits)
         choices = len(self.labels) if languages is None else int(self._mask(languages).sum())
@@ -393,7 +396,12 @@ def language_codes(languages: Iterable[str] | None) -> tuple[str, ...] | None:
     string, which iterating would split into one-letter codes ("de" -> 'd', 'e')."""
     if isinstance(languages, str):
         raise ConfigError(f"languages: give a list of codes, not one string ({languages!r}: ['de', 'fr'])")
-    return None if languages is None else tuple(languages)
+    if languages is None:
+        return None
+    codes = tuple(languages)
+    if not all(isinstance(code, str) for code in codes):
+        raise ConfigError(f"languages: every entry must be a language code (a string): {list(codes)!r}")
+    return codes
 
 
 @lru_cache(maxsize=256)
