@@ -7,8 +7,11 @@ import os
 import stat
 from pathlib import Path
 
-from xling.atomic import atomic_write, atomic_writes, write_json_atomically
+import pytest
+
+from xling.atomic import atomic_folder, atomic_write, atomic_writes, write_json_atomically
 from xling.data.readers import decoded_lines, line_text
+from xling.errors import XlingError
 
 
 def _read_lines(path):
@@ -214,3 +217,24 @@ def test_a_name_whose_temporary_would_be_too_long_is_refused_before_the_work(tmp
     assert writable_file(fits) == fits
     with pytest.raises(DataError, match=r"file name is too long to be written safely \(at most \d+ bytes"):
         writable_file(tmp_path / ("x" * 246 + ".tsv"))
+
+
+def test_a_folder_filled_while_a_new_one_was_made_is_kept_without_overwrite(tmp_path):
+    """The target was checked only before the work, and the commit retired whatever was there by then: a
+    folder another process made meanwhile (its files, its model) was silently replaced."""
+    target = tmp_path / "out"
+    appeared = r"out: a model \(or other files\) appeared there while this one was being made"
+    with pytest.raises(XlingError, match=appeared), atomic_folder(target, what="model") as staging:
+        (staging / "ours.txt").write_text("ours")
+        target.mkdir()  # another process's save, committed first
+        (target / "theirs.txt").write_text("theirs")
+    assert [p.name for p in target.iterdir()] == ["theirs.txt"]
+    assert (target / "theirs.txt").read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the new one discarded, no staging left
+    with atomic_folder(tmp_path / "new") as staging:  # an empty folder made meanwhile is still taken
+        (staging / "ours.txt").write_text("ours")
+        (tmp_path / "new").mkdir()
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["ours.txt"]
+    with atomic_folder(target, overwrite=True) as staging:  # overwrite replaces as before
+        (staging / "ours.txt").write_text("ours")
+    assert [p.name for p in target.iterdir()] == ["ours.txt"]

@@ -289,6 +289,8 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
     A non-empty `folder` is an error unless `overwrite` (and, with `kind`, unless it holds an xling.json of
     that kind: check_replaceable). The old folder stays whole until the new one is
     complete; a crash or an exception leaves it as it was (and at worst a hidden `.name.PID.tmp` beside it).
+    Without `overwrite`, a `folder` that another process filled while the new one was made is kept and the
+    new one discarded (XlingError naming it): the check before the work cannot see what comes after it.
     """
     path = Path(folder)
     check_replaceable(path, overwrite, what, kind)
@@ -302,6 +304,9 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
         shutil.rmtree(staging, ignore_errors=True)  # left by a killed process that had this id
         staging.mkdir()
         yield staging
+        if not overwrite:
+            _move_in(staging, path, what)
+            return
         # two renames: between them `folder` is briefly absent, but the old content is never lost
         if path.exists():
             path.rename(retired)
@@ -315,3 +320,21 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         _release_temporaries([staging])
+
+
+def _move_in(staging: Path, path: Path, what: str) -> None:
+    """Return nothing after renaming `staging` to `path`, which may be missing or an empty folder; raise
+    XlingError, `path` left as it is, when something else is there now (put there during the work)."""
+    try:
+        # one rename, no retiring first: rename(2) takes the place of a missing or empty folder but never
+        # of a non-empty one or a file, so nothing that appears meanwhile can be replaced
+        staging.rename(path)
+        return
+    except OSError as error:
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise XlingError(f"{path}: a {what} (or other files) appeared there while this one was being made; "
+                             f"it was kept and the new {what} discarded; {OVERWRITE_HINT}") from None  # fmt: skip
+        if not (isinstance(error, FileExistsError) and path.is_dir()):
+            raise  # not about what is there (permissions, another file system)
+    path.rmdir()  # an empty folder that this system's rename will not replace (Windows)
+    staging.rename(path)

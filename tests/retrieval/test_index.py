@@ -11,6 +11,8 @@ import pytest
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.index import CACHE_FILE, DB_FILE, INFO_FILE, SearchIndex
 
+from .conftest import FakeEncoder
+
 DOCS = [
     ("the cat sleeps on the mat", "eng", {"source": "a"}),
     ("die Katze schläft auf der Matte", "deu", {"source": "b"}),
@@ -988,3 +990,237 @@ def test_cli_names_a_duplicate_id_by_its_file_and_line(tmp_path, monkeypatch, fa
     result = runner.invoke(app, ["index", "add", str(folder), "--input", str(lines), "--on-duplicate", "error",
                                  "--no-detect-language"])  # fmt: skip
     assert f"{lines}:1: id 'b' is already in the index {folder}" in str(result.exception)
+
+
+class BuildsMeanwhile(FakeEncoder):
+    """Encodes like FakeEncoder; while it encodes the documents, another build of `folder` commits first."""
+
+    def __init__(self, folder) -> None:
+        super().__init__()
+        self.folder, self.done = folder, False
+
+    def encode(self, texts, *args, **kwargs):
+        if len(texts) > 3 and not self.done:  # the documents, not the fingerprint
+            self.done = True
+            theirs = [_doc("their document", "eng", "theirs")]
+            other, _ = SearchIndex.build(self.folder, FakeEncoder(), theirs)
+            other.add_texts(FakeEncoder(), ["added to theirs"], "eng")
+            other.close()
+        return super().encode(texts, *args, **kwargs)
+
+
+@pytest.mark.parametrize("remains", [False, True])
+def test_a_build_without_overwrite_keeps_an_index_built_there_meanwhile(tmp_path, fake_encoder, remains):
+    """`index build DIR` checked DIR before encoding and then swapped its index in whatever was there: an
+    index another process built at DIR meanwhile (and what was added to it) was silently replaced."""
+    folder = tmp_path / "idx"
+    if remains:  # an interrupted create's remains, which a build may replace
+        build(folder, fake_encoder).close()
+        (folder / INFO_FILE).unlink()
+    with pytest.raises(XlingError, match=rf"{folder}: .*appeared .*while this .* being (made|built)"):
+        SearchIndex.build(folder, BuildsMeanwhile(folder), _documents())
+    with SearchIndex.open(folder) as theirs:  # the other index, whole
+        hits = theirs.search_texts(fake_encoder, ["their document"], k=5)[0]
+        assert sorted(hit.text for hit in hits) == ["added to theirs", "their document"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]  # the new build discarded
+
+
+def test_a_search_works_where_the_rebuilt_cache_cannot_be_saved(tmp_path, fake_encoder, monkeypatch, caplog):
+    """A read-only index whose cache was stale or missing: the rebuilt cache was always saved, and the
+    PermissionError ended the search."""
+    import logging
+
+    import xling.retrieval.index as index_module
+
+    folder = tmp_path / "idx"
+    with build(folder, fake_encoder) as index:
+        expected = summary(index.search_texts(fake_encoder, QUERIES, k=3))
+    (folder / CACHE_FILE).unlink()
+
+    def read_only(path, mode="w"):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(index_module, "atomic_write", read_only)
+    rebuilds = []
+    original = SearchIndex._rebuild
+    monkeypatch.setattr(SearchIndex, "_rebuild", lambda self: (rebuilds.append(1), original(self))[1])
+    with caplog.at_level(logging.WARNING, logger="xling"), SearchIndex.open(folder) as index:
+        assert summary(index.search_texts(fake_encoder, QUERIES, k=3)) == expected
+        assert summary(index.search_texts(fake_encoder, QUERIES, k=3)) == expected
+    assert not (folder / CACHE_FILE).exists()
+    assert len(rebuilds) == 1  # kept in memory, not rebuilt by every search
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "cannot be saved (Permission denied); searching with it in memory" in warnings[0]
+
+
+def test_the_same_text_or_id_in_nfc_and_nfd_is_one_document(tmp_path, fake_encoder):
+    """The content key hashed the raw text and ids were not normalised: `café` in NFC and in NFD were
+    stored twice, and a file added again in the other form was added again."""
+    import unicodedata
+
+    nfc, nfd = (unicodedata.normalize(form, "café crème") for form in ("NFC", "NFD"))
+    assert nfc != nfd
+    index, result = SearchIndex.build(tmp_path / "idx", fake_encoder, [_doc(nfc, "fra"), _doc(nfd, "fra")])
+    assert (result.added, result.skipped) == (1, 1)
+    assert index.add_texts(fake_encoder, [nfd], "fra").skipped == 1  # the file again, in the other form
+    keyed = index.add_texts(fake_encoder, ["one", "two"], "eng", keys=[nfd, f" {nfc} "])
+    assert (keyed.added, keyed.skipped) == (1, 1)
+    hit = index.search_texts(fake_encoder, ["one"], k=1)[0][0]
+    assert hit.key == nfc  # stored in NFC
+    # a text in NFC hashes as before keys were normalised: indexes built before keep matching
+    assert index.search_texts(fake_encoder, [nfc], k=1)[0][0].key == hashlib_key(nfc, "fra")
+    assert len(index) == 2
+    index.close()
+
+
+def hashlib_key(text, lang):
+    import hashlib
+
+    return hashlib.sha256(f"{lang}\t{text}".encode()).hexdigest()[:32]
+
+
+def test_a_key_stored_before_keys_were_normalised_still_matches(tmp_path, fake_encoder):
+    """An index built before stores NFD texts' content keys and NFD ids as they were given."""
+    import sqlite3
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "naïve café")
+    folder = tmp_path / "idx"
+    SearchIndex.build(folder, fake_encoder, [_doc(nfd, "fra"), _doc("an id", "eng", nfd)])[0].close()
+    with sqlite3.connect(folder / DB_FILE) as db:  # as an earlier xling stored them
+        db.execute("UPDATE documents SET key = ? WHERE text = ?", (hashlib_key(nfd, "fra"), nfd))
+        db.execute("UPDATE documents SET key = ? WHERE text = 'an id'", (nfd,))
+    db.close()
+    with SearchIndex.open(folder) as index:
+        again = index.add_documents(fake_encoder, [_doc(nfd, "fra"), _doc("an id", "eng", nfd)])
+        assert (again.added, again.skipped) == (0, 2)
+        replaced = index.add_documents(fake_encoder, [_doc("new text", "eng", nfd)], on_duplicate="replace")
+        assert (replaced.added, replaced.replaced) == (0, 1) and len(index) == 2
+        hit = index.search_texts(fake_encoder, ["new text"], k=1)[0][0]
+        assert hit.key == unicodedata.normalize("NFC", nfd)  # a replacement stores the key now
+        assert index.delete_keys([hashlib_key(nfd, "fra")]) == 1  # deleted by the key it is stored under
+
+
+def test_delete_keys_strips_and_normalises_keys_as_add_does(tmp_path, fake_encoder):
+    """`--keys " spaced "` deleted 0 of 1: add stored the key stripped, delete looked it up as given."""
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "clé")
+    index, _ = SearchIndex.build(tmp_path / "idx", fake_encoder, [_doc("one", "eng", " spaced "),
+                                                                  _doc("two", "eng", nfd)])  # fmt: skip
+    assert index.delete_keys([" spaced "]) == 1
+    assert index.delete_keys([unicodedata.normalize("NFC", "clé")]) == 1
+    assert len(index) == 0
+    index.close()
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_add_or_delete(tmp_path, fake_encoder):
+    """A killed `add` left `.vectors.faiss.PID.tmp` in the index folder, and only a build removed it."""
+    import os
+    import subprocess
+    import sys
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)  # fmt: skip
+    folder = tmp_path / "idx"
+    # this process's own (a second thread's name: the first is the one each cache save writes and renames)
+    live = [f".{CACHE_FILE}.{os.getpid()}.7.tmp", f".{INFO_FILE}.{os.getppid()}.tmp", ".notes.123.tmp"]
+    killed = [f".{CACHE_FILE}.{dead}.tmp", f".{CACHE_FILE}.{dead}.1.tmp", f".{INFO_FILE}.{dead}.tmp"]
+    with build(folder, fake_encoder) as index:
+        for name in live + killed:
+            (folder / name).write_bytes(b"half a cache")
+        index.add_texts(fake_encoder, ["one more document"], "eng")
+        assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")) == sorted(live)
+        (folder / killed[0]).write_bytes(b"half a cache")
+        assert index.delete([1]) == 1
+        assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")) == sorted(live)
+
+
+def test_metadata_with_nan_or_infinity_is_refused(tmp_path, fake_encoder):
+    """JSON Lines metadata `NaN`, `Infinity` or `1e999` was stored, and search --json wrote invalid JSON."""
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+    from xling.cli import index as index_cli
+
+    index = SearchIndex.create(tmp_path / "api", fake_encoder.name, fake_encoder.dimension)
+    with pytest.raises(XlingError, match=r"metadata item 1: field 'metadata.scores\[1\]' is Infinity"):
+        index.add_texts(fake_encoder, ["a", "b"], "eng", [None, {"scores": [1.0, float("inf")]}])
+    assert len(index) == 0
+    index.close()
+    runner = CliRunner()
+    lines = tmp_path / "docs.jsonl"
+    for number, shown in (("NaN", "NaN"), ("1e999", "Infinity"), ("-Infinity", "-Infinity")):
+        lines.write_text('{"lang": "eng", "text": "fine", "metadata": {"n": 1.5}}\n'
+                         f'{{"lang": "eng", "text": "bad", "metadata": {{"a": {{"x": {number}}}}}}}\n')  # fmt: skip
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(index_cli, "load_encoder", lambda model: fake_encoder)
+            result = runner.invoke(app, ["index", "build", str(tmp_path / "idx"), "--model", "fake", "--input",
+                                         str(lines), "--no-detect-language"])  # fmt: skip
+        assert result.exit_code != 0
+        message = str(result.exception)
+        assert f"{lines}:2: field 'metadata.a.x' is {shown}, which is not a JSON number" in message
+        assert not (tmp_path / "idx").exists()
+
+
+def _cli_index(tmp_path, monkeypatch, fake_encoder, lines):
+    from xling.cli import index as index_cli
+
+    monkeypatch.setattr(index_cli, "load_encoder", lambda model: fake_encoder)
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    folder = tmp_path / "idx"
+    SearchIndex.build(folder, fake_encoder, index_cli.read_input(docs, None))[0].close()
+    return folder
+
+
+def test_cli_search_shows_control_characters_escaped_and_labels_row_ids(tmp_path, monkeypatch, fake_encoder):
+    """`Text(hit.text)` let a stored ESC sequence reach the terminal; the row id's column was named `id`,
+    easily taken for the input's id (which delete takes only with --keys)."""
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    text = "red \x1b[31malert\x1b[0m\x07 here"
+    folder = _cli_index(tmp_path, monkeypatch, fake_encoder, [
+        {"id": "k\x1b]0;title\x07", "lang": "eng", "text": text}, {"lang": "eng", "text": "blue\nsky"}
+    ])  # fmt: skip
+    out = tmp_path / "hits.json"
+    result = CliRunner().invoke(app, ["index", "search", str(folder), "alert\x1b[2J", "--json", str(out)],
+                                env={"COLUMNS": "200"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    rows = [" ".join(line.split()) for line in result.output.splitlines()]
+    assert "query: alert\\x1b[2J" in rows
+    assert "┃ score ┃ lang ┃ detected ┃ row ┃ key ┃ text ┃" in rows
+    assert "│ 1 │ k\\x1b]0;title\\x07 │ red \\x1b[31malert\\x1b[0m\\x07 here │" in rows[4]
+    assert "│ 2 │ - │ blue\\nsky │" in rows[5]  # no id given: the key is a content hash (in --json)
+    hits = json.loads(out.read_text(encoding="utf-8"))["results"][0]["hits"]
+    assert hits[0]["text"] == text and hits[0]["key"] == "k\x1b]0;title\x07"  # --json keeps the exact text
+
+
+def test_cli_an_empty_language_filter_is_refused_as_a_lone_comma_is(tmp_path, monkeypatch, fake_encoder):
+    """`--lang ""` meant no filter, while `--lang ","` was an error."""
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    folder = _cli_index(tmp_path, monkeypatch, fake_encoder, [{"lang": "eng", "text": "hello"}])
+    runner = CliRunner()
+    for option in ("--lang", "--detected-lang"):
+        for value in ("", ","):
+            result = runner.invoke(app, ["index", "search", str(folder), "hello", option, value])
+            assert result.exit_code != 0 and result.exception is not None, (option, value, result.output)
+            assert "''" in str(result.exception), (option, value, result.exception)
+
+
+def test_cli_an_empty_query_is_named_as_other_errors_name_it(tmp_path, monkeypatch, fake_encoder):
+    """An empty query was `text 0 is empty` (from the encoder, counted from 0); others say `QUERY 1`."""
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    folder = _cli_index(tmp_path, monkeypatch, fake_encoder, [{"lang": "eng", "text": "hello"}])
+    result = CliRunner().invoke(app, ["index", "search", str(folder), "hello", "  "])
+    assert result.exit_code != 0 and "QUERY 2 is empty" in str(result.exception)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -33,6 +34,9 @@ app = typer.Typer(help="A persistent cross-language search index (FAISS + SQLite
 logger = logging.getLogger(__name__)
 AUTO = "auto"  # --lang auto: detect the language of every line of a plain text file
 SHOWN_LABELS = 8  # detected languages listed after a build
+# C0 and C1 control characters but tab: printed as they are, ESC sequences would move the cursor, clear the
+# screen or retitle the terminal
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 INPUT_HELP = (
@@ -148,7 +152,9 @@ def index_add(
 @app.command("delete")
 def index_delete(
     folder: Annotated[Path, typer.Argument(help="Index folder.")],
-    ids: Annotated[list[str], typer.Argument(help="Document ids: the row ids search prints, or --keys.")],
+    ids: Annotated[
+        list[str], typer.Argument(help="Row ids (search's row column), or with --keys the input's ids.")
+    ],
     keys: Annotated[
         bool, typer.Option("--keys", help="IDS are stable ids (the input's id column or content hashes).")
     ] = False,
@@ -196,17 +202,19 @@ def index_search(
     --detected-lang (detected) ones."""
     from rich.table import Table
 
-    from xling.retrieval.index import SearchIndex
+    from xling.retrieval.index import SearchIndex, document_key
 
     check_texts(queries, "QUERY")
+    check_queries(queries)
     # written into the index folder (or the model's), it could replace index.json (or the model's files)
     check_json_apart(json_path, (f"the index folder {folder}", folder),
                      (f"the model folder {model}", model_folder(model)))  # fmt: skip
     # passed as given: the index refuses a script or region, which normalising would drop (sr-Latn -> srp)
-    languages = [x.strip() for x in lang.split(",")] if lang else None
+    # `is not None`: an empty value is an empty code, refused as `--lang ,` is, not "no filter"
+    languages = None if lang is None else [x.strip() for x in lang.split(",")]
     for code in languages or []:
         language_code(code)  # an unknown code is named as --lang's
-    detected = [x.strip() for x in detected_lang.split(",")] if detected_lang else None
+    detected = None if detected_lang is None else [x.strip() for x in detected_lang.split(",")]
     with SearchIndex.open(folder) as index:
         source = model or index.model
         encoder = load_encoder(source)
@@ -215,16 +223,36 @@ def index_search(
         )
     payload = []
     for query, hits in zip(queries, results, strict=True):
-        # Text, not markup: a document or query holding `[/INST]` or `[bold]` is shown as it is
-        table = Table(title=Text(f"query: {query}"))
-        for column in ("score", "lang", "detected", "id", "text"):
-            table.add_column(column, justify="right" if column in ("score", "id") else "left")
+        # Text, not markup: a document or query holding `[/INST]` or `[bold]` is shown as it is; `row` is
+        # the row id that delete takes, `key` the input's id that delete --keys takes (`-`: none was given,
+        # the key is a content hash, which --json gives)
+        table = Table(title=shown(f"query: {query}"))
+        for column in ("score", "lang", "detected", "row", "key", "text"):
+            table.add_column(column, justify="right" if column in ("score", "row") else "left")
         for hit in hits:
-            table.add_row(f"{hit.score:.3f}", Text(hit.language), Text(hit.detected or "-"), str(hit.id),
-                          Text(hit.text))  # fmt: skip
+            key = "-" if hit.key == document_key(hit.text, hit.language) else hit.key
+            table.add_row(f"{hit.score:.3f}", shown(hit.language), shown(hit.detected or "-"), str(hit.id),
+                          shown(key), shown(hit.text))  # fmt: skip
         Console().print(table)
         payload.append({"query": query, "hits": [hit_record(hit) for hit in hits]})
     write_json(json_path, {"results": payload})
+
+
+def shown(text: str) -> Text:
+    """Return `text` as a rich Text that prints it as it is, its control characters but tab escaped (ESC as
+    `\\x1b`, a line break as `\\n`): a stored text's ESC sequence must not reach the terminal (--json keeps
+    the exact text)."""
+    return Text(_CONTROL_RE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text))
+
+
+def check_queries(queries: list[str]) -> None:
+    """Return nothing if every query has text; else raise DataError naming the first empty one (`QUERY 1`,
+    counted from 1 as the command's other errors about its arguments count)."""
+    from xling.errors import DataError
+
+    for place, query in enumerate(queries, 1):
+        if not query.strip():
+            raise DataError(f"QUERY {place} is empty (an empty query has no meaning to search for)")
 
 
 def hit_record(hit: Hit) -> dict:
@@ -262,13 +290,27 @@ def read_input(path: Path, lang: str | None) -> list[Document]:
     """Return the documents of an input file; with --lang auto, plain lines marked `und` (the index gives
     them their detected language)."""
     from xling.data.documents import read_documents
+    from xling.errors import DataError
+    from xling.retrieval.index import non_finite_field, non_finite_message
 
     auto = lang is not None and lang.strip().lower() == AUTO
-    return read_documents(path, "und" if auto else lang)
+    documents = read_documents(path, "und" if auto else lang)
+    line = document_line(path, len(documents))
+    for i, document in enumerate(documents):
+        # JSON Lines metadata: Python reads NaN, Infinity and 1e999, which search --json could not write
+        if document.metadata is not None and (found := non_finite_field(document.metadata)) is not None:
+            raise DataError(non_finite_message(*found), path, line(i))
+    return documents
 
 
 def document_lines(path: Path, count: int) -> Callable[[int], str]:
     """Return how errors name document i of the `count` that read_input read from `path`: `path:line`."""
+    line = document_line(path, count)
+    return lambda i: f"{path}:{line(i)}"
+
+
+def document_line(path: Path, count: int) -> Callable[[int], int]:
+    """Return the line number of document i of the `count` that read_input read from `path`."""
     from functools import cache
 
     from xling.data.readers import read_lines
@@ -279,7 +321,7 @@ def document_lines(path: Path, count: int) -> Callable[[int], str]:
         # only when an error names a document
         return 1 + sum(1 for _ in read_lines(path)) - count
 
-    return lambda i: f"{path}:{first_line() + i}"
+    return lambda i: first_line() + i
 
 
 def detected_summary(index: SearchIndex) -> str:

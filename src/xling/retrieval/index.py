@@ -14,9 +14,11 @@ one) and, when it was added with a language detector (`detector=`, `xling.langid
 gets it on its first add with a detector), and an older xling reads and writes an index that has it.
 
 Every document has two ids: an integer row id (FAISS's id, shown with each hit, never reused) and a
-stable key: the id given with it, or else a hash of its language and text. Adding a key that is already
-stored is a duplicate: skipped (the default), an error, or a replacement, so adding a file twice, or again
-after a crash, adds nothing twice.
+stable key: the id given with it, or else a hash of its language and text, both in Unicode NFC (a text or
+id in NFD, as some systems write it, is the same document). Adding a key that is already stored is a
+duplicate: skipped (the default), an error, or a replacement, so adding a file twice, or again after a
+crash, adds nothing twice. A document an earlier xling stored under a key of a text not in NFC is still
+found by that key.
 
 Every change is one SQLite transaction that also increments a generation number; the FAISS cache is then
 rewritten atomically (temp file + rename) with that generation in its header. A crash between the two
@@ -50,6 +52,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -57,6 +60,7 @@ import sqlite3
 import struct
 import threading
 import time
+import unicodedata
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -198,8 +202,19 @@ def _encoder_label(name: object, model: str | None) -> str:
 
 
 def document_key(text: str, language: str) -> str:
-    """Return the content key of a document: a hash of its (canonical) language code and text."""
+    """Return the content key of a document: a hash of its (canonical) language code and its text in NFC, so
+    the same text in NFD is the same document (a text in NFC hashes as before keys were normalised)."""
+    return _content_hash(unicodedata.normalize("NFC", text), language)
+
+
+def _content_hash(text: str, language: str) -> str:
+    """Return the hash of a language code and a text as given: the content key an earlier xling stored."""
     return hashlib.sha256(f"{language}\t{text}".encode()).hexdigest()[:KEY_HEX_DIGITS]
+
+
+def _given_key(key: str) -> str:
+    """Return the stable key of a given id: stripped, in NFC (the same id in NFD is the same document)."""
+    return unicodedata.normalize("NFC", key.strip())
 
 
 class SearchIndex:
@@ -221,6 +236,7 @@ class SearchIndex:
         self._has_detected = False  # the documents table has the `detected` column (set by create/open)
         self._labels: tuple[int, frozenset[str]] | None = None  # (generation, detected labels stored)
         self._generation = -1  # the SQLite generation the FAISS copy holds (-1: none yet)
+        self._unsaved_warned = False  # a rebuilt cache that could not be saved was logged (once)
         # which documents.sqlite the connection holds: a replacement (build --overwrite) is a new file
         self._db_identity = _file_identity(path / DB_FILE)
 
@@ -307,14 +323,19 @@ class SearchIndex:
             "dimension": int(dimension),
             "kind": index_kind,
         }
-        # overwrite=True here: _check_target has refused what must not be replaced
+        # without overwrite, atomic_folder's commit refuses a folder filled while this one was made (another
+        # process's build there); an interrupted create's remains, which _check_target lets this replace,
+        # need overwrite there, so what is there is checked again just before the swap
+        replaces = overwrite or _holds_anything(root)
         with (
-            atomic_folder(root, overwrite=True, what="search index") as staging,
+            atomic_folder(root, overwrite=replaces, what="search index") as staging,
             cls._create_in(staging, info) as index,
         ):
             index._shown_path = root
             if fill is not None:
                 fill(index)
+            if replaces:
+                _check_target_again(root, overwrite)
         return cls.open(root)
 
     @classmethod
@@ -447,11 +468,13 @@ class SearchIndex:
         codes = _language_list(languages, len(texts))
         extras = _metadata_list(metadata, len(texts))
         stable = _key_list(keys, texts, codes)
+        earlier = _earlier_keys(keys, texts, codes)
         labels = None if detected is None else _label_list(detected, len(texts))
         if len(unit) != len(texts):
             raise XlingError(f"{self.path}: {len(texts)} texts but {len(unit)} vectors")
         with self._lock:
-            return self._add_rows(stable, texts, codes, extras, unit, on_duplicate, None, labels)
+            return self._add_rows(stable, texts, codes, extras, unit, on_duplicate, None, labels,
+                                  earlier=earlier)  # fmt: skip
 
     def _add_rows(
         self,
@@ -464,13 +487,18 @@ class SearchIndex:
         probe: np.ndarray | None,
         detected: list[str | None] | None = None,
         where: Callable[[int], str] | None = None,
+        *,
+        earlier: Mapping[str, str] | None = None,
     ) -> AddResult:
         """Return the AddResult of storing these rows in one transaction (the caller holds the lock).
 
         `detected` (a label or None per row) adds the `detected` column to an index made before it had one.
-        `where` names row i in a duplicate's error (`path:line`; None: `document i`).
+        `where` names row i in a duplicate's error (`path:line`; None: `document i`). `earlier` maps keys an
+        earlier xling stored to the keys now (_earlier_keys): such a document is a duplicate too, and a
+        replacement stores it under its key now.
         """
         self._follow_replacement()
+        _remove_dead_temporaries(self.path)
         if not keys:
             if probe is not None:
                 # an index built empty keeps its model's fingerprint: else the first encoder to add would
@@ -490,7 +518,7 @@ class SearchIndex:
                 self._db.execute("ALTER TABLE documents ADD COLUMN detected TEXT")
                 self._db.execute("CREATE INDEX documents_detected ON documents (detected)")
             with_detected = has_detected or detected is not None
-            stored = self._ids_of_keys(keys)
+            stored = self._ids_of_keys(keys, earlier)
             for position, key in enumerate(keys):
                 if key in chosen or key in stored:
                     if on_duplicate == "error":
@@ -503,13 +531,14 @@ class SearchIndex:
             ids = dict(stored)
             changed: list[int] = []
             columns = ("text", "language", "metadata", "vector", *(("detected",) if with_detected else ()))
-            update = f"UPDATE documents SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+            # the key too: a document an earlier xling stored under a key not in NFC takes its key now
+            update = f"UPDATE documents SET key = ?, {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
             insert = f"INSERT INTO documents (key, {', '.join(columns)}) VALUES (?{', ?' * len(columns)})"
             for key, position in chosen.items():
                 row = (texts[position], codes[position], extras[position], _blob(unit[position]))
                 row += (labels[position],) if with_detected else ()
                 if key in stored:
-                    self._db.execute(update, (*row, stored[key]))
+                    self._db.execute(update, (key, *row, stored[key]))
                 else:
                     ids[key] = int(self._db.execute(insert, (key, *row)).lastrowid)
                 changed.append(ids[key])
@@ -547,6 +576,7 @@ class SearchIndex:
         removed = 0
         with self._lock:
             self._follow_replacement()
+            _remove_dead_temporaries(self.path)
             with _transaction(self._db):
                 for chunk in _chunks(wanted, SQL_VARIABLES):
                     marks = ",".join("?" * len(chunk))
@@ -559,12 +589,17 @@ class SearchIndex:
         return removed
 
     def delete_keys(self, keys: Sequence[str]) -> int:
-        """Return how many of the documents with these stable keys were stored and are now deleted."""
+        """Return how many of the documents with these stable keys were stored and are now deleted (a key is
+        stripped and matched in NFC, as add stores it)."""
         if isinstance(keys, str):
             raise XlingError("keys must be a sequence of strings, not one string: wrap it in a list")
+        given = [str(key) for key in keys]
+        # stripped and in NFC, as add stores them; also as given (stripped): a key an earlier xling stored
+        # without normalising it
+        wanted = {_given_key(key) for key in given} | {key.strip() for key in given}
         with self._lock:
             self._follow_replacement()
-            return self.delete(list(self._ids_of_keys([str(key) for key in keys]).values()))
+            return self.delete(list(self._stored_keys(sorted(wanted)).values()))
 
     def add_texts(
         self,
@@ -604,11 +639,12 @@ class SearchIndex:
                 codes[i] = parse_label(label).language
         extras = _metadata_list(metadata, len(texts))
         stable = _key_list(keys, texts, codes)
+        earlier = _earlier_keys(keys, texts, codes)
         todo = list(range(len(texts)))
         if on_duplicate == "skip":
             with self._lock:
                 self._follow_replacement()
-                stored = self._ids_of_keys(stable)
+                stored = self._ids_of_keys(stable, earlier)
             first: dict[str, int] = {}
             for position, key in enumerate(stable):
                 if key not in stored:
@@ -637,10 +673,11 @@ class SearchIndex:
                 probe,
                 detected,
                 None if where is None else lambda row: where(todo[row]),
+                earlier=earlier,
             )
             if len(todo) == len(texts):
                 return result
-            ids = self._ids_of_keys(stable)
+            ids = self._ids_of_keys(stable, earlier)
         added = result.added + self._add_deleted_meanwhile(
             encoder, stable, texts, codes, extras, ids, batch_size, detector, model
         )
@@ -964,8 +1001,17 @@ class SearchIndex:
             )
         return frozenset(label for label in stored if any(_label_is(label, code) for code in codes))
 
-    def _ids_of_keys(self, keys: Sequence[str]) -> dict[str, int]:
-        """Return {key: row id} for the stored documents among `keys`."""
+    def _ids_of_keys(self, keys: Sequence[str], earlier: Mapping[str, str] | None = None) -> dict[str, int]:
+        """Return {key: row id} for the stored documents among `keys`; one stored by an earlier xling under a
+        key of `earlier` (_earlier_keys: an id or text not in NFC) counts as stored under its key now."""
+        found = self._stored_keys(keys)
+        if earlier:
+            for old, ident in self._stored_keys(list(earlier)).items():
+                found.setdefault(earlier[old], ident)  # a document stored under the key now comes first
+        return found
+
+    def _stored_keys(self, keys: Sequence[str]) -> dict[str, int]:
+        """Return {key: row id} for the stored documents whose key is exactly one of `keys`."""
         found: dict[str, int] = {}
         for chunk in _chunks(sorted(set(keys)), SQL_VARIABLES):
             marks = ",".join("?" * len(chunk))
@@ -1212,7 +1258,8 @@ class SearchIndex:
         self._generation = generation
 
     def _load_or_rebuild_cache(self) -> None:
-        """Return nothing; load the FAISS cache if it matches SQLite, else rebuild it and save it."""
+        """Return nothing; load the FAISS cache if it matches SQLite, else rebuild it and save it (kept in
+        memory only, with a warning logged once, where it cannot be saved: a read-only index)."""
         generation = self._state("generation")
         cached = _read_cache(self.path / CACHE_FILE, self.dimension)
         if cached is not None and cached[0] == generation and cached[1].ntotal == self._count():
@@ -1221,7 +1268,17 @@ class SearchIndex:
             self._generation = generation
             return
         self._rebuild()
-        self._save_cache(generation)
+        try:
+            self._save_cache(generation)
+        except OSError as error:
+            # a search must work without writing (a read-only folder or mount, a full disk): the rebuilt
+            # copy is current, and the cache stays stale, to be rebuilt by the next open
+            self._generation = generation
+            if not self._unsaved_warned:
+                self._unsaved_warned = True
+                logger.warning("%s: the vector cache was rebuilt but cannot be saved (%s); searching with it in "
+                               "memory (each open rebuilds it until the index can be written)",
+                               self._shown_path, error.strerror or error)  # fmt: skip
 
 
 # --- module helpers -----------------------------------------------------------------------------------
@@ -1311,6 +1368,33 @@ def _remove_dead_staging(root: Path) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _remove_dead_temporaries(root: Path) -> None:
+    """Return nothing; delete the temporary files in index folder `root` of writes whose process is gone.
+
+    xling.atomic.atomic_write writes `.NAME.PID.tmp` (`.NAME.PID.N.tmp` for a second thread) and renames it
+    into place: a process killed between the two leaves it, and nothing else removes it. One whose process
+    still runs (this one included) is left alone. A file that cannot be deleted (a read-only index) stays.
+    """
+    try:
+        names = [entry.name for entry in root.iterdir()]
+    except OSError:
+        return
+    for name in names:
+        pid = _temporary_pid(name)
+        if pid is not None and not _process_alive(pid):
+            with suppress(OSError):
+                (root / name).unlink()
+
+
+def _temporary_pid(name: str) -> int | None:
+    """Return the process id in the name of a temporary file this module writes, or None for another name."""
+    if not _is_own_temporary(name):
+        return None
+    prefix = f".{CACHE_FILE}." if name.startswith(f".{CACHE_FILE}.") else f".{INFO_FILE}."
+    pid = name[len(prefix) : -len(".tmp")].split(".")[0]  # PID, or PID.N
+    return int(pid) if pid.isascii() and pid.isdigit() else None
+
+
 def _process_alive(pid: int) -> bool:
     """Return True if a process with this id runs (or might: one we may not signal counts as running)."""
     try:
@@ -1357,6 +1441,21 @@ def _check_target(root: Path, overwrite: bool) -> None:
             f"folder is not empty and is not a search index (holds {shown_names(foreign, 3)}); choose another",
             root,
         )
+
+
+def _holds_anything(root: Path) -> bool:
+    """Return True if `root` is a folder with something in it (False: missing, or an empty folder)."""
+    return root.is_dir() and any(root.iterdir())
+
+
+def _check_target_again(root: Path, overwrite: bool) -> None:
+    """Return nothing if a new index may still take the place of `root` once it is complete; else raise
+    _check_target's error, saying that what is there came while the new index was made (it is kept)."""
+    try:
+        _check_target(root, overwrite)
+    except XlingError as error:
+        raise XlingError(f"{error} (it appeared while this index was being built: it was kept and the new "
+                         "index discarded)") from None  # fmt: skip
 
 
 def _is_own_temporary(name: str) -> bool:
@@ -1408,10 +1507,27 @@ def _key_list(keys: Sequence[str | None] | None, texts: list[str], codes: list[s
         if key is None:
             stable.append(document_key(text, code))
         elif isinstance(key, str) and key.strip():
-            stable.append(key.strip())
+            stable.append(_given_key(key))
         else:
             raise XlingError(f"key {position} must be a non-empty string or None, got {key!r}")
     return stable
+
+
+def _earlier_keys(keys: Sequence[str | None] | None, texts: list[str], codes: list[str]) -> dict[str, str]:
+    """Return {the key an earlier xling stored: the key now} for the documents whose keys differ: an id or a
+    text not in NFC (keys were not normalised then); `keys` as given to _key_list, which checked them."""
+    given = [None] * len(texts) if keys is None else list(keys)
+    earlier: dict[str, str] = {}
+    for key, text, code in zip(given, texts, codes, strict=True):
+        if key is None:
+            if unicodedata.is_normalized("NFC", text):  # hashed as before: no second hash to look up
+                continue
+            old, new = _content_hash(text, code), document_key(text, code)
+        else:
+            old, new = key.strip(), _given_key(key)
+        if old != new:
+            earlier[old] = new
+    return earlier
 
 
 def _in_weak_set(items: weakref.WeakSet[Any], item: Any) -> bool:
@@ -1571,11 +1687,41 @@ def _metadata_list(metadata: Sequence[Mapping[str, Any] | None] | None, count: i
     for position, item in enumerate(items):
         if item is not None and not isinstance(item, Mapping):
             raise XlingError(f"metadata item {position} must be a mapping or None, got {type(item).__name__}")
+        if item is not None and (found := non_finite_field(item)) is not None:
+            raise XlingError(f"metadata item {position}: {non_finite_message(*found)}")
         try:
-            encoded.append(None if item is None else json.dumps(dict(item), ensure_ascii=False))
+            # allow_nan=False: NaN and Infinity are no JSON, and a hit's metadata goes into search --json
+            encoded.append(
+                None if item is None else json.dumps(dict(item), ensure_ascii=False, allow_nan=False)
+            )
         except (TypeError, ValueError) as exc:
             raise XlingError(f"metadata item {position} is not JSON-serialisable: {exc}") from None
     return encoded
+
+
+def non_finite_field(value: Any, field: str = "metadata") -> tuple[str, float] | None:
+    """Return (where, number) of the first NaN or infinite number in `value`, a metadata item as JSON reads
+    it (`metadata.score`, `metadata.values[2]`), or None when it holds none: Python's json reads NaN,
+    Infinity and 1e999, which JSON has no numbers for, and would write them back as invalid JSON."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (field, value)
+    if isinstance(value, Mapping):
+        items: Iterator[tuple[str, Any]] = ((f"{field}.{key}", item) for key, item in value.items())
+    elif isinstance(value, list | tuple):
+        items = ((f"{field}[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    for name, item in items:
+        if (found := non_finite_field(item, name)) is not None:
+            return found
+    return None
+
+
+def non_finite_message(field: str, number: float) -> str:
+    """Return the error about a NaN or infinite metadata number (non_finite_field's answer)."""
+    shown = json.dumps(number)  # NaN, Infinity, -Infinity (1e999 reads as Infinity)
+    return (f"field {field!r} is {shown}, which is not a JSON number (search --json would write invalid JSON); "
+            "give a finite number, a string or null")  # fmt: skip
 
 
 def _hits(
