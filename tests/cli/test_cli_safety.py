@@ -199,3 +199,28 @@ def test_literal_shows_any_value_as_it_is():
 
     for value in ("Hello world [/INST]", "[bold]x[/bold]", "ends in a backslash\\", "[red]", "a [b] c"):
         assert Text.from_markup(f"[green]{literal(value)}[/]").plain == value
+
+
+def test_an_empty_folder_field_is_no_folder():
+    """model_folder("") was Path("."): an unset field (mt train's tokenizer when fine-tuning without one)
+    made every --json under the current folder lie "inside the tokenizer folder " (named blank)."""
+    from xling.cli.common import model_folder
+
+    assert model_folder("") is None and model_folder(None) is None and model_folder(".") is not None
+
+
+def test_mt_train_without_a_tokenizer_writes_its_json_in_the_current_folder(tmp_path, monkeypatch):
+    from translation.tiny_models import PARALLEL, build_xling  # tests/ is on the path
+
+    model = build_xling(tmp_path / "model", languages=("eng", "deu"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    pairs = zip(PARALLEL["eng"], PARALLEL["deu"], strict=True)
+    (work / "p.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in pairs), "utf-8")
+    result = runner.invoke(app, ["mt", "train", "--model", str(model), "--parallel", "eng-deu=p.tsv", "--output",
+                                 str(tmp_path / "tuned"), "--max-steps", "1", "--json", "report.json", "--set",
+                                 "dev_fraction=0", "--set", "training.precision=fp32", "--set",
+                                 "training.threads=1", "--set", "training.progress=false"])  # fmt: skip
+    assert result.exit_code == 0, (result.exception, result.output)
+    assert json.loads((work / "report.json").read_text())["family"] == "xling"

@@ -225,3 +225,16 @@ def test_a_json_report_named_as_a_translation_file_is_refused(tmp_path, monkeypa
     # a report beside the translations, under its own name, is a common layout (runs/e1/report.json)
     code, err, _ = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses", hyps, "--json", hyps / "r.json")
     assert "translation files" not in err, err
+
+
+def test_hypotheses_under_home_are_written_in_the_home_folder(tmp_path, monkeypatch, capsys):
+    """`--hypotheses=~/h` was checked with `~` expanded but written into a literal ./~/h folder."""
+    _write_corpus(tmp_path)
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir(), work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    code, err, calls = _eval_mt(monkeypatch, capsys, tmp_path, "--hypotheses=~/h")
+    assert code == 0 and calls, err
+    assert sorted(p.name for p in (home / "h").iterdir()) == ["eng-deu.txt", "eng-fra.txt"]
+    assert not (work / "~").exists()

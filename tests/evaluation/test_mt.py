@@ -315,6 +315,26 @@ def test_bad_settings_are_config_errors_naming_the_field(tmp_path):
         MTEvalConfig(directions=["eng-qqq"]).validate()
 
 
+def test_a_bleu_tokenizer_that_cannot_download_its_model_is_a_config_error(monkeypatch):
+    """flores200 (and flores101, spBLEU-1K) fetch a SentencePiece model on first use: offline, validate gave
+    a URLError traceback; it names the field, why, and the tokenizers that need no download."""
+    from urllib.error import URLError
+
+    class OfflineBLEU(BLEU):
+        def __init__(self, *args, tokenize=None, **kwargs):
+            if tokenize in ("flores200", "spBLEU-1K"):
+                raise URLError("[Errno -2] Name or service not known")
+            super().__init__(*args, tokenize=tokenize, **kwargs)
+
+    monkeypatch.setattr("xling.evaluation.mt.BLEU", OfflineBLEU)
+    for name in ("flores200", "spBLEU-1K"):
+        with pytest.raises(ConfigError, match=rf"^bleu_tokenize: {name}: sacrebleu downloads its SentencePiece "
+                                              r"model on first use, which failed \(.*Name or service not known.*"
+                                              r"no download: none, zh, 13a, intl, char"):  # fmt: skip
+            MTEvalConfig(bleu_tokenize=name).validate()
+    MTEvalConfig(bleu_tokenize="13a").validate()
+
+
 def test_missing_data_and_languages_are_named(tmp_path):
     with pytest.raises(DataError, match=str(tmp_path / "nowhere")):
         evaluate_mt(TableTranslator(), MTEvalConfig(data=str(tmp_path / "nowhere")))

@@ -4,6 +4,7 @@ target languages, the length limit, and its errors."""
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -389,3 +390,25 @@ def test_a_damaged_conversion_is_a_clear_error(trained, tmp_path):
     model_bin.write_bytes(model_bin.read_bytes()[:1000])
     with pytest.raises(DataError, match=r"ctranslate2: cannot load the CTranslate2 conversion"):
         Translator.from_pretrained(folder, backend="ct2")
+
+
+def test_a_conversion_written_apart_names_the_model_folder_to_use(tmp_path):
+    """`xling export ct2 --output DIR` wrote a folder that `xling translate --model DIR` refused as "a None
+    model" (an M2M-100's) or failed on for a tokenizer (an xling model's), and `xling mt train --model DIR`
+    called "neither a preset nor a config.json or model folder"."""
+    from xling.errors import XlingError
+    from xling.translation.train import MTTrainConfig
+    from xling.translation.translator import Translator
+
+    from .tiny_models import build_m2m100
+
+    for name, build in (("xling", build_xling), ("m2m100", build_m2m100)):
+        model = build(tmp_path / name)
+        export_ct2(model, tmp_path / f"{name}-ct2", quantization="float32")
+        source = re.escape(str(model.resolve()))
+        with pytest.raises(XlingError, match=rf"{name}-ct2: a CTranslate2 conversion \(`xling export ct2` of "
+                                             rf"{source}\), not a model folder.*give --model {source}$"):  # fmt: skip
+            Translator.from_pretrained(tmp_path / f"{name}-ct2", backend="torch")
+        with pytest.raises(ConfigError, match=rf"model: .*{name}-ct2 is a CTranslate2 conversion .*no PyTorch "
+                                              rf"weights, so it cannot be fine-tuned; fine-tune {source}"):  # fmt: skip
+            MTTrainConfig(model=str(tmp_path / f"{name}-ct2")).validate()

@@ -275,3 +275,57 @@ def test_codes_that_differ_in_case_only_are_one_region(tmp_path):
     scripts = Conventions("nllb", {c: c for c in codes}, {c: c for c in codes}, name="model")
     with pytest.raises(XlingError, match=r"'tk-TM' is ambiguous .*give the script too, e.g. 'tuk_Cyrl_TM'"):
         scripts.target_token("tk-TM")
+
+
+def test_a_folder_xling_cannot_translate_with_says_what_it_lacks(tmp_path):
+    """`xling export ct2 --output DIR` wrote a folder that `xling translate --model DIR` refused as "a None
+    model" (or, its model being xling's, failed on a missing tokenizer)."""
+    from xling.artifacts import CT2_KIND
+
+    conversion = tmp_path / "ct2"
+    conversion.mkdir()
+    (conversion / "config.json").write_text(json.dumps({"bos_token": "<s>", "eos_token": "</s>"}), "utf-8")
+    (conversion / "model.bin").write_bytes(b"")
+    meta = {"kind": CT2_KIND, "source": "/models/m", "family": "xling"}  # as export_ct2 writes it
+    (conversion / "xling.json").write_text(json.dumps(meta), "utf-8")
+    with pytest.raises(XlingError, match=r"ct2: a CTranslate2 conversion \(`xling export ct2` of /models/m\), not a "
+                                         r"model folder; .*ctranslate2/ .*give --model /models/m$"):  # fmt: skip
+        detect_family(conversion)
+    (conversion / "xling.json").unlink()  # a conversion by CTranslate2's own converter
+    with pytest.raises(XlingError, match=r"config.json has no model_type.*model.bin is a CTranslate2 model: give "
+                                         r"the folder it was converted from.*M2M-100 and NLLB-200"):  # fmt: skip
+        detect_family(conversion)
+    (conversion / "config.json").write_text(json.dumps({"model_type": "t5"}), "utf-8")
+    with pytest.raises(XlingError, match=r"a 't5' model \(config.json's model_type\), which xling does not "
+                                         r"translate with; xling translates with Hugging Face folders"):  # fmt: skip
+        detect_family(conversion)
+
+
+def test_a_target_script_is_one_the_model_writes(tmp_path):
+    """A code that names no script (M2M-100's, xling's, OPUS-MT's) writes the script xling records for its
+    language: that one, or a part of it, is accepted; another is an error naming both; one xling records
+    nothing for is an error saying so. A source's script is not checked."""
+    from xling.errors import ConfigError
+
+    _, m2m = load(build_m2m100(tmp_path / "m2m"))
+    accepted = {"zh-Hans": "__zh__", "zh-CN": "__zh__", "zh-Hani": "__zh__", "cmn-Hans": "__zh__",
+                "sr-Cyrl": "__sr__", "de-Latn": "__de__", "ko-Hang": "__ko__", "ko-Kore": "__ko__",
+                "nb-Latn": "__no__", "pt-BR": "__pt__", "ar-Arab": "__ar__"}  # fmt: skip
+    assert {code: m2m.target_token(code) for code in accepted} == accepted
+    assert (m2m.source_token("zh-Hant"), m2m.source_token("sr-Latn")) == ("__zh__", "__sr__")
+    with pytest.raises(ConfigError, match=r"m2m \(m2m100\) writes Chinese \(zho\) in the Hans script \(its code "
+                                          r"'zh' names none.*not in the Hant script \('zh-Hant'\); give 'zh'"):  # fmt: skip
+        m2m.target_token("zh-Hant")
+    with pytest.raises(ConfigError, match=r"not in the Arab script \('az-IR', the script of IR\)"):
+        m2m.target_token("az-IR")
+    with pytest.raises(ConfigError, match=r"cannot be asked for the Deva script \('hi-Deva'\): its code 'hi' names "
+                                          r"no script, and xling does not know which one it writes Hindi \(hin\)"):  # fmt: skip
+        m2m.target_token("hi-Deva")
+    _, marian = load(build_marian(tmp_path / "marian", source="en", target="de"))
+    assert marian.target_token("de-Latn") is None and marian.target_token("de-AT") is None
+    with pytest.raises(ConfigError, match=r"German \(deu\) in the Latn script \(its target names none"):
+        marian.target_token("de-Cyrl")
+    _, multi = load(build_marian(tmp_path / "multi", target_tokens=("fr", "fr_CA", "de")))
+    assert multi.target_token("fr-CA") == ">>fr_CA<<" and multi.target_token("fr-Latn") == ">>fr<<"
+    with pytest.raises(ConfigError, match=r"in the Latn script \(its code 'fr' names none.*not in the Cyrl"):
+        multi.target_token("fr-Cyrl")

@@ -820,3 +820,73 @@ def test_a_dev_max_sentences_below_one_is_refused_naming_it(value):
     """0 was an IndexError at the first evaluation; -1 silently left out each direction's last dev sentence."""
     with pytest.raises(ConfigError, match=rf"dev_max_sentences: {value} must be a whole number at least 1"):
         MTTrainConfig(dev_max_sentences=value).validate()
+
+
+def test_home_in_every_path_field_is_the_home_folder(tmp_path, monkeypatch):
+    """`output = "~/ft-out"` made a literal ./~/ft-out folder, and `--model=~/m` was no model folder (so no
+    tokenizer): `~` is the home folder in the output, model, tokenizer, corpus and parallel files, as in
+    `xling translate --model`."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    build_xling(home / "m", languages=("eng", "deu", "fra"))
+    _tiny_bible(home / "bible")
+    write_tsv(home / "p.tsv", PAIRS)
+    config = _two_steps(MTTrainConfig(output="~/ft-out", model="~/m", tokenizer="~/m", dev_fraction=0.0,
+                                      parallel=["eng-deu=~/p.tsv"]))  # fmt: skip
+    config.data.corpus = "~/bible"
+    result = train_translation(config)
+    assert result.output == home / "ft-out" and (home / "ft-out" / "model.safetensors").is_file()
+    assert not (work / "~").exists()
+    meta = read_metadata(home / "ft-out")  # the corpus's directions, and the parallel file's pairs in eng-deu
+    assert meta["directions"]["eng-deu"] == meta["directions"]["eng-fra"] + len(PAIRS)
+    assert meta["config"]["model"] == str(home / "m")
+
+
+def _ct2_only(folder: Path, run: str | None = "runs/mt-bible-3h") -> Path:
+    """Return a folder laid out as the shipped xling-mt-bible: config.json, its conversion, no weights."""
+    build_xling(folder)
+    for weights in folder.glob("*.safetensors"):
+        weights.unlink()
+    (folder / "ctranslate2").mkdir()
+    (folder / "ctranslate2" / "model.bin").write_bytes(b"")
+    meta = read_metadata(folder)
+    if run:
+        meta["config"] = {"output": run}
+    (folder / "xling.json").write_text(json.dumps(meta), encoding="utf-8")
+    return folder
+
+
+def test_a_shipped_name_is_its_folder_and_one_without_weights_is_refused_first(tmp_path, monkeypatch):
+    """`--model xling-mt-bible` was taken for a preset ("tokenizer: give the folder ..."), and its path was
+    "neither a preset nor a config.json or model folder": it ships only its CTranslate2 conversion."""
+    roots = tmp_path / "models"
+    build_xling(roots / "my-mt", languages=("eng", "deu"))
+    _ct2_only(roots / "ct2-only")
+    monkeypatch.setenv("XLING_MODELS", str(roots))
+    pairs = write_tsv(tmp_path / "p.tsv", PAIRS)
+    config = _two_steps(MTTrainConfig(output=str(tmp_path / "tuned"), model="my-mt",
+                                      parallel=[f"eng-deu={pairs}"], dev_fraction=0.0))  # fmt: skip
+    assert train_translation(config).family == "xling" and config.model == str(roots / "my-mt")
+    missing = str(tmp_path / "no-such-pairs.tsv")  # the data is never read: the model is refused first
+    for model in ("ct2-only", str(roots / "ct2-only")):
+        with pytest.raises(ConfigError, match=r"model: .*ct2-only ships without PyTorch weights \(only its "
+                                              r"CTranslate2 conversion\), so it cannot be fine-tuned; .* training "
+                                              r"run \(runs/mt-bible-3h"):  # fmt: skip
+            MTTrainConfig(model=model, parallel=[f"eng-deu={missing}"]).validate()
+    _ct2_only(tmp_path / "unrecorded", run=None)
+    with pytest.raises(ConfigError, match="are in the folder it was converted from"):
+        MTTrainConfig(model=str(tmp_path / "unrecorded")).validate()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"model: .*empty is a folder without PyTorch weights"):
+        MTTrainConfig(model=str(tmp_path / "empty")).validate()
+
+
+def test_the_shipped_translation_model_says_where_its_weights_are():
+    from xling.embeddings.encoder import SHIPPED_MODELS
+
+    if not (SHIPPED_MODELS / "xling-mt-bible" / "ctranslate2" / "model.bin").is_file():
+        pytest.skip("needs the shipped xling-mt-bible")
+    with pytest.raises(ConfigError, match=r"xling-mt-bible ships without PyTorch weights.* training run \("):
+        MTTrainConfig(model="xling-mt-bible").validate()

@@ -83,7 +83,7 @@ def check_json_apart(json_path: Path | None, *folders: tuple[str, str | Path | N
 
 def model_folder(model: str | Path | None) -> Path | None:
     """Return `model` as a Path when it names a folder here (not a shipped name or Hub id), else None."""
-    if model is None:
+    if model is None or model == "":  # a field left empty names no folder (Path("") would be ".")
         return None
     path = Path(model).expanduser()
     return path if path.is_dir() else None

@@ -75,6 +75,9 @@ logger = logging.getLogger(__name__)
 
 # The yardstick of the default model (issue 15, section 4): English into German, French and Spanish.
 DEFAULT_DIRECTIONS = ["eng-deu", "eng-fra", "eng-spa"]
+# sacrebleu's BLEU tokenizers that download nothing (spm, flores101, flores200 and spBLEU-1K fetch a
+# SentencePiece model on first use); ja-mecab and ko-mecab need extra packages instead.
+OFFLINE_TOKENIZERS = ("none", "zh", "13a", "intl", "char", "ja-mecab", "ko-mecab")
 # sacrebleu picks a BLEU tokenizer from these target-language codes (BLEU._TOKENIZER_MAP).
 _SACREBLEU_LANG = {"zho": "zh", **{code: "zh" for code in MACROLANGUAGES["zho"]}, "jpn": "ja", "kor": "ko"}
 
@@ -121,7 +124,8 @@ class MTEvalConfig:
     bleu_tokenize: str = ""
     """BLEU tokenizer; "": sacrebleu's choice for the target language (13a; zh, ja-mecab, ko-mecab)."""
     hypotheses: str = ""
-    """Folder to write each direction's translations to (<src>-<tgt>.txt, <src>-<tgt>.pivot.txt); "": none."""
+    """Folder to write each direction's translations to (<src>-<tgt>.txt, <src>-<tgt>.pivot.txt; `~` is the
+    home folder, as in every path field); "": none."""
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     """How to decode (beam size, length penalty, batch size, ...)."""
 
@@ -148,11 +152,8 @@ class MTEvalConfig:
             raise ConfigError(
                 f"bleu_tokenize: {self.bleu_tokenize!r} must be one of {', '.join(BLEU.TOKENIZERS)}"
             )
-        if self.bleu_tokenize:  # ja-mecab, ko-mecab need extra packages: say so before translating anything
-            try:
-                BLEU(tokenize=self.bleu_tokenize)
-            except (ImportError, RuntimeError) as exc:
-                raise ConfigError(f"bleu_tokenize: {self.bleu_tokenize}: {str(exc).strip()}") from None
+        if self.bleu_tokenize:  # built here: one that cannot be is said before anything is translated
+            _check_bleu_tokenizer(self.bleu_tokenize)
         if self.testset == "bible" and not [p for p in self.heldout_prefixes if p]:
             raise ConfigError("heldout_prefixes: name at least one verse id prefix, e.g. JHN.")
         self.decode.validate()
@@ -163,7 +164,7 @@ class MTEvalConfig:
         """Return nothing if every file of `hypotheses` can be written there; else ConfigError (a file where
         the folder should be) or DataError naming the path (no permission): found before any translating,
         not when the first direction's translations are written."""
-        folder = Path(self.hypotheses)
+        folder = Path(self.hypotheses).expanduser()
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"hypotheses: {folder} is a file, not a folder: name a folder for the "
                               "translations (one file per direction)")  # fmt: skip
@@ -175,7 +176,7 @@ class MTEvalConfig:
         direction, and `<src>-<tgt>.pivot.txt` where the pivot is neither side."""
         if not self.hypotheses:
             return []
-        folder = Path(self.hypotheses)
+        folder = Path(self.hypotheses).expanduser()
         via = normalize_language(self.pivot) if self.pivot else ""
         files = []
         for src, tgt in dict.fromkeys(parse_direction(direction) for direction in self.directions):
@@ -183,6 +184,21 @@ class MTEvalConfig:
             if via and via not in (src, tgt):
                 files.append(folder / f"{src}-{tgt}.pivot.txt")
         return files
+
+
+def _check_bleu_tokenizer(name: str) -> None:
+    """Return nothing when sacrebleu builds the BLEU tokenizer `name`; else ConfigError naming bleu_tokenize and
+    why: ja-mecab and ko-mecab need extra packages, the SentencePiece ones (flores101, flores200, spBLEU-1K)
+    download their model on first use, which fails offline (a URLError)."""
+    try:
+        BLEU(tokenize=name)
+    except Exception as exc:  # noqa: BLE001 (ImportError, RuntimeError, a URLError or any other: one message)
+        why = str(exc).strip() or type(exc).__name__
+        if isinstance(exc, OSError) and name not in OFFLINE_TOKENIZERS:
+            why = (f"sacrebleu downloads its SentencePiece model on first use, which failed ({why}): no network? "
+                   f"Tokenizers that need no download: {', '.join(OFFLINE_TOKENIZERS)} (the last two with "
+                   "sacrebleu[ja] / sacrebleu[ko] installed)")  # fmt: skip
+        raise ConfigError(f"bleu_tokenize: {name}: {why}") from None
 
 
 def expand_directions(sources: Sequence[str], targets: Sequence[str]) -> list[str]:
@@ -315,7 +331,7 @@ def score_directions(
         logger.info("%s: %s (%d sentences of %s)", test.label,
                     ", ".join(f"{name} {value}" for name, value in row.items()), len(test.sources), test.origin)  # fmt: skip
         if hypotheses:
-            _write_hypotheses(Path(hypotheses), test.label, outputs)
+            _write_hypotheses(Path(hypotheses).expanduser(), test.label, outputs)
     if via and not any("pivot_chrf++" in row for row in scores.values()):
         logger.warning("pivot %s: every direction involves it, so nothing was translated through it", via)
     return scores, signatures

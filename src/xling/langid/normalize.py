@@ -7,7 +7,7 @@ import unicodedata
 
 import regex
 
-__all__ = ["LINKS", "has_name_mark", "lower", "normalize_text"]
+__all__ = ["LINKS", "SPACELESS_PUNCTUATION", "SPACELESS_SCRIPTS", "has_name_mark", "lower", "normalize_text"]
 
 # Fullwidth ASCII (U+FF01-FF5E) folded to ASCII first, one character for one, so that a fullwidth URL or
 # hashtag is found as one and a fullwidth apostrophe stays an apostrophe.
@@ -16,14 +16,14 @@ _HAS_FULLWIDTH = regex.compile(r"[\uFF01-\uFF5E]")
 # A host ends at a space, or at a letter or punctuation mark of a script written without spaces:
 # "请发邮件到info@example.com。谢谢" holds one address, not a sentence-long one ("info@example.com으로"). A URL's
 # path ends at a space or at such a script's punctuation only, since a copied address keeps its letters
-# (https://zh.wikipedia.org/wiki/北京).
-_SPACELESS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-_SPACELESS_PUNCTUATION = r"\u3000-\u303F\uFF00-\uFFEF"
-_IN_HOST = rf"[^\s/{_SPACELESS}{_SPACELESS_PUNCTUATION}]"
-_URL = rf"(?:https?://|www\.){_IN_HOST}+(?:/[^\s{_SPACELESS_PUNCTUATION}]*)?"
+# (https://zh.wikipedia.org/wiki/北京). Both sets are also xling.translation.segmentation's, for its links.
+SPACELESS_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+SPACELESS_PUNCTUATION = r"\u3000-\u303F\uFF00-\uFFEF"
+_IN_HOST = rf"[^\s/{SPACELESS_SCRIPTS}{SPACELESS_PUNCTUATION}]"
+_URL = rf"(?:https?://|www\.){_IN_HOST}+(?:/[^\s{SPACELESS_PUNCTUATION}]*)?"
 # An e-mail address is letters, digits and . _ % + - around its @ (not a word glued before it by a colon:
 # "Kontakt:info@example.com" keeps "Kontakt"), in no script written without spaces.
-_IN_ADDRESS = rf"(?:(?![{_SPACELESS}])[\p{{L}}\p{{M}}\p{{N}}._%+-])"
+_IN_ADDRESS = rf"(?:(?![{SPACELESS_SCRIPTS}])[\p{{L}}\p{{M}}\p{{N}}._%+-])"
 # Tried only where a run of address characters starts, or where the previous match ended (\G: a mention
 # "@user" leaves ".name@example.com"): tried inside a run, it scanned the rest of the run from every one of
 # its characters (quadratic: 100,000 characters without a space took 90 s), and it fails there whenever it

@@ -123,8 +123,8 @@ def read_parallel_file(spec: str) -> tuple[str, str, list[tuple[str, str]]]:
 
 
 def parallel_paths(spec: str) -> list[Path]:
-    """Return the files a `src-tgt=path.tsv` or `src-tgt=path.src,path.tgt` parallel source names;
-    ConfigError naming `parallel` and the spec when it names no file or has an empty name in its list."""
+    """Return the files a `src-tgt=path.tsv` or `src-tgt=path.src,path.tgt` parallel source names (`~`
+    expanded); ConfigError naming `parallel` and the spec when it names no file or has an empty name in its list."""
     names = spec.partition("=")[2].split(",")
     if not any(name.strip() for name in names):
         raise ConfigError(
@@ -133,7 +133,7 @@ def parallel_paths(spec: str) -> list[Path]:
     if not all(name.strip() for name in names):
         raise ConfigError(f"parallel: {spec!r} has an empty file name in its comma-separated list; give "
                           "src-tgt=path.tsv or src-tgt=path.src,path.tgt")  # fmt: skip
-    return [Path(name) for name in names]
+    return [Path(name).expanduser() for name in names]  # `~` is the home folder, as in every path field
 
 
 _SENTENCE_ID = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.\d+")

@@ -16,6 +16,14 @@ from typing import Protocol
 
 from xling.errors import ConfigError
 
+# The largest count (beam size, lengths, batch size) or max_length_a a decoding option may take: a C int, as
+# the runtimes take their counts (CTranslate2's are C integers); beyond it a setting means nothing, and
+# max_length_a x source tokens, turned into an int, overflowed (1e308: an OverflowError traceback).
+LARGEST = 2**31 - 1
+# Beam scores are divided by length**length_penalty, computed in Python floats by transformers: 1e308 was an
+# OverflowError. Within +-10 it stays finite for any length up to LARGEST; usual values lie in [0, 2].
+LENGTH_PENALTY_BOUND = 10.0
+
 
 @dataclass
 class DecodeOptions:
@@ -54,6 +62,12 @@ class DecodeOptions:
             value = getattr(self, option.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"{option.name}: {value} must be a finite number")
+            if (isinstance(value, int) or option.name == "max_length_a") and value > LARGEST:
+                raise ConfigError(f"{option.name}: {value} must be at most {LARGEST:,} (2**31 - 1)")
+        if abs(self.length_penalty) > LENGTH_PENALTY_BOUND:
+            raise ConfigError(f"length_penalty: {self.length_penalty} must be within -{LENGTH_PENALTY_BOUND:g} and "
+                              f"{LENGTH_PENALTY_BOUND:g} (scores are divided by length**length_penalty; usual "
+                              "values lie in [0, 2])")  # fmt: skip
         if self.beam_size < 1:
             raise ConfigError(f"beam_size: {self.beam_size} must be at least 1")
         if self.batch_size < 1:

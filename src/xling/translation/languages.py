@@ -28,19 +28,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xling.artifacts import read_metadata
+from xling.artifacts import CT2_KIND, read_metadata
 from xling.data.languages import (
     DEFAULT_MEMBER,
     MACROLANGUAGES,
     NOT_LANGUAGES,
     REGION_SCRIPTS,
     SAME_WRITTEN_LANGUAGE,
+    USUAL_SCRIPTS,
     language_name,
     normalize_language,
 )
-from xling.errors import DataError, LanguageCodeError, XlingError
+from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 
 FAMILIES = ("m2m100", "nllb", "marian", "xling")
+# what a model folder xling translates with is, as an error about another folder says it
+TRANSLATES_WITH = ("Hugging Face folders of M2M-100 and NLLB-200 (config.json's model_type m2m_100), Marian "
+                   "/ OPUS-MT (marian) and xling's own models")  # fmt: skip
 EOS = "</s>"
 
 # Codes that name no language in particular (a multilingual Marian model's `mul`, or no code at all).
@@ -88,11 +92,16 @@ def parse_language(code: str, *, where: str | None = None) -> LanguageTag:
     return LanguageTag(language, script, region)
 
 
+def standard_code(code: str, family: str) -> str:
+    """Return a model's own language code as an ISO 639 / BCP-47 code: M2M-100's `ns` is Northern Sotho,
+    `nso` (M2M100_CODE_FIXES); any other code as it is."""
+    return M2M100_CODE_FIXES.get(code, code) if family == "m2m100" else code
+
+
 def _code_tag(code: str, family: str) -> LanguageTag | None:
     """Return what a model's own language code means (`de`, `deu_Latn`, `zho_Hans`); None if nothing known."""
-    code = M2M100_CODE_FIXES.get(code, code) if family == "m2m100" else code
     try:
-        tag = parse_language(code)
+        tag = parse_language(standard_code(code, family))
     except LanguageCodeError:
         return None  # e.g. an OPUS-MT group code such as `gem`: matched only by exactly that code
     return None if tag.language in UNSPECIFIED else tag
@@ -154,21 +163,38 @@ class Conventions:
         return None
 
     def target_token(self, code: str) -> str | None:
-        """Return the token that asks for `code` as the target language (None for a fixed-pair model)."""
+        """Return the token that asks for `code` as the target language (None for a fixed-pair model).
+
+        A script `code` asks for (`zh-Hant`, or a region's: `zh-TW`) must be the one the model writes: a code
+        of its own in that script (NLLB's `zho_Hant`), or, where its code names none (M2M-100's `zh`, xling's,
+        OPUS-MT's), the script xling records the language written in (`written_script`); anything else is a
+        ConfigError (check_written_script), never a silent output in another script.
+        """
         if self.target_codes:
-            return self.target_codes[_match(code, self.target_codes, self, "into")]
-        self._check_fixed(code, self.fixed_targets, "into")
+            own = _match(code, self.target_codes, self, "into")
+            tag = _code_tag(own, self.family)
+            # the model's own code or token (`zh`, `__zh__`) asks for nothing but what it is
+            if tag is not None and tag.script is None and code.strip() not in (own, self.target_codes[own]):
+                check_written_script(code, tag.language, own, self)
+            return self.target_codes[own]
+        language = self._check_fixed(code, self.fixed_targets, "into")
+        check_written_script(code, language, None, self)
         return None
 
-    def _check_fixed(self, code: str, languages: tuple[str, ...], direction: str) -> None:
-        """Return nothing when `code` is one of a Marian side's `languages` (or a macrolanguage, member or
-        spelling of one; any code when none are recorded); raise XlingError naming them otherwise."""
+    def _check_fixed(self, code: str, languages: tuple[str, ...], direction: str) -> str:
+        """Return the ISO 639-3 language of a Marian side that `code` names: one of its `languages` (or a
+        macrolanguage, member or spelling of one), or the code's own when none are recorded (any code is
+        accepted); raise XlingError naming them otherwise."""
         side = "source" if direction == "from" else "target"
         tag = parse_language(code, where=f"{side} language")
-        if languages and not any(tag.language == own or _related(tag.language, own) for own in languages):
-            raise XlingError(f"{self.name} ({self.family}) translates {direction} "
-                             f"{', '.join(map(_describe, languages))} only, not {direction} "
-                             f"{_describe(tag.language)} ({code!r})")  # fmt: skip
+        if not languages or tag.language in languages:
+            return tag.language
+        for own in languages:
+            if _related(tag.language, own):
+                return own
+        raise XlingError(f"{self.name} ({self.family}) translates {direction} "
+                         f"{', '.join(map(_describe, languages))} only, not {direction} "
+                         f"{_describe(tag.language)} ({code!r})")  # fmt: skip
 
     def source_sequence(
         self, pieces: Sequence[str], source_token: str | None, target_token: str | None
@@ -187,6 +213,46 @@ class Conventions:
         if self.target_in_source or target_token is None:
             return []
         return [target_token]
+
+
+def written_script(language: str) -> str | None:
+    """Return the script a model writes an ISO 639-3 `language` in when its code names none: the default of a
+    language written in several (DEFAULT_SCRIPTS: zho Hans, srp Cyrl), else its one script (USUAL_SCRIPTS:
+    deu Latn), its own or that of the member its macrolanguage stands for (nor: nob's Latn); None when xling
+    records neither."""
+    member = DEFAULT_MEMBER.get(language, language)
+    return (DEFAULT_SCRIPTS.get(language) or DEFAULT_SCRIPTS.get(member) or USUAL_SCRIPTS.get(language)
+            or USUAL_SCRIPTS.get(member))  # fmt: skip
+
+
+def check_written_script(code: str, language: str, own: str | None, conventions: Conventions) -> None:
+    """Return nothing when the target `code` asks no script (by a script subtag, or a region that decides
+    one: zh-TW) or the one the model writes `language` in under its code `own` (None: a fixed-pair model's
+    target), which names no script: `written_script`, or a script that is part of it (`ko-Hang` of
+    Korean's `Kore`, `zh-Hani` of Chinese). Else ConfigError naming the script asked and the one the model
+    writes, or saying that xling cannot tell which one that is: the output would be in another script
+    (M2M-100 asked for zh-Hant writes Simplified Chinese), or in one nobody checked."""
+    from xling.langid.labels import SCRIPT_PARTS
+
+    tag = parse_language(code, where="language to translate into")
+    asked = wanted_script(tag)
+    if asked is None:
+        return
+    written = written_script(language)
+    if written is not None and (asked == written or asked in SCRIPT_PARTS.get(written, ())
+                                or (asked == "Hani" and written in ("Hans", "Hant"))):  # fmt: skip
+        return
+    model = f"{conventions.name} ({conventions.family})"
+    which = f"its code {own!r}" if own is not None else "its target"
+    asking = f"the {asked} script ({code!r}{'' if tag.script else f', the script of {tag.region}'})"
+    alone = _SUBTAGS.split(code.strip())[0]
+    if written is None:
+        raise ConfigError(f"{model} cannot be asked for {asking}: {which} names no script, and xling does not "
+                          f"know which one it writes {_describe(language)} in; give the language alone "
+                          f"({alone!r})")  # fmt: skip
+    raise ConfigError(f"{model} writes {_describe(language)} in the {written} script ({which} names none, and "
+                      f"{written} is the one xling records for it), not in {asking}; give {alone!r} for {written}, "
+                      f"or use a model with a code in {asked} (NLLB-200's codes name their script)")  # fmt: skip
 
 
 def _related(a: str, b: str) -> bool:
@@ -349,6 +415,12 @@ def detect_family(folder: str | Path) -> str:
     """
     folder = Path(folder)
     meta = read_metadata(folder)
+    if meta.get("kind") == CT2_KIND:  # before `family`, which a conversion copies from its model
+        source = meta.get("source") or "the model folder it was made from"
+        raise XlingError(f"{folder}: a CTranslate2 conversion (`xling export ct2` of {source}), not a model "
+                         "folder; xling translates with the model folder it was made from, on CTranslate2 when "
+                         "the conversion is inside it as ctranslate2/ (`xling export ct2` without --output): "
+                         f"give --model {source}")  # fmt: skip
     if meta.get("family") in FAMILIES:
         return str(meta["family"])
     config = _read_json(folder / "config.json")
@@ -357,9 +429,14 @@ def detect_family(folder: str | Path) -> str:
     model_type = config.get("model_type")
     if model_type == "marian":
         return "marian"
+    if model_type is None:
+        converted = " (its model.bin is a CTranslate2 model: give the folder it was converted from)" if (
+            folder / "model.bin").is_file() else ""  # fmt: skip
+        raise XlingError(f"{folder}: its config.json has no model_type, so it is no Hugging Face model folder "
+                         f"xling can tell{converted}; xling translates with {TRANSLATES_WITH}")  # fmt: skip
     if model_type != "m2m_100":
-        raise XlingError(f"{folder}: a {model_type!r} model; xling translates with M2M-100, NLLB, Marian "
-                         "(OPUS-MT) and xling models")  # fmt: skip
+        raise XlingError(f"{folder}: a {model_type!r} model (config.json's model_type), which xling does not "
+                         f"translate with; xling translates with {TRANSLATES_WITH}")  # fmt: skip
     tokenizer_class = str(_read_json(folder / "tokenizer_config.json").get("tokenizer_class", ""))
     if tokenizer_class.startswith("Nllb"):
         return "nllb"

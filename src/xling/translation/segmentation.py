@@ -3,8 +3,9 @@
 Sentences come from pysbd (rule-based, per language where it has rules, English rules otherwise: they split
 at `.`/`!`/`?` and do nothing harmful elsewhere). Line breaks are kept: each line, and each paragraph break
 (`\\n\\n`), comes back where it was, with the text's leading and trailing whitespace. A "sentence" without a
-letter once URLs, digits, emoji and punctuation are set aside (`...`, `***`, `3:16`, a bare link) is kept
-as it is rather than translated. pysbd's time grows faster than
+letter once URLs, digits, emoji and punctuation are set aside (`...`, `***`, `3:16`, a bare link), or one that
+is a single link or tag of any script (`http://例子.测试/`, `mailto:...`, `#Straße`), is kept as it is rather
+than translated; a link inside a sentence is translated with it. pysbd's time grows faster than
 the length of what it is given (about 0.2 s for 10k characters, 3 s for 50k on one line), so a long line is
 first cut into blocks of about BLOCK_CHARS at a sentence end (or a space, else anywhere) and each block is
 segmented alone.
@@ -19,7 +20,7 @@ from functools import lru_cache
 
 import regex
 
-from xling.langid.normalize import LINKS
+from xling.langid.normalize import LINKS, SPACELESS_PUNCTUATION, SPACELESS_SCRIPTS
 
 BLOCK_CHARS = 2000
 
@@ -39,6 +40,16 @@ _ONLY_CLOSERS = _CLOSERS.replace('"', "").replace("'", "")
 # links and e-mail addresses (the language detector's, which end where a script without spaces starts) and
 # @mentions and #hashtags in ASCII (has_words): nothing to translate in them
 _LINKS = regex.compile(rf"{LINKS.pattern}|[@#][A-Za-z0-9_]+", regex.IGNORECASE)
+# A line or sentence that is one link or tag and nothing else, in any script: a URL of these schemes or www.
+# whose host may be of any letters (http://例子.测试/), a mailto: address, a @mention or #hashtag of letters
+# (#Straße). Matched whole only: inside a text, a host or a tag of any letters would take the words after it
+# along, so there _LINKS decides. As in LINKS, a URL ends at the punctuation of a script without spaces
+# ("https://example.com。谢谢" holds a word), and a tag holds no letter of one ("#今天天气很好" is a sentence).
+_WHOLE_LINK = regex.compile(
+    rf"(?:(?:https?|ftps?|sftp)://|www\.|mailto:)[^\s{SPACELESS_PUNCTUATION}]+"
+    rf"|[@#](?:(?![{SPACELESS_SCRIPTS}])[\p{{L}}\p{{M}}\p{{N}}_])+",
+    regex.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -82,9 +93,17 @@ class Layout:
 
 def has_words(text: str) -> bool:
     """Return True when `text` holds a letter once links, e-mail addresses, and @mentions and #hashtags
-    written in ASCII are set aside: a bare number or link has nothing to translate, and a model would make up
-    words for it. In a script without spaces (请发邮件到info@example.com。) only the address goes."""
-    return any(char.isalpha() for char in _LINKS.sub(" ", text))
+    written in ASCII are set aside, and it is not one link or tag as a whole (`is_whole_link`): a bare number
+    or link has nothing to translate, and a model would make up words for it. In a script without spaces
+    (请发邮件到info@example.com。) only the address goes."""
+    return not is_whole_link(text) and any(char.isalpha() for char in _LINKS.sub(" ", text))
+
+
+def is_whole_link(text: str) -> bool:
+    """Return True when `text` (surrounding whitespace aside) is one link or tag and nothing else, in any
+    script: a URL (http, https, ftp, ftps, sftp or www.; http://例子.测试/), a mailto: address, a @mention
+    or #hashtag of letters (#Straße)."""
+    return _WHOLE_LINK.fullmatch(text.strip()) is not None
 
 
 def segment(text: str, language: str | None = None) -> Layout:
@@ -101,7 +120,8 @@ def segment(text: str, language: str | None = None) -> Layout:
         if index % 2:  # a line break with the whitespace around it
             gaps[-1] = piece
             continue
-        for sentence, after in _sentences(piece, language):
+        # a line that is one link stays one part, however long (blocks keep only the links LINKS knows whole)
+        for sentence, after in [(piece, "")] if is_whole_link(piece) else _sentences(piece, language):
             parts.append(sentence)
             gaps.append(after)
     gaps[-1] = tail

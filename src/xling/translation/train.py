@@ -18,6 +18,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any
 
 import torch
 
-from xling.artifacts import METADATA_FILE, TRANSLATION_KIND, read_metadata
+from xling.artifacts import CT2_KIND, METADATA_FILE, TRANSLATION_KIND, read_metadata
 from xling.atomic import recorded_kind, shown_names, write_json_atomically
 from xling.config import check_int, config_to_dict
 from xling.data.config import CorpusConfig
@@ -53,7 +54,7 @@ from xling.translation.data import (
 )
 from xling.translation.languages import conventions_for, detect_family
 from xling.translation.objective import Seq2SeqObjective
-from xling.translation.presets import model_config
+from xling.translation.presets import PRESETS, model_config
 from xling.translation.testsets import training_records
 from xling.translation.warm_start import layer_activation, load_encoder, warm_start
 
@@ -145,6 +146,9 @@ class MTTrainConfig:
     """The training loop (`[mt.training]`): steps, batch (pairs per micro-batch), learning rate, checkpoints."""
 
     def validate(self) -> None:
+        """Return nothing once the path fields are resolved (`resolve_paths`); raise ConfigError naming the
+        first bad field, a model folder without weights to train included (before any data is read)."""
+        self.resolve_paths()
         self.data.validate()
         if self.data.text:  # monolingual files: nothing here reads them, and they would be dropped unsaid
             raise ConfigError("data.text: mt train reads translations only: an aligned corpus (data.corpus) or "
@@ -165,6 +169,7 @@ class MTTrainConfig:
         if self.init_encoder and is_model_folder(self.model):
             raise ConfigError("init_encoder: starts a new model (a size preset); the model folder "
                               f"{self.model} has trained weights of its own")  # fmt: skip
+        check_trainable(self.model)
         for item in self.dev_directions:
             parse_direction(item, "dev_directions")
         keep = self.training.keep_checkpoints
@@ -174,6 +179,17 @@ class MTTrainConfig:
             raise ConfigError(f"average_last: {self.average_last} checkpoints, but training.keep_checkpoints "
                               f"keeps {keep} (set it to 0, all, or >= {self.average_last})")  # fmt: skip
         self.training.validate()
+
+    def resolve_paths(self) -> None:
+        """Return nothing; expand `~` in every path field (output, tokenizer, model, init_encoder, data.corpus;
+        `parallel`'s files are expanded where they are read, `parallel_paths`), as `xling translate` does
+        with its model, and take a shipped model name as its folder (`shipped_model`). Done in place, so the
+        run folder, its checks and the recorded config all name the paths the run used."""
+        self.output = os.path.expanduser(self.output)
+        self.tokenizer = os.path.expanduser(self.tokenizer)
+        self.model = shipped_model(os.path.expanduser(self.model))
+        self.init_encoder = os.path.expanduser(self.init_encoder)
+        self.data.corpus = os.path.expanduser(self.data.corpus)
 
 
 @dataclass
@@ -194,6 +210,56 @@ def is_model_folder(path: str | Path) -> bool:
     return (folder / "config.json").is_file() and (
         any(folder.glob("*.safetensors")) or (folder / "pytorch_model.bin").is_file()
     )
+
+
+def shipped_model(model: str) -> str:
+    """Return the folder of a shipped model name (`xling-mt-bible`, looked up as `xling translate` looks it
+    up: $XLING_MODELS, $XLING_HOME/models, the package's models) when `model` is no preset and names nothing
+    here; else `model` as given."""
+    from xling.embeddings.encoder import model_roots
+
+    if not model or model in PRESETS or Path(model).exists():
+        return model
+    for root in model_roots():
+        if (root / model).is_dir():
+            return str(root / model)
+    return model
+
+
+def check_trainable(model: str) -> None:
+    """Return nothing unless `model` is a folder without PyTorch weights (a preset, a config.json, a model
+    folder or a path that is none of them is judged later); else ConfigError naming it and what it lacks.
+
+    A CTranslate2 conversion has no weights to train: the shipped xling-mt-bible keeps only its conversion
+    (its float32 weights stay in its training run's folder), and `xling export ct2 --output DIR` writes one
+    apart from its model."""
+    folder = Path(model)
+    if not model or model in PRESETS or not folder.is_dir() or is_model_folder(folder):
+        return
+    meta = _metadata_or_empty(folder)
+    if meta.get("kind") == CT2_KIND:
+        source = meta.get("source") or "the model folder it was made from"
+        raise ConfigError(f"model: {folder} is a CTranslate2 conversion (`xling export ct2` of {source}): it has "
+                          f"no PyTorch weights, so it cannot be fine-tuned; fine-tune {source} instead")  # fmt: skip
+    if (folder / "ctranslate2" / "model.bin").is_file() or (folder / "model.bin").is_file():
+        recorded = meta.get("config")
+        run = recorded.get("output") if isinstance(recorded, dict) else None
+        where = (f"in the folder of its training run ({run}, as its xling.json records: `xling mt train` saved "
+                 "the model there)" if run else "in the folder it was converted from")  # fmt: skip
+        raise ConfigError(f"model: {folder} ships without PyTorch weights (only its CTranslate2 conversion), so it "
+                          f"cannot be fine-tuned; its weights (model.safetensors) are {where}: give that folder "
+                          "as model")  # fmt: skip
+    raise ConfigError(f"model: {folder} is a folder without PyTorch weights (config.json with model.safetensors "
+                      f"or pytorch_model.bin); give a model folder with its weights, a size preset "
+                      f"({', '.join(PRESETS)}) or a config.json")  # fmt: skip
+
+
+def _metadata_or_empty(folder: Path) -> dict[str, Any]:
+    """Return a folder's xling.json ({} when it has none or it does not read: only a message depends on it)."""
+    try:
+        return read_metadata(folder)
+    except XlingError:
+        return {}
 
 
 def model_family(config: MTTrainConfig) -> str:

@@ -42,14 +42,15 @@ from xling.langid.labels import try_parse_label
 from xling.langid.normalize import normalize_text
 from xling.translation.decoding import DecodeOptions, TranslationBackend
 from xling.translation.languages import (
-    DEFAULT_SCRIPTS,
     Conventions,
     conventions_for,
     detect_family,
     parse_language,
     source_normalizer,
+    standard_code,
+    written_script,
 )
-from xling.translation.segmentation import NO_SPACE_LANGUAGES, Layout, segment
+from xling.translation.segmentation import NO_SPACE_LANGUAGES, Layout, has_words, segment
 
 logger = logging.getLogger(__name__)
 
@@ -353,7 +354,9 @@ class Translator:
         """Return {position: detected source label, None for a text without letters} for these texts
         (`targets[i]`: text i's target language, where known: a text already in it is no error)."""
         detected: dict[int, str | None] = dict.fromkeys(positions)
-        todo = [i for i in positions if normalize_text(texts[i])]  # the detector's own test for letters
+        # the detector's own test for letters, then the translation's: a text that is one link of any script
+        # (http://例子.测试/) comes back as it is, and must not be refused for the language its host seems in
+        todo = [i for i in positions if normalize_text(texts[i]) and has_words(texts[i])]
         if not todo:
             return detected
         identifier = self._identifier()
@@ -426,8 +429,12 @@ class Translator:
         model records no source languages or the detector knows none of them (detection is unrestricted)."""
         if self._allowed is not None and self._allowed[0] is identifier:
             return self._allowed[1] or None
+        # the model's codes as the detector's (M2M-100's `ns` is the detector's `nso`, as `languages` reads it)
+        family = self.conventions.family
         labels = [
-            label for code in self.languages.sources or () if (label := try_parse_label(code)) is not None
+            label
+            for code in self.languages.sources or ()
+            if (label := try_parse_label(standard_code(code, family))) is not None
         ]
         # as the detector's own restriction judges a code (a script it names must be one the label learnt:
         # NLLB's ace_Arab is not xling-langid's Latin-script ace), or one unknown code refuses them all
@@ -630,9 +637,9 @@ def _already_in(source: str, target: str, conventions: Conventions | None = None
 
     Where the model marks both sides with language tokens (M2M-100, NLLB, xling), it is when both codes take
     the same token (cmn_Hans and zh are NLLB's zho_Hans; zh and zh-TW are zho_Hans and zho_Hant, a script to
-    convert). Otherwise, or for a code the model lacks, it is the same language (a macrolanguage standing for
-    its usual member: zh for cmn, no for nob) in the same script, a code's script being the one it implies
-    (zh: Hans, sr: Cyrl, zh-TW: Hant).
+    convert). Otherwise, or for a code the model lacks (or a script it does not write), it is the same language
+    (a macrolanguage standing for its usual member: zh for cmn, no for nob) in the same script, a code's script
+    being the one it implies (zh: Hans, sr: Cyrl, de: Latn, zh-TW: Hant; languages.written_script).
     """
     if conventions is not None and conventions.source_codes and conventions.target_codes:
         try:
@@ -644,7 +651,8 @@ def _already_in(source: str, target: str, conventions: Conventions | None = None
     except LanguageCodeError:
         return False
     languages = [default_member(tag.language) for tag in (have, want)]
-    scripts = [tag.script or REGION_SCRIPTS.get((tag.language, tag.region or "")) or DEFAULT_SCRIPTS.get(language)
+    # a code without a script is in the one xling records for its language (de: Latn, so not de-Cyrl)
+    scripts = [tag.script or REGION_SCRIPTS.get((tag.language, tag.region or "")) or written_script(language)
                for tag, language in zip((have, want), languages, strict=True)]  # fmt: skip
     return languages[0] == languages[1] and (None in scripts or scripts[0] == scripts[1])
 
