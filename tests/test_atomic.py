@@ -238,3 +238,21 @@ def test_a_folder_filled_while_a_new_one_was_made_is_kept_without_overwrite(tmp_
     with atomic_folder(target, overwrite=True) as staging:  # overwrite replaces as before
         (staging / "ours.txt").write_text("ours")
     assert [p.name for p in target.iterdir()] == ["ours.txt"]
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_link_to_a_folder_is_written_through(tmp_path, overwrite):
+    """An output that is a link to a folder elsewhere (a bigger disk): the new folder goes there and the link
+    stays (without overwrite the rename onto the link failed with ENOTDIR after all the work; with it the
+    link was replaced by a folder and a dangling link left beside it)."""
+    real = tmp_path / "disk" / "idx"
+    real.mkdir(parents=True)
+    if overwrite:
+        (real / "old.txt").write_text("old")
+    link = tmp_path / "idx"
+    link.symlink_to(real, target_is_directory=True)
+    with atomic_folder(link, overwrite=overwrite) as staging:
+        (staging / "new.txt").write_text("new")
+    assert link.is_symlink() and [p.name for p in real.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "idx"]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["idx"]

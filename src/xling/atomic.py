@@ -294,7 +294,9 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
     """
     path = Path(folder)
     check_replaceable(path, overwrite, what, kind)
-    path = Path(os.path.abspath(path))  # `out/..` or a trailing `.` has no name to put the staging beside
+    # `out/..` or a trailing `.` has no name to put the staging beside; a link to a folder is written through
+    # (renaming onto the link failed with ENOTDIR, or replaced the link and left it dangling beside)
+    path = Path(os.path.realpath(path)) if path.is_symlink() else Path(os.path.abspath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     # a name no other save in flight in this process uses: two threads saving one folder at once each
     # stage their own (a shared one was deleted under the first by the second's clean start)

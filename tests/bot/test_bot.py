@@ -512,3 +512,18 @@ def test_a_translation_that_fails_falls_back_to_a_stored_neighbour_labelled_and_
     assert len(failures) == 1 and "ran out of memory" in failures[0].getMessage()
     assert "answering in eng" not in caplog.text and "answered in spa" in caplog.text
     assert bot.translator is translator  # the next question may still be translated
+
+
+def test_a_label_in_a_script_the_translator_does_not_write_gets_the_language_in_the_one_it_writes(
+    sample_bot_dir, mini_encoder
+):
+    """M2M-100 writes its `zh` in Simplified: a Traditional asker (cmn_Hant) gets Simplified, as before the
+    target-script rule, not the FAQ's English; Bosnian (bos_Latn, the detector's label) is translated as is."""
+    from xling.translation.languages import Conventions
+
+    translator = _StubTranslator()
+    codes = {"en": "__en__", "zh": "__zh__", "bs": "__bs__"}
+    translator.conventions = Conventions("m2m100", codes, codes, name="m2m")
+    bot = SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=None, translator=translator)
+    assert bot.translated_answers([0], "cmn_Hant")[0].startswith("[eng->cmn] ")
+    assert bot.translated_answers([0], "bos_Latn")[0].startswith("[eng->bos_Latn] ")

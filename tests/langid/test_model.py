@@ -402,3 +402,10 @@ def test_a_wrong_type_of_argument_is_a_config_error_naming_it(sample_identifier)
         sample_identifier.predict(["Hallo"], languages=["de", None])
     with pytest.raises(ConfigError, match="texts: text 1 is a NoneType"):
         sample_identifier.predict(["Hallo", None])
+
+
+def test_texts_may_be_any_iterable(sample_identifier):
+    """A generator gave [] once the type check had read it."""
+    texts = ["Guten Morgen, wie geht es dir?", "Bonjour, comment vas-tu ?"]
+    expected = sample_identifier.predict(texts)
+    assert sample_identifier.predict(text for text in texts) == expected and len(expected) == 2

@@ -556,16 +556,23 @@ class SupportBot:
             raise XlingError("support bot: no translator was given")
         with self._lock:  # one translation at a time: the runtimes are not all safe to share
             translator = self._translator()
+            target = label
             try:
                 translator.conventions.source_token(self.language)
-                translator.conventions.target_token(label)
+                try:
+                    translator.conventions.target_token(label)
+                except ConfigError:
+                    # a script the model does not write (cmn_Hant from M2M-100's zh): the language in the one it
+                    # writes, readable to the asker, rather than no translation at all
+                    target = label.partition("_")[0]
+                    translator.conventions.target_token(target)
             except XlingError as error:
                 logger.debug("no translation into %s: %s", label, error)
                 return None
             missing = sorted({i for i in indices if (i, label) not in self._translations})
             if missing:
                 texts = translator.translate([self.entries[i].answer for i in missing], src=self.language,
-                                             tgt=label)  # fmt: skip
+                                             tgt=target)  # fmt: skip
                 self._translations.update(((i, label), text) for i, text in zip(missing, texts, strict=True))
             found = []
             for i in indices:

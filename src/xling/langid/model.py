@@ -212,6 +212,7 @@ class LanguageIdentifier:
         threshold = self.threshold if threshold is None else threshold
         if isinstance(texts, str):  # iterating it would detect each character
             raise ConfigError("texts: give a list of texts, not one string (detect() takes one)")
+        texts = list(texts)  # a generator is read once: by the type check it would be used up
         languages = language_codes(languages)
         check_threshold(threshold)
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
