@@ -740,6 +740,11 @@ def test_a_script_conversion_is_translated_and_a_macrolanguage_is_its_member(tmp
     assert (
         not _already_in("zh", "zh-TW") and not _already_in("sr", "sr-Latn") and not _already_in("yue", "zh")
     )
+    # a part of a script is that script (Korean's Hangul, Japanese's kana, Han in general): kept, not refused
+    assert (
+        _already_in("kor", "ko-Hang") and _already_in("jpn", "ja-Hira") and _already_in("cmn_Hans", "zh-Hani")
+    )
+    assert not _already_in("cmn_Hans", "zh-Hant")
 
 
 def test_closing_quotes_and_brackets_stay_with_the_full_width_sentence_they_close():

@@ -654,7 +654,18 @@ def _already_in(source: str, target: str, conventions: Conventions | None = None
     # a code without a script is in the one xling records for its language (de: Latn, so not de-Cyrl)
     scripts = [tag.script or REGION_SCRIPTS.get((tag.language, tag.region or "")) or written_script(language)
                for tag, language in zip((have, want), languages, strict=True)]  # fmt: skip
-    return languages[0] == languages[1] and (None in scripts or scripts[0] == scripts[1])
+    return languages[0] == languages[1] and (None in scripts or _same_script(*scripts))
+
+
+def _same_script(a: str, b: str) -> bool:
+    """Return whether two script codes are one writing, a part of a script counting as it (Hang of Korean's
+    Kore, Hira of Japanese's Jpan, Hani of Chinese's Hans and Hant)."""
+    from xling.langid.labels import SCRIPT_PARTS
+
+    def within(part: str, whole: str) -> bool:
+        return part in SCRIPT_PARTS.get(whole, ()) or (part == "Hani" and whole in ("Hans", "Hant"))
+
+    return a == b or within(a, b) or within(b, a)
 
 
 def _text_name(i: int) -> str:
