@@ -66,10 +66,11 @@ def test_json_lines(tmp_path):
     [
         ("eng\tok\nno tab here\n", None, r"docs\.tsv:2: expected lang<TAB>text \(or pass --lang"),
         ("eng\tok\nxx-nope\ttext\n", None, r"docs\.tsv:2: unknown language code 'xx-nope'"),
-        ("eng\tok\neng\t   \n", None, r"docs\.tsv:2: expected lang<TAB>text"),  # lines are stripped
+        ("eng\tok\neng\t   \n", None, r"docs\.tsv:2: empty text"),  # each field is stripped, not the tabs
         ("text\nok\n", "eng", None),
         ("eng\tok\n\neng\tmore\n", None, r"docs\.tsv:2: blank line"),
-        ("id\tlang\ttext\n\teng\tno id\n", None, r"docs\.tsv:2: expected id<TAB>lang<TAB>text"),
+        # a leading tab is an empty first field (it read as a missing column: "expected id<TAB>lang<TAB>text")
+        ("id\tlang\ttext\n\teng\tno id\n", None, r"docs\.tsv:2: empty id"),
         ("id\tlang\ttext\nonly\ttwo\n", None, r"docs\.tsv:2: expected id<TAB>lang<TAB>text"),
     ],
 )

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.data.languages import normalize_language
-from xling.data.readers import json_object_line, read_lines
+from xling.data.readers import decoded_lines, json_object_line, line_text, read_lines, require_file
 from xling.errors import DataError
 
 __all__ = ["HEADERS", "Document", "read_documents"]
@@ -59,8 +59,9 @@ def read_documents(path: str | os.PathLike[str], lang: str | None = None) -> lis
         return [_json_document(line, language, path, n) for n, line in enumerate(read_lines(path), 1)]
     documents: list[Document] = []
     columns = ("text",) if language is not None else ("lang", "text")
-    for number, line in enumerate(read_lines(path), start=1):
-        if number == 1 and line.lower() in HEADERS:
+    for number, line in enumerate(_tsv_lines(path), start=1):
+        if number == 1 and line.strip().lower() in HEADERS:
+            line = line.strip()
             columns = tuple(line.lower().split("\t"))
             if "lang" not in columns and language is None:
                 raise DataError(f"header {line!r} has no lang column: pass the language (--lang)", path, 1)
@@ -71,6 +72,21 @@ def read_documents(path: str | os.PathLike[str], lang: str | None = None) -> lis
             continue
         documents.append(_tsv_document(line, columns, language, path, number))
     return documents
+
+
+def _tsv_lines(path: Path) -> list[str]:
+    """Return the lines of a TSV or text file with their tabs: a line's leading tab is an empty first field
+    (an empty id), which stripping the whole line turned into a column-count error. A blank line is a
+    DataError naming it, as read_lines makes it."""
+    lines = []
+    for line in decoded_lines(require_file(path), None):
+        text = line_text(line, path)
+        if not text.strip():
+            raise DataError(
+                "blank line: each line must hold one text (output row i is line i)", path, line.number
+            )
+        lines.append(text.strip(" \r\n\u00a0\ufeff"))
+    return lines
 
 
 def _tsv_document(line: str, columns: tuple[str, ...], lang: str | None, path: Path, number: int) -> Document:
