@@ -149,3 +149,22 @@ def browser():
             pytest.skip(f"{executable} does not start headless: {str(error).splitlines()[0]}")
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def bad_file_paths(tmp_path):
+    """Return a maker of (input file, output path, the error expected) for a command's bad --input/--output
+    case: "missing input" (or "missing, ..."), "folder output", "output is the input"; `text` fills the input."""
+
+    def make(bad: str, text: str, output_name: str = "out.txt") -> tuple[Path, Path, str]:
+        source, output = tmp_path / "in.txt", tmp_path / output_name
+        source.write_text(text, encoding="utf-8")
+        if bad.startswith("missing"):
+            return tmp_path / "missing.txt", output, "file not found"
+        if bad == "folder output":
+            output.mkdir()
+            return source, output, "is a folder"
+        assert bad == "output is the input", bad
+        return source, source, "is also an input file"
+
+    return make

@@ -250,7 +250,7 @@ def test_detect_spans_of_a_blank_text_print_und_and_follow_the_threshold(folder)
 
 
 @pytest.mark.parametrize("bad", ["missing input", "folder output", "output is the input", "missing, stdout"])
-def test_detect_file_paths_are_checked_before_the_detector_loads(tmp_path, monkeypatch, capsys, bad):
+def test_detect_file_paths_are_checked_before_the_detector_loads(bad_file_paths, monkeypatch, capsys, bad):
     from xling.langid import LanguageIdentifier
 
     loads = []
@@ -260,16 +260,7 @@ def test_detect_file_paths_are_checked_before_the_detector_loads(tmp_path, monke
         raise AssertionError("the detector was loaded before the paths were checked")
 
     monkeypatch.setattr(LanguageIdentifier, "from_pretrained", no_load)
-    source, output = tmp_path / "in.txt", tmp_path / "out.tsv"
-    source.write_text("Guten Morgen\n", encoding="utf-8")
-    message = {"missing input": "file not found", "folder output": "is a folder",
-               "output is the input": "is also an input file", "missing, stdout": "file not found"}[bad]  # fmt: skip
-    if bad.startswith("missing"):
-        source = tmp_path / "missing.txt"
-    elif bad == "folder output":
-        output.mkdir()
-    else:
-        output = source
+    source, output, message = bad_file_paths(bad, "Guten Morgen\n", "out.tsv")
     where = [] if bad == "missing, stdout" else ["--output", output]
     code, err = run_main(monkeypatch, capsys, "detect", "--input", source, *where)
     assert code == 2 and message in err and not loads, err

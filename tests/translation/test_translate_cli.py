@@ -163,7 +163,7 @@ def test_an_output_path_that_looks_like_markup_is_reported_as_given(model, tmp_p
 
 
 @pytest.mark.parametrize("bad", ["missing input", "folder output", "output is the input"])
-def test_file_paths_are_checked_before_the_model_loads(model, tmp_path, monkeypatch, capsys, bad):
+def test_file_paths_are_checked_before_the_model_loads(model, bad_file_paths, monkeypatch, capsys, bad):
     loads = []
 
     def no_load(*args, **kwargs):  # loading takes seconds (xling-mt-bible) to minutes (NLLB)
@@ -171,16 +171,7 @@ def test_file_paths_are_checked_before_the_model_loads(model, tmp_path, monkeypa
         raise AssertionError("the model was loaded before the paths were checked")
 
     monkeypatch.setattr(Translator, "from_pretrained", no_load)
-    source, output = tmp_path / "in.txt", tmp_path / "out.txt"
-    source.write_text("Hello.\n", encoding="utf-8")
-    message = {"missing input": "file not found", "folder output": "is a folder",
-               "output is the input": "is also an input file"}[bad]  # fmt: skip
-    if bad == "missing input":
-        source = tmp_path / "missing.txt"
-    elif bad == "folder output":
-        output.mkdir()
-    else:
-        output = source
+    source, output, message = bad_file_paths(bad, "Hello.\n")
     code, err = run_main(monkeypatch, capsys, "translate", "--src", "en", "--tgt", "de", "--model", model,
                          "--input", source, "--output", output)  # fmt: skip
     assert code == 2 and message in err and not loads, err
