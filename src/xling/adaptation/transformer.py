@@ -38,7 +38,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -77,6 +76,7 @@ from xling.tokenization.vocabulary import save_tokenizer
 from xling.tokenization.vocabulary_extension import VocabularyExtension, extend_vocabulary
 from xling.training import TrainingConfig, train
 from xling.training.checkpoint import latest_checkpoint, read_trainer_state
+from xling.training.distributed import is_main_process
 
 logger = logging.getLogger(__name__)
 
@@ -545,7 +545,7 @@ def prepare_output(config: AdaptConfig) -> Path:
     output = Path(config.output)
     check_output(output, resume=config.resume, overwrite=config.overwrite)
     resuming = config.resume and bool(run_progress(output))
-    if config.overwrite and not resuming and _is_main_process():
+    if config.overwrite and not resuming and is_main_process():
         for name in ("checkpoints", "best", STATE_DIR, STATIC_VOCABULARY):
             shutil.rmtree(output / name, ignore_errors=True)
         (output / "train_log.jsonl").unlink(missing_ok=True)
@@ -571,7 +571,7 @@ def save_run_state(output: Path, tokenizer, vocabulary: dict[str, Any], config: 
                    files: Sequence[Path]) -> None:  # fmt: skip
     """Write the run's tokenizer, vocabulary report and what it was made with (`config`, the data `files`)
     to `<output>/adapt-state` (read back by run_state)."""
-    if not _is_main_process():
+    if not is_main_process():
         return
     state = output / STATE_DIR
     shutil.rmtree(state, ignore_errors=True)
@@ -712,11 +712,6 @@ def old_language_changes(config: AdaptConfig) -> dict[str, str]:
     how = ("the LoRA adapter merged into attention, and the biases, change" if config.transformer.lora
            else "continued training changes every weight")  # fmt: skip
     return {"vectors": "move", "why": f"the old languages' vectors move too: {how}"}
-
-
-def _is_main_process() -> bool:
-    """Return whether this is the process that writes files (rank 0 under torchrun, or the only one)."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 def _device(name: str) -> torch.device:

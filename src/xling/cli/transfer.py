@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -152,6 +151,7 @@ def train(
     from xling.atomic import check_replaceable
     from xling.data.labelled import read_labelled, read_umsab
     from xling.data.readers import read_lines
+    from xling.training.distributed import is_main_process
     from xling.training.loop import RUN_ENTRIES
     from xling.transfer.classifier import train_classifier
     from xling.transfer.config import ClassifierConfig
@@ -190,7 +190,7 @@ def train(
     # under torchrun only the main process (rank 0) reads and clears the folder: the others first touch it
     # after training's first barrier (their reads raced its deletion: FileNotFoundError, or a false "holds
     # files that are not a classifier"); a refusal here stops the whole torchrun job
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         killed_run = folder.is_dir() and all(entry.name in RUN_ENTRIES for entry in folder.iterdir())
         fine_tuning_run = config.method != "frozen" and (folder / "checkpoints").is_dir()
         if not (fine_tuning_run and (resume or (overwrite and killed_run))):

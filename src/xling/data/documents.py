@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.data.languages import normalize_language
-from xling.data.readers import decoded_lines, json_object_line, line_text, read_lines, require_file
+from xling.data.readers import json_object_line, read_lines
 from xling.errors import DataError
 
 __all__ = ["HEADERS", "Document", "read_documents"]
@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 HEADERS = ("id\tlang\ttext", "lang\ttext", "id\ttext", "text")  # header lines a TSV may start with
 JSON_FIELDS = frozenset({"id", "lang", "text", "metadata"})
+# stripped from a TSV line's ends, but not its tabs: a leading tab is an empty first field (an empty id)
+_LINE_ENDS = " \r\n\u00a0\ufeff"
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def read_documents(path: str | os.PathLike[str], lang: str | None = None) -> lis
         return [_json_document(line, language, path, n) for n, line in enumerate(read_lines(path), 1)]
     documents: list[Document] = []
     columns = ("text",) if language is not None else ("lang", "text")
-    for number, line in enumerate(_tsv_lines(path), start=1):
+    for number, line in enumerate(read_lines(path, _LINE_ENDS), start=1):
         if number == 1 and line.strip().lower() in HEADERS:
             line = line.strip()
             columns = tuple(line.lower().split("\t"))
@@ -72,21 +74,6 @@ def read_documents(path: str | os.PathLike[str], lang: str | None = None) -> lis
             continue
         documents.append(_tsv_document(line, columns, language, path, number))
     return documents
-
-
-def _tsv_lines(path: Path) -> list[str]:
-    """Return the lines of a TSV or text file with their tabs: a line's leading tab is an empty first field
-    (an empty id), which stripping the whole line turned into a column-count error. A blank line is a
-    DataError naming it, as read_lines makes it."""
-    lines = []
-    for line in decoded_lines(require_file(path), None):
-        text = line_text(line, path)
-        if not text.strip():
-            raise DataError(
-                "blank line: each line must hold one text (output row i is line i)", path, line.number
-            )
-        lines.append(text.strip(" \r\n\u00a0\ufeff"))
-    return lines
 
 
 def _tsv_document(line: str, columns: tuple[str, ...], lang: str | None, path: Path, number: int) -> Document:

@@ -278,24 +278,25 @@ def _monolingual(path: Path, skip_bad: bool, stats: ReadStats | None) -> Iterato
             yield text
 
 
-def read_lines(path: PathLike) -> Iterator[str]:
+def read_lines(path: PathLike, chars: str | None = None) -> Iterator[str]:
     """Return an iterator over the stripped lines of a file where line i must hold text i (no blank lines).
 
     For inputs whose outputs are row-aligned with their lines (embeddings, mined pairs): a blank line
-    would shift every later row, so it is a DataError naming the line rather than a skip.
+    would shift every later row, so it is a DataError naming the line rather than a skip. `chars`: what is
+    stripped (str.strip's argument; None: all whitespace, tabs included).
     """
-    return _strict_lines(require_file(path))
+    return _strict_lines(require_file(path), chars)
 
 
-def _strict_lines(path: Path) -> Iterator[str]:
+def _strict_lines(path: Path, chars: str | None = None) -> Iterator[str]:
     """Return the generator behind read_lines."""
     for line in decoded_lines(path, None):
-        text = line_text(line, path).strip()
-        if not text:
+        text = line_text(line, path)
+        if not text.strip():
             raise DataError(
                 "blank line: each line must hold one text (output row i is line i)", path, line.number
             )
-        yield text
+        yield text.strip(chars)
 
 
 # --- parallel ----------------------------------------------------------------------------------------

@@ -33,6 +33,12 @@ def launched_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def is_main_process() -> bool:
+    """Return whether this is the process that writes files: rank 0 under torchrun (its RANK, also before the
+    process group is joined), or the only one."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def init_distributed(device: str = "auto") -> DistInfo:
     """Return this process's DistInfo, joining the process group that torchrun's env variables describe.
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 import unicodedata
 from collections import Counter
@@ -47,6 +46,7 @@ from xling.embeddings.transformer import pad_batch as pad_ids
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.evaluation.result import Result
 from xling.training import TrainingConfig, train
+from xling.training.distributed import is_main_process
 
 __all__ = [
     "FinetunedTagger",
@@ -708,7 +708,7 @@ def _clear_frozen_tagger(output: Path, overwrite: bool) -> None:
 
     # under torchrun only the main process reads and clears the folder: the others first touch it after
     # training's first barrier (reading it while the main one deletes it raced)
-    if int(os.environ.get("RANK", "0")) != 0 or not other_method(output, "finetune", TAGGER_FAMILY):
+    if not is_main_process() or not other_method(output, "finetune", TAGGER_FAMILY):
         return
     check_replaceable(output, overwrite, "tagger", kind=TAGGER_FAMILY)
     clear_other_method(output, "finetune", TAGGER_FAMILY)

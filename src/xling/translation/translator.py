@@ -315,8 +315,13 @@ class Translator:
             sources[i] = label
         if counts := Counter(label for label in detected.values() if label is not None):
             logger.info("source languages detected: %s", _counts(counts))
+        already: dict[tuple[str, str], bool] = {}  # once per language pair, not per text
         for i, (source, target) in enumerate(zip(sources, targets, strict=True)):
-            if source is not None and _already_in(source, target, self.conventions):
+            if source is None:
+                continue
+            if (source, target) not in already:
+                already[source, target] = _already_in(source, target, self.conventions)
+            if already[source, target]:
                 sources[i] = None  # kept as it is: a model asked to translate deu -> deu rewrites the text
         marks = self._language_marks(sources, targets)
         outputs = list(texts)
