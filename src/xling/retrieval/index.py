@@ -467,8 +467,7 @@ class SearchIndex:
         unit = self._unit_vectors(vectors, "document")
         codes = _language_list(languages, len(texts))
         extras = _metadata_list(metadata, len(texts))
-        stable = _key_list(keys, texts, codes)
-        earlier = _earlier_keys(keys, texts, codes)
+        stable, earlier = _key_list(keys, texts, codes)
         labels = None if detected is None else _label_list(detected, len(texts))
         if len(unit) != len(texts):
             raise XlingError(f"{self.path}: {len(texts)} texts but {len(unit)} vectors")
@@ -494,7 +493,7 @@ class SearchIndex:
 
         `detected` (a label or None per row) adds the `detected` column to an index made before it had one.
         `where` names row i in a duplicate's error (`path:line`; None: `document i`). `earlier` maps keys an
-        earlier xling stored to the keys now (_earlier_keys): such a document is a duplicate too, and a
+        earlier xling stored to the keys now (_key_list): such a document is a duplicate too, and a
         replacement stores it under its key now.
         """
         self._follow_replacement()
@@ -638,8 +637,7 @@ class SearchIndex:
             for i, label in found.items():
                 codes[i] = parse_label(label).language
         extras = _metadata_list(metadata, len(texts))
-        stable = _key_list(keys, texts, codes)
-        earlier = _earlier_keys(keys, texts, codes)
+        stable, earlier = _key_list(keys, texts, codes)
         todo = list(range(len(texts)))
         if on_duplicate == "skip":
             with self._lock:
@@ -1003,7 +1001,7 @@ class SearchIndex:
 
     def _ids_of_keys(self, keys: Sequence[str], earlier: Mapping[str, str] | None = None) -> dict[str, int]:
         """Return {key: row id} for the stored documents among `keys`; one stored by an earlier xling under a
-        key of `earlier` (_earlier_keys: an id or text not in NFC) counts as stored under its key now."""
+        key of `earlier` (_key_list: an id or text not in NFC) counts as stored under its key now."""
         found = self._stored_keys(keys)
         if earlier:
             for old, ident in self._stored_keys(list(earlier)).items():
@@ -1493,41 +1491,38 @@ def _check_duplicate_action(action: str) -> None:
         raise ConfigError(f"on_duplicate must be one of {', '.join(DUPLICATE_ACTIONS)}, got {action!r}")
 
 
-def _key_list(keys: Sequence[str | None] | None, texts: list[str], codes: list[str]) -> list[str]:
-    """Return the stable key of each document: the given one, or the content key of language and text."""
+def _key_list(
+    keys: Sequence[str | None] | None, texts: list[str], codes: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """Return (the stable key of each document, {the key an earlier xling stored: the key now}).
+
+    A stable key is the given one (stripped, in NFC), or the content key of language and text. The second
+    holds the documents whose keys differ then and now: an id or a text not in NFC (keys were not
+    normalised then). One pass over the documents gives both.
+    """
     if keys is None:
-        return [document_key(text, code) for text, code in zip(texts, codes, strict=True)]
-    if isinstance(keys, str):
+        given: list[str | None] = [None] * len(texts)
+    elif isinstance(keys, str):
         raise XlingError("keys must be a sequence (one per text), not one string: wrap it in a list")
-    given = list(keys)
-    if len(given) != len(texts):
-        raise XlingError(f"{len(given)} keys given for {len(texts)} texts")
+    else:
+        given = list(keys)
+        if len(given) != len(texts):
+            raise XlingError(f"{len(given)} keys given for {len(texts)} texts")
     stable: list[str] = []
+    earlier: dict[str, str] = {}
     for position, (key, text, code) in enumerate(zip(given, texts, codes, strict=True)):
         if key is None:
-            stable.append(document_key(text, code))
+            new = document_key(text, code)
+            # a text in NFC hashes as before: no second hash to look up
+            old = new if unicodedata.is_normalized("NFC", text) else _content_hash(text, code)
         elif isinstance(key, str) and key.strip():
-            stable.append(_given_key(key))
+            old, new = key.strip(), _given_key(key)
         else:
             raise XlingError(f"key {position} must be a non-empty string or None, got {key!r}")
-    return stable
-
-
-def _earlier_keys(keys: Sequence[str | None] | None, texts: list[str], codes: list[str]) -> dict[str, str]:
-    """Return {the key an earlier xling stored: the key now} for the documents whose keys differ: an id or a
-    text not in NFC (keys were not normalised then); `keys` as given to _key_list, which checked them."""
-    given = [None] * len(texts) if keys is None else list(keys)
-    earlier: dict[str, str] = {}
-    for key, text, code in zip(given, texts, codes, strict=True):
-        if key is None:
-            if unicodedata.is_normalized("NFC", text):  # hashed as before: no second hash to look up
-                continue
-            old, new = _content_hash(text, code), document_key(text, code)
-        else:
-            old, new = key.strip(), _given_key(key)
+        stable.append(new)
         if old != new:
             earlier[old] = new
-    return earlier
+    return stable, earlier
 
 
 def _in_weak_set(items: weakref.WeakSet[Any], item: Any) -> bool:
