@@ -78,3 +78,18 @@ def test_xling_home_models_come_before_the_shipped_ones(tmp_path, monkeypatch):
     assert resolve_model("xling-mini") == tmp_path / "models" / "xling-mini"
     monkeypatch.delenv("XLING_HOME")
     assert resolve_model("xling-mini") == SHIPPED_MODELS / "xling-mini"
+
+
+def test_a_shipped_folder_is_the_first_root_s_folder_of_that_name(tmp_path, monkeypatch):
+    from xling.embeddings.encoder import shipped_folder
+
+    monkeypatch.setenv("XLING_MODELS", str(tmp_path / "env"))
+    monkeypatch.setenv("XLING_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("xling.embeddings.encoder.SHIPPED_MODELS", tmp_path / "shipped")
+    for root in ("env", "home/models", "shipped"):
+        (tmp_path / root / "both").mkdir(parents=True)
+    (tmp_path / "shipped" / "last").mkdir()
+    (tmp_path / "env" / "a-file").write_text("not a model folder")
+    assert shipped_folder("both") == tmp_path / "env" / "both"
+    assert shipped_folder("last") == tmp_path / "shipped" / "last"
+    assert shipped_folder("a-file") is None and shipped_folder("missing") is None

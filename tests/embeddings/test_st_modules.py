@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from xling.embeddings.st_modules import STModule, read_st_modules
+from xling.embeddings.st_modules import NOT_MODULES, STModule, read_st_modules
 from xling.errors import DataError
 
 MODULES = [
@@ -76,3 +76,20 @@ def test_a_damaged_modules_json_is_a_data_error_naming_the_file(tmp_path, conten
         read_st_modules(tmp_path)
     assert error.value.path == str(path)
     assert str(error.value).startswith(f"{path}:") and message in str(error.value)
+
+
+def test_required_makes_a_missing_or_empty_list_a_data_error_naming_the_file(tmp_path):
+    path = tmp_path / "modules.json"
+    for setup in (lambda: None, lambda: write_modules(tmp_path, [])):
+        setup()
+        with pytest.raises(DataError) as error:
+            read_st_modules(tmp_path, required=True)
+        assert error.value.path == str(path)
+        assert str(error.value) == f"{path}: {NOT_MODULES}"
+    write_modules(tmp_path, MODULES[:1])
+    assert read_st_modules(tmp_path, required=True) == [
+        STModule("Transformer", PurePosixPath("."), "sentence_transformers.models.Transformer")
+    ]
+    write_modules(tmp_path, "[1]")  # a damaged list is the same error with or without required
+    with pytest.raises(DataError, match="a JSON list of objects"):
+        read_st_modules(tmp_path, required=True)

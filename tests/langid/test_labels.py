@@ -144,3 +144,26 @@ def test_shipped_detector_restricted_to_traditional_chinese_never_says_literary_
         for top in detector.predict(texts, k=2, languages=[code]):
             assert [prediction.label for prediction in top] == [f"cmn_{parse_label(code).script}"], code
     assert detector.predict(texts[:1], languages=["lzh"])[0][0].label == "lzh"  # named, it is allowed
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "within"),
+    [("Hani", "Hans", True), ("Hani", "Hant", True), ("Hans", "Hant", False), ("Hans", "Hani", False),
+     ("Hant", "Hani", False), ("Hira", "Jpan", True), ("Hani", "Jpan", True), ("Hang", "Kore", True),
+     ("Jpan", "Hira", False), ("Kore", "Hang", False), ("Latn", "Latn", True), ("Latn", "Cyrl", False),
+     ("Hani", "Hani", True)],
+)  # fmt: skip
+def test_script_part_of(part, whole, within):
+    from xling.data.languages import script_part_of
+
+    assert script_part_of(part, whole) is within
+
+
+def test_label_matches_takes_a_script_within_the_labels_alike_named_or_usual():
+    # a gold script within a label's script matches, whether the label names it or is read in its usual one
+    # (before, a named Kore/Jpan ignored its parts and a usual Hant/Hans ignored Han)
+    assert label_matches("yue_Hant", "zh-Hani") and label_matches("yue", "zh-Hani")
+    assert label_matches("kor_Kore", "ko-Hang") and label_matches("kor", "ko-Hang")
+    assert label_matches("jpn_Jpan", "ja-Hani") and label_matches("jpn", "ja-Hani")
+    assert not label_matches("yue_Hant", "zh-Hans") and not label_matches("yue", "zh-Hans")
+    assert not label_matches("kor_Kore", "ko-Latn") and not label_matches("cmn_Hans", "zh-Hant")

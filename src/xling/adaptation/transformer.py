@@ -66,7 +66,7 @@ from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.embeddings.encoder import check_vocabulary
 from xling.embeddings.pooling import encode_mean_pooled
-from xling.embeddings.st_modules import read_st_modules
+from xling.embeddings.st_modules import MODULES_FILE, read_st_modules
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.export.ct2 import ST_ROOT_FILES
@@ -154,12 +154,9 @@ def sentence_transformers_folders(folder: Path) -> list[str]:
     ConfigError when its Transformer module is not the folder's root: the adapted model is written at the
     root, and a copy of the other files would still point at the old weights in the module's folder.
     """
-    modules = read_st_modules(folder)
-    if modules is None:
+    if not (folder / MODULES_FILE).is_file():  # a plain Hugging Face folder
         return []
-    if not modules:
-        raise DataError("not a sentence-transformers modules list (a non-empty JSON list of objects)",
-                        folder / "modules.json")  # fmt: skip
+    modules = read_st_modules(folder, required=True)
     transformers = [module.path for module in modules if module.kind == "Transformer"]
     if transformers != [PurePosixPath(".")]:
         where = ", ".join(f"{p.as_posix()}/" for p in transformers) or "none"

@@ -11,9 +11,9 @@ import pycountry
 from xling.errors import ConfigError, LanguageCodeError, XlingError
 
 __all__ = [
-    "DEFAULT_MEMBER", "GRANDFATHERED", "MACROLANGUAGES", "USUAL_SCRIPTS", "default_member",
+    "DEFAULT_MEMBER", "GRANDFATHERED", "MACROLANGUAGES", "SCRIPT_PARTS", "USUAL_SCRIPTS", "default_member",
     "extended_language", "grandfathered_language", "language_name", "macrolanguage_members", "normalize_language",
-    "same_language",
+    "same_language", "script_part_of",
     "pair_file_spec", "split_language_pair",
 ]  # fmt: skip
 
@@ -77,6 +77,10 @@ USUAL_SCRIPTS = {
     "quz": "Latn", "ayr": "Latn", "dik": "Latn", "gug": "Latn",
     "ydd": "Hebr", "npi": "Deva", "ory": "Orya",
 }  # fmt: skip
+
+SCRIPT_PARTS = {"Kore": {"Kore", "Hang", "Hani"}, "Jpan": {"Jpan", "Hira", "Kana", "Hrkt", "Hani"}}
+"""The scripts a mixed writing system is made of (ISO 15924): Korean written `Kore` is also `kor_Hang`
+(NLLB's and FLORES' code), Japanese `Jpan` also `ja-Hira`."""
 
 # the member a macrolanguage code usually stands for in data and detectors' answers (`zho` text is Mandarin)
 DEFAULT_MEMBER = {
@@ -364,6 +368,16 @@ def same_language(a: str, b: str) -> bool:
         return True
     return second in MACROLANGUAGES.get(first, frozenset()) or first in MACROLANGUAGES.get(
         second, frozenset()
+    )
+
+
+def script_part_of(part: str, whole: str) -> bool:
+    """Return True when ISO 15924 script `part` is script `whole` or written within it: one of the scripts of
+    a mixed writing system (`Hang` of Korean's `Kore`, `Hira` of Japanese's `Jpan`: SCRIPT_PARTS), or Han
+    (`Hani`) in either of its forms (`Hans`, `Hant`). Not the other way round: `Hans` is not in `Hani`."""
+    # Han in general covers Simplified and Traditional characters alike (`zh-Hani` asks for either)
+    return (
+        part == whole or part in SCRIPT_PARTS.get(whole, ()) or (part == "Hani" and whole in ("Hans", "Hant"))
     )
 
 

@@ -227,15 +227,22 @@ def model_roots() -> list[Path]:
     return [*roots, SHIPPED_MODELS]
 
 
+def shipped_folder(name: str) -> Path | None:
+    """Return the folder `name` under the first of model_roots() that has one (None when none has)."""
+    for root in model_roots():
+        if (root / name).is_dir():
+            return root / name
+    return None
+
+
 def resolve_model(name_or_path: str | Path) -> Path:
     """Return the local folder for a path, a shipped model name or a Hub id (cached or fetched)."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
     name = str(name_or_path)
-    for root in model_roots():
-        if (root / name).is_dir():
-            return root / name
+    if (shipped := shipped_folder(name)) is not None:
+        return shipped
     if path.exists():
         raise DataError("is a file, not a model folder", path)
     if name.count("/") != 1 or name.startswith((".", "/")):
@@ -395,10 +402,7 @@ def _load_sentence_transformers(
     `Encoder.load(folder, normalize=False)` or `encode(texts, normalize=False)`. A Normalize module between
     Pooling and a Dense layer is applied there, as sentence-transformers applies it.
     """
-    modules = read_st_modules(folder)
-    if not modules:
-        raise DataError("not a sentence-transformers modules list (a non-empty JSON list of objects)",
-                        folder / "modules.json")  # fmt: skip
+    modules = read_st_modules(folder, required=True)
     kinds = [(module.kind, folder / module.path) for module in modules]
     normalize = opts.normalize  # unit vectors by default, Normalize module or not (see the docstring)
     # sentence-transformers writes the default prompt before every text, whatever the first module

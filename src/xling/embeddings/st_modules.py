@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal, overload
 
 from xling.artifacts import read_json_file
 from xling.errors import DataError
 
 MODULES_FILE = "modules.json"
+# what `read_st_modules(..., required=True)` says of a missing modules.json or an empty list
+NOT_MODULES = "not a sentence-transformers modules list (a non-empty JSON list of objects)"
 
 
 @dataclass(frozen=True)
@@ -27,15 +29,26 @@ class STModule:
     type: str  # the type as written ("sentence_transformers.models.Pooling"; "" when the entry has none)
 
 
-def read_st_modules(folder: str | Path) -> list[STModule] | None:
+@overload
+def read_st_modules(folder: str | Path, *, required: Literal[True]) -> list[STModule]: ...
+
+
+@overload
+def read_st_modules(folder: str | Path, *, required: bool = False) -> list[STModule] | None: ...
+
+
+def read_st_modules(folder: str | Path, *, required: bool = False) -> list[STModule] | None:
     """Return the modules a sentence-transformers folder's modules.json lists, in order (None without one).
 
     DataError naming the file when it is not valid JSON, not a JSON list of objects, or a module's path leads
     outside the folder (absolute, or through ".."): a module's files are read from `folder / path`. An empty
-    list is returned as it is; a caller that needs a module says so.
+    list is returned as it is; a caller that needs a module passes `required=True`, which makes a missing
+    modules.json or an empty list that DataError too (NOT_MODULES).
     """
     path = Path(folder) / MODULES_FILE
     if not path.is_file():
+        if required:
+            raise DataError(NOT_MODULES, path)
         return None
     entries = read_json_file(path)
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
@@ -44,6 +57,8 @@ def read_st_modules(folder: str | Path) -> list[STModule] | None:
     for module in modules:
         if module.path.is_absolute() or ".." in module.path.parts:
             raise DataError(f"a module path leads outside the folder ({module.path.as_posix()!r})", path)
+    if required and not modules:
+        raise DataError(NOT_MODULES, path)
     return modules
 
 

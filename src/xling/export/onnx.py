@@ -519,7 +519,7 @@ def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str
             continue
         if (source / entry.path).is_dir():
             shutil.copytree(source / entry.path, out / entry.path, dirs_exist_ok=True)
-        if entry.type.endswith(".Pooling"):
+        if entry.kind == "Pooling":
             _write_pooling_config(module, out / entry.path / "config.json")
     return tokenizer_dir
 

@@ -19,6 +19,7 @@ from xling.data.languages import (
     macrolanguage_members,
     normalize_language,
     same_language,
+    script_part_of,
 )
 from xling.errors import LanguageCodeError
 
@@ -38,9 +39,6 @@ UNDETERMINED = "und"
 _SUBTAG_RE = re.compile(r"[-_]")
 _MAX_SUBTAG = 8  # BCP-47's longest subtag (a variant such as `fonipa`, a private one)
 
-SCRIPT_PARTS = {"Kore": {"Kore", "Hang", "Hani"}, "Jpan": {"Jpan", "Hira", "Kana", "Hrkt", "Hani"}}
-"""The scripts a mixed writing system is made of (ISO 15924): Korean written `Kore` is also `kor_Hang`
-(NLLB's and FLORES' code), Japanese `Jpan` also `ja-Hira`."""
 SEVERAL_SCRIPTS = frozenset({"cmn", "lzh", "srp", "bos", "azj", "uzn", "zsm", "khk", "knc"})
 """Members written in several scripts (Literary Chinese is printed in Traditional and, on the mainland, in
 Simplified characters): a label of one that names no script is in no restriction of its macrolanguage that
@@ -117,17 +115,13 @@ def label_matches(predicted: str | Label, gold: str | Label) -> bool:
     gold = gold if isinstance(gold, Label) else parse_label(gold)
     if UNDETERMINED in (predicted.language, gold.language):
         return False
-    # Hani, Han in general, covers both of its forms (`zh-Hani` keeps `cmn_Hans` and `cmn_Hant`)
-    if (
-        gold.script
-        and predicted.script
-        and gold.script != predicted.script
-        and not (gold.script == "Hani" and predicted.script in ("Hans", "Hant"))
-    ):
+    # a gold script within the label's counts: Han covers both of its forms (`zh-Hani` keeps `cmn_Hans` and
+    # `cmn_Hant`), a mixed writing system its parts (`ko-Hang` keeps `kor_Kore`)
+    if gold.script and predicted.script and not script_part_of(gold.script, predicted.script):
         return False
     if gold.script and not predicted.script:
         usual = USUAL_SCRIPTS.get(predicted.language)
-        if usual is not None and gold.script not in SCRIPT_PARTS.get(usual, {usual}):
+        if usual is not None and not script_part_of(gold.script, usual):
             return False
         if usual is None:
             same = SAME_WRITTEN_LANGUAGE.get(predicted.language, predicted.language)

@@ -21,10 +21,11 @@ from xling.artifacts import (
     write_metadata,
 )
 from xling.atomic import atomic_folder, write_json_atomically
+from xling.data.languages import script_part_of
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid.features import FeatureConfig, Featurizer
 from xling.langid.han import script_pairs, settle_han_scripts
-from xling.langid.labels import SCRIPT_PARTS, UNDETERMINED, Label, label_matches, parse_label, try_parse_label
+from xling.langid.labels import UNDETERMINED, Label, label_matches, parse_label, try_parse_label
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior as speakers_log_prior
 from xling.langid.scorers import LinearScorer, NaiveBayesScorer, scorer_from_tensors
@@ -377,16 +378,14 @@ def _script_masks(labels: tuple[str, ...], scripts: dict[str, tuple[str, ...]]) 
 
 def resolve_identifier(name_or_path: str | Path) -> Path:
     """Return the folder of an identifier given as a path or a shipped name (searched as encoders are)."""
-    from xling.embeddings.encoder import model_roots
+    from xling.embeddings.encoder import model_roots, shipped_folder
 
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
-    roots = model_roots()
-    for root in roots:
-        if (root / str(name_or_path)).is_dir():
-            return root / str(name_or_path)
-    where = ", ".join(str(root) for root in roots)
+    if (shipped := shipped_folder(str(name_or_path))) is not None:
+        return shipped
+    where = ", ".join(str(root) for root in model_roots())
     raise XlingError(
         f"{name_or_path}: no such language identifier folder, nor a shipped name (looked in {where})"
     )
@@ -431,9 +430,7 @@ def _matching_labels(
         script = letter_script(wanted.script)
         for column, label in enumerate(labels):
             if mask[column] and "_" not in label:
-                mask[column] = any(
-                    script == own or script in SCRIPT_PARTS.get(own, ()) for own in scripts[column]
-                )
+                mask[column] = any(script_part_of(script, own) for own in scripts[column])
     return mask
 
 

@@ -27,7 +27,7 @@ from torch import nn
 
 from xling.artifacts import CLASSIFIER_FAMILY, read_metadata
 from xling.config import config_to_dict
-from xling.embeddings.st_modules import read_st_modules
+from xling.embeddings.st_modules import MODULES_FILE, read_st_modules
 from xling.embeddings.transformer import capped_length, pad_batch
 from xling.errors import ConfigError, DataError
 from xling.training.distributed import launched_world_size
@@ -100,13 +100,11 @@ def encoder_folder(name_or_path: str | Path) -> Path:
     folder = resolve_model(name_or_path)
     if (folder / "config.json").is_file():
         return folder
-    modules = read_st_modules(folder)
-    if modules is not None:
-        if not modules:
-            raise DataError("not a sentence-transformers modules list (a non-empty JSON list of objects)",
-                            folder / "modules.json")  # fmt: skip
-        first = modules[0]
+    if (folder / MODULES_FILE).is_file():
+        first = read_st_modules(folder, required=True)[0]
         sub = folder / first.path
+        # by suffix, not `.kind`: this also takes Transformer subclasses (sentence-transformers'
+        # MLMTransformer), whose folder holds a Hugging Face model too
         if first.type.endswith("Transformer") and sub.is_dir() and (sub / "config.json").is_file():
             return sub
         raise ConfigError(f"encoder: {folder} is a {first.type or '?'} sentence encoder, not a "

@@ -39,6 +39,7 @@ from xling.data.languages import (
     language_name,
     macrolanguage_members,
     normalize_language,
+    script_part_of,
 )
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 
@@ -231,11 +232,9 @@ def check_written_script(code: str, language: str, own: str | None, conventions:
     """Return nothing when the target `code` asks no script (by a script subtag, or a region that decides
     one: zh-TW) or the one the model writes `language` in under its code `own` (None: a fixed-pair model's
     target), which names no script: `written_script`, or a script that is part of it (`ko-Hang` of
-    Korean's `Kore`, `zh-Hani` of Chinese). Else ConfigError naming the script asked and the one the model
-    writes, or saying that xling cannot tell which one that is: the output would be in another script
-    (M2M-100 asked for zh-Hant writes Simplified Chinese), or in one nobody checked."""
-    from xling.langid.labels import SCRIPT_PARTS
-
+    Korean's `Kore`, `zh-Hani` of Chinese: `script_part_of`). Else ConfigError naming the script asked and
+    the one the model writes, or saying that xling cannot tell which one that is: the output would be in
+    another script (M2M-100 asked for zh-Hant writes Simplified Chinese), or in one nobody checked."""
     tag = parse_language(code, where="language to translate into")
     asked = wanted_script(tag)
     if asked is None:
@@ -243,8 +242,7 @@ def check_written_script(code: str, language: str, own: str | None, conventions:
     written = written_script(language)
     # where xling records no script for the language (45 of M2M-100's targets: hi-Deva, bs-Latn-BA), nothing
     # is known to be wrong: the code is taken as the language
-    if written is None or (asked == written or asked in SCRIPT_PARTS.get(written, ())
-                           or (asked == "Hani" and written in ("Hans", "Hant"))):  # fmt: skip
+    if written is None or script_part_of(asked, written):
         return
     model = f"{conventions.name} ({conventions.family})"
     which = f"its code {own!r}" if own is not None else "its target"

@@ -216,14 +216,12 @@ def shipped_model(model: str) -> str:
     """Return the folder of a shipped model name (`xling-mt-bible`, looked up as `xling translate` looks it
     up: $XLING_MODELS, $XLING_HOME/models, the package's models) when `model` is no preset and names nothing
     here; else `model` as given."""
-    from xling.embeddings.encoder import model_roots
+    from xling.embeddings.encoder import shipped_folder
 
     if not model or model in PRESETS or Path(model).exists():
         return model
-    for root in model_roots():
-        if (root / model).is_dir():
-            return str(root / model)
-    return model
+    shipped = shipped_folder(model)
+    return model if shipped is None else str(shipped)
 
 
 def check_trainable(model: str) -> None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from xling.data.languages import REGION_SCRIPTS, default_member
+from xling.data.languages import REGION_SCRIPTS, default_member, script_part_of
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid import (
     DEFAULT_IDENTIFIER,
@@ -82,16 +82,14 @@ def wants_detection(code: str | None) -> bool:
 def resolve_translation_model(name_or_path: str | Path) -> Path:
     """Return the folder of a translation model given as a path, a shipped name (`xling-mt-bible`) or a cached
     Hugging Face Hub id (`facebook/nllb-200-distilled-600M`, offline: the local cache only)."""
-    from xling.embeddings.encoder import model_roots
+    from xling.embeddings.encoder import model_roots, shipped_folder
 
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
     name = str(name_or_path)
-    roots = model_roots()
-    for root in roots:
-        if (root / name).is_dir():
-            return root / name
+    if (shipped := shipped_folder(name)) is not None:
+        return shipped
     if path.exists():
         raise DataError("is a file, not a translation model folder", path)
     if name.count("/") == 1 and not name.startswith((".", "/", "~")):
@@ -103,7 +101,7 @@ def resolve_translation_model(name_or_path: str | Path) -> Path:
             raise XlingError(
                 f"{name}: not a local folder, and not in the Hugging Face cache ({error})"
             ) from error
-    where = ", ".join(str(root) for root in roots)
+    where = ", ".join(str(root) for root in model_roots())
     raise XlingError(f"{name}: no such translation model folder, nor a shipped model name (looked in {where}); "
                      "give a model folder, e.g. --model path/to/model")  # fmt: skip
 
@@ -664,13 +662,8 @@ def _already_in(source: str, target: str, conventions: Conventions | None = None
 
 def _same_script(a: str, b: str) -> bool:
     """Return whether two script codes are one writing, a part of a script counting as it (Hang of Korean's
-    Kore, Hira of Japanese's Jpan, Hani of Chinese's Hans and Hant)."""
-    from xling.langid.labels import SCRIPT_PARTS
-
-    def within(part: str, whole: str) -> bool:
-        return part in SCRIPT_PARTS.get(whole, ()) or (part == "Hani" and whole in ("Hans", "Hant"))
-
-    return a == b or within(a, b) or within(b, a)
+    Kore, Hira of Japanese's Jpan, Hani of Chinese's Hans and Hant), either way round (`script_part_of`)."""
+    return script_part_of(a, b) or script_part_of(b, a)
 
 
 def _text_name(i: int) -> str:
