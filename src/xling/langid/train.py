@@ -125,8 +125,9 @@ class LangidTrainConfig:
     overwrite: bool = False
     """Replace a detector already in `output` (only a detector: a folder of other files is refused)."""
     data: LangidDataConfig = field(default_factory=LangidDataConfig)
-    # the defaults are recipes/langid.toml's choices, measured on held-out data (its tables): a run without
-    # the recipe (`--corpus udhr --tsv mine.tsv`) gets the model the README describes
+    # the model settings below are recipes/langid.toml's choices, measured on held-out data (its tables), so a
+    # run without the recipe (`--corpus udhr --tsv mine.tsv`) gets the README's kind of model; the recipe's
+    # data settings (corpora, per-label caps) are its own
     features: FeatureConfig = field(default_factory=lambda: FeatureConfig(buckets=2**17))
     """Hashed features (2^17 buckets, as recipes/langid.toml: half the size of 2^18, held-out figures within
     a tenth of a point)."""
