@@ -128,7 +128,7 @@ def bench_main(
 
 @dataclass
 class RunFigures:
-    """One contender's run: timed throughput and the per-step (tokens, loss) trace."""
+    """One contender's run: timed throughput, the per-step (tokens, loss) trace and the trained model."""
 
     contender: str
     steps: int
@@ -138,6 +138,7 @@ class RunFigures:
     threads: int
     step_tokens: list[int]
     step_losses: list[float]
+    model: Any = None
 
     @property
     def tokens_per_s(self) -> float:

@@ -117,7 +117,6 @@ class MTRunFigures(RunFigures):
     trace and the trained model."""
 
     padding_share: float = 0.0
-    model: Any = None
 
     def summary(self) -> dict[str, Any]:
         """Return the figures worth keeping in the JSON (no per-step traces), padding share included."""

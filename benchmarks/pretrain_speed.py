@@ -16,7 +16,13 @@ Speed is real tokens per second (padding excluded) over the timed steps, data lo
 hyperparameters (AdamW lr/betas/eps/weight decay, clipping, constant schedule) are set to the same values
 for all three: they do not change the cost of a step, and they are what makes the loss comparison mean
 something. That comparison trains each contender again until it has seen `--loss-tokens` real tokens and
-reports its mean MLM loss (masked positions only, as both sides define it) over its last 5 steps.
+reports its mean MLM loss (masked positions only, as both sides define it) over its last 5 steps, and
+its loss on held-out text (the first `--heldout-verses` verses of John in each language, one fixed
+15% of positions replaced by <mask>, the same for every contender) in both sides' shapes: one verse per row
+(the Trainer's) and verses packed into rows of max_length (xling's). The training losses are taken on each
+side's own batches; the held-out losses on the same inputs. Last, xling trains again with its held-out loss
+taken every few steps, to find how many tokens it needs to reach the bf16 Trainer's held-out loss: the speed
+ratio divided by that token ratio is the ratio of times to equal held-out loss.
 
     .venv/bin/python benchmarks/pretrain_speed.py --json runs/bench/pretrain_speed.json
     .venv/bin/python benchmarks/pretrain_speed.py --quick      # end-to-end check in well under a minute
@@ -33,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from itertools import islice
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +92,10 @@ class BenchSettings:
     warmup_steps: int = 3
     rounds: int = 3
     loss_tokens: int = 60_000
+    # verses of John (held out from training) of each language on which every contender's loss is taken
+    heldout_verses: int = 50
+    # steps between xling's held-out evaluations while it trains towards the bf16 Trainer's held-out loss
+    match_every: int = 5
     lr: float = 5e-4
     # xling's packed rows of max_length per step. 0: as many as carry the Trainer's real tokens per step
     # (32 verses of ~43 tokens ~ 11 rows), so both take the same optimizer steps over the same tokens and
@@ -106,6 +116,9 @@ class Workload:
     xling_data: Any
     hf_verses: list[list[int]]
     first_regular_id: int
+    # held-out text with one fixed mask, as (input ids, labels with -100 where nothing is masked): one verse a
+    # row, and the same verses packed into rows of max_length
+    heldout: dict[str, list[tuple[list[int], list[int]]]] = field(default_factory=dict)
 
 
 # --- settings -----------------------------------------------------------------------------------------
@@ -129,6 +142,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--loss-tokens", type=int, default=60_000, help="real tokens before the loss is read")
     parser.add_argument("--verses", type=int, default=3000, help="training verses per language")
+    parser.add_argument("--heldout-verses", type=int, default=50,
+                        help="verses of John per language for the held-out loss")  # fmt: skip
     parser.add_argument("--lr", type=float, default=5e-4, help="constant learning rate of all contenders")
     parser.add_argument("--xling-rows", type=int, default=0,
                         help="xling's packed rows per step (default: the Trainer's real tokens per step)")  # fmt: skip
@@ -145,12 +160,13 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         data=args.data, tokenizer=args.tokenizer, verses_per_language=args.verses, steps=args.steps,
         warmup_steps=args.warmup_steps, rounds=args.rounds, loss_tokens=args.loss_tokens, lr=args.lr,
         threads=args.threads or usable_cores(), seed=args.seed, xling_rows=args.xling_rows,
+        heldout_verses=args.heldout_verses,
     )  # fmt: skip
     if args.quick:
         settings = replace(
             settings, languages=["eng", "deu"], verses_per_language=300, tokenizer_verses_per_language=2000,
             tokenizer_sample_sentences=4000, vocab_size=2000, steps=3, warmup_steps=1, rounds=1,
-            loss_tokens=6000, quick=True,
+            loss_tokens=6000, heldout_verses=10, match_every=1, quick=True,
             tokenizer=quick_tokenizer(),
         )  # fmt: skip
     return settings
@@ -203,20 +219,78 @@ def build_workload(settings: BenchSettings) -> Workload:
 
     sources = bible_sources(settings)
     tokenizer = load_tokenizer(ensure_tokenizer(settings, sources))
-    # xling keeps the first N non-held-out verses of each language in file order; take the same ones for HF
+    # xling keeps N verses of each language spread over the whole Bible (the smallest hashes of their ids);
+    # the Trainer gets the same verses, each as the tokenizer gives it (`<s>` ... `</s>`), cut as it cuts them
     xling_data = build_pretraining_data(
         sources, tokenizer, max_sentences_per_language=settings.verses_per_language
     )
-    texts = [
-        text
-        for lang in sources.languages
-        for text in islice(sources.texts(lang), settings.verses_per_language)
+    encoded = [
+        truncated(pool.sentence(i).tolist(), settings.max_length)
+        for pool in xling_data.pools.values()
+        for i in range(len(pool))
     ]
-    encoded = tokenizer(texts, truncation=True, max_length=settings.max_length)["input_ids"]
     config = model_config(settings.model, vocab_size=len(tokenizer), max_length=settings.max_length)
     torch.manual_seed(settings.seed)
     init_state = {k: v.clone() for k, v in XLMRobertaForMaskedLM(config).state_dict().items()}
-    return Workload(tokenizer, config, init_state, xling_data, encoded, max(tokenizer.all_special_ids) + 1)
+    first_regular_id = max(tokenizer.all_special_ids) + 1
+    verses, packed = [], []
+    for lang in sources.languages:  # John, held out from both
+        texts = [text for _, text in xling_data.heldout[lang][: settings.heldout_verses]]
+        ids = tokenizer(texts, truncation=True, max_length=settings.max_length)["input_ids"]
+        verses += ids
+        stream = [token for row in ids for token in row]  # one language a stream, as xling packs it
+        packed += [stream[i : i + settings.max_length] for i in range(0, len(stream), settings.max_length)]
+    heldout = {
+        shape: masked_once(rows, tokenizer.mask_token_id, first_regular_id, settings.seed)
+        for shape, rows in (("verses", verses), ("packed", packed))
+    }
+    return Workload(tokenizer, config, init_state, xling_data, encoded, first_regular_id, heldout)
+
+
+def truncated(ids: list[int], max_length: int) -> list[int]:
+    """Return `ids` cut to `max_length` keeping its closing token, as the tokenizer's truncation does."""
+    return ids if len(ids) <= max_length else ids[: max_length - 1] + ids[-1:]
+
+
+def masked_once(
+    rows: list[list[int]], mask_id: int, first_regular_id: int, seed: int, share: float = 0.15
+) -> list[tuple[list[int], list[int]]]:
+    """Return each row with `share` of its regular tokens (at least one) replaced by `mask_id`, and its labels:
+    the original ids there, -100 elsewhere. Drawn once from `seed`, so every contender is scored alike."""
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for row in rows:
+        regular = [i for i, token in enumerate(row) if token >= first_regular_id]
+        if not regular:
+            continue
+        count = max(1, round(share * len(regular)))
+        picked = {regular[int(i)] for i in torch.randperm(len(regular), generator=generator)[:count]}
+        out.append((
+            [mask_id if i in picked else token for i, token in enumerate(row)],
+            [token if i in picked else -100 for i, token in enumerate(row)],
+        ))  # fmt: skip
+    return out
+
+
+@torch.no_grad()
+def heldout_loss(model, rows: list[tuple[list[int], list[int]]], pad: int, batch_size: int = 32) -> float:
+    """Return the mean cross-entropy per masked token over held-out `rows` (fp32, eval mode)."""
+    model.eval()
+    total, tokens = 0.0, 0
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        width = max(len(ids) for ids, _ in chunk)
+        input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in chunk])
+        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in chunk])
+        hidden = model.base_model(
+            input_ids=input_ids, attention_mask=(input_ids != pad).long()
+        ).last_hidden_state
+        masked = labels != -100
+        # the vocabulary projection of the masked positions only, as the objectives take it: ~7x less work
+        logits = model.lm_head(hidden[masked])
+        total += float(torch.nn.functional.cross_entropy(logits.float(), labels[masked], reduction="sum"))
+        tokens += int(masked.sum())
+    return total / max(tokens, 1)
 
 
 def fresh_model(work: Workload):
@@ -255,20 +329,24 @@ def xling_steps_for_tokens(work: Workload, settings: BenchSettings, tokens: int)
     return steps_for_tokens(xling_batches(work, settings), tokens, lambda b: int(b["attention_mask"].sum()))
 
 
-def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_from: int) -> RunFigures:
-    """Return the figures of one xling run, read from its train_log.jsonl (a fresh run folder each time)."""
+def run_xling(
+    work: Workload, settings: BenchSettings, max_steps: int, timed_from: int, evaluations=None, eval_every=0
+) -> RunFigures:
+    """Return the figures of one xling run, read from its train_log.jsonl (a fresh run folder each time);
+    `evaluations` run every `eval_every` steps (their time is outside the timed steps only if none are timed)."""
     from xling.pretraining.objective import MaskedLMObjective
     from xling.training import TrainingConfig, train
 
     config = TrainingConfig(
         max_steps=max_steps, batch_size=xling_rows(work, settings), precision="auto", progress=False,
         checkpoint_every=10**9, log_every=1, lr=settings.lr, warmup_steps=0, schedule="constant",
-        threads=settings.threads, seed=settings.seed,
+        threads=settings.threads, seed=settings.seed, eval_every=eval_every,
     )  # fmt: skip
     objective = MaskedLMObjective(fresh_model(work))
     with tempfile.TemporaryDirectory(prefix="xling-bench-run-") as run_dir:
-        train(objective, xling_batches(work, settings), config, run_dir, description="xling")
-        return xling_run_figures(RunFigures, run_dir, max_steps, timed_from)
+        train(objective, xling_batches(work, settings), config, run_dir, description="xling",
+              evaluations=evaluations)  # fmt: skip
+        return xling_run_figures(RunFigures, run_dir, max_steps, timed_from, model=objective.model)
 
 
 # --- contenders b, c: Hugging Face Trainer ------------------------------------------------------------
@@ -319,13 +397,14 @@ def run_hf(
             seed=settings.seed, learning_rate=settings.lr, lr_scheduler_type="constant", warmup_steps=0,
             **TRAINER_QUIET, **TRAINER_ADAMW,
         )  # fmt: skip
-        trainer = Trainer(model=fresh_model(work), args=args, train_dataset=VerseDataset(work.hf_verses),
+        model = fresh_model(work)
+        trainer = Trainer(model=model, args=args, train_dataset=VerseDataset(work.hf_verses),
                           data_collator=collator, callbacks=[clock])  # fmt: skip
         trainer.remove_callback(PrinterCallback)  # it prints every log line; xling's run is silent too
         torch.set_num_threads(settings.threads)
         trainer.train()
     name = "hf_bf16" if bf16 else "hf"
-    return trainer_run_figures(RunFigures, name, clock, collator.counts, max_steps, timed_from)
+    return trainer_run_figures(RunFigures, name, clock, collator.counts, max_steps, timed_from, model=model)
 
 
 # --- phases -------------------------------------------------------------------------------------------
@@ -360,12 +439,44 @@ def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[st
             run = run_contender(name, work, settings, hf_bound, 0, stop_after_tokens=settings.loss_tokens)
         out[name] = {
             "loss": run.mean_last_loss(),
+            "heldout_loss": {
+                shape: round(heldout_loss(run.model, rows, work.tokenizer.pad_token_id), 4)
+                for shape, rows in work.heldout.items()
+            },
             "steps": run.steps,
             "tokens": sum(run.step_tokens),
             "window": len(run.loss_window()),
         }
-        log(f"loss    {name:8s} {out[name]['loss']} after {out[name]['tokens']} tokens ({run.steps} steps)")
+        log(f"loss    {name:8s} train {out[name]['loss']} held-out {out[name]['heldout_loss']} after "
+            f"{out[name]['tokens']} tokens ({run.steps} steps)")  # fmt: skip
     return out
+
+
+def tokens_to_match(work: Workload, settings: BenchSettings, target: float) -> dict[str, Any]:
+    """Return the real tokens xling trains on before its held-out loss (one verse a row) first reaches
+    `target` (the bf16 Trainer's after `loss_tokens`), checked every `match_every` steps up to twice the
+    tokens; `tokens` is None when it does not get there."""
+    pad = work.tokenizer.pad_token_id
+    curve: dict[int, float] = {}
+
+    def evaluate(objective, step: int) -> dict[str, float]:
+        curve[step] = heldout_loss(objective.model, work.heldout["verses"], pad)
+        return {"loss": curve[step]}
+
+    steps = xling_steps_for_tokens(work, settings, 2 * settings.loss_tokens)
+    run = run_xling(
+        work, settings, steps, 0, evaluations={"heldout": evaluate}, eval_every=settings.match_every
+    )
+    seen = list(accumulate(run.step_tokens))
+    reached = next((step for step in sorted(curve) if curve[step] <= target), None)
+    tokens = seen[reached - 1] if reached else None
+    log(f"match   xling held-out {target} after {tokens} tokens ({reached} steps)")
+    return {
+        "target": target,
+        "steps": reached,
+        "tokens": tokens,
+        "curve": {seen[step - 1]: round(loss, 4) for step, loss in sorted(curve.items())},
+    }
 
 
 def medians(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, float]:
@@ -376,13 +487,14 @@ def medians(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, float]:
 # --- report -------------------------------------------------------------------------------------------
 
 
-def build_report(settings: BenchSettings, work: Workload, rounds, losses) -> dict[str, Any]:
+def build_report(settings: BenchSettings, work: Workload, rounds, losses, match) -> dict[str, Any]:
     """Return the JSON report: medians, ratios, losses, config and raw per-round figures."""
     import transformers
 
     from xling.training.loop import bf16_supported
 
     med = medians(rounds)
+    token_ratio = round(match["tokens"] / losses["hf_bf16"]["tokens"], 3) if match["tokens"] else None
     xling_precision = "bf16" if bf16_supported(torch.device("cpu")) else "fp32"
     config = asdict(settings) | {
         "vocab_size_actual": len(work.tokenizer),
@@ -402,6 +514,14 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses) -> dic
         "ratio_vs_hf": round(med["xling"] / med["hf"], 3) if med["hf"] else None,
         "ratio_vs_hf_bf16": round(med["xling"] / med["hf_bf16"], 3) if med["hf_bf16"] else None,
         "loss": {name: losses[name]["loss"] for name in losses},
+        "heldout_loss": {name: losses[name]["heldout_loss"] for name in losses},
+        # xling's tokens to the bf16 Trainer's held-out loss over the Trainer's, and the speed ratio once
+        # those extra tokens are paid for: time to equal held-out loss
+        "tokens_to_match_hf_bf16": match,
+        "token_ratio_at_equal_heldout": token_ratio,
+        "ratio_vs_hf_bf16_at_equal_heldout": (
+            round(med["xling"] / med["hf_bf16"] / token_ratio, 3) if token_ratio and med["hf_bf16"] else None
+        ),
         "loss_detail": losses,
         "config": config,
         "rounds": rounds,
@@ -424,7 +544,7 @@ def print_table(report: dict[str, Any]) -> None:
     )
     table = Table(title=title)
     for column in ("contender", "precision", "tokens/s (median)", "per round", "vs HF fp32", "tokens/step",
-                   f"loss after ≥{config['loss_tokens']:,} tokens"):  # fmt: skip
+                   f"loss after ≥{config['loss_tokens']:,} tokens", "held-out loss: verses", "packed"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("contender", "precision") else "right")
     for name in CONTENDERS:
         per_round = ", ".join(f"{r[name]['tokens_per_s']:,.0f}" for r in report["rounds"])
@@ -432,8 +552,21 @@ def print_table(report: dict[str, Any]) -> None:
         loss = report["loss"][name]
         ratio = speed[name] / speed["hf"] if speed["hf"] else math.nan
         table.add_row(label[name], precision[name], f"{speed[name]:,.0f}", per_round, f"{ratio:.2f}x",
-                      f"{per_step:,.0f}", "n/a" if loss is None else f"{loss:.3f}")  # fmt: skip
+                      f"{per_step:,.0f}", "n/a" if loss is None else f"{loss:.3f}",
+                      f"{report['heldout_loss'][name]['verses']:.3f}",
+                      f"{report['heldout_loss'][name]['packed']:.3f}")  # fmt: skip
     print_wide(table, 120)
+    match = report["tokens_to_match_hf_bf16"]
+    if match["tokens"]:
+        print(
+            f"xling reaches the bf16 Trainer's held-out loss ({match['target']:.3f}) after {match['tokens']:,} "
+            f"tokens ({report['token_ratio_at_equal_heldout']}x its tokens): "
+            f"{report['ratio_vs_hf_bf16_at_equal_heldout']}x its speed at equal held-out loss"
+        )
+    else:
+        print(
+            f"xling did not reach the bf16 Trainer's held-out loss ({match['target']:.3f}) in twice its tokens"
+        )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -451,7 +584,8 @@ def run_benchmark(settings: BenchSettings, json_path: Path | None) -> dict[str, 
         f"vocab {len(work.tokenizer)}, {settings.threads} threads")  # fmt: skip
     rounds = timed_rounds(work, settings)
     losses = loss_at_tokens(work, settings)
-    report = build_report(settings, work, rounds, losses)
+    match = tokens_to_match(work, settings, losses["hf_bf16"]["heldout_loss"]["verses"])
+    report = build_report(settings, work, rounds, losses, match)
     report["config"]["seconds"] = round(time.perf_counter() - started, 1)
     print_table(report)
     write_json(report, json_path)
