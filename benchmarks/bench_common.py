@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -286,6 +287,51 @@ def speed_rounds(
 def round_medians(rounds: list[dict[str, dict[str, Any]]], key: str) -> dict[str, float]:
     """Return each contender's median of figure `key` over `rounds` (as `measured_rounds` returns them)."""
     return {name: statistics.median(r[name][key] for r in rounds) for name in rounds[0]} if rounds else {}
+
+
+def tokens_to_reach(
+    train_with: Callable[[dict[str, Any], int], RunFigures],
+    heldout: Callable[[Any], float],
+    every: int,
+    target: float,
+) -> dict[str, Any]:
+    """Return when a run's held-out loss reaches `target` to stay: the step and tokens from which every later
+    evaluation is at or below it (None for both when the last one is not), the first step and tokens at or
+    below it, and the curve (tokens -> loss). `train_with(evaluations, every)` runs the training with those
+    evaluations every `every` steps; `heldout(model)` is the loss of a model."""
+    curve: dict[int, float] = {}
+
+    def evaluate(objective: Any, step: int) -> dict[str, float]:
+        curve[step] = heldout(objective.model)
+        return {"loss": curve[step]}
+
+    run = train_with({"heldout": evaluate}, every)
+    seen = list(accumulate(run.step_tokens))
+    first, settled = reaching_steps(curve, target)
+    tokens = seen[settled - 1] if settled else None
+    log(f"match   xling held-out {target} from {tokens} tokens on ({settled} steps)")
+    return {
+        "target": target,
+        "steps": settled,
+        "tokens": tokens,
+        # a noisy curve can dip below the target once before it stays there
+        "first_steps": first,
+        "first_tokens": seen[first - 1] if first else None,
+        "curve": {seen[step - 1]: round(loss, 4) for step, loss in sorted(curve.items())},
+    }
+
+
+def reaching_steps(curve: dict[int, float], target: float) -> tuple[int | None, int | None]:
+    """Return (the first step whose loss is at or below `target`, the step from which every loss is), None
+    for either that does not exist."""
+    steps = sorted(curve)
+    first = next((step for step in steps if curve[step] <= target), None)
+    settled = None
+    for step in reversed(steps):
+        if curve[step] > target:
+            break
+        settled = step
+    return first, settled
 
 
 def steps_for_tokens(batches: Any, tokens: int, count: Callable[[dict[str, Any]], int]) -> int:

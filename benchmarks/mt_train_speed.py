@@ -27,6 +27,9 @@ Speed is target tokens (labels that are not padding) per second over the timed s
 included. The loss comparison trains each contender again until it has seen `--loss-tokens` target tokens
 and reports its training loss (mean of its last 5 steps, label-smoothed as trained) and the held-out loss:
 plain cross-entropy per target token, fp32, of the dev pairs (a hashed 1% of the verses, never trained on).
+Last, xling trains again with its held-out loss taken every few steps, to find how many target tokens it
+needs to reach the bf16 Trainer's held-out loss: the speed ratio divided by that token ratio is the ratio of
+times to equal held-out loss.
 
     .venv/bin/python benchmarks/mt_train_speed.py --threads 2 --json runs/bench/mt_train_speed.json
     .venv/bin/python benchmarks/mt_train_speed.py --quick --threads 1   # end to end in about a minute
@@ -61,6 +64,7 @@ from bench_common import (  # noqa: E402
     quiet_libraries,
     speed_rounds,
     steps_for_tokens,
+    tokens_to_reach,
     trainer_run_figures,
     usable_cores,
     write_json,
@@ -94,6 +98,8 @@ class BenchSettings:
     rounds: int = 3
     loss_tokens: int = 150_000
     dev_pairs: int = 200
+    # steps between xling's held-out evaluations while it trains towards the bf16 Trainer's held-out loss
+    match_every: int = 5
     threads: int = 0
     seed: int = 0
     quick: bool = False
@@ -181,7 +187,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     if args.quick:
         settings = replace(
             settings, model="tiny", batch_size=8, warmup=2, steps=3, untimed_steps=1, rounds=1,
-            loss_tokens=2000, dev_pairs=40, vocab_size=min(settings.vocab_size, 1000),
+            loss_tokens=2000, dev_pairs=40, vocab_size=min(settings.vocab_size, 1000), match_every=1,
             tokenizer_sample_sentences=20_000, quick=True,
             tokenizer=quick_tokenizer(),
         )  # fmt: skip
@@ -303,19 +309,23 @@ def xling_steps_for_tokens(work: Workload, settings: BenchSettings, tokens: int)
     )
 
 
-def run_xling(work: Workload, settings: BenchSettings, max_steps: int, timed_from: int) -> MTRunFigures:
-    """Return the figures of one xling run, read from its train_log.jsonl (a fresh run folder each time)."""
+def run_xling(
+    work: Workload, settings: BenchSettings, max_steps: int, timed_from: int, evaluations=None, eval_every=0
+) -> MTRunFigures:
+    """Return the figures of one xling run, read from its train_log.jsonl (a fresh run folder each time);
+    `evaluations` run every `eval_every` steps."""
     from xling.training import TrainingConfig, train
     from xling.translation.objective import Seq2SeqObjective
 
     config = TrainingConfig(
         max_steps=max_steps, batch_size=settings.batch_size, precision="auto", progress=False,
         checkpoint_every=10**9, log_every=1, lr=settings.lr, warmup_steps=settings.warmup, schedule="constant",
-        threads=settings.threads, seed=settings.seed,
+        threads=settings.threads, seed=settings.seed, eval_every=eval_every,
     )  # fmt: skip
     objective = Seq2SeqObjective(fresh_model(work), settings.label_smoothing)
     with tempfile.TemporaryDirectory(prefix="xling-bench-mt-") as run_dir:
-        train(objective, xling_batches(work, settings), config, run_dir, description="xling")
+        train(objective, xling_batches(work, settings), config, run_dir, description="xling",
+              evaluations=evaluations)  # fmt: skip
         _, padding = xling_replay(work, settings, max_steps)
         return xling_run_figures(
             MTRunFigures, run_dir, max_steps, timed_from, padding_share=padding, model=objective.model
@@ -479,10 +489,21 @@ def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[st
     return out
 
 
+def tokens_to_match(work: Workload, settings: BenchSettings, target: float) -> dict[str, Any]:
+    """Return the target tokens xling trains on before its held-out loss first reaches `target` (the bf16
+    Trainer's after `loss_tokens`), checked every `match_every` steps up to twice the tokens; `tokens` is None
+    when it does not get there."""
+    steps = xling_steps_for_tokens(work, settings, 2 * settings.loss_tokens)
+    return tokens_to_reach(
+        lambda evaluations, every: run_xling(work, settings, steps, 0, evaluations, every),
+        lambda model: heldout_loss(model, work), settings.match_every, target,
+    )  # fmt: skip
+
+
 # --- report -------------------------------------------------------------------------------------------
 
 
-def build_report(settings: BenchSettings, work: Workload, rounds, losses) -> dict[str, Any]:
+def build_report(settings: BenchSettings, work: Workload, rounds, losses, match) -> dict[str, Any]:
     """Return the JSON report: medians, ratios, padding, losses, config and raw per-round figures."""
     import transformers
 
@@ -490,6 +511,7 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses) -> dic
 
     speed = {name: statistics.median(r[name]["tokens_per_s"] for r in rounds) for name in CONTENDERS}
     padding = {name: statistics.median(r[name]["padding_share"] for r in rounds) for name in CONTENDERS}
+    token_ratio = round(match["tokens"] / losses["hf_bf16"]["tokens"], 3) if match["tokens"] else None
     config = asdict(settings) | {
         "vocab_size_actual": len(work.tokenizer),
         "training_pairs": len(work.examples),
@@ -509,6 +531,15 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses) -> dic
         "train_loss": {name: losses[name]["train_loss"] for name in losses},
         "heldout_loss": {name: losses[name]["heldout_loss"] for name in losses},
         "loss_detail": losses,
+        # xling's target tokens to the bf16 Trainer's held-out loss over the Trainer's, and the speed ratio
+        # once those extra tokens are paid for: time to equal held-out loss
+        "tokens_to_match_hf_bf16": match,
+        "token_ratio_at_equal_heldout": token_ratio,
+        "ratio_vs_hf_bf16_at_equal_heldout": (
+            round(speed["xling"] / speed["hf_bf16"] / token_ratio, 3)
+            if token_ratio and speed["hf_bf16"]
+            else None
+        ),
         "equal": [
             "model and initial weights",
             "pairs and their token sequences",
@@ -557,6 +588,17 @@ def print_table(report: dict[str, Any]) -> None:
                       f"{report['padding_share'][name]:.0%}", "n/a" if train_loss is None else f"{train_loss:.3f}",
                       f"{report['heldout_loss'][name]:.3f}")  # fmt: skip
     print_wide(table, 130)
+    match = report["tokens_to_match_hf_bf16"]
+    if match["tokens"]:
+        print(
+            f"xling reaches the bf16 Trainer's held-out loss ({match['target']:.3f}) after {match['tokens']:,} "
+            f"target tokens ({report['token_ratio_at_equal_heldout']}x its): "
+            f"{report['ratio_vs_hf_bf16_at_equal_heldout']}x its speed at equal held-out loss"
+        )
+    else:
+        print(
+            f"xling did not reach the bf16 Trainer's held-out loss ({match['target']:.3f}) in twice its tokens"
+        )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -574,7 +616,8 @@ def run_benchmark(settings: BenchSettings, json_path: Path | None) -> dict[str, 
         f"{len(work.dev_examples)} dev pairs, vocab {len(work.tokenizer)}, {settings.threads} threads")  # fmt: skip
     rounds = timed_rounds(work, settings)
     losses = loss_at_tokens(work, settings)
-    report = build_report(settings, work, rounds, losses)
+    match = tokens_to_match(work, settings, losses["hf_bf16"]["heldout_loss"])
+    report = build_report(settings, work, rounds, losses, match)
     report["config"]["seconds"] = round(time.perf_counter() - started, 1)
     print_table(report)
     write_json(report, json_path)

@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from itertools import accumulate, islice
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ from bench_common import (  # noqa: E402
     quiet_libraries,
     speed_rounds,
     steps_for_tokens,
+    tokens_to_reach,
     trainer_run_figures,
     usable_cores,
     write_json,
@@ -456,27 +457,12 @@ def tokens_to_match(work: Workload, settings: BenchSettings, target: float) -> d
     """Return the real tokens xling trains on before its held-out loss (one verse a row) first reaches
     `target` (the bf16 Trainer's after `loss_tokens`), checked every `match_every` steps up to twice the
     tokens; `tokens` is None when it does not get there."""
-    pad = work.tokenizer.pad_token_id
-    curve: dict[int, float] = {}
-
-    def evaluate(objective, step: int) -> dict[str, float]:
-        curve[step] = heldout_loss(objective.model, work.heldout["verses"], pad)
-        return {"loss": curve[step]}
-
     steps = xling_steps_for_tokens(work, settings, 2 * settings.loss_tokens)
-    run = run_xling(
-        work, settings, steps, 0, evaluations={"heldout": evaluate}, eval_every=settings.match_every
-    )
-    seen = list(accumulate(run.step_tokens))
-    reached = next((step for step in sorted(curve) if curve[step] <= target), None)
-    tokens = seen[reached - 1] if reached else None
-    log(f"match   xling held-out {target} after {tokens} tokens ({reached} steps)")
-    return {
-        "target": target,
-        "steps": reached,
-        "tokens": tokens,
-        "curve": {seen[step - 1]: round(loss, 4) for step, loss in sorted(curve.items())},
-    }
+    return tokens_to_reach(
+        lambda evaluations, every: run_xling(work, settings, steps, 0, evaluations, every),
+        lambda model: heldout_loss(model, work.heldout["verses"], work.tokenizer.pad_token_id),
+        settings.match_every, target,
+    )  # fmt: skip
 
 
 def medians(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, float]:

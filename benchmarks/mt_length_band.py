@@ -1,0 +1,106 @@
+"""Benchmark: `xling mt train`'s length band, held-out loss after the same minutes of training.
+
+`TranslationBatches` draws each step's pairs from one narrow band of lengths (`length_band`, 0.02 of a
+direction's pairs by default) so that a step pads little; a wider band mixes lengths as random batches do
+(1.0: uniform over the direction). Narrow bands make more steps a minute but each step's pairs alike. This
+script trains mt_train_speed.py's model on its workload (eng <-> deu Bible pairs, John held out, the same
+initial weights and settings) once per band for the same wall-clock minutes, one after the other, and reports
+steps, target tokens, target tokens/s and the held-out loss (plain cross-entropy per target token of the dev
+pairs, as mt_train_speed.py takes it).
+
+    .venv/bin/python benchmarks/mt_length_band.py --bands 0.02,0.2,1.0 --minutes 3 --json runs/bench/mt_length_band.json
+    .venv/bin/python benchmarks/mt_length_band.py --quick     # end to end in about a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import mt_train_speed as mt
+import torch
+from bench_common import log, print_wide, quiet_libraries, usable_cores, write_json
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Return the command line: the bands, the minutes each, and mt_train_speed.py's workload options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bands", default="0.02,0.2,1.0", help="comma-separated length_band values")
+    parser.add_argument("--minutes", type=float, default=3.0, help="training minutes per band")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: the usable cores)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
+    parser.add_argument("--quick", action="store_true", help="tiny settings to check the script end to end")
+    return parser.parse_args(argv)
+
+
+def train_band(work: Any, settings: Any, band: float, minutes: float) -> dict[str, Any]:
+    """Return one band's figures after `minutes` of training from the shared initial weights."""
+    from xling.training import TrainingConfig, train
+    from xling.translation.data import TranslationBatches
+    from xling.translation.objective import Seq2SeqObjective
+
+    batches = TranslationBatches(
+        work.data, batch_size=settings.batch_size, temperature=5.0, seed=settings.seed, length_band=band
+    )
+    config = TrainingConfig(
+        max_steps=10**9, batch_size=settings.batch_size, precision="auto", progress=False,
+        checkpoint_every=10**9, log_every=10**9, lr=settings.lr, warmup_steps=settings.warmup,
+        schedule="constant", threads=settings.threads, seed=settings.seed, max_minutes=minutes,
+    )  # fmt: skip
+    objective = Seq2SeqObjective(mt.fresh_model(work), settings.label_smoothing)
+    with tempfile.TemporaryDirectory(prefix="xling-bench-band-") as run_dir:
+        result = train(objective, batches, config, run_dir, description=f"band {band}")
+    figures = {
+        "band": band,
+        "steps": result.steps,
+        "target_tokens": result.tokens,
+        "target_tokens_per_s": round(result.tokens_per_s, 1),
+        "heldout_loss": round(mt.heldout_loss(objective.model, work), 4),
+    }
+    log(f"band {band}: {figures}")
+    return figures
+
+
+def print_table(report: dict[str, Any]) -> None:
+    """Print one row per band."""
+    from rich.table import Table
+
+    table = Table(title=f"xling mt train, {report['config']['minutes']} minutes per length band")
+    for column in ("length band", "steps", "target tokens", "target tokens/s", "held-out loss"):
+        table.add_column(column, justify="right")
+    for row in report["bands"]:
+        table.add_row(f"{row['band']:g}", f"{row['steps']:,}", f"{row['target_tokens']:,}",
+                      f"{row['target_tokens_per_s']:,.0f}", f"{row['heldout_loss']:.3f}")  # fmt: skip
+    print_wide(table, 100)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Return the report after training every band (and writing --json if given)."""
+    args = parse_args(argv)
+    workload_args = ["--threads", str(args.threads or usable_cores())] + (["--quick"] if args.quick else [])
+    settings = mt.settings_from_args(mt.parse_args(workload_args))
+    minutes = 0.15 if args.quick else args.minutes
+    torch.set_num_threads(settings.threads)
+    quiet_libraries()
+    started = time.perf_counter()
+    try:
+        work = mt.build_workload(settings)
+        bands = [train_band(work, settings, float(band), minutes) for band in args.bands.split(",")]
+    finally:
+        if settings.quick:  # its tokenizer lives in a temp folder of its own
+            import shutil
+
+            shutil.rmtree(Path(settings.tokenizer).parent, ignore_errors=True)
+    config = {"minutes": minutes, "threads": settings.threads, "batch_size": settings.batch_size,
+              "lr": settings.lr, "quick": settings.quick, "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+    report = {"bands": bands, "config": config}
+    print_table(report)
+    write_json(report, args.json)
+    return report
+
+
+if __name__ == "__main__":
+    main()
