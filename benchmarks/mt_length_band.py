@@ -94,8 +94,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             import shutil
 
             shutil.rmtree(Path(settings.tokenizer).parent, ignore_errors=True)
-    config = {"minutes": minutes, "threads": settings.threads, "batch_size": settings.batch_size,
-              "lr": settings.lr, "quick": settings.quick, "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+    config = {
+        "minutes": minutes, "threads": settings.threads, "batch_size": settings.batch_size, "lr": settings.lr,
+        "quick": settings.quick, "seconds": round(time.perf_counter() - started, 1),
+    }  # fmt: skip
     report = {"bands": bands, "config": config}
     print_table(report)
     write_json(report, args.json)

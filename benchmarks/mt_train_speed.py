@@ -490,9 +490,9 @@ def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[st
 
 
 def tokens_to_match(work: Workload, settings: BenchSettings, target: float) -> dict[str, Any]:
-    """Return the target tokens xling trains on before its held-out loss first reaches `target` (the bf16
-    Trainer's after `loss_tokens`), checked every `match_every` steps up to twice the tokens; `tokens` is None
-    when it does not get there."""
+    """Return the target tokens xling trains on before its held-out loss reaches `target` (the bf16 Trainer's
+    after `loss_tokens`) to stay, checked every `match_every` steps up to twice the tokens
+    (`bench_common.tokens_to_reach`); `tokens` is None when it is not there at the end."""
     steps = xling_steps_for_tokens(work, settings, 2 * settings.loss_tokens)
     return tokens_to_reach(
         lambda evaluations, every: run_xling(work, settings, steps, 0, evaluations, every),
@@ -591,13 +591,15 @@ def print_table(report: dict[str, Any]) -> None:
     match = report["tokens_to_match_hf_bf16"]
     if match["tokens"]:
         print(
-            f"xling reaches the bf16 Trainer's held-out loss ({match['target']:.3f}) after {match['tokens']:,} "
+            f"xling's held-out loss stays at or below the bf16 Trainer's ({match['target']:.3f}) "
+            f"from {match['tokens']:,} "
             f"target tokens ({report['token_ratio_at_equal_heldout']}x its): "
             f"{report['ratio_vs_hf_bf16_at_equal_heldout']}x its speed at equal held-out loss"
         )
     else:
         print(
-            f"xling did not reach the bf16 Trainer's held-out loss ({match['target']:.3f}) in twice its tokens"
+            f"xling's held-out loss is not at or below the bf16 Trainer's ({match['target']:.3f}) "
+            "at the end of twice its tokens"
         )
 
 
