@@ -1102,6 +1102,27 @@ def test_a_key_stored_before_keys_were_normalised_still_matches(tmp_path, fake_e
         assert index.delete_keys([hashlib_key(nfd, "fra")]) == 1  # deleted by the key it is stored under
 
 
+def test_a_key_stored_decomposed_before_matches_the_text_or_id_given_composed(tmp_path, fake_encoder):
+    """The same old index, the documents given again in NFC: found, not added a second time."""
+    import sqlite3
+    import unicodedata
+
+    nfc, nfd = (unicodedata.normalize(form, "naïve café") for form in ("NFC", "NFD"))
+    folder = tmp_path / "idx"
+    SearchIndex.build(folder, fake_encoder, [_doc(nfd, "fra"), _doc("an id", "eng", nfd)])[0].close()
+    with sqlite3.connect(folder / DB_FILE) as db:  # as an earlier xling stored them
+        db.execute("UPDATE documents SET key = ? WHERE text = ?", (hashlib_key(nfd, "fra"), nfd))
+        db.execute("UPDATE documents SET key = ? WHERE text = 'an id'", (nfd,))
+    db.close()
+    with SearchIndex.open(folder) as index:
+        again = index.add_documents(fake_encoder, [_doc(nfc, "fra"), _doc("an id", "eng", nfc)])
+        assert (again.added, again.skipped, len(index)) == (0, 2, 2)
+        replaced = index.add_documents(fake_encoder, [_doc(nfc, "fra")], on_duplicate="replace")
+        assert (replaced.added, replaced.replaced, len(index)) == (0, 1, 2)
+        assert index.delete_keys([nfc]) == 1  # the id, stored decomposed, named composed
+        assert len(index) == 1
+
+
 def test_delete_keys_strips_and_normalises_keys_as_add_does(tmp_path, fake_encoder):
     """`--keys " spaced "` deleted 0 of 1: add stored the key stripped, delete looked it up as given."""
     import unicodedata

@@ -593,9 +593,10 @@ class SearchIndex:
         if isinstance(keys, str):
             raise XlingError("keys must be a sequence of strings, not one string: wrap it in a list")
         given = [str(key) for key in keys]
-        # stripped and in NFC, as add stores them; also as given (stripped): a key an earlier xling stored
-        # without normalising it
+        # stripped and in NFC, as add stores them; also as given (stripped) and in NFD: a key an earlier xling
+        # stored without normalising it
         wanted = {_given_key(key) for key in given} | {key.strip() for key in given}
+        wanted |= {_nfd(key.strip()) for key in given}
         with self._lock:
             self._follow_replacement()
             return self.delete(list(self._stored_keys(sorted(wanted)).values()))
@@ -1498,7 +1499,8 @@ def _key_list(
 
     A stable key is the given one (stripped, in NFC), or the content key of language and text. The second
     holds the documents whose keys differ then and now: an id or a text not in NFC (keys were not
-    normalised then). One pass over the documents gives both.
+    normalised then), and the NFD form of one that is (what an earlier xling stored for the same text given
+    decomposed, as macOS file names are). One pass over the documents gives both.
     """
     if keys is None:
         given: list[str | None] = [None] * len(texts)
@@ -1515,14 +1517,23 @@ def _key_list(
             new = document_key(text, code)
             # a text in NFC hashes as before: no second hash to look up
             old = new if unicodedata.is_normalized("NFC", text) else _content_hash(text, code)
+            # ASCII and most text are their own NFD: a second hash only for composed letters (é, ñ, 한)
+            nfd = None if unicodedata.is_normalized("NFD", text) else _content_hash(_nfd(text), code)
         elif isinstance(key, str) and key.strip():
             old, new = key.strip(), _given_key(key)
+            nfd = None if unicodedata.is_normalized("NFD", old) else _nfd(old)
         else:
             raise XlingError(f"key {position} must be a non-empty string or None, got {key!r}")
         stable.append(new)
-        if old != new:
-            earlier[old] = new
+        for before in (old, nfd):
+            if before is not None and before != new:
+                earlier[before] = new
     return stable, earlier
+
+
+def _nfd(text: str) -> str:
+    """Return `text` in Unicode NFD (decomposed)."""
+    return unicodedata.normalize("NFD", text)
 
 
 def _in_weak_set(items: weakref.WeakSet[Any], item: Any) -> bool:
