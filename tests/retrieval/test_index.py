@@ -1080,41 +1080,38 @@ def hashlib_key(text, lang):
     return hashlib.sha256(f"{lang}\t{text}".encode()).hexdigest()[:32]
 
 
-def test_a_key_stored_before_keys_were_normalised_still_matches(tmp_path, fake_encoder):
-    """An index built before stores NFD texts' content keys and NFD ids as they were given."""
+def _index_stored_before_keys_were_normalised(folder, fake_encoder) -> tuple[str, str]:
+    """Return (NFC, NFD) of a text; build at `folder` an index that stores, as an earlier xling did, that text's
+    NFD form under its content key of then and an NFD id as given."""
     import sqlite3
     import unicodedata
 
-    nfd = unicodedata.normalize("NFD", "naïve café")
-    folder = tmp_path / "idx"
+    nfc, nfd = (unicodedata.normalize(form, "naïve café") for form in ("NFC", "NFD"))
     SearchIndex.build(folder, fake_encoder, [_doc(nfd, "fra"), _doc("an id", "eng", nfd)])[0].close()
-    with sqlite3.connect(folder / DB_FILE) as db:  # as an earlier xling stored them
+    with sqlite3.connect(folder / DB_FILE) as db:
         db.execute("UPDATE documents SET key = ? WHERE text = ?", (hashlib_key(nfd, "fra"), nfd))
         db.execute("UPDATE documents SET key = ? WHERE text = 'an id'", (nfd,))
     db.close()
-    with SearchIndex.open(folder) as index:
+    return nfc, nfd
+
+
+def test_a_key_stored_before_keys_were_normalised_still_matches(tmp_path, fake_encoder):
+    """An index built before stores NFD texts' content keys and NFD ids as they were given."""
+    nfc, nfd = _index_stored_before_keys_were_normalised(tmp_path / "idx", fake_encoder)
+    with SearchIndex.open(tmp_path / "idx") as index:
         again = index.add_documents(fake_encoder, [_doc(nfd, "fra"), _doc("an id", "eng", nfd)])
         assert (again.added, again.skipped) == (0, 2)
         replaced = index.add_documents(fake_encoder, [_doc("new text", "eng", nfd)], on_duplicate="replace")
         assert (replaced.added, replaced.replaced) == (0, 1) and len(index) == 2
         hit = index.search_texts(fake_encoder, ["new text"], k=1)[0][0]
-        assert hit.key == unicodedata.normalize("NFC", nfd)  # a replacement stores the key now
+        assert hit.key == nfc  # a replacement stores the key now
         assert index.delete_keys([hashlib_key(nfd, "fra")]) == 1  # deleted by the key it is stored under
 
 
 def test_a_key_stored_decomposed_before_matches_the_text_or_id_given_composed(tmp_path, fake_encoder):
     """The same old index, the documents given again in NFC: found, not added a second time."""
-    import sqlite3
-    import unicodedata
-
-    nfc, nfd = (unicodedata.normalize(form, "naïve café") for form in ("NFC", "NFD"))
-    folder = tmp_path / "idx"
-    SearchIndex.build(folder, fake_encoder, [_doc(nfd, "fra"), _doc("an id", "eng", nfd)])[0].close()
-    with sqlite3.connect(folder / DB_FILE) as db:  # as an earlier xling stored them
-        db.execute("UPDATE documents SET key = ? WHERE text = ?", (hashlib_key(nfd, "fra"), nfd))
-        db.execute("UPDATE documents SET key = ? WHERE text = 'an id'", (nfd,))
-    db.close()
-    with SearchIndex.open(folder) as index:
+    nfc, _ = _index_stored_before_keys_were_normalised(tmp_path / "idx", fake_encoder)
+    with SearchIndex.open(tmp_path / "idx") as index:
         again = index.add_documents(fake_encoder, [_doc(nfc, "fra"), _doc("an id", "eng", nfc)])
         assert (again.added, again.skipped, len(index)) == (0, 2, 2)
         replaced = index.add_documents(fake_encoder, [_doc(nfc, "fra")], on_duplicate="replace")
