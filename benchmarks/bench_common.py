@@ -19,7 +19,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -117,10 +118,18 @@ def bench_main(
     """Return the report of `run_benchmark` on the parsed settings (the quick run's tokenizer deleted after)."""
     args = parse_args(argv)
     settings = settings_from_args(args)
-    try:
+    with removing_quick_tokenizer(settings):
         return run_benchmark(settings, args.json)
+
+
+@contextmanager
+def removing_quick_tokenizer(settings: Any) -> Iterator[None]:
+    """Return a context that deletes a quick run's tokenizer when it ends (it lives in a temp folder of its
+    own: quick_tokenizer)."""
+    try:
+        yield
     finally:
-        if settings.quick:  # the quick run's tokenizer lives in a temp folder of its own
+        if settings.quick:
             shutil.rmtree(Path(settings.tokenizer).parent, ignore_errors=True)
 
 
@@ -319,6 +328,33 @@ def tokens_to_reach(
         "first_tokens": seen[first - 1] if first else None,
         "curve": {seen[step - 1]: round(loss, 4) for step, loss in sorted(curve.items())},
     }
+
+
+def equal_loss_figures(
+    match: dict[str, Any], trainer_tokens: int, xling_speed: float, trainer_speed: float
+) -> dict[str, Any]:
+    """Return the report's time-to-equal-loss fields: `match` (tokens_to_reach's), xling's tokens there over
+    the Trainer's `trainer_tokens`, and the speed ratio once those extra tokens are paid for."""
+    ratio = round(match["tokens"] / trainer_tokens, 3) if match["tokens"] else None
+    return {
+        "tokens_to_match_hf_bf16": match,
+        "token_ratio_at_equal_heldout": ratio,
+        "ratio_vs_hf_bf16_at_equal_heldout": (
+            round(xling_speed / trainer_speed / ratio, 3) if ratio and trainer_speed else None
+        ),
+    }
+
+
+def print_equal_loss(report: dict[str, Any], unit: str) -> None:
+    """Print where xling's held-out loss reaches the bf16 Trainer's to stay (`equal_loss_figures`)."""
+    match = report["tokens_to_match_hf_bf16"]
+    if match["tokens"]:
+        print(f"xling's held-out loss stays at or below the bf16 Trainer's ({match['target']:.3f}) from "
+              f"{match['tokens']:,} {unit} ({report['token_ratio_at_equal_heldout']}x its): "
+              f"{report['ratio_vs_hf_bf16_at_equal_heldout']}x its speed at equal held-out loss")  # fmt: skip
+    else:
+        print(f"xling's held-out loss is not at or below the bf16 Trainer's ({match['target']:.3f}) at the end "
+              "of twice its tokens")  # fmt: skip
 
 
 def reaching_steps(curve: dict[int, float], target: float) -> tuple[int | None, int | None]:

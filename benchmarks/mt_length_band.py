@@ -22,7 +22,7 @@ from typing import Any
 
 import mt_train_speed as mt
 import torch
-from bench_common import log, print_wide, quiet_libraries, usable_cores, write_json
+from bench_common import log, print_wide, quiet_libraries, removing_quick_tokenizer, usable_cores, write_json
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,14 +86,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(settings.threads)
     quiet_libraries()
     started = time.perf_counter()
-    try:
+    with removing_quick_tokenizer(settings):
         work = mt.build_workload(settings)
         bands = [train_band(work, settings, float(band), minutes) for band in args.bands.split(",")]
-    finally:
-        if settings.quick:  # its tokenizer lives in a temp folder of its own
-            import shutil
-
-            shutil.rmtree(Path(settings.tokenizer).parent, ignore_errors=True)
     config = {
         "minutes": minutes, "threads": settings.threads, "batch_size": settings.batch_size, "lr": settings.lr,
         "quick": settings.quick, "seconds": round(time.perf_counter() - started, 1),

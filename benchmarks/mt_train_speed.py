@@ -56,9 +56,11 @@ from bench_common import (  # noqa: E402
     TRAINER_QUIET,
     RunFigures,
     bench_main,
+    equal_loss_figures,
     has_tokenizer,
     log,
     make_step_clock,
+    print_equal_loss,
     print_wide,
     quick_tokenizer,
     quiet_libraries,
@@ -511,7 +513,6 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses, match)
 
     speed = {name: statistics.median(r[name]["tokens_per_s"] for r in rounds) for name in CONTENDERS}
     padding = {name: statistics.median(r[name]["padding_share"] for r in rounds) for name in CONTENDERS}
-    token_ratio = round(match["tokens"] / losses["hf_bf16"]["tokens"], 3) if match["tokens"] else None
     config = asdict(settings) | {
         "vocab_size_actual": len(work.tokenizer),
         "training_pairs": len(work.examples),
@@ -531,15 +532,7 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses, match)
         "train_loss": {name: losses[name]["train_loss"] for name in losses},
         "heldout_loss": {name: losses[name]["heldout_loss"] for name in losses},
         "loss_detail": losses,
-        # xling's target tokens to the bf16 Trainer's held-out loss over the Trainer's, and the speed ratio
-        # once those extra tokens are paid for: time to equal held-out loss
-        "tokens_to_match_hf_bf16": match,
-        "token_ratio_at_equal_heldout": token_ratio,
-        "ratio_vs_hf_bf16_at_equal_heldout": (
-            round(speed["xling"] / speed["hf_bf16"] / token_ratio, 3)
-            if token_ratio and speed["hf_bf16"]
-            else None
-        ),
+        **equal_loss_figures(match, losses["hf_bf16"]["tokens"], speed["xling"], speed["hf_bf16"]),
         "equal": [
             "model and initial weights",
             "pairs and their token sequences",
@@ -588,19 +581,7 @@ def print_table(report: dict[str, Any]) -> None:
                       f"{report['padding_share'][name]:.0%}", "n/a" if train_loss is None else f"{train_loss:.3f}",
                       f"{report['heldout_loss'][name]:.3f}")  # fmt: skip
     print_wide(table, 130)
-    match = report["tokens_to_match_hf_bf16"]
-    if match["tokens"]:
-        print(
-            f"xling's held-out loss stays at or below the bf16 Trainer's ({match['target']:.3f}) "
-            f"from {match['tokens']:,} "
-            f"target tokens ({report['token_ratio_at_equal_heldout']}x its): "
-            f"{report['ratio_vs_hf_bf16_at_equal_heldout']}x its speed at equal held-out loss"
-        )
-    else:
-        print(
-            f"xling's held-out loss is not at or below the bf16 Trainer's ({match['target']:.3f}) "
-            "at the end of twice its tokens"
-        )
+    print_equal_loss(report, "target tokens")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

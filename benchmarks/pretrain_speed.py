@@ -51,9 +51,11 @@ from bench_common import (  # noqa: E402
     TRAINER_QUIET,
     RunFigures,
     bench_main,
+    equal_loss_figures,
     has_tokenizer,
     log,
     make_step_clock,
+    print_equal_loss,
     print_wide,
     quick_tokenizer,
     quiet_libraries,
@@ -480,7 +482,6 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses, match)
     from xling.training.loop import bf16_supported
 
     med = medians(rounds)
-    token_ratio = round(match["tokens"] / losses["hf_bf16"]["tokens"], 3) if match["tokens"] else None
     xling_precision = "bf16" if bf16_supported(torch.device("cpu")) else "fp32"
     config = asdict(settings) | {
         "vocab_size_actual": len(work.tokenizer),
@@ -501,13 +502,7 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses, match)
         "ratio_vs_hf_bf16": round(med["xling"] / med["hf_bf16"], 3) if med["hf_bf16"] else None,
         "loss": {name: losses[name]["loss"] for name in losses},
         "heldout_loss": {name: losses[name]["heldout_loss"] for name in losses},
-        # xling's tokens to the bf16 Trainer's held-out loss over the Trainer's, and the speed ratio once
-        # those extra tokens are paid for: time to equal held-out loss
-        "tokens_to_match_hf_bf16": match,
-        "token_ratio_at_equal_heldout": token_ratio,
-        "ratio_vs_hf_bf16_at_equal_heldout": (
-            round(med["xling"] / med["hf_bf16"] / token_ratio, 3) if token_ratio and med["hf_bf16"] else None
-        ),
+        **equal_loss_figures(match, losses["hf_bf16"]["tokens"], med["xling"], med["hf_bf16"]),
         "loss_detail": losses,
         "config": config,
         "rounds": rounds,
@@ -542,19 +537,7 @@ def print_table(report: dict[str, Any]) -> None:
                       f"{report['heldout_loss'][name]['verses']:.3f}",
                       f"{report['heldout_loss'][name]['packed']:.3f}")  # fmt: skip
     print_wide(table, 120)
-    match = report["tokens_to_match_hf_bf16"]
-    if match["tokens"]:
-        print(
-            f"xling's held-out loss stays at or below the bf16 Trainer's ({match['target']:.3f}) "
-            f"from {match['tokens']:,} "
-            f"tokens ({report['token_ratio_at_equal_heldout']}x its tokens): "
-            f"{report['ratio_vs_hf_bf16_at_equal_heldout']}x its speed at equal held-out loss"
-        )
-    else:
-        print(
-            f"xling's held-out loss is not at or below the bf16 Trainer's ({match['target']:.3f}) "
-            "at the end of twice its tokens"
-        )
+    print_equal_loss(report, "tokens")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
