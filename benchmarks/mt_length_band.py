@@ -1,14 +1,16 @@
-"""Benchmark: `xling mt train`'s length band, held-out loss after the same minutes of training.
+"""Benchmark: `xling mt train`'s batch layout (length band, length groups), held-out loss after equal minutes.
 
-`TranslationBatches` draws each step's pairs from one narrow band of lengths (`length_band`, 0.02 of a
-direction's pairs by default) so that a step pads little; a wider band mixes lengths as random batches do
-(1.0: uniform over the direction). Narrow bands make more steps a minute but each step's pairs alike. This
-script trains mt_train_speed.py's model on its workload (eng <-> deu Bible pairs, John held out, the same
-initial weights and settings) once per band for the same wall-clock minutes, one after the other, and reports
-steps, target tokens, target tokens/s and the held-out loss (plain cross-entropy per target token of the dev
-pairs, as mt_train_speed.py takes it).
+`TranslationBatches` draws a step's pairs in `length_groups` groups (4 by default), each from its own narrow
+band of lengths (`length_band`, 0.02 of a direction's pairs by default), and the objective runs each group
+padded to its own longest pair: little padding, and a step still mixes short and long pairs. One group
+(`BANDx1`) pads as little with all of a step's pairs alike; a wide band (1.0: uniform over the direction)
+mixes lengths as random batches do, padding each step to its longest pair. This script trains
+mt_train_speed.py's model on its workload (eng <-> deu Bible pairs, John held out, the same initial weights
+and settings) once per layout for the same wall-clock minutes, one after the other, and reports steps, target
+tokens, target tokens/s and the held-out loss (plain cross-entropy per target token of the dev pairs, as
+mt_train_speed.py takes it).
 
-    .venv/bin/python benchmarks/mt_length_band.py --bands 0.02,0.2,1.0 --minutes 3 --json runs/bench/mt_length_band.json
+    .venv/bin/python benchmarks/mt_length_band.py --bands 0.02x1,0.02x4,1.0x1 --minutes 3 --json runs/bench/mt_length_band.json
     .venv/bin/python benchmarks/mt_length_band.py --quick     # end to end in about a minute
 """
 
@@ -28,7 +30,8 @@ from bench_common import log, print_wide, quiet_libraries, removing_quick_tokeni
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command line: the bands, the minutes each, and mt_train_speed.py's workload options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bands", default="0.02,0.2,1.0", help="comma-separated length_band values")
+    parser.add_argument("--bands", default="0.02x1,0.02x4,0.2x1,1.0x1",
+                        help="comma-separated layouts: BAND (length_band, 4 groups) or BANDxGROUPS")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=3.0, help="training minutes per band")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: the usable cores)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
@@ -36,14 +39,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def train_band(work: Any, settings: Any, band: float, minutes: float) -> dict[str, Any]:
-    """Return one band's figures after `minutes` of training from the shared initial weights."""
+def parse_layout(text: str) -> tuple[float, int]:
+    """Return (length band, length groups) of a `--bands` entry: BAND or BANDxGROUPS."""
+    band, _, groups = text.partition("x")
+    return float(band), int(groups or 4)
+
+
+def train_band(work: Any, settings: Any, band: float, groups: int, minutes: float) -> dict[str, Any]:
+    """Return one layout's figures after `minutes` of training from the shared initial weights."""
     from xling.training import TrainingConfig, train
     from xling.translation.data import TranslationBatches
     from xling.translation.objective import Seq2SeqObjective
 
     batches = TranslationBatches(
-        work.data, batch_size=settings.batch_size, temperature=5.0, seed=settings.seed, length_band=band
+        work.data,
+        batch_size=settings.batch_size,
+        temperature=5.0,
+        seed=settings.seed,
+        length_band=band,
+        length_groups=groups,
     )
     config = TrainingConfig(
         max_steps=10**9, batch_size=settings.batch_size, precision="auto", progress=False,
@@ -52,15 +66,16 @@ def train_band(work: Any, settings: Any, band: float, minutes: float) -> dict[st
     )  # fmt: skip
     objective = Seq2SeqObjective(mt.fresh_model(work), settings.label_smoothing)
     with tempfile.TemporaryDirectory(prefix="xling-bench-band-") as run_dir:
-        result = train(objective, batches, config, run_dir, description=f"band {band}")
+        result = train(objective, batches, config, run_dir, description=f"band {band} x{groups}")
     figures = {
         "band": band,
+        "groups": groups,
         "steps": result.steps,
         "target_tokens": result.tokens,
         "target_tokens_per_s": round(result.tokens_per_s, 1),
         "heldout_loss": round(mt.heldout_loss(objective.model, work), 4),
     }
-    log(f"band {band}: {figures}")
+    log(f"band {band} x{groups}: {figures}")
     return figures
 
 
@@ -68,11 +83,11 @@ def print_table(report: dict[str, Any]) -> None:
     """Print one row per band."""
     from rich.table import Table
 
-    table = Table(title=f"xling mt train, {report['config']['minutes']} minutes per length band")
-    for column in ("length band", "steps", "target tokens", "target tokens/s", "held-out loss"):
+    table = Table(title=f"xling mt train, {report['config']['minutes']} minutes per batch layout")
+    for column in ("length band", "groups", "steps", "target tokens", "target tokens/s", "held-out loss"):
         table.add_column(column, justify="right")
     for row in report["bands"]:
-        table.add_row(f"{row['band']:g}", f"{row['steps']:,}", f"{row['target_tokens']:,}",
+        table.add_row(f"{row['band']:g}", str(row["groups"]), f"{row['steps']:,}", f"{row['target_tokens']:,}",
                       f"{row['target_tokens_per_s']:,.0f}", f"{row['heldout_loss']:.3f}")  # fmt: skip
     print_wide(table, 100)
 
@@ -88,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     with removing_quick_tokenizer(settings):
         work = mt.build_workload(settings)
-        bands = [train_band(work, settings, float(band), minutes) for band in args.bands.split(",")]
+        bands = [train_band(work, settings, *parse_layout(x), minutes) for x in args.bands.split(",")]
     config = {
         "minutes": minutes, "threads": settings.threads, "batch_size": settings.batch_size, "lr": settings.lr,
         "quick": settings.quick, "seconds": round(time.perf_counter() - started, 1),

@@ -6,7 +6,8 @@ held out, in an order rotated each round so that noise from a shared machine hit
 medians over rounds are reported:
 
   a) xling  : what `xling mt train` runs (`train_translation`'s pieces): `Seq2SeqObjective` +
-              `TranslationBatches` (pairs drawn from one narrow length band per step) through
+              `TranslationBatches` (a step's pairs in 4 groups, each from its own narrow length band and
+              run padded to its own longest pair) through
               `xling.training.train`, precision "auto" (bf16 autocast where the CPU has it).
   b) hf     : `Seq2SeqTrainer` + `DataCollatorForSeq2Seq` (random batches padded to their longest pair,
               decoder inputs from M2M-100's `shift_tokens_right`), its defaults: fp32, full-vocabulary
@@ -18,18 +19,20 @@ Equal on all sides: the model and its initial weights; the pairs and their token
 same `ParallelData`); pairs per step (`--batch`); AdamW (lr, betas 0.9/0.98, eps 1e-6, weight decay 0.01),
 gradient clipping at 1.0, linear warm-up (`--warmup`) then a constant rate, label smoothing 0.1 (the same
 definition: (1 - e) NLL + e x the mean over the vocabulary), dropout 0.1. Not equal, by design: which pairs
-make a step (xling: a random length quantile per step, pairs near it; the Trainer: uniform random pairs),
+make a step (xling: a random length quantile per group of a step, pairs near it; the Trainer: uniform random
+pairs),
 hence padding (reported as `padding_share`: padded positions / all positions of encoder and decoder inputs),
 and the Trainer's step-0 learning rate (it warms up from 0, xling from lr/warmup). Temperature sampling is
 moot here: the two directions have the same number of pairs.
 
 Speed is target tokens (labels that are not padding) per second over the timed steps, data loading
-included. The loss comparison trains each contender again until it has seen `--loss-tokens` target tokens
-and reports its training loss (mean of its last 5 steps, label-smoothed as trained) and the held-out loss:
-plain cross-entropy per target token, fp32, of the dev pairs (a hashed 1% of the verses, never trained on).
-Last, xling trains again with its held-out loss taken every few steps, to find how many target tokens it
-needs to reach the bf16 Trainer's held-out loss: the speed ratio divided by that token ratio is the ratio of
-times to equal held-out loss.
+included. The loss comparison trains each contender again until it has seen `--loss-tokens` target tokens,
+once per seed of `--loss-seeds` (batch draws and dropout; the same initial weights), and reports the medians
+of its training loss (mean of its last 5 steps, label-smoothed as trained) and of the held-out loss: plain
+cross-entropy per target token, fp32, of the dev pairs (a hashed 1% of the verses, never trained on).
+Last, xling trains again per seed with its held-out loss taken every few steps, to find how many target
+tokens it needs to reach the bf16 Trainer's median held-out loss to stay (the median over seeds): the speed
+ratio divided by that token ratio is the ratio of times to equal held-out loss.
 
     .venv/bin/python benchmarks/mt_train_speed.py --threads 2 --json runs/bench/mt_train_speed.json
     .venv/bin/python benchmarks/mt_train_speed.py --quick --threads 1   # end to end in about a minute
@@ -99,6 +102,9 @@ class BenchSettings:
     untimed_steps: int = 3
     rounds: int = 3
     loss_tokens: int = 150_000
+    # seeds of the loss runs (batch draws and dropout; the initial weights stay `seed`'s): one seed's held-out
+    # loss after 150k tokens moved by up to 0.26 (xling, one length band a step), so medians are reported
+    loss_seeds: tuple[int, ...] = (0, 1, 2)
     dev_pairs: int = 200
     # steps between xling's held-out evaluations while it trains towards the bf16 Trainer's held-out loss
     match_every: int = 5
@@ -167,8 +173,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--loss-tokens", type=int, default=150_000, help="target tokens before the loss is read"
     )
+    parser.add_argument("--loss-seeds", default="0,1,2",
+                        help="comma-separated seeds of the loss runs (medians are reported)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: the usable cores)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the speed runs")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
     parser.add_argument("--quick", action="store_true", help="tiny settings to check the script end to end")
     return parser.parse_args(argv)
@@ -181,7 +189,8 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         corpus=str(bible) if bible.is_dir() else "sample", tokenizer=args.tokenizer, model=args.model,
         batch_size=args.batch, lr=args.lr, warmup=args.warmup, steps=args.steps,
         untimed_steps=args.untimed_steps, rounds=args.rounds, loss_tokens=args.loss_tokens,
-        threads=args.threads or usable_cores(), seed=args.seed,
+        loss_seeds=tuple(int(x) for x in args.loss_seeds.split(",")), threads=args.threads or usable_cores(),
+        seed=args.seed,
     )  # fmt: skip
     if settings.corpus == "sample":
         log(f"no Bible corpus at {bible}: using the bundled sample corpus")
@@ -189,7 +198,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     if args.quick:
         settings = replace(
             settings, model="tiny", batch_size=8, warmup=2, steps=3, untimed_steps=1, rounds=1,
-            loss_tokens=2000, dev_pairs=40, vocab_size=min(settings.vocab_size, 1000), match_every=1,
+            loss_tokens=2000, loss_seeds=settings.loss_seeds[:1], dev_pairs=40, vocab_size=min(settings.vocab_size, 1000), match_every=1,
             tokenizer_sample_sentences=20_000, quick=True,
             tokenizer=quick_tokenizer(),
         )  # fmt: skip
@@ -275,10 +284,18 @@ def fresh_model(work: Workload):
 
 
 def padding_share(batch: dict[str, torch.Tensor]) -> tuple[int, int]:
-    """Return (padded positions, all positions) of a batch's encoder and decoder inputs."""
-    labels = batch["labels"]
-    padded = int((batch["attention_mask"] == 0).sum()) + int((labels == IGNORE).sum())
-    return padded, batch["input_ids"].numel() + labels.numel()
+    """Return (padded positions, all positions) of a batch's encoder and decoder inputs as the model runs
+    them: each length group of xling's (`group_sizes`) cut to its own longest pair."""
+    sizes = batch.get("group_sizes", torch.tensor([len(batch["labels"])]))
+    padded = total = start = 0
+    for size in sizes.tolist():
+        source = batch["attention_mask"][start : start + size]
+        target = batch["labels"][start : start + size] != IGNORE
+        start += size
+        source, target = source[:, : int(source.sum(1).max())], target[:, : int(target.sum(1).max())]
+        padded += int((source == 0).sum()) + int((~target).sum())
+        total += source.numel() + target.numel()
+    return padded, total
 
 
 # --- contender a: xling -------------------------------------------------------------------------------
@@ -469,37 +486,56 @@ def heldout_loss(model, work: Workload, batch_size: int = 32) -> float:
 
 
 def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[str, Any]]:
-    """Return, per contender, its training and held-out loss once it has seen `loss_tokens` target tokens."""
-    out = {}
-    xling_steps = xling_steps_for_tokens(work, settings, settings.loss_tokens)
+    """Return, per contender, the medians over `loss_seeds` of its training and held-out loss (and of the
+    target tokens seen) once it has seen `loss_tokens` target tokens, and each seed's figures."""
     hf_bound = settings.loss_tokens // settings.batch_size + 1  # HF stops itself on tokens; a safe bound
+    out = {}
     for name in CONTENDERS:
-        if name == "xling":
-            run = run_contender(name, work, settings, xling_steps, 0)
-        else:
-            run = run_contender(name, work, settings, hf_bound, 0, stop_after_tokens=settings.loss_tokens)
-        out[name] = {
-            "train_loss": run.mean_last_loss(),
-            "heldout_loss": round(heldout_loss(run.model, work), 4),
-            "steps": run.steps,
-            "tokens": sum(run.step_tokens),
-            "padding_share": round(run.padding_share, 4),
-            "seconds": round(run.timed_seconds, 1),
-        }
-        log(f"loss    {name:8s} train {out[name]['train_loss']} held-out {out[name]['heldout_loss']} after "
-            f"{out[name]['tokens']} target tokens ({run.steps} steps, {run.timed_seconds:.0f} s)")  # fmt: skip
+        per_seed = []
+        for seed in settings.loss_seeds:
+            seeded = replace(settings, seed=seed)
+            if name == "xling":
+                run = run_contender(
+                    name, work, seeded, xling_steps_for_tokens(work, seeded, seeded.loss_tokens), 0
+                )
+            else:
+                run = run_contender(name, work, seeded, hf_bound, 0, stop_after_tokens=settings.loss_tokens)
+            figures = {
+                "seed": seed,
+                "train_loss": run.mean_last_loss(),
+                "heldout_loss": round(heldout_loss(run.model, work), 4),
+                "steps": run.steps,
+                "tokens": sum(run.step_tokens),
+                "padding_share": round(run.padding_share, 4),
+                "seconds": round(run.timed_seconds, 1),
+            }
+            log(f"loss    {name:8s} seed {seed} train {figures['train_loss']} held-out {figures['heldout_loss']} "
+                f"after {figures['tokens']} target tokens ({run.steps} steps, {run.timed_seconds:.0f} s)")  # fmt: skip
+            per_seed.append(figures)
+        medians = {key: statistics.median(f[key] for f in per_seed)
+                   for key in ("train_loss", "heldout_loss", "tokens", "padding_share", "seconds")}  # fmt: skip
+        out[name] = medians | {"per_seed": per_seed}
     return out
 
 
 def tokens_to_match(work: Workload, settings: BenchSettings, target: float) -> dict[str, Any]:
     """Return the target tokens xling trains on before its held-out loss reaches `target` (the bf16 Trainer's
-    after `loss_tokens`) to stay, checked every `match_every` steps up to twice the tokens
-    (`bench_common.tokens_to_reach`); `tokens` is None when it is not there at the end."""
-    steps = xling_steps_for_tokens(work, settings, 2 * settings.loss_tokens)
-    return tokens_to_reach(
-        lambda evaluations, every: run_xling(work, settings, steps, 0, evaluations, every),
-        lambda model: heldout_loss(model, work), settings.match_every, target,
-    )  # fmt: skip
+    median after `loss_tokens`) to stay, checked every `match_every` steps up to twice the tokens
+    (`bench_common.tokens_to_reach`): the median over `loss_seeds` (None when the median seed is not there
+    at the end), and each seed's run."""
+    per_seed = []
+    for seed in settings.loss_seeds:
+        seeded = replace(settings, seed=seed)
+        steps = xling_steps_for_tokens(work, seeded, 2 * settings.loss_tokens)
+        reached = tokens_to_reach(
+            lambda evaluations, every, seeded=seeded, steps=steps: run_xling(
+                work, seeded, steps, 0, evaluations, every
+            ),
+            lambda model: heldout_loss(model, work), settings.match_every, target,
+        )  # fmt: skip
+        per_seed.append({"seed": seed, **reached})
+    tokens = statistics.median(math.inf if m["tokens"] is None else m["tokens"] for m in per_seed)
+    return {"target": target, "tokens": None if math.isinf(tokens) else int(tokens), "per_seed": per_seed}
 
 
 # --- report -------------------------------------------------------------------------------------------
@@ -544,7 +580,7 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses, match)
             "dropout 0.1",
         ],  # fmt: skip
         "not_equal": [
-            "batch composition: xling draws one length band per step, the Trainer uniform random pairs",
+            "batch composition: xling draws 4 length bands per step, the Trainer uniform random pairs",
             "padding (see padding_share)",
             "precision of xling: auto",
             "the Trainer's warm-up starts at lr 0, xling's at lr/warmup",

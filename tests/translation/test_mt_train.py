@@ -411,13 +411,39 @@ def test_length_bands_do_not_pile_draws_on_the_shortest_and_longest_pairs(tmp_pa
                                parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', pairs)}"])  # fmt: skip
     batches = TranslationBatches(data, batch_size=8, temperature=1.0, seed=0, length_band=0.5)
     drawn: list[tuple[int, int]] = []
-    batches.collate = lambda chosen: drawn.extend(chosen)  # type: ignore[method-assign]
+    batches.collate = lambda chosen, sizes: drawn.extend(chosen)  # type: ignore[method-assign]
     for step in range(400):
         batches.get(step, 0, 0, 1)
     for d, direction in enumerate(data.directions):
         ends = (int(direction.by_length[0]), int(direction.by_length[-1]))
         # ~1,600 draws over 300 pairs: about 5 each; clipped positions put ~200 on each end pair
         assert max(drawn.count((d, end)) for end in ends) < 25, direction
+
+
+def test_a_batch_mixes_length_groups_each_of_like_lengths(tmp_path, sample_tokenizer_dir):
+    """One length band for a whole batch pads little but trains on all-short or all-long batches, which
+    learned less per target token than random batches (benchmarks/mt_train_speed.py); groups of like length
+    from several bands keep the little padding and mix lengths."""
+    pairs = [(f"sentence {'word ' * (i % 40)}{i}", f"Satz {'Wort ' * (i % 40)}{i}") for i in range(400)]
+    data = build_parallel_data(load_tokenizer(sample_tokenizer_dir),
+                               parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', pairs)}"])  # fmt: skip
+    batches = TranslationBatches(data, batch_size=10, temperature=1.0, seed=0, length_band=0.02)
+    spans_within, spans_across = [], []
+    for step in range(30):
+        batch = batches.get(step, 0, 0, 1)
+        assert batch["group_sizes"].tolist() == [3, 3, 2, 2]
+        # pairs are banded by their longer side
+        lengths = torch.maximum(batch["attention_mask"].sum(1), (batch["labels"] != -100).sum(1)).tolist()
+        groups = [lengths[0:3], lengths[3:6], lengths[6:8], lengths[8:10]]
+        spans_within += [max(g) - min(g) for g in groups]
+        spans_across.append(max(map(max, groups)) - min(map(min, groups)))
+    assert max(spans_within) <= 4  # each group from one narrow band: a group pads little
+    assert sorted(spans_across)[len(spans_across) // 2] > 20  # the batch spans short and long pairs
+    one_band = TranslationBatches(data, batch_size=10, temperature=1.0, seed=0, length_band=0.02,
+                                  length_groups=1).get(0, 0, 0, 1)  # fmt: skip
+    assert one_band["group_sizes"].tolist() == [10]
+    with pytest.raises(ConfigError, match="length_groups: 0 must be 1 or more"):
+        TranslationBatches(data, batch_size=10, temperature=1.0, seed=0, length_groups=0)
 
 
 def test_a_direction_that_loses_every_pair_is_named_and_keeps_no_dev_set(

@@ -555,38 +555,58 @@ def direction_probabilities(counts: Sequence[int], temperature: float) -> np.nda
 
 
 class TranslationBatches:
-    """The training loop's batch source: length-banded, temperature-sampled translation pairs."""
+    """The training loop's batch source: temperature-sampled translation pairs in groups of like length.
+
+    A batch of `batch_size` pairs is drawn as `length_groups` groups, each from its own narrow band of
+    lengths (`length_band` of a direction's pairs around a random length quantile). The objective runs each
+    group padded only to its own longest pair, so a batch pads little and still mixes lengths as a random
+    batch does. One band for the whole batch (`length_groups=1`) pads as little but learns less per target
+    token: its batches are all short or all long verses (`benchmarks/mt_train_speed.py`; docs/translation.md).
+    """
 
     def __init__(self, data: ParallelData, *, batch_size: int, temperature: float, seed: int,
-                 length_band: float = 0.02):  # fmt: skip
+                 length_band: float = 0.02, length_groups: int = 4):  # fmt: skip
+        if length_groups < 1:
+            raise ConfigError(f"length_groups: {length_groups} must be 1 or more")
         self.directions = data.directions
         self.probabilities = direction_probabilities([len(d) for d in self.directions], temperature)
         self.format = data.format
         self.marks = [data.format.marks(d.src, d.tgt) for d in self.directions]
         self.batch_size, self.seed, self.band = batch_size, seed, length_band
+        groups = min(length_groups, batch_size)
+        self.group_sizes = [batch_size // groups + (g < batch_size % groups) for g in range(groups)]
 
     def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step, micro, rank, world_size])
-        chosen = rng.choice(len(self.directions), size=self.batch_size, p=self.probabilities)
-        # one length quantile per batch; each pair is drawn near it in its own direction's length order,
-        # within length_band of the direction's pairs but never fewer than a batch (a small corpus would
-        # otherwise fill a batch with copies of one pair)
+        pairs = [pair for size in self.group_sizes for pair in self._draw_group(rng, size)]
+        return self.collate(pairs, self.group_sizes)
+
+    def _draw_group(self, rng: np.random.Generator, size: int) -> list[tuple[int, int]]:
+        """Return `size` (direction number, pair index) items of like length: one length quantile, and each
+        pair drawn near it in its own direction's length order."""
+        chosen = rng.choice(len(self.directions), size=size, p=self.probabilities)
         quantile = rng.random()
-        offsets = rng.uniform(-1.0, 1.0, self.batch_size)
+        offsets = rng.uniform(-1.0, 1.0, size)
         pairs = []
         for d, offset in zip(chosen, offsets, strict=True):
             direction = self.directions[d]
-            size = len(direction)
-            half = min(max(self.band * size, self.batch_size), size / 2)
+            count = len(direction)
+            # within length_band of the direction's pairs but never fewer than the group (a small corpus
+            # would otherwise fill a group with copies of one pair)
+            half = min(max(self.band * count, size), count / 2)
             # the window stays inside the direction: clipping the position instead would pile every draw
             # beyond an end onto its end pair (the shortest and longest pairs drawn ~150 times too often)
-            center = min(max(quantile * size, half), size - half)
-            position = min(int(center + offset * half), size - 1)
+            center = min(max(quantile * count, half), count - half)
+            position = min(int(center + offset * half), count - 1)
             pairs.append((int(d), direction.by_length[position]))
-        return self.collate(pairs)
+        return pairs
 
-    def collate(self, pairs: list[tuple[int, int]]) -> dict[str, torch.Tensor]:
-        """Return the padded tensors of (direction number, pair index) items in the model family's format."""
+    def collate(
+        self, pairs: list[tuple[int, int]], group_sizes: Sequence[int] = ()
+    ) -> dict[str, torch.Tensor]:
+        """Return the padded tensors of (direction number, pair index) items in the model family's format;
+        with `group_sizes` (consecutive rows per group) also `group_sizes`, for the objective to run each
+        group padded only to its own longest pair."""
         sources, labels = [], []
         for d, i in pairs:
             direction, marks = self.directions[d], self.marks[d]
@@ -597,13 +617,16 @@ class TranslationBatches:
         input_ids, attention_mask = _pad(sources, self.format.pad)
         decoder_input_ids, decoder_attention_mask = _pad(decoder_inputs, self.format.pad)
         label_ids, _ = _pad(labels, IGNORE_INDEX)
-        return {
+        batch = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
             "decoder_input_ids": decoder_input_ids,
             "decoder_attention_mask": decoder_attention_mask,
             "labels": label_ids,
         }
+        if group_sizes:
+            batch["group_sizes"] = torch.tensor(list(group_sizes), dtype=torch.long)
+        return batch
 
 
 def _pad(rows: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:

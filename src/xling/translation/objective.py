@@ -7,6 +7,9 @@ from torch import nn
 
 from xling.pretraining.masking import IGNORE_INDEX
 
+SOURCE_KEYS = ("input_ids", "attention_mask")
+TARGET_KEYS = ("decoder_input_ids", "decoder_attention_mask")
+
 
 class Seq2SeqObjective(nn.Module):
     """Wraps an `M2M100ForConditionalGeneration`; forward(batch) returns {"loss", "tokens"}.
@@ -15,7 +18,8 @@ class Seq2SeqObjective(nn.Module):
     is what fairseq's M2M-100 and most MT recipes train with. The definition is torch's
     (`cross_entropy(label_smoothing=eps)`: the target gets 1 - eps + eps/V, every token eps/V), which
     differs from fairseq's `label_smoothed_nll_loss` (target 1 - eps, the others eps/(V - 1)) by ~1e-5 at
-    a real vocabulary's size; padding positions are left out either way.
+    a real vocabulary's size; padding positions are left out either way. A batch with `group_sizes`
+    (`TranslationBatches`) runs each group of rows as its own forward pass, cut to its own longest pair.
     """
 
     def __init__(self, model: nn.Module, label_smoothing: float = 0.1):
@@ -24,20 +28,37 @@ class Seq2SeqObjective(nn.Module):
         self.label_smoothing = label_smoothing
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        labels = batch["labels"]
-        hidden = self.model.model(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            decoder_input_ids=batch["decoder_input_ids"],
-            decoder_attention_mask=batch["decoder_attention_mask"],
-        ).last_hidden_state
+        sums, counts = zip(*(self._group_loss(batch, rows) for rows in _group_rows(batch)), strict=True)
+        items = torch.stack(counts).sum()
+        loss = torch.stack(sums).sum() / items
+        return {"loss": loss, "tokens": items, "items": items}  # the mean is over targets
+
+    def _group_loss(self, batch: dict[str, torch.Tensor], rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (the loss summed over the target tokens of `rows`, their number)."""
+        # rows are right-padded: a group's own longest pair sets its width, not the whole batch's
+        source_width = int(batch["attention_mask"][rows].sum(1).max())
+        target_width = int(batch["decoder_attention_mask"][rows].sum(1).max())
+        source = {key: batch[key][rows, :source_width].contiguous() for key in SOURCE_KEYS}
+        target = {key: batch[key][rows, :target_width].contiguous() for key in TARGET_KEYS}
+        hidden = self.model.model(**source, **target).last_hidden_state
+        labels = batch["labels"][rows, :target_width]
         selected = labels != IGNORE_INDEX
         # the output layer only on real target positions: padding is a sizeable share of a batch
         logits = self.model.lm_head(hidden[selected])
         bias = getattr(self.model, "final_logits_bias", None)  # Marian (OPUS-MT) adds one to its logits
         if bias is not None:
             logits = logits + bias[0]
-        loss = nn.functional.cross_entropy(
-            logits.float(), labels[selected], label_smoothing=self.label_smoothing
+        summed = nn.functional.cross_entropy(
+            logits.float(), labels[selected], label_smoothing=self.label_smoothing, reduction="sum"
         )
-        return {"loss": loss, "tokens": selected.sum(), "items": selected.sum()}  # the mean is over targets
+        return summed, selected.sum()
+
+
+def _group_rows(batch: dict[str, torch.Tensor]) -> list[slice]:
+    """Return the row slices of a batch's length groups (`TranslationBatches`); one for the whole batch when
+    it has no `group_sizes`."""
+    sizes = batch.get("group_sizes")
+    if sizes is None:
+        return [slice(0, batch["labels"].shape[0])]
+    ends = torch.cumsum(sizes, 0).tolist()
+    return [slice(end - size, end) for end, size in zip(ends, sizes.tolist(), strict=True)]
