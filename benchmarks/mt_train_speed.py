@@ -46,7 +46,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -485,6 +485,12 @@ def heldout_loss(model, work: Workload, batch_size: int = 32) -> float:
     return total / max(tokens, 1)
 
 
+def median_of(values: Iterable[float | None]) -> float | None:
+    """Return the median of the values that are not None (a run too short to log a loss has None), or None."""
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
 def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[str, Any]]:
     """Return, per contender, the medians over `loss_seeds` of its training and held-out loss (and of the
     target tokens seen) once it has seen `loss_tokens` target tokens, and each seed's figures."""
@@ -512,7 +518,7 @@ def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[st
             log(f"loss    {name:8s} seed {seed} train {figures['train_loss']} held-out {figures['heldout_loss']} "
                 f"after {figures['tokens']} target tokens ({run.steps} steps, {run.timed_seconds:.0f} s)")  # fmt: skip
             per_seed.append(figures)
-        medians = {key: statistics.median(f[key] for f in per_seed)
+        medians = {key: median_of(f[key] for f in per_seed)
                    for key in ("train_loss", "heldout_loss", "tokens", "padding_share", "seconds")}  # fmt: skip
         out[name] = medians | {"per_seed": per_seed}
     return out
@@ -580,7 +586,7 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses, match)
             "dropout 0.1",
         ],  # fmt: skip
         "not_equal": [
-            "batch composition: xling draws 4 length bands per step, the Trainer uniform random pairs",
+            "batch composition: xling draws 4 length groups per step, the Trainer uniform random pairs",
             "padding (see padding_share)",
             "precision of xling: auto",
             "the Trainer's warm-up starts at lr 0, xling's at lr/warmup",

@@ -441,8 +441,8 @@ def test_a_batch_mixes_length_groups_each_of_like_lengths(tmp_path, sample_token
     assert sorted(spans_across)[len(spans_across) // 2] > 20  # the batch spans short and long pairs
     one_band = TranslationBatches(data, batch_size=10, temperature=1.0, seed=0, length_band=0.02,
                                   length_groups=1).get(0, 0, 0, 1)  # fmt: skip
-    assert one_band["group_sizes"].tolist() == [10]
-    with pytest.raises(ConfigError, match="length_groups: 0 must be 1 or more"):
+    assert "group_sizes" not in one_band  # one group: the batch as it was before groups
+    with pytest.raises(ConfigError, match="length_groups: 0 must be a whole number at least 1"):
         TranslationBatches(data, batch_size=10, temperature=1.0, seed=0, length_groups=0)
 
 
@@ -587,6 +587,74 @@ def test_a_resume_refuses_a_pair_file_edited_in_place(tmp_path, sample_tokenizer
     with pytest.raises(ConfigError, match=r"step-00000002: --resume reads other training data .*pairs\.tsv"):
         run(4, resume=True)
     assert run(4, resume=True, training=TrainingConfig(resume_on_changed_data=True)).train.resumed_from == 2
+
+
+def test_a_run_from_before_length_groups_resumes_only_with_one_group(tmp_path, sample_tokenizer_dir):
+    """Such a run drew one band a batch; its checkpoint lacks the field, which must not count as the new
+    default of 4 groups (the resume would then train on other batches than the run it continues)."""
+
+    def run(steps: int, **fields) -> MTTrainResult:
+        config = _tiny_pairs_config(tmp_path, sample_tokenizer_dir, tmp_path / "mt", **fields)
+        config.training.max_steps = steps
+        return train_translation(config)
+
+    run(2, length_groups=1)
+    state_file = tmp_path / "mt" / "checkpoints" / "step-00000002" / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    del state["config"]["length_groups"]  # as a checkpoint written before the field was
+    state_file.write_text(json.dumps(state), encoding="utf-8")
+    with pytest.raises(ConfigError, match="length_groups: 1 in the run, 4 now"):
+        run(4, resume=True)
+    assert run(4, resume=True, length_groups=1).train.resumed_from == 2
+
+
+def test_the_objective_runs_each_length_group_cut_to_its_own_longest_pair(tmp_path):
+    """Each group's forward pass is as wide as its own longest pair, and the loss is the one of the same pairs
+    as one padded batch."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    from xling.translation.objective import Seq2SeqObjective
+
+    from .tiny_models import PARALLEL, build_xling
+
+    folder = build_xling(tmp_path / "model")
+    texts = [("Hi.", "Hallo."), ("Yes.", "Ja."), *zip(PARALLEL["eng"][:2], PARALLEL["deu"][:2], strict=True)]
+    data = build_parallel_data(
+        load_tokenizer(folder), parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', texts)}"]
+    )
+    eng_deu = next(d for d, direction in enumerate(data.directions) if direction.name == "eng-deu")
+    batches = TranslationBatches(data, batch_size=4, temperature=1.0, seed=0)
+    grouped = batches.collate([(eng_deu, i) for i in range(4)], [2, 2])
+    whole = {key: value for key, value in grouped.items() if key != "group_sizes"}
+    objective = Seq2SeqObjective(AutoModelForSeq2SeqLM.from_pretrained(folder).eval(), label_smoothing=0.1)
+    widths: list[tuple[int, int]] = []
+    objective.model.model.register_forward_hook(
+        lambda module, args, kwargs, out: widths.append(
+            (kwargs["input_ids"].shape[1], kwargs["decoder_input_ids"].shape[1])
+        ),
+        with_kwargs=True,
+    )
+    with torch.no_grad():
+        ours, theirs = objective(grouped), objective(whole)
+    lengths = [
+        (int(grouped["attention_mask"][r].sum()), int(grouped["decoder_attention_mask"][r].sum()))
+        for r in range(4)
+    ]
+    widest = [(max(s for s, _ in group), max(t for _, t in group)) for group in (lengths[:2], lengths[2:])]
+    assert widths[:2] == widest
+    assert widths[0][0] < widths[1][0]  # the short pairs' pass is narrower than the batch
+    assert widths[2] == tuple(grouped["input_ids"].shape[1:]) + (grouped["labels"].shape[1],)
+    assert ours["items"] == theirs["items"] == (grouped["labels"] != -100).sum()
+    assert ours["loss"].item() == pytest.approx(theirs["loss"].item(), rel=1e-5)
+    with pytest.raises(ValueError, match=r"group_sizes \[2, 1\]: must be positive and add up"):
+        objective(grouped | {"group_sizes": torch.tensor([2, 1])})
+
+
+def test_a_batch_smaller_than_its_length_groups_has_a_group_per_pair(tmp_path, sample_tokenizer_dir):
+    data = build_parallel_data(load_tokenizer(sample_tokenizer_dir),
+                               parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', PAIRS)}"])  # fmt: skip
+    batch = TranslationBatches(data, batch_size=3, temperature=1.0, seed=0, length_groups=4).get(0, 0, 0, 1)
+    assert batch["group_sizes"].tolist() == [1, 1, 1] and batch["labels"].shape[0] == 3
 
 
 def test_ddp_ranks_draw_different_batches(tmp_path, sample_tokenizer_dir):
@@ -916,3 +984,9 @@ def test_the_shipped_translation_model_says_where_its_weights_are():
         pytest.skip("needs the shipped xling-mt-bible")
     with pytest.raises(ConfigError, match=r"xling-mt-bible ships without PyTorch weights.* training run \("):
         MTTrainConfig(model="xling-mt-bible").validate()
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5])
+def test_length_groups_below_one_or_fractional_are_refused_naming_it(value):
+    with pytest.raises(ConfigError, match=rf"length_groups: {value} must be a whole number at least 1"):
+        MTTrainConfig(length_groups=value).validate()

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xling.config import check_int
 from xling.data.languages import REGION_SCRIPTS, USUAL_SCRIPTS, normalize_language, split_language_pair
 from xling.data.readers import AlignedCorpus
 from xling.data.root import check_not_test_set
@@ -566,8 +567,7 @@ class TranslationBatches:
 
     def __init__(self, data: ParallelData, *, batch_size: int, temperature: float, seed: int,
                  length_band: float = 0.02, length_groups: int = 4):  # fmt: skip
-        if length_groups < 1:
-            raise ConfigError(f"length_groups: {length_groups} must be 1 or more")
+        check_int("length_groups", length_groups, 1)
         self.directions = data.directions
         self.probabilities = direction_probabilities([len(d) for d in self.directions], temperature)
         self.format = data.format
@@ -605,8 +605,8 @@ class TranslationBatches:
         self, pairs: list[tuple[int, int]], group_sizes: Sequence[int] = ()
     ) -> dict[str, torch.Tensor]:
         """Return the padded tensors of (direction number, pair index) items in the model family's format;
-        with `group_sizes` (consecutive rows per group) also `group_sizes`, for the objective to run each
-        group padded only to its own longest pair."""
+        with two or more `group_sizes` (consecutive rows per group) also `group_sizes`, for the objective to
+        run each group padded only to its own longest pair (one group: the batch as it was before groups)."""
         sources, labels = [], []
         for d, i in pairs:
             direction, marks = self.directions[d], self.marks[d]
@@ -624,7 +624,7 @@ class TranslationBatches:
             "decoder_attention_mask": decoder_attention_mask,
             "labels": label_ids,
         }
-        if group_sizes:
+        if len(group_sizes) > 1:
             batch["group_sizes"] = torch.tensor(list(group_sizes), dtype=torch.long)
         return batch
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import torch
 from torch import nn
 
@@ -28,6 +30,7 @@ class Seq2SeqObjective(nn.Module):
         self.label_smoothing = label_smoothing
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Return {"loss": the mean over target tokens, "tokens" and "items": their number}."""
         sums, counts = zip(*(self._group_loss(batch, rows) for rows in _group_rows(batch)), strict=True)
         items = torch.stack(counts).sum()
         loss = torch.stack(sums).sum() / items
@@ -43,7 +46,7 @@ class Seq2SeqObjective(nn.Module):
         hidden = self.model.model(**source, **target).last_hidden_state
         labels = batch["labels"][rows, :target_width]
         selected = labels != IGNORE_INDEX
-        # the output layer only on real target positions: padding is a sizeable share of a batch
+        # the output layer only on real target positions
         logits = self.model.lm_head(hidden[selected])
         bias = getattr(self.model, "final_logits_bias", None)  # Marian (OPUS-MT) adds one to its logits
         if bias is not None:
@@ -57,8 +60,12 @@ class Seq2SeqObjective(nn.Module):
 def _group_rows(batch: dict[str, torch.Tensor]) -> list[slice]:
     """Return the row slices of a batch's length groups (`TranslationBatches`); one for the whole batch when
     it has no `group_sizes`."""
+    rows = batch["labels"].shape[0]
     sizes = batch.get("group_sizes")
     if sizes is None:
-        return [slice(0, batch["labels"].shape[0])]
-    ends = torch.cumsum(sizes, 0).tolist()
-    return [slice(end - size, end) for end, size in zip(ends, sizes.tolist(), strict=True)]
+        return [slice(0, rows)]
+    sizes = sizes.tolist()
+    if sum(sizes) != rows or min(sizes) < 1:
+        raise ValueError(f"group_sizes {sizes}: must be positive and add up to the batch's {rows} rows")
+    ends = list(accumulate(sizes))
+    return [slice(end - size, end) for end, size in zip(ends, sizes, strict=True)]
