@@ -8,7 +8,9 @@ mixes lengths as random batches do, padding each step to its longest pair. This 
 mt_train_speed.py's model on its workload (eng <-> deu Bible pairs, John held out, the same initial weights
 and settings) once per layout for the same wall-clock minutes, one after the other, and reports steps, target
 tokens, target tokens/s and the held-out loss (plain cross-entropy per target token of the dev pairs, as
-mt_train_speed.py takes it).
+mt_train_speed.py takes it). A shared machine's speed drifts over minutes, which one layout after another
+feels and the others do not: first, `--speed-rounds` rounds of `--speed-steps` timed steps per layout, in
+an order rotated each round, give each layout's median target tokens/s side by side.
 
     .venv/bin/python benchmarks/mt_length_band.py --bands 0.02x1,0.02x4,1.0x1 --minutes 3 --json runs/bench/mt_length_band.json
     .venv/bin/python benchmarks/mt_length_band.py --quick     # end to end in about a minute
@@ -19,12 +21,22 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import mt_train_speed as mt
 import torch
-from bench_common import log, print_wide, quiet_libraries, removing_quick_tokenizer, usable_cores, write_json
+from bench_common import (
+    log,
+    print_wide,
+    quiet_libraries,
+    removing_quick_tokenizer,
+    round_medians,
+    speed_rounds,
+    usable_cores,
+    write_json,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bands", default="0.02x1,0.02x4,0.2x1,1.0x1",
                         help="comma-separated layouts: BAND (length_band, 4 groups) or BANDxGROUPS")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=3.0, help="training minutes per band")
+    parser.add_argument("--speed-rounds", type=int, default=3, help="alternating speed rounds (0: none)")
+    parser.add_argument("--speed-steps", type=int, default=20, help="timed steps per layout and round")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: the usable cores)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
     parser.add_argument("--quick", action="store_true", help="tiny settings to check the script end to end")
@@ -79,17 +93,38 @@ def train_band(work: Any, settings: Any, band: float, groups: int, minutes: floa
     return figures
 
 
+def alternating_speed(
+    work: Any, settings: Any, layouts: list[str], rounds: int, steps: int
+) -> dict[str, Any]:
+    """Return each layout's median target tokens/s over `rounds` rounds of `steps` timed steps (after 3
+    untimed), the layouts' order rotated each round, and the rounds themselves under "rounds"."""
+    if rounds < 1:
+        return {}
+
+    def run_one(layout: str):
+        band, groups = parse_layout(layout)
+        return mt.run_xling(work, replace(settings, length_band=band, length_groups=groups), steps + 3, 3)
+
+    measured = speed_rounds(rounds, tuple(layouts), run_one)
+    medians = {name: round(x, 1) for name, x in round_medians(measured, "tokens_per_s").items()}
+    return medians | {"rounds": measured}
+
+
 def print_table(report: dict[str, Any]) -> None:
     """Print one row per band."""
     from rich.table import Table
 
     table = Table(title=f"xling mt train, {report['config']['minutes']} minutes per batch layout")
-    for column in ("length band", "groups", "steps", "target tokens", "target tokens/s", "held-out loss"):
+    columns = ("length band", "groups", "steps", "target tokens", "target tokens/s", "alternating tokens/s",
+               "held-out loss")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="right")
     for row in report["bands"]:
+        speed = row.get("alternating_tokens_per_s")
+        alternating = "n/a" if speed is None else f"{speed:,.0f}"
         table.add_row(f"{row['band']:g}", str(row["groups"]), f"{row['steps']:,}", f"{row['target_tokens']:,}",
-                      f"{row['target_tokens_per_s']:,.0f}", f"{row['heldout_loss']:.3f}")  # fmt: skip
-    print_wide(table, 100)
+                      f"{row['target_tokens_per_s']:,.0f}", alternating, f"{row['heldout_loss']:.3f}")  # fmt: skip
+    print_wide(table, 120)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -103,12 +138,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     with removing_quick_tokenizer(settings):
         work = mt.build_workload(settings)
-        bands = [train_band(work, settings, *parse_layout(x), minutes) for x in args.bands.split(",")]
+        layouts = args.bands.split(",")
+        speed = alternating_speed(work, settings, layouts, 1 if args.quick else args.speed_rounds,
+                                  2 if args.quick else args.speed_steps)  # fmt: skip
+        bands = [train_band(work, settings, *parse_layout(x), minutes) for x in layouts]
+        for layout, row in zip(layouts, bands, strict=True):
+            row["alternating_tokens_per_s"] = speed.get(layout)
     config = {
         "minutes": minutes, "threads": settings.threads, "batch_size": settings.batch_size, "lr": settings.lr,
         "quick": settings.quick, "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
-    report = {"bands": bands, "config": config}
+    report = {"bands": bands, "speed_rounds": speed.get("rounds", []), "config": config}
     print_table(report)
     write_json(report, args.json)
     return report

@@ -6,8 +6,8 @@ held out, in an order rotated each round so that noise from a shared machine hit
 medians over rounds are reported:
 
   a) xling  : what `xling mt train` runs (`train_translation`'s pieces): `Seq2SeqObjective` +
-              `TranslationBatches` (a step's pairs in 4 groups, each from its own narrow length band and
-              run padded to its own longest pair) through
+              `TranslationBatches` (a step's pairs from one narrow length band; `--length-groups N`: in N
+              groups, each from its own band and run padded to its own longest pair) through
               `xling.training.train`, precision "auto" (bf16 autocast where the CPU has it).
   b) hf     : `Seq2SeqTrainer` + `DataCollatorForSeq2Seq` (random batches padded to their longest pair,
               decoder inputs from M2M-100's `shift_tokens_right`), its defaults: fp32, full-vocabulary
@@ -19,8 +19,8 @@ Equal on all sides: the model and its initial weights; the pairs and their token
 same `ParallelData`); pairs per step (`--batch`); AdamW (lr, betas 0.9/0.98, eps 1e-6, weight decay 0.01),
 gradient clipping at 1.0, linear warm-up (`--warmup`) then a constant rate, label smoothing 0.1 (the same
 definition: (1 - e) NLL + e x the mean over the vocabulary), dropout 0.1. Not equal, by design: which pairs
-make a step (xling: a random length quantile per group of a step, pairs near it; the Trainer: uniform random
-pairs),
+make a step (xling: a random length quantile per step, or per group of it, pairs near it; the Trainer: uniform
+random pairs),
 hence padding (reported as `padding_share`: padded positions / all positions of encoder and decoder inputs),
 and the Trainer's step-0 learning rate (it warms up from 0, xling from lr/warmup). Temperature sampling is
 moot here: the two directions have the same number of pairs.
@@ -93,6 +93,9 @@ class BenchSettings:
     tokenizer_sample_sentences: int = 200_000
     model: str = "small"
     batch_size: int = 48
+    # xling's batch layout (TranslationBatches): each batch's pairs in `length_groups` groups of like length
+    length_band: float = 0.02
+    length_groups: int = 1
     max_length: int = 128
     lr: float = 1e-3
     warmup: int = 20
@@ -160,6 +163,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--model", default="small", help="size preset (xling.translation.presets)")
     parser.add_argument("--batch", type=int, default=48, help="verse pairs per step (all contenders)")
+    parser.add_argument("--length-groups", type=int, default=1,
+                        help="xling's groups of like length per batch (`xling mt train`'s length_groups)")  # fmt: skip
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (all contenders)")
     parser.add_argument("--warmup", type=int, default=20, help="linear warm-up steps, then constant (all)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per contender and round")
@@ -187,7 +192,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     bible = Path(args.data) / "bible"
     settings = BenchSettings(
         corpus=str(bible) if bible.is_dir() else "sample", tokenizer=args.tokenizer, model=args.model,
-        batch_size=args.batch, lr=args.lr, warmup=args.warmup, steps=args.steps,
+        batch_size=args.batch, length_groups=args.length_groups, lr=args.lr, warmup=args.warmup, steps=args.steps,
         untimed_steps=args.untimed_steps, rounds=args.rounds, loss_tokens=args.loss_tokens,
         loss_seeds=tuple(int(x) for x in args.loss_seeds.split(",")), threads=args.threads or usable_cores(),
         seed=args.seed,
@@ -305,7 +310,8 @@ def xling_batches(work: Workload, settings: BenchSettings):
     """Return the batch source `xling mt train` builds over the shared data."""
     from xling.translation.data import TranslationBatches
 
-    return TranslationBatches(work.data, batch_size=settings.batch_size, temperature=5.0, seed=settings.seed)
+    return TranslationBatches(work.data, batch_size=settings.batch_size, temperature=5.0, seed=settings.seed,
+                              length_band=settings.length_band, length_groups=settings.length_groups)  # fmt: skip
 
 
 def xling_replay(work: Workload, settings: BenchSettings, steps: int) -> tuple[list[int], float]:
@@ -586,7 +592,7 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses, match)
             "dropout 0.1",
         ],  # fmt: skip
         "not_equal": [
-            "batch composition: xling draws 4 length groups per step, the Trainer uniform random pairs",
+            "batch composition: xling draws length_groups length bands per step, the Trainer uniform random pairs",
             "padding (see padding_share)",
             "precision of xling: auto",
             "the Trainer's warm-up starts at lr 0, xling's at lr/warmup",

@@ -421,13 +421,15 @@ def test_length_bands_do_not_pile_draws_on_the_shortest_and_longest_pairs(tmp_pa
 
 
 def test_a_batch_mixes_length_groups_each_of_like_lengths(tmp_path, sample_tokenizer_dir):
-    """One length band for a whole batch pads little but trains on all-short or all-long batches, which
-    learned less per target token than random batches (benchmarks/mt_train_speed.py); groups of like length
-    from several bands keep the little padding and mix lengths."""
+    """One length band for a whole batch (the default) pads little but trains on all-short or all-long
+    batches, which learned less per target token than random batches (benchmarks/mt_train_speed.py); groups
+    of like length from several bands keep the little padding and mix lengths."""
     pairs = [(f"sentence {'word ' * (i % 40)}{i}", f"Satz {'Wort ' * (i % 40)}{i}") for i in range(400)]
     data = build_parallel_data(load_tokenizer(sample_tokenizer_dir),
                                parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', pairs)}"])  # fmt: skip
-    batches = TranslationBatches(data, batch_size=10, temperature=1.0, seed=0, length_band=0.02)
+    batches = TranslationBatches(
+        data, batch_size=10, temperature=1.0, seed=0, length_band=0.02, length_groups=4
+    )
     spans_within, spans_across = [], []
     for step in range(30):
         batch = batches.get(step, 0, 0, 1)
@@ -439,9 +441,10 @@ def test_a_batch_mixes_length_groups_each_of_like_lengths(tmp_path, sample_token
         spans_across.append(max(map(max, groups)) - min(map(min, groups)))
     assert max(spans_within) <= 4  # each group from one narrow band: a group pads little
     assert sorted(spans_across)[len(spans_across) // 2] > 20  # the batch spans short and long pairs
-    one_band = TranslationBatches(data, batch_size=10, temperature=1.0, seed=0, length_band=0.02,
-                                  length_groups=1).get(0, 0, 0, 1)  # fmt: skip
-    assert "group_sizes" not in one_band  # one group: the batch as it was before groups
+    one_band = TranslationBatches(data, batch_size=10, temperature=1.0, seed=0, length_band=0.02).get(
+        0, 0, 0, 1
+    )
+    assert "group_sizes" not in one_band  # the default, one group: the batch as it was before groups
     with pytest.raises(ConfigError, match="length_groups: 0 must be a whole number at least 1"):
         TranslationBatches(data, batch_size=10, temperature=1.0, seed=0, length_groups=0)
 
@@ -587,25 +590,6 @@ def test_a_resume_refuses_a_pair_file_edited_in_place(tmp_path, sample_tokenizer
     with pytest.raises(ConfigError, match=r"step-00000002: --resume reads other training data .*pairs\.tsv"):
         run(4, resume=True)
     assert run(4, resume=True, training=TrainingConfig(resume_on_changed_data=True)).train.resumed_from == 2
-
-
-def test_a_run_from_before_length_groups_resumes_only_with_one_group(tmp_path, sample_tokenizer_dir):
-    """Such a run drew one band a batch; its checkpoint lacks the field, which must not count as the new
-    default of 4 groups (the resume would then train on other batches than the run it continues)."""
-
-    def run(steps: int, **fields) -> MTTrainResult:
-        config = _tiny_pairs_config(tmp_path, sample_tokenizer_dir, tmp_path / "mt", **fields)
-        config.training.max_steps = steps
-        return train_translation(config)
-
-    run(2, length_groups=1)
-    state_file = tmp_path / "mt" / "checkpoints" / "step-00000002" / "trainer_state.json"
-    state = json.loads(state_file.read_text())
-    del state["config"]["length_groups"]  # as a checkpoint written before the field was
-    state_file.write_text(json.dumps(state), encoding="utf-8")
-    with pytest.raises(ConfigError, match="length_groups: 1 in the run, 4 now"):
-        run(4, resume=True)
-    assert run(4, resume=True, length_groups=1).train.resumed_from == 2
 
 
 def test_the_objective_runs_each_length_group_cut_to_its_own_longest_pair(tmp_path):

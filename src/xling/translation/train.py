@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,11 +113,12 @@ class MTTrainConfig:
     temperature: float = 5.0
     """Direction sampling p_d ~ n_d^(1/T) over the directions' pair counts (M2M-100 and mBART: 5)."""
 
-    length_groups: int = 4
+    length_groups: int = 1
     """Groups of like length a batch's pairs are drawn in, each from its own narrow band of lengths and run
-    padded to its own longest pair: little padding, and a batch mixes short and long pairs as a random one
-    does. 1 (every pair of a batch alike in length; runs before 2026-12-06) learned less per target token
-    (docs/translation.md, Settings tried)."""
+    padded to its own longest pair. 1: a batch of pairs alike in length (little padding, less learnt per
+    target token); 4 mixes lengths and learns per target token as random batches do, at ~10% of the speed
+    on a 2-core CPU: after equal minutes neither was ahead (docs/translation.md, Settings tried). Worth
+    trying where narrow forward passes cost little (a GPU, bigger batches)."""
 
     max_length: int = 128
     """Longest side of a training pair in tokens (language token and </s> included); longer pairs are
@@ -470,12 +471,6 @@ def check_same_ids(tokenizer, config: MTTrainConfig) -> None:
                               "leave tokenizer empty to use it)")  # fmt: skip
 
 
-def recorded_run_config(recorded: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a checkpoint's recorded config with what a run from before `length_groups` trained with: one
-    group (a field a checkpoint lacks otherwise counts as its default, which is 4 here)."""
-    return {"length_groups": 1, **recorded}
-
-
 def train_translation(config: MTTrainConfig) -> MTTrainResult:
     """Return the result of training a translation model as the config says; the folder goes to config.output."""
     config.validate()
@@ -520,7 +515,6 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
         evaluations["dev"] = chrf_evaluation(data, evaluated, config.dev_max_sentences)
     output = Path(config.output)
     result = train(objective, batches, config.training, output, resume=config.resume,
-                   recorded_form=recorded_run_config,
                    restart=config.overwrite or fine_tunes_in_place(config), evaluations=evaluations,
                    description="mt train", run_config=config_to_dict(config), may_change=RESUMABLE,
                    run_defaults=config_to_dict(MTTrainConfig()), data_files=data.files,
