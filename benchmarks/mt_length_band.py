@@ -95,11 +95,11 @@ def train_band(work: Any, settings: Any, band: float, groups: int, minutes: floa
 
 def alternating_speed(
     work: Any, settings: Any, layouts: list[str], rounds: int, steps: int
-) -> dict[str, Any]:
-    """Return each layout's median target tokens/s over `rounds` rounds of `steps` timed steps (after 3
-    untimed), the layouts' order rotated each round, and the rounds themselves under "rounds"."""
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Return (each layout's median target tokens/s, the rounds) over `rounds` rounds of `steps` timed steps
+    (after 3 untimed), the layouts' order rotated each round; ({}, []) for no rounds."""
     if rounds < 1:
-        return {}
+        return {}, []
 
     def run_one(layout: str):
         band, groups = parse_layout(layout)
@@ -107,7 +107,7 @@ def alternating_speed(
 
     measured = speed_rounds(rounds, tuple(layouts), run_one)
     medians = {name: round(x, 1) for name, x in round_medians(measured, "tokens_per_s").items()}
-    return medians | {"rounds": measured}
+    return medians, measured
 
 
 def print_table(report: dict[str, Any]) -> None:
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with removing_quick_tokenizer(settings):
         work = mt.build_workload(settings)
         layouts = args.bands.split(",")
-        speed = alternating_speed(work, settings, layouts, 1 if args.quick else args.speed_rounds,
+        speed, measured = alternating_speed(work, settings, layouts, 1 if args.quick else args.speed_rounds,
                                   2 if args.quick else args.speed_steps)  # fmt: skip
         bands = [train_band(work, settings, *parse_layout(x), minutes) for x in layouts]
         for layout, row in zip(layouts, bands, strict=True):
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "minutes": minutes, "threads": settings.threads, "batch_size": settings.batch_size, "lr": settings.lr,
         "quick": settings.quick, "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
-    report = {"bands": bands, "speed_rounds": speed.get("rounds", []), "config": config}
+    report = {"bands": bands, "speed_rounds": measured, "config": config}
     print_table(report)
     write_json(report, args.json)
     return report

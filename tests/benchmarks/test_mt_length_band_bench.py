@@ -30,7 +30,7 @@ def test_each_band_trains_the_same_minutes_on_one_workload(load_benchmark, monke
         length_band,
         "alternating_speed",
         lambda work, settings, layouts, rounds, steps: (
-            calls.append((work, tuple(layouts), rounds, steps)) or {"0.02": 7.0, "1.0x1": 5.0, "rounds": [{}]}
+            calls.append((work, tuple(layouts), rounds, steps)) or ({"0.02": 7.0, "1.0x1": 5.0}, [{}])
         ),
     )
     out = tmp_path / "band.json"
