@@ -1,6 +1,6 @@
 """Benchmark: `xling mt train`'s batch layout (length band, length groups), held-out loss after equal minutes.
 
-`TranslationBatches` draws a step's pairs in `length_groups` groups (4 by default), each from its own narrow
+`TranslationBatches` draws a step's pairs in `length_groups` groups (1 by default), each from its own narrow
 band of lengths (`length_band`, 0.02 of a direction's pairs by default), and the objective runs each group
 padded to its own longest pair: little padding, and a step still mixes short and long pairs. One group
 (`BANDx1`) pads as little with all of a step's pairs alike; a wide band (1.0: uniform over the direction)
@@ -78,7 +78,7 @@ def train_band(work: Any, settings: Any, band: float, groups: int, minutes: floa
         checkpoint_every=10**9, log_every=10**9, lr=settings.lr, warmup_steps=settings.warmup,
         schedule="constant", threads=settings.threads, seed=settings.seed, max_minutes=minutes,
     )  # fmt: skip
-    objective = Seq2SeqObjective(mt.fresh_model(work), settings.label_smoothing)
+    objective = Seq2SeqObjective(mt.xling_model(work, settings), settings.label_smoothing)
     with tempfile.TemporaryDirectory(prefix="xling-bench-band-") as run_dir:
         result = train(objective, batches, config, run_dir, description=f"band {band} x{groups}")
     figures = {

@@ -8,10 +8,11 @@ medians over rounds are reported:
   a) xling  : what `xling mt train` runs (`train_translation`'s pieces): `Seq2SeqObjective` +
               `TranslationBatches` (a step's pairs from one narrow length band; `--length-groups N`: in N
               groups, each from its own band and run padded to its own longest pair) through
-              `xling.training.train`, precision "auto" (bf16 autocast where the CPU has it).
+              `xling.training.train`, precision "auto" (bf16 autocast where the CPU has it), attention
+              "auto" (transformers' eager attention on a CPU; `--attention sdpa` for the default kernels).
   b) hf     : `Seq2SeqTrainer` + `DataCollatorForSeq2Seq` (random batches padded to their longest pair,
               decoder inputs from M2M-100's `shift_tokens_right`), its defaults: fp32, full-vocabulary
-              logits.
+              logits, the model's default attention (SDPA; `--trainer-attention eager` to give it xling's).
   c) hf_bf16: the same Trainer with `bf16=True`.
 
 Equal on all sides: the model and its initial weights; the pairs and their token sequences (source
@@ -22,7 +23,7 @@ definition: (1 - e) NLL + e x the mean over the vocabulary), dropout 0.1. Not eq
 make a step (xling: a random length quantile per step, or per group of it, pairs near it; the Trainer: uniform
 random pairs),
 hence padding (reported as `padding_share`: padded positions / all positions of encoder and decoder inputs),
-and the Trainer's step-0 learning rate (it warms up from 0, xling from lr/warmup). Temperature sampling is
+the attention kernels (above), and the Trainer's step-0 learning rate (it warms up from 0, xling from lr/warmup). Temperature sampling is
 moot here: the two directions have the same number of pairs.
 
 Speed is target tokens (labels that are not padding) per second over the timed steps, data loading
@@ -96,6 +97,10 @@ class BenchSettings:
     # xling's batch layout (TranslationBatches): each batch's pairs in `length_groups` groups of like length
     length_band: float = 0.02
     length_groups: int = 1
+    # attention kernels: xling's `xling mt train` attention setting (auto: eager on a CPU); the Trainer's
+    # ("": transformers' default, SDPA)
+    attention: str = "auto"
+    trainer_attention: str = ""
     max_length: int = 128
     lr: float = 1e-3
     warmup: int = 20
@@ -165,6 +170,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=48, help="verse pairs per step (all contenders)")
     parser.add_argument("--length-groups", type=int, default=1,
                         help="xling's groups of like length per batch (`xling mt train`'s length_groups)")  # fmt: skip
+    parser.add_argument("--attention", default="auto", choices=("auto", "eager", "sdpa"),
+                        help="xling's attention kernels (`xling mt train`'s attention; auto: eager on a CPU)")  # fmt: skip
+    parser.add_argument("--trainer-attention", default="", choices=("", "eager", "sdpa"),
+                        help="the Trainers' attention kernels (default: transformers' own, SDPA)")  # fmt: skip
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (all contenders)")
     parser.add_argument("--warmup", type=int, default=20, help="linear warm-up steps, then constant (all)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per contender and round")
@@ -192,7 +201,8 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     bible = Path(args.data) / "bible"
     settings = BenchSettings(
         corpus=str(bible) if bible.is_dir() else "sample", tokenizer=args.tokenizer, model=args.model,
-        batch_size=args.batch, length_groups=args.length_groups, lr=args.lr, warmup=args.warmup, steps=args.steps,
+        batch_size=args.batch, length_groups=args.length_groups, attention=args.attention,
+        trainer_attention=args.trainer_attention, lr=args.lr, warmup=args.warmup, steps=args.steps,
         untimed_steps=args.untimed_steps, rounds=args.rounds, loss_tokens=args.loss_tokens,
         loss_seeds=tuple(int(x) for x in args.loss_seeds.split(",")), threads=args.threads or usable_cores(),
         seed=args.seed,
@@ -288,6 +298,16 @@ def fresh_model(work: Workload):
     return model
 
 
+def xling_model(work: Workload, settings: BenchSettings):
+    """Return the shared initial model with the attention kernels `xling mt train` would train it with on a
+    CPU."""
+    from xling.translation.train import set_attention, training_attention
+
+    model = fresh_model(work)
+    set_attention(model, training_attention(settings.attention, "cpu"))
+    return model
+
+
 def padding_share(batch: dict[str, torch.Tensor]) -> tuple[int, int]:
     """Return (padded positions, all positions) of a batch's encoder and decoder inputs as the model runs
     them: each length group of xling's (`group_sizes`) cut to its own longest pair."""
@@ -347,7 +367,7 @@ def run_xling(
         checkpoint_every=10**9, log_every=1, lr=settings.lr, warmup_steps=settings.warmup, schedule="constant",
         threads=settings.threads, seed=settings.seed, eval_every=eval_every,
     )  # fmt: skip
-    objective = Seq2SeqObjective(fresh_model(work), settings.label_smoothing)
+    objective = Seq2SeqObjective(xling_model(work, settings), settings.label_smoothing)
     with tempfile.TemporaryDirectory(prefix="xling-bench-mt-") as run_dir:
         train(objective, xling_batches(work, settings), config, run_dir, description="xling",
               evaluations=evaluations)  # fmt: skip
@@ -417,6 +437,8 @@ def run_hf(work: Workload, settings: BenchSettings, max_steps: int, timed_from: 
     from transformers import DataCollatorForSeq2Seq, PrinterCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
     model = fresh_model(work)
+    if settings.trainer_attention:
+        model.set_attn_implementation(settings.trainer_attention)
     # pads each random batch to its longest pair
     collator = CountingCollator(
         with_decoder_inputs(
@@ -595,6 +617,8 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses, match)
             "batch composition: xling draws length_groups length bands per step, the Trainer uniform random pairs",
             "padding (see padding_share)",
             "precision of xling: auto",
+            f"attention kernels: xling {settings.attention} (auto: eager on a CPU), the Trainers "
+            f"{settings.trainer_attention or 'transformers default (sdpa)'}",
             "the Trainer's warm-up starts at lr 0, xling's at lr/warmup",
         ],  # fmt: skip
         "config": config,

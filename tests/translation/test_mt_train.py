@@ -20,7 +20,13 @@ from xling.translation.data import (
     direction_probabilities,
     read_parallel_file,
 )
-from xling.translation.train import MTTrainConfig, MTTrainResult, greedy_translate, train_translation
+from xling.translation.train import (
+    MTTrainConfig,
+    MTTrainResult,
+    greedy_translate,
+    train_translation,
+    training_attention,
+)
 
 from .tiny_models import build_xling
 
@@ -146,6 +152,11 @@ def test_tiny_model_learns_its_pairs_and_reloads_in_transformers(tmp_path, sampl
     assert meta["kind"] == "translation" and meta["family"] == "xling"
     assert meta["language_tokens"] == {"deu": "__deu__", "eng": "__eng__"}
     assert reloaded.generation_config.max_length > 20  # never transformers' silent 20-token default
+    # trained on the CPU with eager attention ("auto"), saved without it: a GPU user gets the default
+    assert result.model.config._attn_implementation == "eager"
+    saved_config = json.loads((result.output / "config.json").read_text())
+    assert not [key for key in saved_config if "attn" in key]
+    assert reloaded.config._attn_implementation == "sdpa"
 
 
 def test_dev_share_is_kept_out_of_training(sample_tokenizer_dir):
@@ -974,3 +985,42 @@ def test_the_shipped_translation_model_says_where_its_weights_are():
 def test_length_groups_below_one_or_fractional_are_refused_naming_it(value):
     with pytest.raises(ConfigError, match=rf"length_groups: {value} must be a whole number at least 1"):
         MTTrainConfig(length_groups=value).validate()
+
+
+def test_training_attention_is_eager_on_a_cpu_unless_told():
+    assert training_attention("auto", "cpu") == "eager"
+    assert training_attention("auto", "cuda:1") is None  # the model's own (SDPA) on a GPU
+    assert training_attention("sdpa", "cpu") == "sdpa"
+    assert training_attention("eager", "cuda") == "eager"
+    with pytest.raises(ConfigError, match="attention: 'flash' must be one of auto, eager, sdpa"):
+        MTTrainConfig(attention="flash").validate()
+
+
+def test_eager_and_sdpa_attention_give_the_same_loss_and_gradients(tmp_path):
+    """The attention kernels chosen for speed change nothing else: padded rows and length groups included."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    from xling.translation.objective import Seq2SeqObjective
+
+    from .tiny_models import PARALLEL
+
+    folder = build_xling(tmp_path / "model")
+    texts = [("Hi.", "Hallo."), *zip(PARALLEL["eng"][:3], PARALLEL["deu"][:3], strict=True)]
+    data = build_parallel_data(
+        load_tokenizer(folder), parallel=[f"eng-deu={write_tsv(tmp_path / 'p.tsv', texts)}"]
+    )
+    batch = TranslationBatches(data, batch_size=4, temperature=1.0, seed=0).collate(
+        [(0, i) for i in range(4)], [1, 3]
+    )
+    results = []
+    for implementation in ("sdpa", "eager"):
+        model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+        model.set_attn_implementation(implementation)
+        loss = Seq2SeqObjective(model, label_smoothing=0.1)(batch)["loss"]
+        loss.backward()
+        results.append(
+            (loss.item(), torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+        )
+    (sdpa_loss, sdpa_grad), (eager_loss, eager_grad) = results
+    assert eager_loss == pytest.approx(sdpa_loss, rel=1e-5)
+    torch.testing.assert_close(eager_grad, sdpa_grad, rtol=1e-4, atol=1e-6)
