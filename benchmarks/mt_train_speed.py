@@ -101,6 +101,8 @@ class BenchSettings:
     # ("": transformers' default, SDPA)
     attention: str = "auto"
     trainer_attention: str = ""
+    # xling's dropout masks on a CPU: xling.training.dropout.cpu_dropout (as `xling mt train`), or torch's
+    cpu_dropout: bool = True
     max_length: int = 128
     lr: float = 1e-3
     warmup: int = 20
@@ -367,7 +369,7 @@ def run_xling(
         checkpoint_every=10**9, log_every=1, lr=settings.lr, warmup_steps=settings.warmup, schedule="constant",
         threads=settings.threads, seed=settings.seed, eval_every=eval_every,
     )  # fmt: skip
-    objective = Seq2SeqObjective(xling_model(work, settings), settings.label_smoothing)
+    objective = Seq2SeqObjective(xling_model(work, settings), settings.label_smoothing, settings.cpu_dropout)
     with tempfile.TemporaryDirectory(prefix="xling-bench-mt-") as run_dir:
         train(objective, xling_batches(work, settings), config, run_dir, description="xling",
               evaluations=evaluations)  # fmt: skip
@@ -617,6 +619,7 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses, match)
             "batch composition: xling draws length_groups length bands per step, the Trainer uniform random pairs",
             "padding (see padding_share)",
             "precision of xling: auto",
+            f"dropout masks: xling {'xling.training.dropout' if settings.cpu_dropout else 'torch'}, the Trainers torch",
             f"attention kernels: xling {settings.attention} (auto: eager on a CPU), the Trainers "
             f"{settings.trainer_attention or 'transformers default (sdpa)'}",
             "the Trainer's warm-up starts at lr 0, xling's at lr/warmup",
