@@ -45,6 +45,11 @@ from xling.translation.languages import DEFAULT_SCRIPTS, Conventions, parse_lang
 logger = logging.getLogger(__name__)
 
 DIRECTION_MODES = ("pivot", "all")
+# steps of the batches' length quantiles (TranslationBatches._quantiles): 1/golden ratio from step to step, the
+# additive recurrence whose points spread most evenly over [0, 1) (Weyl; the three-gap theorem), and the
+# fractional part of sqrt(2) between the draws of one step (groups, ranks, micro-batches)
+QUANTILE_STEP = (5**0.5 - 1) / 2
+QUANTILE_SPREAD = 2**0.5 - 1
 
 
 def parse_direction(text: str, where: str = "directions") -> tuple[str, str]:
@@ -559,11 +564,15 @@ class TranslationBatches:
     """The training loop's batch source: temperature-sampled translation pairs of like length.
 
     A batch of `batch_size` pairs is drawn as `length_groups` groups (1 by default), each from its own narrow
-    band of lengths (`length_band` of a direction's pairs around a random length quantile); the objective
-    runs each group padded only to its own longest pair. One band a batch pads little, but a batch is all
-    short or all long pairs and learns less per target token than a random one; 4 groups mix lengths and
-    learn as much as random batches, but 4 narrower forward passes cost ~10% of the speed on a 2-core CPU,
-    and after equal minutes neither was ahead (docs/translation.md, Settings tried).
+    band of lengths (`length_band` of a direction's pairs around a length quantile); the objective runs each
+    group padded only to its own longest pair. One band a batch pads little, but a batch is all short or all
+    long pairs and learns less per target token than a random one; 4 groups mix lengths and learn as much
+    as random batches, but 4 narrower forward passes cost ~10% of the speed on a 2-core CPU, and after equal
+    minutes neither was ahead (docs/translation.md, Settings tried). The quantiles of consecutive steps
+    follow a low-discrepancy sequence rather than independent draws (`_quantiles`), so any run of steps
+    covers short and long pairs evenly: held-out loss after 150k target tokens (benchmarks/
+    mt_train_speed.py's workload, seeds 0-2) 6.372 / 6.372 / 6.368 against 6.418 / 6.316 / 6.472 with
+    independent quantiles.
     """
 
     def __init__(self, data: ParallelData, *, batch_size: int, temperature: float, seed: int,
@@ -574,19 +583,30 @@ class TranslationBatches:
         self.format = data.format
         self.marks = [data.format.marks(d.src, d.tgt) for d in self.directions]
         self.batch_size, self.seed, self.band = batch_size, seed, length_band
+        self.first_quantile = float(np.random.default_rng(seed).random())
         groups = min(length_groups, batch_size)
         self.group_sizes = [batch_size // groups + (g < batch_size % groups) for g in range(groups)]
 
     def get(self, step: int, micro: int, rank: int, world_size: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step, micro, rank, world_size])
-        pairs = [pair for size in self.group_sizes for pair in self._draw_group(rng, size)]
+        quantiles = self._quantiles(step, micro, rank, world_size)
+        groups = zip(self.group_sizes, quantiles, strict=True)
+        pairs = [pair for size, quantile in groups for pair in self._draw_group(rng, size, quantile)]
         return self.collate(pairs, self.group_sizes)
 
-    def _draw_group(self, rng: np.random.Generator, size: int) -> list[tuple[int, int]]:
-        """Return `size` (direction number, pair index) items of like length: one length quantile, and each
-        pair drawn near it in its own direction's length order."""
+    def _quantiles(self, step: int, micro: int, rank: int, world_size: int) -> list[float]:
+        """Return the length quantile of each group of a micro-batch: the step's quantile moves by
+        QUANTILE_STEP from step to step (mod 1), and the step's other draws (groups, ranks, micro-batches)
+        sit QUANTILE_SPREAD apart from it."""
+        groups = len(self.group_sizes)
+        first = (micro * world_size + rank) * groups
+        start = self.first_quantile + step * QUANTILE_STEP
+        return [(start + (first + g) * QUANTILE_SPREAD) % 1.0 for g in range(groups)]
+
+    def _draw_group(self, rng: np.random.Generator, size: int, quantile: float) -> list[tuple[int, int]]:
+        """Return `size` (direction number, pair index) items of like length: each pair drawn near `quantile`
+        in its own direction's length order."""
         chosen = rng.choice(len(self.directions), size=size, p=self.probabilities)
-        quantile = rng.random()
         offsets = rng.uniform(-1.0, 1.0, size)
         pairs = []
         for d, offset in zip(chosen, offsets, strict=True):
