@@ -303,7 +303,8 @@ def fresh_model(work: Workload):
 def xling_model(work: Workload, settings: BenchSettings):
     """Return the shared initial model with the attention kernels `xling mt train` would train it with on a
     CPU."""
-    from xling.translation.train import set_attention, training_attention
+    from xling.hf_attention import set_attention
+    from xling.translation.train import training_attention
 
     model = fresh_model(work)
     set_attention(model, training_attention(settings.attention, "cpu"))

@@ -55,6 +55,7 @@ from xling.export.quantize import (
     quantize_optimized_int8,
 )
 from xling.export.quiet import quiet_tools
+from xling.hf_attention import attention_of, set_attention
 
 logger = logging.getLogger(__name__)
 
@@ -461,13 +462,13 @@ def _optimize_graph(module: TransformerSentenceEncoder, plain_path: Path, opt_pa
 def _export_eager_torchscript(module: TransformerSentenceEncoder, path: Path, opset: int) -> None:
     """Write `module`'s graph with eager attention through the TorchScript exporter (restores the model)."""
     model = module.model
-    before = getattr(model.config, "_attn_implementation", None)
-    _set_attention(model, "eager")
+    before = attention_of(model)
+    set_attention(model, "eager")
     try:
         _export_torchscript(module, path, opset)
     finally:
         if before is not None:
-            _set_attention(model, before)
+            set_attention(model, before)
 
 
 def _trace_inputs(module: TransformerSentenceEncoder) -> tuple[torch.Tensor, ...]:
@@ -486,13 +487,6 @@ def _export_torchscript(module: TransformerSentenceEncoder, path: Path, opset: i
             graph, _trace_inputs(module), str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
             dynamic_axes={**axes, OUTPUT_NAME: {0: "batch"}}, opset_version=opset, dynamo=False,
         )  # fmt: skip
-
-
-def _set_attention(model: nn.Module, name: str) -> None:
-    if hasattr(model, "set_attn_implementation"):
-        model.set_attn_implementation(name)
-    else:
-        model.config._attn_implementation = name
 
 
 def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str:

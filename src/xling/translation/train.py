@@ -33,6 +33,7 @@ from xling.config import check_int, config_to_dict
 from xling.data.config import CorpusConfig
 from xling.devices import resolve_device
 from xling.errors import ConfigError, XlingError
+from xling.hf_attention import set_attention
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import (
@@ -362,12 +363,6 @@ def training_attention(attention: str, device: str) -> str | None:
     if attention != "auto":
         return attention
     return "eager" if resolve_device(device).startswith("cpu") else None
-
-
-def set_attention(model: torch.nn.Module, implementation: str | None) -> None:
-    """Return nothing; switch a Hugging Face model's attention kernels (None: leave them)."""
-    if implementation is not None:
-        model.set_attn_implementation(implementation)
 
 
 def keep_decoder_start_row(model: torch.nn.Module) -> None:
