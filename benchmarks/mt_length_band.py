@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command line: the bands, the minutes each, and mt_train_speed.py's workload options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bands", default="0.02x1,0.02x4,0.2x1,1.0x1",
-                        help="comma-separated layouts: BAND (length_band, 4 groups) or BANDxGROUPS")  # fmt: skip
+                        help="comma-separated layouts: BAND (length_band, one group as mt train) or BANDxGROUPS")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=3.0, help="training minutes per band")
     parser.add_argument("--speed-rounds", type=int, default=3, help="alternating speed rounds (0: none)")
     parser.add_argument("--speed-steps", type=int, default=20, help="timed steps per layout and round")
@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def parse_layout(text: str) -> tuple[float, int]:
     """Return (length band, length groups) of a `--bands` entry: BAND or BANDxGROUPS."""
     band, _, groups = text.partition("x")
-    return float(band), int(groups or 4)
+    return float(band), int(groups or 1)
 
 
 def train_band(work: Any, settings: Any, band: float, groups: int, minutes: float) -> dict[str, Any]:

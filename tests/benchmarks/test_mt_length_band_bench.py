@@ -36,7 +36,7 @@ def test_each_band_trains_the_same_minutes_on_one_workload(load_benchmark, monke
     out = tmp_path / "band.json"
     report = length_band.main(["--bands", "0.02,1.0x1", "--minutes", "2", "--json", str(out)])
     assert len(workloads) == 1
-    assert calls == [(workloads[0], ("0.02", "1.0x1"), 3, 20), (workloads[0], 0.02, 4, 2.0),
+    assert calls == [(workloads[0], ("0.02", "1.0x1"), 3, 20), (workloads[0], 0.02, 1, 2.0),
                      (workloads[0], 1.0, 1, 2.0)]  # fmt: skip
     assert [row["alternating_tokens_per_s"] for row in report["bands"]] == [7.0, 5.0]
     assert [row["band"] for row in json.loads(out.read_text())["bands"]] == [0.02, 1.0]
