@@ -14,7 +14,7 @@ def attention_of(model: nn.Module) -> str | None:
 def set_attention(model: nn.Module, implementation: str | None) -> None:
     """Return nothing; switch `model`'s attention kernels to `implementation` (None: leave them).
 
-    transformers >= 4.48 switches with `set_attn_implementation`; older models read the config's private
+    Recent transformers switch with `set_attn_implementation`; models without it read the config's private
     `_attn_implementation` on each forward pass, so setting it there is the switch they have.
     """
     if implementation is None:
