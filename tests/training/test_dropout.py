@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 
+from xling.training import dropout
 from xling.training.dropout import cpu_dropout, faster_cpu_dropout
 
 
@@ -57,6 +60,21 @@ def test_eval_mode_zero_p_and_in_place_are_torchs_dropout():
         cpu_dropout(x, 1.5)
 
 
+def test_a_p_within_16_bits_of_0_or_1_and_integer_tensors_are_torchs_dropout():
+    """(1 - p) x 65536 rounds to 65536 or 0 there: drawn with 16 bits it would drop every element or divide
+    by zero."""
+    torch.manual_seed(5)
+    nearly_none = cpu_dropout(torch.ones(10_000), 1e-6)
+    assert (nearly_none == 0).sum() <= 2 and nearly_none.max() == pytest.approx(1 / (1 - 1e-6))
+    assert (cpu_dropout(torch.ones(10_000), 1 - 1e-6) != 0).sum() <= 2
+    assert (cpu_dropout(torch.ones(10_000), 2**-16) == 0).sum() <= 10  # the smallest p drawn with 16 bits
+    for p in (0.5, 1e-6):
+        with pytest.raises(RuntimeError) as theirs:
+            torch.nn.functional.dropout(torch.ones(4, dtype=torch.long), p)
+        with pytest.raises(type(theirs.value)):
+            cpu_dropout(torch.ones(4, dtype=torch.long), p)
+
+
 def test_the_same_seed_gives_the_same_mask():
     """Training runs resume to the same weights: the mask comes from torch's seeded generator."""
     torch.manual_seed(4)
@@ -65,15 +83,67 @@ def test_the_same_seed_gives_the_same_mask():
     assert torch.equal(cpu_dropout(torch.ones(300), 0.1), a)
 
 
-def test_torchs_dropout_comes_back_after_the_block_even_on_an_error():
+def spy_on_cpu_dropout(monkeypatch) -> list[str]:
+    """Return the names of the threads whose dropout went through cpu_dropout from now on."""
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        return cpu_dropout(*args, **kwargs)
+
+    monkeypatch.setattr(dropout, "cpu_dropout", spy)
+    return calls
+
+
+def test_torchs_dropout_comes_back_after_the_block_even_on_an_error(monkeypatch):
     original = torch.nn.functional.dropout
+    calls = spy_on_cpu_dropout(monkeypatch)
     with pytest.raises(RuntimeError), faster_cpu_dropout():
-        assert torch.nn.functional.dropout is cpu_dropout
+        torch.nn.functional.dropout(torch.ones(8), 0.5)
         raise RuntimeError("a failing step")
+    assert calls == [threading.current_thread().name]
     assert torch.nn.functional.dropout is original
 
 
-def test_the_translation_objective_trains_with_it_and_evaluates_without(tmp_path):
+def test_only_the_threads_in_a_block_get_it_and_the_last_block_out_restores_torchs(monkeypatch):
+    """Blocks of two threads that close in the order they opened (A in, B in, A out, B out) must leave
+    torch's dropout in place, and a thread outside any block keeps torch's own meanwhile."""
+    original = torch.nn.functional.dropout
+    calls = spy_on_cpu_dropout(monkeypatch)
+    a_in, b_in, a_out, errors = threading.Event(), threading.Event(), threading.Event(), []
+
+    def thread_a():
+        with faster_cpu_dropout():
+            a_in.set()
+            b_in.wait(10)
+            torch.nn.functional.dropout(torch.ones(8), 0.5)
+        a_out.set()
+
+    def thread_b():
+        a_in.wait(10)
+        with faster_cpu_dropout():
+            b_in.set()
+            a_out.wait(10)
+            torch.nn.functional.dropout(torch.ones(8), 0.5)
+
+    def outsider():
+        a_in.wait(10)
+        try:
+            torch.nn.functional.dropout(torch.ones(8), 0.5)
+        except Exception as error:  # noqa: BLE001  (reported below, in the test's thread)
+            errors.append(error)
+
+    threads = [threading.Thread(target=f, name=f.__name__) for f in (thread_a, thread_b, outsider)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert not errors
+    assert sorted(calls) == ["thread_a", "thread_b"]
+    assert torch.nn.functional.dropout is original
+
+
+def test_the_translation_objective_trains_with_it_and_evaluates_without(monkeypatch):
     from transformers import M2M100Config, M2M100ForConditionalGeneration
 
     from xling.translation.objective import Seq2SeqObjective
@@ -82,16 +152,12 @@ def test_the_translation_objective_trains_with_it_and_evaluates_without(tmp_path
                           decoder_ffn_dim=32, encoder_attention_heads=2, decoder_attention_heads=2, dropout=0.3,
                           max_position_embeddings=32, pad_token_id=1)  # fmt: skip
     objective = Seq2SeqObjective(M2M100ForConditionalGeneration(config), label_smoothing=0.0)
-    seen = []
-    objective.model.model.encoder.register_forward_pre_hook(
-        lambda *_: seen.append(torch.nn.functional.dropout)
-    )
+    calls = spy_on_cpu_dropout(monkeypatch)
     ids = torch.randint(3, 50, (2, 5))
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "decoder_input_ids": ids,
              "decoder_attention_mask": torch.ones_like(ids), "labels": ids}  # fmt: skip
     objective.train()(batch)
+    trained = len(calls)
     objective.eval()(batch)
     Seq2SeqObjective(objective.model, cpu_dropout=False).train()(batch)
-    original = torch.nn.functional.dropout
-    assert seen == [cpu_dropout, original, original]
-    assert original is not cpu_dropout
+    assert trained > 0 and len(calls) == trained  # the layers' dropout calls, in training only
