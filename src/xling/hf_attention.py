@@ -11,15 +11,17 @@ def attention_of(model: nn.Module) -> str | None:
     return getattr(getattr(model, "config", None), "_attn_implementation", None)
 
 
-def set_attention(model: nn.Module, implementation: str | None) -> None:
-    """Return nothing; switch `model`'s attention kernels to `implementation` (None: leave them).
+def set_attention(model: nn.Module, implementation: str | None) -> bool:
+    """Return whether `model` now runs with the attention `implementation` (None: leave it; True).
 
-    Recent transformers switch with `set_attn_implementation`; models without it read the config's private
-    `_attn_implementation` on each forward pass, so setting it there is the switch they have.
+    transformers' `set_attn_implementation` only warns, leaving the model as it was, where a model cannot
+    switch, so the result is read back from the config. A module without that method (not a transformers
+    model) is switched through its config's `_attn_implementation`, where it has one.
     """
     if implementation is None:
-        return
+        return True
     if hasattr(model, "set_attn_implementation"):
         model.set_attn_implementation(implementation)
-    else:
+    elif getattr(model, "config", None) is not None:
         model.config._attn_implementation = implementation
+    return attention_of(model) == implementation

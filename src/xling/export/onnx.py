@@ -463,7 +463,8 @@ def _export_eager_torchscript(module: TransformerSentenceEncoder, path: Path, op
     """Write `module`'s graph with eager attention through the TorchScript exporter (restores the model)."""
     model = module.model
     before = attention_of(model)
-    set_attention(model, "eager")
+    if not set_attention(model, "eager"):  # the graph would hold SDPA, which the optimizer cannot fuse
+        raise XlingError(f"{type(model).__name__} cannot switch to eager attention")
     try:
         _export_torchscript(module, path, opset)
     finally:

@@ -33,7 +33,7 @@ from xling.config import check_int, config_to_dict
 from xling.data.config import CorpusConfig
 from xling.devices import resolve_device
 from xling.errors import ConfigError, XlingError
-from xling.hf_attention import set_attention
+from xling.hf_attention import attention_of, set_attention
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import (
@@ -527,7 +527,10 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
                        config.dev_fraction)  # fmt: skip
     torch.manual_seed(config.training.seed)
     model = build_model(config, tokenizer, data.format.language_ids)
-    set_attention(model, training_attention(config.attention, config.training.device))
+    attention = training_attention(config.attention, config.training.device)
+    if not set_attention(model, attention):
+        logger.warning("attention: the model cannot switch to %s attention; it trains with its own (%s)",
+                       attention, attention_of(model))  # fmt: skip
     objective = Seq2SeqObjective(model, config.label_smoothing)
     batches = TranslationBatches(data, batch_size=config.training.batch_size, temperature=config.temperature,
                                  seed=config.training.seed, length_groups=config.length_groups)  # fmt: skip
