@@ -223,6 +223,14 @@ def trainer_run_figures(
     )  # fmt: skip
 
 
+def trained_model_as_is(model: Any) -> Any:
+    """Return a model the Trainer trained, without the autocast wrapper accelerate put on its `forward` for
+    bf16 (transformers leaves it there), so that its held-out loss is computed as xling's model's is."""
+    from accelerate.utils import extract_model_from_parallel
+
+    return extract_model_from_parallel(model, keep_fp32_wrapper=False)
+
+
 def make_step_clock(collator: Any, stop_after_tokens: int):
     """Return a TrainerCallback that stamps each step's end, keeps logged losses and can stop on tokens
     (counted in `collator.counts`, one entry per batch)."""
@@ -318,11 +326,14 @@ def tokens_to_reach(
     seen = list(accumulate(run.step_tokens))
     first, settled = reaching_steps(curve, target)
     tokens = seen[settled - 1] if settled else None
-    log(f"match   xling held-out {target} from {tokens} tokens on ({settled} steps)")
+    crossing = crossing_tokens({seen[step - 1]: loss for step, loss in curve.items()}, target, tokens)
+    log(f"match   xling held-out {target} from {tokens} tokens on ({settled} steps; crossing at ~{crossing})")
     return {
         "target": target,
         "steps": settled,
         "tokens": tokens,
+        # where the curve crosses the target between the evaluation before `tokens` and that one
+        "crossing_tokens": crossing,
         # a noisy curve can dip below the target once before it stays there
         "first_steps": first,
         "first_tokens": seen[first - 1] if first else None,
@@ -330,12 +341,30 @@ def tokens_to_reach(
     }
 
 
+def crossing_tokens(curve: dict[int, float], target: float, settled_tokens: int | None) -> int | None:
+    """Return the tokens at which the loss `curve` (tokens -> loss) reaches `target` for good, interpolated
+    linearly between the last evaluation above it and `settled_tokens`, the first of those at or below it
+    from which it stays there (that one when it is the first evaluation); None when there is none."""
+    if settled_tokens is None:
+        return None
+    before = [t for t in curve if t < settled_tokens]
+    if not before:
+        return settled_tokens
+    last = max(before)
+    high, low = curve[last], curve[settled_tokens]
+    if high <= low:  # not a descent between the two: nothing to interpolate
+        return settled_tokens
+    return round(last + (settled_tokens - last) * (high - target) / (high - low))
+
+
 def equal_loss_figures(
     match: dict[str, Any], trainer_tokens: int, xling_speed: float, trainer_speed: float
 ) -> dict[str, Any]:
-    """Return the report's time-to-equal-loss fields: `match` (tokens_to_reach's), xling's tokens there over
-    the Trainer's `trainer_tokens`, and the speed ratio once those extra tokens are paid for."""
-    ratio = round(match["tokens"] / trainer_tokens, 3) if match["tokens"] else None
+    """Return the report's time-to-equal-loss fields: `match` (tokens_to_reach's), xling's tokens there (its
+    interpolated crossing, else the evaluation it is first at or below the target from) over the Trainer's
+    `trainer_tokens`, and the speed ratio once those extra tokens are paid for."""
+    tokens = match.get("crossing_tokens") or match["tokens"]
+    ratio = round(tokens / trainer_tokens, 3) if tokens else None
     return {
         "tokens_to_match_hf_bf16": match,
         "token_ratio_at_equal_heldout": ratio,
@@ -349,8 +378,10 @@ def print_equal_loss(report: dict[str, Any], unit: str) -> None:
     """Print where xling's held-out loss reaches the bf16 Trainer's to stay (`equal_loss_figures`)."""
     match = report["tokens_to_match_hf_bf16"]
     if match["tokens"]:
+        crossing = match.get("crossing_tokens") or match["tokens"]
         print(f"xling's held-out loss stays at or below the bf16 Trainer's ({match['target']:.3f}) from "
-              f"{match['tokens']:,} {unit} ({report['token_ratio_at_equal_heldout']}x its): "
+              f"~{crossing:,} {unit} on (interpolated between evaluations, {match['tokens']:,} at the first "
+              f"one there; {report['token_ratio_at_equal_heldout']}x its): "
               f"{report['ratio_vs_hf_bf16_at_equal_heldout']}x its speed at equal held-out loss")  # fmt: skip
     else:
         print(f"xling's held-out loss is not at or below the bf16 Trainer's ({match['target']:.3f}) at the end "

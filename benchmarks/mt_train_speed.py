@@ -30,10 +30,12 @@ Speed is target tokens (labels that are not padding) per second over the timed s
 included. The loss comparison trains each contender again until it has seen `--loss-tokens` target tokens,
 once per seed of `--loss-seeds` (batch draws and dropout; the same initial weights), and reports the medians
 of its training loss (mean of its last 5 steps, label-smoothed as trained) and of the held-out loss: plain
-cross-entropy per target token, fp32, of the dev pairs (a hashed 1% of the verses, never trained on).
+cross-entropy per target token, fp32 (the Trainer's model without the autocast wrapper its bf16 run
+leaves on it), of the dev pairs (a hashed 1% of the verses, never trained on).
 Last, xling trains again per seed with its held-out loss taken every few steps, to find how many target
-tokens it needs to reach the bf16 Trainer's median held-out loss to stay (the median over seeds): the speed
-ratio divided by that token ratio is the ratio of times to equal held-out loss.
+tokens it needs to reach the bf16 Trainer's median held-out loss to stay (interpolated between the two
+readings around the crossing; the median over seeds), against the tokens of the Trainer's median seed: the
+speed ratio divided by that token ratio is the ratio of times to equal held-out loss.
 
     .venv/bin/python benchmarks/mt_train_speed.py --threads 2 --json runs/bench/mt_train_speed.json
     .venv/bin/python benchmarks/mt_train_speed.py --quick --threads 1   # end to end in about a minute
@@ -71,6 +73,7 @@ from bench_common import (  # noqa: E402
     speed_rounds,
     steps_for_tokens,
     tokens_to_reach,
+    trained_model_as_is,
     trainer_run_figures,
     usable_cores,
     write_json,
@@ -465,7 +468,14 @@ def run_hf(work: Workload, settings: BenchSettings, max_steps: int, timed_from: 
     padded = sum(p for p, _ in collator.padding[:steps]) / max(1, sum(t for _, t in collator.padding[:steps]))
     name = "hf_bf16" if bf16 else "hf"
     return trainer_run_figures(
-        MTRunFigures, name, clock, collator.counts, max_steps, timed_from, padding_share=padded, model=model
+        MTRunFigures,
+        name,
+        clock,
+        collator.counts,
+        max_steps,
+        timed_from,
+        padding_share=padded,
+        model=trained_model_as_is(model),
     )
 
 
@@ -555,6 +565,15 @@ def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[st
     return out
 
 
+def median_loss_tokens(per_seed: list[dict[str, Any]]) -> int:
+    """Return the target tokens after which the median held-out loss of `per_seed` was read: those of the
+    median seed (the mean of the two middle ones' for an even count), not the median of the tokens, which
+    may be another seed's."""
+    ranked = sorted(per_seed, key=lambda figures: figures["heldout_loss"])
+    middle = ranked[(len(ranked) - 1) // 2 : len(ranked) // 2 + 1]
+    return round(statistics.mean(figures["tokens"] for figures in middle))
+
+
 def tokens_to_match(work: Workload, settings: BenchSettings, target: float) -> dict[str, Any]:
     """Return the target tokens xling trains on before its held-out loss reaches `target` (the bf16 Trainer's
     median after `loss_tokens`) to stay, checked every `match_every` steps up to twice the tokens
@@ -571,8 +590,11 @@ def tokens_to_match(work: Workload, settings: BenchSettings, target: float) -> d
             lambda model: heldout_loss(model, work), settings.match_every, target,
         )  # fmt: skip
         per_seed.append({"seed": seed, **reached})
-    tokens = statistics.median(math.inf if m["tokens"] is None else m["tokens"] for m in per_seed)
-    return {"target": target, "tokens": None if math.isinf(tokens) else int(tokens), "per_seed": per_seed}
+    medians = {}
+    for key in ("tokens", "crossing_tokens"):
+        median = statistics.median(math.inf if m[key] is None else m[key] for m in per_seed)
+        medians[key] = None if math.isinf(median) else int(median)
+    return {"target": target, **medians, "per_seed": per_seed}
 
 
 # --- report -------------------------------------------------------------------------------------------
@@ -605,7 +627,9 @@ def build_report(settings: BenchSettings, work: Workload, rounds, losses, match)
         "train_loss": {name: losses[name]["train_loss"] for name in losses},
         "heldout_loss": {name: losses[name]["heldout_loss"] for name in losses},
         "loss_detail": losses,
-        **equal_loss_figures(match, losses["hf_bf16"]["tokens"], speed["xling"], speed["hf_bf16"]),
+        **equal_loss_figures(
+            match, median_loss_tokens(losses["hf_bf16"]["per_seed"]), speed["xling"], speed["hf_bf16"]
+        ),  # fmt: skip
         "equal": [
             "model and initial weights",
             "pairs and their token sequences",

@@ -62,6 +62,7 @@ from bench_common import (  # noqa: E402
     speed_rounds,
     steps_for_tokens,
     tokens_to_reach,
+    trained_model_as_is,
     trainer_run_figures,
     usable_cores,
     write_json,
@@ -407,7 +408,9 @@ def run_hf(
         torch.set_num_threads(settings.threads)
         trainer.train()
     name = "hf_bf16" if bf16 else "hf"
-    return trainer_run_figures(RunFigures, name, clock, collator.counts, max_steps, timed_from, model=model)
+    return trainer_run_figures(
+        RunFigures, name, clock, collator.counts, max_steps, timed_from, model=trained_model_as_is(model)
+    )
 
 
 # --- phases -------------------------------------------------------------------------------------------

@@ -97,3 +97,34 @@ def test_recipe_dev_verses_leave_out_chapters_numbered_apart(tmp_path, load_benc
     assert dev and sources == [f"gospel line {v}" for v in dev]
     assert references == [f"Evangelienzeile {v}" for v in dev]
     assert any(is_dev_id(f"PSA.23.{v}", 0.45) for v in range(1, 7))  # the psalm had dev ids: left out
+
+
+def test_the_crossing_is_interpolated_between_the_evaluations_around_it(load_benchmark):
+    """Losses read every few steps: the first reading at or below the target overstates the tokens needed by
+    up to one interval, so the ratio at equal loss uses where the line between the two readings crosses."""
+    bench_common = load_benchmark("bench_common")
+    curve = {100: 7.0, 200: 6.5, 300: 6.2, 400: 6.1}
+    assert bench_common.crossing_tokens(curve, 6.35, 300) == 250
+    assert bench_common.crossing_tokens(curve, 7.0, 100) == 100  # the first reading: nothing before it
+    assert bench_common.crossing_tokens(curve, 6.0, None) is None
+    figures = bench_common.equal_loss_figures({"tokens": 300, "crossing_tokens": 250}, 200, 4.0, 1.0)
+    assert figures["token_ratio_at_equal_heldout"] == 1.25
+    assert figures["ratio_vs_hf_bf16_at_equal_heldout"] == 3.2
+
+
+def test_a_bf16_trainer_model_is_scored_without_its_autocast_wrapper(load_benchmark):
+    """accelerate wraps a bf16 model's forward in autocast and transformers leaves it there after training:
+    scored as it is, the Trainer's held-out loss would be a bf16 reading against xling's fp32 one."""
+    import torch
+    from accelerate import Accelerator
+
+    bench_common = load_benchmark("bench_common")
+    torch.manual_seed(0)
+    model = torch.nn.Linear(64, 64)
+    x = torch.randn(8, 64)
+    plain = model(x)
+    wrapped = Accelerator(cpu=True, mixed_precision="bf16").prepare_model(model)
+    if not hasattr(wrapped, "_original_forward"):
+        pytest.skip("accelerate did not wrap the model for bf16 on this CPU")
+    assert not torch.allclose(wrapped(x), plain, atol=1e-4)  # computed in bf16
+    assert torch.equal(bench_common.trained_model_as_is(wrapped)(x), plain)

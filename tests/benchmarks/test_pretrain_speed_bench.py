@@ -47,6 +47,7 @@ def test_tokens_to_match_is_where_the_loss_stays_at_or_below_the_target(pretrain
     settings = SimpleNamespace(loss_tokens=500, match_every=2)
     match = pretrain_speed.tokens_to_match(work, settings, target=8.0)
     assert (match["steps"], match["tokens"]) == (8, 800)
+    assert match["crossing_tokens"] == 800  # 8.1 at 600 tokens, 8.0 at 800: the target is met at 800
     assert (match["first_steps"], match["first_tokens"]) == (4, 400)
     assert match["curve"] == {200: 9.0, 400: 7.95, 600: 8.1, 800: 8.0, 1000: 7.9}
     losses = iter([9.0, 7.9, 7.9, 7.9, 8.1])  # below for a while, not at the end
