@@ -223,12 +223,15 @@ def trainer_run_figures(
     )  # fmt: skip
 
 
-def trained_model_as_is(model: Any) -> Any:
-    """Return a model the Trainer trained, without the autocast wrapper accelerate put on its `forward` for
-    bf16 (transformers leaves it there), so that its held-out loss is computed as xling's model's is."""
-    from accelerate.utils import extract_model_from_parallel
-
-    return extract_model_from_parallel(model, keep_fp32_wrapper=False)
+def without_autocast_wrapper(model: Any) -> Any:
+    """Return a model the Trainer trained, its `forward` again the one it had before accelerate wrapped it in
+    autocast for bf16 (transformers leaves the wrapper there), so that its held-out loss is computed as
+    xling's model's is. accelerate's own unwrapping (`extract_model_from_parallel(keep_fp32_wrapper=False)`)
+    also strips the decorators of transformers' forward methods, so the method it kept is put back."""
+    original = model.__dict__.pop("_original_forward", None)
+    if original is not None:
+        model.forward = original
+    return model
 
 
 def make_step_clock(collator: Any, stop_after_tokens: int):

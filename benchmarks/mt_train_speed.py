@@ -73,9 +73,9 @@ from bench_common import (  # noqa: E402
     speed_rounds,
     steps_for_tokens,
     tokens_to_reach,
-    trained_model_as_is,
     trainer_run_figures,
     usable_cores,
+    without_autocast_wrapper,
     write_json,
     xling_run_figures,
 )
@@ -310,7 +310,9 @@ def xling_model(work: Workload, settings: BenchSettings):
     from xling.translation.train import training_attention
 
     model = fresh_model(work)
-    set_attention(model, training_attention(settings.attention, "cpu"))
+    attention = training_attention(settings.attention, "cpu")
+    if not set_attention(model, attention):
+        raise RuntimeError(f"the model cannot switch to {attention} attention")
     return model
 
 
@@ -475,7 +477,7 @@ def run_hf(work: Workload, settings: BenchSettings, max_steps: int, timed_from: 
         max_steps,
         timed_from,
         padding_share=padded,
-        model=trained_model_as_is(model),
+        model=without_autocast_wrapper(model),
     )
 
 

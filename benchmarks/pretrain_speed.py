@@ -62,9 +62,9 @@ from bench_common import (  # noqa: E402
     speed_rounds,
     steps_for_tokens,
     tokens_to_reach,
-    trained_model_as_is,
     trainer_run_figures,
     usable_cores,
+    without_autocast_wrapper,
     write_json,
     xling_run_figures,
 )
@@ -409,7 +409,7 @@ def run_hf(
         trainer.train()
     name = "hf_bf16" if bf16 else "hf"
     return trainer_run_figures(
-        RunFigures, name, clock, collator.counts, max_steps, timed_from, model=trained_model_as_is(model)
+        RunFigures, name, clock, collator.counts, max_steps, timed_from, model=without_autocast_wrapper(model)
     )
 
 

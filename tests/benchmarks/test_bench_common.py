@@ -114,17 +114,38 @@ def test_the_crossing_is_interpolated_between_the_evaluations_around_it(load_ben
 
 def test_a_bf16_trainer_model_is_scored_without_its_autocast_wrapper(load_benchmark):
     """accelerate wraps a bf16 model's forward in autocast and transformers leaves it there after training:
-    scored as it is, the Trainer's held-out loss would be a bf16 reading against xling's fp32 one."""
+    scored as it is, the Trainer's held-out loss would be a bf16 reading against xling's fp32 one. The
+    forward's own decorators (transformers' `can_return_tuple` and the like) must stay."""
+    import functools
+
     import torch
     from accelerate import Accelerator
 
+    def plus_one(forward):
+        @functools.wraps(forward)
+        def decorated(self, x):
+            return forward(self, x) + 1
+
+        return decorated
+
+    class Decorated(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(64, 64)
+
+        @plus_one
+        def forward(self, x):
+            return self.linear(x)
+
     bench_common = load_benchmark("bench_common")
     torch.manual_seed(0)
-    model = torch.nn.Linear(64, 64)
+    model = Decorated()
     x = torch.randn(8, 64)
     plain = model(x)
     wrapped = Accelerator(cpu=True, mixed_precision="bf16").prepare_model(model)
-    if not hasattr(wrapped, "_original_forward"):
+    if "_original_forward" not in wrapped.__dict__:
         pytest.skip("accelerate did not wrap the model for bf16 on this CPU")
     assert not torch.allclose(wrapped(x), plain, atol=1e-4)  # computed in bf16
-    assert torch.equal(bench_common.trained_model_as_is(wrapped)(x), plain)
+    unwrapped = bench_common.without_autocast_wrapper(wrapped)
+    assert unwrapped is model and torch.equal(unwrapped(x), plain)
+    assert bench_common.without_autocast_wrapper(unwrapped) is model  # no wrapper: left as it is
