@@ -105,17 +105,37 @@ def test_torchs_dropout_comes_back_after_the_block_even_on_an_error(monkeypatch)
     assert torch.nn.functional.dropout is original
 
 
+def test_a_dropout_patched_before_the_block_is_kept_and_put_back(monkeypatch):
+    calls = spy_on_cpu_dropout(monkeypatch)
+    theirs = []
+
+    def patched(input, p=0.5, training=True, inplace=False):
+        theirs.append(p)
+        return input
+
+    monkeypatch.setattr(torch.nn.functional, "dropout", patched)
+    with faster_cpu_dropout():
+        torch.nn.functional.dropout(torch.ones(8), 0.5)
+        other = threading.Thread(target=lambda: torch.nn.functional.dropout(torch.ones(8), 0.25))
+        other.start()
+        other.join(10)
+    assert torch.nn.functional.dropout is patched
+    assert len(calls) == 1 and theirs == [0.25]
+
+
 def test_only_the_threads_in_a_block_get_it_and_the_last_block_out_restores_torchs(monkeypatch):
     """Blocks of two threads that close in the order they opened (A in, B in, A out, B out) must leave
     torch's dropout in place, and a thread outside any block keeps torch's own meanwhile."""
     original = torch.nn.functional.dropout
     calls = spy_on_cpu_dropout(monkeypatch)
-    a_in, b_in, a_out, errors = threading.Event(), threading.Event(), threading.Event(), []
+    a_in, b_in, a_out, outsider_done = (threading.Event() for _ in range(4))
+    errors = []
 
     def thread_a():
         with faster_cpu_dropout():
             a_in.set()
             b_in.wait(10)
+            outsider_done.wait(10)  # the outsider's call lands while both blocks are open
             torch.nn.functional.dropout(torch.ones(8), 0.5)
         a_out.set()
 
@@ -127,11 +147,12 @@ def test_only_the_threads_in_a_block_get_it_and_the_last_block_out_restores_torc
             torch.nn.functional.dropout(torch.ones(8), 0.5)
 
     def outsider():
-        a_in.wait(10)
+        b_in.wait(10)
         try:
             torch.nn.functional.dropout(torch.ones(8), 0.5)
         except Exception as error:  # noqa: BLE001  (reported below, in the test's thread)
             errors.append(error)
+        outsider_done.set()
 
     threads = [threading.Thread(target=f, name=f.__name__) for f in (thread_a, thread_b, outsider)]
     for thread in threads:

@@ -42,7 +42,8 @@ def cpu_dropout(
 
 
 _ACTIVE = threading.local()  # per thread: how many faster_cpu_dropout blocks it has open
-_OPEN = [0]  # all threads: how many blocks are open; the last one out puts torch's dropout back
+_OPEN = [0]  # all threads: how many blocks are open; the last one out puts the dropout before back
+_BEFORE = [_TORCH_DROPOUT]  # `torch.nn.functional.dropout` as the first block found it (another patch, say)
 _SWAP = threading.Lock()
 
 
@@ -52,7 +53,7 @@ def _dispatching_dropout(
     """Return `cpu_dropout(...)` inside a `faster_cpu_dropout` block of this thread, torch's dropout elsewhere."""
     if getattr(_ACTIVE, "depth", 0) > 0:
         return cpu_dropout(input, p, training, inplace)
-    return _TORCH_DROPOUT(input, p, training, inplace)
+    return _BEFORE[0](input, p, training, inplace)
 
 
 @contextlib.contextmanager
@@ -60,11 +61,13 @@ def faster_cpu_dropout() -> Iterator[None]:
     """Yield with `torch.nn.functional.dropout` drawing its masks by `cpu_dropout` in this thread.
 
     transformers' layers call `torch.nn.functional.dropout` by name, so while any thread has a block open the
-    name is bound to a function that dispatches on the calling thread's open blocks: other threads keep
-    torch's own, and when the last block anywhere closes (an error included) torch's own is put back.
+    name is bound to a function that dispatches on the calling thread's open blocks: other threads keep the
+    dropout the name had (torch's own, or another patch), which the last block anywhere to close (an error
+    included) puts back.
     """
     with _SWAP:
         if _OPEN[0] == 0:
+            _BEFORE[0] = torch.nn.functional.dropout
             torch.nn.functional.dropout = _dispatching_dropout
         _OPEN[0] += 1
     _ACTIVE.depth = getattr(_ACTIVE, "depth", 0) + 1
@@ -74,5 +77,5 @@ def faster_cpu_dropout() -> Iterator[None]:
         _ACTIVE.depth -= 1
         with _SWAP:
             _OPEN[0] -= 1
-            if _OPEN[0] == 0:
-                torch.nn.functional.dropout = _TORCH_DROPOUT
+            if _OPEN[0] == 0 and torch.nn.functional.dropout is _dispatching_dropout:
+                torch.nn.functional.dropout = _BEFORE[0]
