@@ -353,20 +353,24 @@ def crossing_tokens(curve: dict[int, float], target: float, settled_tokens: int 
     before = [t for t in curve if t < settled_tokens]
     if not before:
         return settled_tokens
-    last = max(before)
+    last = max(before)  # above the target, or the loss would stay at or below it from there on
     high, low = curve[last], curve[settled_tokens]
-    if high <= low:  # not a descent between the two: nothing to interpolate
-        return settled_tokens
     return round(last + (settled_tokens - last) * (high - target) / (high - low))
+
+
+def matched_tokens(match: dict[str, Any]) -> int | None:
+    """Return xling's tokens to the target of `match` (tokens_to_reach's): the interpolated crossing, else the
+    evaluation it is first at or below the target from."""
+    return match.get("crossing_tokens") or match["tokens"]
 
 
 def equal_loss_figures(
     match: dict[str, Any], trainer_tokens: int, xling_speed: float, trainer_speed: float
 ) -> dict[str, Any]:
-    """Return the report's time-to-equal-loss fields: `match` (tokens_to_reach's), xling's tokens there (its
-    interpolated crossing, else the evaluation it is first at or below the target from) over the Trainer's
-    `trainer_tokens`, and the speed ratio once those extra tokens are paid for."""
-    tokens = match.get("crossing_tokens") or match["tokens"]
+    """Return the report's time-to-equal-loss fields: `match` (tokens_to_reach's), xling's tokens there
+    (`matched_tokens`) over the Trainer's `trainer_tokens`, and the speed ratio once those extra tokens are
+    paid for."""
+    tokens = matched_tokens(match)
     ratio = round(tokens / trainer_tokens, 3) if tokens else None
     return {
         "tokens_to_match_hf_bf16": match,
@@ -381,7 +385,7 @@ def print_equal_loss(report: dict[str, Any], unit: str) -> None:
     """Print where xling's held-out loss reaches the bf16 Trainer's to stay (`equal_loss_figures`)."""
     match = report["tokens_to_match_hf_bf16"]
     if match["tokens"]:
-        crossing = match.get("crossing_tokens") or match["tokens"]
+        crossing = matched_tokens(match)
         print(f"xling's held-out loss stays at or below the bf16 Trainer's ({match['target']:.3f}) from "
               f"~{crossing:,} {unit} on (interpolated between evaluations, {match['tokens']:,} at the first "
               f"one there; {report['token_ratio_at_equal_heldout']}x its): "

@@ -15,8 +15,9 @@ def set_attention(model: nn.Module, implementation: str | None) -> bool:
     """Return whether `model` now runs with the attention `implementation` (None: leave it; True).
 
     transformers' `set_attn_implementation` only warns, leaving the model as it was, where a model cannot
-    switch (it raises where the kernels are not installed), so the result is read back from the config. A module without that method (not a transformers
-    model) is switched through its config's `_attn_implementation`, where it has one.
+    switch (it raises where the kernels are not installed), so the result is read back from the config. A
+    module without that method (not a transformers model) is switched through its config's
+    `_attn_implementation`, where it has one.
     """
     if implementation is None:
         return True

@@ -50,7 +50,8 @@ _SWAP = threading.Lock()
 def _dispatching_dropout(
     input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
 ) -> torch.Tensor:
-    """Return `cpu_dropout(...)` inside a `faster_cpu_dropout` block of this thread, torch's dropout elsewhere."""
+    """Return `cpu_dropout(...)` inside a `faster_cpu_dropout` block of this thread, elsewhere the dropout
+    `torch.nn.functional.dropout` was before the first open block (torch's own unless patched)."""
     if getattr(_ACTIVE, "depth", 0) > 0:
         return cpu_dropout(input, p, training, inplace)
     return _BEFORE[0](input, p, training, inplace)
