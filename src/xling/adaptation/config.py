@@ -36,6 +36,12 @@ class AdaptVocabularyConfig:
     change: a new piece they would use is not added. Always protected besides: the bundled parallel sample's
     languages that the model has, and the pivot side of the dictionary and parallel pairs."""
 
+    drop_marks: bool = True
+    """Remove, in the tokenizer's normalizer, the marks the new language's script writes at will (Arabic
+    harakat, shadda, sukun and tatweel; Hebrew and Syriac vowel points) where the old vocabulary has no piece
+    with them and no protected text uses them: vocalised text then reads as unvocalised text does instead of
+    falling apart into letters and bytes."""
+
 
 @dataclass
 class AdaptStaticConfig:

@@ -361,7 +361,8 @@ def _extended_tokenizer(
     learnt_from = [text for text in data.new_texts() if text not in held_out]
     tokenizer, report = extend_vocabulary(base, learnt_from, max_new=config.vocabulary.max_new,
                                           learn_size=config.vocabulary.learn_size, protected_texts=protected,
-                                          scripts=new_scripts(config, data))  # fmt: skip
+                                          scripts=new_scripts(config, data),
+                                          drop_marks=config.vocabulary.drop_marks)  # fmt: skip
     return tokenizer, report.to_dict(), False
 
 

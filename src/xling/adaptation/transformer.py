@@ -738,7 +738,7 @@ def new_vocabulary(config: AdaptConfig, output: Path, base_tokenizer, data: Adap
         base_tokenizer.backend_tokenizer, [t for t in data.new_texts() if t not in unseen],
         max_new=config.vocabulary.max_new,
         learn_size=config.vocabulary.learn_size, protected_texts=protected_texts,
-        scripts=new_scripts(config, data),
+        scripts=new_scripts(config, data), drop_marks=config.vocabulary.drop_marks,
     )  # fmt: skip
     tokenizer = extended_tokenizer(base_tokenizer, backend)
     return (

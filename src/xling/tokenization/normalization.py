@@ -1,8 +1,12 @@
-"""Two repairs of a tokenizer's coverage that keep every old id: character replacements and script variants.
+"""Repairs of a tokenizer's coverage that keep every old id: character replacements, optional marks dropped,
+and script variants.
 
 - `add_replacements` adds plain character replacements (`ё` -> `е`) to the normalizer, for letters
   a vocabulary never learnt a piece for although its training text spells the same words without them
   (Russian writes `ё` as `е` almost everywhere, so the Bible has no `ё` piece and the letter became bytes);
+- `drop_characters` makes the normalizer remove characters, and `optional_marks` names those a script's
+  writers put in or leave out at will (Arabic harakat and tatweel, Hebrew and Syriac vowel points): pieces
+  learned on unvocalised text then read vocalised text too, where each mark cut a word into single letters;
 - `variant_pieces` spells each piece another way (Simplified Chinese pieces in Traditional characters, with a
   converter such as OpenCC's s2t) and returns the spellings the vocabulary lacks, each with the id of the
   piece it copies: appended with the same score and a copy of that row, Traditional text is segmented and
@@ -26,9 +30,53 @@ def add_replacements(tokenizer: Tokenizer, replacements: Mapping[str, str]) -> T
 
     After NFKC, so that text spelling a key decomposed (`е` + U+0308 for `ё`, which NFKC composes) is
     replaced too; keys are taken in NFKC, the form they can have there."""
-    data = json.loads(tokenizer.to_str())
     steps = [{"type": "Replace", "pattern": {"String": unicodedata.normalize("NFKC", old)}, "content": new}
              for old, new in replacements.items()]  # fmt: skip
+    return _after_nfkc(tokenizer, steps)
+
+
+# the blocks of scripts whose writers mark vowels (and more) at will; a nonspacing mark there is optional, as
+# is the Arabic tatweel that stretches a word. Not Indic, Thai or Ethiopic marks: those are parts of letters
+_OPTIONAL_MARK_BLOCKS = {
+    "Arab": [(0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)],
+    "Hebr": [(0x0591, 0x05C7), (0xFB1D, 0xFB4F)],
+    "Syrc": [(0x0700, 0x074F)],
+}
+_TATWEEL = "\u0640"
+
+
+def optional_marks(script: str) -> str:
+    """Return the characters text in `script` (ISO 15924) carries or leaves out without changing its words:
+    Arabic-script harakat, shadda, sukun, the dagger alef, Quranic signs and tatweel; Hebrew points and
+    cantillation; Syriac vowel points; "" for other scripts."""
+    marks = [chr(code) for start, end in _OPTIONAL_MARK_BLOCKS.get(script, []) for code in range(start, end + 1)
+             if unicodedata.category(chr(code)) == "Mn"]  # fmt: skip
+    return "".join(marks) + (_TATWEEL if script == "Arab" else "")
+
+
+def droppable_marks(tokenizer: Tokenizer, scripts: Iterable[str], texts: Iterable[str]) -> str:
+    """Return the optional marks of `scripts` (`optional_marks`) that no piece of `tokenizer` holds and none of
+    `texts` (e.g. protected old-language text) uses: a vocabulary without them read each as a byte fallback
+    between single letters, so removing them changes no text that it had pieces for."""
+    candidates = dict.fromkeys(mark for script in scripts for mark in optional_marks(script))
+    in_pieces = {char for piece, _ in unigram_vocabulary(tokenizer) for char in piece}
+    used = set().union(*map(set, texts))
+    return "".join(mark for mark in candidates if mark not in in_pieces and mark not in used)
+
+
+def drop_characters(tokenizer: Tokenizer, characters: str) -> Tokenizer:
+    """Return a copy of `tokenizer` whose normalizer removes each of `characters`, right after NFKC (as
+    `add_replacements`); `tokenizer` itself when `characters` is empty."""
+    if not characters:
+        return tokenizer
+    pattern = "[" + "".join(f"\\x{{{ord(char):04X}}}" for char in dict.fromkeys(characters)) + "]"
+    return _after_nfkc(tokenizer, [{"type": "Replace", "pattern": {"Regex": pattern}, "content": ""}])
+
+
+def _after_nfkc(tokenizer: Tokenizer, steps: list[dict[str, object]]) -> Tokenizer:
+    """Return a copy of `tokenizer` with the normalizer `steps` after SentencePiece's NFKC (`Precompiled`)
+    where it has one, else first."""
+    data = json.loads(tokenizer.to_str())
     current = data.get("normalizer")
     if current is None:
         data["normalizer"] = {"type": "Sequence", "normalizers": steps}

@@ -50,12 +50,15 @@ class VocabularyExtension:
     """New pieces left out because the protected old-language text would have used them."""
     other_script: int = 0
     """New pieces left out because a letter of theirs is not in the new language's scripts."""
+    marks_dropped: int = 0
+    """Optional marks of the new language's script that the extended tokenizer's normalizer removes
+    (xling.tokenization.normalization.droppable_marks)."""
 
     def to_dict(self) -> dict[str, int]:
         """Return the counts as JSON-able data (for xling.json)."""
         return {"old_size": self.old_size, "added": len(self.pieces), "learned": self.learned,
                 "known": self.known, "capped": self.capped, "protected": self.protected,
-                "other_script": self.other_script}  # fmt: skip
+                "other_script": self.other_script, "marks_dropped": self.marks_dropped}  # fmt: skip
 
 
 def unigram_vocabulary(tokenizer: Tokenizer) -> list[tuple[str, float]]:
@@ -181,21 +184,31 @@ def extend_vocabulary(
     learn_size: int,
     protected_texts: Sequence[str] = (),
     scripts: Collection[str] = (),
+    drop_marks: bool = False,
 ) -> tuple[Tokenizer, VocabularyExtension]:
     """Return (`base` extended with up to `max_new` pieces learned on `texts`, what was done).
 
     `learn_size` is the size of the Unigram model learned on `texts` (it is lowered to what the text
     supports); `protected_texts` are old-language sentences whose segmentation must not change; `scripts`
     (ISO 15924), when given, are the only scripts a new piece's letters may be in, so that stray English
-    or romanised words in a tweet corpus do not become pieces that English text would then use.
+    or romanised words in a tweet corpus do not become pieces that English text would then use. With
+    `drop_marks`, the normalizer first learns to remove the optional marks of `scripts` (Arabic harakat,
+    Hebrew points) that no old piece and no protected text has, before the pieces are learned.
     """
     if max_new < 0:
         raise ConfigError(f"vocabulary.max_new: {max_new} must be 0 or more")
     unigram_vocabulary(base)  # refuses a non-Unigram tokenizer before any work
+    marks = ""
+    if drop_marks:
+        from xling.tokenization.normalization import drop_characters, droppable_marks
+
+        marks = droppable_marks(base, scripts, protected_texts)
+        base = drop_characters(base, marks)
     old_size = base.get_vocab_size(with_added_tokens=True)
     learned = learn_pieces(base, texts, vocab_size=learn_size) if max_new and texts else []
     fresh, known, capped, other_script = new_pieces(base, learned, limit=max_new, scripts=scripts)
     kept, dropped = protect(base, fresh, protected_texts)
     report = VocabularyExtension(old_size=old_size, pieces=[p for p, _ in kept], learned=len(learned),
-                                 known=known, capped=capped, protected=dropped, other_script=other_script)  # fmt: skip
+                                 known=known, capped=capped, protected=dropped, other_script=other_script,
+                                 marks_dropped=len(marks))  # fmt: skip
     return extend_tokenizer(base, kept), report
