@@ -78,10 +78,11 @@ DEFAULT_TRANSLATOR: str | None = None
 # Per margin: the threshold `xling bot tune` chose on the bundled dev set (dev.<lang>.tsv: 90 questions the
 # FAQ answers, 90 it does not, 9 languages) for xling-mini with lexical weight 2, maximising the mean of
 # the rate of right answers and the rate of correct "no answer".
-# Re-chosen 2026-12-05 for xling-mini re-shipped with 400 adaptation steps, whose Arabic and Hindi vectors
-# (languages of the dev set) moved (0.1706 / 1.2455 / 0.924 before); tests/bot/test_evaluate.py checks that
-# tuning on the bundled dev set gives them again.
-DEFAULT_THRESHOLDS = {"distance": 0.1268, "ratio": 1.1875, "absolute": 0.9283}
+# Re-chosen 2026-12-06 for xling-mini re-shipped with Arabic's optional marks dropped, whose Arabic vectors
+# (a language of the dev set) moved: 0.1268 / 1.1875 / 0.9283 before (the distance margin's dev figures 44.4%
+# answered right, 86.7% handed over, against 53.3% and 78.9% now); 0.1706 / 1.2455 / 0.924 before 2026-12-05.
+# tests/bot/test_evaluate.py checks that tuning on the bundled dev set gives them again.
+DEFAULT_THRESHOLDS = {"distance": 0.0896, "ratio": 1.2466, "absolute": 0.927}
 # A detection less sure than this is taken as "und" (the answer stays in the FAQ's language rather than a
 # wrong one): chosen on the bundled dev set, where the detector got 2 of 180 questions wrong, both below
 # it (swa -> cjk 0.36, swa -> lin 0.18), and 2 of the 178 right ones fall below it too.
