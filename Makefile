@@ -17,9 +17,10 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/xling quickstart
 
 # two or more workers (pytest-xdist), whole files per worker so module fixtures are built once: 181 s
-# against about 280 s in one process on 2 cores
+# against about 280 s in one process on 2 cores (when the suite was smaller). Files go out in collection order
+# (--no-loadscope-reorder: not by their number of tests), the slowest first (tests/conftest.py)
 test: $(VENV)/.installed
-	$(VENV)/bin/pytest -x -q -n auto --maxprocesses 4 --dist loadfile --durations=15
+	$(VENV)/bin/pytest -x -q -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder --durations=15
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -14,9 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 # The slowest test files, sent to the xdist workers first: whole files go to one worker (--dist loadfile), so
 # one of these started late would run alone at the end while the other worker idles (longest-first
-# scheduling); every other file keeps its place. Their tests' seconds in `make test` on 2 cores (2026-12-06,
-# --junitxml): 66, 49, 43, 24, 22, 18, 17, 17; the next file takes 16. The suite took 287 s with this order,
-# 313 s in the run just before without it (the quickstart file, 66 s, was collected late).
+# scheduling); every other file keeps its place. `make test` passes --no-loadscope-reorder, else xdist would
+# send the files with the most tests first instead. Their tests' seconds in `make test` on 2 cores
+# (2026-12-06, --junitxml): 66, 49, 43, 24, 22, 18, 17, 17; the next file takes 16.
 SLOW_FILES_FIRST = (
     "tests/test_quickstart.py",
     "tests/embeddings/test_onnx.py",

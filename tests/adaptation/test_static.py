@@ -64,6 +64,45 @@ def test_made_up_language_becomes_retrievable_and_old_vectors_stay_bit_identical
     )
 
 
+SUKUN = "\u0652"  # not in the sample tokenizer's pieces, unlike fatha, damma, kasra and shadda
+ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنه"
+
+
+def _arabic_cipher(text: str) -> str:
+    """Return `text` in a made-up language written in Arabic letters (lower case, a-z mapped to letters)."""
+    return text.lower().translate(str.maketrans("abcdefghijklmnopqrstuvwxyz", ARABIC_LETTERS))
+
+
+@pytest.mark.parametrize("drop_marks", [True, False])
+def test_an_arabic_script_language_reads_past_its_optional_marks(tmp_path, tiny_static, drop_marks):
+    english = sample_sentences("eng")[:150]
+    words = sorted(
+        {w for s in english for w in s.lower().replace(".", " ").replace(",", " ").split() if w.isalpha()}
+    )
+    # the dictionary is vocalised (a sukun after each word's first letter), the sentences are not
+    dictionary = tmp_path / "dict.tsv"
+    dictionary.write_text("".join(f"{w}\t{_arabic_cipher(w)[0]}{SUKUN}{_arabic_cipher(w)[1:]}\n" for w in words),
+                          encoding="utf-8")  # fmt: skip
+    parallel = tmp_path / "parallel.tsv"
+    parallel.write_text("".join(f"{s}\t{_arabic_cipher(s)}\n" for s in english), encoding="utf-8")
+    config = small_config(
+        tiny_static, tmp_path / "out", dictionary=[str(dictionary)], parallel=[str(parallel)]
+    )
+    config.language, config.vocabulary.drop_marks, config.training.max_steps = "arb", drop_marks, 1
+    result = adapt(config)
+    plain = _arabic_cipher(english[0])
+    vocalised = "".join(f"{char}{SUKUN}" if char in ARABIC_LETTERS else char for char in plain)
+    encoder = Encoder.load(result.output)
+    same = np.array_equal(encoder.encode([vocalised]), encoder.encode([plain]))
+    recorded = json.loads((tmp_path / "out" / "xling.json").read_text())["adaptations"][-1]["vocabulary"]
+    if drop_marks:
+        assert SUKUN in result.vocabulary["dropped_marks"] and recorded["marks_dropped"] > 0 and same
+        # the vocalised dictionary words seed the rows of the plain whole-word pieces they are read as
+        assert result.vocabulary["initialised"]["translated"] > 20
+    else:
+        assert recorded["marks_dropped"] == 0 and not same
+
+
 def test_extension_keeps_old_token_ids(tmp_path, tiny_static, cipher_data):
     result = adapt(small_config(tiny_static, tmp_path / "adapted", text=[str(cipher_data["text"])],
                                 dictionary=[f"eng-kat={cipher_data['dictionary']}"]))  # fmt: skip
@@ -451,16 +490,16 @@ def test_held_out_pairs_teach_nothing(tmp_path, tiny_static, cipher_data, monkey
     seen: dict[str, list] = {"seeds": [], "glosses": [], "examples": []}
     initial_rows, translations, build = static.initial_rows, static.translations, static.build_examples
 
-    def spy_rows(tokenizer, rows, pieces, dictionary, *rest):
+    def spy_rows(tokenizer, rows, pieces, dictionary, *rest, **options):
         seen["seeds"] += dictionary
-        return initial_rows(tokenizer, rows, pieces, dictionary, *rest)
+        return initial_rows(tokenizer, rows, pieces, dictionary, *rest, **options)
 
-    def spy_translations(dictionary):
+    def spy_translations(dictionary, *rest):
         seen["glosses"] += dictionary
-        return translations(dictionary)
+        return translations(dictionary, *rest)
 
-    def spy_build(data, tokenizer, dev_share, seed, prompt=""):
-        train_set, dev_set, pivots = build(data, tokenizer, dev_share, seed, prompt)
+    def spy_build(data, tokenizer, dev_share, seed, prompt="", **options):
+        train_set, dev_set, pivots = build(data, tokenizer, dev_share, seed, prompt, **options)
         seen["examples"] = list(zip(train_set.texts, train_set.kind, strict=True))
         seen["held"] = static.held_out_pairs(data, dev_share, seed)
         return train_set, dev_set, pivots

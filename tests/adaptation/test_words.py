@@ -36,3 +36,16 @@ def test_indic_text_whose_words_are_in_the_dictionary_gives_text_examples(sample
     tokenizer = Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json"))
     train, _, _ = build_examples(data, tokenizer, 0.0, 0)
     assert train.counts()["text"] == len(texts)
+
+
+def test_dictionary_words_and_text_are_looked_up_without_the_marks_the_tokenizer_drops():
+    kasra, fatha = "\u0650", "\u064e"
+    table = translations([("book", f"ك{kasra}ت{fatha}اب"), ("read", "قرأ")], ignore=kasra + fatha)
+    assert set(table) == {"كتاب", "قرأ"}
+    assert translate_words(f"ق{fatha}ر{fatha}أ ك{kasra}تاب", None, table, ignore=kasra + fatha) == (
+        "read book",
+        2,
+        2,
+    )
+    # without `ignore`, a vocalised word is another word
+    assert translate_words("كتاب", None, translations([("book", f"ك{kasra}تاب")]))[1] == 0

@@ -38,9 +38,10 @@ class AdaptVocabularyConfig:
 
     drop_marks: bool = True
     """Remove, in the tokenizer's normalizer, the marks the new language's script writes at will (Arabic
-    harakat, shadda, sukun and tatweel; Hebrew and Syriac vowel points) where the old vocabulary has no piece
-    with them and no protected text uses them: vocalised text then reads as unvocalised text does instead of
-    falling apart into letters and bytes."""
+    script: harakat, shadda, sukun, the dagger alef, Quranic signs and tatweel; no other script yet) where the
+    old vocabulary has no piece with them and no protected text uses them: vocalised text then reads as
+    unvocalised text does instead of falling apart into letters and bytes. A run recorded before this
+    setting existed dropped none (`recorded_defaults`)."""
 
 
 @dataclass
@@ -245,6 +246,14 @@ class AdaptConfig:
                 f"transformer.mlm_probability: {self.transformer.mlm_probability} must be in (0, 1)"
             )
         self.training.validate()
+
+
+def recorded_defaults() -> AdaptConfig:
+    """Return the settings a recorded run that lacks a field ran with: the defaults, but for
+    `vocabulary.drop_marks`, which runs recorded before it existed did not do."""
+    config = AdaptConfig()
+    config.vocabulary.drop_marks = False
+    return config
 
 
 def load_adapt_config(recipe: str | Path | None, overrides: Iterable[str], **fields: Any) -> AdaptConfig:

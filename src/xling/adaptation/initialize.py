@@ -37,12 +37,17 @@ def composed_rows(base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str])
 
 
 def translated_rows(
-    base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]]
+    base: Tokenizer,
+    embedding: np.ndarray,
+    pieces: Sequence[str],
+    dictionary: Sequence[tuple[str, str]],
+    ignore: str = "",
 ) -> dict[int, np.ndarray]:
     """Return {index of a piece: its row} for the whole-word pieces (`▁word`) that `dictionary` (pivot
-    word, new word) translates (by form, xling.adaptation.words.translations): the mean over its
-    translations of the mean old row of each translation."""
-    table = translations(dictionary)
+    word, new word) translates (by form without the characters of `ignore`, the marks the tokenizer drops;
+    xling.adaptation.words.translations): the mean over its translations of the mean old row of each
+    translation."""
+    table = translations(dictionary, ignore)
     rows: dict[int, np.ndarray] = {}
     for i, piece in enumerate(pieces):
         if not piece.startswith(WORD_START):
@@ -68,13 +73,15 @@ def initial_rows(
     pieces: Sequence[str],
     dictionary: Sequence[tuple[str, str]] = (),
     reading: Callable[..., str] | None = None,
+    ignore: str = "",
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Return (the starting rows of `pieces`, how many came from each method: "translated", "composed", and
-    of the composed ones "transliterated", those `reading` wrote differently)."""
+    of the composed ones "transliterated", those `reading` wrote differently). `ignore`: characters the
+    extended tokenizer drops (its `dropped_marks`), left out when a piece is looked up in `dictionary`."""
     # a piece inside a word is read as such (an Arabic piece starting with ال is no article there)
     spelled = [reading(p, word_start=p.startswith(WORD_START)) for p in pieces] if reading else list(pieces)
     rows = composed_rows(base, embedding, spelled)
-    translated = translated_rows(base, embedding, pieces, dictionary)
+    translated = translated_rows(base, embedding, pieces, dictionary, ignore)
     for i, row in translated.items():
         rows[i] = row
     counts = {"translated": len(translated), "composed": len(pieces) - len(translated)}

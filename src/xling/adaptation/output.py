@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from xling.adaptation.config import AdaptConfig
+from xling.adaptation.config import AdaptConfig, recorded_defaults
 from xling.adaptation.data import NAMED_SPEC
 from xling.artifacts import METADATA_FILE
 from xling.atomic import shown_names, write_json_atomically
@@ -206,7 +206,7 @@ def check_run_record(folder: Path, config: AdaptConfig, files: Sequence[Path]) -
         raise DataError("the run's record holds no settings; start the run again with --overwrite", path)
     # both in one form: a record written before the forms were made one holds them as the run was given them
     check_resume_config(comparable_settings(saved_config), comparable_settings(record["config"]),
-                        VOCABULARY_MAY_CHANGE, str(folder), comparable_settings(_as_json_data(AdaptConfig())),
+                        VOCABULARY_MAY_CHANGE, str(folder), comparable_settings(_as_json_data(recorded_defaults())),
                         what="other settings than the run's saved vocabulary was made with",
                         advice="; resume with the run's settings, or start again with --overwrite")  # fmt: skip
     allow = config.training.resume_on_changed_data

@@ -39,7 +39,7 @@ from safetensors.torch import save_file
 from tokenizers import Tokenizer
 from torch import nn
 
-from xling.adaptation.config import KINDS, AdaptConfig
+from xling.adaptation.config import KINDS, AdaptConfig, recorded_defaults
 from xling.adaptation.data import AdaptData, names_same_language, written_scripts
 from xling.adaptation.initialize import initial_rows
 from xling.adaptation.output import (
@@ -249,13 +249,15 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     tokenizer, vocabulary, resumed = _extended_tokenizer(base.tokenizer, data, config, protected, output,
                                                          {new for new, _ in held})  # fmt: skip
     pieces = [piece for piece, _ in unigram_vocabulary(tokenizer)[len(old_rows) :]]
+    # a run whose saved vocabulary predates vocabulary.drop_marks dropped none
+    dropped = str(vocabulary.get("dropped_marks", ""))
     rows, init_counts = initial_rows(
-        base.tokenizer, old_rows.numpy(), pieces, _train_dictionary(data, held), data.reading
+        base.tokenizer, old_rows.numpy(), pieces, _train_dictionary(data, held), data.reading, ignore=dropped
     )
 
     say("building examples")
     train_set, dev_set, pivot_texts = build_examples(
-        data, tokenizer, config.dev_share, config.seed, base.prompt
+        data, tokenizer, config.dev_share, config.seed, base.prompt, ignore=dropped
     )
     unused = {k for k, w in kind_weights(config.static.weights, train_set.counts()).items() if w == 0}
     if len(unused) < len(train_set.counts()):  # else AdaptBatches says that every kind weighs 0
@@ -286,7 +288,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     result = train(objective, batches, config.training, output, resume=config.resume,
                    run_config=comparable_settings(config_to_dict(config)),
                    may_change=("output", "resume", "overwrite"), description=f"adapt {data.language}",
-                   run_defaults=comparable_settings(config_to_dict(AdaptConfig())),
+                   run_defaults=comparable_settings(config_to_dict(recorded_defaults())),
                    recorded_form=comparable_settings, data_files=data.files)  # fmt: skip
     # trained where training.device put it (a GPU with "auto"); scored and saved on the CPU, as the base is
     encoder.cpu()
@@ -449,21 +451,22 @@ def old_language_changes(
 
 
 def build_examples(
-    data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int, prompt: str = ""
+    data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int, prompt: str = "", ignore: str = ""
 ) -> tuple[Examples, Examples, list[str]]:
     """Return (training examples, dev examples, the pivot texts their targets index). The dev pairs
     (`held_out_pairs`) teach nothing: neither the glosses of text sentences nor, as a text sentence, a held-out
-    sentence itself. `prompt` (the model's default prompt) goes before each new text, as the model reads it."""
+    sentence itself. `prompt` (the model's default prompt) goes before each new text, as the model reads it;
+    words are glossed without the characters of `ignore` (the marks `tokenizer` drops)."""
     pivots: dict[str, int] = {}
     held = held_out_pairs(data, dev_share, seed)
     held_texts = {new for new, _ in held}
     pairs: list[tuple[str, str, str]] = [(new, pivot, "parallel") for pivot, new in data.parallel]
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
-    table = translations(_train_dictionary(data, held))
+    table = translations(_train_dictionary(data, held), ignore)
     for text, lemmas in zip(data.texts, data.lemmas, strict=True):
         if text in held_texts:
             continue
-        translation, translated, words = translate_words(text, lemmas, table)
+        translation, translated, words = translate_words(text, lemmas, table, ignore)
         if translated >= max(1, 0.3 * words):
             pairs.append((text, translation, "text"))
     if data.reading is not None:

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.adaptation.config import AdaptConfig, given_training
+from xling.adaptation.config import AdaptConfig, given_training, recorded_defaults
 from xling.adaptation.data import AdaptData
 from xling.adaptation.initialize import initial_rows
 from xling.adaptation.output import (
@@ -237,12 +237,14 @@ def extended_tokenizer(tokenizer, backend) -> Any:
 
 
 def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]],
-                    new_size: int, first_regular: int,
-                    reading: Callable[..., str] | None = None) -> dict[str, int]:  # fmt: skip
+                    new_size: int, first_regular: int, reading: Callable[..., str] | None = None,
+                    ignore: str = "") -> dict[str, int]:  # fmt: skip
     """Return how the new rows started (initial_rows' counts) after resizing `model` to `new_size` tokens.
 
     Rows old_size.. get the FVT / dictionary rows (input embeddings, and the output ones when they are not
-    tied; FVT over `reading(piece)`, a transliteration, when given); the output bias of the new tokens gets the mean over the old regular tokens (ids first_regular..).
+    tied; FVT over `reading(piece)`, a transliteration, when given; dictionary words looked up without the
+    characters of `ignore`, the marks the extended tokenizer drops); the output bias of the new tokens gets the
+    mean over the old regular tokens (ids first_regular..).
     """
     old_size = new_size - len(pieces)
     inputs = model.get_input_embeddings()
@@ -258,13 +260,13 @@ def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dicti
     start_bias = float(model.lm_head.bias.detach()[first_regular:old_size].float().mean())
     # mean_resizing=False: every new row is set below, drawing them from the old rows' covariance is wasted
     model.resize_token_embeddings(max(rows_before, new_size), mean_resizing=False)
-    rows, counts = initial_rows(base_backend, old_inputs, pieces, dictionary, reading)
+    rows, counts = initial_rows(base_backend, old_inputs, pieces, dictionary, reading, ignore)
     new = slice(old_size, new_size)
     with torch.no_grad():
         weight = model.get_input_embeddings().weight
         weight[new] = torch.from_numpy(rows).to(weight.dtype)
         if old_outputs is not None:
-            out_rows, _ = initial_rows(base_backend, old_outputs, pieces, dictionary, reading)
+            out_rows, _ = initial_rows(base_backend, old_outputs, pieces, dictionary, reading, ignore)
             out_weight = model.get_output_embeddings().weight
             out_weight[new] = torch.from_numpy(out_rows).to(out_weight.dtype)
         model.lm_head.bias[new] = start_bias
@@ -649,7 +651,7 @@ def adapt_transformer(
     old_size = vocabulary["old_size"]
     vocabulary["initialised"] = grow_embeddings(model, base_tokenizer.backend_tokenizer, pieces, data.dictionary,
                                                 len(tokenizer), first_regular_id(base_tokenizer),
-                                                data.reading)  # fmt: skip
+                                                data.reading, str(vocabulary.get("dropped_marks", "")))  # fmt: skip
     save_run_state(output, tokenizer, {k: v for k, v in vocabulary.items() if k != "initialised"}, config,
                    data.files)  # fmt: skip
     say(f"vocabulary {old_size:,} -> {len(tokenizer):,} tokens; training on {len(train_texts):,} sentences")
@@ -674,7 +676,7 @@ def adapt_transformer(
     result = train(objective, batches, training, output, resume=config.resume,
                    run_config=comparable_settings(run_config), may_change=RESUMABLE,
                    description=f"adapt {data.language}",
-                   run_defaults=comparable_settings(config_to_dict(AdaptConfig())),
+                   run_defaults=comparable_settings(config_to_dict(recorded_defaults())),
                    recorded_form=comparable_settings, data_files=data.files)  # fmt: skip
 
     staging = output / f".{STATE_DIR}-model.tmp"

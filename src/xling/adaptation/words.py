@@ -19,19 +19,22 @@ WORD = regex.compile(r"[\p{L}\p{M}\p{N}_\u200c\u200d]+")
 MIN_STEM, MIN_STEM_SHARE = 3, 0.4
 
 
-def translations(dictionary: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
-    """Return {new word (lower case, NFC): its pivot translations in file order} of the single-word entries."""
+def translations(dictionary: Sequence[tuple[str, str]], ignore: str = "") -> dict[str, list[str]]:
+    """Return {new word (lower case, NFC, without the characters of `ignore`): its pivot translations in file
+    order} of the single-word entries. `ignore`: the marks the tokenizer drops (vocabulary.drop_marks), so
+    that a vocalised dictionary word is found as the plain piece or text word it is read as."""
     table: dict[str, list[str]] = defaultdict(list)
     for pivot_word, new_word in dictionary:
         if len(new_word.split()) == 1:
-            table[_folded(new_word)].append(pivot_word)
+            table[_folded(new_word, ignore)].append(pivot_word)
     return dict(table)
 
 
-def _folded(text: str) -> str:
+def _folded(text: str, ignore: str = "") -> str:
     """Return `text` as words are looked up: lower case, composed (NFC), so that a decomposed `nước` in the
-    text finds the composed one of the dictionary."""
-    return unicodedata.normalize("NFC", text.lower())
+    text finds the composed one of the dictionary, and without the characters of `ignore`."""
+    folded = unicodedata.normalize("NFC", text.lower())
+    return folded.translate(dict.fromkeys(map(ord, ignore))) if ignore else folded
 
 
 def look_up(word: str, table: Mapping[str, object], lemma: str = "") -> str | None:
@@ -49,12 +52,13 @@ def look_up(word: str, table: Mapping[str, object], lemma: str = "") -> str | No
 
 
 def translate_words(
-    text: str, lemmas: list[tuple[str, str]] | None, table: Mapping[str, list[str]]
+    text: str, lemmas: list[tuple[str, str]] | None, table: Mapping[str, list[str]], ignore: str = ""
 ) -> tuple[str, int, int]:
     """Return (the word-by-word translation of `text` (first translation of each word found), words
-    translated, words)."""
-    lemma_of = {_folded(word): _folded(lemma) for word, lemma in lemmas or []}
-    words = WORD.findall(_folded(text))
+    translated, words); words and lemmas are looked up without the characters of `ignore` (as `table`'s
+    keys, `translations(..., ignore)`)."""
+    lemma_of = {_folded(word, ignore): _folded(lemma, ignore) for word, lemma in lemmas or []}
+    words = WORD.findall(_folded(text, ignore))
     out = []
     for word in words:
         key = look_up(word, table, lemma_of.get(word, ""))

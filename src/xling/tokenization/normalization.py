@@ -5,8 +5,8 @@ and script variants.
   a vocabulary never learnt a piece for although its training text spells the same words without them
   (Russian writes `ё` as `е` almost everywhere, so the Bible has no `ё` piece and the letter became bytes);
 - `drop_characters` makes the normalizer remove characters, and `optional_marks` names those a script's
-  writers put in or leave out at will (Arabic harakat and tatweel, Hebrew and Syriac vowel points): pieces
-  learned on unvocalised text then read vocalised text too, where each mark cut a word into single letters;
+  writers put in or leave out at will (Arabic harakat, shadda, sukun and tatweel): pieces learned on
+  unvocalised text then read vocalised text too, where each mark cut a word into single letters;
 - `variant_pieces` spells each piece another way (Simplified Chinese pieces in Traditional characters, with a
   converter such as OpenCC's s2t) and returns the spellings the vocabulary lacks, each with the id of the
   piece it copies: appended with the same score and a copy of that row, Traditional text is segmented and
@@ -35,54 +35,62 @@ def add_replacements(tokenizer: Tokenizer, replacements: Mapping[str, str]) -> T
     return _after_nfkc(tokenizer, steps)
 
 
-# the blocks of scripts whose writers mark vowels (and more) at will; a nonspacing mark there is optional, as
-# is the Arabic tatweel that stretches a word. Not Indic, Thai or Ethiopic marks: those are parts of letters
-_OPTIONAL_MARK_BLOCKS = {
-    "Arab": [(0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)],
-    "Hebr": [(0x0591, 0x05C7), (0xFB1D, 0xFB4F)],
-    "Syrc": [(0x0700, 0x074F)],
-}
+# the marks Arabic-script writers put in or leave out at will: Quranic honorifics and annotation signs, tanwin,
+# the short vowels, shadda and sukun, the dagger alef; tatweel stretches a word and is not a letter either.
+# Not hamza or madda above and below (U+0653-0655: with alef, waw or yeh NFKC makes them one letter, and
+# Persian writes its ezafe with one), nor the vowel signs of Kashmiri and Pashto (U+0656-065F) or the Ajami
+# and Quranic extensions (U+08xx): those are spelling. No other script's marks: Hebrew points, optional in
+# Hebrew, are letters' parts in Yiddish; Indic, Thai or Ethiopic signs are parts of their syllables.
+_OPTIONAL_MARK_RANGES = {"Arab": [(0x0610, 0x061A), (0x064B, 0x0652), (0x0670, 0x0670), (0x06D6, 0x06ED)]}
 _TATWEEL = "\u0640"
 
 
 def optional_marks(script: str) -> str:
     """Return the characters text in `script` (ISO 15924) carries or leaves out without changing its words:
-    Arabic-script harakat, shadda, sukun, the dagger alef, Quranic signs and tatweel; Hebrew points and
-    cantillation; Syriac vowel points; "" for other scripts."""
-    marks = [chr(code) for start, end in _OPTIONAL_MARK_BLOCKS.get(script, []) for code in range(start, end + 1)
+    for Arabic, the harakat, shadda, sukun, the dagger alef, Quranic signs and tatweel; "" for other
+    scripts."""
+    marks = [chr(code) for start, end in _OPTIONAL_MARK_RANGES.get(script, []) for code in range(start, end + 1)
              if unicodedata.category(chr(code)) == "Mn"]  # fmt: skip
     return "".join(marks) + (_TATWEEL if script == "Arab" else "")
 
 
 def droppable_marks(tokenizer: Tokenizer, scripts: Iterable[str], texts: Iterable[str]) -> str:
-    """Return the optional marks of `scripts` (`optional_marks`) that no piece of `tokenizer` holds and none of
-    `texts` (e.g. protected old-language text) uses: a vocabulary without them read each as a byte fallback
-    between single letters, so removing them changes no text that it had pieces for."""
+    """Return the optional marks of `scripts` (`optional_marks`) that no piece of `tokenizer` holds, that none
+    of `texts` (e.g. protected old-language text) uses once normalised as `tokenizer` does, and that its
+    normalizer does not already remove. The old vocabulary read each such mark as byte pieces between single
+    letters; removing it changes no protected text and no text without it."""
+    normalizer = tokenizer.normalizer
+    normalize = normalizer.normalize_str if normalizer is not None else (lambda text: text)
     candidates = dict.fromkeys(mark for script in scripts for mark in optional_marks(script))
     in_pieces = {char for piece, _ in unigram_vocabulary(tokenizer) for char in piece}
-    used = set().union(*map(set, texts))
-    return "".join(mark for mark in candidates if mark not in in_pieces and mark not in used)
+    used = set().union(*(set(normalize(text)) for text in texts))
+    plain = normalize("a")
+    return "".join(mark for mark in candidates
+                   if mark not in in_pieces and mark not in used and normalize("a" + mark) != plain)  # fmt: skip
 
 
 def drop_characters(tokenizer: Tokenizer, characters: str) -> Tokenizer:
-    """Return a copy of `tokenizer` whose normalizer removes each of `characters`, right after NFKC (as
-    `add_replacements`); `tokenizer` itself when `characters` is empty."""
+    """Return a copy of `tokenizer` whose normalizer removes each of `characters`, right after its Unicode
+    normalization (as `add_replacements`); `tokenizer` itself when `characters` is empty."""
     if not characters:
         return tokenizer
     pattern = "[" + "".join(f"\\x{{{ord(char):04X}}}" for char in dict.fromkeys(characters)) + "]"
     return _after_nfkc(tokenizer, [{"type": "Replace", "pattern": {"Regex": pattern}, "content": ""}])
 
 
+_UNICODE_FORMS = ("Precompiled", "NFC", "NFD", "NFKC", "NFKD")
+
+
 def _after_nfkc(tokenizer: Tokenizer, steps: list[dict[str, object]]) -> Tokenizer:
-    """Return a copy of `tokenizer` with the normalizer `steps` after SentencePiece's NFKC (`Precompiled`)
-    where it has one, else first."""
+    """Return a copy of `tokenizer` with the normalizer `steps` after its (last) Unicode normalization step
+    (SentencePiece's NFKC, `Precompiled`, or an NFC / NFD / NFKC / NFKD step) where it has one, else first."""
     data = json.loads(tokenizer.to_str())
     current = data.get("normalizer")
     if current is None:
         data["normalizer"] = {"type": "Sequence", "normalizers": steps}
         return Tokenizer.from_str(json.dumps(data, ensure_ascii=False))
     sequence = current["normalizers"] if current.get("type") == "Sequence" else [current]
-    after = next((i + 1 for i, step in enumerate(sequence) if step.get("type") == "Precompiled"), 0)
+    after = max((i + 1 for i, step in enumerate(sequence) if step.get("type") in _UNICODE_FORMS), default=0)
     data["normalizer"] = {"type": "Sequence", "normalizers": [*sequence[:after], *steps, *sequence[after:]]}
     return Tokenizer.from_str(json.dumps(data, ensure_ascii=False))
 

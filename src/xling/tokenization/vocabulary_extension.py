@@ -50,15 +50,16 @@ class VocabularyExtension:
     """New pieces left out because the protected old-language text would have used them."""
     other_script: int = 0
     """New pieces left out because a letter of theirs is not in the new language's scripts."""
-    marks_dropped: int = 0
+    dropped_marks: str = ""
     """Optional marks of the new language's script that the extended tokenizer's normalizer removes
     (xling.tokenization.normalization.droppable_marks)."""
 
-    def to_dict(self) -> dict[str, int]:
-        """Return the counts as JSON-able data (for xling.json)."""
+    def to_dict(self) -> dict[str, int | str]:
+        """Return the counts (and the dropped marks) as JSON-able data (for xling.json)."""
         return {"old_size": self.old_size, "added": len(self.pieces), "learned": self.learned,
                 "known": self.known, "capped": self.capped, "protected": self.protected,
-                "other_script": self.other_script, "marks_dropped": self.marks_dropped}  # fmt: skip
+                "other_script": self.other_script, "marks_dropped": len(self.dropped_marks),
+                "dropped_marks": self.dropped_marks}  # fmt: skip
 
 
 def unigram_vocabulary(tokenizer: Tokenizer) -> list[tuple[str, float]]:
@@ -210,5 +211,5 @@ def extend_vocabulary(
     kept, dropped = protect(base, fresh, protected_texts)
     report = VocabularyExtension(old_size=old_size, pieces=[p for p, _ in kept], learned=len(learned),
                                  known=known, capped=capped, protected=dropped, other_script=other_script,
-                                 marks_dropped=len(marks))  # fmt: skip
+                                 dropped_marks=marks)  # fmt: skip
     return extend_tokenizer(base, kept), report
