@@ -8,7 +8,7 @@ from tokenizers import Tokenizer
 
 from xling.adaptation.data import AdaptData
 from xling.adaptation.static import build_examples
-from xling.adaptation.words import WORD, translate_words, translations
+from xling.adaptation.words import WORD, feature_words, translate_words, translations
 
 GUJARATI = [("water", "પાણી"), ("cold", "ઠંડું"), ("is", "છે"), ("house", "ઘર"), ("big", "મોટું")]
 
@@ -49,3 +49,15 @@ def test_dictionary_words_and_text_are_looked_up_without_the_marks_the_tokenizer
     )
     # without `ignore`, a vocalised word is another word
     assert translate_words("كتاب", None, translations([("book", f"ك{kasra}تاب")]))[1] == 0
+
+
+def test_features_say_negation_person_and_spatial_case_in_english():
+    # bilmiyorum, "I do not know": a finite verb's subject and its negation
+    assert feature_words("Aspect=Prog|Mood=Ind|Number=Sing|Person=1|Polarity=Neg|Tense=Pres") == ["not", "I"]
+    assert feature_words("Mood=Imp|Number=Plur|Person=2|Polarity=Pos") == ["you"]
+    # evimizde, "in our house": possessor and locative
+    assert feature_words("Case=Loc|Number=Sing|Number[psor]=Plur|Person=3|Person[psor]=1") == ["our", "in"]
+    # a participle's person is its possessor's, not a subject's: yaptığım, "that I did"
+    assert feature_words("Case=Nom|Number[psor]=Sing|Person[psor]=1|VerbForm=Part") == ["my"]
+    assert feature_words("Case=Nom|Number=Sing|Person=3") == [] and feature_words("") == []
+    assert feature_words("Polarity=Neg", pivot="deu") == []  # the words are English ones

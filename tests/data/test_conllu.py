@@ -96,6 +96,13 @@ def test_conllu_unspecified_lemma_is_the_form(tmp_path):
         read_conllu(write(tmp_path / "x.conllu", text.replace("1\tSleep\tsleep\tVERB", "1\tSleep\tsleep\t_")))
 
 
+def test_conllu_features_are_read_and_unannotated_ones_are_none(tmp_path):
+    text = CONLLU.replace("1\tI\tI\tPRON\tPRP\t_\t", "1\tI\tI\tPRON\tPRP\tCase=Nom|Number=Sing|Person=1\t", 1)
+    features = read_conllu(write(tmp_path / "x.conllu", text), column="feats")
+    assert features.tags == [["Case=Nom|Number=Sing|Person=1", "", "", "", ""], ["", ""]]
+    assert features.words == [["I", "do", "n't", "know", "."], ["Sleep", "!"]]
+
+
 def test_conllu_wrong_column_count_names_file_and_line(tmp_path):
     bad = CONLLU.replace("4\tknow\tknow\tVERB\tVB\t_\t0\troot\t_\tSpaceAfter=No", "4\tknow\tVERB")
     path = write(tmp_path / "bad.conllu", bad)

@@ -65,6 +65,12 @@ class AdaptStaticConfig:
     theirs: Hindi dev retrieval 72.3 at weight 0, 68.1 at 0.3, 66.0 at 1, 70.2 without a relative); kinds
     without examples are skipped (`--set static.weights.text=0` leaves text out)."""
 
+    gloss_features: bool = True
+    """Also gloss what a CoNLL-U text's morphological features say (negation, first and second person,
+    spatial cases: `bilmiyorum` -> `know not I`) into the pivot's words, for an English pivot
+    (xling.adaptation.words.feature_words). A run recorded before this setting existed glossed none
+    (`recorded_defaults`)."""
+
     train_unprotected_old_rows: bool = False
     """Also train the old rows that the new language's training examples use and no protected text uses
     (old pieces such as Turkish `▁bir` or `lar`, whose rows mean what other languages made them mean), from
@@ -250,9 +256,10 @@ class AdaptConfig:
 
 def recorded_defaults() -> AdaptConfig:
     """Return the settings a recorded run that lacks a field ran with: the defaults, but for
-    `vocabulary.drop_marks`, which runs recorded before it existed did not do."""
+    `vocabulary.drop_marks` and `static.gloss_features`, which runs recorded before they existed did not do."""
     config = AdaptConfig()
     config.vocabulary.drop_marks = False
+    config.static.gloss_features = False
     return config
 
 

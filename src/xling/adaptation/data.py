@@ -55,6 +55,9 @@ class AdaptData:
     """Sentences of the new language."""
     lemmas: list[list[tuple[str, str]] | None] = field(default_factory=list)
     """Per text: its (word, lemma) pairs when read from CoNLL-U, else None."""
+    features: list[list[str] | None] = field(default_factory=list)
+    """Per text: its syntactic words' UD features (`Case=Dat|Number=Sing`, "" for none) when read from
+    CoNLL-U, else None (xling.adaptation.words.feature_words glosses them)."""
     dictionary: list[tuple[str, str]] = field(default_factory=list)
     """(pivot word, new word) pairs."""
     parallel: list[tuple[str, str]] = field(default_factory=list)
@@ -270,12 +273,14 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
                 [*zip(w, t, strict=True), *((form, t[first]) for form, first in multiword)]
                 for w, t, multiword in zip(sentences.words, sentences.tags, sentences.multiword, strict=True)
             ]
+            features: list[list[str] | None] = list(read_conllu(path, column="feats").tags)
         except DataError as error:
             if "LEMMA" not in str(error):
                 raise
             # no lemmas (a tokenised-only file, its other columns `_` too): its sentences, with no tag required
             sentences = read_conllu(path, column=None)
             lemmas = [None] * len(sentences.words)
+            features = [None] * len(sentences.words)
         # the sentences as written (`birisiyse`), not their syntactic words (`birisi yse`): the new pieces are
         # learnt from it and it is read so; the words give the lemmas to look its words up by
         texts = sentences.texts
@@ -283,11 +288,13 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
     else:
         texts = list(read_monolingual(path))
         lemmas = [None] * len(texts)
+        features = [None] * len(texts)
         lines = _nonblank_line_numbers(path, len(texts))
     if not texts:
         raise DataError("no text in this file", path)
     data.texts.extend(texts)
     data.lemmas.extend(lemmas)
+    data.features.extend(features)
     data.sources.append({"kind": "text", "source": str(path), "items": len(texts)})
     data.files.append(path)
     return texts, lines, path

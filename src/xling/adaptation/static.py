@@ -52,7 +52,7 @@ from xling.adaptation.output import (
     write_run_record,
 )
 from xling.adaptation.result import AdaptResult, add_warning, listed_languages
-from xling.adaptation.words import translate_words, translations
+from xling.adaptation.words import feature_words, translate_words, translations
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import atomic_write, write_json_atomically
@@ -257,7 +257,13 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
 
     say("building examples")
     train_set, dev_set, pivot_texts = build_examples(
-        data, tokenizer, config.dev_share, config.seed, base.prompt, ignore=dropped
+        data,
+        tokenizer,
+        config.dev_share,
+        config.seed,
+        base.prompt,
+        ignore=dropped,
+        gloss_features=config.static.gloss_features,
     )
     unused = {k for k, w in kind_weights(config.static.weights, train_set.counts()).items() if w == 0}
     if len(unused) < len(train_set.counts()):  # else AdaptBatches says that every kind weighs 0
@@ -451,23 +457,30 @@ def old_language_changes(
 
 
 def build_examples(
-    data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int, prompt: str = "", ignore: str = ""
-) -> tuple[Examples, Examples, list[str]]:
+    data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int, prompt: str = "", ignore: str = "",
+    gloss_features: bool = False,
+) -> tuple[Examples, Examples, list[str]]:  # fmt: skip
     """Return (training examples, dev examples, the pivot texts their targets index). The dev pairs
     (`held_out_pairs`) teach nothing: neither the glosses of text sentences nor, as a text sentence, a held-out
     sentence itself. `prompt` (the model's default prompt) goes before each new text, as the model reads it;
-    words are glossed without the characters of `ignore` (the marks `tokenizer` drops)."""
+    words are glossed without the characters of `ignore` (the marks `tokenizer` drops), and with
+    `gloss_features` a CoNLL-U sentence's gloss also says its words' features (`feature_words`)."""
     pivots: dict[str, int] = {}
     held = held_out_pairs(data, dev_share, seed)
     held_texts = {new for new, _ in held}
     pairs: list[tuple[str, str, str]] = [(new, pivot, "parallel") for pivot, new in data.parallel]
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
     table = translations(_train_dictionary(data, held), ignore)
-    for text, lemmas in zip(data.texts, data.lemmas, strict=True):
+    features = data.features or [None] * len(data.texts)
+    for text, lemmas, word_features in zip(data.texts, data.lemmas, features, strict=True):
         if text in held_texts:
             continue
         translation, translated, words = translate_words(text, lemmas, table, ignore)
         if translated >= max(1, 0.3 * words):
+            if gloss_features and word_features:
+                translation = " ".join(
+                    [translation, *(w for f in word_features for w in feature_words(f, data.pivot))]
+                )
             pairs.append((text, translation, "text"))
     if data.reading is not None:
         taught = [*data.texts, *(new for _, new in data.parallel), *(new for _, new in data.dictionary)]

@@ -51,6 +51,32 @@ def look_up(word: str, table: Mapping[str, object], lemma: str = "") -> str | No
     return None
 
 
+# What a word's Universal Dependencies features say that English says with a word of its own
+# (universaldependencies.org/u/feat/): negation, the speaker or hearer as the subject of a finite verb or as a
+# possessor, and the spatial cases English says with a preposition. A static encoder's sentence vector is the
+# mean of its pieces', so the words' order is of no account: `bilmiyorum` ("I do not know"), glossed `know`
+# alone before, is glossed `know not I`, and its suffix pieces learn the pronoun and the negation.
+_CASE_WORDS = {"Loc": "in", "Dat": "to", "Abl": "from", "Ins": "with", "Gen": "of"}
+_SUBJECT_WORDS = {("1", "Sing"): "I", ("1", "Plur"): "we", ("2", "Sing"): "you", ("2", "Plur"): "you"}
+_POSSESSOR_WORDS = {("1", "Sing"): "my", ("1", "Plur"): "our", ("2", "Sing"): "your", ("2", "Plur"): "your"}
+
+
+def feature_words(features: str, pivot: str = "eng") -> list[str]:
+    """Return the `pivot` words that say what the UD `features` of one word (`Case=Dat|Number=Sing`) say: its
+    negation, its first or second person (subject of a finite verb, or possessor) and its spatial case;
+    [] for a pivot other than English."""
+    if pivot != "eng" or not features:
+        return []
+    values = dict(item.split("=", 1) for item in features.split("|") if "=" in item)
+    words = ["not"] if values.get("Polarity") == "Neg" else []
+    # finite verbs only: a participle's or verbal noun's person is its possessor's (`yaptığım`, "that I did")
+    if "VerbForm" not in values and "Mood" in values:
+        words += filter(None, [_SUBJECT_WORDS.get((values.get("Person", ""), values.get("Number", "Sing")))])
+    possessor = (values.get("Person[psor]", ""), values.get("Number[psor]", "Sing"))
+    words += filter(None, [_POSSESSOR_WORDS.get(possessor), _CASE_WORDS.get(values.get("Case", ""))])
+    return words
+
+
 def translate_words(
     text: str, lemmas: list[tuple[str, str]] | None, table: Mapping[str, list[str]], ignore: str = ""
 ) -> tuple[str, int, int]:

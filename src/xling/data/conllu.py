@@ -30,7 +30,7 @@ __all__ = ["TaggedSentences", "find_ud_file", "read_conll_ner", "read_conllu"]
 
 PathLike = str | os.PathLike[str]
 CONLLU_COLUMNS = 10
-CONLLU_TAG_COLUMNS = {"lemma": 2, "upos": 3, "xpos": 4}
+CONLLU_TAG_COLUMNS = {"lemma": 2, "upos": 3, "xpos": 4, "feats": 5}
 TEXT_COMMENT = re.compile(r"^#\s*text\s*=\s?(?P<text>.*)$")
 """A sentence's `# text = ...` comment (not `# text_en = ...`, a translation)."""
 
@@ -110,13 +110,16 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
 def read_conllu(
     path: PathLike, *, column: str | None = "upos", language: str | None = None
 ) -> TaggedSentences:
-    """Return the sentences of a CoNLL-U file (plain or .gz) with the tag `column` ("upos", "xpos", or "lemma": each word's lemma as its tag).
+    """Return the sentences of a CoNLL-U file (plain or .gz) with the tag `column` ("upos", "xpos", "lemma":
+    each word's lemma as its tag, or "feats": its morphological features, `Case=Dat|Number=Sing`, "" for
+    none).
 
     The words are the syntactic words (`do`, `n't`), the `texts` the sentences as written (`don't`: the
     `# text =` comment, else the surface tokens). A token line without exactly 10 tab-separated columns, a
     bad ID, a token ID out of sequence, a multiword range outside its sentence's words, an empty form or an
     unannotated tag ("_") is a DataError naming the file and line; so is a file with no sentence. An
-    unannotated lemma is the word's form instead (UD leaves a few unspecified in real treebanks). `column`
+    unannotated lemma is the word's form instead (UD leaves a few unspecified in real treebanks), and
+    unannotated features are none. `column`
     None reads the words and texts only (a tokenised-only file, as a tokenizer writes it: FORM and MISC
     filled, the rest `_`): no tag is required, and every tag is "_".
     """
@@ -178,7 +181,9 @@ def read_conllu(
             # stands in, so that one such token does not cost a treebank all its lemmas
             tag = form
             unspecified += 1
-        if tag_index is not None and (not tag or tag == "_"):
+        if tag == "_" and column == "feats":  # a word with no features (a particle, punctuation)
+            tag = ""
+        elif tag_index is not None and (not tag or tag == "_"):
             raise DataError(f"no {column.upper()} tag (column {tag_index + 1} is {fields[tag_index]!r})",
                             path, number)  # fmt: skip
         if not words:
