@@ -258,22 +258,24 @@ def test_resume_before_the_first_checkpoint_refuses_other_settings_or_data(tmp_p
     assert result.training["steps"] == 2 and result.vocabulary["added"] > 0
 
 
-def test_a_run_recorded_before_drop_marks_existed_resumes_as_one_that_dropped_none(tmp_path, tiny_static,
+def test_a_run_recorded_before_drop_marks_and_gloss_features_resumes_as_one_without_them(tmp_path, tiny_static,
                                                                                     cipher_data, monkeypatch):  # fmt: skip
     from xling.adaptation.output import RUN_RECORD
 
     sources = {"dictionary": [f"eng-kat={cipher_data['dictionary']}"]}
     config = small_config(tiny_static, tmp_path / "out", **sources)
-    config.vocabulary.drop_marks = False
+    config.vocabulary.drop_marks = config.static.gloss_features = False
     _killed_before_its_first_checkpoint(config, monkeypatch)
     record = tmp_path / "out" / "vocabulary" / RUN_RECORD
     saved = json.loads(record.read_text(encoding="utf-8"))
-    del saved["config"]["vocabulary"]["drop_marks"]  # as a record written before the field existed
+    del saved["config"]["vocabulary"]["drop_marks"]  # as a record written before the fields existed
+    del saved["config"]["static"]["gloss_features"]
     record.write_text(json.dumps(saved), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"vocabulary\.drop_marks: False in the run, True now"):
         adapt(small_config(tiny_static, tmp_path / "out", resume=True, **sources))
     resumed = small_config(tiny_static, tmp_path / "out", resume=True, **sources)
-    resumed.vocabulary.drop_marks, resumed.training.max_steps = False, 2
+    resumed.vocabulary.drop_marks = resumed.static.gloss_features = False
+    resumed.training.max_steps = 2
     assert adapt(resumed).training["steps"] == 2
 
 

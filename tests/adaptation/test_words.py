@@ -51,13 +51,53 @@ def test_dictionary_words_and_text_are_looked_up_without_the_marks_the_tokenizer
     assert translate_words("كتاب", None, translations([("book", f"ك{kasra}تاب")]))[1] == 0
 
 
-def test_features_say_negation_person_and_spatial_case_in_english():
-    # bilmiyorum, "I do not know": a finite verb's subject and its negation
-    assert feature_words("Aspect=Prog|Mood=Ind|Number=Sing|Person=1|Polarity=Neg|Tense=Pres") == ["not", "I"]
-    assert feature_words("Mood=Imp|Number=Plur|Person=2|Polarity=Pos") == ["you"]
-    # evimizde, "in our house": possessor and locative
-    assert feature_words("Case=Loc|Number=Sing|Number[psor]=Plur|Person=3|Person[psor]=1") == ["our", "in"]
-    # a participle's person is its possessor's, not a subject's: yaptığım, "that I did"
-    assert feature_words("Case=Nom|Number[psor]=Sing|Person[psor]=1|VerbForm=Part") == ["my"]
-    assert feature_words("Case=Nom|Number=Sing|Person=3") == [] and feature_words("") == []
-    assert feature_words("Polarity=Neg", pivot="deu") == []  # the words are English ones
+def _sentence(*words: tuple[str, str, str, str]) -> tuple[list[str], ...]:
+    """Return the UPOS, FEATS, HEAD and DEPREL columns of (upos, feats, head, deprel) rows."""
+    return tuple(list(column) for column in zip(*words, strict=True))
+
+
+def test_features_say_what_the_words_do_not():
+    # bilmiyorum, "I do not know": a finite verb's pro-drop subject and its negation
+    assert feature_words(*_sentence(("VERB", "Mood=Ind|Number=Sing|Person=1|Polarity=Neg|Tense=Pres", "0", "root"))) == [
+        "not", "I"]  # fmt: skip
+    # UD's VerbForm=Fin marks a finite verb too (German, Finnish, English treebanks)
+    assert feature_words(*_sentence(("VERB", "Number=Plur|Person=1|VerbForm=Fin", "0", "root"))) == ["we"]
+    # a participle's person is no subject
+    assert feature_words(*_sentence(("VERB", "Number=Sing|Person=1|VerbForm=Part", "0", "root"))) == []
+    # evimizde, "in our house": possessor and locative, no adposition or possessive word
+    assert feature_words(*_sentence(("NOUN", "Case=Loc|Number[psor]=Plur|Person=3|Person[psor]=1", "0", "root"))) == [
+        "our", "in"]  # fmt: skip
+    assert feature_words(*_sentence(("NOUN", "Case=Nom|Number=Sing|Person=3", "0", "root"))) == []
+    assert feature_words(*_sentence(("VERB", "Polarity=Neg|Mood=Ind", "0", "root")), pivot="deu") == []
+
+
+def test_features_a_word_of_the_sentence_already_says_are_not_glossed_again():
+    # ich weiß nicht: the subject is a word (nsubj), the negation a particle (PART)
+    assert feature_words(*_sentence(("PRON", "Case=Nom|Number=Sing|Person=1", "2", "nsubj"),
+                                    ("VERB", "Mood=Ind|Number=Sing|Person=1|VerbForm=Fin", "0", "root"),
+                                    ("PART", "Polarity=Neg", "2", "advmod"))) == []  # fmt: skip
+    # в доме, "in the house": the preposition (case) says the locative; Hindi घर में: the postposition's Case
+    assert (
+        feature_words(*_sentence(("ADP", "", "2", "case"), ("NOUN", "Case=Loc|Number=Sing", "0", "root")))
+        == []
+    )
+    assert (
+        feature_words(*_sentence(("NOUN", "Case=Obl", "0", "root"), ("ADP", "Case=Loc", "1", "case"))) == []
+    )
+    # benim kitabım, "my book": the possessive pronoun is a word already
+    assert feature_words(*_sentence(("PRON", "Case=Gen|Number=Sing|Person=1", "2", "nmod:poss"),
+                                    ("NOUN", "Case=Nom|Number[psor]=Sing|Person[psor]=1", "0", "root"))) == [
+        "of"]  # fmt: skip
+    # der große Mann: an adjective agreeing with its noun says no case of its own; Turkish büyüğe ("to the big
+    # one") heads its phrase and does
+    assert feature_words(*_sentence(("ADJ", "Case=Dat", "2", "amod"), ("NOUN", "Case=Dat", "0", "root"))) == [
+        "to"
+    ]
+    assert feature_words(*_sentence(("ADJ", "Case=Dat", "0", "root"))) == ["to"]
+    # öğretmenim, "I am a teacher": the copula's subject hangs on its head, the noun
+    copula = _sentence(("NOUN", "Case=Nom|Number=Sing|Person=3", "0", "root"),
+                       ("AUX", "Mood=Ind|Number=Sing|Person=1|Tense=Pres", "1", "cop"))  # fmt: skip
+    assert feature_words(*copula) == ["I"]
+    assert feature_words(*_sentence(("PRON", "Case=Nom|Number=Sing|Person=1", "2", "nsubj"),
+                                    ("NOUN", "Case=Nom|Number=Sing|Person=3", "0", "root"),
+                                    ("AUX", "Mood=Ind|Number=Sing|Person=1|Tense=Pres", "2", "cop"))) == []  # fmt: skip

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xling.adaptation.config import AdaptConfig
+from xling.adaptation.words import feature_words
 from xling.data.conllu import read_conllu
 from xling.data.languages import (
     MACROLANGUAGES,
@@ -55,9 +56,10 @@ class AdaptData:
     """Sentences of the new language."""
     lemmas: list[list[tuple[str, str]] | None] = field(default_factory=list)
     """Per text: its (word, lemma) pairs when read from CoNLL-U, else None."""
-    features: list[list[str] | None] = field(default_factory=list)
-    """Per text: its syntactic words' UD features (`Case=Dat|Number=Sing`, "" for none) when read from
-    CoNLL-U, else None (xling.adaptation.words.feature_words glosses them)."""
+    feature_words: list[list[str] | None] = field(default_factory=list)
+    """Per text read from a CoNLL-U file with UPOS, FEATS, HEAD and DEPREL columns: the pivot words that say
+    what its morphological features say and its words do not (xling.adaptation.words.feature_words), else
+    None."""
     dictionary: list[tuple[str, str]] = field(default_factory=list)
     """(pivot word, new word) pairs."""
     parallel: list[tuple[str, str]] = field(default_factory=list)
@@ -260,6 +262,16 @@ def _usual_script_warning(config: AdaptConfig, data: AdaptData, pair_files: list
             "vocabulary.scripts)"]  # fmt: skip
 
 
+def _feature_words(path: Path, pivot: str) -> list[list[str] | None]:
+    """Return each sentence's feature words (AdaptData.feature_words) of a CoNLL-U file whose lemmas were
+    read; all None when it lacks one of the columns they need (a lemmatised-only file)."""
+    try:
+        columns = [read_conllu(path, column=name).tags for name in ("upos", "feats", "head", "deprel")]
+    except DataError:
+        return [None] * len(read_conllu(path, column=None).words)
+    return [feature_words(*sentence, pivot=pivot) for sentence in zip(*columns, strict=True)]
+
+
 def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]:
     """Add the sentences of one text file (plain or CoNLL-U) to `data`; return (its texts, their line
     numbers, the path) for the checks."""
@@ -273,14 +285,14 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
                 [*zip(w, t, strict=True), *((form, t[first]) for form, first in multiword)]
                 for w, t, multiword in zip(sentences.words, sentences.tags, sentences.multiword, strict=True)
             ]
-            features: list[list[str] | None] = list(read_conllu(path, column="feats").tags)
+            feature_words = _feature_words(path, data.pivot)
         except DataError as error:
             if "LEMMA" not in str(error):
                 raise
             # no lemmas (a tokenised-only file, its other columns `_` too): its sentences, with no tag required
             sentences = read_conllu(path, column=None)
             lemmas = [None] * len(sentences.words)
-            features = [None] * len(sentences.words)
+            feature_words = [None] * len(sentences.words)
         # the sentences as written (`birisiyse`), not their syntactic words (`birisi yse`): the new pieces are
         # learnt from it and it is read so; the words give the lemmas to look its words up by
         texts = sentences.texts
@@ -288,13 +300,13 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
     else:
         texts = list(read_monolingual(path))
         lemmas = [None] * len(texts)
-        features = [None] * len(texts)
+        feature_words = [None] * len(texts)
         lines = _nonblank_line_numbers(path, len(texts))
     if not texts:
         raise DataError("no text in this file", path)
     data.texts.extend(texts)
     data.lemmas.extend(lemmas)
-    data.features.extend(features)
+    data.feature_words.extend(feature_words)
     data.sources.append({"kind": "text", "source": str(path), "items": len(texts)})
     data.files.append(path)
     return texts, lines, path

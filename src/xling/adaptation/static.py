@@ -52,7 +52,7 @@ from xling.adaptation.output import (
     write_run_record,
 )
 from xling.adaptation.result import AdaptResult, add_warning, listed_languages
-from xling.adaptation.words import feature_words, translate_words, translations
+from xling.adaptation.words import translate_words, translations
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import atomic_write, write_json_atomically
@@ -464,23 +464,23 @@ def build_examples(
     (`held_out_pairs`) teach nothing: neither the glosses of text sentences nor, as a text sentence, a held-out
     sentence itself. `prompt` (the model's default prompt) goes before each new text, as the model reads it;
     words are glossed without the characters of `ignore` (the marks `tokenizer` drops), and with
-    `gloss_features` a CoNLL-U sentence's gloss also says its words' features (`feature_words`)."""
+    `gloss_features` a CoNLL-U sentence's gloss also says what its words' features say (AdaptData
+    .feature_words)."""
     pivots: dict[str, int] = {}
     held = held_out_pairs(data, dev_share, seed)
     held_texts = {new for new, _ in held}
     pairs: list[tuple[str, str, str]] = [(new, pivot, "parallel") for pivot, new in data.parallel]
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
     table = translations(_train_dictionary(data, held), ignore)
-    features = data.features or [None] * len(data.texts)
-    for text, lemmas, word_features in zip(data.texts, data.lemmas, features, strict=True):
+    # AdaptData made in code may leave feature_words out; read_adapt_data fills it for every text
+    extra_words = data.feature_words or [None] * len(data.texts)
+    for text, lemmas, extra in zip(data.texts, data.lemmas, extra_words, strict=True):
         if text in held_texts:
             continue
         translation, translated, words = translate_words(text, lemmas, table, ignore)
         if translated >= max(1, 0.3 * words):
-            if gloss_features and word_features:
-                translation = " ".join(
-                    [translation, *(w for f in word_features for w in feature_words(f, data.pivot))]
-                )
+            if gloss_features and extra:
+                translation = " ".join([translation, *extra])
             pairs.append((text, translation, "text"))
     if data.reading is not None:
         taught = [*data.texts, *(new for _, new in data.parallel), *(new for _, new in data.dictionary)]

@@ -90,7 +90,8 @@ DEV_MAX = 2000
 OLD_SAMPLE = 500
 """Most protected old-language sentences whose perplexity is measured before and after (evenly spread, a
 fifth of them at most)."""
-RESUMABLE = ("output", "resume", "overwrite")
+# and the static encoder's settings, which a transformer run does not read
+RESUMABLE = ("output", "resume", "overwrite", "static")
 LORA_TARGETS = ["query", "value"]
 
 # The optimisation defaults of a transformer (continued pretraining, as Glot500 and MAD-X run it), taken

@@ -52,28 +52,61 @@ def look_up(word: str, table: Mapping[str, object], lemma: str = "") -> str | No
 
 
 # What a word's Universal Dependencies features say that English says with a word of its own
-# (universaldependencies.org/u/feat/): negation, the speaker or hearer as the subject of a finite verb or as a
-# possessor, and the spatial cases English says with a preposition. A static encoder's sentence vector is the
-# mean of its pieces', so the words' order is of no account: `bilmiyorum` ("I do not know"), glossed `know`
-# alone before, is glossed `know not I`, and its suffix pieces learn the pronoun and the negation.
+# (universaldependencies.org/u/feat/), where the sentence does not say it with a word already: negation on a
+# content word (not on a negative particle or auxiliary, `nicht`, `değil`, which the dictionary translates), the
+# speaker or hearer as the subject of a finite verb with no `nsubj` dependent (a pro-drop subject: `bilmiyorum`,
+# "I do not know") or as a possessor with no possessive dependent (`kitabım`, "my book"), and the case of a
+# phrase's head where no adposition (`case` dependent) says it (Turkish `evde`, "in the house", not Russian
+# `в доме`, whose `в` the dictionary translates). A static encoder's sentence vector is the mean of its
+# pieces', so the words' order is of no account: `bilmiyorum`, glossed `know` alone before, is glossed
+# `know not I`. Genitive and instrumental are glossed `of` and `with` as the locative, dative and ablative are
+# `in`, `to` and `from`: the English words that most often say them.
 _CASE_WORDS = {"Loc": "in", "Dat": "to", "Abl": "from", "Ins": "with", "Gen": "of"}
 _SUBJECT_WORDS = {("1", "Sing"): "I", ("1", "Plur"): "we", ("2", "Sing"): "you", ("2", "Plur"): "you"}
 _POSSESSOR_WORDS = {("1", "Sing"): "my", ("1", "Plur"): "our", ("2", "Sing"): "your", ("2", "Plur"): "your"}
+# a case says something of its own on a word that heads its phrase (a noun, pronoun, a verbal noun, an adjective
+# or numeral used as a noun: Turkish `büyüğe`, "to the big one"), not on an adposition (Hindi में carries
+# Case=Loc), a determiner, or a modifier agreeing with its noun (German `dem großen Mann`)
+_CASELESS_TAGS = ("ADP", "DET", "AUX", "PART", "CCONJ", "SCONJ", "PUNCT")
+_AGREEING_RELATIONS = ("amod", "det", "nummod", "case", "cop", "aux")
+_NOT_NEGATED = ("PART", "AUX")
 
 
-def feature_words(features: str, pivot: str = "eng") -> list[str]:
-    """Return the `pivot` words that say what the UD `features` of one word (`Case=Dat|Number=Sing`) say: its
-    negation, its first or second person (subject of a finite verb, or possessor) and its spatial case;
-    [] for a pivot other than English."""
-    if pivot != "eng" or not features:
+def feature_words(upos: Sequence[str], feats: Sequence[str], heads: Sequence[str], deprels: Sequence[str],
+                  pivot: str = "eng") -> list[str]:  # fmt: skip
+    """Return the `pivot` words that say what one CoNLL-U sentence's UD features say and its words do not
+    (the comment above): its syntactic words' UPOS, FEATS (`Case=Dat|Number=Sing`, "" for none), HEAD and
+    DEPREL columns; [] for a pivot other than English."""
+    if pivot != "eng":
         return []
-    values = dict(item.split("=", 1) for item in features.split("|") if "=" in item)
-    words = ["not"] if values.get("Polarity") == "Neg" else []
-    # finite verbs only: a participle's or verbal noun's person is its possessor's (`yaptığım`, "that I did")
-    if "VerbForm" not in values and "Mood" in values:
-        words += filter(None, [_SUBJECT_WORDS.get((values.get("Person", ""), values.get("Number", "Sing")))])
-    possessor = (values.get("Person[psor]", ""), values.get("Number[psor]", "Sing"))
-    words += filter(None, [_POSSESSOR_WORDS.get(possessor), _CASE_WORDS.get(values.get("Case", ""))])
+    children: dict[int, set[str]] = defaultdict(set)
+    for head, relation in zip(heads, deprels, strict=True):
+        if head.isdigit():
+            children[int(head)].update({relation, relation.split(":")[0]})
+    words = []
+    for index, (tag, features) in enumerate(zip(upos, feats, strict=True), start=1):
+        values = dict(item.split("=", 1) for item in features.split("|") if "=" in item)
+        if values.get("Polarity") == "Neg" and tag not in _NOT_NEGATED:
+            words.append("not")
+        form = values.get("VerbForm")
+        if tag in ("VERB", "AUX") and (form == "Fin" or (form is None and "Mood" in values)):
+            # UD hangs the subject on the content word: an auxiliary's (a copula's) is its head's
+            holder = int(heads[index - 1]) if tag == "AUX" and heads[index - 1].isdigit() else index
+            subject = _SUBJECT_WORDS.get((values.get("Person", ""), values.get("Number", "Sing")))
+            if subject and "nsubj" not in children[holder]:
+                words.append(subject)
+        possessor = _POSSESSOR_WORDS.get((values.get("Person[psor]", ""), values.get("Number[psor]", "Sing")))
+        if possessor and not children[index] & {"nmod:poss", "det:poss"}:
+            words.append(possessor)
+        case = _CASE_WORDS.get(values.get("Case", ""))
+        relation = deprels[index - 1].split(":")[0]
+        if (
+            case
+            and tag not in _CASELESS_TAGS
+            and relation not in _AGREEING_RELATIONS
+            and "case" not in children[index]
+        ):
+            words.append(case)
     return words
 
 

@@ -30,7 +30,7 @@ __all__ = ["TaggedSentences", "find_ud_file", "read_conll_ner", "read_conllu"]
 
 PathLike = str | os.PathLike[str]
 CONLLU_COLUMNS = 10
-CONLLU_TAG_COLUMNS = {"lemma": 2, "upos": 3, "xpos": 4, "feats": 5}
+CONLLU_TAG_COLUMNS = {"lemma": 2, "upos": 3, "xpos": 4, "feats": 5, "head": 6, "deprel": 7}
 TEXT_COMMENT = re.compile(r"^#\s*text\s*=\s?(?P<text>.*)$")
 """A sentence's `# text = ...` comment (not `# text_en = ...`, a translation)."""
 
@@ -111,8 +111,8 @@ def read_conllu(
     path: PathLike, *, column: str | None = "upos", language: str | None = None
 ) -> TaggedSentences:
     """Return the sentences of a CoNLL-U file (plain or .gz) with the tag `column` ("upos", "xpos", "lemma":
-    each word's lemma as its tag, or "feats": its morphological features, `Case=Dat|Number=Sing`, "" for
-    none).
+    each word's lemma as its tag, "feats": its morphological features, `Case=Dat|Number=Sing`, "" for none,
+    "head" or "deprel").
 
     The words are the syntactic words (`do`, `n't`), the `texts` the sentences as written (`don't`: the
     `# text =` comment, else the surface tokens). A token line without exactly 10 tab-separated columns, a
