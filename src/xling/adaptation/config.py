@@ -66,10 +66,10 @@ class AdaptStaticConfig:
     without examples are skipped (`--set static.weights.text=0` leaves text out)."""
 
     gloss_features: bool = True
-    """Also gloss what a CoNLL-U text's morphological features say (negation, first and second person,
-    spatial cases: `bilmiyorum` -> `know not I`) into the pivot's words, for an English pivot
-    (xling.adaptation.words.feature_words). A run recorded before this setting existed glossed none
-    (`recorded_defaults`)."""
+    """Also gloss into the pivot's words what a CoNLL-U text's morphological features say and its words do
+    not (negation, a pro-drop subject, a possessor, the case of a phrase head without an adposition:
+    `bilmiyorum` -> `know not I`), for an English pivot (xling.adaptation.words.feature_words; chosen on
+    Turkish dev pairs). A run recorded before this setting existed glossed none (`recorded_defaults`)."""
 
     train_unprotected_old_rows: bool = False
     """Also train the old rows that the new language's training examples use and no protected text uses

@@ -193,8 +193,9 @@ def extend_vocabulary(
     supports); `protected_texts` are old-language sentences whose segmentation must not change; `scripts`
     (ISO 15924), when given, are the only scripts a new piece's letters may be in, so that stray English
     or romanised words in a tweet corpus do not become pieces that English text would then use. With
-    `drop_marks`, the normalizer first learns to remove the optional marks of `scripts` (Arabic harakat,
-    Hebrew points) that no old piece and no protected text has, before the pieces are learned.
+    `drop_marks`, the normalizer first learns to remove the optional marks of `scripts` (the Arabic script's
+    harakat and tatweel; xling.tokenization.normalization.optional_marks) that no old piece and no protected
+    text has, before the pieces are learned.
     """
     if max_new < 0:
         raise ConfigError(f"vocabulary.max_new: {max_new} must be 0 or more")
