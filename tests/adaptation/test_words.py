@@ -84,16 +84,36 @@ def test_features_a_word_of_the_sentence_already_says_are_not_glossed_again():
     assert (
         feature_words(*_sentence(("NOUN", "Case=Obl", "0", "root"), ("ADP", "Case=Loc", "1", "case"))) == []
     )
-    # benim kitabım, "my book": the possessive pronoun is a word already
+    # benim kitabım, "my book": the possessive pronoun says it (and its genitive is no "of")
     assert feature_words(*_sentence(("PRON", "Case=Gen|Number=Sing|Person=1", "2", "nmod:poss"),
-                                    ("NOUN", "Case=Nom|Number[psor]=Sing|Person[psor]=1", "0", "root"))) == [
-        "of"]  # fmt: skip
+                                    ("NOUN", "Case=Nom|Number[psor]=Sing|Person[psor]=1", "0", "root"))) == []  # fmt: skip
+    # в Москве и Петербурге: the conjunct's case is its phrase's, which the preposition says
+    assert feature_words(*_sentence(("ADP", "", "2", "case"), ("PROPN", "Case=Loc", "0", "root"),
+                                    ("CCONJ", "", "4", "cc"), ("PROPN", "Case=Loc", "2", "conj"))) == []  # fmt: skip
+    # a Finnish genitive object, a Russian predicate instrumental: no preposition would say them in English
+    assert feature_words(*_sentence(("VERB", "Mood=Ind|Person=3|VerbForm=Fin", "0", "root"),
+                                    ("NOUN", "Case=Gen", "1", "obj"), ("NOUN", "Case=Ins", "1", "xcomp"))) == []  # fmt: skip
+    # ne ... pas: two adverbs, one negation that the dictionary translates
+    assert feature_words(*_sentence(("ADV", "Polarity=Neg", "2", "advmod"), ("VERB", "VerbForm=Inf", "0", "root"),
+                                    ("ADV", "Polarity=Neg", "2", "advmod"))) == []  # fmt: skip
+    # I enjoyed it and wish ...: the conjoined verb shares the first one's subject
+    assert feature_words(*_sentence(("PRON", "Case=Nom|Person=1", "2", "nsubj"),
+                                    ("VERB", "Mood=Ind|Number=Sing|Person=1|VerbForm=Fin", "0", "root"),
+                                    ("VERB", "Mood=Ind|Number=Sing|Person=1|VerbForm=Fin", "2", "conj"))) == []  # fmt: skip
+    # an auxiliary that is the root (I haven't): its own subject, not node 0's
+    assert feature_words(*_sentence(("PRON", "Case=Nom|Person=1", "2", "nsubj"),
+                                    ("AUX", "Mood=Ind|Number=Sing|Person=1|VerbForm=Fin", "0", "root"))) == []  # fmt: skip
     # der große Mann: an adjective agreeing with its noun says no case of its own; Turkish büyüğe ("to the big
     # one") heads its phrase and does
     assert feature_words(*_sentence(("ADJ", "Case=Dat", "2", "amod"), ("NOUN", "Case=Dat", "0", "root"))) == [
         "to"
     ]
-    assert feature_words(*_sentence(("ADJ", "Case=Dat", "0", "root"))) == ["to"]
+    assert feature_words(*_sentence(("VERB", "Mood=Ind", "0", "root"), ("ADJ", "Case=Dat", "1", "obl"))) == [
+        "to"
+    ]
+    # yapmaya başladı, "began to do": a verbal noun's case
+    assert feature_words(*_sentence(("VERB", "Case=Dat|VerbForm=Vnoun", "2", "xcomp"), ("VERB", "", "0", "root"))) == [
+        "to"]  # fmt: skip
     # öğretmenim, "I am a teacher": the copula's subject hangs on its head, the noun
     copula = _sentence(("NOUN", "Case=Nom|Number=Sing|Person=3", "0", "root"),
                        ("AUX", "Mood=Ind|Number=Sing|Person=1|Tense=Pres", "1", "cop"))  # fmt: skip

@@ -52,24 +52,28 @@ def look_up(word: str, table: Mapping[str, object], lemma: str = "") -> str | No
 
 
 # What a word's Universal Dependencies features say that English says with a word of its own
-# (universaldependencies.org/u/feat/), where the sentence does not say it with a word already: negation on a
-# content word (not on a negative particle or auxiliary, `nicht`, `değil`, which the dictionary translates), the
-# speaker or hearer as the subject of a finite verb with no `nsubj` dependent (a pro-drop subject: `bilmiyorum`,
-# "I do not know") or as a possessor with no possessive dependent (`kitabım`, "my book"), and the case of a
-# phrase's head where no adposition (`case` dependent) says it (Turkish `evde`, "in the house", not Russian
-# `в доме`, whose `в` the dictionary translates). A static encoder's sentence vector is the mean of its
-# pieces', so the words' order is of no account: `bilmiyorum`, glossed `know` alone before, is glossed
-# `know not I`. Genitive and instrumental are glossed `of` and `with` as the locative, dative and ablative are
-# `in`, `to` and `from`: the English words that most often say them.
+# (universaldependencies.org/u/feat/), where the sentence does not say it with a word already:
+# - negation on a verb, noun or adjective (`bilmiyorum`, "I do not know"), not on the particles, adverbs and
+#   auxiliaries that are negations themselves (`nicht`, `ne ... pas`, `değil`), which the dictionary translates;
+# - the speaker or hearer as the subject of a finite verb when no `nsubj` says it, on the verb or, for a
+#   conjoined verb, on the one it is conjoined to (pro-drop: `bilmiyorum`);
+# - the speaker or hearer as a possessor when no possessive word says it (`kitabım`, "my book");
+# - the case of an oblique, a nominal modifier or an indirect object (and of a clause or verbal noun) whose
+#   phrase has no adposition (`case` dependent), read on the phrase's head for a conjunct or a name's parts:
+#   Turkish `evde`, "in the house", but not Russian `в Москве и Петербурге`, whose `в` the dictionary
+#   translates, nor Finnish genitive objects, Russian predicate instrumentals or possessive pronouns.
+# A static encoder's sentence vector is the mean of its pieces', so the words' order is of no account:
+# `bilmiyorum`, glossed `know` alone before, is glossed `know not I`. Genitive and instrumental are glossed
+# `of` and `with` as the locative, dative and ablative are `in`, `to` and `from`: the English words that most
+# often say them. Chosen on Turkish dev data (docs/adapt.md).
 _CASE_WORDS = {"Loc": "in", "Dat": "to", "Abl": "from", "Ins": "with", "Gen": "of"}
 _SUBJECT_WORDS = {("1", "Sing"): "I", ("1", "Plur"): "we", ("2", "Sing"): "you", ("2", "Plur"): "you"}
 _POSSESSOR_WORDS = {("1", "Sing"): "my", ("1", "Plur"): "our", ("2", "Sing"): "your", ("2", "Plur"): "your"}
-# a case says something of its own on a word that heads its phrase (a noun, pronoun, a verbal noun, an adjective
-# or numeral used as a noun: Turkish `büyüğe`, "to the big one"), not on an adposition (Hindi में carries
-# Case=Loc), a determiner, or a modifier agreeing with its noun (German `dem großen Mann`)
+_NEGATED_TAGS = ("VERB", "NOUN", "PROPN", "ADJ")
+_CASE_RELATIONS = ("obl", "nmod", "iobj", "root", "advcl")
+_CLAUSE_RELATIONS = ("xcomp", "ccomp", "csubj", "acl")  # a verbal noun's case (`yapmaya`, "to doing")
 _CASELESS_TAGS = ("ADP", "DET", "AUX", "PART", "CCONJ", "SCONJ", "PUNCT")
-_AGREEING_RELATIONS = ("amod", "det", "nummod", "case", "cop", "aux")
-_NOT_NEGATED = ("PART", "AUX")
+_SAME_PHRASE = ("conj", "flat", "appos", "compound", "fixed")
 
 
 def feature_words(upos: Sequence[str], feats: Sequence[str], heads: Sequence[str], deprels: Sequence[str],
@@ -79,32 +83,46 @@ def feature_words(upos: Sequence[str], feats: Sequence[str], heads: Sequence[str
     DEPREL columns; [] for a pivot other than English."""
     if pivot != "eng":
         return []
+    head_of = [int(head) if head.isdigit() else 0 for head in heads]
+    relation_of = [relation.split(":")[0] for relation in deprels]
     children: dict[int, set[str]] = defaultdict(set)
-    for head, relation in zip(heads, deprels, strict=True):
-        if head.isdigit():
-            children[int(head)].update({relation, relation.split(":")[0]})
+    for head, relation in zip(head_of, deprels, strict=True):
+        children[head].update({relation, relation.split(":")[0]})
+
+    def phrase_head(index: int) -> int:
+        """Return the word that heads `index`'s phrase: up from conjuncts and a name's or compound's parts."""
+        seen = set()
+        while relation_of[index - 1] in _SAME_PHRASE and head_of[index - 1] and index not in seen:
+            seen.add(index)
+            index = head_of[index - 1]
+        return index
+
     words = []
     for index, (tag, features) in enumerate(zip(upos, feats, strict=True), start=1):
         values = dict(item.split("=", 1) for item in features.split("|") if "=" in item)
-        if values.get("Polarity") == "Neg" and tag not in _NOT_NEGATED:
+        if values.get("Polarity") == "Neg" and tag in _NEGATED_TAGS:
             words.append("not")
         form = values.get("VerbForm")
         if tag in ("VERB", "AUX") and (form == "Fin" or (form is None and "Mood" in values)):
             # UD hangs the subject on the content word: an auxiliary's (a copula's) is its head's
-            holder = int(heads[index - 1]) if tag == "AUX" and heads[index - 1].isdigit() else index
+            holder = head_of[index - 1] if relation_of[index - 1] in ("aux", "cop") else index
             subject = _SUBJECT_WORDS.get((values.get("Person", ""), values.get("Number", "Sing")))
-            if subject and "nsubj" not in children[holder]:
+            if subject and "nsubj" not in children[holder] | children[phrase_head(holder)]:
                 words.append(subject)
         possessor = _POSSESSOR_WORDS.get((values.get("Person[psor]", ""), values.get("Number[psor]", "Sing")))
         if possessor and not children[index] & {"nmod:poss", "det:poss"}:
             words.append(possessor)
         case = _CASE_WORDS.get(values.get("Case", ""))
-        relation = deprels[index - 1].split(":")[0]
+        head = phrase_head(index)
+        relation = relation_of[head - 1] if head else "root"
+        governed = relation in _CASE_RELATIONS or (tag == "VERB" and relation in _CLAUSE_RELATIONS)
+        possessive_pronoun = tag == "PRON" and deprels[index - 1] in ("nmod:poss", "det:poss")
         if (
             case
             and tag not in _CASELESS_TAGS
-            and relation not in _AGREEING_RELATIONS
-            and "case" not in children[index]
+            and governed
+            and not possessive_pronoun
+            and "case" not in children[head]
         ):
             words.append(case)
     return words
