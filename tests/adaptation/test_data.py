@@ -137,6 +137,17 @@ def test_conllu_features_gloss_into_english_words_only_when_asked(tmp_path, samp
     assert sorted(glossed_pivots[i] for i in text_target) == ["book read", "book read my not I"]
 
 
+def test_conllu_text_without_heads_keeps_its_lemmas_and_warns_that_it_gets_no_feature_glosses(tmp_path):
+    path = tmp_path / "t.conllu"
+    path.write_text("# text = Kitapları okudum\n1\tKitapları\tkitap\tNOUN\t_\tCase=Acc\t_\t_\t_\t_\n"
+                    "2\tokudum\toku\tVERB\t_\tPerson=1\t_\t_\t_\t_\n\n", encoding="utf-8")  # fmt: skip
+    data = read_adapt_data(config(text=[str(path)]))
+    assert data.lemmas == [[("Kitapları", "kitap"), ("okudum", "oku")]] and data.feature_words == [None]
+    assert any(f"{path}:2: no HEAD tag" in w and "no feature glosses" in w for w in data.warnings), (
+        data.warnings
+    )
+
+
 def test_conllu_text_is_read_as_written_not_as_syntactic_words(tmp_path):
     """A multiword token (`birisiyse` = `birisi` + `yse`) is one word of the text: its parts would teach
     word-start pieces (`▁yse`) that never start a word; the lemmas still come from the syntactic words."""

@@ -262,12 +262,14 @@ def _usual_script_warning(config: AdaptConfig, data: AdaptData, pair_files: list
             "vocabulary.scripts)"]  # fmt: skip
 
 
-def _feature_words(path: Path, pivot: str) -> list[list[str] | None]:
+def _feature_words(path: Path, pivot: str, warnings: list[str]) -> list[list[str] | None]:
     """Return each sentence's feature words (AdaptData.feature_words) of a CoNLL-U file whose lemmas were
-    read; all None when it lacks one of the columns they need (a lemmatised-only file)."""
+    read; all None, with a warning naming the file and line, when a token lacks one of the columns they
+    need (UPOS, HEAD or DEPREL `_`: a lemmatised-only file)."""
     try:
         columns = [read_conllu(path, column=name).tags for name in ("upos", "feats", "head", "deprel")]
-    except DataError:
+    except DataError as error:
+        warnings.append(f"{error}: its sentences get no feature glosses (static.gloss_features)")
         return [None] * len(read_conllu(path, column=None).words)
     return [feature_words(*sentence, pivot=pivot) for sentence in zip(*columns, strict=True)]
 
@@ -285,7 +287,7 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
                 [*zip(w, t, strict=True), *((form, t[first]) for form, first in multiword)]
                 for w, t, multiword in zip(sentences.words, sentences.tags, sentences.multiword, strict=True)
             ]
-            feature_words = _feature_words(path, data.pivot)
+            feature_words = _feature_words(path, data.pivot, data.warnings)
         except DataError as error:
             if "LEMMA" not in str(error):
                 raise
