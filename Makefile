@@ -18,9 +18,11 @@ demo: $(VENV)/.installed
 
 # two or more workers (pytest-xdist), whole files per worker so module fixtures are built once: 181 s
 # against about 280 s in one process on 2 cores (when the suite was smaller). Files go out in collection order
-# (--no-loadscope-reorder: not by their number of tests), the slowest first (tests/conftest.py)
+# (--no-loadscope-reorder: not by their number of tests), the slowest first (tests/conftest.py). One torch/OpenMP
+# thread per worker: two workers of two threads each on 2 cores wait on each other's threads (10 of the slowest
+# files: 149 / 155 s against 168 / 182 s with torch's default threads, 2026-12-06, runs in both orders)
 test: $(VENV)/.installed
-	$(VENV)/bin/pytest -x -q -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder --durations=15
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -x -q -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder --durations=15
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
