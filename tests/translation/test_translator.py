@@ -359,6 +359,15 @@ def test_layout_join_uses_the_target_languages_separator():
     ]  # pysbd's German rules: the abbreviation does not end a sentence
 
 
+@pytest.mark.parametrize("brk", ["\r", "\r\n", "\u2028", "\u2029", "\x85", "\v", "\f"])
+def test_a_line_break_other_than_newline_comes_back_as_a_break(brk):
+    """pysbd ends a sentence at a carriage return or a Unicode paragraph separator: the gap there was
+    rejoined as a space ("Para one.\u2029Para two." came back as one line)."""
+    layout = segment(f"Para one.{brk}Para two. And three.", "eng")
+    assert layout.sentences == ["Para one.", "Para two.", "And three."]
+    assert layout.join(["A.", "B.", "C."], "deu") == f"A.{brk}B. C."
+
+
 def test_a_long_chinese_line_is_cut_at_sentence_ends():
     """Blocks of a long line end at a full stop, which Chinese writes without a space after it: no sentence
     is cut in two (was: cut at exactly BLOCK_CHARS characters)."""
@@ -494,6 +503,20 @@ def test_a_close_neighbour_the_model_lacks_is_translated_from_its_closest_langua
         translator._source_of(
             "text 0", first, choice, ["deu", "eng", "fra"], {}, close_neighbour=lambda code: False
         )
+    # a lacking language the detector was unsure of (under 50%) was replaced by the closest language the
+    # model has without a word (a French line given to opus-mt-en-de, which has English alone, went as English)
+    unsure = Prediction("ita", 0.4)
+    with pytest.raises(
+        XlingError, match=r"detected as ita \(40%\), a language xling does not translate from"
+    ):
+        translator._source_of(
+            "text 0", unsure, choice, ["deu", "eng", "fra"], {}, close_neighbour=lambda code: False
+        )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        label = translator._source_of("text 0", unsure, choice, ["deu", "eng", "fra"], {},
+                                      close_neighbour=lambda code: True)  # fmt: skip
+    assert label == "deu" and caplog.text == ""  # a plausible reading of an unsure detection: no warning
 
 
 def test_no_detector_is_a_clear_error_naming_it(models, tmp_path):
@@ -854,6 +877,12 @@ def test_an_empty_file_gives_an_empty_output(xling_model, tmp_path):
     # its languages are still checked, as a file of blank lines has them checked
     with pytest.raises(XlingError, match="cannot translate into Japanese"):
         xling_model.translate_file(source, output, "en", "ja")
+    # ... when its source is to be detected too (nothing to detect then: the target was never looked up)
+    with pytest.raises(XlingError, match="cannot translate into Japanese"):
+        xling_model.translate_file(source, output, "auto", "ja")
+    for texts in (["123"], ["", "... !!!"], ["https://example.com/"]):
+        with pytest.raises(XlingError, match="cannot translate into Japanese"):
+            xling_model.translate(texts, "auto", "ja")
 
 
 def test_auto_detection_leaves_out_a_model_code_in_a_script_the_detector_never_learnt(tmp_path, detector):

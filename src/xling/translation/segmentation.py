@@ -2,13 +2,13 @@
 
 Sentences come from pysbd (rule-based, per language where it has rules, English rules otherwise: they split
 at `.`/`!`/`?` and do nothing harmful elsewhere). Line breaks are kept: each line, and each paragraph break
-(`\\n\\n`), comes back where it was, with the text's leading and trailing whitespace. A "sentence" without a
-letter once URLs, digits, emoji and punctuation are set aside (`...`, `***`, `3:16`, a bare link), or one that
-is a single link or tag of any script (`http://例子.测试/`, `mailto:...`, `#Straße`), is kept as it is rather
-than translated; a link inside a sentence is translated with it. pysbd's time grows faster than
-the length of what it is given (about 0.2 s for 10k characters, 3 s for 50k on one line), so a long line is
-first cut into blocks of about BLOCK_CHARS at a sentence end (or a space, else anywhere) and each block is
-segmented alone.
+(`\\n\\n`; `\\r`, U+2028, U+2029 and the other breaks of str.splitlines too), comes back where it was, with
+the text's leading and trailing whitespace. A "sentence" without a letter once URLs, digits, emoji and
+punctuation are set aside (`...`, `***`, `3:16`, a bare link), or one that is a single link or tag of any
+script (`http://例子.测试/`, `mailto:...`, `#Straße`), is kept as it is rather than translated; a link inside
+a sentence is translated with it. pysbd's time grows faster than the length of what it is given (about 0.2 s
+for 10k characters, 3 s for 50k on one line), so a long line is first cut into blocks of about BLOCK_CHARS at
+a sentence end (or a space, else anywhere) and each block is segmented alone.
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ BLOCK_CHARS = 2000
 # they are not here.
 NO_SPACE_LANGUAGES = frozenset({"zho", "cmn", "yue", "wuu", "lzh", "jpn"})
 
-_LINE_BREAKS = re.compile(r"(\s*\n\s*)")
+# what str.splitlines breaks lines at, not only "\n": pysbd ends a sentence at "\r" and U+2029 too, and a
+# paragraph break written so must come back as one, not as a space
+_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE_BREAKS = re.compile(rf"(\s*[{_BREAKS}]\s*)")
+_A_BREAK = re.compile(rf"[{_BREAKS}]")
 # a full stop followed by space, or a full-width one (Chinese and Japanese put no space after it) with the
 # closing quotes and brackets that belong to its sentence (…ね。」と)
 _CLOSERS = "」』）】〕〉》”’\"')"
@@ -83,7 +87,7 @@ class Layout:
             if piece:
                 out += [pending, piece]
             gap = self.gaps[i + 1]
-            if i + 1 == len(self.parts) or "\n" in gap:
+            if i + 1 == len(self.parts) or _A_BREAK.search(gap):
                 out.append(gap)
                 pending = ""
             elif piece:

@@ -59,11 +59,12 @@ BACKENDS = ("auto", "torch", "ct2")
 WORD_START = "▁"  # SentencePiece's mark of a piece that begins a word: long sentences are cut there
 
 AUTO = "auto"  # a source language to detect
-# A text whose most likely language (unrestricted) is one the model lacks, at this probability or more, is
-# an error rather than the closest language the model has: more likely that language than all others together.
+# A text whose most likely language (unrestricted) is one the model lacks is an error, unless the closest
+# language the model has stays a plausible reading of it (LanguageIdentifier.is_close_neighbour): then it is
+# translated from that language, with a warning when the detector gave the lacking language at least this
+# probability (more likely than all the others together). Below it, without the neighbour test, a French line
+# given to opus-mt-en-de (whose only source is English) was translated as English without a word.
 FOREIGN_MIN_PROBABILITY = 0.5
-# ... unless the closest language the model has is a close neighbour (LanguageIdentifier.is_close_neighbour):
-# then the text is translated from it, with a warning.
 # how the messages of a failed detection say to give the source language instead (CLI and Python API)
 SOURCE_HINT = "--src, src=..."
 PREVIEW_CHARS = 40  # of a text quoted in an error
@@ -307,6 +308,10 @@ class Translator:
             raise ConfigError("tgt: the target language must be given")
         sources = _per_text(src, len(texts), "src")
         targets = _per_text(tgt, len(texts), "tgt")
+        # each target checked before the sources are detected: a text with no letters gets no source, and its
+        # target would be looked up nowhere (`--src auto --tgt xx "123"` printed 123)
+        for target in dict.fromkeys(targets):
+            self.conventions.target_token(target)
         to_detect = [i for i, code in enumerate(sources) if wants_detection(code)]
         detected = self._detect(texts, to_detect, name or _text_name, targets=targets) if to_detect else {}
         for i, label in detected.items():
@@ -387,14 +392,19 @@ class Translator:
         """Return the source label of one text from its unrestricted (`first`) and restricted (`choice`) top
         predictions; XlingError naming `where` when it is not one the model can translate from.
 
-        A text most likely in a language the model lacks is an error, unless it is already in its `target`
-        language (that label is returned, and the caller keeps the text as it is: opus-mt-en-de given a
-        German line for German), or the model's closest language stays a plausible reading of it
-        (`close_neighbour(choice)`: LanguageIdentifier.is_close_neighbour, as Russian for a text the detector
-        took for Belarusian): then it is translated from that language, with a warning."""
+        A text most likely in a language the model lacks (however likely) is an error, unless it is already
+        in its `target` language (that label is returned, and the caller keeps the text as it is:
+        opus-mt-en-de given a German line for German), or the model's closest language stays a plausible
+        reading of it (`close_neighbour(choice)`: LanguageIdentifier.is_close_neighbour, as Russian for a text
+        the detector took for Belarusian): then it is translated from that language, with a warning when the
+        lacking language had FOREIGN_MIN_PROBABILITY or more."""
         give = f"give the source language ({source_hint})"
-        if (allowed and first.label != UNDETERMINED and first.probability >= FOREIGN_MIN_PROBABILITY
-                and not any(label_matches(first.label, code) for code in allowed)):  # fmt: skip
+        lacking = (
+            bool(allowed)
+            and first.label != UNDETERMINED
+            and not any(label_matches(first.label, code) for code in allowed or ())
+        )
+        if lacking:
             if target is not None and _already_in(first.label, target, self.conventions):
                 return first.label
             has = _shown(self.languages.sources or allowed)
@@ -404,9 +414,10 @@ class Translator:
             if not plausible:
                 raise XlingError(f"{where}: detected as {first.label} ({first.probability:.0%}), a language "
                                  f"{self.conventions.name} does not translate from (it has {has}); {give}")  # fmt: skip
-            logger.warning("%s: detected as %s (%.0f%%), which %s does not translate from; translated as %s, "
-                           "the closest language it has (%s to be sure)", where, first.label,
-                           100 * first.probability, self.conventions.name, choice.label, give)  # fmt: skip
+            if first.probability >= FOREIGN_MIN_PROBABILITY:
+                logger.warning("%s: detected as %s (%.0f%%), which %s does not translate from; translated as "
+                               "%s, the closest language it has (%s to be sure)", where, first.label,
+                               100 * first.probability, self.conventions.name, choice.label, give)  # fmt: skip
         if choice.label == UNDETERMINED:
             raise XlingError(f"{where}: the language detector cannot tell its language (und); {give}")
         if choice.label not in checked:
