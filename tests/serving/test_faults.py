@@ -269,6 +269,18 @@ def test_multipart_forms_carry_the_key_and_bad_ones_get_400(make_config):
         other = client.post("/detect", content=b"<q/>", headers={"Authorization": "Bearer k1",
                                                                  "Content-Type": "application/xml"})  # fmt: skip
         assert other.status_code == 415 and "multipart/form-data" in other.json()["error"]
+        # headers the email package cannot read (a parameter `x*` with no value raised IndexError): a 500,
+        # before the key check too; and a part header of 200 KB took seconds of the event loop to parse
+        part = b'--X\r\nContent-Disposition: form-data; name="q"%s\r\n\r\nWo ist der Bahnhof?\r\n--X--\r\n'
+        bad = [("multipart/form-data; boundary=X; a*", part % b"", "cannot be read (IndexError)"),
+               ("multipart/form-data; boundary=X", part % b"; x*", "cannot be read (IndexError)"),
+               ("multipart/form-data; boundary=X", part % (b"; a=b" * 40_000), "headers take over 8192 bytes")]  # fmt: skip
+        for content_type, body, message in bad:
+            anonymous = client.post("/detect", content=body, headers={"Content-Type": content_type})
+            assert anonymous.status_code == 401, anonymous.text
+            keyed = client.post("/detect", content=body, headers={"Content-Type": content_type,
+                                                                  "Authorization": "Bearer k1"})  # fmt: skip
+            assert keyed.status_code == 400 and message in keyed.json()["error"], keyed.text
 
 
 def test_rate_limiter_refills_over_time():

@@ -17,6 +17,7 @@ import json
 from html.parser import HTMLParser
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 
 from xling.errors import XlingError
@@ -172,8 +173,11 @@ async def _detect_sources(request: Request, translator: Any, texts: list[str], t
     without letters."""
     state = _state(request)
     detector = await state.model("detector")
-    plain = [_plain_text(text, f"q[{i}]" if batch else "q") if text_format == "html" else text
-             for i, text in enumerate(texts)]  # fmt: skip
+    plain = texts
+    if text_format == "html":  # off the event loop: html.parser can take seconds on a long text of open tags
+        plain = await anyio.to_thread.run_sync(
+            lambda: [_plain_text(text, f"q[{i}]" if batch else "q") for i, text in enumerate(texts)]
+        )
     # markup alone is not read: the detector would take tag names for words and refuse the request
     readable = [i for i, text in enumerate(plain) if text]
     results: list[Any] = [(None, 0.0)] * len(texts)
@@ -193,8 +197,12 @@ async def _translate(request: Request, translator: Any, texts: list[str], source
     state = _state(request)
     items: list[TranslateItem] = []
     plans: list[list[str | int]] = []  # per text: its pieces, an int standing for the item to put there
-    for i, (text, source) in enumerate(zip(texts, sources, strict=True)):
-        pieces = _html_pieces(text, f"q[{i}]" if batch else "q") if text_format == "html" else [(text, True)]
+    split = [[(text, True)] for text in texts]
+    if text_format == "html":  # off the event loop, as in _detect_sources
+        split = await anyio.to_thread.run_sync(
+            lambda: [_html_pieces(text, f"q[{i}]" if batch else "q") for i, text in enumerate(texts)]
+        )
+    for pieces, source in zip(split, sources, strict=True):
         plan: list[str | int] = []
         for piece, translatable in pieces:
             core = piece.strip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
@@ -49,7 +50,8 @@ async def models(request: Request) -> dict[str, Any]:
         if name.startswith(INDEX_PREFIX):
             entry["index"] = name[len(INDEX_PREFIX) :]
             if slot.state == "loaded":
-                entry["documents"] = len(slot.model.index)
+                # in a thread: the index's lock is held for the whole of a search, which the loop would wait on
+                entry["documents"] = await anyio.to_thread.run_sync(len, slot.model.index)
                 entry["encoder"] = slot.model.index.model
         elif name == "encoder":
             entry["limits"] = encoder_info(state)
