@@ -1047,3 +1047,39 @@ def test_consecutive_steps_cover_short_and_long_pairs_evenly(tmp_path, sample_to
     assert batches._quantiles(5, 0, 0, 1) != TranslationBatches(
         data, batch_size=8, temperature=1.0, seed=4
     )._quantiles(5, 0, 0, 1)
+
+
+def test_a_named_direction_without_shared_ids_is_an_error_and_one_sided_pairs_never_go_to_dev(
+    tmp_path, sample_tokenizer_dir, caplog
+):
+    """Coptic has only the New Testament and Biblical Hebrew only the Old: `extra_directions = ["cop-hbo"]`
+    was a warning that blamed the held-out and dev shares. A pair of a parallel file with an empty side
+    could land in the dev share and be scored against ""."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    # the sample tokenizer has no Coptic or Hebrew token: French and German stand in for them
+    books = {"eng": ("GEN", "MAT"), "fra": ("MAT",), "deu": ("GEN",)}
+    for lang, names in books.items():
+        rows = "".join(
+            f"{book}.1.{v}\t{lang} {book.lower()} verse {v}\n" for book in names for v in range(1, 9)
+        )
+        (corpus / f"{lang}.tsv").write_text(rows, "utf-8")
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    with pytest.raises(
+        ConfigError, match=r"extra_directions: 'fra-deu': no sentence id .* in both fra and deu"
+    ):
+        build_parallel_data(tokenizer, corpus=str(corpus), extra_directions=["fra-deu"])
+    with caplog.at_level(logging.WARNING):
+        data = build_parallel_data(tokenizer, corpus=str(corpus), mode="all")
+    assert "fra-deu: no sentence id of the corpus is in both languages" in caplog.text
+    assert data.counts() == {"eng-fra": 8, "eng-deu": 8, "fra-eng": 8, "deu-eng": 8}
+
+    pairs = [(f"sentence {i}", f"Satz {i}" if i % 2 else "") for i in range(200)]
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("".join(f"{a}\t{b}\n" for a, b in pairs), "utf-8")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        data = build_parallel_data(tokenizer, parallel=[f"eng-deu={tsv}"], dev_fraction=0.3)
+    sources, references = data.dev["eng-deu"]
+    assert sources and all(references) and all(data.dev["deu-eng"][0])
+    assert "left out 200 pairs with an empty side" in caplog.text  # 100 in each direction

@@ -282,8 +282,10 @@ def eval_mt(
     translator = _load_translator(config.model, config.backend)
     result = evaluate_mt(translator, config, tests=tests, show_progress=True,
                          on_direction=lambda label: console.print(f"translating {literal(label)}"))  # fmt: skip
+    write_json(
+        json_path, result.to_dict()
+    )  # first: a table that fails to print (a closed pipe) loses nothing
     _print_mt(result, config.decode.beam_size)
-    write_json(json_path, result.to_dict())
 
 
 # defined beside the bot's other commands; registered here so that it is `xling eval bot`

@@ -344,6 +344,8 @@ class CorpusSplit:
     """"src-tgt" -> (sources, references) of the ids in the dev share."""
     left_out: dict[str, dict[str, int]]
     """"src-tgt" -> {reason: count} of joined pairs left out ("versification")."""
+    unshared: set[tuple[str, str]] = field(default_factory=set)
+    """The directions whose two languages have no sentence id in common, held-out ones included."""
 
 
 def split_corpus(
@@ -371,6 +373,8 @@ def split_corpus(
     split = CorpusSplit({}, {}, {})
     shifted: dict[tuple[str, str], frozenset[str]] = {}  # both directions of a pair: one measurement
     for src, tgt in directions:
+        if every[src].keys().isdisjoint(every[tgt]):
+            split.unshared.add((src, tgt))
         joined = [sid for sid in texts[src] if sid in texts[tgt]]
         apart = chapters_apart(schemes.get(src, ""), schemes.get(tgt, ""))
         pair = (min(src, tgt), max(src, tgt))
@@ -419,12 +423,19 @@ def build_parallel_data(
     pairs_by_direction: dict[tuple[str, str], list[tuple[str, str]]] = {}
     dev: dict[str, tuple[list[str], list[str]]] = {}
     files: list[Path] = []
+    unshared: set[tuple[str, str]] = set()
     if corpus:
         aligned = AlignedCorpus.from_dir(resolve_corpus(corpus), list(languages) or None)
         files += [aligned.files[lang] for lang in aligned.languages]
         split = split_corpus(aligned, corpus_directions(aligned.languages, mode, pivot, extra_directions),
                              heldout, dev_fraction, skip_bad=skip_bad)  # fmt: skip
+        for item in extra_directions:  # asked for by name: an error, where a direction of `mode` is a warning
+            src, tgt = parse_direction(item, "extra_directions")
+            if (src, tgt) in split.unshared:
+                raise ConfigError(f"extra_directions: {item!r}: no sentence id of {corpus} is in both {src} and "
+                                  f"{tgt} (one may have only part of the corpus, e.g. one Testament)")  # fmt: skip
         pairs_by_direction, dev, left_out = split.train, split.dev, split.left_out
+        unshared = split.unshared
     for spec in parallel:
         src, tgt, pairs = read_parallel_file(spec)
         files += parallel_paths(spec)
@@ -437,7 +448,10 @@ def build_parallel_data(
             raise DataError("no sentence pairs in it", spec.partition("=")[2])
         # a dev share of the pairs, as of a corpus's verses: hashed on the pair, so both directions hold out the
         # same ones (and a pair the file repeats never trains)
-        held = {pair for pair in pairs if is_dev_id(f"{pair[0]}\t{pair[1]}", dev_fraction)}
+        # a pair with an empty side never trains (left out below), and as dev it would score against ""
+        held = {
+            pair for pair in pairs if pair[0] and pair[1] and is_dev_id(f"{pair[0]}\t{pair[1]}", dev_fraction)
+        }
         if held:
             pairs = [pair for pair in pairs if pair not in held]
             held_out = sorted(held)
@@ -489,6 +503,10 @@ def build_parallel_data(
             if pairs:
                 logger.warning("%s-%s: every one of its %d pairs was left out (too long or empty); not "
                                "trained", src, tgt, len(pairs))  # fmt: skip
+            elif (src, tgt) in unshared:
+                logger.warning(
+                    "%s-%s: no sentence id of the corpus is in both languages; not trained", src, tgt
+                )
             else:
                 logger.warning("%s-%s: no sentence pairs (every shared id is held out or dev); not trained",
                                src, tgt)  # fmt: skip
@@ -497,8 +515,11 @@ def build_parallel_data(
         raise DataError(_no_pairs_left(corpus, parallel, dropped, empty, max_length))
     # the languages of the directions that train: a model must not claim one it never saw a pair of
     all_langs = sorted({lang for direction in directions for lang in (direction.src, direction.tgt)})
-    if dropped:
-        logger.info("dropped %d pairs with a side longer than %d tokens or empty", dropped, max_length)
+    if dropped - empty:
+        logger.info("dropped %d pairs with a side longer than %d tokens", dropped - empty, max_length)
+    if empty:  # a sign of misaligned files, unlike long pairs: said louder
+        logger.warning("left out %d pairs with an empty side (data.left_out in the run's record says which "
+                       "directions)", empty)  # fmt: skip
     return ParallelData(directions, dev, all_langs, sequence_format,
                         {name: reasons for name, reasons in left_out.items() if reasons}, files)  # fmt: skip
 

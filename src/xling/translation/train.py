@@ -521,6 +521,10 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     )
     logger.info("%d directions, %d training pairs (read in %.0f s)", len(data.directions),
                 sum(data.counts().values()), time.perf_counter() - started)  # fmt: skip
+    if config.data.corpus and not any(config.data.heldout_prefixes):
+        logger.warning("data.heldout_prefixes is empty: every book of %s trains, so `xling eval mt` (which scores "
+                       "the Gospel of John, JHN., by default) would score sentences the model was trained on; "
+                       "hold the test book out (data.heldout_prefixes = [\"JHN.\"])", config.data.corpus)  # fmt: skip
     if not data.dev and config.dev_fraction and config.training.eval_every:
         logger.warning("no dev sentences: the dev share (dev_fraction %g) of the data held out none, so no dev "
                        "chrF++ is measured (raise it, or evaluate afterwards with xling eval mt)",
