@@ -30,6 +30,14 @@ def test_simplified_sentences_get_cmn_hans(shipped):
     assert [top[0].label for top in shipped.predict(SIMPLIFIED)] == ["cmn_Hans"] * 3
 
 
+def test_the_script_is_settled_below_the_top_label_too(shipped):
+    """Only a text whose best label was cmn_Hans or cmn_Hant had its script settled: a Simplified sentence
+    the detector takes for Literary Chinese listed cmn_Hant second (兴 is Simplified only)."""
+    for text, script in (("我今天很高兴。", "Hans"), ("我今天很高興。", "Hant")):
+        labels = [p.label for p in shipped.predict([text], k=5)[0]]
+        assert f"cmn_{script}" in labels and f"cmn_{'Hant' if script == 'Hans' else 'Hans'}" not in labels
+
+
 @pytest.mark.parametrize("text", ["你好", "我的朋友", "台湾的聯合報报道"])
 def test_text_whose_characters_do_not_decide_keeps_the_models_choice(shipped, text):
     # no character of one script only (你好), or as many of each (湾 报 against 聯 報)

@@ -67,6 +67,9 @@ def test_text_without_language_is_und_not_a_crash(sample_identifier, text):
 
 def test_threshold_turns_unsure_answers_into_und(sample_identifier):
     assert sample_identifier.detect("Das ist gut.", threshold=1.0).label == "und"
+    for bad in ("0.5", [0.5], True):  # a string or list raised TypeError through the Python API
+        with pytest.raises(ConfigError, match="threshold: .* must be a number"):
+            sample_identifier.predict(["Das ist gut."], threshold=bad)
 
 
 def test_restricting_languages_accepts_any_code_form(sample_identifier):

@@ -12,6 +12,13 @@ def test_names_links_digits_and_emoji_carry_no_language():
     assert normalize_text("Voir HTTPS://x.org/a maintenant") == "voir maintenant"
     assert normalize_text("Danke #Sommer") == "danke"
     assert normalize_text("tab\tnew\u2003line\x1c end ") == "tab new line end"
+    # a tag ends where a script written without spaces starts, and a Weibo topic at its closing #: the whole
+    # sentence after @ or # went (und)
+    assert normalize_text("@小明你好吗我很好") == "小明你好吗我很好"
+    assert normalize_text("#東京#今日はとても暑いですね") == "今日はとても暑いですね"
+    assert normalize_text("#天气#今天天气很好，我们去公园吧") == "今天天气很好 我们去公园吧"
+    assert normalize_text("@สมชาย สวัสดีครับ") == "สมชาย สวัสดีครับ"
+    assert normalize_text("Liebe #Straße und @anna_b heute") == "liebe und heute"
 
 
 def test_letters_marks_and_inner_apostrophes_stay():

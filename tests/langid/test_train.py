@@ -103,6 +103,19 @@ def test_labels_get_scripts_only_where_a_language_has_several():
     assert sorted(grouped) == ["arb", "cmn_Hans", "cmn_Hant", "deu", "lzh", "srp_Cyrl", "srp_Latn"]
     assert [source.origin for source in grouped["arb"]] == ["umsab/arabic", "udhr/arb"]
     assert [source.origin for source in grouped["cmn_Hant"]] == ["udhr/cmn_hant", "ud/zh_gsd"]
+    # a macrolanguage whose usual member is absent is not merged into another member: `no` (Bokmål) beside
+    # `nn` was learnt as Nynorsk, `ms` beside `id` as Indonesian; one that means no member first still is
+    others = [
+        Source(Label("nor"), ("Dette er en setning.",) * 3, "user/no"),
+        Source(Label("nno"), ("Dette er ei setning.",) * 3, "user/nn"),
+        Source(Label("msa"), ("Ini ialah ayat.",) * 3, "user/ms"),
+        Source(Label("ind"), ("Ini adalah kalimat.",) * 3, "user/id"),
+        Source(Label("mlg"), ("Izany no fehezanteny.",) * 3, "bible/mlg"),
+        Source(Label("plt"), ("Teny iray izany.",) * 3, "udhr/plt"),
+    ]
+    grouped = assign_labels(others)
+    assert sorted(grouped) == ["ind", "msa", "nno", "nor", "plt"]
+    assert [source.origin for source in grouped["plt"]] == ["bible/mlg", "udhr/plt"]
 
 
 def test_a_digraphic_languages_text_is_also_taught_in_its_other_script():

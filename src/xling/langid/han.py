@@ -73,23 +73,26 @@ def settle_han_scripts(
     logits: np.ndarray, texts: Sequence[str], pairs: dict[int, dict[str, int]]
 ) -> np.ndarray:
     """Return `logits` (log-probabilities up to a constant per text, one row a text; changed in place) where
-    each text whose best label is one of `pairs` and whose characters decide its script (`han_script`) has
-    the other script's probability moved onto that script's label (log-sum-exp; the other gets -inf), so that
-    the probabilities still sum to 1 and the ranking follows them.
+    each text whose characters decide its script (`han_script`) has, for each language of `pairs` it may be
+    in, the other script's probability moved onto that script's label (log-sum-exp; the other gets -inf), so
+    that the probabilities still sum to 1 and the ranking follows them. Every such row, not only those whose
+    best label is of `pairs`: a Simplified text the detector took for `lzh` listed `cmn_Hant` second.
 
     A label already at -inf is one a restriction left out (`languages=["zh-Hans"]`): nothing is moved onto
     it, the restriction stands."""
     if not pairs:
         return logits
-    best = logits.argmax(axis=1)
-    for row in np.flatnonzero(np.isin(best, list(pairs))):
+    languages = list({both["Hans"]: both for both in pairs.values()}.values())
+    columns = sorted(pairs)
+    # the rows where a pair's label is still possible: most rows of other scripts have none (script masks)
+    for row in np.flatnonzero(np.isfinite(logits[:, columns]).any(axis=1)):
         script = han_script(texts[row])
         if script is None:
             continue
-        both = pairs[int(best[row])]
-        chosen, other = both[script], both[HAN_SCRIPTS[1 - HAN_SCRIPTS.index(script)]]
-        if not np.isfinite(logits[row, chosen]):
-            continue
-        logits[row, chosen] = np.logaddexp(logits[row, chosen], logits[row, other])
-        logits[row, other] = -np.inf
+        for both in languages:
+            chosen, other = both[script], both[HAN_SCRIPTS[1 - HAN_SCRIPTS.index(script)]]
+            if not np.isfinite(logits[row, chosen]):
+                continue
+            logits[row, chosen] = np.logaddexp(logits[row, chosen], logits[row, other])
+            logits[row, other] = -np.inf
     return logits

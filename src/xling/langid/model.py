@@ -404,10 +404,11 @@ def language_codes(languages: Iterable[str] | None) -> tuple[str, ...] | None:
     return codes
 
 
-@lru_cache(maxsize=256)
 def check_threshold(threshold: float) -> None:
     """Return nothing for a probability threshold in [0, 1]; ConfigError otherwise (also NaN: a threshold
-    that no probability is under would never say `und`)."""
+    that no probability is under would never say `und`; and a string or list, which raised TypeError)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"threshold: {threshold!r} must be a number, a probability in [0, 1]")
     if not 0 <= threshold <= 1:
         raise ConfigError(f"threshold: {threshold} must be a probability in [0, 1]")
 

@@ -32,7 +32,10 @@ _EMAIL = rf"(?:\G|(?<!{_IN_ADDRESS})){_IN_ADDRESS}+@{_IN_ADDRESS}+\.{_IN_ADDRESS
 # URLs and e-mail addresses (also xling.translation.segmentation's: nothing to translate in them).
 LINKS = regex.compile(rf"{_URL}|{_EMAIL}", regex.IGNORECASE)
 # URLs, e-mail addresses, @mentions and #hashtags are names, not language (a French tweet's "#BlackFriday").
-_NOISE = regex.compile(rf"{LINKS.pattern}|[@#][\p{{L}}\p{{M}}\p{{N}}_]+", regex.IGNORECASE)
+# A Weibo topic is closed by a second # ("#东京#"); otherwise a tag, like a host, ends at a letter of a script
+# written without spaces: "@小明你好吗" or "#東京#今日はとても暑いですね" lost their whole sentence (und).
+_TAG = rf"#[^#\s]{{1,50}}#|[@#](?:(?![{SPACELESS_SCRIPTS}])[\p{{L}}\p{{M}}\p{{N}}_])+"
+_NOISE = regex.compile(rf"{LINKS.pattern}|{_TAG}", regex.IGNORECASE)
 # Each of _NOISE's patterns needs one of these: most texts have none, and `\S+@` backtracks through every
 # word (half of the time of normalising a news sentence went there).
 _NOISE_MARK = regex.compile(r"[@#]|://|www\.", regex.IGNORECASE)
