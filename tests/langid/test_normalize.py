@@ -23,6 +23,9 @@ def test_names_links_digits_and_emoji_carry_no_language():
 
 def test_letters_marks_and_inner_apostrophes_stay():
     assert normalize_text("L'État, c'est MOI.") == "l'état c'est moi"
+    # the typographic apostrophe is the ASCII one (a French corpus writes one, an English one the other)
+    assert normalize_text("L’État, c’est MOI.") == normalize_text("L'État, c'est MOI.")
+    assert normalize_text("’Tis don’t’") == "tis don't"
     assert normalize_text("नमस्ते दुनिया") == "नमस्ते दुनिया"  # vowel signs are marks, not punctuation
     assert normalize_text("Straße") == "straße"  # lower-cased, not case-folded: ß is a clue to German
 
