@@ -1242,3 +1242,81 @@ def test_cli_an_empty_query_is_named_as_other_errors_name_it(tmp_path, monkeypat
     folder = _cli_index(tmp_path, monkeypatch, fake_encoder, [{"lang": "eng", "text": "hello"}])
     result = CliRunner().invoke(app, ["index", "search", str(folder), "hello", "  "])
     assert result.exit_code != 0 and "QUERY 2 is empty" in str(result.exception)
+
+
+def test_ivf_lists_follow_the_stored_documents_and_one_add_does_not_retrain(tmp_path, monkeypatch):
+    """The lists were counted from the training sample's size, not the documents': with 64 sample rows a
+    list, above about a million documents they came out half as many as wanted, and every later add
+    (one document) retrained the whole index. A smaller sample per list shows it at 30,000 documents."""
+    import faiss
+
+    import xling.retrieval.index as index_module
+    from xling.retrieval.knn import ivf_list_count
+
+    monkeypatch.setattr(index_module, "IVF_TRAIN_PER_LIST", 40)
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((30_000, 8)).astype(np.float32)
+    index = SearchIndex.create(tmp_path / "ivf", "random", 8, index_kind="ivf")
+    index.add([f"d{i}" for i in range(len(vectors))], vectors, "eng")
+    nlist = faiss.extract_index_ivf(index._vectors).nlist
+    assert nlist == ivf_list_count(30_000)  # 692; the sample alone gave 665
+    rebuilds = []
+    monkeypatch.setattr(index, "_rebuild", lambda: rebuilds.append(1))
+    index.add(["one more"], vectors[:1], "eng")
+    assert rebuilds == [] and len(index) == 30_001
+
+
+def test_the_ivf_training_sample_spans_every_stored_row(tmp_path, monkeypatch):
+    """A whole-number stride cut to the sample's size sampled the first rows only (57-81% of them): documents
+    added last, another language, never shaped the lists."""
+    import xling.retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "IVF_TRAIN_PER_LIST", 2)
+    index = SearchIndex.create(tmp_path / "ivf", "random", 4, index_kind="ivf")
+    rows = np.zeros((3_000, 4), dtype=np.float32)
+    rows[:, 0] = 1
+    rows[2_000:] = [0, 1, 0, 0]  # the last third: another direction
+    index.add([f"d{i}" for i in range(len(rows))], rows, "eng")
+    sample = index._training_sample()
+    assert len(sample) == min(3_000, 2 * index_module.ivf_list_count(3_000))
+    assert (sample[:, 1] == 1).mean() == pytest.approx(1 / 3, abs=0.02)
+
+
+def test_a_cache_that_cannot_be_saved_after_the_commit_keeps_the_add(
+    tmp_path, fake_encoder, monkeypatch, caplog
+):
+    index = build(tmp_path / "idx", fake_encoder)
+
+    def full_disk(generation):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(index, "_save_cache", full_disk)
+    with caplog.at_level("WARNING"):
+        added = index.add_texts(fake_encoder, ["a new document"], "eng")
+    assert added.added == 1 and "documents are stored, but the vector cache cannot be saved" in caplog.text
+    assert index.search_texts(fake_encoder, ["a new document"], k=1)[0][0].text == "a new document"
+    monkeypatch.undo()
+    index.close()
+    with SearchIndex.open(tmp_path / "idx") as again:
+        assert len(again) == 7
+
+
+def test_a_search_blocked_by_a_writer_is_a_clear_error(tmp_path, fake_encoder, monkeypatch):
+    """A large add holds SQLite's exclusive lock until it commits: a search that waited it out got a raw
+    sqlite3.OperationalError."""
+    import sqlite3
+
+    import xling.retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "WRITE_WAIT_S", 0.2)
+    build(tmp_path / "idx", fake_encoder).close()
+    other = sqlite3.connect(tmp_path / "idx" / DB_FILE, isolation_level=None)
+    with SearchIndex.open(tmp_path / "idx") as index:
+        other.execute("BEGIN EXCLUSIVE")  # another process in the middle of a large add
+        try:
+            with pytest.raises(XlingError, match="the index is busy"):
+                index.search_texts(fake_encoder, QUERIES, k=2)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert len(index.search_texts(fake_encoder, QUERIES, k=2)) == 3

@@ -49,6 +49,7 @@ model, or removed, is an XlingError from then on rather than the deleted documen
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -66,7 +67,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import faiss
 import numpy as np
@@ -77,7 +78,14 @@ from xling.embeddings.fingerprint import PROBE_MIN_COSINE, PROBE_TEXTS, lowest_r
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
 from xling.langid.labels import UNDETERMINED, Label, label_matches, parse_label
-from xling.retrieval.knn import HNSW_EF_SEARCH, INDEX_KINDS, IVF_NPROBE, ivf_list_count, new_faiss_index
+from xling.retrieval.knn import (
+    HNSW_EF_SEARCH,
+    INDEX_KINDS,
+    IVF_MIN_POINTS_PER_LIST,
+    IVF_NPROBE,
+    ivf_list_count,
+    new_faiss_index,
+)
 from xling.retrieval.mining import encode_texts
 
 if TYPE_CHECKING:
@@ -215,6 +223,27 @@ def _content_hash(text: str, language: str) -> str:
 def _given_key(key: str) -> str:
     """Return the stable key of a given id: stripped, in NFC (the same id in NFD is the same document)."""
     return unicodedata.normalize("NFC", key.strip())
+
+
+_T = TypeVar("_T")
+
+
+def _busy_is_an_error(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Return `method` with SQLite's "database is locked" turned into an XlingError naming the index: a large
+    `xling index add` holds the write lock until it commits, and a search that waited WRITE_WAIT_S for it got
+    a raw sqlite3.OperationalError."""
+
+    @functools.wraps(method)
+    def wrapper(self: SearchIndex, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            raise XlingError(f"{self._shown_path}: the index is busy (another process is writing to it and "
+                             f"held it locked for {WRITE_WAIT_S:.0f} s: {error}); try again") from None  # fmt: skip
+
+    return wrapper
 
 
 class SearchIndex:
@@ -432,6 +461,7 @@ class SearchIndex:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @_busy_is_an_error
     def __len__(self) -> int:
         with self._lock:
             self._follow_replacement()
@@ -745,6 +775,7 @@ class SearchIndex:
 
     # --- searching -----------------------------------------------------------------------------------
 
+    @_busy_is_an_error
     def search(
         self,
         query_vectors: np.ndarray,
@@ -851,6 +882,7 @@ class SearchIndex:
                 short.append(query)
         return short
 
+    @_busy_is_an_error
     def search_texts(
         self,
         encoder: TextEncoder,
@@ -1134,7 +1166,14 @@ class SearchIndex:
             except Exception:
                 # SQLite has the change already; a FAISS copy that failed half-way is rebuilt, not trusted.
                 self._rebuild()
-        self._save_cache(generation)
+        try:
+            self._save_cache(generation)
+        except OSError as error:
+            # the documents are committed: the add succeeded, and a stale cache is rebuilt by the next open
+            # (_load_or_rebuild_cache); a traceback here read as a failed add, and its re-run as duplicates
+            self._generation = generation
+            logger.warning("%s: the documents are stored, but the vector cache cannot be saved (%s); the next "
+                           "open rebuilds it", self._shown_path, error.strerror or error)  # fmt: skip
 
     def _catch_up(self) -> None:
         """Return nothing; reload the FAISS copy if another writer changed the index since it was made."""
@@ -1231,20 +1270,23 @@ class SearchIndex:
         wanted = min(count, ivf_list_count(count) * IVF_TRAIN_PER_LIST)
         if wanted == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        step = max(1, count // wanted)
+        # rows evenly spread over all of them, so the sample spans every language rather than the first ones
+        # added (a whole-number stride cut to `wanted` rows covered only the first 57-81% of the rows)
+        positions = np.linspace(0, count - 1, wanted).round().astype(np.int64)
         parts: list[np.ndarray] = []
         seen = 0
         for _, vectors in self._stored_vectors():
-            # every step-th row overall, so the sample spans all languages rather than the first ones added
-            first = (-seen) % step
-            parts.append(vectors[first::step])
+            start, end = np.searchsorted(positions, [seen, seen + len(vectors)])
+            parts.append(vectors[positions[start:end] - seen])
             seen += len(vectors)
-        return np.concatenate(parts)[:wanted]
+        return np.concatenate(parts)
 
     def _rebuild(self) -> None:
         """Return nothing; rebuild the FAISS copy from the vectors stored in SQLite."""
         train = self._training_sample() if self.kind == "ivf" else None
-        index = _new_faiss(self.kind, self.dimension, train)
+        # the lists for the documents stored, not for the sample's size: counted from the sample, above about
+        # a million documents they came out so few that every later add retrained the whole index
+        index = _new_faiss(self.kind, self.dimension, train, ivf_list_count(self._count()))
         for ids, vectors in self._stored_vectors():
             index.add_with_ids(vectors, ids)
         self._vectors = index
@@ -1283,12 +1325,13 @@ class SearchIndex:
 # --- module helpers -----------------------------------------------------------------------------------
 
 
-def _new_faiss(kind: str, dimension: int, train: np.ndarray | None) -> faiss.Index:
-    """Return an empty inner-product FAISS index with caller-chosen int64 ids; IVF is trained on `train`."""
+def _new_faiss(kind: str, dimension: int, train: np.ndarray | None, lists: int = 1) -> faiss.Index:
+    """Return an empty inner-product FAISS index with caller-chosen int64 ids; IVF has `lists` lists (at most
+    as many as `train` can train) and is trained on `train`."""
     if kind != "ivf":
         return faiss.IndexIDMap2(new_faiss_index(kind, dimension))
     count = 0 if train is None else len(train)
-    index = new_faiss_index(kind, dimension, ivf_list_count(count))
+    index = new_faiss_index(kind, dimension, max(1, min(lists, count // IVF_MIN_POINTS_PER_LIST)))
     if count:
         index.train(train)
     return index
