@@ -273,3 +273,28 @@ def test_without_languages_the_run_takes_the_tokenizers_and_a_language_without_i
         ConfigError, match=r"data.languages: the tokenizer .*tok has no language token for fra"
     ):
         training_sources(asked, tokenizer)
+
+
+def test_a_batch_with_no_masked_token_gives_every_parameter_a_gradient():
+    """DDP reduces every parameter's gradient: the zero loss of a batch with nothing masked left the LM head
+    out of the graph, which fails or hangs a torchrun step."""
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    from xling.pretraining.masking import IGNORE_INDEX
+    from xling.pretraining.objective import MaskedLMObjective
+
+    config = XLMRobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                              intermediate_size=32, max_position_embeddings=40)  # fmt: skip
+    objective = MaskedLMObjective(XLMRobertaForMaskedLM(config))
+    ids = torch.randint(5, 50, (2, 6))
+    batch = {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "labels": torch.full_like(ids, IGNORE_INDEX),
+    }
+    out = objective(batch)
+    out["loss"].backward()
+    assert float(out["loss"]) == 0.0 and int(out["items"]) == 0
+    unused = [name for name, p in objective.named_parameters() if p.requires_grad and p.grad is None]
+    assert unused == []

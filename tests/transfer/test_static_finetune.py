@@ -206,3 +206,11 @@ def test_a_prompted_encoders_classifier_reloads_with_its_prompt_and_equal_probab
     assert reloaded.model.encoder.prompt == "query: "
     sample = texts("deu").texts + texts("eng").texts
     np.testing.assert_allclose(reloaded.predict_proba(sample), classifier.predict_proba(sample), atol=1e-6)
+
+
+def test_several_processes_without_an_output_folder_are_refused(toy_encoder, monkeypatch):
+    """Under torchrun each rank made its own temporary run folder, and only rank 0's held best/: the other
+    ranks failed to load it at the end (finetune_classifier refused this already)."""
+    monkeypatch.setattr(static_finetune, "launched_world_size", lambda: 2)
+    with pytest.raises(ConfigError, match="several processes .* one run folder"):
+        finetune_static(texts("eng"), texts("eng"), _config(toy_encoder))

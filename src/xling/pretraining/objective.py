@@ -31,8 +31,9 @@ class MaskedLMObjective(nn.Module):
         selected = labels != IGNORE_INDEX
         logits = self.model.lm_head(hidden[selected])
         if logits.shape[0] == 0:
-            # no token was masked in this batch: a zero loss that still touches the graph (DDP needs it)
-            loss = hidden.sum() * 0.0
+            # no token was masked in this batch: a zero loss that still touches the whole graph, the LM head
+            # too (DDP reduces every parameter's gradient: one left out failed or hung the step)
+            loss = (hidden.sum() + logits.sum()) * 0.0
         else:
             loss = nn.functional.cross_entropy(logits.float(), labels[selected])
         # items: the masked tokens the loss is a mean over (the loop weighs accumulated micro-batches by them)

@@ -35,6 +35,7 @@ from xling.artifacts import CLASSIFIER_FAMILY, METADATA_FILE, read_metadata, wri
 from xling.config import config_to_dict, given_fields
 from xling.embeddings.static import GatherRows, StaticSentenceEncoder
 from xling.errors import ConfigError, DataError
+from xling.training.distributed import launched_world_size
 from xling.training.loop import TrainingConfig
 from xling.transfer.classifier import data_metadata, register_kind, register_method
 from xling.transfer.finetune import (
@@ -237,6 +238,8 @@ def finetune_static(
         )
     if config.output:
         return _run(config, train, dev, Path(config.output), save=True)
+    if launched_world_size() > 1:  # each rank's own temporary folder: only rank 0's would hold best/
+        raise ConfigError("output: several processes (torchrun) need one run folder they all see")
     with tempfile.TemporaryDirectory(prefix="xling-static-finetune-") as run_dir:
         return _run(config, train, dev, Path(run_dir), save=False)
 

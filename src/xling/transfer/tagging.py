@@ -47,6 +47,7 @@ from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.evaluation.result import Result
 from xling.training import TrainingConfig, train
 from xling.training.distributed import is_main_process
+from xling.training.model_folder import save_model_folder
 
 __all__ = [
     "FinetunedTagger",
@@ -587,9 +588,17 @@ class FinetunedTagger:
         return Path(folder)
 
     def _write(self, folder: Path) -> None:
+        self._write_weights(folder)
+        write_metadata(folder, self._metadata())
+
+    def _write_weights(self, folder: Path) -> None:
+        """Write the Hugging Face files (config.json with id2label, safetensors weights, tokenizer) to `folder`."""
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        write_metadata(folder, {**self.meta, "kind": self.kind, "labels": self.labels})
+
+    def _metadata(self) -> dict[str, Any]:
+        """Return the tagger's xling.json."""
+        return {**self.meta, "kind": self.kind, "labels": self.labels}
 
     @classmethod
     def load(cls, folder: str | Path, meta: dict[str, Any] | None = None) -> FinetunedTagger:
@@ -694,7 +703,9 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
             "accuracy": round(_accuracy(dev.tags, tagger.predict(dev.words)), 2),
         }
     if result.is_main:
-        tagger._write(output)  # beside checkpoints/ and best/, as `xling pretrain` does
+        # beside checkpoints/ and best/, as `xling pretrain` does: staged, xling.json last, so a kill mid-save
+        # never leaves an earlier tagger's xling.json beside new weights (the files were written in place)
+        save_model_folder(output, tagger._write_weights, tagger._metadata())
     return tagger
 
 
