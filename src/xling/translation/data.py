@@ -518,8 +518,8 @@ def build_parallel_data(
     if dropped - empty:
         logger.info("dropped %d pairs with a side longer than %d tokens", dropped - empty, max_length)
     if empty:  # a sign of misaligned files, unlike long pairs: said louder
-        logger.warning("left out %d pairs with an empty side (data.left_out in the run's record says which "
-                       "directions)", empty)  # fmt: skip
+        logger.warning("left out %d pairs with an empty side (`left_out` in the model's xling.json says "
+                       "which directions)", empty)  # fmt: skip
     return ParallelData(directions, dev, all_langs, sequence_format,
                         {name: reasons for name, reasons in left_out.items() if reasons}, files)  # fmt: skip
 
