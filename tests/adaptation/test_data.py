@@ -137,6 +137,21 @@ def test_conllu_features_gloss_into_english_words_only_when_asked(tmp_path, samp
     assert sorted(glossed_pivots[i] for i in text_target) == ["book read", "book read my not I"]
 
 
+def test_conllu_head_outside_its_sentence_is_an_error_naming_the_file(tmp_path):
+    """feature_words indexed the head's word: a HEAD past the sentence raised a bare IndexError."""
+    path = tmp_path / "t.conllu"
+    path.write_text("1\tev\tev\tNOUN\t_\tCase=Loc\t0\troot\t_\t_\n2\tx\tx\tNOUN\t_\t_\t7\tconj\t_\t_\n\n",
+                    encoding="utf-8")  # fmt: skip
+    with pytest.raises(DataError, match=rf"{path}:1: HEAD '7' is not 0 or the ID of a word"):
+        read_adapt_data(config(text=[str(path)]))
+
+
+def test_japanese_lines_of_kanji_alone_are_in_the_languages_script(tmp_path):
+    path = tmp_path / "ja.txt"
+    path.write_text("今日は良い天気です。\n東京大学\n", encoding="utf-8")
+    assert not read_adapt_data(config(language="jpn", text=[str(path)])).warnings
+
+
 def test_conllu_text_without_heads_keeps_its_lemmas_and_warns_that_it_gets_no_feature_glosses(tmp_path):
     path = tmp_path / "t.conllu"
     path.write_text("# text = Kitapları okudum\n1\tKitapları\tkitap\tNOUN\t_\tCase=Acc\t_\t_\t_\t_\n"

@@ -321,6 +321,9 @@ def test_a_member_of_a_listed_macrolanguage_is_a_language_of_its_own(
     with pytest.raises(ConfigError, match="already has zho.*--replace"):
         adapt(config)
     assert listed_languages(["eng", "cmn"], "zho") == ["eng", "cmn"]
+    # a base that lists none (a plain Hugging Face folder) gives none: ["tur"] said the model knew Turkish
+    # alone, and a second adaptation refused its pivot and protected none of the base's languages
+    assert listed_languages([], "tur") == []
 
 
 def test_finished_output_is_not_overwritten(tmp_path, tiny_static, cipher_data):

@@ -191,8 +191,10 @@ def adapt(
     language = normalize_language(config.language, where="language")
     known = model_languages(folder)
     # by the language each code names in data: a model listing `que` lacks `quz`, one listing `ara` (Standard
-    # Arabic) lacks `arz`, but one listing `cmn` has `zho`
-    if any(names_same_language(language, old) for old in known) and not config.replace:
+    # Arabic) lacks `arz`, but one listing `cmn` has `zho`; an adaptation of a model that lists no languages
+    # records its language in `adaptations` only
+    adapted = [str(entry.get("language", "")) for entry in read_metadata(folder).get("adaptations", [])]
+    if any(names_same_language(language, old) for old in [*known, *adapted] if old) and not config.replace:
         # only a static encoder keeps its rows: a transformer trains shared weights (full: all; LoRA: the biases)
         kept = " (the rows it has stay as they are)" if kind == STATIC else ""
         raise ConfigError(f"language: {folder} already has {language}; pass --replace (replace=True) to adapt it "

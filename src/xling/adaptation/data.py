@@ -129,7 +129,9 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             data.files.append(path)
             pair_files.append((path, [new for _, new in pairs]))
     data.script = _language_script(data)
-    data.warnings.extend(_usual_script_warning(config, data, pair_files, text_files))
+    if problem := _usual_script_problem(config, data, pair_files, text_files):
+        # a warning, not an error: a digraphic language's other script (Serbian in Latin) is a real choice
+        data.warnings.append(problem)
     for texts, lines, path in text_files:
         data.warnings.extend(_text_warnings(texts, lines, path, data, detector))
     if not (data.texts or data.dictionary or data.parallel):
@@ -234,10 +236,11 @@ def written_scripts(language: str) -> set[str]:
     return {family, "Hani"} if family in ("Jpan", "Kore") else {family}
 
 
-def _usual_script_warning(config: AdaptConfig, data: AdaptData, pair_files: list[tuple[Path, list[str]]],
-                          text_files: list[tuple[list[str], list[int], Path]]) -> list[str]:  # fmt: skip
-    """Return a warning when most of the new language's letters are in another script than it is usually
-    written in (or than `vocabulary.scripts` names), naming the first file and line in that other script."""
+def _usual_script_problem(config: AdaptConfig, data: AdaptData, pair_files: list[tuple[Path, list[str]]],
+                          text_files: list[tuple[list[str], list[int], Path]]) -> str | None:  # fmt: skip
+    """Return what is wrong when most of the new language's letters are in another script than it is usually
+    written in (or than `vocabulary.scripts` names), naming the first file and line in that other script;
+    None when nothing is."""
     from xling.langid.scripts import dominant_script, letter_script
 
     expected = [*config.vocabulary.scripts] or [usual_script(config.language)]
@@ -245,7 +248,7 @@ def _usual_script_warning(config: AdaptConfig, data: AdaptData, pair_files: list
     if wanted & {"Jpan", "Kore"}:
         wanted.add("Hani")  # Japanese and Korean text also write Han characters (new_scripts allows them)
     if not wanted or data.script is None or letter_script(data.script) in wanted:
-        return []
+        return None
     expectation = ("vocabulary.scripts names " if config.vocabulary.scripts
                    else f"{data.language} is usually written in ") + " or ".join(sorted(wanted))  # fmt: skip
     where = ", ".join(str(source["source"]) for source in data.sources)  # udhr, swadesh: no line to name
@@ -257,9 +260,9 @@ def _usual_script_warning(config: AdaptConfig, data: AdaptData, pair_files: list
             line = numbers[odd] if numbers is not None else _nonblank_line_numbers(path, odd + 1)[odd]
             where = f"{path}:{line}"
             break
-    return [f"{where}: the {data.language} data is mostly in {data.script}, but {expectation}: wrong file or "
+    return (f"{where}: the {data.language} data is mostly in {data.script}, but {expectation}: wrong file or "
             f"language code? (if the script is meant, name it: --language {data.language}_{data.script}, or "
-            "vocabulary.scripts)"]  # fmt: skip
+            "vocabulary.scripts)")  # fmt: skip
 
 
 def _feature_words(path: Path, pivot: str, warnings: list[str]) -> list[list[str] | None]:
@@ -267,10 +270,17 @@ def _feature_words(path: Path, pivot: str, warnings: list[str]) -> list[list[str
     read; all None, with a warning naming the file and line, when a token lacks one of the columns they
     need (UPOS, HEAD or DEPREL `_`: a lemmatised-only file)."""
     try:
-        columns = [read_conllu(path, column=name).tags for name in ("upos", "feats", "head", "deprel")]
+        sentences = [read_conllu(path, column=name) for name in ("upos", "feats", "head", "deprel")]
     except DataError as error:
         warnings.append(f"{error}: its sentences get no feature glosses (static.gloss_features)")
         return [None] * len(read_conllu(path, column=None).words)
+    columns = [sentence.tags for sentence in sentences]
+    for heads, line in zip(columns[2], sentences[2].lines, strict=True):
+        # a HEAD past the sentence's words raised a bare IndexError in feature_words
+        wrong = next((head for head in heads if not head.isdigit() or int(head) > len(heads)), None)
+        if wrong is not None:
+            raise DataError(f"HEAD {wrong!r} is not 0 or the ID of a word of its sentence ({len(heads)} words; "
+                            "the sentence starts on the line named)", path, line)  # fmt: skip
     return [feature_words(*sentence, pivot=pivot) for sentence in zip(*columns, strict=True)]
 
 
@@ -334,7 +344,7 @@ def _text_warnings(
 ) -> list[str]:
     """Return warnings about lines in another script than the language's (or, without pairs to tell, than
     most of the file), and about a file the detector takes mostly for another language."""
-    from xling.langid.scripts import dominant_script
+    from xling.langid.scripts import dominant_script, letter_script
 
     warnings = []
     scripts = [dominant_script([text]) for text in texts[:DETECT_LINES]]
@@ -343,7 +353,10 @@ def _text_warnings(
         main, whose = (
             (data.script, "the language's") if data.script else (counted.most_common(1)[0][0], "the file's")
         )
-        odd = [i for i, s in enumerate(scripts) if s and s != main]
+        # a line's script read as _usual_script_warning reads it: Japanese and Korean lines of Han characters
+        # alone (Hani) are in their language's script
+        same = {letter_script(main)} | ({"Hani"} if letter_script(main) in ("Jpan", "Kore") else set())
+        odd = [i for i, s in enumerate(scripts) if s and letter_script(s) not in same]
         if odd:
             warnings.append(f"{path}:{lines[odd[0]]}: {len(odd)} of {len(scripts)} line(s) in another script "
                             f"than {whose} {main} (first: {scripts[odd[0]]})")  # fmt: skip

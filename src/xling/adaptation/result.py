@@ -24,8 +24,12 @@ def listed_languages(languages: Sequence[str], language: str) -> list[str]:
     """Return the languages the adapted model lists: the base model's `languages`, with `language` added
     unless one of them is that language already under any of its codes (`--replace` of a listed `cmn` given
     as `zh`), which is then kept as listed rather than listed twice; a member of a listed macrolanguage
-    (`arz` beside `ara`) is a language of its own, added."""
+    (`arz` beside `ara`) is a language of its own, added. A base that lists none (a plain Hugging Face
+    folder) gives none either: `[language]` would say the model knows that language alone, and a later
+    adaptation would take the base's own languages for new ones (its `adaptations` record what was added)."""
     listed = [str(old) for old in languages]
+    if not listed:
+        return []
     return listed if any(names_same_language(language, old) for old in listed) else [*listed, language]
 
 
