@@ -206,6 +206,12 @@ def test_missing_or_wrong_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="not an encoder folder"):
         Encoder.load(tmp_path / "empty")
+    # the shipped language identifier has a config.json that transformers took for an unknown architecture
+    # ("Transformers is out of date")
+    with pytest.raises(
+        DataError, match=r"xling-langid: not an encoder: this folder holds a language identifier"
+    ):
+        Encoder.load("xling-langid")
 
 
 def test_embed_file_writes_rows_per_line_and_blank_lines_fail(tmp_path, sample_tokenizer_dir):

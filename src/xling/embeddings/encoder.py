@@ -18,7 +18,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from xling.artifacts import read_json_file, read_metadata
+from xling.artifacts import (
+    LANGUAGE_IDENTIFIER_KIND,
+    SUPPORT_BOT_KIND,
+    TOKENIZER_KIND,
+    TRANSLATION_KIND,
+    WORD_MAPPING_KIND,
+    read_json_file,
+    read_metadata,
+)
 from xling.embeddings.st_modules import read_st_modules
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.embeddings.transformer import (
@@ -79,6 +87,26 @@ class EncodeStats:
     seconds: float = 0.0
 
 
+# Folders xling writes that hold no text encoder: loaded as one, the language identifier (config.json with
+# model_type "xling-langid") failed inside transformers with "Transformers is out of date".
+_NOT_ENCODERS = {
+    TOKENIZER_KIND: "a tokenizer (`xling tokenizer train`)",
+    WORD_MAPPING_KIND: "a word mapping (`xling align words`)",
+    LANGUAGE_IDENTIFIER_KIND: "a language identifier (`xling detect --model`)",
+    TRANSLATION_KIND: "a translation model (`xling translate --model`)",
+    SUPPORT_BOT_KIND: "a support bot (`xling bot`)",
+}
+
+
+def _check_not_another_kind(folder: Path, meta: Mapping[str, Any]) -> None:
+    """Raise DataError naming the folder and what it holds when its xling.json says it is no encoder."""
+    kind = str(meta.get("kind", ""))
+    family = kind.split("/", 1)[0]
+    what = _NOT_ENCODERS.get(kind) or _NOT_ENCODERS.get(family)
+    if what is not None:
+        raise DataError(f"not an encoder: this folder holds {what}", folder)
+
+
 @dataclass
 class EncoderOptions:
     """How to read a folder: override its pooling, layer, length limit; where and how to run."""
@@ -124,6 +152,7 @@ class Encoder:
         opts = EncoderOptions(**options)
         folder = resolve_model(name_or_path)
         meta = read_metadata(folder)
+        _check_not_another_kind(folder, meta)
         _check_options(opts)
         if opts.backend != "torch":
             from xling.embeddings.backends.onnx import load_onnx_module
