@@ -311,6 +311,25 @@ def test_an_fp32_graph_unlike_pytorch_withdraws_the_export(tmp_path, sample_toke
     assert not (tmp_path / "out" / "onnx" / "export.json").exists()  # the earlier one does not vouch for it
     with pytest.raises(XlingError, match="export.json"):
         Encoder.load(tmp_path / "out", backend="onnx")
+    # a failure (or Ctrl-C) while the graphs are measured: export.json, written before, must not stay
+    monkeypatch.undo()
+
+    from xling.export import onnx as onnx_module
+
+    real = onnx_module.timed_encode
+    calls = []
+
+    def interrupted(encoder, *args, **kwargs):  # PyTorch's reference first, then the first graph
+        calls.append(1)
+        if len(calls) > 1:
+            assert (tmp_path / "out" / "onnx" / "export.json").is_file()  # written, the graphs unchecked
+            raise KeyboardInterrupt
+        return real(encoder, *args, **kwargs)
+
+    monkeypatch.setattr(onnx_module, "timed_encode", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(source, tmp_path / "out", sentences=TEXTS)
+    assert len(calls) == 2 and not (tmp_path / "out" / "onnx" / "export.json").exists()
 
 
 def test_optimized_int8_of_an_ffn_not_fused_to_biasgelu_is_written(tmp_path, sample_tokenizer_dir):
