@@ -111,8 +111,10 @@ def eval_tatoeba(
     with console.status("Tatoeba") as status:
         result = evaluate_tatoeba(encoder, config, tests=tests,
                                   progress=lambda lang: status.update(f"Tatoeba: {literal(lang)}"))  # fmt: skip
+    write_json(
+        json_path, result.to_dict()
+    )  # first: a table that fails to print (a closed pipe) loses nothing
     print_scores(result, ("src2eng", "eng2src"))
-    write_json(json_path, result.to_dict())
 
 
 @app.command("mining")
@@ -141,11 +143,12 @@ def eval_mining(
                          languages=langs.split(",") if langs else None, book=book,
                          distractors=distractors)  # fmt: skip
     check_json_apart(json_path, (f"the model folder {config.model}", model_folder(config.model)))
-    encoder = load_encoder(config.model)
-    with console.status("building the mining tests"):
+    with console.status("building the mining tests"):  # a bad book or code is said before the model loads
         tests = build_mining_tests(config)
+    encoder = load_encoder(config.model)
     with console.status("mining"):
         result = evaluate_mining(encoder, tests)
+    write_json(json_path, result.to_dict())  # first, as above
     table = Table(title=literal(f"mining ({config.book} hidden among other verses): {result.model}"))
     for column in ("pair", "precision", "recall", "F1", "threshold"):
         table.add_column(column, justify="left" if column == "pair" else "right")
@@ -154,7 +157,6 @@ def eval_mining(
                       "" if row["threshold"] is None else f"{row['threshold']:.3f}")  # fmt: skip
     table.add_row("[bold]average F1[/]", "", "", f"[bold]{100 * result.average:.1f}[/]", "")
     Console().print(table)
-    write_json(json_path, result.to_dict())
 
 
 def _load_translator(model: str, backend: str):

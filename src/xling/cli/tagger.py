@@ -130,8 +130,10 @@ def evaluate(
         tagger = load_tagger(model)
     with console.status("tagging"):
         result = evaluate_tagger(tagger, test_sets, model=str(model), source_language=source)
+    write_json(
+        json_path, result.to_dict()
+    )  # first: a table that fails to print (a closed pipe) loses nothing
     typer.echo(render_tagging(result))
-    write_json(json_path, result.to_dict())
 
 
 def tag(

@@ -352,8 +352,10 @@ def evaluate(
     with console.status("scoring"):
         result = evaluate_transfer(classifier, test_sets, source_lang=source,
                                    majority_labels=training_labels(classifier), model=str(model))  # fmt: skip
+    write_json(
+        json_path, result.to_dict()
+    )  # first: a table that fails to print (a closed pipe) loses nothing
     typer.echo(render_transfer(result))
-    write_json(json_path, result.to_dict())
 
 
 def classify(

@@ -10,8 +10,10 @@ same passages (PARALLEL_BOOKS: Samuel, Kings and Chronicles with the passages pr
 with them and the genealogies of Genesis and Ruth; Ezra and Nehemiah; the law's four books; the synoptic
 gospels; 2 Peter and Jude), which go to one side together; the held-out book's own parallels are left out.
 Shorter shared quotations (a verse of the law quoted in Matthew) can still stand on both sides. Both sides
-are shuffled. Mining is scored as in BUCC: precision, recall and F1 of the mined pairs against the gold pairs,
-at the score threshold that gives the best F1.
+are shuffled. Mining is scored with BUCC's measures: precision, recall and F1 of the mined pairs against the
+gold pairs, at the score threshold that gives the best F1. That threshold is chosen on this test's own gold
+pairs (an oracle: BUCC's protocol, as LASER's `bucc.py`, fits it on training gold and applies it to the
+test), so the figure is an upper bound, comparable between models, not a mining run's expected F1.
 """
 
 from __future__ import annotations
@@ -319,7 +321,7 @@ def evaluate_mining(
     """Return the best-F1 mining scores of `encoder` on one test or several (one row per pair).
 
     Pairs are mined with `config`'s k, margin, mode and index but no threshold: the threshold is the one
-    that gives the best F1, as BUCC reports it. Rows hold MiningScore's fields (fractions, not percent);
+    that gives the best F1 on this test's gold pairs (an upper bound, see the module docstring). Rows hold MiningScore's fields (fractions, not percent);
     the primary metric is f1 and `average` its mean over the pairs.
     """
     config = replace(config or MineConfig(), threshold=None)
