@@ -147,6 +147,23 @@ def test_overwrite_replaces_a_bot_but_not_a_folder_of_other_files(tmp_path, mini
     assert (documents / "thesis.txt").read_text(encoding="utf-8") == "years of work"
 
 
+def test_a_finished_bot_is_refused_before_the_faq_is_embedded_and_an_infinite_weight_is_an_error(
+    tmp_path, mini_encoder, monkeypatch
+):
+    from xling.bot import BotBuildConfig
+
+    faq = tmp_path / "faq.tsv"
+    faq.write_text("".join(f"Question {i}?\tAnswer {i}.\n" for i in range(4)), encoding="utf-8")
+    build_bot(faq, tmp_path / "bot", mini_encoder)
+    calls = []
+    monkeypatch.setattr(type(mini_encoder), "encode", lambda self, *a, **k: calls.append(1))
+    with pytest.raises(XlingError, match="overwrite"):
+        build_bot(faq, tmp_path / "bot", mini_encoder)
+    assert calls == []  # refused before the embedding work, not after it
+    with pytest.raises(ConfigError, match="lexical_weight: inf must be a finite number"):
+        BotBuildConfig(lexical_weight=float("inf")).validate()
+
+
 def test_rebuilding_a_bot_from_an_faq_inside_its_folder_is_refused_and_the_faq_kept(tmp_path, mini_encoder):
     from xling.bot import BotBuildConfig
 

@@ -193,3 +193,20 @@ def test_jsonl_entries_without_an_id_get_one_no_given_id_has(tmp_path):
     path.write_text(json.dumps({**rows[0], "id": None}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match='"id" must be a string or a number'):
         read_faq(path)
+
+
+def test_a_gzipped_jsonl_faq_is_read_as_jsonl_and_the_no_answer_id_is_refused(tmp_path):
+    import gzip
+
+    rows = [{"id": "pay", "question": "How do I pay?", "answer": "By card."},
+            {"id": "ship", "question": "Where is my parcel?", "answer": "On its way."}]  # fmt: skip
+    path = tmp_path / "faq.jsonl.gz"  # was read as TSV: "found 1 tab-separated fields" on every line
+    path.write_bytes(gzip.compress("".join(json.dumps(row) + "\n" for row in rows).encode()))
+    assert [entry.id for entry in read_faq(path)] == ["pay", "ship"]
+    # question sets mark an off-topic question with `-`: an entry of that id could never be right
+    tsv = tmp_path / "faq.tsv"
+    tsv.write_text(
+        "id\tquestion\tanswer\npay\tHow do I pay?\tBy card.\n-\tWhat else?\tNothing.\n", encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=r"faq\.tsv:3: id '-' is reserved"):
+        read_faq(tsv)

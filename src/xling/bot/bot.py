@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xling.artifacts import SUPPORT_BOT_KIND, read_metadata, update_metadata, write_metadata
-from xling.atomic import atomic_folder, check_apart
+from xling.atomic import atomic_folder, check_apart, check_replaceable
 from xling.bot.faq import FaqEntry, faq_language, read_faq
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.knn import MARGINS, margin_scores, neighbourhood_means
@@ -140,8 +140,9 @@ class BotBuildConfig:
         if self.k < 2:
             raise ConfigError(f"k: {self.k} must be 2 or more (the best entry is one of the k nearest whose "
                               "mean it is compared with: with k = 1 every margin is 0)")  # fmt: skip
-        if self.lexical_weight < 0:
-            raise ConfigError(f"lexical_weight: {self.lexical_weight} must be 0 or more")
+        if not self.lexical_weight >= 0 or not math.isfinite(self.lexical_weight):
+            # inf made every margin -inf (every question handed over) and wrote Infinity into xling.json
+            raise ConfigError(f"lexical_weight: {self.lexical_weight} must be a finite number, 0 or more")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size: {self.batch_size} must be 1 or more")
         if self.threshold is not None and not math.isfinite(self.threshold):
@@ -284,6 +285,8 @@ def build_bot(
         raise ConfigError(f"margin: an FAQ of one entry has no other entries to compare the best one with "
                           f"({config.margin} margin); use margin=absolute")  # fmt: skip
     _warn_duplicate_questions(entries, source)
+    # before the encoder loads and the FAQ is embedded: atomic_folder refuses a finished bot only at the end
+    check_replaceable(output, config.overwrite, "support bot", BOT_KIND)
     model, reference = _encoder_of(encoder)
     texts, entry_of, languages, kinds = _rows(entries, language, config.index_answers)
     vectors = model.encode(texts, batch_size=config.batch_size, show_progress=show_progress)

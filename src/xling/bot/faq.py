@@ -89,7 +89,8 @@ def read_faq(path: str | Path, language: str = "eng") -> list[FaqEntry]:
         return _read_folder(source)
     require_file(source)
     language = written_language(language, "language")
-    if source.suffix.lower() in (".jsonl", ".json"):
+    # faq.jsonl.gz too: the readers open gzip, and its `.gz` suffix sent it to the TSV reader
+    if source.name.lower().removesuffix(".gz").endswith((".jsonl", ".json")):
         entries = _read_jsonl(source, language)
     else:
         entries = _read_tsv(source)
@@ -271,6 +272,10 @@ def _check_entry(
             raise DataError(f"empty {name}", path, line)
     if key is None:
         return
+    if key == NO_ANSWER:  # question sets mark an off-topic question so: such an entry could never be right
+        raise DataError(
+            f"id {NO_ANSWER!r} is reserved (question sets mark questions with no answer so)", path, line
+        )
     if key in seen:
         raise DataError(f"id {key!r} was already used on line {seen[key]}", path, line)
     seen[key] = line
