@@ -164,6 +164,20 @@ def test_a_finished_bot_is_refused_before_the_faq_is_embedded_and_an_infinite_we
         BotBuildConfig(lexical_weight=float("inf")).validate()
 
 
+def test_entries_given_as_a_list_are_checked_as_a_files_are(tmp_path, mini_encoder):
+    """Two entries of one id, or an empty answer, built without a word from a list (the file readers refuse
+    them): tuning and evaluation score by id, and the bot could answer with nothing."""
+    from xling.bot.faq import FaqEntry
+
+    good = [FaqEntry("a", "How do I pay?", "By card."), FaqEntry("b", "Where is my parcel?", "On its way.")]
+    for entries, words in (([*good, FaqEntry("a", "Can I return it?", "Yes.")], "id 'a' is used twice"),
+                           ([*good, FaqEntry("c", "Can I return it?", " ")], r"entry 3 \('c'\) has an empty answer"),
+                           ([*good, FaqEntry(3, "Can I return it?", "Yes.")], "id 3 must be a non-empty string")):  # fmt: skip
+        with pytest.raises(ConfigError, match=words):
+            build_bot(entries, tmp_path / "bot", mini_encoder)
+    assert not (tmp_path / "bot").exists()
+
+
 def test_rebuilding_a_bot_from_an_faq_inside_its_folder_is_refused_and_the_faq_kept(tmp_path, mini_encoder):
     from xling.bot import BotBuildConfig
 

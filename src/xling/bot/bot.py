@@ -250,6 +250,21 @@ class Match:
     """(entry index, margin score, similarity) of the closest entries, best first."""
 
 
+def _check_given_entries(entries: list[FaqEntry]) -> None:
+    """Raise ConfigError for entries given as a list that a FAQ file would be refused for: an id that is not a
+    non-empty string or is used twice (tuning and evaluation score by id), an empty question or answer."""
+    seen: set[str] = set()
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry.id, str) or not entry.id.strip():
+            raise ConfigError(f"faq: entry {number}'s id {entry.id!r} must be a non-empty string")
+        if entry.id in seen:
+            raise ConfigError(f"faq: entry {number}'s id {entry.id!r} is used twice")
+        seen.add(entry.id)
+        for name in ("question", "answer"):
+            if not str(getattr(entry, name) or "").strip():
+                raise ConfigError(f"faq: entry {number} ({entry.id!r}) has an empty {name}")
+
+
 def build_bot(
     faq: str | Path | list[FaqEntry],
     output: str | Path,
@@ -273,6 +288,7 @@ def build_bot(
     if isinstance(faq, list):
         language, source = _language(config.language), "<entries>"
         entries = [_with_iso_answers(entry, language) for entry in faq]
+        _check_given_entries(entries)
     else:
         entries, language, source = (
             read_faq(faq, config.language),
