@@ -299,10 +299,10 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
     (UMSAB's `ara` into UDHR's `arb`, UD's `zho` into `cmn`, not the Bible's `lzh`), else, for a
     macrolanguage that means none of its members first, into its only individual language present (the
     Bible's `mlg` into UDHR's `plt`). One whose usual member is absent keeps its own label: a user's `no`
-    beside `nn` is Bokmål, not Nynorsk, and `ms` beside `id` is Malay. A language gets a script suffix when its texts come in several scripts
-    (`srp_Cyrl`, `srp_Latn`); a source without a script in its name takes the script of its letters, or, when
-    other sources of the language name scripts the letters cannot tell apart (Han: `cmn_Hans`, `cmn_Hant`),
-    the script of the named source whose characters it shares most. A code-mixed source (tweets) keeps only
+    beside `nn` is Bokmål, not Nynorsk, and `ms` beside `id` is Malay. A language gets a script suffix when
+    its texts come in several scripts (`srp_Cyrl`, `srp_Latn`); a source without a script in its name takes
+    the script of its letters, or, when other sources of the language name scripts the letters cannot tell
+    apart (Han: `cmn_Hans`, `cmn_Hant`), the script of the named source whose characters it shares most. A code-mixed source (tweets) keeps only
     its lines in a script the language's curated sources use.
     """
     present = {source.label.language for source in sources}
