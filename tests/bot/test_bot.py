@@ -4,6 +4,7 @@ off-topic questions, and a saved bot that answers as it did."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,6 +163,33 @@ def test_a_finished_bot_is_refused_before_the_faq_is_embedded_and_an_infinite_we
     assert calls == []  # refused before the embedding work, not after it
     with pytest.raises(ConfigError, match="lexical_weight: inf must be a finite number"):
         BotBuildConfig(lexical_weight=float("inf")).validate()
+
+
+def test_a_bot_built_with_an_encoder_loaded_from_a_folder_stores_its_absolute_path(tmp_path, monkeypatch):
+    """It stored the encoder's name, a folder's base name for models xling trains (`runs/my-enc` is "my-enc"),
+    so the bot did not load again, or loaded another model of that name."""
+    import shutil
+
+    from xling import Encoder
+    from xling.artifacts import read_metadata, write_metadata
+    from xling.bot.faq import FaqEntry
+
+    shipped = Path(__file__).resolve().parents[2] / "src/xling/models/xling-mini"
+    if not (shipped / "modules.json").is_file():
+        pytest.skip("needs src/xling/models/xling-mini (shipped with the repository)")
+    folder = tmp_path / "runs" / "my-enc"
+    shutil.copytree(shipped, folder)
+    write_metadata(folder, {**read_metadata(folder), "name": "my-enc"})
+    monkeypatch.chdir(tmp_path)
+    encoder = Encoder.load("runs/my-enc")
+    entries = [
+        FaqEntry("a", "How do I pay?", "By card."),
+        FaqEntry("b", "Where is my parcel?", "On its way."),
+    ]
+    build_bot(entries, tmp_path / "bot", encoder)
+    assert read_metadata(tmp_path / "bot")["encoder"] == str(folder.resolve())
+    monkeypatch.chdir(tmp_path / "runs")  # another working folder: still found
+    assert len(SupportBot.load(tmp_path / "bot").match(["How can I pay?"])) == 1  # loaded, encoder checked
 
 
 def test_entries_given_as_a_list_are_checked_as_a_files_are(tmp_path, mini_encoder):

@@ -798,7 +798,13 @@ def _encoder_of(encoder: str | Path | Encoder) -> tuple[Encoder, str]:
     from xling.embeddings.encoder import Encoder
 
     if isinstance(encoder, Encoder):
-        return encoder, encoder.name
+        # what it was loaded from, a folder by its absolute path: its name may be a folder's base name
+        # (`xling align sentences` names a model after its folder), which loads nothing from elsewhere
+        given = encoder.source
+        if given is None:
+            return encoder, encoder.name
+        path = Path(given).expanduser()
+        return encoder, str(path.resolve()) if path.is_dir() else given
     path = Path(encoder).expanduser()
     reference = str(path.resolve()) if path.is_dir() else str(encoder)
     return Encoder.load(encoder), reference

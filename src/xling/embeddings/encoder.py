@@ -137,6 +137,9 @@ class Encoder:
         self.device = torch.device(device)
         self.precision = precision
         self.meta = meta or {}
+        self.source: str | None = None
+        """What `load` was given (a folder, shipped name or Hub id); None for an encoder built otherwise. A
+        bot or index stores it so as to load the same model again (`name` may be a folder's base name)."""
 
     @property
     def dimension(self) -> int:
@@ -164,8 +167,10 @@ class Encoder:
             module, normalize = _load_hf_encoder(folder, opts, meta), opts.normalize
         else:
             raise DataError("not an encoder folder: no modules.json or config.json", folder)
-        return cls(module, name=str(meta.get("name", name_or_path)), normalize=normalize, device=opts.device,
-                   precision=opts.precision, meta=meta)  # fmt: skip
+        encoder = cls(module, name=str(meta.get("name", name_or_path)), normalize=normalize, device=opts.device,
+                      precision=opts.precision, meta=meta)  # fmt: skip
+        encoder.source = str(name_or_path)
+        return encoder
 
     def encode(
         self,
