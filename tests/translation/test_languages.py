@@ -7,7 +7,7 @@ import json
 import pytest
 from transformers import AutoTokenizer, NllbTokenizer
 
-from xling.errors import LanguageCodeError, XlingError
+from xling.errors import DataError, LanguageCodeError, XlingError
 from xling.translation.languages import conventions_for, detect_family, parse_language
 
 from .tiny_models import PARALLEL, build_m2m100, build_marian, build_nllb, build_xling
@@ -48,6 +48,10 @@ def test_families_are_told_apart(tmp_path):
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"model_type": "bert"}), "utf-8")
     with pytest.raises(XlingError, match="'bert' model"):
+        detect_family(other)
+    # PowerShell's `>` writes UTF-16: named, not a UnicodeDecodeError traceback
+    (other / "config.json").write_text(json.dumps({"model_type": "marian"}), "utf-16")
+    with pytest.raises(DataError, match=r"config\.json: not UTF-8"):
         detect_family(other)
 
 
@@ -242,6 +246,16 @@ def test_a_macrolanguage_stands_for_its_default_member_only(tmp_path):
     ]
     # Mongolian has no default member recorded: each member (the detector's khk) is still the model's mon
     assert nllb.source_token("khk") == "mon_Cyrl"
+    # Fulah has none either: its member is the model's Fulah both ways; Afghan Persian is Dari (CLDR fa_AF)
+    codes = ["eng_Latn", "fuv_Latn", "pes_Arab", "prs_Arab"]
+    nllb = Conventions("nllb", {c: c for c in codes}, {c: c for c in codes}, name="nllb")
+    assert (nllb.source_token("ff"), nllb.target_token("ff")) == ("fuv_Latn", "fuv_Latn")
+    assert [nllb.target_token(code) for code in ("fa", "fa-IR", "fa-AF", "prs")] == [
+        "pes_Arab",
+        "pes_Arab",
+        "prs_Arab",
+        "prs_Arab",
+    ]
 
 
 def test_marian_sources_joined_with_plus_are_each_a_source(tmp_path):

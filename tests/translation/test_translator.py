@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 
 import pytest
@@ -139,6 +140,32 @@ def test_marian_with_separate_vocabularies_gets_its_source_ids_and_decodes_as_ge
                            max_new_tokens=8)  # fmt: skip
         theirs.append(tokenizer.decode(out[0], skip_special_tokens=True).strip())
     assert all(theirs) and ours == theirs
+
+
+@pytest.mark.parametrize(("family", "piece_model"), [("marian", "source.spm"), ("m2m100", "sentencepiece.bpe.model")])
+def test_a_folder_missing_its_sentencepiece_model_is_a_data_error_naming_it(models, tmp_path, family, piece_model):
+    # as a partial download leaves it: transformers raises TypeError / sentencepiece's RuntimeError here
+    import shutil
+
+    folder = shutil.copytree(models[family], tmp_path / family)
+    (folder / piece_model).unlink()
+    with pytest.raises(DataError, match="cannot load the tokenizer") as caught:
+        Translator.from_pretrained(folder, backend="torch")
+    assert str(folder) in str(caught.value)
+
+
+def test_a_half_precision_checkpoint_decodes_in_float32_on_cpu(models, tmp_path):
+    import shutil
+
+    from transformers import AutoModelForSeq2SeqLM
+
+    folder = shutil.copytree(models["marian"], tmp_path / "half")
+    AutoModelForSeq2SeqLM.from_pretrained(folder).half().save_pretrained(folder)
+    assert json.loads((folder / "config.json").read_text("utf-8"))["dtype"] == "float16"
+    half = Translator.from_pretrained(folder, backend="torch")
+    # transformers 5 would load the checkpoint's float16 (slow on CPU, and unlike what export checks)
+    assert {p.dtype for p in half.backend.model.parameters()} == {torch.float32}
+    assert all(half.translate(PARALLEL["eng"][:2], src="eng", tgt="fra", options=GREEDY))
 
 
 def test_long_input_is_split_and_rejoined_in_order_with_its_layout(xling_model):

@@ -72,7 +72,7 @@ from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.export.ct2 import ST_ROOT_FILES
 from xling.pretraining.data import PretrainBatches, PretrainingData, SentencePool
 from xling.pretraining.masking import IGNORE_INDEX, first_regular_id, mask_tokens
-from xling.tokenization.vocabulary import save_tokenizer
+from xling.tokenization.vocabulary import load_folder_tokenizer, save_tokenizer
 from xling.tokenization.vocabulary_extension import VocabularyExtension, extend_vocabulary
 from xling.training import TrainingConfig, train
 from xling.training.checkpoint import latest_checkpoint, read_trainer_state
@@ -188,7 +188,7 @@ def copy_sentence_transformers_files(base: Path, staging: Path) -> None:
 def load_masked_lm(folder: Path) -> tuple[nn.Module, Any, list[str]]:
     """Return (the masked LM in `folder`, its fast tokenizer, the LM head's weights its checkpoint lacks,
     which start random: all of them for an encoder-only checkpoint); ConfigError when it is not XLM-R-like."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForMaskedLM
 
     from xling.embeddings.weights import load_pretrained
 
@@ -197,10 +197,7 @@ def load_masked_lm(folder: Path) -> tuple[nn.Module, Any, list[str]]:
     if not hasattr(model, "lm_head") or getattr(model.lm_head, "bias", None) is None:
         raise ConfigError(f"model: {folder} is a {model.config.model_type} masked LM; adapting a transformer "
                           "needs the XLM-R / RoBERTa architecture (an `lm_head` with an output bias)")  # fmt: skip
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot load the tokenizer: {error}", folder) from error
+    tokenizer = load_folder_tokenizer(folder)
     if not getattr(tokenizer, "is_fast", False):
         raise ConfigError(
             f"model: {folder} has no fast tokenizer (tokenizer.json); the vocabulary cannot grow"

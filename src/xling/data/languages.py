@@ -11,7 +11,7 @@ import pycountry
 from xling.errors import ConfigError, LanguageCodeError, XlingError
 
 __all__ = [
-    "DEFAULT_MEMBER", "GRANDFATHERED", "MACROLANGUAGES", "SCRIPT_PARTS", "USUAL_SCRIPTS", "default_member",
+    "DEFAULT_MEMBER", "GRANDFATHERED", "MACROLANGUAGES", "REGION_MEMBERS", "SCRIPT_PARTS", "USUAL_SCRIPTS", "default_member",
     "extended_language", "grandfathered_language", "language_name", "macrolanguage_members", "normalize_language",
     "same_language", "script_part_of",
     "pair_file_spec", "split_language_pair",
@@ -47,6 +47,10 @@ MACROLANGUAGES: dict[str, frozenset[str]] = {
     "kau": frozenset({"knc"}),
     "grn": frozenset({"gug"}),
 }
+
+# A region that decides which member a macrolanguage's code means, where it is not DEFAULT_MEMBER's (CLDR:
+# fa_AF is Dari)
+REGION_MEMBERS = {("fas", "AF"): "prs"}
 
 # A region that decides the script of a language written in two (zh-TW is Traditional Chinese), as CLDR's
 # likely subtags have it.

@@ -301,7 +301,7 @@ def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *
     it. `sentence_transformers`: `folder` is a sentence-transformers Transformer module, whose T5-family
     model is read as its encoder stack whatever its architectures say (GTR, sentence-t5).
     """
-    from transformers import AutoTokenizer
+    from xling.tokenization.vocabulary import load_folder_tokenizer
 
     encoder_class = _encoder_only_class(folder, sentence_transformers=sentence_transformers)
     if encoder_class is None:
@@ -309,10 +309,7 @@ def _load_hf_encoder(folder: Path, opts: EncoderOptions, meta: dict[str, Any], *
     # xling.json (`meta`) may say how to pool: {"pooling": "mean", "layer": 3, "max_length": 128}
     pooling = opts.pooling or meta.get("pooling", pooling)
     model = _load_encoder_model(folder, pooling, encoder_class)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot load as a Hugging Face encoder: {error}", folder) from error
+    tokenizer = load_folder_tokenizer(folder)
     check_vocabulary(tokenizer, getattr(model.config, "vocab_size", None), folder)
     return TransformerSentenceEncoder(
         model,

@@ -51,10 +51,10 @@ SEQ2SEQ_MODEL_TYPES = {
     "mt5": "MT5ForConditionalGeneration",
     "umt5": "UMT5ForConditionalGeneration",
 }
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-# what transformers loads PyTorch weights from (a sharded .bin has its own index): a folder with none of them
-# has nothing for CTranslate2's converter to read
-TORCH_WEIGHT_FILES = (*WEIGHT_FILES, "pytorch_model.bin.index.json")
+# what transformers loads PyTorch weights from (each sharded format has its own index): a folder with none of
+# them has nothing for CTranslate2's converter to read
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 # A sentence-transformers folder's own settings, beside the module folders that modules.json lists: the
 # Transformer's length limit and lowercasing, the default prompt (both read into an ONNX export's record)
 ST_ROOT_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
@@ -114,11 +114,12 @@ def has_ct2(model: str | Path) -> bool:
 
 def weight_files(model: str | Path) -> list[str]:
     """Return the names of a model folder's PyTorch weight files: those of WEIGHT_FILES it has, and the
-    shards a `model.safetensors.index.json` lists."""
+    shards its indexes (`model.safetensors.index.json`, `pytorch_model.bin.index.json`) list."""
     folder = Path(model)
     names = [name for name in WEIGHT_FILES if (folder / name).is_file()]
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
+    for index in (folder / name for name in WEIGHT_INDEXES):
+        if not index.is_file():
+            continue
         try:
             weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
@@ -336,7 +337,7 @@ def _require_torch_weights(folder: Path) -> None:
 
     A folder that ships only its CTranslate2 conversion (xling-mt-bible) failed inside the converter with
     transformers' "no file named model.safetensors", reported as a missing tokenizer."""
-    if any((folder / name).is_file() for name in TORCH_WEIGHT_FILES):
+    if any((folder / name).is_file() for name in WEIGHT_FILES):
         return
     shipped = f"; its CTranslate2 conversion ({CT2_DIR}/) is there already" if has_ct2(folder) else ""
     raise DataError(

@@ -34,7 +34,7 @@ from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus
 from xling.data.sampling import sentences_per_language, smoothed_probabilities
 from xling.data.sources import resolve_corpus
-from xling.errors import ConfigError, LanguageCodeError, XlingError
+from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 
 SPECIAL_TOKENS = {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "<unk>", "mask": "<mask>"}
 SPM_FILE = "sentencepiece.bpe.model"  # XLM-R's name for its SentencePiece model
@@ -557,12 +557,26 @@ def save_tokenizer(tokenizer, output: str | Path) -> None:
 
 def load_tokenizer(path: str | Path):
     """Return the tokenizer saved in a folder (AutoTokenizer, offline)."""
-    from transformers import AutoTokenizer
-
     folder = Path(path)
     if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():
         raise XlingError(f"{folder}: no tokenizer here (tokenizer.json missing)")
-    return AutoTokenizer.from_pretrained(str(folder))
+    return load_folder_tokenizer(folder)
+
+
+def load_folder_tokenizer(folder: str | Path):
+    """Return `AutoTokenizer.from_pretrained(folder)` offline; a tokenizer that cannot load is a DataError.
+
+    transformers reports a folder missing one of its tokenizer's files (a partial download without
+    `source.spm` or `sentencepiece.bpe.model`) as TypeError, KeyError or sentencepiece's RuntimeError rather
+    than OSError, so those are caught here too and named with the folder.
+    """
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as error:
+        raise DataError(f"cannot load the tokenizer ({type(error).__name__}: {error}); are all its files "
+                        "here (tokenizer.json, or the SentencePiece model and vocab.json)?", folder) from error  # fmt: skip
 
 
 def tokenizer_metadata(path: str | Path) -> dict:

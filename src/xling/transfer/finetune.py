@@ -412,12 +412,9 @@ def _finetune(config: ClassifierConfig, train: LabelledTexts, dev: LabelledTexts
 
 def load_encoder_tokenizer(folder: Path):
     """Return the tokenizer of a Hugging Face folder; a missing or broken one is a DataError naming it."""
-    from transformers import AutoTokenizer
+    from xling.tokenization.vocabulary import load_folder_tokenizer
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError, TypeError) as error:
-        raise DataError(f"no usable tokenizer ({error})", folder) from error
+    tokenizer = load_folder_tokenizer(folder)
     if tokenizer.pad_token_id is None:
         raise DataError("the tokenizer has no padding token", folder)
     return tokenizer

@@ -612,12 +612,9 @@ class FinetunedTagger:
 
 
 def _load_fast_tokenizer(folder: Path):
-    from transformers import AutoTokenizer
+    from xling.tokenization.vocabulary import load_folder_tokenizer
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot load the tokenizer: {error}", folder) from error
+    tokenizer = load_folder_tokenizer(folder)
     if not tokenizer.is_fast:
         raise ConfigError(f"encoder: {folder} has a slow tokenizer; tagging needs a fast one (word_ids)")
     return tokenizer

@@ -110,6 +110,9 @@ class CT2Backend:
             no_repeat_ngram_size=options.no_repeat_ngram_size,
             repetition_penalty=options.repetition_penalty,
             max_decoding_length=limit,
+            # CTranslate2's default (1) bans </s> as the first token of a model without a target prefix
+            # (Marian); generate() is given min_length 0, and both backends must decode alike
+            min_decoding_length=0,
             max_input_length=options.max_input_length,
             max_batch_size=0,
         )

@@ -33,6 +33,7 @@ from xling.data.languages import (
     DEFAULT_MEMBER,
     MACROLANGUAGES,
     NOT_LANGUAGES,
+    REGION_MEMBERS,
     REGION_SCRIPTS,
     SAME_WRITTEN_LANGUAGE,
     USUAL_SCRIPTS,
@@ -277,6 +278,8 @@ def _stands_for(own: str, asked: str) -> bool:
         return True
     if own in MACROLANGUAGES.get(asked, frozenset()):
         return True
+    if asked not in DEFAULT_MEMBER and own in macrolanguage_members(asked):  # Fulah (ff): NLLB's fuv
+        return True
     return asked in MACROLANGUAGES.get(own, frozenset()) and DEFAULT_MEMBER.get(own, asked) == asked
 
 
@@ -307,7 +310,8 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
         related = [own for own, t in tags.items() if fits(t.language, tag.language)]
         # a macrolanguage's code on a model with several of its members: the member most texts mean, unless
         # the script asked for is another member's (az-Arab, az-IR: South Azerbaijani, not North's Latin)
-        preferred = [own for own in related if tags[own].language == DEFAULT_MEMBER.get(tag.language)]
+        member = REGION_MEMBERS.get((tag.language, tag.region or ""), DEFAULT_MEMBER.get(tag.language))
+        preferred = [own for own in related if tags[own].language == member]
         wanted = wanted_script(tag)
         if wanted and not any(tags[own].script in (None, wanted) for own in preferred):
             preferred = [own for own in related if tags[own].script == wanted] or preferred
@@ -403,6 +407,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise DataError(f"invalid JSON ({error.msg})", path, error.lineno) from error
+    except UnicodeDecodeError as error:
+        raise DataError(f"not UTF-8 text ({error.reason} at byte {error.start})", path) from error
     return data if isinstance(data, dict) else {}
 
 

@@ -229,19 +229,23 @@ class TorchBackend:
         (for the whole process: torch has one pool). `tokenizer` maps token strings to ids (loaded from the
         folder when not given)."""
         import torch
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers import AutoModelForSeq2SeqLM
 
         from xling.embeddings.weights import load_pretrained
+        from xling.tokenization.vocabulary import load_folder_tokenizer
 
         self.folder = Path(folder)
         if threads > 0:
             torch.set_num_threads(threads)
         if not any(self.folder.glob("*.safetensors")) and not any(self.folder.glob("*.bin")):
             raise DataError("no PyTorch weights here (model.safetensors)", self.folder)
-        self.model = load_pretrained(AutoModelForSeq2SeqLM, self.folder).to(device).eval()
         self.device = torch.device(device)
+        # transformers 5 loads in the checkpoint's own dtype; a half-precision one would decode slowly and
+        # differently on CPU (export and training compare and train in float32)
+        on_cpu = {"dtype": torch.float32} if self.device.type == "cpu" else {}
+        self.model = load_pretrained(AutoModelForSeq2SeqLM, self.folder, **on_cpu).to(self.device).eval()
         if tokenizer is None:
-            tokenizer = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True)
+            tokenizer = load_folder_tokenizer(self.folder)
         self.tokenizer = tokenizer
         config = self.model.config
         self.pad_id = _first_id(config.pad_token_id, tokenizer.pad_token_id)

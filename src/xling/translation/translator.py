@@ -168,9 +168,8 @@ class Translator:
         A conversion whose recorded weights differ from the folder's (`xling.export.ct2.stale_conversion`:
         the model was trained again after `xling export ct2`) is not used: "auto" warns and takes PyTorch,
         "ct2" is an XlingError saying to export again."""
-        from transformers import AutoTokenizer
-
         from xling.export.ct2 import CT2_DIR, stale_conversion
+        from xling.tokenization.vocabulary import load_folder_tokenizer
 
         if backend not in BACKENDS:
             raise ConfigError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
@@ -179,10 +178,7 @@ class Translator:
         device = _checked_device(device)
         folder = resolve_translation_model(path_or_name)
         family = detect_family(folder)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        except (OSError, ValueError) as error:
-            raise DataError(f"cannot load the model's tokenizer: {error}", folder) from error
+        tokenizer = load_folder_tokenizer(folder)
         conventions = conventions_for(folder, tokenizer, family)
         converted = (folder / CT2_DIR / "model.bin").is_file()
         has_ct2 = importlib.util.find_spec("ctranslate2") is not None
