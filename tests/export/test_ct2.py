@@ -160,14 +160,18 @@ def test_sharded_bin_weights_are_recorded_and_a_changed_shard_makes_the_conversi
     for shard, keys in shards.items():
         torch.save({key: state[key] for key in keys}, folder / shard)
     weight_map = {key: shard for shard, keys in shards.items() for key in keys}
-    (folder / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (folder / "pytorch_model.bin.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": weight_map})
+    )
     export_ct2(folder)
     recorded = json.loads((folder / "ctranslate2" / "xling.json").read_text())["source_files"]
     assert sorted(recorded) == sorted(["config.json", "pytorch_model.bin.index.json", *shards])
     assert stale_conversion(folder) is None
     last = folder / "pytorch_model-00002-of-00002.bin"
     torch.save({key: state[key] + 1 for key in shards[last.name]}, last)
-    assert stale_conversion(folder).startswith("pytorch_model-00002-of-00002.bin has changed since the export")
+    assert stale_conversion(folder).startswith(
+        "pytorch_model-00002-of-00002.bin has changed since the export"
+    )
 
 
 def test_a_changed_config_makes_the_conversion_stale(tmp_path):

@@ -142,8 +142,12 @@ def test_marian_with_separate_vocabularies_gets_its_source_ids_and_decodes_as_ge
     assert all(theirs) and ours == theirs
 
 
-@pytest.mark.parametrize(("family", "piece_model"), [("marian", "source.spm"), ("m2m100", "sentencepiece.bpe.model")])
-def test_a_folder_missing_its_sentencepiece_model_is_a_data_error_naming_it(models, tmp_path, family, piece_model):
+@pytest.mark.parametrize(
+    ("family", "piece_model"), [("marian", "source.spm"), ("m2m100", "sentencepiece.bpe.model")]
+)
+def test_a_folder_missing_its_sentencepiece_model_is_a_data_error_naming_it(
+    models, tmp_path, family, piece_model
+):
     # as a partial download leaves it: transformers raises TypeError / sentencepiece's RuntimeError here
     import shutil
 

@@ -53,7 +53,12 @@ SEQ2SEQ_MODEL_TYPES = {
 }
 # what transformers loads PyTorch weights from (each sharded format has its own index): a folder with none of
 # them has nothing for CTranslate2's converter to read
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 # A sentence-transformers folder's own settings, beside the module folders that modules.json lists: the
 # Transformer's length limit and lowercasing, the default prompt (both read into an ONNX export's record)
