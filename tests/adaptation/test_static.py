@@ -355,7 +355,11 @@ def test_output_may_not_be_the_model_folder(tmp_path, tiny_static, cipher_data):
 
     config = small_config(tiny_static, tiny_static, dictionary=[f"eng-kat={cipher_data['dictionary']}"])
     config.overwrite = True
-    with pytest.raises(ConfigError, match="is the model folder itself"):
+    with pytest.raises(ConfigError, match="is the model folder"):
+        adapt(config)
+    # nor a folder holding it: --overwrite would clear or move it aside, the model with it
+    config.output = str(tiny_static.parent)
+    with pytest.raises(ConfigError, match="contains the model folder"):
         adapt(config)
     with pytest.raises(ConfigError, match="is the model folder itself"):
         repair_static(tiny_static, tiny_static, aliases=[])
@@ -874,6 +878,14 @@ def test_the_base_models_default_prompt_stays_with_the_adapted_one(tmp_path, tin
     data = AdaptData(language="kat", pivot="eng", parallel=[("house", "სახლი")])
     train_set, _, _ = build_examples(data, tokenizer, 0.0, 0, "query: ")
     assert prompt_ids and train_set.ids[0][: len(prompt_ids)] == prompt_ids
+    # the prompt's rows serve every protected text too: never "unprotected" old rows to train
+    from xling.adaptation.static import unprotected_old_rows
+
+    old_size = Encoder.load(str(base)).module.tokenizer.get_vocab_size()
+    protected = ["The house is big."]
+    assert set(prompt_ids) & set(unprotected_old_rows(tokenizer, train_set.ids, protected, old_size).tolist())
+    rows = unprotected_old_rows(tokenizer, train_set.ids, protected, old_size, "query: ")
+    assert not set(prompt_ids) & set(rows.tolist())
 
 
 def test_a_run_checkpointed_with_settings_as_written_resumes(tmp_path, tiny_static, cipher_data, monkeypatch):

@@ -644,6 +644,68 @@ def test_a_base_without_its_masked_lm_head_is_adapted_with_a_warning(toy, full_r
     assert "mlm_perplexity" in full_run["result"].before
 
 
+def test_a_base_with_untied_embeddings_is_adapted_and_reloads(toy, tmp_path):
+    """With tie_word_embeddings false, transformers 5 keeps the head's bias apart from the decoder's, and
+    resizing grew the decoder's alone: the new tokens' start bias went nowhere and the saved folder did not
+    load again (lm_head.bias of the old size)."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    folder = tmp_path / "untied"
+    tied = AutoModelForMaskedLM.from_pretrained(str(toy["base"]))
+    untied_config = copy.deepcopy(tied.config)
+    untied_config.tie_word_embeddings = False
+    untied = AutoModelForMaskedLM.from_config(untied_config)
+    untied.load_state_dict(tied.state_dict(), strict=False)
+    with torch.no_grad():
+        untied.lm_head.decoder.weight.copy_(tied.lm_head.decoder.weight + 0.5)  # a head of its own
+        untied.lm_head.decoder.bias.copy_(tied.lm_head.bias)
+        untied.lm_head.bias.copy_(tied.lm_head.bias)
+    untied.save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "xling.json"):
+        if (toy["base"] / name).is_file():
+            (folder / name).write_bytes((toy["base"] / name).read_bytes())
+    config = settings(toy, tmp_path / "out", model=str(folder))
+    config.training = replace(config.training, max_steps=3)
+    result = adapt_transformer(config, folder, toy_data(toy), toy["old"][:300])
+    model = AutoModelForMaskedLM.from_pretrained(str(result.output)).eval()
+    assert (
+        model.lm_head.decoder.weight.data_ptr() != model.roberta.embeddings.word_embeddings.weight.data_ptr()
+    )
+    tokenizer = AutoTokenizer.from_pretrained(str(result.output))
+    added = result.vocabulary["added"]
+    assert added > 0 and model.lm_head.decoder.bias.shape[0] == len(tokenizer)
+    # the new tokens start near the old regular tokens' mean bias (about -2 here), not at 0
+    assert float(model.lm_head.decoder.bias[-added:].mean()) < -1.0
+    assert not head_drops_bias(model)  # the decoder's own bias is probed, not the head's unused one
+    with torch.no_grad():
+        model.lm_head.decoder.bias.mul_(
+            0.01
+        )  # small enough to pass for a dropped bias if the wrong one moved
+    assert not head_drops_bias(model)
+
+
+@pytest.mark.parametrize("change", ["pad", "pooler"])
+def test_a_base_adapting_would_break_is_refused_before_training(toy, tmp_path, change):
+    """Another padding id would train on shifted positions (the batches count them from XLM-R's 1); a pooler
+    a masked LM neither loads nor saves would be missing from the adapted model."""
+    import shutil
+
+    from xling.artifacts import read_metadata, write_metadata
+
+    folder = shutil.copytree(toy["base"], tmp_path / "base")
+    if change == "pad":
+        config_file = folder / "config.json"
+        config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "pad_token_id": 3}))
+        match = "pads with id"
+    else:
+        write_metadata(folder, {**read_metadata(folder), "pooling": "pooler"})
+        match = "pools with its pooler"
+    config = settings(toy, tmp_path / "out", model=str(folder))
+    with pytest.raises(ConfigError, match=match):
+        adapt_transformer(config, folder, toy_data(toy), toy["old"][:300])
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_replace_refusal_says_rows_stay_only_for_a_static_encoder(toy, tiny_static, tmp_path):
     """A transformer's rows do not stay (full training changes every weight, LoRA the biases)."""
     with pytest.raises(ConfigError, match="already has eng.*--replace") as refused:

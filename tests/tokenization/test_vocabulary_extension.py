@@ -37,3 +37,16 @@ def test_a_piece_given_twice_is_refused_by_name(sample_tokenizer_dir):
     extended = extend_tokenizer(base, [("▁xyzq", -1.0), ("▁qzyx", -1.5)])
     assert extended.get_vocab_size() == base.get_vocab_size() + 2
     assert extended.encode("xyzq", add_special_tokens=False).ids == [extended.token_to_id("▁xyzq")]
+
+
+def test_a_piece_scored_below_the_old_lowest_leaves_old_text_with_unknown_characters_as_it_was():
+    # Unigram scores an unknown character from the vocabulary's lowest score: a new piece scored lower made
+    # "xab" (x unknown) segment as xa + b instead of x + ab, though it uses no new piece
+    from tokenizers import models
+
+    vocab = [("<unk>", 0.0), ("ab", -1.0), ("xa", -12.0), ("b", -12.0), ("a", -5.0)]
+    base = Tokenizer(models.Unigram(vocab, unk_id=0))
+    assert base.encode("xab", add_special_tokens=False).tokens == ["x", "ab"]
+    extended = extend_tokenizer(base, [("zz", -30.0)])
+    assert extended.encode("xab", add_special_tokens=False).tokens == ["x", "ab"]
+    assert extended.encode("zz", add_special_tokens=False).tokens == ["zz"]

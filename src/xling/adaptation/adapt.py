@@ -23,6 +23,7 @@ from xling.adaptation.data import (
 )
 from xling.adaptation.result import AdaptResult
 from xling.artifacts import read_metadata
+from xling.atomic import check_apart
 from xling.data.conllu import read_conllu
 from xling.data.languages import normalize_language, same_language
 from xling.data.readers import read_monolingual
@@ -185,8 +186,8 @@ def adapt(
     """
     config.validate()
     folder = resolve_model(config.model)
-    if Path(config.output).resolve() == folder.resolve():
-        raise ConfigError(f"output: {config.output} is the model folder itself; choose another folder")
+    # --overwrite clears or moves the output aside: a model inside it (or around it) would go with it
+    check_apart(config.output, [("the model folder", folder)])
     kind = model_kind(folder)
     language = normalize_language(config.language, where="language")
     known = model_languages(folder)

@@ -270,7 +270,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         train_set = train_set.without(unused)
     trained_old = torch.zeros(0, dtype=torch.long)
     if config.static.train_unprotected_old_rows:
-        trained_old = unprotected_old_rows(tokenizer, train_set.ids, protected, len(old_rows))
+        trained_old = unprotected_old_rows(tokenizer, train_set.ids, protected, len(old_rows), base.prompt)
     # checked before anything is written: a run with nothing to train leaves no folder to resume or refuse
     check_trainable(config, data, vocabulary, len(pieces), len(trained_old), train_set.ids, len(old_rows))
     if not resumed:
@@ -412,13 +412,15 @@ def _sources(data: AdaptData) -> str:
 
 
 def unprotected_old_rows(
-    tokenizer: Tokenizer, train_ids: Sequence[Sequence[int]], protected: Sequence[str], old_size: int
-) -> torch.Tensor:
+    tokenizer: Tokenizer, train_ids: Sequence[Sequence[int]], protected: Sequence[str], old_size: int,
+    prompt: str = "",
+) -> torch.Tensor:  # fmt: skip
     """Return the sorted old ids that the training examples use and no protected text uses (nor a special
-    token: every language's text shares those)."""
+    token: every language's text shares those). `prompt`: the model's default prompt, which the training
+    examples begin with and the model reads before every protected text too."""
     used = {i for ids in train_ids for i in ids if i < old_size}
-    # read by the extended tokenizer: the rows the protected texts' vectors are made of in the new model
-    for encoding in tokenizer.encode_batch(list(protected), add_special_tokens=False):
+    # read by the extended tokenizer, as the model reads them: the rows their vectors are made of
+    for encoding in tokenizer.encode_batch([prompt + text for text in protected], add_special_tokens=False):
         used.difference_update(encoding.ids)
     used.difference_update(tokenizer.get_added_tokens_decoder())
     return torch.tensor(sorted(used), dtype=torch.long)

@@ -70,7 +70,7 @@ from xling.embeddings.st_modules import MODULES_FILE, read_st_modules
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.export.ct2 import ST_ROOT_FILES
-from xling.pretraining.data import PretrainBatches, PretrainingData, SentencePool
+from xling.pretraining.data import PAD_ID, PretrainBatches, PretrainingData, SentencePool
 from xling.pretraining.masking import IGNORE_INDEX, first_regular_id, mask_tokens
 from xling.tokenization.vocabulary import load_folder_tokenizer, save_tokenizer
 from xling.tokenization.vocabulary_extension import VocabularyExtension, extend_vocabulary
@@ -204,6 +204,16 @@ def load_masked_lm(folder: Path) -> tuple[nn.Module, Any, list[str]]:
         )
     # with no tokenizer file transformers builds one of 5 special tokens, and masking fails much later
     check_vocabulary(tokenizer, model.get_input_embeddings().weight.shape[0], folder)
+    # the MLM batches are pretraining's: padding id 1 and positions from 2, as XLM-R's; another padding id
+    # would train on shifted positions while perplexity is measured on the model's own
+    pads = {model.config.pad_token_id, tokenizer.pad_token_id}
+    if pads != {PAD_ID}:
+        raise ConfigError(f"model: {folder} pads with id {', '.join(map(str, sorted(pads, key=str)))} (model, "
+                          f"tokenizer); adapting a transformer needs XLM-R's padding id {PAD_ID}, from which "
+                          "its positions are counted")  # fmt: skip
+    if read_metadata(folder).get("pooling") == "pooler":
+        raise ConfigError(f"model: {folder} pools with its pooler (xling.json), which a masked LM does not "
+                          "load or save: the adapted model would have none; give it pooling cls or mean")  # fmt: skip
     return model, tokenizer, missing_head
 
 
@@ -255,9 +265,21 @@ def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dicti
     old_outputs = (
         None if tied or outputs is None else outputs.weight.detach()[:old_size].float().cpu().numpy()
     )
-    start_bias = float(model.lm_head.bias.detach()[first_regular:old_size].float().mean())
+    # the bias the logits use is the decoder's: the head's own `bias` is the same tensor only when the model
+    # ties its embeddings (transformers 5 unties both with tie_word_embeddings false)
+    used_bias = outputs.bias if outputs is not None and outputs.bias is not None else model.lm_head.bias
+    start_bias = float(used_bias.detach()[first_regular:old_size].float().mean())
     # mean_resizing=False: every new row is set below, drawing them from the old rows' covariance is wasted
     model.resize_token_embeddings(max(rows_before, new_size), mean_resizing=False)
+    decoder = model.get_output_embeddings()
+    separate_bias = (
+        decoder is not None and decoder.bias is not None and model.lm_head.bias is not decoder.bias
+    )
+    if separate_bias:
+        # resizing grew the decoder's bias only: a head bias of the old size would keep the folder from
+        # loading again (a size mismatch). A copy, not the decoder's tensor: save_pretrained would store a
+        # shared tensor under one name, and the untied model would load the other as zeros
+        model.lm_head.bias = nn.Parameter(decoder.bias.detach().clone())
     rows, counts = initial_rows(base_backend, old_inputs, pieces, dictionary, reading, ignore)
     new = slice(old_size, new_size)
     with torch.no_grad():
@@ -268,6 +290,8 @@ def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dicti
             out_weight = model.get_output_embeddings().weight
             out_weight[new] = torch.from_numpy(out_rows).to(out_weight.dtype)
         model.lm_head.bias[new] = start_bias
+        if separate_bias:
+            decoder.bias[new] = start_bias
     return counts
 
 
@@ -282,12 +306,20 @@ def head_drops_bias(model: nn.Module) -> bool:
     objective adds it back only where it is missing, whichever peft version is installed.
     """
     decoder = model.get_output_embeddings()
-    bias = model.lm_head.bias
+    # both the head's bias and, in a model with untied embeddings, the decoder's own (the one it adds)
+    own = getattr(decoder, "bias", None)
+    biases = [
+        model.lm_head.bias,
+        *([own] if isinstance(own, torch.Tensor) and own is not model.lm_head.bias else []),
+    ]
+    bias = biases[0]
     with torch.no_grad():
-        saved = bias.detach().clone()
-        bias.fill_(1.0)
+        saved = [b.detach().clone() for b in biases]
+        for b in biases:
+            b.fill_(1.0)
         probe = decoder(torch.zeros(1, model.config.hidden_size, dtype=bias.dtype, device=bias.device))
-        bias.copy_(saved)
+        for b, values in zip(biases, saved, strict=True):
+            b.copy_(values)
     return bool(probe.abs().max() < 0.5)
 
 

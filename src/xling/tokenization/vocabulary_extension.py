@@ -131,7 +131,10 @@ def new_pieces(
 def extend_tokenizer(base: Tokenizer, pieces: Sequence[tuple[str, float]]) -> Tokenizer:
     """Return a copy of the Unigram tokenizer `base` with `pieces` (piece, score) appended after its own.
 
-    Old ids are unchanged; piece i gets id len(old vocabulary) + i.
+    Old ids are unchanged; piece i gets id len(old vocabulary) + i. A score below the old vocabulary's lowest
+    is raised to it: the Unigram model scores an unknown character from the lowest score (minus 10), so a
+    lower one would change how old-language text with characters the vocabulary lacks segments, though it
+    uses no new piece (which `protect` could not see).
     """
     data = json.loads(base.to_str())
     vocab = unigram_vocabulary(base)
@@ -146,7 +149,9 @@ def extend_tokenizer(base: Tokenizer, pieces: Sequence[tuple[str, float]]) -> To
     repeated = [piece for piece, n in Counter(piece for piece, _ in pieces).items() if n > 1]
     if repeated:
         raise ConfigError(f"pieces given more than once: {repeated[:5]}")
-    data["model"]["vocab"] = [*map(list, vocab), *([piece, float(score)] for piece, score in pieces)]
+    lowest = min((float(score) for _, score in vocab), default=0.0)
+    appended = ([piece, max(float(score), lowest)] for piece, score in pieces)
+    data["model"]["vocab"] = [*map(list, vocab), *appended]
     return Tokenizer.from_str(json.dumps(data, ensure_ascii=False))
 
 
