@@ -167,3 +167,17 @@ def test_label_matches_takes_a_script_within_the_labels_alike_named_or_usual():
     assert label_matches("jpn_Jpan", "ja-Hani") and label_matches("jpn", "ja-Hani")
     assert not label_matches("yue_Hant", "zh-Hans") and not label_matches("yue", "zh-Hans")
     assert not label_matches("kor_Kore", "ko-Latn") and not label_matches("cmn_Hans", "zh-Hant")
+
+
+def test_a_script_tag_keeps_the_members_whose_script_xling_does_not_record():
+    # `qu-Latn` kept 3 of the Quechuas `qu` keeps, `iu-Cans` none (ike): the detector's own scripts decide
+    for member in ("quz", "qvh", "qug"):
+        assert label_matches(member, "qu-Latn") and label_matches(member, "qu")
+    assert label_matches("ike", "iu-Cans") and label_matches("min", "ms-Latn")
+    # members written in several scripts still need their own code or the default member's (zh-Hant: not lzh)
+    assert not label_matches("lzh", "zh-Hant") and label_matches("cmn", "zh-Hant")
+
+
+def test_extension_and_private_use_subtags_name_no_script():
+    assert parse_label("ar-u-nu-latn") == Label("ara") and parse_label("hi-u-nu-latn") == Label("hin")
+    assert parse_label("de-x-cyrl") == Label("deu") and parse_label("sr-Latn-u-nu-arab") == Label("srp", "Latn")

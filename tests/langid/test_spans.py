@@ -59,6 +59,24 @@ def test_spans_change_language_inside_words_without_spaces(text, expected):
     assert_covers(text, spans)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Je suis très fatigué ce soir. We should go home now.",
+      [("fra", "Je suis très fatigué ce soir."), ("eng", "We should go home now.")]),
+     ("Das ist ein schönes Haus. This is a beautiful house with a garden.",
+      [("deu", "Das ist ein schönes Haus."), ("eng", "This is a beautiful house with a garden.")]),
+     ("I love this city. Me encanta esta ciudad, es preciosa.",
+      [("eng", "I love this city."), ("spa", "Me encanta esta ciudad, es preciosa.")]),
+     ("Ceci est une phrase française, e.g. with Apples inside. Et voilà la fin.",
+      [("fra", "Ceci est une phrase française,"), ("eng", "e.g. with Apples inside."), ("fra", "Et voilà la fin.")])],
+)  # fmt: skip
+def test_a_border_at_a_sentence_end_falls_on_it(text, expected):
+    # word windows reached across the full stop, pulling a sentence's first or last word into its neighbour
+    spans = language_spans(load_identifier(), text)
+    assert [(span.label, span.text) for span in spans] == expected
+    assert_covers(text, spans)
+
+
 def test_a_lone_word_of_another_script_stays_in_its_span():
     detector = load_identifier()
     for text, label in [("我用iPhone拍照，效果很好。", "cmn"), ("東京でiPhoneを買いました。", "jpn")]:

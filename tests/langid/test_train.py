@@ -116,6 +116,12 @@ def test_labels_get_scripts_only_where_a_language_has_several():
     grouped = assign_labels(others)
     assert sorted(grouped) == ["ind", "msa", "nno", "nor", "plt"]
     assert [source.origin for source in grouped["plt"]] == ["bible/mlg", "udhr/plt"]
+    # two codes of one written language are one label (a user's `fil` beside the Bible's `tgl`), and one
+    # alone keeps its own
+    filipino = Source(Label("fil"), ("Ito ay isang pangungusap.",) * 3, "user/fil")
+    tagalog = Source(Label("tgl"), ("Isang pangungusap ito.",) * 3, "bible/tgl")
+    assert [s.origin for s in assign_labels([filipino, tagalog])["tgl"]] == ["user/fil", "bible/tgl"]
+    assert sorted(assign_labels([filipino])) == ["fil"]
 
 
 def test_a_digraphic_languages_text_is_also_taught_in_its_other_script():

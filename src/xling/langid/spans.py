@@ -148,10 +148,17 @@ def _windows(text: str, words: list[tuple[int, int]], window: int) -> list[str]:
     was English ("看书。Then we"), and no border was found where the script changes."""
     groups = [_script_group(text[start:end]) for start, end in words]
     lettered = [group for group in groups if group is not None]
+    ends = [_ends_sentence(text, words, i) for i in range(len(words))]
     found = []
     position = -1  # of the word among the words with letters
+    last_end = -1  # the last word before this one that ends a sentence
     for i, group in enumerate(groups):
-        first, last = max(0, i - window), min(len(words) - 1, i + window)
+        # a window stays inside its sentence: reaching across a full stop pulled the first or last word of a
+        # sentence into its neighbour's language ("ce soir. We should": `soir.` scored with English)
+        first, last = max(0, i - window, last_end + 1), min(len(words) - 1, i + window)
+        last = next((j for j in range(i, last + 1) if ends[j]), last)
+        if ends[i]:
+            last_end = i
         kept = [j for j in range(first, last + 1) if groups[j] in (group, None)]
         lone = False
         if group is not None:
@@ -163,6 +170,21 @@ def _windows(text: str, words: list[tuple[int, int]], window: int) -> list[str]:
         else:
             found.append(" ".join(text[words[j][0] : words[j][1]] for j in kept))
     return found
+
+
+def _ends_sentence(text: str, words: list[tuple[int, int]], i: int) -> bool:
+    """Return whether word `i` ends a sentence: it ends in a CJK full stop, exclamation or question mark, or in
+    an ASCII one (or an ellipsis) before a word that starts with a capital, closing brackets and quotes
+    after them allowed ("soir." before "We"; not "e.g." before "apples")."""
+    word = text[words[i][0] : words[i][1]].rstrip("\"'\u2019\u201d\u00bb)]}\u300d\u300f\uff09")
+    if word.endswith(("。", "！", "？", "｡")):
+        return True
+    if not word.endswith((".", "!", "?", "\u2026")) or i + 1 == len(words):
+        return False
+    following = text[words[i + 1][0] : words[i + 1][1]].lstrip(
+        "\"'\u2018\u201c\u00ab([{\u300c\u300e\uff08\u00bf\u00a1"
+    )
+    return bool(following) and following[0].isupper()
 
 
 def _script_group(word: str) -> str | None:

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xling.atomic import check_replaceable
-from xling.data.languages import MACROLANGUAGES
+from xling.data.languages import MACROLANGUAGES, SAME_WRITTEN_LANGUAGE
 from xling.data.root import data_root
 from xling.errors import ConfigError, DataError
 from xling.langid.features import FeatureConfig, Featurizer
@@ -315,6 +315,8 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
             merge[macro] = DEFAULT_MEMBER[macro]
         elif macro not in DEFAULT_MEMBER and len(inside) == 1:
             merge[macro] = next(iter(inside))
+    # two codes of one written language (a user's `fil` beside the Bible's `tgl`) would compete as two labels
+    merge |= {code: same for code, same in SAME_WRITTEN_LANGUAGE.items() if code in present and same in present}
     by_language: dict[str, list[Source]] = defaultdict(list)
     for source in sources:
         language = merge.get(source.label.language, source.label.language)
