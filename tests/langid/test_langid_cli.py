@@ -286,3 +286,34 @@ def test_detect_top_k_rows_of_a_file_all_have_k_pairs(folder, tmp_path):
     result = runner.invoke(app, [*base, "--json"])
     blank = json.loads(result.stdout.splitlines()[1])
     assert blank["predictions"] == [{"language": "und", "probability": 0.0}]
+
+
+def test_a_file_is_detected_batch_by_batch_and_a_failure_keeps_the_old_output(sample_identifier, tmp_path):
+    # written as it goes (a file of any size is never held whole): a crash mid-way must still leave the
+    # earlier output, not half of the new one
+    from xling.langid.files import detect_file
+
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"Guten Morgen, wie geht es dir am Tag {i}?\n" for i in range(7)), "utf-8")
+    output = tmp_path / "out.tsv"
+    whole = detect_file(sample_identifier, source, batch_size=1024).rows
+    assert detect_file(sample_identifier, source, output, batch_size=3).lines == 7
+    assert output.read_text("utf-8").splitlines() == whole
+    output.write_text("earlier\n", "utf-8")
+    seen: list[int] = []
+    predict = sample_identifier.predict
+
+    def failing(texts, **options):
+        seen.append(len(texts))
+        if len(seen) == 2:
+            raise RuntimeError("killed")
+        return predict(texts, **options)
+
+    sample_identifier.predict = failing
+    try:
+        with pytest.raises(RuntimeError, match="killed"):
+            detect_file(sample_identifier, source, output, batch_size=3)
+    finally:
+        del sample_identifier.predict
+    assert seen == [3, 3] and output.read_text("utf-8") == "earlier\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.tsv"]

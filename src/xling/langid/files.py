@@ -4,8 +4,9 @@ half of a new one). The line formats are `xling detect`'s for TEXT arguments too
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,9 +45,8 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
     path = require_file(input)
     if output is not None:
         output = writable_file(output, [path])  # checked before the work, which a bad path would waste
-    texts = _lines(path)
+    total = _count_lines(path)  # a line that is not UTF-8 stops here, before any work
     start = time.perf_counter()
-    rows: list[str] = []
     bar = None
     if progress:
         from rich.console import Console
@@ -54,31 +54,36 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
 
         bar = Progress(console=Console(stderr=True))  # stdout may be the data (a pipe)
         bar.start()
-        task = bar.add_task("detecting", total=len(texts))
-    for first in range(0, len(texts), batch_size):
-        batch = texts[first : first + batch_size]
-        if spans:
-            for text in batch:
-                found = language_spans(identifier, text, languages=languages, threshold=threshold)
-                rows.append(format_spans(found, as_json=as_json))
-        else:
-            for text, top in zip(
-                batch, identifier.predict(batch, k=k, threshold=threshold, languages=languages), strict=True
-            ):
-                rows.append(format_predictions(text, top, as_json=as_json, k=k))
-        if bar is not None:
-            bar.update(task, advance=len(batch))
-    if bar is not None:
-        bar.stop()
-    seconds = time.perf_counter() - start
-    if output is None:
-        return DetectFileReport(len(rows), seconds, rows)
+        task = bar.add_task("detecting", total=total)
+
+    def answers() -> Iterator[str]:
+        """The output lines, batch by batch: a file of any size is never held whole."""
+        for batch in _batches(path, batch_size):
+            if spans:
+                for text in batch:
+                    found = language_spans(identifier, text, languages=languages, threshold=threshold)
+                    yield format_spans(found, as_json=as_json)
+            else:
+                predicted = identifier.predict(batch, k=k, threshold=threshold, languages=languages)
+                for text, top in zip(batch, predicted, strict=True):
+                    yield format_predictions(text, top, as_json=as_json, k=k)
+            if bar is not None:
+                bar.update(task, advance=len(batch))
+
     try:
-        with atomic_write(output) as handle:
-            handle.write("".join(row + "\n" for row in rows))
-    except OSError as error:
-        raise DataError(f"cannot write the answers: {error.strerror or error}", output) from error
-    return DetectFileReport(len(rows), seconds)
+        if output is None:
+            rows = list(answers())
+            return DetectFileReport(len(rows), time.perf_counter() - start, rows)
+        try:
+            with atomic_write(output) as handle:
+                for row in answers():
+                    handle.write(row + "\n")
+        except OSError as error:
+            raise DataError(f"cannot write the answers: {error.strerror or error}", output) from error
+    finally:
+        if bar is not None:
+            bar.stop()
+    return DetectFileReport(total, time.perf_counter() - start)
 
 
 def format_predictions(
@@ -106,7 +111,14 @@ def format_spans(found: Sequence[Span], *, as_json: bool = False) -> str:
     return "  ".join(f"[{span.label}] {' '.join(span.text.splitlines())}".rstrip() for span in found)
 
 
-def _lines(path: Path) -> list[str]:
-    """Return the lines of `path`; a file of blank lines only is its blank lines (each gets `und`), an empty
-    file or a line that is not UTF-8 a DataError."""
-    return [line_text(line, path) for line in decoded_lines(path, None, allow_blank=True)]
+def _count_lines(path: Path) -> int:
+    """Return the number of lines of `path`; a file of blank lines only counts its blank lines (each gets
+    `und`), an empty file or a line that is not UTF-8 is a DataError."""
+    return sum(1 for line in decoded_lines(path, None, allow_blank=True) if line_text(line, path) is not None)
+
+
+def _batches(path: Path, size: int) -> Iterator[list[str]]:
+    """Return the lines of `path` in lists of `size` (the last shorter)."""
+    lines = (line_text(line, path) for line in decoded_lines(path, None, allow_blank=True))
+    while batch := list(itertools.islice(lines, size)):
+        yield batch
