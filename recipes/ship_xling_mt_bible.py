@@ -33,13 +33,13 @@ def hf_folder_from_checkpoint(checkpoint: Path | list[Path], recipe: str, folder
     """Return `folder` after writing the model of a training checkpoint (or the average of several: the
     last one's step is recorded) there as a Hugging Face folder."""
     from xling.artifacts import write_metadata
-    from xling.config import config_to_dict, load_config
+    from xling.config import config_to_dict
     from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer
     from xling.training.checkpoint import average_checkpoints, read_trainer_state
     from xling.translation.objective import Seq2SeqObjective
-    from xling.translation.train import MTTrainConfig, build_model, set_generation_defaults
+    from xling.translation.train import build_model, set_generation_defaults
 
-    config = load_config(MTTrainConfig, recipe, section="mt")
+    config = run_config(recipe, checkpoint if isinstance(checkpoint, Path) else checkpoint[-1])
     tokenizer = load_tokenizer(config.tokenizer)
     objective = Seq2SeqObjective(build_model(config, tokenizer))
     checkpoints = checkpoint if isinstance(checkpoint, list) else [checkpoint]
@@ -55,6 +55,27 @@ def hf_folder_from_checkpoint(checkpoint: Path | list[Path], recipe: str, folder
                             "config": config_to_dict(config),
                             "training": {"checkpoints": [str(c) for c in checkpoints], "step": step}})  # fmt: skip
     return folder
+
+
+def run_config(recipe: str, checkpoint: Path):
+    """Return the recipe's MTTrainConfig once the checkpoint's recorded config (its trainer_state) agrees with
+    it: a run made with `--set` or another tokenizer is refused (SystemExit) rather than shipped with the
+    recipe's tokenizer and settings."""
+    from xling.config import config_to_dict, load_config
+    from xling.training.checkpoint import read_trainer_state
+    from xling.translation.train import MTTrainConfig
+
+    config = load_config(MTTrainConfig, recipe, section="mt")
+    recorded = read_trainer_state(checkpoint).get("config")
+    if isinstance(recorded, dict):
+        ours = json.loads(json.dumps(config_to_dict(config), default=str))
+        skipped = {"output", "resume", "overwrite", "training"}  # where and how long, not what it is
+        differ = sorted(key for key in ours.keys() | recorded.keys()
+                        if key not in skipped and ours.get(key) != recorded.get(key))  # fmt: skip
+        if differ:
+            raise SystemExit(f"not shipped: {checkpoint} was trained with other settings than {recipe} "
+                             f"({', '.join(differ)})")  # fmt: skip
+    return config
 
 
 def evaluate(target: Path, data: str, testset: str, directions: list[str], max_sentences: int, pivot: str,
@@ -129,6 +150,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--force", action="store_true",
                         help="Ship even when the shipped model scores at least as well on the dev verses.")  # fmt: skip
     args = parser.parse_args(argv)
+    from xling.atomic import atomic_folder
     from xling.export.ct2 import export_ct2
 
     run, target = Path(args.run), Path(args.target)
@@ -155,24 +177,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if "replaced" in dev and dev["candidate"]["average"] <= dev["replaced"]["average"] and not args.force:
             raise SystemExit(f"not shipped: the candidate's dev chrF++ {dev['candidate']['average']} is not above "
                              f"the shipped model's {dev['replaced']['average']} (--force ships it anyway)")  # fmt: skip
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(staged, target)
-
-    started = time.perf_counter()
-    scores = {
-        "bible_john": evaluate(target, args.data, "bible", BIBLE_MAIN, args.john_sentences, "", args.beam),
-        "bible_john_more": evaluate(
-            target, args.data, "bible", BIBLE_MORE, args.more_sentences, "eng", args.beam
-        ),
-        "ntrex": evaluate(target, args.data, "ntrex", NTREX, args.ntrex_sentences, "", args.beam),
-    }
-    meta["shipped"] = {"quantization": "int8", "ctranslate2_mb": export.megabytes, "beam": args.beam,
-                       "scores": scores, "evaluation_seconds": round(time.perf_counter() - started, 1),
-                       "dev_chrf_greedy": dev}  # fmt: skip
-    (target / "xling.json").write_text(
-        json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    (target / "README.md").write_text(model_card(meta, target, args), encoding="utf-8")
+        # scored and carded before it replaces anything: the shipped folder is swapped whole at the end, so a
+        # failed evaluation (no NTREX under --data, an interrupt) leaves the old model, card and scores
+        started = time.perf_counter()
+        scores = {
+            "bible_john": evaluate(
+                staged, args.data, "bible", BIBLE_MAIN, args.john_sentences, "", args.beam
+            ),
+            "bible_john_more": evaluate(
+                staged, args.data, "bible", BIBLE_MORE, args.more_sentences, "eng", args.beam
+            ),
+            "ntrex": evaluate(staged, args.data, "ntrex", NTREX, args.ntrex_sentences, "", args.beam),
+        }
+        for result in scores.values():
+            result["model"] = str(target)
+        meta["shipped"] = {"quantization": "int8", "ctranslate2_mb": export.megabytes, "beam": args.beam,
+                           "scores": scores, "evaluation_seconds": round(time.perf_counter() - started, 1),
+                           "dev_chrf_greedy": dev}  # fmt: skip
+        (staged / "xling.json").write_text(
+            json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        (staged / "README.md").write_text(model_card(meta, target, args), encoding="utf-8")
+        with atomic_folder(target, overwrite=True, what="shipped model") as swapped:
+            shutil.copytree(staged, swapped, dirs_exist_ok=True)
     size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 2**20
     print(f"shipped {target} ({size:.1f} MiB)")
     for name, result in scores.items():
