@@ -551,6 +551,41 @@ def test_a_time_limit_stops_every_ddp_rank_at_the_same_step(tmp_path):
     assert [c.name for c in list_checkpoints(tmp_path / "run")] == ["step-00000001"]
 
 
+DDP_RESUME_SCRIPT = (
+    DDP_TIME_LIMIT_SCRIPT.split("class SkewedClock")[0]
+    + """
+first = len(sys.argv) > 2  # the run's first part, one process
+if os.environ.get("RANK") == "1":  # this process cannot see the run's checkpoints (a node-local disk)
+    loop._resume = lambda *args, **kwargs: None
+config = TrainingConfig(max_steps=4 if first else 8, batch_size=8, lr=0.01, warmup_steps=0, device="cpu",
+                        precision="fp32", checkpoint_every=2, log_every=1000, progress=False,
+                        resume_on_changed_data=True)
+train(Regression(), Rows(), config, sys.argv[1], resume=not first)
+"""
+)
+
+
+def test_ddp_processes_resuming_from_different_steps_stop_with_a_clear_error(tmp_path):
+    """Each process picks its checkpoint itself; one that found none started at step 0 beside one at step 4,
+    and their all-reduces no longer lined up (a hang, or a run that diverged)."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(DDP_RESUME_SCRIPT, encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "run"), "first"], check=True, env=env, timeout=120
+    )
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+           str(tmp_path / "run")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode != 0
+    assert "the processes resume from different steps (0 to 4" in proc.stderr
+    assert [c.name for c in list_checkpoints(tmp_path / "run")] == ["step-00000002", "step-00000004"]
+
+
 def _scored(scores: dict[int, float]):
     """Return (an evaluation scoring step s as scores[s], {step: the weights it saw})."""
     seen: dict[int, torch.Tensor] = {}

@@ -346,6 +346,42 @@ def test_a_model_saved_in_half_precision_trains_in_float32(bases, tmp_path):
     assert {param.dtype for param in model.parameters()} == {torch.float32}
 
 
+def test_fine_tuning_in_place_with_resume_starts_when_there_is_no_checkpoint_yet(bases, tmp_path):
+    # a job script that always passes --resume was refused on its first launch
+    import shutil
+
+    from xling.translation.train import train_translation
+
+    pairs = write_pairs(tmp_path / "p.tsv", zip(ENGLISH, GERMAN, strict=True))
+    folder = shutil.copytree(bases["xling"], tmp_path / "model")
+    weights = (folder / "model.safetensors").read_bytes()
+    config = finetune_config(folder, folder, [f"eng-deu={pairs}"], 2)
+    config.resume = True
+    train_translation(config)
+    assert (folder / "model.safetensors").read_bytes() != weights and list_checkpoints(folder)
+
+
+def test_layerdrop_is_off_under_torchrun(bases, tmp_path, monkeypatch):
+    """M2M-100's configs have LayerDrop 0.05: ranks skipping other layers leave weights without a gradient
+    on some ranks, which DDP refuses (or hangs on)."""
+    from xling.tokenization.vocabulary import load_tokenizer
+    from xling.translation.train import build_model
+
+    folder = bases["m2m100"]
+    config = finetune_config(folder, tmp_path / "out", [], steps=1)
+    tokenizer = load_tokenizer(folder)
+
+    def layerdrops(model) -> set[float]:
+        return {m.layerdrop for m in model.modules() if isinstance(getattr(m, "layerdrop", None), float)}
+
+    assert layerdrops(build_model(config, tokenizer)) == {0.05}  # one process: as its config says
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    model = build_model(config, tokenizer)
+    assert (
+        layerdrops(model) == {0.0} and model.config.encoder_layerdrop == model.config.decoder_layerdrop == 0.0
+    )
+
+
 def test_a_script_or_region_in_a_direction_trains_the_token_translate_asks_for(tmp_path):
     """`eng-zho_Hant=`, `en-zh-Hant=` and `eng-zh_TW=` trained NLLB's default zho_Hans on Traditional pairs."""
     from xling.translation.languages import conventions_for

@@ -69,6 +69,14 @@ def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
     return values
 
 
+def all_reduce_max(values: torch.Tensor) -> torch.Tensor:
+    """Return the elementwise maximum of `values` over all processes (the input itself when not distributed)."""
+    if dist.is_initialized():
+        values = values.clone()
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return values
+
+
 def barrier() -> None:
     """Wait for every process (no-op when not distributed)."""
     if dist.is_initialized():

@@ -51,7 +51,7 @@ from xling.training.checkpoint import (
     save_checkpoint,
     set_rng_states,
 )
-from xling.training.distributed import DistInfo, all_reduce_sum, barrier, init_distributed
+from xling.training.distributed import DistInfo, all_reduce_max, all_reduce_sum, barrier, init_distributed
 from xling.training.evaluations import BestTracker, Evaluation, broadcast_metrics, run_evaluations
 from xling.training.optim import LazyAdamW, clip_grad_norm, has_sparse_parameters
 from xling.training.progress import TrainingProgress
@@ -345,6 +345,14 @@ def train(
         for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
             group["lr"] = base * learning_rate_factor(start_step, config)
         scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]  # what get_last_lr reports
+    if dist_info.distributed:
+        # each process chose its checkpoint itself: one that could not read the newest (node-local disks, a
+        # stale NFS listing) would start from another step, and the processes' collectives stop lining up
+        steps = all_reduce_max(torch.tensor([start_step, -start_step], device=dist_info.device))
+        if int(steps[0]) != -int(steps[1]):
+            raise XlingError(f"{run_dir}: the processes resume from different steps ({-int(steps[1])} to "
+                             f"{int(steps[0])}; this one {start_step}): every process must see the run's checkpoints "
+                             "(a shared output folder)")  # fmt: skip
     start_tokens = tokens_seen
     if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)

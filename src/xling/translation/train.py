@@ -44,6 +44,7 @@ from xling.training.checkpoint import (
     load_checkpoint,
     read_trainer_state,
 )
+from xling.training.distributed import launched_world_size
 from xling.training.loop import entries_besides_the_run
 from xling.training.model_folder import save_model_folder
 from xling.translation.data import (
@@ -54,6 +55,7 @@ from xling.translation.data import (
     build_parallel_data,
     parse_direction,
 )
+from xling.translation.decoding import DecodeOptions
 from xling.translation.languages import conventions_for, detect_family
 from xling.translation.objective import Seq2SeqObjective
 from xling.translation.presets import PRESETS, model_config
@@ -315,8 +317,25 @@ def decoder_start_id(folder: Path) -> int:
 def build_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int] = ()) -> torch.nn.Module:
     """Return a fresh M2M100ForConditionalGeneration for a preset, or the model of a folder to go on from.
 
-    `special_ids` (the language tokens trained on) must have embeddings too.
+    `special_ids` (the language tokens trained on) must have embeddings too. Under torchrun LayerDrop is
+    turned off (M2M-100's configs have 0.05): each rank would skip other layers, whose weights then get no
+    gradient on that rank, and DistributedDataParallel stops ("Expected to have finished reduction") or hangs.
     """
+    model = _built_model(config, tokenizer, special_ids)
+    dropped = {name: getattr(model.config, name, 0.0) for name in ("encoder_layerdrop", "decoder_layerdrop")}
+    if launched_world_size() > 1 and any(value for value in dropped.values()):
+        logger.warning("%s: LayerDrop (%s) is turned off for training on %d processes: DDP needs every rank to "
+                       "use every layer", config.model, ", ".join(f"{k} {v}" for k, v in dropped.items()),
+                       launched_world_size())  # fmt: skip
+        model.config.encoder_layerdrop = model.config.decoder_layerdrop = 0.0
+        for stack in model.modules():  # the encoder and decoder read it from the config when built
+            if isinstance(getattr(stack, "layerdrop", None), float):
+                stack.layerdrop = 0.0
+    return model
+
+
+def _built_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int]) -> torch.nn.Module:
+    """Return the model `build_model` gives, LayerDrop as its config says."""
     from transformers import AutoModelForSeq2SeqLM, M2M100ForConditionalGeneration
 
     from xling.embeddings.weights import load_pretrained
@@ -439,16 +458,18 @@ def greedy_translate(model, tokenizer, texts: list[str], src: str, tgt: str, *, 
             do_sample=False,
             forced_bos_token_id=None,  # the target language is in the prompt (a fine-tuned model may set one)
             # max_length, not max_new_tokens: the saved generation config sets max_length, and giving both
-            # makes transformers warn; it counts the forced decoder tokens
-            max_length=len(prompt) + int(1.5 * width) + 10,
+            # makes transformers warn; it counts the forced decoder tokens. The output limit is Translator's
+            # (DecodeOptions' defaults), so that dev scores what `xling translate` would give
+            max_length=len(prompt) + DecodeOptions().max_new_tokens(width),
         )
         ids = [[i for i in row if i not in strip] for row in generated[:, len(prompt) :].tolist()]
         outputs.extend(tokenizer.batch_decode(ids, skip_special_tokens=True))
     return outputs
 
 
-def chrf_evaluation(data: ParallelData, directions: list[str], max_sentences: int):
-    """Return the training loop's dev evaluation: greedy chrF++ (sacrebleu, word_order=2) per direction."""
+def chrf_evaluation(data: ParallelData, directions: list[str], max_sentences: int, max_length: int = 128):
+    """Return the training loop's dev evaluation: greedy chrF++ (sacrebleu, word_order=2) per direction, on
+    sources cut at `max_length` tokens (the run's: the data's pairs fit it)."""
     from sacrebleu.metrics import CHRF
 
     chrf = CHRF(word_order=2)
@@ -460,7 +481,7 @@ def chrf_evaluation(data: ParallelData, directions: list[str], max_sentences: in
             sources, references = data.dev[name]
             src, tgt = name.split("-")
             hypotheses = greedy_translate(objective.model, sequence_format.tokenizer, sources[:max_sentences],
-                                          src, tgt, sequence_format=sequence_format)  # fmt: skip
+                                          src, tgt, max_length=max_length, sequence_format=sequence_format)  # fmt: skip
             scores[f"chrf_{name}"] = chrf.corpus_score(hypotheses, [references[:max_sentences]]).score
         scores["chrf"] = sum(scores.values()) / max(1, len(scores))
         return scores
@@ -541,7 +562,7 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     evaluations = {}
     evaluated = dev_directions(config, data)
     if evaluated and config.training.eval_every:
-        evaluations["dev"] = chrf_evaluation(data, evaluated, config.dev_max_sentences)
+        evaluations["dev"] = chrf_evaluation(data, evaluated, config.dev_max_sentences, config.max_length)
     output = Path(config.output)
     result = train(objective, batches, config.training, output, resume=config.resume,
                    restart=config.overwrite or fine_tunes_in_place(config), evaluations=evaluations,
@@ -614,7 +635,7 @@ def check_output(config: MTTrainConfig) -> None:
                              "model or run; choose another output folder")  # fmt: skip
     if not holds_model or config.overwrite or checkpoints:
         return  # nothing to lose, asked to replace it, or a run the loop resumes (or restarts in place)
-    if config.resume:
+    if config.resume and not in_place:  # in place, --resume with no checkpoint yet starts the run (a job script)
         raise XlingError(f"{output}: a model is there but no checkpoint to resume from; pass overwrite "
                          "(--overwrite) to train it again from the start, or fine-tune it (--model "
                          f"{output})")  # fmt: skip
