@@ -92,6 +92,7 @@ def _prior_section(config: dict[str, Any]) -> list[str]:
 
 def _scripts_section(config: dict[str, Any]) -> list[str]:
     """Return the card's paragraph on the labels' scripts (none for a detector saved without them)."""
+    from xling.langid.model import MAIN_SCRIPT_SHARE
     from xling.langid.train import MIN_SCRIPT_SHARE
 
     scripts = config.get("scripts")
@@ -101,8 +102,8 @@ def _scripts_section(config: dict[str, Any]) -> list[str]:
     every = sorted({name for names in scripts.values() for name in names})
     return ["## Scripts", "",
             f"Each label's writing systems are those of at least {MIN_SCRIPT_SHARE:.0%} of its training examples (`scripts` in "
-            f"config.json; {len(every)} scripts in all: {', '.join(every)}). A text gets only a label of the "
-            "script most of its letters are in, and a text in a script no label has (Ol Chiki, Runic) is `und` "
+            f"config.json; {len(every)} scripts in all: {', '.join(every)}). A text gets only a label of a "
+            f"script that holds {MAIN_SCRIPT_SHARE:.0%} of its letters or the most of them, and a text in a script no label has (Ol Chiki, Runic) is `und` "
             f"with probability 0, as a text without letters is. Labels with two scripts ({len(several)}; most "
             "from a few lines of the other in their sources): "
             + ", ".join(f"`{label}` {'/'.join(scripts[label])}" for label in several) + ".", ""]  # fmt: skip
@@ -130,7 +131,7 @@ def _model_paragraph(config: dict[str, Any], size: int) -> str:
         model = (f"Multinomial naive Bayes (as langid.py) over {features}: each label's feature counts over its "
                  f"training examples, smoothed by alpha = {config['alpha']:g}, stored sparse (float16 "
                  "log-ratios where a label saw a feature); log-likelihoods divided by a temperature fitted on "
-                 f"held-out lines and their short crops ({config['temperature']:.1f}) give the probabilities. Chosen over the "
+                 f"held-out lines and their 1-3 and 4-10-word crops ({config['temperature']:.1f}) give the probabilities. Chosen over the "
                  "fastText-style model by held-out accuracy (recipes/langid.toml).")  # fmt: skip
     else:
         model = (f"fastText-style: {features} of {config['dim']} dimensions (float16), averaged, then one "
@@ -155,8 +156,9 @@ def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int, 
         "## Training data", "",
         f"Sources: {', '.join(config.get('sources', []))} (`../shared/data`: the Bible, the UDHR, UMSAB train "
         "tweets, UD train/dev sentences, the PanLex Swadesh lists and the BLI dictionaries' train words where "
-        "named). No test split, no Tatoeba, no NTREX sentence was read, nor the "
-        "bundled sample (the quickstart's step 8 scores the detector on it). Each label is capped at "
+        "named). No test split, no Tatoeba, no NTREX sentence was read"
+        + (", nor the bundled sample (the quickstart's step 8 scores the detector on it)"
+           if "sample" not in config.get("sources", []) else "") + ". Each label is capped at "
         f"{config.get('max_units_per_label', 2000):,} texts and filled up to "
         f"{config.get('min_examples_per_label', 4000):,} examples; labels with less text are up-sampled with fresh "
         "random crops; half of the examples are 1-10 word crops, so short text is seen in training.", "",
@@ -168,9 +170,9 @@ def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int, 
         *_han_section(old_card),
         "## Held-out accuracy", "",
         f"Macro accuracy over labels on held-out lines of the training sources: "
-        f"{config.get('dev_macro_accuracy', float('nan')):.2%} (whole lines, cut at 24 words), "
-        f"{config.get('dev_short_macro_accuracy', float('nan')):.2%} (1-3 word crops of them), "
-        f"{config.get('dev_medium_macro_accuracy', float('nan')):.2%} (4-10 word crops)"
+        f"{_dev_figure(config, 'dev_macro_accuracy')} (whole lines, cut at 24 words), "
+        f"{_dev_figure(config, 'dev_short_macro_accuracy')} (1-3 word crops of them), "
+        f"{_dev_figure(config, 'dev_medium_macro_accuracy')} (4-10 word crops)"
         + (" with the label prior." if config.get("prior_weight") else "."), "",
     ]  # fmt: skip
     weakest = sorted(config.get("dev_accuracy", {}).items(), key=lambda item: item[1])[:12]
@@ -183,25 +185,41 @@ def model_card(config: dict[str, Any], bench: dict[str, Any] | None, size: int, 
     return "\n".join(lines)
 
 
+def _dev_figure(config: dict[str, Any], key: str) -> str:
+    """Return a held-out figure of the run's config as a percentage, or "not measured" (a run that held out
+    nothing records null)."""
+    value = config.get(key)
+    return f"{value:.2%}" if isinstance(value, (int, float)) else "not measured"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--run", type=Path, default=Path("runs/langid"), help="Folder from xling langid train."
     )
-    parser.add_argument("--bench", type=Path, help="JSON written by benchmarks/langid.py on this model.")
+    parser.add_argument("--bench", type=Path, required=True,
+                        help="JSON written by benchmarks/langid.py on this run (its settings name the model).")  # fmt: skip
     parser.add_argument("--output", type=Path, default=SHIPPED)
     args = parser.parse_args()
+    from xling.atomic import atomic_folder, same_path
+
+    if same_path(args.run, args.output):
+        raise SystemExit(f"not shipped: --run {args.run} is the shipped folder itself")
     config = json.loads((args.run / "config.json").read_text(encoding="utf-8"))
-    bench = json.loads(args.bench.read_text(encoding="utf-8")) if args.bench else None
+    bench = json.loads(args.bench.read_text(encoding="utf-8"))
+    measured = str(bench.get("settings", {}).get("model", ""))
+    if not measured or not same_path(measured, args.run):
+        raise SystemExit(
+            f"not shipped: {args.bench} measured the model {measured or '(none named)'}, not {args.run}"
+        )
     card = args.output / "README.md"
     old_card = card.read_text(encoding="utf-8") if card.is_file() else ""
-    if args.output.exists():
-        shutil.rmtree(args.output)
-    args.output.mkdir(parents=True)
-    for name in FILES:
-        shutil.copy2(args.run / name, args.output / name)
-    size = (args.output / "model.safetensors").stat().st_size
-    (args.output / "README.md").write_text(model_card(config, bench, size, old_card), encoding="utf-8")
+    # staged whole and swapped in at the end: a failure leaves the shipped detector and its card as they were
+    with atomic_folder(args.output, overwrite=True, what="shipped detector") as staging:
+        for name in FILES:
+            shutil.copy2(args.run / name, staging / name)
+        size = (staging / "model.safetensors").stat().st_size
+        (staging / "README.md").write_text(model_card(config, bench, size, old_card), encoding="utf-8")
     print(f"shipped {args.run} to {args.output} ({size / 1e6:.1f} MB)")
 
 

@@ -129,7 +129,7 @@ vectors = encoder.encode(["Where is the station?", "Wo ist der Bahnhof?"])
   the English-xx dictionaries of Glavaš et al. 2019 in `../shared/data/bli_xling_eval`:
   {", ".join(p.split("=")[0] for p in config.get("pairs", [])) or "none"}{repeat_note(config)}. Choices were made on the bundled
   everyday-sentence sample; no Tatoeba data was used for training or tuning.
-- Vocabulary: SentencePiece unigram, {meta["vocab_size"]:,} pieces (`[tokenizer]` of the recipe), smoothed
+- Vocabulary: SentencePiece unigram, {meta["vocab_size"]:,} pieces (`[tokenizer]` of the recipe, with the pieces later added by `xling adapt`), smoothed
   language sampling (alpha 0.3), held-out John excluded.
 - Objective: bidirectional in-batch translation ranking (scale {config["scale"]}, margin {config["margin"]}),
   one language pair per batch of {config["training"]["batch_size"]}, languages drawn with alpha {config["alpha"]}.{clause_note(config)}

@@ -39,8 +39,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-# UDHR file names that are not ISO 639-3 (upstream naming); the declaration in Standard Malay is `mly`.
-_UDHR_ALIASES = {"mly": "zsm"}
+# UDHR file names that are not ISO 639-3 (upstream naming; the declaration in Standard Malay is `mly`), and
+# retired ISO 639-3 codes with one successor (ISO 639-3 change requests: Western Frisian `fri` is `fry`,
+# the Provençal, Languedocien and Auvergnat declarations are Occitan `oci`, Chamula Tzotzil `tzc` is `tzo`,
+# two Huastec codes are `hus`). Retired codes split among several (blu, flm, ccx, btb, eml) are skipped.
+_UDHR_ALIASES = {"mly": "zsm", "fri": "fry", "prv": "oci", "lnc": "oci", "auv": "oci", "tzc": "tzo",
+                 "hsf": "hus", "hva": "hus"}  # fmt: skip
 _UD_SPLITS = ("train", "dev")  # never test: the benchmark scores UD test sentences
 
 
@@ -111,8 +115,8 @@ def read_udhr(folder: Path, languages: frozenset[str] | None = None) -> Iterator
         if texts := [text for text in _nonblank_lines(path) if not is_placeholder(text)]:
             yield Source(label, texts, str(path))
     if skipped:
-        logger.info("%s: %d files skipped, their names hold no ISO 639-3 code: %s", folder, len(skipped),
-                    ", ".join(skipped))  # fmt: skip
+        logger.warning("%s: %d files skipped, their names hold no current ISO 639-3 code: %s", folder,
+                       len(skipped), ", ".join(skipped))  # fmt: skip
 
 
 def read_umsab(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:

@@ -511,15 +511,17 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
         rng.shuffle(units)  # a pair per unit: the same permutation, and choice below, as of the units alone
         if not units:
             raise DataError(_no_training_text(label, group, held), group[0].origin)
-        count = 0
+        before = len(train.texts)
         for unit, form in units:
             train.add_normalised(form, label_id)
             train.add(crop(unit, rng, short=rng.random() < config.short_share), label_id)
-            count += 2
-        while count < config.min_examples_per_label:
+        # counted as added: a crop of a tweet may normalise to nothing (a @mention, an emoji), and is left out.
+        # Tries are bounded, for a label whose crops all come out empty
+        for _ in range(4 * config.min_examples_per_label):
+            if len(train.texts) - before >= config.min_examples_per_label:
+                break
             unit, _ = rng.choice(units)
             train.add(crop(unit, rng, short=rng.random() < config.short_share), label_id)
-            count += 1
     return train, dev
 
 
