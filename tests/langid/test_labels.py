@@ -180,4 +180,6 @@ def test_a_script_tag_keeps_the_members_whose_script_xling_does_not_record():
 
 def test_extension_and_private_use_subtags_name_no_script():
     assert parse_label("ar-u-nu-latn") == Label("ara") and parse_label("hi-u-nu-latn") == Label("hin")
-    assert parse_label("de-x-cyrl") == Label("deu") and parse_label("sr-Latn-u-nu-arab") == Label("srp", "Latn")
+    assert parse_label("de-x-cyrl") == Label("deu") and parse_label("sr-Latn-u-nu-arab") == Label(
+        "srp", "Latn"
+    )

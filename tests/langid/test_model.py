@@ -53,7 +53,17 @@ def test_top_k_beyond_probabilities_that_round_to_zero_follows_the_scores():
     assert top[3].probability == 0.0
     scores = shipped.log_probabilities([text])[0][0]
     assert [p.label for p in top] == [shipped.labels[i] for i in np.argsort(-scores)[:4]]
-    assert top[1].label in {"ltz", "nld", "nds", "gsw", "sco", "yid", "dan", "afr", "fry"}  # a neighbour of German
+    assert top[1].label in {
+        "ltz",
+        "nld",
+        "nds",
+        "gsw",
+        "sco",
+        "yid",
+        "dan",
+        "afr",
+        "fry",
+    }  # a neighbour of German
     allowed = shipped.predict([text], k=3, languages=["de", "ru", "fr"])[0]
     assert [p.label for p in allowed] == ["deu", "fra"]  # not Russian, of another script: fewer than k
 

@@ -316,7 +316,9 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
         elif macro not in DEFAULT_MEMBER and len(inside) == 1:
             merge[macro] = next(iter(inside))
     # two codes of one written language (a user's `fil` beside the Bible's `tgl`) would compete as two labels
-    merge |= {code: same for code, same in SAME_WRITTEN_LANGUAGE.items() if code in present and same in present}
+    merge |= {
+        code: same for code, same in SAME_WRITTEN_LANGUAGE.items() if code in present and same in present
+    }
     by_language: dict[str, list[Source]] = defaultdict(list)
     for source in sources:
         language = merge.get(source.label.language, source.label.language)

@@ -635,7 +635,9 @@ def check_output(config: MTTrainConfig) -> None:
                              "model or run; choose another output folder")  # fmt: skip
     if not holds_model or config.overwrite or checkpoints:
         return  # nothing to lose, asked to replace it, or a run the loop resumes (or restarts in place)
-    if config.resume and not in_place:  # in place, --resume with no checkpoint yet starts the run (a job script)
+    if (
+        config.resume and not in_place
+    ):  # in place, --resume with no checkpoint yet starts the run (a job script)
         raise XlingError(f"{output}: a model is there but no checkpoint to resume from; pass overwrite "
                          "(--overwrite) to train it again from the start, or fine-tune it (--model "
                          f"{output})")  # fmt: skip
