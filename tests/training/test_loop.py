@@ -984,3 +984,14 @@ def test_cuda_n_takes_gpu_n_alone_and_the_local_rank_under_torchrun(
     monkeypatch.setenv("LOCAL_RANK", local_rank)
     info = distributed.init_distributed(device)
     assert chosen == [expected] and info.device == torch.device("cuda", expected)
+
+
+def test_a_resume_with_another_checkpoint_interval_keeps_keep_checkpoints(tmp_path):
+    # step 3 and 6 were on the first run's schedule (every 3); the resumed run checkpoints every 4: its first
+    # save deleted both as off its schedule, leaving one checkpoint where keep_checkpoints asks for two
+    from xling.training.checkpoint import list_checkpoints
+
+    _run(tmp_path, _config(max_steps=6, checkpoint_every=3, keep_checkpoints=2))
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000003", "step-00000006"]
+    _run(tmp_path, _config(max_steps=8, checkpoint_every=4, keep_checkpoints=2), resume=True)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000006", "step-00000008"]

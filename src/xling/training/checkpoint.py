@@ -118,11 +118,31 @@ def save_checkpoint(
         old for old in found if (n := checkpoint_step(old)) < step and (n % every == 0 or n == end)
     ]
     off_schedule = [old for old in found if checkpoint_step(old) < step and old not in on_schedule]
+    # a stop for time's checkpoint is off the schedule it was written under; one on its own schedule but off
+    # this one was written before a resume changed checkpoint_every and counts toward `keep`, or the first
+    # save of the new schedule would delete them all, whatever `keep` says
+    stray = [old for old in off_schedule if not _on_own_schedule(old)]
+    kept_in_turn = sorted((old for old in found if old not in abandoned and old not in stray and old != final),
+                          key=checkpoint_step)  # fmt: skip
     if step % every == 0 or step == end:
-        on_schedule.append(final)
-    for old in abandoned + ((off_schedule + on_schedule[:-keep]) if keep > 0 else []):  # keep 0: all
+        kept_in_turn.append(final)
+    for old in abandoned + ((stray + kept_in_turn[:-keep]) if keep > 0 else []):  # keep 0: all
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _on_own_schedule(folder: Path) -> bool:
+    """Return whether a checkpoint's step is on the schedule its own run recorded (every checkpoint_every
+    steps, or its max_steps); True when its state does not say (it is then kept in turn, never dropped)."""
+    try:
+        training = (read_trainer_state(folder).get("config") or {}).get("training") or {}
+    except (XlingError, OSError, AttributeError):
+        return True
+    every, end = training.get("checkpoint_every"), training.get("max_steps")
+    if not isinstance(every, int) or every < 1:
+        return True
+    step = checkpoint_step(folder)
+    return step % every == 0 or step == end
 
 
 def checkpoint_step(folder: Path) -> int:
