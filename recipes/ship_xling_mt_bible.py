@@ -62,16 +62,22 @@ def run_config(recipe: str, checkpoint: Path):
     it: a run made with `--set` or another tokenizer is refused (SystemExit) rather than shipped with the
     recipe's tokenizer and settings."""
     from xling.config import config_to_dict, load_config
-    from xling.training.checkpoint import read_trainer_state
+    from xling.training.checkpoint import BEST_DIR, list_checkpoints, read_trainer_state
     from xling.translation.train import MTTrainConfig
 
     config = load_config(MTTrainConfig, recipe, section="mt")
     recorded = read_trainer_state(checkpoint).get("config")
+    run = checkpoint.parent if checkpoint.name == BEST_DIR else checkpoint.parent.parent
+    if not isinstance(recorded, dict) and (found := list_checkpoints(run)):
+        recorded = read_trainer_state(found[-1]).get(
+            "config"
+        )  # best/ keeps no config: its run's checkpoints do
     if isinstance(recorded, dict):
         ours = json.loads(json.dumps(config_to_dict(config), default=str))
         skipped = {"output", "resume", "overwrite", "training"}  # where and how long, not what it is
-        differ = sorted(key for key in ours.keys() | recorded.keys()
-                        if key not in skipped and ours.get(key) != recorded.get(key))  # fmt: skip
+        # a field the run predates is not compared (it trained as that field's default does now)
+        differ = sorted(key for key in recorded.keys() & ours.keys()
+                        if key not in skipped and ours[key] != recorded[key])  # fmt: skip
         if differ:
             raise SystemExit(f"not shipped: {checkpoint} was trained with other settings than {recipe} "
                              f"({', '.join(differ)})")  # fmt: skip

@@ -677,6 +677,10 @@ def test_a_base_with_untied_embeddings_is_adapted_and_reloads(toy, tmp_path):
     # the new tokens start near the old regular tokens' mean bias (about -2 here), not at 0
     assert float(model.lm_head.decoder.bias[-added:].mean()) < -1.0
     assert not head_drops_bias(model)  # the decoder's own bias is probed, not the head's unused one
+    # LoRA's adapter would hold the new input rows only, not the untied output layer's
+    lora = replace(config, output=str(tmp_path / "lora"), transformer=replace(config.transformer, lora=True))
+    with pytest.raises(ConfigError, match="untied input and output embeddings"):
+        adapt_transformer(lora, folder, toy_data(toy), toy["old"][:300])
     with torch.no_grad():
         model.lm_head.decoder.bias.mul_(
             0.01

@@ -167,6 +167,12 @@ def test_sharded_bin_weights_are_recorded_and_a_changed_shard_makes_the_conversi
     recorded = json.loads((folder / "ctranslate2" / "xling.json").read_text())["source_files"]
     assert sorted(recorded) == sorted(["config.json", "pytorch_model.bin.index.json", *shards])
     assert stale_conversion(folder) is None
+    # a conversion recorded before the .bin index was (config.json alone) is not stale for leaving it out
+    record_file = folder / "ctranslate2" / "xling.json"
+    meta = json.loads(record_file.read_text())
+    record_file.write_text(json.dumps({**meta, "source_files": {"config.json": recorded["config.json"]}}))
+    assert stale_conversion(folder) is None
+    record_file.write_text(json.dumps(meta))
     last = folder / "pytorch_model-00002-of-00002.bin"
     torch.save({key: state[key] + 1 for key in shards[last.name]}, last)
     assert stale_conversion(folder).startswith(

@@ -68,7 +68,12 @@ def test_spans_change_language_inside_words_without_spaces(text, expected):
      ("I love this city. Me encanta esta ciudad, es preciosa.",
       [("eng", "I love this city."), ("spa", "Me encanta esta ciudad, es preciosa.")]),
      ("Ceci est une phrase française, e.g. with Apples inside. Et voilà la fin.",
-      [("fra", "Ceci est une phrase française,"), ("eng", "e.g. with Apples inside."), ("fra", "Et voilà la fin.")])],
+      [("fra", "Ceci est une phrase française,"), ("eng", "e.g. with Apples inside."), ("fra", "Et voilà la fin.")]),
+     # scripts without case, and the danda: a letter that is not lower case starts the next sentence
+     ("این کتاب خوب است. هذا الكتاب جيد جدا وأنا أحبه.",
+      [("pes", "این کتاب خوب است."), ("arb", "هذا الكتاب جيد جدا وأنا أحبه.")]),
+     ("यह किताब अच्छी है। This book is very good indeed.",
+      [("hin", "यह किताब अच्छी है।"), ("eng", "This book is very good indeed.")])],
 )  # fmt: skip
 def test_a_border_at_a_sentence_end_falls_on_it(text, expected):
     # word windows reached across the full stop, pulling a sentence's first or last word into its neighbour

@@ -586,13 +586,11 @@ def run_state(output: Path, config: AdaptConfig, files: Sequence[Path]) -> tuple
     or None; a ConfigError naming what changed when it was made with other settings or data `files` than
     these (xling.adaptation.output.check_run_record: a run killed before its first checkpoint leaves the
     training loop nothing to compare)."""
-    from transformers import AutoTokenizer
-
     state = output / STATE_DIR
     if not config.resume or not (state / "vocabulary.json").is_file():
         return None
     check_run_record(state, config, files)
-    tokenizer = AutoTokenizer.from_pretrained(str(state), local_files_only=True)
+    tokenizer = load_folder_tokenizer(state)
     return tokenizer, json.loads((state / "vocabulary.json").read_text(encoding="utf-8"))
 
 
@@ -653,6 +651,16 @@ def adapt_transformer(
 
     say(f"loading {folder}")
     model, base_tokenizer, missing_head = load_masked_lm(folder)
+    head = model.get_output_embeddings()
+    if (
+        config.transformer.lora
+        and head is not None
+        and head.weight is not model.get_input_embeddings().weight
+    ):
+        # the adapter holds the new input rows only: an untied output layer's new rows (and its bias, grown
+        # apart) would not be in it, and the adapter's logits would not be the merged model's
+        raise ConfigError(f"transformer.lora: {folder} has untied input and output embeddings "
+                          "(tie_word_embeddings false); adapt it without LoRA (the whole model trains)")  # fmt: skip
     if missing_head:
         add_warning(warnings, random_head_warning(folder, missing_head, config.transformer.lora))
     max_length = min(config.transformer.max_length, model.config.max_position_embeddings - 2)

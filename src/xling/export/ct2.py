@@ -223,7 +223,9 @@ def changed_since(model: str | Path, recorded: dict[str, Any]) -> str | None:
     if not recorded or not weight_files(folder / main):
         return None
     now, then = _recorded_weights(folder, recorded)
-    if now != then:
+    # a record with no weight file was taken before sharded .bin weights were recorded (only config.json):
+    # it is compared as it was taken, not found stale for what it left out
+    if then and now != then:
         made_from = ", ".join(sorted(then)) or "none"
         return f"its weights are now {', '.join(sorted(now))}, it was made from {made_from}"
     for name, entry in sorted(recorded.items()):

@@ -74,16 +74,18 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
         if output is None:
             rows = list(answers())
             return DetectFileReport(len(rows), time.perf_counter() - start, rows)
+        written = 0
         try:
             with atomic_write(output) as handle:
                 for row in answers():
                     handle.write(row + "\n")
+                    written += 1
         except OSError as error:
             raise DataError(f"cannot write the answers: {error.strerror or error}", output) from error
     finally:
         if bar is not None:
             bar.stop()
-    return DetectFileReport(total, time.perf_counter() - start)
+    return DetectFileReport(written, time.perf_counter() - start)
 
 
 def format_predictions(

@@ -173,18 +173,36 @@ def _windows(text: str, words: list[tuple[int, int]], window: int) -> list[str]:
 
 
 def _ends_sentence(text: str, words: list[tuple[int, int]], i: int) -> bool:
-    """Return whether word `i` ends a sentence: it ends in a CJK full stop, exclamation or question mark, or in
-    an ASCII one (or an ellipsis) before a word that starts with a capital, closing brackets and quotes
-    after them allowed ("soir." before "We"; not "e.g." before "apples")."""
-    word = text[words[i][0] : words[i][1]].rstrip("\"'\u2019\u201d\u00bb)]}\u300d\u300f\uff09")
-    if word.endswith(("。", "！", "？", "｡")):
+    """Return whether word `i` ends a sentence: it ends in a mark that only ends sentences (CJK full stops,
+    the danda, the Arabic and Ethiopic ones), or in `.`, `!`, `?` or an ellipsis before a word that starts with
+    a letter that is not lower case (a capital, or a letter of a script without case: Arabic, Devanagari,
+    Han); closing brackets and quotes after the mark, opening ones before the next word, are looked past
+    ("soir." before "We", not "e.g." before "apples"; "Dr. Müller" counts as an end too)."""
+    word = _strip_punctuation(text[words[i][0] : words[i][1]], ("Pe", "Pf", "Pi"), from_end=True)
+    if word.endswith(_SENTENCE_MARKS):
         return True
     if not word.endswith((".", "!", "?", "\u2026")) or i + 1 == len(words):
         return False
-    following = text[words[i + 1][0] : words[i + 1][1]].lstrip(
-        "\"'\u2018\u201c\u00ab([{\u300c\u300e\uff08\u00bf\u00a1"
+    following = _strip_punctuation(
+        text[words[i + 1][0] : words[i + 1][1]], ("Ps", "Pi", "Pf"), from_end=False
     )
-    return bool(following) and following[0].isupper()
+    following = following.lstrip("\"'\u00bf\u00a1")  # Spanish opens a question or exclamation with ¿ ¡
+    return bool(following) and following[0].isalpha() and not following[0].islower()
+
+
+# marks that end a sentence wherever they are: CJK full stops, exclamation and question marks; the danda and
+# double danda; the Urdu full stop and Arabic question mark; the Ethiopic full stop
+_SENTENCE_MARKS = ("。", "！", "？", "｡", "।", "॥", "۔", "؟", "።")
+
+
+def _strip_punctuation(word: str, categories: tuple[str, ...], *, from_end: bool) -> str:
+    """Return `word` without the characters of the Unicode `categories` (and straight quotes) at its end
+    (`from_end`) or its start."""
+    chars = list(word)
+    while chars and (unicodedata.category(chars[-1 if from_end else 0]) in categories
+                     or chars[-1 if from_end else 0] in "\"'"):  # fmt: skip
+        chars.pop(-1 if from_end else 0)
+    return "".join(chars)
 
 
 def _script_group(word: str) -> str | None:

@@ -133,11 +133,12 @@ def save_checkpoint(
 
 def _on_own_schedule(folder: Path) -> bool:
     """Return whether a checkpoint's step is on the schedule its own run recorded (every checkpoint_every
-    steps, or its max_steps); True when its state does not say (it is then kept in turn, never dropped)."""
+    steps, or its max_steps); True when its state does not say (it is then kept in turn), False when it
+    cannot be read (a damaged one must not take the place of a checkpoint that loads)."""
     try:
         training = (read_trainer_state(folder).get("config") or {}).get("training") or {}
     except (XlingError, OSError, AttributeError):
-        return True
+        return False
     every, end = training.get("checkpoint_every"), training.get("max_steps")
     if not isinstance(every, int) or every < 1:
         return True

@@ -324,11 +324,13 @@ def build_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int] =
     model = _built_model(config, tokenizer, special_ids)
     dropped = {name: getattr(model.config, name, 0.0) for name in ("encoder_layerdrop", "decoder_layerdrop")}
     if launched_world_size() > 1 and any(value for value in dropped.values()):
-        logger.warning("%s: LayerDrop (%s) is turned off for training on %d processes: DDP needs every rank to "
-                       "use every layer", config.model, ", ".join(f"{k} {v}" for k, v in dropped.items()),
-                       launched_world_size())  # fmt: skip
-        model.config.encoder_layerdrop = model.config.decoder_layerdrop = 0.0
-        for stack in model.modules():  # the encoder and decoder read it from the config when built
+        if os.environ.get("RANK", "0") == "0":  # said once, not by every process
+            logger.warning("%s: LayerDrop (%s) is turned off for training on %d processes: DDP needs every rank "
+                           "to use every layer", config.model, ", ".join(f"{k} {v}" for k, v in dropped.items()),
+                           launched_world_size())  # fmt: skip
+        # the encoder and decoder read it at each step from what their config said when built; the config
+        # itself keeps the model's values, so the saved model keeps them too
+        for stack in model.modules():
             if isinstance(getattr(stack, "layerdrop", None), float):
                 stack.layerdrop = 0.0
     return model

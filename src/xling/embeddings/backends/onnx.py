@@ -164,9 +164,6 @@ def load_onnx_module(folder: Path, opts: EncoderOptions) -> tuple[OnnxSentenceEn
 
 def load_export_tokenizer(path: Path):
     """Return the Hugging Face tokenizer saved beside an ONNX export."""
-    from transformers import AutoTokenizer
+    from xling.tokenization.vocabulary import load_folder_tokenizer
 
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot load the tokenizer of the ONNX export: {error}", path) from error
+    return load_folder_tokenizer(path)
