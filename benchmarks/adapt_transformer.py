@@ -93,6 +93,8 @@ def protect_file(base: Path, data: Path, work: Path, per_language: int = 300) ->
     path = work / f"protect.{base.name}-mrk-{per_language}.txt"
     if not path.is_file():
         lines = book_verses(data / "bible", prefix="MRK.", per_language=per_language, languages=languages)
+        if not lines:  # a Bible folder without Mark: adapt() protects the bundled sample
+            return None
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -68,7 +68,7 @@ def _data_root(root: Path, words: list[str], rng: random.Random) -> Path:
     (data / "tatoeba/tatoeba.deu-eng.eng").write_text("\n".join(english[::-1]) + "\n", encoding="utf-8")
     _write_gz(data / "ntrex/newstest2019-src.eng.txt.gz", english)
     _write_gz(data / "ntrex/newstest2019-ref.tur.txt.gz", [_turkish(s) for s in english])
-    _write_gz(data / "bible/eng.tsv.gz", [f"JHN.1.{i}\t{sentence()}" for i in range(1, 60)])
+    _write_gz(data / "bible/eng.tsv.gz", [f"MRK.1.{i}\t{sentence()}" for i in range(1, 60)])
     return data
 
 
