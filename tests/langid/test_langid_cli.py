@@ -299,6 +299,9 @@ def test_a_file_is_detected_batch_by_batch_and_a_failure_keeps_the_old_output(sa
     whole = detect_file(sample_identifier, source, batch_size=1024).rows
     assert detect_file(sample_identifier, source, output, batch_size=3).lines == 7
     assert output.read_text("utf-8").splitlines() == whole
+    printed: list[str] = []  # stdout: each line handed on as its batch is done, none kept
+    report = detect_file(sample_identifier, source, batch_size=3, write=printed.append)
+    assert printed == whole and report.lines == 7 and report.rows == []
     output.write_text("earlier\n", "utf-8")
     seen: list[int] = []
     predict = sample_identifier.predict

@@ -82,15 +82,13 @@ def detect(
             f"--languages: {', '.join(unknown)} not known to the detector {identifier.path or ''}"
         )
     if input is not None:
+        # without --output each answer is printed as soon as its batch is done
         report = detect_file(identifier, input, output, k=k, threshold=threshold, batch_size=batch_size,
-                             progress=output is not None, languages=allowed, as_json=as_json,
-                             spans=spans)  # fmt: skip
+                             progress=output is not None, languages=allowed, as_json=as_json, spans=spans,
+                             write=typer.echo if output is None else None)  # fmt: skip
         if output is not None:
             console.print(f"[green]{report.lines:,} lines written to {literal(output)}[/] "
                           f"({report.lines / max(report.seconds, 1e-9):,.0f} texts/s)")  # fmt: skip
-        else:
-            for line in report.rows:
-                typer.echo(line)
         return
     for text in texts or []:
         if spans:

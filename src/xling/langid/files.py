@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,13 +33,15 @@ class DetectFileReport:
 def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str | Path | None = None, *,
                 k: int = 1, threshold: float | None = None, batch_size: int = 1024,
                 progress: bool = False, languages: Sequence[str] | None = None, as_json: bool = False,
-                spans: bool = False) -> DetectFileReport:  # fmt: skip
+                spans: bool = False, write: Callable[[str], object] | None = None) -> DetectFileReport:  # fmt: skip
     """Return a report after labelling every line of `input` (a blank line gets `und`); output line i is the
     answer for input line i: `label<TAB>probability`, k pairs with k > 1 (a line with fewer candidates, as
     `und` or a script few labels have, ends in empty pairs, so every row has 2k columns), with `as_json` a
     JSON object (`format_predictions`), with `spans` the line's language spans (`format_spans`: a JSON list with
     `as_json`; `k` does not apply). `languages` restricts the answers (see LanguageIdentifier.predict). A
-    line that is not UTF-8 is a DataError naming it, raised before anything is written."""
+    line that is not UTF-8 is a DataError naming it, raised before anything is written. Without `output`,
+    `write` receives each line as it is ready (stdout: a file of any size is never held whole), else the
+    report's `rows` hold them."""
     if batch_size < 1:
         raise ConfigError(f"batch_size: {batch_size} must be at least 1")
     path = require_file(input)
@@ -71,6 +73,12 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
                 bar.update(task, advance=len(batch))
 
     try:
+        if output is None and write is not None:
+            count = 0
+            for row in answers():
+                write(row)
+                count += 1
+            return DetectFileReport(count, time.perf_counter() - start)
         if output is None:
             rows = list(answers())
             return DetectFileReport(len(rows), time.perf_counter() - start, rows)
