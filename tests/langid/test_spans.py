@@ -51,17 +51,10 @@ def test_units_cut_words_where_the_script_changes_and_after_a_sentence_end(text,
      ("日本語の文章です。This is English. 这是中文句子。",
       [("jpn", "日本語の文章です。"), ("eng", "This is English."), ("cmn_Hans", "这是中文句子。")]),
      ("Привет,друг!Как дела?Hello,friend!How are you?",
-      [("rus", "Привет,друг!Как дела?"), ("eng", "Hello,friend!How are you?")])],
-)  # fmt: skip
-def test_spans_change_language_inside_words_without_spaces(text, expected):
-    spans = language_spans(load_identifier(), text)
-    assert [(span.label, span.text) for span in spans] == expected
-    assert_covers(text, spans)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("Je suis très fatigué ce soir. We should go home now.",
+      [("rus", "Привет,друг!Как дела?"), ("eng", "Hello,friend!How are you?")]),
+     # a border at a sentence end falls on it: word windows reached across the full stop, pulling a
+     # sentence's first or last word into its neighbour
+     ("Je suis très fatigué ce soir. We should go home now.",
       [("fra", "Je suis très fatigué ce soir."), ("eng", "We should go home now.")]),
      ("Das ist ein schönes Haus. This is a beautiful house with a garden.",
       [("deu", "Das ist ein schönes Haus."), ("eng", "This is a beautiful house with a garden.")]),
@@ -75,8 +68,7 @@ def test_spans_change_language_inside_words_without_spaces(text, expected):
      ("यह किताब अच्छी है। This book is very good indeed.",
       [("hin", "यह किताब अच्छी है।"), ("eng", "This book is very good indeed.")])],
 )  # fmt: skip
-def test_a_border_at_a_sentence_end_falls_on_it(text, expected):
-    # word windows reached across the full stop, pulling a sentence's first or last word into its neighbour
+def test_spans_change_language_inside_words_and_at_sentence_ends(text, expected):
     spans = language_spans(load_identifier(), text)
     assert [(span.label, span.text) for span in spans] == expected
     assert_covers(text, spans)

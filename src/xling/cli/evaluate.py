@@ -111,9 +111,8 @@ def eval_tatoeba(
     with console.status("Tatoeba") as status:
         result = evaluate_tatoeba(encoder, config, tests=tests,
                                   progress=lambda lang: status.update(f"Tatoeba: {literal(lang)}"))  # fmt: skip
-    write_json(
-        json_path, result.to_dict()
-    )  # first: a table that fails to print (a closed pipe) loses nothing
+    # first: a table that fails to print (a closed pipe) loses nothing
+    write_json(json_path, result.to_dict())
     print_scores(result, ("src2eng", "eng2src"))
 
 
@@ -284,9 +283,8 @@ def eval_mt(
     translator = _load_translator(config.model, config.backend)
     result = evaluate_mt(translator, config, tests=tests, show_progress=True,
                          on_direction=lambda label: console.print(f"translating {literal(label)}"))  # fmt: skip
-    write_json(
-        json_path, result.to_dict()
-    )  # first: a table that fails to print (a closed pipe) loses nothing
+    # first: a table that fails to print (a closed pipe) loses nothing
+    write_json(json_path, result.to_dict())
     _print_mt(result, config.decode.beam_size)
 
 

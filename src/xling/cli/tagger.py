@@ -130,9 +130,8 @@ def evaluate(
         tagger = load_tagger(model)
     with console.status("tagging"):
         result = evaluate_tagger(tagger, test_sets, model=str(model), source_language=source)
-    write_json(
-        json_path, result.to_dict()
-    )  # first: a table that fails to print (a closed pipe) loses nothing
+    # first: a table that fails to print (a closed pipe) loses nothing
+    write_json(json_path, result.to_dict())
     typer.echo(render_tagging(result))
 
 

@@ -352,9 +352,8 @@ def evaluate(
     with console.status("scoring"):
         result = evaluate_transfer(classifier, test_sets, source_lang=source,
                                    majority_labels=training_labels(classifier), model=str(model))  # fmt: skip
-    write_json(
-        json_path, result.to_dict()
-    )  # first: a table that fails to print (a closed pipe) loses nothing
+    # first: a table that fails to print (a closed pipe) loses nothing
+    write_json(json_path, result.to_dict())
     typer.echo(render_transfer(result))
 
 

@@ -321,8 +321,9 @@ def evaluate_mining(
     """Return the best-F1 mining scores of `encoder` on one test or several (one row per pair).
 
     Pairs are mined with `config`'s k, margin, mode and index but no threshold: the threshold is the one
-    that gives the best F1 on this test's gold pairs (an upper bound, see the module docstring). Rows hold MiningScore's fields (fractions, not percent);
-    the primary metric is f1 and `average` its mean over the pairs.
+    that gives the best F1 on this test's gold pairs (an upper bound, see the module docstring). Rows hold
+    MiningScore's fields (fractions, not percent); the primary metric is f1 and `average` its mean over the
+    pairs.
     """
     config = replace(config or MineConfig(), threshold=None)
     tests = [test] if isinstance(test, MiningTest) else list(test)

@@ -121,14 +121,19 @@ def format_spans(found: Sequence[Span], *, as_json: bool = False) -> str:
     return "  ".join(f"[{span.label}] {' '.join(span.text.splitlines())}".rstrip() for span in found)
 
 
+def _texts(path: Path) -> Iterator[str]:
+    """Return an iterator over the lines of `path`; a file of blank lines only is its blank lines (each gets
+    `und`), an empty file or a line that is not UTF-8 a DataError."""
+    return (line_text(line, path) for line in decoded_lines(path, None, allow_blank=True))
+
+
 def _count_lines(path: Path) -> int:
-    """Return the number of lines of `path`; a file of blank lines only counts its blank lines (each gets
-    `und`), an empty file or a line that is not UTF-8 is a DataError."""
-    return sum(1 for line in decoded_lines(path, None, allow_blank=True) if line_text(line, path) is not None)
+    """Return the number of lines of `path` (`_texts`' errors raised)."""
+    return sum(1 for _ in _texts(path))
 
 
 def _batches(path: Path, size: int) -> Iterator[list[str]]:
     """Return the lines of `path` in lists of `size` (the last shorter)."""
-    lines = (line_text(line, path) for line in decoded_lines(path, None, allow_blank=True))
+    lines = _texts(path)
     while batch := list(itertools.islice(lines, size)):
         yield batch

@@ -178,31 +178,22 @@ def _ends_sentence(text: str, words: list[tuple[int, int]], i: int) -> bool:
     a letter that is not lower case (a capital, or a letter of a script without case: Arabic, Devanagari,
     Han); closing brackets and quotes after the mark, opening ones before the next word, are looked past
     ("soir." before "We", not "e.g." before "apples"; "Dr. Müller" counts as an end too)."""
-    word = _strip_punctuation(text[words[i][0] : words[i][1]], ("Pe", "Pf", "Pi"), from_end=True)
+    word = _CLOSING.sub("", text[words[i][0] : words[i][1]])
     if word.endswith(_SENTENCE_MARKS):
         return True
     if not word.endswith((".", "!", "?", "\u2026")) or i + 1 == len(words):
         return False
-    following = _strip_punctuation(
-        text[words[i + 1][0] : words[i + 1][1]], ("Ps", "Pi", "Pf"), from_end=False
-    )
-    following = following.lstrip("\"'\u00bf\u00a1")  # Spanish opens a question or exclamation with ¿ ¡
+    following = _OPENING.sub("", text[words[i + 1][0] : words[i + 1][1]])
     return bool(following) and following[0].isalpha() and not following[0].islower()
 
 
 # marks that end a sentence wherever they are: CJK full stops, exclamation and question marks; the danda and
 # double danda; the Urdu full stop and Arabic question mark; the Ethiopic full stop
 _SENTENCE_MARKS = ("。", "！", "？", "｡", "।", "॥", "۔", "؟", "።")
-
-
-def _strip_punctuation(word: str, categories: tuple[str, ...], *, from_end: bool) -> str:
-    """Return `word` without the characters of the Unicode `categories` (and straight quotes) at its end
-    (`from_end`) or its start."""
-    chars = list(word)
-    while chars and (unicodedata.category(chars[-1 if from_end else 0]) in categories
-                     or chars[-1 if from_end else 0] in "\"'"):  # fmt: skip
-        chars.pop(-1 if from_end else 0)
-    return "".join(chars)
+# closing brackets and quotes after a sentence's mark (German and Danish close with « and ‹: Pi), and the
+# opening ones, then Spanish's ¿ ¡, before the next sentence's first letter
+_CLOSING = regex.compile(r"[\p{Pe}\p{Pf}\p{Pi}\"']+$")
+_OPENING = regex.compile(r"^[\p{Ps}\p{Pi}\p{Pf}\"']*[¿¡\"']*")
 
 
 def _script_group(word: str) -> str | None:

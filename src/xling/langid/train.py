@@ -302,8 +302,8 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
     beside `nn` is Bokmål, not Nynorsk, and `ms` beside `id` is Malay. A language gets a script suffix when
     its texts come in several scripts (`srp_Cyrl`, `srp_Latn`); a source without a script in its name takes
     the script of its letters, or, when other sources of the language name scripts the letters cannot tell
-    apart (Han: `cmn_Hans`, `cmn_Hant`), the script of the named source whose characters it shares most. A code-mixed source (tweets) keeps only
-    its lines in a script the language's curated sources use.
+    apart (Han: `cmn_Hans`, `cmn_Hant`), the script of the named source whose characters it shares most. A
+    code-mixed source (tweets) keeps only its lines in a script the language's curated sources use.
     """
     present = {source.label.language for source in sources}
     merge = {}

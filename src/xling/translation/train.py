@@ -44,7 +44,7 @@ from xling.training.checkpoint import (
     load_checkpoint,
     read_trainer_state,
 )
-from xling.training.distributed import launched_world_size
+from xling.training.distributed import is_main_process, launched_world_size
 from xling.training.loop import entries_besides_the_run
 from xling.training.model_folder import save_model_folder
 from xling.translation.data import (
@@ -324,7 +324,7 @@ def build_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int] =
     model = _built_model(config, tokenizer, special_ids)
     dropped = {name: getattr(model.config, name, 0.0) for name in ("encoder_layerdrop", "decoder_layerdrop")}
     if launched_world_size() > 1 and any(value for value in dropped.values()):
-        if os.environ.get("RANK", "0") == "0":  # said once, not by every process
+        if is_main_process():  # said once, not by every process
             logger.warning("%s: LayerDrop (%s) is turned off for training on %d processes: DDP needs every rank "
                            "to use every layer", config.model, ", ".join(f"{k} {v}" for k, v in dropped.items()),
                            launched_world_size())  # fmt: skip
