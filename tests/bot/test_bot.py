@@ -200,7 +200,8 @@ def test_entries_given_as_a_list_are_checked_as_a_files_are(tmp_path, mini_encod
     good = [FaqEntry("a", "How do I pay?", "By card."), FaqEntry("b", "Where is my parcel?", "On its way.")]
     for entries, words in (([*good, FaqEntry("a", "Can I return it?", "Yes.")], "id 'a' is used twice"),
                            ([*good, FaqEntry("c", "Can I return it?", " ")], r"entry 3 \('c'\) has an empty answer"),
-                           ([*good, FaqEntry(3, "Can I return it?", "Yes.")], "id 3 must be a non-empty string")):  # fmt: skip
+                           ([*good, FaqEntry(3, "Can I return it?", "Yes.")], "id 3 must be a non-empty string"),
+                           ([*good, FaqEntry("-", "Can I return it?", "Yes.")], "id '-' is reserved")):  # fmt: skip
         with pytest.raises(ConfigError, match=words):
             build_bot(entries, tmp_path / "bot", mini_encoder)
     assert not (tmp_path / "bot").exists()

@@ -41,7 +41,7 @@ import numpy as np
 
 from xling.artifacts import SUPPORT_BOT_KIND, read_metadata, update_metadata, write_metadata
 from xling.atomic import atomic_folder, check_apart, check_replaceable
-from xling.bot.faq import FaqEntry, faq_language, read_faq
+from xling.bot.faq import NO_ANSWER, FaqEntry, faq_language, read_faq
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.knn import MARGINS, margin_scores, neighbourhood_means
 
@@ -252,11 +252,15 @@ class Match:
 
 def _check_given_entries(entries: list[FaqEntry]) -> None:
     """Raise ConfigError for entries given as a list that a FAQ file would be refused for: an id that is not a
-    non-empty string or is used twice (tuning and evaluation score by id), an empty question or answer."""
+    non-empty string, is the reserved `-` (question sets' mark of a question with no answer) or is used twice
+    (tuning and evaluation score by id), an empty question or answer."""
     seen: set[str] = set()
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry.id, str) or not entry.id.strip():
             raise ConfigError(f"faq: entry {number}'s id {entry.id!r} must be a non-empty string")
+        if entry.id == NO_ANSWER:
+            raise ConfigError(f"faq: entry {number}'s id {NO_ANSWER!r} is reserved (question sets mark questions "
+                              "with no answer so)")  # fmt: skip
         if entry.id in seen:
             raise ConfigError(f"faq: entry {number}'s id {entry.id!r} is used twice")
         seen.add(entry.id)
