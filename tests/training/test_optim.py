@@ -65,3 +65,29 @@ def test_clip_scales_dense_and_sparse_gradients_together():
     assert abs(total - (4 * 9 + 16) ** 0.5) < 1e-5
     norm = (p.grad.pow(2).sum() + q.grad.to_dense().pow(2).sum()).sqrt()
     assert abs(float(norm) - 1.0) < 1e-4
+
+
+def test_dense_model_gets_the_fused_adamw_with_the_plain_update():
+    from xling.training.loop import TrainingConfig, build_optimizer
+
+    torch.manual_seed(0)
+    fused_model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LayerNorm(3))
+    plain_model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LayerNorm(3))
+    plain_model.load_state_dict(fused_model.state_dict())
+    config = TrainingConfig(lr=0.01, weight_decay=0.1)
+    fused = build_optimizer(fused_model, config)
+    assert fused.defaults["fused"]
+    # the same groups and settings through the for-loop kernel: equal up to rounding
+    plain = torch.optim.AdamW(
+        [{"params": [plain_model[0].weight], "weight_decay": 0.1},
+         {"params": [plain_model[0].bias, *plain_model[1].parameters()], "weight_decay": 0.0}],
+        lr=0.01, betas=config.adam_betas, eps=config.adam_eps, fused=False,
+    )  # fmt: skip
+    for _ in range(3):
+        x = torch.randn(8, 4)
+        for model, optimizer in ((fused_model, fused), (plain_model, plain)):
+            optimizer.zero_grad()
+            model(x).pow(2).sum().backward()
+            optimizer.step()
+    for a, b in zip(fused_model.parameters(), plain_model.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
