@@ -15,6 +15,7 @@ from xling.langid.sources import (
     read_swadesh,
     read_ud,
     read_udhr,
+    read_umsab,
     transliterated,
 )
 from xling.langid.train import assign_labels, train_identifier
@@ -46,6 +47,25 @@ def test_corpus_files_that_are_not_utf8_name_file_and_line(tmp_path):
         list(read_swadesh(lists))
     (lists / "deu-000.txt").write_bytes(b"ich\n\ndu\tSie\n")
     assert list(read_swadesh(lists))[0].texts == ("ich", "du", "Sie")
+
+
+def test_train_lines_equal_to_a_test_line_are_left_out(tmp_path):
+    # the benchmark scores the corpora's test files, and their train files share a few lines with them
+    ud = tmp_path / "ud" / "UD_English-EWT"
+    ud.mkdir(parents=True)
+    (ud / "en_ewt-ud-train.conllu").write_text(
+        "# text = Thank you.\n1\tThank\n\n# text = The cat sat on the mat.\n1\tThe\n", encoding="utf-8"
+    )
+    (ud / "en_ewt-ud-dev.conllu").write_text("# text = THANK YOU!!\n1\tTHANK\n", encoding="utf-8")
+    (ud / "en_ewt-ud-test.conllu").write_text("# text = Thank you\n1\tThank\n", encoding="utf-8")
+    assert [source.texts for source in read_ud(tmp_path / "ud")] == [(), ("The cat sat on the mat.",)]
+    tweets = tmp_path / "umsab" / "german"
+    tweets.mkdir(parents=True)
+    (tweets / "train_text.txt").write_text("Guten Morgen @user\nSchönes Wetter heute\n", encoding="utf-8")
+    (tweets / "test_text.txt").write_text("guten morgen @other\n", encoding="utf-8")
+    assert [source.texts for source in read_umsab(tmp_path / "umsab")] == [("Schönes Wetter heute",)]
+    (tweets / "test_text.txt").unlink()  # a corpus without a test file keeps every line
+    assert len(next(read_umsab(tmp_path / "umsab")).texts) == 2
 
 
 def test_a_users_tsv_adds_a_language(tmp_path):
