@@ -331,14 +331,22 @@ def test_special_codes_are_no_label_and_a_language_filter_may_empty_a_file(tmp_p
     assert list(read_labelled_tsv(path, frozenset({"deu"}))) == []  # filtered out, not malformed
 
 
+def distinct_lines(count: int) -> list[str]:
+    """Return `count` lines of 6 made-up words each, as unlike one another as the articles of a declaration:
+    lines that differ in a word or two are near copies, which training keeps away from held-out lines."""
+    import random
+
+    rng = random.Random(0)
+    return [" ".join("".join(rng.choices("bcdfglmnprstvz", k=6)) for _ in range(6)) for _ in range(count)]
+
+
 def test_spelling_variants_of_a_held_out_line_are_not_trained_on():
     """The UDHR's Romanian of 1953 and 1993 differ by î/â only: a line held out in one spelling must not
     train in the other, or dev measures recall of training text."""
     from xling.langid.normalize import normalize_text
     from xling.langid.train import LangidDataConfig, build_examples
 
-    words = ["drepturile", "omului", "legii", "națiuni", "popoarele", "libertatea", "demnitatea", "egali"]
-    old = [f"Considerînd că {words[i % 8]} {words[i // 8]} sînt ale tuturor" for i in range(60)]
+    old = [f"Considerînd că {body} sînt ale tuturor" for body in distinct_lines(60)]
     new = [line.replace("î", "â").replace("sânt", "sunt") for line in old]
     group = [
         Source(Label("ron"), tuple(old), "udhr/ron_1953"),
@@ -360,13 +368,39 @@ def test_german_spellings_of_1901_and_1996_are_one_variant():
     not train in the other."""
     from xling.langid.train import LangidDataConfig, build_examples
 
-    words = ["Menschen", "Rechte", "Würde", "Freiheit", "Gewissen", "Vernunft", "Gesetz", "Völker"]
-    old = [f"daß jeder {words[i % 8]} die {words[i // 8]} achten muß" for i in range(60)]
+    old = [f"daß jeder {body} achten muß" for body in distinct_lines(60)]
     new = [line.replace("ß", "ss") for line in old]
     group = [Source(Label("deu"), tuple(old), "udhr/deu_1901"), Source(Label("deu"), tuple(new), "udhr/deu")]
     train, dev = build_examples({"deu": group}, LangidDataConfig(dev_fraction=0.2, chunk_words=50), seed=0)
     assert not {t.replace("ß", "ss") for t in dev.lines.texts} & {t.replace("ß", "ss") for t in train.texts}
     assert len(dev.lines.texts) == 12  # 20% of the 60 lines, each once
+
+
+def test_a_held_out_line_of_one_version_does_not_train_in_a_reworded_other():
+    """por_BR and por_PT of the UDHR word an article alike with other spellings (fato / facto, ação /
+    acção), which the variant key does not fold: the held-out line's near copy must not train."""
+    from xling.langid.train import LangidDataConfig, build_examples
+
+    brazil = [f"de fato {body} na ação" for body in distinct_lines(60)]
+    portugal = [line.replace("fato", "facto").replace("ação", "acção") for line in brazil]
+    group = [
+        Source(Label("por"), tuple(brazil), "udhr/por_BR"),
+        Source(Label("por"), tuple(portugal), "udhr/por_PT"),
+    ]
+    train, dev = build_examples({"por": group}, LangidDataConfig(dev_fraction=0.2, chunk_words=50), seed=0)
+
+    def one_spelling(text: str) -> str:
+        return text.replace("facto", "fato").replace("acção", "ação")
+
+    held = {one_spelling(text) for text in dev.lines.texts}
+    assert len(dev.lines.texts) == 24  # 20% of the 120 lines: the two versions are two variant keys
+    assert not held & {one_spelling(text) for text in train.texts}
+    # both versions of every article with neither version held out train
+    expected = {line.lower() for line in brazil + portugal if one_spelling(line.lower()) not in held}
+    assert (
+        len(expected) >= 2 * (60 - 24)
+        and set(train.texts) & {line.lower() for line in brazil + portugal} == expected
+    )
 
 
 def test_no_held_out_chunk_is_a_training_chunk_of_a_line_that_differs_later():
