@@ -24,26 +24,40 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from bench_common import write_json
+from bench_common import log, write_json
 
 from xling.config import load_config
 from xling.langid.labels import label_matches
 from xling.langid.model import LanguageIdentifier
 from xling.langid.prior import SPEAKERS_MILLIONS
-from xling.langid.train import LangidTrainConfig, assign_labels, build_examples, collect_sources
+from xling.langid.train import LangidTrainConfig, assign_labels, build_examples, collect_sources, dev_digest
 
 MAJOR_MILLIONS = 10
 """Languages with at least this many speakers (millions) form the `major` subsets."""
 SETS = ("lines", "short", "medium")
 
 
-def held_out(config: LangidTrainConfig) -> dict[str, tuple[list[str], list[str]]]:
-    """Return {set name: (texts, gold labels)} of the recipe's held-out lines and their crops."""
+def held_out(config: LangidTrainConfig) -> tuple[dict[str, tuple[list[str], list[str]]], str]:
+    """Return ({set name: (texts, gold labels)} of the recipe's held-out lines and their crops, the split's
+    digest as a model records it)."""
     grouped = assign_labels(collect_sources(config.data))
     labels = list(grouped)
     _, dev = build_examples(grouped, config.data, config.seed)
-    return {name: (list(getattr(dev, name).texts), [labels[i] for i in getattr(dev, name).labels])
+    sets = {name: (list(getattr(dev, name).texts), [labels[i] for i in getattr(dev, name).labels])
             for name in SETS}  # fmt: skip
+    return sets, dev_digest(dev, labels)
+
+
+def check_split(identifier: LanguageIdentifier, digest: str, model: str) -> None:
+    """Return nothing when the rebuilt held-out split is the one `model` was trained beside; SystemExit when
+    it is not (the model's lines would be scored as held out); a warning for a model that records none."""
+    recorded = identifier.info.get("dev_digest")
+    if recorded is None:
+        log(f"warning: {model} records no held-out split digest (trained before 2026-12-07): cannot check "
+            "that the rebuilt split is its own")  # fmt: skip
+    elif recorded != digest:
+        raise SystemExit(f"{model}: its held-out split (digest {recorded}) is not the one the recipe and data "
+                         f"give now ({digest}): pass the --set overrides it was trained with, or retrain it")  # fmt: skip
 
 
 def umsab_val(folder: Path) -> tuple[list[str], list[str]]:
@@ -122,13 +136,14 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     config = load_config(LangidTrainConfig, args.recipe, args.sets, section="langid")
-    sets = held_out(config)
+    sets, digest = held_out(config)
     umsab = (
         Path(args.umsab) if args.umsab else Path(config.data.data or "../shared/data") / "sentiment" / "umsab"
     )
     if umsab.is_dir():
         sets["umsab"] = umsab_val(umsab)
     identifier = LanguageIdentifier.from_pretrained(args.model)
+    check_split(identifier, digest, args.model)
     rows = sweep(identifier, sets, [float(w) for w in args.weights.split(",")])
     columns = [k for k in rows[0] if k != "weight"]
     print(f"{'weight':>6} " + " ".join(f"{c:>12}" for c in columns))

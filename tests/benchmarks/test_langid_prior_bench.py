@@ -24,3 +24,13 @@ def test_sweep_on_the_recipes_held_out_lines(
     # 9 languages: every text given to English scores 1/9 on the macro average
     assert abs(swamped["lines"] - 100 / 9) < 1 and swamped["umsab"] == 0.0
     assert json.loads((tmp_path / "out.json").read_text("utf-8"))["best_weight"] == 0.0
+
+
+def test_a_split_other_than_the_models_is_refused(tiny_detector_folder, tiny_langid_recipe, load_benchmark):
+    import pytest
+
+    bench = load_benchmark("langid_prior")
+    # another seed holds out other lines: the model would be scored on lines it trained on
+    with pytest.raises(SystemExit, match="held-out split"):
+        bench.main(["--model", str(tiny_detector_folder), "--recipe", str(tiny_langid_recipe), "--set", "seed=7",
+                    "--weights", "0"])  # fmt: skip

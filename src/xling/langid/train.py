@@ -3,6 +3,7 @@ with little text learned alike (per-language caps, up-sampling with fresh crops,
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import math
@@ -601,6 +602,15 @@ def _batch_tensors(matrix: sp.csr_matrix, rows: np.ndarray):
             torch.from_numpy(block.data.astype(np.float32)))  # fmt: skip
 
 
+def dev_digest(dev: DevSets, labels: Sequence[object]) -> str:
+    """Return a short SHA-256 of the held-out lines and their labels: what a model records, so that a tool
+    rebuilding the split from the recipe (benchmarks/langid_prior.py) can tell it rebuilt the model's."""
+    digest = hashlib.sha256()
+    for text, label in zip(dev.lines.texts, dev.lines.labels, strict=True):
+        digest.update(f"{labels[label]}\t{text}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def macro_accuracy(identifier: LanguageIdentifier, examples: Examples) -> tuple[float, dict[str, float]]:
     """Return (macro accuracy over labels, accuracy per label) of `identifier` on examples."""
     if not examples.texts:
@@ -674,6 +684,7 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
         "dev_medium_macro_accuracy": _rounded(dev_medium_accuracy),
         "dev_accuracy": {label: round(value, 4) for label, value in per_label.items()},
         "dev_not_measured": not_measured,
+        "dev_digest": dev_digest(dev, labels),
     }  # fmt: skip
     output_dir = identifier.save_pretrained(config.output, overwrite=config.overwrite)
     return LangidTrainResult(identifier, output_dir, len(labels), len(train.texts), dev_accuracy,
