@@ -244,10 +244,12 @@ def test_out_of_range_optimiser_settings_are_refused_naming_the_field(field):
 
 def test_resume_ends_like_an_uninterrupted_run_and_says_where_it_resumed(tmp_path, caplog):
     straight, _ = _run(tmp_path / "a", _config(max_steps=6))
-    _run(tmp_path / "b", _config(max_steps=4, checkpoint_every=2))
+    _, first = _run(tmp_path / "b", _config(max_steps=4, checkpoint_every=2))
     with caplog.at_level(logging.INFO, logger="xling.training"):
         resumed, result = _run(tmp_path / "b", _config(max_steps=6, checkpoint_every=2), resume=True)
     assert result.resumed_from == 4 and result.steps == 6
+    # one run across its resumes; another run is another (a model folder tells its run's checkpoints by it)
+    assert result.run_id == first.run_id != _run(tmp_path / "c", _config(max_steps=2))[1].run_id
     assert "step-00000004 (step 4)" in caplog.text
     assert torch.equal(_weights(straight), _weights(resumed))
 

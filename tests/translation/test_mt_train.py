@@ -503,6 +503,15 @@ def test_output_checks_keep_other_kinds_and_runs_stopped_for_time(tmp_path, samp
     metadata["training"]["stopped_for_time"] = False  # stopped early otherwise (early stopping): finished
     (tmp_path / "run" / "xling.json").write_text(json.dumps(metadata), encoding="utf-8")
     assert run_finished(tmp_path / "run", [checkpoint])
+    # another run (in place) killed after a checkpoint at the step the model's run ended at: not finished
+    metadata["training"]["run_id"] = "first"
+    (tmp_path / "run" / "xling.json").write_text(json.dumps(metadata), encoding="utf-8")
+    state = {"step": 1, "config": {"training": {"max_steps": 6}}, "run_id": "second"}
+    (checkpoint / "trainer_state.json").write_text(json.dumps(state), encoding="utf-8")
+    assert not run_finished(tmp_path / "run", [checkpoint])
+    state["run_id"] = "first"
+    (checkpoint / "trainer_state.json").write_text(json.dumps(state), encoding="utf-8")
+    assert run_finished(tmp_path / "run", [checkpoint])
     with pytest.raises(ConfigError, match="data.text: mt train reads translations only"):
         MTTrainConfig(data=CorpusConfig(corpus="bible", text=["deu=news.de.txt"])).validate()
 

@@ -22,6 +22,7 @@ import logging
 import math
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -206,6 +207,9 @@ class TrainResult:
     stopped_early: bool = False
     stopped_for_time: bool = False
     """The run reached training.max_minutes before max_steps: `--resume` finishes it."""
+    run_id: str = ""
+    """Names the run across its resumes (a fresh run draws a new one; its checkpoints keep it): tells a model
+    saved by one run from another run's checkpoint at the same step."""
 
     @property
     def is_main(self) -> bool:
@@ -226,6 +230,7 @@ class TrainResult:
             "best": self.best,
             "stopped_early": self.stopped_early,
             "stopped_for_time": self.stopped_for_time,
+            "run_id": self.run_id,
         }
 
 
@@ -373,8 +378,10 @@ def train(
 
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_supported(dist_info.device))
     autocast = torch.autocast(dist_info.device.type, dtype=torch.bfloat16, enabled=use_bf16)
+    # only the main process writes checkpoints and models, so the other processes' own draws never show
+    run_id = (state or {}).get("run_id") or uuid.uuid4().hex[:16]
     result = TrainResult(start_step, last_loss, tokens_seen, 0.0, 0.0, resumed_from=start_step,
-                         world_size=dist_info.world_size, rank=dist_info.rank)  # fmt: skip
+                         world_size=dist_info.world_size, rank=dist_info.rank, run_id=run_id)  # fmt: skip
     stop = _patience_spent(best, config)  # a run that stopped early stays stopped (unless patience grew)
     progress = TrainingProgress(
         description, config.max_steps, start_step, enabled=bool(config.progress) and dist_info.is_main
@@ -434,7 +441,7 @@ def train(
             if step % config.checkpoint_every == 0 or last or stop:
                 if dist_info.is_main:
                     trainer_state = {
-                        "tokens": tokens_seen, "loss": loss, "data_position": {"step": step},
+                        "tokens": tokens_seen, "loss": loss, "data_position": {"step": step}, "run_id": run_id,
                         "world_size": dist_info.world_size, "config": saved_config, "command": description,
                         "batches": _kept_rng(batch_signature, batches.get, step),
                         **({"data_files": fingerprint} if fingerprint is not None else {}),

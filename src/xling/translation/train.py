@@ -651,8 +651,9 @@ def check_output(config: MTTrainConfig) -> None:
 def run_finished(output: Path, checkpoints: Sequence[Path]) -> bool:
     """Return whether the run of `checkpoints` (oldest first) ended, by the newest one whose trainer state
     reads, as --resume falls back to it past a damaged one: it reached its max_steps, or the model saved in
-    `output` records its step (a run stopped early: by early stopping, not by `training.max_minutes`, after
-    which the run is to be resumed). None reads: not known to have ended."""
+    `output` records its run and step (a run stopped early: by early stopping, not by `training.max_minutes`,
+    after which the run is to be resumed; a model and checkpoint of before run ids: the step alone). None
+    reads: not known to have ended."""
     state = None
     for checkpoint in reversed(checkpoints):
         with contextlib.suppress(UnreadableCheckpointError):
@@ -665,7 +666,13 @@ def run_finished(output: Path, checkpoints: Sequence[Path]) -> bool:
         return True
     with contextlib.suppress(Exception):  # no readable xling.json: not known to have ended
         training = read_metadata(output).get("training", {})
-        return training.get("steps") == state.get("step") and not training.get("stopped_for_time")
+        # a killed second run in place can have saved a checkpoint at the step the first run's model ended at
+        same_run = (
+            not (training.get("run_id") and state.get("run_id")) or training["run_id"] == state["run_id"]
+        )
+        return (
+            same_run and training.get("steps") == state.get("step") and not training.get("stopped_for_time")
+        )
     return False
 
 
