@@ -37,14 +37,18 @@ def main(argv: list[str] | None = None) -> dict:
     from rich.table import Table
     from sacrebleu.metrics import CHRF
 
-    from xling.config import load_config
     from xling.tokenization.vocabulary import load_tokenizer
-    from xling.training.checkpoint import average_checkpoints, last_scheduled
+    from xling.training.checkpoint import average_checkpoints, last_scheduled, list_checkpoints
     from xling.translation.objective import Seq2SeqObjective
-    from xling.translation.train import MTTrainConfig, build_model, greedy_translate
+    from xling.translation.train import build_model, greedy_translate, recipe_config_of_run
 
     torch.set_num_threads(args.threads)
-    config = load_config(MTTrainConfig, args.recipe, section="mt")
+    checkpoints = list_checkpoints(Path(args.run))
+    if not checkpoints:
+        raise SystemExit(f"{args.run}: no checkpoints to average")
+    # the model is rebuilt from the recipe: a run trained with other settings (--set, another tokenizer) is
+    # refused rather than decoded with the recipe's tokenizer
+    config = recipe_config_of_run(args.recipe, checkpoints[-1])
     tokenizer = load_tokenizer(config.tokenizer)
     objective = Seq2SeqObjective(build_model(config, tokenizer)).eval()
     dev = recipe_dev_verses(config, args.sentences)

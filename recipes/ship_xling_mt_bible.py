@@ -58,30 +58,15 @@ def hf_folder_from_checkpoint(checkpoint: Path | list[Path], recipe: str, folder
 
 
 def run_config(recipe: str, checkpoint: Path):
-    """Return the recipe's MTTrainConfig once the checkpoint's recorded config (its trainer_state) agrees with
-    it: a run made with `--set` or another tokenizer is refused (SystemExit) rather than shipped with the
-    recipe's tokenizer and settings."""
-    from xling.config import config_to_dict, load_config
-    from xling.training.checkpoint import BEST_DIR, list_checkpoints, read_trainer_state
-    from xling.translation.train import MTTrainConfig
+    """Return the recipe's MTTrainConfig of the checkpoint's run (`recipe_config_of_run`): a run made with
+    `--set` or another tokenizer is refused (SystemExit) rather than shipped with the recipe's settings."""
+    from xling.errors import ConfigError
+    from xling.translation.train import recipe_config_of_run
 
-    config = load_config(MTTrainConfig, recipe, section="mt")
-    recorded = read_trainer_state(checkpoint).get("config")
-    run = checkpoint.parent if checkpoint.name == BEST_DIR else checkpoint.parent.parent
-    if not isinstance(recorded, dict) and (found := list_checkpoints(run)):
-        recorded = read_trainer_state(found[-1]).get(
-            "config"
-        )  # best/ keeps no config: its run's checkpoints do
-    if isinstance(recorded, dict):
-        ours = json.loads(json.dumps(config_to_dict(config), default=str))
-        skipped = {"output", "resume", "overwrite", "training"}  # where and how long, not what it is
-        # a field the run predates is not compared (it trained as that field's default does now)
-        differ = sorted(key for key in recorded.keys() & ours.keys()
-                        if key not in skipped and ours[key] != recorded[key])  # fmt: skip
-        if differ:
-            raise SystemExit(f"not shipped: {checkpoint} was trained with other settings than {recipe} "
-                             f"({', '.join(differ)})")  # fmt: skip
-    return config
+    try:
+        return recipe_config_of_run(recipe, checkpoint)
+    except ConfigError as error:
+        raise SystemExit(f"not shipped: {error}") from error
 
 
 def evaluate(target: Path, data: str, testset: str, directions: list[str], max_sentences: int, pivot: str,

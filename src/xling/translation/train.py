@@ -37,6 +37,7 @@ from xling.hf_attention import attention_of, set_attention
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
 from xling.training.checkpoint import (
+    BEST_DIR,
     UnreadableCheckpointError,
     average_checkpoints,
     last_scheduled,
@@ -674,6 +675,31 @@ def run_finished(output: Path, checkpoints: Sequence[Path]) -> bool:
             same_run and training.get("steps") == state.get("step") and not training.get("stopped_for_time")
         )
     return False
+
+
+def recipe_config_of_run(recipe: str | Path, checkpoint: Path) -> MTTrainConfig:
+    """Return the recipe's MTTrainConfig once the config a checkpoint recorded (its trainer state; for a
+    run's `best/`, which keeps none, its run's newest checkpoint's) agrees with it; ConfigError naming the
+    fields otherwise: tools that rebuild a run's model from its recipe (shipping, checkpoint averaging) would
+    pair its weights with another tokenizer or shape. Where a run trained and for how long are not compared,
+    nor fields the run predates (it trained as their defaults do now)."""
+    from xling.config import load_config
+
+    config = load_config(MTTrainConfig, str(recipe), section="mt")
+    recorded = read_trainer_state(checkpoint).get("config")
+    run = checkpoint.parent if checkpoint.name == BEST_DIR else checkpoint.parent.parent
+    if not isinstance(recorded, dict) and (found := list_checkpoints(run)):
+        recorded = read_trainer_state(found[-1]).get("config")
+    if isinstance(recorded, dict):
+        ours = json.loads(json.dumps(config_to_dict(config), default=str))
+        skipped = {"output", "resume", "overwrite", "training"}
+        differ = sorted(key for key in recorded.keys() & ours.keys()
+                        if key not in skipped and ours[key] != recorded[key])  # fmt: skip
+        if differ:
+            raise ConfigError(
+                f"{checkpoint} was trained with other settings than {recipe} ({', '.join(differ)})"
+            )
+    return config
 
 
 def fine_tunes_in_place(config: MTTrainConfig) -> bool:
