@@ -30,7 +30,7 @@ from xling.config import load_config
 from xling.langid.labels import label_matches
 from xling.langid.model import LanguageIdentifier
 from xling.langid.prior import SPEAKERS_MILLIONS
-from xling.langid.train import LangidTrainConfig, assign_labels, build_examples, collect_sources, dev_digest
+from xling.langid.train import LangidTrainConfig, build_examples, dev_digest, labelled_sources
 
 MAJOR_MILLIONS = 10
 """Languages with at least this many speakers (millions) form the `major` subsets."""
@@ -40,7 +40,7 @@ SETS = ("lines", "short", "medium")
 def held_out(config: LangidTrainConfig) -> tuple[dict[str, tuple[list[str], list[str]]], str]:
     """Return ({set name: (texts, gold labels)} of the recipe's held-out lines and their crops, the split's
     digest as a model records it)."""
-    grouped = assign_labels(collect_sources(config.data))
+    grouped = labelled_sources(config.data)
     labels = list(grouped)
     _, dev = build_examples(grouped, config.data, config.seed)
     sets = {name: (list(getattr(dev, name).texts), [labels[i] for i in getattr(dev, name).labels])

@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> dict:
     from rich.table import Table
     from sacrebleu.metrics import CHRF
 
+    from xling.errors import XlingError
     from xling.tokenization.vocabulary import load_tokenizer
     from xling.training.checkpoint import average_checkpoints, last_scheduled, list_checkpoints
     from xling.translation.objective import Seq2SeqObjective
@@ -48,7 +49,10 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"{args.run}: no checkpoints to average")
     # the model is rebuilt from the recipe: a run trained with other settings (--set, another tokenizer) is
     # refused rather than decoded with the recipe's tokenizer
-    config = recipe_config_of_run(args.recipe, checkpoints[-1])
+    try:
+        config = recipe_config_of_run(args.recipe, checkpoints[-1])
+    except XlingError as error:  # another recipe's run, or an unreadable newest checkpoint
+        raise SystemExit(f"{args.run}: {error}") from error
     tokenizer = load_tokenizer(config.tokenizer)
     objective = Seq2SeqObjective(build_model(config, tokenizer)).eval()
     dev = recipe_dev_verses(config, args.sentences)

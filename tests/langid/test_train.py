@@ -58,6 +58,13 @@ def test_train_lines_equal_to_a_test_line_are_left_out(tmp_path):
     )
     (ud / "en_ewt-ud-dev.conllu").write_text("# text = THANK YOU!!\n1\tTHANK\n", encoding="utf-8")
     (ud / "en_ewt-ud-test.conllu").write_text("# text = Thank you\n1\tThank\n", encoding="utf-8")
+    # another English treebank's test sentence too: the benchmark pools a language's test files
+    (tmp_path / "ud" / "UD_English-GUM").mkdir()
+    (tmp_path / "ud" / "UD_English-GUM" / "en_gum-ud-test.conllu").write_text(
+        "# text = The cat sat on the mat\n1\tThe\n", encoding="utf-8"
+    )
+    assert [source.texts for source in read_ud(tmp_path / "ud")] == [(), ()]
+    (tmp_path / "ud" / "UD_English-GUM" / "en_gum-ud-test.conllu").unlink()
     assert [source.texts for source in read_ud(tmp_path / "ud")] == [(), ("The cat sat on the mat.",)]
     tweets = tmp_path / "umsab" / "german"
     tweets.mkdir(parents=True)
@@ -66,6 +73,8 @@ def test_train_lines_equal_to_a_test_line_are_left_out(tmp_path):
     assert [source.texts for source in read_umsab(tmp_path / "umsab")] == [("Schönes Wetter heute",)]
     (tweets / "test_text.txt").unlink()  # a corpus without a test file keeps every line
     assert len(next(read_umsab(tmp_path / "umsab")).texts) == 2
+    (tweets / "val_text.txt").write_text("SCHÖNES WETTER HEUTE!\n", encoding="utf-8")  # langid_prior's dev
+    assert [source.texts for source in read_umsab(tmp_path / "umsab")] == [("Guten Morgen @user",)]
 
 
 def test_a_users_tsv_adds_a_language(tmp_path):

@@ -91,3 +91,23 @@ def test_dense_model_gets_the_fused_adamw_with_the_plain_update():
             optimizer.step()
     for a, b in zip(fused_model.parameters(), plain_model.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_a_resumed_optimizer_keeps_its_own_kernel_and_the_saved_moments(tmp_path):
+    """torch's load_state_dict takes the saved groups' settings: a checkpoint written by the for-loop kernel
+    (before fused AdamW) must not turn the resumed run's optimizer unfused."""
+    from xling.training.checkpoint import load_checkpoint, save_checkpoint
+    from xling.training.loop import TrainingConfig, build_optimizer
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    # the groups build_optimizer makes: matrices with weight decay, the bias without
+    plain = torch.optim.AdamW([{"params": [model.weight]}, {"params": [model.bias]}], lr=0.01, fused=False)
+    model(torch.randn(8, 4)).pow(2).sum().backward()
+    plain.step()
+    scheduler = torch.optim.lr_scheduler.LambdaLR(plain, lambda step: 1.0)
+    save_checkpoint(tmp_path, 1, model, plain, scheduler, {"step": 1})
+    resumed = build_optimizer(model, TrainingConfig(lr=0.01))
+    load_checkpoint(tmp_path / "checkpoints" / "step-00000001", model, resumed)
+    assert all(group["fused"] for group in resumed.param_groups)
+    assert torch.equal(resumed.state[model.weight]["exp_avg"], plain.state[model.weight]["exp_avg"])

@@ -142,10 +142,10 @@ def read_umsab(folder: Path, languages: frozenset[str] | None = None) -> Iterato
             )
         label = parse_label(code)
         if _matches(label, languages):
-            test = path.with_name("test_text.txt")
-            texts = _without_test_texts(
-                _nonblank_lines(path), _nonblank_lines(test) if test.is_file() else (), path
-            )
+            # the val tweets are benchmarks/langid_prior.py's dev set, the test tweets benchmarks/langid.py's
+            held = [path.with_name(name) for name in ("val_text.txt", "test_text.txt")]
+            held_texts = [text for other in held if other.is_file() for text in _nonblank_lines(other)]
+            texts = _without_test_texts(_nonblank_lines(path), held_texts, path)
             yield Source(label, texts, str(path), mixed=True)
 
 
@@ -154,18 +154,23 @@ _UD_NAME = re.compile(r"^(?P<code>[a-z]{2,3})_\w+-ud-(?P<split>\w+)\.conllu(\.gz
 
 def read_ud(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
     """Return a Source per UD treebank file of the train and dev splits: the `# text = ` sentence lines, less
-    those of the treebank's test split."""
-    for path in sorted(Path(folder).glob("*/*.conllu*")):
-        match = _UD_NAME.match(path.name)
-        if match is None or match.group("split") not in _UD_SPLITS:
+    those of a test split of the language (the benchmark pools a language's treebanks' test sentences)."""
+    files = [
+        (path, match)
+        for path in sorted(Path(folder).glob("*/*.conllu*"))
+        if (match := _UD_NAME.match(path.name))
+    ]
+    test_files: dict[str, list[Path]] = {}
+    for path, match in files:
+        if match["split"] == "test":
+            test_files.setdefault(match["code"], []).append(path)
+    for path, match in files:
+        if match["split"] not in _UD_SPLITS:
             continue
-        label = parse_label(match.group("code"), where=str(path))
+        label = parse_label(match["code"], where=str(path))
         if not _matches(label, languages):
             continue
-        tests = [
-            p for p in path.parent.glob("*.conllu*") if (m := _UD_NAME.match(p.name)) and m["split"] == "test"
-        ]
-        test_texts = [text for test in sorted(tests) for text in _ud_sentences(test)]
+        test_texts = [text for test in test_files.get(match["code"], []) for text in _ud_sentences(test)]
         yield Source(label, _without_test_texts(_ud_sentences(path), test_texts, path), str(path))
 
 

@@ -346,6 +346,13 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
     return dict(sorted(grouped.items()))
 
 
+def labelled_sources(data: LangidDataConfig) -> dict[str, list[Source]]:
+    """Return the sources a detector trains on, grouped by label: what `build_examples` splits (training
+    and tools that rebuild the held-out split, such as benchmarks/langid_prior.py, call this one)."""
+    # the corpora are read by language (cheap); the label, script included, is matched once they are grouped
+    return requested_labels(assign_labels(collect_sources(data)), data.languages)
+
+
 def requested_labels(grouped: dict[str, list[Source]], codes: Sequence[str]) -> dict[str, list[Source]]:
     """Return the groups whose label one of `codes` names, matched as a detector's `languages=` restriction
     matches them (script included: `sr-Latn` keeps srp_Latn, not srp_Cyrl); every group when `codes` is
@@ -545,10 +552,12 @@ def build_examples(grouped: dict[str, list[Source]], config: LangidDataConfig, s
         # chunk anyway, and normalising it again when adding it took ~5% of building UDHR's examples
         forms = ((chunk, normalize_text(chunk)) for chunk in chunks)
         kept = ((chunk, form) for chunk, form in forms if _variant_key(form) not in held_chunks)
-        if held and len({source.origin for source in group if not source.supplement}) > 1:
-            # two versions of one text (the UDHR's por_BR and por_PT) differ by more than the variant key
-            # folds: a chunk nearly equal to a held-out one is left out of training too. One file's lines
-            # are distinct texts, and checking them all would cost more than the rest of this loop
+        folders = Counter(Path(source.origin).parent for source in group if not source.supplement)
+        if held and max(folders.values(), default=0) > 1:
+            # two versions of one text (the UDHR's por_BR and por_PT, files of one folder) differ by more
+            # than the variant key folds: a chunk nearly equal to a held-out one is left out of training
+            # too. Files of different corpora (a Bible and a UDHR) hold different texts, and checking every
+            # label's chunks would cost more than the rest of this loop
             near = NearDuplicates(held_forms)
             kept = ((chunk, form) for chunk, form in kept if not near.matches(form))
         units = list(itertools.islice(kept, max(0, config.max_units_per_label - len(words))))
@@ -645,8 +654,7 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
     # before the work: a folder it may not replace is refused now, not after minutes of training
     check_replaceable(config.output, config.overwrite, "language identifier", kind=KIND)
     start = time.perf_counter()
-    # the corpora are read by language (cheap); the label, script included, is matched once they are grouped
-    grouped = requested_labels(assign_labels(collect_sources(config.data)), config.data.languages)
+    grouped = labelled_sources(config.data)
     labels = tuple(grouped)
     if len(labels) < 2:  # one label answers itself for every text, whatever the threshold
         raise DataError(f"the data holds {len(labels)} language ({', '.join(map(str, labels)) or 'none'}); a "

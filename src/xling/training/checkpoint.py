@@ -355,7 +355,12 @@ def load_checkpoint(
             f"unexpected {sorted(unexpected)[:5]})"
         )
     if optimizer is not None:
+        # torch takes the saved groups' settings as well: the kernel stays this run's choice, not that of
+        # the torch or device that wrote the checkpoint (a checkpoint of before fused AdamW stayed unfused)
+        kernels = [group.get("fused") for group in optimizer.param_groups]
         optimizer.load_state_dict(optimizer_state)
+        for group, fused in zip(optimizer.param_groups, kernels, strict=True):
+            group["fused"] = fused
     if scheduler is not None:
         scheduler.load_state_dict(state["scheduler"])
     return state
