@@ -44,9 +44,12 @@ speed ratio divided by that token ratio is the ratio of times to equal held-out 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -66,11 +69,11 @@ from bench_common import (  # noqa: E402
     has_tokenizer,
     log,
     make_step_clock,
+    measured_rounds,
     print_equal_loss,
     print_wide,
     quick_tokenizer,
     quiet_libraries,
-    speed_rounds,
     steps_for_tokens,
     tokens_to_reach,
     trainer_run_figures,
@@ -491,13 +494,37 @@ def run_contender(name: str, work: Workload, settings: BenchSettings, max_steps:
     return run_hf(work, settings, max_steps, timed_from, bf16=name == "hf_bf16", **kw)
 
 
-def timed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
-    """Return per-round speed figures, the contenders' order rotated each round."""
+def timed_rounds(settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
+    """Return per-round speed figures, the contenders' order rotated each round, each run in a process of
+    its own (`round_in_child`): `xling mt train` has glibc keep freed memory for reuse
+    (`xling.training.memory`), which would stay in force for a Trainer run after it in one process."""
+    return measured_rounds(settings.rounds, CONTENDERS, lambda name: round_in_child(name, settings))
+
+
+def round_in_child(name: str, settings: BenchSettings) -> tuple[dict[str, Any], str]:
+    """Return (speed summary, progress line) of one timed run of contender `name` in a fresh Python process
+    (this script with --one-round), which builds the shared workload again (the same tokenizer, pairs and
+    initial weights: a pure function of the settings)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--one-round", name,
+               "--settings-json", json.dumps(asdict(settings))]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the {name} round failed:\n{done.stderr[-3000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures["summary"], figures["line"]
+
+
+def one_round(name: str, settings_json: str) -> None:
+    """Return nothing; print (last line of stdout) the JSON speed summary and progress line of one timed run
+    of contender `name` (the child side of `round_in_child`)."""
+    fields = json.loads(settings_json)  # JSON has no tuples: the settings' sequences are tuples
+    settings = BenchSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    torch.set_num_threads(settings.threads)
+    quiet_libraries()
+    work = build_workload(settings)
     total = settings.untimed_steps + settings.steps
-    return speed_rounds(
-        settings.rounds, CONTENDERS,
-        lambda name: run_contender(name, work, settings, total, settings.untimed_steps),
-    )  # fmt: skip
+    run = run_contender(name, work, settings, total, settings.untimed_steps)
+    print(json.dumps({"summary": run.summary(), "line": run.speed_line()}))
 
 
 def pad_rows(rows: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -688,6 +715,10 @@ def print_table(report: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Return the report after running the benchmark (and writing --json if given)."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["--one-round"]:  # a timed round's own process (round_in_child)
+        one_round(arguments[1], arguments[3])
+        return {}
     return bench_main(argv, parse_args, settings_from_args, run_benchmark)
 
 
@@ -699,7 +730,7 @@ def run_benchmark(settings: BenchSettings, json_path: Path | None) -> dict[str, 
     work = build_workload(settings)
     log(f"workload ready in {time.perf_counter() - started:.1f} s: {len(work.examples)} training pairs, "
         f"{len(work.dev_examples)} dev pairs, vocab {len(work.tokenizer)}, {settings.threads} threads")  # fmt: skip
-    rounds = timed_rounds(work, settings)
+    rounds = timed_rounds(settings)
     losses = loss_at_tokens(work, settings)
     match = tokens_to_match(work, settings, losses["hf_bf16"]["heldout_loss"])
     report = build_report(settings, work, rounds, losses, match)

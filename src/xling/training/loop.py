@@ -54,6 +54,7 @@ from xling.training.checkpoint import (
 )
 from xling.training.distributed import DistInfo, all_reduce_max, all_reduce_sum, barrier, init_distributed
 from xling.training.evaluations import BestTracker, Evaluation, broadcast_metrics, run_evaluations
+from xling.training.memory import keep_freed_memory
 from xling.training.optim import LazyAdamW, clip_grad_norm, has_sparse_parameters
 from xling.training.progress import TrainingProgress
 from xling.training.resume import (
@@ -122,6 +123,9 @@ class TrainingConfig:
     """Seeds the weights' initialisation, each step's dropout and (through the batch source) the data."""
     threads: int = 0
     """CPU threads of torch; 0 = torch's default (all cores)."""
+    keep_freed_memory: bool = True
+    """On a CPU, have glibc keep freed memory for reuse (`xling.training.memory`): steps ~10-20% faster, the
+    process holding its peak memory until it ends. False: the allocator's own behaviour."""
     log_every: int = 10
     """Write a line of train_log.jsonl (loss, lr, tokens/s) every N steps, and at the last step."""
     checkpoint_every: int = 200
@@ -330,6 +334,8 @@ def train(
     fingerprint = data_fingerprint(data_files) if data_files else None
     if config.threads > 0:
         torch.set_num_threads(config.threads)
+    if config.keep_freed_memory and dist_info.device.type == "cpu":
+        keep_freed_memory()
     torch.manual_seed(config.seed)
     objective.to(dist_info.device)
     optimizer = build_optimizer(objective, config)

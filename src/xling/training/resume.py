@@ -35,6 +35,7 @@ RESUMABLE_TRAINING_FIELDS = (
     "early_stopping_patience",
     "progress",
     "threads",
+    "keep_freed_memory",
     "device",
     "resume_on_changed_data",
 )
