@@ -81,7 +81,9 @@ def _without_test_texts(texts: Iterable[str], test_texts: Iterable[str], origin:
     texts = tuple(texts)
     kept = tuple(text for text in texts if normalize_text(text) not in held)
     if len(kept) < len(texts):
-        logger.info("%s: %d lines left out, equal to test lines", origin, len(texts) - len(kept))
+        logger.info(
+            "%s: %d lines left out, equal to lines of an evaluation split", origin, len(texts) - len(kept)
+        )
     return kept
 
 
