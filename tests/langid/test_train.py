@@ -349,19 +349,23 @@ def distinct_lines(count: int) -> list[str]:
     return [" ".join("".join(rng.choices("bcdfglmnprstvz", k=6)) for _ in range(6)) for _ in range(count)]
 
 
+def split_versions(code: str, first: tuple[str, list[str]], second: tuple[str, list[str]]):
+    """Return (train, dev) examples of a label whose text comes in two versions (file name, lines), as the
+    UDHR's versions of one language, one fifth held out."""
+    from xling.langid.train import LangidDataConfig, build_examples
+
+    group = [Source(Label(code), tuple(lines), f"udhr/{name}") for name, lines in (first, second)]
+    return build_examples({code: group}, LangidDataConfig(dev_fraction=0.2, chunk_words=50), seed=0)
+
+
 def test_spelling_variants_of_a_held_out_line_are_not_trained_on():
     """The UDHR's Romanian of 1953 and 1993 differ by î/â only: a line held out in one spelling must not
     train in the other, or dev measures recall of training text."""
     from xling.langid.normalize import normalize_text
-    from xling.langid.train import LangidDataConfig, build_examples
 
     old = [f"Considerînd că {body} sînt ale tuturor" for body in distinct_lines(60)]
     new = [line.replace("î", "â").replace("sânt", "sunt") for line in old]
-    group = [
-        Source(Label("ron"), tuple(old), "udhr/ron_1953"),
-        Source(Label("ron"), tuple(new), "udhr/ron_1993"),
-    ]
-    train, dev = build_examples({"ron": group}, LangidDataConfig(dev_fraction=0.2, chunk_words=50), seed=0)
+    train, dev = split_versions("ron", ("ron_1953", old), ("ron_1993", new))
 
     def spelling_1953(text: str) -> str:
         return text.replace("sunt", "sînt").replace("â", "î")
@@ -375,12 +379,9 @@ def test_spelling_variants_of_a_held_out_line_are_not_trained_on():
 def test_german_spellings_of_1901_and_1996_are_one_variant():
     """The UDHR's deu_1901 and deu differ by ß/ss (daß/dass, muß/muss): a line held out in one spelling must
     not train in the other."""
-    from xling.langid.train import LangidDataConfig, build_examples
-
     old = [f"daß jeder {body} achten muß" for body in distinct_lines(60)]
     new = [line.replace("ß", "ss") for line in old]
-    group = [Source(Label("deu"), tuple(old), "udhr/deu_1901"), Source(Label("deu"), tuple(new), "udhr/deu")]
-    train, dev = build_examples({"deu": group}, LangidDataConfig(dev_fraction=0.2, chunk_words=50), seed=0)
+    train, dev = split_versions("deu", ("deu_1901", old), ("deu", new))
     assert not {t.replace("ß", "ss") for t in dev.lines.texts} & {t.replace("ß", "ss") for t in train.texts}
     assert len(dev.lines.texts) == 12  # 20% of the 60 lines, each once
 
@@ -388,15 +389,9 @@ def test_german_spellings_of_1901_and_1996_are_one_variant():
 def test_a_held_out_line_of_one_version_does_not_train_in_a_reworded_other():
     """por_BR and por_PT of the UDHR word an article alike with other spellings (fato / facto, ação /
     acção), which the variant key does not fold: the held-out line's near copy must not train."""
-    from xling.langid.train import LangidDataConfig, build_examples
-
     brazil = [f"de fato {body} na ação" for body in distinct_lines(60)]
     portugal = [line.replace("fato", "facto").replace("ação", "acção") for line in brazil]
-    group = [
-        Source(Label("por"), tuple(brazil), "udhr/por_BR"),
-        Source(Label("por"), tuple(portugal), "udhr/por_PT"),
-    ]
-    train, dev = build_examples({"por": group}, LangidDataConfig(dev_fraction=0.2, chunk_words=50), seed=0)
+    train, dev = split_versions("por", ("por_BR", brazil), ("por_PT", portugal))
 
     def one_spelling(text: str) -> str:
         return text.replace("facto", "fato").replace("acção", "ação")
