@@ -39,10 +39,9 @@ from xling.langid.model import LanguageIdentifier
 from xling.langid.scorers import NaiveBayesScorer
 from xling.langid.train import (
     LangidTrainConfig,
-    assign_labels,
     build_examples,
-    collect_sources,
     count_features,
+    labelled_sources,
 )
 
 
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     config = load_config(LangidTrainConfig, args.recipe, args.sets, section="langid")
-    grouped = assign_labels(collect_sources(config.data))
+    grouped = labelled_sources(config.data)  # as training groups them (a data.languages recipe too)
     labels = list(grouped)
     train, dev = build_examples(grouped, config.data, config.seed)
     sets = {name: (list(getattr(dev, name).texts), [labels[i] for i in getattr(dev, name).labels])

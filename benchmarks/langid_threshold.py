@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_common import write_json
-from langid_prior import held_out
+from langid_prior import check_split, held_out
 
 from xling.config import load_config
 from xling.data.root import data_root
@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
     config = load_config(LangidTrainConfig, args.recipe, args.sets, section="langid")
     detector = LanguageIdentifier.from_pretrained(args.model)
     root = data_root(config.data.data or None).path
-    known = held_out(config)
+    known, digest = held_out(config)
+    check_split(detector, digest, args.model)  # the model's own held-out lines, or its training lines
     unknown = {
         f"udhr {name}": texts for name, texts in unlearnt_udhr(root / "udhr", detector, config.seed).items()
     }
