@@ -73,11 +73,14 @@ def _nonblank_lines(path: Path) -> tuple[str, ...]:
     return tuple(text for line in decoded_lines(path, None) if (text := line_text(line, path).strip()))
 
 
-def _without_test_texts(texts: Iterable[str], test_texts: Iterable[str], origin: Path) -> tuple[str, ...]:
-    """Return `texts` less those equal to a test text once normalised (`normalize_text`): a corpus's own
-    train and test files share some lines (UD English-EWT: 77 of its 2,077 test sentences, short ones such
-    as "Thank you."), and the benchmark scores the test files. The test lines are read for this alone."""
-    held = {normalize_text(text) for text in test_texts} - {""}
+def _without_evaluation_lines(
+    texts: Iterable[str], evaluation_lines: Iterable[str], origin: Path
+) -> tuple[str, ...]:
+    """Return `texts` less those equal, once normalised (`normalize_text`), to a line of an evaluation split
+    (a test split the benchmark scores, UMSAB's val tweets that langid_prior.py tunes on): a corpus's own
+    splits share some lines (UD English-EWT dev: 119 of them, short ones such as "Thank you."). Those lines
+    are read for this alone."""
+    held = {normalize_text(text) for text in evaluation_lines} - {""}
     texts = tuple(texts)
     kept = tuple(text for text in texts if normalize_text(text) not in held)
     if len(kept) < len(texts):
@@ -147,7 +150,7 @@ def read_umsab(folder: Path, languages: frozenset[str] | None = None) -> Iterato
             # the val tweets are benchmarks/langid_prior.py's dev set, the test tweets benchmarks/langid.py's
             held = [path.with_name(name) for name in ("val_text.txt", "test_text.txt")]
             held_texts = [text for other in held if other.is_file() for text in _nonblank_lines(other)]
-            texts = _without_test_texts(_nonblank_lines(path), held_texts, path)
+            texts = _without_evaluation_lines(_nonblank_lines(path), held_texts, path)
             yield Source(label, texts, str(path), mixed=True)
 
 
@@ -173,7 +176,7 @@ def read_ud(folder: Path, languages: frozenset[str] | None = None) -> Iterator[S
         if not _matches(label, languages):
             continue
         test_texts = [text for test in test_files.get(match["code"], []) for text in _ud_sentences(test)]
-        yield Source(label, _without_test_texts(_ud_sentences(path), test_texts, path), str(path))
+        yield Source(label, _without_evaluation_lines(_ud_sentences(path), test_texts, path), str(path))
 
 
 def _ud_sentences(path: Path) -> tuple[str, ...]:
