@@ -53,7 +53,7 @@ def check_split(identifier: LanguageIdentifier, digest: str, model: str) -> None
     it is not (the model's lines would be scored as held out); a warning for a model that records none."""
     recorded = identifier.info.get("dev_digest")
     if recorded is None:
-        log(f"warning: {model} records no held-out split digest (trained before 2026-12-07): cannot check "
+        log(f"warning: {model} records no held-out split digest (trained before 2026-12-06): cannot check "
             "that the rebuilt split is its own")  # fmt: skip
     elif recorded != digest:
         raise SystemExit(f"{model}: its held-out split (digest {recorded}) is not the one the recipe and data "

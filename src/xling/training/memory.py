@@ -23,7 +23,7 @@ def keep_freed_memory() -> bool:
     Large blocks come from the heap instead of their own mappings (`M_MMAP_MAX` 0), and freed heap memory is
     not handed back to the kernel (`M_TRIM_THRESHOLD` 2 GiB), as jemalloc and tcmalloc do, which PyTorch's
     CPU tuning guide recommends. A step of the `small` translation preset on 2 threads went from 0.65-0.83 to
-    0.56-0.73 s (20 steps each, separate processes, 2026-12-07); the process keeps its peak memory until it
+    0.56-0.73 s (20 steps each, separate processes, 2026-12-06); the process keeps its peak memory until it
     ends.
     """
     global _applied
