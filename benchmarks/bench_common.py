@@ -2,7 +2,8 @@
 training-speed benchmarks (pretrain_speed.py, mt_train_speed.py), which time xling's loop against a
 transformers `Trainer` the same way, and the rounds in which any speed benchmark's contenders take turns:
 `round_order` (the order rotated each round: also langid, encode_speed, translate_speed, serve_load),
-`measured_rounds` and `round_medians` (also finetune_speed, mine_speed).
+`measured_rounds` and `round_medians` (also finetune_speed, mine_speed), and `rounds_in_processes` with
+`child_round`, which time each run of a training-speed benchmark in a fresh process.
 
 The scripts run as `python benchmarks/<name>.py`, so this folder is on `sys.path` and `from bench_common
 import ...` finds this module. Nothing here imports torch or transformers at import time: a script sets its
@@ -11,17 +12,19 @@ environment (HF_HUB_OFFLINE) first.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -302,6 +305,57 @@ def speed_rounds(
         return run.summary(), run.speed_line()
 
     return measured_rounds(rounds, contenders, one)
+
+
+# --- rounds in processes of their own -------------------------------------------------------------------
+
+ONE_ROUND = "--one-round"  # the flag a benchmark script's child process is started with
+
+
+def rounds_in_processes(
+    script: str | Path, rounds: int, contenders: tuple[str, ...], settings: Any
+) -> list[dict[str, dict[str, Any]]]:
+    """Return per-round speed summaries (as `speed_rounds` returns them) with every timed run in a fresh
+    Python process: `script` started with `--one-round NAME --settings-json JSON`, which its `main` hands to
+    `child_round`. A training run changes its process for whatever runs after it (xling's loop has glibc
+    keep freed memory for reuse, xling.training.memory; allocator caches; thread pools), so contenders that
+    share one process are not timed alike. `settings` is the script's settings dataclass; the child builds
+    its workload again from it, so the workload must be a pure function of the settings."""
+    return measured_rounds(rounds, contenders, lambda name: _round_in_child(script, name, settings))
+
+
+def _round_in_child(script: str | Path, name: str, settings: Any) -> tuple[dict[str, Any], str]:
+    """Return (speed summary, progress line) of one timed run of `name` in a process of its own."""
+    command = [sys.executable, str(Path(script).resolve()), ONE_ROUND, name,
+               "--settings-json", json.dumps(asdict(settings))]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the {name} round failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures["summary"], figures["line"]
+
+
+def settings_from_json(settings_type: type[T], text: str) -> T:
+    """Return the settings dataclass `settings_type` from its `asdict` as JSON; JSON has no tuples, so a
+    field annotated as a tuple gets its list back as one."""
+    values = json.loads(text)
+    tuples = {f.name for f in fields(settings_type) if str(f.type).startswith("tuple")}  # type: ignore[arg-type]
+    return settings_type(**{k: tuple(v) if k in tuples else v for k, v in values.items()})
+
+
+def child_round(argv: list[str], settings_type: type[T], run_one: Callable[[str, T], RunFigures]) -> bool:
+    """Return whether `argv` asks for one timed run (`--one-round NAME --settings-json JSON`: the child side
+    of `rounds_in_processes`); if so, run it with `run_one(name, settings)` and print its speed summary and
+    progress line as JSON, the last line of stdout."""
+    if argv[:1] != [ONE_ROUND]:
+        return False
+    parser = argparse.ArgumentParser(description="one timed run of a speed benchmark (rounds_in_processes)")
+    parser.add_argument(ONE_ROUND, dest="name", required=True, help="the contender to run")
+    parser.add_argument("--settings-json", required=True, help="the benchmark's settings, as asdict JSON")
+    args = parser.parse_args(argv)
+    run = run_one(args.name, settings_from_json(settings_type, args.settings_json))
+    print(json.dumps({"summary": run.summary(), "line": run.speed_line()}), flush=True)
+    return True
 
 
 def round_medians(rounds: list[dict[str, dict[str, Any]]], key: str) -> dict[str, float]:

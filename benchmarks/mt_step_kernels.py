@@ -21,16 +21,19 @@ reports each variant's median target tokens/s and its ratio to the bf16 Trainer:
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import mt_train_speed as mt
+import torch
 from bench_common import (
+    child_round,
     quiet_libraries,
     removing_quick_tokenizer,
     round_medians,
-    speed_rounds,
+    rounds_in_processes,
     write_json,
 )
 
@@ -63,16 +66,28 @@ def run_variant(name: str, work: mt.Workload, settings: mt.BenchSettings) -> mt.
     return mt.run_hf(work, trainer, total, settings.untimed_steps, bf16=True)
 
 
+def one_round(name: str, settings: mt.BenchSettings) -> mt.MTRunFigures:
+    """Return the figures of one timed run of variant `name` in this process (a child of `main`'s rounds),
+    which builds mt_train_speed.py's workload again (a pure function of the settings)."""
+    torch.set_num_threads(settings.threads)
+    quiet_libraries()
+    return run_variant(name, mt.build_workload(settings), settings)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Run the variants side by side; print and return the report (and write it with --json)."""
+    """Run the variants side by side, each timed run in a process of its own (a Trainer run after xling's in
+    one process would keep xling's memory setting: bench_common.rounds_in_processes); print and return the
+    report (and write it with --json)."""
+    if child_round(sys.argv[1:] if argv is None else argv, mt.BenchSettings, one_round):
+        return {}
     args = parse_args(argv)
     quiet_libraries()
     train_args = ["--steps", str(args.steps), "--rounds", str(args.rounds), "--threads", str(args.threads)]
     settings = mt.settings_from_args(mt.parse_args(train_args + (["--quick"] if args.quick else [])))
     with removing_quick_tokenizer(settings):
-        work = mt.build_workload(settings)
+        mt.build_workload(settings)  # makes the tokenizer the rounds share
         names = (*XLING_VARIANTS, *TRAINER_VARIANTS)
-        rounds = speed_rounds(settings.rounds, names, lambda name: run_variant(name, work, settings))
+        rounds = rounds_in_processes(__file__, settings.rounds, names, settings)
     speed = round_medians(rounds, "tokens_per_s")
     report = {
         "tokens_per_s": {name: round(x, 1) for name, x in speed.items()},

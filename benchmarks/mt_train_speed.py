@@ -44,11 +44,9 @@ speed ratio divided by that token ratio is the ratio of times to equal held-out 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,15 +63,16 @@ from bench_common import (  # noqa: E402
     TRAINER_QUIET,
     RunFigures,
     bench_main,
+    child_round,
     equal_loss_figures,
     has_tokenizer,
     log,
     make_step_clock,
-    measured_rounds,
     print_equal_loss,
     print_wide,
     quick_tokenizer,
     quiet_libraries,
+    rounds_in_processes,
     steps_for_tokens,
     tokens_to_reach,
     trainer_run_figures,
@@ -496,35 +495,20 @@ def run_contender(name: str, work: Workload, settings: BenchSettings, max_steps:
 
 def timed_rounds(settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
     """Return per-round speed figures, the contenders' order rotated each round, each run in a process of
-    its own (`round_in_child`): `xling mt train` has glibc keep freed memory for reuse
+    its own (`bench_common.rounds_in_processes`): `xling mt train` has glibc keep freed memory for reuse
     (`xling.training.memory`), which would stay in force for a Trainer run after it in one process."""
-    return measured_rounds(settings.rounds, CONTENDERS, lambda name: round_in_child(name, settings))
+    return rounds_in_processes(__file__, settings.rounds, CONTENDERS, settings)
 
 
-def round_in_child(name: str, settings: BenchSettings) -> tuple[dict[str, Any], str]:
-    """Return (speed summary, progress line) of one timed run of contender `name` in a fresh Python process
-    (this script with --one-round), which builds the shared workload again (the same tokenizer, pairs and
-    initial weights: a pure function of the settings)."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--one-round", name,
-               "--settings-json", json.dumps(asdict(settings))]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"the {name} round failed:\n{done.stderr[-3000:]}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures["summary"], figures["line"]
-
-
-def one_round(name: str, settings_json: str) -> None:
-    """Return nothing; print (last line of stdout) the JSON speed summary and progress line of one timed run
-    of contender `name` (the child side of `round_in_child`)."""
-    fields = json.loads(settings_json)  # JSON has no tuples: the settings' sequences are tuples
-    settings = BenchSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+def one_round(name: str, settings: BenchSettings) -> MTRunFigures:
+    """Return the figures of one timed run of contender `name` in this process (a child of `timed_rounds`),
+    which builds the shared workload again (the same tokenizer, pairs and initial weights: a pure function
+    of the settings)."""
     torch.set_num_threads(settings.threads)
     quiet_libraries()
     work = build_workload(settings)
     total = settings.untimed_steps + settings.steps
-    run = run_contender(name, work, settings, total, settings.untimed_steps)
-    print(json.dumps({"summary": run.summary(), "line": run.speed_line()}))
+    return run_contender(name, work, settings, total, settings.untimed_steps)
 
 
 def pad_rows(rows: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -715,9 +699,7 @@ def print_table(report: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Return the report after running the benchmark (and writing --json if given)."""
-    arguments = sys.argv[1:] if argv is None else argv
-    if arguments[:1] == ["--one-round"]:  # a timed round's own process (round_in_child)
-        one_round(arguments[1], arguments[3])
+    if child_round(sys.argv[1:] if argv is None else argv, BenchSettings, one_round):
         return {}
     return bench_main(argv, parse_args, settings_from_args, run_benchmark)
 

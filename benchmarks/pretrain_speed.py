@@ -51,6 +51,7 @@ from bench_common import (  # noqa: E402
     TRAINER_QUIET,
     RunFigures,
     bench_main,
+    child_round,
     equal_loss_figures,
     has_tokenizer,
     log,
@@ -59,7 +60,7 @@ from bench_common import (  # noqa: E402
     print_wide,
     quick_tokenizer,
     quiet_libraries,
-    speed_rounds,
+    rounds_in_processes,
     steps_for_tokens,
     tokens_to_reach,
     trainer_run_figures,
@@ -423,13 +424,22 @@ def run_contender(name: str, work: Workload, settings: BenchSettings, max_steps:
     return run_hf(work, settings, max_steps, timed_from, bf16=name == "hf_bf16", **kw)
 
 
-def timed_rounds(work: Workload, settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
-    """Return per-round speed figures, the contenders' order rotated each round."""
+def timed_rounds(settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
+    """Return per-round speed figures, the contenders' order rotated each round, each run in a process of
+    its own (`bench_common.rounds_in_processes`): xling's loop has glibc keep freed memory for reuse
+    (`xling.training.memory`), which would stay in force for a Trainer run after it in one process."""
+    return rounds_in_processes(__file__, settings.rounds, CONTENDERS, settings)
+
+
+def one_round(name: str, settings: BenchSettings) -> RunFigures:
+    """Return the figures of one timed run of contender `name` in this process (a child of `timed_rounds`),
+    which builds the shared workload again (the same tokenizer, verses and initial weights: a pure function
+    of the settings)."""
+    torch.set_num_threads(settings.threads)
+    quiet_libraries()
+    work = build_workload(settings)
     total = settings.warmup_steps + settings.steps
-    return speed_rounds(
-        settings.rounds, CONTENDERS,
-        lambda name: run_contender(name, work, settings, total, settings.warmup_steps),
-    )  # fmt: skip
+    return run_contender(name, work, settings, total, settings.warmup_steps)
 
 
 def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[str, Any]]:
@@ -545,6 +555,8 @@ def print_table(report: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Return the report after running the benchmark (and writing --json if given)."""
+    if child_round(sys.argv[1:] if argv is None else argv, BenchSettings, one_round):
+        return {}
     return bench_main(argv, parse_args, settings_from_args, run_benchmark)
 
 
@@ -556,7 +568,7 @@ def run_benchmark(settings: BenchSettings, json_path: Path | None) -> dict[str, 
     work = build_workload(settings)
     log(f"workload ready in {time.perf_counter() - started:.1f} s: {len(work.hf_verses)} verses, "
         f"vocab {len(work.tokenizer)}, {settings.threads} threads")  # fmt: skip
-    rounds = timed_rounds(work, settings)
+    rounds = timed_rounds(settings)
     losses = loss_at_tokens(work, settings)
     match = tokens_to_match(work, settings, losses["hf_bf16"]["heldout_loss"]["verses"])
     report = build_report(settings, work, rounds, losses, match)

@@ -1,10 +1,14 @@
 """benchmarks/bench_common.py: speed_rounds rotates the contenders' order from round to round (two contenders
-alternate), and write_json replaces a file only with a complete report."""
+alternate), rounds_in_processes runs every timed run in a fresh process with the settings it was given, and
+write_json replaces a file only with a complete report."""
 
 from __future__ import annotations
 
 import json
 import os
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +153,55 @@ def test_a_bf16_trainer_model_is_scored_without_its_autocast_wrapper(load_benchm
     unwrapped = bench_common.without_autocast_wrapper(wrapped)
     assert unwrapped is model and torch.equal(unwrapped(x), plain)
     assert bench_common.without_autocast_wrapper(unwrapped) is model  # no wrapper: left as it is
+
+
+@dataclass
+class ParentSettings:
+    """The parent's copy of the child script's Settings."""
+
+    languages: tuple[str, ...]
+    steps: int
+    names: list[str]
+
+
+CHILD_SCRIPT = """
+import os, sys
+from dataclasses import dataclass
+sys.path.insert(0, {benchmarks!r})
+from bench_common import child_round, rounds_in_processes
+
+@dataclass
+class Settings:
+    languages: tuple[str, ...]
+    steps: int
+    names: list[str]
+
+class Figures:
+    def __init__(self, name, settings):
+        self.name, self.settings = name, settings
+    def summary(self):
+        if self.name == "broken":
+            raise ValueError("this contender cannot run")
+        return {{"pid": os.getpid(), "languages_is_tuple": isinstance(self.settings.languages, tuple),
+                 "names_is_list": isinstance(self.settings.names, list), "steps": self.settings.steps}}
+    def speed_line(self):
+        return self.name
+
+if __name__ == "__main__" and not child_round(sys.argv[1:], Settings, Figures):
+    raise SystemExit("started without --one-round")
+"""
+
+
+def test_rounds_in_processes_time_every_run_in_a_fresh_process(load_benchmark, tmp_path):
+    bench_common = load_benchmark("bench_common")
+    script = tmp_path / "child_bench.py"
+    script.write_text(textwrap.dedent(CHILD_SCRIPT.format(benchmarks=str(Path(bench_common.__file__).parent))))
+    settings = ParentSettings(languages=("eng", "deu"), steps=3, names=["a"])
+    rounds = bench_common.rounds_in_processes(script, 2, ("x", "y"), settings)
+    pids = [r[name]["pid"] for r in rounds for name in ("x", "y")]
+    assert len(set(pids)) == 4 and os.getpid() not in pids  # nothing one run changes reaches the next
+    # the settings reach the child as they were: a tuple field is a tuple again, a list a list
+    assert rounds[0]["x"] == {"pid": pids[0], "languages_is_tuple": True, "names_is_list": True, "steps": 3}
+    with pytest.raises(RuntimeError, match="(?s)the broken round failed.*this contender cannot run"):
+        bench_common.rounds_in_processes(script, 1, ("broken",), settings)
+

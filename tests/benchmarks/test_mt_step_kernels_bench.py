@@ -28,6 +28,15 @@ def test_each_variant_runs_its_kernels_and_is_reported_against_the_bf16_trainer(
         kernels.mt, "run_hf",
         lambda work, settings, total, timed_from, bf16: figures(("hf", settings.trainer_attention, bf16)),
     )  # fmt: skip
+    # the rounds run in this process, where the patches hold (bench_common's own test covers the processes)
+    bench_common = load_benchmark("bench_common")
+    monkeypatch.setattr(
+        kernels, "rounds_in_processes",
+        lambda script, rounds, names, settings: bench_common.speed_rounds(
+            rounds, names, lambda name: kernels.one_round(name, settings)
+        ),
+    )  # fmt: skip
+    monkeypatch.setattr(kernels.torch, "set_num_threads", lambda threads: None)
     out = tmp_path / "kernels.json"
     report = kernels.main(["--rounds", "2", "--steps", "5", "--threads", "1", "--json", str(out)])
     assert sorted(set(runs)) == sorted(speeds) and len(runs) == 12  # every variant in each of 2 rounds
