@@ -195,7 +195,9 @@ if __name__ == "__main__" and not child_round(sys.argv[1:], Settings, Figures):
 def test_rounds_in_processes_time_every_run_in_a_fresh_process(load_benchmark, tmp_path):
     bench_common = load_benchmark("bench_common")
     script = tmp_path / "child_bench.py"
-    script.write_text(textwrap.dedent(CHILD_SCRIPT.format(benchmarks=str(Path(bench_common.__file__).parent))))
+    script.write_text(
+        textwrap.dedent(CHILD_SCRIPT.format(benchmarks=str(Path(bench_common.__file__).parent)))
+    )
     settings = ParentSettings(languages=("eng", "deu"), steps=3, names=["a"])
     rounds = bench_common.rounds_in_processes(script, 2, ("x", "y"), settings)
     pids = [r[name]["pid"] for r in rounds for name in ("x", "y")]
@@ -204,4 +206,3 @@ def test_rounds_in_processes_time_every_run_in_a_fresh_process(load_benchmark, t
     assert rounds[0]["x"] == {"pid": pids[0], "languages_is_tuple": True, "names_is_list": True, "steps": 3}
     with pytest.raises(RuntimeError, match="(?s)the broken round failed.*this contender cannot run"):
         bench_common.rounds_in_processes(script, 1, ("broken",), settings)
-
