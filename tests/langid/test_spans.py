@@ -7,6 +7,7 @@ import pytest
 
 from xling.errors import ConfigError
 from xling.langid import language_spans, load_identifier
+from xling.langid import spans as spans_module
 from xling.langid.spans import Span
 
 
@@ -100,3 +101,20 @@ def test_spans_refuse_one_string_of_codes_and_a_negative_window():
             language_spans(detector, "Hallo Welt", window=window)  # -1 was an IndexError
     text = "Morgen fahren wir mit dem Zug nach Hamburg"
     assert_covers(text, language_spans(detector, text, window=0))  # 0: each word alone, allowed
+
+
+def test_a_long_text_scored_in_blocks_gets_the_spans_of_one_block(monkeypatch):
+    """A long text is scored a block of words at a time (bounded memory): the spans are the same as in one
+    pass, including labels that only another block's windows bring in."""
+    detector = load_identifier()
+    text = " ".join(
+        ["Das ist ein schönes Haus mit einem großen Garten.", "I love this city, it is lovely.",
+         "Me encanta esta ciudad, es preciosa.", "这是中文句子。", "2024 🎉", "Он сказал: «Привет!»"] * 3
+    )  # fmt: skip
+    whole = language_spans(detector, text)
+    monkeypatch.setattr(
+        spans_module, "_BLOCK_WORDS", 5
+    )  # the text has ~80 words: 17 blocks, cut mid-sentence
+    blocked = language_spans(detector, text)
+    assert blocked == whole
+    assert {span.label[:3] for span in whole} >= {"deu", "eng", "spa", "cmn", "rus"}

@@ -29,6 +29,9 @@ _SENTENCE_END = regex.compile(
 )
 # Han, kana and bopomofo are one run: Japanese writes kanji and kana without a space between them.
 _SCRIPT_GROUPS = {"Hani": "CJK", "Jpan": "CJK", "Bopo": "CJK"}
+# Words scored at a time: a long text's arrays of all labels stay (block x labels), not (words x labels)
+# (a 500,000-character line held ~750 MB of them at once).
+_BLOCK_WORDS = 4096
 
 
 @dataclass(frozen=True)
@@ -82,30 +85,43 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     words = units(text)
     if not words:
         return [Span(0, 0, "", UNDETERMINED, 0.0)]
+    pieces = [text[start:end] for start, end in words]
+    windows = _windows(text, words, window)
+    blocks = [slice(i, i + _BLOCK_WORDS) for i in range(0, len(words), _BLOCK_WORDS)]
+    # A first pass finds which words have letters and the labels worth a column; a text of several blocks
+    # is scored again block by block in the second, so that no array is (words x all labels).
+    letters, chosen, only_block = [], set(), None
+    for block in blocks:
+        scored = _scored(identifier, pieces[block], windows[block], languages)
+        letters.append(scored[1])
+        chosen.update(np.argsort(-scored[2], axis=1)[:, :2].ravel().tolist())
+        only_block = scored if len(blocks) == 1 else None
+    has_letters = np.concatenate(letters)
     # Words without letters ("2024", "—"), or in a script no label (allowed) is written in, say nothing: they
     # join whichever span surrounds them.
-    alone, has_letters = identifier.probabilities([text[start:end] for start, end in words], languages)
     if not has_letters.any():
         start, end = words[0][0], words[-1][1]
         return [Span(start, end, text[start:end], UNDETERMINED, 0.0)]
-    windows = _windows(text, words, window)
-    # ranked by log-probabilities: most probabilities besides the best one are 0.0 in float32
-    ranked, _ = identifier.log_probabilities(windows, languages)
-    probabilities = probabilities_of(ranked)
-    # The word's own score (`alone`) sharpens the border: the window of the last English word before a
-    # German stretch is half German, the word alone is not.
     whole, _ = identifier.log_probabilities([text], languages)
-    chosen = set(np.argsort(-whole[0])[:candidates].tolist())
-    chosen.update(np.argsort(-ranked, axis=1)[:, :2].ravel().tolist())
+    chosen.update(np.argsort(-whole[0])[:candidates].tolist())
     # none `languages` leaves out (the restriction's mask: the whole text's own -inf entries also hold the
     # Han script the text as a whole is not, which a Simplified span of a mostly Traditional text needs)
     allowed = identifier._mask(languages) if languages else np.ones(len(identifier.labels), dtype=bool)
     labels = sorted(label for label in chosen if allowed[label])
-    scores = np.log(probabilities[:, labels] + 1e-9) + 0.5 * np.log(alone[:, labels] + 1e-9)
+    alone_columns, window_columns = [], []
+    for block in blocks:
+        alone, _, ranked = only_block or _scored(identifier, pieces[block], windows[block], languages)
+        alone_columns.append(alone[:, labels])
+        # ranked by log-probabilities: most probabilities besides the best one are 0.0 in float32
+        window_columns.append(probabilities_of(ranked)[:, labels])
+    probabilities = np.concatenate(window_columns)
+    # The word's own score (`alone`) sharpens the border: the window of the last English word before a
+    # German stretch is half German, the word alone is not.
+    scores = np.log(probabilities + 1e-9) + 0.5 * np.log(np.concatenate(alone_columns) + 1e-9)
     scores[~has_letters] = 0.0
     path = _viterbi(scores, switch_penalty)
     columns = np.array([labels[column] for column in path])
-    word_probability = probabilities[np.arange(len(words)), columns]  # of the label each word is given
+    word_probability = probabilities[np.arange(len(words)), path]  # of the label each word is given
 
     def mean(first: int, end: int) -> float | None:
         """The mean of the words' probabilities over words first..end-1 with letters (None: no letters)."""
@@ -135,6 +151,16 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
         start, stop = words[first][0], words[end - 1][1]
         spans.append(Span(start, stop, text[start:stop], label, probability))
     return spans
+
+
+def _scored(
+    identifier: LanguageIdentifier, pieces: list[str], windows: list[str], languages: list[str] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (each word's probabilities alone, whether it has letters, its window's log-probabilities) over
+    all labels, for the words `pieces` and their `windows`."""
+    alone, has_letters = identifier.probabilities(pieces, languages)
+    ranked, _ = identifier.log_probabilities(windows, languages)
+    return alone, has_letters, ranked
 
 
 def _windows(text: str, words: list[tuple[int, int]], window: int) -> list[str]:
