@@ -148,3 +148,27 @@ def test_an_address_right_after_a_mention_or_link_is_still_one():
     assert normalize_text("schreib @user.name@example.com jetzt") == "schreib jetzt"
     assert normalize_text("Siehe http://a.b/cＡb@x.yz heute") == "siehe heute"
     assert normalize_text("Mail:first.last@example.com") == "mail"
+
+
+def test_a_host_without_a_scheme_is_a_link_and_an_abbreviation_is_not():
+    # "google.com" was "google com" (labelled ita, 0.75) and "bit.ly/3xYz" tuk_Latn: names, not language
+    assert normalize_text("google.com") == ""
+    assert normalize_text("bit.ly/3xYz") == ""
+    assert normalize_text("ftp://files.example.com/x") == ""  # any scheme, not only http(s)
+    assert normalize_text("Visit example.co.uk today") == "visit today"
+    assert normalize_text("See Google.com. Then go") == "see then go"
+    # abbreviations, numbers, sentences glued at a full stop and other scripts keep their words
+    assert normalize_text("e.g. z.B. EE.UU. 3.14 U.S.A. usw.") == "e g z b ee uu u s a usw"
+    assert normalize_text("Hello.It was done.It is, gut.Das") == "hello it was done it is gut das"
+    assert normalize_text("Привет т.е. мир") == "привет т е мир"
+
+
+def test_a_long_run_of_dotted_words_normalises_in_linear_time():
+    import time
+
+    # a host's labels were backtracked into, and a scheme tried from every letter of a run (a bound far
+    # above linear time, not a benchmark: ~0.03 s each here)
+    for text in ("ab.cd" * 40_000 + "x", "x" * 200_000 + "://", "a-" * 50_000 + ".com", "a." * 100_000):
+        start = time.perf_counter()
+        normalize_text(text)
+        assert time.perf_counter() - start < 2, text[-10:]

@@ -20,7 +20,18 @@ _HAS_FULLWIDTH = regex.compile(r"[\uFF01-\uFF5E]")
 SPACELESS_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
 SPACELESS_PUNCTUATION = r"\u3000-\u303F\uFF00-\uFFEF"
 _IN_HOST = rf"[^\s/{SPACELESS_SCRIPTS}{SPACELESS_PUNCTUATION}]"
-_URL = rf"(?:https?://|www\.){_IN_HOST}+(?:/[^\s{SPACELESS_PUNCTUATION}]*)?"
+_PATH = rf"(?:/[^\s{SPACELESS_PUNCTUATION}]*)?"
+# A host without a scheme or www. ("google.com", "bit.ly/3xYz"): ASCII labels and a top-level domain in lower
+# case, a common generic one or any two letters, so that sentences glued at a full stop ("gut.Das",
+# "done.It"), abbreviations ("e.g.", "z.B.", "EE.UU.") and numbers ("3.14") are no hosts.
+_TOP_DOMAIN = r"(?-i:com|org|net|edu|gov|mil|int|info|biz|app|dev|xyz|online|site|[a-z]{2})"
+# The labels are one atomic group, each dot followed by a letter or digit: the top-level domain is what
+# follows the last such dot (backtracking into the labels took "foo.bar" of "foo.bar.baz", and a long run
+# of them took quadratic time), and a full stop after a host ends no label ("Google.com. Then").
+_BARE_HOST = rf"(?<![\w@./-])(?>(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.(?=[a-z0-9]))+){_TOP_DOMAIN}(?![\w-])"
+# A scheme starts where a run of its characters starts: tried inside a run of letters, it scanned the rest of
+# the run from each of them (quadratic time).
+_URL = rf"(?:(?:(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://|www\.){_IN_HOST}+|{_BARE_HOST}){_PATH}"
 # An e-mail address is letters, digits and . _ % + - around its @ (not a word glued before it by a colon:
 # "Kontakt:info@example.com" keeps "Kontakt"), in no script written without spaces.
 _IN_ADDRESS = rf"(?:(?![{SPACELESS_SCRIPTS}])[\p{{L}}\p{{M}}\p{{N}}._%+-])"
@@ -38,7 +49,7 @@ _TAG = rf"#[^#\s]{{1,50}}#|[@#](?:(?![{SPACELESS_SCRIPTS}])[\p{{L}}\p{{M}}\p{{N}
 _NOISE = regex.compile(rf"{LINKS.pattern}|{_TAG}", regex.IGNORECASE)
 # Each of _NOISE's patterns needs one of these: most texts have none, and `\S+@` backtracks through every
 # word (half of the time of normalising a news sentence went there).
-_NOISE_MARK = regex.compile(r"[@#]|://|www\.", regex.IGNORECASE)
+_NOISE_MARK = regex.compile(r"[@#]|://|www\.|[a-z0-9]\.(?-i:[a-z]{2})", regex.IGNORECASE)
 # A character in emoji (U+FE0F) or text (U+FE0E) presentation is a pictograph even where it is a letter
 # ("ℹ️", information source, is Ll): it goes with its selector.
 _PRESENTED = regex.compile(r"[^\s\p{M}]\p{M}*?[\uFE0E\uFE0F]")
@@ -92,7 +103,8 @@ def _mostly_upper(text: str) -> bool:
 
 def has_name_mark(text: str) -> bool:
     """Return True when `text` may hold a URL, an e-mail address, a @mention or a #hashtag (what
-    `normalize_text` removes whole): it holds one of their marks (`@`, `#`, `://`, `www.`)."""
+    `normalize_text` removes whole): it holds one of their marks (`@`, `#`, `://`, `www.`, or a letter or
+    digit, a dot and two lower-case letters, as a host without a scheme has)."""
     return _NOISE_MARK.search(text) is not None
 
 
