@@ -148,10 +148,12 @@ def gold_code(code: str) -> str:
 
 
 def read_lines(path: Path) -> list[str]:
-    """Return the non-empty stripped lines of a text file, gzip or not."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        return [line.strip() for line in handle if line.strip()]
+    """Return the non-empty stripped lines of a text file, gzip or not; a line that is not UTF-8 is a
+    DataError naming the file and line (a user's own folder in the Tatoeba layout may hold one)."""
+    from xling.data.readers import decoded_lines, line_text
+
+    texts = (line_text(line, path).strip() for line in decoded_lines(path, None, allow_blank=True))
+    return [text for text in texts if text]
 
 
 def tatoeba_files(folder: Path) -> list[tuple[str, Path]]:

@@ -9,14 +9,16 @@ __all__ = [
     "DataError",
     "Encoder",
     "LanguageCodeError",
+    "LanguageIdentifier",
     "Translator",
     "XlingError",
     "__version__",
+    "detect",
 ]
 
 
 def __getattr__(name: str):
-    # `from xling import Encoder` without importing torch for every `import xling`
+    # `from xling import Encoder` without importing torch (or the detector's numpy code) for every `import xling`
     if name == "Encoder":
         from xling.embeddings.encoder import Encoder
 
@@ -25,4 +27,8 @@ def __getattr__(name: str):
         from xling.translation.translator import Translator
 
         return Translator
+    if name in ("detect", "LanguageIdentifier"):
+        import xling.langid
+
+        return getattr(xling.langid, name)
     raise AttributeError(f"module 'xling' has no attribute {name!r}")

@@ -143,6 +143,17 @@ def test_tatoeba_folder_without_files_is_an_error(bench, tmp_path):
         bench.set_folders(bench.parse_args(["--tatoeba", str(empty)]))
 
 
+def test_a_line_that_is_not_utf8_is_an_error_naming_file_and_line(bench, tmp_path):
+    from xling.errors import DataError
+
+    path = tmp_path / "tatoeba.deu-eng.deu"
+    path.write_bytes(b"Guten Tag\n\nWie geht's?\nSch\xf6n\n")  # \xf6: Latin-1, not UTF-8
+    with pytest.raises(DataError, match=r"tatoeba\.deu-eng\.deu:4"):
+        bench.read_lines(path)
+    path.write_text("Guten Tag\n\n  Wie geht's?  \n", encoding="utf-8")
+    assert bench.read_lines(path) == ["Guten Tag", "Wie geht's?"]  # blank lines left out, text stripped
+
+
 def test_headline_set_is_never_swapped_silently(bench, tmp_path):
     data = tmp_path / "data"
     (data / "ntrex").mkdir(parents=True)

@@ -102,6 +102,14 @@ def test_saved_detector_reloads_with_equal_outputs(sample_identifier, tmp_path):
                                rtol=1e-5, atol=1e-6)  # fmt: skip
     assert detect(texts[0], model=str(folder)).label == "deu"
     assert [p.label for p in detect(texts[:3], model=str(folder))] == ["deu", "deu", "fra"]
+    # the package's own `xling.detect` and `xling.LanguageIdentifier`, with predict's threshold and languages
+    import xling
+
+    assert xling.LanguageIdentifier is LanguageIdentifier
+    assert xling.detect(texts[0], model=str(folder), languages=["fr", "es"]).label in {"fra", "spa"}
+    unsure = xling.detect(texts[0], model=str(folder), threshold=1.0)
+    best = detect(texts[0], model=str(folder), threshold=0.0)
+    assert unsure.label == "und" and unsure.probability == pytest.approx(1.0 - best.probability)
 
 
 def test_folder_saved_before_model_families_loads_as_linear(sample_identifier, tmp_path):

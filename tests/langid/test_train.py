@@ -33,6 +33,19 @@ def test_bad_training_line_names_file_and_line(tmp_path):
         list(read_labelled_tsv(path))
 
 
+def test_a_bible_line_without_a_tab_names_file_and_line(tmp_path):
+    from xling.langid.sources import read_bible
+
+    with gzip.open(tmp_path / "deu.tsv.gz", "wt", encoding="utf-8") as handle:
+        handle.write("GEN.1.1\tIm Anfang schuf Gott Himmel und Erde.\nGEN.1.2\t\n\nGEN.1.3 Und Gott sprach\n")
+    with pytest.raises(DataError, match=r"deu\.tsv\.gz:4:.*no tab"):
+        list(read_bible(tmp_path))  # was: the line left out without a word
+    with gzip.open(tmp_path / "deu.tsv.gz", "wt", encoding="utf-8") as handle:
+        handle.write("GEN.1.1\tIm Anfang schuf Gott Himmel und Erde.\nGEN.1.2\t\n\n")
+    [source] = read_bible(tmp_path)
+    assert source.texts == ("Im Anfang schuf Gott Himmel und Erde.",)  # an empty verse and a blank line skip
+
+
 def test_corpus_files_that_are_not_utf8_name_file_and_line(tmp_path):
     ud = tmp_path / "ud" / "UD_German-GSD"
     ud.mkdir(parents=True)

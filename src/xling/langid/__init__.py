@@ -22,11 +22,18 @@ def load_identifier(name_or_path: str = DEFAULT_IDENTIFIER) -> LanguageIdentifie
     return LanguageIdentifier.from_pretrained(name_or_path)
 
 
-def detect(text: str | list[str], k: int = 1, model: str = DEFAULT_IDENTIFIER):
+def detect(
+    text: str | list[str],
+    k: int = 1,
+    model: str = DEFAULT_IDENTIFIER,
+    threshold: float | None = None,
+    languages: list[str] | None = None,
+):
     """Return the language of a text (a `Prediction`), or a list of them for a list of texts; with k > 1,
-    the top-k `Prediction`s of each text instead."""
+    the top-k `Prediction`s of each text instead. `threshold` (default: the model's) and `languages` (the
+    only codes the answer may be, in any form) as in `LanguageIdentifier.predict`."""
     identifier = load_identifier(model)
     texts = [text] if isinstance(text, str) else list(text)
-    predictions = identifier.predict(texts, k=k)
+    predictions = identifier.predict(texts, k=k, threshold=threshold, languages=languages)
     picked = [top if k > 1 else top[0] for top in predictions]
     return picked[0] if isinstance(text, str) else picked

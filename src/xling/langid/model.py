@@ -63,7 +63,8 @@ class Prediction:
     label: str
     """`deu`, `srp_Cyrl` (a script where the model knows the language in several), or `und`."""
     probability: float
-    """The model's probability for this label (0 for `und` on text with no letters)."""
+    """The model's probability for this label. For `und`: 0 on text with no letters; under the threshold,
+    one minus the best label's probability (how far the text is from any label; `language_spans` too)."""
 
     @property
     def language(self) -> str:

@@ -96,14 +96,18 @@ def _matches(label: Label, languages: frozenset[str] | None) -> bool:
 
 
 def read_bible(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
-    """Return a Source per `<iso639-3>.tsv.gz` file of a Bible folder (`verse_id<TAB>text` lines)."""
+    """Return a Source per `<iso639-3>.tsv.gz` file of a Bible folder (`verse_id<TAB>text` lines; a verse
+    without text is left out, a line without a tab is a DataError naming the file and line)."""
     for path in sorted(Path(folder).glob("*.tsv.gz")):
         label = parse_label(path.name.removesuffix(".tsv.gz"), where=str(path))
         if not _matches(label, languages):
             continue
         texts = []
         for line in decoded_lines(path, None):
-            verse = line_text(line, path).split("\t", 1)
+            text = line_text(line, path)
+            verse = text.split("\t", 1)
+            if len(verse) != 2 and text.strip():
+                raise DataError("expected verse_id<TAB>text: no tab on this line", path, line.number)
             if len(verse) == 2 and verse[1].strip():
                 texts.append(verse[1].strip())
         yield Source(label, tuple(texts), str(path))
