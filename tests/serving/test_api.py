@@ -261,6 +261,33 @@ def test_search_across_languages_with_a_filter(client):
     assert scripted.status_code == 400 and "sr-Latn" in scripted.json()["error"]
 
 
+def test_search_filters_on_the_detected_language_where_the_index_stores_it(make_config, models, tmp_path):
+    from xling.data.documents import Document
+    from xling.retrieval.index import SearchIndex
+
+    from .conftest import DOCUMENTS
+
+    # the same documents, their languages detected at indexing (the toy index of the other tests has none)
+    documents = [Document(text, lang, key) for key, lang, text in DOCUMENTS]
+    index, _ = SearchIndex.build(tmp_path / "detected", Encoder.load(models.encoder), documents,
+                                 model=str(models.encoder), detector=LanguageIdentifier.from_pretrained(models.detector))  # fmt: skip
+    stored = index.detected_languages()
+    index.close()
+    language = max(stored, key=stored.get)  # the label most documents got
+    config = make_config(indexes={"toy": str(models.index), "detected": str(tmp_path / "detected")})
+    with TestClient(create_app(config)) as client:
+        query = {"query": "the film was great", "index": "detected", "k": 20}
+        every = client.post("/v1/search", json=query).json()["hits"]
+        only = client.post("/v1/search", json=query | {"detected_lang": [language]}).json()["hits"]
+        plain = client.post("/v1/search", json={"query": "lovely", "detected_lang": "de"})  # the toy index
+        bad = client.post("/v1/search", json=query | {"detected_lang": "zz-bad!"})
+    assert {hit["detected"] for hit in every} == set(stored) and len(every) == sum(stored.values())
+    assert {hit["detected"] for hit in only} == {language} and len(only) == stored[language]
+    assert plain.status_code == 400 and plain.json()["field"] == "detected_lang"
+    assert "stores no detected languages" in plain.json()["error"]
+    assert bad.status_code == 400 and bad.json()["field"] == "detected_lang"
+
+
 def test_classify_in_another_language(client):
     body = client.post("/v1/classify", json={"inputs": ["der film war toll", "the film was awful"]}).json()
     assert body["labels"] == ["negative", "neutral", "positive"]

@@ -90,6 +90,12 @@ class SearchRequest(_Request):
     lang: str | list[str] | None = Field(
         None, description="Only documents in these languages (any code form: de, deu, de-DE; zh finds cmn)."
     )
+    detected_lang: str | list[str] | None = Field(
+        None,
+        description="Only documents the language detector labelled with one of these (any code form; a script "
+        "narrows it: sr-Latn, zh-Hant). Needs an index that stores detected languages (`xling index build "
+        "--detect-language`); 400 otherwise.",
+    )
 
 
 class SearchHit(BaseModel):
@@ -101,6 +107,11 @@ class SearchHit(BaseModel):
     language: str = Field(description="ISO 639-3 code of the document's language.")
     score: float = Field(description="Cosine similarity to the query.")
     metadata: dict[str, Any] | None = None
+    detected: str | None = Field(
+        None,
+        description="The language detector's label of the document (deu, srp_Cyrl, und); null when the "
+        "index stores none.",
+    )
 
 
 class SearchResponse(BaseModel):

@@ -297,6 +297,8 @@ class SearchItem:
     query: str
     k: int
     languages: tuple[str, ...] | None
+    detected: tuple[str, ...] | None = None
+    """Only documents whose detected label matches one of these codes (Index.search's `detected`)."""
 
 
 def search_function(entry: IndexEntry) -> Callable[[list[SearchItem]], list[Any]]:
@@ -314,7 +316,7 @@ def search_function(entry: IndexEntry) -> Callable[[list[SearchItem]], list[Any]
                 results.append(vector)
                 continue
             try:
-                results.append(entry.index.search(vector[None, :], item.k, item.languages)[0])
+                results.append(entry.index.search(vector[None, :], item.k, item.languages, item.detected)[0])
             except XlingError as error:
                 results.append(error)
         return results

@@ -69,6 +69,24 @@ def _search_codes(value: str | list[str] | None, field: str) -> tuple[str, ...] 
     return codes
 
 
+def _detected_codes(value: str | list[str] | None, field: str) -> tuple[str, ...] | None:
+    """Return the codes of a filter on detected languages (a code, a comma-separated string or a list), scripts
+    and regions kept (`sr-Latn`, `zh-TW`); 400 naming the field for a code that is not one."""
+    from xling.langid.labels import parse_label
+
+    if value is None:
+        return None
+    codes = [c.strip() for c in value.split(",")] if isinstance(value, str) else list(value)
+    if not codes or any(not code for code in codes):
+        raise ApiError(400, f"{field}: give language codes such as de, deu or sr-Latn", field)
+    try:
+        for code in codes:
+            parse_label(code, where=field)
+    except LanguageCodeError as error:
+        raise ApiError(400, str(error), field) from None
+    return tuple(codes)
+
+
 def _one_code(value: str | None, field: str) -> str | None:
     """Return the ISO 639-3 code of a field that takes one language (None when not given); 400 naming the
     field for several codes or a code that is not one."""
@@ -92,8 +110,9 @@ def _hits(body: SearchRequest, max_k: int) -> int:
 
 @router.post("/v1/search", response_model=SearchResponse, summary="Search an index in any language")
 async def search(body: SearchRequest, request: Request) -> SearchResponse:
-    """Return the `k` documents nearest the query (in any language), optionally only those in `lang`, each
-    with its id, text, language and cosine score."""
+    """Return the `k` documents nearest the query (in any language), optionally only those in `lang` (the
+    language each document was given) or `detected_lang` (the one the detector found), each with its id,
+    text, language, detected label and cosine score."""
     state = _state(request)
     config = state.config
     [query], _ = request_texts(body.query, "query", config.limits)
@@ -108,15 +127,19 @@ async def search(body: SearchRequest, request: Request) -> SearchResponse:
         raise ApiError(404, f"index: {name!r} is not configured here (configured: {', '.join(sorted(config.indexes))})",
                        "index", code="index_not_found")  # fmt: skip
     languages = _search_codes(body.lang, "lang")
+    detected = _detected_codes(body.detected_lang, "detected_lang")
     entry = await state.model(INDEX_PREFIX + name)
+    if detected is not None and not entry.index.detected_languages():
+        raise ApiError(400, f"detected_lang: the index {name!r} stores no detected languages (build it with "
+                       "`xling index build --detect-language`)", "detected_lang")  # fmt: skip
     batcher = state.batcher(
         INDEX_PREFIX + name, lambda: search_function(entry), chars=lambda item: len(item.query)
     )
-    [hits] = await submit(request, batcher, [SearchItem(query, k, languages)])
+    [hits] = await submit(request, batcher, [SearchItem(query, k, languages, detected)])
     item_error([hits], "query", False)
     return SearchResponse(index=name, hits=[
         SearchHit(id=hit.key, row=hit.id, text=hit.text, language=hit.language, score=round(float(hit.score), 6),
-                  metadata=hit.metadata) for hit in hits])  # fmt: skip
+                  metadata=hit.metadata, detected=hit.detected) for hit in hits])  # fmt: skip
 
 
 @router.post("/v1/classify", response_model=ClassifyResponse, summary="Classify texts in any language")
