@@ -340,7 +340,7 @@ def settings_from_json(settings_type: type[T], text: str) -> T:
     field annotated as a tuple gets its list back as one."""
     values = json.loads(text)
     tuples = {f.name for f in fields(settings_type) if str(f.type).startswith("tuple")}  # type: ignore[arg-type]
-    return settings_type(**{k: tuple(v) if k in tuples else v for k, v in values.items()})
+    return settings_type(**{k: tuple(v) if k in tuples and v is not None else v for k, v in values.items()})
 
 
 def child_round(argv: list[str], settings_type: type[T], run_one: Callable[[str, T], RunFigures]) -> bool:

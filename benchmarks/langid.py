@@ -149,7 +149,8 @@ def gold_code(code: str) -> str:
 
 def read_lines(path: Path) -> list[str]:
     """Return the non-empty stripped lines of a text file, gzip or not; a line that is not UTF-8 is a
-    DataError naming the file and line (a user's own folder in the Tatoeba layout may hold one)."""
+    DataError naming the file and line (a user's own folder in the Tatoeba layout may hold one), and so is a
+    file without a line."""
     from xling.data.readers import decoded_lines, line_text
 
     texts = (line_text(line, path).strip() for line in decoded_lines(path, None, allow_blank=True))

@@ -161,6 +161,10 @@ def test_a_host_without_a_scheme_is_a_link_and_an_abbreviation_is_not():
     assert normalize_text("e.g. z.B. EE.UU. 3.14 U.S.A. usw.") == "e g z b ee uu u s a usw"
     assert normalize_text("Hello.It was done.It is, gut.Das") == "hello it was done it is gut das"
     assert normalize_text("Привет т.е. мир") == "привет т е мир"
+    # an e-mail's name is no host ("wang.li" left "com"), and a host may touch a script without spaces
+    assert normalize_text("wang.li@company.com") == ""
+    assert normalize_text("max.mu@gmx.de heute") == "heute"
+    assert normalize_text("我在google.com上看到") == "我在 上看到"
 
 
 def test_a_long_run_of_dotted_words_normalises_in_linear_time():

@@ -32,7 +32,9 @@ def assert_covers(text: str, spans: list[Span]) -> None:
      # no cut before a small letter or inside a link: "e.g.", a domain, a URL's query stay whole
      ("e.g. example.com https://x.org/a?Hello #東京Tokyo", ["e.g.", "example.com", "https://x.org/a?Hello",
                                                          "#東京Tokyo"]),
-     ("東京でiPhoneを買いました", ["東京で", "iPhone", "を買いました"])],  # Han and kana are one run
+     ("東京でiPhoneを買いました", ["東京で", "iPhone", "を買いました"]),  # Han and kana are one run
+     # a dot and two small letters make no link where no link is there: the script change still cuts
+     ("fine.thanks谢谢", ["fine.thanks", "谢谢"])],
 )  # fmt: skip
 def test_units_cut_words_where_the_script_changes_and_after_a_sentence_end(text, pieces):
     from xling.langid.spans import units

@@ -284,7 +284,7 @@ def test_search_filters_on_the_detected_language_where_the_index_stores_it(make_
     assert {hit["detected"] for hit in every} == set(stored) and len(every) == sum(stored.values())
     assert {hit["detected"] for hit in only} == {language} and len(only) == stored[language]
     assert plain.status_code == 400 and plain.json()["field"] == "detected_lang"
-    assert "stores no detected languages" in plain.json()["error"]
+    assert "records no detected languages" in plain.json()["error"]
     assert bad.status_code == 400 and bad.json()["field"] == "detected_lang"
 
 

@@ -7,7 +7,9 @@ import unicodedata
 
 import regex
 
-__all__ = ["LINKS", "SPACELESS_PUNCTUATION", "SPACELESS_SCRIPTS", "has_name_mark", "lower", "normalize_text"]
+__all__ = [
+    "LINKS", "SPACELESS_PUNCTUATION", "SPACELESS_SCRIPTS", "has_name", "lower", "normalize_text",
+]  # fmt: skip
 
 # Fullwidth ASCII (U+FF01-FF5E) folded to ASCII first, one character for one, so that a fullwidth URL or
 # hashtag is found as one and a fullwidth apostrophe stays an apostrophe.
@@ -21,14 +23,20 @@ SPACELESS_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p
 SPACELESS_PUNCTUATION = r"\u3000-\u303F\uFF00-\uFFEF"
 _IN_HOST = rf"[^\s/{SPACELESS_SCRIPTS}{SPACELESS_PUNCTUATION}]"
 _PATH = rf"(?:/[^\s{SPACELESS_PUNCTUATION}]*)?"
-# A host without a scheme or www. ("google.com", "bit.ly/3xYz"): ASCII labels and a top-level domain in lower
-# case, a common generic one or any two letters, so that sentences glued at a full stop ("gut.Das",
-# "done.It"), abbreviations ("e.g.", "z.B.", "EE.UU.") and numbers ("3.14") are no hosts.
+# A host without a scheme or www. ("google.com", "bit.ly/3xYz", "我在google.com上"): ASCII labels and a
+# top-level domain in lower case, a common generic one or any two letters, so that sentences glued at a full
+# stop before a capital ("gut.Das", "done.It"), abbreviations ("e.g.", "z.B.", "EE.UU.") and numbers
+# ("3.14") are no hosts; a lower-case word glued to a two-letter one ("fertig.es") is taken for one, as
+# are file names ("main.py"). Not the name before an e-mail's @ ("wang.li@example.com" is one address),
+# and a letter of a script written without spaces may touch it.
 _TOP_DOMAIN = r"(?-i:com|org|net|edu|gov|mil|int|info|biz|app|dev|xyz|online|site|[a-z]{2})"
 # The labels are one atomic group, each dot followed by a letter or digit: the top-level domain is what
 # follows the last such dot (backtracking into the labels took "foo.bar" of "foo.bar.baz", and a long run
 # of them took quadratic time), and a full stop after a host ends no label ("Google.com. Then").
-_BARE_HOST = rf"(?<![\w@./-])(?>(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.(?=[a-z0-9]))+){_TOP_DOMAIN}(?![\w-])"
+_BARE_HOST = (
+    rf"(?<!(?![{SPACELESS_SCRIPTS}])[\w@./-])(?>(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.(?=[a-z0-9]))+)"
+    rf"{_TOP_DOMAIN}(?!(?![{SPACELESS_SCRIPTS}])[\w@-])"
+)
 # A scheme starts where a run of its characters starts: tried inside a run of letters, it scanned the rest of
 # the run from each of them (quadratic time).
 _URL = rf"(?:(?:(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://|www\.){_IN_HOST}+|{_BARE_HOST}){_PATH}"
@@ -49,7 +57,8 @@ _TAG = rf"#[^#\s]{{1,50}}#|[@#](?:(?![{SPACELESS_SCRIPTS}])[\p{{L}}\p{{M}}\p{{N}
 _NOISE = regex.compile(rf"{LINKS.pattern}|{_TAG}", regex.IGNORECASE)
 # Each of _NOISE's patterns needs one of these: most texts have none, and `\S+@` backtracks through every
 # word (half of the time of normalising a news sentence went there).
-_NOISE_MARK = regex.compile(r"[@#]|://|www\.|[a-z0-9]\.(?-i:[a-z]{2})", regex.IGNORECASE)
+_NAME_MARK = regex.compile(r"[@#]|://|www\.", regex.IGNORECASE)  # a mark of a name, whatever follows it
+_NOISE_MARK = regex.compile(rf"{_NAME_MARK.pattern}|[a-z0-9]\.(?-i:[a-z]{{2}})", regex.IGNORECASE)
 # A character in emoji (U+FE0F) or text (U+FE0E) presentation is a pictograph even where it is a letter
 # ("ℹ️", information source, is Ll): it goes with its selector.
 _PRESENTED = regex.compile(r"[^\s\p{M}]\p{M}*?[\uFE0E\uFE0F]")
@@ -101,11 +110,13 @@ def _mostly_upper(text: str) -> bool:
     return upper > sum(c.islower() for c in text)
 
 
-def has_name_mark(text: str) -> bool:
+def has_name(text: str) -> bool:
     """Return True when `text` may hold a URL, an e-mail address, a @mention or a #hashtag (what
-    `normalize_text` removes whole): it holds one of their marks (`@`, `#`, `://`, `www.`, or a letter or
-    digit, a dot and two lower-case letters, as a host without a scheme has)."""
-    return _NOISE_MARK.search(text) is not None
+    `normalize_text` removes whole): it holds `@`, `#`, `://` or `www.`, or a host without a scheme
+    (`google.com`); a letter, a dot and two small letters alone ("fine.thanks") are no name."""
+    if _NAME_MARK.search(text):
+        return True
+    return _NOISE_MARK.search(text) is not None and _NOISE.search(text) is not None
 
 
 def normalize_text(text: str) -> str:

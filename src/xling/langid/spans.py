@@ -15,7 +15,7 @@ import regex
 from xling.errors import ConfigError
 from xling.langid.labels import UNDETERMINED
 from xling.langid.model import LanguageIdentifier, check_threshold, language_codes, probabilities_of
-from xling.langid.normalize import has_name_mark
+from xling.langid.normalize import has_name
 from xling.langid.scripts import script_of
 
 __all__ = ["Span", "language_spans", "units"]
@@ -85,14 +85,14 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     words = units(text)
     if not words:
         return [Span(0, 0, "", UNDETERMINED, 0.0)]
-    pieces = [text[start:end] for start, end in words]
+    word_texts = [text[start:end] for start, end in words]
     windows = _windows(text, words, window)
     blocks = [slice(i, i + _BLOCK_WORDS) for i in range(0, len(words), _BLOCK_WORDS)]
     # A first pass finds which words have letters and the labels worth a column; a text of several blocks
     # is scored again block by block in the second, so that no array is (words x all labels).
     letters, chosen, only_block = [], set(), None
     for block in blocks:
-        scored = _scored(identifier, pieces[block], windows[block], languages)
+        scored = _scored(identifier, word_texts[block], windows[block], languages)
         letters.append(scored[1])
         chosen.update(np.argsort(-scored[2], axis=1)[:, :2].ravel().tolist())
         only_block = scored if len(blocks) == 1 else None
@@ -110,7 +110,7 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 2
     labels = sorted(label for label in chosen if allowed[label])
     alone_columns, window_columns = [], []
     for block in blocks:
-        alone, _, ranked = only_block or _scored(identifier, pieces[block], windows[block], languages)
+        alone, _, ranked = only_block or _scored(identifier, word_texts[block], windows[block], languages)
         alone_columns.append(alone[:, labels])
         # ranked by log-probabilities: most probabilities besides the best one are 0.0 in float32
         window_columns.append(probabilities_of(ranked)[:, labels])
@@ -237,7 +237,7 @@ def units(text: str) -> list[tuple[int, int]]:
     for match in _WORD.finditer(text):
         start, end = match.span()
         word = match.group()
-        cuts = set() if has_name_mark(word) else _cuts(word)
+        cuts = set() if has_name(word) else _cuts(word)
         bounds = [start, *(start + cut for cut in sorted(cuts)), end]
         found.extend(zip(bounds, bounds[1:], strict=False))
     return found

@@ -900,10 +900,16 @@ class SearchIndex:
         if not queries:
             return []
         if detected is not None:  # a bad code or an index without detections fails before encoding
-            with self._lock:
-                self._catch_up()
-                self._matching_labels(_label_codes(detected))
+            self.check_detected(detected)
         return self.search(encode_texts(encoder, queries, batch_size), k, languages, detected)
+
+    def check_detected(self, detected: str | Sequence[str]) -> None:
+        """Return nothing if `search` may filter on the detected languages `detected`; raise XlingError for a
+        code that names no language, or for an index with documents but no detected language (cheap: the
+        stored labels are read once per change of the index)."""
+        with self._lock:
+            self._catch_up()
+            self._matching_labels(_label_codes(detected))
 
     def detected_languages(self) -> dict[str, int]:
         """Return how many documents have each detected label, most first (`{}`: none detected)."""

@@ -129,9 +129,11 @@ async def search(body: SearchRequest, request: Request) -> SearchResponse:
     languages = _search_codes(body.lang, "lang")
     detected = _detected_codes(body.detected_lang, "detected_lang")
     entry = await state.model(INDEX_PREFIX + name)
-    if detected is not None and not entry.index.detected_languages():
-        raise ApiError(400, f"detected_lang: the index {name!r} stores no detected languages (build it with "
-                       "`xling index build --detect-language`)", "detected_lang")  # fmt: skip
+    if detected is not None:
+        try:  # an index without detected languages says so, naming the field, before the query is encoded
+            entry.index.check_detected(list(detected))
+        except XlingError as error:
+            raise ApiError(400, f"detected_lang: {error}", "detected_lang") from None
     batcher = state.batcher(
         INDEX_PREFIX + name, lambda: search_function(entry), chars=lambda item: len(item.query)
     )
