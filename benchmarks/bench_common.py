@@ -345,15 +345,22 @@ def settings_from_json(settings_type: type[T], text: str) -> T:
 
 def child_round(argv: list[str], settings_type: type[T], run_one: Callable[[str, T], RunFigures]) -> bool:
     """Return whether `argv` asks for one timed run (`--one-round NAME --settings-json JSON`: the child side
-    of `rounds_in_processes`); if so, run it with `run_one(name, settings)` and print its speed summary and
-    progress line as JSON, the last line of stdout."""
+    of `rounds_in_processes`); if so, run it with `run_one(name, settings)` (torch on the settings' `threads`,
+    libraries quiet) and print its speed summary and progress line as JSON, the last line of stdout."""
     if argv[:1] != [ONE_ROUND]:
         return False
     parser = argparse.ArgumentParser(description="one timed run of a speed benchmark (rounds_in_processes)")
     parser.add_argument(ONE_ROUND, dest="name", required=True, help="the contender to run")
     parser.add_argument("--settings-json", required=True, help="the benchmark's settings, as asdict JSON")
     args = parser.parse_args(argv)
-    run = run_one(args.name, settings_from_json(settings_type, args.settings_json))
+    settings = settings_from_json(settings_type, args.settings_json)
+    threads = getattr(settings, "threads", 0)
+    if threads:  # the parent's settings name the threads every run of the benchmark gets
+        import torch
+
+        torch.set_num_threads(threads)
+    quiet_libraries()
+    run = run_one(args.name, settings)
     print(json.dumps({"summary": run.summary(), "line": run.speed_line()}), flush=True)
     return True
 

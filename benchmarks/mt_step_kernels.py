@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import mt_train_speed as mt
-import torch
 from bench_common import (
     child_round,
     quiet_libraries,
@@ -67,10 +66,8 @@ def run_variant(name: str, work: mt.Workload, settings: mt.BenchSettings) -> mt.
 
 
 def one_round(name: str, settings: mt.BenchSettings) -> mt.MTRunFigures:
-    """Return the figures of one timed run of variant `name` in this process (a child of `main`'s rounds),
-    which builds mt_train_speed.py's workload again (a pure function of the settings)."""
-    torch.set_num_threads(settings.threads)
-    quiet_libraries()
+    """Return the figures of one timed run of variant `name` (a child of `main`'s rounds), mt_train_speed.py's
+    workload built again (a pure function of the settings)."""
     return run_variant(name, mt.build_workload(settings), settings)
 
 

@@ -426,20 +426,17 @@ def run_contender(name: str, work: Workload, settings: BenchSettings, max_steps:
 
 def timed_rounds(settings: BenchSettings) -> list[dict[str, dict[str, Any]]]:
     """Return per-round speed figures, the contenders' order rotated each round, each run in a process of
-    its own (`bench_common.rounds_in_processes`): xling's loop has glibc keep freed memory for reuse
-    (`xling.training.memory`), which would stay in force for a Trainer run after it in one process."""
+    its own (`bench_common.rounds_in_processes`, whose child is `one_round`): xling's loop has glibc keep freed
+    memory for reuse (`xling.training.memory`), which would stay in force for a Trainer run after it in one
+    process."""
     return rounds_in_processes(__file__, settings.rounds, CONTENDERS, settings)
 
 
 def one_round(name: str, settings: BenchSettings) -> RunFigures:
-    """Return the figures of one timed run of contender `name` in this process (a child of `timed_rounds`),
-    which builds the shared workload again (the same tokenizer, verses and initial weights: a pure function
-    of the settings)."""
-    torch.set_num_threads(settings.threads)
-    quiet_libraries()
-    work = build_workload(settings)
+    """Return the figures of one timed run of contender `name`, the shared workload built again (the same
+    tokenizer, verses and initial weights: a pure function of the settings)."""
     total = settings.warmup_steps + settings.steps
-    return run_contender(name, work, settings, total, settings.warmup_steps)
+    return run_contender(name, build_workload(settings), settings, total, settings.warmup_steps)
 
 
 def loss_at_tokens(work: Workload, settings: BenchSettings) -> dict[str, dict[str, Any]]:

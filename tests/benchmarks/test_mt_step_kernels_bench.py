@@ -36,7 +36,6 @@ def test_each_variant_runs_its_kernels_and_is_reported_against_the_bf16_trainer(
             rounds, names, lambda name: kernels.one_round(name, settings)
         ),
     )  # fmt: skip
-    monkeypatch.setattr(kernels.torch, "set_num_threads", lambda threads: None)
     out = tmp_path / "kernels.json"
     report = kernels.main(["--rounds", "2", "--steps", "5", "--threads", "1", "--json", str(out)])
     assert sorted(set(runs)) == sorted(speeds) and len(runs) == 12  # every variant in each of 2 rounds

@@ -38,18 +38,25 @@ def _state(request: Request) -> ServerState:
     return request.app.state.xling
 
 
+def _given_codes(value: str | list[str] | None, field: str, examples: str) -> list[str] | None:
+    """Return the codes of a language filter as given (a code, a comma-separated string or a list), or None;
+    400 naming the field for an empty one."""
+    if value is None:
+        return None
+    codes = [c.strip() for c in value.split(",")] if isinstance(value, str) else list(value)
+    if not codes or any(not code for code in codes):
+        raise ApiError(400, f"{field}: give language codes such as {examples}", field)
+    return codes
+
+
 def _codes(value: str | list[str] | None, field: str) -> tuple[str, ...] | None:
     """Return ISO 639-3 codes of a language filter (a code, a comma-separated string or a list); 400 naming
     the field for a code that is not one."""
     from xling.data.languages import normalize_language
 
-    if value is None:
-        return None
-    codes = [c.strip() for c in value.split(",")] if isinstance(value, str) else list(value)
-    if not codes or any(not code for code in codes):
-        raise ApiError(400, f"{field}: give language codes such as de or deu", field)
+    codes = _given_codes(value, field, "de or deu")
     try:
-        return tuple(normalize_language(code, where=field) for code in codes)
+        return None if codes is None else tuple(normalize_language(code, where=field) for code in codes)
     except LanguageCodeError as error:
         raise ApiError(400, str(error), field) from None
 
@@ -63,28 +70,24 @@ def _search_codes(value: str | list[str] | None, field: str) -> tuple[str, ...] 
     codes = _codes(value, field)
     if codes is not None:
         try:
-            filter_languages([c.strip() for c in value.split(",")] if isinstance(value, str) else list(value))
+            filter_languages(_given_codes(value, field, "de or deu"))
         except XlingError as error:
             raise ApiError(400, f"{field}: {error}", field) from None
     return codes
 
 
 def _detected_codes(value: str | list[str] | None, field: str) -> tuple[str, ...] | None:
-    """Return the codes of a filter on detected languages (a code, a comma-separated string or a list), scripts
-    and regions kept (`sr-Latn`, `zh-TW`); 400 naming the field for a code that is not one."""
+    """Return the codes of a filter on detected languages as given, scripts and regions kept (`sr-Latn`,
+    `zh-TW`); 400 naming the field for a code that is not one."""
     from xling.langid.labels import parse_label
 
-    if value is None:
-        return None
-    codes = [c.strip() for c in value.split(",")] if isinstance(value, str) else list(value)
-    if not codes or any(not code for code in codes):
-        raise ApiError(400, f"{field}: give language codes such as de, deu or sr-Latn", field)
+    codes = _given_codes(value, field, "de, deu or sr-Latn")
     try:
-        for code in codes:
+        for code in codes or ():
             parse_label(code, where=field)
     except LanguageCodeError as error:
         raise ApiError(400, str(error), field) from None
-    return tuple(codes)
+    return None if codes is None else tuple(codes)
 
 
 def _one_code(value: str | None, field: str) -> str | None:
