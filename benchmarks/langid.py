@@ -181,12 +181,42 @@ def ntrex_languages(folder: Path) -> list[Language]:
     )
     for path in paths:
         code = path.name.split(".")[1]
-        subtags = code.split("-")
-        script = NTREX_SCRIPTS.get(code) or next((s for s in subtags[1:] if len(s) == 4), None)
-        identity = (gold_code(code), script)
+        identity = (gold_code(code), gold_script(code))
         if identity not in seen:
             seen.add(identity)
             out.append(Language(code, identity[0], read_lines(path)))
+    return out
+
+
+def gold_script(code: str) -> str | None:
+    """Return the ISO 15924 script a corpus code names (`srp-Cyrl` -> Cyrl; NTREX's `zho-TW` -> Hant), or
+    None."""
+    return NTREX_SCRIPTS.get(code) or next((tag for tag in code.split("-")[1:] if len(tag) == 4), None)
+
+
+def script_accuracy(
+    labels_of: Callable[[list[str]], list[str]], sets: dict[str, list[Language]]
+) -> dict[str, Any]:
+    """Return, per set and language whose corpus code names a script, how often xling's full label
+    (`labels_of`: texts -> labels such as `srp_Latn`) has that script among the sentences whose language it
+    got right: {set: {code: {"right_language": n, "right_script": m, "accuracy": m / n}}}. A language the
+    detector knows in one script only (its label has none: `sna`) is left out. The other contenders answer
+    with languages only, so the language figures cannot tell scripts apart."""
+    out: dict[str, Any] = {}
+    for name, languages in sets.items():
+        for language in languages:
+            script = gold_script(language.key)
+            if script is None or not language.sentences:
+                continue
+            labels = labels_of(language.sentences)
+            right = [label for label in labels if matches(label.split("_", 1)[0], language.gold)]
+            if right and not any("_" in label for label in right):
+                continue  # one script known: nothing to tell apart
+            in_script = sum(label.endswith(f"_{script}") for label in right)
+            out.setdefault(name, {})[language.key] = {
+                "right_language": len(right), "right_script": in_script,
+                "accuracy": round(in_script / len(right), 4) if right else None,
+            }  # fmt: skip
     return out
 
 
@@ -640,6 +670,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "load_s": {n: m["load_s"] for n, m in memory.items()} or load_s,
         "accuracy_pass_s": accuracy_pass_s,
         "sets": {s: sc.to_dict() for s, sc in scores.items()},
+        "script_accuracy": script_accuracy(contenders["xling"].predict_labels, sets)
+        if "xling" in names
+        else {},
         "skipped": skipped,
         "skipped_languages": skipped_languages,
         "how": {name: contender.how for name, contender in contenders.items()},
@@ -741,6 +774,10 @@ def print_report(report: dict[str, Any]) -> None:
             name, ", ".join(f"{g}->{p} {n} ({100 * r:.0f}%)" for g, p, n, r in top["confusions"][name])
         )
     print_wide(confusions, 160)
+    for s, languages in report.get("script_accuracy", {}).items():
+        shown = ", ".join(f"{code} {pct(figures['accuracy'])} of {figures['right_language']}"
+                          for code, figures in languages.items())  # fmt: skip
+        print(f"{s}: xling's script where it names the language right: {shown}")
     for name, reason in report["skipped"].items():
         print(f"skipped {name}: {reason}")
     for s, languages in report["skipped_languages"].items():

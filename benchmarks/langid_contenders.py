@@ -114,10 +114,15 @@ class Xling(Contender):
             raise Unavailable(str(error)) from error
 
     def predict_raw(self, texts: Sequence[str]) -> list[str]:  # xling answers in ISO 639-3 already
+        return [label.split("_", 1)[0] for label in self.predict_labels(texts)]
+
+    def predict_labels(self, texts: Sequence[str]) -> list[str]:
+        """Return xling's full label of each text: its language with the script where the model has several
+        (`srp_Cyrl`, `cmn_Hant`), or `und`."""
         out: list[str] = []
         for start in range(0, len(texts), XLING_BATCH):
             predictions = self.ident.predict(list(texts[start : start + XLING_BATCH]), k=1)
-            out.extend(top[0].language for top in predictions)
+            out.extend(top[0].label for top in predictions)
         return out
 
     def languages(self) -> frozenset[str]:

@@ -72,6 +72,21 @@ def test_ntrex_keeps_one_reference_per_language_and_script(bench, tmp_path):
     assert bench.gold_code("msa") == "zsm" and not bench.matches("ind", bench.gold_code("msa"))
 
 
+def test_script_accuracy_counts_xling_labels_in_the_gold_script(bench):
+    languages = [bench.Language("srp-Latn", "srp", ["a", "b", "c", "d"]), bench.Language("srp-Cyrl", "srp", ["e"]),
+                 bench.Language("zho-TW", "cmn", ["f", "g"]), bench.Language("deu", "deu", ["h"]),
+                 bench.Language("sna-Latn", "sna", ["i"])]  # fmt: skip
+    answers = {"a": "srp_Latn", "b": "srp_Cyrl", "c": "hrv", "d": "srp_Latn", "e": "und", "f": "cmn_Hant",
+               "g": "cmn_Hans", "h": "deu", "i": "sna"}  # fmt: skip
+    figures = bench.script_accuracy(lambda texts: [answers[t] for t in texts], {"ntrex": languages})
+    # of the sentences whose language is right (hrv and und are not), the share in the code's script;
+    # a code without a script (deu) and a language the detector knows in one script (sna) are not scored
+    assert figures == {"ntrex": {
+        "srp-Latn": {"right_language": 3, "right_script": 2, "accuracy": 0.6667},
+        "srp-Cyrl": {"right_language": 0, "right_script": 0, "accuracy": None},
+        "zho-TW": {"right_language": 2, "right_script": 1, "accuracy": 0.5}}}  # fmt: skip
+
+
 def small_tatoeba(root: Path) -> Path:
     """Return a Tatoeba-layout folder of three German and three French sentences (English sides beside)."""
     folder = root / "tatoeba"
