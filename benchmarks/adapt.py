@@ -3,9 +3,8 @@
 Each language of recipes/xling-mini-languages.toml (the recipe the shipped xling-mini's added languages come
 from) is added to the base model on its own, with that recipe's data and settings, never a test set:
 Turkish a bilingual dictionary (the en-tr BLI train split), UD Turkish-IMST train and dev text and its UDHR
-article pairs; Arabic its UDHR
-articles, its Swadesh list, the UMSAB train tweets' text and the bundled everyday sample; Hindi the same but
-the tweets (romanised); Thai, Georgian and Tamil their UDHR articles and Swadesh lists. Then, on test data
+article pairs; Arabic its UDHR articles, its Swadesh list, the UMSAB train tweets' text and the bundled
+everyday sample; Hindi the same but the tweets (romanised); Thai, Georgian and Tamil their UDHR articles and Swadesh lists. Then, on test data
 only ever scored:
 
 - Tatoeba xx-eng accuracy (cosine, both directions averaged, percent) before and after;
