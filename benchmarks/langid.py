@@ -195,11 +195,12 @@ def gold_script(code: str) -> str | None:
 
 
 def script_accuracy(
-    labels_of: Callable[[list[str]], list[str]], sets: dict[str, list[Language]]
+    labels: dict[str, dict[str, list[str]]], sets: dict[str, list[Language]]
 ) -> dict[str, Any]:
-    """Return, per set and language whose corpus code names a script, how often xling's full label
-    (`labels_of`: texts -> labels such as `srp_Latn`) has that script among the sentences whose language it
-    got right: {set: {code: {"right_language": n, "right_script": m, "accuracy": m / n}}}. A language the
+    """Return, per set and language whose corpus code names a script, how often xling's label (`labels`:
+    set -> corpus code -> its answers, such as `srp_Latn`, from the accuracy pass) has that script among the
+    sentences whose language it got right: {set: {code: {"right_language": n, "right_script": m,
+    "accuracy": m / n}}}. A language the
     detector knows in one script only (its label has none: `sna`) is left out. The other contenders answer
     with languages only, so the language figures cannot tell scripts apart."""
     out: dict[str, Any] = {}
@@ -208,8 +209,8 @@ def script_accuracy(
             script = gold_script(language.key)
             if script is None or not language.sentences:
                 continue
-            labels = labels_of(language.sentences)
-            right = [label for label in labels if matches(label.split("_", 1)[0], language.gold)]
+            right = [label for label in labels[name][language.key]
+                     if matches(label.split("_", 1)[0], language.gold)]  # fmt: skip
             if right and not any("_" in label for label in right):
                 continue  # one script known: nothing to tell apart
             in_script = sum(label.endswith(f"_{script}") for label in right)
@@ -532,11 +533,22 @@ def timed_raw(contender: Contender, texts: list[str]) -> tuple[list[Any], float]
     return raw, time.perf_counter() - started
 
 
-def label_texts(contender: Contender, texts: list[str]) -> tuple[list[str], float]:
-    """Return a contender's ISO 639-3 codes of `texts` and the seconds of its own call: the clock stops before
-    its answers are mapped to codes (`to_codes`), a step of this harness, not of the identifier."""
+def grouped_by_language(
+    flat: list[tuple[str, str, str]], answers: list[Any]
+) -> dict[str, dict[str, list[Any]]]:
+    """Return the answers to the (set, corpus code, text) rows of `flat` as {set: {corpus code: answers}}."""
+    by_set: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for (s, key, _), answer in zip(flat, answers, strict=True):
+        by_set[s][key].append(answer)
+    return by_set
+
+
+def label_texts(contender: Contender, texts: list[str]) -> tuple[list[Any], list[str], float]:
+    """Return a contender's own answers to `texts`, their ISO 639-3 codes and the seconds of its own call: the
+    clock stops before its answers are mapped to codes (`to_codes`), a step of this harness, not of the
+    identifier."""
     raw, seconds = timed_raw(contender, texts)
-    return contender.to_codes(raw), seconds
+    return raw, contender.to_codes(raw), seconds
 
 
 def timed_rounds(contenders: dict[str, Contender], texts: list[str]) -> dict[str, list[float]]:
@@ -629,16 +641,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for text in language.sentences
     ]
     texts = [text for _, _, text in flat]
-    predictions: dict[str, dict[str, dict[str, dict[str, list[str]]]]] = {}
+    predictions: dict[str, dict[str, dict[str, list[str]]]] = {}
+    xling_labels: dict[str, dict[str, list[str]]] = {}  # xling's answers with their scripts (srp_Latn)
     accuracy_pass_s = {}
     for name, contender in contenders.items():
-        codes, seconds = label_texts(contender, texts)
+        raw, codes, seconds = label_texts(contender, texts)
         accuracy_pass_s[name] = round(seconds, 2)
         log(f"{name}: labelled {len(texts):,} sentences in {accuracy_pass_s[name]:.1f} s")
-        by_set: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-        for (s, key, _), code in zip(flat, codes, strict=True):
-            by_set[s][key].append(code)
-        predictions[name] = by_set
+        predictions[name] = grouped_by_language(flat, codes)
+        if name == "xling":
+            xling_labels = grouped_by_language(flat, raw)
 
     scores = {
         s: score_set(languages, {n: predictions[n][s] for n in names}, support)
@@ -670,9 +682,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "load_s": {n: m["load_s"] for n, m in memory.items()} or load_s,
         "accuracy_pass_s": accuracy_pass_s,
         "sets": {s: sc.to_dict() for s, sc in scores.items()},
-        "script_accuracy": script_accuracy(contenders["xling"].predict_labels, sets)
-        if "xling" in names
-        else {},
+        "script_accuracy": script_accuracy(xling_labels, sets) if xling_labels else {},
         "skipped": skipped,
         "skipped_languages": skipped_languages,
         "how": {name: contender.how for name, contender in contenders.items()},

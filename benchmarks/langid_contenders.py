@@ -113,17 +113,17 @@ class Xling(Contender):
         except XlingError as error:
             raise Unavailable(str(error)) from error
 
-    def predict_raw(self, texts: Sequence[str]) -> list[str]:  # xling answers in ISO 639-3 already
-        return [label.split("_", 1)[0] for label in self.predict_labels(texts)]
-
-    def predict_labels(self, texts: Sequence[str]) -> list[str]:
-        """Return xling's full label of each text: its language with the script where the model has several
+    def predict_raw(self, texts: Sequence[str]) -> list[str]:
+        """Return xling's label of each text: its language with the script where the model knows several
         (`srp_Cyrl`, `cmn_Hant`), or `und`."""
         out: list[str] = []
         for start in range(0, len(texts), XLING_BATCH):
             predictions = self.ident.predict(list(texts[start : start + XLING_BATCH]), k=1)
             out.extend(top[0].label for top in predictions)
         return out
+
+    def to_codes(self, raw: list[str]) -> list[str]:  # the label's language is ISO 639-3 already
+        return [label.split("_", 1)[0] for label in raw]
 
     def languages(self) -> frozenset[str]:
         return iso3_set(sorted(self.ident.languages))

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     train_args = ["--steps", str(args.steps), "--rounds", str(args.rounds), "--threads", str(args.threads)]
     settings = mt.settings_from_args(mt.parse_args(train_args + (["--quick"] if args.quick else [])))
     with removing_quick_tokenizer(settings):
-        mt.build_workload(settings)  # makes the tokenizer the rounds share
+        mt.ensure_tokenizer(settings)  # the tokenizer every round's process shares
         names = (*XLING_VARIANTS, *TRAINER_VARIANTS)
         rounds = rounds_in_processes(__file__, settings.rounds, names, settings)
     speed = round_medians(rounds, "tokens_per_s")

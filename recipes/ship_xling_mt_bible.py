@@ -245,8 +245,8 @@ def curve_section(path: Path | None) -> str:
 ## Learning curve
 Held-out John, first {report["sentences"]} verses, greedy, float32 checkpoints of the run, with the minutes
 its own clock read (`benchmarks/mt_learning_curve.py`). The run was trained in pieces beside other work on a
-shared 2-core machine, so those minutes are far above the recipe's own: at its measured step time (0.59 s
-on the reference CPU, 0.62-0.73 s on a Zen 4) 17,500 steps take ~2 h 50 min to ~3 h 15 min
+shared 2-core machine, so those minutes are far above the recipe's own: at its step time (~0.59 s on the
+reference CPU, estimated there; 0.62-0.73 s measured on a Zen 4) 17,500 steps take ~2 h 50 min to ~3 h 15 min
 (recipes/mt-bible.toml):
 
 | minutes | step | {" | ".join(directions)} | average |

@@ -78,7 +78,8 @@ def test_script_accuracy_counts_xling_labels_in_the_gold_script(bench):
                  bench.Language("sna-Latn", "sna", ["i"])]  # fmt: skip
     answers = {"a": "srp_Latn", "b": "srp_Cyrl", "c": "hrv", "d": "srp_Latn", "e": "und", "f": "cmn_Hant",
                "g": "cmn_Hans", "h": "deu", "i": "sna"}  # fmt: skip
-    figures = bench.script_accuracy(lambda texts: [answers[t] for t in texts], {"ntrex": languages})
+    labels = {"ntrex": {lang.key: [answers[t] for t in lang.sentences] for lang in languages}}
+    figures = bench.script_accuracy(labels, {"ntrex": languages})
     # of the sentences whose language is right (hrv and und are not), the share in the code's script;
     # a code without a script (deu) and a language the detector knows in one script (sna) are not scored
     assert figures == {"ntrex": {
@@ -247,7 +248,7 @@ def test_speed_and_accuracy_passes_time_the_call_not_the_mapping(bench):
     speeds = bench.timed_rounds({"slow": SlowMapping()}, texts)
     assert len(speeds["slow"]) == bench.ROUNDS
     assert min(speeds["slow"]) > len(texts) / SlowMapping.MAP_S  # the mapping's sleep is not in the figure
-    codes, seconds = bench.label_texts(SlowMapping(), texts)
+    _, codes, seconds = bench.label_texts(SlowMapping(), texts)
     assert codes == ["eng"] * 10 and seconds < SlowMapping.MAP_S  # mapped, but after the clock stopped
 
 

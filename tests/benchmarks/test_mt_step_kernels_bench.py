@@ -20,6 +20,7 @@ def test_each_variant_runs_its_kernels_and_is_reported_against_the_bf16_trainer(
 
     workload = object()
     monkeypatch.setattr(kernels.mt, "build_workload", lambda settings: workload)
+    monkeypatch.setattr(kernels.mt, "ensure_tokenizer", lambda settings: None)
     monkeypatch.setattr(
         kernels.mt, "run_xling",
         lambda work, settings, total, timed_from: figures(("xling", settings.attention, settings.cpu_dropout)),
