@@ -1,10 +1,12 @@
 """Benchmark: add languages to xling-mini with `xling adapt`, before and after side by side in one run.
 
 Each language of recipes/xling-mini-languages.toml (the recipe the shipped xling-mini's added languages come
-from) is added to the base model on its own, with that recipe's data and settings, never a test set:
-Turkish a bilingual dictionary (the en-tr BLI train split), UD Turkish-IMST train and dev text and its UDHR
-article pairs; Arabic its UDHR articles, its Swadesh list, the UMSAB train tweets' text and the bundled
-everyday sample; Hindi the same but the tweets (romanised); Thai, Georgian and Tamil their UDHR articles and Swadesh lists. Then, on test data
+from) is added to the base model on its own (by default the 60-language xling-mini before any language was
+added, runs/xling-mini-languages/base, taken from git as recipes/ship_xling_mini_languages.py does), with
+that recipe's data and settings, never a test set: Turkish a bilingual dictionary (the en-tr BLI train
+split), UD Turkish-IMST train and dev text and its UDHR article pairs; Arabic its UDHR articles, its Swadesh
+list, the UMSAB train tweets' text and the bundled everyday sample; Hindi the same but the tweets
+(romanised); Thai, Georgian and Tamil their UDHR articles and Swadesh lists. Then, on test data
 only ever scored:
 
 - Tatoeba xx-eng accuracy (cosine, both directions averaged, percent) before and after;
@@ -56,6 +58,27 @@ from xling.evaluation.translation_accuracy import ntrex_retrieval, retrieval_acc
 from xling.translation.testsets import ntrex_folder
 
 UDHR_ONLY = ("tha", "kat", "tam")
+BASE = Path("runs/xling-mini-languages/base")
+
+
+def base_from_git(folder: Path) -> Path:
+    """Return `folder` holding the 60-language xling-mini (recipes/ship_xling_mini_languages.py's base)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from ship_xling_mini_languages import base_from_git as extract
+
+    return extract(folder)
+
+
+def check_not_listed(model: str, langs: Sequence[str]) -> None:
+    """Return nothing if `model` lacks every language of `langs`; else raise SystemExit naming the base to use
+    (its "before" would score a model that already has the language, and adapt refuses it)."""
+    from xling.artifacts import read_metadata
+    from xling.embeddings.encoder import resolve_model
+
+    listed = set(read_metadata(resolve_model(model)).get("languages", []))
+    if had := [lang for lang in langs if lang in listed]:
+        raise SystemExit(f"--model {model} already lists {', '.join(had)}: benchmark the model before they "
+                         f"were added (--model {BASE}, the default)")  # fmt: skip
 
 
 @dataclass
@@ -163,7 +186,10 @@ def run_adaptation(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="xling-mini")
+    parser.add_argument("--model", default=str(BASE),
+                        help=f"the model to add each language to (default: {BASE}, the 60-language xling-mini "
+                             "before any language was added, taken from git when missing; the shipped "
+                             "xling-mini already has the recipe's languages)")  # fmt: skip
     parser.add_argument("--data", default=None, help="data root (default $XLING_DATA, else ../shared/data)")
     parser.add_argument("--langs", default="tur,arb,hin,tha,kat,tam")
     parser.add_argument("--recipe", type=Path, default=Path("recipes/xling-mini-languages.toml"))
@@ -176,10 +202,13 @@ def main() -> int:
     args = parser.parse_args()
     quiet_libraries()
     data = data_root(args.data).path
+    langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()]
+    if Path(args.model) == BASE:
+        base_from_git(BASE)
+    check_not_listed(args.model, langs)
     args.work.mkdir(parents=True, exist_ok=True)
     shared, plans = load_recipe(args.recipe)
     write_protect_files(shared, data)
-    langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()]
     report: dict[str, Any] = {"model": args.model, "recipe": str(args.recipe), "steps": args.steps,
                               "overrides": args.overrides, "languages": {}, "old_languages": {}}  # fmt: skip
     report["old_languages"]["before"] = old_average(args.model, data)

@@ -100,6 +100,18 @@ def test_detector_reports_text_in_another_language(tmp_path, tiny_detector_folde
     assert any(f"{path}:1:" in w and "rus" in w and "not deu" in w for w in data.warnings), data.warnings
 
 
+def test_detector_reports_sentence_pairs_in_another_language(tmp_path, tiny_detector_folder):
+    from xling.langid import load_identifier
+
+    path = tmp_path / "pairs.tsv"
+    pairs = zip(sample_sentences("eng")[:40], sample_sentences("rus")[:40], strict=True)
+    path.write_text("".join(f"{a}\t{b}\n" for a, b in pairs), encoding="utf-8")
+    detector = load_identifier(str(tiny_detector_folder))
+    data = read_adapt_data(config(language="deu", parallel=[str(path)]), detector=detector)
+    assert any(f"{path}:1:" in w and "rus" in w and "not deu" in w for w in data.warnings), data.warnings
+    assert not read_adapt_data(config(language="rus", parallel=[str(path)]), detector=detector).warnings
+
+
 def test_conllu_text_keeps_lemmas_for_the_dictionary(tmp_path):
     path = tmp_path / "t.conllu"
     path.write_text("# text = Kitapları okudum\n1\tKitapları\tkitap\tNOUN\t_\t_\t2\tobj\t_\t_\n"

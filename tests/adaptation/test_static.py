@@ -47,7 +47,7 @@ def test_made_up_language_becomes_retrievable_and_old_vectors_stay_bit_identical
     new = Encoder.load(result.output)
     after = retrieval_accuracy(new.encode(new_language[200:]), new.encode(english[200:])).average
 
-    # the sentences after 200 were never paired in training (only their words are in the dictionary)
+    # the sentences after 200 are in no input file (only their words are in the dictionary)
     assert before < 0.2
     assert after > 0.8
     assert result.vocabulary["added"] > 50

@@ -89,7 +89,8 @@ class AdaptData:
 def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> AdaptData:
     """Return the data `config` names, read and checked (see the module docstring).
 
-    `detector` (a xling.langid.LanguageIdentifier) checks that the text is in the new language.
+    `detector` (a xling.langid.LanguageIdentifier) checks that the text, and the new side of sentence pairs
+    read from files, is in the new language.
     """
     language = normalize_language(config.language, where="language")
     pivot = normalize_language(config.pivot, where="pivot")
@@ -103,6 +104,7 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             check_not_test_set(spec.partition("=")[2] or spec, field_name)
     text_files = [_read_text(data, Path(spec)) for spec in config.text]
     pair_files: list[tuple[Path, list[str]]] = []  # each pair file with the new side of its pairs
+    sentence_files: list[tuple[Path, list[str]]] = []  # the parallel ones among them
     for spec in config.dictionary:
         if spec == "swadesh":
             folder = swadesh_folder(config.data or None)
@@ -128,12 +130,18 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             _add(data, "parallel", str(path), pairs)
             data.files.append(path)
             pair_files.append((path, [new for _, new in pairs]))
+            sentence_files.append(pair_files[-1])
     data.script = _language_script(data)
     if problem := _usual_script_problem(config, data, pair_files, text_files):
         # a warning, not an error: a digraphic language's other script (Serbian in Latin) is a real choice
         data.warnings.append(problem)
     for texts, lines, path in text_files:
         data.warnings.extend(_text_warnings(texts, lines, path, data, detector))
+    if detector is not None:  # sentence pairs whose new side is in another language of the same script
+        for path, news in sentence_files:
+            news = news[:DETECT_LINES]
+            lines = _nonblank_line_numbers(path, len(news))
+            data.warnings.extend(_language_warning(news, lines, path, language, detector))
     if not (data.texts or data.dictionary or data.parallel):
         raise DataError("no text, word pairs or sentence pairs in the given sources", ", ".join(
             [*config.text, *config.dictionary, *config.parallel]))  # fmt: skip

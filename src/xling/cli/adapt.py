@@ -76,7 +76,7 @@ def adapt(
                      (f"the model folder {config.model}", model_folder(config.model)))  # fmt: skip
     show_training_progress(config.training)
     detector = None
-    if detect and config.text:
+    if detect and (config.text or set(config.parallel) - {"sample", "udhr"}):
         from xling.langid import load_identifier
 
         detector = load_identifier()
