@@ -190,6 +190,36 @@ def test_dev_share_is_kept_out_of_training(sample_tokenizer_dir):
     assert data.counts()["eng-deu"] + len(dev_rows) + data.dropped_long // 2 == len(rows)
 
 
+def test_clause_pairs_join_training_but_dev_texts_stay_whole(sample_tokenizer_dir):
+    from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs
+    from xling.data.readers import AlignedCorpus
+    from xling.data.sources import sample_corpus_dir
+    from xling.translation.data import is_dev_id
+
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    whole = build_parallel_data(tokenizer, corpus="sample", languages=["eng", "deu"], dev_fraction=0.2)
+    cut = build_parallel_data(tokenizer, corpus="sample", languages=["eng", "deu"], dev_fraction=0.2,
+                              clause_split=ClauseSplit(8, 2.0))  # fmt: skip
+    rows = list(AlignedCorpus.from_dir(sample_corpus_dir(), ["eng", "deu"]).pairs("eng", "deu"))
+    clauses = [pair for sid, a, b in rows if not is_dev_id(sid, 0.2) for pair in clause_pairs(a, b)]
+    assert clauses and whole.dropped_long == cut.dropped_long == 0
+    assert cut.counts()["eng-deu"] == whole.counts()["eng-deu"] + len(clauses)
+    assert cut.counts()["deu-eng"] == whole.counts()["deu-eng"] + len(clauses)
+    assert cut.dev == whole.dev
+    eng_deu = next(d for d in cut.directions if d.src == "eng")
+    targets = {tokenizer.decode(t.tolist(), skip_special_tokens=True).strip() for t in eng_deu.targets}
+    assert {b for _, b in clauses} <= targets
+
+
+@pytest.mark.parametrize("bad", ["clause_pairs=1", "clause_pairs=-2", "clause_length_ratio=0.5"])
+def test_clause_settings_are_checked(bad):
+    name, value = bad.split("=")
+    config = MTTrainConfig(tokenizer="t", parallel=["eng-deu=p.tsv"])
+    setattr(config, name, type(getattr(config, name))(value))
+    with pytest.raises(ConfigError, match=name):
+        config.validate()
+
+
 RECIPE = """
 [mt]
 tokenizer = "{tokenizer}"

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs
 from xling.config import check_int
 from xling.data.languages import REGION_SCRIPTS, USUAL_SCRIPTS, normalize_language, split_language_pair
 from xling.data.readers import AlignedCorpus
@@ -407,6 +408,7 @@ def build_parallel_data(
     max_length: int = 128,
     skip_bad: bool = False,
     sequence_format: SequenceFormat | None = None,
+    clause_split: ClauseSplit | None = None,
 ) -> ParallelData:
     """Return the tokenized training directions and dev texts of an aligned corpus and parallel files.
 
@@ -415,7 +417,8 @@ def build_parallel_data(
     those of both their directions. Pairs with a side over `max_length` tokens (language
     tokens and `</s>` included) are dropped and counted. `sequence_format` is the model family's (default:
     xling's, from the tokenizer's language tokens); a direction the model cannot translate is left out when
-    it translates the other way (a one-way model), else its error is raised.
+    it translates the other way (a one-way model), else its error is raised. With `clause_split`, each
+    direction also trains on the clause pairs cut from its training pairs (`clause_pairs`).
     """
     pivot = normalize_language(pivot) if pivot else ""
     heldout = heldout or HeldOut()
@@ -469,6 +472,10 @@ def build_parallel_data(
             "no parallel data: set data.corpus (an id-aligned folder) or parallel (src-tgt=path)"
         )
 
+    if clause_split is not None:
+        added = add_clause_pairs(pairs_by_direction, clause_split)
+        logger.info("added %d clause pairs (%s)", sum(added.values()),
+                    ", ".join(f"{a}-{b} {n}" for (a, b), n in added.items()))  # fmt: skip
     all_langs = sorted({lang for pair in pairs_by_direction for lang in pair})
     sequence_format = sequence_format or SequenceFormat.xling(tokenizer, all_langs)
     marks = _direction_marks(sequence_format, list(pairs_by_direction))
@@ -522,6 +529,18 @@ def build_parallel_data(
                        "which directions)", empty)  # fmt: skip
     return ParallelData(directions, dev, all_langs, sequence_format,
                         {name: reasons for name, reasons in left_out.items() if reasons}, files)  # fmt: skip
+
+
+def add_clause_pairs(
+    pairs_by_direction: dict[tuple[str, str], list[tuple[str, str]]], split: ClauseSplit
+) -> dict[tuple[str, str], int]:
+    """Return how many clause pairs each direction gained, after appending them to its pairs in place."""
+    added = {}
+    for direction, pairs in pairs_by_direction.items():
+        clauses = [clause for src, tgt in pairs for clause in clause_pairs(src, tgt, split)]
+        pairs.extend(clauses)
+        added[direction] = len(clauses)
+    return added
 
 
 def _no_pairs_left(corpus: str, parallel: Sequence[str], dropped: int, empty: int, max_length: int) -> str:

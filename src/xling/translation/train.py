@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from xling.alignment.sentences.clauses import ClauseSplit
 from xling.artifacts import CT2_KIND, METADATA_FILE, TRANSLATION_KIND, read_metadata
 from xling.atomic import recorded_kind, shown_names, write_json_atomically
 from xling.config import check_int, config_to_dict
@@ -134,6 +135,15 @@ class MTTrainConfig:
     tokens; docs/translation.md, Settings tried), and the model's own (SDPA) on a GPU. Outputs agree to
     rounding; the saved model does not keep the choice."""
 
+    clause_pairs: int = 0
+    """Also train on clause pairs cut from the training pairs (`xling.alignment.sentences.clauses`): shorter
+    units than Bible verses, aligned by their punctuation; 0 = off, else the most clauses a pair may have
+    (>= 2), with each clause's share of its side's length agreeing within clause_length_ratio. Dev and test
+    texts stay whole."""
+
+    clause_length_ratio: float = 2.0
+    """How far (as a ratio, >= 1) a clause's share of its side's length may differ from its partner's."""
+
     max_length: int = 128
     """Longest side of a training pair in tokens (language token and </s> included); longer pairs are
     dropped."""
@@ -188,6 +198,10 @@ class MTTrainConfig:
         if self.temperature <= 0:
             raise ConfigError(f"temperature: {self.temperature} must be above 0")
         check_int("length_groups", self.length_groups, 1)
+        if self.clause_pairs == 1 or self.clause_pairs < 0:
+            raise ConfigError(f"clause_pairs: {self.clause_pairs} must be 0 (off) or the most clauses (>= 2)")
+        if self.clause_length_ratio < 1:
+            raise ConfigError(f"clause_length_ratio: {self.clause_length_ratio} must be >= 1")
         if self.attention not in ATTENTION_CHOICES:
             raise ConfigError(f"attention: {self.attention!r} must be one of {', '.join(ATTENTION_CHOICES)}")
         if self.init_encoder and is_model_folder(self.model):
@@ -542,6 +556,9 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
         max_length=config.max_length,
         skip_bad=config.data.skip_bad,
         sequence_format=family_format(config, tokenizer),
+        clause_split=ClauseSplit(config.clause_pairs, config.clause_length_ratio)
+        if config.clause_pairs
+        else None,
     )
     logger.info("%d directions, %d training pairs (read in %.0f s)", len(data.directions),
                 sum(data.counts().values()), time.perf_counter() - started)  # fmt: skip
