@@ -747,6 +747,42 @@ def test_a_mistyped_best_metric_is_refused_before_the_first_step(tmp_path, sampl
     assert not (tmp_path / "mt" / "checkpoints").exists()
 
 
+def _sample_dev_config(tmp_path: Path, tokenizer: Path, steps: int, **fields) -> MTTrainConfig:
+    config = MTTrainConfig(output=str(tmp_path / "mt"), tokenizer=str(tokenizer), model="tiny",
+                           dev_fraction=0.2, dev_max_sentences=2, **fields)  # fmt: skip
+    config.data.corpus, config.data.languages = "sample", ["eng", "deu"]
+    training = config.training
+    training.max_steps, training.batch_size, training.checkpoint_every, training.eval_every = steps, 4, 2, 2
+    training.precision, training.threads, training.progress, training.keep_checkpoints = "fp32", 1, False, 0
+    return config
+
+
+def test_a_run_with_dev_sentences_saves_its_best_weights_by_dev_chrf_unasked(tmp_path, sample_tokenizer_dir):
+    from safetensors.torch import load_file
+
+    result = train_translation(_sample_dev_config(tmp_path, sample_tokenizer_dir, 4))
+    best = result.evaluation["best"]
+    assert best["metric"] == "dev_chrf" and best["step"] in (2, 4)
+    saved = load_file(str(tmp_path / "mt" / "model.safetensors"))
+    chosen = load_file(
+        str(tmp_path / "mt" / "checkpoints" / f"step-{best['step']:08d}" / "model.safetensors")
+    )
+    chosen = {key.removeprefix("model."): value for key, value in chosen.items()}  # the objective's names
+    shared = saved.keys() & chosen.keys()  # but the tied embeddings, saved under one name or the other
+    assert len(shared) == len(saved) - 1 and all(torch.equal(saved[k], chosen[k]) for k in shared)
+    assert torch.equal(saved["model.shared.weight"], chosen["lm_head.weight"])
+    recorded = json.loads((tmp_path / "mt" / "xling.json").read_text())
+    assert recorded["config"]["training"]["best_metric"] == "dev_chrf", recorded.get("config")
+
+
+def test_a_run_begun_without_a_best_metric_resumes_keeping_its_last_weights(tmp_path, sample_tokenizer_dir):
+    """Runs begun before dev_chrf was the default recorded none, with evaluations counted: the default would
+    be a changed best_metric, which a resume refuses."""
+    train_translation(_sample_dev_config(tmp_path, sample_tokenizer_dir, 2, average_last=2))
+    result = train_translation(_sample_dev_config(tmp_path, sample_tokenizer_dir, 4, resume=True))
+    assert "best" not in result.evaluation and result.train.steps == 4
+
+
 def test_averaging_after_a_stop_for_time_takes_the_checkpoints_of_an_uninterrupted_run(
     tmp_path, sample_tokenizer_dir, caplog
 ):

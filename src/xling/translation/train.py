@@ -156,7 +156,9 @@ class MTTrainConfig:
 
     dev_directions: list[str] = field(default_factory=list)
     """Directions whose dev chrF++ is measured during training (`src-tgt`); empty: every corpus direction
-    out of the pivot. `dev_chrf` (their average) is what training.best_metric watches."""
+    out of the pivot. `dev_chrf` (their average) chooses the weights the run saves (its best evaluation)
+    unless training.best_metric names another metric or average_last averages checkpoints; without dev
+    sentences or with training.eval_every 0 the last step's weights are saved."""
 
     dev_max_sentences: int = 100
     """Dev sentences per direction decoded (greedy) at each evaluation."""
@@ -583,6 +585,10 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     evaluated = dev_directions(config, data)
     if evaluated and config.training.eval_every:
         evaluations["dev"] = chrf_evaluation(data, evaluated, config.dev_max_sentences, config.max_length)
+        if not config.training.best_metric and config.average_last <= 1:
+            # a run that measures dev chrF++ saves its best weights by it; set in the config, so the run
+            # records it and a resumed run chooses as this one did
+            config.training.best_metric = default_best_metric(config)
     output = Path(config.output)
     result = train(objective, batches, config.training, output, resume=config.resume,
                    restart=config.overwrite or fine_tunes_in_place(config), evaluations=evaluations,
@@ -603,6 +609,17 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     if result.is_main:
         save_translation_model(model, tokenizer, output, config, data, result, evaluation, tokenizer_path)
     return MTTrainResult(output, result, evaluation, model, data.format.family)
+
+
+def default_best_metric(config: MTTrainConfig) -> str:
+    """Return the metric a run that scores dev sentences watches when training.best_metric is unset:
+    "dev_chrf", or "" for a resumed run whose checkpoint recorded none (it began before this default, keeping
+    the last step's weights, and goes on doing so)."""
+    if config.resume and (found := list_checkpoints(Path(config.output))):
+        recorded = read_trainer_state(found[-1]).get("config")
+        if isinstance(recorded, dict) and not recorded.get("training", {}).get("best_metric", ""):
+            return ""
+    return "dev_chrf"
 
 
 def checkpoints_to_average(output: Path, config: MTTrainConfig, result: TrainResult) -> list[Path]:
