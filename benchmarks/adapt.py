@@ -89,6 +89,8 @@ class Recipe:
     dictionary: list[str] = field(default_factory=list)
     parallel: list[str] = field(default_factory=list)
     relative: str = ""
+    static: dict[str, Any] = field(default_factory=dict)
+    """The language's own [static] settings, over the shared ones (clause_pairs for Arabic)."""
 
 
 def load_recipe(path: Path) -> tuple[dict[str, Any], dict[str, Recipe]]:
@@ -167,6 +169,8 @@ def run_adaptation(
     sections = {k: shared[k] for k in ("vocabulary", "training", "static") if k in shared}
     # two threads unless the recipe says otherwise, given before the overrides: `--set training.threads=1` wins
     sections["training"] = {"threads": 2, **sections.get("training", {})}
+    if recipe.static:
+        sections["static"] = {**sections.get("static", {}), **recipe.static}
     config = load_config(AdaptConfig, None, overrides, model=base, language=lang, output=str(output), overwrite=True,
                          text=recipe.text, dictionary=recipe.dictionary, parallel=recipe.parallel,
                          relative=recipe.relative, **fields,

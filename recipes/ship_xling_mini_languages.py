@@ -110,8 +110,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             write_protect_file(Path(path), data)
     model, steps = str(base), []
     for lang in recipe["order"]:
-        fields = {**shared, **recipe["languages"][lang]}
-        sections = {k: fields.pop(k) for k in ("vocabulary", "training", "static") if k in fields}
+        own = dict(recipe["languages"][lang])
+        # a language's own section ([languages.arb.static]) adds to the shared one rather than replacing it
+        sections = {k: {**shared.get(k, {}), **own.pop(k, {})} for k in ("vocabulary", "training", "static")}
+        sections = {k: section for k, section in sections.items() if section}
+        fields = {**{k: v for k, v in shared.items() if k not in sections}, **own}
         config = load_config(AdaptConfig, None, [], model=model, language=lang, output=str(work / f"+{lang}"),
                              overwrite=True, **fields, **sections)  # fmt: skip
         print(f"adding {lang} to {model}", flush=True)

@@ -648,6 +648,26 @@ def test_held_out_texts_get_no_transliteration_example(tmp_path, sample_tokenize
     assert taught and not taught & set(dev_set.texts)
 
 
+def test_clause_pairs_are_cut_from_training_pairs_only(sample_tokenizer_dir):
+    from xling.adaptation.data import AdaptData
+    from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs
+
+    english = sample_sentences("eng")
+    # two sentences a pair: each has at least two clauses to pair
+    pairs = [(f"{a} {b}", cipher(f"{a} {b}")) for a, b in zip(english[::2], english[1::2], strict=False)]
+    data = AdaptData("kat", "eng", texts=[], lemmas=[], parallel=pairs)
+    tokenizer = Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json"))
+    plain, dev, _ = static_build_examples(data, tokenizer, 0.3, 0)
+    cut, cut_dev, _ = static_build_examples(data, tokenizer, 0.3, 0, "", "", False, ClauseSplit(8))
+    assert cut_dev.texts == dev.texts and len(dev.texts) > 20
+    held = set(dev.texts)
+    # exactly the clauses of the training pairs: none of a held-out pair's
+    clauses = [part for pivot, new in pairs if new not in held for _, part in clause_pairs(pivot, new)]
+    assert len(clauses) > 100
+    assert cut.texts == plain.texts + clauses
+    assert set(cut.kind) == {"parallel"}
+
+
 def static_build_examples(*args):
     from xling.adaptation.static import build_examples
 

@@ -53,6 +53,7 @@ from xling.adaptation.output import (
 )
 from xling.adaptation.result import AdaptResult, add_warning, listed_languages
 from xling.adaptation.words import translate_words, translations
+from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import atomic_write, write_json_atomically
@@ -264,6 +265,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         base.prompt,
         ignore=dropped,
         gloss_features=config.static.gloss_features,
+        clause_split=ClauseSplit(config.static.clause_pairs) if config.static.clause_pairs else None,
     )
     unused = {k for k, w in kind_weights(config.static.weights, train_set.counts()).items() if w == 0}
     if len(unused) < len(train_set.counts()):  # else AdaptBatches says that every kind weighs 0
@@ -460,7 +462,7 @@ def old_language_changes(
 
 def build_examples(
     data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int, prompt: str = "", ignore: str = "",
-    gloss_features: bool = False,
+    gloss_features: bool = False, clause_split: ClauseSplit | None = None,
 ) -> tuple[Examples, Examples, list[str]]:  # fmt: skip
     """Return (training examples, dev examples, the pivot texts their targets index). The dev pairs
     (`held_out_pairs`) teach nothing: neither the glosses of text sentences nor, as a text sentence, a held-out
@@ -472,6 +474,9 @@ def build_examples(
     held = held_out_pairs(data, dev_share, seed)
     held_texts = {new for new, _ in held}
     pairs: list[tuple[str, str, str]] = [(new, pivot, "parallel") for pivot, new in data.parallel]
+    if clause_split is not None:  # shorter pairs cut from the training ones, never from a held-out pair
+        pairs += [(new_clause, pivot_clause, "parallel") for pivot, new in data.parallel if (new, pivot) not in held
+                  for pivot_clause, new_clause in clause_pairs(pivot, new, clause_split)]  # fmt: skip
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
     table = translations(_train_dictionary(data, held), ignore)
     # AdaptData made in code may leave feature_words out; read_adapt_data fills it for every text
