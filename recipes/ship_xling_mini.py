@@ -72,6 +72,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return scores
 
 
+def vocabulary_note(meta: dict) -> str:
+    """Return the card's count of pieces: the recipe's tokenizer's, and those `xling adapt` and the repairs
+    added since (each language's pieces, the Traditional Chinese rows), from the model's xling.json."""
+    total = meta["vocab_size"]
+    adapted = sum(int(a.get("vocabulary", {}).get("added") or 0) for a in meta.get("adaptations", []))
+    aliases = sum(int(r.get("aliases") or 0) for r in meta.get("repairs", []))
+    if not adapted and not aliases:
+        return f"{total:,} pieces (`[tokenizer]` of the recipe)"
+    added = [f"`xling adapt`'s {len(meta['adaptations'])} languages, {adapted:,}"] if adapted else []
+    added += [f"Traditional Chinese rows, {aliases:,}"] if aliases else []
+    return (
+        f"{total - adapted - aliases:,} pieces from `[tokenizer]` of the recipe, {total:,} with those added "
+        f"since ({'; '.join(added)})"
+    )
+
+
 def repeat_note(config: dict[str, Any]) -> str:
     """Return the card's words on dictionary pairs entering more than once, or ""."""
     repeat = config.get("pairs_repeat", 1)
@@ -129,7 +145,7 @@ vectors = encoder.encode(["Where is the station?", "Wo ist der Bahnhof?"])
   the English-xx dictionaries of Glavaš et al. 2019 in `../shared/data/bli_xling_eval`:
   {", ".join(p.split("=")[0] for p in config.get("pairs", [])) or "none"}{repeat_note(config)}. Choices were made on the bundled
   everyday-sentence sample; no Tatoeba data was used for training or tuning.
-- Vocabulary: SentencePiece unigram, {meta["vocab_size"]:,} pieces (`[tokenizer]` of the recipe, with the pieces later added by `xling adapt`), smoothed
+- Vocabulary: SentencePiece unigram, {vocabulary_note(meta)}, smoothed
   language sampling (alpha 0.3), held-out John excluded.
 - Objective: bidirectional in-batch translation ranking (scale {config["scale"]}, margin {config["margin"]}),
   one language pair per batch of {config["training"]["batch_size"]}, languages drawn with alpha {config["alpha"]}.{clause_note(config)}
