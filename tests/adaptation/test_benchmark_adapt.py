@@ -66,8 +66,11 @@ def test_the_udhr_dev_figure_follows_the_data_the_adaptation_read(bench, adapted
     monkeypatch.setattr(bench, "scores", lambda model, lang, data: {"tatoeba": 1.0, "ntrex": 1.0})
     monkeypatch.setattr(bench, "old_average", lambda model, data: 1.0)
     monkeypatch.setattr(bench, "udhr_dev", lambda model, lang, data: dev_runs.append(model) or 1.0)
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "xling.json").write_text('{"languages": ["eng", "deu"]}', encoding="utf-8")
     command = ["adapt.py", "--recipe", str(recipe), "--data", str(tmp_path), "--work", str(tmp_path / "w"),
-               "--langs", "tur"]  # fmt: skip
+               "--langs", "tur", "--model", str(base)]  # fmt: skip
     monkeypatch.setattr(sys, "argv", command)
     assert bench.main() == 0 and len(dev_runs) == 2  # before and after: the recipe trains on no UDHR
     dev_runs.clear()
@@ -80,3 +83,21 @@ def test_the_udhr_dev_figure_follows_the_data_the_adaptation_read(bench, adapted
     (udhr / "tur.txt.gz").write_bytes(b"")
     assert bench.trains_on_udhr([{"kind": "text", "source": str(udhr / "tur.txt.gz")}], tmp_path)
     assert not bench.trains_on_udhr([{"kind": "dictionary", "source": "d.tsv"}], tmp_path)
+
+
+def test_a_model_that_already_lists_a_language_is_refused_naming_the_base(bench, tmp_path):
+    """The shipped xling-mini has the recipe's languages: adapt refused Turkish after the run had begun."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "xling.json").write_text('{"languages": ["eng", "tur", "arb"]}', encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"already lists tur, arb.*runs/xling-mini-languages/base"):
+        bench.check_not_listed(str(model), ["tur", "arb", "hin"])
+    bench.check_not_listed(str(model), ["hin", "tha"])
+
+
+def test_a_languages_own_static_settings_join_the_shared_ones(bench, adapted, tmp_path):
+    recipe = bench.Recipe(parallel=["udhr"], static={"clause_pairs": 8})
+    shared = {"static": {"margin": 0.2}}
+    bench.run_adaptation("base", "arb", recipe, tmp_path / "a", shared, None)
+    bench.run_adaptation("base", "tur", bench.Recipe(parallel=["udhr"]), tmp_path / "b", shared, None)
+    assert [(c.static.clause_pairs, c.static.margin) for c in adapted] == [(8, 0.2), (0, 0.2)]

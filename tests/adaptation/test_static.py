@@ -57,6 +57,8 @@ def test_made_up_language_becomes_retrievable_and_old_vectors_stay_bit_identical
     meta = json.loads((result.output / "xling.json").read_text())
     assert meta["languages"] == [*OLD_LANGUAGES, "kat"]
     assert meta["adaptations"][0]["language"] == "kat"
+    settings = meta["adaptations"][0]["settings"]  # what it ran with, on record
+    assert settings["language"] == "kat" and settings["training"]["max_steps"] == 60
     # Georgian pieces: no old language writes in them, and no old row trained
     assert meta["adaptations"][0]["old_languages"]["other_texts"] == "kept"
     assert (

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from xling.artifacts import read_metadata
+from xling.config import config_to_dict
 from xling.errors import ConfigError, DataError
 from xling.tokenization.vocabulary import language_token, load_tokenizer
 from xling.training import TrainingConfig
@@ -781,6 +782,27 @@ def test_a_run_begun_without_a_best_metric_resumes_keeping_its_last_weights(tmp_
     train_translation(_sample_dev_config(tmp_path, sample_tokenizer_dir, 2, average_last=2))
     result = train_translation(_sample_dev_config(tmp_path, sample_tokenizer_dir, 4, resume=True))
     assert "best" not in result.evaluation and result.train.steps == 4
+
+
+def test_a_best_metric_given_empty_keeps_the_last_weights(tmp_path, sample_tokenizer_dir):
+    from xling.config import load_config
+
+    given = _sample_dev_config(tmp_path, sample_tokenizer_dir, 4)
+    config = load_config(MTTrainConfig, None, ["training.best_metric="], output=given.output,
+                         tokenizer=given.tokenizer, model="tiny", dev_fraction=0.2, dev_max_sentences=2,
+                         data=config_to_dict(given.data), training=config_to_dict(given.training))  # fmt: skip
+    result = train_translation(config)
+    assert "best" not in result.evaluation and result.train.metrics  # scored, and the last step kept
+
+
+def test_a_run_begun_under_the_default_resumes_with_averaging_on(tmp_path, sample_tokenizer_dir):
+    """average_last may change on resume; the default must not turn into another best_metric then."""
+    train_translation(_sample_dev_config(tmp_path, sample_tokenizer_dir, 2))
+    result = train_translation(
+        _sample_dev_config(tmp_path, sample_tokenizer_dir, 4, resume=True, average_last=2)
+    )
+    assert result.evaluation["averaged_checkpoints"] == ["step-00000002", "step-00000004"]
+    assert result.train.best is not None and result.train.best["metric"] == "dev_chrf"
 
 
 def test_averaging_after_a_stop_for_time_takes_the_checkpoints_of_an_uninterrupted_run(

@@ -71,6 +71,9 @@ class AdaptResult:
     that segments with a new piece or uses a trained old row), and why."""
     seconds: float = 0.0
     """Wall-clock seconds of the whole adaptation."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The settings it ran with (its AdaptConfig as plain data: a language's own recipe settings, such as
+    Arabic's static.clause_pairs, are on record in the model's xling.json)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-able data."""

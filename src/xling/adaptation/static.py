@@ -313,6 +313,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         | {f"dev_{k}": v for k, v in dev_set.counts().items()},
         training=result.to_dict(), before=before, after=after, relative=data.relative,
         warnings=data.warnings, old_languages=old_languages, before_is_recall=data.seen_by_base,
+        settings=config_to_dict(config),
     )  # fmt: skip
     if result.is_main:
         adaptation.seconds = round(time.perf_counter() - started, 1)

@@ -734,6 +734,7 @@ def adapt_transformer(
                   "replay_sentences": len(replay_texts)},  # fmt: skip
         training=result.to_dict(), before=before, after=after, relative=data.relative, warnings=warnings,
         old_languages=old_language_changes(config), before_is_recall=data.seen_by_base,
+        settings=run_config,  # with the training settings the transformer used
     )  # fmt: skip
     adapt.seconds = round(time.perf_counter() - started, 1)
     if result.is_main:

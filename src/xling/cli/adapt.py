@@ -53,7 +53,11 @@ def adapt(
     ] = None,
     overwrite: Annotated[bool | None, typer.Option("--overwrite", help="Replace a finished output.")] = None,
     detect: Annotated[
-        bool, typer.Option("--check-language/--no-check-language", help="Check the text with xling-langid.")
+        bool,
+        typer.Option(
+            "--check-language/--no-check-language",
+            help="Check the text and pair files' sentences with xling-langid.",
+        ),
     ] = True,
     max_steps: MaxSteps = None,
     resume: Resume = None,

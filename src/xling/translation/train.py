@@ -30,7 +30,7 @@ import torch
 from xling.alignment.sentences.clauses import ClauseSplit
 from xling.artifacts import CT2_KIND, METADATA_FILE, TRANSLATION_KIND, read_metadata
 from xling.atomic import recorded_kind, shown_names, write_json_atomically
-from xling.config import check_int, config_to_dict
+from xling.config import check_int, config_to_dict, given_fields
 from xling.data.config import CorpusConfig
 from xling.devices import resolve_device
 from xling.errors import ConfigError, XlingError
@@ -585,10 +585,8 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     evaluated = dev_directions(config, data)
     if evaluated and config.training.eval_every:
         evaluations["dev"] = chrf_evaluation(data, evaluated, config.dev_max_sentences, config.max_length)
-        if not config.training.best_metric and config.average_last <= 1:
-            # a run that measures dev chrF++ saves its best weights by it; set in the config, so the run
-            # records it and a resumed run chooses as this one did
-            config.training.best_metric = default_best_metric(config)
+    # set in the config, so the run records it and a resumed run chooses as this one did
+    config.training.best_metric = default_best_metric(config, bool(evaluations))
     output = Path(config.output)
     result = train(objective, batches, config.training, output, resume=config.resume,
                    restart=config.overwrite or fine_tunes_in_place(config), evaluations=evaluations,
@@ -611,15 +609,24 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     return MTTrainResult(output, result, evaluation, model, data.format.family)
 
 
-def default_best_metric(config: MTTrainConfig) -> str:
-    """Return the metric a run that scores dev sentences watches when training.best_metric is unset:
-    "dev_chrf", or "" for a resumed run whose checkpoint recorded none (it began before this default, keeping
-    the last step's weights, and goes on doing so)."""
-    if config.resume and (found := list_checkpoints(Path(config.output))):
-        recorded = read_trainer_state(found[-1]).get("config")
-        if isinstance(recorded, dict) and not recorded.get("training", {}).get("best_metric", ""):
-            return ""
-    return "dev_chrf"
+def default_best_metric(config: MTTrainConfig, scores_dev: bool) -> str:
+    """Return the metric whose best evaluation chooses the saved weights: training.best_metric where the
+    recipe or `--set` gave it ("" keeps the last step's weights) or it is set; else, for a resumed run, what
+    its newest readable checkpoint recorded ("" for a run begun before this default, or one recording no
+    config); else "dev_chrf" when the run scores dev sentences and average_last does not average (a config
+    built in code cannot tell "" from unset: it gets the default too)."""
+    given = given_fields(config, "training")
+    if config.training.best_metric or (given is not None and "best_metric" in given):
+        return config.training.best_metric
+    if config.resume:
+        for checkpoint in reversed(list_checkpoints(Path(config.output))):
+            try:
+                recorded = read_trainer_state(checkpoint).get("config")
+            except UnreadableCheckpointError:  # the loop skips it too, for an older one
+                continue
+            training = recorded.get("training") if isinstance(recorded, dict) else None
+            return str(training.get("best_metric", "")) if isinstance(training, dict) else ""
+    return "dev_chrf" if scores_dev and config.average_last <= 1 else ""
 
 
 def checkpoints_to_average(output: Path, config: MTTrainConfig, result: TrainResult) -> list[Path]:
