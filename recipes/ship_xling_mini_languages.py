@@ -210,6 +210,10 @@ def languages_card(report: dict[str, Any], recipe: dict[str, Any], target: Path)
              "| language | data | new pieces | Tatoeba before | after | NTREX before | after |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for lang, step in zip(recipe["order"], report["steps"], strict=True):
         data = ", ".join(f"{s['kind']} {Path(str(s['source'])).name} ({s['items']:,})" for s in step["data"])
+        # a language's own recipe settings, as the adaptation recorded them
+        own = recipe["languages"][lang].get("static", {})
+        used = step.get("settings", {}).get("static", {})
+        data += "".join(f"; static.{key} = {used[key]}" for key in own if key in used)
         before, after = report["before"]["languages"][lang], report["after"]["languages"][lang]
         lines.append(f"| {lang} | {data} | {step['vocabulary'].get('added', 0):,} | {before['tatoeba']:.1f} | "
                      f"{after['tatoeba']:.1f} | {before['ntrex']:.1f} | {after['ntrex']:.1f} |")  # fmt: skip
