@@ -158,7 +158,8 @@ class MTTrainConfig:
     """Directions whose dev chrF++ is measured during training (`src-tgt`); empty: every corpus direction
     out of the pivot. `dev_chrf` (their average) chooses the weights the run saves (its best evaluation)
     unless training.best_metric names another metric or average_last averages checkpoints; without dev
-    sentences or with training.eval_every 0 the last step's weights are saved."""
+    sentences, with training.eval_every 0, or with training.best_metric given empty (a recipe or `--set
+    training.best_metric=`) the last step's weights are saved."""
 
     dev_max_sentences: int = 100
     """Dev sentences per direction decoded (greedy) at each evaluation."""
