@@ -23,7 +23,9 @@ def test_a_language_code_passes(code):
 @pytest.mark.parametrize(
     ("setting", "field"),
     [({"max_new": -1}, "vocabulary.max_new"), ({"learn_size": 0}, "vocabulary.learn_size"),
-     ({"scale": -5.0}, "static.scale"), ({"scale": 0}, "static.scale")],
+     ({"scale": -5.0}, "static.scale"), ({"scale": 0}, "static.scale"),
+     ({"clause_pairs": 1}, "static.clause_pairs"), ({"clause_pairs": -2}, "static.clause_pairs"),
+     ({"clause_length_ratio": 0.5}, "static.clause_length_ratio")],
 )  # fmt: skip
 def test_vocabulary_and_static_settings_are_checked_before_anything_is_read(setting, field):
     """learn_size 0 failed inside the sub-word learner (a traceback), max_new -1 only after learning, and a
@@ -31,8 +33,9 @@ def test_vocabulary_and_static_settings_are_checked_before_anything_is_read(sett
     from dataclasses import replace
 
     config = AdaptConfig(language="tur", dictionary=["dict.tsv"])
-    config.vocabulary = replace(config.vocabulary, **{k: v for k, v in setting.items() if k != "scale"})
-    config.static = replace(config.static, **{k: v for k, v in setting.items() if k == "scale"})
+    static = {k: v for k, v in setting.items() if field.startswith("static.")}
+    config.vocabulary = replace(config.vocabulary, **{k: v for k, v in setting.items() if k not in static})
+    config.static = replace(config.static, **static)
     with pytest.raises(ConfigError, match=rf"^{field}: "):
         config.validate()
 

@@ -78,6 +78,9 @@ class AdaptStaticConfig:
     are never cut. On held-out UDHR pairs (8 seeds) it helped Arabic and hurt Turkish, whose clauses come in
     another order than English's (docs/adapt.md)."""
 
+    clause_length_ratio: float = 2.0
+    """How far (as a ratio, >= 1) a clause's share of its side's length may differ from its partner's."""
+
     train_unprotected_old_rows: bool = False
     """Also train the old rows that the new language's training examples use and no protected text uses
     (old pieces such as Turkish `▁bir` or `lar`, whose rows mean what other languages made them mean), from
@@ -252,6 +255,8 @@ class AdaptConfig:
             raise ConfigError(
                 f"static.clause_pairs: {self.static.clause_pairs} must be 0 (off) or the most clauses (>= 2)"
             )
+        if self.static.clause_length_ratio < 1:
+            raise ConfigError(f"static.clause_length_ratio: {self.static.clause_length_ratio} must be >= 1")
         if not 0 <= self.transformer.replay < 1:
             raise ConfigError(f"transformer.replay: {self.transformer.replay} must be in [0, 1)")
         if self.transformer.max_length < 8:

@@ -265,7 +265,9 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         base.prompt,
         ignore=dropped,
         gloss_features=config.static.gloss_features,
-        clause_split=ClauseSplit(config.static.clause_pairs) if config.static.clause_pairs else None,
+        clause_split=ClauseSplit(config.static.clause_pairs, config.static.clause_length_ratio)
+        if config.static.clause_pairs
+        else None,
     )
     unused = {k for k, w in kind_weights(config.static.weights, train_set.counts()).items() if w == 0}
     if len(unused) < len(train_set.counts()):  # else AdaptBatches says that every kind weighs 0
