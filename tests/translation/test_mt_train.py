@@ -788,11 +788,18 @@ def test_a_best_metric_given_empty_keeps_the_last_weights(tmp_path, sample_token
     from xling.config import load_config
 
     given = _sample_dev_config(tmp_path, sample_tokenizer_dir, 4)
-    config = load_config(MTTrainConfig, None, ["training.best_metric="], output=given.output,
-                         tokenizer=given.tokenizer, model="tiny", dev_fraction=0.2, dev_max_sentences=2,
-                         data=config_to_dict(given.data), training=config_to_dict(given.training))  # fmt: skip
-    result = train_translation(config)
-    assert "best" not in result.evaluation and result.train.metrics  # scored, and the last step kept
+    # the training settings without best_metric: only the --set gives it
+    training = {k: v for k, v in config_to_dict(given.training).items() if k != "best_metric"}
+
+    def run(overrides: list[str], output: str) -> MTTrainResult:
+        config = load_config(MTTrainConfig, None, overrides, output=output, tokenizer=given.tokenizer, model="tiny",
+                             dev_fraction=0.2, dev_max_sentences=2, data=config_to_dict(given.data),
+                             training=training)  # fmt: skip
+        return train_translation(config)
+
+    kept_last = run(["training.best_metric="], str(tmp_path / "last"))
+    assert "best" not in kept_last.evaluation and kept_last.train.metrics  # scored, and the last step kept
+    assert run([], str(tmp_path / "best")).evaluation["best"]["metric"] == "dev_chrf"
 
 
 def test_a_run_begun_under_the_default_resumes_with_averaging_on(tmp_path, sample_tokenizer_dir):

@@ -623,8 +623,8 @@ def default_best_metric(config: MTTrainConfig, scores_dev: bool) -> str:
         for checkpoint in reversed(list_checkpoints(Path(config.output))):
             try:
                 recorded = read_trainer_state(checkpoint).get("config")
-            except UnreadableCheckpointError:  # the loop skips it too, for an older one
-                continue
+            except UnreadableCheckpointError:  # as the loop would, for an older one (one whose weights
+                continue  # alone are damaged is read here: a run records one best_metric throughout)
             training = recorded.get("training") if isinstance(recorded, dict) else None
             return str(training.get("best_metric", "")) if isinstance(training, dict) else ""
     return "dev_chrf" if scores_dev and config.average_last <= 1 else ""
