@@ -61,12 +61,18 @@ UDHR_ONLY = ("tha", "kat", "tam")
 BASE = Path("runs/xling-mini-languages/base")
 
 
+def ship_script():
+    """Return recipes/ship_xling_mini_languages.py as a module: the base, protected text and settings of the
+    recipe are made as the shipped model's were."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    import ship_xling_mini_languages
+
+    return ship_xling_mini_languages
+
+
 def base_from_git(folder: Path) -> Path:
     """Return `folder` holding the 60-language xling-mini (recipes/ship_xling_mini_languages.py's base)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from ship_xling_mini_languages import base_from_git as extract
-
-    return extract(folder)
+    return ship_script().base_from_git(folder)
 
 
 def check_not_listed(model: str, langs: Sequence[str]) -> None:
@@ -89,8 +95,10 @@ class Recipe:
     dictionary: list[str] = field(default_factory=list)
     parallel: list[str] = field(default_factory=list)
     relative: str = ""
+    vocabulary: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
     static: dict[str, Any] = field(default_factory=dict)
-    """The language's own [static] settings, over the shared ones (clause_pairs for Arabic)."""
+    """The language's own sections, added to the shared ones (Arabic's [languages.arb.static] clause_pairs)."""
 
 
 def load_recipe(path: Path) -> tuple[dict[str, Any], dict[str, Recipe]]:
@@ -103,9 +111,7 @@ def load_recipe(path: Path) -> tuple[dict[str, Any], dict[str, Recipe]]:
 
 def write_protect_files(shared: dict[str, Any], data: Path) -> None:
     """Write the recipe's protected-text files (John in every Bible language) when they are missing."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "recipes"))
-    from ship_xling_mini_languages import write_protect_file
-
+    write_protect_file = ship_script().write_protect_file
     for path in shared.get("vocabulary", {}).get("protect", []):
         if "protect.bible" in path:
             write_protect_file(Path(path), data)
@@ -165,16 +171,13 @@ def run_adaptation(
 ) -> dict[str, Any]:
     """Return the adaptation's figures (CPU and wall seconds, size, what AdaptResult says); `overrides` are
     `key=value` settings (`--set`) over the recipe's."""
-    fields = {k: v for k, v in shared.items() if k not in ("vocabulary", "training", "static")}
-    sections = {k: shared[k] for k in ("vocabulary", "training", "static") if k in shared}
+    own = {"vocabulary": recipe.vocabulary, "training": recipe.training, "static": recipe.static}
+    fields = ship_script().language_settings(shared, own)
     # two threads unless the recipe says otherwise, given before the overrides: `--set training.threads=1` wins
-    sections["training"] = {"threads": 2, **sections.get("training", {})}
-    if recipe.static:
-        sections["static"] = {**sections.get("static", {}), **recipe.static}
+    fields["training"] = {"threads": 2, **fields.get("training", {})}
     config = load_config(AdaptConfig, None, overrides, model=base, language=lang, output=str(output), overwrite=True,
                          text=recipe.text, dictionary=recipe.dictionary, parallel=recipe.parallel,
-                         relative=recipe.relative, **fields,
-                         **sections)  # fmt: skip
+                         relative=recipe.relative, **fields)  # fmt: skip
     if steps:
         config.training.max_steps = steps
     cpu, wall = time.process_time(), time.perf_counter()

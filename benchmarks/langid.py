@@ -200,9 +200,9 @@ def script_accuracy(
     """Return, per set and language whose corpus code names a script, how often xling's label (`labels`:
     set -> corpus code -> its answers, such as `srp_Latn`, from the accuracy pass) has that script among the
     sentences whose language it got right: {set: {code: {"right_language": n, "right_script": m,
-    "accuracy": m / n}}}. A language the
-    detector knows in one script only (its label has none: `sna`) is left out. The other contenders answer
-    with languages only, so the language figures cannot tell scripts apart."""
+    "accuracy": m / n}}}. A language the detector knows in one script only (its label has none: `sna`) is
+    left out. The other contenders answer with languages only, so the language figures cannot tell scripts
+    apart."""
     out: dict[str, Any] = {}
     for name, languages in sets.items():
         for language in languages:

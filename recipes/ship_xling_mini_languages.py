@@ -53,6 +53,19 @@ def base_from_git(folder: Path) -> Path:
     return folder
 
 
+SECTIONS = ("vocabulary", "training", "static")
+
+
+def language_settings(shared: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """Return one language's AdaptConfig fields: the recipe's shared [adapt] settings with the language's own
+    over them, where a section of its own ([languages.arb.static]) adds to the shared one, not replaces it."""
+    fields = {k: v for k, v in {**shared, **own}.items() if k not in SECTIONS}
+    for name in SECTIONS:
+        if section := {**shared.get(name, {}), **own.get(name, {})}:
+            fields[name] = section
+    return fields
+
+
 def write_protect_file(path: Path, data: Path, per_language: int = 300) -> None:
     """Write the first `per_language` verses of John of every Bible language into `path` (once)."""
     from xling.data.sources import book_verses
@@ -110,13 +123,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             write_protect_file(Path(path), data)
     model, steps = str(base), []
     for lang in recipe["order"]:
-        own = dict(recipe["languages"][lang])
-        # a language's own section ([languages.arb.static]) adds to the shared one rather than replacing it
-        sections = {k: {**shared.get(k, {}), **own.pop(k, {})} for k in ("vocabulary", "training", "static")}
-        sections = {k: section for k, section in sections.items() if section}
-        fields = {**{k: v for k, v in shared.items() if k not in sections}, **own}
+        fields = language_settings(shared, recipe["languages"][lang])
         config = load_config(AdaptConfig, None, [], model=model, language=lang, output=str(work / f"+{lang}"),
-                             overwrite=True, **fields, **sections)  # fmt: skip
+                             overwrite=True, **fields)  # fmt: skip
         print(f"adding {lang} to {model}", flush=True)
         result = adapt(config)
         steps.append(result.to_dict())

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xling.alignment.sentences.clauses import clause_split
 from xling.data.languages import special_code_meaning
 from xling.errors import ConfigError
 from xling.training import TrainingConfig
@@ -251,12 +252,7 @@ class AdaptConfig:
             raise ConfigError(f"static.weights: unknown kinds {sorted(unknown)} (known: {', '.join(KINDS)})")
         if any(w < 0 for w in self.static.weights.values()):
             raise ConfigError("static.weights: shares must be 0 or more")
-        if self.static.clause_pairs == 1 or self.static.clause_pairs < 0:
-            raise ConfigError(
-                f"static.clause_pairs: {self.static.clause_pairs} must be 0 (off) or the most clauses (>= 2)"
-            )
-        if self.static.clause_length_ratio < 1:
-            raise ConfigError(f"static.clause_length_ratio: {self.static.clause_length_ratio} must be >= 1")
+        clause_split(self.static.clause_pairs, self.static.clause_length_ratio, "static.")
         if not 0 <= self.transformer.replay < 1:
             raise ConfigError(f"transformer.replay: {self.transformer.replay} must be in [0, 1)")
         if self.transformer.max_length < 8:

@@ -53,7 +53,7 @@ from xling.adaptation.output import (
 )
 from xling.adaptation.result import AdaptResult, add_warning, listed_languages
 from xling.adaptation.words import translate_words, translations
-from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs
+from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs, clause_split
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.atomic import atomic_write, write_json_atomically
@@ -265,9 +265,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         base.prompt,
         ignore=dropped,
         gloss_features=config.static.gloss_features,
-        clause_split=ClauseSplit(config.static.clause_pairs, config.static.clause_length_ratio)
-        if config.static.clause_pairs
-        else None,
+        clause_split=clause_split(config.static.clause_pairs, config.static.clause_length_ratio, "static."),
     )
     unused = {k for k, w in kind_weights(config.static.weights, train_set.counts()).items() if w == 0}
     if len(unused) < len(train_set.counts()):  # else AdaptBatches says that every kind weighs 0

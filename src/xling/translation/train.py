@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from xling.alignment.sentences.clauses import ClauseSplit
+from xling.alignment.sentences.clauses import clause_split
 from xling.artifacts import CT2_KIND, METADATA_FILE, TRANSLATION_KIND, read_metadata
 from xling.atomic import recorded_kind, shown_names, write_json_atomically
 from xling.config import check_int, config_to_dict, given_fields
@@ -201,10 +201,7 @@ class MTTrainConfig:
         if self.temperature <= 0:
             raise ConfigError(f"temperature: {self.temperature} must be above 0")
         check_int("length_groups", self.length_groups, 1)
-        if self.clause_pairs == 1 or self.clause_pairs < 0:
-            raise ConfigError(f"clause_pairs: {self.clause_pairs} must be 0 (off) or the most clauses (>= 2)")
-        if self.clause_length_ratio < 1:
-            raise ConfigError(f"clause_length_ratio: {self.clause_length_ratio} must be >= 1")
+        clause_split(self.clause_pairs, self.clause_length_ratio)
         if self.attention not in ATTENTION_CHOICES:
             raise ConfigError(f"attention: {self.attention!r} must be one of {', '.join(ATTENTION_CHOICES)}")
         if self.init_encoder and is_model_folder(self.model):
@@ -559,9 +556,7 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
         max_length=config.max_length,
         skip_bad=config.data.skip_bad,
         sequence_format=family_format(config, tokenizer),
-        clause_split=ClauseSplit(config.clause_pairs, config.clause_length_ratio)
-        if config.clause_pairs
-        else None,
+        clause_split=clause_split(config.clause_pairs, config.clause_length_ratio),
     )
     logger.info("%d directions, %d training pairs (read in %.0f s)", len(data.directions),
                 sum(data.counts().values()), time.perf_counter() - started)  # fmt: skip

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs
+from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs, clause_split
 from xling.alignment.sentences.data import (
     PairBatches,
     PairSampling,
@@ -239,10 +239,7 @@ class AlignConfig:
             raise ConfigError(f"xx_yy_ratio: {self.xx_yy_ratio} must be in [0, 1]")
         if self.pairs_repeat < 1:
             raise ConfigError(f"pairs_repeat: {self.pairs_repeat} must be >= 1")
-        if self.clause_pairs == 1 or self.clause_pairs < 0:
-            raise ConfigError(f"clause_pairs: {self.clause_pairs} must be 0 (off) or the most clauses (>= 2)")
-        if self.clause_length_ratio < 1:
-            raise ConfigError(f"clause_length_ratio: {self.clause_length_ratio} must be >= 1")
+        clause_split(self.clause_pairs, self.clause_length_ratio)
         if self.save_dtype not in SAVE_DTYPES:
             raise ConfigError(f"save_dtype: {self.save_dtype!r} must be one of {', '.join(SAVE_DTYPES)}")
 
@@ -588,8 +585,7 @@ def align_sentences(config: AlignConfig) -> AlignResult:
         corpus, langs, student.token_ids, keep=keep, keep_texts=embedded,
         progress=lambda lang: logger.debug("reading and tokenizing the corpus: %s", lang),
     )  # fmt: skip
-    if config.clause_pairs:
-        split = ClauseSplit(config.clause_pairs, config.clause_length_ratio)
+    if split := clause_split(config.clause_pairs, config.clause_length_ratio):
         added = add_clause_pairs(bank, corpus, langs, keep, student.token_ids, split)
         logger.info("%s clause pairs cut from the %s-xx units", f"{added:,}", langs[0])
     for spec in config.pairs:

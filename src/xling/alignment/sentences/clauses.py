@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from xling.errors import ConfigError
+
 # after one of these a clause ends: Latin, CJK full-width, Arabic, Devanagari, Armenian, Ethiopic, Greek
 CLAUSE_END = ",;:.!?，；：。！？、،؛؟।॥։՝።፣፤·"
 # not before a digit: 3.5, 10,000 and 3:16 stay whole
@@ -24,6 +26,16 @@ class ClauseSplit:
 
     max_clauses: int = 8
     length_ratio: float = 2.0
+
+
+def clause_split(clause_pairs: int, length_ratio: float, prefix: str = "") -> ClauseSplit | None:
+    """Return the ClauseSplit of a command's `clause_pairs` / `clause_length_ratio` settings, None when off
+    (0); a ConfigError naming the field (under `prefix`, e.g. "static.") for a bad value."""
+    if clause_pairs == 1 or clause_pairs < 0:
+        raise ConfigError(f"{prefix}clause_pairs: {clause_pairs} must be 0 (off) or the most clauses (>= 2)")
+    if length_ratio < 1:
+        raise ConfigError(f"{prefix}clause_length_ratio: {length_ratio} must be >= 1")
+    return ClauseSplit(clause_pairs, length_ratio) if clause_pairs else None
 
 
 def split_clauses(text: str) -> list[str]:

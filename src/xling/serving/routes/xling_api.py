@@ -52,9 +52,13 @@ def _given_codes(value: str | list[str] | None, field: str, examples: str) -> li
 def _codes(value: str | list[str] | None, field: str) -> tuple[str, ...] | None:
     """Return ISO 639-3 codes of a language filter (a code, a comma-separated string or a list); 400 naming
     the field for a code that is not one."""
+    return _iso_codes(_given_codes(value, field, "de or deu"), field)
+
+
+def _iso_codes(codes: list[str] | None, field: str) -> tuple[str, ...] | None:
+    """Return the ISO 639-3 codes of codes as given (None: None); 400 naming the field for one that is none."""
     from xling.data.languages import normalize_language
 
-    codes = _given_codes(value, field, "de or deu")
     try:
         return None if codes is None else tuple(normalize_language(code, where=field) for code in codes)
     except LanguageCodeError as error:
@@ -67,10 +71,11 @@ def _search_codes(value: str | list[str] | None, field: str) -> tuple[str, ...] 
     language without them: `sr-Latn` would match Cyrillic documents)."""
     from xling.retrieval.index import filter_languages
 
-    codes = _codes(value, field)
-    if codes is not None:
+    given = _given_codes(value, field, "de or deu")
+    codes = _iso_codes(given, field)
+    if given is not None:
         try:
-            filter_languages(_given_codes(value, field, "de or deu"))
+            filter_languages(given)
         except XlingError as error:
             raise ApiError(400, f"{field}: {error}", field) from None
     return codes
