@@ -184,6 +184,12 @@ def test_translate_html_keeps_tags_and_leaves_untranslatable_text(client):
           (" c", True)]),
         ("tail </> end", [("tail ", True), ("</>", False), (" end", True)]),
         ("<br/><hr>", [("<br/><hr>", False)]),
+        # unterminated markup at the end stays markup (html.parser hands it over as text: it was translated)
+        ("<p>Hello</p><!-- do not translate", [("<p>", False), ("Hello", True), ("</p><!-- do not translate", False)]),
+        ('Hello <a href="x', [("Hello ", True), ('<a href="x', False)]),
+        ("line\n<p>a\nb</p> c </b", [("line\n", True), ("<p>", False), ("a\nb", True), ("</p>", False), (" c ", True),
+                                    ("</b", False)]),
+        ("a < b and 1 <2 <", [("a < b and 1 <2 <", True)]),  # no tag opens here: text
     ],
 )  # fmt: skip
 def test_html_is_split_into_markup_kept_verbatim_and_text(markup, pieces):
@@ -259,6 +265,18 @@ def test_search_across_languages_with_a_filter(client):
     # each document's language without them (sr-Latn matched Cyrillic documents)
     scripted = client.post("/v1/search", json={"query": "lovely", "lang": ["de", "sr-Latn"]})
     assert scripted.status_code == 400 and "sr-Latn" in scripted.json()["error"]
+    # the message names the API's fields, not the command line's
+    assert scripted.json()["error"].startswith("lang[1]: 'sr-Latn' names a script"), scripted.text
+    assert "(detected_lang sr-Latn)" in scripted.json()["error"] and "--lang" not in scripted.json()["error"]
+    # a filter's codes are parsed on the event loop: a repeated code counts once, and there is a cap
+    repeated = client.post("/v1/search", json={"query": "lovely", "lang": ["de"] * 5000, "k": 2})
+    assert repeated.status_code == 200 and {h["language"] for h in repeated.json()["hits"]} == {"deu"}
+    letters = "abcdefghijk"
+    many = [a + b + c for a in letters for b in letters for c in letters[:9]]  # 1,089 distinct codes
+    for field in ("lang", "detected_lang"):
+        too_many = client.post("/v1/search", json={"query": "lovely", field: many})
+        assert too_many.status_code == 400 and too_many.json()["field"] == field, too_many.text
+        assert "1,089 language codes; a filter takes up to 1,000" in too_many.json()["error"]
 
 
 def test_search_filters_on_the_detected_language_where_the_index_stores_it(make_config, models, tmp_path):
@@ -349,7 +367,7 @@ def test_models_health_docs_and_metrics(client):
     assert roles["bot"]["state"] == "not configured"
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["models"]["classifier"]["loaded"]
-    for path in ("/health", "/"):  # load balancers probe with HEAD
+    for path in ("/health", "/", "/v1/models", "/info", "/languages", "/metrics"):  # probes use HEAD
         head = client.head(path)
         assert head.status_code == 200 and head.content == b"", path
     schema = client.get("/openapi.json").json()

@@ -1644,18 +1644,24 @@ def _language_list(languages: str | Sequence[str], count: int | None) -> list[st
     return codes
 
 
-def filter_languages(languages: str | Sequence[str]) -> list[str]:
+def filter_languages(languages: str | Sequence[str], field: str = "", detected_field: str = "") -> list[str]:
     """Return the canonical codes of a given-language search filter (`languages=`, `--lang`).
 
     The index keeps each document's given language without script or region (a line given as `sr-Latn`,
     or detected as `srp_Cyrl` with `--lang auto`, is stored as `srp`), so such a filter would match every
     script: a code naming a script, or a region or variant, is an XlingError that points to the detected
-    filter (`detected=`, `--detected-lang`), which keeps the detector's script.
+    filter (`detected=`, `--detected-lang`), which keeps the detector's script. `field` and `detected_field`
+    name the two filters in its messages where they are called otherwise (the HTTP API's `lang`,
+    `detected_lang`).
     """
     items = [languages] if isinstance(languages, str) else list(languages)
+    given, detected = field or "languages=, --lang", detected_field or "detected=, --detected-lang"
     codes: list[str] = []
     for position, item in enumerate(items):
-        where = "language filter" if isinstance(languages, str) else f"language filter {position}"
+        if field:
+            where = field if isinstance(languages, str) else f"{field}[{position}]"
+        else:
+            where = "language filter" if isinstance(languages, str) else f"language filter {position}"
         code = normalize_language(item, where=where)
         subtags = _SUBTAG_RE.split(item.strip())
         # an extended language subtag names the language itself (zh-yue: yue), not a script or region
@@ -1666,9 +1672,9 @@ def filter_languages(languages: str | Sequence[str]) -> list[str]:
         script = parse_label(item).script
         if script is not None:
             raise XlingError(
-                f"{where}: {item!r} names a script ({script}); the language filter (languages=, --lang) "
+                f"{where}: {item!r} names a script ({script}); the language filter ({given}) "
                 "matches the language each document was given, kept without its script: filter on the "
-                f"detected language and script instead (detected=, --detected-lang {item})"
+                f"detected language and script instead ({detected} {item})"
             )
         raise XlingError(
             f"{where}: {item!r} names a region or variant ({'-'.join(extra)}), which the index does not "

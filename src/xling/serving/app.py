@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -52,6 +53,8 @@ DOCS_STATIC = "/static/docs"
 _KINDS = {400: "bad_request", 401: "auth", 404: "not_found", 413: "too_large", 422: "validation",
           429: "rate_limit", 503: "model_unavailable"}  # fmt: skip
 LIBRETRANSLATE_PATHS = frozenset({"/translate", "/detect", "/languages"})
+QUERY_PATHS = frozenset({"/translate", "/detect"})
+"""The routes that read query-string parameters (LibreTranslate's take their fields there too)."""
 BAD_REQUEST_PATHS = LIBRETRANSLATE_PATHS | OPENAI_PATHS
 """Routes whose clients expect 400, not 422, for an invalid request (OpenAI's SDKs raise BadRequestError)."""
 
@@ -82,15 +85,18 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     app.state.xling = state
     routers = (embeddings.router, libretranslate.router, xling_api.router, system.router)
     for router in routers:
+        _add_head_routes(router)
         app.include_router(router)
     _add_error_handlers(app, state.metrics)
     static_paths = _add_web_page(app)
+    _add_head_routes(app)
     app.add_middleware(
         GuardMiddleware,
         limits=config.limits,
         metrics=state.metrics,
         open_paths=static_paths,
         bad_request_paths=BAD_REQUEST_PATHS,
+        query_paths=QUERY_PATHS,
     )
     if config.cors_origins:
         app.add_middleware(JsonCorsMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
@@ -160,6 +166,20 @@ def _route_paths(app: FastAPI, routers: tuple[Any, ...]) -> frozenset[str]:
     """Return the paths of the app's routes (the metrics' endpoint labels)."""
     routes = [*app.routes, *(route for router in routers for route in router.routes)]
     return frozenset(str(getattr(route, "path", "")) for route in routes) - {""}
+
+
+def _add_head_routes(routes: FastAPI | APIRouter) -> None:
+    """Return nothing after giving each GET route of an app or router without HEAD a HEAD twin (RFC 9110:
+    HEAD wherever GET is; probes use it), left out of the schema, which lists each operation once. A router
+    that has its twins already (from an app made before) is left as it is."""
+    with_head = {
+        route.path for route in routes.routes if isinstance(route, APIRoute) and "HEAD" in route.methods
+    }
+    for route in list(routes.routes):
+        if isinstance(route, APIRoute) and "GET" in route.methods and route.path not in with_head:
+            routes.add_api_route(route.path, route.endpoint, methods=["HEAD"], include_in_schema=False,
+                                 response_model=route.response_model, response_class=route.response_class)  # fmt: skip
+            with_head.add(route.path)
 
 
 def _add_web_page(app: FastAPI) -> frozenset[str]:

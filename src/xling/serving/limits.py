@@ -21,6 +21,7 @@ import math
 import re
 import threading
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -28,7 +29,7 @@ from urllib.parse import parse_qs, unquote_to_bytes
 
 from xling.serving.config import LimitsConfig
 from xling.serving.errors import ApiError, error_body, json_bytes
-from xling.serving.forms import FORM_TYPES, form_fields, media_type
+from xling.serving.forms import FORM_TYPES, FormError, form_fields, media_type
 from xling.serving.metrics import Metrics
 
 Scope = MutableMapping[str, Any]
@@ -88,10 +89,13 @@ class GuardMiddleware:
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], limits: LimitsConfig,
                  metrics: Metrics | None = None, open_paths: frozenset[str] = frozenset(),
-                 bad_request_paths: frozenset[str] = frozenset()):  # fmt: skip
+                 bad_request_paths: frozenset[str] = frozenset(),
+                 query_paths: frozenset[str] | None = None):  # fmt: skip
         self.app = app
         self.open_paths = open_paths
         self.bad_request_paths = bad_request_paths  # routes answering 400, not 422, for invalid text
+        # routes that read the query string (None: every route), whose percent-encoded values must be UTF-8
+        self.query_paths = query_paths
         self.limits = limits
         self.metrics = metrics
         self.keys = [key.encode() for key in limits.api_keys]
@@ -128,9 +132,13 @@ class GuardMiddleware:
         if not is_open(path, method, self.open_paths):
             key = _bearer(headers.get("authorization"))
             if self.keys and not key:  # only a server with keys looks for LibreTranslate's api_key field
-                key = _body_key(headers.get("content-type", ""), body) or _query_key(
-                    scope.get("query_string", b"")
-                )
+                try:
+                    key = _body_key(headers.get("content-type", ""), body, form_parts(self.limits))
+                except FormError as error:  # too many parts to look for the key in: the route would refuse it
+                    await self._refuse(scope, send, ApiError(error.status, f"Invalid form: {error}", "body",
+                                                             code="payload_too_large"))  # fmt: skip
+                    return
+                key = key or _query_key(scope.get("query_string", b""))
             client = scope.get("client") or ("unknown", 0)
             if self.keys and not self._known(key):
                 # a wrong or missing key spends its address's tokens: guessing keys is rate-limited as well
@@ -144,9 +152,10 @@ class GuardMiddleware:
             if await self._limited(scope, send, f"key:{key}" if key and self.keys else f"client:{client[0]}"):
                 return
         status = 400 if path in self.bad_request_paths else 422
-        problem = _query_not_utf8(scope.get("query_string", b""), status) or _lone_surrogate(
-            headers.get("content-type", ""), body, status
-        )
+        reads_query = self.query_paths is None or path in self.query_paths
+        problem = (
+            reads_query and _query_not_utf8(scope.get("query_string", b""), status)
+        ) or _lone_surrogate(headers.get("content-type", ""), body, status)
         if problem is not None:
             await self._refuse(scope, send, problem)
             return
@@ -239,9 +248,17 @@ def _bearer(header: str | None) -> str | None:
     return token.strip() or None
 
 
-def _body_key(content_type: str, body: bytes) -> str | None:
+def form_parts(limits: LimitsConfig) -> int:
+    """Return the most parts a multipart form may have: `max_texts` texts and LibreTranslate's other fields
+    (source, target, format, alternatives, api_key), with room to spare."""
+    return limits.max_texts + 16
+
+
+def _body_key(content_type: str, body: bytes, max_parts: int | None = None) -> str | None:
     """Return LibreTranslate's `api_key` field from a JSON or form body (None when there is none); the media
-    type is read as the LibreTranslate routes read it (any case; no Content-Type is a form)."""
+    type is read as the LibreTranslate routes read it (any case; no Content-Type is a form). A form is read
+    leniently (`form_fields(strict=False)`): a key sent beside a field the route will refuse is still found,
+    so the route says what is wrong rather than asking for a key."""
     if not body:
         return None
     kind = media_type(content_type)
@@ -250,13 +267,17 @@ def _body_key(content_type: str, body: bytes) -> str | None:
             data = json.loads(body)
             key = data.get("api_key") if isinstance(data, dict) else None
         elif kind in (*FORM_TYPES, ""):
-            key = form_fields(content_type, body).get("api_key", [None])[0]
+            key = form_fields(content_type, body, max_parts, strict=False).get("api_key", [None])[0]
         else:
             return None
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except FormError as error:
+        if error.status == 413:
+            raise
         return (
             None  # a malformed body: the route says so (after the key check has refused it, if keys are on)
         )
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
     return key if isinstance(key, str) and key else None
 
 
@@ -359,8 +380,9 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
         name = f"{field}[{i}]" if batch else field
         if not isinstance(text, str):
             raise ApiError(status, f"{name}: expected a string, got {type(text).__name__}", name)
-        if not text.strip():
-            raise ApiError(status, f"{name}: the text is empty", name)
+        if _blank(text):
+            raise ApiError(status, f"{name}: the text is empty (no character but spaces and invisible format "
+                                   "characters such as U+200B)", name)  # fmt: skip
         try:  # a lone surrogate the body check cannot see (a JSON body in UTF-16, a form part's charset)
             text.encode("utf-8")
         except UnicodeEncodeError:
@@ -371,8 +393,14 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
                 raise ApiError(413, f"{name}: {len(text):,} characters; this server accepts up to "
                                     f"{limits.max_chars:,} per text", name, code="text_too_long")  # fmt: skip
             text = text[: limits.max_chars]
-            if not text.strip():  # only spaces before the cut: nothing left to read
+            if _blank(text):  # only spaces before the cut: nothing left to read
                 raise ApiError(status, f"{name}: the text is empty in its first {limits.max_chars:,} characters, "
                                        "where this server cuts texts", name)  # fmt: skip
         checked.append(text)
     return checked, batch
+
+
+def _blank(text: str) -> bool:
+    """Return True for a text of spaces and invisible format characters alone (U+200B, U+FEFF, U+200D: the
+    models read nothing there, and an encoder gave a zero vector for it)."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from html.parser import HTMLParser
 from typing import Any
 
@@ -24,7 +25,7 @@ from xling.errors import XlingError
 from xling.serving.errors import ApiError
 from xling.serving.forms import FORM_TYPES, FormError, form_fields, media_type
 from xling.serving.languages import client_code, display_name
-from xling.serving.limits import request_texts, unencodable
+from xling.serving.limits import form_parts, request_texts, unencodable
 from xling.serving.services import (
     DetectItem,
     ServerState,
@@ -97,9 +98,10 @@ async def _body_params(request: Request) -> dict[str, Any]:
         return {**params, **data}
     if content_type in (*FORM_TYPES, ""):
         try:
-            form = form_fields(request.headers.get("content-type", ""), body)
+            form = form_fields(request.headers.get("content-type", ""), body,
+                               form_parts(_state(request).config.limits))  # fmt: skip
         except FormError as error:
-            raise ApiError(400, f"Invalid form: {error}", error.field or "body") from None
+            raise ApiError(error.status, f"Invalid form: {error}", error.field or "body") from None
         # a field given several times (q=a&q=b) is a list, as a batch of texts
         return {**params, **{key: values if len(values) > 1 else values[0] for key, values in form.items()}}
     raise ApiError(415, f"unsupported content type {content_type!r}: send application/json, "
@@ -145,7 +147,13 @@ async def translate(request: Request) -> dict[str, Any]:
     texts, batch = _texts(params, state, may_cut=False)
     source = _language(params, "source")
     target = _language(params, "target")
-    text_format = params.get("format") or "text"
+    text_format = params.get("format")
+    if text_format is None or text_format == "":
+        text_format = "text"
+    if not isinstance(text_format, str):  # 0, false, [] were taken for "text"
+        raise ApiError(
+            400, f"format must be one of {', '.join(FORMATS)}, not {json.dumps(text_format)}", "format"
+        )
     if text_format not in FORMATS:
         raise ApiError(400, f"{text_format!r} format is not supported", "format")
     translator = await state.model("translator")
@@ -330,10 +338,18 @@ def _html_pieces(text: str, field: str = "q") -> list[tuple[str, bool]]:
     splitter = _HtmlSplitter()
     try:
         splitter.feed(text)
+        # what feed() left unread is the tail close() hands over as text: where it holds an unterminated
+        # construct (`<!-- note`, `<a href="x`, `</b`), that construct on is markup, kept as sent
+        tail = len(text) - len(splitter.rawdata)
+        unterminated = _CONSTRUCT_START.search(text, tail)
         splitter.close()
     except AssertionError as error:  # html.parser's way of refusing a marked section it cannot scan
         raise ApiError(400, f"{field}: HTML that cannot be parsed ({error}); send it with format text",
                        field) from None  # fmt: skip
+    if unterminated is not None:
+        splitter.constructs = [construct for construct in splitter.constructs
+                               if _offset(text, construct[0]) < unterminated.start()]  # fmt: skip
+        splitter.constructs.append((_position(text, unterminated.start()), False, 0, False))
     line_starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
     starts = [line_starts[line - 1] + column for (line, column), *_ in splitter.constructs]
     pieces: list[tuple[str, bool]] = [(text[: starts[0]], False)] if starts else [(text, False)]
@@ -347,6 +363,26 @@ def _html_pieces(text: str, field: str = "q") -> list[tuple[str, bool]]:
         # what the parser skipped without a word (an empty end tag `</>`) stays as markup
         pieces += [(source[:length], True), (source[length:], False)]
     return _merged(pieces)
+
+
+_CONSTRUCT_START = re.compile(r"<[A-Za-z/!?]")
+"""What opens a tag, an end tag, a comment, a declaration or a processing instruction (html.parser's view;
+`a < b` is text)."""
+
+
+def _offset(text: str, position: tuple[int, int]) -> int:
+    """Return the index in `text` of a (line, column) position as html.parser gives it (lines from 1)."""
+    line, column = position
+    start = 0
+    for _ in range(line - 1):
+        start = text.index("\n", start) + 1
+    return start + column
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """Return the (line, column) of an index in `text`, as html.parser counts them."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start
 
 
 def _merged(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]:

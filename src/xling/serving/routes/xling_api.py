@@ -33,6 +33,9 @@ from xling.serving.services import (
 
 router = APIRouter(tags=["xling"])
 
+MAX_FILTER_CODES = 1000
+"""The most distinct codes a language filter may name (ISO 639-3 has ~8,000; the detector knows ~370)."""
+
 
 def _state(request: Request) -> ServerState:
     return request.app.state.xling
@@ -46,6 +49,10 @@ def _given_codes(value: str | list[str] | None, field: str, examples: str) -> li
     codes = [c.strip() for c in value.split(",")] if isinstance(value, str) else list(value)
     if not codes or any(not code for code in codes):
         raise ApiError(400, f"{field}: give language codes such as {examples}", field)
+    codes = list(dict.fromkeys(codes))  # each is parsed on the event loop: a repeated code once
+    if len(codes) > MAX_FILTER_CODES:
+        raise ApiError(400, f"{field}: {len(codes):,} language codes; a filter takes up to {MAX_FILTER_CODES:,}",
+                       field)  # fmt: skip
     return codes
 
 
@@ -75,9 +82,9 @@ def _search_codes(value: str | list[str] | None, field: str) -> tuple[str, ...] 
     codes = _iso_codes(given, field)
     if given is not None:
         try:
-            filter_languages(given)
+            filter_languages(given, field, "detected_lang")
         except XlingError as error:
-            raise ApiError(400, f"{field}: {error}", field) from None
+            raise ApiError(400, str(error), field) from None
     return codes
 
 
