@@ -8,7 +8,7 @@ from tokenizers import Tokenizer
 
 from xling.adaptation.data import AdaptData
 from xling.adaptation.static import build_examples
-from xling.adaptation.words import WORD, feature_words, translate_words, translations
+from xling.adaptation.words import WORD, feature_words, translate_words, translations, with_lemma_keys
 
 GUJARATI = [("water", "પાણી"), ("cold", "ઠંડું"), ("is", "છે"), ("house", "ઘર"), ("big", "મોટું")]
 
@@ -49,6 +49,32 @@ def test_dictionary_words_and_text_are_looked_up_without_the_marks_the_tokenizer
     )
     # without `ignore`, a vocalised word is another word
     assert translate_words("كتاب", None, translations([("book", f"ك{kasra}تاب")]))[1] == 0
+
+
+def test_a_root_lemma_is_glossed_as_the_dictionary_word_it_starts_with_an_ending_given():
+    """UD Turkish-IMST's verb lemmas are roots (`gel`), the dictionary's verbs infinitives (`gelmek`)."""
+    table = translations([("come", "gelmek"), ("read", "okumak"), ("book", "kitap"), ("reading", "okuma")])
+    lemmas = [("geldi", "gel"), ("okudum", "oku"), ("kitabı", "kitap")]
+    assert translate_words("geldi okudum kitabı", lemmas, table) == ("book", 1, 3)
+    extended = with_lemma_keys(table, [lemma for _, lemma in lemmas], ["mak", "mek"])
+    assert translate_words("geldi okudum kitabı", lemmas, extended) == ("come read book", 3, 3)
+    # the first ending in the order given that makes a dictionary word wins; a word already there stays
+    assert with_lemma_keys(table, ["oku"], ["ma", "mak"])["oku"] == ["reading"]
+    assert with_lemma_keys(table, ["kitap"], ["mak"])["kitap"] == ["book"]
+    assert "yap" not in with_lemma_keys(table, ["yap"], ["mak", "mek"])
+    assert with_lemma_keys(table, ["Gel"], ["mek"])["gel"] == ["come"]  # looked up as text words are
+
+
+def test_lemma_endings_reach_the_glosses_of_the_training_examples(sample_tokenizer_dir):
+    texts = ["geldi kitap", "okudum kitap"] * 4
+    lemmas = [[("geldi", "gel"), ("kitap", "kitap")], [("okudum", "oku"), ("kitap", "kitap")]] * 4
+    dictionary = [("come", "gelmek"), ("read", "okumak"), ("book", "kitap")]
+    data = AdaptData("tur", "eng", texts=texts, lemmas=lemmas, dictionary=dictionary)
+    tokenizer = Tokenizer.from_file(str(sample_tokenizer_dir / "tokenizer.json"))
+    _, _, plain = build_examples(data, tokenizer, 0.0, 0)
+    _, _, ended = build_examples(data, tokenizer, 0.0, 0, lemma_endings=["mak", "mek"])
+    assert "book" in plain and "come book" not in plain
+    assert {"come book", "read book"} <= set(ended)
 
 
 def _sentence(*words: tuple[str, str, str, str]) -> tuple[list[str], ...]:

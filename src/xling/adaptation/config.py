@@ -72,6 +72,11 @@ class AdaptStaticConfig:
     `bilmiyorum` -> `know not I`), for an English pivot (xling.adaptation.words.feature_words; chosen on
     Turkish dev pairs). A run recorded before this setting existed glossed none (`recorded_defaults`)."""
 
+    lemma_endings: list[str] = field(default_factory=list)
+    """Endings that make a text's lemma a dictionary word: a CoNLL-U lemma the dictionary lacks is glossed as
+    lemma + the first of these that gives one of its words (Turkish `["mak", "mek"]`: UD Turkish-IMST's verb
+    lemmas are roots, `gel`, the dictionary's verbs infinitives, `gelmek`). Empty: lemmas as written."""
+
     clause_pairs: int = 0
     """Also train on the clause pairs cut from the training sentence pairs, as more sentence pairs
     (xling.alignment.sentences.clauses: both sides cut after clause punctuation, paired in order where the

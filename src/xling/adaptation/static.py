@@ -52,7 +52,7 @@ from xling.adaptation.output import (
     write_run_record,
 )
 from xling.adaptation.result import AdaptResult, add_warning, listed_languages
-from xling.adaptation.words import translate_words, translations
+from xling.adaptation.words import translate_words, translations, with_lemma_keys
 from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs, clause_split
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
@@ -265,6 +265,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         base.prompt,
         ignore=dropped,
         gloss_features=config.static.gloss_features,
+        lemma_endings=config.static.lemma_endings,
         clause_split=clause_split(config.static.clause_pairs, config.static.clause_length_ratio, "static."),
     )
     unused = {k for k, w in kind_weights(config.static.weights, train_set.counts()).items() if w == 0}
@@ -463,14 +464,15 @@ def old_language_changes(
 
 def build_examples(
     data: AdaptData, tokenizer: Tokenizer, dev_share: float, seed: int, prompt: str = "", ignore: str = "",
-    gloss_features: bool = False, clause_split: ClauseSplit | None = None,
+    gloss_features: bool = False, clause_split: ClauseSplit | None = None, lemma_endings: Sequence[str] = (),
 ) -> tuple[Examples, Examples, list[str]]:  # fmt: skip
     """Return (training examples, dev examples, the pivot texts their targets index). The dev pairs
     (`held_out_pairs`) teach nothing: neither the glosses of text sentences nor, as a text sentence, a held-out
     sentence itself. `prompt` (the model's default prompt) goes before each new text, as the model reads it;
     words are glossed without the characters of `ignore` (the marks `tokenizer` drops), and with
     `gloss_features` a CoNLL-U sentence's gloss also says what its words' features say (AdaptData
-    .feature_words)."""
+    .feature_words); a lemma the dictionary lacks is looked up with each of `lemma_endings` added
+    (`with_lemma_keys`)."""
     pivots: dict[str, int] = {}
     held = held_out_pairs(data, dev_share, seed)
     held_texts = {new for new, _ in held}
@@ -480,6 +482,9 @@ def build_examples(
                   for pivot_clause, new_clause in clause_pairs(pivot, new, clause_split)]  # fmt: skip
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
     table = translations(_train_dictionary(data, held), ignore)
+    if lemma_endings:
+        table = with_lemma_keys(table, (lemma for lemmas in data.lemmas for _, lemma in lemmas or []),
+                                lemma_endings, ignore)  # fmt: skip
     # AdaptData made in code may leave feature_words out; read_adapt_data fills it for every text
     extra_words = data.feature_words or [None] * len(data.texts)
     for text, lemmas, extra in zip(data.texts, data.lemmas, extra_words, strict=True):

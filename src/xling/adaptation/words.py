@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import regex
 
@@ -28,6 +28,23 @@ def translations(dictionary: Sequence[tuple[str, str]], ignore: str = "") -> dic
         if len(new_word.split()) == 1:
             table[_folded(new_word, ignore)].append(pivot_word)
     return dict(table)
+
+
+def with_lemma_keys(
+    table: Mapping[str, list[str]], lemmas: Iterable[str], endings: Sequence[str], ignore: str = ""
+) -> dict[str, list[str]]:
+    """Return `table` with an entry for each of `lemmas` it lacks that is a dictionary word less one of
+    `endings` (the first in their order that makes one): Turkish treebank lemmas are roots (`gel`), its
+    dictionary's verbs infinitives (`gelmek`), so `endings=["mak", "mek"]` glosses `gel` as `gelmek` is."""
+    extended = dict(table)
+    for lemma in {_folded(lemma, ignore) for lemma in lemmas}:
+        if not lemma or lemma in extended:
+            continue
+        for ending in endings:
+            if lemma + ending in table:
+                extended[lemma] = table[lemma + ending]
+                break
+    return extended
 
 
 def _folded(text: str, ignore: str = "") -> str:
