@@ -310,7 +310,12 @@ def test_a_multipart_form_of_more_parts_than_the_server_reads_is_a_413_before_it
                 if headers:  # without a key too: the key check would have parsed it
                     anonymous = client.post(path, content=body, headers=content_type)
                     assert anonymous.status_code == 413, anonymous.text
+                assert answer.json()["code"] == "payload_too_large", answer.text
                 body, content_type = form(4)
+                assert client.post(path, content=body, headers=content_type | headers).status_code == 200
+                # the boundary's text inside a part is no delimiter: it is not counted as parts
+                body, content_type = _multipart([("q", "utf-8", b"x" + b" --xlingboundary" * 50),
+                                                 ("source", "utf-8", b"en"), ("target", "utf-8", b"de")])  # fmt: skip
                 assert client.post(path, content=body, headers=content_type | headers).status_code == 200
                 body, content_type = form(5)  # within the parts, over max_texts: the route's own 413 on q
                 over = client.post(path, content=body, headers=content_type | headers)

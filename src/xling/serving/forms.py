@@ -45,8 +45,8 @@ def form_fields(content_type: str, body: bytes, max_parts: int | None = None, *,
     take text fields only); with status 413 for a multipart body of more than `max_parts` parts (counted
     before any is parsed: the standard library's parser takes ~0.6 ms a part, on the server's event loop).
     `strict` False reads what can be read instead, for a field looked at before the route reads the form
-    (the API key): bytes that are not UTF-8 as U+FFFD, and file uploads and parts in other charsets left
-    out.
+    (the API key): in a urlencoded body, bytes that are not UTF-8 as U+FFFD; of a multipart one, parts
+    without a name, file uploads and parts in other charsets or not in theirs left out.
     """
     if media_type(content_type) == "multipart/form-data":
         return _multipart_fields(content_type, body, max_parts, strict)
@@ -85,7 +85,9 @@ def _check_parts(boundary: str | None, body: bytes, max_parts: int | None) -> No
     if not boundary:
         return  # no parts to find: the parse says the body does not match its boundary
     delimiter = b"--" + boundary.encode("latin-1", "replace")
-    if max_parts is not None and body.count(delimiter) > max_parts + 1:  # the closing delimiter ends the last
+    # a delimiter begins a line (RFC 2046): `--b` inside a part's text is no part; the closing one ends the last
+    delimiters = body.count(b"\n" + delimiter) + body.startswith(delimiter)
+    if max_parts is not None and delimiters > max_parts + 1:
         raise FormError(f"the multipart body has over {max_parts:,} parts; this server reads up to "
                         f"{max_parts:,}", status=413)  # fmt: skip
     start = body.find(delimiter)

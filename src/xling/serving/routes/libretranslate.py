@@ -101,7 +101,8 @@ async def _body_params(request: Request) -> dict[str, Any]:
             form = form_fields(request.headers.get("content-type", ""), body,
                                form_parts(_state(request).config.limits))  # fmt: skip
         except FormError as error:
-            raise ApiError(error.status, f"Invalid form: {error}", error.field or "body") from None
+            code = "payload_too_large" if error.status == 413 else None
+            raise ApiError(error.status, f"Invalid form: {error}", error.field or "body", code=code) from None
         # a field given several times (q=a&q=b) is a list, as a batch of texts
         return {**params, **{key: values if len(values) > 1 else values[0] for key, values in form.items()}}
     raise ApiError(415, f"unsupported content type {content_type!r}: send application/json, "
@@ -337,23 +338,24 @@ def _html_pieces(text: str, field: str = "q") -> list[tuple[str, bool]]:
     Python's parser cannot read (`<![` with no name after it) is a 400 naming `field`."""
     splitter = _HtmlSplitter()
     try:
-        splitter.feed(text)
-        # what feed() left unread is the tail close() hands over as text: where it holds an unterminated
-        # construct (`<!-- note`, `<a href="x`, `</b`), that construct on is markup, kept as sent
-        tail = len(text) - len(splitter.rawdata)
-        unterminated = _CONSTRUCT_START.search(text, tail)
+        splitter.feed(_stray_charrefs_as_text(text))
+        # what feed() left unread, close() hands over as text; where that begins with a construct it could not
+        # finish (`<!-- note`, `<a href="x`, `</b`: nothing ends it), the construct and all after it are markup,
+        # kept as sent. (feed() also stops at a stray `&#`, whose tail close() parses: not a construct.)
+        unterminated = _CONSTRUCT_START.match(text, len(text) - len(splitter.rawdata))
         splitter.close()
     except AssertionError as error:  # html.parser's way of refusing a marked section it cannot scan
         raise ApiError(400, f"{field}: HTML that cannot be parsed ({error}); send it with format text",
                        field) from None  # fmt: skip
-    if unterminated is not None:
-        splitter.constructs = [construct for construct in splitter.constructs
-                               if _offset(text, construct[0]) < unterminated.start()]  # fmt: skip
-        splitter.constructs.append((_position(text, unterminated.start()), False, 0, False))
     line_starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
     starts = [line_starts[line - 1] + column for (line, column), *_ in splitter.constructs]
+    constructs = splitter.constructs
+    if unterminated is not None:
+        kept = [i for i, start in enumerate(starts) if start < unterminated.start()]
+        constructs = [constructs[i] for i in kept] + [((0, 0), False, 0, False)]
+        starts = [starts[i] for i in kept] + [unterminated.start()]
     pieces: list[tuple[str, bool]] = [(text[: starts[0]], False)] if starts else [(text, False)]
-    for i, (_, translatable, length, entity) in enumerate(splitter.constructs):
+    for i, (_, translatable, length, entity) in enumerate(constructs):
         source = text[starts[i] : starts[i + 1] if i + 1 < len(starts) else len(text)]
         if not translatable:
             pieces.append((source, False))
@@ -365,24 +367,27 @@ def _html_pieces(text: str, field: str = "q") -> list[tuple[str, bool]]:
     return _merged(pieces)
 
 
+# html.parser's own pattern of a character reference (html/parser.py `charref`)
+_CHARREF = re.compile("&#(?:[0-9]+|[xX][0-9a-fA-F]+)[^0-9a-fA-F]")
+
+
+def _stray_charrefs_as_text(text: str) -> str:
+    """Return `text` for the parser, each `&#` that starts no character reference written `&_` (as long, so
+    every position stays): html.parser stops at such an `&#` and hands all that follows it over as text, tags
+    included (`R&#D <i>lab</i> team` was one text to translate)."""
+    if "&#" not in text:
+        return text
+    parts, start = [], 0
+    for found in re.finditer("&#", text):
+        if not _CHARREF.match(text, found.start()):
+            parts += [text[start : found.start()], "&_"]
+            start = found.end()
+    return "".join(parts) + text[start:]
+
+
 _CONSTRUCT_START = re.compile(r"<[A-Za-z/!?]")
 """What opens a tag, an end tag, a comment, a declaration or a processing instruction (html.parser's view;
 `a < b` is text)."""
-
-
-def _offset(text: str, position: tuple[int, int]) -> int:
-    """Return the index in `text` of a (line, column) position as html.parser gives it (lines from 1)."""
-    line, column = position
-    start = 0
-    for _ in range(line - 1):
-        start = text.index("\n", start) + 1
-    return start + column
-
-
-def _position(text: str, offset: int) -> tuple[int, int]:
-    """Return the (line, column) of an index in `text`, as html.parser counts them."""
-    line_start = text.rfind("\n", 0, offset) + 1
-    return text.count("\n", 0, offset) + 1, offset - line_start
 
 
 def _merged(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
