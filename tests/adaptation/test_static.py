@@ -366,6 +366,16 @@ def test_output_may_not_be_the_model_folder(tmp_path, tiny_static, cipher_data):
     with pytest.raises(ConfigError, match="is the model folder itself"):
         repair_static(tiny_static, tiny_static, aliases=[])
     assert Encoder.load(tiny_static) is not None
+    # nor one holding a data file: it was moved aside with the folder, and reading it failed with a traceback
+    output = tmp_path / "out"
+    output.mkdir()
+    inside = output / "dict.tsv"
+    inside.write_bytes(Path(cipher_data["dictionary"]).read_bytes())
+    config = small_config(tiny_static, output, dictionary=[f"eng-kat={inside}"])
+    config.overwrite = True
+    with pytest.raises(ConfigError, match="contains the --dictionary file"):
+        adapt(config)
+    assert inside.is_file()
 
 
 def test_protected_sample_is_only_the_model_languages():

@@ -111,6 +111,11 @@ def test_evaluate_bot_reports_each_language(tmp_path, sample_bot):
     json.dumps(result.to_dict())
     with pytest.raises(DataError, match=r"no questions.<lang>.tsv or offtopic.<lang>.tsv for fra"):
         evaluate_bot(sample_bot, tmp_path, ["fr"])
+    # a question without an answer (`-`) in a questions file: said so (it was "id None is not an entry")
+    (tmp_path / "questions.deu.tsv").write_text("forgot-password\tIch habe mein Passwort vergessen.\n"
+                                                "-\tWer malte die Mona Lisa?\n", encoding="utf-8")  # fmt: skip
+    with pytest.raises(DataError, match=r"questions\.deu\.tsv:2: id '-' \(no answer\).*offtopic\.deu\.tsv"):
+        evaluate_bot(sample_bot, tmp_path, ["deu"])
 
 
 def test_a_language_with_off_topic_questions_only_is_scored_too(tmp_path, sample_bot, capsys):

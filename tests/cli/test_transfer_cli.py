@@ -182,6 +182,13 @@ def test_one_label_and_existing_output_are_errors(tmp_path, monkeypatch, capsys)
         monkeypatch, capsys, "transfer", "train", "--train", one, "--output", tmp_path / "o"
     )
     assert code == 2 and "holds files that are not a classifier; choose another output folder" in err
+    # a data file inside the output: --overwrite would delete it with the folder
+    inside = tmp_path / "o" / "train.tsv"
+    inside.write_text("good\tpositive\nbad\tnegative\n", "utf-8")
+    code, err = _run_main(
+        monkeypatch, capsys, "transfer", "train", "--train", inside, "--output", tmp_path / "o", "--overwrite"
+    )
+    assert code == 2 and "contains the --train file" in err and inside.is_file()
 
 
 def test_bad_predict_eval_and_classify_inputs_exit_2(trained, monkeypatch, capsys):

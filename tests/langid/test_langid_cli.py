@@ -129,6 +129,12 @@ def test_langid_train_from_a_users_tsv(tmp_path, monkeypatch, capsys):
     assert code == 2 and "missing.tsv" in err and "not found" in err
     code, err = run_main(monkeypatch, capsys, "langid", "train", "--corpus", "sample", "--output", output)
     assert code == 2 and "already there" in err and "--overwrite" in err  # refused before training
+    # a --tsv file inside the output: --overwrite replaced the folder and deleted it
+    inside = output / "mine.tsv"
+    inside.write_bytes(path.read_bytes())
+    code, err = run_main(monkeypatch, capsys, "langid", "train", "--corpus", "sample", "--tsv", inside,
+                         "--output", output, "--overwrite")  # fmt: skip
+    assert code == 2 and "contains the --tsv file" in err and inside.is_file()
 
 
 @pytest.mark.parametrize(

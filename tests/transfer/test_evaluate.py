@@ -130,6 +130,10 @@ def test_a_classifier_told_the_language_gets_it():
 def test_bad_calls_are_config_errors():
     with pytest.raises(ConfigError, match="no target language"):
         evaluate_transfer(WordClassifier(WORDS["eng"]), {"english": toy_set("eng")}, source_lang="eng")
+    # a source that names no language and no test set: English was scored as a zero-shot language
+    with pytest.raises(ConfigError, match="source_lang: 'englsh' is no language code or name"):
+        evaluate_transfer(WordClassifier(WORDS["eng"]), {"eng": toy_set("eng"), "deu": toy_set("deu")},
+                          source_lang="englsh")  # fmt: skip
     with pytest.raises(ConfigError, match="in_language: 'fra' has no test set"):
         evaluate_transfer(WordClassifier(WORDS["eng"]), {"deu": toy_set("deu")}, source_lang="eng",
                           in_language={"fra": WordClassifier(WORDS["deu"])})  # fmt: skip

@@ -86,6 +86,17 @@ def test_eval_keeps_the_training_language_out_of_the_average_and_codes_are_check
     code, _, err = run(monkeypatch, capsys, "tagger", "eval", "--model", str(tmp_path / "tagger"), "--test",
                        f"de={tmp_path / 'b-test.conllu'}", "--test", f"de={tmp_path / 'a-test.conllu'}")  # fmt: skip
     assert code == 2 and "de has a test set already" in err
+    # a --source that names no language: English was counted in the zero-shot average (69.8 for 41.0)
+    code, _, err = run(monkeypatch, capsys, "tagger", "eval", "--model", str(tmp_path / "tagger"), "--test",
+                       f"de={tmp_path / 'b-test.conllu'}", "--test", f"en={tmp_path / 'a-test.conllu'}",
+                       "--source", "englsh")  # fmt: skip
+    assert code == 2 and "'englsh' is no language code or name" in err
+    # a training file inside the output: --overwrite would delete it with the folder
+    inside = tmp_path / "tagger" / "train.conllu"
+    inside.write_bytes((tmp_path / "a-train.conllu").read_bytes())
+    code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(inside), "--encoder", str(encoder),
+                       "--output", str(tmp_path / "tagger"), "--overwrite")  # fmt: skip
+    assert code == 2 and "contains the --train file" in err and inside.is_file()
 
 
 def test_tagger_train_resume_continues_a_stopped_fine_tuning_run(tiny_xlmr, tmp_path, monkeypatch, capsys):

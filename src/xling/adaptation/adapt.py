@@ -21,6 +21,7 @@ from xling.adaptation.data import (
     names_same_language,
     read_adapt_data,
 )
+from xling.adaptation.output import SOURCE_KEYWORDS
 from xling.adaptation.result import AdaptResult
 from xling.artifacts import read_metadata
 from xling.atomic import check_apart
@@ -177,6 +178,22 @@ def _is_old_language(code: str, model_languages: list[str], language: str) -> bo
     return not model_languages or any(same_language(code, old) for old in model_languages)
 
 
+def data_files(config: AdaptConfig) -> list[tuple[str, str]]:
+    """Return (how a message names it, path) of each file `config` reads (`--text`, `--dictionary`,
+    `--parallel`, a `lang-lang=` prefix dropped); named sources (udhr, swadesh, sample) are none."""
+    files = []
+    for kind, specs in (
+        ("text", config.text),
+        ("dictionary", config.dictionary),
+        ("parallel", config.parallel),
+    ):
+        for spec in specs:
+            if spec not in SOURCE_KEYWORDS[kind]:
+                path = spec if kind == "text" else spec.partition("=")[2] or spec
+                files.append((f"the --{kind} file {path}", path))
+    return files
+
+
 def adapt(
     config: AdaptConfig, *, detector: object | None = None, say: Callable[[str], object] | None = None
 ) -> AdaptResult:
@@ -186,8 +203,9 @@ def adapt(
     """
     config.validate()
     folder = resolve_model(config.model)
-    # --overwrite clears or moves the output aside: a model inside it (or around it) would go with it
-    check_apart(config.output, [("the model folder", folder)])
+    # --overwrite clears or moves the output aside: a model or a data file inside it (or around it) would go
+    # with it
+    check_apart(config.output, [("the model folder", folder), *data_files(config)])
     kind = model_kind(folder)
     language = normalize_language(config.language, where="language")
     known = model_languages(folder)

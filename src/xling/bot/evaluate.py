@@ -153,7 +153,12 @@ def evaluate_bot(
     for lang in wanted:
         answerable, unanswerable = questions.get(lang, []), offtopic.get(lang, [])
         for question in answerable:
-            if question.id is None or question.id not in ids:
+            if (
+                question.id is None
+            ):  # `-`: a question the FAQ does not answer, whose file is offtopic.<lang>.tsv
+                raise DataError(f"{question.where}: id '-' (no answer) in a questions file; put questions the FAQ "
+                                f"does not answer in offtopic.{lang}.tsv")  # fmt: skip
+            if question.id not in ids:
                 raise DataError(f"{question.where}: id {question.id!r} is not an entry of the bot's FAQ")
         scores[lang] = _language_row(bot, lang, answerable, unanswerable)
         if bot.translator is not None:

@@ -153,8 +153,8 @@ def tune(
         [normalize_language(code, where="--langs") for code in langs.split(",")] if langs else sorted(sets)
     )
     if not wanted or any(lang not in sets for lang in wanted):
-        raise DataError(f"no dev.<lang>.tsv for {', '.join(lang for lang in wanted if lang not in sets) or 'any'}",
-                        root)  # fmt: skip
+        raise DataError(f"no dev.<lang>.tsv for "
+                        f"{', '.join(lang for lang in wanted if lang not in sets) or 'any language'}", root)  # fmt: skip
     bot = _load(folder, None, None, None, detect=False)
     choice = tune_threshold(bot, [question for lang in wanted for question in sets[lang]])
     typer.echo(f"threshold {choice.threshold}: {choice.answered_right:.1%} of {choice.answerable} answerable dev "

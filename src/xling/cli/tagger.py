@@ -78,7 +78,7 @@ def train(
     json_path: JsonOut = None,
 ) -> None:
     """Train a word tagger on one language's tagged sentences; model selection on its dev set only."""
-    from xling.atomic import check_replaceable
+    from xling.atomic import check_apart, check_replaceable
     from xling.transfer.tagging import TaggerConfig, train_tagger
 
     config = load_config(TaggerConfig, recipe, set_ or [], section="tagger", encoder=encoder, method=method,
@@ -89,6 +89,9 @@ def train(
         show_training_progress(config.training)
     # refuse before training, not after (a fine-tuning run resumes into its own checkpoints, which the loop
     # refuses without --resume or --overwrite; --resume with none starts a new run, so the check stays)
+    # a data file inside the output would go with it when --overwrite replaces it
+    check_apart(output, [(f"the {option} file {path}", path) for option, path in (("--train", train_file), ("--dev", dev))
+                         if path is not None])  # fmt: skip
     if not (config.method == "finetune" and (Path(output) / "checkpoints").is_dir()):
         check_replaceable(output, config.overwrite, "tagger", kind=TAGGER_FAMILY)
     train_data = read_tagged(train_file, data_format, language)

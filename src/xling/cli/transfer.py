@@ -148,7 +148,7 @@ def train(
     json_path: JsonOut = None,
 ) -> None:
     """Train a text classifier on labelled source-language data; model selection on its dev split only."""
-    from xling.atomic import check_replaceable
+    from xling.atomic import check_apart, check_replaceable
     from xling.data.labelled import read_labelled, read_umsab
     from xling.data.readers import read_lines
     from xling.training.distributed import is_main_process
@@ -165,6 +165,18 @@ def train(
                      (f"the encoder folder {config.encoder}", model_folder(config.encoder)))  # fmt: skip
     # the recipe's [transfer.finetune] resume/overwrite count as the options do
     resume, overwrite = config.finetune.resume, config.finetune.overwrite
+    # a data file inside the output would go with it when --overwrite replaces it
+    inputs = [
+        (f"the {option} file {path}", path)
+        for option, path in (("--train", train_file), ("--dev", dev), ("--umsab", umsab))
+        if path is not None
+    ]
+    for option, items, example in (
+        ("--target-train", target_train, "de=reviews.de.tsv"),
+        ("--unlabelled", unlabelled, "de=tweets.de.txt"),
+    ):
+        inputs += [(f"the {option} file {file}", file) for _, file in _language_files(option, items, example)]
+    check_apart(output, inputs)  # fmt: skip
     if umsab is not None:
         if language is None:
             raise ConfigError("--umsab needs --language, the source language's folder or code (e.g. english)")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from xling.atomic import check_replaceable
+from xling.atomic import check_apart, check_replaceable
 from xling.data.languages import MACROLANGUAGES, SAME_WRITTEN_LANGUAGE
 from xling.data.root import data_root
 from xling.errors import ConfigError, DataError
@@ -651,7 +651,9 @@ def train_identifier(config: LangidTrainConfig, progress: bool = False) -> Langi
     if ignored := ignored_settings(config):  # --epochs 10 with the default family trained as without it
         logger.warning("%s: the linear family's settings; family naive_bayes (the default) trains by counting "
                        "and ignores them (--set family=linear to use them)", ", ".join(ignored))  # fmt: skip
-    # before the work: a folder it may not replace is refused now, not after minutes of training
+    # before the work: a folder it may not replace is refused now, not after minutes of training; one that
+    # holds a --tsv file would take it along when replaced
+    check_apart(config.output, [(f"the --tsv file {path}", path) for path in config.data.tsv])
     check_replaceable(config.output, config.overwrite, "language identifier", kind=KIND)
     start = time.perf_counter()
     grouped = labelled_sources(config.data)

@@ -115,6 +115,9 @@ def evaluate_transfer(
     started = time.perf_counter()
     labels = [str(label) for label in classifier.labels]
     source_code = language_code(source_lang)
+    if source_code is None and source_lang not in test_sets:  # a typo would count the source as zero-shot
+        raise ConfigError(f"source_lang: {source_lang!r} is no language code or name (e.g. en, eng, english) and no "
+                          f"test set's key ({', '.join(test_sets)})")  # fmt: skip
     sources = _source_sets(test_sets, source_lang, source_code)
     targets = {lang: sets for lang, sets in test_sets.items() if lang not in sources}
     if not targets:

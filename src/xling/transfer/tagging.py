@@ -772,6 +772,9 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
     in_language = dict(in_language or {})
     source_language = source_language or (tagger.meta.get("train") or {}).get("language")
     source = _code(source_language) if source_language else None
+    if source_language and source is None and source_language not in test_sets:  # a typo: counted zero-shot
+        raise ConfigError(f"source_language: {source_language!r} is no language code or name (e.g. en, eng, "
+                          f"english) and no test set's key ({', '.join(test_sets)})")  # fmt: skip
     scores: dict[str, dict[str, Any]] = {}
     source_row: dict[str, Any] | None = None
     for language, sentences in test_sets.items():
