@@ -160,6 +160,14 @@ def test_bad_training_line_is_one_line_naming_file_and_line(tmp_path, monkeypatc
         (["--train", "t.tsv", "--output", "o", "--method", "magic"], "method: 'magic' must be one of"),
         (["--train", "t.tsv", "--output", "o", "--set", "nope=1"], "unknown field 'nope'"),
         (["--train", "missing.tsv", "--output", "o"], "missing.tsv: file not found"),
+        (
+            ["--train", "t.tsv", "--language", "xx1", "--output", "o"],
+            "the language of t.tsv: unknown language code",
+        ),
+        (
+            ["--train", "t.tsv", "--language", "en", "--target-train", "xx1=t.tsv", "--output", "o"],
+            "the language of t.tsv: unknown language code 'xx1'",
+        ),
     ],
 )
 def test_bad_train_options_exit_2(tmp_path, monkeypatch, capsys, args, message):

@@ -101,7 +101,7 @@ def read_labelled(path: PathLike, language: str | None = None) -> LabelledTexts:
     """
     file = require_file(path)
     name = file.name.lower().removesuffix(".gz")
-    code = normalize_language(language) if language else None
+    code = normalize_language(language, where=f"the language of {file}") if language else None
     if name.endswith(".tsv"):
         texts, labels, lines = _read_tsv(file)
     elif name.endswith(".jsonl"):

@@ -354,10 +354,10 @@ class FrozenEncoderClassifier:
         if not self.adapts:
             raise ConfigError("this classifier reads raw vectors (trained with standardize = false) and does "
                               "not self-train; there is nothing to adapt")  # fmt: skip
+        code = self.language_key(normalize_language(language, where="language"))  # before counting its texts
         if len(texts) < MIN_ADAPT_TEXTS:
             raise DataError(f"{len(texts)} texts to adapt {language} from; at least {MIN_ADAPT_TEXTS} are "
                             "needed to estimate its mean and spread")  # fmt: skip
-        code = self.language_key(normalize_language(language))
         return self._adapt(code, self.vectors(texts), self_train=self_train)
 
     def _adapt(self, code: str, vectors: np.ndarray, *, self_train: bool, estimate: bool = True
@@ -865,7 +865,7 @@ def knows_language(classifier: TextClassifier, language: str) -> bool:
 
     if not getattr(classifier, "adapts", False):
         return False
-    return _knows_key(classifier, classifier.language_key(normalize_language(language)))
+    return _knows_key(classifier, classifier.language_key(normalize_language(language, where="language")))
 
 
 def _knows_key(classifier: TextClassifier, key: str) -> bool:
@@ -890,7 +890,7 @@ def adapt_languages(
         return []
     adapted = []
     for language, texts in unlabelled.items():
-        code = classifier.language_key(normalize_language(language))
+        code = classifier.language_key(normalize_language(language, where="unlabelled"))
         if _knows_key(classifier, code):
             continue
         if len(texts) < MIN_ADAPT_TEXTS:
