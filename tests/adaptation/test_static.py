@@ -376,6 +376,17 @@ def test_output_may_not_be_the_model_folder(tmp_path, tiny_static, cipher_data):
     with pytest.raises(ConfigError, match="contains the --dictionary file"):
         adapt(config)
     assert inside.is_file()
+    # a protected file inside it too; and a file name holding `=` is the file, not a `lang-lang=` spec
+    config = small_config(tiny_static, output, dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    config.overwrite, config.vocabulary.protect = True, [str(inside)]
+    with pytest.raises(ConfigError, match="contains the vocabulary.protect file"):
+        adapt(config)
+    from xling.adaptation.adapt import data_files
+
+    named = data_files(
+        small_config(tiny_static, output, dictionary=["out/x=dict.tsv", "eng-kat=d.tsv", "swadesh"])
+    )
+    assert [path for _, path in named] == ["out/x=dict.tsv", "d.tsv"]
 
 
 def test_protected_sample_is_only_the_model_languages():

@@ -322,6 +322,19 @@ def test_a_multipart_form_of_more_parts_than_the_server_reads_is_a_413_before_it
                 assert over.status_code == 413 and over.json()["field"] == "q", over.text
 
 
+def test_parts_whose_delimiter_follows_a_bare_cr_are_counted_too():
+    from xling.serving.forms import FormError, form_fields
+
+    # the email parser ends a line at a bare CR as well: such parts escaped a count of LF-led delimiters
+    part = b'--bnd\r\nContent-Disposition: form-data; name="q"\r\n\r\nHello\r'
+    body, content_type = part * 40 + b"--bnd--\r\n", "multipart/form-data; boundary=bnd"
+    assert len(form_fields(content_type, body)["q"]) == 40
+    with pytest.raises(FormError, match="over 20 parts") as refused:
+        form_fields(content_type, body, 20)
+    assert refused.value.status == 413
+    assert len(form_fields(content_type, part * 20 + b"--bnd--\r\n", 20)["q"]) == 20
+
+
 def test_a_valid_key_beside_a_field_the_route_refuses_gets_that_fields_400_not_a_401(make_config):
     with TestClient(create_app(make_config("limits.api_keys=k1"))) as client:
         form = client.post("/translate", content=b"q=%FF&source=en&target=de&api_key=k1",

@@ -20,6 +20,7 @@ from xling.adaptation.data import (
     AdaptData,
     names_same_language,
     read_adapt_data,
+    spec_path,
 )
 from xling.adaptation.output import SOURCE_KEYWORDS
 from xling.adaptation.result import AdaptResult
@@ -180,7 +181,8 @@ def _is_old_language(code: str, model_languages: list[str], language: str) -> bo
 
 def data_files(config: AdaptConfig) -> list[tuple[str, str]]:
     """Return (how a message names it, path) of each file `config` reads (`--text`, `--dictionary`,
-    `--parallel`, a `lang-lang=` prefix dropped); named sources (udhr, swadesh, sample) are none."""
+    `--parallel`, a `lang-lang=` prefix dropped, and the `vocabulary.protect` files); named sources (udhr,
+    swadesh, sample) are none."""
     files = []
     for kind, specs in (
         ("text", config.text),
@@ -189,8 +191,9 @@ def data_files(config: AdaptConfig) -> list[tuple[str, str]]:
     ):
         for spec in specs:
             if spec not in SOURCE_KEYWORDS[kind]:
-                path = spec if kind == "text" else spec.partition("=")[2] or spec
+                path = spec if kind == "text" else spec_path(spec)
                 files.append((f"the --{kind} file {path}", path))
+    files += [(f"the vocabulary.protect file {path}", path) for path in config.vocabulary.protect]
     return files
 
 

@@ -101,7 +101,7 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
         ("parallel", config.parallel),
     ):
         for spec in specs:
-            check_not_test_set(spec.partition("=")[2] or spec, field_name)
+            check_not_test_set(spec if field_name == "text" else spec_path(spec), field_name)
     text_files = [_read_text(data, Path(spec)) for spec in config.text]
     pair_files: list[tuple[Path, list[str]]] = []  # each pair file with the new side of its pairs
     sentence_files: list[tuple[Path, list[str]]] = []  # the parallel ones among them
@@ -151,6 +151,12 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
 def _add(data: AdaptData, kind: str, source: str, pairs: list[tuple[str, str]]) -> None:
     getattr(data, kind).extend(pairs)
     data.sources.append({"kind": kind, "source": source, "items": len(pairs)})
+
+
+def spec_path(spec: str) -> str:
+    """Return the file a dictionary or parallel spec reads: `eng-tur=path` -> `path`; a plain path as given."""
+    match = NAMED_SPEC.match(spec)
+    return match["path"] if match else spec
 
 
 def _columns(spec: str, language: str, pivot: str, field_name: str) -> tuple[Path, bool]:

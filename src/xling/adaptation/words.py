@@ -35,12 +35,14 @@ def with_lemma_keys(
 ) -> dict[str, list[str]]:
     """Return `table` with an entry for each of `lemmas` it lacks that is a dictionary word less one of
     `endings` (the first in their order that makes one): Turkish treebank lemmas are roots (`gel`), its
-    dictionary's verbs infinitives (`gelmek`), so `endings=["mak", "mek"]` glosses `gel` as `gelmek` is."""
+    dictionary's verbs infinitives (`gelmek`), so `endings=["mak", "mek"]` glosses `gel` as `gelmek` is.
+    The added keys are words of the table like any other: `look_up`'s prefix rule finds them too (`veri`,
+    "data", is glossed as `ver`, "give")."""
     extended = dict(table)
     for lemma in {_folded(lemma, ignore) for lemma in lemmas}:
         if not lemma or lemma in extended:
             continue
-        for ending in endings:
+        for ending in (_folded(ending, ignore) for ending in endings):
             if lemma + ending in table:
                 extended[lemma] = table[lemma + ending]
                 break

@@ -167,8 +167,12 @@ def train(
     resume, overwrite = config.finetune.resume, config.finetune.overwrite
     # a data file inside the output would go with it when --overwrite replaces it
     inputs = [
-        (f"the {option} file {path}", path)
-        for option, path in (("--train", train_file), ("--dev", dev), ("--umsab", umsab))
+        (f"the {option} {kind} {path}", path)
+        for option, kind, path in (
+            ("--train", "file", train_file),
+            ("--dev", "file", dev),
+            ("--umsab", "folder", umsab),
+        )
         if path is not None
     ]
     for option, items, example in (

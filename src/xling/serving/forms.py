@@ -85,8 +85,9 @@ def _check_parts(boundary: str | None, body: bytes, max_parts: int | None) -> No
     if not boundary:
         return  # no parts to find: the parse says the body does not match its boundary
     delimiter = b"--" + boundary.encode("latin-1", "replace")
-    # a delimiter begins a line (RFC 2046): `--b` inside a part's text is no part; the closing one ends the last
-    delimiters = body.count(b"\n" + delimiter) + body.startswith(delimiter)
+    # a delimiter begins a line (RFC 2046): `--b` inside a part's text is no part; the closing one ends the last.
+    # The email parser ends a line at CR, LF or CRLF (CRLF counted once, by its LF)
+    delimiters = body.count(b"\n" + delimiter) + body.count(b"\r" + delimiter) + body.startswith(delimiter)
     if max_parts is not None and delimiters > max_parts + 1:
         raise FormError(f"the multipart body has over {max_parts:,} parts; this server reads up to "
                         f"{max_parts:,}", status=413)  # fmt: skip
