@@ -382,6 +382,8 @@ def test_models_health_docs_and_metrics(client):
     assert len(ids) == len(set(ids)) and "get" in schema["paths"]["/health"]
     # a 405 names both methods it serves (in set order: Starlette keeps a route's methods in a set)
     assert set(client.post("/health").headers["allow"].split(", ")) == {"GET", "HEAD"}
+    for path in ("/v1/models", "/info", "/languages", "/metrics"):  # their HEAD twins are routes apart
+        assert set(client.post(path).headers["allow"].split(", ")) == {"GET", "HEAD"}, path
     assert client.get("/docs").status_code == 200
 
 

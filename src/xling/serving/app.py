@@ -269,6 +269,7 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         message, field, status = str(error.detail), None, error.status_code
+        headers = dict(error.headers or {})
         if status == 400 and message == "There was an error parsing the body":
             # FastAPI's own answer when it cannot read a JSON body at all (not UTF-8, nested too deeply)
             field, message = (
@@ -280,7 +281,12 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
             message = f"no such endpoint: {request.method} {request.url.path} (see /docs)"
         elif error.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path} (see /docs)"
-        return answer(request, status, message, field, f"http_{status}", dict(error.headers or {}))
+            allowed = [method.strip() for method in headers.get("Allow", "").split(",") if method.strip()]
+            if (
+                "GET" in allowed and "HEAD" not in allowed
+            ):  # its HEAD twin is a route apart (_add_head_routes)
+                headers["Allow"] = ", ".join([*allowed, "HEAD"])
+        return answer(request, status, message, field, f"http_{status}", headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
