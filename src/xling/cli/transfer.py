@@ -248,7 +248,7 @@ def predict(
         Path | None,
         typer.Option(
             "--output",
-            help="FILE.jsonl (JSON lines) or FILE.tsv (label, probabilities, text); default: TSV on stdout.",
+            help="FILE.jsonl (JSON lines), any other name TSV (label, probabilities, text); default: TSV on stdout.",
         ),  # fmt: skip
     ] = None,
     language: LanguageOpt = None,
