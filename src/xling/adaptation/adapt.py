@@ -20,9 +20,8 @@ from xling.adaptation.data import (
     AdaptData,
     names_same_language,
     read_adapt_data,
-    spec_path,
+    spec_files,
 )
-from xling.adaptation.output import SOURCE_KEYWORDS
 from xling.adaptation.result import AdaptResult
 from xling.artifacts import read_metadata
 from xling.atomic import check_apart
@@ -180,21 +179,10 @@ def _is_old_language(code: str, model_languages: list[str], language: str) -> bo
 
 
 def data_files(config: AdaptConfig) -> list[tuple[str, str]]:
-    """Return (how a message names it, path) of each file `config` reads (`--text`, `--dictionary`,
-    `--parallel`, a `lang-lang=` prefix dropped, and the `vocabulary.protect` files); named sources (udhr,
-    swadesh, sample) are none."""
-    files = []
-    for kind, specs in (
-        ("text", config.text),
-        ("dictionary", config.dictionary),
-        ("parallel", config.parallel),
-    ):
-        for spec in specs:
-            if spec not in SOURCE_KEYWORDS[kind]:
-                path = spec if kind == "text" else spec_path(spec)
-                files.append((f"the --{kind} file {path}", path))
-    files += [(f"the vocabulary.protect file {path}", path) for path in config.vocabulary.protect]
-    return files
+    """Return (how a message names it, path) of each file `config` reads: its text, dictionary and parallel
+    files (`spec_files`) and its `vocabulary.protect` files."""
+    files = [(f"the --{field_name} file {path}", path) for field_name, path in spec_files(config)]
+    return files + [(f"the vocabulary.protect file {path}", path) for path in config.vocabulary.protect]
 
 
 def adapt(

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 # BCP 47 writes it, so that `en-tr-TR` is eng and tr-TR, not en-TR and tr
 _CODE = r"[A-Za-z]{2,3}(?:[_-][A-Za-z]{4})?(?:[_-](?:[A-Z]{2}|[0-9]{3}))?"
 NAMED_SPEC = re.compile(rf"^(?P<a>{_CODE})-(?P<b>{_CODE})=(?P<path>.+)$")
+SOURCE_KEYWORDS = {"text": (), "dictionary": ("swadesh",), "parallel": ("sample", "udhr")}
+"""The settings that list data files (or `xxx-yyy=path` specs), with the words that name no file in each."""
 CONLLU_SUFFIXES = (".conllu", ".conllu.gz", ".conll", ".conll.gz")
 # how many lines of each text file the language detector reads (it is a check, not a filter)
 DETECT_LINES = 2000
@@ -95,13 +97,8 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
     language = normalize_language(config.language, where="language")
     pivot = normalize_language(config.pivot, where="pivot")
     data = AdaptData(language, pivot)
-    for field_name, specs in (
-        ("text", config.text),
-        ("dictionary", config.dictionary),
-        ("parallel", config.parallel),
-    ):
-        for spec in specs:
-            check_not_test_set(spec if field_name == "text" else spec_path(spec), field_name)
+    for field_name, path in spec_files(config):
+        check_not_test_set(path, field_name)
     text_files = [_read_text(data, Path(spec)) for spec in config.text]
     pair_files: list[tuple[Path, list[str]]] = []  # each pair file with the new side of its pairs
     sentence_files: list[tuple[Path, list[str]]] = []  # the parallel ones among them
@@ -153,10 +150,18 @@ def _add(data: AdaptData, kind: str, source: str, pairs: list[tuple[str, str]]) 
     data.sources.append({"kind": kind, "source": source, "items": len(pairs)})
 
 
-def spec_path(spec: str) -> str:
-    """Return the file a dictionary or parallel spec reads: `eng-tur=path` -> `path`; a plain path as given."""
-    match = NAMED_SPEC.match(spec)
-    return match["path"] if match else spec
+def spec_files(config: AdaptConfig) -> list[tuple[str, str]]:
+    """Return (setting, path) of each file the text, dictionary and parallel settings read: a dictionary or
+    parallel spec's `eng-tur=` prefix dropped, the named sources (SOURCE_KEYWORDS: udhr, swadesh, sample)
+    left out."""
+    files = []
+    for field_name, specs in (("text", config.text), ("dictionary", config.dictionary),
+                              ("parallel", config.parallel)):  # fmt: skip
+        for spec in specs:
+            if spec not in SOURCE_KEYWORDS[field_name]:
+                match = NAMED_SPEC.match(spec) if field_name != "text" else None
+                files.append((field_name, match["path"] if match else spec))
+    return files
 
 
 def _columns(spec: str, language: str, pivot: str, field_name: str) -> tuple[Path, bool]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.adaptation.config import AdaptConfig, recorded_defaults
-from xling.adaptation.data import NAMED_SPEC
+from xling.adaptation.data import NAMED_SPEC, SOURCE_KEYWORDS
 from xling.artifacts import METADATA_FILE
 from xling.atomic import shown_names, write_json_atomically
 from xling.config import config_to_dict
@@ -49,8 +49,6 @@ VOCABULARY_MAY_CHANGE = ("output", "resume", "overwrite", "training")
 training loop's to compare with a checkpoint's (a run killed before its first one has trained nothing)."""
 LANGUAGE_FIELDS = ("language", "pivot", "relative")
 """The settings that hold a language code (compared by the language and script it names)."""
-SOURCE_KEYWORDS = {"text": (), "dictionary": ("swadesh",), "parallel": ("sample", "udhr")}
-"""The settings that list data files (or `xxx-yyy=path` specs), with the words that name no file in each."""
 
 
 def run_progress(output: Path) -> list[str]:

@@ -39,10 +39,11 @@ def with_lemma_keys(
     The added keys are words of the table like any other: `look_up`'s prefix rule finds them too (`veri`,
     "data", is glossed as `ver`, "give")."""
     extended = dict(table)
+    folded_endings = [_folded(ending, ignore) for ending in endings]
     for lemma in {_folded(lemma, ignore) for lemma in lemmas}:
         if not lemma or lemma in extended:
             continue
-        for ending in (_folded(ending, ignore) for ending in endings):
+        for ending in folded_endings:
             if lemma + ending in table:
                 extended[lemma] = table[lemma + ending]
                 break

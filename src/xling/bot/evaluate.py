@@ -153,9 +153,8 @@ def evaluate_bot(
     for lang in wanted:
         answerable, unanswerable = questions.get(lang, []), offtopic.get(lang, [])
         for question in answerable:
-            if (
-                question.id is None
-            ):  # `-`: a question the FAQ does not answer, whose file is offtopic.<lang>.tsv
+            # `-`: a question the FAQ does not answer, whose file is offtopic.<lang>.tsv
+            if question.id is None:
                 raise DataError(f"{question.where}: id '-' (no answer) in a questions file; put questions the FAQ "
                                 f"does not answer in offtopic.{lang}.tsv")  # fmt: skip
             if question.id not in ids:

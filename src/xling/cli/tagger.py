@@ -87,11 +87,11 @@ def train(
                      (f"the encoder folder {config.encoder}", model_folder(config.encoder)))  # fmt: skip
     if config.method == "finetune":
         show_training_progress(config.training)
+    # a data file inside the output would go with it when --overwrite replaces it
+    given = [("--train", train_file), ("--dev", dev)]
+    check_apart(output, [(f"the {option} file {path}", path) for option, path in given if path is not None])
     # refuse before training, not after (a fine-tuning run resumes into its own checkpoints, which the loop
     # refuses without --resume or --overwrite; --resume with none starts a new run, so the check stays)
-    # a data file inside the output would go with it when --overwrite replaces it
-    check_apart(output, [(f"the {option} file {path}", path) for option, path in (("--train", train_file), ("--dev", dev))
-                         if path is not None])  # fmt: skip
     if not (config.method == "finetune" and (Path(output) / "checkpoints").is_dir()):
         check_replaceable(output, config.overwrite, "tagger", kind=TAGGER_FAMILY)
     train_data = read_tagged(train_file, data_format, language)

@@ -165,22 +165,15 @@ def train(
                      (f"the encoder folder {config.encoder}", model_folder(config.encoder)))  # fmt: skip
     # the recipe's [transfer.finetune] resume/overwrite count as the options do
     resume, overwrite = config.finetune.resume, config.finetune.overwrite
+    target_files = _language_files("--target-train", target_train, "de=reviews.de.tsv")
+    unlabelled_files = _language_files("--unlabelled", unlabelled, "de=tweets.de.txt")
     # a data file inside the output would go with it when --overwrite replaces it
-    inputs = [
-        (f"the {option} {kind} {path}", path)
-        for option, kind, path in (
-            ("--train", "file", train_file),
-            ("--dev", "file", dev),
-            ("--umsab", "folder", umsab),
-        )
-        if path is not None
-    ]
-    for option, items, example in (
-        ("--target-train", target_train, "de=reviews.de.tsv"),
-        ("--unlabelled", unlabelled, "de=tweets.de.txt"),
-    ):
-        inputs += [(f"the {option} file {file}", file) for _, file in _language_files(option, items, example)]
-    check_apart(output, inputs)  # fmt: skip
+    given = [("--train", "file", train_file), ("--dev", "file", dev), ("--umsab", "folder", umsab)]
+    inputs = [(f"the {option} {kind} {path}", path) for option, kind, path in given if path is not None]
+    inputs += [(f"the {option} file {file}", file) for option, files in (("--target-train", target_files),
+                                                                          ("--unlabelled", unlabelled_files))
+               for _, file in files]  # fmt: skip
+    check_apart(output, inputs)
     if umsab is not None:
         if language is None:
             raise ConfigError("--umsab needs --language, the source language's folder or code (e.g. english)")
@@ -193,12 +186,12 @@ def train(
         train_data = read_labelled(train_file, language)
         dev_data = read_labelled(dev, language) if dev is not None else None
     parts = [train_data]
-    for lang, file in _language_files("--target-train", target_train, "de=reviews.de.tsv"):
+    for lang, file in target_files:
         parts.append(read_labelled(file, lang))
     if len(parts) > 1 and train_data.language is None:
         raise ConfigError("--target-train needs --language, the source data's language")
     unlabelled_texts = {lang: list(read_lines(file))
-                        for lang, file in _language_files("--unlabelled", unlabelled, "de=tweets.de.txt")}  # fmt: skip
+                        for lang, file in unlabelled_files}  # fmt: skip
     options: dict = {}
     # before training, for every method (a fine-tuning run resumes into its own checkpoints, and with
     # overwrite the training loop replaces a run of its own that was killed before it saved a classifier)

@@ -30,6 +30,15 @@ def language_code(name: str, data: Any = None) -> str | None:
     return getattr(data, "language", None) or language_code_of(name)
 
 
+def check_source(name: str, code: str | None, test_sets: Mapping[str, Any], field: str) -> None:
+    """Return nothing if a zero-shot evaluation's source language `name` (its ISO code `code`, None when it
+    names none) is a language or a test set's key; else a ConfigError naming `field`: a typo would count the
+    source language among the zero-shot ones."""
+    if code is None and name not in test_sets:
+        raise ConfigError(f"{field}: {name!r} is no language code or name (e.g. en, eng, english) and no test "
+                          f"set's key ({', '.join(test_sets)})")  # fmt: skip
+
+
 def encoder_languages(encoder: Any) -> list[str] | None:
     """Return the languages an encoder was trained on, from its xling.json `languages`; None if unknown.
 
@@ -115,9 +124,7 @@ def evaluate_transfer(
     started = time.perf_counter()
     labels = [str(label) for label in classifier.labels]
     source_code = language_code(source_lang)
-    if source_code is None and source_lang not in test_sets:  # a typo would count the source as zero-shot
-        raise ConfigError(f"source_lang: {source_lang!r} is no language code or name (e.g. en, eng, english) and no "
-                          f"test set's key ({', '.join(test_sets)})")  # fmt: skip
+    check_source(source_lang, source_code, test_sets, "source_lang")
     sources = _source_sets(test_sets, source_lang, source_code)
     targets = {lang: sets for lang, sets in test_sets.items() if lang not in sources}
     if not targets:

@@ -48,6 +48,7 @@ from xling.evaluation.result import Result
 from xling.training import TrainingConfig, train
 from xling.training.distributed import is_main_process
 from xling.training.model_folder import save_model_folder
+from xling.transfer.evaluate import check_source
 
 __all__ = [
     "FinetunedTagger",
@@ -772,9 +773,8 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
     in_language = dict(in_language or {})
     source_language = source_language or (tagger.meta.get("train") or {}).get("language")
     source = _code(source_language) if source_language else None
-    if source_language and source is None and source_language not in test_sets:  # a typo: counted zero-shot
-        raise ConfigError(f"source_language: {source_language!r} is no language code or name (e.g. en, eng, "
-                          f"english) and no test set's key ({', '.join(test_sets)})")  # fmt: skip
+    if source_language:
+        check_source(source_language, source, test_sets, "source_language")
     scores: dict[str, dict[str, Any]] = {}
     source_row: dict[str, Any] | None = None
     for language, sentences in test_sets.items():

@@ -377,12 +377,7 @@ def _stray_charrefs_as_text(text: str) -> str:
     included (`R&#D <i>lab</i> team` was one text to translate)."""
     if "&#" not in text:
         return text
-    parts, start = [], 0
-    for found in re.finditer("&#", text):
-        if not _CHARREF.match(text, found.start()):
-            parts += [text[start : found.start()], "&_"]
-            start = found.end()
-    return "".join(parts) + text[start:]
+    return re.sub("&#", lambda found: "&#" if _CHARREF.match(text, found.start()) else "&_", text)
 
 
 _CONSTRUCT_START = re.compile(r"<[A-Za-z/!?]")
