@@ -104,7 +104,7 @@ def test_saved_model_reloads_with_equal_outputs(tiny_run):
 
 
 def test_killed_run_resumes_to_the_same_end(sample_tokenizer_dir, tmp_path):
-    steps, every = 100, 40  # the kill lands at the first checkpoint: 60 steps still to go
+    steps, every = 40, 16  # the kill lands at the first checkpoint: 24 steps still to go
     recipe = _recipe(tmp_path, sample_tokenizer_dir, steps, every)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     reference = tmp_path / "reference"
