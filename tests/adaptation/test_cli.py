@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -131,4 +132,6 @@ def test_the_language_check_reads_pair_files_when_no_text_is_given(
                     "--set", "training.batch_size=32", "--set", "vocabulary.max_new=200")  # fmt: skip
     # said before any training: this Russian is the tiny model's protected sample, so no piece is new and
     # the run then stops (code 2) with its own error
-    assert f"warning: {pairs}:1: 59 of 60 lines look like rus, not ukr" in err, (code, err)
+    # the count is the shipped detector's (59 and 57 of 60 from two of its trainings): most, not all
+    said = re.search(rf"warning: {re.escape(str(pairs))}:1: (\d+) of 60 lines look like rus, not ukr", err)
+    assert said and int(said.group(1)) >= 50, (code, err)

@@ -115,6 +115,12 @@ def test_conllu_wrong_column_count_names_file_and_line(tmp_path):
     [
         ("1\tSleep\tsleep\tVERB", "x\tSleep\tsleep\tVERB", "bad token ID 'x'", 11),
         ("1\tSleep\tsleep\tVERB", "1\tSleep\tsleep\t_", "no UPOS tag", 11),
+        (
+            "1\tSleep\tsleep\tVERB",
+            "1\tSleep\tsleep\tVERBB",
+            "UPOS 'VERBB' is not one of UD's 17 universal tags",
+            11,
+        ),
         ("2\t!\t!\tPUNCT", "3\t!\t!\tPUNCT", "token ID 3 where 2 was expected", 13),
         ("2-3\tdon't", "2-x\tdon't", "bad token ID '2-x'", 4),
     ],
@@ -123,6 +129,13 @@ def test_conllu_bad_lines(tmp_path, old, new, message, line):
     path = write(tmp_path / "bad.conllu", CONLLU.replace(old, new, 1))
     with pytest.raises(DataError, match=rf"bad\.conllu:{line}: {message}"):
         read_conllu(path)
+
+
+def test_a_tag_outside_ud_is_refused_in_upos_only(tmp_path):
+    path = write(tmp_path / "own.conllu", CONLLU.replace("4\tknow\tknow\tVERB\tVB", "4\tknow\tknow\tV\tV", 1))
+    with pytest.raises(DataError, match=r"own\.conllu:7: UPOS 'V' .*belongs in the XPOS column"):
+        read_conllu(path)
+    assert read_conllu(path, column="xpos").tags[0] == ["PRP", "VBP", "RB", "V", "."]  # XPOS is free
 
 
 def test_conllu_missing_blank_line_between_sentences_is_caught(tmp_path):

@@ -31,6 +31,9 @@ __all__ = ["TaggedSentences", "find_ud_file", "read_conll_ner", "read_conllu"]
 PathLike = str | os.PathLike[str]
 CONLLU_COLUMNS = 10
 CONLLU_TAG_COLUMNS = {"lemma": 2, "upos": 3, "xpos": 4, "feats": 5, "head": 6, "deprel": 7}
+# UD's universal part-of-speech tags (universaldependencies.org/u/pos): the only values of the UPOS column
+UD_UPOS = frozenset(["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
+                     "PUNCT", "SCONJ", "SYM", "VERB", "X"])  # fmt: skip
 TEXT_COMMENT = re.compile(r"^#\s*text\s*=\s?(?P<text>.*)$")
 """A sentence's `# text = ...` comment (not `# text_en = ...`, a translation)."""
 
@@ -117,11 +120,11 @@ def read_conllu(
     The words are the syntactic words (`do`, `n't`), the `texts` the sentences as written (`don't`: the
     `# text =` comment, else the surface tokens). A token line without exactly 10 tab-separated columns, a
     bad ID, a token ID out of sequence, a multiword range outside its sentence's words, an empty form or an
-    unannotated tag ("_") is a DataError naming the file and line; so is a file with no sentence. An
-    unannotated lemma is the word's form instead (UD leaves a few unspecified in real treebanks), and
-    unannotated features are none. `column`
-    None reads the words and texts only (a tokenised-only file, as a tokenizer writes it: FORM and MISC
-    filled, the rest `_`): no tag is required, and every tag is "_".
+    unannotated tag ("_") or a UPOS tag outside UD's 17 is a DataError naming the file and line; so is a
+    file with no sentence. An unannotated lemma is the word's form instead (UD leaves a few unspecified in
+    real treebanks), and unannotated features are none. `column` None reads the words and texts only (a
+    tokenised-only file, as a tokenizer writes it: FORM and MISC filled, the rest `_`): no tag is required,
+    and every tag is "_".
     """
     if column is not None and column not in CONLLU_TAG_COLUMNS:
         raise ConfigError(f"column: {column!r} must be one of {', '.join(CONLLU_TAG_COLUMNS)}")
@@ -186,6 +189,10 @@ def read_conllu(
         elif tag_index is not None and (not tag or tag == "_"):
             raise DataError(f"no {column.upper()} tag (column {tag_index + 1} is {fields[tag_index]!r})",
                             path, number)  # fmt: skip
+        elif column == "upos" and tag not in UD_UPOS:
+            # a typo (NOUNN) or a tagset of one's own would train a class of its own without a word said
+            raise DataError(f"UPOS {tag!r} is not one of UD's 17 universal tags ({' '.join(sorted(UD_UPOS))}); "
+                            "a tagset of your own belongs in the XPOS column (column 5)", path, number)  # fmt: skip
         if not words:
             start = number
         words.append(form)
