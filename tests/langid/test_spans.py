@@ -77,6 +77,14 @@ def test_spans_change_language_inside_words_and_at_sentence_ends(text, expected)
     assert_covers(text, spans)
 
 
+def test_one_word_of_another_language_inside_a_sentence_gets_its_own_span():
+    # a higher switch penalty (20) left no span to a single word: it pays the penalty twice, more than a
+    # word's score can win back
+    spans = language_spans(load_identifier(), "I bought a new 手机 yesterday.")
+    assert [(span.label, span.text) for span in spans] == [
+        ("eng", "I bought a new"), ("cmn_Hans", "手机"), ("eng", "yesterday.")]  # fmt: skip
+
+
 def test_a_lone_word_of_another_script_stays_in_its_span():
     detector = load_identifier()
     for text, label in [("我用iPhone拍照，效果很好。", "cmn"), ("東京でiPhoneを買いました。", "jpn")]:

@@ -55,7 +55,7 @@ class Span:
                 "probability": round(self.probability, 4)}  # fmt: skip
 
 
-def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 1, switch_penalty: float = 20.0,
+def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 1, switch_penalty: float = 12.0,
                    candidates: int = 6, languages: Iterable[str] | None = None,
                    threshold: float | None = None) -> list[Span]:  # fmt: skip
     """Return the language spans of `text`, in order, covering every word; at least one span, so that every
@@ -70,10 +70,12 @@ def language_spans(identifier: LanguageIdentifier, text: str, *, window: int = 1
     Words are the text's whitespace-free stretches, cut where the script changes and after a sentence's end
     (`units`). `window`: words on each side, in the word's script, that score a word with it (with half the
     weight of the word alone; 0 or more, else a ConfigError).
-    `switch_penalty`: log-probability a change of language costs (higher: fewer, longer spans). The defaults
-    (20, window 1) were chosen with benchmarks/langid_spans.py on mixed UMSAB val tweets (6 and 2 before
-    2026-12-07: 91.3% of words right, 46.0% of texts cut right, against 93.6% and 65.7%); much higher
-    penalties merged a Chinese sentence, one unit, into the English after it.
+    `switch_penalty`: log-probability a change of language costs (higher: fewer, longer spans). A word inside
+    a text pays it twice to be a span of its own, and a word's score beats another label's by at most 1.5 x
+    ln(1e9) = 31.1 (the floor below), so at 15.5 or more no one-word insertion ("a new 手机 yesterday") can be
+    a span. The defaults (12, window 1) were chosen with benchmarks/langid_spans.py on mixed UMSAB val tweets
+    among the penalties that leave such a word its span (6 and 2 before 2026-12-07: 91.3% of words right,
+    46.0% of texts cut right, against 92.4% and 54.7%; 20 gave 93.6% and 65.7% on those long parts).
     `candidates`: the whole text's top labels considered, plus the top two of each window. `languages`:
     the only languages a span may be in (codes in any form; default all the detector knows; errors as in
     `predict`, whatever the text).
