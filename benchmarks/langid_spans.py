@@ -5,7 +5,8 @@ the settings a user may change (`switch_penalty`, `window`) side by side, and li
 Texts are two or three UMSAB validation tweets of different languages joined by a space (Arabic, English,
 French, German, Italian, Portuguese, Spanish: not Hindi, whose tweets are romanised and mixed already). The
 val split is never read by `xling langid train`'s recipe (it reads the train split) and is not a test set,
-so this benchmark may choose the spans' defaults. Each word is scored right when the span covering it names
+so this benchmark may choose the spans' defaults; `--split test` (Italian and Portuguese have none: they are
+left out) only reports. Each word is scored right when the span covering it names
 its tweet's language (macrolanguage aware: `xling.langid.labels.label_matches`). Figures: word accuracy
 (macro over the texts), the share of texts cut into exactly their tweets (same number of spans, every
 border within one word of the true one, every span's language right), and texts/s.
@@ -29,11 +30,13 @@ LANGUAGES = {"arabic": "arb", "english": "eng", "french": "fra", "german": "deu"
 """UMSAB folder -> ISO 639-3 code of the tweets whose val split builds the texts."""
 
 
-def read_tweets(folder: Path, max_words: int) -> dict[str, list[str]]:
-    """Return each language's val tweets (one line each) of at most `max_words` words, at least 3."""
+def read_tweets(folder: Path, max_words: int, split: str = "val") -> dict[str, list[str]]:
+    """Return each language's tweets of `split` (one line each) of at most `max_words` words, at least 3."""
     tweets = {}
     for name, code in LANGUAGES.items():
-        path = folder / name / "val_text.txt"
+        path = folder / name / f"{split}_text.txt"
+        if split == "test" and not path.is_file():  # UMSAB has no Italian or Portuguese test split
+            continue
         lines = [" ".join(line.split()) for line in path.read_text("utf-8").splitlines()]
         tweets[code] = [line for line in lines if 3 <= len(line.split()) <= max_words]
     return tweets
@@ -122,7 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from xling.langid import load_identifier
 
     folder = Path(args.umsab) if args.umsab else Path(args.data) / "sentiment" / "umsab"
-    texts = mixed_texts(read_tweets(folder, args.max_words), args.texts, args.seed)
+    texts = mixed_texts(read_tweets(folder, args.max_words, args.split), args.texts, args.seed)
     prepared = [gold_words(parts) for parts in texts]
     identifier = load_identifier(args.model)
     contenders = {f"xling penalty {p:g} window {w}": xling_spans(identifier, p, w)
@@ -137,7 +140,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rows[name] = {"word_accuracy": 100 * statistics.mean(r[0] for r in results),
                       "cut_right": 100 * statistics.mean(r[1] for r in results), "texts_per_s": len(prepared) / seconds}  # fmt: skip
         log(f"{name}: words {rows[name]['word_accuracy']:.1f}%, cut right {rows[name]['cut_right']:.1f}%")
-    return {"model": args.model, "texts": len(prepared), "parts": [len(t) for t in texts].count(3),
+    return {"model": args.model, "split": args.split, "texts": len(prepared), "parts": [len(t) for t in texts].count(3),
             "languages": sorted(LANGUAGES.values()), "seed": args.seed, "rows": rows}  # fmt: skip
 
 
@@ -158,6 +161,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--model", default="xling-langid", help="xling detector: a folder or a shipped name")
     parser.add_argument("--data", default="../shared/data", help="data root (UMSAB under sentiment/umsab)")
     parser.add_argument("--umsab", default=None, help="UMSAB folder (default DATA/sentiment/umsab)")
+    parser.add_argument(
+        "--split",
+        default="val",
+        choices=["val", "test"],
+        help="UMSAB split the tweets come from: val chooses settings, test only reports",
+    )
     parser.add_argument("--texts", type=int, default=600, help="mixed texts built")
     parser.add_argument("--max-words", type=int, default=30, help="longest tweet used, in words")
     defaults = library_defaults()
