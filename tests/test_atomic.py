@@ -256,3 +256,22 @@ def test_a_link_to_a_folder_is_written_through(tmp_path, overwrite):
     assert link.is_symlink() and [p.name for p in real.iterdir()] == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "idx"]
     assert sorted(p.name for p in real.parent.iterdir()) == ["idx"]
+
+
+def test_a_pipe_or_a_device_is_not_replaced_by_a_regular_file(tmp_path):
+    """os.replace put a regular file where a FIFO was (as root, `--output /dev/null` would replace the
+    system's /dev/null), and /dev/stdout through a pipe failed only at the rename, after the work."""
+    from xling.atomic import writable_file
+    from xling.errors import DataError
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "to-fifo"
+    link.symlink_to(fifo)
+    for path in (fifo, link, Path("/dev/null")):
+        with pytest.raises(DataError, match="is not a regular file"):
+            writable_file(path)
+        with pytest.raises(DataError, match="is not a regular file"), atomic_write(path) as handle:
+            handle.write("text")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "to-fifo"]  # no temporary left

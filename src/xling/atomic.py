@@ -45,6 +45,8 @@ def atomic_writes(*targets: tuple[str | Path, str]) -> Iterator[list[IO[Any]]]:
     is replaced keeps its permissions. A text handle (no "b" in the mode) of a name ending in `.gz` writes
     gzip (mtime 0: the same text gives the same bytes), as xling's readers expect of that name.
     """
+    for given, _ in targets:
+        _check_replaceable_kind(given)
     # the target, not the link: os.replace would put a regular file in the link's place
     paths = [Path(os.path.realpath(path)) for path, _ in targets]
     if len(set(paths)) < len(paths):  # two names of one file: its second rename would find no temporary
@@ -76,6 +78,16 @@ def atomic_writes(*targets: tuple[str | Path, str]) -> Iterator[list[IO[Any]]]:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
         _release_temporaries(temporaries)
+
+
+def _check_replaceable_kind(path: str | Path) -> None:
+    """Return nothing if `path` (its link's target) is missing, a folder or a regular file; else DataError:
+    a device, a pipe or a socket would be replaced by a regular file (`--output /dev/null` as root takes
+    the system's /dev/null), and /dev/stdout fails only at the rename, after the work."""
+    with suppress(OSError):
+        if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):
+            raise DataError("is not a regular file (a device, a pipe or a socket): its content cannot be "
+                            "replaced atomically; give a regular file to write to", Path(path))  # fmt: skip
 
 
 def _claim_temporary(path: Path) -> Path:
@@ -145,6 +157,7 @@ def writable_file(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
                               "choose another output file")  # fmt: skip
     if path.is_dir():
         raise DataError("is a folder; give a file to write to", path)
+    _check_replaceable_kind(path)
     # where the file will be written (`target`): a link's target (atomic_writes follows it, its temporary
     # goes there)
     parent = next((p for p in (target.parent, *target.parent.parents) if p.exists()), Path("."))

@@ -253,6 +253,10 @@ def test_an_ntrex_variant_is_the_script_the_model_is_asked_for(tmp_path):
     with pytest.raises(XlingError, match=r"srp_Cyrl, not in the Latn script \('srp-Latn'\)"):
         evaluate_mt(recorder, config)
     assert recorder.calls == []
+    # two references for one language: the last one won, and the report listed both
+    for variants in (["zho-TW", "zho"], ["zho", "zho-TW"]):
+        with pytest.raises(ConfigError, match=r"variants: '\S+' and '\S+' are two references for (cmn|zho)"):
+            ntrex_test(folder, "eng", "cmn", variants=variants)
 
 
 def test_a_direction_with_a_script_or_region_is_refused_not_dropped():
@@ -299,7 +303,8 @@ def test_tatoeba_directions_both_ways_and_english_only(tmp_path):
 def test_bad_settings_are_config_errors_naming_the_field(tmp_path):
     for bad, field in [(dict(testset="flores"), "testset"), (dict(directions=["eng"]), "directions"),
                        (dict(directions=["eng-en"]), "directions"), (dict(directions=[]), "directions"),
-                       (dict(max_sentences=-1), "max_sentences"), (dict(bleu_tokenize="moses"), "bleu_tokenize"),
+                       (dict(max_sentences=-1), "max_sentences"), (dict(max_sentences=10**20), "max_sentences"),
+                       (dict(bleu_tokenize="moses"), "bleu_tokenize"),
                        (dict(heldout_prefixes=[""]), "heldout_prefixes"),
                        (dict(decode=DecodeOptions(beam_size=0)), "beam_size")]:  # fmt: skip
         with pytest.raises(ConfigError, match=field):

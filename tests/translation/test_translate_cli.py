@@ -176,3 +176,15 @@ def test_file_paths_are_checked_before_the_model_loads(model, bad_file_paths, mo
                          "--input", source, "--output", output)  # fmt: skip
     assert code == 2 and message in err and not loads, err
     assert source.name in err or output.name in err
+
+
+def test_the_recipe_is_no_output(model, tmp_path, monkeypatch, capsys):
+    """`--recipe r.toml --output r.toml` wrote the translations over the recipe."""
+    source = tmp_path / "in.txt"
+    source.write_text("Hello.\n", "utf-8")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[translate]\nbeam_size = 1\n", "utf-8")
+    code, err = run_main(monkeypatch, capsys, "translate", "--src", "en", "--tgt", "de", "--model", model,
+                         "--recipe", recipe, "--input", source, "--output", recipe)  # fmt: skip
+    assert code == 2 and "r.toml is also an input file" in err, err
+    assert recipe.read_text("utf-8") == "[translate]\nbeam_size = 1\n"

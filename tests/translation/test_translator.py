@@ -608,6 +608,12 @@ def test_a_bad_output_path_is_a_clear_error_before_any_translating(xling_model, 
     for output, why in [(tmp_path / "folder", "is a folder"), (tmp_path / "afile" / "out.txt", "is a file")]:
         with pytest.raises(DataError, match=why):
             xling_model.translate_file(source, output, "en", "de")
+    # over the model's own tokenizer.json the model would no longer load
+    tokenizer_file = xling_model.folder / "tokenizer.json"
+    before = tokenizer_file.read_bytes()
+    with pytest.raises(ConfigError, match=r"lies inside the model folder"):
+        xling_model.translate_file(source, tokenizer_file, "en", "de")
+    assert tokenizer_file.read_bytes() == before
     assert backend.calls == []  # refused before the model ran
 
 
@@ -627,6 +633,13 @@ def test_text_that_is_not_unicode_and_codes_that_are_not_strings_are_clear_error
         xling_model.translate(["a.", "b."], "en", ["de", None])
     with pytest.raises(ConfigError, match="src: expected a language code"):
         xling_model.translate(["a."], 5, "de")
+
+
+def test_a_thread_count_out_of_range_is_a_clear_error(models):
+    # 10**20 was a TypeError traceback from CTranslate2; a count below a C int would start that many threads
+    for threads in (-1, 10**20, 1025, 2.5):
+        with pytest.raises(ConfigError, match=r"threads: .* must be 0"):
+            Translator.from_pretrained(models["xling"], backend="torch", threads=threads)
 
 
 def test_an_unknown_or_missing_device_is_a_clear_error(models):

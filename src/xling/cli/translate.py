@@ -79,7 +79,7 @@ def translate(
     if input is not None and output is not None:
         # before loading the model (seconds for xling-mt-bible, minutes for NLLB), which a typo in a path
         # would waste; translate_file checks them again
-        writable_file(output, [require_file(input)])
+        writable_file(output, [require_file(input), *([recipe] if recipe is not None else [])])
     name = model or DEFAULT_MODEL
     with console.status(f"loading {literal(name)}"):
         translator = Translator.from_pretrained(name, backend=backend, device=device, threads=threads,

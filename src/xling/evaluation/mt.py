@@ -42,7 +42,7 @@ from xling.atomic import atomic_write, check_apart, writable_file
 from xling.data.languages import MACROLANGUAGES, normalize_language
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.result import Result
-from xling.translation.decoding import DecodeOptions
+from xling.translation.decoding import LARGEST, DecodeOptions
 from xling.translation.languages import parse_language
 from xling.translation.testsets import (
     TESTSETS,
@@ -141,9 +141,10 @@ class MTEvalConfig:
         if (
             isinstance(self.max_sentences, bool)
             or not isinstance(self.max_sentences, int)
-            or self.max_sentences < 0
+            or not 0 <= self.max_sentences <= LARGEST
         ):
-            raise ConfigError(f"max_sentences: {self.max_sentences!r} must be 0 (all) or a positive integer")
+            raise ConfigError(f"max_sentences: {self.max_sentences!r} must be 0 (all) or a positive integer "
+                              f"up to {LARGEST:,}")  # fmt: skip
         if self.pivot and (tag := parse_language(self.pivot, where="pivot")) and (tag.script or tag.region):
             # dropped, the model would be asked for the pivot's default script (zh-TW through zho_Hans)
             raise ConfigError(f"pivot: {self.pivot!r} names a script or region, which a pivot does not carry: "

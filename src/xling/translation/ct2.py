@@ -15,7 +15,7 @@ from pathlib import Path
 
 from xling.errors import ConfigError, DataError
 from xling.export.ct2 import CT2_DIR
-from xling.translation.decoding import DecodeOptions, decode_in_prefix_batches
+from xling.translation.decoding import MAX_THREADS, DecodeOptions, decode_in_prefix_batches
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,10 @@ class CT2Backend:
         device, index = ct2_device(device)
         if compute_type is not None and compute_type not in COMPUTE_TYPES:
             raise ConfigError(f"compute_type: {compute_type!r} is not one of {', '.join(COMPUTE_TYPES)}")
-        if threads < 0:
-            raise ConfigError(f"threads: {threads} must be 0 (CTranslate2's default) or more")
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= MAX_THREADS:
+            raise ConfigError(
+                f"threads: {threads!r} must be 0 (CTranslate2's default) or a whole number up to {MAX_THREADS}"
+            )
         self.folder = path
         self.device = device
         self.compute_type = compute_type or "default"

@@ -23,6 +23,9 @@ LARGEST = 2**31 - 1
 # Beam scores are divided by length**length_penalty, computed in Python floats by transformers: 1e308 was an
 # OverflowError. Within +-10 it stays finite for any length up to LARGEST; usual values lie in [0, 2].
 LENGTH_PENALTY_BOUND = 10.0
+# The most threads a translator takes: more than a machine has cores; a huge count was a TypeError traceback
+# from CTranslate2 (above a C int) or a request to start that many threads (below it).
+MAX_THREADS = 1024
 
 
 @dataclass

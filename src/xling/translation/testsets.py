@@ -208,7 +208,13 @@ def ntrex_reference(folder: str | os.PathLike[str], lang: str, variants: Sequenc
 def _ntrex_tag(code: str, variants: Sequence[str]) -> str:
     """Return the NTREX file tag of ISO 639-3 `code`'s side: the tag of `variants` for its language, else
     its default (NTREX_TAGS, or the code itself)."""
-    chosen = {normalize_language(tag, where="variants"): tag.strip() for tag in variants}
+    chosen: dict[str, str] = {}
+    for tag in variants:
+        language = normalize_language(tag, where="variants")
+        if chosen.get(language, tag.strip()) != tag.strip():  # else the last would win without a word
+            raise ConfigError(f"variants: {chosen[language]!r} and {tag.strip()!r} are two references for "
+                              f"{language} ({language_name(language)}): give one")  # fmt: skip
+        chosen[language] = tag.strip()
     tag = NTREX_TAGS.get(code, code)
     return chosen.get(normalize_language(tag), tag)
 

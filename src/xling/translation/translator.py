@@ -40,7 +40,7 @@ from xling.langid import (
 )
 from xling.langid.labels import try_parse_label
 from xling.langid.normalize import normalize_text
-from xling.translation.decoding import DecodeOptions, TranslationBackend
+from xling.translation.decoding import MAX_THREADS, DecodeOptions, TranslationBackend
 from xling.translation.languages import (
     Conventions,
     conventions_for,
@@ -173,8 +173,10 @@ class Translator:
 
         if backend not in BACKENDS:
             raise ConfigError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
-        if threads < 0:
-            raise ConfigError(f"threads: {threads} must be 0 (the runtime's default) or more")
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= MAX_THREADS:
+            raise ConfigError(
+                f"threads: {threads!r} must be 0 (the runtime's default) or a whole number up to {MAX_THREADS}"
+            )
         device = _checked_device(device)
         folder = resolve_translation_model(path_or_name)
         family = detect_family(folder)
@@ -267,14 +269,17 @@ class Translator:
         Blank lines stay blank; a file without a line (0 bytes) gives an output without one. `output` is
         written atomically: a failure leaves an existing file as it was.
         """
-        from xling.atomic import atomic_write, writable_file
+        from xling.atomic import atomic_write, check_apart, writable_file
         from xling.data.readers import require_file
 
         started = time.perf_counter()
         path = require_file(input)
-        output = writable_file(
-            output, [path]
-        )  # before the work: a bad path found after an hour loses the hour
+        # before the work: a bad path found after an hour loses the hour
+        output = writable_file(output, [path])
+        # over the tokenizer.json or config.json of the model translating, it would no longer load
+        check_apart(
+            output, [(f"the model folder {self.folder}", self.folder)], "write the translation elsewhere"
+        )
         lines = _file_lines(path)
         # a file without a line has its options and languages checked as one of a blank line (a bad --tgt
         # is an error whatever the input), and nothing of it is written
