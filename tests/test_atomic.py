@@ -275,3 +275,16 @@ def test_a_pipe_or_a_device_is_not_replaced_by_a_regular_file(tmp_path):
             handle.write("text")
     assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "to-fifo"]  # no temporary left
+
+
+def test_a_folder_name_whose_staging_would_be_too_long_is_refused_before_the_work(tmp_path):
+    """A 250-byte folder name is valid, but `.NAME.PID.tmp` beside it is not: `langid train` trained, then
+    failed with "File name too long"."""
+    from xling.atomic import check_folder_place
+    from xling.errors import DataError
+
+    check_folder_place(tmp_path / ("q" * 200))
+    with pytest.raises(DataError, match=r"folder name is too long to be written safely"):
+        check_folder_place(tmp_path / ("q" * 250))
+    with pytest.raises(DataError, match=r"folder name is too long"), atomic_folder(tmp_path / ("q" * 250)):
+        raise AssertionError("the work must not start")

@@ -25,7 +25,9 @@ def test_a_language_code_passes(code):
     [({"max_new": -1}, "vocabulary.max_new"), ({"learn_size": 0}, "vocabulary.learn_size"),
      ({"scale": -5.0}, "static.scale"), ({"scale": 0}, "static.scale"),
      ({"clause_pairs": 1}, "static.clause_pairs"), ({"clause_pairs": -2}, "static.clause_pairs"),
-     ({"clause_length_ratio": 0.5}, "static.clause_length_ratio")],
+     ({"clause_length_ratio": 0.5}, "static.clause_length_ratio"),
+     ({"weights": {"dictionary": float("inf")}}, "static.weights.dictionary"),
+     ({"weights": {"text": -1.0}}, "static.weights.text"), ({"weights": {"text": float("nan")}}, "static.weights.text")],
 )  # fmt: skip
 def test_vocabulary_and_static_settings_are_checked_before_anything_is_read(setting, field):
     """learn_size 0 failed inside the sub-word learner (a traceback), max_new -1 only after learning, and a

@@ -789,6 +789,25 @@ def test_no_new_pieces_is_a_clear_error_that_leaves_no_folder(tmp_path, tiny_sta
     assert not output.exists()
 
 
+def test_nothing_to_train_or_no_place_for_the_output_is_said_before_anything_is_written(
+    tmp_path, tiny_static, cipher_data
+):
+    """Every kind weighing 0 was refused after the vocabulary was saved (a corrected rerun then found "an
+    unfinished adapt run"), and an output below a file failed at the save, after the vocabulary was learnt."""
+    output = tmp_path / "out"
+    config = small_config(tiny_static, output, dictionary=[f"eng-kat={cipher_data['dictionary']}"])
+    config.static.weights = {"dictionary": 0.0}
+    with pytest.raises(ConfigError, match=r"static\.weights: every kind of example there is \(dictionary\)"):
+        adapt(config)
+    assert not output.exists()
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    config = small_config(
+        tiny_static, tmp_path / "afile" / "out", dictionary=[f"eng-kat={cipher_data['dictionary']}"]
+    )
+    with pytest.raises(DataError, match=r"afile is a file, so no folder can be made there"):
+        adapt(config)
+
+
 def test_a_killed_run_is_pointed_to_resume(tmp_path, tiny_static, cipher_data):
     output = tmp_path / "out"
     (output / "vocabulary").mkdir(parents=True)

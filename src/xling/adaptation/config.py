@@ -255,8 +255,16 @@ class AdaptConfig:
         unknown = set(self.static.weights) - set(KINDS)
         if unknown:
             raise ConfigError(f"static.weights: unknown kinds {sorted(unknown)} (known: {', '.join(KINDS)})")
-        if any(w < 0 for w in self.static.weights.values()):
-            raise ConfigError("static.weights: shares must be 0 or more")
+        for kind, weight in self.static.weights.items():
+            # inf made the batch shares NaN: a traceback from the sampler
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, int | float)
+                or not 0 <= weight < float("inf")
+            ):
+                raise ConfigError(
+                    f"static.weights.{kind}: {weight!r} must be a share of 0 or more (a finite number)"
+                )
         clause_split(self.static.clause_pairs, self.static.clause_length_ratio, "static.")
         if not 0 <= self.transformer.replay < 1:
             raise ConfigError(f"transformer.replay: {self.transformer.replay} must be in [0, 1)")

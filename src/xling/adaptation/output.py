@@ -21,7 +21,7 @@ from typing import Any
 from xling.adaptation.config import AdaptConfig, recorded_defaults
 from xling.adaptation.data import NAMED_SPEC, SOURCE_KEYWORDS
 from xling.artifacts import METADATA_FILE
-from xling.atomic import shown_names, write_json_atomically
+from xling.atomic import check_folder_place, shown_names, write_json_atomically
 from xling.config import config_to_dict
 from xling.errors import DataError, LanguageCodeError, XlingError
 from xling.training.loop import RUN_ENTRIES
@@ -75,6 +75,7 @@ def check_output(output: Path, *, resume: bool, overwrite: bool) -> None:
     """
     if output.exists() and not output.is_dir():
         raise XlingError(f"{output}: a file is there, not a model folder")
+    check_folder_place(output)  # a file above it: mkdir failed after the vocabulary was learnt
     if not output.is_dir() or not any(output.iterdir()):
         return
     progress = run_progress(output)

@@ -268,9 +268,13 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         lemma_endings=config.static.lemma_endings,
         clause_split=clause_split(config.static.clause_pairs, config.static.clause_length_ratio, "static."),
     )
-    unused = {k for k, w in kind_weights(config.static.weights, train_set.counts()).items() if w == 0}
-    if len(unused) < len(train_set.counts()):  # else AdaptBatches says that every kind weighs 0
-        train_set = train_set.without(unused)
+    shares = kind_weights(config.static.weights, train_set.counts())
+    unused = {k for k, w in shares.items() if w == 0}
+    if shares and len(unused) == len(shares):  # said before the vocabulary is saved, which a rerun would find
+        raise ConfigError(
+            f"static.weights: every kind of example there is ({', '.join(shares)}) has weight 0"
+        )
+    train_set = train_set.without(unused)
     trained_old = torch.zeros(0, dtype=torch.long)
     if config.static.train_unprotected_old_rows:
         trained_old = unprotected_old_rows(tokenizer, train_set.ids, protected, len(old_rows), base.prompt)

@@ -25,7 +25,7 @@ _WORD = regex.compile(r"\S+")
 # before anything ("看书。Then"), or ASCII ones before a capital ("dela?Hello"; "e.g." and "example.com" go
 # on), with the closing brackets and quotes that follow them.
 _SENTENCE_END = regex.compile(
-    r"(?:[。！？｡]+|[.!?]+(?=[\p{Pe}\p{Pf}\"']*[\p{Lu}\p{Lt}]))[\p{Pe}\p{Pf}\"']*(?=\S)"
+    r"(?:(?<![。！？｡])[。！？｡]+|(?<![.!?])[.!?]+(?=[\p{Pe}\p{Pf}\"']*[\p{Lu}\p{Lt}]))[\p{Pe}\p{Pf}\"']*(?=\S)"
 )
 # Han, kana and bopomofo are one run: Japanese writes kanji and kana without a space between them.
 _SCRIPT_GROUPS = {"Hani": "CJK", "Jpan": "CJK", "Bopo": "CJK"}
@@ -223,7 +223,7 @@ def _ends_sentence(text: str, words: list[tuple[int, int]], i: int) -> bool:
 _SENTENCE_MARKS = ("。", "！", "？", "｡", "।", "॥", "۔", "؟", "።")
 # closing brackets and quotes after a sentence's mark (German and Danish close with « and ‹: Pi), and the
 # opening ones, then Spanish's ¿ ¡, before the next sentence's first letter
-_CLOSING = regex.compile(r"[\p{Pe}\p{Pf}\p{Pi}\"']+$")
+_CLOSING = regex.compile(r"(?<![\p{Pe}\p{Pf}\p{Pi}\"'])[\p{Pe}\p{Pf}\p{Pi}\"']+$")
 _OPENING = regex.compile(r"^[\p{Ps}\p{Pi}\p{Pf}\"']*[¿¡\"']*")
 
 
