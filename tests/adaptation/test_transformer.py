@@ -644,6 +644,67 @@ def test_a_base_without_its_masked_lm_head_is_adapted_with_a_warning(toy, full_r
     assert "mlm_perplexity" in full_run["result"].before
 
 
+def _encoder_only(toy, folder: Path) -> Path:
+    """Return `folder` holding the toy base's encoder alone (XLMRobertaModel: no lm_head), as a sentence
+    encoder's checkpoint is."""
+    import shutil
+
+    from transformers import AutoModel
+
+    AutoModel.from_pretrained(str(toy["base"])).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "xling.json"):
+        if (toy["base"] / name).is_file():
+            shutil.copy2(toy["base"] / name, folder / name)
+    return folder
+
+
+def test_lora_on_a_base_without_its_head_reloads_with_the_same_head(toy, tmp_path):
+    """The random head an encoder-only base gets was drawn before any seed (two equal runs differed by up to
+    0.098) and was in neither the adapter nor the base: `load_adapter_model` drew another one, its logits up to
+    0.79 from the merged model's. Now the seed draws it and the adapter folder keeps what LoRA does not."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from xling.adaptation.transformer import ADAPTER_HEAD_FILE
+
+    folder = _encoder_only(toy, tmp_path / "encoder-only")
+    outputs = []
+    for name in ("one", "two"):
+        torch.manual_seed(len(outputs) + 7)  # whatever state the process is in
+        config = settings(toy, tmp_path / name,
+                          transformer=AdaptTransformerConfig(max_length=MAX_LENGTH, lora=True, lora_rank=2))  # fmt: skip
+        config.training = replace(config.training, max_steps=3)
+        outputs.append(adapt_transformer(config, folder, toy_data(toy), toy["old"][:300]).output)
+    first, second = (load_file(str(output / "model.safetensors")) for output in outputs)
+    assert all(torch.equal(first[key], second[key]) for key in first)
+    head = load_file(str(outputs[0] / ADAPTER_DIR / ADAPTER_HEAD_FILE))
+    assert "lm_head.dense.weight" in head and "lm_head.decoder.weight" not in head  # tied: the adapter's rows
+    merged = AutoModelForMaskedLM.from_pretrained(str(outputs[0])).eval()
+    torch.manual_seed(123)  # another draw for a head the file did not give
+    peft_model = load_adapter_model(outputs[0]).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(outputs[0]))
+    batch = tokenizer([toy["new"][1], toy["old"][1]], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(peft_model(**batch).logits, merged(**batch).logits, atol=1e-4)
+
+
+def test_a_half_precision_base_trains_in_float32(toy, tmp_path):
+    """transformers loads a checkpoint in its own dtype: AdamW then stepped bf16 weights, and most small
+    updates rounded away (29.5% of the weights and every LayerNorm weight never moved at lr 1e-4)."""
+    from transformers import AutoModelForMaskedLM
+
+    from xling.adaptation.transformer import load_masked_lm
+
+    folder = tmp_path / "bf16"
+    AutoModelForMaskedLM.from_pretrained(str(toy["base"])).to(torch.bfloat16).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "xling.json"):
+        if (toy["base"] / name).is_file():
+            (folder / name).write_bytes((toy["base"] / name).read_bytes())
+    assert AutoModelForMaskedLM.from_pretrained(str(folder)).dtype == torch.bfloat16
+    model, _, missing = load_masked_lm(folder)
+    assert model.dtype == torch.float32 and missing == []
+
+
 def test_a_base_with_untied_embeddings_is_adapted_and_reloads(toy, tmp_path):
     """With tie_word_embeddings false, transformers 5 keeps the head's bias apart from the decoder's, and
     resizing grew the decoder's alone: the new tokens' start bias went nowhere and the saved folder did not

@@ -24,8 +24,9 @@ The recipe of Glot500 / Chau et al. (2020), with starting rows from FVT and a bi
    modules.json, settings and Pooling / Dense / Normalize folders are copied over as they are.
 
 A base without the masked-LM head's weights (an encoder-only checkpoint: XLMRobertaModel, a sentence
-encoder) gets a random head, trained by the continued MLM (with LoRA only its biases); a warning says so,
-and `before` has no perplexities (they would be a random head's).
+encoder) gets a random head drawn from the seed, trained by the continued MLM (with LoRA only its biases:
+the adapter folder keeps the rest, `ADAPTER_HEAD_FILE`); a warning says so, and `before` has no perplexities
+(they would be a random head's).
 
 Per-token perplexities before and after are over different segmentations (the new pieces are longer
 than the bytes or letters the old vocabulary spelled the language with), so they are a trend, not a ratio;
@@ -82,6 +83,8 @@ logger = logging.getLogger(__name__)
 
 KIND = "transformer"
 ADAPTER_DIR = "adapter"
+ADAPTER_HEAD_FILE = "head.safetensors"
+"""In the adapter folder, for a base without its masked-LM head: the head weights LoRA does not hold."""
 # the run's extended tokenizer and vocabulary report, kept so that --resume continues with the very same
 # vocabulary (the checkpoints' new rows belong to it) instead of learning it again
 STATE_DIR = TRANSFORMER_STATE
@@ -192,7 +195,12 @@ def load_masked_lm(folder: Path) -> tuple[nn.Module, Any, list[str]]:
 
     from xling.embeddings.weights import load_pretrained
 
-    model, loading = load_pretrained(AutoModelForMaskedLM, folder, output_loading_info=True)
+    # in float32 whatever the checkpoint's dtype: AdamW on bf16 weights rounds most small updates away
+    # (a bf16 base kept 29.5% of its weights and every LayerNorm weight exactly as they were); autocast
+    # still computes in bf16 where the training precision says so
+    model, loading = load_pretrained(
+        AutoModelForMaskedLM, folder, output_loading_info=True, dtype=torch.float32
+    )
     missing_head = sorted(key for key in loading.get("missing_keys", ()) if key.startswith("lm_head."))
     if not hasattr(model, "lm_head") or getattr(model.lm_head, "bias", None) is None:
         raise ConfigError(f"model: {folder} is a {model.config.model_type} masked LM; adapting a transformer "
@@ -378,11 +386,33 @@ def load_adapter_model(output: str | Path) -> nn.Module:
     adapter = adaptations[-1].get("adapter")
     if not adapter or not (output / adapter["path"]).is_dir():
         raise DataError("no LoRA adapter here (made without transformer.lora?)", output)
-    base = load_pretrained(AutoModelForMaskedLM, adapter["base_model"])
+    base = load_pretrained(AutoModelForMaskedLM, adapter["base_model"], dtype=torch.float32)
     base.resize_token_embeddings(adapter["vocab_size"], mean_resizing=False)
+    head_file = output / adapter["path"] / ADAPTER_HEAD_FILE
+    if head_file.is_file():  # the head an encoder-only base lacks: else drawn at random again here
+        from safetensors.torch import load_file
+
+        unexpected = base.load_state_dict(load_file(str(head_file)), strict=False).unexpected_keys
+        if unexpected:
+            raise DataError(f"{ADAPTER_HEAD_FILE} holds weights the base model has no place for: "
+                            f"{', '.join(unexpected[:5])}", head_file)  # fmt: skip
     model = PeftModel.from_pretrained(base, str(output / adapter["path"]))
     restore_head_bias(model.get_base_model())
     return model
+
+
+def save_missing_head(model: nn.Module, missing: Sequence[str], path: Path) -> None:
+    """Return nothing after writing to `path` (safetensors) the LM head weights `missing` from the base's
+    checkpoint, as `model` has them: an encoder-only base's head starts random and LoRA leaves all but its
+    biases as drawn, so without them the adapter would load on another random head. The output layer tied to
+    the input embeddings is left out (the adapter's new rows and the base give it)."""
+    from safetensors.torch import save_file
+
+    embeddings = model.get_input_embeddings().weight
+    state = model.state_dict()
+    kept = {key: state[key].detach().contiguous().clone() for key in missing
+            if key in state and state[key].data_ptr() != embeddings.data_ptr()}  # fmt: skip
+    save_file(kept, str(path))
 
 
 def restore_head_bias(model: nn.Module) -> None:
@@ -650,6 +680,7 @@ def adapt_transformer(
     warnings = list(data.warnings)
 
     say(f"loading {folder}")
+    torch.manual_seed(training.seed)  # a head the checkpoint lacks is drawn now: the seed decides it
     model, base_tokenizer, missing_head = load_masked_lm(folder)
     head = model.get_output_embeddings()
     if (
@@ -724,6 +755,8 @@ def adapt_transformer(
         # only the new rows (trainable tokens), not the whole resized embedding matrix peft would add
         peft_model.save_pretrained(str(staging / ADAPTER_DIR), save_embedding_layers=False)
         (staging / ADAPTER_DIR / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
+        if missing_head:
+            save_missing_head(trained, missing_head, staging / ADAPTER_DIR / ADAPTER_HEAD_FILE)
     final = peft_model.merge_and_unload() if peft_model is not None else model
     after = measure(
         AdaptObjective(final), tokenizer, heldout, old_texts, dev_pairs, config, max_length, old_vocab

@@ -122,7 +122,7 @@ def load_pretrained(model_class: Any, folder: str | Path, **kwargs: Any) -> Any:
         mismatch = "size mismatch" in str(error) or "ignore_mismatched_sizes" in str(error)
         # weights of other shapes than config.json says (transformers logs which): parts of two models;
         # with settings of the caller's (num_labels=...), transformers' own message says more
-        if mismatch and not set(kwargs) - {"use_safetensors", "output_loading_info"}:
+        if mismatch and not set(kwargs) - {"use_safetensors", "output_loading_info", "dtype"}:
             raise DataError("the weights do not have the shapes the folder's config.json gives them: the "
                             "folder mixes files of two models", folder) from error  # fmt: skip
         raise
