@@ -9,7 +9,7 @@ own adaptation: `xling.adaptation.static` (new vocabulary rows trained against t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -59,16 +59,18 @@ def model_languages(folder: Path) -> list[str]:
     return [str(lang) for lang in read_metadata(folder).get("languages", [])]
 
 
-def protected_texts(config: AdaptConfig, model_languages: list[str], language: str) -> list[str]:
+def protected_texts(
+    config: AdaptConfig, model_languages: list[str], language: str, earlier: Sequence[Path] = ()
+) -> list[str]:
     """Return the old-language sentences whose segmentation must not change: the bundled parallel sample's
     languages that the model has but `language` (which `replace` may adapt again; all but `language` when
-    the model lists none), plus the `vocabulary.protect` files (one sentence a line, `id<TAB>text`, or
-    CoNLL-U, read as written)."""
+    the model lists none), plus the `vocabulary.protect` files and the `earlier` adaptations' text files
+    (one sentence a line, `id<TAB>text`, or CoNLL-U, read as written)."""
     texts: list[str] = []
     for path in sorted(sample_corpus_dir().glob("*.tsv")):
         if _is_old_language(path.stem, model_languages, language):
             texts.extend(line.split("\t", 1)[-1] for line in read_monolingual(path))
-    for name in config.vocabulary.protect:
+    for name in [*config.vocabulary.protect, *earlier]:
         path = Path(name)
         # a transformer's replay trains on the protected sentences: a test split among them would be learnt
         check_not_test_set(path, "vocabulary.protect")
@@ -79,6 +81,26 @@ def protected_texts(config: AdaptConfig, model_languages: list[str], language: s
         else:
             texts.extend(line.split("\t", 1)[-1] for line in read_monolingual(path))
     return texts
+
+
+def earlier_adaptation_texts(folder: Path, language: str) -> list[Path]:
+    """Return the text files (`text` sources, where they still exist) that the model's earlier adaptations
+    read for languages other than `language`: a language added before is an old one now, and a second
+    language in its script re-segmented all of its text with the new pieces (a related one: 500 of 500
+    sentences) unless its text was protected. Relative paths are read from the working folder, as recorded."""
+    found: list[Path] = []
+    adaptations = read_metadata(folder).get("adaptations")
+    for adaptation in adaptations if isinstance(adaptations, list) else []:
+        if not isinstance(adaptation, dict) or names_same_language(
+            language, str(adaptation.get("language", ""))
+        ):
+            continue
+        for source in adaptation.get("data") or []:
+            if isinstance(source, dict) and source.get("kind") == "text":
+                path = Path(str(source.get("source", "")))
+                if path.is_file() and path not in found:
+                    found.append(path)
+    return found
 
 
 def files_the_model_trained_on(folder: Path) -> set[Path]:
@@ -221,9 +243,10 @@ def adapt(
     for warning in data.warnings:
         logger.warning(warning)
     # the pivot side of the pairs is old-language text too (a static encoder's targets are its vectors)
-    sentences = [*protected_texts(config, known, language), *(p for p, _ in data.parallel)]
+    earlier = earlier_adaptation_texts(folder, language)
+    sentences = [*protected_texts(config, known, language, earlier), *(p for p, _ in data.parallel)]
     # the protected files decide the new pieces (and a transformer replays them): a resumed run checks them too
-    data.files.extend(Path(name) for name in config.vocabulary.protect)
+    data.files.extend([*(Path(name) for name in config.vocabulary.protect), *earlier])
     if kind == STATIC:
         from xling.adaptation.static import adapt_static
 

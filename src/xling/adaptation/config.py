@@ -35,7 +35,8 @@ class AdaptVocabularyConfig:
     protect: list[str] = field(default_factory=list)
     """Text files (one sentence a line, or CoNLL-U) in the model's own languages whose segmentation must not
     change: a new piece they would use is not added. Always protected besides: the bundled parallel sample's
-    languages that the model has, and the pivot side of the dictionary and parallel pairs."""
+    languages that the model has, the pivot side of the dictionary and parallel pairs, and the text files the
+    model's earlier adaptations of other languages read (where they still exist)."""
 
     drop_marks: bool = True
     """Remove, in the tokenizer's normalizer, the marks the new language's script writes at will (Arabic
