@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -106,6 +107,15 @@ def _temporary_name(path: Path, n: int) -> Path:
     """Return the `n`th temporary name of `path` in this process: `.NAME.PID.tmp`, then `.NAME.PID.N.tmp`."""
     # N only when needed: the usual name stays `.NAME.PID.tmp`, which cleanups and tests look for
     return path.with_name(f".{path.name}.{os.getpid()}{f'.{n}' if n else ''}.tmp")
+
+
+_STAGING_NAME = re.compile(r"\A\..+\.\d+(\.\d+)?\.(tmp|old)\Z")
+
+
+def is_staging_name(name: str) -> bool:
+    """Return whether `name` is one of the temporary names xling's atomic writes stage under
+    (`.NAME.PID.tmp`, `.NAME.PID.N.tmp`, a replaced folder's `.NAME.PID.old`)."""
+    return _STAGING_NAME.match(name) is not None
 
 
 def _release_temporaries(temporaries: list[Path]) -> None:

@@ -377,6 +377,16 @@ def test_a_folder_without_pytorch_weights_says_so(tmp_path, monkeypatch, capsys)
     _require_torch_weights(folder)
 
 
+def test_a_truncated_weights_file_is_named_before_converting(tmp_path):
+    """It was a SafetensorError traceback from inside the converter (translate and mt train named it)."""
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(DataError, match=r"model\.safetensors.*truncated or corrupt"):
+        export_ct2(folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_without_ctranslate2_the_export_says_what_to_install(tmp_path, monkeypatch):
     """A missing ctranslate2 was a ModuleNotFoundError traceback from inside the conversion."""
     folder = _tiny_models().build_xling(tmp_path / "model")

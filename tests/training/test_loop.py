@@ -997,3 +997,13 @@ def test_a_resume_with_another_checkpoint_interval_keeps_keep_checkpoints(tmp_pa
     assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000003", "step-00000006"]
     _run(tmp_path, _config(max_steps=8, checkpoint_every=4, keep_checkpoints=2), resume=True)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000006", "step-00000008"]
+
+
+def test_a_killed_saves_staging_is_not_someone_elses_files(tmp_path):
+    """A tokenizer save killed inside a run folder left `.tokenizer.25141.tmp`; the retry, another process,
+    never cleans it, and `xling mt train` then refused the folder as "not empty"."""
+    from xling.training.loop import entries_besides_the_run
+
+    for name in (".tokenizer.25141.tmp", ".tokenizer.25141.2.tmp", ".best.77.old", "notes.txt", ".hidden"):
+        (tmp_path / name).mkdir()
+    assert entries_besides_the_run(tmp_path) == [".hidden", "notes.txt"]

@@ -412,3 +412,61 @@ def test_a_script_or_region_in_a_direction_trains_the_token_translate_asks_for(t
         "deu",
         "eng",
     ]
+
+
+def test_bad_places_and_lengths_are_said_before_training(bases, tmp_path):
+    """Found by a review: an output below a file was a NotADirectoryError after reading the data; a run inside
+    its tokenizer folder was accepted (`xling tokenizer train --overwrite` then replaced the model with it); a
+    max_length above Marian's fixed position table was an IndexError whenever a long batch was drawn."""
+    from xling.errors import ConfigError, DataError
+    from xling.tokenization.vocabulary import load_tokenizer
+    from xling.translation.train import build_model
+
+    pairs = write_pairs(tmp_path / "p.tsv", zip(ENGLISH, GERMAN, strict=True))
+    with pytest.raises(DataError, match=r"p\.tsv is a file, so no folder can be made there"):
+        train_translation(
+            finetune_config(bases["xling"], tmp_path / "p.tsv" / "run", [f"eng-deu={pairs}"], 2)
+        )
+    config = finetune_config(bases["xling"], tmp_path / "tok" / "run", [f"eng-deu={pairs}"], 2)
+    shutil.copytree(bases["xling"], tmp_path / "tok")
+    config.model, config.tokenizer = "", str(tmp_path / "tok")
+    with pytest.raises(ConfigError, match=r"lies inside the tokenizer folder"):
+        train_translation(config)
+    assert not (tmp_path / "tok" / "run").exists()
+    marian = bases["marian"]
+    positions = AutoModelForSeq2SeqLM.from_pretrained(str(marian)).config.max_position_embeddings
+    config = finetune_config(marian, tmp_path / "out", [], steps=1)
+    config.max_length = positions + 1
+    with pytest.raises(
+        ConfigError, match=rf"max_length: {positions + 1} is more than the {positions} positions"
+    ):
+        build_model(config, load_tokenizer(marian))
+    config.max_length = positions
+    build_model(config, load_tokenizer(marian))
+
+
+def test_dev_pairs_without_the_pivot_are_scored():
+    """deu-fra pairs alone held dev pairs out of training and scored none: the dev directions were those
+    out of the pivot (eng), and there were none."""
+    from types import SimpleNamespace
+
+    from xling.translation.train import MTTrainConfig, dev_directions
+
+    config = MTTrainConfig(pivot="eng")
+    assert dev_directions(config, SimpleNamespace(dev={"deu-fra": 1, "fra-deu": 1})) == ["deu-fra", "fra-deu"]
+    assert dev_directions(config, SimpleNamespace(dev={"eng-deu": 1, "deu-eng": 1})) == ["eng-deu"]
+
+
+def test_a_corpus_of_one_language_read_says_so(bases):
+    """It said "set data.corpus ... or parallel" while data.corpus was set."""
+    from transformers import AutoTokenizer
+
+    from xling.data.sources import sample_corpus_dir
+    from xling.errors import ConfigError
+    from xling.translation.data import build_parallel_data
+
+    tokenizer = AutoTokenizer.from_pretrained(str(bases["xling"]))
+    with pytest.raises(
+        ConfigError, match=r"data\.corpus .* gives no direction between two of its languages read \(eng\)"
+    ):
+        build_parallel_data(tokenizer, corpus=str(sample_corpus_dir()), languages=["eng"])

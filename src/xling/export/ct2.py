@@ -345,6 +345,9 @@ def _require_torch_weights(folder: Path) -> None:
     A folder that ships only its CTranslate2 conversion (xling-mt-bible) failed inside the converter with
     transformers' "no file named model.safetensors", reported as a missing tokenizer."""
     if any((folder / name).is_file() for name in WEIGHT_FILES):
+        from xling.embeddings.weights import check_weights_folder
+
+        check_weights_folder(folder)  # a truncated file was a SafetensorError traceback from the converter
         return
     shipped = f"; its CTranslate2 conversion ({CT2_DIR}/) is there already" if has_ct2(folder) else ""
     raise DataError(

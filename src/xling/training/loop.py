@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from xling.atomic import atomic_write, same_path, shown_names
+from xling.atomic import atomic_write, is_staging_name, same_path, shown_names
 from xling.config import config_to_dict
 from xling.devices import check_device
 from xling.errors import ConfigError, XlingError
@@ -80,7 +80,10 @@ def entries_besides_the_run(folder: Path, *kept: str | Path) -> list[str]:
     """Return the sorted names in `folder` that are neither the loop's own entries (RUN_ENTRIES) nor one of
     `kept` (e.g. the run's tokenizer folder, which the recipes keep inside it): someone else's files."""
     kept_paths = [Path(path).expanduser() for path in kept if path]
+    # xling's own staging left by a killed save (`.tokenizer.25141.tmp`: the retry, another process, never
+    # cleans it) is no one's files
     return sorted(entry.name for entry in folder.iterdir() if entry.name not in RUN_ENTRIES
+                  and not is_staging_name(entry.name)
                   and not any(same_path(entry, path) for path in kept_paths))  # fmt: skip
 
 

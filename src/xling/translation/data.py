@@ -468,6 +468,10 @@ def build_parallel_data(
         pairs_by_direction.setdefault((src, tgt), []).extend(pairs)
         pairs_by_direction.setdefault((tgt, src), []).extend((b, a) for a, b in pairs)
     if not pairs_by_direction:
+        if corpus:  # one language, or directions none of whose pairs are there
+            raise ConfigError(f"no parallel data: data.corpus {corpus} gives no direction between two of its "
+                              f"languages read ({', '.join(aligned.languages)}); name at least two in "
+                              "data.languages, or add parallel (src-tgt=path)")  # fmt: skip
         raise ConfigError(
             "no parallel data: set data.corpus (an id-aligned folder) or parallel (src-tgt=path)"
         )

@@ -29,7 +29,7 @@ import torch
 
 from xling.alignment.sentences.clauses import clause_split
 from xling.artifacts import CT2_KIND, METADATA_FILE, TRANSLATION_KIND, read_metadata
-from xling.atomic import recorded_kind, shown_names, write_json_atomically
+from xling.atomic import check_folder_place, recorded_kind, shown_names, write_json_atomically
 from xling.config import check_int, config_to_dict, given_fields
 from xling.data.config import CorpusConfig
 from xling.devices import resolve_device
@@ -376,6 +376,16 @@ def _built_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int])
         for name, param in model.named_parameters():
             if name in unsaved:
                 param.requires_grad_(False)
+        positions = getattr(model.config, "max_position_embeddings", None)
+        # M2M-100's (and NLLB's) sinusoidal table grows with the input; Marian's is fixed: a longer batch was an
+        # IndexError whenever one was drawn, hours into a run
+        if (
+            model.config.model_type != "m2m_100"
+            and isinstance(positions, int)
+            and config.max_length > positions
+        ):
+            raise ConfigError(f"max_length: {config.max_length} is more than the {positions} positions of "
+                              f"{config.model} ({model.config.model_type}); set max_length to {positions} or less")  # fmt: skip
         if model.config.model_type == "marian":
             keep_decoder_start_row(model)
         return model
@@ -426,8 +436,8 @@ def _without_row(grad: torch.Tensor, row: int) -> torch.Tensor:
 
 
 def dev_directions(config: MTTrainConfig, data: ParallelData) -> list[str]:
-    """Return the dev directions to evaluate: the configured ones, or every dev direction out of the pivot (of
-    every language without one)."""
+    """Return the dev directions to evaluate: the configured ones, or every dev direction out of the pivot
+    (every dev direction when none starts from it)."""
     if config.dev_directions:
         names = ["-".join(parse_direction(d, "dev_directions")) for d in config.dev_directions]
         missing = [n for n in names if n not in data.dev]
@@ -440,7 +450,9 @@ def dev_directions(config: MTTrainConfig, data: ParallelData) -> list[str]:
     if not config.pivot:  # directions "all" with no pivot named: every direction with dev sentences
         return list(data.dev)
     pivot = normalize_language(config.pivot, where="pivot")
-    return [name for name in data.dev if name.startswith(f"{pivot}-")]
+    # data without the pivot (deu-fra pairs only): every dev direction, else its dev pairs were held out of
+    # training and never scored
+    return [name for name in data.dev if name.startswith(f"{pivot}-")] or list(data.dev)
 
 
 @torch.inference_mode()
@@ -654,6 +666,13 @@ def check_output(config: MTTrainConfig) -> None:
     output = Path(config.output)
     if output.exists() and not output.is_dir():
         raise XlingError(f"{output}: a file is there, not a model folder")
+    check_folder_place(output)  # a file above it: mkdir failed after the data was read
+    tokenizer = Path(config.tokenizer).expanduser() if config.tokenizer else None
+    if tokenizer is not None and tokenizer.is_dir() and tokenizer.resolve() in output.resolve().parents:
+        # the recipes keep the tokenizer inside the run, not the run inside the tokenizer: `xling tokenizer
+        # train --overwrite` replaces that folder whole, the model with it
+        raise ConfigError(f"output: {output} lies inside the tokenizer folder {config.tokenizer}; choose an output "
+                          "folder outside it")  # fmt: skip
     checkpoints = list_checkpoints(output)
     # fine-tuning a model in place again starts a new run over a finished one, never over a killed one
     in_place = fine_tunes_in_place(config) and (not checkpoints or run_finished(output, checkpoints))
