@@ -349,3 +349,27 @@ def test_a_source_the_detector_may_name_within_a_macrolanguage_is_read_as_the_mo
     read as the model's `ms`, as `nn` is read as its `no` (it was "cannot translate from Minangkabau")."""
     _, m2m = load(build_m2m100(tmp_path / "m2m"))
     assert m2m.source_token("min") == "__ms__" and m2m.source_token("fuc") == "__ff__"
+
+
+def test_codes_a_review_found_mapped_to_another_language_or_script(tmp_path):
+    """Found by resolving every ISO code against NLLB-200's 202 codes and M2M-100's 100: zh-CHT gave
+    Simplified Chinese; NLLB's ms-Arab gave Banjar (bjn_Arab: in SIL's Malay macrolanguage, not Malay); a
+    region's script outside xling's short table was ignored (sr-ME gave Cyrillic Serbian); ko-Kore was
+    refused on NLLB's kor_Hang; hi-Latn on M2M-100 gave Devanagari Hindi without a word."""
+    from xling.errors import ConfigError
+
+    codes = ["eng_Latn", "zho_Hans", "zho_Hant", "srp_Cyrl", "bjn_Arab", "bjn_Latn", "zsm_Latn", "kor_Hang",
+             "azj_Latn", "azb_Arab", "khk_Cyrl", "uzn_Latn"]  # fmt: skip
+    _, nllb = load(build_nllb(tmp_path / "nllb", languages=codes))
+    assert nllb.target_token("zh-CHT") == "zho_Hant" and nllb.source_token("zh-CHS") == "zho_Hans"
+    assert nllb.target_token("ko-Kore") == "kor_Hang" and nllb.target_token("az-Arab") == "azb_Arab"
+    for code in ("ms-Arab", "sr-ME", "mn-CN", "uz-AF"):
+        with pytest.raises(XlingError, match=rf"not in the \w+ script \('{code}'"):
+            nllb.target_token(code)
+    assert nllb.target_token("ms") == "zsm_Latn" and nllb.target_token("sr-RS") == "srp_Cyrl"
+    _, m2m = load(build_m2m100(tmp_path / "m2m"))
+    for code, script in (("zh-CHT", "Hant"), ("hi-Latn", "Latn"), ("sr-ME", "Latn")):
+        with pytest.raises(ConfigError, match=rf"not in the {script} script \('{code}'"):
+            m2m.target_token(code)
+    assert m2m.target_token("hi-Deva") == "__hi__" and m2m.target_token("bs-Latn-BA") == "__bs__"
+    assert m2m.target_token("de-AT") == "__de__" and m2m.target_token("pt-BR") == "__pt__"

@@ -25,12 +25,14 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from xling.artifacts import CT2_KIND, read_metadata
 from xling.data.languages import (
     DEFAULT_MEMBER,
+    LEGACY_SCRIPT_SUBTAGS,
     MACROLANGUAGES,
     NOT_LANGUAGES,
     REGION_MEMBERS,
@@ -90,6 +92,11 @@ def parse_language(code: str, *, where: str | None = None) -> LanguageTag:
     for subtag in _SUBTAGS.split(code.strip())[1:]:
         if len(subtag) == 4 and subtag.isalpha():
             script = script or subtag.title()
+        elif (
+            language,
+            subtag.lower(),
+        ) in LEGACY_SCRIPT_SUBTAGS:  # Microsoft's zh-CHT: Traditional, not a region
+            script = script or LEGACY_SCRIPT_SUBTAGS[(language, subtag.lower())]
         elif (len(subtag) == 2 and subtag.isalpha()) or (len(subtag) == 3 and subtag.isdigit()):
             region = region or subtag.upper()
     return LanguageTag(language, script, region)
@@ -226,7 +233,23 @@ def written_script(language: str) -> str | None:
     records neither."""
     member = DEFAULT_MEMBER.get(language, language)
     return (DEFAULT_SCRIPTS.get(language) or DEFAULT_SCRIPTS.get(member) or USUAL_SCRIPTS.get(language)
-            or USUAL_SCRIPTS.get(member))  # fmt: skip
+            or USUAL_SCRIPTS.get(member) or likely_script(language))  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def likely_script(language: str, region: str = "") -> str | None:
+    """Return the script CLDR's likely subtags give an ISO 639 `language` (in `region`, where CLDR has an entry
+    for the pair: sr-ME is Latin, uz-AF Arabic), through langcodes; None where CLDR has no entry (langcodes'
+    own guess for an unknown code is Latin, which says nothing)."""
+    from langcodes import standardize_tag
+    from langcodes.data_dicts import LIKELY_SUBTAGS
+
+    try:
+        short = standardize_tag(language)
+    except ValueError:
+        return None
+    full = LIKELY_SUBTAGS.get(f"{short}-{region}" if region else short)
+    return next((part for part in full.split("-")[1:] if len(part) == 4), None) if full else None
 
 
 def check_written_script(code: str, language: str, own: str | None, conventions: Conventions) -> None:
@@ -234,15 +257,15 @@ def check_written_script(code: str, language: str, own: str | None, conventions:
     one: zh-TW) or the one the model writes `language` in under its code `own` (None: a fixed-pair model's
     target), which names no script: `written_script`, or a script that is part of it (`ko-Hang` of
     Korean's `Kore`, `zh-Hani` of Chinese: `script_part_of`). Else ConfigError naming the script asked and
-    the one the model writes, or saying that xling cannot tell which one that is: the output would be in
-    another script (M2M-100 asked for zh-Hant writes Simplified Chinese), or in one nobody checked."""
+    the one the model writes: the output would be in another script (M2M-100 asked for zh-Hant writes
+    Simplified Chinese). A language whose script neither xling nor CLDR records is taken as asked."""
     tag = parse_language(code, where="language to translate into")
     asked = wanted_script(tag)
     if asked is None:
         return
     written = written_script(language)
-    # where xling records no script for the language (45 of M2M-100's targets: hi-Deva, bs-Latn-BA), nothing
-    # is known to be wrong: the code is taken as the language
+    # where neither xling nor CLDR records a script for the language, nothing is known to be wrong: the code
+    # is taken as the language
     if written is None or script_part_of(asked, written):
         return
     model = f"{conventions.name} ({conventions.family})"
@@ -250,7 +273,7 @@ def check_written_script(code: str, language: str, own: str | None, conventions:
     asking = f"the {asked} script ({code!r}{'' if tag.script else f', the script of {tag.region}'})"
     alone = _SUBTAGS.split(code.strip())[0]
     raise ConfigError(f"{model} writes {_describe(language)} in the {written} script ({which} names none, and "
-                      f"{written} is the one xling records for it), not in {asking}; give {alone!r} for {written}, "
+                      f"{written} is its usual script: xling's table, else CLDR's), not in {asking}; give {alone!r} for {written}, "
                       f"or use a model with a code in {asked} (NLLB-200's codes name their script)")  # fmt: skip
 
 
@@ -314,7 +337,10 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
         preferred = [own for own in related if tags[own].language == member]
         wanted = wanted_script(tag)
         if wanted and not any(tags[own].script in (None, wanted) for own in preferred):
-            preferred = [own for own in related if tags[own].script == wanted] or preferred
+            # the members xling records (az: azj, azb), not SIL's whole table: NLLB's ms-Arab was Banjar
+            members = MACROLANGUAGES.get(tag.language, frozenset())
+            preferred = [own for own in related if tags[own].script == wanted and tags[own].language in members
+                         ] or preferred  # fmt: skip
         candidates = preferred or related
         if len({tags[own].language for own in candidates}) > 1:
             raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has "
@@ -338,6 +364,10 @@ def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mappi
         language = tags[candidates[0]].language
         wanted = DEFAULT_SCRIPTS.get(language) or DEFAULT_SCRIPTS.get(tag.language)
     chosen = [own for own in candidates if scripts[own] == wanted]
+    if not chosen and asked is not None:
+        # a writing system and the script within it: ko-Kore is NLLB's kor_Hang, ja-Hira its jpn_Jpan
+        chosen = [own for own in candidates if scripts[own] is not None
+                  and (script_part_of(scripts[own], asked) or script_part_of(asked, scripts[own]))]  # fmt: skip
     if not chosen and all(script is None for script in scripts.values()):
         chosen = list(candidates)  # the model names no script (OPUS-MT's >>fr<< >>fr_CA<<): regions decide
     if len(chosen) > 1:
@@ -383,8 +413,14 @@ def _canonical_case(code: str) -> bool:
 
 def wanted_script(tag: LanguageTag) -> str | None:
     """Return the script a tag asks for: its script subtag, else the one its region implies (zh-TW: Hant,
-    az-IR: Arab; REGION_SCRIPTS), else None."""
-    return tag.script or REGION_SCRIPTS.get((tag.language, tag.region or ""))
+    az-IR: Arab; REGION_SCRIPTS, then CLDR where the region's script is not the language's: sr-ME Latin,
+    mn-CN Mongolian), else None (de-AT, pt-BR: a region that decides no script)."""
+    if tag.script or not tag.region:
+        return tag.script
+    if (tag.language, tag.region) in REGION_SCRIPTS:
+        return REGION_SCRIPTS[(tag.language, tag.region)]
+    regional = likely_script(tag.language, tag.region)
+    return regional if regional is not None and regional != likely_script(tag.language) else None
 
 
 def _listing(codes: Mapping[str, str]) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from xling.data.languages import REGION_SCRIPTS, default_member, script_part_of
+from xling.data.languages import default_member, script_part_of
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid import (
     DEFAULT_IDENTIFIER,
@@ -48,6 +48,7 @@ from xling.translation.languages import (
     parse_language,
     source_normalizer,
     standard_code,
+    wanted_script,
     written_script,
 )
 from xling.translation.segmentation import NO_SPACE_LANGUAGES, Layout, has_words, segment
@@ -667,7 +668,7 @@ def _already_in(source: str, target: str, conventions: Conventions | None = None
         return False
     languages = [default_member(tag.language) for tag in (have, want)]
     # a code without a script is in the one xling records for its language (de: Latn, so not de-Cyrl)
-    scripts = [tag.script or REGION_SCRIPTS.get((tag.language, tag.region or "")) or written_script(language)
+    scripts = [wanted_script(tag) or written_script(language)
                for tag, language in zip((have, want), languages, strict=True)]  # fmt: skip
     return languages[0] == languages[1] and (None in scripts or _same_script(*scripts))
 
