@@ -434,3 +434,11 @@ def test_data_in_another_script_than_the_language_is_a_warning_naming_the_line(t
     greek = tmp_path / "greek.txt"
     greek.write_text("το βιβλίο είναι εδώ\n", encoding="utf-8")
     assert not read_adapt_data(config(language="ell", text=[str(greek)])).warnings
+
+
+def test_data_without_letters_is_a_warning(tmp_path):
+    """A dictionary of emoji was taken without a word (one piece added): no script to check, none to learn."""
+    emoji = tmp_path / "emoji.tsv"
+    emoji.write_text("one\t😀\ntwo\t😀😀\n", encoding="utf-8")
+    data = read_adapt_data(config(language="ron", dictionary=[f"eng-ron={emoji}"]))
+    assert any("has no letters" in w and "emoji.tsv" in w for w in data.warnings), data.warnings

@@ -129,6 +129,11 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             pair_files.append((path, [new for _, new in pairs]))
             sentence_files.append(pair_files[-1])
     data.script = _language_script(data)
+    if data.script is None and (data.parallel or data.dictionary or data.texts):
+        # nothing to learn pieces from or to check the script of: a file of emoji or numbers, likely the
+        # wrong one (a run then adds a piece or two, and said nothing)
+        data.warnings.append(f"the {data.language} data has no letters ({', '.join(str(s['source']) for s in data.sources)}): "
+                             "wrong file?")  # fmt: skip
     if problem := _usual_script_problem(config, data, pair_files, text_files):
         # a warning, not an error: a digraphic language's other script (Serbian in Latin) is a real choice
         data.warnings.append(problem)
