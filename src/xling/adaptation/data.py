@@ -132,8 +132,8 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
     if data.script is None and (data.parallel or data.dictionary or data.texts):
         # nothing to learn pieces from or to check the script of: a file of emoji or numbers, likely the
         # wrong one (a run then adds a piece or two, and said nothing)
-        data.warnings.append(f"the {data.language} data has no letters ({', '.join(str(s['source']) for s in data.sources)}): "
-                             "wrong file?")  # fmt: skip
+        sources = ", ".join(str(source["source"]) for source in data.sources)
+        data.warnings.append(f"the {data.language} data has no letters ({sources}): wrong file?")
     if problem := _usual_script_problem(config, data, pair_files, text_files):
         # a warning, not an error: a digraphic language's other script (Serbian in Latin) is a real choice
         data.warnings.append(problem)

@@ -90,13 +90,11 @@ def parse_language(code: str, *, where: str | None = None) -> LanguageTag:
     language = normalize_language(code, where=where)
     script = region = None
     for subtag in _SUBTAGS.split(code.strip())[1:]:
+        legacy = LEGACY_SCRIPT_SUBTAGS.get((language, subtag.lower()))  # Microsoft's zh-CHT: Traditional
         if len(subtag) == 4 and subtag.isalpha():
             script = script or subtag.title()
-        elif (
-            language,
-            subtag.lower(),
-        ) in LEGACY_SCRIPT_SUBTAGS:  # Microsoft's zh-CHT: Traditional, not a region
-            script = script or LEGACY_SCRIPT_SUBTAGS[(language, subtag.lower())]
+        elif legacy is not None:
+            script = script or legacy
         elif (len(subtag) == 2 and subtag.isalpha()) or (len(subtag) == 3 and subtag.isdigit()):
             region = region or subtag.upper()
     return LanguageTag(language, script, region)
@@ -273,8 +271,9 @@ def check_written_script(code: str, language: str, own: str | None, conventions:
     asking = f"the {asked} script ({code!r}{'' if tag.script else f', the script of {tag.region}'})"
     alone = _SUBTAGS.split(code.strip())[0]
     raise ConfigError(f"{model} writes {_describe(language)} in the {written} script ({which} names none, and "
-                      f"{written} is its usual script: xling's table, else CLDR's), not in {asking}; give {alone!r} for {written}, "
-                      f"or use a model with a code in {asked} (NLLB-200's codes name their script)")  # fmt: skip
+                      f"{written} is its usual script: xling's table, else CLDR's), not in {asking}; give "
+                      f"{alone!r} for {written}, or use a model with a code in {asked} (NLLB-200's codes name "
+                      "their script)")  # fmt: skip
 
 
 def _related(a: str, b: str) -> bool:

@@ -379,13 +379,11 @@ def _built_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int])
         positions = getattr(model.config, "max_position_embeddings", None)
         # M2M-100's (and NLLB's) sinusoidal table grows with the input; Marian's is fixed: a longer batch was an
         # IndexError whenever one was drawn, hours into a run
-        if (
-            model.config.model_type != "m2m_100"
-            and isinstance(positions, int)
-            and config.max_length > positions
-        ):
+        fixed = model.config.model_type != "m2m_100" and isinstance(positions, int)
+        if fixed and config.max_length > positions:
             raise ConfigError(f"max_length: {config.max_length} is more than the {positions} positions of "
-                              f"{config.model} ({model.config.model_type}); set max_length to {positions} or less")  # fmt: skip
+                              f"{config.model} ({model.config.model_type}); set max_length to {positions} "
+                              "or less")  # fmt: skip
         if model.config.model_type == "marian":
             keep_decoder_start_row(model)
         return model
