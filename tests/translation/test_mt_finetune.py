@@ -470,3 +470,16 @@ def test_a_corpus_of_one_language_read_says_so(bases):
         ConfigError, match=r"data\.corpus .* gives no direction between two of its languages read \(eng\)"
     ):
         build_parallel_data(tokenizer, corpus=str(sample_corpus_dir()), languages=["eng"])
+
+
+def test_a_held_out_prefix_that_begins_no_id_is_refused_for_translation(bases):
+    from transformers import AutoTokenizer
+
+    from xling.data.sources import HeldOut, sample_corpus_dir
+    from xling.errors import ConfigError
+    from xling.translation.data import build_parallel_data
+
+    tokenizer = AutoTokenizer.from_pretrained(str(bases["xling"]))
+    with pytest.raises(ConfigError, match=r"data\.heldout_prefixes: 'SUPPORT\.' begins no sentence id"):
+        build_parallel_data(tokenizer, corpus=str(sample_corpus_dir()), languages=["eng", "deu"],
+                            heldout=HeldOut(("SUPPORT.",)))  # fmt: skip

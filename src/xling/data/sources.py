@@ -7,7 +7,7 @@ files, which sentences are held out" is decided in one place.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -48,6 +48,26 @@ def book_verses(
         )
         texts.extend([verse for verse in verses if verse][:per_language])
     return texts
+
+
+def check_prefixes_match(corpus: AlignedCorpus, prefixes: Sequence[str], *, skip_bad: bool = False) -> None:
+    """Return nothing when each of `prefixes` (held-out ids: a test book, `JHN.`) begins some sentence id of
+    `corpus`; else ConfigError naming it: a prefix that matches nothing (`jhn.`, `John.`) holds nothing out,
+    and the test book it meant would be trained on without a word. Files are read until every prefix has
+    matched (usually the first)."""
+    from xling.data.readers import read_id_text_tsv
+
+    left, example = set(prefixes), ""
+    for lang in corpus.languages:
+        for ident, _ in read_id_text_tsv(corpus.files[lang], skip_bad=skip_bad):
+            example = example or ident
+            if any(ident.startswith(prefix) for prefix in left):
+                left = {prefix for prefix in left if not ident.startswith(prefix)}
+                if not left:
+                    return
+    shown = ", ".join(repr(prefix) for prefix in sorted(left))
+    raise ConfigError(f"data.heldout_prefixes: {shown} begins no sentence id of {corpus.root} (ids look like "
+                      f"{example!r}); nothing would be held out, and the book meant would be trained on")  # fmt: skip
 
 
 def resolve_corpus(corpus: str) -> Path:
@@ -117,6 +137,8 @@ class TextSources:
             raise ConfigError(f"data.languages ({', '.join(languages)}) picks files of a corpus, and no corpus "
                               "is given: leave it out (each text file's language is read), or set corpus")  # fmt: skip
         aligned = AlignedCorpus.from_dir(root, languages or None) if root else None
+        if aligned is not None and heldout_prefixes:
+            check_prefixes_match(aligned, heldout_prefixes, skip_bad=skip_bad)
         langs = list(aligned.languages) if aligned else []
         langs += [lang for lang in mono if lang not in langs]
         return cls(

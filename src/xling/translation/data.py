@@ -371,6 +371,13 @@ def split_corpus(
         last[lang] = last_verses([sid for sid, _ in rows])
         every[lang] = dict(rows)
         texts[lang] = {sid: text for sid, text in rows if sid not in heldout}
+    unmatched = [
+        p for p in heldout.prefixes if not any(sid.startswith(p) for ids in every.values() for sid in ids)
+    ]
+    if unmatched:  # `jhn.`, `John.`: nothing held out, the test book trained on without a word
+        example = next((sid for ids in every.values() for sid in ids), "")
+        raise ConfigError(f"data.heldout_prefixes: {', '.join(map(repr, unmatched))} begins no sentence id of "
+                          f"{aligned.root} (ids look like {example!r}); nothing would be held out")  # fmt: skip
     split = CorpusSplit({}, {}, {})
     shifted: dict[tuple[str, str], frozenset[str]] = {}  # both directions of a pair: one measurement
     for src, tgt in directions:
