@@ -41,6 +41,9 @@ FAULTS = [
     # invisible format characters alone: the encoder read nothing and gave a zero vector, said normalised
     ("POST", "/embed", {"inputs": ["ok", "\u200b\ufeff "]}, "inputs[1]"),
     ("POST", "/v1/embeddings", {"input": "\u200d"}, "input"),
+    # control characters alone: a 200 with a zero vector, and a search for them ranked everything at 0
+    ("POST", "/v1/embeddings", {"input": ["Where is the station?", "\u0001", "\u000e\u001b"]}, "input[1]"),
+    ("POST", "/embed", {"inputs": "\u007f\b"}, "inputs"),
     ("POST", "/detect", {"q": "\u200b"}, "q"),
     ("POST", "/embed", b"not json at all", "body"),
     ("POST", "/translate", {"q": "hello", "source": "en", "target": "zz"}, "target"),
@@ -392,9 +395,14 @@ def test_body_texts_and_characters_limits(make_config, models):
         assert many.status_code == 413 and many.json()["error"]["param"] == "input"
         # overlong texts are cut to max_chars by default
         long = "the film was good and more"
-        cut = client.post("/embed", json={"inputs": [long]}).json()
-        np.testing.assert_allclose(cut[0], encoder.encode([long[:12]])[0], atol=1e-5)
-        assert not np.allclose(cut[0], encoder.encode([long])[0], atol=1e-3)
+        cut = client.post("/v1/embeddings", json={"input": [long]}).json()["data"][0]["embedding"]
+        np.testing.assert_allclose(cut, encoder.encode([long[:12]])[0], atol=1e-5)
+        assert not np.allclose(cut, encoder.encode([long])[0], atol=1e-3)
+        # ... except where the client asks not to: TEI's `truncate: false` (its default) gets 413, as over the
+        # token limit (it was cut without a word)
+        assert client.post("/embed", json={"inputs": [long], "truncate": True}).json() == [cut]
+        kept = client.post("/embed", json={"inputs": ["short", long]})
+        assert kept.status_code == 413 and kept.json()["field"] == "inputs[1]"
     with TestClient(create_app(make_config("limits.max_chars=12", "limits.overlong=reject"))) as client:
         refused = client.post("/embed", json={"inputs": ["short", "the film was good and more"]})
         assert refused.status_code == 413 and refused.json()["field"] == "inputs[1]"
@@ -420,7 +428,7 @@ def test_a_text_to_translate_over_max_chars_is_refused_whatever_overlong_says(ma
         assert form.status_code == 413 and form.json()["field"] == "q", form.text
         # the other routes still cut it, as the config says
         assert client.post("/detect", json={"q": long}).status_code == 200
-        assert client.post("/embed", json={"inputs": long}).status_code == 200
+        assert client.post("/embed", json={"inputs": long, "truncate": True}).status_code == 200
         short = client.post("/translate", json={"q": long[:12], "source": "en", "target": "de"})
         assert short.status_code == 200, short.text
 
@@ -446,7 +454,7 @@ def test_a_text_left_blank_by_the_cut_to_max_chars_is_refused_naming_it(make_con
     with TestClient(create_app(make_config("limits.max_chars=12"))) as client:
         for path, body, field in [
             ("/v1/embeddings", {"input": ["ok", blank]}, "input[1]"),
-            ("/embed", {"inputs": ["ok", blank]}, "inputs[1]"),
+            ("/embed", {"inputs": ["ok", blank], "truncate": True}, "inputs[1]"),
             ("/v1/classify", {"inputs": [blank]}, "inputs[0]"),
             ("/v1/search", {"query": blank}, "query"),
             ("/translate", {"q": ["hello", blank], "source": "en", "target": "de"}, "q[1]"),
@@ -461,7 +469,10 @@ def test_a_text_left_blank_by_the_cut_to_max_chars_is_refused_naming_it(make_con
                 answer.text,
             )
         # the cut leaves words: still served
-        assert client.post("/embed", json={"inputs": ["  the film was good"]}).status_code == 200
+        assert (
+            client.post("/embed", json={"inputs": ["  the film was good"], "truncate": True}).status_code
+            == 200
+        )
 
 
 def test_a_search_query_the_encoder_refuses_is_a_400_naming_query(make_config):

@@ -381,8 +381,8 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
         if not isinstance(text, str):
             raise ApiError(status, f"{name}: expected a string, got {type(text).__name__}", name)
         if _blank(text):
-            raise ApiError(status, f"{name}: the text is empty (no character but spaces and invisible format "
-                                   "characters such as U+200B)", name)  # fmt: skip
+            raise ApiError(status, f"{name}: the text is empty (no character but spaces, invisible format "
+                                   "characters such as U+200B and control characters)", name)  # fmt: skip
         try:  # a lone surrogate the body check cannot see (a JSON body in UTF-16, a form part's charset)
             text.encode("utf-8")
         except UnicodeEncodeError:
@@ -401,6 +401,7 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
 
 
 def _blank(text: str) -> bool:
-    """Return True for a text of spaces and invisible format characters alone (U+200B, U+FEFF, U+200D: the
-    models read nothing there, and an encoder gave a zero vector for it)."""
-    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text)
+    """Return True for a text of spaces, invisible format characters (U+200B, U+FEFF, U+200D) and control
+    characters (U+0001, U+007F) alone: the models read nothing there, and an encoder gave a zero vector for
+    it (a search for it ranked every document at 0)."""
+    return all(char.isspace() or unicodedata.category(char) in ("Cf", "Cc") for char in text)

@@ -68,7 +68,8 @@ async def embed(body: EmbedRequest, request: Request) -> list[list[float]]:
     """Embed a text or a list of texts: one list of floats per text (TEI's shape); `truncate: false` (the
     default, as in TEI) refuses a text over the model's token limit with 413."""
     state = _state(request)
-    texts, batch = request_texts(body.inputs, "inputs", state.config.limits)
+    # `truncate: false` refuses an over-long text with 413 at the character limit too, not only at the tokens
+    texts, batch = request_texts(body.inputs, "inputs", state.config.limits, may_cut=body.truncate)
     items = [EmbedItem(text, normalize=body.normalize, truncate=body.truncate) for text in texts]
     results = await _embed(request, items, "inputs", batch)
     return [vector.tolist() for vector, _ in results]
