@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from urllib.parse import urlencode
 
@@ -375,6 +376,25 @@ def test_models_health_docs_and_metrics(client):
         assert head.status_code == 200 and head.content == b"", path
     schema = client.get("/openapi.json").json()
     assert schema["paths"]["/v1/embeddings"]
+    # the errors the routes send, not FastAPI's 422 {"detail": [...]} (a generated client misread them all)
+    assert "HTTPValidationError" not in json.dumps(schema)
+    for path, status, fields in [("/v1/embeddings", "400", {"error"}), ("/translate", "400", {"error", "field"}),
+                                 ("/v1/search", "422", {"error", "field"}), ("/embed", "422", {"error", "field"})]:  # fmt: skip
+        responses = schema["paths"][path]["post"]["responses"]
+        documented = responses[status]["content"]["application/json"]["schema"]["properties"]
+        assert "422" not in responses or status == "422", path
+        sent = client.post(path, json={"nonsense": 1})
+        assert str(sent.status_code) == status and set(sent.json()) <= set(documented), (path, sent.text)
+        assert fields <= set(sent.json()), (path, sent.text)
+    openai_error = schema["paths"]["/v1/embeddings"]["post"]["responses"]["400"]["content"][
+        "application/json"
+    ]
+    assert set(openai_error["schema"]["properties"]["error"]["properties"]) == {
+        "message",
+        "type",
+        "param",
+        "code",
+    }
     # one operation id per operation (GET and HEAD /health shared one: client generators refuse that)
     ids = [
         op["operationId"] for path in schema["paths"].values() for op in path.values() if "operationId" in op

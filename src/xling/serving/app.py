@@ -88,6 +88,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         _add_head_routes(router)
         app.include_router(router)
     _add_error_handlers(app, state.metrics)
+    _document_errors(app)
     static_paths = _add_web_page(app)
     _add_head_routes(app)
     app.add_middleware(
@@ -293,6 +294,54 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         return answer(request, 500, f"internal error ({type(error).__name__}); the server log has the details",
                       None, "internal")  # fmt: skip
+
+
+_OPENAI_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["message", "type"], "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"},
+        "param": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "code": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}},
+}  # fmt: skip
+_PLAIN_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "field": {"type": "string"}, "code": {"type": "string"}},
+}
+_ERROR_STATUSES = {"401": "No or wrong API key", "413": "Body, texts or characters over the server's limits",
+                   "429": "Rate limit reached (Retry-After says when to retry)"}  # fmt: skip
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Return nothing after making /openapi.json describe the errors the routes send: FastAPI declares 422
+    with its own `{"detail": [...]}` body, while the handlers above answer 400 (OpenAI and LibreTranslate
+    routes) or 422 with `error_body`'s shape, so a client generated from the schema misread every error."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            body = _OPENAI_ERROR if path in OPENAI_PATHS else _PLAIN_ERROR
+            invalid = "400" if path in BAD_REQUEST_PATHS else "422"
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                takes_input = responses.pop("422", None) is not None or method == "post"
+                statuses = {invalid: "Invalid request: the message names the field"} if takes_input else {}
+                if method == "post":
+                    statuses |= _ERROR_STATUSES
+                for status, description in statuses.items():
+                    responses[status] = {"description": description,
+                                         "content": {"application/json": {"schema": body}}}  # fmt: skip
+        components = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _validation_message(errors: Any) -> tuple[str | None, str]:
