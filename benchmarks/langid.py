@@ -30,7 +30,8 @@ Khmer, Burmese, Tibetan) two characters count as one word. It pools the sentence
 
 Speed: every contender labels the same --speed-sentences sentences (drawn from all sets), after its
 accuracy pass (so lazily loaded models are in), in 3 rounds that rotate the contenders' order; sentences/s is
-the median round. With --threads 1 (the default) every contender runs on one thread: xling's batch
+the median round, and a speed ratio the median of the rounds' ratios (until 2026-12-07 the ratio of the
+medians). With --threads 1 (the default) every contender runs on one thread: xling's batch
 `predict` (numpy with one BLAS thread), lingua's single-text `detect_language_of`, py3langid's and pycld2's
 single-text calls (neither has a batch API). Peak memory: a fresh subprocess per contender imports it, loads
 it and labels the speed sentences once; the figure is its peak RSS (VmHWM; ru_maxrss where there is no
@@ -673,8 +674,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "macro_own": top.macro_own,
         "macro_all": top.macro_all,
         "macro_covered": {"xling": top.macro_own["xling"]} if "xling" in names else {},
-        "speed_ratio_vs_py3langid": {n: round(v / per_s["py3langid"], 3) for n, v in per_s.items()}
-        if "py3langid" in per_s
+        # the median of the rounds' ratios (each over one round's py3langid), not a ratio of medians
+        "speed_ratio_vs_py3langid": {
+            n: round(statistics.median(a / b for a, b in zip(v, speeds["py3langid"], strict=True)), 3)
+            for n, v in speeds.items()
+        }
+        if "py3langid" in speeds
         else {},  # fmt: skip
         "speed_rounds": {n: [round(x, 1) for x in v] for n, v in speeds.items()},
         "model_size_bytes": {name: contender.size_bytes() for name, contender in contenders.items()},
