@@ -106,6 +106,15 @@ def test_turkish_capitals_lower_as_turkish_does():
     assert normalize_text("Ich war mit Ayşe in Istanbul, Ihr Bruder auch.").startswith(
         "ich war mit ayşe in istanbul"
     )
+    # Romanian written with ş (cedilla) for ș: not Turkish where a Romanian letter says so (it was, 1.0)
+    assert normalize_text("ŞTIRI IMPORTANTE DIN ROMÂNIA") == "ştiri importante din românia"
+
+
+def test_a_chain_of_hashtags_goes_whole():
+    # the closed topic form (#东京#) took `#love#` and left every second tag as words: Polish became English
+    assert normalize_text("Piękny dzień #love#instagood#photooftheday#happy") == "piękny dzień"
+    assert normalize_text("Schönes Wetter #sun#beach#holiday heute") == "schönes wetter heute"
+    assert normalize_text("我爱#北京天安门#的早晨") == "我爱 的早晨"  # a topic in Chinese is still one
 
 
 def test_shipped_detector_knows_upper_case_turkish():
@@ -176,3 +185,15 @@ def test_a_long_run_of_dotted_words_normalises_in_linear_time():
         start = time.perf_counter()
         normalize_text(text)
         assert time.perf_counter() - start < 2, text[-10:]
+
+
+def test_load_identifier_gives_one_object_however_the_detector_is_named():
+    """Four spellings of the shipped detector were four copies: a setting changed on one reached
+    `xling.detect` or not depending on how it had been asked for."""
+    from xling.langid import load_identifier
+    from xling.langid.model import LanguageIdentifier, resolve_identifier
+
+    shared = load_identifier()
+    assert load_identifier("xling-langid") is shared
+    assert load_identifier(str(resolve_identifier("xling-langid"))) is shared
+    assert LanguageIdentifier.from_pretrained("xling-langid") is not shared  # a copy of one's own

@@ -16,10 +16,21 @@ __all__ = [
 ]  # fmt: skip
 
 
-@lru_cache(maxsize=4)
 def load_identifier(name_or_path: str = DEFAULT_IDENTIFIER) -> LanguageIdentifier:
-    """Return the identifier in a folder or shipped under a name, loaded once per process."""
-    return LanguageIdentifier.from_pretrained(name_or_path)
+    """Return the identifier in a folder or shipped under a name, loaded once per process and folder
+    (`load_identifier()`, `load_identifier("xling-langid")` and its folder's path give the same object).
+
+    The object is shared with `detect` and every other caller: a setting changed on it (`prior_weight`,
+    `han_scripts`) changes their answers too; `LanguageIdentifier.from_pretrained` gives a copy of one's own."""
+    from xling.langid.model import resolve_identifier
+
+    return _load_folder(str(resolve_identifier(name_or_path).resolve()))
+
+
+@lru_cache(maxsize=4)
+def _load_folder(folder: str) -> LanguageIdentifier:
+    """Return the identifier in `folder` (an absolute path), loaded once per process."""
+    return LanguageIdentifier.from_pretrained(folder)
 
 
 def detect(
