@@ -47,7 +47,7 @@ def test_top_k_beyond_probabilities_that_round_to_zero_follows_the_scores():
     shipped = LanguageIdentifier.from_pretrained("xling-langid")
     text = (
         "Wo ist der Bahnhof? Ich möchte bitte eine Fahrkarte nach Berlin kaufen, und zwar für morgen früh "
-        "um acht Uhr."
+        "um acht Uhr. Der Zug fährt vom Gleis drei ab."
     )
     top = shipped.predict([text], k=4)[0]
     assert top[3].probability == 0.0
