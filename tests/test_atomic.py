@@ -284,6 +284,7 @@ def test_a_folder_name_whose_staging_would_be_too_long_is_refused_before_the_wor
     from xling.errors import DataError
 
     check_folder_place(tmp_path / ("q" * 200))
+    check_folder_place("/")  # no name to stage beside: was a ValueError traceback
     with pytest.raises(DataError, match=r"folder name is too long to be written safely"):
         check_folder_place(tmp_path / ("q" * 250))
     with pytest.raises(DataError, match=r"folder name is too long"), atomic_folder(tmp_path / ("q" * 250)):

@@ -293,8 +293,10 @@ def check_folder_place(folder: str | Path) -> None:
     above = next((p for p in (path, *path.parents) if p.exists()), None)
     if above is not None and not above.is_dir():
         raise DataError(f"{above} is a file, so no folder can be made there for the output", folder)
-    # the folder is staged as `.NAME.PID.tmp` beside it (and set aside as `.NAME.replaced`): a name that
-    # fits alone failed with "File name too long" after the work
+    # the folder is staged as `.NAME.PID.tmp` beside it (and an earlier one set aside as `.NAME.PID.old`, or
+    # adapt's `.NAME.replaced`): a name that fits alone failed with "File name too long" after the work
+    if not path.name:  # `/`: no name to stage beside (what may not be replaced is the caller's to say)
+        return
     extra = len(_temporary_name(path, 99).name.encode()) - len(path.name.encode())
     if len(path.name.encode()) + extra > _NAME_MAX:
         raise DataError(f"the folder name is too long to be written safely (at most {_NAME_MAX - extra} bytes "

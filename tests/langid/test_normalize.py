@@ -106,8 +106,9 @@ def test_turkish_capitals_lower_as_turkish_does():
     assert normalize_text("Ich war mit Ayşe in Istanbul, Ihr Bruder auch.").startswith(
         "ich war mit ayşe in istanbul"
     )
-    # Romanian written with ş (cedilla) for ș: not Turkish where a Romanian letter says so (it was, 1.0)
-    assert normalize_text("ŞTIRI IMPORTANTE DIN ROMÂNIA") == "ştiri importante din românia"
+    # Romanian written with ş (cedilla) for ș: not Turkish where a letter Turkish lacks says so (it was, 1.0)
+    assert normalize_text("ŞTIRI DIN ŢARĂ") == "ştiri din ţară"
+    assert normalize_text("HÂLÂ ŞAŞKINIM") == "hâlâ şaşkınım"  # Turkish writes â and î too
 
 
 def test_a_chain_of_hashtags_goes_whole():

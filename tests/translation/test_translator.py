@@ -615,6 +615,11 @@ def test_a_bad_output_path_is_a_clear_error_before_any_translating(xling_model, 
         xling_model.translate_file(source, tokenizer_file, "en", "de")
     assert tokenizer_file.read_bytes() == before
     assert backend.calls == []  # refused before the model ran
+    # a new file beside the model's own is no harm (`--model . --output out.txt` in a run folder)
+    beside = xling_model.folder / "translated.txt"
+    xling_model.translate_file(source, beside, "en", "de")
+    assert beside.read_text("utf-8").count("\n") == 1
+    beside.unlink()
 
 
 def test_a_file_of_blank_lines_gives_as_many_blank_lines(xling_model, tmp_path):

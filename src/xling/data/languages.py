@@ -57,7 +57,10 @@ REGION_MEMBERS = {("fas", "AF"): "prs"}
 REGION_SCRIPTS = {("zho", "TW"): "Hant", ("zho", "HK"): "Hant", ("zho", "MO"): "Hant", ("zho", "CN"): "Hans",
                   ("zho", "SG"): "Hans", ("cmn", "TW"): "Hant", ("cmn", "HK"): "Hant", ("cmn", "MO"): "Hant",
                   ("cmn", "CN"): "Hans", ("cmn", "SG"): "Hans", ("yue", "HK"): "Hant", ("yue", "MO"): "Hant",
-                  ("yue", "CN"): "Hans", ("aze", "IR"): "Arab", ("pan", "PK"): "Arab"}  # fmt: skip
+                  ("yue", "CN"): "Hans", ("aze", "IR"): "Arab", ("pan", "PK"): "Arab",
+                  # CLDR's too, where the script is not in doubt: Montenegro writes Serbian in Latin letters,
+                  # Afghanistan Uzbek in Arabic, China Mongolian in its own script and Kazakh in Arabic
+                  ("srp", "ME"): "Latn", ("uzb", "AF"): "Arab", ("mon", "CN"): "Mong", ("kaz", "CN"): "Arab"}  # fmt: skip
 
 # The one script a language is written in, where it has one (languages written in several are in
 # neither this nor xling.langid.labels.SEVERAL_SCRIPTS; translation models' defaults for them:

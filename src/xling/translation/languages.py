@@ -237,8 +237,8 @@ def written_script(language: str) -> str | None:
 @lru_cache(maxsize=4096)
 def likely_script(language: str, region: str = "") -> str | None:
     """Return the script CLDR's likely subtags give an ISO 639 `language` (in `region`, where CLDR has an entry
-    for the pair: sr-ME is Latin, uz-AF Arabic), through langcodes; None where CLDR has no entry (langcodes'
-    own guess for an unknown code is Latin, which says nothing)."""
+    for the pair), through langcodes; None where CLDR has no entry (langcodes' own guess for an unknown code is
+    Latin, which says nothing)."""
     from langcodes import standardize_tag
     from langcodes.data_dicts import LIKELY_SUBTAGS
 
@@ -412,14 +412,10 @@ def _canonical_case(code: str) -> bool:
 
 def wanted_script(tag: LanguageTag) -> str | None:
     """Return the script a tag asks for: its script subtag, else the one its region implies (zh-TW: Hant,
-    az-IR: Arab; REGION_SCRIPTS, then CLDR where the region's script is not the language's: sr-ME Latin,
-    mn-CN Mongolian), else None (de-AT, pt-BR: a region that decides no script)."""
-    if tag.script or not tag.region:
-        return tag.script
-    if (tag.language, tag.region) in REGION_SCRIPTS:
-        return REGION_SCRIPTS[(tag.language, tag.region)]
-    regional = likely_script(tag.language, tag.region)
-    return regional if regional is not None and regional != likely_script(tag.language) else None
+    az-IR: Arab, sr-ME: Latn; REGION_SCRIPTS), else None (de-AT, pt-BR: a region that decides no script).
+
+    Not CLDR's regional guesses in general: they made zh-US Traditional and Cameroon's Hausa Arabic."""
+    return tag.script or REGION_SCRIPTS.get((tag.language, tag.region or ""))
 
 
 def _listing(codes: Mapping[str, str]) -> str:

@@ -56,6 +56,9 @@ from xling.translation.segmentation import NO_SPACE_LANGUAGES, Layout, has_words
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "xling-mt-bible"
+# the kinds of file a model folder is made of (weights, settings, vocabularies): a translation written over one
+# of its own leaves a model that no longer loads
+MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".model", ".spm")
 BACKENDS = ("auto", "torch", "ct2")
 WORD_START = "▁"  # SentencePiece's mark of a piece that begins a word: long sentences are cut there
 
@@ -277,10 +280,12 @@ class Translator:
         path = require_file(input)
         # before the work: a bad path found after an hour loses the hour
         output = writable_file(output, [path])
-        # over the tokenizer.json or config.json of the model translating, it would no longer load
-        check_apart(
-            output, [(f"the model folder {self.folder}", self.folder)], "write the translation elsewhere"
-        )
+        # over the tokenizer.json or config.json of the model translating, it would no longer load (a new file
+        # beside them, or an earlier translation there, is fine)
+        if output.exists() and output.suffix in MODEL_FILE_SUFFIXES:
+            check_apart(
+                output, [(f"the model folder {self.folder}", self.folder)], "write the translation elsewhere"
+            )
         lines = _file_lines(path)
         # a file without a line has its options and languages checked as one of a blank line (a bad --tgt
         # is an error whatever the input), and nothing of it is written
