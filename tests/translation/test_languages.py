@@ -369,6 +369,9 @@ def test_codes_a_review_found_mapped_to_another_language_or_script(tmp_path):
     assert nllb.target_token("ms") == "zsm_Latn" and nllb.target_token("sr-RS") == "srp_Cyrl"
     # CLDR's regional guesses beyond xling's table are not taken (they made zh-US Traditional)
     assert nllb.target_token("zh-US") == "zho_Hans" and nllb.source_token("zh-US") == "zho_Hans"
+    # a region that names a member picks it where the model also has the macrolanguage's code (it got >>fas<<)
+    _, opus = load(build_marian(tmp_path / "opus", target_tokens=("fas", "prs", "deu")))
+    assert opus.target_token("fa-AF") == ">>prs<<" and opus.target_token("fa") == ">>fas<<"
     _, m2m = load(build_m2m100(tmp_path / "m2m"))
     for code, script in (("zh-CHT", "Hant"), ("hi-Latn", "Latn"), ("sr-ME", "Latn")):
         with pytest.raises(ConfigError, match=rf"not in the {script} script \('{code}'"):

@@ -324,6 +324,10 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
     tag = parse_language(stripped, where=f"language to translate {direction}")
     tags = {own: t for own in codes if (t := _code_tag(own, conventions.family)) is not None}
     candidates = [own for own, t in tags.items() if t.language == tag.language]
+    # a region that names a member (fa-AF: Dari) picks the model's code of it over the macrolanguage's own
+    # (OPUS-MT's >>prs<< beside >>fas<<: fa-AF gave >>fas<<)
+    regional = REGION_MEMBERS.get((tag.language, tag.region or ""))
+    candidates = [own for own, t in tags.items() if t.language == regional] or candidates
     if not candidates:
         # into a language: only a code that stands for it (asked for Nynorsk, a model's Norwegian would write
         # Bokmål); from one: any related code, as the source token only tells the model what it reads (a
