@@ -289,3 +289,24 @@ def test_a_folder_name_whose_staging_would_be_too_long_is_refused_before_the_wor
         check_folder_place(tmp_path / ("q" * 250))
     with pytest.raises(DataError, match=r"folder name is too long"), atomic_folder(tmp_path / ("q" * 250)):
         raise AssertionError("the work must not start")
+
+
+def test_a_killed_runs_staging_beside_the_output_is_named_not_deleted(tmp_path, caplog):
+    """A killed `tokenizer train` left `.tok.PID.tmp` (18 MB of sampled text) beside its output, and a rerun,
+    another process, neither removed nor mentioned it. It may be another machine's run on a shared file
+    system, so it is named, not deleted."""
+    import logging
+
+    (tmp_path / ".tok.2147480000.tmp").mkdir()
+    (tmp_path / ".tok.2147480000.tmp" / "sample.txt").write_text("x", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="xling.atomic"), atomic_folder(tmp_path / "tok") as staging:
+        (staging / "f").write_text("new", encoding="utf-8")
+    assert any(".tok.2147480000.tmp" in record.getMessage() for record in caplog.records), caplog.text
+    assert (tmp_path / ".tok.2147480000.tmp" / "sample.txt").is_file() and (tmp_path / "tok" / "f").is_file()
+    caplog.clear()
+    with (
+        caplog.at_level(logging.WARNING, logger="xling.atomic"),
+        atomic_folder(tmp_path / "other") as staging,
+    ):
+        (staging / "f").write_text("new", encoding="utf-8")
+    assert not caplog.records  # another output's leftovers are not this one's

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import gzip
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -16,6 +18,7 @@ from typing import IO, Any
 
 from xling.errors import ConfigError, DataError, XlingError
 
+logger = logging.getLogger(__name__)
 OVERWRITE_HINT = "pass overwrite (--overwrite on the command line) to replace it"
 # the temporary files this process's atomic writes hold open now: two writes of one file at once (two
 # objects on one index folder, each in its own thread) must not share one, or their bytes interleave and
@@ -116,6 +119,25 @@ def is_staging_name(name: str) -> bool:
     """Return whether `name` is one of the temporary names xling's atomic writes stage under
     (`.NAME.PID.tmp`, `.NAME.PID.N.tmp`, a replaced folder's `.NAME.PID.old`)."""
     return _STAGING_NAME.match(name) is not None
+
+
+def _warn_of_leftovers(path: Path, staging: Path) -> None:
+    """Return nothing after logging a warning naming the staging folders of `path` that another process left
+    beside it (a killed run's `.NAME.PID.tmp`, 18 MB of sampled text for a tokenizer): a run of another
+    process id never reuses them. Not deleted here: on a shared file system the process may be another
+    machine's, still writing."""
+    try:
+        leftovers = sorted(
+            sibling.name for sibling in path.parent.glob(f".{glob.escape(path.name)}.*")
+            if sibling != staging and sibling not in _TEMPORARIES_IN_USE and is_staging_name(sibling.name)
+            and sibling.is_dir()
+        )  # fmt: skip
+    except OSError:
+        return
+    if leftovers:
+        logger.warning("%s: %s beside it %s left by an earlier run that did not finish; delete %s if no run is "
+                       "writing %s now", path, shown_names(leftovers), "was" if len(leftovers) == 1 else "were",
+                       "it" if len(leftovers) == 1 else "them", path.name)  # fmt: skip
 
 
 def _release_temporaries(temporaries: list[Path]) -> None:
@@ -333,6 +355,7 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
     # stage their own (a shared one was deleted under the first by the second's clean start)
     staging = _claim_temporary(path)
     retired = staging.with_suffix(".old")
+    _warn_of_leftovers(path, staging)
     try:
         shutil.rmtree(staging, ignore_errors=True)  # left by a killed process that had this id
         staging.mkdir()
