@@ -235,10 +235,9 @@ def written_script(language: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def likely_script(language: str, region: str = "") -> str | None:
-    """Return the script CLDR's likely subtags give an ISO 639 `language` (in `region`, where CLDR has an entry
-    for the pair), through langcodes; None where CLDR has no entry (langcodes' own guess for an unknown code is
-    Latin, which says nothing)."""
+def likely_script(language: str) -> str | None:
+    """Return the script CLDR's likely subtags give an ISO 639 `language`, through langcodes; None where CLDR
+    has no entry (langcodes' own guess for an unknown code is Latin, which says nothing)."""
     from langcodes import standardize_tag
     from langcodes.data_dicts import LIKELY_SUBTAGS
 
@@ -246,7 +245,7 @@ def likely_script(language: str, region: str = "") -> str | None:
         short = standardize_tag(language)
     except ValueError:
         return None
-    full = LIKELY_SUBTAGS.get(f"{short}-{region}" if region else short)
+    full = LIKELY_SUBTAGS.get(short)
     return next((part for part in full.split("-")[1:] if len(part) == 4), None) if full else None
 
 
