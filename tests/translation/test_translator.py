@@ -1014,3 +1014,48 @@ def test_a_link_or_tag_of_any_script_that_is_the_whole_text_comes_back_as_it_is(
     backend.calls.clear()
     assert xling_model.detect_sources(texts[:4]) == [None] * 4  # nothing to detect: nothing to translate
     assert xling_model.translate(texts[:4], "auto", "en") == texts[:4] and backend.calls == []
+
+
+@pytest.mark.parametrize("backend", ["torch", "ct2"])
+def test_a_beam_search_translation_does_not_depend_on_its_batch(models, tmp_path, backend):
+    # A batch is decoded to its longest source's limit; under beam search a longer limit let another
+    # hypothesis win, cut short to the sentence's own limit ("a" beside a long text came out otherwise).
+    if backend == "ct2":
+        pytest.importorskip("ctranslate2")
+        from xling.export.ct2 import export_ct2
+
+        folder = build_xling(tmp_path / "xling")
+        export_ct2(folder, quantization="float32")
+    else:
+        folder = models["xling"]
+    translator = Translator.from_pretrained(folder, backend=backend)
+    long = "The house has a red door and the children play outside every morning with bread."
+    for options in (DecodeOptions(beam_size=4), DecodeOptions(beam_size=4, no_repeat_ngram_size=2)):
+        alone = [translator.translate([text], "eng", "fra", options)[0] for text in ("a", "the cat", long)]
+        assert translator.translate(["a", long, "the cat"], "eng", "fra", options) == [
+            alone[0],
+            alone[2],
+            alone[1],
+        ]
+
+
+def test_a_target_token_typed_in_the_text_is_text_for_marian_with_separate_vocabularies(tmp_path):
+    # its source vocabulary holds the `>>deu<<` tokens too: the user's one reached the model beside >>fra<<
+    folder = build_marian(tmp_path / "marian", target_tokens=("fra", "deu"), separate_vocabs=True)
+    translator = Translator.from_pretrained(folder, backend="torch")
+    backend = echo(translator)
+    translator.translate([">>deu<< The cat sleeps."], "en", "fr")
+    [[source]] = backend.calls
+    assert [token for token in source if token.startswith(">>")] == [">>fra<<"], source
+
+
+def test_a_long_sentence_is_not_cut_inside_a_character_spelled_in_bytes(tmp_path):
+    # text without spaces has no word start to cut at: the cut fell between <0xE9><0x95><0xB7>
+    translator = Translator.from_pretrained(
+        build_xling(tmp_path / "bytes", byte_fallback=True), backend="torch"
+    )
+    backend = echo(translator)
+    text = "長" * 100 + "。"
+    [out] = translator.translate([text], "en", "de", DecodeOptions(max_input_length=20))
+    assert "".join(out.split()) == text  # every character whole (parts are joined by German's space)
+    assert len(backend.calls[0]) > 1  # in parts

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -61,6 +62,8 @@ DEFAULT_MODEL = "xling-mt-bible"
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".model", ".spm")
 BACKENDS = ("auto", "torch", "ct2")
 WORD_START = "▁"  # SentencePiece's mark of a piece that begins a word: long sentences are cut there
+# a byte-fallback piece that continues a character (UTF-8 bytes 0x80-0xBF): a long sentence is not cut before one
+CONTINUATION_BYTE = re.compile(r"<0x[89AB][0-9A-F]>")
 
 AUTO = "auto"  # a source language to detect
 # A text whose most likely language (unrestricted) is one the model lacks is an error, unless the closest
@@ -529,12 +532,13 @@ class Translator:
             tokens = set(self.tokenizer.all_special_tokens) | set(self.conventions.language_tokens)
             found = self.tokenizer.convert_tokens_to_ids(sorted(tokens))
             self._controls = {i for i in found if i is not None and i != self.tokenizer.unk_token_id}
-        if not self._controls.intersection(ids) or getattr(self.tokenizer, "separate_vocabs", False):
-            return ids  # (a Marian source vocabulary of its own holds no language token)
+        if not self._controls.intersection(ids):
+            return ids
         out: list[int] = []
-        for i in ids:
+        # (a Marian source vocabulary of its own holds the `>>fra<<` tokens too: they go into the source)
+        for i, token in zip(ids, self._source_pieces(ids), strict=True):
             if i in self._controls:
-                out += [p for char in self.tokenizer.convert_ids_to_tokens(i) for p in self._char_ids(char)]
+                out += [p for char in token for p in self._char_ids(char)]
             else:
                 out.append(i)
         return out
@@ -575,17 +579,37 @@ class Translator:
         with _progress_bar(len(jobs), progress) as advance:
             for start in range(0, len(order), options.batch_size):
                 batch = order[start : start + options.batch_size]
-                tokens = self.backend.generate([jobs[j].source for j in batch], [jobs[j].prefix for j in batch],
-                                               options)  # fmt: skip
-                # each output within its own source's limit: a batch is decoded to its longest source's
-                # (exact for greedy search: the tokens up to the limit are those of the sentence alone)
-                tokens = [row[: options.max_new_tokens(min(len(jobs[j].source), options.max_input_length))]
-                          for j, row in zip(batch, tokens, strict=True)]  # fmt: skip
+                tokens = self._generate_within_limits([jobs[j] for j in batch], options)
                 texts = self._detokenize([[t for t in row if t not in strip] for row in tokens])
                 for j, text in zip(batch, texts, strict=True):
                     outputs[j] = text.strip()
                 advance(len(batch))
         return outputs
+
+    def _generate_within_limits(self, batch: list[_Job], options: DecodeOptions) -> list[list[str]]:
+        """Return the output tokens of a batch of jobs, each within its own source's limit.
+
+        A batch is decoded to its longest source's limit. For greedy search the tokens up to a sentence's own
+        limit are those it gets alone. Under beam search a longer limit can let another hypothesis win, which
+        cut to the sentence's limit is not its translation alone (`Pray without ceasing.` came out otherwise
+        beside a long sentence): a sentence whose output ran past its limit is decoded again with its own
+        limit (with the others of that limit). Left: a sentence whose search, alone, would end at its limit
+        on an unfinished hypothesis that outscores its finished ones (a degenerate output of exactly the limit)
+        may keep the batch's shorter finished one.
+        """
+        limits = [options.max_new_tokens(min(len(job.source), options.max_input_length)) for job in batch]
+        rows = self.backend.generate([job.source for job in batch], [job.prefix for job in batch], options)
+        if options.beam_size > 1:
+            over: dict[int, list[int]] = defaultdict(list)
+            for i, (row, limit) in enumerate(zip(rows, limits, strict=True)):
+                if len(row) > limit:
+                    over[limit].append(i)
+            for group in over.values():
+                again = self.backend.generate([batch[i].source for i in group], [batch[i].prefix for i in group],
+                                              options)  # fmt: skip
+                for i, row in zip(group, again, strict=True):
+                    rows[i] = row
+        return [row[:limit] for row, limit in zip(rows, limits, strict=True)]
 
     def _detokenize(self, rows: list[list[str]]) -> list[str]:
         """Return the text of each row of output token strings (special tokens left out)."""
@@ -732,10 +756,13 @@ def _language_of(code: str | None) -> str | None:
 
 
 def _split_pieces(pieces: list[str], limit: int) -> Iterator[list[str]]:
-    """Return consecutive parts of at most `limit` pieces, each ending before a word start where one is near."""
+    """Return consecutive parts of at most `limit` pieces, each ending before a word start where one is near,
+    and never inside a character spelled as UTF-8 byte pieces (`<0xE9><0x95><0xB7>`: text without spaces)."""
     start = 0
     while len(pieces) - start > limit:
         end = start + limit
+        while end > start + 1 and CONTINUATION_BYTE.fullmatch(pieces[end]):
+            end -= 1
         cut = max(
             (k for k in range(start + max(1, limit // 2), end) if pieces[k].startswith(WORD_START)),
             default=end,
