@@ -442,3 +442,55 @@ def test_data_without_letters_is_a_warning(tmp_path):
     emoji.write_text("one\t😀\ntwo\t😀😀\n", encoding="utf-8")
     data = read_adapt_data(config(language="ron", dictionary=[f"eng-ron={emoji}"]))
     assert any("has no letters" in w and "emoji.tsv" in w for w in data.warnings), data.warnings
+
+
+def test_a_source_that_gives_nothing_is_a_warning(tmp_path):
+    # a UDHR text whose article headings are words (Persian's مادهٔ اول) aligns no article: it was only logged
+    udhr = tmp_path / "udhr"
+    udhr.mkdir()
+    _udhr(udhr / "eng.txt.gz", ["Universal Declaration of Human Rights", "Preamble", "Whereas all are equal,",
+                                "Article 1", "All are free.", "Article 2", "Everyone has rights."])  # fmt: skip
+    _udhr(
+        udhr / "tha.txt.gz", ["ปฏิญญา", "คำปรารภ", "โดยที่การยอมรับ", "ข้อหนึ่ง", "มนุษย์ทั้งหลาย", "ข้อสอง", "บุคคลมีสิทธิ"]
+    )
+    words = tmp_path / "dict.tsv"
+    words.write_text("human\tมนุษย์\nright\tสิทธิ\n", encoding="utf-8")
+    data = read_adapt_data(
+        config(language="tha", parallel=["udhr"], dictionary=[str(words)], data=str(tmp_path))
+    )
+    assert data.parallel == []
+    assert "parallel udhr: no sentence pairs of tha read from it" in data.warnings
+    assert not any("dict.tsv" in warning for warning in data.warnings)
+
+
+def test_a_turkish_dotted_capital_is_found_in_the_dictionary():
+    from xling.adaptation.words import fold_word, translate_words
+
+    assert fold_word("İnsan") == "insan"  # str.lower gave i and a combining dot above
+    assert translate_words("İnsan hakları", None, {"insan": ["human"], "hak": ["right"]}) == (
+        "human right",
+        2,
+        2,
+    )
+
+
+def test_an_earlier_adaptations_text_not_found_from_here_is_a_warning(tmp_path, monkeypatch, caplog):
+    # its paths are recorded as given (relative): from another folder its text went unprotected in silence
+    import json
+
+    from xling.adaptation.adapt import earlier_adaptation_texts
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "tweets.txt").write_text("مرحبا\n", encoding="utf-8")
+    model = tmp_path / "model"
+    model.mkdir()
+    record = {
+        "adaptations": [{"language": "arb", "data": [{"kind": "text", "source": "tweets.txt", "items": 1}]}]
+    }
+    (model / "xling.json").write_text(json.dumps(record), encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "run")
+    assert [p.name for p in earlier_adaptation_texts(model, "pes")] == ["tweets.txt"]
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level("WARNING", logger="xling"):
+        assert earlier_adaptation_texts(model, "pes") == []
+    assert "arb's adaptation read tweets.txt, not found" in caplog.text and "not protected" in caplog.text

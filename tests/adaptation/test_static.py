@@ -456,9 +456,22 @@ def test_pieces_outside_the_language_script_are_not_added(tiny_static):
     base = Tokenizer.from_file(str(tiny_static / "0_StaticEmbedding" / "tokenizer.json"))
     # Latin-script noise in the made-up language's text (like English words in tweets) adds no Latin piece
     learned = [("▁ქართ", -5.0), ("▁quokkas", -6.0), ("ული", -7.0), ("▁ok123", -8.0), ("▁ბ-x", -9.0)]
-    kept, known, capped, other = new_pieces(base, learned, limit=10, scripts=["Geor"])
+    kept, known, capped, other, no_script = new_pieces(base, learned, limit=10, scripts=["Geor"])
     assert kept == [("▁ქართ", -5.0), ("ული", -7.0)]
-    assert (known, capped, other) == (0, 0, 2)  # "▁ბ-x" is not a clean piece at all
+    assert (known, capped, other, no_script) == (0, 0, 2, 0)  # "▁ბ-x" is not a clean piece at all
+
+
+@pytest.mark.parametrize("scripts", [["Geor"], []])
+def test_pieces_of_no_script_are_not_added(tiny_static, scripts):
+    # emoji, symbols and digits are every language's: xling-mini's Arabic added ▁😂, |, × from the tweets,
+    # and English text with them then read Arabic's rows (its xling.json said "other_texts": "kept")
+    from xling.tokenization.vocabulary_extension import new_pieces
+
+    base = Tokenizer.from_file(str(tiny_static / "0_StaticEmbedding" / "tokenizer.json"))
+    learned = [("▁😂", -4.0), ("▁ქართ", -5.0), ("×", -5.5), ("▁\u0301", -6.0), ("▁12", -6.5), ("ა1", -7.0)]
+    kept, _, _, _, no_script = new_pieces(base, learned, limit=10, scripts=scripts)
+    assert [piece for piece, _ in kept] == ["▁ქართ", "ა1"]
+    assert no_script == 4
 
 
 def test_text_alone_is_a_clear_error_for_a_static_encoder(tmp_path, tiny_static, cipher_data):

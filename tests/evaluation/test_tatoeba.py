@@ -166,3 +166,20 @@ def test_a_row_with_no_candidate_is_a_miss_not_the_last_or_first_row():
     # margin-full: argmax of an all -inf row is 0, a hit when the far sentence is row 0
     swap = [4, 1, 2, 3, 0]
     assert nearest_accuracy(x[swap], y[swap], "margin-full", 4)[0] == pytest.approx(0.8)
+
+
+def test_a_word_with_two_translations_is_right_at_either_as_bli_counts():
+    from xling.evaluation.translation_accuracy import gold_retrieval_accuracy, retrieval_accuracy
+
+    # acı -> "pain" and "suffered", each its own row; a perfect space puts acı between its two translations
+    pain, suffered, house = np.eye(3)
+    src = np.stack([pain + suffered, pain + suffered, house])
+    tgt = np.stack([pain, suffered, house])
+    words, glosses = ["acı", "acı", "ev"], ["pain", "suffered", "house"]
+    assert retrieval_accuracy(src, tgt).average < 1.0  # row by row, one of acı's rows must miss
+    score = gold_retrieval_accuracy(src, tgt, words, glosses)
+    assert (score.src2tgt, score.tgt2src, score.n) == (1.0, 1.0, 2)
+    wrong = gold_retrieval_accuracy(np.stack([house, house, pain]), tgt, words, glosses)
+    assert wrong.src2tgt == 0.0  # acı finds "house", ev finds "pain"
+    with pytest.raises(ValueError, match="aligned"):
+        gold_retrieval_accuracy(src, tgt, words[:2], glosses)

@@ -98,8 +98,13 @@ def earlier_adaptation_texts(folder: Path, language: str) -> list[Path]:
         for source in adaptation.get("data") or []:
             if isinstance(source, dict) and source.get("kind") == "text":
                 path = Path(str(source.get("source", "")))
-                if path.is_file() and path not in found:
-                    found.append(path)
+                if path.is_file():
+                    if path not in found:
+                        found.append(path)
+                else:  # a relative path recorded by a run in another folder: its language's text may now move
+                    logger.warning("%s's adaptation read %s, not found from %s: its text is not protected; run "
+                                   "from the folder that adaptation ran in, or add the file to vocabulary.protect",
+                                   adaptation.get("language"), path, Path.cwd())  # fmt: skip
     return found
 
 

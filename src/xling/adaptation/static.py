@@ -69,7 +69,7 @@ from xling.embeddings.static import (
 )
 from xling.embeddings.weights import load_safetensors
 from xling.errors import ConfigError, DataError
-from xling.evaluation.translation_accuracy import retrieval_accuracy
+from xling.evaluation.translation_accuracy import gold_retrieval_accuracy
 from xling.tokenization.vocabulary_extension import extend_vocabulary, unigram_vocabulary
 from xling.training import train
 
@@ -405,7 +405,8 @@ def check_trainable(config: AdaptConfig, data: AdaptData, vocabulary: dict[str, 
                               "static.train_unprotected_old_rows); allow new pieces")  # fmt: skip
         counts = ", ".join(f"{vocabulary.get(name, 0)} {why}" for name, why in (
             ("known", "already in the vocabulary"), ("protected", "would change protected text's segmentation"),
-            ("other_script", "outside the language's scripts"), ("capped", "over vocabulary.max_new")))  # fmt: skip
+            ("other_script", "outside the language's scripts"), ("no_script", "of no script (digits, symbols)"),
+            ("capped", "over vocabulary.max_new")))  # fmt: skip
         raise DataError(f"no new pieces to train: of the {vocabulary.get('learned', 0)} pieces learned on the "
                         f"{data.language} data, {counts} (check the data's script and vocabulary.scripts, or "
                         "set static.train_unprotected_old_rows)", _sources(data))  # fmt: skip
@@ -574,12 +575,14 @@ def _unit(vectors: np.ndarray) -> torch.Tensor:
 
 def _dev_scores(model: nn.Module, dev: Examples, targets: torch.Tensor, *, old: bool) -> dict[str, float]:
     """Return {"dev_retrieval": accuracy in percent, both directions averaged, "dev_pairs": n} on the dev
-    examples; the old model (`old`) reads their texts with its own tokenizer."""
+    examples (a hit is any translation of a text: a dictionary word held out with two; `gold_retrieval_
+    accuracy`); the old model (`old`) reads their texts with its own tokenizer."""
     if len(dev.ids) < 2:
         return {}
     vectors = _encode_texts(model, dev.texts) if old else _encode_ids(model, dev.ids)
-    score = retrieval_accuracy(_unit(vectors).numpy(), targets[dev.target].numpy())
-    return {"dev_retrieval": round(100 * score.average, 2), "dev_pairs": score.n}
+    score = gold_retrieval_accuracy(_unit(vectors).numpy(), targets[dev.target].numpy(), dev.texts,
+                                    [str(target) for target in dev.target])  # fmt: skip
+    return {"dev_retrieval": round(100 * score.average, 2), "dev_pairs": len(dev.ids)}
 
 
 # --- saving --------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def translations(dictionary: Sequence[tuple[str, str]], ignore: str = "") -> dic
     table: dict[str, list[str]] = defaultdict(list)
     for pivot_word, new_word in dictionary:
         if len(new_word.split()) == 1:
-            table[_folded(new_word, ignore)].append(pivot_word)
+            table[fold_word(new_word, ignore)].append(pivot_word)
     return dict(table)
 
 
@@ -39,8 +39,8 @@ def with_lemma_keys(
     The added keys are words of the table like any other: `look_up`'s prefix rule finds them too (`veri`,
     "data", is glossed as `ver`, "give")."""
     extended = dict(table)
-    folded_endings = [_folded(ending, ignore) for ending in endings]
-    for lemma in {_folded(lemma, ignore) for lemma in lemmas}:
+    folded_endings = [fold_word(ending, ignore) for ending in endings]
+    for lemma in {fold_word(lemma, ignore) for lemma in lemmas}:
         if not lemma or lemma in extended:
             continue
         for ending in folded_endings:
@@ -50,10 +50,11 @@ def with_lemma_keys(
     return extended
 
 
-def _folded(text: str, ignore: str = "") -> str:
+def fold_word(text: str, ignore: str = "") -> str:
     """Return `text` as words are looked up: lower case, composed (NFC), so that a decomposed `nước` in the
-    text finds the composed one of the dictionary, and without the characters of `ignore`."""
-    folded = unicodedata.normalize("NFC", text.lower())
+    text finds the composed one of the dictionary, and without the characters of `ignore`. Turkish `İ` is
+    `i` (str.lower gives `i` and a combining dot: `İnsan` never found `insan`)."""
+    folded = unicodedata.normalize("NFC", text.replace("İ", "i").lower())
     return folded.translate(dict.fromkeys(map(ord, ignore))) if ignore else folded
 
 
@@ -83,7 +84,8 @@ def look_up(word: str, table: Mapping[str, object], lemma: str = "") -> str | No
 #   Turkish `evde`, "in the house", but not Russian `в Москве и Петербурге`, whose `в` the dictionary
 #   translates, nor Finnish genitive objects, Russian predicate instrumentals or possessive pronouns.
 # A static encoder's sentence vector is the mean of its pieces', so the words' order is of no account:
-# `bilmiyorum`, glossed `know` alone before, is glossed `know not I`. Genitive and instrumental are glossed
+# `bilmiyorum` is glossed `not I` (and `know not I` where its lemma `bil` is found: the dictionary has
+# `bilmek`, so with `static.lemma_endings`). Genitive and instrumental are glossed
 # `of` and `with` as the locative, dative and ablative are `in`, `to` and `from`: the English words that most
 # often say them. Chosen on Turkish dev data (docs/adapt.md).
 _CASE_WORDS = {"Loc": "in", "Dat": "to", "Abl": "from", "Ins": "with", "Gen": "of"}
@@ -154,8 +156,8 @@ def translate_words(
     """Return (the word-by-word translation of `text` (first translation of each word found), words
     translated, words); words and lemmas are looked up without the characters of `ignore` (as `table`'s
     keys, `translations(..., ignore)`)."""
-    lemma_of = {_folded(word, ignore): _folded(lemma, ignore) for word, lemma in lemmas or []}
-    words = WORD.findall(_folded(text, ignore))
+    lemma_of = {fold_word(word, ignore): fold_word(lemma, ignore) for word, lemma in lemmas or []}
+    words = WORD.findall(fold_word(text, ignore))
     out = []
     for word in words:
         key = look_up(word, table, lemma_of.get(word, ""))

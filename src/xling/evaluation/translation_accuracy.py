@@ -48,6 +48,32 @@ def retrieval_accuracy(
     return RetrievalScore(top1_accuracy(forward, tgt_texts), top1_accuracy(backward, src_texts), len(src))
 
 
+def gold_retrieval_accuracy(
+    src: np.ndarray, tgt: np.ndarray, src_texts: Sequence[str], tgt_texts: Sequence[str]
+) -> RetrievalScore:
+    """Return top-1 cosine retrieval accuracy over the distinct texts of pairs (row i of `src` translates row i
+    of `tgt`) where a text may have several translations (a dictionary word): each distinct text is a query
+    once, among the other side's distinct texts, and a hit is any of its gold translations, as bilingual
+    lexicon induction counts precision@1 (MUSE, facebookresearch/MUSE src/evaluation/word_translation.py:
+    a source word is right when its retrieved word is any of its dictionary translations). Row-by-row
+    retrieval capped such a set: a word listed with two translations could find only one. `n` is the
+    number of distinct `src` texts."""
+    if src.shape != tgt.shape or len(src) == 0 or not len(src_texts) == len(tgt_texts) == len(src):
+        raise ValueError(
+            f"need two non-empty aligned matrices and their texts, got {src.shape} and {tgt.shape}"
+        )
+    src_rows = dict(zip(src_texts, range(len(src)), strict=True))  # a text's last row: its vectors are equal
+    tgt_rows = dict(zip(tgt_texts, range(len(tgt)), strict=True))
+    gold: set[tuple[str, str]] = set(zip(src_texts, tgt_texts, strict=True))
+    src_keys, tgt_keys = list(src_rows), list(tgt_rows)
+    forward, backward = cosine_nearest(src[list(src_rows.values())], tgt[list(tgt_rows.values())])
+    src2tgt = float(np.mean([(text, tgt_keys[j]) in gold for text, j in zip(src_keys, forward, strict=True)]))
+    tgt2src = float(
+        np.mean([(src_keys[j], text) in gold for text, j in zip(tgt_keys, backward, strict=True)])
+    )
+    return RetrievalScore(src2tgt, tgt2src, len(src_keys))
+
+
 def ntrex_retrieval(
     encoder, folder: str | Path, lang: str, *, batch_size: int = 256, variants: Sequence[str] = ()
 ) -> RetrievalScore:

@@ -8,7 +8,9 @@ lacks (WECHSEL and FOCUS replace the tokenizer instead):
 - `learn_pieces` trains a Unigram model (Hugging Face `tokenizers`) on the new text, with the old
   tokenizer's normalizer and its word-boundary marker, splitting punctuation off as SentencePiece does;
 - `new_pieces` keeps the learned pieces the old vocabulary lacks (no special tokens, no piece that glues
-  letters to punctuation, none in another script than the language's), the most probable first, up to a cap;
+  letters to punctuation, none in another script than the language's, none of no script at all: digits,
+  symbols and emoji are every language's, and English text with 😂 would read the new piece), the most
+  probable first, up to a cap;
 - `protect` drops the new pieces that the old tokenizer's languages would start to use: it segments a sample
   of their text with the extended tokenizer and removes every new piece that appears, a few rounds over, so
   that sample keeps its exact old segmentation (and a model's vectors of it stay bit-identical);
@@ -25,11 +27,14 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import regex
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from xling.errors import ConfigError
 
 WORD_START = "▁"
+# a character of some script: Unicode's Script property neither Common (Zyyy) nor Inherited (Zinh)
+SCRIPTED = regex.compile(r"[^\p{Zyyy}\p{Zinh}]")
 
 
 @dataclass
@@ -50,6 +55,9 @@ class VocabularyExtension:
     """New pieces left out because the protected old-language text would have used them."""
     other_script: int = 0
     """New pieces left out because a letter of theirs is not in the new language's scripts."""
+    no_script: int = 0
+    """New pieces left out because they are of no script (digits, symbols, emoji, marks of any script): the
+    old languages write them too, and their text would segment with them."""
     dropped_marks: str = ""
     """Optional marks of the new language's script that the extended tokenizer's normalizer removes
     (xling.tokenization.normalization.droppable_marks)."""
@@ -58,7 +66,7 @@ class VocabularyExtension:
         """Return the counts (and the dropped marks) as JSON-able data (for xling.json)."""
         return {"old_size": self.old_size, "added": len(self.pieces), "learned": self.learned,
                 "known": self.known, "capped": self.capped, "protected": self.protected,
-                "other_script": self.other_script, "marks_dropped": len(self.dropped_marks),
+                "other_script": self.other_script, "no_script": self.no_script, "marks_dropped": len(self.dropped_marks),
                 "dropped_marks": self.dropped_marks}  # fmt: skip
 
 
@@ -115,17 +123,26 @@ def in_scripts(piece: str, scripts: Collection[str]) -> bool:
     return all(script_of(char) in scripts for char in piece if script_of(char) is not None)
 
 
+def has_script(piece: str) -> bool:
+    """Return whether a character of `piece` belongs to a script (Unicode's Script property is neither
+    Common nor Inherited): not digits, punctuation, symbols, emoji or combining marks alone."""
+    return SCRIPTED.search(piece.removeprefix(WORD_START)) is not None
+
+
 def new_pieces(
     base: Tokenizer, learned: Sequence[tuple[str, float]], *, limit: int, scripts: Collection[str] = ()
-) -> tuple[list[tuple[str, float]], int, int, int]:
-    """Return (the learned pieces `base` lacks, in `scripts` when given, most probable first, at most
-    `limit`; how many it had; how many the cap left out; how many were in another script)."""
+) -> tuple[list[tuple[str, float]], int, int, int, int]:
+    """Return (the learned pieces `base` lacks, of some script, in `scripts` when given, most probable first,
+    at most `limit`; how many it had; how many the cap left out; how many were in another script; how many
+    were of no script)."""
     known = set(base.get_vocab(with_added_tokens=True))
     fresh = [(p, s) for p, s in learned if p not in known and is_clean_piece(p)]
-    in_script = [(p, s) for p, s in fresh if not scripts or in_scripts(p, scripts)]
+    scripted = [(p, s) for p, s in fresh if has_script(p)]
+    in_script = [(p, s) for p, s in scripted if not scripts or in_scripts(p, scripts)]
     in_script.sort(key=lambda item: -item[1])
     known_count = sum(p in known for p, _ in learned)
-    return in_script[:limit], known_count, max(0, len(in_script) - limit), len(fresh) - len(in_script)
+    return (in_script[:limit], known_count, max(0, len(in_script) - limit), len(scripted) - len(in_script),
+            len(fresh) - len(scripted))  # fmt: skip
 
 
 def extend_tokenizer(base: Tokenizer, pieces: Sequence[tuple[str, float]]) -> Tokenizer:
@@ -213,9 +230,9 @@ def extend_vocabulary(
         base = drop_characters(base, marks)
     old_size = base.get_vocab_size(with_added_tokens=True)
     learned = learn_pieces(base, texts, vocab_size=learn_size) if max_new and texts else []
-    fresh, known, capped, other_script = new_pieces(base, learned, limit=max_new, scripts=scripts)
+    fresh, known, capped, other_script, no_script = new_pieces(base, learned, limit=max_new, scripts=scripts)
     kept, dropped = protect(base, fresh, protected_texts)
     report = VocabularyExtension(old_size=old_size, pieces=[p for p, _ in kept], learned=len(learned),
                                  known=known, capped=capped, protected=dropped, other_script=other_script,
-                                 dropped_marks=marks)  # fmt: skip
+                                 no_script=no_script, dropped_marks=marks)  # fmt: skip
     return extend_tokenizer(base, kept), report
