@@ -465,13 +465,15 @@ def test_pieces_outside_the_language_script_are_not_added(tiny_static):
 def test_pieces_of_no_script_are_not_added(tiny_static, scripts):
     # emoji, symbols and digits are every language's: xling-mini's Arabic added ▁😂, |, × from the tweets,
     # and English text with them then read Arabic's rows (its xling.json said "other_texts": "kept")
-    from xling.tokenization.vocabulary_extension import new_pieces
+    from xling.tokenization.vocabulary_extension import has_script, new_pieces
 
     base = Tokenizer.from_file(str(tiny_static / "0_StaticEmbedding" / "tokenizer.json"))
-    learned = [("▁😂", -4.0), ("▁ქართ", -5.0), ("×", -5.5), ("▁\u0301", -6.0), ("▁12", -6.5), ("ა1", -7.0)]
+    learned = [("▁😂", -4.0), ("▁ქართ", -5.0), ("×", -5.5), ("▁\u20e3", -6.0), ("▁12", -6.5), ("ა1", -7.0)]
     kept, _, _, _, no_script = new_pieces(base, learned, limit=10, scripts=scripts)
     assert [piece for piece, _ in kept] == ["▁ქართ", "ა1"]
     assert no_script == 4
+    # Arabic's comma and semicolon are Common, but only Arabic-script languages write them (Script_Extensions)
+    assert has_script("،") and has_script("▁؛") and not has_script("|") and not has_script("▁..")
 
 
 def test_text_alone_is_a_clear_error_for_a_static_encoder(tmp_path, tiny_static, cipher_data):

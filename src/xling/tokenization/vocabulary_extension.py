@@ -33,8 +33,9 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from xling.errors import ConfigError
 
 WORD_START = "▁"
-# a character of some script: Unicode's Script property neither Common (Zyyy) nor Inherited (Zinh)
-SCRIPTED = regex.compile(r"[^\p{Zyyy}\p{Zinh}]")
+# a character of some script: its Script_Extensions are not Common (Zyyy) or Inherited (Zinh) alone, so the
+# Arabic comma and question mark (Common, used by Arabic-script languages only) are Arabic, and emoji are none
+SCRIPTED = regex.compile(r"[^\p{scx=Zyyy}\p{scx=Zinh}]")
 
 
 @dataclass
@@ -56,7 +57,7 @@ class VocabularyExtension:
     other_script: int = 0
     """New pieces left out because a letter of theirs is not in the new language's scripts."""
     no_script: int = 0
-    """New pieces left out because they are of no script (digits, symbols, emoji, marks of any script): the
+    """New pieces left out because they are of no script (digits, symbols, emoji, shared punctuation): the
     old languages write them too, and their text would segment with them."""
     dropped_marks: str = ""
     """Optional marks of the new language's script that the extended tokenizer's normalizer removes
@@ -124,8 +125,8 @@ def in_scripts(piece: str, scripts: Collection[str]) -> bool:
 
 
 def has_script(piece: str) -> bool:
-    """Return whether a character of `piece` belongs to a script (Unicode's Script property is neither
-    Common nor Inherited): not digits, punctuation, symbols, emoji or combining marks alone."""
+    """Return whether a character of `piece` belongs to a script (Unicode's Script_Extensions, not Common or
+    Inherited alone: `،` is Arabic, `|` none): not digits, shared punctuation, symbols or emoji alone."""
     return SCRIPTED.search(piece.removeprefix(WORD_START)) is not None
 
 
