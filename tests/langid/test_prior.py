@@ -84,6 +84,24 @@ def test_crops_keep_short_entries_whole_and_cut_unspaced_scripts_by_characters()
     assert all(1 <= len(crop) <= 6 and crop in "起初神创造天地地是空虚混沌" for crop in crops)
 
 
+def test_crops_and_chunks_follow_the_script_not_the_spaces():
+    # a Thai line with spaces between phrases gave "1-3 word" crops of 20-60 characters; an Amharic line
+    # parted by the Ethiopic wordspace was one "word"; a long Latin word or URL was cut into fragments
+    import random
+
+    from xling.langid.train import _chunks, crop
+
+    rng = random.Random(0)
+    thai = "ข้อ ๑ มนุษย์ทั้งหลายเกิดมามีอิสระและเสมอภาคกันในเกียรติศักดิ์และสิทธิ ต่างมีเหตุผลและมโนธรรม"
+    assert all(1 <= len(crop(thai, rng, short=True)) <= 6 for _ in range(50))
+    amharic = "የሰው፡ልጅ፡ሁሉ፡ሲወለድ፡ነጻና፡በክብርና፡በመብትም፡እኩልነት፡ያለው፡ነው።"
+    assert all(1 <= len(crop(amharic, rng, short=True).split()) <= 3 for _ in range(50))
+    assert _chunks(amharic, 4)[0] == "የሰው ልጅ ሁሉ ሲወለድ"
+    long_word = "Donaudampfschifffahrtselektrizitätenhauptbetriebswerkbauunterbeamtengesellschaft Kunden"
+    assert _chunks(long_word, 24) == [long_word]
+    assert {crop(long_word, rng, short=True) for _ in range(20)} <= {long_word, *long_word.split()}
+
+
 def test_lines_of_one_normalised_form_are_one_line(tmp_path):
     """ "Article 5" and "Article 12" are one text to the model: one of them is kept, so a held-out line is
     never a training line in disguise."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import regex
 import scipy.sparse as sp
 
 from xling.atomic import check_apart, check_replaceable
@@ -392,34 +393,43 @@ MIN_DEV_LINES = 20
 """A label with fewer distinct lines holds none out (each is needed to train): its accuracy is not measured."""
 
 
+UNSPACED_SCRIPTS = frozenset({"Hani", "Jpan", "Thai", "Laoo", "Khmr", "Mymr", "Tibt", "Yiii"})
+"""Scripts written without spaces between words (Thai and Burmese put them between phrases): their chunks and
+crops are windows of characters."""
+WORD_SEPARATORS = regex.compile(r"[\s\u1361]+")
+"""What parts words: spaces, and Ethiopic's wordspace `፡` (half of the UDHR's Amharic lines have no other)."""
+
+
+def _units(text: str) -> tuple[list[str], str]:
+    """Return (what a window of `text` counts, the string that joins them): its characters, spaces left out,
+    in a script written without spaces; else its words."""
+    if dominant_script([text]) in UNSPACED_SCRIPTS:
+        return list("".join(text.split())), ""
+    return [word for word in WORD_SEPARATORS.split(text) if word], " "
+
+
 def _chunks(text: str, chunk_words: int) -> list[str]:
-    """Return `text` cut into chunks of at most `chunk_words` words (or 2 x chunk_words characters when the
-    script writes no spaces)."""
-    words = text.split()
-    if len(words) >= 3 or len(text) <= 2 * chunk_words:
-        return [" ".join(words[i : i + chunk_words]) for i in range(0, len(words), chunk_words)]
-    size = 2 * chunk_words
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-UNSPACED_SCRIPTS = frozenset({"Hani", "Jpan", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
-"""Scripts written without spaces between words: their crops are windows of characters."""
+    """Return `text` cut into chunks of at most `chunk_words` words (2 x chunk_words characters in a script
+    written without spaces); a long word is never cut (`Donaudampfschifffahrts...`, a URL)."""
+    units, joiner = _units(text)
+    size = chunk_words if joiner else 2 * chunk_words
+    return [joiner.join(units[i : i + size]) for i in range(0, len(units), size)]
 
 
 def crop(text: str, rng: random.Random, short: bool) -> str:
-    """Return a random window of `text`: 1-3 words when `short`, else 4-10 (characters in a script written
-    without spaces); a text of fewer words is kept whole (a word-list entry such as "good morning")."""
-    words = text.split()
-    low, high = (1, 3) if short else (4, 10)
-    if len(words) < 3 and dominant_script([text]) in UNSPACED_SCRIPTS:  # a word is 1-3 characters
-        low, high = (1, 6) if short else (6, 20)
-        words = list(text.replace(" ", ""))
-        joiner = ""
+    """Return a random window of `text`: 1-3 words when `short`, else 4-10 (1-6 or 6-20 characters in a
+    script written without spaces); a text of fewer is kept whole (a word-list entry such as "good morning").
+
+    Whatever the text's spaces: Thai or Burmese lines with spaces between phrases gave "1-3 word" crops of
+    20-60 characters, and Amharic ones parted by `፡` whole lines."""
+    units, joiner = _units(text)
+    if joiner:
+        low, high = (1, 3) if short else (4, 10)
     else:
-        joiner = " "
-    length = min(len(words), rng.randint(low, high))
-    start = rng.randint(0, len(words) - length)
-    return joiner.join(words[start : start + length])
+        low, high = (1, 6) if short else (6, 20)
+    length = min(len(units), rng.randint(low, high))
+    start = rng.randint(0, len(units) - length)
+    return joiner.join(units[start : start + length])
 
 
 @dataclass
