@@ -118,10 +118,10 @@ def test_regularisation_is_chosen_on_the_dev_set(shared_encoder):
     assert tagger.meta["dev"]["accuracy"] == pytest.approx(by_c[str(tagger.meta["c"])], abs=0.01)
     no_dev = train_tagger(frozen_config(shared_encoder, c=0.5), toy_sentences(0, 80, 1))
     assert no_dev.meta["c"] == 0.5 and no_dev.meta["dev"] is None
-    # a dev tag the tagger cannot learn scored every C 0 and chose one from nothing
+    # a dev set of mostly unknown tags is another tag scheme: refused, naming the first one's line
     dev = toy_sentences(0, 30, 2, source="a-dev.conllu")
-    dev.tags[3][0] = "INTJ"
-    with pytest.raises(DataError, match=r"a-dev\.conllu:4: gold tag 'INTJ'"):
+    dev.tags[:] = [["INTJ"] * len(tags) for tags in dev.tags]
+    with pytest.raises(DataError, match=r"a-dev\.conllu:1: gold tag 'INTJ'"):
         train_tagger(config, toy_sentences(0, 80, 1), dev)
 
 
@@ -384,3 +384,35 @@ def test_fine_tuning_over_a_frozen_tagger_needs_overwrite_and_replaces_it_whole(
     )
     assert not (output / "head.safetensors").exists()
     assert load_tagger(output).predict([["aa"]]) == tagger.predict([["aa"]])
+
+
+def test_a_ud_file_names_its_language_so_the_source_is_kept_out_of_the_average(
+    shared_encoder, tmp_path, caplog
+):
+    # trained without --language on en_partut-ud-train.conllu, English's own test set counted as a target
+    from xling.data.conllu import ud_file_language
+
+    assert [ud_file_language(name) for name in ("en_partut-ud-train.conllu", "tr_imst-ud-dev.conllu.gz",
+                                                "train.conllu", "a-ud-train.conllu")] == ["en", "tr", None, None]  # fmt: skip
+    train = write_conllu(tmp_path / "en_toy-ud-train.conllu", toy_sentences(0, 60, 1))
+    tagger = train_tagger(frozen_config(shared_encoder), read_conllu(train))
+    assert tagger.meta["train"]["language"] == "en"
+    tests = {"en": toy_sentences(0, 20, 8), "de": toy_sentences(1, 20, 9)}
+    result = evaluate_tagger(tagger, tests)
+    assert list(result.scores) == ["de"] and result.settings["source"]["language"] == "en"
+    tagger.meta["train"]["language"] = None  # a tagger that does not say: a warning, every set averaged
+    with caplog.at_level("WARNING", logger="xling"):
+        assert list(evaluate_tagger(tagger, tests).scores) == ["en", "de"]
+    assert "does not say which language it was trained on" in caplog.text
+
+
+def test_a_dev_tag_the_training_data_lacks_is_scored_as_an_error_not_a_refusal(shared_encoder, caplog):
+    # one SYM in a dev set stopped the training of a tagger on a small train split
+    dev = toy_sentences(0, 20, 5, source="dev.conllu")
+    dev.tags[2][0] = "SYM"
+    with caplog.at_level("WARNING", logger="xling"):
+        tagger = train_tagger(
+            frozen_config(shared_encoder, c_values=[0.1, 1.0]), toy_sentences(0, 60, 1), dev
+        )
+    assert "dev.conllu: 1 of" in caplog.text and "SYM 1" in caplog.text
+    assert set(tagger.meta["dev"]["accuracy_by_c"]) == {"0.1", "1.0"} and tagger.meta["dev"]["accuracy"] < 100

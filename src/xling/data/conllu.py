@@ -35,6 +35,17 @@ CONLLU_TAG_COLUMNS = {"lemma": 2, "upos": 3, "xpos": 4, "feats": 5, "head": 6, "
 UD_UPOS = frozenset(["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
                      "PUNCT", "SCONJ", "SYM", "VERB", "X"])  # fmt: skip
 TEXT_COMMENT = re.compile(r"^#\s*text\s*=\s?(?P<text>.*)$")
+# Universal Dependencies names a treebank's files LANG_TREEBANK-ud-SPLIT.conllu (en_partut-ud-train.conllu)
+UD_FILE_NAME = re.compile(r"^(?P<language>[a-z]{2,3})_[a-z0-9]+-ud-(?:train|dev|test)\.conllu(?:\.gz)?$")
+
+
+def ud_file_language(path: str | os.PathLike) -> str | None:
+    """Return the language code a Universal Dependencies file name gives (`en` for en_ewt-ud-dev.conllu);
+    None for another name."""
+    match = UD_FILE_NAME.match(Path(path).name)
+    return match["language"] if match else None
+
+
 """A sentence's `# text = ...` comment (not `# text_en = ...`, a translation)."""
 
 
@@ -124,13 +135,14 @@ def read_conllu(
     file with no sentence. An unannotated lemma is the word's form instead (UD leaves a few unspecified in
     real treebanks), and unannotated features are none. `column` None reads the words and texts only (a
     tokenised-only file, as a tokenizer writes it: FORM and MISC filled, the rest `_`): no tag is required,
-    and every tag is "_".
+    and every tag is "_". `language` defaults to the one a UD file name gives (`ud_file_language`), so that a
+    tagger trained on en_partut-ud-train.conllu knows its source language.
     """
     if column is not None and column not in CONLLU_TAG_COLUMNS:
         raise ConfigError(f"column: {column!r} must be one of {', '.join(CONLLU_TAG_COLUMNS)}")
     path = require_file(path)
     tag_index = CONLLU_TAG_COLUMNS[column] if column is not None else None
-    out = TaggedSentences([], [], str(path), language)
+    out = TaggedSentences([], [], str(path), language or ud_file_language(path))
     words: list[str] = []
     tags: list[str] = []
     start = 0
@@ -316,7 +328,7 @@ def read_conll_ner(path: PathLike, *, language: str | None = None) -> TaggedSent
     DataError naming the file and line; so is a file with no sentence.
     """
     path = require_file(path)
-    out = TaggedSentences([], [], str(path), language)
+    out = TaggedSentences([], [], str(path), language or ud_file_language(path))
     words: list[str] = []
     tags: list[str] = []
     start = 0

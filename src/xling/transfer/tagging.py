@@ -395,8 +395,8 @@ def train_frozen_tagger(
 
     features, targets = probe(train.words), np.array([t for tags in train.tags for t in tags])
     labels = sorted(set(targets.tolist()))
-    if dev is not None:  # a dev tag the tagger cannot know would score 0 for every C and choose nothing
-        _check_known_tags(dev, labels)
+    if dev is not None:  # a dev tag the training data lacks (SYM, once) is an error for every C alike
+        _unknown_gold_tags(dev, labels)
     candidates = sorted(set(config.c_values)) if dev is not None and config.c_values else [config.c]
     dev_scores: dict[str, float] = {}
     best_model, best_c, best_score = None, candidates[0], -1.0
@@ -671,7 +671,7 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
         "majority_tag": _majority(counts),
     }  # fmt: skip
     if dev is not None:
-        _check_known_tags(dev, labels)
+        _unknown_gold_tags(dev, labels)  # scored as errors, as in a test set: a small train split lacks some
 
         def evaluate_dev(objective: nn.Module, step: int) -> dict[str, float]:
             tagger = FinetunedTagger(objective.model, tokenizer, meta)
@@ -775,6 +775,11 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
     source = _code(source_language) if source_language else None
     if source_language:
         check_source(source_language, source, test_sets, "source_language")
+    elif len(test_sets) > 1:
+        logger.warning(
+            "the tagger does not say which language it was trained on: every test set counts in the "
+            "zero-shot average, the source language's too; name it (--source, source_language)"
+        )
     scores: dict[str, dict[str, Any]] = {}
     source_row: dict[str, Any] | None = None
     for language, sentences in test_sets.items():
