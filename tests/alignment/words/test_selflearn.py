@@ -178,3 +178,19 @@ def test_an_unsupervised_start_too_big_for_memory_is_refused(normalised, monkeyp
     initial_dictionary(x, z, SelfLearningConfig(init_vocab=500))
     with pytest.raises(ConfigError, match="init_vocab"):
         initial_dictionary(x, z, SelfLearningConfig(init_vocab=0))
+
+
+def test_the_initial_similarity_rows_are_normalised_as_the_embeddings_are():
+    # VecMap normalises the sorted similarity rows with the embeddings' own steps; `normalize = "unit"`
+    # still gave them unit,center,unit
+    from xling.alignment.words.align import WordAlignConfig, _method_config
+
+    assert (
+        _method_config("selflearn", WordAlignConfig(method="selflearn", normalize="unit")).init_normalize
+        == "unit"
+    )
+    assert (
+        _method_config("selflearn", WordAlignConfig(method="selflearn")).init_normalize == "unit,center,unit"
+    )
+    given = WordAlignConfig(method="selflearn", normalize="unit", selflearn={"init_normalize": "center"})
+    assert _method_config("selflearn", given).init_normalize == "center"

@@ -286,6 +286,8 @@ def _method_config(name: str, config: WordAlignConfig) -> Any:
     for shared in SHARED_FIELDS:
         if shared in known:
             options.setdefault(shared, getattr(config, shared))
+    if "init_normalize" in known:  # VecMap normalises the sorted similarity rows as it does the embeddings
+        options.setdefault("init_normalize", config.normalize)
     try:
         return load_config(method_cls, **options)
     except ConfigError as error:

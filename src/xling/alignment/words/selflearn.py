@@ -48,7 +48,8 @@ class SelfLearningConfig:
 
     Initialisation: `init_vocab` 4000 most frequent words per side (VecMap's unsupervised_vocab; 0 = all,
     which needs a vocabulary-squared matrix), sorted similarity rows normalised by `init_normalize`
-    "unit,center,unit" (VecMap reuses its embedding normalisation there).
+    "unit,center,unit" (VecMap reuses its embedding normalisation there, and so does `xling align words`:
+    its `normalize` is this default).
     Self-learning: dictionaries induced among the `vocabulary_cutoff` 20,000 most frequent words per side
     (0 = all) with CSLS over `csls_k` 10 neighbours (0 = plain nearest neighbour), `direction` "union"
     (source-to-target and target-to-source pairs together); stochastic induction with keep probability
