@@ -295,3 +295,18 @@ def test_a_nan_figure_fails_its_guard_and_is_null_in_report_json(
     written = json.loads(outcome.json_path.read_text(encoding="utf-8"), parse_constant=no_constants)
     assert written["tasks"]["tatoeba"]["result"]["average"] is None
     assert written["tasks"]["tatoeba"]["result"]["scores"]["deu"] == {"accuracy": None, "n": 60}
+
+
+def test_umsab_languages_of_a_split_leave_out_folders_without_it(tmp_path, caplog):
+    # the shared copy's italian and portuguese have no test split: `transfer eval --umsab` stopped at them
+    from xling.data.labelled import umsab_languages
+
+    for name, splits in (("german", ("train", "test")), ("italian", ("train",)), ("all", ("test",))):
+        (tmp_path / name).mkdir()
+        for split in splits:
+            (tmp_path / name / f"{split}_text.txt").write_text("x\n", encoding="utf-8")
+    assert umsab_languages(tmp_path) == ["german", "italian"]
+    with caplog.at_level("WARNING", logger="xling"):
+        assert umsab_languages(tmp_path, "test") == ["german"]
+    assert "italian without a test split, left out" in caplog.text
+    assert umsab_languages(tmp_path, "dev") == []

@@ -273,7 +273,9 @@ def evaluate(
     ] = None,
     languages: Annotated[
         str | None,
-        typer.Option("--languages", help="Comma-separated UMSAB languages (default: every folder there)."),
+        typer.Option(
+            "--languages", help="Comma-separated UMSAB languages (default: every folder with the split)."
+        ),
     ] = None,
     split: Annotated[str, typer.Option("--split", help="UMSAB split to score: test, or val.")] = "test",
     test: Annotated[
@@ -324,7 +326,7 @@ def evaluate(
     # test split was read from (`--languages de` reads umsab/german as `german` does)
     train_texts: dict[str, list[str]] = {}
     if umsab is not None:
-        names = languages.split(",") if languages else umsab_languages(umsab)
+        names = languages.split(",") if languages else umsab_languages(umsab, split)
         for name in (n.strip() for n in names if n.strip()):
             test_sets[name] = data = read_umsab(umsab, name, split)
             if split == "train":  # the split scored is the train split itself: its texts are no test texts

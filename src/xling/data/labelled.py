@@ -240,9 +240,20 @@ POOLED_FOLDERS = frozenset({"all"})
 `all` is also an ISO 639-3 code (Allar), so it would pass for one."""
 
 
-def umsab_languages(root: PathLike) -> list[str]:
-    """Return the language folder names of a UMSAB-layout folder, sorted, without the pooled ones."""
-    return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and p.name not in POOLED_FOLDERS)
+def umsab_languages(root: PathLike, split: str | None = None) -> list[str]:
+    """Return the language folder names of a UMSAB-layout folder, sorted, without the pooled ones; with
+    `split`, only those holding that split (a warning names the others: the shared copy's italian and
+    portuguese have no test split)."""
+    names = sorted(p.name for p in Path(root).iterdir() if p.is_dir() and p.name not in POOLED_FOLDERS)
+    if split is None:
+        return names
+    split = "val" if split == "dev" else split
+    held = [name for name in names if (Path(root) / name / f"{split}_text.txt").is_file()]
+    if len(held) < len(names):
+        logger.warning(
+            "%s: %s without a %s split, left out", root, ", ".join(sorted(set(names) - set(held))), split
+        )
+    return held
 
 
 def read_umsab(
