@@ -284,6 +284,28 @@ def test_mine_files_writes_sorted_tsv(tmp_path, fake_encoder):
     assert [p.name for p in output.parent.iterdir()] == ["mined.tsv"]  # no temporary file left
 
 
+def test_mine_files_mines_each_distinct_line_once_as_laser_unify_does(tmp_path, fake_encoder):
+    # a line given twice was two sentences: its pair written twice, and its copy crowding the neighbourhoods
+    (tmp_path / "src.txt").write_text("\n".join([*SRC, SRC[1]]) + "\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text("\n".join([*TGT, TGT[4], TGT[4]]) + "\n", encoding="utf-8")
+    output = tmp_path / "mined.tsv"
+    config = MineConfig(k=2, mode="forward", threshold=None)
+    report = mine_files(fake_encoder, tmp_path / "src.txt", tmp_path / "tgt.txt", output, config)
+    rows = [tuple(line.split("\t")[1:]) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == len(set(rows)) == len(SRC)
+    assert (report.src_sentences, report.src_distinct, report.tgt_sentences, report.tgt_distinct) == (
+        6,
+        5,
+        8,
+        6,
+    )
+    alone = mine_files(fake_encoder, tmp_path / "src.txt", tmp_path / "tgt.txt", tmp_path / "all.tsv",
+                       MineConfig(k=2, mode="forward", threshold=None, unify=False))  # fmt: skip
+    assert alone.pairs == 6 and alone.src_distinct == 6
+    with pytest.raises(ConfigError, match="unify must be true or false"):
+        MineConfig(unify="no")
+
+
 def test_mine_files_empty_line_names_file_and_line(tmp_path, fake_encoder):
     (tmp_path / "src.txt").write_text("one\ntwo\n\nfour\n", encoding="utf-8")
     (tmp_path / "tgt.txt").write_text("one\ntwo\n", encoding="utf-8")

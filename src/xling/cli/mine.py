@@ -56,6 +56,8 @@ def mine(
     report = mine_files(
         load_encoder(model, precision=precision), src, tgt, output, config, show_progress=True
     )
+    repeated = report.src_sentences - report.src_distinct + report.tgt_sentences - report.tgt_distinct
     console.print(f"[green]{report.pairs:,} pairs written to {literal(report.output)}[/] from {report.src_sentences:,} x "
-                  f"{report.tgt_sentences:,} sentences in {report.seconds:.1f} s")  # fmt: skip
+                  f"{report.tgt_sentences:,} sentences in {report.seconds:.1f} s"
+                  + (f" ({repeated:,} repeated lines mined once)" if repeated else ""))  # fmt: skip
     write_json(json_path, report.to_dict())

@@ -97,6 +97,9 @@ class MineConfig:
     """Sentences per encoder batch."""
     threads: int | None = None
     """FAISS's OpenMP threads for the run (None: FAISS's default, all cores)."""
+    unify: bool = True
+    """`mine_files`: mine each side's distinct lines (LASER's `--unify`): a line given twice would be two
+    sentences, each pair with it written twice, and a copy among a sentence's k neighbours lowers its margins."""
 
     def __post_init__(self) -> None:
         self.threshold = parse_threshold(self.threshold)
@@ -114,6 +117,8 @@ class MineConfig:
         threshold = parse_threshold(self.threshold)
         if not (threshold is None or threshold == "auto" or _is_number(threshold)):
             raise ConfigError(f"mine config: threshold must be a number, 'auto' or 'none', got {threshold!r}")
+        if not isinstance(self.unify, bool):
+            raise ConfigError(f"mine config: unify must be true or false, got {self.unify!r}")
         if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
             raise ConfigError(
                 f"mine config: threads must be a positive integer or None, got {self.threads!r}"
@@ -273,6 +278,9 @@ class MineReport:
     src_sentences: int
     tgt_sentences: int
     pairs: int
+    src_distinct: int
+    """Distinct source lines mined (all of them without `unify`)."""
+    tgt_distinct: int
     output: str
     threshold: float | None
     encode_seconds: float
@@ -351,8 +359,9 @@ def mine_files(
         output_path, [src_path, tgt_path]
     )  # before the encoding, which a bad path would waste
     start = time.perf_counter()
-    src_texts = read_sentences(src_path)
-    tgt_texts = read_sentences(tgt_path)
+    src_lines, tgt_lines = read_sentences(src_path), read_sentences(tgt_path)
+    src_texts, tgt_texts = (list(dict.fromkeys(src_lines)), list(dict.fromkeys(tgt_lines))) if config.unify else (
+        src_lines, tgt_lines)  # fmt: skip
     src_vectors = encode_texts(encoder, src_texts, config.batch_size, show_progress)
     tgt_vectors = encode_texts(encoder, tgt_texts, config.batch_size, show_progress)
     encoded = time.perf_counter()
@@ -362,9 +371,11 @@ def mine_files(
         output, (f"{p.score:.6f}\t{src_texts[p.src_index]}\t{tgt_texts[p.tgt_index]}\n" for p in pairs)
     )
     return MineReport(
-        src_sentences=len(src_texts),
-        tgt_sentences=len(tgt_texts),
+        src_sentences=len(src_lines),
+        tgt_sentences=len(tgt_lines),
         pairs=len(pairs),
+        src_distinct=len(src_texts),
+        tgt_distinct=len(tgt_texts),
         output=str(output),
         threshold=config.effective_threshold(),
         encode_seconds=round(encoded - start, 3),
