@@ -480,3 +480,29 @@ def test_a_default_prompt_is_written_before_every_text_as_sentence_transformers_
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({**pooling, "include_prompt": False}))
     with pytest.raises(DataError, match=r"default prompt 'query: ' is left out of the pooling"):
         Encoder.load(folder)
+
+
+def test_a_float16_checkpoint_runs_in_float32_at_every_precision(tmp_path, sample_tokenizer_dir):
+    # it ran in float16 as "fp32", and int8 / bf16 failed: "expected scalar type Float but found Half"
+    from transformers import AutoModel
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    reference = Encoder.load(folder).encode(TEXTS)
+    AutoModel.from_pretrained(folder).half().save_pretrained(folder)
+    for precision in ("fp32", "int8", "bf16"):
+        encoder = Encoder.load(folder, precision=precision)
+        assert all(p.dtype == torch.float32 for p in encoder.module.parameters() if p.is_floating_point())
+        assert cosines(encoder.encode(TEXTS), reference).min() > (0.999 if precision == "fp32" else 0.9)
+
+
+def test_the_slow_tokenizer_path_counts_only_texts_longer_than_the_limit(tmp_path, sample_tokenizer_dir):
+    # a text of exactly max_length tokens was counted as cut
+    module = Encoder.load(tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean"), max_length=6).module
+    candidates = [" ".join("abcdefgh"[:n]) for n in range(1, 8)]
+    exact = next(
+        t for t in candidates if module.token_ids([t])[1] == 0 and len(module.token_ids([t])[0][0]) == 6
+    )
+    texts = [exact, "a", "one two three four five six seven"]
+    fast = module.token_ids(texts)
+    module._tokenizer = None
+    assert module.token_ids(texts) == fast and fast[1] == 1

@@ -173,3 +173,34 @@ def test_an_in_place_export_refuses_options_the_folder_would_not_read(tmp_path, 
             export_onnx(folder, folder, sentences=TEXTS, **option)
     assert not (folder / "onnx").exists()
     assert json.loads((folder / "1_Pooling" / "config.json").read_text())["pooling_mode_mean_tokens"]
+
+
+def test_a_loaded_encoder_exported_into_its_own_folder_takes_the_folders_settings(
+    tmp_path, sample_tokenizer_dir
+):
+    # export_onnx(Encoder.load(F, pooling="cls"), F) was accepted: the folder's two backends then gave
+    # cosines of 0.35-0.65, and no fingerprints of the weights were recorded to catch a retraining
+    from xling.errors import ConfigError
+    from xling.export.onnx import export_onnx
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "xling.json").write_text(json.dumps({"name": "tiny", "kind": "sentence-encoder/transformer"}))
+    with pytest.raises(ConfigError, match="pooling='cls'.*loaded from .* with other settings"):
+        export_onnx(Encoder.load(folder, pooling="cls"), folder, sentences=TEXTS)
+    assert not (folder / "onnx").exists()
+    export_onnx(Encoder.load(folder), folder, sentences=TEXTS)
+    meta = json.loads((folder / "onnx" / "export.json").read_text())
+    assert meta["source_files"]  # a retraining into the folder makes the graphs stale, and it is caught
+    onnx = Encoder.load(folder, backend="onnx").encode(TEXTS)
+    assert cosines(onnx, Encoder.load(folder).encode(TEXTS)).min() >= 0.9999
+
+
+def test_an_export_with_another_token_limit_says_it_to_sentence_transformers_readers(
+    tmp_path, sample_tokenizer_dir
+):
+    from xling.export.onnx import export_onnx
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    export_onnx(folder, tmp_path / "out", max_length=16, sentences=TEXTS)
+    assert json.loads((tmp_path / "out" / "sentence_bert_config.json").read_text())["max_seq_length"] == 16
+    assert json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"] == 64

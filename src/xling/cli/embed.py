@@ -37,7 +37,8 @@ def embed(
     dtype: Annotated[str, typer.Option(help="float32 or float16 (.npy only).")] = "float32",
     normalize: Annotated[bool, typer.Option(help="Unit-length vectors.")] = True,
     precision: Annotated[
-        str, typer.Option(help="fp32, or bf16 autocast (faster on CPUs with bf16).")
+        str,
+        typer.Option(help="fp32, bf16 autocast (faster on CPUs with bf16) or int8 (dynamic quantisation)."),
     ] = "fp32",
     pooling: Annotated[str | None, typer.Option(help="Override pooling: mean, cls, max, pooler.")] = None,
     layer: Annotated[int | None, typer.Option(help="Hidden layer to pool (default: last).")] = None,

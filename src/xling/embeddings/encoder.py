@@ -20,6 +20,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,13 @@ class Encoder:
                  precision: str = "fp32", meta: dict[str, Any] | None = None):  # fmt: skip
         if precision not in PRECISIONS:
             raise ConfigError(f"precision {precision!r} must be one of {', '.join(PRECISIONS)}")
+        if any(
+            t.is_floating_point() and t.dtype != torch.float32
+            for t in chain(module.parameters(), module.buffers())
+        ):
+            # a float16 checkpoint (many on the Hub): it ran in float16 as "fp32", and int8 quantisation and
+            # bf16 autocast failed on its weights ("expected scalar type Float but found Half")
+            module = module.float()
         self.module = module.to(device).eval()
         if precision == "int8":
             self.module = quantize_int8(self.module)

@@ -143,8 +143,12 @@ class TransformerSentenceEncoder(nn.Module):
         if self.lowercase:
             texts = [text.lower() for text in texts]
         if self._tokenizer is None:  # a slow tokenizer: no overflow report from the Rust side
-            ids = self.hf_tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
-            return ids, sum(len(x) >= self.max_length for x in ids)
+            # one token more than the limit tells a text cut from one exactly as long (counted cut before)
+            ids = self.hf_tokenizer(list(texts), truncation=True, max_length=self.max_length + 1)["input_ids"]
+            cut = [len(x) > self.max_length for x in ids]
+            if any(cut):
+                ids = self.hf_tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+            return ids, sum(cut)
         encodings = self._tokenizer.encode_batch(list(texts))
         return [e.ids for e in encodings], sum(bool(e.overflowing) for e in encodings)
 

@@ -148,11 +148,15 @@ def export_onnx(
         raise ConfigError(f"int8_outlier_channels must be >= 0, not {int8_outlier_channels}")
     out = check_output_dir(output_dir)  # before loading a model, which a bad --output would waste
     source: Path | None = None
+    given_encoder = isinstance(encoder_or_folder, Encoder)
     if isinstance(encoder_or_folder, Encoder):
         if options:
             raise ConfigError(f"options {sorted(options)} only apply when exporting from a folder")
         encoder = encoder_or_folder
-        _check_export_target(out, None, encoder.name)
+        source = _folder_loaded_from(encoder, out)  # an export into the folder the encoder was loaded from
+        _check_export_target(out, source, encoder.name)
+        if source is not None:
+            _check_loaded_in_place(encoder, source)
     else:
         source = resolve_model(encoder_or_folder)
         _check_export_target(out, source, str(source))  # before loading the model, as above
@@ -170,7 +174,7 @@ def export_onnx(
         raise ConfigError(
             f"export an fp32 encoder, not {encoder.precision} (use int8=True for an int8 graph)"
         )
-    encoder = _float32_encoder(encoder, copy=source is None)
+    encoder = _float32_encoder(encoder, copy=given_encoder)
     module = encoder.module
     texts = check_texts(sentences if sentences is not None else sample_sentences())
     if not texts:
@@ -338,6 +342,36 @@ def _check_in_place_options(out: Path, source: Path, options: dict[str, Any]) ->
         )
 
 
+def _folder_loaded_from(encoder: Encoder, out: Path) -> Path | None:
+    """Return the folder `encoder` was loaded from when it is `out` (an in-place export), else None."""
+    if not encoder.source:
+        return None
+    try:
+        folder = resolve_model(encoder.source)
+    except XlingError:
+        return None
+    return folder if same_path(folder, out) else None
+
+
+def _check_loaded_in_place(encoder: Encoder, folder: Path) -> None:
+    """Return nothing unless `encoder`, loaded from `folder` and exported into it, was loaded with settings
+    that shape the vectors otherwise than the folder's own (GRAPH_OPTIONS, normalize); ConfigError naming
+    them otherwise, as `_check_in_place_options` for an export from the folder's path (a loaded encoder with
+    pooling="cls" made the folder's ONNX backend give cosines of 0.35-0.65 to its torch one)."""
+    own = Encoder.load(folder)
+    given = {name: getattr(encoder.module, name) for name in GRAPH_OPTIONS
+             if getattr(encoder.module, name) != getattr(own.module, name)}  # fmt: skip
+    if encoder.normalize != own.normalize:
+        given["normalize"] = encoder.normalize
+    if given:
+        shown = ", ".join(f"{name}={value!r}" for name, value in given.items())
+        raise ConfigError(
+            f"{shown}: the encoder was loaded from {folder} with other settings than the folder's own, and an "
+            "export into that folder takes the folder's (its torch backend reads them from the folder, and the "
+            "two would give different vectors); export into another folder, or load it with its own settings"
+        )
+
+
 def _check_export_target(out: Path, source: Path | None, name: str) -> None:
     """Return nothing if the export may write into `out`: a new or empty folder, the model folder `source`
     itself, or an earlier export of the same model (its export.json names `name`); else DataError naming it.
@@ -498,6 +532,18 @@ def _export_torchscript(module: TransformerSentenceEncoder, path: Path, opset: i
         )  # fmt: skip
 
 
+def _write_max_seq_length(module: TransformerSentenceEncoder, path: Path) -> None:
+    """Return nothing; make a copied sentence_bert_config.json say the exported token limit (an export with
+    max_length=32 said the source's 256 to sentence-transformers readers)."""
+    if not path.is_file():
+        return
+    with contextlib.suppress(OSError, ValueError):
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(config, dict) and config.get("max_seq_length") not in (None, module.max_length):
+            config["max_seq_length"] = module.max_length
+            path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
 def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str:
     """Put the tokenizer and metadata in `out`; return the tokenizer's folder relative to `out`."""
     module: TransformerSentenceEncoder = encoder.module
@@ -517,6 +563,8 @@ def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str
     for name in TOKENIZER_FILES:
         if (source / tokenizer_dir / name).is_file():
             shutil.copy2(source / tokenizer_dir / name, out / tokenizer_dir / name)
+    for folder in {out, out / tokenizer_dir}:  # copied with the root files and, again, with the tokenizer's
+        _write_max_seq_length(module, folder / "sentence_bert_config.json")
     for entry in modules[1:]:  # Pooling, Dense, Normalize folders: how the vector is made (also in the graph)
         if entry.path == PurePosixPath("."):  # "" in modules.json: no folder of its own to copy
             continue
