@@ -46,7 +46,7 @@ def test_answer_comes_in_the_askers_language_when_stored(sample_bot):
 def test_off_topic_question_gets_no_answer_and_a_handover(sample_bot, question):
     reply = sample_bot.answer(question)
     assert (reply.answered, reply.handover, reply.answer, reply.id) == (False, True, None, None)
-    assert reply.score < reply.threshold
+    assert reply.score < reply.threshold and reply.handover_reason == "below_threshold"
     assert len(reply.candidates) == 3  # the closest entries, for the person taking over
     data = reply.to_dict()
     assert data["handover"] is True and data["answer"] is None
@@ -393,6 +393,13 @@ def test_a_question_without_a_letter_gets_no_answer_and_a_handover(sample_bot, q
     # digits match the digits of an answer ("24 hours") by character n-grams alone
     reply = sample_bot.answer(question)
     assert (reply.answered, reply.handover, reply.answer, reply.id) == (False, True, None, None)
+    # and it says why: its score may well be above the threshold ("12345" scored 0.425 against 0.0896)
+    assert reply.handover_reason == "no_letter" and reply.to_dict()["handover_reason"] == "no_letter"
+
+
+def test_a_handover_says_its_reason(sample_bot):
+    replies = sample_bot.answer_many(["Ich habe mein Passwort vergessen.", UNLIKE_EVERY_ENTRY])
+    assert [reply.handover_reason for reply in replies] == [None, "below_threshold"]
 
 
 def test_a_stored_answer_in_the_askers_own_language_beats_a_relatives(tmp_path, mini_encoder):

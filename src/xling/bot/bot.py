@@ -182,7 +182,7 @@ class BotAnswer:
     question: str
     """The question as asked."""
     answered: bool
-    """Whether the best entry scored at or above the threshold."""
+    """Whether the best entry scored at or above the threshold (and the question has a letter)."""
     handover: bool
     """A person should take over: no entry matched well enough."""
     answer: str | None
@@ -216,6 +216,9 @@ class BotAnswer:
     """The FAQ's own answer when `answer` is a machine translation of it (for a person to check)."""
     candidates: list[Candidate] = field(default_factory=list)
     """The closest entries, best first, answered or not."""
+    handover_reason: str | None = None
+    """Why a person takes over: "below_threshold" (the best score is under the threshold) or "no_letter"
+    (a question without a letter, "12345", is never answered, whatever it scores); None when answered."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the answer as a JSON object."""
@@ -230,6 +233,7 @@ class BotAnswer:
             "in_asker_language": self.in_asker_language,
             "original_answer": self.original_answer,
             "candidates": [candidate.to_dict() for candidate in self.candidates],
+            "handover_reason": self.handover_reason,
         }  # fmt: skip
 
 
@@ -506,8 +510,9 @@ class SupportBot:
                     similarity=match.similarity, threshold=self.threshold, detected_language=label,
                     language_probability=probability, candidates=candidates)  # fmt: skip
         if not answered:
+            reason = "no_letter" if not _has_letter(question) else "below_threshold"
             return BotAnswer(answer=None, id=None, matched_question=None, answer_language=None,
-                             answer_source=None, in_asker_language=False, **base)  # fmt: skip
+                             answer_source=None, in_asker_language=False, handover_reason=reason, **base)  # fmt: skip
         entry = self.entries[match.best]
         # a stored close neighbour stands in only for a detected language: a `lang` given is the asker's word
         detected_in = question if probability is not None else None

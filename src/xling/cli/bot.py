@@ -113,13 +113,14 @@ def ask(
             typer.echo(reply.answer)
             note = "" if reply.in_asker_language else " (not the asker's language)"
             console.print(f"  [dim]{literal(reply.id)}: {literal(reply.matched_question)} | score "
-                          f"{reply.score:.3f} >= {reply.threshold} | {literal(asked)}, answered in "
+                          f"{reply.score:.4g} >= {reply.threshold:.4g} | {literal(asked)}, answered in "
                           f"{literal(reply.answer_language)} ({literal(reply.answer_source)}){note}[/]")  # fmt: skip
         else:
             typer.echo("(no answer: handing over to a person)")
             closest = ", ".join(f"{c.id} {c.score:.3f}" for c in reply.candidates)
-            console.print(f"  [dim]score {reply.score:.3f} < {reply.threshold} | {literal(asked)} | closest: "
-                          f"{literal(closest)}[/]")  # fmt: skip
+            why = ("no letter in the question" if reply.handover_reason == "no_letter"
+                   else f"score {reply.score:.4g} < {reply.threshold:.4g}")  # fmt: skip
+            console.print(f"  [dim]{why} | {literal(asked)} | closest: {literal(closest)}[/]")
 
 
 @app.command("tune")
