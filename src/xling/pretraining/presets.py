@@ -55,6 +55,8 @@ def model_config(name: str, vocab_size: int, max_length: int = 512, **overrides)
         "eos_token_id": 2,
         "hidden_dropout_prob": 0.1,
         "attention_probs_dropout_prob": 0.1,
+        # XLM-R's (FacebookAI/xlm-roberta-base config.json), not transformers' BERT default of 1e-12
+        "layer_norm_eps": 1e-5,
         **sizes,
     }
     return XLMRobertaConfig(**{**settings, **overrides})
