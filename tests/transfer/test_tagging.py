@@ -330,6 +330,10 @@ def test_finetuning_fits_max_length_to_the_model_positions(tiny_xlmr, tmp_path):
     config = finetune_config(tiny_xlmr, tmp_path / "tagger", steps=2, max_length=positions + 50)
     tagger = train_tagger(config, long)  # failed inside the model's forward pass before
     assert tagger.meta["train"]["cut_sentences"] == 4
+    # a word the tokenizer gives no sub-token (a zero-width space) is no cut: it counted as one
+    short = TaggedSentences([["aa", "\u200b", "bb"]] * 4, [["X", "Y", "X"]] * 4, "s.conllu")
+    tagger = train_tagger(finetune_config(tiny_xlmr, tmp_path / "short", steps=2), short)
+    assert tagger.meta["train"]["cut_sentences"] == 0
 
 
 def write_conllu(path: Path, sentences: TaggedSentences) -> Path:

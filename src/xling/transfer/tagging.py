@@ -654,8 +654,10 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
     max_length = capped_length(config.max_length, model, folder)
     rows = [encode_words(tokenizer, words, tags, label_ids, max_length)
             for words, tags in zip(train_data.words, train_data.tags, strict=True)]  # fmt: skip
+    # only a row at the limit can have been cut; a word with no sub-tokens (U+200B) is no cut
     cut = sum(
-        sum(tag != IGNORE_INDEX for tag in row[1]) < len(words)
+        len(row[0]) >= max_length
+        and len(tokenizer(list(words), is_split_into_words=True)["input_ids"]) > max_length
         for row, words in zip(rows, train_data.words, strict=True)
     )
     if cut:
