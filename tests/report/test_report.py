@@ -195,6 +195,24 @@ def test_a_baseline_with_other_settings_or_languages_is_not_a_regression():
     assert compare(now, then, threshold=1.0)["tatoeba"]["regressions"] == ["deu"]
 
 
+def test_a_baseline_whose_task_ran_with_other_own_settings_is_not_a_regression():
+    # mining 200 against 3,000 distractors (its result records neither) was a 7.55-point "regression"
+    from xling.report.run import compare
+
+    def report(settings, f1):
+        result = {"scores": {"deu-eng": {"f1": f1}}, "primary": "f1", "average": f1,
+                  "settings": {"k": 4, "margin": "ratio"}}  # fmt: skip
+        return {"tasks": {"mining": {"result": result, "settings": settings}}, "scales": {}}
+
+    before = report({"data": "/a", "languages": ["deu"], "book": "JHN", "distractors": 200}, 97.27)
+    now = report({"data": "/b", "languages": ["deu", "fra"], "book": "JHN", "distractors": 3000}, 89.72)
+    compared = compare(now, before, threshold=1.0)["mining"]
+    assert compared["settings_differ"] == {"distractors": [200, 3000]} and compared["regressions"] == []
+    # where the data lies and which languages ran say nothing of what a row measures
+    same = compare(report({**now["tasks"]["mining"]["settings"], "distractors": 200}, 89.72), before, 1.0)
+    assert same["mining"]["regressions"] == ["deu-eng"]
+
+
 def test_fail_under_exits_non_zero(first_report, tiny_encoder, report_data):
     from typer.testing import CliRunner
 

@@ -363,7 +363,9 @@ def compare(report: dict[str, Any], baseline: dict[str, Any], threshold: float) 
         shared = [key for key in now if key in then]
         if not shared:
             continue
-        differ = _differing_settings(entry["result"].get("settings") or {}, before.get("settings") or {})
+        differ = {**_differing_settings(entry["result"].get("settings") or {}, before.get("settings") or {}),
+                  **_differing_plans(entry.get("settings") or {},
+                                     (baseline["tasks"].get(task) or {}).get("settings") or {})}  # fmt: skip
         rows = {}
         for key in shared:
             diff = now[key] - then[key]
@@ -380,7 +382,19 @@ def compare(report: dict[str, Any], baseline: dict[str, Any], threshold: float) 
 # not comparable. Not the runtime's (a CTranslate2 int8 run against a PyTorch one is the comparison a baseline
 # is for), nor figures a task keeps beside its scores (langid's covered_average, its label count)
 TEST_SETTINGS = frozenset({"scoring", "k", "margin", "mode", "testset", "limit", "max_sentences", "pivot",
-                           "bleu_tokenize", "retrieval", "hub_vocab", "lowercase", "isf_beta", "precision_over"})  # fmt: skip
+                           "bleu_tokenize", "retrieval", "hub_vocab", "lowercase", "isf_beta", "precision_over",
+                           "ks", "seeds"})  # fmt: skip
+# a task's own settings (report.json's `settings` beside its result) that say where its data is or which rows
+# it has, not what a row measures: the rows both reports have are compared whatever these are
+PLAN_PLACES = frozenset({"data", "data_folder", "data_root", "languages", "targets"})
+
+
+def _differing_plans(now: dict[str, Any], before: dict[str, Any]) -> dict[str, list[Any]]:
+    """Return {setting: [before, now]} for a task's own settings (mining's distractors and book, fewshot's
+    ks) that two reports both record and that differ, but for PLAN_PLACES: a result records only some of
+    them (mining 200 against 3,000 distractors was flagged a regression of 7.55 points)."""
+    return {key: [before[key], value] for key, value in now.items()
+            if key not in PLAN_PLACES and key in before and before[key] != value}  # fmt: skip
 
 
 def _differing_settings(now: dict[str, Any], before: dict[str, Any]) -> dict[str, list[Any]]:
