@@ -205,6 +205,11 @@ def test_invisible_format_characters_do_not_break_words():
     assert normalize_text("Schmet\u00adterling") == "schmetterling"
     assert normalize_text("Wo i\u200dst der Bahn\u2060hof") == "wo ist der bahnhof"
     assert normalize_text("می\u200cخواهم") == "می خواهم"  # Persian's ZWNJ stands where a space may
+    # the zero-width space and direction marks do part words
+    assert (
+        normalize_text("hello\u200bworld") == "hello world"
+        and normalize_text("שלום\u200fעולם") == "שלום עולם"
+    )
 
 
 def test_normalising_twice_changes_nothing():

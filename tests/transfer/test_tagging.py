@@ -396,9 +396,17 @@ def test_a_ud_file_names_its_language_so_the_source_is_kept_out_of_the_average(
     # trained without --language on en_partut-ud-train.conllu, English's own test set counted as a target
     from xling.data.conllu import ud_file_language
 
-    assert [ud_file_language(name) for name in ("en_partut-ud-train.conllu", "tr_imst-ud-dev.conllu.gz",
-                                                "train.conllu", "a-ud-train.conllu")] == ["en", "tr", None, None]  # fmt: skip
-    train = write_conllu(tmp_path / "en_toy-ud-train.conllu", toy_sentences(0, 60, 1))
+    names = [
+        "UD_English-ParTUT/en_partut-ud-train.conllu",
+        "UD_Turkish-IMST/tr_imst-ud-dev.conllu.gz",
+        "UD_English-EWT/train.conllu",
+        "UD_Toy/a-ud-train.conllu",
+        "my_data-ud-train.conllu",
+        "UD_Turkish_German-SAGT/qtd_sagt-ud-train.conllu",
+    ]  # not Burmese; UD's own code for Turkish-German
+    assert [ud_file_language(name) for name in names] == ["en", "tr", None, None, None, None]
+    (tmp_path / "UD_English-Toy").mkdir()
+    train = write_conllu(tmp_path / "UD_English-Toy" / "en_toy-ud-train.conllu", toy_sentences(0, 60, 1))
     tagger = train_tagger(frozen_config(shared_encoder), read_conllu(train))
     assert tagger.meta["train"]["language"] == "en"
     tests = {"en": toy_sentences(0, 20, 8), "de": toy_sentences(1, 20, 9)}

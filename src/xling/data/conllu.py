@@ -35,18 +35,24 @@ CONLLU_TAG_COLUMNS = {"lemma": 2, "upos": 3, "xpos": 4, "feats": 5, "head": 6, "
 UD_UPOS = frozenset(["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
                      "PUNCT", "SCONJ", "SYM", "VERB", "X"])  # fmt: skip
 TEXT_COMMENT = re.compile(r"^#\s*text\s*=\s?(?P<text>.*)$")
-# Universal Dependencies names a treebank's files LANG_TREEBANK-ud-SPLIT.conllu (en_partut-ud-train.conllu)
+"""A sentence's `# text = ...` comment (not `# text_en = ...`, a translation)."""
+# Universal Dependencies names a treebank's files LANG_TREEBANK-ud-SPLIT.conllu in a folder UD_LANGUAGE-TREEBANK
+# (UD_English-ParTUT/en_partut-ud-train.conllu)
 UD_FILE_NAME = re.compile(r"^(?P<language>[a-z]{2,3})_[a-z0-9]+-ud-(?:train|dev|test)\.conllu(?:\.gz)?$")
 
 
 def ud_file_language(path: str | os.PathLike) -> str | None:
-    """Return the language code a Universal Dependencies file name gives (`en` for en_ewt-ud-dev.conllu);
-    None for another name."""
-    match = UD_FILE_NAME.match(Path(path).name)
-    return match["language"] if match else None
+    """Return the language code a Universal Dependencies treebank's file gives (`en` for
+    UD_English-EWT/en_ewt-ud-dev.conllu): a file so named in a `UD_` folder, with a code xling knows (UD's own
+    codes such as `qtd` for Turkish-German are none); None otherwise (`my_data-ud-train.conllu` is no
+    Burmese treebank)."""
+    from xling.data.languages import language_code_of
 
-
-"""A sentence's `# text = ...` comment (not `# text_en = ...`, a translation)."""
+    path = Path(path)
+    match = UD_FILE_NAME.match(path.name)
+    if not match or not path.parent.name.startswith("UD_") or language_code_of(match["language"]) is None:
+        return None
+    return match["language"]
 
 
 @dataclass

@@ -78,11 +78,13 @@ TYPOGRAPHIC_APOSTROPHE = "\u2019"
 # letter goes in the same pass, so "1\u0301'b" (digit, stray mark) gives "b", not "'b" (which a second pass
 # would have turned into "b").
 _NOT_LANGUAGE = regex.compile(r"[^\p{L}\p{M}\s']+|(?<![\p{L}\p{M}])\p{M}+|(?<!\p{L}\p{M}*)'|'(?!\p{L})")
-# Invisible format characters inside a word are no word break: the soft hyphen (U+00AD), the zero-width
-# joiner (U+200D, inside Indic words), the word joiner (U+2060); they go, where other non-letters become
-# spaces ("Schmet\u00adterling" was "schmet terling", German 0.63 against 0.97). Not ZWNJ (U+200C): Persian
-# writes it where a space also stands ("می‌خواهم" / "می خواهم"), and a space it stays.
-_FORMAT = regex.compile(r"[\p{Cf}--[\u200c]]+", regex.V1)
+# Invisible characters that join or hyphenate inside a word are no word break: the soft hyphen (U+00AD), the
+# Mongolian vowel separator (U+180E), the zero-width joiner (U+200D, inside Indic words), the word joiner and
+# invisible operators (U+2060-2064), the zero-width no-break space (U+FEFF); they go, where other non-letters
+# become spaces ("Schmet\u00adterling" was "schmet terling", German 0.63 against 0.97). Not the zero-width
+# space (U+200B), which marks a word break, nor direction marks, nor ZWNJ (U+200C: Persian writes it where a
+# space also stands, "می‌خواهم" / "می خواهم"): spaces they stay.
+_FORMAT = regex.compile(r"[\u00ad\u180e\u200d\u2060-\u2064\ufeff]+")
 # Letters of the Turkic Latin alphabets (Turkish, Azerbaijani, Gagauz, Crimean Tatar) that no other
 # alphabet xling knows has: a text with one lowers its `I` to `ı`, as Turkish does.
 _TURKIC = regex.compile(r"[ıİğĞəƏ]")
