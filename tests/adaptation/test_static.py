@@ -474,6 +474,13 @@ def test_pieces_of_no_script_are_not_added(tiny_static, scripts):
     assert no_script == 4
     # Arabic's comma and semicolon are Common, but only Arabic-script languages write them (Script_Extensions)
     assert has_script("،") and has_script("▁؛") and not has_script("|") and not has_script("▁..")
+    # and another script's punctuation is no piece of the language: `、` and `·` passed for Arabic
+    from xling.tokenization.vocabulary_extension import in_scripts
+
+    assert [in_scripts(piece, ["Arab"]) for piece in ("▁،", "▁مرحبا،", "▁、", "·", "▁।")] == [True, True] + [
+        False
+    ] * 3
+    assert in_scripts("▁、", ["Jpan"]) and in_scripts("▁।", ["Deva"]) and in_scripts("ა1", ["Geor"])
 
 
 def test_text_alone_is_a_clear_error_for_a_static_encoder(tmp_path, tiny_static, cipher_data):

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from test_encoder import TEXTS, cosines, tiny_st_folder
 
 from xling.embeddings.encoder import Encoder
@@ -88,7 +89,6 @@ def test_another_models_folder_is_refused_and_an_earlier_export_is_replaced(tmp_
 def st_folder_in_modules(root: Path, tokenizer_dir: Path) -> Path:
     """Return a sentence-transformers folder whose Transformer is in 0_Transformer/, with a Dense head, and no
     sentence_bert_config.json (its limit: the tokenizer's model_max_length, 16)."""
-    import torch
     from safetensors.torch import save_file
 
     folder = tiny_st_folder(root, tokenizer_dir, "mean")
@@ -193,6 +193,14 @@ def test_a_loaded_encoder_exported_into_its_own_folder_takes_the_folders_setting
     assert meta["source_files"]  # a retraining into the folder makes the graphs stale, and it is caught
     onnx = Encoder.load(folder, backend="onnx").encode(TEXTS)
     assert cosines(onnx, Encoder.load(folder).encode(TEXTS)).min() >= 0.9999
+    # weights changed in memory since the load: the folder's fingerprints would vouch for other weights
+    changed = Encoder.load(folder)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in changed.module.parameters():
+            parameter.add_(0.5 * torch.randn_like(parameter))
+    with pytest.raises(ConfigError, match="weights are not those saved in"):
+        export_onnx(changed, folder, sentences=TEXTS)
 
 
 def test_an_export_with_another_token_limit_says_it_to_sentence_transformers_readers(

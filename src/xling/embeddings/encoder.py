@@ -124,7 +124,10 @@ class EncoderOptions:
 
 
 class Encoder:
-    """Encodes texts of any language into float32 vectors; `encode` is the one method most users need."""
+    """Encodes texts of any language into float32 vectors; `encode` is the one method most users need.
+
+    Weights run in float32 (a float16 checkpoint's module is cast in place: there is no fp16 precision, so
+    on a GPU it takes twice its stored memory), int8 (dynamic quantisation) or under bf16 autocast."""
 
     def __init__(self, module: nn.Module, *, name: str, normalize: bool = True, device: str = "cpu",
                  precision: str = "fp32", meta: dict[str, Any] | None = None):  # fmt: skip

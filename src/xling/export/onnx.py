@@ -29,6 +29,7 @@ from itertools import islice
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -363,6 +364,14 @@ def _check_loaded_in_place(encoder: Encoder, folder: Path) -> None:
              if getattr(encoder.module, name) != getattr(own.module, name)}  # fmt: skip
     if encoder.normalize != own.normalize:
         given["normalize"] = encoder.normalize
+    if (
+        not given
+    ):  # the same settings: the same weights too, or the folder's fingerprints would vouch for others
+        probe = sample_sentences()[:8]
+        ours, theirs = encoder.encode(probe, normalize=True), own.encode(probe, normalize=True)
+        if float(np.min(np.sum(ours * theirs, axis=1))) < 0.9999:
+            raise ConfigError(f"the encoder's weights are not those saved in {folder} (changed since it was "
+                              "loaded?): save it there first, or export into another folder")  # fmt: skip
     if given:
         shown = ", ".join(f"{name}={value!r}" for name, value in given.items())
         raise ConfigError(

@@ -117,11 +117,38 @@ def is_clean_piece(piece: str) -> bool:
     return all(unicodedata.category(char)[0] in "LMN" for char in body)
 
 
+# the Unicode scripts an ISO 15924 tag of a writing system takes in (Japanese, Korean and Chinese variants)
+_UNICODE_SCRIPTS = {
+    "Jpan": ("Hira", "Kana", "Hani"),
+    "Kore": ("Hang", "Hani"),
+    "Hans": ("Hani",),
+    "Hant": ("Hani",),
+}
+
+
 def in_scripts(piece: str, scripts: Collection[str]) -> bool:
-    """Return whether every letter of `piece` is written in one of `scripts` (ISO 15924, e.g. Latn, Deva)."""
+    """Return whether every letter of `piece` is written in one of `scripts` (ISO 15924, e.g. Latn, Deva), and
+    every other character of a script is one those scripts use (Unicode's Script_Extensions: `،` is Arabic's,
+    `、` Chinese's and Japanese's, `·` Latin's and Greek's, so an Arabic piece holds neither of the last two)."""
     from xling.langid.scripts import script_of
 
-    return all(script_of(char) in scripts for char in piece if script_of(char) is not None)
+    wanted = [code for script in scripts for code in _UNICODE_SCRIPTS.get(script, (script,))]
+    for char in piece.removeprefix(WORD_START):
+        script = script_of(char)
+        if script is not None:
+            if script not in scripts:
+                return False
+        elif SCRIPTED.match(char) and not any(_has_extension(char, code) for code in wanted):
+            return False
+    return True
+
+
+def _has_extension(char: str, script: str) -> bool:
+    """Return whether Unicode's Script_Extensions of `char` list `script` (False for a code it lacks)."""
+    try:
+        return regex.match(rf"\p{{scx={script}}}", char) is not None
+    except regex.error:
+        return False
 
 
 def has_script(piece: str) -> bool:

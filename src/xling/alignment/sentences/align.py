@@ -313,12 +313,21 @@ def corpus_languages(config: AlignConfig, corpus: AlignedCorpus) -> list[str]:
     return [pivot] + [x for x in dict.fromkeys(langs) if x != pivot]
 
 
+def _ends_in_normalize(name_or_path: str) -> bool:
+    """Return whether a sentence-transformers folder's last module is Normalize (its output unit vectors)."""
+    from xling.embeddings.st_modules import read_st_modules
+
+    modules = read_st_modules(resolve_model(name_or_path)) or []
+    return bool(modules) and modules[-1].kind == "Normalize"
+
+
 def teacher_table(config: AlignConfig, bank: ParallelBank, pivot: str, output: Path) -> np.ndarray:
     """Return the teacher's vectors of every unit's pivot sentence (NaN rows where the pivot lacks it).
 
-    The teacher's own output, not unit length: the distillation targets of Reimers & Gurevych 2020
-    (sentence-transformers' make_multilingual example, MSELoss on the teacher's embeddings). A teacher that
-    ends in a Normalize layer gives unit vectors either way. Cached in the run folder (the teacher is
+    The teacher's own output: the distillation targets of Reimers & Gurevych 2020 (sentence-transformers'
+    make_multilingual example, MSELoss on `teacher.encode`), unit vectors for a teacher whose last module is
+    Normalize (all-MiniLM-L6-v2's; they were its mean-pooled vectors before, of norm 4-6), raw ones for
+    another. Cached in the run folder (the teacher is
     frozen), so a resumed run does not embed again; keyed by the teacher's files (encoder_fingerprint), not
     only its path. `pivot` is the pivot's code in the bank (corpus_languages).
     """
@@ -329,7 +338,8 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, pivot: str, output: P
         "units": len(bank.unit_ids),
         "pivot": pivot,
         "texts": bank.fingerprint([pivot]),
-        "normalized": False,  # tables cached before 2026-12-05 held unit vectors: embedded again
+        # tables cached before 2026-12-05 held unit vectors, those of 2026-12-05 to 12-07 raw ones: embedded again
+        "normalized": "as the teacher",
     }
     if cache.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == key:
         return np.load(cache)
@@ -337,7 +347,7 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, pivot: str, output: P
     logger.info(
         "embedding %s %s sentences with the teacher %s", f"{len(bank.texts[pivot]):,}", pivot, config.teacher
     )
-    vectors = teacher.encode(bank.texts[pivot], batch_size=128, normalize=False,
+    vectors = teacher.encode(bank.texts[pivot], batch_size=128, normalize=_ends_in_normalize(config.teacher),
                              show_progress=bool(config.training.progress))  # fmt: skip
     table = np.full((len(bank.unit_ids), vectors.shape[1]), np.nan, dtype=np.float32)
     table[np.flatnonzero(bank.row[pivot] >= 0)] = vectors
@@ -398,21 +408,25 @@ def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, lan
     dev_langs = [pivot] + [
         code for code in dict.fromkeys(corpus_code(corpus, x) for x in config.dev_languages) if code != pivot
     ]
-    bank = build_parallel_bank(corpus, dev_langs, student.token_ids, keep=heldout.__contains__)
+    bank = build_parallel_bank(
+        corpus, dev_langs, student.token_ids, keep=heldout.__contains__, keep_texts=dev_langs
+    )  # texts too: a repeated verse is found at either copy
 
     @torch.inference_mode()
     def evaluate(objective, step: int) -> dict[str, float]:
         scores = {}
         for lang in dev_langs[1:]:
             units = bank.shared(lang, pivot)[: config.dev_size]
-            vectors = []
+            vectors, texts = [], []
             for code in (lang, pivot):
                 rows = bank.banks[code].rows(bank.row[code][units])
+                texts.append([bank.texts[code][row] for row in bank.row[code][units]])
                 # collate builds CPU tensors; the student may sit on a GPU
                 device = next(objective.student.parameters()).device
                 batch = {name: value.to(device) for name, value in student.collate(rows).items()}
                 vectors.append(objective.student(batch).float().cpu().numpy())
-            scores[lang] = retrieval_accuracy(*vectors).average
+            # a verse repeated word for word is found at either copy, as LASER counts (it was a miss at one)
+            scores[lang] = retrieval_accuracy(*vectors, texts=(texts[0], texts[1])).average
         return {"retrieval": round(float(np.mean(list(scores.values()))), 4),
                 **{k: round(v, 4) for k, v in scores.items()}}  # fmt: skip
 
