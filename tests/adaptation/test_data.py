@@ -466,7 +466,7 @@ def test_a_source_that_gives_nothing_is_a_warning(tmp_path):
 def test_a_turkish_dotted_capital_is_found_in_the_dictionary():
     from xling.adaptation.words import fold_word, translate_words
 
-    assert fold_word("İnsan") == "insan"  # str.lower gave i and a combining dot above
+    assert fold_word("İnsan") == fold_word("I\u0307nsan") == "insan"  # str.lower gave i and a combining dot
     assert translate_words("İnsan hakları", None, {"insan": ["human"], "hak": ["right"]}) == (
         "human right",
         2,

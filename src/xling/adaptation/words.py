@@ -54,7 +54,7 @@ def fold_word(text: str, ignore: str = "") -> str:
     """Return `text` as words are looked up: lower case, composed (NFC), so that a decomposed `nước` in the
     text finds the composed one of the dictionary, and without the characters of `ignore`. Turkish `İ` is
     `i` (str.lower gives `i` and a combining dot: `İnsan` never found `insan`)."""
-    folded = unicodedata.normalize("NFC", text.replace("İ", "i").lower())
+    folded = unicodedata.normalize("NFC", text).replace("İ", "i").lower()  # NFC first: I + U+0307 is İ
     return folded.translate(dict.fromkeys(map(ord, ignore))) if ignore else folded
 
 

@@ -59,5 +59,5 @@ def mine(
     repeated = report.src_sentences - report.src_distinct + report.tgt_sentences - report.tgt_distinct
     console.print(f"[green]{report.pairs:,} pairs written to {literal(report.output)}[/] from {report.src_sentences:,} x "
                   f"{report.tgt_sentences:,} sentences in {report.seconds:.1f} s"
-                  + (f" ({repeated:,} repeated lines mined once)" if repeated else ""))  # fmt: skip
+                  + (f" ({repeated:,} lines repeating an earlier one, mined once)" if repeated else ""))  # fmt: skip
     write_json(json_path, report.to_dict())
