@@ -128,13 +128,11 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             data.files.append(path)
             pair_files.append((path, [new for _, new in pairs]))
             sentence_files.append(pair_files[-1])
+    # a source that gives nothing: a UDHR text whose article headings are words (Persian's مادهٔ اول) aligns none
+    units = {"text": "sentences", "dictionary": "word pairs", "parallel": "sentence pairs"}
     for source in data.sources:
-        if not source[
-            "items"
-        ]:  # udhr: a text whose article headings are words (Persian's مادهٔ اول) aligns none
-            unit = {"text": "sentences", "dictionary": "word pairs"}.get(
-                str(source["kind"]), "sentence pairs"
-            )
+        if not source["items"]:
+            unit = units.get(str(source["kind"]), "items")
             data.warnings.append(f"{source['kind']} {source['source']}: no {unit} of {language} read from it")
     data.script = _language_script(data)
     if data.script is None and (data.parallel or data.dictionary or data.texts):
