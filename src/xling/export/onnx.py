@@ -359,14 +359,15 @@ def _check_loaded_in_place(encoder: Encoder, folder: Path) -> None:
     that shape the vectors otherwise than the folder's own (GRAPH_OPTIONS, normalize); ConfigError naming
     them otherwise, as `_check_in_place_options` for an export from the folder's path (a loaded encoder with
     pooling="cls" made the folder's ONNX backend give cosines of 0.35-0.65 to its torch one)."""
+    if encoder.kind == "static":
+        return  # refused below: nothing to export
     own = Encoder.load(folder)
-    given = {name: getattr(encoder.module, name) for name in GRAPH_OPTIONS
-             if getattr(encoder.module, name) != getattr(own.module, name)}  # fmt: skip
+    given = {name: getattr(encoder.module, name, None) for name in GRAPH_OPTIONS
+             if getattr(encoder.module, name, None) != getattr(own.module, name, None)}  # fmt: skip
     if encoder.normalize != own.normalize:
         given["normalize"] = encoder.normalize
-    if (
-        not given
-    ):  # the same settings: the same weights too, or the folder's fingerprints would vouch for others
+    # the same settings: the same weights too, or the folder's fingerprints would vouch for others
+    if not given:
         probe = sample_sentences()[:8]
         ours, theirs = encoder.encode(probe, normalize=True), own.encode(probe, normalize=True)
         if float(np.min(np.sum(ours * theirs, axis=1))) < 0.9999:
