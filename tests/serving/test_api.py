@@ -74,10 +74,20 @@ def test_tei_embed_normalize_and_info(client, encoder):
     np.testing.assert_allclose(raw[0], encoder.encode(["the film was good"], normalize=False)[0], atol=1e-5)
     assert abs(np.linalg.norm(raw[0]) - 1.0) > 1e-3  # really not normalised
     info = client.get("/info").json()
+    # TEI's Info fields its clients require are whole numbers, not null: a static encoder has no token
+    # limit, and the character limit bounds its tokens (text-embeddings-inference router/src/lib.rs)
+    assert info["dimension"] == encoder.dimension and info["max_input_length"] == 8192
+    assert info["max_client_batch_size"] == 2048 and info["max_chars_per_text"] == 8192
+    for field in ("max_batch_tokens", "max_concurrent_requests", "tokenization_workers"):
+        assert isinstance(info[field], int) and info[field] > 0, field
     assert (
-        info["dimension"] == encoder.dimension and info["max_input_length"] is None
-    )  # static: no token limit
-    assert info["max_client_batch_size"] == 256 and info["max_chars_per_text"] == 8192
+        info["auto_truncate"] is False
+        and info["served_model_name"]
+        and info["model_type"]["embedding"]["pooling"]
+    )
+    # TEI serves embed at its root and at /invocations too: a client given the server's address posts there
+    for path in ("/", "/invocations"):
+        assert client.post(path, json={"inputs": "the film was good"}).json() == unit, path
 
 
 def test_translate_json_form_and_list_match_the_translator(client, translator):
@@ -230,7 +240,7 @@ def test_a_parameter_repeated_in_the_query_string_keeps_every_value(client):
     one = client.post("/translate?q=The%20cat%20sleeps.&source=en&target=de").json()["translatedText"]
     assert texts[0] == one
     detected = client.post("/detect?q=Die%20Kinder%20spielen%20drau%C3%9Fen.&q=The%20cat%20sleeps.").json()
-    assert [top[0]["language"] for top in detected] == ["de", "en"]
+    assert {candidate["language"] for candidate in detected[:2]} == {"de", "en"}  # one list for both texts
     twice = client.post("/translate?q=Hello&source=en&source=fr&target=de")
     assert twice.status_code == 400 and twice.json()["field"] == "source", twice.text
 
@@ -242,10 +252,16 @@ def test_detect_and_languages(client):
         (c["confidence"] for c in candidates), reverse=True
     )
     assert all(0 <= c["confidence"] <= 100 for c in candidates)
-    per_text = client.post(
-        "/detect", json={"q": [tiny_models.PARALLEL["fra"][0], tiny_models.PARALLEL["eng"][0]]}
-    )
-    assert [top[0]["language"] for top in per_text.json()] == ["fr", "en"]
+    # a list `q` gets one list, as LibreTranslate's detect_languages: each language's confidence averaged over
+    # the texts that have it, ranked by it times their length (it was one list per text: res[0]["language"]
+    # was a TypeError to LibreTranslate's clients)
+    texts = [tiny_models.PARALLEL["fra"][0], tiny_models.PARALLEL["eng"][0]]
+    merged = client.post("/detect", json={"q": texts}).json()
+    assert all(isinstance(c, dict) for c in merged) and {c["language"] for c in merged[:2]} == {"fr", "en"}
+    # only languages the translator translates from (de, en, fr here), so a detected code can be translated;
+    # nothing detected is English at confidence 0, as LibreTranslate answers
+    assert {c["language"] for c in merged + candidates} <= {"de", "en", "fr"}
+    assert client.post("/detect", data={"q": "12345 !!!"}).json() == [{"confidence": 0.0, "language": "en"}]
     languages = client.get("/languages").json()
     assert languages == [{"code": "de", "name": "German", "targets": ["en", "fr"]},
                          {"code": "en", "name": "English", "targets": ["de", "fr"]},

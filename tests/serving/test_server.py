@@ -132,7 +132,7 @@ def test_config_from_a_toml_file_and_sets(tmp_path):
     assert (config.encoder, config.port, config.indexes) == ("my-encoder", 9001, {"docs": "runs/index"})
     assert config.limits.api_keys == ["a"] and config.limits.rate_limit_per_minute == 60
     assert config.batching.max_wait_ms == 5.0 and config.decoding.beam_size == 1
-    assert config.limits.max_texts == 256  # untouched defaults stay
+    assert config.limits.max_texts == 2048  # untouched defaults stay
     # what --workers hands each worker process comes back whole
     assert config_from_dict(json.loads(json.dumps(config_to_dict(config)))) == config
     with pytest.raises(ConfigError, match="limits.overlong"):

@@ -33,8 +33,9 @@ class LimitsConfig:
     (`workers` > 1) keeps its own buckets, so a client spread over N workers gets up to N times this."""
     max_body_bytes: int = 1_000_000
     """Largest request body; a larger one gets 413 before it is read in full."""
-    max_texts: int = 256
-    """Most texts in one request (the length of `input`, `inputs` or `q`); more get 413."""
+    max_texts: int = 2048
+    """Most texts in one request (the length of `input`, `inputs` or `q`); more get 413. OpenAI's embeddings
+    API takes 2,048 inputs (LangChain's OpenAIEmbeddings sends 1,000 at a time; 256 refused them)."""
     max_chars: int = 8192
     """Most characters in one text; a longer one is cut to this many or refused, as `overlong` says."""
     overlong: str = "truncate"

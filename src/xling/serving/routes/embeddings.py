@@ -16,6 +16,9 @@ from xling.serving.schemas import EmbeddingData, EmbeddingsRequest, EmbeddingsRe
 from xling.serving.services import EmbedItem, ServerState, embed_function, item_error, submit, token_limit
 
 router = APIRouter(tags=["embeddings"])
+NO_LIMIT = (
+    2**31 - 1
+)  # /info's max_concurrent_requests: the server bounds none (TEI's field is a required integer)
 
 
 def _state(request: Request) -> ServerState:
@@ -64,6 +67,11 @@ async def embeddings(body: EmbeddingsRequest, request: Request) -> EmbeddingsRes
 
 
 @router.post("/embed", summary="text-embeddings-inference-style embeddings")
+# TEI serves embed at its root and at /invocations too: its clients given the server's address POST to `/`
+@router.post("/", summary="text-embeddings-inference-style embeddings (as /embed)", include_in_schema=False)
+@router.post(
+    "/invocations", summary="text-embeddings-inference-style embeddings (as /embed)", include_in_schema=False
+)
 async def embed(body: EmbedRequest, request: Request) -> list[list[float]]:
     """Embed a text or a list of texts: one list of floats per text (TEI's shape); `truncate: false` (the
     default, as in TEI) refuses a text over the model's token limit with 413."""
@@ -90,14 +98,22 @@ def encoder_info(state: ServerState) -> dict[str, Any]:
     info: dict[str, Any] = {
         "model_id": slot.source, "model_dtype": "float32", "loaded": slot.state == "loaded",
         "max_client_batch_size": limits.max_texts, "max_chars_per_text": limits.max_chars,
-        "overlong_texts": limits.overlong, "max_batch_tokens": None, "max_batch_chars": batching.max_batch_chars,
+        "overlong_texts": limits.overlong, "max_batch_chars": batching.max_batch_chars,
         "max_batch_texts": batching.max_batch_texts, "max_batch_wait_ms": batching.max_wait_ms,
         "max_body_bytes": limits.max_body_bytes, "version": __version__,
     }  # fmt: skip
+    # TEI's Info fields that its clients require (router/src/lib.rs): whole numbers where xling has no such
+    # limit (a static encoder reads any length: a token is at least a character, so the character limits bound
+    # the tokens), not null
+    info.update(served_model_name=slot.source, max_concurrent_requests=NO_LIMIT,
+                auto_truncate=False, tokenization_workers=1,
+                max_input_length=limits.max_chars, max_batch_tokens=batching.max_batch_chars)  # fmt: skip
     if slot.state == "loaded":
         encoder = slot.model
-        info.update(model_type={"embedding": {"kind": encoder.kind}}, dimension=encoder.dimension,
-                    max_input_length=token_limit(encoder), normalized=True)  # fmt: skip
+        pooling = getattr(encoder.module, "pooling", "mean")  # a static encoder's vector is a mean
+        info.update(model_type={"embedding": {"pooling": pooling, "kind": encoder.kind}},
+                    dimension=encoder.dimension, normalized=True,
+                    max_input_length=token_limit(encoder) or limits.max_chars)  # fmt: skip
     elif slot.error:
         info["error"] = slot.error
     return info

@@ -22,7 +22,8 @@ import anyio
 from fastapi import APIRouter, Request
 
 from xling.errors import XlingError
-from xling.serving.errors import ApiError
+from xling.langid.labels import UNDETERMINED
+from xling.serving.errors import ApiError, ModelUnavailable
 from xling.serving.forms import FORM_TYPES, FormError, form_fields, media_type
 from xling.serving.languages import client_code, display_name
 from xling.serving.limits import form_parts, request_texts, unencodable
@@ -253,18 +254,59 @@ def _text_errors(results: list[Any], plans: list[list[str | int]], batch: bool) 
 
 @router.post("/detect", summary="Detect the language (LibreTranslate API)", openapi_extra=_BODY_DOC)
 async def detect(request: Request) -> list[Any]:
-    """Return the candidate languages of `q`, most likely first: `[{confidence (0-100), language}]`; for a
-    list `q`, one such list per text."""
+    """Return the candidate languages of `q`, most likely first: `[{confidence (0-100), language}]`, among
+    the languages the served translator translates from (so a detected code can be given to /translate);
+    for a list `q` one list for all texts, each language's confidence averaged over the texts that have it
+    and ranked by it weighted with their length; `[{confidence 0, language en}]` when nothing is detected.
+    LibreTranslate's `detect_languages` (libretranslate/language.py) answers so."""
     state = _state(request)
     params = await read_params(request)
     texts, batch = _texts(params, state, may_cut=True)
     detector = await state.model("detector")
+    languages = await _translator_sources(state, detector)
     batcher = state.batcher("detector", lambda: detect_function(detector), chars=lambda item: len(item.text))
-    results = await submit(request, batcher, [DetectItem(text, DETECT_CANDIDATES) for text in texts])
+    results = await submit(
+        request, batcher, [DetectItem(text, DETECT_CANDIDATES, languages) for text in texts]
+    )
     item_error(results, "q", batch)
-    answers = [[{"confidence": round(100 * p.probability, 2), "language": client_code(p.label)} for p in top]
-               for top in results]  # fmt: skip
-    return answers if batch else answers[0]
+    return _ranked_candidates(texts, results, batch)
+
+
+async def _translator_sources(state: ServerState, detector: Any) -> tuple[str, ...] | None:
+    """Return the detector labels of the languages the served translator translates from; None (all) when no
+    translator is served, it fails to load, or it records none the detector knows."""
+    if state.config.translator is None:
+        return None
+    try:
+        translator = await state.model("translator")
+    except ModelUnavailable:  # /detect answers without the translator, over every language
+        return None
+    allowed = translator.allowed_sources(detector)
+    return tuple(allowed) if allowed else None
+
+
+def _ranked_candidates(texts: list[str], results: list[Any], batch: bool) -> list[dict[str, Any]]:
+    """Return LibreTranslate's answer from each text's candidates (Predictions; `und` is none)."""
+    found: dict[
+        str, list[tuple[float, int]]
+    ] = {}  # language -> (confidence, text length) of each text with it
+    for text, top in zip(texts, results, strict=True):
+        for prediction in top:
+            if prediction.label != UNDETERMINED and prediction.probability > 0:
+                code = client_code(prediction.label)
+                found.setdefault(code, []).append((100 * prediction.probability, len(text)))
+    if not found:
+        return [{"confidence": 0.0, "language": "en"}]
+    total = sum(length for seen in found.values() for _, length in seen)
+    if batch:  # one entry a language: its mean confidence, its texts' summed length
+        ranked = {
+            code: (sum(c for c, _ in seen) / len(seen), sum(n for _, n in seen))
+            for code, seen in found.items()
+        }
+    else:
+        ranked = {code: max(seen) for code, seen in found.items()}  # one text: its one candidate of the code
+    order = sorted(ranked, key=lambda code: ranked[code][0] * ranked[code][1] / total, reverse=True)
+    return [{"confidence": round(ranked[code][0], 2), "language": code} for code in order]
 
 
 @router.get("/languages", summary="Languages the translator has (LibreTranslate API)")
