@@ -16,9 +16,8 @@ from xling.serving.schemas import EmbeddingData, EmbeddingsRequest, EmbeddingsRe
 from xling.serving.services import EmbedItem, ServerState, embed_function, item_error, submit, token_limit
 
 router = APIRouter(tags=["embeddings"])
-NO_LIMIT = (
-    2**31 - 1
-)  # /info's max_concurrent_requests: the server bounds none (TEI's field is a required integer)
+# /info's max_concurrent_requests: the server bounds none (TEI's field is a required integer)
+NO_LIMIT = 2**31 - 1
 
 
 def _state(request: Request) -> ServerState:

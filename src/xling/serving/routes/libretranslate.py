@@ -287,9 +287,8 @@ async def _translator_sources(state: ServerState, detector: Any) -> tuple[str, .
 
 def _ranked_candidates(texts: list[str], results: list[Any], batch: bool) -> list[dict[str, Any]]:
     """Return LibreTranslate's answer from each text's candidates (Predictions; `und` is none)."""
-    found: dict[
-        str, list[tuple[float, int]]
-    ] = {}  # language -> (confidence, text length) of each text with it
+    # language -> (confidence, text length) of each text with it
+    found: dict[str, list[tuple[float, int]]] = {}
     for text, top in zip(texts, results, strict=True):
         for prediction in top:
             if prediction.label != UNDETERMINED and prediction.probability > 0:
