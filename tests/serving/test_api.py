@@ -402,6 +402,9 @@ def test_models_health_docs_and_metrics(client):
         sent = client.post(path, json={"nonsense": 1})
         assert str(sent.status_code) == status and set(sent.json()) <= set(documented), (path, sent.text)
         assert fields <= set(sent.json()), (path, sent.text)
+    # /embed answers an empty input 400, as text-embeddings-inference, and its schema says so
+    assert "400" in schema["paths"]["/embed"]["post"]["responses"]
+    assert client.post("/embed", json={"inputs": []}).status_code == 400
     openai_error = schema["paths"]["/v1/embeddings"]["post"]["responses"]["400"]["content"][
         "application/json"
     ]
@@ -436,7 +439,14 @@ def test_metrics_count_requests_by_endpoint_and_status(client):
     after = client.get("/metrics")
     assert after.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert count(after.text, "/embed", 200) - count(before, "/embed", 200) == 3
-    assert count(after.text, "/embed", 422) - count(before, "/embed", 422) == 1
+    assert count(after.text, "/embed", 400) - count(before, "/embed", 400) == 1  # an empty list: 400, as TEI
     assert 'xling_batch_size_texts_count{model="encoder"}' in after.text
     assert re.search(r'xling_request_duration_seconds_bucket\{endpoint="/embed",le="\+Inf"\} \d+', after.text)
     assert 'xling_errors_total{endpoint="/embed",kind="validation"}' in after.text
+
+
+def test_embed_answers_empty_input_400_and_a_wrong_type_422_as_tei(client):
+    # text-embeddings-inference: ErrorType::Empty is 400; a body its JSON types refuse is 422
+    for body in ({"inputs": []}, {"inputs": "   "}, {"inputs": ["fine", ""]}):
+        assert client.post("/embed", json=body).status_code == 400, body
+    assert client.post("/embed", json={"inputs": 3}).status_code == 422

@@ -309,6 +309,8 @@ _PLAIN_ERROR = {
     "required": ["error"],
     "properties": {"error": {"type": "string"}, "field": {"type": "string"}, "code": {"type": "string"}},
 }
+EMPTY_IS_400_PATHS = frozenset({"/embed"})
+"""Routes that answer an empty input 400 and other invalid requests 422 (text-embeddings-inference's)."""
 _ERROR_STATUSES = {"401": "No or wrong API key", "413": "Body, texts or characters over the server's limits",
                    "429": "Rate limit reached (Retry-After says when to retry)"}  # fmt: skip
 
@@ -330,6 +332,12 @@ def _document_errors(app: FastAPI) -> None:
                 responses = operation.setdefault("responses", {})
                 takes_input = responses.pop("422", None) is not None or method == "post"
                 statuses = {invalid: "Invalid request: the message names the field"} if takes_input else {}
+                if (
+                    path in EMPTY_IS_400_PATHS
+                ):  # as text-embeddings-inference: an empty input 400, a wrong type 422
+                    statuses["400"] = (
+                        "Empty input: no text, or a text of spaces or invisible characters alone"
+                    )
                 if method == "post":
                     statuses |= _ERROR_STATUSES
                 for status, description in statuses.items():

@@ -358,20 +358,22 @@ def unencodable(value: Any, where: str = "") -> str | None:
 
 
 def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 422, *,
-                  may_cut: bool = True) -> tuple[list[str], bool]:  # fmt: skip
+                  may_cut: bool = True, empty_status: int | None = None) -> tuple[list[str], bool]:  # fmt: skip
     """Return (the texts of a field that holds a string or a list of strings, whether it was a list), after the
     per-request limits: ApiError naming the field for a missing, empty or non-string entry (`status`; a text
     left blank by the cut to `max_chars` is empty), 413 for more than `max_texts` texts or, with overlong
     "reject" or `may_cut` False, a text over `max_chars` characters (cut to `max_chars` otherwise).
 
     `may_cut` is False for a text to translate: its translation would lack its end, with nothing saying so
-    (LibreTranslate refuses a text over its limit too)."""
+    (LibreTranslate refuses a text over its limit too). `empty_status` (default `status`) is an empty list's
+    or text's: text-embeddings-inference answers it 400 and a wrong type 422."""
+    empty = status if empty_status is None else empty_status
     if value is None:
         raise ApiError(status, f"{field}: missing (give a string or a list of strings)", field)
     batch = isinstance(value, list)
     texts = value if batch else [value]
     if not texts:
-        raise ApiError(status, f"{field}: the list is empty (give at least one text)", field)
+        raise ApiError(empty, f"{field}: the list is empty (give at least one text)", field)
     if len(texts) > limits.max_texts:
         raise ApiError(413, f"{field}: {len(texts):,} texts in one request; this server accepts up to "
                             f"{limits.max_texts:,}", field, code="too_many_texts")  # fmt: skip
@@ -381,7 +383,7 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
         if not isinstance(text, str):
             raise ApiError(status, f"{name}: expected a string, got {type(text).__name__}", name)
         if _blank(text):
-            raise ApiError(status, f"{name}: the text is empty (no character but spaces, invisible format "
+            raise ApiError(empty, f"{name}: the text is empty (no character but spaces, invisible format "
                                    "characters such as U+200B and control characters)", name)  # fmt: skip
         try:  # a lone surrogate the body check cannot see (a JSON body in UTF-16, a form part's charset)
             text.encode("utf-8")
@@ -394,7 +396,7 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
                                     f"{limits.max_chars:,} per text", name, code="text_too_long")  # fmt: skip
             text = text[: limits.max_chars]
             if _blank(text):  # only spaces before the cut: nothing left to read
-                raise ApiError(status, f"{name}: the text is empty in its first {limits.max_chars:,} characters, "
+                raise ApiError(empty, f"{name}: the text is empty in its first {limits.max_chars:,} characters, "
                                        "where this server cuts texts", name)  # fmt: skip
         checked.append(text)
     return checked, batch

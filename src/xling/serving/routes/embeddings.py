@@ -76,7 +76,9 @@ async def embed(body: EmbedRequest, request: Request) -> list[list[float]]:
     default, as in TEI) refuses a text over the model's token limit with 413."""
     state = _state(request)
     # `truncate: false` refuses an over-long text with 413 at the character limit too, not only at the tokens
-    texts, batch = request_texts(body.inputs, "inputs", state.config.limits, may_cut=body.truncate)
+    texts, batch = request_texts(
+        body.inputs, "inputs", state.config.limits, may_cut=body.truncate, empty_status=400
+    )  # TEI's ErrorType::Empty (router/src/http/server.rs)
     items = [EmbedItem(text, normalize=body.normalize, truncate=body.truncate) for text in texts]
     results = await _embed(request, items, "inputs", batch)
     return [vector.tolist() for vector, _ in results]
