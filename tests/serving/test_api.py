@@ -385,6 +385,12 @@ def test_models_health_docs_and_metrics(client):
     assert roles["encoder"]["loaded"] and roles["encoder"]["limits"]["dimension"] == 12
     assert roles["translator"]["sources"] == ["deu", "eng", "fra"] and roles["index"]["documents"] == 8
     assert roles["bot"]["state"] == "not configured"
+    # one model by its id, as the OpenAI SDK's models.retrieve asks (it was a 404)
+    encoder_id = roles["encoder"]["id"]
+    assert client.get(f"/v1/models/{encoder_id}").json() == roles["encoder"]
+    assert client.get("/v1/models/translator").json()["role"] == "translator"
+    for missing in ("text-embedding-3-small", "bot"):  # not served, or a role with nothing configured
+        assert client.get(f"/v1/models/{missing}").status_code == 404, missing
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["models"]["classifier"]["loaded"]
     for path in ("/health", "/", "/v1/models", "/info", "/languages", "/metrics"):  # probes use HEAD

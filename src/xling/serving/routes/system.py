@@ -9,6 +9,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
+from xling.serving.errors import ApiError
 from xling.serving.metrics import CONTENT_TYPE
 from xling.serving.models import INDEX_PREFIX
 from xling.serving.routes.embeddings import encoder_info
@@ -42,7 +43,22 @@ router.add_api_route("/health", health, methods=["GET"], summary="Liveness, and 
 async def models(request: Request) -> dict[str, Any]:
     """Return every model slot as an OpenAI model object (`id`, `object`, `owned_by`) with xling's fields:
     its role, state, error and, for the encoder, its limits."""
-    state = _state(request)
+    return {"object": "list", "data": await _model_entries(_state(request))}
+
+
+@router.get("/v1/models/{model_id:path}", summary="One served model (OpenAI's retrieve shape)")
+async def model(model_id: str, request: Request) -> dict[str, Any]:
+    """Return the model object whose `id` (or role) is `model_id`, as `GET /v1/models` lists it; 404 in
+    OpenAI's error shape for another (the OpenAI SDK's `models.retrieve` asks here)."""
+    for entry in await _model_entries(_state(request)):
+        if model_id in (entry["id"], entry["role"]) and entry["state"] != "not configured":
+            return entry
+    raise ApiError(404, f"model {model_id!r} is not served here (see GET /v1/models)", "model",
+                   code="model_not_found")  # fmt: skip
+
+
+async def _model_entries(state: ServerState) -> list[dict[str, Any]]:
+    """Return the model object of every slot (see `models`)."""
     data = []
     for name, slot in state.registry.slots.items():
         entry: dict[str, Any] = {"id": slot.source or name, "object": "model", "created": 0, "owned_by": "xling",
@@ -64,7 +80,7 @@ async def models(request: Request) -> dict[str, Any]:
         elif name == "classifier" and slot.state == "loaded":
             entry["labels"] = [str(label) for label in slot.model.labels]
         data.append(entry)
-    return {"object": "list", "data": data}
+    return data
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
