@@ -107,8 +107,8 @@ def train_contender(name: str, args: argparse.Namespace) -> dict[str, Any]:
         vocabulary = args.tokenizer if name == "distill-fvt" else ""
         config = AlignConfig(
             **common, student=teacher, student_vocabulary=vocabulary, teacher=teacher, ranking_weight=0.0, distill_weight=1.0, unit_fraction=0.25,
-            # "auto": bf16 where the CPU runs it natively, as xling's own transformer recipes train (fp32 gave
-            # this budgeted baseline about half the pairs it could see)
+            # "auto": bf16 where the CPU runs it natively, as xling's own transformer recipes train (it trained in
+            # fp32, slower under the budget: bf16 inference is 2.35x fp32 in encode_speed.py; not re-measured here)
             training=TrainingConfig(max_steps=10**6, batch_size=32, lr=2e-5, weight_decay=0.01, warmup_steps=50,
                                     schedule="constant", precision="auto", log_every=20, checkpoint_every=10**6),
         )  # fmt: skip

@@ -353,8 +353,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             lengths[path], outputs[path] = tokens / len(texts), out
             log(f"round {r + 1}/{args.rounds} {path}: {tokens / seconds:,.0f} tokens/s ({seconds:.1f} s)")
     median = {p: statistics.median(v) for p, v in speeds.items()}
-    # each ratio is the median of one round's ratios: a round where the machine slowed (generate went 789 /
-    # 562 / 614 tokens/s between rounds once) slows every path of it alike, which medians taken apart do not see
+    # each ratio is the median of one round's ratios: a round where the machine slowed slows every path of it
+    # alike, which medians taken apart do not see
     ratio = {
         p: statistics.median(a / b for a, b in zip(v, speeds["generate"], strict=True))
         for p, v in speeds.items()

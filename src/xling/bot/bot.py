@@ -505,12 +505,13 @@ class SupportBot:
                       for i, score, sim in match.candidates]  # fmt: skip
         # a question without a letter ("???", "12345", "24") matches only digits' and punctuation's character
         # n-grams: numbers in an answer ("24 hours") would give it a confident, meaningless match
-        answered = match.score >= self.threshold and _has_letter(question)
+        lettered = _has_letter(question)
+        answered = match.score >= self.threshold and lettered
         base = dict(question=question, answered=answered, handover=not answered, score=match.score,
                     similarity=match.similarity, threshold=self.threshold, detected_language=label,
                     language_probability=probability, candidates=candidates)  # fmt: skip
         if not answered:
-            reason = "no_letter" if not _has_letter(question) else "below_threshold"
+            reason = "below_threshold" if lettered else "no_letter"
             return BotAnswer(answer=None, id=None, matched_question=None, answer_language=None,
                              answer_source=None, in_asker_language=False, handover_reason=reason, **base)  # fmt: skip
         entry = self.entries[match.best]

@@ -7,7 +7,7 @@ files, which sentences are held out" is decided in one place.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -50,24 +50,32 @@ def book_verses(
     return texts
 
 
-def check_prefixes_match(corpus: AlignedCorpus, prefixes: Sequence[str], *, skip_bad: bool = False) -> None:
-    """Return nothing when each of `prefixes` (held-out ids: a test book, `JHN.`) begins some sentence id of
-    `corpus`; else ConfigError naming it: a prefix that matches nothing (`jhn.`, `John.`) holds nothing out,
-    and the test book it meant would be trained on without a word. Files are read until every prefix has
-    matched (usually the first)."""
+def check_prefixes_match(ids: Iterable[str], prefixes: Sequence[str], root: object) -> None:
+    """Return nothing when each of `prefixes` (held-out ids: a test book, `JHN.`) begins one of `ids` (the
+    sentence ids of the corpus at `root`); else ConfigError naming it: a prefix that matches nothing (`jhn.`,
+    `John.`) holds nothing out, and the test book it meant would be trained on without a word. `ids` are read
+    until every prefix has matched (usually in the first file)."""
+    left, example = set(prefixes), ""
+    if not left:
+        return
+    for ident in ids:
+        example = example or ident
+        if any(ident.startswith(prefix) for prefix in left):
+            left = {prefix for prefix in left if not ident.startswith(prefix)}
+            if not left:
+                return
+    shown = ", ".join(repr(prefix) for prefix in sorted(left))
+    raise ConfigError(f"data.heldout_prefixes: {shown} begins no sentence id of {root} (ids look like "
+                      f"{example!r}); nothing would be held out, and the book meant would be trained on")  # fmt: skip
+
+
+def corpus_ids(corpus: AlignedCorpus, *, skip_bad: bool = False) -> Iterator[str]:
+    """Return the sentence ids of `corpus`, file after file, read as they are needed."""
     from xling.data.readers import read_id_text_tsv
 
-    left, example = set(prefixes), ""
     for lang in corpus.languages:
         for ident, _ in read_id_text_tsv(corpus.files[lang], skip_bad=skip_bad):
-            example = example or ident
-            if any(ident.startswith(prefix) for prefix in left):
-                left = {prefix for prefix in left if not ident.startswith(prefix)}
-                if not left:
-                    return
-    shown = ", ".join(repr(prefix) for prefix in sorted(left))
-    raise ConfigError(f"data.heldout_prefixes: {shown} begins no sentence id of {corpus.root} (ids look like "
-                      f"{example!r}); nothing would be held out, and the book meant would be trained on")  # fmt: skip
+            yield ident
 
 
 def resolve_corpus(corpus: str) -> Path:
@@ -138,7 +146,7 @@ class TextSources:
                               "is given: leave it out (each text file's language is read), or set corpus")  # fmt: skip
         aligned = AlignedCorpus.from_dir(root, languages or None) if root else None
         if aligned is not None and heldout_prefixes:
-            check_prefixes_match(aligned, heldout_prefixes, skip_bad=skip_bad)
+            check_prefixes_match(corpus_ids(aligned, skip_bad=skip_bad), heldout_prefixes, aligned.root)
         langs = list(aligned.languages) if aligned else []
         langs += [lang for lang in mono if lang not in langs]
         return cls(

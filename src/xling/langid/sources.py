@@ -8,12 +8,12 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from xling.data.conllu import UD_FILE_NAME
 from xling.data.languages import NOT_LANGUAGES, language_code_of, same_language
 from xling.data.readers import decoded_lines, line_text, numbered_lines, open_binary, require_file
 from xling.data.swadesh import concept_words, swadesh_lists
@@ -158,28 +158,25 @@ def read_umsab(folder: Path, languages: frozenset[str] | None = None) -> Iterato
             yield Source(label, texts, str(path), mixed=True)
 
 
-_UD_NAME = re.compile(r"^(?P<code>[a-z]{2,3})_\w+-ud-(?P<split>\w+)\.conllu(\.gz)?$")
-
-
 def read_ud(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:
     """Return a Source per UD treebank file of the train and dev splits: the `# text = ` sentence lines, less
     those of a test split of the language (the benchmark pools a language's treebanks' test sentences)."""
     files = [
         (path, match)
         for path in sorted(Path(folder).glob("*/*.conllu*"))
-        if (match := _UD_NAME.match(path.name))
+        if (match := UD_FILE_NAME.match(path.name))
     ]
     test_files: dict[str, list[Path]] = {}
     for path, match in files:
         if match["split"] == "test":
-            test_files.setdefault(match["code"], []).append(path)
+            test_files.setdefault(match["language"], []).append(path)
     for path, match in files:
         if match["split"] not in _UD_SPLITS:
             continue
-        label = parse_label(match["code"], where=str(path))
+        label = parse_label(match["language"], where=str(path))
         if not _matches(label, languages):
             continue
-        test_texts = [text for test in test_files.get(match["code"], []) for text in _ud_sentences(test)]
+        test_texts = [text for test in test_files.get(match["language"], []) for text in _ud_sentences(test)]
         yield Source(label, _without_evaluation_lines(_ud_sentences(path), test_texts, path), str(path))
 
 

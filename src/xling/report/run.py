@@ -363,9 +363,12 @@ def compare(report: dict[str, Any], baseline: dict[str, Any], threshold: float) 
         shared = [key for key in now if key in then]
         if not shared:
             continue
-        differ = {**_differing_settings(entry["result"].get("settings") or {}, before.get("settings") or {}),
-                  **_differing_plans(entry.get("settings") or {},
-                                     (baseline["tasks"].get(task) or {}).get("settings") or {})}  # fmt: skip
+        # the result's settings that define what it measures, and the task's own (mining's distractors and
+        # book: a result records only some; 200 against 3,000 distractors read as a 7.55-point regression)
+        differ = {**_differing(entry["result"].get("settings") or {}, before.get("settings") or {},
+                               TEST_SETTINGS.__contains__),
+                  **_differing(entry.get("settings") or {}, (baseline["tasks"].get(task) or {}).get("settings") or {},
+                               lambda key: key not in PLAN_PLACES)}  # fmt: skip
         rows = {}
         for key in shared:
             diff = now[key] - then[key]
@@ -389,19 +392,12 @@ TEST_SETTINGS = frozenset({"scoring", "k", "margin", "mode", "testset", "limit",
 PLAN_PLACES = frozenset({"data", "data_folder", "data_root", "languages", "targets"})
 
 
-def _differing_plans(now: dict[str, Any], before: dict[str, Any]) -> dict[str, list[Any]]:
-    """Return {setting: [before, now]} for a task's own settings (mining's distractors and book, fewshot's
-    ks) that two reports both record and that differ, but for PLAN_PLACES: a result records only some of
-    them (mining 200 against 3,000 distractors was flagged a regression of 7.55 points)."""
+def _differing(
+    now: dict[str, Any], before: dict[str, Any], counts: Callable[[str], bool]
+) -> dict[str, list[Any]]:
+    """Return {setting: [before, now]} for the settings `counts` keeps that both record and that differ."""
     return {key: [before[key], value] for key, value in now.items()
-            if key not in PLAN_PLACES and key in before and before[key] != value}  # fmt: skip
-
-
-def _differing_settings(now: dict[str, Any], before: dict[str, Any]) -> dict[str, list[Any]]:
-    """Return {setting: [before, now]} for the TEST_SETTINGS two results of a task both record and that
-    differ."""
-    return {key: [before[key], value] for key, value in now.items()
-            if key in TEST_SETTINGS and key in before and before[key] != value}  # fmt: skip
+            if counts(key) and key in before and before[key] != value}  # fmt: skip
 
 
 @dataclass(frozen=True)

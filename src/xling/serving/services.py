@@ -214,24 +214,18 @@ class EmbedFunction:
 class DetectItem:
     text: str
     k: int = 3
-    languages: tuple[str, ...] | None = None
-    """The labels the answer is restricted to (a translator's source languages); None: all."""
 
 
-def detect_function(detector: Any) -> Callable[[list[DetectItem]], list[Any]]:
-    """Return the model function of /detect: the top-k Predictions of each text (among its `languages`)."""
+def detect_function(
+    detector: Any, languages: Sequence[str] | None = None
+) -> Callable[[list[DetectItem]], list[Any]]:
+    """Return the model function of /detect: the top-k Predictions of each text, among `languages` (the
+    served translator's source languages) when given."""
 
     def run(items: list[DetectItem]) -> list[Any]:
-        out: list[Any] = [None] * len(items)
-        groups: dict[tuple[str, ...] | None, list[int]] = {}
-        for i, item in enumerate(items):
-            groups.setdefault(item.languages, []).append(i)
-        for languages, members in groups.items():
-            k = max(items[i].k for i in members)
-            predictions = detector.predict([items[i].text for i in members], k=k, languages=languages)
-            for i, top in zip(members, predictions, strict=True):
-                out[i] = top[: items[i].k]
-        return out
+        k = max(item.k for item in items)
+        predictions = detector.predict([item.text for item in items], k=k, languages=languages)
+        return [top[: item.k] for item, top in zip(items, predictions, strict=True)]
 
     return run
 

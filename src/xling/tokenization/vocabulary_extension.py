@@ -20,6 +20,7 @@ lacks (WECHSEL and FOCUS replace the tokenizer instead):
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 from collections import Counter
@@ -117,22 +118,16 @@ def is_clean_piece(piece: str) -> bool:
     return all(unicodedata.category(char)[0] in "LMN" for char in body)
 
 
-# the Unicode scripts an ISO 15924 tag of a writing system takes in (Japanese, Korean and Chinese variants)
-_UNICODE_SCRIPTS = {
-    "Jpan": ("Hira", "Kana", "Hani"),
-    "Kore": ("Hang", "Hani"),
-    "Hans": ("Hani",),
-    "Hant": ("Hani",),
-}
-
-
 def in_scripts(piece: str, scripts: Collection[str]) -> bool:
     """Return whether every letter of `piece` is written in one of `scripts` (ISO 15924, e.g. Latn, Deva), and
     every other character of a script is one those scripts use (Unicode's Script_Extensions: `،` is Arabic's,
     `、` Chinese's and Japanese's, `·` Latin's and Greek's, so an Arabic piece holds neither of the last two)."""
+    from xling.data.languages import SCRIPT_PARTS
     from xling.langid.scripts import script_of
 
-    wanted = [code for script in scripts for code in _UNICODE_SCRIPTS.get(script, (script,))]
+    # a writing system's Unicode scripts (Jpan: Hira, Kana, Hani); Simplified and Traditional Han are Hani
+    han = {"Hans": "Hani", "Hant": "Hani"}  # Unicode has one Han script
+    wanted = [code for script in scripts for code in SCRIPT_PARTS.get(script, {han.get(script, script)})]
     for char in piece.removeprefix(WORD_START):
         script = script_of(char)
         if script is not None:
@@ -145,10 +140,17 @@ def in_scripts(piece: str, scripts: Collection[str]) -> bool:
 
 def _has_extension(char: str, script: str) -> bool:
     """Return whether Unicode's Script_Extensions of `char` list `script` (False for a code it lacks)."""
+    pattern = _extension_pattern(script)
+    return pattern is not None and pattern.match(char) is not None
+
+
+@functools.cache
+def _extension_pattern(script: str) -> regex.Pattern | None:
+    r"""Return the compiled `\p{scx=script}` (None for a code Unicode lacks): compiled once, not per piece."""
     try:
-        return regex.match(rf"\p{{scx={script}}}", char) is not None
+        return regex.compile(rf"\p{{scx={script}}}")
     except regex.error:
-        return False
+        return None
 
 
 def has_script(piece: str) -> bool:

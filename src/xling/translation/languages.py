@@ -335,7 +335,7 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
         related = [own for own, t in tags.items() if fits(t.language, tag.language)]
         # a macrolanguage's code on a model with several of its members: the member most texts mean, unless
         # the script asked for is another member's (az-Arab, az-IR: South Azerbaijani, not North's Latin)
-        member = REGION_MEMBERS.get((tag.language, tag.region or ""), DEFAULT_MEMBER.get(tag.language))
+        member = regional or DEFAULT_MEMBER.get(tag.language)
         preferred = [own for own in related if tags[own].language == member]
         wanted = wanted_script(tag)
         if wanted and not any(tags[own].script in (None, wanted) for own in preferred):

@@ -264,10 +264,10 @@ async def detect(request: Request) -> list[Any]:
     texts, batch = _texts(params, state, may_cut=True)
     detector = await state.model("detector")
     languages = await _translator_sources(state, detector)
-    batcher = state.batcher("detector", lambda: detect_function(detector), chars=lambda item: len(item.text))
-    results = await submit(
-        request, batcher, [DetectItem(text, DETECT_CANDIDATES, languages) for text in texts]
+    batcher = state.batcher(
+        "detector", lambda: detect_function(detector, languages), chars=lambda item: len(item.text)
     )
+    results = await submit(request, batcher, [DetectItem(text, DETECT_CANDIDATES) for text in texts])
     item_error(results, "q", batch)
     return _ranked_candidates(texts, results, batch)
 
@@ -296,7 +296,6 @@ def _ranked_candidates(texts: list[str], results: list[Any], batch: bool) -> lis
                 found.setdefault(code, []).append((100 * prediction.probability, len(text)))
     if not found:
         return [{"confidence": 0.0, "language": "en"}]
-    total = sum(length for seen in found.values() for _, length in seen)
     if batch:  # one entry a language: its mean confidence, its texts' summed length
         ranked = {
             code: (sum(c for c, _ in seen) / len(seen), sum(n for _, n in seen))
@@ -304,7 +303,8 @@ def _ranked_candidates(texts: list[str], results: list[Any], batch: bool) -> lis
         }
     else:
         ranked = {code: max(seen) for code, seen in found.items()}  # one text: its one candidate of the code
-    order = sorted(ranked, key=lambda code: ranked[code][0] * ranked[code][1] / total, reverse=True)
+    # LibreTranslate divides by the texts' total length too, which changes no order
+    order = sorted(ranked, key=lambda code: ranked[code][0] * ranked[code][1], reverse=True)
     return [{"confidence": round(ranked[code][0], 2), "language": code} for code in order]
 
 
