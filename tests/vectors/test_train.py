@@ -137,6 +137,29 @@ def test_one_thread_and_a_seed_give_the_same_vectors(tmp_path: Path, topic_corpu
     assert not np.array_equal(first.vectors, other.vectors)
 
 
+@pytest.mark.parametrize("model", ["word2vec", "fasttext"])
+def test_a_corpus_kept_in_memory_trains_as_one_read_every_epoch(tmp_path, topic_corpus, monkeypatch, model):
+    """A small corpus is read and cut into words once, not once per epoch, and gives the same vectors."""
+    from xling.vectors import train as train_module
+
+    passes = []
+    read = train_module._Sentences.__iter__
+
+    def counted(self):
+        passes.append(1)
+        return read(self)
+
+    monkeypatch.setattr(train_module._Sentences, "__iter__", counted)
+    config = tiny_config(topic_corpus, tmp_path / "memory.vec", model=model, seed=3)
+    in_memory = train_vectors(config, progress=False)
+    assert len(passes) == 1
+    monkeypatch.setattr(train_module, "IN_MEMORY_WORDS", 100)  # the corpus has 2,400 words: read per epoch
+    streamed = train_vectors(replace(config, output=str(tmp_path / "streamed.vec")), progress=False)
+    assert len(passes) == 2 + config.epochs
+    assert in_memory.words == streamed.words
+    np.testing.assert_array_equal(in_memory.vectors, streamed.vectors)
+
+
 def test_progress_false_prints_nothing_and_true_does_not_break(
     tmp_path: Path, topic_corpus: Path, capfd
 ) -> None:
