@@ -84,6 +84,18 @@ def test_parallel_files_name_the_bad_line(tmp_path):
         read_parallel_file(f"eng-deu={corpus},{corpus}")
 
 
+def test_moses_files_blank_on_one_side_are_named_and_blank_on_both_are_no_pair(tmp_path, caplog):
+    """One extra blank line in one file and one missing at its end keep the line counts equal and shift every
+    pair between them: the lines are named (they were only counted among the empty pairs, no file named)."""
+    (tmp_path / "a.en").write_text("one\ntwo\n\nthree\n\nfour\n", encoding="utf-8")
+    (tmp_path / "a.de").write_text("eins\n\nzwei\ndrei\n\nvier\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="xling.translation.data"):
+        src, tgt, pairs = read_parallel_file(f"eng-deu={tmp_path / 'a.en'},{tmp_path / 'a.de'}")
+    assert (src, tgt) == ("eng", "deu")
+    assert pairs == [("one", "eins"), ("two", ""), ("", "zwei"), ("three", "drei"), ("four", "vier")]
+    assert "a.en and " in caplog.text and "2 lines blank on one side only (line 2, 3)" in caplog.text
+
+
 def test_a_training_set_left_without_pairs_is_an_error_naming_its_files_and_why(
     tmp_path, sample_tokenizer_dir
 ):
@@ -1025,6 +1037,19 @@ def test_parallel_files_give_a_dev_share_of_their_pairs_to_both_directions(tmp_p
     assert data.counts() == {"eng-deu": 200 - len(sources), "deu-eng": 200 - len(sources)}
     held = set(zip(sources, references, strict=True))
     assert set(pairs) - held and held <= set(pairs)
+    # in the file's order (they were sorted: the dev pairs scored were the alphabetically first)
+    assert sources == [a for a, _ in pairs if a in sources]
+
+
+def test_the_dev_sentences_scored_are_spread_over_the_dev_set():
+    """The first 100 of a Bible's dev verses were all Genesis to 2 Kings."""
+    from xling.translation.train import evenly_spread
+
+    verses = [f"GEN.{i}" for i in range(200)] + [f"JHN.{i}" for i in range(100)]
+    picked = evenly_spread(verses, 30)
+    assert len(picked) == len(set(picked)) == 30 and picked[0] == "GEN.0"
+    assert sum(v.startswith("JHN.") for v in picked) == 10
+    assert evenly_spread(verses[:20], 30) == verses[:20]
 
 
 @pytest.mark.parametrize("value", [0, -1])

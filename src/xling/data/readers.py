@@ -747,6 +747,12 @@ class AlignedCorpus:
                 schemes[code] = cells[scheme_at].strip()
         return schemes
 
+    def schemes_of(self, *langs: str) -> list[str]:
+        """Return the versification scheme of each of `langs` in any code form (zho finds the row of the
+        corpus's cmn, as `code` does); "" where languages.tsv names none."""
+        schemes = self.versification()
+        return [schemes.get(self.code(lang) or "", "") for lang in langs]
+
     def count(self, lang: str) -> int:
         """Return the number of sentences of `lang` (read once, then cached)."""
         code, _ = self._file(lang)

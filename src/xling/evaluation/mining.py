@@ -169,8 +169,7 @@ def _same_numbering(corpus: AlignedCorpus, src_code: str, tgt_code: str, src_row
     (xling.data.versification: the same last verse, and not psalms that the two schemes number apart); the
     count left out is logged. Joined on their id, the verses of a chapter numbered otherwise are not
     translations of each other (Russian `PSA.23.1` is Psalm 24's first verse), so they make no gold pair."""
-    schemes = corpus.versification()
-    src_scheme, tgt_scheme = (schemes.get(corpus.code(code) or code, "") for code in (src_code, tgt_code))
+    src_scheme, tgt_scheme = corpus.schemes_of(src_code, tgt_code)
     return same_numbering(shared, last_verses(src_rows), last_verses(tgt_rows), f"{src_code}-{tgt_code}",
                           "gold pairs", chapters_apart(src_scheme, tgt_scheme), texts=(src_rows, tgt_rows))  # fmt: skip
 

@@ -126,7 +126,21 @@ def read_parallel_file(spec: str) -> tuple[str, str, list[tuple[str, str]]]:
                                for file in files)  # fmt: skip
     if len(left_lines) != len(right_lines):
         raise DataError(f"has {len(left_lines)} lines but {files[1]} has {len(right_lines)}", files[0])
-    return src, tgt, [(a.strip(), b.strip()) for a, b in zip(left_lines, right_lines, strict=True)]
+    pairs, one_sided = [], []
+    for number, (left, right) in enumerate(zip(left_lines, right_lines, strict=True), start=1):
+        left, right = left.strip(), right.strip()
+        if not left and not right:
+            continue  # a blank line on both sides is no pair
+        if not left or not right:
+            one_sided.append(number)
+        pairs.append((left, right))
+    if one_sided:
+        # left out later with the other empty pairs; said here with its lines, as one extra blank line in one
+        # file and one missing at the end of it shift every pair between them
+        lines = ", ".join(map(str, one_sided[:5])) + (", ..." if len(one_sided) > 5 else "")
+        logger.warning("%s and %s: %d lines blank on one side only (line %s): are the files aligned?",
+                       files[0], files[1], len(one_sided), lines)  # fmt: skip
+    return src, tgt, pairs
 
 
 def parallel_paths(spec: str) -> list[Path]:
@@ -457,8 +471,8 @@ def build_parallel_data(
             pair for pair in pairs if pair[0] and pair[1] and is_dev_id(f"{pair[0]}\t{pair[1]}", dev_fraction)
         }
         if held:
-            pairs = [pair for pair in pairs if pair not in held]
-            held_out = sorted(held)
+            original, pairs = pairs, [pair for pair in pairs if pair not in held]
+            held_out = list(dict.fromkeys(pair for pair in original if pair in held))  # file order, once each
             for name, sources, references in (
                 (f"{src}-{tgt}", [a for a, _ in held_out], [b for _, b in held_out]),
                 (f"{tgt}-{src}", [b for _, b in held_out], [a for a, _ in held_out]),

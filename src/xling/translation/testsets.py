@@ -171,8 +171,7 @@ def bible_test(
     pairs = list(corpus.pairs(src_code, tgt_code, ids=keep))
     every = {lang: dict(corpus.sentences(lang)) for lang in (src_code, tgt_code)}
     last = {lang: last_verses(every[lang]) for lang in (src_code, tgt_code)}
-    schemes = corpus.versification()
-    apart = chapters_apart(schemes.get(src_code, ""), schemes.get(tgt_code, ""))
+    apart = chapters_apart(*corpus.schemes_of(src_code, tgt_code))
     numbered_alike = set(same_numbering([sid for sid, _, _ in pairs], last[src_code], last[tgt_code],
                                         f"{src_code}-{tgt_code}", what="test pairs", apart=apart, texts=(every[src_code], every[tgt_code])))  # fmt: skip
     rows = _first((row for row in pairs if row[0] in numbered_alike), max_sentences)

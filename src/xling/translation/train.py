@@ -23,7 +23,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -162,7 +162,7 @@ class MTTrainConfig:
     training.best_metric=`) the last step's weights are saved."""
 
     dev_max_sentences: int = 100
-    """Dev sentences per direction decoded (greedy) at each evaluation."""
+    """Dev sentences per direction decoded (greedy) at each evaluation, spread evenly over its dev set."""
 
     resume: bool = False
     """Continue from the newest checkpoint in `output`; without it a folder with checkpoints is refused."""
@@ -505,15 +505,28 @@ def chrf_evaluation(data: ParallelData, directions: list[str], max_sentences: in
     def evaluate(objective: torch.nn.Module, step: int) -> dict[str, float]:
         scores: dict[str, float] = {}
         for name in directions:
-            sources, references = data.dev[name]
+            scored = evenly_spread(range(len(data.dev[name][0])), max_sentences)
+            sources, references = ([side[i] for i in scored] for side in data.dev[name])
             src, tgt = name.split("-")
-            hypotheses = greedy_translate(objective.model, sequence_format.tokenizer, sources[:max_sentences],
-                                          src, tgt, max_length=max_length, sequence_format=sequence_format)  # fmt: skip
-            scores[f"chrf_{name}"] = chrf.corpus_score(hypotheses, [references[:max_sentences]]).score
+            hypotheses = greedy_translate(objective.model, sequence_format.tokenizer, sources, src, tgt,
+                                          max_length=max_length, sequence_format=sequence_format)  # fmt: skip
+            scores[f"chrf_{name}"] = chrf.corpus_score(hypotheses, [references]).score
         scores["chrf"] = sum(scores.values()) / max(1, len(scores))
         return scores
 
     return evaluate
+
+
+T = TypeVar("T")
+
+
+def evenly_spread(items: Sequence[T], count: int) -> list[T]:
+    """Return `count` of `items` spread evenly over them, the first one included (all of them when there are
+    no more than `count`): the first 100 of a Bible's dev verses were all Genesis to 2 Kings, and those of a
+    file's dev pairs its first lines."""
+    if len(items) <= count:
+        return list(items)
+    return [items[i * len(items) // count] for i in range(count)]
 
 
 def chrf_metric_names(directions: list[str]) -> list[str]:

@@ -130,7 +130,7 @@ def build_parallel_bank(
     banks, rows, texts = {}, {}, {}
     reference_last: dict[str, int] = {}
     reference_texts: dict[str, str] = {}
-    schemes = corpus.versification()
+    schemes = dict(zip(languages, corpus.schemes_of(*languages), strict=True))
     for lang in languages:
         if progress:
             progress(lang)
