@@ -59,6 +59,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -82,9 +83,15 @@ ROUNDS = 3
 TOP_CONFUSIONS = 10
 # NTREX names these two by region; their scripts differ, so neither is a mere regional variant of the other
 NTREX_SCRIPTS = {"zho-CN": "Hans", "zho-TW": "Hant"}
-UNSPACED = re.compile(
-    r"[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
-)
+# Scripts written without spaces between words, and how many of their characters make a word: Han and kana
+# 2 (the UDHR: 1.53 Chinese and 2.15 Japanese characters per word of the English text); Thai, Lao, Tibetan,
+# Burmese and Khmer 4 letters, their vowel and tone marks not counted (the UDHR: 4.07, 4.45, 3.68, 3.69 and
+# 3.54 letters per English word; counting their marks as characters, two a word, put most Thai sentences
+# in the 11+ bucket)
+HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+HAN_KANA_PER_WORD = 2
+ABUGIDA_LETTERS = re.compile(r"[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff]")
+ABUGIDA_LETTERS_PER_WORD = 4
 
 
 def default_data() -> Path:
@@ -223,8 +230,14 @@ def script_accuracy(
 
 
 def umsab_languages(folder: Path) -> list[Language]:
-    """Return each UMSAB language's test tweets; languages without a test split are left out (see
-    `umsab_without_test`): their val split is no test set, and it chose the shipped detector's prior_weight."""
+    """Return each UMSAB language's test tweets; left out (see `umsab_skipped`): languages without a test
+    split (their val split is no test set, and it chose the shipped detector's prior_weight), and those whose
+    tweets are mostly written in another script than the language's own."""
+    return [language for language in _umsab_tests(folder) if _written_otherwise(language) is None]
+
+
+def _umsab_tests(folder: Path) -> list[Language]:
+    """Return the test tweets of every UMSAB language that has a test split."""
     from xling.data.languages import language_code_of
 
     out = []
@@ -236,8 +249,26 @@ def umsab_languages(folder: Path) -> list[Language]:
     return out
 
 
-def umsab_without_test(folder: Path) -> dict[str, str]:
-    """Return code -> why not scored, for the UMSAB languages that have tweets but no test split."""
+def _written_otherwise(language: Language) -> str | None:
+    """Return why a language's texts are not scored as it: most of their letters are in another script than
+    its usual one (UMSAB's Hindi tweets are romanised, which no contender has a label for: each scored 0 on
+    them, and they lowered every UMSAB macro by a sixth); None when they are in its script."""
+    from xling.adaptation.data import written_scripts
+    from xling.langid.scripts import dominant_script
+
+    usual = written_scripts(language.gold)
+    found = dominant_script(language.sentences)
+    if not usual or found is None or found in usual:
+        return None
+    return (
+        f"its test tweets are mostly written in {found}, not {'/'.join(sorted(usual))}: no contender "
+        f"labels {language.gold}-{found}"
+    )
+
+
+def umsab_skipped(folder: Path) -> dict[str, str]:
+    """Return code -> why not scored, for the UMSAB languages that have tweets but no test split, or test
+    tweets in another script than their language's."""
     from xling.data.languages import language_code_of
 
     out = {}
@@ -247,14 +278,21 @@ def umsab_without_test(folder: Path) -> dict[str, str]:
             splits = sorted(p.name for p in language_dir.glob("*_text.txt"))
             out[code] = (f"no test split ({', '.join(splits) or 'no text file'}); a val split is not scored as test "
                          "(UMSAB's val set chose the detector's prior_weight, benchmarks/langid_prior.py)")  # fmt: skip
+    for language in _umsab_tests(folder):
+        if why := _written_otherwise(language):
+            out[language.key] = why
     return out
 
 
 def ud_languages(folder: Path) -> list[Language]:
     """Return the `# text = ` sentences of every UD test file, the treebanks of one language pooled."""
     pooled: dict[str, list[str]] = defaultdict(list)
+    from xling.data.conllu import UD_FILE_NAME, ud_name_language
+
     for path in sorted(folder.glob("*/*-ud-test.conllu.gz")):
-        code = gold_code(path.name.split("_")[0])
+        if not (match := UD_FILE_NAME.match(path.name)):
+            continue
+        code = gold_code(ud_name_language(match))
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             pooled[code] += [
                 line[len("# text = ") :].strip() for line in handle if line.startswith("# text = ")
@@ -319,7 +357,7 @@ def load_sets(args: argparse.Namespace) -> tuple[dict[str, list[Language]], dict
         languages = []
         read = READERS[name][1](folder)
         if name == "umsab":
-            skipped[name] = umsab_without_test(folder)
+            skipped[name] = umsab_skipped(folder)
             for code, why in skipped[name].items():
                 log(f"umsab: {code} not scored: {why}")
         for language in read:
@@ -349,11 +387,16 @@ def load_sets(args: argparse.Namespace) -> tuple[dict[str, list[Language]], dict
 
 
 def word_count(text: str) -> int:
-    """Return the words of `text`: whitespace tokens, two characters of an unspaced script counting as one."""
+    """Return the words of `text`: whitespace tokens, a token of a script written without spaces counting as
+    its characters over HAN_KANA_PER_WORD or its letters over ABUGIDA_LETTERS_PER_WORD (at least one)."""
     words = 0
     for token in text.split():
-        unspaced = len(UNSPACED.findall(token))
-        words += max(1, math.ceil(unspaced / 2)) if unspaced else 1
+        han = len(HAN_KANA.findall(token))
+        letters = sum(
+            1 for char in ABUGIDA_LETTERS.findall(token) if unicodedata.category(char).startswith("L")
+        )
+        unspaced = han / HAN_KANA_PER_WORD + letters / ABUGIDA_LETTERS_PER_WORD
+        words += max(1, math.ceil(unspaced)) if unspaced else 1
     return words
 
 
@@ -372,7 +415,7 @@ ALIASES = {"fil": "tgl"}  # Filipino is standardised Tagalog: detectors and Tato
 def matches(predicted: str, gold: str) -> bool:
     """Return whether a predicted ISO 639-3 code names the gold language (macrolanguage aware); "und" never
     does, and a gold code outside ISO 639-3 only matches itself."""
-    from xling.data.languages import MACROLANGUAGES, normalize_language
+    from xling.data.languages import macrolanguage_members, normalize_language
     from xling.errors import LanguageCodeError
     from xling.langid.labels import DEFAULT_MEMBER
 
@@ -384,7 +427,7 @@ def matches(predicted: str, gold: str) -> bool:
         )
     except LanguageCodeError:
         return predicted == gold
-    if predicted == gold or predicted in MACROLANGUAGES.get(gold, ()):
+    if predicted == gold or predicted in macrolanguage_members(gold):  # ISO 639-3's whole table (om: gax)
         return True
     # A macrolanguage answer names the language it usually means ("zho" is Mandarin, "msa" Standard Malay),
     # not every member: "msa" for Indonesian, or "zho" for Cantonese, would pass without telling them apart.

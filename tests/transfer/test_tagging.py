@@ -403,8 +403,10 @@ def test_a_ud_file_names_its_language_so_the_source_is_kept_out_of_the_average(
         "UD_Toy/a-ud-train.conllu",
         "my_data-ud-train.conllu",
         "UD_Turkish_German-SAGT/qtd_sagt-ud-train.conllu",
-    ]  # not Burmese; UD's own code for Turkish-German
-    assert [ud_file_language(name) for name in names] == ["en", "tr", None, None, None, None]
+        "UD_Norwegian-Nynorsk/no_nynorsk-ud-train.conllu",
+        "UD_Norwegian-Bokmaal/no_bokmaal-ud-dev.conllu",
+    ]  # not Burmese; UD's own code for Turkish-German; Norwegian's standards under the macrolanguage's code
+    assert [ud_file_language(name) for name in names] == ["en", "tr", None, None, None, None, "nn", "nb"]
     (tmp_path / "UD_English-Toy").mkdir()
     train = write_conllu(tmp_path / "UD_English-Toy" / "en_toy-ud-train.conllu", toy_sentences(0, 60, 1))
     tagger = train_tagger(frozen_config(shared_encoder), read_conllu(train))

@@ -39,6 +39,14 @@ TEXT_COMMENT = re.compile(r"^#\s*text\s*=\s?(?P<text>.*)$")
 # Universal Dependencies names a treebank's files LANG_TREEBANK-ud-SPLIT.conllu in a folder UD_LANGUAGE-TREEBANK
 # (UD_English-ParTUT/en_partut-ud-train.conllu)
 UD_FILE_NAME = re.compile(r"^(?P<language>[a-z]{2,3})_\w+-ud-(?P<split>\w+)\.conllu(?:\.gz)?$")
+# Norwegian's treebanks are named by their written standard, under the macrolanguage's code
+UD_TREEBANK_LANGUAGES = {"no_bokmaal": "nb", "no_nynorsk": "nn", "no_nynorsklia": "nn"}
+
+
+def ud_name_language(match: re.Match[str]) -> str:
+    """Return the language code of a UD file name matched by UD_FILE_NAME (`en` of en_ewt-ud-dev.conllu, `nn`
+    of no_nynorsk-ud-dev.conllu)."""
+    return UD_TREEBANK_LANGUAGES.get(match[0].split("-ud-", 1)[0], match["language"])
 
 
 def ud_file_language(path: str | os.PathLike) -> str | None:
@@ -53,7 +61,7 @@ def ud_file_language(path: str | os.PathLike) -> str | None:
     if (not match or match["split"] not in ("train", "dev", "test") or not path.parent.name.startswith("UD_")
             or language_code_of(match["language"]) is None):  # fmt: skip
         return None
-    return match["language"]
+    return ud_name_language(match)
 
 
 @dataclass

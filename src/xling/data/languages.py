@@ -216,11 +216,11 @@ def _members(macrolanguage: str) -> frozenset[str]:
     """Return the ISO 639-3 individual languages of a macrolanguage (SIL's table, through iso639-lang), with
     those MACROLANGUAGES lists; empty for a code that is none."""
     from iso639 import Lang
-    from iso639.exceptions import InvalidLanguageValue
+    from iso639.exceptions import DeprecatedLanguageValue, InvalidLanguageValue
 
     try:
         members = {member.pt3 for member in Lang(macrolanguage).individuals()}
-    except InvalidLanguageValue:
+    except (InvalidLanguageValue, DeprecatedLanguageValue):  # kzj (merged into dtp in 2016) is none either
         members = set()
     return frozenset(members) | MACROLANGUAGES.get(macrolanguage, frozenset())
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from xling.data.conllu import UD_FILE_NAME
+from xling.data.conllu import UD_FILE_NAME, ud_name_language
 from xling.data.languages import NOT_LANGUAGES, language_code_of, same_language
 from xling.data.readers import decoded_lines, line_text, numbered_lines, open_binary, require_file
 from xling.data.swadesh import concept_words, swadesh_lists
@@ -169,14 +169,15 @@ def read_ud(folder: Path, languages: frozenset[str] | None = None) -> Iterator[S
     test_files: dict[str, list[Path]] = {}
     for path, match in files:
         if match["split"] == "test":
-            test_files.setdefault(match["language"], []).append(path)
+            test_files.setdefault(ud_name_language(match), []).append(path)
     for path, match in files:
         if match["split"] not in _UD_SPLITS:
             continue
-        label = parse_label(match["language"], where=str(path))
+        language = ud_name_language(match)
+        label = parse_label(language, where=str(path))
         if not _matches(label, languages):
             continue
-        test_texts = [text for test in test_files.get(match["language"], []) for text in _ud_sentences(test)]
+        test_texts = [text for test in test_files.get(language, []) for text in _ud_sentences(test)]
         yield Source(label, _without_evaluation_lines(_ud_sentences(path), test_texts, path), str(path))
 
 
