@@ -101,3 +101,33 @@ def test_a_languages_own_static_settings_join_the_shared_ones(bench, adapted, tm
     bench.run_adaptation("base", "arb", recipe, tmp_path / "a", shared, None)
     bench.run_adaptation("base", "tur", bench.Recipe(parallel=["udhr"]), tmp_path / "b", shared, None)
     assert [(c.static.clause_pairs, c.static.margin) for c in adapted] == [(8, 0.2), (0, 0.2)]
+
+
+def test_the_json_holds_the_issues_keys_with_cpu_seconds_and_the_old_languages_drop(
+    bench, adapted, tmp_path, monkeypatch
+):
+    """The issue's `{"languages": {lang: {"before", "after", "seconds"}}, "old_languages": {"before", "after"}}`,
+    `seconds` being CPU seconds (it held the wall time), and whether the old languages kept within 0.5."""
+    import json
+
+    monkeypatch.setattr(bench, "check_not_listed", lambda model, langs: None)
+    monkeypatch.setattr(bench, "load_recipe", lambda path: ({}, {"tur": bench.Recipe(dictionary=["d.tsv"])}))
+    monkeypatch.setattr(bench, "write_protect_files", lambda shared, data: None)
+    monkeypatch.setattr(bench, "trains_on_udhr", lambda sources, data: True)
+    monkeypatch.setattr(
+        bench, "scores", lambda model, lang, data: {"tatoeba": 10.0 + ("+" in model) * 20, "ntrex": 5.0}
+    )
+    monkeypatch.setattr(bench, "old_average", lambda model, data: 55.3 if "+" not in model else 54.6)
+    monkeypatch.setattr(bench, "data_root", lambda data: SimpleNamespace(path=tmp_path))
+    report = tmp_path / "adapt.json"
+    monkeypatch.setattr(sys, "argv", ["adapt.py", "--model", str(tmp_path / "base"), "--langs", "tur",
+                                      "--work", str(tmp_path / "work"), "--json", str(report)])  # fmt: skip
+    assert bench.main() == 0
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    tur = saved["languages"]["tur"]
+    assert tur["before"] == {"tatoeba": 10.0, "ntrex": 5.0} and tur["after"] == {
+        "tatoeba": 30.0,
+        "ntrex": 5.0,
+    }
+    assert tur["seconds"] >= 0 and tur["wall_seconds"] >= 0 and "cpu_seconds" not in tur
+    assert saved["old_languages"] == {"before": 55.3, "after": 54.6, "drop": 0.7, "within_0_5": False}

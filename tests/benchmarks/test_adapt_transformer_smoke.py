@@ -110,7 +110,7 @@ def test_base_full_and_lora_side_by_side(bench, tmp_path, capsys):
         assert {"tatoeba", "ntrex", "old_tatoeba", "mlm_perplexity", "tokens_per_sentence",
                 "old_mlm_perplexity", "size_mb"} <= set(models[name]), name  # fmt: skip
     for name in ("full", "lora"):
-        assert models[name]["cpu_seconds"] > 0 and models[name]["added_pieces"] > 0
+        assert models[name]["seconds"] > 0 and models[name]["added_pieces"] > 0
         # the new pieces spell the made-up letters: shorter segmentations than the base's
         assert models[name]["tokens_per_sentence"] < models["base"]["tokens_per_sentence"]
     assert models["lora"]["adapter_mb"] > 0 and models["full"]["adapter_mb"] is None

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -29,11 +30,22 @@ def composed_rows(base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str])
     normalizer or word-start handling, so `▁kitap` and `lar` are split as they are spelled.
     """
     rows = np.empty((len(pieces), embedding.shape[1]), dtype=np.float32)
+    known = _known_ids(base, len(embedding))
     for i, piece in enumerate(pieces):
-        ids = [token.id for token in base.model.tokenize(piece)]
-        ids = [t for t in ids if t < len(embedding)]
+        ids = [t for t in (token.id for token in base.model.tokenize(piece)) if known(t)]
         rows[i] = embedding[ids].mean(axis=0) if ids else embedding.mean(axis=0)
     return rows
+
+
+def _known_ids(base: Tokenizer, rows: int) -> Callable[[int], bool]:
+    """Return a test of whether an old id stands for text the old model knows: a row of the embedding, and not
+    `<unk>`, the piece of every character a vocabulary without byte fallback lacks (XLM-R's): composed from
+    it, the new pieces of a script the old model never saw would all start at the same row."""
+    model = json.loads(base.to_str())["model"]
+    unknown = model.get("unk_id")
+    if unknown is None and model.get("unk_token") is not None:
+        unknown = base.token_to_id(model["unk_token"])
+    return lambda token: token < rows and token != unknown
 
 
 def translated_rows(
@@ -49,6 +61,7 @@ def translated_rows(
     translation."""
     table = translations(dictionary, ignore)
     rows: dict[int, np.ndarray] = {}
+    known = _known_ids(base, len(embedding))
     for i, piece in enumerate(pieces):
         if not piece.startswith(WORD_START):
             continue
@@ -59,7 +72,7 @@ def translated_rows(
             continue
         vectors = []
         for encoding in base.encode_batch(meanings, add_special_tokens=False):
-            ids = [t for t in encoding.ids if t < len(embedding)]
+            ids = [t for t in encoding.ids if known(t)]
             if ids:
                 vectors.append(embedding[ids].mean(axis=0))
         if vectors:
