@@ -203,6 +203,9 @@ def test_held_out_perplexity_falls(full_run):
     # a quarter of each batch replays the protected old-language text (the base is random: it learns it)
     assert after["old_mlm_perplexity"] < before["old_mlm_perplexity"]
     assert after["tokens_per_sentence"] < before["tokens_per_sentence"] / 2
+    assert (
+        before["unknown_share"] == after["unknown_share"] == 0.0
+    )  # a base with byte fallback spells anything
     assert result.examples["heldout"] >= 50 and result.examples["heldout_pairs"] == 20
 
 

@@ -30,7 +30,9 @@ the adapter folder keeps the rest, `ADAPTER_HEAD_FILE`); a warning says so, and 
 
 Per-token perplexities before and after are over different segmentations (the new pieces are longer
 than the bytes or letters the old vocabulary spelled the language with), so they are a trend, not a ratio;
-`tokens_per_sentence` says how the segmentation changed.
+`tokens_per_sentence` says how the segmentation changed, and `unknown_share` which share of the held-out
+tokens are `<unk>`, which no perplexity scores (a base without byte fallback, XLM-R's, spells every character
+it lacks so: its "before" then scores the rest only).
 """
 
 from __future__ import annotations
@@ -563,6 +565,10 @@ def measure(objective: AdaptObjective, tokenizer, heldout: Sequence[str], old_te
     if heldout:
         ids = tokenizer(list(heldout), add_special_tokens=False)["input_ids"]
         figures["tokens_per_sentence"] = round(float(np.mean([len(i) for i in ids])), 2)
+        unknown = tokenizer.unk_token_id
+        figures["unknown_share"] = round(
+            sum(row.count(unknown) for row in ids) / max(1, sum(map(len, ids))), 4
+        )
     if old_texts and perplexity:
         figures["old_mlm_perplexity"] = round(masked_perplexity(
             objective, tokenizer, old_texts, mlm_probability=probability, seed=seed, max_length=max_length,
