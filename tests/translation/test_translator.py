@@ -399,6 +399,36 @@ def test_a_line_break_other_than_newline_comes_back_as_a_break(brk):
     assert layout.join(["A.", "B.", "C."], "deu") == f"A.{brk}B. C."
 
 
+@pytest.mark.parametrize(
+    ("text", "items"),
+    [("- First item.\n- Second item. It is long.", ["First item.", "Second item.", "It is long."]),
+     ("I. Overview\nII. Methods", ["Overview", "Methods"]), ("a) one\n  b) two", ["one", "two"]),
+     ("1) Einkaufen\n2) Kochen", ["Einkaufen", "Kochen"]), ("• point", ["point"])],
+)  # fmt: skip
+def test_list_markers_are_kept_and_their_items_translated(text, items):
+    """A bullet went to the model with its item (`- First item.` came back as `Folgen hat es. –`), and pysbd
+    made `II.` a sentence of its own (`Ich. Methioth`)."""
+    layout = segment(text, "eng")
+    assert layout.sentences == items
+    rebuilt = layout.join([f"<{item}>" for item in items], "deu")
+    for item in items:
+        text = text.replace(item, f"<{item}>", 1)
+    assert rebuilt == text
+    # not a marker: a number before a full stop (a German date), a minus sign, a word
+    for kept in ("3. Oktober ist ein Feiertag.", "-5 Grad heute.", "Hallo Welt."):
+        assert segment(kept, "deu").sentences == [kept]
+
+
+def test_a_long_hindi_line_is_cut_at_sentence_ends():
+    """Blocks of a long line ended only at `.!?…` and the full-width ends: a Hindi line was cut at a space
+    inside a sentence (14 of 300 sentences), as Urdu, Amharic and Burmese ones."""
+    for sentence, language in (("वह बाज़ार गया और उसने बहुत सारे सेब खरीदे।", "hin"), ("ምግብ በጣም ጥሩ ነበር።", "amh")):
+        text = " ".join([sentence] * 300)
+        layout = segment(text, language)
+        assert set(layout.sentences) == {sentence}
+        assert layout.join(layout.sentences, language) == text
+
+
 def test_a_long_chinese_line_is_cut_at_sentence_ends():
     """Blocks of a long line end at a full stop, which Chinese writes without a space after it: no sentence
     is cut in two (was: cut at exactly BLOCK_CHARS characters)."""
@@ -756,7 +786,8 @@ def test_a_long_line_of_quoted_sentences_keeps_one_part_per_sentence():
     ("language", "text"),
     [("spa", "El Sr. García llegó."), ("por", "A Sra. Costa veio."), ("nld", "Mevr. de Vries kwam."),
      ("deu", "Hr. Müller kam."), ("swe", "Det är t.ex. bra."), ("swe", "Han kom kl. tre."), ("swe", "Vi ses kl. 5 i morgon."),
-     ("rus", "Это т. е. хорошо."), ("ell", "Είναι π.χ. καλό."), ("ukr", "Це т. зв. добре.")],
+     ("rus", "Это т. е. хорошо."), ("ell", "Είναι π.χ. καλό."), ("ukr", "Це т. зв. добре."),
+     ("eng", "It was approx. 3 km long."), ("deu", "Wir wohnen in der Hauptstr. 5 in Berlin.")],
 )  # fmt: skip
 def test_abbreviations_do_not_end_a_sentence(language, text):
     """pysbd ended these at the abbreviation (Swedish has no rules of its own): each half was translated
@@ -1059,3 +1090,12 @@ def test_a_long_sentence_is_not_cut_inside_a_character_spelled_in_bytes(tmp_path
     [out] = translator.translate([text], "en", "de", DecodeOptions(max_input_length=20))
     assert "".join(out.split()) == text  # every character whole (parts are joined by German's space)
     assert len(backend.calls[0]) > 1  # in parts
+
+
+def test_an_output_that_reaches_its_length_limit_is_said(xling_model, caplog):
+    """The input side warned when it cut a sentence; an output cut at its limit said nothing."""
+    with caplog.at_level(logging.WARNING, logger="xling.translation.translator"):
+        xling_model.translate(
+            ["Hello world, how are you today?"], "en", "de", DecodeOptions(max_length_cap=2)
+        )
+    assert "1 of 1 translations reached their length limit" in caplog.text

@@ -38,7 +38,9 @@ _A_BREAK = re.compile(rf"[{_BREAKS}]")
 # closing quotes and brackets that belong to its sentence (…ね。」と)
 _CLOSERS = "」』）】〕〉》”’\"')"
 _FULL_WIDTH_ENDS = "。！？" + _CLOSERS
-_SENTENCE_END = re.compile(rf"[.!?…]\s|[。！？][{re.escape(_CLOSERS)}]*")
+# (with the sentence ends of Devanagari and Bengali `।`, Urdu `۔` `؟`, Ethiopic `።` `፧`, Burmese `။`, Armenian
+# `։`, Khmer `។`, Tibetan `།`: a long Hindi line was cut at a space inside a sentence)
+_SENTENCE_END = re.compile(rf"[.!?…।॥۔؟።፧။։។།]\s|[。！？][{re.escape(_CLOSERS)}]*")
 # closers that only close: moved onto the full-width sentence before them (an ASCII quote may open the next)
 _ONLY_CLOSERS = _CLOSERS.replace('"', "").replace("'", "")
 # links and e-mail addresses (the language detector's, which end where a script without spaces starts) and
@@ -56,13 +58,23 @@ _WHOLE_LINK = regex.compile(
 )
 
 
+# A list marker at the start of a line: a bullet, a letter or a small Roman numeral before `.` or `)`, or a
+# number before `)`, followed by space and text. Kept as it is: translated with its item, `- First item.` came
+# back as `Folgen hat es. –`, and pysbd made `II.` a sentence of its own (`Ich. Methioth`). Not a number
+# before `.`: a German date starts so (`3. Oktober ist ein Feiertag.`)
+_LIST_MARKER = re.compile(
+    r"(?:[-*•‣◦▪►·–—]|\(?(?:[A-Za-z]|[ivx]{2,5}|[IVX]{2,5})[.)]|\(?\d{1,3}\))[^\S\n]+(?=\S)"
+)
+
+
 @dataclass(frozen=True)
 class Layout:
     """A text as `gaps[0] + parts[0] + gaps[1] + parts[1] + ... + gaps[-1]`.
 
     `translate[i]` says whether part i is a sentence to translate (else it is kept as is: punctuation only).
     A gap is whitespace: the text's leading/trailing whitespace, a line or paragraph break, or the space
-    between two sentences of one line (which becomes the target language's separator when rejoined).
+    between two sentences of one line (which becomes the target language's separator when rejoined); the
+    gap before a line also holds its list marker (`- `, `2. `, `b) `), kept as it is.
     """
 
     parts: tuple[str, ...]
@@ -124,6 +136,9 @@ def segment(text: str, language: str | None = None) -> Layout:
         if index % 2:  # a line break with the whitespace around it
             gaps[-1] = piece
             continue
+        if marker := _LIST_MARKER.match(piece):
+            gaps[-1] += marker.group()
+            piece = piece[marker.end() :]
         # a line that is one link stays one part, however long (blocks keep only the links LINKS knows whole)
         for sentence, after in [(piece, "")] if is_whole_link(piece) else _sentences(piece, language):
             parts.append(sentence)
@@ -149,13 +164,15 @@ _TITLES = {
 }  # fmt: skip
 _PARTICLES = {"de", "da", "das", "do", "dos", "del", "la", "van", "von", "der", "ter", "ten"}
 # Abbreviations within a sentence that pysbd ends one at (none of Swedish: pysbd has no rules for it):
-# joined when a lower-case word or a number follows, so one that ends a sentence still ends it
+# joined when a lower-case word or a number follows, so one that ends a sentence still ends it. One written
+# with a leading `-` ends a word (Hauptstr. 5)
 _ABBREVIATIONS = {
     "swe": {"t.ex.", "bl.a.", "kl.", "s.k.", "dvs.", "d.v.s.", "m.fl.", "m.m.", "ca.", "resp.", "f.d.", "o.s.v."},
     "rus": {"т. е.", "т.е.", "т. к.", "т.к.", "т. н.", "т.н.", "напр.", "см.", "ок.", "им."},
     "ukr": {"т. зв.", "т.зв.", "т. е.", "напр.", "див.", "ім."},
     "ell": {"π.χ.", "δηλ.", "βλ."}, "spa": {"Ud.", "Uds.", "p. ej.", "aprox."}, "por": {"p. ex.", "aprox."},
-    "deu": {"z. B.", "z.B.", "d. h.", "d.h.", "u. a.", "u.a.", "bzw.", "ca.", "vgl."},
+    "deu": {"z. B.", "z.B.", "d. h.", "d.h.", "u. a.", "u.a.", "bzw.", "ca.", "vgl.", "Str.", "-str."},
+    "eng": {"approx.", "ca.", "cf.", "resp.", "esp.", "incl.", "excl.", "est."},
     "nld": {"bijv.", "o.a.", "d.w.z.", "m.b.t."}, "fra": {"p. ex.", "c.-à-d.", "env."},
 }  # fmt: skip
 
@@ -191,7 +208,10 @@ def after_abbreviation(sentence: str, following: str, language: str | None) -> b
 
 
 def _ends_with(sentence: str, word: str) -> bool:
-    """Return whether `sentence` ends with `word` as a whole word."""
+    """Return whether `sentence` ends with `word` as a whole word (as a word's end, for a `word` written with a
+    leading `-`: `-str.` of Hauptstr.)."""
+    if word.startswith("-"):
+        return sentence.endswith(word[1:])
     return sentence.endswith(word) and (len(sentence) == len(word) or not sentence[-len(word) - 1].isalnum())
 
 

@@ -609,6 +609,10 @@ class Translator:
                                               options)  # fmt: skip
                 for i, row in zip(group, again, strict=True):
                     rows[i] = row
+        if reached := sum(len(row) >= limit for row, limit in zip(rows, limits, strict=True)):
+            # the input side says when it cuts a sentence; an output cut at its limit said nothing
+            logger.warning("%d of %d translations reached their length limit (max_length_a x source tokens + "
+                           "max_length_b, at most max_length_cap) and may be cut", reached, len(rows))  # fmt: skip
         return [row[:limit] for row, limit in zip(rows, limits, strict=True)]
 
     def _detokenize(self, rows: list[list[str]]) -> list[str]:
