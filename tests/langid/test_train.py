@@ -205,6 +205,15 @@ def test_udhr_file_names_become_labels(tmp_path):
     assert [str(source.label) for source in read_udhr(tmp_path)] == ["ell", "ell", "por", "srp_Cyrl"]
 
 
+def test_a_macrolanguage_asked_for_reads_every_member_iso_639_3_gives_it(tmp_path):
+    """`--lang om` keeps the labels `languages=` matches (`gax`), but the reader left the UDHR's gax out."""
+    for name in ("gax", "ike", "deu"):
+        with gzip.open(tmp_path / f"{name}.txt.gz", "wt", encoding="utf-8") as handle:
+            handle.write("text\n")
+    assert [str(s.label) for s in read_udhr(tmp_path, frozenset({"orm", "iku"}))] == ["gax", "ike"]
+    assert [str(s.label) for s in read_udhr(tmp_path, frozenset({"arb"}))] == []  # a member keeps no other
+
+
 def test_word_lists_only_supplement_languages_other_sources_hold(tmp_path):
     from xling.langid.train import _supplementing
 
@@ -219,6 +228,11 @@ def test_word_lists_only_supplement_languages_other_sources_hold(tmp_path):
     russian_list = Source(Label("deu"), ("это",), "swadesh/deu-000.txt")  # wrong script for German
     kept = _supplementing([*read_swadesh(tmp_path), russian_list], [german])
     assert [str(source.label) for source in kept] == ["deu"] and kept[0].texts[0] == "ich"
+    # a list under a member's code supplements the macrolanguage's label (Swadesh lvs, Bible lav: left out)
+    latvian = Source(Label("lav"), ("Visi cilvēki piedzimst brīvi.",), "bible/lav")
+    (lists / "lvs-000.txt").write_text("es\ntu\n", encoding="utf-8")
+    kept = _supplementing(list(read_swadesh(tmp_path)), [german, latvian])
+    assert sorted(str(source.label) for source in kept) == ["deu", "lvs"]
 
 
 def test_dictionary_words_come_from_train_splits_only_and_shared_words_are_dropped(tmp_path):

@@ -20,7 +20,7 @@ import regex
 import scipy.sparse as sp
 
 from xling.atomic import check_apart, check_replaceable
-from xling.data.languages import MACROLANGUAGES, SAME_WRITTEN_LANGUAGE
+from xling.data.languages import MACROLANGUAGES, SAME_WRITTEN_LANGUAGE, same_language
 from xling.data.root import data_root
 from xling.errors import ConfigError, DataError
 from xling.langid.features import FeatureConfig, Featurizer
@@ -247,12 +247,18 @@ def collect_sources(config: LangidDataConfig) -> list[Source]:
 
 def _supplementing(supplements: Sequence[Source], sources: Sequence[Source]) -> list[Source]:
     """Return the supplements whose language and script some source already has (no label is born from a
-    word list alone)."""
+    word list alone), the language in any code a label merges (the Swadesh lists' `lvs` and `ekk` are the
+    Bible's `lav` and `est`: they were left out)."""
     scripts: dict[str, set[str | None]] = defaultdict(set)
     for source in sources:
         scripts[source.label.language].add(dominant_script(source.texts[:200]))
-    return [replace(supplement, supplement=True) for supplement in supplements
-            if dominant_script(supplement.texts) in scripts.get(supplement.label.language, ())]  # fmt: skip
+    kept = []
+    for supplement in supplements:
+        script = dominant_script(supplement.texts)
+        if any(script in found and same_language(language, supplement.label.language)
+               for language, found in scripts.items()):  # fmt: skip
+            kept.append(replace(supplement, supplement=True))
+    return kept
 
 
 def _closest_named(source: Source, rivals: Sequence[Source]) -> Source:
