@@ -494,3 +494,6 @@ def test_an_earlier_adaptations_text_not_found_from_here_is_a_warning(tmp_path, 
     with caplog.at_level("WARNING", logger="xling"):
         assert earlier_adaptation_texts(model, "pes") == []
     assert "arb's adaptation read tweets.txt, not found" in caplog.text and "not protected" in caplog.text
+    warnings: list[str] = []  # the adapted model's xling.json says it too (it was in the log only)
+    earlier_adaptation_texts(model, "pes", warnings)
+    assert len(warnings) == 1 and "tweets.txt, not found" in warnings[0]

@@ -22,7 +22,7 @@ from xling.adaptation.data import (
     read_adapt_data,
     spec_files,
 )
-from xling.adaptation.result import AdaptResult
+from xling.adaptation.result import AdaptResult, add_warning
 from xling.artifacts import read_metadata
 from xling.atomic import check_apart
 from xling.data.conllu import read_conllu
@@ -83,11 +83,12 @@ def protected_texts(
     return texts
 
 
-def earlier_adaptation_texts(folder: Path, language: str) -> list[Path]:
+def earlier_adaptation_texts(folder: Path, language: str, warnings: list[str] | None = None) -> list[Path]:
     """Return the text files (`text` sources, where they still exist) that the model's earlier adaptations
     read for languages other than `language`: a language added before is an old one now, and a second
     language in its script re-segmented all of its text with the new pieces (a related one: 500 of 500
-    sentences) unless its text was protected. Relative paths are read from the working folder, as recorded."""
+    sentences) unless its text was protected. Relative paths are read from the working folder, as recorded;
+    one not found is a warning (added to `warnings` too: the adapted model's xling.json says so)."""
     found: list[Path] = []
     adaptations = read_metadata(folder).get("adaptations")
     for adaptation in adaptations if isinstance(adaptations, list) else []:
@@ -102,9 +103,10 @@ def earlier_adaptation_texts(folder: Path, language: str) -> list[Path]:
                     if path not in found:
                         found.append(path)
                 else:  # a relative path recorded by a run in another folder: its language's text may now move
-                    logger.warning("%s's adaptation read %s, not found from %s: its text is not protected; run "
-                                   "from the folder that adaptation ran in, or add the file to vocabulary.protect",
-                                   adaptation.get("language"), path, Path.cwd())  # fmt: skip
+                    message = (f"{adaptation.get('language')}'s adaptation read {path}, not found from {Path.cwd()}: "
+                               "its text is not protected; run from the folder that adaptation ran in, or add "
+                               "the file to vocabulary.protect")  # fmt: skip
+                    add_warning(warnings if warnings is not None else [], message)
     return found
 
 
@@ -248,7 +250,12 @@ def adapt(
     for warning in data.warnings:
         logger.warning(warning)
     # the pivot side of the pairs is old-language text too (a static encoder's targets are its vectors)
-    earlier = earlier_adaptation_texts(folder, language)
+    earlier = earlier_adaptation_texts(folder, language, data.warnings)
+    if kind == STATIC and any(names_same_language(language, old) for old in [*known, *adapted] if old):
+        # (--replace) the language's rows, of the base or an earlier adaptation, are old rows, frozen as any
+        add_warning(data.warnings, f"replace: the rows the model has for {language} stay as they are; "
+                                   "its new text trains new pieces only (static.train_unprotected_old_rows=true "
+                                   "trains the old rows its text uses that no protected text does)")  # fmt: skip
     sentences = [*protected_texts(config, known, language, earlier), *(p for p, _ in data.parallel)]
     # the protected files decide the new pieces (and a transformer replays them): a resumed run checks them too
     data.files.extend([*(Path(name) for name in config.vocabulary.protect), *earlier])
