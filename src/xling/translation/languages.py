@@ -66,9 +66,10 @@ DEFAULT_SCRIPTS = {"zho": "Hans", "cmn": "Hans", "ace": "Latn", "bjn": "Latn", "
 # M2M-100's codes that are not ISO 639-1 (its `ns` is Northern Sotho).
 M2M100_CODE_FIXES = {"ns": "nso"}
 
+logger = logging.getLogger(__name__)
+
 _NLLB_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 _M2M_TOKEN = re.compile(r"^__([a-z]{2,3})__$")
-logger = logging.getLogger(__name__)
 _MARIAN_TOKEN = re.compile(r"^>>(.+)<<$")
 _SUBTAGS = re.compile(r"[-_]")
 SHOWN_CODES = 30  # how many of a model's codes an error message lists

@@ -74,7 +74,7 @@ class Layout:
     `translate[i]` says whether part i is a sentence to translate (else it is kept as is: punctuation only).
     A gap is whitespace: the text's leading/trailing whitespace, a line or paragraph break, or the space
     between two sentences of one line (which becomes the target language's separator when rejoined); the
-    gap before a line also holds its list marker (`- `, `2. `, `b) `), kept as it is.
+    gap before a line also holds its list marker (`- `, `2) `, `b. `), kept as it is.
     """
 
     parts: tuple[str, ...]
