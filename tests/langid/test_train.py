@@ -228,11 +228,16 @@ def test_word_lists_only_supplement_languages_other_sources_hold(tmp_path):
     russian_list = Source(Label("deu"), ("это",), "swadesh/deu-000.txt")  # wrong script for German
     kept = _supplementing([*read_swadesh(tmp_path), russian_list], [german])
     assert [str(source.label) for source in kept] == ["deu"] and kept[0].texts[0] == "ich"
-    # a list under a member's code supplements the macrolanguage's label (Swadesh lvs, Bible lav: left out)
+    # a list under a member's code supplements the macrolanguage's label (Swadesh lvs, Bible lav: left out),
+    # under the label present (no label is born from it); one that could be two languages present is left out
     latvian = Source(Label("lav"), ("Visi cilvēki piedzimst brīvi.",), "bible/lav")
     (lists / "lvs-000.txt").write_text("es\ntu\n", encoding="utf-8")
-    kept = _supplementing(list(read_swadesh(tmp_path)), [german, latvian])
-    assert sorted(str(source.label) for source in kept) == ["deu", "lvs"]
+    (lists / "nor-000.txt").write_text("jeg\ndu\n", encoding="utf-8")
+    bokmal, nynorsk = (
+        Source(Label(code), ("Alle menneske er fødde frie.",), f"udhr/{code}") for code in ("nob", "nno")
+    )
+    kept = _supplementing(list(read_swadesh(tmp_path)), [german, latvian, bokmal, nynorsk])
+    assert sorted(str(source.label) for source in kept) == ["deu", "lav"]
 
 
 def test_dictionary_words_come_from_train_splits_only_and_shared_words_are_dropped(tmp_path):

@@ -247,17 +247,23 @@ def collect_sources(config: LangidDataConfig) -> list[Source]:
 
 def _supplementing(supplements: Sequence[Source], sources: Sequence[Source]) -> list[Source]:
     """Return the supplements whose language and script some source already has (no label is born from a
-    word list alone), the language in any code a label merges (the Swadesh lists' `lvs` and `ekk` are the
-    Bible's `lav` and `est`: they were left out)."""
+    word list alone). A list under another code of one language present (the Swadesh lists' `lvs` and `ekk`
+    beside the Bible's `lav` and `est`, left out before) takes that language's code; one that could be
+    several languages present (`rom` beside `rmn` and `rmy`) is left out."""
     scripts: dict[str, set[str | None]] = defaultdict(set)
     for source in sources:
         scripts[source.label.language].add(dominant_script(source.texts[:200]))
     kept = []
     for supplement in supplements:
-        script = dominant_script(supplement.texts)
-        if any(script in found and same_language(language, supplement.label.language)
-               for language, found in scripts.items()):  # fmt: skip
+        script, own = dominant_script(supplement.texts), supplement.label.language
+        matching = [language for language, found in scripts.items()
+                    if script in found and same_language(language, own)]  # fmt: skip
+        if own in matching:
             kept.append(replace(supplement, supplement=True))
+        elif len(matching) == 1:
+            kept.append(
+                replace(supplement, label=replace(supplement.label, language=matching[0]), supplement=True)
+            )
     return kept
 
 
