@@ -351,7 +351,7 @@ def test_a_source_the_detector_may_name_within_a_macrolanguage_is_read_as_the_mo
     assert m2m.source_token("min") == "__ms__" and m2m.source_token("fuc") == "__ff__"
 
 
-def test_codes_a_review_found_mapped_to_another_language_or_script(tmp_path, caplog):
+def test_codes_a_review_found_mapped_to_another_language_or_script(tmp_path):
     """Found by resolving every ISO code against NLLB-200's 202 codes and M2M-100's 100: zh-CHT gave
     Simplified Chinese; NLLB's ms-Arab gave Banjar (bjn_Arab: in SIL's Malay macrolanguage, not Malay); a
     region's script outside xling's short table was ignored (sr-ME gave Cyrillic Serbian); ko-Kore was
@@ -367,13 +367,11 @@ def test_codes_a_review_found_mapped_to_another_language_or_script(tmp_path, cap
         with pytest.raises(XlingError, match=rf"not in the \w+ script \('{code}'"):
             nllb.target_token(code)
     assert nllb.target_token("ms") == "zsm_Latn" and nllb.target_token("sr-RS") == "srp_Cyrl"
-    # a source in a script the model has no code for is read as the language (NLLB has Serbian in Cyrillic
-    # only: `--src sr-Latn` was refused, while M2M-100 read it), with a warning
-    with caplog.at_level("WARNING", logger="xling.translation.languages"):
-        assert nllb.source_token("sr-Latn") == "srp_Cyrl" and nllb.source_token("sr-ME") == "srp_Cyrl"
-    assert (
-        "Serbian (srp) in srp_Cyrl, not in the Latn script: 'sr-Latn' text is read as srp_Cyrl" in caplog.text
-    )
+    # a source's script is checked where the model's codes name scripts: NLLB-200 has no Latin Serbian
+    with pytest.raises(
+        XlingError, match=r"Serbian \(srp\) in srp_Cyrl, not in the Latn script \('sr-Latn'\)"
+    ):
+        nllb.source_token("sr-Latn")
     # CLDR's regional guesses beyond xling's table are not taken (they made zh-US Traditional)
     assert nllb.target_token("zh-US") == "zho_Hans" and nllb.source_token("zh-US") == "zho_Hans"
     # a region that names a member picks it where the model also has the macrolanguage's code (it got >>fas<<)

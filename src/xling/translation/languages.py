@@ -22,7 +22,6 @@ model has several, e.g. `zho_Hans`; an explicit script or region picks another: 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,8 +64,6 @@ DEFAULT_SCRIPTS = {"zho": "Hans", "cmn": "Hans", "ace": "Latn", "bjn": "Latn", "
 
 # M2M-100's codes that are not ISO 639-1 (its `ns` is Northern Sotho).
 M2M100_CODE_FIXES = {"ns": "nso"}
-
-logger = logging.getLogger(__name__)
 
 _NLLB_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 _M2M_TOKEN = re.compile(r"^__([a-z]{2,3})__$")
@@ -353,14 +350,13 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
     if not candidates:
         raise XlingError(f"{conventions.name} ({conventions.family}) cannot translate {direction} "
                          f"{_describe(tag.language)} ({code!r}); {_listing(codes)}")  # fmt: skip
-    return _pick_script(code, tag, candidates, tags, conventions, direction)
+    return _pick_script(code, tag, candidates, tags, conventions)
 
 
 def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mapping[str, LanguageTag],
-                 conventions: Conventions, direction: str = "into") -> str:  # fmt: skip
+                 conventions: Conventions) -> str:  # fmt: skip
     """Return the candidate in the script the user asked for, or its region implies (or the language's
-    default script). A source in a script the model has no code for is read as the language's code in its
-    default script (with a warning): the source token only says what the model reads."""
+    default script)."""
     candidates = _distinct(candidates, tags)
     scripts = {own: tags[own].script for own in candidates}
     asked = wanted = wanted_script(tag)
@@ -385,12 +381,6 @@ def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mappi
             return regional[0]
     if len(chosen) == 1:
         return chosen[0]
-    if asked is not None and not chosen and direction == "from":
-        # NLLB has Serbian in Cyrillic only: `--src sr-Latn` was refused, while M2M-100 reads it
-        read_as = _pick_script(code, LanguageTag(tag.language), candidates, tags, conventions, direction)
-        logger.warning("%s has %s in %s, not in the %s script: %r text is read as %s", conventions.name,
-                       _describe(tag.language), ", ".join(sorted(candidates)), asked, code, read_as)  # fmt: skip
-        return read_as
     if asked is not None and not chosen:
         # a region's script is asked for as firmly as a script subtag: pa-PK is Shahmukhi, not Gurmukhi
         implied = "" if tag.script else f", the script of {tag.region}"
