@@ -332,6 +332,27 @@ def test_fine_tuning_a_marian_model_keeps_its_decoder_start_row_at_zero_so_ct2_r
     assert export_ct2(result.output, quantization="float32").max_logprob_difference < 1e-3
 
 
+def test_a_checkpoint_missing_weights_is_refused_not_fine_tuned_from_random_ones(bases, tmp_path):
+    """transformers filled the missing weights with random ones (a log table said so) and `mt train` trained
+    and saved them as a fine-tuned model."""
+    from safetensors.torch import load_file, save_file
+
+    from xling.errors import DataError
+    from xling.tokenization.vocabulary import load_tokenizer
+    from xling.translation.train import build_model
+
+    folder = tmp_path / "lacking"
+    shutil.copytree(bases["nllb"], folder)
+    weights = load_file(str(folder / "model.safetensors"))
+    save_file({k: v for k, v in weights.items() if ".layers.0.fc1." not in k}, str(folder / "model.safetensors"),
+              metadata={"format": "pt"})  # fmt: skip
+    config = finetune_config(folder, tmp_path / "out", [], steps=1)
+    with pytest.raises(
+        DataError, match=r"lacking: the checkpoint lacks .*layers\.0\.fc1\..* would start random"
+    ):
+        build_model(config, load_tokenizer(folder))
+
+
 def test_a_model_saved_in_half_precision_trains_in_float32(bases, tmp_path):
     """transformers 5 loads a folder in the dtype it was saved in: fine-tuning a float16 folder with precision
     fp32 updated float16 weights (most of a small update rounded away)."""

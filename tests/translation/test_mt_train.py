@@ -1229,3 +1229,12 @@ def test_a_named_direction_without_shared_ids_is_an_error_and_one_sided_pairs_ne
     sources, references = data.dev["eng-deu"]
     assert sources and all(references) and all(data.dev["deu-eng"][0])
     assert "left out 200 pairs with an empty side" in caplog.text  # 100 in each direction
+
+
+def test_early_stopping_alone_watches_the_default_dev_chrf():
+    """The docs say a run that scores dev sentences watches dev_chrf; early_stopping_patience alone was
+    refused for want of a best_metric, which the run fills in later."""
+    config = MTTrainConfig(parallel=["en-de=pairs.tsv"])
+    config.training.eval_every, config.training.early_stopping_patience = 100, 2
+    config.validate()
+    assert config.training.best_metric == ""  # filled by the run (default_best_metric), not here

@@ -21,7 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +33,7 @@ from xling.atomic import check_folder_place, recorded_kind, shown_names, write_j
 from xling.config import check_int, config_to_dict, given_fields
 from xling.data.config import CorpusConfig
 from xling.devices import resolve_device
-from xling.errors import ConfigError, XlingError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.hf_attention import attention_of, set_attention
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
 from xling.training import TrainingConfig, TrainResult, train
@@ -216,7 +216,13 @@ class MTTrainConfig:
         if self.average_last > 1 and 0 < keep < self.average_last:
             raise ConfigError(f"average_last: {self.average_last} checkpoints, but training.keep_checkpoints "
                               f"keeps {keep} (set it to 0, all, or >= {self.average_last})")  # fmt: skip
-        self.training.validate()
+        training = self.training
+        if not training.best_metric and "best_metric" not in (given_fields(self, "training") or ()):
+            # dev_chrf is watched unless told otherwise (default_best_metric, once the data says whether dev
+            # sentences are scored; the loop checks early stopping against it then): early_stopping_patience
+            # alone was refused for want of a best_metric
+            training = replace(training, best_metric="dev_chrf")
+        training.validate()
 
     def resolve_paths(self) -> None:
         """Return nothing; expand `~` in every path field (output, tokenizer, model, init_encoder, data.corpus;
@@ -359,7 +365,15 @@ def _built_model(config: MTTrainConfig, tokenizer, special_ids: Collection[int])
 
     if is_model_folder(config.model):
         # transformers reads a pytorch_model.bin with torch.load(weights_only=True); said here so it stays so
-        model = load_pretrained(AutoModelForSeq2SeqLM, Path(config.model), weights_only=True)
+        model, loading = load_pretrained(
+            AutoModelForSeq2SeqLM, Path(config.model), weights_only=True, output_loading_info=True
+        )
+        # transformers fills weights the checkpoint lacks with random ones and says so in a log table only:
+        # fine-tuned, they would be saved as a trained model (transformers leaves out the tied and ignorable)
+        if missing := sorted(loading.get("missing_keys", ())):
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            raise DataError(f"the checkpoint lacks {shown}: they would start random and be saved as trained",
+                            Path(config.model))  # fmt: skip
         # a folder saved in half precision loads as such (transformers 5 reads dtype "auto"): the weights train
         # in float32 whatever training.precision says (mixed precision computes in half, updates in float32)
         model = model.float()
