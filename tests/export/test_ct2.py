@@ -192,6 +192,26 @@ def test_a_changed_config_makes_the_conversion_stale(tmp_path):
     assert stale_conversion(folder) == "config.json has changed since the export (its size differs)"
 
 
+def test_weights_saved_during_the_conversion_are_not_recorded_as_converted(tmp_path, monkeypatch):
+    """The fingerprints were taken after the conversion: a training run saving into the folder meanwhile was
+    recorded as what model.bin holds, and the conversion was never found stale."""
+    import xling.export.ct2 as ct2
+
+    folder = _tiny_models().build_xling(tmp_path / "model")
+    convert = ct2._convert
+
+    def saved_meanwhile(source, staging, quantization):
+        tokenizer = convert(source, staging, quantization)
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "dropout": 0.25}), encoding="utf-8")
+        return tokenizer
+
+    monkeypatch.setattr(ct2, "_convert", saved_meanwhile)
+    with pytest.raises(XlingError, match=r"changed while it was converted \(config.json has changed"):
+        export_ct2(folder)
+    assert not ct2.ct2_folder(folder).exists()  # nothing written
+
+
 def test_a_float32_conversion_that_scores_differently_is_not_written(tmp_path, monkeypatch):
     import xling.export.ct2 as ct2
 

@@ -309,6 +309,9 @@ def export_ct2(
     with atomic_folder(
         target, overwrite=overwrite or earlier, what="CTranslate2 model", kind=CT2_KIND
     ) as staging:
+        # the weights as the converter reads them: a training run saving into the folder meanwhile would
+        # otherwise be recorded as what the conversion holds, and never be found stale
+        read = source_fingerprints(source)
         tokenizer = _convert(source, staging, quantization)
         vocabulary = _check_vocabulary(staging, tokenizer)
         differences = _compare_scores(source, staging, tokenizer, len(vocabulary))
@@ -327,8 +330,12 @@ def export_ct2(
             )
         check = {"sentences": len(CHECK_SENTENCES), "max_logprob_difference": largest,
                  "mean_logprob_difference": mean}  # fmt: skip
+        if changed := changed_since(source, read):
+            raise XlingError(
+                f"{source} changed while it was converted ({changed}); not written: export again"
+            )
         write_metadata(
-            staging, {**_metadata(source, model_type, quantization, len(vocabulary)), "check": check}
+            staging, {**_metadata(source, model_type, quantization, len(vocabulary), read), "check": check}
         )
     seconds = time.perf_counter() - started
     size = (target / "model.bin").stat().st_size / 1e6
@@ -540,12 +547,13 @@ def _check_marian_decoder_start(model, source: Path, sequences: list[list[int]],
         )
 
 
-def _metadata(source: Path, model_type: str, quantization: str, vocabulary_size: int) -> dict[str, Any]:
-    """Return the xling.json of a conversion: what it was made from, and how."""
+def _metadata(source: Path, model_type: str, quantization: str, vocabulary_size: int,
+              files: dict[str, dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    """Return the xling.json of a conversion: what it was made from (`files`, source_fingerprints taken
+    before the conversion read them), and how."""
     import ctranslate2
     import transformers
 
-    files = source_fingerprints(source)
     tokenizer_config = source / "tokenizer_config.json"
     tokenizer_class = None
     if tokenizer_config.is_file():
