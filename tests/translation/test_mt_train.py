@@ -1238,3 +1238,9 @@ def test_early_stopping_alone_watches_the_default_dev_chrf():
     config.training.eval_every, config.training.early_stopping_patience = 100, 2
     config.validate()
     assert config.training.best_metric == ""  # filled by the run (default_best_metric), not here
+    config.average_last, config.training.keep_checkpoints = (
+        3,
+        0,
+    )  # no best weights kept: refused now, not later
+    with pytest.raises(ConfigError, match="early_stopping_patience: needs training.best_metric"):
+        config.validate()

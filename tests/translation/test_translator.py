@@ -414,8 +414,13 @@ def test_list_markers_are_kept_and_their_items_translated(text, items):
     for item in items:
         text = text.replace(item, f"<{item}>", 1)
     assert rebuilt == text
-    # not a marker: a number before a full stop (a German date), a minus sign, a word
-    for kept in ("3. Oktober ist ein Feiertag.", "-5 Grad heute.", "Hallo Welt."):
+    # not a marker: a number before a full stop (a German date), a minus sign, a word, an initial
+    for kept in (
+        "3. Oktober ist ein Feiertag.",
+        "-5 Grad heute.",
+        "Hallo Welt.",
+        "J. K. Rowling schrieb es.",
+    ):
         assert segment(kept, "deu").sentences == [kept]
 
 

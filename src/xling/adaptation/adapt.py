@@ -251,7 +251,8 @@ def adapt(
         logger.warning(warning)
     # the pivot side of the pairs is old-language text too (a static encoder's targets are its vectors)
     earlier = earlier_adaptation_texts(folder, language, data.warnings)
-    if kind == STATIC and any(names_same_language(language, old) for old in [*known, *adapted] if old):
+    replacing = any(names_same_language(language, old) for old in [*known, *adapted] if old)
+    if kind == STATIC and replacing and not config.static.train_unprotected_old_rows:
         # (--replace) the language's rows, of the base or an earlier adaptation, are old rows, frozen as any
         add_warning(data.warnings, f"replace: the rows the model has for {language} stay as they are; "
                                    "its new text trains new pieces only (static.train_unprotected_old_rows=true "

@@ -39,8 +39,8 @@ def composed_rows(base: Tokenizer, embedding: np.ndarray, pieces: Sequence[str])
 
 def _known_ids(base: Tokenizer, rows: int) -> Callable[[int], bool]:
     """Return a test of whether an old id stands for text the old model knows: a row of the embedding, and not
-    `<unk>`, the piece of every character a vocabulary without byte fallback lacks (XLM-R's): composed from
-    it, the new pieces of a script the old model never saw would all start at the same row."""
+    `<unk>`, the piece of every character a vocabulary without byte fallback lacks (XLM-R's): a new piece of
+    a script the old model never saw started at the `<unk>` row (now at `▁`'s, or the mean of all rows)."""
     model = json.loads(base.to_str())["model"]
     unknown = model.get("unk_id")
     if unknown is None and model.get("unk_token") is not None:

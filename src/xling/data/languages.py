@@ -39,7 +39,8 @@ MACROLANGUAGES: dict[str, frozenset[str]] = {
     "mon": frozenset({"khk"}),
     "ori": frozenset({"ory"}),
     "pus": frozenset({"pbt", "pbu", "pst"}),
-    "orm": frozenset({"gaz"}),
+    "orm": frozenset({"gaz", "gax"}),  # gax: the UDHR's Borana-Arsi-Guji Oromo
+    "iku": frozenset({"ike"}),
     "mlg": frozenset({"plt"}),
     "que": frozenset({"quy", "quz"}),
     "aym": frozenset({"ayr"}),
@@ -80,7 +81,7 @@ USUAL_SCRIPTS = {
     "arb": "Arab", "arq": "Arab", "arz": "Arab", "apc": "Arab", "ary": "Arab", "pes": "Arab", "prs": "Arab",
     "azb": "Arab", "ckb": "Arab", "pbt": "Arab", "pbu": "Arab", "pst": "Arab",
     "swh": "Latn", "swc": "Latn", "ind": "Latn", "lvs": "Latn", "ekk": "Latn", "nob": "Latn", "nno": "Latn",
-    "als": "Latn", "kmr": "Latn", "hrv": "Latn", "cnr": "Latn", "gaz": "Latn", "plt": "Latn", "quy": "Latn",
+    "als": "Latn", "kmr": "Latn", "hrv": "Latn", "cnr": "Latn", "gaz": "Latn", "gax": "Latn", "ike": "Cans", "plt": "Latn", "quy": "Latn",
     "quz": "Latn", "ayr": "Latn", "dik": "Latn", "gug": "Latn",
     "ydd": "Hebr", "npi": "Deva", "ory": "Orya",
 }  # fmt: skip

@@ -739,11 +739,11 @@ class AlignedCorpus:
             cells = text.split("\t")
             if len(cells) <= max(lang_at, scheme_at):
                 raise DataError(f"only {len(cells)} of the header's {len(header)} columns", path, line.number)
-            try:  # the table may say `ru` where the files are keyed by ISO 639-3 `rus`
-                code = normalize_language(cells[lang_at].strip())
+            try:  # the table may say `ru` or `zho` where the files are keyed by `rus` and `cmn`
+                code = self.code(cells[lang_at].strip())
             except LanguageCodeError:
                 continue  # not a language's row
-            if code in self.files:
+            if code is not None:
                 schemes[code] = cells[scheme_at].strip()
         return schemes
 

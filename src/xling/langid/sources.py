@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xling.data.conllu import UD_FILE_NAME, ud_name_language
-from xling.data.languages import NOT_LANGUAGES, language_code_of, macrolanguage_members, same_language
+from xling.data.languages import NOT_LANGUAGES, language_code_of, same_language
 from xling.data.readers import decoded_lines, line_text, numbered_lines, open_binary, require_file
 from xling.data.swadesh import concept_words, swadesh_lists
 from xling.data.udhr import is_placeholder
@@ -92,12 +92,8 @@ def _without_evaluation_lines(
 
 def _matches(label: Label, languages: frozenset[str] | None) -> bool:
     """Return whether a source's label is among the wanted languages (macrolanguage aware: `ara` keeps `arb`,
-    and a macrolanguage every member ISO 639-3 gives it, as `languages=` matches labels: `om` keeps the UDHR's
-    `gax`, `iu` its `ike`, which the reader left out)."""
-    return languages is None or any(
-        same_language(label.language, language) or label.language in macrolanguage_members(language)
-        for language in languages
-    )
+    `om` the UDHR's `gax`)."""
+    return languages is None or any(same_language(label.language, language) for language in languages)
 
 
 def read_bible(folder: Path, languages: frozenset[str] | None = None) -> Iterator[Source]:

@@ -20,7 +20,7 @@ import regex
 import scipy.sparse as sp
 
 from xling.atomic import check_apart, check_replaceable
-from xling.data.languages import MACROLANGUAGES, SAME_WRITTEN_LANGUAGE, same_language
+from xling.data.languages import MACROLANGUAGES, SAME_WRITTEN_LANGUAGE
 from xling.data.root import data_root
 from xling.errors import ConfigError, DataError
 from xling.langid.features import FeatureConfig, Featurizer
@@ -247,17 +247,18 @@ def collect_sources(config: LangidDataConfig) -> list[Source]:
 
 def _supplementing(supplements: Sequence[Source], sources: Sequence[Source]) -> list[Source]:
     """Return the supplements whose language and script some source already has (no label is born from a
-    word list alone). A list under another code of one language present (the Swadesh lists' `lvs` and `ekk`
-    beside the Bible's `lav` and `est`, left out before) takes that language's code; one that could be
-    several languages present (`rom` beside `rmn` and `rmy`) is left out."""
+    word list alone). A list under the code of a macrolanguage's usual member, or of the macrolanguage, where
+    the other is present (the Swadesh lists' `lvs` and `ekk` beside the Bible's `lav` and `est`, left out
+    before) takes the present code; a list of another member (`yue` beside `zho`, `nno` beside `nor`) is
+    another language, left out."""
     scripts: dict[str, set[str | None]] = defaultdict(set)
     for source in sources:
         scripts[source.label.language].add(dominant_script(source.texts[:200]))
     kept = []
     for supplement in supplements:
         script, own = dominant_script(supplement.texts), supplement.label.language
-        matching = [language for language, found in scripts.items()
-                    if script in found and same_language(language, own)]  # fmt: skip
+        matching = [language for language, found in scripts.items() if script in found and (
+            language == own or DEFAULT_MEMBER.get(language) == own or DEFAULT_MEMBER.get(own) == language)]  # fmt: skip
         if own in matching:
             kept.append(replace(supplement, supplement=True))
         elif len(matching) == 1:

@@ -58,13 +58,16 @@ _WHOLE_LINK = regex.compile(
 )
 
 
-# A list marker at the start of a line: a bullet, a letter or a small Roman numeral before `.` or `)`, or a
-# number before `)`, followed by space and text. Kept as it is: translated with its item, `- First item.` came
-# back as `Folgen hat es. –`, and pysbd made `II.` a sentence of its own (`Ich. Methioth`). Not a number
-# before `.`: a German date starts so (`3. Oktober ist ein Feiertag.`)
+# A list marker at the start of a line: a bullet, a lower-case letter or a small Roman numeral before `.` or
+# `)`, a capital letter or a number before `)`, followed by space and text. Kept as it is: translated with its
+# item, `- First item.` came back as `Folgen hat es. –`, and pysbd made `II.` a sentence of its own (`Ich.
+# Methioth`). Not a number before `.`: a German date starts so (`3. Oktober ist ein Feiertag.`)
 _LIST_MARKER = re.compile(
-    r"(?:[-*•‣◦▪►·–—]|\(?(?:[A-Za-z]|[ivx]{2,5}|[IVX]{2,5})[.)]|\(?\d{1,3}\))[^\S\n]+(?=\S)"
+    r"(?:[-*•‣◦▪►·–—]|\(?(?:[a-z]|[ivx]{2,5}|[IVX]{2,5})[.)]|\(?(?:[A-Z]|\d{1,3})\))[^\S\n]+(?=\S)"
 )
+# A capital letter before `.` is a marker only where two lines or more start with one or with a Roman numeral
+# (`I. Overview` / `II. Methods`): alone it is an initial (`J. K. Rowling wrote it.`, `E. coli is ...`)
+_CAPITAL_MARKER = re.compile(r"(?:[A-Z]|[IVX]{2,5})\.[^\S\n]+(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -132,11 +135,12 @@ def segment(text: str, language: str | None = None) -> Layout:
     parts: list[str] = []
     gaps: list[str] = [lead]
     pieces = _LINE_BREAKS.split(stripped)
+    capitals = sum(1 for piece in pieces[::2] if _CAPITAL_MARKER.match(piece)) > 1
     for index, piece in enumerate(pieces):
         if index % 2:  # a line break with the whitespace around it
             gaps[-1] = piece
             continue
-        if marker := _LIST_MARKER.match(piece):
+        if marker := _LIST_MARKER.match(piece) or (capitals and _CAPITAL_MARKER.match(piece)):
             gaps[-1] += marker.group()
             piece = piece[marker.end() :]
         # a line that is one link stays one part, however long (blocks keep only the links LINKS knows whole)

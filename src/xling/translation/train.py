@@ -217,7 +217,8 @@ class MTTrainConfig:
             raise ConfigError(f"average_last: {self.average_last} checkpoints, but training.keep_checkpoints "
                               f"keeps {keep} (set it to 0, all, or >= {self.average_last})")  # fmt: skip
         training = self.training
-        if not training.best_metric and "best_metric" not in (given_fields(self, "training") or ()):
+        defaulted = "best_metric" not in (given_fields(self, "training") or ())
+        if not training.best_metric and defaulted and training.eval_every and self.average_last <= 1:
             # dev_chrf is watched unless told otherwise (default_best_metric, once the data says whether dev
             # sentences are scored; the loop checks early stopping against it then): early_stopping_patience
             # alone was refused for want of a best_metric
