@@ -474,8 +474,15 @@ def test_dev_pairs_without_the_pivot_are_scored():
     from xling.translation.train import MTTrainConfig, dev_directions
 
     config = MTTrainConfig(pivot="eng")
-    assert dev_directions(config, SimpleNamespace(dev={"deu-fra": 1, "fra-deu": 1})) == ["deu-fra", "fra-deu"]
-    assert dev_directions(config, SimpleNamespace(dev={"eng-deu": 1, "deu-eng": 1})) == ["eng-deu"]
+    both = {"deu-fra": 1, "fra-deu": 1}
+    assert dev_directions(config, SimpleNamespace(dev=both, file_dev=[])) == ["deu-fra", "fra-deu"]
+    assert dev_directions(config, SimpleNamespace(dev={"eng-deu": 1, "deu-eng": 1}, file_dev=[])) == [
+        "eng-deu"
+    ]
+    # beside pivot directions, a file's deu-fra dev pairs were held out and never scored; a corpus's are not
+    dev = {"eng-deu": 1, "deu-eng": 1, **both}
+    assert dev_directions(config, SimpleNamespace(dev=dev, file_dev=list(both))) == ["eng-deu", *both]
+    assert dev_directions(config, SimpleNamespace(dev=dev, file_dev=[])) == ["eng-deu"]
 
 
 def test_a_corpus_of_one_language_read_says_so(bases):

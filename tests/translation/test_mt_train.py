@@ -1039,6 +1039,7 @@ def test_parallel_files_give_a_dev_share_of_their_pairs_to_both_directions(tmp_p
     assert set(pairs) - held and held <= set(pairs)
     # in the file's order (they were sorted: the dev pairs scored were the alphabetically first)
     assert sources == [a for a, _ in pairs if a in sources]
+    assert data.file_dev == ["eng-deu", "deu-eng"]  # scored beside a pivot's directions (dev_directions)
 
 
 def test_the_dev_sentences_scored_are_spread_over_the_dev_set():

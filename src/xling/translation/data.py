@@ -316,6 +316,8 @@ class ParallelData:
     files: list[Path] = field(default_factory=list)
     """The files the pairs were read from: the corpus's files of its languages, then the parallel files (a
     run fingerprints them, so a resume notices one edited in place)."""
+    file_dev: list[str] = field(default_factory=list)
+    """The directions whose dev share was held out of the parallel files (`parallel`), in order."""
 
     @property
     def dropped_long(self) -> int:
@@ -454,6 +456,7 @@ def build_parallel_data(
                                   f"{tgt} (one may have only part of the corpus, e.g. one Testament)")  # fmt: skip
         pairs_by_direction, dev, left_out = split.train, split.dev, split.left_out
         unshared = split.unshared
+    file_dev: list[str] = []
     for spec in parallel:
         src, tgt, pairs = read_parallel_file(spec)
         files += parallel_paths(spec)
@@ -480,6 +483,7 @@ def build_parallel_data(
                 texts = dev.setdefault(name, ([], []))
                 texts[0].extend(sources)
                 texts[1].extend(references)
+                file_dev.append(name)
         pairs_by_direction.setdefault((src, tgt), []).extend(pairs)
         pairs_by_direction.setdefault((tgt, src), []).extend((b, a) for a, b in pairs)
     if not pairs_by_direction:
@@ -547,7 +551,8 @@ def build_parallel_data(
         logger.warning("left out %d pairs with an empty side (`left_out` in the model's xling.json says "
                        "which directions)", empty)  # fmt: skip
     return ParallelData(directions, dev, all_langs, sequence_format,
-                        {name: reasons for name, reasons in left_out.items() if reasons}, files)  # fmt: skip
+                        {name: reasons for name, reasons in left_out.items() if reasons}, files,
+                        [name for name in dict.fromkeys(file_dev) if name in dev])  # fmt: skip
 
 
 def add_clause_pairs(
