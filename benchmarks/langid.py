@@ -230,23 +230,34 @@ def script_accuracy(
 
 
 def umsab_languages(folder: Path) -> list[Language]:
-    """Return each UMSAB language's test tweets; left out (see `umsab_skipped`): languages without a test
-    split (their val split is no test set, and it chose the shipped detector's prior_weight), and those whose
-    tweets are mostly written in another script than the language's own."""
-    return [language for language in _umsab_tests(folder) if _written_otherwise(language) is None]
+    """Return each UMSAB language's test tweets that are scored (see `umsab_sets`)."""
+    return umsab_sets(folder)[0]
 
 
-def _umsab_tests(folder: Path) -> list[Language]:
-    """Return the test tweets of every UMSAB language that has a test split."""
+def umsab_sets(folder: Path) -> tuple[list[Language], dict[str, str]]:
+    """Return (each UMSAB language's test tweets, code -> why not scored for the others), from one read: left
+    out are languages without a test split (their val split is no test set, and it chose the shipped
+    detector's prior_weight), and those whose tweets are mostly written in another script than the
+    language's own."""
     from xling.data.languages import language_code_of
 
-    out = []
+    scored, skipped = [], {}
     for language_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         path = language_dir / "test_text.txt"
         code = language_code_of(language_dir.name)
-        if path.is_file() and code is not None:
-            out.append(Language(code, code, read_lines(path)))
-    return out
+        if code is None:
+            continue
+        if not path.is_file():
+            splits = sorted(p.name for p in language_dir.glob("*_text.txt"))
+            skipped[code] = (f"no test split ({', '.join(splits) or 'no text file'}); a val split is not scored as "
+                             "test (UMSAB's val set chose the detector's prior_weight, benchmarks/langid_prior.py)")  # fmt: skip
+            continue
+        language = Language(code, code, read_lines(path))
+        if why := _written_otherwise(language):
+            skipped[code] = why
+        else:
+            scored.append(language)
+    return scored, skipped
 
 
 def _written_otherwise(language: Language) -> str | None:
@@ -264,24 +275,6 @@ def _written_otherwise(language: Language) -> str | None:
         f"its test tweets are mostly written in {found}, not {'/'.join(sorted(usual))}: no contender "
         f"labels {language.gold}-{found}"
     )
-
-
-def umsab_skipped(folder: Path) -> dict[str, str]:
-    """Return code -> why not scored, for the UMSAB languages that have tweets but no test split, or test
-    tweets in another script than their language's."""
-    from xling.data.languages import language_code_of
-
-    out = {}
-    for language_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        code = language_code_of(language_dir.name)
-        if code is not None and not (language_dir / "test_text.txt").is_file():
-            splits = sorted(p.name for p in language_dir.glob("*_text.txt"))
-            out[code] = (f"no test split ({', '.join(splits) or 'no text file'}); a val split is not scored as test "
-                         "(UMSAB's val set chose the detector's prior_weight, benchmarks/langid_prior.py)")  # fmt: skip
-    for language in _umsab_tests(folder):
-        if why := _written_otherwise(language):
-            out[language.key] = why
-    return out
 
 
 def ud_languages(folder: Path) -> list[Language]:
@@ -355,11 +348,12 @@ def load_sets(args: argparse.Namespace) -> tuple[dict[str, list[Language]], dict
     headline = next(iter(folders))
     for name, folder in folders.items():
         languages = []
-        read = READERS[name][1](folder)
         if name == "umsab":
-            skipped[name] = umsab_skipped(folder)
+            read, skipped[name] = umsab_sets(folder)
             for code, why in skipped[name].items():
                 log(f"umsab: {code} not scored: {why}")
+        else:
+            read = READERS[name][1](folder)
         for language in read:
             if wanted is not None:
                 hits = [code for code in wanted if names_language(code, language)]

@@ -1044,7 +1044,7 @@ def test_parallel_files_give_a_dev_share_of_their_pairs_to_both_directions(tmp_p
 
 def test_the_dev_sentences_scored_are_spread_over_the_dev_set():
     """The first 100 of a Bible's dev verses were all Genesis to 2 Kings."""
-    from xling.translation.train import evenly_spread
+    from xling.data.sampling import evenly_spread
 
     verses = [f"GEN.{i}" for i in range(200)] + [f"JHN.{i}" for i in range(100)]
     picked = evenly_spread(verses, 30)

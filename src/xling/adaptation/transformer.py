@@ -67,6 +67,7 @@ from xling.adaptation.output import (
 from xling.adaptation.result import AdaptResult, add_warning, listed_languages
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
+from xling.data.sampling import evenly_spread
 from xling.embeddings.encoder import check_vocabulary
 from xling.embeddings.pooling import encode_mean_pooled
 from xling.embeddings.st_modules import MODULES_FILE, read_st_modules
@@ -585,10 +586,7 @@ def measure(objective: AdaptObjective, tokenizer, heldout: Sequence[str], old_te
 
 def old_sample(texts: Sequence[str], limit: int = OLD_SAMPLE) -> list[str]:
     """Return at most `limit` of `texts`, evenly spread (the bundled sample lists its languages in turn)."""
-    texts = [t for t in texts if t.strip()]
-    if len(texts) <= limit:
-        return texts
-    return [texts[i] for i in np.linspace(0, len(texts) - 1, limit).astype(int)]
+    return evenly_spread([t for t in texts if t.strip()], limit)
 
 
 def check_protected(old_tokenizer, new_tokenizer, texts: Sequence[str]) -> int:

@@ -38,7 +38,7 @@ TEXT_COMMENT = re.compile(r"^#\s*text\s*=\s?(?P<text>.*)$")
 """A sentence's `# text = ...` comment (not `# text_en = ...`, a translation)."""
 # Universal Dependencies names a treebank's files LANG_TREEBANK-ud-SPLIT.conllu in a folder UD_LANGUAGE-TREEBANK
 # (UD_English-ParTUT/en_partut-ud-train.conllu)
-UD_FILE_NAME = re.compile(r"^(?P<language>[a-z]{2,3})_\w+-ud-(?P<split>\w+)\.conllu(?:\.gz)?$")
+UD_FILE_NAME = re.compile(r"^(?P<language>[a-z]{2,3})_\w+-ud-(?P<split>train|dev|test)\.conllu(?:\.gz)?$")
 # Norwegian's treebanks are named by their written standard, under the macrolanguage's code
 UD_TREEBANK_LANGUAGES = {"no_bokmaal": "nb", "no_nynorsk": "nn", "no_nynorsklia": "nn"}
 
@@ -58,8 +58,7 @@ def ud_file_language(path: str | os.PathLike) -> str | None:
 
     path = Path(path)
     match = UD_FILE_NAME.match(path.name)
-    if (not match or match["split"] not in ("train", "dev", "test") or not path.parent.name.startswith("UD_")
-            or language_code_of(match["language"]) is None):  # fmt: skip
+    if not match or not path.parent.name.startswith("UD_") or language_code_of(match["language"]) is None:
         return None
     return ud_name_language(match)
 

@@ -240,6 +240,11 @@ POOLED_FOLDERS = frozenset({"all"})
 `all` is also an ISO 639-3 code (Allar), so it would pass for one."""
 
 
+def umsab_split(split: str) -> str:
+    """Return UMSAB's name of a split: `val` for dev, as its files are named (`val_text.txt`)."""
+    return "val" if split == "dev" else split
+
+
 def umsab_languages(root: PathLike, split: str | None = None) -> list[str]:
     """Return the language folder names of a UMSAB-layout folder, sorted, without the pooled ones; with
     `split`, only those holding that split (a warning names the others: the shared copy's italian and
@@ -247,7 +252,7 @@ def umsab_languages(root: PathLike, split: str | None = None) -> list[str]:
     names = sorted(p.name for p in Path(root).iterdir() if p.is_dir() and p.name not in POOLED_FOLDERS)
     if split is None:
         return names
-    split = "val" if split == "dev" else split
+    split = umsab_split(split)
     held = [name for name in names if (Path(root) / name / f"{split}_text.txt").is_file()]
     if len(held) < len(names):
         logger.warning(
@@ -270,7 +275,7 @@ def read_umsab(
     base = Path(root)
     if not base.is_dir():
         raise DataError("not a folder (expected <language>/{train,val,test}_{text,labels}.txt inside)", base)
-    split = "val" if split == "dev" else split
+    split = umsab_split(split)
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}: expected train, val (or dev) or test", base)
     folder, code = _language_folder(base, language)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import cycle, islice
+from typing import TypeVar
 
 import numpy as np
 
 from xling.errors import ConfigError
 
-__all__ = ["LanguageSampler", "sentences_per_language", "smoothed_probabilities"]
+__all__ = ["LanguageSampler", "evenly_spread", "sentences_per_language", "smoothed_probabilities"]
+
+T = TypeVar("T")
 
 # Tolerance on a user-given distribution: rounding in a YAML file or a sum of floats, not a real error.
 _SUM_TOLERANCE = 1e-6
@@ -107,3 +110,11 @@ class LanguageSampler:
             raise ConfigError(f"n must be a non-negative integer, got {n!r}")
         picks = rng.choice(len(self._languages), size=int(n), p=self._p)
         return [self._languages[i] for i in picks]
+
+
+def evenly_spread(items: Sequence[T], count: int) -> list[T]:
+    """Return `count` of `items` spread evenly over them, the first and the last included (all of them when
+    there are no more than `count`): a corpus lists its books, or its languages, in turn."""
+    if len(items) <= count:
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).astype(int)]

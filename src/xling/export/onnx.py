@@ -149,7 +149,7 @@ def export_onnx(
     out = check_output_dir(output_dir)  # before loading a model, which a bad --output would waste
     source: Path | None = None
     given_encoder = isinstance(encoder_or_folder, Encoder)
-    if isinstance(encoder_or_folder, Encoder):
+    if given_encoder:
         if options:
             raise ConfigError(f"options {sorted(options)} only apply when exporting from a folder")
         encoder = encoder_or_folder
@@ -357,7 +357,7 @@ def _check_loaded_in_place(encoder: Encoder, folder: Path) -> None:
     """Return nothing unless `encoder`, loaded from `folder` and exported into it, was loaded with settings
     that shape the vectors otherwise than the folder's own (GRAPH_OPTIONS, normalize); ConfigError naming
     them otherwise, as `_check_in_place_options` for an export from the folder's path (a loaded encoder with
-    pooling="cls" made the folder's ONNX backend give cosines of 0.35-0.65 to its torch one)."""
+    pooling="cls" made the folder's ONNX backend give other vectors than its torch one)."""
     if encoder.kind == "static":
         return  # refused below: nothing to export
     own = Encoder.load(folder)
@@ -365,12 +365,6 @@ def _check_loaded_in_place(encoder: Encoder, folder: Path) -> None:
              if getattr(encoder.module, name, None) != getattr(own.module, name, None)}  # fmt: skip
     if encoder.normalize != own.normalize:
         given["normalize"] = encoder.normalize
-    # the same settings: the same weights too, or the folder's fingerprints would vouch for others
-    if not given:
-        ours, theirs = encoder.module.state_dict(), own.module.state_dict()
-        if ours.keys() != theirs.keys() or not all(torch.equal(ours[key], theirs[key]) for key in ours):
-            raise ConfigError(f"the encoder's weights are not those saved in {folder} (changed since it was "
-                              "loaded?): save it there first, or export into another folder")  # fmt: skip
     if given:
         shown = ", ".join(f"{name}={value!r}" for name, value in given.items())
         raise ConfigError(
@@ -378,6 +372,11 @@ def _check_loaded_in_place(encoder: Encoder, folder: Path) -> None:
             "export into that folder takes the folder's (its torch backend reads them from the folder, and the "
             "two would give different vectors); export into another folder, or load it with its own settings"
         )
+    # the same settings: the same weights too, or the folder's fingerprints would vouch for others
+    ours, theirs = encoder.module.state_dict(), own.module.state_dict()
+    if ours.keys() != theirs.keys() or not all(torch.equal(ours[key], theirs[key]) for key in ours):
+        raise ConfigError(f"the encoder's weights are not those saved in {folder} (changed since it was "
+                          "loaded?): save it there first, or export into another folder")  # fmt: skip
 
 
 def _check_export_target(out: Path, source: Path | None, name: str) -> None:

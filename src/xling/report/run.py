@@ -355,7 +355,8 @@ def compare(report: dict[str, Any], baseline: dict[str, Any], threshold: float) 
     scalar settings) is compared with no regression flagged, its `settings_differ` saying what changed."""
     out: dict[str, Any] = {}
     for task, entry in report["tasks"].items():
-        before = (baseline["tasks"].get(task) or {}).get("result")
+        old = baseline["tasks"].get(task) or {}
+        before = old.get("result")
         if entry.get("result") is None or before is None:
             continue
         scale = report["scales"].get(task, 1.0)
@@ -367,7 +368,7 @@ def compare(report: dict[str, Any], baseline: dict[str, Any], threshold: float) 
         # book: a result records only some; 200 against 3,000 distractors read as a 7.55-point regression)
         differ = {**_differing(entry["result"].get("settings") or {}, before.get("settings") or {},
                                TEST_SETTINGS.__contains__),
-                  **_differing(entry.get("settings") or {}, (baseline["tasks"].get(task) or {}).get("settings") or {},
+                  **_differing(entry.get("settings") or {}, old.get("settings") or {},
                                lambda key: key not in PLAN_PLACES)}  # fmt: skip
         rows = {}
         for key in shared:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
@@ -32,6 +32,7 @@ from xling.artifacts import CT2_KIND, METADATA_FILE, TRANSLATION_KIND, read_meta
 from xling.atomic import check_folder_place, recorded_kind, shown_names, write_json_atomically
 from xling.config import check_int, config_to_dict, given_fields
 from xling.data.config import CorpusConfig
+from xling.data.sampling import evenly_spread
 from xling.devices import resolve_device
 from xling.errors import ConfigError, DataError, XlingError
 from xling.hf_attention import attention_of, set_attention
@@ -522,6 +523,8 @@ def chrf_evaluation(data: ParallelData, directions: list[str], max_sentences: in
     def evaluate(objective: torch.nn.Module, step: int) -> dict[str, float]:
         scores: dict[str, float] = {}
         for name in directions:
+            # spread over the dev set: its first 100 Bible verses were all Genesis to 2 Kings, and a file's
+            # dev pairs its first lines
             scored = evenly_spread(range(len(data.dev[name][0])), max_sentences)
             sources, references = ([side[i] for i in scored] for side in data.dev[name])
             src, tgt = name.split("-")
@@ -532,18 +535,6 @@ def chrf_evaluation(data: ParallelData, directions: list[str], max_sentences: in
         return scores
 
     return evaluate
-
-
-T = TypeVar("T")
-
-
-def evenly_spread(items: Sequence[T], count: int) -> list[T]:
-    """Return `count` of `items` spread evenly over them, the first one included (all of them when there are
-    no more than `count`): the first 100 of a Bible's dev verses were all Genesis to 2 Kings, and those of a
-    file's dev pairs its first lines."""
-    if len(items) <= count:
-        return list(items)
-    return [items[i * len(items) // count] for i in range(count)]
 
 
 def chrf_metric_names(directions: list[str]) -> list[str]:

@@ -326,7 +326,7 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, pivot: str, output: P
 
     The teacher's own output: the distillation targets of Reimers & Gurevych 2020 (sentence-transformers'
     make_multilingual example, MSELoss on `teacher.encode`), unit vectors for a teacher whose last module is
-    Normalize (all-MiniLM-L6-v2's; they were its mean-pooled vectors before, of norm 4-6), raw ones for
+    Normalize (all-MiniLM-L6-v2's; they were its mean-pooled vectors before, not unit length), raw ones for
     another. Cached in the run folder (the teacher is
     frozen), so a resumed run does not embed again; keyed by the teacher's files (encoder_fingerprint), not
     only its path. `pivot` is the pivot's code in the bank (corpus_languages).

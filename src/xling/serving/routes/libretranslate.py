@@ -263,7 +263,8 @@ async def detect(request: Request) -> list[Any]:
     params = await read_params(request)
     texts, batch = _texts(params, state, may_cut=True)
     detector = await state.model("detector")
-    languages = await _translator_sources(state, detector)
+    # the batcher is made once, with the languages of that moment: looked up for it only, not per request
+    languages = None if "detector" in state.batchers else await _translator_sources(state, detector)
     batcher = state.batcher(
         "detector", lambda: detect_function(detector, languages), chars=lambda item: len(item.text)
     )
