@@ -224,11 +224,16 @@ class Counting:
     def __init__(self, backend):
         self.backend, self.tokens, self.outputs = backend, 0, {}
 
+    def generate_hypotheses(self, sources, target_prefixes, options):
+        hypotheses = self.backend.generate_hypotheses(sources, target_prefixes, options)
+        self.tokens += sum(len(o) for ranked in hypotheses for o in ranked)
+        self.outputs.update(
+            (tuple(s), tuple(ranked[0])) for s, ranked in zip(sources, hypotheses, strict=True)
+        )
+        return hypotheses
+
     def generate(self, sources, target_prefixes, options):
-        outputs = self.backend.generate(sources, target_prefixes, options)
-        self.tokens += sum(len(o) for o in outputs)
-        self.outputs.update((tuple(s), tuple(o)) for s, o in zip(sources, outputs, strict=True))
-        return outputs
+        return [ranked[0] for ranked in self.generate_hypotheses(sources, target_prefixes, options)]
 
 
 class Generate:

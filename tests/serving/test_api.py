@@ -245,6 +245,53 @@ def test_a_parameter_repeated_in_the_query_string_keeps_every_value(client):
     assert twice.status_code == 400 and twice.json()["field"] == "source", twice.text
 
 
+def test_translate_alternatives_are_the_beams_other_translations(client, translator):
+    from xling.translation.decoding import DecodeOptions
+
+    sentences = tiny_models.PARALLEL["eng"][:2]
+    # the server's beam 1 widened to the 3 hypotheses asked for
+    options = DecodeOptions(beam_size=3, num_hypotheses=3, max_length_b=4, max_length_a=1.0)
+    expected = translator.translate_hypotheses(sentences[:1], "eng", "deu", options)[0]
+    assert len(expected) > 1  # a random model's beam holds other outputs
+    single = client.post(
+        "/translate", json={"q": sentences[0], "source": "en", "target": "de", "alternatives": 2}
+    )
+    assert single.json() == {"translatedText": expected[0], "alternatives": expected[1:]}
+    # a list `q` gets a list of lists; a form sends the count as text; 0 or a negative count asks for none
+    batch = client.post(
+        "/translate", data={"q": sentences[0], "source": "en", "target": "de", "alternatives": "2"}
+    )
+    assert batch.json()["alternatives"] == expected[1:]
+    listed = client.post(
+        "/translate", json={"q": sentences[:1], "source": "en", "target": "de", "alternatives": 2}
+    )
+    assert listed.json()["alternatives"] == [expected[1:]]
+    for none in (0, -1):
+        answer = client.post("/translate", json={"q": sentences[0], "source": "en", "target": "de",
+                                                 "alternatives": none})  # fmt: skip
+        assert "alternatives" not in answer.json()
+    # as LibreTranslate: html gets an empty list, over the limit or not a number is a 400 naming the field
+    tagged = client.post("/translate", json={"q": f"<b>{sentences[0]}</b>", "source": "en", "target": "de",
+                                             "format": "html", "alternatives": 1})  # fmt: skip
+    assert tagged.json()["alternatives"] == []
+    for bad in (4, "two", 1.5, True):
+        refused = client.post("/translate", json={"q": sentences[0], "source": "en", "target": "de",
+                                                  "alternatives": bad})  # fmt: skip
+        assert refused.status_code == 400 and refused.json()["field"] == "alternatives", bad
+
+
+def test_frontend_settings_and_libretranslates_own_codes(client):
+    settings = client.get("/frontend/settings").json()
+    assert settings["charLimit"] == 8192 and settings["apiKeys"] is False and settings["keyRequired"] is False
+    assert settings["language"] == {"source": {"code": "auto", "name": "Auto Detect"},
+                                    "target": {"code": "en", "name": "English"}}  # fmt: skip
+    assert settings["filesTranslation"] is False and settings["supportedFilesFormat"] == []
+    # "zt" and "pb" are LibreTranslate's Traditional Chinese and Brazilian Portuguese: this model has neither
+    for code, name in (("zt", "zh-Hant"), ("pb", "pt-BR")):
+        refused = client.post("/translate", json={"q": "Hello.", "source": "en", "target": code})
+        assert refused.status_code == 400 and name in refused.json()["error"], refused.text
+
+
 def test_detect_and_languages(client):
     candidates = client.post("/detect", data={"q": tiny_models.PARALLEL["deu"][3]}).json()
     assert candidates[0]["language"] == "de"

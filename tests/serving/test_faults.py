@@ -176,6 +176,8 @@ def test_api_keys_and_rate_limit(make_config):
         wrong = client.post("/v1/embeddings", json={"input": "x"}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401 and wrong.json()["error"]["param"] == "Authorization"
         assert client.get("/health").status_code == 200  # open: load balancers have no key
+        # open too: LibreTranslate's web page reads it to learn that it needs a key
+        assert client.get("/frontend/settings").json()["keyRequired"] is True
         assert client.get("/metrics").status_code == 200
         assert client.get("/docs").status_code == 200 and client.get("/").status_code == 200
         ok = client.post("/embed", json={"inputs": "a lovely day"}, headers={"Authorization": "Bearer k1"})

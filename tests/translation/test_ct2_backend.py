@@ -178,6 +178,21 @@ def test_beam_search_is_the_same_on_both_backends(trained, options):
     assert TorchBackend(trained).generate(sources, prefixes, options) == outputs
 
 
+def test_the_n_best_hypotheses_are_the_same_on_both_backends_best_first(trained):
+    from xling.translation.torch_backend import TorchBackend
+
+    sources, prefixes = _mixed_batch(trained)
+    options = DecodeOptions(beam_size=4, num_hypotheses=3)
+    ct2, torch_backend = CT2Backend(trained), TorchBackend(trained)
+    ranked = ct2.generate_hypotheses(sources, prefixes, options)
+    assert torch_backend.generate_hypotheses(sources, prefixes, options) == ranked
+    assert all(len(hypotheses) == 3 and len({tuple(h) for h in hypotheses}) == 3 for hypotheses in ranked)
+    # the first is the search's answer, and more hypotheses do not change it
+    assert [hypotheses[0] for hypotheses in ranked] == ct2.generate(
+        sources, prefixes, DecodeOptions(beam_size=4)
+    )
+
+
 def test_beam_search_is_the_same_on_both_backends_where_the_model_is_unsure(trained):
     """Shuffled and cut sources give the tiny model doubts: </s> ranks 2nd at the first free step (CTranslate2
     leaves that slot dead for a step), and without a length penalty CTranslate2 searches on until its best

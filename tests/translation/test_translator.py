@@ -59,6 +59,9 @@ class EchoBackend:
         self.calls.append(sources)
         return [[t for t in source if t not in self.marks] for source in sources]
 
+    def generate_hypotheses(self, sources, target_prefixes, options):
+        return [[row] * options.num_hypotheses for row in self.generate(sources, target_prefixes, options)]
+
 
 def echo(translator: Translator, **kwargs) -> EchoBackend:
     translator.backend = EchoBackend(translator.conventions, **kwargs)
@@ -185,6 +188,47 @@ def test_long_input_is_split_and_rejoined_in_order_with_its_layout(xling_model):
     assert len(backend.calls) == 3  # 13 sentences in batches of 5
     lengths = [len(source) for batch in backend.calls for source in batch]
     assert lengths == sorted(lengths, reverse=True)  # batched by length, output still in order
+
+
+class RankedEchoBackend(EchoBackend):
+    """EchoBackend whose second-best hypothesis of a sentence leaves out its last piece."""
+
+    def generate_hypotheses(self, sources, target_prefixes, options):
+        return [
+            [row, row[:-1]][: options.num_hypotheses]
+            for row in self.generate(sources, target_prefixes, options)
+        ]
+
+
+def test_the_n_best_translations_of_a_text_join_its_sentences_kth_best(xling_model):
+    xling_model.backend = RankedEchoBackend(xling_model.conventions)
+    text = "The dog runs fast.\n\nMy cat sleeps."
+    options = DecodeOptions(beam_size=2, num_hypotheses=2)
+    assert xling_model.translate_hypotheses([text, "", "123"], "en", "de", options) == [
+        [text, "The dog runs fast\n\nMy cat sleeps"],  # layout kept in each
+        [""],  # kept as they are: one translation each
+        ["123"],
+    ]
+    assert xling_model.translate([text], "en", "de", options) == [text]
+
+
+def test_the_n_best_translations_come_from_the_beam_best_first_and_distinct(tmp_path):
+    pytest.importorskip("ctranslate2")
+    from xling.export.ct2 import export_ct2
+
+    folder = build_xling(tmp_path / "xling")
+    export_ct2(folder, quantization="float32")
+    texts = PARALLEL["eng"][:4]
+    for backend in ("torch", "ct2"):
+        translator = Translator.from_pretrained(folder, backend=backend)
+        ranked = translator.translate_hypotheses(
+            texts, "en", "de", DecodeOptions(beam_size=4, num_hypotheses=3)
+        )
+        assert [r[0] for r in ranked] == translator.translate(texts, "en", "de", DecodeOptions(beam_size=4))
+        assert all(1 <= len(r) <= 3 and len(set(r)) == len(r) for r in ranked)
+        assert sum(len(r) for r in ranked) > len(texts)  # a random model's beam holds other outputs
+    with pytest.raises(ConfigError, match="num_hypotheses"):
+        translator.translate(texts, "en", "de", DecodeOptions(beam_size=2, num_hypotheses=3))
 
 
 def test_a_sentence_longer_than_the_input_limit_is_translated_in_parts(xling_model, caplog, tmp_path):
@@ -879,8 +923,8 @@ def test_each_output_stays_within_its_own_sources_limit_in_a_batch(xling_model):
 
 def test_limits_are_kept_inside_the_models_position_table(xling_model):
     seen = []
-    generate = xling_model.backend.generate
-    xling_model.backend.generate = lambda sources, prefixes, options: (
+    generate = xling_model.backend.generate_hypotheses
+    xling_model.backend.generate_hypotheses = lambda sources, prefixes, options: (
         seen.append(options) or generate(sources, prefixes, options)
     )
     xling_model.max_positions = 24  # as a Marian model whose table is fixed: beyond it, an IndexError

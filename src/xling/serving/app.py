@@ -52,7 +52,7 @@ DOCS_STATIC = "/static/docs"
 """Where the API docs' Swagger UI and ReDoc files are served (under the open /static/ prefix)."""
 _KINDS = {400: "bad_request", 401: "auth", 404: "not_found", 413: "too_large", 422: "validation",
           429: "rate_limit", 503: "model_unavailable"}  # fmt: skip
-LIBRETRANSLATE_PATHS = frozenset({"/translate", "/detect", "/languages"})
+LIBRETRANSLATE_PATHS = frozenset({"/translate", "/detect", "/languages", "/frontend/settings"})
 QUERY_PATHS = frozenset({"/translate", "/detect"})
 """The routes that read query-string parameters (LibreTranslate's take their fields there too)."""
 BAD_REQUEST_PATHS = LIBRETRANSLATE_PATHS | OPENAI_PATHS

@@ -26,7 +26,7 @@ class LimitsConfig:
     api_keys: list[str] = field(default_factory=list)
     """Keys accepted as `Authorization: Bearer KEY` (or LibreTranslate's `api_key` body field); a request
     without a listed key gets 401. Empty: no authentication. /health, /metrics, /v1/models, /info,
-    /languages, the docs and the web page are always open."""
+    /languages, /frontend/settings, the docs and the web page are always open."""
     rate_limit_per_minute: int = 0
     """Requests per minute per API key (per client address when there are no keys), as a token bucket that
     allows a burst of this many; beyond it 429 with Retry-After. 0: no rate limit. Each worker process
@@ -43,6 +43,9 @@ class LimitsConfig:
     naming the text. A text to translate (/translate) always gets 413: its translation would lack its end."""
     max_k: int = 1000
     """Most hits one /v1/search request may ask for; a request without `k` gets 10, or this many if fewer."""
+    max_alternatives: int = 3
+    """Most `alternatives` (other translations of each text, from the beam) one /translate request may ask
+    for; more get 400, as LibreTranslate's `--alternatives-limit` (3 by default) does. 0: none."""
 
 
 @dataclass
@@ -151,6 +154,8 @@ class ServeConfig:
         for name in ("max_body_bytes", "max_texts", "max_chars", "max_k"):
             if getattr(limits, name) < 1:
                 raise ConfigError(f"limits.{name}: {getattr(limits, name)} must be at least 1")
+        if limits.max_alternatives < 0:
+            raise ConfigError(f"limits.max_alternatives: {limits.max_alternatives} must be 0 or more")
         if limits.rate_limit_per_minute < 0:
             raise ConfigError(
                 f"limits.rate_limit_per_minute: {limits.rate_limit_per_minute} must be 0 (off) or more"

@@ -38,8 +38,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 # Paths anyone may read without a key or a rate limit: what load balancers, scrapers and browsers fetch.
-OPEN_PATHS = frozenset({"/health", "/metrics", "/v1/models", "/info", "/languages", "/docs", "/redoc",
-                        "/openapi.json", "/docs/oauth2-redirect", "/", "/favicon.ico"})  # fmt: skip
+OPEN_PATHS = frozenset({"/health", "/metrics", "/v1/models", "/info", "/languages", "/frontend/settings",
+                        "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/", "/favicon.ico"})  # fmt: skip
 OPEN_PREFIXES = ("/static/",)
 # a JSON escape of a UTF-16 surrogate (high or low): only then can a parsed string hold a lone one
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")

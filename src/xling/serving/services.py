@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -280,14 +280,29 @@ class TranslateItem:
     text: str
     source: str
     target: str
+    hypotheses: int = 1
+    """Translations wanted, best first (the beam's n best: LibreTranslate's `alternatives` + 1)."""
 
 
 def translate_function(translator: Any, options: Any) -> Callable[[list[TranslateItem]], list[Any]]:
-    """Return the model function of /translate: the translation of each item (each with its own languages)."""
+    """Return the model function of /translate: the distinct translations of each item, best first (each
+    item with its own languages and number of translations)."""
 
-    def translate(items: list[TranslateItem]) -> list[str]:
-        return translator.translate([i.text for i in items], [i.source for i in items], [i.target for i in items],
-                                    options)  # fmt: skip
+    def translate(items: list[TranslateItem]) -> list[list[str]]:
+        results: list[list[str]] = [[] for _ in items]
+        wanted: dict[int, list[int]] = {}
+        for i, item in enumerate(items):
+            wanted.setdefault(item.hypotheses, []).append(i)
+        for n, indices in wanted.items():
+            # n best from a beam of at least n (the server's beam otherwise)
+            searched = replace(options, num_hypotheses=n, beam_size=max(options.beam_size, n))
+            ranked = translator.translate_hypotheses(
+                [items[i].text for i in indices], [items[i].source for i in indices],
+                [items[i].target for i in indices], searched,
+            )  # fmt: skip
+            for i, hypotheses in zip(indices, ranked, strict=True):
+                results[i] = hypotheses
+        return results
 
     return lambda items: each_alone(translate, items, (XlingError,))
 

@@ -77,7 +77,15 @@ class CT2Backend:
     def generate(
         self, sources: list[list[str]], target_prefixes: list[list[str]], options: DecodeOptions
     ) -> list[list[str]]:
-        """Return, per source, the output token strings without the target prefix and the final `</s>`.
+        """Return, per source, the output token strings without the target prefix and the final `</s>`
+        (the best hypothesis: `generate_hypotheses` gives the others)."""
+        return [outputs[0] for outputs in self.generate_hypotheses(sources, target_prefixes, options)]
+
+    def generate_hypotheses(
+        self, sources: list[list[str]], target_prefixes: list[list[str]], options: DecodeOptions
+    ) -> list[list[list[str]]]:
+        """Return, per source, its `options.num_hypotheses` best outputs (best first), each as token strings
+        without the target prefix and the final `</s>`.
 
         Sources are decoded in batches of `options.batch_size` sentences of similar length (and prefixes of
         one length); each batch may produce up to `options.max_new_tokens` of its longest (cut) source after
@@ -98,8 +106,8 @@ class CT2Backend:
 
     def _decode(
         self, sources: list[list[str]], prefixes: list[list[str]], options: DecodeOptions
-    ) -> list[list[str]]:
-        """Return the outputs of one batch, prefix removed (translate_batch leaves out `</s>` itself)."""
+    ) -> list[list[list[str]]]:
+        """Return the hypotheses of one batch, prefix removed (translate_batch leaves out `</s>` itself)."""
         longest = min(max(len(s) for s in sources), options.max_input_length)
         # max_decoding_length counts the target prefix too (CTranslate2 returns it inside the hypothesis)
         limit = options.max_new_tokens(longest) + len(prefixes[0])
@@ -107,7 +115,7 @@ class CT2Backend:
             sources,
             target_prefix=[list(p) for p in prefixes] if any(prefixes) else None,
             beam_size=options.beam_size,
-            num_hypotheses=1,
+            num_hypotheses=options.num_hypotheses,
             length_penalty=options.length_penalty,
             no_repeat_ngram_size=options.no_repeat_ngram_size,
             repetition_penalty=options.repetition_penalty,
@@ -118,8 +126,8 @@ class CT2Backend:
             max_input_length=options.max_input_length,
             max_batch_size=0,
         )
-        outputs = []
-        for result, prefix in zip(results, prefixes, strict=True):
-            tokens = result.hypotheses[0]
-            outputs.append(tokens[len(prefix) :] if tokens[: len(prefix)] == list(prefix) else tokens)
-        return outputs
+        return [
+            [tokens[len(prefix) :] if tokens[: len(prefix)] == list(prefix) else tokens
+             for tokens in result.hypotheses]
+            for result, prefix in zip(results, prefixes, strict=True)
+        ]  # fmt: skip

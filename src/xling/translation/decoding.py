@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from xling.errors import ConfigError
 
@@ -26,6 +26,7 @@ LENGTH_PENALTY_BOUND = 10.0
 # The most threads a translator takes: more than a machine has cores; a huge count was a TypeError traceback
 # from CTranslate2 (above a C int) or a request to start that many threads (below it).
 MAX_THREADS = 1024
+Output = TypeVar("Output")
 
 
 @dataclass
@@ -52,6 +53,9 @@ class DecodeOptions:
     """Source tokens beyond this are cut (a sentence this long was not split by the sentence splitter)."""
     batch_size: int = 16
     """Sentences per batch; batches are formed from sentences of similar length."""
+    num_hypotheses: int = 1
+    """Translations kept per sentence, best first (the beam's n best; at most beam_size): the alternatives
+    `Translator.translate_hypotheses` and LibreTranslate's `alternatives` give."""
 
     def max_new_tokens(self, source_length: int) -> int:
         """Return the output token limit for a source of `source_length` tokens."""
@@ -73,6 +77,9 @@ class DecodeOptions:
                               "values lie in [0, 2])")  # fmt: skip
         if self.beam_size < 1:
             raise ConfigError(f"beam_size: {self.beam_size} must be at least 1")
+        if not 1 <= self.num_hypotheses <= self.beam_size:
+            raise ConfigError(f"num_hypotheses: {self.num_hypotheses} must be at least 1 and at most beam_size "
+                              f"({self.beam_size}): the search keeps no more hypotheses than its beam")  # fmt: skip
         if self.batch_size < 1:
             raise ConfigError(f"batch_size: {self.batch_size} must be at least 1")
         if self.repetition_penalty <= 0:
@@ -104,14 +111,21 @@ class TranslationBackend(Protocol):
         """
         ...
 
+    def generate_hypotheses(
+        self, sources: list[list[str]], target_prefixes: list[list[str]], options: DecodeOptions
+    ) -> list[list[list[str]]]:
+        """Return, per source, its `options.num_hypotheses` best outputs, best first, each as `generate`
+        gives one (with 1, `[generate(...)[i]]` for source i)."""
+        ...
+
 
 def decode_in_prefix_batches(
     sources: list[list[str]],
     target_prefixes: list[list[str]],
     batch_size: int,
-    decode_batch: Callable[[list[list[str]], list[list[str]]], list[list[str]]],
+    decode_batch: Callable[[list[list[str]], list[list[str]]], list[Output]],
     order: Iterable[int] | None = None,
-) -> list[list[str]]:
+) -> list[Output]:
     """Return `decode_batch`'s output for every source, in the order of `sources`.
 
     `decode_batch(sources, prefixes)` gets batches of at most `batch_size` sources whose target prefixes
@@ -121,11 +135,11 @@ def decode_in_prefix_batches(
     groups: dict[int, list[int]] = {}
     for i in range(len(sources)) if order is None else order:
         groups.setdefault(len(target_prefixes[i]), []).append(i)
-    outputs: list[list[str]] = [[] for _ in sources]
+    outputs: dict[int, Output] = {}
     for indices in groups.values():
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
             decoded = decode_batch([sources[i] for i in chunk], [target_prefixes[i] for i in chunk])
-            for i, tokens in zip(chunk, decoded, strict=True):
-                outputs[i] = tokens
-    return outputs
+            for i, output in zip(chunk, decoded, strict=True):
+                outputs[i] = output
+    return [outputs[i] for i in range(len(sources))]

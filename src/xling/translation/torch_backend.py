@@ -207,7 +207,7 @@ def search_config(
         min_length=0,
         min_new_tokens=None,
         num_beams=options.beam_size,
-        num_return_sequences=1,
+        num_return_sequences=options.num_hypotheses,
         do_sample=False,
         length_penalty=options.length_penalty,
         no_repeat_ngram_size=options.no_repeat_ngram_size,
@@ -259,7 +259,15 @@ class TorchBackend:
     def generate(
         self, sources: list[list[str]], target_prefixes: list[list[str]], options: DecodeOptions
     ) -> list[list[str]]:
-        """Return, per source, the output token strings without the target prefix and `</s>`."""
+        """Return, per source, the output token strings without the target prefix and `</s>` (the best
+        hypothesis: `generate_hypotheses` gives the others)."""
+        return [outputs[0] for outputs in self.generate_hypotheses(sources, target_prefixes, options)]
+
+    def generate_hypotheses(
+        self, sources: list[list[str]], target_prefixes: list[list[str]], options: DecodeOptions
+    ) -> list[list[list[str]]]:
+        """Return, per source, its `options.num_hypotheses` best outputs (best first), each as token strings
+        without the target prefix and `</s>`."""
         if len(sources) != len(target_prefixes):
             raise ValueError(f"{len(sources)} sources but {len(target_prefixes)} target prefixes")
         # decoder prompts of one generate call must have one length (no left padding in a decoder); batches by
@@ -272,8 +280,8 @@ class TorchBackend:
 
     def _generate(
         self, sources: Sequence[list[str]], prefixes: Sequence[list[str]], options: DecodeOptions
-    ) -> list[list[str]]:
-        """Return the outputs of one batch whose target prefixes all have the same length."""
+    ) -> list[list[list[str]]]:
+        """Return the hypotheses of one batch whose target prefixes all have the same length."""
         import torch
         from transformers import LogitsProcessorList
 
@@ -306,7 +314,9 @@ class TorchBackend:
         finally:
             hook.remove()
         prompt = 1 + prefix_ids.shape[1]
-        return [self._tokens(row[prompt:].tolist()) for row in generated.cpu()]
+        rows = [self._tokens(row[prompt:].tolist()) for row in generated.cpu()]
+        n = options.num_hypotheses  # generate gives each source's n best one after the other
+        return [rows[i : i + n] for i in range(0, len(rows), n)]
 
     def _ids(self, tokens: Sequence[str]) -> list[int]:
         """Return the ids of token strings (a token outside the vocabulary is the unknown token's id)."""

@@ -240,7 +240,19 @@ class Translator:
         whitespace-only text comes back as it is, without a model call. `progress` draws a bar on stderr
         over the sentences. `name(i)` says where text i is in an error or warning (default "text i").
         """
-        return self._translate(texts, src, tgt, options, progress, name)[0]
+        return [hypotheses[0] for hypotheses in self._translate(texts, src, tgt, options, progress, name)[0]]
+
+    def translate_hypotheses(
+        self, texts: Sequence[str], src: Languages, tgt: str | Sequence[str], options: DecodeOptions | None = None,
+        *, progress: bool = False, name: Callable[[int], str] | None = None,
+    ) -> list[list[str]]:  # fmt: skip
+        """Return each text's distinct translations, best first: at most `options.num_hypotheses` (the beam's
+        n best of each sentence; the k-th translation of a text of several sentences joins their k-th best, or
+        their last where a sentence has fewer), the first being what `translate` gives. A text kept as it is
+        (empty, without letters, already in its target language) is its one translation. Arguments as
+        `translate`'s."""
+        translated = self._translate(texts, src, tgt, options, progress, name)[0]
+        return [list(dict.fromkeys(hypotheses)) for hypotheses in translated]
 
     def detect_sources(
         self,
@@ -292,9 +304,9 @@ class Translator:
         lines = _file_lines(path)
         # a file without a line has its options and languages checked as one of a blank line (a bad --tgt
         # is an error whatever the input), and nothing of it is written
-        translations, sentences, detected = self._translate(lines or [""], src, tgt, options, progress,
-                                                            lambda i: f"{path}:{i + 1}")  # fmt: skip
-        translations = translations[: len(lines)]
+        translated, sentences, detected = self._translate(lines or [""], src, tgt, options, progress,
+                                                          lambda i: f"{path}:{i + 1}")  # fmt: skip
+        translations = [hypotheses[0] for hypotheses in translated[: len(lines)]]
         try:
             with atomic_write(output) as handle:
                 for translation in translations:
@@ -308,9 +320,10 @@ class Translator:
     def _translate(
         self, texts: Sequence[str], src: Languages, tgt: str | Sequence[str], options: DecodeOptions | None,
         progress: bool, name: Callable[[int], str] | None = None,
-    ) -> tuple[list[str], int, dict[int, str | None]]:  # fmt: skip
-        """Return the translations, the number of sentences decoded and the detected source of each text
-        whose source was to be detected (`name(i)` says where text i is in an error)."""
+    ) -> tuple[list[list[str]], int, dict[int, str | None]]:  # fmt: skip
+        """Return each text's `options.num_hypotheses` translations (best first; one for a text kept as it
+        is), the number of sentences decoded and the detected source of each text whose source was to be
+        detected (`name(i)` says where text i is in an error)."""
         options = self._within_positions(options or DecodeOptions())
         options.validate()
         texts = _checked_texts(texts)
@@ -337,7 +350,7 @@ class Translator:
             if already[source, target]:
                 sources[i] = None  # kept as it is: a model asked to translate deu -> deu rewrites the text
         marks = self._language_marks(sources, targets)
-        outputs = list(texts)
+        outputs = [[text] for text in texts]
         layouts: dict[int, Layout] = {}
         sentences: list[tuple[int, str]] = []
         for i, text in enumerate(texts):
@@ -347,18 +360,23 @@ class Translator:
             sentences += [(i, sentence) for sentence in layout.sentences]
         jobs = self._jobs(sentences, sources, targets, marks, options, name or _text_name)
         decoded = self._decode(jobs, options, progress)
-        parts: dict[tuple[int, int], list[str]] = {}
-        for job, translation in zip(jobs, decoded, strict=True):
-            parts.setdefault((job.text, job.sentence), []).append(translation)
+        parts: dict[tuple[int, int], list[list[str]]] = {}
+        for job, hypotheses in zip(jobs, decoded, strict=True):
+            parts.setdefault((job.text, job.sentence), []).append(hypotheses)
         counters = dict.fromkeys(layouts, 0)
-        per_text: dict[int, list[str]] = {i: [] for i in layouts}
+        # per text, per hypothesis rank, its sentences' translations
+        per_text: dict[int, list[list[str]]] = {
+            i: [[] for _ in range(options.num_hypotheses)] for i in layouts
+        }
         for i, _ in sentences:
             language = _language_of(targets[i])
             joiner = "" if language in NO_SPACE_LANGUAGES else " "
-            per_text[i].append(joiner.join(p.strip() for p in parts[(i, counters[i])]))
+            pieces = parts[(i, counters[i])]  # a sentence cut into parts: each part's hypotheses
+            for k, ranked in enumerate(per_text[i]):
+                ranked.append(joiner.join(p[min(k, len(p) - 1)].strip() for p in pieces))
             counters[i] += 1
         for i, layout in layouts.items():
-            outputs[i] = layout.join(per_text[i], _language_of(targets[i]))
+            outputs[i] = [layout.join(ranked, _language_of(targets[i])) for ranked in per_text[i]]
         return outputs, len(sentences), detected
 
     def _detect(
@@ -571,23 +589,25 @@ class Translator:
         unknown = self.tokenizer.unk_token
         return [self._source_tokens.get(i, unknown) for i in ids]
 
-    def _decode(self, jobs: list[_Job], options: DecodeOptions, progress: bool) -> list[str]:
-        """Return the translation of each job, decoded in batches of sentences of similar length."""
-        outputs: list[str] = [""] * len(jobs)
+    def _decode(self, jobs: list[_Job], options: DecodeOptions, progress: bool) -> list[list[str]]:
+        """Return each job's `options.num_hypotheses` translations (best first), decoded in batches of
+        sentences of similar length."""
+        outputs: list[list[str]] = [[] for _ in jobs]
         order = sorted(range(len(jobs)), key=lambda j: -len(jobs[j].source))
         strip = self.conventions.language_tokens
         with _progress_bar(len(jobs), progress) as advance:
             for start in range(0, len(order), options.batch_size):
                 batch = order[start : start + options.batch_size]
-                tokens = self._generate_within_limits([jobs[j] for j in batch], options)
-                texts = self._detokenize([[t for t in row if t not in strip] for row in tokens])
-                for j, text in zip(batch, texts, strict=True):
-                    outputs[j] = text.strip()
+                hypotheses = self._generate_within_limits([jobs[j] for j in batch], options)
+                rows = [[t for t in row if t not in strip] for ranked in hypotheses for row in ranked]
+                texts = iter(self._detokenize(rows))
+                for j, ranked in zip(batch, hypotheses, strict=True):
+                    outputs[j] = [next(texts).strip() for _ in ranked]
                 advance(len(batch))
         return outputs
 
-    def _generate_within_limits(self, batch: list[_Job], options: DecodeOptions) -> list[list[str]]:
-        """Return the output tokens of a batch of jobs, each within its own source's limit.
+    def _generate_within_limits(self, batch: list[_Job], options: DecodeOptions) -> list[list[list[str]]]:
+        """Return the output tokens of each hypothesis of a batch of jobs, each within its own source's limit.
 
         A batch is decoded to its longest source's limit. For greedy search the tokens up to a sentence's own
         limit are those it gets alone. Under beam search a longer limit can let another hypothesis win, which
@@ -598,22 +618,22 @@ class Translator:
         may keep the batch's shorter finished one.
         """
         limits = [options.max_new_tokens(min(len(job.source), options.max_input_length)) for job in batch]
-        rows = self.backend.generate([job.source for job in batch], [job.prefix for job in batch], options)
+        generate = self.backend.generate_hypotheses
+        rows = generate([job.source for job in batch], [job.prefix for job in batch], options)
         if options.beam_size > 1:
             over: dict[int, list[int]] = defaultdict(list)
-            for i, (row, limit) in enumerate(zip(rows, limits, strict=True)):
-                if len(row) > limit:
+            for i, (ranked, limit) in enumerate(zip(rows, limits, strict=True)):
+                if any(len(row) > limit for row in ranked):
                     over[limit].append(i)
             for group in over.values():
-                again = self.backend.generate([batch[i].source for i in group], [batch[i].prefix for i in group],
-                                              options)  # fmt: skip
-                for i, row in zip(group, again, strict=True):
-                    rows[i] = row
-        if reached := sum(len(row) >= limit for row, limit in zip(rows, limits, strict=True)):
+                again = generate([batch[i].source for i in group], [batch[i].prefix for i in group], options)
+                for i, ranked in zip(group, again, strict=True):
+                    rows[i] = ranked
+        if reached := sum(len(ranked[0]) >= limit for ranked, limit in zip(rows, limits, strict=True)):
             # the input side says when it cuts a sentence; an output cut at its limit said nothing
             logger.warning("%d of %d translations reached their length limit (max_length_a x source tokens + "
                            "max_length_b, at most max_length_cap) and may be cut", reached, len(rows))  # fmt: skip
-        return [row[:limit] for row, limit in zip(rows, limits, strict=True)]
+        return [[row[:limit] for row in ranked] for ranked, limit in zip(rows, limits, strict=True)]
 
     def _detokenize(self, rows: list[list[str]]) -> list[str]:
         """Return the text of each row of output token strings (special tokens left out)."""

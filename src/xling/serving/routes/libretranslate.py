@@ -1,4 +1,4 @@
-"""LibreTranslate-compatible `POST /translate`, `POST /detect`, `GET /languages`.
+"""LibreTranslate-compatible `POST /translate`, `POST /detect`, `GET /languages`, `GET /frontend/settings`.
 
 As LibreTranslate, the POST routes read a JSON body or a form (`application/x-www-form-urlencoded`, what the
 `libretranslatepy` client and HTML forms send, or `multipart/form-data`, what `curl -F` sends; query
@@ -8,6 +8,8 @@ text to translate over `limits.max_chars`, never cut, whatever `limits.overlong`
 codes are ISO 639-1 where one exists. `source: auto` is detected per text with xling's detector, restricted to
 the languages the translator reads, and the answer carries `detectedLanguage` ({confidence 0-100, language}).
 `format: html` translates the text between tags and keeps the tags (script and style content untouched).
+`alternatives: n` (at most `limits.max_alternatives`) adds `alternatives`, each text's other distinct
+translations from the beam's n + 1 best (a list per text for a list `q`; none for html, as LibreTranslate).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ from xling.serving.services import (
 router = APIRouter(tags=["LibreTranslate"])
 
 FORMATS = ("text", "html")
+LEGACY_CODES = {"zt": "zh-Hant", "pb": "pt-BR"}
+"""LibreTranslate's own codes for Traditional Chinese and Brazilian Portuguese, which it still reads (and wrote
+until 2025): no ISO code, so they mean nothing else."""
+FRONTEND_TIMEOUT_MS = 500
+"""LibreTranslate's default `--frontend-timeout`: how long its web page waits after a keystroke to translate."""
 DETECT_CANDIDATES = 3
 RAW_TEXT_TAGS = frozenset({"script", "style"})
 """Elements whose content is code, not text: kept as it is."""
@@ -50,11 +57,13 @@ _BODY_DOC = {"requestBody": {"content": {
     "application/json": {"schema": {"type": "object", "properties": {
         "q": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
         "source": {"type": "string", "example": "auto"}, "target": {"type": "string", "example": "de"},
-        "format": {"type": "string", "enum": list(FORMATS)}, "api_key": {"type": "string"}},
+        "format": {"type": "string", "enum": list(FORMATS)}, "alternatives": {"type": "integer", "example": 0},
+        "api_key": {"type": "string"}},
         "required": ["q"]}},
     **{form: {"schema": {"type": "object", "properties": {
         "q": {"type": "string"}, "source": {"type": "string"}, "target": {"type": "string"},
-        "format": {"type": "string"}, "api_key": {"type": "string"}}, "required": ["q"]}} for form in FORM_TYPES},
+        "format": {"type": "string"}, "alternatives": {"type": "integer"}, "api_key": {"type": "string"}},
+        "required": ["q"]}} for form in FORM_TYPES},
 }}}  # fmt: skip
 
 
@@ -127,7 +136,22 @@ def _language(params: dict[str, Any], name: str) -> str:
         raise ApiError(400, f"Invalid request: missing {name} parameter", name)
     if not isinstance(value, str):
         raise ApiError(400, f"Invalid request: {name} must be a language code string", name)
-    return value.strip()
+    return LEGACY_CODES.get(value.strip().lower(), value.strip())
+
+
+def _alternatives(params: dict[str, Any], limit: int) -> int:
+    """Return how many alternatives the request asks for (0 when it asks none; a negative count is 0, as in
+    LibreTranslate); 400 naming the field when it is not a whole number or over `limit`."""
+    value = params.get("alternatives")
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():  # a form sends text
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, "Invalid request: alternatives parameter is not a number", "alternatives")
+    if value > limit:
+        raise ApiError(400, f"Invalid request: alternatives parameter must be <= {limit}", "alternatives")
+    return max(0, value)
 
 
 def _check_code(translator: Any, code: str, name: str) -> None:
@@ -158,6 +182,7 @@ async def translate(request: Request) -> dict[str, Any]:
         )
     if text_format not in FORMATS:
         raise ApiError(400, f"{text_format!r} format is not supported", "format")
+    alternatives = _alternatives(params, state.config.limits.max_alternatives)
     translator = await state.model("translator")
     _check_code(translator, target, "target")
     auto = source.lower() == "auto"
@@ -167,8 +192,13 @@ async def translate(request: Request) -> dict[str, Any]:
     else:
         _check_code(translator, source, "source")
         sources = [source] * len(texts)
-    translated = await _translate(request, translator, texts, sources, target, text_format, batch)
-    answer: dict[str, Any] = {"translatedText": translated if batch else translated[0]}
+    hypotheses = 1 if text_format == "html" else alternatives + 1  # LibreTranslate gives none for html
+    translated = await _translate(request, translator, texts, sources, target, text_format, batch, hypotheses)
+    best = [ranked[0] for ranked in translated]
+    answer: dict[str, Any] = {"translatedText": best if batch else best[0]}
+    if alternatives:
+        others = [ranked[1:] for ranked in translated]
+        answer["alternatives"] = others if batch else others[0]
     if auto:
         found = [{"confidence": round(100 * p, 2), "language": client_code(label) if label else "und"}
                  for label, p in detected]  # fmt: skip
@@ -202,8 +232,10 @@ async def _detect_sources(request: Request, translator: Any, texts: list[str], t
 
 
 async def _translate(request: Request, translator: Any, texts: list[str], sources: list[str | None],
-                     target: str, text_format: str, batch: bool) -> list[str]:  # fmt: skip
-    """Return each text translated; a text without letters (or detected as such) comes back as it is."""
+                     target: str, text_format: str, batch: bool, hypotheses: int = 1) -> list[list[str]]:  # fmt: skip
+    """Return each text's distinct translations, best first, at most `hypotheses` (a text piece's k-th
+    translation in the k-th; its best where it has fewer); a text without letters (or detected as such) comes
+    back as it is, alone."""
     state = _state(request)
     items: list[TranslateItem] = []
     plans: list[list[str | int]] = []  # per text: its pieces, an int standing for the item to put there
@@ -222,7 +254,7 @@ async def _translate(request: Request, translator: Any, texts: list[str], source
                 continue
             lead, trail = piece[: len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()) :]
             plan += [lead, len(items), trail]
-            items.append(TranslateItem(unescaped, source, target))
+            items.append(TranslateItem(unescaped, source, target, hypotheses))
         plans.append(plan)
     results: list[Any] = []
     if items:
@@ -232,15 +264,20 @@ async def _translate(request: Request, translator: Any, texts: list[str], source
         _text_errors(results, plans, batch)
     out = []
     for plan in plans:
-        parts = []
-        for part in plan:
-            if isinstance(part, int):
-                parts.append(
-                    html.escape(results[part], quote=False) if text_format == "html" else results[part]
-                )
-            else:
-                parts.append(part)
-        out.append("".join(parts))
+        ranks = max((len(results[part]) for part in plan if isinstance(part, int)), default=1)
+        ranked = []
+        for k in range(ranks):
+            parts = []
+            for part in plan:
+                if isinstance(part, int):
+                    translation = results[part][min(k, len(results[part]) - 1)]
+                    parts.append(
+                        html.escape(translation, quote=False) if text_format == "html" else translation
+                    )
+                else:
+                    parts.append(part)
+            ranked.append("".join(parts))
+        out.append(list(dict.fromkeys(ranked)))
     return out
 
 
@@ -324,6 +361,31 @@ async def languages(request: Request) -> list[dict[str, Any]]:
             listed[client] = {"code": client, "name": display_name(code),
                               "targets": [t for t in target_codes if t != client]}  # fmt: skip
     return sorted(listed.values(), key=lambda entry: entry["code"])
+
+
+@router.get("/frontend/settings", summary="Settings of LibreTranslate's web page (LibreTranslate API)")
+async def frontend_settings(request: Request) -> dict[str, Any]:
+    """Return what LibreTranslate's web page and clients read before translating: the character limit,
+    whether a key is needed, no suggestions or file translation, and the languages it starts with (`auto` and
+    English, or the translator's first target without English)."""
+    state = _state(request)
+    translator = await state.model("translator")
+    targets = sorted({client_code(code) for code in translator.languages.targets or ()})
+    target = "en" if "en" in targets or not targets else targets[0]
+    keys = bool(state.config.limits.api_keys)
+    return {
+        "charLimit": state.config.limits.max_chars,
+        "frontendTimeout": FRONTEND_TIMEOUT_MS,
+        "apiKeys": keys,
+        "keyRequired": keys,  # every request but the open ones needs one here
+        "suggestions": False,
+        "filesTranslation": False,
+        "supportedFilesFormat": [],
+        "language": {
+            "source": {"code": "auto", "name": "Auto Detect"},
+            "target": {"code": target, "name": display_name(target)},
+        },
+    }
 
 
 class _HtmlSplitter(HTMLParser):
