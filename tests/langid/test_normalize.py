@@ -43,6 +43,20 @@ def test_nothing_left_of_digits_and_emoji():
     assert normalize_text("Cafe\u0301 ☕️") == "café"  # a mark on a letter stays (NFKC composes it)
 
 
+def test_emoticons_drawn_with_letters_carry_no_language():
+    # punctuation alone went before; these left letters ("xD" was Italian, the shrug's ツ Japanese)
+    for text in (":D", ";-P", ":ooo", "=S", "xD", "XDDD", "x-P", "o_O", "T_T", "ಠ_ಠ", "ʘ‿ʘ", "¯\\_(ツ)_/¯",
+                 "(´・ω・`)"):  # fmt: skip
+        assert normalize_text(text) == "", text
+    assert normalize_text("Das war super :D xD") == "das war super"
+    # letters next to such marks in words stay: Swedish "EU:s" (EU's), "Re:Post", names with underscores,
+    # kisses
+    assert normalize_text("EU:s ekonomi") == "eu s ekonomi"
+    assert normalize_text("Re:Post") == "re post"
+    assert normalize_text("snake_case a_b") == "snake case a b"
+    assert normalize_text("xx xoxo Xbox x-ray") == "xx xoxo xbox x ray"
+
+
 def test_scripts_of_texts():
     assert dominant_script(["Привет мир"]) == "Cyrl"
     assert dominant_script(["起初，神创造天地。"]) == "Hani"
@@ -76,7 +90,7 @@ def test_shipped_detector_says_und_for_symbols_and_emoji():
     from xling.langid import language_spans, load_identifier
 
     detector = load_identifier()
-    texts = ["ℹ️", "Ⓜ️", "™", "℃ ㎏", "😀", "🅰️", "🇩🇪"]
+    texts = ["ℹ️", "Ⓜ️", "™", "℃ ㎏", "😀", "🅰️", "🇩🇪", "xD", ":P", "¯\\_(ツ)_/¯"]
     assert [top[0].label for top in detector.predict(texts)] == ["und"] * len(texts)
     assert [(span.label, span.text) for span in language_spans(detector, "™ ℹ️")] == [("und", "™ ℹ️")]
     # symbols inside a sentence leave the words' offsets as they are
