@@ -50,12 +50,16 @@ def test_texts_are_printed_one_per_line(model):
 
 
 def test_a_text_argument_with_line_breaks_is_printed_on_one_line(model):
-    text = f"{PARALLEL['eng'][0]}\n{PARALLEL['eng'][1]}"
+    text = f"{PARALLEL['eng'][0]}\n{PARALLEL['eng'][1]}\n\n{PARALLEL['eng'][2]}"  # a paragraph break too
     result = runner.invoke(
         app, ["translate", "--src", "en", "--tgt", "de", "--model", str(model), *GREEDY, text]
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [" ".join(expected(model, [text])[0].splitlines())]
+    lines = expected(model, [text])[0].splitlines()
+    assert len(lines) == 4 and lines[2] == ""  # the translation keeps the layout ...
+    # ... printed with one space between its lines (the blank line gave two)
+    assert result.stdout.splitlines() == [" ".join(line for line in lines if line)]
+    assert "  " not in result.stdout
 
 
 def test_a_file_line_by_line(model, tmp_path):

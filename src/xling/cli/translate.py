@@ -63,7 +63,7 @@ def translate(
     from xling.errors import ConfigError
     from xling.langid import DEFAULT_IDENTIFIER
     from xling.translation.decoding import DecodeOptions
-    from xling.translation.translator import DEFAULT_MODEL, Translator, wants_detection
+    from xling.translation.translator import DEFAULT_MODEL, Translator, one_line, wants_detection
 
     if tgt is None:
         raise ConfigError("--tgt: give the language to translate into, e.g. --tgt de")
@@ -97,7 +97,7 @@ def translate(
             "source languages detected: %s", ", ".join(label or "none (no letters)" for label in sources)
         )
     for translation in translator.translate(texts, sources, tgt, options, name=_text_argument):
-        typer.echo(" ".join(translation.splitlines()))  # one line per TEXT, as the file mode writes
+        typer.echo(one_line(translation))  # one line per TEXT, as the file mode writes
 
 
 def _text_argument(i: int) -> str:

@@ -311,7 +311,7 @@ class Translator:
             with atomic_write(output) as handle:
                 for translation in translations:
                     # a line break inside an output would shift every later line
-                    handle.write(" ".join(translation.splitlines()) + "\n")
+                    handle.write(one_line(translation) + "\n")
         except OSError as error:
             raise DataError(f"cannot write the translation: {error.strerror or error}", output) from error
         sources = dict(Counter(label for label in detected.values() if label is not None).most_common())
@@ -645,6 +645,12 @@ class Translator:
             ]
         ids = [self.tokenizer.convert_tokens_to_ids(row) for row in rows]
         return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+
+
+def one_line(text: str) -> str:
+    """Return `text` on one line: its lines joined by a space, blank ones left out (a paragraph break inside
+    one text gave two spaces)."""
+    return " ".join(line for line in text.splitlines() if line.strip())
 
 
 def _file_lines(path: Path) -> list[str]:
