@@ -258,6 +258,30 @@ def test_a_macrolanguage_stands_for_its_default_member_only(tmp_path):
     ]
 
 
+def test_a_macrolanguage_is_not_another_member_a_model_has_alone(tmp_path):
+    """A model with Indonesian but no Standard Malay wrote Indonesian for `ms`, Cantonese for `zh`, Nynorsk
+    for `no`, South Azerbaijani (Arabic script) for `az`; a fixed-pair model into Indonesian (opus-mt-en-id)
+    took `ms` too. Read as sources they still are the model's (the token only says what it reads)."""
+    from xling.translation.languages import Conventions
+
+    codes = ["eng", "ind", "yue", "nno", "azb"]
+    marian = Conventions("marian", {c: c for c in codes}, {c: f">>{c}<<" for c in codes}, name="opus-mt")
+    for code in ("ms", "zh", "no", "az"):
+        with pytest.raises(XlingError, match=rf"cannot translate into .*\('{code}'\)"):
+            marian.target_token(code)
+    assert [marian.target_token(code) for code in ("id", "yue", "nn", "azb", "az-Arab")] == [
+        ">>ind<<", ">>yue<<", ">>nno<<", ">>azb<<", ">>azb<<",
+    ]  # fmt: skip
+    folder = build_marian(tmp_path / "marian", source="en", target="id")
+    _, fixed = load(folder)
+    with pytest.raises(XlingError, match=r"into Indonesian \(ind\) only, not into Malay"):
+        fixed.target_token("ms")
+    assert fixed.target_token("id") is None
+    folder = build_marian(tmp_path / "marian-ms", source="ms", target="en")
+    _, reads = load(folder)
+    assert reads.source_token("zsm") is None  # a Malay text is what a model from `ms` reads
+
+
 def test_marian_sources_joined_with_plus_are_each_a_source(tmp_path):
     """opus-mt-ROMANCE-en records its sources as `fr+fr_BE+...+ro+la`: read as any language, German was
     translated into nonsense without a word."""

@@ -58,9 +58,11 @@ UNSPECIFIED = frozenset(NOT_LANGUAGES)
 
 # Where a model has one language in several scripts (NLLB-200: ace, bjn, kas, knc, taq, zho; OPUS-MT:
 # srp, zho, cmn...): the script used when the user names none. NLLB-200's own model card pairs zho with Hans.
+# Also the script of a macrolanguage's member whose model code names none (OPUS-MT's >>azb<<: `az-Arab`).
 DEFAULT_SCRIPTS = {"zho": "Hans", "cmn": "Hans", "ace": "Latn", "bjn": "Latn", "kas": "Arab", "knc": "Latn",
                    "taq": "Latn", "min": "Latn", "srp": "Cyrl", "uzb": "Latn", "uzn": "Latn", "aze": "Latn",
-                   "azj": "Latn", "zsm": "Latn", "kaz": "Cyrl", "pan": "Guru", "snd": "Arab", "mon": "Cyrl"}  # fmt: skip
+                   "azj": "Latn", "zsm": "Latn", "kaz": "Cyrl", "pan": "Guru", "snd": "Arab", "mon": "Cyrl",
+                   "azb": "Arab", "ckb": "Arab", "kmr": "Latn"}  # fmt: skip
 
 # M2M-100's codes that are not ISO 639-1 (its `ns` is Northern Sotho).
 M2M100_CODE_FIXES = {"ns": "nso"}
@@ -198,8 +200,10 @@ class Conventions:
         tag = parse_language(code, where=f"{side} language")
         if not languages or tag.language in languages:
             return tag.language
+        # into: only a language that stands for the one asked (opus-mt-en-id took `ms` and wrote Indonesian)
+        fits = _stands_for if direction == "into" else _related
         for own in languages:
-            if _related(tag.language, own):
+            if fits(own, tag.language):
                 return own
         raise XlingError(f"{self.name} ({self.family}) translates {direction} "
                          f"{', '.join(map(_describe, languages))} only, not {direction} "
@@ -287,8 +291,9 @@ def _related(a: str, b: str) -> bool:
 
 def _stands_for(own: str, asked: str) -> bool:
     """Return True when a model's ISO 639-3 language `own` may stand for the `asked` one: both name one
-    written language (`fil`, `tgl`), `own` is a member of the asked macrolanguage (`ar` finds `arb`), or `own`
-    is a macrolanguage whose default member was asked (`nob` finds `nor`, `cmn` finds `zho`; DEFAULT_MEMBER).
+    written language (`fil`, `tgl`), `own` is the default member of the asked macrolanguage (`ar` finds `arb`;
+    DEFAULT_MEMBER), or `own` is a macrolanguage whose default member was asked (`nob` finds `nor`, `cmn` finds
+    `zho`).
 
     Another member is not the macrolanguage: a model's Norwegian is Bokmål and its Chinese Mandarin, so
     Nynorsk (`nn`) or Cantonese (`yue`) asked for as a target would come back in them (or, from Bokmål,
@@ -297,10 +302,13 @@ def _stands_for(own: str, asked: str) -> bool:
     detector's `khk` is the Mongolian of a model that has only `mn`."""
     if SAME_WRITTEN_LANGUAGE.get(own, own) == SAME_WRITTEN_LANGUAGE.get(asked, asked):
         return True
-    if own in MACROLANGUAGES.get(asked, frozenset()):
-        return True
-    if asked not in DEFAULT_MEMBER and own in macrolanguage_members(asked):  # Fulah (ff): NLLB's fuv
-        return True
+    if asked in DEFAULT_MEMBER:
+        # only the member most texts mean: `ms` on a model with Indonesian alone wrote Indonesian, `zh` with
+        # Cantonese alone Cantonese, `az` with South Azerbaijani alone Arabic script
+        if own in MACROLANGUAGES.get(asked, frozenset()):
+            return own == DEFAULT_MEMBER[asked]
+    elif own in MACROLANGUAGES.get(asked, frozenset()) or own in macrolanguage_members(asked):
+        return True  # Fulah (ff): NLLB's fuv; Mongolian (mn): khk
     return asked in MACROLANGUAGES.get(own, frozenset()) and DEFAULT_MEMBER.get(own, asked) == asked
 
 
@@ -340,9 +348,10 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
         wanted = wanted_script(tag)
         if wanted and not any(tags[own].script in (None, wanted) for own in preferred):
             # the members xling records (az: azj, azb), not SIL's whole table: NLLB's ms-Arab was Banjar
+            # (a member in the script asked for stands for its macrolanguage, default member or not)
             members = MACROLANGUAGES.get(tag.language, frozenset())
-            preferred = [own for own in related if tags[own].script == wanted and tags[own].language in members
-                         ] or preferred  # fmt: skip
+            preferred = [own for own, t in tags.items() if t.language in members
+                         and (t.script or DEFAULT_SCRIPTS.get(t.language)) == wanted] or preferred  # fmt: skip
         candidates = preferred or related
         if len({tags[own].language for own in candidates}) > 1:
             raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has "
