@@ -808,6 +808,58 @@ def test_a_long_line_without_spaces_segments_in_linear_time():
         assert "".join(layout.parts) == "".join(text.split())
 
 
+def test_a_long_run_of_whitespace_segments_in_linear_time():
+    import time
+
+    # a line break was looked for from every space of the run: 50,000 spaces took 12 s (a bound far above
+    # linear time, not a benchmark)
+    for text in ("a" + " " * 100_000 + "b", "a" + " \t" * 50_000 + "b", "ses kl. 5 " * 10_000):
+        start = time.perf_counter()
+        layout = segment(text, "swe")
+        assert time.perf_counter() - start < 2, text[:10]
+        assert " ".join(layout.parts).split() == text.split()
+
+
+def test_no_text_is_lost_where_a_block_starts_with_punctuation_alone():
+    from xling.translation.segmentation import BLOCK_CHARS
+
+    # pysbd gives nothing of a block of " !!" (the block cut after the last sentence end of the window)
+    for text in (
+        "This is a sentence. " * 100 + " !!",
+        "Voir https://example.com/?" + "a" * BLOCK_CHARS + " ?!",
+    ):
+        layout = segment(text, "fra")
+        assert layout.join(layout.sentences, "fra").split() == text.split()
+
+
+def test_a_long_line_is_not_cut_in_the_middle_of_a_sentence_at_an_abbreviation():
+    from xling.translation.segmentation import BLOCK_CHARS
+
+    filler = "This is a sentence. " * 99
+    for continued, head in [("We met Dr. Smith at noon.", "We met Dr. "), ("J. K. Rowling wrote it.", "J. "),
+                            ("See Fig. 3 here.", "See Fig. "), ("No... and then.", "No... ")]:  # fmt: skip
+        text = filler + "x" * (BLOCK_CHARS - len(filler) - len(head) - 1) + " " + continued + " Then we left."
+        assert text[:BLOCK_CHARS].endswith(head)  # the window ends right after the abbreviation
+        assert any(sentence.endswith(" " + continued) for sentence in segment(text, "eng").sentences), (
+            continued
+        )
+
+
+def test_sentence_ends_of_languages_pysbd_has_no_rules_for_are_read_by_their_script():
+    # English rules, used before for every language without its own, end no sentence at । ። ፧ ۔ ։
+    cases = {
+        "ben": "আমি ভাত খাই। তুমি কী খাও?", "nep": "म घर जान्छु। तिमी कहाँ जान्छौ?", "tir": "ሰላም ኣለኹ። ከመይ ኣለኻ፧",
+        "pus": "ته څنګه یې؟ زه ښه یم۔", None: "Բարեւ։ Ինչպե՞ս ես։", "ell": "Τι κάνεις\u037e Καλά.",
+    }  # fmt: skip
+    for language, text in cases.items():
+        layout = segment(text, language)
+        assert len(layout.sentences) == 2, (language, layout.sentences)
+        assert layout.join(layout.sentences, language) == text  # the Greek question mark kept as written
+    # a long Greek line of questions is cut into blocks at its question marks, not inside a question
+    question = "Τι κάνεις σήμερα το πρωί στο σπίτι σου φίλε μου; "
+    assert set(segment(question * 120, "ell").sentences) == {question.strip()}
+
+
 def test_links_of_any_case_and_longer_than_a_block_come_back_as_they_are(xling_model):
     from xling.translation.segmentation import BLOCK_CHARS
 

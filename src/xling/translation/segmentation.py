@@ -1,7 +1,7 @@
 """Cut a document into sentences for translation and put the translations back in its layout.
 
-Sentences come from pysbd (rule-based, per language where it has rules, English rules otherwise: they split
-at `.`/`!`/`?` and do nothing harmful elsewhere). Line breaks are kept: each line, and each paragraph break
+Sentences come from pysbd (rule-based, per language where it has rules, else those of a language written in
+the text's script, so that `।`, `።` or `۔` end a sentence, else English's). Line breaks are kept: each line, and each paragraph break
 (`\\n\\n`; `\\r`, U+2028, U+2029 and the other breaks of str.splitlines too), comes back where it was, with
 the text's leading and trailing whitespace. A "sentence" without a letter once URLs, digits, emoji and
 punctuation are set aside (`...`, `***`, `3:16`, a bare link), or one that is a single link or tag of any
@@ -32,7 +32,9 @@ NO_SPACE_LANGUAGES = frozenset({"zho", "cmn", "yue", "wuu", "lzh", "jpn"})
 # what str.splitlines breaks lines at, not only "\n": pysbd ends a sentence at "\r" and U+2029 too, and a
 # paragraph break written so must come back as one, not as a space
 _BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
-_LINE_BREAKS = re.compile(rf"(\s*[{_BREAKS}]\s*)")
+# Tried only where a run of whitespace starts (not after a space that breaks no line): tried at every space of
+# a long run without a break, it scanned the rest of the run each time (50,000 spaces: 12 s)
+_LINE_BREAKS = re.compile(rf"((?<![^\S{_BREAKS}])\s*[{_BREAKS}]\s*)")
 _A_BREAK = re.compile(rf"[{_BREAKS}]")
 # a full stop followed by space, or a full-width one (Chinese and Japanese put no space after it) with the
 # closing quotes and brackets that belong to its sentence (…ね。」と)
@@ -40,7 +42,8 @@ _CLOSERS = "」』）】〕〉》”’\"')"
 _FULL_WIDTH_ENDS = "。！？" + _CLOSERS
 # (with the sentence ends of Devanagari and Bengali `।`, Urdu `۔` `؟`, Ethiopic `።` `፧`, Burmese `။`, Armenian
 # `։`, Khmer `។`, Tibetan `།`: a long Hindi line was cut at a space inside a sentence)
-_SENTENCE_END = re.compile(rf"[.!?…।॥۔؟።፧။։។།]\s|[。！？][{re.escape(_CLOSERS)}]*")
+_SENTENCE_END = re.compile(rf"[.!?…।॥۔؟።፧။։។།\u037e]\s|[。！？][{re.escape(_CLOSERS)}]*")
+_GREEK_SENTENCE_END = re.compile(rf"{_SENTENCE_END.pattern}|;\s")  # Greek asks with `;`
 # closers that only close: moved onto the full-width sentence before them (an ASCII quote may open the next)
 _ONLY_CLOSERS = _CLOSERS.replace('"', "").replace("'", "")
 # links and e-mail addresses (the language detector's, which end where a script without spaces starts) and
@@ -154,9 +157,27 @@ def segment(text: str, language: str | None = None) -> Layout:
 def _sentences(line: str, language: str | None) -> list[tuple[str, str]]:
     """Return the sentences of one line (no line break in it), each with the whitespace after it."""
     out: list[tuple[str, str]] = []
-    for block in _blocks(line):
-        out += _aligned(block, _segmenter(_pysbd_language(language)).segment(block))
+    for block in _blocks(line, language):
+        rules = _pysbd_language(language, block)
+        # pysbd's Greek rules end a question at `;` but not at the Greek question mark (U+037E), which NFKC
+        # makes `;`: read as `;`, one character for one, so the block is cut where its copy is
+        readable = block.replace("\u037e", ";") if rules == "el" else block
+        sentences = _aligned(readable, _segmenter(rules).segment(readable))
+        if readable is not block:
+            sentences = _cut_alike(block, readable, sentences)
+        out += sentences
     return _join_abbreviations(out, language) or [(line, "")]
+
+
+def _cut_alike(block: str, copy: str, sentences: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Return the (sentence, whitespace after it) pairs of `block` cut where `sentences` cut `copy`, a copy of
+    it with some characters replaced one for one."""
+    out, position = [], 0
+    for sentence, after in sentences:
+        start = copy.find(sentence, position)
+        position = start + len(sentence)
+        out.append((block[start:position], after))
+    return out
 
 
 # Titles before a name that pysbd ends a sentence at (its Spanish splits "El Sr. | García llegó."): joined when
@@ -198,8 +219,8 @@ def after_abbreviation(sentence: str, following: str, language: str | None) -> b
     """Return whether `sentence` ends at an abbreviation that `following` continues (see _join_abbreviations)."""
     if not sentence.endswith(".") or not following.strip():
         return False
-    words = sentence[:-1].split()
-    next_word = following.split()[0]
+    words = sentence[:-1].rsplit(None, 1)[-1:]  # its last word only (the whole split grew with each join)
+    next_word = following.split(None, 1)[0]
     if words and words[-1] in _TITLES.get(language or "", ()):
         return next_word[0].isupper() or next_word in _PARTICLES
     abbreviations = _ABBREVIATIONS.get(language or "", ())
@@ -261,8 +282,9 @@ def _aligned(block: str, segments: Sequence[str]) -> list[tuple[str, str]]:
             start = len(block) - len(block.lstrip())
         spans.append((start, end))
         position = end
-    if not spans:
-        return []
+    if not spans:  # pysbd gave nothing of a block that holds text (" !!", " ?!"): kept whole, not lost
+        whole = block.strip()
+        return [(whole, block[len(block.rstrip()) :] or " ")] if whole else []
     if block[spans[-1][1] :].strip():  # dropped text after the last sentence
         spans[-1] = (spans[-1][0], len(block.rstrip()))
     ends = [start for start, _ in spans[1:]] + [len(block)]
@@ -271,12 +293,13 @@ def _aligned(block: str, segments: Sequence[str]) -> list[tuple[str, str]]:
     ]
 
 
-def _blocks(line: str) -> list[str]:
+def _blocks(line: str, language: str | None = None) -> list[str]:
     """Return `line` cut into pieces of at most about BLOCK_CHARS, at sentence ends where possible."""
     blocks = []
+    ending = _GREEK_SENTENCE_END if language == "ell" else _SENTENCE_END
     while len(line) > BLOCK_CHARS:
         window = line[:BLOCK_CHARS]
-        ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+        ends = [m.end() for m in ending.finditer(window) if not _within_sentence(line, m)]
         cut = ends[-1] if ends else (window.rfind(" ") + 1 or BLOCK_CHARS)
         # a window that ends between 。 and its 」 (after ". " an ASCII quote opens the next sentence)
         while 0 < cut < len(line) and line[cut - 1] in _FULL_WIDTH_ENDS and line[cut] in _CLOSERS:
@@ -285,6 +308,33 @@ def _blocks(line: str) -> list[str]:
         blocks.append(line[:cut])
         line = line[cut:]
     return [*blocks, line] if line else blocks
+
+
+_LAST_WORD = re.compile(r"\S{1,4}$")
+
+
+def _within_sentence(line: str, end: re.Match[str]) -> bool:
+    """Return True when the full stop (or ellipsis) `end` matched in `line` may well not end a sentence: a
+    lower-case word or a digit follows (`no... and left`, `See Fig. 3`), or a capitalised word of up to three
+    letters comes before it (`Dr. Smith`, `J. K.`, `U.S. Army`). Such a place is a poor block boundary: the
+    sentence would be translated in two halves. A true sentence end skipped so only moves the cut to an
+    earlier one."""
+    mark = line[end.start()]
+    if mark not in ".…":
+        return False
+    following = line[end.end() : end.end() + 1]
+    if following and (following.islower() or following.isdigit()):
+        return True
+    word = _LAST_WORD.search(line, max(0, end.start() - 4), end.start())
+    if (
+        mark != "."
+        or word is None
+        or len(word.group()) > 3
+        or word.start() > 0
+        and not line[word.start() - 1].isspace()
+    ):
+        return False
+    return word.group()[0].isupper() and word.group().replace(".", "").isalpha()
 
 
 def _outside_links(line: str, cut: int) -> int:
@@ -310,15 +360,28 @@ def _segmenter(language: str):
     return pysbd.Segmenter(language=language, clean=False)
 
 
-def _pysbd_language(language: str | None) -> str:
-    """Return pysbd's code for an ISO 639-3 language: its own rules where it has them, English's otherwise."""
+# pysbd's rules for a script's sentence ends, for a language it has no rules of its own for (English's split
+# at `.`, `!` and `?` alone: a Bengali, Nepali, Tigrinya or Pashto paragraph was one sentence): Hindi's end at
+# `।` (Bengali, Gurmukhi and the other Indic scripts write it too), Amharic's at `።` and `፧`, Urdu's at `۔` and
+# `؟`, Armenian's at `։`, Burmese's at `။`, Greek's at `;`, Chinese's and Japanese's at `。`
+_SCRIPT_RULES = {
+    "Deva": "hi", "Beng": "hi", "Guru": "hi", "Gujr": "hi", "Orya": "hi", "Ethi": "am", "Arab": "ur",
+    "Armn": "hy", "Mymr": "my", "Grek": "el", "Hani": "zh", "Jpan": "ja",
+}  # fmt: skip
+
+
+def _pysbd_language(language: str | None, text: str) -> str:
+    """Return pysbd's code for an ISO 639-3 language: its own rules where it has them, else those of the
+    script most of `text` is written in (_SCRIPT_RULES), else English's."""
     from pysbd.languages import LANGUAGE_CODES
+
+    from xling.langid.scripts import dominant_script
 
     if language:
         two = _two_letter(language)
         if two in LANGUAGE_CODES:
             return two
-    return "en"
+    return _SCRIPT_RULES.get(dominant_script([text]) or "", "en")
 
 
 @lru_cache(maxsize=256)
