@@ -407,3 +407,14 @@ def test_codes_a_review_found_mapped_to_another_language_or_script(tmp_path):
             m2m.target_token(code)
     assert m2m.target_token("hi-Deva") == "__hi__" and m2m.target_token("bs-Latn-BA") == "__bs__"
     assert m2m.target_token("de-AT") == "__de__" and m2m.target_token("pt-BR") == "__pt__"
+
+
+def test_han_of_either_kind_is_the_languages_usual_han():
+    from xling.translation.languages import Conventions
+
+    codes = ["eng_Latn", "zho_Hans", "zho_Hant"]
+    nllb = Conventions("nllb", {c: c for c in codes}, {c: c for c in codes}, name="nllb")
+    # zh-Hani was "ambiguous" (Hani covers both); M2M-100's one `zh` took it already
+    assert [nllb.target_token(code) for code in ("zh-Hani", "cmn-Hani", "zh-Hant", "zh-TW")] == [
+        "zho_Hans", "zho_Hans", "zho_Hant", "zho_Hant",
+    ]  # fmt: skip

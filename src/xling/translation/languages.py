@@ -379,6 +379,9 @@ def _pick_script(code: str, tag: LanguageTag, candidates: list[str], tags: Mappi
         # a writing system and the script within it: ko-Kore is NLLB's kor_Hang, ja-Hira its jpn_Jpan
         chosen = [own for own in candidates if scripts[own] is not None
                   and (script_part_of(scripts[own], asked) or script_part_of(asked, scripts[own]))]  # fmt: skip
+        # Han of either kind (zh-Hani): the language's usual one, as when no script is asked
+        usual = DEFAULT_SCRIPTS.get(tags[candidates[0]].language) or DEFAULT_SCRIPTS.get(tag.language)
+        chosen = [own for own in chosen if scripts[own] == usual] or chosen
     if not chosen and all(script is None for script in scripts.values()):
         chosen = list(candidates)  # the model names no script (OPUS-MT's >>fr<< >>fr_CA<<): regions decide
     if len(chosen) > 1:
