@@ -418,3 +418,16 @@ def test_han_of_either_kind_is_the_languages_usual_han():
     assert [nllb.target_token(code) for code in ("zh-Hani", "cmn-Hani", "zh-Hant", "zh-TW")] == [
         "zho_Hans", "zho_Hans", "zho_Hant", "zho_Hant",
     ]  # fmt: skip
+
+
+def test_a_code_iso_retired_that_the_model_still_uses_is_found():
+    from xling.errors import LanguageCodeError
+    from xling.translation.languages import Conventions
+
+    codes = ["eng_Latn", "ajp_Arab", "apc_Arab"]
+    nllb = Conventions("nllb", {c: c for c in codes}, {c: c for c in codes}, name="nllb")
+    # ISO 639-3 merged ajp (South Levantine Arabic) into apc in 2023; NLLB-200 still has ajp_Arab
+    assert [nllb.target_token(code) for code in ("ajp", "AJP", "ajp-Arab")] == ["ajp_Arab"] * 3
+    assert nllb.source_token("ajp") == "ajp_Arab" and nllb.target_token("apc") == "apc_Arab"
+    with pytest.raises(LanguageCodeError, match="unknown language code 'xqz'"):
+        nllb.target_token("xqz")

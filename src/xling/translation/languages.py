@@ -328,7 +328,17 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
     for own, token in codes.items():
         if token == stripped:  # its token (`__de__`, `>>fra<<`)
             return own
-    tag = parse_language(stripped, where=f"language to translate {direction}")
+    try:
+        tag = parse_language(stripped, where=f"language to translate {direction}")
+    except LanguageCodeError:
+        # a code ISO has retired that a model still uses (NLLB's ajp_Arab, South Levantine Arabic): its own
+        # code's language part, where one code of the model has it
+        own_codes = [
+            own for own in codes if _SUBTAGS.split(own)[0].lower() == _SUBTAGS.split(stripped)[0].lower()
+        ]
+        if len(own_codes) == 1:
+            return own_codes[0]
+        raise
     tags = {own: t for own in codes if (t := _code_tag(own, conventions.family)) is not None}
     candidates = [own for own, t in tags.items() if t.language == tag.language]
     # a region that names a member (fa-AF: Dari) picks the model's code of it over the macrolanguage's own
