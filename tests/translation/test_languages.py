@@ -246,6 +246,8 @@ def test_a_macrolanguage_stands_for_its_default_member_only(tmp_path):
     ]
     # Mongolian has no default member recorded: each member (the detector's khk) is still the model's mon
     assert nllb.source_token("khk") == "mon_Cyrl"
+    # nor Fulah: M2M-100's ff is each of its members as a target too (Nigerian and Pulaar Fulfulde were refused)
+    assert m2m.target_token("fuv") == m2m.target_token("fuc") == "__ff__"
     # Fulah has none either: its member is the model's Fulah both ways; Afghan Persian is Dari (CLDR fa_AF)
     codes = ["eng_Latn", "fuv_Latn", "pes_Arab", "prs_Arab"]
     nllb = Conventions("nllb", {c: c for c in codes}, {c: c for c in codes}, name="nllb")

@@ -309,7 +309,10 @@ def _stands_for(own: str, asked: str) -> bool:
             return own == DEFAULT_MEMBER[asked]
     elif own in MACROLANGUAGES.get(asked, frozenset()) or own in macrolanguage_members(asked):
         return True  # Fulah (ff): NLLB's fuv; Mongolian (mn): khk
-    return asked in MACROLANGUAGES.get(own, frozenset()) and DEFAULT_MEMBER.get(own, asked) == asked
+    if own in DEFAULT_MEMBER:
+        return DEFAULT_MEMBER[own] == asked
+    # a model's macrolanguage with no default member recorded: each member (M2M-100's ff for fuv)
+    return asked in MACROLANGUAGES.get(own, frozenset()) or asked in macrolanguage_members(own)
 
 
 def _describe(language: str) -> str:
