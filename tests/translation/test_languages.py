@@ -433,3 +433,15 @@ def test_a_code_iso_retired_that_the_model_still_uses_is_found():
     assert nllb.source_token("ajp") == "ajp_Arab" and nllb.target_token("apc") == "apc_Arab"
     with pytest.raises(LanguageCodeError, match="unknown language code 'xqz'"):
         nllb.target_token("xqz")
+
+
+def test_sindhi_of_india_is_written_in_devanagari():
+    from xling.translation.languages import Conventions
+
+    codes = ["eng_Latn", "snd_Arab", "snd_Deva"]
+    model = Conventions("nllb", {c: c for c in codes}, {c: c for c in codes}, name="model")
+    assert [model.target_token(code) for code in ("sd", "sd-PK", "sd-IN")] == [
+        "snd_Arab",
+        "snd_Arab",
+        "snd_Deva",
+    ]

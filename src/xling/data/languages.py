@@ -60,8 +60,10 @@ REGION_SCRIPTS = {("zho", "TW"): "Hant", ("zho", "HK"): "Hant", ("zho", "MO"): "
                   ("cmn", "CN"): "Hans", ("cmn", "SG"): "Hans", ("yue", "HK"): "Hant", ("yue", "MO"): "Hant",
                   ("yue", "CN"): "Hans", ("aze", "IR"): "Arab", ("pan", "PK"): "Arab",
                   # CLDR's too, where the script is not in doubt: Montenegro writes Serbian in Latin letters,
-                  # Afghanistan Uzbek in Arabic, China Mongolian in its own script and Kazakh in Arabic
-                  ("srp", "ME"): "Latn", ("uzb", "AF"): "Arab", ("mon", "CN"): "Mong", ("kaz", "CN"): "Arab"}  # fmt: skip
+                  # Afghanistan Uzbek in Arabic, China Mongolian in its own script and Kazakh in Arabic, India
+                  # Sindhi in Devanagari
+                  ("srp", "ME"): "Latn", ("uzb", "AF"): "Arab", ("mon", "CN"): "Mong", ("kaz", "CN"): "Arab",
+                  ("snd", "IN"): "Deva"}  # fmt: skip
 
 # The one script a language is written in, where it has one (languages written in several are in
 # neither this nor xling.langid.labels.SEVERAL_SCRIPTS; translation models' defaults for them:
