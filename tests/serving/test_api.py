@@ -274,7 +274,7 @@ def test_translate_alternatives_are_the_beams_other_translations(client, transla
     tagged = client.post("/translate", json={"q": f"<b>{sentences[0]}</b>", "source": "en", "target": "de",
                                              "format": "html", "alternatives": 1})  # fmt: skip
     assert tagged.json()["alternatives"] == []
-    for bad in (4, "two", 1.5, True):
+    for bad in (4, "two", 1.5, True, "--1", "+-1", "²", "9" * 5000, 10**30):
         refused = client.post("/translate", json={"q": sentences[0], "source": "en", "target": "de",
                                                   "alternatives": bad})  # fmt: skip
         assert refused.status_code == 400 and refused.json()["field"] == "alternatives", bad

@@ -274,6 +274,12 @@ def test_a_macrolanguage_is_not_another_member_a_model_has_alone(tmp_path):
     assert [marian.target_token(code) for code in ("id", "yue", "nn", "azb", "az-Arab")] == [
         ">>ind<<", ">>yue<<", ">>nno<<", ">>azb<<", ">>azb<<",
     ]  # fmt: skip
+    # with both members, the script or region asked picks the member written in it (az-Arab took azj before)
+    codes = ["eng", "azj", "azb", "kmr", "ckb"]
+    both = Conventions("marian", {c: c for c in codes}, {c: f">>{c}<<" for c in codes}, name="opus-mt")
+    assert [both.target_token(code) for code in ("az", "az-Arab", "az-IR", "ku", "ku-Arab", "ku-Latn")] == [
+        ">>azj<<", ">>azb<<", ">>azb<<", ">>kmr<<", ">>ckb<<", ">>kmr<<",
+    ]  # fmt: skip
     folder = build_marian(tmp_path / "marian", source="en", target="id")
     _, fixed = load(folder)
     with pytest.raises(XlingError, match=r"into Indonesian \(ind\) only, not into Malay"):

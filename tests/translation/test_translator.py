@@ -855,6 +855,18 @@ def test_sentence_ends_of_languages_pysbd_has_no_rules_for_are_read_by_their_scr
         layout = segment(text, language)
         assert len(layout.sentences) == 2, (language, layout.sentences)
         assert layout.join(layout.sentences, language) == text  # the Greek question mark kept as written
+    # and at `.`, which Pashto, Uyghur, Sorani and Gujarati write too (the Urdu and Hindi rules alone ended
+    # none there: a paragraph was one sentence)
+    for language, text in [("pus", "زه ښه یم. ته څنګه یې؟"), ("uig", "مەن ياخشى. سىز قانداق؟"),
+                           ("ckb", "ئەمە باشە. ئەوە خراپە."), ("guj", "તમે કેમ છો. હું મજામાં છું.")]:  # fmt: skip
+        assert len(segment(text, language).sentences) == 2, language
+    # a long Georgian line is cut at its full stops (its letters are lower-case ones to Unicode, which made
+    # every full stop look like an abbreviation's), as a line all in lower case is
+    for language, sentence in [
+        ("kat", "ეს არის წინადადება და ის გრძელია. "),
+        ("eng", "this is all lower case. "),
+    ]:
+        assert set(segment(sentence * 100, language).sentences) == {sentence.strip()}, language
     # a long Greek line of questions is cut into blocks at its question marks, not inside a question
     question = "Τι κάνεις σήμερα το πρωί στο σπίτι σου φίλε μου; "
     assert set(segment(question * 120, "ell").sentences) == {question.strip()}

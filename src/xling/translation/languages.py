@@ -359,12 +359,16 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
         member = regional or DEFAULT_MEMBER.get(tag.language)
         preferred = [own for own in related if tags[own].language == member]
         wanted = wanted_script(tag)
-        if wanted and not any(tags[own].script in (None, wanted) for own in preferred):
+
+        def written_in(own: str) -> str | None:  # a code without a script: its language's usual one
+            return tags[own].script or DEFAULT_SCRIPTS.get(tags[own].language)
+
+        if wanted and not any(written_in(own) in (None, wanted) for own in preferred):
             # the members xling records (az: azj, azb), not SIL's whole table: NLLB's ms-Arab was Banjar
             # (a member in the script asked for stands for its macrolanguage, default member or not)
             members = MACROLANGUAGES.get(tag.language, frozenset())
-            preferred = [own for own, t in tags.items() if t.language in members
-                         and (t.script or DEFAULT_SCRIPTS.get(t.language)) == wanted] or preferred  # fmt: skip
+            preferred = [own for own in tags if tags[own].language in members and written_in(own) == wanted
+                         ] or preferred  # fmt: skip
         candidates = preferred or related
         if len({tags[own].language for own in candidates}) > 1:
             raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has "

@@ -21,6 +21,7 @@ from functools import lru_cache
 import regex
 
 from xling.langid.normalize import LINKS, SPACELESS_PUNCTUATION, SPACELESS_SCRIPTS
+from xling.langid.scripts import dominant_script, script_of
 
 BLOCK_CHARS = 2000
 
@@ -158,11 +159,10 @@ def _sentences(line: str, language: str | None) -> list[tuple[str, str]]:
     """Return the sentences of one line (no line break in it), each with the whitespace after it."""
     out: list[tuple[str, str]] = []
     for block in _blocks(line, language):
-        rules = _pysbd_language(language, block)
         # pysbd's Greek rules end a question at `;` but not at the Greek question mark (U+037E), which NFKC
         # makes `;`: read as `;`, one character for one, so the block is cut where its copy is
-        readable = block.replace("\u037e", ";") if rules == "el" else block
-        sentences = _aligned(readable, _segmenter(rules).segment(readable))
+        readable = block.replace("\u037e", ";") if "\u037e" in block else block
+        sentences = _aligned(readable, _pysbd_segments(readable, language))
         if readable is not block:
             sentences = _cut_alike(block, readable, sentences)
         out += sentences
@@ -299,7 +299,9 @@ def _blocks(line: str, language: str | None = None) -> list[str]:
     ending = _GREEK_SENTENCE_END if language == "ell" else _SENTENCE_END
     while len(line) > BLOCK_CHARS:
         window = line[:BLOCK_CHARS]
-        ends = [m.end() for m in ending.finditer(window) if not _within_sentence(line, m)]
+        matches = list(ending.finditer(window))
+        # an end that may be an abbreviation only where the window has no other (a text all in lower case)
+        ends = [m.end() for m in matches if not _within_sentence(line, m)] or [m.end() for m in matches]
         cut = ends[-1] if ends else (window.rfind(" ") + 1 or BLOCK_CHARS)
         # a window that ends between 。 and its 」 (after ". " an ASCII quote opens the next sentence)
         while 0 < cut < len(line) and line[cut - 1] in _FULL_WIDTH_ENDS and line[cut] in _CLOSERS:
@@ -311,6 +313,7 @@ def _blocks(line: str, language: str | None = None) -> list[str]:
 
 
 _LAST_WORD = re.compile(r"\S{1,4}$")
+_CASED_SCRIPTS = frozenset({"Latn", "Cyrl", "Grek", "Armn"})
 
 
 def _within_sentence(line: str, end: re.Match[str]) -> bool:
@@ -323,7 +326,9 @@ def _within_sentence(line: str, end: re.Match[str]) -> bool:
     if mark not in ".…":
         return False
     following = line[end.end() : end.end() + 1]
-    if following and (following.islower() or following.isdigit()):
+    # lower case where sentences start with a capital (Georgian's letters are lower-case ones, Ll, with
+    # capitals no one writes at a sentence start: every end was taken for an abbreviation)
+    if following and (following.isdigit() or following.islower() and script_of(following) in _CASED_SCRIPTS):
         return True
     word = _LAST_WORD.search(line, max(0, end.start() - 4), end.start())
     if (
@@ -370,18 +375,21 @@ _SCRIPT_RULES = {
 }  # fmt: skip
 
 
-def _pysbd_language(language: str | None, text: str) -> str:
-    """Return pysbd's code for an ISO 639-3 language: its own rules where it has them, else those of the
-    script most of `text` is written in (_SCRIPT_RULES), else English's."""
+def _pysbd_segments(text: str, language: str | None) -> list[str]:
+    """Return pysbd's sentences of `text` in ISO 639-3 `language`: by its own rules where pysbd has them, else
+    by those of the language of the script most of `text` is written in (_SCRIPT_RULES) and then English's
+    within each (Urdu's end no sentence at the `.` that Pashto, Uyghur and Sorani write, nor Hindi's at
+    Gujarati's), else by English's."""
     from pysbd.languages import LANGUAGE_CODES
 
-    from xling.langid.scripts import dominant_script
-
-    if language:
-        two = _two_letter(language)
-        if two in LANGUAGE_CODES:
-            return two
-    return _SCRIPT_RULES.get(dominant_script([text]) or "", "en")
+    two = _two_letter(language) if language else None
+    if two in LANGUAGE_CODES:
+        return _segmenter(two).segment(text)
+    english = _segmenter("en")
+    rules = _SCRIPT_RULES.get(dominant_script([text]) or "")
+    if rules is None:
+        return english.segment(text)
+    return [sentence for part in _segmenter(rules).segment(text) for sentence in english.segment(part)]
 
 
 @lru_cache(maxsize=256)

@@ -47,6 +47,7 @@ FORMATS = ("text", "html")
 LEGACY_CODES = {"zt": "zh-Hant", "pb": "pt-BR"}
 """LibreTranslate's own codes for Traditional Chinese and Brazilian Portuguese, which it still reads (and wrote
 until 2025): no ISO code, so they mean nothing else."""
+_WHOLE_NUMBER = re.compile(r"([+-]?)([0-9]+)")
 FRONTEND_TIMEOUT_MS = 500
 """LibreTranslate's default `--frontend-timeout`: how long its web page waits after a keystroke to translate."""
 DETECT_CANDIDATES = 3
@@ -145,8 +146,12 @@ def _alternatives(params: dict[str, Any], limit: int) -> int:
     value = params.get("alternatives")
     if value is None or value == "":
         return 0
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():  # a form sends text
-        value = int(value.strip())
+    if isinstance(value, str):  # a form sends text: ASCII digits only ("²" and "--1" are digits to isdigit)
+        number = _WHOLE_NUMBER.fullmatch(value.strip())
+        if number is not None:
+            sign, digits = number.groups()
+            # more digits than any limit holds: over it (int() refuses past 4,300 digits)
+            value = 0 if sign == "-" else int(digits) if len(digits) <= 9 else limit + 1
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiError(400, "Invalid request: alternatives parameter is not a number", "alternatives")
     if value > limit:
