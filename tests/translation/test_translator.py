@@ -447,7 +447,8 @@ def test_a_line_break_other_than_newline_comes_back_as_a_break(brk):
     ("text", "items"),
     [("- First item.\n- Second item. It is long.", ["First item.", "Second item.", "It is long."]),
      ("I. Overview\nII. Methods", ["Overview", "Methods"]), ("a) one\n  b) two", ["one", "two"]),
-     ("1) Einkaufen\n2) Kochen", ["Einkaufen", "Kochen"]), ("• point", ["point"])],
+     ("1) Einkaufen\n2) Kochen", ["Einkaufen", "Kochen"]), ("• point", ["point"]),
+     ("## Getting started\n\n> Install it first.", ["Getting started", "Install it first."])],
 )  # fmt: skip
 def test_list_markers_are_kept_and_their_items_translated(text, items):
     """A bullet went to the model with its item (`- First item.` came back as `Folgen hat es. –`), and pysbd
@@ -464,6 +465,7 @@ def test_list_markers_are_kept_and_their_items_translated(text, items):
         "-5 Grad heute.",
         "Hallo Welt.",
         "J. K. Rowling schrieb es.",
+        "#Hashtag heute.",
     ):
         assert segment(kept, "deu").sentences == [kept]
 

@@ -63,11 +63,12 @@ _WHOLE_LINK = regex.compile(
 
 
 # A list marker at the start of a line: a bullet, a lower-case letter or a small Roman numeral before `.` or
-# `)`, a capital letter or a number before `)`, followed by space and text. Kept as it is: translated with its
-# item, `- First item.` came back as `Folgen hat es. –`, and pysbd made `II.` a sentence of its own (`Ich.
-# Methioth`). Not a number before `.`: a German date starts so (`3. Oktober ist ein Feiertag.`)
+# `)`, a capital letter or a number before `)`, a Markdown heading's or quotation's `#`s or `>`, followed by
+# space and text. Kept as it is: translated with its item, `- First item.` came back as `Folgen hat es. –`,
+# pysbd made `II.` a sentence of its own (`Ich. Methioth`), and `## Setup` went to the model with its `##`.
+# Not a number before `.`: a German date starts so (`3. Oktober ist ein Feiertag.`)
 _LIST_MARKER = re.compile(
-    r"(?:[-*•‣◦▪►·–—]|\(?(?:[a-z]|[ivx]{2,5}|[IVX]{2,5})[.)]|\(?(?:[A-Z]|\d{1,3})\))[^\S\n]+(?=\S)"
+    r"(?:[-*•‣◦▪►·–—]|#{1,6}|>|\(?(?:[a-z]|[ivx]{2,5}|[IVX]{2,5})[.)]|\(?(?:[A-Z]|\d{1,3})\))[^\S\n]+(?=\S)"
 )
 # A capital letter before `.` is a marker only where two lines or more start with one or with a Roman numeral
 # (`I. Overview` / `II. Methods`): alone it is an initial (`J. K. Rowling wrote it.`, `E. coli is ...`)
