@@ -15,7 +15,9 @@ from xling.evaluation.mt import (
     corpus_scores,
     evaluate_mt,
     expand_directions,
+    load_tests,
     score_directions,
+    untrained_directions,
 )
 from xling.evaluation.result import Result
 from xling.translation.decoding import DecodeOptions
@@ -277,6 +279,46 @@ def test_a_direction_with_a_script_or_region_is_refused_not_dropped():
         with pytest.raises(ConfigError, match=rf"pivot: '{pivot}' names a script or region"):
             MTEvalConfig(directions=["deu-fra"], pivot=pivot).validate()
     MTEvalConfig(directions=["deu-fra"], pivot="en").validate()
+
+
+def test_a_language_tag_is_no_direction_and_a_variant_must_be_read():
+    # fr-CA was French -> Catalan (CA read as a language), zh-TW Chinese -> Twi
+    for tag in ("fr-CA", "zh-TW", "pt-BR"):
+        with pytest.raises(ConfigError, match=rf"'{tag}' is one language with a region, not src-tgt"):
+            parse_direction(tag)
+    assert parse_direction("EN-DE") == ("eng", "deu") and parse_direction("ca-es") == ("cat", "spa")
+    # a variant no side reads was recorded in the results while the default file was scored
+    for variants, directions in [(["cmn-TW"], ["eng-zho"]), (["fra-CA"], ["eng-deu"])]:
+        with pytest.raises(ConfigError, match=r"variants: '.*' names no side of the directions"):
+            MTEvalConfig(testset="ntrex", directions=directions, variants=variants).validate()
+    MTEvalConfig(testset="ntrex", directions=["eng-zho"], variants=["zho-TW"]).validate()
+    with pytest.raises(ConfigError, match="variants: .* choose NTREX reference files; bible has none"):
+        MTEvalConfig(testset="bible", directions=["eng-deu"], variants=["zho-TW"]).validate()
+
+
+def test_a_bible_direction_whose_sides_are_one_file_is_refused(tmp_path):
+    folder = _write_bible(tmp_path)
+    (folder / "cmn.tsv").write_text("JHN.1.1\t太初有道。\n", encoding="utf-8")
+    (folder / "tgl.tsv").write_text("JHN.1.1\tNang pasimula ay naroon na ang Verbo.\n", encoding="utf-8")
+    for direction in ("cmn-zho", "tgl-fil"):  # a copy of the input scored 100
+        with pytest.raises(ConfigError, match=rf"directions: {direction}: both sides are the corpus's"):
+            load_tests(MTEvalConfig(data=str(tmp_path), directions=[direction]))
+
+
+def test_directions_a_model_trained_from_scratch_never_saw_are_zero_shot(tmp_path):
+    from xling.artifacts import write_metadata
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    trained = {"eng-deu": 10, "deu-eng": 10, "eng-fra": 10, "fra-eng": 10}
+    write_metadata(folder, {"kind": "translation", "directions": trained, "config": {"model": "small"}})
+    assert untrained_directions(folder, ["eng-deu", "deu-fra"]) == ["deu-fra"]
+    # fine-tuned from another model: what that one trained on is not known
+    write_metadata(
+        folder, {"kind": "translation", "directions": trained, "config": {"model": "~/m2m100_418M"}}
+    )
+    assert untrained_directions(folder, ["deu-fra"]) is None
+    assert untrained_directions(tmp_path / "missing", ["deu-fra"]) is None
 
 
 class _EchoReference:

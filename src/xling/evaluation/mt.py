@@ -56,6 +56,7 @@ from xling.translation.testsets import (
     tatoeba_folder,
     tatoeba_test,
     training_records,
+    unused_variants,
 )
 
 __all__ = [
@@ -157,6 +158,15 @@ class MTEvalConfig:
             _check_bleu_tokenizer(self.bleu_tokenize)
         if self.testset == "bible" and not [p for p in self.heldout_prefixes if p]:
             raise ConfigError("heldout_prefixes: name at least one verse id prefix, e.g. JHN.")
+        if self.variants and self.testset != "ntrex":
+            raise ConfigError(
+                f"variants: {self.variants!r} choose NTREX reference files; {self.testset} has none"
+            )
+        if unused := unused_variants(self.variants, [parse_direction(d) for d in self.directions]):
+            # else scored against the default file while the results recorded the variant (cmn-TW for zho)
+            raise ConfigError(f"variants: {', '.join(map(repr, unused))} names no side of the directions "
+                              f"{', '.join(self.directions)} (a variant is written as the side's language with a "
+                              "script or region, e.g. zho-TW for zho)")  # fmt: skip
         self.decode.validate()
         if self.hypotheses:
             self._check_hypotheses()
@@ -370,6 +380,26 @@ def training_heldout(folder: str | Path | None) -> list[tuple[str, tuple[str, ..
     ]  # fmt: skip
 
 
+def untrained_directions(folder: str | Path | None, directions: Sequence[str]) -> list[str] | None:
+    """Return the `directions` ("src-tgt") a model trained from scratch by `xling mt train` had no training
+    pairs of (zero-shot: its xling.json's `directions`); None where that is not known (no such record, or a
+    model fine-tuned from another, whose own training is not recorded)."""
+    from xling.translation.presets import PRESETS
+
+    if folder is None or not Path(folder).is_dir():
+        return None
+    try:
+        meta = read_metadata(folder)
+    except XlingError:
+        return None
+    trained, config = meta.get("directions"), meta.get("config")
+    if not isinstance(trained, dict) or not isinstance(config, dict):
+        return None
+    if (config.get("model") or "") not in ("", *PRESETS):  # "": the default preset
+        return None
+    return [label for label in directions if label not in trained]
+
+
 def _prefixes_trained_on(
     prefixes: list[str], held: tuple[str, ...], tests: Sequence[DirectionData]
 ) -> list[str]:
@@ -477,5 +507,9 @@ def evaluate_mt(
                            " ".join(seen), config.model or folder, " ".join(held) or "nothing", corpus)  # fmt: skip
     if config.testset == "ntrex":
         settings["variants"] = list(config.variants)
+    if (zero_shot := untrained_directions(_model_folder(translator, config), list(scores))) is not None:
+        settings["zero_shot"] = zero_shot
+        if zero_shot:
+            logger.info("zero-shot (no training pairs of their own): %s", ", ".join(zero_shot))
     return Result(task="mt", model=model, data=data, scores=scores, average=round(average, 2), primary="chrf++",
                   settings=settings, seconds=time.perf_counter() - started)  # fmt: skip

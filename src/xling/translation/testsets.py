@@ -32,6 +32,7 @@ reference.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -110,12 +111,20 @@ class DirectionData:
         return self.src_code or self.src, self.tgt_code or self.tgt
 
 
+_REGION = re.compile(r"[A-Z]{2}|[0-9]{3}")  # a BCP-47 region subtag as written: upper case, or UN M.49 digits
+
+
 def parse_direction(text: str) -> tuple[str, str]:
     """Return (src, tgt) as ISO 639-3 codes from "src-tgt" ("eng-deu", "en-de"); ConfigError if malformed,
     or if a side names a script or region (`zho_Hant`), which a direction cannot carry."""
     parts = [part.strip() for part in str(text).split("-")]
     if len(parts) != 2 or not all(parts):
         raise ConfigError(f"directions: {text!r} is not src-tgt with plain language codes (e.g. eng-deu); "
+                          f"{VARIANTS_HINT}")  # fmt: skip
+    if _REGION.fullmatch(parts[1]) and not parts[0].isupper():
+        # written as BCP-47 writes a region (fr-CA, zh-TW, pt-BR), not as a language: read as one, CA was
+        # Catalan and TW Twi, and French was scored as translated into Catalan
+        raise ConfigError(f"directions: {text!r} is one language with a region, not src-tgt (e.g. eng-fra); "
                           f"{VARIANTS_HINT}")  # fmt: skip
     src, tgt = (plain_language(code, f"directions: {text!r}") for code in parts)
     if src == tgt:
@@ -168,6 +177,9 @@ def bible_test(
 
     # a chapter numbered differently on the two sides (a psalm held out as PSA.) pairs other verses
     src_code, tgt_code = normalize_language(src), normalize_language(tgt)
+    if corpus.code(src_code) is not None and corpus.code(src_code) == corpus.code(tgt_code):
+        # cmn-zho, tgl-fil: one file on both sides, so a copy of the input scored 100
+        raise ConfigError(f"directions: {src}-{tgt}: both sides are the corpus's {corpus.code(src_code)}")
     pairs = list(corpus.pairs(src_code, tgt_code, ids=keep))
     every = {lang: dict(corpus.sentences(lang)) for lang in (src_code, tgt_code)}
     last = {lang: last_verses(every[lang]) for lang in (src_code, tgt_code)}
@@ -216,6 +228,13 @@ def _ntrex_tag(code: str, variants: Sequence[str]) -> str:
         chosen[language] = tag.strip()
     tag = NTREX_TAGS.get(code, code)
     return chosen.get(normalize_language(tag), tag)
+
+
+def unused_variants(variants: Sequence[str], directions: Sequence[tuple[str, str]]) -> list[str]:
+    """Return the `variants` that no side of `directions` reads (its language has another default file tag,
+    or no direction has its language)."""
+    used = {_ntrex_tag(normalize_language(lang), variants) for direction in directions for lang in direction}
+    return [variant for variant in variants if variant.strip() not in used]
 
 
 def _variant_code(lang: str, variants: Sequence[str]) -> str:
