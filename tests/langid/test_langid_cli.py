@@ -294,6 +294,33 @@ def test_detect_top_k_rows_of_a_file_all_have_k_pairs(folder, tmp_path):
     assert blank["predictions"] == [{"language": "und", "probability": 0.0}]
 
 
+def test_a_k_beyond_the_detectors_labels_pads_to_its_labels_only(folder, sample_identifier, tmp_path):
+    # each row was padded to the k typed: --k 10**9 was a MemoryError traceback, 10**8 a 200 MB line
+    labels = len(sample_identifier.labels)
+    result = runner.invoke(app, ["detect", "--model", str(folder), "--k", str(10**9), "Das ist gut."])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()[0].split("\t")) == 2 * labels
+    result = runner.invoke(
+        app, ["detect", "--model", str(folder), "--k", "50", "--languages", "de,fr", "Das ist gut."]
+    )
+    assert len(result.stdout.splitlines()[0].split("\t")) == 4
+    source = tmp_path / "in.txt"
+    source.write_text("Das ist gut.\n", "utf-8")
+    result = runner.invoke(app, ["detect", "--model", str(folder), "--input", str(source), "--k", str(10**9)])
+    assert len(result.stdout.splitlines()[0].split("\t")) == 2 * labels
+    # a k below 1 is refused before the work (it was at the first batch, the progress bar drawn)
+    from xling.errors import ConfigError
+    from xling.langid.files import detect_file
+
+    with pytest.raises(ConfigError, match="k: 0 must be at least 1"):
+        detect_file(sample_identifier, tmp_path / "missing.txt", k=0)
+    # the Python API: no text at all is named (None was a TypeError from list())
+    from xling.langid import detect
+
+    with pytest.raises(ConfigError, match="text: give a string or a list of strings, not NoneType"):
+        detect(None, model=str(folder))
+
+
 def test_a_file_is_detected_batch_by_batch_and_a_failure_keeps_the_old_output(sample_identifier, tmp_path):
     # written as it goes (a file of any size is never held whole): a crash mid-way must still leave the
     # earlier output, not half of the new one

@@ -164,6 +164,11 @@ def test_labels_get_scripts_only_where_a_language_has_several():
     tagalog = Source(Label("tgl"), ("Isang pangungusap ito.",) * 3, "bible/tgl")
     assert [s.origin for s in assign_labels([filipino, tagalog])["tgl"]] == ["user/fil", "bible/tgl"]
     assert sorted(assign_labels([filipino])) == ["fil"]
+    # Chinese without a script named beside one with it: its characters decide (`zh` beside `zh-TW` was
+    # given the one rival's script, and the two were one label)
+    simplified = Source(Label("zho"), ("这是一个国家的语言，我们说话。",) * 3, "user/zh")
+    traditional = Source(Label("zho", "Hant"), ("這是一個國家的語言，我們說話。",) * 3, "user/zh-TW")
+    assert sorted(assign_labels([simplified, traditional])) == ["zho_Hans", "zho_Hant"]
 
 
 def test_a_digraphic_languages_text_is_also_taught_in_its_other_script():
@@ -336,7 +341,13 @@ def test_wordfreq_without_the_package_is_a_config_error(monkeypatch):
      ({"features": {"min_n": 5}}, r"features.min_n: must be in \[1, features.max_n = 4\]"),
      ({"epochs": 0}, "epochs: must be at least 1"), ({"data": {"dev_fraction": 1.0}}, "data.dev_fraction"),
      ({"data": {"short_share": 1.5}}, r"data.short_share: must be in \[0, 1\]"),
-     ({"data": {"wordfreq_texts": 0}}, "data.wordfreq_texts: must be at least 1")],
+     ({"data": {"wordfreq_texts": 0}}, "data.wordfreq_texts: must be at least 1"),
+     # beyond these only memory or time runs out: 10**11 buckets tried to allocate 1 TiB; an infinite prior
+     # weight saved a detector that no longer loaded
+     ({"features": {"buckets": 10**11}}, "features.buckets: must be at least 1 and at most"),
+     ({"prior_weight": float("inf")}, "prior_weight: must be 0 or more and at most"),
+     ({"prior_weight": 1e300}, "prior_weight: must be 0 or more and at most"),
+     ({"data": {"min_examples_per_label": 10**11}}, "data.min_examples_per_label: must be 0 or more and at most")],
 )  # fmt: skip
 def test_out_of_range_settings_name_their_field(fields, message):
     from xling.config import load_config

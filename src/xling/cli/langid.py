@@ -96,7 +96,10 @@ def detect(
             typer.echo(format_spans(found, as_json=as_json))
         else:
             top = identifier.predict([text], k=k, threshold=threshold, languages=allowed)[0]
-            typer.echo(format_predictions(text, top, as_json=as_json, k=k))
+            # columns for the labels an answer may hold, not for a --k beyond them
+            typer.echo(
+                format_predictions(text, top, as_json=as_json, k=min(k, identifier.label_count(allowed)))
+            )
 
 
 @app.command("train")

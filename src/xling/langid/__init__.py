@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from xling.errors import ConfigError
 from xling.langid.labels import UNDETERMINED, Label, label_matches, parse_label
 from xling.langid.model import DEFAULT_IDENTIFIER, LanguageIdentifier, Prediction
 from xling.langid.spans import Span, language_spans
@@ -43,6 +44,10 @@ def detect(
     """Return the language of a text (a `Prediction`), or a list of them for a list of texts; with k > 1,
     the top-k `Prediction`s of each text instead. `threshold` (default: the model's) and `languages` (the
     only codes the answer may be, in any form) as in `LanguageIdentifier.predict`."""
+    from collections.abc import Iterable
+
+    if not isinstance(text, str | Iterable):  # None was a TypeError from list()
+        raise ConfigError(f"text: give a string or a list of strings, not {type(text).__name__}")
     identifier = load_identifier(model)
     texts = [text] if isinstance(text, str) else list(text)
     predictions = identifier.predict(texts, k=k, threshold=threshold, languages=languages)

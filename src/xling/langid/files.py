@@ -44,6 +44,10 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
     report's `rows` hold them."""
     if batch_size < 1:
         raise ConfigError(f"batch_size: {batch_size} must be at least 1")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:  # said before the work, not at the first batch
+        raise ConfigError(f"k: {k!r} must be at least 1 (a whole number)")
+    # columns for the labels an answer may hold, not for a --k beyond them (10**9 empty pairs a line)
+    columns = min(k, identifier.label_count(languages))
     path = require_file(input)
     if output is not None:
         output = writable_file(output, [path])  # checked before the work, which a bad path would waste
@@ -68,7 +72,7 @@ def detect_file(identifier: LanguageIdentifier, input: str | Path, output: str |
             else:
                 predicted = identifier.predict(batch, k=k, threshold=threshold, languages=languages)
                 for text, top in zip(batch, predicted, strict=True):
-                    yield format_predictions(text, top, as_json=as_json, k=k)
+                    yield format_predictions(text, top, as_json=as_json, k=columns)
             if bar is not None:
                 bar.update(task, advance=len(batch))
 

@@ -204,6 +204,12 @@ class LanguageIdentifier:
         logits[usable] = kept[usable]
         decidable &= usable
 
+    def label_count(self, languages: Iterable[str] | None = None) -> int:
+        """Return how many labels one answer may hold: all the detector's, or those `languages` allow (codes
+        in any form, as `predict` reads them)."""
+        languages = language_codes(languages)
+        return len(self.labels) if languages is None else int(self._mask(languages).sum())
+
     def predict(self, texts: Sequence[str], k: int = 1, threshold: float | None = None,
                 languages: Iterable[str] | None = None) -> list[list[Prediction]]:  # fmt: skip
         """Return the top-`k` labels of each text (fewer when its script or `languages` allow fewer), most
@@ -221,8 +227,7 @@ class LanguageIdentifier:
             raise ConfigError(f"k: {k!r} must be at least 1 (a whole number)")
         logits, decidable = self.log_probabilities(texts, languages)
         probabilities = probabilities_of(logits)
-        choices = len(self.labels) if languages is None else int(self._mask(languages).sum())
-        k = max(1, min(k, choices))
+        k = max(1, min(k, self.label_count(languages)))
         # ranked by the logits: beyond the best label most probabilities are 0.0 in float32, tied
         if k == 1:
             top = logits.argmax(axis=1)[:, None]

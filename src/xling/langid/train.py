@@ -24,6 +24,7 @@ from xling.data.languages import MACROLANGUAGES, SAME_WRITTEN_LANGUAGE
 from xling.data.root import data_root
 from xling.errors import ConfigError, DataError
 from xling.langid.features import FeatureConfig, Featurizer
+from xling.langid.han import han_script
 from xling.langid.labels import DEFAULT_MEMBER, Label, parse_label
 from xling.langid.model import KIND, LanguageIdentifier, _matching_labels
 from xling.langid.normalize import normalize_text
@@ -73,6 +74,12 @@ _SUPPLEMENTS = ("swadesh", "bli", "wordfreq")
 # A script under this share of a label's training examples is a stray line (a Latin-script title in a
 # Cyrillic declaration), not a way the language is written: the label is not given to text in it.
 MIN_SCRIPT_SHARE = 0.01
+# Upper bounds of settings whose larger values only exhaust memory or time, said before the work: 10**11
+# buckets tried to allocate 1 TiB; an infinite prior weight saved a detector that no longer loads (the
+# detector's weights are float32); 10**11 examples a label never ended.
+MAX_BUCKETS = 2**24
+MAX_PRIOR_WEIGHT = 100.0
+MAX_EXAMPLES_PER_LABEL = 1_000_000
 
 
 @dataclass
@@ -165,17 +172,18 @@ class LangidTrainConfig:
             ("family", self.family in FAMILIES, f"one of {', '.join(FAMILIES)}"),
             ("alpha", math.isfinite(self.alpha) and self.alpha > 0, "a finite number above 0"), ("dim", self.dim >= 1, "at least 1"), ("epochs", self.epochs >= 1, "at least 1"),
             ("batch_size", self.batch_size >= 1, "at least 1"), ("lr", self.lr > 0, "above 0"),
-            ("threshold", 0 <= self.threshold < 1, "in [0, 1)"), ("prior_weight", self.prior_weight >= 0, "0 or more"),
+            ("threshold", 0 <= self.threshold < 1, "in [0, 1)"), ("prior_weight", 0 <= self.prior_weight <= MAX_PRIOR_WEIGHT, f"0 or more and at most {MAX_PRIOR_WEIGHT:g}"),
             ("threads", self.threads >= 0, "0 or more"),
             ("data.max_units_per_label", d.max_units_per_label >= 1, "at least 1"),
             ("data.supplement_share", 0 <= d.supplement_share <= 1, "in [0, 1]"),
             ("data.wordfreq_texts", d.wordfreq_texts >= 1, "at least 1"),
             ("data.wordfreq_exponent", d.wordfreq_exponent > 0, "above 0"),
-            ("data.min_examples_per_label", d.min_examples_per_label >= 0, "0 or more"),
+            ("data.min_examples_per_label", 0 <= d.min_examples_per_label <= MAX_EXAMPLES_PER_LABEL,
+             f"0 or more and at most {MAX_EXAMPLES_PER_LABEL:,}"),
             ("data.dev_fraction", 0 <= d.dev_fraction < 1, "in [0, 1)"), ("data.dev_max", d.dev_max >= 0, "0 or more"),
             ("data.chunk_words", d.chunk_words >= 1, "at least 1"),
             ("data.short_share", 0 <= d.short_share <= 1, "in [0, 1]"),
-            ("features.buckets", f.buckets >= 1, "at least 1"),
+            ("features.buckets", 1 <= f.buckets <= MAX_BUCKETS, f"at least 1 and at most {MAX_BUCKETS:,} (2**24)"),
             ("features.min_n", 1 <= f.min_n <= f.max_n, f"in [1, features.max_n = {f.max_n}]"),
         ]  # fmt: skip
         for name, ok, expected in checks:
@@ -349,7 +357,12 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
                 scripts[id(source)] = source.label.script
                 continue
             rivals = [other for other in named if letters[id(other)] == letters[id(source)]]
-            if rivals:
+            # Chinese characters say which Han script they are (han.py's lists): with one named rival, the
+            # nearest was always it, so `zh` beside `zh-TW` became Traditional and one label
+            han = han_script("".join(source.texts[:2000])) if letters[id(source)] == "Hani" else None
+            if rivals and han is not None:
+                scripts[id(source)] = han
+            elif rivals:
                 scripts[id(source)] = _closest_named(source, rivals).label.script
             else:
                 scripts[id(source)] = letters[id(source)]
