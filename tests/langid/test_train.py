@@ -542,3 +542,15 @@ def test_udhr_files_named_by_a_retired_code_with_one_successor_are_read_under_it
         sources = list(read_udhr(tmp_path))
     assert [str(source.label) for source in sources] == ["fry"]
     assert "1 files skipped" in caplog.text and "blu" in caplog.text  # a retired code with several successors
+
+
+def test_no_training_text_from_files_alone_names_the_languages_not_a_data_folder(tmp_path):
+    from xling.langid.train import LangidDataConfig, collect_sources
+
+    tsv = tmp_path / "mine.tsv"
+    tsv.write_text("eng\tHello there my friend\ndeu\tHallo mein Freund\n", encoding="utf-8")
+    config = LangidDataConfig(corpora=[], tsv=[str(tsv)], languages=["ja"], data=str(tmp_path / "nowhere"))
+    # it named the data root (here a folder that does not exist), which no corpus was read from
+    with pytest.raises(ConfigError, match=r"no training text: .* none of data.languages \(jpn\)") as error:
+        collect_sources(config)
+    assert "nowhere" not in str(error.value)

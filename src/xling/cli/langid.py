@@ -113,7 +113,12 @@ def train(
         typer.Option("--corpus", help="bible, udhr, umsab, ud, swadesh, bli, wordfreq, sample (repeatable)."),
     ] = None,
     tsv: Annotated[
-        list[str] | None, typer.Option("--tsv", help="A `language<TAB>text` file (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--tsv",
+            help="A `language<TAB>text` file (repeatable), read besides the corpora; add "
+            "--set data.corpora= to train on your files alone.",
+        ),  # fmt: skip
     ] = None,
     languages: Annotated[
         list[str] | None, typer.Option("--lang", help="Learn only this language (repeatable).")

@@ -249,7 +249,14 @@ def collect_sources(config: LangidDataConfig) -> list[Source]:
         sources.extend(transliterated(sources, spec))
     sources.extend(_supplementing(supplements, sources))
     if not sources:
-        raise DataError("no training text: the corpora and files hold none of data.languages", root.path)
+        wanted = f" ({', '.join(sorted(languages))})" if languages else ""
+        if any(corpus in _CORPUS_FOLDERS for corpus in config.corpora):
+            raise DataError(f"no training text: the corpora and files hold none of data.languages{wanted}",
+                            root.path)  # fmt: skip
+        # no corpus folder was read: the data root would name a folder that played no part
+        raise ConfigError(
+            f"no training text: the files and corpora given hold none of data.languages{wanted}"
+        )
     return sources
 
 
