@@ -332,13 +332,9 @@ def _within_sentence(line: str, end: re.Match[str]) -> bool:
     if following and (following.isdigit() or following.islower() and script_of(following) in _CASED_SCRIPTS):
         return True
     word = _LAST_WORD.search(line, max(0, end.start() - 4), end.start())
-    if (
-        mark != "."
-        or word is None
-        or len(word.group()) > 3
-        or word.start() > 0
-        and not line[word.start() - 1].isspace()
-    ):
+    if mark != "." or word is None or len(word.group()) > 3:
+        return False
+    if word.start() > 0 and not line[word.start() - 1].isspace():  # the end of a longer word
         return False
     return word.group()[0].isupper() and word.group().replace(".", "").isalpha()
 
