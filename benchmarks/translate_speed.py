@@ -218,15 +218,23 @@ def converted_copy(model: Path, work: Path, quantization: str) -> Path:
 
 
 class Counting:
-    """A TranslationBackend wrapper that counts the output tokens going through it and keeps the last
-    output of each source sequence (to compare paths token by token, whatever the text layout)."""
+    """Wraps a Translator: counts the target tokens its batches deliver (each sentence's output cut to its own
+    length limit, after any decoding again: what the Translator returns, not what its backend generated,
+    which a beam output decoded twice counted twice), and keeps its backend's last output of each source
+    sequence (to compare paths token by token with generate's, whatever the text layout)."""
 
-    def __init__(self, backend):
-        self.backend, self.tokens, self.outputs = backend, 0, {}
+    def __init__(self, translator):
+        self.tokens, self.outputs = 0, {}
+        self.backend, self._delivered = translator.backend, translator._generate_within_limits
+        translator.backend, translator._generate_within_limits = self, self._counted
+
+    def _counted(self, batch, options):
+        hypotheses = self._delivered(batch, options)
+        self.tokens += sum(len(ranked[0]) for ranked in hypotheses)
+        return hypotheses
 
     def generate_hypotheses(self, sources, target_prefixes, options):
         hypotheses = self.backend.generate_hypotheses(sources, target_prefixes, options)
-        self.tokens += sum(len(o) for ranked in hypotheses for o in ranked)
         self.outputs.update(
             (tuple(s), tuple(ranked[0])) for s, ranked in zip(sources, hypotheses, strict=True)
         )
@@ -252,7 +260,8 @@ class Generate:
         self.outputs: dict[tuple, tuple] = {}
 
     def translate(self, texts: list[str], src: str, tgt: str, options) -> tuple[list[str], int]:
-        """Return the translations and the number of target tokens generated."""
+        """Return the translations and the number of target tokens they hold, each output counted up to its
+        own sentence's length limit."""
         from xling.translation.torch_backend import search_config
 
         source_token = self.conventions.source_token(src)
@@ -278,7 +287,12 @@ class Generate:
                 )  # fmt: skip
             rows = generated[:, len(prompt) :].tolist()
             rows = [[t for t in row if t not in (pad, eos)] for row in rows]
-            tokens += sum(len(row) for row in rows)
+            # counted as the Translator counts: each output up to its own sentence's limit (the batch is
+            # decoded to its longest source's)
+            tokens += sum(
+                min(len(row), options.max_new_tokens(len(sources[i])))
+                for i, row in zip(batch, rows, strict=True)
+            )
             for i, row in zip(batch, rows, strict=True):
                 key = tuple(self.tokenizer.convert_ids_to_tokens(sources[i]))
                 self.outputs[key] = tuple(self.tokenizer.convert_ids_to_tokens(row))
@@ -330,9 +344,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             converted_copy(model, work, "int8"), backend="ct2", threads=args.threads
         ),  # fmt: skip
     }
-    counters = {path: Counting(t.backend) for path, t in translators.items()}
-    for path, translator in translators.items():
-        translator.backend = counters[path]
+    counters = {path: Counting(t) for path, t in translators.items()}
     generate = Generate(model, translators["xling-torch"])
 
     def run(path: str, sentences: list[str], decode: DecodeOptions) -> tuple[list[str], int, float]:
@@ -349,12 +361,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for path in PATHS:  # warm-up: first calls allocate and load lazily
         run(path, texts[: args.batch_size], options)
     speeds: dict[str, list[float]] = {p: [] for p in PATHS}
+    # the same inputs on every path: sentences/s compares the time to translate them whatever the outputs' lengths
+    sentence_speeds: dict[str, list[float]] = {p: [] for p in PATHS}
     lengths: dict[str, float] = {}
     outputs: dict[str, list[str]] = {}
     for r in range(args.rounds):
         for path in round_order(PATHS, r):
             out, tokens, seconds = run(path, texts, options)
             speeds[path].append(tokens / seconds)
+            sentence_speeds[path].append(len(texts) / seconds)
             lengths[path], outputs[path] = tokens / len(texts), out
             log(f"round {r + 1}/{args.rounds} {path}: {tokens / seconds:,.0f} tokens/s ({seconds:.1f} s)")
     median = {p: statistics.median(v) for p, v in speeds.items()}
@@ -393,6 +408,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "bleu_int8_within_0_5": int8_within(bleu_scores),
         "ratio_vs_hf": {p: round(v, 3) for p, v in ratio.items()},
         "rounds_tokens_per_s": {p: [round(x, 1) for x in v] for p, v in speeds.items()},
+        "sentences_per_s": {p: round(statistics.median(v), 2) for p, v in sentence_speeds.items()},
+        "sentences_ratio_vs_hf": {
+            p: round(statistics.median(a / b for a, b in zip(v, sentence_speeds["generate"], strict=True)), 3)
+            for p, v in sentence_speeds.items()
+        },
         "target_tokens_per_sentence": {p: round(v, 2) for p, v in lengths.items()},
         "greedy_differing_sentences": differing,
         "greedy_torch_identical_to_hf": torch_identical,
@@ -444,11 +464,13 @@ def print_table(report: dict[str, Any]) -> None:
     table = Table(title=f"translate speed: {report['model']}\n{s['sentences']} sentences {s['src']} -> {s['tgt']}, "
                         f"batch {s['batch_size']}, beam {s['beam']}, {s['threads']} thread(s), "
                         f"median of {s['rounds']} alternating rounds")  # fmt: skip
-    for column in ("path", "target tokens/s", "rounds", "x generate", "tokens/sentence", "BLEU"):
+    for column in ("path", "target tokens/s", "rounds", "x generate", "sentences/s", "x generate",
+                   "tokens/sentence", "BLEU"):  # fmt: skip
         table.add_column(column, justify="left" if column == "path" else "right")
     for path, speed in report["tokens_per_s"].items():
         rounds = " ".join(f"{x:,.0f}" for x in report["rounds_tokens_per_s"][path])
         table.add_row(path, f"{speed:,.0f}", rounds, f"{report['ratio_vs_hf'][path]:.2f}",
+                      f"{report['sentences_per_s'][path]:,.1f}", f"{report['sentences_ratio_vs_hf'][path]:.2f}",
                       f"{report['target_tokens_per_sentence'][path]:.1f}", f"{report['bleu'][path]:.2f}")  # fmt: skip
     console = Console()
     console.width = max(console.width, 120)

@@ -72,7 +72,7 @@ def test_generate_baseline_searches_as_the_translator_does(translate_speed, tmp_
     GenerationConfig(decoder_start_token_id=2, forced_eos_token_id=2, no_repeat_ngram_size=2,
                      bos_token_id=0, pad_token_id=1, eos_token_id=2).save_pretrained(folder)  # fmt: skip
     translator = Translator.from_pretrained(folder, backend="torch", threads=1)
-    counting = translator.backend = translate_speed.Counting(translator.backend)
+    counting = translate_speed.Counting(translator)
     options = DecodeOptions(beam_size=1, batch_size=4, max_length_a=1.0, max_length_b=6)
     texts = ["the cat sleeps", "a dog runs in the house", "hello"]
     translator.translate(texts, "en", "de", options)
@@ -80,3 +80,32 @@ def test_generate_baseline_searches_as_the_translator_does(translate_speed, tmp_
     _, tokens = generate.translate(texts, "en", "de", options)
     # token by token, as the benchmark's identical_greedy check (the text layouts of the paths differ)
     assert generate.outputs == counting.outputs and tokens > 0
+    # both count the tokens each sentence gets within its own length limit (a random model never stops:
+    # the batch ran to its longest source's limit)
+    assert counting.tokens == tokens
+
+
+def test_tokens_decoded_again_are_counted_once(translate_speed, tmp_path):
+    """A beam output that ran past its sentence's own limit is decoded again; the backend's tokens of both
+    calls were counted, up to 1.75x the tokens the Translator returned (a review's fake-backend count)."""
+    import importlib.util
+
+    from xling.translation.decoding import DecodeOptions
+    from xling.translation.translator import Translator
+
+    path = Path(__file__).resolve().parents[1] / "translation" / "tiny_models.py"
+    spec = importlib.util.spec_from_file_location("tiny_models_for_bench", path)
+    tiny = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tiny)
+    translator = Translator.from_pretrained(tiny.build_m2m100(tmp_path / "m2m"), backend="torch", threads=1)
+    counting = translate_speed.Counting(translator)
+    options = DecodeOptions(beam_size=2, batch_size=4, max_length_a=1.0, max_length_b=2)
+    texts = ["the cat sleeps", "a dog runs in the big old house today", "hello"]
+    calls = []
+    generate = counting.backend.generate_hypotheses
+    counting.backend.generate_hypotheses = lambda *args: calls.append(args[0]) or generate(*args)
+    outputs = translator.translate(texts, "en", "de", options)
+    assert len(calls) > 1  # the short sentences were decoded again with their own limit
+    delivered = [len(translator.tokenizer(o, add_special_tokens=False)["input_ids"]) for o in outputs]
+    assert counting.tokens <= sum(options.max_new_tokens(len(s)) for s in calls[0])
+    assert counting.tokens >= sum(delivered) - len(texts)  # (detokenised text re-tokenises about alike)
