@@ -110,6 +110,9 @@ def test_detect_output_named_gz_is_gzipped(tmp_path):
         def predict(self, texts, k=1, threshold=None, languages=None):
             return [[Prediction("deu", 0.9)] for _ in texts]
 
+        def label_count(self, languages=None):
+            return 1
+
     source = tmp_path / "in.txt"
     source.write_text("Hallo Welt\nGuten Tag\n", encoding="utf-8")
     out = tmp_path / "d.tsv.gz"
