@@ -252,7 +252,9 @@ class Generate:
 
         from xling.translation.torch_backend import clear_forced_tokens
 
-        self.model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+        # float32 as the Translator's PyTorch path loads it on a CPU (transformers 5 keeps a half-precision
+        # checkpoint's dtype, which would slow only the baseline)
+        self.model = AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32).eval()
         # the same search as the Translator's (its PyTorch backend's settings, without its token handling)
         clear_forced_tokens(self.model)
         self.tokenizer = translator.tokenizer
