@@ -107,6 +107,10 @@ def test_bible_scores_match_sacrebleu_on_the_outputs(tmp_path):
         assert (row["bleu"], row["chrf++"], row["n"]) == (bleu, chrf, 4)
         assert 0 < chrf < 100
     assert result.primary == "chrf++" and result.task == "mt" and result.model == "table"
+    # a translator without a name (xling's Translator) is named by its folder, not "?"
+    unnamed = TableTranslator(wrong=wrong)
+    unnamed.name, unnamed.folder = None, tmp_path / "my-model"
+    assert evaluate_mt(unnamed, config).model == str(tmp_path / "my-model")
     assert result.average == round(
         (result.scores["eng-deu"]["chrf++"] + result.scores["eng-fra"]["chrf++"]) / 2, 2
     )
@@ -340,6 +344,11 @@ def test_tatoeba_directions_both_ways_and_english_only(tmp_path):
     assert (to_eng.sources, to_eng.references) == (["Hallo", "Danke"], ["Hello", "Thanks"])
     with pytest.raises(ConfigError, match="English only"):
         tatoeba_test(tmp_path, "deu", "fra")
+    # the origin names the file read: Chinese asked as zho is Tatoeba's cmn (it said tatoeba.zho-eng)
+    (tmp_path / "tatoeba.cmn-eng.cmn").write_text("你好\n", encoding="utf-8")
+    (tmp_path / "tatoeba.cmn-eng.eng").write_text("Hello\n", encoding="utf-8")
+    assert tatoeba_test(tmp_path, "zho", "eng").origin == "tatoeba.cmn-eng"
+    assert to_deu.origin == "tatoeba.deu-eng"
 
 
 def test_bad_settings_are_config_errors_naming_the_field(tmp_path):

@@ -486,7 +486,10 @@ def evaluate_mt(
         "decode": dataclasses.asdict(config.decode),
         **_backend_settings(translator, config.backend),
     }
-    model = config.model or str(getattr(translator, "name", "?"))
+    # a library call may leave config.model empty: the translator's own name, else its folder
+    model = config.model or str(
+        getattr(translator, "name", None) or getattr(translator, "folder", None) or "?"
+    )
     if config.testset == "bible":
         prefixes = [p for p in config.heldout_prefixes if p]
         settings["heldout_prefixes"] = prefixes

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.data.languages import language_name, normalize_language
-from xling.data.readers import AlignedCorpus, read_parallel_files, read_tatoeba, require_file
+from xling.data.readers import AlignedCorpus, read_parallel_files, read_tatoeba, require_file, tatoeba_code
 from xling.data.root import bible_folder, data_folder
 from xling.data.versification import chapters_apart, last_verses, same_numbering
 from xling.errors import ConfigError, DataError
@@ -277,7 +277,8 @@ def tatoeba_test(folder: str | os.PathLike[str], src: str, tgt: str, max_sentenc
         zip(eng, xx, strict=True) if src_code == "eng" else zip(xx, eng, strict=True), max_sentences
     )
     return DirectionData(src=src_code, tgt=tgt_code, sources=[s for s, _ in rows],
-                         references=[t for _, t in rows], origin=f"tatoeba.{other}-eng")  # fmt: skip
+                         references=[t for _, t in rows],
+                         origin=f"tatoeba.{tatoeba_code(Path(folder), other)}-eng")  # fmt: skip
 
 
 def training_records(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
