@@ -367,11 +367,8 @@ def training_heldout(folder: str | Path | None) -> list[tuple[str, tuple[str, ..
     its weights: its own training's (`config.data` of `xling mt train`) and those of the models it was
     fine-tuned from (`base_data`); [] when it records none (no training config, parallel files only, or not
     a folder)."""
-    if folder is None or not Path(folder).is_dir():
-        return []
-    try:
-        meta = read_metadata(folder)
-    except XlingError:
+    meta = _model_metadata(folder)
+    if meta is None:
         return []
     return [
         (str(record["corpus"]), tuple(str(p) for p in record["heldout_prefixes"] if p))
@@ -380,17 +377,24 @@ def training_heldout(folder: str | Path | None) -> list[tuple[str, tuple[str, ..
     ]  # fmt: skip
 
 
+def _model_metadata(folder: str | Path | None) -> dict[str, Any] | None:
+    """Return a model folder's xling.json; None when `folder` is none, not a folder or has no readable one."""
+    if folder is None or not Path(folder).is_dir():
+        return None
+    try:
+        return read_metadata(folder)
+    except XlingError:
+        return None
+
+
 def untrained_directions(folder: str | Path | None, directions: Sequence[str]) -> list[str] | None:
     """Return the `directions` ("src-tgt") a model trained from scratch by `xling mt train` had no training
     pairs of (zero-shot: its xling.json's `directions`); None where that is not known (no such record, or a
     model fine-tuned from another, whose own training is not recorded)."""
     from xling.translation.presets import PRESETS
 
-    if folder is None or not Path(folder).is_dir():
-        return None
-    try:
-        meta = read_metadata(folder)
-    except XlingError:
+    meta = _model_metadata(folder)
+    if meta is None:
         return None
     trained, config = meta.get("directions"), meta.get("config")
     if not isinstance(trained, dict) or not isinstance(config, dict):
