@@ -73,10 +73,11 @@ def _generate(folder: Path, sources: list[list[str]], prefixes: list[list[str]],
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
-    # one limit for the batch, as CT2Backend gives translate_batch (the longest source decides)
-    limit = options.max_new_tokens(max(len(s) for s in sources))
     outputs = []
     for source, prefix in zip(sources, prefixes, strict=True):
+        limit = options.max_new_tokens(
+            len(source)
+        )  # each output what its source gets alone, as the backends'
         ids = torch.tensor([tokenizer.convert_tokens_to_ids(source)])
         start = [model.config.decoder_start_token_id, *tokenizer.convert_tokens_to_ids(prefix)]
         generated = model.generate(
@@ -427,3 +428,30 @@ def test_a_conversion_written_apart_names_the_model_folder_to_use(tmp_path):
         with pytest.raises(ConfigError, match=rf"model: .*{name}-ct2 is a CTranslate2 conversion .*no PyTorch "
                                               rf"weights, so it cannot be fine-tuned; fine-tune {source}"):  # fmt: skip
             MTTrainConfig(model=str(tmp_path / f"{name}-ct2")).validate()
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_each_source_gets_in_a_batch_what_it_gets_alone_on_both_backends(tmp_path, beam):
+    """Random weights never stop, so a short source's output runs to its own limit beside a long one's: a
+    batch is decoded to its longest source's limit, where another hypothesis could win under beam search."""
+    from transformers import AutoTokenizer
+
+    from xling.translation.torch_backend import TorchBackend
+
+    folder = build_xling(tmp_path / "model")
+    export_ct2(folder, quantization="float32")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    sources = [["__eng__", *_pieces(tokenizer, text), "</s>"] for text in PARALLEL["eng"]]
+    prefixes = [[f"__{TARGETS[i % 2]}__"] for i in range(len(sources))]
+    options = DecodeOptions(beam_size=beam, max_length_a=1.0, max_length_b=2)
+    torch_backend = TorchBackend(folder)
+    calls = []
+    generate = torch_backend.model.generate
+    torch_backend.model.generate = lambda *args, **kwargs: calls.append(1) or generate(*args, **kwargs)
+    together = torch_backend.generate(sources, prefixes, options)
+    assert len(calls) == 1  # each example ends at its own limit within the one search
+    assert [len(o) for o in together] == [options.max_new_tokens(len(s)) for s in sources]
+    assert len({len(o) for o in together}) > 3
+    alone = [torch_backend.generate([s], [p], options)[0] for s, p in zip(sources, prefixes, strict=True)]
+    assert together == alone
+    assert CT2Backend(folder).generate(sources, prefixes, options) == alone

@@ -11,6 +11,7 @@ config (`</s>` for M2M-100/NLLB/xling, a zero embedding for Marian), as in trans
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from pathlib import Path
 
 from xling.errors import ConfigError, DataError
@@ -88,8 +89,8 @@ class CT2Backend:
         without the target prefix and the final `</s>`.
 
         Sources are decoded in batches of `options.batch_size` sentences of similar length (and prefixes of
-        one length); each batch may produce up to `options.max_new_tokens` of its longest (cut) source after
-        the prefix, as the PyTorch path's `max_new_tokens` does, so the two paths stop at the same length.
+        one length); each output holds at most `options.max_new_tokens` of its own (cut) source after the
+        prefix, as the PyTorch path's, so the two paths stop at the same length.
         """
         options.validate()
         if len(sources) != len(target_prefixes):
@@ -107,10 +108,37 @@ class CT2Backend:
     def _decode(
         self, sources: list[list[str]], prefixes: list[list[str]], options: DecodeOptions
     ) -> list[list[list[str]]]:
-        """Return the hypotheses of one batch, prefix removed (translate_batch leaves out `</s>` itself)."""
-        longest = min(max(len(s) for s in sources), options.max_input_length)
-        # max_decoding_length counts the target prefix too (CTranslate2 returns it inside the hypothesis)
-        limit = options.max_new_tokens(longest) + len(prefixes[0])
+        """Return the hypotheses of one batch, prefix removed, each within its own source's limit.
+
+        CTranslate2 takes one `max_decoding_length` a batch: the batch is decoded to its longest source's
+        limit. For greedy search the tokens up to a sentence's own limit are those it gets alone. Under beam
+        search a longer limit can let another hypothesis win, which cut to the sentence's limit is not its
+        translation alone (`Pray without ceasing.` came out otherwise beside a long sentence): a sentence
+        with a hypothesis past its limit is decoded again with its own limit (with the others of that
+        limit), as the PyTorch path's `SourceLimits` ends it. Left: a sentence whose search, alone, would end
+        at its limit on an unfinished hypothesis that outscores its finished ones (a degenerate output of
+        exactly the limit) may keep the batch's shorter finished one.
+        """
+        limits = [options.max_new_tokens(min(len(s), options.max_input_length)) for s in sources]
+        rows = self._translate(sources, prefixes, options, max(limits))
+        if options.beam_size > 1:
+            over: dict[int, list[int]] = defaultdict(list)
+            for i, (ranked, limit) in enumerate(zip(rows, limits, strict=True)):
+                if any(len(row) > limit for row in ranked):
+                    over[limit].append(i)
+            for limit, group in over.items():
+                again = self._translate(
+                    [sources[i] for i in group], [prefixes[i] for i in group], options, limit
+                )
+                for i, ranked in zip(group, again, strict=True):
+                    rows[i] = ranked
+        return [[row[:limit] for row in ranked] for ranked, limit in zip(rows, limits, strict=True)]
+
+    def _translate(
+        self, sources: list[list[str]], prefixes: list[list[str]], options: DecodeOptions, limit: int
+    ) -> list[list[list[str]]]:
+        """Return the hypotheses of one batch decoded to `limit` tokens after the prefix, prefix removed
+        (translate_batch leaves out `</s>` itself)."""
         results = self.translator.translate_batch(
             sources,
             target_prefix=[list(p) for p in prefixes] if any(prefixes) else None,
@@ -119,7 +147,8 @@ class CT2Backend:
             length_penalty=options.length_penalty,
             no_repeat_ngram_size=options.no_repeat_ngram_size,
             repetition_penalty=options.repetition_penalty,
-            max_decoding_length=limit,
+            # it counts the target prefix too (CTranslate2 returns it inside the hypothesis)
+            max_decoding_length=limit + len(prefixes[0]),
             # CTranslate2's default (1) bans </s> as the first token of a model without a target prefix
             # (Marian); generate() is given min_length 0, and both backends must decode alike
             min_decoding_length=0,

@@ -6,7 +6,8 @@ example's prefix per row, so one batch can translate into several languages (whi
 `forced_bos_token_id` of transformers' generation config, one id for the whole call, cannot do) and a
 hypothesis's length counts its prefix and `</s>`, as CTranslate2 divides by it. The output limit is always
 given as `max_new_tokens` from the longest source of the batch (`DecodeOptions.max_new_tokens`) plus the
-prefix, never the generation config's default `max_length` of 20 tokens.
+prefix, never the generation config's default `max_length` of 20 tokens; each example also stops at its own
+source's limit (`SourceLimits`), so an output does not depend on the batch it was decoded in.
 """
 
 from __future__ import annotations
@@ -170,6 +171,31 @@ class CTranslate2Step:
         return logits.log_softmax(dim=-1)
 
 
+class SourceLimits:
+    """A `generate` stopping criterion: each example's hypotheses end at its own output limit.
+
+    A batch's `max_new_tokens` is its longest source's limit; a shorter source's hypotheses end at its own
+    (`DecodeOptions.max_new_tokens`), where transformers' `MaxLengthCriteria` would end them decoded alone:
+    its beam search finishes every candidate this criterion marks, scored by the same length penalty, so a
+    sentence gets under beam search what it gets alone, whatever the batch (a longer limit let another
+    hypothesis win). Candidates come `rows // examples` to an example, in example order, as transformers'
+    greedy and beam search give them.
+    """
+
+    def __init__(self, limits: list[int], prompt_length: int):
+        """End example i's hypotheses once they hold `limits[i]` tokens after the `prompt_length` of the
+        decoder prompt."""
+        import torch
+
+        self.lengths = torch.tensor(limits, dtype=torch.long) + prompt_length
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        """Return, per row of `input_ids`, whether its example's limit is reached."""
+        per_example = input_ids.shape[0] // len(self.lengths)
+        limits = self.lengths.to(input_ids.device).repeat_interleave(per_example)
+        return input_ids.shape[1] >= limits
+
+
 def clear_forced_tokens(model: Any) -> None:
     """Clear the checkpoint's forced first and last tokens and max_length on `model`'s own generation config.
 
@@ -223,6 +249,9 @@ def search_config(
 
 class TorchBackend:
     """A Hugging Face seq2seq model folder (M2M-100, NLLB, Marian, xling) decoded with `generate`."""
+
+    limits_each_source = True
+    """Each output ends at its own source's limit (`SourceLimits`), whatever its batch."""
 
     def __init__(self, folder: str | Path, *, device: str = "cpu", threads: int = 0, tokenizer: Any = None):
         """Load the model in `folder` in eval mode on `device`; `threads` > 0 sets torch's intra-op threads
@@ -283,7 +312,7 @@ class TorchBackend:
     ) -> list[list[list[str]]]:
         """Return the hypotheses of one batch whose target prefixes all have the same length."""
         import torch
-        from transformers import LogitsProcessorList
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
         # as CTranslate2's max_input_length: a source beyond the limit is cut (the Translator never sends one)
         ids = [self._ids(tokens)[: options.max_input_length] for tokens in sources]
@@ -296,7 +325,8 @@ class TorchBackend:
         # one prefix length per batch (decode_in_prefix_batches); (batch, 0) when the examples have none
         prefix_ids = torch.tensor([self._ids(prefix) for prefix in prefixes], dtype=torch.long)
         decoder_input_ids = torch.full((len(ids), 1), self.start_id, dtype=torch.long)
-        max_new_tokens = max(options.max_new_tokens(len(row)) for row in ids) + prefix_ids.shape[1]
+        limits = [options.max_new_tokens(len(row)) + prefix_ids.shape[1] for row in ids]
+        max_new_tokens = max(limits)
         config = search_config(self.model, options, max_new_tokens, pad_id=self.pad_id, eos_id=self.eos_id,
                                start_id=self.start_id)  # fmt: skip
         config.repetition_penalty, config.no_repeat_ngram_size = 1.0, 0  # CTranslate2's, in the step below
@@ -310,6 +340,7 @@ class TorchBackend:
                     decoder_input_ids=decoder_input_ids.to(self.device),
                     generation_config=config,
                     logits_processor=LogitsProcessorList([step]),
+                    stopping_criteria=StoppingCriteriaList([SourceLimits(limits, prompt_length=1)]),
                 )
         finally:
             hook.remove()

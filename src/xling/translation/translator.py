@@ -22,7 +22,7 @@ import importlib.util
 import logging
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -607,33 +607,16 @@ class Translator:
         return outputs
 
     def _generate_within_limits(self, batch: list[_Job], options: DecodeOptions) -> list[list[list[str]]]:
-        """Return the output tokens of each hypothesis of a batch of jobs, each within its own source's limit.
-
-        A batch is decoded to its longest source's limit. For greedy search the tokens up to a sentence's own
-        limit are those it gets alone. Under beam search a longer limit can let another hypothesis win, which
-        cut to the sentence's limit is not its translation alone (`Pray without ceasing.` came out otherwise
-        beside a long sentence): a sentence whose output ran past its limit is decoded again with its own
-        limit (with the others of that limit). Left: a sentence whose search, alone, would end at its limit
-        on an unfinished hypothesis that outscores its finished ones (a degenerate output of exactly the limit)
-        may keep the batch's shorter finished one.
-        """
+        """Return the output tokens of each hypothesis of a batch of jobs, each within its own source's limit
+        (as the backends decode it: what the sentence gets alone, whatever its batch)."""
         limits = [options.max_new_tokens(min(len(job.source), options.max_input_length)) for job in batch]
-        generate = self.backend.generate_hypotheses
-        rows = generate([job.source for job in batch], [job.prefix for job in batch], options)
-        if options.beam_size > 1:
-            over: dict[int, list[int]] = defaultdict(list)
-            for i, (ranked, limit) in enumerate(zip(rows, limits, strict=True)):
-                if any(len(row) > limit for row in ranked):
-                    over[limit].append(i)
-            for group in over.values():
-                again = generate([batch[i].source for i in group], [batch[i].prefix for i in group], options)
-                for i, ranked in zip(group, again, strict=True):
-                    rows[i] = ranked
+        rows = self.backend.generate_hypotheses([job.source for job in batch], [job.prefix for job in batch],
+                                                options)  # fmt: skip
         if reached := sum(len(ranked[0]) >= limit for ranked, limit in zip(rows, limits, strict=True)):
             # the input side says when it cuts a sentence; an output cut at its limit said nothing
             logger.warning("%d of %d translations reached their length limit (max_length_a x source tokens + "
                            "max_length_b, at most max_length_cap) and may be cut", reached, len(rows))  # fmt: skip
-        return [[row[:limit] for row in ranked] for ranked, limit in zip(rows, limits, strict=True)]
+        return rows
 
     def _detokenize(self, rows: list[list[str]]) -> list[str]:
         """Return the text of each row of output token strings (special tokens left out)."""
