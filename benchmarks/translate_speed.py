@@ -288,13 +288,11 @@ class Generate:
                     decoder_input_ids=torch.tensor([prompt] * len(batch)), generation_config=config,
                 )  # fmt: skip
             rows = generated[:, len(prompt) :].tolist()
-            rows = [[t for t in row if t not in (pad, eos)] for row in rows]
-            # counted as the Translator counts: each output up to its own sentence's limit (the batch is
-            # decoded to its longest source's)
-            tokens += sum(
-                min(len(row), options.max_new_tokens(len(sources[i])))
-                for i, row in zip(batch, rows, strict=True)
-            )
+            # each output cut to its own sentence's limit, as the Translator's are (the batch is decoded to
+            # its longest source's): counted, compared and scored so
+            rows = [[t for t in row if t not in (pad, eos)][: options.max_new_tokens(len(sources[i]))]
+                    for i, row in zip(batch, rows, strict=True)]  # fmt: skip
+            tokens += sum(len(row) for row in rows)
             for i, row in zip(batch, rows, strict=True):
                 key = tuple(self.tokenizer.convert_ids_to_tokens(sources[i]))
                 self.outputs[key] = tuple(self.tokenizer.convert_ids_to_tokens(row))
