@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,10 @@ def test_src_tgt_pivot_table_and_json(tmp_path, monkeypatch):
     assert "nw:2" in report["settings"]["signatures"]["deu-fra"]["chrf++"]
     assert "chrF++ via eng" in result.output and "deu-fra" in result.output
     assert "signature: nrefs:1|case:mixed|eff:no|tok:13a" in result.output
+    # direct against pivoted over the directions translated both ways, in the JSON as in the table
+    both = report["settings"]["pivot_average"]
+    assert both == {"directions": 1, "chrf++": round(deu_fra["chrf++"], 2), "pivot_chrf++": 100.0}
+    assert re.search(rf"average \(1 pivoted\).*{deu_fra['chrf++']:.1f}.*100\.0", result.output)
 
 
 def test_directions_and_bible_options_reach_the_config(tmp_path, monkeypatch):

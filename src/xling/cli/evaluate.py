@@ -191,10 +191,9 @@ def _print_mt(result, beam: int) -> None:
             for key in ("bleu", "chrf++", "pivot_bleu", "pivot_chrf++")
         ]
         table.add_row(literal(label), str(row["n"]), *cells[: 2 + len(via)])
-    if pivoted:
-        direct = sum(row["chrf++"] for row in pivoted) / len(pivoted)
-        through = sum(row["pivot_chrf++"] for row in pivoted) / len(pivoted)
-        table.add_row(f"average ({len(pivoted)} pivoted)", "", "", f"{direct:.1f}", "", f"{through:.1f}")
+    if both := result.settings.get("pivot_average"):
+        table.add_row(f"average ({both['directions']} pivoted)", "", "", f"{both['chrf++']:.1f}", "",
+                      f"{both['pivot_chrf++']:.1f}")  # fmt: skip
     table.add_row("[bold]average[/]", "", "", f"[bold]{result.average:.1f}[/]", *[""] * len(via))
     Console().print(table)
     for metric, name in (("bleu", "BLEU"), ("chrf++", "chrF++")):

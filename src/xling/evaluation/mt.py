@@ -514,6 +514,13 @@ def evaluate_mt(
                            " ".join(seen), config.model or folder, " ".join(held) or "nothing", corpus)  # fmt: skip
     if config.testset == "ntrex":
         settings["variants"] = list(config.variants)
+    if pivoted := [row for row in scores.values() if "pivot_chrf++" in row]:
+        # direct against through the pivot, over the directions translated both ways
+        settings["pivot_average"] = {
+            "directions": len(pivoted),
+            "chrf++": round(sum(float(row["chrf++"]) for row in pivoted) / len(pivoted), 2),
+            "pivot_chrf++": round(sum(float(row["pivot_chrf++"]) for row in pivoted) / len(pivoted), 2),
+        }
     if (zero_shot := untrained_directions(_model_folder(translator, config), list(scores))) is not None:
         settings["zero_shot"] = zero_shot
         if zero_shot:
