@@ -331,7 +331,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             beam_size=args.beam, batch_size=args.batch_size, max_length_a=1.0, max_length_b=0
         )
         length_control = (
-            "fixed: random weights never stop, so max_new_tokens = 1.0 x source tokens of the batch"
+            "fixed: random weights never stop, so max_new_tokens = 1.0 x source tokens (generate: of the "
+            "batch's longest source, each output cut to its own)"
         )
     log(f"model: {name}; inputs: {where}; setup {time.perf_counter() - started:.0f} s")
 

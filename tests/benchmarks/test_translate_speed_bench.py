@@ -81,7 +81,7 @@ def test_generate_baseline_searches_as_the_translator_does(translate_speed, tmp_
     # token by token, as the benchmark's identical_greedy check (the text layouts of the paths differ)
     assert generate.outputs == counting.outputs and tokens > 0
     # both count the tokens each sentence gets within its own length limit (a random model never stops:
-    # the batch ran to its longest source's limit)
+    # generate's batch ran to its longest source's limit)
     assert counting.tokens == tokens
 
 

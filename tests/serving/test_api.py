@@ -103,8 +103,8 @@ def test_translate_json_form_and_list_match_the_translator(client, translator):
     # libretranslatepy's request: a form body with q, source, target (and api_key when it has one)
     form = client.post("/translate", content=urlencode({"q": sentences[1], "source": "en", "target": "de"}),
                        headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
-    # alone, as the translator alone (a tiny random model never stops early: its output limit, from the longest
-    # source of its batch, decides the length, so alone is compared with alone)
+    # alone, as the translator alone (a tiny random model never stops early: each output runs to its own
+    # source's limit)
     alone = translator.translate(sentences[1:], "eng", "deu", options)
     assert form.status_code == 200 and form.json() == {"translatedText": alone[0]}
     # `curl -F q=... -F source=en -F target=de`: the same fields as multipart/form-data

@@ -361,7 +361,7 @@ def test_a_failed_save_never_leaves_old_metadata_beside_new_weights(tmp_path, mo
     from xling.translation.train import save_translation_model
     from xling.translation.translator import Translator
 
-    from .tiny_models import PARALLEL, build_xling
+    from .tiny_models import PARALLEL
 
     folder = build_xling(tmp_path / "model")  # a finished model, trained again into its own folder
     old = Translator.from_pretrained(folder, backend="torch")
@@ -615,7 +615,7 @@ def test_the_model_is_saved_through_the_shared_model_folder_save(tmp_path, monke
     import xling.translation.train as train_module
     from xling.training.model_folder import save_model_folder
 
-    from .tiny_models import PARALLEL, build_xling
+    from .tiny_models import PARALLEL
 
     folder = build_xling(tmp_path / "model")
     # what an earlier, sharded save left
@@ -681,7 +681,7 @@ def test_the_objective_runs_each_length_group_cut_to_its_own_longest_pair(tmp_pa
 
     from xling.translation.objective import Seq2SeqObjective
 
-    from .tiny_models import PARALLEL, build_xling
+    from .tiny_models import PARALLEL
 
     folder = build_xling(tmp_path / "model")
     texts = [("Hi.", "Hallo."), ("Yes.", "Ja."), *zip(PARALLEL["eng"][:2], PARALLEL["deu"][:2], strict=True)]
@@ -1245,3 +1245,19 @@ def test_early_stopping_alone_watches_the_default_dev_chrf():
     )  # no best weights kept: refused now, not later
     with pytest.raises(ConfigError, match="early_stopping_patience: needs training.best_metric"):
         config.validate()
+
+
+def test_dev_translations_are_each_within_their_own_limit(tmp_path):
+    """The dev evaluation scores what `xling translate` gives: a chunk ran to its longest source's limit,
+    and a random model, which never stops, gave a short sentence beside a long one a longer output."""
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from .tiny_models import PARALLEL
+
+    folder = build_xling(tmp_path / "model")
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    short, long = "the cat", " ".join(PARALLEL["eng"][:3])
+    together = greedy_translate(model, tokenizer, [short, long], "eng", "deu")
+    alone = [greedy_translate(model, tokenizer, [text], "eng", "deu")[0] for text in (short, long)]
+    assert together == alone and len(alone[1]) > len(alone[0])

@@ -298,7 +298,7 @@ def test_output_length_follows_the_input_not_a_20_token_default(xling_model):
     short_source = ["__eng__", *pieces[:3], "</s>"]
     outputs = backend.generate([long_source, short_source], [["__deu__"], ["__deu__"]], options)
     assert len(long_source) > 20
-    # a batch decodes up to the limit of its longest source
+    # each output decodes up to its own source's limit
     assert len(outputs[0]) == options.max_new_tokens(len(long_source)) > 20
     alone = backend.generate([short_source], [["__deu__"]], options)[0]
     assert len(alone) == options.max_new_tokens(len(short_source)) < 20
@@ -1164,7 +1164,7 @@ def test_a_link_or_tag_of_any_script_that_is_the_whole_text_comes_back_as_it_is(
 
 @pytest.mark.parametrize("backend", ["torch", "ct2"])
 def test_a_beam_search_translation_does_not_depend_on_its_batch(models, tmp_path, backend):
-    # A batch is decoded to its longest source's limit; under beam search a longer limit let another
+    # A batch was decoded to its longest source's limit; under beam search a longer limit let another
     # hypothesis win, cut short to the sentence's own limit ("a" beside a long text came out otherwise).
     if backend == "ct2":
         pytest.importorskip("ctranslate2")

@@ -105,8 +105,9 @@ class TranslationBackend(Protocol):
     ) -> list[list[str]]:
         """Return, per source, the output token strings: the target prefix and the final `</s>` removed.
 
-        Each output is what its source gets decoded alone: at most `options.max_new_tokens` of the source's
-        length (at most `options.max_input_length`), whatever the batch it was decoded in.
+        Each output holds at most `options.max_new_tokens` of its source's length (at most
+        `options.max_input_length`) and is what the source gets decoded alone, whatever its batch (exactly on
+        the PyTorch path; CTranslate2's exception is in `CT2Backend._decode`).
         `sources[i]` is the full source sequence (language token and `</s>` included, as the family wants
         them); `target_prefixes[i]` is what the decoder is forced to start with after its start token
         (e.g. `["__deu__"]`), so every example of a batch can have its own target language.

@@ -179,7 +179,8 @@ class SourceLimits:
     its beam search finishes every candidate this criterion marks, scored by the same length penalty, so a
     sentence gets under beam search what it gets alone, whatever the batch (a longer limit let another
     hypothesis win). Candidates come `rows // examples` to an example, in example order, as transformers'
-    greedy and beam search give them.
+    greedy and beam search give them. Exact while the search's early stop does not read the batch's max length
+    (transformers' `early_stopping="never"` with a length penalty above 0, which `search_config` never sets).
     """
 
     def __init__(self, limits: list[int], prompt_length: int):
@@ -250,9 +251,6 @@ def search_config(
 class TorchBackend:
     """A Hugging Face seq2seq model folder (M2M-100, NLLB, Marian, xling) decoded with `generate`."""
 
-    limits_each_source = True
-    """Each output ends at its own source's limit (`SourceLimits`), whatever its batch."""
-
     def __init__(self, folder: str | Path, *, device: str = "cpu", threads: int = 0, tokenizer: Any = None):
         """Load the model in `folder` in eval mode on `device`; `threads` > 0 sets torch's intra-op threads
         (for the whole process: torch has one pool). `tokenizer` maps token strings to ids (loaded from the
@@ -300,7 +298,7 @@ class TorchBackend:
         if len(sources) != len(target_prefixes):
             raise ValueError(f"{len(sources)} sources but {len(target_prefixes)} target prefixes")
         # decoder prompts of one generate call must have one length (no left padding in a decoder); batches by
-        # source length, as the CTranslate2 backend's: a batch's longest source sets its output limit
+        # source length, as the CTranslate2 backend's (little padding)
         return decode_in_prefix_batches(
             sources, target_prefixes, options.batch_size,
             lambda batch, prefixes: self._generate(batch, prefixes, options),

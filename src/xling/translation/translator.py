@@ -608,7 +608,7 @@ class Translator:
 
     def _generate_within_limits(self, batch: list[_Job], options: DecodeOptions) -> list[list[list[str]]]:
         """Return the output tokens of each hypothesis of a batch of jobs, each within its own source's limit
-        (as the backends decode it: what the sentence gets alone, whatever its batch)."""
+        (as the backends decode it: what the sentence gets alone, whatever its batch; TranslationBackend)."""
         limits = [options.max_new_tokens(min(len(job.source), options.max_input_length)) for job in batch]
         rows = self.backend.generate_hypotheses([job.source for job in batch], [job.prefix for job in batch],
                                                 options)  # fmt: skip
