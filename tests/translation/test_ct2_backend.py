@@ -430,8 +430,7 @@ def test_a_conversion_written_apart_names_the_model_folder_to_use(tmp_path):
             MTTrainConfig(model=str(tmp_path / f"{name}-ct2")).validate()
 
 
-@pytest.mark.parametrize("beam", [1, 4])
-def test_each_source_gets_in_a_batch_what_it_gets_alone_on_both_backends(tmp_path, beam):
+def test_each_source_gets_in_a_batch_what_it_gets_alone_on_both_backends(tmp_path):
     """Random weights never stop, so a short source's output runs to its own limit beside a long one's: a
     batch is decoded to its longest source's limit, where another hypothesis could win under beam search."""
     from transformers import AutoTokenizer
@@ -443,15 +442,17 @@ def test_each_source_gets_in_a_batch_what_it_gets_alone_on_both_backends(tmp_pat
     tokenizer = AutoTokenizer.from_pretrained(folder)
     sources = [["__eng__", *_pieces(tokenizer, text), "</s>"] for text in PARALLEL["eng"]]
     prefixes = [[f"__{TARGETS[i % 2]}__"] for i in range(len(sources))]
-    options = DecodeOptions(beam_size=beam, max_length_a=1.0, max_length_b=2)
-    torch_backend = TorchBackend(folder)
+    torch_backend, ct2 = TorchBackend(folder), CT2Backend(folder)
     calls = []
     generate = torch_backend.model.generate
     torch_backend.model.generate = lambda *args, **kwargs: calls.append(1) or generate(*args, **kwargs)
-    together = torch_backend.generate(sources, prefixes, options)
-    assert len(calls) == 1  # each example ends at its own limit within the one search
-    assert [len(o) for o in together] == [options.max_new_tokens(len(s)) for s in sources]
-    assert len({len(o) for o in together}) > 3
-    alone = [torch_backend.generate([s], [p], options)[0] for s, p in zip(sources, prefixes, strict=True)]
-    assert together == alone
-    assert CT2Backend(folder).generate(sources, prefixes, options) == alone
+    for beam in (1, 4):
+        options = DecodeOptions(beam_size=beam, max_length_a=1.0, max_length_b=2)
+        calls.clear()
+        together = torch_backend.generate(sources, prefixes, options)
+        assert len(calls) == 1  # each example ends at its own limit within the one search
+        assert [len(o) for o in together] == [options.max_new_tokens(len(s)) for s in sources]
+        assert len({len(o) for o in together}) > 3
+        alone = [torch_backend.generate([s], [p], options)[0] for s, p in zip(sources, prefixes, strict=True)]
+        assert together == alone
+        assert ct2.generate(sources, prefixes, options) == alone
