@@ -511,3 +511,65 @@ def test_a_held_out_prefix_that_begins_no_id_is_refused_for_translation(bases):
     with pytest.raises(ConfigError, match=r"data\.heldout_prefixes: 'SUPPORT\.' begins no sentence id"):
         build_parallel_data(tokenizer, corpus=str(sample_corpus_dir()), languages=["eng", "deu"],
                             heldout=HeldOut(("SUPPORT.",)))  # fmt: skip
+
+
+def test_an_in_place_run_killed_while_saving_its_model_is_resumed_not_started_again(bases, tmp_path):
+    # its last checkpoint holds the only trained weights: a new run over it deleted them
+    pairs = write_pairs(tmp_path / "p.tsv", zip(ENGLISH, GERMAN, strict=True))
+    folder = tmp_path / "nllb"
+    shutil.copytree(bases["nllb"], folder)
+    base = (folder / "model.safetensors").read_bytes()
+    in_place = finetune_config(folder, folder, [f"eng-deu={pairs}"], 2)
+    train_translation(in_place)
+    trained = (folder / "model.safetensors").read_bytes()
+    # as if killed before the model was saved over the base (an NLLB folder records no xling.json of its own)
+    (folder / "model.safetensors").write_bytes(base)
+    (folder / "xling.json").unlink()
+    with pytest.raises(XlingError, match="holds checkpoints of an earlier run .*pass --resume"):
+        train_translation(in_place)
+    assert list_checkpoints(folder) and (folder / "model.safetensors").read_bytes() == base
+    in_place.resume = True
+    train_translation(in_place)
+    assert (folder / "model.safetensors").read_bytes() == trained
+
+
+def test_a_model_in_sharded_pytorch_weights_is_fine_tuned(bases, tmp_path):
+    # transformers saves a large model as pytorch_model-0000N-of-0000M.bin with an index
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "sharded"
+    shutil.copytree(bases["m2m100"], folder)
+    weights = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    names = sorted(weights)
+    shards = {"pytorch_model-00001-of-00002.bin": names[::2], "pytorch_model-00002-of-00002.bin": names[1::2]}
+    for shard, keys in shards.items():
+        torch.save({key: weights[key] for key in keys}, folder / shard)
+    index = {"metadata": {}, "weight_map": {key: shard for shard, keys in shards.items() for key in keys}}
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps(index), encoding="utf-8")
+    pairs = write_pairs(tmp_path / "p.tsv", zip(ENGLISH, GERMAN, strict=True))
+    result = train_translation(finetune_config(folder, tmp_path / "out", [f"eng-deu={pairs}"], 2))
+    assert result.family == "m2m100" and (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_a_script_xlings_own_models_drop_is_a_warning_and_a_spaced_file_list_is_read(tmp_path, caplog):
+    # one token per language: Traditional pairs trained `zho`, which the model then records as Hans
+    folder = build_xling(tmp_path / "xling", languages=("eng", "zho"))
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    english, chinese = tmp_path / "p.en", tmp_path / "p.zh"
+    english.write_text("The cat sleeps.\n", encoding="utf-8")
+    chinese.write_text("貓在睡覺。\n", encoding="utf-8")
+    config = MTTrainConfig(model=str(folder), parallel=[f"eng-zho_Hant={english}, {chinese}"])
+    with caplog.at_level("WARNING", logger="xling.translation.data"):
+        data = build_parallel_data(
+            tokenizer, parallel=config.parallel, sequence_format=family_format(config, tokenizer)
+        )
+    assert data.languages == ["eng", "zho"]
+    assert "zho_Hant trains as zho, which the model records as written in Hans" in caplog.text
+    caplog.clear()
+    config = MTTrainConfig(model=str(folder), parallel=[f"en-US-zh={english},{chinese}"])
+    with caplog.at_level("WARNING", logger="xling.translation.data"):
+        build_parallel_data(
+            tokenizer, parallel=config.parallel, sequence_format=family_format(config, tokenizer)
+        )
+    assert "trains as" not in caplog.text  # a region, or the default script, loses nothing

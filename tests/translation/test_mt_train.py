@@ -1119,6 +1119,19 @@ def test_a_shipped_name_is_its_folder_and_one_without_weights_is_refused_first(t
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match=r"model: .*empty is a folder without PyTorch weights"):
         MTTrainConfig(model=str(tmp_path / "empty")).validate()
+    # a new model's config.json: not JSON was transformers' OSError traceback after the data was read, and
+    # another architecture's was built as M2M-100 defaults with a warning
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"d_model": 16,', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"model: .*broken\.json is not a readable config\.json"):
+        MTTrainConfig(model=str(broken)).validate()
+    bert = tmp_path / "bert.json"
+    bert.write_text('{"model_type": "bert", "hidden_size": 16}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"model: .*bert\.json describes a 'bert' model; .*M2M-100"):
+        MTTrainConfig(model=str(bert)).validate()
+    mine = tmp_path / "mine.json"
+    mine.write_text('{"model_type": "m2m_100", "d_model": 16}', encoding="utf-8")
+    MTTrainConfig(model=str(mine)).validate()
 
 
 def test_the_shipped_translation_model_says_where_its_weights_are():

@@ -84,6 +84,19 @@ def language_of(code: str) -> str:
     return code.partition("_")[0]
 
 
+def _warn_script_dropped(code: str, spec: str) -> None:
+    """Log a warning when a direction code of a parallel file names a script other than its language's
+    default, which xling's own models (one token per language) drop: the model then records the language
+    alone, and `xling translate` asks it for that script as text it does not write (`--tgt zh-Hant` of a model
+    trained on `eng-zho_Hant` pairs is refused)."""
+    tag = parse_language(code)
+    default = DEFAULT_SCRIPTS.get(tag.language) or USUAL_SCRIPTS.get(tag.language)
+    if tag.script and tag.script != default:
+        logger.warning("parallel %s: xling's own models have one token per language, so %s trains as %s, which "
+                       "the model records as written in %s", spec.partition("=")[0], code, tag.language,
+                       default or "its usual script")  # fmt: skip
+
+
 def _same_variety(a: str, b: str) -> bool:
     """Return whether two direction codes name one language in one script and region (`zho`, `zho_Hans`)."""
     first, second = parse_language(a), parse_language(b)
@@ -154,7 +167,8 @@ def parallel_paths(spec: str) -> list[Path]:
     if not all(name.strip() for name in names):
         raise ConfigError(f"parallel: {spec!r} has an empty file name in its comma-separated list; give "
                           "src-tgt=path.tsv or src-tgt=path.src,path.tgt")  # fmt: skip
-    return [Path(name).expanduser() for name in names]  # `~` is the home folder, as in every path field
+    # `~` is the home folder, as in every path field; `a.en, a.de` names a.de, not " a.de"
+    return [Path(name.strip()).expanduser() for name in names]
 
 
 _SENTENCE_ID = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.\d+")
@@ -461,6 +475,8 @@ def build_parallel_data(
         src, tgt, pairs = read_parallel_file(spec)
         files += parallel_paths(spec)
         if sequence_format is None:  # xling's own models: one token per language (`xling translate` too)
+            for code in (src, tgt):
+                _warn_script_dropped(code, spec)
             src, tgt = language_of(src), language_of(tgt)
             if src == tgt:
                 raise ConfigError(f"parallel: {spec.partition('=')[0]!r} would train {src} into itself: xling's "

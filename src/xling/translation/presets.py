@@ -42,7 +42,15 @@ def model_config(name: str, vocab_size: int, *, dropout: float = 0.1, max_positi
         }
     elif path.is_file():
         # a config.json gives the architecture of a new model; the run's dropout applies to it as to a preset
-        return M2M100Config.from_pretrained(str(path), **{"dropout": dropout, **overrides})
+        try:
+            config = M2M100Config.from_pretrained(str(path), **{"dropout": dropout, **overrides})
+        except (OSError, ValueError) as error:  # not JSON (transformers raises OSError), or bad values
+            raise ConfigError(f"model: {name} is not a readable config.json: {error}") from None
+        if getattr(config, "model_type", None) != M2M100Config.model_type:
+            # transformers only warns, then builds M2M-100 with the defaults for the fields it lacks
+            raise ConfigError(f"model: {name} describes a {config.model_type!r} model; a new translation model "
+                              "is an M2M-100 (model_type m2m_100)")  # fmt: skip
+        return config
     else:
         raise ConfigError(f"model: {name!r} is neither a preset ({', '.join(PRESETS)}) nor a config.json or "
                           "model folder")  # fmt: skip

@@ -251,10 +251,13 @@ class MTTrainResult:
 
 
 def is_model_folder(path: str | Path) -> bool:
-    """Return whether `path` is a model folder (config.json and safetensors or PyTorch weights)."""
+    """Return whether `path` is a model folder (config.json and safetensors or PyTorch weights, in one file
+    or in shards with their index, as transformers saves a large model)."""
     folder = Path(path)
     return (folder / "config.json").is_file() and (
-        any(folder.glob("*.safetensors")) or (folder / "pytorch_model.bin").is_file()
+        any(folder.glob("*.safetensors"))
+        or (folder / "pytorch_model.bin").is_file()
+        or (folder / "pytorch_model.bin.index.json").is_file()
     )
 
 
@@ -271,13 +274,17 @@ def shipped_model(model: str) -> str:
 
 
 def check_trainable(model: str) -> None:
-    """Return nothing unless `model` is a folder without PyTorch weights (a preset, a config.json, a model
-    folder or a path that is none of them is judged later); else ConfigError naming it and what it lacks.
+    """Return nothing unless `model` is a folder without PyTorch weights or a config.json that is not an
+    M2M-100's (a preset, a model folder or a path that is none of them is judged later); else ConfigError
+    naming it and what it lacks.
 
     A CTranslate2 conversion has no weights to train: the shipped xling-mt-bible keeps only its conversion
     (its float32 weights stay in its training run's folder), and `xling export ct2 --output DIR` writes one
     apart from its model."""
     folder = Path(model)
+    if folder.is_file():  # a new model's config.json: said before the data is read
+        model_config(model, vocab_size=8, dropout=0.0)
+        return
     if not model or model in PRESETS or not folder.is_dir() or is_model_folder(folder):
         return
     meta = _metadata_or_empty(folder)
@@ -294,7 +301,7 @@ def check_trainable(model: str) -> None:
                           f"cannot be fine-tuned; its weights (model.safetensors) are {where}: give that folder "
                           "as model")  # fmt: skip
     raise ConfigError(f"model: {folder} is a folder without PyTorch weights (config.json with model.safetensors "
-                      f"or pytorch_model.bin); give a model folder with its weights, a size preset "
+                      f"or pytorch_model.bin, or their shards with an index); give a model folder with its weights, a size preset "
                       f"({', '.join(PRESETS)}) or a config.json")  # fmt: skip
 
 
@@ -728,11 +735,13 @@ def check_output(config: MTTrainConfig) -> None:
 
 
 def run_finished(output: Path, checkpoints: Sequence[Path]) -> bool:
-    """Return whether the run of `checkpoints` (oldest first) ended, by the newest one whose trainer state
-    reads, as --resume falls back to it past a damaged one: it reached its max_steps, or the model saved in
-    `output` records its run and step (a run stopped early: by early stopping, not by `training.max_minutes`,
-    after which the run is to be resumed; a model and checkpoint of before run ids: the step alone). None
-    reads: not known to have ended."""
+    """Return whether the run of `checkpoints` (oldest first) ended and saved its model, by the newest one
+    whose trainer state reads, as --resume falls back to it past a damaged one: the model saved in `output`
+    records its run and step (at max_steps, or stopped early: by early stopping, not by
+    `training.max_minutes`, after which the run is to be resumed; a model and checkpoint of before run ids:
+    the step alone). A run at its max_steps killed while saving its model is not one: its last checkpoint
+    holds the only trained weights, which a new run would delete (--resume saves them). None reads: not
+    known to have ended."""
     state = None
     for checkpoint in reversed(checkpoints):
         with contextlib.suppress(UnreadableCheckpointError):
@@ -740,9 +749,6 @@ def run_finished(output: Path, checkpoints: Sequence[Path]) -> bool:
             break
     if state is None:
         return False
-    planned = ((state.get("config") or {}).get("training") or {}).get("max_steps")
-    if isinstance(planned, int) and state.get("step", 0) >= planned:
-        return True
     with contextlib.suppress(Exception):  # no readable xling.json: not known to have ended
         training = read_metadata(output).get("training", {})
         # a killed second run in place can have saved a checkpoint at the step the first run's model ended at
