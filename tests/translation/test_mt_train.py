@@ -1003,9 +1003,14 @@ def test_a_dev_share_that_holds_out_nothing_is_said(tmp_path, sample_tokenizer_d
     config = _two_steps(MTTrainConfig(output=str(tmp_path / "mt"), tokenizer=str(sample_tokenizer_dir),
                                       model="tiny", parallel=[f"eng-deu={pairs}"]))  # fmt: skip
     config.training.eval_every = 2
+    # a held-out book of a corpus, and no corpus: the parallel file holds nothing out, which the run says
+    config.data.heldout_prefixes = ["JHN."]
     with caplog.at_level(logging.WARNING, logger="xling.translation.train"):
         result = train_translation(config)
     assert not result.evaluation and "no dev sentences: the dev share (dev_fraction 0.01)" in caplog.text
+    assert (
+        "data.heldout_prefixes: read from an aligned corpus (data.corpus), and none is given" in caplog.text
+    )
 
 
 def test_a_model_folder_whose_own_tokenizer_does_not_load_fine_tunes_with_the_one_given(tmp_path, caplog):

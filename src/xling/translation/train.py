@@ -601,6 +601,10 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
     )
     logger.info("%d directions, %d training pairs (read in %.0f s)", len(data.directions),
                 sum(data.counts().values()), time.perf_counter() - started)  # fmt: skip
+    if not config.data.corpus and (unused := _corpus_settings_given(config)):
+        # the parallel files alone: a held-out book named here holds nothing out of them
+        logger.warning("%s: read from an aligned corpus (data.corpus), and none is given: they do nothing to the "
+                       "parallel files", ", ".join(unused))  # fmt: skip
     if config.data.corpus and not any(config.data.heldout_prefixes):
         logger.warning("data.heldout_prefixes is empty: every book of %s trains, so `xling eval mt` (which scores "
                        "the Gospel of John, JHN., by default) would score sentences the model was trained on; "
@@ -732,6 +736,19 @@ def check_output(config: MTTrainConfig) -> None:
     if not in_place:
         raise XlingError(f"{output}: a model is already there; pass overwrite (--overwrite) to replace it, "
                          "or choose another output folder")  # fmt: skip
+
+
+def _corpus_settings_given(config: MTTrainConfig) -> list[str]:
+    """Return the names of the settings that only an aligned corpus reads, where they differ from their
+    defaults (data.heldout_prefixes, data.languages, extra_directions)."""
+    defaults = MTTrainConfig()
+    given = {
+        "data.heldout_prefixes": [p for p in config.data.heldout_prefixes if p]
+        != [p for p in defaults.data.heldout_prefixes if p],
+        "data.languages": config.data.languages != defaults.data.languages,
+        "extra_directions": config.extra_directions != defaults.extra_directions,
+    }
+    return [name for name, differs in given.items() if differs]
 
 
 def run_finished(output: Path, checkpoints: Sequence[Path]) -> bool:
