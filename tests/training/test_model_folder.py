@@ -70,6 +70,26 @@ def test_shards_of_an_earlier_save_do_not_outlive_a_single_file_save(tmp_path):
     assert not list(tmp_path.glob("model-*")) and not (tmp_path / "model.safetensors.index.json").exists()
 
 
+def test_another_familys_tokenizer_files_do_not_outlive_a_save_with_a_tokenizer(tmp_path):
+    """NLLB's tokenizer.json stayed beside the M2M-100 model saved over it (--overwrite), for a tool reading
+    the folder to take for the model's; a save of weights alone keeps the folder's tokenizer."""
+    _earlier_model(tmp_path)
+    for name in ("tokenizer.json", "sentencepiece.bpe.model", "tokenizer_config.json"):
+        (tmp_path / name).write_text("nllb", encoding="utf-8")
+    save_model_folder(tmp_path, _write_new, {"steps": 2})  # weights alone
+    assert (tmp_path / "tokenizer.json").read_text(encoding="utf-8") == "nllb"
+
+    def m2m100(folder: Path) -> None:
+        _write_new(folder)
+        for name in ("vocab.json", "sentencepiece.bpe.model", "tokenizer_config.json"):
+            (folder / name).write_text("m2m100", encoding="utf-8")
+
+    save_model_folder(tmp_path, m2m100, {"steps": 3})
+    assert not (tmp_path / "tokenizer.json").exists()
+    assert all((tmp_path / name).read_text(encoding="utf-8") == "m2m100"
+               for name in ("vocab.json", "sentencepiece.bpe.model", "tokenizer_config.json"))  # fmt: skip
+
+
 def test_an_earlier_pickle_save_and_a_file_in_a_folders_place_are_replaced(tmp_path):
     """An older save's pytorch_model.bin would outlive new safetensors (export fingerprints counted both);
     a file where the new save has a folder made os.replace fail after xling.json was gone."""

@@ -25,6 +25,13 @@ _SAFETENSORS_WEIGHTS = re.compile(
     r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json"
     r"|pytorch_model(-\d{5}-of-\d{5})?\.bin|pytorch_model\.bin\.index\.json"
 )
+# the files a tokenizer's save_pretrained writes, by family: a model of another family saved over (--overwrite)
+# left the earlier one's beside its own (NLLB's tokenizer.json beside M2M-100's vocab.json and .model file),
+# which a tool reading the folder could take for the model's
+_TOKENIZER_FILES = frozenset({
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json",
+    "merges.txt", "sentencepiece.bpe.model", "spiece.model", "source.spm", "target.spm", "target_vocab.json",
+})  # fmt: skip
 
 
 def save_model_folder(output: str | Path, write: Callable[[Path], None], metadata: Mapping[str, Any]) -> Path:
@@ -55,7 +62,8 @@ def _move_into(staging: Path, output: Path) -> None:
     """Return nothing after renaming every entry of `staging` into `output`, replacing entries of the same
     name, and deleting the safetensors weights of an earlier save that the new one does not have (its shards,
     or its single file or index when the new save is the other layout: transformers loads
-    `model.safetensors` before an index, so an old single file would shadow new shards)."""
+    `model.safetensors` before an index, so an old single file would shadow new shards), and its tokenizer
+    files the new save does not write where it writes a tokenizer (another family's)."""
     names = {path.name for path in staging.iterdir()}
     for path in sorted(staging.iterdir()):
         target = output / path.name
@@ -64,6 +72,11 @@ def _move_into(staging: Path, output: Path) -> None:
         elif path.is_dir() and target.exists():
             target.unlink()  # a file in the way of a folder
         os.replace(path, target)
+    # tokenizer files only where the new save holds a tokenizer (a save of weights alone keeps the folder's)
+    tokenizer_saved = not names.isdisjoint(_TOKENIZER_FILES)
     for path in output.iterdir():
-        if path.name not in names and path.is_file() and _SAFETENSORS_WEIGHTS.fullmatch(path.name):
+        stale = _SAFETENSORS_WEIGHTS.fullmatch(path.name) or (
+            tokenizer_saved and path.name in _TOKENIZER_FILES
+        )
+        if path.name not in names and path.is_file() and stale:
             path.unlink()
