@@ -617,10 +617,31 @@ def test_a_resume_puts_back_the_best_weights_of_the_tracker_it_restores(tmp_path
     restored = Regression()
     assert load_checkpoint(tmp_path / "best", restored)["step"] == 2
     assert torch.equal(_weights(restored), seen[2])
-    assert "put back to the best evaluation (step 2)" in caplog.text
+    assert (
+        "put back to the best evaluation (step 2)" in caplog.text
+        and "the one it held came after" in caplog.text
+    )
     # a checkpoint keeps best/ as a hard link, not a copy
     kept = list_checkpoints(tmp_path)[-1] / "best" / "model.safetensors"
     assert os.path.samefile(kept, tmp_path / "best" / "model.safetensors")
+
+
+def test_a_resume_puts_back_a_missing_best_and_says_it_was_missing(tmp_path, caplog):
+    import shutil
+
+    config = _config(max_steps=4, eval_every=1, checkpoint_every=2, best_metric="dev_score")
+    evaluate, seen = _scored({1: 0.1, 2: 0.5, 3: 0.2})
+    with pytest.raises(RuntimeError, match="killed"):  # after step 3's evaluation, before step 4's checkpoint
+        train(Regression(), CrashingRows(8, 1, crash_at=3), config, tmp_path, evaluations={"dev": evaluate})
+    shutil.rmtree(tmp_path / "best")
+    again, _ = _scored({3: 0.2, 4: 0.3})
+    with caplog.at_level(logging.WARNING, logger="xling.training"):
+        _run(tmp_path, config, evaluations={"dev": again}, resume=True)
+    restored = Regression()
+    assert load_checkpoint(tmp_path / "best", restored)["step"] == 2 and torch.equal(
+        _weights(restored), seen[2]
+    )
+    assert "put back to the best evaluation (step 2)" in caplog.text and "it was missing" in caplog.text
 
 
 def test_a_resume_whose_tracker_has_no_best_yet_removes_a_later_best(tmp_path):

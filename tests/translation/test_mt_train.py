@@ -1279,3 +1279,23 @@ def test_dev_translations_are_each_within_their_own_limit(tmp_path):
     together = greedy_translate(model, tokenizer, [short, long], "eng", "deu")
     alone = [greedy_translate(model, tokenizer, [text], "eng", "deu")[0] for text in (short, long)]
     assert together == alone and len(alone[1]) > len(alone[0])
+
+
+def test_a_best_metric_beside_averaging_is_said_not_to_choose_the_model(
+    tmp_path, sample_tokenizer_dir, caplog, monkeypatch
+):
+    from xling.translation import train as mt_train
+
+    config = _tiny_pairs_config(tmp_path, sample_tokenizer_dir, tmp_path / "mt", average_last=2)
+    config.training.max_steps, config.training.best_metric = 4, "dev_chrf"
+
+    def stop(*args, **kwargs):
+        raise RuntimeError("stopped before training")
+
+    monkeypatch.setattr(mt_train, "train", stop)
+    with caplog.at_level(logging.WARNING, logger="xling.translation"), pytest.raises(RuntimeError):
+        train_translation(config)
+    assert (
+        "the model saved is the mean of the last 2 checkpoints; training.best_metric (dev_chrf)"
+        in caplog.text
+    )

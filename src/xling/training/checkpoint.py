@@ -307,13 +307,15 @@ def restore_best(run_dir: Path, checkpoint: Path | None, tracked: dict[str, Any]
         logger.warning("%s: removed; it holds an evaluation after %s", best, since)
         shutil.rmtree(best)
     elif kept is not None and best_key(_best_of(kept)) == wanted:
+        held = (f"the one it held came after {since}" if best.exists()
+                else "it was missing")  # fmt: skip
         tmp = best.with_name(best.name + STAGED_SUFFIX)
         shutil.rmtree(tmp, ignore_errors=True)
         _link_files(kept, tmp)
         _fsync_tree(tmp)
         _swap_in(tmp, best)
-        logger.warning("%s: put back to the best evaluation (step %d) that %s names; the one it held came "
-                       "after %s", best, wanted[0], checkpoint.name, since)  # fmt: skip
+        logger.warning("%s: put back to the best evaluation (step %d) that %s names; %s", best, wanted[0],
+                       checkpoint.name, held)  # fmt: skip
     else:
         logger.warning("%s does not hold the best evaluation (step %d) that %s names, which it did not keep "
                        "(written by an earlier xling)", best, wanted[0], checkpoint)  # fmt: skip

@@ -628,6 +628,10 @@ def train_translation(config: MTTrainConfig) -> MTTrainResult:
         evaluations["dev"] = chrf_evaluation(data, evaluated, config.dev_max_sentences, config.max_length)
     # set in the config, so the run records it and a resumed run chooses as this one did
     config.training.best_metric = default_best_metric(config, bool(evaluations))
+    if config.average_last > 1 and config.training.best_metric:
+        logger.warning("average_last: the model saved is the mean of the last %d checkpoints; training.best_metric "
+                       "(%s) is still tracked (best/, early stopping) but does not choose it",
+                       config.average_last, config.training.best_metric)  # fmt: skip
     output = Path(config.output)
     result = train(objective, batches, config.training, output, resume=config.resume,
                    restart=config.overwrite or fine_tunes_in_place(config), evaluations=evaluations,
