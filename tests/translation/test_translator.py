@@ -1214,3 +1214,9 @@ def test_an_output_that_reaches_its_length_limit_is_said(xling_model, caplog):
             ["Hello world, how are you today?"], "en", "de", DecodeOptions(max_length_cap=2)
         )
     assert "1 of 1 translations reached their length limit" in caplog.text
+    caplog.clear()
+    # once a call, not once a batch (a long file printed a line per batch)
+    with caplog.at_level(logging.WARNING, logger="xling.translation.translator"):
+        xling_model.translate(["Hello world.", "How are you?", "Good day."] * 3, "en", "de",
+                              DecodeOptions(max_length_cap=2, batch_size=2))  # fmt: skip
+    assert caplog.text.count("reached their length limit") == 1 and "9 of 9 translations" in caplog.text

@@ -595,28 +595,33 @@ class Translator:
         outputs: list[list[str]] = [[] for _ in jobs]
         order = sorted(range(len(jobs)), key=lambda j: -len(jobs[j].source))
         strip = self.conventions.language_tokens
+        reached = 0
         with _progress_bar(len(jobs), progress) as advance:
             for start in range(0, len(order), options.batch_size):
                 batch = order[start : start + options.batch_size]
                 hypotheses = self._generate_within_limits([jobs[j] for j in batch], options)
+                reached += sum(
+                    len(ranked[0])
+                    >= options.max_new_tokens(min(len(jobs[j].source), options.max_input_length))
+                    for j, ranked in zip(batch, hypotheses, strict=True)
+                )
                 rows = [[t for t in row if t not in strip] for ranked in hypotheses for row in ranked]
                 texts = iter(self._detokenize(rows))
                 for j, ranked in zip(batch, hypotheses, strict=True):
                     outputs[j] = [next(texts).strip() for _ in ranked]
                 advance(len(batch))
+        if reached:
+            # the input side says when it cuts a sentence; an output cut at its limit said nothing (said once a
+            # call: a batch at a time, a long file with a model that runs on printed hundreds of lines)
+            logger.warning("%d of %d translations reached their length limit (max_length_a x source tokens + "
+                           "max_length_b, at most max_length_cap) and may be cut", reached, len(jobs))  # fmt: skip
         return outputs
 
     def _generate_within_limits(self, batch: list[_Job], options: DecodeOptions) -> list[list[list[str]]]:
         """Return the output tokens of each hypothesis of a batch of jobs, each within its own source's limit
         (as the backends decode it: what the sentence gets alone, whatever its batch; TranslationBackend)."""
-        limits = [options.max_new_tokens(min(len(job.source), options.max_input_length)) for job in batch]
-        rows = self.backend.generate_hypotheses([job.source for job in batch], [job.prefix for job in batch],
+        return self.backend.generate_hypotheses([job.source for job in batch], [job.prefix for job in batch],
                                                 options)  # fmt: skip
-        if reached := sum(len(ranked[0]) >= limit for ranked, limit in zip(rows, limits, strict=True)):
-            # the input side says when it cuts a sentence; an output cut at its limit said nothing
-            logger.warning("%d of %d translations reached their length limit (max_length_a x source tokens + "
-                           "max_length_b, at most max_length_cap) and may be cut", reached, len(rows))  # fmt: skip
-        return rows
 
     def _detokenize(self, rows: list[list[str]]) -> list[str]:
         """Return the text of each row of output token strings (special tokens left out)."""
