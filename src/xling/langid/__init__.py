@@ -4,6 +4,7 @@ naive Bayes or a fastText-style linear layer), trained by `xling langid train` o
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 from xling.errors import ConfigError
@@ -25,7 +26,14 @@ def load_identifier(name_or_path: str = DEFAULT_IDENTIFIER) -> LanguageIdentifie
     `han_scripts`) changes their answers too; `LanguageIdentifier.from_pretrained` gives a copy of one's own."""
     from xling.langid.model import resolve_identifier
 
-    return _load_folder(str(resolve_identifier(name_or_path).resolve()))
+    folder = str(resolve_identifier(name_or_path).resolve())
+    # lru_cache does not lock while it loads: two threads asking first (a server's batchers) each loaded one,
+    # and held different objects
+    with _LOADING:
+        return _load_folder(folder)
+
+
+_LOADING = threading.Lock()
 
 
 @lru_cache(maxsize=4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -31,7 +32,10 @@ _NAME_TO_SCRIPT = {
     "THAANA": "Thaa", "VAI": "Vaii", "YI": "Yiii", "NKO": "Nkoo", "OL": "Olck", "BOPOMOFO": "Bopo",
     # modifier letters named by their use: the prolonged sound mark ー, the iteration mark 々
     "KATAKANA-HIRAGANA": "Jpan", "IDEOGRAPHIC": "Hani",
+    # scripts whose name's first four letters are another's code (HANIFI Rohingya read as Han)
+    "HANIFI": "Rohg", "CYPRO-MINOAN": "Cpmn", "TANGSA": "Tnsa",
 }  # fmt: skip
+_MAPPED = frozenset(_NAME_TO_SCRIPT.values())
 
 
 # A Han character, a kana or a Hangul syllable holds about a syllable or a word, a Latin or Cyrillic letter a
@@ -54,7 +58,10 @@ def script_of(char: str) -> str | None:
     first = name.split(" ", 1)[0]
     if first == "MODIFIER":
         return None  # a modifier letter of no one script (ʼ MODIFIER LETTER APOSTROPHE), as punctuation is
-    return _NAME_TO_SCRIPT.get(first, first[:4].title())
+    if first in _NAME_TO_SCRIPT:
+        return _NAME_TO_SCRIPT[first]
+    # a script missing above: its name's first four letters, unless that is a mapped script's code
+    return first[:4].title() if first[:4].title() not in _MAPPED else first.title()
 
 
 def letter_script(script: str) -> str:
@@ -85,15 +92,23 @@ def dominant_script(texts: Iterable[str]) -> str | None:
 # scripts' names, never by these ids, which depend on what a process has seen.
 _NAMES: list[str | None] = [None]
 _IDS: dict[str | None, int] = {None: 0}
+# The server detects from several threads: a script is added under the lock, its name before its id, so an
+# id another thread reads always has its name (two threads adding scripts gave a batch more script rows
+# than its shares had columns: a matmul ValueError, a 500)
+_NEW_SCRIPT = threading.Lock()
 
 
 def _script_id(point: int) -> int:
     """Return the id of the script of the character with this code point (0 for no letter)."""
     script = script_of(chr(point))
-    if script not in _IDS:
-        _IDS[script] = len(_NAMES)
-        _NAMES.append(script)
-    return _IDS[script]
+    found = _IDS.get(script)
+    if found is not None:
+        return found
+    with _NEW_SCRIPT:
+        if script not in _IDS:
+            _NAMES.append(script)
+            _IDS[script] = len(_NAMES) - 1
+        return _IDS[script]
 
 
 def script_shares(texts: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
@@ -105,24 +120,28 @@ def script_shares(texts: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
     One pass of numpy over the batch's code points and a lookup per distinct character: detection asks this
     of every text, and a Counter per text cost a quarter of the detector's time."""
     if not texts:
-        return np.zeros((0, len(_NAMES))), list(_NAMES)
-    points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        names = list(_NAMES)
+        return np.zeros((0, len(names))), names
+    points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype="<u4")
     distinct, inverse = np.unique(points, return_inverse=True)
     ids = np.fromiter(map(_script_id, distinct.tolist()), dtype=np.int64, count=len(distinct))
-    width = len(_NAMES)
+    # one snapshot of the scripts: another thread may add some meanwhile, after every id of this batch
+    names = list(_NAMES)
+    column = {name: i for i, name in enumerate(names)}
+    width = len(names)
     rows = np.repeat(np.arange(len(texts)), np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
     counts = np.bincount(rows * width + ids[inverse], minlength=len(texts) * width).reshape(len(texts), width)
     counts = counts.astype(np.float64)
     counts[:, 0] = 0.0  # not letters
     for script, weight in SCRIPT_WEIGHTS.items():
-        if script in _IDS:
-            counts[:, _IDS[script]] *= weight
+        if script in column:
+            counts[:, column[script]] *= weight
     total = counts.sum(axis=1, keepdims=True)
-    if (kana := _IDS.get("Jpan")) is not None and (han := _IDS.get("Hani")) is not None:
+    if (kana := column.get("Jpan")) is not None and (han := column.get("Hani")) is not None:
         japanese = counts[:, kana] >= 0.1 * total[:, 0]
         counts[japanese, kana] += counts[japanese, han]
         counts[japanese, han] = 0.0
-    return counts / np.maximum(total, 1e-12), list(_NAMES)
+    return counts / np.maximum(total, 1e-12), names
 
 
 def dominant_scripts(texts: Sequence[str]) -> list[str | None]:
