@@ -228,13 +228,10 @@ class LanguageIdentifier:
         logits, decidable = self.log_probabilities(texts, languages)
         probabilities = probabilities_of(logits)
         k = max(1, min(k, self.label_count(languages)))
-        # ranked by the logits: beyond the best label most probabilities are 0.0 in float32, tied
-        if k == 1:
-            top = logits.argmax(axis=1)[:, None]
-        else:
-            # ties in label order, as argmax breaks them (a partition and a non-stable sort made the best of
-            # tied labels depend on k: 400 tied labels gave 376 and 377); a few hundred labels sort fast
-            top = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+        # ranked by the logits: beyond the best label most probabilities are 0.0 in float32, tied. Ties in
+        # label order for any k, as argmax breaks them (a partition and a non-stable sort made the best of
+        # tied labels depend on k: 400 tied labels gave 376 and 377); a few hundred labels sort fast
+        top = logits.argmax(axis=1)[:, None] if k == 1 else np.argsort(-logits, axis=1, kind="stable")[:, :k]
         results: list[list[Prediction]] = []
         for scores, row, letters, best in zip(logits, probabilities, decidable, top, strict=True):
             if not letters:
