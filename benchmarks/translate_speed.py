@@ -218,23 +218,18 @@ def converted_copy(model: Path, work: Path, quantization: str) -> Path:
 
 
 class Counting:
-    """Wraps a Translator: counts the target tokens its batches deliver (each sentence's output cut to its own
-    length limit, after any decoding again: what the Translator returns, not what its backend generated,
-    which a beam output decoded twice counted twice), and keeps its backend's last output of each source
-    sequence (to compare paths token by token with generate's, whatever the text layout)."""
+    """Wraps a Translator's backend: counts the target tokens of the best hypotheses it returns (each within
+    its own sentence's limit, after any decoding again inside the backend: what the Translator returns) and
+    keeps its last output of each source sequence (to compare paths token by token with generate's, whatever
+    the text layout)."""
 
     def __init__(self, translator):
         self.tokens, self.outputs = 0, {}
-        self.backend, self._delivered = translator.backend, translator._generate_within_limits
-        translator.backend, translator._generate_within_limits = self, self._counted
-
-    def _counted(self, batch, options):
-        hypotheses = self._delivered(batch, options)
-        self.tokens += sum(len(ranked[0]) for ranked in hypotheses)
-        return hypotheses
+        self.backend, translator.backend = translator.backend, self
 
     def generate_hypotheses(self, sources, target_prefixes, options):
         hypotheses = self.backend.generate_hypotheses(sources, target_prefixes, options)
+        self.tokens += sum(len(ranked[0]) for ranked in hypotheses)
         self.outputs.update(
             (tuple(s), tuple(ranked[0])) for s, ranked in zip(sources, hypotheses, strict=True)
         )

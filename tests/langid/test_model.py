@@ -514,7 +514,7 @@ def test_the_shared_detector_is_loaded_once_by_threads_asking_at_once(sample_tra
     from xling import langid
 
     folder = str(sample_training.output)
-    langid._load_folder.cache_clear()
+    langid._LOADED.clear()
     barrier, loaded = threading.Barrier(2), []
 
     def load() -> None:

@@ -70,24 +70,35 @@ def test_shards_of_an_earlier_save_do_not_outlive_a_single_file_save(tmp_path):
     assert not list(tmp_path.glob("model-*")) and not (tmp_path / "model.safetensors.index.json").exists()
 
 
-def test_another_familys_tokenizer_files_do_not_outlive_a_save_with_a_tokenizer(tmp_path):
+def test_another_familys_tokenizer_files_do_not_outlive_a_save_of_its_tokenizer(tmp_path):
     """NLLB's tokenizer.json stayed beside the M2M-100 model saved over it (--overwrite), for a tool reading
-    the folder to take for the model's; a save of weights alone keeps the folder's tokenizer."""
+    the folder to take for the model's; a tokenizer of the same family saving fewer files (a fast one writes
+    no sentencepiece.bpe.model) keeps the folder's."""
     _earlier_model(tmp_path)
-    for name in ("tokenizer.json", "sentencepiece.bpe.model", "tokenizer_config.json"):
+    nllb = json.dumps({"tokenizer_class": "NllbTokenizer"})
+    (tmp_path / "tokenizer_config.json").write_text(nllb, encoding="utf-8")
+    for name in ("tokenizer.json", "sentencepiece.bpe.model"):
         (tmp_path / name).write_text("nllb", encoding="utf-8")
-    save_model_folder(tmp_path, _write_new, {"steps": 2})  # weights alone
-    assert (tmp_path / "tokenizer.json").read_text(encoding="utf-8") == "nllb"
 
-    def m2m100(folder: Path) -> None:
-        _write_new(folder)
-        for name in ("vocab.json", "sentencepiece.bpe.model", "tokenizer_config.json"):
-            (folder / name).write_text("m2m100", encoding="utf-8")
+    def tokenizer(tokenizer_class: str, *files: str):
+        def write(folder: Path) -> None:
+            _write_new(folder)
+            (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": tokenizer_class}),
+                                                          encoding="utf-8")  # fmt: skip
+            for name in files:
+                (folder / name).write_text(tokenizer_class, encoding="utf-8")
 
-    save_model_folder(tmp_path, m2m100, {"steps": 3})
+        return write
+
+    save_model_folder(tmp_path, tokenizer("NllbTokenizerFast", "tokenizer.json"), {"steps": 2})
+    assert (tmp_path / "sentencepiece.bpe.model").read_text(encoding="utf-8") == "nllb"
+    save_model_folder(tmp_path, _write_new, {"steps": 3})  # weights alone
+    assert (tmp_path / "tokenizer.json").read_text(encoding="utf-8") == "NllbTokenizerFast"
+    save_model_folder(tmp_path, tokenizer("M2M100Tokenizer", "vocab.json", "sentencepiece.bpe.model"),
+                      {"steps": 4})  # fmt: skip
     assert not (tmp_path / "tokenizer.json").exists()
-    assert all((tmp_path / name).read_text(encoding="utf-8") == "m2m100"
-               for name in ("vocab.json", "sentencepiece.bpe.model", "tokenizer_config.json"))  # fmt: skip
+    assert all((tmp_path / name).read_text(encoding="utf-8") == "M2M100Tokenizer"
+               for name in ("vocab.json", "sentencepiece.bpe.model"))  # fmt: skip
 
 
 def test_an_earlier_pickle_save_and_a_file_in_a_folders_place_are_replaced(tmp_path):

@@ -522,6 +522,8 @@ def test_an_in_place_run_killed_while_saving_its_model_is_resumed_not_started_ag
     in_place = finetune_config(folder, folder, [f"eng-deu={pairs}"], 2)
     train_translation(in_place)
     trained = (folder / "model.safetensors").read_bytes()
+    # its own tokenizer saved again keeps every file the folder had (a fast one writes no .model file)
+    assert {p.name for p in bases["nllb"].iterdir()} <= {p.name for p in folder.iterdir()}
     # as if killed before the model was saved over the base (an NLLB folder records no xling.json of its own)
     (folder / "model.safetensors").write_bytes(base)
     (folder / "xling.json").unlink()

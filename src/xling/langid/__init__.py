@@ -5,7 +5,6 @@ naive Bayes or a fastText-style linear layer), trained by `xling langid train` o
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
 
 from xling.errors import ConfigError
 from xling.langid.labels import UNDETERMINED, Label, label_matches, parse_label
@@ -27,19 +26,21 @@ def load_identifier(name_or_path: str = DEFAULT_IDENTIFIER) -> LanguageIdentifie
     from xling.langid.model import resolve_identifier
 
     folder = str(resolve_identifier(name_or_path).resolve())
-    # lru_cache does not lock while it loads: two threads asking first (a server's batchers) each loaded one,
-    # and held different objects
+    if (loaded := _LOADED.get(folder)) is not None:
+        return loaded
+    # loaded under a lock: two threads asking first (a server's batchers) each loaded one (lru_cache does not
+    # lock while it computes) and held different objects
     with _LOADING:
-        return _load_folder(folder)
+        if folder not in _LOADED:
+            if len(_LOADED) >= _KEPT:
+                del _LOADED[next(iter(_LOADED))]  # the oldest: a process rarely uses more than one
+            _LOADED[folder] = LanguageIdentifier.from_pretrained(folder)
+        return _LOADED[folder]
 
 
 _LOADING = threading.Lock()
-
-
-@lru_cache(maxsize=4)
-def _load_folder(folder: str) -> LanguageIdentifier:
-    """Return the identifier in `folder` (an absolute path), loaded once per process."""
-    return LanguageIdentifier.from_pretrained(folder)
+_LOADED: dict[str, LanguageIdentifier] = {}
+_KEPT = 4  # folders kept loaded
 
 
 def detect(

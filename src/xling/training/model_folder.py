@@ -8,6 +8,7 @@ the mark of a finished model, goes first and comes back last (as `mt train`'s sa
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -26,8 +27,8 @@ _SAFETENSORS_WEIGHTS = re.compile(
     r"|pytorch_model(-\d{5}-of-\d{5})?\.bin|pytorch_model\.bin\.index\.json"
 )
 # the files a tokenizer's save_pretrained writes, by family: a model of another family saved over (--overwrite)
-# left the earlier one's beside its own (NLLB's tokenizer.json beside M2M-100's vocab.json and .model file),
-# which a tool reading the folder could take for the model's
+# left the earlier one's beside its own (NLLB's tokenizer.json beside M2M-100's vocab.json), which a tool
+# reading the folder could take for the model's
 _TOKENIZER_FILES = frozenset({
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json",
     "merges.txt", "sentencepiece.bpe.model", "spiece.model", "source.spm", "target.spm", "target_vocab.json",
@@ -63,8 +64,12 @@ def _move_into(staging: Path, output: Path) -> None:
     name, and deleting the safetensors weights of an earlier save that the new one does not have (its shards,
     or its single file or index when the new save is the other layout: transformers loads
     `model.safetensors` before an index, so an old single file would shadow new shards), and its tokenizer
-    files the new save does not write where it writes a tokenizer (another family's)."""
+    files the new save does not write where the new tokenizer is of another class (another family's: a
+    tokenizer of the same family may write fewer files than the folder holds, a fast one no
+    `sentencepiece.bpe.model`, which slow tokenizers and exports still read)."""
     names = {path.name for path in staging.iterdir()}
+    before, now = _tokenizer_class(output), _tokenizer_class(staging)
+    other_tokenizer = before is not None and now is not None and before != now
     for path in sorted(staging.iterdir()):
         target = output / path.name
         if target.is_dir() and not target.is_symlink():
@@ -72,11 +77,20 @@ def _move_into(staging: Path, output: Path) -> None:
         elif path.is_dir() and target.exists():
             target.unlink()  # a file in the way of a folder
         os.replace(path, target)
-    # tokenizer files only where the new save holds a tokenizer (a save of weights alone keeps the folder's)
-    tokenizer_saved = not names.isdisjoint(_TOKENIZER_FILES)
     for path in output.iterdir():
         stale = _SAFETENSORS_WEIGHTS.fullmatch(path.name) or (
-            tokenizer_saved and path.name in _TOKENIZER_FILES
+            other_tokenizer and path.name in _TOKENIZER_FILES
         )
         if path.name not in names and path.is_file() and stale:
             path.unlink()
+
+
+def _tokenizer_class(folder: Path) -> str | None:
+    """Return the tokenizer class tokenizer_config.json names, its fast and slow versions alike
+    (`NllbTokenizerFast` -> `NllbTokenizer`); None where the folder has none or it does not read."""
+    try:
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = config.get("tokenizer_class") if isinstance(config, dict) else None
+    return name.removesuffix("Fast") if isinstance(name, str) and name else None

@@ -121,7 +121,7 @@ class CT2Backend:
         hypothesis that outscores its finished ones may keep the batch's shorter finished one (a reviewer's
         sweep on a tiny random model, limits of 5 tokens: 4 of 288 sentences).
         """
-        limits = [options.max_new_tokens(min(len(s), options.max_input_length)) for s in sources]
+        limits = [options.output_limit(source) for source in sources]
         longest = max(limits)
         rows = self._translate(sources, prefixes, options, longest)
         if options.beam_size > 1:

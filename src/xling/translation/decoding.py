@@ -10,7 +10,7 @@ not care which one runs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, fields
 from typing import Protocol, TypeVar
 
@@ -60,6 +60,11 @@ class DecodeOptions:
     def max_new_tokens(self, source_length: int) -> int:
         """Return the output token limit for a source of `source_length` tokens."""
         return max(1, min(self.max_length_cap, int(self.max_length_a * source_length + self.max_length_b)))
+
+    def output_limit(self, source: Sized) -> int:
+        """Return the output token limit of one source sequence, cut at `max_input_length` as decoding cuts it:
+        the limit each output is held to, whatever its batch."""
+        return self.max_new_tokens(min(len(source), self.max_input_length))
 
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the field that is out of range."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from xling.errors import ConfigError
@@ -43,14 +44,18 @@ def model_config(name: str, vocab_size: int, *, dropout: float = 0.1, max_positi
     elif path.is_file():
         # a config.json gives the architecture of a new model; the run's dropout applies to it as to a preset
         try:
-            config = M2M100Config.from_pretrained(str(path), **{"dropout": dropout, **overrides})
-        except (OSError, ValueError) as error:  # not JSON (transformers raises OSError), or bad values
+            fields = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:  # transformers' own error was an OSError traceback
             raise ConfigError(f"model: {name} is not a readable config.json: {error}") from None
-        if getattr(config, "model_type", None) != M2M100Config.model_type:
+        kind = fields.get("model_type", M2M100Config.model_type) if isinstance(fields, dict) else None
+        if kind != M2M100Config.model_type:
             # transformers only warns, then builds M2M-100 with the defaults for the fields it lacks
-            raise ConfigError(f"model: {name} describes a {config.model_type!r} model; a new translation model "
-                              "is an M2M-100 (model_type m2m_100)")  # fmt: skip
-        return config
+            raise ConfigError(f"model: {name} describes a {kind!r} model, not M2M-100's (model_type m2m_100), "
+                              "which a new translation model is")  # fmt: skip
+        try:
+            return M2M100Config.from_pretrained(str(path), **{"dropout": dropout, **overrides})
+        except (OSError, ValueError, TypeError) as error:  # fields of the wrong type
+            raise ConfigError(f"model: {name} is not a usable M2M-100 config.json: {error}") from None
     else:
         raise ConfigError(f"model: {name!r} is neither a preset ({', '.join(PRESETS)}) nor a config.json or "
                           "model folder")  # fmt: skip

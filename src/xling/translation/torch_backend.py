@@ -323,7 +323,7 @@ class TorchBackend:
         # one prefix length per batch (decode_in_prefix_batches); (batch, 0) when the examples have none
         prefix_ids = torch.tensor([self._ids(prefix) for prefix in prefixes], dtype=torch.long)
         decoder_input_ids = torch.full((len(ids), 1), self.start_id, dtype=torch.long)
-        limits = [options.max_new_tokens(len(row)) + prefix_ids.shape[1] for row in ids]
+        limits = [options.output_limit(row) + prefix_ids.shape[1] for row in ids]
         max_new_tokens = max(limits)
         config = search_config(self.model, options, max_new_tokens, pad_id=self.pad_id, eos_id=self.eos_id,
                                start_id=self.start_id)  # fmt: skip

@@ -514,8 +514,8 @@ def greedy_translate(model, tokenizer, texts: list[str], src: str, tgt: str, *, 
             # (DecodeOptions' defaults), so that dev scores what `xling translate` would give
             max_length=len(prompt) + DecodeOptions().max_new_tokens(width),
         )
-        # each output within its own source's limit, as the Translator cuts it (the chunk ran to its longest's)
-        limits = [DecodeOptions().max_new_tokens(len(row)) for row in rows]
+        # each output within its own source's limit, as the backends hold it (the chunk ran to its longest's)
+        limits = [DecodeOptions().output_limit(row) for row in rows]
         ids = [[i for i in row[:limit] if i not in strip]
                for row, limit in zip(generated[:, len(prompt) :].tolist(), limits, strict=True)]  # fmt: skip
         outputs.extend(tokenizer.batch_decode(ids, skip_special_tokens=True))

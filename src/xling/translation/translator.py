@@ -599,12 +599,11 @@ class Translator:
         with _progress_bar(len(jobs), progress) as advance:
             for start in range(0, len(order), options.batch_size):
                 batch = order[start : start + options.batch_size]
-                hypotheses = self._generate_within_limits([jobs[j] for j in batch], options)
-                reached += sum(
-                    len(ranked[0])
-                    >= options.max_new_tokens(min(len(jobs[j].source), options.max_input_length))
-                    for j, ranked in zip(batch, hypotheses, strict=True)
-                )
+                # each output within its own source's limit, what the sentence gets alone (TranslationBackend)
+                hypotheses = self.backend.generate_hypotheses([jobs[j].source for j in batch],
+                                                              [jobs[j].prefix for j in batch], options)  # fmt: skip
+                reached += sum(len(ranked[0]) >= options.output_limit(jobs[j].source)
+                               for j, ranked in zip(batch, hypotheses, strict=True))  # fmt: skip
                 rows = [[t for t in row if t not in strip] for ranked in hypotheses for row in ranked]
                 texts = iter(self._detokenize(rows))
                 for j, ranked in zip(batch, hypotheses, strict=True):
@@ -616,12 +615,6 @@ class Translator:
             logger.warning("%d of %d translations reached their length limit (max_length_a x source tokens + "
                            "max_length_b, at most max_length_cap) and may be cut", reached, len(jobs))  # fmt: skip
         return outputs
-
-    def _generate_within_limits(self, batch: list[_Job], options: DecodeOptions) -> list[list[list[str]]]:
-        """Return the output tokens of each hypothesis of a batch of jobs, each within its own source's limit
-        (as the backends decode it: what the sentence gets alone, whatever its batch; TranslationBackend)."""
-        return self.backend.generate_hypotheses([job.source for job in batch], [job.prefix for job in batch],
-                                                options)  # fmt: skip
 
     def _detokenize(self, rows: list[list[str]]) -> list[str]:
         """Return the text of each row of output token strings (special tokens left out)."""
