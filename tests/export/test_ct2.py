@@ -145,24 +145,11 @@ def test_the_record_tells_a_stale_conversion_sharded_weights_included(tmp_path, 
 
 
 def test_sharded_bin_weights_are_recorded_and_a_changed_shard_makes_the_conversion_stale(tmp_path):
-    # older Hub uploads: pytorch_model-0000k-of-0000n.bin beside pytorch_model.bin.index.json (transformers 5
-    # no longer writes them, so they are written here as it did)
-    import torch
-    from safetensors.torch import load_file
-
+    # older Hub uploads: pytorch_model-0000k-of-0000n.bin beside pytorch_model.bin.index.json
     from xling.export.ct2 import stale_conversion
 
     folder = _tiny_models().build_xling(tmp_path / "model")
-    state = load_file(folder / "model.safetensors")
-    (folder / "model.safetensors").unlink()
-    names = sorted(state)
-    shards = {"pytorch_model-00001-of-00002.bin": names[::2], "pytorch_model-00002-of-00002.bin": names[1::2]}
-    for shard, keys in shards.items():
-        torch.save({key: state[key] for key in keys}, folder / shard)
-    weight_map = {key: shard for shard, keys in shards.items() for key in keys}
-    (folder / "pytorch_model.bin.index.json").write_text(
-        json.dumps({"metadata": {}, "weight_map": weight_map})
-    )
+    shards = _tiny_models().shard_as_pickles(folder)
     export_ct2(folder)
     recorded = json.loads((folder / "ctranslate2" / "xling.json").read_text())["source_files"]
     assert sorted(recorded) == sorted(["config.json", "pytorch_model.bin.index.json", *shards])
@@ -174,7 +161,10 @@ def test_sharded_bin_weights_are_recorded_and_a_changed_shard_makes_the_conversi
     assert stale_conversion(folder) is None
     record_file.write_text(json.dumps(meta))
     last = folder / "pytorch_model-00002-of-00002.bin"
-    torch.save({key: state[key] + 1 for key in shards[last.name]}, last)
+    import torch
+
+    shard = torch.load(last, weights_only=True)
+    torch.save({key: value + 1 for key, value in shard.items()}, last)
     assert stale_conversion(folder).startswith(
         "pytorch_model-00002-of-00002.bin has changed since the export"
     )

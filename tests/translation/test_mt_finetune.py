@@ -18,7 +18,7 @@ from xling.translation.data import TranslationBatches, build_parallel_data
 from xling.translation.languages import detect_family
 from xling.translation.train import MTTrainConfig, family_format, greedy_translate, train_translation
 
-from .tiny_models import PARALLEL, build_m2m100, build_marian, build_nllb, build_xling
+from .tiny_models import PARALLEL, build_m2m100, build_marian, build_nllb, build_xling, shard_as_pickles
 
 BUILDERS = {
     "m2m100": build_m2m100,
@@ -536,19 +536,10 @@ def test_an_in_place_run_killed_while_saving_its_model_is_resumed_not_started_ag
 
 
 def test_a_model_in_sharded_pytorch_weights_is_fine_tuned(bases, tmp_path):
-    # transformers saves a large model as pytorch_model-0000N-of-0000M.bin with an index
-    from safetensors.torch import load_file
-
+    # older transformers saved a large model as pytorch_model-0000N-of-0000M.bin with an index
     folder = tmp_path / "sharded"
     shutil.copytree(bases["m2m100"], folder)
-    weights = load_file(folder / "model.safetensors")
-    (folder / "model.safetensors").unlink()
-    names = sorted(weights)
-    shards = {"pytorch_model-00001-of-00002.bin": names[::2], "pytorch_model-00002-of-00002.bin": names[1::2]}
-    for shard, keys in shards.items():
-        torch.save({key: weights[key] for key in keys}, folder / shard)
-    index = {"metadata": {}, "weight_map": {key: shard for shard, keys in shards.items() for key in keys}}
-    (folder / "pytorch_model.bin.index.json").write_text(json.dumps(index), encoding="utf-8")
+    shard_as_pickles(folder)
     pairs = write_pairs(tmp_path / "p.tsv", zip(ENGLISH, GERMAN, strict=True))
     result = train_translation(finetune_config(folder, tmp_path / "out", [f"eng-deu={pairs}"], 2))
     assert result.family == "m2m100" and (tmp_path / "out" / "model.safetensors").is_file()

@@ -284,3 +284,23 @@ def build_xling(
     write_metadata(folder, {"kind": "translation", "family": "xling", "languages": list(tokens),
                             "language_tokens": tokens})  # fmt: skip
     return folder
+
+
+def shard_as_pickles(folder: Path) -> list[str]:
+    """Return the shard names after replacing `folder`'s model.safetensors by two pickled
+    `pytorch_model-0000k-of-00002.bin` shards and their index, as older transformers saved a large model (and
+    older Hub uploads hold; transformers 5 no longer writes them)."""
+    import torch
+    from safetensors.torch import load_file
+
+    state = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    names = sorted(state)
+    shards = {"pytorch_model-00001-of-00002.bin": names[::2], "pytorch_model-00002-of-00002.bin": names[1::2]}
+    for shard, keys in shards.items():
+        torch.save({key: state[key] for key in keys}, folder / shard)
+    weight_map = {key: shard for shard, keys in shards.items() for key in keys}
+    (folder / "pytorch_model.bin.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": weight_map}), encoding="utf-8"
+    )
+    return list(shards)
