@@ -87,7 +87,8 @@ def test_generate_baseline_searches_as_the_translator_does(translate_speed, tmp_
 
 def test_tokens_decoded_again_are_counted_once(translate_speed, tmp_path):
     """CTranslate2 decodes a beam output that ran past its sentence's own limit again; the tokens of both
-    calls were counted, up to 1.75x the tokens the Translator returned (a review's fake-backend count)."""
+    calls were counted, up to 1.75x the tokens the Translator returned (a review's fake-backend count). The
+    count is taken at the backend's answer, after its decoding again, so each sentence counts once."""
     import importlib.util
 
     from xling.export.ct2 import export_ct2
