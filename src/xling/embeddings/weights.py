@@ -21,6 +21,15 @@ NOT_SAFETENSORS = "not a readable safetensors file (truncated or corrupt?)"
 UNSAFE_PICKLE = ("a pickle that does not hold plain tensors (it would run code or build other objects), so it "
                  "is not loaded; use a model.safetensors copy of the weights from a source you trust")  # fmt: skip
 PICKLE_NAMES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+# what transformers reads a model folder's weights from besides *.safetensors (shards included): the index
+# of sharded safetensors, and pickled weights, sharded or not (load_pretrained reads them with weights_only)
+WEIGHTS_FILES = ("model.safetensors.index.json", *PICKLE_NAMES)
+
+
+def has_weights(folder: str | Path) -> bool:
+    """Return whether model folder `folder` holds weights that load_pretrained can read."""
+    folder = Path(folder)
+    return any((folder / name).is_file() for name in WEIGHTS_FILES) or any(folder.glob("*.safetensors"))
 
 
 def check_safetensors(path: str | Path) -> None:

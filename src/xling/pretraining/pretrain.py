@@ -20,6 +20,7 @@ from xling.data.languages import normalize_language
 from xling.data.sources import TextSources
 from xling.embeddings.pooling import encode_mean_pooled
 from xling.embeddings.transformer import position_limit
+from xling.embeddings.weights import WEIGHTS_FILES, has_weights
 from xling.errors import ConfigError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.pretraining.data import (
@@ -187,16 +188,6 @@ def build_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
     hf_config = model_config(config.model, vocab_size=len(tokenizer), max_length=config.max_length, **dropout)
     check_model_fits(hf_config, config, tokenizer)
     return XLMRobertaForMaskedLM(hf_config)
-
-
-# what transformers reads a model folder's weights from besides *.safetensors (shards included): the index
-# of sharded safetensors, and pickled weights, sharded or not (load_pretrained reads them with weights_only)
-WEIGHTS_FILES = ("model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-
-
-def has_weights(folder: Path) -> bool:
-    """Return whether model folder `folder` holds weights that load_pretrained can read."""
-    return any((folder / name).is_file() for name in WEIGHTS_FILES) or any(folder.glob("*.safetensors"))
 
 
 def check_model_tokenizer(model: Path, tokenizer_path: str, tokenizer) -> None:

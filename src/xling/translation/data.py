@@ -90,7 +90,7 @@ def _warn_script_dropped(code: str, spec: str) -> None:
     alone, and `xling translate` asks it for that script as text it does not write (`--tgt zh-Hant` of a model
     trained on `eng-zho_Hant` pairs is refused)."""
     tag = parse_language(code)
-    default = DEFAULT_SCRIPTS.get(tag.language) or USUAL_SCRIPTS.get(tag.language)
+    default = _default_script(tag.language)
     if tag.script and tag.script != default:
         logger.warning("parallel %s: xling's own models have one token per language, so %s trains as %s, which "
                        "the model records as written in %s", spec.partition("=")[0], code, tag.language,
@@ -102,8 +102,13 @@ def _same_variety(a: str, b: str) -> bool:
     first, second = parse_language(a), parse_language(b)
     if first.language != second.language or first.region != second.region:
         return False
-    default = DEFAULT_SCRIPTS.get(first.language) or USUAL_SCRIPTS.get(first.language)
+    default = _default_script(first.language)
     return (first.script or default) == (second.script or default)
+
+
+def _default_script(language: str) -> str | None:
+    """Return the script a direction code of `language` without one stands for (zho: Hans, deu: Latn)."""
+    return DEFAULT_SCRIPTS.get(language) or USUAL_SCRIPTS.get(language)
 
 
 def is_dev_id(sentence_id: str, fraction: float) -> bool:

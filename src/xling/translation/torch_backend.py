@@ -175,7 +175,7 @@ class SourceLimits:
     """A `generate` stopping criterion: each example's hypotheses end at its own output limit.
 
     A batch's `max_new_tokens` is its longest source's limit; a shorter source's hypotheses end at its own
-    (`DecodeOptions.max_new_tokens`), where transformers' `MaxLengthCriteria` would end them decoded alone:
+    (`DecodeOptions.output_limit`), where transformers' `MaxLengthCriteria` would end them decoded alone:
     its beam search finishes every candidate this criterion marks, scored by the same length penalty, so a
     sentence gets under beam search what it gets alone, whatever the batch (a longer limit let another
     hypothesis win). Candidates come `rows // examples` to an example, in example order, as transformers'
@@ -189,12 +189,14 @@ class SourceLimits:
         import torch
 
         self.lengths = torch.tensor(limits, dtype=torch.long) + prompt_length
+        self.rows: torch.Tensor | None = None  # the limit of each row, once the row count is known
 
     def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
         """Return, per row of `input_ids`, whether its example's limit is reached."""
-        per_example = input_ids.shape[0] // len(self.lengths)
-        limits = self.lengths.to(input_ids.device).repeat_interleave(per_example)
-        return input_ids.shape[1] >= limits
+        if self.rows is None or len(self.rows) != input_ids.shape[0]:
+            per_example = input_ids.shape[0] // len(self.lengths)
+            self.rows = self.lengths.to(input_ids.device).repeat_interleave(per_example)
+        return input_ids.shape[1] >= self.rows
 
 
 def clear_forced_tokens(model: Any) -> None:

@@ -34,6 +34,7 @@ from xling.config import check_int, config_to_dict, given_fields
 from xling.data.config import CorpusConfig
 from xling.data.sampling import evenly_spread
 from xling.devices import resolve_device
+from xling.embeddings.weights import has_weights
 from xling.errors import ConfigError, DataError, XlingError
 from xling.hf_attention import attention_of, set_attention
 from xling.tokenization.vocabulary import language_token, load_tokenizer, save_tokenizer, tokenizer_metadata
@@ -253,12 +254,7 @@ class MTTrainResult:
 def is_model_folder(path: str | Path) -> bool:
     """Return whether `path` is a model folder (config.json and safetensors or PyTorch weights, in one file
     or in shards with their index, as transformers saves a large model)."""
-    folder = Path(path)
-    return (folder / "config.json").is_file() and (
-        any(folder.glob("*.safetensors"))
-        or (folder / "pytorch_model.bin").is_file()
-        or (folder / "pytorch_model.bin.index.json").is_file()
-    )
+    return (Path(path) / "config.json").is_file() and has_weights(path)
 
 
 def shipped_model(model: str) -> str:
@@ -301,8 +297,8 @@ def check_trainable(model: str) -> None:
                           f"cannot be fine-tuned; its weights (model.safetensors) are {where}: give that folder "
                           "as model")  # fmt: skip
     raise ConfigError(f"model: {folder} is a folder without PyTorch weights (config.json with model.safetensors "
-                      f"or pytorch_model.bin, or their shards with an index); give a model folder with its weights, a size preset "
-                      f"({', '.join(PRESETS)}) or a config.json")  # fmt: skip
+                      "or pytorch_model.bin, or their shards with an index); give a model folder with its "
+                      f"weights, a size preset ({', '.join(PRESETS)}) or a config.json")  # fmt: skip
 
 
 def _metadata_or_empty(folder: Path) -> dict[str, Any]:
@@ -494,11 +490,15 @@ def greedy_translate(model, tokenizer, texts: list[str], src: str, tgt: str, *, 
     device = next(model.parameters()).device
     room = max(1, max_length - len(marks.before) - len(marks.after))
     prompt = [sequence_format.decoder_start, *marks.prefix]
+    # the output limit is the Translator's (DecodeOptions' defaults), so that dev scores what `xling translate`
+    # would give
+    decode = DecodeOptions()
     outputs: list[str] = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
         rows = [[*marks.before, *p[:room], *marks.after] for p in sequence_format.encode(chunk)]
         width = max(map(len, rows))
+        limits = [decode.output_limit(row) for row in rows]
         input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
         for i, row in enumerate(rows):
             input_ids[i, : len(row)] = torch.tensor(row)
@@ -510,12 +510,10 @@ def greedy_translate(model, tokenizer, texts: list[str], src: str, tgt: str, *, 
             do_sample=False,
             forced_bos_token_id=None,  # the target language is in the prompt (a fine-tuned model may set one)
             # max_length, not max_new_tokens: the saved generation config sets max_length, and giving both
-            # makes transformers warn; it counts the forced decoder tokens. The output limit is Translator's
-            # (DecodeOptions' defaults), so that dev scores what `xling translate` would give
-            max_length=len(prompt) + DecodeOptions().max_new_tokens(width),
+            # makes transformers warn; it counts the forced decoder tokens
+            max_length=len(prompt) + max(limits),
         )
         # each output within its own source's limit, as the backends hold it (the chunk ran to its longest's)
-        limits = [DecodeOptions().output_limit(row) for row in rows]
         ids = [[i for i in row[:limit] if i not in strip]
                for row, limit in zip(generated[:, len(prompt) :].tolist(), limits, strict=True)]  # fmt: skip
         outputs.extend(tokenizer.batch_decode(ids, skip_special_tokens=True))
