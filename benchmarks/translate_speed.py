@@ -235,9 +235,6 @@ class Counting:
         )
         return hypotheses
 
-    def generate(self, sources, target_prefixes, options):
-        return [ranked[0] for ranked in self.generate_hypotheses(sources, target_prefixes, options)]
-
 
 class Generate:
     """transformers' generate on the Translator's own token sequences, in its length-sorted batches."""
@@ -285,7 +282,7 @@ class Generate:
             rows = generated[:, len(prompt) :].tolist()
             # each output cut to its own sentence's limit, as the Translator's are (the batch is decoded to
             # its longest source's): counted, compared and scored so
-            rows = [[t for t in row if t not in (pad, eos)][: options.max_new_tokens(len(sources[i]))]
+            rows = [[t for t in row if t not in (pad, eos)][: options.output_limit(sources[i])]
                     for i, row in zip(batch, rows, strict=True)]  # fmt: skip
             tokens += sum(len(row) for row in rows)
             for i, row in zip(batch, rows, strict=True):

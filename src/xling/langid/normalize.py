@@ -110,9 +110,9 @@ _EMOTICON = regex.compile(
     r"|\([^\p{L}\p{M}\s()]*\p{L}\p{M}*[^\p{L}\p{M}\s()]*\)",
     regex.IGNORECASE,
 )
-# Each of _EMOTICON's patterns needs one of these: most texts have none (104 of 7,200 Tatoeba sentences have
-# one), and the pattern tried at every letter made normalising a sentence 1.7x slower (1.13x with this check
-# and _X_FACE's pass below; medians of 9 runs over those sentences).
+# Each of _EMOTICON's patterns needs one of these: most texts have none, and the pattern tried at every letter
+# made normalising a sentence much slower (an ad-hoc count and timing on 2026-12-07, not kept: 104 of 7,200
+# Tatoeba sentences held a mark; 1.7x slower without this check, 1.13x with it and _X_FACE's pass below).
 _EMOTICON_MARK = regex.compile(r"[:;=_\u203f(]|[xX]-")
 # x eyes with a grin or tongue written without a nose ("xD", "XP", "xDDD"), looked for in the normalised text:
 # a face that digits or NFKC leave alone ("2xD", "𝐱𝐃") would otherwise go only when normalised again

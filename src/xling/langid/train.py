@@ -366,7 +366,9 @@ def assign_labels(sources: Sequence[Source]) -> dict[str, list[Source]]:
             rivals = [other for other in named if letters[id(other)] == letters[id(source)]]
             # Chinese characters say which Han script they are (han.py's lists): with one named rival, the
             # nearest was always it, so `zh` beside `zh-TW` became Traditional and one label
-            han = han_script("".join(source.texts[:2000])) if letters[id(source)] == "Hani" else None
+            han = (
+                han_script("".join(source.texts[:2000])) if rivals and letters[id(source)] == "Hani" else None
+            )
             if rivals and han is not None:
                 scripts[id(source)] = han
             elif rivals:
