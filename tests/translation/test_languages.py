@@ -258,6 +258,15 @@ def test_a_macrolanguage_stands_for_its_default_member_only(tmp_path):
         "prs_Arab",
         "prs_Arab",
     ]
+    # a model with Persian but no Dari (M2M-100's fa) writes Iranian Persian: fa-AF into it is refused as prs
+    # is, and read from it as Persian
+    m2m_codes = {"en": "__en__", "fa": "__fa__"}
+    persian = Conventions("m2m100", m2m_codes, m2m_codes, name="m2m")
+    for code in ("fa-AF", "prs"):
+        with pytest.raises(XlingError, match=rf"cannot translate into Dari \(prs\) \('{code}'\)"):
+            persian.target_token(code)
+        assert persian.source_token(code) == "__fa__"
+    assert persian.target_token("fa-IR") == persian.target_token("fa") == "__fa__"
 
 
 def test_a_macrolanguage_is_not_another_member_a_model_has_alone(tmp_path):

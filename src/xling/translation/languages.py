@@ -348,12 +348,15 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
     # (OPUS-MT's >>prs<< beside >>fas<<: fa-AF gave >>fas<<)
     regional = REGION_MEMBERS.get((tag.language, tag.region or ""))
     candidates = [own for own, t in tags.items() if t.language == regional] or candidates
+    # into a language: only a code that stands for it (asked for Nynorsk, a model's Norwegian would write
+    # Bokmål; for fa-AF, Dari, a model's Persian writes Iranian Persian, as `prs` is refused); from one: any
+    # related code, as the source token only tells the model what it reads (a Nynorsk or Cantonese text is
+    # read as the model's Norwegian or Chinese)
+    fits = _stands_for if direction == "into" else _related
+    asked = regional or tag.language
+    candidates = [own for own in candidates if fits(tags[own].language, asked)]
     if not candidates:
-        # into a language: only a code that stands for it (asked for Nynorsk, a model's Norwegian would write
-        # Bokmål); from one: any related code, as the source token only tells the model what it reads (a
-        # Nynorsk or Cantonese text is read as the model's Norwegian or Chinese)
-        fits = _stands_for if direction == "into" else _related
-        related = [own for own, t in tags.items() if fits(t.language, tag.language)]
+        related = [own for own, t in tags.items() if fits(t.language, asked)]
         # a macrolanguage's code on a model with several of its members: the member most texts mean, unless
         # the script asked for is another member's (az-Arab, az-IR: South Azerbaijani, not North's Latin)
         member = regional or DEFAULT_MEMBER.get(tag.language)
@@ -375,7 +378,7 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
                              f"{', '.join(sorted(candidates))}; give one of them")  # fmt: skip
     if not candidates:
         raise XlingError(f"{conventions.name} ({conventions.family}) cannot translate {direction} "
-                         f"{_describe(tag.language)} ({code!r}); {_listing(codes)}")  # fmt: skip
+                         f"{_describe(asked)} ({code!r}); {_listing(codes)}")  # fmt: skip
     return _pick_script(code, tag, candidates, tags, conventions)
 
 
