@@ -29,13 +29,14 @@ TEXTS = [
 ]
 
 
-def tiny_st_folder(root: Path, tokenizer_dir: Path, pooling: str) -> Path:
-    """Write a sentence-transformers folder around a random tiny XLM-R encoder; return it."""
+def tiny_st_folder(root: Path, tokenizer_dir: Path, pooling: str, layers: int = 2) -> Path:
+    """Write a sentence-transformers folder around a random tiny XLM-R encoder; return it. (One layer where
+    depth does not matter halves what an ONNX export traces.)"""
     from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     torch.manual_seed(0)
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
                               intermediate_size=64, max_position_embeddings=66, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
     folder = root / f"st-{pooling}"
     XLMRobertaModel(config).save_pretrained(folder)

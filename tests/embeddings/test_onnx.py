@@ -208,7 +208,7 @@ def test_cli_exports_cls_pooling_in_place(tmp_path, sample_tokenizer_dir):
 
     from xling.cli import app
 
-    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "cls")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "cls", layers=1)
     sample = tmp_path / "sample.txt"
     sample.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["export", "onnx", "--model", str(folder), "--output", str(folder),
@@ -237,7 +237,7 @@ def test_cli_optimized_int8_then_plain_export_removes_stale_graphs(tmp_path, sam
 
     from xling.cli import app
 
-    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean", layers=1)
     sample = tmp_path / "sample.txt"
     sample.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     args = [
@@ -339,7 +339,7 @@ def test_optimized_int8_of_an_ffn_not_fused_to_biasgelu_is_written(tmp_path, sam
     got them all, and failed)."""
     from xling.export.onnx import export_onnx
 
-    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean", layers=1)
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "hidden_act": "relu"}))
     export_onnx(folder, tmp_path / "out", int8=True, optimize=True, sentences=TEXTS)
@@ -359,7 +359,7 @@ def test_a_float16_model_is_exported_as_its_float32_function(tmp_path, sample_to
 
     from xling.export.onnx import export_onnx
 
-    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean", layers=1)
     XLMRobertaModel.from_pretrained(folder).half().save_pretrained(folder)
     loaded = Encoder.load(folder)
     assert next(loaded.module.parameters()).dtype == torch.float32

@@ -49,7 +49,7 @@ def test_cli_export_onnx_to_an_existing_file_is_one_clear_error(tmp_path):
 def test_pooling_override_is_written_to_the_exported_pooling_config(tmp_path, sample_tokenizer_dir):
     from xling.export.onnx import export_onnx
 
-    source = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    source = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean", layers=1)
     export_onnx(source, tmp_path / "out", sentences=TEXTS, pooling="cls", max_length=16)
     config = json.loads((tmp_path / "out" / "1_Pooling" / "config.json").read_text())
     assert config["pooling_mode_cls_token"] and not config["pooling_mode_mean_tokens"]
@@ -67,7 +67,7 @@ def test_pooling_override_is_written_to_the_exported_pooling_config(tmp_path, sa
 def test_another_models_folder_is_refused_and_an_earlier_export_is_replaced(tmp_path, sample_tokenizer_dir):
     from xling.export.onnx import export_onnx
 
-    source = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    source = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean", layers=1)
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "config.json").write_text('{"model_type": "xlm-roberta"}', encoding="utf-8")
@@ -94,7 +94,7 @@ def st_folder_in_modules(root: Path, tokenizer_dir: Path) -> Path:
     sentence_bert_config.json (its limit: the tokenizer's model_max_length, 16)."""
     from safetensors.torch import save_file
 
-    folder = tiny_st_folder(root, tokenizer_dir, "mean")
+    folder = tiny_st_folder(root, tokenizer_dir, "mean", layers=1)
     (folder / "sentence_bert_config.json").unlink()
     settings = json.loads((folder / "tokenizer_config.json").read_text())
     (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "model_max_length": 16}))
@@ -167,7 +167,7 @@ def test_an_in_place_export_refuses_options_the_folder_would_not_read(tmp_path, 
     from xling.errors import ConfigError
     from xling.export.onnx import export_onnx
 
-    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean", layers=1)
     for option in ({"pooling": "cls"}, {"layer": 1}, {"max_length": 8}):
         name = next(iter(option))
         with pytest.raises(
@@ -186,7 +186,7 @@ def test_a_loaded_encoder_exported_into_its_own_folder_takes_the_folders_setting
     from xling.errors import ConfigError
     from xling.export.onnx import export_onnx
 
-    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean", layers=1)
     (folder / "xling.json").write_text(json.dumps({"name": "tiny", "kind": "sentence-encoder/transformer"}))
     with pytest.raises(ConfigError, match="pooling='cls'.*loaded from .* with other settings"):
         export_onnx(Encoder.load(folder, pooling="cls"), folder, sentences=TEXTS)

@@ -567,6 +567,19 @@ train(Regression(), Rows(), config, sys.argv[1], resume=not first)
 )
 
 
+def _run_here(script: Path, *args: str) -> None:
+    """Run `script` with `args` in this process, as `python script args` would without torchrun."""
+    import runpy
+    import sys
+
+    argv = sys.argv
+    sys.argv = [str(script), *args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+
+
 def test_ddp_processes_resuming_from_different_steps_stop_with_a_clear_error(tmp_path):
     """Each process picks its checkpoint itself; one that found none started at step 0 beside one at step 4,
     and their all-reduces no longer lined up (a hang, or a run that diverged)."""
@@ -577,9 +590,7 @@ def test_ddp_processes_resuming_from_different_steps_stop_with_a_clear_error(tmp
     script = tmp_path / "run.py"
     script.write_text(DDP_RESUME_SCRIPT, encoding="utf-8")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "run"), "first"], check=True, env=env, timeout=120
-    )
+    _run_here(script, str(tmp_path / "run"), "first")  # one process: this one (a process start saved)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
            str(tmp_path / "run")]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
@@ -896,9 +907,9 @@ def test_the_logged_ddp_loss_is_the_mean_over_all_items_of_the_step(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
            str(tmp_path / "ddp"), "1"]  # fmt: skip
-    for cmd in (ddp, [sys.executable, str(script), str(tmp_path / "one"), "2"]):
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
-        assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = subprocess.run(ddp, capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _run_here(script, str(tmp_path / "one"), "2")
     ddp_losses, one_losses = ([e["loss"] for e in _log(tmp_path / name)] for name in ("ddp", "one"))
     assert len(ddp_losses) == 3
     assert ddp_losses == pytest.approx(one_losses, rel=1e-5)
