@@ -366,6 +366,8 @@ def _segmenter(language: str):
 # at `.`, `!` and `?` alone: a Bengali, Nepali, Tigrinya or Pashto paragraph was one sentence): Hindi's end at
 # `।` (Bengali, Gurmukhi and the other Indic scripts write it too), Amharic's at `።` and `፧`, Urdu's at `۔` and
 # `؟`, Armenian's at `։`, Burmese's at `။`, Greek's at `;`, Chinese's and Japanese's at `。`
+# the characters pysbd's English rules end a sentence at (pysbd.lang.english.English.Punctuations)
+_ENGLISH_ENDS = re.compile("[。．.！!?？]")
 _SCRIPT_RULES = {
     "Deva": "hi", "Beng": "hi", "Guru": "hi", "Gujr": "hi", "Orya": "hi", "Ethi": "am", "Arab": "ur",
     "Armn": "hy", "Mymr": "my", "Grek": "el", "Hani": "zh", "Jpan": "ja",
@@ -386,7 +388,10 @@ def _pysbd_segments(text: str, language: str | None) -> list[str]:
     rules = _SCRIPT_RULES.get(dominant_script([text]) or "")
     if rules is None:
         return english.segment(text)
-    return [sentence for part in _segmenter(rules).segment(text) for sentence in english.segment(part)]
+    # English's pass only where English would cut: a part without its sentence ends comes back whole (half
+    # the time of a Bengali text went to passes that changed nothing)
+    return [sentence for part in _segmenter(rules).segment(text)
+            for sentence in (english.segment(part) if _ENGLISH_ENDS.search(part) else [part])]  # fmt: skip
 
 
 @lru_cache(maxsize=256)
