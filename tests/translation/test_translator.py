@@ -212,21 +212,25 @@ def test_the_n_best_translations_of_a_text_join_its_sentences_kth_best(xling_mod
     assert xling_model.translate([text], "en", "de", options) == [text]
 
 
-def test_the_n_best_translations_come_from_the_beam_best_first_and_distinct(tmp_path):
+def test_the_n_best_translations_come_from_the_beam_best_first(tmp_path):
     pytest.importorskip("ctranslate2")
     from xling.export.ct2 import export_ct2
 
     folder = build_xling(tmp_path / "xling")
     export_ct2(folder, quantization="float32")
     texts = PARALLEL["eng"][:4]
+    lists = {}
     for backend in ("torch", "ct2"):
         translator = Translator.from_pretrained(folder, backend=backend)
         ranked = translator.translate_hypotheses(
             texts, "en", "de", DecodeOptions(beam_size=4, num_hypotheses=3)
         )
         assert [r[0] for r in ranked] == translator.translate(texts, "en", "de", DecodeOptions(beam_size=4))
-        assert all(1 <= len(r) <= 3 and len(set(r)) == len(r) for r in ranked)
+        assert all(1 <= len(r) <= 3 for r in ranked)
         assert sum(len(r) for r in ranked) > len(texts)  # a random model's beam holds other outputs
+        lists[backend] = ranked
+    # two searches written apart rank the beam's outputs alike: the order is the beam's, not an accident
+    assert lists["torch"] == lists["ct2"]
     with pytest.raises(ConfigError, match="num_hypotheses"):
         translator.translate(texts, "en", "de", DecodeOptions(beam_size=2, num_hypotheses=3))
 
