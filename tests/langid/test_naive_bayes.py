@@ -151,6 +151,8 @@ BROKEN_CONFIG = {  # config.json entries that cannot be (from the saved config),
     "garbled features": (lambda c: {"features": {"buckets": 16384, "colour": 1}},
                          "features must be the feature settings"),
     "text buckets": (lambda c: {"features": {"buckets": "many"}}, "buckets must be a whole number"),
+    # each n up to max_n is a pass over the text: a long text's featurising was quadratic in it
+    "huge max_n": (lambda c: {"features": {**c["features"], "max_n": 10**6}}, r"min_n <= max_n <= 16, not"),
     "text words": (lambda c: {"features": {**c["features"], "words": "no"}}, "features.words must be true or false"),
     "NaN prior": (lambda c: {"log_prior": {**c["log_prior"], "deu": float("nan")}}, "log_prior.deu must be a finite"),
     "huge prior": (lambda c: {"log_prior": {**c["log_prior"], "deu": -1e300}}, "log_prior.deu must be a finite"),

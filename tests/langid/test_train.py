@@ -339,6 +339,7 @@ def test_wordfreq_without_the_package_is_a_config_error(monkeypatch):
     ("fields", "message"),
     [({"data": {"chunk_words": 0}}, "data.chunk_words: must be at least 1"), ({"dim": 0}, "dim: must be at least 1"),
      ({"features": {"min_n": 5}}, r"features.min_n: must be in \[1, features.max_n = 4\]"),
+     ({"features": {"max_n": 17}}, "features.max_n: must be at most 16"),
      ({"epochs": 0}, "epochs: must be at least 1"), ({"data": {"dev_fraction": 1.0}}, "data.dev_fraction"),
      ({"data": {"short_share": 1.5}}, r"data.short_share: must be in \[0, 1\]"),
      ({"data": {"wordfreq_texts": 0}}, "data.wordfreq_texts: must be at least 1"),

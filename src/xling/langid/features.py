@@ -38,6 +38,11 @@ _POSITION = np.array([
 ], dtype=np.uint64)  # fmt: skip
 
 
+# The longest character n-gram a setting may ask for: every n up to max_n is a pass over the text, so a
+# model file asking for thousands made featurising a long text quadratic (fastText's default is 6)
+MAX_N = 16
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """How texts become hashed features (saved with the model: a detector must featurise as it was trained)."""
@@ -47,7 +52,7 @@ class FeatureConfig:
     min_n: int = 1
     """Shortest character n-gram."""
     max_n: int = 4
-    """Longest character n-gram."""
+    """Longest character n-gram (at most MAX_N, 16)."""
     words: bool = True
     """Also hash whole words (they separate close languages that share most n-grams)."""
 

@@ -23,7 +23,7 @@ from xling.artifacts import (
 from xling.atomic import atomic_folder, write_json_atomically
 from xling.data.languages import script_part_of
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
-from xling.langid.features import FeatureConfig, Featurizer
+from xling.langid.features import MAX_N, FeatureConfig, Featurizer
 from xling.langid.han import script_pairs, settle_han_scripts
 from xling.langid.labels import UNDETERMINED, Label, label_matches, parse_label, try_parse_label
 from xling.langid.normalize import normalize_text
@@ -344,9 +344,9 @@ def _read_config(
         raise DataError(f"features must be the feature settings xling saves ({error})", path) from None
     sizes = (features.buckets, features.min_n, features.max_n)
     whole = all(isinstance(n, int) and not isinstance(n, bool) for n in sizes)
-    if not (whole and features.buckets >= 1 and 1 <= features.min_n <= features.max_n):
-        raise DataError(f"features: buckets must be a whole number >= 1 and 1 <= min_n <= max_n, not {features}",
-                        path)  # fmt: skip
+    if not (whole and features.buckets >= 1 and 1 <= features.min_n <= features.max_n <= MAX_N):
+        raise DataError(f"features: buckets must be a whole number >= 1 and 1 <= min_n <= max_n <= {MAX_N}, not "
+                        f"{features}", path)  # fmt: skip
     if not isinstance(features.words, bool):
         raise DataError(f"features.words must be true or false, not {features.words!r}", path)
     return tuple(labels), log_prior, features

@@ -23,7 +23,7 @@ from xling.atomic import check_apart, check_replaceable
 from xling.data.languages import MACROLANGUAGES, SAME_WRITTEN_LANGUAGE
 from xling.data.root import data_root
 from xling.errors import ConfigError, DataError
-from xling.langid.features import FeatureConfig, Featurizer
+from xling.langid.features import MAX_N, FeatureConfig, Featurizer
 from xling.langid.han import han_script
 from xling.langid.labels import DEFAULT_MEMBER, Label, parse_label
 from xling.langid.model import KIND, LanguageIdentifier, _matching_labels
@@ -185,6 +185,7 @@ class LangidTrainConfig:
             ("data.short_share", 0 <= d.short_share <= 1, "in [0, 1]"),
             ("features.buckets", 1 <= f.buckets <= MAX_BUCKETS, f"at least 1 and at most {MAX_BUCKETS:,} (2**24)"),
             ("features.min_n", 1 <= f.min_n <= f.max_n, f"in [1, features.max_n = {f.max_n}]"),
+            ("features.max_n", f.max_n <= MAX_N, f"at most {MAX_N}"),
         ]  # fmt: skip
         for name, ok, expected in checks:
             if not ok:
