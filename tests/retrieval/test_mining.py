@@ -160,9 +160,13 @@ def test_threshold_auto_and_explicit():
     assert MineConfig().effective_threshold() == 1.06
     assert MineConfig(margin="distance").effective_threshold() == 0.0
     assert MineConfig(margin="absolute").effective_threshold() is None
-    assert auto == [p for p in everything if p.score >= 1.06]
+    assert auto == [p for p in everything if p.score > 1.06]
     cut = everything[2].score
-    assert mine_embeddings(src, tgt, MineConfig(threshold=cut)) == [p for p in everything if p.score >= cut]
+    assert mine_embeddings(src, tgt, MineConfig(threshold=cut)) == everything[:2]  # above the cut, as LASER
+    # at k = 1 every pair's distance margin is 0: it stands out from nothing, and "auto" keeps none of them
+    # (a >= test kept them all, where the ratio margin's 1.0 kept none)
+    for margin in ("distance", "ratio"):
+        assert mine_embeddings(src, tgt, MineConfig(k=1, margin=margin, threshold="auto")) == []
 
 
 def test_planted_translations_are_mined_with_high_precision():

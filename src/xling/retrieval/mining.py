@@ -69,8 +69,10 @@ __all__ = [
 Mode = Literal["intersect", "forward", "backward", "max"]
 MODES: tuple[str, ...] = ("intersect", "forward", "backward", "max")
 
-# What threshold="auto" means per margin. 1.06 on the ratio margin is the cut CCMatrix used with LASER
-# embeddings; "distance" > 0 is the same "stands out from its neighbourhood" test as ratio > 1; absolute
+# What threshold="auto" means per margin (a pair is kept when its score is above it, as LASER's
+# source/mine_bitexts.py keeps `scores[i] > args.threshold`). 1.06 on the ratio margin is the cut CCMatrix
+# used with LASER embeddings; "distance" > 0 is the same "stands out from its neighbourhood" test as ratio > 1
+# (a pair whose cosine only equals its neighbourhoods' mean, as every pair at k = 1, is not kept); absolute
 # cosines have no model-independent cut, so "auto" keeps every selected pair there.
 DEFAULT_THRESHOLDS: dict[str, float | None] = {"ratio": 1.06, "distance": 0.0, "absolute": None}
 
@@ -86,7 +88,7 @@ class MineConfig:
     mode: Mode = "intersect"
     """Which candidates become pairs: intersect (best both ways), forward, backward or max (greedy union)."""
     threshold: float | str | None = "auto"
-    """Keep pairs scoring >= this: a number, "auto" (the margin's DEFAULT_THRESHOLDS entry, 1.06 for ratio
+    """Keep pairs scoring above this (LASER's test): a number, "auto" (the margin's DEFAULT_THRESHOLDS entry, 1.06 for ratio
     as CCMatrix used) or None / "none" (keep every selected pair). Number strings such as "1.05" are read
     as numbers, so a CLI option can pass its text as it is."""
     index: IndexKind = "flat"
@@ -259,7 +261,7 @@ def mine_embeddings(src: np.ndarray, tgt: np.ndarray, config: MineConfig | None 
     src_idx, tgt_idx, scores = _select(fwd, bwd, config.mode, len(x), len(y))
     threshold = config.effective_threshold()
     if threshold is not None:
-        keep = scores >= threshold
+        keep = scores > threshold
         src_idx, tgt_idx, scores = src_idx[keep], tgt_idx[keep], scores[keep]
     order = np.lexsort((tgt_idx, src_idx, -scores))
     return [
