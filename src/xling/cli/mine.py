@@ -31,7 +31,7 @@ def mine(
     margin: Annotated[str | None, typer.Option(help="ratio, distance or absolute.")] = None,
     mode: Annotated[str | None, typer.Option(help="intersect, forward, backward or max.")] = None,
     threshold: Annotated[
-        str | None, typer.Option(help="Keep pairs scoring at least this ('auto', 'none').")
+        str | None, typer.Option(help="Keep pairs scoring above this ('auto', 'none').")
     ] = None,
     index: Annotated[str | None, typer.Option(help="FAISS index: flat (exact), ivf or hnsw.")] = None,
     precision: Annotated[str, typer.Option(help="Encoder precision: fp32, bf16 or int8.")] = "fp32",
