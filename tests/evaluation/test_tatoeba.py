@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from xling.errors import ConfigError, DataError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.result import Result
 from xling.evaluation.tatoeba import TatoebaConfig, evaluate_tatoeba, nearest_accuracy
 
@@ -89,6 +89,16 @@ def test_margin_with_one_neighbour_is_cosine():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(20, 4)), rng.normal(size=(20, 4))
     assert nearest_accuracy(x, y, "margin", k=1) == nearest_accuracy(x, y, "cosine")
+
+
+def test_sides_of_different_sizes_are_an_error_not_a_score():
+    """An encoder that dropped a row scored 0.6 / 1.0 against the rows it kept."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(5, 4))
+    with pytest.raises(XlingError, match="hold 5 / 3 \\(vectors\\)"):
+        nearest_accuracy(x, x[:3])
+    with pytest.raises(XlingError, match="hold 5 / 5 / 5 / 4 \\(vectors / texts\\)"):
+        nearest_accuracy(x, x, texts=(list("abcde"), list("abcd")))
 
 
 def test_result_round_trips_and_names_its_primary_metric(tmp_path):

@@ -31,7 +31,7 @@ import numpy as np
 
 from xling.data.readers import read_tatoeba, tatoeba_code
 from xling.data.root import data_folder
-from xling.errors import ConfigError, DataError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.result import Result
 from xling.retrieval.knn import (
     as_unit_rows,
@@ -96,8 +96,13 @@ def nearest_accuracy(
     """Return top-1 accuracy (src->tgt, tgt->src) for vectors whose row i translate each other.
 
     `scoring` is one of SCORINGS (see the module docstring); rows are compared by cosine. With the rows'
-    `texts` (src, tgt), a hit is a row with the right text, as LASER counts (`top1_accuracy`).
+    `texts` (src, tgt), a hit is a row with the right text, as LASER counts (`top1_accuracy`). Raises
+    XlingError when the sides hold different numbers of rows (or of texts): no row would be scored right.
     """
+    rows = [len(src), len(tgt)] + ([] if texts is None else [len(texts[0]), len(texts[1])])
+    if len(set(rows)) > 1:
+        raise XlingError(f"tatoeba: row i of each side must translate row i of the other, but the sides hold "
+                         f"{' / '.join(map(str, rows))} (vectors{' / texts' if texts is not None else ''})")  # fmt: skip
     if scoring == "cosine":
         forward, backward = cosine_nearest(src, tgt)
     elif scoring == "margin":
