@@ -141,7 +141,10 @@ def index_add(
         parts = [f"added {result.added:,} documents"]
         if result.replaced:
             parts.append(f"replaced {result.replaced:,}")
-        if result.skipped:
+        if result.skipped and on_duplicate == "replace":  # a later line of the input took the id
+            parts.append(f"skipped {result.skipped:,} lines whose id a later line gives again (the last one "
+                         "is kept)")  # fmt: skip
+        elif result.skipped:
             # an id already stored, or given again earlier in the same input (one id in several languages)
             parts.append(
                 f"skipped {result.skipped:,} duplicate ids (already in the index or earlier in the input)"

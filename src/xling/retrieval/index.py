@@ -191,7 +191,8 @@ class AddResult:
     added: int
     """Documents stored under a key that was new."""
     skipped: int
-    """Documents not stored because their key was already there (or earlier in the same add)."""
+    """Documents not stored: with skip, their key was already there (or earlier in the same add); with
+    replace, a later document of the same add took their key. added + skipped + replaced is every document."""
     replaced: int
     """Stored documents whose text, language, metadata and vector were replaced (keeping their row id)."""
 
@@ -556,6 +557,8 @@ class SearchIndex:
                     if on_duplicate == "skip":
                         skipped += 1
                         continue
+                    if key in chosen:  # replace: the earlier document given under the key is not stored
+                        skipped += 1
                 chosen[key] = position  # replace: the last document given under a key wins
             ids = dict(stored)
             changed: list[int] = []
