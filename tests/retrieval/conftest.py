@@ -16,6 +16,7 @@ class FakeEncoder:
         self.name = name or f"fake-trigram-{dimension}"
         self.salt = salt  # another salt hashes trigrams to other buckets: another "model" of this dimension
         self.calls = 0
+        self.encoded: list[str] = []  # every text encoded, over all calls
 
     def encode(
         self,
@@ -25,6 +26,7 @@ class FakeEncoder:
         show_progress: bool | None = None,
     ) -> np.ndarray:
         self.calls += 1
+        self.encoded += texts
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             padded = f"  {text.lower()}  "

@@ -571,6 +571,8 @@ def test_on_duplicate_error_adds_nothing_and_replace_keeps_the_row_id(tmp_path, 
     with pytest.raises(XlingError, match=r"is already in the index; choose on_duplicate skip or replace"):
         index.add_texts(fake_encoder, ["brand new", DOCS[0][0]], "eng", on_duplicate="error")
     assert len(index) == 6  # the new document before the duplicate was not kept either
+    # found before encoding (a large file's hours), not after
+    assert not {"new a", "new b", "brand new"} & set(fake_encoder.encoded)
     with pytest.raises(ConfigError, match="on_duplicate must be one of skip, error, replace"):
         index.add_texts(fake_encoder, ["x"], "eng", on_duplicate="merge")
 
@@ -591,6 +593,7 @@ def test_on_duplicate_error_adds_nothing_and_replace_keeps_the_row_id(tmp_path, 
         fake_encoder, ["one", "two", "three"], "eng", keys=["doc-2", "doc-2", "doc-1"], on_duplicate="replace"
     )
     assert (twice.added, twice.replaced, twice.skipped) == (1, 1, 1) and len(index) == 8
+    assert "one" not in fake_encoder.encoded  # superseded by "two": not encoded
     assert twice.ids[0] == twice.ids[1] != added.ids[0] and twice.ids[2] == added.ids[0]
     assert index.delete_keys(["doc-1", "doc-2", "unknown"]) == 2 and len(index) == 6
 

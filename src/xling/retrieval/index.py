@@ -682,6 +682,10 @@ class SearchIndex:
                 if key not in stored:
                     first.setdefault(key, position)
             todo = sorted(first.values())
+        elif on_duplicate == "replace":  # only the last document given under a key is stored: encode that one
+            todo = sorted({key: position for position, key in enumerate(stable)}.values())
+        else:  # "error": found before hours of encoding, not after (add checks again, in its transaction)
+            self._check_no_duplicates(stable, earlier, where)
         vectors = (
             encode_texts(encoder, [texts[i] for i in todo], batch_size, show_progress)
             if todo
@@ -709,11 +713,31 @@ class SearchIndex:
             )
             if len(todo) == len(texts):
                 return result
+            if on_duplicate == "replace":
+                ids = {stable[position]: row_id for position, row_id in zip(todo, result.ids, strict=True)}
+                superseded = len(texts) - len(todo)
+                return AddResult([ids[key] for key in stable], result.added, result.skipped + superseded,
+                                 result.replaced)  # fmt: skip
             ids = self._ids_of_keys(stable, earlier)
         added = result.added + self._add_deleted_meanwhile(
             encoder, stable, texts, codes, extras, ids, batch_size, detector, model
         )
         return AddResult([ids[key] for key in stable], added, len(texts) - added, 0)
+
+    def _check_no_duplicates(
+        self, keys: list[str], earlier: Mapping[str, str], where: Callable[[int], str] | None
+    ) -> None:
+        """Return nothing; raise add's error for the first of `keys` stored already or given twice."""
+        with self._lock:
+            self._follow_replacement()
+            stored = self._ids_of_keys(keys, earlier)
+        seen: dict[str, int] = {}
+        for position, key in enumerate(keys):
+            if key in stored or key in seen:
+                raise self._duplicate_error(
+                    key, position, seen.get(key) if key not in stored else None, where
+                )
+            seen[key] = position
 
     def _add_deleted_meanwhile(
         self,
