@@ -183,6 +183,9 @@ def test_evaluate_tagger_rows_baseline_source_and_gap(shared_encoder):
         evaluate_tagger(
             tagger, {"en": tests["de"], "english": tests["de"], "de": tests["de"]}, source_language="en"
         )
+    # the source named by its test set's key (a treebank's name): scored outside the average too
+    by_key = evaluate_tagger(tagger, {"ewt": tests["de"], "gsd": tests["fi"]}, source_language="ewt")
+    assert list(by_key.scores) == ["gsd"] and by_key.settings["source"]["language"] == "ewt"
 
 
 def test_errors_name_the_field_file_or_line(shared_encoder, tmp_path):

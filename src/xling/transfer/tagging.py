@@ -801,7 +801,8 @@ def evaluate_tagger(tagger: Tagger, test_sets: Mapping[str, TaggedSentences], *,
             _unknown_gold_tags(sentences, own.labels)
             row["in_language"] = round(_accuracy(sentences.tags, own.predict(sentences.words)), 2)
             row["gap"] = round(row["in_language"] - row["accuracy"], 2)
-        if source is not None and code == source:
+        # the source named by its test set's key (`--source ewt`, which check_source accepts) or its language
+        if language == source_language or (source is not None and code == source):
             if source_row is not None:  # the settings hold one source row: the other would vanish
                 raise ConfigError(f"test sets {source_row['language']!r} and {language!r} are both the source "
                                   f"language {source}: give it one test set")  # fmt: skip
