@@ -104,6 +104,12 @@ def test_coverage_is_read_from_the_encoder_xling_json():
     urdu.language = "urd"  # a language xling-mini has not learnt
     result = evaluate_transfer(classifier, {"deu": toy_set("deu"), "urdu": urdu}, source_lang="en")
     assert result.scores["deu"]["covered"] is True and result.scores["urdu"]["covered"] is False
+    # a fine-tuned classifier names its encoder in its metadata (xling.json's "encoder") only
+    fine_tuned = WordClassifier(WORDS["eng"])
+    fine_tuned.metadata = {"kind": "finetune", "encoder": "xling-mini"}
+    result = evaluate_transfer(fine_tuned, {"deu": toy_set("deu"), "urdu": urdu}, source_lang="en")
+    assert result.scores["deu"]["covered"] is True and result.settings["not_seen_by_encoder"] == ["urdu"]
+    assert result.model == "WordClassifier"  # not the encoder it was fine-tuned from
     # an encoder without a language list is "unknown", never "covered"
     unknown = evaluate_transfer(WordClassifier(WORDS["eng"]), {"deu": toy_set("deu")}, source_lang="eng")
     assert unknown.scores["deu"]["covered"] is None and "unknown" in render_transfer(unknown)

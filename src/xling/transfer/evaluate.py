@@ -74,6 +74,14 @@ def _classifier_encoder(classifier: Any) -> Any:
     return None
 
 
+def _languages_encoder(classifier: Any) -> Any:
+    """Return the encoder whose languages a classifier's vectors know: its encoder, or the one a fine-tuned
+    classifier (which names it in its metadata only) was fine-tuned from."""
+    metadata = getattr(classifier, "metadata", None)
+    fine_tuned_from = metadata.get("encoder") if isinstance(metadata, dict) else None
+    return _classifier_encoder(classifier) or fine_tuned_from or None
+
+
 def _covered(code: str | None, languages: Sequence[str] | None) -> bool | None:
     if code is None or languages is None:
         return None
@@ -135,7 +143,7 @@ def evaluate_transfer(
     languages = (
         list(encoder_langs)
         if encoder_langs is not None
-        else encoder_languages(_classifier_encoder(classifier))
+        else encoder_languages(_languages_encoder(classifier))
     )
     baseline = list(majority_labels) if majority_labels else [sorted(labels)[0]]
 
