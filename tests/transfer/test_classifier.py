@@ -82,6 +82,9 @@ def test_C_is_chosen_on_the_dev_split_or_as_given(toy_encoder):
     assert set(chosen.metadata["dev"]["C_grid"]) == {"0.01", "1.0"}
     grid = chosen.metadata["dev"]["C_grid"]
     assert chosen.metadata["C"] == min(float(c) for c, score in grid.items() if score == max(grid.values()))
+    # a grid given in another order chooses alike: a tie keeps the smaller C (it kept the first one given)
+    backwards = train_classifier(config_for(toy_encoder, C_grid=[1.0, 0.01]), english, dev=texts("eng"))
+    assert backwards.metadata["C"] == chosen.metadata["C"] and backwards.metadata["dev"]["C_grid"] == grid
     fixed = train_classifier(config_for(toy_encoder, C=2.0), english, dev=texts("eng"))
     assert fixed.metadata["C"] == 2.0 and fixed.metadata["dev"]["C_grid"] == {}
     assert train_classifier(config_for(toy_encoder), english).metadata["C"] == 1.0  # no dev: the default

@@ -764,14 +764,14 @@ def train_frozen(
         model = fit(chosen)
     else:
         best = None
-        for c in config.C_grid:
+        for c in sorted(set(config.C_grid)):  # ascending: a tie keeps the smaller C, whatever the order given
             candidate = fit(c, None if weights is None else in_source)
             predicted = [labels[i] for i in candidate.predict(x_dev)]
             score = classification_scores(dev.labels, predicted, labels, source=dev.source,
                                           lines=dev.lines)["macro_f1"]  # fmt: skip
             grid[str(c)] = round(score, 2)
             logger.info("C=%g: dev macro-F1 %.1f", c, score)
-            if best is None or score > best[0]:  # ties keep the smaller C (the grid's earlier value)
+            if best is None or score > best[0]:  # ties keep the smaller C (the stronger regularisation)
                 best = (score, c, candidate)
         _, chosen, model = best
         if weights is not None:  # chosen on the source alone; the head learns from every part
