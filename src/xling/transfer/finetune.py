@@ -295,8 +295,10 @@ def steps_per_epoch(examples: int, training: TrainingConfig) -> int:
 
 def dev_schedule(training: TrainingConfig, seed: int, eval_every_epoch: bool, epoch_steps: int,
                  with_dev: bool) -> TrainingConfig:  # fmt: skip
-    """Return `training` with seed `seed` unless it has its own and, with a dev split: evaluations once per
-    epoch when `eval_every_epoch` and no eval_every is set, and dev_macro_f1 (max) as the best metric."""
+    """Return `training` with seed `seed` unless it has its own (a training.seed other than 0, its default:
+    0 cannot be told from unset, so `seed` is the field that chooses 0) and, with a dev split: evaluations
+    once per epoch when `eval_every_epoch` and no eval_every is set, and dev_macro_f1 (max) as the best
+    metric."""
     training = dataclasses.replace(training, seed=training.seed or seed)
     if with_dev and training.eval_every == 0 and eval_every_epoch:
         training = dataclasses.replace(training, eval_every=epoch_steps)
