@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -200,7 +201,12 @@ def test_errors_name_the_field_file_or_line(shared_encoder, tmp_path):
     # mostly unknown tags: another tag scheme, refused naming the first one
     bad = toy_sentences(1, 5, 2, source="de-test.conllu")
     bad.tags[:] = [["INTJ"] * len(tags) for tags in bad.tags]
-    with pytest.raises(DataError, match=r"de-test\.conllu:1: gold tag 'INTJ' \(sentence 1\)"):
+    bad.tags[0][0] = tagger.labels[0]  # the first unknown one is the sentence's second word
+    word = re.escape(repr(bad.words[0][1]))
+    with pytest.raises(
+        DataError,
+        match=rf"de-test\.conllu:1: gold tag 'INTJ' \(sentence 1, which starts here; word 2, {word}\)",
+    ):
         evaluate_tagger(tagger, {"deu": bad})
     with pytest.raises(DataError, match="not one string"):
         tagger.predict("der hund rennt")

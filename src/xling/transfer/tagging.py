@@ -196,12 +196,14 @@ def _training_data(train: TaggedSentences) -> None:
 
 
 def _check_known_tags(data: TaggedSentences, labels: Sequence[str]) -> None:
-    """Raise DataError naming the file and sentence line of the first gold tag the tagger does not know."""
+    """Raise DataError naming the file, the line its sentence starts on and the word of the first gold tag
+    the tagger does not know."""
     known = set(labels)
     for i, tags in enumerate(data.tags):
-        for tag in tags:
+        for k, tag in enumerate(tags):
             if tag not in known:
-                raise DataError(f"gold tag {tag!r} (sentence {i + 1}) is not one the tagger knows (it knows "
+                raise DataError(f"gold tag {tag!r} (sentence {i + 1}, which starts here; word {k + 1}, "
+                                f"{data.words[i][k]!r}) is not one the tagger knows (it knows "
                                 f"{', '.join(labels)})", data.source, data.line(i))  # fmt: skip
 
 
