@@ -83,6 +83,12 @@ def test_predict_and_classify_label_german(trained):
 def test_adapt_saves_a_language_that_classify_then_uses(trained):
     out, tmp_path = trained
     german = toy.texts("deu")
+    few = tmp_path / "few.txt"
+    few.write_text("\n".join(german.texts[:3]) + "\n", "utf-8")
+    result = runner.invoke(
+        app, ["transfer", "adapt", "--model", str(out), "--language", "de", "--input", str(few)]
+    )
+    assert result.exit_code != 0 and f"{few}: 3 texts to adapt de from" in str(result.exception)  # which file
     (tmp_path / "de.txt").write_text("\n".join(german.texts) + "\n", "utf-8")
     result = runner.invoke(app, ["transfer", "adapt", "--model", str(out), "--language", "de", "--input",
                                  str(tmp_path / "de.txt")])  # fmt: skip

@@ -24,7 +24,7 @@ from xling.cli.common import (
     write_json,
 )
 from xling.config import load_config
-from xling.errors import ConfigError
+from xling.errors import ConfigError, DataError
 
 app = typer.Typer(help="Train a classifier in one language, use it in all.", no_args_is_help=True)
 
@@ -86,7 +86,12 @@ def adapt(
     if not hasattr(classifier, "adapt"):
         raise ConfigError(f"{model}: this kind of classifier does not adapt to languages")
     texts = list(read_lines(input))
-    classifier.adapt(language, texts)
+    try:
+        classifier.adapt(language, texts)
+    except DataError as error:
+        if error.path is not None:
+            raise
+        raise DataError(str(error), input) from None  # too few texts: say which file
     classifier.save(model)
     console.print(
         f"[green]{literal(model)} adapted to {literal(language)} from {len(texts):,} unlabelled texts[/]"
