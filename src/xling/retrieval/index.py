@@ -1431,7 +1431,9 @@ def _remove_dead_staging(root: Path) -> None:
     """Return nothing; delete the staging folders of builds of `root` whose process is gone (killed).
 
     xling.atomic.atomic_folder stages in `.name.PID.tmp` (`.name.PID.N.tmp` while another thread of the
-    process saves the same folder); one whose process still runs is left alone.
+    process saves the same folder); one whose process still runs is left alone. The process is looked for on
+    this machine only: two machines building one index on a shared file system at once is not supported (the
+    second removes the first's staging; the first then fails when it moves it into place).
     """
     if not root.parent.is_dir():
         return
