@@ -253,7 +253,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from xling.transfer.classifier import adapt_languages, train_classifier
     from xling.transfer.config import ClassifierConfig
     from xling.transfer.evaluate import evaluate_transfer, render_transfer
-    from xling.transfer.fewshot import concat, fewshot_curve, render_curve
+    from xling.transfer.fewshot import RememberingEncoder, concat, fewshot_curve, render_curve
 
     started = time.perf_counter()
     data = Path(args.data)
@@ -308,13 +308,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     def fewshot_trainer(method: str):
         if method == "standardised":
             return trainer(method, targets)
+        remembering = RememberingEncoder(encoder)  # dozens of heads on the same texts: each encoded once
 
         def train(parts, dev):
             # each target is scored only with its own draws: adapt to that one (all of them at k = 0)
             adapt_to = [part.language for part in parts[1:]] or targets
             config = frozen_config(method)
             config.target_weight = args.fewshot_target_weight
-            return train_classifier(config, parts, dev, encoder=encoder,
+            return train_classifier(config, parts, dev, encoder=remembering,
                                     unlabelled={code: unlabelled[code] for code in adapt_to})  # fmt: skip
 
         return train

@@ -11,7 +11,7 @@ from xling.errors import ConfigError
 from xling.transfer import classifier as classifier_module
 from xling.transfer.classifier import train_classifier
 from xling.transfer.config import ClassifierConfig
-from xling.transfer.fewshot import concat, fewshot_curve, render_curve, sample_per_class
+from xling.transfer.fewshot import RememberingEncoder, concat, fewshot_curve, render_curve, sample_per_class
 
 from .toy import build_encoder, texts
 
@@ -128,3 +128,20 @@ def test_the_frozen_classifier_learns_a_language_from_a_few_of_its_examples(tmp_
     )
     assert languages == [["eng"], ["eng", "deu"], ["eng", "deu"]]
     assert result.scores["deu"]["k4"] > result.scores["deu"]["k0"] + 15, result.scores["deu"]
+    # the same curve when every training shares one encoder that encodes each text once
+    from xling.embeddings.encoder import Encoder
+
+    encoded: list[str] = []
+    plain = Encoder.load(str(folder))
+    counting = RememberingEncoder(plain)
+    real_encode = plain.encode
+    plain.encode = lambda texts, **kwargs: encoded.extend(texts) or real_encode(texts, **kwargs)
+
+    def remembered(parts, dev):
+        return train_classifier(config, parts, dev, encoder=counting, unlabelled={"deu": target_train.texts})
+
+    again = fewshot_curve(
+        remembered, texts("eng"), None, {"deu": target_train}, {"deu": test}, ks=[0, 4], seeds=2
+    )
+    assert again.scores == result.scores
+    assert len(encoded) == len(set(encoded))  # three trainings, each text encoded once

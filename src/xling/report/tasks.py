@@ -475,14 +475,14 @@ def _run_fewshot(ctx: Context, plan: Plan) -> Result:
     """Return the few-shot curve: the frozen head retrained with k target examples per class (xling.transfer.fewshot)."""
     from xling.data.labelled import read_umsab
     from xling.transfer.classifier import train_classifier
-    from xling.transfer.fewshot import fewshot_curve
+    from xling.transfer.fewshot import RememberingEncoder, fewshot_curve
 
     s = plan.settings
     train, dev = read_umsab(s["data"], s["source"], "train"), read_umsab(s["data"], s["source"], "val")
     target_train = {name: read_umsab(s["data"], name, "train") for name in s["targets"]}
     tests = {name: read_umsab(s["data"], name, "test") for name in s["targets"]}
     unlabelled = {data.language or name: data.texts for name, data in target_train.items()}
-    config, encoder = _classifier_config(ctx), ctx.encoder()
+    config, encoder = _classifier_config(ctx), RememberingEncoder(ctx.encoder())  # the same texts, many heads
 
     def fit(parts, source_dev):
         # adapt only to the language whose examples were added (all of them for the zero-shot head)
