@@ -250,10 +250,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from xling.config import config_to_dict
     from xling.data.labelled import read_umsab
     from xling.embeddings.encoder import Encoder
+    from xling.embeddings.remembering import RememberingEncoder
     from xling.transfer.classifier import adapt_languages, train_classifier
     from xling.transfer.config import ClassifierConfig
     from xling.transfer.evaluate import evaluate_transfer, render_transfer
-    from xling.transfer.fewshot import RememberingEncoder, concat, fewshot_curve, render_curve
+    from xling.transfer.fewshot import concat, fewshot_curve, render_curve
 
     started = time.perf_counter()
     data = Path(args.data)

@@ -102,6 +102,24 @@ def test_adapt_saves_a_language_that_classify_then_uses(trained):
     assert [p["label"] for p in report["predictions"]] == german.labels
 
 
+def test_classify_with_a_new_language_encodes_its_texts_once(trained, monkeypatch):
+    """Adapting on the input encoded every text, then labelling it encoded them all again."""
+    from xling.embeddings.encoder import Encoder
+
+    out, tmp_path = trained
+    french = toy.texts("deu")  # read as Dutch, a language the classifier has not adapted to
+    encoded: list[str] = []
+    real = Encoder.encode
+    monkeypatch.setattr(
+        Encoder, "encode", lambda self, texts, **kw: encoded.extend(texts) or real(self, texts, **kw)
+    )
+    result = runner.invoke(app, ["classify", "--model", str(out), "--language", "nl", *french.texts,
+                                 "--json", str(tmp_path / "n.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # adapted on, then labelled: each input text encoded once (besides the classifier's own probe texts)
+    assert [encoded.count(text) for text in set(french.texts)] == [1] * len(set(french.texts))
+
+
 def test_eval_scores_the_target_language(trained):
     out, tmp_path = trained
     test = write_tsv(tmp_path / "de.tsv", toy.texts("deu"))

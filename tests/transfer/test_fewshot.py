@@ -7,11 +7,12 @@ from collections import Counter
 import pytest
 
 from xling.data.labelled import LabelledTexts
+from xling.embeddings.remembering import RememberingEncoder
 from xling.errors import ConfigError
 from xling.transfer import classifier as classifier_module
 from xling.transfer.classifier import train_classifier
 from xling.transfer.config import ClassifierConfig
-from xling.transfer.fewshot import RememberingEncoder, concat, fewshot_curve, render_curve, sample_per_class
+from xling.transfer.fewshot import concat, fewshot_curve, render_curve, sample_per_class
 
 from .toy import build_encoder, texts
 

@@ -63,8 +63,11 @@ def _adapted_to(classifier, language: str, texts: list[str]):
     """Return the classifier reading texts as `language`, adapted to it first from `texts` (the input, its
     labels unknown) when it adapts, does not know the language yet and there are enough texts (50): what
     `transfer predict --language` and `classify --language` both do, so that they label a text alike."""
+    from xling.embeddings.remembering import RememberingEncoder
     from xling.transfer.classifier import adapt_languages
 
+    if hasattr(getattr(classifier, "encoder", None), "encode"):  # adapting encodes the texts it then labels
+        classifier.encoder = RememberingEncoder(classifier.encoder)
     adapt_languages(classifier, {language: texts})
     return _for_language(classifier, language)
 

@@ -474,8 +474,9 @@ def _plan_fewshot(ctx: Context) -> Plan:
 def _run_fewshot(ctx: Context, plan: Plan) -> Result:
     """Return the few-shot curve: the frozen head retrained with k target examples per class (xling.transfer.fewshot)."""
     from xling.data.labelled import read_umsab
+    from xling.embeddings.remembering import RememberingEncoder
     from xling.transfer.classifier import train_classifier
-    from xling.transfer.fewshot import RememberingEncoder, fewshot_curve
+    from xling.transfer.fewshot import fewshot_curve
 
     s = plan.settings
     train, dev = read_umsab(s["data"], s["source"], "train"), read_umsab(s["data"], s["source"], "val")

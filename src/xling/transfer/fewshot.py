@@ -31,36 +31,9 @@ from xling.transfer.classifier import join_parts
 from xling.transfer.evaluate import _predict, language_code
 from xling.transfer.metrics import classification_scores
 
-__all__ = ["DEFAULT_KS", "RememberingEncoder", "concat", "fewshot_curve", "render_curve", "sample_per_class"]
+__all__ = ["DEFAULT_KS", "concat", "fewshot_curve", "render_curve", "sample_per_class"]
 
 DEFAULT_KS = (0, 8, 32, 128)
-
-
-class RememberingEncoder:
-    """A frozen encoder that encodes each distinct text once: a later call takes the vectors it gave before
-    (per set of encode options). A few-shot curve retrains dozens of heads on the same source train and dev
-    texts, target texts and test sets, each training encoding them all again; give its TrainFn one of these.
-    Every other attribute is the wrapped encoder's."""
-
-    def __init__(self, encoder: Any):
-        self.encoder = encoder
-        self._vectors: dict[tuple[tuple[str, Any], ...], dict[str, np.ndarray]] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.encoder, name)
-
-    def encode(self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False,
-               **options: Any) -> np.ndarray:  # fmt: skip
-        """Return the vectors of `texts` as the wrapped encoder gives them, encoding only texts it has not
-        encoded before with these `options`."""
-        known = self._vectors.setdefault(tuple(sorted(options.items())), {})
-        new = [text for text in dict.fromkeys(texts) if text not in known]
-        if new or not texts:
-            vectors = self.encoder.encode(new, batch_size=batch_size, show_progress=show_progress, **options)
-            if not texts:
-                return vectors
-            known.update(zip(new, vectors, strict=True))
-        return np.stack([known[text] for text in texts])
 
 
 TrainFn = Callable[[list[LabelledTexts], LabelledTexts | None], Any]

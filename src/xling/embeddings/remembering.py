@@ -1,0 +1,38 @@
+"""An encoder wrapper that encodes each distinct text once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RememberingEncoder"]
+
+
+class RememberingEncoder:
+    """A frozen encoder that encodes each distinct text once: a later call takes the vectors it gave before
+    (per set of encode options). For runs that encode the same texts again and again: a few-shot curve
+    retrains dozens of heads on the same source train and dev texts, target texts and test sets
+    (xling.transfer.fewshot), and `transfer predict --language` adapts on the texts it then labels. Every
+    other attribute is the wrapped encoder's."""
+
+    def __init__(self, encoder: Any):
+        self.encoder = encoder
+        self._vectors: dict[tuple[tuple[str, Any], ...], dict[str, np.ndarray]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.encoder, name)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False,
+               **options: Any) -> np.ndarray:  # fmt: skip
+        """Return the vectors of `texts` as the wrapped encoder gives them, encoding only texts it has not
+        encoded before with these `options`."""
+        known = self._vectors.setdefault(tuple(sorted(options.items())), {})
+        new = [text for text in dict.fromkeys(texts) if text not in known]
+        if new or not texts:
+            vectors = self.encoder.encode(new, batch_size=batch_size, show_progress=show_progress, **options)
+            if not texts:
+                return vectors
+            known.update(zip(new, vectors, strict=True))
+        return np.stack([known[text] for text in texts])
