@@ -711,6 +711,17 @@ def test_clause_pairs_are_cut_from_training_pairs_only(sample_tokenizer_dir):
     assert len(clauses) > 100
     assert cut.texts == plain.texts + clauses
     assert set(cut.kind) == {"parallel"}
+    # a held-out sentence given again with another translation: that pair is not held out, but its clauses
+    # are the held-out sentence's and must not train either
+    again = [(pivot.replace(" ", "  ", 1), new) for pivot, new in pairs if new in held]  # spaced otherwise
+    data = AdaptData("kat", "eng", texts=[], lemmas=[], parallel=pairs + again)
+    twice, twice_dev, _ = static_build_examples(data, tokenizer, 0.3, 0, "", "", False, ClauseSplit(8))
+    held_clauses = {part for pivot, new in again for _, part in clause_pairs(pivot, new)}
+    trained_clauses = {
+        part for pivot, new in pairs if new not in held for _, part in clause_pairs(pivot, new)
+    }
+    assert len(held_clauses - trained_clauses) > 100  # ("please." ends training sentences too)
+    assert not (held_clauses - trained_clauses) & set(twice.texts)
 
 
 def static_build_examples(*args):

@@ -481,9 +481,13 @@ def build_examples(
     pivots: dict[str, int] = {}
     held = held_out_pairs(data, dev_share, seed)
     held_texts = {new for new, _ in held}
+    held_pivots = {pivot for _, pivot in held}
     pairs: list[tuple[str, str, str]] = [(new, pivot, "parallel") for pivot, new in data.parallel]
-    if clause_split is not None:  # shorter pairs cut from the training ones, never from a held-out pair
-        pairs += [(new_clause, pivot_clause, "parallel") for pivot, new in data.parallel if (new, pivot) not in held
+    if clause_split is not None:
+        # shorter pairs cut from the training ones, never from a held-out sentence: not from its pair, nor
+        # from another pair of the same sentence (given twice, with another translation) or translation
+        pairs += [(new_clause, pivot_clause, "parallel") for pivot, new in data.parallel
+                  if new not in held_texts and pivot not in held_pivots
                   for pivot_clause, new_clause in clause_pairs(pivot, new, clause_split)]  # fmt: skip
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
     table = translations(_train_dictionary(data, held), ignore)
