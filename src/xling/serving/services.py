@@ -220,11 +220,19 @@ def detect_function(
     detector: Any, languages: Sequence[str] | None = None
 ) -> Callable[[list[DetectItem]], list[Any]]:
     """Return the model function of /detect: the top-k Predictions of each text, among `languages` (the
-    served translator's source languages) when given."""
+    served translator's source languages) when given, each with its probability among all the detector's
+    labels: renormalised over the served languages alone, a Croatian text came back Swedish at 97.7% (its
+    probability among all labels: 0.0002%)."""
 
     def run(items: list[DetectItem]) -> list[Any]:
         k = max(item.k for item in items)
-        predictions = detector.predict([item.text for item in items], k=k, languages=languages)
+        texts = [item.text for item in items]
+        predictions = detector.predict(texts, k=k, languages=languages)
+        if languages is not None:  # the same ranking; the probabilities the whole model gives
+            everything, _ = detector.probabilities(texts)
+            column = {label: i for i, label in enumerate(detector.labels)}
+            predictions = [[replace(p, probability=float(row[column[p.label]])) if p.label in column else p
+                            for p in top] for top, row in zip(predictions, everything, strict=True)]  # fmt: skip
         return [top[: item.k] for item, top in zip(items, predictions, strict=True)]
 
     return run
