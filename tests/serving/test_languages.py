@@ -26,3 +26,20 @@ def test_each_language_of_a_model_has_its_own_code_and_that_code_translates_into
         "mg",
         "om",
     ]
+
+
+def test_a_language_in_two_scripts_keeps_two_codes():
+    """The detector's bos_Cyrl and bos_Latn were both `bs` (a script was named only for the languages of
+    DEFAULT_SCRIPTS), and a batch's candidates merged them into one."""
+    pairs = [
+        ("bos_Latn", "bos_Cyrl"),
+        ("uig_Arab", "uig_Latn"),
+        ("tuk_Latn", "tuk_Cyrl"),
+        ("khk_Cyrl", "khk_Mong"),
+    ]
+    for usual, other in pairs:
+        assert client_code(usual) != client_code(other), (usual, other)
+    assert [client_code(c) for c in ("bos_Latn", "bos_Cyrl", "khk_Mong", "kor_Hang", "jpn_Jpan")] == [
+        "bs", "bs-Cyrl", "mn-Mong", "ko", "ja"]  # fmt: skip
+    conventions = Conventions("nllb", {"bos_Latn": "bos_Latn"}, {"bos_Latn": "bos_Latn"}, name="nllb")
+    assert conventions.target_token(client_code("bos_Latn")) == "bos_Latn"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from xling.data.languages import DEFAULT_MEMBER, MACROLANGUAGES, language_name
+from xling.data.languages import DEFAULT_MEMBER, MACROLANGUAGES, language_name, script_part_of
 from xling.errors import LanguageCodeError
-from xling.translation.languages import DEFAULT_SCRIPTS
+from xling.translation.languages import written_script
 
 
 @lru_cache(maxsize=1)
@@ -30,17 +30,18 @@ def client_code(label: str) -> str:
         return label
     language = tag.language
     two = _alpha2().get(language)
-    if two is None:
-        # a member with no 639-1 code takes its macrolanguage's (npi -> ne, khk -> mn), unless the
-        # macrolanguage stands for another member (`zh` is translated as Mandarin: Cantonese stays `yue`,
-        # Egyptian Arabic `arz`, so a model's list keeps them apart)
-        macro = next((m for m, members in MACROLANGUAGES.items() if language in members), None)
-        if macro is not None and DEFAULT_MEMBER.get(macro, language) == language:
-            two = _alpha2().get(macro)
+    macro = next((m for m, members in MACROLANGUAGES.items() if language in members), None)
+    # a member with no 639-1 code takes its macrolanguage's (npi -> ne, khk -> mn), unless the macrolanguage
+    # stands for another member (`zh` is translated as Mandarin: Cantonese stays `yue`, Egyptian Arabic
+    # `arz`, so a model's list keeps them apart)
+    if two is None and macro is not None and DEFAULT_MEMBER.get(macro, language) == language:
+        two = _alpha2().get(macro)
     code = two or language
-    # a script is named only for a language written in several, when it is not the usual one
-    usual = DEFAULT_SCRIPTS.get(language)
-    if tag.script and usual and tag.script != usual:
+    # a script is named where it is not the one the language is usually written in (bos_Cyrl -> bs-Cyrl,
+    # bos_Latn -> bs, deu_Latn -> de), or where xling knows no usual one: two labels must stay two codes
+    # (bos_Cyrl and bos_Latn both became `bs`, and a batch's candidates merged them)
+    usual = written_script(language) or (written_script(macro) if macro is not None else None)
+    if tag.script and not (usual and script_part_of(tag.script, usual)):  # kor_Hang: Hangul is Korean's
         code = f"{code}-{tag.script}"
     return code
 
