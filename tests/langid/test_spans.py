@@ -81,7 +81,9 @@ def test_long_runs_of_marks_inside_a_word_are_read_in_linear_time():
      ("این کتاب خوب است. هذا الكتاب جيد جدا وأنا أحبه.",
       [("pes", "این کتاب خوب است."), ("arb", "هذا الكتاب جيد جدا وأنا أحبه.")]),
      ("यह किताब अच्छी है। This book is very good indeed.",
-      [("hin", "यह किताब अच्छी है।"), ("eng", "This book is very good indeed.")])],
+      [("hin", "यह किताब अच्छी है।"), ("eng", "This book is very good indeed.")]),
+     # a line break ends a sentence too: the window of `gut` read English across it
+     ("Das ist gut\nThis is good\nC'est bon", [("deu", "Das ist gut"), ("eng", "This is good"), ("fra", "C'est bon")])],
 )  # fmt: skip
 def test_spans_change_language_inside_words_and_at_sentence_ends(text, expected):
     spans = language_spans(load_identifier(), text)

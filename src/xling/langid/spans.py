@@ -208,9 +208,12 @@ def _ends_sentence(text: str, words: list[tuple[int, int]], i: int) -> bool:
     the danda, the Arabic and Ethiopic ones), or in `.`, `!`, `?` or an ellipsis before a word that starts with
     a letter that is not lower case (a capital, or a letter of a script without case: Arabic, Devanagari,
     Han); closing brackets and quotes after the mark, opening ones before the next word, are looked past
-    ("soir." before "We", not "e.g." before "apples"; "Dr. Müller" counts as an end too)."""
+    ("soir." before "We", not "e.g." before "apples"; "Dr. Müller" counts as an end too). A line break
+    before the next word ends it too: a line of each language ("Das ist gut\nThis is good") is two texts."""
     word = _CLOSING.sub("", text[words[i][0] : words[i][1]])
     if word.endswith(_SENTENCE_MARKS):
+        return True
+    if i + 1 < len(words) and _LINE_BREAK.search(text, words[i][1], words[i + 1][0]):
         return True
     if not word.endswith((".", "!", "?", "\u2026")) or i + 1 == len(words):
         return False
@@ -218,6 +221,8 @@ def _ends_sentence(text: str, words: list[tuple[int, int]], i: int) -> bool:
     return bool(following) and following[0].isalpha() and not following[0].islower()
 
 
+# what str.splitlines breaks lines at
+_LINE_BREAK = regex.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # marks that end a sentence wherever they are: CJK full stops, exclamation and question marks; the danda and
 # double danda; the Urdu full stop and Arabic question mark; the Ethiopic full stop
 _SENTENCE_MARKS = ("。", "！", "？", "｡", "।", "॥", "۔", "؟", "።")
