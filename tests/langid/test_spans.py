@@ -83,7 +83,9 @@ def test_long_runs_of_marks_inside_a_word_are_read_in_linear_time():
      ("यह किताब अच्छी है। This book is very good indeed.",
       [("hin", "यह किताब अच्छी है।"), ("eng", "This book is very good indeed.")]),
      # a line break ends a sentence too: the window of `gut` read English across it
-     ("Das ist gut\nThis is good\nC'est bon", [("deu", "Das ist gut"), ("eng", "This is good"), ("fra", "C'est bon")])],
+     ("Das ist gut\nThis is good\nC'est bon", [("deu", "Das ist gut"), ("eng", "This is good"), ("fra", "C'est bon")]),
+     # a first word beside another script is not a lone word inside it: it was one Chinese span
+     ("Спасибо 今天天气很好我们去公园", [("rus", "Спасибо"), ("cmn_Hans", "今天天气很好我们去公园")])],
 )  # fmt: skip
 def test_spans_change_language_inside_words_and_at_sentence_ends(text, expected):
     spans = language_spans(load_identifier(), text)

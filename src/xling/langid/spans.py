@@ -195,7 +195,9 @@ def _windows(text: str, words: list[tuple[int, int]], window: int) -> list[str]:
         if group is not None:
             position += 1
             beside = lettered[max(0, position - 1) : position] + lettered[position + 1 : position + 2]
-            lone = group != "CJK" and group not in beside
+            # both neighbours, as said above: the text's first or last word beside another script is not
+            # lone ("Спасибо 今天天气很好" made one Chinese span of both)
+            lone = group != "CJK" and len(beside) == 2 and group not in beside
         if lone or len(kept) == last + 1 - first:
             found.append(text[words[first][0] : words[last][1]])
         else:
