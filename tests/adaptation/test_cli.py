@@ -56,7 +56,12 @@ def test_dev_figures_are_said_to_be_recall_only_when_their_pairs_were_trained_on
     assert code == 0, err
     said = "before: recall of dev pairs the base model was trained on" in " ".join(err.split())
     assert said is not with_parallel and ("measure recall" in " ".join(err.split())) is not with_parallel
-    assert json.loads((tmp_path / "hye.json").read_text())["before_is_recall"] is not with_parallel
+    figures = json.loads((tmp_path / "hye.json").read_text())
+    assert figures["before_is_recall"] is not with_parallel
+    # a dev figure on few pairs says how far one pair moves it
+    pairs = figures["after"]["dev_pairs"]
+    noted = f"on {pairs} held-out pairs: one pair moves the dev figure by {100 / pairs:.1f} points"
+    assert (noted in " ".join(err.split())) is (pairs < 30), (pairs, err)
 
 
 def test_bad_dictionary_line_is_one_line_naming_file_and_line(tmp_path, monkeypatch, capsys, tiny_static):
