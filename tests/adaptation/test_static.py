@@ -55,7 +55,7 @@ def test_made_up_language_becomes_retrievable_and_old_vectors_stay_bit_identical
         texts = sample_sentences(lang)
         assert np.array_equal(old.encode(texts), new.encode(texts)), lang
     meta = json.loads((result.output / "xling.json").read_text())
-    assert meta["languages"] == [*OLD_LANGUAGES, "kat"]
+    assert meta["languages"] == [*OLD_LANGUAGES, "kat"] and meta["name"] == "adapted"
     assert meta["adaptations"][0]["language"] == "kat"
     settings = meta["adaptations"][0]["settings"]  # what it ran with, on record
     assert settings["language"] == "kat" and settings["training"]["max_steps"] == 60
@@ -1060,3 +1060,17 @@ def test_a_second_language_in_the_same_script_keeps_the_first_ones_segmentation(
     assert after.get_vocab_size() > before.get_vocab_size()  # the relative got pieces of its own
     lines = cipher_data["text"].read_text("utf-8").splitlines()
     assert [after.encode(line).ids for line in lines] == [before.encode(line).ids for line in lines]
+
+
+def test_a_derived_model_keeps_the_bases_figures_as_the_bases():
+    """An adapted or repaired model's xling.json held the base's Tatoeba scores and dev figures as its own,
+    though its segmentation is not the base's."""
+    from xling.adaptation.result import derived_metadata
+
+    base = {"name": "xling-mini", "languages": ["deu"], "config": {"corpus": "bible"}, "scores": {"t": 55.9},
+            "dev": {"dev_rus": 0.989}, "adaptations": [{"language": "tur"}]}  # fmt: skip
+    meta = derived_metadata(base, "mine")
+    assert meta == {"name": "mine", "languages": ["deu"], "config": {"corpus": "bible"},
+                    "adaptations": [{"language": "tur"}],
+                    "base_model_figures": {"scores": {"t": 55.9}, "dev": {"dev_rus": 0.989}}}  # fmt: skip
+    assert base["scores"] == {"t": 55.9}  # the base's own record is left as it was

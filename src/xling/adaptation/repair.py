@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
+from xling.adaptation.result import derived_metadata
 from xling.artifacts import read_metadata, write_metadata
 from xling.atomic import atomic_folder
 from xling.embeddings.static import MODULE_DIR
@@ -61,7 +62,7 @@ def repair_static(
         raise DataError(
             "not a static table this can extend (embedding.weight, or embeddings + weights)", module
         )
-    meta = read_metadata(folder)
+    meta = derived_metadata(read_metadata(folder), output.name)
     entry = {"replacements": dict(replacements or {}), "aliases": len(aliases), **(note or {})}
     meta.update({"vocab_size": tokenizer.get_vocab_size(), "repairs": [*meta.get("repairs", []), entry]})
     # the earlier output stays whole until the repaired model is complete

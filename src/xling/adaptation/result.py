@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,23 @@ def listed_languages(languages: Sequence[str], language: str) -> list[str]:
     if not listed:
         return []
     return listed if any(names_same_language(language, old) for old in listed) else [*listed, language]
+
+
+# what a model's xling.json says was measured on it: an adapted (or repaired) model's segmentation is not the
+# base's, so these figures are kept as the base's, not claimed as its own (ship scripts measure anew)
+MEASURED_FIELDS = ("scores", "dev", "added_language_scores")
+
+
+def derived_metadata(base: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Return a base model's xling.json for a model made from it and named `name`: the base's measured
+    figures (MEASURED_FIELDS) moved under `base_model_figures`, the rest (its languages, its training config,
+    earlier adaptations) kept."""
+    meta = {key: value for key, value in base.items() if key not in MEASURED_FIELDS}
+    figures = {key: base[key] for key in MEASURED_FIELDS if key in base}
+    if figures:
+        meta["base_model_figures"] = figures
+    meta["name"] = name
+    return meta
 
 
 @dataclass

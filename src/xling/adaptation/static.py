@@ -51,7 +51,7 @@ from xling.adaptation.output import (
     set_aside_folder,
     write_run_record,
 )
-from xling.adaptation.result import AdaptResult, add_warning, listed_languages
+from xling.adaptation.result import AdaptResult, add_warning, derived_metadata, listed_languages
 from xling.adaptation.words import translate_words, translations, with_lemma_keys
 from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs, clause_split
 from xling.alignment.sentences.losses import translation_ranking_loss
@@ -635,10 +635,10 @@ def save_adapted(base_folder: Path, output: Path, tokenizer: Tokenizer, encoder:
     prompts = base_folder / "config_sentence_transformers.json"  # a default prompt, kept as the base has it
     if prompts.is_file():
         shutil.copy2(prompts, output / prompts.name)
-    meta = read_metadata(base_folder)
+    meta = derived_metadata(read_metadata(base_folder), output.name)
     languages = listed_languages(meta.get("languages", []), result.language)
     meta.update({
-        "name": output.name, "kind": meta.get("kind", "sentence-encoder/static"), "languages": languages,
+        "kind": meta.get("kind", "sentence-encoder/static"), "languages": languages,
         "vocab_size": tokenizer.get_vocab_size(),
         "adaptations": [*meta.get("adaptations", []), {"base_model": str(base_folder), **result.to_dict()}],
     })  # fmt: skip

@@ -64,7 +64,7 @@ from xling.adaptation.output import (
     run_progress,
     write_run_record,
 )
-from xling.adaptation.result import AdaptResult, add_warning, listed_languages
+from xling.adaptation.result import AdaptResult, add_warning, derived_metadata, listed_languages
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.data.sampling import evenly_spread
@@ -845,7 +845,7 @@ def _save(model: nn.Module, tokenizer, staging: Path, base: Path, config: AdaptC
     model.save_pretrained(str(staging))
     save_tokenizer(tokenizer, staging)
     copy_sentence_transformers_files(base, staging)
-    meta = read_metadata(base)
+    meta = derived_metadata(read_metadata(base), Path(config.output).name)
     if not (base / "modules.json").is_file():
         # a sentence-transformers base pools as its Pooling module says: an xling.json pooling would win over it
         meta.setdefault("pooling", "mean")
