@@ -365,6 +365,15 @@ def test_output_may_not_be_the_model_folder(tmp_path, tiny_static, cipher_data):
         adapt(config)
     with pytest.raises(ConfigError, match="is the model folder itself"):
         repair_static(tiny_static, tiny_static, aliases=[])
+    # nor a folder of other files: a repaired model replaces an earlier repaired model only
+    notes = tmp_path / "mine" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("keep me", encoding="utf-8")
+    with pytest.raises(XlingError, match="files that are not a repaired model"):
+        repair_static(tiny_static, notes.parent, aliases=[])
+    assert notes.read_text(encoding="utf-8") == "keep me"
+    assert repair_static(tiny_static, tmp_path / "fixed", aliases=[]) == tmp_path / "fixed"
+    repair_static(tiny_static, tmp_path / "fixed", aliases=[])  # an earlier repaired model: replaced
     assert Encoder.load(tiny_static) is not None
     # nor one holding a data file: it was moved aside with the folder, and reading it failed with a traceback
     output = tmp_path / "out"

@@ -66,7 +66,10 @@ def repair_static(
     entry = {"replacements": dict(replacements or {}), "aliases": len(aliases), **(note or {})}
     meta.update({"vocab_size": tokenizer.get_vocab_size(), "repairs": [*meta.get("repairs", []), entry]})
     # the earlier output stays whole until the repaired model is complete
-    with atomic_folder(output, overwrite=True, what="repaired model") as staging:
+    # an earlier repaired model is replaced, never a folder of anything else (a user's data)
+    with atomic_folder(
+        output, overwrite=True, what="repaired model", kind=meta.get("kind", "sentence-encoder/static")
+    ) as staging:
         shutil.copytree(folder, staging, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("checkpoints", "vocabulary", "adapt-state"))  # fmt: skip
         save_file(tensors, str(staging / MODULE_DIR / "model.safetensors"))
