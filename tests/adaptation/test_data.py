@@ -8,7 +8,7 @@ import re
 import pytest
 
 from xling.adaptation.config import AdaptConfig
-from xling.adaptation.data import read_adapt_data
+from xling.adaptation.data import AdaptData, read_adapt_data
 from xling.adaptation.words import translate_words, translations
 from xling.data.swadesh import swadesh_pairs
 from xling.data.udhr import read_udhr_articles, udhr_pairs
@@ -472,6 +472,23 @@ def test_a_turkish_dotted_capital_is_found_in_the_dictionary():
         2,
         2,
     )
+    # and the dotless capital: `IŞIK` and a sentence's first `Işık` are `ışık` in Turkish, not `işik`
+    from xling.adaptation.static import build_examples
+    from xling.adaptation.words import translations
+
+    assert fold_word("IŞIK", dotless_i=True) == fold_word("Işık", dotless_i=True) == "ışık"
+    assert fold_word("IŞIK") == "işik"  # another language's I is i
+    table = translations([("light", "ışık"), ("on", "açık")], dotless_i=True)
+    assert translate_words("IŞIK AÇIK", None, table, dotless_i=True)[:2] == ("light on", 2)
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tokenizer = Tokenizer(models.WordLevel({"[UNK]": 0, "x": 1}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    data = AdaptData(
+        "tur", "eng", texts=["IŞIK AÇIK"], lemmas=[None], dictionary=[("light", "ışık"), ("on", "açık")]
+    )
+    train, _, pivots = build_examples(data, tokenizer, 0.0, 0)
+    assert "light on" in pivots and "text" in train.kind  # the Turkish text's gloss trains
 
 
 def test_an_earlier_adaptations_text_not_found_from_here_is_a_warning(tmp_path, monkeypatch, caplog):

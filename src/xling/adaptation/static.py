@@ -52,7 +52,7 @@ from xling.adaptation.output import (
     write_run_record,
 )
 from xling.adaptation.result import AdaptResult, add_warning, derived_metadata, listed_languages
-from xling.adaptation.words import translate_words, translations, with_lemma_keys
+from xling.adaptation.words import DOTLESS_I_LANGUAGES, translate_words, translations, with_lemma_keys
 from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs, clause_split
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
@@ -490,16 +490,17 @@ def build_examples(
                   if new not in held_texts and pivot not in held_pivots
                   for pivot_clause, new_clause in clause_pairs(pivot, new, clause_split)]  # fmt: skip
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
-    table = translations(_train_dictionary(data, held), ignore)
+    dotless_i = data.language.split("_")[0] in DOTLESS_I_LANGUAGES  # Turkish I is ı
+    table = translations(_train_dictionary(data, held), ignore, dotless_i)
     if lemma_endings:
         table = with_lemma_keys(table, (lemma for lemmas in data.lemmas for _, lemma in lemmas or []),
-                                lemma_endings, ignore)  # fmt: skip
+                                lemma_endings, ignore, dotless_i)  # fmt: skip
     # AdaptData made in code may leave feature_words out; read_adapt_data fills it for every text
     extra_words = data.feature_words or [None] * len(data.texts)
     for text, lemmas, extra in zip(data.texts, data.lemmas, extra_words, strict=True):
         if text in held_texts:
             continue
-        translation, translated, words = translate_words(text, lemmas, table, ignore)
+        translation, translated, words = translate_words(text, lemmas, table, ignore, dotless_i)
         if translated >= max(1, 0.3 * words):
             if gloss_features and extra:
                 translation = " ".join([translation, *extra])

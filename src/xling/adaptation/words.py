@@ -19,19 +19,31 @@ WORD = regex.compile(r"[\p{L}\p{M}\p{N}_\u200c\u200d]+")
 MIN_STEM, MIN_STEM_SHARE = 3, 0.4
 
 
-def translations(dictionary: Sequence[tuple[str, str]], ignore: str = "") -> dict[str, list[str]]:
+# Languages whose Latin alphabet has a dotless ı beside i, so that the capital of ı is I (İ being i's):
+# Turkish, Azerbaijani (and its members), Crimean Tatar, Gagauz
+DOTLESS_I_LANGUAGES = frozenset({"tur", "aze", "azj", "azb", "crh", "gag"})
+
+
+def translations(
+    dictionary: Sequence[tuple[str, str]], ignore: str = "", dotless_i: bool = False
+) -> dict[str, list[str]]:
     """Return {new word (lower case, NFC, without the characters of `ignore`): its pivot translations in file
     order} of the single-word entries. `ignore`: the marks the tokenizer drops (vocabulary.drop_marks), so
-    that a vocalised dictionary word is found as the plain piece or text word it is read as."""
+    that a vocalised dictionary word is found as the plain piece or text word it is read as; `dotless_i`:
+    see fold_word."""
     table: dict[str, list[str]] = defaultdict(list)
     for pivot_word, new_word in dictionary:
         if len(new_word.split()) == 1:
-            table[fold_word(new_word, ignore)].append(pivot_word)
+            table[fold_word(new_word, ignore, dotless_i)].append(pivot_word)
     return dict(table)
 
 
 def with_lemma_keys(
-    table: Mapping[str, list[str]], lemmas: Iterable[str], endings: Sequence[str], ignore: str = ""
+    table: Mapping[str, list[str]],
+    lemmas: Iterable[str],
+    endings: Sequence[str],
+    ignore: str = "",
+    dotless_i: bool = False,
 ) -> dict[str, list[str]]:
     """Return `table` with an entry for each of `lemmas` it lacks that is a dictionary word less one of
     `endings` (the first in their order that makes one): Turkish treebank lemmas are roots (`gel`), its
@@ -39,8 +51,8 @@ def with_lemma_keys(
     The added keys are words of the table like any other: `look_up`'s prefix rule finds them too (`veri`,
     "data", is glossed as `ver`, "give")."""
     extended = dict(table)
-    folded_endings = [fold_word(ending, ignore) for ending in endings]
-    for lemma in {fold_word(lemma, ignore) for lemma in lemmas}:
+    folded_endings = [fold_word(ending, ignore, dotless_i) for ending in endings]
+    for lemma in {fold_word(lemma, ignore, dotless_i) for lemma in lemmas}:
         if not lemma or lemma in extended:
             continue
         for ending in folded_endings:
@@ -50,11 +62,13 @@ def with_lemma_keys(
     return extended
 
 
-def fold_word(text: str, ignore: str = "") -> str:
+def fold_word(text: str, ignore: str = "", dotless_i: bool = False) -> str:
     """Return `text` as words are looked up: lower case, composed (NFC), so that a decomposed `nước` in the
     text finds the composed one of the dictionary, and without the characters of `ignore`. Turkish `İ` is
-    `i` (str.lower gives `i` and a combining dot: `İnsan` never found `insan`)."""
-    folded = unicodedata.normalize("NFC", text).replace("İ", "i").lower()  # NFC first: I + U+0307 is İ
+    `i` (str.lower gives `i` and a combining dot: `İnsan` never found `insan`); with `dotless_i` (the
+    languages of DOTLESS_I_LANGUAGES) `I` is `ı`, as those languages write it (`IŞIK` is `ışık`)."""
+    folded = unicodedata.normalize("NFC", text).replace("İ", "i")  # NFC first: I + U+0307 is İ
+    folded = (folded.replace("I", "ı") if dotless_i else folded).lower()
     return folded.translate(dict.fromkeys(map(ord, ignore))) if ignore else folded
 
 
@@ -151,13 +165,20 @@ def feature_words(upos: Sequence[str], feats: Sequence[str], heads: Sequence[str
 
 
 def translate_words(
-    text: str, lemmas: list[tuple[str, str]] | None, table: Mapping[str, list[str]], ignore: str = ""
+    text: str,
+    lemmas: list[tuple[str, str]] | None,
+    table: Mapping[str, list[str]],
+    ignore: str = "",
+    dotless_i: bool = False,
 ) -> tuple[str, int, int]:
     """Return (the word-by-word translation of `text` (first translation of each word found), words
-    translated, words); words and lemmas are looked up without the characters of `ignore` (as `table`'s
-    keys, `translations(..., ignore)`)."""
-    lemma_of = {fold_word(word, ignore): fold_word(lemma, ignore) for word, lemma in lemmas or []}
-    words = WORD.findall(fold_word(text, ignore))
+    translated, words); words and lemmas are folded as `table`'s keys were (`translations(..., ignore,
+    dotless_i)`)."""
+    lemma_of = {
+        fold_word(word, ignore, dotless_i): fold_word(lemma, ignore, dotless_i)
+        for word, lemma in lemmas or []
+    }
+    words = WORD.findall(fold_word(text, ignore, dotless_i))
     out = []
     for word in words:
         key = look_up(word, table, lemma_of.get(word, ""))
