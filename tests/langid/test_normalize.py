@@ -150,6 +150,12 @@ def test_a_link_or_address_ends_where_a_script_without_spaces_goes_on():
     assert normalize_text("Mail hans.müller@beispiel.de, see https://x.com/a. Then") == "mail see then"
     assert normalize_text("见https://zh.wikipedia.org/wiki/北京。") == "见"  # a path keeps its letters
     assert normalize_text("Пишите:info@mail.ru") == "пишите"  # the word before the colon is no address
+    # a host in such a script after a scheme is a link of its own (it was read as Chinese text), and an
+    # ASCII host still ends where the script starts
+    assert (
+        normalize_text("https://例子.测试/路径") == "" and normalize_text("看https://例子.测试 好") == "看 好"
+    )
+    assert normalize_text("请访问https://example.com谢谢你") == "请访问 谢谢你"
 
 
 def test_a_long_text_without_spaces_normalises_in_linear_time():

@@ -39,7 +39,13 @@ _BARE_HOST = (
 )
 # A scheme starts where a run of its characters starts: tried inside a run of letters, it scanned the rest of
 # the run from each of them (quadratic time).
-_URL = rf"(?:(?:(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://|www\.){_IN_HOST}+|{_BARE_HOST}){_PATH}"
+# After a scheme, a host that starts with a letter of a script without spaces is an internationalised one
+# in that script ("https://例子.测试/路径", which was read as Chinese), up to a space or such a script's punctuation.
+_SCHEME = r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://"
+_URL = (
+    rf"(?:{_SCHEME}(?:{_IN_HOST}+|[^\s/{SPACELESS_PUNCTUATION}]+)|www\.{_IN_HOST}+|{_BARE_HOST})"
+    rf"{_PATH}"
+)
 # An e-mail address is letters, digits and . _ % + - around its @ (not a word glued before it by a colon:
 # "Kontakt:info@example.com" keeps "Kontakt"), in no script written without spaces.
 _IN_ADDRESS = rf"(?:(?![{SPACELESS_SCRIPTS}])[\p{{L}}\p{{M}}\p{{N}}._%+-])"
