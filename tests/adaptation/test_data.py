@@ -112,6 +112,21 @@ def test_detector_reports_sentence_pairs_in_another_language(tmp_path, tiny_dete
     assert not read_adapt_data(config(language="rus", parallel=[str(path)]), detector=detector).warnings
 
 
+def test_a_dictionary_whose_columns_are_the_other_way_round_is_a_warning(tmp_path, tiny_detector_folder):
+    from xling.langid import load_identifier
+
+    english = sorted({w.strip(".,?!").lower() for s in sample_sentences("eng") for w in s.split()})[:200]
+    german = sorted({w.strip(".,?!").lower() for s in sample_sentences("deu") for w in s.split()})[:200]
+    path = tmp_path / "dict.tsv"  # eng<TAB>deu lines, given as deu-eng (German first)
+    path.write_text("".join(f"{e}\t{d}\n" for e, d in zip(english, german, strict=True)), encoding="utf-8")
+    detector = load_identifier(str(tiny_detector_folder))
+    wrong = read_adapt_data(config(language="deu", dictionary=[f"deu-eng={path}"]), detector=detector)
+    said = [w for w in wrong.warnings if "other way round" in w]
+    assert said and said[0].startswith(f"{path}: its deu column reads as eng") and "deu-eng=FILE" in said[0]
+    right = read_adapt_data(config(language="deu", dictionary=[f"eng-deu={path}"]), detector=detector)
+    assert not [w for w in right.warnings if "other way round" in w], right.warnings
+
+
 def test_conllu_text_keeps_lemmas_for_the_dictionary(tmp_path):
     path = tmp_path / "t.conllu"
     path.write_text("# text = Kitapları okudum\n1\tKitapları\tkitap\tNOUN\t_\t_\t2\tobj\t_\t_\n"

@@ -46,6 +46,7 @@ CONLLU_SUFFIXES = (".conllu", ".conllu.gz", ".conll", ".conll.gz")
 # how many lines of each text file the language detector reads (it is a check, not a filter)
 DETECT_LINES = 2000
 WRONG_SHARE = 0.5
+DICTIONARY_GROUP = 20  # dictionary words detected together: one word alone says little of its language
 
 
 @dataclass
@@ -101,6 +102,7 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
         check_not_test_set(path, field_name)
     text_files = [_read_text(data, Path(spec)) for spec in config.text]
     pair_files: list[tuple[Path, list[str]]] = []  # each pair file with the new side of its pairs
+    dictionary_files: list[tuple[Path, list[str]]] = []  # the dictionaries among them
     sentence_files: list[tuple[Path, list[str]]] = []  # the parallel ones among them
     for spec in config.dictionary:
         if spec == "swadesh":
@@ -114,6 +116,7 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             _add(data, "dictionary", str(path), pairs)
             data.files.append(path)
             pair_files.append((path, [new for _, new in pairs]))
+            dictionary_files.append(pair_files[-1])
     for spec in config.parallel:
         if spec == "sample":
             _add(data, "parallel", "sample", sample_pairs(language, pivot))
@@ -150,6 +153,8 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             news = news[:DETECT_LINES]
             lines = _nonblank_line_numbers(path, len(news))
             data.warnings.extend(_language_warning(news, lines, path, language, detector))
+        for path, news in dictionary_files:  # a dictionary whose columns are the other way round
+            data.warnings.extend(_pivot_column_warning(news, path, language, pivot, detector))
     if not (data.texts or data.dictionary or data.parallel):
         raise DataError("no text, word pairs or sentence pairs in the given sources", ", ".join(
             [*config.text, *config.dictionary, *config.parallel]))  # fmt: skip
@@ -412,6 +417,24 @@ def _language_warning(texts: list[str], lines: list[int], path: Path, language: 
     common = Counter(predictions[i] for i in wrong).most_common(1)[0][0]
     return [f"{path}:{lines[wrong[0]]}: {len(wrong)} of {len(texts)} lines look like {common}, not {language} "
             "(wrong file or language code?)"]  # fmt: skip
+
+
+def _pivot_column_warning(news: list[str], path: Path, language: str, pivot: str, detector) -> list[str]:
+    """Return a warning when the new-language column of a dictionary reads as the pivot language: its words
+    detected in groups of DICTIONARY_GROUP (one word says little), most groups the pivot's."""
+    from xling.langid.labels import label_matches, parse_label
+
+    words = news[: DETECT_LINES * DICTIONARY_GROUP]
+    groups = [" ".join(words[i : i + DICTIONARY_GROUP]) for i in range(0, len(words), DICTIONARY_GROUP)]
+    if len(groups) < 2 or not any(label_matches(parse_label(label), pivot) for label in detector.labels):
+        return []
+    found = [best[0].label for best in detector.predict(groups)]
+    as_pivot = sum(label != "und" and label_matches(parse_label(label), pivot) for label in found)
+    if as_pivot < WRONG_SHARE * len(groups):
+        return []
+    return [f"{path}: its {language} column reads as {pivot} ({as_pivot} of {len(groups)} groups of "
+            f"{DICTIONARY_GROUP} words): are the columns the other way round? Name their order, "
+            f"{language}-{pivot}=FILE when the {language} word comes first on each line"]  # fmt: skip
 
 
 def language_in_data(code: str) -> str:
