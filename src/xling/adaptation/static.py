@@ -52,7 +52,13 @@ from xling.adaptation.output import (
     write_run_record,
 )
 from xling.adaptation.result import AdaptResult, add_warning, derived_metadata, listed_languages
-from xling.adaptation.words import DOTLESS_I_LANGUAGES, translate_words, translations, with_lemma_keys
+from xling.adaptation.words import (
+    DOTLESS_I_LANGUAGES,
+    fold_word,
+    translate_words,
+    translations,
+    with_lemma_keys,
+)
 from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs, clause_split
 from xling.alignment.sentences.losses import translation_ranking_loss
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
@@ -253,7 +259,12 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     # a run whose saved vocabulary predates vocabulary.drop_marks dropped none
     dropped = str(vocabulary.get("dropped_marks", ""))
     rows, init_counts = initial_rows(
-        base.tokenizer, old_rows.numpy(), pieces, _train_dictionary(data, held), data.reading, ignore=dropped
+        base.tokenizer,
+        old_rows.numpy(),
+        pieces,
+        _train_dictionary(data, held, dropped),
+        data.reading,
+        ignore=dropped,
     )
 
     say("building examples")
@@ -491,7 +502,7 @@ def build_examples(
                   for pivot_clause, new_clause in clause_pairs(pivot, new, clause_split)]  # fmt: skip
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
     dotless_i = data.language.split("_")[0] in DOTLESS_I_LANGUAGES  # Turkish I is ı
-    table = translations(_train_dictionary(data, held), ignore, dotless_i)
+    table = translations(_train_dictionary(data, held, ignore), ignore, dotless_i)
     if lemma_endings:
         table = with_lemma_keys(table, (lemma for lemmas in data.lemmas for _, lemma in lemmas or []),
                                 lemma_endings, ignore, dotless_i)  # fmt: skip
@@ -514,11 +525,15 @@ def build_examples(
     dev_kind = "parallel" if data.parallel else "dictionary"
     train_set, dev_set = Examples(), Examples()
     encodings = tokenizer.encode_batch([prompt + new for new, _, _ in pairs], add_special_tokens=False)
+    # what the model reads of each held-out example: another spelling of it (كِتَاب beside كتاب, the marks the
+    # tokenizer drops) is the same example to it
+    held_ids = {tuple(encoding.ids) for (new, pivot, kind), encoding in zip(pairs, encodings, strict=True)
+                if kind == dev_kind and (new, pivot) in held}  # fmt: skip
     for (new, pivot, kind), encoding in zip(pairs, encodings, strict=True):
         if not encoding.ids:
             continue
         held_out = kind == dev_kind and (new, pivot) in held
-        if not held_out and new in held_texts and kind != "text":
+        if not held_out and kind != "text" and (new in held_texts or tuple(encoding.ids) in held_ids):
             continue  # a held-out word or sentence with another translation: it would teach the dev pair
         chosen = dev_set if held_out else train_set
         chosen.texts.append(new)
@@ -541,11 +556,11 @@ def held_out_pairs(data: AdaptData, dev_share: float, seed: int) -> set[tuple[st
     return {(new, pivot) for pivot, new in data.dictionary if _is_dev(new, "", seed, dev_share)}
 
 
-def _train_dictionary(data: AdaptData, held: set[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Return the dictionary's (pivot, new) pairs whose new side is no held-out text: what may seed rows and
-    glosses."""
-    held_new = {new for new, _ in held}
-    return [(pivot, new) for pivot, new in data.dictionary if new not in held_new]
+def _train_dictionary(data: AdaptData, held: set[tuple[str, str]], ignore: str = "") -> list[tuple[str, str]]:
+    """Return the dictionary's (pivot, new) pairs whose new side is no held-out text, as words are looked up
+    (`fold_word`: without the marks of `ignore`, which the tokenizer drops): what may seed rows and glosses."""
+    held_new = {fold_word(new, ignore) for new, _ in held}
+    return [(pivot, new) for pivot, new in data.dictionary if fold_word(new, ignore) not in held_new]
 
 
 def _is_dev(new: str, pivot: str, seed: int, share: float) -> bool:
