@@ -16,6 +16,18 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 
+def reuse_graph(monkeypatch, graph: Path) -> None:
+    """Make later exports write `graph` (an export of the same model) instead of tracing the model again:
+    for checks of what happens around the graph, whose tracing other tests check (seconds each)."""
+    data = graph.read_bytes()
+
+    def written(module, path, opset):
+        path.write_bytes(data)
+        return "dynamo"
+
+    monkeypatch.setattr("xling.export.onnx._export_graph", written)
+
+
 @pytest.mark.parametrize("where", ["file", "under-file", "onnx-file"])
 def test_output_that_cannot_be_a_folder_is_refused_before_loading(tmp_path, where):
     from xling.export.onnx import export_onnx
@@ -64,7 +76,9 @@ def test_pooling_override_is_written_to_the_exported_pooling_config(tmp_path, sa
     assert cosines(onnx, Encoder.load(source, pooling="cls", max_length=16).encode(TEXTS)).min() >= 0.9999
 
 
-def test_another_models_folder_is_refused_and_an_earlier_export_is_replaced(tmp_path, sample_tokenizer_dir):
+def test_another_models_folder_is_refused_and_an_earlier_export_is_replaced(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
     from xling.export.onnx import export_onnx
 
     source = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean", layers=1)
@@ -76,6 +90,7 @@ def test_another_models_folder_is_refused_and_an_earlier_export_is_replaced(tmp_
         export_onnx(source, victim, sentences=TEXTS)
     assert (victim / "config.json").read_text(encoding="utf-8") == '{"model_type": "xlm-roberta"}'
     export_onnx(source, tmp_path / "out", sentences=TEXTS)
+    reuse_graph(monkeypatch, tmp_path / "out" / "onnx" / "model.onnx")
     export_onnx(source, tmp_path / "out", sentences=TEXTS, int8=True)  # the same model's export again
     assert (tmp_path / "out" / "onnx" / "model_int8.onnx").is_file()
     # a fine-tuned copy of the model (the same config.json, weights of its own) with an onnx/ folder is not
@@ -124,7 +139,9 @@ def _flip_last_byte(path: Path) -> bytes:
     return data
 
 
-def test_an_export_is_stale_when_a_module_folders_weights_or_settings_change(tmp_path, sample_tokenizer_dir):
+def test_an_export_is_stale_when_a_module_folders_weights_or_settings_change(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
     """The record covered the root's config.json and weights only: a Transformer in 0_Transformer/, a Dense
     head or the Pooling config changed since an in-place export went unseen, and the old graph was used."""
     from xling.export.onnx import export_onnx
@@ -155,6 +172,7 @@ def test_an_export_is_stale_when_a_module_folders_weights_or_settings_change(tmp
         (folder / added).unlink()
     Encoder.load(folder, backend="onnx")
     # an export into a folder of its own holds a copy of the Dense head, not the model: nothing to compare
+    reuse_graph(monkeypatch, folder / "onnx" / "model.onnx")
     export_onnx(folder, tmp_path / "out", sentences=TEXTS)
     assert (tmp_path / "out" / "2_Dense" / "model.safetensors").is_file()
     onnx = Encoder.load(tmp_path / "out", backend="onnx").encode(TEXTS)
