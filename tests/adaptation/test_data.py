@@ -122,9 +122,18 @@ def test_a_dictionary_whose_columns_are_the_other_way_round_is_a_warning(tmp_pat
     detector = load_identifier(str(tiny_detector_folder))
     wrong = read_adapt_data(config(language="deu", dictionary=[f"deu-eng={path}"]), detector=detector)
     said = [w for w in wrong.warnings if "other way round" in w]
-    assert said and said[0].startswith(f"{path}: its deu column reads as eng") and "deu-eng=FILE" in said[0]
+    assert (
+        said
+        and said[0].startswith(f"{path}: its deu column reads as eng")
+        and "as eng-deu=dict.tsv" in said[0]
+    )
     right = read_adapt_data(config(language="deu", dictionary=[f"eng-deu={path}"]), detector=detector)
     assert not [w for w in right.warnings if "other way round" in w], right.warnings
+    # a deu<TAB>eng file given without its order (read as eng first): named as deu-eng
+    flipped = tmp_path / "flipped.tsv"
+    flipped.write_text("".join(f"{d}\t{e}\n" for e, d in zip(english, german, strict=True)), encoding="utf-8")
+    unnamed = read_adapt_data(config(language="deu", dictionary=[str(flipped)]), detector=detector)
+    assert any("as deu-eng=flipped.tsv" in w for w in unnamed.warnings), unnamed.warnings
 
 
 def test_conllu_text_keeps_lemmas_for_the_dictionary(tmp_path):

@@ -166,3 +166,14 @@ def test_a_held_out_word_is_not_trained_under_another_spelling_the_model_reads_a
                 and "كتاب" not in {new for new, _ in held_out_pairs(data, 0.2, s)})  # fmt: skip
     train, dev, _ = build_examples(data, tokenizer, 0.2, seed, "", "\u064e\u0650")
     assert "كِتَاب" in dev.texts and "كتاب" not in train.texts
+    # words the vocabulary lacks read alike ([UNK]) but are other words: held out or not, each on its own
+    unknown = [(f"q{i}", f"x{i}") for i in range(30)]
+    data = AdaptData("arb", "eng", texts=[], lemmas=[], dictionary=words + unknown)
+    train, dev, _ = build_examples(data, tokenizer, 0.2, seed, "", "\u064e\u0650")
+    held = {new for new, _ in held_out_pairs(data, 0.2, seed)}
+    assert {new for _, new in unknown} - held == {text for text in train.texts if text.startswith("x")}
+    # and in Turkish, a held-out ışık keeps IŞIK (the same word to the lookup) out of the glosses' dictionary
+    from xling.adaptation.static import _train_dictionary
+
+    turkish = AdaptData("tur", "eng", texts=[], lemmas=[], dictionary=[("light", "ışık"), ("lamp", "IŞIK")])
+    assert _train_dictionary(turkish, {("ışık", "light")}) == []

@@ -156,6 +156,8 @@ def test_a_link_or_address_ends_where_a_script_without_spaces_goes_on():
         normalize_text("https://例子.测试/路径") == "" and normalize_text("看https://例子.测试 好") == "看 好"
     )
     assert normalize_text("请访问https://example.com谢谢你") == "请访问 谢谢你"
+    # no dotted host: no link, and the words stay (not taken along as a host)
+    assert normalize_text("访问http://北京大学今天天气很好。") == "访问http 北京大学今天天气很好"
 
 
 def test_a_long_text_without_spaces_normalises_in_linear_time():

@@ -323,6 +323,15 @@ def test_detect_answers_only_languages_the_translator_translates_from(client, ma
     # each with its confidence among all the detector's languages, not renormalised over the two (a
     # Croatian text was Swedish at 97.7% so): what French leaves
     assert sum(c["confidence"] for c in answer) <= 100 - as_french["confidence"] + 0.1, (answer, as_french)
+    # where that is 0 for every served language, the text's best of them is still the answer, at 0 (all
+    # were dropped, and the answer was English at 0, LibreTranslate's "nothing found")
+    from xling.langid.model import Prediction
+    from xling.serving.routes.libretranslate import _ranked_candidates
+
+    nothing = [Prediction("deu", 0.0), Prediction("eng", 0.0)]
+    assert _ranked_candidates(["Dobar dan, kako ste?"], [nothing], batch=False) == [
+        {"confidence": 0.0, "language": "de"}
+    ]
     languages = client.get("/languages").json()
     assert languages == [{"code": "de", "name": "German", "targets": ["en", "fr"]},
                          {"code": "en", "name": "English", "targets": ["de", "fr"]},

@@ -145,4 +145,7 @@ def test_the_frozen_classifier_learns_a_language_from_a_few_of_its_examples(tmp_
         remembered, texts("eng"), None, {"deu": target_train}, {"deu": test}, ks=[0, 4], seeds=2
     )
     assert again.scores == result.scores
+    import copy
+
+    assert copy.copy(counting).encoder is plain  # a copy is a working wrapper (it recursed without end)
     assert len(encoded) == len(set(encoded))  # three trainings, each text encoded once

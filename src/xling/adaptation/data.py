@@ -102,7 +102,9 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
         check_not_test_set(path, field_name)
     text_files = [_read_text(data, Path(spec)) for spec in config.text]
     pair_files: list[tuple[Path, list[str]]] = []  # each pair file with the new side of its pairs
-    dictionary_files: list[tuple[Path, list[str]]] = []  # the dictionaries among them
+    dictionary_files: list[
+        tuple[Path, list[str], bool]
+    ] = []  # the dictionaries: file, new side, read new-pivot
     sentence_files: list[tuple[Path, list[str]]] = []  # the parallel ones among them
     for spec in config.dictionary:
         if spec == "swadesh":
@@ -116,7 +118,9 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             _add(data, "dictionary", str(path), pairs)
             data.files.append(path)
             pair_files.append((path, [new for _, new in pairs]))
-            dictionary_files.append(pair_files[-1])
+            dictionary_files.append(
+                (path, pair_files[-1][1], _columns(spec, language, pivot, "dictionary")[1])
+            )
     for spec in config.parallel:
         if spec == "sample":
             _add(data, "parallel", "sample", sample_pairs(language, pivot))
@@ -153,8 +157,8 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             news = news[:DETECT_LINES]
             lines = _nonblank_line_numbers(path, len(news))
             data.warnings.extend(_language_warning(news, lines, path, language, detector))
-        for path, news in dictionary_files:  # a dictionary whose columns are the other way round
-            data.warnings.extend(_pivot_column_warning(news, path, language, pivot, detector))
+        for path, news, new_first in dictionary_files:  # a dictionary whose columns are the other way round
+            data.warnings.extend(_pivot_column_warning(news, path, language, pivot, new_first, detector))
     if not (data.texts or data.dictionary or data.parallel):
         raise DataError("no text, word pairs or sentence pairs in the given sources", ", ".join(
             [*config.text, *config.dictionary, *config.parallel]))  # fmt: skip
@@ -419,9 +423,11 @@ def _language_warning(texts: list[str], lines: list[int], path: Path, language: 
             "(wrong file or language code?)"]  # fmt: skip
 
 
-def _pivot_column_warning(news: list[str], path: Path, language: str, pivot: str, detector) -> list[str]:
-    """Return a warning when the new-language column of a dictionary reads as the pivot language: its words
-    detected in groups of DICTIONARY_GROUP (one word says little), most groups the pivot's."""
+def _pivot_column_warning(news: list[str], path: Path, language: str, pivot: str, new_first: bool, detector
+                          ) -> list[str]:  # fmt: skip
+    """Return a warning when the new-language column of a dictionary (read as new-pivot when `new_first`)
+    reads as the pivot language: its words detected in groups of DICTIONARY_GROUP (one word says little),
+    most groups the pivot's. The warning names the other order."""
     from xling.langid.labels import label_matches, parse_label
 
     words = news[: DETECT_LINES * DICTIONARY_GROUP]
@@ -432,9 +438,10 @@ def _pivot_column_warning(news: list[str], path: Path, language: str, pivot: str
     as_pivot = sum(label != "und" and label_matches(parse_label(label), pivot) for label in found)
     if as_pivot < WRONG_SHARE * len(groups):
         return []
+    first, second = (pivot, language) if new_first else (language, pivot)
     return [f"{path}: its {language} column reads as {pivot} ({as_pivot} of {len(groups)} groups of "
-            f"{DICTIONARY_GROUP} words): are the columns the other way round? Name their order, "
-            f"{language}-{pivot}=FILE when the {language} word comes first on each line"]  # fmt: skip
+            f"{DICTIONARY_GROUP} words): are the columns the other way round? If the {first} word comes first "
+            f"on each line, give it as {first}-{second}={path.name}"]  # fmt: skip
 
 
 def language_in_data(code: str) -> str:

@@ -53,10 +53,10 @@ from xling.adaptation.output import (
 )
 from xling.adaptation.result import AdaptResult, add_warning, derived_metadata, listed_languages
 from xling.adaptation.words import (
-    DOTLESS_I_LANGUAGES,
     fold_word,
     translate_words,
     translations,
+    uses_dotless_i,
     with_lemma_keys,
 )
 from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs, clause_split
@@ -491,17 +491,21 @@ def build_examples(
     (`with_lemma_keys`)."""
     pivots: dict[str, int] = {}
     held = held_out_pairs(data, dev_share, seed)
-    held_texts = {new for new, _ in held}
+    dotless_i = uses_dotless_i(data.language)  # Turkish I is ı
+
+    def fold(text: str) -> str:  # as words are looked up: another spelling the model reads alike is the same
+        return fold_word(text, ignore, dotless_i)
+
+    held_texts = {fold(new) for new, _ in held}  # كِتَاب held out: كتاب (the marks the tokenizer drops) too
     held_pivots = {pivot for _, pivot in held}
     pairs: list[tuple[str, str, str]] = [(new, pivot, "parallel") for pivot, new in data.parallel]
     if clause_split is not None:
         # shorter pairs cut from the training ones, never from a held-out sentence: not from its pair, nor
         # from another pair of the same sentence (given twice, with another translation) or translation
         pairs += [(new_clause, pivot_clause, "parallel") for pivot, new in data.parallel
-                  if new not in held_texts and pivot not in held_pivots
+                  if fold(new) not in held_texts and pivot not in held_pivots
                   for pivot_clause, new_clause in clause_pairs(pivot, new, clause_split)]  # fmt: skip
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
-    dotless_i = data.language.split("_")[0] in DOTLESS_I_LANGUAGES  # Turkish I is ı
     table = translations(_train_dictionary(data, held, ignore), ignore, dotless_i)
     if lemma_endings:
         table = with_lemma_keys(table, (lemma for lemmas in data.lemmas for _, lemma in lemmas or []),
@@ -509,7 +513,7 @@ def build_examples(
     # AdaptData made in code may leave feature_words out; read_adapt_data fills it for every text
     extra_words = data.feature_words or [None] * len(data.texts)
     for text, lemmas, extra in zip(data.texts, data.lemmas, extra_words, strict=True):
-        if text in held_texts:
+        if fold(text) in held_texts:
             continue
         translation, translated, words = translate_words(text, lemmas, table, ignore, dotless_i)
         if translated >= max(1, 0.3 * words):
@@ -518,22 +522,18 @@ def build_examples(
             pairs.append((text, translation, "text"))
     if data.reading is not None:
         taught = [*data.texts, *(new for _, new in data.parallel), *(new for _, new in data.dictionary)]
-        for text in dict.fromkeys(t for t in taught if t not in held_texts):
+        for text in dict.fromkeys(t for t in taught if fold(t) not in held_texts):
             reading = data.reading(text)
             if reading != text:
                 pairs.append((text, reading, "transliteration"))
     dev_kind = "parallel" if data.parallel else "dictionary"
     train_set, dev_set = Examples(), Examples()
     encodings = tokenizer.encode_batch([prompt + new for new, _, _ in pairs], add_special_tokens=False)
-    # what the model reads of each held-out example: another spelling of it (كِتَاب beside كتاب, the marks the
-    # tokenizer drops) is the same example to it
-    held_ids = {tuple(encoding.ids) for (new, pivot, kind), encoding in zip(pairs, encodings, strict=True)
-                if kind == dev_kind and (new, pivot) in held}  # fmt: skip
     for (new, pivot, kind), encoding in zip(pairs, encodings, strict=True):
         if not encoding.ids:
             continue
         held_out = kind == dev_kind and (new, pivot) in held
-        if not held_out and kind != "text" and (new in held_texts or tuple(encoding.ids) in held_ids):
+        if not held_out and kind != "text" and fold(new) in held_texts:
             continue  # a held-out word or sentence with another translation: it would teach the dev pair
         chosen = dev_set if held_out else train_set
         chosen.texts.append(new)
@@ -558,9 +558,13 @@ def held_out_pairs(data: AdaptData, dev_share: float, seed: int) -> set[tuple[st
 
 def _train_dictionary(data: AdaptData, held: set[tuple[str, str]], ignore: str = "") -> list[tuple[str, str]]:
     """Return the dictionary's (pivot, new) pairs whose new side is no held-out text, as words are looked up
-    (`fold_word`: without the marks of `ignore`, which the tokenizer drops): what may seed rows and glosses."""
-    held_new = {fold_word(new, ignore) for new, _ in held}
-    return [(pivot, new) for pivot, new in data.dictionary if fold_word(new, ignore) not in held_new]
+    (`fold_word`: without the marks of `ignore`, which the tokenizer drops; Turkish I as ı): what may seed
+    rows and glosses."""
+    dotless_i = uses_dotless_i(data.language)
+    held_new = {fold_word(new, ignore, dotless_i) for new, _ in held}
+    return [
+        (pivot, new) for pivot, new in data.dictionary if fold_word(new, ignore, dotless_i) not in held_new
+    ]
 
 
 def _is_dev(new: str, pivot: str, seed: int, share: float) -> bool:

@@ -24,6 +24,11 @@ MIN_STEM, MIN_STEM_SHARE = 3, 0.4
 DOTLESS_I_LANGUAGES = frozenset({"tur", "aze", "azj", "azb", "crh", "gag"})
 
 
+def uses_dotless_i(language: str) -> bool:
+    """Return whether words of `language` (ISO 639-3, maybe with a script: `tur`, `azj_Latn`) fold I to ı."""
+    return language.split("_")[0] in DOTLESS_I_LANGUAGES
+
+
 def translations(
     dictionary: Sequence[tuple[str, str]], ignore: str = "", dotless_i: bool = False
 ) -> dict[str, list[str]]:

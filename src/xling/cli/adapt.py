@@ -96,8 +96,8 @@ def adapt(
             console.print(f"  {name}: {result.before[name]} -> {value}")
     pairs = result.after.get("dev_pairs")
     if isinstance(pairs, int) and 0 < pairs < 30:  # 2 held-out pairs read 75.0 -> 100.0
-        console.print(f"  (on {pairs} held-out pairs: one pair moves the dev figure by {100 / pairs:.1f} points; "
-                      "too few to compare settings by)")  # fmt: skip
+        console.print(f"  (on {pairs} held-out pairs: one pair moves the dev figure by up to {100 / pairs:.1f} "
+                      "points; too few to compare settings by)")  # fmt: skip
     if result.before_is_recall:  # an "after" below it is no loss on pairs new to both
         console.print(
             "  (before: recall of dev pairs the base model was trained on, not a figure on unseen ones)"

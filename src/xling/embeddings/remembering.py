@@ -22,6 +22,8 @@ class RememberingEncoder:
         self._vectors: dict[tuple[tuple[str, Any], ...], dict[str, np.ndarray]] = {}
 
     def __getattr__(self, name: str) -> Any:
+        if name == "encoder" or name.startswith("__"):  # not set yet (copy.copy makes one without __init__)
+            raise AttributeError(name)
         return getattr(self.encoder, name)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False,

@@ -40,12 +40,13 @@ _BARE_HOST = (
 # A scheme starts where a run of its characters starts: tried inside a run of letters, it scanned the rest of
 # the run from each of them (quadratic time).
 # After a scheme, a host that starts with a letter of a script without spaces is an internationalised one
-# in that script ("https://例子.测试/路径", which was read as Chinese), up to a space or such a script's punctuation.
+# in that script ("https://例子.测试/路径", which was read as Chinese): dotted labels followed by a path, a space,
+# such a script's punctuation or the text's end, so that text glued on without a dot is no host
+# ("访问http://北京大学今天天气很好" keeps its words; glued after a dotted host, they go with it).
 _SCHEME = r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://"
-_URL = (
-    rf"(?:{_SCHEME}(?:{_IN_HOST}+|[^\s/{SPACELESS_PUNCTUATION}]+)|www\.{_IN_HOST}+|{_BARE_HOST})"
-    rf"{_PATH}"
-)
+_IDN_LABEL = rf"[^\s/.{SPACELESS_PUNCTUATION}]+"
+_IDN_HOST = rf"{_IDN_LABEL}(?:\.{_IDN_LABEL})+(?=[\s/{SPACELESS_PUNCTUATION}]|$)"
+_URL = rf"(?:{_SCHEME}(?:{_IN_HOST}+|{_IDN_HOST})|www\.{_IN_HOST}+|{_BARE_HOST}){_PATH}"
 # An e-mail address is letters, digits and . _ % + - around its @ (not a word glued before it by a colon:
 # "Kontakt:info@example.com" keeps "Kontakt"), in no script written without spaces.
 _IN_ADDRESS = rf"(?:(?![{SPACELESS_SCRIPTS}])[\p{{L}}\p{{M}}\p{{N}}._%+-])"

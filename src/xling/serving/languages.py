@@ -1,5 +1,5 @@
 """Language codes as LibreTranslate's clients expect them: ISO 639-1 where one exists (`de`), ISO 639-3 where
-none does (`haw`); a script only for a language written in several, where it is not the usual one (`zh-Hant`, `sr-Latn`)."""
+none does (`haw`); a script only where it is not the language's usual one (`zh-Hant`, `sr-Latn`, `bs-Cyrl`)."""
 
 from __future__ import annotations
 
@@ -37,11 +37,11 @@ def client_code(label: str) -> str:
     if two is None and macro is not None and DEFAULT_MEMBER.get(macro, language) == language:
         two = _alpha2().get(macro)
     code = two or language
-    # a script is named where it is not the one the language is usually written in (bos_Cyrl -> bs-Cyrl,
-    # bos_Latn -> bs, deu_Latn -> de), or where xling knows no usual one: two labels must stay two codes
-    # (bos_Cyrl and bos_Latn both became `bs`, and a batch's candidates merged them)
+    # a script is named where it is not the one the language is usually written in, as xling or CLDR records
+    # it (bos_Cyrl -> bs-Cyrl, bos_Latn -> bs: both were `bs`, and a batch's candidates merged them); none
+    # where no usual script is known (pnb_Arab -> pnb), nor a script within the usual one (kor_Hang -> ko)
     usual = written_script(language) or (written_script(macro) if macro is not None else None)
-    if tag.script and not (usual and script_part_of(tag.script, usual)):  # kor_Hang: Hangul is Korean's
+    if tag.script and usual and not script_part_of(tag.script, usual):
         code = f"{code}-{tag.script}"
     return code
 

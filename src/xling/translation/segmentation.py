@@ -47,13 +47,14 @@ _SENTENCE_END = re.compile(rf"[.!?…।॥۔؟።፧။։។།\u037e]\s|[。�
 _GREEK_SENTENCE_END = re.compile(rf"{_SENTENCE_END.pattern}|;\s")  # Greek asks with `;`
 # closers that only close: moved onto the full-width sentence before them (an ASCII quote may open the next)
 _ONLY_CLOSERS = _CLOSERS.replace('"', "").replace("'", "")
-# links and e-mail addresses (the language detector's, which end where a script without spaces starts) and
-# @mentions and #hashtags in ASCII (has_words): nothing to translate in them
+# links and e-mail addresses (the language detector's, which end where a script without spaces starts, but
+# for a dotted host of such letters right after a scheme) and @mentions and #hashtags in ASCII (has_words):
+# nothing to translate in them
 _LINKS = regex.compile(rf"{LINKS.pattern}|[@#][A-Za-z0-9_]+", regex.IGNORECASE)
 # A line or sentence that is one link or tag and nothing else, in any script: a URL of these schemes or www.
 # whose host may be of any letters (http://例子.测试/), a mailto: address, a @mention or #hashtag of letters
 # (#Straße). Matched whole only: inside a text, a host or a tag of any letters would take the words after it
-# along, so there _LINKS decides. As in LINKS, a URL ends at the punctuation of a script without spaces
+# along, so there _LINKS decides (it takes such a host only dotted, after a scheme). As in LINKS, a URL ends at the punctuation of a script without spaces
 # ("https://example.com。谢谢" holds a word), and a tag holds no letter of one ("#今天天气很好" is a sentence).
 _WHOLE_LINK = regex.compile(
     rf"(?:(?:https?|ftps?|sftp)://|www\.|mailto:)[^\s{SPACELESS_PUNCTUATION}]+"

@@ -333,8 +333,10 @@ def _ranked_candidates(texts: list[str], results: list[Any], batch: bool) -> lis
     # language -> (confidence, text length) of each text with it
     found: dict[str, list[tuple[float, int]]] = {}
     for text, top in zip(texts, results, strict=True):
-        for prediction in top:
-            if prediction.label != UNDETERMINED and prediction.probability > 0:
+        for rank, prediction in enumerate(top):
+            # a text's best candidate even at 0: among the served languages only, a text in another language
+            # gets 0 for each (its confidence among all the detector's), and the answer was English at 0
+            if prediction.label != UNDETERMINED and (prediction.probability > 0 or rank == 0):
                 code = client_code(prediction.label)
                 found.setdefault(code, []).append((100 * prediction.probability, len(text)))
     if not found:
