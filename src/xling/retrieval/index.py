@@ -549,11 +549,10 @@ class SearchIndex:
                 self._db.execute("CREATE INDEX documents_detected ON documents (detected)")
             with_detected = has_detected or detected is not None
             stored = self._ids_of_keys(keys, earlier)
+            if on_duplicate == "error":
+                self._raise_first_duplicate(keys, stored, where)
             for position, key in enumerate(keys):
                 if key in chosen or key in stored:
-                    if on_duplicate == "error":
-                        first = None if key in stored else chosen[key]
-                        raise self._duplicate_error(key, position, first, where)
                     if on_duplicate == "skip":
                         skipped += 1
                         continue
@@ -731,12 +730,16 @@ class SearchIndex:
         with self._lock:
             self._follow_replacement()
             stored = self._ids_of_keys(keys, earlier)
+        self._raise_first_duplicate(keys, stored, where)
+
+    def _raise_first_duplicate(
+        self, keys: Sequence[str], stored: Mapping[str, int], where: Callable[[int], str] | None
+    ) -> None:
+        """Return nothing; raise add's error for the first of `keys` in `stored` or given earlier in `keys`."""
         seen: dict[str, int] = {}
         for position, key in enumerate(keys):
             if key in stored or key in seen:
-                raise self._duplicate_error(
-                    key, position, seen.get(key) if key not in stored else None, where
-                )
+                raise self._duplicate_error(key, position, None if key in stored else seen[key], where)
             seen[key] = position
 
     def _add_deleted_meanwhile(
