@@ -232,7 +232,9 @@ def test_cli_exports_cls_pooling_in_place(tmp_path, sample_tokenizer_dir):
         Encoder.load(folder, backend="onnx")
 
 
-def test_cli_optimized_int8_then_plain_export_removes_stale_graphs(tmp_path, sample_tokenizer_dir):
+def test_cli_optimized_int8_then_plain_export_removes_stale_graphs(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
     from typer.testing import CliRunner
 
     from xling.cli import app
@@ -257,6 +259,9 @@ def test_cli_optimized_int8_then_plain_export_removes_stale_graphs(tmp_path, sam
     assert meta["opt_int8"]["min_cosine_target"] == 0.9
     ours, theirs, _, _ = encode_both(folder, tmp_path / "out", "onnx-opt-int8")
     assert cosines(ours, theirs).mean() >= 0.99
+    from test_onnx_checks import reuse_graph  # the same model's graph, not traced again (seconds)
+
+    reuse_graph(monkeypatch, tmp_path / "out" / "onnx" / "model.onnx")
     result = CliRunner().invoke(app, args)  # plain fp32 again: the optimized graphs no longer match
     assert result.exit_code == 0, result.output
     assert not any((tmp_path / "out" / "onnx").glob("model_*.onnx"))
