@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from ranks import run_on_two_ranks
 from torch import nn
 
 from xling.errors import ConfigError, XlingError
@@ -538,15 +539,10 @@ def test_a_time_limit_stops_every_ddp_rank_at_the_same_step(tmp_path):
     """Each rank reads its own clock: one rank past training.max_minutes stops them all at that step (it
     hung in the next step's all-reduce while the other went on)."""
     import os
-    import subprocess
-    import sys
 
     script = tmp_path / "run.py"
     script.write_text(DDP_TIME_LIMIT_SCRIPT, encoding="utf-8")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
-           str(tmp_path / "run")]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    proc = run_on_two_ranks([str(script), str(tmp_path / "run")], {**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((tmp_path / "run" / f"rank{r}.json").read_text(encoding="utf-8")) for r in (0, 1)]
     assert ranks[0] == ranks[1] == {"steps": 1, "stopped_for_time": True}
@@ -584,16 +580,12 @@ def test_ddp_processes_resuming_from_different_steps_stop_with_a_clear_error(tmp
     """Each process picks its checkpoint itself; one that found none started at step 0 beside one at step 4,
     and their all-reduces no longer lined up (a hang, or a run that diverged)."""
     import os
-    import subprocess
-    import sys
 
     script = tmp_path / "run.py"
     script.write_text(DDP_RESUME_SCRIPT, encoding="utf-8")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     _run_here(script, str(tmp_path / "run"), "first")  # one process: this one (a process start saved)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
-           str(tmp_path / "run")]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    proc = run_on_two_ranks([str(script), str(tmp_path / "run")], env)
     assert proc.returncode != 0
     assert "the processes resume from different steps (0 to 4" in proc.stderr
     assert [c.name for c in list_checkpoints(tmp_path / "run")] == ["step-00000002", "step-00000004"]
@@ -899,15 +891,11 @@ def test_the_logged_ddp_loss_is_the_mean_over_all_items_of_the_step(tmp_path):
     """Each rank divided by its own items and the ranks' means were averaged: a rank with 1 item weighed as
     much as one with 8. Two processes must log what one process accumulating both batches logs."""
     import os
-    import subprocess
-    import sys
 
     script = tmp_path / "run.py"
     script.write_text(DDP_ITEMS_SCRIPT, encoding="utf-8")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
-           str(tmp_path / "ddp"), "1"]  # fmt: skip
-    proc = subprocess.run(ddp, capture_output=True, text=True, timeout=180, env=env)
+    proc = run_on_two_ranks([str(script), str(tmp_path / "ddp"), "1"], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _run_here(script, str(tmp_path / "one"), "2")
     ddp_losses, one_losses = ([e["loss"] for e in _log(tmp_path / name)] for name in ("ddp", "one"))

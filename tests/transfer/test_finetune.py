@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ranks import run_on_two_ranks
 from safetensors.torch import load_file
 
 from xling.data.labelled import LabelledTexts
@@ -254,11 +255,9 @@ def test_an_empty_text_is_refused_at_prediction(trained):
 
 
 def test_two_process_ddp_fine_tuning_keeps_the_ranks_equal(tiny_encoder, tmp_path):
-    """`torchrun --nproc_per_node=2 -m xling transfer train --method finetune`: both ranks end with the same
-    weights, the folder is written and the classifier learns the toy task."""
+    """`xling transfer train --method finetune` on two ranks (as `torchrun --nproc_per_node=2` starts them):
+    both ranks end with the same weights, the folder is written and the classifier learns the toy task."""
     import os
-    import subprocess
-    import sys
 
     for name, data in (("train", toy(64, 0)), ("dev", toy(32, 1))):
         (tmp_path / f"{name}.tsv").write_text(
@@ -268,12 +267,11 @@ def test_two_process_ddp_fine_tuning_keeps_the_ranks_equal(tiny_encoder, tmp_pat
     settings = ["training.max_steps=60", "training.batch_size=8", "training.lr=3e-3", "training.warmup_steps=5",
                 "training.device=cpu", "training.precision=fp32", "training.checkpoint_every=1000",
                 "training.threads=1", "finetune.max_length=32"]  # fmt: skip
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "xling",
-           "transfer", "train", "--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"),
+    # two ranks as torchrun starts them, without its launcher (tests/ranks.py; pretraining's test uses torchrun)
+    cmd = ["-m", "xling", "transfer", "train", "--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"),
            "--language", "en", "--encoder", str(tiny_encoder), "--method", "finetune", "--output", str(out),
            "--json", str(report_path), *[x for s in settings for x in ("--set", s)]]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    proc = run_on_two_ranks(cmd, {**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     training = json.loads(report_path.read_text("utf-8"))["training"]
     assert training["world_size"] == 2 and training["steps"] == 60

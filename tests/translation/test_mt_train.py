@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from ranks import run_on_two_ranks
 
 from xling.artifacts import read_metadata
 from xling.config import config_to_dict
@@ -300,17 +301,25 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, sam
 
 def test_two_process_ddp_keeps_ranks_in_sync(tmp_path, sample_tokenizer_dir):
     import os
-    import subprocess
-    import sys
 
     from transformers import AutoModelForSeq2SeqLM
 
     recipe = write_recipe(tmp_path, sample_tokenizer_dir, steps=6, every=6)
     out = tmp_path / "ddp.json"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "xling",
-           "mt", "train", "--recipe", str(recipe), "--output", str(tmp_path / "ddp"), "--json", str(out)]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    # two ranks as torchrun starts them, without its launcher (tests/ranks.py; pretraining's test uses torchrun)
+    cmd = [
+        "-m",
+        "xling",
+        "mt",
+        "train",
+        "--recipe",
+        str(recipe),
+        "--output",
+        str(tmp_path / "ddp"),
+        "--json",
+        str(out),
+    ]
+    proc = run_on_two_ranks(cmd, {**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["world_size"] == 2 and report["steps"] == 6 and report["family"] == "xling"
