@@ -310,12 +310,11 @@ def test_config_errors_name_the_field(field, value, message):
 def test_two_process_ddp_with_sparse_gradients_keeps_ranks_in_sync(tmp_path, sample_tokenizer_dir):
     import json
     import os
-    import subprocess
-    import sys
 
-    def command(attempt: int) -> list[str]:
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "xling",
-                "align", "sentences", "--corpus", "sample", "--tokenizer", str(sample_tokenizer_dir),
+    from ranks import run_on_two_ranks
+
+    def command(attempt: int) -> list[str]:  # run on two ranks as torchrun starts them (tests/ranks.py)
+        return ["-m", "xling", "align", "sentences", "--corpus", "sample", "--tokenizer", str(sample_tokenizer_dir),
                 "--output", str(tmp_path / f"ddp-{attempt}"), "--max-steps", "6",
                 "--set", "data.languages=[\"eng\",\"deu\",\"rus\"]", "--set", "dimension=16",
                 "--set", "training.batch_size=16", "--set", "training.progress=false",
@@ -325,13 +324,7 @@ def test_two_process_ddp_with_sparse_gradients_keeps_ranks_in_sync(tmp_path, sam
     # SIGABRT at interpreter exit. One retry, in a fresh folder: the failed attempt may have left checkpoints.
     for attempt in range(2):
         out = tmp_path / f"ddp-{attempt}.json"
-        proc = subprocess.run(
-            command(attempt),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
-        )
+        proc = run_on_two_ranks(command(attempt), {**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
         if proc.returncode == 0:
             break
     assert proc.returncode == 0, proc.stderr[-3000:]
