@@ -174,6 +174,7 @@ def test_a_held_out_word_is_not_trained_under_another_spelling_the_model_reads_a
     assert {new for _, new in unknown} - held == {text for text in train.texts if text.startswith("x")}
     # and in Turkish, a held-out ışık keeps IŞIK (the same word to the lookup) out of the glosses' dictionary
     from xling.adaptation.static import _train_dictionary
+    from xling.adaptation.words import word_folder
 
     turkish = AdaptData("tur", "eng", texts=[], lemmas=[], dictionary=[("light", "ışık"), ("lamp", "IŞIK")])
-    assert _train_dictionary(turkish, {("ışık", "light")}) == []
+    assert _train_dictionary(turkish, {("ışık", "light")}, word_folder("tur")) == []

@@ -102,9 +102,8 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
         check_not_test_set(path, field_name)
     text_files = [_read_text(data, Path(spec)) for spec in config.text]
     pair_files: list[tuple[Path, list[str]]] = []  # each pair file with the new side of its pairs
-    dictionary_files: list[
-        tuple[Path, list[str], bool]
-    ] = []  # the dictionaries: file, new side, read new-pivot
+    # the dictionaries: each file, the new side of its pairs, whether it was read new-pivot
+    dictionary_files: list[tuple[Path, list[str], bool]] = []
     sentence_files: list[tuple[Path, list[str]]] = []  # the parallel ones among them
     for spec in config.dictionary:
         if spec == "swadesh":
@@ -113,14 +112,12 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             _add(data, "dictionary", "swadesh", swadesh_pairs(folder, *codes))
             data.files.extend(swadesh_file(folder, code) for code in codes)
         else:
-            path, pairs = _read_pairs(spec, "dictionary", language, pivot)
+            path, pairs, new_first = _read_pairs(spec, "dictionary", language, pivot)
             _check_words(pairs, path)
             _add(data, "dictionary", str(path), pairs)
             data.files.append(path)
             pair_files.append((path, [new for _, new in pairs]))
-            dictionary_files.append(
-                (path, pair_files[-1][1], _columns(spec, language, pivot, "dictionary")[1])
-            )
+            dictionary_files.append((path, pair_files[-1][1], new_first))
     for spec in config.parallel:
         if spec == "sample":
             _add(data, "parallel", "sample", sample_pairs(language, pivot))
@@ -130,7 +127,7 @@ def read_adapt_data(config: AdaptConfig, *, detector: object | None = None) -> A
             _add(data, "parallel", "udhr", udhr_pairs(folder, *codes))
             data.files.extend(udhr_file(folder, code) for code in codes)
         else:
-            path, pairs = _read_pairs(spec, "parallel", language, pivot)
+            path, pairs, _ = _read_pairs(spec, "parallel", language, pivot)
             _add(data, "parallel", str(path), pairs)
             data.files.append(path)
             pair_files.append((path, [new for _, new in pairs]))
@@ -199,9 +196,11 @@ def _columns(spec: str, language: str, pivot: str, field_name: str) -> tuple[Pat
                       f"other the new language ({language})")  # fmt: skip
 
 
-def _read_pairs(spec: str, field_name: str, language: str, pivot: str) -> tuple[Path, list[tuple[str, str]]]:
-    """Return (the file of `spec`, its (pivot, new) pairs): a two-column TSV file, pivot-new unless `spec`
-    names the order new-pivot (see _columns). A line with more columns is a DataError naming it (a Tatoeba
+def _read_pairs(
+    spec: str, field_name: str, language: str, pivot: str
+) -> tuple[Path, list[tuple[str, str]], bool]:
+    """Return (the file of `spec`, its (pivot, new) pairs, whether it was read new-pivot): a two-column TSV
+    file, pivot-new unless `spec` names the order new-pivot (see _columns). A line with more columns is a DataError naming it (a Tatoeba
     `id<TAB>eng<TAB>kat` file would pair the ids); a message about a column says which language it holds."""
     from xling.data.readers import decoded_lines
 
@@ -216,7 +215,7 @@ def _read_pairs(spec: str, field_name: str, language: str, pivot: str) -> tuple[
             raise DataError(f"{len(fields)} tab-separated columns; expected 2 ({'<TAB>'.join(sides)}{named}); cut "
                             "any id or other column first", path, line.number)  # fmt: skip
     # the reader's "source" and "target" would not say which column holds which language
-    return path, [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path, sides=sides)]
+    return path, [(b, a) if swap else (a, b) for a, b in read_parallel_tsv(path, sides=sides)], swap
 
 
 def _side_names(language: str, pivot: str, swap: bool) -> tuple[str, str]:

@@ -58,6 +58,7 @@ from xling.adaptation.words import (
     translations,
     uses_dotless_i,
     with_lemma_keys,
+    word_folder,
 )
 from xling.alignment.sentences.clauses import ClauseSplit, clause_pairs, clause_split
 from xling.alignment.sentences.losses import translation_ranking_loss
@@ -262,7 +263,7 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
         base.tokenizer,
         old_rows.numpy(),
         pieces,
-        _train_dictionary(data, held, dropped),
+        _train_dictionary(data, held, word_folder(data.language, dropped)),
         data.reading,
         ignore=dropped,
     )
@@ -492,10 +493,8 @@ def build_examples(
     pivots: dict[str, int] = {}
     held = held_out_pairs(data, dev_share, seed)
     dotless_i = uses_dotless_i(data.language)  # Turkish I is ı
-
-    def fold(text: str) -> str:  # as words are looked up: another spelling the model reads alike is the same
-        return fold_word(text, ignore, dotless_i)
-
+    # as words are looked up: another spelling the model reads alike is the same word or sentence
+    fold = word_folder(data.language, ignore)
     held_texts = {fold(new) for new, _ in held}  # كِتَاب held out: كتاب (the marks the tokenizer drops) too
     held_pivots = {pivot for _, pivot in held}
     pairs: list[tuple[str, str, str]] = [(new, pivot, "parallel") for pivot, new in data.parallel]
@@ -506,7 +505,7 @@ def build_examples(
                   if fold(new) not in held_texts and pivot not in held_pivots
                   for pivot_clause, new_clause in clause_pairs(pivot, new, clause_split)]  # fmt: skip
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
-    table = translations(_train_dictionary(data, held, ignore), ignore, dotless_i)
+    table = translations(_train_dictionary(data, held, fold), ignore, dotless_i)
     if lemma_endings:
         table = with_lemma_keys(table, (lemma for lemmas in data.lemmas for _, lemma in lemmas or []),
                                 lemma_endings, ignore, dotless_i)  # fmt: skip
@@ -556,15 +555,14 @@ def held_out_pairs(data: AdaptData, dev_share: float, seed: int) -> set[tuple[st
     return {(new, pivot) for pivot, new in data.dictionary if _is_dev(new, "", seed, dev_share)}
 
 
-def _train_dictionary(data: AdaptData, held: set[tuple[str, str]], ignore: str = "") -> list[tuple[str, str]]:
-    """Return the dictionary's (pivot, new) pairs whose new side is no held-out text, as words are looked up
-    (`fold_word`: without the marks of `ignore`, which the tokenizer drops; Turkish I as ı): what may seed
-    rows and glosses."""
-    dotless_i = uses_dotless_i(data.language)
-    held_new = {fold_word(new, ignore, dotless_i) for new, _ in held}
-    return [
-        (pivot, new) for pivot, new in data.dictionary if fold_word(new, ignore, dotless_i) not in held_new
-    ]
+def _train_dictionary(
+    data: AdaptData, held: set[tuple[str, str]], fold: Callable[[str], str] = fold_word
+) -> list[tuple[str, str]]:
+    """Return the dictionary's (pivot, new) pairs whose new side is no held-out text, compared as `fold`
+    gives words (`word_folder`: without the marks the tokenizer drops, Turkish I as ı): what may seed rows
+    and glosses."""
+    held_new = {fold(new) for new, _ in held}
+    return [(pivot, new) for pivot, new in data.dictionary if fold(new) not in held_new]
 
 
 def _is_dev(new: str, pivot: str, seed: int, share: float) -> bool:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 
 import regex
 
@@ -27,6 +28,12 @@ DOTLESS_I_LANGUAGES = frozenset({"tur", "aze", "azj", "azb", "crh", "gag"})
 def uses_dotless_i(language: str) -> bool:
     """Return whether words of `language` (ISO 639-3, maybe with a script: `tur`, `azj_Latn`) fold I to ı."""
     return language.split("_")[0] in DOTLESS_I_LANGUAGES
+
+
+def word_folder(language: str, ignore: str = "") -> Callable[[str], str]:
+    """Return `fold_word` as words of `language` are looked up (without the characters of `ignore`; I as ı
+    where the language writes ı)."""
+    return partial(fold_word, ignore=ignore, dotless_i=uses_dotless_i(language))
 
 
 def translations(

@@ -30,11 +30,11 @@ class RememberingEncoder:
                **options: Any) -> np.ndarray:  # fmt: skip
         """Return the vectors of `texts` as the wrapped encoder gives them, encoding only texts it has not
         encoded before with these `options`."""
+        if not texts:  # the wrapped encoder's own answer, of its shape
+            return self.encoder.encode([], batch_size=batch_size, show_progress=show_progress, **options)
         known = self._vectors.setdefault(tuple(sorted(options.items())), {})
         new = [text for text in dict.fromkeys(texts) if text not in known]
-        if new or not texts:
+        if new:
             vectors = self.encoder.encode(new, batch_size=batch_size, show_progress=show_progress, **options)
-            if not texts:
-                return vectors
             known.update(zip(new, vectors, strict=True))
         return np.stack([known[text] for text in texts])

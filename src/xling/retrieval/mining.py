@@ -88,8 +88,8 @@ class MineConfig:
     mode: Mode = "intersect"
     """Which candidates become pairs: intersect (best both ways), forward, backward or max (greedy union)."""
     threshold: float | str | None = "auto"
-    """Keep pairs scoring above this (LASER's test): a number, "auto" (the margin's DEFAULT_THRESHOLDS entry, 1.06 for ratio
-    as CCMatrix used) or None / "none" (keep every selected pair). Number strings such as "1.05" are read
+    """Keep pairs scoring above this (LASER's test): a number, "auto" (the margin's DEFAULT_THRESHOLDS entry,
+    1.06 for ratio as CCMatrix used) or None / "none" (keep every selected pair). Number strings such as "1.05" are read
     as numbers, so a CLI option can pass its text as it is."""
     index: IndexKind = "flat"
     """FAISS index for the neighbour search: flat (exact), ivf or hnsw (approximate)."""

@@ -35,7 +35,6 @@ __all__ = ["DEFAULT_KS", "concat", "fewshot_curve", "render_curve", "sample_per_
 
 DEFAULT_KS = (0, 8, 32, 128)
 
-
 TrainFn = Callable[[list[LabelledTexts], LabelledTexts | None], Any]
 """Trains a classifier on the given parts (the source train split, then the few target examples, each a
 LabelledTexts with its language) selecting on the dev set, e.g. `lambda parts, dev: train_classifier(config,

@@ -54,8 +54,9 @@ _LINKS = regex.compile(rf"{LINKS.pattern}|[@#][A-Za-z0-9_]+", regex.IGNORECASE)
 # A line or sentence that is one link or tag and nothing else, in any script: a URL of these schemes or www.
 # whose host may be of any letters (http://例子.测试/), a mailto: address, a @mention or #hashtag of letters
 # (#Straße). Matched whole only: inside a text, a host or a tag of any letters would take the words after it
-# along, so there _LINKS decides (it takes such a host only dotted, after a scheme). As in LINKS, a URL ends at the punctuation of a script without spaces
-# ("https://example.com。谢谢" holds a word), and a tag holds no letter of one ("#今天天气很好" is a sentence).
+# along, so there _LINKS decides (it takes such a host only dotted, after a scheme). As in LINKS, a URL ends
+# at the punctuation of a script without spaces ("https://example.com。谢谢" holds a word), and a tag holds no
+# letter of one ("#今天天气很好" is a sentence).
 _WHOLE_LINK = regex.compile(
     rf"(?:(?:https?|ftps?|sftp)://|www\.|mailto:)[^\s{SPACELESS_PUNCTUATION}]+"
     rf"|[@#](?:(?![{SPACELESS_SCRIPTS}])[\p{{L}}\p{{M}}\p{{N}}_])+",
