@@ -6,6 +6,7 @@ import numpy as np
 from tokenizers import Tokenizer, models
 
 from xling.adaptation.initialize import composed_rows, translated_rows
+from xling.adaptation.words import word_folder
 
 
 def unigram(byte_fallback: bool) -> Tokenizer:
@@ -26,3 +27,15 @@ def test_a_piece_the_old_vocabulary_cannot_spell_starts_at_the_mean_not_at_unk()
         unigram(byte_fallback=False), embedding, ["▁ขa"], [("ab", "ขa"), ("ก", "ขa")]
     )
     np.testing.assert_allclose(translated[0], embedding[[2, 3]].mean(axis=0))  # "ก" spells nothing known
+
+
+def test_a_dictionary_word_seeds_its_piece_folded_as_the_language_writes_it():
+    """Turkish `KADIN` is the piece `▁kadın` (I is ı): looked up with str.lower it was `kadin`, and the piece
+    started from its spelling rather than from "women"."""
+    embedding = np.array([[9.0, 9.0], [0.0, 1.0], [1.0, 0.0], [0.0, -1.0]], dtype=np.float32)
+    dictionary = [("ab", "KADIN")]
+    turkish = translated_rows(
+        unigram(byte_fallback=False), embedding, ["▁kadın"], dictionary, word_folder("tur")
+    )
+    np.testing.assert_allclose(turkish[0], embedding[[2, 3]].mean(axis=0))
+    assert translated_rows(unigram(byte_fallback=False), embedding, ["▁kadın"], dictionary) == {}

@@ -53,13 +53,13 @@ def translated_rows(
     embedding: np.ndarray,
     pieces: Sequence[str],
     dictionary: Sequence[tuple[str, str]],
-    ignore: str = "",
+    fold: Callable[[str], str] = fold_word,
 ) -> dict[int, np.ndarray]:
     """Return {index of a piece: its row} for the whole-word pieces (`▁word`) that `dictionary` (pivot
-    word, new word) translates (by form without the characters of `ignore`, the marks the tokenizer drops;
-    xling.adaptation.words.translations): the mean over its translations of the mean old row of each
-    translation."""
-    table = translations(dictionary, ignore)
+    word, new word) translates (by form, both folded by `fold`: `word_folder` of the new language, without
+    the marks the tokenizer drops; xling.adaptation.words.translations): the mean over its translations of
+    the mean old row of each translation."""
+    table = translations(dictionary, fold)
     rows: dict[int, np.ndarray] = {}
     known = _known_ids(base, len(embedding))
     for i, piece in enumerate(pieces):
@@ -67,7 +67,7 @@ def translated_rows(
             continue
         # the form only: the prefix guess that serves word-by-word glosses misled the rows of Arabic words
         # (dev retrieval, 30 held-out pairs: 75.0 by form, 48.3 with the longest known prefix)
-        meanings = table.get(fold_word(piece[len(WORD_START) :], ignore))
+        meanings = table.get(fold(piece[len(WORD_START) :]))
         if not meanings:
             continue
         vectors = []
@@ -86,15 +86,16 @@ def initial_rows(
     pieces: Sequence[str],
     dictionary: Sequence[tuple[str, str]] = (),
     reading: Callable[..., str] | None = None,
-    ignore: str = "",
+    fold: Callable[[str], str] = fold_word,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Return (the starting rows of `pieces`, how many came from each method: "translated", "composed", and
-    of the composed ones "transliterated", those `reading` wrote differently). `ignore`: characters the
-    extended tokenizer drops (its `dropped_marks`), left out when a piece is looked up in `dictionary`."""
+    of the composed ones "transliterated", those `reading` wrote differently). `fold`: how a piece and a
+    word of `dictionary` are looked up (`word_folder` of the new language and the extended tokenizer's
+    `dropped_marks`)."""
     # a piece inside a word is read as such (an Arabic piece starting with ال is no article there)
     spelled = [reading(p, word_start=p.startswith(WORD_START)) for p in pieces] if reading else list(pieces)
     rows = composed_rows(base, embedding, spelled)
-    translated = translated_rows(base, embedding, pieces, dictionary, ignore)
+    translated = translated_rows(base, embedding, pieces, dictionary, fold)
     for i, row in translated.items():
         rows[i] = row
     counts = {"translated": len(translated), "composed": len(pieces) - len(translated)}

@@ -56,7 +56,6 @@ from xling.adaptation.words import (
     fold_word,
     translate_words,
     translations,
-    uses_dotless_i,
     with_lemma_keys,
     word_folder,
 )
@@ -259,13 +258,9 @@ def _adapt_static(config: AdaptConfig, folder: Path, data: AdaptData, protected:
     pieces = [piece for piece, _ in unigram_vocabulary(tokenizer)[len(old_rows) :]]
     # a run whose saved vocabulary predates vocabulary.drop_marks dropped none
     dropped = str(vocabulary.get("dropped_marks", ""))
+    fold = word_folder(data.language, dropped)
     rows, init_counts = initial_rows(
-        base.tokenizer,
-        old_rows.numpy(),
-        pieces,
-        _train_dictionary(data, held, word_folder(data.language, dropped)),
-        data.reading,
-        ignore=dropped,
+        base.tokenizer, old_rows.numpy(), pieces, _train_dictionary(data, held, fold), data.reading, fold
     )
 
     say("building examples")
@@ -492,8 +487,7 @@ def build_examples(
     (`with_lemma_keys`)."""
     pivots: dict[str, int] = {}
     held = held_out_pairs(data, dev_share, seed)
-    dotless_i = uses_dotless_i(data.language)  # Turkish I is ı
-    # as words are looked up: another spelling the model reads alike is the same word or sentence
+    # as words are looked up (Turkish I is ı): another spelling the model reads alike is the same word or sentence
     fold = word_folder(data.language, ignore)
     held_texts = {fold(new) for new, _ in held}  # كِتَاب held out: كتاب (the marks the tokenizer drops) too
     held_pivots = {pivot for _, pivot in held}
@@ -505,16 +499,16 @@ def build_examples(
                   if fold(new) not in held_texts and pivot not in held_pivots
                   for pivot_clause, new_clause in clause_pairs(pivot, new, clause_split)]  # fmt: skip
     pairs += [(new, pivot, "dictionary") for pivot, new in data.dictionary]
-    table = translations(_train_dictionary(data, held, fold), ignore, dotless_i)
+    table = translations(_train_dictionary(data, held, fold), fold)
     if lemma_endings:
         table = with_lemma_keys(table, (lemma for lemmas in data.lemmas for _, lemma in lemmas or []),
-                                lemma_endings, ignore, dotless_i)  # fmt: skip
+                                lemma_endings, fold)  # fmt: skip
     # AdaptData made in code may leave feature_words out; read_adapt_data fills it for every text
     extra_words = data.feature_words or [None] * len(data.texts)
     for text, lemmas, extra in zip(data.texts, data.lemmas, extra_words, strict=True):
         if fold(text) in held_texts:
             continue
-        translation, translated, words = translate_words(text, lemmas, table, ignore, dotless_i)
+        translation, translated, words = translate_words(text, lemmas, table, fold)
         if translated >= max(1, 0.3 * words):
             if gloss_features and extra:
                 translation = " ".join([translation, *extra])

@@ -65,6 +65,7 @@ from xling.adaptation.output import (
     write_run_record,
 )
 from xling.adaptation.result import AdaptResult, add_warning, derived_metadata, listed_languages
+from xling.adaptation.words import fold_word, word_folder
 from xling.artifacts import METADATA_FILE, read_metadata, write_metadata
 from xling.config import config_to_dict
 from xling.data.sampling import evenly_spread
@@ -257,12 +258,12 @@ def extended_tokenizer(tokenizer, backend) -> Any:
 
 def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dictionary: Sequence[tuple[str, str]],
                     new_size: int, first_regular: int, reading: Callable[..., str] | None = None,
-                    ignore: str = "") -> dict[str, int]:  # fmt: skip
+                    fold: Callable[[str], str] = fold_word) -> dict[str, int]:  # fmt: skip
     """Return how the new rows started (initial_rows' counts) after resizing `model` to `new_size` tokens.
 
     Rows old_size.. get the FVT / dictionary rows (input embeddings, and the output ones when they are not
-    tied; FVT over `reading(piece)`, a transliteration, when given; dictionary words looked up without the
-    characters of `ignore`, the marks the extended tokenizer drops); the output bias of the new tokens gets the
+    tied; FVT over `reading(piece)`, a transliteration, when given; pieces and dictionary words looked up
+    as `fold` gives them: `word_folder` of the language, without the marks the extended tokenizer drops); the output bias of the new tokens gets the
     mean over the old regular tokens (ids first_regular..).
     """
     old_size = new_size - len(pieces)
@@ -291,13 +292,13 @@ def grow_embeddings(model: nn.Module, base_backend, pieces: Sequence[str], dicti
         # loading again (a size mismatch). A copy, not the decoder's tensor: save_pretrained would store a
         # shared tensor under one name, and the untied model would load the other as zeros
         model.lm_head.bias = nn.Parameter(decoder.bias.detach().clone())
-    rows, counts = initial_rows(base_backend, old_inputs, pieces, dictionary, reading, ignore)
+    rows, counts = initial_rows(base_backend, old_inputs, pieces, dictionary, reading, fold)
     new = slice(old_size, new_size)
     with torch.no_grad():
         weight = model.get_input_embeddings().weight
         weight[new] = torch.from_numpy(rows).to(weight.dtype)
         if old_outputs is not None:
-            out_rows, _ = initial_rows(base_backend, old_outputs, pieces, dictionary, reading, ignore)
+            out_rows, _ = initial_rows(base_backend, old_outputs, pieces, dictionary, reading, fold)
             out_weight = model.get_output_embeddings().weight
             out_weight[new] = torch.from_numpy(out_rows).to(out_weight.dtype)
         model.lm_head.bias[new] = start_bias
@@ -724,7 +725,7 @@ def adapt_transformer(
     old_size = vocabulary["old_size"]
     vocabulary["initialised"] = grow_embeddings(model, base_tokenizer.backend_tokenizer, pieces, data.dictionary,
                                                 len(tokenizer), first_regular_id(base_tokenizer),
-                                                data.reading, str(vocabulary.get("dropped_marks", "")))  # fmt: skip
+                                                data.reading, word_folder(data.language, str(vocabulary.get("dropped_marks", ""))))  # fmt: skip
     save_run_state(output, tokenizer, {k: v for k, v in vocabulary.items() if k != "initialised"}, config,
                    data.files)  # fmt: skip
     say(f"vocabulary {old_size:,} -> {len(tokenizer):,} tokens; training on {len(train_texts):,} sentences")

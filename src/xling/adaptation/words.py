@@ -30,50 +30,6 @@ def uses_dotless_i(language: str) -> bool:
     return language.split("_")[0] in DOTLESS_I_LANGUAGES
 
 
-def word_folder(language: str, ignore: str = "") -> Callable[[str], str]:
-    """Return `fold_word` as words of `language` are looked up (without the characters of `ignore`; I as ı
-    where the language writes ı)."""
-    return partial(fold_word, ignore=ignore, dotless_i=uses_dotless_i(language))
-
-
-def translations(
-    dictionary: Sequence[tuple[str, str]], ignore: str = "", dotless_i: bool = False
-) -> dict[str, list[str]]:
-    """Return {new word (lower case, NFC, without the characters of `ignore`): its pivot translations in file
-    order} of the single-word entries. `ignore`: the marks the tokenizer drops (vocabulary.drop_marks), so
-    that a vocalised dictionary word is found as the plain piece or text word it is read as; `dotless_i`:
-    see fold_word."""
-    table: dict[str, list[str]] = defaultdict(list)
-    for pivot_word, new_word in dictionary:
-        if len(new_word.split()) == 1:
-            table[fold_word(new_word, ignore, dotless_i)].append(pivot_word)
-    return dict(table)
-
-
-def with_lemma_keys(
-    table: Mapping[str, list[str]],
-    lemmas: Iterable[str],
-    endings: Sequence[str],
-    ignore: str = "",
-    dotless_i: bool = False,
-) -> dict[str, list[str]]:
-    """Return `table` with an entry for each of `lemmas` it lacks that is a dictionary word less one of
-    `endings` (the first in their order that makes one): Turkish treebank lemmas are roots (`gel`), its
-    dictionary's verbs infinitives (`gelmek`), so `endings=["mak", "mek"]` glosses `gel` as `gelmek` is.
-    The added keys are words of the table like any other: `look_up`'s prefix rule finds them too (`veri`,
-    "data", is glossed as `ver`, "give")."""
-    extended = dict(table)
-    folded_endings = [fold_word(ending, ignore, dotless_i) for ending in endings]
-    for lemma in {fold_word(lemma, ignore, dotless_i) for lemma in lemmas}:
-        if not lemma or lemma in extended:
-            continue
-        for ending in folded_endings:
-            if lemma + ending in table:
-                extended[lemma] = table[lemma + ending]
-                break
-    return extended
-
-
 def fold_word(text: str, ignore: str = "", dotless_i: bool = False) -> str:
     """Return `text` as words are looked up: lower case, composed (NFC), so that a decomposed `nước` in the
     text finds the composed one of the dictionary, and without the characters of `ignore`. Turkish `İ` is
@@ -82,6 +38,49 @@ def fold_word(text: str, ignore: str = "", dotless_i: bool = False) -> str:
     folded = unicodedata.normalize("NFC", text).replace("İ", "i")  # NFC first: I + U+0307 is İ
     folded = (folded.replace("I", "ı") if dotless_i else folded).lower()
     return folded.translate(dict.fromkeys(map(ord, ignore))) if ignore else folded
+
+
+def word_folder(language: str, ignore: str = "") -> Callable[[str], str]:
+    """Return `fold_word` as words of `language` are looked up (without the characters of `ignore`; I as ı
+    where the language writes ı)."""
+    return partial(fold_word, ignore=ignore, dotless_i=uses_dotless_i(language))
+
+
+def translations(
+    dictionary: Sequence[tuple[str, str]], fold: Callable[[str], str] = fold_word
+) -> dict[str, list[str]]:
+    """Return {new word as `fold` gives it: its pivot translations in file order} of the single-word entries.
+    `fold`: `word_folder` of the new language (lower case, NFC, without the marks the tokenizer drops, so
+    that a vocalised dictionary word is found as the plain piece or text word it is read as; Turkish I as ı);
+    the pieces and text words looked up in the table must be folded the same way."""
+    table: dict[str, list[str]] = defaultdict(list)
+    for pivot_word, new_word in dictionary:
+        if len(new_word.split()) == 1:
+            table[fold(new_word)].append(pivot_word)
+    return dict(table)
+
+
+def with_lemma_keys(
+    table: Mapping[str, list[str]],
+    lemmas: Iterable[str],
+    endings: Sequence[str],
+    fold: Callable[[str], str] = fold_word,
+) -> dict[str, list[str]]:
+    """Return `table` with an entry for each of `lemmas` it lacks that is a dictionary word less one of
+    `endings` (the first in their order that makes one): Turkish treebank lemmas are roots (`gel`), its
+    dictionary's verbs infinitives (`gelmek`), so `endings=["mak", "mek"]` glosses `gel` as `gelmek` is.
+    The added keys are words of the table like any other: `look_up`'s prefix rule finds them too (`veri`,
+    "data", is glossed as `ver`, "give"). `fold`: as `table`'s keys were folded (`translations`)."""
+    extended = dict(table)
+    folded_endings = [fold(ending) for ending in endings]
+    for lemma in {fold(lemma) for lemma in lemmas}:
+        if not lemma or lemma in extended:
+            continue
+        for ending in folded_endings:
+            if lemma + ending in table:
+                extended[lemma] = table[lemma + ending]
+                break
+    return extended
 
 
 def look_up(word: str, table: Mapping[str, object], lemma: str = "") -> str | None:
@@ -180,17 +179,12 @@ def translate_words(
     text: str,
     lemmas: list[tuple[str, str]] | None,
     table: Mapping[str, list[str]],
-    ignore: str = "",
-    dotless_i: bool = False,
+    fold: Callable[[str], str] = fold_word,
 ) -> tuple[str, int, int]:
     """Return (the word-by-word translation of `text` (first translation of each word found), words
-    translated, words); words and lemmas are folded as `table`'s keys were (`translations(..., ignore,
-    dotless_i)`)."""
-    lemma_of = {
-        fold_word(word, ignore, dotless_i): fold_word(lemma, ignore, dotless_i)
-        for word, lemma in lemmas or []
-    }
-    words = WORD.findall(fold_word(text, ignore, dotless_i))
+    translated, words); words and lemmas are folded by `fold`, as `table`'s keys were (`translations`)."""
+    lemma_of = {fold(word): fold(lemma) for word, lemma in lemmas or []}
+    words = WORD.findall(fold(text))
     out = []
     for word in words:
         key = look_up(word, table, lemma_of.get(word, ""))
