@@ -180,6 +180,10 @@ def test_api_keys_and_rate_limit(make_config):
         assert client.get("/frontend/settings").json()["keyRequired"] is True
         assert client.get("/metrics").status_code == 200
         assert client.get("/docs").status_code == 200 and client.get("/").status_code == 200
+        served = client.get("/v1/models").json()["data"][0]["id"]
+        assert client.get(f"/v1/models/{served}").status_code == 200  # OpenAI's models.retrieve
+        # the page is open to read, not TEI's embeddings route at the same path
+        assert client.post("/", json={"inputs": "a lovely day"}).status_code == 401
         ok = client.post("/embed", json={"inputs": "a lovely day"}, headers={"Authorization": "Bearer k1"})
         assert ok.status_code == 200
         # LibreTranslate clients send the key in the body (libretranslatepy: a form field)

@@ -25,8 +25,9 @@ class LimitsConfig:
 
     api_keys: list[str] = field(default_factory=list)
     """Keys accepted as `Authorization: Bearer KEY` (or LibreTranslate's `api_key` body field); a request
-    without a listed key gets 401. Empty: no authentication. /health, /metrics, /v1/models, /info,
-    /languages, /frontend/settings, the docs and the web page are always open."""
+    without a listed key gets 401. Empty: no authentication. Reading (GET) /health, /metrics, /v1/models
+    (and one model), /info, /languages, /frontend/settings, the docs and the web page is always open;
+    `POST /` (TEI's embeddings route) is not."""
     rate_limit_per_minute: int = 0
     """Requests per minute per API key (per client address when there are no keys), as a token bucket that
     allows a burst of this many; beyond it 429 with Retry-After. 0: no rate limit. Each worker process

@@ -37,18 +37,23 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-# Paths anyone may read without a key or a rate limit: what load balancers, scrapers and browsers fetch.
+# Paths anyone may read (GET, HEAD) without a key or a rate limit: what load balancers, scrapers and browsers
+# fetch. Reading only: `POST /` is the TEI embeddings route, as costly as /embed
 OPEN_PATHS = frozenset({"/health", "/metrics", "/v1/models", "/info", "/languages", "/frontend/settings",
                         "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/", "/favicon.ico"})  # fmt: skip
-OPEN_PREFIXES = ("/static/",)
+OPEN_PREFIXES = ("/static/", "/v1/models/")
 # a JSON escape of a UTF-16 surrogate (high or low): only then can a parsed string hold a lone one
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def is_open(path: str, method: str, extra: frozenset[str] = frozenset()) -> bool:
-    """Return True for a request that needs no key and spends no rate limit (CORS preflights included);
-    `extra` are more open paths (the web page's files)."""
-    return method == "OPTIONS" or path in OPEN_PATHS or path in extra or path.startswith(OPEN_PREFIXES)
+    """Return True for a request that needs no key and spends no rate limit: a CORS preflight, or a read
+    (GET, HEAD) of an open path; `extra` are more open paths (the web page's files)."""
+    if method == "OPTIONS":
+        return True
+    return method in ("GET", "HEAD") and (
+        path in OPEN_PATHS or path in extra or path.startswith(OPEN_PREFIXES)
+    )
 
 
 class RateLimiter:
