@@ -154,6 +154,52 @@ def test_a_model_folder_of_pickled_or_sharded_weights_is_continued_from(
     assert torch.equal(build_model(config, tokenizer).state_dict()[embeddings], weights[embeddings])
 
 
+def test_a_bf16_model_folder_is_continued_in_float32_with_the_dropout_given(
+    make_tiny_mlm, sample_tokenizer_dir, tokenizer, tmp_path
+):
+    """transformers loads a folder in the dtype it was saved in: AdamW on bf16 weights rounds most small
+    updates away."""
+    import torch
+    from transformers import XLMRobertaForMaskedLM
+
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
+    XLMRobertaForMaskedLM.from_pretrained(folder).to(torch.bfloat16).save_pretrained(folder)
+    model = build_model(
+        _config(sample_tokenizer_dir, tmp_path / "out", model=str(folder), dropout=0.0), tokenizer
+    )
+    assert {parameter.dtype for parameter in model.parameters()} == {torch.float32}
+    assert model.config.hidden_dropout_prob == model.config.attention_probs_dropout_prob == 0.0
+
+
+def test_a_model_folder_that_is_not_xlmr_or_lacks_its_encoder_is_refused(
+    make_tiny_mlm, sample_tokenizer_dir, tokenizer, tmp_path
+):
+    """Loaded as XLM-R, a BERT folder started every weight random, padding with `<s>`'s row."""
+    from safetensors.torch import load_file, save_file
+    from transformers import BertConfig, BertForMaskedLM
+
+    bert = tmp_path / "bert"
+    BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=32, max_position_embeddings=40)).save_pretrained(bert)  # fmt: skip
+    with pytest.raises(ConfigError, match=f"model: {bert} is a 'bert' model"):
+        build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(bert)), tokenizer)
+    folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
+    settings = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**settings, "pad_token_id": 0}))
+    with pytest.raises(ConfigError, match="pads with id 0, xling's batches with 1"):
+        build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(folder)), tokenizer)
+    (folder / "config.json").write_text(json.dumps(settings))
+    weights = load_file(folder / "model.safetensors")
+    # the LM head alone may be missing (an encoder's folder): it starts random; an encoder weight may not
+    save_file(
+        {k: v for k, v in weights.items() if not k.startswith("lm_head.")}, folder / "model.safetensors"
+    )
+    assert build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(folder)), tokenizer)
+    save_file({k: v for k, v in weights.items() if "layer.0." not in k}, folder / "model.safetensors")
+    with pytest.raises(ConfigError, match="lacks .* encoder weight"):
+        build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(folder)), tokenizer)
+
+
 def test_a_model_folder_without_weights_or_with_an_unsafe_pickle_is_refused(
     make_tiny_mlm, sample_tokenizer_dir, tokenizer, tmp_path
 ):

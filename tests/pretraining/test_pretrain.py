@@ -319,6 +319,18 @@ def test_resume_refuses_a_corpus_edited_in_place_naming_the_file(sample_tokenize
         _short_run(sample_tokenizer_dir, tmp_path, 4, resume=True)
 
 
+def test_a_run_of_an_older_xling_without_a_newer_field_resumes(sample_tokenizer_dir, tmp_path):
+    """A field an upgrade added (data.skip_bad, tlm_pivot) is missing from an older run's checkpoint: it
+    compares as its default, or the run could never be resumed (no setting gives None)."""
+    _short_run(sample_tokenizer_dir, tmp_path, 2)
+    [checkpoint] = list_checkpoints(tmp_path / "run")
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    del state["config"]["data"]["skip_bad"], state["config"]["tlm_pivot"]
+    (checkpoint / "trainer_state.json").write_text(json.dumps(state))
+    _, resumed = _short_run(sample_tokenizer_dir, tmp_path, 4, resume=True)
+    assert resumed.train.resumed_from == 2
+
+
 def test_resume_refuses_a_parallel_file_edited_in_place_naming_it(sample_tokenizer_dir, tmp_path):
     """The files of `parallel` were not fingerprinted: a resume after an edit of one went on silently."""
     from xling.errors import ConfigError

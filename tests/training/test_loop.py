@@ -236,6 +236,9 @@ def test_a_stop_for_time_says_how_to_finish_and_resume_without_checkpoints_says_
         {"weight_decay": float("nan")},
         {"adam_betas": (0.9, 1.0)},
         {"threads": -2},
+        {"seed": -1},
+        {"seed": 2**40},  # the first step's torch seed overflowed
+        {"seed": 1.5},
     ],  # fmt: skip
 )
 def test_out_of_range_optimiser_settings_are_refused_naming_the_field(field):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from xling.embeddings.weights import WEIGHTS_FILES, has_weights
 from xling.errors import ConfigError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.pretraining.data import (
+    PAD_ID,
     POSITION_OFFSET,
     PretrainBatches,
     PretrainingData,
@@ -75,8 +77,9 @@ class PretrainConfig:
     sharded or not)."""
 
     dropout: float | None = None
-    """Hidden and attention dropout of a new model, in [0, 1). None keeps the preset's 0.1; short runs from
-    scratch learn faster without dropout (as in "cramming")."""
+    """Hidden and attention dropout, in [0, 1): of a new model, or of a model folder continued. None keeps
+    the preset's 0.1 (the folder's own); short runs from scratch learn faster without dropout (as in
+    "cramming")."""
 
     max_length: int = 128
     """Tokens per training sequence, at least 8: an MLM stream, or a TLM pair of up to max_length // 2 per
@@ -173,6 +176,9 @@ def build_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
     from xling.embeddings.weights import load_pretrained
 
     path = Path(config.model)
+    dropout = {} if config.dropout is None else {
+        "hidden_dropout_prob": config.dropout, "attention_probs_dropout_prob": config.dropout
+    }  # fmt: skip
     if (path / "config.json").is_file():
         if not has_weights(path):
             raise ConfigError(f"model: {path} has a config.json but no weights file ({', '.join(WEIGHTS_FILES)} "
@@ -181,13 +187,31 @@ def build_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
         check_model_tokenizer(path, config.tokenizer, tokenizer)
         hf_config = model_config(config.model, vocab_size=len(tokenizer))
         check_model_fits(hf_config, config, tokenizer)
-        return load_pretrained(XLMRobertaForMaskedLM, path)  # names a damaged weights file
-    dropout = {} if config.dropout is None else {
-        "hidden_dropout_prob": config.dropout, "attention_probs_dropout_prob": config.dropout
-    }  # fmt: skip
+        check_continued_model(path, hf_config)
+        # in float32 whatever the folder's dtype: AdamW on bf16 weights rounds most small updates away (as
+        # adaptation loads its base); autocast still computes in bf16 where training.precision says so
+        model, loading = load_pretrained(XLMRobertaForMaskedLM, path, output_loading_info=True,
+                                         dtype=torch.float32, **dropout)  # fmt: skip
+        if missing := [key for key in loading.get("missing_keys", ()) if not key.startswith("lm_head.")]:
+            raise ConfigError(f"model: {path} lacks {len(missing)} encoder weight(s) of XLM-R ({missing[0]}, "
+                              "...): they would start random; give an XLM-R / RoBERTa masked LM or encoder")  # fmt: skip
+        return model
     hf_config = model_config(config.model, vocab_size=len(tokenizer), max_length=config.max_length, **dropout)
     check_model_fits(hf_config, config, tokenizer)
     return XLMRobertaForMaskedLM(hf_config)
+
+
+def check_continued_model(folder: Path, hf_config: Any) -> None:
+    """Return nothing when the model folder to continue is an XLM-R / RoBERTa one padded with id PAD_ID, as
+    the batches are; else ConfigError naming it (a BERT folder loaded as XLM-R starts every weight random,
+    and its padding row, id 0, is `<s>` in xling's vocabulary). `hf_config`: the folder's, as XLM-R's."""
+    model_type = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+    if model_type not in ("xlm-roberta", "roberta"):
+        raise ConfigError(f"model: {folder} is a {model_type!r} model; pretraining continues an XLM-R / "
+                          "RoBERTa one (config.json's model_type xlm-roberta or roberta)")  # fmt: skip
+    if hf_config.pad_token_id != PAD_ID:
+        raise ConfigError(f"model: {folder} pads with id {hf_config.pad_token_id}, xling's batches with "
+                          f"{PAD_ID} (<pad>): its config.json's pad_token_id must be {PAD_ID}")  # fmt: skip
 
 
 def check_model_tokenizer(model: Path, tokenizer_path: str, tokenizer) -> None:
@@ -280,7 +304,7 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     output = Path(config.output)
     result = train(objective, batches, config.training, output, resume=config.resume, description="pretrain",
                    run_config=config_to_dict(config), may_change=RESUMABLE,
-                   data_files=data_files(sources, config.parallel))  # fmt: skip
+                   run_defaults=config_to_dict(PretrainConfig()), data_files=data_files(sources, config.parallel))  # fmt: skip
 
     evaluation: dict[str, Any] = {}
     if result.is_main:

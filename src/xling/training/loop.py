@@ -177,6 +177,9 @@ class TrainingConfig:
         for name in ("weight_decay", "clip_norm", "max_minutes", "min_lr_ratio", "threads"):
             if not getattr(self, name) >= 0:  # `not >=` also refuses NaN
                 raise ConfigError(f"training.{name} must be 0 or more, got {getattr(self, name)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            # each step seeds torch with seed * 1,000,003 + ...: a larger seed overflowed at the first step
+            raise ConfigError(f"training.seed must be a whole number in [0, 2**32), got {self.seed!r}")
         if self.min_lr_ratio > 1:  # the "decay" would raise the learning rate
             raise ConfigError(f"training.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         if not all(0 <= beta < 1 for beta in self.adam_betas) or len(self.adam_betas) != 2:
@@ -551,15 +554,16 @@ def _clear_earlier_run(run_dir: Path, is_main: bool, command: str, run_config: M
             made_by = f"`{recorded}`" if recorded is not None else "another command"
             raise XlingError(f"{run_dir} holds the checkpoints of a run of {made_by}, not of `{command}`; "
                              "--overwrite replaces only a run of this command: choose another output folder")  # fmt: skip
-        barrier()  # every process has read the state before the main one deletes it
-        if is_main:
-            logger.warning("%s: starting a new run: the earlier run's checkpoints, log and best weights are "
-                           "deleted (its model files stay until the new model is saved)", run_dir)  # fmt: skip
-            for entry in (run_dir / name for name in RUN_ENTRIES):
-                if entry.is_dir():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink(missing_ok=True)
+    # outside `if found`: on node-local disks another process may find none, and must meet the same barriers
+    barrier()  # every process has read the state before the main one deletes it
+    if found and is_main:
+        logger.warning("%s: starting a new run: the earlier run's checkpoints, log and best weights are "
+                       "deleted (its model files stay until the new model is saved)", run_dir)  # fmt: skip
+        for entry in (run_dir / name for name in RUN_ENTRIES):
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
     barrier()  # no process looks for checkpoints before they are gone
 
 
