@@ -212,6 +212,20 @@ def tlm_side(sentence: np.ndarray, limit: int, lang_token_id: int) -> np.ndarray
     return ids
 
 
+def stream_starts(pool: SentencePool, length: int) -> np.ndarray:
+    """Return where an MLM stream of `length` tokens may start in `pool.tokens`: each sentence's start, and
+    in a sentence longer than `length` every `length` tokens after it, so that no token of a long line (a
+    paragraph or a document per line) is out of reach, as in XLM's streams over the whole corpus. For
+    sentences no longer than `length`, the starts are the sentences' offsets."""
+    starts = pool.offsets[:-1]
+    chunks = np.maximum(1, -(-np.diff(pool.offsets) // length))  # ceil, one at least (an empty line)
+    if len(chunks) == 0 or chunks.max() == 1:
+        return starts
+    first = np.cumsum(chunks) - chunks  # the index of each sentence's first start
+    within = np.arange(int(chunks.sum())) - np.repeat(first, chunks)
+    return np.repeat(starts, chunks) + within * length
+
+
 @dataclass
 class PretrainBatches:
     """Draws MLM streams and TLM pairs; `get(step, micro, rank, world)` is deterministic in its arguments."""
@@ -234,6 +248,7 @@ class PretrainBatches:
         self._langs = list(self.data.languages)
         probs = smoothed_probabilities(counts, self.alpha)
         self._probs = np.array([probs[lang] for lang in self._langs])
+        self._starts = {lang: stream_starts(self.data.pools[lang], self.max_length) for lang in self._langs}
         self._units = self.data.units
         self._pivot_column: int | None = None
         if self.tlm_pivot:
@@ -267,9 +282,10 @@ class PretrainBatches:
     def _mlm(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray | None]]:
         out = []
         for lang_index in rng.choice(len(self._langs), size=self.batch_size, p=self._probs):
-            pool = self.data.pools[self._langs[lang_index]]
-            start = pool.offsets[rng.integers(len(pool))]
-            out.append((pool.tokens[start : start + self.max_length], None))
+            lang = self._langs[lang_index]
+            starts = self._starts[lang]
+            start = starts[rng.integers(len(starts))]
+            out.append((self.data.pools[lang].tokens[start : start + self.max_length], None))
         return out
 
     def _tlm(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray | None]]:
