@@ -66,6 +66,23 @@ def test_openai_embeddings_refuses_another_model_in_openai_error_shape(client):
     )
 
 
+def test_tei_embed_fields_it_cannot_honour_are_422_not_ignored(client, encoder):
+    """TEI's `dimensions`, `prompt_name` and a left truncation were dropped: a client asking for 4 numbers
+    got the encoder's full vector, cut at the other end than asked."""
+    text = "the film was good"
+    assert len(client.post("/embed", json={"inputs": text, "dimensions": encoder.dimension}).json()[0]) == (
+        encoder.dimension
+    )
+    for extra, field in (({"dimensions": 4}, "dimensions"), ({"prompt_name": "query"}, "prompt_name"),
+                         ({"truncate": True, "truncation_direction": "Left"}, "truncation_direction")):  # fmt: skip
+        answer = client.post("/embed", json={"inputs": text, **extra})
+        assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+    # TEI's defaults spelled out, and `truncate: null` (its Option<bool>), are fine
+    assert client.post(
+        "/embed", json={"inputs": text, "truncate": None, "truncation_direction": "Right"}
+    ).json()
+
+
 def test_tei_embed_normalize_and_info(client, encoder):
     unit = client.post("/embed", json={"inputs": "the film was good"}).json()
     raw = client.post("/embed", json={"inputs": ["the film was good"], "normalize": False}).json()

@@ -2,7 +2,9 @@
 
 Shapes follow the APIs clients already speak: OpenAI's embeddings, text-embeddings-inference's /embed, and
 xling's own search, classify and answer. Unknown fields are ignored, as those servers do (OpenAI clients send
-`user`, TEI clients `truncation_direction`), so a client written for them works unchanged.
+`user`), so a client written for them works unchanged; a known field that would change the answer is declared,
+and refused when this server cannot honour it (TEI's `dimensions`, `prompt_name`, a left truncation), never
+quietly dropped.
 """
 
 from __future__ import annotations
@@ -74,9 +76,18 @@ class EmbedRequest(_Request):
 
     inputs: Texts = Field(description="A text or a list of texts.")
     normalize: bool = Field(True, description="Unit-length vectors (cosine = dot product).")
-    truncate: bool = Field(
-        False, description="Cut a text over the model's token limit; false: such a text gets 413, as in TEI."
+    truncate: bool | None = Field(
+        False,
+        description="Cut a text over the model's token limit; false (or null): such a text gets 413, as in TEI.",
     )
+    truncation_direction: Literal["Right", "Left"] = Field(
+        "Right", description="Which end of a text `truncate` cuts: Right (its end) only; Left gets 422."
+    )
+    prompt_name: str | None = Field(
+        None,
+        description="A named prompt: none served (the encoder's default prompt, if any, is always used).",
+    )
+    dimensions: int | None = Field(None, description="Must be the encoder's dimension when given.")
 
 
 class SearchRequest(_Request):

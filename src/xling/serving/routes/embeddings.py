@@ -54,9 +54,7 @@ async def embeddings(body: EmbeddingsRequest, request: Request) -> EmbeddingsRes
     if body.model is not None and body.model not in names:
         raise ApiError(404, f"model {body.model!r} is not served here; this server's encoder is "
                             f"{sorted(names)[0]!r} (see GET /v1/models)", "model", code="model_not_found")  # fmt: skip
-    if body.dimensions is not None and body.dimensions != encoder.dimension:
-        raise ApiError(400, f"dimensions: this encoder gives {encoder.dimension}-dimensional vectors, not "
-                            f"{body.dimensions}", "dimensions")  # fmt: skip
+    _check_dimensions(body.dimensions, encoder, 400)
     results = await _embed(request, [EmbedItem(text, count_tokens=True) for text in texts], "input", batch)
     data = [EmbeddingData(index=i, embedding=_encoded(vector, body.encoding_format))
             for i, (vector, _) in enumerate(results)]  # fmt: skip
@@ -75,13 +73,29 @@ async def embed(body: EmbedRequest, request: Request) -> list[list[float]]:
     """Embed a text or a list of texts: one list of floats per text (TEI's shape); `truncate: false` (the
     default, as in TEI) refuses a text over the model's token limit with 413."""
     state = _state(request)
+    truncate = bool(body.truncate)  # null is TEI's default, false
     # `truncate: false` refuses an over-long text with 413 at the character limit too, not only at the tokens
     texts, batch = request_texts(
-        body.inputs, "inputs", state.config.limits, may_cut=body.truncate, empty_status=400
+        body.inputs, "inputs", state.config.limits, may_cut=truncate, empty_status=400
     )  # TEI's ErrorType::Empty (router/src/http/server.rs)
-    items = [EmbedItem(text, normalize=body.normalize, truncate=body.truncate) for text in texts]
+    if body.prompt_name is not None:
+        raise ApiError(422, f"prompt_name: {body.prompt_name!r}: this server serves no named prompts (the "
+                            "encoder's default prompt, if it has one, goes before every text)", "prompt_name")  # fmt: skip
+    if truncate and body.truncation_direction == "Left":
+        raise ApiError(422, "truncation_direction: Left is not supported: a text over the token limit is cut "
+                            "at its end (Right)", "truncation_direction")  # fmt: skip
+    _check_dimensions(body.dimensions, await state.model("encoder"), 422)
+    items = [EmbedItem(text, normalize=body.normalize, truncate=truncate) for text in texts]
     results = await _embed(request, items, "inputs", batch)
     return [vector.tolist() for vector, _ in results]
+
+
+def _check_dimensions(dimensions: int | None, encoder: Any, status: int) -> None:
+    """Return nothing when `dimensions` is None or the encoder's; else ApiError(`status`) naming the field: a
+    client that asked for shorter vectors must not get longer ones."""
+    if dimensions is not None and dimensions != encoder.dimension:
+        raise ApiError(status, f"dimensions: this encoder gives {encoder.dimension}-dimensional vectors, not "
+                               f"{dimensions}", "dimensions")  # fmt: skip
 
 
 @router.get("/info", summary="The served encoder and its limits (text-embeddings-inference's /info)")
