@@ -21,6 +21,11 @@ class DataError(XlingError):
         super().__init__(f"{where}{message}")
 
 
+class BusyError(XlingError):
+    """A resource another process holds for now (an index it is writing to): the same call may succeed
+    later; a server answers it 503 with Retry-After, not 400."""
+
+
 class LanguageCodeError(XlingError):
     """A language code that is not ISO 639-1/639-3 or BCP-47."""
 

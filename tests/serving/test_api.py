@@ -386,6 +386,28 @@ def test_search_across_languages_with_a_filter(client):
         assert named.status_code == 400 and "1,001 language codes" in named.json()["error"], named.text
 
 
+def test_a_search_while_another_process_writes_the_index_is_503_with_retry_after(
+    make_config, models, monkeypatch
+):
+    """The busy index was a 400 naming `query`: the client's text was not at fault, and retrying works."""
+    import sqlite3
+
+    import xling.retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "WRITE_WAIT_S", 0.2)
+    other = sqlite3.connect(models.index / index_module.DB_FILE, isolation_level=None)
+    with TestClient(create_app(make_config())) as client:
+        other.execute("BEGIN EXCLUSIVE")  # `xling index add` in the middle of a large add
+        try:
+            busy = client.post("/v1/search", json={"query": "lovely", "k": 2})
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "5", busy.text
+        assert "the index is busy" in busy.json()["error"] and "field" not in busy.json()
+        assert client.post("/v1/search", json={"query": "lovely", "k": 2}).status_code == 200
+
+
 def test_search_filters_on_the_detected_language_where_the_index_stores_it(make_config, models, tmp_path):
     from xling.data.documents import Document
     from xling.retrieval.index import SearchIndex

@@ -76,7 +76,7 @@ from xling.atomic import atomic_folder, atomic_write, shown_names, write_json_at
 from xling.data.languages import MACROLANGUAGES, normalize_language
 from xling.embeddings.fingerprint import PROBE_MIN_COSINE, PROBE_TEXTS, lowest_row_cosine
 from xling.embeddings.protocol import TextEncoder
-from xling.errors import ConfigError, DataError, XlingError
+from xling.errors import BusyError, ConfigError, DataError, XlingError
 from xling.langid.labels import UNDETERMINED, Label, label_matches, parse_label
 from xling.retrieval.knn import (
     HNSW_EF_SEARCH,
@@ -241,7 +241,7 @@ def _busy_is_an_error(method: Callable[..., _T]) -> Callable[..., _T]:
         except sqlite3.OperationalError as error:
             if "locked" not in str(error):
                 raise
-            raise XlingError(f"{self._shown_path}: the index is busy (another process is writing to it and "
+            raise BusyError(f"{self._shown_path}: the index is busy (another process is writing to it and "
                              f"held it locked for {WRITE_WAIT_S:.0f} s: {error}); try again") from None  # fmt: skip
 
     return wrapper

@@ -34,14 +34,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from xling import __version__
-from xling.errors import XlingError
+from xling.errors import BusyError, XlingError
 from xling.serving.batching import ClientLeft
 from xling.serving.config import ServeConfig, config_from_dict
 from xling.serving.errors import OPENAI_PATHS, ApiError, JsonAnswer, error_body
 from xling.serving.limits import GuardMiddleware, Message, Receive, Scope, Send
 from xling.serving.metrics import Metrics
 from xling.serving.routes import embeddings, libretranslate, system, xling_api
-from xling.serving.services import ServerState
+from xling.serving.services import BUSY_RETRY_AFTER_S, ServerState
 
 logger = logging.getLogger(__name__)
 
@@ -265,6 +265,8 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
 
     @app.exception_handler(XlingError)
     async def refused(request: Request, error: XlingError) -> JSONResponse:
+        if isinstance(error, BusyError):
+            return answer(request, 503, str(error), None, "busy", {"Retry-After": BUSY_RETRY_AFTER_S})
         return answer(request, 400, str(error), None, type(error).__name__)
 
     @app.exception_handler(StarletteHTTPException)

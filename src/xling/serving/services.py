@@ -16,7 +16,7 @@ import anyio
 import numpy as np
 from starlette.requests import Request
 
-from xling.errors import XlingError
+from xling.errors import BusyError, XlingError
 from xling.langid import label_matches
 from xling.serving.batching import Batcher, each_alone, length_buckets
 from xling.serving.config import BatchingConfig, ServeConfig
@@ -105,14 +105,20 @@ def with_torch_threads(
     return threaded
 
 
+BUSY_RETRY_AFTER_S = "5"
+"""Retry-After of a 503 for a resource another process holds (an index being written to)."""
+
+
 def item_error(results: list[Any], field: str, batch: bool) -> None:
     """Return nothing; raise the first exception among `results` as an ApiError naming its text's field
-    (`q[2]`), 400 for what the library refused (its message kept)."""
+    (`q[2]`), 400 for what the library refused (its message kept), 503 for a BusyError."""
     for i, result in enumerate(results):
         if isinstance(result, BaseException):
             name = f"{field}[{i}]" if batch else field
             if isinstance(result, ApiError):
                 raise ApiError(result.status, f"{name}: {result.message}", name, result.headers, result.code)
+            if isinstance(result, BusyError):  # not the text's fault: the same request may pass later
+                raise ApiError(503, str(result), None, {"Retry-After": BUSY_RETRY_AFTER_S})
             if isinstance(result, XlingError):
                 raise ApiError(400, f"{name}: {result}", name)
             raise result
