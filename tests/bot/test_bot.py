@@ -201,7 +201,8 @@ def test_entries_given_as_a_list_are_checked_as_a_files_are(tmp_path, mini_encod
     for entries, words in (([*good, FaqEntry("a", "Can I return it?", "Yes.")], "id 'a' is used twice"),
                            ([*good, FaqEntry("c", "Can I return it?", " ")], r"entry 3 \('c'\) has an empty answer"),
                            ([*good, FaqEntry(3, "Can I return it?", "Yes.")], "id 3 must be a non-empty string"),
-                           ([*good, FaqEntry("-", "Can I return it?", "Yes.")], "id '-' is reserved")):  # fmt: skip
+                           ([*good, FaqEntry("-", "Can I return it?", "Yes.")], "id '-' is reserved"),
+                           ([*good, FaqEntry("c", "Can I return it?", None)], r"entry 3 \('c'\): its answer is a NoneType")):  # fmt: skip
         with pytest.raises(ConfigError, match=words):
             build_bot(entries, tmp_path / "bot", mini_encoder)
     assert not (tmp_path / "bot").exists()

@@ -201,7 +201,8 @@ class BotAnswer:
     """The asker's language: the detector's label (`deu`, `cmn_Hans`, `und`), or the `lang` given; None
     when there is no detector and no `lang`."""
     language_probability: float | None
-    """The detector's probability for that label (None when the language was given)."""
+    """The detector's probability of its best label: that label's, or, for a `und` below
+    `min_language_probability`, the best label's that was too unsure (None when the language was given)."""
     answer_language: str | None
     """ISO 639-3 code of the answer text."""
     answer_source: str | None
@@ -269,7 +270,11 @@ def _check_given_entries(entries: list[FaqEntry]) -> None:
             raise ConfigError(f"faq: entry {number}'s id {entry.id!r} is used twice")
         seen.add(entry.id)
         for name in ("question", "answer"):
-            if not str(getattr(entry, name) or "").strip():
+            value = getattr(entry, name)
+            if not isinstance(value, str):
+                raise ConfigError(f"faq: entry {number} ({entry.id!r}): its {name} is a {type(value).__name__}, "
+                                  "not a string")  # fmt: skip
+            if not value.strip():
                 raise ConfigError(f"faq: entry {number} ({entry.id!r}) has an empty {name}")
 
 
@@ -295,8 +300,8 @@ def build_bot(
     check_apart(output, inputs)
     if isinstance(faq, list):
         language, source = _language(config.language), "<entries>"
+        _check_given_entries(faq)  # first: an answer that is no string broke the answers' check
         entries = [_with_iso_answers(entry, language) for entry in faq]
-        _check_given_entries(entries)
     else:
         entries, language, source = (
             read_faq(faq, config.language),

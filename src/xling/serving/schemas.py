@@ -99,7 +99,9 @@ class SearchRequest(_Request):
     )
     k: int = Field(10, ge=1, description="How many hits (left out: 10, or the server's max_k if lower).")
     lang: str | list[str] | None = Field(
-        None, description="Only documents in these languages (any code form: de, deu, de-DE; zh finds cmn)."
+        None,
+        description="Only documents in these languages (de or deu; zh finds cmn). The index keeps languages "
+        "without script or region, so a code naming one (de-DE, sr-Latn) is a 400 saying so.",
     )
     detected_lang: str | list[str] | None = Field(
         None,
