@@ -434,6 +434,31 @@ def test_a_stored_answer_in_the_askers_own_language_beats_a_relatives(tmp_path, 
         )
 
 
+def test_an_answer_is_stored_and_found_in_its_script(tmp_path, mini_encoder):
+    """`zh-Hant` and `zh-Hans` were both `zho`: an FAQ could not store both, and a Traditional question got
+    the Simplified answer, said to be in its language."""
+    from xling.bot import FaqEntry
+
+    answers = {
+        "zh-Hans": "用卡支付。",
+        "zh-TW": "用卡支付。（繁體）",
+        "sr-Latn": "Karticom.",
+        "de-Latn": "Mit Karte.",
+    }
+    entries = [FaqEntry("pay", "How do I pay?", "By card.", answers),
+               FaqEntry("ship", "Where is my parcel?", "On its way.")]  # fmt: skip
+    bot = SupportBot.load(build_bot(entries, tmp_path / "bot", mini_encoder), encoder=mini_encoder, detector=None,
+                          translator=None)  # fmt: skip
+    assert bot.entries[0].answers.keys() == {"zho_Hans", "zho_Hant", "srp_Latn", "deu"}
+    replies = {
+        lang: bot.answer("How do I pay?", lang=lang) for lang in ("zh-Hant", "cmn-Hans", "sr-Cyrl", "de")
+    }
+    assert replies["zh-Hant"].answer == "用卡支付。（繁體）" and replies["zh-Hant"].answer_language == "zho"
+    assert replies["cmn-Hans"].answer == "用卡支付。" and replies["de"].answer == "Mit Karte."
+    # Serbian in Cyrillic is not the Latin answer: the FAQ's own, said not to be in the asker's language
+    assert replies["sr-Cyrl"].answer == "By card." and not replies["sr-Cyrl"].in_asker_language
+
+
 def test_an_answer_stored_in_the_askers_language_gets_no_lexical_head_start(tmp_path, mini_encoder):
     # character n-grams only match within a language: an entry with a German answer would overlap with a
     # German question where entries without one cannot, and win over the right entry

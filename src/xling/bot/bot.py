@@ -631,11 +631,16 @@ class SupportBot:
         """Return (label, probability) of each asker's language: the given code, else the detector's (`und`
         below `min_language_probability`), as the detector said it: a stored close neighbour of it shows
         only in the answer's language (`_answer_text`)."""
+        from xling.bot.faq import with_script
         from xling.data.languages import normalize_language
         from xling.langid.labels import UNDETERMINED
 
+        # a given script is kept (zh-Hant: zho_Hant), as the detector's labels keep theirs
         found: list[tuple[str | None, float | None]] = [
-            (None, None) if lang is None else (normalize_language(lang, where="lang"), None) for lang in langs
+            (None, None)
+            if lang is None
+            else (with_script(normalize_language(lang, where="lang"), lang, "lang"), None)
+            for lang in langs
         ]
         todo = [i for i, lang in enumerate(langs) if lang is None]
         if todo and self.detector is not None:
@@ -760,18 +765,20 @@ def _check_encoder(
 
 
 def _stored_answer(entry: FaqEntry, faq_language: str, label: str) -> tuple[str, str] | None:
-    """Return (text, ISO 639-3 language) of the answer `entry` stores in `label`'s language (the FAQ's own
-    answer for `faq_language`), or None when it stores none."""
+    """Return (text, ISO 639-3 language) of the answer `entry` stores in `label`'s language and script (the
+    FAQ's own answer for `faq_language`), or None when it stores none: one stored in another script of it
+    is none (a Traditional Chinese question got the Simplified answer, said to be in its language)."""
     from xling.langid.labels import label_matches
 
     stored = {faq_language: entry.answer, **entry.answers}
     language = label.split("_", 1)[0]
-    if language in stored:  # the asker's own language before a macrolanguage's relative (ara for arz)
-        return stored[language], language
-    for lang, text in stored.items():
-        if label_matches(label, lang):
-            return text, lang
-    return None
+    matching = [key for key in stored if label_matches(label, key)]
+    if not matching:
+        return None
+    # the asker's own language before a macrolanguage's relative (ara for arz), and an answer stored in its
+    # script before one whose script is not said
+    best = min(matching, key=lambda key: (key.split("_", 1)[0] != language, "_" not in key))
+    return stored[best], best.split("_", 1)[0]
 
 
 def _has_letter(text: str) -> bool:

@@ -119,6 +119,23 @@ def written_language(code: str, where: str) -> str:
     return language
 
 
+def answer_key(code: str, where: str) -> str:
+    """Return the key a stored answer is kept under: its language's ISO 639-3 code (`written_language`), with
+    the script where the code names one its language is written in besides others (`zh-Hant` -> zho_Hant,
+    `zh-TW` -> zho_Hant, `sr-Latn` -> srp_Latn; `de-Latn` -> deu), so that an FAQ may store both forms of a
+    language and a question is answered in its own."""
+    return with_script(written_language(code, where), code, where)
+
+
+def with_script(language: str, code: str, where: str) -> str:
+    """Return `language` (ISO 639-3, read from `code`) with the script `code` names, where that is not the
+    language's only usual one (`zho` of `zh-TW`: zho_Hant; `deu` of `de-Latn`: deu)."""
+    from xling.langid.labels import USUAL_SCRIPTS, Label, parse_label
+
+    script = parse_label(code, where=where).script
+    return str(Label(language, script if script and USUAL_SCRIPTS.get(language) != script else None))
+
+
 def read_questions(path: str | Path) -> list[LabelledQuestion]:
     """Return the `id<TAB>question` lines of a question set (`-` as id: a question the FAQ does not answer)."""
     source = require_file(path)
@@ -221,9 +238,10 @@ def _read_jsonl(path: Path, language: str) -> list[FaqEntry]:
 def answers_of(
     raw: Any, language: str, answer: str, path: Path | str | None, line: int | None
 ) -> dict[str, str]:
-    """Return the `answers` field of a JSONL entry (or a FaqEntry's) as {ISO 639-3: text} (the FAQ's own
-    language left out: it is `answer`); DataError naming the place for a wrong type, two keys of one
-    language, or an answer in the FAQ's language other than `answer`."""
+    """Return the `answers` field of a JSONL entry (or a FaqEntry's) as {ISO 639-3, with a script where the
+    code names one (`answer_key`): text} (the FAQ's own language left out: it is `answer`); DataError naming
+    the place for a wrong type, two keys of one language (and script), or an answer in the FAQ's language
+    other than `answer`."""
     if not isinstance(raw, dict):
         raise DataError('"answers" must be an object {language: answer}', path, line)
     answers: dict[str, str] = {}
@@ -231,7 +249,7 @@ def answers_of(
         if not isinstance(text, str) or not text.strip():
             raise DataError(f'"answers"."{code}" must be a non-empty string', path, line)
         try:
-            lang = written_language(str(code), f'"answers"."{code}"')
+            lang = answer_key(str(code), f'"answers"."{code}"')
         except LanguageCodeError as error:
             raise DataError(str(error), path, line) from None
         if lang == language and text.strip() == answer:
@@ -293,7 +311,10 @@ def _read_folder(folder: Path) -> list[FaqEntry]:
         match = _FOLDER_ANSWERS.match(path.name)
         if not match:
             continue
-        lang = _code_of(match.group(1), path, written=True)
+        try:  # answers.zh-Hant.tsv beside answers.zh-Hans.tsv: each script its own answers
+            lang = answer_key(match.group(1), path.name)
+        except LanguageCodeError as error:
+            raise DataError(str(error), path) from None
         if lang == language:
             raise DataError(
                 f"answers in the FAQ's own language ({language}) are those of {faq_path.name}", path

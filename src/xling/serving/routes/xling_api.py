@@ -185,7 +185,8 @@ async def answer(body: AnswerRequest, request: Request) -> dict[str, Any]:
     `score` and a candidate's are null when the question is unlike every entry (ratio margin)."""
     state = _state(request)
     [question], _ = request_texts(body.question, "question", state.config.limits)
-    language = _one_code(body.lang, "lang")
+    # checked here, given to the bot as written: its script picks the stored answer (zh-Hant, sr-Latn)
+    language = body.lang.strip() if _one_code(body.lang, "lang") is not None and body.lang else None
     bot = await state.model("bot")
     batcher = state.batcher("bot", lambda: answer_function(bot), chars=lambda item: len(item.text))
     [result] = await submit(request, batcher, [Question(question, language)])
