@@ -93,6 +93,19 @@ def test_lowercase_pair_name_and_errors(tmp_path, vocabularies):
         )
 
 
+def test_the_pair_is_read_from_the_dictionary_name(tmp_path, vocabularies):
+    src, tgt = vocabularies
+    names = {
+        "yacle.test.freq.2k.en-de.tsv": "en-de",
+        "en-de.5000-6500.txt": "en-de",  # MUSE's own test and train dictionaries: the pair comes first
+        "en-de.0-5000.txt": "en-de",
+        "test.tsv": "test",
+    }
+    for name, pair in names.items():
+        config = BLIConfig(dictionary=write(tmp_path / name, "house\tHaus\n"))
+        assert list(evaluate_bli(src, tgt, identity(8), config).scores) == [pair], name
+
+
 def test_lowercased_vocabularies_find_capitalised_dictionary_words(tmp_path, vocabularies):
     """`xling vectors train` lowercases by default: German nouns of a test dictionary ("Haus") were scored
     out of vocabulary (1,430 of the 2,000 en-de test pairs for the quickstart's vectors)."""
@@ -115,6 +128,8 @@ def test_lowercased_vocabularies_find_capitalised_dictionary_words(tmp_path, voc
         ({"ks": (1, 0)}, "ks"),
         ({"hub_vocab": 0}, "hub_vocab"),
         ({"isf_beta": -1.0}, "isf_beta"),
+        ({"isf_beta": float("inf")}, "isf_beta"),  # accepted, and every P@k read 0.00
+        ({"isf_beta": float("nan")}, "isf_beta"),
     ],
 )
 def test_config_errors_name_the_field(fields, field):

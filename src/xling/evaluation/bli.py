@@ -23,6 +23,7 @@ softmax still measures its normaliser for every target; hub_vocab=20000 makes th
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -44,7 +45,10 @@ if TYPE_CHECKING:  # annotations only: importing xling.vectors also loads its fi
     from xling.vectors.core import WordVectors
 
 PRECISION_OVER = "distinct covered source words; correct at k if any gold translation is in the top k"
-PAIR_IN_NAME = re.compile(r"([a-z]{2,3}(?:_[A-Za-z]+)?)-([a-z]{2,3}(?:_[A-Za-z]+)?)\.(?:tsv|txt)$")
+_LANGUAGE = r"[a-z]{2,3}(?:_[A-Za-z]+)?"
+PAIR_IN_NAME = re.compile(rf"({_LANGUAGE})-({_LANGUAGE})\.(?:tsv|txt)$")
+# MUSE's own dictionaries put the pair first and the frequency range after it: en-de.5000-6500.txt
+PAIR_LEADING_NAME = re.compile(rf"^({_LANGUAGE})-({_LANGUAGE})\.")
 
 
 @dataclass
@@ -70,7 +74,7 @@ class BLIConfig:
     hub_vocab: int | None = None
     """Source words that CSLS's and the inverted softmax's target terms are measured against (None: all)."""
     isf_beta: float = DEFAULT_BETA
-    """The inverted softmax's inverse temperature."""
+    """The inverted softmax's inverse temperature (finite, > 0)."""
     max_vocab: int = 200000
     """Words of each vocabulary loaded from files, most frequent first (MUSE's 200000); 0 = all."""
     unicode_errors: str = "strict"
@@ -90,8 +94,14 @@ class BLIConfig:
             raise ConfigError(f"ks: must be a non-empty list of positive integers, got {self.ks!r}")
         if self.hub_vocab is not None and (not isinstance(self.hub_vocab, int) or self.hub_vocab < 1):
             raise ConfigError(f"hub_vocab: must be a positive integer or None, got {self.hub_vocab!r}")
-        if not isinstance(self.isf_beta, int | float) or self.isf_beta <= 0:
-            raise ConfigError(f"isf_beta: must be a positive number, got {self.isf_beta!r}")
+        # inf passes `> 0` but turns every inverted-softmax score into NaN: every P@k would read 0.00
+        if (
+            isinstance(self.isf_beta, bool)
+            or not isinstance(self.isf_beta, int | float)
+            or not math.isfinite(self.isf_beta)
+            or self.isf_beta <= 0
+        ):
+            raise ConfigError(f"isf_beta: must be a finite positive number, got {self.isf_beta!r}")
         if isinstance(self.max_vocab, bool) or not isinstance(self.max_vocab, int) or self.max_vocab < 0:
             raise ConfigError(f"max_vocab: must be a non-negative integer (0 = all), got {self.max_vocab!r}")
         from xling.vectors.formats import check_unicode_errors
@@ -198,8 +208,9 @@ def _renumber(kept: np.ndarray, rows: int) -> np.ndarray:
 
 
 def _pair_from_name(path: Path) -> str:
-    """Return "xx-yy" from a dictionary file name such as yacle.test.freq.2k.en-de.tsv, else ""."""
-    match = PAIR_IN_NAME.search(path.name)
+    """Return "xx-yy" from a dictionary file name such as yacle.test.freq.2k.en-de.tsv or MUSE's
+    en-de.5000-6500.txt, else ""."""
+    match = PAIR_IN_NAME.search(path.name) or PAIR_LEADING_NAME.match(path.name)
     return f"{match.group(1)}-{match.group(2)}" if match else ""
 
 

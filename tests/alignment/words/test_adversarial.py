@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from xling.alignment.words import adversarial
 from xling.alignment.words.adversarial import AdversarialConfig, adversarial_mapping
@@ -110,6 +111,22 @@ def test_bfloat16_runs_and_gives_a_finite_mapping():
     x, z = clustered_rotation(seed=2, words=300)
     w, _ = adversarial_mapping(x, z, AdversarialConfig(**TINY, precision="bfloat16"), progress=False)
     assert np.isfinite(w).all()
+
+
+def test_bfloat16_leaves_the_mapping_product_in_float32():
+    # bfloat16 is the discriminator's arithmetic only: the mapped rows it is fed are x @ W in float32
+    config = AdversarialConfig(dis_hid_dim=16, precision="bfloat16")
+    generator = torch.Generator().manual_seed(0)
+    discriminator = adversarial._Discriminator(8, config, generator)
+    fed = []
+    logits = discriminator.logits
+    discriminator.logits = lambda rows, gen: fed.append(rows.detach().clone()) or logits(rows, gen)
+    x = torch.randn(32, 8, generator=generator)
+    mapping = torch.from_numpy(random_rotation(8, seed=1)).requires_grad_()
+    expected = x @ mapping.detach()
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+    adversarial._mapping_step(x, discriminator, mapping, 0.1, config, autocast)
+    assert fed[0].dtype == torch.float32 and torch.equal(fed[0], expected)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file, save_file
 
 from xling.alignment.words.align import WordAlignConfig, align_words
 from xling.alignment.words.mapping import WordMapping
@@ -154,6 +155,40 @@ def test_adversarial_restarts_keep_the_seed_with_the_best_criterion(monkeypatch,
     ]
 
 
+@pytest.mark.parametrize(
+    ("scores", "kept", "line"),
+    [
+        ([0.7714, 0.739], 0, "kept the adversarial mapping before refinement (criterion 0.7714)"),
+        ([0.5, 0.9], 1, "kept refinement 1/1 (criterion 0.9000)"),
+    ],
+)
+def test_adversarial_log_and_console_say_which_mapping_was_kept(monkeypatch, capsys, languages, scores,
+                                                                kept, line):  # fmt: skip
+    """The unrefined adversarial W wins when no refinement beats its criterion (MUSE's reload_best); the
+    console said only the last refinement's criterion, then "adversarial mapping written"."""
+    import sys
+
+    from xling.alignment.words import adversarial
+    from xling.alignment.words.procrustes import refine
+
+    from .conftest import random_rotation
+
+    procrustes = sys.modules[refine.__module__]  # the package exports a function of the module's name
+
+    src, tgt = languages
+    start = random_rotation(src.dim, 11)  # a poor start: its refinement is another matrix
+    monkeypatch.setattr(adversarial, "adversarial_mapping", lambda x, z, options, *, progress: (start, []))
+    values = iter(scores)  # the criterion of the adversarial W, then of refinement 1
+    monkeypatch.setattr(procrustes, "unsupervised_criterion", lambda *args, **kwargs: next(values))
+    config = WordAlignConfig(method="adversarial", refinements=1, **FAST)
+    mapping = align_words(src, tgt, config, progress=True)
+    rounds = [entry for entry in mapping.history if entry["stage"] == "refinement"]
+    assert [(entry["iteration"], entry["criterion"]) for entry in rounds] == [(0, scores[0]), (1, scores[1])]
+    assert [entry["iteration"] for entry in rounds if entry["kept"]] == [kept]
+    assert np.array_equal(mapping.src_transform, start) == (kept == 0)
+    assert line in capsys.readouterr().err
+
+
 def test_semi_supervised_and_unsupervised_configs_need_no_dictionary():
     WordAlignConfig(seed_pairs="identical").validate()
     WordAlignConfig(method="identical").validate()
@@ -212,6 +247,25 @@ def test_mapping_files_round_trip(tmp_path):
         json.dumps({k: v for k, v in meta.items() if k != "normalize"})
     )
     with pytest.raises(DataError, match="incomplete"):
+        WordMapping.load(tmp_path / "m")
+
+
+def test_a_bad_saved_mapping_is_a_data_error_naming_its_file(tmp_path):
+    rng = np.random.default_rng(3)
+    _, means = fit_normalization(rng.standard_normal((10, 4)), "center")
+    WordMapping(np.eye(4), np.eye(4), ["center"], src_means=means).save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "mapping.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps(meta | {"normalize": ["centre"]}))
+    with pytest.raises(DataError, match=r"m/mapping\.json: .*'centre'"):
+        WordMapping.load(tmp_path / "m")
+    # means of another width than the transform's input: named when loaded, not a broadcast error later
+    meta_path.write_text(json.dumps(meta))
+    tensors = load_file(tmp_path / "m" / "mapping.safetensors")
+    save_file(tensors | {"src_mean_0": np.zeros(3, dtype=np.float32)}, tmp_path / "m" / "mapping.safetensors")
+    with pytest.raises(ValueError, match=r"^src_means\[0\]: has shape \(3,\)"):
+        WordMapping(np.eye(4), np.eye(4), ["center"], src_means=[np.zeros(3)])
+    with pytest.raises(DataError, match=r"m/mapping\.safetensors: .*src_means\[0\]: has shape \(3,\)"):
         WordMapping.load(tmp_path / "m")
 
 

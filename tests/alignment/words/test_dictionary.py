@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pytest
 
@@ -81,6 +83,20 @@ def test_unreadable_and_empty_files(tmp_path):
         read_dictionary(write(tmp_path, "\n\n"), SRC, TGT)
     with pytest.raises(DataError, match="no such dictionary file"):
         read_dictionary(tmp_path / "missing.tsv", SRC, TGT)
+
+
+def test_gzip_dictionaries_are_read_and_keep_line_numbers(tmp_path):
+    # as vectors files: a .gz dictionary was refused as "not valid UTF-8"
+    path = write(tmp_path, gzip.compress(b"the\tdas\nhouse\tHaus\n"), "dict.tsv.gz")
+    assert read_dictionary(path, SRC, TGT).pairs.tolist() == [[0, 0], [1, 1]]
+    bad = write(tmp_path, gzip.compress(b"the\tdas\n\nhouse\n"), "bad.tsv.gz")
+    with pytest.raises(DataError, match="two words") as error:
+        read_dictionary(bad, SRC, TGT)
+    assert str(error.value).startswith(f"{bad}:3: ")
+    with pytest.raises(DataError, match="not gzip-compressed"):
+        read_dictionary(write(tmp_path, "the\tdas\n", "plain.tsv.gz"), SRC, TGT)
+    with pytest.raises(DataError, match="truncated"):
+        read_dictionary(write(tmp_path, gzip.compress(b"the\tdas\n" * 50)[:-12], "cut.tsv.gz"), SRC, TGT)
 
 
 def test_nothing_covered_is_not_an_error_here(tmp_path):

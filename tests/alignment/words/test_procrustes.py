@@ -90,11 +90,24 @@ def test_keep_best_returns_the_w_of_the_best_round_or_the_start(normalised, monk
     monkeypatch.setattr(module, "unsupervised_criterion", lambda *args, **kwargs: next(values))
     start = np.zeros((dimension, dimension), dtype=np.float32)
     w, history = refine(x, z, start, iterations=3, max_rank=200, keep_best=True, stop_at_fixed_point=False)
-    assert [entry["criterion"] for entry in history] == scores[1:]
+    assert [entry["criterion"] for entry in history] == scores  # iteration 0: the starting W
+    assert [entry["iteration"] for entry in history] == [0, 1, 2, 3] and history[0]["pairs"] is None
+    # the log says which W came back: the round whose W is `expected` x identity (round 0: the start)
+    assert [entry["iteration"] for entry in history if entry["kept"]] == [int(expected)]
     np.testing.assert_array_equal(w, np.eye(dimension) * expected)
     values, rounds = iter(scores), iter(range(1, 10))
     last, _ = refine(x, z, start, iterations=3, max_rank=200, stop_at_fixed_point=False)
     np.testing.assert_array_equal(last, np.eye(dimension) * 3)  # without keep_best: the last round's
+
+
+def test_procrustes_accumulates_the_cross_covariance_in_float64():
+    # uncentred rows (a shared offset 300x their spread): X^T Z is dominated by the offset, and a float32
+    # sum of the products loses the small singular directions that fix most of W (off by ~0.04 then)
+    rng = np.random.default_rng(3)
+    rotation = random_rotation(6, seed=4)
+    x = (300.0 + rng.standard_normal((2000, 6))).astype(np.float32)
+    w = procrustes(x, x @ rotation)
+    np.testing.assert_allclose(w, rotation, atol=1e-4)
 
 
 def test_unsupervised_criterion_ranks_mappings(normalised):

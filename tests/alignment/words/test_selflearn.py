@@ -159,6 +159,14 @@ def test_bad_config_fields_are_named(field, value):
         SelfLearningConfig(**{field: value}).validate()
 
 
+def test_dim_reduction_with_orthogonal_is_refused_not_ignored():
+    # orthogonal returns the loop's mapping and skips the framework that reduces dimensions
+    SelfLearningConfig(orthogonal=True).validate()
+    SelfLearningConfig(dim_reduction=2).validate()
+    with pytest.raises(ConfigError, match="^dim_reduction: .*orthogonal"):
+        SelfLearningConfig(orthogonal=True, dim_reduction=2).validate()
+
+
 def test_bad_inputs_are_data_errors(normalised):
     x, z = normalised
     config = SelfLearningConfig(**FAST)

@@ -379,8 +379,11 @@ def _mapping_step(
     autocast: torch.autocast,
 ) -> None:
     """One SGD step of the mapping towards fooling the discriminator, then MUSE's orthogonalisation."""
+    # The mapping product stays in float32 (outside autocast): bfloat16 is for the discriminator only, and
+    # W's gradient (x^T times the gradient of this product) is then accumulated in float32 too.
+    mapped = x @ mapping
     with autocast:
-        logits = dis.logits(x @ mapping, None).float()
+        logits = dis.logits(mapped, None).float()
     # MUSE's loss is the mean over source and target rows with flipped labels; target rows carry no
     # gradient for W, so only the source half is computed, divided by the full batch of 2 x bs rows.
     flipped = torch.full_like(logits, config.dis_smooth)

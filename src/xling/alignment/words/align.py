@@ -66,13 +66,17 @@ class WordAlignConfig:
     max_rank. `lowercase` looks seed dictionary words up lowercased (the most frequent spelling wins), as
     `xling eval bli` does with its `lowercase`; MUSE lowercases its vocabularies and dictionaries.
     `criterion` logs MUSE's unsupervised criterion after each refinement (a 10k x 10k CSLS pass that adds
-    about a third to each refinement's time; adversarial always measures it, to keep the best refinement).
+    about a third to each refinement's time). Adversarial always measures it, the adversarial mapping's
+    too, and keeps the W of the best criterion, the unrefined adversarial one included (MUSE's
+    save_best/reload_best): its log's refinement entries (iteration 0: the adversarial W) say which in
+    `kept`, and so does the console.
     `adversarial` and `selflearn` are options of those methods (fields of AdversarialConfig and
     SelfLearningConfig), e.g. {"epochs": 3}.
     `restarts` (adversarial only) runs adversarial training + refinement that many times, with seeds
-    seed, seed + 1, ..., and keeps the mapping whose refined criterion is highest: MUSE's own model
-    selection, so still unsupervised. On small vocabularies one seed in several fails outright (P@1 ~0)
-    and the criterion tells it apart; the cost is `restarts` times one run.
+    seed, seed + 1, ..., and keeps the run whose kept mapping (the best of its adversarial and refined
+    ones) has the highest criterion: MUSE's own model selection, so still unsupervised. On small
+    vocabularies one seed in several fails outright (P@1 ~0) and the criterion tells it apart; the cost
+    is `restarts` times one run.
     """
 
     method: str = "procrustes"
@@ -126,11 +130,12 @@ class WordAlignConfig:
     identical draw nothing."""
 
     restarts: int = 1
-    """Adversarial only: runs with seeds seed, seed + 1, ...; the refined criterion picks one (>= 1)."""
+    """Adversarial only: runs with seeds seed, seed + 1, ...; the criterion of each run's kept mapping picks
+    one (>= 1)."""
 
     criterion: bool = True
     """Log MUSE's unsupervised criterion after each refinement (about a third more time per refinement;
-    adversarial measures it anyway)."""
+    adversarial measures it anyway, to keep the best of its adversarial and refined mappings)."""
 
     lowercase: bool = False
     """Look seed dictionary words up lowercased (the most frequent spelling wins); always so where neither
@@ -228,19 +233,26 @@ def align_words(
     console = Console(stderr=True) if progress else None
 
     def report(entry: dict[str, Any]) -> None:
-        if console is not None:
-            criterion = "" if entry["criterion"] is None else f", criterion {entry['criterion']:.4f}"
+        if console is None:
+            return
+        criterion = "" if entry["criterion"] is None else f", criterion {entry['criterion']:.4f}"
+        if entry["iteration"] == 0:  # the starting W, measured only where the best W is kept
+            console.print(f"{config.method} mapping before refinement{criterion}")
+        else:
             console.print(
                 f"refinement {entry['iteration']}/{config.refinements}: {entry['pairs']} pairs{criterion}"
             )
 
     def refined(w: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        return refine(
+        w, rounds = refine(
             x, z, w, iterations=config.refinements, max_rank=config.max_rank, k=config.csls_k,
             mode=config.induction_mode, chunk_size=config.chunk_size, callback=report,
             method=config.induction_method, criterion=config.criterion,
             keep_best=config.method == "adversarial", rank_mode=config.max_rank_mode,
         )  # fmt: skip
+        if console is not None and any(entry.get("kept") for entry in rounds):
+            console.print(_kept_line(rounds, config.method, config.refinements))
+        return w, rounds
 
     if config.method == "adversarial":
         w, history = _run_adversarial(x, z, config, refined, console)
@@ -248,6 +260,17 @@ def align_words(
         w, rounds = refined(procrustes(x[seeds[:, 0]], z[seeds[:, 1]]))
         history = [{"stage": "refinement", **entry} for entry in rounds]
     return mapping(w, np.eye(z.shape[1], dtype=np.float32), history)
+
+
+def _kept_line(rounds: list[dict[str, Any]], method: str, refinements: int) -> str:
+    """Return the console line that says which W a best-kept refinement returned (`rounds` from refine)."""
+    kept = next(entry for entry in rounds if entry.get("kept"))
+    if kept["iteration"] == 0:
+        return (
+            f"kept the {method} mapping before refinement (criterion {kept['criterion']:.4f}): "
+            "no refinement raised the criterion"
+        )
+    return f"kept refinement {kept['iteration']}/{refinements} (criterion {kept['criterion']:.4f})"
 
 
 def _seed_pairs(
@@ -301,7 +324,8 @@ def _run_adversarial(
     refined: Callable[[np.ndarray], tuple[np.ndarray, list[dict[str, Any]]]],
     console: Console | None,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """Return the refined adversarial mapping of the best restart by the criterion, and every run's log.
+    """Return the kept mapping (adversarial or refined, see refine's keep_best) of the best restart by the
+    criterion, and every run's log.
 
     Progress (bars, restart lines) is shown when `console` is given.
     With restarts, each history entry carries its `restart` and `seed`, and a last entry (stage

@@ -9,7 +9,9 @@ nearest neighbours, as MUSE's refinement and VecMap's self-learning do.
 
 from __future__ import annotations
 
+import gzip
 import re
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -110,12 +112,7 @@ class WordPairs:
 def read_word_pairs(path: str | Path, *, lowercase: bool = False) -> WordPairs:
     """Return the distinct word pairs of a dictionary file (see read_dictionary for the format)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError("no such dictionary file", path) from None
-    except OSError as error:
-        raise DataError(f"cannot read the dictionary: {error.strerror}", path) from None
+    raw = _read_bytes(path)
     pairs: dict[tuple[str, str], None] = {}
     lines = 0
     for number, line in enumerate(raw.split(b"\n"), start=1):
@@ -127,6 +124,28 @@ def read_word_pairs(path: str | Path, *, lowercase: bool = False) -> WordPairs:
     if not pairs:
         raise DataError("the dictionary has no word pairs (expected lines 'source<TAB>target')", path)
     return WordPairs(list(pairs), lines - len(pairs))
+
+
+def _read_bytes(path: Path) -> bytes:
+    """Return a dictionary file's bytes, decompressed when its name ends in `.gz` (as vectors files are).
+
+    The whole file is decompressed before it is split, so errors keep the line numbers of the text.
+    """
+    try:
+        if not path.name.lower().endswith(".gz"):
+            return path.read_bytes()
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise DataError("no such dictionary file", path) from None
+    except gzip.BadGzipFile:  # before OSError, its base class: the name promises gzip, the bytes are not
+        raise DataError(
+            "the name ends in .gz but the file is not gzip-compressed; rename or compress it", path
+        ) from None
+    except (EOFError, zlib.error) as error:
+        raise DataError(f"not a readable gzip file (truncated or corrupt): {error}", path) from None
+    except OSError as error:
+        raise DataError(f"cannot read the dictionary: {error.strerror or error}", path) from None
 
 
 def _parse_line(line: bytes, path: Path, number: int) -> tuple[str, str] | None:

@@ -23,7 +23,7 @@ from safetensors.numpy import save as save_tensors
 from xling.alignment.words.normalize import fit_normalization, parse_normalization
 from xling.artifacts import WORD_MAPPING_KIND, write_metadata
 from xling.atomic import atomic_write, write_json_atomically
-from xling.errors import DataError
+from xling.errors import ConfigError, DataError
 
 TENSORS_FILE = "mapping.safetensors"
 META_FILE = "mapping.json"
@@ -64,10 +64,17 @@ class WordMapping:
                 f"and {self.tgt_transform.shape}"
             )
         centers = self.normalize.count("center")
-        for name in ("src_means", "tgt_means"):
+        for name, transform in (("src_means", self.src_transform), ("tgt_means", self.tgt_transform)):
             means = getattr(self, name)
             if means is not None and len(means) != centers:
                 raise ValueError(f"{name}: {centers} center steps need {centers} means, got {len(means)}")
+            # checked here: a wrong shape would otherwise surface later as a numpy broadcast error
+            for i, mean in enumerate(means or []):
+                if np.shape(mean) != (transform.shape[0],):
+                    raise ValueError(
+                        f"{name}[{i}]: has shape {np.shape(mean)}, but the transform takes "
+                        f"{transform.shape[0]}-dimensional vectors"
+                    )
 
     def map_source(self, matrix: np.ndarray, *, origin: str | None = None) -> np.ndarray:
         """Return source rows normalised and mapped into the shared space (float32).
@@ -130,21 +137,24 @@ class WordMapping:
         except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError) as error:
             raise DataError(f"unreadable word mapping: {error}", folder) from None
         try:
-            centers = list(meta["normalize"]).count("center")
+            steps = parse_normalization(list(meta["normalize"]))
             fitted = meta.get("fitted_means", {})
             means = {
-                prefix: [tensors[f"{prefix}_mean_{i}"] for i in range(centers)]
+                prefix: [tensors[f"{prefix}_mean_{i}"] for i in range(steps.count("center"))]
                 if fitted.get(prefix)
                 else None
                 for prefix in ("src", "tgt")
             }
-            return cls(
-                tensors["src_transform"], tensors["tgt_transform"], list(meta["normalize"]),
-                meta.get("method", "custom"), meta.get("history", []), means["src"], means["tgt"],
-                meta.get("info", {}), str(folder),
-            )  # fmt: skip
+            transforms = tensors["src_transform"], tensors["tgt_transform"]
+        except ConfigError as error:  # a bad step: about this file, not about an option the user gave
+            raise DataError(f"bad word mapping: {error}", folder / META_FILE) from None
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise DataError(f"incomplete word mapping ({error!r})", folder / META_FILE) from None
+        try:
+            return cls(*transforms, steps, meta.get("method", "custom"), meta.get("history", []),
+                       means["src"], means["tgt"], meta.get("info", {}), str(folder))  # fmt: skip
+        except ValueError as error:  # the matrices and means disagree in shape
+            raise DataError(f"inconsistent word mapping: {error}", folder / TENSORS_FILE) from None
 
 
 def _jsonable(value: Any) -> Any:

@@ -29,7 +29,7 @@ def procrustes(X: Matrix, Z: Matrix) -> np.ndarray:
     if len(x) == 0:
         raise ValueError("Procrustes needs at least one pair")
     # The d x d cross-covariance and its SVD in float64: cheap, and W stays orthogonal to ~1e-7.
-    u, _, vt = _small_svd((x.T @ z).double())
+    u, _, vt = _small_svd(x.double().T @ z.double())
     return (u @ vt).float().numpy()
 
 
@@ -92,9 +92,11 @@ def refine(
     MUSE's dico_max_rank exactly, see induce_dictionary). After each round the new W's
     `unsupervised_criterion` is logged (None when `criterion` is off). `keep_best` returns the W of the
     best criterion, the initial one (iteration 0) included, as MUSE's unsupervised refinement does;
-    otherwise the last. Stops early at a fixed point (the dictionary repeats, so would W) unless
-    `stop_at_fixed_point` is off (benchmarks that time all rounds).
-    `callback` receives each history entry as it is made.
+    otherwise the last. With `keep_best` the history starts with an entry for the initial W (iteration 0,
+    pairs None) and every entry has `kept`, true on the one entry whose W is returned. Stops early at a
+    fixed point (the dictionary repeats, so would W) unless `stop_at_fixed_point` is off (benchmarks that
+    time all rounds).
+    `callback` receives each history entry as it is made (before `kept` is known).
     """
     x, z = as_tensor(X), as_tensor(Z)
     if x.shape[1] != z.shape[1]:
@@ -112,7 +114,15 @@ def refine(
         )
 
     history: list[dict[str, Any]] = []
-    best_w, best_score = w, (score(w) if keep_best else None)
+    best_w, best_score, best_entry = w, None, None
+    if keep_best:  # the initial W competes too: logged, so that the log says when it is the one kept
+        started = time.perf_counter()
+        best_score = score(w)
+        best_entry = {"iteration": 0, "pairs": None, "criterion": best_score,
+                      "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+        history.append(best_entry)
+        if callback is not None:
+            callback(best_entry)
     previous = None
     for iteration in range(1, iterations + 1):
         started = time.perf_counter()
@@ -135,5 +145,8 @@ def refine(
         if callback is not None:
             callback(entry)
         if keep_best and value is not None and best_score is not None and value > best_score:
-            best_w, best_score = w, value
+            best_w, best_score, best_entry = w, value, entry
+    if keep_best:
+        for entry in history:
+            entry["kept"] = entry is best_entry
     return (best_w if keep_best else w), history

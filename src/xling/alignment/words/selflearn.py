@@ -126,7 +126,8 @@ class SelfLearningConfig:
     """De-whitening of the target side: "src", "trg" or "none"."""
 
     dim_reduction: int = 0
-    """Keep this many first dimensions of the final mapping; 0 = every dimension."""
+    """Keep this many first dimensions of the final mapping; 0 = every dimension (the only choice with
+    orthogonal, which skips that mapping)."""
 
     chunk_size: int = 2048
     """Source rows per similarity block (not VecMap's)."""
@@ -172,6 +173,12 @@ class SelfLearningConfig:
             parse_normalization(self.init_normalize)
         except ConfigError as error:
             raise ConfigError(f"init_normalize: {error}") from None
+        # the reduction is a step of the final framework, which orthogonal skips: it would be ignored
+        if self.orthogonal and self.dim_reduction:
+            raise ConfigError(
+                f"dim_reduction: {self.dim_reduction} is applied by the final multi-step mapping, which "
+                "orthogonal true skips; set dim_reduction 0 or orthogonal false"
+            )
 
 
 def _require(config: object, name: str, ok: bool, why: str) -> None:
