@@ -184,6 +184,10 @@ class ModelRegistry:
             model_reference(str(self.config.encoder)) == model_reference(str(built_with))
         )
         encoder = self.get("encoder") if same and self._try("encoder") else None
+        if encoder is None and built_with:  # its own, on the server's device (SupportBot.load's is the CPU)
+            from xling.embeddings.encoder import Encoder
+
+            encoder = Encoder.load(built_with, device=self._encoder_device())
         # the bot tells the asker's language with the server's detector; one that failed to load fails the bot
         # too (its answers would all come in the FAQ's language); with none configured the bot loads its own
         detector = self.get("detector") if self.config.detector else DEFAULT_IDENTIFIER
