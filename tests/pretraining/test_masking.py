@@ -42,6 +42,21 @@ def test_special_tokens_are_never_masked_or_drawn():
     assert (masked[changed] >= FIRST_REGULAR).all() and (masked[changed] < VOCAB).all()
 
 
+def test_a_mask_token_after_the_regular_ones_is_never_chosen_or_drawn():
+    """XLM-R keeps `<mask>` as its last id, among the regular ones: it was drawn as a random word, and a
+    `<mask>` in the text could be chosen for masking."""
+    small = 30  # the last id, 29, is <mask>: a draw over 20..29 would give it 1 time in 10
+    ids = torch.randint(FIRST_REGULAR, small - 1, (400, 64), generator=torch.Generator().manual_seed(2))
+    ids[:, 10] = small - 1  # a literal <mask> in the text
+    masked, labels = mask_tokens(ids, mask_id=small - 1, first_regular_id=FIRST_REGULAR, vocab_size=small,
+                                 generator=torch.Generator().manual_seed(0))  # fmt: skip
+    assert (labels[:, 10] == IGNORE_INDEX).all()
+    randomised = (labels != IGNORE_INDEX) & (masked != small - 1) & (masked != ids)
+    assert randomised.sum() > 100 and (masked[randomised] < small - 1).all()
+    # every regular id can still be drawn, the one before <mask> included
+    assert set(masked[randomised].tolist()) == set(range(FIRST_REGULAR, small - 1))
+
+
 def test_labels_hold_the_original_ids_at_chosen_positions():
     ids = _batch(50, 64)
     masked, labels = mask_tokens(ids, mask_id=MASK, first_regular_id=FIRST_REGULAR, vocab_size=VOCAB)

@@ -19,17 +19,23 @@ def mask_tokens(
     """Return (masked inputs, labels): `probability` of the regular tokens are chosen; of those 80% become
     `<mask>`, 10% a random regular token and 10% stay; labels are the original ids there and -100 elsewhere.
 
-    Special tokens (ids below `first_regular_id`: `<s> <pad> </s> <unk> <mask>` and language tokens) are
-    never chosen and never drawn as random replacements.
+    Special tokens (ids below `first_regular_id`: `<s> <pad> </s> <unk> <mask>` and language tokens, and
+    `mask_id` where it comes later, as XLM-R's last id does) are never chosen and never drawn as random
+    replacements.
     """
-    maskable = input_ids >= first_regular_id
+    maskable = (input_ids >= first_regular_id) & (input_ids != mask_id)
     draw = torch.rand(input_ids.shape, generator=generator)
     chosen = (draw < probability) & maskable
     labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     action = torch.rand(input_ids.shape, generator=generator)
     to_mask = chosen & (action < 0.8)
     to_random = chosen & (action >= 0.8) & (action < 0.9)
-    random_ids = torch.randint(first_regular_id, vocab_size, input_ids.shape, generator=generator)
+    mask_among_regular = first_regular_id <= mask_id < vocab_size
+    random_ids = torch.randint(
+        first_regular_id, vocab_size - mask_among_regular, input_ids.shape, generator=generator
+    )
+    if mask_among_regular:  # the draw skips `<mask>`: ids from it on move up one
+        random_ids = random_ids + (random_ids >= mask_id).long()
     masked = torch.where(to_mask, torch.full_like(input_ids, mask_id), input_ids)
     masked = torch.where(to_random, random_ids, masked)
     return masked, labels
