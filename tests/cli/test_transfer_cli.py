@@ -192,6 +192,15 @@ def test_bad_training_line_is_one_line_naming_file_and_line(tmp_path, monkeypatc
             ["--train", "t.tsv", "--language", "en", "--target-train", "xx1=t.tsv", "--output", "o"],
             "the language of t.tsv: unknown language code 'xx1'",
         ),
+        # UMSAB's test tweets as text to adapt on, or any test split as training data, are refused
+        (
+            ["--train", "t.tsv", "--language", "en", "--unlabelled", "de=test_text.txt", "--output", "o"],
+            "--unlabelled: test_text.txt is a test set",
+        ),  # fmt: skip
+        (
+            ["--train", "t.tsv", "--dev", "de_gsd-ud-test.conllu", "--output", "o"],
+            "--dev: de_gsd-ud-test.conllu is a test set",
+        ),
     ],
 )
 def test_bad_train_options_exit_2(tmp_path, monkeypatch, capsys, args, message):

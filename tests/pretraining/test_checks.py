@@ -251,6 +251,11 @@ def test_a_parallel_file_of_one_language_is_refused(tokenizer, tmp_path):
     sources = TextSources.from_options("sample", ["eng", "deu"], [])
     with pytest.raises(ConfigError, match="parallel: 'en-eng=.*' pairs eng with itself"):
         build_pretraining_data(sources, tokenizer, [f"en-eng={pairs}"])
+    # a test set is never trained on, as TLM pairs either (BLI's test dictionaries, Tatoeba's pairs)
+    test = tmp_path / "yacle.test.freq.2k.en-de.tsv"
+    test.write_text("house\tHaus\n")
+    with pytest.raises(ConfigError, match="parallel 'en-de=.*': .* is a test set"):
+        build_pretraining_data(sources, tokenizer, [f"en-de={test}"])
 
 
 @pytest.mark.parametrize(

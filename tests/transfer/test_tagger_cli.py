@@ -61,6 +61,18 @@ def test_a_bad_conllu_line_is_one_line_naming_file_and_line(tmp_path, monkeypatc
     assert "bad.conllu:1" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_test_split_is_refused_for_training_or_choosing(tmp_path, monkeypatch, capsys):
+    """`tagger train` read a UD test split as --train or --dev without a word (the other commands refuse it)."""
+    write_conllu(tmp_path / "en_toy-ud-train.conllu", toy_sentences(0, 4, seed=1))
+    write_conllu(tmp_path / "en_toy-ud-test.conllu", toy_sentences(0, 4, seed=2))
+    for option, name in (("--train", "en_toy-ud-test.conllu"), ("--dev", "en_toy-ud-test.conllu")):
+        train = tmp_path / ("en_toy-ud-train.conllu" if option == "--dev" else name)
+        code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(train), option, str(tmp_path / name),
+                           "--output", str(tmp_path / "t"))  # fmt: skip
+        assert code == 2 and f"{option}: " in err and "is a test set" in err, err
+    assert not (tmp_path / "t").exists()
+
+
 def test_eval_keeps_the_training_language_out_of_the_average_and_codes_are_checked(
     tmp_path, monkeypatch, capsys
 ):

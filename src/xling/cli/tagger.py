@@ -23,6 +23,7 @@ from xling.cli.common import (
     write_json,
 )
 from xling.config import load_config
+from xling.data.root import check_not_test_set
 from xling.errors import ConfigError
 
 app = typer.Typer(
@@ -94,6 +95,9 @@ def train(
     # refuses without --resume or --overwrite; --resume with none starts a new run, so the check stays)
     if not (config.method == "finetune" and (Path(output) / "checkpoints").is_dir()):
         check_replaceable(output, config.overwrite, "tagger", kind=TAGGER_FAMILY)
+    for option, path in given:  # dev picks the model: a test split there is chosen on, as bad as trained on
+        if path is not None:
+            check_not_test_set(path, option)
     train_data = read_tagged(train_file, data_format, language)
     dev_data = read_tagged(dev, data_format, language) if dev is not None else None
     with console.status(f"training a {config.method} tagger on {len(train_data.words):,} sentences"):

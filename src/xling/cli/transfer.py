@@ -24,6 +24,7 @@ from xling.cli.common import (
     write_json,
 )
 from xling.config import load_config
+from xling.data.root import check_not_test_set
 from xling.errors import ConfigError, DataError
 
 app = typer.Typer(help="Train a classifier in one language, use it in all.", no_args_is_help=True)
@@ -182,6 +183,13 @@ def train(
                                                                           ("--unlabelled", unlabelled_files))
                for _, file in files]  # fmt: skip
     check_apart(output, inputs)
+    # dev picks the model and the unlabelled text adapts it: a test split in any of them is trained on
+    for option, kind, path in given:
+        if path is not None and kind == "file":
+            check_not_test_set(path, option)
+    for option, files in (("--target-train", target_files), ("--unlabelled", unlabelled_files)):
+        for _, file in files:
+            check_not_test_set(file, option)
     if umsab is not None:
         if language is None:
             raise ConfigError("--umsab needs --language, the source language's folder or code (e.g. english)")

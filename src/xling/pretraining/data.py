@@ -21,6 +21,7 @@ import torch
 
 from xling.data.languages import pair_file_spec
 from xling.data.readers import read_parallel_tsv
+from xling.data.root import check_not_test_set
 from xling.data.sampling import smoothed_probabilities
 from xling.data.sources import TextSources
 from xling.data.versification import chapters_apart, last_verses, numbered_apart
@@ -102,6 +103,7 @@ def parse_parallel_spec(spec: str) -> tuple[str, str, Path]:
     if src == tgt:  # a TLM pair draws two languages of its unit
         raise ConfigError(f"parallel: {spec!r} pairs {src} with itself; a translation pair needs two "
                           "languages")  # fmt: skip
+    check_not_test_set(path, f"parallel {spec!r}")
     return src, tgt, Path(path)
 
 
