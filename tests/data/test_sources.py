@@ -29,3 +29,22 @@ def test_languages_without_a_corpus_is_an_error_not_ignored(tmp_path):
     with pytest.raises(ConfigError, match=r"data.languages \(eng\) picks files of a corpus, and no corpus"):
         TextSources.from_options(None, ["eng"], [f"deu={german}"])
     assert TextSources.from_options(None, [], [f"deu={german}"]).languages == ["deu"]
+
+
+def test_a_text_file_joins_the_corpus_language_it_is_kept_under(tmp_path):
+    """`zh=news.txt` beside a corpus's cmn.tsv became a second language, zho, with its own language token and
+    sampling share, and the news was not in cmn's text."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for code, text in (("eng", "Hello."), ("cmn", "你好。"), ("nob", "Hei.")):
+        (corpus / f"{code}.tsv").write_text(f"GEN.1.1\t{text}\n", encoding="utf-8")
+    news = tmp_path / "news.zh.txt"
+    news.write_text("新闻。\n", encoding="utf-8")
+    norwegian = tmp_path / "news.no.txt"
+    norwegian.write_text("Nyheter.\n", encoding="utf-8")
+    sources = TextSources.from_options(str(corpus), ["eng", "zh", "no"], [f"zh={news}", f"no={norwegian}"])
+    assert sources.languages == ["cmn", "eng", "nob"]
+    assert list(sources.texts("cmn")) == ["你好。", "新闻。"] and list(sources.texts("nob")) == [
+        "Hei.",
+        "Nyheter.",
+    ]
