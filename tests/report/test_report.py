@@ -105,6 +105,18 @@ def test_second_run_reuses_tasks_and_force_reruns(first_report, tiny_encoder, re
     assert [o.status for o in changed.tasks] == ["done", "cached"]
 
 
+def test_another_xling_runs_the_tasks_again(first_report, tiny_encoder, report_data, monkeypatch):
+    """The key named the settings and data only: after a scorer was fixed, its old figures came back as
+    cached (the package version does not move with each fix)."""
+    from xling.report import tasks
+
+    config = config_for(tiny_encoder, report_data, first_report.folder, tasks=["tatoeba"])
+    run_report(config)  # done or cached, as the module's other tests left the folder
+    assert [o.status for o in run_report(config).tasks] == ["cached"]
+    monkeypatch.setattr(tasks, "code_fingerprint", lambda: "another xling")
+    assert [o.status for o in run_report(config).tasks] == ["done"]
+
+
 def test_an_output_that_is_not_a_report_folder_is_refused_before_any_task(
     tiny_encoder, report_data, tmp_path
 ):

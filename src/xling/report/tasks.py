@@ -17,6 +17,7 @@ Model families (from the folder's xling.json `kind`):
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -740,9 +741,22 @@ DATA_SETTINGS = ("data", "data_folder", "dictionary", "src", "tgt")
 """Settings that name the files a task reads: their contents' stamp is part of the settings key."""
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """Return a short hash of the xling package's Python sources: an earlier result stands only for the same
+    evaluation code (a fixed scorer must not leave its old figures served as cached; the version number does
+    not move with each fix)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def settings_key(spec: TaskSpec, plan: Plan) -> str:
-    """Return a short hash of a task's settings and of the data they name (what decides whether an earlier run
-    still stands): test files edited, added or removed in place run the task again."""
+    """Return a short hash of a task's settings, of the data they name and of xling's code (what decides
+    whether an earlier run still stands): test files edited, added or removed in place, or another xling, run
+    the task again."""
     stamps = {name: data_stamp(Path(plan.settings[name])) for name in DATA_SETTINGS
               if isinstance(plan.settings.get(name), str) and Path(plan.settings[name]).exists()}  # fmt: skip
     for name in list(stamps):  # word vectors as NAME.npy read their words from NAME.vocab.txt beside it
@@ -753,7 +767,9 @@ def settings_key(spec: TaskSpec, plan: Plan) -> str:
             if words.is_file():
                 stamps[f"{name}_vocabulary"] = data_stamp(words)
     text = json.dumps(
-        {"task": spec.name, "settings": plan.settings, "data": stamps}, sort_keys=True, default=str
+        {"task": spec.name, "settings": plan.settings, "data": stamps, "code": code_fingerprint()},
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
