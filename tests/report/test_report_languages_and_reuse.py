@@ -67,6 +67,17 @@ def test_fail_under_matches_the_language_in_any_code_form():
     assert check_guards(ran, [parse_guard("tatoeba:accuracy@de=51")]) == [
         "tatoeba:accuracy@de=51: tatoeba accuracy for de is 50, below 51"
     ]
+    # a macrolanguage is the member the tasks read for it: ms is zsm (not Indonesian), no is nob (not nynorsk)
+    rows = {
+        "ind": {"accuracy": 92.0},
+        "nno": {"accuracy": 20.0},
+        "nob": {"accuracy": 90.0},
+        "zsm": {"accuracy": 30.0},
+    }
+    ran["tasks"]["tatoeba"]["result"]["scores"] = rows
+    assert check_guards(
+        ran, [parse_guard("tatoeba:accuracy@ms=50"), parse_guard("tatoeba:accuracy@no=50")]
+    ) == ["tatoeba:accuracy@ms=50: tatoeba accuracy for ms is 30, below 50"]
 
 
 @pytest.mark.parametrize(

@@ -463,13 +463,19 @@ def guard_value(report: dict[str, Any], guard: Guard) -> float | None:
 
 
 def _row_of(rows: dict[str, Any], language: str) -> dict[str, Any] | None:
-    """Return the row of `language`: the row of that exact key, else the one whose language (its `language`
-    field, or its key as a code or an English name: transfer's "german") is the same in any code form
-    (`de`, `deu`, `german`); None when there is none."""
+    """Return the row of `language`: the row of that exact key, else the row the tasks read for it (a
+    macrolanguage's default member), else the one whose language (its `language` field, or its key as a code
+    or an English name: transfer's "german") is the same in any code form (`de`, `deu`, `german`); None when
+    there is none."""
     if isinstance(rows.get(language), dict):
         return rows[language]
     from xling.data.languages import language_code_of
-    from xling.report.tasks import _same
+    from xling.report.tasks import _file_codes, _same
+
+    # a macrolanguage is the member the tasks read for it (ms: zsm, not ind; no: nob, not nno)
+    found = _file_codes(language, [key for key, row in rows.items() if isinstance(row, dict)])
+    if len(found) == 1:
+        return rows[found[0]]
 
     wanted = language_code_of(language)
     if wanted is None:
