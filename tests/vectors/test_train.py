@@ -119,9 +119,9 @@ def test_max_vocab_keeps_exactly_that_many_words_among_ties(tmp_path: Path, mode
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = tiny_config(corpus, tmp_path / "v.vec", model=model, min_count=2, max_vocab=5, max_n=3)
     vectors = train_vectors(config, progress=False)
-    # most frequent first (gensim orders words of equal counts among themselves)
-    assert len(vectors) == 5 and set(vectors.words[:3]) == {"a", "b", "c"}
-    assert set(vectors.words[3:]) == {"kiwi", "fig"}  # the first two of the six tied ones
+    # most frequent first, tied words in order of first appearance (gensim put the later first: cut to its
+    # first 4 words, the file kept `fig`, where max_vocab=4 keeps `kiwi`)
+    assert vectors.words == ["a", "b", "c", "kiwi", "fig"]  # the first two of the six tied ones
     again = train_vectors(replace(config, output=str(tmp_path / "w.vec")), progress=False)
     assert again.words == vectors.words
     np.testing.assert_array_equal(vectors.vectors, again.vectors)  # seeded, one thread
@@ -184,6 +184,32 @@ def test_no_frequent_word_is_a_data_error(tmp_path: Path) -> None:
     corpus.write_text("one two three\n", encoding="utf-8")
     with pytest.raises(DataError, match="c.txt: no word occurs at least min_count=5 times"):
         train_vectors(tiny_config(corpus, tmp_path / "v.vec", min_count=5), progress=False)
+    assert not (tmp_path / "v.vec").exists()
+
+
+def test_a_line_longer_than_gensim_trains_on_is_read_in_pieces(tmp_path: Path) -> None:
+    """gensim trains on a sentence's first 10,000 words and drops the rest: a document given as one line
+    kept its later words in the vocabulary at their random starting vectors."""
+    from xling.vectors.train import MAX_SENTENCE_WORDS, _Sentences
+
+    corpus = tmp_path / "doc.txt"
+    words = [f"w{i % 50}" for i in range(2 * MAX_SENTENCE_WORDS + 7)]
+    corpus.write_text(" ".join(words) + "\nshort line\n", encoding="utf-8")
+    pieces = list(_Sentences(corpus, (), lowercase=True))
+    assert [len(piece) for piece in pieces] == [MAX_SENTENCE_WORDS, MAX_SENTENCE_WORDS, 7, 2]
+    assert [word for piece in pieces[:3] for word in piece] == words
+
+
+def test_held_out_prefixes_that_match_nothing_or_everything_are_errors(tmp_path: Path) -> None:
+    """`jhn.` for `JHN.` held nothing out (the other corpus commands refuse it); holding out every verse
+    said that no word occurred min_count times."""
+    corpus = tmp_path / "eng.tsv"
+    corpus.write_text("".join(f"GEN.1.{i}\tin the beginning\n" for i in range(1, 9)), encoding="utf-8")
+    config = tiny_config(corpus, tmp_path / "v.vec", model="word2vec", heldout_prefixes=["jhn."])
+    with pytest.raises(ConfigError, match="jhn."):
+        train_vectors(config, progress=False)
+    with pytest.raises(DataError, match=r"no sentence with a word once heldout_prefixes \['GEN.'\]"):
+        train_vectors(replace(config, heldout_prefixes=["GEN."]), progress=False)
     assert not (tmp_path / "v.vec").exists()
 
 

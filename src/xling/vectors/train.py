@@ -1,7 +1,9 @@
 """Training monolingual word vectors (fastText or word2vec, via gensim) on a text or Bible TSV corpus.
 
-The corpus is streamed from disk on every pass gensim makes (one to count words, one per epoch), so memory
-holds the model, not the corpus. The same config and seed give the same vectors only with `threads=1`:
+A corpus of up to IN_MEMORY_WORDS words is cut into words once and kept in memory for every epoch; a larger
+one is streamed from disk on every pass gensim makes (one to count words, one per epoch), so memory holds the
+model, not the corpus. A line longer than gensim's MAX_SENTENCE_WORDS is trained on in pieces of that many
+words (gensim drops the rest of it). The same config and seed give the same vectors only with `threads=1`:
 gensim's worker threads race on the shared weights.
 """
 
@@ -34,11 +36,17 @@ _TSV_SUFFIXES = (".tsv", ".tsv.gz")
 # 8 bytes a word: one copy of each distinct word is kept). A pass over the file re-reads and re-cuts it:
 # 0.8 s a pass for the English Bible's 768k words, which 10 word2vec epochs took 10 times.
 IN_MEMORY_WORDS = 20_000_000
+# gensim trains on the first 10,000 words of a sentence and silently drops the rest (MAX_WORDS_IN_BATCH):
+# a document given as one line would keep words in the vocabulary at their random starting vectors
+MAX_SENTENCE_WORDS = 10_000
 
 
 @dataclass
 class VectorsTrainConfig:
-    """Settings of `xling vectors train`; defaults follow fastText's published vectors (skip-gram, 300-d).
+    """Settings of `xling vectors train`; the shape of fastText's published vectors (skip-gram, 300-d), its
+    settings otherwise, trained through gensim, with these differences: gensim's learning rate (0.025,
+    fastText's 0.05), `min_count` 3 (fastText's 5), and words read by `tokenize_words` (punctuation split off,
+    lower case by default), where fastText splits on whitespace only.
 
     `corpus` is a text file (one sentence per line, optionally .gz), a Bible-style TSV file of
     `verse_id<TAB>text` lines (.tsv/.tsv.gz), or a folder of such files together with `language`, which
@@ -156,6 +164,10 @@ class VectorsTrainConfig:
             raise ConfigError(
                 f"heldout_prefixes: needs a verse_id<TAB>text corpus (.tsv/.tsv.gz); {path} is plain text"
             )
+        if self.heldout_prefixes:  # `jhn.` for `JHN.` would hold nothing out: the test book trained on
+            from xling.data.sources import check_prefixes_match
+
+            check_prefixes_match((ident for ident, _ in read_id_text_tsv(path)), self.heldout_prefixes, path)
         # before training, not after: a folder there, the corpus itself (a .txt corpus is a valid vectors
         # name), an earlier file replaced unasked
         try:
@@ -241,11 +253,12 @@ class _Sentences:
         return (text for ident, text in rows if not ident.startswith(self.heldout))
 
     def __iter__(self) -> Iterator[list[str]]:
-        """Return a fresh pass over the sentences as word lists; sentences without words are skipped."""
+        """Return a fresh pass over the sentences as word lists, a line longer than MAX_SENTENCE_WORDS in
+        pieces of that many; sentences without words are skipped."""
         for text in self._texts():
             words = tokenize_words(text, self.lowercase)
-            if words:
-                yield words
+            for start in range(0, len(words), MAX_SENTENCE_WORDS):
+                yield words[start : start + MAX_SENTENCE_WORDS]
 
 
 # --- training ----------------------------------------------------------------------------------------
@@ -304,7 +317,7 @@ def _top_words(counts: Counter[str], min_count: int, max_vocab: int) -> dict[str
     """Return the `max_vocab` most frequent words seen at least `min_count` times, with their counts.
 
     Exactly `max_vocab` when enough words are frequent enough: words tied at the cut are taken in order of
-    first appearance. The words keep the order of `counts` (gensim breaks ties of its frequency sort by it).
+    first appearance. The words keep the order of `counts`.
     """
     frequent = [(word, count) for word, count in counts.items() if count >= min_count]
     # sorted() is stable: among equal counts, the word seen first stays first
@@ -331,6 +344,13 @@ def train_vectors(config: VectorsTrainConfig, progress: bool = False) -> WordVec
                                     corpus_count=corpus_count)  # fmt: skip
         # as build_vocab sets it, from its own pass over the corpus (replaced by the one above)
         model.corpus_total_words = total_words
+        if corpus_count == 0:
+            held = (
+                f" once heldout_prefixes {config.heldout_prefixes} are left out"
+                if config.heldout_prefixes
+                else ""
+            )
+            raise DataError(f"no sentence with a word{held}", path)
         if len(model.wv) == 0:
             raise DataError(f"no word occurs at least min_count={config.min_count} times", path)
         bar.status(f"training {config.model} on {len(model.wv):,} words")
@@ -340,8 +360,11 @@ def train_vectors(config: VectorsTrainConfig, progress: bool = False) -> WordVec
             epochs=config.epochs,
             callbacks=[bar.callback()],
         )
-    words = list(model.wv.index_to_key)[: config.max_vocab]
-    matrix = np.array(model.wv.vectors[: len(words)], dtype=np.float32)
+    # most frequent first, ties in order of first appearance, as _top_words cut them (gensim's own order
+    # puts the later of tied words first: a file cut to its first N words kept other words than max_vocab N)
+    seen = {word: i for i, word in enumerate(counts)}
+    words = sorted(model.wv.index_to_key, key=lambda word: (-counts[word], seen[word]))
+    matrix = np.array(model.wv.vectors[[model.wv.key_to_index[word] for word in words]], dtype=np.float32)
     vectors = WordVectors(words, matrix, str(config.output))
     save_vectors(vectors, config.output)
     return vectors
