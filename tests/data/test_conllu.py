@@ -123,6 +123,9 @@ def test_conllu_wrong_column_count_names_file_and_line(tmp_path):
         ),
         ("2\t!\t!\tPUNCT", "3\t!\t!\tPUNCT", "token ID 3 where 2 was expected", 13),
         ("2-3\tdon't", "2-x\tdon't", "bad token ID '2-x'", 4),
+        # a digit of another script is a digit to str.isdigit and no number to int(): it was a ValueError
+        ("1\tSleep\tsleep\tVERB", "\u00b9\tSleep\tsleep\tVERB", "bad token ID '\u00b9'", 11),
+        ("2-3\tdon't", "2-\u0663\tdon't", "bad token ID '2-\u0663'", 4),
     ],
 )
 def test_conllu_bad_lines(tmp_path, old, new, message, line):

@@ -315,7 +315,10 @@ def _feature_words(path: Path, pivot: str, warnings: list[str]) -> list[list[str
     columns = [sentence.tags for sentence in sentences]
     for heads, line in zip(columns[2], sentences[2].lines, strict=True):
         # a HEAD past the sentence's words raised a bare IndexError in feature_words
-        wrong = next((head for head in heads if not head.isdigit() or int(head) > len(heads)), None)
+        wrong = next(
+            (head for head in heads if not (head.isascii() and head.isdigit()) or int(head) > len(heads)),
+            None,
+        )
         if wrong is not None:
             raise DataError(f"HEAD {wrong!r} is not 0 or the ID of a word of its sentence ({len(heads)} words; "
                             "the sentence starts on the line named)", path, line)  # fmt: skip

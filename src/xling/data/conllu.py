@@ -192,7 +192,7 @@ def read_conllu(
                 ranges.append((last, number))
                 surface.token(fields[1], fields[9], first_word=first, last_word=last)
             continue
-        if not token_id.isdigit():
+        if not (token_id.isascii() and token_id.isdigit()):
             raise DataError(f"bad token ID {token_id!r} (expected 1, 2, ... or a range 1-2 or node 1.1)",
                             path, number)  # fmt: skip
         if int(token_id) != len(words) + 1:
@@ -330,7 +330,7 @@ def _is_range_or_node(token_id: str) -> bool:
     for sep in ("-", "."):
         left, found, right = token_id.partition(sep)
         if found:
-            return left.isdigit() and right.isdigit()
+            return left.isascii() and left.isdigit() and right.isascii() and right.isdigit()
     return False
 
 
