@@ -174,7 +174,8 @@ def _write_ntrex(root, lines=3):
     folder = root / "ntrex"
     folder.mkdir()
     sides = {"src.eng": "The house {i}", "ref.deu": "Das Haus {i}", "ref.fra": "La maison {i}",
-             "ref.zho-CN": "房子{i}", "ref.zho-TW": "房子{i}號", "ref.arb": "البيت {i}"}  # fmt: skip
+             "ref.zho-CN": "房子{i}", "ref.zho-TW": "房子{i}號", "ref.arb": "البيت {i}", "ref.nob": "Huset {i}",
+             "ref.nno": "Huset {i}"}  # fmt: skip
     for name, pattern in sides.items():
         body = "".join(pattern.format(i=i) + "\n" for i in range(lines))
         (folder / f"newstest2019-{name}.txt.gz").write_bytes(gzip.compress(body.encode()))
@@ -197,6 +198,9 @@ def test_ntrex_uses_the_english_source_and_the_references_of_both_sides(tmp_path
     assert ntrex_reference(folder, "zh").name == "newstest2019-ref.zho-CN.txt.gz"
     assert ntrex_reference(folder, "cmn", ["zho-TW"]).name == "newstest2019-ref.zho-TW.txt.gz"
     assert ntrex_reference(folder, "ara").name == "newstest2019-ref.arb.txt.gz"
+    # Norwegian is Bokmål, as Tatoeba and the Bible read `no` (there was no file for it)
+    assert ntrex_reference(folder, "no").name == "newstest2019-ref.nob.txt.gz"
+    assert ntrex_reference(folder, "nno").name == "newstest2019-ref.nno.txt.gz"
     with pytest.raises(DataError, match="lzh"):
         ntrex_reference(folder, "lzh")
     with pytest.raises(DataError, match=r"newstest2019-ref\.ita\.txt\.gz"):

@@ -18,7 +18,7 @@ or a model (any form `normalize_language` reads) finds its file so:
 - individual languages that NTREX files under their macrolanguage or a sibling code (`NTREX_TAGS`):
   ara -> arb, swh -> swa, pes -> fas, zsm -> msa, lvs -> lav, ekk -> est, azj -> aze-Latn, uzn -> uzb,
   npi -> nep, gaz -> orm, als -> sqi, khk -> mon, plt -> mlg, tgl -> fil (Filipino, standardised Tagalog),
-  aze -> aze-Latn, kur -> kmr, ckb -> ckb-Arab, snd -> snd-Arab, sna -> sna-Latn, tgk -> tgk-Cyrl;
+  aze -> aze-Latn, kur -> kmr, ckb -> ckb-Arab, snd -> snd-Arab, sna -> sna-Latn, tgk -> tgk-Cyrl, nor -> nob;
 - any other code: the file of that ISO 639-3 code.
 
 lzh (Classical Chinese), wuu and the other Chinese varieties get no reference: NTREX's Chinese is modern
@@ -70,6 +70,7 @@ NTREX_TAGS: dict[str, str] = {
     "ara": "arb", "swh": "swa", "pes": "fas", "zsm": "msa", "lvs": "lav", "ekk": "est", "azj": "aze-Latn",
     "uzn": "uzb", "npi": "nep", "gaz": "orm", "als": "sqi", "khk": "mon", "plt": "mlg", "tgl": "fil",
     "aze": "aze-Latn", "kur": "kmr", "ckb": "ckb-Arab", "snd": "snd-Arab", "sna": "sna-Latn", "tgk": "tgk-Cyrl",
+    "nor": "nob",  # Bokmål, as Tatoeba and the Bible read `no`
 }  # fmt: skip
 # Chinese varieties other than Mandarin: NTREX's zho references are Mandarin, so they have none.
 NO_NTREX_REFERENCE = frozenset({"lzh", "wuu", "hak", "nan", "gan", "hsn", "cjy", "cpx"})
