@@ -26,10 +26,13 @@ class RememberingEncoder:
             raise AttributeError(name)
         return getattr(self.encoder, name)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False,
-               **options: Any) -> np.ndarray:  # fmt: skip
-        """Return the vectors of `texts` as the wrapped encoder gives them, encoding only texts it has not
-        encoded before with these `options`."""
+    def encode(self, texts: Sequence[str], batch_size: int = 64, normalize: bool | None = None,
+               show_progress: bool = False, **options: Any) -> np.ndarray:  # fmt: skip
+        """Return the vectors of `texts` as the wrapped encoder gives them (TextEncoder's arguments, in its
+        order), encoding only texts it has not encoded before with these `normalize` and `options`."""
+        texts = list(texts)  # a numpy array of texts too, as Encoder.encode takes one
+        if normalize is not None:  # left out as not given: an encoder's own default stands
+            options = {**options, "normalize": normalize}
         if not texts:  # the wrapped encoder's own answer, of its shape
             return self.encoder.encode([], batch_size=batch_size, show_progress=show_progress, **options)
         known = self._vectors.setdefault(tuple(sorted(options.items())), {})
