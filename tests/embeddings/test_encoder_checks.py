@@ -171,6 +171,24 @@ def test_truncation_keeps_the_side_the_tokenizer_config_names(tmp_path, sample_t
     assert cosines(ours, theirs).min() >= 0.9999  # the long text's end, as sentence-transformers keeps it
 
 
+@pytest.mark.parametrize(
+    "settings", [{"max_seq_length": 8}, {"max_seq_length": None, "tokenizer_args": {"model_max_length": 8}}]
+)
+def test_a_legacy_settings_file_and_tokenizer_args_limit_tokens_as_sentence_transformers(
+    tmp_path, sample_tokenizer_dir, settings
+):
+    """Only sentence_bert_config.json was read (older folders name it after their architecture), and its
+    tokenizer_args not at all: xling cut at 512 tokens where sentence-transformers cut at 8."""
+    st = pytest.importorskip("sentence_transformers")
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "sentence_bert_config.json").unlink()
+    (folder / "sentence_xlm-roberta_config.json").write_text(json.dumps(settings))
+    texts = ["Where is the station? " * 10 + "The film was wonderful.", *TEXTS]
+    ours = Encoder.load(folder).encode(texts)
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(texts)
+    assert cosines(ours, theirs).min() >= 0.9999
+
+
 def insert_module(folder: Path, at: int, kind: str, config: dict | None = None) -> None:
     """Insert a sentence-transformers module (Dense: random 32 -> 16, its config.json `config` beside the
     features; Normalize) at position `at` of folder's modules.json."""

@@ -481,7 +481,7 @@ def _load_sentence_transformers(
             raise DataError(
                 f"module {kind!r} is not supported (Pooling, Dense, Normalize)", folder / "modules.json"
             )
-    max_length, lowercase = _st_transformer_config(first_dir / "sentence_bert_config.json")
+    max_length, lowercase = _st_transformer_config(_st_config_file(first_dir))
     if prompt and not prompt_pooled:
         raise DataError(f"its default prompt {prompt!r} is left out of the pooling (include_prompt false), which "
                         "xling does not do; load it with sentence-transformers", folder)  # fmt: skip
@@ -510,11 +510,27 @@ def _st_default_prompt(path: Path) -> str:
     return prompts[name]
 
 
+# the names sentence-transformers' Transformer module reads its settings from, in its order (older folders
+# were saved under their architecture's name)
+ST_TRANSFORMER_CONFIGS = ("sentence_bert_config.json", "sentence_roberta_config.json",
+                          "sentence_distilbert_config.json", "sentence_camembert_config.json",
+                          "sentence_albert_config.json", "sentence_xlm-roberta_config.json",
+                          "sentence_xlnet_config.json")  # fmt: skip
+
+
+def _st_config_file(folder: Path) -> Path:
+    """Return the Transformer module's settings file in `folder`: the first of ST_TRANSFORMER_CONFIGS there
+    (the first name when there is none)."""
+    return next((folder / name for name in ST_TRANSFORMER_CONFIGS if (folder / name).is_file()),
+                folder / ST_TRANSFORMER_CONFIGS[0])  # fmt: skip
+
+
 def _st_transformer_config(path: Path) -> tuple[int | None, bool]:
     """Return (max_seq_length, do_lower_case) of a sentence_bert_config.json (None, False without one).
 
     A null or missing max_seq_length, or no file, means the model's own limit, as in sentence-transformers
-    (None here: the tokenizer's model_max_length, capped by the position table); sentence-transformers 6
+    (None here: the tokenizer's model_max_length, capped by the position table, or the `model_max_length`
+    of its `tokenizer_args`, which sentence-transformers gives the tokenizer); sentence-transformers 6
     writes none and keeps its limit as the tokenizer's model_max_length.
     """
     if not path.is_file():
@@ -523,6 +539,9 @@ def _st_transformer_config(path: Path) -> tuple[int | None, bool]:
     if not isinstance(config, dict):
         raise DataError("not a sentence-transformers config (a JSON object)", path)
     max_length = config.get("max_seq_length")
+    tokenizer_args = config.get("tokenizer_args")
+    if max_length is None and isinstance(tokenizer_args, dict):
+        max_length = tokenizer_args.get("model_max_length")
     if max_length is not None and (
         isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
     ):
