@@ -196,6 +196,30 @@ def test_an_in_place_export_refuses_options_the_folder_would_not_read(tmp_path, 
     assert json.loads((folder / "1_Pooling" / "config.json").read_text())["pooling_mode_mean_tokens"]
 
 
+def test_an_in_place_export_keeps_a_graph_that_is_not_xlings(tmp_path, sample_tokenizer_dir):
+    """A Hub folder's own onnx/model.onnx (sentence-transformers' or Optimum's, token states out) was
+    replaced without a word, and sentence-transformers' ONNX backend no longer loaded the folder."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from xling.export.onnx import export_onnx
+
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean", layers=1)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["input_ids"], ["last_hidden_state"])], "theirs",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"])],
+        [helper.make_tensor_value_info("last_hidden_state", TensorProto.INT64, ["batch", "sequence"])],
+    )  # fmt: skip
+    (folder / "onnx").mkdir()
+    onnx.save(helper.make_model(graph), str(folder / "onnx" / "model.onnx"))
+    before = (folder / "onnx" / "model.onnx").read_bytes()
+    with pytest.raises(DataError, match=r"onnx/model.onnx is not a graph of xling's .*'last_hidden_state'"):
+        export_onnx(folder, folder, sentences=TEXTS)
+    assert (folder / "onnx" / "model.onnx").read_bytes() == before
+    with pytest.raises(DataError, match="onnx/model.onnx here is no xling export .* --output DIR"):
+        Encoder.load(folder, backend="onnx")  # and loading it says where to export instead
+
+
 def test_a_loaded_encoder_exported_into_its_own_folder_takes_the_folders_settings(
     tmp_path, sample_tokenizer_dir
 ):

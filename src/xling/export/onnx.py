@@ -387,6 +387,7 @@ def _check_export_target(out: Path, source: Path | None, name: str) -> None:
     if not out.is_dir() or not any(out.iterdir()):
         return
     if source is not None and same_path(out, source):
+        _check_own_graphs(out)
         return
     earlier = out / ONNX_DIR / EXPORT_META
     if earlier.is_file():
@@ -408,6 +409,27 @@ def _check_export_target(out: Path, source: Path | None, name: str) -> None:
     shown = shown_names(sorted(entry.name for entry in out.iterdir()))
     raise DataError(f"output: the folder holds other files ({shown}); export into the model folder itself, an "
                     "empty or new folder, or the folder of an earlier export of this model", out)  # fmt: skip
+
+
+def _check_own_graphs(folder: Path) -> None:
+    """Return nothing unless `folder`'s onnx/ holds a graph of the names an export writes that is not
+    xling's (a model from the Hub ships sentence-transformers' or Optimum's onnx/model.onnx, which gives token
+    states and which sentence-transformers' ONNX backend loads); then DataError naming it: an export in place
+    would replace it. xling's graphs: an export.json beside them, or the one output OUTPUT_NAME."""
+    for name in MODEL_FILES.values():
+        path = folder / ONNX_DIR / name
+        if not path.is_file() or (folder / ONNX_DIR / EXPORT_META).is_file():
+            continue
+        try:
+            import onnx
+
+            outputs = [output.name for output in onnx.load(str(path), load_external_data=False).graph.output]
+        except Exception:  # noqa: BLE001 (any unreadable file is another's as far as this check goes)
+            outputs = []
+        if outputs != [OUTPUT_NAME]:
+            raise DataError(f"{ONNX_DIR}/{name} is not a graph of xling's (its outputs: {outputs or 'unreadable'}; "
+                            "sentence-transformers' or Optimum's export?): an export in place would replace it; "
+                            "export into another folder, or move it aside", folder)  # fmt: skip
 
 
 @contextmanager
