@@ -317,3 +317,24 @@ def test_a_dense_layer_over_token_embeddings_is_refused_naming_its_config(tmp_pa
     insert_module(folder, 2, "Dense", {"module_input_name": "token_embeddings"})
     with pytest.raises(DataError, match=r"2_Dense/config\.json.*module_input_name 'token_embeddings'"):
         Encoder.load(folder)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"device": "gpu"}, "device: 'gpu' is not cpu"),
+        ({"max_length": "128"}, "max_length must be a whole number"),
+        ({"layer": "1"}, "layer must be a whole number"),
+    ],  # fmt: skip
+)
+def test_a_bad_option_is_named_before_the_model_loads(tmp_path, sample_tokenizer_dir, option, message):
+    """A misspelt device failed inside torch after the model had loaded; a string max_length or layer was a
+    TypeError from inside a comparison."""
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    with pytest.raises(ConfigError, match=message):
+        Encoder.load(folder, **option)
+    encoder = Encoder.load(folder, device="auto")  # a GPU when torch sees one, else the CPU
+    assert encoder.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    for texts in (None, 5):
+        with pytest.raises(DataError, match="encode\\(\\) takes a list of texts, not a"):
+            encoder.encode(texts)

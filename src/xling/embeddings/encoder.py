@@ -18,7 +18,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -37,6 +37,7 @@ from xling.artifacts import (
     read_json_file,
     read_metadata,
 )
+from xling.devices import resolve_device
 from xling.embeddings.st_modules import read_st_modules
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.embeddings.transformer import (
@@ -164,10 +165,11 @@ class Encoder:
     def load(cls, name_or_path: str | Path, **options: Any) -> Encoder:
         """Return the encoder in a folder, shipped model name or Hub id (see the module docstring)."""
         opts = EncoderOptions(**options)
+        _check_options(opts)  # before a Hub look-up or a model load that a bad option would waste
+        opts.device = resolve_device(opts.device)  # auto: a GPU when torch sees one
         folder = resolve_model(name_or_path)
         meta = read_metadata(folder)
         _check_not_another_kind(folder, meta)
-        _check_options(opts)
         if opts.backend != "torch":
             from xling.embeddings.backends.onnx import load_onnx_module
 
@@ -252,6 +254,8 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     """Return `texts` as a list; raise DataError naming the first entry that is not a non-empty string."""
     if isinstance(texts, str):
         raise DataError("encode() takes a list of texts, not one string (wrap it: [text])")
+    if not isinstance(texts, Iterable):
+        raise DataError(f"encode() takes a list of texts, not a {type(texts).__name__}")
     texts = list(texts)
     for i, text in enumerate(texts):
         if not isinstance(text, str):
@@ -553,9 +557,18 @@ def _st_transformer_config(path: Path) -> tuple[int | None, bool]:
 
 
 def _check_options(opts: EncoderOptions) -> None:
-    """Raise ConfigError for option values no encoder can use (max_length < 1)."""
+    """Raise ConfigError naming the option for values no encoder can use: a max_length or layer that is no
+    whole number (max_length < 1), a device that is not cpu, cuda or cuda:N or that torch does not see (a
+    misspelt one failed inside torch once the model had loaded)."""
+    from xling.devices import check_device
+
+    for name in ("max_length", "layer"):
+        value = getattr(opts, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{name} must be a whole number, not {value!r}")
     if opts.max_length is not None and opts.max_length < 1:
         raise ConfigError(f"max_length must be >= 1, not {opts.max_length}")
+    check_device(opts.device, "device")
 
 
 def _refuse_transformer_options(opts: EncoderOptions, folder: Path) -> None:
