@@ -58,7 +58,9 @@ def test_cli_export_onnx_to_an_existing_file_is_one_clear_error(tmp_path):
     assert str(result.exception).startswith(f"{tmp_path / 'file'}: output: is a file")
 
 
-def test_pooling_override_is_written_to_the_exported_pooling_config(tmp_path, sample_tokenizer_dir):
+def test_pooling_override_is_written_to_the_exported_pooling_config(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
     from xling.export.onnx import export_onnx
 
     source = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean", layers=1)
@@ -74,6 +76,12 @@ def test_pooling_override_is_written_to_the_exported_pooling_config(tmp_path, sa
     # the graph pools as its folder now says
     onnx = Encoder.load(tmp_path / "out", backend="onnx").encode(TEXTS)
     assert cosines(onnx, Encoder.load(source, pooling="cls", max_length=16).encode(TEXTS)).min() >= 0.9999
+    # a source with a null limit (sentence-transformers 6 writes none) says the exported one too
+    (source / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": None}))
+    reuse_graph(monkeypatch, tmp_path / "out" / "onnx" / "model.onnx")  # the same settings: the same graph
+    null_source_out = tmp_path / "null"
+    export_onnx(source, null_source_out, sentences=TEXTS, pooling="cls", max_length=16)
+    assert json.loads((null_source_out / "sentence_bert_config.json").read_text())["max_seq_length"] == 16
 
 
 def test_another_models_folder_is_refused_and_an_earlier_export_is_replaced(

@@ -570,7 +570,9 @@ def _write_max_seq_length(module: TransformerSentenceEncoder, path: Path) -> Non
         config = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:  # a copied file that is no JSON is left as the source has it
         return
-    if isinstance(config, dict) and config.get("max_seq_length") not in (None, module.max_length):
+    # a null limit too: it means the tokenizer's model_max_length, which the copied tokenizer keeps as the
+    # source had it, not the exported one
+    if isinstance(config, dict) and config.get("max_seq_length") != module.max_length:
         write_json_atomically(path, {**config, "max_seq_length": module.max_length})
 
 
