@@ -21,6 +21,9 @@ def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
     assert all(len(row["guesses"]) == 5 for row in report["masked_words"])
     assert set(report["retrieval"]) == {"ara", "deu", "fra", "hin", "rus", "spa", "swa", "zho"}
     assert (tmp_path / "qs" / "model" / "model.safetensors").is_file()
+    from xling.quickstart import check_demo_model_folder
+
+    check_demo_model_folder(tmp_path / "qs" / "model")  # the next demo may replace the demo's own model
     # step 5: CSLS word translation in xling-mini's shared space finds some of the right German words
     translations = report["word_translation"]["translations"]
     assert "English -> German" in shown and len(translations) >= 5
@@ -121,9 +124,17 @@ def test_someone_elses_model_folder_stops_the_demo_before_anything_is_written(tm
     model.mkdir(parents=True)
     (model / "model.safetensors").write_text("precious", encoding="utf-8")
     (model / "config.json").write_text("{}", encoding="utf-8")
-    with pytest.raises(XlingError, match=r"model: the folder holds files that are not a pretrained model"):
+    with pytest.raises(XlingError, match=r"model: the folder holds files \("):
         run_quickstart(QuickstartConfig(output=str(tmp_path / "qs")), console=Console(quiet=True))
     assert (model / "model.safetensors").read_text(encoding="utf-8") == "precious"
+    # a pretrained model the demo did not make (any masked LM was let through, and deleted with its notes)
+    (model / "xling.json").write_text('{"kind": "masked-lm"}', encoding="utf-8")
+    (model / "NOTES.md").write_text("mine", encoding="utf-8")
+    with pytest.raises(XlingError, match=r"model: the folder holds a model the quickstart did not make"):
+        run_quickstart(QuickstartConfig(output=str(tmp_path / "qs")), console=Console(quiet=True))
+    assert (model / "NOTES.md").is_file()
+    (model / "xling.json").unlink()
+    (model / "NOTES.md").unlink()
     assert sorted(p.name for p in (tmp_path / "qs").iterdir()) == ["model"]  # no tokenizer trained either
     # a wrong model name also stops it before the first step, an earlier demo model left in place
     (model / "model.safetensors").unlink()

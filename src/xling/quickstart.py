@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from xling.artifacts import MASKED_LM_KIND, read_metadata
+from xling.artifacts import MASKED_LM_KIND, read_metadata, update_metadata
 from xling.atomic import shown_names
 from xling.data.config import CorpusConfig
 from xling.data.root import bible_folder, data_root
@@ -140,11 +140,13 @@ def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
 
 
 def check_demo_model_folder(folder: Path) -> None:
-    """Return nothing when `folder` may be replaced by the demo's model: missing, empty, a pretrained model
-    (the demo's earlier one) or a pretraining run that left only its own entries; else XlingError naming it.
+    """Return nothing when `folder` may be replaced by the demo's model: missing, empty, the demo's earlier
+    model (its xling.json stamped DEMO_STAMP) or a pretraining run that left only its own entries; else
+    XlingError naming it.
 
     Checked before the first step, so that a folder of someone else's files stops the demo before anything
-    is trained, and is never deleted.
+    is trained, and is never deleted: any pretrained model was let through, and the demo deleted it whole
+    with whatever else the folder held.
     """
     if not folder.exists():
         return
@@ -152,11 +154,17 @@ def check_demo_model_folder(folder: Path) -> None:
         raise XlingError(f"{folder}: a file is there, where the quickstart writes its model; choose another "
                          "--output")  # fmt: skip
     others = entries_besides_the_run(folder)
-    if not others or read_metadata(folder).get("kind") == MASKED_LM_KIND:
+    metadata = read_metadata(folder) if others else {}
+    if not others or (metadata.get("kind") == MASKED_LM_KIND and metadata.get("made_by") == DEMO_STAMP):
         return
     shown = shown_names(sorted(entry.name for entry in folder.iterdir()))
-    raise XlingError(f"{folder}: the folder holds files that are not a pretrained model ({shown}); the "
-                     "quickstart would replace it: choose another --output")  # fmt: skip
+    made = "a model the quickstart did not make" if metadata.get("kind") == MASKED_LM_KIND else "files"
+    raise XlingError(f"{folder}: the folder holds {made} ({shown}); the quickstart would replace it: choose "
+                     "another --output")  # fmt: skip
+
+
+DEMO_STAMP = "xling quickstart"
+"""`made_by` in the xling.json of the demo's model: what the next demo may replace."""
 
 
 class _NoResumeAdvice(logging.Filter):
@@ -223,6 +231,7 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     shutil.rmtree(model_folder, ignore_errors=True)
     with _without_resume_advice():
         result = pretrain(pretrain_config)
+    update_metadata(model_folder, made_by=DEMO_STAMP)  # the next demo may replace it, and only it
     budget = (
         " (the time budget ended it, as planned; --minutes gives it more)"
         if result.train.stopped_for_time
