@@ -56,6 +56,28 @@ def test_bad_values_are_config_errors(tmp_path):
     bad.write_text("this is = = not toml")
     with pytest.raises(ConfigError, match="not a valid TOML"):
         load_config(PretrainConfig, bad)
+    # infinity passed every `> 0` check (lr=inf trained NaN weights, saved as a finished model), and an
+    # integer of hundreds of digits broke float() with a traceback
+    for value, message in (("inf", "must be a finite number, got inf"), ("-inf", "must be a finite number"),
+                           ("1" + "0" * 400, "must be a number within float range")):  # fmt: skip
+        with pytest.raises(ConfigError, match=f"training.lr {message}"):
+            load_config(PretrainConfig, None, ["tokenizer=t", f"training.lr={value}"])
+
+
+def test_a_quoted_list_item_keeps_its_commas_and_an_unreadable_list_is_refused():
+    """A quoted `--set` value for a list was split on its commas, quotes kept (`"Hello`, `world"`), and
+    `[money, shop]` became `[money` and `shop]`."""
+    from xling.quickstart import QuickstartConfig
+
+    def queries(value: str) -> list[str]:
+        return load_config(QuickstartConfig, None, [f"search_queries={value}"]).search_queries
+
+    assert queries('"Hello, world"') == ["Hello, world"] and queries("'Wo ist es, bitte?'") == [
+        "Wo ist es, bitte?"
+    ]
+    assert queries("a,b") == ["a", "b"] and queries('["a, b", "c"]') == ["a, b", "c"]
+    with pytest.raises(ConfigError, match=r"search_queries: '\[money, shop\]' is no TOML list"):
+        queries("[money, shop]")
 
 
 def test_optional_fields_accept_none():

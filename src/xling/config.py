@@ -302,12 +302,15 @@ def _coerce(tp: Any, value: Any, name: str, where: str, set_fields: frozenset[st
         return _build(tp, value, where, prefix=f"{name}.", set_fields=set_fields)
     if origin in (list, tuple) and isinstance(value, _RawValue):
         parsed = _parse_raw(tp, value, name, where)
-        # `a,b` (or one item TOML reads as a scalar: the code `nan`, `1`): items parsed as the item type
-        value = (
-            parsed
-            if isinstance(parsed, list)
-            else [_RawValue(v.strip()) for v in value.split(",") if v.strip()]
-        )
+        if isinstance(parsed, list):
+            value = parsed
+        elif value.strip()[:1] in ('"', "'") and isinstance(parsed, str):  # one quoted item: commas and all
+            value = [parsed]
+        elif value.strip()[:1] == "[":  # a list TOML cannot read (`[money, shop]`): not split into `[money`
+            raise ConfigError(f"{where}: {name}: {str(value)!r} is no TOML list; quote its items "
+                              '(["money", "shop"]) or give them bare, comma-separated (money,shop)')  # fmt: skip
+        else:  # `a,b` (or one item TOML reads as a scalar: the code `nan`, `1`): items parsed as the item type
+            value = [_RawValue(v.strip()) for v in value.split(",") if v.strip()]
     elif isinstance(value, _RawValue):
         value = _parse_raw(tp, value, name, where)
     if origin in (list, tuple):
@@ -339,9 +342,15 @@ def _coerce(tp: Any, value: Any, name: str, where: str, set_fields: frozenset[st
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: {name} must be a number, got {value!r}")
-        if math.isnan(value):  # every comparison with NaN is false: a NaN threshold silently never fires
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise ConfigError(f"{where}: {name} must be a number within float range, got {value!r}") from None
+        if math.isnan(number):  # every comparison with NaN is false: a NaN threshold silently never fires
             raise ConfigError(f"{where}: {name} must be a number, not NaN")
-        return float(value)
+        if math.isinf(number):  # passes every `> 0` check, then trains NaN weights (lr=inf) saved as done
+            raise ConfigError(f"{where}: {name} must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: {name} must be a string, got {value!r}")

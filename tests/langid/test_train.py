@@ -346,7 +346,7 @@ def test_wordfreq_without_the_package_is_a_config_error(monkeypatch):
      # beyond these only memory or time runs out: 10**11 buckets tried to allocate 1 TiB; an infinite prior
      # weight saved a detector that no longer loaded
      ({"features": {"buckets": 10**11}}, "features.buckets: must be at least 1 and at most"),
-     ({"prior_weight": float("inf")}, "prior_weight: must be 0 or more and at most"),
+     ({"prior_weight": float("inf")}, "prior_weight must be a finite number, got inf"),
      ({"prior_weight": 1e300}, "prior_weight: must be 0 or more and at most"),
      ({"data": {"min_examples_per_label": 10**11}}, "data.min_examples_per_label: must be 0 or more and at most")],
 )  # fmt: skip

@@ -99,9 +99,9 @@ def test_a_failure_leaves_an_existing_output_untouched(model, tmp_path, monkeypa
         (["--src", "en", "--tgt", "de", "Hello \udcff."], "TEXT 1 is not valid UTF-8 text"),
         (
             ["--src", "en", "--tgt", "de", "--max-length-a", "inf", "Hello."],
-            "max_length_a: inf must be a finite",
+            "max_length_a must be a finite number, got inf",
         ),
-        (["--src", "en", "--tgt", "de", "--repetition-penalty", "inf", "Hello."], "repetition_penalty: inf"),
+        (["--src", "en", "--tgt", "de", "--repetition-penalty", "inf", "Hello."], "repetition_penalty must be a finite"),
     ],
 )
 def test_user_errors_are_one_line(model, monkeypatch, capsys, args, message):
