@@ -155,7 +155,7 @@ def test_data_may_be_the_bible_folder_itself(shared_data_dir):
 
 
 @pytest.mark.parametrize(("field", "value"), [("tlm_ratio", 5.0), ("vocab_size", -1), ("max_length", -1),
-                                              ("translation_sentences", -1)])  # fmt: skip
+                                              ("translation_sentences", -1), ("translation_sentences", 0)])  # fmt: skip
 def test_a_bad_setting_stops_the_demo_before_step_1_writes_anything(tmp_path, field, value):
     from xling.config import load_config
     from xling.errors import ConfigError

@@ -120,7 +120,7 @@ class QuickstartConfig:
         check_int("vocab_size", self.vocab_size, 0)
         check_int("vocab_sample_sentences", self.vocab_sample_sentences, 1)
         check_int("max_length", self.max_length, 8)
-        check_int("translation_sentences", self.translation_sentences, 0)
+        check_int("translation_sentences", self.translation_sentences, 1)  # chrF++ of nothing broke sacrebleu
         if not 0 <= self.tlm_ratio <= 1:
             raise ConfigError(f"tlm_ratio: {self.tlm_ratio} must be in [0, 1]")
         if not 0 < self.heldout_fraction < 1:
@@ -568,7 +568,7 @@ def _show_detection(config: QuickstartConfig, console: Console) -> dict[str, Any
     try:
         identifier = load_identifier(config.detector)
     except XlingError as error:  # e.g. no shipped detector in this checkout: the demo ends without step 8
-        console.print(f"8/8 language identification skipped: {error}")
+        console.print(f"8/8 language identification skipped: {escape(str(error))}")
         return {}
     corpus = AlignedCorpus.from_dir(sample_corpus_dir())
     texts = {lang: [text for _, text in corpus.sentences(lang)] for lang in corpus.languages}

@@ -100,3 +100,18 @@ def test_json_reports_replace_earlier_reports_only(tmp_path):
     )  # starts as a JSON list would
     with pytest.raises(typer.BadParameter, match="recipe.toml exists and is not a JSON file"):
         _writable_json(tmp_path / "recipe.toml")
+
+
+def test_an_os_error_is_one_line_naming_the_path(monkeypatch, capsys):
+    """A place the machine refuses (here /proc, where nothing can be made) passed the checks of where a run
+    writes, then ended in a traceback (exit 1) once the work had begun."""
+    from xling.cli.main import main
+
+    monkeypatch.setattr("sys.argv", ["xling", "tokenizer", "train", "--corpus", "sample", "--output", "/proc/xling-no",
+                                     "--set", "vocab_size=300"])  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip().startswith("error:")]
+    assert exit_.value.code == 2 and len(lines) == 1 and "xling-no" in lines[0], err  # its staging folder
+    assert "Traceback" not in err

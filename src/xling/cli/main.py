@@ -97,6 +97,12 @@ def main() -> None:
         # escape: a message may quote a recipe table such as [pretrain.data], which is not markup
         console.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(2)
+    except (
+        OSError
+    ) as exc:  # the machine's answer (no permission, a full disk, a read-only place): one line too
+        where = f"{exc.filename}: " if exc.filename else ""
+        console.print(f"[red]error:[/] {escape(where + (exc.strerror or str(exc)))}")
+        sys.exit(2)
     finally:
         _leave_process_group()
 
