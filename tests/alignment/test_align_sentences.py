@@ -610,3 +610,76 @@ def test_dev_retrieval_finds_a_repeated_sentence_at_either_copy(tmp_path, sample
                          tokenizer=str(sample_tokenizer_dir))  # fmt: skip
     evaluate, _ = make_dev_evaluation(config, AlignedCorpus.from_dir(corpus_dir), student, ["eng", "fra"])
     assert evaluate(SentenceAlignmentObjective(student), 0) == {"retrieval": 1.0, "fra": 1.0}
+
+
+def test_a_transformer_students_unread_pooler_is_frozen_and_an_unsavable_one_refused(
+    tmp_path, sample_tokenizer_dir, monkeypatch
+):
+    """The pooler a mean-pooled BERT-like student never reads got no gradient, which DDP refuses at the second
+    step; a student with a Dense module trained to its end, then could not be saved."""
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    from xling.alignment.sentences.align import build_student
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    folder = tmp_path / "student"
+    XLMRobertaModel(XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=40,
+                                     pad_token_id=tokenizer.pad_token_id)).save_pretrained(folder)  # fmt: skip
+    tokenizer.save_pretrained(folder)
+    student = build_student(AlignConfig(student=str(folder), output=str(tmp_path / "out")))
+    batch = student.collate([student.token_ids(["Hello there.", "Good morning!"])[0][i] for i in range(2)])
+    student(batch).sum().backward()
+    trainable = [(name, p) for name, p in student.named_parameters() if p.requires_grad]
+    assert trainable and all(p.grad is not None for _, p in trainable)  # what DDP needs of every one
+    assert not any("pooler" in name for name, _ in trainable)
+    # a student read with pooler pooling (or with Dense layers) is refused before any training
+    load = Encoder.load
+    monkeypatch.setattr(
+        Encoder, "load", lambda path, **options: load(path, **{**options, "pooling": "pooler"})
+    )
+    with pytest.raises(
+        ConfigError, match="student: .* pooler pooling, which an aligned encoder cannot be saved"
+    ):
+        build_student(AlignConfig(student=str(folder), output=str(tmp_path / "out2")))
+
+
+def test_distillation_keeps_its_projection_in_the_graph_when_no_unit_has_a_teacher_vector(
+    sample_tokenizer_dir,
+):
+    """A batch of units without the pivot (xx-yy pairs) skipped the projection to the teacher's size: under
+    DDP the ranks then disagreed on the gradients to reduce (gloo aborted)."""
+    from xling.alignment.sentences.objective import SentenceAlignmentObjective
+    from xling.embeddings.static import StaticSentenceEncoder
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    student = StaticSentenceEncoder(load_tokenizer(sample_tokenizer_dir).backend_tokenizer, dimension=8)
+    objective = SentenceAlignmentObjective(student, distill_weight=1.0, teacher_dimension=12)
+    ids, _ = student.token_ids(["Hello there.", "Good morning!", "Thank you."])
+    batch = {**{f"src_{k}": v for k, v in student.collate(ids).items()},
+             **{f"tgt_{k}": v for k, v in student.collate(ids[::-1]).items()},
+             "teacher": torch.full((3, 12), float("nan"))}  # fmt: skip
+    objective(batch)["loss"].backward()
+    assert objective.to_teacher.weight.grad is not None and not objective.to_teacher.weight.grad.any()
+
+
+def test_held_out_prefixes_that_match_no_id_are_refused(tmp_path, sample_tokenizer_dir):
+    """`John.` for `JHN.` held nothing out: the dev book was trained on without a word."""
+    config = AlignConfig(output=str(tmp_path / "out"), tokenizer=str(sample_tokenizer_dir), dimension=8,
+                         data=CorpusConfig("sample", ["eng", "deu"], heldout_prefixes=["Everyday."]),
+                         training=TrainingConfig(max_steps=1, batch_size=4, progress=False))  # fmt: skip
+    with pytest.raises(ConfigError, match="Everyday."):
+        align_sentences(config)
+
+
+def test_a_language_of_pairs_files_alone_is_listed_as_trained(tmp_path, sample_tokenizer_dir):
+    """xling.json listed the corpus's languages only: Turkish, trained from eng-tur dictionary pairs beside
+    the Bible, was then reported as never trained."""
+    pairs = tmp_path / "eng-ita.tsv"
+    pairs.write_text("house\tcasa\ncat\tgatto\nwater\tacqua\n", encoding="utf-8")
+    config = AlignConfig(output=str(tmp_path / "out"), tokenizer=str(sample_tokenizer_dir), dimension=8,
+                         data=CorpusConfig("sample", ["eng", "deu"]), pairs=[f"eng-ita={pairs}"],
+                         training=TrainingConfig(max_steps=1, batch_size=4, progress=False))  # fmt: skip
+    align_sentences(config)
+    assert json.loads((tmp_path / "out" / "xling.json").read_text())["languages"] == ["eng", "deu", "ita"]

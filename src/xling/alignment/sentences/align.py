@@ -41,7 +41,7 @@ from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language, pair_file_spec
 from xling.data.readers import AlignedCorpus, read_parallel_tsv, require_file
 from xling.data.root import check_not_test_set
-from xling.data.sources import resolve_corpus
+from xling.data.sources import check_prefixes_match, corpus_ids, resolve_corpus
 from xling.embeddings.encoder import Encoder, resolve_model
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.errors import ConfigError, DataError, XlingError
@@ -275,13 +275,29 @@ class AlignResult:
 
 
 def build_student(config: AlignConfig) -> torch.nn.Module:
-    """Return the student module: a fresh static encoder, or the module of an existing encoder folder."""
+    """Return the student module: a fresh static encoder, or the module of an existing encoder folder.
+
+    ConfigError before any training for a student the run could not save (Dense layers, pooler pooling: it
+    trained to its end, then failed to save, and --resume failed the same way). A transformer's pooler that
+    its pooling does not read is frozen: it gets no gradient, which DDP refuses at the second step."""
     if config.student == "static":
         path = Path(config.tokenizer) / "tokenizer.json"
         if not path.is_file():
             raise ConfigError(f"tokenizer: {path} not found (make it with `xling tokenizer train`)")
-        return StaticSentenceEncoder(Tokenizer.from_file(str(path)), dimension=config.dimension)
-    return Encoder.load(student_folder(config)).module
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as error:  # the tokenizers library raises a bare Exception for a damaged file
+            raise DataError(f"not a readable tokenizer: {error}", path) from None
+        return StaticSentenceEncoder(tokenizer, dimension=config.dimension)
+    module = Encoder.load(student_folder(config)).module
+    if len(getattr(module, "dense", ())) or getattr(module, "pooling", None) == "pooler":
+        raise ConfigError(f"student: {config.student} has Dense layers or pooler pooling, which an aligned "
+                          "encoder cannot be saved with yet; give an encoder with cls, mean or max pooling and no "
+                          "Dense module")  # fmt: skip
+    pooler = getattr(getattr(module, "model", None), "pooler", None)
+    if isinstance(pooler, torch.nn.Module):
+        pooler.requires_grad_(False)
+    return module
 
 
 def student_folder(config: AlignConfig) -> str:
@@ -571,6 +587,9 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     init_distributed(config.training.device)
     barrier()
     corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus))
+    if config.data.heldout_prefixes:  # `John.` for `JHN.` held nothing out: the dev book trained on
+        check_prefixes_match(corpus_ids(corpus, skip_bad=config.data.skip_bad), config.data.heldout_prefixes,
+                             corpus.root)  # fmt: skip
     langs = corpus_languages(config, corpus)
     check_pairs_languages(config, corpus)
     heldout = config.data.heldout()
@@ -634,8 +653,9 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     # units, or repeats it cannot replace
     pairs = batches.pairs_drawn(result.steps, config.training.grad_accum, result.world_size)
     training = {**result.to_dict(), "pairs": pairs}
-    if result.is_main:
-        save_student(student, output, config, langs, training, dev)
+    if result.is_main:  # every language it trained on, those of `pairs` files alone too (eng-tur beside a Bible)
+        trained = [*langs, *(lang for lang in bank.languages if lang not in langs)]
+        save_student(student, output, config, trained, training, dev)
     return AlignResult(output, training, dev, is_main=result.is_main)
 
 

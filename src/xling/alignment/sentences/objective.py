@@ -66,6 +66,10 @@ class SentenceAlignmentObjective(nn.Module):
                 distill = sum(distillation_loss(v[known], teacher[known]) for v in mapped) / 2
                 loss = loss + self.distill_weight * distill
                 out["distill"] = distill.detach()
+            elif self.to_teacher is not None:
+                # no teacher vector in this batch (units without the pivot): the projection still joins the
+                # graph, with a zero gradient, or DDP's ranks disagree on the gradients to reduce
+                loss = loss + 0.0 * sum(parameter.sum() for parameter in self.to_teacher.parameters())
         tokens = sum(_token_count(side(batch, p)) for p in ("src_", "tgt_"))
         if negatives:
             tokens = tokens + _token_count(negatives)
