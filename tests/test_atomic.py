@@ -243,6 +243,23 @@ def test_a_folder_filled_while_a_new_one_was_made_is_kept_without_overwrite(tmp_
     assert [p.name for p in target.iterdir()] == ["ours.txt"]
 
 
+def test_a_retired_folder_left_by_an_earlier_process_of_this_id_does_not_stop_the_swap(tmp_path):
+    """Container pids repeat: a `.NAME.PID.old` that a killed run of the same id left half-deleted made the
+    rename onto it fail (not empty), and the new content was discarded."""
+    import os
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    left = tmp_path / f".model.{os.getpid()}.old"
+    left.mkdir()
+    (left / "half-deleted.txt").write_text("x")
+    with atomic_folder(target, overwrite=True) as staging:
+        (staging / "new.txt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_a_link_to_a_folder_is_written_through(tmp_path, overwrite):
     """An output that is a link to a folder elsewhere (a bigger disk): the new folder goes there and the link

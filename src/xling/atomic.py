@@ -341,7 +341,9 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
 
     A non-empty `folder` is an error unless `overwrite` (and, with `kind`, unless it holds an xling.json of
     that kind: check_replaceable). The old folder stays whole until the new one is
-    complete; a crash or an exception leaves it as it was (and at worst a hidden `.name.PID.tmp` beside it).
+    complete; an exception leaves it as it was (and at worst a hidden `.name.PID.tmp` beside it), and so does a
+crash, except one between the two renames of the swap: then `folder` is missing and its old content is in
+the hidden `.name.PID.old` beside it (the new one in `.name.PID.tmp`).
     Without `overwrite`, a `folder` that another process filled while the new one was made is kept and the
     new one discarded (XlingError naming it): the check before the work cannot see what comes after it.
     """
@@ -365,6 +367,10 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
             return
         # two renames: between them `folder` is briefly absent, but the old content is never lost
         if path.exists():
+            # an earlier process of this id (a container's pids repeat) killed while deleting its retired
+            # folder left it: no process alive has this id to be writing it, and renaming onto it failed
+            # (not empty), discarding the new content
+            shutil.rmtree(retired, ignore_errors=True)
             path.rename(retired)
         try:
             staging.rename(path)
