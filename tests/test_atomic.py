@@ -330,3 +330,14 @@ def test_a_killed_runs_staging_beside_the_output_is_named_not_deleted(tmp_path, 
     ):
         (staging / "f").write_text("new", encoding="utf-8")
     assert not caplog.records  # another output's leftovers are not this one's
+
+
+@pytest.mark.skipif(not os.path.ismount("/proc"), reason="needs a mount point: /proc on Linux")
+def test_a_mount_point_is_refused_before_the_work():
+    """Renaming onto or away from a mount point (a Docker volume as the output) is EBUSY: the folder was
+    refused with a raw OSError after the work, the result deleted."""
+    from xling.atomic import check_replaceable
+
+    for overwrite in (False, True):
+        with pytest.raises(XlingError, match="/proc: a mount point"):
+            check_replaceable("/proc", overwrite, "model")

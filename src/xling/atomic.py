@@ -290,6 +290,9 @@ def check_replaceable(
         raise XlingError(
             f"{path}: the current folder (or one above it) cannot be replaced; name a new folder"
         )
+    if path.is_dir() and os.path.ismount(path):  # a Docker volume: renaming onto or away from it is EBUSY
+        raise XlingError(f"{path}: a mount point, which a {what} replaced whole by renaming cannot be (the work "
+                         "would be lost at the end); name a folder inside it")  # fmt: skip
     if not path.is_dir() or not any(path.iterdir()):
         return
     if kind is not None:
@@ -339,13 +342,13 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
                   kind: str | None = None) -> Iterator[Path]:  # fmt: skip
     """Return a context whose value is a temporary folder next to `folder`, swapped in for it on success.
 
-    A non-empty `folder` is an error unless `overwrite` (and, with `kind`, unless it holds an xling.json of
-    that kind: check_replaceable). The old folder stays whole until the new one is
-    complete; an exception leaves it as it was (and at worst a hidden `.name.PID.tmp` beside it), and so does a
-crash, except one between the two renames of the swap: then `folder` is missing and its old content is in
-the hidden `.name.PID.old` beside it (the new one in `.name.PID.tmp`).
-    Without `overwrite`, a `folder` that another process filled while the new one was made is kept and the
-    new one discarded (XlingError naming it): the check before the work cannot see what comes after it.
+        A non-empty `folder` is an error unless `overwrite` (and, with `kind`, unless it holds an xling.json of
+        that kind: check_replaceable). The old folder stays whole until the new one is
+        complete; an exception leaves it as it was (and at worst a hidden `.name.PID.tmp` beside it), and so does a
+    crash, except one between the two renames of the swap: then `folder` is missing and its old content is in
+    the hidden `.name.PID.old` beside it (the new one in `.name.PID.tmp`).
+        Without `overwrite`, a `folder` that another process filled while the new one was made is kept and the
+        new one discarded (XlingError naming it): the check before the work cannot see what comes after it.
     """
     path = Path(folder)
     check_replaceable(path, overwrite, what, kind)
