@@ -180,6 +180,9 @@ def test_baseline_marks_a_regression(first_report, tiny_encoder, report_data, tm
     assert compared["rows"]["deu"]["diff"] == pytest.approx(-10.0)
     page = outcome.html_path.read_text(encoding="utf-8")
     assert "id='baseline'" in page and "class='regression'><td>deu</td>" in page
+    # the summary's difference is that of the two averages it shows, over the rows both reports have
+    now, before = compared["average_now"], compared["average_before"]
+    assert f"<td>{now:.2f} / {before:.2f}</td><td>{now - before:+.2f}</td>" in page
 
 
 def test_a_baseline_with_other_settings_or_languages_is_not_a_regression():

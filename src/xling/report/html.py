@@ -115,7 +115,8 @@ def _summary(report: dict[str, Any]) -> str:
     baseline = report.get("baseline", {}).get("tasks", {})
     head = ["task", "status", "primary metric", "average", "languages", "seconds"]
     if "baseline" in report:
-        head += ["baseline average", "difference", "regressions"]
+        # over the rows both reports have, as the difference is: the "average" column may hold more
+        head += ["shared languages: now / baseline", "difference", "regressions"]
     rows = []
     for task, entry in report["tasks"].items():
         result = entry.get("result")
@@ -135,7 +136,7 @@ def _summary(report: dict[str, Any]) -> str:
             if compared:
                 diff = compared["average_now"] - compared["average_before"]
                 cells += [
-                    _number(compared["average_before"]),
+                    f"{_number(compared['average_now'])} / {_number(compared['average_before'])}",
                     f"{diff:+.2f}",
                     escape(", ".join(compared["regressions"]) or "none"),
                 ]
