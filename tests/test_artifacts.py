@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -83,14 +84,19 @@ def test_a_keyed_array_never_leaves_an_old_key_beside_a_new_table(tmp_path, monk
     save_keyed_array(table, key, np.zeros(3), {"v": 1})
     assert json.loads(key.read_text()) == {"v": 1} and np.load(table).tolist() == [0, 0, 0]
 
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt  # the process dies while the new table is written
+    def killed(file, *args, **kwargs):  # the process dies while the new table is written, half of it there
+        if hasattr(file, "write"):
+            file.write(b"partial")
+        else:
+            Path(file).write_bytes(b"partial")
+        raise KeyboardInterrupt
 
     monkeypatch.setattr(np, "save", killed)
     with pytest.raises(KeyboardInterrupt):
         save_keyed_array(table, key, np.ones(3), {"v": 2})
     assert not key.exists()  # no key: the reader makes the table again rather than trust it
     assert np.load(table).tolist() == [0, 0, 0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npy"]  # no partial temporary table left behind
     monkeypatch.undo()
     save_keyed_array(table, key, np.ones(3), {"v": 2})
     assert json.loads(key.read_text()) == {"v": 2} and np.load(table).tolist() == [1, 1, 1]

@@ -270,9 +270,16 @@ def save_keyed_array(path: str | Path, key_path: str | Path, array: Any, key: An
     path, key_path = Path(path), Path(key_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key_path.unlink(missing_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
-    np.save(temporary, array)
-    os.replace(temporary, path)
+    temporary = _claim_temporary(path)  # its own name per thread as well as per process
+    try:
+        with temporary.open("wb") as handle:  # a handle: np.save would add .npy to the name
+            np.save(handle, array)
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before the key vouches for it
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)  # a failed save (a full disk) leaves no partial table behind
+        _release_temporaries([temporary])
     write_json_atomically(key_path, key)
 
 
