@@ -20,7 +20,7 @@ from xling.data.readers import AlignedCorpus
 from xling.data.sources import HeldOut, sample_corpus_dir
 from xling.embeddings.encoder import Encoder
 from xling.embeddings.static import bag_features
-from xling.errors import ConfigError
+from xling.errors import ConfigError, LanguageCodeError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.training import TrainingConfig
 
@@ -299,11 +299,18 @@ def _first_loss(run_dir):
                                                    ("pairs_repeat", 0, "pairs_repeat"), ("scale", 200.0, "scale"),
                                                    ("scale", -1.0, "scale"), ("dev_size", 0, "dev_size"),
                                                    ("dev_size", -5, "dev_size"),
-                                                   ("teacher", "xling-mini", "teacher: .*set distill_weight")])  # fmt: skip
+                                                   ("teacher", "xling-mini", "teacher: .*set distill_weight"),
+                                                   # no held-out pairs: it reported "dev retrieval nan"
+                                                   ("dev_languages", ["deu"], "dev_languages: needs held-out pairs"),
+                                                   ("dev_languages", ["qqq-zz"], "dev_languages: unknown language code"),
+                                                   ("dev_languages", ["en"], "dev_languages: .* only the pivot")])  # fmt: skip
 def test_config_errors_name_the_field(field, value, message):
-    config = AlignConfig(data=CorpusConfig(corpus="sample"), tokenizer="t")
+    # held-out pairs, so that a dev language is refused for itself
+    heldout = [["qqq-zz"], ["en"]]
+    data = CorpusConfig(corpus="sample", heldout_fraction=0.2 if value in heldout else 0.0)
+    config = AlignConfig(data=data, tokenizer="t")
     setattr(config, field, value)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises((ConfigError, LanguageCodeError), match=message):
         config.validate()
 
 

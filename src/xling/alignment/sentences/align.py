@@ -38,7 +38,7 @@ from xling.artifacts import SENTENCE_ENCODER_FAMILY, folder_fingerprint
 from xling.atomic import check_apart, check_replaceable, same_path, save_keyed_array
 from xling.config import check_int, config_to_dict
 from xling.data.config import CorpusConfig
-from xling.data.languages import normalize_language, pair_file_spec
+from xling.data.languages import normalize_language, pair_file_spec, same_language
 from xling.data.readers import AlignedCorpus, read_parallel_tsv, require_file
 from xling.data.root import check_not_test_set
 from xling.data.sources import check_prefixes_match, corpus_ids, resolve_corpus
@@ -235,6 +235,15 @@ class AlignConfig:
             raise ConfigError(
                 f"dev_size: {self.dev_size} must be >= 1 (the most held-out pairs per dev language)"
             )
+        if self.dev_languages and not (self.data.heldout_prefixes or self.data.heldout_fraction):
+            # it ran and reported "dev retrieval nan": there is no held-out pair to retrieve
+            raise ConfigError("dev_languages: needs held-out pairs (data.heldout_prefixes or "
+                              "data.heldout_fraction) to score on")  # fmt: skip
+        for code in self.dev_languages:  # named here, not as a bare code error once the corpus is read
+            normalize_language(code, where="dev_languages")
+        if self.dev_languages and all(same_language(code, self.pivot) for code in self.dev_languages):
+            raise ConfigError(f"dev_languages: {self.dev_languages} holds only the pivot {self.pivot}; dev "
+                              "retrieval pairs another language with it")  # fmt: skip
         if not 0 <= self.xx_yy_ratio <= 1:
             raise ConfigError(f"xx_yy_ratio: {self.xx_yy_ratio} must be in [0, 1]")
         if self.pairs_repeat < 1:
@@ -653,7 +662,9 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     # units, or repeats it cannot replace
     pairs = batches.pairs_drawn(result.steps, config.training.grad_accum, result.world_size)
     training = {**result.to_dict(), "pairs": pairs}
-    if result.is_main:  # every language it trained on, those of `pairs` files alone too (eng-tur beside a Bible)
+    if (
+        result.is_main
+    ):  # every language it trained on, those of `pairs` files alone too (eng-tur beside a Bible)
         trained = [*langs, *(lang for lang in bank.languages if lang not in langs)]
         save_student(student, output, config, trained, training, dev)
     return AlignResult(output, training, dev, is_main=result.is_main)
