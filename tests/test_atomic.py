@@ -341,3 +341,15 @@ def test_a_mount_point_is_refused_before_the_work():
     for overwrite in (False, True):
         with pytest.raises(XlingError, match="/proc: a mount point"):
             check_replaceable("/proc", overwrite, "model")
+    # a save into the folder (save_model_folder) renames entries inside it, which a mount point takes
+    with pytest.raises(XlingError, match="/proc: holds files"):
+        check_replaceable("/proc", True, "model", kind="x", renamed=False)
+
+
+@pytest.mark.skipif(not os.path.ismount("/proc"), reason="needs a mount point: /proc on Linux")
+def test_a_link_to_a_mount_point_is_refused_too(tmp_path):
+    from xling.atomic import check_replaceable
+
+    (tmp_path / "out").symlink_to("/proc")  # written through, so renamed onto /proc itself
+    with pytest.raises(XlingError, match="a mount point"):
+        check_replaceable(tmp_path / "out", True, "model")

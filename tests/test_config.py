@@ -76,6 +76,10 @@ def test_a_quoted_list_item_keeps_its_commas_and_an_unreadable_list_is_refused()
         "Wo ist es, bitte?"
     ]
     assert queries("a,b") == ["a", "b"] and queries('["a, b", "c"]') == ["a, b", "c"]
+    assert queries('"a","b"') == ["a", "b"] and queries("'a, b','c'") == [
+        "a, b",
+        "c",
+    ]  # quoted, comma-separated
     with pytest.raises(ConfigError, match=r"search_queries: '\[money, shop\]' is no TOML list"):
         queries("[money, shop]")
 

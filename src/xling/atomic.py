@@ -284,11 +284,17 @@ def save_keyed_array(path: str | Path, key_path: str | Path, array: Any, key: An
 
 
 def check_replaceable(
-    folder: str | Path, overwrite: bool, what: str = "folder", kind: str | None = None
+    folder: str | Path,
+    overwrite: bool,
+    what: str = "folder",
+    kind: str | None = None,
+    *,
+    renamed: bool = True,
 ) -> None:
     """Return nothing if `folder` may be written: missing, empty, or `overwrite` (and, with `kind`, holding
     an xling.json of that kind or of that family, `classifier` for `classifier/frozen`: overwrite replaces a
-    model, not a folder of someone's files); else raise XlingError."""
+    model, not a folder of someone's files); else raise XlingError. `renamed`: the folder is replaced whole
+    by a rename (atomic_folder), which a mount point cannot be; False for a save into it (save_model_folder)."""
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise XlingError(f"{path}: a file is there, not a {what} folder")
@@ -297,7 +303,8 @@ def check_replaceable(
         raise XlingError(
             f"{path}: the current folder (or one above it) cannot be replaced; name a new folder"
         )
-    if path.is_dir() and os.path.ismount(path):  # a Docker volume: renaming onto or away from it is EBUSY
+    # a Docker volume (or a link to one, written through): renaming onto or away from it is EBUSY
+    if renamed and path.is_dir() and os.path.ismount(os.path.realpath(path)):
         raise XlingError(f"{path}: a mount point, which a {what} replaced whole by renaming cannot be (the work "
                          "would be lost at the end); name a folder inside it")  # fmt: skip
     if not path.is_dir() or not any(path.iterdir()):
@@ -349,13 +356,13 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
                   kind: str | None = None) -> Iterator[Path]:  # fmt: skip
     """Return a context whose value is a temporary folder next to `folder`, swapped in for it on success.
 
-        A non-empty `folder` is an error unless `overwrite` (and, with `kind`, unless it holds an xling.json of
-        that kind: check_replaceable). The old folder stays whole until the new one is
-        complete; an exception leaves it as it was (and at worst a hidden `.name.PID.tmp` beside it), and so does a
-    crash, except one between the two renames of the swap: then `folder` is missing and its old content is in
-    the hidden `.name.PID.old` beside it (the new one in `.name.PID.tmp`).
-        Without `overwrite`, a `folder` that another process filled while the new one was made is kept and the
-        new one discarded (XlingError naming it): the check before the work cannot see what comes after it.
+    A non-empty `folder` is an error unless `overwrite` (and, with `kind`, unless it holds an xling.json of
+    that kind: check_replaceable). The old folder stays whole until the new one is complete; an exception
+    leaves it as it was (and at worst a hidden `.name.PID.tmp` beside it), and so does a crash, except one
+    between the two renames of the swap: then `folder` is missing and its old content is in the hidden
+    `.name.PID.old` beside it (the new one in `.name.PID.tmp`). Without `overwrite`, a `folder` that
+    another process filled while the new one was made is kept and the new one discarded (XlingError naming
+    it): the check before the work cannot see what comes after it.
     """
     path = Path(folder)
     check_replaceable(path, overwrite, what, kind)

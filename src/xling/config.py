@@ -302,10 +302,11 @@ def _coerce(tp: Any, value: Any, name: str, where: str, set_fields: frozenset[st
         return _build(tp, value, where, prefix=f"{name}.", set_fields=set_fields)
     if origin in (list, tuple) and isinstance(value, _RawValue):
         parsed = _parse_raw(tp, value, name, where)
+        quoted = _quoted_items(value)
         if isinstance(parsed, list):
             value = parsed
-        elif value.strip()[:1] in ('"', "'") and isinstance(parsed, str):  # one quoted item: commas and all
-            value = [parsed]
+        elif quoted is not None:  # `"Hello, world"` one item, commas and all; `"a","b"` two
+            value = quoted
         elif value.strip()[:1] == "[":  # a list TOML cannot read (`[money, shop]`): not split into `[money`
             raise ConfigError(f"{where}: {name}: {str(value)!r} is no TOML list; quote its items "
                               '(["money", "shop"]) or give them bare, comma-separated (money,shop)')  # fmt: skip
@@ -360,6 +361,17 @@ def _coerce(tp: Any, value: Any, name: str, where: str, set_fields: frozenset[st
             raise ConfigError(f"{where}: {name} must be a path (a string), got {value!r}")
         return Path(value)
     return value
+
+
+def _quoted_items(raw: str) -> list[str] | None:
+    """Return the items of a `--set` value of quoted TOML strings (`"a, b"` or `"a","b"`); None for another."""
+    if raw.strip()[:1] not in ('"', "'"):
+        return None
+    try:
+        items = tomllib.loads(f"v = [{raw}]")["v"]
+    except tomllib.TOMLDecodeError:
+        return None
+    return items if all(isinstance(item, str) for item in items) else None
 
 
 def _parse_raw(tp: Any, raw: _RawValue, name: str, where: str) -> Any:

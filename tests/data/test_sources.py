@@ -48,3 +48,6 @@ def test_a_text_file_joins_the_corpus_language_it_is_kept_under(tmp_path):
         "Hei.",
         "Nyheter.",
     ]
+    # a corpus language not chosen is not pulled in by a text file of it: the file stands alone
+    alone = TextSources.from_options(str(corpus), ["eng"], [f"zh={news}"])
+    assert alone.languages == ["eng", "zho"] and list(alone.texts("zho")) == ["新闻。"]

@@ -101,7 +101,10 @@ def test_a_failure_leaves_an_existing_output_untouched(model, tmp_path, monkeypa
             ["--src", "en", "--tgt", "de", "--max-length-a", "inf", "Hello."],
             "max_length_a must be a finite number, got inf",
         ),
-        (["--src", "en", "--tgt", "de", "--repetition-penalty", "inf", "Hello."], "repetition_penalty must be a finite"),
+        (
+            ["--src", "en", "--tgt", "de", "--repetition-penalty", "inf", "Hello."],
+            "repetition_penalty must be a finite",
+        ),
     ],
 )
 def test_user_errors_are_one_line(model, monkeypatch, capsys, args, message):

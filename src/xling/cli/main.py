@@ -97,10 +97,12 @@ def main() -> None:
         # escape: a message may quote a recipe table such as [pretrain.data], which is not markup
         console.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(2)
-    except (
-        OSError
-    ) as exc:  # the machine's answer (no permission, a full disk, a read-only place): one line too
-        where = f"{exc.filename}: " if exc.filename else ""
+    except (BrokenPipeError, ConnectionError):
+        raise  # a reader gone (`| head`) or a network fault: not an answer about a place the user named
+    except OSError as exc:
+        # the machine's answer about a place (no permission, a full disk, a read-only place): one line too
+        names = [str(name) for name in (exc.filename, exc.filename2) if name]
+        where = f"{' -> '.join(names)}: " if names else ""
         console.print(f"[red]error:[/] {escape(where + (exc.strerror or str(exc)))}")
         sys.exit(2)
     finally:

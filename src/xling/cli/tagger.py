@@ -94,7 +94,9 @@ def train(
     # refuse before training, not after (a fine-tuning run resumes into its own checkpoints, which the loop
     # refuses without --resume or --overwrite; --resume with none starts a new run, so the check stays)
     if not (config.method == "finetune" and (Path(output) / "checkpoints").is_dir()):
-        check_replaceable(output, config.overwrite, "tagger", kind=TAGGER_FAMILY)
+        check_replaceable(
+            output, config.overwrite, "tagger", kind=TAGGER_FAMILY, renamed=config.method != "finetune"
+        )  # a fine-tuned one is saved into the folder
     for option, path in given:  # dev picks the model: a test split there is chosen on, as bad as trained on
         if path is not None:
             check_not_test_set(path, option)

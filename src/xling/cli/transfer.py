@@ -219,7 +219,9 @@ def train(
         killed_run = folder.is_dir() and all(entry.name in RUN_ENTRIES for entry in folder.iterdir())
         fine_tuning_run = config.method != "frozen" and (folder / "checkpoints").is_dir()
         if not (fine_tuning_run and (resume or (overwrite and killed_run))):
-            check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY)
+            # a fine-tuned classifier is saved into the folder, a frozen one replaces it whole
+            check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY,
+                              renamed=config.method == "frozen")  # fmt: skip
             # frozen replaces another method's classifier when it saves (a run that fails first leaves it there)
             if config.method != "frozen":
                 from xling.transfer.classifier import clear_other_method

@@ -145,13 +145,12 @@ class TextSources:
             raise ConfigError(f"data.languages ({', '.join(languages)}) picks files of a corpus, and no corpus "
                               "is given: leave it out (each text file's language is read), or set corpus")  # fmt: skip
         aligned = AlignedCorpus.from_dir(root, languages or None) if root else None
-        if root is not None and mono:
-            # a file's language under the code the corpus keeps it under (zh=news.txt beside the Bible's
-            # cmn.tsv), else it became a second language, with its own token and sampling share
-            everything = AlignedCorpus.from_dir(root)
+        if aligned is not None and mono:
+            # a file's language under the code the corpus keeps a chosen language under (zh=news.txt beside
+            # the Bible's cmn.tsv), else it became a second language, with its own token and sampling share
             merged: dict[str, list[Path]] = {}
             for lang, paths in mono.items():
-                merged.setdefault(everything.code(lang) or lang, []).extend(paths)
+                merged.setdefault(aligned.code(lang) or lang, []).extend(paths)
             mono = merged
         if aligned is not None and heldout_prefixes:
             check_prefixes_match(corpus_ids(aligned, skip_bad=skip_bad), heldout_prefixes, aligned.root)

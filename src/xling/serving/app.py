@@ -41,7 +41,7 @@ from xling.serving.errors import OPENAI_PATHS, ApiError, JsonAnswer, error_body
 from xling.serving.limits import GuardMiddleware, Message, Receive, Scope, Send
 from xling.serving.metrics import Metrics
 from xling.serving.routes import embeddings, libretranslate, system, xling_api
-from xling.serving.services import BUSY_RETRY_AFTER_S, ServerState
+from xling.serving.services import ServerState, busy_error
 
 logger = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     @app.exception_handler(XlingError)
     async def refused(request: Request, error: XlingError) -> JSONResponse:
         if isinstance(error, BusyError):
-            return answer(request, 503, str(error), None, "busy", {"Retry-After": BUSY_RETRY_AFTER_S})
+            return await api_error(request, busy_error(error))
         return answer(request, 400, str(error), None, type(error).__name__)
 
     @app.exception_handler(StarletteHTTPException)

@@ -109,6 +109,11 @@ BUSY_RETRY_AFTER_S = "5"
 """Retry-After of a 503 for a resource another process holds (an index being written to)."""
 
 
+def busy_error(error: BusyError) -> ApiError:
+    """Return the answer to a BusyError: 503 with Retry-After, code `busy` (the metrics' kind too)."""
+    return ApiError(503, str(error), None, {"Retry-After": BUSY_RETRY_AFTER_S}, code="busy")
+
+
 def item_error(results: list[Any], field: str, batch: bool) -> None:
     """Return nothing; raise the first exception among `results` as an ApiError naming its text's field
     (`q[2]`), 400 for what the library refused (its message kept), 503 for a BusyError."""
@@ -118,7 +123,7 @@ def item_error(results: list[Any], field: str, batch: bool) -> None:
             if isinstance(result, ApiError):
                 raise ApiError(result.status, f"{name}: {result.message}", name, result.headers, result.code)
             if isinstance(result, BusyError):  # not the text's fault: the same request may pass later
-                raise ApiError(503, str(result), None, {"Retry-After": BUSY_RETRY_AFTER_S})
+                raise busy_error(result)
             if isinstance(result, XlingError):
                 raise ApiError(400, f"{name}: {result}", name)
             raise result

@@ -584,7 +584,9 @@ def check_output(config: AlignConfig) -> None:
     if output.is_dir() and all(entry.name in RUN_FILES or any(same_path(entry, path) for _, path in inputs)
                                for entry in output.iterdir()):  # fmt: skip
         return  # nothing but a run's log and caches, which it reuses when their keys match, and its inputs
-    check_replaceable(output, config.overwrite, "sentence encoder", kind=KIND_FAMILY)
+    check_replaceable(
+        output, config.overwrite, "sentence encoder", kind=KIND_FAMILY, renamed=False
+    )  # saved into it
 
 
 def align_sentences(config: AlignConfig) -> AlignResult:
