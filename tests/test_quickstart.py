@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,7 @@ def test_detection_step_labels_the_sample_sentences(tmp_path):
 
 def test_someone_elses_model_folder_stops_the_demo_before_anything_is_written(tmp_path):
     from xling.errors import ConfigError, XlingError
+    from xling.quickstart import check_demo_model_folder
 
     model = tmp_path / "qs" / "model"
     model.mkdir(parents=True)
@@ -133,8 +135,13 @@ def test_someone_elses_model_folder_stops_the_demo_before_anything_is_written(tm
     with pytest.raises(XlingError, match=r"model: the folder holds a model the quickstart did not make"):
         run_quickstart(QuickstartConfig(output=str(tmp_path / "qs")), console=Console(quiet=True))
     assert (model / "NOTES.md").is_file()
-    (model / "xling.json").unlink()
+    # a demo model made before models were stamped: a pretraining's own files, the demo's tokenizer beside
     (model / "NOTES.md").unlink()
+    (model / "xling.json").write_text(
+        json.dumps({"kind": "masked-lm", "config": {"tokenizer": str(tmp_path / "qs" / "tokenizer")}})
+    )
+    check_demo_model_folder(model)
+    (model / "xling.json").unlink()
     assert sorted(p.name for p in (tmp_path / "qs").iterdir()) == ["model"]  # no tokenizer trained either
     # a wrong model name also stops it before the first step, an earlier demo model left in place
     (model / "model.safetensors").unlink()

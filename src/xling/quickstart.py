@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from xling.artifacts import MASKED_LM_KIND, read_metadata, update_metadata
-from xling.atomic import shown_names
+from xling.atomic import same_path, shown_names
 from xling.data.config import CorpusConfig
 from xling.data.root import bible_folder, data_root
 from xling.data.sources import TextSources, resolve_corpus
@@ -157,6 +157,8 @@ def check_demo_model_folder(folder: Path) -> None:
     metadata = read_metadata(folder) if others else {}
     if not others or (metadata.get("kind") == MASKED_LM_KIND and metadata.get("made_by") == DEMO_STAMP):
         return
+    if _unstamped_demo_model(folder, others, metadata):
+        return
     shown = shown_names(sorted(entry.name for entry in folder.iterdir()))
     made = "a model the quickstart did not make" if metadata.get("kind") == MASKED_LM_KIND else "files"
     raise XlingError(f"{folder}: the folder holds {made} ({shown}); the quickstart would replace it: choose "
@@ -165,6 +167,19 @@ def check_demo_model_folder(folder: Path) -> None:
 
 DEMO_STAMP = "xling quickstart"
 """`made_by` in the xling.json of the demo's model: what the next demo may replace."""
+PRETRAINED_FILES = frozenset({"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                              "special_tokens_map.json", "sentencepiece.bpe.model", "xling.json"})  # fmt: skip
+"""What `xling pretrain` writes into its model folder besides the run's own entries."""
+
+
+def _unstamped_demo_model(folder: Path, entries: list[str], metadata: dict[str, Any]) -> bool:
+    """Return whether `folder` is a demo model made before the demo stamped its models (or killed between
+    its save and its stamp): a masked LM of a pretraining's own files alone, trained with the tokenizer the
+    demo writes beside it (`<output>/tokenizer`)."""
+    if metadata.get("kind") != MASKED_LM_KIND or not set(entries) <= PRETRAINED_FILES:
+        return False
+    tokenizer = (metadata.get("config") or {}).get("tokenizer")
+    return isinstance(tokenizer, str) and same_path(Path(tokenizer), folder.parent / "tokenizer")
 
 
 class _NoResumeAdvice(logging.Filter):

@@ -455,6 +455,16 @@ def test_an_answer_is_stored_and_found_in_its_script(tmp_path, mini_encoder):
     }
     assert replies["zh-Hant"].answer == "用卡支付。（繁體）" and replies["zh-Hant"].answer_language == "zho"
     assert replies["cmn-Hans"].answer == "用卡支付。" and replies["de"].answer == "Mit Karte."
+    # an FAQ in Chinese with a Traditional answer too: asked in zh (no script), its own answer, not the
+    # Traditional one; asked in zh-Hant, the Traditional one
+    from xling.bot import BotBuildConfig
+
+    chinese = [FaqEntry("pay", "我怎么付款？", "用卡支付。", {"zh-Hant": "用卡支付。（繁體）"}),
+               FaqEntry("ship", "我的包裹在哪里？", "在路上。")]  # fmt: skip
+    folder = build_bot(chinese, tmp_path / "zh", mini_encoder, BotBuildConfig(language="zh"))
+    zh_bot = SupportBot.load(folder, encoder=mini_encoder, detector=None, translator=None)
+    assert zh_bot.answer("我怎么付款？", lang="zh").answer == "用卡支付。"
+    assert zh_bot.answer("我怎么付款？", lang="zh-Hant").answer == "用卡支付。（繁體）"
     # Serbian in Cyrillic is not the Latin answer: the FAQ's own, said not to be in the asker's language
     assert replies["sr-Cyrl"].answer == "By card." and not replies["sr-Cyrl"].in_asker_language
 

@@ -775,9 +775,11 @@ def _stored_answer(entry: FaqEntry, faq_language: str, label: str) -> tuple[str,
     matching = [key for key in stored if label_matches(label, key)]
     if not matching:
         return None
-    # the asker's own language before a macrolanguage's relative (ara for arz), and an answer stored in its
-    # script before one whose script is not said
-    best = min(matching, key=lambda key: (key.split("_", 1)[0] != language, "_" not in key))
+    # the asker's own language before a macrolanguage's relative (ara for arz); then, for an asker whose
+    # script is known, an answer stored in it before one whose script is not said, and for one whose script
+    # is not, the answer of no stated script (the FAQ's own, `zh` asked) before a script's
+    scripted = "_" in label
+    best = min(matching, key=lambda key: (key.split("_", 1)[0] != language, ("_" in key) != scripted))
     return stored[best], best.split("_", 1)[0]
 
 

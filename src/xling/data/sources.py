@@ -50,7 +50,9 @@ def book_verses(
     return texts
 
 
-def check_prefixes_match(ids: Iterable[str], prefixes: Sequence[str], root: object) -> None:
+def check_prefixes_match(
+    ids: Iterable[str], prefixes: Sequence[str], root: object, field: str = "data.heldout_prefixes"
+) -> None:
     """Return nothing when each of `prefixes` (held-out ids: a test book, `JHN.`) begins one of `ids` (the
     sentence ids of the corpus at `root`); else ConfigError naming it: a prefix that matches nothing (`jhn.`,
     `John.`) holds nothing out, and the test book it meant would be trained on without a word. `ids` are read
@@ -65,7 +67,7 @@ def check_prefixes_match(ids: Iterable[str], prefixes: Sequence[str], root: obje
             if not left:
                 return
     shown = ", ".join(repr(prefix) for prefix in sorted(left))
-    raise ConfigError(f"data.heldout_prefixes: {shown} begins no sentence id of {root} (ids look like "
+    raise ConfigError(f"{field}: {shown} begins no sentence id of {root} (ids look like "
                       f"{example!r}); nothing would be held out, and the book meant would be trained on")  # fmt: skip
 
 

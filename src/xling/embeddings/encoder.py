@@ -38,7 +38,7 @@ from xling.artifacts import (
     read_metadata,
 )
 from xling.devices import resolve_device
-from xling.embeddings.st_modules import read_st_modules
+from xling.embeddings.st_modules import read_st_modules, st_config_file
 from xling.embeddings.static import StaticSentenceEncoder
 from xling.embeddings.transformer import (
     ST_PROMPT_CONFIG,
@@ -485,7 +485,7 @@ def _load_sentence_transformers(
             raise DataError(
                 f"module {kind!r} is not supported (Pooling, Dense, Normalize)", folder / "modules.json"
             )
-    max_length, lowercase = _st_transformer_config(_st_config_file(first_dir))
+    max_length, lowercase = _st_transformer_config(st_config_file(first_dir))
     if prompt and not prompt_pooled:
         raise DataError(f"its default prompt {prompt!r} is left out of the pooling (include_prompt false), which "
                         "xling does not do; load it with sentence-transformers", folder)  # fmt: skip
@@ -512,21 +512,6 @@ def _st_default_prompt(path: Path) -> str:
     if not isinstance(prompts, dict) or not isinstance(prompts.get(name), str):
         raise DataError(f"default_prompt_name {name!r} is not one of its prompts", path)
     return prompts[name]
-
-
-# the names sentence-transformers' Transformer module reads its settings from, in its order (older folders
-# were saved under their architecture's name)
-ST_TRANSFORMER_CONFIGS = ("sentence_bert_config.json", "sentence_roberta_config.json",
-                          "sentence_distilbert_config.json", "sentence_camembert_config.json",
-                          "sentence_albert_config.json", "sentence_xlm-roberta_config.json",
-                          "sentence_xlnet_config.json")  # fmt: skip
-
-
-def _st_config_file(folder: Path) -> Path:
-    """Return the Transformer module's settings file in `folder`: the first of ST_TRANSFORMER_CONFIGS there
-    (the first name when there is none)."""
-    return next((folder / name for name in ST_TRANSFORMER_CONFIGS if (folder / name).is_file()),
-                folder / ST_TRANSFORMER_CONFIGS[0])  # fmt: skip
 
 
 def _st_transformer_config(path: Path) -> tuple[int | None, bool]:
@@ -568,7 +553,8 @@ def _check_options(opts: EncoderOptions) -> None:
             raise ConfigError(f"{name} must be a whole number, not {value!r}")
     if opts.max_length is not None and opts.max_length < 1:
         raise ConfigError(f"max_length must be >= 1, not {opts.max_length}")
-    check_device(opts.device, "device")
+    if str(opts.device).split(":", 1)[0] not in ("mps", "xpu"):  # torch's other accelerators, unchecked
+        check_device(str(opts.device), "device")
 
 
 def _refuse_transformer_options(opts: EncoderOptions, folder: Path) -> None:

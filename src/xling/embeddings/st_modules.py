@@ -70,3 +70,18 @@ def _module(entry: dict[str, Any]) -> STModule:
         path=PurePosixPath(str(entry.get("path", ""))),
         type=type_name,
     )
+
+
+# the names sentence-transformers' Transformer module reads its settings from, in its order (older folders
+# were saved under their architecture's name)
+ST_TRANSFORMER_CONFIGS = ("sentence_bert_config.json", "sentence_roberta_config.json",
+                          "sentence_distilbert_config.json", "sentence_camembert_config.json",
+                          "sentence_albert_config.json", "sentence_xlm-roberta_config.json",
+                          "sentence_xlnet_config.json")  # fmt: skip
+
+
+def st_config_file(folder: Path) -> Path:
+    """Return the Transformer module's settings file in `folder`: the first of ST_TRANSFORMER_CONFIGS there
+    (the first name when there is none)."""
+    return next((folder / name for name in ST_TRANSFORMER_CONFIGS if (folder / name).is_file()),
+                folder / ST_TRANSFORMER_CONFIGS[0])  # fmt: skip

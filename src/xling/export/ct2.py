@@ -30,6 +30,7 @@ from typing import Any
 
 from xling.artifacts import CT2_KIND, METADATA_FILE, read_json_file, read_metadata, write_metadata
 from xling.atomic import atomic_folder
+from xling.embeddings.st_modules import ST_TRANSFORMER_CONFIGS
 from xling.errors import ConfigError, DataError, XlingError
 from xling.export.config import CT2_QUANTIZATIONS
 
@@ -62,11 +63,8 @@ WEIGHT_FILES = (
 WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 # A sentence-transformers folder's own settings, beside the module folders that modules.json lists: the
 # Transformer's length limit and lowercasing, the default prompt (both read into an ONNX export's record)
-ST_ROOT_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
-ST_MODULE_FILES = (
-    "config.json",
-    "sentence_bert_config.json",
-)  # a module's settings: Pooling mode, Dense shape
+ST_ROOT_FILES = ("modules.json", *ST_TRANSFORMER_CONFIGS, "config_sentence_transformers.json")
+ST_MODULE_FILES = ("config.json", *ST_TRANSFORMER_CONFIGS)  # a module's settings: Pooling mode, Dense shape
 VOCABULARY_FILES = ("shared_vocabulary.json", "source_vocabulary.json", "target_vocabulary.json")
 CHECK_SENTENCES = (
     "The cat sleeps on the bed, and the dog runs in the garden.",

@@ -44,7 +44,7 @@ from xling.embeddings.backends.onnx import (
     require_onnxruntime,
 )
 from xling.embeddings.encoder import Encoder, check_texts, resolve_model
-from xling.embeddings.st_modules import read_st_modules
+from xling.embeddings.st_modules import ST_TRANSFORMER_CONFIGS, read_st_modules, st_config_file
 from xling.embeddings.transformer import TransformerSentenceEncoder, position_table
 from xling.errors import ConfigError, DataError, XlingError
 from xling.export.config import FP32_MIN_COSINE, INT8_MIN_COSINE, INT8_OUTLIER_CHANNELS
@@ -63,12 +63,12 @@ logger = logging.getLogger(__name__)
 TOKENIZER_FILES = (
     "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
     "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model", "sentencepiece.model",
-    "tokenizer.model", "bpe.codes", "sentence_bert_config.json",
+    "tokenizer.model", "bpe.codes", *ST_TRANSFORMER_CONFIGS,
 )  # fmt: skip
 ROOT_META_FILES = (
     "modules.json",
     "config_sentence_transformers.json",
-    "sentence_bert_config.json",
+    *ST_TRANSFORMER_CONFIGS,
     METADATA_FILE,
 )
 GRAPH_OPTIONS = ("pooling", "layer", "max_length")
@@ -596,7 +596,7 @@ def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str
         if (source / tokenizer_dir / name).is_file():
             shutil.copy2(source / tokenizer_dir / name, out / tokenizer_dir / name)
     for folder in {out, out / tokenizer_dir}:  # copied with the root files and, again, with the tokenizer's
-        _write_max_seq_length(module, folder / "sentence_bert_config.json")
+        _write_max_seq_length(module, st_config_file(folder))
     for entry in modules[1:]:  # Pooling, Dense, Normalize folders: how the vector is made (also in the graph)
         if entry.path == PurePosixPath("."):  # "" in modules.json: no folder of its own to copy
             continue

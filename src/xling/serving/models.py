@@ -144,8 +144,8 @@ class ModelRegistry:
         return Encoder.load(source, device=self._encoder_device())
 
     def _encoder_device(self) -> str:
-        """Return the device an encoder runs on: the configured one, `auto` resolved (the translator resolves
-        `auto` itself; the encoder takes only torch's names)."""
+        """Return the device an encoder runs on: the configured one, `auto` resolved (Encoder.load resolves it
+        the same way; resolved here too, so that every encoder the server loads is on the one device)."""
         from xling.devices import resolve_device
 
         return resolve_device(self.config.device)

@@ -45,8 +45,8 @@ MAX_SENTENCE_WORDS = 10_000
 class VectorsTrainConfig:
     """Settings of `xling vectors train`; the shape of fastText's published vectors (skip-gram, 300-d), its
     settings otherwise, trained through gensim, with these differences: gensim's learning rate (0.025,
-    fastText's 0.05), `min_count` 3 (fastText's 5), and words read by `tokenize_words` (punctuation split off,
-    lower case by default), where fastText splits on whitespace only.
+    fastText's 0.05), `min_count` 3 (fastText's 5), `max_vocab` 200,000 words kept, and words read by
+    `tokenize_words` (punctuation split off, lower case by default), where fastText splits on whitespace only.
 
     `corpus` is a text file (one sentence per line, optionally .gz), a Bible-style TSV file of
     `verse_id<TAB>text` lines (.tsv/.tsv.gz), or a folder of such files together with `language`, which
@@ -167,7 +167,9 @@ class VectorsTrainConfig:
         if self.heldout_prefixes:  # `jhn.` for `JHN.` would hold nothing out: the test book trained on
             from xling.data.sources import check_prefixes_match
 
-            check_prefixes_match((ident for ident, _ in read_id_text_tsv(path)), self.heldout_prefixes, path)
+            # read only until every prefix has matched (a prefix of the first book: its first lines)
+            ids = (ident for ident, _ in read_id_text_tsv(path))
+            check_prefixes_match(ids, self.heldout_prefixes, path, "heldout_prefixes")
         # before training, not after: a folder there, the corpus itself (a .txt corpus is a valid vectors
         # name), an earlier file replaced unasked
         try:
