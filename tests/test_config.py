@@ -23,6 +23,13 @@ def test_defaults_recipe_options_then_overrides(tmp_path):
     assert config.training.batch_size == PretrainConfig().training.batch_size
 
 
+def test_a_recipe_saved_with_a_byte_order_mark_loads(tmp_path):
+    """Editors on Windows save UTF-8 with a BOM, which TOML took for a statement ("Invalid statement")."""
+    recipe = tmp_path / "r.toml"
+    recipe.write_bytes("\ufeff[pretrain]\ntokenizer = \"t\"\nmodel = \"tiny\"\n".encode())
+    assert load_config(PretrainConfig, recipe, section="pretrain").model == "tiny"
+
+
 def test_unknown_field_names_the_field_and_file(tmp_path):
     recipe = tmp_path / "r.toml"
     recipe.write_text('tokenizer = "t"\n[training]\nlearning_rate = 1\n')
@@ -229,6 +236,11 @@ def test_a_table_of_the_section_written_beside_it_is_an_error_not_skipped(tmp_pa
         load_config(ServeConfig, recipe, section="serve")
     recipe.write_text('[serve]\nport = 9000\n[serve.limits]\napi_keys = ["k"]\n[tokenizer]\nx = 1\n', "utf-8")
     assert load_config(ServeConfig, recipe, section="serve").limits.api_keys == ["k"]  # other sections: fine
+    # the section misspelt beside it: its settings were never read, without a word
+    for table, named in (("[Serve.limits]", "Serve"), ("[serve_limits]", "serve_limits")):
+        recipe.write_text(f'[serve]\nport = 9000\n{table}\napi_keys = ["k"]\n', encoding="utf-8")
+        with pytest.raises(ConfigError, match=rf"\[{named}\] is read by no command here"):
+            load_config(ServeConfig, recipe, section="serve")
 
 
 @pytest.mark.parametrize(

@@ -114,9 +114,12 @@ def _read_recipe(path: Path, section: str | None) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: recipe file not found")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: an editor's byte-order mark is no TOML statement ("Invalid statement" at line 1)
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML recipe: {exc}") from None
+    except OSError as exc:  # unreadable (permissions): one line naming it, as every recipe problem
+        raise ConfigError(f"{path}: cannot read the recipe: {exc.strerror or exc}") from None
     if not section:
         return data
     if isinstance(data.get(section), dict):
@@ -143,7 +146,7 @@ def _check_misplaced_tables(cls: type, path: Path, section: str | None) -> None:
     commands' sections (COMMAND_SECTIONS) stay allowed, and so do other top-level keys (a ship script's)."""
     if not section:
         return
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # as _read_recipe reads it
     if not isinstance(data.get(section), dict):
         return  # the whole file is the section
     if not dataclasses.is_dataclass(cls):
@@ -162,6 +165,12 @@ def _check_misplaced_tables(cls: type, path: Path, section: str | None) -> None:
             continue
         if isinstance(value, dict) and key in tables:
             raise ConfigError(f"{path}: [{key}] is read by no command here; did you mean [{section}.{key}]?")
+        # `[Quickstart.training]`, `[quickstart_training]`: the section misspelt, its settings never read
+        if isinstance(value, dict) and (
+            key.lower() == section.lower() or key.startswith((f"{section}_", f"{section}-"))
+        ):
+            raise ConfigError(f"{path}: [{key}] is read by no command here; did you mean [{section}] or "
+                              f"[{section}.<table>]?")  # fmt: skip
         if not isinstance(value, dict) and key in fields:  # above every table: read by none of them
             raise ConfigError(f"{path}: {key} = ... stands outside [{section}] and is read by no command; put it "
                               f"in the [{section}] table")  # fmt: skip
