@@ -384,6 +384,27 @@ def test_language_detector(tiny_detector_folder, report_data, tmp_path):
     assert "id='task-langid-ntrex'" in outcome.html_path.read_text(encoding="utf-8")
 
 
+def test_a_test_set_code_no_label_can_name_is_left_out_of_the_detectors_average(
+    tiny_detector_folder, report_data, tmp_path
+):
+    """Tatoeba's `ber` (a collective code) was scored 0 whatever the detector said (185 of 200 sentences
+    Kabyle for the shipped one) and averaged in; benchmarks/langid.py leaves such codes out."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(report_data, data)
+    for side in ("ber", "eng"):
+        shutil.copy(data / "tatoeba" / f"tatoeba.deu-eng.{'deu' if side == 'ber' else 'eng'}",
+                    data / "tatoeba" / f"tatoeba.ber-eng.{side}")  # fmt: skip
+    config = ReportConfig(model=str(tiny_detector_folder), data=str(data), output=str(tmp_path / "out"),
+                          tasks=["langid-tatoeba"])  # fmt: skip
+    result = run_report(config).report["tasks"]["langid-tatoeba"]["result"]
+    assert "ber" not in result["scores"] and result["settings"]["unscored"] == ["ber"]
+    assert result["average"] == pytest.approx(
+        sum(row["accuracy"] for row in result["scores"].values()) / len(result["scores"]), abs=0.01
+    )
+
+
 def test_word_mapping_gets_bli_equal_to_the_single_evaluation(tmp_path):
     import numpy as np
 
