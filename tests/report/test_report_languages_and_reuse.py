@@ -321,3 +321,14 @@ def test_umsab_languages_of_a_split_leave_out_folders_without_it(tmp_path, caplo
         assert umsab_languages(tmp_path, "test") == ["german"]
     assert "italian without a test split, left out" in caplog.text
     assert umsab_languages(tmp_path, "dev") == []
+
+
+def test_the_transfer_source_may_be_a_language_code(tiny_encoder, report_data, tmp_path):
+    """Only the UMSAB folder's name (`english`) was taken: `en` or `eng` skipped transfer and few-shot."""
+    from xling.report.tasks import TASKS, Context, describe_model
+
+    model = describe_model(str(tiny_encoder))
+    for source in ("en", "eng", "english"):
+        config = ReportConfig(model=model.ref, data=str(report_data), output=str(tmp_path / "out"),
+                              transfer_source=source)  # fmt: skip
+        assert TASKS["transfer"].plan(Context(config, model)).settings["source"] == "english"

@@ -278,7 +278,7 @@ def read_umsab(
     split = umsab_split(split)
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}: expected train, val (or dev) or test", base)
-    folder, code = _language_folder(base, language)
+    folder, code = language_folder(base, language)
     text_path, label_path = folder / f"{split}_text.txt", folder / f"{split}_labels.txt"
     texts = [line_text(line, text_path) for line in decoded_lines(require_file(text_path), None)]
     labels = [line_text(line, label_path) for line in decoded_lines(require_file(label_path), None)]
@@ -301,7 +301,7 @@ def read_umsab(
                          list(range(1, len(out_texts) + 1)))  # fmt: skip
 
 
-def _language_folder(root: Path, language: str) -> tuple[Path, str | None]:
+def language_folder(root: Path, language: str) -> tuple[Path, str | None]:
     """Return (the folder of `language` under root, its ISO 639-3 code when known)."""
     if (root / language).is_dir():
         return root / language, language_code_of(language)

@@ -421,11 +421,12 @@ def umsab_folder(data: str) -> Path:
 
 
 def _umsab_plan(ctx: Context, need_train: bool) -> Plan:
-    from xling.data.labelled import umsab_languages
+    from xling.data.labelled import language_folder, umsab_languages
     from xling.data.languages import language_code_of
 
     folder = umsab_folder(ctx.config.data)
-    source = ctx.config.transfer_source
+    # a code as the UMSAB reader takes one (`en`, `eng`), not only the folder's name (`english`)
+    source = language_folder(folder, ctx.config.transfer_source)[0].name
     if not (folder / source / "train_text.txt").is_file() or not (folder / source / "val_text.txt").is_file():
         raise DataError(f"no train and val split of the source language {source!r}", folder / source)
     names = [name for name in umsab_languages(folder) if name != source and (folder / name / "test_text.txt").is_file()
