@@ -76,6 +76,8 @@ def test_umsab_dev_is_val_and_arabic_code(tmp_path):
     write_umsab(tmp_path, "arabic", "val", ["جيد"], ["2"])
     data = read_umsab(tmp_path, "ar", "dev")
     assert data.language == "ara" and data.labels == ["positive"]
+    # Standard Arabic's own code finds the folder named after its macrolanguage (it looked for "standard arabic")
+    assert read_umsab(tmp_path, "arb", "dev").texts == ["جيد"]
 
 
 @pytest.mark.parametrize("labels", [["0", "1"], ["0", "1", "2", "2"]])
