@@ -425,7 +425,9 @@ def test_teacher_vectors_are_embedded_again_when_the_teacher_folder_is_replaced(
     config = AlignConfig(teacher=str(teacher), distill_weight=1.0, training=TrainingConfig(progress=False))
     loads = []
     load = align_module.Encoder.load
-    monkeypatch.setattr(align_module.Encoder, "load", lambda name: loads.append(name) or load(name))
+    monkeypatch.setattr(
+        align_module.Encoder, "load", lambda name, **options: loads.append(name) or load(name, **options)
+    )
 
     def table(dimension: int, seed: int) -> np.ndarray:
         torch.manual_seed(seed)

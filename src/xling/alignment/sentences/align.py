@@ -368,7 +368,8 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, pivot: str, output: P
     }
     if cache.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == key:
         return np.load(cache)
-    teacher = Encoder.load(config.teacher)
+    # on the run's device (a GPU when training has one: a transformer teacher over a Bible took hours on CPU)
+    teacher = Encoder.load(config.teacher, device=str(init_distributed(config.training.device).device))
     logger.info(
         "embedding %s %s sentences with the teacher %s", f"{len(bank.texts[pivot]):,}", pivot, config.teacher
     )
@@ -412,7 +413,7 @@ def hard_negative_table(
 
     def load():
         logger.info("mining hard negatives in %s with %s", ", ".join(mined), name)
-        return Encoder.load(name)
+        return Encoder.load(name, device=str(init_distributed(config.training.device).device))  # the run's
 
     key = {"encoder": name, "weights": encoder_fingerprint(name)}
     return cached_hard_negatives(load, bank, mined, langs[0], output, key,
