@@ -26,7 +26,7 @@ def test_defaults_recipe_options_then_overrides(tmp_path):
 def test_a_recipe_saved_with_a_byte_order_mark_loads(tmp_path):
     """Editors on Windows save UTF-8 with a BOM, which TOML took for a statement ("Invalid statement")."""
     recipe = tmp_path / "r.toml"
-    recipe.write_bytes("\ufeff[pretrain]\ntokenizer = \"t\"\nmodel = \"tiny\"\n".encode())
+    recipe.write_bytes('\ufeff[pretrain]\ntokenizer = "t"\nmodel = "tiny"\n'.encode())
     assert load_config(PretrainConfig, recipe, section="pretrain").model == "tiny"
 
 

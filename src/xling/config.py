@@ -43,8 +43,9 @@ def load_config(
     """
     values: dict[str, Any] = {}
     if recipe is not None:
-        values = _read_recipe(Path(recipe), section)
-        _check_misplaced_tables(cls, Path(recipe), section)
+        data = _read_recipe(Path(recipe))
+        values = _recipe_section(data, Path(recipe), section)
+        _check_misplaced_tables(cls, Path(recipe), section, data)
     for key, value in _given(fields):
         _set_path(values, key.split("."), value, where="options")
     set_fields: set[str] = set()
@@ -110,7 +111,8 @@ class _RawValue(str):
     """A string from `--set` that still has to be parsed into the field's type."""
 
 
-def _read_recipe(path: Path, section: str | None) -> dict[str, Any]:
+def _read_recipe(path: Path) -> dict[str, Any]:
+    """Return the whole recipe file parsed; ConfigError naming it when it is missing, unreadable or no TOML."""
     if not path.is_file():
         raise ConfigError(f"{path}: recipe file not found")
     try:
@@ -120,6 +122,12 @@ def _read_recipe(path: Path, section: str | None) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a valid TOML recipe: {exc}") from None
     except OSError as exc:  # unreadable (permissions): one line naming it, as every recipe problem
         raise ConfigError(f"{path}: cannot read the recipe: {exc.strerror or exc}") from None
+    return data
+
+
+def _recipe_section(data: dict[str, Any], path: Path, section: str | None) -> dict[str, Any]:
+    """Return the fields of `section` in the recipe `data` read from `path` (the whole file when it is a
+    recipe of this command alone); ConfigError when it holds other commands' tables only."""
     if not section:
         return data
     if isinstance(data.get(section), dict):
@@ -139,14 +147,15 @@ COMMAND_SECTIONS = frozenset({
 })  # fmt: skip
 
 
-def _check_misplaced_tables(cls: type, path: Path, section: str | None) -> None:
+def _check_misplaced_tables(cls: type, path: Path, section: str | None, data: dict[str, Any]) -> None:
     """Return nothing; ConfigError for a top-level table named like a table field of `section`'s config
     (`[limits]` beside `[serve]`, meant as `[serve.limits]`: `[limits]` holds API keys) or a top-level key
-    named like one of its fields (`k = 4` above `[tatoeba]`): either would be skipped without a word. Other
-    commands' sections (COMMAND_SECTIONS) stay allowed, and so do other top-level keys (a ship script's)."""
+    named like one of its fields (`k = 4` above `[tatoeba]`), or a table that misspells `section`
+    (`[Serve.limits]`, `[serve_limits]`): each would be skipped without a word. Other commands' sections
+    (COMMAND_SECTIONS) stay allowed, and so do other top-level keys (a ship script's).
+    `data`: the recipe as _read_recipe parsed it."""
     if not section:
         return
-    data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # as _read_recipe reads it
     if not isinstance(data.get(section), dict):
         return  # the whole file is the section
     if not dataclasses.is_dataclass(cls):

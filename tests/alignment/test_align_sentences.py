@@ -253,10 +253,16 @@ def test_a_pivot_and_dev_language_given_as_zh_train_and_record_cmn(tmp_path, sam
     assert [Path(path).name for path in state["data_files"]] == ["cmn.tsv", "deu.tsv", "dict.tsv"]
 
 
-def test_distillation_pulls_both_sides_to_the_teacher(tmp_path, sample_tokenizer_dir):
+def test_distillation_pulls_both_sides_to_the_teacher(tmp_path, sample_tokenizer_dir, monkeypatch):
     from tokenizers import Tokenizer
 
+    from xling.alignment.sentences import align as align_module
     from xling.embeddings.static import StaticSentenceEncoder
+
+    devices = []  # the teacher runs where training does (it ran on the CPU whatever training.device said)
+    load = align_module.Encoder.load
+    monkeypatch.setattr(align_module.Encoder, "load",
+                        lambda name, **options: devices.append(options.get("device")) or load(name, **options))  # fmt: skip
 
     torch.manual_seed(0)
     teacher_dir = tmp_path / "teacher"
@@ -269,6 +275,7 @@ def test_distillation_pulls_both_sides_to_the_teacher(tmp_path, sample_tokenizer
         training=TrainingConfig(max_steps=30, batch_size=32, lr=0.05, warmup_steps=0, log_every=1, progress=False),
     )  # fmt: skip
     result = align_sentences(config)
+    assert devices == ["cuda" if torch.cuda.is_available() else "cpu"]  # training.device auto
     assert (tmp_path / "student" / "teacher_vectors.npy").is_file()  # cached for a resumed run
     assert result.training["final_loss"] < 0.7 * _first_loss(tmp_path / "student")
 

@@ -78,6 +78,8 @@ def test_umsab_dev_is_val_and_arabic_code(tmp_path):
     assert data.language == "ara" and data.labels == ["positive"]
     # Standard Arabic's own code finds the folder named after its macrolanguage (it looked for "standard arabic")
     assert read_umsab(tmp_path, "arb", "dev").texts == ["جيد"]
+    with pytest.raises(DataError, match="no folder for language 'ary'"):  # another member: not its text
+        read_umsab(tmp_path, "ary", "dev")
 
 
 @pytest.mark.parametrize("labels", [["0", "1"], ["0", "1", "2", "2"]])

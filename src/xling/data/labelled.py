@@ -18,8 +18,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from xling.data.languages import language_code_of, language_name, normalize_language, same_language
-from xling.data.readers import PathLike, decoded_lines, json_object_line, line_text, require_file
+from xling.data.languages import language_code_of, language_name, normalize_language
+from xling.data.readers import (
+    PathLike,
+    decoded_lines,
+    folder_language_code,
+    json_object_line,
+    line_text,
+    require_file,
+)
 from xling.errors import DataError, LanguageCodeError
 
 __all__ = ["SPLITS", "UMSAB_LABELS", "LabelledTexts", "read_labelled", "read_umsab", "umsab_languages"]
@@ -313,10 +320,13 @@ def language_folder(root: Path, language: str) -> tuple[Path, str | None]:
         folder = root / language_name(code).split(";")[0].split(" (")[0].lower()
         if folder.is_dir():
             return folder, code
-        # a member or its macrolanguage under the other's name (arb: "Standard Arabic", the folder `arabic`)
-        same = [p for p in sorted(root.iterdir()) if p.is_dir() and (other := language_code_of(p.name))
-                and same_language(code, other)]  # fmt: skip
-        if len(same) == 1:
-            return same[0], code
+        # a member under its macrolanguage's folder, as every corpus reader resolves it (arb: `arabic`, the
+        # macrolanguage standing for it; not ary, another member)
+        codes = {
+            other: p for p in sorted(root.iterdir()) if p.is_dir() and (other := language_code_of(p.name))
+        }
+        found = folder_language_code(code, codes.__contains__, root, "UMSAB")
+        if found is not None:
+            return codes[found], code
     present = sorted(p.name for p in root.iterdir() if p.is_dir())
     raise DataError(f"no folder for language {language!r} (there are: {', '.join(present) or 'none'})", root)

@@ -652,9 +652,8 @@ def _run_langid(ctx: Context, plan: Plan) -> Result:
     unscored: list[str] = []  # codes no label can name (Tatoeba's collective `ber`, the retired `kzj`)
     for key in s["languages"]:
         gold = _gold_label(key)
-        if (
-            gold is None
-        ):  # scored 0 whatever the detector said, and averaged in (benchmarks/langid.py skips them)
+        # scored 0 whatever the detector said, and averaged in; benchmarks/langid.py skips them too
+        if gold is None:
             unscored.append(key)
             continue
         texts = _texts(plan.inputs["files"][key], s["testset"], s["limit"])

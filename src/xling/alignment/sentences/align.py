@@ -346,8 +346,11 @@ def _ends_in_normalize(name_or_path: str) -> bool:
     return bool(modules) and modules[-1].kind == "Normalize"
 
 
-def teacher_table(config: AlignConfig, bank: ParallelBank, pivot: str, output: Path) -> np.ndarray:
-    """Return the teacher's vectors of every unit's pivot sentence (NaN rows where the pivot lacks it).
+def teacher_table(
+    config: AlignConfig, bank: ParallelBank, pivot: str, output: Path, device: str = "cpu"
+) -> np.ndarray:
+    """Return the teacher's vectors of every unit's pivot sentence (NaN rows where the pivot lacks it), the
+    teacher run on `device` (the training's: a transformer teacher over a Bible took hours on the CPU).
 
     The teacher's own output: the distillation targets of Reimers & Gurevych 2020 (sentence-transformers'
     make_multilingual example, MSELoss on `teacher.encode`), unit vectors for a teacher whose last module is
@@ -368,8 +371,7 @@ def teacher_table(config: AlignConfig, bank: ParallelBank, pivot: str, output: P
     }
     if cache.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == key:
         return np.load(cache)
-    # on the run's device (a GPU when training has one: a transformer teacher over a Bible took hours on CPU)
-    teacher = Encoder.load(config.teacher, device=str(init_distributed(config.training.device).device))
+    teacher = Encoder.load(config.teacher, device=device)
     logger.info(
         "embedding %s %s sentences with the teacher %s", f"{len(bank.texts[pivot]):,}", pivot, config.teacher
     )
@@ -401,9 +403,10 @@ def hard_negative_languages(config: AlignConfig, langs: list[str]) -> list[str]:
 
 
 def hard_negative_table(
-    config: AlignConfig, bank: ParallelBank, langs: list[str], output: Path
+    config: AlignConfig, bank: ParallelBank, langs: list[str], output: Path, device: str = "cpu"
 ) -> HardNegativeTable:
-    """Return the mined hard-negative candidates of every unit (see hard_negatives.py).
+    """Return the mined hard-negative candidates of every unit (see hard_negatives.py), the miner run on
+    `device`.
 
     Cached in the run folder (the miner is frozen), so a resumed run does not mine again; keyed by the miner's
     files (encoder_fingerprint), not only its path.
@@ -413,7 +416,7 @@ def hard_negative_table(
 
     def load():
         logger.info("mining hard negatives in %s with %s", ", ".join(mined), name)
-        return Encoder.load(name, device=str(init_distributed(config.training.device).device))  # the run's
+        return Encoder.load(name, device=device)
 
     key = {"encoder": name, "weights": encoder_fingerprint(name)}
     return cached_hard_negatives(load, bank, mined, langs[0], output, key,
@@ -596,7 +599,7 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     check_pairs_files(config)
     check_output(config)
     # no process writes into `output` before every one of them has checked it (torchrun)
-    init_distributed(config.training.device)
+    device = str(init_distributed(config.training.device).device)  # where the teacher and the miner run too
     barrier()
     corpus = AlignedCorpus.from_dir(resolve_corpus(config.data.corpus))
     if config.data.heldout_prefixes:  # `John.` for `JHN.` held nothing out: the dev book trained on
@@ -636,8 +639,10 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     for spec in config.pairs:
         for repeat in range(config.pairs_repeat):
             add_extra_pairs(bank, spec, student.token_ids, repeat, corpus)
-    teacher = teacher_table(config, bank, langs[0], output) if config.distill_weight > 0 else None
-    negatives = hard_negative_table(config, bank, langs, output) if config.hard_negatives > 0 else None
+    teacher = teacher_table(config, bank, langs[0], output, device) if config.distill_weight > 0 else None
+    negatives = (
+        hard_negative_table(config, bank, langs, output, device) if config.hard_negatives > 0 else None
+    )
     bank.texts.clear()
     objective = SentenceAlignmentObjective(
         student, scale=config.scale, learn_scale=config.learn_scale, margin=config.margin,
