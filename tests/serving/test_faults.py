@@ -535,6 +535,16 @@ def test_the_bot_fails_with_a_detector_that_failed_and_loads_its_own_when_none_i
         assert client.post("/detect", json={"q": "Wo ist der Bahnhof?"}).status_code == 503
 
 
+def test_a_shipped_detector_that_cannot_load_fails_the_bot_not_its_first_question(
+    make_config, models, tmp_path, monkeypatch
+):
+    # with no detector configured the bot takes the shipped one: a broken install is the server's fault (503)
+    monkeypatch.setattr("xling.langid.model.DEFAULT_IDENTIFIER", str(tmp_path / "no-detector"))
+    with TestClient(create_app(make_config(bot=str(models.bot), detector=""))) as client:
+        answer = client.post("/v1/answer", json={"question": "Der Film war wirklich sehr gut."})
+    assert answer.status_code == 503 and "bot" in answer.json()["error"], answer.text
+
+
 def test_lazy_loading_loads_once_on_first_use(make_config):
     app = create_app(make_config(preload=False))
     with TestClient(app) as client:

@@ -172,6 +172,7 @@ class ModelRegistry:
 
     def _load_bot(self, source: str) -> Any:
         from xling.artifacts import read_metadata
+        from xling.langid import load_identifier
         from xling.langid.model import DEFAULT_IDENTIFIER
         from xling.retrieval.index import model_reference
 
@@ -189,8 +190,9 @@ class ModelRegistry:
 
             encoder = Encoder.load(built_with, device=self._encoder_device())
         # the bot tells the asker's language with the server's detector; one that failed to load fails the bot
-        # too (its answers would all come in the FAQ's language); with none configured the bot loads its own
-        detector = self.get("detector") if self.config.detector else DEFAULT_IDENTIFIER
+        # too (its answers would all come in the FAQ's language); with none configured the shipped one is
+        # loaded now, so that one that cannot load fails the bot's slot (503), not its first question (400)
+        detector = self.get("detector") if self.config.detector else load_identifier(DEFAULT_IDENTIFIER)
         # a translator of the bot's own, loaded here with the server's settings so that a bad path fails the
         # bot's slot (503 naming it) rather than its first question: the server's translator runs in another
         # thread, and a Hugging Face tokenizer must not be used by two threads at once
