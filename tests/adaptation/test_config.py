@@ -24,6 +24,7 @@ def test_a_language_code_passes(code):
     ("setting", "field"),
     [({"max_new": -1}, "vocabulary.max_new"), ({"learn_size": 0}, "vocabulary.learn_size"),
      ({"scale": -5.0}, "static.scale"), ({"scale": 0}, "static.scale"),
+     ({"margin": float("nan")}, "static.margin"), ({"margin": -0.2}, "static.margin"),
      ({"clause_pairs": 1}, "static.clause_pairs"), ({"clause_pairs": -2}, "static.clause_pairs"),
      ({"clause_length_ratio": 0.5}, "static.clause_length_ratio"),
      ({"weights": {"dictionary": float("inf")}}, "static.weights.dictionary"),

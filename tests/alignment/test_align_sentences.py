@@ -583,7 +583,9 @@ def test_the_pairs_reported_are_those_the_batches_held_and_survive_a_resume(tmp_
 
 
 @pytest.mark.parametrize("field, value", [("dimension", -1), ("dimension", 0), ("alpha", -0.1), ("alpha", 1.5),
-                                          ("distill_weight", -1.0), ("ranking_weight", -1.0)])  # fmt: skip
+                                          ("distill_weight", -1.0), ("ranking_weight", -1.0),
+                                          ("scale", float("nan")), ("scale", 0.0), ("margin", float("nan")),
+                                          ("margin", -0.1), ("margin", 1.0)])  # fmt: skip
 def test_out_of_range_sizes_exponents_and_weights_are_refused_naming_the_field(field, value):
     """dimension -1 was a RuntimeError traceback and 0 a ZeroDivisionError; a negative weight was taken."""
     config = AlignConfig(

@@ -253,6 +253,8 @@ class AdaptConfig:
         if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale < float("inf"):
             # a negative scale turns the ranking loss's logits over: it trains away from the translations
             raise ConfigError(f"static.scale: {scale!r} must be a positive number")
+        if not 0 <= self.static.margin < 1:  # NaN too: the ranking loss became NaN
+            raise ConfigError(f"static.margin: {self.static.margin!r} must be in [0, 1) (a cosine's share)")
         unknown = set(self.static.weights) - set(KINDS)
         if unknown:
             raise ConfigError(f"static.weights: unknown kinds {sorted(unknown)} (known: {', '.join(KINDS)})")
