@@ -89,6 +89,16 @@ def test_adapt_saves_a_language_that_classify_then_uses(trained):
         app, ["transfer", "adapt", "--model", str(out), "--language", "de", "--input", str(few)]
     )
     assert result.exit_code != 0 and f"{few}: 3 texts to adapt de from" in str(result.exception)  # which file
+    test_split = tmp_path / "test_text.txt"
+    test_split.write_text("\n".join(german.texts) + "\n", "utf-8")
+    result = runner.invoke(
+        app, ["transfer", "adapt", "--model", str(out), "--language", "de", "--input", str(test_split)]
+    )
+    assert (
+        result.exit_code != 0
+        and "--input: " in str(result.exception)
+        and "is a test set" in str(result.exception)
+    )
     (tmp_path / "de.txt").write_text("\n".join(german.texts) + "\n", "utf-8")
     result = runner.invoke(app, ["transfer", "adapt", "--model", str(out), "--language", "de", "--input",
                                  str(tmp_path / "de.txt")])  # fmt: skip

@@ -85,6 +85,9 @@ def adapt(
     from xling.data.readers import read_lines
     from xling.transfer.classifier import load_classifier
 
+    # saved into the model, as `transfer train --unlabelled` is: `transfer eval`'s --adapt-on-test is the
+    # transductive way, said so in its output
+    check_not_test_set(input, "--input")
     with console.status(f"loading {literal(model)}"):
         classifier = load_classifier(model)
     if not hasattr(classifier, "adapt"):
