@@ -338,3 +338,27 @@ def test_a_bad_option_is_named_before_the_model_loads(tmp_path, sample_tokenizer
     for texts in (None, 5):
         with pytest.raises(DataError, match="encode\\(\\) takes a list of texts, not a"):
             encoder.encode(texts)
+
+
+def test_a_hub_model_is_fetched_without_the_files_xling_never_reads(tmp_path, monkeypatch):
+    """snapshot_download fetched a repository whole: TensorFlow, Flax, ONNX and OpenVINO copies included."""
+    import huggingface_hub
+    from huggingface_hub.utils import filter_repo_objects
+
+    from xling.embeddings.encoder import resolve_model
+
+    asked = {}
+
+    def fake_download(repo_id, **kwargs):
+        asked.update(kwargs, repo_id=repo_id)
+        return str(tmp_path)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    assert resolve_model("someone/encoder") == tmp_path and asked["repo_id"] == "someone/encoder"
+    # a sentence-transformers repository's files, filtered as snapshot_download filters them
+    files = ["config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json", "modules.json",
+             "1_Pooling/config.json", "2_Dense/model.safetensors", "sentence_bert_config.json", "tf_model.h5",
+             "flax_model.msgpack", "rust_model.ot", "onnx/model.onnx", "onnx/model_qint8_avx512.onnx",
+             "openvino/openvino_model.xml"]  # fmt: skip
+    kept = list(filter_repo_objects(files, ignore_patterns=asked["ignore_patterns"]))
+    assert kept == files[:8]

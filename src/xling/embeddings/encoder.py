@@ -284,6 +284,14 @@ def shipped_folder(name: str) -> Path | None:
     return None
 
 
+HUB_UNREAD_FILES = ("*.h5", "*.msgpack", "*.ot", "*.tflite", "*.mlmodel", "*.mlpackage/*", "onnx/*",
+                    "openvino/*", "coreml/*")  # fmt: skip
+"""Files of a Hub model repository xling never reads, left out of its download: other frameworks' weights
+(TensorFlow, Flax, Rust, TFLite, Core ML) and the ONNX / OpenVINO graphs Hub repositories ship (xling's ONNX
+backend reads only graphs `xling export onnx` wrote): a repository that ships its weights in several formats
+would otherwise be downloaded several times over."""
+
+
 def resolve_model(name_or_path: str | Path) -> Path:
     """Return the local folder for a path, a shipped model name or a Hub id (cached or fetched)."""
     path = Path(name_or_path).expanduser()
@@ -299,7 +307,7 @@ def resolve_model(name_or_path: str | Path) -> Path:
     try:  # a Hub id such as sentence-transformers/LaBSE: the cache, or the network where there is one
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(name))
+        return Path(snapshot_download(name, ignore_patterns=list(HUB_UNREAD_FILES)))
     except Exception as error:  # offline, unknown repo, no access: say which and why
         raise XlingError(
             f"{name}: not a local folder, and fetching it from the Hub failed ({error})"
