@@ -237,10 +237,15 @@ def test_a_table_of_the_section_written_beside_it_is_an_error_not_skipped(tmp_pa
     recipe.write_text('[serve]\nport = 9000\n[serve.limits]\napi_keys = ["k"]\n[tokenizer]\nx = 1\n', "utf-8")
     assert load_config(ServeConfig, recipe, section="serve").limits.api_keys == ["k"]  # other sections: fine
     # the section misspelt beside it: its settings were never read, without a word
-    for table, named in (("[Serve.limits]", "Serve"), ("[serve_limits]", "serve_limits")):
+    # in any case: `[Limits]` and `[Serve_limits]` passed the checks written in lower case
+    for table, named in (("[Serve.limits]", "Serve"), ("[serve_limits]", "serve_limits"),
+                         ("[Serve_limits]", "Serve_limits"), ("[Limits]", "Limits")):  # fmt: skip
         recipe.write_text(f'[serve]\nport = 9000\n{table}\napi_keys = ["k"]\n', encoding="utf-8")
         with pytest.raises(ConfigError, match=rf"\[{named}\] is read by no command here"):
             load_config(ServeConfig, recipe, section="serve")
+    recipe.write_text("Port = 9000\n[serve]\nworkers = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"Port = \.\.\. stands outside \[serve\]"):
+        load_config(ServeConfig, recipe, section="serve")
 
 
 @pytest.mark.parametrize(

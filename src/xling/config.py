@@ -172,15 +172,19 @@ def _check_misplaced_tables(cls: type, path: Path, section: str | None, data: di
     for key, value in data.items():
         if key == section or (key in COMMAND_SECTIONS and isinstance(value, dict)):
             continue
-        if isinstance(value, dict) and key in tables:
-            raise ConfigError(f"{path}: [{key}] is read by no command here; did you mean [{section}.{key}]?")
+        # in any case: `[Limits]` and `[Serve_limits]` were skipped as silently as `[limits]` (API keys)
+        folded = key.lower()
+        if isinstance(value, dict) and folded in tables:
+            raise ConfigError(
+                f"{path}: [{key}] is read by no command here; did you mean [{section}.{folded}]?"
+            )
         # `[Quickstart.training]`, `[quickstart_training]`: the section misspelt, its settings never read
         if isinstance(value, dict) and (
-            key.lower() == section.lower() or key.startswith((f"{section}_", f"{section}-"))
+            folded == section.lower() or folded.startswith((f"{section.lower()}_", f"{section.lower()}-"))
         ):
             raise ConfigError(f"{path}: [{key}] is read by no command here; did you mean [{section}] or "
                               f"[{section}.<table>]?")  # fmt: skip
-        if not isinstance(value, dict) and key in fields:  # above every table: read by none of them
+        if not isinstance(value, dict) and folded in fields:  # above every table: read by none of them
             raise ConfigError(f"{path}: {key} = ... stands outside [{section}] and is read by no command; put it "
                               f"in the [{section}] table")  # fmt: skip
 
