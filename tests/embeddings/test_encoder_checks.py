@@ -362,3 +362,10 @@ def test_a_hub_model_is_fetched_without_the_files_xling_never_reads(tmp_path, mo
              "openvino/openvino_model.xml"]  # fmt: skip
     kept = list(filter_repo_objects(files, ignore_patterns=asked["ignore_patterns"]))
     assert kept == files[:8]
+    # an ONNX backend reads the graphs `xling export onnx` wrote into onnx/, which a Hub repository may hold
+    resolve_model("someone/encoder", onnx=True)
+    kept = list(filter_repo_objects(files, ignore_patterns=asked["ignore_patterns"]))
+    assert kept == files[:8] + files[11:13]
+    with pytest.raises(DataError):  # the fake folder holds no model: what matters is what was fetched
+        Encoder.load("someone/encoder", backend="onnx")
+    assert "onnx/*" not in asked["ignore_patterns"]

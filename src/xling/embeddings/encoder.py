@@ -167,7 +167,7 @@ class Encoder:
         opts = EncoderOptions(**options)
         _check_options(opts)  # before a Hub look-up or a model load that a bad option would waste
         opts.device = resolve_device(opts.device)  # auto: a GPU when torch sees one
-        folder = resolve_model(name_or_path)
+        folder = resolve_model(name_or_path, onnx=opts.backend != "torch")
         meta = read_metadata(folder)
         _check_not_another_kind(folder, meta)
         if opts.backend != "torch":
@@ -284,16 +284,17 @@ def shipped_folder(name: str) -> Path | None:
     return None
 
 
-HUB_UNREAD_FILES = ("*.h5", "*.msgpack", "*.ot", "*.tflite", "*.mlmodel", "*.mlpackage/*", "onnx/*",
-                    "openvino/*", "coreml/*")  # fmt: skip
+HUB_UNREAD_FILES = ("*.h5", "*.msgpack", "*.ot", "*.tflite", "*.mlmodel", "*.mlpackage/*", "openvino/*",
+                    "coreml/*")  # fmt: skip
 """Files of a Hub model repository xling never reads, left out of its download: other frameworks' weights
-(TensorFlow, Flax, Rust, TFLite, Core ML) and the ONNX / OpenVINO graphs Hub repositories ship (xling's ONNX
-backend reads only graphs `xling export onnx` wrote): a repository that ships its weights in several formats
-would otherwise be downloaded several times over."""
+(TensorFlow, Flax, Rust, TFLite, Core ML) and OpenVINO graphs: a repository that ships its weights in several
+formats would otherwise be downloaded several times over. ONNX graphs (`onnx/`) are left out too unless an
+ONNX backend is asked for (it reads the graphs `xling export onnx` wrote there)."""
 
 
-def resolve_model(name_or_path: str | Path) -> Path:
-    """Return the local folder for a path, a shipped model name or a Hub id (cached or fetched)."""
+def resolve_model(name_or_path: str | Path, *, onnx: bool = False) -> Path:
+    """Return the local folder for a path, a shipped model name or a Hub id (cached or fetched; its `onnx/`
+    folder only when `onnx`)."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
@@ -307,7 +308,8 @@ def resolve_model(name_or_path: str | Path) -> Path:
     try:  # a Hub id such as sentence-transformers/LaBSE: the cache, or the network where there is one
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(name, ignore_patterns=list(HUB_UNREAD_FILES)))
+        unread = [*HUB_UNREAD_FILES, *(() if onnx else ("onnx/*",))]
+        return Path(snapshot_download(name, ignore_patterns=unread))
     except Exception as error:  # offline, unknown repo, no access: say which and why
         raise XlingError(
             f"{name}: not a local folder, and fetching it from the Hub failed ({error})"
