@@ -28,3 +28,18 @@ def test_normalize_is_its_third_argument_and_arrays_of_texts_are_taken():
     assert remembering.encode(np.array(["ab", "abc", "ab"]))[:, 1].tolist() == [0.0, 0.0, 0.0]
     assert remembering.encode(["abc"], normalize=False)[0, 1] == 1.0
     assert inner.seen == ["ab", "abc", "ab", "abc"]  # each text once per normalize setting
+
+
+def test_bad_texts_are_refused_as_the_encoder_refuses_them_naming_their_place():
+    """A string was encoded as a list of its characters, and an empty text was named by its place among the
+    distinct texts passed on (`['ok', 'ok', '']`: text 1)."""
+    import pytest
+
+    from xling.errors import DataError
+
+    inner = _Counting()
+    with pytest.raises(DataError, match="not one string"):
+        RememberingEncoder(inner).encode("hello")
+    with pytest.raises(DataError, match="^text 2 is empty"):
+        RememberingEncoder(inner).encode(["ok", "ok", ""])
+    assert inner.seen == []

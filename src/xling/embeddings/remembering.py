@@ -30,7 +30,11 @@ class RememberingEncoder:
                show_progress: bool = False, **options: Any) -> np.ndarray:  # fmt: skip
         """Return the vectors of `texts` as the wrapped encoder gives them (TextEncoder's arguments, in its
         order), encoding only texts it has not encoded before with these `normalize` and `options`."""
-        texts = list(texts)  # a numpy array of texts too, as Encoder.encode takes one
+        from xling.embeddings.encoder import check_texts
+
+        # as Encoder.encode checks them: a string is no list of one-character texts, and an error names the
+        # text's place in `texts`, not in the distinct texts passed on
+        texts = check_texts(texts)
         if normalize is not None:  # left out as not given: an encoder's own default stands
             options = {**options, "normalize": normalize}
         if not texts:  # the wrapped encoder's own answer, of its shape
