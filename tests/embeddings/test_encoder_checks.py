@@ -189,6 +189,19 @@ def test_a_legacy_settings_file_and_tokenizer_args_limit_tokens_as_sentence_tran
     assert cosines(ours, theirs).min() >= 0.9999
 
 
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [({"max_seq_length": "8"}, "max_seq_length"),
+     ({"max_seq_length": None, "tokenizer_args": {"model_max_length": "8"}}, "tokenizer_args.model_max_length")],
+)  # fmt: skip
+def test_a_bad_token_limit_names_the_setting_it_came_from(tmp_path, sample_tokenizer_dir, settings, field):
+    """A bad tokenizer_args.model_max_length was blamed on max_seq_length, which the file left null."""
+    folder = tiny_st_folder(tmp_path, sample_tokenizer_dir, "mean")
+    (folder / "sentence_bert_config.json").write_text(json.dumps(settings))
+    with pytest.raises(DataError, match=rf"sentence_bert_config.json: {field} '8' must be a whole number"):
+        Encoder.load(folder)
+
+
 def insert_module(folder: Path, at: int, kind: str, config: dict | None = None) -> None:
     """Insert a sentence-transformers module (Dense: random 32 -> 16, its config.json `config` beside the
     features; Normalize) at position `at` of folder's modules.json."""

@@ -537,14 +537,14 @@ def _st_transformer_config(path: Path) -> tuple[int | None, bool]:
     config = read_json_file(path)
     if not isinstance(config, dict):
         raise DataError("not a sentence-transformers config (a JSON object)", path)
-    max_length = config.get("max_seq_length")
+    field, max_length = "max_seq_length", config.get("max_seq_length")
     tokenizer_args = config.get("tokenizer_args")
     if max_length is None and isinstance(tokenizer_args, dict):
-        max_length = tokenizer_args.get("model_max_length")
+        field, max_length = "tokenizer_args.model_max_length", tokenizer_args.get("model_max_length")
     if max_length is not None and (
         isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
     ):
-        raise DataError(f"max_seq_length {max_length!r} must be a whole number >= 1 or null", path)
+        raise DataError(f"{field} {max_length!r} must be a whole number >= 1 or null", path)
     lowercase = config.get("do_lower_case", False)
     if not isinstance(lowercase, bool):
         raise DataError(f"do_lower_case {lowercase!r} must be true or false", path)
