@@ -72,6 +72,11 @@ def test_weights_of_other_shapes_than_the_config_are_named(make_tiny_mlm, tmp_pa
 
     with pytest.raises(DataError, match="the folder mixes files of two models"):  # through the encoder too
         Encoder.load(folder)
+    # and with the dropout settings pretraining passes on (they change no shape)
+    with pytest.raises(DataError, match="the folder mixes files of two models"):
+        load_pretrained(
+            XLMRobertaForMaskedLM, folder, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
+        )
 
 
 def test_pretrain_from_a_truncated_model_names_the_file(make_tiny_mlm, tmp_path, sample_tokenizer_dir):

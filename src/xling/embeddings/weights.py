@@ -103,6 +103,12 @@ def check_weights_folder(folder: str | Path) -> None:
         check_safetensors(path)
 
 
+SHAPELESS_SETTINGS = frozenset({"use_safetensors", "output_loading_info", "dtype", "hidden_dropout_prob",
+                                "attention_probs_dropout_prob"})  # fmt: skip
+"""load_pretrained's keyword arguments that change no weight's shape: with only these, weights of other
+shapes than config.json's can only be the files of two models."""
+
+
 def load_pretrained(model_class: Any, folder: str | Path, **kwargs: Any) -> Any:
     """Return `model_class.from_pretrained(folder, **kwargs)` from local files only, with clear errors.
 
@@ -130,8 +136,8 @@ def load_pretrained(model_class: Any, folder: str | Path, **kwargs: Any) -> Any:
             raise DataError(UNSAFE_PICKLE, pickle_file(folder)) from error
         mismatch = "size mismatch" in str(error) or "ignore_mismatched_sizes" in str(error)
         # weights of other shapes than config.json says (transformers logs which): parts of two models;
-        # with settings of the caller's (num_labels=...), transformers' own message says more
-        if mismatch and not set(kwargs) - {"use_safetensors", "output_loading_info", "dtype"}:
+        # with settings of the caller's that change shapes (num_labels=...), transformers' message says more
+        if mismatch and not set(kwargs) - SHAPELESS_SETTINGS:
             raise DataError("the weights do not have the shapes the folder's config.json gives them: the "
                             "folder mixes files of two models", folder) from error  # fmt: skip
         raise
