@@ -104,6 +104,11 @@ def test_the_pair_is_read_from_the_dictionary_name(tmp_path, vocabularies):
     for name, pair in names.items():
         config = BLIConfig(dictionary=write(tmp_path / name, "house\tHaus\n"))
         assert list(evaluate_bli(src, tgt, identity(8), config).scores) == [pair], name
+    import gzip  # a gzipped dictionary is read, and named, as the plain one (it lost its pair)
+
+    zipped = tmp_path / "yacle.test.freq.2k.en-de.tsv.gz"
+    zipped.write_bytes(gzip.compress("house\tHaus\n".encode()))
+    assert list(evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=str(zipped))).scores) == ["en-de"]
 
 
 def test_lowercased_vocabularies_find_capitalised_dictionary_words(tmp_path, vocabularies):

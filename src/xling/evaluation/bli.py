@@ -210,7 +210,8 @@ def _renumber(kept: np.ndarray, rows: int) -> np.ndarray:
 def _pair_from_name(path: Path) -> str:
     """Return "xx-yy" from a dictionary file name such as yacle.test.freq.2k.en-de.tsv or MUSE's
     en-de.5000-6500.txt, else ""."""
-    match = PAIR_IN_NAME.search(path.name) or PAIR_LEADING_NAME.match(path.name)
+    name = path.name.removesuffix(".gz")  # a gzipped dictionary reads as the plain one
+    match = PAIR_IN_NAME.search(name) or PAIR_LEADING_NAME.match(name)
     return f"{match.group(1)}-{match.group(2)}" if match else ""
 
 
