@@ -267,6 +267,12 @@ def test_a_bad_saved_mapping_is_a_data_error_naming_its_file(tmp_path):
         WordMapping(np.eye(4), np.eye(4), ["center"], src_means=[np.zeros(3)])
     with pytest.raises(DataError, match=r"m/mapping\.safetensors: .*src_means\[0\]: has shape \(3,\)"):
         WordMapping.load(tmp_path / "m")
+    # a tensor mapping.json promises, missing: the tensors' file is named (mapping.json was)
+    save_file({k: v for k, v in tensors.items() if k != "src_mean_0"}, tmp_path / "m" / "mapping.safetensors")
+    with pytest.raises(
+        DataError, match=r"m/mapping\.safetensors: incomplete word mapping: no tensor 'src_mean_0'"
+    ):
+        WordMapping.load(tmp_path / "m")
 
 
 def test_lowercase_seed_dictionary(tmp_path, languages):

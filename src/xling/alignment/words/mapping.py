@@ -138,18 +138,21 @@ class WordMapping:
             raise DataError(f"unreadable word mapping: {error}", folder) from None
         try:
             steps = parse_normalization(list(meta["normalize"]))
-            fitted = meta.get("fitted_means", {})
-            means = {
-                prefix: [tensors[f"{prefix}_mean_{i}"] for i in range(steps.count("center"))]
-                if fitted.get(prefix)
-                else None
-                for prefix in ("src", "tgt")
-            }
-            transforms = tensors["src_transform"], tensors["tgt_transform"]
+            fitted = {prefix: bool(meta.get("fitted_means", {}).get(prefix)) for prefix in ("src", "tgt")}
         except ConfigError as error:  # a bad step: about this file, not about an option the user gave
             raise DataError(f"bad word mapping: {error}", folder / META_FILE) from None
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise DataError(f"incomplete word mapping ({error!r})", folder / META_FILE) from None
+        try:  # what mapping.json says is there, missing from the tensors: their file is the one at fault
+            means = {
+                prefix: [tensors[f"{prefix}_mean_{i}"] for i in range(steps.count("center"))]
+                if fitted[prefix]
+                else None
+                for prefix in ("src", "tgt")
+            }
+            transforms = tensors["src_transform"], tensors["tgt_transform"]
+        except KeyError as error:
+            raise DataError(f"incomplete word mapping: no tensor {error}", folder / TENSORS_FILE) from None
         try:
             return cls(*transforms, steps, meta.get("method", "custom"), meta.get("history", []),
                        means["src"], means["tgt"], meta.get("info", {}), str(folder))  # fmt: skip
