@@ -229,8 +229,6 @@ class AlignConfig:
                               "from it, or leave the teacher out")  # fmt: skip
         if self.ranking_weight <= 0 and self.distill_weight <= 0:
             raise ConfigError("ranking_weight and distill_weight are both 0: nothing to learn")
-        if not 0 < self.scale < float("inf"):  # NaN too: a NaN scale made every loss NaN
-            raise ConfigError(f"scale: {self.scale} must be a positive number")
         if not 0 <= self.margin < 1:
             raise ConfigError(f"margin: {self.margin} must be in [0, 1) (a cosine's share)")
         if not 0 < self.unit_fraction <= 1:
