@@ -183,6 +183,15 @@ def test_a_model_folder_that_is_not_xlmr_or_lacks_its_encoder_is_refused(
                                intermediate_size=32, max_position_embeddings=40)).save_pretrained(bert)  # fmt: skip
     with pytest.raises(ConfigError, match=f"model: {bert} is a 'bert' model"):
         build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(bert)), tokenizer)
+    # a new model of its shape (its config.json) pads with xling's <pad>, not BERT's 0 (`<s>` here)
+    bert_json = json.loads((bert / "config.json").read_text())
+    (bert / "config.json").write_text(json.dumps({**bert_json, "max_position_embeddings": 600}))
+    new = build_model(
+        _config(sample_tokenizer_dir, tmp_path / "out", model=str(bert / "config.json")), tokenizer
+    )
+    assert new.roberta.embeddings.word_embeddings.padding_idx == new.config.pad_token_id == 1
+    assert (new.config.bos_token_id, new.config.eos_token_id) == (0, 2)
+    assert new.roberta.embeddings.word_embeddings.weight[0].abs().sum() > 0  # `<s>` trains
     folder = make_tiny_mlm(tmp_path, sample_tokenizer_dir)
     settings = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**settings, "pad_token_id": 0}))

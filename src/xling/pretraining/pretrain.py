@@ -25,6 +25,8 @@ from xling.embeddings.weights import WEIGHTS_FILES, has_weights
 from xling.errors import ConfigError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.pretraining.data import (
+    BOS_ID,
+    EOS_ID,
     PAD_ID,
     POSITION_OFFSET,
     PretrainBatches,
@@ -196,7 +198,12 @@ def build_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
             raise ConfigError(f"model: {path} lacks {len(missing)} encoder weight(s) of XLM-R ({missing[0]}, "
                               "...): they would start random; give an XLM-R / RoBERTa masked LM or encoder")  # fmt: skip
         return model
-    hf_config = model_config(config.model, vocab_size=len(tokenizer), max_length=config.max_length, **dropout)
+    # a new model pads, begins and ends as xling's batches do, whatever a config.json it takes its shape from
+    # says (a BERT one pads with 0, which is `<s>` here: that row would never train, and `<pad>`'s would)
+    special = {"pad_token_id": PAD_ID, "bos_token_id": BOS_ID, "eos_token_id": EOS_ID}
+    hf_config = model_config(
+        config.model, vocab_size=len(tokenizer), max_length=config.max_length, **dropout, **special
+    )
     check_model_fits(hf_config, config, tokenizer)
     return XLMRobertaForMaskedLM(hf_config)
 
