@@ -251,6 +251,19 @@ def test_a_pivot_and_dev_language_given_as_zh_train_and_record_cmn(tmp_path, sam
     assert set(result.dev) == {"dev_retrieval", "dev_deu"}  # the dev zh is the pivot, not scored against it
     state = json.loads((result.output / "checkpoints" / "step-00000002" / "trainer_state.json").read_text())
     assert [Path(path).name for path in state["data_files"]] == ["cmn.tsv", "deu.tsv", "dict.tsv"]
+    # a dev language that is the pivot only in the corpus's codes is refused once they are known
+    config.output, config.dev_languages = str(tmp_path / "run2"), ["cmn"]
+    with pytest.raises(
+        ConfigError, match=r"dev_languages: \['cmn'\] holds only the pivot cmn of this corpus"
+    ):
+        align_sentences(config)
+
+
+def test_a_member_of_the_pivots_macrolanguage_is_a_dev_language_of_its_own():
+    """Pivot zh and dev lzh (the Bible's cmn and lzh files) was refused as "only the pivot"."""
+    data = CorpusConfig(corpus="sample", heldout_fraction=0.2)
+    AlignConfig(data=data, tokenizer="t", pivot="zh", dev_languages=["lzh"]).validate()
+    AlignConfig(data=data, tokenizer="t", pivot="ar", dev_languages=["ary"]).validate()
 
 
 def test_distillation_pulls_both_sides_to_the_teacher(tmp_path, sample_tokenizer_dir, monkeypatch):

@@ -38,7 +38,7 @@ from xling.artifacts import SENTENCE_ENCODER_FAMILY, folder_fingerprint
 from xling.atomic import check_apart, check_replaceable, same_path, save_keyed_array
 from xling.config import check_int, config_to_dict
 from xling.data.config import CorpusConfig
-from xling.data.languages import normalize_language, pair_file_spec, same_language
+from xling.data.languages import normalize_language, pair_file_spec
 from xling.data.readers import AlignedCorpus, read_parallel_tsv, require_file
 from xling.data.root import check_not_test_set
 from xling.data.sources import check_prefixes_match, corpus_ids, resolve_corpus
@@ -243,7 +243,10 @@ class AlignConfig:
                               "data.heldout_fraction) to score on")  # fmt: skip
         for code in self.dev_languages:  # named here, not as a bare code error once the corpus is read
             normalize_language(code, where="dev_languages")
-        if self.dev_languages and all(same_language(code, self.pivot) for code in self.dev_languages):
+        # the same code only: a member of the pivot's macrolanguage may be a language of its own in the corpus
+        # (pivot zh, dev lzh: the Bible's cmn and lzh); make_dev_evaluation checks again with the corpus's codes
+        pivot = normalize_language(self.pivot)
+        if self.dev_languages and all(normalize_language(code) == pivot for code in self.dev_languages):
             raise ConfigError(f"dev_languages: {self.dev_languages} holds only the pivot {self.pivot}; dev "
                               "retrieval pairs another language with it")  # fmt: skip
         if not 0 <= self.xx_yy_ratio <= 1:
@@ -439,6 +442,9 @@ def make_dev_evaluation(config: AlignConfig, corpus: AlignedCorpus, student, lan
     dev_langs = [pivot] + [
         code for code in dict.fromkeys(corpus_code(corpus, x) for x in config.dev_languages) if code != pivot
     ]
+    if len(dev_langs) == 1:  # zho beside a pivot cmn: the corpus keeps them under one code
+        raise ConfigError(f"dev_languages: {config.dev_languages} holds only the pivot {pivot} of this corpus; "
+                          "dev retrieval pairs another language with it")  # fmt: skip
     bank = build_parallel_bank(
         corpus, dev_langs, student.token_ids, keep=heldout.__contains__, keep_texts=dev_langs
     )  # texts too: a repeated verse is found at either copy
