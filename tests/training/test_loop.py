@@ -483,6 +483,22 @@ def test_without_a_terminal_progress_is_plain_lines_and_only_when_asked(tmp_path
     assert "training: step 3/3 (100%)" in capsys.readouterr().err
 
 
+def test_a_checkpoint_whose_optimizer_trained_other_parameters_is_refused_before_loading(tmp_path):
+    """A run whose trained parameters changed since (align's student with its pooler frozen) got torch's bare
+    ValueError from the optimizer, after the checkpoint's weights had been loaded into the model."""
+    _run(tmp_path, _config(max_steps=2, checkpoint_every=2))
+    model = Regression()
+    before = model.linear.weight.detach().clone()
+    model.linear.bias.requires_grad_(False)  # one parameter fewer trained than when it was saved
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+    with pytest.raises(
+        XlingError,
+        match=r"step-00000002: checkpoint's optimizer state does not fit .*\[1, 1\].*this run's \[1\]",
+    ):
+        load_checkpoint(list_checkpoints(tmp_path)[-1], model, optimizer)
+    assert torch.equal(model.linear.weight, before)  # nothing loaded
+
+
 def test_averaged_checkpoints_hold_the_mean_of_their_weights(tmp_path):
     from xling.training.checkpoint import average_checkpoints
 

@@ -343,6 +343,7 @@ def load_checkpoint(
             raise UnreadableCheckpointError(
                 f"{path / 'optimizer.pt'}: unreadable ({_first_line(exc)})"
             ) from None
+        _check_optimizer_fits(path, optimizer, optimizer_state)
     try:
         missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
     except (SafetensorError, OSError) as exc:
@@ -366,6 +367,19 @@ def load_checkpoint(
     if scheduler is not None:
         scheduler.load_state_dict(state["scheduler"])
     return state
+
+
+def _check_optimizer_fits(path: Path, optimizer: torch.optim.Optimizer, saved: Any) -> None:
+    """Return nothing when the saved optimizer state has this optimizer's groups of parameters; else an
+    XlingError naming the checkpoint, before anything is loaded (torch's bare ValueError came after the
+    weights were: a run whose trained parameters changed since, such as align's frozen pooler)."""
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    sizes = [len(group.get("params", ())) for group in groups] if isinstance(groups, list) else None
+    if sizes != [len(group["params"]) for group in optimizer.param_groups]:
+        raise XlingError(f"{path}: checkpoint's optimizer state does not fit this run's trained parameters (groups "
+                         f"of {sizes} parameters, this run's {[len(g['params']) for g in optimizer.param_groups]}): it "
+                         "was written by another version of xling or other settings; continue it with those, or "
+                         "start again (--overwrite)")  # fmt: skip
 
 
 @torch.no_grad()
