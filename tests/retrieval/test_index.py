@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from xling.errors import ConfigError, DataError, XlingError
+from xling.errors import BusyError, ConfigError, DataError, XlingError
 from xling.retrieval.index import CACHE_FILE, DB_FILE, INFO_FILE, SearchIndex
 
 from .conftest import FakeEncoder
@@ -1303,6 +1303,27 @@ def test_a_cache_that_cannot_be_saved_after_the_commit_keeps_the_add(
     index.close()
     with SearchIndex.open(tmp_path / "idx") as again:
         assert len(again) == 7
+
+
+def test_opening_an_index_another_process_holds_locked_is_a_busy_error(tmp_path, fake_encoder, monkeypatch):
+    """It was a plain XlingError, which a server kept as a failed load until it was restarted: a BusyError
+    says the same open may succeed once the writer commits (a server answers 503 and tries again)."""
+    import sqlite3
+
+    import xling.retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "WRITE_WAIT_S", 0.2)
+    build(tmp_path / "idx", fake_encoder).close()
+    other = sqlite3.connect(tmp_path / "idx" / DB_FILE, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process in the middle of a large add
+    try:
+        with pytest.raises(BusyError, match="the index is busy"):
+            SearchIndex.open(tmp_path / "idx")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with SearchIndex.open(tmp_path / "idx") as index:
+        assert len(index) == 6
 
 
 def test_a_search_blocked_by_a_writer_is_a_clear_error(tmp_path, fake_encoder, monkeypatch):

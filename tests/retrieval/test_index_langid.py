@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from xling.cli import app
 from xling.cli import index as index_cli
-from xling.errors import XlingError
+from xling.errors import BusyError, XlingError
 from xling.langid import LanguageIdentifier
 from xling.retrieval.index import DB_FILE, SearchIndex
 
@@ -174,6 +174,29 @@ def test_an_index_without_detected_languages(tmp_path, fake_encoder):
         with pytest.raises(XlingError, match=r"records no detected languages .*--detect-language"):
             index.search_texts(fake_encoder, ["Zug"], detected="de")
         assert index.search_texts(fake_encoder, ["Zug"], k=1, languages="de")[0][0].detected is None
+
+
+def test_the_detected_language_calls_on_a_locked_index_are_busy_errors(tmp_path, fake_encoder, detector,
+                                                                        monkeypatch):  # fmt: skip
+    """A large `xling index add` holds the write lock until it commits: check_detected and detected_languages
+    let a raw sqlite3.OperationalError out (a server's 500), where the other reads give a BusyError (503)."""
+    import xling.retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "WRITE_WAIT_S", 0.2)
+    build(tmp_path / "idx", fake_encoder, detector).close()
+    other = sqlite3.connect(tmp_path / "idx" / DB_FILE, isolation_level=None)
+    with SearchIndex.open(tmp_path / "idx") as index:
+        other.execute("BEGIN EXCLUSIVE")  # another process in the middle of a large add
+        try:
+            with pytest.raises(BusyError, match="the index is busy"):
+                index.check_detected("deu")
+            with pytest.raises(BusyError, match="the index is busy"):
+                index.detected_languages()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        index.check_detected("deu")  # once the writer is done, the same calls pass
+        assert index.detected_languages()["deu"] == 2
 
 
 def test_an_index_made_before_detection_reads_adds_and_gets_the_column(tmp_path, fake_encoder, detector,

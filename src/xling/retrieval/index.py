@@ -239,12 +239,24 @@ def _busy_is_an_error(method: Callable[..., _T]) -> Callable[..., _T]:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error):
+            if not _is_locked(error):
                 raise
             raise BusyError(f"{self._shown_path}: the index is busy (another process is writing to it and "
                              f"held it locked for {WRITE_WAIT_S:.0f} s: {error}); try again") from None  # fmt: skip
 
     return wrapper
+
+
+def _is_locked(error: sqlite3.DatabaseError) -> bool:
+    """Return True when `error` is SQLite's "database is locked": another process holds the index for now."""
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+def _open_busy(db_path: Path, error: sqlite3.DatabaseError) -> BusyError:
+    """Return the error of an open that found the index locked: a BusyError, since the same open may succeed
+    once the writer commits (a server answers 503 and loads the index again on the next request, rather
+    than keeping it as failed until a restart)."""
+    return BusyError(f"{db_path}: the index is busy (another process holds it locked: {error}); try again")
 
 
 class SearchIndex:
@@ -402,7 +414,8 @@ class SearchIndex:
         """Return the index in folder `path`, its FAISS cache rebuilt from SQLite if missing or stale.
 
         `expected_model` / `expected_dimension`, when given, must match what the index was built with
-        (a local folder matches by its resolved path, whatever path reaches it).
+        (a local folder matches by its resolved path, whatever path reaches it). Raises BusyError when
+        another process held the index locked for WRITE_WAIT_S (the same open may succeed later).
         """
         root = Path(path)
         if not root.is_dir():
@@ -434,9 +447,8 @@ class SearchIndex:
             index._has_detected = _has_column(index._db, "documents", "detected")
         except sqlite3.DatabaseError as exc:
             db.close()
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise XlingError(f"{db_path}: the index is busy (another process holds it locked: {exc}); try "
-                                 "again") from None  # fmt: skip
+            if _is_locked(exc):
+                raise _open_busy(db_path, exc) from None
             raise DataError(f"not a readable search index database: {exc}", db_path) from None
         if stored_dimension != info["dimension"]:
             db.close()
@@ -446,6 +458,11 @@ class SearchIndex:
             )
         try:
             index._load_or_rebuild_cache()
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if _is_locked(exc):  # a writer that took the lock after the checks above
+                raise _open_busy(db_path, exc) from None
+            raise
         except BaseException:
             db.close()
             raise
@@ -933,14 +950,17 @@ class SearchIndex:
             self.check_detected(detected)
         return self.search(encode_texts(encoder, queries, batch_size), k, languages, detected)
 
+    @_busy_is_an_error
     def check_detected(self, detected: str | Sequence[str]) -> None:
         """Return nothing if `search` may filter on the detected languages `detected`; raise XlingError for a
         code that names no language, or for an index with documents but no detected language (cheap: the
-        stored labels are read once per change of the index)."""
+        stored labels are read once per change of the index); BusyError while another process holds the
+        index locked (a server answers it 503, not a 400 blaming the filter)."""
         with self._lock:
             self._catch_up()
             self._matching_labels(_label_codes(detected))
 
+    @_busy_is_an_error
     def detected_languages(self) -> dict[str, int]:
         """Return how many documents have each detected label, most first (`{}`: none detected)."""
         with self._lock:
@@ -1240,6 +1260,8 @@ class SearchIndex:
             return
         try:
             fresh = SearchIndex.open(self.path)
+        except BusyError:
+            raise  # the new index is being written to: the same call may pass later (a server's 503, not 400)
         except XlingError as exc:
             raise XlingError(
                 f"{self.path}: the index was replaced or removed since it was opened and cannot be "

@@ -3,7 +3,9 @@
 A `ModelRegistry` has one slot per role (encoder, detector, translator, classifier, bot) and one per search
 index (`index:NAME`). `load_all` loads every configured slot (at startup when `preload`); `get` loads a
 slot on first use otherwise. A slot that fails keeps its error: its endpoints answer 503 naming the model
-and why, while /health and /v1/models list every slot's state, and the other endpoints work.
+and why, while /health and /v1/models list every slot's state, and the other endpoints work. A search index
+another process holds locked (a large `xling index add`) is no failure: its slot stays pending, marked
+busy, its endpoints answer 503 with Retry-After, and the next request loads it again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xling.errors import BusyError
 from xling.serving.config import ServeConfig
 from xling.serving.errors import ModelUnavailable
 
@@ -51,11 +54,15 @@ class Slot:
     model: Any = None
     error: str | None = None
     seconds: float | None = None
+    busy_at: float | None = None
+    """time.monotonic() when the last load found the model busy (None: it did not); the slot stays pending"""
 
     def to_dict(self) -> dict[str, Any]:
         info: dict[str, Any] = {"source": self.source, "state": self.state, "loaded": self.state == "loaded"}
         if self.error is not None:
             info["error"] = self.error
+        if self.busy_at is not None:
+            info["busy"] = True
         if self.seconds is not None:
             info["load_seconds"] = round(self.seconds, 3)
         return info
@@ -90,10 +97,13 @@ class ModelRegistry:
 
     def get(self, name: str) -> Any:
         """Return the slot's model, loading it on first use; ModelUnavailable (503) naming it and why when it
-        is not configured or failed to load."""
+        is not configured or failed to load; BusyError (503 with Retry-After) when it was busy, to be loaded
+        again by the next call."""
         slot = self._ensure(name)
         if slot.state == "loaded":
             return slot.model
+        if slot.busy_at is not None:
+            raise BusyError(str(slot.error))
         if slot.state == "not configured":
             what = "support bot" if name == "bot" else name
             raise ModelUnavailable(name, f"no {what} configured: set `{SETTINGS.get(name, name)}` in the [serve] "
@@ -111,32 +121,46 @@ class ModelRegistry:
                 slot.model.index.close()
 
     def _ensure(self, name: str) -> Slot:
+        """Return the slot, loading its model if it is pending; a failure is kept in the slot, not raised."""
         slot = self.slots.get(name)
         if slot is None:
             raise ModelUnavailable(name, f"no model slot {name!r}")
         if slot.state != "pending":
             return slot
+        asked = time.monotonic()
         with self._locks[name]:
             if slot.state != "pending":  # another thread loaded it while this one waited
                 return slot
-            started = time.perf_counter()
-            try:
-                if name.startswith(INDEX_PREFIX):
-                    model = self._load_index(str(slot.source))
-                else:
-                    model = self._loaders[name](str(slot.source))
-            except (
-                Exception
-            ) as error:  # any failure: the server stays up and says why on this slot's endpoints
-                slot.error = f"{type(error).__name__}: {error}" if not _is_xling_error(error) else str(error)
-                slot.state = "failed"
-                logger.error("%s (%s) failed to load: %s", name, slot.source, slot.error)
-            else:
-                slot.model = model
-                slot.state = "loaded"
-                logger.info("%s loaded from %s", name, slot.source)
-            slot.seconds = time.perf_counter() - started
+            if slot.busy_at is not None and slot.busy_at >= asked:
+                # another thread found it busy while this one waited: its answer, rather than a queue of
+                # requests each waiting out the lock again (WRITE_WAIT_S apiece)
+                return slot
+            self._load(slot)
         return slot
+
+    def _load(self, slot: Slot) -> None:
+        """Return nothing; load the slot's model (the caller holds its lock), keeping its failure in it."""
+        started = time.perf_counter()
+        try:
+            if slot.name.startswith(INDEX_PREFIX):
+                model = self._load_index(str(slot.source))
+            else:
+                model = self._loaders[slot.name](str(slot.source))
+        except BusyError as error:
+            # another process holds it for now (an index being written to): not a failure, as that would
+            # hold until a restart; the slot stays pending and the next request loads it again
+            slot.error, slot.busy_at = str(error), time.monotonic()
+            logger.warning("%s (%s) is busy; loading it again on the next request: %s", slot.name, slot.source,
+                           slot.error)  # fmt: skip
+        except Exception as error:  # any failure: the server stays up and says why on this slot's endpoints
+            slot.error = f"{type(error).__name__}: {error}" if not _is_xling_error(error) else str(error)
+            slot.state, slot.busy_at = "failed", None
+            logger.error("%s (%s) failed to load: %s", slot.name, slot.source, slot.error)
+        else:
+            slot.model, slot.error, slot.busy_at = model, None, None
+            slot.state = "loaded"
+            logger.info("%s loaded from %s", slot.name, slot.source)
+        slot.seconds = time.perf_counter() - started
 
     def _load_encoder(self, source: str) -> Any:
         from xling.embeddings.encoder import Encoder

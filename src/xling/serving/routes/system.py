@@ -9,6 +9,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
+from xling.errors import BusyError
 from xling.serving.errors import ApiError
 from xling.serving.metrics import CONTENT_TYPE
 from xling.serving.models import INDEX_PREFIX
@@ -42,7 +43,8 @@ router.add_api_route("/health", health, methods=["GET"], summary="Liveness, and 
 @router.get("/v1/models", summary="The served models (OpenAI's list shape) and their limits")
 async def models(request: Request) -> dict[str, Any]:
     """Return every model slot as an OpenAI model object (`id`, `object`, `owned_by`) with xling's fields:
-    its role, state, error and, for the encoder, its limits."""
+    its role, state, error and, for the encoder, its limits; for an index its document count (null, with
+    `busy` true, while another process holds it locked)."""
     return {"object": "list", "data": await _model_entries(_state(request))}
 
 
@@ -66,8 +68,7 @@ async def _model_entries(state: ServerState) -> list[dict[str, Any]]:
         if name.startswith(INDEX_PREFIX):
             entry["index"] = name[len(INDEX_PREFIX) :]
             if slot.state == "loaded":
-                # in a thread: the index's lock is held for the whole of a search, which the loop would wait on
-                entry["documents"] = await anyio.to_thread.run_sync(len, slot.model.index)
+                entry.update(await _index_documents(slot.model.index))
                 entry["encoder"] = slot.model.index.model
         elif name == "encoder":
             entry["limits"] = encoder_info(state)
@@ -81,6 +82,17 @@ async def _model_entries(state: ServerState) -> list[dict[str, Any]]:
             entry["labels"] = [str(label) for label in slot.model.labels]
         data.append(entry)
     return data
+
+
+async def _index_documents(index: Any) -> dict[str, Any]:
+    """Return the fields of a loaded index's entry that count its documents: `documents`, or `documents`
+    null and `busy` true while another process holds the index locked (a large `xling index add`): that
+    is no reason to fail the whole listing, the encoder's entry and the other indexes' with it."""
+    try:
+        # in a thread: the index's lock is held for the whole of a search, which the loop would wait on
+        return {"documents": await anyio.to_thread.run_sync(len, index)}
+    except BusyError:
+        return {"documents": None, "busy": True}
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 
-from xling.errors import LanguageCodeError, XlingError
+from xling.errors import BusyError, LanguageCodeError, XlingError
 from xling.serving.errors import ApiError
 from xling.serving.limits import request_texts
 from xling.serving.models import INDEX_PREFIX
@@ -25,6 +26,7 @@ from xling.serving.services import (
     SearchItem,
     ServerState,
     answer_function,
+    busy_error,
     classify_function,
     item_error,
     search_function,
@@ -122,6 +124,19 @@ def _hits(body: SearchRequest, max_k: int) -> int:
     return body.k
 
 
+async def _check_detected(index: Any, detected: tuple[str, ...]) -> None:
+    """Return nothing if `index` can filter on the detected languages `detected` (checked before the query is
+    encoded); 400 naming `detected_lang` for an index without detected languages, 503 with Retry-After while
+    another process holds it locked (the filter is not at fault: the same request may pass later)."""
+    try:
+        # in a thread: it waits for the index's lock (held for a whole search) and SQLite's, up to WRITE_WAIT_S
+        await anyio.to_thread.run_sync(index.check_detected, list(detected))
+    except BusyError as error:
+        raise busy_error(error) from None
+    except XlingError as error:
+        raise ApiError(400, f"detected_lang: {error}", "detected_lang") from None
+
+
 @router.post("/v1/search", response_model=SearchResponse, summary="Search an index in any language")
 async def search(body: SearchRequest, request: Request) -> SearchResponse:
     """Return the `k` documents nearest the query (in any language), optionally only those in `lang` (the
@@ -144,10 +159,7 @@ async def search(body: SearchRequest, request: Request) -> SearchResponse:
     detected = _detected_codes(body.detected_lang, "detected_lang")
     entry = await state.model(INDEX_PREFIX + name)
     if detected is not None:
-        try:  # an index without detected languages says so, naming the field, before the query is encoded
-            entry.index.check_detected(list(detected))
-        except XlingError as error:
-            raise ApiError(400, f"detected_lang: {error}", "detected_lang") from None
+        await _check_detected(entry.index, detected)
     batcher = state.batcher(
         INDEX_PREFIX + name, lambda: search_function(entry), chars=lambda item: len(item.query)
     )
