@@ -25,6 +25,11 @@ def test_quickstart_runs_end_to_end_on_the_bundled_sample(tmp_path):
     from xling.quickstart import check_demo_model_folder
 
     check_demo_model_folder(tmp_path / "qs" / "model")  # the next demo may replace the demo's own model
+    from xling.artifacts import read_metadata
+    from xling.quickstart import check_demo_tokenizer_folder
+
+    assert read_metadata(tmp_path / "qs" / "tokenizer")["made_by"] == "xling quickstart"
+    check_demo_tokenizer_folder(tmp_path / "qs" / "tokenizer")  # and its own tokenizer
     # step 5: CSLS word translation in xling-mini's shared space finds some of the right German words
     translations = report["word_translation"]["translations"]
     assert "English -> German" in shown and len(translations) >= 5
@@ -135,12 +140,13 @@ def test_someone_elses_model_folder_stops_the_demo_before_anything_is_written(tm
     with pytest.raises(XlingError, match=r"model: the folder holds a model the quickstart did not make"):
         run_quickstart(QuickstartConfig(output=str(tmp_path / "qs")), console=Console(quiet=True))
     assert (model / "NOTES.md").is_file()
-    # a demo model made before models were stamped: a pretraining's own files, the demo's tokenizer beside
+    # an unstamped model trained with the demo's tokenizer beside it is no more the demo's: a user's model
+    # there was taken for a demo made before the stamps, and deleted
     (model / "NOTES.md").unlink()
-    (model / "xling.json").write_text(
-        json.dumps({"kind": "masked-lm", "config": {"tokenizer": str(tmp_path / "qs" / "tokenizer")}})
-    )
-    check_demo_model_folder(model)
+    settings = {"tokenizer": str(tmp_path / "qs" / "tokenizer"), "output": str(model)}
+    (model / "xling.json").write_text(json.dumps({"kind": "masked-lm", "config": settings}))
+    with pytest.raises(XlingError, match=r"did not make .*remove it, if an earlier quickstart made it"):
+        check_demo_model_folder(model)
     (model / "xling.json").unlink()
     assert sorted(p.name for p in (tmp_path / "qs").iterdir()) == ["model"]  # no tokenizer trained either
     # a wrong model name also stops it before the first step, an earlier demo model left in place
@@ -194,3 +200,128 @@ def test_the_demos_time_budget_is_not_reported_as_a_run_to_resume(caplog):
     with caplog.at_level(logging.WARNING):
         loop_logger.warning(advice)
     assert "--resume" in caplog.text
+
+
+def _model_folder(folder: Path, metadata: dict, *extra: str) -> Path:
+    """Return `folder` made to hold what pretraining writes (placeholders), `metadata` as its xling.json and
+    the files named in `extra`."""
+    folder.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                 "special_tokens_map.json", "sentencepiece.bpe.model", *extra):  # fmt: skip
+        (folder / name).write_text("precious", encoding="utf-8")
+    (folder / "xling.json").write_text(json.dumps(metadata), encoding="utf-8")
+    return folder
+
+
+def _tokenizer_folder(folder: Path, metadata: dict, *extra: str) -> Path:
+    """Return `folder` made to hold what a tokenizer training writes (placeholders), `metadata` as its
+    xling.json and the files named in `extra`."""
+    folder.mkdir(parents=True)
+    names = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "sentencepiece.bpe.model")
+    for name in (*names, *extra):
+        (folder / name).write_text("precious", encoding="utf-8")
+    (folder / "xling.json").write_text(json.dumps(metadata), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def no_step_1(monkeypatch):
+    """Make the demo's step 1 fail the test: a folder the check should refuse is never trained over."""
+
+    def trained(*args, **kwargs):
+        raise AssertionError("step 1 ran: the demo would have replaced the folder")
+
+    monkeypatch.setattr("xling.quickstart.train_vocabulary", trained)
+
+
+def test_a_stamped_demo_model_with_someone_elses_file_is_refused(tmp_path, no_step_1):
+    """The demo deletes its earlier model folder whole: a stamped one that also holds a user's file was let
+    through (the same folder unstamped was refused), and the file was deleted with it."""
+    from xling.errors import XlingError
+    from xling.quickstart import check_demo_model_folder
+
+    model = _model_folder(tmp_path / "qs" / "model", {"kind": "masked-lm", "made_by": "xling quickstart"},
+                          "notes.md")  # fmt: skip
+    with pytest.raises(XlingError, match=r"qs/model: .*files it did not write \(notes\.md\)"):
+        check_demo_model_folder(model)
+    with pytest.raises(XlingError, match=r"notes\.md"):
+        run_quickstart(QuickstartConfig(output=str(tmp_path / "qs")), console=Console(quiet=True))
+    assert (model / "notes.md").read_text(encoding="utf-8") == "precious"
+    assert sorted(p.name for p in (tmp_path / "qs").iterdir()) == ["model"]
+    (model / "notes.md").unlink()
+    check_demo_model_folder(model)  # the demo's own files alone: it may replace them
+    (model / "checkpoints").mkdir()  # and the run's own entries
+    check_demo_model_folder(model)
+
+
+def test_a_tokenizer_the_demo_did_not_make_stops_it_before_step_1(tmp_path, no_step_1):
+    """Step 1 trained over <output>/tokenizer whatever it held: after recipes/bible-small.toml (its tokenizer
+    in runs/bible-small/tokenizer, its model in runs/bible-small), `xling quickstart --output
+    runs/bible-small` replaced the tokenizer that model was trained with."""
+    from xling.errors import XlingError
+    from xling.quickstart import check_demo_tokenizer_folder
+
+    output = tmp_path / "bible-small"
+    recorded = {"kind": "tokenizer", "languages": ["eng", "deu"], "language_tokens": {"eng": "__eng__"},
+                "counts": {"eng": 10, "deu": 12}, "vocab_size": 16000}  # fmt: skip
+    # the recipe's model is the run folder itself, its tokenizer inside: no <output>/model
+    _model_folder(output, {"kind": "masked-lm", "tokenizer": recorded,
+                           "config": {"tokenizer": str(output / "tokenizer")}})  # fmt: skip
+    tokenizer = _tokenizer_folder(output / "tokenizer", recorded)
+    refused = r"bible-small/tokenizer: the folder holds a tokenizer the quickstart did not make"
+    with pytest.raises(XlingError, match=refused):
+        check_demo_tokenizer_folder(tokenizer)
+    with pytest.raises(XlingError, match=refused):
+        run_quickstart(QuickstartConfig(output=str(output)), console=Console(quiet=True))
+    assert (tokenizer / "sentencepiece.bpe.model").read_text(encoding="utf-8") == "precious"
+    assert json.loads((tokenizer / "xling.json").read_text(encoding="utf-8")) == recorded
+    assert not (output / "model").exists()
+    # files, no tokenizer
+    (tokenizer / "xling.json").unlink()
+    with pytest.raises(XlingError, match=r"tokenizer: the folder holds files \("):
+        check_demo_tokenizer_folder(tokenizer)
+    # the demo's own, stamped: replaced; with a user's file beside it: refused, naming the file
+    (tokenizer / "xling.json").write_text(json.dumps({**recorded, "made_by": "xling quickstart"}))
+    check_demo_tokenizer_folder(tokenizer)
+    (tokenizer / "notes.md").write_text("mine", encoding="utf-8")
+    with pytest.raises(XlingError, match=r"tokenizer: .*files it did not write \(notes\.md\)"):
+        check_demo_tokenizer_folder(tokenizer)
+
+
+def test_an_unstamped_tokenizer_is_refused_even_beside_the_demos_model(tmp_path):
+    """Only a stamp tells the demo's tokenizer apart: one trained there again by hand sits beside the demo's
+    model just as the demo's own did."""
+    from xling.errors import XlingError
+    from xling.quickstart import check_demo_tokenizer_folder
+
+    output = tmp_path / "qs"
+    recorded = {"kind": "tokenizer", "languages": ["eng", "deu"], "vocab_size": 2000}
+    tokenizer = _tokenizer_folder(output / "tokenizer", recorded)
+    _model_folder(output / "model", {"kind": "masked-lm", "made_by": "xling quickstart",
+                                     "config": {"tokenizer": str(tokenizer)}, "tokenizer": recorded})  # fmt: skip
+    with pytest.raises(
+        XlingError, match=r"qs/tokenizer: the folder holds a tokenizer the quickstart did not"
+    ):
+        check_demo_tokenizer_folder(tokenizer)
+    (tokenizer / "xling.json").write_text(json.dumps({**recorded, "made_by": "xling quickstart"}))
+    check_demo_tokenizer_folder(tokenizer)
+
+
+def test_the_demo_stamps_its_tokenizer(tmp_path, monkeypatch):
+    """Step 1's tokenizer is stamped as the demo's own, so that the next demo may replace it (and only it)."""
+    from types import SimpleNamespace
+
+    from xling.artifacts import read_metadata
+
+    def trained(texts, config):
+        _tokenizer_folder(Path(config.output), {"kind": "tokenizer", "language_tokens": {}})
+        return SimpleNamespace(output=Path(config.output), vocab_size=2000, sampled={})
+
+    def stopped(config):
+        raise RuntimeError("step 2 stopped by the test")
+
+    monkeypatch.setattr("xling.quickstart.train_vocabulary", trained)
+    monkeypatch.setattr("xling.quickstart.pretrain", stopped)
+    with pytest.raises(RuntimeError, match="step 2 stopped"):
+        run_quickstart(QuickstartConfig(output=str(tmp_path / "qs")), console=Console(quiet=True))
+    assert read_metadata(tmp_path / "qs" / "tokenizer")["made_by"] == "xling quickstart"

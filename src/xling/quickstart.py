@@ -6,7 +6,7 @@ import logging
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from xling.artifacts import MASKED_LM_KIND, read_metadata, update_metadata
-from xling.atomic import same_path, shown_names
+from xling.artifacts import MASKED_LM_KIND, TOKENIZER_KIND, read_metadata, update_metadata
+from xling.atomic import shown_names
 from xling.data.config import CorpusConfig
 from xling.data.root import bible_folder, data_root
 from xling.data.sources import TextSources, resolve_corpus
@@ -139,47 +139,61 @@ def _corpus_options(config: QuickstartConfig) -> dict[str, Any]:
             "vocab_size": config.vocab_size or 8000, "max_sentences": 6000}  # fmt: skip
 
 
-def check_demo_model_folder(folder: Path) -> None:
-    """Return nothing when `folder` may be replaced by the demo's model: missing, empty, the demo's earlier
-    model (its xling.json stamped DEMO_STAMP) or a pretraining run that left only its own entries; else
-    XlingError naming it.
+DEMO_STAMP = "xling quickstart"
+"""`made_by` in the xling.json of the demo's model and tokenizer: what the next demo may replace."""
+PRETRAINED_FILES = frozenset({"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                              "special_tokens_map.json", "sentencepiece.bpe.model", "xling.json"})  # fmt: skip
+"""What `xling pretrain` writes into its model folder besides the run's own entries."""
+TOKENIZER_FILES = frozenset({"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                             "sentencepiece.bpe.model", "xling.json"})  # fmt: skip
+"""What `xling tokenizer train` (the demo's step 1) writes into its tokenizer folder."""
 
-    Checked before the first step, so that a folder of someone else's files stops the demo before anything
-    is trained, and is never deleted: any pretrained model was let through, and the demo deleted it whole
-    with whatever else the folder held.
+
+def check_demo_model_folder(folder: Path) -> None:
+    """Return nothing when `folder` may be replaced by the demo's model: missing, a pretraining run that left
+    only its own entries, or the demo's earlier model (`_check_demo_folder`); else XlingError naming it."""
+    _check_demo_folder(folder, "model", MASKED_LM_KIND, PRETRAINED_FILES, entries_besides_the_run)
+
+
+def check_demo_tokenizer_folder(folder: Path) -> None:
+    """Return nothing when `folder` may be replaced by the demo's tokenizer: missing, empty, or the demo's
+    earlier tokenizer (`_check_demo_folder`); else XlingError naming it."""
+    _check_demo_folder(folder, "tokenizer", TOKENIZER_KIND, TOKENIZER_FILES,
+                       lambda path: sorted(entry.name for entry in path.iterdir()))  # fmt: skip
+
+
+def _check_demo_folder(folder: Path, what: str, kind: str, written: frozenset[str],
+                       entries: Callable[[Path], list[str]]) -> None:  # fmt: skip
+    """Return nothing when `folder` holds no entries (`entries` lists those that count) or the demo's earlier
+    `what`: of `kind`, its xling.json stamped DEMO_STAMP, and no file but the `written` ones; else XlingError
+    naming it, and the files the demo did not write.
+
+    Checked before the first step, so that someone else's files stop the demo before anything is trained,
+    and are never deleted: the demo replaces these folders whole. A pretrained model or a tokenizer it did
+    not stamp was replaced (a recipe's `runs/bible-small/tokenizer`, which its model was trained with), and
+    a stamped model with a user's notes beside it was deleted with them. Demos made before the stamps (before
+    2026-12-07 for models, 2026-12-08 for tokenizers) are refused too: their folders are removed by hand.
     """
     if not folder.exists():
         return
     if not folder.is_dir():
-        raise XlingError(f"{folder}: a file is there, where the quickstart writes its model; choose another "
+        raise XlingError(f"{folder}: a file is there, where the quickstart writes its {what}; choose another "
                          "--output")  # fmt: skip
-    others = entries_besides_the_run(folder)
-    metadata = read_metadata(folder) if others else {}
-    if not others or (metadata.get("kind") == MASKED_LM_KIND and metadata.get("made_by") == DEMO_STAMP):
+    others = entries(folder)
+    if not others:
         return
-    if _unstamped_demo_model(folder, others, metadata):
-        return
-    shown = shown_names(sorted(entry.name for entry in folder.iterdir()))
-    made = "a model the quickstart did not make" if metadata.get("kind") == MASKED_LM_KIND else "files"
-    raise XlingError(f"{folder}: the folder holds {made} ({shown}); the quickstart would replace it: choose "
-                     "another --output")  # fmt: skip
-
-
-DEMO_STAMP = "xling quickstart"
-"""`made_by` in the xling.json of the demo's model: what the next demo may replace."""
-PRETRAINED_FILES = frozenset({"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                              "special_tokens_map.json", "sentencepiece.bpe.model", "xling.json"})  # fmt: skip
-"""What `xling pretrain` writes into its model folder besides the run's own entries."""
-
-
-def _unstamped_demo_model(folder: Path, entries: list[str], metadata: dict[str, Any]) -> bool:
-    """Return whether `folder` is a demo model made before the demo stamped its models (or killed between
-    its save and its stamp): a masked LM of a pretraining's own files alone, trained with the tokenizer the
-    demo writes beside it (`<output>/tokenizer`)."""
-    if metadata.get("kind") != MASKED_LM_KIND or not set(entries) <= PRETRAINED_FILES:
-        return False
-    tokenizer = (metadata.get("config") or {}).get("tokenizer")
-    return isinstance(tokenizer, str) and same_path(Path(tokenizer), folder.parent / "tokenizer")
+    metadata = read_metadata(folder)
+    foreign = sorted(set(others) - written)
+    if metadata.get("kind") == kind and metadata.get("made_by") == DEMO_STAMP:
+        if not foreign:
+            return
+        raise XlingError(f"{folder}: the quickstart's earlier {what} is there with files it did not write "
+                         f"({shown_names(foreign)}); the quickstart would delete them with it: move them away "
+                         "or choose another --output")  # fmt: skip
+    made = f"a {what} the quickstart did not make" if metadata.get("kind") == kind else "files"
+    raise XlingError(f"{folder}: the folder holds {made} ({shown_names(sorted(others))}); the quickstart would "
+                     "replace it: choose another --output (or remove it, if an earlier quickstart made it "
+                     "before it marked what it makes)")  # fmt: skip
 
 
 class _NoResumeAdvice(logging.Filter):
@@ -220,12 +234,14 @@ def run_quickstart(config: QuickstartConfig, console: Console | None = None) -> 
     # the demo replaces its own previous demo run (other runs refuse to overwrite)
     model_folder = output / "model"
     check_demo_model_folder(model_folder)
+    check_demo_tokenizer_folder(output / "tokenizer")
     model_config(config.model, vocab_size=opts["vocab_size"])  # a wrong model name stops the demo here
     vocab = VocabConfig(output=str(output / "tokenizer"), data=data, vocab_size=opts["vocab_size"],
                         seed=config.training.seed, sample_sentences=config.vocab_sample_sentences,
                         overwrite=True)  # fmt: skip
     with console.status(f"1/8 training a shared {vocab.vocab_size}-piece vocabulary"):
         report = train_vocabulary(sources.text_factories(), vocab)
+    update_metadata(report.output, made_by=DEMO_STAMP)  # the next demo may replace it, and only it
     console.print(f"1/8 vocabulary: {report.vocab_size} pieces, sampling alpha {vocab.alpha} "
                   f"(sentences drawn per language: {report.sampled})")  # fmt: skip
 
