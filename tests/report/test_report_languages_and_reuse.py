@@ -78,6 +78,13 @@ def test_fail_under_matches_the_language_in_any_code_form():
     assert check_guards(
         ran, [parse_guard("tatoeba:accuracy@ms=50"), parse_guard("tatoeba:accuracy@no=50")]
     ) == ["tatoeba:accuracy@ms=50: tatoeba accuracy for ms is 30, below 50"]
+    # a member with no row of its own is not measured, not its macrolanguage's row: Tatoeba's kur is
+    # Kurmanji, which Sorani (ckb) was scored as; ara is Standard Arabic, not Moroccan (ary)
+    ran["tasks"]["tatoeba"]["result"]["scores"] = {"kur": {"accuracy": 70.0}, "ara": {"accuracy": 80.0}}
+    failures = check_guards(ran, [parse_guard("tatoeba:accuracy@ckb=50"), parse_guard("tatoeba:accuracy@ary=50"),
+                                  parse_guard("tatoeba:accuracy@kmr=50")])  # fmt: skip
+    assert [line.split(":")[1] for line in failures] == ["accuracy@ckb=50", "accuracy@ary=50"]
+    assert all("was not measured" in line for line in failures)
 
 
 @pytest.mark.parametrize(

@@ -473,9 +473,14 @@ def _row_of(rows: dict[str, Any], language: str) -> dict[str, Any] | None:
     from xling.report.tasks import _file_codes, _same
 
     # a macrolanguage is the member the tasks read for it (ms: zsm, not ind; no: nob, not nno)
-    found = _file_codes(language, [key for key, row in rows.items() if isinstance(row, dict)])
+    keys = [key for key, row in rows.items() if isinstance(row, dict)]
+    found = _file_codes(language, keys)
     if len(found) == 1:
         return rows[found[0]]
+    if not found and all(_is_language_code(key) for key in keys):
+        # rows keyed by codes hold no file the tasks would read for it: a looser match would read another
+        # language's row (ckb, Sorani, got Tatoeba's kur, which is Kurmanji; ary got ara)
+        return None
 
     wanted = language_code_of(language)
     if wanted is None:
@@ -488,6 +493,19 @@ def _row_of(rows: dict[str, Any], language: str) -> dict[str, Any] | None:
         if code is not None and _same(code, wanted):
             return row
     return None
+
+
+def _is_language_code(key: str) -> bool:
+    """Return whether a row's key is a language code (Tatoeba's `kur`, NTREX's `srp-Latn`), not a name
+    (transfer's `german`)."""
+    from xling.data.languages import normalize_language
+    from xling.errors import LanguageCodeError
+
+    try:
+        normalize_language(key)
+    except LanguageCodeError:
+        return False
+    return True
 
 
 def check_guards(report: dict[str, Any], guards: list[Guard]) -> list[str]:
