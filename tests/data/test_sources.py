@@ -51,3 +51,7 @@ def test_a_text_file_joins_the_corpus_language_it_is_kept_under(tmp_path):
     # a corpus language not chosen is not pulled in by a text file of it: the file stands alone
     alone = TextSources.from_options(str(corpus), ["eng"], [f"zh={news}"])
     assert alone.languages == ["eng", "zho"] and list(alone.texts("zho")) == ["新闻。"]
+    # nor when the file is named by the corpus's own code: cmn.tsv's verse came with it
+    alone = TextSources.from_options(str(corpus), ["eng"], [f"cmn={news}"])
+    assert alone.languages == ["cmn", "eng"] and list(alone.texts("cmn")) == ["新闻。"]
+    assert alone.aligned().languages == ["eng"]

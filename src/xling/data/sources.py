@@ -113,6 +113,10 @@ class TextSources:
     mono_files: dict[str, list[Path]] = field(default_factory=dict)
     heldout: HeldOut = field(default_factory=HeldOut)
     skip_bad: bool = False
+    corpus_languages: tuple[str, ...] | None = None
+    """The corpus's languages that were chosen, under its codes (None: every file of the corpus): a text
+    file of a language the corpus holds but that was not chosen (`cmn=news.txt` beside an unchosen cmn.tsv)
+    is read alone, as the same file given as `zh=` is."""
 
     @classmethod
     def from_config(cls, data: CorpusConfig) -> TextSources:
@@ -158,9 +162,9 @@ class TextSources:
             check_prefixes_match(corpus_ids(aligned, skip_bad=skip_bad), heldout_prefixes, aligned.root)
         langs = list(aligned.languages) if aligned else []
         langs += [lang for lang in mono if lang not in langs]
-        return cls(
-            root, sorted(langs), mono, HeldOut(tuple(heldout_prefixes or ()), heldout_fraction), skip_bad
-        )
+        heldout = HeldOut(tuple(heldout_prefixes or ()), heldout_fraction)
+        chosen = tuple(aligned.languages) if aligned is not None else None
+        return cls(root, sorted(langs), mono, heldout, skip_bad, chosen)
 
     def aligned(self) -> AlignedCorpus | None:
         """Return the aligned corpus restricted to the chosen languages, or None."""
@@ -172,9 +176,13 @@ class TextSources:
         return AlignedCorpus.from_dir(self.corpus, corpus_langs)
 
     def _in_corpus(self, lang: str) -> bool:
-        """Return whether the corpus folder has a file of `lang` under any name form (de.tsv, en_GB.tsv.gz)."""
+        """Return whether `lang`'s text comes from the corpus folder too: a chosen language of it
+        (`corpus_languages`), or, when none were recorded, one it has a file of under any name form (de.tsv,
+        en_GB.tsv.gz)."""
         if self.corpus is None:
             return False
+        if self.corpus_languages is not None:
+            return normalize_language(lang) in self.corpus_languages
         return normalize_language(lang) in AlignedCorpus.from_dir(self.corpus).files
 
     def texts(self, lang: str) -> Iterator[str]:
