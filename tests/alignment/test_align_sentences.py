@@ -665,6 +665,20 @@ def test_a_transformer_students_unread_pooler_is_frozen_and_an_unsavable_one_ref
     trainable = [(name, p) for name, p in student.named_parameters() if p.requires_grad]
     assert trainable and all(p.grad is not None for _, p in trainable)  # what DDP needs of every one
     assert not any("pooler" in name for name, _ in trainable)
+    # read at a hidden layer: the layers above got no gradient either; the student is cut there, as saved
+    two = tmp_path / "two-layers"
+    XLMRobertaModel(XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=40,
+                                     pad_token_id=tokenizer.pad_token_id)).save_pretrained(two)  # fmt: skip
+    tokenizer.save_pretrained(two)
+    (two / "xling.json").write_text(json.dumps({"layer": -2, "pooling": "mean"}))
+    full = Encoder.load(two)
+    student = build_student(AlignConfig(student=str(two), output=str(tmp_path / "out3")))
+    assert (student.layer, student.model.config.num_hidden_layers) == (1, 1)
+    torch.testing.assert_close(student(batch), full.module(batch))  # the same vectors
+    student(batch).sum().backward()
+    trainable = [p for p in student.parameters() if p.requires_grad]
+    assert trainable and all(p.grad is not None for p in trainable)
     # a student read with pooler pooling (or with Dense layers) is refused before any training
     load = Encoder.load
     monkeypatch.setattr(

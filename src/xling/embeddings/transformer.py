@@ -195,6 +195,17 @@ class TransformerSentenceEncoder(nn.Module):
         (root / "modules.json").write_text(json.dumps(modules, indent=2))
         write_default_prompt(root, self.prompt)
 
+    def drop_unread_layers(self) -> None:
+        """Return nothing; cut the model to the layers the encoder reads (its first `layer`), as `save` cuts
+        it: in training the layers above get no gradient (DDP refuses that at the second step) and cost
+        their compute for nothing. ConfigError for a model that cannot be cut."""
+        if self.layer is None:
+            return
+        total = self.model.config.num_hidden_layers
+        index = self.layer if self.layer >= 0 else total + 1 + self.layer
+        self.model = self._model_to_save()
+        self.layer = index  # counted from the bottom: -2 of the cut model would be another layer
+
     def _model_to_save(self) -> nn.Module:
         """Return the model, or a copy cut to its first `layer` layers when the encoder reads that one."""
         import copy

@@ -308,6 +308,10 @@ def build_student(config: AlignConfig) -> torch.nn.Module:
         raise ConfigError(f"student: {config.student} has Dense layers or pooler pooling, which an aligned "
                           "encoder cannot be saved with yet; give an encoder with cls, mean or max pooling and no "
                           "Dense module")  # fmt: skip
+    if hasattr(
+        module, "drop_unread_layers"
+    ):  # read at a hidden layer: the layers above would get no gradient
+        module.drop_unread_layers()
     pooler = getattr(getattr(module, "model", None), "pooler", None)
     if isinstance(pooler, torch.nn.Module):
         pooler.requires_grad_(False)
