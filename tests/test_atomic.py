@@ -353,3 +353,26 @@ def test_a_link_to_a_mount_point_is_refused_too(tmp_path):
     (tmp_path / "out").symlink_to("/proc")  # written through, so renamed onto /proc itself
     with pytest.raises(XlingError, match="a mount point"):
         check_replaceable(tmp_path / "out", True, "model")
+
+
+def test_a_write_that_fails_without_naming_a_file_names_the_output(tmp_path):
+    """A full disk's OSError names no file, and the command line printed only "No space left on device"."""
+    import errno
+
+    from xling.atomic import atomic_write, atomic_writes
+
+    target = tmp_path / "out.txt"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(OSError) as raised, atomic_write(target) as handle:
+        handle.write("new")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert raised.value.filename == str(target) and target.read_text(encoding="utf-8") == "old"
+    with (
+        pytest.raises(OSError) as raised,
+        atomic_writes((tmp_path / "a.txt", "w"), (tmp_path / "b.txt", "w")),
+    ):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert raised.value.filename == f"{tmp_path / 'a.txt'} or {tmp_path / 'b.txt'}"
+    with pytest.raises(OSError) as raised, atomic_write(target):  # one that names its file keeps it
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "elsewhere.txt")
+    assert raised.value.filename == "elsewhere.txt"

@@ -60,7 +60,7 @@ def atomic_writes(*targets: tuple[str | Path, str]) -> Iterator[list[IO[Any]]]:
         )
     temporaries = [_claim_temporary(path) for path in paths]
     try:
-        with ExitStack() as stack:
+        with _naming(paths), ExitStack() as stack:
             handles, raws = [], []
             for path, temporary, (given, mode) in zip(paths, temporaries, targets, strict=True):
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,6 +169,18 @@ def _discard(handle: IO[Any]) -> None:
     hide the error that ended the write."""
     with suppress(OSError, ValueError):
         handle.close()
+
+
+@contextmanager
+def _naming(paths: Sequence[Path]) -> Iterator[None]:
+    """Return a context that names `paths` in an OSError that names no file: a write, flush or fsync that
+    fails (a full disk) says only "No space left on device", and the command line shows what it names."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None:
+            error.filename = " or ".join(str(path) for path in paths)  # the writes of several: any of them
+        raise
 
 
 def writable_file(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
