@@ -630,3 +630,76 @@ def test_a_label_in_a_script_the_translator_does_not_write_gets_the_language_in_
     bot = SupportBot.load(sample_bot_dir, encoder=mini_encoder, detector=None, translator=translator)
     assert bot.translated_answers([0], "cmn_Hant")[0].startswith("[eng->cmn] ")
     assert bot.translated_answers([0], "bos_Latn")[0].startswith("[eng->bos_Latn] ")
+
+
+def _stub_m2m(codes: dict[str, str]) -> _StubTranslator:
+    """A stub translator with M2M-100's conventions for `codes` (it writes its `zh` in Simplified)."""
+    from xling.translation.languages import Conventions
+
+    translator = _StubTranslator()
+    translator.conventions = Conventions("m2m100", codes, codes, name="m2m")
+    return translator
+
+
+def test_an_faq_in_one_script_answers_in_it_only(tmp_path, mini_encoder):
+    """`faq.zh-Hant.tsv` was `zho`, a language of no script: a Simplified asker got the Traditional answer,
+    said to be stored in its language; the answer stored in the asker's script now comes first, and one in
+    another script of the asker's language is never the asker's."""
+    from xling.bot import BotBuildConfig, FaqEntry
+    from xling.bot.bot import _stored_answer
+    from xling.bot.faq import faq_language
+
+    faq = tmp_path / "faq"
+    faq.mkdir()
+    (faq / "faq.zh-Hant.tsv").write_text(
+        "pay\t我要怎麼付款？\t請用信用卡付款。\nship\t我的包裹在哪裡？\t在路上。\n", encoding="utf-8"
+    )
+    (faq / "answers.en.tsv").write_text("pay\tBy card.\nship\tOn its way.\n", encoding="utf-8")
+    [entry, _] = read_faq(faq)
+    assert _stored_answer(entry, faq_language(faq), "cmn_Hans") is None
+    assert _stored_answer(entry, faq_language(faq), "cmn_Hant") == ("請用信用卡付款。", "zho")
+    bot = SupportBot.load(build_bot(faq, tmp_path / "bot", mini_encoder), encoder=mini_encoder, detector=None,
+                          translator=None)  # fmt: skip
+    assert bot.language == "zho_Hant"
+    simplified = bot.answer("我要怎麼付款？", lang="zh-Hans")
+    assert simplified.id == "pay" and simplified.answer == "請用信用卡付款。"
+    assert (simplified.answer_language, simplified.answer_source, simplified.in_asker_language) == (
+        "zho", "original", False,
+    )  # fmt: skip
+    traditional = bot.answer("我要怎麼付款？", lang="zh-TW")
+    assert (traditional.answer, traditional.answer_source, traditional.in_asker_language) == (
+        "請用信用卡付款。", "stored", True,
+    )  # fmt: skip
+    # with a translator, the Simplified asker gets a translation, read from Traditional
+    bot = SupportBot.load(tmp_path / "bot", encoder=mini_encoder, detector=None,
+                          translator=_stub_m2m({"en": "__en__", "zh": "__zh__"}))  # fmt: skip
+    translated = bot.answer("我要怎麼付款？", lang="zh-Hans")
+    assert (translated.answer, translated.answer_source, translated.in_asker_language) == (
+        "[zho_Hant->zho_Hans] 請用信用卡付款。", "translated", True,
+    )  # fmt: skip
+    # a model that reads Chinese in Simplified only still translates it, told it is Chinese
+    bot.translator = _stub_m2m({"en": "__en__", "zh_Hans": "__zh_Hans__", "ko": "__ko__"})
+    assert bot.answer("我要怎麼付款？", lang="ko").answer == "[zho->kor] 請用信用卡付款。"
+    # an entry given as a list in zh-Hant: an answer under zh-TW is a second one in the FAQ's own language
+    entries = [FaqEntry("pay", "我要怎麼付款？", "原本的答案", {"zh-TW": "另一個答案"}),
+               FaqEntry("ship", "我的包裹在哪裡？", "在路上。")]  # fmt: skip
+    with pytest.raises(DataError, match=r"\"answers\".\"zh-TW\" is in the FAQ's own language \(zho_Hant\)"):
+        build_bot(entries, tmp_path / "listed", mini_encoder, BotBuildConfig(language="zh-Hant"))
+
+
+def test_an_answer_in_the_askers_script_beats_the_faqs_own_of_no_script(tmp_path, mini_encoder):
+    """An FAQ in `cmn` (no script: Simplified) storing a zh-Hant answer: a Traditional asker got the FAQ's
+    own Simplified answer, its language being closer than the Traditional one's `zho`."""
+    from xling.bot import BotBuildConfig, FaqEntry
+    from xling.bot.bot import _stored_answer
+
+    entry = FaqEntry("link", "怎么登录？", "请点击链接", {"zho_Hant": "請點擊鏈接"})
+    assert _stored_answer(entry, "cmn", "cmn_Hant") == ("請點擊鏈接", "zho")
+    assert _stored_answer(entry, "cmn", "cmn_Hans") == ("请点击链接", "cmn")
+    assert _stored_answer(entry, "cmn", "cmn") == ("请点击链接", "cmn")  # no script asked: the one of none
+    entries = [FaqEntry("link", "怎么登录？", "请点击链接", {"zh-Hant": "請點擊鏈接"}),
+               FaqEntry("ship", "我的包裹在哪里？", "在路上。")]  # fmt: skip
+    folder = build_bot(entries, tmp_path / "bot", mini_encoder, BotBuildConfig(language="cmn"))
+    bot = SupportBot.load(folder, encoder=mini_encoder, detector=None, translator=None)
+    assert bot.answer("怎么登录？", lang="cmn-Hant").answer == "請點擊鏈接"
+    assert bot.answer("怎么登录？", lang="zh-Hans").answer == "请点击链接"

@@ -210,3 +210,35 @@ def test_a_gzipped_jsonl_faq_is_read_as_jsonl_and_the_no_answer_id_is_refused(tm
     )
     with pytest.raises(DataError, match=r"faq\.tsv:3: id '-' is reserved"):
         read_faq(tsv)
+
+
+def test_the_faq_language_keeps_its_script_and_refuses_answers_in_it(tmp_path):
+    """`faq.zh-Hant.tsv` was `zho` while `answers.zh-TW.tsv` was `zho_Hant`: a second set of answers in the
+    FAQ's own language and script was taken as another language's. The Simplified ones are another's."""
+    from xling.bot.faq import faq_language
+
+    (tmp_path / "faq.zh-Hant.tsv").write_text("pay\t我要怎麼付款？\t原本的答案\n", encoding="utf-8")
+    (tmp_path / "answers.zh-TW.tsv").write_text("pay\t另一個答案\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"answers in the FAQ's own language \(zho_Hant\)") as error:
+        read_faq(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / 'answers.zh-TW.tsv'}:")
+    (tmp_path / "answers.zh-TW.tsv").rename(tmp_path / "answers.zh-Hans.tsv")
+    assert faq_language(tmp_path) == "zho_Hant"
+    assert read_faq(tmp_path)[0].answers == {"zho_Hans": "另一個答案"}
+    # a code of no script keeps the language alone, as before
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "faq.zh.tsv").write_text("pay\t我怎么付款？\t用卡支付。\n", encoding="utf-8")
+    (plain / "answers.zh-Hant.tsv").write_text("pay\t用卡支付。（繁體）\n", encoding="utf-8")
+    assert faq_language(plain) == "zho" and read_faq(plain)[0].answers == {"zho_Hant": "用卡支付。（繁體）"}
+    # a JSONL FAQ in zh-Hant: an answer under zh-Hant or zh-TW is in its own language
+    path = tmp_path / "faq.jsonl"
+    line = {"question": "我要怎麼付款？", "answer": "原本的答案", "answers": {"zh-Hant": "另一個答案"}}
+    path.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"\"answers\".\"zh-Hant\" is in the FAQ's own language \(zho_Hant\)"):
+        read_faq(path, "zh-Hant")
+    assert faq_language(path, "zh-TW") == "zho_Hant"
+    path.write_text(json.dumps({**line, "answers": {"zh-TW": "原本的答案", "zh-Hans": "原本的答案（简体）"}},
+                               ensure_ascii=False) + "\n", encoding="utf-8")  # fmt: skip
+    # its own answer again is dropped, as in any FAQ language
+    assert read_faq(path, "zh-Hant")[0].answers == {"zho_Hans": "原本的答案（简体）"}

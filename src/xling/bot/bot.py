@@ -110,7 +110,8 @@ class BotBuildConfig:
     encoder: str = DEFAULT_ENCODER
     """Sentence encoder: folder, shipped name or Hub id (a folder is stored by its absolute path)."""
     language: str = "eng"
-    """Language of a TSV or JSONL FAQ's questions and answers (a folder names its own)."""
+    """Language of a TSV or JSONL FAQ's questions and answers (a folder names its own), with its script where
+    the language is written in several (zh-Hant: the FAQ's own answer is then not a Simplified asker's)."""
     index_answers: bool = True
     """Index the answers (in every stored language) beside the questions: a question then also matches the
     answer written in its own language."""
@@ -381,7 +382,8 @@ class SupportBot:
         self.metadata = metadata
         self.encoder = encoder
         self.language: str = metadata["language"]
-        """The FAQ's own language (ISO 639-3)."""
+        """The FAQ's own language (ISO 639-3), with the script its code named where the language has several
+        (zho_Hant), as stored answers are keyed (`xling.bot.faq.answer_key`)."""
         self.languages: list[str] = list(metadata.get("languages") or [self.language])
         """Languages the answers are stored in."""
         self.threshold = float(metadata["threshold"] if threshold is None else threshold)
@@ -537,18 +539,18 @@ class SupportBot:
 
         entry = self.entries[index]
         if label is None or label == UNDETERMINED:
-            return entry.answer, self.language, "original"
+            return entry.answer, _iso(self.language), "original"
         if found := _stored_answer(entry, self.language, label):
             return *found, "stored"
         translated = self._translated(index, label)
         if translated is not None:
-            return translated, label.split("_", 1)[0], "translated"
+            return translated, _iso(label), "translated"
         # only now: a machine translation into the asker's detected language beats an answer written in a
         # language next to it (Portuguese asked, Spanish stored)
         neighbour = None if detected_in is None else self._stored_neighbour(detected_in, label)
         if neighbour is not None and (found := _stored_answer(entry, self.language, neighbour)):
             return *found, "neighbour"
-        return entry.answer, self.language, "original"
+        return entry.answer, _iso(self.language), "original"
 
     def _translated(self, index: int, label: str) -> str | None:
         """Return entry `index`'s answer machine-translated into `label`'s language; None when there is no
@@ -591,9 +593,17 @@ class SupportBot:
             raise XlingError("support bot: no translator was given")
         with self._lock:  # one translation at a time: the runtimes are not all safe to share
             translator = self._translator()
-            target = label
+            source, target = self.language, label
             try:
-                translator.conventions.source_token(self.language)
+                try:
+                    translator.conventions.source_token(source)
+                except XlingError:
+                    if source == _iso(source):
+                        raise
+                    # a script the model does not read (zho_Hant where it has only zho_Hans): the language
+                    # alone, as before the FAQ's language kept its script (the token only says what it reads)
+                    source = _iso(source)
+                    translator.conventions.source_token(source)
                 try:
                     translator.conventions.target_token(label)
                 except ConfigError:
@@ -606,7 +616,7 @@ class SupportBot:
                 return None
             missing = sorted({i for i in indices if (i, label) not in self._translations})
             if missing:
-                texts = translator.translate([self.entries[i].answer for i in missing], src=self.language,
+                texts = translator.translate([self.entries[i].answer for i in missing], src=source,
                                              tgt=target)  # fmt: skip
                 self._translations.update(((i, label), text) for i, text in zip(missing, texts, strict=True))
             found = []
@@ -766,21 +776,29 @@ def _check_encoder(
 
 def _stored_answer(entry: FaqEntry, faq_language: str, label: str) -> tuple[str, str] | None:
     """Return (text, ISO 639-3 language) of the answer `entry` stores in `label`'s language and script (the
-    FAQ's own answer for `faq_language`), or None when it stores none: one stored in another script of it
-    is none (a Traditional Chinese question got the Simplified answer, said to be in its language)."""
+    FAQ's own answer for `faq_language`, keyed as stored answers are: zho_Hant for an FAQ in zh-Hant), or
+    None when it stores none: one stored in another script of it is none (a Traditional Chinese question
+    got the Simplified answer, said to be in its language)."""
     from xling.langid.labels import label_matches
 
     stored = {faq_language: entry.answer, **entry.answers}
-    language = label.split("_", 1)[0]
+    language = _iso(label)
     matching = [key for key in stored if label_matches(label, key)]
     if not matching:
         return None
-    # the asker's own language before a macrolanguage's relative (ara for arz); then, for an asker whose
-    # script is known, an answer stored in it before one whose script is not said, and for one whose script
-    # is not, the answer of no stated script (the FAQ's own, `zh` asked) before a script's
+    # the script first: for an asker whose script is known, an answer stored in it (label_matches keeps no
+    # other script) before one whose script is not said, even in the asker's own language (an FAQ in `cmn`
+    # storing a zh-Hant answer: a Traditional asker got the FAQ's own, Simplified); for one whose script is
+    # not, the answer of no stated script (the FAQ's own, `zh` asked) before a script's; then the asker's
+    # own language before a macrolanguage's relative (ara for arz)
     scripted = "_" in label
-    best = min(matching, key=lambda key: (key.split("_", 1)[0] != language, ("_" in key) != scripted))
-    return stored[best], best.split("_", 1)[0]
+    best = min(matching, key=lambda key: (("_" in key) != scripted, _iso(key) != language))
+    return stored[best], _iso(best)
+
+
+def _iso(key: str) -> str:
+    """Return the ISO 639-3 code of a language key or label (`zho_Hant` -> zho, `deu` -> deu)."""
+    return key.split("_", 1)[0]
 
 
 def _has_letter(text: str) -> bool:
@@ -835,10 +853,11 @@ def _encoder_of(encoder: str | Path | Encoder) -> tuple[Encoder, str]:
 
 
 def _language(code: str) -> str:
-    """Return the ISO 639-3 code of the `language` field (LanguageCodeError for one naming no language)."""
-    from xling.bot.faq import written_language
+    """Return the ISO 639-3 code of the `language` field, with the script it names where its language has
+    several (`xling.bot.faq.answer_key`: zh-Hant -> zho_Hant); LanguageCodeError for one naming no language."""
+    from xling.bot.faq import answer_key
 
-    return written_language(code, "language")
+    return answer_key(code, "language")
 
 
 def _checked_questions(questions: list[str]) -> list[str]:

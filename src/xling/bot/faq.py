@@ -88,7 +88,7 @@ def read_faq(path: str | Path, language: str = "eng") -> list[FaqEntry]:
     if source.is_dir():
         return _read_folder(source)
     require_file(source)
-    language = written_language(language, "language")
+    language = answer_key(language, "language")
     # faq.jsonl.gz too: the readers open gzip, and its `.gz` suffix sent it to the TSV reader
     if source.name.lower().removesuffix(".gz").endswith((".jsonl", ".json")):
         entries = _read_jsonl(source, language)
@@ -100,11 +100,13 @@ def read_faq(path: str | Path, language: str = "eng") -> list[FaqEntry]:
 
 
 def faq_language(path: str | Path, language: str = "eng") -> str:
-    """Return the language of an FAQ's questions: a folder's `faq.<lang>.tsv`, else `language`."""
+    """Return the language of an FAQ's questions: a folder's `faq.<lang>.tsv`, else `language`; keyed as its
+    stored answers are (`answer_key`: `zh-Hant` -> zho_Hant, `zh` -> zho), so that an answer stored in its
+    own language and script is refused and one in another script of it is told apart."""
     source = Path(path)
     if source.is_dir():
         return _folder_language(source)[0]
-    return written_language(language, "language")
+    return answer_key(language, "language")
 
 
 def written_language(code: str, where: str) -> str:
@@ -123,7 +125,8 @@ def answer_key(code: str, where: str) -> str:
     """Return the key a stored answer is kept under: its language's ISO 639-3 code (`written_language`), with
     the script where the code names one its language is written in besides others (`zh-Hant` -> zho_Hant,
     `zh-TW` -> zho_Hant, `sr-Latn` -> srp_Latn; `de-Latn` -> deu), so that an FAQ may store both forms of a
-    language and a question is answered in its own."""
+    language and a question is answered in its own. The FAQ's own language is keyed so too (`faq_language`):
+    `faq.zh-Hant.tsv` is zho_Hant, and `answers.zh-TW.tsv` beside it is a second set of its own answers."""
     return with_script(written_language(code, where), code, where)
 
 
@@ -344,7 +347,8 @@ def _read_folder(folder: Path) -> list[FaqEntry]:
 
 
 def _folder_language(folder: Path) -> tuple[str, Path]:
-    """Return (language, path) of the one faq.<lang>.tsv in an FAQ folder; DataError if none or several."""
+    """Return (language, path) of the one faq.<lang>.tsv in an FAQ folder, the language keyed as a stored
+    answer's (`answer_key`: faq.zh-Hant.tsv is zho_Hant); DataError if none or several."""
     found = [path for path in sorted(folder.iterdir()) if _FOLDER_FAQ.match(path.name)]
     if len(found) != 1:
         what = "no" if not found else f"{len(found)}"
@@ -356,10 +360,11 @@ def _folder_language(folder: Path) -> tuple[str, Path]:
 
 def _code_of(code: str, path: Path, *, written: bool = False) -> str:
     """Return the ISO 639-3 code in a file name; DataError naming the file for an unknown one (and, when
-    `written`, the file holds FAQ text, for one that names no language: `written_language`)."""
+    `written`, the file holds FAQ text, for one that names no language: `written_language`, the code then
+    keeping the script it names where its language has several: `answer_key`)."""
     try:
         if written:
-            return written_language(code, path.name)
+            return answer_key(code, path.name)
         return normalize_language(code, where=path.name)
     except LanguageCodeError as error:
         raise DataError(str(error), path) from None
