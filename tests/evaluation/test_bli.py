@@ -107,7 +107,7 @@ def test_the_pair_is_read_from_the_dictionary_name(tmp_path, vocabularies):
     import gzip  # a gzipped dictionary is read, and named, as the plain one (it lost its pair)
 
     zipped = tmp_path / "yacle.test.freq.2k.en-de.tsv.gz"
-    zipped.write_bytes(gzip.compress("house\tHaus\n".encode()))
+    zipped.write_bytes(gzip.compress(b"house\tHaus\n"))
     assert list(evaluate_bli(src, tgt, identity(8), BLIConfig(dictionary=str(zipped))).scores) == ["en-de"]
 
 
