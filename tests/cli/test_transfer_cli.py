@@ -14,16 +14,17 @@ from xling.cli import app, main
 runner = CliRunner()
 
 
-def _toy():
+def _load(name: str):
     spec = importlib.util.spec_from_file_location(
-        "transfer_toy", Path(__file__).parents[1] / "transfer" / "toy.py"
+        f"transfer_{name}", Path(__file__).parents[1] / "transfer" / f"{name}.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-toy = _toy()
+toy = _load("toy")
+mounts = _load("mounts")
 
 
 def write_tsv(path: Path, data) -> Path:
@@ -438,6 +439,40 @@ def test_overwrite_with_another_method_starts_from_an_empty_folder(trained, monk
     assert code == 2 and (classifier / "xling.json").is_file(), err
 
 
+def test_fine_tuning_over_another_method_into_a_mount_point_saves_into_it(trained, monkeypatch, capsys):
+    """`--method finetune --overwrite --output /vol` over a frozen classifier: clearing it ran shutil.rmtree on
+    the mount point, which deleted the old classifier and then failed (EBUSY), with nothing trained."""
+    from safetensors import safe_open
+
+    from xling.transfer.classifier import load_classifier
+
+    classifier, root = trained  # a frozen classifier: encoder/, head.safetensors, xling.json
+    (classifier / "old-notes.txt").write_text("the frozen one's", "utf-8")  # stands for its other files
+    mounts.pretend_mount_point(monkeypatch, classifier)
+    common = ["transfer", "train", "--train", root / "train.tsv", "--language", "en", "--encoder", root / "enc",
+              "--output", classifier]  # fmt: skip
+    # a model of another method is replaced only with --overwrite: refused, nothing is deleted
+    code, err = _run_main(monkeypatch, capsys, *common, "--method", "static-finetune", "--set",
+                          "training.max_steps=5")  # fmt: skip
+    assert code == 2 and "--overwrite" in err, err
+    assert json.loads((classifier / "xling.json").read_text("utf-8"))["kind"] == "classifier/frozen"
+    # a failure before the old model is cleared (the data) leaves it whole
+    code, err = _run_main(monkeypatch, capsys, *[root / "nothing.tsv" if a == root / "train.tsv" else a
+                                                 for a in common],
+                          "--method", "static-finetune", "--overwrite")  # fmt: skip
+    assert code == 2 and (classifier / "old-notes.txt").is_file(), err
+    assert json.loads((classifier / "xling.json").read_text("utf-8"))["kind"] == "classifier/frozen"
+    # with --overwrite the fine-tuned model is saved into the mount point, in place of the frozen one
+    code, err = _run_main(monkeypatch, capsys, *common, "--method", "static-finetune", "--overwrite", "--set",
+                          "training.max_steps=5")  # fmt: skip
+    assert code == 0, err
+    assert classifier.is_dir() and not (classifier / "old-notes.txt").exists()
+    assert json.loads((classifier / "xling.json").read_text("utf-8"))["kind"] == "classifier/static-finetune"
+    with safe_open(str(classifier / "head.safetensors"), "pt") as head:
+        assert sorted(head.keys()) == ["bias", "weight"]  # the frozen head's coef/intercept are gone
+    assert load_classifier(classifier).predict(["good day"])  # it loads and labels
+
+
 def test_a_fine_tuned_classifier_with_target_examples_records_the_source_language(
     tmp_path, monkeypatch, capsys
 ):
@@ -611,12 +646,12 @@ def test_under_torchrun_only_the_main_process_clears_another_methods_classifier(
     code, err = _run_main(monkeypatch, capsys, *args)
     assert code == 2 and "stopped before training" in err, err
     assert seen[-1] == frozen  # another rank: nothing deleted
-    monkeypatch.setenv("RANK", "0")  # the main process clears it
+    monkeypatch.setenv("RANK", "0")  # the main process clears it (its contents: it may be a mount point)
     code, err = _run_main(monkeypatch, capsys, *args)
-    assert code == 2 and seen[-1] == [] and not classifier.exists(), err
+    assert code == 2 and seen[-1] == [] and not any(classifier.iterdir()), err
     # plain python (no torchrun): as before, the one process clears it
     monkeypatch.delenv("WORLD_SIZE")
     monkeypatch.delenv("RANK")
-    shutil.copytree(root / "copy", classifier)
+    shutil.copytree(root / "copy", classifier, dirs_exist_ok=True)
     code, err = _run_main(monkeypatch, capsys, *args)
-    assert code == 2 and seen[-1] == [] and not classifier.exists(), err
+    assert code == 2 and seen[-1] == [] and not any(classifier.iterdir()), err

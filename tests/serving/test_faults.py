@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from xling.embeddings.encoder import Encoder
 from xling.serving.app import create_app
 from xling.serving.limits import RateLimiter
+from xling.serving.models import ModelRegistry
 
 JSON = {"Content-Type": "application/json"}
 
@@ -519,6 +520,62 @@ def test_a_model_that_fails_to_load_gives_503_on_its_endpoints_only(make_config,
         models = {m["role"]: m for m in client.get("/v1/models").json()["data"]}
         assert not models["translator"]["loaded"] and models["translator"]["error"]
         assert models["encoder"]["loaded"]
+
+
+def _gpus(monkeypatch, count: int) -> None:
+    """Make torch see `count` CUDA devices, whatever this machine has (so that device=cuda validates)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: count > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_the_classifier_is_loaded_on_the_servers_device(make_config, monkeypatch, device):
+    """The server loaded its classifier with no device (the CPU) whatever its `device`, its encoder on it."""
+    _gpus(monkeypatch, 1)
+    real_load, asked = Encoder.load.__func__, []
+
+    def load(cls, source, **options):  # the frozen classifier's encoder: the device it is asked for
+        asked.append(options.get("device"))
+        return real_load(cls, source, **{**options, "device": "cpu"})  # no GPU here: the toy runs on the CPU
+
+    monkeypatch.setattr(Encoder, "load", classmethod(load))
+    registry = ModelRegistry(make_config(f"device={device}"))
+    try:
+        classifier = registry.get("classifier")
+        assert asked == [device]
+        assert classifier.predict(["a lovely day"])[0] in classifier.labels
+    finally:
+        registry.close()
+
+
+def test_a_static_fine_tuned_classifier_is_loaded_on_the_servers_device(
+    make_config, models, monkeypatch, tmp_path
+):
+    """StaticFinetunedClassifier.load took no device: the server could not put it on its own. The torch
+    device `meta` (no memory, no GPU) stands for the server's GPU, so its weights show where they went."""
+    from xling.training.loop import TrainingConfig
+    from xling.transfer.static_finetune import StaticFinetuneConfig, finetune_static
+
+    from .conftest import toy
+
+    training = TrainingConfig(max_steps=3, batch_size=16, warmup_steps=1, log_every=50, checkpoint_every=200,
+                              threads=1)  # fmt: skip
+    config = StaticFinetuneConfig(encoder=str(models.encoder), training=training)
+    folder = finetune_static(toy.texts("eng"), None, config).save(tmp_path / "static")
+    registry = ModelRegistry(make_config(classifier=str(folder)))
+    try:
+        assert registry.get("classifier").model.head.weight.device.type == "cpu"  # device=cpu, the default
+    finally:
+        registry.close()
+    monkeypatch.setattr("xling.devices.resolve_device", lambda device: "meta")
+    registry = ModelRegistry(make_config(classifier=str(folder)))
+    try:
+        model = registry.get("classifier").model
+        assert {parameter.device.type for parameter in model.parameters()} == {"meta"}
+    finally:
+        registry.close()
 
 
 def test_the_bot_fails_with_a_detector_that_failed_and_loads_its_own_when_none_is_configured(

@@ -13,6 +13,7 @@ import torch
 from ranks import run_on_two_ranks
 from safetensors.torch import load_file
 
+from xling.config import load_config
 from xling.data.labelled import LabelledTexts
 from xling.errors import ConfigError, DataError
 from xling.training.loop import TrainingConfig
@@ -133,6 +134,9 @@ def test_load_classifier_dispatches_on_kind(trained):
     loaded = classifier_module.load_classifier(output)
     assert isinstance(loaded, FineTunedClassifier)
     assert loaded.predict(toy(4, 5).texts) == classifier.predict(toy(4, 5).texts)
+    # the device goes to the loader, as the server passes its own (`meta`: no memory, no GPU, stands for one)
+    on_device = classifier_module.load_classifier(output, device="meta")
+    assert {parameter.device.type for parameter in on_device.model.parameters()} == {"meta"}
 
 
 def test_train_classifier_dispatches_finetune(tiny_encoder, tmp_path):
@@ -141,6 +145,41 @@ def test_train_classifier_dispatches_finetune(tiny_encoder, tmp_path):
     classifier = classifier_module.train_classifier(config, toy(16, 0), None)
     assert isinstance(classifier, FineTunedClassifier)
     assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_fine_tuning_over_a_frozen_classifier_into_a_mount_point_saves_into_it(
+    tiny_encoder, toy_encoder, tmp_path, monkeypatch
+):
+    """`xling transfer train --method finetune --overwrite --output /vol` (a Docker volume holding a frozen
+    classifier): clearing it ran shutil.rmtree on the mount point, which deleted the frozen classifier and
+    then failed (EBUSY), with nothing trained."""
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+    from xling.transfer.classifier import load_classifier, train_classifier
+
+    from .mounts import pretend_mount_point
+    from .toy import texts
+
+    volume = tmp_path / "vol"
+    train_classifier(load_config(ClassifierConfig, encoder=str(toy_encoder), output=str(volume)),
+                     texts("eng")).save(volume)  # fmt: skip
+    assert json.loads((volume / "xling.json").read_text("utf-8"))["kind"] == "classifier/frozen"
+    pretend_mount_point(monkeypatch, volume)
+    data = toy(16, 0)
+    train = tmp_path / "train.tsv"
+    train.write_text(
+        "".join(f"{t}\t{label}\n" for t, label in zip(data.texts, data.labels, strict=True)), "utf-8"
+    )
+    settings = ["training.max_steps=3", "training.device=cpu", "training.precision=fp32", "training.threads=1",
+                "finetune.max_length=32"]  # fmt: skip
+    result = CliRunner().invoke(app, ["transfer", "train", "--method", "finetune", "--train", str(train),
+                                      "--language", "en", "--encoder", str(tiny_encoder), "--output", str(volume),
+                                      "--overwrite", *[a for s in settings for a in ("--set", s)]])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert volume.is_dir() and not (volume / "head.safetensors").exists()  # the frozen head is gone
+    assert json.loads((volume / "xling.json").read_text("utf-8"))["kind"] == "classifier/finetune"
+    assert isinstance(load_classifier(volume), FineTunedClassifier)
 
 
 def test_the_best_dev_checkpoint_is_the_one_saved(tiny_encoder, tmp_path):

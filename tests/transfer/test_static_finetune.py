@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -61,6 +63,19 @@ def test_saved_classifier_reloads_with_equal_probabilities(toy_encoder, tmp_path
     sample = texts("deu").texts + texts("eng").texts
     np.testing.assert_allclose(reloaded.predict_proba(sample), classifier.predict_proba(sample), atol=1e-6)
     assert reloaded.predict(sample) == classifier.predict(sample)
+
+
+def test_the_classifier_loads_on_the_device_asked_for(toy_encoder, tmp_path):
+    """Every classifier kind's loader takes `device` (the server loads its classifier on its own device); this
+    one took none. The torch device `meta` (no memory, no GPU) shows where the weights went."""
+    config = _config(toy_encoder)
+    config = replace(config, training=replace(config.training, max_steps=3))
+    folder = finetune_static(texts("eng"), None, config).save(tmp_path / "clf")
+    on_cpu = static_finetune.StaticFinetunedClassifier.load(folder)
+    assert {parameter.device.type for parameter in on_cpu.model.parameters()} == {"cpu"}
+    for loaded in (static_finetune.StaticFinetunedClassifier.load(folder, device="meta"),
+                   load_classifier(folder, device="meta")):  # fmt: skip
+        assert {parameter.device.type for parameter in loaded.model.parameters()} == {"meta"}
 
 
 def test_output_folder_is_the_run_and_the_classifier(toy_encoder, tmp_path):

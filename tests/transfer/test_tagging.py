@@ -33,6 +33,7 @@ from xling.transfer.tagging import (
     train_tagger,
 )
 
+from .mounts import pretend_mount_point
 from .toy import build_encoder
 
 # tag -> (words of toy language A, words of toy language B); word i of both shares its vector
@@ -396,6 +397,25 @@ def test_fine_tuning_over_a_frozen_tagger_needs_overwrite_and_replaces_it_whole(
         finetune_config(tiny_xlmr, output, steps=2, overwrite=True), toy_sentences(0, 20, 1)
     )
     assert not (output / "head.safetensors").exists()
+    assert load_tagger(output).predict([["aa"]]) == tagger.predict([["aa"]])
+
+
+def test_fine_tuning_over_a_frozen_tagger_in_a_mount_point_saves_into_it(
+    shared_encoder, tiny_xlmr, tmp_path, monkeypatch
+):
+    """A fine-tuned tagger is saved into its folder, yet replacing a frozen one there refused a mount point (a
+    Docker volume as --output) as if the folder were renamed; clearing it whole would fail there (EBUSY)."""
+    output = tmp_path / "tagger"
+    train_tagger(frozen_config(shared_encoder, output=str(output)), toy_sentences(0, 40, 1))
+    pretend_mount_point(monkeypatch, output)
+    with pytest.raises(XlingError, match="a tagger is already there"):
+        train_tagger(finetune_config(tiny_xlmr, output, steps=2), toy_sentences(0, 20, 1))
+    assert (output / "head.safetensors").is_file()  # refused before training: the frozen tagger stays
+    tagger = train_tagger(
+        finetune_config(tiny_xlmr, output, steps=2, overwrite=True), toy_sentences(0, 20, 1)
+    )
+    assert output.is_dir() and not (output / "head.safetensors").exists()
+    assert json.loads((output / "xling.json").read_text("utf-8"))["kind"] == "tagger/finetune"
     assert load_tagger(output).predict([["aa"]]) == tagger.predict([["aa"]])
 
 

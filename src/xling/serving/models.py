@@ -192,7 +192,8 @@ class ModelRegistry:
     def _load_classifier(self, source: str) -> Any:
         from xling.transfer.classifier import load_classifier
 
-        return load_classifier(source)
+        # on the server's device, as its encoder is (every kind's loader takes it; the CPU by default)
+        return load_classifier(source, device=self._encoder_device())
 
     def _load_bot(self, source: str) -> Any:
         from xling.artifacts import read_metadata

@@ -134,7 +134,7 @@ class TextClassifier(Protocol):
 
 
 Trainer = Callable[..., TextClassifier]
-Loader = Callable[[Path], TextClassifier]
+Loader = Callable[..., TextClassifier]
 
 _METHODS: dict[str, Trainer] = {}
 _PART_METHODS: set[str] = set()
@@ -160,7 +160,8 @@ def register_method(name: str, trainer: Trainer, *, parts: bool = False) -> None
 
 
 def register_kind(kind: str, loader: Loader) -> None:
-    """Make `load_classifier` call `loader(folder)` for a folder whose xling.json has this `kind`."""
+    """Make `load_classifier` call `loader(folder, **options)` for a folder whose xling.json has this `kind`
+    (a loader takes at least `device`, the torch device the classifier runs on)."""
     _KINDS[kind] = loader
 
 
@@ -204,15 +205,22 @@ def train_classifier(
 
 
 def clear_other_method(folder: Path, method: str, family: str = CLASSIFIER_FAMILY) -> None:
-    """Return nothing after deleting `folder` when it holds a model of `family` (classifier, tagger) saved by
-    another method than `method` (to be replaced: check_replaceable said so). The fine-tuning methods write
-    into their folder in place (it is also their run's), so another method's files would stay beside theirs:
-    a frozen head next to a fine-tuned model, or an old config.json that transformers would load. Callers
-    clear only once everything that can fail on the input has passed: a run that fails first leaves the old
-    model."""
+    """Return nothing after deleting what `folder` holds when it is a model of `family` (classifier, tagger)
+    saved by another method than `method` (to be replaced: check_replaceable said so). The fine-tuning
+    methods write into their folder in place (it is also their run's), so another method's files would stay
+    beside theirs: a frozen head next to a fine-tuned model, or an old config.json that transformers would
+    load. The folder itself stays: it may be a mount point (a Docker volume), which cannot be removed (EBUSY),
+    and the new model is saved into it. Its xling.json goes first, so a clearing that fails part way leaves
+    no folder that loads as the old model. Callers clear only once everything that can fail on the input has
+    passed: a run that fails first leaves the old model."""
     if recorded := other_method(folder, method, family):
         logger.info("%s: replacing a %s model", folder, recorded)
-        shutil.rmtree(folder)
+        (folder / METADATA_FILE).unlink(missing_ok=True)
+        for entry in folder.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 def other_method(folder: Path, method: str, family: str = CLASSIFIER_FAMILY) -> str | None:
@@ -249,7 +257,9 @@ def _as_parts(train: LabelledTexts | Sequence[LabelledTexts]) -> list[LabelledTe
 
 
 def load_classifier(folder: str | Path, **options: Any) -> TextClassifier:
-    """Return the classifier saved in `folder`, whichever method made it (its xling.json's `kind`)."""
+    """Return the classifier saved in `folder`, whichever method made it (its xling.json's `kind`); `options`
+    go to its kind's loader: every one takes `device` (the torch device the classifier runs on, default the
+    CPU; the frozen kind's encoder, the fine-tuned kinds' model)."""
     path = Path(folder)
     if not path.is_dir():
         raise DataError("no such classifier folder", path)

@@ -412,8 +412,8 @@ class StaticFinetunedClassifier:
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path) -> StaticFinetunedClassifier:
-        """Return the classifier saved in `folder`."""
+    def load(cls, folder: str | Path, *, device: str = "cpu") -> StaticFinetunedClassifier:
+        """Return the classifier saved in `folder`, its model on `device` (a torch device name)."""
         from xling.embeddings.static import MODULE_DIR
         from xling.embeddings.weights import load_safetensors
 
@@ -440,6 +440,7 @@ class StaticFinetunedClassifier:
                             f"{encoder.dimension}-dimensional vectors", folder / HEAD_FILE)  # fmt: skip
         model = StaticHeadModel(encoder, len(labels), float(meta["scale"]))
         model.head.load_state_dict({"weight": head["weight"].float(), "bias": head["bias"].float()})
+        model.to(device)
         return cls(model, labels, batch_size=int(meta.get("batch_size", 256)), metadata=meta)
 
 

@@ -723,7 +723,8 @@ def _clear_frozen_tagger(output: Path, overwrite: bool) -> None:
     # training's first barrier (reading it while the main one deletes it raced)
     if not is_main_process() or not other_method(output, "finetune", TAGGER_FAMILY):
         return
-    check_replaceable(output, overwrite, "tagger", kind=TAGGER_FAMILY)
+    # a fine-tuned tagger is saved into the folder (a mount point will do); its contents are cleared, not it
+    check_replaceable(output, overwrite, "tagger", kind=TAGGER_FAMILY, renamed=False)
     clear_other_method(output, "finetune", TAGGER_FAMILY)
 
 
