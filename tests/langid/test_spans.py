@@ -27,7 +27,9 @@ def assert_covers(text: str, spans: list[Span]) -> None:
      ("日本語の文章です。This is English. 这是中文句子。",
       ["日本語の文章です。", "This", "is", "English.", "这是中文句子。"]),
      ("Привет,друг!Как дела?Hello,friend!How are you?",
-      ["Привет,друг!", "Как", "дела?", "Hello,friend!", "How", "are", "you?"]),
+      ["Привет,", "друг!", "Как", "дела?", "Hello,", "friend!", "How", "are", "you?"]),
+     # a comma or semicolon typed without its space starts a clause; not a colon (Finnish "EU:n"), not digits
+     ("heute,but 1,000 EU:n a;b", ["heute,", "but", "1,000", "EU:n", "a;", "b"]),
      ("Hello「日本」world", ["Hello", "「日本」", "world"]),  # an opening bracket goes with what it opens
      # no cut before a small letter or inside a link: "e.g.", a domain, a URL's query stay whole
      ("e.g. example.com https://x.org/a?Hello #東京Tokyo", ["e.g.", "example.com", "https://x.org/a?Hello",
@@ -71,6 +73,9 @@ def test_long_runs_of_marks_inside_a_word_are_read_in_linear_time():
      # sentence's first or last word into its neighbour
      ("Je suis très fatigué ce soir. We should go home now.",
       [("fra", "Je suis très fatigué ce soir."), ("eng", "We should go home now.")]),
+     # a comma without its space: the clause after it was read with the word before it
+     ("Das Wetter ist schön heute,but tomorrow it will rain a lot",
+      [("deu", "Das Wetter ist schön heute,"), ("eng", "but tomorrow it will rain a lot")]),
      ("Das ist ein schönes Haus. This is a beautiful house with a garden.",
       [("deu", "Das ist ein schönes Haus."), ("eng", "This is a beautiful house with a garden.")]),
      ("I love this city. Me encanta esta ciudad, es preciosa.",

@@ -27,6 +27,9 @@ _WORD = regex.compile(r"\S+")
 _SENTENCE_END = regex.compile(
     r"(?:(?<![。！？｡])[。！？｡]+|(?<![.!?])[.!?]+(?=[\p{Pe}\p{Pf}\"']*[\p{Lu}\p{Lt}]))[\p{Pe}\p{Pf}\"']*(?=\S)"
 )
+# A comma or semicolon typed without its space between two words ("heute,but"): a clause, perhaps in another
+# language, starts after it. Not a colon: Finnish and Swedish put case endings after one ("EU:n", "USA:s").
+_CLAUSE_END = regex.compile(r"(?<=\p{L}\p{M}*)[,;](?=\p{L})")
 # Han, kana and bopomofo are one run: Japanese writes kanji and kana without a space between them.
 _SCRIPT_GROUPS = {"Hani": "CJK", "Jpan": "CJK", "Bopo": "CJK"}
 # Words scored at a time: a long text's arrays of all labels stay (block x labels), not (words x labels)
@@ -257,9 +260,10 @@ def units(text: str) -> list[tuple[int, int]]:
 
 def _cuts(word: str) -> set[int]:
     """Return the offsets inside `word` (neither 0 nor its length) where a new unit starts: after a
-    sentence's end, and before the first letter of a new script (with the opening brackets and quotes right
+    sentence's end or a comma or semicolon between letters (`_CLAUSE_END`), and before the first letter of a new script (with the opening brackets and quotes right
     before it: "Hello「日本」" is "Hello" and "「日本」")."""
     cuts = {match.end() for match in _SENTENCE_END.finditer(word)}
+    cuts |= {match.end() for match in _CLAUSE_END.finditer(word)}
     if word.isascii():  # one script: only the sentence ends can cut it
         return cuts
     group, last_letter = None, -1
