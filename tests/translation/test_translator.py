@@ -253,6 +253,26 @@ def test_a_sentence_longer_than_the_input_limit_is_translated_in_parts(xling_mod
     assert f"{document}:2: a sentence of" in caplog.text  # the file's line, not the list's index (text 1)
 
 
+def test_a_sentence_longer_than_the_model_was_trained_on_is_translated_in_parts(models, tmp_path, caplog):
+    """The shipped xling-mt-bible, trained on pairs of up to 128 tokens, was given a 335-token sentence whole
+    (the input limit was its position table's, 1,024) and dropped more than half of it."""
+    import shutil
+
+    from xling.artifacts import update_metadata
+
+    folder = tmp_path / "mt"
+    shutil.copytree(models["xling"], folder)
+    update_metadata(folder, config={"max_length": 24})
+    translator = Translator.from_pretrained(folder, backend="torch")
+    assert translator.trained_length == 24
+    words = " ".join(PARALLEL["eng"][:8]).replace(".", "").replace("?", "")  # ~40 words, no sentence end
+    backend = echo(translator)
+    with caplog.at_level(logging.WARNING, logger="xling"):
+        assert translator.translate([words], "en", "de") == [words]  # default options: every word back
+    assert all(len(source) <= 24 for batch in backend.calls for source in batch)
+    assert "input limit 24" in caplog.text
+
+
 def test_a_50k_character_document(xling_model):
     sentences = PARALLEL["eng"] + PARALLEL["deu"]
     paragraph = " ".join(sentences)

@@ -162,6 +162,9 @@ class Translator:
         self._controls: set[int] | None = None
         self.max_positions = _max_positions(folder)
         """Positions of the model's tables (config.json max_position_embeddings; None: not recorded)."""
+        self.trained_length = _trained_length(folder)
+        """The longest sequence in tokens `xling mt train` kept for this model (its xling.json's
+        config.max_length; None: not an xling-trained model, or not recorded)."""
 
     @classmethod
     def from_pretrained(
@@ -487,7 +490,11 @@ class Translator:
     def _within_positions(self, options: DecodeOptions) -> DecodeOptions:
         """Return `options` with the input and output limits inside the model's position table: a longer
         sequence fails inside a model whose table is fixed (Marian: an IndexError), where CTranslate2 and
-        transformers do not stop it."""
+        transformers do not stop it; and the input limit within the longest sequence the model was trained
+        on, where it records one: the shipped xling-mt-bible (trained on pairs of up to 128 tokens) dropped
+        much of a 335-token sentence given whole, and translates it in parts (`_split_pieces`)."""
+        if self.trained_length is not None:
+            options = replace(options, max_input_length=min(options.max_input_length, self.trained_length))
         if self.max_positions is None:
             return options
         # the decoder also holds its start token and the target language token
@@ -643,6 +650,19 @@ def _file_lines(path: Path) -> list[str]:
         if next(numbered_lines(handle, path), None) is None:
             return []
     return [line_text(line, path) for line in decoded_lines(path, None, allow_blank=True)]
+
+
+def _trained_length(folder: Path) -> int | None:
+    """Return the config.max_length an xling translation model's xling.json records (None: none, or not a
+    whole number above 3, which could not hold a token besides the language tokens and </s>)."""
+    from xling.artifacts import read_metadata
+
+    try:
+        config = read_metadata(folder).get("config")
+    except XlingError:  # an unreadable xling.json is reported where the model's metadata is read
+        return None
+    length = config.get("max_length") if isinstance(config, dict) else None
+    return length if isinstance(length, int) and not isinstance(length, bool) and length > 3 else None
 
 
 def _max_positions(folder: Path) -> int | None:
