@@ -124,6 +124,11 @@ def test_turkish_capitals_lower_as_turkish_does():
     # Romanian written with ş (cedilla) for ș: not Turkish where a letter Turkish lacks says so (it was, 1.0)
     assert normalize_text("ŞTIRI DIN ŢARĂ") == "ştiri din ţară"
     assert normalize_text("HÂLÂ ŞAŞKINIM") == "hâlâ şaşkınım"  # Turkish writes â and î too
+    # a headline in capitals with one Turkish name folds that name only: every I of it was ı (Turkish, 1.0)
+    assert normalize_text("PRESIDENT ERDOĞAN VISITS WASHINGTON IN MARCH") == (
+        "president erdoğan visits washington in march"
+    )
+    assert normalize_text("DIE ŞAHIN FAMILIE IST HIER") == "die şahın familie ist hier"
 
 
 def test_a_chain_of_hashtags_goes_whole():
@@ -138,6 +143,8 @@ def test_shipped_detector_knows_upper_case_turkish():
 
     top = load_identifier().predict(["IŞIK", "SIĞIR ETİ ÇOK PAHALI", "ALTINDAĞ"])
     assert [predictions[0].label for predictions in top] == ["tur"] * 3
+    headlines = ["BREAKING: PRESIDENT ERDOĞAN VISITS WASHINGTON IN MARCH", "DIE ŞAHIN FAMILIE IST HIER"]
+    assert [predictions[0].label for predictions in load_identifier().predict(headlines)] == ["eng", "deu"]
     assert top[0][0].probability > 0.9  # was 0.498, tuk_Latn 0.445 close behind
 
 

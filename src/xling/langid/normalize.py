@@ -103,6 +103,8 @@ _TURKIC = regex.compile(r"[ıİğĞəƏ]")
 _TURKIC_S = regex.compile(r"[şŞ]")
 _ROMANIAN = regex.compile(r"[ăĂţŢșȘțȚ]")
 _TURKIC_WORD = regex.compile(r"\w*[ıİğĞşŞəƏ]\w*")  # a word with one of those letters
+_TURKIC_LETTER = regex.compile(r"[ıİğĞşŞəƏ]")
+_WORD = regex.compile(r"\p{L}[\p{L}\p{M}]*")
 # Variation selectors choose a glyph (U+FE0F: emoji style, as in "❤️"), never a language.
 _SELECTORS = regex.compile(r"\p{Variation_Selector}+")
 # Emoticons drawn with letters, which the removal of punctuation would leave as words ("xD" was Italian, 0.31;
@@ -129,7 +131,8 @@ _X_FACE = regex.compile(r"(?<!\S)x(?:d+|p+)(?!\S)")
 def lower(text: str) -> str:
     """Return `text` in lower case, with Turkish and Azerbaijani dotless `I` lowered to `ı` in a word that
     holds a letter only Turkic alphabets have (ı ğ ş İ ə, either case; ş not in a text with a Romanian
-    letter), or in every word of a text written in capitals that holds one.
+    letter), or in every word of a text written in capitals where a quarter of the words hold one
+    (TURKIC_WORD_SHARE).
 
     `str.lower` knows no language: every `I` became a dotted `i`, so "IŞIK" was "işik", and an upper-case
     Turkish text had other features than its lower-case form. Word by word in mixed case, not for the whole
@@ -140,11 +143,23 @@ def lower(text: str) -> str:
     train 87.5% -> 85.1%; kept: 87.8%; measured once with a scratch script, not kept). Lower, not
     casefold: German ß is a clue."""
     if "I" in text and (_TURKIC.search(text) or (_TURKIC_S.search(text) and not _ROMANIAN.search(text))):
-        if _mostly_upper(text):  # "SIĞIR ÇOK PAHALI": the text's capitals are Turkish, PAHALI's too
-            text = text.replace("I", "ı")
+        if _mostly_upper(text) and _turkic_share(text) >= TURKIC_WORD_SHARE:
+            text = text.replace("I", "ı")  # "SIĞIR ÇOK PAHALI": the text's capitals are Turkish, PAHALI's too
         else:
             text = _TURKIC_WORD.sub(lambda word: word.group().replace("I", "ı"), text)
     return text.lower()
+
+
+TURKIC_WORD_SHARE = 0.25
+"""Share of a capitals text's words that must hold a Turkic letter for every `I` of it to be `ı`: one Turkish
+name in an English or German headline ("PRESIDENT ERDOĞAN VISITS WASHINGTON") made it Turkish. Upper-case UD
+Turkish-IMST train sentences hold one in about half their words (2026-12-08, docs/langid.md)."""
+
+
+def _turkic_share(text: str) -> float:
+    """Return the share of the words of `text` that hold a letter only Turkic alphabets have."""
+    words = _WORD.findall(text)
+    return sum(bool(_TURKIC_LETTER.search(word)) for word in words) / max(len(words), 1)
 
 
 def _mostly_upper(text: str) -> bool:
