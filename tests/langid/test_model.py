@@ -318,6 +318,22 @@ def test_a_label_of_another_script_is_never_given(sample_identifier):
     assert probabilities[0, latin].sum() == 0.0 and probabilities[1, latin].sum() > 0.99
 
 
+def test_latin_names_in_a_text_of_another_script_do_not_decide_its_language():
+    """The brand in "Купил Samsung Galaxy" outweighed the Russian word: Javanese; "Я люблю Metallica" was
+    Catalan. A text with a quarter of its words in another script is read from those words alone; an English
+    sentence quoting one Russian word has fewer, and stays English."""
+    from xling.langid import load_identifier
+
+    detector = load_identifier()
+    texts = ["Купил Samsung Galaxy", "Я люблю Metallica", "Смотрю Game of Thrones на HBO Max",
+             "Η νέα ταινία Star Wars είναι πολύ καλή", "The Russian word for love is любовь",
+             "東京でiPhoneを買いました"]  # fmt: skip
+    labels = [top[0].label for top in detector.predict(texts)]
+    assert labels == ["rus", "rus", "rus", "ell", "eng", "jpn"]
+    # decided by the text alone, whatever it is batched with
+    assert [detector.predict([text])[0][0].label for text in texts] == labels
+
+
 def test_a_restriction_naming_a_script_takes_only_labels_trained_in_it(sample_identifier):
     """`hi-Latn` names Hindi in a script its label was never trained in (the sample's Hindi is Devanagari):
     not known, rather than a restriction that can only answer und; `hi-Deva` is the Hindi label."""

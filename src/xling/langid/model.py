@@ -29,7 +29,7 @@ from xling.langid.labels import UNDETERMINED, Label, label_matches, parse_label,
 from xling.langid.normalize import normalize_text
 from xling.langid.prior import log_prior as speakers_log_prior
 from xling.langid.scorers import LinearScorer, NaiveBayesScorer, scorer_from_tensors
-from xling.langid.scripts import letter_script, script_shares
+from xling.langid.scripts import letter_script, script_of, script_shares
 
 Scorer = LinearScorer | NaiveBayesScorer
 
@@ -40,6 +40,11 @@ DEFAULT_IDENTIFIER = "xling-langid"
 # its labels be given, besides the script of most letters: a German sentence quoting a Russian name stays
 # German, and text half in one script and half in another is left to the model.
 MAIN_SCRIPT_SHARE = 0.3
+# A text with this share of its words in scripts other than Latin is read from those words alone: the Latin
+# words beside them are names (brands, titles) that no label of their script learnt, and their n-grams
+# outweighed its own words ("Купил Samsung Galaxy" was Javanese, "Я люблю Metallica" Catalan). Words, not
+# letters: a brand is a few short words, a quoted word one long one ("... for love is любовь" stays English).
+NAMES_WORD_SHARE = 0.25
 # A language the detector ranked below another keeps at least this probability among all its labels: a
 # close neighbour it preferred on little evidence (a Russian sentence taken for Belarusian at 99.95% left
 # Russian 5e-4; Catalan left Spanish 6e-4, Afrikaans German 3e-4), where an unrelated reading keeps far less
@@ -171,6 +176,8 @@ class LanguageIdentifier:
             wrong = next(i for i, text in enumerate(texts) if not isinstance(text, str))
             raise ConfigError(f"texts: text {wrong} is a {type(texts[wrong]).__name__}, not a string")
         normalised = [normalize_text(text) for text in texts]
+        shares = script_shares(normalised)
+        normalised, shares = _without_latin_names(normalised, shares)
         decidable = np.array([bool(text) for text in normalised], dtype=bool)
         # one path for one text and for many: a text's probabilities are the same bits whatever it is
         # batched with (each scorer keeps to that)
@@ -182,18 +189,20 @@ class LanguageIdentifier:
             # divide zeros when every allowed label's probability underflows in float32
             logits = np.where(self._mask(languages), logits, -np.inf)
         if self._script_masks is not None:
-            self._keep_scripts(logits, normalised, decidable)
+            self._keep_scripts(logits, shares, decidable)
         if self.han_scripts and self._han_pairs:
             # after the restriction: the script the characters decide is taken among the allowed labels only
             logits = settle_han_scripts(logits, normalised, self._han_pairs)
         logits -= logits.max(axis=1, keepdims=True)
         return logits, decidable
 
-    def _keep_scripts(self, logits: np.ndarray, normalised: list[str], decidable: np.ndarray) -> None:
+    def _keep_scripts(
+        self, logits: np.ndarray, shares: tuple[np.ndarray, list[str | None]], decidable: np.ndarray
+    ) -> None:
         """Set to -inf, in place, each decidable row's labels of no script that holds MAIN_SCRIPT_SHARE of its
         letters (or the most); a row none of whose allowed labels has such a script is left as it is and
         marked not decidable."""
-        shares, names = script_shares(normalised)
+        shares, names = shares  # script_shares of the texts scored
         main = (shares >= MAIN_SCRIPT_SHARE) | (shares == shares.max(axis=1, keepdims=True))
         main &= shares > 0
         empty = np.zeros(len(self.labels), dtype=bool)
@@ -377,6 +386,32 @@ def _script_masks(labels: tuple[str, ...], scripts: dict[str, tuple[str, ...]]) 
         for script in scripts[label]:
             masks.setdefault(script, np.zeros(len(labels), dtype=bool))[column] = True
     return masks
+
+
+def _without_latin_names(
+    normalised: list[str], shares: tuple[np.ndarray, list[str | None]]
+) -> tuple[list[str], tuple[np.ndarray, list[str | None]]]:
+    """Return (the normalised texts, those with words in Latin letters and NAMES_WORD_SHARE of their words in
+    other scripts without their Latin words; their script_shares), given the texts' `shares`."""
+    table, names = shares
+    if "Latn" not in names or not len(table):
+        return normalised, shares
+    others = [i for i, name in enumerate(names) if name not in (None, "Latn")]
+    mixed = (table[:, names.index("Latn")] > 0) & (table[:, others].sum(axis=1) > 0)
+    if not mixed.any():  # most batches: their shares stand
+        return normalised, shares
+    texts = [
+        _non_latin_words(text) if is_mixed else text for text, is_mixed in zip(normalised, mixed, strict=True)
+    ]
+    return texts, (shares if texts == normalised else script_shares(texts))
+
+
+def _non_latin_words(text: str) -> str:
+    """Return the words of a normalised text that hold a letter of another script than Latin, where they
+    make up NAMES_WORD_SHARE of its words; else the text as it is."""
+    words = text.split()
+    other = [word for word in words if any(script_of(char) not in (None, "Latn") for char in word)]
+    return " ".join(other) if len(other) >= NAMES_WORD_SHARE * len(words) else text
 
 
 def resolve_identifier(name_or_path: str | Path) -> Path:
