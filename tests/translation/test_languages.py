@@ -460,3 +460,20 @@ def test_sindhi_of_india_is_written_in_devanagari():
         "snd_Arab",
         "snd_Deva",
     ]
+
+
+def test_a_script_the_languages_own_code_lacks_is_found_in_a_members_code(tmp_path):
+    """Tatoeba-MT's Chinese targets (>>zho<< beside >>cmn_Hant<<): zh-TW found only the Simplified zho and was
+    refused, though the model writes Traditional Mandarin; az-IR beside >>aze_Latn<< missed >>azb<<; and yue
+    with both of its scripts was ambiguous."""
+    tokens = ("cmn", "cmn_Hans", "cmn_Hant", "nan", "yue_Hans", "yue_Hant", "zho", "aze_Latn", "azb")
+    _, conventions = load(build_marian(tmp_path / "opus-mt-en-zho", target_tokens=tokens))
+    for code in ("zh-TW", "zh-Hant", "zho_Hant", "cmn-Hant"):
+        assert conventions.target_token(code) == ">>cmn_Hant<<", code
+    assert conventions.target_token("zh") == ">>zho<<" and conventions.target_token("zh-Hans") == ">>zho<<"
+    assert (
+        conventions.target_token("yue") == ">>yue_Hant<<"
+        and conventions.target_token("yue-CN") == ">>yue_Hans<<"
+    )
+    assert conventions.target_token("az-IR") == ">>azb<<" and conventions.target_token("az-Arab") == ">>azb<<"
+    assert conventions.target_token("az") == ">>aze_Latn<<"

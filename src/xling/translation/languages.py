@@ -62,7 +62,7 @@ UNSPECIFIED = frozenset(NOT_LANGUAGES)
 DEFAULT_SCRIPTS = {"zho": "Hans", "cmn": "Hans", "ace": "Latn", "bjn": "Latn", "kas": "Arab", "knc": "Latn",
                    "taq": "Latn", "min": "Latn", "srp": "Cyrl", "uzb": "Latn", "uzn": "Latn", "aze": "Latn",
                    "azj": "Latn", "zsm": "Latn", "kaz": "Cyrl", "pan": "Guru", "snd": "Arab", "mon": "Cyrl",
-                   "azb": "Arab", "ckb": "Arab", "kmr": "Latn"}  # fmt: skip
+                   "azb": "Arab", "ckb": "Arab", "kmr": "Latn", "yue": "Hant"}  # fmt: skip
 
 # M2M-100's codes that are not ISO 639-1 (its `ns` is Northern Sotho).
 M2M100_CODE_FIXES = {"ns": "nso"}
@@ -355,23 +355,33 @@ def _match(code: str, codes: Mapping[str, str], conventions: Conventions, direct
     fits = _stands_for if direction == "into" else _related
     asked = regional or tag.language
     candidates = [own for own in candidates if fits(tags[own].language, asked)]
+    wanted = wanted_script(tag)
+
+    def written_in(own: str) -> str | None:  # a code without a script: its language's usual one
+        return tags[own].script or DEFAULT_SCRIPTS.get(tags[own].language)
+
+    def in_wanted_script(codes: list[str]) -> list[str]:
+        """Return `codes`, or where none is in the script asked for, the model's codes of the macrolanguage's
+        members in it (the members xling records, az: azj, azb, not SIL's whole table: NLLB's ms-Arab was
+        Banjar; a member in the script asked for stands for its macrolanguage, default member or not)."""
+        if not wanted or any(written_in(own) in (None, wanted) for own in codes):
+            return codes
+        members = MACROLANGUAGES.get(tag.language, frozenset())
+        in_script = [own for own in tags if tags[own].language in members and written_in(own) == wanted]
+        default = [
+            own for own in in_script if tags[own].language == (regional or DEFAULT_MEMBER.get(tag.language))
+        ]
+        return default or in_script or codes
+
+    # the language's own code in another script than the one asked for (Tatoeba-MT's >>zho<< beside
+    # >>cmn_Hant<<: zh-TW found only the Simplified zho, and was refused)
+    candidates = in_wanted_script(candidates)
     if not candidates:
         related = [own for own, t in tags.items() if fits(t.language, asked)]
         # a macrolanguage's code on a model with several of its members: the member most texts mean, unless
         # the script asked for is another member's (az-Arab, az-IR: South Azerbaijani, not North's Latin)
         member = regional or DEFAULT_MEMBER.get(tag.language)
-        preferred = [own for own in related if tags[own].language == member]
-        wanted = wanted_script(tag)
-
-        def written_in(own: str) -> str | None:  # a code without a script: its language's usual one
-            return tags[own].script or DEFAULT_SCRIPTS.get(tags[own].language)
-
-        if wanted and not any(written_in(own) in (None, wanted) for own in preferred):
-            # the members xling records (az: azj, azb), not SIL's whole table: NLLB's ms-Arab was Banjar
-            # (a member in the script asked for stands for its macrolanguage, default member or not)
-            members = MACROLANGUAGES.get(tag.language, frozenset())
-            preferred = [own for own in tags if tags[own].language in members and written_in(own) == wanted
-                         ] or preferred  # fmt: skip
+        preferred = in_wanted_script([own for own in related if tags[own].language == member])
         candidates = preferred or related
         if len({tags[own].language for own in candidates}) > 1:
             raise XlingError(f"{code!r} is ambiguous for {conventions.name}: it has "
