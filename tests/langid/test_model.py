@@ -383,11 +383,20 @@ def test_broken_scripts_in_config_are_a_clear_error(sample_identifier, tmp_path,
     assert "config.json" in str(error.value)
 
 
+def test_a_kanji_headline_with_one_hiragana_is_japanese():
+    """Under a tenth of kana, Han characters were Chinese: "東京都知事選挙の結果発表" was cmn_Hant (jpn 0.07)."""
+    from xling.langid import load_identifier
+
+    headlines = ["新型肺炎の感染拡大防止対策", "東京都知事選挙の結果発表"]
+    assert [top[0].label for top in load_identifier().predict(headlines)] == ["jpn", "jpn"]
+    assert load_identifier().detect("今天天气很好，我们去公园散步。").label == "cmn_Hans"
+
+
 def test_dominant_scripts_of_a_batch_agree_with_one_text_at_a_time():
     from xling.langid.scripts import dominant_script, dominant_scripts
 
     texts = [*(text for sentences in UNSEEN.values() for text in sentences), *UNSEEN_SCRIPTS, "", "2024 🎉",
-             "東京", "東京に行きます", "서울에 갑니다", "ab вгд"]  # fmt: skip
+             "東京", "東京に行きます", "新型肺炎の感染拡大防止対策", "서울에 갑니다", "ab вгд"]  # fmt: skip
     assert dominant_scripts(texts) == [dominant_script([text]) for text in texts]
     assert dominant_scripts(["ab вг", "вг ab"]) == ["Cyrl", "Cyrl"]  # a tie: the name that sorts first
     assert dominant_scripts([]) == []

@@ -62,6 +62,8 @@ def test_scripts_of_texts():
     assert dominant_script(["Привет мир"]) == "Cyrl"
     assert dominant_script(["起初，神创造天地。"]) == "Hani"
     assert dominant_script(["これは日本語の文です"]) == "Jpan"
+    # one hiragana among many kanji is Japanese still (Chinese writes none): the headline was Literary Chinese
+    assert dominant_script(["新型肺炎の感染拡大防止対策"]) == "Jpan"
     assert dominant_script(["123 !!"]) is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections import Counter
@@ -42,6 +43,11 @@ _MAPPED = frozenset(_NAME_TO_SCRIPT.values())
 # sound: each counts as this many letters where the script of a text is decided ("我在用ChatGPT写代码", 6 Han
 # characters and 7 Latin letters, is mostly Han).
 SCRIPT_WEIGHTS = {"Hani": 3.0, "Jpan": 3.0, "Kore": 3.0}
+# A text is Japanese (its Han characters kanji) when kana make up this share of its weighted letters, or when
+# it holds any hiragana, which Chinese never writes: a kanji-heavy headline ("新型肺炎の感染拡大防止対策", one
+# の in 13) was Literary Chinese.
+KANA_SHARE = 0.1
+HIRAGANA = re.compile("[\u3041-\u3096\u309d-\u309f]")
 
 
 @lru_cache(maxsize=65536)
@@ -83,7 +89,7 @@ def dominant_script(texts: Iterable[str]) -> str | None:
     for script, weight in SCRIPT_WEIGHTS.items():
         if script in counts:
             counts[script] *= weight
-    if counts["Jpan"] >= 0.1 * sum(counts.values()):
+    if counts["Jpan"] >= KANA_SHARE * sum(counts.values()) or any(map(HIRAGANA.search, texts)):
         return "Jpan"
     return counts.most_common(1)[0][0]
 
@@ -138,7 +144,10 @@ def script_shares(texts: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
             counts[:, column[script]] *= weight
     total = counts.sum(axis=1, keepdims=True)
     if (kana := column.get("Jpan")) is not None and (han := column.get("Hani")) is not None:
-        japanese = counts[:, kana] >= 0.1 * total[:, 0]
+        hiragana = np.fromiter(
+            (HIRAGANA.search(text) is not None for text in texts), dtype=bool, count=len(texts)
+        )
+        japanese = (counts[:, kana] >= KANA_SHARE * total[:, 0]) | hiragana
         counts[japanese, kana] += counts[japanese, han]
         counts[japanese, han] = 0.0
     return counts / np.maximum(total, 1e-12), names
