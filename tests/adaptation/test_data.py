@@ -398,6 +398,11 @@ def test_the_udhr_variety_follows_the_script_of_the_text(tmp_path):
                          parallel=["udhr"], data=str(tmp_path))  # fmt: skip
     data = read_adapt_data(config)
     assert ("All are free.", "Svi su slobodni.") in data.parallel
+    # the script the language code names, with no text to tell it: srp_Latn read the Cyrillic version
+    for code in ("srp_Latn", "sr-Latn"):
+        named = AdaptConfig(model="m", language=code, output=str(tmp_path / "out"), parallel=["udhr"],
+                            data=str(tmp_path))  # fmt: skip
+        assert ("All are free.", "Svi su slobodni.") in read_adapt_data(named).parallel, code
 
 
 @pytest.mark.parametrize("option", ["dictionary", "parallel"])

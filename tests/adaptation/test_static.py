@@ -490,6 +490,11 @@ def test_pieces_of_no_script_are_not_added(tiny_static, scripts):
         False
     ] * 3
     assert in_scripts("▁、", ["Jpan"]) and in_scripts("▁।", ["Deva"]) and in_scripts("ა1", ["Geor"])
+    # Simplified or Traditional asked: Han characters are one Unicode script (Hant kept no Han piece at all)
+    assert (
+        in_scripts("▁國家", ["Hant"]) and in_scripts("▁国家", ["Hans"]) and in_scripts("▁東京です", ["Jpan"])
+    )
+    assert not in_scripts("▁abc", ["Hant"])
 
 
 def test_text_alone_is_a_clear_error_for_a_static_encoder(tmp_path, tiny_static, cipher_data):

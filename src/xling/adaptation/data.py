@@ -501,12 +501,16 @@ def _swadesh_code(folder: Path, language: str) -> str:
 
 
 def _wanted_script(config: AdaptConfig, data: AdaptData) -> str | None:
-    """Return the script the new language is wanted in: the first of `vocabulary.scripts`, else that of most
-    of the text and pairs read so far; None when nothing says."""
+    """Return the script the new language is wanted in: the first of `vocabulary.scripts`, else the one
+    `language` names (`srp_Latn`, `sr-Latn`: its script was dropped, and the UDHR's Cyrillic Serbian read),
+    else that of most of the text and pairs read so far; None when nothing says."""
     from xling.langid.scripts import dominant_script
+    from xling.translation.languages import parse_language
 
     if config.vocabulary.scripts:
         return config.vocabulary.scripts[0]
+    if named := parse_language(config.language, where="language").script:
+        return named
     return dominant_script(data.new_texts())
 
 

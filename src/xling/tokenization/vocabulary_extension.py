@@ -128,10 +128,13 @@ def in_scripts(piece: str, scripts: Collection[str]) -> bool:
     # a writing system's Unicode scripts (Jpan: Hira, Kana, Hani); Simplified and Traditional Han are Hani
     han = {"Hans": "Hani", "Hant": "Hani"}  # Unicode has one Han script
     wanted = [code for script in scripts for code in SCRIPT_PARTS.get(script, {han.get(script, script)})]
+    # a letter's script as script_of names it (Hani for any Han character, Jpan for kana): `Hant` asked kept
+    # no Han piece at all
+    letters = {*scripts, *wanted}
     for char in piece.removeprefix(WORD_START):
         script = script_of(char)
         if script is not None:
-            if script not in scripts:
+            if script not in letters:
                 return False
         elif SCRIPTED.match(char) and not any(_has_extension(char, code) for code in wanted):
             return False
