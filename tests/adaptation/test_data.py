@@ -544,3 +544,14 @@ def test_an_earlier_adaptations_text_not_found_from_here_is_a_warning(tmp_path, 
     warnings: list[str] = []  # the adapted model's xling.json says it too (it was in the log only)
     earlier_adaptation_texts(model, "pes", warnings)
     assert len(warnings) == 1 and "tweets.txt, not found" in warnings[0]
+
+
+def test_a_text_file_of_id_tab_text_lines_gives_its_text(tmp_path):
+    """The Bible corpus's `GEN.1.1<TAB>text` lines were taken whole: every sentence began with its id, learnt
+    as pieces (`▁G EN . 1 . 1`) and trained on, as vocabulary.protect reads such files without them."""
+    dictionary = tmp_path / "dict.tsv"
+    dictionary.write_text("book\tkitap\nhouse\tev\n", encoding="utf-8")
+    text = tmp_path / "tur.tsv"
+    text.write_text("GEN.1.1\tKitap evde.\nGEN.1.2\tEv büyük.\n", encoding="utf-8")
+    data = read_adapt_data(config(dictionary=[str(dictionary)], text=[str(text)]))
+    assert data.texts == ["Kitap evde.", "Ev büyük."]

@@ -173,8 +173,9 @@ class AdaptConfig:
     name no language (und, mul, zxx, mis)."""
 
     text: list[str] = field(default_factory=list)
-    """Monolingual text files of the new language: one sentence a line (.txt[.gz]), or CoNLL-U
-    (.conllu[.gz]), whose lemmas help the dictionary translate inflected words."""
+    """Monolingual text files of the new language: one sentence a line (.txt[.gz]; `id<TAB>text`, as the
+    Bible corpus's files, gives its text), or CoNLL-U (.conllu[.gz]), whose lemmas help the dictionary
+    translate inflected words."""
 
     dictionary: list[str] = field(default_factory=list)
     """Bilingual word lists "pivot<TAB>new" a line; "xxx-yyy=path" names the columns' languages (one must

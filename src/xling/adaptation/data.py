@@ -351,7 +351,9 @@ def _read_text(data: AdaptData, path: Path) -> tuple[list[str], list[int], Path]
         texts = sentences.texts
         lines = sentences.lines
     else:
-        texts = list(read_monolingual(path))
+        # as `vocabulary.protect` reads it: a corpus file's `id<TAB>text` lines gave their ids as words
+        # (`GEN.1.1`), learnt as pieces and trained in every sentence
+        texts = [line.split("\t", 1)[-1] for line in read_monolingual(path)]
         lemmas = [None] * len(texts)
         feature_words = [None] * len(texts)
         lines = _nonblank_line_numbers(path, len(texts))
