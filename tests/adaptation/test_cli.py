@@ -140,3 +140,18 @@ def test_the_language_check_reads_pair_files_when_no_text_is_given(
     # the count is the shipped detector's (59 and 57 of 60 from two of its trainings): most, not all
     said = re.search(rf"warning: {re.escape(str(pairs))}:1: (\d+) of 60 lines look like rus, not ukr", err)
     assert said and int(said.group(1)) >= 50, (code, err)
+
+
+def test_a_dictionary_alone_is_checked_for_its_columns_order(tmp_path, monkeypatch, capsys, tiny_static):
+    """The CLI loaded the detector only for text and pair files: a dictionary given the other way round
+    (tr-en where en-tr is read) passed unnoticed, both columns being Latin."""
+    english = [word for sentence in sample_sentences("eng")[:40] for word in sentence.split()]
+    german = [word for sentence in sample_sentences("deu")[:40] for word in sentence.split()]
+    swapped = tmp_path / "dict.tsv"  # read as eng<TAB>deu: the new language's column holds the English words
+    swapped.write_text(
+        "".join(f"{d}\t{e}\n" for d, e in zip(german, english, strict=False)), encoding="utf-8"
+    )
+    code, err = run(monkeypatch, capsys, "adapt", "--model", str(tiny_static), "--language", "deu",
+                    "--dictionary", str(swapped), "--output", str(tmp_path / "out"), "--max-steps", "2",
+                    "--set", "training.batch_size=32", "--set", "vocabulary.max_new=50", "--replace")  # fmt: skip
+    assert "its deu column reads as eng" in " ".join(err.split()), (code, err)

@@ -80,7 +80,11 @@ def adapt(
                      (f"the model folder {config.model}", model_folder(config.model)))  # fmt: skip
     show_training_progress(config.training)
     detector = None
-    if detect and (config.text or set(config.parallel) - {"sample", "udhr"}):
+    # the user's files only (the bundled sources' columns are known); a dictionary alone too: its two columns
+    # swapped pass the script check when both languages share a script (tr-en read as en-tr)
+    if detect and (
+        config.text or set(config.parallel) - {"sample", "udhr"} or set(config.dictionary) - {"swadesh"}
+    ):
         from xling.langid import load_identifier
 
         detector = load_identifier()
