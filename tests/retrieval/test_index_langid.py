@@ -154,6 +154,17 @@ def test_macrolanguages_and_scripts(tmp_path, fake_encoder, detector):
         index.search_texts(fake_encoder, [chinese], detected="xx-nope")
 
 
+def test_a_member_filter_finds_its_macrolanguage_only_as_its_default_member(tmp_path, fake_encoder):
+    """A document given as `ms` (Malay: Malaysian Malay) came back for Indonesian, one given as `no`
+    (Norwegian: Bokmål) for Nynorsk."""
+    index = SearchIndex.create(tmp_path / "idx", fake_encoder.name, fake_encoder.dimension)
+    index.add_texts(fake_encoder, ["Saya suka makan nasi.", "Jeg liker å lese bøker."], ["ms", "no"])
+    query = ["makan nasi lese bøker"]
+    found = {code: {h.language for h in index.search_texts(fake_encoder, query, k=2, languages=code)[0]}
+             for code in ("id", "zsm", "ms", "nn", "nb", "no")}  # fmt: skip
+    assert found == {"id": set(), "zsm": {"msa"}, "ms": {"msa"}, "nn": set(), "nb": {"nor"}, "no": {"nor"}}
+
+
 def test_und_documents_take_their_detected_language(tmp_path, fake_encoder, detector):
     index = SearchIndex.create(tmp_path / "idx", fake_encoder.name, fake_encoder.dimension)
     texts = [DOCS[0][0], DOCS[2][0], "🎉🎉🎉"]

@@ -73,7 +73,7 @@ import faiss
 import numpy as np
 
 from xling.atomic import atomic_folder, atomic_write, shown_names, write_json_atomically
-from xling.data.languages import MACROLANGUAGES, normalize_language
+from xling.data.languages import DEFAULT_MEMBER, MACROLANGUAGES, normalize_language
 from xling.embeddings.fingerprint import PROBE_MIN_COSINE, PROBE_TEXTS, lowest_row_cosine
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import BusyError, ConfigError, DataError, XlingError
@@ -1738,12 +1738,15 @@ def filter_languages(languages: str | Sequence[str], field: str = "", detected_f
 
 
 def _with_macrolanguages(codes: list[str]) -> frozenset[str]:
-    """Return the codes with their macrolanguages and members (`zho` adds `cmn`; `cmn` adds `zho`, not
-    `yue`)."""
+    """Return the codes with their macrolanguages' members, and the macrolanguage a code is the default
+    member of (`zho` adds `cmn`, `yue`...; `cmn` adds `zho`, not `yue`; `ind` adds no `msa`, which stands for
+    Malaysian Malay: a document given as `ms` is no Indonesian one, nor one given as `no` Nynorsk)."""
     wanted = set(codes)
     for code in codes:
         wanted |= MACROLANGUAGES.get(code, frozenset())
-        wanted |= {macro for macro, members in MACROLANGUAGES.items() if code in members}
+        wanted |= {
+            macro for macro, member in DEFAULT_MEMBER.items() if member == code and macro in MACROLANGUAGES
+        }
     return frozenset(wanted)
 
 
