@@ -98,6 +98,10 @@ def test_bad_tsv_lines_name_file_and_line(tmp_path, content, lang, message):
             r"docs\.jsonl:2: field 'metadata' must be an object",
         ),
         ('{"text": "a", "lang": "zz-bad"}', r"docs\.jsonl:2: unknown language code"),
+        # an id of spaces passed, and failed in the index as "key 2 must be a non-empty string"
+        ('{"text": "a", "lang": "en", "id": "  "}', r"docs\.jsonl:2: field 'id' must be"),
+        # invisible characters alone: a zero vector was indexed
+        ('{"text": "\u200b", "lang": "en"}', r"docs\.jsonl:2: empty text"),
     ],
 )
 def test_bad_json_lines_name_file_and_line(tmp_path, line, message):

@@ -1246,6 +1246,9 @@ def test_cli_an_empty_query_is_named_as_other_errors_name_it(tmp_path, monkeypat
     folder = _cli_index(tmp_path, monkeypatch, fake_encoder, [{"lang": "eng", "text": "hello"}])
     result = CliRunner().invoke(app, ["index", "search", str(folder), "hello", "  "])
     assert result.exit_code != 0 and "QUERY 2 is empty" in str(result.exception)
+    # invisible characters alone (strip keeps U+200B): every document came back at score 0
+    result = CliRunner().invoke(app, ["index", "search", str(folder), "\u200b"])
+    assert result.exit_code != 0 and "QUERY 1 is empty" in str(result.exception)
 
 
 def test_ivf_lists_follow_the_stored_documents_and_one_add_does_not_retrain(tmp_path, monkeypatch):

@@ -362,6 +362,14 @@ def test_a_file_with_cr_line_ends_only_is_mined(tmp_path, fake_encoder):
     (tmp_path / "blank.txt").write_bytes(b"one\r  \r")  # mine's own checks stay: a blank line is named
     with pytest.raises(DataError, match=r"blank\.txt:2: empty line"):
         read_sentences(tmp_path / "blank.txt")
+    (tmp_path / "invisible.txt").write_text("one\n\u200b\u200d\n", encoding="utf-8")  # strip keeps these
+    with pytest.raises(DataError, match=r"invisible\.txt:2: empty line"):
+        read_sentences(tmp_path / "invisible.txt")
+    from xling.retrieval.knn import cosine_nearest  # an empty side: -1 for each row, not a ValueError
+
+    rows = np.ones((3, 4), dtype=np.float32)
+    empty = np.zeros((0, 4), dtype=np.float32)
+    assert [side.tolist() for side in cosine_nearest(empty, rows)] == [[], [-1, -1, -1]]
 
 
 def test_a_gzip_file_without_a_gz_name_gets_the_shared_readers_advice(tmp_path):

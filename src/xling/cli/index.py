@@ -251,10 +251,11 @@ def shown(text: str) -> Text:
 def check_queries(queries: list[str]) -> None:
     """Return nothing if every query has text; else raise DataError naming the first empty one (`QUERY 1`,
     counted from 1 as the command's other errors about its arguments count)."""
+    from xling.data.readers import is_blank
     from xling.errors import DataError
 
     for place, query in enumerate(queries, 1):
-        if not query.strip():
+        if is_blank(query):  # U+200B alone too: a zero vector, every document at score 0
             raise DataError(f"QUERY {place} is empty (an empty query has no meaning to search for)")
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.data.languages import normalize_language
-from xling.data.readers import json_object_line, read_lines
+from xling.data.readers import is_blank, json_object_line, read_lines
 from xling.errors import DataError
 
 __all__ = ["HEADERS", "Document", "read_documents"]
@@ -108,7 +108,11 @@ def _json_document(line: str, lang: str | None, path: Path, number: int) -> Docu
     if not isinstance(code, str):
         raise DataError(f"field 'lang' must be a string, got {code!r}", path, number)
     ident = item.get("id")
-    if isinstance(ident, bool) or not isinstance(ident, str | int | None) or ident == "":
+    if (
+        isinstance(ident, bool)
+        or not isinstance(ident, str | int | None)
+        or (isinstance(ident, str) and not ident.strip())
+    ):
         raise DataError(f"field 'id' must be a non-empty string or an integer, got {ident!r}", path, number)
     metadata = item.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
@@ -118,7 +122,8 @@ def _json_document(line: str, lang: str | None, path: Path, number: int) -> Docu
 
 
 def _text(text: str, path: Path, number: int) -> str:
-    """Return `text` stripped; raise DataError if nothing is left."""
-    if not text.strip():
+    """Return `text` stripped; raise DataError if nothing is left (invisible characters alone count as
+    nothing: a zero-sized vector was indexed for U+200B)."""
+    if is_blank(text):
         raise DataError("empty text", path, number)
     return text.strip()

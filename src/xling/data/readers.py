@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
@@ -819,3 +820,10 @@ def first_unencodable(texts: Iterable[str]) -> int | None:
             except UnicodeEncodeError:
                 return place
     return None
+
+
+def is_blank(text: str) -> bool:
+    """Return True for a text of spaces, invisible format characters (U+200B, U+FEFF, U+200D) and control
+    characters (U+0001, U+007F) alone: the models read nothing there, and an encoder gave a zero vector for
+    it (a search for it ranked every document at 0). `str.strip` leaves the invisible ones."""
+    return all(char.isspace() or unicodedata.category(char) in ("Cf", "Cc") for char in text)

@@ -235,6 +235,8 @@ def cosine_nearest(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
     Rows need not be unit length (they are normalised here). Ties go to the lower index.
     """
+    if not len(x) or not len(y):  # no row to be nearest: -1 for each row of the other side, as margin_nearest
+        return np.full(len(x), -1, dtype=np.int64), np.full(len(y), -1, dtype=np.int64)
     a = x / np.linalg.norm(x, axis=1, keepdims=True).clip(min=1e-12)
     b = y / np.linalg.norm(y, axis=1, keepdims=True).clip(min=1e-12)
     sims = a @ b.T

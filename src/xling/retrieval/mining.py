@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from xling.atomic import atomic_write, writable_file
-from xling.data.readers import decoded_lines, line_text, require_file
+from xling.data.readers import decoded_lines, is_blank, line_text, require_file
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import ConfigError, DataError, XlingError
 from xling.retrieval.knn import (  # HNSW_*, IVF_NPROBE, ivf_list_count: re-exported for older imports
@@ -309,7 +309,7 @@ def read_sentences(path: str | os.PathLike[str]) -> list[str]:
 def _sentence(text: str, path: Path, number: int) -> str:
     """Return one stripped line; raise DataError naming path:number if it cannot be mined."""
     text = text.strip()
-    if not text:
+    if is_blank(text):  # U+200B alone too: `strip` keeps it, and its vector is zero
         raise DataError("empty line (expected one sentence per line)", path, number)
     if "\t" in text:
         raise DataError("tab inside a sentence (the output is tab-separated)", path, number)

@@ -21,12 +21,12 @@ import math
 import re
 import threading
 import time
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, unquote_to_bytes
 
+from xling.data.readers import is_blank
 from xling.serving.config import LimitsConfig
 from xling.serving.errors import ApiError, error_body, json_bytes
 from xling.serving.forms import FORM_TYPES, FormError, form_fields, media_type
@@ -387,7 +387,7 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
         name = f"{field}[{i}]" if batch else field
         if not isinstance(text, str):
             raise ApiError(status, f"{name}: expected a string, got {type(text).__name__}", name)
-        if _blank(text):
+        if is_blank(text):
             raise ApiError(empty, f"{name}: the text is empty (no character but spaces, invisible format "
                                    "characters such as U+200B and control characters)", name)  # fmt: skip
         try:  # a lone surrogate the body check cannot see (a JSON body in UTF-16, a form part's charset)
@@ -400,15 +400,8 @@ def request_texts(value: Any, field: str, limits: LimitsConfig, status: int = 42
                 raise ApiError(413, f"{name}: {len(text):,} characters; this server accepts up to "
                                     f"{limits.max_chars:,} per text", name, code="text_too_long")  # fmt: skip
             text = text[: limits.max_chars]
-            if _blank(text):  # only spaces before the cut: nothing left to read
+            if is_blank(text):  # only spaces before the cut: nothing left to read
                 raise ApiError(empty, f"{name}: the text is empty in its first {limits.max_chars:,} characters, "
                                        "where this server cuts texts", name)  # fmt: skip
         checked.append(text)
     return checked, batch
-
-
-def _blank(text: str) -> bool:
-    """Return True for a text of spaces, invisible format characters (U+200B, U+FEFF, U+200D) and control
-    characters (U+0001, U+007F) alone: the models read nothing there, and an encoder gave a zero vector for
-    it (a search for it ranked every document at 0)."""
-    return all(char.isspace() or unicodedata.category(char) in ("Cf", "Cc") for char in text)
