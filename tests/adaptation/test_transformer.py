@@ -189,6 +189,9 @@ def test_output_folder_reloads_with_the_measured_outputs(toy, full_run):
     )
     assert {s["kind"] for s in entry["data"]} == {"text", "parallel", "dictionary"}
     assert entry["after"] == result.after and entry["training"]["steps"] == 120
+    # the run's warnings and notes, as a static adaptation records its result (they were shown once, then lost)
+    assert (entry["warnings"], entry["relative"], entry["before_is_recall"]) == (
+        result.warnings, result.relative, result.before_is_recall)  # fmt: skip
     assert any("training on" in line for line in full_run["lines"])
 
 

@@ -857,6 +857,8 @@ def _save(model: nn.Module, tokenizer, staging: Path, base: Path, config: AdaptC
         "method": "lora" if config.transformer.lora else "full", "data": result.data,
         "vocabulary": result.vocabulary, "examples": result.examples, "training": result.training,
         "before": result.before, "after": result.after, "old_languages": result.old_languages,
+        # as a static adaptation records them (its result whole): a warning shown once was lost with the console
+        "relative": result.relative, "before_is_recall": result.before_is_recall, "warnings": result.warnings,
         "seconds": result.seconds, "config": run_config,
     }  # fmt: skip
     if config.transformer.lora:
