@@ -33,7 +33,7 @@ from xling.data.sources import sample_corpus_dir
 from xling.embeddings.encoder import resolve_model
 from xling.embeddings.st_modules import read_st_modules
 from xling.embeddings.static import ST_TYPE
-from xling.errors import ConfigError, DataError
+from xling.errors import ConfigError, DataError, XlingError
 
 logger = logging.getLogger(__name__)
 STATIC, TRANSFORMER = "static", "transformer"
@@ -107,6 +107,56 @@ def earlier_adaptation_texts(folder: Path, language: str, warnings: list[str] | 
                                "its text is not protected; run from the folder that adaptation ran in, or add "
                                "the file to vocabulary.protect")  # fmt: skip
                     add_warning(warnings if warnings is not None else [], message)
+    return found
+
+
+def earlier_adaptation_sentences(folder: Path, language: str, data_root: str,
+                                 warnings: list[str] | None = None) -> list[str]:  # fmt: skip
+    """Return the new-language sides of what the model's earlier adaptations (of languages other than
+    `language`) read besides text files: their pair files (dictionary, parallel), their UDHR and Swadesh
+    files (under `data_root`, "": the default data folder), and their `vocabulary.protect` files' lines.
+    `earlier_adaptation_texts` gives their text files: a language added from pairs alone (xling-mini's kat,
+    tha, tam: the UDHR and a Swadesh list) had none of its text protected, and a second language in its
+    script re-segmented it. One that cannot be read any more is a warning, as a text file not found is."""
+    from xling.adaptation.data import _read_pairs, _swadesh_code, _udhr_code
+    from xling.data.swadesh import swadesh_folder
+    from xling.data.udhr import udhr_file, udhr_folder
+
+    found: list[str] = []
+    adaptations = read_metadata(folder).get("adaptations")
+    for adaptation in adaptations if isinstance(adaptations, list) else []:
+        if not isinstance(adaptation, dict) or names_same_language(
+            language, str(adaptation.get("language", ""))
+        ):
+            continue
+        earlier, settings = str(adaptation.get("language", "")), adaptation.get("settings") or {}
+        pivot = str(settings.get("pivot") or "eng") if isinstance(settings, dict) else "eng"
+        recorded_root = settings.get("data") if isinstance(settings, dict) else None  # where it read them
+        root_of_run = recorded_root if isinstance(recorded_root, str) and recorded_root else data_root
+        vocabulary = settings.get("vocabulary") if isinstance(settings, dict) else None
+        protect = vocabulary.get("protect") if isinstance(vocabulary, dict) else None
+        for source in adaptation.get("data") or []:
+            if not isinstance(source, dict) or source.get("kind") not in ("dictionary", "parallel"):
+                continue
+            spec = str(source.get("source", ""))
+            try:
+                if spec == "udhr":
+                    root = udhr_folder(root_of_run or None)
+                    found += read_monolingual(udhr_file(root, _udhr_code(root, earlier)))
+                elif spec == "swadesh":
+                    root = swadesh_folder(root_of_run or None)
+                    path = root / f"{_swadesh_code(root, earlier)}-000.txt"
+                    found += [word for line in read_monolingual(path) for word in line.split("\t") if word]
+                elif spec != "sample":  # the bundled sample's languages are protected anyway
+                    found += [new for _, new in _read_pairs(spec, str(source["kind"]), earlier, pivot)[1]]
+            except XlingError as error:
+                add_warning(warnings if warnings is not None else [],
+                            f"{earlier}'s adaptation read {spec}, which cannot be read now ({error}): that text "
+                            "is not protected; add it to vocabulary.protect")  # fmt: skip
+        for name in protect if isinstance(protect, list) else []:
+            path = Path(str(name))
+            if path.is_file() and not path.name.lower().endswith(CONLLU_SUFFIXES):
+                found += [line.split("\t", 1)[-1] for line in read_monolingual(path)]
     return found
 
 
@@ -257,7 +307,8 @@ def adapt(
         add_warning(data.warnings, f"replace: the rows the model has for {language} stay as they are; "
                                    "its new text trains new pieces only (static.train_unprotected_old_rows=true "
                                    "trains the old rows its text uses that no protected text does)")  # fmt: skip
-    sentences = [*protected_texts(config, known, language, earlier), *(p for p, _ in data.parallel)]
+    sentences = [*protected_texts(config, known, language, earlier), *(p for p, _ in data.parallel),
+                 *earlier_adaptation_sentences(folder, language, config.data, data.warnings)]  # fmt: skip
     # the protected files decide the new pieces (and a transformer replays them): a resumed run checks them too
     data.files.extend([*(Path(name) for name in config.vocabulary.protect), *earlier])
     if kind == STATIC:
