@@ -9,9 +9,10 @@ own adaptation: `xling.adaptation.static` (new vocabulary rows trained against t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from xling.adaptation.config import AdaptConfig
 from xling.adaptation.data import (
@@ -83,19 +84,31 @@ def protected_texts(
     return texts
 
 
-def earlier_adaptation_texts(folder: Path, language: str, warnings: list[str] | None = None) -> list[Path]:
-    """Return the text files (`text` sources, where they still exist) that the model's earlier adaptations
-    read for languages other than `language`: a language added before is an old one now, and a second
-    language in its script re-segmented all of its text with the new pieces (a related one: 500 of 500
-    sentences) unless its text was protected. Relative paths are read from the working folder, as recorded;
-    one not found is a warning (added to `warnings` too: the adapted model's xling.json says so)."""
-    found: list[Path] = []
+def _earlier_adaptations(folder: Path, language: str) -> Iterator[dict[str, Any]]:
+    """Yield the records of the model's earlier adaptations of languages other than `language`."""
     adaptations = read_metadata(folder).get("adaptations")
     for adaptation in adaptations if isinstance(adaptations, list) else []:
-        if not isinstance(adaptation, dict) or names_same_language(
+        if isinstance(adaptation, dict) and not names_same_language(
             language, str(adaptation.get("language", ""))
         ):
-            continue
+            yield adaptation
+
+
+def _settings(adaptation: dict[str, Any]) -> dict[str, Any]:
+    """Return the settings an adaptation recorded ({} for one that recorded none)."""
+    settings = adaptation.get("settings")
+    return settings if isinstance(settings, dict) else {}
+
+
+def earlier_adaptation_texts(folder: Path, language: str, warnings: list[str] | None = None) -> list[Path]:
+    """Return the text files (`text` sources, where they still exist) and the `vocabulary.protect` files that
+    the model's earlier adaptations read for languages other than `language`: a language added before is an
+    old one now, and a second language in its script re-segmented all of its text with the new pieces (a
+    related one: 500 of 500 sentences) unless its text was protected. Relative paths are read from the
+    working folder, as recorded; a text file not found is a warning (added to `warnings` too: the adapted
+    model's xling.json says so). `earlier_adaptation_sentences` gives what they read from pairs."""
+    found: list[Path] = []
+    for adaptation in _earlier_adaptations(folder, language):
         for source in adaptation.get("data") or []:
             if isinstance(source, dict) and source.get("kind") == "text":
                 path = Path(str(source.get("source", "")))
@@ -107,34 +120,32 @@ def earlier_adaptation_texts(folder: Path, language: str, warnings: list[str] | 
                                "its text is not protected; run from the folder that adaptation ran in, or add "
                                "the file to vocabulary.protect")  # fmt: skip
                     add_warning(warnings if warnings is not None else [], message)
+        vocabulary = _settings(adaptation).get("vocabulary")
+        protect = vocabulary.get("protect") if isinstance(vocabulary, dict) else None
+        for name in protect if isinstance(protect, list) else []:
+            if (path := Path(str(name))).is_file() and path not in found:
+                found.append(path)
     return found
 
 
 def earlier_adaptation_sentences(folder: Path, language: str, data_root: str,
                                  warnings: list[str] | None = None) -> list[str]:  # fmt: skip
-    """Return the new-language sides of what the model's earlier adaptations (of languages other than
-    `language`) read besides text files: their pair files (dictionary, parallel), their UDHR and Swadesh
-    files (under `data_root`, "": the default data folder), and their `vocabulary.protect` files' lines.
-    `earlier_adaptation_texts` gives their text files: a language added from pairs alone (xling-mini's kat,
-    tha, tam: the UDHR and a Swadesh list) had none of its text protected, and a second language in its
-    script re-segmented it. One that cannot be read any more is a warning, as a text file not found is."""
+    """Return the new-language sides of the pairs the model's earlier adaptations (of languages other than
+    `language`) read: their pair files (dictionary, parallel), their UDHR and Swadesh files (under the data
+    root they recorded, else `data_root`, "": the default data folder). A language added from pairs alone
+    (xling-mini's kat, tha, tam: the UDHR and a Swadesh list) had none of its text protected, and a second
+    language in its script re-segmented it. One that cannot be read any more is a warning, as a text file
+    not found is (`earlier_adaptation_texts`)."""
     from xling.adaptation.data import _read_pairs, _swadesh_code, _udhr_code
     from xling.data.swadesh import swadesh_folder
     from xling.data.udhr import udhr_file, udhr_folder
 
     found: list[str] = []
-    adaptations = read_metadata(folder).get("adaptations")
-    for adaptation in adaptations if isinstance(adaptations, list) else []:
-        if not isinstance(adaptation, dict) or names_same_language(
-            language, str(adaptation.get("language", ""))
-        ):
-            continue
-        earlier, settings = str(adaptation.get("language", "")), adaptation.get("settings") or {}
-        pivot = str(settings.get("pivot") or "eng") if isinstance(settings, dict) else "eng"
-        recorded_root = settings.get("data") if isinstance(settings, dict) else None  # where it read them
+    for adaptation in _earlier_adaptations(folder, language):
+        earlier, settings = str(adaptation.get("language", "")), _settings(adaptation)
+        pivot = str(settings.get("pivot") or "eng")
+        recorded_root = settings.get("data")  # where it read them
         root_of_run = recorded_root if isinstance(recorded_root, str) and recorded_root else data_root
-        vocabulary = settings.get("vocabulary") if isinstance(settings, dict) else None
-        protect = vocabulary.get("protect") if isinstance(vocabulary, dict) else None
         for source in adaptation.get("data") or []:
             if not isinstance(source, dict) or source.get("kind") not in ("dictionary", "parallel"):
                 continue
@@ -153,10 +164,6 @@ def earlier_adaptation_sentences(folder: Path, language: str, data_root: str,
                 add_warning(warnings if warnings is not None else [],
                             f"{earlier}'s adaptation read {spec}, which cannot be read now ({error}): that text "
                             "is not protected; add it to vocabulary.protect")  # fmt: skip
-        for name in protect if isinstance(protect, list) else []:
-            path = Path(str(name))
-            if path.is_file() and not path.name.lower().endswith(CONLLU_SUFFIXES):
-                found += [line.split("\t", 1)[-1] for line in read_monolingual(path)]
     return found
 
 
