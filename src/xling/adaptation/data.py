@@ -27,7 +27,7 @@ from xling.data.languages import (
     normalize_language,
     same_language,
 )
-from xling.data.readers import read_monolingual, read_parallel_tsv
+from xling.data.readers import ascii_digits, read_monolingual, read_parallel_tsv
 from xling.data.root import check_not_test_set
 from xling.data.sources import sample_corpus_dir
 from xling.data.swadesh import swadesh_file, swadesh_folder, swadesh_pairs
@@ -315,10 +315,7 @@ def _feature_words(path: Path, pivot: str, warnings: list[str]) -> list[list[str
     columns = [sentence.tags for sentence in sentences]
     for heads, line in zip(columns[2], sentences[2].lines, strict=True):
         # a HEAD past the sentence's words raised a bare IndexError in feature_words
-        wrong = next(
-            (head for head in heads if not (head.isascii() and head.isdigit()) or int(head) > len(heads)),
-            None,
-        )
+        wrong = next((head for head in heads if not ascii_digits(head) or int(head) > len(heads)), None)
         if wrong is not None:
             raise DataError(f"HEAD {wrong!r} is not 0 or the ID of a word of its sentence ({len(heads)} words; "
                             "the sentence starts on the line named)", path, line)  # fmt: skip

@@ -163,11 +163,12 @@ def index_delete(
     ] = False,
 ) -> None:
     """Delete documents by row id (as search prints them) or, with --keys, by stable id."""
+    from xling.data.readers import ascii_digits
     from xling.errors import XlingError
     from xling.retrieval.index import SearchIndex
 
-    def row_id(x: str) -> bool:  # isdigit alone takes '²', which int() refuses
-        return x.isascii() and x.isdigit() and int(x) < 2**63
+    def row_id(x: str) -> bool:
+        return ascii_digits(x) and int(x) < 2**63
 
     if not keys and not all(row_id(x) for x in ids):
         bad = next(x for x in ids if not row_id(x))

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xling.data.readers import numbered_lines, open_binary, require_file
+from xling.data.readers import ascii_digits, numbered_lines, open_binary, require_file
 from xling.errors import ConfigError, DataError
 
 __all__ = ["TaggedSentences", "find_ud_file", "read_conll_ner", "read_conllu"]
@@ -192,7 +192,7 @@ def read_conllu(
                 ranges.append((last, number))
                 surface.token(fields[1], fields[9], first_word=first, last_word=last)
             continue
-        if not (token_id.isascii() and token_id.isdigit()):
+        if not ascii_digits(token_id):
             raise DataError(f"bad token ID {token_id!r} (expected 1, 2, ... or a range 1-2 or node 1.1)",
                             path, number)  # fmt: skip
         if int(token_id) != len(words) + 1:
@@ -330,7 +330,7 @@ def _is_range_or_node(token_id: str) -> bool:
     for sep in ("-", "."):
         left, found, right = token_id.partition(sep)
         if found:
-            return left.isascii() and left.isdigit() and right.isascii() and right.isdigit()
+            return ascii_digits(left) and ascii_digits(right)
     return False
 
 

@@ -827,3 +827,9 @@ def is_blank(text: str) -> bool:
     characters (U+0001, U+007F) alone: the models read nothing there, and an encoder gave a zero vector for
     it (a search for it ranked every document at 0). `str.strip` leaves the invisible ones."""
     return all(char.isspace() or unicodedata.category(char) in ("Cf", "Cc") for char in text)
+
+
+def ascii_digits(text: str) -> bool:
+    """Return True for a text of one or more ASCII digits: `str.isdigit` also takes `²` (which `int` refuses)
+    and other scripts' digits (which it reads), none of which a file's ids and numbers mean."""
+    return text.isascii() and text.isdigit()

@@ -38,6 +38,8 @@ import math
 import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from xling.data.readers import ascii_digits
+
 logger = logging.getLogger(__name__)
 
 GREEK_PSALM_SCHEMES = frozenset({"synodal", "orthodox", "vulg", "lxx"})
@@ -157,7 +159,7 @@ def shifted_chapters(
         if other is None:
             continue
         chapter, dot, verse = sid.rpartition(".")
-        if dot and verse.isascii() and verse.isdigit() and chapter.count(".") == 1:  # as `_chapter`
+        if dot and ascii_digits(verse) and chapter.count(".") == 1:  # as `_chapter`
             lengths.setdefault(chapter, {})[int(verse)] = (log(len(text) or 1), log(len(other) or 1))
     ratios = [b - a for verses in lengths.values() for a, b in verses.values()]
     if not ratios:
@@ -206,9 +208,7 @@ def _starts_apart(
     earlier on that side than on the other: its verses fit the other side's k verses back (the first k the
     other side's last k of the chapter before) `BOUNDARY_SHIFT_RATIO` times better than their own ids."""
     book, _, number = chapter.partition(".")
-    if not (
-        number.isascii() and number.isdigit()
-    ):  # a chapter named otherwise (`ESG.A`) has no chapter before
+    if not ascii_digits(number):  # a chapter named otherwise (`ESG.A`) has no chapter before
         return False
     before = f"{book}.{int(number) - 1}"
     if before not in last_ours or before not in last_theirs or last_ours[before] == last_theirs[before]:
@@ -266,7 +266,7 @@ def numbered_apart(
 def _chapter(sid: str) -> str | None:
     """Return `BOOK.chapter` of a `BOOK.chapter.verse` id, None for an id of another form."""
     chapter, dot, verse = sid.rpartition(".")
-    return chapter if dot and verse.isascii() and verse.isdigit() and chapter.count(".") == 1 else None
+    return chapter if dot and ascii_digits(verse) and chapter.count(".") == 1 else None
 
 
 def last_verses(ids: Iterable[str]) -> dict[str, int]:

@@ -74,6 +74,7 @@ import numpy as np
 
 from xling.atomic import atomic_folder, atomic_write, shown_names, write_json_atomically
 from xling.data.languages import DEFAULT_MEMBER, MACROLANGUAGES, normalize_language
+from xling.data.readers import ascii_digits
 from xling.embeddings.fingerprint import PROBE_MIN_COSINE, PROBE_TEXTS, lowest_row_cosine
 from xling.embeddings.protocol import TextEncoder
 from xling.errors import BusyError, ConfigError, DataError, XlingError
@@ -1505,7 +1506,7 @@ def _temporary_pid(name: str) -> int | None:
         return None
     prefix = f".{CACHE_FILE}." if name.startswith(f".{CACHE_FILE}.") else f".{INFO_FILE}."
     pid = name[len(prefix) : -len(".tmp")].split(".")[0]  # PID, or PID.N
-    return int(pid) if pid.isascii() and pid.isdigit() else None
+    return int(pid) if ascii_digits(pid) else None
 
 
 def _process_alive(pid: int) -> bool:

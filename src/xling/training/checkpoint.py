@@ -375,9 +375,10 @@ def _check_optimizer_fits(path: Path, optimizer: torch.optim.Optimizer, saved: A
     weights were: a run whose trained parameters changed since, such as align's frozen pooler)."""
     groups = saved.get("param_groups") if isinstance(saved, dict) else None
     sizes = [len(group.get("params", ())) for group in groups] if isinstance(groups, list) else None
-    if sizes != [len(group["params"]) for group in optimizer.param_groups]:
+    own = [len(group["params"]) for group in optimizer.param_groups]
+    if sizes != own:
         raise XlingError(f"{path}: checkpoint's optimizer state does not fit this run's trained parameters (groups "
-                         f"of {sizes} parameters, this run's {[len(g['params']) for g in optimizer.param_groups]}): it "
+                         f"of {sizes} parameters, this run's {own}): it "
                          "was written by another version of xling or other settings; continue it with those, or "
                          "start again (--overwrite)")  # fmt: skip
 

@@ -308,9 +308,8 @@ def build_student(config: AlignConfig) -> torch.nn.Module:
         raise ConfigError(f"student: {config.student} has Dense layers or pooler pooling, which an aligned "
                           "encoder cannot be saved with yet; give an encoder with cls, mean or max pooling and no "
                           "Dense module")  # fmt: skip
-    if hasattr(
-        module, "drop_unread_layers"
-    ):  # read at a hidden layer: the layers above would get no gradient
+    # read at a hidden layer: the layers above would get no gradient
+    if hasattr(module, "drop_unread_layers"):
         module.drop_unread_layers()
     pooler = getattr(getattr(module, "model", None), "pooler", None)
     if isinstance(pooler, torch.nn.Module):
@@ -682,9 +681,8 @@ def align_sentences(config: AlignConfig) -> AlignResult:
     # units, or repeats it cannot replace
     pairs = batches.pairs_drawn(result.steps, config.training.grad_accum, result.world_size)
     training = {**result.to_dict(), "pairs": pairs}
-    if (
-        result.is_main
-    ):  # every language it trained on, those of `pairs` files alone too (eng-tur beside a Bible)
+    if result.is_main:
+        # every language it trained on, those of `pairs` files alone too (eng-tur beside a Bible)
         trained = [*langs, *(lang for lang in bank.languages if lang not in langs)]
         save_student(student, output, config, trained, training, dev)
     return AlignResult(output, training, dev, is_main=result.is_main)

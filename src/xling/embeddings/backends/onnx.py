@@ -123,9 +123,8 @@ def load_onnx_module(folder: Path, opts: EncoderOptions) -> tuple[OnnxSentenceEn
     if not model_path.is_file() or not meta_path.is_file():
         hint = " --optimize" if opts.backend.startswith("onnx-opt") else ""
         hint += " --int8" if opts.backend.endswith("int8") else ""
-        if (
-            model_path.is_file()
-        ):  # another tool's graph (sentence-transformers', Optimum's): not replaced in place
+        # another tool's graph (sentence-transformers', Optimum's): not replaced in place
+        if model_path.is_file():
             raise DataError(f"{ONNX_DIR}/{model_path.name} here is no xling export (no {EXPORT_META}): create one "
                             f"in another folder with `xling export onnx --model {folder} --output DIR{hint}` "
                             "and load that", folder)  # fmt: skip
