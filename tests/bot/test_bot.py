@@ -457,12 +457,10 @@ def test_an_answer_is_stored_and_found_in_its_script(tmp_path, mini_encoder):
     assert replies["cmn-Hans"].answer == "用卡支付。" and replies["de"].answer == "Mit Karte."
     # an FAQ in Chinese with a Traditional answer too: asked in zh (no script), its own answer, not the
     # Traditional one; asked in zh-Hant, the Traditional one
-    from xling.bot import BotBuildConfig
 
-    chinese = [FaqEntry("pay", "我怎么付款？", "用卡支付。", {"zh-Hant": "用卡支付。（繁體）"}),
-               FaqEntry("ship", "我的包裹在哪里？", "在路上。")]  # fmt: skip
-    folder = build_bot(chinese, tmp_path / "zh", mini_encoder, BotBuildConfig(language="zh"))
-    zh_bot = SupportBot.load(folder, encoder=mini_encoder, detector=None, translator=None)
+    zh_bot = _chinese_bot(
+        "pay", "我怎么付款？", "用卡支付。", "用卡支付。（繁體）", tmp_path / "zh", mini_encoder, "zh"
+    )
     assert zh_bot.answer("我怎么付款？", lang="zh").answer == "用卡支付。"
     assert zh_bot.answer("我怎么付款？", lang="zh-Hant").answer == "用卡支付。（繁體）"
     # Serbian in Cyrillic is not the Latin answer: the FAQ's own, said not to be in the asker's language
@@ -690,16 +688,28 @@ def test_an_faq_in_one_script_answers_in_it_only(tmp_path, mini_encoder):
 def test_an_answer_in_the_askers_script_beats_the_faqs_own_of_no_script(tmp_path, mini_encoder):
     """An FAQ in `cmn` (no script: Simplified) storing a zh-Hant answer: a Traditional asker got the FAQ's
     own Simplified answer, its language being closer than the Traditional one's `zho`."""
-    from xling.bot import BotBuildConfig, FaqEntry
+    from xling.bot import FaqEntry
     from xling.bot.bot import _stored_answer
 
     entry = FaqEntry("link", "怎么登录？", "请点击链接", {"zho_Hant": "請點擊鏈接"})
     assert _stored_answer(entry, "cmn", "cmn_Hant") == ("請點擊鏈接", "zho")
     assert _stored_answer(entry, "cmn", "cmn_Hans") == ("请点击链接", "cmn")
     assert _stored_answer(entry, "cmn", "cmn") == ("请点击链接", "cmn")  # no script asked: the one of none
-    entries = [FaqEntry("link", "怎么登录？", "请点击链接", {"zh-Hant": "請點擊鏈接"}),
-               FaqEntry("ship", "我的包裹在哪里？", "在路上。")]  # fmt: skip
-    folder = build_bot(entries, tmp_path / "bot", mini_encoder, BotBuildConfig(language="cmn"))
-    bot = SupportBot.load(folder, encoder=mini_encoder, detector=None, translator=None)
+    bot = _chinese_bot(
+        "link", "怎么登录？", "请点击链接", "請點擊鏈接", tmp_path / "bot", mini_encoder, "cmn"
+    )
     assert bot.answer("怎么登录？", lang="cmn-Hant").answer == "請點擊鏈接"
     assert bot.answer("怎么登录？", lang="zh-Hans").answer == "请点击链接"
+
+
+def _chinese_bot(key: str, question: str, answer: str, traditional: str, folder, encoder, language: str):
+    """Return a bot of an FAQ in `language` of two entries, the first with a zh-Hant answer too, loaded with
+    neither detector nor translator (the asker's language is given)."""
+    from xling.bot import BotBuildConfig, FaqEntry
+
+    entries = [
+        FaqEntry(key, question, answer, {"zh-Hant": traditional}),
+        FaqEntry("ship", "我的包裹在哪里？", "在路上。"),
+    ]
+    built = build_bot(entries, folder, encoder, BotBuildConfig(language=language))
+    return SupportBot.load(built, encoder=encoder, detector=None, translator=None)
