@@ -152,8 +152,9 @@ def lower(text: str) -> str:
 
 TURKIC_WORD_SHARE = 0.25
 """Share of a capitals text's words that must hold a Turkic letter for every `I` of it to be `ı`: one Turkish
-name in an English or German headline ("PRESIDENT ERDOĞAN VISITS WASHINGTON") made it Turkish. Upper-case UD
-Turkish-IMST train sentences hold one in about half their words (2026-12-08, docs/langid.md)."""
+name in an English or German headline ("PRESIDENT ERDOĞAN VISITS WASHINGTON") made it Turkish. In UD
+Turkish-IMST's 3,435 train sentences written in capitals, half the words hold one (the median share), and
+88.6% of the sentences reach the quarter; the others fold word by word (2026-12-08, docs/langid.md)."""
 
 
 def _turkic_share(text: str) -> float:
