@@ -574,7 +574,7 @@ def test_models_health_docs_and_metrics(client):
     roles = {m["role"]: m for m in models["data"]}
     assert roles["encoder"]["loaded"] and roles["encoder"]["limits"]["dimension"] == 12
     assert roles["translator"]["sources"] == ["deu", "eng", "fra"] and roles["index"]["documents"] == 8
-    assert roles["bot"]["state"] == "not configured"
+    assert "bot" not in roles  # not configured: no model a client may pick (/health says why, below)
     # one model by its id, as the OpenAI SDK's models.retrieve asks (it was a 404)
     encoder_id = roles["encoder"]["id"]
     assert client.get(f"/v1/models/{encoder_id}").json() == roles["encoder"]
@@ -583,6 +583,7 @@ def test_models_health_docs_and_metrics(client):
         assert client.get(f"/v1/models/{missing}").status_code == 404, missing
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["models"]["classifier"]["loaded"]
+    assert health["models"]["bot"]["state"] == "not configured"
     for path in ("/health", "/", "/v1/models", "/info", "/languages", "/metrics"):  # probes use HEAD
         head = client.head(path)
         assert head.status_code == 200 and head.content == b"", path
@@ -620,6 +621,20 @@ def test_models_health_docs_and_metrics(client):
     for path in ("/v1/models", "/info", "/languages", "/metrics"):  # their HEAD twins are routes apart
         assert set(client.post(path).headers["allow"].split(", ")) == {"GET", "HEAD"}, path
     assert client.get("/docs").status_code == 200
+
+
+def test_the_model_list_leaves_out_roles_with_nothing_configured(make_config):
+    # LiteLLM and UI pickers list the models and offer each: a role with nothing configured is no model
+    config = make_config(detector="", translator="", classifier="", indexes={})
+    with TestClient(create_app(config)) as client:
+        listed = client.get("/v1/models").json()["data"]
+        assert [entry["role"] for entry in listed] == ["encoder"], listed
+        assert all(client.get(f"/v1/models/{entry['id']}").status_code == 200 for entry in listed)
+        for role in ("detector", "translator", "classifier", "bot"):
+            assert client.get(f"/v1/models/{role}").status_code == 404, role
+        states = {name: model["state"] for name, model in client.get("/health").json()["models"].items()}
+        assert states == {"encoder": "loaded", "detector": "not configured", "translator": "not configured",
+                          "classifier": "not configured", "bot": "not configured"}  # fmt: skip
 
 
 def test_metrics_count_requests_by_endpoint_and_status(client):

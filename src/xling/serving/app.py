@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from xling import __version__
 from xling.errors import BusyError, XlingError
 from xling.serving.batching import ClientLeft
 from xling.serving.config import ServeConfig, config_from_dict
-from xling.serving.errors import OPENAI_PATHS, ApiError, JsonAnswer, error_body
+from xling.serving.errors import OPENAI_PATHS, ApiError, JsonAnswer, error_body, is_openai_path
 from xling.serving.limits import GuardMiddleware, Message, Receive, Scope, Send
 from xling.serving.metrics import Metrics
 from xling.serving.routes import embeddings, libretranslate, system, xling_api
@@ -100,8 +101,11 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         query_paths=QUERY_PATHS,
     )
     if config.cors_origins:
+        # any request header (Starlette echoes those a preflight asks for): OpenAI's SDK in a browser sends its
+        # x-stainless-* headers and OpenAI-Organization / OpenAI-Project on every request. No credentials mode:
+        # the key travels in the Authorization header, which the echo allows, not in cookies
         app.add_middleware(JsonCorsMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"])  # fmt: skip
+                           allow_headers=["*"], expose_headers=["Retry-After"])  # fmt: skip
     app.add_middleware(
         MetricsMiddleware, metrics=state.metrics, paths=_route_paths(app, routers) | static_paths
     )
@@ -328,7 +332,7 @@ def _document_errors(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()
         for path, operations in schema.get("paths", {}).items():
-            body = _OPENAI_ERROR if path in OPENAI_PATHS else _PLAIN_ERROR
+            body = _OPENAI_ERROR if is_openai_path(path) else _PLAIN_ERROR
             invalid = "400" if path in BAD_REQUEST_PATHS else "422"
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
@@ -354,30 +358,39 @@ def _document_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+ERRORS_READ = 64
+"""The most validation errors a message is made from: the first field's and the count of other fields need no
+more (a model has a few fields, each with an error per union member), and a body of many wrong items gave one
+error each, all read twice on the event loop."""
+
+
 def _validation_message(errors: Any) -> tuple[str | None, str]:
     """Return (the field, one message naming it) for FastAPI's validation errors: the first field's, with how
-    many other fields are wrong."""
-    errors = list(errors)
+    many other fields are wrong (among the first ERRORS_READ errors)."""
+    errors = list(islice(errors, ERRORS_READ))
     if not errors:
         return None, "invalid request"
     first = errors[0]
     if first.get("type") == "json_invalid":
         return "body", f"body: malformed JSON ({first.get('ctx', {}).get('error', first.get('msg', ''))})"
-    field = _field_name(first.get("loc", ()))
+    names = [_field_name(e.get("loc", ())) for e in errors]
+    field = names[0]
     if field == "body" and first.get("type") == "model_attributes_type":
         return "body", "body: expected a JSON object (sent with Content-Type: application/json)"
     if field == "body" and first.get("type") == "missing":
         return "body", "body: missing (send a JSON object with Content-Type: application/json)"
     top = field.split("[")[0].split(".")[0]
-    same = [e for e in errors if _field_name(e.get("loc", ())).split("[")[0].split(".")[0] == top]
+    same = [
+        (e, name) for e, name in zip(errors, names, strict=True) if name.split("[")[0].split(".")[0] == top
+    ]
     # a value that fits no member of a union (str | list[str]) gives one error per member: a list position
     # names the wrong item (input[1]); otherwise say what each member wanted
-    deeper = [e for e in same if any(isinstance(part, int) for part in e.get("loc", ()))]
+    deeper = [(e, name) for e, name in same if any(isinstance(part, int) for part in e.get("loc", ()))]
     if deeper:
-        field, message = _field_name(deeper[0]["loc"]), deeper[0].get("msg", "invalid")
+        field, message = deeper[0][1], deeper[0][0].get("msg", "invalid")
     else:
-        message = " or ".join(dict.fromkeys(str(e.get("msg", "invalid")) for e in same))
-    others = len({_field_name(e.get("loc", ())).split("[")[0] for e in errors} - {top})
+        message = " or ".join(dict.fromkeys(str(e.get("msg", "invalid")) for e, _ in same))
+    others = len({name.split("[")[0] for name in names} - {top})
     more = f" (and {others} more field{'s' if others > 1 else ''})" if others else ""
     return field, f"{field}: {message}{more}"
 

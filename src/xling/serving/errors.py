@@ -2,8 +2,8 @@
 
 Every error body names what went wrong, and the field where there is one. LibreTranslate, text-embeddings-
 inference and xling's own routes answer `{"error": message, "field": name}` (LibreTranslate's and TEI's
-clients read `error`); the OpenAI-style /v1/embeddings answers OpenAI's `{"error": {"message", "type",
-"param", "code"}}`, which OpenAI's client libraries read.
+clients read `error`); the OpenAI-style /v1/embeddings and /v1/models (with /v1/models/{id}) answer OpenAI's
+`{"error": {"message", "type", "param", "code"}}`, which OpenAI's client libraries read.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 OPENAI_PATHS = frozenset({"/v1/embeddings"})
+"""The OpenAI-style routes that take a body (their clients expect 400 for an invalid one)."""
+OPENAI_MODELS = "/v1/models"
+"""OpenAI's model list, and under it one model (`/v1/models/{id}`, the OpenAI SDK's `models.retrieve`)."""
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
           413: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error",
@@ -44,7 +47,7 @@ class ModelUnavailable(ApiError):
 def error_body(path: str, status: int, message: str, field: str | None = None, code: str | None = None,
                **extra: Any) -> dict[str, Any]:  # fmt: skip
     """Return the JSON body of an error for a request to `path`, in the shape that API's clients read."""
-    if path in OPENAI_PATHS:
+    if is_openai_path(path):
         return {"error": {"message": message, "type": _TYPES.get(status, "api_error"), "param": field,
                           "code": code, **extra}}  # fmt: skip
     body: dict[str, Any] = {"error": message}
@@ -53,6 +56,11 @@ def error_body(path: str, status: int, message: str, field: str | None = None, c
     if code is not None:
         body["code"] = code
     return {**body, **extra}
+
+
+def is_openai_path(path: str) -> bool:
+    """Return True for a path whose clients read OpenAI's error shape (a path parameter included)."""
+    return path in OPENAI_PATHS or path == OPENAI_MODELS or path.startswith(OPENAI_MODELS + "/")
 
 
 def json_bytes(payload: Any) -> bytes:

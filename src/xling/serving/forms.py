@@ -91,10 +91,16 @@ def _check_parts(boundary: str | None, body: bytes, max_parts: int | None) -> No
     if max_parts is not None and delimiters > max_parts + 1:
         raise FormError(f"the multipart body has over {max_parts:,} parts; this server reads up to "
                         f"{max_parts:,}", status=413)  # fmt: skip
+    # where the next blank line of each kind is, from the last part's start on (-1: none left), searched for
+    # again only once a part starts past it: the body is read once. Searching the rest of the body at every
+    # part took time growing with the square of the parts (a CRLF body has no "\n\n": 0.9 s for 2,000 parts)
+    blank = {b"\r\n\r\n": -2, b"\n\n": -2}
     start = body.find(delimiter)
     while start != -1:
-        ends = [end for end in (body.find(b"\r\n\r\n", start), body.find(b"\n\n", start)) if end != -1]
-        end = min(ends, default=len(body))
+        for line_end, at in blank.items():
+            if at != -1 and at < start:
+                blank[line_end] = body.find(line_end, start)
+        end = min((at for at in blank.values() if at != -1), default=len(body))
         if end - start > MAX_PART_HEADER_BYTES:
             raise FormError(f"a multipart part's headers take over {MAX_PART_HEADER_BYTES} bytes")
         start = body.find(delimiter, end)

@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, unquote_to_bytes
 
+import anyio
+
 from xling.data.readers import is_blank
 from xling.serving.config import LimitsConfig
 from xling.serving.errors import ApiError, error_body, json_bytes
@@ -42,6 +44,9 @@ Send = Callable[[Message], Awaitable[None]]
 OPEN_PATHS = frozenset({"/health", "/metrics", "/v1/models", "/info", "/languages", "/frontend/settings",
                         "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/", "/favicon.ico"})  # fmt: skip
 OPEN_PREFIXES = ("/static/", "/v1/models/")
+FORM_SCOPE = "xling.form"
+"""The scope key where the guard leaves the form it parsed looking for the API key (its fields, or the FormError
+that refuses it), so the route does not parse the same body again."""
 # a JSON escape of a UTF-16 surrogate (high or low): only then can a parsed string hold a lone one
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -119,7 +124,8 @@ class GuardMiddleware:
         limit = self.limits.max_body_bytes
         declared = headers.get("content-length")
         if declared is not None:
-            if not declared.strip().isdigit():
+            # ASCII digits only: isdigit() is true of "²" too, which int() refuses (a 500)
+            if not (declared.strip().isascii() and declared.strip().isdigit()):
                 await self._refuse(
                     scope, send, ApiError(400, "Content-Length is not a number", "Content-Length")
                 )
@@ -138,11 +144,17 @@ class GuardMiddleware:
             key = _bearer(headers.get("authorization"))
             if self.keys and not key:  # only a server with keys looks for LibreTranslate's api_key field
                 try:
-                    key = _body_key(headers.get("content-type", ""), body, form_parts(self.limits))
+                    # in a worker thread: a multipart form of thousands of parts takes the standard library's
+                    # parser a good part of a second
+                    key, form = await anyio.to_thread.run_sync(
+                        _body_key, headers.get("content-type", ""), body, form_parts(self.limits)
+                    )
                 except FormError as error:  # too many parts to look for the key in: the route would refuse it
                     await self._refuse(scope, send, ApiError(error.status, f"Invalid form: {error}", "body",
                                                              code="payload_too_large"))  # fmt: skip
                     return
+                if form is not None:
+                    scope[FORM_SCOPE] = form
                 key = key or _query_key(scope.get("query_string", b""))
             client = scope.get("client") or ("unknown", 0)
             if self.keys and not self._known(key):
@@ -259,31 +271,42 @@ def form_parts(limits: LimitsConfig) -> int:
     return limits.max_texts + 16
 
 
-def _body_key(content_type: str, body: bytes, max_parts: int | None = None) -> str | None:
-    """Return LibreTranslate's `api_key` field from a JSON or form body (None when there is none); the media
-    type is read as the LibreTranslate routes read it (any case; no Content-Type is a form). A form is read
-    leniently (`form_fields(strict=False)`): a key sent beside a field the route will refuse is still found,
-    so the route says what is wrong rather than asking for a key."""
+def _body_key(
+    content_type: str, body: bytes, max_parts: int | None = None
+) -> tuple[str | None, dict[str, list[str]] | FormError | None]:
+    """Return (LibreTranslate's `api_key` field from a JSON or form body, None when there is none; the form as
+    the route reads it, its fields or the FormError refusing it, None for a body that is no form); the media
+    type is read as the LibreTranslate routes read it (any case; no Content-Type is a form). Where the route
+    refuses the form, it is read again leniently (`form_fields(strict=False)`) for the key: a key sent beside a
+    field the route will refuse is still found, so the route says what is wrong rather than asking for a key.
+    FormError (status 413) for a form of more than `max_parts` parts."""
     if not body:
-        return None
+        return None, None
     kind = media_type(content_type)
+    form: dict[str, list[str]] | FormError | None = None
     try:
         if kind.endswith("json"):
             data = json.loads(body)
             key = data.get("api_key") if isinstance(data, dict) else None
         elif kind in (*FORM_TYPES, ""):
-            key = form_fields(content_type, body, max_parts, strict=False).get("api_key", [None])[0]
+            try:
+                form = fields = form_fields(content_type, body, max_parts)
+            except FormError as error:
+                if error.status == 413:
+                    raise
+                form = error
+                fields = form_fields(content_type, body, max_parts, strict=False)
+            key = fields.get("api_key", [None])[0]
         else:
-            return None
+            return None, None
     except FormError as error:
         if error.status == 413:
             raise
-        return (
-            None  # a malformed body: the route says so (after the key check has refused it, if keys are on)
-        )
+        # a malformed body: the route says so (after the key check has refused it, if keys are on)
+        return None, form
     except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return key if isinstance(key, str) and key else None
+        return None, form
+    return (key if isinstance(key, str) and key else None), form
 
 
 def _query_key(query_string: bytes) -> str | None:

@@ -28,7 +28,7 @@ from xling.langid.labels import UNDETERMINED
 from xling.serving.errors import ApiError, ModelUnavailable
 from xling.serving.forms import FORM_TYPES, FormError, form_fields, media_type
 from xling.serving.languages import client_code, display_name
-from xling.serving.limits import form_parts, request_texts, unencodable
+from xling.serving.limits import FORM_SCOPE, form_parts, request_texts, unencodable
 from xling.serving.services import (
     DetectItem,
     ServerState,
@@ -108,16 +108,31 @@ async def _body_params(request: Request) -> dict[str, Any]:
             raise ApiError(400, "Invalid JSON format: the body must be a JSON object", "body")
         return {**params, **data}
     if content_type in (*FORM_TYPES, ""):
-        try:
-            form = form_fields(request.headers.get("content-type", ""), body,
-                               form_parts(_state(request).config.limits))  # fmt: skip
-        except FormError as error:
-            code = "payload_too_large" if error.status == 413 else None
-            raise ApiError(error.status, f"Invalid form: {error}", error.field or "body", code=code) from None
+        # the guard's, where it parsed the form for the API key; else parsed in a worker thread: a multipart
+        # form of thousands of parts takes the standard library's parser a good part of a second
+        form = request.scope.get(FORM_SCOPE)
+        if form is None:
+            form = await anyio.to_thread.run_sync(
+                _form,
+                request.headers.get("content-type", ""),
+                body,
+                form_parts(_state(request).config.limits),
+            )
+        if isinstance(form, FormError):
+            code = "payload_too_large" if form.status == 413 else None
+            raise ApiError(form.status, f"Invalid form: {form}", form.field or "body", code=code)
         # a field given several times (q=a&q=b) is a list, as a batch of texts
         return {**params, **{key: values if len(values) > 1 else values[0] for key, values in form.items()}}
     raise ApiError(415, f"unsupported content type {content_type!r}: send application/json, "
                         "application/x-www-form-urlencoded or multipart/form-data", "Content-Type")  # fmt: skip
+
+
+def _form(content_type: str, body: bytes, max_parts: int) -> dict[str, list[str]] | FormError:
+    """Return a form body's fields, or the FormError saying why it cannot be read."""
+    try:
+        return form_fields(content_type, body, max_parts)
+    except FormError as error:
+        return error
 
 
 def _texts(params: dict[str, Any], state: ServerState, *, may_cut: bool) -> tuple[list[str], bool]:

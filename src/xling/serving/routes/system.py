@@ -42,9 +42,11 @@ router.add_api_route("/health", health, methods=["GET"], summary="Liveness, and 
 
 @router.get("/v1/models", summary="The served models (OpenAI's list shape) and their limits")
 async def models(request: Request) -> dict[str, Any]:
-    """Return every model slot as an OpenAI model object (`id`, `object`, `owned_by`) with xling's fields:
-    its role, state, error and, for the encoder, its limits; for an index its document count (null, with
-    `busy` true, while another process holds it locked)."""
+    """Return every configured model slot as an OpenAI model object (`id`, `object`, `owned_by`) with xling's
+    fields: its role, state, error and, for the encoder, its limits; for an index its document count (null,
+    with `busy` true, while another process holds it locked). A role with nothing configured is left out:
+    clients that list the models and pick one (LiteLLM, UI pickers) offered models this server does not serve
+    (/health lists every role, those too)."""
     return {"object": "list", "data": await _model_entries(_state(request))}
 
 
@@ -53,16 +55,18 @@ async def model(model_id: str, request: Request) -> dict[str, Any]:
     """Return the model object whose `id` (or role) is `model_id`, as `GET /v1/models` lists it; 404 in
     OpenAI's error shape for another (the OpenAI SDK's `models.retrieve` asks here)."""
     for entry in await _model_entries(_state(request)):
-        if model_id in (entry["id"], entry["role"]) and entry["state"] != "not configured":
+        if model_id in (entry["id"], entry["role"]):
             return entry
     raise ApiError(404, f"model {model_id!r} is not served here (see GET /v1/models)", "model",
                    code="model_not_found")  # fmt: skip
 
 
 async def _model_entries(state: ServerState) -> list[dict[str, Any]]:
-    """Return the model object of every slot (see `models`)."""
+    """Return the model object of every configured slot (see `models`)."""
     data = []
     for name, slot in state.registry.slots.items():
+        if slot.state == "not configured":
+            continue
         entry: dict[str, Any] = {"id": slot.source or name, "object": "model", "created": 0, "owned_by": "xling",
                                  "role": "index" if name.startswith(INDEX_PREFIX) else name, **slot.to_dict()}  # fmt: skip
         if name.startswith(INDEX_PREFIX):
