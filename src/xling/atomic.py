@@ -58,7 +58,7 @@ def atomic_writes(*targets: tuple[str | Path, str]) -> Iterator[list[IO[Any]]]:
         raise ConfigError(
             f"outputs {shown}: two of them are one file (a link); give each output its own file"
         )
-    temporaries = [_claim_temporary(path) for path in paths]
+    temporaries = [claim_temporary(path) for path in paths]
     try:
         with _naming(paths), ExitStack() as stack:
             handles, raws = [], []
@@ -81,7 +81,7 @@ def atomic_writes(*targets: tuple[str | Path, str]) -> Iterator[list[IO[Any]]]:
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
-        _release_temporaries(temporaries)
+        release_temporaries(temporaries)
 
 
 def _check_replaceable_kind(path: str | Path) -> None:
@@ -94,9 +94,9 @@ def _check_replaceable_kind(path: str | Path) -> None:
                             "replaced atomically; give a regular file to write to", Path(path))  # fmt: skip
 
 
-def _claim_temporary(path: Path) -> Path:
+def claim_temporary(path: Path) -> Path:
     """Return a temporary name beside `path` that no other write in flight in this process uses, claimed
-    until _release_temporaries: `.NAME.PID.tmp`, or `.NAME.PID.N.tmp` (N = 1, 2, ...) while another thread
+    until release_temporaries: `.NAME.PID.tmp`, or `.NAME.PID.N.tmp` (N = 1, 2, ...) while another thread
     writes `path` too. The process id keeps processes apart; the same folder keeps the rename atomic."""
     with _TEMPORARIES_LOCK:
         n = 0
@@ -121,7 +121,7 @@ def is_staging_name(name: str) -> bool:
     return _STAGING_NAME.match(name) is not None
 
 
-def _warn_of_leftovers(path: Path, staging: Path) -> None:
+def warn_of_leftovers(path: Path, staging: Path) -> None:
     """Return nothing after logging a warning naming the staging folders of `path` that another process left
     beside it (a killed run's `.NAME.PID.tmp`, 18 MB of sampled text for a tokenizer): a run of another
     process id never reuses them. Not deleted here: on a shared file system the process may be another
@@ -140,7 +140,7 @@ def _warn_of_leftovers(path: Path, staging: Path) -> None:
                        "it" if len(leftovers) == 1 else "them", path.name)  # fmt: skip
 
 
-def _release_temporaries(temporaries: list[Path]) -> None:
+def release_temporaries(temporaries: list[Path]) -> None:
     """Return nothing after handing `temporaries` back for other writes to use."""
     with _TEMPORARIES_LOCK:
         _TEMPORARIES_IN_USE.difference_update(temporaries)
@@ -282,7 +282,7 @@ def save_keyed_array(path: str | Path, key_path: str | Path, array: Any, key: An
     path, key_path = Path(path), Path(key_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key_path.unlink(missing_ok=True)
-    temporary = _claim_temporary(path)  # its own name per thread as well as per process
+    temporary = claim_temporary(path)  # its own name per thread as well as per process
     try:
         with temporary.open("wb") as handle:  # a handle: np.save would add .npy to the name
             np.save(handle, array)
@@ -291,7 +291,7 @@ def save_keyed_array(path: str | Path, key_path: str | Path, array: Any, key: An
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)  # a failed save (a full disk) leaves no partial table behind
-        _release_temporaries([temporary])
+        release_temporaries([temporary])
     write_json_atomically(key_path, key)
 
 
@@ -384,9 +384,9 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
     path.parent.mkdir(parents=True, exist_ok=True)
     # a name no other save in flight in this process uses: two threads saving one folder at once each
     # stage their own (a shared one was deleted under the first by the second's clean start)
-    staging = _claim_temporary(path)
+    staging = claim_temporary(path)
     retired = staging.with_suffix(".old")
-    _warn_of_leftovers(path, staging)
+    warn_of_leftovers(path, staging)
     try:
         shutil.rmtree(staging, ignore_errors=True)  # left by a killed process that had this id
         staging.mkdir()
@@ -410,7 +410,7 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False, what: str = "f
         shutil.rmtree(retired, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        _release_temporaries([staging])
+        release_temporaries([staging])
 
 
 def _move_in(staging: Path, path: Path, what: str) -> None:

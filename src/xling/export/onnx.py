@@ -11,6 +11,10 @@ real sentences, and their speed.
 With `optimize`, the export also writes ONNX Runtime's transformer-optimized graph (`model_opt.onnx`:
 fused Attention, EmbedLayerNormalization, BiasGelu; `onnxruntime.transformers.optimizer`) and, with `int8`
 too, its dynamic int8 version (`model_opt_int8.onnx`, backend "onnx-opt-int8"; `xling.export.quantize`).
+
+An export is written into a hidden staging folder beside `onnx/` (`.onnx.PID.tmp`), checked there, and moved
+into place only once every check has passed: one that fails (or is interrupted) leaves the folder's earlier
+export, graphs, export.json and tokenizer, as it was, as the CTranslate2 export does.
 """
 
 from __future__ import annotations
@@ -33,7 +37,15 @@ import torch
 from torch import nn
 
 from xling.artifacts import METADATA_FILE, write_metadata
-from xling.atomic import same_path, shown_names, write_json_atomically
+from xling.atomic import (
+    claim_temporary,
+    is_staging_name,
+    release_temporaries,
+    same_path,
+    shown_names,
+    warn_of_leftovers,
+    write_json_atomically,
+)
 from xling.embeddings.backends.onnx import (
     EXPORT_META,
     INPUT_NAMES,
@@ -140,6 +152,8 @@ def export_onnx(
     `optimize` adds ONNX Runtime's fused transformer graph (`model_opt.onnx`, and `model_opt_int8.onnx`
     with `int8`: `int8_outlier_channels` FFN channels per layer in fp32, chosen on `sentences`, and whole
     FFN output projections in fp32 if needed to reach `int8_min_cosine`; see the module docstring).
+    All of it is checked before any of it replaces what `output_dir` holds: an export that fails leaves an
+    earlier one whole (no variant is written when one fails).
     """
     require_onnxruntime()
     if not 0.0 < int8_min_cosine <= 1.0:
@@ -175,26 +189,53 @@ def export_onnx(
             f"export an fp32 encoder, not {encoder.precision} (use int8=True for an int8 graph)"
         )
     encoder = _float32_encoder(encoder, copy=given_encoder)
-    module = encoder.module
     texts = check_texts(sentences if sentences is not None else sample_sentences())
     if not texts:
         raise DataError("no sentences to measure the export on")
 
-    onnx_dir = out / ONNX_DIR
-    onnx_dir.mkdir(parents=True, exist_ok=True)
-    # the earlier export's metadata goes first: a failure below must not leave it vouching for new graphs
-    (onnx_dir / EXPORT_META).unlink(missing_ok=True)
-    paths = {backend: onnx_dir / name for backend, name in MODEL_FILES.items()}
+    # everything is built in a staging folder beside onnx/ (`.onnx.PID.tmp`, laid out as the output folder)
+    # and moved into place only once every check has passed (_swap_in): a failure, an exporter's, the
+    # optimizer's or a check's, or Ctrl-C leaves an earlier export (graphs, export.json, tokenizer) as it was
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_dir = Path(os.path.abspath(out / ONNX_DIR))
+    staging = claim_temporary(onnx_dir)  # its own name per thread as well as per process
+    warn_of_leftovers(onnx_dir, staging)
+    try:
+        shutil.rmtree(staging, ignore_errors=True)  # left by a killed process that had this id
+        (staging / ONNX_DIR).mkdir(parents=True)
+        report = _build_export(encoder, source, out, staging, texts, int8=int8, optimize=optimize,
+                               int8_min_cosine=int8_min_cosine, int8_outlier_channels=int8_outlier_channels,
+                               opset=opset, batch_size=batch_size)  # fmt: skip
+        _swap_in(staging, out)
+    except BaseException:
+        if created:  # a new output folder that got nothing: not left behind empty
+            with contextlib.suppress(OSError):
+                shutil.rmtree(staging, ignore_errors=True)
+                out.rmdir()
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        release_temporaries([staging])
+    return report
+
+
+def _build_export(encoder: Encoder, source: Path | None, out: Path, staging: Path, texts: list[str], *,
+                  int8: bool, optimize: bool, int8_min_cosine: float, int8_outlier_channels: int, opset: int,
+                  batch_size: int) -> ExportReport:  # fmt: skip
+    """Return the report of the export of `encoder` into `out`, after writing it into `staging` (laid out as
+    `out`: the graphs and export.json in its onnx/, the tokenizer and metadata files beside them) and checking
+    it there; XlingError when an fp32 graph's vectors are not PyTorch's. Nothing in `out` is touched."""
+    module: TransformerSentenceEncoder = encoder.module
+    staged = staging / ONNX_DIR
+    paths = {backend: staged / name for backend, name in MODEL_FILES.items()}
     wanted = {"onnx", *(["onnx-int8"] if int8 else []), *(["onnx-opt"] if optimize else []),
               *(["onnx-opt-int8"] if int8 and optimize else [])}  # fmt: skip
-    for backend, path in paths.items():  # graphs of an earlier export would no longer match
-        if backend not in wanted:
-            for stale in (path, path.with_name(path.name + ".data")):
-                stale.unlink(missing_ok=True)
     exporter = _export_graph(module, paths["onnx"], opset)
     if int8:
         quantize_int8(paths["onnx"], paths["onnx-int8"])
-    tokenizer_dir = _write_folder_files(encoder, source, out)
+    in_place = source is not None and same_path(source, out)
+    tokenizer_dir = _write_folder_files(encoder, source, out, staging)
     meta = {
         "format": 1,
         "source": str(source) if source is not None else encoder.name,
@@ -255,38 +296,77 @@ def export_onnx(
                     outlier_channels=int8_outlier_channels,
                 )  # fmt: skip
                 meta["files"]["opt_int8"] = paths["onnx-opt-int8"].name
-    write_json_atomically(onnx_dir / EXPORT_META, meta)
+    # the staged export is measured as a load of the folder reads it (Encoder.load): an export in place
+    # copies no tokenizer, so the staged export.json names the folder's own, one level up, until the final
+    # one is written below
+    measured = PurePosixPath("..", tokenizer_dir).as_posix() if in_place else tokenizer_dir
+    write_json_atomically(staged / EXPORT_META, {**meta, "tokenizer_dir": measured})
 
     report = ExportReport(out, exporter, opset, len(texts), torch.get_num_threads())
     names = {"onnx": "onnx fp32", "onnx-int8": "onnx int8", "onnx-opt": "onnx-opt fp32",
              "onnx-opt-int8": "onnx-opt int8"}  # fmt: skip
-    try:
-        with warnings.catch_warnings(), _quiet_truncation():
-            warnings.simplefilter("ignore")
-            report.variants.append(VariantReport("torch fp32", None, None, 1.0, 1.0, torch_speed))
-            for backend, name in names.items():
-                if backend not in wanted:
-                    continue
-                onnx_encoder = Encoder.load(out, backend=backend)
-                vectors, speed = timed_encode(onnx_encoder, texts, batch_size)
-                cos = (vectors * reference).sum(1)  # both unit length
-                path = paths[backend]
-                report.variants.append(VariantReport(name, path.name, round(megabytes(path), 1),
-                                                     float(cos.mean()), float(cos.min()), speed, backend))  # fmt: skip
-    except BaseException:
-        # export.json is written before the graphs are measured (loading them reads it): a failure or Ctrl-C
-        # while measuring must not leave it vouching for graphs never checked
-        (onnx_dir / EXPORT_META).unlink(missing_ok=True)
-        raise
+    with warnings.catch_warnings(), _quiet_truncation():
+        warnings.simplefilter("ignore")
+        report.variants.append(VariantReport("torch fp32", None, None, 1.0, 1.0, torch_speed))
+        for backend, name in names.items():
+            if backend not in wanted:
+                continue
+            onnx_encoder = Encoder.load(staging, backend=backend)
+            vectors, speed = timed_encode(onnx_encoder, texts, batch_size)
+            cos = (vectors * reference).sum(1)  # both unit length
+            path = paths[backend]
+            report.variants.append(VariantReport(name, path.name, round(megabytes(path), 1),
+                                                 float(cos.mean()), float(cos.min()), speed, backend))  # fmt: skip
     # both fp32 graphs, the fused one too (another export, then ONNX Runtime's fusions), must be PyTorch's
     for fp32 in (variant for variant in report.variants if variant.backend in ("onnx", "onnx-opt")):
         if fp32.min_cosine < FP32_MIN_COSINE:  # the graph computes something else: withdraw the export
-            (onnx_dir / EXPORT_META).unlink(missing_ok=True)
-            raise XlingError(f"{paths[fp32.backend]}: the fp32 graph's vectors are not PyTorch's (min cosine "
-                             f"{fp32.min_cosine:.4f} < {FP32_MIN_COSINE} on {len(texts)} sentences); export "
-                             "withdrawn")  # fmt: skip
-    write_json_atomically(onnx_dir / EXPORT_META, {**meta, "report": report.to_dict()})
+            raise XlingError(f"{out / ONNX_DIR / fp32.file}: the fp32 graph's vectors are not PyTorch's (min "
+                             f"cosine {fp32.min_cosine:.4f} < {FP32_MIN_COSINE} on {len(texts)} sentences); "
+                             "export withdrawn: nothing was written, and what the folder held before (an "
+                             "earlier export) is kept as it was")  # fmt: skip
+    write_json_atomically(staged / EXPORT_META, {**meta, "report": report.to_dict()})
     return report
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Return nothing after moving every file under `staging` to the same place under `out`, export.json last,
+    and taking away the earlier export's graphs that were not made again (a variant not asked for now, or an
+    external-data file beside a graph that no longer has one); raise, `out` as it was, if a move fails.
+
+    Each file keeps its name and folder: a graph over 2 GB names its weights file (`model.onnx.data`)
+    relative to itself, so it stays valid. The files replaced wait in `.onnx.PID.old` beside `staging` until
+    the new ones are all in place, and go back on a failure or Ctrl-C. The earlier export.json goes first:
+    a kill during the swap (renames only) leaves no export.json vouching for a mix of old and new graphs;
+    the earlier files are then in the `.onnx.PID.old` folder.
+    """
+    retired = staging.with_suffix(".old")
+    meta = PurePosixPath(ONNX_DIR, EXPORT_META)
+    new = sorted(PurePosixPath(path.relative_to(staging).as_posix()) for path in staging.rglob("*")
+                 if path.is_file() and not path.is_symlink())  # fmt: skip
+    new = [*(rel for rel in new if rel != meta), meta]  # export.json last
+    stale = [PurePosixPath(ONNX_DIR, name) for graph in MODEL_FILES.values() for name in (graph, f"{graph}.data")
+             if not (staging / ONNX_DIR / name).exists()]  # fmt: skip
+    moved_out: list[PurePosixPath] = []
+    moved_in: list[PurePosixPath] = []
+    shutil.rmtree(retired, ignore_errors=True)  # left by a killed process that had this id
+    try:
+        for rel in [meta, *stale, *(rel for rel in new if rel != meta)]:  # the earlier export.json first
+            if (out / rel).is_file() or (out / rel).is_symlink():
+                (retired / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(out / rel, retired / rel)
+                moved_out.append(rel)
+        for rel in new:
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(staging / rel, out / rel)  # a rename; a copy only if onnx/ links to another disk
+            moved_in.append(rel)
+    except BaseException:
+        for rel in reversed(moved_in):
+            (out / rel).unlink(missing_ok=True)
+        for rel in reversed(moved_out):
+            shutil.move(retired / rel, out / rel)
+        shutil.rmtree(retired, ignore_errors=True)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def _float32_encoder(encoder: Encoder, *, copy: bool) -> Encoder:
@@ -384,7 +464,13 @@ def _check_export_target(out: Path, source: Path | None, name: str) -> None:
     itself, or an earlier export of the same model (its export.json names `name`); else DataError naming it.
     The export writes config.json, xling.json and the tokenizer files there, which would turn another
     model's folder into a broken mix."""
-    if not out.is_dir() or not any(out.iterdir()):
+    # a killed export's staging folder (`.onnx.PID.tmp`) does not make the folder another's
+    entries = (
+        sorted(entry.name for entry in out.iterdir() if not is_staging_name(entry.name))
+        if out.is_dir()
+        else []
+    )
+    if not entries:
         return
     if source is not None and same_path(out, source):
         _check_own_graphs(out)
@@ -406,7 +492,7 @@ def _check_export_target(out: Path, source: Path | None, name: str) -> None:
         with contextlib.suppress(OSError, ValueError):
             if json.loads((out / METADATA_FILE).read_text(encoding="utf-8")).get("name") == name:
                 return
-    shown = shown_names(sorted(entry.name for entry in out.iterdir()))
+    shown = shown_names(entries)
     raise DataError(f"output: the folder holds other files ({shown}); export into the model folder itself, an "
                     "empty or new folder, or the folder of an earlier export of this model", out)  # fmt: skip
 
@@ -576,34 +662,36 @@ def _write_max_seq_length(module: TransformerSentenceEncoder, path: Path) -> Non
         write_json_atomically(path, {**config, "max_seq_length": module.max_length})
 
 
-def _write_folder_files(encoder: Encoder, source: Path | None, out: Path) -> str:
-    """Put the tokenizer and metadata in `out`; return the tokenizer's folder relative to `out`."""
+def _write_folder_files(encoder: Encoder, source: Path | None, out: Path, into: Path) -> str:
+    """Put the tokenizer and metadata that the export in `out` needs in `into` (the staging folder, laid out
+    as `out`; nothing for an export into the model folder itself); return the tokenizer's folder relative to
+    `out`."""
     module: TransformerSentenceEncoder = encoder.module
     if source is None:  # a loaded Encoder: no folder to copy from; save the tokenizer and xling.json
-        module.hf_tokenizer.save_pretrained(out)
+        module.hf_tokenizer.save_pretrained(into)
         if encoder.meta:
-            write_metadata(out, encoder.meta)
+            write_metadata(into, encoder.meta)
         return "."
     modules = read_st_modules(source) or []
     tokenizer_dir = modules[0].path.as_posix() if modules else "."
-    if source.resolve() == out.resolve():
+    if same_path(source, out):
         return tokenizer_dir
     for name in ROOT_META_FILES:
         if (source / name).is_file():
-            shutil.copy2(source / name, out / name)
-    (out / tokenizer_dir).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, into / name)
+    (into / tokenizer_dir).mkdir(parents=True, exist_ok=True)
     for name in TOKENIZER_FILES:
         if (source / tokenizer_dir / name).is_file():
-            shutil.copy2(source / tokenizer_dir / name, out / tokenizer_dir / name)
-    for folder in {out, out / tokenizer_dir}:  # copied with the root files and, again, with the tokenizer's
+            shutil.copy2(source / tokenizer_dir / name, into / tokenizer_dir / name)
+    for folder in {into, into / tokenizer_dir}:  # copied with the root files and, again, with the tokenizer's
         _write_max_seq_length(module, st_config_file(folder))
     for entry in modules[1:]:  # Pooling, Dense, Normalize folders: how the vector is made (also in the graph)
         if entry.path == PurePosixPath("."):  # "" in modules.json: no folder of its own to copy
             continue
         if (source / entry.path).is_dir():
-            shutil.copytree(source / entry.path, out / entry.path, dirs_exist_ok=True)
+            shutil.copytree(source / entry.path, into / entry.path, dirs_exist_ok=True)
         if entry.kind == "Pooling":
-            _write_pooling_config(module, out / entry.path / "config.json")
+            _write_pooling_config(module, into / entry.path / "config.json")
     return tokenizer_dir
 
 

@@ -1,0 +1,233 @@
+"""ONNX export: built beside the folder's onnx/ and moved in once checked; a failed re-export keeps the old one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from xling.atomic import is_staging_name
+from xling.embeddings.encoder import Encoder
+from xling.errors import XlingError
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+TEXTS = [
+    "The cat sits on the mat.",
+    "Die Katze sitzt auf der Matte.",
+    "Le chat est assis sur le tapis.",
+    "Where is the train station?",
+    "Wo ist der Bahnhof?",
+    "It is raining again today.",
+]
+
+
+def tiny_st_folder(root: Path, tokenizer_dir: Path) -> Path:
+    """Write a sentence-transformers folder (mean pooling) around a random one-layer XLM-R encoder; return it."""
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                              intermediate_size=64, max_position_embeddings=66, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    folder = root / "st"
+    XLMRobertaModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "sentence_bert_config.json").write_text(
+        json.dumps({"max_seq_length": 64, "do_lower_case": False})
+    )
+    (folder / "1_Pooling").mkdir()
+    modes = {f"pooling_mode_{m}": m == "mean_tokens" for m in ("cls_token", "mean_tokens", "max_tokens")}
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, **modes}))
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Return {relative path: bytes} of every file under `folder`."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file()}  # fmt: skip
+
+
+def staging_leftovers(folder: Path) -> list[str]:
+    return [path.name for path in folder.rglob("*") if is_staging_name(path.name)]
+
+
+def vectors(folder: Path, backend: str) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Encoder.load(folder, backend=backend).encode(TEXTS)
+
+
+def reuse_graph(monkeypatch, graph: Path) -> None:
+    """Make later exports write `graph` (this model's) instead of tracing the model again (seconds each)."""
+    data = graph.read_bytes()
+
+    def written(module, path, opset):
+        path.write_bytes(data)
+        return "dynamo"
+
+    monkeypatch.setattr("xling.export.onnx._export_graph", written)
+
+
+@pytest.fixture(scope="module")
+def earlier(tmp_path_factory, sample_tokenizer_dir):
+    """(the model folder, a good fp32 + int8 export of it made elsewhere)."""
+    from xling.export.onnx import export_onnx
+
+    root = tmp_path_factory.mktemp("onnx-staging")
+    source = tiny_st_folder(root, sample_tokenizer_dir)
+    export_onnx(source, root / "exported", int8=True, sentences=TEXTS)
+    return source, root / "exported"
+
+
+def fail_exporter(monkeypatch, graph: Path) -> type[BaseException]:
+    def broken(module, path, opset):
+        path.write_bytes(b"half a graph")  # what an exporter that dies midway leaves
+        raise XlingError("ONNX export failed with both exporters")
+
+    monkeypatch.setattr("xling.export.onnx._export_graph", broken)
+    return XlingError
+
+
+def fail_optimizer(monkeypatch, graph: Path) -> type[BaseException]:
+    reuse_graph(monkeypatch, graph)
+
+    def broken(module, plain_path, opt_path, opset):
+        opt_path.write_bytes(b"half a graph")
+        raise RuntimeError("the optimizer gave up")
+
+    monkeypatch.setattr("xling.export.onnx._optimize_graph", broken)
+    return RuntimeError
+
+
+def fail_fp32_check(monkeypatch, graph: Path) -> type[BaseException]:
+    reuse_graph(monkeypatch, graph)
+    monkeypatch.setattr("xling.export.onnx.FP32_MIN_COSINE", 1.01)  # a graph that computes something else
+    return XlingError
+
+
+def interrupt_measuring(monkeypatch, graph: Path) -> type[BaseException]:
+    reuse_graph(monkeypatch, graph)
+    from xling.export import onnx as onnx_module
+
+    real, calls = onnx_module.timed_encode, []
+
+    def interrupted(encoder, *args, **kwargs):  # PyTorch's reference first, then the first graph: Ctrl-C
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real(encoder, *args, **kwargs)
+
+    monkeypatch.setattr(onnx_module, "timed_encode", interrupted)
+    return KeyboardInterrupt
+
+
+def interrupt_swapping(monkeypatch, graph: Path) -> type[BaseException]:
+    """Ctrl-C while the checked files are moved in: the ones already moved go back out."""
+    reuse_graph(monkeypatch, graph)
+    real, calls = shutil.move, []
+
+    def interrupted(src, dst, *args, **kwargs):
+        if ".tmp" in str(src):  # moving a new file in (not retiring an old one)
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr("xling.export.onnx.shutil.move", interrupted)
+    return KeyboardInterrupt
+
+
+FAILURES = [fail_exporter, fail_optimizer, fail_fp32_check, interrupt_measuring, interrupt_swapping]
+
+
+@pytest.mark.parametrize("failure", FAILURES, ids=lambda f: f.__name__)
+def test_a_failed_re_export_leaves_the_earlier_export_whole(tmp_path, earlier, monkeypatch, failure):
+    from xling.export.onnx import export_onnx
+
+    source, exported = earlier
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    before, fp32, int8 = snapshot(out), vectors(out, "onnx"), vectors(out, "onnx-int8")
+    error = failure(monkeypatch, exported / "onnx" / "model.onnx")
+    # another set of variants (the int8 graph not asked for again): the earlier run deleted model_int8.onnx,
+    # model.onnx and export.json before building anything
+    with pytest.raises(error):
+        export_onnx(source, out, optimize=True, sentences=TEXTS)
+    assert snapshot(out) == before  # every file, export.json included, as it was
+    assert staging_leftovers(out) == [] and not list(tmp_path.glob(".*"))
+    monkeypatch.undo()
+    np.testing.assert_array_equal(vectors(out, "onnx"), fp32)
+    np.testing.assert_array_equal(vectors(out, "onnx-int8"), int8)
+
+
+def test_a_failed_re_export_in_place_leaves_the_folders_export_whole(tmp_path, earlier, monkeypatch):
+    """In the model folder itself the export copies no tokenizer; it is measured with the folder's own."""
+    from xling.export.onnx import export_onnx
+
+    source, exported = earlier
+    folder = tmp_path / "model"
+    shutil.copytree(source, folder)
+    reuse_graph(monkeypatch, exported / "onnx" / "model.onnx")
+    report = export_onnx(folder, folder, int8=True, sentences=TEXTS)
+    assert {v.backend for v in report.variants} == {"torch", "onnx", "onnx-int8"}
+    assert json.loads((folder / "onnx" / "export.json").read_text())["tokenizer_dir"] == "."
+    assert staging_leftovers(folder) == []
+    before, fp32 = snapshot(folder), vectors(folder, "onnx")
+    monkeypatch.setattr("xling.export.onnx.FP32_MIN_COSINE", 1.01)
+    with pytest.raises(XlingError, match="export withdrawn"):
+        export_onnx(folder, folder, sentences=TEXTS)
+    assert snapshot(folder) == before and staging_leftovers(folder) == []
+    monkeypatch.undo()
+    np.testing.assert_array_equal(vectors(folder, "onnx"), fp32)
+
+
+def test_a_re_export_replaces_the_earlier_one_and_a_failed_first_one_leaves_nothing(
+    tmp_path, earlier, monkeypatch
+):
+    from xling.export.onnx import export_onnx
+
+    source, exported = earlier
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    (out / "onnx" / "model_int8.onnx.data").write_bytes(b"an earlier graph's external weights")
+    reuse_graph(monkeypatch, exported / "onnx" / "model.onnx")
+    export_onnx(source, out, sentences=TEXTS)  # fp32 only: the int8 graph (and its weights) go
+    assert sorted(path.name for path in (out / "onnx").iterdir()) == ["export.json", "model.onnx"]
+    assert json.loads((out / "onnx" / "export.json").read_text())["files"]["int8"] is None
+    assert staging_leftovers(out) == []
+    assert vectors(out, "onnx").shape == (len(TEXTS), 32)
+    # a killed run's staging folder in a new output folder: not another model's files
+    fresh = tmp_path / "fresh"
+    (fresh / ".onnx.99999999.tmp" / "onnx").mkdir(parents=True)
+    export_onnx(source, fresh, sentences=TEXTS)
+    assert (fresh / "onnx" / "export.json").is_file()
+    # a first export that fails leaves no output folder behind
+    monkeypatch.setattr("xling.export.onnx.FP32_MIN_COSINE", 1.01)
+    with pytest.raises(XlingError, match="export withdrawn"):
+        export_onnx(source, tmp_path / "never", sentences=TEXTS)
+    assert not (tmp_path / "never").exists()
+
+
+def test_graphs_with_external_data_still_load_after_the_move(tmp_path, earlier, monkeypatch):
+    """A graph over 2 GB keeps its weights in `model.onnx.data`, named relative to the graph."""
+    from xling.export.onnx import export_onnx
+
+    source, _ = earlier
+    monkeypatch.setattr("xling.export.onnx.EXTERNAL_DATA_BYTES", 0)  # this tiny model as if it were big
+    export_onnx(source, tmp_path / "out", int8=True, sentences=TEXTS)
+    onnx_dir = tmp_path / "out" / "onnx"
+    assert (onnx_dir / "model.onnx.data").is_file() and staging_leftovers(tmp_path / "out") == []
+    assert vectors(tmp_path / "out", "onnx").shape == (len(TEXTS), 32)
+    assert vectors(tmp_path / "out", "onnx-int8").shape == (len(TEXTS), 32)
