@@ -655,3 +655,80 @@ def test_under_torchrun_only_the_main_process_clears_another_methods_classifier(
     shutil.copytree(root / "copy", classifier, dirs_exist_ok=True)
     code, err = _run_main(monkeypatch, capsys, *args)
     assert code == 2 and seen[-1] == [] and not any(classifier.iterdir()), err
+
+
+@pytest.mark.parametrize("option", ["--overwrite", "--resume", None])
+def test_a_fine_tuning_run_killed_before_its_first_checkpoint_is_started_again(
+    tmp_path, monkeypatch, capsys, option
+):
+    """A run killed before its first checkpoint (a log line every 20 steps, a checkpoint every 100) left only
+    the loop's files: --overwrite was refused as "files that are not a classifier", and --resume pointed to
+    checkpoints that were not there. The loop starts such a run anew (with --resume too: nothing to resume)."""
+    import shutil
+
+    encoder = toy.build_encoder(tmp_path / "enc")
+    train = write_tsv(tmp_path / "train.tsv", toy.texts("eng"))
+    out = tmp_path / "clf"
+    out.mkdir()
+    (out / "train_log.jsonl").write_text('{"step": 20, "loss": 1.5, "lr": 0.001}\n', "utf-8")
+    (out / "best").mkdir()  # an evaluation's best weights, written before any checkpoint
+    (out / ".xling.json.4242.tmp").mkdir()  # a save killed part way
+    code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--method", "static-finetune", "--train", train,
+                          "--language", "en", "--encoder", encoder, "--output", out,
+                          *([option] if option else []), "--set", "training.max_steps=5")  # fmt: skip
+    assert code == 0, err
+    saved = json.loads((out / "xling.json").read_text("utf-8"))
+    assert saved["kind"] == "classifier/static-finetune" and saved["training"]["resumed_from"] == 0
+    log = (out / "train_log.jsonl").read_text("utf-8").splitlines()
+    assert [json.loads(line)["step"] for line in log] == [5]  # the killed run's line is gone
+    # checkpoints of a killed run are still only taken up with --resume or replaced with --overwrite
+    for entry in out.iterdir():
+        if entry.name not in ("checkpoints", "train_log.jsonl"):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--method", "static-finetune", "--train", train,
+                          "--language", "en", "--encoder", encoder, "--output", out, "--set",
+                          "training.max_steps=5")  # fmt: skip
+    assert code == 2 and "resume the run whose checkpoints are there" in err, err
+
+
+def test_a_failure_before_training_leaves_another_methods_classifier_whole(trained, monkeypatch, capsys):
+    """`--method finetune --overwrite --encoder /nonexistent` over a frozen classifier deleted it, then
+    failed on the encoder ("no such model folder"), leaving an empty folder."""
+    classifier, root = trained  # a frozen classifier: encoder/, head.safetensors, xling.json
+    frozen = sorted(entry.name for entry in classifier.iterdir())
+    common = ["transfer", "train", "--train", root / "train.tsv", "--language", "en", "--output", classifier,
+              "--overwrite"]  # fmt: skip
+    code, err = _run_main(
+        monkeypatch, capsys, *common, "--method", "finetune", "--encoder", root / "nonexistent"
+    )
+    assert code == 2 and "no such model folder" in err, err
+    assert sorted(entry.name for entry in classifier.iterdir()) == frozen
+    # a static encoder for a transformer's fine-tuning, and a dev label the training data lacks
+    code, err = _run_main(monkeypatch, capsys, *common, "--method", "finetune", "--encoder", root / "enc")
+    assert code == 2 and "fine-tuning needs one" in err, err
+    dev = root / "dev-other.tsv"
+    dev.write_text("good day\tpositive\nsome day\tmixed\n", "utf-8")
+    code, err = _run_main(monkeypatch, capsys, *common, "--method", "static-finetune", "--encoder", root / "enc",
+                          "--dev", dev)  # fmt: skip
+    assert code == 2 and "dev label 'mixed' of example 2" in err, err
+    assert sorted(entry.name for entry in classifier.iterdir()) == frozen
+    assert json.loads((classifier / "xling.json").read_text("utf-8"))["kind"] == "classifier/frozen"
+
+
+def test_under_torchrun_only_the_main_process_reports_and_writes_the_figures(tmp_path, monkeypatch, capsys):
+    """Every torchrun process printed "saved to ..." and wrote the --json file."""
+    from types import SimpleNamespace
+
+    import xling.transfer.classifier as classifier_module
+
+    train = write_tsv(tmp_path / "train.tsv", toy.texts("eng"))
+    trained = SimpleNamespace(labels=["negative", "neutral", "positive"], metadata={"method": "finetune"})
+    monkeypatch.setattr(classifier_module, "train_classifier", lambda config, train, dev, **options: trained)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank in ("1", "0"):
+        monkeypatch.setenv("RANK", rank)
+        report = tmp_path / f"rank{rank}.json"
+        code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--method", "finetune", "--train", train,
+                              "--output", tmp_path / f"clf{rank}", "--json", report)  # fmt: skip
+        assert code == 0, err
+        assert ("saved to" in err) == report.is_file() == (rank == "0"), err

@@ -125,6 +125,35 @@ def test_a_model_folder_of_another_vocabulary_size_is_refused(tokenizer, sample_
         build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(folder)), tokenizer)
 
 
+def test_a_config_json_gives_a_new_models_shape_with_the_tokenizers_vocabulary(
+    tokenizer, sample_tokenizer_dir, tmp_path
+):
+    """`--model xlmr/config.json` (vocab_size 250002) was refused against a 1,600-id tokenizer, though the
+    advice for a folder without weights is to give its config.json: its vocabulary is the tokenizer's."""
+    from transformers import XLMRobertaConfig
+
+    shape = tmp_path / "xlmr" / "config.json"
+    shape.parent.mkdir()
+    XLMRobertaConfig(vocab_size=250002, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=32, max_position_embeddings=514).to_json_file(shape)  # fmt: skip
+    model = build_model(_config(sample_tokenizer_dir, tmp_path / "out", model=str(shape)), tokenizer)
+    assert model.config.vocab_size == len(tokenizer) == model.lm_head.decoder.out_features
+    assert model.config.max_position_embeddings == 514  # room for max_length 32 already
+    # a max_length beyond its positions grows the new model's table to max_length + padding_idx + 1 rows
+    model = build_model(
+        _config(sample_tokenizer_dir, tmp_path / "out", model=str(shape), max_length=600), tokenizer
+    )
+    assert (
+        model.config.max_position_embeddings
+        == 602
+        == model.roberta.embeddings.position_embeddings.num_embeddings
+    )
+    with pytest.raises(ConfigError, match="max_length: 5000 is above 4096"):
+        build_model(
+            _config(sample_tokenizer_dir, tmp_path / "out", model=str(shape), max_length=5000), tokenizer
+        )
+
+
 def test_a_model_folder_of_pickled_or_sharded_weights_is_continued_from(
     make_tiny_mlm, sample_tokenizer_dir, other_tokenizer_dir, tokenizer, tmp_path
 ):

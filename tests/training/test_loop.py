@@ -122,9 +122,9 @@ def test_accumulated_micro_batches_of_varying_items_equal_one_batch(tmp_path):
 def test_the_logged_learning_rate_follows_warm_up_then_decay(tmp_path, schedule):
     config = _config(max_steps=20, warmup_steps=5, schedule=schedule, min_lr_ratio=0.1)
     _, result = _run(tmp_path, config)
-    # the lr logged after step k is the one step k+1 runs at (LambdaLR counts steps from 0)
+    # the lr logged at step k (counted from 1) is the one it ran at: learning_rate_factor counts from 0
     assert [e["lr"] for e in result.history] == pytest.approx(
-        [0.05 * learning_rate_factor(e["step"], config) for e in result.history]
+        [0.05 * learning_rate_factor(e["step"] - 1, config) for e in result.history]
     )
     factors = [learning_rate_factor(s, config) for s in range(21)]
     assert factors[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])  # linear warm-up to the peak
@@ -286,6 +286,23 @@ def test_restart_never_deletes_another_commands_run(tmp_path):
     with pytest.raises(XlingError, match="a run of another command"):
         train(Regression(), Rows(8, 1), _config(max_steps=2), tmp_path, restart=True, description="tagger")
     assert list_checkpoints(tmp_path)
+
+
+def test_the_logged_learning_rate_is_the_one_the_step_ran_at(tmp_path, monkeypatch):
+    """train_log.jsonl gave each step the next step's rate (read after scheduler.step()): with warm-up 2
+    and lr 1e-2, step 1 was logged at 0.01 though it ran at 0.005."""
+    rates: list[float] = []
+    step = torch.optim.AdamW.step
+
+    def record(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    config = _config(max_steps=4, warmup_steps=2, lr=1e-2, schedule="linear")
+    _run(tmp_path, config)
+    assert rates[:2] == pytest.approx([0.005, 0.01])
+    assert [e["lr"] for e in _log(tmp_path)] == pytest.approx(rates)
 
 
 class CrashingRows(Rows):

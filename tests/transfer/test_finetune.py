@@ -312,6 +312,7 @@ def test_two_process_ddp_fine_tuning_keeps_the_ranks_equal(tiny_encoder, tmp_pat
            "--json", str(report_path), *[x for s in settings for x in ("--set", s)]]  # fmt: skip
     proc = run_on_two_ranks(cmd, {**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("saved to") == 1, proc.stderr[-3000:]  # rank 0 says so, not every rank
     training = json.loads(report_path.read_text("utf-8"))["training"]
     assert training["world_size"] == 2 and training["steps"] == 60
     assert len(training["rank_fingerprints"]) == 2 and len(set(training["rank_fingerprints"])) == 1

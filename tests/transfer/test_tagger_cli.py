@@ -166,3 +166,74 @@ def test_tagger_train_overwrite_with_another_method_replaces_the_tagger_whole(
     code, _, err = run(monkeypatch, capsys, *common, "--encoder", str(encoder), "--overwrite")
     assert code in (0, None), err
     assert sorted(p.name for p in out.iterdir()) == frozen
+
+
+@pytest.mark.parametrize("option", ["--overwrite", "--resume", None])
+def test_a_fine_tuning_run_killed_before_its_first_checkpoint_is_started_again(
+    tiny_xlmr, tmp_path, monkeypatch, capsys, option
+):
+    """A run killed before its first checkpoint left only the loop's files (train_log.jsonl, a best/): the
+    check for a tagger refused them with or without --overwrite or --resume, though the loop starts it anew."""
+    write_conllu(tmp_path / "a-train.conllu", toy_sentences(0, 40, seed=1))
+    out = tmp_path / "tagger"
+    out.mkdir()
+    (out / "train_log.jsonl").write_text('{"step": 20, "loss": 1.5, "lr": 0.001}\n', encoding="utf-8")
+    (out / "best").mkdir()
+    code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(tmp_path / "a-train.conllu"),
+                       "--method", "finetune", "--encoder", str(tiny_xlmr), "--output", str(out),
+                       *([option] if option else []), "--set", "training.batch_size=8",
+                       "--set", "training.device=cpu", "--set", "training.precision=fp32",
+                       "--set", "training.threads=1", "--set", "training.eval_every=0",
+                       "--set", "training.log_every=1", "--set", "training.max_steps=2")  # fmt: skip
+    assert code in (0, None), err
+    training = json.loads((out / "xling.json").read_text())["training"]
+    assert (training["steps"], training["resumed_from"]) == (2, 0)
+    log = (out / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in log] == [1, 2]  # the killed run's line is gone
+
+
+def test_under_torchrun_only_the_main_process_checks_the_folder_reports_and_writes_the_figures(
+    tmp_path, monkeypatch, capsys
+):
+    """Every torchrun process printed "saved to ..." and wrote the --json file, and checked the folder that
+    the main one may be clearing (a frozen tagger replaced by a fine-tuned one)."""
+    from types import SimpleNamespace
+
+    write_conllu(tmp_path / "a-train.conllu", toy_sentences(0, 4, seed=1))
+    trained = SimpleNamespace(labels=["NOUN", "VERB"], meta={"method": "finetune"})
+    monkeypatch.setattr("xling.transfer.tagging.train_tagger", lambda config, train, dev: trained)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    others = tmp_path / "others"
+    others.mkdir()
+    (others / "notes.txt").write_text("mine", encoding="utf-8")
+    for rank, output in (("1", others), ("0", tmp_path / "tagger")):
+        monkeypatch.setenv("RANK", rank)
+        report = tmp_path / f"rank{rank}.json"
+        code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(tmp_path / "a-train.conllu"),
+                           "--method", "finetune", "--output", str(output), "--json", str(report))  # fmt: skip
+        assert code in (0, None), err  # rank 1 leaves the folder to rank 0, whose refusal stops the job
+        assert ("saved to" in err) == report.is_file() == (rank == "0"), err
+    code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(tmp_path / "a-train.conllu"),
+                       "--method", "finetune", "--output", str(others))  # fmt: skip
+    assert code == 2 and "holds files that are not a tagger" in err, err
+
+
+@pytest.mark.parametrize("method", ["frozen", "finetune"])
+def test_fine_tuning_draws_its_own_progress_without_a_spinner(tmp_path, monkeypatch, capsys, method):
+    """A spinner around fine-tuning and the training loop's progress bar overwrote each other on a terminal."""
+    from types import SimpleNamespace
+
+    from xling.cli.common import console
+
+    write_conllu(tmp_path / "a-train.conllu", toy_sentences(0, 4, seed=1))
+    monkeypatch.setattr("xling.transfer.tagging.train_tagger",
+                        lambda config, train, dev: SimpleNamespace(labels=["NOUN"], meta={}))  # fmt: skip
+    spinners = []
+    status = console.status
+    monkeypatch.setattr(
+        console, "status", lambda *args, **kwargs: spinners.append(args) or status(*args, **kwargs)
+    )
+    code, _, err = run(monkeypatch, capsys, "tagger", "train", "--train", str(tmp_path / "a-train.conllu"),
+                       "--method", method, "--output", str(tmp_path / "tagger"))  # fmt: skip
+    assert code in (0, None), err
+    assert len(spinners) == (method == "frozen")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -80,6 +81,8 @@ def train(
 ) -> None:
     """Train a word tagger on one language's tagged sentences; model selection on its dev set only."""
     from xling.atomic import check_apart, check_replaceable
+    from xling.training.distributed import is_main_process
+    from xling.training.loop import entries_besides_the_run
     from xling.transfer.tagging import TaggerConfig, train_tagger
 
     config = load_config(TaggerConfig, recipe, set_ or [], section="tagger", encoder=encoder, method=method,
@@ -92,18 +95,32 @@ def train(
     given = [("--train", train_file), ("--dev", dev)]
     check_apart(output, [(f"the {option} file {path}", path) for option, path in given if path is not None])
     # refuse before training, not after (a fine-tuning run resumes into its own checkpoints, which the loop
-    # refuses without --resume or --overwrite; --resume with none starts a new run, so the check stays)
-    if not (config.method == "finetune" and (Path(output) / "checkpoints").is_dir()):
+    # refuses without --resume or --overwrite; a run killed before its first checkpoint left only the loop's
+    # entries, train_log.jsonl or a best/, and the loop starts it anew, with --resume too: nothing to resume)
+    folder = Path(output)
+    run_folder = config.method == "finetune" and (
+        (folder / "checkpoints").is_dir()
+        or (folder.is_dir() and any(folder.iterdir()) and not entries_besides_the_run(folder))
+    )
+    # under torchrun only the main process reads the folder: it may clear a frozen tagger there before
+    # training (transfer.tagging), which the others must not read half deleted
+    if is_main_process() and not run_folder:
+        # a fine-tuned one is saved into the folder
         check_replaceable(
             output, config.overwrite, "tagger", kind=TAGGER_FAMILY, renamed=config.method != "finetune"
-        )  # a fine-tuned one is saved into the folder
+        )
     for option, path in given:  # dev picks the model: a test split there is chosen on, as bad as trained on
         if path is not None:
             check_not_test_set(path, option)
     train_data = read_tagged(train_file, data_format, language)
     dev_data = read_tagged(dev, data_format, language) if dev is not None else None
-    with console.status(f"training a {config.method} tagger on {len(train_data.words):,} sentences"):
+    text = f"training a {config.method} tagger on {len(train_data.words):,} sentences"
+    # fine-tuning draws its own progress bar (training.progress): a spinner and it overwrote each other
+    drawn = config.method == "finetune" and config.training.progress
+    with nullcontext() if drawn else console.status(text):
         tagger = train_tagger(config, train_data, dev_data)
+    if not is_main_process():  # under torchrun the main process (rank 0) saved it, and says so
+        return
     metadata = dict(getattr(tagger, "meta", None) or {})
     console.print(f"[green]{config.method} tagger ({len(tagger.labels)} tags) saved to {literal(output)}[/]")
     write_json(json_path, {"output": str(output), "labels": list(tagger.labels), **metadata})

@@ -39,8 +39,14 @@ def model_config(name: str, vocab_size: int, max_length: int = 512, **overrides)
         sizes = PRESETS[name]
     elif path.is_file() or (path / "config.json").is_file():
         config = XLMRobertaConfig.from_pretrained(str(path))
+        if path.is_file():
+            # a config.json alone gives the shape of a new model, whose rows are the tokenizer's ids (a model
+            # folder keeps its vocabulary: its weights are checked against the tokenizer)
+            config.vocab_size = vocab_size
         for key, value in overrides.items():
             setattr(config, key, value)
+        if path.is_file():
+            _fit_positions(config, name, max_length)
         return config
     else:
         raise ConfigError(
@@ -60,3 +66,16 @@ def model_config(name: str, vocab_size: int, max_length: int = 512, **overrides)
         **sizes,
     }
     return XLMRobertaConfig(**{**settings, **overrides})
+
+
+def _fit_positions(config, name: str, max_length: int) -> None:
+    """Return nothing after growing the position table of a new model's `config` (from config.json `name`) to
+    the max_length + padding_idx + 1 rows that max_length needs (XLM-R counts positions from padding_idx + 1);
+    a longer table is kept. Growing it past MAX_NEW_MODEL_LENGTH is a ConfigError, as for a preset."""
+    needed = max_length + (config.pad_token_id or 0) + 1
+    if config.max_position_embeddings >= needed:
+        return
+    if max_length > MAX_NEW_MODEL_LENGTH:
+        raise ConfigError(f"max_length: {max_length} is above {MAX_NEW_MODEL_LENGTH}, the most a new model is "
+                          f"made for ({name} has max_position_embeddings {config.max_position_embeddings})")  # fmt: skip
+    config.max_position_embeddings = needed

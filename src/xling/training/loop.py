@@ -404,8 +404,8 @@ def train(
     model.train()
     with progress:
         while step < config.max_steps and not stop:
-            loss, tokens = _train_step(model, objective, batches, optimizer, scheduler, config, dist_info,
-                                       autocast, step)  # fmt: skip
+            loss, tokens, lr = _train_step(model, objective, batches, optimizer, scheduler, config, dist_info,
+                                           autocast, step)  # fmt: skip
             step += 1
             tokens_seen += tokens
             window_tokens += tokens
@@ -438,7 +438,7 @@ def train(
                 entry = {
                     "step": step,
                     "loss": round(loss, 6),
-                    "lr": scheduler.get_last_lr()[0],
+                    "lr": lr,
                     "tokens": tokens_seen,
                     "tokens_per_s": round(window_tokens / max(now - window_start, 1e-9), 1),
                     "elapsed_s": round(now - started, 2),
@@ -597,8 +597,8 @@ def _train_step(
     dist_info: DistInfo,
     autocast: torch.autocast,
     step: int,
-) -> tuple[float, int]:
-    """Return (the step's mean loss, tokens of all processes) of one optimizer step.
+) -> tuple[float, int, float]:
+    """Return (the step's mean loss, tokens of all processes, the learning rate it took) of one optimizer step.
 
     The mean is over all items of all micro-batches and processes when the objective reports items, else
     over micro-batches and processes.
@@ -646,10 +646,12 @@ def _train_step(
         mean_loss = totals[0] / dist_info.world_size
     if config.clip_norm > 0:
         clip_grad_norm(objective.parameters(), config.clip_norm)
+    # read before scheduler.step(), which sets the next step's rate: the log names the rate this step took
+    lr = optimizer.param_groups[0]["lr"]
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return mean_loss.item(), int(totals[1].item())
+    return mean_loss.item(), int(totals[1].item()), lr
 
 
 def _divide_gradients(objective: nn.Module, divisor: torch.Tensor) -> None:
