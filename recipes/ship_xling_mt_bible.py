@@ -70,15 +70,17 @@ def run_config(recipe: str, checkpoint: Path):
 
 
 def evaluate(target: Path, data: str, testset: str, directions: list[str], max_sentences: int, pivot: str,
-             beam: int) -> dict[str, Any]:  # fmt: skip
-    """Return the Result (as a dict) of `xling eval mt` on the shipped model."""
+             beam: int | None) -> dict[str, Any]:  # fmt: skip
+    """Return the Result (as a dict) of `xling eval mt` on the shipped model (`beam` None: decoded with the
+    model's own settings, its generation_config.json, as `xling eval mt` without --beam decodes)."""
     from xling.evaluation.mt import MTEvalConfig, evaluate_mt
     from xling.translation.decoding import DecodeOptions
     from xling.translation.translator import Translator
 
     translator = Translator.from_pretrained(target)
     config = MTEvalConfig(model=str(target), testset=testset, data=data, directions=directions,
-                          max_sentences=max_sentences, pivot=pivot, decode=DecodeOptions(beam_size=beam))  # fmt: skip
+                          max_sentences=max_sentences, pivot=pivot,
+                          decode=translator.decode_options(DecodeOptions(beam_size=beam or 1), {"beam_size"} if beam else ()))  # fmt: skip
     result = evaluate_mt(translator, config).to_dict()
     result["backend"] = translator.backend_name
     return result
@@ -126,7 +128,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--recipe", default="recipes/mt-bible.toml")
     parser.add_argument("--target", default="src/xling/models/xling-mt-bible")
     parser.add_argument("--data", default=os.environ.get("XLING_DATA", "../shared/data"))
-    parser.add_argument("--beam", type=int, default=4)
+    parser.add_argument("--beam", type=int, help="Beam size of the card's scores (default: the model's own).")
+    # the model's own decoding settings (generation_config.json: `xling translate`, `xling eval mt` and
+    # transformers' generate use them unless told otherwise), chosen on the recipe's dev verses, never John:
+    # beam 4 / 8 x length penalty 0.6 / 1.0 / 1.4 / 1.8 on the 2026-12-05 model (docs/translation.md)
+    parser.add_argument("--num-beams", type=int, default=8, help="The model's own beam size.")
+    parser.add_argument("--length-penalty", type=float, default=1.4, help="The model's own length penalty.")
     parser.add_argument(
         "--john-sentences", type=int, default=0, help="John verses for eng->deu/fra/spa; 0: all."
     )
@@ -155,6 +162,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for name in FILES:
             if (source / name).is_file():
                 shutil.copy2(source / name, staged / name)
+        generation = staged / "generation_config.json"
+        generation.write_text(json.dumps({**json.loads(generation.read_text(encoding="utf-8")),
+                                          "num_beams": args.num_beams, "length_penalty": args.length_penalty},
+                                         indent=2) + "\n", encoding="utf-8")  # fmt: skip
         export = export_ct2(source, staged / "ctranslate2", quantization="int8")
         meta = json.loads((source / "xling.json").read_text(encoding="utf-8"))
         if source != run and (run / "xling.json").is_file():  # keep the whole run's figures in the card
@@ -182,7 +193,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         }
         for result in scores.values():
             result["model"] = str(target)
-        meta["shipped"] = {"quantization": "int8", "ctranslate2_mb": export.megabytes, "beam": args.beam,
+        meta["shipped"] = {"quantization": "int8", "ctranslate2_mb": export.megabytes,
+                           "beam": args.beam or args.num_beams, "length_penalty": args.length_penalty,
                            "scores": scores, "evaluation_seconds": round(time.perf_counter() - started, 1),
                            "dev_chrf_greedy": dev}  # fmt: skip
         (staged / "xling.json").write_text(
@@ -299,7 +311,7 @@ OPUS-MT checkpoints you have with `Translator.from_pretrained(folder)`.
   label smoothing {config.get("label_smoothing")}; `recipes/mt-bible.toml` has every setting.
 - Run: {run_summary(training)}
 {dev_line(meta["shipped"].get("dev_chrf_greedy", {}), args.dev_sentences)}
-## Scores (the shipped int8 model, beam {args.beam}, sacrebleu)
+## Scores (the shipped int8 model, beam {meta["shipped"]["beam"]}, length penalty {meta["shipped"]["length_penalty"]}, sacrebleu)
 chrF++ signature: `{signature.get("chrf++", "")}`; BLEU: `{signature.get("bleu", "")}`.
 
 Held-out John, {"every verse" if not args.john_sentences else f"first {args.john_sentences} verses"} (`xling eval mt --model xling-mt-bible --testset bible --directions {",".join(BIBLE_MAIN)}{f" --max-sentences {args.john_sentences}" if args.john_sentences else ""}`):

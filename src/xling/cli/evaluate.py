@@ -284,7 +284,7 @@ def eval_mt(
                          on_direction=lambda label: console.print(f"translating {literal(label)}"))  # fmt: skip
     # first: a table that fails to print (a closed pipe) loses nothing
     write_json(json_path, result.to_dict())
-    _print_mt(result, config.decode.beam_size)
+    _print_mt(result, result.settings["decode"]["beam_size"])
 
 
 # defined beside the bot's other commands; registered here so that it is `xling eval bot`

@@ -39,6 +39,7 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from xling.artifacts import read_metadata
 from xling.atomic import atomic_write, check_apart, writable_file
+from xling.config import given_fields
 from xling.data.languages import MACROLANGUAGES, normalize_language
 from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.result import Result
@@ -457,6 +458,13 @@ def _write_hypotheses(folder: Path, label: str, outputs: dict[str, list[str]]) -
             raise DataError(f"cannot write the translations: {error.strerror or error}", path) from error
 
 
+def _decode_options(translator: Any, config: MTEvalConfig) -> DecodeOptions:
+    """Return the options the test decodes with: config.decode, with the model's own settings (its
+    generation_config.json: `Translator.decode_options`) in the fields the recipe, flags or --set left unset."""
+    resolve = getattr(translator, "decode_options", None)  # a stand-in translator of a test may lack it
+    return resolve(config.decode, given_fields(config, "decode")) if resolve else config.decode
+
+
 def evaluate_mt(
     translator: TextTranslator,
     config: MTEvalConfig,
@@ -474,8 +482,9 @@ def evaluate_mt(
     config.validate()
     started = time.perf_counter()
     data, tests = tests if tests is not None else load_tests(config)
+    options = _decode_options(translator, config)
     scores, signatures = score_directions(
-        translator, tests, options=config.decode, pivot=config.pivot, bleu_tokenize=config.bleu_tokenize,
+        translator, tests, options=options, pivot=config.pivot, bleu_tokenize=config.bleu_tokenize,
         hypotheses=config.hypotheses, show_progress=show_progress, on_direction=on_direction,
     )  # fmt: skip
     average = sum(float(row["chrf++"]) for row in scores.values()) / len(scores)
@@ -487,7 +496,7 @@ def evaluate_mt(
         "origins": {test.label: test.origin for test in tests},
         "signatures": signatures,
         "bleu_tokenize": config.bleu_tokenize or "sacrebleu default for the target language",
-        "decode": dataclasses.asdict(config.decode),
+        "decode": dataclasses.asdict(options),
         **_backend_settings(translator, config.backend),
     }
     # a library call may leave config.model empty: the translator's own name, else its folder

@@ -9,12 +9,14 @@ not care which one runs.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Sized
-from dataclasses import dataclass, fields
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
-from xling.errors import ConfigError
+from xling.errors import ConfigError, DataError
 
 # The largest count (beam size, lengths, batch size) or max_length_a a decoding option may take: a C int, as
 # the runtimes take their counts (CTranslate2's are C integers); beyond it a setting means nothing, and
@@ -100,6 +102,59 @@ class DecodeOptions:
         # two language tokens and </s> take 3 of the input; fewer than 4 would leave no room for a piece
         if self.max_input_length < 4:
             raise ConfigError(f"max_input_length: {self.max_input_length} must be at least 4")
+
+
+# generate()'s settings that a model folder's generation_config.json may fix for it, as DecodeOptions fields:
+# transformers' generate decodes with them when its caller gives none (M2M-100's num_beams 5, OPUS-MT's 4)
+MODEL_DECODING_KEYS = {"num_beams": "beam_size", "length_penalty": "length_penalty",
+                       "no_repeat_ngram_size": "no_repeat_ngram_size", "repetition_penalty": "repetition_penalty"}  # fmt: skip
+
+
+def model_decoding_defaults(folder: Path) -> dict[str, Any]:
+    """Return the DecodeOptions fields a model folder sets for itself: MODEL_DECODING_KEYS read from its
+    generation_config.json (from config.json where there is none, as transformers falls back for folders
+    saved before generation configs existed); {} for a folder with neither. DataError naming the file and
+    field for a value of the wrong type or out of range."""
+    for name in ("generation_config.json", "config.json"):
+        path = folder / name
+        if path.is_file():
+            break
+    else:
+        return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot read the model's decoding settings: {error}", path) from error
+    if not isinstance(config, dict):
+        raise DataError("expected a JSON object", path)
+    found: dict[str, Any] = {}
+    for key, field_name in MODEL_DECODING_KEYS.items():
+        value = config.get(key)
+        if value is None:
+            continue
+        wanted = int if field_name in ("beam_size", "no_repeat_ngram_size") else (int, float)
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            raise DataError(f"{key}: {value!r} is not a number of the right kind", path)
+        found[field_name] = float(value) if wanted is not int else value
+    try:
+        DecodeOptions(**found).validate()
+    except ConfigError as error:
+        raise DataError(f"{error} (from its {', '.join(sorted(config.keys() & MODEL_DECODING_KEYS.keys()))})",
+                        path) from error  # fmt: skip
+    return found
+
+
+def with_model_defaults(
+    options: DecodeOptions | None, defaults: dict[str, Any], given: Iterable[str] | None
+) -> DecodeOptions:
+    """Return `options` with a model's own decoding settings (`defaults`, from model_decoding_defaults) in
+    every field not in `given` (the fields a recipe, a flag or --set gave); no options: the defaults over
+    DecodeOptions'. Options built in code (`given` None) are taken as they are: each field was chosen."""
+    if options is None:
+        return DecodeOptions(**defaults)
+    if given is None:
+        return options
+    return replace(options, **{key: value for key, value in defaults.items() if key not in given})
 
 
 class TranslationBackend(Protocol):

@@ -23,12 +23,13 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from xling.config import given_fields
 from xling.data.languages import default_member, script_part_of
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 from xling.langid import (
@@ -41,7 +42,13 @@ from xling.langid import (
 )
 from xling.langid.labels import try_parse_label
 from xling.langid.normalize import normalize_text
-from xling.translation.decoding import MAX_THREADS, DecodeOptions, TranslationBackend
+from xling.translation.decoding import (
+    MAX_THREADS,
+    DecodeOptions,
+    TranslationBackend,
+    model_decoding_defaults,
+    with_model_defaults,
+)
 from xling.translation.languages import (
     Conventions,
     conventions_for,
@@ -165,6 +172,9 @@ class Translator:
         self.trained_length = _trained_length(folder)
         """The longest sequence in tokens `xling mt train` kept for this model (its xling.json's
         config.max_length; None: not an xling-trained model, or not recorded)."""
+        self.decoding_defaults = model_decoding_defaults(folder)
+        """The DecodeOptions fields the model's generation_config.json sets (num_beams as beam_size,
+        length_penalty, ...): a call decodes with them where its options leave a field unset (decode_options)."""
 
     @classmethod
     def from_pretrained(
@@ -226,6 +236,18 @@ class Translator:
             runtime = TorchBackend(folder, device=device, threads=threads, tokenizer=tokenizer)
         logger.debug("loaded %s (%s) with the %s backend", folder, family, backend)
         return cls(folder, runtime, tokenizer, conventions, backend, detector)
+
+    def decode_options(
+        self, options: DecodeOptions | None = None, given: Iterable[str] | None = None
+    ) -> DecodeOptions:
+        """Return the options a call decodes with: `options` with the model's own settings
+        (`decoding_defaults`) in each field not in `given`, as transformers' generate takes a model's
+        generation config for what its caller leaves out. `given` defaults to the fields a recipe, a flag or
+        --set gave (`load_config`); options built in code are taken as they are, and no options are the
+        model's settings over DecodeOptions' defaults."""
+        if given is None and options is not None:
+            given = given_fields(options)
+        return with_model_defaults(options, self.decoding_defaults, given)
 
     @property
     def languages(self) -> ModelLanguages:
@@ -327,7 +349,7 @@ class Translator:
         """Return each text's `options.num_hypotheses` translations (best first; one for a text kept as it
         is), the number of sentences decoded and the detected source of each text whose source was to be
         detected (`name(i)` says where text i is in an error)."""
-        options = self._within_positions(options or DecodeOptions())
+        options = self._within_positions(self.decode_options(options))
         options.validate()
         texts = _checked_texts(texts)
         if tgt is None:
