@@ -131,9 +131,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--beam", type=int, help="Beam size of the card's scores (default: the model's own).")
     # the model's own decoding settings (generation_config.json: `xling translate`, `xling eval mt` and
     # transformers' generate use them unless told otherwise), chosen on the recipe's dev verses, never John:
-    # beam 4 / 8 x length penalty 0.6 / 1.0 / 1.4 / 1.8 on the 2026-12-05 model (docs/translation.md)
+    # beam 4 / 8 / 12 x length penalty 0.6-1.8 x repetition penalty 1.0-1.3 on the 2026-12-06 model
+    # (docs/translation.md)
     parser.add_argument("--num-beams", type=int, default=8, help="The model's own beam size.")
     parser.add_argument("--length-penalty", type=float, default=1.4, help="The model's own length penalty.")
+    parser.add_argument(
+        "--repetition-penalty", type=float, default=1.1, help="The model's own repetition penalty."
+    )
     parser.add_argument(
         "--john-sentences", type=int, default=0, help="John verses for eng->deu/fra/spa; 0: all."
     )
@@ -164,7 +168,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 shutil.copy2(source / name, staged / name)
         generation = staged / "generation_config.json"
         generation.write_text(json.dumps({**json.loads(generation.read_text(encoding="utf-8")),
-                                          "num_beams": args.num_beams, "length_penalty": args.length_penalty},
+                                          "num_beams": args.num_beams, "length_penalty": args.length_penalty,
+                                          "repetition_penalty": args.repetition_penalty},
                                          indent=2) + "\n", encoding="utf-8")  # fmt: skip
         export = export_ct2(source, staged / "ctranslate2", quantization="int8")
         meta = json.loads((source / "xling.json").read_text(encoding="utf-8"))
@@ -195,6 +200,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             result["model"] = str(target)
         meta["shipped"] = {"quantization": "int8", "ctranslate2_mb": export.megabytes,
                            "beam": args.beam or args.num_beams, "length_penalty": args.length_penalty,
+                           "repetition_penalty": args.repetition_penalty,
                            "scores": scores, "evaluation_seconds": round(time.perf_counter() - started, 1),
                            "dev_chrf_greedy": dev}  # fmt: skip
         (staged / "xling.json").write_text(
@@ -311,7 +317,7 @@ OPUS-MT checkpoints you have with `Translator.from_pretrained(folder)`.
   label smoothing {config.get("label_smoothing")}; `recipes/mt-bible.toml` has every setting.
 - Run: {run_summary(training)}
 {dev_line(meta["shipped"].get("dev_chrf_greedy", {}), args.dev_sentences)}
-## Scores (the shipped int8 model, beam {meta["shipped"]["beam"]}, length penalty {meta["shipped"]["length_penalty"]}, sacrebleu)
+## Scores (the shipped int8 model, beam {meta["shipped"]["beam"]}, length penalty {meta["shipped"]["length_penalty"]}, repetition penalty {meta["shipped"]["repetition_penalty"]}, sacrebleu)
 chrF++ signature: `{signature.get("chrf++", "")}`; BLEU: `{signature.get("bleu", "")}`.
 
 Held-out John, {"every verse" if not args.john_sentences else f"first {args.john_sentences} verses"} (`xling eval mt --model xling-mt-bible --testset bible --directions {",".join(BIBLE_MAIN)}{f" --max-sentences {args.john_sentences}" if args.john_sentences else ""}`):
