@@ -37,6 +37,7 @@ import numpy as np
 from xling.alignment.words.csls import DEFAULT_BETA, DEFAULT_CHUNK, METHODS, Matrix, translate, unit_rows
 from xling.alignment.words.dictionary import first_spellings, read_dictionary
 from xling.alignment.words.mapping import WordMapping
+from xling.alignment.words.provenance import check_vectors, seed_overlap
 from xling.config import check_int
 from xling.errors import ConfigError, DataError
 from xling.evaluation.result import Result
@@ -151,10 +152,16 @@ def evaluate_bli(src: WordVectors, tgt: WordVectors, mapping: WordMapping, confi
     The row holds p@1, p@5, p@10 ... (percent over distinct covered source words, see the module
     docstring), n (source words scored) and coverage (the DictionaryCoverage counts and the covered
     fraction of pairs); the primary metric is p@1. `model` is the mapping's method.
+    What the mapping records of its training (xling.alignment.words.provenance) is checked first: vectors
+    that are its training vectors swapped, or a test dictionary that is its seed file, are errors; other
+    vectors are warned about. The settings' `seed_overlap` is the share of the test dictionary's source
+    words that its seed dictionary held (warned about above one half; None without a recorded seed file).
     """
     config.validate()
     started = time.perf_counter()
     path = Path(config.dictionary)
+    check_vectors(mapping, src, tgt, stacklevel=2)
+    overlap = seed_overlap(mapping, path, stacklevel=2)
     dictionary = read_dictionary(path, src.index, tgt.index, lowercase=config.lowercase)
     coverage = dictionary.coverage
     if len(dictionary.pairs) == 0:
@@ -194,6 +201,7 @@ def evaluate_bli(src: WordVectors, tgt: WordVectors, mapping: WordMapping, confi
             "lowercase": dictionary.lowercased,
             **({"isf_beta": config.isf_beta} if config.retrieval == "isf" else {}),
             "target_words": len(tgt_matrix),
+            "seed_overlap": overlap,
             "precision_over": PRECISION_OVER,
         },
         seconds=round(time.perf_counter() - started, 2),

@@ -194,6 +194,43 @@ def test_semi_supervised_and_unsupervised_configs_need_no_dictionary():
     WordAlignConfig(method="identical").validate()
 
 
+def test_lowercase_matches_identical_strings_lowercased_the_first_spelling_winning():
+    """lowercase was ignored with identical strings; MUSE matches them among lowercased vocabularies."""
+    from xling.alignment.words.align import _seed_pairs
+
+    rng = np.random.default_rng(6)
+    src = WordVectors(["Paris", "Haus", "haus", "7", "x"], rng.standard_normal((5, 4)), "a.vec")
+    tgt = WordVectors(["haus", "paris", "Haus", "7", "y"], rng.standard_normal((5, 4)), "b.vec")
+    fields = {"method": "identical", "refinements": 0, "criterion": False}
+    cased = _seed_pairs(src, tgt, WordAlignConfig(**fields), {})
+    assert cased.tolist() == [[1, 2], [2, 0], [3, 3]]  # Haus, haus, 7 as written
+    lowered = _seed_pairs(src, tgt, WordAlignConfig(lowercase=True, **fields), {})
+    assert lowered.tolist() == [[0, 1], [1, 0], [3, 3]]  # paris, haus (each side's first spelling), 7
+    mapping = align_words(src, tgt, WordAlignConfig(lowercase=True, **fields), progress=False)
+    assert mapping.info["seed"] == {"from": "identical", "pairs": 3}
+    numerals = WordAlignConfig(seed_pairs="numerals", lowercase=True, refinements=0, criterion=False)
+    assert _seed_pairs(src, tgt, numerals, {}).tolist() == [[3, 3]]  # digits have no case
+
+
+def test_mapping_equality_compares_every_saved_field(tmp_path):
+    """A plain dataclass's == compared the ndarray fields, whose truth value is a ValueError."""
+    rng = np.random.default_rng(4)
+    _, means = fit_normalization(rng.standard_normal((10, 4)), "center")
+    history, info = [{"criterion": np.float32(0.25)}], {"seed": {"pairs": np.int64(3)}}
+    tgt = rng.standard_normal((4, 4))
+    mapping = WordMapping(np.eye(4), tgt, ["center"], "procrustes", history, means, means, info)
+    mapping.save(tmp_path / "m")
+    assert WordMapping.load(tmp_path / "m") == mapping  # its source folder is no part of it
+    changed = [
+        dataclasses.replace(mapping, src_transform=np.eye(4) * 2),
+        dataclasses.replace(mapping, tgt_means=None),
+        dataclasses.replace(mapping, src_means=[means[0] + 1]),
+        dataclasses.replace(mapping, info={"seed": {"pairs": 4}}),
+        dataclasses.replace(mapping, method="selflearn"),
+    ]
+    assert all(other != mapping for other in changed) and mapping != "a mapping"
+
+
 def test_normalization_chains():
     assert parse_normalization("unit,center,unit") == ["unit", "center", "unit"]
     assert parse_normalization(" unit , center ") == ["unit", "center"]

@@ -167,6 +167,22 @@ def test_dim_reduction_with_orthogonal_is_refused_not_ignored():
         SelfLearningConfig(orthogonal=True, dim_reduction=2).validate()
 
 
+def test_dewhitening_set_without_whitening_is_refused_the_defaults_stay_silent(normalised):
+    """VecMap exits on de-whitening without whitening; xling skipped it silently."""
+    from xling.alignment.words.align import WordAlignConfig
+    from xling.config import load_config
+
+    WordAlignConfig(method="selflearn", selflearn={"whiten": False}).validate()  # the defaults: no-ops
+    WordAlignConfig(method="selflearn", selflearn={"whiten": False, "trg_dewhiten": "none"}).validate()
+    with pytest.raises(ConfigError, match="^selflearn: src_dewhiten: 'trg' de-whitens, .*whiten is false"):
+        WordAlignConfig(method="selflearn", selflearn={"whiten": False, "src_dewhiten": "trg"}).validate()
+    # a recipe or --set: refused by self_learning itself too; a config built in code cannot tell
+    asked = load_config(SelfLearningConfig, whiten=False, trg_dewhiten="trg", **FAST)
+    with pytest.raises(ConfigError, match="^trg_dewhiten: 'trg' de-whitens"):
+        self_learning(*normalised, asked)
+    selflearn.check_dewhitening(SelfLearningConfig(whiten=False, trg_dewhiten="src"))
+
+
 def test_bad_inputs_are_data_errors(normalised):
     x, z = normalised
     config = SelfLearningConfig(**FAST)

@@ -34,6 +34,7 @@ from xling.alignment.words.dictionary import (
 from xling.alignment.words.mapping import KIND, META_FILE, WordMapping
 from xling.alignment.words.normalize import fit_normalization, parse_normalization
 from xling.alignment.words.procrustes import procrustes, refine
+from xling.alignment.words.provenance import seed_file_info, vectors_info
 from xling.artifacts import METADATA_FILE
 from xling.atomic import atomic_folder, check_apart, check_replaceable
 from xling.config import check_int, load_config
@@ -52,7 +53,10 @@ SHARED_FIELDS: tuple[str, ...] = ("seed", "csls_k", "chunk_size")
 
 @dataclass
 class WordAlignConfig:
-    """Settings of `xling align words`; every default lives here (MUSE's where MUSE has one).
+    """Settings of `xling align words`; every default lives here. They are MUSE's where MUSE has one
+    default, except where a field says whose it is: MUSE's supervised.py and unsupervised.py differ in their
+    refinement defaults, and xling takes some from each and its normalisation from VecMap (see `normalize`,
+    `max_rank`, `induction_mode` and the best-W note below).
 
     `seed_pairs` says where a seed dictionary comes from: "dictionary" (the file `dictionary`; for
     selflearn, no file means unsupervised), "identical" (strings in both vocabularies) or "numerals"
@@ -63,13 +67,18 @@ class WordAlignConfig:
     exactly: those words are translated over the whole other vocabulary, r terms over whole vocabularies,
     and a pair whose other word ranks beyond max_rank is dropped (a |src| x |tgt| pass each refinement,
     minutes at 200k x 200k on a CPU). Both give the same dictionaries when neither vocabulary exceeds
-    max_rank. `lowercase` looks seed dictionary words up lowercased (the most frequent spelling wins), as
-    `xling eval bli` does with its `lowercase`; MUSE lowercases its vocabularies and dictionaries.
+    max_rank. `lowercase` finds seed pairs (a dictionary's, identical strings) among lowercased words (the
+    most frequent spelling wins), as `xling eval bli` does with its `lowercase`; MUSE lowercases its
+    vocabularies and dictionaries.
     `criterion` logs MUSE's unsupervised criterion after each refinement (a 10k x 10k CSLS pass that adds
     about a third to each refinement's time). Adversarial always measures it, the adversarial mapping's
     too, and keeps the W of the best criterion, the unrefined adversarial one included (MUSE's
     save_best/reload_best): its log's refinement entries (iteration 0: the adversarial W) say which in
-    `kept`, and so does the console.
+    `kept`, and so does the console. Procrustes and identical return the last refinement's W instead; MUSE's
+    supervised.py keeps its best W there too: by that unsupervised criterion for identical-strings seeds
+    (dico_train identical_char), by P@1 on the evaluation dictionary for a seed file.
+    The mapping's `info` records what it was trained on (each side's vectors file, a seed dictionary
+    file's source words), which `xling eval bli` checks (xling.alignment.words.provenance).
     `adversarial` and `selflearn` are options of those methods (fields of AdversarialConfig and
     SelfLearningConfig), e.g. {"epochs": 3}.
     `restarts` (adversarial only) runs adversarial training + refinement that many times, with seeds
@@ -85,7 +94,8 @@ class WordAlignConfig:
 
     normalize: str = "unit,center,unit"
     """Normalisation steps applied to both vocabularies first, in order: unit, center or none,
-    comma-separated."""
+    comma-separated. The default is VecMap's (its recommended unit,center,unit); MUSE's
+    normalize_embeddings defaults to "" (none; "none" here)."""
 
     dictionary: str = ""
     """A seed dictionary file (source<TAB>target per line) for seed_pairs "dictionary" (with another
@@ -101,7 +111,8 @@ class WordAlignConfig:
 
     max_rank: int = 15000
     """The most frequent words of each side among which refinement induces dictionaries; 0 = all. Not for
-    selflearn (its `vocabulary_cutoff`)."""
+    selflearn (its `vocabulary_cutoff`). The default is MUSE's unsupervised dico_max_rank (unsupervised.py);
+    its supervised.py, which procrustes and identical follow otherwise, defaults to 10000."""
 
     max_rank_mode: str = "cutoff"
     """How max_rank bounds induction: "cutoff" (VecMap's vocabulary cutoff; cheap) or "muse" (MUSE's
@@ -111,7 +122,9 @@ class WordAlignConfig:
     """Neighbours of CSLS's r terms (>= 1); also the default `csls_k` of adversarial and selflearn."""
 
     induction_mode: str = "mutual"
-    """Which induced pairs refinement keeps: "mutual" (best both ways), "s2t", "t2s" or "union"."""
+    """Which induced pairs refinement keeps: "mutual" (best both ways), "s2t", "t2s" or "union". The
+    default is MUSE's supervised dico_build S2T&T2S (supervised.py); its unsupervised.py, which adversarial
+    follows otherwise, refines with S2T ("s2t")."""
 
     induction_method: str = "csls"
     """How refinement ranks target words when inducing: "csls" or "nn" (plain nearest neighbour)."""
@@ -138,8 +151,11 @@ class WordAlignConfig:
     adversarial measures it anyway, to keep the best of its adversarial and refined mappings)."""
 
     lowercase: bool = False
-    """Look seed dictionary words up lowercased (the most frequent spelling wins); always so where neither
-    vocabulary has an uppercase word."""
+    """Find seed pairs among lowercased vocabularies, as MUSE does (it lowercases its vocabularies): a seed
+    dictionary's words are looked up lowercased, identical strings (method identical, seed_pairs
+    "identical") are matched lowercased, the most frequent spelling of each word winning in both; numerals
+    have no case. A dictionary is always looked up so where neither vocabulary has an uppercase word.
+    Methods without a seed (adversarial, unsupervised selflearn) have nothing to lowercase."""
 
     adversarial: dict[str, Any] = field(default_factory=dict)
     """Options of method "adversarial": fields of AdversarialConfig, e.g. {"epochs": 3}."""
@@ -220,7 +236,9 @@ def align_words(
         )
     x, src_means = fit_normalization(src.vectors, config.normalize)
     z, tgt_means = fit_normalization(tgt.vectors, config.normalize)
-    info: dict[str, Any] = {"src_words": len(src), "tgt_words": len(tgt)}
+    # what the mapping was trained on, for `xling eval bli` to check against (provenance)
+    info: dict[str, Any] = {"src_words": len(src), "tgt_words": len(tgt),
+                            "src_vectors": vectors_info(src), "tgt_vectors": vectors_info(tgt)}  # fmt: skip
     seeds = _seed_pairs(src, tgt, config, info)
     steps = parse_normalization(config.normalize)
 
@@ -283,10 +301,11 @@ def _seed_pairs(
     if source == "dictionary":
         dictionary = read_dictionary(config.dictionary, src.index, tgt.index, lowercase=config.lowercase)
         pairs, where = dictionary.pairs, config.dictionary
-        info["seed"] = {"from": "dictionary", "path": str(config.dictionary), **dictionary.coverage.to_dict()}
+        info["seed"] = {"from": "dictionary", "path": str(config.dictionary), **dictionary.coverage.to_dict(),
+                        "file": seed_file_info(config.dictionary)}  # fmt: skip
     else:
         make = identical_strings if source == "identical" else numeral_pairs
-        pairs, where = make(src.words, tgt.words), src.source
+        pairs, where = make(_seed_words(src, config), _seed_words(tgt, config)), src.source
         info["seed"] = {"from": source, "pairs": len(pairs)}
     if len(pairs) == 0:
         vocab = f"the {config.max_vocab} most frequent words of " if config.max_vocab else ""
@@ -298,8 +317,15 @@ def _seed_pairs(
     return pairs
 
 
+def _seed_words(vectors: WordVectors, config: WordAlignConfig) -> list[str]:
+    """Return the words that identical strings and numerals are matched among: lowercased with
+    `lowercase`, where a word's first (most frequent) spelling is matched (identical_strings keeps first
+    rows), as MUSE's lowercased vocabularies keep it."""
+    return [word.lower() for word in vectors.words] if config.lowercase else list(vectors.words)
+
+
 def _method_config(name: str, config: WordAlignConfig) -> Any:
-    """Return helper B's config for method `name`: config.<name> options over the shared fields' values."""
+    """Return the config of method `name`: config.<name> options over the shared fields' values."""
     if name == "adversarial":
         from xling.alignment.words.adversarial import AdversarialConfig as method_cls
     else:
@@ -312,9 +338,14 @@ def _method_config(name: str, config: WordAlignConfig) -> Any:
     if "init_normalize" in known:  # VecMap normalises the sorted similarity rows as it does the embeddings
         options.setdefault("init_normalize", config.normalize)
     try:
-        return load_config(method_cls, **options)
+        method_config = load_config(method_cls, **options)
+        if name == "selflearn":  # needs the fields the user set, known only after load_config
+            from xling.alignment.words.selflearn import check_dewhitening
+
+            check_dewhitening(method_config)
     except ConfigError as error:
         raise ConfigError(f"{name}: {str(error).removeprefix('options: ')}") from None
+    return method_config
 
 
 def _run_adversarial(

@@ -10,6 +10,7 @@ nearest neighbours, as MUSE's refinement and VecMap's self-learning do.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -112,18 +113,37 @@ class WordPairs:
 def read_word_pairs(path: str | Path, *, lowercase: bool = False) -> WordPairs:
     """Return the distinct word pairs of a dictionary file (see read_dictionary for the format)."""
     path = Path(path)
-    raw = _read_bytes(path)
     pairs: dict[tuple[str, str], None] = {}
     lines = 0
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        pair = _parse_line(line, path, number)
-        if pair is None:
-            continue
+    for pair in _pairs_in(_read_bytes(path), path):
         lines += 1
         pairs.setdefault((pair[0].lower(), pair[1].lower()) if lowercase else pair, None)
+    return WordPairs(list(pairs), lines - len(pairs))
+
+
+@dataclass(frozen=True)
+class DictionaryFile:
+    """What a dictionary file holds, to tell a BLI test dictionary from the seed a mapping was trained on."""
+
+    sha256: str  # of its text (decompressed when .gz, so a compressed copy is the same file)
+    src_words: frozenset[str]  # its distinct source words, lowercased (BLI's default lookup)
+
+
+def dictionary_file(path: str | Path) -> DictionaryFile:
+    """Return the content hash and the lowercased source words of a dictionary file."""
+    path = Path(path)
+    raw = _read_bytes(path)
+    words = frozenset(pair[0].lower() for pair in _pairs_in(raw, path))
+    return DictionaryFile(hashlib.sha256(raw).hexdigest(), words)
+
+
+def _pairs_in(raw: bytes, path: Path) -> list[tuple[str, str]]:
+    """Return the (source, target) pair of each non-blank line of a dictionary file's bytes, in order."""
+    pairs = [pair for number, line in enumerate(raw.split(b"\n"), start=1)
+             if (pair := _parse_line(line, path, number)) is not None]  # fmt: skip
     if not pairs:
         raise DataError("the dictionary has no word pairs (expected lines 'source<TAB>target')", path)
-    return WordPairs(list(pairs), lines - len(pairs))
+    return pairs
 
 
 def _read_bytes(path: Path) -> bytes:

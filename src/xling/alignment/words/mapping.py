@@ -31,15 +31,18 @@ KIND = WORD_MAPPING_KIND
 """The `kind` in a mapping folder's xling.json (the name `xling report` gives a folder with mapping.json)."""
 
 
-@dataclass
+# eq=False: the generated __eq__ compares ndarray fields with ==, whose truth value is a ValueError
+@dataclass(eq=False)
 class WordMapping:
     """Per side a (d_in x d_out) matrix, both sides sharing d_out, and the normalisation applied first.
 
     `src_means` / `tgt_means` are the means that each `center` step of `normalize` removed when the
     mapping was learned; mapping other rows subtracts those same means. Without them (None) each call
     centres the matrix it is given on its own mean. `history` is the training log, `info` what the run
-    found (vocabulary sizes, seed coverage). `source` is the folder the mapping was loaded from (None: made
-    in memory), so that errors can name it; it is not saved.
+    found and was trained on (vocabulary sizes, seed coverage, the vectors and seed files: see
+    provenance). `source` is the folder the mapping was loaded from (None: made in memory), so that errors
+    can name it; it is not saved. Two mappings are equal when every saved field is (`source` aside): the
+    matrices and means element by element, history and info as saved.
     """
 
     src_transform: np.ndarray
@@ -75,6 +78,20 @@ class WordMapping:
                         f"{name}[{i}]: has shape {np.shape(mean)}, but the transform takes "
                         f"{transform.shape[0]}-dimensional vectors"
                     )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WordMapping):
+            return NotImplemented
+        return (
+            np.array_equal(self.src_transform, other.src_transform)
+            and np.array_equal(self.tgt_transform, other.tgt_transform)
+            and _same_means(self.src_means, other.src_means)
+            and _same_means(self.tgt_means, other.tgt_means)
+            and (self.normalize, self.method) == (other.normalize, other.method)
+            # as saved: a numpy scalar or a tuple in memory reads back as a Python number or a list
+            and _jsonable(self.history) == _jsonable(other.history)
+            and _jsonable(self.info) == _jsonable(other.info)
+        )
 
     def map_source(self, matrix: np.ndarray, *, origin: str | None = None) -> np.ndarray:
         """Return source rows normalised and mapped into the shared space (float32).
@@ -158,6 +175,13 @@ class WordMapping:
                        means["src"], means["tgt"], meta.get("info", {}), str(folder))  # fmt: skip
         except ValueError as error:  # the matrices and means disagree in shape
             raise DataError(f"inconsistent word mapping: {error}", folder / TENSORS_FILE) from None
+
+
+def _same_means(a: list[np.ndarray] | None, b: list[np.ndarray] | None) -> bool:
+    """Return whether two lists of centering means (or None) hold equal arrays."""
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def _jsonable(value: Any) -> Any:

@@ -31,6 +31,7 @@ import torch
 from xling.alignment.words.adversarial import check_embeddings, torch_threads
 from xling.alignment.words.normalize import normalize_embeddings, parse_normalization
 from xling.alignment.words.procrustes import procrustes
+from xling.config import given_fields
 from xling.errors import ConfigError, DataError
 
 DIRECTIONS = ("forward", "backward", "union")
@@ -120,10 +121,13 @@ class SelfLearningConfig:
     """Exponent of the singular values re-weighting the target side."""
 
     src_dewhiten: str = "src"
-    """De-whitening of the source side: "src", "trg" or "none"."""
+    """De-whitening of the source side: "src", "trg" or "none". Without `whiten` there is nothing to undo:
+    the default is then a no-op, and a value other than "none" set in a recipe or options is a ConfigError
+    (VecMap: "De-whitening requires whitening first"). A config built in code cannot tell a set value from
+    the default, so there it is a no-op too."""
 
     trg_dewhiten: str = "trg"
-    """De-whitening of the target side: "src", "trg" or "none"."""
+    """De-whitening of the target side: "src", "trg" or "none"; without `whiten` as `src_dewhiten`."""
 
     dim_reduction: int = 0
     """Keep this many first dimensions of the final mapping; 0 = every dimension (the only choice with
@@ -181,6 +185,23 @@ class SelfLearningConfig:
             )
 
 
+def check_dewhitening(config: SelfLearningConfig) -> None:
+    """Return nothing; raise ConfigError for a de-whitening the user set (given_fields) without whitening.
+
+    VecMap exits on it; the defaults ("src", "trg") stay silent, as they are no-ops without whitening and a
+    user who only turned whitening off never asked for them.
+    """
+    if config.whiten:
+        return
+    given = given_fields(config) or frozenset()  # None: built in code, where a set value looks like a default
+    for name in ("src_dewhiten", "trg_dewhiten"):
+        if name in given and getattr(config, name) != "none":
+            raise ConfigError(
+                f"{name}: {getattr(config, name)!r} de-whitens, which needs whitening first, and whiten is "
+                f"false; set {name} to 'none' or whiten to true"
+            )
+
+
 def _require(config: object, name: str, ok: bool, why: str) -> None:
     """Raise ConfigError about field `name` of `config` unless `ok`."""
     if not ok:
@@ -203,6 +224,7 @@ def self_learning(
     keep_prob, dictionary_size (distinct pairs induced), seconds.
     """
     config.validate()
+    check_dewhitening(config)
     X, Z = check_embeddings(X, Z, method="self-learning")
     if config.dim_reduction > X.shape[1]:
         raise ConfigError(f"dim_reduction: {config.dim_reduction} exceeds the dimension {X.shape[1]}")

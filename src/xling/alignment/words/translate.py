@@ -16,6 +16,7 @@ import numpy as np
 from xling.alignment.words.csls import METHODS, translate, unit_rows
 from xling.alignment.words.dictionary import all_lowercase
 from xling.alignment.words.mapping import WordMapping
+from xling.alignment.words.provenance import check_vectors
 from xling.config import check_int
 from xling.errors import ConfigError, XlingError
 from xling.vectors.formats import check_unicode_errors
@@ -62,11 +63,14 @@ def translate_words(
 ) -> dict[str, list[tuple[str, float]]]:
     """Return {source word: [(target word, score), ...] best first} for the words of `words`.
 
-    `mapping` maps both sides into one space (None: they already share one). Words not in `src` are an
-    XlingError naming them (config.unknown == "error") or left out ("skip").
+    `mapping` maps both sides into one space (None: they already share one); vectors other than those it
+    was trained on are warned about, and its training vectors swapped are an XlingError (provenance).
+    Words not in `src` are an XlingError naming them (config.unknown == "error") or left out ("skip").
     """
     config = config or WordTranslateConfig()
     config.validate()
+    if mapping is not None:
+        check_vectors(mapping, src, tgt, stacklevel=2)
     if all_lowercase(
         src.words
     ):  # as dictionaries are looked up: "God" in vectors trained lowercased is "god"
