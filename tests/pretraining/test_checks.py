@@ -387,3 +387,99 @@ def test_a_batch_with_no_masked_token_gives_every_parameter_a_gradient():
     assert float(out["loss"]) == 0.0 and int(out["items"]) == 0
     unused = [name for name, p in objective.named_parameters() if p.requires_grad and p.grad is None]
     assert unused == []
+
+
+# --- pivots in any code form ---
+
+
+def _cmn_corpus(tmp_path: Path) -> Path:
+    """Return a corpus folder of the sample's English and Chinese, the Chinese kept as cmn.tsv (as the shared
+    Bible keeps Mandarin)."""
+    from xling.data.sources import sample_corpus_dir
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(sample_corpus_dir() / "eng.tsv", corpus / "eng.tsv")
+    shutil.copy(sample_corpus_dir() / "zho.tsv", corpus / "cmn.tsv")
+    return corpus
+
+
+def test_a_zh_tlm_pivot_pairs_the_corpus_cmn(tokenizer, sample_tokenizer_dir, tmp_path):
+    """`zh` was normalised to zho, which the corpus keeps as cmn: "tlm_pivot: zho is not a training language",
+    once all the data was read."""
+    import numpy as np
+
+    from xling.pretraining.data import PretrainingData, SentencePool, _tokenize
+    from xling.pretraining.pretrain import check_pivots, make_batches
+
+    sources = TextSources.from_options(str(_cmn_corpus(tmp_path)), [], [])
+    config = _config(sample_tokenizer_dir, tmp_path / "out", tlm_pivot="zh", tlm_ratio=1.0)
+    check_pivots(config, sources)
+    pools = {lang: _tokenize(tokenizer, [f"{lang} one", f"{lang} two"]) for lang in ("cmn", "eng")}
+    units = np.array([[0, 0], [1, 1]], dtype=np.int32)  # two translation pairs; language token ids unused
+    data = PretrainingData(["cmn", "eng"], {k: SentencePool(*v) for k, v in pools.items()}, units, {})
+    for pivot in ("zh", "zho", "cmn"):
+        assert make_batches(replace(config, tlm_pivot=pivot), data, tokenizer).tlm_pivot == "cmn"
+
+
+def test_a_pivot_of_no_training_language_is_refused_or_warned_before_any_data_is_read(
+    sample_tokenizer_dir, tmp_path, monkeypatch, caplog
+):
+    """A tlm_pivot of none of the run's languages failed only after all data was read; an eval_pivot gave no
+    retrieval figures without a word."""
+    import logging
+
+    import xling.pretraining.pretrain as pretrain_module
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(pretrain_module, "build_pretraining_data", no_reading)
+    data = CorpusConfig(corpus="sample", languages=["eng", "deu"])
+    config = replace(_config(sample_tokenizer_dir, tmp_path / "out", tlm_pivot="fr"), data=data)
+    with pytest.raises(
+        ConfigError, match=r"^tlm_pivot: fr is not a training language; the run's are deu, eng"
+    ):
+        pretrain(config)
+    warned = caplog.at_level(logging.WARNING, logger="xling.pretraining.pretrain")
+    with warned, pytest.raises(AssertionError, match="the data was read"):  # the warning came first
+        pretrain(replace(config, tlm_pivot="", eval_pivot="fr"))
+    assert "eval_pivot: fr is not a training language (deu, eng)" in caplog.text
+
+
+def test_texts_are_pretrained_and_held_out_in_nfc_whatever_form_the_files_hold(
+    sample_tokenizer_dir, tmp_path
+):
+    """Pretraining encoded the corpus, text files and parallel pairs as they were: a tokenizer made before its
+    NFC step reads NFD text otherwise than the NFC its vocabulary was learned on (see
+    hf_tokenizer_from_spm), and the held-out evaluation encoded it so too."""
+    import unicodedata
+
+    from tokenizers import Tokenizer
+
+    text = "Tiếng Việt rất đẹp; Ắ ặ ồ ữ, Ça a été créé à Noël"
+    old = load_tokenizer(sample_tokenizer_dir)  # the converter's normalizer alone, without the NFC step
+    steps = json.loads(old.backend_tokenizer.to_str())
+    steps["normalizer"]["normalizers"] = [s for s in steps["normalizer"]["normalizers"] if s["type"] != "NFC"]
+    old.backend_tokenizer.normalizer = Tokenizer.from_str(json.dumps(steps)).normalizer
+
+    def data(form: str):
+        folder = tmp_path / form
+        (folder / "corpus").mkdir(parents=True)
+        body = unicodedata.normalize(form, text)
+        for lang in ("eng", "fra"):
+            lines = [f"GEN.1.{i}\t{lang} {i}: {body}\n" for i in range(1, 5)]
+            (folder / "corpus" / f"{lang}.tsv").write_text("".join(lines), encoding="utf-8")
+        (folder / "fr.txt").write_text(f"{body} news\n", encoding="utf-8")
+        (folder / "pairs.tsv").write_text(f"{body}\t{body} pair\n", encoding="utf-8")
+        sources = TextSources.from_options(
+            str(folder / "corpus"), [], [f"fr={folder / 'fr.txt'}"], ["GEN.1.4"]
+        )
+        return build_pretraining_data(sources, old, [f"eng-fra={folder / 'pairs.tsv'}"])
+
+    nfd, nfc = data("NFD"), data("NFC")
+    # else the test would show nothing
+    assert old(unicodedata.normalize("NFD", text))["input_ids"] != old(text)["input_ids"]
+    for lang in ("eng", "fra"):
+        assert nfd.pools[lang].tokens.tolist() == nfc.pools[lang].tokens.tolist(), lang
+        assert nfd.heldout[lang] == nfc.heldout[lang] == [("GEN.1.4", f"{lang} 4: {text}")]

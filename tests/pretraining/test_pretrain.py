@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -369,3 +370,37 @@ def test_a_save_that_fails_leaves_the_earlier_model_whole(sample_tokenizer_dir, 
                               SimpleNamespace(languages=["deu"]), first.train, {})  # fmt: skip
     assert (first.output / "model.safetensors").read_bytes() == before
     assert json.loads((first.output / "xling.json").read_text())["training"]["steps"] == 2
+
+
+def test_a_zh_eval_pivot_retrieves_against_the_corpus_cmn(sample_tokenizer_dir, caplog):
+    """`zh` was normalised to zho, which the corpus keeps as cmn: no retrieval figures, without a word."""
+    import logging
+
+    from xling.pretraining.data import PretrainingData
+    from xling.pretraining.presets import model_config
+    from xling.pretraining.pretrain import evaluate_heldout
+    from xling.tokenization.vocabulary import load_tokenizer
+
+    tokenizer = load_tokenizer(sample_tokenizer_dir)
+    torch.manual_seed(0)
+    model = AutoModelForMaskedLM.from_config(model_config("tiny", len(tokenizer), 64))
+    heldout = {lang: [(f"GEN.1.{i}", f"{lang} verse {i}") for i in range(1, 5)] for lang in ("cmn", "eng")}
+    data = PretrainingData(list(heldout), {}, None, {}, heldout)
+    config = PretrainConfig(tokenizer=str(sample_tokenizer_dir), eval_pivot="zh")
+    evaluation = evaluate_heldout(model, tokenizer, data, config)
+    assert evaluation["pivot"] == "cmn" and set(evaluation["retrieval"]["eng"]) >= {"eng2cmn", "cmn2eng"}
+    with caplog.at_level(logging.WARNING, logger="xling.pretraining.pretrain"):
+        evaluation = evaluate_heldout(model, tokenizer, data, replace(config, eval_pivot="deu"))
+    assert evaluation["retrieval"] == {} and "eval_pivot: deu has no held-out sentences" in caplog.text
+
+
+def test_a_model_folder_takes_the_length_the_run_made_it_for(sample_tokenizer_dir, tmp_path):
+    """tokenizer_config.json said 512 whatever max_length (up to 4096) the model was made for: pipelines cut
+    or warned at 512. The tokenizer folder itself keeps 512."""
+    config, _ = _short_run(sample_tokenizer_dir, tmp_path, 1, max_length=600, eval_max_sentences=2,
+                           max_sentences_per_language=8, **{"training.batch_size": 2})  # fmt: skip
+    run = tmp_path / "run"
+    assert json.loads((run / "config.json").read_text())["max_position_embeddings"] == 602
+    assert json.loads((run / "tokenizer_config.json").read_text())["model_max_length"] == 600
+    assert AutoTokenizer.from_pretrained(str(run)).model_max_length == 600
+    assert AutoTokenizer.from_pretrained(str(sample_tokenizer_dir)).model_max_length == 512

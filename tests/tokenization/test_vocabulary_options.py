@@ -117,6 +117,7 @@ def test_overwrite_replaces_an_earlier_tokenizer_old_or_new(tmp_path):
         ("max_sentence_chars", 9),
         ("seed", -1),
         ("seed", 2**32),
+        ("seed", 2**32 - 1),  # SentencePiece's "no seed": it takes a random one
         ("alpha", 1.5),
     ],
 )
@@ -127,6 +128,16 @@ def test_out_of_range_options_are_config_errors_before_any_text_is_read(tmp_path
     with pytest.raises(ConfigError, match=rf"^{field}: "):
         train_vocabulary({"eng": never}, _tiny(tmp_path / "tok", **{field: value}))
     assert not (tmp_path / "tok").exists()
+
+
+def test_the_seed_sentencepiece_reads_as_no_seed_is_refused_and_the_one_below_kept():
+    """seed=4294967295 passed the check, and SentencePiece took it as "use std::random_device": the vocabulary
+    changed every run with a seed given."""
+    with pytest.raises(
+        ConfigError, match=r"^seed: 4294967295 is SentencePiece's 'no seed' .* use 0 to 4294967294"
+    ):
+        VocabConfig(seed=2**32 - 1).validate()
+    VocabConfig(seed=2**32 - 2).validate()
 
 
 def test_a_vocab_size_without_room_for_the_byte_pieces_is_refused_before_any_text_is_read(tmp_path):

@@ -44,6 +44,10 @@ def _check_counts(counts: Mapping[str, int]) -> None:
 def smoothed_probabilities(counts: Mapping[str, int], alpha: float = 0.3) -> dict[str, float]:
     """Return p_i = n_i^alpha / sum_j n_j^alpha for each language, in the order of `counts`.
 
+    n_i is what `counts` counts: xling's tokenizer training and pretraining give each language's lines
+    (sentences, as the XLM-R paper says; XLM's code weighs token counts), so a language written a paragraph
+    per line is sampled by its lines, however long they are.
+
     alpha=1 samples in proportion to size, alpha=0 uniformly; 0.3 (XLM-R), 0.5 (XLM) and 0.7 (mBERT) lift small
     languages. A language with count 0 gets probability 0 at every alpha, including 0.
     """

@@ -6,6 +6,7 @@ files, which sentences are held out" is decided in one place.
 
 from __future__ import annotations
 
+import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,17 @@ from xling.errors import ConfigError
 
 if TYPE_CHECKING:
     from xling.data.config import CorpusConfig
+
+
+def in_nfc(text: str) -> str:
+    """Return `text` in Unicode NFC, the form every text is trained and evaluated on.
+
+    The same words in NFD (`Tiếng` with its marks as characters of their own, as some corpora spell it)
+    encode otherwise in the two libraries xling uses: SentencePiece composes the marks, the `Precompiled`
+    normalizer of `tokenizers` drops some of them (huggingface/tokenizers#2334). NFC, lossless unlike NFKC,
+    gives both one text, so the vocabulary learns what pretraining and its evaluation then encode.
+    """
+    return unicodedata.normalize("NFC", text)
 
 
 def sample_corpus_dir() -> Path:
@@ -186,18 +198,25 @@ class TextSources:
         return normalize_language(lang) in AlignedCorpus.from_dir(self.corpus).files
 
     def texts(self, lang: str) -> Iterator[str]:
-        """Yield the training sentences of `lang` (held-out ids excluded), corpus first, then files."""
+        """Yield the training sentences of `lang` (held-out ids excluded) in NFC (`in_nfc`), corpus first,
+        then files."""
         if self.corpus is not None and self._in_corpus(lang):
             corpus = AlignedCorpus.from_dir(self.corpus, [lang])
             for sentence_id, text in corpus.sentences(lang, skip_bad=self.skip_bad):
                 if sentence_id not in self.heldout:
-                    yield text
+                    yield in_nfc(text)
         for path in self.mono_files.get(normalize_language(lang), []):
             yield from self.texts_from_file(path)
 
     def texts_from_file(self, path: Path) -> Iterator[str]:
-        """Yield the sentences of one monolingual file (plain or .gz)."""
-        return read_monolingual(path, skip_bad=self.skip_bad)
+        """Yield the sentences of one monolingual file (plain or .gz) in NFC (`in_nfc`)."""
+        return map(in_nfc, read_monolingual(path, skip_bad=self.skip_bad))
+
+    def corpus_sentences(self, corpus: AlignedCorpus, lang: str) -> Iterator[tuple[str, str]]:
+        """Yield the (id, text) pairs of `lang` in `corpus` (held-out ids included), texts in NFC (`in_nfc`),
+        read as `texts` reads them."""
+        for sentence_id, text in corpus.sentences(lang, skip_bad=self.skip_bad):
+            yield sentence_id, in_nfc(text)
 
     def text_factories(self) -> dict[str, Callable[[], Iterator[str]]]:
         """Return, per language, a function that starts a fresh pass over its sentences."""

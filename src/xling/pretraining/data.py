@@ -23,7 +23,7 @@ from xling.data.languages import pair_file_spec
 from xling.data.readers import read_parallel_tsv
 from xling.data.root import check_not_test_set
 from xling.data.sampling import smoothed_probabilities
-from xling.data.sources import TextSources
+from xling.data.sources import TextSources, in_nfc
 from xling.data.versification import chapters_apart, last_verses, numbered_apart
 from xling.errors import ConfigError, XlingError
 from xling.pretraining.masking import mask_tokens
@@ -116,6 +116,7 @@ def build_pretraining_data(
     """Return tokenized pools for every language of `sources`, with the corpus's id alignment as units.
 
     `parallel_files` are extra `src-tgt=path.tsv` translation pairs (added to both pools and to the units).
+    Every text is put in NFC (xling.data.sources.in_nfc), the form the tokenizer's vocabulary was learned on.
     Held-out ids of the aligned corpus are kept aside as text in `heldout` for evaluation. A verse of a
     chapter numbered otherwise than in the reference language (`xling.data.versification`) is in its
     language's pool but in no unit.
@@ -135,7 +136,8 @@ def build_pretraining_data(
         keep = _id_sampler(max_sentences_per_language, training)  # reads the file only with a cap
         every_id, linked[lang] = [], []
         every_text[lang] = {}
-        for sentence_id, text in aligned.sentences(lang, skip_bad=sources.skip_bad):
+        # in NFC, as the tokenizer's sample was: held-out texts too, which the evaluation encodes
+        for sentence_id, text in sources.corpus_sentences(aligned, lang):
             every_id.append(sentence_id)
             every_text[lang][sentence_id] = text
             if sentence_id in sources.heldout:
@@ -177,8 +179,8 @@ def build_pretraining_data(
                 texts[lang] = []
         for a, b in read_parallel_tsv(path, skip_bad=sources.skip_bad):
             extra_units.append({src: len(texts[src]), tgt: len(texts[tgt])})
-            texts[src].append(a)
-            texts[tgt].append(b)
+            texts[src].append(in_nfc(a))  # as every other text (TextSources.texts)
+            texts[tgt].append(in_nfc(b))
     empty = [lang for lang in languages if not texts[lang]]
     if empty:
         raise XlingError(f"no training sentences for: {', '.join(empty)} (all held out or files empty?)")
@@ -246,6 +248,7 @@ class PretrainBatches:
     tlm_pivot: str = ""
 
     def __post_init__(self) -> None:
+        # lines (sentences), not tokens, as XLM-R's paper counts: see PretrainConfig.alpha
         counts = {lang: len(self.data.pools[lang]) for lang in self.data.languages}
         self._langs = list(self.data.languages)
         probs = smoothed_probabilities(counts, self.alpha)

@@ -18,11 +18,12 @@ from xling.atomic import check_apart, same_path, shown_names
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
+from xling.data.readers import folder_language_code
 from xling.data.sources import TextSources
 from xling.embeddings.pooling import encode_mean_pooled
 from xling.embeddings.transformer import position_limit
 from xling.embeddings.weights import WEIGHTS_FILES, has_weights
-from xling.errors import ConfigError, XlingError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.evaluation.translation_accuracy import retrieval_accuracy
 from xling.pretraining.data import (
     BOS_ID,
@@ -96,19 +97,21 @@ class PretrainConfig:
     0 it needs parallel data (an aligned corpus or `parallel`)."""
 
     tlm_pivot: str = ""
-    """TLM pairs: "" draws them between any two languages of a unit; a training language, e.g. "eng", makes
-    them all eng-xx (XLM)."""
+    """TLM pairs: "" draws them between any two languages of a unit; a training language in any code form,
+    e.g. "eng" or "en", makes them all eng-xx (XLM); "zh" names a corpus's cmn."""
 
     alpha: float = 0.3
-    """Smoothing exponent of the language sampling p_i ~ n_i^alpha over the languages' sentence counts, in
-    [0, 1] (XLM-R: 0.3; 1 = as in the data, 0 = uniform)."""
+    """Smoothing exponent of the language sampling p_i ~ n_i^alpha, n_i being language i's training lines
+    (sentences, not tokens: a language written a paragraph per line is sampled by its lines, however long),
+    in [0, 1] (XLM-R: 0.3; 1 = as in the data, 0 = uniform)."""
 
     resume: bool = False
     """Continue from the newest checkpoint in `output`; without it a folder with checkpoints is refused."""
 
     eval_pivot: str = "eng"
     """The language every other one is retrieved against in the held-out evaluation (any code form, as
-    tlm_pivot: "en" and "eng" name the same one); no retrieval figures when it has no held-out sentences."""
+    tlm_pivot: "en" and "eng" name the same one, "zh" a corpus's cmn); no retrieval figures, with a warning,
+    when it is no training language or has no held-out sentences."""
 
     eval_layer: int | None = None
     """Hidden state the evaluation mean-pools (0 = embeddings, i = after layer i, negative from the end);
@@ -292,8 +295,55 @@ def make_batches(config: PretrainConfig, data: PretrainingData, tokenizer) -> Pr
         tlm_ratio=config.tlm_ratio,
         alpha=config.alpha,
         seed=config.training.seed,
-        tlm_pivot=normalize_language(config.tlm_pivot) if config.tlm_pivot else "",
+        tlm_pivot=tlm_pivot_code(config, data.languages),
     )
+
+
+def pivot_code(value: str, languages: Sequence[str], field: str) -> str | None:
+    """Return the training language that pivot option `field` (`value`, any code form) names, under the code
+    the run keeps it under: zh and zho find cmn when the corpus's file is cmn.tsv, as the corpus maps codes
+    (AlignedCorpus.code); "" for ""; None when it is none of `languages`. ConfigError naming `field` when it
+    stands for several of them (a macrolanguage with no default member among them)."""
+    if not value:
+        return ""
+    code = normalize_language(value, where=field)
+    try:  # the languages as a corpus folder's files: the folder is named only in the error, replaced here
+        return folder_language_code(code, set(languages).__contains__, Path(), "the training languages")
+    except DataError:
+        raise ConfigError(f"{field}: {value} names several training languages ({', '.join(languages)}); give "
+                          "one of them") from None  # fmt: skip
+
+
+def tlm_pivot_code(config: PretrainConfig, languages: Sequence[str]) -> str:
+    """Return config.tlm_pivot as a code of `languages` (`pivot_code`; "" for none); ConfigError naming the
+    field and the training languages when it is none of them."""
+    code = pivot_code(config.tlm_pivot, languages, "tlm_pivot")
+    if code is None:
+        raise ConfigError(f"tlm_pivot: {config.tlm_pivot} is not a training language; the run's are "
+                          f"{', '.join(languages)}")  # fmt: skip
+    return code
+
+
+def eval_pivot_code(config: PretrainConfig, languages: Sequence[str]) -> str:
+    """Return config.eval_pivot as a code of `languages` (`pivot_code`), or its own code, with a warning,
+    when it is none of them: retrieval then gives no figures, which only the evaluation misses."""
+    code = pivot_code(config.eval_pivot, languages, "eval_pivot")
+    if code is None:
+        logger.warning("eval_pivot: %s is not a training language (%s): the held-out evaluation will give no "
+                       "retrieval figures", config.eval_pivot, ", ".join(languages))  # fmt: skip
+        return normalize_language(config.eval_pivot)
+    return code
+
+
+def check_pivots(config: PretrainConfig, sources: TextSources) -> None:
+    """Return nothing when tlm_pivot is a language of the run (the corpus's, the text files', `parallel`'s),
+    before any text is read; else ConfigError (it failed once all data was read). An eval_pivot that is none
+    of them is a warning (`eval_pivot_code`)."""
+    languages = list(sources.languages)
+    for spec in config.parallel:
+        languages += [lang for lang in parse_parallel_spec(spec)[:2] if lang not in languages]
+    tlm_pivot_code(config, languages)
+    eval_pivot_code(config, languages)
 
 
 def pretrain(config: PretrainConfig) -> PretrainResult:
@@ -305,6 +355,7 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     torch.manual_seed(config.training.seed)
     model = build_model(config, tokenizer)
     sources = training_sources(config, tokenizer)
+    check_pivots(config, sources)  # `zh` finds the corpus's cmn, before minutes of reading
     data = build_pretraining_data(sources, tokenizer, config.parallel, config.max_sentences_per_language)
     objective = MaskedLMObjective(model)
     batches = make_batches(config, data, tokenizer)
@@ -362,7 +413,8 @@ def save_pretrained_model(model, tokenizer, output: Path, config, data, result, 
 
     def write(folder: Path) -> None:
         model.save_pretrained(folder)
-        save_tokenizer(tokenizer, folder)
+        # what the model takes, not the tokenizer folder's 512: pipelines cut input to it (max_length 4096)
+        save_tokenizer(tokenizer, folder, model_max_length=position_limit(model))
 
     meta = {
         "kind": KIND,
@@ -434,7 +486,10 @@ def evaluate_heldout(model, tokenizer, data: PretrainingData, config: PretrainCo
         for lang, rows in heldout.items()
     }  # fmt: skip
     retrieval: dict[str, dict[str, float]] = {}
-    pivot = normalize_language(config.eval_pivot) if config.eval_pivot else ""
+    pivot = pivot_code(config.eval_pivot, data.languages, "eval_pivot")
+    pivot = normalize_language(config.eval_pivot) if pivot is None else pivot
+    if pivot and pivot not in heldout:
+        logger.warning("eval_pivot: %s has no held-out sentences: no retrieval figures", pivot)
     if pivot in heldout:
         # each language's pairs: the first eval_max_sentences of the ids it shares with the pivot over both
         # whole held-out lists (cutting each list first paired a New Testament with a Genesis: no pairs)

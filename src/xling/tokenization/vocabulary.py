@@ -18,6 +18,7 @@ import random
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
 from xling.data.readers import AlignedCorpus
 from xling.data.sampling import sentences_per_language, smoothed_probabilities
-from xling.data.sources import resolve_corpus
+from xling.data.sources import in_nfc, resolve_corpus
 from xling.errors import ConfigError, DataError, LanguageCodeError, XlingError
 
 SPECIAL_TOKENS = {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "<unk>", "mask": "<mask>"}
@@ -56,6 +57,8 @@ ADVERSARIAL_TEXTS = (
 (SentencePiece never matches a byte piece in text), special tokens' look-alikes, and characters outside any
 sample's vocabulary."""
 KIND = TOKENIZER_KIND  # the `kind` in xling.json: `overwrite` replaces only a folder of this kind
+TOKENIZER_MAX_LENGTH = 512
+"""The model_max_length of a tokenizer folder, XLM-R's; a model folder saves its model's own (save_tokenizer)."""
 
 # The sample is at most this many times the corpus: beyond a few copies of every sentence a larger sample
 # only repeats the same text, which teaches SentencePiece nothing new and costs time (a 180-sentence corpus
@@ -68,7 +71,9 @@ MAX_SAMPLE_PER_SENTENCE = 10
 _MAX_THREADS = 1024  # trainer_spec.num_threads() <= 1024
 _MIN_SENTENCE_CHARS = 10  # SentencePiece wants max_sentence_length >= 10 (bytes; we pass 4 per character)
 _MAX_SENTENCE_CHARS = (2**31 - 1) // 4  # max_sentence_length is an int32 of bytes
-_MAX_SEED = 2**32 - 1  # its random seed is an unsigned 32-bit int
+# its random seed is an unsigned 32-bit int whose largest value, 2**32 - 1, means "no seed" (it takes one from
+# std::random_device): that seed would give another vocabulary every run
+_MAX_SEED = 2**32 - 2
 
 
 def language_token(lang: str) -> str:
@@ -96,7 +101,9 @@ class VocabConfig:
     """SentencePiece model: `unigram` (XLM-R) or `bpe`."""
 
     alpha: float = 0.3
-    """Smoothing exponent of the language sampling p_i ~ n_i^alpha (XLM-R: 0.3; 1 = as in the corpus)."""
+    """Smoothing exponent of the language sampling p_i ~ n_i^alpha, n_i being language i's lines (sentences,
+    not tokens: a language written a paragraph per line is sampled by its lines), in [0, 1] (XLM-R: 0.3; 1 =
+    as in the corpus)."""
 
     sample_sentences: int = 500_000
     """Sentences drawn (smoothed over languages) for SentencePiece to learn from, at least 1; its time grows
@@ -115,7 +122,7 @@ class VocabConfig:
     4 times this; at least 10)."""
 
     seed: int = 0
-    """Seed of the sampling and of SentencePiece (0 to 2**32 - 1)."""
+    """Seed of the sampling and of SentencePiece (0 to 2**32 - 2; SentencePiece reads 2**32 - 1 as "no seed")."""
 
     threads: int = 2
     """SentencePiece training threads, 1 to 1024 (1 makes the result byte-for-byte reproducible)."""
@@ -143,7 +150,7 @@ class VocabConfig:
         check_int("sample_sentences", self.sample_sentences, 1)
         check_int("max_sentence_chars", self.max_sentence_chars, _MIN_SENTENCE_CHARS, _MAX_SENTENCE_CHARS)
         check_int("threads", self.threads, 1, _MAX_THREADS)
-        check_int("seed", self.seed, 0, _MAX_SEED)
+        check_seed(self.seed)
 
     def _named_languages(self) -> set[str]:
         """Return the languages this config gives before any text is read (extra_languages, data.languages or
@@ -171,6 +178,15 @@ class VocabConfig:
             return AlignedCorpus.from_dir(resolve_corpus(self.data.corpus)).languages
         except XlingError:
             return []
+
+
+def check_seed(seed: object) -> None:
+    """Return nothing when `seed` is a seed SentencePiece keeps (0 to _MAX_SEED); else ConfigError naming the
+    field: its largest unsigned value asks it for a random seed, so training would not repeat."""
+    if seed == _MAX_SEED + 1 and isinstance(seed, int) and not isinstance(seed, bool):
+        raise ConfigError(f"seed: {seed} is SentencePiece's 'no seed' (it takes a random one, so the vocabulary "
+                          f"differs every run); use 0 to {_MAX_SEED}")  # fmt: skip
+    check_int("seed", seed, 0, _MAX_SEED)
 
 
 @dataclass
@@ -356,7 +372,8 @@ def _heartbeat(say: Callable[[str], None], message: str) -> Iterator[None]:
 def _draw(texts: Iterable[str], n: int, k: int, rng: np.random.Generator, max_chars: int) -> list[str]:
     """Return k sentences drawn from a stream of n: without replacement if k <= n, else up-sampled as
     k // n copies of every sentence plus k % n more drawn without replacement (i.i.d. draws would leave
-    about a tenth of a small language's sentences out at k = 2n)."""
+    about a tenth of a small language's sentences out at k = 2n). Each is put in NFC (`in_nfc`) before it is
+    cut: pretraining encodes NFC text, and the converted tokenizer matches SentencePiece only on NFC."""
     if n <= 0 or k <= 0:
         return []
     copies, rest = divmod(k, n)
@@ -365,7 +382,7 @@ def _draw(texts: Iterable[str], n: int, k: int, rng: np.random.Generator, max_ch
     out: list[str] = []
     for i, text in enumerate(texts):
         if i < n and repeats[i]:
-            out += [text[:max_chars].replace("\n", " ")] * int(repeats[i])
+            out += [in_nfc(text)[:max_chars].replace("\n", " ")] * int(repeats[i])
     return out
 
 
@@ -469,16 +486,18 @@ def _byte_piece_cut(pieces: Iterable[str]) -> str:
 
 
 def hf_tokenizer_from_spm(spm_path: Path, lang_tokens: list[str]):
-    """Return a transformers fast tokenizer that encodes NFC text as the SentencePiece model at spm_path does.
+    """Return a transformers fast tokenizer that encodes NFC text as the SentencePiece model at spm_path does,
+    and any text as that model encodes its NFC form.
 
-    Text not in NFC can come out otherwise: the `Precompiled` normalizer of `tokenizers` drops combining
-    marks that SentencePiece keeps (huggingface/tokenizers#2334, #2116), so NFD `Tiếng` is read as `Tiêng`
-    (1,240 of 14,325 verses of 60 Bibles differ in NFD, none in NFC); so can a mark after a character NFKC
-    rewrites (an Arabic presentation form, a no-break space). No NFC or NFKC normalizer is put first: it
-    mends those verses but breaks UDHR lines that SentencePiece reads as they are (Burmese out of canonical
-    order, NFD Chickasaw). Put such input in NFC (`unicodedata.normalize("NFC", text)`) before encoding.
+    The `Precompiled` normalizer of `tokenizers` drops combining marks that SentencePiece keeps
+    (huggingface/tokenizers#2334, #2116), so NFD `Tiếng` was read as `Tiêng` (1,240 of 14,325 verses of 60
+    Bibles differed in NFD, none in NFC). An NFC step first mends that: xling trains and pretrains on NFC
+    text (xling.data.sources.in_nfc), so the model sees the same ids for a text in NFD at inference as it
+    learned for it in NFC; on NFC text the step changes nothing. Raw non-NFC text the SentencePiece model
+    reads as it is (Burmese out of canonical order) can come out otherwise than there, as can a mark after a
+    character NFKC rewrites (an Arabic presentation form, a no-break space).
     """
-    from tokenizers import AddedToken, Regex, pre_tokenizers, processors
+    from tokenizers import AddedToken, Regex, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
     from transformers.convert_slow_tokenizer import SpmConverter, import_protobuf
 
@@ -491,6 +510,8 @@ def hf_tokenizer_from_spm(spm_path: Path, lang_tokens: list[str]):
     else:
         vocab = [(piece.piece, piece.score) for piece in proto.pieces]
     backend = SpmConverter.build_tokenizer_from_spm_proto(proto, vocab)
+    spm_steps = [] if backend.normalizer is None else [backend.normalizer]
+    backend.normalizer = normalizers.Sequence([normalizers.NFC(), *spm_steps])
     others = [piece.piece for piece in proto.pieces if piece.type != SPM_BYTE]
     if len(others) < len(proto.pieces):
         # The byte pieces are plain strings in the Hugging Face vocabulary, so text that spells one (`<0x41>`)
@@ -520,17 +541,18 @@ def hf_tokenizer_from_spm(spm_path: Path, lang_tokens: list[str]):
         pad_token=SPECIAL_TOKENS["pad"],
         mask_token=SPECIAL_TOKENS["mask"],
         extra_special_tokens=lang_tokens,
-        model_max_length=512,
+        model_max_length=TOKENIZER_MAX_LENGTH,
     )
     if len(tokenizer) != len(vocab):
         raise XlingError(f"tokenizer conversion lost tokens: {len(tokenizer)} != {len(vocab)} pieces")
     return tokenizer
 
 
-def check_same_encoding(spm_path: Path, tokenizer: Any, texts: Iterable[str]) -> None:
+def check_same_encoding(spm_path: Path, tokenizer: Any, texts: Iterable[str], source: str = "") -> None:
     """Return nothing when `tokenizer` encodes every one of `texts`, then of ADVERSARIAL_TEXTS, into
     SentencePiece's ids; XlingError naming the first text that differs otherwise (a converter that changed
-    would else go unnoticed, and sample sentences seldom hold what a converter gets wrong)."""
+    would else go unnoticed, and sample sentences seldom hold what a converter gets wrong). `source` names
+    where `texts` come from (a language, a file) in that error."""
     import sentencepiece
 
     model = sentencepiece.SentencePieceProcessor(model_file=str(spm_path))
@@ -541,11 +563,17 @@ def check_same_encoding(spm_path: Path, tokenizer: Any, texts: Iterable[str]) ->
         if got == expected or _tie(model, expected, got) or any(token in text for token in specials):
             # a text that spells a special token (`<unk>`) gets that token, as transformers' tokenizers do
             continue
-        _differ(spm_path, tokenizer, model, text, expected, got)
+        _differ(spm_path, tokenizer, model, text, expected, got, source)
 
 
 def _differ(
-    spm_path: Path, tokenizer: Any, model: Any, text: str, expected: list[int], got: list[int]
+    spm_path: Path,
+    tokenizer: Any,
+    model: Any,
+    text: str,
+    expected: list[int],
+    got: list[int],
+    source: str = "",
 ) -> None:
     """Raise XlingError showing where the converted tokenizer's pieces of `text` leave SentencePiece's."""
     first = next(
@@ -553,11 +581,17 @@ def _differ(
         min(len(got), len(expected)),
     )
     start = max(0, first - 3)
+    # the two libraries read text not in NFC otherwise (see hf_tokenizer_from_spm): its form is the cause
+    cause = (
+        f"the text{f' of {source}' if source else ''} is not in Unicode NFC; put it in NFC first "
+        '(unicodedata.normalize("NFC", text))'
+        if not unicodedata.is_normalized("NFC", text)
+        else "the conversion is wrong (transformers version?)"
+    )
     raise XlingError(
         f"the Hugging Face tokenizer converted from {spm_path.name} encodes {text[:80]!r} as "
         f"... {tokenizer.convert_ids_to_tokens(got[start : first + 6])}, SentencePiece as ... "
-        f"{model.id_to_piece(expected[start : first + 6])} (from piece {start}): the conversion is wrong "
-        "(transformers version?)"
+        f"{model.id_to_piece(expected[start : first + 6])} (from piece {start}): {cause}"
     )
 
 
@@ -569,13 +603,19 @@ def _tie(model: Any, expected: list[int], got: list[int]) -> bool:
     return model.decode(expected) == model.decode(got) and abs(scores[0] - scores[1]) < 1e-3
 
 
-def save_tokenizer(tokenizer, output: str | Path) -> None:
-    """Save a tokenizer folder that AutoTokenizer loads back as the same pipeline (tokenizer.json as is)."""
+def save_tokenizer(tokenizer, output: str | Path, model_max_length: int | None = None) -> None:
+    """Save a tokenizer folder that AutoTokenizer loads back as the same pipeline (tokenizer.json as is).
+
+    `model_max_length`: the tokens the model saved beside it takes, written into tokenizer_config.json (what
+    pipelines cut input to); None keeps the tokenizer's own (TOKENIZER_MAX_LENGTH for a standalone folder).
+    """
     tokenizer.save_pretrained(str(output))
     config_file = Path(output) / "tokenizer_config.json"
     config = json.loads(config_file.read_text(encoding="utf-8"))
     # transformers 4 and 5 both map this name to the class that loads tokenizer.json unchanged
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    if model_max_length is not None:
+        config["model_max_length"] = model_max_length
     config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
