@@ -288,9 +288,8 @@ def test_restart_never_deletes_another_commands_run(tmp_path):
     assert list_checkpoints(tmp_path)
 
 
-def test_the_logged_learning_rate_is_the_one_the_step_ran_at(tmp_path, monkeypatch):
-    """train_log.jsonl gave each step the next step's rate (read after scheduler.step()): with warm-up 2
-    and lr 1e-2, step 1 was logged at 0.01 though it ran at 0.005."""
+def _recorded_rates(monkeypatch) -> list[float]:
+    """Return the list each AdamW step appends the learning rate it runs at to, from now on."""
     rates: list[float] = []
     step = torch.optim.AdamW.step
 
@@ -299,6 +298,13 @@ def test_the_logged_learning_rate_is_the_one_the_step_ran_at(tmp_path, monkeypat
         return step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    return rates
+
+
+def test_the_logged_learning_rate_is_the_one_the_step_ran_at(tmp_path, monkeypatch):
+    """train_log.jsonl gave each step the next step's rate (read after scheduler.step()): with warm-up 2
+    and lr 1e-2, step 1 was logged at 0.01 though it ran at 0.005."""
+    rates = _recorded_rates(monkeypatch)
     config = _config(max_steps=4, warmup_steps=2, lr=1e-2, schedule="linear")
     _run(tmp_path, config)
     assert rates[:2] == pytest.approx([0.005, 0.01])
@@ -365,14 +371,7 @@ def test_a_run_resumed_before_a_damaged_checkpoint_prunes_that_one_not_its_own(t
 
 
 def test_raising_max_steps_on_resume_takes_the_next_step_at_the_new_schedules_rate(tmp_path, monkeypatch):
-    rates: list[float] = []
-    step = torch.optim.AdamW.step
-
-    def record(self, *args, **kwargs):
-        rates.append(self.param_groups[0]["lr"])
-        return step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    rates = _recorded_rates(monkeypatch)
     linear = dict(schedule="linear", lr=0.002, min_lr_ratio=0.0)
     _run(tmp_path / "a", _config(max_steps=6, **linear))
     straight, rates[:] = list(rates), []
