@@ -626,7 +626,7 @@ def test_under_torchrun_only_the_main_process_clears_another_methods_classifier(
     already deleted, or deleting what the main one had started writing); only rank 0 may touch files."""
     import shutil
 
-    import xling.transfer.classifier as classifier_module
+    import xling.training
     from xling.errors import XlingError
 
     classifier, root = trained  # a frozen classifier: encoder/, head.safetensors, xling.json
@@ -634,11 +634,11 @@ def test_under_torchrun_only_the_main_process_clears_another_methods_classifier(
     shutil.copytree(classifier, root / "copy")
     seen = []
 
-    def train_classifier(config, train, dev, **options):  # the training: records what the folder holds
+    def train(*args, **kwargs):  # the training loop: records what the folder holds when training starts
         seen.append(sorted(entry.name for entry in classifier.iterdir()) if classifier.exists() else [])
         raise XlingError("stopped before training")
 
-    monkeypatch.setattr(classifier_module, "train_classifier", train_classifier)
+    monkeypatch.setattr(xling.training, "train", train)
     args = ["transfer", "train", "--train", root / "train.tsv", "--language", "en", "--encoder", root / "enc",
             "--method", "static-finetune", "--output", classifier, "--overwrite"]  # fmt: skip
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -663,7 +663,8 @@ def test_a_fine_tuning_run_killed_before_its_first_checkpoint_is_started_again(
 ):
     """A run killed before its first checkpoint (a log line every 20 steps, a checkpoint every 100) left only
     the loop's files: --overwrite was refused as "files that are not a classifier", and --resume pointed to
-    checkpoints that were not there. The loop starts such a run anew (with --resume too: nothing to resume)."""
+    checkpoints that were not there. The loop starts such a run anew (with --resume too: nothing to resume);
+    without either it is refused, as the files may be another command's run."""
     import shutil
 
     encoder = toy.build_encoder(tmp_path / "enc")
@@ -676,6 +677,10 @@ def test_a_fine_tuning_run_killed_before_its_first_checkpoint_is_started_again(
     code, err = _run_main(monkeypatch, capsys, "transfer", "train", "--method", "static-finetune", "--train", train,
                           "--language", "en", "--encoder", encoder, "--output", out,
                           *([option] if option else []), "--set", "training.max_steps=5")  # fmt: skip
+    if option is None:
+        assert code == 2 and "not a classifier" in err, err
+        assert (out / "train_log.jsonl").read_text("utf-8").startswith('{"step": 20')
+        return
     assert code == 0, err
     saved = json.loads((out / "xling.json").read_text("utf-8"))
     assert saved["kind"] == "classifier/static-finetune" and saved["training"]["resumed_from"] == 0
@@ -713,6 +718,16 @@ def test_a_failure_before_training_leaves_another_methods_classifier_whole(train
     assert code == 2 and "dev label 'mixed' of example 2" in err, err
     assert sorted(entry.name for entry in classifier.iterdir()) == frozen
     assert json.loads((classifier / "xling.json").read_text("utf-8"))["kind"] == "classifier/frozen"
+    # an encoder whose weights fail to load: the trainer's own load, after the command's checks had passed
+    import shutil
+
+    broken = root / "broken-enc"
+    shutil.copytree(root / "enc", broken)
+    for weights in broken.rglob("*.safetensors"):
+        weights.write_bytes(b"not safetensors")
+    code, err = _run_main(monkeypatch, capsys, *common, "--method", "static-finetune", "--encoder", broken)
+    assert code != 0, err
+    assert sorted(entry.name for entry in classifier.iterdir()) == frozen
 
 
 def test_under_torchrun_only_the_main_process_reports_and_writes_the_figures(tmp_path, monkeypatch, capsys):

@@ -96,11 +96,17 @@ def train(
     check_apart(output, [(f"the {option} file {path}", path) for option, path in given if path is not None])
     # refuse before training, not after (a fine-tuning run resumes into its own checkpoints, which the loop
     # refuses without --resume or --overwrite; a run killed before its first checkpoint left only the loop's
-    # entries, train_log.jsonl or a best/, and the loop starts it anew, with --resume too: nothing to resume)
+    # entries, train_log.jsonl or a best/: --overwrite starts it anew, --resume too, having nothing to
+    # resume; without either it is refused, as it may be another command's)
     folder = Path(output)
     run_folder = config.method == "finetune" and (
         (folder / "checkpoints").is_dir()
-        or (folder.is_dir() and any(folder.iterdir()) and not entries_besides_the_run(folder))
+        or (
+            (config.overwrite or config.resume)
+            and folder.is_dir()
+            and any(folder.iterdir())
+            and not entries_besides_the_run(folder)
+        )
     )
     # under torchrun only the main process reads the folder: it may clear a frozen tagger there before
     # training (transfer.tagging), which the others must not read half deleted

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -26,10 +26,6 @@ from xling.cli.common import (
 from xling.config import load_config
 from xling.data.root import check_not_test_set
 from xling.errors import ConfigError, DataError
-
-if TYPE_CHECKING:
-    from xling.data.labelled import LabelledTexts
-    from xling.transfer.config import ClassifierConfig
 
 app = typer.Typer(help="Train a classifier in one language, use it in all.", no_args_is_help=True)
 
@@ -107,28 +103,6 @@ def adapt(
     console.print(
         f"[green]{literal(model)} adapted to {literal(language)} from {len(texts):,} unlabelled texts[/]"
     )
-
-
-def _clear_other_method(folder: Path, config: ClassifierConfig, labels: list[str],
-                        dev_data: LabelledTexts | None) -> None:  # fmt: skip
-    """Return nothing after deleting the classifier of another method in `folder` (check_replaceable let
-    --overwrite replace it), once what fails on the input here has passed: the encoder is found (a transformer
-    with its tokenizer for method finetune) and the dev labels are training labels. A fine-tuning method saves
-    into its folder in place, so the old model goes before training; a run that fails on these first leaves
-    it whole (the trainer's own later checks, e.g. its weights loading, still run after the clearing)."""
-    from xling.embeddings.encoder import resolve_model
-    from xling.transfer.classifier import clear_other_method, other_method
-    from xling.transfer.finetune import encoder_folder, label_indices, load_encoder_tokenizer
-
-    if not other_method(folder, config.method):
-        return
-    if config.method == "finetune":
-        load_encoder_tokenizer(encoder_folder(config.encoder))
-    else:
-        resolve_model(config.encoder)
-    if dev_data is not None:
-        label_indices(dev_data, sorted(set(labels)), "dev")
-    clear_other_method(folder, config.method)
 
 
 @app.command("train")
@@ -241,26 +215,24 @@ def train(
     # before training, for every method (a fine-tuning run resumes into its own checkpoints, and the training
     # loop replaces a run of its own that was killed before it saved a classifier)
     folder = Path(output)
-    clear = False
     # under torchrun only the main process (rank 0) reads and clears the folder: the others first touch it
     # after training's first barrier (their reads raced its deletion: FileNotFoundError, or a false "holds
     # files that are not a classifier"); a refusal here stops the whole torchrun job
     if is_main_process():
         fine_tuning = config.method != "frozen"
         checkpoints = fine_tuning and (folder / "checkpoints").is_dir()
-        # a run killed before it saved a classifier holds the loop's entries only; before its first
-        # checkpoint (train_log.jsonl, a best/ of an evaluation) the loop starts it anew, with --resume too
-        # (it has nothing to resume), as `xling pretrain` does; its checkpoints need --resume or --overwrite
+        # a run killed before it saved a classifier holds the loop's entries only (before its first
+        # checkpoint: train_log.jsonl, a best/ of an evaluation): --overwrite starts it anew, --resume too
+        # where it has no checkpoint to resume; without either it is refused, as it may be another command's
         killed_run = (
             fine_tuning and folder.is_dir() and any(folder.iterdir()) and not entries_besides_the_run(folder)
         )
-        if not ((checkpoints and resume) or (killed_run and (overwrite or not checkpoints))):
+        if not ((checkpoints and resume) or (killed_run and (overwrite or resume))):
             # a fine-tuned classifier is saved into the folder, a frozen one replaces it whole
             check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY,
                               renamed=not fine_tuning)  # fmt: skip
-            # frozen replaces another method's classifier when it saves (a run that fails first leaves it there);
-            # the fine-tuning methods write into the folder, which is cleared just before they train
-            clear = fine_tuning
+            # frozen replaces another method's classifier when it saves, the fine-tuning methods just before
+            # they train (transfer.classifier.replace_other_method): a run that fails first leaves it there
     if config.method == "frozen":
         options["show_progress"] = True
         if unlabelled_texts:
@@ -269,8 +241,6 @@ def train(
         raise ConfigError(f"--unlabelled: method {config.method} does not adapt to languages (frozen does)")
     else:
         show_training_progress(config.training)
-    if clear:
-        _clear_other_method(folder, config, [label for part in parts for label in part.labels], dev_data)
     classifier = train_classifier(config, parts if len(parts) > 1 else train_data, dev_data, **options)
     if not is_main_process():  # under torchrun the main process (rank 0) saved it, and says so
         return

@@ -223,6 +223,21 @@ def clear_other_method(folder: Path, method: str, family: str = CLASSIFIER_FAMIL
                 entry.unlink(missing_ok=True)
 
 
+def replace_other_method(folder: Path, method: str, overwrite: bool, family: str = CLASSIFIER_FAMILY) -> None:
+    """Return nothing after clearing `folder` of a `family` model saved by another method than `method`
+    (check_replaceable: only `overwrite` may replace it), on the main process only. The fine-tuning trainers
+    call it just before training, once the model, its tokenizer and the data have loaded: a run that fails on
+    them leaves the old model whole. Under torchrun the other processes first touch the folder after
+    training's first barrier (reading it while the main one cleared it raced)."""
+    from xling.atomic import check_replaceable
+    from xling.training.distributed import is_main_process
+
+    if not is_main_process() or not other_method(folder, method, family):
+        return
+    check_replaceable(folder, overwrite, family, kind=family, renamed=False)
+    clear_other_method(folder, method, family)
+
+
 def other_method(folder: Path, method: str, family: str = CLASSIFIER_FAMILY) -> str | None:
     """Return the kind of the `family` model `folder` holds when it is one of another method than `method`
     (its files are none of this method's to keep), else None."""

@@ -32,7 +32,7 @@ from xling.embeddings.transformer import capped_length, pad_batch
 from xling.errors import ConfigError, DataError
 from xling.training.distributed import launched_world_size
 from xling.training.model_folder import save_model_folder
-from xling.transfer.classifier import data_metadata, register_kind, register_method
+from xling.transfer.classifier import data_metadata, register_kind, register_method, replace_other_method
 
 if TYPE_CHECKING:
     from xling.data.labelled import LabelledTexts
@@ -376,6 +376,8 @@ def _finetune(config: ClassifierConfig, train: LabelledTexts, dev: LabelledTexts
     logger.info("fine-tuning %s (%s of %s parameters train) on %d texts, %d labels, %d steps",
                 config.encoder, f"{trainable:,}", f"{total:,}", len(ids), len(labels),
                 training.max_steps)  # fmt: skip
+    if save:  # another method's classifier goes once everything that can fail on the input has passed
+        replace_other_method(run_dir, "finetune", finetune.overwrite)
     result = run_training(
         objective, batches, training, run_dir, resume=finetune.resume, restart=finetune.overwrite,
         evaluations=evaluations,

@@ -37,7 +37,7 @@ from xling.embeddings.static import GatherRows, StaticSentenceEncoder
 from xling.errors import ConfigError, DataError
 from xling.training.distributed import launched_world_size
 from xling.training.loop import TrainingConfig
-from xling.transfer.classifier import data_metadata, register_kind, register_method
+from xling.transfer.classifier import data_metadata, register_kind, register_method, replace_other_method
 from xling.transfer.finetune import (
     ClassificationBatches,
     dev_schedule,
@@ -287,6 +287,8 @@ def _run(config: StaticFinetuneConfig, train: LabelledTexts, dev: LabelledTexts 
     original = encoder.embedding.weight.detach().clone()
     logger.info("fine-tuning the table of %s (anchor_weight %g) and a %d-label head on %d texts, %d steps",
                 encoder_name, config.anchor_weight, len(labels), len(ids), training.max_steps)  # fmt: skip
+    if save:  # another method's classifier goes once everything that can fail on the input has passed
+        replace_other_method(run_dir, METHOD, config.overwrite)
     result = run_training(objective, batches, training, run_dir, resume=config.resume, restart=config.overwrite,
                           evaluations=evaluations,
                           run_config=run_config, may_change=RESUMABLE, description="static fine-tune",

@@ -46,7 +46,6 @@ from xling.embeddings.transformer import pad_batch as pad_ids
 from xling.errors import ConfigError, DataError, LanguageCodeError
 from xling.evaluation.result import Result
 from xling.training import TrainingConfig, train
-from xling.training.distributed import is_main_process
 from xling.training.model_folder import save_model_folder
 from xling.transfer.evaluate import check_source
 
@@ -689,7 +688,10 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
     batches = TaggingBatches(rows, training.batch_size, training.grad_accum, tokenizer.pad_token_id,
                              training.seed)  # fmt: skip
     output = Path(config.output)
-    _clear_frozen_tagger(output, config.overwrite)
+    from xling.transfer.classifier import replace_other_method
+
+    # a fine-tuned tagger is saved into the folder (a mount point will do): another method's is cleared
+    replace_other_method(output, "finetune", config.overwrite, TAGGER_FAMILY)
     run_config = config_to_dict(dataclasses.replace(config, training=training))
     result = train(objective, batches, training, output, resume=config.resume, restart=config.overwrite,
                    evaluations=evaluations, run_config=run_config, may_change=RESUMABLE,
@@ -709,23 +711,6 @@ def train_finetuned_tagger(config: TaggerConfig, train_data: TaggedSentences,
         # never leaves an earlier tagger's xling.json beside new weights (the files were written in place)
         save_model_folder(output, tagger._write_weights, tagger._metadata())
     return tagger
-
-
-def _clear_frozen_tagger(output: Path, overwrite: bool) -> None:
-    """Return nothing after deleting the tagger of another method (frozen) saved in `output`, which only
-    `overwrite` may replace (else XlingError). Fine-tuning writes the Hugging Face folder into `output` in
-    place, beside its checkpoints, so the old head.safetensors would stay; this runs after the encoder, the
-    tokenizer and the data have loaded, so that a run that fails on them leaves the old tagger whole."""
-    from xling.atomic import check_replaceable
-    from xling.transfer.classifier import clear_other_method, other_method
-
-    # under torchrun only the main process reads and clears the folder: the others first touch it after
-    # training's first barrier (reading it while the main one deletes it raced)
-    if not is_main_process() or not other_method(output, "finetune", TAGGER_FAMILY):
-        return
-    # a fine-tuned tagger is saved into the folder (a mount point will do); its contents are cleared, not it
-    check_replaceable(output, overwrite, "tagger", kind=TAGGER_FAMILY, renamed=False)
-    clear_other_method(output, "finetune", TAGGER_FAMILY)
 
 
 # --- one entry point each -------------------------------------------------------------------------------
