@@ -129,8 +129,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--target", default="src/xling/models/xling-mt-bible")
     parser.add_argument("--data", default=os.environ.get("XLING_DATA", "../shared/data"))
     parser.add_argument("--beam", type=int, help="Beam size of the card's scores (default: the model's own).")
-    # the model's own decoding settings (generation_config.json: `xling translate`, `xling eval mt` and
-    # transformers' generate use them unless told otherwise), chosen on the recipe's dev verses, never John:
+    # the model's own decoding settings (generation_config.json: `xling translate` and `xling eval mt` use
+    # them unless told otherwise), chosen on the recipe's dev verses, never John:
     # beam 4 / 8 / 12 x length penalty 0.6-1.8 x repetition penalty 1.0-1.3 on the 2026-12-06 model
     # (docs/translation.md)
     parser.add_argument("--num-beams", type=int, default=8, help="The model's own beam size.")
@@ -317,6 +317,10 @@ OPUS-MT checkpoints you have with `Translator.from_pretrained(folder)`.
   label smoothing {config.get("label_smoothing")}; `recipes/mt-bible.toml` has every setting.
 - Run: {run_summary(training)}
 {dev_line(meta["shipped"].get("dev_chrf_greedy", {}), args.dev_sentences)}
+## Decoding
+Its generation_config.json sets beam {args.num_beams}, length penalty {args.length_penalty} and repetition
+penalty {args.repetition_penalty} (chosen on the dev verses, never John: docs/translation.md in xling).
+`xling translate` and `xling eval mt` decode with them unless told otherwise.
 ## Scores (the shipped int8 model, beam {meta["shipped"]["beam"]}, length penalty {meta["shipped"]["length_penalty"]}, repetition penalty {meta["shipped"]["repetition_penalty"]}, sacrebleu)
 chrF++ signature: `{signature.get("chrf++", "")}`; BLEU: `{signature.get("bleu", "")}`.
 

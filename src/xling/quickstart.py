@@ -551,7 +551,6 @@ def _show_translation(config: QuickstartConfig, console: Console) -> dict[str, A
 
     from xling.data.readers import AlignedCorpus
     from xling.data.sources import sample_corpus_dir
-    from xling.translation.decoding import DecodeOptions
     from xling.translation.translator import Translator
 
     if not config.translation_model:
@@ -564,9 +563,9 @@ def _show_translation(config: QuickstartConfig, console: Console) -> dict[str, A
     targets = [lang for lang in TRANSLATION_TARGETS if _translates_into(translator, lang)]
     console.print(f"7/8 translation: {config.translation_model} ({translator.backend_name} backend), English "
                   f"into {', '.join(targets)}")  # fmt: skip
-    options = DecodeOptions(beam_size=4)
     texts = [s for s in TRANSLATION_SENTENCES for _ in targets]
-    outputs = translator.translate(texts, "eng", targets * len(TRANSLATION_SENTENCES), options)
+    # the model's own decoding settings (its generation_config.json), as `xling translate` decodes
+    outputs = translator.translate(texts, "eng", targets * len(TRANSLATION_SENTENCES))
     table = Table(title="English sentences translated directly into each language")
     table.add_column("English")
     for lang in targets:
@@ -579,7 +578,7 @@ def _show_translation(config: QuickstartConfig, console: Console) -> dict[str, A
     scores: dict[str, float] = {}
     for lang in targets:
         rows = list(corpus.pairs("eng", lang))[: config.translation_sentences]
-        hypotheses = translator.translate([r[1] for r in rows], "eng", lang, options)
+        hypotheses = translator.translate([r[1] for r in rows], "eng", lang)
         scores[lang] = round(chrf.corpus_score(hypotheses, [[r[2] for r in rows]]).score, 1)
     console.print(f"    chrF++ on {config.translation_sentences} everyday sample sentences (not the Bible's domain): "
                   + ", ".join(f"eng->{lang} {score}" for lang, score in scores.items()))  # fmt: skip

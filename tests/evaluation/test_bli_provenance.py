@@ -14,6 +14,7 @@ import pytest
 
 from xling.alignment.words.align import WordAlignConfig, align_word_vector_files
 from xling.alignment.words.mapping import META_FILE, WordMapping
+from xling.alignment.words.provenance import seed_overlap
 from xling.alignment.words.translate import translate_words
 from xling.errors import DataError, XlingError
 from xling.evaluation.bli import BLIConfig, evaluate_bli, evaluate_bli_from_files
@@ -78,6 +79,13 @@ def test_the_seed_dictionary_as_the_test_set_is_refused_naming_both_files(traine
     shutil.copy(trained / "train.tsv", copy)
     with pytest.raises(DataError, match=rf"^{copy}: the test dictionary is the seed dictionary {trained}"):
         bli(trained, copy)
+    # the path alone decides nothing: a held-out split written at the seed's path later is measured
+    moved = tmp_path / "moved"
+    shutil.copytree(trained, moved)
+    pairs(moved / "train.tsv", range(30, WORDS))
+    mapping = WordMapping.load(moved / "map")
+    mapping.info["seed"]["file"]["path"] = str((moved / "train.tsv").resolve())
+    assert seed_overlap(mapping, moved / "train.tsv") == 0.0
 
 
 def test_a_test_set_sharing_most_seed_source_words_is_warned_about(trained, tmp_path):

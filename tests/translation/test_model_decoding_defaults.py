@@ -4,11 +4,11 @@ caller leaves a field unset, as transformers' generate takes them."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from xling.config import load_config
-from xling.errors import DataError
 from xling.evaluation.mt import MTEvalConfig, _decode_options
 from xling.translation.decoding import DecodeOptions
 from xling.translation.translator import Translator
@@ -82,14 +82,16 @@ def test_settings_in_config_json_count_where_there_is_no_generation_config(folde
 
 
 @pytest.mark.parametrize(("key", "value"), [("num_beams", "4"), ("num_beams", 0), ("length_penalty", True),
-                                            ("repetition_penalty", -1.0)])  # fmt: skip
-def test_a_bad_setting_is_a_data_error_naming_the_file_and_field(folder, tmp_path, key, value):
+                                            ("repetition_penalty", -1.0), ("length_penalty", 12.0)])  # fmt: skip
+def test_a_bad_setting_is_left_out_with_a_warning_naming_the_file_and_field(
+    folder, tmp_path, caplog, key, value
+):
     import shutil
 
     bad = tmp_path / "bad"
     shutil.copytree(folder, bad)
-    (bad / "generation_config.json").write_text(json.dumps({key: value}))
-    with pytest.raises(
-        DataError, match=rf"generation_config\.json.*({key}|{key.replace('num_beams', 'beam_size')})"
-    ):
-        Translator.from_pretrained(bad, backend="torch")
+    (bad / "generation_config.json").write_text(json.dumps({key: value, "no_repeat_ngram_size": 3}))
+    translator = Translator.from_pretrained(bad, backend="torch")  # still loads and translates
+    assert translator.decoding_defaults == {"no_repeat_ngram_size": 3}
+    assert re.search(rf"generation_config\.json: {key} .*xling's default", caplog.text), caplog.text
+    assert translator.translate(TEXTS[:1], "eng", "deu")

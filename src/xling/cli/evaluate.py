@@ -173,16 +173,27 @@ def _default_translation_model() -> str:
     return DEFAULT_MODEL
 
 
-def _print_mt(result, beam: int) -> None:
+def _print_mt(result) -> None:
     """Print an mt result: a row per direction (direct, and through the pivot where it applies), averages,
-    then each distinct sacrebleu signature."""
+    then each distinct sacrebleu signature; the title says how it decoded (the beam, and each other search
+    setting that is not DecodeOptions' default: the model's own, or one given)."""
+    from dataclasses import fields
+
     from rich.table import Table
+
+    from xling.translation.decoding import DecodeOptions
+
+    decoded = result.settings["decode"]
+    searched = ("length_penalty", "repetition_penalty", "no_repeat_ngram_size")
+    others = [f"{name.replace('_', ' ')} {decoded[name]:g}" for name in searched
+              if decoded[name] != next(f.default for f in fields(DecodeOptions) if f.name == name)]  # fmt: skip
+    how = ", ".join([f"beam {decoded['beam_size']}", *others])
 
     pivoted = [row for row in result.scores.values() if "pivot_chrf++" in row]
     via = (
         [f"BLEU via {result.settings['pivot']}", f"chrF++ via {result.settings['pivot']}"] if pivoted else []
     )
-    table = Table(title=literal(f"mt ({result.settings['testset']}): {result.model}, beam {beam}"))
+    table = Table(title=literal(f"mt ({result.settings['testset']}): {result.model}, {how}"))
     for column in ["direction", "n", "BLEU", "chrF++", *via]:
         table.add_column(column, justify="left" if column == "direction" else "right")
     for label, row in result.scores.items():
@@ -239,7 +250,9 @@ def eval_mt(
         str | None,
         typer.Option(help="Also translate through this language (eng), beside the direct direction."),
     ] = None,
-    beam: Annotated[int | None, typer.Option(help="Beam size (1 = greedy).")] = None,
+    beam: Annotated[
+        int | None, typer.Option(help="Beam size (1 = greedy; default: the model's own, else 4).")
+    ] = None,
     max_sentences: Annotated[
         int | None, typer.Option(help="Score the first N sentences of each direction (default: all).")
     ] = None,
@@ -284,7 +297,7 @@ def eval_mt(
                          on_direction=lambda label: console.print(f"translating {literal(label)}"))  # fmt: skip
     # first: a table that fails to print (a closed pipe) loses nothing
     write_json(json_path, result.to_dict())
-    _print_mt(result, result.settings["decode"]["beam_size"])
+    _print_mt(result)
 
 
 # defined beside the bot's other commands; registered here so that it is `xling eval bot`

@@ -38,7 +38,9 @@ def translate(
     output: Annotated[
         Path | None, typer.Option("--output", help="File to write: line i is the translation of line i.")
     ] = None,
-    beam: Annotated[int | None, typer.Option("--beam", help="Beam size (1 = greedy).")] = None,
+    beam: Annotated[
+        int | None, typer.Option("--beam", help="Beam size (1 = greedy; default: the model's own, else 4).")
+    ] = None,
     length_penalty: Annotated[float | None, typer.Option(help="Beam length penalty (>1: longer).")] = None,
     no_repeat_ngram_size: Annotated[
         int | None, typer.Option("--no-repeat-ngram", help="Never repeat an n-gram of this size (0: off).")

@@ -129,7 +129,10 @@ class MTEvalConfig:
     """Folder to write each direction's translations to (<src>-<tgt>.txt, <src>-<tgt>.pivot.txt; `~` is the
     home folder, as in every path field); "": none."""
     decode: DecodeOptions = field(default_factory=DecodeOptions)
-    """How to decode (beam size, length penalty, batch size, ...)."""
+    """How to decode (beam size, length penalty, batch size, ...). Made by `load_config` (a recipe, flags,
+    --set), the fields it leaves unset are the model's own settings (its generation_config.json, as
+    `xling translate` decodes); built in code, it is taken as it is, so pass
+    `translator.decode_options()` for the model's settings."""
 
     def validate(self) -> None:
         """Return nothing; raise ConfigError naming the first bad field (DataError naming the path for a

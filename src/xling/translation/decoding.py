@@ -10,13 +10,16 @@ not care which one runs.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from xling.errors import ConfigError, DataError
+from xling.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 # The largest count (beam size, lengths, batch size) or max_length_a a decoding option may take: a C int, as
 # the runtimes take their counts (CTranslate2's are C integers); beyond it a setting means nothing, and
@@ -113,8 +116,9 @@ MODEL_DECODING_KEYS = {"num_beams": "beam_size", "length_penalty": "length_penal
 def model_decoding_defaults(folder: Path) -> dict[str, Any]:
     """Return the DecodeOptions fields a model folder sets for itself: MODEL_DECODING_KEYS read from its
     generation_config.json (from config.json where there is none, as transformers falls back for folders
-    saved before generation configs existed); {} for a folder with neither. DataError naming the file and
-    field for a value of the wrong type or out of range."""
+    saved before generation configs existed); {} for a folder with neither or an unreadable one (loading the
+    model reports that). A value of the wrong type or outside DecodeOptions' range is left out with a warning
+    naming the file and field: the model still translates, with xling's default for that field."""
     for name in ("generation_config.json", "config.json"):
         path = folder / name
         if path.is_file():
@@ -123,24 +127,29 @@ def model_decoding_defaults(folder: Path) -> dict[str, Any]:
         return {}
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot read the model's decoding settings: {error}", path) from error
+    except (OSError, ValueError):
+        return {}
     if not isinstance(config, dict):
-        raise DataError("expected a JSON object", path)
+        return {}
     found: dict[str, Any] = {}
     for key, field_name in MODEL_DECODING_KEYS.items():
         value = config.get(key)
         if value is None:
             continue
-        wanted = int if field_name in ("beam_size", "no_repeat_ngram_size") else (int, float)
-        if isinstance(value, bool) or not isinstance(value, wanted):
-            raise DataError(f"{key}: {value!r} is not a number of the right kind", path)
-        found[field_name] = float(value) if wanted is not int else value
-    try:
-        DecodeOptions(**found).validate()
-    except ConfigError as error:
-        raise DataError(f"{error} (from its {', '.join(sorted(config.keys() & MODEL_DECODING_KEYS.keys()))})",
-                        path) from error  # fmt: skip
+        whole = field_name in ("beam_size", "no_repeat_ngram_size")
+        problem = ""
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+            problem = "is not a whole number" if whole else "is not a number"
+        else:
+            try:
+                DecodeOptions(**{field_name: value}).validate()
+            except ConfigError as error:
+                problem = str(error).split(": ", 1)[-1]
+        if problem:
+            logger.warning("%s: %s %r %s; decoding with xling's default %s instead", path, key, value, problem,
+                           field_name)  # fmt: skip
+            continue
+        found[field_name] = value if whole else float(value)
     return found
 
 

@@ -117,8 +117,10 @@ def seed_overlap(
     dictionary held, None when the mapping records no seed file (unsupervised, identical strings, numerals,
     or saved before the record existed).
 
-    A test dictionary that is the seed file itself (same resolved path or same content) is a DataError;
-    a share above MAX_SEED_OVERLAP is warned about (`stacklevel` as for check_vectors).
+    A test dictionary with the seed file's content (its copy too, or the file itself) is a DataError; the
+    path alone decides nothing (a split made again in place, another machine's file at that path: their
+    overlap is measured). A share above MAX_SEED_OVERLAP is warned about (`stacklevel` as for
+    check_vectors).
     """
     seed = mapping.info.get("seed")
     record = seed.get("file") if isinstance(seed, dict) else None
@@ -126,7 +128,7 @@ def seed_overlap(
         return None
     path = Path(dictionary)
     test = dictionary_file(path)
-    if str(path.resolve()) == record.get("path") or test.sha256 == record.get("sha256"):
+    if test.sha256 == record.get("sha256"):
         where = f"the mapping {mapping.source}" if mapping.source else "the mapping"
         raise DataError(
             f"the test dictionary is the seed dictionary {record.get('path')} that {where} was trained on; "
