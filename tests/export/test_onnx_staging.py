@@ -53,10 +53,11 @@ def tiny_st_folder(root: Path, tokenizer_dir: Path) -> Path:
     return folder
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Return {relative path: bytes} of every file under `folder`."""
-    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
-            if path.is_file()}  # fmt: skip
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Return {relative path: the bytes of a file, None for a folder} of everything under `folder` (a failed
+    swap that left an empty folder behind differs too)."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes() if path.is_file() else None
+            for path in sorted(folder.rglob("*"))}  # fmt: skip
 
 
 def staging_leftovers(folder: Path) -> list[str]:
@@ -134,17 +135,26 @@ def interrupt_measuring(monkeypatch, graph: Path) -> type[BaseException]:
 
 
 def interrupt_swapping(monkeypatch, graph: Path) -> type[BaseException]:
-    """Ctrl-C while the checked files are moved in: the ones already moved go back out."""
+    """Ctrl-C while the checked files are moved in, at the last (export.json; every folder made by then): the
+    ones already moved go back out, and the folders made for them go too."""
     reuse_graph(monkeypatch, graph)
-    real, calls = shutil.move, []
+    from xling.export import onnx as onnx_module
+
+    real_claim, staging = onnx_module.claim_temporary, []
+
+    def claimed(path):
+        staging.append(real_claim(path))
+        return staging[-1]
+
+    real = shutil.move
 
     def interrupted(src, dst, *args, **kwargs):
-        if ".tmp" in str(src):  # moving a new file in (not retiring an old one)
-            calls.append(1)
-            if len(calls) == 3:
-                raise KeyboardInterrupt
+        # moving a new file in from the staging folder (not retiring an old one, nor putting it back)
+        if Path(src).is_relative_to(staging[-1]) and Path(src).name == "export.json":
+            raise KeyboardInterrupt
         return real(src, dst, *args, **kwargs)
 
+    monkeypatch.setattr(onnx_module, "claim_temporary", claimed)
     monkeypatch.setattr("xling.export.onnx.shutil.move", interrupted)
     return KeyboardInterrupt
 
@@ -170,6 +180,27 @@ def test_a_failed_re_export_leaves_the_earlier_export_whole(tmp_path, earlier, m
     monkeypatch.undo()
     np.testing.assert_array_equal(vectors(out, "onnx"), fp32)
     np.testing.assert_array_equal(vectors(out, "onnx-int8"), int8)
+
+
+@pytest.mark.parametrize("failure", FAILURES, ids=lambda f: f.__name__)
+def test_a_failed_first_export_leaves_a_new_folder_absent_and_an_empty_one_empty(
+    tmp_path, earlier, monkeypatch, failure
+):
+    from xling.export.onnx import export_onnx
+
+    source, exported = earlier
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    error = failure(monkeypatch, exported / "onnx" / "model.onnx")
+    for out in (tmp_path / "new", empty):
+        with pytest.raises(error):
+            export_onnx(source, out, optimize=True, sentences=TEXTS)
+    assert not (tmp_path / "new").exists()  # made by the export: taken away whole
+    assert snapshot(empty) == {}  # no folder made for the new files (1_Pooling/, onnx/) left behind
+    monkeypatch.undo()
+    reuse_graph(monkeypatch, exported / "onnx" / "model.onnx")
+    export_onnx(source, empty, sentences=TEXTS)  # not refused as a folder holding other files
+    assert (empty / "onnx" / "export.json").is_file()
 
 
 def test_a_failed_re_export_in_place_leaves_the_folders_export_whole(tmp_path, earlier, monkeypatch):

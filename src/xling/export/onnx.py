@@ -14,7 +14,10 @@ too, its dynamic int8 version (`model_opt_int8.onnx`, backend "onnx-opt-int8"; `
 
 An export is written into a hidden staging folder beside `onnx/` (`.onnx.PID.tmp`), checked there, and moved
 into place only once every check has passed: one that fails (or is interrupted) leaves the folder's earlier
-export, graphs, export.json and tokenizer, as it was, as the CTranslate2 export does.
+export, graphs, export.json and tokenizer, as it was, as the CTranslate2 export does. So a re-export needs room
+for both exports at once on the output folder's disk (where the staging folder is) until the swap. The swap
+renames files; where `onnx/` is a link to another disk it copies them instead: the earlier graphs out to the
+output folder's disk (`.onnx.PID.old`, until the new ones are in) and the new ones across to the link's.
 """
 
 from __future__ import annotations
@@ -209,10 +212,8 @@ def export_onnx(
                                opset=opset, batch_size=batch_size)  # fmt: skip
         _swap_in(staging, out)
     except BaseException:
-        if created:  # a new output folder that got nothing: not left behind empty
-            with contextlib.suppress(OSError):
-                shutil.rmtree(staging, ignore_errors=True)
-                out.rmdir()
+        if created:  # a new output folder, which held nothing before: not left behind, empty or half-filled
+            shutil.rmtree(out, ignore_errors=True)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -320,10 +321,11 @@ def _build_export(encoder: Encoder, source: Path | None, out: Path, staging: Pat
     # both fp32 graphs, the fused one too (another export, then ONNX Runtime's fusions), must be PyTorch's
     for fp32 in (variant for variant in report.variants if variant.backend in ("onnx", "onnx-opt")):
         if fp32.min_cosine < FP32_MIN_COSINE:  # the graph computes something else: withdraw the export
-            raise XlingError(f"{out / ONNX_DIR / fp32.file}: the fp32 graph's vectors are not PyTorch's (min "
-                             f"cosine {fp32.min_cosine:.4f} < {FP32_MIN_COSINE} on {len(texts)} sentences); "
-                             "export withdrawn: nothing was written, and what the folder held before (an "
-                             "earlier export) is kept as it was")  # fmt: skip
+            # named by variant, not by path: out/onnx/ holds the earlier export's graph of that name, or none
+            raise XlingError(f"the new {fp32.name} graph ({fp32.file}) of the export into {out} gives vectors that "
+                             f"are not PyTorch's (min cosine {fp32.min_cosine:.4f} < {FP32_MIN_COSINE} on "
+                             f"{len(texts)} sentences); export withdrawn: none of it was written into {out}, and "
+                             "what the folder held before (an earlier export) is kept as it was")  # fmt: skip
     write_json_atomically(staged / EXPORT_META, {**meta, "report": report.to_dict()})
     return report
 
@@ -331,7 +333,8 @@ def _build_export(encoder: Encoder, source: Path | None, out: Path, staging: Pat
 def _swap_in(staging: Path, out: Path) -> None:
     """Return nothing after moving every file under `staging` to the same place under `out`, export.json last,
     and taking away the earlier export's graphs that were not made again (a variant not asked for now, or an
-    external-data file beside a graph that no longer has one); raise, `out` as it was, if a move fails.
+    external-data file beside a graph that no longer has one); raise, `out` as it was, if a move fails (the
+    files moved in and the folders made for them taken away again, the replaced ones put back).
 
     Each file keeps its name and folder: a graph over 2 GB names its weights file (`model.onnx.data`)
     relative to itself, so it stays valid. The files replaced wait in `.onnx.PID.old` beside `staging` until
@@ -348,15 +351,17 @@ def _swap_in(staging: Path, out: Path) -> None:
              if not (staging / ONNX_DIR / name).exists()]  # fmt: skip
     moved_out: list[PurePosixPath] = []
     moved_in: list[PurePosixPath] = []
+    made: list[Path] = []  # the folders under `out` made for the new files, parents first
     shutil.rmtree(retired, ignore_errors=True)  # left by a killed process that had this id
     try:
         for rel in [meta, *stale, *(rel for rel in new if rel != meta)]:  # the earlier export.json first
             if (out / rel).is_file() or (out / rel).is_symlink():
                 (retired / rel).parent.mkdir(parents=True, exist_ok=True)
+                # a rename; a copy if onnx/ links to another disk (`retired` is on the output folder's)
                 shutil.move(out / rel, retired / rel)
                 moved_out.append(rel)
         for rel in new:
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            _make_folders((out / rel).parent, out, made)
             shutil.move(staging / rel, out / rel)  # a rename; a copy only if onnx/ links to another disk
             moved_in.append(rel)
     except BaseException:
@@ -364,9 +369,27 @@ def _swap_in(staging: Path, out: Path) -> None:
             (out / rel).unlink(missing_ok=True)
         for rel in reversed(moved_out):
             shutil.move(retired / rel, out / rel)
+        for folder in reversed(made):  # deepest first; a folder something else wrote into meanwhile stays
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         shutil.rmtree(retired, ignore_errors=True)
         raise
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def _make_folders(folder: Path, out: Path, made: list[Path]) -> None:
+    """Return nothing after making `folder` (under `out`) and its missing parents up to `out`, appending
+    each one made to `made`, parents first, so that a failed swap can take them away again."""
+    missing = []
+    while folder != out and not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:  # made meanwhile by something else: not ours to take away
+            continue
+        made.append(path)
 
 
 def _float32_encoder(encoder: Encoder, *, copy: bool) -> Encoder:

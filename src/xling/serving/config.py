@@ -135,8 +135,10 @@ class ServeConfig:
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     """Dynamic batching (`[serve.batching]`)."""
     decoding: DecodeOptions = field(default_factory=lambda: DecodeOptions(beam_size=2))
-    """How /translate decodes (`[serve.decoding]`, as `[translate]` for `xling translate`); beam 2 by
-    default, a little faster than the command's 4."""
+    """How /translate decodes (`[serve.decoding]`, the fields of `[translate]` for `xling translate`):
+    these settings alone, beam 2 and no penalties by default, for speed; unlike the command, the server does
+    not take the model's own settings (its generation_config.json: xling-mt-bible's beam 8, length penalty
+    1.4, repetition penalty 1.1) for the fields left unset."""
 
     def model_threads(self) -> int:
         """Return the torch threads of a model call: `encoder_threads`, or for 0 half the usable cores (>= 1)."""

@@ -31,7 +31,7 @@ import anyio
 from xling.data.readers import is_blank
 from xling.serving.config import LimitsConfig
 from xling.serving.errors import ApiError, error_body, json_bytes
-from xling.serving.forms import FORM_TYPES, FormError, form_fields, media_type
+from xling.serving.forms import FORM_TYPES, FormError, media_type, read_form
 from xling.serving.metrics import Metrics
 
 Scope = MutableMapping[str, Any]
@@ -276,10 +276,10 @@ def _body_key(
 ) -> tuple[str | None, dict[str, list[str]] | FormError | None]:
     """Return (LibreTranslate's `api_key` field from a JSON or form body, None when there is none; the form as
     the route reads it, its fields or the FormError refusing it, None for a body that is no form); the media
-    type is read as the LibreTranslate routes read it (any case; no Content-Type is a form). Where the route
-    refuses the form, it is read again leniently (`form_fields(strict=False)`) for the key: a key sent beside a
-    field the route will refuse is still found, so the route says what is wrong rather than asking for a key.
-    FormError (status 413) for a form of more than `max_parts` parts."""
+    type is read as the LibreTranslate routes read it (any case; no Content-Type is a form). The form is
+    parsed once (`read_form`), keeping the fields it could read: a key sent beside a field the route will refuse
+    is still found, so the route says what is wrong rather than asking for a key. FormError (status 413) for a
+    form of more than `max_parts` parts."""
     if not body:
         return None, None
     kind = media_type(content_type)
@@ -290,12 +290,11 @@ def _body_key(
             key = data.get("api_key") if isinstance(data, dict) else None
         elif kind in (*FORM_TYPES, ""):
             try:
-                form = fields = form_fields(content_type, body, max_parts)
-            except FormError as error:
-                if error.status == 413:
-                    raise
+                fields, refused = read_form(content_type, body, max_parts)
+            except FormError as error:  # nothing of it can be read: the route refuses it with this error
                 form = error
-                fields = form_fields(content_type, body, max_parts, strict=False)
+                raise
+            form = refused if refused is not None else fields
             key = fields.get("api_key", [None])[0]
         else:
             return None, None

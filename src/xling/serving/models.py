@@ -3,9 +3,10 @@
 A `ModelRegistry` has one slot per role (encoder, detector, translator, classifier, bot) and one per search
 index (`index:NAME`). `load_all` loads every configured slot (at startup when `preload`); `get` loads a
 slot on first use otherwise. A slot that fails keeps its error: its endpoints answer 503 naming the model
-and why, while /health and /v1/models list every slot's state, and the other endpoints work. A search index
-another process holds locked (a large `xling index add`) is no failure: its slot stays pending, marked
-busy, its endpoints answer 503 with Retry-After, and the next request loads it again.
+and why, while /health lists every slot's state and /v1/models every configured one's, and the other
+endpoints work. A search index another process holds locked (a large `xling index add`) is no failure: its
+slot stays pending, marked busy, its endpoints answer 503 with Retry-After, and the next request loads it
+again.
 """
 
 from __future__ import annotations
