@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from st_folders import tiny_st_folder
 
 from xling.atomic import is_staging_name
 from xling.embeddings.encoder import Encoder
@@ -26,31 +26,6 @@ TEXTS = [
     "Wo ist der Bahnhof?",
     "It is raining again today.",
 ]
-
-
-def tiny_st_folder(root: Path, tokenizer_dir: Path) -> Path:
-    """Write a sentence-transformers folder (mean pooling) around a random one-layer XLM-R encoder; return it."""
-    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    torch.manual_seed(0)
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                              intermediate_size=64, max_position_embeddings=66, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-    folder = root / "st"
-    XLMRobertaModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    modules = [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-    ]
-    (folder / "modules.json").write_text(json.dumps(modules))
-    (folder / "sentence_bert_config.json").write_text(
-        json.dumps({"max_seq_length": 64, "do_lower_case": False})
-    )
-    (folder / "1_Pooling").mkdir()
-    modes = {f"pooling_mode_{m}": m == "mean_tokens" for m in ("cls_token", "mean_tokens", "max_tokens")}
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, **modes}))
-    return folder
 
 
 def snapshot(folder: Path) -> dict[str, bytes | None]:
@@ -87,7 +62,7 @@ def earlier(tmp_path_factory, sample_tokenizer_dir):
     from xling.export.onnx import export_onnx
 
     root = tmp_path_factory.mktemp("onnx-staging")
-    source = tiny_st_folder(root, sample_tokenizer_dir)
+    source = tiny_st_folder(root, sample_tokenizer_dir, layers=1, normalize=False)
     export_onnx(source, root / "exported", int8=True, sentences=TEXTS)
     return source, root / "exported"
 
