@@ -483,3 +483,24 @@ def test_texts_are_pretrained_and_held_out_in_nfc_whatever_form_the_files_hold(
     for lang in ("eng", "fra"):
         assert nfd.pools[lang].tokens.tolist() == nfc.pools[lang].tokens.tolist(), lang
         assert nfd.heldout[lang] == nfc.heldout[lang] == [("GEN.1.4", f"{lang} 4: {text}")]
+
+
+def test_a_zh_parallel_file_joins_the_corpus_cmn(tokenizer, tmp_path):
+    """`zh-eng=pairs.tsv` beside a corpus's cmn.tsv made a third language, zho, apart from cmn."""
+    from xling.pretraining.data import _training_code
+
+    assert _training_code("zho", ["cmn", "eng"]) == "cmn"
+    assert _training_code("eng", ["cmn", "eng"]) == "eng"
+    assert _training_code("deu", ["cmn", "eng"]) == "deu"  # a language of the parallel files alone
+    from xling.tokenization.vocabulary import VocabConfig, train_vocabulary
+
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("你好\thello\n谢谢\tthank you\n", encoding="utf-8")
+    sources = TextSources.from_options(str(_cmn_corpus(tmp_path)), [], [])
+    out = tmp_path / "cmn-tokenizer"  # with a cmn token, as one trained on this corpus has
+    train_vocabulary(
+        sources.text_factories(), VocabConfig(output=str(out), vocab_size=1400, sample_sentences=2_000)
+    )
+    data = build_pretraining_data(sources, load_tokenizer(out), parallel_files=[f"zh-eng={pairs}"])
+    assert sorted(data.languages) == ["cmn", "eng"]
+    assert data.units.shape[1] == 2 and len(data.units) >= 2  # the pairs are units of cmn and eng

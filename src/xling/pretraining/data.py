@@ -12,7 +12,7 @@ keeps DDP ranks on different data without a sampler to synchronise.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,12 +20,12 @@ import numpy as np
 import torch
 
 from xling.data.languages import pair_file_spec
-from xling.data.readers import read_parallel_tsv
+from xling.data.readers import folder_language_code, read_parallel_tsv
 from xling.data.root import check_not_test_set
 from xling.data.sampling import smoothed_probabilities
 from xling.data.sources import TextSources, in_nfc
 from xling.data.versification import chapters_apart, last_verses, numbered_apart
-from xling.errors import ConfigError, XlingError
+from xling.errors import ConfigError, DataError, XlingError
 from xling.pretraining.masking import mask_tokens
 from xling.tokenization.vocabulary import language_token
 
@@ -107,6 +107,18 @@ def parse_parallel_spec(spec: str) -> tuple[str, str, Path]:
     return src, tgt, Path(path)
 
 
+def _training_code(code: str, languages: Sequence[str]) -> str:
+    """Return the training language a parallel file's `code` stands for: zh and zho are a corpus's cmn, as
+    the corpus maps its files' codes (AlignedCorpus.code); else `code`, a language of the parallel files
+    alone (or one that names several of `languages`, kept as given)."""
+    try:
+        return (
+            folder_language_code(code, set(languages).__contains__, Path(), "the training languages") or code
+        )
+    except DataError:
+        return code
+
+
 def build_pretraining_data(
     sources: TextSources,
     tokenizer,
@@ -173,6 +185,7 @@ def build_pretraining_data(
     extra_units: list[dict[str, int]] = []
     for spec in parallel_files:
         src, tgt, path = parse_parallel_spec(spec)
+        src, tgt = (_training_code(lang, languages) for lang in (src, tgt))
         for lang in (src, tgt):
             if lang not in texts:
                 languages.append(lang)
