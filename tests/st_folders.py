@@ -22,6 +22,16 @@ def tiny_st_folder(root: Path, tokenizer_dir: Path, pooling: str = "mean", layer
     folder = root / f"st-{pooling}"
     XLMRobertaModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    write_st_modules(folder, pooling, normalize)
+    return folder
+
+
+def write_st_modules(
+    folder: Path, pooling: str = "mean", normalize: bool = True, dimension: int = 32
+) -> None:
+    """Return nothing after writing the sentence-transformers files around the model saved in `folder`:
+    modules.json (Transformer, Pooling with `pooling`, and Normalize with `normalize`), its configs and
+    folders."""
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
@@ -37,5 +47,6 @@ def tiny_st_folder(root: Path, tokenizer_dir: Path, pooling: str = "mean", layer
     )
     (folder / "1_Pooling").mkdir()
     modes = {f"pooling_mode_{m}": m.startswith(pooling) for m in ("cls_token", "mean_tokens", "max_tokens")}
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, **modes}))
-    return folder
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": dimension, **modes})
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from st_folders import write_st_modules
 from test_encoder import TEXTS, cosines
 
 from xling.embeddings.encoder import Encoder
@@ -41,22 +42,7 @@ def tiny_t5_folder(root: Path, tokenizer_dir: Path, kind: str = "t5", *, modules
     tokenizer.save_pretrained(folder)
     if not modules:
         return folder
-    listed = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-              {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]  # fmt: skip
-    if "normalize" in modules:
-        listed.append(
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}
-        )
-        (folder / "2_Normalize").mkdir()
-    (folder / "modules.json").write_text(json.dumps(listed))
-    (folder / "sentence_bert_config.json").write_text(
-        json.dumps({"max_seq_length": 64, "do_lower_case": False})
-    )
-    (folder / "1_Pooling").mkdir()
-    modes = {
-        f"pooling_mode_{m}": m.startswith(modules[0]) for m in ("cls_token", "mean_tokens", "max_tokens")
-    }
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, **modes}))
+    write_st_modules(folder, modules[0], "normalize" in modules)
     return folder
 
 
