@@ -39,6 +39,11 @@ class ReferenceTranslator:
         self.broken = set(broken)
         self.calls = []
 
+    def decode_options(self, options=None, given=None):  # no decoding settings of its own
+        from xling.translation.decoding import DecodeOptions
+
+        return options or DecodeOptions()
+
     def translate(self, texts, src, tgt, options=None, *, progress=False):
         self.calls.append((src, tgt, options.beam_size))
         if (src, tgt) in self.broken:

@@ -46,7 +46,14 @@ VERSES = {
 GARBAGE = "zzz qqq xxx"
 
 
-class TableTranslator:
+class NoOwnSettings:
+    """A stand-in model with no decoding settings of its own: the options come back as given."""
+
+    def decode_options(self, options=None, given=None):
+        return options or DecodeOptions()
+
+
+class TableTranslator(NoOwnSettings):
     """Translates by looking the text up in VERSES; garbage for the (src, tgt) pairs in `broken` and for
     the source texts in `wrong`. Records every call."""
 
@@ -225,7 +232,7 @@ def test_ntrex_evaluation_and_misaligned_files(tmp_path):
         ntrex_test(folder, "eng", "ita", max_sentences=1)
 
 
-class _NllbRecorder:
+class _NllbRecorder(NoOwnSettings):
     """Says which NLLB codes each call asks for (its conventions are NLLB-200's for these languages) and gives
     the texts back; `_check_languages` asks its conventions before anything is translated."""
 
@@ -329,7 +336,7 @@ def test_directions_a_model_trained_from_scratch_never_saw_are_zero_shot(tmp_pat
     assert untrained_directions(tmp_path / "missing", ["deu-fra"]) is None
 
 
-class _EchoReference:
+class _EchoReference(NoOwnSettings):
     """Returns the NTREX reference line of the target language for each source line (a perfect system)."""
 
     def __init__(self, folder):

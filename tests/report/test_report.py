@@ -344,6 +344,11 @@ def test_a_folder_of_a_kind_the_report_does_not_evaluate_is_refused(tmp_path, ki
 class EchoTranslator:
     """A translator that returns its sources: chrF++ then measures how alike the two sides are."""
 
+    def decode_options(self, options=None, given=None):  # no decoding settings of its own
+        from xling.translation.decoding import DecodeOptions
+
+        return options or DecodeOptions()
+
     def translate(self, texts, src, tgt, options=None, *, progress=False):
         return list(texts)
 

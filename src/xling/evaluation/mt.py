@@ -30,7 +30,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,6 +97,13 @@ class TextTranslator(Protocol):
         progress: bool = False,
     ) -> list[str]:
         """Return one translation per text, in order."""
+        ...
+
+    def decode_options(
+        self, options: DecodeOptions | None = None, given: Iterable[str] | None = None
+    ) -> DecodeOptions:
+        """Return the options a call decodes with: `options` with the model's own settings in the fields not
+        in `given` (`Translator.decode_options`)."""
         ...
 
 
@@ -461,11 +468,10 @@ def _write_hypotheses(folder: Path, label: str, outputs: dict[str, list[str]]) -
             raise DataError(f"cannot write the translations: {error.strerror or error}", path) from error
 
 
-def _decode_options(translator: Any, config: MTEvalConfig) -> DecodeOptions:
+def _decode_options(translator: TextTranslator, config: MTEvalConfig) -> DecodeOptions:
     """Return the options the test decodes with: config.decode, with the model's own settings (its
     generation_config.json: `Translator.decode_options`) in the fields the recipe, flags or --set left unset."""
-    resolve = getattr(translator, "decode_options", None)  # a stand-in translator of a test may lack it
-    return resolve(config.decode, given_fields(config, "decode")) if resolve else config.decode
+    return translator.decode_options(config.decode, given_fields(config, "decode"))
 
 
 def evaluate_mt(
