@@ -555,3 +555,20 @@ def test_a_text_file_of_id_tab_text_lines_gives_its_text(tmp_path):
     text.write_text("GEN.1.1\tKitap evde.\nGEN.1.2\tEv büyük.\n", encoding="utf-8")
     data = read_adapt_data(config(dictionary=[str(dictionary)], text=[str(text)]))
     assert data.texts == ["Kitap evde.", "Ev büyük."]
+
+
+def test_a_transformer_adaptations_protect_files_are_protected_too(tmp_path):
+    """A transformer adaptation records its settings under `config` (a static one under `settings`): its
+    vocabulary.protect files were not found, so the next adaptation did not protect them."""
+    import json
+
+    from xling.adaptation.adapt import earlier_adaptation_texts
+
+    protect = tmp_path / "protect.txt"
+    protect.write_text("ışık\n", encoding="utf-8")
+    model = tmp_path / "model"
+    model.mkdir()
+    entry = {"language": "tur", "kind": "transformer", "data": [],
+             "config": {"vocabulary": {"protect": [str(protect)]}}}  # fmt: skip
+    (model / "xling.json").write_text(json.dumps({"adaptations": [entry]}), encoding="utf-8")
+    assert earlier_adaptation_texts(model, "pes") == [protect]

@@ -95,8 +95,9 @@ def _earlier_adaptations(folder: Path, language: str) -> Iterator[dict[str, Any]
 
 
 def _settings(adaptation: dict[str, Any]) -> dict[str, Any]:
-    """Return the settings an adaptation recorded ({} for one that recorded none)."""
-    settings = adaptation.get("settings")
+    """Return the settings an adaptation recorded ({} for one that recorded none): a static adaptation's
+    `settings`, a transformer adaptation's `config` (the same AdaptConfig fields, its training's added)."""
+    settings = adaptation.get("settings", adaptation.get("config"))
     return settings if isinstance(settings, dict) else {}
 
 
