@@ -217,6 +217,15 @@ def shown_names(names: Sequence[str], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
 
 
+def remove_entry(path: Path) -> None:
+    """Return nothing after deleting `path`: a folder with its content, or a file or link (a link to a folder
+    is removed, not the folder it points to)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def same_path(a: str | Path, b: str | Path) -> bool:
     """Return whether two paths name one file or folder: when both exist, one inode (so a hard link to a
     file counts too), else the same path once resolved (`..`, symlinks)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from xling.adaptation.config import AdaptConfig, recorded_defaults
 from xling.adaptation.data import NAMED_SPEC, SOURCE_KEYWORDS
 from xling.artifacts import METADATA_FILE
-from xling.atomic import check_folder_place, shown_names, write_json_atomically
+from xling.atomic import check_folder_place, remove_entry, shown_names, write_json_atomically
 from xling.config import config_to_dict
 from xling.errors import DataError, LanguageCodeError, XlingError
 from xling.training.loop import RUN_ENTRIES
@@ -112,13 +111,13 @@ def restore_set_aside(output: Path, *, overwrite: bool) -> None:
     if not overwrite or not aside.is_dir():
         return
     if not holds_model(aside):
-        _remove(aside)
+        remove_entry(aside)
         return
     if holds_model(output):
         raise XlingError(f"{aside}: the model an interrupted --overwrite run set aside is still there, and "
                          f"{output} holds a model too; keep the one you want in {output}, delete or move "
                          f"{aside}, and run again")  # fmt: skip
-    _remove(output)
+    remove_entry(output)
     aside.replace(output)
 
 
@@ -221,15 +220,7 @@ def clear_model(output: Path, keep: tuple[str, ...] = ()) -> None:
         return
     for entry in output.iterdir():
         if entry.name not in RUN_FILES and entry.name not in keep:
-            _remove(entry)
-
-
-def _remove(path: Path) -> None:
-    """Return nothing after deleting `path`, a folder (with its content) or a file."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
+            remove_entry(entry)
 
 
 __all__ = [

@@ -177,16 +177,14 @@ def _print_mt(result) -> None:
     """Print an mt result: a row per direction (direct, and through the pivot where it applies), averages,
     then each distinct sacrebleu signature; the title says how it decoded (the beam, and each other search
     setting that is not DecodeOptions' default: the model's own, or one given)."""
-    from dataclasses import fields
-
     from rich.table import Table
 
     from xling.translation.decoding import DecodeOptions
 
-    decoded = result.settings["decode"]
+    decoded, defaults = result.settings["decode"], DecodeOptions()
     searched = ("length_penalty", "repetition_penalty", "no_repeat_ngram_size")
     others = [f"{name.replace('_', ' ')} {decoded[name]:g}" for name in searched
-              if decoded[name] != next(f.default for f in fields(DecodeOptions) if f.name == name)]  # fmt: skip
+              if decoded[name] != getattr(defaults, name)]  # fmt: skip
     how = ", ".join([f"beam {decoded['beam_size']}", *others])
 
     pivoted = [row for row in result.scores.values() if "pivot_chrf++" in row]

@@ -82,7 +82,7 @@ def train(
     """Train a word tagger on one language's tagged sentences; model selection on its dev set only."""
     from xling.atomic import check_apart, check_replaceable
     from xling.training.distributed import is_main_process
-    from xling.training.loop import entries_besides_the_run
+    from xling.training.loop import unfinished_run
     from xling.transfer.tagging import TaggerConfig, train_tagger
 
     config = load_config(TaggerConfig, recipe, set_ or [], section="tagger", encoder=encoder, method=method,
@@ -100,13 +100,7 @@ def train(
     # resume; without either it is refused, as it may be another command's)
     folder = Path(output)
     run_folder = config.method == "finetune" and (
-        (folder / "checkpoints").is_dir()
-        or (
-            (config.overwrite or config.resume)
-            and folder.is_dir()
-            and any(folder.iterdir())
-            and not entries_besides_the_run(folder)
-        )
+        (folder / "checkpoints").is_dir() or ((config.overwrite or config.resume) and unfinished_run(folder))
     )
     # under torchrun only the main process reads the folder: it may clear a frozen tagger there before
     # training (transfer.tagging), which the others must not read half deleted

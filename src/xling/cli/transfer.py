@@ -164,7 +164,7 @@ def train(
     from xling.data.labelled import read_labelled, read_umsab
     from xling.data.readers import read_lines
     from xling.training.distributed import is_main_process
-    from xling.training.loop import entries_besides_the_run
+    from xling.training.loop import unfinished_run
     from xling.transfer.classifier import train_classifier
     from xling.transfer.config import ClassifierConfig
 
@@ -224,9 +224,7 @@ def train(
         # a run killed before it saved a classifier holds the loop's entries only (before its first
         # checkpoint: train_log.jsonl, a best/ of an evaluation): --overwrite starts it anew, --resume too
         # where it has no checkpoint to resume; without either it is refused, as it may be another command's
-        killed_run = (
-            fine_tuning and folder.is_dir() and any(folder.iterdir()) and not entries_besides_the_run(folder)
-        )
+        killed_run = fine_tuning and unfinished_run(folder)
         if not ((checkpoints and resume) or (killed_run and (overwrite or resume))):
             # a fine-tuned classifier is saved into the folder, a frozen one replaces it whole
             check_replaceable(output, overwrite, "classifier", kind=CLASSIFIER_FAMILY,

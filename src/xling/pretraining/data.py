@@ -107,14 +107,18 @@ def parse_parallel_spec(spec: str) -> tuple[str, str, Path]:
     return src, tgt, Path(path)
 
 
+def training_language(code: str, languages: Sequence[str]) -> str | None:
+    """Return the language of `languages` that `code` stands for, under the code the run keeps it under: zh
+    and zho are a corpus's cmn, as the corpus maps its files' codes (AlignedCorpus.code); None for none of
+    them. DataError when it stands for several (a macrolanguage with no default member among them)."""
+    return folder_language_code(code, set(languages).__contains__, Path(), "the training languages")
+
+
 def _training_code(code: str, languages: Sequence[str]) -> str:
-    """Return the training language a parallel file's `code` stands for: zh and zho are a corpus's cmn, as
-    the corpus maps its files' codes (AlignedCorpus.code); else `code`, a language of the parallel files
-    alone (or one that names several of `languages`, kept as given)."""
+    """Return the training language a parallel file's `code` stands for (`training_language`); else `code`,
+    a language of the parallel files alone (or one that names several of `languages`, kept as given)."""
     try:
-        return (
-            folder_language_code(code, set(languages).__contains__, Path(), "the training languages") or code
-        )
+        return training_language(code, languages) or code
     except DataError:
         return code
 

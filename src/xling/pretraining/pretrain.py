@@ -18,7 +18,6 @@ from xling.atomic import check_apart, same_path, shown_names
 from xling.config import config_to_dict
 from xling.data.config import CorpusConfig
 from xling.data.languages import normalize_language
-from xling.data.readers import folder_language_code
 from xling.data.sources import TextSources
 from xling.embeddings.pooling import encode_mean_pooled
 from xling.embeddings.transformer import position_limit
@@ -34,6 +33,7 @@ from xling.pretraining.data import (
     PretrainingData,
     build_pretraining_data,
     parse_parallel_spec,
+    training_language,
 )
 from xling.pretraining.masking import IGNORE_INDEX, first_regular_id, mask_tokens
 from xling.pretraining.objective import MaskedLMObjective
@@ -307,8 +307,8 @@ def pivot_code(value: str, languages: Sequence[str], field: str) -> str | None:
     if not value:
         return ""
     code = normalize_language(value, where=field)
-    try:  # the languages as a corpus folder's files: the folder is named only in the error, replaced here
-        return folder_language_code(code, set(languages).__contains__, Path(), "the training languages")
+    try:
+        return training_language(code, languages)
     except DataError:
         raise ConfigError(f"{field}: {value} names several training languages ({', '.join(languages)}); give "
                           "one of them") from None  # fmt: skip

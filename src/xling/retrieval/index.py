@@ -459,13 +459,11 @@ class SearchIndex:
             )
         try:
             index._load_or_rebuild_cache()
-        except sqlite3.OperationalError as exc:
+        except BaseException as exc:
             db.close()
-            if _is_locked(exc):  # a writer that took the lock after the checks above
+            # a writer that took the lock after the checks above
+            if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
                 raise _open_busy(db_path, exc) from None
-            raise
-        except BaseException:
-            db.close()
             raise
         return index
 
@@ -1476,7 +1474,7 @@ def _remove_dead_staging(root: Path) -> None:
         return
     for staging in root.parent.glob(f".{root.name}.*.tmp"):
         pid = staging.name[len(root.name) + 2 : -len(".tmp")].split(".")[0]
-        if not pid.isdigit() or not staging.is_dir() or _process_alive(int(pid)):
+        if not ascii_digits(pid) or not staging.is_dir() or _process_alive(int(pid)):
             continue
         if all(entry.name in OWN_FILES or _is_own_temporary(entry.name) for entry in staging.iterdir()):
             shutil.rmtree(staging, ignore_errors=True)

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, unquote_to_bytes
 
 import anyio
 
-from xling.data.readers import is_blank
+from xling.data.readers import ascii_digits, is_blank
 from xling.serving.config import LimitsConfig
 from xling.serving.errors import ApiError, error_body, json_bytes
 from xling.serving.forms import FORM_TYPES, FormError, media_type, read_form
@@ -125,7 +125,7 @@ class GuardMiddleware:
         declared = headers.get("content-length")
         if declared is not None:
             # ASCII digits only: isdigit() is true of "²" too, which int() refuses (a 500)
-            if not (declared.strip().isascii() and declared.strip().isdigit()):
+            if not ascii_digits(declared.strip()):
                 await self._refuse(
                     scope, send, ApiError(400, "Content-Length is not a number", "Content-Length")
                 )

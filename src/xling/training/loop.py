@@ -87,6 +87,12 @@ def entries_besides_the_run(folder: Path, *kept: str | Path) -> list[str]:
                   and not any(same_path(entry, path) for path in kept_paths))  # fmt: skip
 
 
+def unfinished_run(folder: Path) -> bool:
+    """Return whether `folder` holds only what a run killed before it saved anything leaves: the loop's own
+    entries (a train_log.jsonl, a best/, checkpoints) and xling's staging names, and at least one of them."""
+    return folder.is_dir() and any(folder.iterdir()) and not entries_besides_the_run(folder)
+
+
 @dataclass
 class TrainingConfig:
     """Optimisation and bookkeeping settings shared by every xling training command (`[<verb>.training]`)."""

@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from xling.artifacts import CLASSIFIER_FAMILY, METADATA_FILE, json_line, read_metadata, write_metadata
-from xling.atomic import recorded_kind
+from xling.atomic import recorded_kind, remove_entry
 from xling.config import config_to_dict
 from xling.embeddings.fingerprint import PROBE_TENSOR, check_fingerprint, probe_vectors
 from xling.errors import ConfigError, DataError
@@ -217,10 +217,7 @@ def clear_other_method(folder: Path, method: str, family: str = CLASSIFIER_FAMIL
         logger.info("%s: replacing a %s model", folder, recorded)
         (folder / METADATA_FILE).unlink(missing_ok=True)
         for entry in folder.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink(missing_ok=True)
+            remove_entry(entry)
 
 
 def replace_other_method(folder: Path, method: str, overwrite: bool, family: str = CLASSIFIER_FAMILY) -> None:
