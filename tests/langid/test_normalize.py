@@ -64,6 +64,8 @@ def test_scripts_of_texts():
     assert dominant_script(["これは日本語の文です"]) == "Jpan"
     # one hiragana among many kanji is Japanese still (Chinese writes none): the headline was Literary Chinese
     assert dominant_script(["新型肺炎の感染拡大防止対策"]) == "Jpan"
+    # a generator is read once: its second reading (the hiragana check) found nothing, so this was Hani
+    assert dominant_script(text for text in ["新型肺炎の感染拡大防止対策"]) == "Jpan"
     assert dominant_script(["123 !!"]) is None
 
 

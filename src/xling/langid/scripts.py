@@ -80,6 +80,7 @@ def dominant_script(texts: Iterable[str]) -> str | None:
     """Return the script of most letters in `texts`, a Han character, kana or Hangul syllable counting as
     `SCRIPT_WEIGHTS` letters; Japanese (`Jpan`) when kana make up a tenth of them, since Japanese mixes kana
     with Han characters. None when there is no letter at all."""
+    texts = list(texts)  # read twice: a generator's second reading found no hiragana
     counts: Counter[str | None] = Counter()
     for text in texts:
         counts.update(map(script_of, text))  # Counter's C loop; the non-letters' None is dropped below
@@ -89,7 +90,10 @@ def dominant_script(texts: Iterable[str]) -> str | None:
     for script, weight in SCRIPT_WEIGHTS.items():
         if script in counts:
             counts[script] *= weight
-    if counts["Jpan"] >= KANA_SHARE * sum(counts.values()) or any(map(HIRAGANA.search, texts)):
+    # hiragana are Jpan letters: only texts with some can hold one
+    if counts["Jpan"] >= KANA_SHARE * sum(counts.values()) or (
+        counts["Jpan"] and any(map(HIRAGANA.search, texts))
+    ):
         return "Jpan"
     return counts.most_common(1)[0][0]
 
@@ -144,9 +148,10 @@ def script_shares(texts: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
             counts[:, column[script]] *= weight
     total = counts.sum(axis=1, keepdims=True)
     if (kana := column.get("Jpan")) is not None and (han := column.get("Hani")) is not None:
-        hiragana = np.fromiter(
-            (HIRAGANA.search(text) is not None for text in texts), dtype=bool, count=len(texts)
-        )
+        # hiragana are Jpan letters: only the rows with some are searched, not every text of every batch
+        hiragana = np.zeros(len(texts), dtype=bool)
+        for i in np.flatnonzero(counts[:, kana]).tolist():
+            hiragana[i] = HIRAGANA.search(texts[i]) is not None
         japanese = (counts[:, kana] >= KANA_SHARE * total[:, 0]) | hiragana
         counts[japanese, kana] += counts[japanese, han]
         counts[japanese, han] = 0.0
